@@ -1,0 +1,116 @@
+"""Protocol presets: a rule family with market parameters modelled on a live deployment.
+
+``aave-v3``
+    Aave v3.3 liquidation rules (close factor 50%, 100% below HF 0.95 or for positions
+    under 2,000 USD, the 1,000 USD leftover-dust rule, bonus with a protocol fee on the
+    bonus, per-asset deficit for bad debt) and the interest-rate strategy V2. Market
+    parameters approximate Aave v3 Ethereum main market values of 2024-2025; check
+    governance for today's values before relying on them.
+``compound-v3``
+    Compound III (Comet) rules: one borrowable base asset (USDC here), borrow and liquidate
+    collateral factors, liquidation factor, ``absorb`` into reserves, ``buyCollateral`` at the
+    store-front discount, reserves that may go negative. Parameters approximate cUSDCv3 on
+    Ethereum.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_AAVE_MARKETS: dict[str, dict[str, Any]] = {
+    "WETH": {
+        "decimals": 18,
+        "ltv": "0.805",
+        "liquidation_threshold": "0.83",
+        "liquidation_bonus": "0.05",
+        "liquidation_protocol_fee": "0.10",
+        "reserve_factor": "0.15",
+        "interest_rate": {"base": "0", "slope1": "0.027", "slope2": "0.80",
+                          "optimal_utilization": "0.90"},
+    },
+    "WBTC": {
+        "decimals": 8,
+        "ltv": "0.73",
+        "liquidation_threshold": "0.78",
+        "liquidation_bonus": "0.05",
+        "liquidation_protocol_fee": "0.10",
+        "reserve_factor": "0.20",
+        "interest_rate": {"base": "0", "slope1": "0.04", "slope2": "3.00",
+                          "optimal_utilization": "0.45"},
+    },
+    "USDC": {
+        "decimals": 6,
+        "ltv": "0.75",
+        "liquidation_threshold": "0.78",
+        "liquidation_bonus": "0.045",
+        "liquidation_protocol_fee": "0.10",
+        "reserve_factor": "0.10",
+        "interest_rate": {"base": "0", "slope1": "0.055", "slope2": "0.40",
+                          "optimal_utilization": "0.92"},
+    },
+    "DAI": {
+        "decimals": 18,
+        "ltv": "0.63",
+        "liquidation_threshold": "0.77",
+        "liquidation_bonus": "0.05",
+        "liquidation_protocol_fee": "0.10",
+        "reserve_factor": "0.25",
+        "interest_rate": {"base": "0", "slope1": "0.055", "slope2": "0.75",
+                          "optimal_utilization": "0.92"},
+    },
+}
+
+_COMPOUND_MARKETS: dict[str, dict[str, Any]] = {
+    "USDC": {
+        "decimals": 6,
+        "collateral": False,
+        "borrowable": True,
+        "reserve_factor": "0.10",
+        "interest_rate": {"base": "0.015", "slope1": "0.035", "slope2": "3.00",
+                          "optimal_utilization": "0.90"},
+    },
+    "WETH": {
+        "decimals": 18,
+        "ltv": "0.83",
+        "liquidation_threshold": "0.90",
+        "liquidation_factor": "0.95",
+        "borrowable": False,
+    },
+    "WBTC": {
+        "decimals": 8,
+        "ltv": "0.80",
+        "liquidation_threshold": "0.85",
+        "liquidation_factor": "0.95",
+        "borrowable": False,
+    },
+    "COMP": {
+        "decimals": 18,
+        "ltv": "0.65",
+        "liquidation_threshold": "0.70",
+        "liquidation_factor": "0.88",
+        "borrowable": False,
+    },
+}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "aave-v3": {
+        "preset": "aave-v3",
+        "markets": _AAVE_MARKETS,
+        "aave": {
+            "close_factor": "0.5",
+            "close_factor_hf_threshold": "0.95",
+            "min_base_max_close_factor_threshold": "2000",
+            "min_leftover_base": "1000",
+        },
+    },
+    "compound-v3": {
+        "preset": "compound-v3",
+        "markets": _COMPOUND_MARKETS,
+        "compound": {
+            "base_asset": "USDC",
+            "store_front_price_factor": "0.6",
+            "target_reserves": "20000000",
+            "base_borrow_min": "100",
+        },
+    },
+}

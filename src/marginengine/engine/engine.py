@@ -1,0 +1,627 @@
+"""The engine: applies events to the ledger under the preset's rules and logs every outcome.
+
+For each event the engine opens a ledger transaction, validates and applies the event,
+refreshes the interest rates of the assets it touched, checks conservation, and writes
+the outcome to the log; only then is the outcome returned. A refused event is rolled
+back and logged as ``<Type>Rejected`` with its reason. Same events, same state hash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from marginengine.config import ProtocolConfig, validate_model
+from marginengine.engine.eventlog import EventLog, LogReader
+from marginengine.engine.events import (
+    Absorb,
+    AdvanceTime,
+    Borrow,
+    BuyCollateral,
+    Deposit,
+    Event,
+    Liquidate,
+    Outcome,
+    Repay,
+    SetPrice,
+    Withdraw,
+    event_from_dict,
+)
+from marginengine.errors import EventError, LogError, MarginEngineError
+from marginengine.fixedpoint import RAY, WAD, Rounding, bps_div, format_units
+from marginengine.ledger import Ledger, LedgerError, check_account_id
+from marginengine.liquidation import (
+    AbsorbPlan,
+    CloseFactorInputs,
+    CloseFactorPlan,
+    LiquidationRefused,
+    plan_absorb,
+    plan_liquidation,
+    quote_collateral,
+)
+from marginengine.margin import NO_DEBT_HEALTH, AccountData, WeightedMarginModel, value_of
+from marginengine.oracle import PriceTable
+
+
+class Rejected(Exception):
+    """Raised inside a handler to refuse the event; the engine logs the reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def fmt_usd(value_base: int) -> str:
+    """Base-currency units as ``12,345.67 USD`` (display only)."""
+    return f"{format_units(value_base, 8, 2)} USD"
+
+
+def fmt_health(health: int) -> str:
+    """A wad health factor as ``0.93`` (``inf`` without debt)."""
+    return "inf" if health == NO_DEBT_HEALTH else f"{health / WAD:.4f}".rstrip("0").rstrip(".")
+
+
+@dataclass(frozen=True)
+class LiquidationQuote:
+    """The largest liquidation a keeper can make on an account right now."""
+
+    account: str
+    debt_asset: str
+    collateral_asset: str
+    plan: CloseFactorPlan | None
+    absorb: AbsorbPlan | None
+    refusal: str | None
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    """What ``replay`` found: the events applied, the state hash, and any truncation."""
+
+    events: int
+    state_hash: str
+    truncated: bool
+    note: str
+
+
+class Engine:
+    """The margin engine for one protocol.
+
+    Parameters
+    ----------
+    config
+        The validated protocol.
+    log
+        Where to write outcomes; ``None`` keeps no log (tests, what-if copies).
+    check_invariants
+        Check conservation after every event (on by default; an ``InvariantViolation``
+        means a bug, and the event is rolled back).
+    """
+
+    def __init__(self, config: ProtocolConfig, log: EventLog | None = None,
+                 check_invariants: bool = True) -> None:
+        self.config = config
+        self.ledger = Ledger(config)
+        self.prices = PriceTable()
+        self.model = WeightedMarginModel(config)
+        self.log = log
+        self.check_invariants = check_invariants
+        self.seq = 0
+        self._handlers: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
+            Deposit: self._deposit,
+            Withdraw: self._withdraw,
+            Borrow: self._borrow,
+            Repay: self._repay,
+            SetPrice: self._set_price,
+            AdvanceTime: self._advance_time,
+            Liquidate: self._liquidate,
+            Absorb: self._absorb,
+            BuyCollateral: self._buy_collateral,
+        }
+        self._pending_prices: list[tuple[str, int]] = []
+
+    @classmethod
+    def with_log(cls, config: ProtocolConfig, path: str | Path,
+                 synchronous: str = "FULL") -> Engine:
+        """An engine writing a new SQLite event log at ``path``."""
+        meta = {"protocol": json.dumps(config.model_dump(mode="json"), sort_keys=True)}
+        return cls(config, EventLog(path, meta, synchronous=synchronous))
+
+    # ------------------------------------------------------------------ applying events
+    def apply(self, event: Event) -> Outcome:
+        """Apply one event; return its outcome once it is in the log."""
+        if not isinstance(event, Event):
+            raise EventError(f"not an event: {event!r}")
+        seq = self.seq + 1
+        self._pending_prices = []
+        try:
+            with self.ledger.transaction():
+                details = self._handlers[type(event)](event)
+                for asset in self.ledger.touched_assets():
+                    self.ledger.update_rates(asset)
+                if self.check_invariants:
+                    self.ledger.check_conservation()
+                outcome = Outcome(seq, event, True, None, details)
+                self._write(outcome)
+        except Rejected as rejection:
+            outcome = Outcome(seq, event, False, rejection.reason)
+            self._write(outcome)
+        for asset, price in self._pending_prices:
+            self.prices.set(asset, price)
+        self.seq = seq
+        return outcome
+
+    def apply_all(self, events: Iterable[Event]) -> list[Outcome]:
+        """Apply events in order."""
+        return [self.apply(e) for e in events]
+
+    def _write(self, outcome: Outcome) -> None:
+        if self.log is not None:
+            self.log.append(outcome.seq, outcome.name, outcome.accepted, outcome.to_dict())
+
+    def close(self) -> None:
+        """Close the log, if any."""
+        if self.log is not None:
+            self.log.close()
+
+    # ------------------------------------------------------------------ reads
+    def account_data(self, account_id: str) -> AccountData:
+        """Aave-style account data (collateral, debt, averages, HF) at current prices."""
+        return self.model.account_data(self.ledger, self.prices, account_id)
+
+    def health_factor(self, account_id: str) -> int:
+        """The account's health factor (wad)."""
+        return self.account_data(account_id).health_factor
+
+    def is_liquidatable(self, account_id: str) -> bool:
+        """Whether the preset's rules allow liquidating the account now."""
+        return self.model.is_liquidatable(self.ledger, self.prices, account_id)
+
+    def state_hash(self) -> str:
+        """SHA-256 over the ledger, the prices and the event count."""
+        return self.ledger.state_hash({"prices": self.prices.as_dict(), "seq": self.seq})
+
+    def bad_debt_value(self) -> int:
+        """Bad debt recognised so far (deficit or absorbed), in base-currency units."""
+        return sum(
+            value_of(r.bad_debt, self.prices[a], self.config.markets[a].unit, Rounding.UP)
+            for a, r in self.ledger.reserves.items()
+            if r.bad_debt
+        )
+
+    def underwater_value(self) -> int:
+        """Debt not covered by collateral at current prices, summed over accounts."""
+        total = 0
+        for account_id in self.ledger.accounts:
+            data = self.account_data(account_id)
+            total += max(0, data.total_debt - data.total_collateral)
+        return total
+
+    # ------------------------------------------------------------------ validation helpers
+    def _market(self, asset: object, field: str = "asset") -> str:
+        if not isinstance(asset, str) or asset not in self.config.markets:
+            raise Rejected(f"{field}: unknown asset {asset!r}")
+        return asset
+
+    @staticmethod
+    def _positive(amount: int, field: str = "amount") -> int:
+        if amount <= 0:
+            raise Rejected(f"{field}: must be positive (got {amount})")
+        return amount
+
+    @staticmethod
+    def _account_id(account_id: str, field: str = "account") -> str:
+        try:
+            return check_account_id(account_id, field)
+        except ValueError as exc:
+            raise Rejected(str(exc)) from None
+
+    def _existing(self, account_id: str, field: str = "account") -> str:
+        self._account_id(account_id, field)
+        if account_id not in self.ledger.accounts:
+            raise Rejected(f"{field}: unknown account {account_id!r}")
+        return account_id
+
+    def _price(self, asset: str) -> int:
+        if asset not in self.prices:
+            raise Rejected(f"no price has been set for {asset}")
+        return self.prices[asset]
+
+    def _units(self, asset: str, amount: int) -> str:
+        return f"{format_units(amount, self.config.markets[asset].decimals)} {asset}"
+
+    def _prices_for(self, account_id: str) -> None:
+        account = self.ledger.accounts.get(account_id)
+        for asset in account.lending if account else ():
+            self._price(asset)
+
+    def _initial_shortfall(self, data: AccountData) -> bool:
+        """Aave: ``percentDiv(debt, avgLtv) > collateral``. Comet: weighted < debt."""
+        if data.total_debt == 0:
+            return False
+        if self.config.preset == "aave-v3":
+            if data.avg_ltv_bps == 0:
+                return True
+            return bps_div(data.total_debt, data.avg_ltv_bps) > data.total_collateral
+        return data.initial_value < data.total_debt
+
+    # ------------------------------------------------------------------ handlers
+    def _deposit(self, e: Deposit) -> dict[str, Any]:
+        self._account_id(e.account)
+        asset = self._market(e.asset)
+        amount = self._positive(e.amount)
+        market = self.config.markets[asset]
+        r = self.ledger.reserves[asset]
+        cap = market.supply_cap_units
+        if cap and r.total_supply() + r.treasury + amount > cap:
+            raise Rejected(
+                f"supply cap of {self._units(asset, cap)} would be exceeded "
+                f"(total would be {self._units(asset, r.total_supply() + r.treasury + amount)})"
+            )
+        details: dict[str, Any] = {}
+        debt = self.ledger.debt_of(e.account, asset)
+        if self.config.preset == "compound-v3" and debt:
+            # Comet's balance is signed: supplying base first repays the borrow.
+            repaid = min(debt, amount)
+            self.ledger.repay(e.account, asset, repaid)
+            details["repaid"] = repaid
+            amount -= repaid
+        if amount:
+            try:
+                details["scaled"] = self.ledger.deposit(e.account, asset, amount)
+            except LedgerError as exc:
+                raise Rejected(str(exc)) from None
+        return details
+
+    def _withdraw(self, e: Withdraw) -> dict[str, Any]:
+        self._existing(e.account)
+        asset = self._market(e.asset)
+        amount = self._positive(e.amount)
+        balance = self.ledger.supply_of(e.account, asset)
+        if balance == 0:
+            raise Rejected(f"{e.account} has no {asset} supplied")
+        if amount > balance:
+            raise Rejected(
+                f"amount {self._units(asset, amount)} is beyond the supplied balance "
+                f"{self._units(asset, balance)}"
+            )
+        try:
+            self.ledger.withdraw(e.account, asset, amount)
+        except LedgerError as exc:
+            raise Rejected(f"not enough liquidity: {exc}") from None
+        self._prices_for(e.account)
+        data = self.account_data(e.account)
+        if data.total_debt and self.ledger.uses_as_collateral(e.account, asset):
+            if self.config.preset == "aave-v3":
+                if data.health_factor < WAD:
+                    raise Rejected(
+                        f"health factor would fall to {fmt_health(data.health_factor)}, below 1"
+                    )
+            elif self._initial_shortfall(data):
+                raise Rejected(
+                    f"borrowing power would fall to {fmt_usd(data.initial_value)}, below the "
+                    f"debt of {fmt_usd(data.total_debt)}"
+                )
+        return {"withdrawn": amount}
+
+    def _borrow(self, e: Borrow) -> dict[str, Any]:
+        self._existing(e.account)
+        asset = self._market(e.asset)
+        amount = self._positive(e.amount)
+        market = self.config.markets[asset]
+        if not market.borrowable:
+            raise Rejected(f"{asset} is not borrowable")
+        if self.config.preset == "compound-v3" and self.ledger.supply_of(e.account, asset):
+            raise Rejected(
+                f"{e.account} supplies {asset}; in compound-v3 the base balance is signed, "
+                "so withdraw the supply before borrowing"
+            )
+        r = self.ledger.reserves[asset]
+        cap = market.borrow_cap_units
+        if cap and r.total_debt() + amount > cap:
+            raise Rejected(
+                f"borrow cap of {self._units(asset, cap)} would be exceeded "
+                f"(total debt would be {self._units(asset, r.total_debt() + amount)})"
+            )
+        self._prices_for(e.account)
+        self._price(asset)
+        before = self.account_data(e.account)
+        if before.total_collateral == 0:
+            raise Rejected(f"{e.account} has no collateral")
+        if before.total_debt and before.health_factor < WAD:
+            raise Rejected(
+                f"health factor {fmt_health(before.health_factor)} is below 1; no new borrows"
+            )
+        try:
+            self.ledger.borrow(e.account, asset, amount)
+        except LedgerError as exc:
+            raise Rejected(f"not enough liquidity: {exc}") from None
+        after = self.account_data(e.account)
+        if self._initial_shortfall(after):
+            raise Rejected(
+                f"debt would rise to {fmt_usd(after.total_debt)}, above the borrowing power of "
+                f"{fmt_usd(after.initial_value)}; health factor would be "
+                f"{fmt_health(after.health_factor)}"
+            )
+        if self.config.compound is not None:
+            minimum = int(self.config.compound.base_borrow_min * market.unit)
+            debt = self.ledger.debt_of(e.account, asset)
+            if debt < minimum:
+                raise Rejected(
+                    f"debt of {self._units(asset, debt)} would be below base_borrow_min "
+                    f"{self._units(asset, minimum)}"
+                )
+        return {"borrowed": amount, "health_factor": after.health_factor}
+
+    def _repay(self, e: Repay) -> dict[str, Any]:
+        self._existing(e.account)
+        asset = self._market(e.asset)
+        amount = self._positive(e.amount)
+        debt = self.ledger.debt_of(e.account, asset)
+        if debt == 0:
+            raise Rejected(f"{e.account} owes no {asset}")
+        paid = min(amount, debt)
+        self.ledger.repay(e.account, asset, paid)
+        return {"repaid": paid}
+
+    def _set_price(self, e: SetPrice) -> dict[str, Any]:
+        asset = self._market(e.asset)
+        self._positive(e.price, "price")
+        self._pending_prices.append((asset, e.price))
+        return {"previous": self.prices.get(asset, 0)}
+
+    def _advance_time(self, e: AdvanceTime) -> dict[str, Any]:
+        self._positive(e.seconds, "seconds")
+        self.ledger.advance(e.seconds)
+        return {"time": self.ledger.time}
+
+    def _liquidate(self, e: Liquidate) -> dict[str, Any]:
+        if self.config.preset != "aave-v3":
+            raise Rejected(f"{self.config.preset} liquidates by Absorb, not Liquidate")
+        self._account_id(e.liquidator, "liquidator")
+        self._existing(e.account)
+        if e.liquidator == e.account:
+            raise Rejected("an account cannot liquidate itself")
+        debt_asset = self._market(e.debt_asset, "debt_asset")
+        coll_asset = self._market(e.collateral_asset, "collateral_asset")
+        self._positive(e.debt_to_cover, "debt_to_cover")
+        self._prices_for(e.account)
+        if not self.ledger.uses_as_collateral(e.account, coll_asset):
+            raise Rejected(f"{e.account} does not use {coll_asset} as collateral")
+        data = self.account_data(e.account)
+        inputs = self._close_factor_inputs(e.account, data, debt_asset, coll_asset)
+        try:
+            plan = plan_liquidation(inputs, e.debt_to_cover, self.config.aave)
+        except LiquidationRefused as refusal:
+            raise Rejected(refusal.reason) from None
+        return self._execute_liquidation(e, plan, data)
+
+    def _close_factor_inputs(self, account_id: str, data: AccountData, debt_asset: str,
+                             coll_asset: str) -> CloseFactorInputs:
+        debt_market = self.config.markets[debt_asset]
+        coll_market = self.config.markets[coll_asset]
+        return CloseFactorInputs(
+            health_factor=data.health_factor,
+            total_debt_base=data.total_debt,
+            total_collateral_base=data.total_collateral,
+            debt_balance=self.ledger.debt_of(account_id, debt_asset),
+            collateral_balance=self.ledger.supply_of(account_id, coll_asset),
+            debt_price=self._price(debt_asset),
+            debt_unit=debt_market.unit,
+            collateral_price=self._price(coll_asset),
+            collateral_unit=coll_market.unit,
+            liquidation_bonus_bps=coll_market.liquidation_bonus_bps,
+            protocol_fee_bps=coll_market.liquidation_protocol_fee_bps,
+        )
+
+    def _execute_liquidation(self, e: Liquidate, plan: CloseFactorPlan,
+                             before: AccountData) -> dict[str, Any]:
+        ledger = self.ledger
+        deficit: dict[str, int] = {}
+        ledger.repay(e.account, e.debt_asset, plan.debt_repaid)
+        if plan.protocol_fee:
+            ledger.supply_to_treasury(e.account, e.collateral_asset, plan.protocol_fee)
+        if e.receive_supply:
+            ledger.transfer_supply(e.account, e.liquidator, e.collateral_asset,
+                                   plan.collateral_to_liquidator)
+        else:
+            try:
+                ledger.pay_out_supply(e.account, e.collateral_asset,
+                                      plan.collateral_to_liquidator)
+            except LedgerError as exc:
+                raise Rejected(
+                    f"not enough liquidity to pay out the collateral ({exc}); "
+                    "liquidate with receive_supply"
+                ) from None
+        if plan.takes_all_collateral:
+            # Aave v3.3: no collateral left, so every remaining debt becomes deficit.
+            account = ledger.accounts.get(e.account)
+            for asset in sorted(account.lending if account else ()):
+                if ledger.debt_of(e.account, asset):
+                    deficit[asset] = ledger.write_off_debt(e.account, asset)
+        after = self.account_data(e.account)
+        return {
+            "debt_repaid": plan.debt_repaid,
+            "collateral_to_liquidator": plan.collateral_to_liquidator,
+            "protocol_fee": plan.protocol_fee,
+            "close_factor_bps": plan.close_factor_bps,
+            "health_before": before.health_factor,
+            "health_after": after.health_factor,
+            "deficit": deficit,
+        }
+
+    def _absorb(self, e: Absorb) -> dict[str, Any]:
+        if self.config.compound is None:
+            raise Rejected(f"{self.config.preset} liquidates by Liquidate, not Absorb")
+        self._account_id(e.absorber, "absorber")
+        self._existing(e.account)
+        base = self.config.compound.base_asset
+        self._prices_for(e.account)
+        base_price = self._price(base)
+        data = self.account_data(e.account)
+        if not self.is_liquidatable(e.account):
+            raise Rejected(
+                f"{e.account} is not liquidatable: collateral at liquidate factors "
+                f"{fmt_usd(data.maintenance_value)} covers the debt {fmt_usd(data.total_debt)}"
+            )
+        account = self.ledger.accounts[e.account]
+        collateral = [
+            (asset, self.ledger.supply_of(e.account, asset), self.prices[asset],
+             self.config.markets[asset].unit,
+             int(self.config.markets[asset].liquidation_factor * 10_000))
+            for asset in sorted(account.lending)
+            if asset != base and self.ledger.supply_of(e.account, asset)
+        ]
+        debt = self.ledger.debt_of(e.account, base)
+        plan = plan_absorb(debt, base_price, self.config.markets[base].unit, collateral)
+        for seized in plan.seized:
+            self.ledger.seize_supply(e.account, seized.asset)
+        self.ledger.absorb_debt(e.account, base)
+        if plan.new_balance:
+            self.ledger.credit_supply(e.account, base, plan.new_balance)
+        if plan.bad_debt:
+            self.ledger.record_bad_debt(base, plan.bad_debt)
+        return {
+            "debt_absorbed": debt,
+            "seized": {s.asset: s.amount for s in plan.seized},
+            "credit": plan.new_balance - plan.old_balance,
+            "new_balance": plan.new_balance,
+            "bad_debt": plan.bad_debt,
+        }
+
+    def _buy_collateral(self, e: BuyCollateral) -> dict[str, Any]:
+        if self.config.compound is None:
+            raise Rejected(f"{self.config.preset} has no BuyCollateral")
+        self._account_id(e.buyer, "buyer")
+        rules = self.config.compound
+        base = rules.base_asset
+        asset = self._market(e.asset)
+        if asset == base or not self.config.markets[asset].collateral:
+            raise Rejected(f"{asset} is not a collateral asset")
+        self._positive(e.base_amount, "base_amount")
+        if e.min_amount < 0:
+            raise Rejected(f"min_amount: must not be negative (got {e.min_amount})")
+        reserves = self.ledger.reserves[base].reserves
+        target = int(rules.target_reserves * self.config.markets[base].unit)
+        if reserves >= target:
+            raise Rejected(
+                f"reserves {self._units(base, reserves)} are at or above the target "
+                f"{self._units(base, target)}: collateral is not for sale"
+            )
+        market = self.config.markets[asset]
+        quantity = quote_collateral(
+            e.base_amount, self._price(base), self.config.markets[base].unit,
+            self._price(asset), market.unit, int(market.liquidation_factor * 10_000),
+            int(rules.store_front_price_factor * 10_000),
+        )
+        if quantity < e.min_amount:
+            raise Rejected(
+                f"would buy {self._units(asset, quantity)}, below min_amount "
+                f"{self._units(asset, e.min_amount)}"
+            )
+        available = self.ledger.reserves[asset].reserves_ray // RAY
+        if quantity > available:
+            raise Rejected(
+                f"the protocol holds only {self._units(asset, max(available, 0))} of seized "
+                f"{asset}"
+            )
+        self.ledger.sell_from_reserves(asset, quantity, base, e.base_amount)
+        return {"collateral_bought": quantity, "base_paid": e.base_amount}
+
+    # ------------------------------------------------------------------ keepers
+    def liquidation_quote(self, account_id: str) -> LiquidationQuote:
+        """The largest liquidation allowed now: its largest debt against its largest
+        collateral (Aave), or an absorb (Compound III)."""
+        data = self.account_data(account_id)
+        account = self.ledger.accounts.get(account_id)
+        assets = sorted(account.lending) if account else []
+        if self.config.compound is not None:
+            base = self.config.compound.base_asset
+            if not self.is_liquidatable(account_id):
+                return LiquidationQuote(account_id, base, "", None, None, "not liquidatable")
+            collateral = [
+                (a, self.ledger.supply_of(account_id, a), self.prices[a],
+                 self.config.markets[a].unit,
+                 int(self.config.markets[a].liquidation_factor * 10_000))
+                for a in assets if a != base and self.ledger.supply_of(account_id, a)
+            ]
+            absorb = plan_absorb(self.ledger.debt_of(account_id, base), self.prices[base],
+                                 self.config.markets[base].unit, collateral)
+            return LiquidationQuote(account_id, base, "*", None, absorb, None)
+        debts = [(value_of(self.ledger.debt_of(account_id, a), self.prices[a],
+                           self.config.markets[a].unit, Rounding.UP), a)
+                 for a in assets if self.ledger.debt_of(account_id, a)]
+        colls = [(value_of(self.ledger.supply_of(account_id, a), self.prices[a],
+                           self.config.markets[a].unit, Rounding.DOWN), a)
+                 for a in assets
+                 if self.ledger.supply_of(account_id, a)
+                 and self.ledger.uses_as_collateral(account_id, a)]
+        if not debts or not colls:
+            return LiquidationQuote(account_id, "", "", None, None, "no debt or no collateral")
+        debt_asset = max(debts)[1]
+        coll_asset = max(colls)[1]
+        inputs = self._close_factor_inputs(account_id, data, debt_asset, coll_asset)
+        try:
+            plan = plan_liquidation(inputs, inputs.debt_balance, self.config.aave)
+        except LiquidationRefused as refusal:
+            return LiquidationQuote(account_id, debt_asset, coll_asset, None, None,
+                                    refusal.reason)
+        return LiquidationQuote(account_id, debt_asset, coll_asset, plan, None, None)
+
+    # ------------------------------------------------------------------ replay
+    @classmethod
+    def replay(cls, path: str | Path, verify: bool = True) -> tuple[Engine, ReplayReport]:
+        """Rebuild an engine from a log; stop at a torn last event and say so.
+
+        With ``verify``, every replayed outcome must equal the logged one (same acceptance,
+        reason and details), or :class:`LogError` names the first event that diverges.
+        """
+        reader = LogReader(path)
+        try:
+            raw = json.loads(reader.meta["protocol"])
+            config = validate_model(ProtocolConfig, raw, source=f"{path} (meta.protocol)")
+        except (KeyError, ValueError) as exc:
+            reader.close()
+            raise LogError(f"{path}: the log has no readable protocol ({exc})") from None
+        engine = cls(config)
+        count = 0
+        try:
+            for row in reader:
+                try:
+                    event = event_from_dict(row.record["event"])
+                except (MarginEngineError, KeyError, TypeError) as exc:
+                    raise LogError(f"{path}: event {row.seq} is malformed: {exc}") from None
+                outcome = engine.apply(event)
+                if verify and (
+                    outcome.accepted != row.accepted
+                    or outcome.reason != row.record.get("reason")
+                    or json.loads(json.dumps(outcome.details)) != row.record.get("details")
+                ):
+                    raise LogError(
+                        f"{path}: replay diverged at event {row.seq}: logged {row.outcome}, "
+                        f"replayed {outcome.name}"
+                    )
+                count += 1
+        finally:
+            reader.close()
+        return engine, ReplayReport(count, engine.state_hash(), reader.truncated, reader.note)
+
+
+def price_to_int(price: object) -> int:
+    """Human price (``2000.5``) to base-currency units (8 decimals)."""
+    from marginengine.fixedpoint import parse_units
+
+    return parse_units(price, 8)
+
+
+__all__ = [
+    "Engine",
+    "LiquidationQuote",
+    "Rejected",
+    "ReplayReport",
+    "fmt_health",
+    "fmt_usd",
+    "price_to_int",
+]

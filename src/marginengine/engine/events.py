@@ -1,0 +1,217 @@
+"""Events: the commands the engine applies, and the outcomes it records.
+
+Every event is a frozen dataclass of plain fields (ids, asset symbols, ints), so it
+serializes to JSON and back without loss. Malformed arguments (a float amount, a missing
+field) raise :class:`~marginengine.errors.EventError`; arguments that are well formed but
+not allowed (a zero amount, an unknown asset, more than the balance) are *refused*: the
+engine records an outcome ``<Type>Rejected`` with the reason and changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from marginengine.errors import EventError
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class of every event."""
+
+    outcome_name: ClassVar[str] = ""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            expected = f.type
+            if expected in ("int", int):
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise EventError(
+                        f"{type(self).__name__}.{f.name}: must be an integer in smallest "
+                        f"units (got {value!r})"
+                    )
+            elif expected in ("str", str):
+                if not isinstance(value, str):
+                    raise EventError(
+                        f"{type(self).__name__}.{f.name}: must be a string (got {value!r})"
+                    )
+            elif expected in ("bool", bool) and not isinstance(value, bool):
+                raise EventError(
+                    f"{type(self).__name__}.{f.name}: must be true or false (got {value!r})"
+                )
+
+    @property
+    def name(self) -> str:
+        """The event's type name, as logged."""
+        return type(self).__name__
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"type": name, **fields}``."""
+        return {"type": self.name, **dataclasses.asdict(self)}
+
+
+@dataclass(frozen=True)
+class Deposit(Event):
+    """Supply ``amount`` of ``asset`` from outside into ``account``."""
+
+    account: str
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Withdraw(Event):
+    """Withdraw ``amount`` of supplied ``asset`` out of ``account``."""
+
+    account: str
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Borrow(Event):
+    """Borrow ``amount`` of ``asset`` against ``account``'s collateral."""
+
+    account: str
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Repay(Event):
+    """Repay up to ``amount`` of ``account``'s debt in ``asset`` (the excess is not taken)."""
+
+    account: str
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class SetPrice(Event):
+    """Set ``asset``'s price (base currency, 8 decimals)."""
+
+    asset: str
+    price: int
+
+
+@dataclass(frozen=True)
+class AdvanceTime(Event):
+    """Move the clock forward ``seconds``, accruing interest on every reserve."""
+
+    seconds: int
+
+
+@dataclass(frozen=True)
+class Liquidate(Event):
+    """``liquidator`` repays up to ``debt_to_cover`` of ``account``'s ``debt_asset`` debt
+    and receives ``collateral_asset`` (Aave v3 ``liquidationCall``).
+
+    With ``receive_supply`` the liquidator receives the collateral as supplied balance
+    (aTokens) instead of the underlying tokens.
+    """
+
+    liquidator: str
+    account: str
+    debt_asset: str
+    collateral_asset: str
+    debt_to_cover: int
+    receive_supply: bool = False
+
+
+@dataclass(frozen=True)
+class Absorb(Event):
+    """``absorber`` has the protocol absorb an underwater ``account`` (Compound III)."""
+
+    absorber: str
+    account: str
+
+
+@dataclass(frozen=True)
+class BuyCollateral(Event):
+    """``buyer`` pays ``base_amount`` of the base asset for seized ``asset`` (Compound III)."""
+
+    buyer: str
+    asset: str
+    base_amount: int
+    min_amount: int = 0
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (Deposit, Withdraw, Borrow, Repay, SetPrice, AdvanceTime, Liquidate, Absorb,
+                BuyCollateral)
+}
+
+
+def event_from_dict(data: Any) -> Event:
+    """Build an event from ``{"type": ..., **fields}``, or raise :class:`EventError`."""
+    if not isinstance(data, dict):
+        raise EventError(f"event must be a table/object, not {type(data).__name__}")
+    kind = data.get("type")
+    cls = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise EventError(
+            f"type: unknown event type {kind!r} (one of {', '.join(EVENT_TYPES)})"
+        )
+    names = {f.name for f in dataclasses.fields(cls)}
+    extra = sorted(set(data) - names - {"type"})
+    if extra:
+        raise EventError(f"{kind}.{extra[0]}: unknown field")
+    required = [
+        f.name for f in dataclasses.fields(cls)
+        if f.default is dataclasses.MISSING and f.name not in data
+    ]
+    if required:
+        raise EventError(f"{kind}.{required[0]}: required field is missing")
+    return cls(**{k: v for k, v in data.items() if k != "type"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the engine did with one event: accepted with details, or rejected with a reason.
+
+    Attributes
+    ----------
+    seq
+        Position in the event log (1-based).
+    event
+        The event as submitted.
+    accepted
+        Whether it changed the state.
+    reason
+        Why it was refused (``None`` when accepted).
+    details
+        Figures of an accepted event (amounts repaid, seized, written off, ...).
+    """
+
+    seq: int
+    event: Event
+    accepted: bool
+    reason: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """``BorrowAccepted``, ``BorrowRejected``, ``LiquidationExecuted``, ..."""
+        base = "Liquidation" if isinstance(self.event, Liquidate) else self.event.name
+        if self.accepted:
+            return f"{base}Executed" if base == "Liquidation" else f"{base}Accepted"
+        return f"{base}Rejected"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for the log."""
+        return {
+            "seq": self.seq,
+            "outcome": self.name,
+            "event": self.event.to_dict(),
+            "accepted": self.accepted,
+            "reason": self.reason,
+            "details": self.details,
+        }
+
+    def __str__(self) -> str:
+        if self.accepted:
+            return f"{self.name}({self.details})"
+        return f'{self.name}(reason="{self.reason}")'

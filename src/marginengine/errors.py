@@ -1,0 +1,41 @@
+"""Errors shared by every layer.
+
+Every error the library raises on bad input is a :class:`MarginEngineError`; the CLI turns
+it into one line on stderr and exit code 2. Messages name the field and the reason.
+"""
+
+from __future__ import annotations
+
+
+class MarginEngineError(Exception):
+    """Base class of every error raised on bad input or bad state."""
+
+
+class ConfigError(MarginEngineError):
+    """A configuration, scenario or snapshot file is invalid.
+
+    Parameters
+    ----------
+    problems
+        One message per problem, each starting with the dotted path of the field.
+    source
+        The file (or other origin) the problems were found in.
+    """
+
+    def __init__(self, problems: list[str], source: str | None = None) -> None:
+        self.problems = list(problems)
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(where + "; ".join(self.problems))
+
+
+class EventError(MarginEngineError):
+    """An event's arguments are malformed (wrong type, unknown field)."""
+
+
+class LogError(MarginEngineError):
+    """The event log cannot be read or written."""
+
+
+class InvariantViolation(MarginEngineError):
+    """A ledger invariant (conservation, scaled totals) does not hold."""

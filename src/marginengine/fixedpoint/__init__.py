@@ -1,0 +1,57 @@
+"""Integer fixed-point arithmetic: wad (1e18), ray (1e27), basis points, with named rounding."""
+
+from marginengine.fixedpoint.rpow import rpow
+from marginengine.fixedpoint.units import (
+    PRICE_DECIMALS,
+    PRICE_UNIT,
+    format_units,
+    fraction_to_bps,
+    parse_units,
+)
+from marginengine.fixedpoint.wadray import (
+    BPS,
+    HALF_BPS,
+    HALF_RAY,
+    HALF_WAD,
+    RAY,
+    WAD,
+    WAD_RAY_RATIO,
+    Rounding,
+    bps_div,
+    bps_mul,
+    div,
+    mul_div,
+    ray_div,
+    ray_mul,
+    ray_to_wad,
+    wad_div,
+    wad_mul,
+    wad_to_ray,
+)
+
+__all__ = [
+    "BPS",
+    "HALF_BPS",
+    "HALF_RAY",
+    "HALF_WAD",
+    "PRICE_DECIMALS",
+    "PRICE_UNIT",
+    "RAY",
+    "WAD",
+    "WAD_RAY_RATIO",
+    "Rounding",
+    "bps_div",
+    "bps_mul",
+    "div",
+    "format_units",
+    "fraction_to_bps",
+    "mul_div",
+    "parse_units",
+    "ray_div",
+    "ray_mul",
+    "ray_to_wad",
+    "rpow",
+    "wad_div",
+    "wad_mul",
+    "wad_to_ray",
+]

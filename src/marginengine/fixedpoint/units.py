@@ -1,0 +1,64 @@
+"""Conversions between human decimal text and integer native units."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+#: Prices are integers in the base currency (USD) with 8 decimals, as Aave's and Compound's
+#: oracles report them.
+PRICE_DECIMALS = 8
+PRICE_UNIT = 10**PRICE_DECIMALS
+
+
+def _to_decimal(value: object) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, int | str):
+        try:
+            result = Decimal(str(value).strip().replace("_", ""))
+        except InvalidOperation:
+            raise ValueError(f"must be a number ({value!r} is not)") from None
+    elif isinstance(value, float):
+        # str() gives the shortest decimal that round-trips, which is what the author typed.
+        result = Decimal(str(value))
+    else:
+        raise ValueError(f"must be a number, not {type(value).__name__}")
+    if not result.is_finite():
+        raise ValueError(f"must be a finite number ({value!r} is not)")
+    return result
+
+
+def parse_units(value: object, decimals: int) -> int:
+    """Convert a human amount (``"1.5"``, ``1.5``, ``2``) to an int of smallest units, exactly.
+
+    Raises
+    ------
+    ValueError
+        If the value is not a finite number or has more fractional digits than ``decimals``.
+    """
+    amount = _to_decimal(value)
+    scaled = amount.scaleb(decimals)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"has more than {decimals} decimal places ({value!r})")
+    return int(scaled)
+
+
+def format_units(amount: int, decimals: int, places: int | None = None) -> str:
+    """Format an int of smallest units as a decimal string (for display only)."""
+    text = str(Decimal(amount).scaleb(-decimals))
+    if places is not None:
+        return f"{Decimal(amount).scaleb(-decimals):,.{places}f}"
+    return text
+
+
+def fraction_to_bps(value: object) -> int:
+    """Convert a fraction (``0.8``) to basis points (``8000``), exactly.
+
+    Raises
+    ------
+    ValueError
+        If the fraction is not a whole number of basis points.
+    """
+    return parse_units(value, 4)

@@ -1,0 +1,76 @@
+"""Accounts and their positions.
+
+An account holds lending positions (scaled supply and scaled debt per asset). Derivative
+positions (perps, options) and isolated sub-accounts get their own position maps beside
+``lending`` so the margin models can value a whole bucket without the lending code changing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+ACCOUNT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
+
+
+def check_account_id(account_id: object, field_name: str = "account") -> str:
+    """Return ``account_id`` if well formed, else raise ``ValueError`` naming the field."""
+    if not isinstance(account_id, str) or not ACCOUNT_ID_PATTERN.match(account_id):
+        raise ValueError(
+            f"{field_name}: account id must be 1-64 letters, digits or . _ : @ - "
+            f"(got {account_id!r})"
+        )
+    return account_id
+
+
+@dataclass
+class LendingPosition:
+    """An account's scaled supply and scaled debt in one asset."""
+
+    scaled_supply: int = 0
+    scaled_debt: int = 0
+    use_as_collateral: bool = True
+
+    def is_empty(self) -> bool:
+        """True when the position holds nothing."""
+        return self.scaled_supply == 0 and self.scaled_debt == 0
+
+
+@dataclass
+class Account:
+    """One account: an id and its positions."""
+
+    id: str
+    lending: dict[str, LendingPosition] = field(default_factory=dict)
+
+    def position(self, asset: str) -> LendingPosition:
+        """The lending position in ``asset``, created empty when absent."""
+        pos = self.lending.get(asset)
+        if pos is None:
+            pos = self.lending[asset] = LendingPosition()
+        return pos
+
+    def prune(self) -> None:
+        """Drop empty positions so equal states hash equally."""
+        for asset in [a for a, p in self.lending.items() if p.is_empty()]:
+            del self.lending[asset]
+
+    def copy(self) -> Account:
+        """A deep copy (positions are small)."""
+        return Account(
+            self.id,
+            {
+                a: LendingPosition(p.scaled_supply, p.scaled_debt, p.use_as_collateral)
+                for a, p in self.lending.items()
+            },
+        )
+
+    def as_dict(self) -> dict[str, object]:
+        """All fields, sorted, for hashing and snapshots."""
+        return {
+            "id": self.id,
+            "lending": {
+                a: [p.scaled_supply, p.scaled_debt, p.use_as_collateral]
+                for a, p in sorted(self.lending.items())
+            },
+        }

@@ -1,0 +1,91 @@
+"""Interest: the kinked rate model and index growth over time, in ray arithmetic.
+
+Rates are yearly, in ray (1e27 = 100% a year). The rate model is Aave's
+``DefaultReserveInterestRateStrategyV2``; the index growth is Aave's ``MathUtils``
+(linear for supply, a three-term binomial expansion for borrow) or, for Compound III,
+simple interest per accrual, or exact per-second compounding with :func:`rpow`.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from marginengine.config import InterestRateModel
+from marginengine.fixedpoint import BPS, RAY, Rounding, bps_mul, ray_div, ray_mul, rpow
+
+SECONDS_PER_YEAR = 365 * 24 * 3600
+
+
+class Compounding(Enum):
+    """How the borrow index grows over one accrual period."""
+
+    #: Aave's ``calculateCompoundedInterest``: 1 + rt + (rt)^2/2 + (rt)^3/6, per second.
+    TAYLOR3 = "taylor3"
+    #: Compound III: simple interest over the period (compounding only across accruals).
+    LINEAR = "linear"
+    #: Exact per-second compounding: ``rpow(1 + r/Y, t)``.
+    EXACT = "exact"
+
+
+def _ray_fraction(value: object) -> int:
+    from decimal import Decimal
+
+    assert isinstance(value, Decimal)
+    return int(value * RAY)
+
+
+def utilization(total_debt: int, cash: int) -> int:
+    """Borrow usage ratio ``debt / (cash + debt)`` in ray (Aave rounds half up)."""
+    if total_debt == 0:
+        return 0
+    return ray_div(total_debt, cash + total_debt)
+
+
+def rates(
+    model: InterestRateModel, total_debt: int, cash: int, reserve_factor_bps: int
+) -> tuple[int, int]:
+    """Return ``(borrow_rate, liquidity_rate)``, yearly, in ray.
+
+    The supply (liquidity) rate is ``borrow_rate x utilization x (1 - reserve_factor)``.
+    """
+    base = _ray_fraction(model.base)
+    slope1 = _ray_fraction(model.slope1)
+    slope2 = _ray_fraction(model.slope2)
+    optimal = _ray_fraction(model.optimal_utilization)
+    if total_debt == 0:
+        return base, 0
+    usage = utilization(total_debt, cash)
+    if usage > optimal:
+        excess = ray_div(usage - optimal, RAY - optimal)
+        borrow = base + slope1 + ray_mul(slope2, excess)
+    else:
+        borrow = base + ray_div(ray_mul(slope1, usage), optimal)
+    liquidity = bps_mul(ray_mul(borrow, usage), BPS - reserve_factor_bps)
+    return borrow, liquidity
+
+
+def linear_interest(rate: int, seconds: int) -> int:
+    """Growth factor (ray) of simple interest at a yearly ``rate`` over ``seconds``."""
+    return RAY + rate * seconds // SECONDS_PER_YEAR
+
+
+def compounded_interest(rate: int, seconds: int, how: Compounding) -> int:
+    """Growth factor (ray) of the borrow index at a yearly ``rate`` over ``seconds``."""
+    if seconds == 0 or rate == 0:
+        return RAY
+    if how is Compounding.LINEAR:
+        return linear_interest(rate, seconds)
+    if how is Compounding.EXACT:
+        return rpow(RAY + rate // SECONDS_PER_YEAR, seconds)
+    exp_minus_one = seconds - 1
+    exp_minus_two = seconds - 2 if seconds > 2 else 0
+    base_power_two = ray_mul(rate, rate) // (SECONDS_PER_YEAR * SECONDS_PER_YEAR)
+    base_power_three = ray_mul(base_power_two, rate) // SECONDS_PER_YEAR
+    second_term = seconds * exp_minus_one * base_power_two // 2
+    third_term = seconds * exp_minus_one * exp_minus_two * base_power_three // 6
+    return RAY + rate * seconds // SECONDS_PER_YEAR + second_term + third_term
+
+
+def grow_index(index: int, factor: int) -> int:
+    """Apply a growth factor to an index (Aave's ``rayMul``, half up)."""
+    return ray_mul(factor, index, Rounding.HALF_UP)

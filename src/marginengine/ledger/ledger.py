@@ -1,0 +1,356 @@
+"""The ledger: accounts and per-asset pool state, changed only through exact primitives.
+
+Every primitive keeps the accounting identity of :class:`ReserveState` exact by booking its
+rounding dust (always in the protocol's favour) into the reserves. Changes are journalled:
+the engine opens a transaction per event and rolls it back if the event is refused, so a
+refused event changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+
+from marginengine.config import ProtocolConfig
+from marginengine.errors import InvariantViolation
+from marginengine.fixedpoint import RAY, Rounding, bps_mul, div, ray_mul
+from marginengine.ledger.account import Account
+from marginengine.ledger.interest import (
+    Compounding,
+    compounded_interest,
+    grow_index,
+    linear_interest,
+    rates,
+)
+from marginengine.ledger.reserve import ReserveState
+
+
+class LedgerError(Exception):
+    """A primitive was asked to do something the balances do not allow."""
+
+
+class Ledger:
+    """Accounts, per-asset reserves and the clock of one protocol.
+
+    Parameters
+    ----------
+    config
+        The validated protocol; one :class:`ReserveState` is created per market.
+    time
+        The initial clock, seconds.
+    """
+
+    def __init__(self, config: ProtocolConfig, time: int = 0) -> None:
+        self.config = config
+        self.time = time
+        self.reserves: dict[str, ReserveState] = {s: ReserveState(s) for s in config.markets}
+        self.accounts: dict[str, Account] = {}
+        # Aave mints the reserve factor to its treasury; Comet keeps it in reserves.
+        self.treasury_takes_reserve_factor = config.preset == "aave-v3"
+        self.compounding = (
+            Compounding.TAYLOR3 if config.preset == "aave-v3" else Compounding.LINEAR
+        )
+        self._saved_accounts: dict[str, Account | None] | None = None
+        self._saved_reserves: dict[str, ReserveState] = {}
+        self._saved_time = time
+        for asset in self.reserves:
+            self.update_rates(asset)
+
+    # ------------------------------------------------------------------ transactions
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Journal every change made inside; roll all of them back if an exception escapes."""
+        if self._saved_accounts is not None:
+            raise RuntimeError("ledger transactions do not nest")
+        self._saved_accounts = {}
+        self._saved_reserves = {}
+        self._saved_time = self.time
+        try:
+            yield
+        except BaseException:
+            self._rollback()
+            raise
+        finally:
+            self._saved_accounts = None
+            self._saved_reserves = {}
+
+    def _rollback(self) -> None:
+        assert self._saved_accounts is not None
+        for account_id, saved in self._saved_accounts.items():
+            if saved is None:
+                self.accounts.pop(account_id, None)
+            else:
+                self.accounts[account_id] = saved
+        for asset, saved_reserve in self._saved_reserves.items():
+            self.reserves[asset] = saved_reserve
+        self.time = self._saved_time
+
+    def _account(self, account_id: str) -> Account:
+        if self._saved_accounts is not None and account_id not in self._saved_accounts:
+            existing = self.accounts.get(account_id)
+            self._saved_accounts[account_id] = existing.copy() if existing else None
+        account = self.accounts.get(account_id)
+        if account is None:
+            account = self.accounts[account_id] = Account(account_id)
+        return account
+
+    def _reserve(self, asset: str) -> ReserveState:
+        if asset not in self.reserves:
+            raise LedgerError(f"unknown asset {asset!r}")
+        if self._saved_accounts is not None and asset not in self._saved_reserves:
+            self._saved_reserves[asset] = replace(self.reserves[asset])
+        return self.reserves[asset]
+
+    def touched_assets(self) -> list[str]:
+        """Assets changed in the open transaction (sorted)."""
+        return sorted(self._saved_reserves)
+
+    # ------------------------------------------------------------------ reads
+    def supply_of(self, account_id: str, asset: str) -> int:
+        """An account's supplied balance in smallest units, rounded down."""
+        account = self.accounts.get(account_id)
+        pos = account.lending.get(asset) if account else None
+        if pos is None or pos.scaled_supply == 0:
+            return 0
+        return ray_mul(pos.scaled_supply, self.reserves[asset].liquidity_index, Rounding.DOWN)
+
+    def debt_of(self, account_id: str, asset: str) -> int:
+        """An account's debt in smallest units, rounded up."""
+        account = self.accounts.get(account_id)
+        pos = account.lending.get(asset) if account else None
+        if pos is None or pos.scaled_debt == 0:
+            return 0
+        return ray_mul(pos.scaled_debt, self.reserves[asset].borrow_index, Rounding.UP)
+
+    def uses_as_collateral(self, account_id: str, asset: str) -> bool:
+        """Whether the account's supply of ``asset`` counts as collateral."""
+        account = self.accounts.get(account_id)
+        pos = account.lending.get(asset) if account else None
+        return bool(pos and pos.use_as_collateral and self.config.markets[asset].collateral)
+
+    # ------------------------------------------------------------------ primitives
+    def deposit(self, account_id: str, asset: str, amount: int) -> int:
+        """Tokens come in and the account is credited; returns the scaled amount minted."""
+        r = self._reserve(asset)
+        scaled = div(amount * RAY, r.liquidity_index, Rounding.DOWN)
+        if scaled == 0:
+            raise LedgerError(f"amount {amount} of {asset} is below one scaled unit")
+        self._account(account_id).position(asset).scaled_supply += scaled
+        r.scaled_supply += scaled
+        r.cash += amount
+        r.reserves_ray += amount * RAY - scaled * r.liquidity_index  # rounding dust
+        return scaled
+
+    def _burn_supply(self, account_id: str, asset: str, amount: int) -> int:
+        r = self._reserve(asset)
+        account = self._account(account_id)
+        pos = account.position(asset)
+        if amount == self.supply_of(account_id, asset):
+            scaled = pos.scaled_supply
+        else:
+            scaled = div(amount * RAY, r.liquidity_index, Rounding.UP)
+        if scaled > pos.scaled_supply:
+            raise LedgerError(f"{account_id} has less than {amount} of {asset} supplied")
+        pos.scaled_supply -= scaled
+        r.scaled_supply -= scaled
+        account.prune()
+        return scaled
+
+    def withdraw(self, account_id: str, asset: str, amount: int) -> None:
+        """Tokens go out of the pool and the account's supply is burned (rounded up)."""
+        r = self._reserve(asset)
+        if amount > r.cash:
+            raise LedgerError(f"the pool holds only {r.cash} of {asset}")
+        scaled = self._burn_supply(account_id, asset, amount)
+        r.cash -= amount
+        r.reserves_ray += scaled * r.liquidity_index - amount * RAY
+
+    def borrow(self, account_id: str, asset: str, amount: int) -> None:
+        """Tokens go out and the account's debt is minted (scaled amount rounded up)."""
+        r = self._reserve(asset)
+        if amount > r.cash:
+            raise LedgerError(f"the pool holds only {r.cash} of {asset}")
+        scaled = div(amount * RAY, r.borrow_index, Rounding.UP)
+        self._account(account_id).position(asset).scaled_debt += scaled
+        r.scaled_debt += scaled
+        r.cash -= amount
+        r.reserves_ray += scaled * r.borrow_index - amount * RAY
+
+    def repay(self, account_id: str, asset: str, amount: int) -> None:
+        """Tokens come in and the account's debt is burned (scaled amount rounded down)."""
+        r = self._reserve(asset)
+        account = self._account(account_id)
+        pos = account.position(asset)
+        if amount == self.debt_of(account_id, asset):
+            scaled = pos.scaled_debt
+        else:
+            scaled = div(amount * RAY, r.borrow_index, Rounding.DOWN)
+        if scaled > pos.scaled_debt:
+            raise LedgerError(f"{account_id} owes less than {amount} of {asset}")
+        pos.scaled_debt -= scaled
+        r.scaled_debt -= scaled
+        r.cash += amount
+        r.reserves_ray += amount * RAY - scaled * r.borrow_index
+        account.prune()
+
+    def transfer_supply(self, source: str, target: str, asset: str, amount: int) -> None:
+        """Move supplied balance between accounts (burn rounded up, mint rounded down)."""
+        r = self._reserve(asset)
+        burned = self._burn_supply(source, asset, amount)
+        minted = div(amount * RAY, r.liquidity_index, Rounding.DOWN)
+        self._account(target).position(asset).scaled_supply += minted
+        r.scaled_supply += minted
+        r.reserves_ray += (burned - minted) * r.liquidity_index
+
+    def pay_out_supply(self, account_id: str, asset: str, amount: int) -> None:
+        """Burn supplied balance and pay its underlying out of the pool (to a liquidator)."""
+        self.withdraw(account_id, asset, amount)
+
+    def supply_to_treasury(self, account_id: str, asset: str, amount: int) -> None:
+        """Move supplied balance from an account to the treasury."""
+        r = self._reserve(asset)
+        scaled = self._burn_supply(account_id, asset, amount)
+        r.treasury += amount
+        r.reserves_ray += scaled * r.liquidity_index - amount * RAY
+
+    def write_off_debt(self, account_id: str, asset: str) -> int:
+        """Burn all of an account's debt in ``asset`` into the reserve deficit; return it."""
+        r = self._reserve(asset)
+        account = self._account(account_id)
+        pos = account.position(asset)
+        amount = self.debt_of(account_id, asset)
+        scaled = pos.scaled_debt
+        pos.scaled_debt = 0
+        r.scaled_debt -= scaled
+        r.deficit += amount
+        r.bad_debt += amount
+        r.reserves_ray += amount * RAY - scaled * r.borrow_index
+        account.prune()
+        return amount
+
+    def absorb_debt(self, account_id: str, asset: str) -> int:
+        """Cancel all of an account's debt at the reserves' expense (Compound III)."""
+        r = self._reserve(asset)
+        account = self._account(account_id)
+        pos = account.position(asset)
+        amount = self.debt_of(account_id, asset)
+        r.scaled_debt -= pos.scaled_debt
+        r.reserves_ray -= pos.scaled_debt * r.borrow_index
+        pos.scaled_debt = 0
+        account.prune()
+        return amount
+
+    def seize_supply(self, account_id: str, asset: str) -> int:
+        """Move all of an account's supply of ``asset`` into protocol reserves; return it."""
+        r = self._reserve(asset)
+        amount = self.supply_of(account_id, asset)
+        scaled = self._burn_supply(account_id, asset, amount)
+        r.reserves_ray += scaled * r.liquidity_index
+        return amount
+
+    def credit_supply(self, account_id: str, asset: str, amount: int) -> None:
+        """Credit supplied balance paid for by the reserves (Compound III absorb surplus)."""
+        r = self._reserve(asset)
+        scaled = div(amount * RAY, r.liquidity_index, Rounding.DOWN)
+        self._account(account_id).position(asset).scaled_supply += scaled
+        r.scaled_supply += scaled
+        r.reserves_ray -= scaled * r.liquidity_index
+
+    def record_bad_debt(self, asset: str, amount: int) -> None:
+        """Count bad debt absorbed by reserves (reporting only; balances already moved)."""
+        self._reserve(asset).bad_debt += amount
+
+    def sell_from_reserves(self, asset_out: str, amount_out: int, asset_in: str,
+                           amount_in: int) -> None:
+        """The protocol sells ``amount_out`` of reserve-owned collateral for ``amount_in``."""
+        r_out = self._reserve(asset_out)
+        r_in = self._reserve(asset_in)
+        if amount_out > r_out.cash:
+            raise LedgerError(f"the pool holds only {r_out.cash} of {asset_out}")
+        r_out.cash -= amount_out
+        r_out.reserves_ray -= amount_out * RAY
+        r_in.cash += amount_in
+        r_in.reserves_ray += amount_in * RAY
+
+    # ------------------------------------------------------------------ time and rates
+    def update_rates(self, asset: str) -> None:
+        """Recompute an asset's borrow and supply rates from its current utilization."""
+        r = self._reserve(asset)
+        market = self.config.markets[asset]
+        r.borrow_rate, r.liquidity_rate = rates(
+            market.interest_rate, r.total_debt(), r.cash, market.reserve_factor_bps
+        )
+
+    def advance(self, seconds: int) -> None:
+        """Accrue interest on every reserve over ``seconds`` and move the clock."""
+        for asset in sorted(self.reserves):
+            self._accrue(asset, seconds)
+        self.time += seconds
+        for asset in sorted(self.reserves):
+            self.update_rates(asset)
+
+    def _accrue(self, asset: str, seconds: int) -> None:
+        r = self._reserve(asset)
+        market = self.config.markets[asset]
+        old_li, old_bi = r.liquidity_index, r.borrow_index
+        if r.liquidity_rate:
+            r.liquidity_index = grow_index(old_li, linear_interest(r.liquidity_rate, seconds))
+        if r.scaled_debt and r.borrow_rate:
+            r.borrow_index = grow_index(
+                old_bi, compounded_interest(r.borrow_rate, seconds, self.compounding)
+            )
+        debt_growth_ray = r.scaled_debt * (r.borrow_index - old_bi)
+        supply_growth_ray = r.scaled_supply * (r.liquidity_index - old_li)
+        to_treasury = 0
+        if self.treasury_takes_reserve_factor:
+            accrued = ray_mul(r.scaled_debt, r.borrow_index) - ray_mul(r.scaled_debt, old_bi)
+            to_treasury = bps_mul(accrued, market.reserve_factor_bps)
+            r.treasury += to_treasury
+        r.reserves_ray += debt_growth_ray - supply_growth_ray - to_treasury * RAY
+
+    # ------------------------------------------------------------------ invariants
+    def check_conservation(self) -> None:
+        """Raise :class:`InvariantViolation` unless every asset's books balance exactly.
+
+        Checks, per asset: the accounting identity of :class:`ReserveState` in ray units;
+        that the scaled totals equal the sums over accounts; that cash, treasury and deficit
+        are non-negative.
+        """
+        problems = []
+        sums: dict[str, list[int]] = {a: [0, 0] for a in self.reserves}
+        for account in self.accounts.values():
+            for asset, pos in account.lending.items():
+                sums[asset][0] += pos.scaled_supply
+                sums[asset][1] += pos.scaled_debt
+                if pos.scaled_supply < 0 or pos.scaled_debt < 0:
+                    problems.append(f"{account.id}.{asset}: negative scaled balance")
+        for asset, r in sorted(self.reserves.items()):
+            if r.imbalance_ray() != 0:
+                problems.append(f"{asset}: books out of balance by {r.imbalance_ray()} ray")
+            if sums[asset] != [r.scaled_supply, r.scaled_debt]:
+                problems.append(
+                    f"{asset}: scaled totals {r.scaled_supply}/{r.scaled_debt} differ from "
+                    f"the accounts' {sums[asset][0]}/{sums[asset][1]}"
+                )
+            for name in ("cash", "treasury", "deficit"):
+                if getattr(r, name) < 0:
+                    problems.append(f"{asset}: negative {name} {getattr(r, name)}")
+        if problems:
+            raise InvariantViolation("; ".join(problems))
+
+    def state_dict(self) -> dict[str, object]:
+        """The full state as plain data (sorted), for hashing and snapshots."""
+        return {
+            "time": self.time,
+            "reserves": {a: r.as_dict() for a, r in sorted(self.reserves.items())},
+            "accounts": [self.accounts[a].as_dict() for a in sorted(self.accounts)],
+        }
+
+    def state_hash(self, extra: dict[str, object] | None = None) -> str:
+        """SHA-256 over the canonical JSON of the full state (and ``extra``)."""
+        payload = {"ledger": self.state_dict(), **(extra or {})}
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()

@@ -1,0 +1,22 @@
+"""Liquidation mechanisms: plans for an unhealthy account."""
+
+from marginengine.liquidation.absorb import AbsorbPlan, plan_absorb, quote_collateral
+from marginengine.liquidation.base import LiquidationRefused, Refusal
+from marginengine.liquidation.close_factor import (
+    CloseFactorInputs,
+    CloseFactorPlan,
+    max_liquidatable_debt,
+    plan_liquidation,
+)
+
+__all__ = [
+    "AbsorbPlan",
+    "CloseFactorInputs",
+    "CloseFactorPlan",
+    "LiquidationRefused",
+    "Refusal",
+    "max_liquidatable_debt",
+    "plan_absorb",
+    "plan_liquidation",
+    "quote_collateral",
+]

@@ -1,0 +1,93 @@
+"""Compound III's ``absorb`` and ``buyCollateral`` (Comet), as pure computations.
+
+``absorb``: the protocol takes all of an underwater account's collateral and credits the
+account its value times each asset's liquidation factor; debt beyond that is absorbed by
+the reserves (which may go negative). ``buyCollateral``: anyone may buy the seized
+collateral for the base asset at the store-front discount, while reserves are below target.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from marginengine.fixedpoint import BPS, Rounding, bps_mul, div
+
+
+@dataclass(frozen=True)
+class SeizedCollateral:
+    """One collateral asset taken by ``absorb``."""
+
+    asset: str
+    amount: int
+    value_base: int
+    credited_base: int
+
+
+@dataclass(frozen=True)
+class AbsorbPlan:
+    """The outcome of absorbing one account.
+
+    Attributes
+    ----------
+    old_balance, new_balance
+        The account's signed base balance before and after, in base-asset units
+        (negative: debt). The new balance is never negative.
+    bad_debt
+        Base-asset units of debt the collateral did not cover, borne by the reserves.
+    """
+
+    seized: tuple[SeizedCollateral, ...]
+    old_balance: int
+    new_balance: int
+    bad_debt: int
+
+    @property
+    def credit(self) -> int:
+        """Base-asset units credited for the collateral (its discounted value)."""
+        return sum(s.credited_base for s in self.seized)
+
+
+def plan_absorb(
+    debt: int,
+    base_price: int,
+    base_unit: int,
+    collateral: list[tuple[str, int, int, int, int]],
+) -> AbsorbPlan:
+    """Compute ``absorb`` for an account owing ``debt`` base units.
+
+    ``collateral`` lists ``(asset, amount, price, unit, liquidation_factor_bps)``.
+    """
+    seized = []
+    delta_value = 0
+    for asset, amount, price, unit, factor_bps in collateral:
+        value = amount * price // unit
+        credited = bps_mul(value, factor_bps, Rounding.DOWN)
+        delta_value += credited
+        seized.append(SeizedCollateral(asset, amount, value, credited))
+    delta_balance = delta_value * base_unit // base_price
+    old_balance = -debt
+    new_balance = old_balance + delta_balance
+    bad_debt = max(0, -new_balance)
+    new_balance = max(0, new_balance)
+    return AbsorbPlan(tuple(seized), old_balance, new_balance, bad_debt)
+
+
+def quote_collateral(
+    base_amount: int,
+    base_price: int,
+    base_unit: int,
+    asset_price: int,
+    asset_unit: int,
+    liquidation_factor_bps: int,
+    store_front_price_factor_bps: int,
+) -> int:
+    """Collateral units ``base_amount`` buys at the store-front discount (Comet's quote).
+
+    ``discount = storeFrontPriceFactor x (1 - liquidationFactor)``; the collateral's price
+    is lowered by that discount.
+    """
+    discount_bps = bps_mul(store_front_price_factor_bps, BPS - liquidation_factor_bps,
+                           Rounding.DOWN)
+    discounted_price = bps_mul(asset_price, BPS - discount_bps, Rounding.DOWN)
+    return div(base_price * base_amount * asset_unit, discounted_price * base_unit,
+               Rounding.DOWN)

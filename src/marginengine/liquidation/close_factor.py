@@ -1,0 +1,169 @@
+"""Fixed-spread liquidation with a close factor: Aave v3.3's ``LiquidationLogic``.
+
+A liquidator repays part of one debt asset and receives collateral worth that repayment
+plus a bonus; the protocol keeps a fee out of the bonus. The rules, as in Aave v3.3:
+
+- the close factor is 50% of the account's *total* debt value, raised to 100% when the
+  health factor is at or below 0.95 or when the debt or the collateral of the liquidated
+  reserves is worth less than ``min_base_max_close_factor_threshold`` (2,000 USD);
+- a partial liquidation must leave at least ``min_leftover_base`` (1,000 USD) of both
+  the debt and the collateral, or take all of one of them (the leftover-dust rule);
+- when the liquidation takes the account's last collateral, every remaining debt becomes
+  bad debt, burned into the reserve's deficit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from marginengine.config import AaveRules
+from marginengine.fixedpoint import BPS, WAD, Rounding, bps_div, bps_mul, div
+from marginengine.liquidation.base import LiquidationRefused
+
+
+@dataclass(frozen=True)
+class CloseFactorInputs:
+    """Everything the rule needs, in native units (prices: base currency, 8 decimals)."""
+
+    health_factor: int
+    total_debt_base: int
+    total_collateral_base: int
+    debt_balance: int
+    collateral_balance: int
+    debt_price: int
+    debt_unit: int
+    collateral_price: int
+    collateral_unit: int
+    liquidation_bonus_bps: int
+    protocol_fee_bps: int
+
+
+@dataclass(frozen=True)
+class CloseFactorPlan:
+    """The amounts of one liquidation.
+
+    Attributes
+    ----------
+    debt_repaid
+        Debt the liquidator repays (debt-asset units).
+    collateral_to_liquidator
+        Collateral the liquidator receives (collateral-asset units).
+    protocol_fee
+        Collateral the protocol keeps out of the bonus.
+    max_liquidatable_debt
+        The close-factor cap on this liquidation (debt-asset units).
+    close_factor_bps
+        5000 or 10000: the close factor that applied.
+    takes_all_collateral
+        Whether the account is left with no collateral (so its debt becomes deficit).
+    """
+
+    debt_repaid: int
+    collateral_to_liquidator: int
+    protocol_fee: int
+    max_liquidatable_debt: int
+    close_factor_bps: int
+    collateral_value_base: int
+    takes_all_collateral: bool
+
+    @property
+    def collateral_seized(self) -> int:
+        """Collateral leaving the account: the liquidator's part plus the protocol fee."""
+        return self.collateral_to_liquidator + self.protocol_fee
+
+
+def max_liquidatable_debt(inputs: CloseFactorInputs, rules: AaveRules) -> tuple[int, int]:
+    """Return ``(max debt units one liquidation may repay, close factor in bps)``."""
+    debt_base = inputs.debt_balance * inputs.debt_price // inputs.debt_unit
+    collateral_base = inputs.collateral_balance * inputs.collateral_price // inputs.collateral_unit
+    threshold = rules.min_base_max_close_factor_threshold_base
+    if (
+        collateral_base >= threshold
+        and debt_base >= threshold
+        and inputs.health_factor > rules.close_factor_hf_threshold_wad
+    ):
+        cap_base = bps_mul(inputs.total_debt_base, rules.close_factor_bps)
+        if debt_base > cap_base:
+            return cap_base * inputs.debt_unit // inputs.debt_price, rules.close_factor_bps
+    return inputs.debt_balance, BPS
+
+
+def plan_liquidation(
+    inputs: CloseFactorInputs, debt_to_cover: int, rules: AaveRules
+) -> CloseFactorPlan:
+    """Compute one liquidation as Aave v3.3 does, or raise :class:`LiquidationRefused`.
+
+    Parameters
+    ----------
+    inputs
+        The account's figures and the two assets' prices and parameters.
+    debt_to_cover
+        The most debt the liquidator offers to repay; the close factor and the available
+        collateral may lower it.
+    rules
+        The protocol-wide constants (close factor, thresholds).
+    """
+    if inputs.health_factor >= WAD:
+        raise LiquidationRefused(
+            f"health factor {inputs.health_factor / WAD:.4f} is not below 1"
+        )
+    if inputs.debt_balance == 0:
+        raise LiquidationRefused("the account has no debt in this asset")
+    if inputs.collateral_balance == 0:
+        raise LiquidationRefused("the account has no collateral in this asset")
+    max_debt, close_factor = max_liquidatable_debt(inputs, rules)
+    actual_debt = min(debt_to_cover, max_debt)
+
+    # Collateral worth the debt, plus the bonus (Aave's _calculateAvailableCollateralToLiquidate).
+    base_collateral = div(
+        inputs.debt_price * actual_debt * inputs.collateral_unit,
+        inputs.collateral_price * inputs.debt_unit,
+        Rounding.DOWN,
+    )
+    max_collateral = bps_mul(base_collateral, inputs.liquidation_bonus_bps)
+    if max_collateral > inputs.collateral_balance:
+        collateral = inputs.collateral_balance
+        debt_needed = bps_div(
+            div(
+                inputs.collateral_price * collateral * inputs.debt_unit,
+                inputs.debt_price * inputs.collateral_unit,
+                Rounding.DOWN,
+            ),
+            inputs.liquidation_bonus_bps,
+        )
+    else:
+        collateral = max_collateral
+        debt_needed = actual_debt
+    collateral_value = collateral * inputs.collateral_price // inputs.collateral_unit
+    fee = 0
+    if inputs.protocol_fee_bps:
+        bonus = collateral - bps_div(collateral, inputs.liquidation_bonus_bps)
+        fee = bps_mul(bonus, inputs.protocol_fee_bps)
+    to_liquidator = collateral - fee
+    if debt_needed == 0 or to_liquidator == 0:
+        raise LiquidationRefused("the amount to liquidate rounds to zero")
+
+    # The leftover-dust rule of v3.3.
+    if debt_needed < inputs.debt_balance and collateral < inputs.collateral_balance:
+        debt_left = (inputs.debt_balance - debt_needed) * inputs.debt_price // inputs.debt_unit
+        coll_left = (
+            (inputs.collateral_balance - collateral)
+            * inputs.collateral_price
+            // inputs.collateral_unit
+        )
+        floor = rules.min_leftover_base_units
+        if debt_left < floor or coll_left < floor:
+            raise LiquidationRefused(
+                f"would leave dust: {debt_left / 1e8:,.2f} USD of debt and "
+                f"{coll_left / 1e8:,.2f} USD of collateral, below the "
+                f"{floor / 1e8:,.0f} USD minimum; repay all the debt or take all the collateral"
+            )
+    return CloseFactorPlan(
+        debt_repaid=debt_needed,
+        collateral_to_liquidator=to_liquidator,
+        protocol_fee=fee,
+        max_liquidatable_debt=max_debt,
+        close_factor_bps=close_factor,
+        collateral_value_base=collateral_value,
+        takes_all_collateral=inputs.total_collateral_base == collateral_value,
+    )

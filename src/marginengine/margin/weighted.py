@@ -1,0 +1,126 @@
+"""Weighted collateral margin for lending: Aave v3's account data and Compound III's liquidity.
+
+Collateral counts at its loan-to-value (initial) or liquidation threshold (maintenance);
+the requirement is the debt. Values are in base-currency units (USD, 8 decimals):
+``amount * price / 10**decimals``, collateral rounded down and debt rounded up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from marginengine.config import ProtocolConfig
+from marginengine.fixedpoint import Rounding, bps_mul, mul_div
+from marginengine.ledger import Ledger
+from marginengine.margin.base import MarginKind, MarginState, health_of
+
+
+def value_of(amount: int, price: int, unit: int, rounding: Rounding) -> int:
+    """Value of ``amount`` smallest units at ``price`` in base-currency units."""
+    return mul_div(amount, price, unit, rounding)
+
+
+@dataclass(frozen=True)
+class AccountData:
+    """Aave's ``getUserAccountData``: everything in base-currency units, HF as a wad.
+
+    Attributes
+    ----------
+    total_collateral
+        Collateral (enabled, with a liquidation threshold) at oracle prices.
+    total_debt
+        Debt at oracle prices.
+    avg_ltv_bps, avg_liquidation_threshold_bps
+        Collateral-weighted averages, basis points.
+    available_borrows
+        ``total_collateral x avg_ltv - total_debt``, floored at zero.
+    health_factor
+        ``total_collateral x avg_liquidation_threshold / total_debt`` (wad).
+    initial_value, maintenance_value
+        Collateral after LTV and after liquidation-threshold weights.
+    """
+
+    total_collateral: int
+    total_debt: int
+    avg_ltv_bps: int
+    avg_liquidation_threshold_bps: int
+    available_borrows: int
+    health_factor: int
+    initial_value: int
+    maintenance_value: int
+
+    def margin(self, kind: MarginKind) -> MarginState:
+        """This account data as a :class:`MarginState` of ``kind``."""
+        if kind is MarginKind.MAINTENANCE:
+            return MarginState(kind, self.maintenance_value, self.total_debt, self.health_factor)
+        return MarginState(
+            kind, self.initial_value, self.total_debt,
+            health_of(self.initial_value, self.total_debt),
+        )
+
+
+class WeightedMarginModel:
+    """Weighted lending margin, computed the way the protocol's preset computes it.
+
+    ``aave-v3`` follows ``GenericLogic.calculateUserAccountData``: average LTV and
+    threshold weighted by collateral value, ``HF = percentMul(collateral, avgLT) /
+    debt`` (wadDiv, half up). ``compound-v3`` follows Comet's ``isBorrowCollateralized``
+    and ``isLiquidatable``: each collateral's value times its factor, summed.
+    """
+
+    def __init__(self, config: ProtocolConfig) -> None:
+        self.config = config
+        self.per_asset_weights = config.preset == "compound-v3"
+
+    def account_data(
+        self, ledger: Ledger, prices: Mapping[str, int], account_id: str
+    ) -> AccountData:
+        """Aave-style account data for any weighted-margin preset."""
+        account = ledger.accounts.get(account_id)
+        total_collateral = total_debt = ltv_sum = lt_sum = 0
+        init_sum = maint_sum = 0
+        if account is not None:
+            for asset in sorted(account.lending):
+                market = self.config.markets[asset]
+                pos = account.lending[asset]
+                if pos.scaled_supply and ledger.uses_as_collateral(account_id, asset):
+                    amount = ledger.supply_of(account_id, asset)
+                    val = value_of(amount, prices[asset], market.unit, Rounding.DOWN)
+                    total_collateral += val
+                    ltv_sum += val * market.ltv_bps
+                    lt_sum += val * market.liquidation_threshold_bps
+                    init_sum += bps_mul(val, market.ltv_bps, Rounding.DOWN)
+                    maint_sum += bps_mul(val, market.liquidation_threshold_bps, Rounding.DOWN)
+                if pos.scaled_debt:
+                    amount = ledger.debt_of(account_id, asset)
+                    total_debt += value_of(amount, prices[asset], market.unit, Rounding.UP)
+        avg_ltv = ltv_sum // total_collateral if total_collateral else 0
+        avg_lt = lt_sum // total_collateral if total_collateral else 0
+        if self.per_asset_weights:
+            initial_value, maintenance_value = init_sum, maint_sum
+            hf = health_of(maintenance_value, total_debt, Rounding.DOWN)
+        else:
+            initial_value = bps_mul(total_collateral, avg_ltv)
+            maintenance_value = bps_mul(total_collateral, avg_lt)
+            hf = health_of(maintenance_value, total_debt)
+        available = max(0, initial_value - total_debt)
+        return AccountData(
+            total_collateral, total_debt, avg_ltv, avg_lt, available, hf,
+            initial_value, maintenance_value,
+        )
+
+    def margin(
+        self, ledger: Ledger, prices: Mapping[str, int], account_id: str, kind: MarginKind
+    ) -> MarginState:
+        """The account's :class:`MarginState` of ``kind``."""
+        return self.account_data(ledger, prices, account_id).margin(kind)
+
+    def is_liquidatable(self, ledger: Ledger, prices: Mapping[str, int], account_id: str) -> bool:
+        """Aave: HF below 1. Compound III: liquidity (weighted collateral minus debt) < 0."""
+        data = self.account_data(ledger, prices, account_id)
+        if data.total_debt == 0:
+            return False
+        if self.per_asset_weights:
+            return data.maintenance_value < data.total_debt
+        return not data.margin(MarginKind.MAINTENANCE).is_met

@@ -1,0 +1,46 @@
+"""The table of current prices: integers in the base currency with 8 decimals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from marginengine.fixedpoint import PRICE_DECIMALS
+
+
+class PriceTable(Mapping[str, int]):
+    """Current price of each asset, an int in base-currency units (USD with 8 decimals).
+
+    A missing price is an error at the point of use, naming the asset: an account can never
+    be valued at a price nobody set.
+    """
+
+    decimals = PRICE_DECIMALS
+
+    def __init__(self, prices: Mapping[str, int] | None = None) -> None:
+        self._prices: dict[str, int] = {}
+        for asset, price in (prices or {}).items():
+            self.set(asset, price)
+
+    def set(self, asset: str, price: int) -> None:
+        """Set one asset's price; it must be a positive int."""
+        if isinstance(price, bool) or not isinstance(price, int):
+            raise TypeError(f"price of {asset} must be an int, not {type(price).__name__}")
+        if price <= 0:
+            raise ValueError(f"price of {asset} must be positive (got {price})")
+        self._prices[asset] = price
+
+    def __getitem__(self, asset: str) -> int:
+        try:
+            return self._prices[asset]
+        except KeyError:
+            raise KeyError(f"no price set for {asset}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._prices)
+
+    def __len__(self) -> int:
+        return len(self._prices)
+
+    def as_dict(self) -> dict[str, int]:
+        """A sorted copy, for hashing and snapshots."""
+        return dict(sorted(self._prices.items()))
