@@ -66,7 +66,11 @@ def fmt_health(health: int) -> str:
 
 @dataclass(frozen=True)
 class LiquidationQuote:
-    """The largest liquidation a keeper can make on an account right now."""
+    """The largest liquidation a keeper can make on an account right now.
+
+    ``debt_to_cover`` is the amount to offer in a :class:`Liquidate` event to get exactly
+    ``plan`` (offering ``plan.debt_repaid`` instead can round to a different plan).
+    """
 
     account: str
     debt_asset: str
@@ -74,6 +78,7 @@ class LiquidationQuote:
     plan: CloseFactorPlan | None
     absorb: AbsorbPlan | None
     refusal: str | None
+    debt_to_cover: int = 0
 
 
 @dataclass(frozen=True)
@@ -563,12 +568,21 @@ class Engine:
         debt_asset = max(debts)[1]
         coll_asset = max(colls)[1]
         inputs = self._close_factor_inputs(account_id, data, debt_asset, coll_asset)
-        try:
-            plan = plan_liquidation(inputs, inputs.debt_balance, self.config.aave)
-        except LiquidationRefused as refusal:
-            return LiquidationQuote(account_id, debt_asset, coll_asset, None, None,
-                                    refusal.reason)
-        return LiquidationQuote(account_id, debt_asset, coll_asset, plan, None, None)
+        # Offer the whole debt; if the close factor's cap would leave dust, offer instead
+        # what leaves exactly the minimum leftover (v3.3 refuses the former, allows this).
+        floor_units = -(-self.config.aave.min_leftover_base_units * inputs.debt_unit
+                        // inputs.debt_price)
+        refusal = ""
+        for offer in (inputs.debt_balance, inputs.debt_balance - floor_units):
+            if offer <= 0:
+                break
+            try:
+                plan = plan_liquidation(inputs, offer, self.config.aave)
+            except LiquidationRefused as refused:
+                refusal = refusal or refused.reason
+                continue
+            return LiquidationQuote(account_id, debt_asset, coll_asset, plan, None, None, offer)
+        return LiquidationQuote(account_id, debt_asset, coll_asset, None, None, refusal)
 
     # ------------------------------------------------------------------ replay
     @classmethod

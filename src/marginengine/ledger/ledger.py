@@ -259,6 +259,12 @@ class Ledger:
         r.scaled_supply += scaled
         r.reserves_ray -= scaled * r.liquidity_index
 
+    def fund_from_protocol(self, asset: str, amount: int) -> None:
+        """Add protocol-owned tokens to the pool (booked as reserves)."""
+        r = self._reserve(asset)
+        r.cash += amount
+        r.reserves_ray += amount * RAY
+
     def record_bad_debt(self, asset: str, amount: int) -> None:
         """Count bad debt absorbed by reserves (reporting only; balances already moved)."""
         self._reserve(asset).bad_debt += amount

@@ -1,6 +1,12 @@
 """Liquidation mechanisms: plans for an unhealthy account."""
 
-from marginengine.liquidation.absorb import AbsorbPlan, plan_absorb, quote_collateral
+from marginengine.liquidation.absorb import (
+    AbsorbPlan,
+    base_for_collateral,
+    plan_absorb,
+    quote_collateral,
+    store_front_price,
+)
 from marginengine.liquidation.base import LiquidationRefused, Refusal
 from marginengine.liquidation.close_factor import (
     CloseFactorInputs,
@@ -15,8 +21,10 @@ __all__ = [
     "CloseFactorPlan",
     "LiquidationRefused",
     "Refusal",
+    "base_for_collateral",
     "max_liquidatable_debt",
     "plan_absorb",
     "plan_liquidation",
     "quote_collateral",
+    "store_front_price",
 ]

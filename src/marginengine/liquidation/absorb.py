@@ -72,6 +72,14 @@ def plan_absorb(
     return AbsorbPlan(tuple(seized), old_balance, new_balance, bad_debt)
 
 
+def store_front_price(asset_price: int, liquidation_factor_bps: int,
+                      store_front_price_factor_bps: int) -> int:
+    """The collateral's price lowered by ``storeFrontPriceFactor x (1 - liquidationFactor)``."""
+    discount_bps = bps_mul(store_front_price_factor_bps, BPS - liquidation_factor_bps,
+                           Rounding.DOWN)
+    return bps_mul(asset_price, BPS - discount_bps, Rounding.DOWN)
+
+
 def quote_collateral(
     base_amount: int,
     base_price: int,
@@ -86,8 +94,23 @@ def quote_collateral(
     ``discount = storeFrontPriceFactor x (1 - liquidationFactor)``; the collateral's price
     is lowered by that discount.
     """
-    discount_bps = bps_mul(store_front_price_factor_bps, BPS - liquidation_factor_bps,
-                           Rounding.DOWN)
-    discounted_price = bps_mul(asset_price, BPS - discount_bps, Rounding.DOWN)
+    discounted_price = store_front_price(asset_price, liquidation_factor_bps,
+                                         store_front_price_factor_bps)
     return div(base_price * base_amount * asset_unit, discounted_price * base_unit,
+               Rounding.DOWN)
+
+
+def base_for_collateral(
+    collateral_amount: int,
+    base_price: int,
+    base_unit: int,
+    asset_price: int,
+    asset_unit: int,
+    liquidation_factor_bps: int,
+    store_front_price_factor_bps: int,
+) -> int:
+    """Base-asset units that buy at most ``collateral_amount`` (the inverse of the quote)."""
+    discounted_price = store_front_price(asset_price, liquidation_factor_bps,
+                                         store_front_price_factor_bps)
+    return div(collateral_amount * discounted_price * base_unit, base_price * asset_unit,
                Rounding.DOWN)

@@ -1,0 +1,153 @@
+"""``marginengine``: run scenarios, evaluate snapshots, replay event logs.
+
+Every error is one line on stderr and exit code 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from marginengine.errors import MarginEngineError
+
+EXIT_USAGE = 2
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _width() -> int | None:
+    """Full terminal width on a terminal; wide enough for the tables when piped."""
+    return None if sys.stdout.isatty() else 160
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="marginengine")
+def cli() -> None:
+    """An exact, deterministic margin engine for decentralized lending, and a laboratory
+    that stress-tests it."""
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Output directory (default: runs/<scenario-name>/).")
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout.")
+@click.option("--quiet", is_flag=True, help="No progress bar and no tables.")
+def simulate(scenario: Path, out_dir: Path | None, as_json: bool, quiet: bool) -> None:
+    """Run SCENARIO (a TOML file) through the engine.
+
+    Writes the event log (events.sqlite) and summary.json under --out, replacing a
+    previous run there only once the new run has finished.
+    """
+    from marginengine.cli.output import accounts_table, liquidations_table, print_tables
+    from marginengine.sim import load_scenario, run_scenario
+
+    spec = load_scenario(scenario)
+    target = out_dir if out_dir is not None else Path("runs") / spec.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        console = Console(stderr=as_json, quiet=quiet, width=_width())
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                      transient=True, disable=quiet) as progress:
+            task = progress.add_task(spec.name, total=max(len(spec.steps), 1))
+            result = run_scenario(spec, staging / "events.sqlite",
+                                  on_step=lambda _: progress.advance(task))
+        summary = result.summary()
+        (staging / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    if not quiet:
+        print_tables(console, liquidations_table(result), accounts_table(result.engine))
+        for outcome in result.rejected:
+            console.print(f"[yellow]refused[/yellow] {outcome}")
+        console.print(
+            f"liquidations: {summary['liquidation_count']}  bad debt: "
+            f"{summary['bad_debt']:,.2f} USD  state hash: {summary['state_hash'][:16]}..."
+        )
+        console.print(f"wrote {target / 'events.sqlite'} and {target / 'summary.json'}")
+
+
+@cli.command()
+@click.argument("snapshot", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def health(snapshot: Path, as_json: bool) -> None:
+    """Evaluate SNAPSHOT (prices and balances, TOML): each account's collateral, debt,
+    health factor, whether it is liquidatable, and the largest liquidation allowed."""
+    from marginengine.cli.output import health_row, health_table
+    from marginengine.engine.snapshot import load_snapshot
+
+    engine = load_snapshot(snapshot)
+    if as_json:
+        rows: list[dict[str, Any]] = [
+            {k: v for k, v in health_row(engine, a).items() if not k.endswith("_display")}
+            for a in sorted(engine.ledger.accounts)
+        ]
+        click.echo(json.dumps({"preset": engine.config.preset, "accounts": rows}, indent=2))
+        return
+    Console(width=_width()).print(health_table(engine))
+
+
+@cli.command()
+@click.argument("log", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {state_hash, events, truncated, note} as JSON.")
+def replay(log: Path, as_json: bool) -> None:
+    """Rebuild the state from the event LOG and print its state hash and event count.
+
+    A log whose last write was cut off replays up to the last whole event and says so.
+    """
+    from marginengine.engine import Engine
+
+    _, report = Engine.replay(log)
+    if as_json:
+        click.echo(json.dumps({
+            "state_hash": report.state_hash, "events": report.events,
+            "truncated": report.truncated, "note": report.note,
+        }))
+        return
+    click.echo(f"state hash: {report.state_hash}")
+    click.echo(f"events:     {report.events}")
+    if report.truncated:
+        click.echo(f"note:       {report.note}", err=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI, turning every error into one line."""
+    try:
+        cli.main(args=argv, prog_name="marginengine", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        _fail("aborted")
+    except click.ClickException as exc:
+        _fail(exc.format_message())
+    except MarginEngineError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{exc.filename or ''}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        _fail("interrupted")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Human amounts and prices in files, turned into exact ints with per-field errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marginengine.config.models import ProtocolConfig
+from marginengine.fixedpoint import PRICE_DECIMALS, parse_units
+
+#: A human amount or price as written in TOML: a number or a decimal string.
+HumanNumber = str | int | float
+
+
+def parse_asset_amounts(
+    values: dict[str, Any], config: ProtocolConfig, path: str, problems: list[str],
+    *, prices: bool = False,
+) -> dict[str, int]:
+    """Convert ``{asset: human amount}`` to smallest units (or prices to 8-decimal ints).
+
+    Problems are appended to ``problems`` as ``path.ASSET: reason``; amounts and prices
+    must be positive.
+    """
+    out: dict[str, int] = {}
+    for asset, raw in values.items():
+        where = f"{path}.{asset}"
+        if asset not in config.markets:
+            problems.append(
+                f"{where}: unknown asset (markets: {', '.join(sorted(config.markets))})"
+            )
+            continue
+        decimals = PRICE_DECIMALS if prices else config.markets[asset].decimals
+        try:
+            value = parse_units(raw, decimals)
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+            continue
+        if value <= 0:
+            problems.append(f"{where}: must be positive (got {raw!r})")
+            continue
+        out[asset] = value
+    return out

@@ -1,0 +1,198 @@
+"""Scripted scenarios: a protocol, accounts and their actions, and a price path in steps.
+
+Format (TOML)::
+
+    name = "quickstart"
+    description = "ETH falls 40% in steps"
+
+    [protocol]                       # preset and per-market overrides (docs/formats.md)
+    preset = "aave-v3"
+    [protocol.markets.WETH]
+    [protocol.markets.USDC]
+
+    [prices]                         # initial prices, USD per whole token
+    WETH = 2000
+    USDC = 1
+
+    [[accounts]]                     # opened in order: deposits, then borrows
+    id = "alice"
+    deposit = { WETH = 10 }
+    borrow = { USDC = 12000 }
+
+    [liquidator]                     # a keeper that liquidates whatever it may
+    id = "keeper"
+    max_per_account_per_step = 1
+
+    [[steps]]                        # each step: time passes, prices move, actions run,
+    advance = "1h"                   # then the liquidator acts
+    prices = { WETH = 1800 }
+    actions = [{ type = "repay", account = "alice", asset = "USDC", amount = 500 }]
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from marginengine.config import ProtocolConfig, protocol_from_dict, read_toml, validate_model
+from marginengine.config.amounts import HumanNumber, parse_asset_amounts
+from marginengine.config.models import _Strict
+from marginengine.errors import ConfigError
+from marginengine.fixedpoint import parse_units
+from marginengine.ledger import check_account_id
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+
+def parse_duration(value: object) -> int:
+    """``3600``, ``"90m"``, ``"1h"``, ``"2d"`` -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("must be seconds or a duration like '10m', '1h', '1d'")
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"must not be negative (got {value})")
+        return value
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if not match:
+        raise ValueError(f"must be seconds or a duration like '10m', '1h', '1d' (got {value!r})")
+    return int(match.group(1)) * _SECONDS[match.group(2)]
+
+
+class ActionSpec(_Strict):
+    """One scripted action of a step."""
+
+    type: Literal["deposit", "withdraw", "borrow", "repay"]
+    account: str
+    asset: str
+    amount: HumanNumber
+
+
+class AccountSpec(_Strict):
+    """An account opened before the first step: its deposits, then its borrows."""
+
+    id: str
+    deposit: dict[str, HumanNumber] = Field(default_factory=dict)
+    borrow: dict[str, HumanNumber] = Field(default_factory=dict)
+
+
+class StepSpec(_Strict):
+    """One step: advance the clock, set prices, run actions; then the liquidator acts."""
+
+    advance: int | str = 0
+    prices: dict[str, HumanNumber] = Field(default_factory=dict)
+    actions: list[ActionSpec] = Field(default_factory=list)
+    label: str = ""
+
+    @field_validator("advance")
+    @classmethod
+    def _duration(cls, value: int | str) -> int:
+        return parse_duration(value)
+
+
+class LiquidatorSpec(_Strict):
+    """The scenario's keeper: liquidates (Aave) or absorbs and buys collateral (Comet)."""
+
+    id: str = "keeper"
+    enabled: bool = True
+    max_per_account_per_step: int = Field(default=1, ge=1, le=100)
+    receive_supply: bool = False
+    buy_collateral: bool = True
+
+
+class ScenarioFile(_Strict):
+    """A scripted scenario file (see the module docstring)."""
+
+    name: str = Field(default="scenario", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    description: str = ""
+    protocol: dict[str, Any] = Field(default_factory=lambda: {"preset": "aave-v3"})
+    prices: dict[str, HumanNumber]
+    accounts: list[AccountSpec] = Field(default_factory=list)
+    liquidator: LiquidatorSpec = LiquidatorSpec()
+    steps: list[StepSpec] = Field(default_factory=list)
+
+
+class Scenario:
+    """A validated scenario with its amounts converted to exact ints.
+
+    Attributes
+    ----------
+    spec
+        The file as validated.
+    protocol
+        The protocol it runs.
+    prices
+        Initial prices (8-decimal ints).
+    accounts
+        ``(id, deposits, borrows)`` in smallest units.
+    steps
+        ``(seconds, prices, actions)`` with actions as ``(type, account, asset, amount)``.
+    """
+
+    def __init__(self, spec: ScenarioFile, source: str | None = None) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.protocol: ProtocolConfig = protocol_from_dict(spec.protocol, source, "protocol")
+        problems: list[str] = []
+        cfg = self.protocol
+        self.prices = parse_asset_amounts(spec.prices, cfg, "prices", problems, prices=True)
+        for asset in sorted(set(cfg.markets) - set(self.prices)):
+            problems.append(f"prices.{asset}: missing (every market needs an initial price)")
+        self.accounts: list[tuple[str, dict[str, int], dict[str, int]]] = []
+        for i, acct in enumerate(spec.accounts):
+            where = f"accounts[{i}]"
+            self._check_id(acct.id, f"{where}.id", problems)
+            self.accounts.append((
+                acct.id,
+                parse_asset_amounts(acct.deposit, cfg, f"{where}.deposit", problems),
+                parse_asset_amounts(acct.borrow, cfg, f"{where}.borrow", problems),
+            ))
+        ids = [a[0] for a in self.accounts]
+        for dup in sorted({x for x in ids if ids.count(x) > 1}):
+            problems.append(f"accounts: duplicate account id {dup!r}")
+        self._check_id(spec.liquidator.id, "liquidator.id", problems)
+        self.steps: list[tuple[int, dict[str, int], list[tuple[str, str, str, int]]]] = []
+        for i, step in enumerate(spec.steps):
+            where = f"steps[{i}]"
+            prices = parse_asset_amounts(step.prices, cfg, f"{where}.prices", problems,
+                                         prices=True)
+            actions = []
+            for j, act in enumerate(step.actions):
+                at = f"{where}.actions[{j}]"
+                self._check_id(act.account, f"{at}.account", problems)
+                if act.asset not in cfg.markets:
+                    problems.append(f"{at}.asset: unknown asset {act.asset!r}")
+                    continue
+                try:
+                    amount = parse_units(act.amount, cfg.markets[act.asset].decimals)
+                except ValueError as exc:
+                    problems.append(f"{at}.amount: {exc}")
+                    continue
+                if amount <= 0:
+                    problems.append(f"{at}.amount: must be positive (got {act.amount!r})")
+                    continue
+                actions.append((act.type, act.account, act.asset, amount))
+            assert isinstance(step.advance, int)
+            self.steps.append((step.advance, prices, actions))
+        if problems:
+            raise ConfigError(problems, source=source)
+
+    @staticmethod
+    def _check_id(account_id: str, where: str, problems: list[str]) -> None:
+        try:
+            check_account_id(account_id, where)
+        except ValueError as exc:
+            problems.append(str(exc))
+
+
+def scenario_from_dict(data: dict[str, Any], source: str | None = None) -> Scenario:
+    """Validate a scenario given as plain data."""
+    return Scenario(validate_model(ScenarioFile, data, source=source), source)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file."""
+    return scenario_from_dict(read_toml(path), source=str(path))
