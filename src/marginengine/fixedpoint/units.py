@@ -47,10 +47,11 @@ def parse_units(value: object, decimals: int) -> int:
 
 def format_units(amount: int, decimals: int, places: int | None = None) -> str:
     """Format an int of smallest units as a decimal string (for display only)."""
-    text = str(Decimal(amount).scaleb(-decimals))
+    value = Decimal(amount).scaleb(-decimals)
     if places is not None:
-        return f"{Decimal(amount).scaleb(-decimals):,.{places}f}"
-    return text
+        return f"{value:,.{places}f}"
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def fraction_to_bps(value: object) -> int:
