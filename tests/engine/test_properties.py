@@ -59,7 +59,8 @@ COMPOUND_PRICES = {
     "COMP": 50 * PRICE_UNIT,
 }
 
-# "ghost" is well formed but never deposits, so it stays unknown; "bad id!" is malformed.
+# "ghost" is well formed and unknown until a deposit (or a liquidation) credits it;
+# "bad id!" is malformed.
 ACCOUNTS = ["alice", "bob", "carol", "lp"]
 INVALID_ACCOUNTS = ["ghost", "bad id!"]
 UNKNOWN_ASSET = "XYZ"
@@ -87,6 +88,7 @@ def setup_events(config: Any, prices: dict[str, int]) -> list[Event]:
 
 # ---------------------------------------------------------------------------- intents
 accounts = st.sampled_from(ACCOUNTS + INVALID_ACCOUNTS)
+keepers = st.sampled_from(["keeper", "keeper", "carol", "bad id!"])
 amount_specs = st.one_of(
     # an amount worth ``usd`` dollars at the current price, plus odd smallest units
     st.tuples(st.just("usd"), st.integers(1, 400_000), st.integers(0, 10**7)),
@@ -115,21 +117,65 @@ def lending_intents(assets: list[str]) -> st.SearchStrategy[tuple[Any, ...]]:
     )
 
 
+def crash(assets: list[str]) -> st.SearchStrategy[tuple[Any, ...]]:
+    """A 5-60% fall in one collateral's price."""
+    return st.tuples(st.just("price"), st.sampled_from(assets),
+                     st.tuples(st.just("factor"), st.integers(4_000, 9_500)))
+
+
 aave_intents = st.one_of(
     lending_intents(list(AAVE_PRICES)),
     lending_intents(list(AAVE_PRICES)),  # twice: lending actions dominate the stream
     st.tuples(st.just("liquidate"), accounts, accounts, st.sampled_from([*AAVE_PRICES, "XYZ"]),
               st.sampled_from([*AAVE_PRICES, "XYZ"]), covers, st.booleans()),
-    st.tuples(st.just("liquidate_best"), accounts, covers, st.booleans()),
+    st.tuples(st.just("liquidate_best"), keepers, covers, st.booleans()),
+    st.tuples(st.just("liquidate_best"), keepers, covers, st.booleans()),
+    crash(["WETH", "DAI"]),
 )
 compound_intents = st.one_of(
     lending_intents(list(COMPOUND_PRICES)),
     lending_intents(list(COMPOUND_PRICES)),
     st.tuples(st.just("absorb"), accounts, accounts),
-    st.tuples(st.just("absorb_best"), accounts),
+    st.tuples(st.just("absorb_best"), keepers),
+    st.tuples(st.just("absorb_best"), keepers),
+    crash(["WETH", "WBTC", "COMP"]),
     st.tuples(st.just("buy"), accounts, st.sampled_from([*COMPOUND_PRICES, "XYZ"]),
               st.integers(-1, 10_000), st.sampled_from([0, 0, 1, -1, HUGE])),
+    st.tuples(st.just("buy"), accounts, st.sampled_from(["WETH", "WBTC", "COMP"]),
+              st.integers(1, 10_000), st.just(0)),
 )
+
+
+def openings(collateral: list[str], debt: list[str]) -> st.SearchStrategy[list[tuple[Any, ...]]]:
+    """1-3 leveraged positions: a collateral deposit, a borrow of 50-100% of the borrowing
+    power, and maybe a 5-60% fall in the collateral's price right after."""
+
+    def expand(o: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        account, coll, usd, odd, debt_asset, frac, fall = o
+        steps = [("deposit", account, coll, ("usd", usd, odd)),
+                 ("borrow", account, debt_asset, ("frac", frac))]
+        if fall is not None:
+            steps.append(("price", coll, ("factor", fall)))
+        return steps
+
+    one = st.tuples(
+        st.sampled_from(["alice", "bob", "carol"]), st.sampled_from(collateral),
+        st.integers(100, 300_000), st.integers(0, 10**7), st.sampled_from(debt),
+        st.integers(5_000, 10_000), st.one_of(st.none(), st.integers(4_000, 9_500)),
+    ).map(expand)
+    return st.lists(one, min_size=1, max_size=3).map(lambda ops: [i for op in ops for i in op])
+
+
+def streams(opening: st.SearchStrategy[list[tuple[Any, ...]]],
+            intents: st.SearchStrategy[tuple[Any, ...]],
+            max_size: int = 60) -> st.SearchStrategy[list[tuple[Any, ...]]]:
+    return st.tuples(opening, st.lists(intents, min_size=5, max_size=max_size)).map(
+        lambda pair: pair[0] + pair[1]
+    )
+
+
+aave_streams = streams(openings(["WETH", "WETH", "DAI"], ["USDC", "DAI", "WETH"]), aave_intents)
+compound_streams = streams(openings(["WETH", "WBTC", "COMP"], ["USDC"]), compound_intents)
 
 
 def _unit(engine: Engine, asset: str) -> int:
@@ -320,7 +366,7 @@ WHOLE_COLLATERAL_AFTER_INTEREST = [
 
 # ---------------------------------------------------------------------------- tests
 @SETTINGS
-@given(intents=st.lists(aave_intents, min_size=1, max_size=60))
+@given(intents=aave_streams)
 @example(intents=WHOLE_COLLATERAL_AFTER_INTEREST)
 @example(intents=[*WHOLE_COLLATERAL_AFTER_INTEREST[:-1], ("liquidate_best", "bob", ("huge",),
                                                           False)])
@@ -331,7 +377,7 @@ def test_aave_events_when_random_stream_then_conserved_unchanged_on_reject_and_d
 
 
 @SETTINGS
-@given(intents=st.lists(compound_intents, min_size=1, max_size=60))
+@given(intents=compound_streams)
 def test_compound_events_when_random_stream_then_conserved_and_unchanged_on_reject(
     intents: list[tuple[Any, ...]],
 ) -> None:
@@ -354,8 +400,8 @@ def test_liquidate_when_whole_collateral_after_interest_then_liquidator_paid_and
 @pytest.mark.parametrize(
     ("config", "prices", "intents"),
     [
-        (AAVE_CONFIG, AAVE_PRICES, aave_intents),
-        (COMPOUND_CONFIG, COMPOUND_PRICES, compound_intents),
+        (AAVE_CONFIG, AAVE_PRICES, aave_streams),
+        (COMPOUND_CONFIG, COMPOUND_PRICES, compound_streams),
     ],
     ids=["aave-v3", "compound-v3"],
 )
@@ -364,7 +410,7 @@ def test_replay_when_random_stream_logged_then_same_state_hash(
 ) -> None:
     @settings(max_examples=25, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(drawn=st.lists(intents, min_size=1, max_size=40))
+    @given(drawn=intents)
     def replay_matches(drawn: list[tuple[Any, ...]]) -> None:
         path: Path = tmp_path_factory.mktemp("replay") / "log.sqlite"
         engine = Engine.with_log(config, path)

@@ -1,0 +1,85 @@
+from pathlib import Path
+
+import pytest
+
+from marginengine.config import PRESETS, load_protocol, protocol_from_dict
+from marginengine.errors import ConfigError
+
+
+def test_presets_when_loaded_then_valid_and_in_native_units():
+    aave = protocol_from_dict({"preset": "aave-v3"})
+    weth = aave.markets["WETH"]
+    assert (weth.ltv_bps, weth.liquidation_threshold_bps, weth.liquidation_bonus_bps) == (
+        8_050, 8_300, 10_500,
+    )
+    assert aave.aave.close_factor_bps == 5_000
+    assert aave.aave.min_leftover_base_units == 1_000 * 10**8
+    comet = protocol_from_dict({"preset": "compound-v3"})
+    assert comet.base_asset == "USDC"
+    assert [s for s, m in comet.markets.items() if m.borrowable] == ["USDC"]
+    assert set(PRESETS) == {"aave-v3", "compound-v3"}
+
+
+def test_overrides_when_given_then_replace_preset_field_by_field():
+    cfg = protocol_from_dict({"preset": "aave-v3", "markets": {"WETH": {"ltv": "0.70"}}})
+    assert list(cfg.markets) == ["WETH"]
+    assert cfg.markets["WETH"].ltv_bps == 7_000
+    assert cfg.markets["WETH"].liquidation_threshold_bps == 8_300  # from the preset
+
+
+def test_invalid_market_when_loaded_then_one_message_per_problem_with_path():
+    with pytest.raises(ConfigError) as err:
+        protocol_from_dict({"preset": "aave-v3", "markets": {
+            "WETH": {"ltv": 0.80, "liquidation_threshold": 0.78},
+            "USDC": {"decimals": -1, "reserve_factr": 0.1},
+        }})
+    assert err.value.problems == [
+        "markets.WETH.liquidation_threshold: must be greater than ltv (0.78 <= 0.80)",
+        "markets.USDC.decimals: Input should be greater than or equal to 0 (got -1)",
+        "markets.USDC.reserve_factr: unknown field (check the spelling)",
+    ]
+
+
+def test_bonus_when_threshold_times_bonus_exceeds_one_then_rejected():
+    with pytest.raises(ConfigError, match=r"markets.WETH.liquidation_bonus: .*must not exceed 1"):
+        protocol_from_dict({"markets": {"WETH": {"liquidation_threshold": "0.97",
+                                                 "ltv": "0.9", "liquidation_bonus": "0.05"}}})
+
+
+def test_fraction_when_not_whole_basis_points_then_rejected():
+    with pytest.raises(ConfigError, match="whole number of basis points"):
+        protocol_from_dict({"markets": {"WETH": {"ltv": "0.80005"}}})
+
+
+def test_fraction_when_above_one_or_nan_then_rejected():
+    with pytest.raises(ConfigError, match=r"markets.WETH.ltv: .*less than or equal to 1"):
+        protocol_from_dict({"markets": {"WETH": {"ltv": 1.5}}})
+    with pytest.raises(ConfigError, match="markets.WETH.reserve_factor"):
+        protocol_from_dict({"markets": {"WETH": {"reserve_factor": float("nan")}}})
+
+
+def test_unknown_preset_and_bad_symbol_then_rejected():
+    with pytest.raises(ConfigError, match="preset: unknown preset 'aave-v9'"):
+        protocol_from_dict({"preset": "aave-v9"})
+    with pytest.raises(ConfigError, match="market symbol '1INCH!'"):
+        protocol_from_dict({"markets": {"1INCH!": {"collateral": False}}})
+
+
+def test_compound_when_second_borrowable_asset_then_rejected():
+    with pytest.raises(ConfigError, match="lends only its base asset USDC"):
+        protocol_from_dict({"preset": "compound-v3", "markets": {
+            "USDC": {}, "WETH": {"borrowable": True}}})
+    with pytest.raises(ConfigError, match="base_asset 'DAI' is not one of the markets"):
+        protocol_from_dict({"preset": "compound-v3", "compound": {"base_asset": "DAI"}})
+
+
+def test_load_protocol_when_file_malformed_or_missing_then_clear_error(tmp_path: Path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('preset = "aave-v3"\n[markets.WETH\n')
+    with pytest.raises(ConfigError, match="bad.toml: malformed TOML"):
+        load_protocol(bad)
+    with pytest.raises(ConfigError, match="file not found"):
+        load_protocol(tmp_path / "absent.toml")
+    good = tmp_path / "good.toml"
+    good.write_text('preset = "compound-v3"\n[markets.USDC]\n[markets.WETH]\n')
+    assert set(load_protocol(good).markets) == {"USDC", "WETH"}
