@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.table import Table
 
@@ -56,11 +58,11 @@ def health_table(engine: Engine) -> Table:
     return table
 
 
-def health_row(engine: Engine, account_id: str) -> dict[str, object]:
+def health_row(engine: Engine, account_id: str) -> dict[str, Any]:
     """One account's health figures, exact ints plus display strings."""
     data = engine.account_data(account_id)
     liquidatable = engine.is_liquidatable(account_id)
-    row: dict[str, object] = {
+    row: dict[str, Any] = {
         "account": account_id,
         "collateral_base": data.total_collateral,
         "debt_base": data.total_debt,

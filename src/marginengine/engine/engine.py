@@ -30,7 +30,7 @@ from marginengine.engine.events import (
     Withdraw,
     event_from_dict,
 )
-from marginengine.errors import EventError, LogError, MarginEngineError
+from marginengine.errors import ConfigError, EventError, LogError, MarginEngineError
 from marginengine.fixedpoint import RAY, WAD, Rounding, bps_div, format_units
 from marginengine.ledger import Ledger, LedgerError, check_account_id
 from marginengine.liquidation import (
@@ -426,8 +426,6 @@ class Engine:
         ledger = self.ledger
         deficit: dict[str, int] = {}
         ledger.repay(e.account, e.debt_asset, plan.debt_repaid)
-        if plan.protocol_fee:
-            ledger.supply_to_treasury(e.account, e.collateral_asset, plan.protocol_fee)
         if e.receive_supply:
             ledger.transfer_supply(e.account, e.liquidator, e.collateral_asset,
                                    plan.collateral_to_liquidator)
@@ -440,6 +438,12 @@ class Engine:
                     f"not enough liquidity to pay out the collateral ({exc}); "
                     "liquidate with receive_supply"
                 ) from None
+        # As Aave v3.3: the liquidator first, then the fee, clamped to the balance left
+        # (burning the fee first, rounded up, can leave the account one unit short of the
+        # liquidator's share when the whole balance is seized).
+        fee = min(plan.protocol_fee, ledger.supply_of(e.account, e.collateral_asset))
+        if plan.protocol_fee:
+            ledger.supply_to_treasury(e.account, e.collateral_asset, fee)
         if plan.takes_all_collateral:
             # Aave v3.3: no collateral left, so every remaining debt becomes deficit.
             account = ledger.accounts.get(e.account)
@@ -450,7 +454,7 @@ class Engine:
         return {
             "debt_repaid": plan.debt_repaid,
             "collateral_to_liquidator": plan.collateral_to_liquidator,
-            "protocol_fee": plan.protocol_fee,
+            "protocol_fee": fee,
             "close_factor_bps": plan.close_factor_bps,
             "health_before": before.health_factor,
             "health_after": after.health_factor,
@@ -596,7 +600,7 @@ class Engine:
         try:
             raw = json.loads(reader.meta["protocol"])
             config = validate_model(ProtocolConfig, raw, source=f"{path} (meta.protocol)")
-        except (KeyError, ValueError) as exc:
+        except (KeyError, ValueError, ConfigError) as exc:
             reader.close()
             raise LogError(f"{path}: the log has no readable protocol ({exc})") from None
         engine = cls(config)

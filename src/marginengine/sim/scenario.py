@@ -139,7 +139,7 @@ class Scenario:
         problems: list[str] = []
         cfg = self.protocol
         self.prices = parse_asset_amounts(spec.prices, cfg, "prices", problems, prices=True)
-        for asset in sorted(set(cfg.markets) - set(self.prices)):
+        for asset in sorted(set(cfg.markets) - set(spec.prices)):
             problems.append(f"prices.{asset}: missing (every market needs an initial price)")
         self.accounts: list[tuple[str, dict[str, int], dict[str, int]]] = []
         for i, acct in enumerate(spec.accounts):
@@ -159,7 +159,7 @@ class Scenario:
             where = f"steps[{i}]"
             prices = parse_asset_amounts(step.prices, cfg, f"{where}.prices", problems,
                                          prices=True)
-            actions = []
+            actions: list[tuple[str, str, str, int]] = []
             for j, act in enumerate(step.actions):
                 at = f"{where}.actions[{j}]"
                 self._check_id(act.account, f"{at}.account", problems)

@@ -1,0 +1,192 @@
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from marginengine.cli.main import cli, main
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+PRICED = 'name = "x"\n[prices]\nWETH = 1\nUSDC = 1\nDAI = 1\nWBTC = 1\n'
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run the console-script entry point as a user would."""
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_simulate_quickstart_when_run_then_liquidations_bad_debt_and_replayable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out_dir = tmp_path / "qs"
+    code, out, _ = run(["simulate", str(EXAMPLES / "quickstart.toml"), "--out", str(out_dir)],
+                       capsys)
+    assert code == 0
+    assert "Liquidations" in out and "Final health" in out
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["liquidation_count"] >= 3
+    assert summary["bad_debt"] > 0 and summary["deficit"]  # at least one ends in bad debt
+    assert set(summary["accounts"]) >= {"alice", "bob", "erin"}
+    assert summary["accounts"]["alice"]["health_factor"] > 1
+    code, out, _ = run(["replay", str(out_dir / "events.sqlite"), "--json"], capsys)
+    report = json.loads(out)
+    assert code == 0
+    assert report["state_hash"] == summary["state_hash"]
+    assert report["events"] == summary["events"]
+    assert report["truncated"] is False
+
+
+def test_simulate_when_run_twice_then_same_state_hash(tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str]):
+    hashes = []
+    for name in ("a", "b"):
+        code, out, _ = run(["simulate", str(EXAMPLES / "compound_v3.toml"), "--out",
+                            str(tmp_path / name), "--json"], capsys)
+        assert code == 0
+        hashes.append(json.loads(out)["state_hash"])
+    assert hashes[0] == hashes[1]
+
+
+def test_simulate_when_out_exists_then_replaced_only_after_success(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out_dir = tmp_path / "run"
+    assert run(["simulate", str(EXAMPLES / "quickstart.toml"), "--out", str(out_dir),
+                "--quiet"], capsys)[0] == 0
+    first = (out_dir / "summary.json").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text((EXAMPLES / "quickstart.toml").read_text().replace("WETH = 2000", "WETH = -1"))
+    code, _, err = run(["simulate", str(bad), "--out", str(out_dir)], capsys)
+    assert code == 2
+    assert err.strip() == f"error: {bad}: prices.WETH: must be positive (got -1)"
+    assert (out_dir / "summary.json").read_text() == first  # nothing partial written
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".run")] == []
+
+
+def test_simulate_when_config_invalid_then_every_problem_on_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'name = "bad"\n[protocol]\npreset = "aave-v3"\n'
+        "[protocol.markets.WETH]\nltv = 0.80\nliquidation_threshold = 0.78\n"
+        "[prices]\nWETH = 2000\n"
+        '[[accounts]]\nid = "a"\ndeposit = { WETH = "0.0000000000000000001", FOO = 1 }\n'
+    )
+    code, out, err = run(["simulate", str(bad), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "protocol.markets.WETH.liquidation_threshold: must be greater than ltv " \
+           "(0.78 <= 0.80)" in err
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("name = [\n", "malformed TOML"),
+        ('name = "x"\n', "prices: required field is missing"),
+        (PRICED + '[[steps]]\nadvance = "soon"\n',
+         "steps.0.advance: must be seconds or a duration"),
+        (PRICED + '[[accounts]]\nid = "bad id!"\n', "accounts[0].id: account id must be"),
+        (PRICED + '[[steps]]\n'
+         'actions = [{ type = "borrow", account = "a", asset = "USDC", amount = 0 }]\n',
+         "steps[0].actions[0].amount: must be positive"),
+        ('name = "x"\n[prices]\nWETH = 1\n', "prices.USDC: missing"),
+    ],
+)
+def test_simulate_when_scenario_bad_then_named_field(tmp_path: Path, content: str,
+                                                      expected: str,
+                                                      capsys: pytest.CaptureFixture[str]):
+    bad = tmp_path / "s.toml"
+    bad.write_text(content)
+    code, _, err = run(["simulate", str(bad), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2
+    assert expected in err and "Traceback" not in err
+
+
+def test_health_snapshot_when_json_then_figures_and_largest_liquidation(
+    capsys: pytest.CaptureFixture[str]
+):
+    code, out, _ = run(["health", str(EXAMPLES / "snapshot.toml"), "--json"], capsys)
+    assert code == 0
+    rows = {r["account"]: r for r in json.loads(out)["accounts"]}
+    assert rows["alice"]["liquidatable"] is False
+    assert rows["alice"]["health_factor_wad"] == "1556250000000000000"  # 15,000 x 83% / 8,000
+    bob = rows["bob"]  # HF 0.9727: 50% of 64,000 USDC, seizing 32,000 x 1.05 / 1,500 ETH
+    assert bob["liquidatable"] and bob["close_factor"] == 0.5
+    assert bob["max_repay"] == str(32_000 * 10**6)
+    assert bob["collateral_seized"] == str(224 * 10**17)
+    carol = rows["carol"]  # HF 0.9055 <= 0.95: the whole largest debt
+    assert carol["close_factor"] == 1.0 and carol["max_repay"] == str(3_000 * 10**6)
+    dave = rows["dave"]  # under 2,000 USD: 100% even though HF 0.93 > ... small position
+    assert dave["close_factor"] == 1.0 and dave["debt_asset"] == "DAI"
+
+
+def test_health_when_table_then_prints_accounts(capsys: pytest.CaptureFixture[str]):
+    code, out, _ = run(["health", str(EXAMPLES / "snapshot.toml")], capsys)
+    assert code == 0 and "32000 USDC" in out and "22.4 WETH" in out
+
+
+def test_health_when_snapshot_bad_then_clear_errors(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]):
+    bad = tmp_path / "snap.toml"
+    bad.write_text('[prices]\nWETH = 0\n[[accounts]]\nid = "a"\nsupplied = { WETH = "x" }\n'
+                   'borrowed = { NOPE = 1 }\n')
+    code, _, err = run(["health", str(bad)], capsys)
+    assert code == 2
+    assert "prices.WETH: must be positive (got 0)" in err
+    assert "accounts[0].supplied.WETH: must be a number ('x' is not)" in err
+    assert "accounts[0].borrowed.NOPE: unknown asset" in err
+
+
+def test_replay_when_log_missing_or_not_a_log_then_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    code, _, err = run(["replay", str(tmp_path / "none.sqlite")], capsys)
+    assert code == 2 and "no such event log" in err
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"not a database at all" * 100)
+    code, _, err = run(["replay", str(junk)], capsys)
+    assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_replay_when_last_event_torn_then_replays_rest_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out_dir = tmp_path / "qs"
+    run(["simulate", str(EXAMPLES / "quickstart.toml"), "--out", str(out_dir), "--quiet"],
+        capsys)
+    log = tmp_path / "torn.sqlite"
+    shutil.copy(out_dir / "events.sqlite", log)
+    with sqlite3.connect(log) as db:
+        last, payload = db.execute(
+            "SELECT seq, payload FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        db.execute("UPDATE events SET payload = ? WHERE seq = ?",
+                   (payload[: len(payload) // 2], last))
+    code, out, err = run(["replay", str(log)], capsys)
+    assert code == 0
+    assert f"events:     {last - 1}" in out
+    assert f"the last event ({last}) was cut off" in err
+
+
+def test_unknown_command_and_option_then_exit_2_one_line(capsys: pytest.CaptureFixture[str]):
+    code, _, err = run(["simulat"], capsys)
+    assert code == 2 and err.startswith("error: No such command 'simulat'")
+    code, _, err = run(["health", "x.toml", "--jsn"], capsys)
+    assert code == 2 and "No such option '--jsn'" in err
+
+
+@pytest.mark.parametrize("command", [[], ["simulate"], ["health"], ["replay"]])
+def test_help_on_every_command(command: list[str]):
+    result = CliRunner().invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output

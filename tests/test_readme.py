@@ -1,0 +1,27 @@
+"""The README's Python quickstart runs as written and prints what it says."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_python_quickstart_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert blocks, "README has no Python quickstart"
+    monkeypatch.chdir(tmp_path)
+    exec(compile(blocks[0], "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    expected = re.search(r"^# (BorrowRejected\(.*\))$", blocks[0], re.M)
+    assert expected is not None
+    assert expected.group(1) in out
+    assert (tmp_path / "events.sqlite").exists()
+
+
+def test_readme_names_the_two_commands():
+    text = README.read_text()
+    assert "marginengine simulate examples/quickstart.toml" in text
+    assert 'pip install -e ".[test]" && pytest' in text
