@@ -29,13 +29,21 @@ def parse_asset_amounts(
             )
             continue
         decimals = PRICE_DECIMALS if prices else config.markets[asset].decimals
-        try:
-            value = parse_units(raw, decimals)
-        except ValueError as exc:
-            problems.append(f"{where}: {exc}")
-            continue
-        if value <= 0:
-            problems.append(f"{where}: must be positive (got {raw!r})")
+        value = parse_positive(raw, decimals, where, problems)
+        if value is None:
             continue
         out[asset] = value
     return out
+
+
+def parse_positive(raw: object, decimals: int, where: str, problems: list[str]) -> int | None:
+    """One positive human amount in smallest units, or ``None`` with a problem appended."""
+    try:
+        value = parse_units(raw, decimals)
+    except ValueError as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+    if value <= 0:
+        problems.append(f"{where}: must be positive (got {raw!r})")
+        return None
+    return value

@@ -7,7 +7,7 @@ from marginengine.liquidation.absorb import (
     quote_collateral,
     store_front_price,
 )
-from marginengine.liquidation.base import LiquidationRefused, Refusal
+from marginengine.liquidation.base import LiquidationRefused
 from marginengine.liquidation.close_factor import (
     CloseFactorInputs,
     CloseFactorPlan,
@@ -20,7 +20,6 @@ __all__ = [
     "CloseFactorInputs",
     "CloseFactorPlan",
     "LiquidationRefused",
-    "Refusal",
     "base_for_collateral",
     "max_liquidatable_debt",
     "plan_absorb",

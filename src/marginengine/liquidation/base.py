@@ -1,15 +1,6 @@
-"""What every liquidation mechanism returns: a plan, or a refusal with its reason."""
+"""What every liquidation mechanism raises when the rules refuse: the reason."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """A liquidation (or other action) that the rules do not allow, and why."""
-
-    reason: str
 
 
 class LiquidationRefused(Exception):

@@ -38,10 +38,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from marginengine.config import ProtocolConfig, protocol_from_dict, read_toml, validate_model
-from marginengine.config.amounts import HumanNumber, parse_asset_amounts
+from marginengine.config.amounts import HumanNumber, parse_asset_amounts, parse_positive
 from marginengine.config.models import _Strict
 from marginengine.errors import ConfigError
-from marginengine.fixedpoint import parse_units
 from marginengine.ledger import check_account_id
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
@@ -166,13 +165,9 @@ class Scenario:
                 if act.asset not in cfg.markets:
                     problems.append(f"{at}.asset: unknown asset {act.asset!r}")
                     continue
-                try:
-                    amount = parse_units(act.amount, cfg.markets[act.asset].decimals)
-                except ValueError as exc:
-                    problems.append(f"{at}.amount: {exc}")
-                    continue
-                if amount <= 0:
-                    problems.append(f"{at}.amount: must be positive (got {act.amount!r})")
+                amount = parse_positive(act.amount, cfg.markets[act.asset].decimals,
+                                        f"{at}.amount", problems)
+                if amount is None:
                     continue
                 actions.append((act.type, act.account, act.asset, amount))
             assert isinstance(step.advance, int)
