@@ -17,7 +17,11 @@ Properties checked after every event:
     Withdraw, Borrow and Repay the dust is also bounded by one scaled unit, the pool's cash
     moves by exactly the amount, and the account's balance moves by at most the amount in
     its favour and by at most one unit (plus the index) against it;
-(d) replaying the log rebuilds the same state hash from the same number of events.
+(d) replaying the log rebuilds the same state hash from the same number of events;
+(e) a risk-increasing action never leaves the account short: after an accepted Withdraw
+    or Borrow an account with debt meets the preset's requirement (aave-v3: health
+    factor at least 1 after a Withdraw, debt within the LTV after a Borrow; compound-v3:
+    borrowing power at least the debt).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from marginengine.config import protocol_from_dict
+from marginengine.config import ProtocolConfig, protocol_from_dict
 from marginengine.engine import (
     Absorb,
     AdvanceTime,
@@ -44,7 +48,7 @@ from marginengine.engine import (
     SetPrice,
     Withdraw,
 )
-from marginengine.fixedpoint import PRICE_UNIT, RAY
+from marginengine.fixedpoint import PRICE_UNIT, RAY, WAD, bps_div
 
 AAVE_CONFIG = protocol_from_dict(
     {"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}, "DAI": {}}}
@@ -67,17 +71,17 @@ UNKNOWN_ASSET = "XYZ"
 HUGE = 10**30
 
 SETTINGS = settings(
-    max_examples=60,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
 
-def whole(config: Any, asset: str) -> int:
+def whole(config: ProtocolConfig, asset: str) -> int:
     return int(config.markets[asset].unit)
 
 
-def setup_events(config: Any, prices: dict[str, int]) -> list[Event]:
+def setup_events(config: ProtocolConfig, prices: dict[str, int]) -> list[Event]:
     """Prices for every market, then a liquidity provider supplying every asset."""
     events: list[Event] = [SetPrice(asset, price) for asset, price in prices.items()]
     for asset, price in prices.items():
@@ -104,7 +108,9 @@ price_moves = st.one_of(
     st.tuples(st.just("raw"), st.sampled_from([0, -PRICE_UNIT])),
 )
 seconds = st.sampled_from([0, -60, 1, 13, 3_600, 86_400, 30 * 86_400, 365 * 86_400])
-covers = st.one_of(st.just(("huge",)), st.tuples(st.just("frac"), st.integers(1, 10_000)))
+# what a liquidator offers: everything, a fraction of the debt, or the keeper quote's offer
+covers = st.one_of(st.just(("huge",)), st.tuples(st.just("frac"), st.integers(1, 10_000)),
+                   st.just(("quote",)))
 
 
 def lending_intents(assets: list[str]) -> st.SearchStrategy[tuple[Any, ...]]:
@@ -112,6 +118,9 @@ def lending_intents(assets: list[str]) -> st.SearchStrategy[tuple[Any, ...]]:
     return st.one_of(
         st.tuples(st.sampled_from(["deposit", "withdraw", "borrow", "repay"]), accounts,
                   asset_choice, amount_specs),
+        # repay or withdraw on a position that exists (picked by index)
+        st.tuples(st.sampled_from(["repay_any", "withdraw_any"]), st.integers(0, 20),
+                  amount_specs),
         st.tuples(st.just("price"), asset_choice, price_moves),
         st.tuples(st.just("time"), seconds),
     )
@@ -141,8 +150,7 @@ compound_intents = st.one_of(
     crash(["WETH", "WBTC", "COMP"]),
     st.tuples(st.just("buy"), accounts, st.sampled_from([*COMPOUND_PRICES, "XYZ"]),
               st.integers(-1, 10_000), st.sampled_from([0, 0, 1, -1, HUGE])),
-    st.tuples(st.just("buy"), accounts, st.sampled_from(["WETH", "WBTC", "COMP"]),
-              st.integers(1, 10_000), st.just(0)),
+    st.tuples(st.just("buy_any"), keepers, st.integers(0, 2), st.integers(1, 10_000)),
 )
 
 
@@ -218,6 +226,14 @@ def _liquidatable(engine: Engine) -> list[str]:
 def materialize(engine: Engine, intent: tuple[Any, ...]) -> Event:
     """Turn an intent into a concrete event for the engine's current state."""
     kind = intent[0]
+    if kind in ("repay_any", "withdraw_any"):
+        _, pick, spec = intent
+        kind = kind.removesuffix("_any")
+        read = engine.ledger.debt_of if kind == "repay" else engine.ledger.supply_of
+        positions = [(a, s) for a in sorted(engine.ledger.accounts)
+                     for s in sorted(engine.ledger.reserves) if read(a, s)]
+        account, asset = positions[pick % len(positions)] if positions else ("alice", "USDC")
+        intent = (kind, account, asset, spec)
     if kind in ("deposit", "withdraw", "borrow", "repay"):
         _, account, asset, spec = intent
         cls = {"deposit": Deposit, "withdraw": Withdraw, "borrow": Borrow, "repay": Repay}[kind]
@@ -229,22 +245,23 @@ def materialize(engine: Engine, intent: tuple[Any, ...]) -> Event:
         return SetPrice(asset, max(1, _price(engine, asset) * move[1] // 10_000))
     if kind == "time":
         return AdvanceTime(intent[1])
-    if kind in ("liquidate", "liquidate_best"):
-        if kind == "liquidate_best" and _liquidatable(engine):
-            _, liquidator, cover, receive = intent
-            account = _liquidatable(engine)[0]
-            quote = engine.liquidation_quote(account)
-            debt_asset = quote.debt_asset or "USDC"
-            coll_asset = quote.collateral_asset or "WETH"
-        elif kind == "liquidate_best":
-            _, liquidator, cover, receive = intent
-            account, debt_asset, coll_asset = "alice", "USDC", "WETH"
-        else:
-            _, liquidator, account, debt_asset, coll_asset, cover, receive = intent
+    if kind == "liquidate_best":  # what a keeper would do: quote the first liquidatable
+        _, liquidator, cover, receive = intent
+        targets = _liquidatable(engine)
+        account = targets[0] if targets else "alice"
+        quote = engine.liquidation_quote(account)
+        intent = ("liquidate", liquidator, account, quote.debt_asset or "USDC",
+                  quote.collateral_asset or "WETH", cover, receive)
+        kind = "liquidate"
+    if kind == "liquidate":
+        _, liquidator, account, debt_asset, coll_asset, cover, receive = intent
         if cover[0] == "huge":
             to_cover = HUGE
+        elif cover[0] == "quote":
+            to_cover = engine.liquidation_quote(account).debt_to_cover
         else:
-            debt = engine.ledger.debt_of(account, debt_asset) if debt_asset in engine.ledger.reserves else 0
+            known = debt_asset in engine.ledger.reserves
+            debt = engine.ledger.debt_of(account, debt_asset) if known else 0
             to_cover = debt * cover[1] // 10_000
         return Liquidate(liquidator, account, debt_asset, coll_asset, to_cover, receive)
     if kind == "absorb":
@@ -252,6 +269,12 @@ def materialize(engine: Engine, intent: tuple[Any, ...]) -> Event:
     if kind == "absorb_best":
         targets = _liquidatable(engine)
         return Absorb(intent[1], targets[0] if targets else "alice")
+    if kind == "buy_any":  # buy some of a collateral the protocol holds (picked by index)
+        _, buyer, pick, bps = intent
+        held = [a for a in sorted(engine.ledger.reserves)
+                if a != "USDC" and engine.ledger.reserves[a].reserves > 0]
+        intent = ("buy", buyer, held[pick % len(held)] if held else "WETH", bps, 0)
+        kind = "buy"
     if kind == "buy":
         _, buyer, asset, bps, min_amount = intent
         held = engine.ledger.reserves[asset].reserves if asset in engine.ledger.reserves else 0
@@ -317,8 +340,24 @@ def check_lending_rounding(engine: Engine, event: Event, outcome: Outcome, befor
         assert paid - ceil_div(bi, RAY) <= before.debt - debt <= paid
 
 
+def check_still_margined(engine: Engine, event: Withdraw | Borrow) -> None:
+    """Property (e) for an accepted Withdraw or Borrow."""
+    data = engine.account_data(event.account)
+    if data.total_debt == 0:
+        return
+    if engine.config.preset == "compound-v3":
+        assert data.initial_value >= data.total_debt, f"{event} left the account short: {data}"
+    elif isinstance(event, Withdraw):
+        assert data.health_factor >= WAD, f"{event} left the account liquidatable: {data}"
+    else:
+        assert data.avg_ltv_bps > 0, f"{event} borrowed against no LTV: {data}"
+        assert bps_div(data.total_debt, data.avg_ltv_bps) <= data.total_collateral, (
+            f"{event} borrowed beyond the LTV: {data}"
+        )
+
+
 def apply_and_check(engine: Engine, event: Event) -> Outcome:
-    """Apply one event and check properties (a), (b) and (c) on it."""
+    """Apply one event and check properties (a), (b), (c) and (e) on it."""
     before = Before(engine, event)
     outcome = engine.apply(event)  # (a) a well-formed event never raises
     assert outcome.seq == before.seq + 1 == engine.seq
@@ -327,6 +366,8 @@ def apply_and_check(engine: Engine, event: Event) -> Outcome:
         assert outcome.reason
         assert hash_without_seq(engine) == before.hash, f"rejected {event} changed the state"
         return outcome
+    if isinstance(event, Withdraw | Borrow):  # (e)
+        check_still_margined(engine, event)
     if engine.config.preset == "aave-v3":  # (c)
         if not isinstance(event, AdvanceTime):
             for asset, reserve in engine.ledger.reserves.items():
@@ -384,17 +425,42 @@ def test_compound_events_when_random_stream_then_conserved_and_unchanged_on_reje
     run(Engine(COMPOUND_CONFIG), COMPOUND_PRICES, intents)
 
 
-def test_liquidate_when_whole_collateral_after_interest_then_liquidator_paid_and_fee_clamped() -> None:
+@pytest.mark.parametrize("receive_supply", [True, False])
+def test_liquidate_when_whole_collateral_after_interest_then_liquidator_paid_and_fee_clamped(
+    receive_supply: bool,
+) -> None:
     engine = Engine(AAVE_CONFIG)
-    outcomes = run(engine, AAVE_PRICES, WHOLE_COLLATERAL_AFTER_INTEREST)
-    liquidation = outcomes[-1]
-    assert liquidation.name == "LiquidationExecuted", liquidation
-    # The liquidator gets exactly the planned share; the fee takes what is left.
-    plan_share = liquidation.details["collateral_to_liquidator"]
-    assert engine.ledger.supply_of("bob", "WETH") in (plan_share, plan_share - 1)
-    assert engine.ledger.supply_of("alice", "WETH") == 0
-    assert liquidation.details["deficit"] == {}
-    assert engine.ledger.debt_of("alice", "USDC") == 0
+    run(engine, AAVE_PRICES, WHOLE_COLLATERAL_AFTER_INTEREST[:-1])
+    weth = engine.ledger.reserves["WETH"]
+    treasury, cash = weth.treasury, weth.cash
+    # 30 days of interest grew the WETH liquidity index, so balances round.
+    assert weth.liquidity_index == 1_000521882983274694126293458
+    assert engine.ledger.supply_of("alice", "WETH") == 1_000521882983287045
+    quote = engine.liquidation_quote("alice")
+    assert quote.plan is not None and quote.plan.takes_all_collateral
+    # The plan seizes the whole balance: liquidator's share plus the protocol fee.
+    assert quote.plan.collateral_to_liquidator == 995757493064319011
+    assert quote.plan.protocol_fee == 4764389918968034
+    assert 995757493064319011 + 4764389918968034 == 1_000521882983287045
+
+    outcome = apply_and_check(
+        engine, Liquidate("bob", "alice", "USDC", "WETH", HUGE, receive_supply)
+    )
+
+    assert outcome.name == "LiquidationExecuted", outcome
+    assert outcome.details["debt_repaid"] == 1429316975
+    assert outcome.details["collateral_to_liquidator"] == 995757493064319011
+    # Burning the share (rounded up) left one unit less than the planned fee.
+    assert outcome.details["protocol_fee"] == 4764389918968034 - 1
+    assert weth.treasury - treasury == 4764389918968033
+    if receive_supply:
+        assert weth.cash == cash
+        assert engine.ledger.supply_of("bob", "WETH") == 995757493064319011 - 1  # mint rounds down
+    else:
+        assert cash - weth.cash == 995757493064319011
+    assert "alice" not in engine.ledger.accounts or not engine.ledger.accounts["alice"].lending
+    assert outcome.details["deficit"] == {"USDC": 70688554}
+    assert engine.ledger.reserves["USDC"].deficit == 70688554
 
 
 @pytest.mark.parametrize(
@@ -408,7 +474,7 @@ def test_liquidate_when_whole_collateral_after_interest_then_liquidator_paid_and
 def test_replay_when_random_stream_logged_then_same_state_hash(
     config: Any, prices: dict[str, int], intents: Any, tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    @settings(max_examples=25, deadline=None,
+    @settings(max_examples=40, deadline=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(drawn=intents)
     def replay_matches(drawn: list[tuple[Any, ...]]) -> None:

@@ -137,13 +137,14 @@ class Engine:
     # ------------------------------------------------------------------ applying events
     def apply(self, event: Event) -> Outcome:
         """Apply one event; return its outcome once it is in the log."""
-        if not isinstance(event, Event):
-            raise EventError(f"not an event: {event!r}")
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            raise EventError(f"not an event the engine applies: {event!r}")
         seq = self.seq + 1
         self._pending_prices = []
         try:
             with self.ledger.transaction():
-                details = self._handlers[type(event)](event)
+                details = handler(event)
                 for asset in self.ledger.touched_assets():
                     self.ledger.update_rates(asset)
                 if self.check_invariants:
@@ -292,13 +293,15 @@ class Engine:
                 f"amount {self._units(asset, amount)} is beyond the supplied balance "
                 f"{self._units(asset, balance)}"
             )
+        # Asked before withdrawing: withdrawing the whole balance removes the position.
+        was_collateral = self.ledger.uses_as_collateral(e.account, asset)
         try:
             self.ledger.withdraw(e.account, asset, amount)
         except LedgerError as exc:
             raise Rejected(f"not enough liquidity: {exc}") from None
         self._prices_for(e.account)
         data = self.account_data(e.account)
-        if data.total_debt and self.ledger.uses_as_collateral(e.account, asset):
+        if data.total_debt and was_collateral:
             if self.config.preset == "aave-v3":
                 if data.health_factor < WAD:
                     raise Rejected(

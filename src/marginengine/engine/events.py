@@ -156,7 +156,7 @@ def event_from_dict(data: Any) -> Event:
             f"type: unknown event type {kind!r} (one of {', '.join(EVENT_TYPES)})"
         )
     names = {f.name for f in dataclasses.fields(cls)}
-    extra = sorted(set(data) - names - {"type"})
+    extra = sorted(str(k) for k in set(data) - names - {"type"})
     if extra:
         raise EventError(f"{kind}.{extra[0]}: unknown field")
     required = [

@@ -1,0 +1,241 @@
+"""Engine event throughput with a durable SQLite log, against raw SQLite inserts of the same rows.
+
+A seeded generator builds a realistic aave-v3 event stream (borrowers depositing WETH and
+borrowing USDC or DAI, repaying, topping up and withdrawing; a mean-reverting WETH price with
+occasional crashes; time passing; keepers liquidating whoever a crash made liquidatable).
+The stream is generated once against an engine of its own (untimed); the timed runs apply
+that same list of events to fresh engines:
+
+1. ``engine, in memory``: ``Engine(config)``, no log (context: the cost of the rules alone),
+   and the same with ``check_invariants=False`` (the per-event conservation check re-sums
+   every account's balances, so its cost grows with the number of accounts);
+2. ``engine + SQLite log``: ``Engine.with_log(config, path)``, WAL, ``synchronous=FULL``, one
+   commit per event, as the engine always writes;
+3. ``raw SQLite inserts``: the rows of the log from (2), read back, inserted into a fresh
+   WAL database with the same schema, one commit per row and ``synchronous=FULL``;
+4. ``replay``: ``Engine.replay`` of the log from (2), with verification (context).
+
+It prints the rates and the ratio (engine + log) / (raw inserts): how close the engine gets to
+what the disk allows for the same durability.
+
+Usage::
+
+    python benchmarks/engine_events.py [--events 20000] [--out DIR] [--json PATH] [--seed 7]
+                                       [--borrowers 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from collections import Counter
+from contextlib import closing
+from pathlib import Path
+
+from marginengine.config import ProtocolConfig, protocol_from_dict
+from marginengine.engine import (
+    AdvanceTime,
+    Borrow,
+    Deposit,
+    Engine,
+    Event,
+    Liquidate,
+    Repay,
+    SetPrice,
+    Withdraw,
+)
+
+USD = 10**8
+WETH = 10**18
+USDC = 10**6
+DAI = 10**18
+UNITS = {"WETH": WETH, "USDC": USDC, "DAI": DAI}
+BASE_WETH_PRICE = 2_000 * USD
+
+
+def protocol() -> ProtocolConfig:
+    return protocol_from_dict({"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}, "DAI": {}}})
+
+
+def generate(config: ProtocolConfig, count: int, rng: random.Random,
+             borrowers: int = 100) -> list[Event]:
+    """A deterministic, realistic stream of ``count`` events (some of them refused)."""
+    engine = Engine(config, check_invariants=False)
+    events: list[Event] = []
+
+    def emit(event: Event) -> None:
+        engine.apply(event)
+        events.append(event)
+
+    emit(SetPrice("WETH", BASE_WETH_PRICE))
+    emit(SetPrice("USDC", USD))
+    emit(SetPrice("DAI", USD))
+    emit(Deposit("lp", "USDC", 50_000_000 * USDC))
+    emit(Deposit("lp", "DAI", 50_000_000 * DAI))
+    emit(Deposit("lp", "WETH", 20_000 * WETH))
+    names = [f"user{i:04d}" for i in range(borrowers)]
+    weth_price = BASE_WETH_PRICE
+    while len(events) < count:
+        roll = rng.random()
+        who = rng.choice(names)
+        stable = rng.choice(("USDC", "DAI"))
+        if roll < 0.22:  # deposit collateral (new borrower or top-up)
+            emit(Deposit(who, "WETH", rng.randint(WETH // 10, 50 * WETH)))
+        elif roll < 0.40:  # borrow 20-95% of what is available; sometimes too much
+            power = engine.account_data(who).available_borrows
+            share = rng.uniform(0.2, 0.95) if rng.random() < 0.9 else rng.uniform(1.0, 1.3)
+            amount = int(power * share) * UNITS[stable] // USD
+            emit(Borrow(who, stable, max(amount, UNITS[stable])))
+        elif roll < 0.55:  # repay part or all of a debt
+            debt = engine.ledger.debt_of(who, stable)
+            amount = debt if rng.random() < 0.3 else int(debt * rng.uniform(0.05, 0.6))
+            emit(Repay(who, stable, max(amount, 1)))
+        elif roll < 0.63:  # withdraw some collateral (refused if it would be unsafe)
+            supplied = engine.ledger.supply_of(who, "WETH")
+            emit(Withdraw(who, "WETH", max(int(supplied * rng.uniform(0.05, 0.5)), 1)))
+        elif roll < 0.80:  # price tick: mean-reverting walk, 1% chance of a 10-25% crash
+            if rng.random() < 0.01:
+                weth_price = int(weth_price * rng.uniform(0.75, 0.90))
+            else:
+                drift = 0.02 * (BASE_WETH_PRICE - weth_price) / BASE_WETH_PRICE
+                weth_price = int(weth_price * (1 + drift + rng.gauss(0, 0.004)))
+            emit(SetPrice("WETH", weth_price))
+            if rng.random() < 0.2:
+                emit(SetPrice(stable, USD + rng.randint(-20_000, 20_000)))
+        elif roll < 0.95:  # blocks pass
+            emit(AdvanceTime(rng.choice((12, 12, 60, 600, 3_600))))
+        else:  # keepers liquidate what is liquidatable (or try a healthy account)
+            targets = [a for a in names
+                       if a in engine.ledger.accounts and engine.is_liquidatable(a)]
+            if not targets:
+                emit(Liquidate("keeper", who, stable, "WETH", UNITS[stable]))
+            for target in targets[:5]:
+                quote = engine.liquidation_quote(target)
+                if quote.plan is not None:
+                    emit(Liquidate("keeper", target, quote.debt_asset, quote.collateral_asset,
+                                   quote.debt_to_cover, rng.random() < 0.3))
+    return events[:count]
+
+
+def timed_apply(engine: Engine, events: list[Event]) -> tuple[float, Counter[str]]:
+    outcomes: Counter[str] = Counter()
+    start = time.perf_counter()
+    for event in events:
+        outcomes[engine.apply(event).name] += 1
+    engine.close()
+    return time.perf_counter() - start, outcomes
+
+
+def raw_inserts(log_path: Path, raw_path: Path) -> tuple[float, int]:
+    """Insert the log's rows into a fresh database: same schema, commit per row, FULL."""
+    with closing(sqlite3.connect(log_path)) as source:
+        schema = [sql for (sql,) in source.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        rows = source.execute(
+            "SELECT seq, outcome, accepted, payload, checksum FROM events ORDER BY seq"
+        ).fetchall()
+    db = sqlite3.connect(raw_path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    for sql in schema:
+        db.execute(sql)
+    start = time.perf_counter()
+    for row in rows:
+        db.execute("INSERT INTO events(seq, outcome, accepted, payload, checksum) "
+                   "VALUES (?, ?, ?, ?, ?)", row)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    return time.perf_counter() - start, len(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=20_000, help="events in the stream")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="directory for the SQLite files (default: a new temporary one)")
+    parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the event generator")
+    parser.add_argument("--borrowers", type=int, default=100, help="borrowing accounts")
+    args = parser.parse_args(argv)
+    if args.events < 10:
+        parser.error("--events must be at least 10")
+    if args.borrowers < 1:
+        parser.error("--borrowers must be at least 1")
+    out = args.out or Path(tempfile.mkdtemp(prefix="engine_events-"))
+    out.mkdir(parents=True, exist_ok=True)
+    log_path, raw_path = out / "engine_log.sqlite", out / "raw_inserts.sqlite"
+    for path in (log_path, raw_path):
+        if path.exists():
+            parser.error(f"{path} exists; choose an empty --out directory")
+
+    config = protocol()
+    start = time.perf_counter()
+    events = generate(config, args.events, random.Random(args.seed), args.borrowers)
+    generated_in = time.perf_counter() - start
+    n = len(events)
+
+    memory = Engine(config)
+    memory_s, outcomes = timed_apply(memory, events)
+    unchecked_s, _ = timed_apply(Engine(config, check_invariants=False), events)
+    logged = Engine.with_log(config, log_path)
+    logged_s, logged_outcomes = timed_apply(logged, events)
+    assert logged_outcomes == outcomes, "the logged run must make the same decisions"
+    raw_s, raw_rows = raw_inserts(log_path, raw_path)
+    assert raw_rows == n
+    start = time.perf_counter()
+    _, report = Engine.replay(log_path)
+    replay_s = time.perf_counter() - start
+    assert report.events == n and report.state_hash == logged.state_hash() == memory.state_hash()
+
+    rates = {
+        "engine_in_memory": n / memory_s,
+        "engine_in_memory_unchecked": n / unchecked_s,
+        "engine_sqlite_log": n / logged_s,
+        "raw_sqlite_inserts": n / raw_s,
+        "replay_verified": n / replay_s,
+    }
+    ratio = rates["engine_sqlite_log"] / rates["raw_sqlite_inserts"]
+    accepted = sum(v for k, v in outcomes.items() if not k.endswith("Rejected"))
+    print(f"{n} events, {args.borrowers} borrowers (seed {args.seed}; generated in "
+          f"{generated_in:.1f} s): "
+          f"{accepted} accepted, {n - accepted} refused, "
+          f"{outcomes['LiquidationExecuted']} liquidations")
+    print(f"SQLite {sqlite3.sqlite_version}, synchronous=FULL, WAL, one commit per event; "
+          f"files in {out}")
+    print()
+    print(f"{'run':<28}{'seconds':>10}{'events/s':>12}")
+    runs = (("engine, in memory", memory_s), ("  same, no invariant check", unchecked_s),
+            ("engine + SQLite log", logged_s), ("raw SQLite inserts", raw_s),
+            ("replay (verified)", replay_s))
+    for label, seconds in runs:
+        print(f"{label:<28}{seconds:>10.2f}{n / seconds:>12,.0f}")
+    print()
+    print(f"engine + log / raw inserts = {ratio:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps({
+            "events": n,
+            "seed": args.seed,
+            "outcomes": dict(sorted(outcomes.items())),
+            "borrowers": args.borrowers,
+            "seconds": {"engine_in_memory": memory_s,
+                        "engine_in_memory_unchecked": unchecked_s,
+                        "engine_sqlite_log": logged_s,
+                        "raw_sqlite_inserts": raw_s, "replay_verified": replay_s},
+            "events_per_second": rates,
+            "ratio_engine_log_to_raw": ratio,
+            "sqlite_version": sqlite3.sqlite_version,
+            "python": platform.python_version(),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cpus",
+        }, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
