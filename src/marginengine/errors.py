@@ -39,3 +39,20 @@ class LogError(MarginEngineError):
 
 class InvariantViolation(MarginEngineError):
     """A ledger invariant (conservation, scaled totals) does not hold."""
+
+
+class OracleError(MarginEngineError):
+    """A price, time or source given to the oracle layer is invalid; nothing was changed.
+
+    Parameters
+    ----------
+    field
+        The argument or field at fault (``market_price``, ``time``, ``readings['pyth']``).
+    reason
+        Why it was rejected, with the value seen.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
