@@ -101,8 +101,9 @@ class Engine:
     log
         Where to write outcomes; ``None`` keeps no log (tests, what-if copies).
     check_invariants
-        Check conservation after every event (on by default; an ``InvariantViolation``
-        means a bug, and the event is rolled back).
+        Check conservation after every event, in O(what the event touched) (on by
+        default; an ``InvariantViolation`` means a bug, and the event is rolled back).
+        ``engine.ledger.check_conservation()`` audits the whole ledger at any time.
     """
 
     def __init__(self, config: ProtocolConfig, log: EventLog | None = None,
@@ -148,7 +149,7 @@ class Engine:
                 for asset in self.ledger.touched_assets():
                     self.ledger.update_rates(asset)
                 if self.check_invariants:
-                    self.ledger.check_conservation()
+                    self.ledger.check_transaction()
                 outcome = Outcome(seq, event, True, None, details)
                 self._write(outcome)
         except Rejected as rejection:

@@ -334,18 +334,64 @@ class Ledger:
                 if pos.scaled_supply < 0 or pos.scaled_debt < 0:
                     problems.append(f"{account.id}.{asset}: negative scaled balance")
         for asset, r in sorted(self.reserves.items()):
-            if r.imbalance_ray() != 0:
-                problems.append(f"{asset}: books out of balance by {r.imbalance_ray()} ray")
+            problems.extend(self._reserve_problems(r))
             if sums[asset] != [r.scaled_supply, r.scaled_debt]:
                 problems.append(
                     f"{asset}: scaled totals {r.scaled_supply}/{r.scaled_debt} differ from "
                     f"the accounts' {sums[asset][0]}/{sums[asset][1]}"
                 )
-            for name in ("cash", "treasury", "deficit"):
-                if getattr(r, name) < 0:
-                    problems.append(f"{asset}: negative {name} {getattr(r, name)}")
         if problems:
             raise InvariantViolation("; ".join(problems))
+
+    def check_transaction(self) -> None:
+        """Check the open transaction's changes in O(what it touched).
+
+        Equivalent to :meth:`check_conservation` when the state before the transaction
+        passed it: for every touched asset the accounting identity holds exactly and
+        cash, treasury and deficit are non-negative, and the change of its scaled totals
+        equals the sum of the touched accounts' changes. Raises
+        :class:`InvariantViolation`.
+        """
+        if self._saved_accounts is None:
+            raise RuntimeError("check_transaction needs an open transaction")
+        problems = []
+        deltas: dict[str, list[int]] = {a: [0, 0] for a in self._saved_reserves}
+        for account_id, saved in self._saved_accounts.items():
+            now = self.accounts.get(account_id)
+            for asset in set(now.lending if now else ()) | set(saved.lending if saved else ()):
+                new = now.lending.get(asset) if now else None
+                old = saved.lending.get(asset) if saved else None
+                d_supply = (new.scaled_supply if new else 0) - (old.scaled_supply if old else 0)
+                d_debt = (new.scaled_debt if new else 0) - (old.scaled_debt if old else 0)
+                if new is not None and (new.scaled_supply < 0 or new.scaled_debt < 0):
+                    problems.append(f"{account_id}.{asset}: negative scaled balance")
+                if (d_supply or d_debt) and asset not in deltas:
+                    problems.append(f"{account_id}.{asset}: changed without its reserve")
+                    continue
+                if asset in deltas:
+                    deltas[asset][0] += d_supply
+                    deltas[asset][1] += d_debt
+        for asset, before in sorted(self._saved_reserves.items()):
+            r = self.reserves[asset]
+            problems.extend(self._reserve_problems(r))
+            moved = [r.scaled_supply - before.scaled_supply, r.scaled_debt - before.scaled_debt]
+            if moved != deltas[asset]:
+                problems.append(
+                    f"{asset}: scaled totals moved {moved[0]}/{moved[1]} but the accounts "
+                    f"moved {deltas[asset][0]}/{deltas[asset][1]}"
+                )
+        if problems:
+            raise InvariantViolation("; ".join(problems))
+
+    @staticmethod
+    def _reserve_problems(r: ReserveState) -> list[str]:
+        problems = []
+        if r.imbalance_ray() != 0:
+            problems.append(f"{r.asset}: books out of balance by {r.imbalance_ray()} ray")
+        for name in ("cash", "treasury", "deficit"):
+            if getattr(r, name) < 0:
+                problems.append(f"{r.asset}: negative {name} {getattr(r, name)}")
+        return problems
 
     def state_dict(self) -> dict[str, object]:
         """The full state as plain data (sorted), for hashing and snapshots."""
