@@ -24,8 +24,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
+from marginengine.config.amounts import parse_positive
 from marginengine.errors import ConfigError, OracleError
-from marginengine.fixedpoint import PRICE_DECIMALS, parse_units
+from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.oracle.inputs import require_price, require_time
 from marginengine.oracle.status import PriceReading
 
@@ -241,12 +242,4 @@ def _parse_time(raw: object, where: str, problems: list[str]) -> int | None:
 
 
 def _parse_price(raw: object, where: str, problems: list[str]) -> int | None:
-    try:
-        price = parse_units(raw, PRICE_DECIMALS)
-    except ValueError as error:
-        problems.append(f"{where}: price: {error}")
-        return None
-    if price <= 0:
-        problems.append(f"{where}: price: must be positive ({raw!r})")
-        return None
-    return price
+    return parse_positive(raw, PRICE_DECIMALS, f"{where}: price", problems)
