@@ -72,7 +72,7 @@ def test_parse_csv_when_bad_rows_then_every_problem_named_by_line_and_field():
     )
     assert problems[1] == "line 4: price: must be a finite number ('nan' is not)"
     assert problems[2] == "line 5: price: must be positive (got '0')"
-    assert problems[3] == "line 6: price: must be positive ('-3')"
+    assert problems[3] == "line 6: price: must be positive (got '-3')"
     assert problems[4] == "line 7: timestamp: must be a whole number of seconds ('1.5')"
     assert problems[5].startswith("line 8: price: must be a number")
     assert problems[6] == "line 9: price: has more than 8 decimal places ('0.123456789')"
