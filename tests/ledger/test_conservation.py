@@ -33,3 +33,20 @@ def test_check_conservation_when_totals_drift_then_full_audit_catches_it():
         "USDC"].liquidity_index  # keep the identity, break the sum over accounts
     with pytest.raises(InvariantViolation, match="scaled totals .* differ from the accounts"):
         engine.ledger.check_conservation()
+
+
+def test_subscribe_when_events_applied_then_listener_sees_touched_accounts_and_assets():
+    from marginengine.engine import AdvanceTime, Borrow, Deposit, SetPrice
+
+    engine = funded_engine()
+    changes = []
+    engine.subscribe(changes.append)
+    engine.apply(Deposit("alice", "WETH", ETH))
+    engine.apply(Borrow("alice", "USDC", 10**12 * USDC))  # refused: not reported
+    engine.apply(SetPrice("WETH", 10**11))
+    engine.apply(AdvanceTime(60))
+    assert [(c.accounts, c.assets, c.prices) for c in changes] == [
+        (("alice",), ("WETH",), ()),
+        ((), (), ("WETH",)),
+        ((), ("DAI", "USDC", "WETH"), ()),
+    ]

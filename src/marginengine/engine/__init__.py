@@ -1,6 +1,7 @@
 """The engine: applies events under the preset's rules and logs every outcome."""
 
 from marginengine.engine.engine import (
+    Change,
     Engine,
     LiquidationQuote,
     Rejected,
@@ -32,6 +33,7 @@ __all__ = [
     "AdvanceTime",
     "Borrow",
     "BuyCollateral",
+    "Change",
     "Deposit",
     "Engine",
     "Event",

@@ -82,6 +82,28 @@ class LiquidationQuote:
 
 
 @dataclass(frozen=True)
+class Change:
+    """What an accepted event changed, for mirrors of the state (the risk book).
+
+    Attributes
+    ----------
+    outcome
+        The accepted outcome.
+    accounts
+        Accounts whose positions changed.
+    assets
+        Assets whose reserve changed (totals, indices, rates).
+    prices
+        Assets whose price changed.
+    """
+
+    outcome: Outcome
+    accounts: tuple[str, ...]
+    assets: tuple[str, ...]
+    prices: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ReplayReport:
     """What ``replay`` found: the events applied, the state hash, and any truncation."""
 
@@ -127,6 +149,7 @@ class Engine:
             BuyCollateral: self._buy_collateral,
         }
         self._pending_prices: list[tuple[str, int]] = []
+        self._listeners: list[Callable[[Change], None]] = []
 
     @classmethod
     def with_log(cls, config: ProtocolConfig, path: str | Path,
@@ -143,6 +166,8 @@ class Engine:
             raise EventError(f"not an event the engine applies: {event!r}")
         seq = self.seq + 1
         self._pending_prices = []
+        accounts: list[str] = []
+        assets: list[str] = []
         try:
             with self.ledger.transaction():
                 details = handler(event)
@@ -152,13 +177,25 @@ class Engine:
                     self.ledger.check_transaction()
                 outcome = Outcome(seq, event, True, None, details)
                 self._write(outcome)
+                accounts = self.ledger.touched_accounts()
+                assets = self.ledger.touched_assets()
         except Rejected as rejection:
             outcome = Outcome(seq, event, False, rejection.reason)
             self._write(outcome)
         for asset, price in self._pending_prices:
             self.prices.set(asset, price)
         self.seq = seq
+        if outcome.accepted and self._listeners:
+            change = Change(outcome, tuple(accounts), tuple(assets),
+                            tuple(a for a, _ in self._pending_prices))
+            for listener in self._listeners:
+                listener(change)
         return outcome
+
+    def subscribe(self, listener: Callable[[Change], None]) -> None:
+        """Call ``listener`` with the :class:`Change` of every accepted event, after it is
+        logged and applied (mirrors such as the risk book stay in step incrementally)."""
+        self._listeners.append(listener)
 
     def apply_all(self, events: Iterable[Event]) -> list[Outcome]:
         """Apply events in order."""
@@ -639,6 +676,7 @@ def price_to_int(price: object) -> int:
 
 
 __all__ = [
+    "Change",
     "Engine",
     "LiquidationQuote",
     "Rejected",

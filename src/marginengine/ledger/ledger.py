@@ -108,6 +108,10 @@ class Ledger:
         """Assets changed in the open transaction (sorted)."""
         return sorted(self._saved_reserves)
 
+    def touched_accounts(self) -> list[str]:
+        """Accounts changed (or created) in the open transaction (sorted)."""
+        return sorted(self._saved_accounts or ())
+
     # ------------------------------------------------------------------ reads
     def supply_of(self, account_id: str, asset: str) -> int:
         """An account's supplied balance in smallest units, rounded down."""
