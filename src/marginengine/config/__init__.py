@@ -10,10 +10,13 @@ from marginengine.config.loading import (
 from marginengine.config.models import (
     PRESET_NAMES,
     AaveRules,
+    BreakerConfig,
     CompoundRules,
     InterestRateModel,
     MarketConfig,
+    OracleConfig,
     ProtocolConfig,
+    StablePriceConfig,
 )
 from marginengine.config.presets import PRESETS
 
@@ -21,10 +24,13 @@ __all__ = [
     "PRESETS",
     "PRESET_NAMES",
     "AaveRules",
+    "BreakerConfig",
     "CompoundRules",
     "InterestRateModel",
     "MarketConfig",
+    "OracleConfig",
     "ProtocolConfig",
+    "StablePriceConfig",
     "format_validation_error",
     "load_protocol",
     "protocol_from_dict",

@@ -194,14 +194,83 @@ class CompoundRules(_Strict):
     base_borrow_min: NonNegative = Decimal(0)
 
 
+Seconds = Annotated[int, Field(gt=0)]
+
+
+class StablePriceConfig(_Strict):
+    """The delay-limited stable price initial margin uses (Mango v4's model).
+
+    When enabled, collateral counts at ``min(oracle, stable)`` and debt at
+    ``max(oracle, stable)`` for borrowing; maintenance and liquidation use the oracle price.
+    """
+
+    enabled: bool = False
+    delay_interval: Seconds = 3600
+    delay_intervals: Seconds = 24
+    delay_growth_limit: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)] = Decimal(
+        "0.06"
+    )
+    stable_growth_limit: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)] = Decimal(
+        "0.0003"
+    )
+    min_update_interval: Seconds = 10
+    max_update_interval: Seconds = 600
+
+    @model_validator(mode="after")
+    def _intervals(self) -> StablePriceConfig:
+        _bps(self.delay_growth_limit, "delay_growth_limit")
+        _bps(self.stable_growth_limit, "stable_growth_limit")
+        if self.min_update_interval > self.max_update_interval:
+            raise ValueError(
+                f"min_update_interval ({self.min_update_interval} s) must not exceed "
+                f"max_update_interval ({self.max_update_interval} s)"
+            )
+        return self
+
+
+class BreakerConfig(_Strict):
+    """Per-market circuit breakers: thresholds as fractions, times in seconds."""
+
+    enabled: bool = False
+    window: Seconds = 3600
+    pause_borrowing_move: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] = Decimal("0.20")
+    halt_move: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] | None = None
+    cool_off: Seconds = 3600
+
+    @model_validator(mode="after")
+    def _halt_above_pause(self) -> BreakerConfig:
+        _bps(self.pause_borrowing_move, "pause_borrowing_move")
+        if self.halt_move is not None:
+            _bps(self.halt_move, "halt_move")
+            if self.halt_move <= self.pause_borrowing_move:
+                raise ValueError(
+                    f"halt_move must be above pause_borrowing_move "
+                    f"({self.halt_move} <= {self.pause_borrowing_move})"
+                )
+        return self
+
+
+class OracleConfig(_Strict):
+    """How the engine trusts prices: staleness, stable price, circuit breakers."""
+
+    max_age: Annotated[int, Field(ge=0)] = 0
+    stable_price: StablePriceConfig = StablePriceConfig()
+    breaker: BreakerConfig = BreakerConfig()
+
+
 class ProtocolConfig(_Strict):
-    """A protocol: its rule family (preset), its markets and the family's constants."""
+    """A protocol: its rule family (preset), its markets and the family's constants.
+
+    ``oracle.max_age`` (seconds, 0 = never) refuses borrows, withdrawals and liquidations
+    that would use a price older than that.
+    """
 
     name: str = "protocol"
     preset: PresetName = "aave-v3"
     markets: dict[str, MarketConfig]
     aave: AaveRules = AaveRules()
     compound: CompoundRules | None = None
+    oracle: OracleConfig = OracleConfig()
 
     @field_validator("markets")
     @classmethod

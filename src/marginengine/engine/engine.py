@@ -43,7 +43,7 @@ from marginengine.liquidation import (
     quote_collateral,
 )
 from marginengine.margin import NO_DEBT_HEALTH, AccountData, WeightedMarginModel, value_of
-from marginengine.oracle import PriceTable
+from marginengine.oracle import MarketOracle, PriceStatus, PriceTable
 
 
 class Rejected(Exception):
@@ -148,7 +148,9 @@ class Engine:
             Absorb: self._absorb,
             BuyCollateral: self._buy_collateral,
         }
+        self.oracles = {asset: MarketOracle(asset, config.oracle) for asset in config.markets}
         self._pending_prices: list[tuple[str, int]] = []
+        self._pending_oracles: dict[str, MarketOracle] = {}
         self._listeners: list[Callable[[Change], None]] = []
 
     @classmethod
@@ -166,6 +168,7 @@ class Engine:
             raise EventError(f"not an event the engine applies: {event!r}")
         seq = self.seq + 1
         self._pending_prices = []
+        self._pending_oracles = {}
         accounts: list[str] = []
         assets: list[str] = []
         try:
@@ -182,8 +185,11 @@ class Engine:
         except Rejected as rejection:
             outcome = Outcome(seq, event, False, rejection.reason)
             self._write(outcome)
+            self._pending_prices = []
+            self._pending_oracles = {}
         for asset, price in self._pending_prices:
             self.prices.set(asset, price)
+        self.oracles.update(self._pending_oracles)
         self.seq = seq
         if outcome.accepted and self._listeners:
             change = Change(outcome, tuple(accounts), tuple(assets),
@@ -225,7 +231,11 @@ class Engine:
 
     def state_hash(self) -> str:
         """SHA-256 over the ledger, the prices and the event count."""
-        return self.ledger.state_hash({"prices": self.prices.as_dict(), "seq": self.seq})
+        return self.ledger.state_hash({
+            "prices": self.prices.as_dict(),
+            "seq": self.seq,
+            "oracles": {a: o.state_dict() for a, o in sorted(self.oracles.items())},
+        })
 
     def bad_debt_value(self) -> int:
         """Bad debt recognised so far (deficit or absorbed), in base-currency units."""
@@ -276,10 +286,41 @@ class Engine:
     def _units(self, asset: str, amount: int) -> str:
         return f"{format_units(amount, self.config.markets[asset].decimals)} {asset}"
 
-    def _prices_for(self, account_id: str) -> None:
+    def _account_assets(self, account_id: str) -> list[str]:
         account = self.ledger.accounts.get(account_id)
-        for asset in account.lending if account else ():
-            self._price(asset)
+        return sorted(account.lending) if account else []
+
+    def _require_prices(self, assets: Iterable[str], for_liquidation: bool = False) -> None:
+        """Refuse unless every price the decision uses is usable now (the oracle layer
+        decides: set, fresh enough, and its circuit breaker allows the action)."""
+        for asset in sorted(set(assets)):
+            oracle = self._oracle(asset)
+            refusal = (oracle.liquidation_refusal(self.ledger.time) if for_liquidation
+                       else oracle.risk_increase_refusal(self.ledger.time))
+            if refusal:
+                raise Rejected(refusal)
+
+    def _oracle(self, asset: str) -> MarketOracle:
+        return self._pending_oracles.get(asset) or self.oracles[asset]
+
+    def initial_prices(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Prices for initial margin: collateral at ``min(oracle, stable)`` and debt at
+        ``max(oracle, stable)`` where the stable price is enabled; else the oracle's."""
+        collateral = {a: self._oracle(a).initial_collateral_price(p)
+                      for a, p in self.prices.items()}
+        debt = {a: self._oracle(a).initial_debt_price(p) for a, p in self.prices.items()}
+        return collateral, debt
+
+    def initial_account_data(self, account_id: str) -> AccountData:
+        """Account data at the initial-margin prices (see :meth:`initial_prices`)."""
+        collateral, debt = self.initial_prices()
+        return self.model.account_data(self.ledger, collateral, account_id, debt_prices=debt)
+
+    def borrowing_power(self, account_id: str, asset: str) -> int:
+        """Units of ``asset`` the account could borrow at most now (initial margin)."""
+        data = self.initial_account_data(account_id)
+        _, debt = self.initial_prices()
+        return data.available_borrows * self.config.markets[asset].unit // debt[asset]
 
     def _initial_shortfall(self, data: AccountData) -> bool:
         """Aave: ``percentDiv(debt, avgLtv) > collateral``. Comet: weighted < debt."""
@@ -333,19 +374,23 @@ class Engine:
             )
         # Asked before withdrawing: withdrawing the whole balance removes the position.
         was_collateral = self.ledger.uses_as_collateral(e.account, asset)
+        assets = self._account_assets(e.account)
+        if was_collateral and any(self.ledger.debt_of(e.account, a) for a in assets):
+            self._require_prices(assets)
         try:
             self.ledger.withdraw(e.account, asset, amount)
         except LedgerError as exc:
             raise Rejected(f"not enough liquidity: {exc}") from None
-        self._prices_for(e.account)
+        if not was_collateral:
+            return {"withdrawn": amount}
         data = self.account_data(e.account)
-        if data.total_debt and was_collateral:
+        if data.total_debt:
             if self.config.preset == "aave-v3":
                 if data.health_factor < WAD:
                     raise Rejected(
                         f"health factor would fall to {fmt_health(data.health_factor)}, below 1"
                     )
-            elif self._initial_shortfall(data):
+            elif self._initial_shortfall(self.initial_account_data(e.account)):
                 raise Rejected(
                     f"borrowing power would fall to {fmt_usd(data.initial_value)}, below the "
                     f"debt of {fmt_usd(data.total_debt)}"
@@ -371,8 +416,7 @@ class Engine:
                 f"borrow cap of {self._units(asset, cap)} would be exceeded "
                 f"(total debt would be {self._units(asset, r.total_debt() + amount)})"
             )
-        self._prices_for(e.account)
-        self._price(asset)
+        self._require_prices([asset, *self._account_assets(e.account)])
         before = self.account_data(e.account)
         if before.total_collateral == 0:
             raise Rejected(f"{e.account} has no collateral")
@@ -385,10 +429,11 @@ class Engine:
         except LedgerError as exc:
             raise Rejected(f"not enough liquidity: {exc}") from None
         after = self.account_data(e.account)
-        if self._initial_shortfall(after):
+        initial = self.initial_account_data(e.account)
+        if self._initial_shortfall(initial):
             raise Rejected(
-                f"debt would rise to {fmt_usd(after.total_debt)}, above the borrowing power of "
-                f"{fmt_usd(after.initial_value)}; health factor would be "
+                f"debt would rise to {fmt_usd(initial.total_debt)}, above the borrowing power "
+                f"of {fmt_usd(initial.initial_value)}; health factor would be "
                 f"{fmt_health(after.health_factor)}"
             )
         if self.config.compound is not None:
@@ -415,13 +460,40 @@ class Engine:
     def _set_price(self, e: SetPrice) -> dict[str, Any]:
         asset = self._market(e.asset)
         self._positive(e.price, "price")
+        try:
+            status = PriceStatus(e.status)
+        except ValueError:
+            raise Rejected(
+                f"status: unknown price status {e.status!r} (one of "
+                f"{', '.join(s.value for s in PriceStatus)})"
+            ) from None
+        oracle = self._oracle(asset).copy()
+        transition = oracle.observe(self.ledger.time, e.price, status, e.reason)
+        self._pending_oracles[asset] = oracle
         self._pending_prices.append((asset, e.price))
-        return {"previous": self.prices.get(asset, 0)}
+        details: dict[str, Any] = {"previous": self.prices.get(asset, 0)}
+        if oracle.stable is not None:
+            details["stable_price"] = oracle.stable.price
+        if transition is not None:
+            details["breaker"] = transition.as_dict()
+        return details
 
     def _advance_time(self, e: AdvanceTime) -> dict[str, Any]:
         self._positive(e.seconds, "seconds")
         self.ledger.advance(e.seconds)
-        return {"time": self.ledger.time}
+        details: dict[str, Any] = {"time": self.ledger.time}
+        transitions = []
+        for asset in sorted(self.oracles):
+            if self.oracles[asset].breaker is None:
+                continue
+            oracle = self.oracles[asset].copy()
+            transition = oracle.tick(self.ledger.time)
+            if transition is not None:
+                self._pending_oracles[asset] = oracle
+                transitions.append(transition.as_dict())
+        if transitions:
+            details["breaker"] = transitions
+        return details
 
     def _liquidate(self, e: Liquidate) -> dict[str, Any]:
         if self.config.preset != "aave-v3":
@@ -433,7 +505,8 @@ class Engine:
         debt_asset = self._market(e.debt_asset, "debt_asset")
         coll_asset = self._market(e.collateral_asset, "collateral_asset")
         self._positive(e.debt_to_cover, "debt_to_cover")
-        self._prices_for(e.account)
+        self._require_prices([debt_asset, coll_asset, *self._account_assets(e.account)],
+                             for_liquidation=True)
         if not self.ledger.uses_as_collateral(e.account, coll_asset):
             raise Rejected(f"{e.account} does not use {coll_asset} as collateral")
         data = self.account_data(e.account)
@@ -508,7 +581,7 @@ class Engine:
         self._account_id(e.absorber, "absorber")
         self._existing(e.account)
         base = self.config.compound.base_asset
-        self._prices_for(e.account)
+        self._require_prices([base, *self._account_assets(e.account)], for_liquidation=True)
         base_price = self._price(base)
         data = self.account_data(e.account)
         if not self.is_liquidatable(e.account):
@@ -551,6 +624,7 @@ class Engine:
         if asset == base or not self.config.markets[asset].collateral:
             raise Rejected(f"{asset} is not a collateral asset")
         self._positive(e.base_amount, "base_amount")
+        self._require_prices([base, asset], for_liquidation=True)
         if e.min_amount < 0:
             raise Rejected(f"min_amount: must not be negative (got {e.min_amount})")
         reserves = self.ledger.reserves[base].reserves

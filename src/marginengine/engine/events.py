@@ -90,10 +90,18 @@ class Repay(Event):
 
 @dataclass(frozen=True)
 class SetPrice(Event):
-    """Set ``asset``'s price (base currency, 8 decimals)."""
+    """Set ``asset``'s price (base currency, 8 decimals), as the oracle layer reports it.
+
+    ``status`` is the oracle's verdict on the price (``fresh``, ``stale``, ``divergent``,
+    ``clamped``, ``uncertain``, ``insufficient``) and ``reason`` why it is not fresh; the
+    engine refuses actions that would rely on a price that is not fresh or divergent, and
+    feeds the market's stable price and circuit breaker.
+    """
 
     asset: str
     price: int
+    status: str = "fresh"
+    reason: str = ""
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from marginengine.config import protocol_from_dict, read_toml, validate_model
 from marginengine.config.amounts import HumanNumber, parse_asset_amounts
 from marginengine.config.models import _Strict
 from marginengine.engine.engine import Engine
+from marginengine.engine.events import SetPrice
 from marginengine.errors import ConfigError
 from marginengine.ledger import check_account_id
 
@@ -87,8 +88,8 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
     if problems:
         raise ConfigError(problems, source=source)
     engine = Engine(config)
-    for asset, price in prices.items():
-        engine.prices.set(asset, price)
+    for asset, price in sorted(prices.items()):
+        engine.apply(SetPrice(asset, price))
     ledger = engine.ledger
     for account_id, supplied, _ in balances:
         for asset, amount in supplied.items():

@@ -74,9 +74,15 @@ class WeightedMarginModel:
         self.per_asset_weights = config.preset == "compound-v3"
 
     def account_data(
-        self, ledger: Ledger, prices: Mapping[str, int], account_id: str
+        self, ledger: Ledger, prices: Mapping[str, int], account_id: str,
+        debt_prices: Mapping[str, int] | None = None,
     ) -> AccountData:
-        """Aave-style account data for any weighted-margin preset."""
+        """Aave-style account data for any weighted-margin preset.
+
+        Collateral is valued at ``prices``; debt at ``debt_prices`` when given (initial
+        margin with a stable price values the two sides at different prices).
+        """
+        debt_prices = prices if debt_prices is None else debt_prices
         account = ledger.accounts.get(account_id)
         total_collateral = total_debt = ltv_sum = lt_sum = 0
         init_sum = maint_sum = 0
@@ -94,7 +100,8 @@ class WeightedMarginModel:
                     maint_sum += bps_mul(val, market.liquidation_threshold_bps, Rounding.DOWN)
                 if pos.scaled_debt:
                     amount = ledger.debt_of(account_id, asset)
-                    total_debt += value_of(amount, prices[asset], market.unit, Rounding.UP)
+                    total_debt += value_of(amount, debt_prices[asset], market.unit,
+                                           Rounding.UP)
         avg_ltv = ltv_sum // total_collateral if total_collateral else 0
         avg_lt = lt_sum // total_collateral if total_collateral else 0
         if self.per_asset_weights:

@@ -9,6 +9,7 @@ and changes nothing; a price that is merely untrustworthy is a status with a rea
 """
 
 from marginengine.errors import OracleError
+from marginengine.oracle.anchored_feed import AnchoredFeed, AnchoredFeedParams
 from marginengine.oracle.aggregation import (
     AggregatedPrice,
     AggregationParams,
@@ -23,6 +24,7 @@ from marginengine.oracle.circuit_breaker import (
     Transition,
 )
 from marginengine.oracle.delayed_feed import DelayedFeed, DelayedFeedParams
+from marginengine.oracle.market_oracle import BreakerEvent, MarketOracle
 from marginengine.oracle.price_table import PriceTable
 from marginengine.oracle.push_feed import PushFeed, PushFeedParams
 from marginengine.oracle.replay_feed import (
@@ -42,6 +44,9 @@ from marginengine.oracle.venue_feed import VenueFeed
 
 __all__ = [
     "AggregatedPrice",
+    "AnchoredFeed",
+    "AnchoredFeedParams",
+    "BreakerEvent",
     "AggregationParams",
     "BreakerState",
     "CircuitBreaker",
@@ -49,6 +54,7 @@ __all__ = [
     "DelayedFeed",
     "DelayedFeedParams",
     "Feed",
+    "MarketOracle",
     "OracleError",
     "PriceReading",
     "PriceStatus",

@@ -208,6 +208,30 @@ class CircuitBreaker:
             self._last_seen[state] = (time, why)
         return self._settle(time)
 
+    def tick(self, time: int) -> Transition | None:
+        """Let time pass without a new price: states whose cool-off ended step down.
+
+        Raises
+        ------
+        OracleError
+            On a time before the last update; the breaker is then unchanged.
+        """
+        time = require_time(time, "time", self._clock)
+        self._clock = time
+        while self._prices and self._prices[0][0] < time - self.params.window:
+            self._prices.popleft()
+        return self._settle(time)
+
+    def state_dict(self) -> dict[str, object]:
+        """The breaker's whole state as plain data, for state hashes."""
+        return {
+            "state": self._state.value,
+            "clock": self._clock,
+            "prices": [list(p) for p in self._prices],
+            "last_seen": {s.value: list(v) for s, v in sorted(
+                self._last_seen.items(), key=lambda kv: kv[0].value)},
+        }
+
     def update_with(self, aggregate: AggregatedPrice) -> Transition | None:
         """:meth:`update` with an aggregate's time, status, price and reason."""
         return self.update(aggregate.time, aggregate.status, aggregate.price, aggregate.reason)
