@@ -9,7 +9,6 @@ and changes nothing; a price that is merely untrustworthy is a status with a rea
 """
 
 from marginengine.errors import OracleError
-from marginengine.oracle.anchored_feed import AnchoredFeed, AnchoredFeedParams
 from marginengine.oracle.aggregation import (
     AggregatedPrice,
     AggregationParams,
@@ -17,6 +16,7 @@ from marginengine.oracle.aggregation import (
     lower_median,
     read_sources,
 )
+from marginengine.oracle.anchored_feed import AnchoredFeed, AnchoredFeedParams
 from marginengine.oracle.circuit_breaker import (
     BreakerState,
     CircuitBreaker,
@@ -44,10 +44,10 @@ from marginengine.oracle.venue_feed import VenueFeed
 
 __all__ = [
     "AggregatedPrice",
+    "AggregationParams",
     "AnchoredFeed",
     "AnchoredFeedParams",
     "BreakerEvent",
-    "AggregationParams",
     "BreakerState",
     "CircuitBreaker",
     "CircuitBreakerParams",
