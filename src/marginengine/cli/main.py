@@ -44,16 +44,22 @@ def cli() -> None:
               default=None, help="Output directory (default: runs/<scenario-name>/).")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no tables.")
-def simulate(scenario: Path, out_dir: Path | None, as_json: bool, quiet: bool) -> None:
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override a scenario field by dotted path, e.g. "
+                   "--set protocol.oracle.stable_price.enabled=false (repeatable).")
+def simulate(scenario: Path, out_dir: Path | None, as_json: bool, quiet: bool,
+             overrides: tuple[str, ...]) -> None:
     """Run SCENARIO (a TOML file) through the engine.
 
     Writes the event log (events.sqlite) and summary.json under --out, replacing a
     previous run there only once the new run has finished.
     """
     from marginengine.cli.output import accounts_table, liquidations_table, print_tables
-    from marginengine.sim import load_scenario, run_scenario
+    from marginengine.config import read_toml
+    from marginengine.sim import apply_overrides, run_scenario, scenario_from_dict
 
-    spec = load_scenario(scenario)
+    data = apply_overrides(read_toml(scenario), list(overrides))
+    spec = scenario_from_dict(data, source=str(scenario))
     target = out_dir if out_dir is not None else Path("runs") / spec.name
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))

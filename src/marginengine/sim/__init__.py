@@ -1,5 +1,7 @@
 """Scenarios driven through the same engine: scripted runs today, cascades later."""
 
+from marginengine.sim.feeds import FeedSpec, ScenarioFeed
+from marginengine.sim.overrides import apply_overrides, parse_value
 from marginengine.sim.scenario import Scenario, load_scenario, parse_duration, scenario_from_dict
 from marginengine.sim.scripted import (
     LiquidationRecord,
@@ -9,12 +11,16 @@ from marginengine.sim.scripted import (
 )
 
 __all__ = [
+    "FeedSpec",
     "LiquidationRecord",
     "Scenario",
+    "ScenarioFeed",
     "ScenarioResult",
     "ScenarioRunner",
+    "apply_overrides",
     "load_scenario",
     "parse_duration",
+    "parse_value",
     "run_scenario",
     "scenario_from_dict",
 ]

@@ -23,6 +23,9 @@ Format (TOML)::
     id = "keeper"
     max_per_account_per_step = 1
 
+    [feeds.WETH]                     # how prices reach the engine (sim/feeds.py)
+    kind = "push"                    # direct (default), push, delayed, anchored
+
     [[steps]]                        # each step: time passes, prices move, actions run,
     advance = "1h"                   # then the liquidator acts
     prices = { WETH = 1800 }
@@ -42,6 +45,7 @@ from marginengine.config.amounts import HumanNumber, parse_asset_amounts, parse_
 from marginengine.config.models import _Strict
 from marginengine.errors import ConfigError
 from marginengine.ledger import check_account_id
+from marginengine.sim.feeds import FeedSpec
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
@@ -62,12 +66,16 @@ def parse_duration(value: object) -> int:
 
 
 class ActionSpec(_Strict):
-    """One scripted action of a step."""
+    """One scripted action of a step.
 
-    type: Literal["deposit", "withdraw", "borrow", "repay"]
+    ``borrow_max`` borrows as much of ``asset`` as initial margin allows at that moment
+    (no ``amount``); its value counts in ``summary.json``'s ``borrowable_value``.
+    """
+
+    type: Literal["deposit", "withdraw", "borrow", "repay", "borrow_max"]
     account: str
     asset: str
-    amount: HumanNumber
+    amount: HumanNumber | None = None
 
 
 class AccountSpec(_Strict):
@@ -83,6 +91,7 @@ class StepSpec(_Strict):
 
     advance: int | str = 0
     prices: dict[str, HumanNumber] = Field(default_factory=dict)
+    reporter: dict[str, HumanNumber] = Field(default_factory=dict)
     actions: list[ActionSpec] = Field(default_factory=list)
     label: str = ""
 
@@ -111,6 +120,7 @@ class ScenarioFile(_Strict):
     prices: dict[str, HumanNumber]
     accounts: list[AccountSpec] = Field(default_factory=list)
     liquidator: LiquidatorSpec = LiquidatorSpec()
+    feeds: dict[str, FeedSpec] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(default_factory=list)
 
 
@@ -153,17 +163,32 @@ class Scenario:
         for dup in sorted({x for x in ids if ids.count(x) > 1}):
             problems.append(f"accounts: duplicate account id {dup!r}")
         self._check_id(spec.liquidator.id, "liquidator.id", problems)
+        for asset in sorted(set(spec.feeds) - set(cfg.markets)):
+            problems.append(f"feeds.{asset}: unknown asset (markets: "
+                            f"{', '.join(sorted(cfg.markets))})")
+        self.reporter: list[dict[str, int]] = []
         self.steps: list[tuple[int, dict[str, int], list[tuple[str, str, str, int]]]] = []
         for i, step in enumerate(spec.steps):
             where = f"steps[{i}]"
             prices = parse_asset_amounts(step.prices, cfg, f"{where}.prices", problems,
                                          prices=True)
+            self.reporter.append(parse_asset_amounts(step.reporter, cfg, f"{where}.reporter",
+                                                     problems, prices=True))
             actions: list[tuple[str, str, str, int]] = []
             for j, act in enumerate(step.actions):
                 at = f"{where}.actions[{j}]"
                 self._check_id(act.account, f"{at}.account", problems)
                 if act.asset not in cfg.markets:
                     problems.append(f"{at}.asset: unknown asset {act.asset!r}")
+                    continue
+                if act.type == "borrow_max":
+                    if act.amount is not None:
+                        problems.append(f"{at}.amount: borrow_max takes no amount")
+                        continue
+                    actions.append((act.type, act.account, act.asset, 0))
+                    continue
+                if act.amount is None:
+                    problems.append(f"{at}.amount: required field is missing")
                     continue
                 amount = parse_positive(act.amount, cfg.markets[act.asset].decimals,
                                         f"{at}.amount", problems)

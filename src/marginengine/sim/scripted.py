@@ -1,7 +1,8 @@
 """Run a scripted scenario through the engine, step by step, with a keeper.
 
-Within a step, in this order: the clock advances (interest accrues), prices are set, the
-scripted actions run, then the keeper liquidates every liquidatable account (sorted by
+Within a step, in this order: the clock advances (interest accrues), the feeds publish
+the step's prices (``SetPrice`` events with the oracle layer's status), the scripted
+actions run, then the keeper liquidates every liquidatable account (sorted by
 id, at most ``max_per_account_per_step`` times each) with the largest liquidation the
 rules allow; under Compound III it absorbs, then buys the seized collateral while the
 reserves are below target.
@@ -26,12 +27,12 @@ from marginengine.engine import (
     Liquidate,
     Outcome,
     Repay,
-    SetPrice,
     Withdraw,
 )
 from marginengine.fixedpoint import PRICE_DECIMALS, RAY, WAD, Rounding
 from marginengine.liquidation import base_for_collateral
 from marginengine.margin import NO_DEBT_HEALTH, value_of
+from marginengine.sim.feeds import FeedSpec, ScenarioFeed
 from marginengine.sim.scenario import Scenario
 
 _ACTIONS: dict[str, type[Deposit | Withdraw | Borrow | Repay]] = {
@@ -71,6 +72,10 @@ class ScenarioResult:
     engine: Engine
     liquidations: list[LiquidationRecord] = field(default_factory=list)
     rejected: list[Outcome] = field(default_factory=list)
+    keeper_refusals: list[Outcome] = field(default_factory=list)
+    borrowed_max: list[tuple[str, str, int, int]] = field(default_factory=list)
+    breaker_events: list[dict[str, Any]] = field(default_factory=list)
+    feeds: dict[str, ScenarioFeed] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """The run's ``summary.json`` content."""
@@ -111,7 +116,25 @@ class ScenarioResult:
             "deficit": {a: str(r.deficit) for a, r in sorted(reserves.items()) if r.deficit},
             "reserves": {a: str(r.reserves_ray // RAY) for a, r in sorted(reserves.items())},
             "treasury": {a: str(r.treasury) for a, r in sorted(reserves.items()) if r.treasury},
+            "borrowable_value": usd(sum(v for *_, v in self.borrowed_max)),
+            "borrowed_max": [
+                {"account": a, "asset": s, "amount": str(n), "value": usd(v)}
+                for a, s, n, v in self.borrowed_max
+            ],
             "rejected_actions": [str(o) for o in self.rejected],
+            "keeper_refusals": [str(o) for o in self.keeper_refusals],
+            "oracle": {
+                a: {
+                    "price": usd(engine.prices[a]) if a in engine.prices else None,
+                    "status": o.status.value,
+                    "stable_price": usd(o.stable.price) if o.stable else None,
+                    "breaker": o.breaker_state.value,
+                    "feed": self.feeds[a].spec.kind if a in self.feeds else "direct",
+                    "feed_refusals": self.feeds[a].refusals if a in self.feeds else [],
+                }
+                for a, o in sorted(engine.oracles.items())
+            },
+            "breaker_transitions": self.breaker_events,
             "accounts": accounts,
         }
 
@@ -128,17 +151,35 @@ class ScenarioRunner:
         self.result = ScenarioResult(scenario, self.engine)
         self.keeper = scenario.spec.liquidator
         self.step_index = -1
+        self.feeds = {
+            asset: ScenarioFeed(asset, scenario.spec.feeds.get(asset, FeedSpec()))
+            for asset in sorted(cfg.markets)
+        }
+        self.result.feeds = self.feeds
 
     def _apply(self, event: Event) -> Outcome:
         outcome = self.engine.apply(event)
-        if not outcome.accepted and not isinstance(event, Liquidate | Absorb | BuyCollateral):
-            self.result.rejected.append(outcome)
+        if not outcome.accepted:
+            if isinstance(event, Liquidate | Absorb | BuyCollateral):
+                self.result.keeper_refusals.append(outcome)
+            else:
+                self.result.rejected.append(outcome)
+        breaker = outcome.details.get("breaker") if outcome.accepted else None
+        if breaker:
+            self.result.breaker_events.extend(
+                breaker if isinstance(breaker, list) else [breaker])
         return outcome
 
+    def _publish(self, market: dict[str, int], reporter: dict[str, int]) -> None:
+        time = self.engine.ledger.time
+        for asset, feed in self.feeds.items():
+            event = feed.step(time, market.get(asset), reporter.get(asset))
+            if event is not None:
+                self._apply(event)
+
     def setup(self) -> None:
-        """Set the initial prices and open the accounts."""
-        for asset, price in sorted(self.scenario.prices.items()):
-            self._apply(SetPrice(asset, price))
+        """Publish the initial prices through the feeds and open the accounts."""
+        self._publish(self.scenario.prices, {})
         for account_id, deposits, _ in self.scenario.accounts:
             for asset, amount in deposits.items():
                 self._apply(Deposit(account_id, asset, amount))
@@ -152,12 +193,37 @@ class ScenarioRunner:
         seconds, prices, actions = self.scenario.steps[index]
         if seconds:
             self._apply(AdvanceTime(seconds))
-        for asset, price in sorted(prices.items()):
-            self._apply(SetPrice(asset, price))
+        self._publish(prices, self.scenario.reporter[index])
         for kind, account_id, asset, amount in actions:
-            self._apply(_ACTIONS[kind](account_id, asset, amount))
+            if kind == "borrow_max":
+                self._borrow_max(account_id, asset)
+            else:
+                self._apply(_ACTIONS[kind](account_id, asset, amount))
         if self.keeper.enabled:
             self.run_keeper()
+
+    def _borrow_max(self, account_id: str, asset: str) -> None:
+        """Borrow what initial margin allows (trimmed by 0.01% steps past rounding)."""
+        engine = self.engine
+        if account_id not in engine.ledger.accounts or asset not in engine.prices:
+            self._apply(Borrow(account_id, asset, 1))  # refused with the engine's reason
+            return
+        amount = engine.borrowing_power(account_id, asset)
+        outcome = None
+        for _ in range(5):
+            if amount <= 0:
+                break
+            outcome = engine.apply(Borrow(account_id, asset, amount))
+            if outcome.accepted:
+                value = value_of(amount, engine.prices[asset],
+                                 engine.config.markets[asset].unit, Rounding.DOWN)
+                self.result.borrowed_max.append((account_id, asset, amount, value))
+                return
+            if "borrowing power" not in (outcome.reason or ""):
+                break
+            amount -= max(1, amount // 10_000)
+        if outcome is not None:
+            self.result.rejected.append(outcome)
 
     def run_keeper(self) -> None:
         """Liquidate (or absorb) every account the rules allow, largest first per account."""
@@ -183,7 +249,7 @@ class ScenarioRunner:
         if quote.plan is None:
             return False
         before = engine.account_data(account_id)
-        outcome = engine.apply(Liquidate(
+        outcome = self._apply(Liquidate(
             self.keeper.id, account_id, quote.debt_asset, quote.collateral_asset,
             quote.debt_to_cover, self.keeper.receive_supply,
         ))
@@ -210,7 +276,7 @@ class ScenarioRunner:
     def _absorb(self, account_id: str) -> bool:
         engine = self.engine
         before = engine.account_data(account_id)
-        outcome = engine.apply(Absorb(self.keeper.id, account_id))
+        outcome = self._apply(Absorb(self.keeper.id, account_id))
         if not outcome.accepted:
             return False
         d = outcome.details
@@ -244,7 +310,7 @@ class ScenarioRunner:
                 int(rules.store_front_price_factor * 10_000),
             )
             if amount > 0:
-                engine.apply(BuyCollateral(self.keeper.id, asset, amount))
+                self._apply(BuyCollateral(self.keeper.id, asset, amount))
 
 
 def run_scenario(

@@ -1,0 +1,72 @@
+"""``--set PATH=VALUE``: override any scenario field by its dotted path.
+
+``VALUE`` is read as a TOML value (``0.5``, ``true``, ``"direct"``, ``[1, 2]``,
+``{ WETH = 1800 }``); text that is not a TOML value is taken as a string, so
+``--set feeds.DAI.kind=direct`` works unquoted. Path parts that are integers index lists
+(``steps.2.prices.WETH=1500``). Missing tables on the way are created.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from typing import Any
+
+from marginengine.errors import ConfigError
+
+
+def parse_value(text: str) -> Any:
+    """A TOML value, or the text itself when it is not one."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with every ``PATH=VALUE`` applied, in order.
+
+    Raises
+    ------
+    ConfigError
+        Naming the override and why it cannot apply (no ``=``, empty path, an index past
+        the end of a list, a path through a value that is not a table or list).
+    """
+    out = copy.deepcopy(data)
+    problems = []
+    for item in overrides:
+        path, sep, raw = item.partition("=")
+        path = path.strip()
+        if not sep or not path or any(not p for p in path.split(".")):
+            problems.append(f"--set {item!r}: must be PATH=VALUE with a dotted PATH")
+            continue
+        try:
+            _assign(out, path.split("."), parse_value(raw.strip()))
+        except (KeyError, IndexError, TypeError) as exc:
+            problems.append(f"--set {path}: {exc.args[0]}")
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+def _assign(node: Any, parts: list[str], value: Any) -> None:
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit():
+                raise TypeError(f"{where}: {part!r} must be an index into a list")
+            index = int(part)
+            if index >= len(node):
+                raise IndexError(f"{where}: index {index} is past the end ({len(node)} items)")
+            if last:
+                node[index] = value
+            else:
+                node = node[index]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+        else:
+            raise TypeError(f"{where}: cannot set a field inside a {type(node).__name__}")
