@@ -190,3 +190,20 @@ def test_unknown_command_and_option_then_exit_2_one_line(capsys: pytest.CaptureF
 def test_help_on_every_command(command: list[str]):
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_simulate_when_set_overrides_then_applied_and_bad_override_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    args = ["simulate", str(EXAMPLES / "dai_oracle_spike.toml"), "--json", "--quiet"]
+    code, out, _ = run([*args, "--out", str(tmp_path / "a")], capsys)
+    assert code == 0 and json.loads(out)["liquidation_count"] == 0
+    code, out, _ = run([*args, "--out", str(tmp_path / "b"), "--set", "feeds.DAI.kind=direct"],
+                       capsys)
+    assert code == 0 and json.loads(out)["liquidation_count"] == 2
+    code, _, err = run([*args, "--out", str(tmp_path / "c"), "--set", "feeds.DAI.kind=magic"],
+                       capsys)
+    assert code == 2 and "feeds.DAI.kind: Input should be" in err
+    code, _, err = run([*args, "--out", str(tmp_path / "d"), "--set", "oops"], capsys)
+    assert code == 2 and err.strip() == "error: --set 'oops': must be PATH=VALUE with a " \
+                                        "dotted PATH"
