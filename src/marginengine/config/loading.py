@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from marginengine.config.models import PRESET_NAMES, ProtocolConfig
+from marginengine.config.perp import PERP_PRESETS
 from marginengine.config.presets import PRESETS
 from marginengine.errors import ConfigError
 
@@ -112,6 +113,15 @@ def protocol_from_dict(
         }
     else:
         merged["markets"] = given
+    perps = data.get("perps")
+    if isinstance(perps, dict):
+        merged["perps"] = {}
+        for sym, fields in perps.items():
+            base_fields: dict[str, Any] = {}
+            if isinstance(fields, dict) and fields.get("preset") in PERP_PRESETS:
+                base_fields = PERP_PRESETS[fields["preset"]]
+            merged["perps"][sym] = (_merge(base_fields, fields) if isinstance(fields, dict)
+                                    else fields)
     return validate_model(ProtocolConfig, merged, source=source, prefix=prefix)
 
 

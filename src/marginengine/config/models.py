@@ -258,6 +258,9 @@ class OracleConfig(_Strict):
     breaker: BreakerConfig = BreakerConfig()
 
 
+from marginengine.config.perp import PerpMarketConfig, perp_symbol_problem  # noqa: E402
+
+
 class ProtocolConfig(_Strict):
     """A protocol: its rule family (preset), its markets and the family's constants.
 
@@ -271,6 +274,7 @@ class ProtocolConfig(_Strict):
     aave: AaveRules = AaveRules()
     compound: CompoundRules | None = None
     oracle: OracleConfig = OracleConfig()
+    perps: dict[str, PerpMarketConfig] = Field(default_factory=dict)
 
     @field_validator("markets")
     @classmethod
@@ -305,7 +309,23 @@ class ProtocolConfig(_Strict):
                 raise ValueError(
                     f"compound-v3's base asset {base} cannot be collateral; set collateral = false"
                 )
+        for symbol, perp in self.perps.items():
+            if symbol in self.markets:
+                raise ValueError(f"perp {symbol!r} has the name of a lending market")
+            problem = perp_symbol_problem(symbol)
+            if problem:
+                raise ValueError(problem)
+            if perp.quote not in self.markets:
+                raise ValueError(f"perps.{symbol}.quote {perp.quote!r} is not one of the markets")
+            try:
+                perp.step_units  # noqa: B018 - validates step_size against base_decimals
+            except ValueError as exc:
+                raise ValueError(f"perps.{symbol}.{exc}") from None
         return self
+
+    def priced(self, symbol: str) -> bool:
+        """Whether ``symbol`` has an oracle price: a lending market or a perp index."""
+        return symbol in self.markets or symbol in self.perps
 
     @property
     def base_asset(self) -> str | None:

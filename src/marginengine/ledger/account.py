@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from marginengine.ledger.perp import PerpPosition
+
 ACCOUNT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
 
 
@@ -38,10 +40,24 @@ class LendingPosition:
 
 @dataclass
 class Account:
-    """One account: an id and its positions."""
+    """One account (one margin bucket): lending positions, perp quote and perp positions.
+
+    Isolated margin is a sub-account (an id of its own, ``owner/label`` by convention)
+    holding one position and the collateral moved into it: margin, liquidation and
+    bankruptcy are per account, so its loss never reaches the owner's other collateral.
+    """
 
     id: str
     lending: dict[str, LendingPosition] = field(default_factory=dict)
+    perp_quote: int = 0
+    perps: dict[str, PerpPosition] = field(default_factory=dict)
+
+    def perp(self, market: str) -> PerpPosition:
+        """The perp position in ``market``, created empty when absent."""
+        pos = self.perps.get(market)
+        if pos is None:
+            pos = self.perps[market] = PerpPosition()
+        return pos
 
     def position(self, asset: str) -> LendingPosition:
         """The lending position in ``asset``, created empty when absent."""
@@ -54,6 +70,8 @@ class Account:
         """Drop empty positions so equal states hash equally."""
         for asset in [a for a, p in self.lending.items() if p.is_empty()]:
             del self.lending[asset]
+        for market in [m for m, p in self.perps.items() if p.size == 0]:
+            del self.perps[market]
 
     def copy(self) -> Account:
         """A deep copy (positions are small)."""
@@ -63,6 +81,8 @@ class Account:
                 a: LendingPosition(p.scaled_supply, p.scaled_debt, p.use_as_collateral)
                 for a, p in self.lending.items()
             },
+            self.perp_quote,
+            {m: p.copy() for m, p in self.perps.items()},
         )
 
     def as_dict(self) -> dict[str, object]:
@@ -72,5 +92,10 @@ class Account:
             "lending": {
                 a: [p.scaled_supply, p.scaled_debt, p.use_as_collateral]
                 for a, p in sorted(self.lending.items())
+            },
+            "perp_quote": self.perp_quote,
+            "perps": {
+                m: [p.size, p.cost, p.funding_index, p.realized_pnl]
+                for m, p in sorted(self.perps.items())
             },
         }

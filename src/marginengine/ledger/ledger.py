@@ -25,6 +25,12 @@ from marginengine.ledger.interest import (
     linear_interest,
     rates,
 )
+from marginengine.ledger.perp import (
+    PerpClearing,
+    PerpMarketState,
+    funding_payment,
+    quote_value,
+)
 from marginengine.ledger.reserve import ReserveState
 
 
@@ -48,6 +54,8 @@ class Ledger:
         self.time = time
         self.reserves: dict[str, ReserveState] = {s: ReserveState(s) for s in config.markets}
         self.accounts: dict[str, Account] = {}
+        self.clearing = PerpClearing(
+            markets={m: PerpMarketState(m) for m in config.perps})
         # Aave mints the reserve factor to its treasury; Comet keeps it in reserves.
         self.treasury_takes_reserve_factor = config.preset == "aave-v3"
         self.compounding = (
@@ -55,6 +63,7 @@ class Ledger:
         )
         self._saved_accounts: dict[str, Account | None] | None = None
         self._saved_reserves: dict[str, ReserveState] = {}
+        self._saved_clearing: PerpClearing | None = None
         self._saved_time = time
         for asset in self.reserves:
             self.update_rates(asset)
@@ -67,6 +76,7 @@ class Ledger:
             raise RuntimeError("ledger transactions do not nest")
         self._saved_accounts = {}
         self._saved_reserves = {}
+        self._saved_clearing = None
         self._saved_time = self.time
         try:
             yield
@@ -76,6 +86,7 @@ class Ledger:
         finally:
             self._saved_accounts = None
             self._saved_reserves = {}
+            self._saved_clearing = None
 
     def _rollback(self) -> None:
         assert self._saved_accounts is not None
@@ -86,6 +97,8 @@ class Ledger:
                 self.accounts[account_id] = saved
         for asset, saved_reserve in self._saved_reserves.items():
             self.reserves[asset] = saved_reserve
+        if self._saved_clearing is not None:
+            self.clearing = self._saved_clearing
         self.time = self._saved_time
 
     def _account(self, account_id: str) -> Account:
@@ -103,6 +116,18 @@ class Ledger:
         if self._saved_accounts is not None and asset not in self._saved_reserves:
             self._saved_reserves[asset] = replace(self.reserves[asset])
         return self.reserves[asset]
+
+    def _clearing(self) -> PerpClearing:
+        if self._saved_accounts is not None and self._saved_clearing is None:
+            self._saved_clearing = self.clearing.copy()
+        return self.clearing
+
+    def touched_perp_markets(self) -> list[str]:
+        """Perp markets whose state changed in the open transaction (sorted)."""
+        if self._saved_clearing is None:
+            return []
+        saved = self._saved_clearing.markets
+        return sorted(m for m, st in self.clearing.markets.items() if vars(st) != vars(saved[m]))
 
     def touched_assets(self) -> list[str]:
         """Assets changed in the open transaction (sorted)."""
@@ -285,6 +310,172 @@ class Ledger:
         r_in.cash += amount_in
         r_in.reserves_ray += amount_in * RAY
 
+    # ------------------------------------------------------------------ perp primitives
+    def perp_quote_of(self, account_id: str) -> int:
+        """An account's perp quote balance."""
+        account = self.accounts.get(account_id)
+        return account.perp_quote if account else 0
+
+    def perp_size(self, account_id: str, market: str) -> int:
+        """An account's signed position size in ``market``."""
+        account = self.accounts.get(account_id)
+        pos = account.perps.get(market) if account else None
+        return pos.size if pos else 0
+
+    def deposit_quote(self, account_id: str, amount: int) -> None:
+        """Quote tokens come into the clearing, credited to the account's perp balance."""
+        self._clearing().cash += amount
+        self._account(account_id).perp_quote += amount
+
+    def withdraw_quote(self, account_id: str, amount: int) -> None:
+        """Quote tokens leave the clearing from the account's perp balance."""
+        account = self._account(account_id)
+        if amount > account.perp_quote:
+            raise LedgerError(f"{account_id} has only {account.perp_quote} of perp quote")
+        clearing = self._clearing()
+        if amount > clearing.cash:
+            raise LedgerError(f"the clearing holds only {clearing.cash} of quote")
+        clearing.cash -= amount
+        account.perp_quote -= amount
+
+    def move_quote(self, source: str, target: str, amount: int) -> None:
+        """Move perp quote between accounts (owner to isolated sub-account and back)."""
+        src = self._account(source)
+        if amount > src.perp_quote:
+            raise LedgerError(f"{source} has only {src.perp_quote} of perp quote")
+        src.perp_quote -= amount
+        self._account(target).perp_quote += amount
+
+    def quote_from_supply(self, account_id: str, asset: str, amount: int) -> None:
+        """Settle a negative perp balance from the account's supplied quote asset: the
+        tokens leave the lending pool and enter the clearing."""
+        self.withdraw(account_id, asset, amount)
+        self._clearing().cash += amount
+        self._account(account_id).perp_quote += amount
+
+    def fund_insurance(self, amount: int, market: str | None = None) -> None:
+        """External quote tokens into an insurance fund (a market's or the shared one)."""
+        clearing = self._clearing()
+        clearing.cash += amount
+        if market is None:
+            clearing.insurance += amount
+        else:
+            clearing.markets[market].insurance += amount
+
+    def insurance_of(self, market: str | None) -> int:
+        """The balance of a market's insurance fund (``None``: the shared one)."""
+        if market is None:
+            return self.clearing.insurance
+        return self.clearing.markets[market].insurance
+
+    def pay_from_insurance(self, account_id: str, amount: int, market: str | None) -> None:
+        """The insurance fund covers ``amount`` of an account's loss."""
+        if amount > self.insurance_of(market):
+            raise LedgerError(f"the insurance fund holds only {self.insurance_of(market)}")
+        clearing = self._clearing()
+        if market is None:
+            clearing.insurance -= amount
+        else:
+            clearing.markets[market].insurance -= amount
+        clearing.insurance_drawdown += amount
+        self._account(account_id).perp_quote += amount
+
+    def fee_to_insurance(self, account_id: str, amount: int, market: str | None) -> None:
+        """An account pays a fee into an insurance fund."""
+        clearing = self._clearing()
+        self._account(account_id).perp_quote -= amount
+        if market is None:
+            clearing.insurance += amount
+        else:
+            clearing.markets[market].insurance += amount
+
+    def socialize(self, bankrupt: str, shares: dict[str, int]) -> None:
+        """Cover a bankrupt account's loss by haircuts on other accounts' perp balances."""
+        total = sum(shares.values())
+        for account_id, share in sorted(shares.items()):
+            self._account(account_id).perp_quote -= share
+        self._account(bankrupt).perp_quote += total
+        self._clearing().socialized_loss += total
+
+    def write_off_perp(self, account_id: str, amount: int) -> None:
+        """Record a loss nobody covered: the clearing's deficit."""
+        self._account(account_id).perp_quote += amount
+        self._clearing().deficit += amount
+
+    def settle_funding(self, account_id: str, market: str, base_unit: int) -> int:
+        """Settle a position's funding since its last settlement; return what it paid.
+
+        The clearing's pool is the counterparty of every payment, so payments and receipts
+        settled at different times never create quote; rounding is against the position.
+        """
+        account = self.accounts.get(account_id)
+        pos = account.perps.get(market) if account else None
+        state = self.clearing.markets[market]
+        if pos is None or pos.funding_index == state.funding_index:
+            return 0
+        account = self._account(account_id)
+        pos = account.perps[market]
+        paid = funding_payment(pos.size, state.funding_index, pos.funding_index, base_unit)
+        pos.funding_index = state.funding_index
+        account.perp_quote -= paid
+        self._clearing().fee_pool += paid
+        return paid
+
+    def accrue_funding(self, market: str, delta_index: int, time: int) -> None:
+        """Move a market's cumulative funding index (longs pay when it rises)."""
+        state = self._clearing().markets[market]
+        state.funding_index += delta_index
+        state.last_funding_time = time
+
+    def record_trade(self, market: str, price: int, basis_ema_ppm: int) -> None:
+        """Remember a market's last trade price and basis average (mark price inputs)."""
+        state = self._clearing().markets[market]
+        state.last_trade_price = price
+        state.basis_ema_ppm = basis_ema_ppm
+
+    def add_volume(self, market: str, liquidated: int = 0, adl: int = 0) -> None:
+        """Count liquidated and auto-deleveraged notional (reporting)."""
+        state = self._clearing().markets[market]
+        state.liquidated_volume += liquidated
+        state.adl_volume += adl
+
+    def fill(self, account_id: str, market: str, size: int, price: int, base_unit: int,
+             quote_unit: int) -> int:
+        """One side of a trade: ``size`` (signed) at ``price``; return the quote flow.
+
+        The account pays ``size x price`` rounded against it (buying rounds up, selling
+        down); the clearing's pool is the counterparty of each side, so a whole trade
+        leaves the pool the rounding and never creates quote. Settle funding first.
+        """
+        account = self._account(account_id)
+        clearing = self._clearing()
+        state = clearing.markets[market]
+        flow = -quote_value(size, price, base_unit, quote_unit,
+                            Rounding.UP if size > 0 else Rounding.DOWN)
+        account.perp_quote += flow
+        clearing.fee_pool -= flow
+        pos = account.perp(market)
+        old = pos.size
+        if old == 0:
+            pos.funding_index = state.funding_index
+        new = old + size
+        if old == 0 or (old > 0) == (size > 0):
+            pos.cost += flow
+        else:
+            closed = min(abs(size), abs(old))
+            released = pos.cost * closed // abs(old)
+            closed_flow = flow * closed // abs(size)
+            # The closed part's cost leaves the position, its flow beyond that cost is
+            # realized PnL; a flip opens the remainder at this price.
+            pos.realized_pnl += closed_flow + released
+            pos.cost = pos.cost - released + (flow - closed_flow)
+        pos.size = new
+        if new == 0:
+            pos.cost = 0
+        state.open_interest += max(new, 0) - max(old, 0)
+        account.prune()
+        return flow
+
     # ------------------------------------------------------------------ time and rates
     def update_rates(self, asset: str) -> None:
         """Recompute an asset's borrow and supply rates from its current utilization."""
@@ -331,7 +522,13 @@ class Ledger:
         """
         problems = []
         sums: dict[str, list[int]] = {a: [0, 0] for a in self.reserves}
+        quote_total = 0
+        sizes: dict[str, list[int]] = {m: [0, 0] for m in self.clearing.markets}
         for account in self.accounts.values():
+            quote_total += account.perp_quote
+            for market, perp in account.perps.items():
+                sizes[market][0] += perp.size
+                sizes[market][1] += max(perp.size, 0)
             for asset, pos in account.lending.items():
                 sums[asset][0] += pos.scaled_supply
                 sums[asset][1] += pos.scaled_debt
@@ -344,6 +541,19 @@ class Ledger:
                     f"{asset}: scaled totals {r.scaled_supply}/{r.scaled_debt} differ from "
                     f"the accounts' {sums[asset][0]}/{sums[asset][1]}"
                 )
+        if self._clearing_claims(self.clearing) != quote_total:
+            problems.append(
+                f"perp clearing out of balance: claims {self._clearing_claims(self.clearing)}"
+                f" against perp balances {quote_total}"
+            )
+        for market, (net, longs) in sorted(sizes.items()):
+            if net:
+                problems.append(f"{market}: sizes sum to {net}, not 0")
+            if longs != self.clearing.markets[market].open_interest:
+                problems.append(f"{market}: open interest "
+                                f"{self.clearing.markets[market].open_interest} differs "
+                                f"from the long sizes {longs}")
+        problems.extend(self._clearing_sign_problems())
         if problems:
             raise InvariantViolation("; ".join(problems))
 
@@ -375,6 +585,7 @@ class Ledger:
                 if asset in deltas:
                     deltas[asset][0] += d_supply
                     deltas[asset][1] += d_debt
+        problems.extend(self._perp_transaction_problems())
         for asset, before in sorted(self._saved_reserves.items()):
             r = self.reserves[asset]
             problems.extend(self._reserve_problems(r))
@@ -386,6 +597,47 @@ class Ledger:
                 )
         if problems:
             raise InvariantViolation("; ".join(problems))
+
+    @staticmethod
+    def _clearing_claims(c: PerpClearing) -> int:
+        """The clearing's identity, rearranged: zero when it holds (given sum(perp_quote))."""
+        return (c.cash + c.deficit - c.insurance - c.fee_pool
+                - sum(m.insurance for m in c.markets.values()))
+
+    def _perp_transaction_problems(self) -> list[str]:
+        assert self._saved_accounts is not None
+        d_quote = 0
+        d_size: dict[str, int] = {m: 0 for m in self.clearing.markets}
+        d_long: dict[str, int] = {m: 0 for m in self.clearing.markets}
+        for account_id, saved in self._saved_accounts.items():
+            now = self.accounts.get(account_id)
+            d_quote += (now.perp_quote if now else 0) - (saved.perp_quote if saved else 0)
+            for m in d_size:
+                new = now.perps[m].size if now and m in now.perps else 0
+                old = saved.perps[m].size if saved and m in saved.perps else 0
+                d_size[m] += new - old
+                d_long[m] += max(new, 0) - max(old, 0)
+        before = self._saved_clearing or self.clearing
+        problems = []
+        moved = self._clearing_claims(self.clearing) - self._clearing_claims(before)
+        if moved != d_quote:
+            problems.append(f"perp clearing: balances moved {d_quote} but the clearing "
+                            f"moved {moved}")
+        for m, state in sorted(self.clearing.markets.items()):
+            if d_size[m]:
+                problems.append(f"{m}: sizes moved by {d_size[m]} in total, not 0")
+            if state.open_interest - before.markets[m].open_interest != d_long[m]:
+                problems.append(f"{m}: open interest out of step with the long sizes")
+        problems.extend(self._clearing_sign_problems())
+        return problems
+
+    def _clearing_sign_problems(self) -> list[str]:
+        c = self.clearing
+        problems = [f"perp clearing: negative {name}" for name in ("cash", "insurance")
+                    if getattr(c, name) < 0]
+        problems.extend(f"{m}: negative insurance fund" for m, st in sorted(c.markets.items())
+                        if st.insurance < 0)
+        return problems
 
     @staticmethod
     def _reserve_problems(r: ReserveState) -> list[str]:
@@ -403,6 +655,7 @@ class Ledger:
             "time": self.time,
             "reserves": {a: r.as_dict() for a, r in sorted(self.reserves.items())},
             "accounts": [self.accounts[a].as_dict() for a in sorted(self.accounts)],
+            "clearing": self.clearing.as_dict(),
         }
 
     def state_hash(self, extra: dict[str, object] | None = None) -> str:
