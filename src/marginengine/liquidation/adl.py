@@ -1,0 +1,378 @@
+"""Auto-deleveraging: who takes over a bankrupt position, how much, and at what cost.
+
+When a position is bankrupt and the insurance fund cannot absorb it, it is closed against
+positions on the other side at its bankruptcy price. This module decides the split. It is a
+pure rule: the engine passes the candidates (every position on the opposite side, with its
+account's equity and maintenance requirement) and applies the fills.
+
+Three policies (:class:`AdlPolicy`):
+
+- ``PNL_LEVERAGE``: BitMEX's and Binance's queue. Rank by PnL% x effective leverage
+  (:func:`adl_score`), fill the first candidate fully, then the next. Deterministic, and
+  concentrates the cost on the most profitable, most levered accounts.
+- ``PRO_RATA_PROFIT``: split among profitable candidates in proportion to their unrealized
+  profit (no candidate closed beyond its size; any excess redistributed); if the profitable
+  exposure is too small, close it all and split the rest over the others by size.
+- ``RISK_AWARE``: as ``PRO_RATA_PROFIT`` but the weight of a profitable candidate is its
+  profit x its effective leverage (``upnl * |notional| / equity``). Why: profit is what pays
+  the haircut (a candidate is closed at the bankrupt position's price, not at mark), and
+  leverage is where the next cascade comes from (a highly levered winner is the account most
+  likely to become the next bankrupt if the price turns). Weighting by both spreads the
+  cost instead of wiping out the head of a queue, yet still removes most exposure from the
+  thinnest buffers. It is the pro-rata counterpart of the ``PNL_LEVERAGE`` ranking signal.
+
+Splits are exact: shares are computed over exact rationals, floored, and the few leftover
+units go to the largest remainders (ties by account id), so the sizes closed add up to
+``|size_to_close|`` exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from fractions import Fraction
+from math import lcm
+
+from marginengine.fixedpoint import PRICE_UNIT
+
+
+@dataclass(frozen=True)
+class AdlCandidate:
+    """One position that can take over (part of) a bankrupt position.
+
+    Attributes
+    ----------
+    account
+        The account id; unique among the candidates (it breaks ties).
+    size
+        Signed position size, base smallest units; opposite in sign to the bankrupt one.
+    quote_balance
+        The position's cash-flow quote balance, quote smallest units: minus the entry cost
+        for a long, plus the entry proceeds for a short. ``quote_balance + value at mark``
+        is the position's unrealized PnL and ``|quote_balance|`` its entry cost.
+    equity
+        The account's total equity (collateral plus all PnL), quote smallest units.
+    maintenance
+        The account's total maintenance requirement, quote smallest units.
+    """
+
+    account: str
+    size: int
+    quote_balance: int
+    equity: int
+    maintenance: int
+
+
+class AdlPolicy(Enum):
+    """How a bankrupt position is split among opposite positions."""
+
+    PNL_LEVERAGE = "pnl_leverage"
+    PRO_RATA_PROFIT = "pro_rata_profit"
+    RISK_AWARE = "risk_aware"
+
+
+@dataclass(frozen=True)
+class AdlFill:
+    """One candidate's part of an ADL.
+
+    Attributes
+    ----------
+    account
+        The candidate's account.
+    size
+        The amount of the candidate's position closed, base smallest units; same sign as the
+        candidate's position (a short candidate closes a negative amount).
+    price
+        The fill price: the bankrupt position's bankruptcy price.
+    haircut
+        The profit given up versus closing at mark, quote smallest units, rounded up:
+        ``size * (mark - price)`` in value. Negative if the bankruptcy price is better
+        than mark for the candidate.
+    """
+
+    account: str
+    size: int
+    price: int
+    haircut: int
+
+
+def _scale(base_unit: int) -> int:
+    """``base_unit * PRICE_UNIT``: a value ``size * price * quote_unit`` over this is quote."""
+    scale: int = base_unit * PRICE_UNIT  # PRICE_UNIT is typed loosely (10**int)
+    return scale
+
+
+def _value_scaled(size: int, price: int, quote_unit: int) -> int:
+    """``size * price`` in quote units, times ``base_unit * PRICE_UNIT`` (exact, signed)."""
+    return size * price * quote_unit
+
+
+def _upnl_scaled(c: AdlCandidate, mark_price: int, base_unit: int, quote_unit: int) -> int:
+    """Unrealized PnL at mark, times ``base_unit * PRICE_UNIT`` (exact, signed)."""
+    return c.quote_balance * _scale(base_unit) + _value_scaled(c.size, mark_price, quote_unit)
+
+
+def adl_score(c: AdlCandidate, mark_price: int, base_unit: int, quote_unit: int) -> tuple[int, int]:
+    """Return the candidate's ADL ranking as an exact rational ``(numerator, denominator)``.
+
+    BitMEX and Binance rank by::
+
+        PnL%      = unrealized PnL / |entry cost|
+        leverage  = |notional at mark| / equity
+        score     = PnL% * leverage   if PnL% >= 0
+                  = PnL% / leverage   if PnL% <  0
+
+    so every profitable position ranks above every losing one (scores >= 0 against < 0),
+    and among losers the least levered loser ranks last. Degenerate inputs are clamped
+    rather than rejected: an equity at or below 0 counts as 1 quote unit (the account
+    is infinitely levered, so it ranks high among the profitable), a zero entry cost or
+    notional counts as 1 unit.
+
+    Returns
+    -------
+    tuple[int, int]
+        ``(numerator, denominator)`` with ``denominator > 0``, reduced; compare two scores
+        by cross-multiplication (or as :class:`fractions.Fraction`).
+    """
+    _check_units(base_unit, quote_unit)
+    scale = _scale(base_unit)
+    upnl = _upnl_scaled(c, mark_price, base_unit, quote_unit)  # / scale
+    cost = max(abs(c.quote_balance), 1)
+    value = max(abs(_value_scaled(c.size, mark_price, quote_unit)), 1)  # / scale
+    equity = max(c.equity, 1)
+    if upnl >= 0:
+        # (upnl / scale / cost) * (value / scale / equity)
+        score = Fraction(upnl * value, scale * scale * cost * equity)
+    else:
+        # (upnl / scale / cost) / (value / scale / equity)
+        score = Fraction(upnl * equity, cost * value)
+    return score.numerator, score.denominator
+
+
+def _check_units(base_unit: int, quote_unit: int) -> None:
+    if base_unit <= 0:
+        raise ValueError(f"base_unit must be positive (got {base_unit})")
+    if quote_unit <= 0:
+        raise ValueError(f"quote_unit must be positive (got {quote_unit})")
+
+
+def _split(
+    total: int, accounts: Sequence[str], weights: Sequence[Fraction], caps: Sequence[int]
+) -> list[int]:
+    """Split ``total`` units in proportion to ``weights``, none above its cap, exactly.
+
+    Water-filling: a candidate whose proportional share reaches its cap gets the cap and
+    leaves, and the rest is re-split among the others, until no share exceeds its cap.
+    The remaining shares are floored; the leftover units (fewer than the number of
+    candidates) go one each to the largest fractional remainders, ties by account id.
+    A share below its cap is below it by more than its fraction, so the extra unit never
+    breaks a cap. Requires ``total <= sum(caps of positive weights)``.
+    """
+    count = len(weights)
+    out = [0] * count
+    common = lcm(*(w.denominator for w in weights)) if weights else 1
+    ints = [w.numerator * (common // w.denominator) for w in weights]
+    active = [i for i in range(count) if ints[i] > 0 and caps[i] > 0]
+    remaining = total
+    while active:
+        weight_sum = sum(ints[i] for i in active)
+        capped = [i for i in active if remaining * ints[i] >= caps[i] * weight_sum]
+        if not capped:
+            break
+        for i in capped:
+            out[i] = caps[i]
+            remaining -= caps[i]
+        active = [i for i in active if i not in capped]
+    if not active:
+        if remaining:
+            raise RuntimeError("the split ran out of candidates: total exceeds their caps")
+        return out
+    weight_sum = sum(ints[i] for i in active)
+    remainders: list[tuple[int, str, int]] = []
+    for i in active:
+        share, rest = divmod(remaining * ints[i], weight_sum)
+        out[i] = share
+        remainders.append((-rest, accounts[i], i))
+    leftover = remaining - sum(out[i] for i in active)
+    for _, _, i in sorted(remainders)[:leftover]:
+        out[i] += 1
+    return out
+
+
+def allocate_adl(
+    size_to_close: int,
+    bankruptcy_price: int,
+    mark_price: int,
+    candidates: Sequence[AdlCandidate],
+    policy: AdlPolicy,
+    base_unit: int,
+    quote_unit: int,
+    *,
+    step: int = 1,
+) -> list[AdlFill]:
+    """Split the closing of a bankrupt position among opposite positions.
+
+    Parameters
+    ----------
+    size_to_close
+        The signed size of the bankrupt position to close (same sign as that position);
+        ``|size_to_close|`` of opposite exposure is closed. 0 closes nothing.
+    bankruptcy_price
+        The bankrupt position's bankruptcy price: every fill is at this price.
+    mark_price
+        The mark price (ranking, weights and haircuts).
+    candidates
+        Positions on the opposite side (``sign(size) == -sign(size_to_close)``), one per
+        account.
+    policy
+        See :class:`AdlPolicy`.
+    base_unit, quote_unit
+        ``10**decimals`` of the base and quote assets.
+    step
+        The market's size increment: ``size_to_close`` and every candidate size must be
+        multiples of it; splits are made in whole steps.
+
+    Returns
+    -------
+    list[AdlFill]
+        Non-zero fills; the sum of their ``|size|`` is ``|size_to_close|`` exactly. In queue
+        order for ``PNL_LEVERAGE``, by account id for the pro-rata policies.
+
+    Raises
+    ------
+    ValueError
+        If a candidate is on the same side as the bankrupt position or flat, an account
+        appears twice, sizes are not multiples of ``step``, or the candidates' total
+        opposite exposure is smaller than ``|size_to_close|`` (both numbers are named).
+    """
+    _check_units(base_unit, quote_unit)
+    if step <= 0:
+        raise ValueError(f"step must be positive (got {step})")
+    if bankruptcy_price < 0 or mark_price < 0:
+        raise ValueError(
+            f"prices must be non-negative (bankruptcy {bankruptcy_price}, mark {mark_price})"
+        )
+    if size_to_close % step:
+        raise ValueError(f"size_to_close {size_to_close} is not a multiple of step {step}")
+    if size_to_close == 0:
+        return []
+    seen: set[str] = set()
+    for c in candidates:
+        if c.account in seen:
+            raise ValueError(f"candidates: account {c.account!r} appears more than once")
+        seen.add(c.account)
+        if c.size == 0 or (c.size > 0) == (size_to_close > 0):
+            raise ValueError(
+                f"candidates[{c.account!r}].size: {c.size} is not on the opposite side of "
+                f"the bankrupt position ({size_to_close})"
+            )
+        if c.size % step:
+            raise ValueError(
+                f"candidates[{c.account!r}].size: {c.size} is not a multiple of step {step}"
+            )
+    need = abs(size_to_close)
+    available = sum(abs(c.size) for c in candidates)
+    if available < need:
+        raise ValueError(
+            f"opposite exposure {available} is smaller than the size to close {need}"
+        )
+
+    if policy is AdlPolicy.PNL_LEVERAGE:
+        closed = _queue(need, mark_price, candidates, base_unit, quote_unit)
+    else:
+        closed = _pro_rata(need, step, mark_price, candidates, policy, base_unit, quote_unit)
+    return [
+        _fill(c, amount, bankruptcy_price, mark_price, base_unit, quote_unit)
+        for c, amount in closed
+        if amount
+    ]
+
+
+def _queue(
+    need: int,
+    mark_price: int,
+    candidates: Sequence[AdlCandidate],
+    base_unit: int,
+    quote_unit: int,
+) -> list[tuple[AdlCandidate, int]]:
+    """Fill candidates fully in order of score (highest first, ties by account id)."""
+
+    def key(c: AdlCandidate) -> tuple[Fraction, str]:
+        num, den = adl_score(c, mark_price, base_unit, quote_unit)
+        return -Fraction(num, den), c.account
+
+    out: list[tuple[AdlCandidate, int]] = []
+    for c in sorted(candidates, key=key):
+        if need == 0:
+            break
+        take = min(abs(c.size), need)
+        out.append((c, take))
+        need -= take
+    return out
+
+
+def _pro_rata(
+    need: int,
+    step: int,
+    mark_price: int,
+    candidates: Sequence[AdlCandidate],
+    policy: AdlPolicy,
+    base_unit: int,
+    quote_unit: int,
+) -> list[tuple[AdlCandidate, int]]:
+    """Profit-weighted (or profit x leverage) split, then by size if profit runs out."""
+    ordered = sorted(candidates, key=lambda c: c.account)
+    upnl = [_upnl_scaled(c, mark_price, base_unit, quote_unit) for c in ordered]
+    winners = [i for i, u in enumerate(upnl) if u > 0]
+    others = [i for i, u in enumerate(upnl) if u <= 0]
+    steps = [abs(c.size) // step for c in ordered]
+    amount = [0] * len(ordered)
+    winner_steps = sum(steps[i] for i in winners)
+    need_steps = need // step
+    if need_steps <= winner_steps:
+        weights = [_weight(ordered[i], upnl[i], mark_price, policy, quote_unit) for i in winners]
+        split = _split(
+            need_steps, [ordered[i].account for i in winners], weights, [steps[i] for i in winners]
+        )
+        for i, s in zip(winners, split, strict=True):
+            amount[i] = s
+    else:
+        for i in winners:
+            amount[i] = steps[i]
+        split = _split(
+            need_steps - winner_steps,
+            [ordered[i].account for i in others],
+            [Fraction(steps[i]) for i in others],
+            [steps[i] for i in others],
+        )
+        for i, s in zip(others, split, strict=True):
+            amount[i] = s
+    return [(c, amount[i] * step) for i, c in enumerate(ordered)]
+
+
+def _weight(
+    c: AdlCandidate, upnl_scaled: int, mark_price: int, policy: AdlPolicy, quote_unit: int
+) -> Fraction:
+    """A profitable candidate's weight (common factors dropped: only ratios matter)."""
+    if policy is AdlPolicy.PRO_RATA_PROFIT:
+        return Fraction(upnl_scaled)
+    # RISK_AWARE: upnl * |notional at mark| / equity (equity and notional clamped at 1
+    # unit, as in adl_score, so a weight is never 0 for a profitable candidate).
+    value = max(abs(_value_scaled(c.size, mark_price, quote_unit)), 1)
+    return Fraction(upnl_scaled * value, max(c.equity, 1))
+
+
+def _fill(
+    c: AdlCandidate,
+    amount: int,
+    bankruptcy_price: int,
+    mark_price: int,
+    base_unit: int,
+    quote_unit: int,
+) -> AdlFill:
+    signed = amount if c.size > 0 else -amount
+    # Profit given up versus mark: signed * (mark - price), rounded up (toward +inf).
+    given_up = signed * (mark_price - bankruptcy_price) * quote_unit
+    haircut = -(-given_up // _scale(base_unit))
+    return AdlFill(account=c.account, size=signed, price=bankruptcy_price, haircut=haircut)
