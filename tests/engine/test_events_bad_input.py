@@ -111,7 +111,8 @@ def test_event_when_field_has_wrong_type_then_event_error_names_field(
          r"^Deposit\.1: unknown field$"),
         ({"type": "Teleport", "account": "alice"},
          r"^type: unknown event type 'Teleport' \(one of Deposit, Withdraw, Borrow, Repay, "
-         r"SetPrice, AdvanceTime, Liquidate, Absorb, BuyCollateral\)$"),
+         r"SetPrice, AdvanceTime, Liquidate, Absorb, BuyCollateral, DepositQuote, "
+         r"WithdrawQuote, TransferQuote, Trade, LiquidatePerp, FundInsurance\)$"),
         ({"account": "alice", "asset": "WETH", "amount": 1},
          r"^type: unknown event type None"),
         ({"type": ["Deposit"]}, r"^type: unknown event type \['Deposit'\]"),
@@ -160,7 +161,8 @@ AAVE_REFUSED: list[tuple[str, Event, str]] = [
     ("unknown-asset", Deposit("alice", "XYZ", WETH), r"^asset: unknown asset 'XYZ'$"),
     ("unknown-asset-price", SetPrice("XYZ", USD), r"^asset: unknown asset 'XYZ'$"),
     ("malformed-account", Deposit("bad id!", "WETH", WETH),
-     r"^account: account id must be 1-64 letters, digits or \. _ : @ - \(got 'bad id!'\)$"),
+     r"^account: account id must be 1-64 letters, digits or \. _ : @ -, optionally /label "
+     r"for an isolated sub-account \(got 'bad id!'\)$"),
     ("empty-account", Deposit("", "WETH", WETH), r"^account: account id must be 1-64"),
     ("long-account", Deposit("a" * 65, "WETH", WETH), r"^account: account id must be 1-64"),
     ("unknown-account", Withdraw("bob", "WETH", WETH), r"^account: unknown account 'bob'$"),

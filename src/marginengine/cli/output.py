@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.table import Table
 
 from marginengine.engine import Engine, fmt_health, fmt_usd
-from marginengine.fixedpoint import format_units
+from marginengine.fixedpoint import Rounding, format_units
+from marginengine.margin import MarginKind
 from marginengine.sim import ScenarioResult
 
 
@@ -28,17 +29,26 @@ def liquidations_table(result: ScenarioResult) -> Table:
 
 
 def accounts_table(engine: Engine, title: str = "Final health") -> Table:
-    """Each account's collateral, debt and health factor."""
+    """Each account's collateral, debt, perp equity and margin, and health factor."""
+    perps = bool(engine.config.perps)
     table = Table(title=title, title_justify="left")
-    for col in ("account", "collateral", "debt", "health factor", "liquidatable"):
+    columns = ["account", "collateral", "debt"]
+    if perps:
+        columns += ["perp equity", "perp margin"]
+    columns += ["health factor", "liquidatable"]
+    for col in columns:
         table.add_column(col, justify="left" if col == "account" else "right")
     for account_id in sorted(engine.ledger.accounts):
         data = engine.account_data(account_id)
         liq = engine.is_liquidatable(account_id)
-        table.add_row(
-            account_id, fmt_usd(data.total_collateral), fmt_usd(data.total_debt),
-            fmt_health(data.health_factor), "[red]yes[/red]" if liq else "no",
-        )
+        row = [account_id, fmt_usd(data.total_collateral), fmt_usd(data.total_debt)]
+        if perps:
+            risk = engine.bucket(account_id)
+            row += [fmt_usd(risk.usd(risk.perp_equity, Rounding.DOWN)),
+                    fmt_usd(risk.usd(risk.perp_maintenance, Rounding.UP))]
+        row += [fmt_health(engine.health_factor(account_id)),
+                "[red]yes[/red]" if liq else "no"]
+        table.add_row(*row)
     return table
 
 
@@ -62,6 +72,9 @@ def health_row(engine: Engine, account_id: str) -> dict[str, Any]:
     """One account's health figures, exact ints plus display strings."""
     data = engine.account_data(account_id)
     liquidatable = engine.is_liquidatable(account_id)
+    if engine.has_perps(account_id):
+        return _perp_health_row(engine, account_id, data.total_collateral, data.total_debt,
+                                liquidatable)
     row: dict[str, Any] = {
         "account": account_id,
         "collateral_base": data.total_collateral,
@@ -117,3 +130,45 @@ def print_tables(console: Console, *tables: Table) -> None:
     """Print tables separated by blank lines."""
     for table in tables:
         console.print(table)
+
+
+def _perp_health_row(engine: Engine, account_id: str, collateral: int, debt: int,
+                     liquidatable: bool) -> dict[str, Any]:
+    """Health of a bucket with perps: equity, margin, and the next liquidation."""
+    from marginengine.engine.perp_handlers import plan_perp_liquidation
+
+    risk = engine.bucket(account_id)
+    state = risk.margin(MarginKind.MAINTENANCE)
+    health = engine.health_factor(account_id)
+    row: dict[str, Any] = {
+        "account": account_id,
+        "collateral_base": collateral,
+        "debt_base": debt,
+        "collateral": float(format_units(collateral, 8)),
+        "debt": float(format_units(debt, 8)),
+        "perp_equity": str(risk.perp_equity),
+        "perp_maintenance": str(risk.perp_maintenance),
+        "margin_value_base": state.value,
+        "margin_requirement_base": state.requirement,
+        "health_factor": None if state.requirement == 0 else health / 10**18,
+        "health_factor_wad": None if state.requirement == 0 else str(health),
+        "health_factor_display": fmt_health(health),
+        "liquidatable": liquidatable,
+        "positions": {p.market: {"size": str(p.size), "mark": p.mark,
+                                 "unrealized": str(p.unrealized)} for p in risk.positions},
+    }
+    if liquidatable and risk.positions:
+        largest = max(risk.positions, key=lambda p: (p.notional, p.market))
+        plan = plan_perp_liquidation(engine, account_id, largest.market)
+        decimals = engine.config.perps[largest.market].base_decimals
+        row.update({
+            "liquidation_market": largest.market,
+            "close": str(plan.close),
+            "fill_price": plan.price,
+            "bankruptcy_price": plan.bankruptcy_price,
+            "underwater": plan.underwater,
+            "max_repay_display": f"close {format_units(plan.close, decimals)} {largest.market}",
+            "collateral_seized_display": f"at {format_units(plan.price, 8, 2)}"
+                                         + (" (bankrupt)" if plan.underwater else ""),
+        })
+    return row

@@ -23,10 +23,10 @@ def parse_asset_amounts(
     out: dict[str, int] = {}
     for asset, raw in values.items():
         where = f"{path}.{asset}"
-        if asset not in config.markets:
-            problems.append(
-                f"{where}: unknown asset (markets: {', '.join(sorted(config.markets))})"
-            )
+        known = config.priced(asset) if prices else asset in config.markets
+        if not known:
+            names = sorted({*config.markets, *config.perps}) if prices else sorted(config.markets)
+            problems.append(f"{where}: unknown asset (markets: {', '.join(names)})")
             continue
         decimals = PRICE_DECIMALS if prices else config.markets[asset].decimals
         value = parse_positive(raw, decimals, where, problems)

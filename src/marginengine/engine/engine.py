@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from marginengine.config import ProtocolConfig, validate_model
+from marginengine.engine import perp_handlers
 from marginengine.engine.eventlog import EventLog, LogReader
 from marginengine.engine.events import (
     Absorb,
@@ -22,14 +23,21 @@ from marginengine.engine.events import (
     Borrow,
     BuyCollateral,
     Deposit,
+    DepositQuote,
     Event,
+    FundInsurance,
     Liquidate,
+    LiquidatePerp,
     Outcome,
     Repay,
     SetPrice,
+    Trade,
+    TransferQuote,
     Withdraw,
+    WithdrawQuote,
     event_from_dict,
 )
+from marginengine.engine.rejected import Rejected, fmt_health, fmt_usd
 from marginengine.errors import ConfigError, EventError, LogError, MarginEngineError
 from marginengine.fixedpoint import RAY, WAD, Rounding, bps_div, format_units
 from marginengine.ledger import Ledger, LedgerError, check_account_id
@@ -42,26 +50,14 @@ from marginengine.liquidation import (
     plan_liquidation,
     quote_collateral,
 )
-from marginengine.margin import NO_DEBT_HEALTH, AccountData, WeightedMarginModel, value_of
+from marginengine.margin import (
+    AccountData,
+    MarginKind,
+    WeightedMarginModel,
+    value_of,
+)
+from marginengine.margin.perp import BucketRisk, PerpMarginModel, mark_price
 from marginengine.oracle import MarketOracle, PriceStatus, PriceTable
-
-
-class Rejected(Exception):
-    """Raised inside a handler to refuse the event; the engine logs the reason."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def fmt_usd(value_base: int) -> str:
-    """Base-currency units as ``12,345.67 USD`` (display only)."""
-    return f"{format_units(value_base, 8, 2)} USD"
-
-
-def fmt_health(health: int) -> str:
-    """A wad health factor as ``0.93`` (``inf`` without debt)."""
-    return "inf" if health == NO_DEBT_HEALTH else f"{health / WAD:.4f}".rstrip("0").rstrip(".")
 
 
 @dataclass(frozen=True)
@@ -147,8 +143,16 @@ class Engine:
             Liquidate: self._liquidate,
             Absorb: self._absorb,
             BuyCollateral: self._buy_collateral,
+            DepositQuote: lambda e: perp_handlers.deposit_quote(self, e),
+            WithdrawQuote: lambda e: perp_handlers.withdraw_quote(self, e),
+            TransferQuote: lambda e: perp_handlers.transfer_quote(self, e),
+            Trade: lambda e: perp_handlers.trade(self, e),
+            LiquidatePerp: lambda e: perp_handlers.liquidate_perp(self, e),
+            FundInsurance: lambda e: perp_handlers.fund_insurance(self, e),
         }
-        self.oracles = {asset: MarketOracle(asset, config.oracle) for asset in config.markets}
+        self.perp_model = PerpMarginModel(self.model)
+        self.oracles = {asset: MarketOracle(asset, config.oracle)
+                        for asset in (*config.markets, *config.perps)}
         self._pending_prices: list[tuple[str, int]] = []
         self._pending_oracles: dict[str, MarketOracle] = {}
         self._listeners: list[Callable[[Change], None]] = []
@@ -222,12 +226,67 @@ class Engine:
         return self.model.account_data(self.ledger, self.prices, account_id)
 
     def health_factor(self, account_id: str) -> int:
-        """The account's health factor (wad)."""
+        """The account's health factor (wad): Aave's for a lending-only account; the
+        bucket's maintenance value over requirement when it holds perps."""
+        if self.has_perps(account_id):
+            return self.bucket(account_id).margin(MarginKind.MAINTENANCE).health
         return self.account_data(account_id).health_factor
 
     def is_liquidatable(self, account_id: str) -> bool:
-        """Whether the preset's rules allow liquidating the account now."""
+        """Whether the preset's rules allow liquidating the account now (a bucket with
+        perps: when its maintenance value is below its requirement)."""
+        if self.has_perps(account_id):
+            state = self.bucket(account_id).margin(MarginKind.MAINTENANCE)
+            return state.requirement > 0 and state.value < state.requirement
         return self.model.is_liquidatable(self.ledger, self.prices, account_id)
+
+    # ------------------------------------------------------------------ perps
+    def has_perps(self, account_id: str) -> bool:
+        """Whether the account holds perp positions or a perp balance."""
+        account = self.ledger.accounts.get(account_id)
+        return bool(account and (account.perps or account.perp_quote))
+
+    def has_risk(self, account_id: str) -> bool:
+        """Whether the account has lending debt or perp positions."""
+        account = self.ledger.accounts.get(account_id)
+        if account is None:
+            return False
+        return bool(account.perps) or any(p.scaled_debt for p in account.lending.values())
+
+    def priced_assets(self, account_id: str) -> list[str]:
+        """Every price the account's valuation uses: its lending assets, its perp markets
+        and the perp quote asset."""
+        account = self.ledger.accounts.get(account_id)
+        if account is None:
+            return []
+        assets = set(account.lending) | set(account.perps)
+        if account.perps and self.perp_model.quote_asset:
+            assets.add(self.perp_model.quote_asset)
+        return sorted(assets)
+
+    def mark(self, market: str) -> int:
+        """A perp market's mark price (see :func:`~marginengine.margin.perp.mark_price`)."""
+        state = self.ledger.clearing.markets[market]
+        return mark_price(self.prices[market], state.last_trade_price, state.basis_ema_ppm)
+
+    def marks(self) -> dict[str, int]:
+        """Mark prices of every perp market with an index price."""
+        return {m: self.mark(m) for m in self.config.perps if m in self.prices}
+
+    def bucket(self, account_id: str, initial: bool = False) -> BucketRisk:
+        """The account's whole margin bucket: lending and perps (initial: at the
+        initial-margin prices of the oracle layer)."""
+        if initial:
+            collateral, debt = self.initial_prices()
+            return self.perp_model.bucket(self.ledger, collateral, self.marks(), account_id,
+                                          debt)
+        return self.perp_model.bucket(self.ledger, self.prices, self.marks(), account_id)
+
+    def equity_quote(self, risk: BucketRisk) -> int:
+        """A bucket's unweighted equity converted to quote smallest units (signed)."""
+        usd = risk.equity
+        magnitude = abs(usd) * risk.quote_unit // risk.quote_price
+        return magnitude if usd >= 0 else -magnitude
 
     def state_hash(self) -> str:
         """SHA-256 over the ledger, the prices and the event count."""
@@ -383,6 +442,9 @@ class Engine:
             raise Rejected(f"not enough liquidity: {exc}") from None
         if not was_collateral:
             return {"withdrawn": amount}
+        if self.has_perps(e.account) and self.ledger.accounts[e.account].perps:
+            self._require_prices(self.priced_assets(e.account))
+            perp_handlers.check_initial(self, e.account)
         data = self.account_data(e.account)
         if data.total_debt:
             if self.config.preset == "aave-v3":
@@ -436,6 +498,8 @@ class Engine:
                 f"of {fmt_usd(initial.initial_value)}; health factor would be "
                 f"{fmt_health(after.health_factor)}"
             )
+        if self.has_perps(e.account):
+            perp_handlers.check_initial(self, e.account)
         if self.config.compound is not None:
             minimum = int(self.config.compound.base_borrow_min * market.unit)
             debt = self.ledger.debt_of(e.account, asset)
@@ -458,7 +522,7 @@ class Engine:
         return {"repaid": paid}
 
     def _set_price(self, e: SetPrice) -> dict[str, Any]:
-        asset = self._market(e.asset)
+        asset = e.asset if e.asset in self.config.perps else self._market(e.asset)
         self._positive(e.price, "price")
         try:
             status = PriceStatus(e.status)
@@ -480,8 +544,12 @@ class Engine:
 
     def _advance_time(self, e: AdvanceTime) -> dict[str, Any]:
         self._positive(e.seconds, "seconds")
+        previous = self.ledger.time
         self.ledger.advance(e.seconds)
         details: dict[str, Any] = {"time": self.ledger.time}
+        funding = perp_handlers.accrue_funding(self, previous)
+        if funding:
+            details["funding"] = funding
         transitions = []
         for asset in sorted(self.oracles):
             if self.oracles[asset].breaker is None:

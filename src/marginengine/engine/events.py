@@ -146,10 +146,67 @@ class BuyCollateral(Event):
     min_amount: int = 0
 
 
+@dataclass(frozen=True)
+class DepositQuote(Event):
+    """Bring ``amount`` of the perp quote asset from outside into ``account``'s perp balance."""
+
+    account: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class WithdrawQuote(Event):
+    """Take ``amount`` out of ``account``'s perp balance (initial margin must still hold)."""
+
+    account: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class TransferQuote(Event):
+    """Move perp quote between an account and its isolated sub-accounts (``owner/label``)."""
+
+    source: str
+    target: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Trade(Event):
+    """``buyer`` buys ``size`` (base smallest units) of ``market`` from ``seller`` at
+    ``price`` (quote per whole base token, 8 decimals)."""
+
+    buyer: str
+    seller: str
+    market: str
+    size: int
+    price: int
+
+
+@dataclass(frozen=True)
+class LiquidatePerp(Event):
+    """``liquidator`` liquidates ``account``'s position in ``market`` (``size`` 0: as much
+    as the rules allow). Runs the backstop waterfall when the account is bankrupt."""
+
+    liquidator: str
+    account: str
+    market: str
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class FundInsurance(Event):
+    """Put ``amount`` of quote into an insurance fund: ``market``'s, or the shared one."""
+
+    amount: int
+    market: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (Deposit, Withdraw, Borrow, Repay, SetPrice, AdvanceTime, Liquidate, Absorb,
-                BuyCollateral)
+                BuyCollateral, DepositQuote, WithdrawQuote, TransferQuote, Trade,
+                LiquidatePerp, FundInsurance)
 }
 
 
@@ -203,9 +260,11 @@ class Outcome:
     @property
     def name(self) -> str:
         """``BorrowAccepted``, ``BorrowRejected``, ``LiquidationExecuted``, ..."""
-        base = "Liquidation" if isinstance(self.event, Liquidate) else self.event.name
+        base = ("Liquidation" if isinstance(self.event, Liquidate)
+                else "PerpLiquidation" if isinstance(self.event, LiquidatePerp)
+                else self.event.name)
         if self.accepted:
-            return f"{base}Executed" if base == "Liquidation" else f"{base}Accepted"
+            return f"{base}Executed" if base.endswith("Liquidation") else f"{base}Accepted"
         return f"{base}Rejected"
 
     def to_dict(self) -> dict[str, Any]:

@@ -12,15 +12,15 @@ from dataclasses import dataclass, field
 
 from marginengine.ledger.perp import PerpPosition
 
-ACCOUNT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}$")
+ACCOUNT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}(/[A-Za-z0-9_.:@-]{1,64})?$")
 
 
 def check_account_id(account_id: object, field_name: str = "account") -> str:
     """Return ``account_id`` if well formed, else raise ``ValueError`` naming the field."""
     if not isinstance(account_id, str) or not ACCOUNT_ID_PATTERN.match(account_id):
         raise ValueError(
-            f"{field_name}: account id must be 1-64 letters, digits or . _ : @ - "
-            f"(got {account_id!r})"
+            f"{field_name}: account id must be 1-64 letters, digits or . _ : @ -, "
+            f"optionally /label for an isolated sub-account (got {account_id!r})"
         )
     return account_id
 

@@ -43,7 +43,9 @@ from pydantic import Field, field_validator
 from marginengine.config import ProtocolConfig, protocol_from_dict, read_toml, validate_model
 from marginengine.config.amounts import HumanNumber, parse_asset_amounts, parse_positive
 from marginengine.config.models import _Strict
+from marginengine.engine.events import Trade
 from marginengine.errors import ConfigError
+from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
 from marginengine.sim.feeds import FeedSpec
 
@@ -79,11 +81,23 @@ class ActionSpec(_Strict):
 
 
 class AccountSpec(_Strict):
-    """An account opened before the first step: its deposits, then its borrows."""
+    """An account opened before the first step: its deposits, its perp quote deposit
+    (``quote``, whole quote tokens), then its borrows."""
 
     id: str
     deposit: dict[str, HumanNumber] = Field(default_factory=dict)
+    quote: HumanNumber | None = None
     borrow: dict[str, HumanNumber] = Field(default_factory=dict)
+
+
+class TradeSpec(_Strict):
+    """A perp trade: ``buyer`` buys ``size`` whole base tokens of ``market`` at ``price``."""
+
+    buyer: str
+    seller: str
+    market: str
+    size: HumanNumber
+    price: HumanNumber
 
 
 class StepSpec(_Strict):
@@ -93,6 +107,7 @@ class StepSpec(_Strict):
     prices: dict[str, HumanNumber] = Field(default_factory=dict)
     reporter: dict[str, HumanNumber] = Field(default_factory=dict)
     actions: list[ActionSpec] = Field(default_factory=list)
+    trades: list[TradeSpec] = Field(default_factory=list)
     label: str = ""
 
     @field_validator("advance")
@@ -119,6 +134,8 @@ class ScenarioFile(_Strict):
     protocol: dict[str, Any] = Field(default_factory=lambda: {"preset": "aave-v3"})
     prices: dict[str, HumanNumber]
     accounts: list[AccountSpec] = Field(default_factory=list)
+    trades: list[TradeSpec] = Field(default_factory=list)
+    insurance: dict[str, HumanNumber] = Field(default_factory=dict)
     liquidator: LiquidatorSpec = LiquidatorSpec()
     feeds: dict[str, FeedSpec] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(default_factory=list)
@@ -148,8 +165,33 @@ class Scenario:
         problems: list[str] = []
         cfg = self.protocol
         self.prices = parse_asset_amounts(spec.prices, cfg, "prices", problems, prices=True)
-        for asset in sorted(set(cfg.markets) - set(spec.prices)):
+        for asset in sorted({*cfg.markets, *cfg.perps} - set(spec.prices)):
             problems.append(f"prices.{asset}: missing (every market needs an initial price)")
+        quote_asset = next(iter({p.quote for p in cfg.perps.values()}), "")
+        self.quotes: list[tuple[str, int]] = []
+        for i, acct in enumerate(spec.accounts):
+            if acct.quote is None:
+                continue
+            if not quote_asset:
+                problems.append(f"accounts[{i}].quote: the protocol has no perp markets")
+                continue
+            amount = parse_positive(acct.quote, cfg.markets[quote_asset].decimals,
+                                    f"accounts[{i}].quote", problems)
+            if amount is not None:
+                self.quotes.append((acct.id, amount))
+        self.insurance: list[tuple[str | None, int]] = []
+        for key, raw in spec.insurance.items():
+            if key != "shared" and key not in cfg.perps:
+                problems.append(f"insurance.{key}: must be 'shared' or a perp market")
+                continue
+            if not quote_asset:
+                problems.append(f"insurance.{key}: the protocol has no perp markets")
+                continue
+            amount = parse_positive(raw, cfg.markets[quote_asset].decimals,
+                                    f"insurance.{key}", problems)
+            if amount is not None:
+                self.insurance.append((None if key == "shared" else key, amount))
+        self.trades = self._trades(spec.trades, "trades", problems)
         self.accounts: list[tuple[str, dict[str, int], dict[str, int]]] = []
         for i, acct in enumerate(spec.accounts):
             where = f"accounts[{i}]"
@@ -163,10 +205,11 @@ class Scenario:
         for dup in sorted({x for x in ids if ids.count(x) > 1}):
             problems.append(f"accounts: duplicate account id {dup!r}")
         self._check_id(spec.liquidator.id, "liquidator.id", problems)
-        for asset in sorted(set(spec.feeds) - set(cfg.markets)):
+        for asset in sorted(set(spec.feeds) - {*cfg.markets, *cfg.perps}):
             problems.append(f"feeds.{asset}: unknown asset (markets: "
                             f"{', '.join(sorted(cfg.markets))})")
         self.reporter: list[dict[str, int]] = []
+        self.step_trades: list[list[Trade]] = []
         self.steps: list[tuple[int, dict[str, int], list[tuple[str, str, str, int]]]] = []
         for i, step in enumerate(spec.steps):
             where = f"steps[{i}]"
@@ -197,8 +240,25 @@ class Scenario:
                 actions.append((act.type, act.account, act.asset, amount))
             assert isinstance(step.advance, int)
             self.steps.append((step.advance, prices, actions))
+            self.step_trades.append(self._trades(step.trades, f"{where}.trades", problems))
         if problems:
             raise ConfigError(problems, source=source)
+
+    def _trades(self, specs: list[TradeSpec], path: str, problems: list[str]) -> list[Trade]:
+        out = []
+        for i, t in enumerate(specs):
+            where = f"{path}[{i}]"
+            self._check_id(t.buyer, f"{where}.buyer", problems)
+            self._check_id(t.seller, f"{where}.seller", problems)
+            perp = self.protocol.perps.get(t.market)
+            if perp is None:
+                problems.append(f"{where}.market: unknown perp market {t.market!r}")
+                continue
+            size = parse_positive(t.size, perp.base_decimals, f"{where}.size", problems)
+            price = parse_positive(t.price, PRICE_DECIMALS, f"{where}.price", problems)
+            if size is not None and price is not None:
+                out.append(Trade(t.buyer, t.seller, t.market, size, price))
+        return out
 
     @staticmethod
     def _check_id(account_id: str, where: str, problems: list[str]) -> None:

@@ -22,16 +22,20 @@ from marginengine.engine import (
     Borrow,
     BuyCollateral,
     Deposit,
+    DepositQuote,
     Engine,
     Event,
+    FundInsurance,
     Liquidate,
+    LiquidatePerp,
     Outcome,
     Repay,
     Withdraw,
 )
-from marginengine.fixedpoint import PRICE_DECIMALS, RAY, WAD, Rounding
+from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT, RAY, WAD, Rounding
+from marginengine.ledger.perp import quote_value
 from marginengine.liquidation import base_for_collateral
-from marginengine.margin import NO_DEBT_HEALTH, value_of
+from marginengine.margin import NO_DEBT_HEALTH, MarginKind, value_of
 from marginengine.sim.feeds import FeedSpec, ScenarioFeed
 from marginengine.sim.scenario import Scenario
 
@@ -86,7 +90,7 @@ class ScenarioResult:
         for account_id in sorted(engine.ledger.accounts):
             data = engine.account_data(account_id)
             underwater += max(0, data.total_debt - data.total_collateral)
-            hf = data.health_factor
+            hf = engine.health_factor(account_id)
             accounts[account_id] = {
                 "health_factor": None if hf == NO_DEBT_HEALTH else hf / WAD,
                 "health_factor_wad": None if hf == NO_DEBT_HEALTH else str(hf),
@@ -135,7 +139,30 @@ class ScenarioResult:
                 for a, o in sorted(engine.oracles.items())
             },
             "breaker_transitions": self.breaker_events,
+            **self._perp_summary(),
             "accounts": accounts,
+        }
+
+    def _perp_summary(self) -> dict[str, Any]:
+        """The backstop waterfall of the perp clearing, in USD (display)."""
+        engine = self.engine
+        clearing = engine.ledger.clearing
+        asset = engine.perp_model.quote_asset
+        unit = engine.config.markets[asset].unit if asset else 1
+
+        def q(amount: int) -> float:
+            return usd(amount * PRICE_UNIT // unit)
+
+        return {
+            "insurance_fund_drawdown": q(clearing.insurance_drawdown),
+            "adl_volume": q(sum(m.adl_volume for m in clearing.markets.values())),
+            "socialized_loss": q(clearing.socialized_loss),
+            "perp_deficit": q(clearing.deficit),
+            "insurance_fund": {"shared": q(clearing.insurance), **{
+                m: q(st.insurance) for m, st in sorted(clearing.markets.items())
+                if engine.config.perps[m].insurance_fund == "market"}},
+            "perp_liquidated_volume": q(sum(m.liquidated_volume
+                                            for m in clearing.markets.values())),
         }
 
 
@@ -153,7 +180,7 @@ class ScenarioRunner:
         self.step_index = -1
         self.feeds = {
             asset: ScenarioFeed(asset, scenario.spec.feeds.get(asset, FeedSpec()))
-            for asset in sorted(cfg.markets)
+            for asset in sorted({*cfg.markets, *cfg.perps})
         }
         self.result.feeds = self.feeds
 
@@ -178,14 +205,21 @@ class ScenarioRunner:
                 self._apply(event)
 
     def setup(self) -> None:
-        """Publish the initial prices through the feeds and open the accounts."""
+        """Publish the initial prices through the feeds, fund the insurance funds, open the
+        accounts (deposits, perp quote, borrows) and make the opening trades."""
         self._publish(self.scenario.prices, {})
+        for market, amount in self.scenario.insurance:
+            self._apply(FundInsurance(amount, market or ""))
+        for account_id, amount in self.scenario.quotes:
+            self._apply(DepositQuote(account_id, amount))
         for account_id, deposits, _ in self.scenario.accounts:
             for asset, amount in deposits.items():
                 self._apply(Deposit(account_id, asset, amount))
         for account_id, _, borrows in self.scenario.accounts:
             for asset, amount in borrows.items():
                 self._apply(Borrow(account_id, asset, amount))
+        for trade in self.scenario.trades:
+            self._apply(trade)
 
     def step(self, index: int) -> None:
         """Run step ``index``: time, prices, actions, then the keeper."""
@@ -199,6 +233,8 @@ class ScenarioRunner:
                 self._borrow_max(account_id, asset)
             else:
                 self._apply(_ACTIONS[kind](account_id, asset, amount))
+        for trade in self.scenario.step_trades[index]:
+            self._apply(trade)
         if self.keeper.enabled:
             self.run_keeper()
 
@@ -235,6 +271,10 @@ class ScenarioRunner:
             for _ in range(self.keeper.max_per_account_per_step):
                 if not engine.is_liquidatable(account_id):
                     break
+                if engine.ledger.accounts[account_id].perps:
+                    if not self._liquidate_perp(account_id):
+                        break
+                    continue
                 if engine.config.compound is not None:
                     absorbed |= self._absorb(account_id)
                     break
@@ -270,6 +310,29 @@ class ScenarioRunner:
             self.step_index, engine.ledger.time, account_id, "liquidation", quote.debt_asset,
             quote.collateral_asset, d["debt_repaid"], debt_value, liq_value + fee_value,
             liq_value, before.health_factor, d["health_after"], bad,
+        ))
+        return True
+
+    def _liquidate_perp(self, account_id: str) -> bool:
+        """Liquidate the account's largest perp position (by notional at mark)."""
+        engine = self.engine
+        risk = engine.bucket(account_id)
+        position = max(risk.positions, key=lambda p: (p.notional, p.market))
+        before = risk.margin(MarginKind.MAINTENANCE).health
+        outcome = self._apply(LiquidatePerp(self.keeper.id, account_id, position.market))
+        if not outcome.accepted:
+            return False
+        d = outcome.details
+        perp = engine.config.perps[position.market]
+        quote_unit = engine.config.markets[perp.quote].unit
+        closed_value = abs(quote_value(d["closed"], d["price"], perp.base_unit, quote_unit,
+                                       Rounding.DOWN))
+        usd_value = closed_value * PRICE_UNIT // quote_unit
+        self.result.liquidations.append(LiquidationRecord(
+            self.step_index, engine.ledger.time, account_id, "perp", position.market,
+            position.market, d["closed"], usd_value, usd_value, usd_value, before,
+            engine.health_factor(account_id),
+            (d["socialized"] + d["deficit"]) * PRICE_UNIT // quote_unit,
         ))
         return True
 

@@ -1,0 +1,185 @@
+"""Perp margin: tiered requirements, mark price, and the margin of a whole bucket.
+
+A bucket (an account) holds lending collateral and debt and perp positions. Its value is
+its lending collateral at the weights of the requirement (LTV for initial, liquidation
+threshold for maintenance) plus its perp equity; its requirement is its lending debt plus
+the perp margin of every position. Cross margin is one bucket; isolated margin is a
+sub-account holding one position (see :class:`~marginengine.ledger.Account`).
+
+Choices where the issue leaves room:
+- unrealized profit does not count toward initial margin (only losses do), so a position
+  cannot be levered up on paper gains; it counts fully toward maintenance;
+- unsettled funding counts in equity at once;
+- the mark price is the median of the index, the last trade and the index moved by an
+  average of the trade basis (Binance's and dYdX's shape).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from marginengine.config.perp import PPM, PerpMarketConfig, to_ppm
+from marginengine.fixedpoint import PRICE_UNIT, Rounding, div, mul_div
+from marginengine.ledger import Ledger
+from marginengine.ledger.perp import funding_payment, quote_value
+from marginengine.margin.base import MarginKind, MarginState, health_of
+from marginengine.margin.tiers import (
+    MarginTier,
+    TierSchedule,
+    oi_scaled_imf,
+    size_premium_imf,
+)
+from marginengine.margin.weighted import AccountData, WeightedMarginModel
+
+
+def schedule_of(config: PerpMarketConfig, quote_unit: int) -> TierSchedule:
+    """The market's tiers in quote smallest units and ppm."""
+    return TierSchedule(tuple(
+        MarginTier(int(t.notional_floor * quote_unit), to_ppm(t.mmf, "mmf"),
+                   to_ppm(t.imf, "imf"))
+        for t in config.tiers
+    ))
+
+
+def mark_price(index: int, last_trade: int, basis_ema_ppm: int) -> int:
+    """Median of the index, the last trade (the index if none) and the index moved by the
+    average basis."""
+    trade = last_trade or index
+    basis = index + div(abs(basis_ema_ppm) * index, PPM, Rounding.DOWN) * (
+        1 if basis_ema_ppm >= 0 else -1)
+    return sorted((index, trade, max(basis, 1)))[1]
+
+
+@dataclass(frozen=True)
+class PositionRisk:
+    """One position's figures at mark, quote smallest units."""
+
+    market: str
+    size: int
+    mark: int
+    notional: int
+    value: int
+    unrealized: int
+    funding_owed: int
+    maintenance: int
+    initial: int
+
+
+@dataclass(frozen=True)
+class BucketRisk:
+    """A bucket's lending data, perp equity and perp requirements.
+
+    ``perp_equity`` is ``perp_quote + sum(size x mark) - unsettled funding``;
+    ``perp_equity_initial`` the same with unrealized profits left out. Quote amounts are in
+    quote smallest units; :meth:`margin` converts at the quote asset's price.
+    """
+
+    lending: AccountData
+    positions: tuple[PositionRisk, ...]
+    perp_quote: int
+    perp_equity: int
+    perp_equity_initial: int
+    perp_maintenance: int
+    perp_initial: int
+    quote_price: int
+    quote_unit: int
+
+    def usd(self, quote_amount: int, rounding: Rounding) -> int:
+        """Quote smallest units to base-currency units (signed)."""
+        magnitude = mul_div(abs(quote_amount), self.quote_price, self.quote_unit, rounding)
+        return magnitude if quote_amount >= 0 else -magnitude
+
+    def margin(self, kind: MarginKind) -> MarginState:
+        """Value against requirement in base-currency units; health as a wad (0 if the
+        value is negative)."""
+        if kind is MarginKind.MAINTENANCE:
+            value = self.lending.maintenance_value + self.usd(self.perp_equity, Rounding.DOWN)
+            requirement = self.lending.total_debt + self.usd(self.perp_maintenance, Rounding.UP)
+        else:
+            value = self.lending.initial_value + self.usd(self.perp_equity_initial,
+                                                          Rounding.DOWN)
+            requirement = self.lending.total_debt + self.usd(self.perp_initial, Rounding.UP)
+        return MarginState(kind, value, requirement, health_of(max(value, 0), requirement,
+                                                               Rounding.DOWN))
+
+    @property
+    def equity(self) -> int:
+        """Unweighted net worth in base-currency units: collateral - debt + perp equity."""
+        return (self.lending.total_collateral - self.lending.total_debt
+                + self.usd(self.perp_equity, Rounding.DOWN))
+
+
+class PerpMarginModel:
+    """Bucket margin over lending (via :class:`WeightedMarginModel`) and perp positions.
+
+    Parameters
+    ----------
+    lending
+        The lending margin model of the protocol.
+    """
+
+    def __init__(self, lending: WeightedMarginModel) -> None:
+        self.lending = lending
+        self.config = lending.config
+        quote = {p.quote for p in self.config.perps.values()}
+        self.quote_asset = quote.pop() if len(quote) == 1 else ""
+        self.schedules = {
+            m: schedule_of(p, self.config.markets[p.quote].unit)
+            for m, p in self.config.perps.items()
+        }
+
+    def position_risk(self, ledger: Ledger, account_id: str, market: str,
+                      marks: Mapping[str, int], size: int | None = None) -> PositionRisk:
+        """One position's figures at ``marks`` (``size`` overrides the ledger's)."""
+        perp = self.config.perps[market]
+        quote_unit = self.config.markets[perp.quote].unit
+        account = ledger.accounts.get(account_id)
+        pos = account.perps.get(market) if account else None
+        size = pos.size if size is None and pos else (size or 0)
+        mark = marks[market]
+        notional = abs(quote_value(size, mark, perp.base_unit, quote_unit, Rounding.UP))
+        value = quote_value(size, mark, perp.base_unit, quote_unit, Rounding.DOWN)
+        unrealized = value + (pos.cost if pos else 0)
+        state = ledger.clearing.markets[market]
+        owed = funding_payment(size, state.funding_index, pos.funding_index,
+                               perp.base_unit) if pos else 0
+        schedule = self.schedules[market]
+        maintenance = schedule.maintenance_margin(notional)
+        imf = 0
+        if perp.oi_scaling is not None:
+            oi_notional = quote_value(state.open_interest, mark, perp.base_unit, quote_unit,
+                                      Rounding.UP)
+            imf = oi_scaled_imf(schedule.tiers[0].imf_ppm, oi_notional,
+                                int(perp.oi_scaling.lower_cap * quote_unit),
+                                int(perp.oi_scaling.upper_cap * quote_unit))
+        if perp.size_premium_factor:
+            imf = max(imf, size_premium_imf(schedule.tiers[0].imf_ppm, abs(size),
+                                            perp.base_unit, perp.ppm("size_premium_factor")))
+        initial = max(schedule.initial_margin(notional),
+                      div(notional * imf, PPM, Rounding.UP))
+        return PositionRisk(market, size, mark, notional, value, unrealized, owed,
+                            maintenance, initial)
+
+    def bucket(self, ledger: Ledger, prices: Mapping[str, int], marks: Mapping[str, int],
+               account_id: str, debt_prices: Mapping[str, int] | None = None) -> BucketRisk:
+        """The whole bucket at ``prices`` (lending) and ``marks`` (perps)."""
+        lending = self.lending.account_data(ledger, prices, account_id, debt_prices)
+        account = ledger.accounts.get(account_id)
+        positions = tuple(
+            self.position_risk(ledger, account_id, m, marks)
+            for m in sorted(account.perps if account else ())
+        )
+        quote_asset = self.quote_asset or (self.config.compound.base_asset
+                                           if self.config.compound else "USDC")
+        perp_quote = account.perp_quote if account else 0
+        equity = perp_quote + sum(p.value - p.funding_owed for p in positions)
+        equity_initial = equity - sum(max(p.unrealized, 0) for p in positions)
+        quote_price = prices.get(quote_asset, PRICE_UNIT) if quote_asset else PRICE_UNIT
+        quote_unit = self.config.markets[quote_asset].unit if quote_asset in \
+            self.config.markets else 10**6
+        return BucketRisk(
+            lending, positions, perp_quote, equity, equity_initial,
+            sum(p.maintenance for p in positions), sum(p.initial for p in positions),
+            quote_price, quote_unit,
+        )

@@ -1,0 +1,221 @@
+"""Perps in the engine: trades, pre-trade checks, funding, liquidation and the waterfall."""
+
+from typing import Any
+
+import pytest
+
+from marginengine.config import protocol_from_dict
+from marginengine.engine import (
+    AdvanceTime,
+    Deposit,
+    DepositQuote,
+    Engine,
+    FundInsurance,
+    LiquidatePerp,
+    SetPrice,
+    Trade,
+    TransferQuote,
+    Withdraw,
+)
+from marginengine.margin import MarginKind
+
+USD = 10**8
+ETH = 10**18
+USDC = 10**6
+
+
+def perp_engine(**perp: Any) -> Engine:
+    fields = {"preset": "dydx-v4", "base_decimals": 18, **perp}
+    config = protocol_from_dict({
+        "preset": "aave-v3",
+        "markets": {"USDC": {}, "WETH": {}},
+        "perps": {"ETH-PERP": fields},
+    })
+    engine = Engine(config)
+    for asset, price in (("USDC", USD), ("WETH", 2_000 * USD), ("ETH-PERP", 2_000 * USD)):
+        assert engine.apply(SetPrice(asset, price)).accepted
+    return engine
+
+
+def opened(engine: Engine, long_quote: int = 20_000, size: int = 100) -> Engine:
+    for account, quote in (("long", long_quote), ("short", 1_000_000), ("keeper", 5_000_000)):
+        assert engine.apply(DepositQuote(account, quote * USDC)).accepted
+    outcome = engine.apply(Trade("long", "short", "ETH-PERP", size * ETH, 2_000 * USD))
+    assert outcome.accepted, outcome.reason
+    return engine
+
+
+def test_trade_when_opened_then_both_positions_and_quote_balances_exact():
+    engine = opened(perp_engine())
+    ledger = engine.ledger
+    assert ledger.perp_size("long", "ETH-PERP") == 100 * ETH
+    assert ledger.perp_size("short", "ETH-PERP") == -100 * ETH
+    # 100 ETH x 2,000 = 200,000 USDC moved from the buyer's quote to the seller's.
+    assert ledger.perp_quote_of("long") == (20_000 - 200_000) * USDC
+    assert ledger.perp_quote_of("short") == (1_000_000 + 200_000) * USDC
+    assert ledger.clearing.markets["ETH-PERP"].open_interest == 100 * ETH
+    ledger.check_conservation()
+    # Equity at mark is the deposit; initial margin 5% of 200,000 = 10,000 USDC.
+    risk = engine.bucket("long")
+    assert engine.equity_quote(risk) == 20_000 * USDC
+    assert risk.perp_initial == 10_000 * USDC and risk.perp_maintenance == 6_000 * USDC
+
+
+def test_trade_when_beyond_initial_margin_then_rejected_and_nothing_changed():
+    engine = perp_engine()
+    engine.apply(DepositQuote("long", 10_000 * USDC))
+    engine.apply(DepositQuote("short", 1_000_000 * USDC))
+    before = engine.ledger.state_hash()
+    outcome = engine.apply(Trade("long", "short", "ETH-PERP", 101 * ETH, 2_000 * USD))
+    assert outcome.reason == ("initial margin: long would need 10,100.00 USD and would have "
+                              "10,000.00 USD")
+    assert engine.ledger.state_hash() == before
+    assert engine.apply(Trade("long", "short", "ETH-PERP", 100 * ETH, 2_000 * USD)).accepted
+
+
+@pytest.mark.parametrize(("trade", "reason"), [
+    (Trade("long", "short", "BTC-PERP", ETH, 2_000 * USD),
+     "market: unknown perp market 'BTC-PERP'"),
+    (Trade("long", "short", "ETH-PERP", 0, 2_000 * USD), "size: must be positive (got 0)"),
+    (Trade("long", "short", "ETH-PERP", ETH, 0), "price: must be positive (got 0)"),
+    (Trade("long", "short", "ETH-PERP", ETH, -1), "price: must be positive (got -1)"),
+    (Trade("long", "short", "ETH-PERP", ETH + 1, 2_000 * USD),
+     "size: 1.000000000000000001 is not a multiple of the step size 0.001"),
+    (Trade("long", "long", "ETH-PERP", ETH, 2_000 * USD), "an account cannot trade with itself"),
+])
+def test_trade_when_bad_input_then_clear_rejection(trade: Trade, reason: str):
+    engine = opened(perp_engine())
+    before = engine.ledger.state_hash()
+    assert engine.apply(trade).reason == reason
+    assert engine.ledger.state_hash() == before
+
+
+def test_trade_when_open_interest_cap_exceeded_then_rejected():
+    engine = opened(perp_engine(oi_cap="150"))
+    outcome = engine.apply(Trade("keeper", "short", "ETH-PERP", 51 * ETH, 2_000 * USD))
+    assert outcome.reason == "open interest would reach 151 ETH-PERP, above the cap 150"
+    assert engine.apply(Trade("keeper", "short", "ETH-PERP", 50 * ETH, 2_000 * USD)).accepted
+
+
+def test_trade_when_only_reducing_risk_then_allowed_even_below_initial_margin():
+    engine = opened(perp_engine())
+    engine.apply(SetPrice("ETH-PERP", 1_860 * USD))  # equity 6,000: below IM, above MM
+    state = engine.bucket("long").margin(MarginKind.INITIAL)
+    assert state.value < state.requirement
+    assert not engine.is_liquidatable("long")
+    grow = engine.apply(Trade("long", "keeper", "ETH-PERP", ETH, 1_860 * USD))
+    assert grow.reason.startswith("initial margin: long would need")
+    shrink = engine.apply(Trade("keeper", "long", "ETH-PERP", 10 * ETH, 1_860 * USD))
+    assert shrink.accepted
+
+
+def test_funding_over_several_intervals_sums_to_zero_across_accounts():
+    engine = opened(perp_engine(funding={"interval": 3600, "interest": "0",
+                                         "interest_clamp": "0", "cap": "0.01"}))
+    # The last trade at 2,020 lifts the mark above the index: longs pay shorts.
+    engine.apply(Trade("keeper", "short", "ETH-PERP", 10 * ETH, 2_020 * USD))
+    quotes = {a: engine.ledger.perp_quote_of(a) for a in ("long", "short", "keeper")}
+    pool = engine.ledger.clearing.fee_pool
+    for _ in range(5):
+        engine.apply(AdvanceTime(3600))
+    for account in quotes:  # settle everyone (a deposit settles nothing; a tiny trade does)
+        engine.apply(Trade(account, "short" if account != "short" else "long", "ETH-PERP",
+                           10**15, 2_000 * USD))
+        engine.apply(Trade("short" if account != "short" else "long", account, "ETH-PERP",
+                           10**15, 2_000 * USD))
+    paid = {a: quotes[a] - engine.ledger.perp_quote_of(a) for a in quotes}
+    assert paid["long"] > 0 and paid["keeper"] > 0 and paid["short"] < 0
+    # Zero-sum up to rounding, which is never in the traders' favour.
+    residual = sum(paid.values())
+    assert 0 <= residual <= 10
+    assert engine.ledger.clearing.fee_pool - pool == residual
+    engine.ledger.check_conservation()
+
+
+def test_liquidation_when_below_maintenance_then_fillable_price_fee_to_fund():
+    engine = opened(perp_engine())
+    engine.apply(SetPrice("ETH-PERP", 1_850 * USD))  # equity 5,000 < MM 5,550
+    assert engine.is_liquidatable("long")
+    outcome = engine.apply(LiquidatePerp("keeper", "long", "ETH-PERP"))
+    assert outcome.accepted, outcome.reason
+    d = outcome.details
+    assert d["closed"] == 100 * ETH
+    # Between the bankruptcy price (1,800) and the oracle (1,850): dYdX's fillable price,
+    # 1,850 x (1 - 10% spread ratio x 3% MMF x ABR) = 1,849.45 here.
+    assert d["bankruptcy_price"] == 1_800 * USD
+    assert d["price"] == 184_945_000_000
+    # 1.5% of the 184,945 USDC closed, within the 4,945 USDC of equity left.
+    assert d["fee"] == 2_774_175_000
+    assert engine.ledger.clearing.markets["ETH-PERP"].insurance == d["fee"]
+    assert engine.ledger.perp_size("keeper", "ETH-PERP") == 100 * ETH
+    assert engine.ledger.perp_quote_of("long") >= 0
+    engine.ledger.check_conservation()
+
+
+def test_liquidation_when_healthy_then_rejected():
+    engine = opened(perp_engine())
+    outcome = engine.apply(LiquidatePerp("keeper", "long", "ETH-PERP"))
+    assert outcome.reason.startswith("long is not liquidatable: margin")
+
+
+def test_liquidation_when_large_position_then_partial_fraction():
+    engine = opened(perp_engine(preset="hyperliquid"), long_quote=10_000)
+    # Hyperliquid-like: MMF 1.25%. At 1,915 equity is 1,500 < MM 2,393.75 USDC.
+    engine.apply(SetPrice("ETH-PERP", 1_915 * USD))
+    assert engine.is_liquidatable("long")
+    outcome = engine.apply(LiquidatePerp("keeper", "long", "ETH-PERP"))
+    # Notional above 100,000 USDC: 20% per liquidation.
+    assert outcome.details["closed"] == 20 * ETH
+    assert engine.ledger.perp_size("long", "ETH-PERP") == 80 * ETH
+
+
+def test_waterfall_when_bankrupt_then_insurance_then_adl():
+    engine = opened(perp_engine())
+    engine.apply(DepositQuote("long2", 20_000 * USDC))
+    engine.apply(Trade("long2", "short", "ETH-PERP", 100 * ETH, 2_000 * USD))
+    engine.apply(FundInsurance(25_000 * USDC, "ETH-PERP"))
+    engine.apply(SetPrice("ETH-PERP", 1_600 * USD))  # both longs: equity -20,000
+    first = engine.apply(LiquidatePerp("keeper", "long", "ETH-PERP"))
+    # Bankruptcy at 1,800; the fill, with equity below zero, is 1,600 x (1 - 0.3%) =
+    # 1,595.20, and the fund pays the 20,480 USDC between the two.
+    assert first.details["bankruptcy_price"] == 1_800 * USD
+    assert first.details["price"] == 159_520_000_000
+    assert first.details["insurance_paid"] == 20_480 * USDC
+    assert engine.ledger.clearing.markets["ETH-PERP"].insurance == 4_520 * USDC
+    assert engine.ledger.clearing.insurance_drawdown == 20_480 * USDC
+    second = engine.apply(LiquidatePerp("keeper", "long2", "ETH-PERP"))
+    # The fund cannot cover the second: the short is deleveraged at 1,800.
+    assert second.details["adl"] == [{"account": "short", "size": -100 * ETH,
+                                      "haircut": 20_000 * USDC}]
+    assert engine.ledger.perp_size("short", "ETH-PERP") == -100 * ETH
+    assert engine.ledger.perp_quote_of("long2") == 0
+    assert engine.ledger.clearing.markets["ETH-PERP"].adl_volume == 180_000 * USDC
+    engine.ledger.check_conservation()
+
+
+def test_isolated_sub_account_when_bankrupt_then_owner_collateral_untouched():
+    engine = opened(perp_engine())
+    engine.apply(Deposit("owner", "WETH", 10 * ETH))
+    engine.apply(DepositQuote("owner", 50_000 * USDC))
+    assert engine.apply(TransferQuote("owner", "owner/eth", 10_000 * USDC)).accepted
+    assert engine.apply(Trade("owner/eth", "short", "ETH-PERP", 100 * ETH,
+                              2_000 * USD)).accepted
+    engine.apply(FundInsurance(100_000 * USDC, "ETH-PERP"))
+    engine.apply(SetPrice("ETH-PERP", 1_700 * USD))
+    assert engine.is_liquidatable("owner/eth") and not engine.is_liquidatable("owner")
+    assert engine.apply(LiquidatePerp("keeper", "owner/eth", "ETH-PERP")).accepted
+    assert engine.ledger.perp_quote_of("owner") == 40_000 * USDC
+    assert engine.ledger.supply_of("owner", "WETH") == 10 * ETH
+    refused = engine.apply(TransferQuote("owner", "stranger", 1 * USDC))
+    assert "is not an isolated sub-account" in refused.reason
+
+
+def test_cross_bucket_when_lending_collateral_then_counts_toward_perp_margin():
+    engine = perp_engine()
+    engine.apply(DepositQuote("short", 1_000_000 * USDC))
+    engine.apply(Deposit("alice", "WETH", 10 * ETH))  # 20,000 USD at LTV 80.5%
+    outcome = engine.apply(Trade("alice", "short", "ETH-PERP", 100 * ETH, 2_000 * USD))
+    assert outcome.accepted, outcome.reason  # 10,000 IM covered by 16,100 of borrowing power
+    # Withdrawing most of the collateral would break the bucket's initial margin.
+    refused = engine.apply(Withdraw("alice", "WETH", 9 * ETH))
+    assert refused.reason.startswith("initial margin: alice would need")
