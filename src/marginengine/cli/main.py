@@ -137,6 +137,11 @@ def replay(log: Path, as_json: bool) -> None:
         click.echo(f"note:       {report.note}", err=True)
 
 
+from marginengine.cli.scan_cmd import scan  # noqa: E402
+
+cli.add_command(scan)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI, turning every error into one line."""
     try:

@@ -1,0 +1,146 @@
+"""Per-asset vectors of the risk book: indices, prices, units and risk parameters.
+
+Every market of the protocol has a column ``k`` (markets sorted by symbol). The exact
+values (ray indices, 8-decimal prices) are kept as Python ints beside their float64
+copies, so a shocked price is computed exactly once and both the float screen and the
+exact confirm see the same integer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from marginengine.config import ProtocolConfig
+from marginengine.fixedpoint import BPS, RAY
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Base-currency value of one scaled unit, per asset (float64).
+
+    Attributes
+    ----------
+    collateral
+        ``liquidity_index / RAY x price / unit x liquidation_threshold``: what one scaled
+        unit of supply adds to the weighted collateral.
+    debt
+        ``borrow_index / RAY x price / unit``: what one scaled unit of debt adds to the debt.
+    raw_collateral
+        ``liquidity_index / RAY x price / unit``: unweighted collateral value.
+    """
+
+    collateral: FloatArray
+    debt: FloatArray
+    raw_collateral: FloatArray
+
+
+class AssetVectors:
+    """The book's per-asset vectors (length ``K``, one entry per market).
+
+    Parameters
+    ----------
+    config
+        The protocol; its markets fix the columns and the risk parameters.
+    """
+
+    def __init__(self, config: ProtocolConfig) -> None:
+        self.config = config
+        self.symbols: list[str] = sorted(config.markets)
+        self.column: dict[str, int] = {s: k for k, s in enumerate(self.symbols)}
+        k = len(self.symbols)
+        markets = [config.markets[s] for s in self.symbols]
+        self.unit = np.array([float(m.unit) for m in markets], dtype=np.float64)
+        self.lt_bps = np.array([m.liquidation_threshold_bps for m in markets], dtype=np.int64)
+        self.ltv_bps = np.array([m.ltv_bps for m in markets], dtype=np.int64)
+        self.collateral = np.array([m.collateral for m in markets], dtype=bool)
+        self.liquidity_index_ray: list[int] = [RAY] * k
+        self.borrow_index_ray: list[int] = [RAY] * k
+        self.price_int: list[int] = [0] * k
+        self.liquidity_index = np.ones(k, dtype=np.float64)
+        self.borrow_index = np.ones(k, dtype=np.float64)
+        self.price = np.zeros(k, dtype=np.float64)
+        positive = self.lt_bps[self.lt_bps > 0]
+        #: Smallest positive liquidation threshold (bps): bounds Aave's averaged-threshold
+        #: rounding (at most one bps of the collateral, so at most 1/lt_min of the weighted
+        #: collateral).
+        self.lt_min_bps = int(positive.min()) if len(positive) else BPS
+
+    def __len__(self) -> int:
+        return len(self.symbols)
+
+    # ------------------------------------------------------------------ updates
+    def set_price(self, k: int, price: int) -> bool:
+        """Set column ``k``'s exact price; return whether it changed."""
+        if self.price_int[k] == price:
+            return False
+        self.price_int[k] = price
+        self.price[k] = float(price)
+        return True
+
+    def set_indices(self, k: int, liquidity_index: int, borrow_index: int) -> bool:
+        """Set column ``k``'s exact ray indices; return whether either changed."""
+        if (self.liquidity_index_ray[k], self.borrow_index_ray[k]) == (liquidity_index,
+                                                                      borrow_index):
+            return False
+        self.liquidity_index_ray[k] = liquidity_index
+        self.borrow_index_ray[k] = borrow_index
+        self.liquidity_index[k] = liquidity_index / RAY
+        self.borrow_index[k] = borrow_index / RAY
+        return True
+
+    def set_prices(self, prices: Mapping[str, int]) -> None:
+        """Set the exact price of every asset in ``prices`` (unknown symbols ignored)."""
+        for symbol, price in prices.items():
+            k = self.column.get(symbol)
+            if k is not None:
+                self.set_price(k, price)
+
+    # ------------------------------------------------------------------ reads
+    def prices(self, overrides: Mapping[int, int] | None = None) -> dict[str, int]:
+        """Exact prices of the priced assets by symbol, with ``{column: price}`` overrides."""
+        out = {s: p for s, p in zip(self.symbols, self.price_int, strict=True) if p}
+        for k, price in (overrides or {}).items():
+            out[self.symbols[k]] = price
+        return out
+
+    def weights(self, price: FloatArray | None = None) -> Weights:
+        """Per-scaled-unit values at the current indices and ``price`` (default: current).
+
+        Unpriced assets get weight 0; the book refuses to scan an account holding one.
+        """
+        p = self.price if price is None else price
+        per_unit = p / self.unit
+        raw = self.liquidity_index * per_unit
+        return Weights(
+            collateral=raw * (self.lt_bps / BPS),
+            debt=self.borrow_index * per_unit,
+            raw_collateral=raw,
+        )
+
+    def unit_values(self, price: FloatArray | None = None) -> tuple[float, float]:
+        """Largest rounding slack of one position, in base-currency units.
+
+        Returns ``(collateral, debt)``: one smallest unit's value plus one unit of value
+        rounding plus one of threshold rounding for collateral (weighted), and one smallest
+        unit's value plus one for debt, maximised over the priced assets.
+        """
+        p = self.price if price is None else price
+        per_unit = p / self.unit + 1.0
+        priced = p > 0
+        if not priced.any():
+            return 1.0, 1.0
+        coll = float((per_unit * (self.lt_bps / BPS))[priced].max()) + 1.0
+        debt = float(per_unit[priced].max())
+        return coll, debt
+
+    def nbytes(self) -> int:
+        """Bytes held by the float vectors (the exact ints are K Python ints each)."""
+        arrays = (self.unit, self.lt_bps, self.ltv_bps, self.collateral, self.liquidity_index,
+                  self.borrow_index, self.price)
+        return sum(a.nbytes for a in arrays) + 3 * 40 * len(self)

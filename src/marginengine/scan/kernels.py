@@ -1,0 +1,207 @@
+"""Array kernels of the scan: sound float64 bounds on the exact health, and the screen.
+
+These functions take and return arrays only. Their plain-Python twin is
+:mod:`marginengine.scan.naive`; the exact oracle is the engine itself.
+
+The screen compares float64 sums against a threshold with margins that provably cover
+every difference between the float sums and the engine's integer arithmetic:
+
+- the float sums' own rounding (relative ``eps``, a few ulps per term, plus the drift the
+  incremental updates may have added, which the book tracks and bounds);
+- Aave's averaged threshold ``avg_lt = lt_sum // collateral`` (floors up to one bps of the
+  collateral, so up to ``1 / lt_min`` of the weighted collateral: relative ``rel``);
+- per position, flooring the balance to a smallest unit and the value to a base unit
+  (collateral down, debt up), and per account the final percent and wad roundings:
+  absolute slacks ``abs_coll`` and ``abs_debt`` in base-currency units.
+
+An account is *surely below* the threshold when even the most favourable exact value is
+below it, *surely above* when even the least favourable is at or above it, and in the
+*band* otherwise; only band accounts need the exact confirmation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+AnyIntArray = NDArray[np.integer]
+
+
+
+def _private_matvec() -> Callable[..., None] | None:
+    """SciPy's compiled CSR kernel that writes into a given output (no allocation, so no
+    page faults), or ``None`` if this SciPy does not have it where expected."""
+    try:
+        from scipy.sparse._sparsetools import csr_matvec
+    except ImportError:  # pragma: no cover - depends on the SciPy version
+        return None
+    return csr_matvec  # type: ignore[no-any-return]
+
+
+_raw_matvec = _private_matvec()
+
+#: Rows per chunk of the fused scan kernel (its temporaries stay in the L2 cache).
+CHUNK_ROWS = 1 << 16
+
+#: Unit roundoff of float64.
+ULP = 2.0**-53
+#: Relative margin for the threshold itself (its float form, the wad rounding of HF).
+TAU = 1e-15
+#: Relative error bound (drift) above which the book recomputes its sums from scratch.
+MAX_DRIFT = 1e-10
+
+
+def fresh_sum_error(max_terms: int) -> float:
+    """Relative error bound of a float64 sum of ``max_terms`` products ``value x weight``.
+
+    Each weight is a product and quotient of five or six rounded floats (index/RAY, price,
+    unit, threshold), each value a rounded int; all terms are non-negative, so the sum's
+    relative error is at most about ``(8 + terms) x ulp``. Doubled for margin.
+    """
+    return 2.0 * (16 + max_terms) * ULP
+
+
+def drift_after_update(drift: float, old_weight: float, new_weight: float) -> float:
+    """Bound on the relative error of a running sum after ``sum += value x (new - old)``.
+
+    With ``sum = rest + value x old`` and ``rest >= 0``, the old sum is at most
+    ``max(1, old / new)`` times the new one, so an absolute error carried over grows by at
+    most that factor relative to the new sum, and the update adds about three roundings.
+    """
+    if new_weight <= 0.0:
+        return float("inf") if old_weight > 0.0 else drift
+    ratio = max(1.0, old_weight / new_weight)
+    return drift * ratio + 4.0 * ULP * ratio
+
+
+@dataclass(frozen=True)
+class ScreenBounds:
+    """Constants of one screen.
+
+    Attributes
+    ----------
+    threshold
+        Health threshold (1.0: liquidatable).
+    eps
+        Relative error bound of each float sum.
+    rel
+        Relative shortfall of the exact weighted collateral below the real one (Aave's
+        averaged threshold; 0 for per-asset factors).
+    abs_coll, abs_debt
+        Absolute slacks per account, base-currency units.
+    """
+
+    threshold: float
+    eps: float
+    rel: float
+    abs_coll: float
+    abs_debt: float
+
+
+def candidates(cw: FloatArray, dv: FloatArray, b: ScreenBounds) -> IntArray:
+    """Indices of the accounts that are not surely above the threshold (the cheap pass).
+
+    Surely above means ``cw (1-rel)/(1+eps) - abs_coll >= t (1+tau) (dv/(1-eps) +
+    abs_debt)``; the rest (which includes accounts without debt and almost no collateral,
+    removed by :func:`classify`) is returned. Four passes over the arrays.
+    """
+    a, c = candidate_coefficients(b)
+    tmp = dv * a
+    tmp += c
+    return np.flatnonzero(cw < tmp)
+
+
+def classify(cw: FloatArray, dv: FloatArray, b: ScreenBounds) -> tuple[BoolArray, BoolArray]:
+    """``(surely_below, band)`` for each account; the rest is surely not below.
+
+    An account without debt (``dv == 0``) is never below: its health is unbounded.
+    """
+    has_debt = dv > 0
+    t = b.threshold
+    maint_max = cw / (1.0 - b.eps) + 1.0
+    debt_min = dv / (1.0 + b.eps)
+    surely_below = has_debt & (maint_max < t * (1.0 - TAU) * debt_min)
+    maint_min = cw * ((1.0 - b.rel) / (1.0 + b.eps)) - b.abs_coll
+    debt_max = dv / (1.0 - b.eps) + b.abs_debt
+    surely_above = ~has_debt | (maint_min >= t * (1.0 + TAU) * debt_max)
+    band = ~surely_below & ~surely_above
+    return surely_below, band
+
+
+def health(cw: FloatArray, dv: FloatArray) -> FloatArray:
+    """``cw / dv``, ``inf`` for accounts without debt."""
+    out = np.full(len(cw), np.inf)
+    np.divide(cw, dv, out=out, where=dv > 0)
+    return out
+
+
+def matvec_into(indptr: AnyIntArray, indices: AnyIntArray, data: FloatArray,
+                weights: FloatArray, out: FloatArray, use_private: bool = True) -> None:
+    """``out[:] = A @ weights`` for the CSR rows whose ``indptr`` slice is given.
+
+    ``indptr`` may be a slice ``full_indptr[lo:hi+1]`` (absolute offsets into ``indices``
+    and ``data``), so a row range is computed without copying the matrix. Uses SciPy's
+    compiled ``csr_matvec`` writing into ``out`` when available, else the public API.
+    """
+    rows = len(indptr) - 1
+    if rows <= 0:
+        return
+    if use_private and _raw_matvec is not None:
+        out.fill(0.0)
+        _raw_matvec(rows, len(weights), indptr, indices, data, weights, out)
+        return
+    lo, hi = int(indptr[0]), int(indptr[-1])
+    block = sp.csr_matrix((data[lo:hi], indices[lo:hi], indptr - lo),
+                          shape=(rows, len(weights)))
+    out[:] = block @ weights
+
+
+@dataclass(frozen=True)
+class CsrArrays:
+    """The three arrays of a CSR matrix (the base of one side)."""
+
+    indptr: AnyIntArray
+    indices: AnyIntArray
+    data: FloatArray
+
+
+def candidate_coefficients(b: ScreenBounds) -> tuple[float, float]:
+    """``(a, c)`` such that an account is a candidate iff ``cw < a dv + c``."""
+    c1 = (1.0 - b.rel) / (1.0 + b.eps)
+    t1 = b.threshold * (1.0 + TAU)
+    return t1 / ((1.0 - b.eps) * c1), (b.abs_coll + t1 * b.abs_debt) / c1
+
+
+def scan_block(lo: int, hi: int, coll: CsrArrays, debt: CsrArrays, w_coll: FloatArray,
+               w_debt: FloatArray, b: ScreenBounds, cw: FloatArray, dv: FloatArray,
+               use_private: bool = True) -> IntArray:
+    """The fused full-scan kernel for rows ``lo .. hi - 1``; returns the candidate rows.
+
+    Per chunk of :data:`CHUNK_ROWS` rows: ``cw = C @ w_coll``, ``dv = D @ w_debt`` and the
+    rows with ``cw < a dv + c`` (the :func:`candidates` test), so the sums are re-read
+    from cache, not memory. Safe to run on disjoint row ranges in parallel threads (the
+    compiled kernels release the GIL).
+    """
+    a, c = candidate_coefficients(b)
+    tmp = np.empty(min(CHUNK_ROWS, max(hi - lo, 0)))
+    mask = np.empty(len(tmp), dtype=bool)
+    found = []
+    for start in range(lo, hi, CHUNK_ROWS):
+        end = min(hi, start + CHUNK_ROWS)
+        t, m = tmp[: end - start], mask[: end - start]
+        matvec_into(coll.indptr[start:end + 1], coll.indices, coll.data, w_coll,
+                    cw[start:end], use_private)
+        matvec_into(debt.indptr[start:end + 1], debt.indices, debt.data, w_debt,
+                    dv[start:end], use_private)
+        np.multiply(dv[start:end], a, out=t)
+        t += c
+        np.less(cw[start:end], t, out=m)
+        found.append(np.flatnonzero(m) + start)
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)

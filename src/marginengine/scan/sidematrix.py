@@ -1,0 +1,261 @@
+"""One side of the lending block: an accounts x assets sparse matrix of scaled balances.
+
+The risk book keeps two of these, collateral (scaled supply counted as collateral) and
+debt (scaled debt). Each is laid out for the scan and updated in place between layouts:
+
+- **base**: a SciPy CSR matrix (``indptr``, ``int32`` column ``indices``, ``float64``
+  ``data``) whose structure is fixed between layouts and whose values change in place.
+  A position that closes becomes an explicit zero until the next layout.
+- **overflow**: positions that the base has no slot for (a new asset in an account, a
+  new account) are appended to three growable arrays (row, column, value); each
+  ``(row, column)`` lives in exactly one place, base or overflow.
+- **exposure index**: for each asset, the base entries holding it (their rows and
+  positions in ``data``), i.e. the CSC view of the same matrix, plus the overflow slots
+  holding it. An asset's price change reaches exactly these entries.
+
+The book re-lays both sides out (and renumbers rows so rows with the same number of
+positions sit together, which keeps the CSR kernel's branches predictable) when the
+overflow and the explicit zeros grow past a fraction of the base, so the cost of a
+layout is amortised over the events that made it necessary.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from marginengine.scan.kernels import CsrArrays
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+AnyIntArray = NDArray[np.integer]
+
+#: Estimated bytes of Python bookkeeping (dict and list entries) per overflow slot.
+OVERFLOW_SLOT_OVERHEAD = 200
+#: The overflow and explicit zeros may grow to this many slots, or an eighth of the base,
+#: before a layout.
+MIN_LAYOUT_SLOTS = 1024
+
+
+def _index_dtype(n: int) -> type[np.signedinteger]:
+    return np.int32 if n < 2**31 - 1 else np.int64
+
+
+class SideMatrix:
+    """Scaled balances of one side, ``n_rows x n_assets``, float64.
+
+    Build with :meth:`from_coo`; read with :meth:`row_sums`, :meth:`exposure`,
+    :meth:`row_items`; change with :meth:`set`.
+    """
+
+    def __init__(self, n_assets: int) -> None:
+        self.n_assets = n_assets
+        self.n_base = 0
+        self.indptr: AnyIntArray = np.zeros(1, dtype=np.int32)
+        self.indices: AnyIntArray = np.zeros(0, dtype=np.int32)
+        self.data: FloatArray = np.zeros(0, dtype=np.float64)
+        self.col_ptr: IntArray = np.zeros(n_assets + 1, dtype=np.int64)
+        self.col_pos: AnyIntArray = np.zeros(0, dtype=np.int32)
+        self.col_rows: AnyIntArray = np.zeros(0, dtype=np.int32)
+        self._csr = sp.csr_matrix((0, n_assets), dtype=np.float64)
+        self.zeros = 0
+        self.max_row_entries = 0
+        self._ov_n = 0
+        self._ov_rows: IntArray = np.zeros(16, dtype=np.int64)
+        self._ov_cols: IntArray = np.zeros(16, dtype=np.int64)
+        self._ov_vals: FloatArray = np.zeros(16, dtype=np.float64)
+        self._ov_slot: dict[tuple[int, int], int] = {}
+        self._ov_by_col: list[list[int]] = [[] for _ in range(n_assets)]
+        self._ov_by_row: dict[int, list[int]] = {}
+
+    # ------------------------------------------------------------------ building
+    @classmethod
+    def from_coo(cls, rows: AnyIntArray, cols: AnyIntArray, vals: FloatArray, n_rows: int,
+                 n_assets: int) -> SideMatrix:
+        """Lay out the nonzero ``(row, col, value)`` triples (unique pairs) as the base."""
+        side = cls(n_assets)
+        keep = vals != 0
+        rows, cols, vals = rows[keep], cols[keep], vals[keep]
+        csr = sp.csr_matrix(
+            (vals.astype(np.float64, copy=False),
+             (rows.astype(np.int64, copy=False), cols.astype(np.int64, copy=False))),
+            shape=(n_rows, n_assets),
+        )
+        if csr.nnz != len(vals):
+            raise ValueError("duplicate (account, asset) entries")
+        csr.sort_indices()
+        side._set_base(csr)
+        return side
+
+    def _set_base(self, csr: sp.csr_matrix) -> None:
+        nnz = int(csr.nnz)
+        dtype = _index_dtype(max(nnz, csr.shape[0]) + 1)
+        self.indptr = csr.indptr.astype(dtype, copy=False)
+        self.indices = csr.indices.astype(np.int32, copy=False)
+        self.data = csr.data
+        self.n_base = int(csr.shape[0])
+        self._csr = sp.csr_matrix((self.data, self.indices, self.indptr),
+                                  shape=(self.n_base, self.n_assets), copy=False)
+        counts = np.diff(self.indptr)
+        self.max_row_entries = int(counts.max()) if len(counts) else 0
+        order = np.argsort(self.indices, kind="stable")
+        self.col_pos = order.astype(dtype, copy=False)
+        row_of_entry = np.repeat(np.arange(self.n_base, dtype=dtype), counts)
+        self.col_rows = row_of_entry[order]
+        per_col = np.bincount(self.indices, minlength=self.n_assets)
+        self.col_ptr = np.concatenate([[0], np.cumsum(per_col)]).astype(np.int64)
+        self.zeros = 0
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def nnz(self) -> int:
+        """Stored entries: base (explicit zeros included) plus overflow slots."""
+        return int(self.indptr[-1]) + self._ov_n
+
+    @property
+    def overflow(self) -> int:
+        """Overflow slots in use."""
+        return self._ov_n
+
+    def needs_layout(self) -> bool:
+        """Whether overflow and explicit zeros have grown past an eighth of the base."""
+        return self._ov_n + self.zeros > max(MIN_LAYOUT_SLOTS, int(self.indptr[-1]) // 8)
+
+    def nbytes(self) -> int:
+        """Bytes held: arrays exactly, overflow bookkeeping estimated per slot."""
+        arrays = (self.indptr, self.indices, self.data, self.col_ptr, self.col_pos,
+                  self.col_rows, self._ov_rows, self._ov_cols, self._ov_vals)
+        return sum(a.nbytes for a in arrays) + OVERFLOW_SLOT_OVERHEAD * self._ov_n
+
+    # ------------------------------------------------------------------ reads
+    def row_items(self, row: int) -> list[tuple[int, float]]:
+        """The nonzero ``(column, value)`` entries of ``row``."""
+        out: list[tuple[int, float]] = []
+        if row < self.n_base:
+            start, end = int(self.indptr[row]), int(self.indptr[row + 1])
+            for j in range(start, end):
+                value = float(self.data[j])
+                if value:
+                    out.append((int(self.indices[j]), value))
+        for slot in self._ov_by_row.get(row, ()):
+            value = float(self._ov_vals[slot])
+            if value:
+                out.append((int(self._ov_cols[slot]), value))
+        return out
+
+    def arrays(self) -> CsrArrays:
+        """The base's CSR arrays, for the scan kernel."""
+        return CsrArrays(self.indptr, self.indices, self.data)
+
+    def add_overflow(self, sums: FloatArray, weights: FloatArray) -> IntArray:
+        """Add the overflow entries' ``value x weight`` to ``sums``; return their rows."""
+        n = self._ov_n
+        if not n:
+            return np.zeros(0, dtype=np.int64)
+        rows = self._ov_rows[:n]
+        np.add.at(sums, rows, self._ov_vals[:n] * weights[self._ov_cols[:n]])
+        return rows
+
+    def row_sums(self, weights: FloatArray, n_rows: int) -> FloatArray:
+        """``matrix @ weights`` for rows ``0 .. n_rows - 1`` (the scan's kernel)."""
+        base = self._csr @ weights if self.n_base else np.zeros(0)
+        if n_rows > self.n_base:
+            base = np.concatenate([base, np.zeros(n_rows - self.n_base)])
+        if self._ov_n:
+            n = self._ov_n
+            np.add.at(base, self._ov_rows[:n], self._ov_vals[:n] * weights[self._ov_cols[:n]])
+        return base
+
+    def subset_sums(self, rows: AnyIntArray, weights: FloatArray) -> FloatArray:
+        """``(matrix @ weights)[rows]``, in time proportional to the rows' entries."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(rows))
+        in_base = rows < self.n_base
+        if in_base.any():
+            which = np.flatnonzero(in_base)
+            base_rows = rows[which]
+            starts = self.indptr[base_rows].astype(np.int64)
+            lens = self.indptr[base_rows + 1].astype(np.int64) - starts
+            total = int(lens.sum())
+            if total:
+                seg = np.repeat(np.arange(len(which)), lens)
+                offsets = np.cumsum(lens) - lens
+                pos = np.arange(total) - np.repeat(offsets - starts, lens)
+                vals = self.data[pos] * weights[self.indices[pos]]
+                out[which] += np.bincount(seg, vals, minlength=len(which))
+        if self._ov_n:
+            n = self._ov_n
+            ov_rows = self._ov_rows[:n]
+            order = np.argsort(rows, kind="stable")
+            sorted_rows = rows[order]
+            at = np.searchsorted(sorted_rows, ov_rows)
+            at_clipped = np.minimum(at, len(rows) - 1)
+            hit = (at < len(rows)) & (sorted_rows[at_clipped] == ov_rows)
+            if hit.any():
+                vals = self._ov_vals[:n][hit] * weights[self._ov_cols[:n][hit]]
+                np.add.at(out, order[at_clipped[hit]], vals)
+        return out
+
+    def exposure(self, col: int) -> tuple[IntArray, FloatArray]:
+        """Rows holding asset ``col`` and their scaled values (zeros included), each row once."""
+        lo, hi = int(self.col_ptr[col]), int(self.col_ptr[col + 1])
+        rows = self.col_rows[lo:hi].astype(np.int64)
+        vals = self.data[self.col_pos[lo:hi]]
+        slots = self._ov_by_col[col]
+        if slots:
+            idx = np.asarray(slots, dtype=np.int64)
+            rows = np.concatenate([rows, self._ov_rows[idx]])
+            vals = np.concatenate([vals, self._ov_vals[idx]])
+        return rows, vals
+
+    def exposure_count(self, col: int) -> int:
+        """Entries (zeros included) holding asset ``col``."""
+        return int(self.col_ptr[col + 1] - self.col_ptr[col]) + len(self._ov_by_col[col])
+
+    def to_coo(self) -> tuple[IntArray, IntArray, FloatArray]:
+        """All nonzero entries as ``(rows, cols, values)``."""
+        counts = np.diff(self.indptr).astype(np.int64)
+        rows = np.repeat(np.arange(self.n_base, dtype=np.int64), counts)
+        cols = self.indices.astype(np.int64)
+        vals = self.data
+        n = self._ov_n
+        rows = np.concatenate([rows, self._ov_rows[:n]])
+        cols = np.concatenate([cols, self._ov_cols[:n]])
+        vals = np.concatenate([vals, self._ov_vals[:n]])
+        keep = vals != 0
+        return rows[keep], cols[keep], vals[keep]
+
+    # ------------------------------------------------------------------ writes
+    def set(self, row: int, col: int, value: float) -> None:
+        """Set entry ``(row, col)``: in place when it has a slot, else in the overflow."""
+        if row < self.n_base:
+            start, end = int(self.indptr[row]), int(self.indptr[row + 1])
+            if end > start:
+                j = start + int(np.searchsorted(self.indices[start:end], col))
+                if j < end and self.indices[j] == col:
+                    old = self.data[j]
+                    self.data[j] = value
+                    self.zeros += int(old != 0 and value == 0) - int(old == 0 and value != 0)
+                    return
+        slot = self._ov_slot.get((row, col))
+        if slot is not None:
+            self._ov_vals[slot] = value
+            return
+        if value == 0:
+            return
+        if self._ov_n == len(self._ov_rows):
+            size = 2 * len(self._ov_rows)
+            self._ov_rows = np.resize(self._ov_rows, size)
+            self._ov_cols = np.resize(self._ov_cols, size)
+            self._ov_vals = np.resize(self._ov_vals, size)
+        slot = self._ov_n
+        self._ov_rows[slot] = row
+        self._ov_cols[slot] = col
+        self._ov_vals[slot] = value
+        self._ov_n += 1
+        self._ov_slot[(row, col)] = slot
+        self._ov_by_col[col].append(slot)
+        self._ov_by_row.setdefault(row, []).append(slot)
+        base = int(self.indptr[row + 1] - self.indptr[row]) if row < self.n_base else 0
+        self.max_row_entries = max(self.max_row_entries, base + len(self._ov_by_row[row]))
