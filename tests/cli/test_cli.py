@@ -207,3 +207,20 @@ def test_simulate_when_set_overrides_then_applied_and_bad_override_named(
     code, _, err = run([*args, "--out", str(tmp_path / "d"), "--set", "oops"], capsys)
     assert code == 2 and err.strip() == "error: --set 'oops': must be PATH=VALUE with a " \
                                         "dotted PATH"
+
+
+def test_health_when_snapshot_has_perps_then_bucket_figures_and_liquidation_price(
+    capsys: pytest.CaptureFixture[str]
+):
+    code, out, _ = run(["health", str(EXAMPLES / "snapshot_perps.toml"), "--json"], capsys)
+    assert code == 0
+    rows = {r["account"]: r for r in json.loads(out)["accounts"]}
+    trader = rows["trader/eth"]  # isolated: 10,000 USDC behind 100 ETH long from 1,800
+    assert trader["liquidatable"] is True and trader["underwater"] is True
+    assert trader["bankruptcy_price"] == 1_700 * 10**8  # 1,800 - 10,000 / 100
+    # Binance's closed form: (10,000 - 100 x 1,800) / (100 x 3% - 100) = 1,752.577...
+    assert trader["positions"]["ETH-PERP"]["liquidation_price"] == 175_257_731_959
+    assert rows["safe"]["positions"]["ETH-PERP"]["liquidation_price"] is None
+    assert rows["cross"]["liquidatable"] is False and rows["cross"]["collateral"] == 8_500
+    code, out, _ = run(["health", str(EXAMPLES / "snapshot_perps.toml")], capsys)
+    assert code == 0 and "close 100 ETH-PERP" in out
