@@ -42,10 +42,11 @@ from marginengine.scan.kernels import (
     candidate_coefficients,
     candidates,
     classify,
-    drift_after_update,
+    error_after_update,
     fresh_sum_error,
     health,
     scan_block,
+    update_ratio,
 )
 from marginengine.scan.sidematrix import SideMatrix
 
@@ -173,11 +174,12 @@ class RiskBook:
         self._threshold: Decimal | None = None
         self._previous_valid = False
         self._synced: Weights | None = None
-        self._drift_c = 0.0
-        self._drift_d = 0.0
+        self._err_c = 0.0
+        self._err_d = 0.0
         self._dirty: set[int] = set()
         self._pending: list[IntArray] = []
         self._touched: set[int] = set()
+        self._perp_rows: set[int] = set()
         self._all_pending = True
         self.layouts = 0
 
@@ -213,6 +215,8 @@ class RiskBook:
             (np.asarray(d_rows, dtype=np.int64), np.asarray(d_cols, dtype=np.int64),
              np.asarray(d_vals, dtype=np.float64)),
         )
+        perps = [a for a in ids if engine.has_perps(a)]
+        book._perp_rows = {int(r) for r in book.accounts.rows(perps)}
         if subscribe:
             engine.subscribe(book.on_change)
         return book
@@ -288,6 +292,7 @@ class RiskBook:
         self._candidates = None
         self._pending = [new_row_of_old[p] for p in self._pending]
         self._touched = {int(new_row_of_old[r]) for r in self._touched}
+        self._perp_rows = {int(new_row_of_old[r]) for r in self._perp_rows}
         self.layouts += 1
 
     def relayout(self) -> None:
@@ -300,11 +305,13 @@ class RiskBook:
         engine = self._need_engine()
         column = self.assets.column
         for asset in change.prices:
-            k = column[asset]
-            if self.assets.set_price(k, engine.prices[asset]):
+            k = column.get(asset)  # perp markets have no lending column
+            if k is not None and self.assets.set_price(k, engine.prices[asset]):
                 self._dirty.add(k)
         for asset in change.assets:
-            k = column[asset]
+            k = column.get(asset)
+            if k is None:
+                continue
             reserve = engine.ledger.reserves[asset]
             if self.assets.set_indices(k, reserve.liquidity_index, reserve.borrow_index):
                 self._dirty.add(k)
@@ -337,6 +344,10 @@ class RiskBook:
             for k, value in wanted.items():
                 if current.get(k) != value:
                     side.set(row, k, value)
+        if engine.has_perps(account_id):
+            self._perp_rows.add(row)
+        else:
+            self._perp_rows.discard(row)
         if self._synced is not None:
             self._cw[row] = sum(v * self._synced.collateral[k] for k, v in coll.items())
             self._dv[row] = sum(v * self._synced.debt[k] for k, v in debt.items())
@@ -426,7 +437,7 @@ class RiskBook:
 
     def _recompute(self, w: Weights) -> None:
         """Fresh running sums at weights ``w``, and the candidates at the last threshold."""
-        self._drift_c = self._drift_d = 0.0
+        self._err_c = self._err_d = self._fresh_error()
         self._synced = w
         t = float(self._threshold) if self._threshold is not None else 1.0
         self._candidates = (t, self._kernel(w, self.bounds(t)))
@@ -447,11 +458,20 @@ class RiskBook:
                     "position(s) hold it"
                 )
 
+    def _fresh_error(self) -> float:
+        return fresh_sum_error(max(self.collateral.max_row_entries, self.debt.max_row_entries))
+
+    def sum_error(self) -> tuple[float, float]:
+        """Relative error bounds of the running sums ``(collateral, debt)``: a fresh sum's
+        rounding, amplified and added to by the incremental updates since."""
+        fresh = self._fresh_error()
+        return max(fresh, self._err_c), max(fresh, self._err_d)
+
     def bounds(self, threshold: float, price: FloatArray | None = None,
-               extra_error: float = 0.0) -> ScreenBounds:
-        """The screen's margins at the current (or given float) prices."""
-        terms = max(self.collateral.max_row_entries, self.debt.max_row_entries)
-        eps = fresh_sum_error(terms) + max(self._drift_c, self._drift_d) + extra_error
+               amplify: float = 1.0, extra_error: float = 0.0) -> ScreenBounds:
+        """The screen's margins at the current (or given float) prices; ``amplify`` and
+        ``extra_error`` widen the sums' error for what-if updates on top of them."""
+        eps = max(self.sum_error()) * amplify + extra_error
         a_coll, a_debt = self.assets.unit_values(price)
         rel = 1.0 / self.assets.lt_min_bps if self.averaged_threshold else 0.0
         return ScreenBounds(
@@ -476,21 +496,27 @@ class RiskBook:
             self._recompute(w)
             return
         synced = self._synced
+        err_c, err_d = self.sum_error()
         for k in dirty:
-            for side, sums, new, old, name in (
-                (self.collateral, self._cw, w.collateral, synced.collateral, "_drift_c"),
-                (self.debt, self._dv, w.debt, synced.debt, "_drift_d"),
+            for side, sums, new, old in (
+                (self.collateral, self._cw, w.collateral, synced.collateral),
+                (self.debt, self._dv, w.debt, synced.debt),
             ):
                 rows, vals = side.exposure(k)
                 if not len(rows):
                     continue
                 if new[k] != old[k]:
                     sums[rows] += vals * (new[k] - old[k])
-                    setattr(self, name, drift_after_update(getattr(self, name), old[k], new[k]))
+                    ratio = update_ratio(old[k], new[k])
+                    if side is self.collateral:
+                        err_c = error_after_update(err_c, ratio)
+                    else:
+                        err_d = error_after_update(err_d, ratio)
                 self._pending.append(rows)
+        self._err_c, self._err_d = err_c, err_d
         self._dirty.clear()
         self._synced = w
-        if max(self._drift_c, self._drift_d) > MAX_DRIFT:
+        if max(err_c, err_d) > MAX_DRIFT:
             self._recompute(w)
 
     # ------------------------------------------------------------------ scans
@@ -531,17 +557,15 @@ class RiskBook:
         if self._all_pending:
             self._previous_valid = True
             return self._screen_all(t, t_wad)
-        rows = _union([*self._pending, np.fromiter(self._touched, dtype=np.int64,
-                                                   count=len(self._touched))])
+        rows = _union([*self._pending, self._perp_array(),
+                       np.fromiter(self._touched, dtype=np.int64, count=len(self._touched))])
         self._pending = []
         self._touched.clear()
         b = self.bounds(float(t))
-        cw, dv = self._cw[rows], self._dv[rows]
-        at = candidates(cw, dv, b)
-        sure, band = classify(cw[at], dv[at], b)
-        decided, unconfirmed = self._decide(rows[at], sure, band, t_wad)
+        at = rows[candidates(self._cw[rows], self._dv[rows], b)]
+        at, decided, sure, band, unconfirmed = self._judge(at, b, t_wad)
         below = np.zeros(len(rows), dtype=bool)
-        below[at] = decided
+        below[np.searchsorted(rows, at)] = decided
         was = self._below[rows]
         newly = rows[below & ~was]
         recovered = rows[~below & was]
@@ -562,8 +586,7 @@ class RiskBook:
         else:
             idx = candidates(cw, dv, b)
         self._candidates = None
-        sure, band = classify(cw[idx], dv[idx], b)
-        below, unconfirmed = self._decide(idx, sure, band, t_wad)
+        idx, below, sure, band, unconfirmed = self._judge(idx, b, t_wad)
         below_rows = idx[below]
         mask = self._below
         if self._previous_valid:
@@ -589,6 +612,27 @@ class RiskBook:
             below_rows, newly, recovered, len(below_rows), unconfirmed,
         )
 
+    def _perp_array(self) -> IntArray:
+        return np.array(sorted(self._perp_rows), dtype=np.int64)
+
+    def _judge(self, at: IntArray, b: ScreenBounds, t_wad: int) -> tuple[
+            IntArray, BoolArray, BoolArray, BoolArray, IntArray]:
+        """Decide the sorted rows ``at`` (plus every row with perps, which the lending
+        screen does not cover and the engine always decides).
+
+        Returns ``(rows, below, surely_below, band, unconfirmed)``.
+        """
+        perp = self._perp_array()
+        if len(perp):
+            at = _union([at, perp])
+        sure, band = classify(self._cw[at], self._dv[at], b)
+        if len(perp):
+            forced = np.isin(at, perp)
+            sure &= ~forced
+            band |= forced
+        below, unconfirmed = self._decide(at, sure, band, t_wad)
+        return at, below, sure, band, unconfirmed
+
     def _decide(self, rows: IntArray, sure: BoolArray, band: BoolArray,
                 t_wad: int) -> tuple[BoolArray, IntArray]:
         """Below flags for ``rows``: the surely below, plus the band as the engine decides."""
@@ -603,6 +647,10 @@ class RiskBook:
         return below, _EMPTY
 
     # ------------------------------------------------------------------ reads
+    def perp_rows(self) -> set[int]:
+        """Rows of accounts holding perps (decided by the engine in every scan)."""
+        return set(self._perp_rows)
+
     def below_rows(self) -> IntArray:
         """Rows below the threshold as of the last scan, sorted."""
         return np.flatnonzero(self._below[: self._n])

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from marginengine.engine import Engine
 from marginengine.fixedpoint import WAD, parse_units
+from marginengine.margin import MarginKind
 from marginengine.scan.errors import ScanError
 
 #: Thresholds the screen supports (below 0.001 the wad rounding of HF is not covered).
@@ -36,16 +37,31 @@ def confirm_below(engine: Engine, account_ids: Iterable[str], t_wad: int,
                   prices: Mapping[str, int] | None = None) -> list[bool]:
     """For each account, whether the engine's exact health is below ``t_wad``.
 
-    At ``t_wad == WAD`` this is ``engine.model.is_liquidatable`` itself; otherwise the
-    account has debt and its exact health factor (``account_data``) is below the threshold.
-    ``prices`` defaults to the engine's; shocked prices let what-if confirm exactly too.
+    Without ``prices`` and at ``t_wad == WAD`` this is ``engine.is_liquidatable`` itself.
+    Otherwise a lending-only account is below when it has debt and its exact health factor
+    (``engine.model.account_data``) is below the threshold; an account holding perps is
+    judged on its whole margin bucket (``engine.perp_model.bucket``), as the engine does.
+    Shocked ``prices`` let what-if confirm exactly too.
     """
-    table = engine.prices if prices is None else prices
     model, ledger = engine.model, engine.ledger
-    if t_wad == WAD:
-        return [model.is_liquidatable(ledger, table, a) for a in account_ids]
+    if prices is None and t_wad == WAD:
+        return [engine.is_liquidatable(a) for a in account_ids]
+    table = engine.prices if prices is None else prices
+    marks: Mapping[str, int] | None = None
     out = []
     for account_id in account_ids:
-        data = model.account_data(ledger, table, account_id)
-        out.append(data.total_debt > 0 and data.health_factor < t_wad)
+        if engine.has_perps(account_id):
+            if marks is None:
+                marks = engine.marks()
+            state = engine.perp_model.bucket(ledger, table, marks, account_id).margin(
+                MarginKind.MAINTENANCE)
+            if t_wad == WAD:
+                out.append(state.requirement > 0 and state.value < state.requirement)
+            else:
+                out.append(state.requirement > 0 and state.health < t_wad)
+        elif t_wad == WAD:
+            out.append(model.is_liquidatable(ledger, table, account_id))
+        else:
+            data = model.account_data(ledger, table, account_id)
+            out.append(data.total_debt > 0 and data.health_factor < t_wad)
     return out

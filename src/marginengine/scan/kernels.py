@@ -54,7 +54,7 @@ CHUNK_ROWS = 1 << 16
 ULP = 2.0**-53
 #: Relative margin for the threshold itself (its float form, the wad rounding of HF).
 TAU = 1e-15
-#: Relative error bound (drift) above which the book recomputes its sums from scratch.
+#: Relative error bound above which the book recomputes its running sums from scratch.
 MAX_DRIFT = 1e-10
 
 
@@ -68,17 +68,23 @@ def fresh_sum_error(max_terms: int) -> float:
     return 2.0 * (16 + max_terms) * ULP
 
 
-def drift_after_update(drift: float, old_weight: float, new_weight: float) -> float:
-    """Bound on the relative error of a running sum after ``sum += value x (new - old)``.
+def update_ratio(old_weight: float, new_weight: float) -> float:
+    """How much an update ``sum += value x (new - old)`` can amplify a relative error.
 
     With ``sum = rest + value x old`` and ``rest >= 0``, the old sum is at most
-    ``max(1, old / new)`` times the new one, so an absolute error carried over grows by at
-    most that factor relative to the new sum, and the update adds about three roundings.
+    ``max(1, old / new)`` times the new one, so an absolute error carried over is at most
+    that factor larger relative to the new sum.
     """
     if new_weight <= 0.0:
-        return float("inf") if old_weight > 0.0 else drift
-    ratio = max(1.0, old_weight / new_weight)
-    return drift * ratio + 4.0 * ULP * ratio
+        return float("inf") if old_weight > 0.0 else 1.0
+    return max(1.0, old_weight / new_weight)
+
+
+def error_after_update(error: float, ratio: float) -> float:
+    """Relative error bound of a running sum after an update of amplification ``ratio``:
+    the carried error, amplified, plus the update's own roundings (the weight difference,
+    the product and the sum: at most about three ulps of the larger sum)."""
+    return (error + 4.0 * ULP) * ratio
 
 
 @dataclass(frozen=True)

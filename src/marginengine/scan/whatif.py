@@ -23,7 +23,7 @@ from marginengine.fixedpoint import PRICE_UNIT
 from marginengine.scan.book import RiskBook
 from marginengine.scan.confirm import confirm_below, threshold_wad
 from marginengine.scan.errors import ScanError
-from marginengine.scan.kernels import classify, drift_after_update
+from marginengine.scan.kernels import ULP, classify, update_ratio
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -123,6 +123,7 @@ def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
     below_all = book.below_rows()
     cw_below, dv_below = book.sums(below_all)
     raw_below = book.collateral.subset_sums(below_all, w.raw_collateral)
+    perp = np.array(sorted(book.perp_rows()), dtype=np.int64)
     cache: dict[tuple[int, ...], tuple[IntArray, FloatArray, FloatArray, FloatArray]] = {}
     exposures: dict[int, tuple[IntArray, FloatArray, IntArray, FloatArray]] = {}
     out = []
@@ -133,7 +134,7 @@ def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
                 exposures[k] = (*book.collateral.exposure(k), *book.debt.exposure(k))
         if cols not in cache:
             parts = [np.concatenate([exposures[k][0], exposures[k][2]]) for k in cols]
-            rows = np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+            rows = np.unique(np.concatenate([*parts, perp]))
             cw0, dv0 = book.sums(rows)
             cache[cols] = (rows, cw0, dv0,
                            book.collateral.subset_sums(rows, w.raw_collateral))
@@ -145,7 +146,7 @@ def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
             price[k] = float(p)
         w2 = assets.weights(price)
         cw, dv, raw = cw0.copy(), dv0.copy(), raw0.copy()
-        extra = 0.0
+        amplify = 1.0
         for k in cols:
             c_rows, c_vals, d_rows, d_vals = exposures[k]
             at = np.searchsorted(rows, c_rows)
@@ -153,11 +154,14 @@ def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
             raw[at] += c_vals * (w2.raw_collateral[k] - w.raw_collateral[k])
             at = np.searchsorted(rows, d_rows)
             dv[at] += d_vals * (w2.debt[k] - w.debt[k])
-            extra = max(extra,
-                        drift_after_update(0.0, w.collateral[k], w2.collateral[k]),
-                        drift_after_update(0.0, w.debt[k], w2.debt[k]))
-        b = book.bounds(float(t), price, extra_error=extra * len(cols))
+            amplify *= max(update_ratio(w.collateral[k], w2.collateral[k]),
+                           update_ratio(w.debt[k], w2.debt[k]))
+        b = book.bounds(float(t), price, amplify, 4.0 * ULP * len(cols) * amplify)
         sure, band = classify(cw, dv, b)
+        if len(perp):  # the lending screen does not cover perps: the engine decides
+            forced = np.isin(rows, perp)
+            sure &= ~forced
+            band |= forced
         below = sure.copy()
         band_at = np.flatnonzero(band)
         unconfirmed = 0
