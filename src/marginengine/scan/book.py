@@ -46,6 +46,7 @@ from marginengine.scan.kernels import (
     fresh_sum_error,
     health,
     scan_block,
+    union_rows,
     update_ratio,
 )
 from marginengine.scan.sidematrix import SideMatrix
@@ -64,18 +65,6 @@ FULL_SCAN_ABOVE = 1 / 6
 HEALTH_EDGES = (0.0, 0.5, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, np.inf)
 
 _EMPTY = np.zeros(0, dtype=np.int64)
-
-
-def _union(parts: Sequence[IntArray]) -> IntArray:
-    """Sorted distinct rows of several arrays (each usually sorted already)."""
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return _EMPTY
-    rows = np.sort(np.concatenate(parts).astype(np.int64, copy=False), kind="stable")
-    keep = np.empty(len(rows), dtype=bool)
-    keep[0] = True
-    np.not_equal(rows[1:], rows[:-1], out=keep[1:])
-    return rows[keep]
 
 
 @dataclass(frozen=True)
@@ -427,13 +416,13 @@ class RiskBook:
             found = [scan_block(0, n_base, coll, debt, w.collateral, w.debt, b, cw, dv)]
         cw[n_base:n] = 0.0
         dv[n_base:n] = 0.0
-        fix = _union([np.arange(n_base, n, dtype=np.int64),
+        fix = union_rows([np.arange(n_base, n, dtype=np.int64),
                       self.collateral.add_overflow(cw, w.collateral),
                       self.debt.add_overflow(dv, w.debt)])
         if len(fix):
             a, c = candidate_coefficients(b)
             found.append(fix[cw[fix] < a * dv[fix] + c])
-        return _union(found) if len(fix) else np.concatenate(found)
+        return union_rows(found) if len(fix) else np.concatenate(found)
 
     def _recompute(self, w: Weights) -> None:
         """Fresh running sums at weights ``w``, and the candidates at the last threshold."""
@@ -557,7 +546,7 @@ class RiskBook:
         if self._all_pending:
             self._previous_valid = True
             return self._screen_all(t, t_wad)
-        rows = _union([*self._pending, self._perp_array(),
+        rows = union_rows([*self._pending, self._perp_array(),
                        np.fromiter(self._touched, dtype=np.int64, count=len(self._touched))])
         self._pending = []
         self._touched.clear()
@@ -624,7 +613,7 @@ class RiskBook:
         """
         perp = self._perp_array()
         if len(perp):
-            at = _union([at, perp])
+            at = union_rows([at, perp])
         sure, band = classify(self._cw[at], self._dv[at], b)
         if len(perp):
             forced = np.isin(at, perp)

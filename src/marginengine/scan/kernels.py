@@ -21,7 +21,7 @@ below it, *surely above* when even the least favourable is at or above it, and i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,6 +139,19 @@ def classify(cw: FloatArray, dv: FloatArray, b: ScreenBounds) -> tuple[BoolArray
     surely_above = ~has_debt | (maint_min >= t * (1.0 + TAU) * debt_max)
     band = ~surely_below & ~surely_above
     return surely_below, band
+
+
+def union_rows(parts: Sequence[IntArray]) -> IntArray:
+    """Sorted distinct rows of several arrays (each usually sorted already, so the stable
+    sort merges runs; NumPy's hash-based ``unique`` is much slower here)."""
+    nonempty = [p for p in parts if len(p)]
+    if not nonempty:
+        return np.zeros(0, dtype=np.int64)
+    rows = np.sort(np.concatenate(nonempty).astype(np.int64, copy=False), kind="stable")
+    keep = np.empty(len(rows), dtype=bool)
+    keep[0] = True
+    np.not_equal(rows[1:], rows[:-1], out=keep[1:])
+    return rows[keep]
 
 
 def health(cw: FloatArray, dv: FloatArray) -> FloatArray:

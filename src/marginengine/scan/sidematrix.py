@@ -169,7 +169,19 @@ class SideMatrix:
 
     def subset_sums(self, rows: AnyIntArray, weights: FloatArray) -> FloatArray:
         """``(matrix @ weights)[rows]``, in time proportional to the rows' entries."""
-        rows = np.asarray(rows, dtype=np.int64)
+        requested = np.asarray(rows, dtype=np.int64)
+        if not len(requested):
+            return np.zeros(0)
+        order = np.argsort(requested, kind="stable")
+        ordered = requested[order]
+        first = np.ones(len(ordered), dtype=bool)
+        first[1:] = ordered[1:] != ordered[:-1]
+        rows = ordered[first]  # distinct, sorted
+        back = np.empty(len(requested), dtype=np.int64)
+        back[order] = np.cumsum(first) - 1
+        return self._distinct_sums(rows, weights)[back]
+
+    def _distinct_sums(self, rows: IntArray, weights: FloatArray) -> FloatArray:
         out = np.zeros(len(rows))
         in_base = rows < self.n_base
         if in_base.any():
@@ -187,14 +199,12 @@ class SideMatrix:
         if self._ov_n:
             n = self._ov_n
             ov_rows = self._ov_rows[:n]
-            order = np.argsort(rows, kind="stable")
-            sorted_rows = rows[order]
-            at = np.searchsorted(sorted_rows, ov_rows)
+            at = np.searchsorted(rows, ov_rows)
             at_clipped = np.minimum(at, len(rows) - 1)
-            hit = (at < len(rows)) & (sorted_rows[at_clipped] == ov_rows)
+            hit = (at < len(rows)) & (rows[at_clipped] == ov_rows)
             if hit.any():
                 vals = self._ov_vals[:n][hit] * weights[self._ov_cols[:n][hit]]
-                np.add.at(out, order[at_clipped[hit]], vals)
+                np.add.at(out, at_clipped[hit], vals)
         return out
 
     def exposure(self, col: int) -> tuple[IntArray, FloatArray]:

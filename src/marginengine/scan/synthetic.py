@@ -87,9 +87,11 @@ class SyntheticBook:
         """Market symbols in column order."""
         return sorted(self.config.markets)
 
-    def _smallest_units(self, micro: NDArray[np.int64]) -> NDArray[np.float64]:
+    def _smallest_units(self, micro: NDArray[np.int64],
+                        assets: NDArray[np.int32] | None = None) -> NDArray[np.float64]:
         decimals = np.array([self.config.markets[s].decimals for s in self.symbols])
-        return micro * (10.0 ** (decimals[self.assets] - 6))
+        cols = self.assets if assets is None else assets
+        return micro * (10.0 ** (decimals[cols] - 6))
 
     def to_book(self, threads: int = 2) -> RiskBook:
         """A :class:`RiskBook` straight from the arrays (no engine)."""
@@ -105,8 +107,8 @@ class SyntheticBook:
         wanted = np.zeros(len(self.account_ids), dtype=bool)
         wanted[np.asarray(rows)] = True
         sel = np.flatnonzero(wanted[self.rows])
-        supplied = self._smallest_units(self.supplied_micro[sel])
-        borrowed = self._smallest_units(self.borrowed_micro[sel])
+        supplied = self._smallest_units(self.supplied_micro[sel], self.assets[sel])
+        borrowed = self._smallest_units(self.borrowed_micro[sel], self.assets[sel])
         symbols = self.symbols
         out: dict[str, dict[str, tuple[float, float]]] = {}
         for i, row in enumerate(self.rows[sel].tolist()):

@@ -23,7 +23,7 @@ from marginengine.fixedpoint import PRICE_UNIT
 from marginengine.scan.book import RiskBook
 from marginengine.scan.confirm import confirm_below, threshold_wad
 from marginengine.scan.errors import ScanError
-from marginengine.scan.kernels import ULP, classify, update_ratio
+from marginengine.scan.kernels import ULP, classify, union_rows, update_ratio
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -134,7 +134,7 @@ def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
                 exposures[k] = (*book.collateral.exposure(k), *book.debt.exposure(k))
         if cols not in cache:
             parts = [np.concatenate([exposures[k][0], exposures[k][2]]) for k in cols]
-            rows = np.unique(np.concatenate([*parts, perp]))
+            rows = union_rows([*parts, perp])
             cw0, dv0 = book.sums(rows)
             cache[cols] = (rows, cw0, dv0,
                            book.collateral.subset_sums(rows, w.raw_collateral))

@@ -1,0 +1,118 @@
+"""One side of the lending block against a dense twin: layout, in-place updates, overflow."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from marginengine.scan.kernels import CsrArrays, matvec_into, scan_block
+from marginengine.scan.sidematrix import SideMatrix
+
+
+def random_side(rng: np.random.Generator, n: int = 200, k: int = 7) -> tuple[
+        SideMatrix, np.ndarray]:
+    dense = np.where(rng.random((n, k)) < 0.3, rng.integers(1, 10**9, (n, k)), 0).astype(float)
+    rows, cols = np.nonzero(dense)
+    return SideMatrix.from_coo(rows, cols, dense[rows, cols], n, k), dense
+
+
+def test_row_sums_when_laid_out_then_equal_dense_product():
+    rng = np.random.default_rng(1)
+    side, dense = random_side(rng)
+    w = rng.random(7)
+    assert np.allclose(side.row_sums(w, 200), dense @ w, rtol=1e-14)
+    assert side.max_row_entries == int((dense != 0).sum(axis=1).max())
+
+
+def test_set_when_slot_exists_then_in_place_else_overflow():
+    rng = np.random.default_rng(2)
+    side, dense = random_side(rng)
+    base_nnz = side.nnz
+    row, col = map(int, np.argwhere(dense != 0)[0])
+    side.set(row, col, 5.0)
+    dense[row, col] = 5.0
+    assert side.overflow == 0 and side.nnz == base_nnz
+    empty = np.argwhere(dense == 0)[0]
+    side.set(int(empty[0]), int(empty[1]), 7.0)
+    dense[tuple(empty)] = 7.0
+    assert side.overflow == 1
+    side.set(int(empty[0]), int(empty[1]), 8.0)  # the same overflow slot again
+    dense[tuple(empty)] = 8.0
+    assert side.overflow == 1
+    side.set(row, col, 0.0)  # closed: an explicit zero until the next layout
+    dense[row, col] = 0.0
+    assert side.zeros == 1
+    side.set(250, 3, 9.0)  # a row beyond the base (a new account)
+    w = rng.random(7)
+    expected = np.concatenate([dense @ w, np.zeros(51)])
+    expected[250] = 9.0 * w[3]
+    assert np.allclose(side.row_sums(w, 251), expected, rtol=1e-14)
+    assert dict(side.row_items(int(empty[0])))[int(empty[1])] == 8.0
+    assert col not in dict(side.row_items(row))
+
+
+def test_exposure_when_overflow_then_every_holder_once():
+    rng = np.random.default_rng(3)
+    side, dense = random_side(rng)
+    side.set(0, 2, 11.0) if dense[0, 2] == 0 else None
+    dense[0, 2] = dense[0, 2] or 11.0
+    rows, vals = side.exposure(2)
+    assert sorted(rows.tolist()) == sorted(np.flatnonzero(dense[:, 2]).tolist())
+    assert dict(zip(rows.tolist(), vals.tolist(), strict=True)) == {
+        int(r): float(dense[r, 2]) for r in np.flatnonzero(dense[:, 2])}
+    assert side.exposure_count(2) == len(rows)
+
+
+def test_subset_sums_when_rows_mixed_then_equal_dense():
+    rng = np.random.default_rng(4)
+    side, dense = random_side(rng)
+    side.set(5, 6, 3.0) if dense[5, 6] == 0 else None
+    dense[5, 6] = dense[5, 6] or 3.0
+    w = rng.random(7)
+    rows = np.array([5, 0, 199, 5, 17])
+    assert np.allclose(side.subset_sums(rows, w), (dense @ w)[rows], rtol=1e-14)
+
+
+def test_to_coo_when_zeros_and_overflow_then_only_nonzero_entries():
+    rng = np.random.default_rng(5)
+    side, dense = random_side(rng)
+    r, c = map(int, np.argwhere(dense != 0)[0])
+    side.set(r, c, 0.0)
+    dense[r, c] = 0
+    rows, cols, vals = side.to_coo()
+    rebuilt = np.zeros_like(dense)
+    rebuilt[rows, cols] = vals
+    assert np.array_equal(rebuilt, dense)
+
+
+def test_from_coo_when_duplicate_pair_then_error():
+    with pytest.raises(ValueError, match="duplicate"):
+        SideMatrix.from_coo(np.array([0, 0]), np.array([1, 1]), np.array([1.0, 2.0]), 1, 2)
+
+
+@pytest.mark.parametrize("private", [True, False])
+def test_matvec_into_when_row_range_then_equal_public_product(private: bool):
+    rng = np.random.default_rng(6)
+    side, dense = random_side(rng)
+    w = rng.random(7)
+    out = np.full(200, np.nan)
+    matvec_into(side.indptr[50:120 + 1], side.indices, side.data, w, out[50:120], private)
+    assert np.allclose(out[50:120], (dense @ w)[50:120], rtol=1e-14)
+    assert np.isnan(out[:50]).all() and np.isnan(out[120:]).all()
+
+
+def test_scan_block_when_split_then_same_sums_and_candidates_as_one_block():
+    from marginengine.scan.kernels import ScreenBounds, candidates
+
+    rng = np.random.default_rng(7)
+    coll, dense_c = random_side(rng)
+    debt, dense_d = random_side(rng)
+    wc, wd = rng.random(7), rng.random(7)
+    b = ScreenBounds(1.0, 1e-12, 1e-4, 10.0, 10.0)
+    cw, dv = np.zeros(200), np.zeros(200)
+    arrays = (CsrArrays(coll.indptr, coll.indices, coll.data),
+              CsrArrays(debt.indptr, debt.indices, debt.data))
+    found = np.concatenate([scan_block(0, 77, *arrays, wc, wd, b, cw, dv),
+                            scan_block(77, 200, *arrays, wc, wd, b, cw, dv)])
+    assert np.allclose(cw, dense_c @ wc) and np.allclose(dv, dense_d @ wd)
+    assert np.array_equal(found, candidates(cw, dv, b))
