@@ -1,0 +1,164 @@
+"""Books, prices and protocols on disk: formats, and every problem named by line and column."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from marginengine.errors import ConfigError
+from marginengine.scan.files import load_engine, read_book, read_prices, read_protocol
+
+PRICES = '[prices]\nWETH = 2000\nUSDC = 1\nDAI = "1"\nWBTC = 60000\n'
+GOOD = (
+    "account,asset,supplied,borrowed\n"
+    "alice,WETH,10,\n"
+    "alice,USDC,,15000\n"
+    "bob,WBTC,0.5,0\n"
+    "bob,DAI,,\n"
+    "\n"
+    "carol/isolated,WETH,1.000000000000000001,1\n"
+)
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_load_engine_when_good_csv_then_balances_and_prices_exact(tmp_path: Path):
+    engine = load_engine(write(tmp_path, "book.csv", GOOD), write(tmp_path, "p.toml", PRICES))
+    ledger = engine.ledger
+    assert ledger.supply_of("alice", "WETH") == 10 * 10**18
+    assert ledger.debt_of("alice", "USDC") == 15_000 * 10**6
+    assert ledger.supply_of("bob", "WBTC") == 50_000_000
+    assert ledger.supply_of("carol/isolated", "WETH") == 10**18 + 1
+    assert ledger.debt_of("carol/isolated", "WETH") == 10**18
+    assert engine.prices["WBTC"] == 60_000 * 10**8
+    assert engine.config.preset == "aave-v3"
+    ledger.check_conservation()
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("alice,WETH,abc,", "line 2, column supplied: must be a number ('abc' is not)"),
+    ("alice,XYZ,1,", "line 2, column asset: unknown asset 'XYZ' (markets: DAI, USDC, WBTC, "
+                     "WETH)"),
+    ("alice,USDC,,-5", "line 2, column borrowed: must not be negative (got -5)"),
+    ("alice,USDC,0.0000001,", "line 2, column supplied: has more than 6 decimal places"),
+    ("alice,USDC,1", "line 2: 3 fields, expected 4"),
+    ("bad id!,USDC,1,", "line 2, column account: account id must be"),
+])
+def test_read_book_when_bad_row_then_line_and_column_named(tmp_path: Path, line: str,
+                                                           expected: str):
+    path = write(tmp_path, "book.csv", f"account,asset,supplied,borrowed\n{line}\n")
+    with pytest.raises(ConfigError) as info:
+        read_book(path, read_protocol(None))
+    assert expected in str(info.value)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_read_book_when_many_problems_then_all_listed_and_capped(tmp_path: Path):
+    rows = "".join(f"a{i},XYZ,1,\n" for i in range(30))
+    path = write(tmp_path, "book.csv", "account,asset,supplied,borrowed\n" + rows)
+    with pytest.raises(ConfigError) as info:
+        read_book(path, read_protocol(None))
+    assert len(info.value.problems) == 21 and info.value.problems[-1] == "... and 10 more"
+    assert info.value.problems[0].startswith("line 2, column asset")
+
+
+def test_read_book_when_duplicate_row_then_first_line_named(tmp_path: Path):
+    path = write(tmp_path, "book.csv",
+                 "account,asset,supplied,borrowed\na,WETH,1,\nb,WETH,1,\na,WETH,2,\n")
+    with pytest.raises(ConfigError, match=r"line 4: duplicate row for account 'a' and "
+                                          r"asset WETH \(first at line 2\)"):
+        read_book(path, read_protocol(None))
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("account,asset,supplied\n", "line 1: missing column(s) borrowed"),
+    ("account,asset,supplied,borrowed,notes\n", "line 1: unknown column(s) notes"),
+    ("", "line 1: empty file"),
+])
+def test_read_book_when_bad_header_then_error(tmp_path: Path, header: str, expected: str):
+    with pytest.raises(ConfigError) as info:
+        read_book(write(tmp_path, "book.csv", header), read_protocol(None))
+    assert expected in str(info.value)
+
+
+def test_read_book_when_missing_or_unknown_format_then_error(tmp_path: Path):
+    config = read_protocol(None)
+    with pytest.raises(ConfigError, match="file not found"):
+        read_book(tmp_path / "none.csv", config)
+    with pytest.raises(ConfigError, match=r"unknown book format '\.txt'"):
+        read_book(write(tmp_path, "book.txt", GOOD), config)
+
+
+def test_read_book_when_compound_borrows_collateral_then_not_borrowable(tmp_path: Path):
+    path = write(tmp_path, "book.csv", "account,asset,supplied,borrowed\na,WETH,1,0.5\n")
+    with pytest.raises(ConfigError, match="line 2, column borrowed: WETH is not borrowable"):
+        read_book(path, read_protocol(None, "compound-v3"))
+
+
+def test_prices_when_bad_or_missing_then_named(tmp_path: Path):
+    config = read_protocol(None)
+    with pytest.raises(ConfigError, match="prices: required table is missing"):
+        read_prices(write(tmp_path, "p.toml", "WETH = 1\n"), config)
+    with pytest.raises(ConfigError, match=r"prices\.WETH: must be positive \(got 0\)"):
+        read_prices(write(tmp_path, "p.toml", "[prices]\nWETH = 0\n"), config)
+    book = write(tmp_path, "book.csv", GOOD)
+    with pytest.raises(ConfigError, match=r"prices\.WBTC: missing \(the book holds WBTC\)"):
+        load_engine(book, write(tmp_path, "p.toml", "[prices]\nWETH = 1\nUSDC = 1\n"))
+
+
+def test_protocol_when_file_with_protocol_table_or_top_level_then_read(tmp_path: Path):
+    nested = write(tmp_path, "a.toml", '[protocol]\npreset = "compound-v3"\n')
+    top = write(tmp_path, "b.toml", 'preset = "aave-v3"\n[markets.WETH]\nltv = 0.5\n')
+    assert read_protocol(nested).preset == "compound-v3"
+    assert list(read_protocol(top).markets) == ["WETH"]
+    bad = write(tmp_path, "c.toml", '[protocol]\npreset = "nope"\n')
+    with pytest.raises(ConfigError, match="protocol.preset: unknown preset 'nope'"):
+        read_protocol(bad)
+
+
+def test_parquet_when_good_then_same_engine_as_csv(tmp_path: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({
+        "account": ["alice", "alice", "bob"],
+        "asset": ["WETH", "USDC", "WBTC"],
+        "supplied": ["10", None, "0.5"],
+        "borrowed": [None, 15000, None],
+    })
+    pq.write_table(table, tmp_path / "book.parquet")
+    prices = write(tmp_path, "p.toml", PRICES)
+    engine = load_engine(tmp_path / "book.parquet", prices)
+    assert engine.ledger.debt_of("alice", "USDC") == 15_000 * 10**6
+    assert engine.ledger.supply_of("bob", "WBTC") == 50_000_000
+
+
+def test_parquet_when_bad_row_then_row_and_column_named(tmp_path: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"account": ["a", "b"], "asset": ["WETH", "WETH"],
+                             "supplied": ["1", "-2"], "borrowed": [None, None]}),
+                   tmp_path / "book.parquet")
+    with pytest.raises(ConfigError, match="row 2, column supplied: must not be negative"):
+        read_book(tmp_path / "book.parquet", read_protocol(None))
+    pq.write_table(pa.table({"account": ["a"], "asset": ["WETH"]}), tmp_path / "x.parquet")
+    with pytest.raises(ConfigError, match="schema: missing column"):
+        read_book(tmp_path / "x.parquet", read_protocol(None))
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet")
+    with pytest.raises(ConfigError, match="not a readable Parquet file"):
+        read_book(tmp_path / "junk.parquet", read_protocol(None))
+
+
+def test_parquet_when_pyarrow_missing_then_error_names_extra(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(ConfigError, match=r"pip install 'marginengine\[parquet\]'"):
+        read_book(write(tmp_path, "book.parquet", "x"), read_protocol(None))
