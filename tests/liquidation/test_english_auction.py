@@ -1,0 +1,171 @@
+"""English collateral auctions (MakerDAO flip.sol): tend/dent sequences, Black Thursday.
+
+Parameters are the ETH-A Flipper's on 12 March 2020 (docs/auctions.md): beg 3%, bids live
+10 minutes (ttl 600 s), auctions end 6 hours after the kick (tau 21,600 s).
+"""
+
+import copy
+from typing import Any
+
+import pytest
+
+from marginengine.liquidation.dutch_auction import RAD, AuctionError
+from marginengine.liquidation.english_auction import (
+    BLACK_THURSDAY_ETH_A,
+    FLIP_CONTRACT_DEFAULTS,
+    Bid,
+    Flipper,
+    FlipperParams,
+)
+
+WAD = 10**18
+ETH = WAD
+T0 = 1_584_000_000
+TAB = 11_300 * RAD  # 10,000 DAI of debt x 1.13
+LOT = 50 * ETH
+
+
+def flipper_with_auction() -> Flipper:
+    flip = Flipper(BLACK_THURSDAY_ETH_A)
+    assert flip.kick("vault", "vow", TAB, LOT, 0, T0) == 1
+    return flip
+
+
+def refused(flip: Flipper, code: str, call: Any) -> AuctionError:
+    before = (copy.deepcopy(flip.bids), flip.kicks)
+    with pytest.raises(AuctionError) as info:
+        call()
+    assert info.value.code == code
+    assert (flip.bids, flip.kicks) == before  # a refused call changes nothing
+    return info.value
+
+
+def test_parameters_found_for_black_thursday_and_contract_defaults():
+    black_thursday, defaults = BLACK_THURSDAY_ETH_A, FLIP_CONTRACT_DEFAULTS
+    assert (black_thursday.beg, black_thursday.ttl, black_thursday.tau) == (
+        1_030_000_000_000_000_000, 600, 21_600)  # 3%, 10 minutes, 6 hours
+    assert (defaults.beg, defaults.ttl, defaults.tau) == (
+        1_050_000_000_000_000_000, 10_800, 172_800)  # 5%, 3 hours, 2 days
+
+
+def test_kick_records_the_auction_with_the_kicker_as_bidder():
+    flip = flipper_with_auction()
+    assert flip.bids[1] == Bid(id=1, bid=0, lot=LOT, guy="cat", tic=0, end=T0 + 21_600,
+                               usr="vault", gal="vow", tab=TAB)
+    assert flip.phase(1) == "tend"
+
+
+def test_full_tend_then_dent_sequence_with_the_beg_rule():
+    flip = flipper_with_auction()
+    flip.tend(1, LOT, 5_000 * RAD, "alice", T0 + 10)
+    assert (flip.bids[1].guy, flip.bids[1].tic) == ("alice", T0 + 610)  # tic = now + ttl
+
+    # 5,100 is only 2% more than 5,000: refused. 5,150 is exactly 3% more: accepted
+    # (bid x 1e18 >= beg x old bid holds with equality).
+    refused(flip, "Flipper/insufficient-increase",
+            lambda: flip.tend(1, LOT, 5_100 * RAD, "bob", T0 + 20))
+    flip.tend(1, LOT, 5_150 * RAD, "bob", T0 + 20)
+    flip.tend(1, LOT, 11_000 * RAD, "alice", T0 + 30)
+    # 11,300 is only 2.7% above 11,000, but it is the full tab: accepted.
+    flip.tend(1, LOT, TAB, "bob", T0 + 40)
+    assert flip.phase(1) == "dent"
+
+    # Dent: pay the tab for less collateral. 49 ETH x 1.03 = 50.47 > 50: refused;
+    # 48.5 x 1.03 = 49.955 <= 50: accepted (1.5 ETH go back to the vault).
+    refused(flip, "Flipper/insufficient-decrease",
+            lambda: flip.dent(1, 49 * ETH, TAB, "alice", T0 + 50))
+    flip.dent(1, 485 * ETH // 10, TAB, "alice", T0 + 50)
+    assert (flip.bids[1].lot, flip.bids[1].guy, flip.bids[1].tic) == (
+        485 * ETH // 10, "alice", T0 + 650
+    )
+    refused(flip, "Flipper/lot-not-lower",
+            lambda: flip.dent(1, 485 * ETH // 10, TAB, "bob", T0 + 60))
+
+    # Settles once the last bid expired (tic < now), not at tic itself.
+    refused(flip, "Flipper/not-finished", lambda: flip.deal(1, T0 + 650))
+    final = flip.deal(1, T0 + 651)
+    assert (final.guy, final.bid, final.lot, final.usr) == ("alice", TAB, 485 * ETH // 10,
+                                                              "vault")
+    assert flip.bids == {}
+
+
+def test_tend_refusals():
+    flip = flipper_with_auction()
+    refused(flip, "Flipper/guy-not-set", lambda: flip.tend(9, LOT, RAD, "a", T0))
+    refused(flip, "Flipper/lot-not-matching", lambda: flip.tend(1, LOT - 1, RAD, "a", T0))
+    refused(flip, "Flipper/higher-than-tab", lambda: flip.tend(1, LOT, TAB + 1, "a", T0))
+    refused(flip, "Flipper/bid-not-higher", lambda: flip.tend(1, LOT, 0, "a", T0))
+    flip.tend(1, LOT, TAB, "a", T0)
+    error = refused(flip, "Flipper/bid-not-higher", lambda: flip.tend(1, LOT, TAB, "b", T0))
+    assert "dent phase" in str(error)  # tend after the tab is reached
+    refused(flip, "Flipper/higher-than-tab", lambda: flip.tend(1, LOT, TAB + RAD, "b", T0))
+
+
+def test_dent_refusals():
+    flip = flipper_with_auction()
+    flip.tend(1, LOT, 5_000 * RAD, "a", T0)
+    refused(flip, "Flipper/tend-not-finished",
+            lambda: flip.dent(1, 40 * ETH, 5_000 * RAD, "b", T0))
+    refused(flip, "Flipper/not-matching-bid", lambda: flip.dent(1, 40 * ETH, TAB, "b", T0))
+
+
+def test_bids_refused_after_the_bid_expired_or_the_auction_ended():
+    flip = flipper_with_auction()
+    flip.tend(1, LOT, 5_000 * RAD, "a", T0)
+    # At tic itself the bid has expired for bidding (tic > now fails) ...
+    refused(flip, "Flipper/already-finished-tic",
+            lambda: flip.tend(1, LOT, 6_000 * RAD, "b", T0 + 600))
+    # ... but cannot be dealt yet (tic < now fails): one second later it can.
+    refused(flip, "Flipper/not-finished", lambda: flip.deal(1, T0 + 600))
+    assert flip.deal(1, T0 + 601).bid == 5_000 * RAD
+
+    unbid = flipper_with_auction()
+    refused(unbid, "Flipper/already-finished-end",
+            lambda: unbid.tend(1, LOT, RAD, "b", T0 + 21_600))
+
+
+def test_black_thursday_lone_bidder_wins_the_lot_for_almost_nothing():
+    flip = flipper_with_auction()
+    # No competing keepers (gas spiked): one keeper bids the smallest unit of DAI, 1 rad
+    # (1e-45 DAI). The first bid only needs bid > 0: beg x 0 = 0 sets no floor.
+    flip.tend(1, LOT, 1, "lone-keeper", T0 + 1)
+    assert flip.bids[1].tic == T0 + 601  # ten minutes for anyone to outbid
+    refused(flip, "Flipper/not-finished", lambda: flip.deal(1, T0 + 601))
+    won = flip.deal(1, T0 + 602)
+    assert (won.guy, won.bid, won.lot, won.tab) == ("lone-keeper", 1, LOT, TAB)
+    # The system raised 1e-45 DAI for a 11,300 DAI tab: all of it is bad debt.
+
+
+def test_black_thursday_one_wei_bid_also_wins_when_auction_ends():
+    flip = flipper_with_auction()
+    one_wei_dai = RAD // WAD  # 1e-18 DAI, in rad
+    flip.tend(1, LOT, one_wei_dai, "keeper", T0 + 21_000)  # 10 min before the end
+    # The bid's tic (T0 + 21,600) equals the end: dealt once the end passed.
+    assert flip.deal(1, T0 + 21_601).bid == one_wei_dai
+
+
+def test_tick_restarts_an_unbid_auction_only():
+    flip = flipper_with_auction()
+    refused(flip, "Flipper/not-finished", lambda: flip.tick(1, T0 + 21_600))
+    refused(flip, "Flipper/not-finished", lambda: flip.deal(1, T0 + 30_000))  # no bid
+    flip.tick(1, T0 + 21_601)
+    assert flip.bids[1].end == T0 + 21_601 + 21_600
+    flip.tend(1, LOT, RAD, "a", T0 + 21_700)  # bidding is open again
+    refused(flip, "Flipper/not-finished", lambda: flip.tick(1, T0 + 21_700))
+    refused(flip, "Flipper/bid-already-placed", lambda: flip.tick(1, T0 + 50_000))
+
+
+def test_yank_only_in_tend_phase():
+    flip = flipper_with_auction()
+    flip.tend(1, LOT, 5_000 * RAD, "a", T0)
+    assert flip.yank(1).bid == 5_000 * RAD
+    flip.kick("vault", "vow", TAB, LOT, 0, T0)
+    flip.tend(2, LOT, TAB, "a", T0)
+    refused(flip, "Flipper/already-dent-phase", lambda: flip.yank(2))
+
+
+def test_invalid_parameters_and_inputs():
+    with pytest.raises(AuctionError, match="ttl must be a non-negative int"):
+        FlipperParams(beg=WAD, ttl=-1, tau=1)
+    flip = flipper_with_auction()
+    refused(flip, "Flipper/invalid-input", lambda: flip.tend(1, LOT, -5, "a", T0))
