@@ -112,7 +112,8 @@ def test_event_when_field_has_wrong_type_then_event_error_names_field(
         ({"type": "Teleport", "account": "alice"},
          r"^type: unknown event type 'Teleport' \(one of Deposit, Withdraw, Borrow, Repay, "
          r"SetPrice, AdvanceTime, Liquidate, Absorb, BuyCollateral, DepositQuote, "
-         r"WithdrawQuote, TransferQuote, Trade, LiquidatePerp, FundInsurance\)$"),
+         r"WithdrawQuote, TransferQuote, Trade, LiquidatePerp, FundInsurance, Bark, Take, "
+         r"Redo, Tend, Dent, Deal, Tick\)$"),
         ({"account": "alice", "asset": "WETH", "amount": 1},
          r"^type: unknown event type None"),
         ({"type": ["Deposit"]}, r"^type: unknown event type \['Deposit'\]"),

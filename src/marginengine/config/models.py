@@ -258,6 +258,7 @@ class OracleConfig(_Strict):
     breaker: BreakerConfig = BreakerConfig()
 
 
+from marginengine.config.auction import AuctionConfig  # noqa: E402
 from marginengine.config.perp import PerpMarketConfig, perp_symbol_problem  # noqa: E402
 
 
@@ -275,6 +276,7 @@ class ProtocolConfig(_Strict):
     compound: CompoundRules | None = None
     oracle: OracleConfig = OracleConfig()
     perps: dict[str, PerpMarketConfig] = Field(default_factory=dict)
+    auction: AuctionConfig | None = None
 
     @field_validator("markets")
     @classmethod
@@ -309,6 +311,14 @@ class ProtocolConfig(_Strict):
                 raise ValueError(
                     f"compound-v3's base asset {base} cannot be collateral; set collateral = false"
                 )
+        if self.auction is not None:
+            for role in ("collateral", "debt"):
+                asset = getattr(self.auction, role)
+                if asset not in self.markets:
+                    raise ValueError(f"auction.{role} {asset!r} is not one of the markets")
+            if self.markets[self.auction.debt].decimals != 18 or \
+                    self.markets[self.auction.collateral].decimals != 18:
+                raise ValueError("auction assets must have 18 decimals (Maker's wad)")
         for symbol, perp in self.perps.items():
             if symbol in self.markets:
                 raise ValueError(f"perp {symbol!r} has the name of a lending market")

@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from marginengine.config import ProtocolConfig, validate_model
-from marginengine.engine import perp_handlers
+from marginengine.engine import auction_handlers, perp_handlers
 from marginengine.engine.eventlog import EventLog, LogReader
 from marginengine.engine.events import (
     Absorb,
     AdvanceTime,
+    Bark,
     Borrow,
     BuyCollateral,
+    Deal,
+    Dent,
     Deposit,
     DepositQuote,
     Event,
@@ -29,8 +32,12 @@ from marginengine.engine.events import (
     Liquidate,
     LiquidatePerp,
     Outcome,
+    Redo,
     Repay,
     SetPrice,
+    Take,
+    Tend,
+    Tick,
     Trade,
     TransferQuote,
     Withdraw,
@@ -149,7 +156,17 @@ class Engine:
             Trade: lambda e: perp_handlers.trade(self, e),
             LiquidatePerp: lambda e: perp_handlers.liquidate_perp(self, e),
             FundInsurance: lambda e: perp_handlers.fund_insurance(self, e),
+            Bark: lambda e: auction_handlers.bark(self, e),
+            Take: lambda e: auction_handlers.take(self, e),
+            Redo: lambda e: auction_handlers.redo(self, e),
+            Tend: lambda e: auction_handlers.tend(self, e),
+            Dent: lambda e: auction_handlers.dent(self, e),
+            Deal: lambda e: auction_handlers.deal(self, e),
+            Tick: lambda e: auction_handlers.tick(self, e),
         }
+        self.auctions = (auction_handlers.AuctionHouse.of(config.auction)
+                         if config.auction is not None else None)
+        self._pending_auctions: auction_handlers.AuctionHouse | None = None
         self.perp_model = PerpMarginModel(self.model)
         self.oracles = {asset: MarketOracle(asset, config.oracle)
                         for asset in (*config.markets, *config.perps)}
@@ -173,6 +190,7 @@ class Engine:
         seq = self.seq + 1
         self._pending_prices = []
         self._pending_oracles = {}
+        self._pending_auctions = None
         accounts: list[str] = []
         assets: list[str] = []
         try:
@@ -191,6 +209,10 @@ class Engine:
             self._write(outcome)
             self._pending_prices = []
             self._pending_oracles = {}
+            self._pending_auctions = None
+        if self._pending_auctions is not None:
+            self.auctions = self._pending_auctions
+            self._pending_auctions = None
         for asset, price in self._pending_prices:
             self.prices.set(asset, price)
         self.oracles.update(self._pending_oracles)
@@ -294,6 +316,7 @@ class Engine:
             "prices": self.prices.as_dict(),
             "seq": self.seq,
             "oracles": {a: o.state_dict() for a, o in sorted(self.oracles.items())},
+            "auctions": self.auctions.state_dict() if self.auctions else None,
         })
 
     def bad_debt_value(self) -> int:
@@ -564,6 +587,8 @@ class Engine:
         return details
 
     def _liquidate(self, e: Liquidate) -> dict[str, Any]:
+        if self.config.auction is not None:
+            raise Rejected("this protocol liquidates by auction: use Bark")
         if self.config.preset != "aave-v3":
             raise Rejected(f"{self.config.preset} liquidates by Absorb, not Liquidate")
         self._account_id(e.liquidator, "liquidator")

@@ -202,11 +202,72 @@ class FundInsurance(Event):
     market: str = ""
 
 
+@dataclass(frozen=True)
+class Bark(Event):
+    """``keeper`` starts the auction of an unsafe vault (Maker's ``dog.bark``/``cat.bite``)."""
+
+    keeper: str
+    account: str
+
+
+@dataclass(frozen=True)
+class Take(Event):
+    """``keeper`` buys up to ``amount`` (wad) of an auction's collateral at no more than
+    ``max_price`` (DAI per collateral, ray) (``clip.take``)."""
+
+    keeper: str
+    auction: int
+    amount: int
+    max_price: int
+
+
+@dataclass(frozen=True)
+class Redo(Event):
+    """``keeper`` restarts a Dutch auction that is too old or too cheap (``clip.redo``)."""
+
+    keeper: str
+    auction: int
+
+
+@dataclass(frozen=True)
+class Tend(Event):
+    """``keeper`` bids ``bid`` (DAI, rad) for the whole ``lot`` (``flip.tend``)."""
+
+    keeper: str
+    auction: int
+    lot: int
+    bid: int
+
+
+@dataclass(frozen=True)
+class Dent(Event):
+    """``keeper`` accepts less collateral ``lot`` for the full ``bid`` (``flip.dent``)."""
+
+    keeper: str
+    auction: int
+    lot: int
+    bid: int
+
+
+@dataclass(frozen=True)
+class Deal(Event):
+    """Settle an English auction whose bid expired or which ended (``flip.deal``)."""
+
+    auction: int
+
+
+@dataclass(frozen=True)
+class Tick(Event):
+    """Restart an English auction that ended without a bid (``flip.tick``)."""
+
+    auction: int
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (Deposit, Withdraw, Borrow, Repay, SetPrice, AdvanceTime, Liquidate, Absorb,
                 BuyCollateral, DepositQuote, WithdrawQuote, TransferQuote, Trade,
-                LiquidatePerp, FundInsurance)
+                LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick)
 }
 
 

@@ -294,6 +294,51 @@ class Ledger:
         r.cash += amount
         r.reserves_ray += amount * RAY
 
+    def absorb_debt_amount(self, account_id: str, asset: str, amount: int) -> None:
+        """Cancel ``amount`` of an account's debt at the reserves' expense (an auction
+        takes the debt over); rounding of the scaled burn favours the protocol."""
+        r = self._reserve(asset)
+        account = self._account(account_id)
+        pos = account.position(asset)
+        if amount == self.debt_of(account_id, asset):
+            scaled = pos.scaled_debt
+        else:
+            scaled = div(amount * RAY, r.borrow_index, Rounding.DOWN)
+        if scaled > pos.scaled_debt:
+            raise LedgerError(f"{account_id} owes less than {amount} of {asset}")
+        pos.scaled_debt -= scaled
+        r.scaled_debt -= scaled
+        r.reserves_ray -= scaled * r.borrow_index
+        account.prune()
+
+    def seize_supply_amount(self, account_id: str, asset: str, amount: int) -> None:
+        """Move ``amount`` of an account's supply into protocol reserves (auction lot)."""
+        r = self._reserve(asset)
+        scaled = self._burn_supply(account_id, asset, amount)
+        r.reserves_ray += scaled * r.liquidity_index
+
+    def pay_out_reserves(self, asset: str, amount: int) -> None:
+        """The protocol pays ``amount`` of reserve-owned tokens out (keeper incentives, an
+        auction's collateral to its buyer)."""
+        r = self._reserve(asset)
+        if amount > r.cash:
+            raise LedgerError(f"the pool holds only {r.cash} of {asset}")
+        r.cash -= amount
+        r.reserves_ray -= amount * RAY
+
+    def receive_into_reserves(self, asset: str, amount: int) -> None:
+        """Tokens paid to the protocol (an auction bid) become reserves."""
+        r = self._reserve(asset)
+        r.cash += amount
+        r.reserves_ray += amount * RAY
+
+    def reserves_to_deficit(self, asset: str, amount: int) -> None:
+        """Recognise ``amount`` of a reserve shortfall as bad debt (deficit)."""
+        r = self._reserve(asset)
+        r.reserves_ray += amount * RAY
+        r.deficit += amount
+        r.bad_debt += amount
+
     def record_bad_debt(self, asset: str, amount: int) -> None:
         """Count bad debt absorbed by reserves (reporting only; balances already moved)."""
         self._reserve(asset).bad_debt += amount

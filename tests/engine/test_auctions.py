@@ -1,0 +1,132 @@
+"""Maker-style auction liquidation through the engine (Bark, Take, Redo, Tend, Dent, Deal)."""
+
+import pytest
+
+from marginengine.config import protocol_from_dict
+from marginengine.engine import (
+    AdvanceTime,
+    Bark,
+    Borrow,
+    Deal,
+    Dent,
+    Deposit,
+    Engine,
+    Liquidate,
+    Redo,
+    SetPrice,
+    Take,
+    Tend,
+)
+
+USD = 10**8
+E = 10**18
+RAY = 10**27
+
+
+def maker(kind: str, **auction: object) -> Engine:
+    config = protocol_from_dict({
+        "markets": {"WETH": {"ltv": "0.66", "liquidation_threshold": "0.6666",
+                             "liquidation_bonus": "0", "borrowable": False},
+                    "DAI": {"collateral": False}},
+        "auction": {"kind": kind, "dust": 100, "tip": 0, "chip": 0, **auction},
+    })
+    engine = Engine(config)
+    engine.apply(SetPrice("WETH", 200 * USD))
+    engine.apply(SetPrice("DAI", USD))
+    engine.apply(Deposit("lp", "DAI", 10_000_000 * E))
+    engine.apply(Deposit("vault", "WETH", 100 * E))
+    assert engine.apply(Borrow("vault", "DAI", 13_000 * E)).accepted
+    return engine
+
+
+def test_bark_when_safe_then_refused_and_liquidate_points_to_bark():
+    engine = maker("clip")
+    assert engine.apply(Bark("keeper", "vault")).reason.startswith("vault is not unsafe")
+    engine.apply(SetPrice("WETH", 150 * USD))
+    outcome = engine.apply(Liquidate("keeper", "vault", "DAI", "WETH", E))
+    assert outcome.reason == "this protocol liquidates by auction: use Bark"
+
+
+def test_clip_when_taken_then_tab_raised_and_leftover_returned():
+    engine = maker("clip", buf="1.2", curve="linear", tau=3600)
+    engine.apply(SetPrice("WETH", 150 * USD))  # 15,000 < 13,000 / 0.6666: unsafe
+    bark = engine.apply(Bark("keeper", "vault"))
+    # tab = 13,000 x 1.13 chop = 14,690 DAI; top = 150 x 1.2 = 180 DAI per ETH.
+    assert bark.details["tab"] == 14_690 * E * RAY
+    assert engine.ledger.debt_of("vault", "DAI") == 0
+    assert engine.ledger.supply_of("vault", "WETH") == 0
+    engine.apply(AdvanceTime(600))  # linear over an hour: 180 x 5/6 = 150 DAI per ETH
+    take = engine.apply(Take("buyer", 1, 100 * E, 150 * RAY))
+    price = take.details["price"]  # Maker floors the linear factor: 150 less 60e-27
+    assert 150 * RAY - 100 < price <= 150 * RAY
+    # The tab buys 14,690 / 150 = 97.9333... ETH; the rest goes back to the vault.
+    assert take.details["paid"] == 14_690 * E
+    assert take.details["bought"] == 14_690 * E * RAY // price
+    assert take.details["settled"] and take.details["shortfall"] == 0
+    assert engine.ledger.supply_of("vault", "WETH") == 100 * E - take.details["bought"]
+    engine.ledger.check_conservation()
+
+
+def test_clip_when_price_falls_below_debt_then_shortfall_is_deficit():
+    engine = maker("clip", buf="1.2", curve="linear", tau=3600, cusp="0.1")
+    engine.apply(SetPrice("WETH", 150 * USD))
+    engine.apply(Bark("keeper", "vault"))
+    engine.apply(AdvanceTime(1800))  # half way: 90 DAI per ETH
+    take = engine.apply(Take("buyer", 1, 100 * E, 91 * RAY))
+    # The whole lot of 100 ETH raises 9,000 of the 13,000 debt: 4,000 of deficit.
+    assert take.details["paid"] == 9_000 * E and take.details["bought"] == 100 * E
+    assert take.details["shortfall"] == 4_000 * E
+    assert engine.ledger.reserves["DAI"].deficit == 4_000 * E
+    engine.ledger.check_conservation()
+
+
+def test_clip_when_price_too_high_or_reset_needed_then_refused_then_redo():
+    engine = maker("clip", buf="1.2", curve="linear", tau=3600, cusp="0.5", tail=10_000)
+    engine.apply(SetPrice("WETH", 150 * USD))
+    engine.apply(Bark("keeper", "vault"))
+    refused = engine.apply(Take("buyer", 1, 100 * E, 100 * RAY))  # at 180 > 100
+    assert "Clipper/too-expensive" in refused.reason
+    engine.apply(AdvanceTime(2000))  # price fell below cusp x top: needs a reset
+    assert "Clipper/needs-reset" in engine.apply(Take("buyer", 1, 100 * E, 200 * RAY)).reason
+    assert engine.apply(Redo("keeper", 1)).accepted
+
+
+def test_flip_when_lone_zero_bid_then_settles_near_zero_and_deficit():
+    engine = maker("flip")
+    engine.apply(SetPrice("WETH", 150 * USD))
+    engine.apply(Bark("keeper", "vault"))
+    # Black Thursday: one bidder offers 1 DAI for the whole lot and nobody outbids it.
+    assert engine.apply(Tend("lowball", 1, 100 * E, E * RAY)).accepted
+    assert "Flipper/not-finished" in engine.apply(Deal(1)).reason
+    engine.apply(AdvanceTime(601))
+    deal = engine.apply(Deal(1))
+    assert deal.details["near_zero"] is True
+    assert deal.details["shortfall"] == 12_999 * E
+    assert engine.ledger.reserves["DAI"].deficit == 12_999 * E
+    assert engine.bad_debt_value() == 12_999 * USD
+    engine.ledger.check_conservation()
+
+
+def test_flip_when_competitive_then_dent_returns_collateral_and_no_deficit():
+    engine = maker("flip")
+    engine.apply(SetPrice("WETH", 150 * USD))
+    engine.apply(Bark("keeper", "vault"))
+    tab = 14_690 * E * RAY
+    assert engine.apply(Tend("k1", 1, 100 * E, 10_000 * E * RAY)).accepted
+    assert engine.apply(Tend("k2", 1, 100 * E, tab)).accepted  # the whole tab
+    refused = engine.apply(Dent("k1", 1, 99 * E, tab))  # not 3% less collateral
+    assert "beg" in refused.reason or "Flipper" in refused.reason
+    dent = engine.apply(Dent("k1", 1, 97 * E, tab))
+    assert dent.details["returned"] == 3 * E
+    assert engine.ledger.supply_of("vault", "WETH") == 3 * E
+    engine.apply(AdvanceTime(601))
+    deal = engine.apply(Deal(1))
+    assert deal.details["shortfall"] == 0 and deal.details["winner"] == "k1"
+    assert engine.ledger.reserves["DAI"].deficit == 0
+    engine.ledger.check_conservation()
+
+
+@pytest.mark.parametrize("event", [Take("k", 1, E, RAY), Redo("k", 1)])
+def test_dutch_events_when_flip_protocol_then_refused(event):
+    engine = maker("flip")
+    assert "Dutch auctions" in engine.apply(event).reason
