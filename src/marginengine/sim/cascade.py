@@ -1,0 +1,656 @@
+"""The liquidation-cascade simulator: the engine driven through a crash, step by step.
+
+Order of work within a step (a block of ``step_seconds``):
+
+1. **clock**: ``AdvanceTime`` (interest, funding, breaker cool-offs);
+2. **exogenous price**: the collateral's external price of this step (the price process);
+3. **venue**: arbitrage pulls the venue toward the external price (``arbitrage_speed``);
+   a depth venue's book also refills (``resilience``);
+4. **oracle**: the price the engine sees (direct, OSM one hop late, the venue's spot or
+   TWAP, or a push feed) is published as ``SetPrice`` when the feed publishes;
+5. **scan**: the risk book finds every liquidatable account (screen, then exact confirm);
+6. **keepers**, in a seeded random order, each acting on what it has seen for at least its
+   latency, when gas lets its transactions through and the action pays: liquidations,
+   ``Bark``, ``Take``/``Redo``, ``Tend``/``Dent``/``Deal``/``Tick``;
+7. **venue trades**: what keepers bought is sold on the venue at once (when ``feedback``
+   is on; otherwise at the external price, which leaves the venue untouched).
+
+Nothing here re-implements a rule: every decision is an engine event.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from marginengine.config import ProtocolConfig, protocol_from_dict, validate_model
+from marginengine.engine import (
+    AdvanceTime,
+    Bark,
+    Borrow,
+    Deal,
+    Dent,
+    Deposit,
+    Engine,
+    Event,
+    Liquidate,
+    Outcome,
+    Redo,
+    SetPrice,
+    Take,
+    Tend,
+    Tick,
+)
+from marginengine.errors import ConfigError
+from marginengine.fixedpoint import PRICE_UNIT, RAY, WAD, parse_units
+from marginengine.oracle import DelayedFeed, DelayedFeedParams, PushFeed, PushFeedParams
+from marginengine.scan import RiskBook
+from marginengine.sim.book import synthetic_book
+from marginengine.sim.cascade_config import CascadeFile, KeeperSpec
+from marginengine.venue import ConstantProductPool, DepthCurve, DepthVenue, Twap
+from marginengine.venue.arbitrage import arbitrage, arbitrage_depth
+
+SECONDS_PER_YEAR = 31_536_000
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def _f(value: Any) -> float:
+    return float(value)
+
+
+# ---------------------------------------------------------------------- inputs
+def price_path(spec: CascadeFile, rng: np.random.Generator) -> np.ndarray:
+    """The external price at steps 0..n (floats, USD)."""
+    from marginengine.sim import processes as p
+
+    ps = spec.price
+    n = spec.steps
+    dt = spec.step_seconds / SECONDS_PER_YEAR
+    if ps.process == "replay":
+        from marginengine.sim.history import load_price_bars
+
+        path = Path(ps.file)
+        if not path.is_absolute():
+            path = REPO_ROOT / path
+        series = load_price_bars(path, field=ps.field)
+        _, values = p.resample(np.asarray(series.times), np.asarray(series.values),
+                               spec.step_seconds, "previous")
+        out = np.asarray(values, dtype=float)
+        if out.size < n + 1:
+            out = np.concatenate([out, np.full(n + 1 - out.size, out[-1])])
+        path_values = out[: n + 1]
+    elif ps.process == "gbm":
+        path_values = p.gbm(rng, _f(ps.s0), _f(ps.mu), _f(ps.sigma), dt, n)
+    elif ps.process == "jump":
+        path_values = p.jump_diffusion(rng, _f(ps.s0), _f(ps.mu), _f(ps.sigma),
+                                       _f(ps.jump_intensity), _f(ps.jump_mean),
+                                       _f(ps.jump_std), dt, n)
+    elif ps.process == "ou":
+        path_values = p.ornstein_uhlenbeck(rng, _f(ps.s0), _f(ps.s0), _f(ps.theta),
+                                           _f(ps.sigma), dt, n, floor=1e-8)
+    elif ps.process == "bridge":
+        path_values = p.brownian_bridge(rng, _f(ps.s0), _f(ps.end), _f(ps.sigma), dt, n)
+    else:  # crash: GBM with a k-sigma drop (daily horizon) at crash_at
+        base = p.gbm(rng, _f(ps.s0), _f(ps.mu), _f(ps.sigma), dt, n)
+        path_values = p.flash_crash(base, min(ps.crash_at, n), _f(ps.crash_k_sigma),
+                                    _f(ps.sigma), 1 / 365)
+    if ps.vol_scale != 1:
+        path_values = p.scale_volatility(path_values, _f(ps.vol_scale))
+    return np.asarray(path_values, dtype=float)
+
+
+def gas_path(spec: CascadeFile, rng: np.random.Generator, prices: np.ndarray) -> np.ndarray:
+    """Gas price (gwei) at steps 0..n."""
+    from marginengine.sim import gas
+
+    g = spec.gas
+    n = spec.steps
+    if g.kind == "constant":
+        return np.full(n + 1, _f(g.gwei))
+    if g.kind == "replay":
+        from marginengine.sim.history import load_gas
+
+        path = Path(g.file)
+        if not path.is_absolute():
+            path = REPO_ROOT / path
+        values = gas.gas_replay(load_gas(path, field=g.field), spec.step_seconds, n + 1)
+        return np.asarray(values, dtype=float)
+    returns = np.diff(np.log(prices))
+    values = gas.gas_process(rng, _f(g.gwei), _f(g.vol_sensitivity), returns, _f(g.noise), n,
+                             _f(g.cap_gwei) if g.cap_gwei is not None else None,
+                             reference_sigma=_f(spec.price.sigma) * math.sqrt(
+                                 spec.step_seconds / SECONDS_PER_YEAR) or None)
+    return np.concatenate([[values[0]], np.asarray(values, dtype=float)])
+
+
+def to_price(value: float) -> int:
+    """A float USD price to the engine's 8-decimal int (rounded to the nearest unit)."""
+    return max(1, round(value * PRICE_UNIT))
+
+
+# ---------------------------------------------------------------------- keepers
+@dataclass
+class Keeper:
+    """A keeper's state during a run."""
+
+    spec: KeeperSpec
+    capital: float
+    seen: dict[object, int] = field(default_factory=dict)
+    profit: float = 0.0
+    gas_spent: float = 0.0
+    actions: int = 0
+
+    def ready(self, key: object, step: int) -> bool:
+        """Seen long enough (its reaction latency) to act on ``key``."""
+        first = self.seen.setdefault(key, step)
+        return step - first >= self.spec.latency
+
+
+# ---------------------------------------------------------------------- the run
+@dataclass
+class CascadeResult:
+    """A run's summary, per-step series and engine."""
+
+    summary: dict[str, Any]
+    series: dict[str, list[float]]
+    engine: Engine
+    auctions: list[dict[str, Any]] = field(default_factory=list)
+
+
+class CascadeRunner:
+    """Drives one cascade scenario through an engine (see the module docstring)."""
+
+    def __init__(self, spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generator,
+                 feedback: bool | None = None, log_path: Path | None = None) -> None:
+        self.spec = spec
+        self.protocol = protocol
+        self.rng = rng
+        self.feedback = spec.venue.feedback if feedback is None else feedback
+        self.engine = Engine.with_log(protocol, log_path) if log_path else Engine(protocol)
+        self.collateral = spec.price.asset
+        self.debt = spec.book.debt_asset
+        if self.collateral not in protocol.markets or self.debt not in protocol.markets:
+            raise ConfigError([f"price.asset / book.debt_asset: {self.collateral!r} and "
+                               f"{self.debt!r} must both be markets of the protocol"])
+        self.coll_unit = protocol.markets[self.collateral].unit
+        self.debt_unit = protocol.markets[self.debt].unit
+        self.prices = price_path(spec, rng)
+        self.gas = gas_path(spec, rng, self.prices)
+        self.keepers = [Keeper(k, _f(k.capital)) for k in spec.keepers]
+        self.series: dict[str, list[float]] = {k: [] for k in (
+            "step", "time", "external_price", "venue_price", "oracle_price", "gas_gwei",
+            "liquidatable", "liquidations", "liquidated_value", "bad_debt", "auctions_running",
+            "health_p05", "health_p50", "keeper_profit")}
+        self.liquidated_value = 0.0
+        self.liquidation_count = 0
+        self.borrower_loss = 0.0
+        self.unsafe_since: dict[str, int] = {}
+        self.time_to_liquidate: list[int] = []
+        self._init_venue()
+        self._init_oracle()
+
+    # ------------------------------------------------------------------ set-up
+    def _init_venue(self) -> None:
+        v = self.spec.venue
+        s0 = to_price(self.prices[0])
+        if v.kind == "amm":
+            base = int(v.base_reserve * self.coll_unit)
+            quote = base * s0 * self.debt_unit // (self.coll_unit * PRICE_UNIT)
+            self.pool: ConstantProductPool | None = ConstantProductPool(
+                base, quote, self.coll_unit, self.debt_unit, v.fee_bps)
+            self.depth: DepthVenue | None = None
+        else:
+            self.pool = None
+            self.depth = DepthVenue(s0, DepthCurve(int(v.depth_at_1pct * self.coll_unit),
+                                                   float(v.exponent)),
+                                    float(v.resilience), self.coll_unit, self.debt_unit)
+
+    def venue_price(self) -> int:
+        """The venue's mid price (8 decimals)."""
+        return self.pool.price() if self.pool is not None else self.depth.price()  # type: ignore[union-attr]
+
+    def _init_oracle(self) -> None:
+        o = self.spec.oracle
+        self.osm = DelayedFeed(DelayedFeedParams(hop=o.hop)) if o.kind == "osm" else None
+        self.push = (PushFeed(PushFeedParams(deviation_bps=int(o.deviation * 10_000),
+                                             heartbeat=o.heartbeat))
+                     if o.kind == "push" else None)
+        self.twap = Twap(o.twap_window) if o.kind == "venue" and o.twap_window else None
+
+    def apply(self, event: Event) -> Outcome:
+        """Apply an event to the engine."""
+        return self.engine.apply(event)
+
+    def setup(self) -> None:
+        """Prices, the lender, the book of borrowers."""
+        spec = self.spec
+        for asset in sorted(self.protocol.markets):
+            if asset == self.collateral:
+                price = to_price(self.prices[0])
+            else:
+                price = parse_units(spec.prices.get(asset, 1), 8)
+            self.apply(SetPrice(asset, price))
+        total_debt = _f(spec.book.total_debt)
+        liquidity = {self.debt: total_debt * 2, **{k: _f(v)
+                                                   for k, v in spec.liquidity.items()}}
+        for asset, amount in sorted(liquidity.items()):
+            self.apply(Deposit("lender", asset,
+                               int(amount * self.protocol.markets[asset].unit)))
+        b = spec.book
+        book = synthetic_book(self.rng, b.accounts, total_debt, b.whales, _f(b.whale_share),
+                              _f(b.collateralization_median),
+                              _f(b.collateralization_sigma), _f(b.min_collateralization))
+        self.rejected_setup = 0
+        s0 = self.prices[0]
+        for acct in book:
+            coll = int(acct.collateral_usd / s0 * self.coll_unit)
+            debt = int(acct.debt_usd * self.debt_unit)
+            self.apply(Deposit(acct.id, self.collateral, coll))
+            if not self.apply(Borrow(acct.id, self.debt, debt)).accepted:
+                self.rejected_setup += 1
+        for extra in spec.accounts:
+            for asset, amount in extra.get("deposit", {}).items():
+                self.apply(Deposit(extra["id"], asset, parse_units(
+                    amount, self.protocol.markets[asset].decimals)))
+            for asset, amount in extra.get("borrow", {}).items():
+                if not self.apply(Borrow(extra["id"], asset, parse_units(
+                        amount, self.protocol.markets[asset].decimals))).accepted:
+                    self.rejected_setup += 1
+        self.borrowers = sorted(a for a in self.engine.ledger.accounts if a != "lender")
+        self.book = RiskBook.from_engine(self.engine)
+        self.start_debt_value = total_debt
+
+    # ------------------------------------------------------------------ one step
+    def step(self, i: int) -> None:
+        """Run step ``i`` (1-based over the path)."""
+        spec = self.spec
+        engine = self.engine
+        self.apply(AdvanceTime(spec.step_seconds))
+        now = engine.ledger.time
+        external = to_price(self.prices[i])
+        if self.pool is not None:
+            arbitrage(self.pool, external, float(spec.venue.arbitrage_speed))
+        else:
+            assert self.depth is not None
+            arbitrage_depth(self.depth, external, float(spec.venue.arbitrage_speed))
+            self.depth.recover(external)
+        oracle = self._oracle_price(now, external)
+        if oracle is not None:
+            self.apply(SetPrice(self.collateral, oracle))
+        self.book.incremental_scan()
+        unsafe = self.book.below_accounts()
+        for account in unsafe:
+            self.unsafe_since.setdefault(account, i)
+        before_count = self.liquidation_count
+        before_value = self.liquidated_value
+        order = self.rng.permutation(len(self.keepers))
+        for k in order.tolist():
+            keeper = self.keepers[k]
+            if keeper.spec.max_gas_gwei is not None and self.gas[i] > float(
+                    keeper.spec.max_gas_gwei):
+                continue  # its transactions are not mined at this gas price
+            self._act(keeper, i, unsafe)
+        self._record(i, now, external, oracle, len(unsafe),
+                     self.liquidation_count - before_count,
+                     self.liquidated_value - before_value)
+
+    def _oracle_price(self, now: int, external: int) -> int | None:
+        kind = self.spec.oracle.kind
+        if kind == "direct":
+            return external
+        if kind == "osm":
+            assert self.osm is not None
+            if self.osm.observe(now, external):
+                reading = self.osm.peek(now)
+                return reading.price if reading else None
+            return None
+        if kind == "push":
+            assert self.push is not None
+            reading = self.push.observe(now, external)
+            return reading.price if reading else None
+        spot = self.venue_price()
+        if self.twap is not None:
+            self.twap.observe(now, spot)
+            return self.twap.value(now)
+        return spot
+
+    # ------------------------------------------------------------------ keepers
+    def _gas_usd(self, action: str, i: int) -> float:
+        used = self.spec.gas.gas_used.get(action, 200_000)
+        return float(used * self.gas[i] * 1e-9 * self.prices[i])
+
+    def _sell(self, amount: int, i: int) -> float:
+        """Sell ``amount`` of collateral; return USD received (venue or external price)."""
+        if amount <= 0:
+            return 0.0
+        if self.feedback:
+            if self.pool is not None:
+                out = self.pool.sell_base(amount)
+            else:
+                assert self.depth is not None
+                out = self.depth.sell_base(amount)
+            return out / self.debt_unit
+        return float(amount / self.coll_unit * self.prices[i])
+
+    def _sale_value(self, amount: int, i: int) -> float:
+        """What selling ``amount`` now would fetch (without selling)."""
+        if amount <= 0:
+            return 0.0
+        if self.feedback:
+            if self.pool is not None:
+                return self.pool.quote_out(amount) / self.debt_unit
+            assert self.depth is not None
+            return self.depth.quote_out(amount) / self.debt_unit
+        return float(amount / self.coll_unit * self.prices[i])
+
+    def _act(self, keeper: Keeper, i: int, unsafe: list[str]) -> None:
+        if self.protocol.auction is not None:
+            self._auction_keeper(keeper, i, unsafe)
+        else:
+            self._lending_keeper(keeper, i, unsafe)
+
+    def _lending_keeper(self, keeper: Keeper, i: int, unsafe: list[str]) -> None:
+        engine = self.engine
+        for account in unsafe:
+            if not keeper.ready(account, i) or not engine.is_liquidatable(account):
+                continue
+            quote = engine.liquidation_quote(account)
+            if quote.plan is None:
+                continue
+            plan = quote.plan
+            debt_unit = self.protocol.markets[quote.debt_asset].unit
+            cost = plan.debt_repaid / debt_unit * engine.prices[quote.debt_asset] / PRICE_UNIT
+            if not keeper.spec.flash_loan and cost > keeper.capital:
+                continue
+            gas = self._gas_usd("liquidate", i)
+            value = self._sale_value(plan.collateral_to_liquidator, i) \
+                if quote.collateral_asset == self.collateral else \
+                plan.collateral_to_liquidator / self.protocol.markets[
+                    quote.collateral_asset].unit * engine.prices[quote.collateral_asset] / \
+                PRICE_UNIT
+            if value - cost - gas < float(keeper.spec.min_profit):
+                continue
+            outcome = self.apply(Liquidate(keeper.spec.id, account, quote.debt_asset,
+                                           quote.collateral_asset, quote.debt_to_cover))
+            if not outcome.accepted:
+                continue
+            d = outcome.details
+            got = d["collateral_to_liquidator"]
+            proceeds = self._sell(got, i) if quote.collateral_asset == self.collateral \
+                else value
+            paid = d["debt_repaid"] / debt_unit * engine.prices[quote.debt_asset] / PRICE_UNIT
+            self._count_liquidation(account, i, paid,
+                                    got / self.coll_unit * self.prices[i] - paid)
+            keeper.capital += proceeds - paid
+            keeper.profit += proceeds - paid - gas
+            keeper.gas_spent += gas
+            keeper.actions += 1
+
+    def _count_liquidation(self, account: str, i: int, value: float, penalty: float) -> None:
+        self.liquidation_count += 1
+        self.liquidated_value += value
+        self.borrower_loss += max(penalty, 0.0)
+        since = self.unsafe_since.pop(account, i)
+        self.time_to_liquidate.append(i - since)
+
+    def _auction_keeper(self, keeper: Keeper, i: int, unsafe: list[str]) -> None:
+        engine = self.engine
+        house = engine.auctions
+        assert house is not None
+        cfg = house.config
+        now = engine.ledger.time
+        # Start auctions of unsafe vaults.
+        for account in unsafe:
+            if not keeper.ready(("bark", account), i) or not engine.is_liquidatable(account):
+                continue
+            if engine.ledger.debt_of(account, cfg.debt) == 0:
+                continue
+            gas = self._gas_usd("bark", i)
+            outcome = self.apply(Bark(keeper.spec.id, account))
+            if outcome.accepted:
+                debt_value = outcome.details["debt"] / WAD
+                self._count_liquidation(account, i, debt_value, 0.0)
+                incentive = outcome.details["incentive"] / WAD
+                keeper.profit += incentive - gas
+                keeper.gas_spent += gas
+                keeper.actions += 1
+        house = engine.auctions
+        assert house is not None
+        for auction in list(house.running):
+            if not keeper.ready(("auction", auction), i):
+                continue
+            if house.clipper is not None:
+                self._clip(keeper, auction, i, now)
+            else:
+                self._flip(keeper, auction, i, now)
+
+    def _clip(self, keeper: Keeper, auction: int, i: int, now: int) -> None:
+        engine = self.engine
+        house = engine.auctions
+        assert house is not None and house.clipper is not None
+        needs_redo, price, lot, tab = house.clipper.status(auction, now)
+        if needs_redo:
+            gas = self._gas_usd("redo", i)
+            outcome = self.apply(Redo(keeper.spec.id, auction))
+            if outcome.accepted:
+                keeper.profit += outcome.details["incentive"] / WAD - gas
+                keeper.gas_spent += gas
+            return
+        # Buy what the tab or the lot allows, if selling it now pays for price and gas.
+        amount = min(lot, tab // price if price else lot)
+        if amount <= 0:
+            return
+        cost = amount * price / RAY / WAD
+        if not keeper.spec.flash_loan and cost > keeper.capital:
+            amount = int(keeper.capital / (price / RAY) * WAD)
+            cost = amount * price / RAY / WAD
+        gas = self._gas_usd("take", i)
+        value = self._sale_value(amount, i) * (1 - float(keeper.spec.margin))
+        if amount <= 0 or value - cost - gas < float(keeper.spec.min_profit):
+            return
+        outcome = self.apply(Take(keeper.spec.id, auction, amount, price))
+        if not outcome.accepted:
+            return
+        bought = outcome.details["bought"]
+        paid = outcome.details["paid"] / WAD
+        proceeds = self._sell(bought, i)
+        keeper.capital += proceeds - paid
+        keeper.profit += proceeds - paid - gas
+        keeper.gas_spent += gas
+        keeper.actions += 1
+
+    def _flip(self, keeper: Keeper, auction: int, i: int, now: int) -> None:
+        engine = self.engine
+        house = engine.auctions
+        assert house is not None and house.flipper is not None
+        bid = house.flipper.bids.get(auction)
+        if bid is None:
+            return
+        if (bid.tic != 0 and (bid.tic < now or bid.end < now)) or (bid.tic == 0
+                                                                 and bid.end < now):
+            # Finished: anyone may settle (deal) or restart (tick) it.
+            event: Event = Deal(auction) if bid.tic != 0 else Tick(auction)
+            self.apply(event)
+            return
+        if bid.guy == keeper.spec.id:
+            return
+        beg = house.config.beg
+        if keeper.spec.strategy == "lowball":
+            if bid.guy == "cat":  # no bid yet: offer 1 DAI-wei for the lot
+                gas = self._gas_usd("tend", i)
+                if self.apply(Tend(keeper.spec.id, auction, bid.lot, RAY)).accepted:
+                    keeper.capital -= 1e-18
+                    keeper.gas_spent += gas
+                    keeper.profit -= gas
+            return
+        worth = self._sale_value(bid.lot, i) * (1 - float(keeper.spec.margin))
+        gas = self._gas_usd("tend", i)
+        tab_dai = bid.tab / RAY / WAD
+        old = bid.bid / RAY / WAD
+        if bid.bid < bid.tab:
+            offer = min(tab_dai, worth - gas)
+            if offer <= old * float(beg) and offer < tab_dai:
+                return
+            if not keeper.spec.flash_loan and offer > keeper.capital:
+                return
+            offer_rad = bid.tab if offer >= tab_dai else int(offer * WAD) * RAY
+            if offer_rad <= bid.bid:
+                return
+            if self.apply(Tend(keeper.spec.id, auction, bid.lot, offer_rad)).accepted:
+                keeper.capital -= offer
+                self._holdings(keeper, auction, offer)
+                keeper.gas_spent += gas
+        else:
+            price = self._sale_value(bid.lot, i) / (bid.lot / WAD)
+            if price <= 0:
+                return
+            lot = int(tab_dai / (price * (1 - float(keeper.spec.margin))) * WAD)
+            if lot * float(beg) > bid.lot:
+                return
+            if self.apply(Dent(keeper.spec.id, auction, lot, bid.bid)).accepted:
+                keeper.gas_spent += gas
+
+    def _holdings(self, keeper: Keeper, auction: int, offer: float) -> None:
+        keeper.seen[("bid", auction)] = int(offer)
+
+    def settle_finished_auctions(self, i: int) -> None:
+        """Deal what ended (any keeper would; the runner does it so the lot is sold)."""
+        house = self.engine.auctions
+        if house is None or house.flipper is None:
+            return
+        now = self.engine.ledger.time
+        for auction, bid in sorted(house.flipper.bids.items()):
+            if bid.tic != 0 and (bid.tic < now or bid.end < now):
+                outcome = self.apply(Deal(auction))
+                if outcome.accepted:
+                    winner = next((k for k in self.keepers
+                                   if k.spec.id == outcome.details["winner"]), None)
+                    proceeds = self._sell(outcome.details["lot"], i)
+                    if winner is not None:
+                        winner.capital += proceeds
+                        winner.profit += proceeds - outcome.details["bid"] / RAY / WAD
+
+    # ------------------------------------------------------------------ metrics
+    def bad_debt(self) -> float:
+        """Recognised bad debt plus debt not covered by collateral now (USD)."""
+        engine = self.engine
+        realized = engine.bad_debt_value() / PRICE_UNIT
+        rows = self.book.below_rows()
+        underwater = 0.0
+        if len(rows):
+            sums = self.book.account_values(rows)
+            underwater = float(np.maximum(sums["debt"] - sums["collateral"], 0).sum())
+        return float(realized + underwater)
+
+    def _record(self, i: int, now: int, external: int, oracle: int | None,
+                liquidatable: int, liquidations: int, value: float) -> None:
+        s = self.series
+        dist = self.book.health_distribution()
+        s["step"].append(i)
+        s["time"].append(now)
+        s["external_price"].append(external / PRICE_UNIT)
+        s["venue_price"].append(self.venue_price() / PRICE_UNIT)
+        s["oracle_price"].append(self.engine.prices[self.collateral] / PRICE_UNIT)
+        s["gas_gwei"].append(float(self.gas[i]))
+        s["liquidatable"].append(liquidatable)
+        s["liquidations"].append(liquidations)
+        s["liquidated_value"].append(self.liquidated_value)
+        s["bad_debt"].append(self.engine.bad_debt_value() / PRICE_UNIT)
+        house = self.engine.auctions
+        s["auctions_running"].append(len(house.running) if house else 0)
+        s["health_p05"].append(float(dist.quantiles.get(0.05, math.nan)))
+        s["health_p50"].append(float(dist.quantiles.get(0.5, math.nan)))
+        s["keeper_profit"].append(sum(k.profit for k in self.keepers))
+
+    def run(self) -> None:
+        """Set up, then every step."""
+        self.setup()
+        for i in range(1, self.spec.steps + 1):
+            self.step(i)
+            self.settle_finished_auctions(i)
+        self.engine.close()
+
+    def summary(self) -> dict[str, Any]:
+        """The run's figures (see docs/simulator.md)."""
+        engine = self.engine
+        house = engine.auctions
+        outcomes = house.outcomes if house else []
+        clearing = engine.ledger.clearing
+        venue_prices = self.series["venue_price"] or [self.prices[0]]
+        return {
+            "bad_debt": self.bad_debt(),
+            "bad_debt_realized": engine.bad_debt_value() / PRICE_UNIT,
+            "liquidated_value": self.liquidated_value,
+            "liquidation_count": self.liquidation_count,
+            "liquidator_profit": sum(k.profit for k in self.keepers),
+            "keeper_gas_spent": sum(k.gas_spent for k in self.keepers),
+            "borrower_loss": self.borrower_loss,
+            "auctions_started": (house.clipper.kicks if house and house.clipper else
+                                 house.flipper.kicks if house and house.flipper else 0),
+            "auctions_settled": len(outcomes),
+            "auctions_settled_near_zero": sum(1 for o in outcomes if o.near_zero),
+            "auctions_running": len(house.running) if house else 0,
+            "insurance_fund_drawdown": clearing.insurance_drawdown / self.debt_unit,
+            "adl_volume": sum(m.adl_volume for m in clearing.markets.values())
+            / self.debt_unit,
+            "time_to_liquidate_mean_steps": (float(np.mean(self.time_to_liquidate))
+                                             if self.time_to_liquidate else None),
+            "min_price": float(np.min(self.prices)),
+            "final_price": float(self.prices[-1]),
+            "min_venue_price": float(np.min(venue_prices)),
+            "setup_rejected": self.rejected_setup,
+            "accounts": len(self.borrowers),
+            "events": engine.seq,
+            "state_hash": engine.state_hash(),
+        }
+
+
+def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[CascadeFile,
+                                                                             ProtocolConfig]:
+    """Validate a cascade scenario and its protocol."""
+    spec = validate_model(CascadeFile, data, source=source)
+    protocol = protocol_from_dict(spec.protocol, source=source, prefix="protocol")
+    return spec, protocol
+
+
+def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
+                traces: bool = True, amplification: bool = True,
+                log_path: Path | None = None, source: str | None = None) -> CascadeResult:
+    """Run a cascade scenario once (``rng``: the run's generator; default from ``seed``).
+
+    With ``amplification``, the same path is run again with the feedback off, and
+    ``amplification`` is the venue's drop with feedback over its drop without.
+    """
+    spec, protocol = scenario_spec(data, source)
+    if rng is None:
+        rng = np.random.default_rng(spec.seed)
+    state = rng.bit_generator.state
+    runner = CascadeRunner(spec, protocol, rng, log_path=log_path)
+    runner.run()
+    summary = runner.summary()
+    summary["seed"] = spec.seed
+    summary["amplification"] = None
+    if amplification:
+        twin_rng = np.random.default_rng()
+        twin_rng.bit_generator.state = state
+        twin = CascadeRunner(spec, protocol, twin_rng, feedback=False)
+        twin.run()
+        start = runner.prices[0]
+        drop_with = start - summary["min_venue_price"]
+        drop_without = start - twin.summary()["min_venue_price"]
+        summary["amplification"] = (drop_with / drop_without) if drop_without > 0 else None
+        summary["liquidation_count_without_feedback"] = twin.liquidation_count
+        summary["bad_debt_without_feedback"] = twin.bad_debt()
+    auctions = []
+    if runner.engine.auctions is not None:
+        auctions = [{"id": o.id, "account": o.account, "debt": o.debt / WAD,
+                     "raised": o.raised / WAD, "lot_sold": o.lot_sold / WAD,
+                     "settle_price": o.settle_price / PRICE_UNIT,
+                     "price_at_kick": o.price_at_kick / PRICE_UNIT, "near_zero": o.near_zero,
+                     "shortfall": o.shortfall / WAD}
+                    for o in runner.engine.auctions.outcomes]
+    return CascadeResult(summary, runner.series if traces else {}, runner.engine, auctions)
