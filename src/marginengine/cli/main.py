@@ -47,18 +47,38 @@ def cli() -> None:
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
               help="Override a scenario field by dotted path, e.g. "
                    "--set protocol.oracle.stable_price.enabled=false (repeatable).")
+@click.option("--runs", type=click.IntRange(1, 100_000), default=None,
+              help="Cascade scenarios: Monte Carlo runs (default: monte_carlo.runs).")
+@click.option("--backend", type=click.Choice(["process", "dask"]), default=None,
+              help="Cascade Monte Carlo backend: a local process pool or Dask.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler address (default: a LocalCluster).")
+@click.option("--workers", type=click.IntRange(1, 256), default=None,
+              help="Workers of the process pool or the LocalCluster.")
 def simulate(scenario: Path, out_dir: Path | None, as_json: bool, quiet: bool,
-             overrides: tuple[str, ...]) -> None:
+             overrides: tuple[str, ...], runs: int | None, backend: str | None,
+             scheduler: str | None, workers: int | None) -> None:
     """Run SCENARIO (a TOML file) through the engine.
 
-    Writes the event log (events.sqlite) and summary.json under --out, replacing a
-    previous run there only once the new run has finished.
+    A scripted scenario writes events.sqlite and summary.json. A cascade scenario
+    (kind = "cascade") also writes steps.parquet, report.html and chart PNGs, or, with
+    more than one run, runs.parquet and the Monte Carlo statistics. A previous run under
+    --out is replaced only once the new one has finished.
     """
     from marginengine.cli.output import accounts_table, liquidations_table, print_tables
     from marginengine.config import read_toml
     from marginengine.sim import apply_overrides, run_scenario, scenario_from_dict
 
+
     data = apply_overrides(read_toml(scenario), list(overrides))
+    if data.get("kind") == "cascade":
+        _simulate_cascade(data, scenario, out_dir, as_json, quiet, runs, backend, scheduler,
+                          workers)
+        return
+    for flag, value in (("--runs", runs), ("--backend", backend), ("--scheduler", scheduler),
+                        ("--workers", workers)):
+        if value is not None:
+            raise click.UsageError(f"{flag} applies to cascade scenarios (kind = \"cascade\")")
     spec = scenario_from_dict(data, source=str(scenario))
     target = out_dir if out_dir is not None else Path("runs") / spec.name
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -73,9 +93,7 @@ def simulate(scenario: Path, out_dir: Path | None, as_json: bool, quiet: bool,
                                   on_step=lambda _: progress.advance(task))
         summary = result.summary()
         (staging / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
+        _replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -91,6 +109,43 @@ def simulate(scenario: Path, out_dir: Path | None, as_json: bool, quiet: bool,
             f"{summary['bad_debt']:,.2f} USD  state hash: {summary['state_hash'][:16]}..."
         )
         console.print(f"wrote {target / 'events.sqlite'} and {target / 'summary.json'}")
+
+
+def _replace(staging: Path, target: Path) -> None:
+    """Put a finished run in place of the previous one (never a partial directory)."""
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
+
+
+def _simulate_cascade(data: dict[str, Any], scenario: Path, out_dir: Path | None,
+                      as_json: bool, quiet: bool, runs: int | None, backend: str | None,
+                      scheduler: str | None, workers: int | None) -> None:
+    from marginengine.cli import cascade_cmd
+
+    name = str(data.get("name", "cascade"))
+    target = out_dir if out_dir is not None else Path("runs") / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    console = Console(stderr=as_json, quiet=quiet, width=_width())
+    try:
+        summary, notes = cascade_cmd.run(data, str(scenario), staging, console, quiet, runs,
+                                         backend, scheduler, workers)
+        (staging / "summary.json").write_text(json.dumps(summary, indent=2, default=str)
+                                              + "\n")
+        _replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if as_json:
+        click.echo(json.dumps(summary, indent=2, default=str))
+        return
+    if not quiet:
+        console.print(cascade_cmd.summary_table(summary))
+        for note in notes:
+            console.print(f"[yellow]note[/yellow] {note}")
+        files = sorted(p.name for p in target.iterdir())
+        console.print(f"wrote {', '.join(files)} under {target}")
 
 
 @cli.command()

@@ -21,6 +21,7 @@ Nothing here re-implements a rule: every decision is an engine event.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,7 @@ def gas_path(spec: CascadeFile, rng: np.random.Generator, prices: np.ndarray) ->
 
 def to_price(value: float) -> int:
     """A float USD price to the engine's 8-decimal int (rounded to the nearest unit)."""
-    return max(1, round(value * PRICE_UNIT))
+    return max(1, int(round(value * PRICE_UNIT)))  # noqa: RUF046 - numpy floats
 
 
 # ---------------------------------------------------------------------- keepers
@@ -159,6 +160,7 @@ class CascadeResult:
     series: dict[str, list[float]]
     engine: Engine
     auctions: list[dict[str, Any]] = field(default_factory=list)
+    twin_series: dict[str, list[float]] | None = None
 
 
 class CascadeRunner:
@@ -566,12 +568,14 @@ class CascadeRunner:
         s["health_p50"].append(float(dist.quantiles.get(0.5, math.nan)))
         s["keeper_profit"].append(sum(k.profit for k in self.keepers))
 
-    def run(self) -> None:
-        """Set up, then every step."""
+    def run(self, on_step: Callable[[int], None] | None = None) -> None:
+        """Set up, then every step (``on_step(i)`` after each, for progress bars)."""
         self.setup()
         for i in range(1, self.spec.steps + 1):
             self.step(i)
             self.settle_finished_auctions(i)
+            if on_step is not None:
+                on_step(i)
         self.engine.close()
 
     def summary(self) -> dict[str, Any]:
@@ -619,7 +623,8 @@ def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[Casc
 
 def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
                 traces: bool = True, amplification: bool = True,
-                log_path: Path | None = None, source: str | None = None) -> CascadeResult:
+                log_path: Path | None = None, source: str | None = None,
+                on_step: Callable[[int], None] | None = None) -> CascadeResult:
     """Run a cascade scenario once (``rng``: the run's generator; default from ``seed``).
 
     With ``amplification``, the same path is run again with the feedback off, and
@@ -630,10 +635,11 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
         rng = np.random.default_rng(spec.seed)
     state = rng.bit_generator.state
     runner = CascadeRunner(spec, protocol, rng, log_path=log_path)
-    runner.run()
+    runner.run(on_step)
     summary = runner.summary()
     summary["seed"] = spec.seed
     summary["amplification"] = None
+    twin_series = None
     if amplification:
         twin_rng = np.random.default_rng()
         twin_rng.bit_generator.state = state
@@ -645,6 +651,7 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
         summary["amplification"] = (drop_with / drop_without) if drop_without > 0 else None
         summary["liquidation_count_without_feedback"] = twin.liquidation_count
         summary["bad_debt_without_feedback"] = twin.bad_debt()
+        twin_series = twin.series
     auctions = []
     if runner.engine.auctions is not None:
         auctions = [{"id": o.id, "account": o.account, "debt": o.debt / WAD,
@@ -653,4 +660,5 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
                      "price_at_kick": o.price_at_kick / PRICE_UNIT, "near_zero": o.near_zero,
                      "shortfall": o.shortfall / WAD}
                     for o in runner.engine.auctions.outcomes]
-    return CascadeResult(summary, runner.series if traces else {}, runner.engine, auctions)
+    return CascadeResult(summary, runner.series if traces else {}, runner.engine, auctions,
+                         twin_series if traces else None)

@@ -1,0 +1,83 @@
+"""``simulate`` for cascade scenarios: one run (with its event log) or Monte Carlo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+SUMMARY_KEYS = ("bad_debt", "liquidated_value", "liquidation_count", "liquidator_profit",
+                "borrower_loss", "auctions_started", "auctions_settled_near_zero",
+                "insurance_fund_drawdown", "adl_volume", "amplification",
+                "time_to_liquidate_mean_steps", "min_price", "min_venue_price")
+
+
+def _progress(console: Console, quiet: bool) -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=True, disable=quiet)
+
+
+def write_series(path: Path, series: dict[str, list[float]]) -> bool:
+    """Per-step series to Parquet; ``False`` when pyarrow is missing."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        return False
+    pq.write_table(pa.table(series), path)
+    return True
+
+
+def run(data: dict[str, Any], source: str, staging: Path, console: Console, quiet: bool,
+        runs: int | None, backend: str | None, scheduler: str | None,
+        workers: int | None) -> tuple[dict[str, Any], list[str]]:
+    """Run the scenario into ``staging``; return the summary and notes for the user."""
+    from marginengine.report import write_report
+    from marginengine.sim.cascade import run_cascade, scenario_spec
+    from marginengine.sim.montecarlo import monte_carlo
+
+    spec, _ = scenario_spec(data, source)
+    mc = spec.monte_carlo
+    runs = runs or mc.runs
+    notes: list[str] = []
+    if runs > 1:
+        backend = backend or mc.backend
+        with _progress(console, quiet) as progress:
+            task = progress.add_task(f"{spec.name}: {runs} runs", total=runs)
+            summary = monte_carlo(data, spec.seed, runs, backend, workers or mc.workers,
+                                  staging, scheduler,
+                                  progress=lambda n: progress.update(task, completed=n))
+        summary = {"scenario": spec.name, **summary}
+        if not (staging / "runs.parquet").exists():
+            notes.append("install marginengine[sim] (pyarrow) for runs.parquet")
+        return summary, notes
+    with _progress(console, quiet) as progress:
+        task = progress.add_task(spec.name, total=spec.steps)
+        result = run_cascade(data, log_path=staging / "events.sqlite", source=source,
+                             on_step=lambda _: progress.advance(task))
+    summary = {"scenario": spec.name, **result.summary}
+    if not write_series(staging / "steps.parquet", result.series):
+        notes.append("install marginengine[sim] (pyarrow) for steps.parquet")
+    (staging / "auctions.json").write_text(json.dumps(result.auctions, indent=1))
+    if write_report(staging, f"marginengine: {spec.name}", summary, result.series,
+                    result.twin_series, result.auctions) is None:
+        notes.append("install marginengine[sim] (matplotlib) for report.html and charts")
+    return summary, notes
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    """The headline figures of a run or of a Monte Carlo."""
+    table = Table(title="Summary", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    keys = [k for k in (*SUMMARY_KEYS, "runs", "var95_bad_debt", "es99_bad_debt", "lar95")
+            if k in summary]
+    for key in keys:
+        value = summary[key]
+        shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
+        table.add_row(key, shown)
+    return table

@@ -1,0 +1,93 @@
+"""The key charts of a cascade run, drawn with matplotlib (an optional dependency)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def draw_charts(series: dict[str, list[float]], twin: dict[str, list[float]] | None,
+                auctions: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Write the charts as PNG files under ``out_dir``; return their paths."""
+    plt = _plt()
+    paths: list[Path] = []
+    steps = series.get("step", [])
+    if not steps:
+        return paths
+
+    def save(fig: Any, name: str) -> None:
+        path = out_dir / f"{name}.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot(steps, series["external_price"], label="external price", color="black", lw=1)
+    ax.plot(steps, series["venue_price"], label="venue, with feedback", color="tab:red")
+    if twin and twin.get("venue_price"):
+        ax.plot(twin["step"], twin["venue_price"], label="venue, without feedback",
+                color="tab:blue", ls="--")
+    ax.set_title("Price with and without liquidation feedback")
+    ax.set_xlabel("step")
+    ax.set_ylabel("USD")
+    ax.legend()
+    save(fig, "price_feedback")
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot(steps, series["oracle_price"], label="oracle (engine)", color="tab:green")
+    ax.plot(steps, series["venue_price"], label="venue", color="tab:red", alpha=0.7)
+    ax.set_title("Oracle against venue")
+    ax.set_xlabel("step")
+    ax.legend()
+    save(fig, "oracle_venue")
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot(steps, series["health_p05"], label="5th percentile")
+    ax.plot(steps, series["health_p50"], label="median")
+    ax.axhline(1.0, color="grey", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_title("Health factor distribution over time")
+    ax.set_xlabel("step")
+    ax.legend()
+    save(fig, "health")
+
+    fig, ax1 = plt.subplots(figsize=(8, 4))
+    ax1.bar(steps, series["liquidations"], color="tab:orange", label="liquidations per step")
+    ax1.set_xlabel("step")
+    ax1.set_ylabel("liquidations")
+    ax2 = ax1.twinx()
+    ax2.plot(steps, series["bad_debt"], color="tab:red", label="bad debt (USD)")
+    ax2.set_ylabel("bad debt, USD")
+    ax1.set_title("Liquidations and bad debt")
+    save(fig, "liquidations_bad_debt")
+
+    if any(series.get("insurance_fund", [])):
+        fig, ax = plt.subplots(figsize=(8, 4))
+        ax.plot(steps, series["insurance_fund"])
+        ax.set_title("Insurance fund")
+        save(fig, "insurance_fund")
+
+    if auctions:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        x = [a["price_at_kick"] for a in auctions]
+        y = [a["settle_price"] for a in auctions]
+        colors = ["tab:red" if a["near_zero"] else "tab:blue" for a in auctions]
+        ax.scatter(x, y, c=colors, s=12)
+        top = max(x) if x else 1
+        ax.plot([0, top], [0, top], color="grey", lw=0.8)
+        ax.plot([0, top], [0, top * 0.05], color="tab:red", lw=0.8, ls=":")
+        ax.set_xlabel("oracle price at kick")
+        ax.set_ylabel("settlement price")
+        ax.set_title("Auction outcomes (red: below 5% of the oracle price)")
+        save(fig, "auctions")
+    return paths
