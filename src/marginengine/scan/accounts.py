@@ -86,7 +86,7 @@ class AccountIndex:
         """Ids of several rows, in the order given."""
         return [self.id(int(r)) for r in rows]
 
-    def relayout(self, new_row_of_old: IntArray) -> None:
+    def relayout(self, new_row_of_old: NDArray[np.integer]) -> None:
         """Renumber every row (``new_row_of_old[old] = new``) and merge the added ids."""
         if self._extra:
             extra_rows = np.fromiter(self._extra_ids, dtype=np.int64, count=len(self._extra))
@@ -100,8 +100,8 @@ class AccountIndex:
             self._sorted_ids = all_ids[order]
             rows = all_rows[order]
         else:
-            rows = self._sorted_rows.astype(np.int64)
-        self._sorted_rows = np.asarray(new_row_of_old, dtype=np.int64)[rows].astype(np.int32)
+            rows = self._sorted_rows
+        self._sorted_rows = np.asarray(new_row_of_old)[rows].astype(np.int32, copy=False)
         n = len(self._sorted_rows)
         self._row_to_sorted = np.empty(n, dtype=np.int32)
         self._row_to_sorted[self._sorted_rows] = np.arange(n, dtype=np.int32)

@@ -41,7 +41,7 @@ from marginengine.scan.kernels import (
     ScreenBounds,
     candidate_coefficients,
     candidates,
-    classify,
+    classify_candidates,
     error_after_update,
     fresh_sum_error,
     health,
@@ -237,13 +237,14 @@ class RiskBook:
             bi = (borrow_index or {}).get(symbol, RAY)
             book.assets.set_indices(k, li, bi)
         book.assets.set_prices(prices)
-        rows = np.asarray(rows, dtype=np.int64)
-        assets = np.asarray(assets, dtype=np.int64)
-        is_coll = book.assets.collateral[assets]
+        supply = np.asarray(scaled_supply, dtype=np.float64)
+        debt = np.asarray(scaled_debt, dtype=np.float64)
+        in_coll = (supply != 0) & book.assets.collateral[assets]
+        in_debt = debt != 0
         book._build(
             account_ids,
-            (rows[is_coll], assets[is_coll], np.asarray(scaled_supply, np.float64)[is_coll]),
-            (rows, assets, np.asarray(scaled_debt, dtype=np.float64)),
+            (rows[in_coll], assets[in_coll], supply[in_coll]),
+            (rows[in_debt], assets[in_debt], debt[in_debt]),
         )
         return book
 
@@ -266,20 +267,26 @@ class RiskBook:
         nc = np.bincount(c_rows[c_vals != 0], minlength=n)
         nd = np.bincount(d_rows[d_vals != 0], minlength=n)
         key = nc * (int(nd.max(initial=0)) + 1) + nd
+        del nc, nd
         order = np.argsort(key, kind="stable")
-        new_row_of_old = np.empty(n, dtype=np.int64)
-        new_row_of_old[order] = np.arange(n, dtype=np.int64)
+        del key
+        dtype = np.int32 if n < 2**31 - 1 else np.int64
+        new_row_of_old: AnyIntArray = np.empty(n, dtype=dtype)
+        new_row_of_old[order] = np.arange(n, dtype=dtype)
+        del order
         k = len(self.assets)
         self.collateral = SideMatrix.from_coo(new_row_of_old[c_rows], c_cols, c_vals, n, k)
         self.debt = SideMatrix.from_coo(new_row_of_old[d_rows], d_cols, d_vals, n, k)
         self.accounts.relayout(new_row_of_old)
+        self._split = None
+        self._split_row()
         for name in ("_cw", "_dv", "_below"):
             old = getattr(self, name)[:n]
             new = np.empty_like(old)
             new[new_row_of_old] = old
             setattr(self, name, new)
         self._candidates = None
-        self._pending = [new_row_of_old[p] for p in self._pending]
+        self._pending = [new_row_of_old[p].astype(np.int64) for p in self._pending]
         self._touched = {int(new_row_of_old[r]) for r in self._touched}
         self._perp_rows = {int(new_row_of_old[r]) for r in self._perp_rows}
         self.layouts += 1
@@ -308,6 +315,19 @@ class RiskBook:
             self._mirror_account(account_id)
         if self.collateral.needs_layout() or self.debt.needs_layout():
             self.relayout()
+
+    def set_price(self, asset: str, price: int) -> None:
+        """Set an asset's exact price (8 decimals) in a book that mirrors no engine (a
+        feed driving an arrays book); the next incremental scan rescreens its holders."""
+        if self.engine is not None:
+            raise ScanError("this book mirrors an engine: apply SetPrice to the engine")
+        k = self.assets.column.get(asset)
+        if k is None:
+            raise ScanError(f"unknown asset {asset!r}")
+        if isinstance(price, bool) or not isinstance(price, int) or price <= 0:
+            raise ScanError(f"price of {asset} must be a positive int (got {price!r})")
+        if self.assets.set_price(k, price):
+            self._dirty.add(k)
 
     def _mirror_account(self, account_id: str) -> None:
         engine = self._need_engine()
@@ -606,15 +626,15 @@ class RiskBook:
 
     def _judge(self, at: IntArray, b: ScreenBounds, t_wad: int) -> tuple[
             IntArray, BoolArray, BoolArray, BoolArray, IntArray]:
-        """Decide the sorted rows ``at`` (plus every row with perps, which the lending
-        screen does not cover and the engine always decides).
+        """Decide the sorted candidate rows ``at`` (plus every row with perps, which the
+        lending screen does not cover and the engine always decides).
 
         Returns ``(rows, below, surely_below, band, unconfirmed)``.
         """
         perp = self._perp_array()
         if len(perp):
             at = union_rows([at, perp])
-        sure, band = classify(self._cw[at], self._dv[at], b)
+        sure, band = classify_candidates(self._cw[at], self._dv[at], b)
         if len(perp):
             forced = np.isin(at, perp)
             sure &= ~forced

@@ -76,10 +76,13 @@ class SideMatrix:
         """Lay out the nonzero ``(row, col, value)`` triples (unique pairs) as the base."""
         side = cls(n_assets)
         keep = vals != 0
-        rows, cols, vals = rows[keep], cols[keep], vals[keep]
+        if not keep.all():
+            rows, cols, vals = rows[keep], cols[keep], vals[keep]
+        del keep
+        dtype = _index_dtype(max(len(vals), n_rows) + 1)
         csr = sp.csr_matrix(
             (vals.astype(np.float64, copy=False),
-             (rows.astype(np.int64, copy=False), cols.astype(np.int64, copy=False))),
+             (rows.astype(dtype, copy=False), cols.astype(dtype, copy=False))),
             shape=(n_rows, n_assets),
         )
         if csr.nnz != len(vals):
@@ -97,14 +100,16 @@ class SideMatrix:
         self.n_base = int(csr.shape[0])
         self._csr = sp.csr_matrix((self.data, self.indices, self.indptr),
                                   shape=(self.n_base, self.n_assets), copy=False)
-        counts = np.diff(self.indptr)
-        self.max_row_entries = int(counts.max()) if len(counts) else 0
-        order = np.argsort(self.indices, kind="stable")
-        self.col_pos = order.astype(dtype, copy=False)
-        row_of_entry = np.repeat(np.arange(self.n_base, dtype=dtype), counts)
-        self.col_rows = row_of_entry[order]
-        per_col = np.bincount(self.indices, minlength=self.n_assets)
-        self.col_ptr = np.concatenate([[0], np.cumsum(per_col)]).astype(np.int64)
+        longest = np.diff(self.indptr).max(initial=0)
+        self.max_row_entries = int(longest)
+        # The CSC view, by SciPy's counting sort: for each asset, the rows holding it
+        # (ascending) and the positions of their entries in ``data``.
+        positions = sp.csr_matrix((np.arange(nnz, dtype=dtype), self.indices, self.indptr),
+                                  shape=(self.n_base, self.n_assets), copy=False)
+        csc = positions.tocsc()
+        self.col_ptr = csc.indptr.astype(np.int64)
+        self.col_rows = csc.indices.astype(dtype, copy=False)
+        self.col_pos = csc.data
         self.zeros = 0
 
     # ------------------------------------------------------------------ sizes
