@@ -159,6 +159,7 @@ class RiskBook:
         self._below: BoolArray = np.zeros(0, dtype=bool)
         self._candidates: tuple[float, IntArray] | None = None
         self._split: tuple[int, int] | None = None
+        self._debt_from = 0
         self._below_count = 0
         self._threshold: Decimal | None = None
         self._previous_valid = False
@@ -266,7 +267,11 @@ class RiskBook:
         d_rows, d_cols, d_vals = debt
         nc = np.bincount(c_rows[c_vals != 0], minlength=n)
         nd = np.bincount(d_rows[d_vals != 0], minlength=n)
-        key = nc * (int(nd.max(initial=0)) + 1) + nd
+        # Rows without debt first (the scan skips their debt and candidate work), then
+        # grouped by (collateral, debt) position counts.
+        width = int(nd.max(initial=0)) + 1
+        key = (nd > 0) * (int(nc.max(initial=0)) + 1) * width + nc * width + nd
+        self._debt_from = int(np.count_nonzero(nd == 0))
         del nc, nd
         order = np.argsort(key, kind="stable")
         del key
@@ -429,11 +434,13 @@ class RiskBook:
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan")
             mid = self._split_row()
             future = self._pool.submit(scan_block, mid, n_base, coll, debt, w.collateral,
-                                       w.debt, b, cw, dv)
-            first = scan_block(0, mid, coll, debt, w.collateral, w.debt, b, cw, dv)
+                                       w.debt, b, cw, dv, True, self._debt_from)
+            first = scan_block(0, mid, coll, debt, w.collateral, w.debt, b, cw, dv, True,
+                               self._debt_from)
             found = [first, future.result()]
         else:
-            found = [scan_block(0, n_base, coll, debt, w.collateral, w.debt, b, cw, dv)]
+            found = [scan_block(0, n_base, coll, debt, w.collateral, w.debt, b, cw, dv, True,
+                                self._debt_from)]
         cw[n_base:n] = 0.0
         dv[n_base:n] = 0.0
         fix = union_rows([np.arange(n_base, n, dtype=np.int64),
