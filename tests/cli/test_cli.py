@@ -10,6 +10,7 @@ from marginengine.cli.main import cli, main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
+WALKTHROUGH = EXAMPLES / "lending_walkthrough.toml"
 PRICED = 'name = "x"\n[prices]\nWETH = 1\nUSDC = 1\nDAI = 1\nWBTC = 1\n'
 
 
@@ -24,11 +25,11 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, out, err
 
 
-def test_simulate_quickstart_when_run_then_liquidations_bad_debt_and_replayable(
+def test_simulate_walkthrough_when_run_then_liquidations_bad_debt_and_replayable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     out_dir = tmp_path / "qs"
-    code, out, _ = run(["simulate", str(EXAMPLES / "quickstart.toml"), "--out", str(out_dir)],
+    code, out, _ = run(["simulate", str(WALKTHROUGH), "--out", str(out_dir)],
                        capsys)
     assert code == 0
     assert "Liquidations" in out and "Final health" in out
@@ -60,11 +61,11 @@ def test_simulate_when_out_exists_then_replaced_only_after_success(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     out_dir = tmp_path / "run"
-    assert run(["simulate", str(EXAMPLES / "quickstart.toml"), "--out", str(out_dir),
+    assert run(["simulate", str(WALKTHROUGH), "--out", str(out_dir),
                 "--quiet"], capsys)[0] == 0
     first = (out_dir / "summary.json").read_text()
     bad = tmp_path / "bad.toml"
-    bad.write_text((EXAMPLES / "quickstart.toml").read_text().replace("WETH = 2000", "WETH = -1"))
+    bad.write_text(WALKTHROUGH.read_text().replace("WETH = 2000", "WETH = -1"))
     code, _, err = run(["simulate", str(bad), "--out", str(out_dir)], capsys)
     assert code == 2
     assert err.strip() == f"error: {bad}: prices.WETH: must be positive (got -1)"
@@ -164,7 +165,7 @@ def test_replay_when_last_event_torn_then_replays_rest_and_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     out_dir = tmp_path / "qs"
-    run(["simulate", str(EXAMPLES / "quickstart.toml"), "--out", str(out_dir), "--quiet"],
+    run(["simulate", str(WALKTHROUGH), "--out", str(out_dir), "--quiet"],
         capsys)
     log = tmp_path / "torn.sqlite"
     shutil.copy(out_dir / "events.sqlite", log)

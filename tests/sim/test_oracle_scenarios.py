@@ -76,7 +76,7 @@ def test_feeds_when_unknown_asset_or_kind_then_named():
 
 
 def test_push_feed_in_scenario_when_market_below_min_answer_then_clamped_and_paused():
-    data = read_toml(EXAMPLES / "quickstart.toml")
+    data = read_toml(EXAMPLES / "lending_walkthrough.toml")
     data["feeds"] = {"WETH": {"kind": "push", "min_answer": 1500}}
     data["steps"] = [{"advance": "1h", "prices": {"WETH": 1000}}]
     result = run_scenario(scenario_from_dict(data))

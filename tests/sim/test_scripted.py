@@ -7,17 +7,17 @@ from marginengine.config import read_toml
 from marginengine.errors import ConfigError
 from marginengine.sim import parse_duration, run_scenario, scenario_from_dict
 
-QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.toml"
+WALKTHROUGH = Path(__file__).resolve().parents[2] / "examples" / "lending_walkthrough.toml"
 
 
-def quickstart(**changes: Any) -> dict[str, Any]:
-    data = read_toml(QUICKSTART)
+def walkthrough(**changes: Any) -> dict[str, Any]:
+    data = read_toml(WALKTHROUGH)
     data.update(changes)
     return data
 
 
 def test_quickstart_when_run_then_gap_down_creates_deficit_and_books_balance():
-    result = run_scenario(scenario_from_dict(quickstart()))
+    result = run_scenario(scenario_from_dict(walkthrough()))
     by_account = {(r.step, r.account): r for r in result.liquidations}
     # Step 1 (-5%): erin at 80% LTV is liquidated at the 50% close factor.
     assert by_account[(0, "erin")].health_before < 10**18
@@ -35,7 +35,7 @@ def test_quickstart_when_run_then_gap_down_creates_deficit_and_books_balance():
 
 
 def test_keeper_when_disabled_then_no_liquidations_and_unrealized_bad_debt():
-    data = quickstart()
+    data = walkthrough()
     data["liquidator"] = {"enabled": False}
     summary = run_scenario(scenario_from_dict(data)).summary()
     assert summary["liquidation_count"] == 0
@@ -46,19 +46,19 @@ def test_keeper_when_disabled_then_no_liquidations_and_unrealized_bad_debt():
 def test_keeper_when_cap_would_leave_dust_then_offers_the_amount_leaving_the_minimum():
     # carol at 1,200 USD/ETH: the 50% cap on 8,000 of debt would leave 999.99 USD of DAI
     # debt; the keeper offers what leaves exactly 1,000 instead and liquidates at once.
-    result = run_scenario(scenario_from_dict(quickstart()))
+    result = run_scenario(scenario_from_dict(walkthrough()))
     carol = [r for r in result.liquidations if r.account == "carol"]
     assert [r.step for r in carol] == [4]
 
 
 def test_run_when_same_scenario_then_same_state_hash():
-    a = run_scenario(scenario_from_dict(quickstart())).summary()["state_hash"]
-    b = run_scenario(scenario_from_dict(quickstart())).summary()["state_hash"]
+    a = run_scenario(scenario_from_dict(walkthrough())).summary()["state_hash"]
+    b = run_scenario(scenario_from_dict(walkthrough())).summary()["state_hash"]
     assert a == b
 
 
 def test_scenario_when_duplicate_accounts_or_bad_amounts_then_all_problems_listed():
-    data = quickstart()
+    data = walkthrough()
     data["accounts"] = [{"id": "x", "deposit": {"WETH": "1.0000000000000000001"}},
                         {"id": "x", "borrow": {"USDC": -5}}]
     with pytest.raises(ConfigError) as err:

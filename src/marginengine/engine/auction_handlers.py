@@ -13,7 +13,7 @@ pure ones of :mod:`marginengine.liquidation.dutch_auction` and
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from marginengine.config.auction import AuctionConfig
@@ -114,8 +114,30 @@ class AuctionHouse:
         return cls(cfg, dog, clipper, flipper)
 
     def copy(self) -> AuctionHouse:
-        """A deep copy (the engine mutates a copy and commits it once the event is logged)."""
-        return copy.deepcopy(self)
+        """An independent copy (the engine mutates a copy and commits it once the event is
+        logged): the mutable parts are copied, the frozen ones shared, in O(running
+        auctions)."""
+        dog = copy.copy(self.dog)
+        clipper = flipper = None
+        if self.clipper is not None:
+            clipper = copy.copy(self.clipper)
+            clipper.active = dict(self.clipper.active)
+            clipper._ids = list(self.clipper._ids)
+        if self.flipper is not None:
+            flipper = copy.copy(self.flipper)
+            flipper.bids = dict(self.flipper.bids)
+        return AuctionHouse(self.config, dog, clipper, flipper, dict(self.records),
+                            list(self.outcomes))
+
+    def own(self, auction: int) -> None:
+        """Copy one auction's mutable entries before changing them (copy on write: the
+        dictionaries of a copy share their entries with the original until then)."""
+        if self.clipper is not None and auction in self.clipper.active:
+            self.clipper.active[auction] = replace(self.clipper.active[auction])
+        if self.flipper is not None and auction in self.flipper.bids:
+            self.flipper.bids[auction] = replace(self.flipper.bids[auction])
+        if auction in self.records:
+            self.records[auction] = replace(self.records[auction])
 
     def state_dict(self) -> dict[str, object]:
         """Plain data for the state hash."""
@@ -141,12 +163,15 @@ class AuctionHouse:
         return sorted(self.flipper.bids)
 
 
-def _house(engine: Engine) -> AuctionHouse:
-    """The auction state to change in this event (a copy, committed with the event)."""
+def _house(engine: Engine, auction: int | None = None) -> AuctionHouse:
+    """The auction state to change in this event (a copy, committed with the event), with
+    ``auction``'s entries owned by the copy."""
     if engine.auctions is None:
         raise Rejected(f"{engine.config.preset} has no auctions; it liquidates directly")
     if engine._pending_auctions is None:
         engine._pending_auctions = engine.auctions.copy()
+    if auction is not None:
+        engine._pending_auctions.own(auction)
     return engine._pending_auctions
 
 
@@ -214,7 +239,7 @@ def _finish(engine: Engine, house: AuctionHouse, auction: int, tab_left: int) ->
 
 def take(engine: Engine, e: Take) -> dict[str, Any]:
     engine._account_id(e.keeper, "keeper")
-    house = _house(engine)
+    house = _house(engine, e.auction)
     if house.clipper is None:
         raise Rejected("Take is for Dutch auctions (kind = \"clip\"); use Tend/Dent")
     cfg = house.config
@@ -247,7 +272,7 @@ def take(engine: Engine, e: Take) -> dict[str, Any]:
 
 def redo(engine: Engine, e: Redo) -> dict[str, Any]:
     engine._account_id(e.keeper, "keeper")
-    house = _house(engine)
+    house = _house(engine, e.auction)
     if house.clipper is None:
         raise Rejected("Redo is for Dutch auctions (kind = \"clip\")")
     cfg = house.config
@@ -263,8 +288,8 @@ def redo(engine: Engine, e: Redo) -> dict[str, Any]:
     return {"top": kick.top, "incentive": incentive}
 
 
-def _flipper(engine: Engine) -> tuple[AuctionHouse, Flipper]:
-    house = _house(engine)
+def _flipper(engine: Engine, auction: int) -> tuple[AuctionHouse, Flipper]:
+    house = _house(engine, auction)
     if house.flipper is None:
         raise Rejected("Tend, Dent, Deal and Tick are for English auctions (kind = \"flip\")")
     return house, house.flipper
@@ -272,7 +297,7 @@ def _flipper(engine: Engine) -> tuple[AuctionHouse, Flipper]:
 
 def tend(engine: Engine, e: Tend) -> dict[str, Any]:
     engine._account_id(e.keeper, "keeper")
-    house, flipper = _flipper(engine)
+    house, flipper = _flipper(engine, e.auction)
     before = flipper.bids.get(e.auction)
     old_bid = before.bid if before is not None else 0
     old_guy = before.guy if before is not None else ""
@@ -294,7 +319,7 @@ def tend(engine: Engine, e: Tend) -> dict[str, Any]:
 
 def dent(engine: Engine, e: Dent) -> dict[str, Any]:
     engine._account_id(e.keeper, "keeper")
-    house, flipper = _flipper(engine)
+    house, flipper = _flipper(engine, e.auction)
     before = flipper.bids.get(e.auction)
     if before is None:
         raise Rejected(f"auction: no running auction {e.auction}")
@@ -320,7 +345,7 @@ def dent(engine: Engine, e: Dent) -> dict[str, Any]:
 
 
 def deal(engine: Engine, e: Deal) -> dict[str, Any]:
-    house, flipper = _flipper(engine)
+    house, flipper = _flipper(engine, e.auction)
     try:
         final = flipper.deal(e.auction, engine.ledger.time)
     except LiquidationRefused as exc:
@@ -334,7 +359,7 @@ def deal(engine: Engine, e: Deal) -> dict[str, Any]:
 
 
 def tick(engine: Engine, e: Tick) -> dict[str, Any]:
-    _, flipper = _flipper(engine)
+    _, flipper = _flipper(engine, e.auction)
     try:
         flipper.tick(e.auction, engine.ledger.time)
     except LiquidationRefused as exc:

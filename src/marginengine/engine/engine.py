@@ -796,6 +796,18 @@ class Engine:
             return LiquidationQuote(account_id, debt_asset, coll_asset, plan, None, None, offer)
         return LiquidationQuote(account_id, debt_asset, coll_asset, None, None, refusal)
 
+    def liquidation_plan(self, account_id: str, debt_asset: str, collateral_asset: str,
+                         debt_to_cover: int) -> CloseFactorPlan | None:
+        """What ``Liquidate(..., debt_to_cover)`` would do now (``None``: refused)."""
+        if self.config.compound is not None or self.config.auction is not None:
+            return None
+        data = self.account_data(account_id)
+        inputs = self._close_factor_inputs(account_id, data, debt_asset, collateral_asset)
+        try:
+            return plan_liquidation(inputs, debt_to_cover, self.config.aave)
+        except LiquidationRefused:
+            return None
+
     # ------------------------------------------------------------------ replay
     @classmethod
     def replay(cls, path: str | Path, verify: bool = True) -> tuple[Engine, ReplayReport]:

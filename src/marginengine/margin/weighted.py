@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from marginengine.config import ProtocolConfig
-from marginengine.fixedpoint import Rounding, bps_mul, mul_div
+from marginengine.fixedpoint import BPS, Rounding, bps_mul, mul_div
 from marginengine.ledger import Ledger
 from marginengine.margin.base import MarginKind, MarginState, health_of
 
@@ -72,6 +72,12 @@ class WeightedMarginModel:
     def __init__(self, config: ProtocolConfig) -> None:
         self.config = config
         self.per_asset_weights = config.preset == "compound-v3"
+        # (unit, ltv bps, liquidation threshold bps, collateral) per asset, computed once:
+        # the properties parse Decimals, and account data is the hottest path there is.
+        self._params = {
+            a: (m.unit, m.ltv_bps, m.liquidation_threshold_bps, m.collateral)
+            for a, m in config.markets.items()
+        }
 
     def account_data(
         self, ledger: Ledger, prices: Mapping[str, int], account_id: str,
@@ -88,20 +94,19 @@ class WeightedMarginModel:
         init_sum = maint_sum = 0
         if account is not None:
             for asset in sorted(account.lending):
-                market = self.config.markets[asset]
+                unit, ltv, lt, collateral = self._params[asset]
                 pos = account.lending[asset]
-                if pos.scaled_supply and ledger.uses_as_collateral(account_id, asset):
+                if pos.scaled_supply and collateral and pos.use_as_collateral:
                     amount = ledger.supply_of(account_id, asset)
-                    val = value_of(amount, prices[asset], market.unit, Rounding.DOWN)
+                    val = amount * prices[asset] // unit
                     total_collateral += val
-                    ltv_sum += val * market.ltv_bps
-                    lt_sum += val * market.liquidation_threshold_bps
-                    init_sum += bps_mul(val, market.ltv_bps, Rounding.DOWN)
-                    maint_sum += bps_mul(val, market.liquidation_threshold_bps, Rounding.DOWN)
+                    ltv_sum += val * ltv
+                    lt_sum += val * lt
+                    init_sum += val * ltv // BPS
+                    maint_sum += val * lt // BPS
                 if pos.scaled_debt:
                     amount = ledger.debt_of(account_id, asset)
-                    total_debt += value_of(amount, debt_prices[asset], market.unit,
-                                           Rounding.UP)
+                    total_debt += -(-amount * debt_prices[asset] // unit)
         avg_ltv = ltv_sum // total_collateral if total_collateral else 0
         avg_lt = lt_sum // total_collateral if total_collateral else 0
         if self.per_asset_weights:

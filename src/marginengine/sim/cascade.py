@@ -161,6 +161,7 @@ class CascadeResult:
     engine: Engine
     auctions: list[dict[str, Any]] = field(default_factory=list)
     twin_series: dict[str, list[float]] | None = None
+    ltv_log: list[dict[str, Any]] = field(default_factory=list)
 
 
 class CascadeRunner:
@@ -191,6 +192,7 @@ class CascadeRunner:
         self.liquidation_count = 0
         self.borrower_loss = 0.0
         self.unsafe_since: dict[str, int] = {}
+        self.ltv_log: list[dict[str, Any]] = []
         self.time_to_liquidate: list[int] = []
         self._init_venue()
         self._init_oracle()
@@ -363,27 +365,50 @@ class CascadeRunner:
             quote = engine.liquidation_quote(account)
             if quote.plan is None:
                 continue
-            plan = quote.plan
             debt_unit = self.protocol.markets[quote.debt_asset].unit
-            cost = plan.debt_repaid / debt_unit * engine.prices[quote.debt_asset] / PRICE_UNIT
-            if not keeper.spec.flash_loan and cost > keeper.capital:
-                continue
             gas = self._gas_usd("liquidate", i)
-            value = self._sale_value(plan.collateral_to_liquidator, i) \
-                if quote.collateral_asset == self.collateral else \
-                plan.collateral_to_liquidator / self.protocol.markets[
-                    quote.collateral_asset].unit * engine.prices[quote.collateral_asset] / \
-                PRICE_UNIT
-            if value - cost - gas < float(keeper.spec.min_profit):
+            # Even without slippage, would the largest liquidation pay for its gas? If not,
+            # no smaller one will (the bonus shrinks with it, the gas does not).
+            full = quote.plan
+            full_cost = full.debt_repaid / debt_unit * engine.prices[quote.debt_asset] \
+                / PRICE_UNIT
+            # Value it at the better of the oracle and the venue's mid: if that does not
+            # pay, no chunk will (slippage only lowers it, gas does not shrink).
+            price = engine.prices[quote.collateral_asset]
+            if quote.collateral_asset == self.collateral and self.feedback:
+                price = min(price, self.venue_price())
+            full_value = full.collateral_to_liquidator / self.protocol.markets[
+                quote.collateral_asset].unit * price / PRICE_UNIT
+            if full_value - full_cost - gas < float(keeper.spec.min_profit):
                 continue
+            # The largest chunk that pays after slippage: halve the offer until it does.
+            offer, plan, cost = quote.debt_to_cover, None, 0.0
+            for _ in range(8):
+                candidate = engine.liquidation_plan(account, quote.debt_asset,
+                                                    quote.collateral_asset, offer)
+                if candidate is not None:
+                    cost = candidate.debt_repaid / debt_unit * \
+                        engine.prices[quote.debt_asset] / PRICE_UNIT
+                    affordable = keeper.spec.flash_loan or cost <= keeper.capital
+                    value = self._seized_value(candidate.collateral_to_liquidator,
+                                               quote.collateral_asset, i)
+                    if affordable and value - cost - gas >= float(keeper.spec.min_profit):
+                        plan = candidate
+                        break
+                offer //= 2
+            if plan is None:
+                continue
+            before = self._ltv(account)
             outcome = self.apply(Liquidate(keeper.spec.id, account, quote.debt_asset,
-                                           quote.collateral_asset, quote.debt_to_cover))
+                                           quote.collateral_asset, offer))
             if not outcome.accepted:
                 continue
+            self.ltv_log.append({"step": i, "account": account, "ltv_before": before,
+                                 "ltv_after": self._ltv(account)})
             d = outcome.details
             got = d["collateral_to_liquidator"]
             proceeds = self._sell(got, i) if quote.collateral_asset == self.collateral \
-                else value
+                else self._seized_value(got, quote.collateral_asset, i)
             paid = d["debt_repaid"] / debt_unit * engine.prices[quote.debt_asset] / PRICE_UNIT
             self._count_liquidation(account, i, paid,
                                     got / self.coll_unit * self.prices[i] - paid)
@@ -391,6 +416,21 @@ class CascadeRunner:
             keeper.profit += proceeds - paid - gas
             keeper.gas_spent += gas
             keeper.actions += 1
+
+    def _seized_value(self, amount: int, asset: str, i: int) -> float:
+        """USD a keeper would get for seized collateral: the venue for the simulated asset,
+        the oracle price for others."""
+        if asset == self.collateral:
+            return self._sale_value(amount, i)
+        return float(amount / self.protocol.markets[asset].unit * self.engine.prices[asset]
+                     / PRICE_UNIT)
+
+    def _ltv(self, account: str) -> float:
+        """Debt over collateral value at the engine's prices (inf when no collateral left)."""
+        data = self.engine.account_data(account)
+        if data.total_collateral == 0:
+            return math.inf if data.total_debt else 0.0
+        return data.total_debt / data.total_collateral
 
     def _count_liquidation(self, account: str, i: int, value: float, penalty: float) -> None:
         self.liquidation_count += 1
@@ -472,11 +512,11 @@ class CascadeRunner:
         bid = house.flipper.bids.get(auction)
         if bid is None:
             return
-        if (bid.tic != 0 and (bid.tic < now or bid.end < now)) or (bid.tic == 0
-                                                                 and bid.end < now):
-            # Finished: anyone may settle (deal) or restart (tick) it.
-            event: Event = Deal(auction) if bid.tic != 0 else Tick(auction)
-            self.apply(event)
+        if bid.tic != 0 and (bid.tic < now or bid.end < now):
+            self._deal(auction, i)  # finished: anyone may settle it
+            return
+        if bid.tic == 0 and bid.end < now:
+            self.apply(Tick(auction))  # ended without a bid: restart it
             return
         if bid.guy == keeper.spec.id:
             return
@@ -485,7 +525,6 @@ class CascadeRunner:
             if bid.guy == "cat":  # no bid yet: offer 1 DAI-wei for the lot
                 gas = self._gas_usd("tend", i)
                 if self.apply(Tend(keeper.spec.id, auction, bid.lot, RAY)).accepted:
-                    keeper.capital -= 1e-18
                     keeper.gas_spent += gas
                     keeper.profit -= gas
             return
@@ -497,15 +536,14 @@ class CascadeRunner:
             offer = min(tab_dai, worth - gas)
             if offer <= old * float(beg) and offer < tab_dai:
                 return
-            if not keeper.spec.flash_loan and offer > keeper.capital:
+            if not keeper.spec.flash_loan and offer + self._committed(keeper) > keeper.capital:
                 return
             offer_rad = bid.tab if offer >= tab_dai else int(offer * WAD) * RAY
             if offer_rad <= bid.bid:
                 return
             if self.apply(Tend(keeper.spec.id, auction, bid.lot, offer_rad)).accepted:
-                keeper.capital -= offer
-                self._holdings(keeper, auction, offer)
                 keeper.gas_spent += gas
+                keeper.profit -= gas
         else:
             price = self._sale_value(bid.lot, i) / (bid.lot / WAD)
             if price <= 0:
@@ -513,11 +551,33 @@ class CascadeRunner:
             lot = int(tab_dai / (price * (1 - float(keeper.spec.margin))) * WAD)
             if lot * float(beg) > bid.lot:
                 return
+            if not keeper.spec.flash_loan and tab_dai + self._committed(keeper) > \
+                    keeper.capital:
+                return
             if self.apply(Dent(keeper.spec.id, auction, lot, bid.bid)).accepted:
                 keeper.gas_spent += gas
+                keeper.profit -= gas
 
-    def _holdings(self, keeper: Keeper, auction: int, offer: float) -> None:
-        keeper.seen[("bid", auction)] = int(offer)
+    def _committed(self, keeper: Keeper) -> float:
+        """DAI a keeper has bid on auctions it currently leads."""
+        house = self.engine.auctions
+        if house is None or house.flipper is None:
+            return 0.0
+        return sum(b.bid / RAY / WAD for b in house.flipper.bids.values()
+                   if b.guy == keeper.spec.id)
+
+    def _deal(self, auction: int, i: int) -> None:
+        """Settle a finished English auction; its winner sells the lot."""
+        outcome = self.apply(Deal(auction))
+        if not outcome.accepted:
+            return
+        winner = next((k for k in self.keepers if k.spec.id == outcome.details["winner"]),
+                      None)
+        proceeds = self._sell(outcome.details["lot"], i)
+        if winner is not None:
+            paid = outcome.details["bid"] / RAY / WAD
+            winner.capital += proceeds - paid
+            winner.profit += proceeds - paid
 
     def settle_finished_auctions(self, i: int) -> None:
         """Deal what ended (any keeper would; the runner does it so the lot is sold)."""
@@ -527,20 +587,29 @@ class CascadeRunner:
         now = self.engine.ledger.time
         for auction, bid in sorted(house.flipper.bids.items()):
             if bid.tic != 0 and (bid.tic < now or bid.end < now):
-                outcome = self.apply(Deal(auction))
-                if outcome.accepted:
-                    winner = next((k for k in self.keepers
-                                   if k.spec.id == outcome.details["winner"]), None)
-                    proceeds = self._sell(outcome.details["lot"], i)
-                    if winner is not None:
-                        winner.capital += proceeds
-                        winner.profit += proceeds - outcome.details["bid"] / RAY / WAD
+                self._deal(auction, i)
 
     # ------------------------------------------------------------------ metrics
+    def in_auctions_uncovered(self) -> float:
+        """Debt of running auctions their lots would not cover at the external price (USD)."""
+        house = self.engine.auctions
+        if house is None:
+            return 0.0
+        price = float(self.prices[min(self.engine.ledger.time // self.spec.step_seconds,
+                                      self.spec.steps)])
+        lots: dict[int, int] = {}
+        if house.clipper is not None:
+            lots = {i: s.lot for i, s in house.clipper.active.items()}
+        elif house.flipper is not None:
+            lots = {i: b.lot for i, b in house.flipper.bids.items()}
+        return float(sum(max(0.0, r.debt / WAD - r.raised / WAD - lots.get(i, 0) / WAD * price)
+                         for i, r in house.records.items()))
+
     def bad_debt(self) -> float:
-        """Recognised bad debt plus debt not covered by collateral now (USD)."""
+        """Recognised bad debt, debt not covered by collateral now, and debt of running
+        auctions their lots would not cover (USD)."""
         engine = self.engine
-        realized = engine.bad_debt_value() / PRICE_UNIT
+        realized = engine.bad_debt_value() / PRICE_UNIT + self.in_auctions_uncovered()
         rows = self.book.below_rows()
         underwater = 0.0
         if len(rows):
@@ -588,6 +657,7 @@ class CascadeRunner:
         return {
             "bad_debt": self.bad_debt(),
             "bad_debt_realized": engine.bad_debt_value() / PRICE_UNIT,
+            "bad_debt_in_auctions": self.in_auctions_uncovered(),
             "liquidated_value": self.liquidated_value,
             "liquidation_count": self.liquidation_count,
             "liquidator_profit": sum(k.profit for k in self.keepers),
@@ -607,6 +677,8 @@ class CascadeRunner:
             "final_price": float(self.prices[-1]),
             "min_venue_price": float(np.min(venue_prices)),
             "setup_rejected": self.rejected_setup,
+            "toxic_liquidations": sum(1 for r in self.ltv_log
+                                      if r["ltv_after"] > r["ltv_before"]),
             "accounts": len(self.borrowers),
             "events": engine.seq,
             "state_hash": engine.state_hash(),
@@ -661,4 +733,4 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
                      "shortfall": o.shortfall / WAD}
                     for o in runner.engine.auctions.outcomes]
     return CascadeResult(summary, runner.series if traces else {}, runner.engine, auctions,
-                         twin_series if traces else None)
+                         twin_series if traces else None, runner.ltv_log)
