@@ -84,6 +84,11 @@ def price_path(spec: CascadeFile, rng: np.random.Generator) -> np.ndarray:
         if out.size < n + 1:
             out = np.concatenate([out, np.full(n + 1 - out.size, out[-1])])
         path_values = out[: n + 1]
+    elif ps.process == "path":
+        if not ps.path:
+            raise ConfigError(["price.path: a path process needs at least one price"])
+        given = [float(x) for x in ps.path[: n + 1]]
+        path_values = np.array(given + [given[-1]] * (n + 1 - len(given)))
     elif ps.process == "gbm":
         path_values = p.gbm(rng, _f(ps.s0), _f(ps.mu), _f(ps.sigma), dt, n)
     elif ps.process == "jump":

@@ -23,8 +23,9 @@ class PriceSpec(_Strict):
     """The exogenous price path of the collateral (``asset``) in USD."""
 
     asset: str = "WETH"
-    process: Literal["replay", "gbm", "jump", "ou", "bridge", "crash"] = "gbm"
+    process: Literal["replay", "gbm", "jump", "ou", "bridge", "crash", "path"] = "gbm"
     file: str = ""                         # replay: a 10-minute OHLCV JSON (repo-relative)
+    path: list[Positive] = Field(default_factory=list)  # path: prices per step, last held
     field: str = "price_close"
     s0: Positive = Decimal(2000)
     mu: Decimal = Decimal(0)

@@ -1,0 +1,65 @@
+"""``simulate`` on cascade scenarios: one run's files, a Monte Carlo, errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli import EXAMPLES, run
+
+SMALL = ["--set", "book.accounts=80", "--set", "book.total_debt=3000000", "--set", "steps=40"]
+
+
+def test_simulate_cascade_when_one_run_then_summary_series_report_and_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "q"
+    code, stdout, _ = run(["simulate", str(EXAMPLES / "quickstart.toml"), "--out", str(out),
+                           "--json", "--quiet", *SMALL], capsys)
+    assert code == 0
+    summary = json.loads(stdout)
+    for key in ("bad_debt", "liquidated_value", "liquidation_count", "auctions_started",
+                "auctions_settled_near_zero", "liquidator_profit", "insurance_fund_drawdown",
+                "adl_volume", "amplification", "seed"):
+        assert key in summary, key
+    assert summary["seed"] == 42
+    names = {p.name for p in out.iterdir()}
+    assert {"summary.json", "steps.parquet", "report.html", "events.sqlite",
+            "price_feedback.png"} <= names
+    import pyarrow.parquet as pq
+
+    steps = pq.read_table(out / "steps.parquet").to_pydict()
+    assert len(steps["step"]) == 40 and steps["step"][0] == 1
+    assert "<img" in (out / "report.html").read_text()
+    code, stdout, _ = run(["replay", str(out / "events.sqlite"), "--json"], capsys)
+    assert code == 0 and json.loads(stdout)["state_hash"] == summary["state_hash"]
+
+
+def test_simulate_cascade_when_runs_then_monte_carlo_statistics_and_parquet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "mc"
+    code, stdout, _ = run(["simulate", str(EXAMPLES / "gbm_stress.toml"), "--out", str(out),
+                           "--json", "--quiet", "--runs", "4", "--workers", "2", *SMALL],
+                          capsys)
+    assert code == 0
+    summary = json.loads(stdout)
+    for key in ("var95_bad_debt", "lar95", "es99_bad_debt", "runs", "seed"):
+        assert key in summary, key
+    assert summary["runs"] == 4 and summary["run_seeds"] == ["2024/0", "2024/1", "2024/2",
+                                                              "2024/3"]
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(out / "runs.parquet").to_pylist()
+    assert [r["seed"] for r in rows] == summary["run_seeds"]
+
+
+def test_simulate_cascade_when_bad_input_then_one_line(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]):
+    code, _, err = run(["simulate", str(EXAMPLES / "quickstart.toml"), "--out",
+                        str(tmp_path / "x"), "--set", "price.sigma=-1"], capsys)
+    assert code == 2 and err.startswith("error: ") and "price.sigma" in err
+    assert err.count("\n") == 1
+    code, _, err = run(["simulate", str(EXAMPLES / "lending_walkthrough.toml"), "--runs", "3",
+                        "--out", str(tmp_path / "y")], capsys)
+    assert code == 2 and "--runs applies to cascade scenarios" in err

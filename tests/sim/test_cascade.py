@@ -1,0 +1,154 @@
+"""The cascade simulator (issue 6): the known shapes of Black Thursday, feedback, the CRV
+spiral, Monte Carlo determinism across backends, and bad input."""
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from marginengine.config import read_toml
+from marginengine.errors import ConfigError
+from marginengine.sim import apply_overrides
+from marginengine.sim.cascade import run_cascade, scenario_spec
+from marginengine.sim.montecarlo import iterate_dask, iterate_process, statistics
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+REDUCED = ["book.accounts=250", "book.total_debt=12500000", "book.whales=1"]
+
+
+def run(name: str, *overrides: str, amplification: bool = False) -> Any:
+    data = apply_overrides(read_toml(EXAMPLES / f"{name}.toml"), list(overrides))
+    return run_cascade(data, amplification=amplification)
+
+
+@pytest.fixture(scope="module")
+def flip_gas_limited() -> Any:
+    return run("black_thursday_flip", *REDUCED)
+
+
+def test_black_thursday_flip_when_gas_limited_then_zero_bids_and_millions_of_deficit(
+    flip_gas_limited: Any,
+):
+    s = flip_gas_limited.summary
+    # A sizeable share of the auctions is won by the 1-wei bidder while the others' bots
+    # are priced out by gas, and the deficit is in the millions for this eighth-size book.
+    assert s["auctions_started"] >= 30
+    assert s["auctions_settled_near_zero"] >= 0.25 * s["auctions_settled"]
+    assert s["bad_debt"] > 1_000_000
+    assert s["bad_debt"] > 0.05 * 12_500_000
+    near_zero = [a for a in flip_gas_limited.auctions if a["near_zero"]]
+    assert all(a["settle_price"] < 0.05 * a["price_at_kick"] for a in near_zero)
+
+
+def test_black_thursday_flip_when_keepers_not_gas_limited_then_deficit_nearly_vanishes(
+    flip_gas_limited: Any,
+):
+    free = run("black_thursday_flip", *REDUCED, "keepers.0.max_gas_gwei=100000",
+               "keepers.1.max_gas_gwei=100000").summary
+    assert free["auctions_settled_near_zero"] == 0
+    assert free["bad_debt"] < 0.05 * flip_gas_limited.summary["bad_debt"]
+
+
+def test_black_thursday_liq2_when_dutch_auctions_then_none_settles_near_zero():
+    result = run("black_thursday_liq2", *REDUCED)
+    s = result.summary
+    assert s["auctions_started"] >= 30 and s["auctions_settled"] > 0
+    assert s["auctions_settled_near_zero"] == 0
+    assert min(a["settle_price"] / a["price_at_kick"] for a in result.auctions) > 0.5
+
+
+def feedback_run(feedback: bool) -> Any:
+    """A 20% gap down at step 3 of a flat path; the oracle reads a thin pool that arbitrage
+    pulls toward the external price at 30% a step."""
+    data = read_toml(EXAMPLES / "crv_spiral.toml")
+    data["price"] = {"asset": "CRV", "process": "path", "path": [0.6, 0.6, 0.6, 0.48]}
+    data["steps"] = 40
+    data["book"].update({"accounts": 150, "whales": 0, "whale_share": 0,
+                         "total_debt": 3_000_000, "collateralization_median": 1.9,
+                         "collateralization_sigma": 0.15, "min_collateralization": 1.82})
+    data["venue"].update({"base_reserve": 8_000_000, "feedback": feedback,
+                          "arbitrage_speed": 0.3})
+    return run_cascade(data, np.random.default_rng(1), amplification=False)
+
+
+def test_feedback_when_turned_off_then_no_second_round_liquidations():
+    with_feedback = feedback_run(True)
+    without = feedback_run(False)
+    # Without feedback the venue never goes below the external 0.48, so every account
+    # liquidated was already unsafe at the gap's price: the first round only.
+    assert without.summary["min_venue_price"] >= 0.48 - 1e-6
+    first_round = {r["account"] for r in without.ltv_log}
+    assert first_round
+    # With feedback the sales push the venue (and the oracle reading it) below 0.48, and
+    # accounts that the gap alone left safe are liquidated too: a second round.
+    assert with_feedback.summary["min_venue_price"] < 0.47
+    second_round = {r["account"] for r in with_feedback.ltv_log} - first_round
+    assert second_round
+    assert with_feedback.summary["liquidation_count"] > without.summary["liquidation_count"]
+
+
+def test_crv_spiral_when_ltv_above_one_over_one_plus_bonus_then_each_liquidation_worse():
+    result = run("crv_spiral")
+    # (The last liquidation takes the remaining collateral and writes the rest off: LTV 0.)
+    whale = [r for r in result.ltv_log if r["account"].startswith("whale")
+             and r["ltv_after"] > 0]
+    toxic_line = 1 / 1.10
+    above = [r for r in whale if r["ltv_before"] > toxic_line + 1e-3]
+    below = [r for r in whale if r["ltv_before"] < toxic_line - 1e-3]
+    assert above and below
+    assert all(r["ltv_after"] > r["ltv_before"] for r in above)
+    assert all(r["ltv_after"] < r["ltv_before"] for r in below)
+    assert result.summary["bad_debt"] > 1_000_000
+    assert result.summary["toxic_liquidations"] >= len(above)
+
+
+def test_crv_spiral_when_venue_deep_then_no_spiral():
+    result = run("crv_spiral", "venue.base_reserve=400000000")
+    assert result.summary["toxic_liquidations"] == 0
+    assert result.summary["bad_debt"] == 0
+    assert all(r["ltv_after"] < r["ltv_before"] for r in result.ltv_log)
+
+
+def small_mc() -> dict[str, Any]:
+    data = apply_overrides(read_toml(EXAMPLES / "gbm_stress.toml"),
+                           ["book.accounts=60", "book.total_debt=3000000", "steps=48"])
+    return data
+
+
+def test_monte_carlo_when_same_seed_then_identical_on_pool_sizes_and_dask():
+    data = small_mc()
+    one = list(iterate_process(data, 99, 6, workers=1))
+    two = list(iterate_process(data, 99, 6, workers=2))
+    dask = list(iterate_dask(data, 99, 6, workers=2, scheduler=None))
+    assert one == two == dask
+    assert [r["seed"] for r in one] == [f"99/{i}" for i in range(6)]
+    other = list(iterate_process(data, 100, 6, workers=1))
+    assert [r["liquidated_value"] for r in other] != [r["liquidated_value"] for r in one]
+
+
+def test_statistics_when_known_rows_then_var_es_lar_by_hand():
+    rows = [{"bad_debt": float(i), "liquidated_value": 10.0 * i} for i in range(101)]
+    stats = statistics(rows)
+    assert stats["var95_bad_debt"] == 95.0
+    assert stats["lar95"] == 950.0
+    assert stats["es99_bad_debt"] == 99.5  # mean of 99 and 100
+    assert stats["p_bad_debt"] == pytest.approx(100 / 101)
+
+
+def test_cascade_when_bad_scenario_then_fields_named():
+    data = read_toml(EXAMPLES / "quickstart.toml")
+    data["price"]["process"] = "levy"
+    data["venue"]["exponent"] = 1.37
+    with pytest.raises(ConfigError) as err:
+        scenario_spec(data)
+    assert err.value.problems[0].startswith("price.process: Input should be 'replay'")
+    assert err.value.problems[1].startswith("venue.exponent: Input should be a multiple")
+    data = read_toml(EXAMPLES / "quickstart.toml")
+    data["keepers"].append({"id": "fast"})
+    with pytest.raises(ConfigError, match="keepers: ids must be unique"):
+        scenario_spec(data)
+    data = read_toml(EXAMPLES / "quickstart.toml")
+    data["book"]["debt_asset"] = "DAI"
+    with pytest.raises(ConfigError, match="book.debt_asset"):
+        run_cascade(data, amplification=False)
