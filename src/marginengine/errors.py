@@ -41,13 +41,13 @@ class InvariantViolation(MarginEngineError):
     """A ledger invariant (conservation, scaled totals) does not hold."""
 
 
-class OracleError(MarginEngineError):
-    """A price, time or source given to the oracle layer is invalid; nothing was changed.
+class FieldError(MarginEngineError):
+    """An argument given to a component is invalid; nothing was changed.
 
     Parameters
     ----------
     field
-        The argument or field at fault (``market_price``, ``time``, ``readings['pyth']``).
+        The argument or field at fault (``market_price``, ``time``, ``base_in``).
     reason
         Why it was rejected, with the value seen.
     """
@@ -56,3 +56,7 @@ class OracleError(MarginEngineError):
         self.field = field
         self.reason = reason
         super().__init__(f"{field}: {reason}")
+
+
+class OracleError(FieldError):
+    """A price, time or source given to the oracle layer is invalid; nothing was changed."""

@@ -17,19 +17,26 @@ from marginengine.errors import ConfigError
 M = TypeVar("M", bound=BaseModel)
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file, turning I/O and syntax errors into :class:`ConfigError`."""
+def read_text(path: str | Path, kind: str) -> str:
+    """Read a UTF-8 text file, turning I/O errors into :class:`ConfigError` (``kind`` names
+    what the file should be, as in "not a TOML file")."""
     p = Path(path)
     try:
-        text = p.read_bytes().decode("utf-8")
+        return p.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([f"file not found: {p}"]) from None
     except IsADirectoryError:
-        raise ConfigError([f"is a directory, not a TOML file: {p}"]) from None
+        raise ConfigError([f"is a directory, not a {kind} file: {p}"]) from None
     except UnicodeDecodeError:
         raise ConfigError(["not UTF-8 text"], source=str(p)) from None
     except OSError as exc:
         raise ConfigError([f"cannot read {p}: {exc.strerror}"]) from None
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file, turning I/O and syntax errors into :class:`ConfigError`."""
+    p = Path(path)
+    text = read_text(p, "TOML")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -208,8 +208,8 @@ class Ledger:
         r.cash -= amount
         r.reserves_ray += scaled * r.borrow_index - amount * RAY
 
-    def repay(self, account_id: str, asset: str, amount: int) -> None:
-        """Tokens come in and the account's debt is burned (scaled amount rounded down)."""
+    def _burn_debt(self, account_id: str, asset: str, amount: int) -> int:
+        """Burn ``amount`` of debt (scaled rounded down, all of it at the full balance)."""
         r = self._reserve(asset)
         account = self._account(account_id)
         pos = account.position(asset)
@@ -221,9 +221,15 @@ class Ledger:
             raise LedgerError(f"{account_id} owes less than {amount} of {asset}")
         pos.scaled_debt -= scaled
         r.scaled_debt -= scaled
+        account.prune()
+        return scaled
+
+    def repay(self, account_id: str, asset: str, amount: int) -> None:
+        """Tokens come in and the account's debt is burned (scaled amount rounded down)."""
+        r = self._reserve(asset)
+        scaled = self._burn_debt(account_id, asset, amount)
         r.cash += amount
         r.reserves_ray += amount * RAY - scaled * r.borrow_index
-        account.prune()
 
     def transfer_supply(self, source: str, target: str, asset: str, amount: int) -> None:
         """Move supplied balance between accounts (burn rounded up, mint rounded down)."""
@@ -298,18 +304,8 @@ class Ledger:
         """Cancel ``amount`` of an account's debt at the reserves' expense (an auction
         takes the debt over); rounding of the scaled burn favours the protocol."""
         r = self._reserve(asset)
-        account = self._account(account_id)
-        pos = account.position(asset)
-        if amount == self.debt_of(account_id, asset):
-            scaled = pos.scaled_debt
-        else:
-            scaled = div(amount * RAY, r.borrow_index, Rounding.DOWN)
-        if scaled > pos.scaled_debt:
-            raise LedgerError(f"{account_id} owes less than {amount} of {asset}")
-        pos.scaled_debt -= scaled
-        r.scaled_debt -= scaled
+        scaled = self._burn_debt(account_id, asset, amount)
         r.reserves_ray -= scaled * r.borrow_index
-        account.prune()
 
     def seize_supply_amount(self, account_id: str, asset: str, amount: int) -> None:
         """Move ``amount`` of an account's supply into protocol reserves (auction lot)."""

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from marginengine.config.loading import read_text
 from marginengine.errors import ConfigError
 
 __all__ = [
@@ -168,16 +169,7 @@ def _number(raw: object) -> float:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"file not found: {path}"]) from None
-    except IsADirectoryError:
-        raise ConfigError([f"is a directory, not a JSON file: {path}"]) from None
-    except UnicodeDecodeError:
-        raise ConfigError(["not UTF-8 text"], source=str(path)) from None
-    except OSError as exc:
-        raise ConfigError([f"cannot read {path}: {exc.strerror}"]) from None
+    text = read_text(path, "JSON")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -32,7 +32,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
-from marginengine.errors import MarginEngineError
+from marginengine.errors import FieldError
 from marginengine.fixedpoint import BPS, PRICE_UNIT, Rounding, div, mul_div
 
 #: A trade's direction from the trader's side; ``"none"`` with an amount of 0 for no trade.
@@ -42,24 +42,12 @@ Side = Literal["sell_base", "buy_base", "none"]
 Real = float | Decimal | Fraction
 
 
-class VenueError(MarginEngineError, ValueError):
+class VenueError(FieldError, ValueError):
     """An amount, price or parameter given to a venue is invalid; nothing was changed.
 
-    A :class:`ValueError` as well as a :class:`~marginengine.errors.MarginEngineError`, so
-    callers may catch either.
-
-    Parameters
-    ----------
-    field
-        The argument or attribute at fault (``base_in``, ``speed``, ``base_reserve``).
-    reason
-        Why it was rejected, with the value seen.
+    A :class:`ValueError` as well as a :class:`~marginengine.errors.FieldError` (with
+    ``field`` and ``reason``), so callers may catch either.
     """
-
-    def __init__(self, field: str, reason: str) -> None:
-        self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}")
 
 
 def require_int(value: object, field: str, minimum: int) -> int:
