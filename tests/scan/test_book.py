@@ -197,3 +197,16 @@ def test_arrays_book_when_no_engine_then_band_unconfirmed_and_no_mirror():
     assert len(result.unconfirmed) == result.band
     with pytest.raises(ScanError, match="no engine"):
         book.on_change(None)  # type: ignore[arg-type]
+
+
+def test_full_scan_when_two_threads_then_same_sums_and_answer_as_one():
+    from marginengine.scan.synthetic import generate_book
+
+    synthetic = generate_book(60_000, 8, seed=5)  # above the two-thread minimum
+    one, two = synthetic.to_book(threads=1), synthetic.to_book(threads=2)
+    first, second = one.full_scan(), two.full_scan()
+    assert np.array_equal(first.below_rows, second.below_rows)
+    assert first.candidates == second.candidates and first.below_count > 100
+    for a, b in zip(one.sums(), two.sums(), strict=True):
+        assert np.array_equal(a, b)
+    two.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from marginengine.scan.kernels import CsrArrays, matvec_into, scan_block
+from marginengine.scan.kernels import matvec_into
 from marginengine.scan.sidematrix import SideMatrix
 
 
@@ -101,18 +101,14 @@ def test_matvec_into_when_row_range_then_equal_public_product(private: bool):
     assert np.isnan(out[:50]).all() and np.isnan(out[120:]).all()
 
 
-def test_scan_block_when_split_then_same_sums_and_candidates_as_one_block():
-    from marginengine.scan.kernels import ScreenBounds, candidates
+def test_candidate_rows_when_ranges_split_then_same_as_candidates():
+    from marginengine.scan.kernels import ScreenBounds, candidate_rows, candidates
 
     rng = np.random.default_rng(7)
-    coll, dense_c = random_side(rng)
-    debt, dense_d = random_side(rng)
-    wc, wd = rng.random(7), rng.random(7)
+    cw = rng.random(300_000) * 100
+    dv = rng.random(300_000) * 100
     b = ScreenBounds(1.0, 1e-12, 1e-4, 10.0, 10.0)
-    cw, dv = np.zeros(200), np.zeros(200)
-    arrays = (CsrArrays(coll.indptr, coll.indices, coll.data),
-              CsrArrays(debt.indptr, debt.indices, debt.data))
-    found = np.concatenate([scan_block(0, 77, *arrays, wc, wd, b, cw, dv),
-                            scan_block(77, 200, *arrays, wc, wd, b, cw, dv)])
-    assert np.allclose(cw, dense_c @ wc) and np.allclose(dv, dense_d @ wd)
+    found = np.concatenate([candidate_rows(cw, dv, 0, 77_777, b),
+                            candidate_rows(cw, dv, 77_777, 300_000, b)])
     assert np.array_equal(found, candidates(cw, dv, b))
+    assert len(found) > 1_000

@@ -40,12 +40,13 @@ from marginengine.scan.kernels import (
     MAX_DRIFT,
     ScreenBounds,
     candidate_coefficients,
+    candidate_rows,
     candidates,
     classify_candidates,
     error_after_update,
     fresh_sum_error,
     health,
-    scan_block,
+    matvec_into,
     union_rows,
     update_ratio,
 )
@@ -413,39 +414,59 @@ class RiskBook:
 
     # ------------------------------------------------------------------ the kernel
     def _split_row(self) -> int:
-        """A row splitting the base into two halves of equal work (entries + rows)."""
+        """The row ``p`` that balances the kernel's two threads: one computes the
+        collateral sums of rows ``0 .. p - 1``, the other the debt sums of every row with
+        debt and then the collateral sums of rows ``p ..`` (work: entries plus rows)."""
         n = self.collateral.n_base
         if self._split is None or self._split[0] != n:
-            work = (np.diff(self.collateral.indptr).astype(np.int64)
-                    + np.diff(self.debt.indptr) + 1)
-            cum = np.cumsum(work)
-            mid = int(np.searchsorted(cum, cum[-1] / 2)) if n else 0
-            self._split = (n, mid)
+            coll = np.diff(self.collateral.indptr).astype(np.int64) + 1
+            debt_work = int(self.debt.indptr[-1]) + (n - self._debt_from)
+            cum = np.cumsum(coll)
+            total = int(cum[-1]) + debt_work if n else 0
+            p = int(np.searchsorted(cum, total / 2)) if n else 0
+            self._split = (n, min(p, n))
         return self._split[1]
 
     def _kernel(self, w: Weights, b: ScreenBounds) -> IntArray:
-        """Recompute every running sum; return the candidate rows (the full scan's work)."""
+        """Recompute every running sum; return the candidate rows (the full scan's work).
+
+        Each thread streams whole ranges of one matrix at a time (SciPy's compiled CSR
+        kernel releases the GIL), then the candidate pass runs on both threads.
+        """
         n = self._n
         n_base = self.collateral.n_base
+        z = self._debt_from
         cw, dv = self._cw, self._dv
         coll, debt = self.collateral.arrays(), self.debt.arrays()
+
+        def coll_sums(lo: int, hi: int) -> None:
+            matvec_into(coll.indptr[lo:hi + 1], coll.indices, coll.data, w.collateral,
+                        cw[lo:hi])
+
+        def debt_then_coll(p: int) -> None:
+            dv[:z] = 0.0
+            matvec_into(debt.indptr[z:n_base + 1], debt.indices, debt.data, w.debt,
+                        dv[z:n_base])
+            coll_sums(p, n_base)
+
         if self.threads > 1 and n_base >= PARALLEL_MIN_ROWS:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scan")
-            mid = self._split_row()
-            future = self._pool.submit(scan_block, mid, n_base, coll, debt, w.collateral,
-                                       w.debt, b, cw, dv, True, self._debt_from)
-            first = scan_block(0, mid, coll, debt, w.collateral, w.debt, b, cw, dv, True,
-                               self._debt_from)
-            found = [first, future.result()]
+            p = self._split_row()
+            future = self._pool.submit(debt_then_coll, p)
+            coll_sums(0, p)
+            future.result()
+            mid = (z + n_base) // 2
+            rest = self._pool.submit(candidate_rows, cw, dv, mid, n_base, b)
+            found = [candidate_rows(cw, dv, z, mid, b), rest.result()]
         else:
-            found = [scan_block(0, n_base, coll, debt, w.collateral, w.debt, b, cw, dv, True,
-                                self._debt_from)]
+            debt_then_coll(0)
+            found = [candidate_rows(cw, dv, z, n_base, b)]
         cw[n_base:n] = 0.0
         dv[n_base:n] = 0.0
         fix = union_rows([np.arange(n_base, n, dtype=np.int64),
-                      self.collateral.add_overflow(cw, w.collateral),
-                      self.debt.add_overflow(dv, w.debt)])
+                          self.collateral.add_overflow(cw, w.collateral),
+                          self.debt.add_overflow(dv, w.debt)])
         if len(fix):
             a, c = candidate_coefficients(b)
             found.append(fix[cw[fix] < a * dv[fix] + c])

@@ -47,7 +47,7 @@ def _private_matvec() -> Callable[..., None] | None:
 
 _raw_matvec = _private_matvec()
 
-#: Rows per chunk of the fused scan kernel (its temporaries stay in the L2 cache).
+#: Rows per chunk of the candidate pass (its temporaries stay in the L2 cache).
 CHUNK_ROWS = 1 << 17
 
 #: Unit roundoff of float64.
@@ -213,34 +213,20 @@ def candidate_coefficients(b: ScreenBounds) -> tuple[float, float]:
     return t1 / ((1.0 - b.eps) * c1), (b.abs_coll + t1 * b.abs_debt) / c1
 
 
-def scan_block(lo: int, hi: int, coll: CsrArrays, debt: CsrArrays, w_coll: FloatArray,
-               w_debt: FloatArray, b: ScreenBounds, cw: FloatArray, dv: FloatArray,
-               use_private: bool = True, debt_from: int = 0) -> IntArray:
-    """The fused full-scan kernel for rows ``lo .. hi - 1``; returns the candidate rows.
-
-    Per chunk of :data:`CHUNK_ROWS` rows: ``cw = C @ w_coll``, ``dv = D @ w_debt`` and the
-    rows with ``cw < a dv + c`` (the :func:`candidates` test), so the sums are re-read
-    from cache, not memory. Rows below ``debt_from`` have no debt in ``D`` (the layout
-    puts them first): their ``dv`` is zero and they are never candidates. Safe to run on
-    disjoint row ranges in parallel threads (the compiled kernels release the GIL).
-    """
+def candidate_rows(cw: FloatArray, dv: FloatArray, lo: int, hi: int,
+                   b: ScreenBounds) -> IntArray:
+    """:func:`candidates` among rows ``lo .. hi - 1`` (absolute row numbers), in chunks of
+    :data:`CHUNK_ROWS` so the temporaries stay in cache. Safe to run on disjoint ranges in
+    parallel threads (NumPy releases the GIL in these loops)."""
     a, c = candidate_coefficients(b)
     tmp = np.empty(min(CHUNK_ROWS, max(hi - lo, 0)))
     mask = np.empty(len(tmp), dtype=bool)
     found = []
     for start in range(lo, hi, CHUNK_ROWS):
         end = min(hi, start + CHUNK_ROWS)
-        matvec_into(coll.indptr[start:end + 1], coll.indices, coll.data, w_coll,
-                    cw[start:end], use_private)
-        first = min(max(start, debt_from), end)
-        dv[start:first] = 0.0
-        if first == end:
-            continue
-        t, m = tmp[: end - first], mask[: end - first]
-        matvec_into(debt.indptr[first:end + 1], debt.indices, debt.data, w_debt,
-                    dv[first:end], use_private)
-        np.multiply(dv[first:end], a, out=t)
+        t, m = tmp[: end - start], mask[: end - start]
+        np.multiply(dv[start:end], a, out=t)
         t += c
-        np.less(cw[first:end], t, out=m)
-        found.append(np.flatnonzero(m) + first)
+        np.less(cw[start:end], t, out=m)
+        found.append(np.flatnonzero(m) + start)
     return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
