@@ -60,8 +60,9 @@ BoolArray = NDArray[np.bool_]
 #: Below this many rows the two sides are summed on the calling thread.
 PARALLEL_MIN_ROWS = 50_000
 #: Above this share of accounts exposed, an incremental scan runs as a full scan (a full
-#: scan costs about 5 ns per account, an incremental one about 30 ns per exposed account).
-FULL_SCAN_ABOVE = 1 / 6
+#: scan costs about 3.5 ns per account, an incremental one about 30-40 ns per exposed
+#: account, measured by benchmarks/scan.py).
+FULL_SCAN_ABOVE = 1 / 10
 #: Default bin edges of :meth:`RiskBook.health_distribution`.
 HEALTH_EDGES = (0.0, 0.5, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, np.inf)
 
@@ -402,13 +403,12 @@ class RiskBook:
 
     def memory_bytes(self) -> dict[str, int]:
         """Bytes held, per component (arrays exactly; small Python bookkeeping estimated)."""
-        n = self._n
         return {
             "collateral": self.collateral.nbytes(),
             "debt": self.debt.nbytes(),
             "accounts": self.accounts.nbytes(),
-            "running_sums": self._cw[:n].nbytes + self._dv[:n].nbytes,
-            "below": self._below[:n].nbytes,
+            "running_sums": self._cw.nbytes + self._dv.nbytes,
+            "below": self._below.nbytes,
             "assets": self.assets.nbytes(),
         }
 
@@ -576,7 +576,7 @@ class RiskBook:
         """Rescreen only the accounts whose health may have changed since the last scan:
         those holding an asset whose price or index changed, and those an event touched.
 
-        Its cost is proportional to the entries of the changed assets (about 30 ns per
+        Its cost is proportional to the entries of the changed assets (about 30-40 ns per
         exposed account). It runs a full scan instead on the first call, when the
         threshold changes, when the changed assets' entries exceed ``full_above`` times
         the accounts (a full scan is cheaper then; an ``AdvanceTime`` changes every
