@@ -113,12 +113,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out["candidates"] = result.candidates
     out["band"] = result.band
     out["full_scan_s"], out["full_scan_min_s"] = timed(book.full_scan, args.repeats)
+    threads = book.threads
+    book.threads = 1
+    out["full_scan_1thread_s"], _ = timed(book.full_scan, args.repeats)
+    book.threads = threads
     nbytes = scan_bytes(book)
     out["scan_bytes"] = nbytes
     buffer = np.ones(nbytes // 8)
     out["bandwidth_bound_s"], out["bandwidth_bound_min_s"] = timed(
         lambda: np.add.reduce(buffer), args.repeats)
     out["full_over_bound"] = out["full_scan_s"] / out["bandwidth_bound_s"]
+    out["full_1thread_over_bound"] = out["full_scan_1thread_s"] / out["bandwidth_bound_s"]
 
     # ---------------------------------------------------------------- incremental scans
     rows: list[dict[str, Any]] = []
@@ -240,9 +245,10 @@ def report(out: dict[str, Any]) -> None:
     print(f"  full scan           {out['full_scan_s'] * 1e3:8.2f} ms (min "
           f"{out['full_scan_min_s'] * 1e3:.2f}); below {out['below']:,}, candidates "
           f"{out['candidates']:,}, band {out['band']:,}")
+    print(f"  full scan, 1 thread {out['full_scan_1thread_s'] * 1e3:8.2f} ms")
     print(f"  bandwidth bound     {out['bandwidth_bound_s'] * 1e3:8.2f} ms "
           f"({out['scan_bytes'] / 1e6:.1f} MB)  -> full scan / bound = "
-          f"{out['full_over_bound']:.2f}")
+          f"{out['full_over_bound']:.2f} (1 thread: {out['full_1thread_over_bound']:.2f})")
     print(f"  naive loop          {out['naive_loop_s']:8.2f} s over {out['naive_sample']:,} "
           f"accounts, extrapolated to all -> speedup {out['speedup_vs_naive']:,.0f}x; "
           f"agrees: {out['naive_agrees']}")
