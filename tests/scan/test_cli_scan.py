@@ -174,3 +174,16 @@ def test_scan_when_prices_file_missing_then_one_line(files: list[str], tmp_path:
 def test_scan_help():
     result = CliRunner().invoke(cli, ["scan", "--help"])
     assert result.exit_code == 0 and "--shock ASSET:FRACTION" in result.output
+
+
+def test_scan_when_book_empty_then_zero_accounts_and_no_curve(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    (tmp_path / "book.csv").write_text("\ufeffaccount,asset,supplied,borrowed\n")  # with a BOM
+    (tmp_path / "prices.toml").write_text("[prices]\nWETH = 2000\n")
+    code, out, _ = run(["scan", str(tmp_path / "book.csv"), "--prices",
+                        str(tmp_path / "prices.toml"), "--json"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    assert report["book_accounts"] == 0 and report["accounts"] == []
+    assert report["curve"] == {"asset": None, "points": []}

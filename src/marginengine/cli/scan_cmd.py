@@ -120,6 +120,8 @@ def scan(book: Path, prices_path: Path, protocol_path: Path | None, preset: str 
     if curve_asset is None:
         curve_asset = next(iter(shocks)) if len(shocks) == 1 else _largest_collateral(risk)
     drops = curve_drops if curve_drops is not None else list(DEFAULT_DROPS)
+    if not curve_asset:  # nothing held as collateral: no curve to draw
+        drops = []
     curve = shock_curve(risk, curve_asset, drops, base=shocks) if curve_asset else []
     curve_name = curve_asset or ""
     report: dict[str, Any] = {

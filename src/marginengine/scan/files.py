@@ -95,7 +95,7 @@ def read_prices(path: str | Path, config: ProtocolConfig) -> dict[str, int]:
 
 def _csv_rows(path: Path) -> Iterator[tuple[str, dict[str, object] | str]]:
     try:
-        f = open(path, newline="", encoding="utf-8")  # noqa: SIM115
+        f = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115  (BOM allowed)
     except FileNotFoundError:
         raise ConfigError([f"file not found: {path}"]) from None
     except IsADirectoryError:
