@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from marginengine.cli.main import cli, main
+from marginengine.cli.main import cli
 from marginengine.scan.files import load_engine
 from marginengine.scan.synthetic import generate_book
+from tests.cli.test_cli import run
 
 BOOK = (
     "account,asset,supplied,borrowed\n"
@@ -29,16 +30,6 @@ MARKETS = (
     '[protocol.markets.DAI]\nltv = 0.75\nliquidation_threshold = 0.80\n'
 )
 PRICES = "[prices]\nWETH = 1800\nUSDC = 1\nDAI = 1\n"
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
