@@ -8,7 +8,6 @@ from marginengine.engine.engine import (
     ReplayReport,
     fmt_health,
     fmt_usd,
-    price_to_int,
 )
 from marginengine.engine.eventlog import EventLog, LogReader
 from marginengine.engine.events import (
@@ -76,5 +75,4 @@ __all__ = [
     "event_from_dict",
     "fmt_health",
     "fmt_usd",
-    "price_to_int",
 ]

@@ -299,22 +299,29 @@ def tend(engine: Engine, e: Tend) -> dict[str, Any]:
     engine._account_id(e.keeper, "keeper")
     house, flipper = _flipper(engine, e.auction)
     before = flipper.bids.get(e.auction)
+    # The Cat kicks with a bid of 0, so there is nothing to refund before the first bid.
     old_bid = before.bid if before is not None else 0
-    old_guy = before.guy if before is not None else ""
     try:
         flipper.tend(e.auction, e.lot, e.bid, e.keeper, engine.ledger.time)
     except LiquidationRefused as exc:
         raise _refused(exc) from None
+    paid, refund = _rebid(engine, house, e.auction, e.bid, old_bid)
+    return {"bid": e.bid, "paid": paid, "refund": refund}
+
+
+def _rebid(engine: Engine, house: AuctionHouse, auction: int, bid: int,
+           old_bid: int) -> tuple[int, int]:
+    """The new bidder pays its bid (rad, rounded up to DAI units) and the bidder it
+    outbids gets its bid back (rounded down); return ``(paid, refund)``."""
     ledger = engine.ledger
     debt = house.config.debt
-    # The new bidder pays its bid; the one it outbids gets its bid back.
-    paid = div(e.bid, RAY, Rounding.UP)
+    paid = div(bid, RAY, Rounding.UP)
     ledger.receive_into_reserves(debt, paid)
-    refund = old_bid // RAY if old_guy != "cat" else 0
+    refund = old_bid // RAY
     if refund:
         ledger.pay_out_reserves(debt, refund)
-    house.records[e.auction].raised += paid - refund
-    return {"bid": e.bid, "paid": paid, "refund": refund}
+    house.records[auction].raised += paid - refund
+    return paid, refund
 
 
 def dent(engine: Engine, e: Dent) -> dict[str, Any]:
@@ -328,18 +335,12 @@ def dent(engine: Engine, e: Dent) -> dict[str, Any]:
         flipper.dent(e.auction, e.lot, e.bid, e.keeper, engine.ledger.time)
     except LiquidationRefused as exc:
         raise _refused(exc) from None
-    ledger = engine.ledger
-    cfg = house.config
-    record = house.records[e.auction]
     if old_guy != e.keeper:
-        paid = div(e.bid, RAY, Rounding.UP)
-        refund = old_bid // RAY
-        ledger.receive_into_reserves(cfg.debt, paid)
-        ledger.pay_out_reserves(cfg.debt, refund)
-        record.raised += paid - refund
+        _rebid(engine, house, e.auction, e.bid, old_bid)
+    record = house.records[e.auction]
     returned = old_lot - e.lot
     if returned:
-        ledger.credit_supply(record.account, cfg.collateral, returned)
+        engine.ledger.credit_supply(record.account, house.config.collateral, returned)
         record.returned += returned
     return {"lot": e.lot, "returned": returned}
 

@@ -465,7 +465,7 @@ class Engine:
             raise Rejected(f"not enough liquidity: {exc}") from None
         if not was_collateral:
             return {"withdrawn": amount}
-        if self.has_perps(e.account) and self.ledger.accounts[e.account].perps:
+        if self.ledger.accounts[e.account].perps:
             self._require_prices(self.priced_assets(e.account))
             perp_handlers.check_initial(self, e.account)
         data = self.account_data(e.account)
@@ -847,13 +847,6 @@ class Engine:
         return engine, ReplayReport(count, engine.state_hash(), reader.truncated, reader.note)
 
 
-def price_to_int(price: object) -> int:
-    """Human price (``2000.5``) to base-currency units (8 decimals)."""
-    from marginengine.fixedpoint import parse_units
-
-    return parse_units(price, 8)
-
-
 __all__ = [
     "Change",
     "Engine",
@@ -862,5 +855,4 @@ __all__ = [
     "ReplayReport",
     "fmt_health",
     "fmt_usd",
-    "price_to_int",
 ]

@@ -41,14 +41,8 @@ def _quote_unit(engine: Engine, perp: PerpMarketConfig) -> int:
     return engine.config.markets[perp.quote].unit
 
 
-def _units(engine: Engine, perp: PerpMarketConfig, size: int) -> str:
-    return f"{format_units(size, perp.base_decimals)}"
-
-
-def _quote(engine: Engine, amount: int) -> str:
-    asset = engine.perp_model.quote_asset or "USDC"
-    decimals = engine.config.markets[asset].decimals if asset in engine.config.markets else 6
-    return f"{format_units(amount, decimals, 2)} {asset}"
+def _units(perp: PerpMarketConfig, size: int) -> str:
+    return format_units(size, perp.base_decimals)
 
 
 def _same_owner(a: str, b: str) -> bool:
@@ -180,7 +174,7 @@ def trade(engine: Engine, e: Trade) -> dict[str, Any]:
         raise Rejected("an account cannot trade with itself")
     step = perp.step_units
     if e.size % step:
-        raise Rejected(f"size: {_units(engine, perp, e.size)} is not a multiple of the step "
+        raise Rejected(f"size: {_units(perp, e.size)} is not a multiple of the step "
                        f"size {perp.step_size}")
     ledger = engine.ledger
     sides = ((e.buyer, e.size), (e.seller, -e.size))
@@ -197,7 +191,7 @@ def trade(engine: Engine, e: Trade) -> dict[str, Any]:
     state = ledger.clearing.markets[e.market]
     cap = int(perp.oi_cap * perp.base_unit)
     if cap and state.open_interest > cap and any(increasing):
-        raise Rejected(f"open interest would reach {_units(engine, perp, state.open_interest)} "
+        raise Rejected(f"open interest would reach {_units(perp, state.open_interest)} "
                        f"{e.market}, above the cap {perp.oi_cap}")
     index = engine.prices.get(e.market, e.price)
     basis = div(abs(e.price - index) * PPM, index, Rounding.DOWN) * (1 if e.price >= index
@@ -380,8 +374,8 @@ def _deleverage(engine: Engine, account_id: str, market: str, perp: PerpMarketCo
     exposure = sum(abs(c.size) for c in candidates)
     if exposure < abs(size):
         raise Rejected(
-            f"auto-deleveraging needs {_units(engine, perp, abs(size))} of opposite positions "
-            f"in {market}, only {_units(engine, perp, exposure)} exist"
+            f"auto-deleveraging needs {_units(perp, abs(size))} of opposite positions "
+            f"in {market}, only {_units(perp, exposure)} exist"
         )
     fills = allocate_adl(size, price, mark, candidates, AdlPolicy(perp.adl_policy),
                          perp.base_unit, quote_unit, step=perp.step_units)
