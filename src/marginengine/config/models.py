@@ -10,18 +10,19 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from marginengine.fixedpoint import PRICE_UNIT, parse_units
+from marginengine.config.auction import AuctionConfig
+from marginengine.config.base import SYMBOL_PATTERN, StrictModel
+from marginengine.config.families import LendingRules, lending_rules
+from marginengine.config.perp import PerpMarketConfig, perp_symbol_problem
+from marginengine.fixedpoint import BPS, PRICE_UNIT, parse_units
 
 PresetName = Literal["aave-v3", "compound-v3"]
 PRESET_NAMES: tuple[str, ...] = ("aave-v3", "compound-v3")
 
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
-
-SYMBOL_PATTERN = r"^[A-Za-z][A-Za-z0-9._-]{0,15}$"
-
 
 def _pct(value: Decimal) -> str:
     return f"{value:.2f}"
@@ -34,11 +35,7 @@ def _bps(value: Decimal, field: str) -> int:
     return int(scaled)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class InterestRateModel(_Strict):
+class InterestRateModel(StrictModel):
     """Kinked (two-slope) borrow-rate model, yearly rates as fractions.
 
     Below ``optimal_utilization`` the borrow rate rises linearly from ``base`` to
@@ -53,7 +50,7 @@ class InterestRateModel(_Strict):
     )
 
 
-class MarketConfig(_Strict):
+class MarketConfig(StrictModel):
     """Lending parameters of one asset.
 
     For ``compound-v3``, ``ltv`` is the borrow collateral factor, ``liquidation_threshold``
@@ -144,6 +141,12 @@ class MarketConfig(_Strict):
         return _bps(self.reserve_factor, "reserve_factor")
 
     @property
+    def liquidation_factor_bps(self) -> int:
+        """Comet's liquidation factor in basis points (4 decimals, truncated as Comet's
+        ``descale`` does; see :meth:`ProtocolConfig.truncations`)."""
+        return int(self.liquidation_factor * BPS)
+
+    @property
     def supply_cap_units(self) -> int:
         """Supply cap in smallest units; 0 means no cap."""
         return parse_units(self.supply_cap, self.decimals)
@@ -154,7 +157,7 @@ class MarketConfig(_Strict):
         return parse_units(self.borrow_cap, self.decimals)
 
 
-class AaveRules(_Strict):
+class AaveRules(StrictModel):
     """Protocol-wide liquidation constants of Aave v3.3 (``LiquidationLogic``)."""
 
     close_factor: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)] = Decimal("0.5")
@@ -185,7 +188,7 @@ class AaveRules(_Strict):
         return int(self.min_leftover_base * PRICE_UNIT)
 
 
-class CompoundRules(_Strict):
+class CompoundRules(StrictModel):
     """Comet-wide parameters of Compound III."""
 
     base_asset: str
@@ -193,11 +196,24 @@ class CompoundRules(_Strict):
     target_reserves: NonNegative = Decimal(0)
     base_borrow_min: NonNegative = Decimal(0)
 
+    @property
+    def store_front_price_factor_bps(self) -> int:
+        """The store-front price factor in basis points (truncated, as the asset factors)."""
+        return int(self.store_front_price_factor * BPS)
+
+    def target_reserves_units(self, decimals: int) -> int:
+        """``targetReserves`` in base smallest units (whole units, truncated)."""
+        return int(self.target_reserves * 10**decimals)
+
+    def base_borrow_min_units(self, decimals: int) -> int:
+        """``baseBorrowMin`` in base smallest units (whole units, truncated)."""
+        return int(self.base_borrow_min * 10**decimals)
+
 
 Seconds = Annotated[int, Field(gt=0)]
 
 
-class StablePriceConfig(_Strict):
+class StablePriceConfig(StrictModel):
     """The delay-limited stable price initial margin uses (Mango v4's model).
 
     When enabled, collateral counts at ``min(oracle, stable)`` and debt at
@@ -228,7 +244,7 @@ class StablePriceConfig(_Strict):
         return self
 
 
-class BreakerConfig(_Strict):
+class BreakerConfig(StrictModel):
     """Per-market circuit breakers: thresholds as fractions, times in seconds."""
 
     enabled: bool = False
@@ -250,7 +266,7 @@ class BreakerConfig(_Strict):
         return self
 
 
-class OracleConfig(_Strict):
+class OracleConfig(StrictModel):
     """How the engine trusts prices: staleness, stable price, circuit breakers."""
 
     max_age: Annotated[int, Field(ge=0)] = 0
@@ -258,11 +274,7 @@ class OracleConfig(_Strict):
     breaker: BreakerConfig = BreakerConfig()
 
 
-from marginengine.config.auction import AuctionConfig  # noqa: E402
-from marginengine.config.perp import PerpMarketConfig, perp_symbol_problem  # noqa: E402
-
-
-class ProtocolConfig(_Strict):
+class ProtocolConfig(StrictModel):
     """A protocol: its rule family (preset), its markets and the family's constants.
 
     ``oracle.max_age`` (seconds, 0 = never) refuses borrows, withdrawals and liquidations
@@ -327,11 +339,27 @@ class ProtocolConfig(_Strict):
                 raise ValueError(problem)
             if perp.quote not in self.markets:
                 raise ValueError(f"perps.{symbol}.quote {perp.quote!r} is not one of the markets")
+            first = next(iter(self.perps.values())).quote
+            if perp.quote != first:
+                # One cross-margin bucket holds one perp balance, in one quote asset.
+                raise ValueError(f"perps.{symbol}.quote {perp.quote!r}: every perp market "
+                                 f"must settle in the same quote asset ({first!r})")
             try:
                 perp.step_units  # noqa: B018 - validates step_size against base_decimals
             except ValueError as exc:
                 raise ValueError(f"perps.{symbol}.{exc}") from None
         return self
+
+    @property
+    def rules(self) -> LendingRules:
+        """The preset resolved into explicit rules (see :mod:`marginengine.config.families`)."""
+        return lending_rules(self.preset, self.auction is not None)
+
+    @property
+    def perp_quote_asset(self) -> str | None:
+        """The lending market every perp settles in (``None`` without perp markets)."""
+        quotes = sorted({p.quote for p in self.perps.values()})
+        return quotes[0] if quotes else None
 
     def priced(self, symbol: str) -> bool:
         """Whether ``symbol`` has an oracle price: a lending market or a perp index."""

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from marginengine.config.models import SYMBOL_PATTERN, _Strict
+from marginengine.config.base import SYMBOL_PATTERN, StrictModel
 
 PPM = 1_000_000
 PERP_PRESET_NAMES: tuple[str, ...] = ("dydx-v4", "hyperliquid")
@@ -29,7 +29,7 @@ def to_ppm(value: Decimal, field: str) -> int:
     return int(scaled)
 
 
-class TierConfig(_Strict):
+class TierConfig(StrictModel):
     """One margin bracket: from ``notional_floor`` (whole quote tokens) upwards."""
 
     notional_floor: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(0)
@@ -45,7 +45,7 @@ class TierConfig(_Strict):
         return self
 
 
-class FundingConfig(_Strict):
+class FundingConfig(StrictModel):
     """Funding: premium of mark over index, plus an interest component, clamped.
 
     Per ``interval`` seconds, ``rate = clamp(premium + clamp(interest - premium,
@@ -59,7 +59,7 @@ class FundingConfig(_Strict):
     cap: PositiveFraction = Decimal("0.04")
 
 
-class OiScalingConfig(_Strict):
+class OiScalingConfig(StrictModel):
     """dYdX v4's open-interest IMF scaling: from ``lower_cap`` to ``upper_cap`` (whole
     quote tokens of open interest) the IMF rises linearly to 100%."""
 
@@ -74,7 +74,7 @@ class OiScalingConfig(_Strict):
         return self
 
 
-class PerpMarketConfig(_Strict):
+class PerpMarketConfig(StrictModel):
     """One perpetual market.
 
     ``index`` names the oracle price the market follows (a ``SetPrice`` of the perp's own

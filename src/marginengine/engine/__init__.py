@@ -1,5 +1,6 @@
 """The engine: applies events under the preset's rules and logs every outcome."""
 
+from marginengine.engine.context import HandlerContext
 from marginengine.engine.engine import (
     Change,
     Engine,
@@ -28,7 +29,9 @@ from marginengine.engine.events import (
     Outcome,
     Redo,
     Repay,
+    SetConditions,
     SetPrice,
+    SetSequencer,
     Take,
     Tend,
     Tick,
@@ -55,6 +58,7 @@ __all__ = [
     "Event",
     "EventLog",
     "FundInsurance",
+    "HandlerContext",
     "Liquidate",
     "LiquidatePerp",
     "LiquidationQuote",
@@ -64,7 +68,9 @@ __all__ = [
     "Rejected",
     "Repay",
     "ReplayReport",
+    "SetConditions",
     "SetPrice",
+    "SetSequencer",
     "Take",
     "Tend",
     "Tick",

@@ -1,16 +1,18 @@
 """The engine's perp handlers: quote deposits, trades, funding, liquidation and the
 backstop waterfall (insurance fund, then auto-deleveraging, then socialized loss).
 
-Functions take the engine and the event and raise :class:`Rejected` to refuse; the engine
-wires them like its lending handlers, inside the same transaction, log and checks.
+Functions take the handler context and the event and refuse through ``ctx.refuse``; the
+engine wires them like its lending handlers, inside the same transaction, log and checks.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from marginengine.config.perp import PPM, PerpMarketConfig, to_ppm
+from marginengine.decisions import Code
+from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
     DepositQuote,
     FundInsurance,
@@ -19,26 +21,25 @@ from marginengine.engine.events import (
     TransferQuote,
     WithdrawQuote,
 )
-from marginengine.engine.rejected import Rejected, fmt_usd
+from marginengine.engine.state import StateReads
 from marginengine.fixedpoint import PRICE_UNIT, Rounding, div, format_units
 from marginengine.ledger import LedgerError
 from marginengine.ledger.perp import FUNDING_SCALE, quote_value
 from marginengine.liquidation.adl import AdlCandidate, AdlPolicy, allocate_adl
 from marginengine.liquidation.perp_prices import bankruptcy_price, fillable_price
 from marginengine.margin import MarginKind
-
-if TYPE_CHECKING:
-    from marginengine.engine.engine import Engine
+from marginengine.margin.validation import fmt_usd
 
 
-def _perp(engine: Engine, market: str) -> PerpMarketConfig:
-    if market not in engine.config.perps:
-        raise Rejected(f"market: unknown perp market {market!r}")
-    return engine.config.perps[market]
+def _perp(ctx: HandlerContext, market: str) -> PerpMarketConfig:
+    if market not in ctx.config.perps:
+        ctx.refuse(Code.UNKNOWN_MARKET, f"market: unknown perp market {market!r}",
+                   field="market", market=market)
+    return ctx.config.perps[market]
 
 
-def _quote_unit(engine: Engine, perp: PerpMarketConfig) -> int:
-    return engine.config.markets[perp.quote].unit
+def _quote_unit(ctx: StateReads, perp: PerpMarketConfig) -> int:
+    return ctx.config.markets[perp.quote].unit
 
 
 def _units(perp: PerpMarketConfig, size: int) -> str:
@@ -49,76 +50,84 @@ def _same_owner(a: str, b: str) -> bool:
     return b.startswith(a + "/") or a.startswith(b + "/")
 
 
-def check_initial(engine: Engine, account_id: str, who: str = "") -> None:
+def check_initial(ctx: HandlerContext, account_id: str, who: str = "") -> None:
     """Refuse unless the account meets initial margin (bucket: lending and perps)."""
-    state = engine.bucket(account_id, initial=True).margin(MarginKind.INITIAL)
+    state = ctx.bucket(account_id, initial=True).margin(MarginKind.INITIAL)
     if state.value < state.requirement:
         name = f"{who} {account_id}" if who else account_id
-        raise Rejected(
+        ctx.refuse(
+            Code.UNDERCOLLATERALIZED,
             f"initial margin: {name} would need {fmt_usd(state.requirement)} and would have "
-            f"{fmt_usd(state.value)}"
+            f"{fmt_usd(state.value)}",
+            account=account_id, requirement=state.requirement, value=state.value,
         )
 
 
 # ---------------------------------------------------------------------- quote balances
-def deposit_quote(engine: Engine, e: DepositQuote) -> dict[str, Any]:
-    engine._account_id(e.account)
-    engine._positive(e.amount)
-    engine.ledger.deposit_quote(e.account, e.amount)
-    return {"perp_quote": engine.ledger.perp_quote_of(e.account)}
+def deposit_quote(ctx: HandlerContext, e: DepositQuote) -> dict[str, Any]:
+    ctx.account_id(e.account)
+    if not ctx.config.perps:
+        # A perp balance is valued in the perps' quote asset; without perps there is none.
+        ctx.refuse(Code.EVENT_NOT_SUPPORTED,
+                   f"{ctx.rules.family} has no perp markets: no perp quote balance to credit")
+    ctx.positive(e.amount)
+    ctx.ledger.deposit_quote(e.account, e.amount)
+    return {"perp_quote": ctx.ledger.perp_quote_of(e.account)}
 
 
-def withdraw_quote(engine: Engine, e: WithdrawQuote) -> dict[str, Any]:
-    engine._existing(e.account)
-    engine._positive(e.amount)
-    settle_all_funding(engine, e.account)
+def withdraw_quote(ctx: HandlerContext, e: WithdrawQuote) -> dict[str, Any]:
+    ctx.existing(e.account)
+    ctx.positive(e.amount)
+    settle_all_funding(ctx, e.account)
     try:
-        engine.ledger.withdraw_quote(e.account, e.amount)
+        ctx.ledger.withdraw_quote(e.account, e.amount)
     except LedgerError as exc:
-        raise Rejected(str(exc)) from None
-    if engine.has_risk(e.account):
-        engine._require_prices(engine.priced_assets(e.account))
-        check_initial(engine, e.account)
-    return {"perp_quote": engine.ledger.perp_quote_of(e.account)}
+        ctx.refuse(Code.INSUFFICIENT_QUOTE, str(exc), amount=e.amount)
+    if ctx.has_risk(e.account):
+        ctx.require_prices(ctx.priced_assets(e.account))
+        check_initial(ctx, e.account)
+    return {"perp_quote": ctx.ledger.perp_quote_of(e.account)}
 
 
-def transfer_quote(engine: Engine, e: TransferQuote) -> dict[str, Any]:
-    engine._existing(e.source, "source")
-    engine._account_id(e.target, "target")
-    engine._positive(e.amount)
+def transfer_quote(ctx: HandlerContext, e: TransferQuote) -> dict[str, Any]:
+    ctx.existing(e.source, "source")
+    ctx.account_id(e.target, "target")
+    ctx.positive(e.amount)
     if not _same_owner(e.source, e.target):
-        raise Rejected(f"target: {e.target!r} is not an isolated sub-account of {e.source!r} "
-                       "(or its owner); sub-accounts are named owner/label")
-    settle_all_funding(engine, e.source)
+        ctx.refuse(Code.NOT_A_SUBACCOUNT,
+                   f"target: {e.target!r} is not an isolated sub-account of {e.source!r} "
+                   "(or its owner); sub-accounts are named owner/label", field="target")
+    settle_all_funding(ctx, e.source)
     try:
-        engine.ledger.move_quote(e.source, e.target, e.amount)
+        ctx.ledger.move_quote(e.source, e.target, e.amount)
     except LedgerError as exc:
-        raise Rejected(str(exc)) from None
-    if engine.has_risk(e.source):
-        engine._require_prices(engine.priced_assets(e.source))
-        check_initial(engine, e.source)
+        ctx.refuse(Code.INSUFFICIENT_QUOTE, str(exc), amount=e.amount)
+    if ctx.has_risk(e.source):
+        ctx.require_prices(ctx.priced_assets(e.source))
+        check_initial(ctx, e.source)
     return {}
 
 
-def fund_insurance(engine: Engine, e: FundInsurance) -> dict[str, Any]:
-    engine._positive(e.amount)
+def fund_insurance(ctx: HandlerContext, e: FundInsurance) -> dict[str, Any]:
+    ctx.positive(e.amount)
     market = e.market or None
     if market is not None:
-        perp = _perp(engine, market)
+        perp = _perp(ctx, market)
         if perp.insurance_fund != "market":
-            raise Rejected(f"market: {market} uses the shared insurance fund")
-    engine.ledger.fund_insurance(e.amount, market)
-    return {"insurance": engine.ledger.insurance_of(market)}
+            ctx.refuse(Code.SHARED_INSURANCE_FUND,
+                       f"market: {market} uses the shared insurance fund", field="market")
+    ctx.ledger.fund_insurance(e.amount, market)
+    return {"insurance": ctx.ledger.insurance_of(market)}
 
 
 # ---------------------------------------------------------------------- funding
-def settle_all_funding(engine: Engine, account_id: str) -> int:
+def settle_all_funding(ctx: HandlerContext, account_id: str) -> int:
     """Settle every position's funding of an account; return what it paid in total."""
-    account = engine.ledger.accounts.get(account_id)
+    account = ctx.ledger.accounts.get(account_id)
     paid = 0
     for market in sorted(account.perps if account else ()):
-        paid += engine.ledger.settle_funding(account_id, market,
-                                             engine.config.perps[market].base_unit)
+        paid += ctx.ledger.settle_funding(account_id, market,
+                                             ctx.config.perps[market].base_unit)
     return paid
 
 
@@ -137,24 +146,24 @@ def funding_rate_ppm(perp: PerpMarketConfig, mark: int, index: int) -> int:
     return max(-cap, min(cap, rate))
 
 
-def accrue_funding(engine: Engine, previous_time: int) -> list[dict[str, Any]]:
+def accrue_funding(ctx: HandlerContext, previous_time: int) -> list[dict[str, Any]]:
     """Apply the funding of every interval boundary crossed since ``previous_time``."""
     applied = []
-    now = engine.ledger.time
-    for market, perp in sorted(engine.config.perps.items()):
+    now = ctx.ledger.time
+    for market, perp in sorted(ctx.config.perps.items()):
         interval = perp.funding.interval
         crossed = now // interval - previous_time // interval
-        if crossed <= 0 or market not in engine.prices:
+        if crossed <= 0 or market not in ctx.prices:
             continue
-        index = engine.prices[market]
-        mark = engine.mark(market)
+        index = ctx.prices[market]
+        mark = ctx.mark(market)
         rate = funding_rate_ppm(perp, mark, index)
         if rate == 0:
             continue
-        quote_unit = _quote_unit(engine, perp)
+        quote_unit = _quote_unit(ctx, perp)
         # quote units x FUNDING_SCALE per whole base token, per interval
         per_interval = rate * index * quote_unit * FUNDING_SCALE // (PPM * PRICE_UNIT)
-        engine.ledger.accrue_funding(market, per_interval * crossed, now)
+        ctx.ledger.accrue_funding(market, per_interval * crossed, now)
         applied.append({"market": market, "rate_ppm": rate, "intervals": crossed})
     return applied
 
@@ -164,43 +173,45 @@ def _risk_increasing(old: int, new: int) -> bool:
     return abs(new) > abs(old) or (old != 0 and new != 0 and (old > 0) != (new > 0))
 
 
-def trade(engine: Engine, e: Trade) -> dict[str, Any]:
-    engine._account_id(e.buyer, "buyer")
-    engine._account_id(e.seller, "seller")
-    perp = _perp(engine, e.market)
-    engine._positive(e.size, "size")
-    engine._positive(e.price, "price")
+def trade(ctx: HandlerContext, e: Trade) -> dict[str, Any]:
+    ctx.account_id(e.buyer, "buyer")
+    ctx.account_id(e.seller, "seller")
+    perp = _perp(ctx, e.market)
+    ctx.positive(e.size, "size")
+    ctx.positive(e.price, "price")
     if e.buyer == e.seller:
-        raise Rejected("an account cannot trade with itself")
+        ctx.refuse(Code.SELF_TRADE, "an account cannot trade with itself")
     step = perp.step_units
     if e.size % step:
-        raise Rejected(f"size: {_units(perp, e.size)} is not a multiple of the step "
-                       f"size {perp.step_size}")
-    ledger = engine.ledger
+        ctx.refuse(Code.STEP_SIZE, f"size: {_units(perp, e.size)} is not a multiple of the "
+                   f"step size {perp.step_size}", field="size", size=e.size, step=step)
+    ledger = ctx.ledger
     sides = ((e.buyer, e.size), (e.seller, -e.size))
     increasing = [(a, s) for a, s in sides
                   if _risk_increasing(ledger.perp_size(a, e.market),
                                       ledger.perp_size(a, e.market) + s)]
     for account_id, _ in increasing:
-        engine._require_prices([e.market, *engine.priced_assets(account_id)])
+        ctx.require_prices([e.market, *ctx.priced_assets(account_id)])
     for account_id, _ in sides:
-        settle_all_funding(engine, account_id)
-    quote_unit = _quote_unit(engine, perp)
+        settle_all_funding(ctx, account_id)
+    quote_unit = _quote_unit(ctx, perp)
     for account_id, size in sides:
         ledger.fill(account_id, e.market, size, e.price, perp.base_unit, quote_unit)
     state = ledger.clearing.markets[e.market]
     cap = int(perp.oi_cap * perp.base_unit)
     if cap and state.open_interest > cap and any(increasing):
-        raise Rejected(f"open interest would reach {_units(perp, state.open_interest)} "
-                       f"{e.market}, above the cap {perp.oi_cap}")
-    index = engine.prices.get(e.market, e.price)
+        ctx.refuse(Code.OPEN_INTEREST_CAP,
+                   f"open interest would reach {_units(perp, state.open_interest)} "
+                   f"{e.market}, above the cap {perp.oi_cap}",
+                   open_interest=state.open_interest, cap=cap)
+    index = ctx.prices.get(e.market, e.price)
     basis = div(abs(e.price - index) * PPM, index, Rounding.DOWN) * (1 if e.price >= index
                                                                      else -1)
     alpha = perp.ppm("mark_basis_alpha")
     ema = state.basis_ema_ppm + (basis - state.basis_ema_ppm) * alpha // PPM
     ledger.record_trade(e.market, e.price, ema)
     for account_id, _ in increasing:
-        check_initial(engine, account_id)
+        check_initial(ctx, account_id)
     return {"notional": quote_value(e.size, e.price, perp.base_unit, quote_unit, Rounding.UP)}
 
 
@@ -244,23 +255,27 @@ class PerpLiquidationPlan:
     underwater: bool
 
 
-def plan_perp_liquidation(engine: Engine, account_id: str, market: str,
+def plan_perp_liquidation(reads: StateReads, account_id: str, market: str,
                           requested: int = 0) -> PerpLiquidationPlan:
-    """Plan the liquidation of ``account_id``'s ``market`` position (funding settled)."""
-    perp = _perp(engine, market)
-    quote_unit = _quote_unit(engine, perp)
-    risk = engine.bucket(account_id)
+    """Plan the liquidation of ``account_id``'s ``market`` position (funding settled).
+
+    ``reads`` is the engine or a handler's context; ``market`` must be a perp market.
+    """
+    ctx = reads
+    perp = ctx.config.perps[market]
+    quote_unit = _quote_unit(ctx, perp)
+    risk = ctx.bucket(account_id)
     state = risk.margin(MarginKind.MAINTENANCE)
     position = next(p for p in risk.positions if p.market == market)
     size, mark = position.size, position.mark
     # Equity without this position's value: bankruptcy is where the rest is used up.
-    rest = engine.equity_quote(risk) - position.value
+    rest = risk.equity_quote() - position.value
     bankrupt_at = bankruptcy_price(size, rest, perp.base_unit, quote_unit)
     if perp.liquidation == "fillable":
         pmmf = div(position.maintenance * PPM, max(position.notional, 1), Rounding.UP)
         tmmr = div(max(state.requirement, 1) * quote_unit, risk.quote_price, Rounding.UP)
         price = fillable_price(mark, size, pmmf, perp.ppm("spread_to_mmr"),
-                               engine.equity_quote(risk), tmmr)
+                               risk.equity_quote(), tmmr)
     else:
         discount = perp.ppm("takeover_discount")
         price = (mark * (PPM - discount) // PPM if size > 0
@@ -271,27 +286,30 @@ def plan_perp_liquidation(engine: Engine, account_id: str, market: str,
     return PerpLiquidationPlan(market, size, close, mark, price, bankrupt_at, underwater)
 
 
-def liquidate_perp(engine: Engine, e: LiquidatePerp) -> dict[str, Any]:
-    engine._account_id(e.liquidator, "liquidator")
-    engine._existing(e.account)
-    perp = _perp(engine, e.market)
+def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
+    ctx.account_id(e.liquidator, "liquidator")
+    ctx.existing(e.account)
+    perp = _perp(ctx, e.market)
     if e.size < 0:
-        raise Rejected(f"size: must not be negative (got {e.size})")
+        ctx.refuse(Code.INVALID_AMOUNT, f"size: must not be negative (got {e.size})",
+                   field="size", value=e.size)
     if e.liquidator == e.account:
-        raise Rejected("an account cannot liquidate itself")
-    ledger = engine.ledger
+        ctx.refuse(Code.SELF_LIQUIDATION, "an account cannot liquidate itself")
+    ledger = ctx.ledger
     size = ledger.perp_size(e.account, e.market)
     if size == 0:
-        raise Rejected(f"{e.account} has no position in {e.market}")
-    engine._require_prices([e.market, *engine.priced_assets(e.account)], for_liquidation=True)
-    settle_all_funding(engine, e.account)
-    risk = engine.bucket(e.account)
-    state = risk.margin(MarginKind.MAINTENANCE)
-    if state.value >= state.requirement:
-        raise Rejected(f"{e.account} is not liquidatable: margin {fmt_usd(state.value)} covers "
-                       f"the maintenance requirement {fmt_usd(state.requirement)}")
-    quote = plan_perp_liquidation(engine, e.account, e.market, e.size)
-    quote_unit = _quote_unit(engine, perp)
+        ctx.refuse(Code.NO_POSITION, f"{e.account} has no position in {e.market}",
+                   account=e.account, market=e.market)
+    ctx.require_prices([e.market, *ctx.priced_assets(e.account)], for_liquidation=True)
+    settle_all_funding(ctx, e.account)
+    if not ctx.is_liquidatable(e.account):
+        state = ctx.margin_state(e.account, MarginKind.MAINTENANCE)
+        ctx.refuse(Code.POSITION_NOT_LIQUIDATABLE,
+                   f"{e.account} is not liquidatable: margin {fmt_usd(state.value)} covers "
+                   f"the maintenance requirement {fmt_usd(state.requirement)}",
+                   value=state.value, requirement=state.requirement)
+    quote = plan_perp_liquidation(ctx, e.account, e.market, e.size)
+    quote_unit = _quote_unit(ctx, perp)
     mark, bankrupt_at, price = quote.mark, quote.bankruptcy_price, quote.price
     underwater, close = quote.underwater, quote.close
     signed_close = -close if size > 0 else close
@@ -305,18 +323,18 @@ def liquidate_perp(engine: Engine, e: LiquidatePerp) -> dict[str, Any]:
         loss = abs(quote_value(close, abs(bankrupt_at - price), perp.base_unit, quote_unit,
                                Rounding.UP))
         if ledger.insurance_of(fund_market) >= loss:
-            _take_over(engine, e, perp, signed_close, price)
-            details["insurance_paid"] = _cover(engine, e.account, fund_market)
+            _take_over(ctx, e, perp, signed_close, price)
+            details["insurance_paid"] = _cover(ctx, e.account, fund_market)
         else:
-            details["adl"] = _deleverage(engine, e.account, e.market, perp, size, bankrupt_at,
+            details["adl"] = _deleverage(ctx, e.account, e.market, perp, size, bankrupt_at,
                                          mark)
             price = bankrupt_at
             details["price"] = price
             notional = abs(quote_value(close, price, perp.base_unit, quote_unit, Rounding.DOWN))
             ledger.add_volume(e.market, adl=notional)
     else:
-        _take_over(engine, e, perp, signed_close, price)
-        after = engine.equity_quote(engine.bucket(e.account))
+        _take_over(ctx, e, perp, signed_close, price)
+        after = ctx.equity_quote(ctx.bucket(e.account))
         fee = min(div(notional * perp.ppm("liquidation_fee"), PPM, Rounding.UP), max(after, 0))
         if fee:
             ledger.fee_to_insurance(e.account, fee, fund_market)
@@ -324,58 +342,60 @@ def liquidate_perp(engine: Engine, e: LiquidatePerp) -> dict[str, Any]:
     ledger.add_volume(e.market, liquidated=notional)
     # Whatever negative equity is left (rounding, or a bucket whose other collateral is
     # gone) goes down the rest of the waterfall.
-    details["insurance_paid"] += _cover(engine, e.account, fund_market)
-    details["socialized"], details["deficit"] = _socialize(engine, e.account)
-    _settle_from_supply(engine, e.account)
+    details["insurance_paid"] += _cover(ctx, e.account, fund_market)
+    details["socialized"], details["deficit"] = _socialize(ctx, e.account)
+    _settle_from_supply(ctx, e.account)
     return details
 
 
-def _take_over(engine: Engine, e: LiquidatePerp, perp: PerpMarketConfig, signed_close: int,
+def _take_over(ctx: HandlerContext, e: LiquidatePerp, perp: PerpMarketConfig, signed_close: int,
                price: int) -> None:
     """The liquidator takes the closed size at ``price`` and must hold its margin."""
-    ledger = engine.ledger
-    quote_unit = _quote_unit(engine, perp)
-    settle_all_funding(engine, e.liquidator)
+    ledger = ctx.ledger
+    quote_unit = _quote_unit(ctx, perp)
+    settle_all_funding(ctx, e.liquidator)
     ledger.fill(e.account, e.market, signed_close, price, perp.base_unit, quote_unit)
     ledger.fill(e.liquidator, e.market, -signed_close, price, perp.base_unit, quote_unit)
-    check_initial(engine, e.liquidator, "liquidator")
+    check_initial(ctx, e.liquidator, "liquidator")
 
 
-def _cover(engine: Engine, account_id: str, fund_market: str | None) -> int:
+def _cover(ctx: HandlerContext, account_id: str, fund_market: str | None) -> int:
     """The insurance fund covers as much of the account's negative perp equity as it can."""
-    risk = engine.bucket(account_id)
+    risk = ctx.bucket(account_id)
     if risk.positions:
         return 0
-    short = -engine.equity_quote(risk)
+    short = -risk.equity_quote()
     if short <= 0:
         return 0
-    paid = min(short, engine.ledger.insurance_of(fund_market), max(-risk.perp_quote, 0))
+    paid = min(short, ctx.ledger.insurance_of(fund_market), max(-risk.perp_quote, 0))
     if paid:
-        engine.ledger.pay_from_insurance(account_id, paid, fund_market)
+        ctx.ledger.pay_from_insurance(account_id, paid, fund_market)
     return paid
 
 
-def _deleverage(engine: Engine, account_id: str, market: str, perp: PerpMarketConfig,
+def _deleverage(ctx: HandlerContext, account_id: str, market: str, perp: PerpMarketConfig,
                 size: int, price: int, mark: int) -> list[dict[str, Any]]:
     """Close the bankrupt position at its bankruptcy price against opposite positions."""
-    ledger = engine.ledger
-    quote_unit = _quote_unit(engine, perp)
+    ledger = ctx.ledger
+    quote_unit = _quote_unit(ctx, perp)
     candidates = []
     for other in sorted(ledger.accounts):
         other_size = ledger.perp_size(other, market)
         if other == account_id or other_size == 0 or (other_size > 0) == (size > 0):
             continue
-        settle_all_funding(engine, other)
-        risk = engine.bucket(other)
+        settle_all_funding(ctx, other)
+        risk = ctx.bucket(other)
         pos = ledger.accounts[other].perps[market]
         candidates.append(AdlCandidate(
-            other, other_size, pos.cost, engine.equity_quote(risk),
+            other, other_size, pos.cost, risk.equity_quote(),
             sum(p.maintenance for p in risk.positions)))
     exposure = sum(abs(c.size) for c in candidates)
     if exposure < abs(size):
-        raise Rejected(
+        ctx.refuse(
+            Code.ADL_NOT_ENOUGH_OPPOSITE,
             f"auto-deleveraging needs {_units(perp, abs(size))} of opposite positions "
-            f"in {market}, only {_units(perp, exposure)} exist"
+            f"in {market}, only {_units(perp, exposure)} exist",
+            needed=abs(size), available=exposure,
         )
     fills = allocate_adl(size, price, mark, candidates, AdlPolicy(perp.adl_policy),
                          perp.base_unit, quote_unit, step=perp.step_units)
@@ -387,14 +407,14 @@ def _deleverage(engine: Engine, account_id: str, market: str, perp: PerpMarketCo
     return out
 
 
-def _socialize(engine: Engine, account_id: str) -> tuple[int, int]:
+def _socialize(ctx: HandlerContext, account_id: str) -> tuple[int, int]:
     """Spread a bankrupt account's remaining negative perp balance over the positive perp
     balances of the others, pro rata (largest remainder); record what is left as deficit."""
-    ledger = engine.ledger
-    risk = engine.bucket(account_id)
+    ledger = ctx.ledger
+    risk = ctx.bucket(account_id)
     if risk.positions:
         return 0, 0
-    short = min(-engine.equity_quote(risk), -risk.perp_quote)
+    short = min(-risk.equity_quote(), -risk.perp_quote)
     if short <= 0:
         return 0, 0
     holders = {a: acc.perp_quote for a, acc in sorted(ledger.accounts.items())
@@ -415,11 +435,11 @@ def _socialize(engine: Engine, account_id: str) -> tuple[int, int]:
     return take, deficit
 
 
-def _settle_from_supply(engine: Engine, account_id: str) -> None:
+def _settle_from_supply(ctx: HandlerContext, account_id: str) -> None:
     """A negative perp balance is paid from the account's supplied quote asset, if any."""
-    ledger = engine.ledger
+    ledger = ctx.ledger
     owed = -ledger.perp_quote_of(account_id)
-    asset = engine.perp_model.quote_asset
+    asset = ctx.perp_model.quote_asset
     if owed <= 0 or not asset:
         return
     available = min(ledger.supply_of(account_id, asset), ledger.reserves[asset].cash)

@@ -2,6 +2,7 @@
 
 from marginengine.liquidation.absorb import (
     AbsorbPlan,
+    absorb_collateral,
     base_for_collateral,
     plan_absorb,
     quote_collateral,
@@ -11,6 +12,7 @@ from marginengine.liquidation.base import LiquidationRefused
 from marginengine.liquidation.close_factor import (
     CloseFactorInputs,
     CloseFactorPlan,
+    close_factor_inputs,
     max_liquidatable_debt,
     plan_liquidation,
 )
@@ -20,7 +22,9 @@ __all__ = [
     "CloseFactorInputs",
     "CloseFactorPlan",
     "LiquidationRefused",
+    "absorb_collateral",
     "base_for_collateral",
+    "close_factor_inputs",
     "max_liquidatable_debt",
     "plan_absorb",
     "plan_liquidation",

@@ -25,9 +25,11 @@ refused call raises :class:`AuctionError` and changes nothing.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
+from marginengine.decisions import Code
 from marginengine.fixedpoint import PRICE_DECIMALS, RAY, WAD, Rounding, div
 from marginengine.liquidation.abaci import Abacus
 from marginengine.liquidation.base import LiquidationRefused
@@ -108,7 +110,9 @@ class AuctionError(LiquidationRefused, ValueError):
     """
 
     def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
+        known = code in Code._value2member_map_
+        super().__init__(f"{code}: {detail}", Code(code) if known else Code.MAKER_REVERT,
+                         {"revert": code})
         self.code = code
         self.detail = detail
 
@@ -486,6 +490,14 @@ class Clipper:
         _uint("Clipper/invalid-input", "dust", dust)
         _uint("Clipper/invalid-input", "chop", chop)
         self.chost = chost_of(dust, chop)
+
+    def copy(self) -> Clipper:
+        """An independent copy in O(running auctions): the dictionaries are copied, their
+        entries (sales) shared until replaced (see ``AuctionHouse.own``)."""
+        twin = copy.copy(self)
+        twin.active = dict(self.active)
+        twin._ids = list(self._ids)
+        return twin
 
     def ids(self) -> list[int]:
         """Running auction ids in Maker's ``active`` order (swap-and-pop on removal)."""

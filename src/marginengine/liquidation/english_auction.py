@@ -124,6 +124,14 @@ class Flipper:
         self.bids: dict[int, Bid] = {}
         self.kicks = 0
 
+    def copy(self) -> Flipper:
+        """An independent copy in O(running auctions): the bids dictionary is copied, its
+        entries shared until replaced (see ``AuctionHouse.own``)."""
+        twin = Flipper(self.params)
+        twin.bids = dict(self.bids)
+        twin.kicks = self.kicks
+        return twin
+
     def kick(
         self, usr: str, gal: str, tab: int, lot: int, bid: int, now: int, *, guy: str = "cat"
     ) -> int:

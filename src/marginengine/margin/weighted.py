@@ -61,17 +61,18 @@ class AccountData:
 
 
 class WeightedMarginModel:
-    """Weighted lending margin, computed the way the protocol's preset computes it.
+    """Weighted lending margin, computed the way the protocol's rule family computes it.
 
-    ``aave-v3`` follows ``GenericLogic.calculateUserAccountData``: average LTV and
-    threshold weighted by collateral value, ``HF = percentMul(collateral, avgLT) /
-    debt`` (wadDiv, half up). ``compound-v3`` follows Comet's ``isBorrowCollateralized``
-    and ``isLiquidatable``: each collateral's value times its factor, summed.
+    Averaged thresholds (``aave-v3``) follow ``GenericLogic.calculateUserAccountData``:
+    average LTV and threshold weighted by collateral value, ``HF = percentMul(collateral,
+    avgLT) / debt`` (wadDiv, half up). Per-asset factors (``compound-v3``) follow Comet's
+    ``isBorrowCollateralized`` and ``isLiquidatable``: each collateral's value times its
+    factor, summed.
     """
 
     def __init__(self, config: ProtocolConfig) -> None:
         self.config = config
-        self.per_asset_weights = config.preset == "compound-v3"
+        self.per_asset_weights = config.rules.per_asset_factors
         # (unit, ltv bps, liquidation threshold bps, collateral) per asset, computed once:
         # the properties parse Decimals, and account data is the hottest path there is.
         self._params = {

@@ -12,14 +12,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from marginengine.config.models import _Strict
+from marginengine.config.base import StrictModel
 
 Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
-class PriceSpec(_Strict):
+class PriceSpec(StrictModel):
     """The exogenous price path of the collateral (``asset``) in USD."""
 
     asset: str = "WETH"
@@ -40,7 +40,7 @@ class PriceSpec(_Strict):
     vol_scale: Positive = Decimal(1)
 
 
-class VenueSpec(_Strict):
+class VenueSpec(StrictModel):
     """Where liquidated collateral is sold; arbitrage pulls it toward the external price."""
 
     kind: Literal["amm", "depth"] = "amm"
@@ -53,7 +53,7 @@ class VenueSpec(_Strict):
     feedback: bool = True                          # liquidation sales trade on the venue
 
 
-class OracleSpec(_Strict):
+class OracleSpec(StrictModel):
     """How the engine sees the collateral price."""
 
     kind: Literal["direct", "osm", "venue", "push"] = "direct"
@@ -63,7 +63,7 @@ class OracleSpec(_Strict):
     heartbeat: int = Field(default=3600, gt=0)
 
 
-class GasSpec(_Strict):
+class GasSpec(StrictModel):
     """Gas price (gwei) per step and gas used per keeper action."""
 
     kind: Literal["constant", "replay", "process"] = "constant"
@@ -80,7 +80,7 @@ class GasSpec(_Strict):
     })
 
 
-class KeeperSpec(_Strict):
+class KeeperSpec(StrictModel):
     """One keeper: its capital, reaction, gas tolerance and strategy."""
 
     id: str
@@ -93,7 +93,7 @@ class KeeperSpec(_Strict):
     strategy: Literal["profit", "lowball"] = "profit"
 
 
-class BookSpec(_Strict):
+class BookSpec(StrictModel):
     """A synthetic book of vaults/borrowers: lognormal sizes and collateralization."""
 
     accounts: int = Field(default=200, ge=1, le=2_000_000)
@@ -107,7 +107,7 @@ class BookSpec(_Strict):
     collateral_asset: str = "WETH"
 
 
-class MonteCarloSpec(_Strict):
+class MonteCarloSpec(StrictModel):
     """Monte Carlo settings (``simulate`` runs N paths when ``runs > 1``)."""
 
     runs: int = Field(default=1, ge=1, le=100_000)
@@ -116,7 +116,7 @@ class MonteCarloSpec(_Strict):
     keep_traces: bool = False
 
 
-class CascadeFile(_Strict):
+class CascadeFile(StrictModel):
     """A cascade scenario file."""
 
     kind: Literal["cascade"]
