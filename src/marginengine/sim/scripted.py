@@ -255,7 +255,7 @@ class ScenarioRunner:
                                  engine.config.markets[asset].unit, Rounding.DOWN)
                 self.result.borrowed_max.append((account_id, asset, amount, value))
                 return
-            if "borrowing power" not in (outcome.reason or ""):
+            if outcome.code != engine.rules.codes.borrow_uncovered:
                 break
             amount -= max(1, amount // 10_000)
         if outcome is not None:
