@@ -7,7 +7,6 @@ engine wires them like its lending handlers, inside the same transaction, log an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from marginengine.config.perp import PPM, PerpMarketConfig, to_ppm
@@ -26,7 +25,8 @@ from marginengine.fixedpoint import PRICE_UNIT, Rounding, div, format_units
 from marginengine.ledger import LedgerError
 from marginengine.ledger.perp import FUNDING_SCALE, quote_value
 from marginengine.liquidation.adl import AdlCandidate, AdlPolicy, allocate_adl
-from marginengine.liquidation.perp_prices import bankruptcy_price, fillable_price
+from marginengine.liquidation.perp_liquidation import PerpLiquidationPlan
+from marginengine.liquidation.perp_liquidation import plan_perp_liquidation as plan_perp
 from marginengine.margin import MarginKind
 from marginengine.margin.validation import fmt_usd
 
@@ -216,74 +216,11 @@ def trade(ctx: HandlerContext, e: Trade) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- liquidation
-def _close_size(perp: PerpMarketConfig, size: int, notional: int, quote_unit: int,
-                requested: int) -> int:
-    """How much of ``|size|`` one liquidation closes: a fraction of large positions."""
-    close = abs(size)
-    threshold = int(perp.partial_above * quote_unit)
-    if threshold and notional > threshold and perp.partial_fraction < 1:
-        step = perp.step_units
-        close = max(step, abs(size) * perp.ppm("partial_fraction") // PPM // step * step)
-        close = min(close, abs(size))
-    if requested:
-        close = min(close, requested)
-    return close
-
-
-@dataclass(frozen=True)
-class PerpLiquidationPlan:
-    """How one perp liquidation would go now.
-
-    Attributes
-    ----------
-    close
-        Base smallest units to close (a fraction of large positions; all when underwater).
-    price
-        The fill price: dYdX's fillable price, or the mark less the takeover discount.
-    bankruptcy_price
-        Where the bucket's equity is used up.
-    underwater
-        Whether the fill is beyond the bankruptcy price (the waterfall runs).
-    """
-
-    market: str
-    size: int
-    close: int
-    mark: int
-    price: int
-    bankruptcy_price: int
-    underwater: bool
-
-
 def plan_perp_liquidation(reads: StateReads, account_id: str, market: str,
                           requested: int = 0) -> PerpLiquidationPlan:
-    """Plan the liquidation of ``account_id``'s ``market`` position (funding settled).
-
-    ``reads`` is the engine or a handler's context; ``market`` must be a perp market.
-    """
-    ctx = reads
-    perp = ctx.config.perps[market]
-    quote_unit = _quote_unit(ctx, perp)
-    risk = ctx.bucket(account_id)
-    state = risk.margin(MarginKind.MAINTENANCE)
-    position = next(p for p in risk.positions if p.market == market)
-    size, mark = position.size, position.mark
-    # Equity without this position's value: bankruptcy is where the rest is used up.
-    rest = risk.equity_quote() - position.value
-    bankrupt_at = bankruptcy_price(size, rest, perp.base_unit, quote_unit)
-    if perp.liquidation == "fillable":
-        pmmf = div(position.maintenance * PPM, max(position.notional, 1), Rounding.UP)
-        tmmr = div(max(state.requirement, 1) * quote_unit, risk.quote_price, Rounding.UP)
-        price = fillable_price(mark, size, pmmf, perp.ppm("spread_to_mmr"),
-                               risk.equity_quote(), tmmr)
-    else:
-        discount = perp.ppm("takeover_discount")
-        price = (mark * (PPM - discount) // PPM if size > 0
-                 else div(mark * (PPM + discount), PPM, Rounding.UP))
-    underwater = (price < bankrupt_at) if size > 0 else (price > bankrupt_at)
-    close = abs(size) if underwater else _close_size(perp, size, position.notional,
-                                                     quote_unit, requested)
-    return PerpLiquidationPlan(market, size, close, mark, price, bankrupt_at, underwater)
+    """Plan the liquidation of ``account_id``'s ``market`` position now (see
+    :func:`marginengine.liquidation.perp_liquidation.plan_perp_liquidation`)."""
+    return plan_perp(reads.config.perps[market], reads.bucket(account_id), market, requested)
 
 
 def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:

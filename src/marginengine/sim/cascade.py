@@ -48,6 +48,7 @@ from marginengine.engine import (
 )
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, RAY, WAD, parse_units
+from marginengine.margin import underwater_value
 from marginengine.oracle import DelayedFeed, DelayedFeedParams, PushFeed, PushFeedParams
 from marginengine.scan import RiskBook
 from marginengine.sim.book import synthetic_book
@@ -615,12 +616,12 @@ class CascadeRunner:
         auctions their lots would not cover (USD)."""
         engine = self.engine
         realized = engine.bad_debt_value() / PRICE_UNIT + self.in_auctions_uncovered()
-        rows = self.book.below_rows()
-        underwater = 0.0
-        if len(rows):
-            sums = self.book.account_values(rows)
-            underwater = float(np.maximum(sums["debt"] - sums["collateral"], 0).sum())
-        return float(realized + underwater)
+        # Underwater value exactly, by the one rule (margin.underwater_value), for the
+        # accounts the screen put below the threshold: an account above it has collateral
+        # beyond its debt and contributes nothing.
+        underwater = sum(underwater_value(engine.account_data(a))
+                         for a in self.book.below_accounts())
+        return float(realized + underwater / PRICE_UNIT)
 
     def _record(self, i: int, now: int, external: int, oracle: int | None,
                 liquidatable: int, liquidations: int, value: float) -> None:
