@@ -24,6 +24,16 @@ PRESET_NAMES: tuple[str, ...] = ("aave-v3", "compound-v3")
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 
+def _truncated_bps(value: Decimal) -> int:
+    """A fraction in whole basis points, truncated toward zero (Comet's ``descale``)."""
+    return int(value * BPS)
+
+
+#: Comet's FACTOR_SCALE: factors are configured with 18 decimals (CometConfiguration.sol).
+COMET_FACTOR_DECIMALS = 18
+COMET_FACTORS: tuple[str, ...] = ("ltv", "liquidation_threshold", "liquidation_factor")
+
+
 def _pct(value: Decimal) -> str:
     return f"{value:.2f}"
 
@@ -95,13 +105,9 @@ class MarketConfig(StrictModel):
 
     @model_validator(mode="after")
     def _whole_basis_points(self) -> MarketConfig:
-        for name in (
-            "ltv",
-            "liquidation_threshold",
-            "liquidation_bonus",
-            "liquidation_protocol_fee",
-            "reserve_factor",
-        ):
+        # ltv and liquidation_threshold are checked by the protocol, per family: Aave
+        # stores whole basis points, Comet truncates any factor to 4 decimals.
+        for name in ("liquidation_bonus", "liquidation_protocol_fee", "reserve_factor"):
             _bps(getattr(self, name), name)
         if self.collateral and self.liquidation_threshold == 0:
             raise ValueError(
@@ -117,13 +123,18 @@ class MarketConfig(StrictModel):
 
     @property
     def ltv_bps(self) -> int:
-        """Loan-to-value (borrow collateral factor) in basis points; 0 if not collateral."""
-        return _bps(self.ltv, "ltv") if self.collateral else 0
+        """Loan-to-value (borrow collateral factor) in basis points; 0 if not collateral.
+
+        Truncated to whole basis points: exact for Aave (its configuration refuses anything
+        finer), Comet's ``descale`` for Compound III (see :meth:`ProtocolConfig.truncations`).
+        """
+        return _truncated_bps(self.ltv) if self.collateral else 0
 
     @property
     def liquidation_threshold_bps(self) -> int:
-        """Liquidation threshold in basis points; 0 if not collateral."""
-        return _bps(self.liquidation_threshold, "liquidation_threshold") if self.collateral else 0
+        """Liquidation threshold in basis points; 0 if not collateral (truncated as
+        :attr:`ltv_bps`)."""
+        return _truncated_bps(self.liquidation_threshold) if self.collateral else 0
 
     @property
     def liquidation_bonus_bps(self) -> int:
@@ -307,6 +318,8 @@ class ProtocolConfig(StrictModel):
 
     @model_validator(mode="after")
     def _family_rules(self) -> ProtocolConfig:
+        self._check_factor_precision()
+        self._check_representable()
         if self.preset == "compound-v3":
             if self.compound is None:
                 raise ValueError("compound-v3 needs a [compound] table with base_asset")
@@ -349,6 +362,95 @@ class ProtocolConfig(StrictModel):
             except ValueError as exc:
                 raise ValueError(f"perps.{symbol}.{exc}") from None
         return self
+
+    def _check_factor_precision(self) -> None:
+        per_asset = self.rules.per_asset_factors
+        for symbol, m in self.markets.items():
+            if not per_asset:
+                for name in ("ltv", "liquidation_threshold"):
+                    value = getattr(m, name)
+                    if _truncated_bps(value) != value * BPS:
+                        raise ValueError(f"markets.{symbol}.{name}: must be a whole number of "
+                                         f"basis points (0.0001), got {value}")
+                continue
+            for name in COMET_FACTORS:
+                value = getattr(m, name)
+                scaled = value * 10**COMET_FACTOR_DECIMALS
+                if scaled != scaled.to_integral_value():
+                    raise ValueError(
+                        f"markets.{symbol}.{name}: {value} has more than 18 decimals: Comet "
+                        "configures factors at FACTOR_SCALE = 1e18")
+            if m.collateral and m.ltv_bps >= m.liquidation_threshold_bps:
+                raise ValueError(
+                    f"markets.{symbol}.ltv: stored with 4 decimals it is {m.ltv_bps / 10_000}, "
+                    f"not below liquidation_threshold {m.liquidation_threshold_bps / 10_000} "
+                    "(Comet's BorrowCFTooLarge)")
+        compound = self.compound
+        if per_asset and compound is not None:
+            for symbol, m in self.markets.items():
+                if not m.collateral or symbol == compound.base_asset:
+                    continue
+                discount = (compound.store_front_price_factor_bps
+                            * (BPS - m.liquidation_factor_bps) // BPS)
+                if discount >= BPS:
+                    raise ValueError(
+                        f"markets.{symbol}.liquidation_factor: with "
+                        f"compound.store_front_price_factor {compound.store_front_price_factor} "
+                        f"and liquidation_factor {m.liquidation_factor} the store-front "
+                        "discount is 100%: seized collateral would be given away (Comet's "
+                        "quoteCollateral divides by a zero price)")
+
+    def _check_representable(self) -> None:
+        """Refuse amounts and fractions finer than the integer they become (the rules read
+        them as ``int(x * unit)``, which would truncate silently)."""
+        checks: list[tuple[str, Decimal, int]] = []
+        compound = self.compound
+        if compound is not None and compound.base_asset in self.markets:
+            decimals = self.markets[compound.base_asset].decimals
+            checks += [("compound.target_reserves", compound.target_reserves, decimals),
+                       ("compound.base_borrow_min", compound.base_borrow_min, decimals)]
+        for symbol, m in self.markets.items():
+            for name in ("base", "slope1", "slope2", "optimal_utilization"):
+                checks.append((f"markets.{symbol}.interest_rate.{name}",
+                               getattr(m.interest_rate, name), 27))  # ray
+        for symbol, perp in self.perps.items():
+            quote = self.markets[perp.quote].decimals if perp.quote in self.markets else 0
+            checks.append((f"perps.{symbol}.oi_cap", perp.oi_cap, perp.base_decimals))
+            checks.append((f"perps.{symbol}.partial_above", perp.partial_above, quote))
+            for i, tier in enumerate(perp.tiers):
+                checks.append((f"perps.{symbol}.tiers[{i}].notional_floor",
+                               tier.notional_floor, quote))
+            if perp.oi_scaling is not None:
+                checks += [(f"perps.{symbol}.oi_scaling.lower_cap", perp.oi_scaling.lower_cap,
+                            quote),
+                           (f"perps.{symbol}.oi_scaling.upper_cap", perp.oi_scaling.upper_cap,
+                            quote)]
+        if self.auction is not None:
+            for name in ("chop", "dust", "Hole", "hole", "chip", "tip", "beg"):
+                checks.append((f"auction.{name}", getattr(self.auction, name), 18))  # wad
+            for name in ("buf", "cusp", "cut"):
+                checks.append((f"auction.{name}", getattr(self.auction, name), 27))  # ray
+        for field, value, decimals in checks:
+            scaled = value * 10**decimals
+            if scaled != scaled.to_integral_value():
+                raise ValueError(f"{field}: {value} has more than {decimals} decimals and "
+                                 "cannot be held exactly")
+
+    def truncations(self) -> list[str]:
+        """Warnings for every factor stored with less precision than configured (Comet
+        keeps 4 decimals of each asset factor, truncated: ``descale = FACTOR_SCALE / 1e4``
+        in ``CometConfiguration``/``Comet.getPackedAssetInternal``)."""
+        if not self.rules.per_asset_factors:
+            return []
+        out = []
+        for symbol, m in sorted(self.markets.items()):
+            for name in COMET_FACTORS:
+                value = getattr(m, name)
+                stored = Decimal(_truncated_bps(value)) / BPS
+                if stored != value:
+                    out.append(f"markets.{symbol}.{name}: {value} is stored as {stored} "
+                               "(Comet keeps 4 decimals, truncated)")
+        return out
 
     @property
     def rules(self) -> LendingRules:
