@@ -175,7 +175,7 @@ def _rewrite(path: Path, seq: int, change: dict[str, object]) -> None:
 def test_replay_when_message_reworded_then_same_decision(tmp_path: Path):
     path = _logged(tmp_path)
     _rewrite(path, 5, {"reason": "a message from an older version, worded differently"})
-    engine, report = Engine.replay(path)
+    _, report = Engine.replay(path)
     assert report.events == 5
 
 

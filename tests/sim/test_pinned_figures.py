@@ -5,6 +5,13 @@ scenario on commit b67a304): Black Thursday under Flip and Liquidations 2.0 (the
 spike and the perp crash. A refactoring that changes any of them changed a rule.
 
 ``borrower_loss`` is left out: issue 9 item 13 corrects it deliberately.
+
+Three entries were updated, deliberately, when ``aave-v3`` became Aave v3.7 (issue 9,
+item 11): the CRV spiral's ``state_hash`` (v3.7 seizes up to one wei less collateral per
+liquidation, ``percentMulFloor``) and the health-factor wads of ``dan`` and ``uma`` in the
+DAI spike, one wei lower (v3.5+ divides the sum of ``C_i x LT_i`` instead of
+``percentMul(C, avgLT)``). Were 4c4573ed...7e64, 1276922208391531583 and
+1185714040186785536. Every other figure is as before.
 """
 
 import json

@@ -31,9 +31,12 @@ class CollateralModel(Enum):
 class InitialCheck(Enum):
     """How a borrow (or a withdrawal, for Comet) is checked against initial margin."""
 
-    #: Aave ``ValidationLogic.validateBorrow``: ``percentDiv(debt, avgLtv) > collateral``
-    #: refuses (and a zero average LTV refuses any debt).
+    #: Aave v3.3 ``ValidationLogic.validateBorrow``: ``percentDiv(debt, avgLtv) >
+    #: collateral`` refuses (half up; a zero average LTV refuses any debt).
     AAVE_LTV = "aave_ltv"
+    #: Aave v3.5+ ``validateHFAndLtv``/``validateBorrow``: ``collateral >=
+    #: percentDivCeil(debt, avgLtv)`` is required.
+    AAVE_LTV_CEIL = "aave_ltv_ceil"
     #: Comet: the borrow-factor-weighted collateral must cover the debt.
     WEIGHTED_VALUE = "weighted_value"
 
@@ -56,6 +59,43 @@ class Compounding(Enum):
     LINEAR = "linear"
     #: Exact per-second compounding: ``rpow(1 + r/Y, t)``.
     EXACT = "exact"
+
+
+class HealthFormula(Enum):
+    """How the health factor's division is written (it changes the rounding)."""
+
+    #: Aave v3.3 ``calculateUserAccountData``:
+    #: ``percentMul(totalCollateral, avgLT).wadDiv(totalDebt)`` (both half up).
+    PERCENT_MUL_THEN_WAD_DIV = "percent_mul_then_wad_div"
+    #: Aave v3.5+: ``wadDiv(sum(C_i x LT_i), totalDebt) / 1e4`` (half up, then down).
+    WAD_DIV_SUM_THEN_BPS = "wad_div_sum_then_bps"
+    #: Comet: ``sum(C_i x factor_i) / debt`` rounded down (per-asset factors).
+    PER_ASSET_DOWN = "per_asset_down"
+
+
+@dataclass(frozen=True)
+class LiquidationRounding:
+    """The rounding of each step of Aave's close-factor liquidation
+    (``LiquidationLogic._calculateAvailableCollateralToLiquidate`` and the close-factor
+    and dust checks of ``executeLiquidationCall``)."""
+
+    debt_base: Rounding       # the reserve's debt in base currency (close factor, dust rule)
+    max_collateral: Rounding  # baseCollateral x liquidationBonus
+    debt_needed: Rounding     # collateral value / liquidationBonus, when collateral is short
+    bonus_base: Rounding      # collateralAmount / liquidationBonus (the bonus's base)
+    protocol_fee: Rounding    # bonusCollateral x liquidationProtocolFee
+
+
+#: v3.3: half up everywhere, debt in base currency floored.
+ROUNDING_V3_3 = LiquidationRounding(Rounding.DOWN, Rounding.HALF_UP, Rounding.HALF_UP,
+                                    Rounding.HALF_UP, Rounding.HALF_UP)
+#: v3.5: debt in base currency ``mulDivCeil``; ``debtAmountNeeded`` ``percentDivCeil``.
+ROUNDING_V3_5 = LiquidationRounding(Rounding.UP, Rounding.HALF_UP, Rounding.UP,
+                                    Rounding.HALF_UP, Rounding.HALF_UP)
+#: v3.7 (docs/3.7/liquidation-rounding.md): ``percentMulFloor``, ``percentDivFloor``,
+#: ``percentMulCeil`` for the collateral, the bonus's base and the protocol fee.
+ROUNDING_V3_7 = LiquidationRounding(Rounding.UP, Rounding.DOWN, Rounding.UP, Rounding.DOWN,
+                                    Rounding.UP)
 
 
 class LiquidationMechanism(Enum):
@@ -118,8 +158,16 @@ class LendingRules:
         The family's names for its refusals.
     min_borrow
         Comet's ``baseBorrowMin`` applies.
-    debt_rounding
-        How a debt balance (scaled x index) rounds.
+    health_formula, debt_value_rounding, ltv_rounding
+        Account data: how the health factor is divided, how a debt's base-currency value
+        rounds (v3.3 floors it, v3.5+ ``mulDivCeil``), how ``collateral x LTV`` rounds
+        (v3.5+ ``percentMulFloor``).
+    liquidation_rounding
+        The rounding of each step of a close-factor liquidation.
+    sentinel
+        Whether the version has Aave's PriceOracleSentinel (removed in v3.7).
+    version
+        The protocol code the family follows (for docs and messages).
     """
 
     family: str
@@ -135,7 +183,12 @@ class LendingRules:
     unsupported: dict[str, str]
     codes: RefusalCodes
     min_borrow: bool
-    debt_rounding: Rounding = Rounding.UP
+    health_formula: HealthFormula = HealthFormula.PERCENT_MUL_THEN_WAD_DIV
+    debt_value_rounding: Rounding = Rounding.UP
+    ltv_rounding: Rounding = Rounding.HALF_UP
+    liquidation_rounding: LiquidationRounding = ROUNDING_V3_3
+    sentinel: bool = False
+    version: str = ""
 
     @property
     def per_asset_factors(self) -> bool:
@@ -160,21 +213,55 @@ _COMET_CODES = RefusalCodes(
     supply_cap=Code.SUPPLY_CAP_EXCEEDED,
 )
 
+_AAVE: dict[str, object] = {
+    "collateral_model": CollateralModel.AVERAGED_THRESHOLD,
+    "health_rounding": Rounding.HALF_UP,
+    "withdraw_check": WithdrawCheck.HEALTH_FACTOR,
+    "signed_base_balance": False,
+    "compounding": Compounding.TAYLOR3,
+    "treasury_takes_reserve_factor": True,
+    "liquidation": LiquidationMechanism.CLOSE_FACTOR,
+    "codes": _AAVE_CODES,
+    "min_borrow": False,
+}
+#: Aave v3 versions, each as its code (aave-dao/aave-v3-origin, tags v3.3.0, v3.5.0 and
+#: the v3.7.0 commit 4fbd7442): ``src/contracts/protocol/libraries/logic/GenericLogic.sol``,
+#: ``ValidationLogic.sol``, ``LiquidationLogic.sol``, ``math/WadRayMath.sol``,
+#: ``math/PercentageMath.sol``, ``helpers/TokenMath.sol``. See docs/presets.md.
+AAVE_V3_3: dict[str, object] = {
+    **_AAVE, "version": "Aave v3.3.0",
+    "health_formula": HealthFormula.PERCENT_MUL_THEN_WAD_DIV,
+    "debt_value_rounding": Rounding.DOWN,     # rayMul(...) * price / unit
+    "ltv_rounding": Rounding.HALF_UP,         # percentMul
+    "initial_check": InitialCheck.AAVE_LTV,   # percentDiv, half up
+    "liquidation_rounding": ROUNDING_V3_3,
+    "sentinel": True,
+}
+AAVE_V3_5: dict[str, object] = {
+    **_AAVE, "version": "Aave v3.5.0",
+    "health_formula": HealthFormula.WAD_DIV_SUM_THEN_BPS,
+    "debt_value_rounding": Rounding.UP,       # MathUtils.mulDivCeil
+    "ltv_rounding": Rounding.DOWN,            # percentMulFloor
+    "initial_check": InitialCheck.AAVE_LTV_CEIL,
+    "liquidation_rounding": ROUNDING_V3_5,
+    "sentinel": True,
+}
+AAVE_V3_7: dict[str, object] = {
+    **AAVE_V3_5, "version": "Aave v3.7.0",
+    "liquidation_rounding": ROUNDING_V3_7,
+    "sentinel": False,                        # docs/3.7/sentinel-removal.md
+}
+
 #: The lending families by preset name, before the liquidation mechanism is chosen.
+#: ``aave-v3`` is the latest Aave version.
 FAMILIES: dict[str, dict[str, object]] = {
-    "aave-v3": {
-        "collateral_model": CollateralModel.AVERAGED_THRESHOLD,
-        "health_rounding": Rounding.HALF_UP,
-        "initial_check": InitialCheck.AAVE_LTV,
-        "withdraw_check": WithdrawCheck.HEALTH_FACTOR,
-        "signed_base_balance": False,
-        "compounding": Compounding.TAYLOR3,
-        "treasury_takes_reserve_factor": True,
-        "liquidation": LiquidationMechanism.CLOSE_FACTOR,
-        "codes": _AAVE_CODES,
-        "min_borrow": False,
-    },
+    "aave-v3": AAVE_V3_7,
+    "aave-v3.3": AAVE_V3_3,
+    "aave-v3.5": AAVE_V3_5,
+    "aave-v3.7": AAVE_V3_7,
     "compound-v3": {
+        "version": "Compound III (Comet)",
+        "health_formula": HealthFormula.PER_ASSET_DOWN,
         "collateral_model": CollateralModel.PER_ASSET_FACTORS,
         "health_rounding": Rounding.DOWN,
         "initial_check": InitialCheck.WEIGHTED_VALUE,
@@ -219,11 +306,16 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
 __all__ = [
     "COMMON_EVENTS",
     "FAMILIES",
+    "ROUNDING_V3_3",
+    "ROUNDING_V3_5",
+    "ROUNDING_V3_7",
     "CollateralModel",
     "Compounding",
+    "HealthFormula",
     "InitialCheck",
     "LendingRules",
     "LiquidationMechanism",
+    "LiquidationRounding",
     "RefusalCodes",
     "WithdrawCheck",
     "lending_rules",

@@ -18,8 +18,9 @@ from marginengine.config.families import LendingRules, lending_rules
 from marginengine.config.perp import PerpMarketConfig, perp_symbol_problem
 from marginengine.fixedpoint import BPS, PRICE_UNIT, parse_units
 
-PresetName = Literal["aave-v3", "compound-v3"]
-PRESET_NAMES: tuple[str, ...] = ("aave-v3", "compound-v3")
+PresetName = Literal["aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7", "compound-v3"]
+PRESET_NAMES: tuple[str, ...] = ("aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7",
+                                 "compound-v3")
 
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
@@ -177,6 +178,10 @@ class AaveRules(StrictModel):
     )
     min_base_max_close_factor_threshold: NonNegative = Decimal(2000)
     min_leftover_base: NonNegative = Decimal(1000)
+    #: Aave's PriceOracleSentinel on an L2 (``None``: no sentinel, as on Ethereum): for
+    #: this many seconds after the sequencer comes back up, and while it is down, borrows
+    #: are refused and liquidations allowed only below HF 0.95 (v3.3 and v3.5 only).
+    sentinel_grace_period: Annotated[int, Field(ge=0)] | None = None
 
     @property
     def close_factor_bps(self) -> int:
@@ -320,7 +325,12 @@ class ProtocolConfig(StrictModel):
     def _family_rules(self) -> ProtocolConfig:
         self._check_factor_precision()
         self._check_representable()
-        if self.preset == "compound-v3":
+        if self.aave.sentinel_grace_period is not None and not self.rules.sentinel:
+            raise ValueError(
+                f"aave.sentinel_grace_period: {self.preset} has no PriceOracleSentinel "
+                "(Aave v3.7 removed it, docs/3.7/sentinel-removal.md; use aave-v3.3 or "
+                "aave-v3.5)")
+        if self.rules.per_asset_factors:
             if self.compound is None:
                 raise ValueError("compound-v3 needs a [compound] table with base_asset")
             base = self.compound.base_asset

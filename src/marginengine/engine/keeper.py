@@ -75,7 +75,8 @@ def liquidation_quote(reads: StateReads, account_id: str) -> LiquidationQuote:
         if offer <= 0:
             break
         try:
-            plan = plan_liquidation(inputs, offer, config.aave)
+            plan = plan_liquidation(inputs, offer, config.aave,
+                                    reads.rules.liquidation_rounding)
         except LiquidationRefused as refused:
             refusal = refusal or refused.reason
             continue
@@ -94,7 +95,8 @@ def liquidation_plan(reads: StateReads, account_id: str, debt_asset: str,
                                  data.health_factor, data.total_debt, data.total_collateral,
                                  debt_asset, collateral_asset)
     try:
-        return plan_liquidation(inputs, debt_to_cover, reads.config.aave)
+        return plan_liquidation(inputs, debt_to_cover, reads.config.aave,
+                                reads.rules.liquidation_rounding)
     except LiquidationRefused:
         return None
 

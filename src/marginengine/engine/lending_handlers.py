@@ -168,7 +168,8 @@ def liquidate(ctx: HandlerContext, e: Liquidate) -> dict[str, Any]:
                                  data.health_factor, data.total_debt, data.total_collateral,
                                  debt_asset, coll_asset)
     try:
-        plan = plan_liquidation(inputs, e.debt_to_cover, ctx.config.aave)
+        plan = plan_liquidation(inputs, e.debt_to_cover, ctx.config.aave,
+                                ctx.rules.liquidation_rounding)
     except LiquidationRefused as refused:
         ctx.refuse_with(refused.refusal)
     return _execute_liquidation(ctx, e, plan, data)

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from marginengine.config import AaveRules, ProtocolConfig
+from marginengine.config.families import ROUNDING_V3_3, LiquidationRounding
 from marginengine.decisions import Code
 from marginengine.fixedpoint import BPS, WAD, Rounding, bps_div, bps_mul, div
 from marginengine.ledger import Ledger
@@ -75,9 +76,11 @@ class CloseFactorPlan:
         return self.collateral_to_liquidator + self.protocol_fee
 
 
-def max_liquidatable_debt(inputs: CloseFactorInputs, rules: AaveRules) -> tuple[int, int]:
+def max_liquidatable_debt(inputs: CloseFactorInputs, rules: AaveRules,
+                          rounding: LiquidationRounding = ROUNDING_V3_3) -> tuple[int, int]:
     """Return ``(max debt units one liquidation may repay, close factor in bps)``."""
-    debt_base = inputs.debt_balance * inputs.debt_price // inputs.debt_unit
+    debt_base = div(inputs.debt_balance * inputs.debt_price, inputs.debt_unit,
+                    rounding.debt_base)
     collateral_base = inputs.collateral_balance * inputs.collateral_price // inputs.collateral_unit
     threshold = rules.min_base_max_close_factor_threshold_base
     if (
@@ -92,9 +95,13 @@ def max_liquidatable_debt(inputs: CloseFactorInputs, rules: AaveRules) -> tuple[
 
 
 def plan_liquidation(
-    inputs: CloseFactorInputs, debt_to_cover: int, rules: AaveRules
+    inputs: CloseFactorInputs, debt_to_cover: int, rules: AaveRules,
+    rounding: LiquidationRounding = ROUNDING_V3_3,
 ) -> CloseFactorPlan:
-    """Compute one liquidation as Aave v3.3 does, or raise :class:`LiquidationRefused`.
+    """Compute one liquidation as Aave v3 does, or raise :class:`LiquidationRefused`.
+
+    ``rounding`` is the version's rounding of each step (``config.rules.
+    liquidation_rounding``; the default is v3.3's).
 
     Parameters
     ----------
@@ -117,7 +124,7 @@ def plan_liquidation(
     if inputs.collateral_balance == 0:
         raise LiquidationRefused("the account has no collateral in this asset",
                                  Code.COLLATERAL_CANNOT_BE_LIQUIDATED)
-    max_debt, close_factor = max_liquidatable_debt(inputs, rules)
+    max_debt, close_factor = max_liquidatable_debt(inputs, rules, rounding)
     actual_debt = min(debt_to_cover, max_debt)
 
     # Collateral worth the debt, plus the bonus (Aave's _calculateAvailableCollateralToLiquidate).
@@ -126,7 +133,8 @@ def plan_liquidation(
         inputs.collateral_price * inputs.debt_unit,
         Rounding.DOWN,
     )
-    max_collateral = bps_mul(base_collateral, inputs.liquidation_bonus_bps)
+    max_collateral = bps_mul(base_collateral, inputs.liquidation_bonus_bps,
+                             rounding.max_collateral)
     if max_collateral > inputs.collateral_balance:
         collateral = inputs.collateral_balance
         debt_needed = bps_div(
@@ -136,6 +144,7 @@ def plan_liquidation(
                 Rounding.DOWN,
             ),
             inputs.liquidation_bonus_bps,
+            rounding.debt_needed,
         )
     else:
         collateral = max_collateral
@@ -143,15 +152,17 @@ def plan_liquidation(
     collateral_value = collateral * inputs.collateral_price // inputs.collateral_unit
     fee = 0
     if inputs.protocol_fee_bps:
-        bonus = collateral - bps_div(collateral, inputs.liquidation_bonus_bps)
-        fee = bps_mul(bonus, inputs.protocol_fee_bps)
+        bonus = collateral - bps_div(collateral, inputs.liquidation_bonus_bps,
+                                     rounding.bonus_base)
+        fee = bps_mul(bonus, inputs.protocol_fee_bps, rounding.protocol_fee)
     to_liquidator = collateral - fee
     if debt_needed == 0 or to_liquidator == 0:
         raise LiquidationRefused("the amount to liquidate rounds to zero", Code.INVALID_AMOUNT)
 
     # The leftover-dust rule of v3.3.
     if debt_needed < inputs.debt_balance and collateral < inputs.collateral_balance:
-        debt_left = (inputs.debt_balance - debt_needed) * inputs.debt_price // inputs.debt_unit
+        debt_left = div((inputs.debt_balance - debt_needed) * inputs.debt_price,
+                        inputs.debt_unit, rounding.debt_base)
         coll_left = (
             (inputs.collateral_balance - collateral)
             * inputs.collateral_price

@@ -17,7 +17,7 @@ from __future__ import annotations
 from marginengine.config import MarketConfig
 from marginengine.config.families import InitialCheck, LendingRules, WithdrawCheck
 from marginengine.decisions import Code, Refusal
-from marginengine.fixedpoint import WAD, bps_div, format_units
+from marginengine.fixedpoint import WAD, Rounding, bps_div, format_units
 from marginengine.margin.base import NO_DEBT_HEALTH
 from marginengine.margin.weighted import AccountData
 
@@ -44,10 +44,13 @@ def initial_shortfall(rules: LendingRules, data: AccountData) -> bool:
     """
     if data.total_debt == 0:
         return False
-    if rules.initial_check is InitialCheck.AAVE_LTV:
+    if rules.initial_check in (InitialCheck.AAVE_LTV, InitialCheck.AAVE_LTV_CEIL):
         if data.avg_ltv_bps == 0:
             return True
-        return bps_div(data.total_debt, data.avg_ltv_bps) > data.total_collateral
+        # v3.3 percentDiv (half up); v3.5+ percentDivCeil.
+        rounding = (Rounding.UP if rules.initial_check is InitialCheck.AAVE_LTV_CEIL
+                    else Rounding.HALF_UP)
+        return bps_div(data.total_debt, data.avg_ltv_bps, rounding) > data.total_collateral
     return data.initial_value < data.total_debt
 
 
