@@ -110,6 +110,10 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
         ledger.reserves[asset].total_debt(), amount, ctx.rules)
     if refusal:
         ctx.refuse_with(refusal)
+    refusal = rules_of.validate_sentinel_borrow(ctx.sequencer_status, ctx.time,
+                                                ctx.config.aave.sentinel_grace_period)
+    if refusal:
+        ctx.refuse_with(refusal)
     ctx.require_prices([asset, *ctx.account_assets(e.account)])
     refusal = rules_of.validate_borrow_health(e.account, ctx.account_data(e.account))
     if refusal:
@@ -164,6 +168,11 @@ def liquidate(ctx: HandlerContext, e: Liquidate) -> dict[str, Any]:
     if refusal:
         ctx.refuse_with(refusal)
     data = ctx.account_data(e.account)
+    refusal = rules_of.validate_sentinel_liquidation(
+        ctx.sequencer_status, ctx.time, ctx.config.aave.sentinel_grace_period,
+        data.health_factor)
+    if refusal:
+        ctx.refuse_with(refusal)
     inputs = close_factor_inputs(ctx.config, ctx.ledger, ctx.prices, e.account,
                                  data.health_factor, data.total_debt, data.total_collateral,
                                  debt_asset, coll_asset)

@@ -216,6 +216,12 @@ class StateReads:
         return self.state.conditions
 
     @property
+    def sequencer_status(self) -> tuple[bool, int] | None:
+        """The L2 sequencer's last reported ``(up, since)`` (``None``: never reported)."""
+        status = self.state.sequencer
+        return None if status is None else (status.up, status.since)
+
+    @property
     def margin_model(self) -> AccountMarginModel:
         """The one margin interface."""
         return self.state.margin

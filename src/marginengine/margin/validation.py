@@ -197,6 +197,51 @@ def validate_liquidation_call(liquidator: str, account: str, uses_collateral: bo
     return None
 
 
+#: Aave's ``MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD``: below it the sentinel never
+#: blocks a liquidation (ValidationLogic.sol, v3.3 and v3.5).
+MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD = 95 * WAD // 100
+
+
+def sentinel_allows(up: bool, since: int, now: int, grace_period: int) -> bool:
+    """Aave's ``PriceOracleSentinel._isUpAndGracePeriodPassed``: the sequencer is up and
+    came up more than ``grace_period`` seconds ago (``block.timestamp - startedAt >
+    gracePeriod``)."""
+    return up and now - since > grace_period
+
+
+def validate_sentinel_borrow(status: tuple[bool, int] | None, now: int,
+                             grace_period: int | None) -> Refusal | None:
+    """``validateBorrow``'s ``isBorrowAllowed()``: refused while the sequencer is down or
+    within the grace period. ``status`` is ``(up, since)``; ``None`` (never reported) counts
+    as up since long ago; ``grace_period`` ``None`` means no sentinel."""
+    if grace_period is None or status is None:
+        return None
+    up, since = status
+    if sentinel_allows(up, since, now, grace_period):
+        return None
+    why = ("the sequencer is down" if not up else
+           f"the sequencer came up {now - since} s ago, within the grace period of "
+           f"{grace_period} s")
+    return Refusal(Code.PRICE_ORACLE_SENTINEL_CHECK_FAILED, f"borrowing paused: {why}",
+                   {"up": up, "since": since, "grace_period": grace_period})
+
+
+def validate_sentinel_liquidation(status: tuple[bool, int] | None, now: int,
+                                  grace_period: int | None,
+                                  health_factor: int) -> Refusal | None:
+    """``validateLiquidationCall``'s sentinel check: while the sequencer is down or within
+    the grace period, only accounts below HF 0.95 may be liquidated."""
+    if health_factor < MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
+        return None
+    refusal = validate_sentinel_borrow(status, now, grace_period)
+    if refusal is None:
+        return None
+    return Refusal(
+        Code.PRICE_ORACLE_SENTINEL_CHECK_FAILED,
+        refusal.message.replace("borrowing paused", "liquidation paused above HF 0.95"),
+        {**refusal.data, "health_factor": health_factor})
+
+
 def validate_absorb(account: str, liquidatable: bool, data: AccountData,
                     rules: LendingRules) -> Refusal | None:
     """Comet ``absorb``: only an account that is liquidatable (``NotLiquidatable``)."""
@@ -211,9 +256,11 @@ def validate_absorb(account: str, liquidatable: bool, data: AccountData,
 
 
 __all__ = [
+    "MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD",
     "fmt_health",
     "fmt_usd",
     "initial_shortfall",
+    "sentinel_allows",
     "validate_absorb",
     "validate_borrow_asset",
     "validate_borrow_health",
@@ -222,6 +269,8 @@ __all__ = [
     "validate_liquidation_call",
     "validate_min_borrow",
     "validate_repay",
+    "validate_sentinel_borrow",
+    "validate_sentinel_liquidation",
     "validate_supply",
     "validate_withdraw_amount",
 ]
