@@ -8,6 +8,7 @@ from marginengine.liquidation.absorb import (
     quote_collateral,
     store_front_price,
 )
+from marginengine.liquidation.auction_house import AuctionHouse, AuctionOutcome, AuctionRecord
 from marginengine.liquidation.base import LiquidationRefused
 from marginengine.liquidation.close_factor import (
     CloseFactorInputs,
@@ -16,18 +17,29 @@ from marginengine.liquidation.close_factor import (
     max_liquidatable_debt,
     plan_liquidation,
 )
+from marginengine.liquidation.perp_liquidation import (
+    PerpLiquidationPlan,
+    bucket_liquidation_price,
+    plan_perp_liquidation,
+)
 
 __all__ = [
     "AbsorbPlan",
+    "AuctionHouse",
+    "AuctionOutcome",
+    "AuctionRecord",
     "CloseFactorInputs",
     "CloseFactorPlan",
     "LiquidationRefused",
+    "PerpLiquidationPlan",
     "absorb_collateral",
     "base_for_collateral",
+    "bucket_liquidation_price",
     "close_factor_inputs",
     "max_liquidatable_debt",
     "plan_absorb",
     "plan_liquidation",
+    "plan_perp_liquidation",
     "quote_collateral",
     "store_front_price",
 ]
