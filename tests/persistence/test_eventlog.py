@@ -27,7 +27,7 @@ from marginengine.engine import (
     SetPrice,
     Withdraw,
 )
-from marginengine.engine.eventlog import FORMAT_VERSION, EventLog, LogReader, checksum, encode
+from marginengine.persistence import FORMAT_VERSION, EventLog, SQLiteStore, encode
 from marginengine.errors import LogError
 
 CONFIG = protocol_from_dict({"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}, "DAI": {}}})
