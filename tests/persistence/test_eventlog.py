@@ -30,6 +30,7 @@ from marginengine.engine import (
     SetPrice,
     Withdraw,
 )
+from marginengine.errors import LogError
 from marginengine.persistence import (
     FORMAT_VERSION,
     EventLog,
@@ -41,7 +42,6 @@ from marginengine.persistence import (
     wal_path,
 )
 from marginengine.persistence.chain import checkpoint_digest
-from marginengine.errors import LogError
 
 CONFIG = protocol_from_dict({"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}, "DAI": {}}})
 WETH = 10**18
@@ -65,7 +65,8 @@ EVENTS: list[Event] = [
 ACCEPTED = [True, True, True, True, False, True, False, True, True, False]
 
 
-def write_log(path: Path, events: list[Event] = EVENTS, **kwargs: Any) -> tuple[Engine, list[Outcome]]:
+def write_log(path: Path, events: list[Event] = EVENTS,
+              **kwargs: Any) -> tuple[Engine, list[Outcome]]:
     engine = Engine.with_log(CONFIG, path, **kwargs)
     outcomes = engine.apply_all(events)
     engine.close()
