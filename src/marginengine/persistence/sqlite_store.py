@@ -188,14 +188,21 @@ class SQLiteStore:
                                         suffix=".creating")
             os.close(fd)
             temp = Path(name)
+            # The temporary file needs no journal and no syncs of its own: it is fsynced
+            # once, whole, before it is linked into place.
             with contextlib.closing(sqlite3.connect(temp, isolation_level=None)) as build:
-                build.executescript(_SCHEMA)
+                build.execute("PRAGMA journal_mode=OFF")
+                build.execute("PRAGMA synchronous=OFF")
                 build.execute("BEGIN")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        build.execute(statement)
                 build.executemany("INSERT INTO meta(key, value) VALUES (?, ?)",
                                   sorted(pairs.items()))
                 build.execute("INSERT INTO checkpoint VALUES (1, 0, ?, 0, ?)",
                               (digest, checkpoint_digest(digest, 0, digest, 0)))
                 build.execute("COMMIT")
+                build.execute("PRAGMA journal_mode=WAL")  # recorded in the file's header
             with open(temp, "rb") as handle:
                 os.fsync(handle.fileno())
             ack = AckFile(ack_path(path), digest)
