@@ -141,8 +141,10 @@ def write_all(path: Path, every: int, close: bool, ack: int | None = None,
     return engine
 
 
-def killed_writer(path: Path, rng: random.Random, durability: str, synchronous: str) -> int:
-    """Fork a writer, kill it at a random moment; the highest seq it acknowledged."""
+def killed_writer(path: Path, rng: random.Random, durability: str, synchronous: str,
+                  early: bool = False) -> int:
+    """Fork a writer, kill it at a random moment (``early``: within its first 60 ms, while
+    it creates the log); the highest seq it acknowledged."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: write, acknowledge, never return into pytest
@@ -155,8 +157,8 @@ def killed_writer(path: Path, rng: random.Random, durability: str, synchronous: 
         finally:
             os._exit(code)
     os.close(write_end)
-    kill_after = rng.randint(-1, N)
-    delay = rng.random() * 0.002
+    kill_after = -1 if early else rng.randint(0, N)
+    delay = rng.random() * (0.06 if early else 0.002)
     acknowledged, buffer = -1, b""
     with os.fdopen(read_end, "rb", buffering=0) as pipe:
         killed = False
@@ -206,7 +208,7 @@ def test_faults_when_injected_then_each_survived_or_detected_never_silently_lost
         # an fsync per commit, against power loss); a few runs use FULL.
         synchronous = "FULL" if i % 12 == 0 else "NORMAL"
         path = fresh()
-        acknowledged = killed_writer(path, rng, durability, synchronous)
+        acknowledged = killed_writer(path, rng, durability, synchronous, early=i < 4)
         fault = f"SIGKILL, per {durability}"
         if not path.exists():  # killed while creating: with_log never returned
             assert acknowledged <= 0
