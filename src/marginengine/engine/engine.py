@@ -267,7 +267,8 @@ class Engine:
 
     def _write(self, outcome: Outcome) -> None:
         if self.log is not None:
-            self.log.write(outcome.seq, outcome.name, outcome.accepted, outcome.to_dict())
+            record = outcome.to_dict()
+            self.log.write(outcome.seq, record["outcome"], outcome.accepted, record)
 
     @contextmanager
     def batch(self) -> Iterator[None]:

@@ -17,12 +17,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                            check_circular=False)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, check_circular=False)
 
 
 def encode(record: Mapping[str, Any]) -> str:
-    """Canonical JSON of one outcome record: sorted keys, no spaces, ASCII only."""
+    """Compact JSON of one outcome record: keys in the engine's (deterministic) order, no
+    spaces, ASCII only. The chain covers the stored bytes, so verification never re-encodes;
+    replay compares parsed values."""
     return _ENCODER.encode(record)
 
 

@@ -216,6 +216,9 @@ class SQLiteStore:
                 db.close()
                 raise LogError(f"{path}: cannot use SQLite's WAL journal here (got {mode})")
             db.execute(f"PRAGMA synchronous={synchronous}")
+            # Checkpoints are the store's own (every checkpoint_every events, with the
+            # acknowledged count), not SQLite's automatic ones inside random commits.
+            db.execute("PRAGMA wal_autocheckpoint=0")
         except (OSError, sqlite3.Error) as exc:
             if ack is not None:
                 ack.close(delete=True)

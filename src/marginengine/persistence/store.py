@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 
 class Durability(StrEnum):
@@ -38,12 +38,11 @@ class Durability(StrEnum):
     BATCH = "batch"
 
 
-@dataclass(frozen=True)
-class EventRecord:
+class EventRecord(NamedTuple):
     """One outcome to append: its sequence number, name, acceptance and encoded record.
 
-    ``payload`` is the canonical JSON of the outcome (:func:`marginengine.persistence.encode`);
-    the store chains and stores it as is.
+    ``payload`` is the JSON of the outcome (:func:`marginengine.persistence.encode`); the
+    store chains and stores it as is. (A named tuple: one is built per event, cheaply.)
     """
 
     seq: int
