@@ -66,7 +66,6 @@ from marginengine.margin import (
 from marginengine.margin.perp import BucketRisk, PerpMarginModel, mark_price
 from marginengine.oracle import MarketOracle, PriceStatus, PriceTable
 from marginengine.persistence import (
-    DEFAULT_CHECKPOINT_EVERY,
     Durability,
     EventLog,
     LogRecord,
@@ -192,7 +191,7 @@ class Engine:
     @classmethod
     def with_log(cls, config: ProtocolConfig, path: str | Path, synchronous: str = "FULL",
                  durability: Durability | str = Durability.EVENT,
-                 checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> Engine:
+                 checkpoint_every: int | None = None) -> Engine:
         """An engine writing a new SQLite event log at ``path``.
 
         Parameters
@@ -206,7 +205,7 @@ class Engine:
             a ``with engine.batch():`` block (and at :meth:`close`).
         checkpoint_every
             Checkpoint the WAL into the main file, with the acknowledged count, every this
-            many events.
+            many events (default: whenever the WAL reaches 1,000 pages, and at close).
         """
         meta = {"protocol": json.dumps(config.model_dump(mode="json"), sort_keys=True)}
         return cls(config, EventLog.sqlite(path, meta, synchronous=synchronous,

@@ -15,7 +15,7 @@ from marginengine.persistence.ackfile import ack_path
 from marginengine.persistence.chain import encode, event_digest, meta_digest
 from marginengine.persistence.eventlog import EventLog
 from marginengine.persistence.sqlite_store import (
-    DEFAULT_CHECKPOINT_EVERY,
+    CHECKPOINT_WAL_PAGES,
     FORMAT_VERSION,
     READABLE_FORMATS,
     SQLiteStore,
@@ -36,7 +36,7 @@ def open_log(path: str | Path) -> LogStore:
 
 
 __all__ = [
-    "DEFAULT_CHECKPOINT_EVERY",
+    "CHECKPOINT_WAL_PAGES",
     "FORMAT_VERSION",
     "READABLE_FORMATS",
     "Durability",
