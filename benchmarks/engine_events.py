@@ -20,8 +20,9 @@ that same list of events to fresh engines:
    ``engine.commit()`` every ``--batch`` events (a simulator step or a service tick);
 5. ``replay``: ``Engine.replay`` of the log from (4), verifying every record and outcome.
 
-Every run is repeated ``--repeat`` times, interleaved, and the best of each is kept (on a
-shared machine the slowest runs measure the neighbours). It prints the rates and the two
+The two sides of each ratio run *paired*: chunk by chunk, alternately (the order swapped
+every chunk), so both see the same load on a shared machine; the pair is repeated
+``--repeat`` times and the best of each side kept. It prints the rates and the two
 ratios with their targets: per event / raw inserts (at least 0.2) and per batch / in memory
 (at least 0.8).
 
@@ -132,43 +133,88 @@ def generate(config: ProtocolConfig, count: int, rng: random.Random,
     return events[:count]
 
 
-def timed_apply(engine: Engine, events: list[Event], batch: int = 0
-                ) -> tuple[float, Counter[str]]:
-    """Apply ``events`` (committing every ``batch`` events if ``batch``), then close."""
+def timed_apply(engine: Engine, events: list[Event]) -> tuple[float, Counter[str]]:
+    """Apply ``events``, then close."""
     outcomes: Counter[str] = Counter()
     start = time.perf_counter()
-    if batch:
-        for i in range(0, len(events), batch):
-            for event in events[i:i + batch]:
-                outcomes[engine.apply(event).name] += 1
-            engine.commit()
-    else:
-        for event in events:
-            outcomes[engine.apply(event).name] += 1
+    for event in events:
+        outcomes[engine.apply(event).name] += 1
     engine.close()
     return time.perf_counter() - start, outcomes
 
 
-def raw_inserts(log_path: Path, raw_path: Path, synchronous: str) -> tuple[float, int]:
-    """Insert the log's rows into a fresh database: same schema, commit per row."""
-    with closing(sqlite3.connect(log_path)) as source:
-        schema = [sql for (sql,) in source.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'table' ORDER BY name")]
-        rows = source.execute(
-            "SELECT seq, outcome, accepted, payload, checksum FROM events ORDER BY seq"
-        ).fetchall()
+def paired_memory_batch(config: ProtocolConfig, events: list[Event], path: Path, batch: int,
+                        synchronous: str) -> tuple[float, float, Engine, Engine]:
+    """In-memory and per-batch engines timed chunk by chunk, alternately (a batch each, the
+    order swapped every chunk), so both see the same load on a shared machine."""
+    memory = Engine(config)
+    batched = Engine.with_log(config, path, synchronous=synchronous, durability="batch")
+    memory_s = batch_s = 0.0
+    for k, i in enumerate(range(0, len(events), batch)):
+        chunk = events[i:i + batch]
+        for which in ((0, 1) if k % 2 == 0 else (1, 0)):
+            start = time.perf_counter()
+            if which == 0:
+                for event in chunk:
+                    memory.apply(event)
+                memory_s += time.perf_counter() - start
+            else:
+                for event in chunk:
+                    batched.apply(event)
+                batched.commit()
+                batch_s += time.perf_counter() - start
+    start = time.perf_counter()
+    batched.close()
+    return memory_s, batch_s + time.perf_counter() - start, memory, batched
+
+
+def paired_event_raw(config: ProtocolConfig, events: list[Event], log_path: Path,
+                     raw_path: Path, rows: list[tuple[object, ...]], schema: list[str],
+                     synchronous: str, chunk: int = 100) -> tuple[float, float, Engine]:
+    """The per-event log and raw inserts of the same rows (same schema, commit per row, same
+    ``synchronous``, closing checkpoint), timed chunk by chunk, alternately."""
+    logged = Engine.with_log(config, log_path, synchronous=synchronous)
     db = sqlite3.connect(raw_path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA synchronous={synchronous}")
     for sql in schema:
         db.execute(sql)
+    logged_s = raw_s = 0.0
+    for k, i in enumerate(range(0, len(events), chunk)):
+        for which in ((0, 1) if k % 2 == 0 else (1, 0)):
+            start = time.perf_counter()
+            if which == 0:
+                for event in events[i:i + chunk]:
+                    logged.apply(event)
+                logged_s += time.perf_counter() - start
+            else:
+                for row in rows[i:i + chunk]:
+                    db.execute("INSERT INTO events(seq, outcome, accepted, payload, checksum) "
+                               "VALUES (?, ?, ?, ?, ?)", row)
+                raw_s += time.perf_counter() - start
     start = time.perf_counter()
-    for row in rows:
-        db.execute("INSERT INTO events(seq, outcome, accepted, payload, checksum) "
-                   "VALUES (?, ?, ?, ?, ?)", row)
+    logged.close()
+    logged_s += time.perf_counter() - start
+    start = time.perf_counter()
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
-    return time.perf_counter() - start, len(rows)
+    raw_s += time.perf_counter() - start
+    return logged_s, raw_s, logged
+
+
+def log_rows(config: ProtocolConfig, events: list[Event], path: Path
+             ) -> tuple[list[tuple[object, ...]], list[str]]:
+    """The rows (and table schema) the log of ``events`` holds (written untimed, no sync)."""
+    engine = Engine.with_log(config, path, synchronous="OFF")
+    engine.apply_all(events)
+    engine.close()
+    with closing(sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)) as source:
+        schema = [sql for (sql,) in source.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        rows = source.execute(
+            "SELECT seq, outcome, accepted, payload, checksum FROM events ORDER BY seq"
+        ).fetchall()
+    return rows, schema
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=1_000,
                         help="events per commit in the per-batch run")
     parser.add_argument("--repeat", type=int, default=3,
-                        help="repetitions of every run, interleaved (best kept)")
+                        help="repetitions of the paired runs (best of each side kept)")
     parser.add_argument("--synchronous", choices=("FULL", "NORMAL"), default="FULL",
                         help="SQLite synchronous setting, for the log and the raw inserts alike")
     parser.add_argument("--out", type=Path, default=None,
@@ -198,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     rounds = [(out / f"engine_batch_log{i}.sqlite", out / f"engine_log{i}.sqlite",
                out / f"raw_inserts{i}.sqlite") for i in range(args.repeat)]
-    for path in (p for paths in rounds for p in paths):
+    rows_path = out / "rows.sqlite"
+    for path in (rows_path, *(p for paths in rounds for p in paths)):
         if path.exists():
             parser.error(f"{path} exists; choose an empty --out directory")
 
@@ -207,38 +254,31 @@ def main(argv: list[str] | None = None) -> int:
     events = generate(config, args.events, random.Random(args.seed), args.borrowers)
     generated_in = time.perf_counter() - start
     n = len(events)
-
     durable = events[:args.durable_events]
     d = len(durable)
-    reference = Engine(config)
-    durable_outcomes = Counter(reference.apply(e).name for e in durable)
+    rows, schema = log_rows(config, durable, rows_path)
+    outcomes: Counter[str] = Counter(o.name for o in Engine(config).apply_all(events))
+
     memory_s = unchecked_s = batch_s = logged_s = raw_s = float("inf")
-    memory = batched = Engine(config)
-    outcomes: Counter[str] = Counter()
-    for batch_path, log_path, raw_path in rounds:  # interleaved; the best of each is kept
-        memory = Engine(config)
-        seconds, outcomes = timed_apply(memory, events)
-        memory_s = min(memory_s, seconds)
-        unchecked_s = min(unchecked_s, timed_apply(Engine(config, check_invariants=False),
-                                                   events)[0])
-        batched = Engine.with_log(config, batch_path, synchronous=args.synchronous,
-                                  durability="batch")
-        seconds, batch_outcomes = timed_apply(batched, events, args.batch)
-        assert batch_outcomes == outcomes, "the logged run must make the same decisions"
-        batch_s = min(batch_s, seconds)
-        logged = Engine.with_log(config, log_path, synchronous=args.synchronous)
-        seconds, logged_outcomes = timed_apply(logged, durable)
-        assert logged_outcomes == durable_outcomes
-        logged_s = min(logged_s, seconds)
-        seconds, raw_rows = raw_inserts(log_path, raw_path, args.synchronous)
-        assert raw_rows == d
-        raw_s = min(raw_s, seconds)
+    memory = batched = logged = Engine(config)
+    for batch_path, log_path, raw_path in rounds:  # the best of each is kept
+        seconds, memory_outcomes = timed_apply(Engine(config, check_invariants=False), events)
+        unchecked_s = min(unchecked_s, seconds)
+        assert memory_outcomes == outcomes
+        mem_seconds, seconds, memory, batched = paired_memory_batch(
+            config, events, batch_path, args.batch, args.synchronous)
+        memory_s, batch_s = min(memory_s, mem_seconds), min(batch_s, seconds)
+        seconds, raw_seconds, logged = paired_event_raw(
+            config, durable, log_path, raw_path, rows, schema, args.synchronous)
+        logged_s, raw_s = min(logged_s, seconds), min(raw_s, raw_seconds)
     start = time.perf_counter()
     _, report = Engine.replay(rounds[-1][0])
     replay_s = time.perf_counter() - start
     assert report.events == n and report.state_hash == batched.state_hash() == memory.state_hash()
     _, durable_report = Engine.replay(rounds[-1][1])
-    assert durable_report.events == d and durable_report.state_hash == reference.state_hash()
+    assert durable_report.events == d and durable_report.state_hash == logged.state_hash()
+    with closing(sqlite3.connect(f"file:{rounds[-1][2]}?mode=ro&immutable=1", uri=True)) as db:
+        assert db.execute("SELECT * FROM events ORDER BY seq").fetchall() == rows
 
     rates = {
         "engine_in_memory": n / memory_s,
@@ -256,8 +296,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{accepted} accepted, {n - accepted} refused, "
           f"{outcomes['LiquidationExecuted']} liquidations")
     print(f"SQLite {sqlite3.sqlite_version}, WAL, synchronous={args.synchronous} for the logs "
-          f"and the raw inserts; per batch: a commit every {args.batch} events; best of "
-          f"{args.repeat}; per event and raw: the first {d} events; files in {out}")
+          f"and the raw inserts; per batch: a commit every {args.batch} events; paired runs, "
+          f"best of {args.repeat}; per event and raw: the first {d} events; files in {out}")
     print()
     print(f"{'run':<28}{'events':>8}{'seconds':>10}{'events/s':>12}")
     runs = (("engine, in memory", n, memory_s), ("  same, no invariant check", n, unchecked_s),

@@ -213,8 +213,15 @@ class SQLiteStore:
             with open(temp, "rb") as handle:
                 os.fsync(handle.fileno())
             ack = AckFile(ack_path(path), digest)
-            os.link(temp, path)  # fails, rather than overwrites, if the path appeared
-            temp.unlink()
+            try:
+                os.link(temp, path)  # fails, rather than overwrites, if the path appeared
+                temp.unlink()
+            except FileExistsError:
+                raise
+            except OSError:  # a file system without hard links: rename, checking first
+                if path.exists():
+                    raise FileExistsError(17, "File exists", str(path)) from None
+                os.rename(temp, path)
             temp = None
             _fsync_dir(path.parent)
             db = sqlite3.connect(path, isolation_level=None)
