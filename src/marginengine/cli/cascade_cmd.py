@@ -21,14 +21,38 @@ def _progress(console: Console, quiet: bool) -> Progress:
                     TimeElapsedColumn(), console=console, transient=True, disable=quiet)
 
 
-def write_series(path: Path, series: dict[str, list[float]]) -> bool:
-    """Per-step series to Parquet; ``False`` when pyarrow is missing."""
+def series_metadata(scenario: str, seed: int, step_seconds: int,
+                    start_time_utc: str | None) -> dict[str, str]:
+    """The key-value metadata of ``steps.parquet`` (docs/formats.md): the scenario, its
+    seed, the step length, each column's unit and kind and, for a replayed price, the UTC
+    time of step 0."""
+    from marginengine.sim.metrics import SERIES_COLUMNS
+
+    meta = {
+        "marginengine.scenario": scenario,
+        "marginengine.seed": str(seed),
+        "marginengine.step_seconds": str(step_seconds),
+        "marginengine.units": json.dumps({c.name: c.unit for c in SERIES_COLUMNS}),
+        "marginengine.kinds": json.dumps({c.name: c.kind for c in SERIES_COLUMNS}),
+    }
+    if start_time_utc is not None:
+        meta["marginengine.start_time_utc"] = start_time_utc
+    return meta
+
+
+def write_series(path: Path, series: dict[str, list[float]],
+                 metadata: dict[str, str] | None = None) -> bool:
+    """Per-step series to Parquet with ``metadata`` in its key-value metadata; ``False``
+    when pyarrow is missing."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         return False
-    pq.write_table(pa.table(series), path)
+    table = pa.table(series)
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    pq.write_table(table, path)
     return True
 
 
@@ -60,7 +84,9 @@ def run(data: dict[str, Any], source: str, staging: Path, console: Console, quie
         result = run_cascade(data, log_path=staging / "events.sqlite", source=source,
                              on_step=lambda _: progress.advance(task))
     summary = {"scenario": spec.name, **result.summary}
-    if not write_series(staging / "steps.parquet", result.series):
+    meta = series_metadata(spec.name, spec.seed, spec.step_seconds,
+                           result.summary.get("start_time_utc"))
+    if not write_series(staging / "steps.parquet", result.series, meta):
         notes.append("install marginengine[sim] (pyarrow) for steps.parquet")
     (staging / "auctions.json").write_text(json.dumps(result.auctions, indent=1))
     if write_report(staging, f"marginengine: {spec.name}", summary, result.series,
