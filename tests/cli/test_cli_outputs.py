@@ -49,3 +49,34 @@ def test_simulate_when_not_replay_then_no_start_time(tmp_path: Path,
     assert meta[b"marginengine.scenario"] == b"quickstart"
     assert b"marginengine.start_time_utc" not in meta
     assert json.loads((out / "summary.json").read_text())["start_time_utc"] is None
+
+
+def test_simulate_when_monte_carlo_then_labelled_estimates_intervals_and_tail_warnings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    out = tmp_path / "mc"
+    code, stdout, err = run(["simulate", str(EXAMPLES / "gbm_stress.toml"), "--out", str(out),
+                             "--json", "--quiet", "--runs", "6", "--workers", "1", *REDUCED],
+                            capsys)
+    assert code == 0
+    summary = json.loads(stdout)
+    assert json.loads((out / "summary.json").read_text()) == summary
+    # The mean is labelled as one; the unlabelled per-run names are gone.
+    assert "bad_debt" not in summary and "liquidated_value" not in summary
+    e = summary["estimates"]
+    for name in ("mean_bad_debt", "var95_bad_debt", "es99_bad_debt", "lar95", "p_bad_debt",
+                 "mean_liquidated_value", "mean_borrower_loss"):
+        assert e[name]["ci_low"] <= e[name]["value"] <= e[name]["ci_high"], name
+        assert e[name]["observations"] == 6
+        assert summary[name] == e[name]["value"]
+    # 6 runs: 1 beyond the 95th and the 99th percentiles: warned in the file and on stderr.
+    assert e["var95_bad_debt"]["tail_observations"] == 1
+    assert len(summary["warnings"]) == 3
+    for warning in summary["warnings"]:
+        assert f"warning: {warning}" in err
+    code, stdout, err = run(["simulate", str(EXAMPLES / "gbm_stress.toml"), "--out",
+                             str(tmp_path / "mc2"), "--runs", "6", "--workers", "1",
+                             *REDUCED], capsys)
+    assert code == 0
+    assert "95% interval" in stdout and "runs in tail" in stdout and "var95_bad_debt" in stdout
+    assert err.count("warning: ") == 3

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -78,6 +79,9 @@ def run(data: dict[str, Any], source: str, staging: Path, console: Console, quie
         summary = {"scenario": spec.name, **summary}
         if not (staging / "runs.parquet").exists():
             notes.append("install marginengine[sim] (pyarrow) for runs.parquet")
+        # Thin tails are said on stderr even with --json or --quiet (and in summary.json).
+        for warning in summary.get("warnings", []):
+            click.echo(f"warning: {warning}", err=True)
         return summary, notes
     with _progress(console, quiet) as progress:
         task = progress.add_task(spec.name, total=spec.steps)
@@ -96,14 +100,31 @@ def run(data: dict[str, Any], source: str, staging: Path, console: Console, quie
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
-    """The headline figures of a run or of a Monte Carlo."""
+    """The headline figures of a run, or the estimates of a Monte Carlo with their
+    confidence intervals and the runs in their tails."""
+    if "estimates" in summary:
+        return _estimates_table(summary)
     table = Table(title="Summary", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    keys = [k for k in (*SUMMARY_KEYS, "runs", "var95_bad_debt", "es99_bad_debt", "lar95")
-            if k in summary]
-    for key in keys:
+    for key in (k for k in SUMMARY_KEYS if k in summary):
         value = summary[key]
         shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
         table.add_row(key, shown)
+    return table
+
+
+def _estimates_table(summary: dict[str, Any]) -> Table:
+    conf = summary.get("confidence", {})
+    level = f"{conf.get('level', 0.95):.0%}"
+    table = Table(title=f"Monte Carlo: {summary['runs']} runs (intervals: {level} "
+                        f"{conf.get('method', 'bootstrap')})", title_justify="left")
+    for col in ("estimate", "value", f"{level} interval", "runs in tail"):
+        table.add_column(col, justify="left" if col == "estimate" else "right")
+    for name, e in summary["estimates"].items():
+        tail = e["tail_observations"]
+        shown = "-" if tail is None else (f"[red]{tail}[/red]" if tail < conf.get(
+            "min_tail", 10) else str(tail))
+        table.add_row(name, f"{e['value']:,.2f}", f"{e['ci_low']:,.2f} - {e['ci_high']:,.2f}",
+                      shown)
     return table
