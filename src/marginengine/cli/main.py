@@ -65,7 +65,7 @@ def simulate(scenario: Path, out_dir: Path | None, as_json: bool, quiet: bool,
     more than one run, runs.parquet and the Monte Carlo statistics. A previous run under
     --out is replaced only once the new one has finished.
     """
-    from marginengine.cli.output import accounts_table, liquidations_table, print_tables
+    from marginengine.cli.output import accounts_table, liquidation_tables, print_tables
     from marginengine.config import read_toml
     from marginengine.sim import apply_overrides, run_scenario, scenario_from_dict
 
@@ -101,7 +101,7 @@ def simulate(scenario: Path, out_dir: Path | None, as_json: bool, quiet: bool,
         click.echo(json.dumps(summary, indent=2))
         return
     if not quiet:
-        print_tables(console, liquidations_table(result), accounts_table(result.engine))
+        print_tables(console, *liquidation_tables(result), accounts_table(result.engine))
         for outcome in result.rejected:
             console.print(f"[yellow]refused[/yellow] {outcome}")
         console.print(
@@ -154,7 +154,7 @@ def _simulate_cascade(data: dict[str, Any], scenario: Path, out_dir: Path | None
 def health(snapshot: Path, as_json: bool) -> None:
     """Evaluate SNAPSHOT (prices and balances, TOML): each account's collateral, debt,
     health factor, whether it is liquidatable, and the largest liquidation allowed."""
-    from marginengine.cli.output import health_row, health_table
+    from marginengine.cli.output import health_row, health_tables, print_tables
     from marginengine.engine.snapshot import load_snapshot
 
     engine = load_snapshot(snapshot)
@@ -165,7 +165,7 @@ def health(snapshot: Path, as_json: bool) -> None:
         ]
         click.echo(json.dumps({"preset": engine.config.preset, "accounts": rows}, indent=2))
         return
-    Console(width=_width()).print(health_table(engine))
+    print_tables(Console(width=_width()), *health_tables(engine))
 
 
 @cli.command()
