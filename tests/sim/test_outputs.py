@@ -274,3 +274,9 @@ def test_statistics_when_same_seed_then_same_intervals():
     assert one["estimates"]["var95_bad_debt"]["ci_low"] != \
         other["estimates"]["var95_bad_debt"]["ci_low"]
     assert one["var95_bad_debt"] == other["var95_bad_debt"]  # the point estimate is not drawn
+
+
+def test_formats_doc_when_read_then_lists_every_steps_column_with_unit_and_kind():
+    doc = (EXAMPLES.parent / "docs" / "formats.md").read_text()
+    for c in SERIES_COLUMNS:
+        assert f"| `{c.name}` | {c.unit} | {c.kind.replace('_', ' ')} |" in doc, c.name

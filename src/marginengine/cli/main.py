@@ -153,7 +153,9 @@ def _simulate_cascade(data: dict[str, Any], scenario: Path, out_dir: Path | None
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def health(snapshot: Path, as_json: bool) -> None:
     """Evaluate SNAPSHOT (prices and balances, TOML): each account's collateral, debt,
-    health factor, whether it is liquidatable, and the largest liquidation allowed."""
+    health factor, whether it is liquidatable, and the largest liquidation allowed;
+    accounts with perps: quote cash, equity, maintenance and initial margin, margin ratio,
+    and each position's entry, mark, PnL and liquidation price."""
     from marginengine.cli.output import health_row, health_tables, print_tables
     from marginengine.engine.snapshot import load_snapshot
 
