@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-SUMMARY_KEYS = ("bad_debt", "liquidated_value", "liquidation_count", "liquidator_profit",
+SUMMARY_KEYS = ("bad_debt", "bad_debt_realized", "bad_debt_in_auctions", "bad_debt_underwater",
+                "liquidated_value", "liquidation_count", "liquidator_profit",
                 "borrower_loss", "auctions_started", "auctions_settled_near_zero",
                 "insurance_fund_drawdown", "adl_volume", "amplification",
                 "time_to_liquidate_mean_steps", "min_price", "min_venue_price")

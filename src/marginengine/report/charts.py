@@ -81,6 +81,8 @@ def draw_charts(series: dict[str, list[float]], twin: dict[str, list[float]] | N
     ax2.plot(steps, series["bad_debt_realized_usd_cum"], color="tab:red", ls=":",
              label="of which realized, USD")
     ax2.set_ylabel("bad debt, USD")
+    ax1.set_ylim(bottom=0)
+    ax2.set_ylim(bottom=0)
     handles = ax1.get_legend_handles_labels()
     more = ax2.get_legend_handles_labels()
     ax1.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", fontsize=8)

@@ -672,9 +672,9 @@ class CascadeRunner:
                 value: float) -> None:
         """Append step ``i``'s row (see :data:`marginengine.sim.metrics.SERIES_COLUMNS`)."""
         s = self.series
-        # Rescan after the keepers so the bad debt is the state at the end of the step
-        # (the step's own scan ran before they acted).
-        self.book.incremental_scan()
+        # No rescan needed for the end-of-step bad debt: the price does not move after the
+        # step's scan and keepers only touch accounts it found below the threshold, whose
+        # values are read as they are now.
         dist = self.book.health_distribution()
         realized, in_auctions, underwater = self.bad_debt_parts()
         house = self.engine.auctions
