@@ -10,6 +10,10 @@ from marginengine.fixedpoint import PRICE_DECIMALS, parse_units
 #: A human amount or price as written in TOML: a number or a decimal string.
 HumanNumber = str | int | float
 
+#: The largest amount or price accepted, in smallest units: an EVM token balance is a
+#: uint256. Anything larger is a typo, and its value in USD would not fit a float.
+MAX_UNITS = 2**256 - 1
+
 
 def parse_asset_amounts(
     values: dict[str, Any], config: ProtocolConfig, path: str, problems: list[str],
@@ -45,5 +49,9 @@ def parse_positive(raw: object, decimals: int, where: str, problems: list[str]) 
         return None
     if value <= 0:
         problems.append(f"{where}: must be positive (got {raw!r})")
+        return None
+    if value > MAX_UNITS:
+        problems.append(f"{where}: too large ({raw!r} is more than 2**256 - 1 smallest "
+                        f"units, the largest on-chain balance)")
         return None
     return value
