@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from marginengine.config.amounts import HumanNumber, parse_asset_amounts
 from marginengine.config.models import ProtocolConfig, _Strict
@@ -127,13 +127,15 @@ class BookSpec(_Strict):
     debt_asset: str = "DAI"
     collateral_asset: str | None = None            # the price path's asset (price.asset)
 
-    @model_validator(mode="after")
-    def _whales(self) -> BookSpec:
-        # The default (3) shrinks to accounts - 1 in a tiny book; a value given is kept.
-        if "whales" in self.model_fields_set and self.whales and self.whales >= self.accounts:
-            raise ValueError(f"whales: {self.whales} whales need more than {self.whales} "
-                             f"accounts (accounts = {self.accounts})")
-        return self
+    # Runs only on a value given (the default 3 shrinks to accounts - 1 in a tiny book).
+    @field_validator("whales")
+    @classmethod
+    def _whales(cls, value: int, info: ValidationInfo) -> int:
+        accounts = info.data.get("accounts")
+        if accounts is not None and value and value >= accounts:
+            raise ValueError(f"must be fewer than accounts ({value} whales, {accounts} "
+                             "accounts): the rest of the debt needs ordinary accounts")
+        return value
 
 
 class CascadeAccountSpec(_Strict):
