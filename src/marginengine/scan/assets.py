@@ -91,7 +91,7 @@ class AssetVectors:
         """Set column ``k``'s exact price; return whether it changed."""
         if self.price_int[k] == price:
             return False
-        self.price[k] = _screen_float(price, 1, f"{self.symbols[k]}: price {price}")
+        self.price[k] = _screen_float(price, 1, f"{self.symbols[k]}: price")
         self.price_int[k] = price
         return True
 
