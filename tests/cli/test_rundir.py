@@ -210,3 +210,22 @@ def test_prepare_when_abandoned_then_created_parents_removed(tmp_path: Path):
     (folder.staging / "events.sqlite").write_bytes(b"partial")
     folder.abandon()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_force_when_marker_lists_a_file_behind_a_symlink_then_it_is_not_deleted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "precious.txt").write_text("mine\n")
+    out = tmp_path / "run"
+    assert run(["simulate", str(WALKTHROUGH), "--out", str(out), "--quiet"], capsys)[0] == 0
+    (out / "link").symlink_to(elsewhere)
+    marker = json.loads((out / MARKER).read_text())
+    marker["files"] += ["link", "link/precious.txt", "../elsewhere/precious.txt"]
+    (out / MARKER).write_text(json.dumps(marker))
+    code, _, _ = run(["simulate", str(WALKTHROUGH), "--out", str(out), "--quiet", "--force"],
+                     capsys)
+    assert code == 0
+    assert (elsewhere / "precious.txt").read_text() == "mine\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "run"]

@@ -46,6 +46,14 @@ def problems(*overrides: str) -> list[str]:
     ('accounts=[{id="lender"}]', "accounts.0.id: 'lender' is the runner's own account"),
     ("steps=true", "steps: must not be true or false (got true)"),
     ("seed=false", "seed: must not be true or false (got false)"),
+    # Bounds that keep the float book inside float64 (these ended in OverflowError).
+    ("price.s0=1e-300", "price.s0: Input should be greater than or equal to 1E-8"),
+    ("book.total_debt=1e300", "book.total_debt: Input should be less than or equal to 1E+15"),
+    ("book.collateralization_median=1e300",
+     "book.collateralization_median: Input should be less than or equal to 1000"),
+    ("step_seconds=1000000000000", "step_seconds: Input should be less than or equal to "
+                                   "31536000"),
+    ("price.process=path", "price.path: a path process needs at least one price"),
 ])
 def test_scenario_spec_when_input_not_meant_then_refused_naming_field(override: str,
                                                                        expected: str):

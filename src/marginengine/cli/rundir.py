@@ -91,11 +91,16 @@ def _pid_alive(pid: int) -> bool:
 def _listed_files(folder: Path, marker: dict[str, Any]) -> list[Path]:
     """The marker's files that are inside ``folder`` (names that climb out are skipped)."""
     out = []
+    real = folder.resolve()
     for name in marker.get("files", []):
         parts = Path(name).parts
         if not parts or Path(name).is_absolute() or ".." in parts:
             continue
-        out.append(folder / name)
+        path = folder / name
+        # Not through a symbolic link to a folder elsewhere: only files under this one.
+        if path.parent.resolve() != real.joinpath(*parts[:-1]):
+            continue
+        out.append(path)
     return out
 
 

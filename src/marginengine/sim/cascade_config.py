@@ -29,6 +29,14 @@ SIGMA_MAX = Decimal(100)
 Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
+#: A USD price per whole token: from one price unit (1e-8, the engine's 8 decimals) to
+#: 1e15 (beyond any asset; larger values overflow the book's float values).
+UsdPrice = Annotated[Decimal, Field(ge=Decimal("1e-8"), le=Decimal("1e15"),
+                                    allow_inf_nan=False)]
+#: USD of debt in a book: up to 1e15 (a quadrillion).
+UsdTotal = Annotated[Decimal, Field(gt=0, le=Decimal("1e15"), allow_inf_nan=False)]
+#: Collateral value over debt: above 0, at most 1,000.
+Ratio = Annotated[Decimal, Field(gt=0, le=1000, allow_inf_nan=False)]
 
 
 class PriceSpec(_Strict):
@@ -37,9 +45,9 @@ class PriceSpec(_Strict):
     asset: str = "WETH"
     process: Literal["replay", "gbm", "jump", "ou", "bridge", "crash", "path"] = "gbm"
     file: str = ""                         # replay: 10-minute OHLCV JSON (relative: to the file)
-    path: list[Positive] = Field(default_factory=list)  # path: prices per step, last held
+    path: list[UsdPrice] = Field(default_factory=list)  # path: prices per step, last held
     field: str = "price_close"
-    s0: Positive = Decimal(2000)
+    s0: UsdPrice = Decimal(2000)
     mu: Decimal = Decimal(0)
     sigma: Annotated[Decimal, Field(ge=0, le=SIGMA_MAX, allow_inf_nan=False)] = \
         Decimal("0.8")                      # yearly, a fraction: 0.8 is 80% a year
@@ -47,7 +55,7 @@ class PriceSpec(_Strict):
     jump_mean: Decimal = Decimal(0)         # log size
     jump_std: NonNegative = Decimal(0)
     theta: NonNegative = Decimal(0)         # OU speed (per year)
-    end: Positive = Decimal(1000)           # bridge target
+    end: UsdPrice = Decimal(1000)           # bridge target
     crash_at: int = Field(default=0, ge=0)  # crash: step of a k-sigma drop
     crash_k_sigma: NonNegative = Decimal(0)
     vol_scale: Positive = Decimal(1)
@@ -118,12 +126,12 @@ class BookSpec(_Strict):
     """A synthetic book of vaults/borrowers: lognormal sizes and collateralization."""
 
     accounts: int = Field(default=200, ge=1, le=2_000_000)
-    total_debt: Positive = Decimal(10_000_000)     # USD
+    total_debt: UsdTotal = Decimal(10_000_000)     # USD
     whales: int = Field(default=3, ge=0)
     whale_share: Fraction = Decimal("0.3")         # of total debt held by the whales
-    collateralization_median: Positive = Decimal("2.2")   # collateral value / debt
+    collateralization_median: Ratio = Decimal("2.2")   # collateral value / debt
     collateralization_sigma: NonNegative = Decimal("0.35")
-    min_collateralization: Positive = Decimal("1.55")
+    min_collateralization: Ratio = Decimal("1.55")
     debt_asset: str = "DAI"
     collateral_asset: str | None = None            # the price path's asset (price.asset)
 
@@ -168,7 +176,7 @@ class CascadeFile(_Strict):
     description: str = ""
     seed: int = Field(default=1, ge=0)
     steps: int = Field(default=144, ge=1, le=1_000_000)
-    step_seconds: int = Field(default=600, gt=0)
+    step_seconds: int = Field(default=600, gt=0, le=31_536_000)  # at most a year
     protocol: dict[str, Any]
     prices: dict[str, HumanNumber] = Field(default_factory=dict)  # others' constant prices
     price: PriceSpec
@@ -238,6 +246,8 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
         seen.add(acct.id)
         parse_asset_amounts(acct.deposit, protocol, f"{where}.deposit", problems)
         parse_asset_amounts(acct.borrow, protocol, f"{where}.borrow", problems)
+    if spec.price.process == "path" and not spec.price.path:
+        problems.append("price.path: a path process needs at least one price")
     for where, kind, file in (("price.file", spec.price.process, spec.price.file),
                               ("gas.file", spec.gas.kind, spec.gas.file)):
         if kind != "replay":
