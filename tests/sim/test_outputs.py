@@ -101,9 +101,10 @@ def test_borrower_loss_when_collateral_worth_less_than_debt_then_zero():
 def flip() -> Any:
     """Black Thursday under Flipper, an eighth of the book (OSM lag, gas-limited keepers,
     a 1-wei bidder)."""
-    data = apply_overrides(read_toml(EXAMPLES / "black_thursday_flip.toml"),
+    scenario = EXAMPLES / "black_thursday_flip.toml"
+    data = apply_overrides(read_toml(scenario),
                            ["book.accounts=250", "book.total_debt=12500000", "book.whales=1"])
-    return run_cascade(data, amplification=False)
+    return run_cascade(data, amplification=False, source=str(scenario))
 
 
 def test_borrower_loss_when_black_thursday_flip_then_counted_for_near_zero_auctions(
