@@ -147,6 +147,17 @@ def statistics(rows: list[dict[str, Any]], seed: int = 0,
     bootstrap interval is then itself unreliable: the resamples can only reshuffle those
     few runs).
 
+    Parameters
+    ----------
+    rows
+        One summary row per run (at least one), with the per-run fields.
+    seed
+        The Monte Carlo's master seed (seeds the bootstrap's own stream).
+    resamples
+        Bootstrap resamples.
+    level
+        Two-sided confidence level of the intervals.
+
     Returns
     -------
     dict
