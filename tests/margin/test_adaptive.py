@@ -28,8 +28,10 @@ from marginengine.margin.adaptive import (
     linear_absorbable_within,
     linear_execution_slippage,
     liquidation_threshold_bps,
+    lookback_returns,
     maintenance_fraction_ppm,
     parametric_haircut,
+    stressed_returns,
 )
 from marginengine.margin.tiers import size_premium_imf
 from marginengine.oracle.volatility import ewma_variances
@@ -159,10 +161,34 @@ def test_apc_floor_when_ten_year_margin_higher_then_floor_binds() -> None:
         ({"stressed_weight_bps": 10_001}, "stressed_weight_bps"),
     ],
 )
-def test_apc_policy_when_below_emir_minimum_then_refused(kwargs: dict[str, int], field: str) -> None:
+def test_apc_policy_when_below_emir_minimum_then_refused(
+    kwargs: dict[str, int], field: str
+) -> None:
     with pytest.raises(FieldError) as err:
         ApcPolicy(**kwargs)  # type: ignore[arg-type]
     assert err.value.field == field
+
+
+def test_apc_inputs_when_history_then_ten_year_slice_and_most_volatile_window() -> None:
+    # Daily returns: 10 years are 3,650; a 12-year history keeps its last 3,650.
+    r = np.arange(12 * 365, dtype=np.float64) / 1e6
+    assert lookback_returns(r, 86_400).size == 3_650
+    assert lookback_returns(r, 86_400)[0] == r[-3_650]
+    assert lookback_returns(r[:100], 86_400).size == 100
+    # The stressed window is the stretch with the largest sum of squares.
+    calm_crash_calm = [0.01, -0.01, 0.2, -0.15, 0.02, 0.1, 0.0]
+    assert stressed_returns(calm_crash_calm, 2).tolist() == [0.2, -0.15]
+    assert stressed_returns(calm_crash_calm, 3).tolist() == [0.2, -0.15, 0.02]
+    # The stressed-weight tool on them: 75% calm VaR + 25% stressed VaR.
+    calm = parametric_haircut(0.01, 1, 9_900).var_ppm  # 23,264
+    stressed = parametric_haircut(float(np.std(stressed_returns(calm_crash_calm, 2))), 1,
+                                  9_900).var_ppm
+    blended = anti_procyclical_ppm(calm, ApcPolicy(ApcMethod.STRESSED_WEIGHT),
+                                   stressed_ppm=stressed)
+    assert calm < blended < stressed
+    with pytest.raises(FieldError) as err:
+        stressed_returns(calm_crash_calm, 8)
+    assert err.value.field == "window"
 
 
 def test_threshold_when_haircut_then_one_minus_h_rounded_down_and_bounded() -> None:

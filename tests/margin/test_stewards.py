@@ -15,7 +15,13 @@ from marginengine.config.stewards import (
     steward_bounds_from_dict,
 )
 from marginengine.errors import ConfigError, FieldError
-from marginengine.margin.stewards import ProposedUpdate, allowed_change, clamp_updates
+from marginengine.margin.crowding import BookAccount
+from marginengine.margin.stewards import (
+    ProposedUpdate,
+    allowed_change,
+    clamp_updates,
+    newly_liquidatable,
+)
 
 DAY = 86_400
 WETH = {("WETH", "ltv"): 8_000, ("WETH", "liquidation_threshold"): 8_250,
@@ -99,6 +105,22 @@ def test_clamp_when_time_runs_backwards_then_field_error() -> None:
         clamp_updates(WETH, [ProposedUpdate("WETH", "ltv", 7_990, 10),
                              ProposedUpdate("WETH", "ltv", 7_980, 9)], StewardBounds())
     assert err.value.field == "proposals[1].time"
+
+
+def test_impact_when_threshold_lowered_then_lists_accounts_and_debt() -> None:
+    eth, usd = 10**18, 10**8
+    book = [BookAccount(10 * eth, 16_000 * usd, 8_000), BookAccount(20 * eth, 25_600 * usd, 8_000),
+            BookAccount(1 * eth, 5_000 * usd, 8_000), BookAccount(3 * eth, 0, 8_000)]
+    # At 2,100 USD: A's 10 x 2,100 x 80% = 16,800 covers 16,000; at 76%, 15,960 does not;
+    # at 76.2%, 16,002 still does. B (31,500 at 75%) stays safe; C is liquidatable already;
+    # D owes nothing.
+    impact = newly_liquidatable(book, 2_100 * usd, eth, 7_600)
+    assert (impact.accounts, impact.debt_values, impact.total_debt) == (
+        (0,), (16_000 * usd,), 16_000 * usd)
+    assert newly_liquidatable(book, 2_100 * usd, eth, 7_620).accounts == ()
+    with pytest.raises(FieldError) as err:
+        newly_liquidatable(book, 0, eth, 7_600)
+    assert err.value.field == "price"
 
 
 def test_bounds_when_config_bad_then_config_error_names_field() -> None:

@@ -61,8 +61,10 @@ __all__ = [
     "linear_absorbable_within",
     "linear_execution_slippage",
     "liquidation_threshold_bps",
+    "lookback_returns",
     "maintenance_fraction_ppm",
     "parametric_haircut",
+    "stressed_returns",
 ]
 
 Measure = Literal["var", "es"]
@@ -385,6 +387,40 @@ def anti_procyclical_ppm(
     if floor_ppm is None:
         raise FieldError("floor_ppm", "is required by the 10-year floor tool")
     return max(base, _require_int(floor_ppm, "floor_ppm", 0, PPM))
+
+
+def lookback_returns(
+    returns: Sequence[float] | NDArray[np.float64], period_seconds: int, years: int = 10
+) -> NDArray[np.float64]:
+    """The last ``years`` of returns (all of them if the history is shorter), for the
+    Art. 28(1)(c) floor: feed them to :func:`parametric_haircut` or :func:`fhs_haircut`.
+
+    A year is 365 days; ``years * 365 * 86400 // period_seconds`` returns, rounded down.
+    """
+    arr = np.asarray(returns, dtype=np.float64)
+    p = _require_int(period_seconds, "period_seconds", 1)
+    y = _require_int(years, "years", 1)
+    count = y * 365 * 86_400 // p
+    return np.asarray(arr[-count:] if count < arr.size else arr, dtype=np.float64)
+
+
+def stressed_returns(
+    returns: Sequence[float] | NDArray[np.float64], window: int
+) -> NDArray[np.float64]:
+    """The stressed observations for Art. 28(1)(b): the ``window`` consecutive returns with
+    the largest sum of squares (the most volatile stretch of the look-back; the earliest on
+    a tie).
+
+    Raises
+    ------
+    FieldError
+        If ``window`` is not within ``1..len(returns)``.
+    """
+    arr = np.asarray(returns, dtype=np.float64)
+    w = _require_int(window, "window", 1, int(arr.size))
+    sums = np.convolve(arr * arr, np.ones(w), mode="valid")
+    start = int(np.argmax(sums))
+    return np.asarray(arr[start:start + w], dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- parameters

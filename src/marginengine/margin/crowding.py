@@ -12,7 +12,8 @@ collateral asset priced by a constant-product venue that arbitrage keeps at the 
   ``C(L) = sum of q_j over p_j >= L``: a step function, changing only at liquidation prices;
 - the venue at ``L`` holds ``x(L) = x0 * sqrt(P0 / L)`` of the collateral (reserves move
   along ``x * y = k`` as arbitrage follows the price down) and absorbs within the bonus
-  ``A(L) = x(L) (g - 1 + b) / (g (1 - b))`` (:func:`~marginengine.margin.adaptive.cp_absorbable_within`);
+  ``A(L) = x(L) (g - 1 + b) / (g (1 - b))``
+  (:func:`~marginengine.margin.adaptive.cp_absorbable_within`);
 - a level is a **cliff** when ``C(L) > A(L)``: selling the stack there slips more than the
   bonus pays, so liquidators stop or the protocol eats the difference;
 - the **crowding add-on** of account ``i`` is the slippage beyond the bonus of the stack it

@@ -32,6 +32,7 @@ from typing import Literal
 from marginengine.config.stewards import PARAM_NAMES, ParamName, StewardBounds
 from marginengine.errors import FieldError
 from marginengine.fixedpoint import BPS, Rounding, div
+from marginengine.margin.crowding import BookAccount
 
 Status = Literal["accepted", "clamped", "rejected"]
 Key = tuple[str, ParamName]
@@ -195,3 +196,57 @@ def clamp_updates(
                 f"clamped to {target}",
             ))
     return decisions, values, times
+
+
+@dataclass(frozen=True)
+class ThresholdImpact:
+    """The accounts a threshold update would make liquidatable, and their debt.
+
+    Attributes
+    ----------
+    accounts
+        Indices into the book, in order.
+    debt_values
+        Their debt values (base currency, 8 decimals).
+    """
+
+    accounts: tuple[int, ...]
+    debt_values: tuple[int, ...]
+
+    @property
+    def total_debt(self) -> int:
+        """The debt the update would put up for liquidation."""
+        return sum(self.debt_values)
+
+
+def newly_liquidatable(
+    accounts: Sequence[BookAccount], price: int, base_unit: int, new_lt_bps: int
+) -> ThresholdImpact:
+    """List the accounts that a new liquidation threshold makes liquidatable at ``price``.
+
+    An account is liquidatable when ``q * P * LT / u < D`` (health below 1), compared
+    exactly in integers; it is listed when that holds at ``new_lt_bps`` but not at its own
+    ``lt_bps`` today, so a proposal can show what it would cost borrowers before it is
+    accepted.
+
+    Raises
+    ------
+    FieldError
+        If ``price``, ``base_unit`` or ``new_lt_bps`` is out of range.
+    """
+    for name, value, low, high in (("price", price, 1, None), ("base_unit", base_unit, 1, None),
+                                   ("new_lt_bps", new_lt_bps, 0, BPS)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (
+            high is not None and value > high
+        ):
+            raise FieldError(name, f"must be an int in {low}..{high or 'inf'} (got {value!r})")
+    picked: list[int] = []
+    debts: list[int] = []
+    for i, a in enumerate(accounts):
+        owed = a.debt_value * base_unit * BPS
+        if a.debt_value == 0 or a.collateral * price * a.lt_bps < owed:
+            continue  # nothing owed, or liquidatable already
+        if a.collateral * price * new_lt_bps < owed:
+            picked.append(i)
+            debts.append(a.debt_value)
+    return ThresholdImpact(tuple(picked), tuple(debts))
