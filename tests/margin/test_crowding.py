@@ -12,6 +12,7 @@ from marginengine.margin.adaptive import cp_execution_slippage
 from marginengine.margin.crowding import (
     BookAccount,
     ConstantProductDepth,
+    binned_heatmap_kernel,
     heatmap_kernel,
     liquidation_heatmap,
     liquidation_price,
@@ -90,6 +91,34 @@ def test_worked_example_when_kernel_then_matches_exact_twin() -> None:
                                                  abs=1e-3)
 
 
+def test_worked_example_when_binned_kernel_then_same_levels_on_a_1bp_grid() -> None:
+    q, d, lt = book_arrays()
+    k = binned_heatmap_kernel(q, d, lt, base_unit=1e18, base_reserve=400e18, price=2500e8,
+                              bonus_bps=500, bin_bps=1)
+    # ln(2000 / 1600) / ln(1.0001) = 2,231.5 and ln(2000 / 1280) / ln(1.0001) = 4,463.1: bins
+    # 2,231 and 4,463.
+    assert k.bin_of.tolist() == [0, 2_231, 2_231, 4_463, -1]
+    assert k.stacked[[0, 2_231, 4_463]].tolist() == [10e18, 35e18, 75e18]
+    assert k.cliff[[0, 2_231, 4_463]].tolist() == [False, True, True]
+    # The add-ons read their own depth: the same as the exact twin, to float rounding.
+    assert k.addon_ppm.tolist() == pytest.approx([0, 15_420.5607, 15_420.5607, 51_517.2904, 0],
+                                                 abs=1e-3)
+    # 30% bins lump B and C into A's bin (2,000 / 1,600 = 1.25 < 1.3) and D into the next:
+    # every stack grows (conservative).
+    wide = binned_heatmap_kernel(q, d, lt, base_unit=1e18, base_reserve=400e18, price=2500e8,
+                                 bonus_bps=500, bin_bps=3_000)
+    assert wide.bin_of.tolist() == [0, 0, 0, 1, -1]
+    assert (wide.addon_ppm >= k.addon_ppm - 1e-9).all()
+    # Without E every account is in the heatmap (the kernels' no-gather path): same rows.
+    dense = binned_heatmap_kernel(q[:4], d[:4], lt[:4], base_unit=1e18, base_reserve=400e18,
+                                  price=2500e8, bonus_bps=500)
+    assert dense.bin_of.tolist() == k.bin_of.tolist()[:4]
+    assert dense.addon_ppm.tolist() == k.addon_ppm.tolist()[:4]
+    sorted_dense = heatmap_kernel(q[:4], d[:4], lt[:4], base_unit=1e18, base_reserve=400e18,
+                                  price=2500e8, bonus_bps=500)
+    assert sorted_dense.stacked.tolist() == [10e18, 35e18, 35e18, 75e18]
+
+
 def test_liquidation_price_when_not_integer_then_ceiling_is_the_strict_bound() -> None:
     # q P LT / u < D  <=>  P < p with p = ceil(D u / (q LT)): 1 WETH owing 1,000 USD at 82.5%.
     acct = BookAccount(ETH, 1_000 * USD, 8_250)
@@ -107,7 +136,9 @@ def test_fee_when_above_bonus_then_every_level_absorbs_nothing() -> None:
 
 accounts_strategy = st.lists(
     st.builds(BookAccount, st.integers(0, 10**6).map(lambda v: v * 10**15),
-              st.integers(0, 10**8).map(lambda v: v * 10**5), st.integers(5_000, 9_500)),
+              # Debts of 0 or at least 1 USD: liquidation prices far above the 1e-8 unit, so
+              # the exact twin's ceiling moves them by a negligible fraction.
+              st.one_of(st.just(0), st.integers(10**8, 10**14)), st.integers(5_000, 9_500)),
     min_size=1, max_size=40,
 )
 
@@ -134,6 +165,15 @@ def test_kernel_when_random_book_then_agrees_with_exact_twin(
     for row, i in enumerate(k.order.tolist()):
         assert k.stacked[row] == pytest.approx(stacked[prices[i]], rel=1e-9)
     assert k.addon_ppm.tolist() == pytest.approx(list(heat.addon_ppm), abs=1.001)
+    binned = binned_heatmap_kernel(
+        np.array([a.collateral for a in book], dtype=np.float64),
+        np.array([a.debt_value for a in book], dtype=np.float64),
+        np.array([a.lt_bps for a in book], dtype=np.float64),
+        base_unit=1e18, base_reserve=float(reserve_eth) * 1e18, price=2000e8, bonus_bps=bonus,
+        fee_bps=fee, bin_bps=10,
+    )
+    # Conservative: never a smaller add-on than the exact one (beyond float rounding).
+    assert (binned.addon_ppm >= np.array(heat.addon_ppm, dtype=np.float64) - 1.001).all()
 
 
 @pytest.mark.parametrize(
