@@ -471,7 +471,7 @@ def binned_heatmap_kernel(
     nbins = int(k.max()) + 1
     if nbins > 10_000_000:
         raise FieldError("bin_bps", f"the book's price range needs {nbins:,} bins; widen them")
-    stacked = np.cumsum(np.bincount(k, weights=q_live, minlength=nbins))
+    stacked = np.cumsum(np.bincount(k, weights=q_live, minlength=nbins), dtype=np.float64)
     edges = top / np.exp(np.arange(nbins) * log_r)
     g = (BPS - fee_bps) / BPS
     b = bonus_bps / BPS
