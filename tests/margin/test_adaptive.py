@@ -25,6 +25,7 @@ from marginengine.margin.adaptive import (
     empirical_tail,
     fhs_haircut,
     fhs_losses,
+    horizon_haircut,
     linear_absorbable_within,
     linear_execution_slippage,
     liquidation_threshold_bps,
@@ -118,6 +119,25 @@ def test_fhs_when_gaussian_returns_then_quantiles_of_z_are_normal() -> None:
     got = fhs_haircut(r, 1, 9_900, lam=0.97, seed_count=50)
     assert got.var_ppm / 1e6 / sigma_now == pytest.approx(2.326, rel=0.06)
     assert got.es_ppm / 1e6 / sigma_now == pytest.approx(2.665, rel=0.06)
+
+
+def test_horizon_haircut_when_blocks_and_hourly_returns_then_one_call_chain() -> None:
+    # The shocked series as hourly returns, a 300 s horizon (T = 1/12): FHS scenarios are
+    # z * sigma_now * sqrt(1/12); at 90% (k = 1) the shock: 3 * 0.0121655 * 0.2886751 =
+    # 0.0105356 -> 10,536 ppm. Parametric: 2.3263 * 0.0121655 * 0.2886751 -> 8,170 ppm.
+    h = LiquidationHorizon(5, 2, 18, 12_000)
+    fhs = horizon_haircut(SHOCKED, h, 3600, 9_000)
+    assert fhs.var_ppm == math.ceil(3 * SIGMA_NOW * math.sqrt(1 / 12) * 1e6) == 10_536
+    par = horizon_haircut(SHOCKED, h, 3600, 9_900, method="parametric")
+    assert par.var_ppm == 8_170
+    # ECC: a position of 5.7 days of capacity is capped at 3 days: the horizon x 1.5.
+    days = ecc_liquidation_days(57, 10)
+    conc = horizon_haircut(SHOCKED, h, 3600, 9_000, liquidation_days=days)
+    assert days == 3
+    assert conc.var_ppm == math.ceil(3 * SIGMA_NOW * math.sqrt(1.5 / 12) * 1e6)
+    with pytest.raises(FieldError) as err:
+        horizon_haircut(SHOCKED, h, 3600, 9_000, method="garch")  # type: ignore[arg-type]
+    assert err.value.field == "method"
 
 
 def test_empirical_tail_when_five_losses_then_exact_order_statistics() -> None:

@@ -33,6 +33,13 @@ def test_log_returns_when_prices_move_ten_percent_then_returns_are_logs() -> Non
     assert r.tolist() == pytest.approx([0.0953102, -0.1053605, 0.0953102], abs=1e-7)
 
 
+def test_log_returns_when_prices_exceed_float_precision_then_ratio_is_exact() -> None:
+    # 10**20 + 1 is not a float64; the ratio is taken in exact rationals first.
+    r = log_returns([10**20, 11 * 10**19, 10**20 + 1])
+    assert r.tolist() == pytest.approx([math.log(1.1), math.log((10**20 + 1) / 1.1e20)],
+                                       rel=1e-15)
+
+
 def test_ewma_when_lambda_094_then_matches_hand_recursion() -> None:
     # Seed v0 = a^2 = 0.00908403 (first return, seed_count=1);
     # v1 = 0.94 * 0.00908403 + 0.06 * 0.01110084 = 0.00853899 + 0.00066605 = 0.00920504;

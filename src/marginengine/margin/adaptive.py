@@ -58,6 +58,7 @@ __all__ = [
     "fhs_haircut",
     "fhs_losses",
     "fraction_to_ppm_up",
+    "horizon_haircut",
     "linear_absorbable_within",
     "linear_execution_slippage",
     "liquidation_threshold_bps",
@@ -296,6 +297,48 @@ def fhs_haircut(
     )
     var, es = empirical_tail(losses, confidence_bps)
     return RiskMeasure(fraction_to_ppm_up(var), fraction_to_ppm_up(es))
+
+
+def horizon_haircut(
+    returns: Sequence[float] | NDArray[np.float64],
+    horizon: LiquidationHorizon,
+    period_seconds: int,
+    confidence_bps: int,
+    *,
+    method: Literal["parametric", "fhs"] = "fhs",
+    lam: float = LAMBDA_DAILY,
+    seed_count: int = 1,
+    aggregation: Aggregation = "sqrt_time",
+    liquidation_days: Fraction | None = None,
+    base_days: Fraction = Fraction(2),
+) -> RiskMeasure:
+    """VaR and ES haircuts of a long position over a liquidation horizon, in one call.
+
+    The horizon in return periods is ``horizon.periods(period_seconds)``, scaled by ECC's
+    concentration rule when ``liquidation_days`` is given
+    (:func:`concentration_horizon_periods`). ``"parametric"`` uses the current EWMA
+    volatility of ``returns`` with the normal quantile; ``"fhs"`` filtered historical
+    simulation on the same EWMA filter.
+
+    Parameters
+    ----------
+    returns
+        Log returns of the collateral's oracle price, one per ``period_seconds``.
+    horizon
+        Oracle delay, keeper latency and auction length in blocks, and the block time.
+    confidence_bps
+        Confidence level, bps (9900 for 99%).
+    """
+    t = horizon.periods(period_seconds)
+    if liquidation_days is not None:
+        t = concentration_horizon_periods(t, liquidation_days, base_days)
+    if method == "parametric":
+        sigma = math.sqrt(float(ewma_variances(returns, lam, seed_count)[-1]))
+        return parametric_haircut(sigma, t, confidence_bps)
+    if method == "fhs":
+        return fhs_haircut(returns, t, confidence_bps, lam=lam, seed_count=seed_count,
+                           aggregation=aggregation)
+    raise FieldError("method", f"must be 'parametric' or 'fhs' (got {method!r})")
 
 
 # --------------------------------------------------------------------------- APC
