@@ -128,6 +128,18 @@ def test_liquidation_price_when_not_integer_then_ceiling_is_the_strict_bound() -
     assert ETH * p * 8_250 >= acct.debt_value * ETH * 10_000  # not at p
 
 
+def test_book_when_no_debt_then_empty_heatmap_and_zero_addons() -> None:
+    assert liquidation_heatmap([], POOL, 500).levels == ()
+    zeros = np.zeros(3)
+    lt = np.full(3, 8_000.0)
+    k = heatmap_kernel(zeros, zeros, lt, base_unit=1e18, base_reserve=1e18, price=1e8,
+                       bonus_bps=500)
+    assert k.levels.size == 0 and k.addon_ppm.tolist() == [0.0, 0.0, 0.0]
+    binned = binned_heatmap_kernel(zeros, zeros, lt, base_unit=1e18, base_reserve=1e18,
+                                   price=1e8, bonus_bps=500)
+    assert binned.edges.size == 0 and binned.bin_of.tolist() == [-1, -1, -1]
+
+
 def test_fee_when_above_bonus_then_every_level_absorbs_nothing() -> None:
     pool = ConstantProductDepth(400 * ETH, 2_500 * USD, ETH, fee_bps=600)
     heat = liquidation_heatmap(BOOK, pool, 500)
