@@ -201,6 +201,12 @@ def test_kernel_when_random_book_then_agrees_with_exact_twin(
         (lambda: ConstantProductDepth(1, 2_500 * USD, ETH, fee_bps=10_000), "fee_bps"),
         (lambda: heatmap_kernel(np.zeros(2), np.zeros(3), np.zeros(2), base_unit=1.0,
                                 base_reserve=1.0, price=1.0, bonus_bps=500), "collateral"),
+        (lambda: heatmap_kernel(np.ones(1), np.ones(1), np.ones(1), base_unit=1.0,
+                                base_reserve=1.0, price=1.0, bonus_bps=500, fee_bps=10_000),
+         "fee_bps"),
+        (lambda: binned_heatmap_kernel(np.ones(1), np.ones(1), np.ones(1), base_unit=1.0,
+                                       base_reserve=1.0, price=1.0, bonus_bps=500, bin_bps=0),
+         "bin_bps"),
     ],
 )
 def test_bad_input_when_given_then_field_error(call: object, field: str) -> None:

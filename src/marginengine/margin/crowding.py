@@ -358,6 +358,8 @@ def heatmap_kernel(
         raise FieldError("collateral", "collateral, debt_value and lt_bps must be 1-D, same length")
     if not 0 <= bonus_bps < BPS:
         raise FieldError("bonus_bps", f"must be in 0..{BPS - 1} (got {bonus_bps})")
+    if not 0 <= fee_bps < BPS:
+        raise FieldError("fee_bps", f"must be in 0..{BPS - 1} (got {fee_bps})")
     live = (q > 0) & (d > 0)
     idx = np.flatnonzero(live)
     everyone = idx.size == q.size
@@ -451,6 +453,8 @@ def binned_heatmap_kernel(
         raise FieldError("collateral", "collateral, debt_value and lt_bps must be 1-D, same length")
     if not 0 <= bonus_bps < BPS:
         raise FieldError("bonus_bps", f"must be in 0..{BPS - 1} (got {bonus_bps})")
+    if not 0 <= fee_bps < BPS:
+        raise FieldError("fee_bps", f"must be in 0..{BPS - 1} (got {fee_bps})")
     if isinstance(bin_bps, bool) or not isinstance(bin_bps, int) or not 1 <= bin_bps <= BPS:
         raise FieldError("bin_bps", f"must be an int in 1..{BPS} (got {bin_bps!r})")
     live = (q > 0) & (d > 0)
