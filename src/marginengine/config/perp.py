@@ -23,9 +23,19 @@ Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 
 def to_ppm(value: Decimal, field: str) -> int:
     """A fraction as an exact number of ppm, or ``ValueError`` naming the field."""
-    scaled = value * PPM
+    return whole_units(value, PPM, field, "ppm (0.000001)")
+
+
+def whole_units(value: Decimal, unit: int, field: str, what: str = "") -> int:
+    """``value * unit`` as an exact int, or ``ValueError`` naming the field.
+
+    Used wherever a decimal parameter becomes an integer amount (ppm, quote or base smallest
+    units), so that nothing is truncated silently: a value finer than the unit is refused.
+    """
+    scaled = value * unit
     if scaled != scaled.to_integral_value():
-        raise ValueError(f"{field} must be a whole number of ppm (0.000001), got {value}")
+        unit_name = what or f"1/{unit}"
+        raise ValueError(f"{field} must be a whole number of {unit_name}, got {value}")
     return int(scaled)
 
 
@@ -83,6 +93,7 @@ class PerpMarketConfig(_Strict):
     """
 
     preset: Literal["dydx-v4", "hyperliquid"] | None = None
+    margin_model: Literal["tiers", "dydx-v4"] = "tiers"
     base_decimals: Annotated[int, Field(ge=0, le=36)] = 18
     quote: str = "USDC"
     step_size: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] = Decimal("0.001")
@@ -121,7 +132,36 @@ class PerpMarketConfig(_Strict):
         for name in ("size_premium_factor", "takeover_discount", "liquidation_fee",
                      "spread_to_mmr", "partial_fraction", "mark_basis_alpha"):
             to_ppm(getattr(self, name), name)
+        whole_units(self.oi_cap, self.base_unit, "oi_cap", f"base smallest units "
+                    f"(base_decimals = {self.base_decimals})")
+        if self.margin_model == "dydx-v4":
+            # dYdX v4 liquidity tiers: one IMF and a maintenance fraction of it
+            # (protocol/x/perpetuals/types/liquidity_tier.go).
+            if len(self.tiers) != 1:
+                raise ValueError("margin_model dydx-v4 takes exactly one tier (a dYdX "
+                                 f"liquidity tier), got {len(self.tiers)}")
+            self.maintenance_fraction_ppm  # noqa: B018 - validates mmf / imf
+        if self.size_premium_factor:
+            # Drift's margin ratios are basis points (MARGIN_PRECISION = 1e4).
+            whole_units(self.tiers[0].imf, 10_000, "tiers[0].imf",
+                        "basis points (Drift's margin precision, with size_premium_factor)")
         return self
+
+    @property
+    def maintenance_fraction_ppm(self) -> int:
+        """dYdX's ``maintenance_fraction_ppm``: the first tier's MMF as a fraction of its IMF.
+
+        Raises ``ValueError`` naming ``tiers[0].mmf`` when ``mmf / imf`` is not a whole
+        number of ppm (dYdX could not hold it).
+        """
+        tier = self.tiers[0]
+        fraction = tier.mmf / tier.imf * PPM
+        if fraction != fraction.to_integral_value() or \
+                Decimal(int(fraction)) * tier.imf != tier.mmf * PPM:
+            raise ValueError(f"tiers[0].mmf / tiers[0].imf must be a whole number of ppm for "
+                             f"margin_model dydx-v4 (dYdX's maintenance_fraction_ppm), got "
+                             f"{tier.mmf} / {tier.imf}")
+        return int(fraction)
 
     @property
     def base_unit(self) -> int:
@@ -139,6 +179,34 @@ class PerpMarketConfig(_Strict):
     def ppm(self, name: str) -> int:
         """A fraction field as ppm."""
         return to_ppm(getattr(self, name), name)
+
+    @property
+    def oi_cap_units(self) -> int:
+        """``oi_cap`` in base smallest units (exact: validated)."""
+        return whole_units(self.oi_cap, self.base_unit, "oi_cap")
+
+    def quote_amounts(self, quote_unit: int) -> dict[str, int]:
+        """Every amount field given in whole quote tokens, in quote smallest units, exact.
+
+        Keys are the fields' paths (``tiers[1].notional_floor``, ``oi_scaling.lower_cap``,
+        ``partial_above``). ``ValueError`` names the first one finer than one smallest unit.
+        """
+        what = f"quote smallest units (1/{quote_unit})"
+        out = {f"tiers[{i}].notional_floor": whole_units(t.notional_floor, quote_unit,
+                                                        f"tiers[{i}].notional_floor", what)
+               for i, t in enumerate(self.tiers)}
+        if self.oi_scaling is not None:
+            for cap in ("lower_cap", "upper_cap"):
+                out[f"oi_scaling.{cap}"] = whole_units(getattr(self.oi_scaling, cap),
+                                                       quote_unit, f"oi_scaling.{cap}", what)
+        out["partial_above"] = whole_units(self.partial_above, quote_unit, "partial_above",
+                                           what)
+        return out
+
+    def check_quote_amounts(self, quote_unit: int) -> None:
+        """Refuse amounts finer than the quote asset's smallest unit (see
+        :meth:`quote_amounts`)."""
+        self.quote_amounts(quote_unit)
 
 
 def perp_symbol_problem(symbol: str) -> str | None:
@@ -159,6 +227,7 @@ def perp_symbol_problem(symbol: str) -> str | None:
 #: positions, positions above 100k USDC liquidated 20% at a time, shared backstop.
 PERP_PRESETS: dict[str, dict[str, Any]] = {
     "dydx-v4": {
+        "margin_model": "dydx-v4",
         "tiers": [{"notional_floor": "0", "mmf": "0.03", "imf": "0.05"}],
         "oi_scaling": {"lower_cap": "20000000", "upper_cap": "50000000"},
         "funding": {"interval": 3600, "interest": "0", "interest_clamp": "0",

@@ -189,7 +189,7 @@ def trade(engine: Engine, e: Trade) -> dict[str, Any]:
     for account_id, size in sides:
         ledger.fill(account_id, e.market, size, e.price, perp.base_unit, quote_unit)
     state = ledger.clearing.markets[e.market]
-    cap = int(perp.oi_cap * perp.base_unit)
+    cap = perp.oi_cap_units
     if cap and state.open_interest > cap and any(increasing):
         raise Rejected(f"open interest would reach {_units(perp, state.open_interest)} "
                        f"{e.market}, above the cap {perp.oi_cap}")
@@ -209,7 +209,7 @@ def _close_size(perp: PerpMarketConfig, size: int, notional: int, quote_unit: in
                 requested: int) -> int:
     """How much of ``|size|`` one liquidation closes: a fraction of large positions."""
     close = abs(size)
-    threshold = int(perp.partial_above * quote_unit)
+    threshold = perp.quote_amounts(quote_unit)["partial_above"]
     if threshold and notional > threshold and perp.partial_fraction < 1:
         step = perp.step_units
         close = max(step, abs(size) * perp.ppm("partial_fraction") // PPM // step * step)
