@@ -13,9 +13,9 @@ import pytest
 
 from marginengine.margin.tiers import (
     DRIFT_BASE_PRECISION,
+    drift_size_premium_liability_weight,
     dydx_initial_margin,
     dydx_maintenance_margin,
-    drift_size_premium_liability_weight,
     oi_scaled_imf,
     size_premium_imf,
 )
