@@ -108,7 +108,8 @@ class PerpMarketConfig(_Strict):
     spread_to_mmr: Fraction = Decimal("0.10")
     partial_above: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(0)
     partial_fraction: PositiveFraction = Decimal(1)
-    adl_policy: Literal["pnl_leverage", "pro_rata_profit", "risk_aware"] = "pnl_leverage"
+    adl_policy: Literal["pnl_leverage", "hyperliquid_index", "pro_rata_profit",
+                        "risk_aware"] = "pnl_leverage"
     insurance_fund: Literal["shared", "market"] = "shared"
     mark_basis_alpha: PositiveFraction = Decimal("0.1")
 
@@ -251,6 +252,6 @@ PERP_PRESETS: dict[str, dict[str, Any]] = {
         "partial_above": "100000",
         "partial_fraction": "0.2",
         "insurance_fund": "shared",
-        "adl_policy": "pnl_leverage",
+        "adl_policy": "hyperliquid_index",
     },
 }
