@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from marginengine.config import protocol_from_dict
-from marginengine.engine import DepositQuote, Engine, SetPrice, Trade
+from marginengine.engine import AdvanceTime, DepositQuote, Engine, SetPrice, Trade
 
 USD = 10**8
 ETH = 10**18
@@ -73,3 +73,76 @@ def test_config_when_amount_not_representable_then_refused_naming_field(
 ):
     with pytest.raises(Exception, match=message):
         config(**perp)
+
+
+# --- items 6 and 7: funding as Hyperliquid and dYdX v4 compute it -------------------------
+
+
+def funded(preset: str, trade_price: int = 2_020) -> Engine:
+    """100 ETH long against a short, traded at ``trade_price`` over an index of 2,000, then
+    one hour: the trade's basis (1%) moves the basis EMA by alpha 10% to 0.1%, so the mark
+    is median(2,000, 2,020, 2,002) = 2,002, a premium of 0.1%."""
+    engine = engine_with(preset=preset)
+    for account in ("long", "short"):
+        assert engine.apply(DepositQuote(account, 100_000 * USDC)).accepted
+    assert engine.apply(Trade("long", "short", "ETH-PERP", 100 * ETH, trade_price * USD)).accepted
+    assert engine.mark("ETH-PERP") == 2_002 * USD
+    outcome = engine.apply(AdvanceTime(3600))
+    assert outcome.accepted
+    return engine
+
+
+def owed(engine: Engine, account: str) -> int:
+    return engine.bucket(account).positions[0].funding_owed
+
+
+def test_hyperliquid_funding_when_premium_then_one_eighth_of_8h_rate_an_hour():
+    # Hyperliquid docs, Trading > Funding: F = P + clamp(0.01% - P, +-0.05%) per 8 hours
+    # = 0.1% - 0.05% = 0.05%; one eighth an hour: 0.00625% of 100 ETH x 2,000 (oracle)
+    # = 12.5 USDC. The old rule paid the 8-hour formula every hour: 100 USDC (8x).
+    engine = funded("hyperliquid")
+    assert owed(engine, "long") == 12_500_000
+    assert owed(engine, "short") == -12_500_000
+
+
+def test_hyperliquid_funding_when_no_premium_then_interest_exact_not_12_ppm():
+    # No premium: 0.01% / 8 = 0.00125% an hour of 200,000 USDC = 2.5 USDC exactly. Held
+    # as 12 ppm (the old whole-ppm rate) it was 2.4 USDC.
+    engine = engine_with(preset="hyperliquid")
+    for account in ("long", "short"):
+        assert engine.apply(DepositQuote(account, 100_000 * USDC)).accepted
+    assert engine.apply(Trade("long", "short", "ETH-PERP", 100 * ETH, 2_000 * USD)).accepted
+    assert engine.apply(AdvanceTime(3600)).accepted
+    assert owed(engine, "long") == 2_500_000
+
+
+def test_dydx_funding_when_premium_then_8h_rate_scaled_to_tick_and_truncated():
+    # x/perpetuals: premium samples trunc(0.1% x 1e6) = 1,000 ppm (60 one-minute samples),
+    # default funding 0, clamp 600% x (5% - 3%) = 120,000 ppm -> rate 1,000 ppm per 8 h.
+    # GetFundingIndexDelta at ETH's quantum 1e-9 (2 quote quantums per base quantum):
+    # trunc(3,600 x 1,000 x 2 / 28,800) = 250 ppm of a quote quantum per quantum; 100 ETH
+    # = 1e11 quanta pay 1e11 x 250 / 1e6 = 25 USDC (0.1% / 8 of 200,000). The old rule paid
+    # the full premium, capped at 0.25%: 0.1% of 200,000 = 200 USDC an hour.
+    engine = funded("dydx-v4")
+    assert owed(engine, "long") == 25_000_000
+    assert owed(engine, "short") == -25_000_000
+
+
+def test_hyperliquid_preset_when_loaded_then_hyperliquid_adl_index():
+    assert config(preset="hyperliquid").perps["ETH-PERP"].adl_policy == "hyperliquid_index"
+
+
+@pytest.mark.parametrize(("funding", "message"), [
+    ({"interest": "0.0000125"}, "perps.ETH-PERP.funding: interest must be a whole number of ppm"),
+    ({"cap": "0.01"}, "perps.ETH-PERP.funding: cap: formula dydx-v4 has none"),
+    ({"interest_clamp": "0.0005"},
+     "perps.ETH-PERP.funding: interest_clamp: formula dydx-v4 has none"),
+    ({"period": 3600}, "perps.ETH-PERP.funding: period: dYdX's funding rate is an 8-hour rate"),
+    ({"clamp_factor": "6.0000001"},
+     "perps.ETH-PERP.funding: clamp_factor must be a whole number of ppm"),
+])
+def test_dydx_funding_when_not_representable_then_refused_naming_field(
+    funding: dict[str, Any], message: str
+):
+    with pytest.raises(Exception, match=message):
+        config(funding=funding)

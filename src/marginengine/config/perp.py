@@ -56,17 +56,76 @@ class TierConfig(_Strict):
 
 
 class FundingConfig(_Strict):
-    """Funding: premium of mark over index, plus an interest component, clamped.
+    """Funding: a premium of mark over index plus an interest component, per protocol.
 
-    Per ``interval`` seconds, ``rate = clamp(premium + clamp(interest - premium,
-    -interest_clamp, interest_clamp), -cap, cap)`` (Binance's formula; dYdX v4 and
-    Hyperliquid use the same shape with their own constants).
+    ``formula`` picks the protocol's computation (:mod:`marginengine.margin.funding`):
+
+    - ``binance``: per ``interval`` seconds, ``clamp(P + clamp(I - P, -interest_clamp,
+      interest_clamp), -cap, cap)``; ``interest`` and ``interest_clamp`` per ``period``
+      (0 = the interval, Binance's own shape).
+    - ``hyperliquid``: the same 8-hour rate (``period`` 28,800 s), paid ``interval /
+      period`` of it every interval (one eighth an hour), capped at ``cap`` per interval.
+    - ``dydx-v4``: the 8-hour rate in whole ppm is the premium plus ``interest``
+      (``default_funding_ppm``), clamped to ``clamp_factor x (IMF - MMF)`` of the first
+      tier; the index moves by dYdX's truncated ``GetFundingIndexDelta`` every ``interval``
+      (the funding tick). ``interest`` must be whole ppm; ``interest_clamp`` and ``cap``
+      are not dYdX parameters and must be left unset; ``period`` must be 28,800.
+      ``atomic_resolution`` is the dYdX market's (a base quantum is
+      ``10**atomic_resolution`` tokens: -9 for ETH-USD, -10 for BTC-USD): dYdX truncates the
+      index move per base quantum, so it is computed at dYdX's quantum, whatever
+      ``base_decimals`` is.
+
+    Rates are exact decimals: nothing is truncated to ppm. ``interest_clamp`` and ``cap``
+    default to 0.0005 and 0.04 for ``binance`` and ``hyperliquid``.
     """
 
+    formula: Literal["binance", "hyperliquid", "dydx-v4"] = "binance"
     interval: Annotated[int, Field(gt=0)] = 3600
+    period: Annotated[int, Field(ge=0)] = 0
     interest: Annotated[Decimal, Field(ge=-1, le=1, allow_inf_nan=False)] = Decimal("0.0000125")
-    interest_clamp: Fraction = Decimal("0.0005")
-    cap: PositiveFraction = Decimal("0.04")
+    interest_clamp: Fraction | None = None
+    cap: PositiveFraction | None = None
+    clamp_factor: Annotated[Decimal, Field(ge=0, le=1000, allow_inf_nan=False)] = Decimal(6)
+    premium_vote_clamp_factor: Annotated[Decimal, Field(ge=0, le=1000,
+                                                        allow_inf_nan=False)] = Decimal(60)
+    sample_interval: Annotated[int, Field(gt=0)] = 60
+    atomic_resolution: Annotated[int, Field(ge=-18, le=0)] = -9
+
+    @model_validator(mode="after")
+    def _formula_fields(self) -> FundingConfig:
+        if self.formula == "dydx-v4":
+            to_ppm(self.interest, "interest")
+            to_ppm(self.clamp_factor, "clamp_factor")
+            to_ppm(self.premium_vote_clamp_factor, "premium_vote_clamp_factor")
+            for name in ("interest_clamp", "cap"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name}: formula dydx-v4 has none (dYdX clamps the rate "
+                                     "to clamp_factor x (IMF - MMF)); leave it out")
+            if self.period not in (0, 28_800):
+                raise ValueError(f"period: dYdX's funding rate is an 8-hour rate (28800 s), "
+                                 f"got {self.period}")
+        elif self.interval > self.rate_period:
+            raise ValueError(f"period {self.period} must be at least the interval "
+                             f"{self.interval}")
+        return self
+
+    @property
+    def rate_period(self) -> int:
+        """Seconds the formula's rate refers to: ``period``, else 28,800 for dydx-v4 and
+        the interval otherwise."""
+        if self.period:
+            return self.period
+        return 28_800 if self.formula == "dydx-v4" else self.interval
+
+    @property
+    def clamp(self) -> Decimal:
+        """The interest clamp per period (default 0.0005)."""
+        return Decimal("0.0005") if self.interest_clamp is None else self.interest_clamp
+
+    @property
+    def interval_cap(self) -> Decimal:
+        """The cap per interval (default 0.04)."""
+        return Decimal("0.04") if self.cap is None else self.cap
 
 
 class OiScalingConfig(_Strict):
@@ -220,19 +279,24 @@ def perp_symbol_problem(symbol: str) -> str | None:
     return None
 
 
-#: dYdX v4: "Large-Cap" liquidity tier (IMF 5%, MMF 3%, OI caps 20M-50M USDC), hourly funding
-#: with no interest component by default, liquidation at the fillable price with a 1.5%
-#: maximum fee and a 10% spread-to-maintenance-ratio, per-market insurance fund.
-#: Hyperliquid: BTC-like tiers (40x: IM 2.5%, MM 1.25%; 20x above 150M), hourly funding with
-#: an interest rate of 0.01% per 8 hours and a 4%/hour cap, liquidators (HLP) take over
-#: positions, positions above 100k USDC liquidated 20% at a time, shared backstop.
+#: dYdX v4: "Large-Cap" liquidity tier (IMF 5%, MMF 3% = maintenance fraction 60%, OI caps
+#: 20M-50M USDC) with dYdX's margin roundings; hourly funding ticks of an 8-hour rate with no
+#: default funding, clamped to 600% x (IMF - MMF) (x/perpetuals/types/genesis.go
+#: DefaultFundingRateClampFactorPpm = 6e6, DefaultPremiumVoteClampFactorPpm = 6e7, 1-minute
+#: samples); liquidation at the fillable price with a 1.5% maximum fee and a 10%
+#: spread-to-maintenance-ratio, per-market insurance fund.
+#: Hyperliquid: BTC-like tiers (40x: IM 2.5%, MM 1.25%; 20x above 150M), funding
+#: F = P + clamp(0.01% - P, +-0.05%) per 8 hours paid one eighth every hour, capped at
+#: 4%/hour (docs, Trading > Funding), liquidators (HLP) take over positions, positions above
+#: 100k USDC liquidated 20% at a time, shared backstop, ADL by Hyperliquid's index.
 PERP_PRESETS: dict[str, dict[str, Any]] = {
     "dydx-v4": {
         "margin_model": "dydx-v4",
         "tiers": [{"notional_floor": "0", "mmf": "0.03", "imf": "0.05"}],
         "oi_scaling": {"lower_cap": "20000000", "upper_cap": "50000000"},
-        "funding": {"interval": 3600, "interest": "0", "interest_clamp": "0",
-                    "cap": "0.0025"},
+        "funding": {"formula": "dydx-v4", "interval": 3600, "interest": "0",
+                    "clamp_factor": "6", "premium_vote_clamp_factor": "60",
+                    "sample_interval": 60},
         "liquidation": "fillable",
         "liquidation_fee": "0.015",
         "spread_to_mmr": "0.10",
@@ -244,8 +308,8 @@ PERP_PRESETS: dict[str, dict[str, Any]] = {
             {"notional_floor": "0", "mmf": "0.0125", "imf": "0.025"},
             {"notional_floor": "150000000", "mmf": "0.025", "imf": "0.05"},
         ],
-        "funding": {"interval": 3600, "interest": "0.0000125", "interest_clamp": "0.0005",
-                    "cap": "0.04"},
+        "funding": {"formula": "hyperliquid", "interval": 3600, "period": 28800,
+                    "interest": "0.0001", "interest_clamp": "0.0005", "cap": "0.04"},
         "liquidation": "takeover",
         "takeover_discount": "0",
         "liquidation_fee": "0",
