@@ -146,3 +146,11 @@ def test_dydx_funding_when_not_representable_then_refused_naming_field(
 ):
     with pytest.raises(Exception, match=message):
         config(funding=funding)
+
+
+def test_hyperliquid_formula_when_period_left_out_then_8_hour_rate():
+    funding = config(preset="hyperliquid", funding={"period": 0}).perps["ETH-PERP"].funding
+    assert funding.rate_period == 28_800
+    binance = config(funding={"formula": "binance", "interval": 28_800}).perps["ETH-PERP"]
+    assert binance.funding.rate_period == 28_800
+    assert config(funding={"formula": "binance"}).perps["ETH-PERP"].funding.rate_period == 3600

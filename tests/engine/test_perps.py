@@ -186,9 +186,12 @@ def test_waterfall_when_bankrupt_then_insurance_then_adl():
     assert engine.ledger.clearing.markets["ETH-PERP"].insurance == 4_520 * USDC
     assert engine.ledger.clearing.insurance_drawdown == 20_480 * USDC
     second = engine.apply(LiquidatePerp("keeper", "long2", "ETH-PERP"))
-    # The fund cannot cover the second: the short is deleveraged at 1,800.
+    # The fund cannot cover the second: the short is deleveraged at 1,800. Its rank's
+    # components: -200 ETH sold for 400,000, worth 320,000 at 1,600: PnL% 80,000 / 400,000
+    # = 1/5; leverage 320,000 / (1,000,000 + 80,000) = 8/27; BitMEX score 1/5 x 8/27.
     assert second.details["adl"] == [{"account": "short", "size": -100 * ETH,
-                                      "haircut": 20_000 * USDC}]
+                                      "haircut": 20_000 * USDC, "policy": "pnl_leverage",
+                                      "score": "8/135", "pnl_pct": "1/5", "leverage": "8/27"}]
     assert engine.ledger.perp_size("short", "ETH-PERP") == -100 * ETH
     assert engine.ledger.perp_quote_of("long2") == 0
     assert engine.ledger.clearing.markets["ETH-PERP"].adl_volume == 180_000 * USDC

@@ -63,8 +63,9 @@ class FundingConfig(_Strict):
     - ``binance``: per ``interval`` seconds, ``clamp(P + clamp(I - P, -interest_clamp,
       interest_clamp), -cap, cap)``; ``interest`` and ``interest_clamp`` per ``period``
       (0 = the interval, Binance's own shape).
-    - ``hyperliquid``: the same 8-hour rate (``period`` 28,800 s), paid ``interval /
-      period`` of it every interval (one eighth an hour), capped at ``cap`` per interval.
+    - ``hyperliquid``: the same rate per ``period`` (0 = 28,800 s: an 8-hour rate), paid
+      ``interval / period`` of it every interval (one eighth an hour), capped at ``cap`` per
+      interval.
     - ``dydx-v4``: the 8-hour rate in whole ppm is the premium plus ``interest``
       (``default_funding_ppm``), clamped to ``clamp_factor x (IMF - MMF)`` of the first
       tier; the index moves by dYdX's truncated ``GetFundingIndexDelta`` every ``interval``
@@ -111,11 +112,11 @@ class FundingConfig(_Strict):
 
     @property
     def rate_period(self) -> int:
-        """Seconds the formula's rate refers to: ``period``, else 28,800 for dydx-v4 and
-        the interval otherwise."""
+        """Seconds the formula's rate refers to: ``period``, else 28,800 (8 hours) for
+        hyperliquid and dydx-v4 and the interval for binance."""
         if self.period:
             return self.period
-        return 28_800 if self.formula == "dydx-v4" else self.interval
+        return self.interval if self.formula == "binance" else 28_800
 
     @property
     def clamp(self) -> Decimal:

@@ -23,7 +23,7 @@ from marginengine.engine.rejected import Rejected, fmt_usd
 from marginengine.fixedpoint import Rounding, div, format_units
 from marginengine.ledger import LedgerError
 from marginengine.ledger.perp import quote_value
-from marginengine.liquidation.adl import AdlCandidate, AdlPolicy, allocate_adl
+from marginengine.liquidation.adl import AdlCandidate, AdlPolicy, allocate_adl, rank_adl
 from marginengine.liquidation.perp_prices import bankruptcy_price, fillable_price
 from marginengine.margin import MarginKind
 from marginengine.margin.funding import funding_step
@@ -367,13 +367,20 @@ def _deleverage(engine: Engine, account_id: str, market: str, perp: PerpMarketCo
             f"auto-deleveraging needs {_units(perp, abs(size))} of opposite positions "
             f"in {market}, only {_units(perp, exposure)} exist"
         )
-    fills = allocate_adl(size, price, mark, candidates, AdlPolicy(perp.adl_policy),
-                         perp.base_unit, quote_unit, step=perp.step_units)
+    policy = AdlPolicy(perp.adl_policy)
+    fills = allocate_adl(size, price, mark, candidates, policy, perp.base_unit, quote_unit,
+                         step=perp.step_units)
+    # The ranking's components go into the outcome, so the log says why each was chosen.
+    ranks = {r.account: r for r in rank_adl(candidates, mark, policy, perp.base_unit,
+                                            quote_unit)}
     out = []
     for f in fills:
         ledger.fill(f.account, market, -f.size, price, perp.base_unit, quote_unit)
         ledger.fill(account_id, market, f.size, price, perp.base_unit, quote_unit)
-        out.append({"account": f.account, "size": f.size, "haircut": f.haircut})
+        rank = ranks[f.account]
+        out.append({"account": f.account, "size": f.size, "haircut": f.haircut,
+                    "policy": policy.value, "score": str(rank.score),
+                    "pnl_pct": str(rank.pnl_pct), "leverage": str(rank.leverage)})
     return out
 
 
