@@ -201,6 +201,8 @@ class PerpMarketConfig(_Strict):
             if len(self.tiers) != 1:
                 raise ValueError("margin_model dydx-v4 takes exactly one tier (a dYdX "
                                  f"liquidity tier), got {len(self.tiers)}")
+        if "dydx-v4" in (self.margin_model, self.funding.formula):
+            # Both dYdX rules read the first tier as a liquidity tier: IMF and fraction.
             self.maintenance_fraction_ppm  # noqa: B018 - validates mmf / imf
         if self.size_premium_factor:
             # Drift's margin ratios are basis points (MARGIN_PRECISION = 1e4).

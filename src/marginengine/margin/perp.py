@@ -132,6 +132,12 @@ class PerpMarginModel:
             m: schedule_of(p, self.config.markets[p.quote].unit)
             for m, p in self.config.perps.items()
         }
+        # Exact integer forms of the decimal parameters, converted once.
+        self.amounts = {m: p.quote_amounts(self.config.markets[p.quote].unit)
+                        for m, p in self.config.perps.items()}
+        self.maintenance_fractions = {m: p.maintenance_fraction_ppm
+                                      for m, p in self.config.perps.items()
+                                      if p.margin_model == "dydx-v4"}
 
     def position_risk(self, ledger: Ledger, account_id: str, market: str,
                       marks: Mapping[str, int], size: int | None = None) -> PositionRisk:
@@ -149,7 +155,7 @@ class PerpMarginModel:
         owed = funding_payment(size, state.funding_index, pos.funding_index,
                                perp.base_unit) if pos else 0
         schedule = self.schedules[market]
-        amounts = perp.quote_amounts(quote_unit)
+        amounts = self.amounts[market]
         base_imf = schedule.tiers[0].imf_ppm
         oi_args = (0, 0, 0)
         if perp.oi_scaling is not None:
@@ -168,7 +174,7 @@ class PerpMarginModel:
             dydx_notional = abs(quote_value(size, mark, perp.base_unit, quote_unit,
                                             Rounding.DOWN))
             maintenance = dydx_maintenance_margin(dydx_notional, base_imf,
-                                                  perp.maintenance_fraction_ppm)
+                                                  self.maintenance_fractions[market])
             initial = dydx_initial_margin(dydx_notional, base_imf, *oi_args,
                                           custom_imf_ppm=imf)
         else:
