@@ -195,12 +195,11 @@ class PerpMarketConfig(_Strict):
             to_ppm(getattr(self, name), name)
         whole_units(self.oi_cap, self.base_unit, "oi_cap", f"base smallest units "
                     f"(base_decimals = {self.base_decimals})")
-        if self.margin_model == "dydx-v4":
-            # dYdX v4 liquidity tiers: one IMF and a maintenance fraction of it
-            # (protocol/x/perpetuals/types/liquidity_tier.go).
-            if len(self.tiers) != 1:
-                raise ValueError("margin_model dydx-v4 takes exactly one tier (a dYdX "
-                                 f"liquidity tier), got {len(self.tiers)}")
+        # dYdX v4 liquidity tiers: one IMF and a maintenance fraction of it
+        # (protocol/x/perpetuals/types/liquidity_tier.go).
+        if self.margin_model == "dydx-v4" and len(self.tiers) != 1:
+            raise ValueError("margin_model dydx-v4 takes exactly one tier (a dYdX "
+                             f"liquidity tier), got {len(self.tiers)}")
         if "dydx-v4" in (self.margin_model, self.funding.formula):
             # Both dYdX rules read the first tier as a liquidity tier: IMF and fraction.
             self.maintenance_fraction_ppm  # noqa: B018 - validates mmf / imf
