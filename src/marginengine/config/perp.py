@@ -35,7 +35,7 @@ def whole_units(value: Decimal, unit: int, field: str, what: str = "") -> int:
     scaled = value * unit
     if scaled != scaled.to_integral_value():
         unit_name = what or f"1/{unit}"
-        raise ValueError(f"{field} must be a whole number of {unit_name}, got {value}")
+        raise ValueError(f"{field} must be a whole number of {unit_name}, got {value:f}")
     return int(scaled)
 
 
