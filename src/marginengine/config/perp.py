@@ -86,8 +86,10 @@ class FundingConfig(_Strict):
     interest: Annotated[Decimal, Field(ge=-1, le=1, allow_inf_nan=False)] = Decimal("0.0000125")
     interest_clamp: Fraction | None = None
     cap: PositiveFraction | None = None
-    clamp_factor: Annotated[Decimal, Field(ge=0, le=1000, allow_inf_nan=False)] = Decimal(6)
-    premium_vote_clamp_factor: Annotated[Decimal, Field(ge=0, le=1000,
+    # dYdX holds both factors as uint32 ppm (x/perpetuals/types/params.pb.go).
+    clamp_factor: Annotated[Decimal, Field(ge=0, le=Decimal("4294.967295"),
+                                           allow_inf_nan=False)] = Decimal(6)
+    premium_vote_clamp_factor: Annotated[Decimal, Field(ge=0, le=Decimal("4294.967295"),
                                                         allow_inf_nan=False)] = Decimal(60)
     sample_interval: Annotated[int, Field(gt=0)] = 60
     atomic_resolution: Annotated[int, Field(ge=-18, le=0)] = -9
