@@ -277,7 +277,7 @@ def perp_symbol_problem(symbol: str) -> str | None:
     """Why a perp symbol is not allowed, or ``None``."""
     import re
 
-    if not re.match(SYMBOL_PATTERN, symbol):
+    if not re.fullmatch(SYMBOL_PATTERN, symbol):
         return (f"perp symbol {symbol!r} must start with a letter and use at most 16 letters, "
                 "digits, '.', '_' or '-'")
     return None
