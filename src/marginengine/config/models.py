@@ -362,6 +362,7 @@ class ProtocolConfig(_Strict):
                 raise ValueError(f"perps.{symbol}.quote {perp.quote!r} is not one of the markets")
             try:
                 perp.step_units  # noqa: B018 - validates step_size against base_decimals
+                perp.check_quote_amounts(self.markets[perp.quote].unit)
             except ValueError as exc:
                 raise ValueError(f"perps.{symbol}.{exc}") from None
         return self
