@@ -904,9 +904,9 @@ class Engine:
 def _replay_differences(outcome: Outcome, row: LogRecord, legacy: bool) -> list[str]:
     """The fields in which a replayed outcome differs from the logged one.
 
-    The fields the log holds are compared (a newer engine may record more). Refusal prose
-    is a message for people, not a contract: it is compared only when the log carries no
-    refusal code (a format-2 log written before codes); format 1 compares the rest.
+    The fields the log holds are compared (a newer engine may record more), refusal codes
+    and data included. Refusal prose is a message for people, not a contract: it is
+    compared only in a format-2 log without refusal codes, never in format 1.
     """
     replayed = json.loads(encode(outcome.to_dict()))
     logged = row.record
