@@ -170,3 +170,91 @@ def naive_bucket_margin(per_account: list[list[tuple[int, float]]], quote: list[
         out.append((equity, maintenance,
                     equity / maintenance if maintenance > 0 else float("inf")))
     return out
+
+
+#: Unit roundoff of float64.
+_ULP = 2.0**-53
+
+
+def bracket_margin(notional: NDArray[np.float64], market: NDArray[np.intp],
+                   table: TierTable) -> NDArray[np.float64]:
+    """Each position's tiered maintenance requirement ``notional x mmf_i - cum_i``."""
+    row = market * table.width
+    slot = row.copy()
+    # The bracket: how many of the market's higher floors the notional is above.
+    for t in range(1, table.width):
+        slot += notional > table.floors[row + t]
+    out: NDArray[np.float64] = notional * table.mmf[slot]
+    if table.width > 1:
+        out -= table.mm_cum[slot]
+    return out
+
+
+def funded_bucket_sums(slot: NDArray[np.intp], market: NDArray[np.intp],
+                       size: NDArray[np.float64], snapshot: NDArray[np.float64],
+                       n_slots: int, mark: NDArray[np.float64], funding: NDArray[np.float64],
+                       table: TierTable) -> tuple[NDArray[np.float64], NDArray[np.float64],
+                                                  NDArray[np.float64]]:
+    """Per bucket: position equity (value less unsettled funding), maintenance, notional.
+
+    The float twin of :meth:`~marginengine.margin.perp.PerpMarginModel.bucket` without the
+    quote balance, in whole quote tokens: a position of ``size`` whole base tokens in
+    market ``m`` is worth ``size x mark[m]`` and owes ``size x (funding[m] - snapshot)``
+    (funding indices in quote tokens per whole base token), so its equity is
+    ``size x (mark[m] - funding[m] + snapshot)``. Zero-size positions add nothing.
+
+    Parameters
+    ----------
+    slot, market, size, snapshot
+        Per position: the bucket's index, the market's index, the signed size in whole base
+        tokens, and the funding index at its last settlement (quote tokens per base token).
+    n_slots
+        Number of buckets.
+    mark, funding
+        Per market: mark price and cumulative funding index, quote tokens per base token.
+    table
+        The markets' tiers.
+
+    Returns
+    -------
+    tuple of arrays
+        ``equity``, ``maintenance`` and ``notional`` (sum of ``|size x mark|``), per bucket.
+    """
+    per_token = mark - funding
+    value = size * mark[market]
+    notional = np.abs(value)
+    equity_pos = size * (per_token[market] + snapshot)
+    maintenance_pos = bracket_margin(notional, market, table)
+    equity: NDArray[np.float64] = np.bincount(slot, weights=equity_pos, minlength=n_slots)
+    maintenance: NDArray[np.float64] = np.bincount(slot, weights=maintenance_pos,
+                                                   minlength=n_slots)
+    total: NDArray[np.float64] = np.bincount(slot, weights=notional, minlength=n_slots)
+    return equity, maintenance, total
+
+
+def funded_bucket_slack(quote: NDArray[np.float64], equity: NDArray[np.float64],
+                        maintenance: NDArray[np.float64], notional: NDArray[np.float64],
+                        positions: NDArray[np.integer], max_positions: int,
+                        funding_ratio: float, quote_unit: int) -> NDArray[np.float64]:
+    """A bound, in whole quote tokens, on how far each bucket's exact equity and exact
+    maintenance requirement (in the quote asset's smallest units, divided by its unit) can
+    each be from the float figures of :func:`funded_bucket_sums` (the quote balance
+    ``quote`` added to the equity).
+
+    Exact figures round each position's value down and its notional up to a smallest unit
+    (one unit each), its funding against the trader (one unit), and its requirement up (one
+    unit); the requirement is 1-Lipschitz in the notional (every fraction is at most 1) and
+    continuous at the bracket edges, so a float notional on the other side of an edge costs
+    no more than its own error. The float side rounds each input (sizes, marks, funding
+    indices: a relative ulp each) and sums at most ``max_positions + 1`` terms of magnitude
+    at most ``|quote| + notional x (1 + funding_ratio)`` (``funding_ratio`` bounds
+    ``|funding index| / mark`` over the markets held), plus the bracket amount's
+    cancellation (at most the notional). Doubled for margin:
+
+    ``2 x (32 + max_positions) x ulp x (|quote| + |equity| + maintenance + notional x (3 +
+    funding_ratio)) + 5 x positions / quote_unit``.
+    """
+    gamma = 2.0 * (32 + max_positions) * _ULP
+    magnitude = np.abs(quote) + np.abs(equity) + maintenance + notional * (3.0 + funding_ratio)
+    out: NDArray[np.float64] = gamma * magnitude + positions * (5.0 / quote_unit)
+    return out

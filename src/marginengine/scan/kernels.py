@@ -230,3 +230,38 @@ def candidate_rows(cw: FloatArray, dv: FloatArray, lo: int, hi: int,
         np.less(cw[start:end], t, out=m)
         found.append(np.flatnonzero(m) + start)
     return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+def classify_buckets(cw: FloatArray, dv: FloatArray, pe: FloatArray, pm: FloatArray,
+                     slack: FloatArray, has_requirement: BoolArray,
+                     b: ScreenBounds) -> tuple[BoolArray, BoolArray]:
+    """``(surely_below, band)`` for buckets holding perps; the rest is surely not below.
+
+    A bucket's exact value is its lending maintenance value plus its perp equity (USD,
+    rounded down), its requirement its lending debt plus its perp maintenance (USD, rounded
+    up); it is below the threshold ``t`` when it has a requirement and ``value < t x
+    requirement`` (the engine's bucket rule; at ``t != 1`` the same as its wad health
+    below ``t``). ``cw``, ``dv`` are the lending sums with the lending margins of ``b``;
+    ``pe``, ``pm`` the perp figures in base-currency units, each within ``slack`` of the
+    exact one. The perp equity may be negative, so the bounds are absolute: the lending
+    extremes, plus or minus ``slack``, plus a few ulps of every magnitude summed.
+    """
+    eps, t = b.eps, b.threshold
+    room = slack + 8.0 * ULP * (cw + dv + np.abs(pe) + pm)
+    value_max = cw / (1.0 - eps) + 1.0 + pe + room
+    need_min = np.maximum(dv / (1.0 + eps) + pm - room, 0.0)
+    surely_below = has_requirement & (value_max < t * (1.0 - TAU) * need_min)
+    value_min = cw * ((1.0 - b.rel) / (1.0 + eps)) - b.abs_coll + pe - room
+    need_max = dv / (1.0 - eps) + b.abs_debt + pm + room
+    surely_above = ~has_requirement | (value_min >= t * (1.0 + TAU) * need_max)
+    return surely_below, ~surely_below & ~surely_above
+
+
+def bucket_health(cw: FloatArray, dv: FloatArray, pe: FloatArray,
+                  pm: FloatArray) -> FloatArray:
+    """Float health of buckets with perps: ``(cw + pe) / (dv + pm)`` (0 when the value is
+    negative, ``inf`` without requirement)."""
+    need = dv + pm
+    out = np.full(len(cw), np.inf)
+    np.divide(np.maximum(cw + pe, 0.0), need, out=out, where=need > 0)
+    return out
