@@ -801,6 +801,12 @@ class RiskBook:
         p = self.assets.price if price is None else price
         return float(p[k]) if k is not None and p[k] > 0 else float(PRICE_UNIT)
 
+    def perp_figures_at(self, mark: FloatArray, price: FloatArray) -> tuple[
+            FloatArray, FloatArray, FloatArray]:
+        """:meth:`perp_figures` at other (float) marks per perp market and prices per
+        asset (what-if)."""
+        return self._perp_usd(mark, price)
+
     def _perp_usd(self, mark: FloatArray | None, price: FloatArray | None) -> tuple[
             FloatArray, FloatArray, FloatArray]:
         equity, maintenance, slack = self.perps.evaluate(mark)
