@@ -376,7 +376,10 @@ def build(config: ProtocolConfig, spec: list[Any], moves: list[Any], hours: int,
         asset = symbols[which % len(symbols)]
         engine.apply(SetPrice(asset, max(1, engine.prices[asset] * factor // 10_000)))
     for who, offset in pins:
-        pin_perp(engine, BUCKETS[who % len(BUCKETS)], offset)
+        holders = sorted(a for a, acc in engine.ledger.accounts.items()
+                         if acc.perps and a != "mm")
+        if holders:
+            pin_perp(engine, holders[who % len(holders)], offset)
     return engine
 
 
@@ -385,7 +388,8 @@ def build(config: ProtocolConfig, spec: list[Any], moves: list[Any], hours: int,
 @given(spec=bucket_spec,
        moves=st.lists(st.tuples(st.integers(0, 8), st.integers(6_000, 14_000)), max_size=4),
        hours=st.integers(0, 30),
-       pins=st.lists(st.tuples(st.integers(0, 5), st.integers(-3, 3)), max_size=3))
+       pins=st.lists(st.tuples(st.integers(0, 5), st.integers(-3, 3)), min_size=1,
+                     max_size=3))
 def test_full_scan_when_random_lending_and_perp_book_then_equals_exact_engine(
     config: ProtocolConfig, spec: list[Any], moves: list[Any], hours: int, pins: list[Any]
 ):
@@ -394,7 +398,7 @@ def test_full_scan_when_random_lending_and_perp_book_then_equals_exact_engine(
     result = book.full_scan()
     perp_buckets = sum(1 for a in engine.ledger.accounts if engine.has_perps(a))
     event(f"band {min(result.band, 2)}; below {min(result.below_count, 3)}; "
-          f"perp buckets {min(perp_buckets, 4)}")
+          f"perp buckets {min(perp_buckets, 4)}; positions {min(book.perps.n_pos, 4)}")
     assert book.perps.buckets == perp_buckets
     assert book.below_accounts() == exact_below(engine)
     for threshold in ("0.97", "1.05"):
@@ -460,7 +464,10 @@ def apply_intent(engine: Engine, book: RiskBook, intent: tuple[Any, ...]) -> Non
         asset = symbols[intent[1] % len(symbols)]
         engine.apply(SetPrice(asset, max(1, engine.prices[asset] * intent[2] // 10_000)))
     elif kind == "pin":
-        pin_perp(engine, BUCKETS[intent[1] % len(BUCKETS)], intent[2])
+        holders = sorted(a for a, acc in engine.ledger.accounts.items()
+                         if acc.perps and a != "mm")
+        if holders:
+            pin_perp(engine, holders[intent[1] % len(holders)], intent[2])
     elif kind == "time":
         engine.apply(AdvanceTime(intent[1]))
     elif kind == "liquidate":

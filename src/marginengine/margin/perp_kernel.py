@@ -225,10 +225,13 @@ def funded_bucket_sums(slot: NDArray[np.intp], market: NDArray[np.intp],
     notional = np.abs(value)
     equity_pos = size * (per_token[market] + snapshot)
     maintenance_pos = bracket_margin(notional, market, table)
-    equity: NDArray[np.float64] = np.bincount(slot, weights=equity_pos, minlength=n_slots)
-    maintenance: NDArray[np.float64] = np.bincount(slot, weights=maintenance_pos,
-                                                   minlength=n_slots)
-    total: NDArray[np.float64] = np.bincount(slot, weights=notional, minlength=n_slots)
+    # (astype: bincount of no entries at all returns integers)
+    equity = np.bincount(slot, weights=equity_pos, minlength=n_slots).astype(
+        np.float64, copy=False)
+    maintenance = np.bincount(slot, weights=maintenance_pos, minlength=n_slots).astype(
+        np.float64, copy=False)
+    total = np.bincount(slot, weights=notional, minlength=n_slots).astype(
+        np.float64, copy=False)
     return equity, maintenance, total
 
 
