@@ -607,7 +607,7 @@ class RiskBook:
         self._all_pending = True
 
     def _check_prices(self) -> None:
-        if self.perps.buckets:
+        if self.perps.buckets and 0 in self.perps.index_int:
             held = self.perps.positions_per_market()
             for k, index in enumerate(self.perps.index_int):
                 if not index and held[k]:
@@ -823,8 +823,11 @@ class RiskBook:
         on their whole margin; return ``(rows, surely_below, band)`` of those not surely
         above. ``figures``, ``cw``, ``dv`` (aligned with ``rows``) override the current
         perp figures and lending sums (what-if)."""
-        if rows is None:
-            rows, slots = self.perps.rows()
+        identity = False
+        if rows is None:  # every bucket, in slot order (the caller sorts the few kept)
+            slots = self.perps.live_slots()
+            rows = self.perps.slot_row[slots]
+            identity = len(slots) == self.perps.n_slots
         else:
             slots = self.perps.slots_of(rows).astype(np.int64)
             mine = slots >= 0
@@ -834,8 +837,11 @@ class RiskBook:
         pe, pm, slack = self.perp_figures() if figures is None else figures
         c = self._cw[rows] if cw is None else cw
         d = self._dv[rows] if dv is None else dv
-        has_req = (self.perps.npos[slots] > 0) | (d > 0)
-        sure, band = classify_buckets(c, d, pe[slots], pm[slots], slack[slots], has_req, b)
+        npos = self.perps.npos[: self.perps.n_slots]
+        if not identity:  # (every slot, in order: no gather)
+            pe, pm, slack, npos = pe[slots], pm[slots], slack[slots], npos[slots]
+        has_req = (npos > 0) | (d > 0)
+        sure, band = classify_buckets(c, d, pe, pm, slack, has_req, b)
         if not self.perps.screened:  # several quote assets: the engine decides them all
             band = has_req.copy()
             sure[:] = False

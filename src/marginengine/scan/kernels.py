@@ -247,14 +247,34 @@ def classify_buckets(cw: FloatArray, dv: FloatArray, pe: FloatArray, pm: FloatAr
     extremes, plus or minus ``slack``, plus a few ulps of every magnitude summed.
     """
     eps, t = b.eps, b.threshold
-    room = slack + 8.0 * ULP * (cw + dv + np.abs(pe) + pm)
-    value_max = cw / (1.0 - eps) + 1.0 + pe + room
-    need_min = np.maximum(dv / (1.0 + eps) + pm - room, 0.0)
-    surely_below = has_requirement & (value_max < t * (1.0 - TAU) * need_min)
-    value_min = cw * ((1.0 - b.rel) / (1.0 + eps)) - b.abs_coll + pe - room
-    need_max = dv / (1.0 - eps) + b.abs_debt + pm + room
-    surely_above = ~has_requirement | (value_min >= t * (1.0 + TAU) * need_max)
-    return surely_below, ~surely_below & ~surely_above
+    room = np.abs(pe)
+    room += cw
+    room += dv
+    room += pm
+    room *= 8.0 * ULP
+    room += slack
+    # the cheap pass first: surely above (most buckets), then the rest in full
+    value_min = cw * ((1.0 - b.rel) / (1.0 + eps))
+    value_min += pe
+    value_min -= room
+    value_min -= b.abs_coll
+    need_max = dv * (1.0 / (1.0 - eps))
+    need_max += pm
+    need_max += room
+    need_max += b.abs_debt
+    need_max *= t * (1.0 + TAU)
+    open_ = value_min < need_max
+    open_ &= has_requirement
+    at = np.flatnonzero(open_)
+    c, d, e, m, r = cw[at], dv[at], pe[at], pm[at], room[at]
+    value_max = c / (1.0 - eps) + 1.0 + e + r
+    need_min = np.maximum(d / (1.0 + eps) + m - r, 0.0)
+    below_at = value_max < t * (1.0 - TAU) * need_min
+    surely_below = np.zeros(len(cw), dtype=bool)
+    surely_below[at[below_at]] = True
+    band = open_
+    band[at[below_at]] = False
+    return surely_below, band
 
 
 def bucket_health(cw: FloatArray, dv: FloatArray, pe: FloatArray,

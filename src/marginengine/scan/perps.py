@@ -39,6 +39,7 @@ from marginengine.margin.perp import mark_price, schedule_of
 from marginengine.margin.perp_kernel import (
     TierArrays,
     TierTable,
+    first_brackets,
     funded_bucket_slack,
     funded_bucket_sums,
 )
@@ -84,6 +85,8 @@ class PerpBlock:
             TierArrays.of(schedule_of(p, qu), qu)
             for p, qu in zip(perps, self.market_quote_unit, strict=True)
         ]) if m else TierTable(1, np.zeros(0), np.zeros(0), np.zeros(0))
+        #: The smallest maintenance fraction of any bracket (every one is positive).
+        self.mmf_min = float(self.table.mmf.min()) if m else 1.0
         self.index_int = [0] * m
         self.last_trade = [0] * m
         self.basis_ppm = [0] * m
@@ -108,6 +111,7 @@ class PerpBlock:
         self.max_positions = 0
         self._by_slot: dict[int, list[int]] | None = None
         self._rows: tuple[IntArray, IntArray] | None = None
+        self._first: tuple[FloatArray, FloatArray] | None = None
 
     def __len__(self) -> int:
         return len(self.symbols)
@@ -158,6 +162,12 @@ class PerpBlock:
             slots = live[order].astype(np.int64)
             self._rows = (self.slot_row[slots], slots)
         return self._rows
+
+    def live_slots(self) -> IntArray:
+        """Slots in use, ascending."""
+        if not self._free:
+            return np.arange(self.n_slots, dtype=np.int64)
+        return np.flatnonzero(self.slot_row[: self.n_slots] >= 0).astype(np.int64)
 
     @property
     def buckets(self) -> int:
@@ -216,6 +226,7 @@ class PerpBlock:
         self.dead = 0
         self._by_slot = None
         self._rows = None
+        self._first = None
         for k in range(len(self)):
             held = np.abs(self.p_snapshot[self.p_market == k])
             self.snapshot_max[k] = float(held.max(initial=0.0))
@@ -261,6 +272,7 @@ class PerpBlock:
             self.snapshot_max[k] = max(self.snapshot_max[k], abs(snap))
             entries.setdefault(slot, []).append(i)
             self.n_pos += 1
+        self._first = None
         if self.dead > max(MIN_COMPACT, self.n_pos // 4):
             self.compact()
         return True
@@ -302,6 +314,7 @@ class PerpBlock:
         self.n_pos = len(keep)
         self.dead = 0
         self._by_slot = None
+        self._first = None
 
     # ------------------------------------------------------------------ the kernel
     def funding_ratio(self, mark: FloatArray) -> float:
@@ -319,15 +332,22 @@ class PerpBlock:
         current marks or at ``mark`` (what-if)."""
         m = self.mark if mark is None else mark
         n = self.n_pos
-        equity, maintenance, notional = funded_bucket_sums(
+        funded = bool(self.funding.any() or self.snapshot_max.any())
+        equity, maintenance = funded_bucket_sums(
             self.p_slot[:n], self.p_market[:n], self.p_size[:n], self.p_snapshot[:n],
-            self.n_slots, m, self.funding, self.table)
+            self.n_slots, m, self.funding, self.table, funded, self._first_brackets())
         quote = self.quote[: self.n_slots]
         equity += quote
-        slack = funded_bucket_slack(quote, equity, maintenance, notional,
-                                    self.npos[: self.n_slots], self.max_positions,
-                                    self.funding_ratio(m), self.quote_unit)
+        slack = funded_bucket_slack(quote, equity, maintenance, self.npos[: self.n_slots],
+                                    self.max_positions, self.funding_ratio(m), self.mmf_min,
+                                    self.quote_unit)
         return equity, maintenance, slack
+
+    def _first_brackets(self) -> tuple[FloatArray, FloatArray]:
+        n = self.n_pos
+        if self._first is None or len(self._first[0]) != n:
+            self._first = first_brackets(self.p_market[:n], self.table)
+        return self._first
 
     def nbytes(self) -> int:
         """Bytes held by the arrays (the slot map of mirrored buckets estimated)."""
