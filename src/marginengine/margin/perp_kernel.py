@@ -252,10 +252,7 @@ def funded_bucket_sums(slot: NDArray[np.intp], market: NDArray[np.intp],
         ``equity`` and ``maintenance``, per bucket.
     """
     value = size * np.take(mark, market)
-    if funded:
-        equity_pos = size * (np.take(mark - funding, market) + snapshot)
-    else:
-        equity_pos = value
+    equity_pos = size * (np.take(mark - funding, market) + snapshot) if funded else value
     # (astype: bincount of no entries at all returns integers)
     equity = np.bincount(slot, weights=equity_pos, minlength=n_slots).astype(
         np.float64, copy=False)

@@ -269,12 +269,12 @@ class RiskBook:
             q_vals.append(account.perp_quote / perps.quote_unit)
             if "/" in account_id:
                 iso.append(row)
-            for market, pos in account.perps.items():
+            for market, perp in account.perps.items():
                 k = perps.column[market]
                 p_rows.append(row)
                 p_markets.append(k)
-                p_sizes.append(pos.size / perps.base_unit[k])
-                p_snaps.append(pos.funding_index
+                p_sizes.append(perp.size / perps.base_unit[k])
+                p_snaps.append(perp.funding_index
                                / (perps.market_quote_unit[k] * FUNDING_SCALE))
         perps.build(np.asarray(p_rows, dtype=np.int64), np.asarray(p_markets, dtype=np.intp),
                     np.asarray(p_sizes, dtype=np.float64),

@@ -146,8 +146,9 @@ class PerpBlock:
 
     # ------------------------------------------------------------------ rows and slots
     def ensure_rows(self, n: int) -> None:
-        """Make room for rows ``0 .. n - 1`` in the row -> slot map."""
-        if n > len(self.row_slot):
+        """Make room for rows ``0 .. n - 1`` in the row -> slot map (none without perp
+        markets: a lending protocol's book holds no perp arrays)."""
+        if self.symbols and n > len(self.row_slot):
             self.row_slot = _grow(self.row_slot, n, -1)  # type: ignore[assignment]
 
     def slots_of(self, rows: IntArray) -> NDArray[np.int32]:
@@ -176,6 +177,8 @@ class PerpBlock:
 
     def relayout(self, new_row_of_old: NDArray[np.integer]) -> None:
         """Renumber rows as the book's layout did."""
+        if not self.symbols:
+            return
         live = self.slot_row[: self.n_slots] >= 0
         self.slot_row[: self.n_slots][live] = np.asarray(new_row_of_old)[
             self.slot_row[: self.n_slots][live]]
@@ -218,7 +221,7 @@ class PerpBlock:
         self.isolated[iso[iso >= 0]] = True
         slot = self.row_slot[rows].astype(np.intp)
         order = np.argsort(slot, kind="stable")
-        self.p_slot, self.p_market = slot[order], markets[order]
+        self.p_slot, self.p_market = slot[order], markets[order].astype(np.intp)
         self.p_size, self.p_snapshot = size[order], snapshot[order]
         self.n_pos = len(order)
         self.npos = np.bincount(self.p_slot, minlength=s).astype(np.int32)

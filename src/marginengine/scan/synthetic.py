@@ -120,9 +120,9 @@ class SyntheticBook:
         quote_unit = self.config.markets["USDC"].unit
         return PerpArrays(
             rows=self.perp_rows, markets=self.perp_markets,
-            sizes=self.perp_size_milli * (base[self.perp_markets] / 1000),
+            sizes=(self.perp_size_milli * (base[self.perp_markets] / 1000)).astype(np.float64),
             quote_rows=self.perp_quote_rows,
-            quote=self.perp_quote_micro * (quote_unit / 1e6),
+            quote=(self.perp_quote_micro * (quote_unit / 1e6)).astype(np.float64),
         )
 
     def to_book(self, threads: int = 2, perps: bool = True) -> RiskBook:
