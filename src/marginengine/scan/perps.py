@@ -357,4 +357,6 @@ class PerpBlock:
         arrays = (self.slot_row, self.quote, self.npos, self.isolated, self.row_slot,
                   self.p_slot, self.p_market, self.p_size, self.p_snapshot)
         extra = 0 if self._by_slot is None else 120 * len(self._by_slot)
+        if self._first is not None:
+            extra += self._first[0].nbytes + self._first[1].nbytes
         return sum(a.nbytes for a in arrays) + extra
