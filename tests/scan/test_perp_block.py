@@ -509,3 +509,25 @@ def test_incremental_when_random_events_then_scans_exact_and_mirror_equals_rebui
         mine = book.health(book.accounts.rows(ids))
         theirs = rebuilt.health(rebuilt.accounts.rows(ids))
         assert np.allclose(mine, theirs, rtol=1e-9, atol=0, equal_nan=True)
+
+
+def test_mirror_when_funding_accrues_then_perp_equity_falls_by_the_funding():
+    """Hyperliquid's interest component alone (mark = index, so no premium): a long of
+    1 BTC at 60,000 pays about 0.0000125 x 60,000 = 0.75 USDC an hour
+    (config/perp.py, PERP_PRESETS["hyperliquid"]); the book's equity falls by exactly
+    what the engine's funding index charges (the rate's own rounding is the engine's)."""
+    engine = worked_engine()
+    assert engine.apply(DepositQuote("carol", 10_000 * USDC)).accepted
+    assert engine.apply(Trade("carol", "mm", "BTC-PERP", BTC, 60_000 * USD)).accepted
+    book = RiskBook.from_engine(engine)
+    book.full_scan()
+    slot = book.perps.row_slot[book.accounts.row("carol")]
+    before = book.perp_figures()[0][slot]
+    assert before == pytest.approx(10_000 * USD)
+    assert engine.apply(AdvanceTime(10 * 3_600)).accepted
+    book.incremental_scan()
+    after = book.perp_figures()[0][slot]
+    owed = 10_000 * USDC - engine.bucket("carol").perp_equity  # quote smallest units
+    assert 7_000_000 <= owed <= 7_500_000  # 0.70-0.75 USDC an hour for ten hours
+    assert before - after == pytest.approx(owed / USDC * USD, rel=1e-9)
+    assert book.perp_state() == RiskBook.from_engine(engine, subscribe=False).perp_state()
