@@ -277,12 +277,13 @@ def test_ecc_when_position_is_2_5_days_of_capacity_then_2_8_days_capped_at_3() -
 
 def test_compose_when_size_premium_depth_crowding_then_sum_capped() -> None:
     # Drift's premium on a 10% risk haircut, 1,000 ETH, imf_factor 0.001:
-    # 0.8 * 100,000 + 1,000 * sqrt(1000) = 80,000 + 31,622.78 -> 111,623; + 40,910 + 5,000.
+    # 0.8 * 100,000 + 1,000 * sqrt(1000) = 80,000 + 31,622.78, which Drift's integer formula
+    # (math/margin.rs, whole basis points) floors to 1,116 bps -> 111,600; + 40,910 + 5,000.
     sized = size_premium_imf(100_000, 1_000 * ETH, ETH, 1_000)
-    assert sized == 111_623
+    assert sized == 111_600
     got = compose_haircut_ppm(100_000, size=1_000 * ETH, base_unit=ETH, imf_factor_ppm=1_000,
                               depth_ppm=40_910, crowding_ppm=5_000)
-    assert got == 157_533
+    assert got == 157_510
     assert compose_haircut_ppm(900_000, depth_ppm=200_000) == 1_000_000
     assert compose_haircut_ppm(100_000) == 100_000
 
