@@ -321,7 +321,8 @@ def pin_perp(engine: Engine, account: str, offset: int) -> None:
             MarginKind.MAINTENANCE)
         return s.requirement > 0 and s.value < s.requirement
 
-    lo, hi = 1, 4 * engine.prices[market]
+    # (not from 1: at a dust mark the notional truncates to 0, so has no requirement)
+    lo, hi = engine.prices[market] // 4, 4 * engine.prices[market]
     if liquidatable(lo) == liquidatable(hi):
         return
     rising = liquidatable(hi)  # a short: liquidatable when the price is high
@@ -531,3 +532,44 @@ def test_mirror_when_funding_accrues_then_perp_equity_falls_by_the_funding():
     assert 7_000_000 <= owed <= 7_500_000  # 0.70-0.75 USDC an hour for ten hours
     assert before - after == pytest.approx(owed / USDC * USD, rel=1e-9)
     assert book.perp_state() == RiskBook.from_engine(engine, subscribe=False).perp_state()
+
+
+def test_scan_when_mark_swept_across_liquidation_point_then_every_step_exact():
+    """The cross bucket's exact break-even index (bisected with the engine's rule), then
+    every index from 40 units (1e-8 USD each) below to 40 above, and every 50th from 2,000
+    below to 2,000 above: the book's answer is the engine's at each one. Those go to the
+    engine: the lending part's bound includes Aave's averaged threshold (up to one bps of
+    the 20,000 USD collateral, 2 USD), far wider than these steps (5e-7 USD of value each).
+    Ten dollars of index away (500 USD of value) the screen decides alone."""
+    engine = worked_engine()
+    pin_perp(engine, "cross", 0)  # the first index at which the bucket is not below
+    edge = engine.prices["ETH-PERP"]
+    assert 1_698 * USD < edge < 1_699 * USD  # 82,400 / 48.5 = 1,698.97
+    book = RiskBook.from_engine(engine)
+    book.full_scan()
+    for offset in [*range(-40, 41), *range(-2_000, 2_001, 50)]:
+        engine.apply(SetPrice("ETH-PERP", edge + offset))
+        book.incremental_scan()
+        assert ("cross" in book.below_accounts()) == engine.is_liquidatable("cross")
+        assert ("cross" in book.below_accounts()) == (offset < 0)
+    for offset, below in ((-10 * USD, True), (10 * USD, False)):
+        engine.apply(SetPrice("ETH-PERP", edge + offset))
+        result = book.incremental_scan()
+        assert ("cross" in book.below_accounts()) is below
+        assert result.band == 0
+
+
+def test_scan_when_mark_is_dust_then_requirement_zero_and_not_below_like_engine():
+    """At an index of 1e-8 USD the cross bucket's 50 ETH are worth 0.0000005 USDC: dYdX
+    truncates that notional to 0, so the maintenance is 0 and the engine's bucket has no
+    requirement (lending debt: none), so it is not liquidatable however negative its value
+    (16,600 - 99,000). The screen must not call it surely below."""
+    engine = worked_engine()
+    book = RiskBook.from_engine(engine)
+    book.full_scan()
+    engine.apply(SetPrice("ETH-PERP", 1))
+    state = engine.bucket("cross").margin(MarginKind.MAINTENANCE)
+    assert state.requirement == 0 and state.value < 0
+    book.incremental_scan()
+    assert book.below_accounts() == exact_below(engine)
+    assert "cross" not in book.below_accounts()

@@ -241,7 +241,8 @@ def classify_buckets(cw: FloatArray, dv: FloatArray, pe: FloatArray, pm: FloatAr
     rounded down), its requirement its lending debt plus its perp maintenance (USD, rounded
     up); it is below the threshold ``t`` when it has a requirement and ``value < t x
     requirement`` (the engine's bucket rule; at ``t != 1`` the same as its wad health
-    below ``t``). ``cw``, ``dv`` are the lending sums with the lending margins of ``b``;
+    below ``t``); it is surely below only when its requirement is surely positive.
+    ``cw``, ``dv`` are the lending sums with the lending margins of ``b``;
     ``pe``, ``pm`` the perp figures in base-currency units, each within ``slack`` of the
     exact one. The perp equity may be negative, so the bounds are absolute: the lending
     extremes, plus or minus ``slack``, plus a few ulps of every magnitude summed.
@@ -269,7 +270,10 @@ def classify_buckets(cw: FloatArray, dv: FloatArray, pe: FloatArray, pm: FloatAr
     c, d, e, m, r = cw[at], dv[at], pe[at], pm[at], room[at]
     value_max = c / (1.0 - eps) + 1.0 + e + r
     need_min = np.maximum(d / (1.0 + eps) + m - r, 0.0)
-    below_at = value_max < t * (1.0 - TAU) * need_min
+    # Surely below needs a surely positive requirement: the engine's rule is "requirement
+    # > 0 and value < t x requirement", and a requirement can round to 0 (dYdX truncates a
+    # dust notional to zero, so its maintenance is 0) however negative the value.
+    below_at = (need_min > 0.0) & (value_max < t * (1.0 - TAU) * need_min)
     surely_below = np.zeros(len(cw), dtype=bool)
     surely_below[at[below_at]] = True
     band = open_
