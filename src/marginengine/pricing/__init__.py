@@ -3,7 +3,7 @@
 Layer 3 of the design (pure math, importing only ``fixedpoint``): every kernel takes and
 returns NumPy arrays and has a plain-``math`` scalar twin used as its test oracle. Prices
 are floats; they become money only through :mod:`marginengine.pricing.fixing`, which
-turns a float into an exact integer amount with a named rounding.
+turns a float into an exact integer amount with a named rounding. See ``docs/pricing.md``.
 """
 
 from marginengine.pricing.black76 import (
@@ -13,19 +13,30 @@ from marginengine.pricing.black76 import (
     price,
     price_and_greeks,
 )
+from marginengine.pricing.fixing import premium_for_size, premium_to_units, premiums_to_units
+from marginengine.pricing.grid import GridSurface
 from marginengine.pricing.implied_vol import implied_vol
 from marginengine.pricing.scalar import (
     implied_vol_scalar,
     price_and_greeks_scalar,
     price_scalar,
 )
+from marginengine.pricing.surface import VolSurface
+from marginengine.pricing.svi import SVIParams, SVISurface
 
 __all__ = [
     "MIN_STDDEV",
     "Greeks",
+    "GridSurface",
+    "SVIParams",
+    "SVISurface",
+    "VolSurface",
     "discount_factor",
     "implied_vol",
     "implied_vol_scalar",
+    "premium_for_size",
+    "premium_to_units",
+    "premiums_to_units",
     "price",
     "price_and_greeks",
     "price_and_greeks_scalar",

@@ -17,6 +17,7 @@ from marginengine.errors import FieldError
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.intp]
 
 
 def _where(mask: NDArray[np.bool_], values: FloatArray) -> str:

@@ -141,8 +141,9 @@ def time_value_bounds(price: float, forward: float, strike: float, t: float, rat
                                   f"{disc * intrinsic!r}")
     upper = forward if is_call else strike
     if value >= min(forward, strike):
+        what = "forward" if is_call else "strike"
         raise FieldError("price", f"{price!r} is not below the no-arbitrage bound "
-                                  f"{disc * upper!r} (discounted {'forward' if is_call else 'strike'})")
+                                  f"{disc * upper!r} (the discounted {what})")
     if t == 0.0 and value > slack:
         raise FieldError("price", f"{price!r} has time value at expiry (t = 0)")
     # A time value within the slack is float noise of price / D - intrinsic (an option
