@@ -23,9 +23,9 @@ IntArray = NDArray[np.intp]
 def _where(mask: NDArray[np.bool_], values: FloatArray) -> str:
     """The position and value of the first True element of ``mask`` (for error messages)."""
     flat = int(np.flatnonzero(mask.ravel())[0])
-    index = np.unravel_index(flat, mask.shape) if mask.ndim > 1 else (flat,)
-    where = "" if mask.ndim == 0 else f"at index {index[0] if len(index) == 1 else index}: "
-    return f"{where}{values.ravel()[flat]!r}"
+    index = tuple(int(i) for i in np.unravel_index(flat, mask.shape)) if mask.ndim else ()
+    where = "" if not index else f"at index {index[0] if len(index) == 1 else list(index)}: "
+    return f"{where}{float(values.ravel()[flat])!r}"
 
 
 def float_array(field: str, value: ArrayLike, *, minimum: float | None = None,
