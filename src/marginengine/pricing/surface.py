@@ -115,15 +115,18 @@ def interpolate_in_time_scalar(expiries: list[float], w_at: list[float], t: floa
 
 def vol_from_total_variance(w: FloatArray, t: FloatArray, w_first: FloatArray,
                             t_first: float) -> FloatArray:
-    """sigma = sqrt(w / T); at T = 0 the first slice's volatility sqrt(w_1 / T_1)."""
-    safe_t = np.where(t > 0.0, t, 1.0)
-    out: FloatArray = np.where(t > 0.0, np.sqrt(np.maximum(w, 0.0) / safe_t),
-                               np.sqrt(np.maximum(w_first, 0.0) / t_first))
+    """sigma = sqrt(w / T); up to T_1 (including T = 0) the first slice's volatility
+    sqrt(w_1 / T_1) directly, which is the same number without the underflow of w_1 T / T_1
+    at tiny T."""
+    early = t <= t_first
+    safe_t = np.where(early, 1.0, t)
+    out: FloatArray = np.where(early, np.sqrt(np.maximum(w_first, 0.0) / t_first),
+                               np.sqrt(np.maximum(w, 0.0) / safe_t))
     return out
 
 
 def vol_from_total_variance_scalar(w: float, t: float, w_first: float, t_first: float) -> float:
     """The scalar twin of :func:`vol_from_total_variance`."""
-    if t > 0.0:
-        return math.sqrt(max(w, 0.0) / t)
-    return math.sqrt(max(w_first, 0.0) / t_first)
+    if t <= t_first:
+        return math.sqrt(max(w_first, 0.0) / t_first)
+    return math.sqrt(max(w, 0.0) / t)
