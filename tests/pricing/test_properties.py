@@ -27,8 +27,11 @@ vols = st.floats(0.0, 4.0)
 rates = st.floats(-0.05, 0.25)
 
 
+SIZES = st.integers(1, 40)
+
+
 @st.composite
-def options(draw, size=st.integers(1, 40)):  # type: ignore[no-untyped-def]
+def options(draw, size=SIZES):  # type: ignore[no-untyped-def]
     n = draw(size)
     f = np.array(draw(st.lists(forwards, min_size=n, max_size=n)))
     k = f * np.exp(np.array(draw(st.lists(moneyness, min_size=n, max_size=n))))
