@@ -7,7 +7,10 @@ uniform in [-1, 1], expiries 1 day to 2 years, vols 20%-150%, rates 0-10%, calls
   :func:`marginengine.pricing.price_scalar` in a Python loop over a sample;
 - ``price+greeks``: :func:`price_and_greeks` against :func:`price_and_greeks_scalar`;
 - ``implied vol``: :func:`implied_vol` against :func:`implied_vol_scalar` (on the prices
-  of the first pass).
+  of the first pass);
+- and, vectorized only, the PMRM_2 scenario grid
+  (:func:`marginengine.pricing.scenarios.scenario_values`): ``--grid-instruments``
+  options (default 2,000) x Derive's 23 regular and 6 tail scenarios, in valuations/s.
 
 Each vectorized figure is the best of ``--repeat`` runs; the ratio printed is vectorized
 instruments/s over scalar instruments/s. Usage::
@@ -33,6 +36,22 @@ from marginengine.pricing import (
     price_and_greeks_scalar,
     price_scalar,
 )
+from marginengine.pricing.scenarios import (
+    VOL_DOWN,
+    VOL_NONE,
+    VOL_UP,
+    Scenarios,
+    VolShockParams,
+    scenario_values,
+)
+
+#: Derive's regular grid (+-18% in 4.5% steps, vol down / none / up) and tail scenarios,
+#: as in v2-core's PMRM_2 portfolio cases.
+_STEPS = [1.135, 1.09, 1.045, 1.0, 0.955, 0.91, 0.865]
+GRID = Scenarios.of(
+    [1.18] + [x for x in _STEPS for _ in range(3)] + [0.82, 0.34, 0.67, 1.5, 2.0, 3.0, 4.0],
+    [VOL_UP] + [VOL_DOWN, VOL_NONE, VOL_UP] * len(_STEPS) + [VOL_UP] * 7)
+VOL_SHOCK = VolShockParams(0.5, 0.275, 0.3, 0.13, 86_400, 0.45)
 
 
 def make_book(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
@@ -63,6 +82,7 @@ def main() -> None:
     parser.add_argument("--instruments", type=int, default=1_000_000)
     parser.add_argument("--sample", type=int, default=20_000,
                         help="instruments the scalar loops price (their rate scales)")
+    parser.add_argument("--grid-instruments", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
@@ -114,6 +134,14 @@ def main() -> None:
                          "ratio": vec_rate / scalar_rate, "vectorized_seconds": vec_s,
                          "scalar_seconds": scalar_s}
         print(f"{name:<14}{vec_rate:>16,.0f}{scalar_rate:>14,.0f}{vec_rate / scalar_rate:>9.1f}")
+    g = min(args.grid_instruments, n)
+    grid_s = best(lambda: scenario_values(f[:g] * 20.0, 0.0, k[:g] * 20.0, t[:g] * 31_536_000,
+                                          v[:g], r[:g], c[:g], GRID, VOL_SHOCK), args.repeat)
+    cells = g * GRID.spot_shock.size
+    figures["scenario grid"] = {"instruments": g, "scenarios": GRID.spot_shock.size,
+                                "seconds": grid_s, "valuations_per_s": cells / grid_s}
+    print(f"scenario grid: {g:,} instruments x {GRID.spot_shock.size} scenarios in "
+          f"{grid_s * 1e3:.1f} ms ({cells / grid_s:,.0f} valuations/s)")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump({"instruments": n, "sample": m, "seed": args.seed,
