@@ -16,6 +16,13 @@ from marginengine.pricing.black76 import (
 from marginengine.pricing.fixing import premium_for_size, premium_to_units, premiums_to_units
 from marginengine.pricing.grid import GridSurface
 from marginengine.pricing.implied_vol import implied_vol
+from marginengine.pricing.scenarios import (
+    BasisContingencyParams,
+    Scenarios,
+    StaticDiscountParams,
+    VolShockParams,
+    scenario_values,
+)
 from marginengine.pricing.scalar import (
     implied_vol_scalar,
     price_and_greeks_scalar,
@@ -26,10 +33,14 @@ from marginengine.pricing.svi import SVIParams, SVISurface
 
 __all__ = [
     "MIN_STDDEV",
+    "BasisContingencyParams",
     "Greeks",
     "GridSurface",
     "SVIParams",
     "SVISurface",
+    "Scenarios",
+    "StaticDiscountParams",
+    "VolShockParams",
     "VolSurface",
     "discount_factor",
     "implied_vol",
@@ -41,4 +52,5 @@ __all__ = [
     "price_and_greeks",
     "price_and_greeks_scalar",
     "price_scalar",
+    "scenario_values",
 ]
