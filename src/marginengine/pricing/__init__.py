@@ -16,17 +16,17 @@ from marginengine.pricing.black76 import (
 from marginengine.pricing.fixing import premium_for_size, premium_to_units, premiums_to_units
 from marginengine.pricing.grid import GridSurface
 from marginengine.pricing.implied_vol import implied_vol
+from marginengine.pricing.scalar import (
+    implied_vol_scalar,
+    price_and_greeks_scalar,
+    price_scalar,
+)
 from marginengine.pricing.scenarios import (
     BasisContingencyParams,
     Scenarios,
     StaticDiscountParams,
     VolShockParams,
     scenario_values,
-)
-from marginengine.pricing.scalar import (
-    implied_vol_scalar,
-    price_and_greeks_scalar,
-    price_scalar,
 )
 from marginengine.pricing.surface import VolSurface
 from marginengine.pricing.svi import SVIParams, SVISurface
