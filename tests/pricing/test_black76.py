@@ -153,6 +153,7 @@ def test_discount_factor_when_rate_and_time_then_exp_minus_rt():
     ({"rate": float("inf")}, "rate", "must be finite (inf)"),
     ({"is_call": [1.0]}, "is_call", "must be booleans"),
     ({"strike": [1.0, 2.0], "vol": [0.1, 0.2, 0.3]}, "shape", "do not broadcast"),
+    ({"vol": [True, False]}, "vol", "not booleans"),
 ])
 def test_price_when_bad_input_then_field_error_naming_it(kwargs, field, reason):
     args = {"forward": 100.0, "strike": 100.0, "t": 1.0, "vol": 0.2, "rate": 0.0,

@@ -148,6 +148,13 @@ def test_vol_shock_multipliers_when_tenors_then_term_structure():
     assert float(vol_shock_multipliers(3_600, strong)[1]) == 0.0
 
 
+def test_static_discounts_when_rate_negative_then_taken_as_given():
+    # No hidden floor: at r = -5% over one year the cap 1 / D is exp(-0.05) < 1.04.
+    pos, neg = static_discounts(365 * 86_400, -0.05, DISCOUNT)
+    assert float(pos) == pytest.approx(0.95 * np.exp(-(-0.05 + 0.08)), rel=1e-14)
+    assert float(neg) == pytest.approx(np.exp(-0.05), rel=1e-14)
+
+
 def test_perp_pnl_when_spot_shocks_then_linear_and_dampened():
     scenarios = Scenarios.of([1.18, 1.0, 0.34], [VOL_UP, VOL_NONE, VOL_UP],
                              [1.0, 1.0, 0.054545454545454536])

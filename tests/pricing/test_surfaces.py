@@ -173,3 +173,5 @@ def test_surfaces_when_bad_query_then_error_names_argument():
             surface.implied_vol(100.0, 100.0, -0.1)
         with pytest.raises(FieldError, match="^forward: must be finite"):
             surface.implied_vol(100.0, float("nan"), 0.1)
+        with pytest.raises(FieldError, match="^shape: strike"):
+            surface.implied_vol([90.0, 100.0], 100.0, [0.1, 0.2, 0.3])

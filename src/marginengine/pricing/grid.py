@@ -107,8 +107,13 @@ class GridSurface:
             ``strike`` or ``forward`` not finite and > 0, ``t`` not finite and >= 0.
         """
         k_arr = float_array("strike", strike, minimum=0.0, strict=True)
-        float_array("forward", forward, minimum=0.0, strict=True)
-        k, tt = np.broadcast_arrays(k_arr, float_array("t", t, minimum=0.0))
+        f_arr = float_array("forward", forward, minimum=0.0, strict=True)
+        t_arr = float_array("t", t, minimum=0.0)
+        try:
+            k, tt, _ = np.broadcast_arrays(k_arr, t_arr, f_arr)
+        except ValueError:
+            raise FieldError("shape", f"strike {k_arr.shape}, forward {f_arr.shape} and t "
+                                      f"{t_arr.shape} do not broadcast together") from None
         left, right, x = self._strike_weights(k)
         lower, upper, weight = brackets(self.expiries, tt)
         v_lo = self._slice_vol(lower, left, right, x)

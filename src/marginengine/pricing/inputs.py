@@ -48,8 +48,12 @@ def float_array(field: str, value: ArrayLike, *, minimum: float | None = None,
     FieldError
         If a value is not a finite number or is below (or at, when ``strict``) the minimum.
     """
+    raw = np.asarray(value)
+    if raw.dtype == np.bool_:
+        # A boolean is almost always a misplaced flag (is_call in the vol's place).
+        raise FieldError(field, f"must be numbers, not booleans ({value!r})")
     try:
-        array = np.asarray(value, dtype=np.float64)
+        array = raw.astype(np.float64, copy=False)
     except (TypeError, ValueError):
         raise FieldError(field, f"must be numbers ({value!r} is not)") from None
     bad = ~np.isfinite(array)

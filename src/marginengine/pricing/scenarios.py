@@ -25,6 +25,9 @@ Definitions (Derive's, in floats; times in seconds, years of 365 days):
   ``min(1 / D, short_base / exp(-tau (r short_mult + short_add)))``. The scenario P&L of
   the expiry is ``(discounted shocked MtM - MtM) * dampening``: so even the unshocked
   scenario charges the static discount.
+- **Rates**: Derive floors every expiry's rate at 0 when it builds the portfolio
+  (``PMRM_2._initialiseExpiries``); these functions take the rate as given, so a caller
+  following Derive passes ``max(r, 0)``.
 - **Basis contingency** of an expiry: ``min(MtM_up - MtM, MtM_down - MtM, 0) *
   (add + mult * tau)``, with MtM_up and MtM_down the undiscounted values at the basis
   spot shocks with no vol shock.
@@ -273,10 +276,10 @@ def static_discounts(sec_to_expiry: ArrayLike, rate: ArrayLike, params: StaticDi
 
     Derive's ``_addStaticDiscount``: the positive one dampens a long expiry's value, the
     negative one inflates a short expiry's liability, capped at 1 / D (the undiscounted
-    value). ``rate`` is floored at 0 as Derive's rate feed is.
+    value).
     """
     tau = float_array("sec_to_expiry", sec_to_expiry, minimum=0.0) / SECONDS_PER_YEAR
-    r = np.maximum(float_array("rate", rate), 0.0)
+    r = float_array("rate", rate)
     pos: FloatArray = params.long_base * np.exp(-tau * (r * params.long_rate_mult
                                                         + params.long_rate_add))
     neg = params.short_base / np.exp(-tau * (r * params.short_rate_mult + params.short_rate_add))

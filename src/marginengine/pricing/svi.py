@@ -205,7 +205,11 @@ class SVISurface:
         k_arr = float_array("strike", strike, minimum=0.0, strict=True)
         f_arr = float_array("forward", forward, minimum=0.0, strict=True)
         t_arr = float_array("t", t, minimum=0.0)
-        k, tt = np.broadcast_arrays(np.log(k_arr / f_arr), t_arr)
+        try:
+            k, tt = np.broadcast_arrays(np.log(k_arr / f_arr), t_arr)
+        except ValueError:
+            raise FieldError("shape", f"strike {k_arr.shape}, forward {f_arr.shape} and t "
+                                      f"{t_arr.shape} do not broadcast together") from None
         w = self.total_variance(k, tt)
         return vol_from_total_variance(w, tt, self._slice_w(np.zeros(k.shape, np.intp), k),
                                        float(self.expiries[0]))
