@@ -20,7 +20,9 @@ PRESET_NAMES: tuple[str, ...] = ("aave-v3", "compound-v3")
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 
-SYMBOL_PATTERN = r"^[A-Za-z][A-Za-z0-9._-]{0,15}$"
+SYMBOL_PATTERN = r"^[A-Za-z][A-Za-z0-9._-]{0,15}$"  # use with re.fullmatch ($ allows "\n")
+#: Highest yearly borrow rate of an interest model (a fraction: 10 is 1,000%).
+MAX_BORROW_RATE = Decimal(10)
 
 
 def _pct(value: Decimal) -> str:
@@ -34,8 +36,27 @@ def _bps(value: Decimal, field: str) -> int:
     return int(scaled)
 
 
+def _admits_bool(annotation: object) -> bool:
+    """Whether a field's type takes ``true``/``false`` (``bool``, ``Any`` or a union with
+    either); pydantic would otherwise read ``true`` as 1 in an int or number field."""
+    import typing
+
+    if annotation is bool or annotation is typing.Any:
+        return True
+    return any(_admits_bool(arg) for arg in typing.get_args(annotation))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, bool) and info.field_name is not None:
+            field = cls.model_fields[info.field_name]
+            if not _admits_bool(field.annotation):
+                raise ValueError(f"must not be true or false (got {str(value).lower()})")
+        return value
 
 
 class InterestRateModel(_Strict):
@@ -51,6 +72,18 @@ class InterestRateModel(_Strict):
     optimal_utilization: Annotated[Decimal, Field(gt=0, lt=1, allow_inf_nan=False)] = Decimal(
         "0.80"
     )
+
+    @model_validator(mode="after")
+    def _max_rate(self) -> InterestRateModel:
+        # Aave v3.2's DefaultReserveInterestRateStrategyV2 refuses a strategy whose rate at
+        # full utilization (base + slope1 + slope2) exceeds MAX_BORROW_RATE = 1000_00 bps
+        # (aave-dao/aave-v3-origin, src/contracts/misc/DefaultReserveInterestRateStrategyV2
+        # .sol). Beyond it, indices compounded over a run leave every float range.
+        top = self.base + self.slope1 + self.slope2
+        if top > MAX_BORROW_RATE:
+            raise ValueError(f"base + slope1 + slope2 must be at most {MAX_BORROW_RATE} "
+                             f"(1,000% a year, Aave's MAX_BORROW_RATE), got {top}")
+        return self
 
 
 class MarketConfig(_Strict):
@@ -286,7 +319,7 @@ class ProtocolConfig(_Strict):
         if not value:
             raise ValueError("must list at least one market")
         for symbol in value:
-            if not re.match(SYMBOL_PATTERN, symbol):
+            if not re.fullmatch(SYMBOL_PATTERN, symbol):
                 raise ValueError(
                     f"market symbol {symbol!r} must start with a letter and use at most 16 "
                     "letters, digits, '.', '_' or '-'"
@@ -329,6 +362,7 @@ class ProtocolConfig(_Strict):
                 raise ValueError(f"perps.{symbol}.quote {perp.quote!r} is not one of the markets")
             try:
                 perp.step_units  # noqa: B018 - validates step_size against base_decimals
+                perp.check_quote_amounts(self.markets[perp.quote].unit)
             except ValueError as exc:
                 raise ValueError(f"perps.{symbol}.{exc}") from None
         return self

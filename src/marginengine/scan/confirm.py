@@ -22,9 +22,15 @@ MAX_THRESHOLD = Decimal(1000)
 def threshold_wad(threshold: object) -> int:
     """A health threshold (``1``, ``"1.05"``) as an exact wad; raises :class:`ScanError`."""
     try:
-        value = Decimal(str(threshold))
+        value = Decimal(str(threshold).strip())
+    except ArithmeticError:
+        raise ScanError(f"threshold: must be a number such as 1 or 1.05 (got {threshold!r})"
+                        ) from None
+    if not value.is_finite():
+        raise ScanError(f"threshold: must be a finite number (got {threshold!r})")
+    try:
         wad = parse_units(value, 18)
-    except (ValueError, ArithmeticError) as exc:
+    except ValueError as exc:
         raise ScanError(f"threshold: {exc}") from None
     if not MIN_THRESHOLD <= value <= MAX_THRESHOLD:
         raise ScanError(

@@ -32,6 +32,11 @@ IntArray = NDArray[np.int64]
 DEFAULT_DROPS: tuple[Decimal, ...] = tuple(Decimal(i) / 100 for i in range(5, 55, 5))
 
 
+#: Largest upward shock: a price times 1,001. Larger shocks take prices out of the float
+#: range of the screen, and are not a stress test.
+MAX_SHOCK = Decimal(1000)
+
+
 def parse_fraction(value: object, where: str = "shock") -> Decimal:
     """A shock fraction (``-0.3``) as a Decimal greater than -1; raises :class:`ScanError`."""
     try:
@@ -40,6 +45,9 @@ def parse_fraction(value: object, where: str = "shock") -> Decimal:
         raise ScanError(f"{where}: must be a number such as -0.3 (got {value!r})") from None
     if not fraction.is_finite() or fraction <= -1:
         raise ScanError(f"{where}: must be a finite fraction greater than -1 (got {value!r})")
+    if fraction > MAX_SHOCK:
+        raise ScanError(f"{where}: must be at most {MAX_SHOCK} (a {MAX_SHOCK + 1:,}-fold "
+                        f"price; got {value!r})")
     return fraction
 
 

@@ -51,12 +51,11 @@ from marginengine.fixedpoint import PRICE_UNIT, RAY, WAD, parse_units
 from marginengine.oracle import DelayedFeed, DelayedFeedParams, PushFeed, PushFeedParams
 from marginengine.scan import RiskBook
 from marginengine.sim.book import synthetic_book
-from marginengine.sim.cascade_config import CascadeFile, KeeperSpec
+from marginengine.sim.cascade_config import CascadeFile, KeeperSpec, anchor_files, check_cascade
 from marginengine.venue import ConstantProductPool, DepthCurve, DepthVenue, Twap
 from marginengine.venue.arbitrage import arbitrage, arbitrage_depth
 
 SECONDS_PER_YEAR = 31_536_000
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def _f(value: Any) -> float:
@@ -65,7 +64,22 @@ def _f(value: Any) -> float:
 
 # ---------------------------------------------------------------------- inputs
 def price_path(spec: CascadeFile, rng: np.random.Generator) -> np.ndarray:
-    """The external price at steps 0..n (floats, USD)."""
+    """The external price at steps 0..n (floats, USD).
+
+    Raises
+    ------
+    ConfigError
+        When the process refuses its parameters (a path that leaves the float range).
+    """
+    try:
+        return _price_path(spec, rng)
+    except (ValueError, OverflowError, FloatingPointError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError([f"price: {exc}"]) from None
+
+
+def _price_path(spec: CascadeFile, rng: np.random.Generator) -> np.ndarray:
     from marginengine.sim import processes as p
 
     ps = spec.price
@@ -74,9 +88,7 @@ def price_path(spec: CascadeFile, rng: np.random.Generator) -> np.ndarray:
     if ps.process == "replay":
         from marginengine.sim.history import load_price_bars
 
-        path = Path(ps.file)
-        if not path.is_absolute():
-            path = REPO_ROOT / path
+        path = Path(ps.file)  # made relative to the scenario file by anchor_files
         series = load_price_bars(path, field=ps.field)
         _, values = p.resample(np.asarray(series.times), np.asarray(series.values),
                                spec.step_seconds, "previous")
@@ -120,9 +132,7 @@ def gas_path(spec: CascadeFile, rng: np.random.Generator, prices: np.ndarray) ->
     if g.kind == "replay":
         from marginengine.sim.history import load_gas
 
-        path = Path(g.file)
-        if not path.is_absolute():
-            path = REPO_ROOT / path
+        path = Path(g.file)  # made relative to the scenario file by anchor_files
         values = gas.gas_replay(load_gas(path, field=g.field), spec.step_seconds, n + 1)
         return np.asarray(values, dtype=float)
     returns = np.diff(np.log(prices))
@@ -262,12 +272,12 @@ class CascadeRunner:
             if not self.apply(Borrow(acct.id, self.debt, debt)).accepted:
                 self.rejected_setup += 1
         for extra in spec.accounts:
-            for asset, amount in extra.get("deposit", {}).items():
-                self.apply(Deposit(extra["id"], asset, parse_units(
-                    amount, self.protocol.markets[asset].decimals)))
-            for asset, amount in extra.get("borrow", {}).items():
-                if not self.apply(Borrow(extra["id"], asset, parse_units(
-                        amount, self.protocol.markets[asset].decimals))).accepted:
+            for asset, whole in extra.deposit.items():
+                self.apply(Deposit(extra.id, asset, parse_units(
+                    whole, self.protocol.markets[asset].decimals)))
+            for asset, whole in extra.borrow.items():
+                if not self.apply(Borrow(extra.id, asset, parse_units(
+                        whole, self.protocol.markets[asset].decimals))).accepted:
                     self.rejected_setup += 1
         self.borrowers = sorted(a for a in self.engine.ledger.accounts if a != "lender")
         self.book = RiskBook.from_engine(self.engine)
@@ -692,9 +702,14 @@ class CascadeRunner:
 
 def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[CascadeFile,
                                                                              ProtocolConfig]:
-    """Validate a cascade scenario and its protocol."""
-    spec = validate_model(CascadeFile, data, source=source)
+    """Validate a cascade scenario and its protocol, and what the one asks of the other
+    (:func:`~marginengine.sim.cascade_config.check_cascade`); relative ``price.file`` and
+    ``gas.file`` are read from the folder of ``source``."""
+    spec = validate_model(CascadeFile, anchor_files(data, source), source=source)
     protocol = protocol_from_dict(spec.protocol, source=source, prefix="protocol")
+    problems = check_cascade(spec, protocol)
+    if problems:
+        raise ConfigError(problems, source=source)
     return spec, protocol
 
 
