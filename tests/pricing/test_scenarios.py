@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 
 from marginengine.errors import FieldError
+from marginengine.pricing import price_scalar
 from marginengine.pricing.scenarios import (
+    SECONDS_PER_YEAR,
     VOL_DOWN,
     VOL_NONE,
     VOL_UP,
@@ -167,6 +169,24 @@ def test_opposite_positions_when_summed_then_zero_pnl_in_every_scenario():
                              0.05, [True, False], REGULAR, VOL)
     shocked = sum_by_expiry(values[[0, 1, 0, 1]], [2.0, -1.0, -2.0, 1.0], [0, 0, 0, 0], 1)
     assert np.abs(shocked).max() <= 1e-9
+
+
+def test_scenario_values_when_compared_with_scalar_pricer_then_same_cells():
+    # Every cell is Black-76 at the shocked forward and vol: the scalar twin, cell by cell.
+    tte = np.array([3_600.0, 10 * 86_400.0, 200 * 86_400.0])
+    vol = np.array([0.8, 0.5, 0.05])
+    strike = np.array([1900.0, 2100.0, 2000.0])
+    call = np.array([True, False, True])
+    values = scenario_values(2000.0, 100.0, strike, tte, vol, 0.03, call, REGULAR, VOL)
+    vols = shocked_vols(vol, tte, REGULAR, VOL)
+    for i in range(3):
+        for j in range(REGULAR.spot_shock.size):
+            forward = 2000.0 * float(REGULAR.spot_shock[j]) + 100.0
+            ref = price_scalar(forward, float(strike[i]), float(tte[i]) / SECONDS_PER_YEAR,
+                               float(vols[i, j]), 0.03, bool(call[i]))
+            assert float(values[i, j]) == pytest.approx(ref, rel=1e-11, abs=1e-11)
+    # The 200-day option's 5% vol is raised to the 45% minimum in vol-up scenarios.
+    assert vols[2, REGULAR.vol_shock == VOL_UP].tolist() == [0.45] * 9
 
 
 @pytest.mark.parametrize(("build", "field"), [
