@@ -2,9 +2,9 @@
 
 Source: derivexyz/v2-core, ``src/risk-managers/PMRMLib_2.sol`` (the algorithm) and
 ``test/risk-managers/unit-tests/PMRM_2/portfolio_cases/test_50_discounting_simple_
-discounting.json``, ``test_52_discounting_multi_expiry_discounting.json`` and
-``test_58_min_shock_min_eval_vol_shock.json`` (inputs, parameters and every intermediate
-value). The figures below are copied from those files.
+discounting.json``, ``test_52_discounting_multi_expiry_discounting.json``,
+``test_58_min_shock_min_eval_vol_shock.json`` and ``test_34_tails_basic_tail_test.json``
+(inputs, parameters and every intermediate value). The figures below are copied from those files.
 """
 
 from __future__ import annotations
@@ -49,7 +49,8 @@ REGULAR = Scenarios.of(
     [VOL_UP] + [VOL_DOWN, VOL_NONE, VOL_UP] * len(_STEPS) + [VOL_UP])
 
 
-def portfolio_pnl(options, forwards, rates, vol_params=VOL):  # type: ignore[no-untyped-def]
+def portfolio_pnl(options, forwards, rates, vol_params=VOL,  # type: ignore[no-untyped-def]
+                  scenarios=REGULAR):
     """Scenario P&L and basis contingency of an options-only portfolio, composed from the
     kernels the way PMRMLib_2's getScenarioPnL and _addBasisContingency do."""
     expiries = sorted(forwards)
@@ -61,7 +62,7 @@ def portfolio_pnl(options, forwards, rates, vol_params=VOL):  # type: ignore[no-
                 rate=np.array([rates[o[0]] for o in options]),
                 is_call=np.array([bool(o[2]) for o in options]), params=vol_params)
     amounts = np.array([o[3] for o in options])
-    shocked = sum_by_expiry(scenario_values(scenarios=REGULAR, **args), amounts, idx,
+    shocked = sum_by_expiry(scenario_values(scenarios=scenarios, **args), amounts, idx,
                             len(expiries))
     basis = sum_by_expiry(scenario_values(scenarios=basis_scenarios(BASIS), **args), amounts,
                           idx, len(expiries))
@@ -69,7 +70,7 @@ def portfolio_pnl(options, forwards, rates, vol_params=VOL):  # type: ignore[no-
     e_tte = np.array(expiries, dtype=float)
     e_rate = np.array([rates[e] for e in expiries])
     pos, neg = static_discounts(e_tte, e_rate, DISCOUNT)
-    pnl = expiry_scenario_pnl(shocked, mtm, pos, neg, REGULAR).sum(axis=0)
+    pnl = expiry_scenario_pnl(shocked, mtm, pos, neg, scenarios).sum(axis=0)
     contingency = basis_contingency(mtm, basis[:, 0], basis[:, 1], e_tte, BASIS).sum()
     return pnl, float(contingency), mtm, (pos, neg)
 
@@ -136,6 +137,21 @@ def test_min_vol_case_when_vol_up_below_floor_then_floored_at_min_vol():
     assert pnl[[0, 10, 11, 12]].tolist() == pytest.approx(
         [-6909.081698385438, 135.298759275934, -1.355897065026, -2025.797113477228], rel=1e-9)
     assert contingency == pytest.approx(-745.5316866321173, rel=1e-10)
+
+
+def test_tail_case_when_dampened_scenarios_then_derive_tail_losses():
+    # test_34: short 1 call K=4,000 (forward 2,683, 794,852 s, vol 0.8796, rate 15%);
+    # tail scenarios, all vol-up, with dampening factors 4, 2, 1, 0 and 5.
+    tails = Scenarios.of([0.34, 0.67, 1.5, 2.0, 3.0], [VOL_UP] * 5, [4.0, 2.0, 1.0, 0.0, 5.0])
+    options = [(794_852, 4000.0, 1, -1.0, 0.8795543651099665)]
+    forwards, rates = {794_852: 2682.9997436016715}, {794_852: 0.15}
+    pnl, contingency, _, _ = portfolio_pnl(options, forwards, rates, scenarios=tails)
+    assert pnl.tolist() == pytest.approx(
+        [1.130253149200302, 0.428087146975999, -394.014228129779, 0.0, -20246.949927574693],
+        rel=1e-11)
+    assert contingency == pytest.approx(-0.29054962061098516, rel=1e-11)
+    regular, _, _, _ = portfolio_pnl(options, forwards, rates)
+    assert float(regular[11]) == pytest.approx(-0.00107030589418039, rel=1e-9)
 
 
 def test_vol_shock_multipliers_when_tenors_then_term_structure():
