@@ -451,7 +451,7 @@ class SQLiteStore:
             if row[0] != expected:
                 raise LogError(f"{self.path}: event {expected} is missing (the next row is "
                                f"event {row[0]!r})")
-            problem, record = self._check_row(row, expected, prev)
+            problem, record = self._check_row(row, prev)
             if problem is not None:
                 last_row = self._fetch_is_end(cursor)
                 if last_row and not checkpoint.closed and expected > acknowledged:
@@ -488,7 +488,7 @@ class SQLiteStore:
             return False
 
     @staticmethod
-    def _check_row(row: Any, expected: int, prev: str) -> tuple[str | None, dict[str, Any] | None]:
+    def _check_row(row: Any, prev: str) -> tuple[str | None, dict[str, Any] | None]:
         seq, outcome, accepted, payload, check = row
         if not (isinstance(outcome, bytes) and type(accepted) is int and accepted in (0, 1)
                 and isinstance(payload, bytes) and isinstance(check, bytes)):
