@@ -5,9 +5,6 @@ as logged, replayed and hashed events."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -28,9 +25,8 @@ from marginengine.engine import (
     Take,
     Withdraw,
 )
-from marginengine.engine.eventlog import checksum, encode
 from marginengine.engine.state import EngineState
-from marginengine.errors import EventError, LogError
+from marginengine.errors import EventError
 from tests.conftest import ETH, USD, USDC, funded_engine
 
 RAY = 10**27
@@ -146,58 +142,6 @@ def test_outcome_to_dict_when_refused_then_code_message_and_data_logged():
     assert record["data"] == {"field": "asset", "asset": "GOLD"}
     accepted = engine.apply(Deposit("alice", "WETH", ETH)).to_dict()
     assert accepted["code"] is None and accepted["data"] == {}
-
-
-# ---------------------------------------------------------------------- replay by code
-def _logged(tmp_path: Path) -> Path:
-    path = tmp_path / "log.sqlite"
-    engine = Engine.with_log(funded_engine().config, path)
-    for event in (SetPrice("WETH", 2_000 * USD), SetPrice("USDC", USD),
-                  Deposit("lp", "USDC", 10_000 * USDC), Deposit("alice", "WETH", ETH),
-                  Borrow("alice", "USDC", 1_700 * USDC)):  # 5: refused, above 1,600
-        engine.apply(event)
-    engine.close()
-    return path
-
-
-def _rewrite(path: Path, seq: int, change: dict[str, object]) -> None:
-    with closing(sqlite3.connect(path)) as db, db:
-        payload = db.execute("SELECT payload FROM events WHERE seq = ?", (seq,)).fetchone()[0]
-        record = json.loads(payload)
-        record.update(change)
-        for key in [k for k, v in change.items() if v is None and k in ("code", "data")]:
-            del record[key]
-        new = encode(record)
-        db.execute("UPDATE events SET payload = ?, checksum = ? WHERE seq = ?",
-                   (new, checksum(new), seq))
-
-
-def test_replay_when_message_reworded_then_same_decision(tmp_path: Path):
-    path = _logged(tmp_path)
-    _rewrite(path, 5, {"reason": "a message from an older version, worded differently"})
-    _, report = Engine.replay(path)
-    assert report.events == 5
-
-
-def test_replay_when_code_differs_then_diverged(tmp_path: Path):
-    path = _logged(tmp_path)
-    _rewrite(path, 5, {"code": "COLLATERAL_BALANCE_IS_ZERO"})
-    with pytest.raises(LogError, match="replay diverged at event 5"):
-        Engine.replay(path)
-
-
-def test_replay_when_refusal_data_differs_then_diverged(tmp_path: Path):
-    path = _logged(tmp_path)
-    _rewrite(path, 5, {"data": {"debt": 1}})
-    with pytest.raises(LogError, match="replay diverged at event 5"):
-        Engine.replay(path)
-
-
-def test_replay_when_log_predates_codes_then_replays_on_acceptance(tmp_path: Path):
-    path = _logged(tmp_path)
-    _rewrite(path, 5, {"code": None, "data": None})
-    _, report = Engine.replay(path)
-    assert report.events == 5
 
 
 # ---------------------------------------------------------------------- one transaction

@@ -110,8 +110,10 @@ def test_trade_when_only_reducing_risk_then_allowed_even_below_initial_margin():
 
 
 def test_funding_over_several_intervals_sums_to_zero_across_accounts():
-    engine = opened(perp_engine(funding={"interval": 3600, "interest": "0",
-                                         "interest_clamp": "0", "cap": "0.01"}))
+    # Binance's per-interval formula (the dydx-v4 preset's own has no interest clamp or cap).
+    engine = opened(perp_engine(funding={"formula": "binance", "interval": 3600,
+                                         "interest": "0", "interest_clamp": "0",
+                                         "cap": "0.01"}))
     # The last trade at 2,020 lifts the mark above the index: longs pay shorts.
     engine.apply(Trade("keeper", "short", "ETH-PERP", 10 * ETH, 2_020 * USD))
     quotes = {a: engine.ledger.perp_quote_of(a) for a in ("long", "short", "keeper")}
@@ -184,9 +186,12 @@ def test_waterfall_when_bankrupt_then_insurance_then_adl():
     assert engine.ledger.clearing.markets["ETH-PERP"].insurance == 4_520 * USDC
     assert engine.ledger.clearing.insurance_drawdown == 20_480 * USDC
     second = engine.apply(LiquidatePerp("keeper", "long2", "ETH-PERP"))
-    # The fund cannot cover the second: the short is deleveraged at 1,800.
+    # The fund cannot cover the second: the short is deleveraged at 1,800. Its rank's
+    # components: -200 ETH sold for 400,000, worth 320,000 at 1,600: PnL% 80,000 / 400,000
+    # = 1/5; leverage 320,000 / (1,000,000 + 80,000) = 8/27; BitMEX score 1/5 x 8/27.
     assert second.details["adl"] == [{"account": "short", "size": -100 * ETH,
-                                      "haircut": 20_000 * USDC}]
+                                      "haircut": 20_000 * USDC, "policy": "pnl_leverage",
+                                      "score": "8/135", "pnl_pct": "1/5", "leverage": "8/27"}]
     assert engine.ledger.perp_size("short", "ETH-PERP") == -100 * ETH
     assert engine.ledger.perp_quote_of("long2") == 0
     assert engine.ledger.clearing.markets["ETH-PERP"].adl_volume == 180_000 * USDC

@@ -16,6 +16,8 @@ from marginengine.liquidation.adl import (
     AdlPolicy,
     adl_score,
     allocate_adl,
+    hyperliquid_adl_index,
+    rank_adl,
 )
 
 BTC = 10**8
@@ -222,3 +224,54 @@ def test_allocate_property_exact_total_within_sizes_and_deterministic(
         assert by_account[f.account].size <= f.size < 0
     shuffled = list(reversed(book))
     assert allocate_adl(need, BANKRUPT, MARK, shuffled, policy, BTC, USDC) == fills
+
+
+# --- Hyperliquid's index and the ranking's components (issue 9 item 8) --------------------
+# Two shorts at mark 40,000 where the two rankings disagree:
+#   X: entry 40,400 (PnL% 1/101), notional 40,000, equity 4,000 -> leverage 10
+#      BitMEX: 1/101 * 10 = 0.099;  Hyperliquid: (40,400 / 40,000) * 10 = 10.1
+#   Y: entry 80,000 (PnL% 1/2), notional 40,000, equity 40,000 -> leverage 1
+#      BitMEX: 1/2 * 1 = 0.5;       Hyperliquid: (80,000 / 40,000) * 1 = 2
+DISAGREE = (
+    AdlCandidate("X", -BTC, 40_400 * USDC, 4_000 * USDC, 200 * USDC),
+    AdlCandidate("Y", -BTC, 80_000 * USDC, 40_000 * USDC, 200 * USDC),
+)
+
+
+def test_hyperliquid_index_when_rankings_disagree_then_documented_index_decides() -> None:
+    # Hyperliquid docs, Trading > Auto-deleveraging: index = (mark / entry) x (notional /
+    # account value); a short's ratio is taken in its favour (entry / mark).
+    assert hyperliquid_adl_index(DISAGREE[0], MARK, BTC, USDC) == Fraction(101, 10)
+    assert hyperliquid_adl_index(DISAGREE[1], MARK, BTC, USDC) == 2
+    hl = allocate_adl(BTC, BANKRUPT, MARK, DISAGREE, AdlPolicy.HYPERLIQUID_INDEX, BTC, USDC)
+    bitmex = allocate_adl(BTC, BANKRUPT, MARK, DISAGREE, AdlPolicy.PNL_LEVERAGE, BTC, USDC)
+    assert [f.account for f in hl] == ["X"]
+    assert [f.account for f in bitmex] == ["Y"]
+
+
+def test_rank_adl_when_hyperliquid_then_components_beside_score_profit_first() -> None:
+    ranks = rank_adl(BOOK, MARK, AdlPolicy.HYPERLIQUID_INDEX, BTC, USDC)
+    # In profit first by index (B 11/10 * 10 = 11, E 21/20 * 10 = 21/2, A 5/4 * 2 = 5/2,
+    # C 3/2 * 1/2 = 3/4), then the loser D (19/20 * 5 = 19/4) although its index is higher.
+    assert [(r.account, r.score) for r in ranks] == [
+        ("B", Fraction(11)), ("E", Fraction(21, 2)), ("A", Fraction(5, 2)),
+        ("C", Fraction(3, 4)), ("D", Fraction(19, 4))]
+    b = ranks[0]
+    assert (b.pnl_pct, b.leverage, b.price_ratio, b.in_profit) == (
+        Fraction(1, 11), Fraction(10), Fraction(11, 10), True)
+    d = ranks[-1]
+    assert (d.pnl_pct, d.leverage, d.in_profit) == (Fraction(-1, 19), Fraction(5), False)
+
+
+def test_rank_adl_when_bitmex_then_score_is_pnl_pct_times_leverage() -> None:
+    ranks = rank_adl(BOOK, MARK, AdlPolicy.PNL_LEVERAGE, BTC, USDC)
+    assert [r.account for r in ranks] == ["B", "E", "A", "C", "D"]
+    for r in ranks:
+        expected = r.pnl_pct * r.leverage if r.pnl_pct >= 0 else r.pnl_pct / r.leverage
+        assert r.score == expected
+
+
+def test_adl_policies_when_listed_then_each_names_its_source() -> None:
+    assert "hyperliquid.gitbook.io" in AdlPolicy.HYPERLIQUID_INDEX.source
+    assert "BitMEX" in AdlPolicy.PNL_LEVERAGE.source
+    assert all(policy.source for policy in AdlPolicy)

@@ -244,18 +244,21 @@ def test_oi_scaled_imf_worked_numbers() -> None:
     assert oi_scaled_imf(50_000, 35_000_000 * USDT, lo, hi) == 525_000
     assert oi_scaled_imf(50_000, hi, lo, hi) == PPM  # at the upper cap: 100%
     assert oi_scaled_imf(50_000, 60_000_000 * USDT, lo, hi) == PPM
-    # One unit above the lower cap: 950,000 / 3e13 ppm rounds up to 1.
-    assert oi_scaled_imf(50_000, lo + 1, lo, hi) == 50_001
+    # One unit above the lower cap: 950,000 / 3e13 ppm is floored to 0, as dYdX's
+    # big.Int Div does (issue 9 item 9; this was 50,001 when the OIMF was rounded up).
+    assert oi_scaled_imf(50_000, lo + 1, lo, hi) == 50_000
 
 
 def test_oi_scaled_imf_when_upper_cap_zero_then_disabled() -> None:
     assert oi_scaled_imf(50_000, 10**15, 0, 0) == 50_000
 
 
-def test_oi_scaled_imf_when_caps_equal_then_step_to_full() -> None:
-    # dYdX checks OI >= upper first, so at lower == upper the IMF jumps to 100%.
+def test_oi_scaled_imf_when_caps_equal_then_base_at_cap_and_full_above() -> None:
+    # dYdX GetAdjustedInitialMarginPpm checks OI <= lower first, so at lower == upper the
+    # IMF stays at base at the cap and is 100% just above it (was 100% at the cap).
     assert oi_scaled_imf(50_000, 99, 100, 100) == 50_000
-    assert oi_scaled_imf(50_000, 100, 100, 100) == PPM
+    assert oi_scaled_imf(50_000, 100, 100, 100) == 50_000
+    assert oi_scaled_imf(50_000, 101, 100, 100) == PPM
 
 
 @pytest.mark.parametrize(
@@ -283,49 +286,44 @@ def test_oi_scaled_imf_property_bounded_and_monotone(
     assert base <= imf <= PPM
     assert oi_scaled_imf(base, oi + 1, lo, hi) >= imf
     if hi > lo and lo < oi < hi:
-        # Exactly the least ppm at or above base + (oi - lo) / (hi - lo) * (1 - base).
+        # Exactly the greatest ppm at or below base + (oi - lo) / (hi - lo) * (1 - base).
         exact = Fraction(base) + Fraction((oi - lo) * (PPM - base), hi - lo)
-        assert imf == math.ceil(exact)
+        assert imf == math.floor(exact)
 
 
 # --- Drift v2 size premium -----------------------------------------------------------------
 
 
 def test_size_premium_imf_worked_numbers() -> None:
-    # base 5% = 50,000 ppm, imf_factor 500 ppm: premium = 40,000 + 500 * sqrt(size).
-    assert size_premium_imf(50_000, 100 * BTC, BTC, 500) == 50_000  # 40,000 + 5,000 < base
-    assert size_premium_imf(50_000, 400 * BTC, BTC, 500) == 50_000  # 40,000 + 10,000 = base
-    assert size_premium_imf(50_000, 10_000 * BTC, BTC, 500) == 90_000  # 40,000 + 50,000
+    # base 5% = 500 bps, imf_factor 500: Drift's ratio = 400 + isqrt(10 s + 1) * 500 // 1e7
+    # bps with s in 1e9 base units (isqrt(10 s + 1) = 1e5 * sqrt(size in tokens)).
+    assert size_premium_imf(50_000, 100 * BTC, BTC, 500) == 50_000  # 400 + 50 < base
+    assert size_premium_imf(50_000, 400 * BTC, BTC, 500) == 50_000  # 400 + 100 = base
+    assert size_premium_imf(50_000, 10_000 * BTC, BTC, 500) == 90_000  # 400 + 500 bps
     assert size_premium_imf(50_000, -10_000 * BTC, BTC, 500) == 90_000  # sign ignored
-    # sqrt(2) is irrational: 40,000 + 1e6 * 1.41421356... = 1,454,213.56... -> 1,454,214.
-    assert size_premium_imf(50_000, 2 * BTC, BTC, PPM) == 1_454_214
+    # 2 BTC, factor 1e6: isqrt(2e10 + 1) = 141,421; 141,421 * 1e6 // 1e7 = 14,142 bps;
+    # 400 + 14,142 = 14,542 bps = 1,454,200 ppm. (The exact root rounded up gave 1,454,214
+    # before issue 9 item 10.)
+    assert size_premium_imf(50_000, 2 * BTC, BTC, PPM) == 1_454_200
     assert size_premium_imf(50_000, 10**9, BTC, 0) == 50_000  # factor 0: no premium
 
 
-def drift_reference(base: int, size_1e9: int, factor: int) -> int:
-    """Drift v2's calculate_size_premium_liability_weight at 1e6 (ppm) precision.
+def test_size_premium_imf_when_base_not_whole_bps_then_value_error() -> None:
+    with pytest.raises(ValueError, match="whole number of basis points"):
+        size_premium_imf(50_050, BTC, BTC, 500)
 
-    size_sqrt = isqrt(size * 10 + 1) (1e9 -> 1e10 -> 1e5);
-    premium = (base - base / 5) + size_sqrt * factor / (100_000 * 1e6 / 1e6).
-    """
+
+def drift_reference(base_bps: int, size_1e9: int, factor: int) -> int:
+    """Drift v2 calculate_size_premium_liability_weight at MARGIN_PRECISION, re-typed from
+    programs/drift/src/math/margin.rs as a test oracle (bps)."""
     size_sqrt = math.isqrt(size_1e9 * 10 + 1)
-    return max(base, base - base // 5 + size_sqrt * factor // 100_000)
+    return max(base_bps, base_bps - base_bps // 5 + size_sqrt * factor // 10_000_000)
 
 
-@given(st.integers(0, PPM), st.integers(0, 10**18), st.integers(0, PPM))
-def test_size_premium_imf_property_exact_ceiling_and_close_to_drift(
-    base: int, size: int, factor: int
+@given(st.integers(0, 10_000), st.integers(0, 10**18), st.integers(0, PPM))
+def test_size_premium_imf_property_equals_drift_integers(
+    base_bps: int, size: int, factor: int
 ) -> None:
-    got = size_premium_imf(base, size, 10**9, factor)
-    assert got >= base
-    if factor and got > base:
-        # got is the least integer k with k >= 4b/5 + f * sqrt(s / 1e9): check by squares.
-        def at_least(k: int) -> bool:
-            lhs = 5 * k - 4 * base
-            return lhs >= 0 and lhs * lhs * 10**9 >= 25 * factor * factor * size
-
-        assert at_least(got)
-        assert not at_least(got - 1)
-    # Drift floors its root and its division and adds 1 under the root; we differ from it
-    # by at most the value of one unit of its root (factor / 1e5 ppm) plus rounding.
-    assert abs(got - drift_reference(base, size, factor)) <= factor // 100_000 + 2
+    got = size_premium_imf(base_bps * 100, size, 10**9, factor)
+    assert got == drift_reference(base_bps, size, factor) * 100
+    assert got >= base_bps * 100

@@ -18,8 +18,9 @@ REDUCED = ["book.accounts=250", "book.total_debt=12500000", "book.whales=1"]
 
 
 def run(name: str, *overrides: str, amplification: bool = False) -> Any:
-    data = apply_overrides(read_toml(EXAMPLES / f"{name}.toml"), list(overrides))
-    return run_cascade(data, amplification=amplification)
+    path = EXAMPLES / f"{name}.toml"
+    data = apply_overrides(read_toml(path), list(overrides))
+    return run_cascade(data, amplification=amplification, source=str(path))
 
 
 @pytest.fixture(scope="module")

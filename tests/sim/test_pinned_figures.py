@@ -38,10 +38,13 @@ def _plain(value: Any) -> Any:
 @pytest.mark.parametrize("name", ["black_thursday_flip", "black_thursday_liq2", "crv_spiral"])
 def test_cascade_figures_when_refactored_then_unchanged(name: str) -> None:
     overrides = [] if name == "crv_spiral" else REDUCED
-    summary = dict(run_cascade(apply_overrides(read_toml(EXAMPLES / f"{name}.toml"),
-                                               overrides)).summary)
+    path = EXAMPLES / f"{name}.toml"
+    summary = dict(run_cascade(apply_overrides(read_toml(path), overrides),
+                               source=str(path)).summary)
     summary.pop("borrower_loss", None)
-    assert _plain(summary) == PINNED[name]
+    plain = _plain(summary)
+    # Figures added to the summary since the pins were taken are not pinned here.
+    assert {k: plain.get(k) for k in PINNED[name]} == PINNED[name]
 
 
 @pytest.mark.parametrize("name", ["mango_manipulation", "dai_oracle_spike", "perp_crash"])
@@ -52,5 +55,10 @@ def test_scripted_figures_when_refactored_then_unchanged(name: str) -> None:
     for key in ("rejected_actions", "keeper_refusals"):
         assert len(summary.pop(key)) == len(pinned[key]), key
     plain = _plain(summary)
-    assert {k: v for k, v in plain.items()} == {
-        k: v for k, v in pinned.items() if k not in ("rejected_actions", "keeper_refusals")}
+    skip = {"rejected_actions", "keeper_refusals"}
+    if name == "perp_crash":
+        # Issue 9 item 16: perp liquidations are reported in their own columns
+        # (perp_liquidations), no longer as lending collateral seized.
+        skip.add("collateral_seized_value")
+    assert {k: plain.get(k) for k in pinned if k not in skip} == {
+        k: v for k, v in pinned.items() if k not in skip}

@@ -1,14 +1,15 @@
 """``marginengine``: run scenarios, evaluate snapshots, replay event logs.
 
-Every error is one line on stderr and exit code 2; no traceback.
+Every error is one line on stderr and exit code 2; no traceback. An unexpected exception
+(a bug) is one "internal error" line and exit code 1 (``MARGINENGINE_DEBUG=1`` shows the
+traceback).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from marginengine.errors import MarginEngineError
 
 EXIT_USAGE = 2
+EXIT_INTERNAL = 1
 
 
 def _fail(message: str) -> None:
@@ -40,8 +42,12 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=None, help="Output directory (default: runs/<scenario-name>/).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default: runs/<scenario name>/). It must not exist, be "
+                   "empty, or hold a previous run (with --force).")
+@click.option("--force", is_flag=True,
+              help="Replace a previous run in the output folder: only the files that run "
+                   "wrote are deleted, and only once the new run has finished.")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json to stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no tables.")
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
@@ -55,34 +61,41 @@ def cli() -> None:
               help="Dask scheduler address (default: a LocalCluster).")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
               help="Workers of the process pool or the LocalCluster.")
-def simulate(scenario: Path, out_dir: Path | None, as_json: bool, quiet: bool,
+def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, quiet: bool,
              overrides: tuple[str, ...], runs: int | None, backend: str | None,
              scheduler: str | None, workers: int | None) -> None:
     """Run SCENARIO (a TOML file) through the engine.
 
     A scripted scenario writes events.sqlite and summary.json. A cascade scenario
     (kind = "cascade") also writes steps.parquet, report.html and chart PNGs, or, with
-    more than one run, runs.parquet and the Monte Carlo statistics. A previous run under
-    --out is replaced only once the new one has finished.
+    more than one run, runs.parquet and the Monte Carlo statistics.
+
+    The scenario, the overrides and the output folder are all checked before anything is
+    written. The run is written into OUT.partial-<pid> (with a .marginengine-run marker)
+    and renamed to OUT once finished. An existing OUT that is not empty is refused unless
+    it is a previous run of marginengine and --force is given; even then only the files
+    that run wrote are deleted. Staging folders of killed runs are removed by the next
+    run.
     """
-    from marginengine.cli.output import accounts_table, liquidations_table, print_tables
+    from marginengine.cli.output import accounts_table, liquidation_tables, print_tables
+    from marginengine.cli.rundir import prepare, target_folder
     from marginengine.config import read_toml
     from marginengine.sim import apply_overrides, run_scenario, scenario_from_dict
-
+    from marginengine.sim.scenario import scenario_kind
 
     data = apply_overrides(read_toml(scenario), list(overrides))
-    if data.get("kind") == "cascade":
-        _simulate_cascade(data, scenario, out_dir, as_json, quiet, runs, backend, scheduler,
-                          workers)
+    if scenario_kind(data, str(scenario)) == "cascade":
+        _simulate_cascade(data, scenario, out_dir, force, as_json, quiet, runs, backend,
+                          scheduler, workers)
         return
     for flag, value in (("--runs", runs), ("--backend", backend), ("--scheduler", scheduler),
                         ("--workers", workers)):
         if value is not None:
             raise click.UsageError(f"{flag} applies to cascade scenarios (kind = \"cascade\")")
     spec = scenario_from_dict(data, source=str(scenario))
-    target = out_dir if out_dir is not None else Path("runs") / spec.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    target = target_folder(out_dir, spec.name)
+    folder = prepare(target, spec.name, force)
+    staging = folder.staging
     try:
         console = Console(stderr=as_json, quiet=quiet, width=_width())
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
@@ -93,15 +106,15 @@ def simulate(scenario: Path, out_dir: Path | None, as_json: bool, quiet: bool,
                                   on_step=lambda _: progress.advance(task))
         summary = result.summary()
         (staging / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-        _replace(staging, target)
+        folder.commit()
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        folder.abandon()
         raise
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
     if not quiet:
-        print_tables(console, liquidations_table(result), accounts_table(result.engine))
+        print_tables(console, *liquidation_tables(result), accounts_table(result.engine))
         for outcome in result.rejected:
             console.print(f"[yellow]refused[/yellow] {outcome}")
         console.print(
@@ -111,31 +124,30 @@ def simulate(scenario: Path, out_dir: Path | None, as_json: bool, quiet: bool,
         console.print(f"wrote {target / 'events.sqlite'} and {target / 'summary.json'}")
 
 
-def _replace(staging: Path, target: Path) -> None:
-    """Put a finished run in place of the previous one (never a partial directory)."""
-    if target.exists():
-        shutil.rmtree(target)
-    staging.rename(target)
-
-
-def _simulate_cascade(data: dict[str, Any], scenario: Path, out_dir: Path | None,
+def _simulate_cascade(data: dict[str, Any], scenario: Path, out_dir: str | None, force: bool,
                       as_json: bool, quiet: bool, runs: int | None, backend: str | None,
                       scheduler: str | None, workers: int | None) -> None:
     from marginengine.cli import cascade_cmd
+    from marginengine.cli.rundir import prepare, target_folder
+    from marginengine.sim.cascade import scenario_spec
+    from marginengine.sim.cascade_config import anchor_files, cascade_warnings
 
-    name = str(data.get("name", "cascade"))
-    target = out_dir if out_dir is not None else Path("runs") / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    data = anchor_files(data, scenario)
+    spec, _ = scenario_spec(data, str(scenario))
+    for warning in cascade_warnings(spec):
+        click.echo(f"warning: {scenario}: {warning}", err=True)
+    target = target_folder(out_dir, spec.name)
+    folder = prepare(target, spec.name, force)
+    staging = folder.staging
     console = Console(stderr=as_json, quiet=quiet, width=_width())
     try:
         summary, notes = cascade_cmd.run(data, str(scenario), staging, console, quiet, runs,
                                          backend, scheduler, workers)
         (staging / "summary.json").write_text(json.dumps(summary, indent=2, default=str)
                                               + "\n")
-        _replace(staging, target)
+        folder.commit()
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        folder.abandon()
         raise
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
@@ -144,7 +156,7 @@ def _simulate_cascade(data: dict[str, Any], scenario: Path, out_dir: Path | None
         console.print(cascade_cmd.summary_table(summary))
         for note in notes:
             console.print(f"[yellow]note[/yellow] {note}")
-        files = sorted(p.name for p in target.iterdir())
+        files = sorted(p.name for p in target.iterdir() if not p.name.startswith("."))
         console.print(f"wrote {', '.join(files)} under {target}")
 
 
@@ -153,8 +165,10 @@ def _simulate_cascade(data: dict[str, Any], scenario: Path, out_dir: Path | None
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def health(snapshot: Path, as_json: bool) -> None:
     """Evaluate SNAPSHOT (prices and balances, TOML): each account's collateral, debt,
-    health factor, whether it is liquidatable, and the largest liquidation allowed."""
-    from marginengine.cli.output import health_row, health_table
+    health factor, whether it is liquidatable, and the largest liquidation allowed;
+    accounts with perps: quote cash, equity, maintenance and initial margin, margin ratio,
+    and each position's entry, mark, PnL and liquidation price."""
+    from marginengine.cli.output import health_row, health_tables, print_tables
     from marginengine.engine.snapshot import load_snapshot
 
     engine = load_snapshot(snapshot)
@@ -167,31 +181,38 @@ def health(snapshot: Path, as_json: bool) -> None:
         ]
         click.echo(json.dumps({"preset": engine.config.preset, "accounts": rows}, indent=2))
         return
-    Console(width=_width()).print(health_table(engine))
+    print_tables(Console(width=_width()), *health_tables(engine))
 
 
 @cli.command()
 @click.argument("log", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True,
-              help="Print {state_hash, events, truncated, note} as JSON.")
+              help="Print {events, state_hash, truncated, note, format_version} as JSON.")
 def replay(log: Path, as_json: bool) -> None:
-    """Rebuild the state from the event LOG and print its state hash and event count.
+    """Rebuild the state from the event LOG, verifying it; print its state hash and event count.
 
-    A log whose last write was cut off replays up to the last whole event and says so.
+    A log whose writer stopped without closing it (a torn tail) replays every acknowledged
+    event, exit 0, and says so ("truncated"). Damage anywhere else (an edited, missing or
+    unreadable event, a lost -wal file, a missing meta) is one line naming the first bad
+    event, exit 2. The log is read only; nothing is written beside it.
     """
     from marginengine.engine import Engine
 
     _, report = Engine.replay(log)
     if as_json:
         click.echo(json.dumps({
-            "state_hash": report.state_hash, "events": report.events,
+            "events": report.events, "state_hash": report.state_hash,
             "truncated": report.truncated, "note": report.note,
+            "format_version": report.format_version,
         }))
         return
     click.echo(f"state hash: {report.state_hash}")
     click.echo(f"events:     {report.events}")
+    if report.format_version == "1":
+        click.echo("format:     1 (records not chained, no acknowledged count: a lost tail "
+                   "cannot be detected)")
     if report.truncated:
-        click.echo(f"note:       {report.note}", err=True)
+        click.echo(f"truncated:  {report.note}")
 
 
 from marginengine.cli.scan_cmd import scan  # noqa: E402
@@ -215,6 +236,15 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"{exc.filename or ''}: {exc.strerror or exc}")
     except KeyboardInterrupt:
         _fail("interrupted")
+    except RecursionError:
+        _fail("input nested too deeply to process")
+    except Exception as exc:  # last resort: a bug, not bad input
+        if os.environ.get("MARGINENGINE_DEBUG"):
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc} (this is a bug in "
+                   "marginengine; please report it with the command line; set "
+                   "MARGINENGINE_DEBUG=1 for the traceback)", err=True)
+        sys.exit(EXIT_INTERNAL)
 
 
 if __name__ == "__main__":

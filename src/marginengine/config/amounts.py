@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 from marginengine.config.models import ProtocolConfig
 from marginengine.fixedpoint import PRICE_DECIMALS, parse_units
 
+_TOML_TYPES = {"list": "an array", "dict": "a table", "bool": "true/false",
+               "datetime": "a date", "date": "a date", "time": "a time"}
+
+
+def _number_or_text(value: object) -> object:
+    # One message for a value of the wrong type, instead of one per member of the union.
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        kind = _TOML_TYPES.get(type(value).__name__, type(value).__name__)
+        raise ValueError(f"must be a number or a decimal string, not {kind}")
+    return value
+
+
 #: A human amount or price as written in TOML: a number or a decimal string.
-HumanNumber = str | int | float
+HumanNumber = Annotated[str | int | float, BeforeValidator(_number_or_text)]
+
+#: The largest amount or price accepted, in smallest units: an EVM token balance is a
+#: uint256. Anything larger is a typo, and its value in USD would not fit a float.
+MAX_UNITS = 2**256 - 1
 
 
 def parse_asset_amounts(
@@ -45,5 +63,10 @@ def parse_positive(raw: object, decimals: int, where: str, problems: list[str]) 
         return None
     if value <= 0:
         problems.append(f"{where}: must be positive (got {raw!r})")
+        return None
+    if value > MAX_UNITS:
+        shown = repr(raw) if len(repr(raw)) <= 40 else f"a {len(str(raw))}-digit number"
+        problems.append(f"{where}: too large ({shown} is more than 2**256 - 1 smallest "
+                        f"units, the largest on-chain balance)")
         return None
     return value

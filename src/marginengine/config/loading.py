@@ -33,14 +33,47 @@ def read_text(path: str | Path, kind: str) -> str:
         raise ConfigError([f"cannot read {p}: {exc.strerror}"]) from None
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file, turning I/O and syntax errors into :class:`ConfigError`."""
-    p = Path(path)
-    text = read_text(p, "TOML")
+#: How deep tables and arrays may nest in an input file (the deepest real one is 5).
+MAX_DEPTH = 32
+
+
+def nesting_problem(data: object, max_depth: int = MAX_DEPTH) -> str | None:
+    """``path: nested more than N levels deep`` for the first value nested deeper than
+    ``max_depth`` tables or arrays, or ``None`` (walked without recursion)."""
+    stack: list[tuple[object, str, int]] = [(data, "", 0)]
+    while stack:
+        node, path, depth = stack.pop()
+        if depth > max_depth:
+            return f"{path or '(top level)'}: nested more than {max_depth} levels deep"
+        items = node.items() if isinstance(node, dict) else (
+            enumerate(node) if isinstance(node, list) else ())
+        for key, value in items:
+            if isinstance(value, dict | list):
+                stack.append((value, f"{path}.{key}" if path else str(key), depth + 1))
+    return None
+
+
+def loads_toml(text: str, source: str | None = None) -> dict[str, Any]:
+    """Parse TOML text with a nesting limit (:data:`MAX_DEPTH`), turning syntax errors and
+    values nested too deep for the parser into :class:`ConfigError`."""
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"malformed TOML: {exc}"], source=str(p)) from None
+        raise ConfigError([f"malformed TOML: {exc}"], source=source) from None
+    except RecursionError:  # tomllib parses nested values recursively
+        raise ConfigError([f"a value is nested more than {MAX_DEPTH} levels deep"],
+                          source=source) from None
+    problem = nesting_problem(data)
+    if problem is not None:
+        raise ConfigError([problem], source=source)
+    return data
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file, turning I/O and syntax errors, and values nested deeper than
+    :data:`MAX_DEPTH`, into :class:`ConfigError`."""
+    p = Path(path)
+    return loads_toml(read_text(p, "TOML"), source=str(p))
 
 
 def format_validation_error(exc: ValidationError, prefix: str = "") -> list[str]:

@@ -33,6 +33,8 @@ def _truncated_bps(value: Decimal) -> int:
 #: Comet's FACTOR_SCALE: factors are configured with 18 decimals (CometConfiguration.sol).
 COMET_FACTOR_DECIMALS = 18
 COMET_FACTORS: tuple[str, ...] = ("ltv", "liquidation_threshold", "liquidation_factor")
+#: Highest yearly borrow rate of an interest model (a fraction: 10 is 1,000%).
+MAX_BORROW_RATE = Decimal(10)
 
 
 def _pct(value: Decimal) -> str:
@@ -59,6 +61,18 @@ class InterestRateModel(StrictModel):
     optimal_utilization: Annotated[Decimal, Field(gt=0, lt=1, allow_inf_nan=False)] = Decimal(
         "0.80"
     )
+
+    @model_validator(mode="after")
+    def _max_rate(self) -> InterestRateModel:
+        # Aave v3.2's DefaultReserveInterestRateStrategyV2 refuses a strategy whose rate at
+        # full utilization (base + slope1 + slope2) exceeds MAX_BORROW_RATE = 1000_00 bps
+        # (aave-dao/aave-v3-origin, src/contracts/misc/DefaultReserveInterestRateStrategyV2
+        # .sol). Beyond it, indices compounded over a run leave every float range.
+        top = self.base + self.slope1 + self.slope2
+        if top > MAX_BORROW_RATE:
+            raise ValueError(f"base + slope1 + slope2 must be at most {MAX_BORROW_RATE} "
+                             f"(1,000% a year, Aave's MAX_BORROW_RATE), got {top}")
+        return self
 
 
 class MarketConfig(StrictModel):
@@ -314,7 +328,7 @@ class ProtocolConfig(StrictModel):
         if not value:
             raise ValueError("must list at least one market")
         for symbol in value:
-            if not re.match(SYMBOL_PATTERN, symbol):
+            if not re.fullmatch(SYMBOL_PATTERN, symbol):
                 raise ValueError(
                     f"market symbol {symbol!r} must start with a letter and use at most 16 "
                     "letters, digits, '.', '_' or '-'"
@@ -369,6 +383,7 @@ class ProtocolConfig(StrictModel):
                                  f"must settle in the same quote asset ({first!r})")
             try:
                 perp.step_units  # noqa: B018 - validates step_size against base_decimals
+                perp.check_quote_amounts(self.markets[perp.quote].unit)
             except ValueError as exc:
                 raise ValueError(f"perps.{symbol}.{exc}") from None
         return self
@@ -423,18 +438,6 @@ class ProtocolConfig(StrictModel):
             for name in ("base", "slope1", "slope2", "optimal_utilization"):
                 checks.append((f"markets.{symbol}.interest_rate.{name}",
                                getattr(m.interest_rate, name), 27))  # ray
-        for symbol, perp in self.perps.items():
-            quote = self.markets[perp.quote].decimals if perp.quote in self.markets else 0
-            checks.append((f"perps.{symbol}.oi_cap", perp.oi_cap, perp.base_decimals))
-            checks.append((f"perps.{symbol}.partial_above", perp.partial_above, quote))
-            for i, tier in enumerate(perp.tiers):
-                checks.append((f"perps.{symbol}.tiers[{i}].notional_floor",
-                               tier.notional_floor, quote))
-            if perp.oi_scaling is not None:
-                checks += [(f"perps.{symbol}.oi_scaling.lower_cap", perp.oi_scaling.lower_cap,
-                            quote),
-                           (f"perps.{symbol}.oi_scaling.upper_cap", perp.oi_scaling.upper_cap,
-                            quote)]
         if self.auction is not None:
             for name in ("chop", "dust", "Hole", "hole", "chip", "tip", "beg"):
                 checks.append((f"auction.{name}", getattr(self.auction, name), 18))  # wad

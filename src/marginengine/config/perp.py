@@ -23,9 +23,19 @@ Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 
 def to_ppm(value: Decimal, field: str) -> int:
     """A fraction as an exact number of ppm, or ``ValueError`` naming the field."""
-    scaled = value * PPM
+    return whole_units(value, PPM, field, "ppm (0.000001)")
+
+
+def whole_units(value: Decimal, unit: int, field: str, what: str = "") -> int:
+    """``value * unit`` as an exact int, or ``ValueError`` naming the field.
+
+    Used wherever a decimal parameter becomes an integer amount (ppm, quote or base smallest
+    units), so that nothing is truncated silently: a value finer than the unit is refused.
+    """
+    scaled = value * unit
     if scaled != scaled.to_integral_value():
-        raise ValueError(f"{field} must be a whole number of ppm (0.000001), got {value}")
+        unit_name = what or f"1/{unit}"
+        raise ValueError(f"{field} must be a whole number of {unit_name}, got {value:f}")
     return int(scaled)
 
 
@@ -46,17 +56,79 @@ class TierConfig(StrictModel):
 
 
 class FundingConfig(StrictModel):
-    """Funding: premium of mark over index, plus an interest component, clamped.
+    """Funding: a premium of mark over index plus an interest component, per protocol.
 
-    Per ``interval`` seconds, ``rate = clamp(premium + clamp(interest - premium,
-    -interest_clamp, interest_clamp), -cap, cap)`` (Binance's formula; dYdX v4 and
-    Hyperliquid use the same shape with their own constants).
+    ``formula`` picks the protocol's computation (:mod:`marginengine.margin.funding`):
+
+    - ``binance``: per ``interval`` seconds, ``clamp(P + clamp(I - P, -interest_clamp,
+      interest_clamp), -cap, cap)``; ``interest`` and ``interest_clamp`` per ``period``
+      (0 = the interval, Binance's own shape).
+    - ``hyperliquid``: the same rate per ``period`` (0 = 28,800 s: an 8-hour rate), paid
+      ``interval / period`` of it every interval (one eighth an hour), capped at ``cap`` per
+      interval.
+    - ``dydx-v4``: the 8-hour rate in whole ppm is the premium plus ``interest``
+      (``default_funding_ppm``), clamped to ``clamp_factor x (IMF - MMF)`` of the first
+      tier; the index moves by dYdX's truncated ``GetFundingIndexDelta`` every ``interval``
+      (the funding tick). ``interest`` must be whole ppm; ``interest_clamp`` and ``cap``
+      are not dYdX parameters and must be left unset; ``period`` must be 28,800.
+      ``atomic_resolution`` is the dYdX market's (a base quantum is
+      ``10**atomic_resolution`` tokens: -9 for ETH-USD, -10 for BTC-USD): dYdX truncates the
+      index move per base quantum, so it is computed at dYdX's quantum, whatever
+      ``base_decimals`` is.
+
+    Rates are exact decimals: nothing is truncated to ppm. ``interest_clamp`` and ``cap``
+    default to 0.0005 and 0.04 for ``binance`` and ``hyperliquid``.
     """
 
+    formula: Literal["binance", "hyperliquid", "dydx-v4"] = "binance"
     interval: Annotated[int, Field(gt=0)] = 3600
+    period: Annotated[int, Field(ge=0)] = 0
     interest: Annotated[Decimal, Field(ge=-1, le=1, allow_inf_nan=False)] = Decimal("0.0000125")
-    interest_clamp: Fraction = Decimal("0.0005")
-    cap: PositiveFraction = Decimal("0.04")
+    interest_clamp: Fraction | None = None
+    cap: PositiveFraction | None = None
+    # dYdX holds both factors as uint32 ppm (x/perpetuals/types/params.pb.go).
+    clamp_factor: Annotated[Decimal, Field(ge=0, le=Decimal("4294.967295"),
+                                           allow_inf_nan=False)] = Decimal(6)
+    premium_vote_clamp_factor: Annotated[Decimal, Field(ge=0, le=Decimal("4294.967295"),
+                                                        allow_inf_nan=False)] = Decimal(60)
+    sample_interval: Annotated[int, Field(gt=0)] = 60
+    atomic_resolution: Annotated[int, Field(ge=-18, le=0)] = -9
+
+    @model_validator(mode="after")
+    def _formula_fields(self) -> FundingConfig:
+        if self.formula == "dydx-v4":
+            to_ppm(self.interest, "interest")
+            to_ppm(self.clamp_factor, "clamp_factor")
+            to_ppm(self.premium_vote_clamp_factor, "premium_vote_clamp_factor")
+            for name in ("interest_clamp", "cap"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name}: formula dydx-v4 has none (dYdX clamps the rate "
+                                     "to clamp_factor x (IMF - MMF)); leave it out")
+            if self.period not in (0, 28_800):
+                raise ValueError(f"period: dYdX's funding rate is an 8-hour rate (28800 s), "
+                                 f"got {self.period}")
+        elif self.interval > self.rate_period:
+            raise ValueError(f"period {self.period} must be at least the interval "
+                             f"{self.interval}")
+        return self
+
+    @property
+    def rate_period(self) -> int:
+        """Seconds the formula's rate refers to: ``period``, else 28,800 (8 hours) for
+        hyperliquid and dydx-v4 and the interval for binance."""
+        if self.period:
+            return self.period
+        return self.interval if self.formula == "binance" else 28_800
+
+    @property
+    def clamp(self) -> Decimal:
+        """The interest clamp per period (default 0.0005)."""
+        return Decimal("0.0005") if self.interest_clamp is None else self.interest_clamp
+
+    @property
+    def interval_cap(self) -> Decimal:
+        """The cap per interval (default 0.04)."""
+        return Decimal("0.04") if self.cap is None else self.cap
 
 
 class OiScalingConfig(StrictModel):
@@ -83,6 +155,7 @@ class PerpMarketConfig(StrictModel):
     """
 
     preset: Literal["dydx-v4", "hyperliquid"] | None = None
+    margin_model: Literal["tiers", "dydx-v4"] = "tiers"
     base_decimals: Annotated[int, Field(ge=0, le=36)] = 18
     quote: str = "USDC"
     step_size: Annotated[Decimal, Field(gt=0, allow_inf_nan=False)] = Decimal("0.001")
@@ -97,7 +170,8 @@ class PerpMarketConfig(StrictModel):
     spread_to_mmr: Fraction = Decimal("0.10")
     partial_above: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(0)
     partial_fraction: PositiveFraction = Decimal(1)
-    adl_policy: Literal["pnl_leverage", "pro_rata_profit", "risk_aware"] = "pnl_leverage"
+    adl_policy: Literal["pnl_leverage", "hyperliquid_index", "pro_rata_profit",
+                        "risk_aware"] = "pnl_leverage"
     insurance_fund: Literal["shared", "market"] = "shared"
     mark_basis_alpha: PositiveFraction = Decimal("0.1")
 
@@ -121,7 +195,37 @@ class PerpMarketConfig(StrictModel):
         for name in ("size_premium_factor", "takeover_discount", "liquidation_fee",
                      "spread_to_mmr", "partial_fraction", "mark_basis_alpha"):
             to_ppm(getattr(self, name), name)
+        whole_units(self.oi_cap, self.base_unit, "oi_cap", f"base smallest units "
+                    f"(base_decimals = {self.base_decimals})")
+        # dYdX v4 liquidity tiers: one IMF and a maintenance fraction of it
+        # (protocol/x/perpetuals/types/liquidity_tier.go).
+        if self.margin_model == "dydx-v4" and len(self.tiers) != 1:
+            raise ValueError("margin_model dydx-v4 takes exactly one tier (a dYdX "
+                             f"liquidity tier), got {len(self.tiers)}")
+        if "dydx-v4" in (self.margin_model, self.funding.formula):
+            # Both dYdX rules read the first tier as a liquidity tier: IMF and fraction.
+            self.maintenance_fraction_ppm  # noqa: B018 - validates mmf / imf
+        if self.size_premium_factor:
+            # Drift's margin ratios are basis points (MARGIN_PRECISION = 1e4).
+            whole_units(self.tiers[0].imf, 10_000, "tiers[0].imf",
+                        "basis points (Drift's margin precision, with size_premium_factor)")
         return self
+
+    @property
+    def maintenance_fraction_ppm(self) -> int:
+        """dYdX's ``maintenance_fraction_ppm``: the first tier's MMF as a fraction of its IMF.
+
+        Raises ``ValueError`` naming ``tiers[0].mmf`` when ``mmf / imf`` is not a whole
+        number of ppm (dYdX could not hold it).
+        """
+        tier = self.tiers[0]
+        fraction = tier.mmf / tier.imf * PPM
+        if fraction != fraction.to_integral_value() or \
+                Decimal(int(fraction)) * tier.imf != tier.mmf * PPM:
+            raise ValueError(f"tiers[0].mmf / tiers[0].imf must be a whole number of ppm for "
+                             f"margin_model dydx-v4 (dYdX's maintenance_fraction_ppm), got "
+                             f"{tier.mmf} / {tier.imf}")
+        return int(fraction)
 
     @property
     def base_unit(self) -> int:
@@ -140,29 +244,63 @@ class PerpMarketConfig(StrictModel):
         """A fraction field as ppm."""
         return to_ppm(getattr(self, name), name)
 
+    @property
+    def oi_cap_units(self) -> int:
+        """``oi_cap`` in base smallest units (exact: validated)."""
+        return whole_units(self.oi_cap, self.base_unit, "oi_cap")
+
+    def quote_amounts(self, quote_unit: int) -> dict[str, int]:
+        """Every amount field given in whole quote tokens, in quote smallest units, exact.
+
+        Keys are the fields' paths (``tiers[1].notional_floor``, ``oi_scaling.lower_cap``,
+        ``partial_above``). ``ValueError`` names the first one finer than one smallest unit.
+        """
+        what = f"quote smallest units (1/{quote_unit})"
+        out = {f"tiers[{i}].notional_floor": whole_units(t.notional_floor, quote_unit,
+                                                        f"tiers[{i}].notional_floor", what)
+               for i, t in enumerate(self.tiers)}
+        if self.oi_scaling is not None:
+            for cap in ("lower_cap", "upper_cap"):
+                out[f"oi_scaling.{cap}"] = whole_units(getattr(self.oi_scaling, cap),
+                                                       quote_unit, f"oi_scaling.{cap}", what)
+        out["partial_above"] = whole_units(self.partial_above, quote_unit, "partial_above",
+                                           what)
+        return out
+
+    def check_quote_amounts(self, quote_unit: int) -> None:
+        """Refuse amounts finer than the quote asset's smallest unit (see
+        :meth:`quote_amounts`)."""
+        self.quote_amounts(quote_unit)
+
 
 def perp_symbol_problem(symbol: str) -> str | None:
     """Why a perp symbol is not allowed, or ``None``."""
     import re
 
-    if not re.match(SYMBOL_PATTERN, symbol):
+    if not re.fullmatch(SYMBOL_PATTERN, symbol):
         return (f"perp symbol {symbol!r} must start with a letter and use at most 16 letters, "
                 "digits, '.', '_' or '-'")
     return None
 
 
-#: dYdX v4: "Large-Cap" liquidity tier (IMF 5%, MMF 3%, OI caps 20M-50M USDC), hourly funding
-#: with no interest component by default, liquidation at the fillable price with a 1.5%
-#: maximum fee and a 10% spread-to-maintenance-ratio, per-market insurance fund.
-#: Hyperliquid: BTC-like tiers (40x: IM 2.5%, MM 1.25%; 20x above 150M), hourly funding with
-#: an interest rate of 0.01% per 8 hours and a 4%/hour cap, liquidators (HLP) take over
-#: positions, positions above 100k USDC liquidated 20% at a time, shared backstop.
+#: dYdX v4: "Large-Cap" liquidity tier (IMF 5%, MMF 3% = maintenance fraction 60%, OI caps
+#: 20M-50M USDC) with dYdX's margin roundings; hourly funding ticks of an 8-hour rate with no
+#: default funding, clamped to 600% x (IMF - MMF) (x/perpetuals/types/genesis.go
+#: DefaultFundingRateClampFactorPpm = 6e6, DefaultPremiumVoteClampFactorPpm = 6e7, 1-minute
+#: samples); liquidation at the fillable price with a 1.5% maximum fee and a 10%
+#: spread-to-maintenance-ratio, per-market insurance fund.
+#: Hyperliquid: BTC-like tiers (40x: IM 2.5%, MM 1.25%; 20x above 150M), funding
+#: F = P + clamp(0.01% - P, +-0.05%) per 8 hours paid one eighth every hour, capped at
+#: 4%/hour (docs, Trading > Funding), liquidators (HLP) take over positions, positions above
+#: 100k USDC liquidated 20% at a time, shared backstop, ADL by Hyperliquid's index.
 PERP_PRESETS: dict[str, dict[str, Any]] = {
     "dydx-v4": {
+        "margin_model": "dydx-v4",
         "tiers": [{"notional_floor": "0", "mmf": "0.03", "imf": "0.05"}],
         "oi_scaling": {"lower_cap": "20000000", "upper_cap": "50000000"},
-        "funding": {"interval": 3600, "interest": "0", "interest_clamp": "0",
-                    "cap": "0.0025"},
+        "funding": {"formula": "dydx-v4", "interval": 3600, "interest": "0",
+                    "clamp_factor": "6", "premium_vote_clamp_factor": "60",
+                    "sample_interval": 60},
         "liquidation": "fillable",
         "liquidation_fee": "0.015",
         "spread_to_mmr": "0.10",
@@ -174,14 +312,14 @@ PERP_PRESETS: dict[str, dict[str, Any]] = {
             {"notional_floor": "0", "mmf": "0.0125", "imf": "0.025"},
             {"notional_floor": "150000000", "mmf": "0.025", "imf": "0.05"},
         ],
-        "funding": {"interval": 3600, "interest": "0.0000125", "interest_clamp": "0.0005",
-                    "cap": "0.04"},
+        "funding": {"formula": "hyperliquid", "interval": 3600, "period": 28800,
+                    "interest": "0.0001", "interest_clamp": "0.0005", "cap": "0.04"},
         "liquidation": "takeover",
         "takeover_discount": "0",
         "liquidation_fee": "0",
         "partial_above": "100000",
         "partial_fraction": "0.2",
         "insurance_fund": "shared",
-        "adl_policy": "pnl_leverage",
+        "adl_policy": "hyperliquid_index",
     },
 }

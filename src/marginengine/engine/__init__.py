@@ -10,7 +10,6 @@ from marginengine.engine.engine import (
     fmt_health,
     fmt_usd,
 )
-from marginengine.engine.eventlog import EventLog, LogReader
 from marginengine.engine.events import (
     EVENT_TYPES,
     Absorb,
@@ -56,13 +55,11 @@ __all__ = [
     "DepositQuote",
     "Engine",
     "Event",
-    "EventLog",
     "FundInsurance",
     "HandlerContext",
     "Liquidate",
     "LiquidatePerp",
     "LiquidationQuote",
-    "LogReader",
     "Outcome",
     "Redo",
     "Rejected",

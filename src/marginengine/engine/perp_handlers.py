@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marginengine.config.perp import PPM, PerpMarketConfig, to_ppm
+from marginengine.config.perp import PPM, PerpMarketConfig
 from marginengine.decisions import Code
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
@@ -21,13 +21,14 @@ from marginengine.engine.events import (
     WithdrawQuote,
 )
 from marginengine.engine.state import StateReads
-from marginengine.fixedpoint import PRICE_UNIT, Rounding, div, format_units
+from marginengine.fixedpoint import Rounding, div, format_units
 from marginengine.ledger import LedgerError
-from marginengine.ledger.perp import FUNDING_SCALE, quote_value
-from marginengine.liquidation.adl import AdlCandidate, AdlPolicy, allocate_adl
+from marginengine.ledger.perp import quote_value
+from marginengine.liquidation.adl import AdlCandidate, AdlPolicy, allocate_adl, rank_adl
 from marginengine.liquidation.perp_liquidation import PerpLiquidationPlan
 from marginengine.liquidation.perp_liquidation import plan_perp_liquidation as plan_perp
 from marginengine.margin import MarginKind
+from marginengine.margin.funding import funding_step
 from marginengine.margin.validation import fmt_usd
 
 
@@ -131,23 +132,12 @@ def settle_all_funding(ctx: HandlerContext, account_id: str) -> int:
     return paid
 
 
-def funding_rate_ppm(perp: PerpMarketConfig, mark: int, index: int) -> int:
-    """The rate of one interval, ppm: premium plus the clamped interest gap, capped.
-
-    Binance's shape: ``clamp(P + clamp(I - P, -c, c), -cap, cap)`` with the premium
-    ``P = (mark - index) / index`` (truncated toward zero).
-    """
-    magnitude = div(abs(mark - index) * PPM, index, Rounding.DOWN)
-    premium = magnitude if mark >= index else -magnitude
-    interest = int(perp.funding.interest * PPM)
-    clamp = to_ppm(perp.funding.interest_clamp, "funding.interest_clamp")
-    cap = to_ppm(perp.funding.cap, "funding.cap")
-    rate = premium + max(-clamp, min(clamp, interest - premium))
-    return max(-cap, min(cap, rate))
-
-
 def accrue_funding(ctx: HandlerContext, previous_time: int) -> list[dict[str, Any]]:
-    """Apply the funding of every interval boundary crossed since ``previous_time``."""
+    """Apply the funding of every interval boundary crossed since ``previous_time``.
+
+    The rate and the index move are the market's formula's (:func:`~marginengine.margin.
+    funding.funding_step`: Binance, Hyperliquid or dYdX v4).
+    """
     applied = []
     now = ctx.ledger.time
     for market, perp in sorted(ctx.config.perps.items()):
@@ -155,16 +145,16 @@ def accrue_funding(ctx: HandlerContext, previous_time: int) -> list[dict[str, An
         crossed = now // interval - previous_time // interval
         if crossed <= 0 or market not in ctx.prices:
             continue
-        index = ctx.prices[market]
-        mark = ctx.mark(market)
-        rate = funding_rate_ppm(perp, mark, index)
-        if rate == 0:
+        step = funding_step(perp, ctx.mark(market), ctx.prices[market],
+                            _quote_unit(ctx, perp))
+        if step.index_delta == 0:
             continue
-        quote_unit = _quote_unit(ctx, perp)
-        # quote units x FUNDING_SCALE per whole base token, per interval
-        per_interval = rate * index * quote_unit * FUNDING_SCALE // (PPM * PRICE_UNIT)
-        ctx.ledger.accrue_funding(market, per_interval * crossed, now)
-        applied.append({"market": market, "rate_ppm": rate, "intervals": crossed})
+        ctx.ledger.accrue_funding(market, step.index_delta * crossed, now)
+        entry: dict[str, Any] = {"market": market, "rate": str(step.rate),
+                                 "intervals": crossed}
+        if step.rate_8h_ppm is not None:
+            entry["rate_8h_ppm"] = step.rate_8h_ppm
+        applied.append(entry)
     return applied
 
 
@@ -198,7 +188,7 @@ def trade(ctx: HandlerContext, e: Trade) -> dict[str, Any]:
     for account_id, size in sides:
         ledger.fill(account_id, e.market, size, e.price, perp.base_unit, quote_unit)
     state = ledger.clearing.markets[e.market]
-    cap = int(perp.oi_cap * perp.base_unit)
+    cap = perp.oi_cap_units
     if cap and state.open_interest > cap and any(increasing):
         ctx.refuse(Code.OPEN_INTEREST_CAP,
                    f"open interest would reach {_units(perp, state.open_interest)} "
@@ -334,13 +324,20 @@ def _deleverage(ctx: HandlerContext, account_id: str, market: str, perp: PerpMar
             f"in {market}, only {_units(perp, exposure)} exist",
             needed=abs(size), available=exposure,
         )
-    fills = allocate_adl(size, price, mark, candidates, AdlPolicy(perp.adl_policy),
-                         perp.base_unit, quote_unit, step=perp.step_units)
+    policy = AdlPolicy(perp.adl_policy)
+    fills = allocate_adl(size, price, mark, candidates, policy, perp.base_unit, quote_unit,
+                         step=perp.step_units)
+    # The ranking's components go into the outcome, so the log says why each was chosen.
+    ranks = {r.account: r for r in rank_adl(candidates, mark, policy, perp.base_unit,
+                                            quote_unit)}
     out = []
     for f in fills:
         ledger.fill(f.account, market, -f.size, price, perp.base_unit, quote_unit)
         ledger.fill(account_id, market, f.size, price, perp.base_unit, quote_unit)
-        out.append({"account": f.account, "size": f.size, "haircut": f.haircut})
+        rank = ranks[f.account]
+        out.append({"account": f.account, "size": f.size, "haircut": f.haircut,
+                    "policy": policy.value, "score": str(rank.score),
+                    "pnl_pct": str(rank.pnl_pct), "leverage": str(rank.leverage)})
     return out
 
 

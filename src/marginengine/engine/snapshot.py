@@ -121,7 +121,7 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
             elif size is not None and entry is not None:
                 fills.append((acct.id, market, size, entry))
     used = {a for _, s, b in balances for a in (*s, *b)} | {m for _, m, _, _ in fills}
-    for asset in sorted(used - set(prices)):
+    for asset in sorted(used - set(snap.prices)):  # a bad price is reported once, above
         problems.append(f"prices.{asset}: missing (an account holds {asset})")
     if problems:
         raise ConfigError(problems, source=source)

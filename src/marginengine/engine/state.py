@@ -246,10 +246,12 @@ class StateReads:
         """Mark prices of every perp market with an index price."""
         return {m: self.mark(m) for m in self.config.perps if m in self.prices}
 
-    def valuation(self, prices: Mapping[str, int] | None = None) -> Valuation:
+    def valuation(self, prices: Mapping[str, int] | None = None,
+                  marks: Mapping[str, int] | None = None) -> Valuation:
         """The valuation the margin models read: prices (the oracle's, or ``prices``),
-        marks and market conditions."""
-        return Valuation(self.prices if prices is None else prices, self.marks(),
+        marks (the engine's, or ``marks``) and market conditions."""
+        return Valuation(self.prices if prices is None else prices,
+                         self.marks() if marks is None else marks,
                          conditions=self.state.conditions)
 
     def initial_prices(self) -> tuple[dict[str, int], dict[str, int]]:

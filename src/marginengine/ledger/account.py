@@ -17,7 +17,8 @@ ACCOUNT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}(/[A-Za-z0-9_.:@-]{1,64
 
 def check_account_id(account_id: object, field_name: str = "account") -> str:
     """Return ``account_id`` if well formed, else raise ``ValueError`` naming the field."""
-    if not isinstance(account_id, str) or not ACCOUNT_ID_PATTERN.match(account_id):
+    # fullmatch: the pattern's $ alone would accept a trailing newline ("alice\n").
+    if not isinstance(account_id, str) or not ACCOUNT_ID_PATTERN.fullmatch(account_id):
         raise ValueError(
             f"{field_name}: account id must be 1-64 letters, digits or . _ : @ -, "
             f"optionally /label for an isolated sub-account (got {account_id!r})"

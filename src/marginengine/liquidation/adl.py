@@ -5,11 +5,16 @@ positions on the other side at its bankruptcy price. This module decides the spl
 pure rule: the engine passes the candidates (every position on the opposite side, with its
 account's equity and maintenance requirement) and applies the fills.
 
-Three policies (:class:`AdlPolicy`):
+Four policies (:class:`AdlPolicy`), each naming its source (:attr:`AdlPolicy.source`):
 
 - ``PNL_LEVERAGE``: BitMEX's and Binance's queue. Rank by PnL% x effective leverage
   (:func:`adl_score`), fill the first candidate fully, then the next. Deterministic, and
   concentrates the cost on the most profitable, most levered accounts.
+- ``HYPERLIQUID_INDEX``: Hyperliquid's queue. Rank by its documented sorting index
+  ``(mark_price / entry_price) * (notional_position / account_value)`` (Hyperliquid docs,
+  Trading > Auto-deleveraging, https://hyperliquid.gitbook.io/hyperliquid-docs/trading/
+  auto-deleveraging): candidates in profit first, each group by index, highest first
+  (:func:`hyperliquid_adl_index`).
 - ``PRO_RATA_PROFIT``: split among profitable candidates in proportion to their unrealized
   profit (no candidate closed beyond its size; any excess redistributed); if the profitable
   exposure is too small, close it all and split the rest over the others by size.
@@ -68,8 +73,63 @@ class AdlPolicy(Enum):
     """How a bankrupt position is split among opposite positions."""
 
     PNL_LEVERAGE = "pnl_leverage"
+    HYPERLIQUID_INDEX = "hyperliquid_index"
     PRO_RATA_PROFIT = "pro_rata_profit"
     RISK_AWARE = "risk_aware"
+
+    @property
+    def source(self) -> str:
+        """Where the rule comes from: the protocol's document, or ours."""
+        return ADL_POLICY_SOURCES[self]
+
+    @property
+    def queued(self) -> bool:
+        """Whether the policy fills a queue in rank order (else it splits pro rata)."""
+        return self in (AdlPolicy.PNL_LEVERAGE, AdlPolicy.HYPERLIQUID_INDEX)
+
+
+#: The source of each policy's ranking or split.
+ADL_POLICY_SOURCES: dict[AdlPolicy, str] = {
+    AdlPolicy.PNL_LEVERAGE: (
+        "BitMEX / Binance ADL ranking: PnL% x effective leverage, PnL% / leverage when "
+        "losing (BitMEX 'Auto-Deleveraging', Binance Futures FAQ 'What is ADL')"),
+    AdlPolicy.HYPERLIQUID_INDEX: (
+        "Hyperliquid docs, Trading > Auto-deleveraging: sorting index (mark_price / "
+        "entry_price) * (notional_position / account_value), "
+        "https://hyperliquid.gitbook.io/hyperliquid-docs/trading/auto-deleveraging"),
+    AdlPolicy.PRO_RATA_PROFIT: "marginengine: pro rata to unrealized profit (our rule)",
+    AdlPolicy.RISK_AWARE: (
+        "marginengine: pro rata to unrealized profit x effective leverage (our rule)"),
+}
+
+
+@dataclass(frozen=True)
+class AdlRank:
+    """One candidate's place in an ADL ranking, with the components of its score.
+
+    Attributes
+    ----------
+    account
+        The candidate's account.
+    pnl_pct
+        Unrealized PnL at mark over ``|entry cost|`` (a fraction: 1/5 is 20%).
+    leverage
+        Effective leverage ``|notional at mark| / equity`` (equity clamped at 1 unit).
+    price_ratio
+        The price ratio in the position's favour: ``mark / entry`` for a long, ``entry /
+        mark`` for a short (1 + PnL% for a long). Hyperliquid's index uses it.
+    score
+        The policy's ranking value (higher goes first), or its pro-rata weight.
+    in_profit
+        Whether the unrealized PnL at mark is positive.
+    """
+
+    account: str
+    pnl_pct: Fraction
+    leverage: Fraction
+    price_ratio: Fraction
+    score: Fraction
+    in_profit: bool
 
 
 @dataclass(frozen=True)
@@ -148,6 +208,80 @@ def adl_score(c: AdlCandidate, mark_price: int, base_unit: int, quote_unit: int)
         # (upnl / scale / cost) / (value / scale / equity)
         score = Fraction(upnl * equity, cost * value)
     return score.numerator, score.denominator
+
+
+def _components(
+    c: AdlCandidate, mark_price: int, base_unit: int, quote_unit: int
+) -> tuple[Fraction, Fraction, Fraction, bool]:
+    """``(PnL%, leverage, price ratio in the position's favour, in profit)``, exact, with
+    the clamps of :func:`adl_score` (cost, notional and equity at least 1 unit)."""
+    scale = _scale(base_unit)
+    upnl = _upnl_scaled(c, mark_price, base_unit, quote_unit)  # / scale
+    cost = max(abs(c.quote_balance), 1)
+    value = max(abs(_value_scaled(c.size, mark_price, quote_unit)), 1)  # / scale
+    equity = max(c.equity, 1)
+    pnl_pct = Fraction(upnl, scale * cost)
+    leverage = Fraction(value, scale * equity)
+    # entry price = |cost| / |size|, mark = notional / |size|: mark / entry = notional / cost.
+    mark_over_entry = Fraction(value, scale * cost)
+    ratio = mark_over_entry if c.size > 0 else 1 / mark_over_entry
+    return pnl_pct, leverage, ratio, upnl > 0
+
+
+def hyperliquid_adl_index(
+    c: AdlCandidate, mark_price: int, base_unit: int, quote_unit: int
+) -> Fraction:
+    """Return Hyperliquid's ADL sorting index, exact.
+
+    Hyperliquid docs (Trading > Auto-deleveraging): "the users on the opposite side of the
+    position are ranked by unrealized pnl and leverage used ... The specific sorting index
+    to determine the affected users in profit is ``(mark_price / entry_price) *
+    (notional_position / account_value)``". Here ``entry_price = |quote_balance| / |size|``,
+    ``notional_position = |size| x mark`` and ``account_value`` is the candidate's equity
+    (clamped at 1 unit).
+
+    The page writes ``mark_price / entry_price``, which is the profit factor of a long; for a
+    short it would fall as the profit grows, against the same page's "ranked by unrealized
+    pnl", so a short uses ``entry_price / mark_price`` (the ratio in its favour). This is our
+    reading; Hyperliquid publishes no code for it.
+    """
+    _check_units(base_unit, quote_unit)
+    _, leverage, ratio, _ = _components(c, mark_price, base_unit, quote_unit)
+    return ratio * leverage
+
+
+def rank_adl(
+    candidates: Sequence[AdlCandidate],
+    mark_price: int,
+    policy: AdlPolicy,
+    base_unit: int,
+    quote_unit: int,
+) -> list[AdlRank]:
+    """Return the candidates' ranking under ``policy``, first to be deleveraged first.
+
+    Queue policies: ``PNL_LEVERAGE`` by :func:`adl_score`; ``HYPERLIQUID_INDEX`` candidates
+    in profit first, then the others, each by :func:`hyperliquid_adl_index`. Pro-rata
+    policies: the score is the candidate's weight (0 for one not in profit, which shares
+    only what profitable exposure cannot cover). Ties by account id.
+    """
+    _check_units(base_unit, quote_unit)
+    out = []
+    for c in candidates:
+        pnl_pct, leverage, ratio, in_profit = _components(c, mark_price, base_unit, quote_unit)
+        if policy is AdlPolicy.PNL_LEVERAGE:
+            score = Fraction(*adl_score(c, mark_price, base_unit, quote_unit))
+        elif policy is AdlPolicy.HYPERLIQUID_INDEX:
+            score = ratio * leverage
+        elif not in_profit:
+            score = Fraction(0)
+        elif policy is AdlPolicy.PRO_RATA_PROFIT:
+            score = pnl_pct * max(abs(c.quote_balance), 1)  # the unrealized PnL, quote units
+        else:
+            score = pnl_pct * max(abs(c.quote_balance), 1) * leverage
+        out.append(AdlRank(c.account, pnl_pct, leverage, ratio, score, in_profit))
+    group_first = policy is AdlPolicy.HYPERLIQUID_INDEX
+    out.sort(key=lambda r: (group_first and not r.in_profit, -r.score, r.account))
+    return out
 
 
 def _check_units(base_unit: int, quote_unit: int) -> None:
@@ -237,7 +371,7 @@ def allocate_adl(
     -------
     list[AdlFill]
         Non-zero fills; the sum of their ``|size|`` is ``|size_to_close|`` exactly. In queue
-        order for ``PNL_LEVERAGE``, by account id for the pro-rata policies.
+        order for the queue policies, by account id for the pro-rata policies.
 
     Raises
     ------
@@ -278,8 +412,8 @@ def allocate_adl(
             f"opposite exposure {available} is smaller than the size to close {need}"
         )
 
-    if policy is AdlPolicy.PNL_LEVERAGE:
-        closed = _queue(need, mark_price, candidates, base_unit, quote_unit)
+    if policy.queued:
+        closed = _queue(need, mark_price, candidates, policy, base_unit, quote_unit)
     else:
         closed = _pro_rata(need, step, mark_price, candidates, policy, base_unit, quote_unit)
     return [
@@ -293,17 +427,15 @@ def _queue(
     need: int,
     mark_price: int,
     candidates: Sequence[AdlCandidate],
+    policy: AdlPolicy,
     base_unit: int,
     quote_unit: int,
 ) -> list[tuple[AdlCandidate, int]]:
-    """Fill candidates fully in order of score (highest first, ties by account id)."""
-
-    def key(c: AdlCandidate) -> tuple[Fraction, str]:
-        num, den = adl_score(c, mark_price, base_unit, quote_unit)
-        return -Fraction(num, den), c.account
-
+    """Fill candidates fully in the order of :func:`rank_adl`."""
+    by_account = {c.account: c for c in candidates}
     out: list[tuple[AdlCandidate, int]] = []
-    for c in sorted(candidates, key=key):
+    for rank in rank_adl(candidates, mark_price, policy, base_unit, quote_unit):
+        c = by_account[rank.account]
         if need == 0:
             break
         take = min(abs(c.size), need)

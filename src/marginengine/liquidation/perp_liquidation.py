@@ -26,7 +26,7 @@ def _close_size(perp: PerpMarketConfig, size: int, notional: int, quote_unit: in
                 requested: int) -> int:
     """How much of ``|size|`` one liquidation closes: a fraction of large positions."""
     close = abs(size)
-    threshold = int(perp.partial_above * quote_unit)
+    threshold = perp.quote_amounts(quote_unit)["partial_above"]
     if threshold and notional > threshold and perp.partial_fraction < 1:
         step = perp.step_units
         close = max(step, abs(size) * perp.ppm("partial_fraction") // PPM // step * step)

@@ -27,6 +27,8 @@ from marginengine.margin.base import MarginKind, MarginState, health_of
 from marginengine.margin.tiers import (
     MarginTier,
     TierSchedule,
+    dydx_initial_margin,
+    dydx_maintenance_margin,
     oi_scaled_imf,
     size_premium_imf,
 )
@@ -34,11 +36,13 @@ from marginengine.margin.weighted import AccountData, WeightedMarginModel
 
 
 def schedule_of(config: PerpMarketConfig, quote_unit: int) -> TierSchedule:
-    """The market's tiers in quote smallest units and ppm."""
+    """The market's tiers in quote smallest units and ppm (exact: the configuration
+    refuses a floor finer than one quote unit)."""
+    amounts = config.quote_amounts(quote_unit)
     return TierSchedule(tuple(
-        MarginTier(int(t.notional_floor * quote_unit), to_ppm(t.mmf, "mmf"),
+        MarginTier(amounts[f"tiers[{i}].notional_floor"], to_ppm(t.mmf, "mmf"),
                    to_ppm(t.imf, "imf"))
-        for t in config.tiers
+        for i, t in enumerate(config.tiers)
     ))
 
 
@@ -137,6 +141,12 @@ class PerpMarginModel:
             m: schedule_of(p, self.config.markets[p.quote].unit)
             for m, p in self.config.perps.items()
         }
+        # Exact integer forms of the decimal parameters, converted once.
+        self.amounts = {m: p.quote_amounts(self.config.markets[p.quote].unit)
+                        for m, p in self.config.perps.items()}
+        self.maintenance_fractions = {m: p.maintenance_fraction_ppm
+                                      for m, p in self.config.perps.items()
+                                      if p.margin_model == "dydx-v4"}
 
     def position_risk(self, ledger: Ledger, account_id: str, market: str,
                       marks: Mapping[str, int], size: int | None = None) -> PositionRisk:
@@ -154,19 +164,32 @@ class PerpMarginModel:
         owed = funding_payment(size, state.funding_index, pos.funding_index,
                                perp.base_unit) if pos else 0
         schedule = self.schedules[market]
-        maintenance = schedule.maintenance_margin(notional)
-        imf = 0
+        amounts = self.amounts[market]
+        base_imf = schedule.tiers[0].imf_ppm
+        oi_args = (0, 0, 0)
         if perp.oi_scaling is not None:
-            oi_notional = quote_value(state.open_interest, mark, perp.base_unit, quote_unit,
-                                      Rounding.UP)
-            imf = oi_scaled_imf(schedule.tiers[0].imf_ppm, oi_notional,
-                                int(perp.oi_scaling.lower_cap * quote_unit),
-                                int(perp.oi_scaling.upper_cap * quote_unit))
+            # dYdX's open notional is BaseToQuoteQuantums (truncated toward zero).
+            oi_args = (quote_value(state.open_interest, mark, perp.base_unit, quote_unit,
+                                   Rounding.DOWN),
+                       amounts["oi_scaling.lower_cap"], amounts["oi_scaling.upper_cap"])
+        imf = oi_scaled_imf(base_imf, *oi_args) if perp.oi_scaling is not None else 0
         if perp.size_premium_factor:
-            imf = max(imf, size_premium_imf(schedule.tiers[0].imf_ppm, abs(size),
-                                            perp.base_unit, perp.ppm("size_premium_factor")))
-        initial = max(schedule.initial_margin(notional),
-                      div(notional * imf, PPM, Rounding.UP))
+            imf = max(imf, size_premium_imf(base_imf, abs(size), perp.base_unit,
+                                            perp.ppm("size_premium_factor")))
+        if perp.margin_model == "dydx-v4":
+            # dYdX v4 GetMarginRequirementsInQuoteQuantums (protocol/x/perpetuals/lib/
+            # lib.go): notional truncated, IMR = ceil(N x max(OIMF, premium)), MMR =
+            # ceil(ceil(N x base IMF) x maintenance fraction), both roundings up.
+            dydx_notional = abs(quote_value(size, mark, perp.base_unit, quote_unit,
+                                            Rounding.DOWN))
+            maintenance = dydx_maintenance_margin(dydx_notional, base_imf,
+                                                  self.maintenance_fractions[market])
+            initial = dydx_initial_margin(dydx_notional, base_imf, *oi_args,
+                                          custom_imf_ppm=imf)
+        else:
+            maintenance = schedule.maintenance_margin(notional)
+            initial = max(schedule.initial_margin(notional),
+                          div(notional * imf, PPM, Rounding.UP))
         return PositionRisk(market, size, mark, notional, value, unrealized, owed,
                             maintenance, initial)
 

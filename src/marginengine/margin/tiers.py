@@ -1,6 +1,6 @@
 """Tiered perp margin: notional brackets with a maintenance amount, and IMF scalers.
 
-Three pure rules, all in exact integers:
+Pure rules, all in exact integers:
 
 - :class:`TierSchedule`: Binance USDⓈ-M style brackets. Each bracket has a maintenance
   margin fraction (MMF) and an initial margin fraction (IMF); the requirement of a position
@@ -9,7 +9,10 @@ Three pure rules, all in exact integers:
   charging each slice of notional at its own bracket's fraction).
 - :func:`oi_scaled_imf`: dYdX v4 open-interest IMF scaling (liquidity tier
   ``open_interest_lower_cap`` / ``open_interest_upper_cap``).
-- :func:`size_premium_imf`: Drift v2 size premium (``imf_factor``, square root of size).
+- :func:`dydx_initial_margin`, :func:`dydx_maintenance_margin`: dYdX v4's requirements with
+  its Go code's roundings.
+- :func:`size_premium_imf`: Drift v2 size premium (``imf_factor``, Drift's integer square
+  root of size).
 
 Units: fractions are in parts per million (:data:`PPM`), as dYdX v4 stores them; notionals
 and requirements are ints in the quote asset's smallest units. Requirements round *up*.
@@ -202,16 +205,20 @@ class TierSchedule:
 def oi_scaled_imf(
     base_imf_ppm: int, open_interest_notional: int, lower_cap: int, upper_cap: int
 ) -> int:
-    """Return dYdX v4's open-interest-scaled initial margin fraction (OIMF), ppm, rounded up.
+    """Return dYdX v4's open-interest-scaled initial margin fraction (OIMF), ppm.
 
-    dYdX v4 ``LiquidityTier.GetInitialMarginQuoteQuantums``: with
-    ``scaling = (open_notional - lower_cap) / (upper_cap - lower_cap)``, the effective IMF
-    is ``min(base + max(scaling, 0) * (1 - base), 1)``. So: ``base`` while the open
-    interest is at or below ``lower_cap``; 100% once it reaches ``upper_cap``; linear in
-    between. An ``upper_cap`` of 0 disables the scaling, as in dYdX.
+    Mirrors ``LiquidityTier.GetAdjustedInitialMarginPpm`` (dydxprotocol/v4-chain,
+    protocol/x/perpetuals/types/liquidity_tier.go), in its order of checks:
 
-    dYdX applies the scaling to the requirement in quote quantums (rounding each step up);
-    this returns the fraction itself, rounded up, for the caller to apply.
+    1. ``upper_cap == 0`` (scaling disabled) or ``open_notional <= lower_cap``: ``base``;
+    2. ``open_notional >= upper_cap``: 100%;
+    3. otherwise ``base + (PPM - base) * (open_notional - lower_cap) // (upper_cap -
+       lower_cap)``: the increase is **floored** (Go ``big.Int.Div`` of non-negative
+       operands), not rounded up. Only the requirement it multiplies is rounded up, in
+       :func:`dydx_initial_margin`.
+
+    Because the lower cap is checked first, ``lower_cap == upper_cap`` keeps ``base`` at
+    the cap and steps to 100% just above it.
 
     Parameters
     ----------
@@ -233,42 +240,153 @@ def oi_scaled_imf(
     if upper_cap < lower_cap:
         # dYdX's LiquidityTier.Validate rejects this too, even with upper_cap == 0.
         raise ValueError(f"lower_cap {lower_cap} must not exceed upper_cap {upper_cap}")
-    if upper_cap == 0:
+    if upper_cap == 0 or open_interest_notional <= lower_cap:
         return base_imf_ppm
-    # dYdX checks the upper cap first, so lower_cap == upper_cap is a step to 100%.
     if open_interest_notional >= upper_cap:
         return PPM
-    if open_interest_notional <= lower_cap:
-        return base_imf_ppm
-    increase = div(
-        (open_interest_notional - lower_cap) * (PPM - base_imf_ppm),
-        upper_cap - lower_cap,
-        Rounding.UP,
-    )
-    return min(base_imf_ppm + increase, PPM)
+    increase = (PPM - base_imf_ppm) * (open_interest_notional - lower_cap) \
+        // (upper_cap - lower_cap)
+    return base_imf_ppm + increase
 
 
-def _isqrt_ceil(n: int) -> int:
-    """Return the smallest ``k >= 0`` with ``k * k >= n``."""
-    return 0 if n <= 0 else math.isqrt(n - 1) + 1
+def _mul_ppm_up(value: int, ppm: int) -> int:
+    """dYdX ``lib.BigMulPpm(value, ppm, roundUp=true)``: ``ceil(value * ppm / 1e6)``."""
+    return div(value * ppm, PPM, Rounding.UP)
+
+
+def dydx_initial_margin(
+    notional: int,
+    base_imf_ppm: int,
+    open_interest_notional: int = 0,
+    lower_cap: int = 0,
+    upper_cap: int = 0,
+    custom_imf_ppm: int = 0,
+) -> int:
+    """Return dYdX v4's initial margin requirement, quote units.
+
+    ``LiquidityTier.GetInitialMarginQuoteQuantums`` (protocol/x/perpetuals/types/
+    liquidity_tier.go): ``ceil(notional * max(OIMF, custom_imf) / 1e6)`` with the OIMF of
+    :func:`oi_scaled_imf` (not rounded up itself); ``custom_imf_ppm`` 0 means none. One
+    rounding, up.
+
+    Parameters
+    ----------
+    notional
+        ``|position| x oracle price`` in quote units (dYdX ``BaseToQuoteQuantums``, which
+        truncates toward zero).
+    base_imf_ppm
+        The liquidity tier's ``initial_margin_ppm``.
+    open_interest_notional, lower_cap, upper_cap
+        As in :func:`oi_scaled_imf`; all 0 gives the base requirement.
+    custom_imf_ppm
+        A per-account IMF that applies when larger (dYdX's leverage setting); 0 = none.
+    """
+    if notional < 0:
+        raise ValueError(f"notional must be non-negative (got {notional})")
+    if custom_imf_ppm < 0:
+        raise ValueError(f"custom_imf_ppm must be non-negative (got {custom_imf_ppm})")
+    imf = oi_scaled_imf(base_imf_ppm, open_interest_notional, lower_cap, upper_cap)
+    return _mul_ppm_up(notional, max(imf, custom_imf_ppm))
+
+
+def dydx_maintenance_margin(notional: int, base_imf_ppm: int, maintenance_fraction_ppm: int) -> int:
+    """Return dYdX v4's maintenance margin requirement, quote units.
+
+    ``GetMarginRequirementsInQuoteQuantums`` (protocol/x/perpetuals/lib/lib.go): the
+    maintenance margin is ``maintenance_fraction_ppm`` of the *base* initial margin (open
+    interest ignored), and both steps round up::
+
+        MMR = ceil(ceil(notional * imf / 1e6) * maintenance_fraction / 1e6)
+
+    which can be one unit above ``ceil(notional * mmf / 1e6)`` with ``mmf = imf *
+    fraction``: notional 21, IMF 5%, fraction 60% gives ``ceil(ceil(1.05) * 0.6) = 2``
+    where the single rounding gives ``ceil(0.63) = 1``.
+
+    Parameters
+    ----------
+    notional
+        ``|position| x oracle price`` in quote units.
+    base_imf_ppm
+        The liquidity tier's ``initial_margin_ppm``.
+    maintenance_fraction_ppm
+        The liquidity tier's ``maintenance_fraction_ppm`` (at most 1e6).
+    """
+    if notional < 0:
+        raise ValueError(f"notional must be non-negative (got {notional})")
+    if not 0 <= base_imf_ppm <= PPM:
+        raise ValueError(f"base_imf_ppm must be within 0..{PPM} (got {base_imf_ppm})")
+    if not 0 <= maintenance_fraction_ppm <= PPM:
+        raise ValueError(
+            f"maintenance_fraction_ppm must be within 0..{PPM} (got {maintenance_fraction_ppm})"
+        )
+    return _mul_ppm_up(_mul_ppm_up(notional, base_imf_ppm), maintenance_fraction_ppm)
+
+
+#: Drift v2's perp margin ratios are in MARGIN_PRECISION (1e4: basis points), sizes in
+#: AMM_RESERVE_PRECISION (1e9) and ``imf_factor`` in SPOT_IMF_PRECISION (1e6)
+#: (programs/drift/src/math/constants.rs).
+DRIFT_MARGIN_PRECISION: int = 10_000
+DRIFT_BASE_PRECISION: int = 10**9
+DRIFT_IMF_PRECISION: int = 1_000_000
+
+
+def drift_size_premium_liability_weight(
+    size: int, imf_factor: int, liability_weight: int, precision: int = DRIFT_MARGIN_PRECISION
+) -> int:
+    """Drift v2 ``calculate_size_premium_liability_weight`` (``is_bounded = true``).
+
+    programs/drift/src/math/margin.rs, in Drift's own integers::
+
+        size_sqrt = isqrt(size * 10 + 1)            # size in 1e9 -> root in 1e5
+        weight    = lw - lw // 5 + size_sqrt * imf_factor // (100_000 * 1e6 // precision)
+        result    = max(lw, weight)
+
+    ``precision`` is the weight's precision: ``MARGIN_PRECISION`` (1e4) for perp margin
+    ratios, as ``PerpMarket::get_margin_ratio`` calls it. Every division floors, as Rust's
+    unsigned division does. Not capped at 100%, like Drift.
+
+    Parameters
+    ----------
+    size
+        Position size in Drift's base precision (1e9), non-negative.
+    imf_factor
+        Drift's ``imf_factor`` (1e6 precision); 0 returns ``liability_weight``.
+    liability_weight
+        The margin ratio (or liability weight) without premium, in ``precision``.
+    precision
+        The weight's precision; ``100_000 * 1e6`` must be a multiple of it.
+    """
+    if size < 0 or imf_factor < 0 or liability_weight < 0:
+        raise ValueError(f"size, imf_factor and liability_weight must be non-negative "
+                         f"(got {size}, {imf_factor}, {liability_weight})")
+    if precision <= 0 or (100_000 * DRIFT_IMF_PRECISION) % precision:
+        raise ValueError(f"precision must divide 1e11 (got {precision})")
+    if imf_factor == 0:
+        return liability_weight
+    size_sqrt = math.isqrt(size * 10 + 1)
+    numerator = liability_weight - liability_weight // 5
+    premium = numerator + size_sqrt * imf_factor // (100_000 * DRIFT_IMF_PRECISION // precision)
+    return max(liability_weight, premium)
 
 
 def size_premium_imf(base_imf_ppm: int, size: int, base_unit: int, imf_factor_ppm: int) -> int:
-    """Return Drift v2's size-premium margin fraction, ppm, rounded up.
+    """Return Drift v2's size-premium margin fraction, ppm.
 
-    Drift v2 ``PerpMarket::get_margin_ratio`` applies
-    ``calculate_size_premium_liability_weight`` to the market's margin ratio (initial *and*
-    maintenance): ``max(base, base - base / 5 + imf_factor * sqrt(size))`` with ``size``
-    in whole base tokens and ``imf_factor`` in 1e6 precision. So the premium starts from
-    80% of the base fraction and grows with the square root of size; it only bites once
-    ``imf_factor * sqrt(size) > base / 5``. Drift floors the square root and the division;
-    we round the sum *up* (exactly, with :func:`math.isqrt`), and leave out Drift's ``+1``
-    inside the root. Like Drift, the result is not capped at 100%.
+    ``PerpMarket::get_margin_ratio`` (programs/drift/src/state/perp_market.rs) applies
+    :func:`drift_size_premium_liability_weight` to the market's margin ratio in basis points
+    (``MARGIN_PRECISION``) with the size in 1e9 base units, so this converts to Drift's
+    integers, applies Drift's formula with its own floors, and converts back:
+    the result is a whole number of basis points, times 100.
+
+    Conversions: ``base_imf_ppm`` must be a whole number of basis points (a multiple of
+    100; Drift cannot hold a finer ratio); the size is converted to 1e9 base units rounded
+    *up* (exact whenever ``base_decimals <= 9``; a finer size cannot exist on Drift, and
+    rounding up only raises the requirement).
 
     Parameters
     ----------
     base_imf_ppm
-        The market's margin fraction without premium, ppm.
+        The market's margin fraction without premium, ppm (a multiple of 100).
     size
         Signed position size in base smallest units (the sign is ignored).
     base_unit
@@ -278,15 +396,17 @@ def size_premium_imf(base_imf_ppm: int, size: int, base_unit: int, imf_factor_pp
     """
     if not 0 <= base_imf_ppm <= PPM:
         raise ValueError(f"base_imf_ppm must be within 0..{PPM} (got {base_imf_ppm})")
+    if base_imf_ppm % (PPM // DRIFT_MARGIN_PRECISION):
+        raise ValueError(f"base_imf_ppm must be a whole number of basis points, as Drift's "
+                         f"margin ratios are (got {base_imf_ppm} ppm)")
     if imf_factor_ppm < 0:
         raise ValueError(f"imf_factor_ppm must be non-negative (got {imf_factor_ppm})")
     if base_unit <= 0:
         raise ValueError(f"base_unit must be positive (got {base_unit})")
     if imf_factor_ppm == 0 or size == 0:
         return base_imf_ppm
-    # ceil(4b/5 + f*sqrt(s/u)) = ceil((4b + w) / 5) with w = sqrt(25 f^2 s / u); for an
-    # integer 4b that equals ceil((4b + ceil(w)) / 5), and ceil(w) is the least k with
-    # k^2 >= 25 f^2 s / u, i.e. k^2 >= ceil(25 f^2 s / u). No step is approximate.
-    radicand = div(25 * imf_factor_ppm * imf_factor_ppm * abs(size), base_unit, Rounding.UP)
-    premium = div(4 * base_imf_ppm + _isqrt_ceil(radicand), 5, Rounding.UP)
-    return max(base_imf_ppm, premium)
+    drift_size = div(abs(size) * DRIFT_BASE_PRECISION, base_unit, Rounding.UP)
+    ratio_bps = drift_size_premium_liability_weight(
+        drift_size, imf_factor_ppm, base_imf_ppm // (PPM // DRIFT_MARGIN_PRECISION)
+    )
+    return ratio_bps * (PPM // DRIFT_MARGIN_PRECISION)

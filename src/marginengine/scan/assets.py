@@ -16,8 +16,20 @@ from numpy.typing import NDArray
 
 from marginengine.config import ProtocolConfig
 from marginengine.fixedpoint import BPS, RAY
+from marginengine.scan.errors import ScanError
 
 FloatArray = NDArray[np.float64]
+
+
+def _screen_float(value: int, scale: int, what: str) -> float:
+    """``value / scale`` as the screen's float64; :class:`ScanError` naming ``what`` when it
+    does not fit (the exact int stays exact, but the float screen cannot hold it)."""
+    try:
+        return value / scale  # int / int raises OverflowError beyond float64
+    except OverflowError:
+        digits = len(str(value // scale)) - 1
+        raise ScanError(f"{what} is about 10^{digits}, too large for the float screen; "
+                        "check the interest rates and prices") from None
 
 
 @dataclass(frozen=True)
@@ -79,8 +91,8 @@ class AssetVectors:
         """Set column ``k``'s exact price; return whether it changed."""
         if self.price_int[k] == price:
             return False
+        self.price[k] = _screen_float(price, 1, f"{self.symbols[k]}: price")
         self.price_int[k] = price
-        self.price[k] = float(price)
         return True
 
     def set_indices(self, k: int, liquidity_index: int, borrow_index: int) -> bool:
@@ -88,10 +100,13 @@ class AssetVectors:
         if (self.liquidity_index_ray[k], self.borrow_index_ray[k]) == (liquidity_index,
                                                                       borrow_index):
             return False
+        symbol = self.symbols[k]
+        liquidity = _screen_float(liquidity_index, RAY, f"{symbol}: liquidity index")
+        borrow = _screen_float(borrow_index, RAY, f"{symbol}: borrow index")
         self.liquidity_index_ray[k] = liquidity_index
         self.borrow_index_ray[k] = borrow_index
-        self.liquidity_index[k] = liquidity_index / RAY
-        self.borrow_index[k] = borrow_index / RAY
+        self.liquidity_index[k] = liquidity
+        self.borrow_index[k] = borrow
         return True
 
     def set_prices(self, prices: Mapping[str, int]) -> None:

@@ -8,15 +8,36 @@ liquidity venue, an oracle, gas, keepers and (optionally) auctions. See
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from marginengine.config.amounts import HumanNumber, parse_asset_amounts
 from marginengine.config.base import StrictModel
+from marginengine.config.models import ProtocolConfig
+from marginengine.ledger import check_account_id
+from marginengine.sim.scenario import RUN_NAME_PATTERN, check_run_name
+
+#: Yearly volatility above which ``simulate`` warns: 3 is 300% a year, beyond any 30-day
+#: realized volatility of ETH or BTC; a larger value is most often a percentage written
+#: for a fraction (``sigma = 80`` meant as 80%, which is 8,000% a year).
+SIGMA_WARN = Decimal(3)
+#: Largest yearly volatility accepted (10,000% a year); beyond it the price paths leave
+#: the float range within a few steps.
+SIGMA_MAX = Decimal(100)
 
 Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
+#: A USD price per whole token: from one price unit (1e-8, the engine's 8 decimals) to
+#: 1e15 (beyond any asset; larger values overflow the book's float values).
+UsdPrice = Annotated[Decimal, Field(ge=Decimal("1e-8"), le=Decimal("1e15"),
+                                    allow_inf_nan=False)]
+#: USD of debt in a book: up to 1e15 (a quadrillion).
+UsdTotal = Annotated[Decimal, Field(gt=0, le=Decimal("1e15"), allow_inf_nan=False)]
+#: Collateral value over debt: above 0, at most 1,000.
+Ratio = Annotated[Decimal, Field(gt=0, le=1000, allow_inf_nan=False)]
 
 
 class PriceSpec(StrictModel):
@@ -24,17 +45,18 @@ class PriceSpec(StrictModel):
 
     asset: str = "WETH"
     process: Literal["replay", "gbm", "jump", "ou", "bridge", "crash", "path"] = "gbm"
-    file: str = ""                         # replay: a 10-minute OHLCV JSON (repo-relative)
-    path: list[Positive] = Field(default_factory=list)  # path: prices per step, last held
+    file: str = ""                         # replay: 10-minute OHLCV JSON (relative: to the file)
+    path: list[UsdPrice] = Field(default_factory=list)  # path: prices per step, last held
     field: str = "price_close"
-    s0: Positive = Decimal(2000)
+    s0: UsdPrice = Decimal(2000)
     mu: Decimal = Decimal(0)
-    sigma: NonNegative = Decimal("0.8")     # yearly
+    sigma: Annotated[Decimal, Field(ge=0, le=SIGMA_MAX, allow_inf_nan=False)] = \
+        Decimal("0.8")                      # yearly, a fraction: 0.8 is 80% a year
     jump_intensity: NonNegative = Decimal(0)  # per year
     jump_mean: Decimal = Decimal(0)         # log size
     jump_std: NonNegative = Decimal(0)
     theta: NonNegative = Decimal(0)         # OU speed (per year)
-    end: Positive = Decimal(1000)           # bridge target
+    end: UsdPrice = Decimal(1000)           # bridge target
     crash_at: int = Field(default=0, ge=0)  # crash: step of a k-sigma drop
     crash_k_sigma: NonNegative = Decimal(0)
     vol_scale: Positive = Decimal(1)
@@ -92,19 +114,46 @@ class KeeperSpec(StrictModel):
     flash_loan: bool = False                       # no capital limit; sells at once
     strategy: Literal["profit", "lowball"] = "profit"
 
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        try:
+            return check_account_id(value, "id")
+        except ValueError as exc:
+            raise ValueError(str(exc).removeprefix("id: ")) from None
+
 
 class BookSpec(StrictModel):
     """A synthetic book of vaults/borrowers: lognormal sizes and collateralization."""
 
     accounts: int = Field(default=200, ge=1, le=2_000_000)
-    total_debt: Positive = Decimal(10_000_000)     # USD
+    total_debt: UsdTotal = Decimal(10_000_000)     # USD
     whales: int = Field(default=3, ge=0)
     whale_share: Fraction = Decimal("0.3")         # of total debt held by the whales
-    collateralization_median: Positive = Decimal("2.2")   # collateral value / debt
+    collateralization_median: Ratio = Decimal("2.2")   # collateral value / debt
     collateralization_sigma: NonNegative = Decimal("0.35")
-    min_collateralization: Positive = Decimal("1.55")
+    min_collateralization: Ratio = Decimal("1.55")
     debt_asset: str = "DAI"
-    collateral_asset: str = "WETH"
+    collateral_asset: str | None = None            # the price path's asset (price.asset)
+
+    # Runs only on a value given (the default 3 shrinks to accounts - 1 in a tiny book).
+    @field_validator("whales")
+    @classmethod
+    def _whales(cls, value: int, info: ValidationInfo) -> int:
+        accounts = info.data.get("accounts")
+        if accounts is not None and value and value >= accounts:
+            raise ValueError(f"must be fewer than accounts ({value} whales, {accounts} "
+                             "accounts): the rest of the debt needs ordinary accounts")
+        return value
+
+
+class CascadeAccountSpec(StrictModel):
+    """An explicit account besides the synthetic book: deposits, then borrows (whole
+    tokens)."""
+
+    id: str
+    deposit: dict[str, HumanNumber] = Field(default_factory=dict)
+    borrow: dict[str, HumanNumber] = Field(default_factory=dict)
 
 
 class MonteCarloSpec(StrictModel):
@@ -117,25 +166,34 @@ class MonteCarloSpec(StrictModel):
 
 
 class CascadeFile(StrictModel):
-    """A cascade scenario file."""
+    """A cascade scenario file.
+
+    ``protocol``, ``price`` and ``book`` are required: a file without them would run a
+    scenario nobody wrote.
+    """
 
     kind: Literal["cascade"]
-    name: str = Field(default="cascade", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    name: str = Field(default="cascade", pattern=RUN_NAME_PATTERN)
     description: str = ""
     seed: int = Field(default=1, ge=0)
     steps: int = Field(default=144, ge=1, le=1_000_000)
-    step_seconds: int = Field(default=600, gt=0)
-    protocol: dict[str, Any] = Field(default_factory=lambda: {"preset": "aave-v3"})
-    prices: dict[str, Any] = Field(default_factory=dict)   # other assets' constant prices
-    price: PriceSpec = PriceSpec()
+    step_seconds: int = Field(default=600, gt=0, le=31_536_000)  # at most a year
+    protocol: dict[str, Any]
+    prices: dict[str, HumanNumber] = Field(default_factory=dict)  # others' constant prices
+    price: PriceSpec
     venue: VenueSpec = VenueSpec()
     oracle: OracleSpec = OracleSpec()
     gas: GasSpec = GasSpec()
     keepers: list[KeeperSpec] = Field(default_factory=lambda: [KeeperSpec(id="keeper")])
-    book: BookSpec = BookSpec()
-    accounts: list[dict[str, Any]] = Field(default_factory=list)  # explicit, as scripted
+    book: BookSpec
+    accounts: list[CascadeAccountSpec] = Field(default_factory=list)  # besides the book
     monte_carlo: MonteCarloSpec = MonteCarloSpec()
-    liquidity: dict[str, Any] = Field(default_factory=dict)  # lender deposits per asset
+    liquidity: dict[str, HumanNumber] = Field(default_factory=dict)  # lender deposits
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_run_name(value)
 
     @model_validator(mode="after")
     def _keepers(self) -> CascadeFile:
@@ -143,3 +201,89 @@ class CascadeFile(StrictModel):
         if len(set(ids)) != len(ids):
             raise ValueError("keepers: ids must be unique")
         return self
+
+
+#: Ids of the accounts the runner creates itself.
+RESERVED_IDS = ("lender",)
+
+
+def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
+    """What the file asks that the protocol cannot give: one ``field: reason`` each.
+
+    Checked before anything runs: the assets named in ``price``, ``book``, ``prices``,
+    ``liquidity`` and ``accounts`` are markets; amounts are positive numbers; explicit
+    account ids are valid and unique; replayed files exist.
+    """
+    problems: list[str] = []
+    markets = protocol.markets
+    names = ", ".join(sorted(markets))
+    asset = spec.price.asset
+    if asset not in markets:
+        problems.append(f"price.asset: unknown asset {asset!r} (markets: {names})")
+    if spec.book.debt_asset not in markets:
+        problems.append(f"book.debt_asset: unknown asset {spec.book.debt_asset!r} "
+                        f"(markets: {names})")
+    collateral = spec.book.collateral_asset
+    if collateral is not None and collateral != asset:
+        problems.append(f"book.collateral_asset: {collateral!r} differs from price.asset "
+                        f"{asset!r}; the book's collateral is the asset whose price path "
+                        "is simulated, so set price.asset instead")
+    if asset in spec.prices:
+        problems.append(f"prices.{asset}: {asset}'s price comes from [price]; remove it")
+    parse_asset_amounts({a: v for a, v in spec.prices.items() if a != asset}, protocol,
+                        "prices", problems, prices=True)
+    parse_asset_amounts(spec.liquidity, protocol, "liquidity", problems)
+    seen: set[str] = set()
+    for i, acct in enumerate(spec.accounts):
+        where = f"accounts.{i}"
+        try:
+            check_account_id(acct.id, f"{where}.id")
+        except ValueError as exc:
+            problems.append(str(exc))
+        if acct.id in RESERVED_IDS:
+            problems.append(f"{where}.id: {acct.id!r} is the runner's own account")
+        if acct.id in seen:
+            problems.append(f"{where}.id: duplicate account id {acct.id!r}")
+        seen.add(acct.id)
+        parse_asset_amounts(acct.deposit, protocol, f"{where}.deposit", problems)
+        parse_asset_amounts(acct.borrow, protocol, f"{where}.borrow", problems)
+    if spec.price.process == "path" and not spec.price.path:
+        problems.append("price.path: a path process needs at least one price")
+    for where, kind, file in (("price.file", spec.price.process, spec.price.file),
+                              ("gas.file", spec.gas.kind, spec.gas.file)):
+        if kind != "replay":
+            continue
+        if not file:
+            problems.append(f"{where}: a replay needs a file")
+        elif not Path(file).is_file():
+            problems.append(f"{where}: no such file {file!r}")
+    return problems
+
+
+def cascade_warnings(spec: CascadeFile) -> list[str]:
+    """Values that are allowed but probably not meant (``simulate`` prints each)."""
+    out = []
+    sigma = spec.price.sigma
+    if sigma > SIGMA_WARN and spec.price.process != "path":
+        out.append(f"price.sigma = {sigma} is {sigma * 100:,.0f}% a year (above "
+                   f"{SIGMA_WARN}); sigma is a fraction: 0.8 means 80% a year")
+    return out
+
+
+def anchor_files(data: dict[str, Any], source: str | Path | None) -> dict[str, Any]:
+    """``data`` with relative ``price.file`` and ``gas.file`` made relative to the folder
+    of ``source`` (the scenario file), as a user reading the file expects.
+
+    Without ``source`` the data is returned as is (relative paths then resolve against
+    the working directory).
+    """
+    if source is None:
+        return data
+    base = Path(source).parent
+    out = dict(data)
+    for table in ("price", "gas"):
+        section = out.get(table)
+        if isinstance(section, dict) and isinstance(section.get("file"), str) \
+                and section["file"] and not Path(section["file"]).is_absolute():
+            out[table] = {**section, "file": str(base / section["file"])}
+    return out

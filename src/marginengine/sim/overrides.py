@@ -12,15 +12,28 @@ import copy
 import tomllib
 from typing import Any
 
+from marginengine.config.loading import MAX_DEPTH, nesting_problem
 from marginengine.errors import ConfigError
 
 
 def parse_value(text: str) -> Any:
-    """A TOML value, or the text itself when it is not one."""
+    """A TOML value, or the text itself when it is not one.
+
+    Raises
+    ------
+    ConfigError
+        When the value nests tables or arrays more than ``MAX_DEPTH`` levels deep.
+    """
     try:
-        return tomllib.loads(f"v = {text}")["v"]
+        value = tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+    except RecursionError:
+        raise ConfigError([f"value nested more than {MAX_DEPTH} levels deep"]) from None
+    problem = nesting_problem(value)
+    if problem is not None:
+        raise ConfigError([f"value {problem.split(': ', 1)[1]}"])
+    return value
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -44,6 +57,11 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             _assign(out, path.split("."), parse_value(raw.strip()))
         except (KeyError, IndexError, TypeError) as exc:
             problems.append(f"--set {path}: {exc.args[0]}")
+        except ConfigError as exc:
+            problems.append(f"--set {path}: {'; '.join(exc.problems)}")
+    deep = nesting_problem(out)
+    if deep is not None:
+        problems.append(f"--set: {deep}")
     if problems:
         raise ConfigError(problems)
     return out

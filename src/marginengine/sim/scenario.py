@@ -110,9 +110,10 @@ class StepSpec(StrictModel):
     trades: list[TradeSpec] = Field(default_factory=list)
     label: str = ""
 
-    @field_validator("advance")
+    # Before pydantic's own parsing, which would read ``true`` as 1 second.
+    @field_validator("advance", mode="before")
     @classmethod
-    def _duration(cls, value: int | str) -> int:
+    def _duration(cls, value: object) -> int:
         return parse_duration(value)
 
 
@@ -126,10 +127,37 @@ class LiquidatorSpec(StrictModel):
     buy_collateral: bool = True
 
 
+#: The kinds of scenario file (``kind`` at the top; absent means ``scripted``).
+SCENARIO_KINDS = ("scripted", "cascade")
+
+#: A run's name: letters, digits and ``_ . -``. It names the output folder
+#: ``runs/<name>``, so :func:`check_run_name` also refuses names made only of dots.
+RUN_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+def check_run_name(value: str) -> str:
+    """``value`` if it can name a folder under ``runs/`` (not ``.``, ``..``, ``...``)."""
+    if value.strip(".") == "":
+        raise ValueError(f"must not be made only of dots: it names the output folder "
+                         f"runs/<name> (got {value!r})")
+    return value
+
+
+def scenario_kind(data: dict[str, Any], source: str | None = None) -> str:
+    """The scenario's ``kind`` (``scripted`` when absent); raises :class:`ConfigError`
+    naming ``kind`` and the kinds there are when it is anything else."""
+    kind = data.get("kind", "scripted")
+    if kind not in SCENARIO_KINDS:
+        raise ConfigError([f"kind: unknown kind {kind!r} (kinds: {', '.join(SCENARIO_KINDS)};"
+                           " omit it for a scripted scenario)"], source=source)
+    return str(kind)
+
+
 class ScenarioFile(StrictModel):
     """A scripted scenario file (see the module docstring)."""
 
-    name: str = Field(default="scenario", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    kind: Literal["scripted"] = "scripted"
+    name: str = Field(default="scenario", pattern=RUN_NAME_PATTERN)
     description: str = ""
     protocol: dict[str, Any] = Field(default_factory=lambda: {"preset": "aave-v3"})
     prices: dict[str, HumanNumber]
@@ -139,6 +167,11 @@ class ScenarioFile(StrictModel):
     liquidator: LiquidatorSpec = LiquidatorSpec()
     feeds: dict[str, FeedSpec] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return check_run_name(value)
 
 
 class Scenario:

@@ -1,0 +1,143 @@
+"""Inputs that used to end in a traceback (issue 9, item 4): each is now one line on
+stderr naming the field and the reason, exit 2, and nothing written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli import EXAMPLES, run
+
+QUICKSTART = EXAMPLES / "quickstart.toml"
+
+
+def one_line_error(code: int, err: str) -> str:
+    assert code == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize(("override", "expected"), [
+    ("prices.USDC=abc", "prices.USDC: must be a number ('abc' is not)"),
+    ("prices.USDC=nan", "prices.USDC: must be a finite number (nan is not)"),
+    ("prices.USDC=[1]", "prices.USDC: must be a number or a decimal string, not an array"),
+    ("liquidity.USDC=abc", "liquidity.USDC: must be a number ('abc' is not)"),
+    ("liquidity.FOO=5", "liquidity.FOO: unknown asset (markets: USDC, WETH)"),
+    ('accounts=[{id="a",deposit={WETH="x"}}]',
+     "accounts.0.deposit.WETH: must be a number ('x' is not)"),
+    ("price.sigma=1e308", "price.sigma: Input should be less than or equal to 100"),
+    # Aave's MAX_BORROW_RATE (1,000% a year) bounds the rate model; this one overflowed
+    # the risk book's float indices (OverflowError in scan/assets.py).
+    ("protocol.markets.USDC.interest_rate.slope1=100000000000",
+     "protocol.markets.USDC.interest_rate: base + slope1 + slope2 must be at most 10 "
+     "(1,000% a year, Aave's MAX_BORROW_RATE), got 100000000000.40"),
+])
+def test_simulate_cascade_when_field_bad_then_one_line_naming_it(
+    tmp_path: Path, override: str, expected: str, capsys: pytest.CaptureFixture[str]
+):
+    code, out, err = run(["simulate", str(QUICKSTART), "--out", str(tmp_path / "o"),
+                          "--quiet", "--set", override], capsys)
+    assert expected in one_line_error(code, err) and out == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_simulate_scripted_when_perp_quote_beyond_uint256_then_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    scenario = tmp_path / "big.toml"
+    text = (EXAMPLES / "perp_crash.toml").read_text()
+    assert "quote = 2_000_000\n" in text
+    scenario.write_text(text.replace("quote = 2_000_000\n", f"quote = {10**400}\n", 1))
+    code, _, err = run(["simulate", str(scenario), "--out", str(tmp_path / "o")], capsys)
+    assert f"{scenario}: accounts[0].quote: too large (a 401-digit number is more than " \
+           "2**256 - 1 smallest units, the largest on-chain balance)" in one_line_error(code,
+                                                                                        err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.toml"]
+
+
+@pytest.fixture
+def scan_files(tmp_path: Path) -> list[str]:
+    (tmp_path / "book.csv").write_text(
+        "account,asset,supplied,borrowed\nalice,WETH,10,\nalice,USDC,,15000\n")
+    (tmp_path / "prices.toml").write_text("[prices]\nWETH = 1800\nUSDC = 1\n")
+    (tmp_path / "protocol.toml").write_text(
+        '[protocol]\npreset = "aave-v3"\n[protocol.markets.WETH]\n[protocol.markets.USDC]\n')
+    return [str(tmp_path / "book.csv"), "--prices", str(tmp_path / "prices.toml"),
+            "--protocol", str(tmp_path / "protocol.toml")]
+
+
+def test_scan_when_shock_would_leave_float_range_then_refused(
+    scan_files: list[str], capsys: pytest.CaptureFixture[str]
+):
+    code, _, err = run(["scan", *scan_files, "--shock", "WETH:1e308"], capsys)
+    assert "WETH: must be at most 1000 (a 1,001-fold price; got '1e308')" in \
+        one_line_error(code, err)
+    code, out, _ = run(["scan", *scan_files, "--shock", "WETH:1000", "--json"], capsys)
+    assert code == 0 and '"WETH": "180180000000000"' in out  # 1,800 x 1,001, 8 decimals
+
+
+def test_scan_when_threshold_not_a_number_then_named(scan_files: list[str],
+                                                    capsys: pytest.CaptureFixture[str]):
+    code, _, err = run(["scan", *scan_files, "--threshold", "abc"], capsys)
+    assert one_line_error(code, err) == \
+        "error: threshold: must be a number such as 1 or 1.05 (got 'abc')\n"
+    code, _, err = run(["scan", *scan_files, "--threshold", "nan"], capsys)
+    assert "threshold: must be a finite number (got 'nan')" in one_line_error(code, err)
+
+
+DEEP = "x = " + "[" * 500 + "]" * 500 + "\n"
+
+
+@pytest.mark.parametrize("command", ["simulate", "health", "scan"])
+def test_when_toml_nested_500_deep_then_depth_limit_named(
+    tmp_path: Path, command: str, scan_files: list[str], capsys: pytest.CaptureFixture[str]
+):
+    deep = tmp_path / "deep.toml"
+    deep.write_text(DEEP)
+    args = {"simulate": ["simulate", str(deep), "--out", str(tmp_path / "o")],
+            "health": ["health", str(deep)],
+            "scan": ["scan", scan_files[0], "--prices", str(deep)]}[command]
+    code, _, err = run(args, capsys)
+    assert one_line_error(code, err) == \
+        f"error: {deep}: a value is nested more than 32 levels deep\n"
+    assert not (tmp_path / "o").exists()
+
+
+def test_when_toml_nested_past_the_limit_but_parsable_then_path_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 40 + "]" * 40 + "\n")
+    code, _, err = run(["health", str(deep)], capsys)
+    assert one_line_error(code, err) == \
+        f"error: {deep}: x{'.0' * 32}: nested more than 32 levels deep\n"
+    code, _, err = run(["simulate", str(QUICKSTART), "--out", str(tmp_path / "o"),
+                        "--set", "price.s0=" + "[" * 500 + "]" * 500], capsys)
+    assert "--set price.s0: value nested more than 32 levels deep" in one_line_error(code, err)
+
+
+def test_when_unexpected_exception_then_internal_error_line_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    import marginengine.engine.snapshot as snapshot
+
+    def broken(path: object) -> None:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(snapshot, "load_snapshot", broken)
+    monkeypatch.delenv("MARGINENGINE_DEBUG", raising=False)
+    code, _, err = run(["health", str(EXAMPLES / "snapshot.toml")], capsys)
+    assert code == 1 and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("internal error: ZeroDivisionError: division by zero (this is a "
+                          "bug in marginengine; please report it")
+
+
+def test_health_when_price_negative_then_reported_once_not_also_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    snap = tmp_path / "snap.toml"
+    snap.write_text('[prices]\nWETH = -5\nUSDC = 1\nDAI = 1\nWBTC = 1\n'
+                    '[[accounts]]\nid = "a"\nsupplied = { WETH = 1 }\n')
+    code, _, err = run(["health", str(snap)], capsys)
+    assert one_line_error(code, err) == f"error: {snap}: prices.WETH: must be positive (got -5)\n"
