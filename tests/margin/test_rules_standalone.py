@@ -205,3 +205,18 @@ def test_twap_rule_when_average_not_whole_then_rounded_down_in_oracle_and_venue(
         venue.observe(t, p)
         feed.observe(t, p, p)
     assert venue.value(20) == feed.anchor_twap(20) == 150
+
+
+# ---------------------------------------------------------------------- backstop
+def test_socialize_loss_when_uneven_then_largest_remainder_and_exact_sum():
+    from marginengine.liquidation import insurance_cover, socialize_loss
+
+    # 100 over 1 : 1 : 1 -> 33.33 each: the remainder unit goes to the smallest id.
+    plan = socialize_loss(100, {"c": 50, "a": 50, "b": 50})
+    assert plan.shares == {"a": 34, "b": 33, "c": 33}
+    assert (plan.taken, plan.deficit) == (100, 0)
+    # More loss than the holders hold: they lose it all, the rest is deficit.
+    short = socialize_loss(50, {"a": 10, "b": 20})
+    assert short.shares == {"a": 10, "b": 20} and short.deficit == 20
+    assert insurance_cover(500, 300, 1_000) == 300
+    assert insurance_cover(500, 300, -5) == 0  # nothing owed on the perp balance

@@ -25,6 +25,7 @@ from marginengine.fixedpoint import Rounding, div, format_units
 from marginengine.ledger import LedgerError
 from marginengine.ledger.perp import quote_value
 from marginengine.liquidation.adl import AdlCandidate, AdlPolicy, allocate_adl, rank_adl
+from marginengine.liquidation.backstop import insurance_cover, socialize_loss
 from marginengine.liquidation.perp_liquidation import PerpLiquidationPlan
 from marginengine.liquidation.perp_liquidation import plan_perp_liquidation as plan_perp
 from marginengine.margin import MarginKind
@@ -294,7 +295,7 @@ def _cover(ctx: HandlerContext, account_id: str, fund_market: str | None) -> int
     short = -risk.equity_quote()
     if short <= 0:
         return 0
-    paid = min(short, ctx.ledger.insurance_of(fund_market), max(-risk.perp_quote, 0))
+    paid = insurance_cover(short, ctx.ledger.insurance_of(fund_market), -risk.perp_quote)
     if paid:
         ctx.ledger.pay_from_insurance(account_id, paid, fund_market)
     return paid
@@ -353,20 +354,12 @@ def _socialize(ctx: HandlerContext, account_id: str) -> tuple[int, int]:
         return 0, 0
     holders = {a: acc.perp_quote for a, acc in sorted(ledger.accounts.items())
                if a != account_id and acc.perp_quote > 0}
-    total = sum(holders.values())
-    take = min(short, total)
-    shares: dict[str, int] = {}
-    if take:
-        exact = {a: q * take for a, q in holders.items()}
-        shares = {a: v // total for a, v in exact.items()}
-        left = take - sum(shares.values())
-        for a in sorted(exact, key=lambda a: (-(exact[a] % total), a))[:left]:
-            shares[a] += 1
-        ledger.socialize(account_id, {a: s for a, s in shares.items() if s})
-    deficit = short - take
-    if deficit:
-        ledger.write_off_perp(account_id, deficit)
-    return take, deficit
+    plan = socialize_loss(short, holders)
+    if plan.taken:
+        ledger.socialize(account_id, plan.shares)
+    if plan.deficit:
+        ledger.write_off_perp(account_id, plan.deficit)
+    return plan.taken, plan.deficit
 
 
 def _settle_from_supply(ctx: HandlerContext, account_id: str) -> None:

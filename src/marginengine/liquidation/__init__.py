@@ -9,6 +9,7 @@ from marginengine.liquidation.absorb import (
     store_front_price,
 )
 from marginengine.liquidation.auction_house import AuctionHouse, AuctionOutcome, AuctionRecord
+from marginengine.liquidation.backstop import Socialization, insurance_cover, socialize_loss
 from marginengine.liquidation.base import LiquidationRefused
 from marginengine.liquidation.close_factor import (
     CloseFactorInputs,
@@ -32,14 +33,17 @@ __all__ = [
     "CloseFactorPlan",
     "LiquidationRefused",
     "PerpLiquidationPlan",
+    "Socialization",
     "absorb_collateral",
     "base_for_collateral",
     "bucket_liquidation_price",
     "close_factor_inputs",
+    "insurance_cover",
     "max_liquidatable_debt",
     "plan_absorb",
     "plan_liquidation",
     "plan_perp_liquidation",
     "quote_collateral",
+    "socialize_loss",
     "store_front_price",
 ]
