@@ -218,3 +218,24 @@ def test_state_hash_when_no_conditions_reported_then_unchanged_by_the_new_parts(
     engine = funded_engine()
     assert "conditions" not in engine.state.hash_parts()
     assert "sequencer" not in engine.state.hash_parts()
+
+
+def test_deposit_quote_when_no_perp_markets_then_refused_no_usdc_fallback():
+    # Issue 10, item 4: the bucket no longer values a perp balance in a hard-coded "USDC"
+    # with 10**6 units; without perp markets there is no quote asset, so no perp balance.
+    from marginengine.engine import DepositQuote
+
+    engine = funded_engine()
+    outcome = engine.apply(DepositQuote("alice", 100 * USDC))
+    assert outcome.code == "EVENT_NOT_SUPPORTED"
+    assert engine.perp_model.quote_asset == ""
+
+
+def test_perps_when_two_quote_assets_then_config_refused():
+    from marginengine.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"perps\.BTC-PERP\.quote 'DAI': every perp market "
+                                          r"must settle in the same quote asset \('USDC'\)"):
+        protocol_from_dict({"markets": {"USDC": {}, "DAI": {}, "WETH": {}},
+                            "perps": {"ETH-PERP": {"preset": "dydx-v4", "quote": "USDC"},
+                                      "BTC-PERP": {"preset": "dydx-v4", "quote": "DAI"}}})
