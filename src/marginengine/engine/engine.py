@@ -142,28 +142,39 @@ class Engine(StateReads):
         seq = self.seq + 1
         state = self.state
         change: Change | None = None
+        ledger = state.ledger
         try:
-            with state.transaction():
-                ctx = HandlerContext(state)
-                if not self.rules.accepts(event.name):
-                    message = self.rules.unsupported.get(
-                        event.name, f"{self.rules.family} does not apply {event.name}")
-                    ctx.refuse(Code.EVENT_NOT_SUPPORTED, message, event=event.name)
-                details = {**ctx.details, **handler(ctx, event)}
-                ledger = state.ledger
-                for asset in ledger.touched_assets():
-                    ledger.update_rates(asset)
-                if self.check_invariants:
-                    ledger.check_transaction()
-                outcome = Outcome(seq, event, True, None, details)
-                self._write(outcome)
-                if self._listeners:
-                    change = Change(
-                        outcome,
-                        {a: ledger.accounts.get(a) for a in ledger.touched_accounts()},
-                        {a: ledger.reserves[a] for a in ledger.touched_assets()},
-                        state.changed_prices(),
-                    )
+            # One transaction over all the state: the ledger's journal and the rest's.
+            with ledger.transaction():
+                state.begin()
+                try:
+                    ctx = HandlerContext(state)
+                    rules = state.rules
+                    if not rules.accepts(event.name):
+                        message = rules.unsupported.get(
+                            event.name, f"{rules.family} does not apply {event.name}")
+                        ctx.refuse(Code.EVENT_NOT_SUPPORTED, message, event=event.name)
+                    details = handler(ctx, event)
+                    if ctx.details:
+                        details = {**ctx.details, **details}
+                    for asset in ledger.touched_assets():
+                        ledger.update_rates(asset)
+                    if self.check_invariants:
+                        ledger.check_transaction()
+                    outcome = Outcome(seq, event, True, None, details)
+                    self._write(outcome)
+                    if self._listeners:
+                        change = Change(
+                            outcome,
+                            {a: ledger.accounts.get(a) for a in ledger.touched_accounts()},
+                            {a: ledger.reserves[a] for a in ledger.touched_assets()},
+                            state.changed_prices(),
+                        )
+                except BaseException:
+                    state.rollback()
+                    raise
+                finally:
+                    state.end()
         except Rejected as rejection:
             outcome = Outcome.refused(seq, event, rejection.refusal)
             self._write(outcome)

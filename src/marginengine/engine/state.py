@@ -77,21 +77,36 @@ class EngineState:
         """One transaction over all the state; everything is restored if an exception
         escapes."""
         with self.ledger.transaction():
-            self._open = True
+            self.begin()
             try:
                 yield
             except BaseException:
-                self._rollback()
+                self.rollback()
                 raise
             finally:
-                self._open = False
-                self._forget()
+                self.end()
 
-    def _forget(self) -> None:
-        self._saved_prices = {}
-        self._saved_oracles = {}
+    def begin(self) -> None:
+        """Start journalling the non-ledger state (inside a ledger transaction; the
+        engine's ``apply`` calls ``begin``/``rollback``/``end`` itself, which saves a
+        generator per event over :meth:`transaction`)."""
+        self._open = True
+
+    def rollback(self) -> None:
+        """Restore every non-ledger part saved since :meth:`begin`."""
+        self._rollback()
+
+    def end(self) -> None:
+        """Stop journalling and forget the saved copies."""
+        self._open = False
+        # Reset only what was used: most events touch no price, oracle or auction.
+        if self._saved_prices:
+            self._saved_prices = {}
+        if self._saved_oracles:
+            self._saved_oracles = {}
+        if self._saved_conditions:
+            self._saved_conditions = {}
         self._saved_auctions = _UNSET
-        self._saved_conditions = {}
         self._saved_sequencer = _UNSET
 
     def _rollback(self) -> None:
