@@ -36,7 +36,6 @@ from marginengine.persistence import (
     Durability,
     EventLog,
     LogRecord,
-    encode,
     open_log,
 )
 
@@ -205,8 +204,7 @@ class Engine(StateReads):
 
     def _write(self, outcome: Outcome) -> None:
         if self.log is not None:
-            record = outcome.to_dict()
-            self.log.write(outcome.seq, record["outcome"], outcome.accepted, record)
+            self.log.write(outcome.seq, outcome.name, outcome.accepted, outcome.to_json())
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -303,7 +301,7 @@ def _replay_differences(outcome: Outcome, row: LogRecord, legacy: bool) -> list[
     and data included. Refusal prose is a message for people, not a contract: it is
     compared only in a format-2 log without refusal codes, never in format 1.
     """
-    replayed = json.loads(encode(outcome.to_dict()))
+    replayed = json.loads(outcome.to_json())
     logged = row.record
     keys = {"seq", "outcome", "event", "accepted", "details"} | set(logged)
     if legacy or "code" in logged:

@@ -66,9 +66,16 @@ class EventLog:
         """Outcomes written but not committed yet (per batch)."""
         return len(self._pending)
 
-    def write(self, seq: int, outcome: str, accepted: bool, record: Mapping[str, Any]) -> None:
-        """Log one outcome: committed now (per event), or held for the batch's commit."""
-        entry = EventRecord(seq, outcome, accepted, encode(record))
+    def write(self, seq: int, outcome: str, accepted: bool,
+              record: Mapping[str, Any] | str) -> None:
+        """Log one outcome: committed now (per event), or held for the batch's commit.
+
+        ``record`` is the outcome's record, or its JSON already encoded as
+        :func:`~marginengine.persistence.encode` writes it (the engine's outcomes encode
+        themselves: ``Outcome.to_json``).
+        """
+        payload = record if isinstance(record, str) else encode(record)
+        entry = EventRecord(seq, outcome, accepted, payload)
         if self.durability is Durability.EVENT and self._depth == 0:
             self.store.append((entry,))
         else:

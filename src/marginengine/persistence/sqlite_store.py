@@ -257,16 +257,17 @@ class SQLiteStore:
                            f"{'closed' if self._writer else 'open for reading only'}")
         if self._broken is not None:
             raise LogError(f"{self.path}: cannot append event {first}: {self._broken}")
+        # The rows of the whole batch, chained in one pass, for one executemany.
         rows: list[tuple[int, str, int, str, str]] = []
+        add = rows.append
         last, expected = self._last, self._count + 1
-        for record in batch:
-            if record.seq != expected:
-                raise LogError(f"{self.path}: cannot append event {record.seq}: the next "
+        for seq, outcome, accepted_flag, payload in batch:
+            if seq != expected:
+                raise LogError(f"{self.path}: cannot append event {seq}: the next "
                                f"event of this log is {expected}")
-            accepted = 1 if record.accepted else 0
-            last = event_digest(last, record.seq, record.outcome.encode(), accepted,
-                                record.payload.encode())
-            rows.append((record.seq, record.outcome, accepted, record.payload, last))
+            accepted = 1 if accepted_flag else 0
+            last = event_digest(last, seq, outcome.encode(), accepted, payload.encode())
+            add((seq, outcome, accepted, payload, last))
             expected += 1
         count = expected - 1
         every = self.checkpoint_every
