@@ -445,13 +445,7 @@ class SQLiteStore:
         prev, expected = self._digest, 1
         torn: tuple[int, str] | None = None
         cursor = self._cursor()
-        while True:
-            row = self._fetch(cursor, expected)
-            if row is None:
-                break
-            if row[0] != expected:
-                raise LogError(f"{self.path}: event {expected} is missing (the next row is "
-                               f"event {row[0]!r})")
+        for row in self._in_sequence(cursor):
             problem, record = self._check_row(row, prev)
             if problem is not None:
                 last_row = self._fetch_is_end(cursor)
@@ -467,6 +461,20 @@ class SQLiteStore:
             yield LogRecord(expected, bytes(row[1]).decode(), bool(row[2]), record, prev)
             expected += 1
         self._status = self._finish(expected - 1, marks, torn)
+
+    def _in_sequence(self, cursor: sqlite3.Cursor) -> Iterator[Any]:
+        """The rows of ``cursor``, the n-th being event n, or :class:`LogError` naming the
+        first missing event (both formats)."""
+        expected = 1
+        while True:
+            row = self._fetch(cursor, expected)
+            if row is None:
+                return
+            if row[0] != expected:
+                raise LogError(f"{self.path}: event {expected} is missing (the next row is "
+                               f"event {row[0]!r})")
+            yield row
+            expected += 1
 
     def _cursor(self) -> sqlite3.Cursor:
         try:
@@ -559,16 +567,10 @@ class SQLiteStore:
         expected = 1
         torn: tuple[int, str] | None = None
         cursor = self._cursor()
-        while True:
-            row = self._fetch(cursor, expected)
-            if row is None:
-                break
+        for row in self._in_sequence(cursor):
             seq, outcome, accepted, payload, check = row
             problem: str | None
             record: Any = None
-            if seq != expected:
-                raise LogError(f"{self.path}: event {expected} is missing (the next row is "
-                               f"event {seq!r})")
             if not (isinstance(outcome, bytes) and type(accepted) is int
                     and isinstance(payload, bytes) and isinstance(check, bytes)):
                 problem = "a column has the wrong type"
