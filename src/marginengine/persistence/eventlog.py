@@ -1,12 +1,14 @@
 """The engine's event log: a store plus a durability, per event or per batch.
 
-The engine hands every outcome to :meth:`EventLog.write` inside its transaction. With
-per-event durability the outcome is committed there, before ``apply`` returns (a failure to
-write raises :class:`~marginengine.errors.LogError` and the engine rolls the event back).
-With per-batch durability, and inside any ``with log.batch():`` block, outcomes are encoded
-and held in memory, then committed together, once, by :meth:`EventLog.commit` (or the end of
-the outermost block, or :meth:`EventLog.close`): a crash loses the batch in progress and
-replay ends at the last whole batch.
+The engine hands every outcome, encoded, to :meth:`EventLog.write_json` inside its
+transaction. With per-event durability the outcome is committed there, before ``apply``
+returns (a failure to write raises :class:`~marginengine.errors.LogError` and the engine
+rolls the event back: nothing is acknowledged that is not durable, and the state never runs
+ahead of the log). With per-batch durability, and inside any ``with log.batch():`` block,
+outcomes are encoded and held in memory, then chained and committed together, once, with
+one ``executemany`` and one acknowledgement-file write, by :meth:`EventLog.commit` (or the
+end of the outermost block, or :meth:`EventLog.close`): a crash loses the batch in progress
+and replay ends at the last whole batch.
 """
 
 from __future__ import annotations
@@ -66,20 +68,19 @@ class EventLog:
         """Outcomes written but not committed yet (per batch)."""
         return len(self._pending)
 
-    def write(self, seq: int, outcome: str, accepted: bool,
-              record: Mapping[str, Any] | str) -> None:
-        """Log one outcome: committed now (per event), or held for the batch's commit.
+    def write(self, seq: int, outcome: str, accepted: bool, record: Mapping[str, Any]) -> None:
+        """Log one outcome record (encoded with :func:`~marginengine.persistence.encode`):
+        committed now (per event), or held for the batch's commit."""
+        self.write_json(seq, outcome, accepted, encode(record))
 
-        ``record`` is the outcome's record, or its JSON already encoded as
+    def write_json(self, seq: int, outcome: str, accepted: bool, payload: str) -> None:
+        """:meth:`write` for a record already encoded as
         :func:`~marginengine.persistence.encode` writes it (the engine's outcomes encode
-        themselves: ``Outcome.to_json``).
-        """
-        payload = record if isinstance(record, str) else encode(record)
-        entry = EventRecord(seq, outcome, accepted, payload)
+        themselves: ``Outcome.to_json``)."""
         if self.durability is Durability.EVENT and self._depth == 0:
-            self.store.append((entry,))
+            self.store.append((EventRecord(seq, outcome, accepted, payload),))
         else:
-            self._pending.append(entry)
+            self._pending.append(EventRecord(seq, outcome, accepted, payload))
 
     def commit(self) -> None:
         """Commit the outcomes held, in one transaction (nothing to do per event).
