@@ -258,7 +258,7 @@ class Engine(StateReads):
 
     def _write(self, outcome: Outcome) -> None:
         if self.log is not None:
-            self.log.write_json(outcome.seq, outcome.name, outcome.accepted, outcome.to_json())
+            self.log.write_encoder(outcome.seq, outcome.name, outcome.accepted, outcome.to_json)
 
     @contextmanager
     def batch(self) -> Iterator[None]:

@@ -377,6 +377,10 @@ class Outcome:
         ``None`` when accepted). Programs compare this, never ``reason``.
     data
         The figures behind the refusal (``{}`` when accepted).
+
+    An outcome is also its log record: with a per-batch log it is encoded at the batch's
+    commit, so ``details`` and ``data`` are not to be changed after ``apply`` returns them
+    (a changed record would be logged as changed, and replay would name the divergence).
     """
 
     seq: int
