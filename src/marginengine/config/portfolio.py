@@ -159,7 +159,7 @@ class PortfolioMarginConfig(_Strict):
     static_discount: StaticDiscountConfig = StaticDiscountConfig()
     basis: BasisConfig | None = None
     contingencies: ContingencyConfig = ContingencyConfig()
-    collateral: dict[str, CollateralConfig] = {}
+    collateral: dict[str, CollateralConfig] = Field(default_factory=dict)
     min_delta: MinDeltaConfig | None = None
     im_factor: Annotated[float, Field(ge=0.5, le=10, allow_inf_nan=False)] = 1.0
     mm_factor: Annotated[float, Field(ge=0.1, le=10, allow_inf_nan=False)] = 1.0
@@ -245,8 +245,8 @@ PORTFOLIO_PRESETS: dict[str, dict[str, Any]] = {
     },
     "deribit-like": {
         "preset": "deribit-like",
-        "scenarios": [{"spot_shock": 1.0, "vol_shock": "none"}]
-        + _grid([1.0 + x / 100 for x in (-16, -12, -8, -4, 0, 4, 8, 12, 16)]),
+        "scenarios": [{"spot_shock": 1.0, "vol_shock": "none"},
+                      *_grid([1.0 + x / 100 for x in (-16, -12, -8, -4, 0, 4, 8, 12, 16)])],
         "vol_shock": {"vol_range_up": 0.45, "vol_range_down": 0.30, "short_term_power": 0.30,
                       "long_term_power": 0.13, "dte_floor_days": 1.0},
         "im_factor": 1.0,

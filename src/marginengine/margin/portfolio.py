@@ -167,7 +167,8 @@ class Portfolio:
             _finite(f"expiries[{i}].rate", e.rate)
             if not 0 <= _finite(f"expiries[{i}].confidence", e.confidence) <= 1:
                 raise FieldError(f"expiries[{i}].confidence", "must be in [0, 1]")
-        merged: dict[tuple[int, float, bool], OptionPosition] = {}
+        first: dict[tuple[int, float, bool], OptionPosition] = {}
+        parts: dict[tuple[int, float, bool], list[float]] = {}
         for i, o in enumerate(self.options):
             if isinstance(o.expiry, bool) or not isinstance(o.expiry, int) \
                     or not 0 <= o.expiry < len(self.expiries):
@@ -181,16 +182,20 @@ class Portfolio:
                 raise FieldError(f"options[{i}].is_call", f"must be true or false "
                                                           f"(got {o.is_call!r})")
             key = (o.expiry, float(o.strike), o.is_call)
-            if key in merged:
-                merged[key] = replace(merged[key], amount=merged[key].amount + o.amount)
-            else:
-                merged[key] = o
-        for i, c in enumerate(self.collaterals):
-            _finite(f"collaterals[{i}].amount", c.amount, 0.0)
-            _finite(f"collaterals[{i}].price", c.price, 0.0)
-            if not 0 <= _finite(f"collaterals[{i}].confidence", c.confidence) <= 1:
+            if key in first and first[key].vol != o.vol:
+                raise FieldError(f"options[{i}].vol", f"differs from an earlier holding of the "
+                                                      f"same option ({o.vol!r} != "
+                                                      f"{first[key].vol!r})")
+            first.setdefault(key, o)
+            parts.setdefault(key, []).append(float(o.amount))
+        # fsum: a position and its exact opposite cancel to exactly 0 in any order.
+        merged = [replace(first[key], amount=math.fsum(part)) for key, part in parts.items()]
+        for i, coll in enumerate(self.collaterals):
+            _finite(f"collaterals[{i}].amount", coll.amount, 0.0)
+            _finite(f"collaterals[{i}].price", coll.price, 0.0)
+            if not 0 <= _finite(f"collaterals[{i}].confidence", coll.confidence) <= 1:
                 raise FieldError(f"collaterals[{i}].confidence", "must be in [0, 1]")
-        return replace(self, options=tuple(merged.values()))
+        return replace(self, options=tuple(merged))
 
 
 Source = Literal["scenario", "basis", "min_delta", "none"]
@@ -388,7 +393,7 @@ def evaluate(portfolio: Portfolio, cfg: PortfolioMarginConfig) -> PortfolioMargi
     expiry_mtm = np.zeros(len(p.expiries))
     basis = 0.0
     if p.options:
-        expiry_mtm, basis, option_pnl = _option_terms(p, cfg, min_conf)
+        expiry_mtm, basis, option_pnl = _option_terms(p, cfg)
         pnl += option_pnl
         mtm += float(expiry_mtm.sum())
         nakeds = naked_shorts(p.options) * p.spot
@@ -438,10 +443,9 @@ def evaluate(portfolio: Portfolio, cfg: PortfolioMarginConfig) -> PortfolioMargi
                            expiry_mtm=expiry_mtm)
 
 
-def _option_terms(p: Portfolio, cfg: PortfolioMarginConfig, min_conf: float
+def _option_terms(p: Portfolio, cfg: PortfolioMarginConfig
                   ) -> tuple[FloatArray, float, FloatArray]:
     """Options' MtM per expiry, the basis contingency and their P&L per scenario."""
-    del min_conf
     e, o = p.expiries, p.options
     n_e = len(e)
     floor = cfg.floor_rate_at_zero
@@ -449,29 +453,33 @@ def _option_terms(p: Portfolio, cfg: PortfolioMarginConfig, min_conf: float
     e_rate = np.array([max(x.rate, 0.0) if floor else x.rate for x in e])
     idx = np.array([x.expiry for x in o], dtype=np.intp)
     amounts = np.array([x.amount for x in o])
-    args = dict(forward_variable=np.array([e[x.expiry].forward for x in o]),
-                forward_fixed=np.array([e[x.expiry].forward_fixed for x in o]),
-                strike=np.array([x.strike for x in o]), sec_to_expiry=e_tte[idx],
-                vol=np.array([x.vol for x in o]), rate=e_rate[idx],
-                is_call=np.array([x.is_call for x in o]), params=vol_params(cfg))
+    fwd_var = np.array([e[x.expiry].forward for x in o])
+    fwd_fixed = np.array([e[x.expiry].forward_fixed for x in o])
+    strike = np.array([x.strike for x in o])
+    tte, rate = e_tte[idx], e_rate[idx]
+    vol = np.array([x.vol for x in o])
+    is_call = np.array([x.is_call for x in o])
+    vp = vol_params(cfg)
+
+    def expiry_values(scenarios: Scenarios) -> FloatArray:
+        values = scenario_values(fwd_var, fwd_fixed, strike, tte, vol, rate, is_call,
+                                 scenarios, vp)
+        return sum_by_expiry(values, amounts, idx, n_e)
+
     pos, neg = static_discounts(e_tte, e_rate, discount_params(cfg))
-    base = sum_by_expiry(scenario_values(scenarios=Scenarios.of([1.0], [VOL_NONE]), **args),
-                         amounts, idx, n_e)[:, 0]
-    n_s = len(cfg.scenarios)
-    pnl = np.zeros(n_s)
+    base = expiry_values(Scenarios.of([1.0], [VOL_NONE]))[:, 0]
+    pnl = np.zeros(len(cfg.scenarios))
     grid, grid_idx = grid_scenarios(cfg)
     if grid_idx.size:
-        shocked = sum_by_expiry(scenario_values(scenarios=grid, **args), amounts, idx, n_e)
-        pnl[grid_idx] = expiry_scenario_pnl(shocked, base, pos, neg, grid).sum(axis=0)
+        pnl[grid_idx] = expiry_scenario_pnl(expiry_values(grid), base, pos, neg,
+                                            grid).sum(axis=0)
     skew = skew_params(cfg)
-    forward = args["forward_variable"] + args["forward_fixed"]
+    forward = fwd_var + fwd_fixed
     for i, s in enumerate(cfg.scenarios):
         if s.vol_shock not in ("linear", "abs") or skew is None:
             continue
-        vols = skewed_vols(args["vol"], args["strike"], forward, args["sec_to_expiry"],
-                           s.vol_shock == "linear", skew)
-        values = price(forward, args["strike"], args["sec_to_expiry"] / SECONDS_PER_YEAR,
-                       vols, args["rate"], args["is_call"])
+        vols = skewed_vols(vol, strike, forward, tte, s.vol_shock == "linear", skew)
+        values = price(forward, strike, tte / SECONDS_PER_YEAR, vols, rate, is_call)
         shocked_e = sum_by_expiry(values, amounts, idx, n_e)
         discounted = shocked_e * np.where(shocked_e >= 0, pos, neg)
         per_expiry = (discounted - base) * s.dampening
@@ -482,8 +490,7 @@ def _option_terms(p: Portfolio, cfg: PortfolioMarginConfig, min_conf: float
     if cfg.basis is not None:
         b = cfg.basis
         bp = BasisContingencyParams(b.spot_up, b.spot_down, b.add_factor, b.mult_factor)
-        vals = sum_by_expiry(scenario_values(scenarios=basis_scenarios(bp), **args), amounts,
-                             idx, n_e)
+        vals = expiry_values(basis_scenarios(bp))
         basis = float(basis_contingency(base, vals[:, 0], vals[:, 1], e_tte, bp).sum())
     return base, basis, pnl
 
