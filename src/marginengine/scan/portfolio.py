@@ -1,0 +1,450 @@
+"""The portfolio-margin risk book: revalue instruments, not accounts.
+
+Each underlying's instruments (European options and its perp) are revalued once per
+market move into an **instruments x scenarios** matrix (vectorized Black-76 through
+:mod:`marginengine.pricing.scenarios`); the accounts' positions, an **accounts x
+instruments** ``scipy.sparse`` CSR matrix, times that matrix give every account's shocked
+values; then the per-expiry static discount, the dampening, the skew and basis terms, the
+minimum over scenarios and the contingencies, all as array operations. The exact twin,
+one portfolio at a time, is :func:`marginengine.margin.portfolio.evaluate`; the tests
+hold the two together.
+
+**The per-expiry discount.** Derive's static discount multiplies an expiry's *net*
+shocked value by one factor if it is >= 0 and another if < 0, so positions cannot simply
+be multiplied by a per-instrument P&L matrix. But option values are never negative: an
+(account, expiry) whose options are all long has a shocked value >= 0 in every scenario,
+all short <= 0. Those single-signed groups are discounted by scaling their positions'
+amounts before the one sparse product. Only the *mixed* groups (spreads within an expiry)
+are summed per (account, expiry) by a second, smaller sparse product and discounted
+scenario by scenario. The result is exact, not an approximation.
+
+**Layout.** Every account holds one underlying (Derive's portfolio-margined subaccount
+holds one market); the book keeps one block per underlying, so a move of one underlying
+rescans only its block (:meth:`PortfolioRiskBook.rescan`). Perp unrealised value,
+cash and other collateral enter as one cash value per account; haircut and
+risk-cancelling collateral and per-expiry oracle confidences are the exact model's
+(the book uses each underlying's least confidence).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import ArrayLike, NDArray
+
+from marginengine.config.portfolio import PortfolioMarginConfig
+from marginengine.errors import FieldError
+from marginengine.margin.portfolio import discount_params, grid_scenarios, skew_params, vol_params
+from marginengine.pricing.black76 import price
+from marginengine.pricing.inputs import FloatArray, float_array
+from marginengine.pricing.scenarios import (
+    SECONDS_PER_YEAR,
+    VOL_NONE,
+    BasisContingencyParams,
+    Scenarios,
+    basis_scenarios,
+    scenario_values,
+    static_discounts,
+)
+from marginengine.pricing.skew import skewed_vols
+
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Instruments:
+    """The instrument universe.
+
+    Attributes
+    ----------
+    underlying
+        ``(n,)`` the underlying (0 .. U - 1) of each instrument.
+    expiry
+        ``(n,)`` the expiry (0 .. E - 1, global) of each option; -1 for a perp.
+    strike, is_call
+        ``(n,)`` per option (ignored for perps).
+    expiry_underlying
+        ``(E,)`` the underlying of each expiry.
+    """
+
+    underlying: IntArray
+    expiry: IntArray
+    strike: FloatArray
+    is_call: NDArray[np.bool_]
+    expiry_underlying: IntArray
+
+    @property
+    def is_perp(self) -> NDArray[np.bool_]:
+        """Perps are the instruments without an expiry."""
+        out: NDArray[np.bool_] = self.expiry < 0
+        return out
+
+
+@dataclass
+class UnderlyingMarket:
+    """Market data of one underlying: spot, perp mark, oracle confidence, and per expiry
+    (in the order of :attr:`Instruments.expiry` restricted to it) seconds to expiry,
+    forward and rate, and one mark vol per option instrument of the underlying (in
+    instrument order)."""
+
+    spot: float
+    sec_to_expiry: FloatArray
+    forward: FloatArray
+    rate: FloatArray
+    vol: FloatArray
+    perp_price: float | None = None
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True)
+class PortfolioScan:
+    """Every account's portfolio margin (Derive's sign: >= 0 met).
+
+    Attributes
+    ----------
+    initial, maintenance, mtm, worst
+        ``(accounts,)``; ``worst`` is the minimum that the factors scale (<= 0).
+    worst_scenario
+        ``(accounts,)`` the index in the configuration's scenarios of the worst one, -1
+        when the basis contingency or zero was lower.
+    """
+
+    initial: FloatArray
+    maintenance: FloatArray
+    mtm: FloatArray
+    worst: FloatArray
+    worst_scenario: IntArray
+
+
+class _Block:
+    """One underlying's accounts and instruments, with the sparse structures that stay
+    fixed while positions do."""
+
+    def __init__(self, rows: IntArray, positions: sp.csr_matrix, inst: IntArray,
+                 expiry_local: IntArray, strike: FloatArray, n_expiries: int) -> None:
+        self.rows = rows
+        self.inst = inst
+        self.n_expiries = n_expiries
+        p = positions.tocoo()
+        r, c, a = p.row.astype(np.int64), p.col.astype(np.int64), p.data.astype(np.float64)
+        n_acc, n_inst = positions.shape
+        exp = expiry_local[c]
+        opt = exp >= 0
+        self.is_opt_col = expiry_local >= 0
+        # Groups: one per (account, expiry) holding options.
+        key = r[opt] * n_expiries + exp[opt]
+        gkeys, ginv = np.unique(key, return_inverse=True)
+        g_min = np.full(gkeys.size, np.inf)
+        g_max = np.full(gkeys.size, -np.inf)
+        np.minimum.at(g_min, ginv, a[opt])
+        np.maximum.at(g_max, ginv, a[opt])
+        self.g_row = gkeys // n_expiries
+        self.g_exp = gkeys % n_expiries
+        mixed = (g_min < 0) & (g_max > 0)
+        self.g_long = g_max > 0
+        ropt, copt, aopt = r[opt], c[opt], a[opt]
+        n_g = gkeys.size
+        # All option groups (skew and basis terms need every group).
+        self.q_all = sp.csr_matrix((aopt, (ginv, copt)), shape=(n_g, n_inst))
+        self.r_all = sp.csr_matrix((np.ones(n_g), (self.g_row, np.arange(n_g))),
+                                   shape=(n_acc, n_g))
+        # Mixed groups: summed per group, discounted scenario by scenario.
+        m_ids = np.flatnonzero(mixed)
+        remap = np.full(n_g, -1)
+        remap[m_ids] = np.arange(m_ids.size)
+        in_mixed = mixed[ginv]
+        self.m_exp = self.g_exp[m_ids]
+        self.q_mixed = sp.csr_matrix((aopt[in_mixed], (remap[ginv[in_mixed]], copt[in_mixed])),
+                                     shape=(m_ids.size, n_inst))
+        self.r_mixed = sp.csr_matrix((np.ones(m_ids.size), (self.g_row[m_ids],
+                                                              np.arange(m_ids.size))),
+                                     shape=(n_acc, m_ids.size))
+        # The one big product: perps and single-signed option groups, amounts to be scaled
+        # by their group's discount at each scan.
+        keep = np.ones(r.size, dtype=bool)
+        opt_idx = np.flatnonzero(opt)
+        keep[opt_idx[in_mixed]] = False
+        lin = sp.csr_matrix((a[keep], (r[keep], c[keep])), shape=(n_acc, n_inst))
+        lin.sum_duplicates()
+        lin.sort_indices()
+        self.lin = lin
+        lin_rows = np.repeat(np.arange(n_acc), np.diff(lin.indptr))
+        lin_exp = expiry_local[lin.indices]
+        self.lin_amount = lin.data.copy()
+        # Each entry's discount: index into [pos..., neg..., 1] (perps: 1); the group of
+        # an option entry is found in the sorted group keys.
+        lin_key = lin_rows * n_expiries + np.maximum(lin_exp, 0)
+        found = np.minimum(np.searchsorted(gkeys, lin_key), max(gkeys.size - 1, 0))
+        is_long = np.where(lin_exp >= 0, self.g_long[found] if gkeys.size else True, True)
+        self.lin_factor_index = np.where(lin_exp < 0, 2 * n_expiries,
+                                         np.where(is_long, lin_exp, n_expiries + lin_exp))
+        self.positions = positions.tocsr()
+        # Contingency units, fixed while positions are.
+        strike_ids = np.unique(strike[c[opt]], return_inverse=True)[1]
+        n_k = int(strike_ids.max()) + 1 if strike_ids.size else 1
+        skey = (ropt * n_expiries + exp[opt]) * n_k + strike_ids
+        sk, sinv = np.unique(skey, return_inverse=True)
+        net = np.zeros(sk.size)
+        np.add.at(net, sinv, aopt)
+        self.naked = np.bincount(sk // (n_expiries * n_k), weights=np.maximum(-net, 0.0),
+                                 minlength=n_acc)
+        perp_amt = np.bincount(r[~opt], weights=a[~opt], minlength=n_acc)
+        self.perp_units = np.abs(perp_amt)
+        self.option_units = np.bincount(ropt, weights=np.abs(aopt), minlength=n_acc)
+
+
+class PortfolioRiskBook:
+    """Portfolio margin of many accounts, one underlying per account.
+
+    Parameters
+    ----------
+    instruments
+        The instrument universe.
+    positions
+        ``(accounts, instruments)`` signed amounts (sparse or dense).
+    cash
+        ``(accounts,)`` cash and other value that no scenario moves (quote currency).
+    config
+        The portfolio-margin parameters (scenarios, shocks, discount, contingencies).
+    stable_price
+        The quote stablecoin's price (the depeg add-on of the IM factor).
+
+    Raises
+    ------
+    FieldError
+        Positions of the wrong shape, an account holding two underlyings
+        (``positions``), or bad instrument arrays.
+    """
+
+    def __init__(self, instruments: Instruments, positions: sp.spmatrix | ArrayLike,
+                 cash: ArrayLike, config: PortfolioMarginConfig,
+                 stable_price: float = 1.0) -> None:
+        self.instruments = instruments
+        self.config = config
+        self.stable_price = float(float_array("stable_price", stable_price, minimum=0.0,
+                                              strict=True))
+        pos = sp.csr_matrix(positions, dtype=np.float64)
+        n_inst = instruments.underlying.size
+        if pos.shape[1] != n_inst:
+            raise FieldError("positions", f"must have one column per instrument "
+                                          f"({pos.shape[1]} != {n_inst})")
+        pos.eliminate_zeros()
+        self.n_accounts = pos.shape[0]
+        self.cash = float_array("cash", cash).ravel()
+        if self.cash.size != self.n_accounts:
+            raise FieldError("cash", f"must have one value per account ({self.cash.size} != "
+                                     f"{self.n_accounts})")
+        coo = pos.tocoo()
+        und = instruments.underlying[coo.col]
+        lo = np.full(self.n_accounts, np.iinfo(np.int64).max)
+        hi = np.full(self.n_accounts, -1)
+        np.minimum.at(lo, coo.row, und)
+        np.maximum.at(hi, coo.row, und)
+        if (hi >= 0).any() and (lo[hi >= 0] != hi[hi >= 0]).any():
+            bad = int(np.flatnonzero((hi >= 0) & (lo != hi))[0])
+            raise FieldError("positions", f"account {bad} holds more than one underlying "
+                                          "(a portfolio is margined per underlying)")
+        self.account_underlying = np.where(hi >= 0, hi, -1)
+        self.n_underlyings = int(instruments.underlying.max()) + 1
+        grid, grid_idx = grid_scenarios(config)
+        skew_idx = np.array([i for i, s in enumerate(config.scenarios)
+                             if s.vol_shock in ("linear", "abs")], dtype=np.int64)
+        self._grid = grid
+        self._n_grid = int(grid_idx.size)
+        # Internal column order: grid scenarios first, then skew ones.
+        self._col_scenario = np.concatenate([grid_idx, skew_idx]).astype(np.int64)
+        s_all = config.scenarios
+        self._damp = np.array([s_all[i].dampening for i in self._col_scenario])
+        self._spot = np.array([s_all[i].spot_shock for i in self._col_scenario])
+        self._skew_linear = [s_all[i].vol_shock == "linear" for i in skew_idx]
+        self._blocks: list[_Block | None] = []
+        self._values: list[dict[str, FloatArray] | None] = [None] * self.n_underlyings
+        self._markets: list[UnderlyingMarket | None] = [None] * self.n_underlyings
+        self._inst_of: list[IntArray] = []
+        self._exp_of: list[IntArray] = []
+        for u in range(self.n_underlyings):
+            inst = np.flatnonzero(instruments.underlying == u).astype(np.int64)
+            exps = np.flatnonzero(instruments.expiry_underlying == u).astype(np.int64)
+            self._inst_of.append(inst)
+            self._exp_of.append(exps)
+            rows = np.flatnonzero(self.account_underlying == u).astype(np.int64)
+            if rows.size == 0:
+                self._blocks.append(None)
+                continue
+            local = np.full(instruments.expiry_underlying.size, -1)
+            local[exps] = np.arange(exps.size)
+            e = instruments.expiry[inst]
+            expiry_local = np.where(e >= 0, local[np.maximum(e, 0)], -1).astype(np.int64)
+            sub = pos[rows][:, inst]
+            self._blocks.append(_Block(rows, sub, inst, expiry_local,
+                                       instruments.strike[inst], exps.size))
+        # An account without positions: its margin is its cash.
+        self._initial = self.cash.copy()
+        self._maintenance = self.cash.copy()
+        self._mtm = self.cash.copy()
+        self._worst = np.zeros(self.n_accounts)
+        self._worst_idx = np.full(self.n_accounts, -1, dtype=np.int64)
+
+    # ------------------------------------------------------------------ revaluation
+
+    def set_market(self, underlying: int, market: UnderlyingMarket) -> int:
+        """Revalue every instrument of ``underlying`` at ``market``; returns how many.
+
+        Raises
+        ------
+        FieldError
+            Arrays of the wrong length or invalid values, named.
+        """
+        if not 0 <= underlying < self.n_underlyings:
+            raise FieldError("underlying", f"must be in [0, {self.n_underlyings})")
+        cfg = self.config
+        inst = self._inst_of[underlying]
+        exps = self._exp_of[underlying]
+        tte = float_array("sec_to_expiry", market.sec_to_expiry, minimum=0.0).ravel()
+        fwd = float_array("forward", market.forward, minimum=0.0, strict=True).ravel()
+        rate = float_array("rate", market.rate).ravel()
+        if not tte.size == fwd.size == rate.size == exps.size:
+            raise FieldError("sec_to_expiry", f"sec_to_expiry, forward and rate need one value "
+                                              f"per expiry of the underlying ({exps.size})")
+        if cfg.floor_rate_at_zero:
+            rate = np.maximum(rate, 0.0)
+        spot = float(float_array("spot", market.spot, minimum=0.0, strict=True))
+        perp_price = spot if market.perp_price is None else float(
+            float_array("perp_price", market.perp_price, minimum=0.0))
+        ins = self.instruments
+        e = ins.expiry[inst]
+        opt = e >= 0
+        vol = float_array("vol", market.vol, minimum=0.0).ravel()
+        if vol.size != int(opt.sum()):
+            raise FieldError("vol", f"needs one value per option of the underlying "
+                                    f"({vol.size} != {int(opt.sum())})")
+        local = np.full(ins.expiry_underlying.size, -1)
+        local[exps] = np.arange(exps.size)
+        el = local[e[opt]]
+        n_cols = self._col_scenario.size
+        n_sk = n_cols - self._n_grid
+        values = np.zeros((inst.size, n_cols))
+        extra = np.zeros((inst.size, 3 + n_sk))  # base, basis up, basis down, skews
+        if opt.any():
+            k, call = ins.strike[inst][opt], ins.is_call[inst][opt]
+            args = (fwd[el], 0.0, k, tte[el], vol, rate[el], call)
+            vp = vol_params(cfg)
+            if self._n_grid:
+                values[opt, :self._n_grid] = scenario_values(*args, self._grid, vp)
+            extra[opt, 0] = scenario_values(*args, Scenarios.of([1.0], [VOL_NONE]), vp)[:, 0]
+            if cfg.basis is not None:
+                b = cfg.basis
+                bp = BasisContingencyParams(b.spot_up, b.spot_down, b.add_factor, b.mult_factor)
+                extra[opt, 1:3] = scenario_values(*args, basis_scenarios(bp), vp)[:, :2]
+            skew = skew_params(cfg)
+            if skew is not None:
+                for j, linear in enumerate(self._skew_linear):
+                    sv = skewed_vols(vol, k, fwd[el], tte[el], linear, skew)
+                    extra[opt, 3 + j] = price(fwd[el], k, tte[el] / SECONDS_PER_YEAR, sv,
+                                              rate[el], call)
+        values[~opt, :] = perp_price * (self._spot - 1.0)[None, :]
+        pos_d, neg_d = static_discounts(tte, rate, discount_params(cfg))
+        tau = tte / SECONDS_PER_YEAR
+        basis_factor = (np.zeros_like(tau) if cfg.basis is None
+                        else cfg.basis.add_factor + cfg.basis.mult_factor * tau)
+        self._values[underlying] = {"values": values, "extra": extra, "pos": pos_d,
+                                    "neg": neg_d, "factors": np.concatenate([pos_d, neg_d, [1.0]]),
+                                    "basis_factor": basis_factor}
+        self._markets[underlying] = market
+        return int(inst.size)
+
+    # ------------------------------------------------------------------------ scans
+
+    def product_only(self) -> FloatArray:
+        """The plain sparse product positions x instrument values of every block (the
+        benchmark's reference: what the scan costs beyond it is the discount rule, the
+        contingencies and the minimum)."""
+        out = np.zeros((self.n_accounts, self._col_scenario.size))
+        for u, block in enumerate(self._blocks):
+            if block is None:
+                continue
+            vals = self._vals(u)
+            out[block.rows] = block.positions @ vals["values"]
+        return out
+
+    def scan(self) -> PortfolioScan:
+        """Every account's margin (every underlying must have a market)."""
+        for u in range(self.n_underlyings):
+            self._scan_block(u)
+        return self.result()
+
+    def rescan(self, underlying: int) -> PortfolioScan:
+        """Rescan the accounts of one underlying (after :meth:`set_market` on it)."""
+        self._scan_block(underlying)
+        return self.result()
+
+    def result(self) -> PortfolioScan:
+        """The latest margins (copies)."""
+        return PortfolioScan(self._initial.copy(), self._maintenance.copy(), self._mtm.copy(),
+                             self._worst.copy(), self._worst_idx.copy())
+
+    def _vals(self, u: int) -> dict[str, FloatArray]:
+        vals = self._values[u]
+        if vals is None:
+            raise FieldError("market", f"underlying {u} has no market (call set_market)")
+        return vals
+
+    def _scan_block(self, u: int) -> None:
+        block = self._blocks[u]
+        if block is None:
+            return
+        vals = self._vals(u)
+        market = self._markets[u]
+        assert market is not None
+        cfg = self.config
+        ng = self._n_grid
+        values, extra = vals["values"], vals["extra"]
+        lin = block.lin
+        lin.data = block.lin_amount * vals["factors"][block.lin_factor_index]
+        pnl = np.asarray(lin @ values)
+        pos_d, neg_d = vals["pos"], vals["neg"]
+        if block.q_mixed.shape[0] and ng:
+            m = np.asarray(block.q_mixed @ values[:, :ng])
+            m *= np.where(m >= 0, pos_d[block.m_exp][:, None], neg_d[block.m_exp][:, None])
+            pnl[:, :ng] += np.asarray(block.r_mixed @ m)
+        mtm_opt = np.asarray(block.positions @ extra[:, 0]).ravel()
+        pnl[:, :ng] -= mtm_opt[:, None]
+        pnl *= self._damp
+        g = np.asarray(block.q_all @ extra)
+        gpos, gneg = pos_d[block.g_exp], neg_d[block.g_exp]
+        for j in range(self._col_scenario.size - ng):
+            x = g[:, 3 + j]
+            pe = (x * np.where(x >= 0, gpos, gneg) - g[:, 0]) * self._damp[ng + j]
+            pnl[:, ng + j] -= np.asarray(block.r_all @ np.abs(pe)).ravel()
+        idx = pnl.argmin(axis=1) if pnl.shape[1] else np.zeros(block.rows.size, dtype=np.int64)
+        worst = pnl[np.arange(block.rows.size), idx] if pnl.shape[1] else np.zeros(idx.size)
+        scenario = self._col_scenario[idx] if pnl.shape[1] else np.full(idx.size, -1)
+        if cfg.basis is not None and g.shape[0]:
+            bc = (np.minimum(np.minimum(g[:, 1] - g[:, 0], g[:, 2] - g[:, 0]), 0.0)
+                  * vals["basis_factor"][block.g_exp])
+            basis = np.asarray(block.r_all @ bc).ravel()
+        else:
+            basis = np.zeros(block.rows.size)
+        zero_or_basis = np.minimum(basis, 0.0)
+        lower = zero_or_basis <= worst
+        worst = np.where(lower, zero_or_basis, worst)
+        scenario = np.where(lower, -1, scenario)
+        c = cfg.contingencies
+        spot = float(market.spot)
+        mm_cont = spot * (block.naked * c.mm_option + block.perp_units * c.mm_perp)
+        im_cont = spot * (block.naked * c.im_option + block.perp_units * c.im_perp)
+        if market.confidence < c.conf_threshold:
+            im_cont += ((1.0 - market.confidence) * c.conf_margin * spot
+                        * (block.perp_units + block.option_units))
+        im_factor = cfg.im_factor
+        if self.stable_price < c.peg_loss_threshold:
+            im_factor += (c.peg_loss_threshold - self.stable_price) * c.peg_loss_factor
+        mtm = self.cash[block.rows] + mtm_opt
+        rows = block.rows
+        self._mtm[rows] = mtm
+        self._worst[rows] = worst
+        self._worst_idx[rows] = scenario
+        self._maintenance[rows] = mtm + worst * cfg.mm_factor - mm_cont
+        self._initial[rows] = mtm + worst * im_factor - mm_cont - im_cont
