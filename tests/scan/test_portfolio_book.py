@@ -10,6 +10,7 @@ from marginengine.config.portfolio import portfolio_config
 from marginengine.errors import FieldError
 from marginengine.margin.portfolio import Expiry, OptionPosition, Portfolio, evaluate
 from marginengine.scan.portfolio import Instruments, PortfolioRiskBook, UnderlyingMarket
+from marginengine.scan.portfolio_kernel import AVAILABLE
 
 DAY = 86_400
 
@@ -80,15 +81,20 @@ def twin(inst: Instruments, markets: list[UnderlyingMarket], row: np.ndarray, ca
                      cash=cash, spot_confidence=m.confidence, perp_confidence=m.confidence)
 
 
+KERNELS = ["numpy", "numba"] if AVAILABLE else ["numpy"]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("preset", ["derive-pm2", "span-like"])
-def test_scan_when_random_book_then_equals_exact_model_per_account(preset):
+def test_scan_when_random_book_then_equals_exact_model_per_account(preset, kernel):
     cfg = portfolio_config({"preset": preset,
                             "contingencies": {"conf_threshold": 0.95, "conf_margin": 1.0}})
     rng = np.random.default_rng(7)
     inst, markets = universe()
     pos = random_positions(rng, inst, 120)
     cash = rng.uniform(0, 50_000, 120)
-    book = PortfolioRiskBook(inst, pos, cash, cfg)
+    book = PortfolioRiskBook(inst, pos, cash, cfg, kernel=kernel)
+    assert book.kernel == kernel
     for u, m in enumerate(markets):
         book.set_market(u, m)
     res = book.scan()
@@ -102,12 +108,13 @@ def test_scan_when_random_book_then_equals_exact_model_per_account(preset):
                                          else exact.worst_scenario)
 
 
-def test_rescan_when_one_underlying_moves_then_only_its_accounts_change():
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_rescan_when_one_underlying_moves_then_only_its_accounts_change(kernel):
     cfg = portfolio_config(preset="derive-pm2")
     rng = np.random.default_rng(3)
     inst, markets = universe()
     pos = random_positions(rng, inst, 40)
-    book = PortfolioRiskBook(inst, pos, np.full(40, 10_000.0), cfg)
+    book = PortfolioRiskBook(inst, pos, np.full(40, 10_000.0), cfg, kernel=kernel)
     for u, m in enumerate(markets):
         book.set_market(u, m)
     before = book.scan()
@@ -116,7 +123,10 @@ def test_rescan_when_one_underlying_moves_then_only_its_accounts_change():
                              forward=m1.forward * 0.9, rate=m1.rate, vol=m1.vol * 1.3,
                              confidence=m1.confidence)
     book.set_market(1, moved)
-    after = book.rescan(1)
+    part = book.rescan(1)
+    assert np.array_equal(part.accounts, np.flatnonzero(book.account_underlying == 1))
+    after = book.result()
+    assert np.array_equal(after.initial[part.accounts], part.initial)
     u0 = book.account_underlying == 0
     assert np.array_equal(after.initial[u0], before.initial[u0])
     assert not np.allclose(after.initial[~u0], before.initial[~u0])
@@ -158,3 +168,26 @@ def test_book_when_account_empty_then_margin_is_cash():
     book = PortfolioRiskBook(inst, pos, [5.0, 7.0], portfolio_config(preset="derive-pm2"))
     res = book.scan()
     assert res.initial.tolist() == [5.0, 7.0] and res.worst_scenario.tolist() == [-1, -1]
+
+
+def test_kernels_when_same_book_then_same_margins():
+    cfg = portfolio_config(preset="derive-pm2")
+    inst, markets = universe()
+    pos = random_positions(np.random.default_rng(11), inst, 300)
+    results = []
+    for kernel in KERNELS:
+        book = PortfolioRiskBook(inst, pos, np.zeros(300), cfg, kernel=kernel)
+        for u, m in enumerate(markets):
+            book.set_market(u, m)
+        results.append(book.scan())
+    for r in results[1:]:
+        np.testing.assert_allclose(r.initial, results[0].initial, rtol=1e-12, atol=1e-7)
+        assert np.array_equal(r.worst_scenario, results[0].worst_scenario)
+
+
+def test_book_when_kernel_unknown_then_refused():
+    inst, _ = universe()
+    pos = sp.csr_matrix((1, inst.underlying.size))
+    with pytest.raises(FieldError, match="^kernel"):
+        PortfolioRiskBook(inst, pos, [0.0], portfolio_config(preset="derive-pm2"),
+                          kernel="fortran")  # type: ignore[arg-type]

@@ -29,6 +29,7 @@ risk-cancelling collateral and per-expiry oracle confidences are the exact model
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,6 +50,7 @@ from marginengine.pricing.scenarios import (
     static_discounts,
 )
 from marginengine.pricing.skew import skewed_vols
+from marginengine.scan.portfolio_kernel import AVAILABLE, fused
 
 IntArray = NDArray[np.int64]
 
@@ -109,6 +111,10 @@ class PortfolioScan:
     worst_scenario
         ``(accounts,)`` the index in the configuration's scenarios of the worst one, -1
         when the basis contingency or zero was lower.
+    accounts
+        The accounts (rows of the book's positions) the arrays describe, in order: all
+        of them after :meth:`PortfolioRiskBook.scan`, one underlying's after
+        :meth:`PortfolioRiskBook.rescan`.
     """
 
     initial: FloatArray
@@ -116,6 +122,7 @@ class PortfolioScan:
     mtm: FloatArray
     worst: FloatArray
     worst_scenario: IntArray
+    accounts: IntArray
 
 
 class _Block:
@@ -158,28 +165,36 @@ class _Block:
         self.m_exp = self.g_exp[m_ids]
         self.q_mixed = sp.csr_matrix((aopt[in_mixed], (remap[ginv[in_mixed]], copt[in_mixed])),
                                      shape=(m_ids.size, n_inst))
-        self.r_mixed = sp.csr_matrix((np.ones(m_ids.size), (self.g_row[m_ids],
-                                                              np.arange(m_ids.size))),
-                                     shape=(n_acc, m_ids.size))
-        # The one big product: perps and single-signed option groups, amounts to be scaled
-        # by their group's discount at each scan.
+        # The rows holding a mixed group, and the groups of each such row.
+        self.m_rows, m_row_of = np.unique(self.g_row[m_ids], return_inverse=True)
+        self.r_mixed = sp.csr_matrix((np.ones(m_ids.size), (m_row_of, np.arange(m_ids.size))),
+                                     shape=(self.m_rows.size, m_ids.size))
+        # The one big product: perps and single-signed option groups. A long group's
+        # entries point at the instrument's column i of the weight matrix, a short one's
+        # at n + i (the same instrument discounted the short way): the discount, the MtM
+        # and the dampening are folded into that matrix, so the product is the P&L.
         keep = np.ones(r.size, dtype=bool)
         opt_idx = np.flatnonzero(opt)
         keep[opt_idx[in_mixed]] = False
-        lin = sp.csr_matrix((a[keep], (r[keep], c[keep])), shape=(n_acc, n_inst))
-        lin.sum_duplicates()
-        lin.sort_indices()
-        self.lin = lin
-        lin_rows = np.repeat(np.arange(n_acc), np.diff(lin.indptr))
-        lin_exp = expiry_local[lin.indices]
-        self.lin_amount = lin.data.copy()
-        # Each entry's discount: index into [pos..., neg..., 1] (perps: 1); the group of
-        # an option entry is found in the sorted group keys.
-        lin_key = lin_rows * n_expiries + np.maximum(lin_exp, 0)
-        found = np.minimum(np.searchsorted(gkeys, lin_key), max(gkeys.size - 1, 0))
-        is_long = np.where(lin_exp >= 0, self.g_long[found] if gkeys.size else True, True)
-        self.lin_factor_index = np.where(lin_exp < 0, 2 * n_expiries,
-                                         np.where(is_long, lin_exp, n_expiries + lin_exp))
+        rk, ck, ak = r[keep], c[keep], a[keep]
+        ek = exp[keep]
+        key_k = rk * n_expiries + np.maximum(ek, 0)
+        found = np.minimum(np.searchsorted(gkeys, key_k), max(gkeys.size - 1, 0))
+        is_short = (ek >= 0) & ~(self.g_long[found] if gkeys.size else np.ones(ek.size, bool))
+        self.lin = sp.csr_matrix((ak, (rk, ck + n_inst * is_short)), shape=(n_acc, 2 * n_inst))
+        self.lin.sum_duplicates()
+        self.lin.sort_indices()
+        for m in (self.q_all, self.q_mixed):
+            m.sum_duplicates()
+            m.sort_indices()
+        # Each group's kind for the fused kernel: 0 long-only, 1 short-only, 2 mixed.
+        self.g_kind = np.where(mixed, 2, np.where(self.g_long, 0, 1)).astype(np.int64)
+        perp = ~opt
+        self.perps = sp.csr_matrix((a[perp], (r[perp], c[perp])), shape=(n_acc, n_inst))
+        self.perps.sum_duplicates()
+        # Per account, its range of groups (groups are sorted by account).
+        self.g_indptr = np.searchsorted(self.g_row, np.arange(n_acc + 1)).astype(np.int64)
+        self.m_indptr = np.searchsorted(self.g_row[m_ids], np.arange(n_acc + 1)).astype(np.int64)
         self.positions = positions.tocsr()
         # Contingency units, fixed while positions are.
         strike_ids = np.unique(strike[c[opt]], return_inverse=True)[1]
@@ -193,6 +208,10 @@ class _Block:
         perp_amt = np.bincount(r[~opt], weights=a[~opt], minlength=n_acc)
         self.perp_units = np.abs(perp_amt)
         self.option_units = np.bincount(ropt, weights=np.abs(aopt), minlength=n_acc)
+        # Set by the book from its configuration.
+        self.mm_units = np.zeros(n_acc)
+        self.im_units = np.zeros(n_acc)
+        self.conf_units = np.zeros(n_acc)
 
 
 class PortfolioRiskBook:
@@ -210,6 +229,9 @@ class PortfolioRiskBook:
         The portfolio-margin parameters (scenarios, shocks, discount, contingencies).
     stable_price
         The quote stablecoin's price (the depeg add-on of the IM factor).
+    kernel
+        ``numba``: the fused compiled kernel (:mod:`marginengine.scan.portfolio_kernel`);
+        ``numpy``: sparse products and array passes; ``auto``: numba where installed.
 
     Raises
     ------
@@ -220,7 +242,16 @@ class PortfolioRiskBook:
 
     def __init__(self, instruments: Instruments, positions: sp.spmatrix | ArrayLike,
                  cash: ArrayLike, config: PortfolioMarginConfig,
-                 stable_price: float = 1.0) -> None:
+                 stable_price: float = 1.0,
+                 kernel: Literal["auto", "numba", "numpy"] = "auto") -> None:
+        if kernel not in ("auto", "numba", "numpy"):
+            raise FieldError("kernel", f"must be auto, numba or numpy (got {kernel!r})")
+        if kernel == "numba" and not AVAILABLE:
+            raise FieldError("kernel", "numba is not installed (pip install "
+                                       "'marginengine[fast]')")
+        #: Which path scans: the fused compiled kernel, or sparse products and arrays.
+        self.kernel = "numba" if kernel == "auto" and AVAILABLE else (
+            "numpy" if kernel == "auto" else kernel)
         self.instruments = instruments
         self.config = config
         self.stable_price = float(float_array("stable_price", stable_price, minimum=0.0,
@@ -231,6 +262,7 @@ class PortfolioRiskBook:
             raise FieldError("positions", f"must have one column per instrument "
                                           f"({pos.shape[1]} != {n_inst})")
         pos.eliminate_zeros()
+        self._positions = pos
         self.n_accounts = pos.shape[0]
         self.cash = float_array("cash", cash).ravel()
         if self.cash.size != self.n_accounts:
@@ -280,12 +312,16 @@ class PortfolioRiskBook:
             sub = pos[rows][:, inst]
             self._blocks.append(_Block(rows, sub, inst, expiry_local,
                                        instruments.strike[inst], exps.size))
-        # An account without positions: its margin is its cash.
-        self._initial = self.cash.copy()
-        self._maintenance = self.cash.copy()
-        self._mtm = self.cash.copy()
-        self._worst = np.zeros(self.n_accounts)
-        self._worst_idx = np.full(self.n_accounts, -1, dtype=np.int64)
+        c = config.contingencies
+        for block in self._blocks:
+            if block is not None:
+                # Contingencies per unit of spot, fixed while positions and config are.
+                block.mm_units = block.naked * c.mm_option + block.perp_units * c.mm_perp
+                block.im_units = block.naked * c.im_option + block.perp_units * c.im_perp
+                block.conf_units = block.perp_units + block.option_units
+        #: Per underlying, its accounts' (initial, maintenance, mtm, worst, scenario).
+        self._out: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray, IntArray]
+                        | None] = [None] * self.n_underlyings
 
     # ------------------------------------------------------------------ revaluation
 
@@ -349,8 +385,17 @@ class PortfolioRiskBook:
         tau = tte / SECONDS_PER_YEAR
         basis_factor = (np.zeros_like(tau) if cfg.basis is None
                         else cfg.basis.add_factor + cfg.basis.mult_factor * tau)
+        # The weights of the one big product (see _Block): per instrument its dampened
+        # P&L per unit, long-discounted (rows 0..n-1) and short-discounted (n..2n-1).
+        ng = self._n_grid
+        weights = np.zeros((2 * inst.size, n_cols))
+        for half, disc in ((0, pos_d), (1, neg_d)):
+            w = weights[half * inst.size:(half + 1) * inst.size]
+            w[opt, :ng] = values[opt, :ng] * disc[el][:, None] - extra[opt, 0][:, None]
+            w[~opt, :] = values[~opt, :]
+            w *= self._damp
         self._values[underlying] = {"values": values, "extra": extra, "pos": pos_d,
-                                    "neg": neg_d, "factors": np.concatenate([pos_d, neg_d, [1.0]]),
+                                    "neg": neg_d, "weights": weights,
                                     "basis_factor": basis_factor}
         self._markets[underlying] = market
         return int(inst.size)
@@ -358,15 +403,15 @@ class PortfolioRiskBook:
     # ------------------------------------------------------------------------ scans
 
     def product_only(self) -> FloatArray:
-        """The plain sparse product positions x instrument values of every block (the
-        benchmark's reference: what the scan costs beyond it is the discount rule, the
-        contingencies and the minimum)."""
-        out = np.zeros((self.n_accounts, self._col_scenario.size))
-        for u, block in enumerate(self._blocks):
-            if block is None:
-                continue
-            vals = self._vals(u)
-            out[block.rows] = block.positions @ vals["values"]
+        """The plain sparse product of all positions (accounts x instruments CSR) with
+        the instruments x scenarios values: the benchmark's reference (what the scan
+        costs beyond it is the discount rule, the skew and basis terms, the minimum and
+        the contingencies)."""
+        values = np.zeros((self.instruments.underlying.size, self._col_scenario.size))
+        for u in range(self.n_underlyings):
+            if self._blocks[u] is not None:
+                values[self._inst_of[u]] = self._vals(u)["values"]
+        out: FloatArray = np.asarray(self._positions @ values)
         return out
 
     def scan(self) -> PortfolioScan:
@@ -376,20 +421,102 @@ class PortfolioRiskBook:
         return self.result()
 
     def rescan(self, underlying: int) -> PortfolioScan:
-        """Rescan the accounts of one underlying (after :meth:`set_market` on it)."""
+        """Rescan the accounts of one underlying (after :meth:`set_market` on it) and
+        return theirs (:attr:`PortfolioScan.accounts`); :meth:`result` has the whole book."""
+        if not 0 <= underlying < self.n_underlyings:
+            raise FieldError("underlying", f"must be in [0, {self.n_underlyings})")
         self._scan_block(underlying)
-        return self.result()
+        block, out = self._blocks[underlying], self._out[underlying]
+        if block is None or out is None:
+            empty = np.zeros(0)
+            return PortfolioScan(empty, empty, empty, empty, np.zeros(0, dtype=np.int64),
+                                 np.zeros(0, dtype=np.int64))
+        return PortfolioScan(*(x.copy() for x in out[:4]), out[4].copy(),
+                             block.rows.copy())
 
     def result(self) -> PortfolioScan:
         """The latest margins (copies)."""
-        return PortfolioScan(self._initial.copy(), self._maintenance.copy(), self._mtm.copy(),
-                             self._worst.copy(), self._worst_idx.copy())
+        # An account without positions (or not scanned yet): its margin is its cash.
+        initial, maintenance, mtm = self.cash.copy(), self.cash.copy(), self.cash.copy()
+        worst = np.zeros(self.n_accounts)
+        scenario = np.full(self.n_accounts, -1, dtype=np.int64)
+        for block, out in zip(self._blocks, self._out, strict=True):
+            if block is None or out is None:
+                continue
+            rows = block.rows
+            initial[rows], maintenance[rows], mtm[rows], worst[rows], scenario[rows] = out
+        return PortfolioScan(initial, maintenance, mtm, worst, scenario,
+                             np.arange(self.n_accounts, dtype=np.int64))
 
     def _vals(self, u: int) -> dict[str, FloatArray]:
         vals = self._values[u]
         if vals is None:
             raise FieldError("market", f"underlying {u} has no market (call set_market)")
         return vals
+
+    def _block_terms_numpy(self, block: _Block, vals: dict[str, FloatArray]
+                           ) -> tuple[FloatArray, IntArray, FloatArray, FloatArray]:
+        """Worst scenario P&L and its index, basis contingency and options' MtM per
+        account, by sparse products and array passes (the fused kernel's oracle)."""
+        ng = self._n_grid
+        values, extra = vals["values"], vals["extra"]
+        pnl = np.asarray(block.lin @ vals["weights"])
+        pos_d, neg_d = vals["pos"], vals["neg"]
+        if block.q_mixed.shape[0] and ng:
+            m = np.asarray(block.q_mixed @ values[:, :ng])
+            base_m = np.asarray(block.q_mixed @ extra[:, 0]).ravel()
+            m *= np.where(m >= 0, pos_d[block.m_exp][:, None], neg_d[block.m_exp][:, None])
+            m -= base_m[:, None]
+            m *= self._damp[:ng]
+            pnl[block.m_rows, :ng] += np.asarray(block.r_mixed @ m)
+        mtm_opt = np.asarray(block.positions @ extra[:, 0]).ravel()
+        g = np.asarray(block.q_all @ extra)
+        gpos, gneg = pos_d[block.g_exp], neg_d[block.g_exp]
+        for j in range(self._col_scenario.size - ng):
+            x = g[:, 3 + j]
+            pe = (x * np.where(x >= 0, gpos, gneg) - g[:, 0]) * self._damp[ng + j]
+            pnl[:, ng + j] -= np.asarray(block.r_all @ np.abs(pe)).ravel()
+        idx = pnl.argmin(axis=1) if pnl.shape[1] else np.zeros(block.rows.size, dtype=np.int64)
+        worst = (np.take_along_axis(pnl, idx[:, None], axis=1)[:, 0] if pnl.shape[1]
+                 else np.zeros(idx.size))
+        scenario = self._col_scenario[idx] if pnl.shape[1] else np.full(idx.size, -1)
+        if self.config.basis is not None and g.shape[0]:
+            bc = (np.minimum(np.minimum(g[:, 1] - g[:, 0], g[:, 2] - g[:, 0]), 0.0)
+                  * vals["basis_factor"][block.g_exp])
+            basis = np.asarray(block.r_all @ bc).ravel()
+        else:
+            basis = np.zeros(block.rows.size)
+        return worst, scenario, basis, mtm_opt
+
+    def _scan_block_fused(self, u: int, block: _Block, vals: dict[str, FloatArray],
+                          market: UnderlyingMarket) -> None:
+        """The whole block in one compiled pass per account (scan/portfolio_kernel.py)."""
+        n = block.rows.size
+        out = [np.empty(n) for _ in range(4)]
+        col = np.empty(n, dtype=np.int64)
+        pp, qa = block.perps, block.q_all
+        cfg = self.config
+        conf_add = self._conf_add(market)
+        fused(pp.indptr, pp.indices, pp.data, block.g_indptr, qa.indptr, qa.indices, qa.data,
+              block.g_exp, block.g_kind, vals["weights"], vals["values"], vals["extra"],
+              vals["pos"], vals["neg"], self._damp, vals["basis_factor"], self._n_grid,
+              self.cash[block.rows], block.mm_units, block.im_units, block.conf_units,
+              float(market.spot), cfg.mm_factor, self._im_factor(), conf_add, *out, col)
+        scenario = np.where(col >= 0, self._col_scenario[np.maximum(col, 0)], -1)
+        self._out[u] = (out[0], out[1], out[2], out[3], scenario)
+
+    def _conf_add(self, market: UnderlyingMarket) -> float:
+        c = self.config.contingencies
+        if market.confidence < c.conf_threshold:
+            return (1.0 - market.confidence) * c.conf_margin
+        return 0.0
+
+    def _im_factor(self) -> float:
+        c = self.config.contingencies
+        im_factor = self.config.im_factor
+        if self.stable_price < c.peg_loss_threshold:
+            im_factor += (c.peg_loss_threshold - self.stable_price) * c.peg_loss_factor
+        return im_factor
 
     def _scan_block(self, u: int) -> None:
         block = self._blocks[u]
@@ -398,53 +525,18 @@ class PortfolioRiskBook:
         vals = self._vals(u)
         market = self._markets[u]
         assert market is not None
+        if self.kernel == "numba":
+            self._scan_block_fused(u, block, vals, market)
+            return
         cfg = self.config
-        ng = self._n_grid
-        values, extra = vals["values"], vals["extra"]
-        lin = block.lin
-        lin.data = block.lin_amount * vals["factors"][block.lin_factor_index]
-        pnl = np.asarray(lin @ values)
-        pos_d, neg_d = vals["pos"], vals["neg"]
-        if block.q_mixed.shape[0] and ng:
-            m = np.asarray(block.q_mixed @ values[:, :ng])
-            m *= np.where(m >= 0, pos_d[block.m_exp][:, None], neg_d[block.m_exp][:, None])
-            pnl[:, :ng] += np.asarray(block.r_mixed @ m)
-        mtm_opt = np.asarray(block.positions @ extra[:, 0]).ravel()
-        pnl[:, :ng] -= mtm_opt[:, None]
-        pnl *= self._damp
-        g = np.asarray(block.q_all @ extra)
-        gpos, gneg = pos_d[block.g_exp], neg_d[block.g_exp]
-        for j in range(self._col_scenario.size - ng):
-            x = g[:, 3 + j]
-            pe = (x * np.where(x >= 0, gpos, gneg) - g[:, 0]) * self._damp[ng + j]
-            pnl[:, ng + j] -= np.asarray(block.r_all @ np.abs(pe)).ravel()
-        idx = pnl.argmin(axis=1) if pnl.shape[1] else np.zeros(block.rows.size, dtype=np.int64)
-        worst = pnl[np.arange(block.rows.size), idx] if pnl.shape[1] else np.zeros(idx.size)
-        scenario = self._col_scenario[idx] if pnl.shape[1] else np.full(idx.size, -1)
-        if cfg.basis is not None and g.shape[0]:
-            bc = (np.minimum(np.minimum(g[:, 1] - g[:, 0], g[:, 2] - g[:, 0]), 0.0)
-                  * vals["basis_factor"][block.g_exp])
-            basis = np.asarray(block.r_all @ bc).ravel()
-        else:
-            basis = np.zeros(block.rows.size)
+        worst, scenario, basis, mtm_opt = self._block_terms_numpy(block, vals)
         zero_or_basis = np.minimum(basis, 0.0)
         lower = zero_or_basis <= worst
         worst = np.where(lower, zero_or_basis, worst)
         scenario = np.where(lower, -1, scenario)
-        c = cfg.contingencies
         spot = float(market.spot)
-        mm_cont = spot * (block.naked * c.mm_option + block.perp_units * c.mm_perp)
-        im_cont = spot * (block.naked * c.im_option + block.perp_units * c.im_perp)
-        if market.confidence < c.conf_threshold:
-            im_cont += ((1.0 - market.confidence) * c.conf_margin * spot
-                        * (block.perp_units + block.option_units))
-        im_factor = cfg.im_factor
-        if self.stable_price < c.peg_loss_threshold:
-            im_factor += (c.peg_loss_threshold - self.stable_price) * c.peg_loss_factor
+        mm_cont = spot * block.mm_units
+        im_cont = spot * (block.im_units + self._conf_add(market) * block.conf_units)
         mtm = self.cash[block.rows] + mtm_opt
-        rows = block.rows
-        self._mtm[rows] = mtm
-        self._worst[rows] = worst
-        self._worst_idx[rows] = scenario
-        self._maintenance[rows] = mtm + worst * cfg.mm_factor - mm_cont
-        self._initial[rows] = mtm + worst * im_factor - mm_cont - im_cont
+        self._out[u] = (mtm + worst * self._im_factor() - mm_cont - im_cont,
+                        mtm + worst * cfg.mm_factor - mm_cont, mtm, worst, scenario)
