@@ -431,8 +431,9 @@ class PortfolioRiskBook:
             empty = np.zeros(0)
             return PortfolioScan(empty, empty, empty, empty, np.zeros(0, dtype=np.int64),
                                  np.zeros(0, dtype=np.int64))
-        return PortfolioScan(*(x.copy() for x in out[:4]), out[4].copy(),
-                             block.rows.copy())
+        initial, maintenance, mtm, worst, scenario = out
+        return PortfolioScan(initial.copy(), maintenance.copy(), mtm.copy(), worst.copy(),
+                             scenario.copy(), block.rows.copy())
 
     def result(self) -> PortfolioScan:
         """The latest margins (copies)."""
