@@ -85,7 +85,7 @@ KERNELS = ["numpy", "numba"] if AVAILABLE else ["numpy"]
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
-@pytest.mark.parametrize("preset", ["derive-pm2", "span-like"])
+@pytest.mark.parametrize("preset", ["derive-pm2", "span-like", "paradex"])
 def test_scan_when_random_book_then_equals_exact_model_per_account(preset, kernel):
     cfg = portfolio_config({"preset": preset,
                             "contingencies": {"conf_threshold": 0.95, "conf_margin": 1.0}})

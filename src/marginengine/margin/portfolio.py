@@ -311,7 +311,7 @@ def naked_shorts(options: Sequence[OptionPosition]) -> float:
     return float(sum(max(0.0, -a) for a in per_strike.values()))
 
 
-def portfolio_deltas(p: Portfolio) -> tuple[float, float]:
+def portfolio_deltas(p: Portfolio, floor_rate_at_zero: bool = True) -> tuple[float, float]:
     """Net and gross delta of the portfolio in units of the underlying.
 
     An option's delta is d(value)/d(spot) with the forward moving with spot as the
@@ -328,7 +328,8 @@ def portfolio_deltas(p: Portfolio) -> tuple[float, float]:
                                 np.array([e[x.expiry].sec_to_expiry for x in o])
                                 / SECONDS_PER_YEAR,
                                 np.array([x.vol for x in o]),
-                                np.array([max(e[x.expiry].rate, 0.0) for x in o]),
+                                np.array([max(e[x.expiry].rate, 0.0) if floor_rate_at_zero
+                                          else e[x.expiry].rate for x in o]),
                                 np.array([x.is_call for x in o]))
         var = np.array([e[x.expiry].forward for x in o])
         deltas += list(np.asarray(g.delta) * var / p.spot * np.array([x.amount for x in o]))
@@ -425,7 +426,7 @@ def evaluate(portfolio: Portfolio, cfg: PortfolioMarginConfig) -> PortfolioMargi
             worst, source, worst_idx = float(pnl[i_min]), "scenario", i_min
     delta_risk = 0.0
     if cfg.min_delta is not None:
-        net, gross = portfolio_deltas(p)
+        net, gross = portfolio_deltas(p, cfg.floor_rate_at_zero)
         delta_risk = min_delta_risk(net, gross, p.spot, cfg.min_delta.net, cfg.min_delta.hedged)
         if -delta_risk < worst:
             worst, source, worst_idx = -delta_risk, "min_delta", None

@@ -38,7 +38,7 @@ from numpy.typing import ArrayLike, NDArray
 from marginengine.config.portfolio import PortfolioMarginConfig
 from marginengine.errors import FieldError
 from marginengine.margin.portfolio import discount_params, grid_scenarios, skew_params, vol_params
-from marginengine.pricing.black76 import price
+from marginengine.pricing.black76 import price, price_and_greeks
 from marginengine.pricing.inputs import FloatArray, float_array
 from marginengine.pricing.scenarios import (
     SECONDS_PER_YEAR,
@@ -381,6 +381,12 @@ class PortfolioRiskBook:
                     extra[opt, 3 + j] = price(fwd[el], k, tte[el] / SECONDS_PER_YEAR, sv,
                                               rate[el], call)
         values[~opt, :] = perp_price * (self._spot - 1.0)[None, :]
+        # d(value)/d(spot) per unit, for the minimum-delta requirement (perps: 1).
+        delta = np.ones(inst.size)
+        if opt.any() and cfg.min_delta is not None:
+            _, greeks = price_and_greeks(fwd[el], ins.strike[inst][opt], tte[el] / SECONDS_PER_YEAR,
+                                         vol, rate[el], ins.is_call[inst][opt])
+            delta[opt] = np.asarray(greeks.delta) * fwd[el] / spot
         pos_d, neg_d = static_discounts(tte, rate, discount_params(cfg))
         tau = tte / SECONDS_PER_YEAR
         basis_factor = (np.zeros_like(tau) if cfg.basis is None
@@ -395,7 +401,7 @@ class PortfolioRiskBook:
             w[~opt, :] = values[~opt, :]
             w *= self._damp
         self._values[underlying] = {"values": values, "extra": extra, "pos": pos_d,
-                                    "neg": neg_d, "weights": weights,
+                                    "neg": neg_d, "weights": weights, "delta": delta,
                                     "basis_factor": basis_factor}
         self._markets[underlying] = market
         return int(inst.size)
@@ -528,7 +534,32 @@ class PortfolioRiskBook:
         assert market is not None
         if self.kernel == "numba":
             self._scan_block_fused(u, block, vals, market)
-            return
+        else:
+            self._scan_block_numpy(u, block, vals, market)
+        if self.config.min_delta is not None:
+            self._apply_min_delta(u, block, vals, market)
+
+    def _apply_min_delta(self, u: int, block: _Block, vals: dict[str, FloatArray],
+                         market: UnderlyingMarket) -> None:
+        """Paradex's minimum-delta requirement: the worst is at most ``-risk``. Net delta
+        is linear in positions, gross delta linear in their absolute values."""
+        cfg = self.config
+        md = cfg.min_delta
+        out = self._out[u]
+        assert md is not None and out is not None
+        initial, maintenance, mtm, worst, scenario = out
+        net = np.asarray(block.positions @ vals["delta"]).ravel()
+        gross = np.asarray(abs(block.positions) @ np.abs(vals["delta"])).ravel()
+        hedged = np.maximum(0.0, (gross - np.abs(net)) / 2.0)
+        risk = (md.net * np.abs(net) + md.hedged * hedged) * float(market.spot)
+        lower = -risk < worst
+        new_worst = np.where(lower, -risk, worst)
+        shift = new_worst - worst
+        self._out[u] = (initial + shift * self._im_factor(), maintenance + shift * cfg.mm_factor,
+                        mtm, new_worst, np.where(lower, -1, scenario))
+
+    def _scan_block_numpy(self, u: int, block: _Block, vals: dict[str, FloatArray],
+                          market: UnderlyingMarket) -> None:
         cfg = self.config
         worst, scenario, basis, mtm_opt = self._block_terms_numpy(block, vals)
         zero_or_basis = np.minimum(basis, 0.0)
