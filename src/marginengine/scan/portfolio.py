@@ -212,6 +212,7 @@ class _Block:
         self.mm_units = np.zeros(n_acc)
         self.im_units = np.zeros(n_acc)
         self.conf_units = np.zeros(n_acc)
+        self.cash = np.zeros(n_acc)
 
 
 class PortfolioRiskBook:
@@ -319,6 +320,7 @@ class PortfolioRiskBook:
                 block.mm_units = block.naked * c.mm_option + block.perp_units * c.mm_perp
                 block.im_units = block.naked * c.im_option + block.perp_units * c.im_perp
                 block.conf_units = block.perp_units + block.option_units
+                block.cash = self.cash[block.rows]
         #: Per underlying, its accounts' (initial, maintenance, mtm, worst, scenario).
         self._out: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray, IntArray]
                         | None] = [None] * self.n_underlyings
@@ -507,7 +509,7 @@ class PortfolioRiskBook:
         fused(pp.indptr, pp.indices, pp.data, block.g_indptr, qa.indptr, qa.indices, qa.data,
               block.g_exp, block.g_kind, vals["weights"], vals["values"], vals["extra"],
               vals["pos"], vals["neg"], self._damp, vals["basis_factor"], self._n_grid,
-              self.cash[block.rows], block.mm_units, block.im_units, block.conf_units,
+              block.cash, block.mm_units, block.im_units, block.conf_units,
               float(market.spot), cfg.mm_factor, self._im_factor(), conf_add, *out, col)
         scenario = np.where(col >= 0, self._col_scenario[np.maximum(col, 0)], -1)
         self._out[u] = (out[0], out[1], out[2], out[3], scenario)
@@ -569,6 +571,6 @@ class PortfolioRiskBook:
         spot = float(market.spot)
         mm_cont = spot * block.mm_units
         im_cont = spot * (block.im_units + self._conf_add(market) * block.conf_units)
-        mtm = self.cash[block.rows] + mtm_opt
+        mtm = block.cash + mtm_opt
         self._out[u] = (mtm + worst * self._im_factor() - mm_cont - im_cont,
                         mtm + worst * cfg.mm_factor - mm_cont, mtm, worst, scenario)
