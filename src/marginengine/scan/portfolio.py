@@ -321,9 +321,13 @@ class PortfolioRiskBook:
                 block.im_units = block.naked * c.im_option + block.perp_units * c.im_perp
                 block.conf_units = block.perp_units + block.option_units
                 block.cash = self.cash[block.rows]
-        #: Per underlying, its accounts' (initial, maintenance, mtm, worst, scenario).
-        self._out: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray, IntArray]
-                        | None] = [None] * self.n_underlyings
+        # The whole book's latest margins; an account without positions (or not scanned
+        # yet) has its cash as margin. Scans write their accounts' rows in place.
+        self._initial = self.cash.copy()
+        self._maintenance = self.cash.copy()
+        self._mtm = self.cash.copy()
+        self._worst = np.zeros(self.n_accounts)
+        self._col = np.full(self.n_accounts, -1, dtype=np.int64)  # internal column, -1
 
     # ------------------------------------------------------------------ revaluation
 
@@ -434,28 +438,21 @@ class PortfolioRiskBook:
         if not 0 <= underlying < self.n_underlyings:
             raise FieldError("underlying", f"must be in [0, {self.n_underlyings})")
         self._scan_block(underlying)
-        block, out = self._blocks[underlying], self._out[underlying]
-        if block is None or out is None:
-            empty = np.zeros(0)
-            return PortfolioScan(empty, empty, empty, empty, np.zeros(0, dtype=np.int64),
-                                 np.zeros(0, dtype=np.int64))
-        initial, maintenance, mtm, worst, scenario = out
-        return PortfolioScan(initial.copy(), maintenance.copy(), mtm.copy(), worst.copy(),
-                             scenario.copy(), block.rows.copy())
+        block = self._blocks[underlying]
+        rows = block.rows if block is not None else np.zeros(0, dtype=np.int64)
+        return PortfolioScan(self._initial[rows], self._maintenance[rows], self._mtm[rows],
+                             self._worst[rows], self._scenario_of(self._col[rows]), rows.copy())
 
     def result(self) -> PortfolioScan:
-        """The latest margins (copies)."""
-        # An account without positions (or not scanned yet): its margin is its cash.
-        initial, maintenance, mtm = self.cash.copy(), self.cash.copy(), self.cash.copy()
-        worst = np.zeros(self.n_accounts)
-        scenario = np.full(self.n_accounts, -1, dtype=np.int64)
-        for block, out in zip(self._blocks, self._out, strict=True):
-            if block is None or out is None:
-                continue
-            rows = block.rows
-            initial[rows], maintenance[rows], mtm[rows], worst[rows], scenario[rows] = out
-        return PortfolioScan(initial, maintenance, mtm, worst, scenario,
+        """The whole book's latest margins (copies), in account order."""
+        return PortfolioScan(self._initial.copy(), self._maintenance.copy(), self._mtm.copy(),
+                             self._worst.copy(), self._scenario_of(self._col),
                              np.arange(self.n_accounts, dtype=np.int64))
+
+    def _scenario_of(self, col: IntArray) -> IntArray:
+        """Internal columns (-1: none) as indices of the configuration's scenarios."""
+        out: IntArray = np.where(col >= 0, self._col_scenario[np.maximum(col, 0)], -1)
+        return out
 
     def _vals(self, u: int) -> dict[str, FloatArray]:
         vals = self._values[u]
@@ -465,7 +462,7 @@ class PortfolioRiskBook:
 
     def _block_terms_numpy(self, block: _Block, vals: dict[str, FloatArray]
                            ) -> tuple[FloatArray, IntArray, FloatArray, FloatArray]:
-        """Worst scenario P&L and its index, basis contingency and options' MtM per
+        """Worst scenario P&L and its internal column, basis contingency and options' MtM per
         account, by sparse products and array passes (the fused kernel's oracle)."""
         ng = self._n_grid
         values, extra = vals["values"], vals["extra"]
@@ -488,7 +485,7 @@ class PortfolioRiskBook:
         idx = pnl.argmin(axis=1) if pnl.shape[1] else np.zeros(block.rows.size, dtype=np.int64)
         worst = (np.take_along_axis(pnl, idx[:, None], axis=1)[:, 0] if pnl.shape[1]
                  else np.zeros(idx.size))
-        scenario = self._col_scenario[idx] if pnl.shape[1] else np.full(idx.size, -1)
+        scenario = idx if pnl.shape[1] else np.full(idx.size, -1)  # internal column
         if self.config.basis is not None and g.shape[0]:
             bc = (np.minimum(np.minimum(g[:, 1] - g[:, 0], g[:, 2] - g[:, 0]), 0.0)
                   * vals["basis_factor"][block.g_exp])
@@ -500,19 +497,14 @@ class PortfolioRiskBook:
     def _scan_block_fused(self, u: int, block: _Block, vals: dict[str, FloatArray],
                           market: UnderlyingMarket) -> None:
         """The whole block in one compiled pass per account (scan/portfolio_kernel.py)."""
-        n = block.rows.size
-        out = [np.empty(n) for _ in range(4)]
-        col = np.empty(n, dtype=np.int64)
         pp, qa = block.perps, block.q_all
-        cfg = self.config
-        conf_add = self._conf_add(market)
         fused(pp.indptr, pp.indices, pp.data, block.g_indptr, qa.indptr, qa.indices, qa.data,
               block.g_exp, block.g_kind, vals["weights"], vals["values"], vals["extra"],
               vals["pos"], vals["neg"], self._damp, vals["basis_factor"], self._n_grid,
               block.cash, block.mm_units, block.im_units, block.conf_units,
-              float(market.spot), cfg.mm_factor, self._im_factor(), conf_add, *out, col)
-        scenario = np.where(col >= 0, self._col_scenario[np.maximum(col, 0)], -1)
-        self._out[u] = (out[0], out[1], out[2], out[3], scenario)
+              float(market.spot), self.config.mm_factor, self._im_factor(),
+              self._conf_add(market), block.rows, self._initial, self._maintenance, self._mtm,
+              self._worst, self._col)
 
     def _conf_add(self, market: UnderlyingMarket) -> float:
         c = self.config.contingencies
@@ -547,9 +539,9 @@ class PortfolioRiskBook:
         is linear in positions, gross delta linear in their absolute values."""
         cfg = self.config
         md = cfg.min_delta
-        out = self._out[u]
-        assert md is not None and out is not None
-        initial, maintenance, mtm, worst, scenario = out
+        assert md is not None
+        rows = block.rows
+        worst = self._worst[rows]
         net = np.asarray(block.positions @ vals["delta"]).ravel()
         gross = np.asarray(abs(block.positions) @ np.abs(vals["delta"])).ravel()
         hedged = np.maximum(0.0, (gross - np.abs(net)) / 2.0)
@@ -557,8 +549,10 @@ class PortfolioRiskBook:
         lower = -risk < worst
         new_worst = np.where(lower, -risk, worst)
         shift = new_worst - worst
-        self._out[u] = (initial + shift * self._im_factor(), maintenance + shift * cfg.mm_factor,
-                        mtm, new_worst, np.where(lower, -1, scenario))
+        self._initial[rows] += shift * self._im_factor()
+        self._maintenance[rows] += shift * cfg.mm_factor
+        self._worst[rows] = new_worst
+        self._col[rows] = np.where(lower, -1, self._col[rows])
 
     def _scan_block_numpy(self, u: int, block: _Block, vals: dict[str, FloatArray],
                           market: UnderlyingMarket) -> None:
@@ -572,5 +566,9 @@ class PortfolioRiskBook:
         mm_cont = spot * block.mm_units
         im_cont = spot * (block.im_units + self._conf_add(market) * block.conf_units)
         mtm = block.cash + mtm_opt
-        self._out[u] = (mtm + worst * self._im_factor() - mm_cont - im_cont,
-                        mtm + worst * cfg.mm_factor - mm_cont, mtm, worst, scenario)
+        rows = block.rows
+        self._initial[rows] = mtm + worst * self._im_factor() - mm_cont - im_cont
+        self._maintenance[rows] = mtm + worst * cfg.mm_factor - mm_cont
+        self._mtm[rows] = mtm
+        self._worst[rows] = worst
+        self._col[rows] = scenario

@@ -28,10 +28,11 @@ def _fused(p_indptr: Any, p_indices: Any, p_data: Any, g_indptr: Any, qa_indptr:
            qa_indices: Any, qa_data: Any, g_exp: Any, g_kind: Any, weights: Any,
            values: Any, extra: Any, pos: Any, neg: Any, damp: Any, basis_factor: Any,
            n_grid: int, cash: Any, mm_units: Any, im_units: Any, conf_units: Any,
-           spot: float, mm_factor: float, im_factor: float, conf_add: float,
+           spot: float, mm_factor: float, im_factor: float, conf_add: float, rows: Any,
            initial: Any, maintenance: Any, mtm: Any, worst: Any, worst_col: Any) -> None:
     """Per account, in one pass over its positions: margins, MtM, the worst P&L (or the
-    basis contingency, or 0, whichever is lowest) and its column (-1: not a scenario).
+    basis contingency, or 0, whichever is lowest) and its column (-1: not a scenario),
+    written at the account's row ``rows[a]`` of the output arrays (the whole book's).
 
     Perps (``p_*``, a CSR over the weights' first half) are linear. Each option group
     (an account's options of one expiry, ``qa_*``) is long-only (kind 0: its entries read
@@ -100,11 +101,12 @@ def _fused(p_indptr: Any, p_indices: Any, p_data: Any, g_indptr: Any, qa_indptr:
             best = -1
         m = cash[a] + msum
         mm_cont = spot * mm_units[a]
-        mtm[a] = m
-        worst[a] = w
-        worst_col[a] = best
-        maintenance[a] = m + w * mm_factor - mm_cont
-        initial[a] = m + w * im_factor - mm_cont - spot * (im_units[a] + conf_add * conf_units[a])
+        r = rows[a]
+        mtm[r] = m
+        worst[r] = w
+        worst_col[r] = best
+        maintenance[r] = m + w * mm_factor - mm_cont
+        initial[r] = m + w * im_factor - mm_cont - spot * (im_units[a] + conf_add * conf_units[a])
 
 
 def _compile(kernel: Callable[..., None]) -> Callable[..., None]:
