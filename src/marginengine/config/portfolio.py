@@ -34,7 +34,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from marginengine.config.models import _Strict
+from marginengine.config.base import StrictModel
 
 PORTFOLIO_PRESET_NAMES: tuple[str, ...] = ("derive-pm2", "paradex", "deribit-like", "span-like")
 
@@ -47,7 +47,7 @@ Signed = Annotated[float, Field(ge=-20, le=20, allow_inf_nan=False)]
 VolDirection = Literal["none", "up", "down", "linear", "abs"]
 
 
-class ScenarioConfig(_Strict):
+class ScenarioConfig(StrictModel):
     """One scenario: a spot multiplier (1.18 is +18%), a vol direction, a weight."""
 
     spot_shock: Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
@@ -55,7 +55,7 @@ class ScenarioConfig(_Strict):
     dampening: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 1.0
 
 
-class VolShockConfig(_Strict):
+class VolShockConfig(StrictModel):
     """Derive's ``VolShockParameters``: ``m = (30 days / max(tte, dte_floor))^power``,
     vol-up ``max(min_vol_up, vol (1 + vol_range_up m))``, vol-down
     ``vol max(0, 1 - vol_range_down m)``."""
@@ -68,7 +68,7 @@ class VolShockConfig(_Strict):
     min_vol_up: Annotated[float, Field(ge=0, le=20, allow_inf_nan=False)] = 0.0
 
 
-class SkewShockConfig(_Strict):
+class SkewShockConfig(StrictModel):
     """Derive's ``SkewShockParameters`` (the wings of the smile raised or lowered)."""
 
     linear_base_cap: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)]
@@ -81,7 +81,7 @@ class SkewShockConfig(_Strict):
     vol_param_scale: Signed
 
 
-class StaticDiscountConfig(_Strict):
+class StaticDiscountConfig(StrictModel):
     """The static-discount part of Derive's ``MarginParameters``: a long expiry's shocked
     value times ``long_base exp(-tau (r long_rate_mult + long_rate_add))``, a short one's
     times ``min(1/D, short_base / exp(-tau (r short_rate_mult + short_rate_add)))``."""
@@ -94,7 +94,7 @@ class StaticDiscountConfig(_Strict):
     short_rate_add: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
 
 
-class BasisConfig(_Strict):
+class BasisConfig(StrictModel):
     """Derive's ``BasisContingencyParameters`` (the forward contingency)."""
 
     spot_up: Annotated[float, Field(gt=1, lt=3, allow_inf_nan=False)]
@@ -103,7 +103,7 @@ class BasisConfig(_Strict):
     mult_factor: Annotated[float, Field(ge=0, le=20, allow_inf_nan=False)]
 
 
-class ContingencyConfig(_Strict):
+class ContingencyConfig(StrictModel):
     """Derive's ``OtherContingencyParameters``: per-perp and per-naked-short-option
     contingencies (fractions of spot per unit; the IM ones are added on top of the MM
     ones), oracle confidence and stablecoin depeg."""
@@ -118,7 +118,7 @@ class ContingencyConfig(_Strict):
     peg_loss_factor: Annotated[float, Field(ge=0, le=10, allow_inf_nan=False)] = 0.0
 
 
-class CollateralConfig(_Strict):
+class CollateralConfig(StrictModel):
     """Derive's ``CollateralParameters`` for one collateral asset: haircuts (MM, and IM
     on top of it; together at most 1) and whether it moves with the underlying
     (risk-cancelling: shocked with spot in every scenario)."""
@@ -135,7 +135,7 @@ class CollateralConfig(_Strict):
         return self
 
 
-class MinDeltaConfig(_Strict):
+class MinDeltaConfig(StrictModel):
     """Paradex's minimum-delta requirement: ``(net |net delta| + hedged hedged_delta)
     spot``, hedged delta = (gross - |net|) / 2; the risk is at least this."""
 
@@ -143,7 +143,7 @@ class MinDeltaConfig(_Strict):
     hedged: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
-class PortfolioMarginConfig(_Strict):
+class PortfolioMarginConfig(StrictModel):
     """Every parameter of the portfolio-margin model.
 
     ``margin = MtM + cash + factor x min(worst scenario P&L, basis contingency,
