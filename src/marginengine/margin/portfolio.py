@@ -31,7 +31,7 @@ up (against the account), as every decision on money must be exact.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Literal
@@ -39,7 +39,10 @@ from typing import Literal
 import numpy as np
 
 from marginengine.config.portfolio import PortfolioMarginConfig
+from marginengine.decisions import Code, Refusal
 from marginengine.errors import FieldError
+from marginengine.fixedpoint import PRICE_UNIT
+from marginengine.ledger.options import OptionClearing, OptionSeries
 from marginengine.margin.base import MarginKind
 from marginengine.pricing.black76 import price, price_and_greeks
 from marginengine.pricing.inputs import FloatArray
@@ -595,3 +598,52 @@ class WhatIf:
 def what_if(portfolio: Portfolio, trade: ProposedTrade, cfg: PortfolioMarginConfig) -> WhatIf:
     """Margin before and after ``trade`` (pure: nothing is booked)."""
     return WhatIf(evaluate(portfolio, cfg), evaluate(apply_trade(portfolio, trade), cfg))
+
+
+def validate_trade(account: str, result: WhatIf, quote_unit: int) -> Refusal | None:
+    """The pre-trade check of a portfolio-margined account (Derive's
+    ``PMRM_2._assessRisk``: a trade must leave initial margin >= 0, unless it does not
+    lower it): ``None`` or a refusal coded ``PMRM_2_InsufficientMargin`` with the initial
+    margins before and after, in quote units rounded against the account (down)."""
+    if result.accepted:
+        return None
+    # Margins (signed) floored to whole quote units: never overstated.
+    before = math.floor(Fraction(_finite("initial", result.before.initial)) * quote_unit)
+    after = math.floor(Fraction(_finite("initial", result.after.initial)) * quote_unit)
+    return Refusal(Code.PORTFOLIO_INSUFFICIENT_MARGIN,
+                   f"{account}: initial margin after the trade would be {after / quote_unit:,.2f}"
+                   f" (before {before / quote_unit:,.2f}); the trade adds risk",
+                   {"account": account, "initial_before": before, "initial_after": after})
+
+
+def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: float,
+                 now: int, forwards: Mapping[int, float], vol: Callable[[OptionSeries], float],
+                 rates: Mapping[int, float] | None = None, perp_position: float = 0.0,
+                 confidence: float = 1.0) -> Portfolio:
+    """The :class:`Portfolio` of ``account``'s ``underlying`` options in ``clearing``,
+    valued at the given market (forwards and rates per expiry timestamp, a vol per series):
+    sizes in options (``size / size_unit``), strikes in quote currency, cash in quote
+    tokens (floats: this is the screen; settlement and premiums stay exact in the
+    clearing).
+
+    Raises
+    ------
+    FieldError
+        An expiry held without a forward (``forwards``).
+    """
+    held = {s: n for s, n in clearing.positions.get(account, {}).items()
+            if s.underlying == underlying}
+    expiry_times = sorted({s.expiry for s in held})
+    for t in expiry_times:
+        if t not in forwards:
+            raise FieldError("forwards", f"no forward for expiry {t}")
+    rates = rates or {}
+    expiries = tuple(Expiry(float(max(t - now, 0)), float(forwards[t]), 0.0,
+                            float(rates.get(t, 0.0)), confidence) for t in expiry_times)
+    options = tuple(OptionPosition(expiry_times.index(s.expiry), s.strike / PRICE_UNIT,
+                                   s.is_call, n / clearing.size_unit, float(vol(s)))
+                    for s, n in sorted(held.items()))
+    return Portfolio(spot=spot, expiries=expiries, options=options,
+                     perp_position=perp_position,
+                     cash=clearing.cash.get(account, 0) / clearing.quote_unit,
+                     spot_confidence=confidence, perp_confidence=confidence)
