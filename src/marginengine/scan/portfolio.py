@@ -327,7 +327,7 @@ class PortfolioRiskBook:
         self._maintenance = self.cash.copy()
         self._mtm = self.cash.copy()
         self._worst = np.zeros(self.n_accounts)
-        self._col = np.full(self.n_accounts, -1, dtype=np.int64)  # internal column, -1
+        self._col = np.full(self.n_accounts, -1, dtype=np.int64)  # scenario index, -1
 
     # ------------------------------------------------------------------ revaluation
 
@@ -441,18 +441,13 @@ class PortfolioRiskBook:
         block = self._blocks[underlying]
         rows = block.rows if block is not None else np.zeros(0, dtype=np.int64)
         return PortfolioScan(self._initial[rows], self._maintenance[rows], self._mtm[rows],
-                             self._worst[rows], self._scenario_of(self._col[rows]), rows.copy())
+                             self._worst[rows], self._col[rows], rows.copy())
 
     def result(self) -> PortfolioScan:
         """The whole book's latest margins (copies), in account order."""
         return PortfolioScan(self._initial.copy(), self._maintenance.copy(), self._mtm.copy(),
-                             self._worst.copy(), self._scenario_of(self._col),
+                             self._worst.copy(), self._col.copy(),
                              np.arange(self.n_accounts, dtype=np.int64))
-
-    def _scenario_of(self, col: IntArray) -> IntArray:
-        """Internal columns (-1: none) as indices of the configuration's scenarios."""
-        out: IntArray = np.where(col >= 0, self._col_scenario[np.maximum(col, 0)], -1)
-        return out
 
     def _vals(self, u: int) -> dict[str, FloatArray]:
         vals = self._values[u]
@@ -462,7 +457,7 @@ class PortfolioRiskBook:
 
     def _block_terms_numpy(self, block: _Block, vals: dict[str, FloatArray]
                            ) -> tuple[FloatArray, IntArray, FloatArray, FloatArray]:
-        """Worst scenario P&L and its internal column, basis contingency and options' MtM per
+        """Worst scenario P&L and its scenario index, basis contingency and options' MtM per
         account, by sparse products and array passes (the fused kernel's oracle)."""
         ng = self._n_grid
         values, extra = vals["values"], vals["extra"]
@@ -485,7 +480,7 @@ class PortfolioRiskBook:
         idx = pnl.argmin(axis=1) if pnl.shape[1] else np.zeros(block.rows.size, dtype=np.int64)
         worst = (np.take_along_axis(pnl, idx[:, None], axis=1)[:, 0] if pnl.shape[1]
                  else np.zeros(idx.size))
-        scenario = idx if pnl.shape[1] else np.full(idx.size, -1)  # internal column
+        scenario = self._col_scenario[idx] if pnl.shape[1] else np.full(idx.size, -1)
         if self.config.basis is not None and g.shape[0]:
             bc = (np.minimum(np.minimum(g[:, 1] - g[:, 0], g[:, 2] - g[:, 0]), 0.0)
                   * vals["basis_factor"][block.g_exp])
@@ -503,8 +498,8 @@ class PortfolioRiskBook:
               vals["pos"], vals["neg"], self._damp, vals["basis_factor"], self._n_grid,
               block.cash, block.mm_units, block.im_units, block.conf_units,
               float(market.spot), self.config.mm_factor, self._im_factor(),
-              self._conf_add(market), block.rows, self._initial, self._maintenance, self._mtm,
-              self._worst, self._col)
+              self._conf_add(market), block.rows, self._col_scenario, self._initial,
+              self._maintenance, self._mtm, self._worst, self._col)
 
     def _conf_add(self, market: UnderlyingMarket) -> float:
         c = self.config.contingencies

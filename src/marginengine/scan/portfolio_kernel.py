@@ -29,10 +29,12 @@ def _fused(p_indptr: Any, p_indices: Any, p_data: Any, g_indptr: Any, qa_indptr:
            values: Any, extra: Any, pos: Any, neg: Any, damp: Any, basis_factor: Any,
            n_grid: int, cash: Any, mm_units: Any, im_units: Any, conf_units: Any,
            spot: float, mm_factor: float, im_factor: float, conf_add: float, rows: Any,
+           col_scenario: Any,
            initial: Any, maintenance: Any, mtm: Any, worst: Any, worst_col: Any) -> None:
     """Per account, in one pass over its positions: margins, MtM, the worst P&L (or the
-    basis contingency, or 0, whichever is lowest) and its column (-1: not a scenario),
-    written at the account's row ``rows[a]`` of the output arrays (the whole book's).
+    basis contingency, or 0, whichever is lowest) and its scenario (``col_scenario`` of
+    its column; -1: not a scenario), written at the account's row ``rows[a]`` of the
+    output arrays (the whole book's).
 
     Perps (``p_*``, a CSR over the weights' first half) are linear. Each option group
     (an account's options of one expiry, ``qa_*``) is long-only (kind 0: its entries read
@@ -104,7 +106,7 @@ def _fused(p_indptr: Any, p_indices: Any, p_data: Any, g_indptr: Any, qa_indptr:
         r = rows[a]
         mtm[r] = m
         worst[r] = w
-        worst_col[r] = best
+        worst_col[r] = col_scenario[best] if best >= 0 else -1
         maintenance[r] = m + w * mm_factor - mm_cont
         initial[r] = m + w * im_factor - mm_cont - spot * (im_units[a] + conf_add * conf_units[a])
 
