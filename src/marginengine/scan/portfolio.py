@@ -213,6 +213,7 @@ class _Block:
         self.im_units = np.zeros(n_acc)
         self.conf_units = np.zeros(n_acc)
         self.cash = np.zeros(n_acc)
+        self.local = np.arange(n_acc, dtype=np.int64)
 
 
 class PortfolioRiskBook:
@@ -321,13 +322,10 @@ class PortfolioRiskBook:
                 block.im_units = block.naked * c.im_option + block.perp_units * c.im_perp
                 block.conf_units = block.perp_units + block.option_units
                 block.cash = self.cash[block.rows]
-        # The whole book's latest margins; an account without positions (or not scanned
-        # yet) has its cash as margin. Scans write their accounts' rows in place.
-        self._initial = self.cash.copy()
-        self._maintenance = self.cash.copy()
-        self._mtm = self.cash.copy()
-        self._worst = np.zeros(self.n_accounts)
-        self._col = np.full(self.n_accounts, -1, dtype=np.int64)  # scenario index, -1
+        #: Per underlying, its accounts' latest (initial, maintenance, mtm, worst,
+        #: scenario index or -1), block-local and contiguous; fresh arrays at each scan.
+        self._out: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray, IntArray]
+                        | None] = [None] * self.n_underlyings
 
     # ------------------------------------------------------------------ revaluation
 
@@ -440,13 +438,24 @@ class PortfolioRiskBook:
         self._scan_block(underlying)
         block = self._blocks[underlying]
         rows = block.rows if block is not None else np.zeros(0, dtype=np.int64)
-        return PortfolioScan(self._initial[rows], self._maintenance[rows], self._mtm[rows],
-                             self._worst[rows], self._col[rows], rows.copy())
+        out = self._out[underlying]
+        if out is None:
+            empty = np.zeros(0)
+            return PortfolioScan(empty, empty, empty, empty, rows.copy(), rows.copy())
+        # The block's arrays are new at each scan and never changed after: no copy.
+        return PortfolioScan(*out[:4], out[4], rows.copy())
 
     def result(self) -> PortfolioScan:
         """The whole book's latest margins (copies), in account order."""
-        return PortfolioScan(self._initial.copy(), self._maintenance.copy(), self._mtm.copy(),
-                             self._worst.copy(), self._col.copy(),
+        # An account without positions (or not scanned yet): its margin is its cash.
+        initial, maintenance, mtm = self.cash.copy(), self.cash.copy(), self.cash.copy()
+        worst = np.zeros(self.n_accounts)
+        scenario = np.full(self.n_accounts, -1, dtype=np.int64)
+        for block, out in zip(self._blocks, self._out, strict=True):
+            if block is not None and out is not None:
+                rows = block.rows
+                initial[rows], maintenance[rows], mtm[rows], worst[rows], scenario[rows] = out
+        return PortfolioScan(initial, maintenance, mtm, worst, scenario,
                              np.arange(self.n_accounts, dtype=np.int64))
 
     def _vals(self, u: int) -> dict[str, FloatArray]:
@@ -493,13 +502,16 @@ class PortfolioRiskBook:
                           market: UnderlyingMarket) -> None:
         """The whole block in one compiled pass per account (scan/portfolio_kernel.py)."""
         pp, qa = block.perps, block.q_all
+        n = block.rows.size
+        out = [np.empty(n) for _ in range(4)]
+        col = np.empty(n, dtype=np.int64)
         fused(pp.indptr, pp.indices, pp.data, block.g_indptr, qa.indptr, qa.indices, qa.data,
               block.g_exp, block.g_kind, vals["weights"], vals["values"], vals["extra"],
               vals["pos"], vals["neg"], self._damp, vals["basis_factor"], self._n_grid,
               block.cash, block.mm_units, block.im_units, block.conf_units,
               float(market.spot), self.config.mm_factor, self._im_factor(),
-              self._conf_add(market), block.rows, self._col_scenario, self._initial,
-              self._maintenance, self._mtm, self._worst, self._col)
+              self._conf_add(market), block.local, self._col_scenario, *out, col)
+        self._out[u] = (out[0], out[1], out[2], out[3], col)
 
     def _conf_add(self, market: UnderlyingMarket) -> float:
         c = self.config.contingencies
@@ -535,8 +547,9 @@ class PortfolioRiskBook:
         cfg = self.config
         md = cfg.min_delta
         assert md is not None
-        rows = block.rows
-        worst = self._worst[rows]
+        out = self._out[u]
+        assert out is not None
+        initial, maintenance, mtm, worst, scenario = out
         net = np.asarray(block.positions @ vals["delta"]).ravel()
         gross = np.asarray(abs(block.positions) @ np.abs(vals["delta"])).ravel()
         hedged = np.maximum(0.0, (gross - np.abs(net)) / 2.0)
@@ -544,10 +557,8 @@ class PortfolioRiskBook:
         lower = -risk < worst
         new_worst = np.where(lower, -risk, worst)
         shift = new_worst - worst
-        self._initial[rows] += shift * self._im_factor()
-        self._maintenance[rows] += shift * cfg.mm_factor
-        self._worst[rows] = new_worst
-        self._col[rows] = np.where(lower, -1, self._col[rows])
+        self._out[u] = (initial + shift * self._im_factor(), maintenance + shift * cfg.mm_factor,
+                        mtm, new_worst, np.where(lower, -1, scenario))
 
     def _scan_block_numpy(self, u: int, block: _Block, vals: dict[str, FloatArray],
                           market: UnderlyingMarket) -> None:
@@ -561,9 +572,5 @@ class PortfolioRiskBook:
         mm_cont = spot * block.mm_units
         im_cont = spot * (block.im_units + self._conf_add(market) * block.conf_units)
         mtm = block.cash + mtm_opt
-        rows = block.rows
-        self._initial[rows] = mtm + worst * self._im_factor() - mm_cont - im_cont
-        self._maintenance[rows] = mtm + worst * cfg.mm_factor - mm_cont
-        self._mtm[rows] = mtm
-        self._worst[rows] = worst
-        self._col[rows] = scenario
+        self._out[u] = (mtm + worst * self._im_factor() - mm_cont - im_cont,
+                        mtm + worst * cfg.mm_factor - mm_cont, mtm, worst, scenario)
