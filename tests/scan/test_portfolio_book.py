@@ -97,7 +97,11 @@ def test_scan_when_random_book_then_equals_exact_model_per_account(preset, kerne
     assert book.kernel == kernel
     for u, m in enumerate(markets):
         book.set_market(u, m)
-    res = book.scan()
+    scanned = book.scan()
+    res = book.result()
+    # scan() lists the accounts block by block; result() in account order: the same.
+    assert sorted(scanned.accounts.tolist()) == list(range(120))
+    assert np.array_equal(res.initial[scanned.accounts], scanned.initial)
     dense = pos.toarray()
     for a in range(120):
         exact = evaluate(twin(inst, markets, dense[a], float(cash[a])), cfg)
@@ -117,7 +121,8 @@ def test_rescan_when_one_underlying_moves_then_only_its_accounts_change(kernel):
     book = PortfolioRiskBook(inst, pos, np.full(40, 10_000.0), cfg, kernel=kernel)
     for u, m in enumerate(markets):
         book.set_market(u, m)
-    before = book.scan()
+    book.scan()
+    before = book.result()
     m1 = markets[1]
     moved = UnderlyingMarket(spot=m1.spot * 0.9, sec_to_expiry=m1.sec_to_expiry,
                              forward=m1.forward * 0.9, rate=m1.rate, vol=m1.vol * 1.3,
@@ -131,8 +136,8 @@ def test_rescan_when_one_underlying_moves_then_only_its_accounts_change(kernel):
     assert np.array_equal(after.initial[u0], before.initial[u0])
     assert not np.allclose(after.initial[~u0], before.initial[~u0])
     # The rescan equals a full scan at the new market.
-    full = book.scan()
-    assert np.array_equal(full.initial, after.initial)
+    book.scan()
+    assert np.array_equal(book.result().initial, after.initial)
     markets[1] = moved
     dense = pos.toarray()
     a = int(np.flatnonzero(~u0)[0])
@@ -166,7 +171,8 @@ def test_book_when_account_empty_then_margin_is_cash():
     inst, _ = universe()
     pos = sp.csr_matrix((2, inst.underlying.size))
     book = PortfolioRiskBook(inst, pos, [5.0, 7.0], portfolio_config(preset="derive-pm2"))
-    res = book.scan()
+    assert book.scan().accounts.size == 0
+    res = book.result()
     assert res.initial.tolist() == [5.0, 7.0] and res.worst_scenario.tolist() == [-1, -1]
 
 
@@ -179,7 +185,8 @@ def test_kernels_when_same_book_then_same_margins():
         book = PortfolioRiskBook(inst, pos, np.zeros(300), cfg, kernel=kernel)
         for u, m in enumerate(markets):
             book.set_market(u, m)
-        results.append(book.scan())
+        book.scan()
+        results.append(book.result())
     for r in results[1:]:
         np.testing.assert_allclose(r.initial, results[0].initial, rtol=1e-12, atol=1e-7)
         assert np.array_equal(r.worst_scenario, results[0].worst_scenario)

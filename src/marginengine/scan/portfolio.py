@@ -112,9 +112,10 @@ class PortfolioScan:
         ``(accounts,)`` the index in the configuration's scenarios of the worst one, -1
         when the basis contingency or zero was lower.
     accounts
-        The accounts (rows of the book's positions) the arrays describe, in order: all
-        of them after :meth:`PortfolioRiskBook.scan`, one underlying's after
-        :meth:`PortfolioRiskBook.rescan`.
+        The accounts (rows of the book's positions) the arrays describe, in order: every
+        account with positions, block by block, after :meth:`PortfolioRiskBook.scan`;
+        one underlying's after :meth:`PortfolioRiskBook.rescan`; all, in account order,
+        from :meth:`PortfolioRiskBook.result`.
     """
 
     initial: FloatArray
@@ -425,10 +426,21 @@ class PortfolioRiskBook:
         return out
 
     def scan(self) -> PortfolioScan:
-        """Every account's margin (every underlying must have a market)."""
+        """Every account's margin (every underlying must have a market), in the book's
+        order: block after block, :attr:`PortfolioScan.accounts` naming each row
+        (:meth:`result` gives account order). Accounts without positions are left out."""
         for u in range(self.n_underlyings):
             self._scan_block(u)
-        return self.result()
+        parts = [(b.rows, o) for b, o in zip(self._blocks, self._out, strict=True)
+                 if b is not None and o is not None]
+        if not parts:
+            empty = np.zeros(0)
+            none = np.zeros(0, dtype=np.int64)
+            return PortfolioScan(empty, empty, empty, empty, none, none)
+        cols = [np.concatenate([o[i] for _, o in parts]) for i in range(4)]
+        return PortfolioScan(cols[0], cols[1], cols[2], cols[3],
+                             np.concatenate([o[4] for _, o in parts]),
+                             np.concatenate([r for r, _ in parts]))
 
     def rescan(self, underlying: int) -> PortfolioScan:
         """Rescan the accounts of one underlying (after :meth:`set_market` on it) and
