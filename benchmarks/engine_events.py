@@ -24,7 +24,8 @@ The two sides of each ratio run *paired*: chunk by chunk, alternately (the order
 every chunk), so both see the same load on a shared machine; the pair is repeated
 ``--repeat`` times and the best of each side kept. It prints the rates and the two
 ratios with their targets: per event / raw inserts (at least 0.2) and per batch / in memory
-(at least 0.8).
+(at least 0.8), and the latter in CPU time (``process_time``: the log's own work, without
+the waits for the disk and for a core, which a loaded machine lengthens).
 
 Usage::
 
