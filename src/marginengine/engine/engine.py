@@ -141,9 +141,12 @@ class Engine(StateReads):
             ``FULL`` (default): a commit survives power loss; ``NORMAL``: a crash of the
             process (see :meth:`marginengine.persistence.SQLiteStore.create`).
         durability
-            ``"event"`` (default): every outcome is durable before :meth:`apply` returns it;
-            ``"batch"``: outcomes are committed together by :meth:`commit` or at the end of
-            a ``with engine.batch():`` block (and at :meth:`close`).
+            ``"event"`` (default): every outcome is durable before :meth:`apply` returns it
+            (it is written inside the event's transaction, so a log that fails rolls the
+            event back), and listeners hear of it right after that commit; ``"batch"``:
+            outcomes are committed together by :meth:`commit` or at the end of a
+            ``with engine.batch():`` block (and at :meth:`close`), and the batch's changes
+            reach the listeners then, in order (see :meth:`subscribe`).
         checkpoint_every
             Checkpoint the WAL into the main file, with the acknowledged count, every this
             many events (default: whenever the WAL reaches 1,000 pages, and at close).
