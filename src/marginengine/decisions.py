@@ -134,6 +134,26 @@ class Code(StrEnum):
     MORPHO_MAX_FEE_EXCEEDED = "max fee exceeded"
     SHARES_EXCEED_BALANCE = "SHARES_EXCEED_BALANCE"
     ASSETS_EXCEED_BALANCE = "ASSETS_EXCEED_BALANCE"
+    # ---- Liquity v1: revert strings (liquity/dev packages/contracts/contracts/
+    # BorrowerOperations.sol, TroveManager.sol, StabilityPool.sol)
+    LIQUITY_MAX_FEE = "LIQUITY_INVALID_MAX_FEE"  # two Liquity strings; the message holds each
+    LIQUITY_FEE_EXCEEDED = "Fee exceeded provided maximum"
+    LIQUITY_MIN_NET_DEBT = "BorrowerOps: Trove's net debt must be greater than minimum"
+    LIQUITY_ICR_BELOW_MCR = (
+        "BorrowerOps: An operation that would result in ICR < MCR is not permitted")
+    LIQUITY_ICR_BELOW_CCR = "BorrowerOps: Operation must leave trove with ICR >= CCR"
+    LIQUITY_TCR_BELOW_CCR = (
+        "BorrowerOps: An operation that would result in TCR < CCR is not permitted")
+    LIQUITY_ICR_DECREASE = "BorrowerOps: Cannot decrease your Trove's ICR in Recovery Mode"
+    LIQUITY_RECOVERY_NO_COLL_WITHDRAWAL = (
+        "BorrowerOps: Collateral withdrawal not permitted Recovery Mode")
+    LIQUITY_NOTHING_TO_LIQUIDATE = "TroveManager: nothing to liquidate"
+    LIQUITY_EMPTY_TROVE_ARRAY = "TroveManager: Calldata address array must not be empty"
+    LIQUITY_ONLY_ONE_TROVE = "TroveManager: Only one trove in the system"
+    LIQUITY_SP_MIN_DEPOSITS = "Withdrawal must leave totalBoldDeposits >= MIN_LUSD_IN_SP"
+    LIQUITY_SP_NO_DEPOSIT = "StabilityPool: User must have a non-zero deposit"
+    LIQUITY_SP_UNDERCOLLATERALIZED = (
+        "StabilityPool: Cannot withdraw while there are troves with ICR < MCR")
 
 
 @dataclass(frozen=True)
