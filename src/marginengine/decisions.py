@@ -154,6 +154,17 @@ class Code(StrEnum):
     LIQUITY_SP_NO_DEPOSIT = "StabilityPool: User must have a non-zero deposit"
     LIQUITY_SP_UNDERCOLLATERALIZED = (
         "StabilityPool: Cannot withdraw while there are troves with ICR < MCR")
+    # ---- Euler v2 (EVK): custom errors (euler-xyz/euler-vault-kit src/EVault/shared/Errors.sol)
+    EULER_ACCOUNT_LIQUIDITY = "E_AccountLiquidity"
+    EULER_SELF_LIQUIDATION = "E_SelfLiquidation"
+    EULER_BAD_COLLATERAL = "E_BadCollateral"
+    EULER_EXCESSIVE_REPAY_AMOUNT = "E_ExcessiveRepayAmount"
+    EULER_MIN_YIELD = "E_MinYield"
+    EULER_LTV_BORROW = "E_LTVBorrow"
+    EULER_LTV_LIQUIDATION = "E_LTVLiquidation"
+    EULER_BAD_MAX_LIQUIDATION_DISCOUNT = "E_BadMaxLiquidationDiscount"
+    EULER_CONFIG_AMOUNT_TOO_LARGE = "E_ConfigAmountTooLargeToEncode"
+    EULER_LIQUIDATION_COOL_OFF = "E_LiquidationCoolOff"
 
 
 @dataclass(frozen=True)
