@@ -76,7 +76,7 @@ def size_discount_asset_weight(size: int, imf_factor: int, asset_weight: int) ->
 
 def to_amm_precision(size: int, decimals: int) -> int:
     """A token amount in ``AMM_RESERVE_PRECISION`` (``get_asset_weight``'s conversion)."""
-    precision = 10**decimals
+    precision = int(10**decimals)
     if precision > AMM_RESERVE_PRECISION:
         return size // (precision // AMM_RESERVE_PRECISION)
     return size * AMM_RESERVE_PRECISION // precision
@@ -84,7 +84,7 @@ def to_amm_precision(size: int, decimals: int) -> int:
 
 def token_amount(balance: int, decimals: int, cumulative_interest: int, borrow: bool) -> int:
     """``get_token_amount``: scaled balance x cumulative interest; a borrow rounds up."""
-    precision_decrease = 10 ** (19 - decimals)
+    precision_decrease = int(10 ** (19 - decimals))
     product = balance * cumulative_interest
     if borrow:
         return -(-product // precision_decrease)
@@ -93,7 +93,8 @@ def token_amount(balance: int, decimals: int, cumulative_interest: int, borrow: 
 
 def token_value(amount: int, decimals: int, oracle_price: int) -> int:
     """``get_token_value``: ``amount x price / 10^decimals``, floored toward minus infinity."""
-    return amount * oracle_price // 10**decimals
+    unit = int(10**decimals)
+    return amount * oracle_price // unit
 
 
 @dataclass(frozen=True)
