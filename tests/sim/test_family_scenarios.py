@@ -140,3 +140,19 @@ def test_bad_field_is_one_error_naming_it(name: str, path: tuple[Any, ...], valu
     with pytest.raises(ConfigError) as exc:
         run_family_scenario(d)
     assert message in str(exc.value)
+
+
+def test_mango_health_init_goes_negative_before_maint():
+    r = load_and_run(FAMILIES / "mango_health.toml").as_dict()
+    rows = [step["accounts"]["alice"] for step in r["steps"]]
+    # SOL 100: maint = 100 x 100 x 0.9 - (6,000 + 100) x 1.025 (the perp's -20 x 1.05 x 100
+    # + 2,000 quote, settled in USDC) = 2,747.5; init uses USDC's init liability weight
+    # scaled by 30M / 25M borrowed: 8,000 - 6,200 x 1.26 = 188. (I80F48 weights from f64
+    # put the figures a micro-dollar under.)
+    assert (rows[0]["maint"], rows[0]["init"]) == ("2747.499999", "187.999999")
+    # SOL 85 with the stable price at 95: init takes SOL at 85 and the short at 95.
+    assert rows[1]["init"] == "-873.400001" and not rows[1]["can_open_positions"]
+    assert rows[1]["maint"] == "1676.299999"
+    # SOL 60: maint below zero -> liquidatable.
+    assert rows[3]["maint"] == "-143.200001" and rows[3]["liquidatable"]
+    assert r["summary"]["liquidatable_at_end"] == ["alice"]

@@ -32,12 +32,25 @@ def _liquidation_rows(report: dict[str, Any]) -> Table:
     return table
 
 
+def _health_rows(report: dict[str, Any]) -> Table:
+    table = Table(title=f"{report['name']} ({report['family']}): health")
+    for name in ("step", "account", "init", "maint", "liquidation end", "liquidatable"):
+        table.add_column(name, justify="left" if name in ("step", "account") else "right")
+    for step in report["steps"]:
+        for account, row in step.get("accounts", {}).items():
+            table.add_row(step["label"] or str(step["step"]), account, row["init"],
+                          row["maint"], row["liquidation_end"],
+                          "yes" if row["liquidatable"] else "no")
+    return table
+
+
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def family(scenario: Path, as_json: bool) -> None:
     """Run SCENARIO, a family scenario (TOML with family = "morpho-blue", "liquity-v1",
-    "liquity-v1-2025" or "euler-v2"; see examples/families/ and docs/formats.md).
+    "liquity-v1-2025", "euler-v2" or "mango-v4"; see examples/families/ and
+    docs/formats.md).
 
     Every step: time passes, prices and parameters change, then a keeper liquidates every
     account the family's rules allow. The file is checked in full before anything runs;
@@ -50,7 +63,10 @@ def family(scenario: Path, as_json: bool) -> None:
         click.echo(json.dumps(report, indent=2))
         return
     console = Console(width=None if sys.stdout.isatty() else 160)
-    console.print(_liquidation_rows(report))
+    if any(step["liquidations"] for step in report["steps"]):
+        console.print(_liquidation_rows(report))
+    if any("accounts" in step for step in report["steps"]):
+        console.print(_health_rows(report))
     summary = Table(title="summary")
     summary.add_column("figure")
     summary.add_column("value", justify="right")

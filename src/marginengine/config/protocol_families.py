@@ -15,6 +15,8 @@ Presets:
     Liquity v1 with liquity/dev's 2025 pool that always keeps 1 LUSD (commit 800e820f).
 ``euler-v2``
     Euler Vault Kit vaults (euler-xyz/euler-vault-kit ``src/EVault``).
+``mango-v4``
+    Mango v4 account health (blockworks-foundation/mango-v4 ``src/health``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class ProtocolFamily(Enum):
     MORPHO_BLUE = "morpho-blue"
     LIQUITY_V1 = "liquity-v1"
     EULER_V2 = "euler-v2"
+    MANGO_V4 = "mango-v4"
 
 
 class StabilityPoolVariant(Enum):
@@ -77,6 +80,9 @@ FAMILY_PRESETS: dict[str, FamilyRules] = {
     "euler-v2": FamilyRules(
         "euler-v2", ProtocolFamily.EULER_V2,
         source="euler-xyz/euler-vault-kit@5b98b42048ba11ae82fb62dfec06d1010c8e41e6"),
+    "mango-v4": FamilyRules(
+        "mango-v4", ProtocolFamily.MANGO_V4,
+        source="blockworks-foundation/mango-v4@1303a4a16228eb1e8e8d4f0eef724eaf63310c86"),
 }
 
 
