@@ -114,3 +114,47 @@ def test_token_amounts_round_deposits_down_and_borrows_up():
     assert token_amount(3 * SPOT_BALANCE_PRECISION, 6, 10**10 + 1, borrow=True) == 3_000_001
     with pytest.raises(ValueError, match="decimals"):
         SpotMarket(decimals=20)
+
+
+def test_perp_margin_requirement_and_capped_pnl_of_drifts_suite():
+    # calculate_user_equity_value_tests: margin_ratio_initial 1000, imf_factor 1000, a short
+    # of 12295081967 / 2 base at an oracle of 22,050 with quote 153688524588 ($25,000 entry):
+    # pmr == 13555327867 and upnl == 100000000 (the 100 USDC initial cap); at 21,050
+    # pmr_2 == 12940573769, and pmr - pmr_2 == 614754098.
+    from marginengine.margin.drift import PerpBalance, PerpMarketMargin, perp_margin
+
+    market = PerpMarketMargin(1_000, 500, imf_factor=1_000,
+                              pnl=PerpPnlWeights(10_000, 10_000, unrealized_pnl_imf_factor=1_000))
+    pos = PerpBalance(market, -(12_295_081_967 // 2), 153_688_524_588, 22_050 * PRICE_PRECISION)
+    pmr, upnl = perp_margin(pos, INITIAL)
+    assert (pmr, upnl) == (13_555_327_867, 100_000_000)
+    pos2 = PerpBalance(market, -(12_295_081_967 // 2), 153_688_524_588, 21_050 * PRICE_PRECISION)
+    pmr2, upnl2 = perp_margin(pos2, INITIAL)
+    assert (pmr2, upnl2) == (12_940_573_769, 100_000_000)
+    assert pmr - pmr2 == 614_754_098
+    # Maintenance counts the whole PnL: -6147540983 x 22050 / 1e9 + 153688524588.
+    assert perp_margin(pos, MAINT)[1] == -135_553_278_675 + 153_688_524_588
+
+
+def test_cross_margin_account_sums_weighted_spot_and_perp():
+    from marginengine.margin.drift import (
+        PerpBalance,
+        PerpMarketMargin,
+        SpotBalance,
+        margin_calculation,
+    )
+
+    usdc = SpotMarket(decimals=6, initial_asset_weight=10_000, maintenance_asset_weight=10_000,
+                      initial_liability_weight=10_000, maintenance_liability_weight=10_000)
+    sol = SpotMarket(decimals=9, initial_asset_weight=8_000, maintenance_asset_weight=9_000,
+                     initial_liability_weight=12_000, maintenance_liability_weight=11_000)
+    perp = PerpMarketMargin(1_000, 500)
+    spots = [SpotBalance(usdc, -1_000 * QUOTE_PRECISION, PRICE_PRECISION),
+             SpotBalance(sol, 50 * 10**9, 100 * PRICE_PRECISION)]
+    perps = [PerpBalance(perp, 10 * 10**9, -1_000 * QUOTE_PRECISION, 100 * PRICE_PRECISION)]
+    calc = margin_calculation(spots, perps, MAINT)
+    # collateral: 50 SOL x 100 x 0.9 = 4,500, + PnL 10 x 100 - 1,000 = 0
+    # requirement: 1,000 USDC borrowed x 1 + 1,000 of perp notional x 5% = 1,050
+    assert (calc.total_collateral, calc.margin_requirement) == (4_500 * QUOTE_PRECISION,
+                                                                1_050 * QUOTE_PRECISION)
+    assert calc.meets and calc.free_collateral == 3_450 * QUOTE_PRECISION

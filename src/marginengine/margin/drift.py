@@ -243,6 +243,140 @@ class PerpPnlWeights:
         return pnl
 
 
+#: ``MARGIN_PRECISION`` (perp margin ratios, 1e4).
+MARGIN_PRECISION = 10_000
+
+
+@dataclass(frozen=True)
+class PerpMarketMargin:
+    """The margin fields of Drift's ``PerpMarket`` (ratios in ``MARGIN_PRECISION``).
+
+    Attributes
+    ----------
+    margin_ratio_initial, margin_ratio_maintenance
+        Margin ratios without size premium (1e4).
+    imf_factor
+        Size premium factor (1e6).
+    pnl
+        The unrealized-PnL weights.
+    """
+
+    margin_ratio_initial: int
+    margin_ratio_maintenance: int
+    imf_factor: int = 0
+    pnl: PerpPnlWeights = PerpPnlWeights()
+
+    def margin_ratio(self, size: int, kind: MarginRequirementType) -> int:
+        """``PerpMarket::get_margin_ratio`` (not high-leverage mode): the default ratio
+        for ``kind`` (fill: the mean), raised by the bounded size premium."""
+        if kind is MarginRequirementType.INITIAL:
+            default = self.margin_ratio_initial
+        elif kind is MarginRequirementType.FILL:
+            default = (self.margin_ratio_initial + self.margin_ratio_maintenance) // 2
+        else:
+            default = self.margin_ratio_maintenance
+        sized = drift_size_premium_liability_weight(abs(size), self.imf_factor, default,
+                                                    MARGIN_PRECISION)
+        return max(default, sized)
+
+
+@dataclass(frozen=True)
+class SpotBalance:
+    """A spot position: signed token amount (native units) in a market at a price."""
+
+    market: SpotMarket
+    token_amount: int
+    oracle_price: int
+
+
+@dataclass(frozen=True)
+class PerpBalance:
+    """A perp position without open orders.
+
+    Attributes
+    ----------
+    market
+        Its market's margin fields.
+    base_asset_amount
+        Signed base (``BASE_PRECISION`` 1e9).
+    quote_asset_amount
+        Signed quote (1e6), the entry cost with unsettled funding folded in.
+    oracle_price
+        ``PRICE_PRECISION`` (1e6).
+    """
+
+    market: PerpMarketMargin
+    base_asset_amount: int
+    quote_asset_amount: int
+    oracle_price: int
+
+
+@dataclass(frozen=True)
+class MarginCalculation:
+    """Total collateral and margin requirement of a cross-margin account (quote 1e6)."""
+
+    total_collateral: int
+    margin_requirement: int
+
+    @property
+    def free_collateral(self) -> int:
+        """``total_collateral - margin_requirement`` (negative: below requirement)."""
+        return self.total_collateral - self.margin_requirement
+
+    @property
+    def meets(self) -> bool:
+        """``meets_margin_requirement``: ``total_collateral >= margin_requirement``."""
+        return self.total_collateral >= self.margin_requirement
+
+
+def weighted_spot_value(balance: SpotBalance, kind: MarginRequirementType) -> int:
+    """``simulate_fills_both_sides`` without orders: token value x its weight / 1e4.
+
+    The value floors toward minus infinity (``get_strict_token_value``), the weighting
+    truncates toward zero (``i128::safe_div``).
+    """
+    m = balance.market
+    value = token_value(balance.token_amount, m.decimals, balance.oracle_price)
+    if value > 0:
+        w = m.asset_weight(abs(balance.token_amount), balance.oracle_price, kind)
+    elif value < 0:
+        w = m.liability_weight(abs(balance.token_amount), kind)
+    else:
+        return 0
+    return _div_trunc(value * w, SPOT_WEIGHT_PRECISION)
+
+
+def perp_margin(position: PerpBalance, kind: MarginRequirementType
+                ) -> tuple[int, int]:
+    """``calculate_perp_position_value_and_pnl`` (no orders, quote price 1): the margin
+    requirement ``liability value x margin ratio / 1e4`` and the weighted unrealized PnL."""
+    base = position.base_asset_amount
+    price = max(position.oracle_price, 0)
+    liability = abs(base) * price // (PRICE_PRECISION * AMM_TO_QUOTE_PRECISION_RATIO)
+    ratio = position.market.margin_ratio(base, kind)
+    requirement = liability * ratio // MARGIN_PRECISION
+    pnl = _div_trunc(base * price, AMM_RESERVE_PRECISION) + position.quote_asset_amount
+    return requirement, position.market.pnl.weighted_pnl(pnl, kind)
+
+
+def margin_calculation(spots: list[SpotBalance], perps: list[PerpBalance],
+                       kind: MarginRequirementType) -> MarginCalculation:
+    """``calculate_margin_requirement_and_total_collateral`` for spot balances and perp
+    positions without open orders (strict prices equal to the oracle's)."""
+    collateral = requirement = 0
+    for spot in spots:
+        weighted = weighted_spot_value(spot, kind)
+        if weighted > 0:
+            collateral += weighted
+        else:
+            requirement += -weighted
+    for perp in perps:
+        req, pnl = perp_margin(perp, kind)
+        requirement += req
+        collateral += pnl
+    return MarginCalculation(collateral, requirement)
+
+
 def _div_trunc(a: int, b: int) -> int:
     # Rust's i128 division (SafeMath safe_div) truncates toward zero.
     q = abs(a) // abs(b)
@@ -251,6 +385,7 @@ def _div_trunc(a: int, b: int) -> int:
 
 __all__ = [
     "AMM_RESERVE_PRECISION",
+    "MARGIN_PRECISION",
     "MAX_POSITIVE_UPNL_FOR_INITIAL_MARGIN",
     "PRICE_PRECISION",
     "QUOTE_PRECISION",
@@ -258,11 +393,18 @@ __all__ = [
     "SPOT_CUMULATIVE_INTEREST_PRECISION",
     "SPOT_IMF_PRECISION",
     "SPOT_WEIGHT_PRECISION",
+    "MarginCalculation",
     "MarginRequirementType",
+    "PerpBalance",
+    "PerpMarketMargin",
     "PerpPnlWeights",
+    "SpotBalance",
     "SpotMarket",
+    "margin_calculation",
+    "perp_margin",
     "size_discount_asset_weight",
     "to_amm_precision",
     "token_amount",
     "token_value",
+    "weighted_spot_value",
 ]
