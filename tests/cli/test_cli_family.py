@@ -17,6 +17,7 @@ FAMILIES = EXAMPLES / "families"
     ("liquity_recovery_crash", "liquity-v1"),
     ("euler_ramp_liquidation", "euler-v2"),
     ("mango_health", "mango-v4"),
+    ("drift_cross_margin", "drift-v2"),
 ])
 def test_family_example_runs_from_the_cli(name: str, family: str,
                                           capsys: pytest.CaptureFixture[str]):
@@ -24,9 +25,10 @@ def test_family_example_runs_from_the_cli(name: str, family: str,
     assert code == 0, err
     report = json.loads(out)
     assert report["family"] == family and report["name"] == name
-    assert any(step["liquidations"] or any(a.get("liquidatable") for a in
-                                           step.get("accounts", {}).values())
-               for step in report["steps"])
+    assert any(step["liquidations"] or any(
+        a.get("liquidatable") for a in (*step.get("accounts", {}).values(),
+                                        *step.get("margin", {}).values()))
+        for step in report["steps"])
 
 
 def test_family_table_output(capsys: pytest.CaptureFixture[str]):

@@ -156,3 +156,21 @@ def test_mango_health_init_goes_negative_before_maint():
     # SOL 60: maint below zero -> liquidatable.
     assert rows[3]["maint"] == "-143.200001" and rows[3]["liquidatable"]
     assert r["summary"]["liquidatable_at_end"] == ["alice"]
+
+
+def test_drift_cross_margin_initial_fails_before_maintenance():
+    r = load_and_run(FAMILIES / "drift_cross_margin.toml").as_dict()
+    rows = [step["margin"]["trader"] for step in r["steps"]]
+    # SOL 150: 200 SOL x 150 x 0.8 (the IMF size discount, 1.1 / (1 + isqrt(2e12 + 1) x
+    # 0.0005 / 1e5) = 1.0922, does not bind) = 24,000 against 10,000 USDC borrowed + 60,000
+    # of BTC notional x 10% (the size premium 0.8 x 10% + 0.05% stays under 10%) = 16,000.
+    assert rows[0]["initial"] == {"total_collateral": "24000", "margin_requirement": "16000"}
+    assert rows[0]["maintenance"] == {"total_collateral": "27000",
+                                      "margin_requirement": "13000"}
+    # SOL 120, BTC 66,000: the -6,000 PnL counts in full: 19,200 - 6,000 < 10,000 + 6,600.
+    assert rows[1]["initial"] == {"total_collateral": "13200", "margin_requirement": "16600"}
+    assert not rows[1]["can_open_positions"] and not rows[1]["liquidatable"]
+    # SOL 100, BTC 70,000: 18,000 - 10,000 = 8,000 < 10,000 + 3,500 -> liquidatable.
+    assert rows[2]["maintenance"] == {"total_collateral": "8000",
+                                      "margin_requirement": "13500"}
+    assert rows[2]["liquidatable"]

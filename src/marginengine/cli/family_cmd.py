@@ -44,12 +44,28 @@ def _health_rows(report: dict[str, Any]) -> Table:
     return table
 
 
+def _margin_rows(report: dict[str, Any]) -> Table:
+    table = Table(title=f"{report['name']} ({report['family']}): margin")
+    for name in ("step", "account", "collateral (init)", "requirement (init)",
+                 "collateral (maint)", "requirement (maint)", "liquidatable"):
+        table.add_column(name, justify="left" if name in ("step", "account") else "right")
+    for step in report["steps"]:
+        for account, row in step.get("margin", {}).items():
+            table.add_row(step["label"] or str(step["step"]), account,
+                          row["initial"]["total_collateral"],
+                          row["initial"]["margin_requirement"],
+                          row["maintenance"]["total_collateral"],
+                          row["maintenance"]["margin_requirement"],
+                          "yes" if row["liquidatable"] else "no")
+    return table
+
+
 @click.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the full report as JSON.")
 def family(scenario: Path, as_json: bool) -> None:
     """Run SCENARIO, a family scenario (TOML with family = "morpho-blue", "liquity-v1",
-    "liquity-v1-2025", "euler-v2" or "mango-v4"; see examples/families/ and
+    "liquity-v1-2025", "euler-v2", "mango-v4" or "drift-v2"; see examples/families/ and
     docs/formats.md).
 
     Every step: time passes, prices and parameters change, then a keeper liquidates every
@@ -67,6 +83,8 @@ def family(scenario: Path, as_json: bool) -> None:
         console.print(_liquidation_rows(report))
     if any("accounts" in step for step in report["steps"]):
         console.print(_health_rows(report))
+    if any("margin" in step for step in report["steps"]):
+        console.print(_margin_rows(report))
     summary = Table(title="summary")
     summary.add_column("figure")
     summary.add_column("value", justify="right")

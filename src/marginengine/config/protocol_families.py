@@ -17,6 +17,8 @@ Presets:
     Euler Vault Kit vaults (euler-xyz/euler-vault-kit ``src/EVault``).
 ``mango-v4``
     Mango v4 account health (blockworks-foundation/mango-v4 ``src/health``).
+``drift-v2``
+    Drift v2 cross-margin accounts (drift-labs/protocol-v2 ``math/margin.rs``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class ProtocolFamily(Enum):
     LIQUITY_V1 = "liquity-v1"
     EULER_V2 = "euler-v2"
     MANGO_V4 = "mango-v4"
+    DRIFT_V2 = "drift-v2"
 
 
 class StabilityPoolVariant(Enum):
@@ -83,6 +86,9 @@ FAMILY_PRESETS: dict[str, FamilyRules] = {
     "mango-v4": FamilyRules(
         "mango-v4", ProtocolFamily.MANGO_V4,
         source="blockworks-foundation/mango-v4@1303a4a16228eb1e8e8d4f0eef724eaf63310c86"),
+    "drift-v2": FamilyRules(
+        "drift-v2", ProtocolFamily.DRIFT_V2,
+        source="drift-labs/protocol-v2@0ae3e3b1db782a6765c3525b3dec38ad4d9d3a62"),
 }
 
 
