@@ -20,7 +20,7 @@ from marginengine.config.protocol_families import (
     resolve_family_preset,
 )
 from marginengine.errors import ConfigError
-from marginengine.sim.family_scenarios import load_and_run, run_family_scenario
+from marginengine.sim.families import load_and_run, run_family_scenario
 
 FAMILIES = Path(__file__).resolve().parents[2] / "examples" / "families"
 

@@ -1,7 +1,7 @@
 """``marginengine family``: run a Morpho Blue, Liquity v1 or Euler v2 scenario.
 
 A face only: the figures are the family's own rules (``margin/`` and ``liquidation/``),
-driven step by step by :mod:`marginengine.sim.family_scenarios`.
+driven step by step by :mod:`marginengine.sim.families`.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def family(scenario: Path, as_json: bool) -> None:
     account the family's rules allow. The file is checked in full before anything runs;
     a problem is one line naming the field (exit 2).
     """
-    from marginengine.sim.family_scenarios import load_and_run
+    from marginengine.sim.families import load_and_run
 
     report = load_and_run(scenario).as_dict()
     if as_json:
