@@ -77,7 +77,7 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
     that run wrote are deleted. Staging folders of killed runs are removed by the next
     run.
     """
-    from marginengine.cli.output import accounts_table, liquidations_table, print_tables
+    from marginengine.cli.output import accounts_table, liquidation_tables, print_tables
     from marginengine.cli.rundir import prepare, target_folder
     from marginengine.config import read_toml
     from marginengine.sim import apply_overrides, run_scenario, scenario_from_dict
@@ -114,7 +114,7 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
         click.echo(json.dumps(summary, indent=2))
         return
     if not quiet:
-        print_tables(console, liquidations_table(result), accounts_table(result.engine))
+        print_tables(console, *liquidation_tables(result), accounts_table(result.engine))
         for outcome in result.rejected:
             console.print(f"[yellow]refused[/yellow] {outcome}")
         console.print(
@@ -165,11 +165,15 @@ def _simulate_cascade(data: dict[str, Any], scenario: Path, out_dir: str | None,
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def health(snapshot: Path, as_json: bool) -> None:
     """Evaluate SNAPSHOT (prices and balances, TOML): each account's collateral, debt,
-    health factor, whether it is liquidatable, and the largest liquidation allowed."""
-    from marginengine.cli.output import health_row, health_table
+    health factor, whether it is liquidatable, and the largest liquidation allowed;
+    accounts with perps: quote cash, equity, maintenance and initial margin, margin ratio,
+    and each position's entry, mark, PnL and liquidation price."""
+    from marginengine.cli.output import health_row, health_tables, print_tables
     from marginengine.engine.snapshot import load_snapshot
 
     engine = load_snapshot(snapshot)
+    for warning in engine.config.truncations():
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         rows: list[dict[str, Any]] = [
             {k: v for k, v in health_row(engine, a).items() if not k.endswith("_display")}
@@ -177,31 +181,38 @@ def health(snapshot: Path, as_json: bool) -> None:
         ]
         click.echo(json.dumps({"preset": engine.config.preset, "accounts": rows}, indent=2))
         return
-    Console(width=_width()).print(health_table(engine))
+    print_tables(Console(width=_width()), *health_tables(engine))
 
 
 @cli.command()
 @click.argument("log", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True,
-              help="Print {state_hash, events, truncated, note} as JSON.")
+              help="Print {events, state_hash, truncated, note, format_version} as JSON.")
 def replay(log: Path, as_json: bool) -> None:
-    """Rebuild the state from the event LOG and print its state hash and event count.
+    """Rebuild the state from the event LOG, verifying it; print its state hash and event count.
 
-    A log whose last write was cut off replays up to the last whole event and says so.
+    A log whose writer stopped without closing it (a torn tail) replays every acknowledged
+    event, exit 0, and says so ("truncated"). Damage anywhere else (an edited, missing or
+    unreadable event, a lost -wal file, a missing meta) is one line naming the first bad
+    event, exit 2. The log is read only; nothing is written beside it.
     """
     from marginengine.engine import Engine
 
     _, report = Engine.replay(log)
     if as_json:
         click.echo(json.dumps({
-            "state_hash": report.state_hash, "events": report.events,
+            "events": report.events, "state_hash": report.state_hash,
             "truncated": report.truncated, "note": report.note,
+            "format_version": report.format_version,
         }))
         return
     click.echo(f"state hash: {report.state_hash}")
     click.echo(f"events:     {report.events}")
+    if report.format_version == "1":
+        click.echo("format:     1 (records not chained, no acknowledged count: a lost tail "
+                   "cannot be detected)")
     if report.truncated:
-        click.echo(f"note:       {report.note}", err=True)
+        click.echo(f"truncated:  {report.note}")
 
 
 from marginengine.cli.scan_cmd import scan  # noqa: E402
