@@ -122,7 +122,7 @@ def test_euler_ramp_then_socialization():
      "troves[1]: refused by the protocol's rules: BorrowerOps: Trove's net debt must be "
      "greater than minimum"),
     ("liquity_recovery_crash", ("price",), True,
-     "price: must be a number or a decimal string, not true/false"),
+     "price: must not be true or false (got true)"),
     ("euler_ramp_liquidation", ("collaterals", "WETH", "borrow_ltv"), "0.9",
      "collaterals.WETH: borrow LTV above liquidation LTV (E_LTVBorrow)"),
     ("euler_ramp_liquidation", ("borrowers", 1, "collateral"), {"WBTC": 1},
@@ -174,3 +174,11 @@ def test_drift_cross_margin_initial_fails_before_maintenance():
     assert rows[2]["maintenance"] == {"total_collateral": "8000",
                                       "margin_requirement": "13500"}
     assert rows[2]["liquidatable"]
+
+
+def test_family_preset_in_an_engine_scenario_points_to_the_family_command():
+    from marginengine.config import protocol_from_dict
+
+    with pytest.raises(ConfigError, match="'morpho-blue' is a family preset, run as a family "
+                                          "scenario"):
+        protocol_from_dict({"preset": "morpho-blue"})

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from marginengine.config.amounts import parse_positive
+from marginengine.config.base import StrictModel
 from marginengine.decisions import Refusal
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import format_units, parse_units
@@ -20,12 +19,8 @@ from marginengine.sim.scenario import parse_duration
 SECONDS_PER_YEAR = 365 * 86_400
 
 
-class FamilyModel(BaseModel):
-    """A strict, frozen scenario table."""
-
-    # Unknown fields are errors; numbers are HumanNumber (which refuses true/false) or
-    # strict ints.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class FamilyModel(StrictModel):
+    """A strict, frozen scenario table (unknown fields and true/false for numbers refused)."""
 
 
 class FamilyStep(FamilyModel):
