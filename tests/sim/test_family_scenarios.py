@@ -179,6 +179,6 @@ def test_drift_cross_margin_initial_fails_before_maintenance():
 def test_family_preset_in_an_engine_scenario_points_to_the_family_command():
     from marginengine.config import protocol_from_dict
 
-    with pytest.raises(ConfigError, match="'morpho-blue' is a family preset, run as a family "
+    with pytest.raises(ConfigError, match="'liquity-v1' is a family preset, run as a family "
                                           "scenario"):
-        protocol_from_dict({"preset": "morpho-blue"})
+        protocol_from_dict({"preset": "liquity-v1"})

@@ -137,7 +137,7 @@ def protocol_from_dict(
     if not isinstance(data, dict):
         raise ConfigError([f"{prefix or 'protocol'}: must be a table"], source=source)
     preset = data.get("preset", "aave-v3")
-    if isinstance(preset, str) and preset in FAMILY_PRESETS:
+    if isinstance(preset, str) and preset in FAMILY_PRESETS and preset not in PRESET_NAMES:
         # Morpho, Liquity, Euler, Mango, Drift keep state of their own: family scenarios.
         where = f"{prefix}.preset" if prefix else "preset"
         raise ConfigError(
@@ -156,6 +156,8 @@ def protocol_from_dict(
     for table in ("aave", "compound"):
         if table in base and isinstance(data.get(table, {}), dict):
             merged[table] = _merge(base[table], data.get(table, {}))
+    if "morpho" in base and "morpho" not in data:
+        merged["morpho"] = copy.deepcopy(base["morpho"])
     given = data.get("markets")
     if given is None:
         merged["markets"] = copy.deepcopy(base["markets"])
