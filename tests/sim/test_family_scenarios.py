@@ -58,6 +58,9 @@ def test_morpho_bad_debt_is_realized_across_suppliers():
     assert loss["alice"] / loss["bob"] == pytest.approx(1.5, rel=1e-6)
     assert 0.99 * 5900 < loss["alice"] + loss["bob"] < 5900.777794
     assert r["summary"]["bad_debt_realized"] == "5900.777794"
+    # ... through the engine: setup (2 prices, 2 supplies, 2 x collateral + borrow), then
+    # per step an accrual (and time, price, liquidation events).
+    assert r["summary"]["engine_events"] == 19 and len(r["summary"]["state_hash"]) == 64
 
 
 def test_liquity_recovery_crash_legacy_pool():
@@ -114,6 +117,8 @@ def test_euler_ramp_then_socialization():
     ("morpho_bad_debt", ("market", "lltv"), "1.2", "market.lltv: must be a fraction in [0, 1)"),
     ("morpho_bad_debt", ("market", "fee"), "0.3", "market.fee: at most 0.25"),
     ("morpho_bad_debt", ("market", "colour"), 1, "market.colour: unknown field"),
+    ("morpho_bad_debt", ("market", "price"), "2000.123456789",
+     "market.price: has more than 8 decimal places"),
     ("morpho_bad_debt", ("borrowers", 0, "borrow"), "abc", "borrowers[0].borrow: must be a"),
     ("morpho_bad_debt", ("borrowers", 0, "borrow"), 200_000,
      "borrowers[0].borrow: refused by the protocol's rules: the position would be "

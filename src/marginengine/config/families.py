@@ -136,7 +136,8 @@ MARKET_EVENTS: frozenset[str] = frozenset({"SetPrice", "AdvanceTime", "SetCondit
 #: Morpho Blue's actions on its isolated markets (engine/morpho_handlers.py).
 MORPHO_EVENTS: frozenset[str] = frozenset({
     "MorphoSupply", "MorphoWithdraw", "MorphoBorrow", "MorphoRepay",
-    "MorphoSupplyCollateral", "MorphoWithdrawCollateral", "MorphoLiquidate"})
+    "MorphoSupplyCollateral", "MorphoWithdrawCollateral", "MorphoLiquidate",
+    "MorphoAccrueInterest"})
 
 
 @dataclass(frozen=True)

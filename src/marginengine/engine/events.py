@@ -371,9 +371,16 @@ class MorphoLiquidate(Event):
     repaid_shares: int = 0
 
 
+@dataclass(frozen=True)
+class MorphoAccrueInterest(Event):
+    """``accrueInterest``: accrue ``market``'s interest to the ledger's clock."""
+
+    market: str
+
+
 MORPHO_EVENT_CLASSES: tuple[type[Event], ...] = (
     MorphoSupply, MorphoWithdraw, MorphoBorrow, MorphoRepay, MorphoSupplyCollateral,
-    MorphoWithdrawCollateral, MorphoLiquidate)
+    MorphoWithdrawCollateral, MorphoLiquidate, MorphoAccrueInterest)
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls

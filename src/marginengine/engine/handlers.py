@@ -33,6 +33,7 @@ from marginengine.engine.events import (
     FundInsurance,
     Liquidate,
     LiquidatePerp,
+    MorphoAccrueInterest,
     MorphoBorrow,
     MorphoLiquidate,
     MorphoRepay,
@@ -85,6 +86,7 @@ HANDLERS: dict[type[Event], Handler] = {
     MorphoSupplyCollateral: morpho_handlers.supply_collateral,
     MorphoWithdrawCollateral: morpho_handlers.withdraw_collateral,
     MorphoLiquidate: morpho_handlers.liquidate,
+    MorphoAccrueInterest: morpho_handlers.accrue,
     # auctions
     Bark: auction_handlers.bark,
     Take: auction_handlers.take,

@@ -20,6 +20,7 @@ from typing import Any
 from marginengine.decisions import Refusal
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
+    MorphoAccrueInterest,
     MorphoBorrow,
     MorphoLiquidate,
     MorphoRepay,
@@ -134,6 +135,12 @@ def withdraw_collateral(ctx: HandlerContext, e: MorphoWithdrawCollateral) -> dic
     return {"assets": e.assets}
 
 
+def accrue(ctx: HandlerContext, e: MorphoAccrueInterest) -> dict[str, Any]:
+    book, _ = _accrued(ctx, e.market)
+    ctx.set_morpho(e.market, book)
+    return {}
+
+
 def liquidate(ctx: HandlerContext, e: MorphoLiquidate) -> dict[str, Any]:
     ctx.account_id(e.liquidator, "liquidator")
     ctx.account_id(e.borrower, "borrower")
@@ -152,6 +159,7 @@ def liquidate(ctx: HandlerContext, e: MorphoLiquidate) -> dict[str, Any]:
 
 __all__ = [
     "FEE_RECIPIENT",
+    "accrue",
     "borrow",
     "liquidate",
     "oracle_price",
