@@ -49,3 +49,13 @@ def test_family_bad_input_is_one_line_exit_2(tmp_path: Path, text: str, expected
     code, out, err = run(["family", str(path)], capsys)
     assert code == 2 and out == ""
     assert err.startswith("error: ") and err.count("\n") == 1 and expected in err
+
+
+def test_scan_with_the_morpho_preset_says_why_not(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]):
+    (tmp_path / "book.csv").write_text("account,asset,supplied,borrowed\nalice,WETH,10,\n")
+    (tmp_path / "prices.toml").write_text("[prices]\nWETH = 1800\nUSDC = 1\n")
+    code, _, err = run(["scan", str(tmp_path / "book.csv"), "--prices",
+                        str(tmp_path / "prices.toml"), "--preset", "morpho-blue"], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "preset: morpho-blue has isolated markets" in err
