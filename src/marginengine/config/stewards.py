@@ -21,7 +21,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from marginengine.config.loading import validate_model
 
 #: Parameters an automated update may move.
 ParamName = Literal["ltv", "liquidation_threshold", "liquidation_bonus", "supply_cap",
@@ -81,4 +80,7 @@ class StewardBounds(BaseModel):
 def steward_bounds_from_dict(data: Any, source: str | None = None) -> StewardBounds:
     """Validate a ``[stewards]`` table; raise :class:`~marginengine.errors.ConfigError` naming
     each bad field (``stewards.ltv.max_change_bps: ...``)."""
+    # Imported here: the protocol model holds a StewardBounds, and loading imports it.
+    from marginengine.config.loading import validate_model
+
     return validate_model(StewardBounds, data, source=source, prefix="stewards")

@@ -10,14 +10,15 @@ context share (account data, margin, marks, prices for initial margin).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.families import LendingRules
-from marginengine.fixedpoint import Rounding
+from marginengine.fixedpoint import BPS, Rounding
 from marginengine.ledger import Ledger
 from marginengine.liquidation.auction_house import AuctionHouse
 from marginengine.margin import (
@@ -28,6 +29,7 @@ from marginengine.margin import (
     Valuation,
     value_of,
 )
+from marginengine.margin.adaptive_model import AdaptiveMarginModel, MarketParams, market_params
 from marginengine.margin.perp import BucketRisk, PerpMarginModel, mark_price
 from marginengine.margin.weighted import WeightedMarginModel
 from marginengine.oracle import MarketOracle, PriceTable
@@ -64,6 +66,15 @@ class EngineState:
         self.conditions: dict[str, MarketConditions] = {}
         self.sequencer: SequencerStatus | None = None
         self.margin = AccountMarginModel(config)
+        #: The protocol as configured (``config`` moves with ``SetRiskParams`` and the
+        #: direct adaptive mode; the hash lists the parameters that differ from this).
+        self.configured = config
+        self.adaptive = (AdaptiveMarginModel(config, config.adaptive)
+                         if config.adaptive is not None else None)
+        #: Time of the last applied update per ``(asset, steward parameter name)``.
+        self.param_times: dict[tuple[str, str], int] = {}
+        self._saved_params: Any = _UNSET
+        self._changed_params: set[str] = set()
         self._open = False
         self._saved_prices: dict[str, int | None] = {}
         self._saved_oracles: dict[str, MarketOracle] = {}
@@ -108,6 +119,9 @@ class EngineState:
             self._saved_conditions = {}
         self._saved_auctions = _UNSET
         self._saved_sequencer = _UNSET
+        if self._saved_params is not _UNSET:
+            self._saved_params = _UNSET
+            self._changed_params = set()
 
     def _rollback(self) -> None:
         for asset, price in self._saved_prices.items():
@@ -122,6 +136,9 @@ class EngineState:
                 self.conditions[asset] = conditions
         if self._saved_sequencer is not _UNSET:
             self.sequencer = self._saved_sequencer
+        if self._saved_params is not _UNSET:
+            self.config, self.margin, self.param_times = self._saved_params
+            self.ledger.config = self.config
 
     def _require_open(self) -> None:
         if not self._open:
@@ -162,6 +179,36 @@ class EngineState:
             self._saved_conditions[asset] = self.conditions.get(asset)
         self.conditions[asset] = conditions
 
+    def set_market_params(self, asset: str, params: MarketParams, time: int,
+                          updated: Iterable[str] = ()) -> None:
+        """Put ``params`` in force for lending market ``asset`` (journalled); ``updated``
+        names the steward parameters whose update time becomes ``time``.
+
+        The protocol configuration is replaced by a copy with the market's new LTV,
+        threshold and bonus, and the margin model is rebuilt over it, so every rule that
+        reads the market (health, borrow checks, liquidation plans) sees the parameters in
+        force. The caller has checked them (``ltv <= threshold``, the bounds).
+        """
+        self._require_open()
+        if self._saved_params is _UNSET:
+            self._saved_params = (self.config, self.margin, dict(self.param_times))
+        market = self.config.markets[asset].model_copy(update={
+            "ltv": Decimal(params.ltv_bps) / BPS,
+            "liquidation_threshold": Decimal(params.liquidation_threshold_bps) / BPS,
+            "liquidation_bonus": Decimal(params.liquidation_bonus_bps) / BPS,
+        })
+        self.config = self.config.model_copy(
+            update={"markets": {**self.config.markets, asset: market}})
+        self.ledger.config = self.config
+        self.margin = AccountMarginModel(self.config)
+        for name in updated:
+            self.param_times[(asset, name)] = time
+        self._changed_params.add(asset)
+
+    def changed_params(self) -> dict[str, MarketParams]:
+        """Markets whose risk parameters changed in the open transaction, with the new ones."""
+        return {a: market_params(self.config, a) for a in sorted(self._changed_params)}
+
     def set_sequencer(self, status: SequencerStatus) -> None:
         """Record the sequencer's status (journalled)."""
         self._require_open()
@@ -185,6 +232,14 @@ class EngineState:
             parts["conditions"] = {a: c.as_dict() for a, c in sorted(self.conditions.items())}
         if self.sequencer is not None:
             parts["sequencer"] = {"up": self.sequencer.up, "since": self.sequencer.since}
+        if self.config is not self.configured or self.param_times:
+            # Only once changed, so hashes of logs without parameter updates are unchanged.
+            parts["risk_params"] = {
+                a: market_params(self.config, a).as_dict()
+                for a in sorted(self.config.markets)
+                if market_params(self.config, a) != market_params(self.configured, a)}
+            parts["risk_param_times"] = {f"{a}.{p}": t
+                                         for (a, p), t in sorted(self.param_times.items())}
         return parts
 
 

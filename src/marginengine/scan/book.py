@@ -403,6 +403,14 @@ class RiskBook:
             # Marks move with trades and index prices, funding with time: read them all
             # (a few markets) rather than infer which an event moved.
             self._refresh_markets()
+        for asset, params in change.params.items():
+            k = column.get(asset)
+            if k is not None and self.assets.set_thresholds(
+                    k, params.ltv_bps, params.liquidation_threshold_bps):
+                # The asset's weight moved: its holders' sums catch up at the next scan.
+                self._dirty.add(k)
+        if change.params:
+            self.config = engine.config
         for asset in change.assets:
             k = column.get(asset)
             if k is None:
