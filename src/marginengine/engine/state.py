@@ -13,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.families import LendingRules
-from marginengine.fixedpoint import BPS, Rounding
+from marginengine.fixedpoint import Rounding
 from marginengine.ledger import Ledger
 from marginengine.liquidation.auction_house import AuctionHouse
 from marginengine.margin import (
@@ -29,7 +28,12 @@ from marginengine.margin import (
     Valuation,
     value_of,
 )
-from marginengine.margin.adaptive_model import AdaptiveMarginModel, MarketParams, market_params
+from marginengine.margin.adaptive_model import (
+    AdaptiveMarginModel,
+    MarketParams,
+    config_with_params,
+    market_params,
+)
 from marginengine.margin.perp import BucketRisk, PerpMarginModel, mark_price
 from marginengine.margin.weighted import WeightedMarginModel
 from marginengine.oracle import MarketOracle, PriceTable
@@ -192,13 +196,7 @@ class EngineState:
         self._require_open()
         if self._saved_params is _UNSET:
             self._saved_params = (self.config, self.margin, dict(self.param_times))
-        market = self.config.markets[asset].model_copy(update={
-            "ltv": Decimal(params.ltv_bps) / BPS,
-            "liquidation_threshold": Decimal(params.liquidation_threshold_bps) / BPS,
-            "liquidation_bonus": Decimal(params.liquidation_bonus_bps) / BPS,
-        })
-        self.config = self.config.model_copy(
-            update={"markets": {**self.config.markets, asset: market}})
+        self.config = config_with_params(self.config, asset, params)
         self.ledger.config = self.config
         self.margin = AccountMarginModel(self.config)
         for name in updated:

@@ -24,6 +24,7 @@ stand. Pure and deterministic: the same conditions and price give the same param
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 
 from marginengine.config import ProtocolConfig
@@ -67,6 +68,17 @@ def market_params(config: ProtocolConfig, asset: str) -> MarketParams:
     """The parameters of ``asset`` in force in ``config``."""
     m = config.markets[asset]
     return MarketParams(m.ltv_bps, m.liquidation_threshold_bps, m.liquidation_bonus_bps - BPS)
+
+
+def config_with_params(config: ProtocolConfig, asset: str, params: MarketParams) -> ProtocolConfig:
+    """A copy of ``config`` with ``asset``'s LTV, threshold and bonus replaced (the caller
+    has checked them: ``ltv <= threshold``, the steward bounds)."""
+    market = config.markets[asset].model_copy(update={
+        "ltv": Decimal(params.ltv_bps) / BPS,
+        "liquidation_threshold": Decimal(params.liquidation_threshold_bps) / BPS,
+        "liquidation_bonus": Decimal(params.liquidation_bonus_bps) / BPS,
+    })
+    return config.model_copy(update={"markets": {**config.markets, asset: market}})
 
 
 @dataclass(frozen=True)
@@ -185,4 +197,4 @@ class AdaptiveMarginModel:
 
 
 __all__ = ["YEAR_SECONDS", "AdaptiveHaircut", "AdaptiveMarginModel", "MarketParams",
-           "market_params"]
+           "config_with_params", "market_params"]
