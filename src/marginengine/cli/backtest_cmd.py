@@ -18,7 +18,6 @@ import pyarrow.parquet as pq
 from marginengine.cli.rundir import prepare, target_folder
 from marginengine.sim.backtest import backtest, policy_data, report_markdown
 from marginengine.sim.cascade import scenario_spec
-from marginengine.sim.cascade_config import anchor_files
 
 FILES = ("backtest.json", "backtest.parquet", "report.md")
 
@@ -27,7 +26,6 @@ def run(data: dict[str, Any], scenario: Path, policies: list[str], runs: int | N
         out_dir: str | None, force: bool) -> tuple[dict[str, Any], Path]:
     """Validate everything, run the backtest, write its files; return the comparison and
     the output folder."""
-    data = anchor_files(data, scenario)
     spec, _ = scenario_spec(data, str(scenario))
     for p in policies:  # every variant is valid before any folder is touched
         scenario_spec(policy_data(data, p), str(scenario))
