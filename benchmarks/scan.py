@@ -312,7 +312,7 @@ def adaptive_section(book: RiskBook, args: argparse.Namespace) -> dict[str, Any]
         args.repeats)
     for j in range(len(assets)):
         assets.set_thresholds(j, int(static_ltv[j]), int(static_lt[j]))
-    return {"asset": symbol, "holders": int(len(rows)),
+    return {"asset": symbol, "holders": len(rows),
             "accounts_with_addon": int(np.count_nonzero(addon)),
             "static_full_scan_s": static_s, "adaptive_scan_s": adaptive_s,
             "adaptive_over_static": adaptive_s / static_s,

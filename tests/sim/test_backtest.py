@@ -106,14 +106,14 @@ def test_parse_policy_and_bad_names() -> None:
 def _small_crash() -> dict[str, object]:
     data = read_toml(EXAMPLES / "backtest_crash.toml")
     data["steps"] = 12
-    data["price"]["crash_at"] = 6  # type: ignore[index]
-    data["book"]["accounts"] = 25  # type: ignore[index]
+    data["price"]["crash_at"] = 6
+    data["book"]["accounts"] = 25
     return data
 
 
 def test_backtest_runs_every_policy_on_the_same_paths() -> None:
     data = _small_crash()
-    assert "adaptive" not in policy_data(data, "static")["protocol"]  # type: ignore[operator]
+    assert "adaptive" not in policy_data(data, "static")["protocol"]
     rows, result = backtest(data, ["static", "adaptive:realized"], runs=2)
     assert [(r["policy"], r["run"]) for r in rows] == [
         ("static", 0), ("adaptive:realized", 0), ("static", 1), ("adaptive:realized", 1)]

@@ -18,8 +18,8 @@ from marginengine.engine.state import EngineState, SequencerStatus, StateReads
 from marginengine.fixedpoint import format_units
 from marginengine.ledger import check_account_id
 from marginengine.liquidation.auction_house import AuctionHouse
-from marginengine.oracle import MarketOracle
 from marginengine.margin.adaptive_model import MarketParams
+from marginengine.oracle import MarketOracle
 from marginengine.oracle.conditions import MarketConditions
 
 

@@ -22,7 +22,6 @@ from marginengine.margin.perp import PerpMarginModel
 from marginengine.margin.weighted import AccountData, WeightedMarginModel
 from marginengine.oracle.conditions import MarketConditions
 
-
 #: The add-on's unit: parts per million of the requirement.
 ADDON_SCALE = 1_000_000
 

@@ -122,9 +122,9 @@ class BacktestRunner(CascadeRunner):
                                       depth=depth, open_interest=supplied))
         if self.adaptive.mode == "governed":
             proposal = propose_risk_params(engine, self.collateral)
-            if proposal is not None and proposal.event is not None:
-                if engine.apply(proposal.event).accepted:
-                    self.param_updates += 1
+            if (proposal is not None and proposal.event is not None
+                    and engine.apply(proposal.event).accepted):
+                self.param_updates += 1
 
     def step(self, i: int) -> None:
         """Run step ``i`` and record the borrowing power and usage after it."""
