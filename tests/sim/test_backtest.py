@@ -94,9 +94,11 @@ def test_propose_risk_params_when_volatility_jumps_then_clamped_with_its_cost() 
 
 
 def test_parse_policy_and_bad_names() -> None:
-    assert parse_policy("static") == ("static", None)
-    assert parse_policy("adaptive") == ("adaptive", "ewma")
-    assert parse_policy("adaptive:fhs") == ("adaptive", "fhs")
+    assert parse_policy("static") == ("static", None, None)
+    assert parse_policy("adaptive") == ("adaptive", "ewma", None)
+    assert parse_policy("adaptive:fhs:governed") == ("adaptive", "fhs", "governed")
+    with pytest.raises(ConfigError, match="--margin: unknown adaptive mode 'auto'"):
+        parse_policy("adaptive:ewma:auto")
     with pytest.raises(ConfigError, match="--margin: unknown adaptive model 'foo'"):
         parse_policy("adaptive:foo")
     with pytest.raises(ConfigError, match="--margin: 'dynamic' is not a policy"):

@@ -163,8 +163,9 @@ def _simulate_cascade(data: dict[str, Any], scenario: Path, out_dir: str | None,
 @cli.command(name="backtest")
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--margin", "policies", multiple=True, metavar="POLICY",
-              help="A margin policy: static, or adaptive[:MODEL] with MODEL ewma (default), "
-                   "realized, garch or fhs (repeatable; default: static and adaptive).")
+              help="A margin policy: static, or adaptive[:MODEL[:MODE]] with MODEL ewma "
+                   "(default), realized, garch or fhs and MODE direct or governed (default: "
+                   "the scenario's) (repeatable; default: static and adaptive).")
 @click.option("--runs", type=click.IntRange(1, 100_000), default=None,
               help="Runs per policy (default: monte_carlo.runs); run i of every policy "
                    "uses the same seed.")

@@ -8,8 +8,9 @@ price path, the gas path and the synthetic book are the same; only the margin di
 Policies:
 
 - ``static``: the scenario's protocol without ``[protocol.adaptive]``;
-- ``adaptive[:MODEL]``: the scenario's ``[protocol.adaptive]`` table (defaults where absent)
-  with ``model = MODEL`` (``ewma`` by default; ``realized``, ``garch``, ``fhs``), the
+- ``adaptive[:MODEL[:MODE]]``: the scenario's ``[protocol.adaptive]`` table (defaults where
+  absent) with ``model = MODEL`` (``ewma`` by default; ``realized``, ``garch``, ``fhs``) and
+  ``mode = MODE`` when given (``direct`` or ``governed``), the
   estimator sampled at the scenario's step (``period_seconds = step_seconds``). Each step,
   after the oracle's ``SetPrice``, the estimator publishes a ``SetConditions`` from the
   oracle prices so far (volatility), the venue (2% depth) and the ledger (collateral
@@ -48,29 +49,36 @@ METRICS = ("bad_debt", "liquidation_count", "liquidated_value", "avg_borrowing_p
            "borrow_usage")
 
 
-def parse_policy(text: str) -> tuple[str, str | None]:
-    """``static`` -> ``("static", None)``; ``adaptive[:MODEL]`` -> ``("adaptive", MODEL)``.
+def parse_policy(text: str) -> tuple[str, str | None, str | None]:
+    """``static`` -> ``("static", None, None)``; ``adaptive[:MODEL[:MODE]]`` ->
+    ``("adaptive", MODEL, MODE)`` (``MODE``: ``direct`` or ``governed``; ``None`` keeps the
+    scenario's).
 
     Raises
     ------
     ConfigError
         Naming ``--margin`` and the choices, on anything else.
     """
-    kind, _, model = text.partition(":")
-    if kind == "static" and not model:
-        return "static", None
+    kind, _, rest = text.partition(":")
+    model, _, mode = rest.partition(":")
+    if kind == "static" and not rest:
+        return "static", None, None
     if kind == "adaptive":
         model = model or "ewma"
-        if model in MODEL_NAMES:
-            return "adaptive", model
-        raise ConfigError([f"--margin: unknown adaptive model {model!r} (one of "
-                           f"{', '.join(MODEL_NAMES)})"])
-    raise ConfigError([f"--margin: {text!r} is not a policy (static or adaptive[:MODEL])"])
+        if model not in MODEL_NAMES:
+            raise ConfigError([f"--margin: unknown adaptive model {model!r} (one of "
+                               f"{', '.join(MODEL_NAMES)})"])
+        if mode and mode not in ("direct", "governed"):
+            raise ConfigError([f"--margin: unknown adaptive mode {mode!r} (direct or "
+                               "governed)"])
+        return "adaptive", model, mode or None
+    raise ConfigError([f"--margin: {text!r} is not a policy (static or "
+                       "adaptive[:MODEL[:MODE]])"])
 
 
 def policy_data(data: dict[str, Any], policy: str) -> dict[str, Any]:
     """The scenario with its protocol set for ``policy``."""
-    kind, model = parse_policy(policy)
+    kind, model, mode = parse_policy(policy)
     out = copy.deepcopy(data)
     protocol = out.setdefault("protocol", {})
     if not isinstance(protocol, dict):
@@ -79,6 +87,8 @@ def policy_data(data: dict[str, Any], policy: str) -> dict[str, Any]:
     if kind == "adaptive":
         table = dict(table) if isinstance(table, dict) else {}
         table["model"] = model
+        if mode is not None:
+            table["mode"] = mode
         table["period_seconds"] = out.get("step_seconds", 600)
         protocol["adaptive"] = table
     return out
