@@ -653,11 +653,17 @@ class CascadeRunner:
         s["keeper_profit"].append(sum(k.profit for k in self.keepers))
 
     def run(self, on_step: Callable[[int], None] | None = None) -> None:
-        """Set up, then every step (``on_step(i)`` after each, for progress bars)."""
-        self.setup()
+        """Set up, then every step (``on_step(i)`` after each, for progress bars).
+
+        With a log, the set-up and each step are one batch: one commit each, so a crash
+        loses at most the step in progress and replay ends at the last whole step.
+        """
+        with self.engine.batch():
+            self.setup()
         for i in range(1, self.spec.steps + 1):
-            self.step(i)
-            self.settle_finished_auctions(i)
+            with self.engine.batch():
+                self.step(i)
+                self.settle_finished_auctions(i)
             if on_step is not None:
                 on_step(i)
         self.engine.close()
