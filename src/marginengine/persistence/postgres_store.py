@@ -249,6 +249,13 @@ class PostgresStore:
         finally:
             self._conn.close()
 
+    def disconnect(self) -> None:
+        """Drop the connection without a close record (the log stays as it is, not closed;
+        the writer's lock is released)."""
+        if not self._closed:
+            self._closed = True
+            self._conn.close()
+
     # ------------------------------------------------------------------ reading
     @classmethod
     def open(cls, url: str) -> PostgresStore:
