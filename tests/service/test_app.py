@@ -148,9 +148,8 @@ def test_sse_when_tick_then_event_stream_carries_alert() -> None:
 def test_ws_ingest_when_token_and_tick_then_report_else_error(client: Any) -> None:
     from starlette.websockets import WebSocketDisconnect
 
-    with pytest.raises(WebSocketDisconnect):
-        with client.websocket_connect("/ws/ingest") as ws:
-            ws.receive_json()
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/ws/ingest") as ws:
+        ws.receive_json()
     with client.websocket_connect("/ws/ingest?token=test-token") as ws:
         ws.send_text(json.dumps({"prices": {"WETH": "1900"}}))
         assert ws.receive_json()["alert"]["crossed"][0]["to_level"] == 2

@@ -337,11 +337,10 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise LogError(f"{self.where}: the events cannot be read ({exc})") from None
         last = expected - 1
-        if check_end:
-            if last != checkpoint.acknowledged or prev != checkpoint.last:
-                raise LogError(f"{self.where}: the log ends at event {last} but the "
-                               f"checkpoint record acknowledges {checkpoint.acknowledged} "
-                               f"events (rows were deleted, added or edited)")
+        if check_end and (last != checkpoint.acknowledged or prev != checkpoint.last):
+            raise LogError(f"{self.where}: the log ends at event {last} but the checkpoint "
+                           f"record acknowledges {checkpoint.acknowledged} events (rows were "
+                           f"deleted, added or edited)")
         note = "" if checkpoint.closed else (
             f"the log was not closed (its writer stopped, or is still writing): it ends at "
             f"event {last}, and all {checkpoint.acknowledged} acknowledged events are in it")

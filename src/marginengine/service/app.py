@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingRes
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect
 
+from marginengine.config.amounts import HumanNumber
 from marginengine.engine import Event
 from marginengine.errors import MarginEngineError
 from marginengine.service.core import Service
@@ -46,7 +47,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 #: Largest request body accepted by default (bytes).
 DEFAULT_MAX_BODY = 1 << 20
-PriceValue = str | int | float
 
 
 class _Strict(BaseModel):
@@ -57,7 +57,7 @@ class TickIn(_Strict):
     """One tick: prices (USD per whole token, decimal strings or numbers), optionally time
     advanced first (seconds), and account events applied after the prices."""
 
-    prices: dict[str, PriceValue] = Field(default_factory=dict)
+    prices: dict[str, HumanNumber] = Field(default_factory=dict)
     advance_seconds: int | None = None
     events: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -77,7 +77,7 @@ class EventsIn(_Strict):
 class WhatIfIn(_Strict):
     """Price shocks as fractions (``{"WETH": -0.3}``: a 30% drop)."""
 
-    shocks: dict[str, PriceValue] = Field(min_length=1)
+    shocks: dict[str, HumanNumber] = Field(min_length=1)
     account: str | None = None
 
 
@@ -117,25 +117,34 @@ class BodyLimit:
             await _error("body", f"too large ({int(declared)} bytes; at most {self.limit})",
                          413)(scope, receive, send)
             return
+        # Read the whole body first (it is small by construction), so a streamed body
+        # beyond the limit is refused before the application sees any of it.
+        chunks: list[bytes] = []
         seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            seen += len(message.get("body", b""))
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            seen += len(chunk)
             if seen > self.limit:
-                raise _TooLarge
-            return message
+                await _error("body", f"too large (more than {self.limit} bytes)", 413)(
+                    scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        sent = False
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _error("body", f"too large (more than {self.limit} bytes)", 413)(
-                scope, receive, send)
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 class RateLimit:
@@ -250,12 +259,12 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         errors = exc.errors()
         first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
         field = _field(first.get("loc", ()))
-        reason = str(first.get("msg", "invalid"))
+        reason = _msg(first.get("msg", "invalid"))
         if first.get("type") == "json_invalid":
             return _error("body", "malformed JSON")
         return JSONResponse({"error": f"{field}: {reason}",
                              "detail": [{"field": _field(e.get("loc", ())),
-                                         "reason": str(e.get("msg"))} for e in errors]},
+                                         "reason": _msg(e.get("msg"))} for e in errors]},
                             status_code=422)
 
     @app.exception_handler(RequestError)
@@ -546,12 +555,17 @@ async def _drain(ws: WebSocket) -> None:
                 return
 
 
+def _msg(text: object) -> str:
+    """pydantic's message without its "Value error, " prefix (our validators' own text)."""
+    return str(text).removeprefix("Value error, ")
+
+
 def _ws_error(exc: ValueError) -> str:
     from pydantic import ValidationError
 
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
-        return f"{_field(first.get('loc', ()))}: {first.get('msg')}"
+        return f"{_field(first.get('loc', ()))}: {_msg(first.get('msg'))}"
     return "body: malformed JSON"
 
 

@@ -89,7 +89,7 @@ def account_event(config: ProtocolConfig, known: Mapping[str, object], data: obj
         event = event_from_dict(data)
     except EventError as exc:
         field, sep, reason = str(exc).partition(": ")
-        name, _, attr = field.partition(".")
+        _, _, attr = field.partition(".")
         if sep and attr:
             raise RequestError(f"{where}.{attr}", reason) from None
         raise RequestError(f"{where}.{field}" if sep else where,
