@@ -86,6 +86,12 @@ async function refresh() {
       if (![...select.options].some((o) => o.value === asset) && r.price > 0 && r.supplied > 0) select.add(new Option(asset, asset));
       if (!history[asset] && r.price > 0) history[asset] = [r.price];
     }
+    if (!select.dataset.chosen) {
+      // Default: the asset with the most value supplied (the collateral a crash hits).
+      const value = ([a, r]) => (r.supplied / Math.pow(10, r.decimals)) * r.price;
+      const top = Object.entries(summary.assets).filter(([a, r]) => r.price > 0).sort((x, y) => value(y) - value(x))[0];
+      if (top) { select.value = top[0]; select.dataset.chosen = "1"; }
+    }
     if (select.value) {
       const heat = await get(`/heatmap?asset=${encodeURIComponent(select.value)}&steps=10&max_drop=0.5`);
       bars(document.getElementById("heatmap"), heat.levels.map((l) => fmt(l.price, 0)),
@@ -128,5 +134,5 @@ function connect() {
   ws.onmessage = (ev) => onTick(JSON.parse(ev.data));
   ws.onclose = () => { status.textContent = "disconnected"; status.className = "status down"; setTimeout(connect, 1000); };
 }
-document.getElementById("heat-asset").addEventListener("change", refresh);
+document.getElementById("heat-asset").addEventListener("change", (ev) => { ev.target.dataset.chosen = "1"; refresh(); });
 refresh().then(connect);
