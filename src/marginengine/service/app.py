@@ -491,6 +491,16 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
             ids = service.liquidatable()
         return {"count": len(ids), "accounts": ids[:limit]}
 
+    @app.get("/levels", tags=["query"])
+    async def levels() -> dict[str, Any]:
+        """The alert state now: every account below a threshold with its level, and every
+        liquidatable account (a client syncs from this, then applies each tick's alert)."""
+        async with lock:
+            return {"tick": service.tick_no, "seq": service.engine.seq,
+                    "thresholds": [str(t) for t in service.thresholds],
+                    "levels": dict(sorted(service.level.items())),
+                    "liquidatable": service.liquidatable()}
+
     @app.get("/heatmap", tags=["query"])
     async def heatmap(asset: str,
                       steps: Annotated[int, Query(ge=1, le=50)] = 10,
