@@ -223,3 +223,22 @@ def test_replay_source_when_posted_then_ticks_played(client: Any) -> None:
     while client.service.counters.ticks < 3 and time.time() < deadline:
         time.sleep(0.02)
     assert client.get("/summary").json()["assets"]["WETH"]["price"] == 1970.0
+
+
+def test_log_failure_when_commit_fails_then_503_and_writes_refused(tmp_path: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from marginengine.service.app import create_app
+
+    meta = {"protocol": json.dumps(simple_aave().model_dump(mode="json"), sort_keys=True)}
+    # The SQLite connection belongs to this thread; the TestClient's requests run in
+    # another, so the first commit fails: a real failure of the log, as a full disk would.
+    log = EventLog(SQLiteStore.create(tmp_path / "events.sqlite", meta), "batch")
+    with TestClient(create_app(Service(alice_engine(log)), "t", rate=0)) as c:
+        auth = {"Authorization": "Bearer t"}
+        r = c.post("/ticks", json={"prices": {"WETH": "1900"}}, headers=auth)
+        assert r.status_code == 503 and r.json()["error"].startswith("log: ")
+        r = c.post("/ticks", json={"prices": {"WETH": "1900"}}, headers=auth)
+        assert r.status_code == 503
+        assert "writes are refused since the log failed" in r.json()["error"]
+        assert c.get("/healthz").json()["ok"] is False

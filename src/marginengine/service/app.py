@@ -29,7 +29,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from marginengine.config.amounts import HumanNumber
 from marginengine.engine import Event
-from marginengine.errors import MarginEngineError
+from marginengine.errors import LogError, MarginEngineError
 from marginengine.service.core import Service
 from marginengine.service.metrics import Metrics
 from marginengine.service.requests import (
@@ -271,6 +271,11 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     async def refused(_: Request, exc: RequestError) -> JSONResponse:
         return _error(exc.field, exc.reason, exc.status)
 
+    @app.exception_handler(LogError)
+    async def log_error(_: Request, exc: LogError) -> JSONResponse:
+        # The service's fault, not the request's: no write is accepted until restarted.
+        return _error("log", str(exc), 503)
+
     @app.exception_handler(MarginEngineError)
     async def engine_error(_: Request, exc: MarginEngineError) -> JSONResponse:
         field, sep, reason = str(exc).partition(": ")
@@ -311,6 +316,8 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
 
     async def run(events: list[Event], ticks: int, received: float) -> dict[str, Any]:
         check_size(events)
+        if service.log_failure is not None:
+            raise LogError(f"writes are refused since the log failed: {service.log_failure}")
         async with lock:
             report = service.apply(events, received, ticks)
         metrics.observe(report)
@@ -528,7 +535,8 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, Any]:
         """Liveness: the event count and the log's pending events."""
-        return {"ok": True, "seq": service.engine.seq, "log_pending": metrics.log_pending()}
+        return {"ok": service.log_failure is None, "seq": service.engine.seq,
+                "log_pending": metrics.log_pending(), "log_failure": service.log_failure}
 
     @app.get("/metrics", tags=["ops"])
     async def prometheus() -> Response:

@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from marginengine.engine import Engine, Event, LiquidationQuote, Outcome
+from marginengine.errors import LogError
 from marginengine.fixedpoint import PRICE_UNIT, WAD
 from marginengine.scan import RiskBook, confirm_below, threshold_wad
 from marginengine.scan.whatif import evaluate, parse_fraction, shock_curve
@@ -153,6 +154,7 @@ class Service:
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.last_alert: dict[str, Any] = {}
         self.tick_no = 0
+        self.log_failure: str | None = None
         self._levels(initial=True)
 
     # ------------------------------------------------------------------ writes
@@ -160,8 +162,16 @@ class Service:
               ticks: int = 1) -> TickReport:
         """Apply ``events`` as one batch (one log commit), then the alert pass; push it."""
         start = time.perf_counter() if received is None else received
-        with self.engine.batch():
-            outcomes = [self.engine.apply(e) for e in events]
+        if self.log_failure is not None:
+            raise LogError(f"writes are refused since the log failed: {self.log_failure}")
+        try:
+            with self.engine.batch():
+                outcomes = [self.engine.apply(e) for e in events]
+        except LogError as exc:
+            # Applied but perhaps not durable: refuse every write from now on, so nothing
+            # more is acknowledged that a replay of the log would not reproduce.
+            self.log_failure = str(exc)
+            raise
         applied = time.perf_counter()
         self.counters.requests += 1
         self.counters.ticks += ticks
