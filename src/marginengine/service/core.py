@@ -155,6 +155,8 @@ class Service:
         self.last_alert: dict[str, Any] = {}
         self.tick_no = 0
         self.log_failure: str | None = None
+        self._layouts = self.book.layouts
+        self._row_level: NDArray[np.int64] = np.zeros(self.book.n_accounts, dtype=np.int64)
         self._levels(initial=True)
 
     # ------------------------------------------------------------------ writes
@@ -191,6 +193,22 @@ class Service:
         return report
 
     # ------------------------------------------------------------------ alerts
+    def _row_levels(self, n: int) -> NDArray[np.int64]:
+        """The previous levels by row of the book's current layout (rebuilt from the ids
+        after the book regrouped its rows; new rows start at 0)."""
+        book = self.book
+        if self._layouts != book.layouts:
+            rows = book.accounts.rows(list(self.level))
+            self._row_level = np.zeros(n, dtype=np.int64)
+            self._row_level[rows] = np.fromiter(self.level.values(), dtype=np.int64,
+                                                count=len(self.level))
+            self._layouts = book.layouts
+        elif len(self._row_level) < n:
+            grown = np.zeros(n, dtype=np.int64)
+            grown[: len(self._row_level)] = self._row_level
+            self._row_level = grown
+        return self._row_level[:n]
+
     def _levels(self, initial: bool = False) -> dict[str, tuple[int, int, float]]:
         """Every account whose level changed: ``{id: (before, after, float health)}``."""
         book = self.book
@@ -212,22 +230,17 @@ class Service:
             for t_wad in self._t_wad:
                 exact += np.asarray(confirm_below(self.engine, ids, t_wad), dtype=np.int64)
             lvl[exact_rows] = exact
+        before = self._row_levels(n)
+        rows = np.flatnonzero(lvl != before)
         changed: dict[str, tuple[int, int, float]] = {}
-        hot = np.flatnonzero(lvl > 0)
-        now = dict(zip(book.accounts.ids(hot), (int(v) for v in lvl[hot]), strict=True))
-        for account_id, after in now.items():
-            before = self.level.get(account_id, 0)
-            if before != after:
-                changed[account_id] = (before, after, 0.0)
-        for account_id, before in self.level.items():
-            if account_id not in now:
-                changed[account_id] = (before, 0, 0.0)
-        if changed:
-            rows = book.accounts.rows(list(changed))
-            for account_id, value in zip(changed, h[rows], strict=True):
-                b, a, _ = changed[account_id]
-                changed[account_id] = (b, a, float(value))
-        self.level = now
+        for account_id, b, a, value in zip(book.accounts.ids(rows), before[rows].tolist(),
+                                           lvl[rows].tolist(), h[rows].tolist(), strict=True):
+            changed[account_id] = (b, a, value)
+            if a:
+                self.level[account_id] = a
+            else:
+                self.level.pop(account_id, None)
+        self._row_level = lvl
         return {} if initial else changed
 
     def _alert_pass(self) -> dict[str, Any]:
