@@ -207,40 +207,55 @@ class Service:
             grown = np.zeros(n, dtype=np.int64)
             grown[: len(self._row_level)] = self._row_level
             self._row_level = grown
-        return self._row_level[:n]
+        return self._row_level[:n]  # a view: updated in place
 
     def _levels(self, initial: bool = False) -> dict[str, tuple[int, int, float]]:
-        """Every account whose level changed: ``{id: (before, after, float health)}``."""
+        """Every account whose level changed: ``{id: (before, after, float health)}``.
+
+        Only rows that can have a level (float health below the highest threshold, plus
+        the rounding band) or had one are looked at, so the work beyond the book's health
+        vector is proportional to the accounts near or below the thresholds.
+        """
         book = self.book
         h = book.health()
         n = len(h)
-        asc = self._t_float[::-1]
-        # level = thresholds the health is below: len - (thresholds at or below health)
-        lvl = len(asc) - np.searchsorted(asc, h, side="right")
-        near = np.zeros(n, dtype=bool)
-        for t in self._t_float:
-            near |= np.abs(h - t) <= EXACT_BAND * t
-        exact_rows = np.flatnonzero(near)
+        before = self._row_levels(n)
+        top = float(self._t_float[0]) * (1 + EXACT_BAND)
+        mask = before > 0
+        mask |= h < top
         perp = np.array(sorted(book.perp_rows()), dtype=np.int64)
         if len(perp):
-            exact_rows = np.union1d(exact_rows, perp)
-        if len(exact_rows):
-            ids = book.accounts.ids(exact_rows)
-            exact = np.zeros(len(exact_rows), dtype=np.int64)
+            mask[perp] = True
+        rows = np.flatnonzero(mask)
+        hr = h[rows]
+        lvl = np.zeros(len(rows), dtype=np.int64)
+        near = np.zeros(len(rows), dtype=bool)
+        for t in self._t_float:
+            lvl += hr < t
+            # Within EXACT_BAND of a threshold the float health does not decide.
+            near |= (hr < t * (1 + EXACT_BAND)) != (hr < t * (1 - EXACT_BAND))
+        if len(perp):
+            near |= np.isin(rows, perp)
+        exact_at = np.flatnonzero(near)
+        if len(exact_at):
+            ids = book.accounts.ids(rows[exact_at])
+            exact = np.zeros(len(exact_at), dtype=np.int64)
             for t_wad in self._t_wad:
                 exact += np.asarray(confirm_below(self.engine, ids, t_wad), dtype=np.int64)
-            lvl[exact_rows] = exact
-        before = self._row_levels(n)
-        rows = np.flatnonzero(lvl != before)
+            lvl[exact_at] = exact
+        moved = np.flatnonzero(lvl != before[rows])
+        changed_rows = rows[moved]
         changed: dict[str, tuple[int, int, float]] = {}
-        for account_id, b, a, value in zip(book.accounts.ids(rows), before[rows].tolist(),
-                                           lvl[rows].tolist(), h[rows].tolist(), strict=True):
+        for account_id, b, a, value in zip(book.accounts.ids(changed_rows),
+                                           before[changed_rows].tolist(),
+                                           lvl[moved].tolist(), hr[moved].tolist(),
+                                           strict=True):
             changed[account_id] = (b, a, value)
             if a:
                 self.level[account_id] = a
             else:
                 self.level.pop(account_id, None)
-        self._row_level = lvl
+        before[rows] = lvl
         return {} if initial else changed
 
     def _alert_pass(self) -> dict[str, Any]:
@@ -250,7 +265,7 @@ class Service:
         newly = ids.ids(scan.newly_below)
         recovered = ids.ids(scan.recovered)
         self.tick_no += 1
-        quotes = self._quotes(newly)
+        quotes = self._quotes(scan.newly_below)
         names = [str(t) for t in self.thresholds]
         alert = {
             "type": "tick",
@@ -270,13 +285,13 @@ class Service:
             self.counters.alerts += 1
         return alert
 
-    def _quotes(self, accounts: Sequence[str]) -> list[dict[str, Any]]:
-        if not accounts:
+    def _quotes(self, rows: IntArray) -> list[dict[str, Any]]:
+        if not len(rows) or not self.settings.max_quotes:
             return []
-        rows = self.book.accounts.rows(accounts)
         debt = self.book.account_values(rows)["debt"]
         order = np.argsort(-debt, kind="stable")[: self.settings.max_quotes]
-        return [quote_dict(self.engine.liquidation_quote(accounts[int(i)])) for i in order]
+        return [quote_dict(self.engine.liquidation_quote(a))
+                for a in self.book.accounts.ids(rows[order])]
 
     # ------------------------------------------------------------------ reads
     def liquidatable(self) -> list[str]:
