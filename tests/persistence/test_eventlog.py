@@ -757,3 +757,24 @@ def test_replay_when_file_bytes_truncated_then_whole_or_log_error(tmp_path: Path
     _, report = Engine.replay(path)  # the original is intact
     assert report.events == len(events)
     assert report.state_hash == full_hash
+
+
+def test_checkpoint_by_default_when_wal_reaches_1000_pages_then_count_in_main_file(
+    tmp_path: Path,
+) -> None:
+    # One event per commit writes one 4 KiB page frame, so the -wal file reaches SQLite's
+    # 1,000-page threshold before event 1,000: the checkpoint then copies the events and
+    # the acknowledged count into the main file. (synchronous=OFF: the test does not need
+    # the disk's flushes, only the file layout.)
+    path = tmp_path / "w" / "log.sqlite"
+    engine = Engine.with_log(CONFIG, path, synchronous="OFF")
+    engine.apply_all([SetPrice("WETH", (2_000 + i % 7) * USD) for i in range(1_100)])
+    image = crash_image(path, tmp_path / "crash")
+    engine.close()
+    wal_path(image).unlink()
+    ack_path(image).unlink()
+    with closing(sqlite3.connect(f"file:{image}?mode=ro&immutable=1", uri=True)) as db:
+        acknowledged, closed = db.execute("SELECT acknowledged, closed FROM checkpoint").fetchone()
+        (last,) = db.execute("SELECT max(seq) FROM events").fetchone()
+    assert 800 <= acknowledged == last <= 1_000  # 869 here: page splits add frames
+    assert closed == 0

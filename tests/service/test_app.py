@@ -41,9 +41,9 @@ def test_tick_when_account_becomes_liquidatable_then_quote_pushed(client: Any) -
     assert quote["close_factor_bps"] == 5_000
     # 7,500 USD x 1.05 / 1,800 USD per WETH = 4.375 WETH, floored by the engine's integer
     # division to one wei less; the liquidator gets it less the protocol's 10% of the
-    # bonus (0.0208333... WETH).
+    # bonus (0.0208333... WETH, rounded up as aave-v3 = v3.7 does: the engine's figure).
     assert quote["collateral_to_liquidator"] + quote["protocol_fee"] == 4_375 * 10**15 - 1
-    assert quote["protocol_fee"] == 20_833_333_333_333_333
+    assert quote["protocol_fee"] == 20_833_333_333_333_334
     # The engine applies exactly that liquidation.
     event = {"type": "Liquidate", "liquidator": "keeper", "account": "alice",
              "debt_asset": "USDC", "collateral_asset": "WETH",
@@ -242,3 +242,15 @@ def test_log_failure_when_commit_fails_then_503_and_writes_refused(tmp_path: Any
         assert r.status_code == 503
         assert "writes are refused since the log failed" in r.json()["error"]
         assert c.get("/healthz").json()["ok"] is False
+
+
+def test_tick_with_conditions_when_applied_then_logged_event_and_state_changes(
+        client: Any) -> None:
+    before = client.get("/state").json()
+    body = {"prices": {"WETH": "1990"},
+            "conditions": {"WETH": {"volatility_ppm": 800_000, "depth": 5 * 10**14}}}
+    r = client.post("/ticks", json=body, headers=AUTH)
+    assert [o["outcome"] for o in r.json()["outcomes"]] == ["SetPriceAccepted",
+                                                           "SetConditionsAccepted"]
+    after = client.get("/state").json()
+    assert after["seq"] == before["seq"] + 2 and after["state_hash"] != before["state_hash"]

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from marginengine.engine import EVENT_TYPES
 from tests.service.conftest import AUTH
 
 JSON = {**AUTH, "content-type": "application/json"}
@@ -15,7 +16,16 @@ WRITES: list[tuple[str, dict[str, Any] | bytes, int, str]] = [
     ("/ticks", b"{not json", 422, "body: malformed JSON"),
     ("/ticks", b"[1, 2]", 422, "body: Input should be a valid dictionary or object to "
                                "extract fields from"),
-    ("/ticks", {}, 422, "body: an empty tick (give prices, events or advance_seconds)"),
+    ("/ticks", {}, 422,
+     "body: an empty tick (give prices, conditions, events or advance_seconds)"),
+    ("/ticks", {"conditions": {"WETH": {"volatility_ppm": -1}}}, 422,
+     "conditions.WETH.volatility_ppm: must not be negative (got -1)"),
+    ("/ticks", {"conditions": {"WETH": {"depth": 1.5}}}, 422,
+     "conditions.WETH.depth: must be an integer (got 1.5)"),
+    ("/ticks", {"conditions": {"WETH": {"vol": 1}}}, 422,
+     "conditions.WETH.vol: unknown field (one of volatility_ppm, depth, open_interest)"),
+    ("/ticks", {"conditions": {"DOGE": {"depth": 1}}}, 422,
+     "conditions.DOGE: unknown asset (markets: DAI, USDC, WETH)"),
     ("/ticks", {"prices": {"WETH": "NaN"}}, 422,
      "prices.WETH: must be a finite number ('NaN' is not)"),
     ("/ticks", {"prices": {"WETH": "-1800"}}, 422, "prices.WETH: must be positive (got '-1800')"),
@@ -37,10 +47,7 @@ WRITES: list[tuple[str, dict[str, Any] | bytes, int, str]] = [
     ("/ticks/batch", {"ticks": [{"prices": {"WETH": "1"}}, {"prices": {"WETH": "x"}}]}, 422,
      "ticks[1].prices.WETH: must be a number ('x' is not)"),
     ("/events", {"events": [{"type": "Steal", "account": "a"}]}, 422,
-     "events[0].type: unknown event type 'Steal' (one of Deposit, Withdraw, Borrow, Repay, "
-     "SetPrice, AdvanceTime, Liquidate, Absorb, BuyCollateral, DepositQuote, WithdrawQuote, "
-     "TransferQuote, Trade, LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, "
-     "Deal, Tick)"),
+     f"events[0].type: unknown event type 'Steal' (one of {', '.join(EVENT_TYPES)})"),
     ("/events", {"events": [{"type": "Deposit", "account": "a", "asset": "WETH",
                              "amount": 1.5}]}, 422,
      "events[0].amount: must be an integer in smallest units (got 1.5)"),

@@ -22,7 +22,7 @@ from marginengine.persistence.postgres_store import (
     is_postgres_url,
 )
 from marginengine.persistence.sqlite_store import (
-    DEFAULT_CHECKPOINT_EVERY,
+    CHECKPOINT_WAL_PAGES,
     FORMAT_VERSION,
     READABLE_FORMATS,
     SQLiteStore,
@@ -48,7 +48,7 @@ def open_log(path: str | Path) -> LogStore:
 
 __all__ = [
     "CHANNEL",
-    "DEFAULT_CHECKPOINT_EVERY",
+    "CHECKPOINT_WAL_PAGES",
     "FORMAT_VERSION",
     "READABLE_FORMATS",
     "Durability",

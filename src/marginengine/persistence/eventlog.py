@@ -18,7 +18,7 @@ from typing import Any
 
 from marginengine.errors import LogError
 from marginengine.persistence.chain import encode
-from marginengine.persistence.sqlite_store import DEFAULT_CHECKPOINT_EVERY, SQLiteStore
+from marginengine.persistence.sqlite_store import SQLiteStore
 from marginengine.persistence.store import Durability, EventRecord, LogStore
 
 
@@ -46,7 +46,7 @@ class EventLog:
     @classmethod
     def sqlite(cls, path: str | Path, meta: Mapping[str, str], *, synchronous: str = "FULL",
                durability: Durability | str = Durability.EVENT,
-               checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> EventLog:
+               checkpoint_every: int | None = None) -> EventLog:
         """A new SQLite log at ``path`` (see :meth:`SQLiteStore.create`)."""
         try:
             chosen = Durability(durability)

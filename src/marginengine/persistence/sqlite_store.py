@@ -16,8 +16,10 @@ Layout of ``events.sqlite`` (WAL mode):
 Durability. Every :meth:`SQLiteStore.append` is one transaction, committed with the chosen
 ``synchronous`` setting (``FULL``: durable against power loss; ``NORMAL``: against a crash
 of the process; see docs/formats.md) before it returns. Commits live in the ``-wal`` file
-until a checkpoint copies them into the main file: every ``checkpoint_every`` events and at
-close (``wal_checkpoint(TRUNCATE)``), so a closed log is one file. Between checkpoints the
+until a checkpoint copies them into the main file, with the acknowledged count: whenever the
+``-wal`` file has reached 1,000 pages (about 4 MB: SQLite's own threshold; about 1,000 events
+committed one by one, far more in batches), or every ``checkpoint_every`` events if given,
+and at close (``wal_checkpoint(TRUNCATE)``), so a closed log is one file. Between checkpoints the
 acknowledgement file (:mod:`marginengine.persistence.ackfile`) records the last acknowledged
 event outside the ``-wal`` file, so losing that file is detected, not replayed as a shorter
 history.
@@ -52,7 +54,9 @@ from marginengine.persistence.store import EventRecord, LogRecord, LogStatus
 FORMAT_VERSION = "2"
 READABLE_FORMATS = ("1", "2")
 SYNCHRONOUS = ("FULL", "NORMAL", "OFF")
-DEFAULT_CHECKPOINT_EVERY = 1_000
+CHECKPOINT_WAL_PAGES = 1_000
+_PAGE = 4096  # SQLite's default page size, used for every log
+_WAL_LIMIT = 32 + CHECKPOINT_WAL_PAGES * (24 + _PAGE)  # the -wal header, then framed pages
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -108,7 +112,7 @@ class SQLiteStore:
     def __init__(self, path: Path, db: sqlite3.Connection, meta: dict[str, str], *,
                  writer: bool, ack: AckFile | None = None, acked: Ack | None = None,
                  checkpoint: _Checkpoint | None = None,
-                 checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> None:
+                 checkpoint_every: int | None = None) -> None:
         self.path = path
         self._db = db
         self._meta = meta
@@ -124,6 +128,7 @@ class SQLiteStore:
         self._closed = False
         self._broken: str | None = None
         self._status: LogStatus | None = None
+        self._wal = wal_path(path)
 
     # ------------------------------------------------------------------ protocol
     @property
@@ -144,7 +149,7 @@ class SQLiteStore:
     # ------------------------------------------------------------------ writing
     @classmethod
     def create(cls, path: str | Path, meta: Mapping[str, str], *, synchronous: str = "FULL",
-               checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY) -> SQLiteStore:
+               checkpoint_every: int | None = None) -> SQLiteStore:
         """A new, empty log at ``path`` (never over an existing file).
 
         Parameters
@@ -159,7 +164,8 @@ class SQLiteStore:
             power loss) or ``OFF`` (likewise, and a power loss may damage the file).
         checkpoint_every
             Copy the ``-wal`` file into the main file, with the acknowledged count, every
-            this many events (and at close).
+            this many events; by default (``None``) whenever it reaches
+            :data:`CHECKPOINT_WAL_PAGES` pages. Always at close.
 
         The file appears whole or not at all: it is built under a temporary name, then
         linked into place.
@@ -167,8 +173,9 @@ class SQLiteStore:
         path = Path(path)
         if synchronous not in SYNCHRONOUS:
             raise LogError(f"synchronous: must be FULL, NORMAL or OFF (got {synchronous!r})")
-        if isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int) \
-                or checkpoint_every < 1:
+        if checkpoint_every is not None and (
+                isinstance(checkpoint_every, bool) or not isinstance(checkpoint_every, int)
+                or checkpoint_every < 1):
             raise LogError(f"checkpoint_every: must be a positive integer "
                            f"(got {checkpoint_every!r})")
         for existing in (path, ack_path(path), wal_path(path)):
@@ -206,8 +213,15 @@ class SQLiteStore:
             with open(temp, "rb") as handle:
                 os.fsync(handle.fileno())
             ack = AckFile(ack_path(path), digest)
-            os.link(temp, path)  # fails, rather than overwrites, if the path appeared
-            temp.unlink()
+            try:
+                os.link(temp, path)  # fails, rather than overwrites, if the path appeared
+                temp.unlink()
+            except FileExistsError:
+                raise
+            except OSError:  # a file system without hard links: rename, checking first
+                if path.exists():
+                    raise FileExistsError(17, "File exists", str(path)) from None
+                os.rename(temp, path)
             temp = None
             _fsync_dir(path.parent)
             db = sqlite3.connect(path, isolation_level=None)
@@ -255,7 +269,14 @@ class SQLiteStore:
             rows.append((record.seq, record.outcome, accepted, record.payload, last))
             expected += 1
         count = expected - 1
-        due = count // self.checkpoint_every > self._count // self.checkpoint_every
+        every = self.checkpoint_every
+        if every is None:
+            try:
+                due = os.stat(self._wal).st_size >= _WAL_LIMIT
+            except OSError:
+                due = False
+        else:
+            due = count // every > self._count // every
         try:
             if len(rows) == 1 and not due:
                 self._db.execute(_INSERT, rows[0])  # one statement: SQLite's own transaction
@@ -430,7 +451,7 @@ class SQLiteStore:
             if row[0] != expected:
                 raise LogError(f"{self.path}: event {expected} is missing (the next row is "
                                f"event {row[0]!r})")
-            problem, record = self._check_row(row, expected, prev)
+            problem, record = self._check_row(row, prev)
             if problem is not None:
                 last_row = self._fetch_is_end(cursor)
                 if last_row and not checkpoint.closed and expected > acknowledged:
@@ -467,7 +488,7 @@ class SQLiteStore:
             return False
 
     @staticmethod
-    def _check_row(row: Any, expected: int, prev: str) -> tuple[str | None, dict[str, Any] | None]:
+    def _check_row(row: Any, prev: str) -> tuple[str | None, dict[str, Any] | None]:
         seq, outcome, accepted, payload, check = row
         if not (isinstance(outcome, bytes) and type(accepted) is int and accepted in (0, 1)
                 and isinstance(payload, bytes) and isinstance(check, bytes)):

@@ -36,6 +36,7 @@ from marginengine.service.requests import (
     RequestError,
     account_events,
     advance_event,
+    condition_events,
     price_events,
 )
 
@@ -54,10 +55,13 @@ class _Strict(BaseModel):
 
 
 class TickIn(_Strict):
-    """One tick: prices (USD per whole token, decimal strings or numbers), optionally time
-    advanced first (seconds), and account events applied after the prices."""
+    """One tick: prices (USD per whole token, decimal strings or numbers), market conditions
+    (``{"WETH": {"volatility_ppm": 800000, "depth": ..., "open_interest": ...}}``, integers
+    in the units of :mod:`marginengine.oracle.conditions`), optionally time advanced first
+    (seconds), and account events applied after the prices and conditions."""
 
     prices: dict[str, HumanNumber] = Field(default_factory=dict)
+    conditions: dict[str, dict[str, Any]] = Field(default_factory=dict)
     advance_seconds: int | None = None
     events: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -305,6 +309,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         events: list[Event] = []
         events += advance_event(tick.advance_seconds, f"{where}advance_seconds")
         events += price_events(service.config, tick.prices, f"{where}prices")
+        events += condition_events(service.config, tick.conditions, f"{where}conditions")
         events += account_events(service.config, service.engine.ledger.accounts,
                                  tick.events, f"{where}events")
         return events
@@ -330,8 +335,9 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     async def post_tick(tick: TickIn) -> dict[str, Any]:
         """Apply one tick (prices, then events) as one batch; answer with its alert."""
         received = time.perf_counter()
-        if not tick.prices and not tick.events and tick.advance_seconds is None:
-            raise RequestError("body", "an empty tick (give prices, events or "
+        if not (tick.prices or tick.conditions or tick.events) \
+                and tick.advance_seconds is None:
+            raise RequestError("body", "an empty tick (give prices, conditions, events or "
                                        "advance_seconds)")
         return await run(tick_events(tick, ""), 1, received)
 

@@ -94,9 +94,9 @@ def _outcome(o: Outcome) -> dict[str, Any]:
     out: dict[str, Any] = {"seq": o.seq, "outcome": o.name, "accepted": o.accepted}
     if not o.accepted:
         out["reason"] = o.reason
-        code = getattr(o, "code", None)
-        if code is not None:
-            out["code"] = code
+        if o.code is not None:
+            out["code"] = o.code
+            out["data"] = o.data
     return out
 
 

@@ -21,10 +21,11 @@ from typing import Any
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.amounts import MAX_UNITS, parse_positive
-from marginengine.engine import AdvanceTime, Event, SetPrice, event_from_dict
+from marginengine.engine import AdvanceTime, Event, SetConditions, SetPrice, event_from_dict
 from marginengine.errors import ConfigError, EventError, MarginEngineError
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
+from marginengine.oracle.conditions import CONDITION_FIELDS
 
 #: Fields that name an account in some event.
 ACCOUNT_FIELDS = ("account", "liquidator", "absorber", "buyer", "seller", "keeper",
@@ -35,6 +36,8 @@ ASSET_FIELDS = ("asset", "debt_asset", "collateral_asset")
 CREATING = {"Deposit", "DepositQuote", "Trade", "TransferQuote"}
 #: Integer fields that may be zero (everything else must be positive).
 MAY_BE_ZERO = {("LiquidatePerp", "size"), ("BuyCollateral", "min_amount")}
+#: Events whose integer fields the event itself checks (market conditions: zero allowed).
+SELF_CHECKED = {"SetConditions"}
 
 
 class RequestError(MarginEngineError):
@@ -67,6 +70,32 @@ def price_events(config: ProtocolConfig, prices: Mapping[str, object],
             field, _, reason = problems[0].partition(": ")
             raise RequestError(field, reason)
         events.append(SetPrice(asset, value))
+    return events
+
+
+def condition_events(config: ProtocolConfig, conditions: Mapping[str, Mapping[str, object]],
+                     where: str = "conditions") -> list[Event]:
+    """``SetConditions`` events from ``{asset: {volatility_ppm, depth, open_interest}}``
+    (integers, as the event takes them; a field left out keeps its value), sorted by
+    asset; raises :class:`RequestError` at the first bad one."""
+    events: list[Event] = []
+    for asset in sorted(conditions):
+        at = f"{where}.{asset}"
+        if not config.priced(asset):
+            names = ", ".join(sorted({*config.markets, *config.perps}))
+            raise RequestError(at, f"unknown asset (markets: {names})")
+        fields = dict(conditions[asset])
+        unknown = sorted(set(fields) - set(CONDITION_FIELDS))
+        if unknown:
+            raise RequestError(f"{at}.{unknown[0]}", f"unknown field (one of "
+                                                     f"{', '.join(CONDITION_FIELDS)})")
+        if not fields:
+            raise RequestError(at, f"give at least one of {', '.join(CONDITION_FIELDS)}")
+        try:
+            events.append(SetConditions(asset, **fields))  # type: ignore[arg-type]
+        except EventError as exc:
+            field, _, reason = str(exc).partition(": ")
+            raise RequestError(f"{at}.{field.partition('.')[2]}", reason) from None
     return events
 
 
@@ -113,7 +142,8 @@ def account_event(config: ProtocolConfig, known: Mapping[str, object], data: obj
         elif f.name == "market" and not (kind == "FundInsurance" and value == ""):
             if value not in config.perps:
                 raise RequestError(at, f"unknown perp market {value!r}")
-        elif isinstance(value, int) and not isinstance(value, bool):
+        elif isinstance(value, int) and not isinstance(value, bool) \
+                and kind not in SELF_CHECKED:
             if value < 0 or (value == 0 and (kind, f.name) not in MAY_BE_ZERO):
                 raise RequestError(at, f"must be positive (got {value})")
             if value > MAX_UNITS:
