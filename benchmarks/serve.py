@@ -261,6 +261,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--pg-events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--pg-url", default=None)
+    parser.add_argument("--max-quotes", type=int, default=100,
+                        help="newly liquidatable accounts quoted per tick (the default's)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     if args.accounts < 1 or args.seconds <= 0 or args.rate <= 0 or args.assets < 2:
@@ -291,12 +293,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 def run_all(args: Any, tick_url: str | None, ingest_url: str | None,
             why: str) -> dict[str, Any]:
-    from marginengine.service import Service
+    from marginengine.service import Service, Settings
     from marginengine.service.app import create_app
 
     engine, setup = build_engine(args.accounts, args.assets, args.seed, tick_url)
     t0 = time.perf_counter()
-    service = Service(engine)
+    service = Service(engine, Settings(max_quotes=args.max_quotes))
     book_setup = time.perf_counter() - t0
     print(f"set-up: {args.accounts:,} accounts in {setup:.1f} s, risk book + first scan "
           f"{book_setup:.1f} s; {len(service.liquidatable()):,} liquidatable at start; "
@@ -347,6 +349,7 @@ def run_all(args: Any, tick_url: str | None, ingest_url: str | None,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "accounts": args.accounts, "assets": args.assets, "seed": args.seed,
+        "max_quotes": args.max_quotes,
         "setup_seconds": round(setup, 1), "book_seconds": round(book_setup, 1),
         "ticks": ticks, "missed": missed, "pg_ingest": ingest,
     }
