@@ -11,7 +11,7 @@ liquidations, and events/s ingested with the PostgreSQL log per batch.
    committed before it is answered. Set-up time is reported, not timed with the run.
 2. Ticks. The service runs in this process (uvicorn on 127.0.0.1, a free port); a client
    process posts ticks over HTTP at ``--rate`` per second for ``--seconds`` (WETH and WBTC
-   on a seeded walk with a 1-in-20 chance of a 6% drop, then recovery) and listens on the
+   on a seeded mean-reverting walk with a 1-in-20 chance of a 6% drop) and listens on the
    ``/ws`` push. Tick-to-alert latency is measured by the client: from sending the tick to
    receiving its alert on the WebSocket. Sustained ticks/s is ticks answered / elapsed; if
    the service keeps up, it equals the rate asked for.
@@ -157,17 +157,20 @@ def client(port: int, token: str, ticks: list[dict[str, Any]], rate: float,
 
 
 def price_path(seed: int, n: int, prices: dict[str, int]) -> list[dict[str, Any]]:
-    """Seeded WETH/WBTC walks with occasional 6% drops, as tick bodies."""
+    """Seeded WETH/WBTC log-price walks pulled back to the start (Ornstein-Uhlenbeck, 5%
+    a tick), with a 1-in-20 chance per tick of a 6% (WETH) and 4% (WBTC) drop, as tick
+    bodies: most ticks move prices a little, a few move many accounts at once."""
     rng = np.random.default_rng(seed)
-    weth, wbtc = prices["WETH"] / 1e8, prices["WBTC"] / 1e8
+    start = {"WETH": prices["WETH"] / 1e8, "WBTC": prices["WBTC"] / 1e8}
+    log_dev = {"WETH": 0.0, "WBTC": 0.0}
     out = []
     for _ in range(n):
         drop = rng.random() < 0.05
-        weth *= (0.94 if drop else 1.0) * (1 + rng.normal(0, 0.004))
-        wbtc *= (0.96 if drop else 1.0) * (1 + rng.normal(0, 0.003))
-        weth = min(weth, prices["WETH"] / 1e8 * 1.05)
-        wbtc = min(wbtc, prices["WBTC"] / 1e8 * 1.05)
-        out.append({"prices": {"WETH": f"{weth:.2f}", "WBTC": f"{wbtc:.2f}"}})
+        for asset, jump, sigma in (("WETH", 0.06, 0.004), ("WBTC", 0.04, 0.003)):
+            log_dev[asset] += -0.05 * log_dev[asset] + rng.normal(0, sigma)
+            if drop:
+                log_dev[asset] += np.log1p(-jump)
+        out.append({"prices": {a: f"{start[a] * np.exp(log_dev[a]):.2f}" for a in start}})
     return out
 
 

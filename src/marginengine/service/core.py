@@ -185,11 +185,12 @@ class Service:
         alert = self._alert_pass()
         report = TickReport(self.engine.seq, outcomes, alert, start, applied)
         self.last_alert = alert
-        for listener in list(self.listeners):
-            listener(alert)
+        # Tick-to-alert: from the write's arrival to its alert, ready to push.
         latency = time.perf_counter() - start
         alert["latency_ms"] = round(latency * 1000, 3)
         self.counters.latencies.append(latency)
+        for listener in list(self.listeners):
+            listener(alert)
         return report
 
     # ------------------------------------------------------------------ alerts
