@@ -254,3 +254,32 @@ def test_tick_with_conditions_when_applied_then_logged_event_and_state_changes(
                                                            "SetConditionsAccepted"]
     after = client.get("/state").json()
     assert after["seq"] == before["seq"] + 2 and after["state_hash"] != before["state_hash"]
+
+
+def test_levels_when_book_regroups_rows_then_kept_per_account() -> None:
+    from fastapi.testclient import TestClient
+
+    from marginengine.service.app import create_app
+
+    service = Service(alice_engine())
+    client = TestClient(create_app(service, "test-token", rate=0))
+    client.post("/ticks", json={"prices": {"WETH": "1900"}}, headers=AUTH)
+    assert service.level == {"alice": 2}
+    layouts = service.book.layouts
+    # 1,100 new accounts in one request: the book's overflow passes its limit (1,024
+    # slots) and it regroups (renumbers) its rows; levels are mapped through the ids.
+    deposits = [{"type": "Deposit", "account": f"n{i:04d}", "asset": "WETH",
+                 "amount": 10**18} for i in range(1_100)]
+    borrow = {"type": "Borrow", "account": "n0007", "asset": "USDC", "amount": 1_500 * USDC}
+    r = client.post("/events", json={"events": [*deposits, borrow]}, headers=AUTH)
+    assert r.status_code == 200 and service.book.layouts > layouts
+    alert = r.json()["alert"]
+    assert "resync" not in alert
+    assert r.json()["outcomes"][-1]["outcome"] == "BorrowAccepted"
+    # n0007: 1 x 1,900 x 0.825 / 1,500 = 1.045: below 1.10 and 1.05.
+    assert [(c["account"], c["to_level"]) for c in alert["crossed"]] == [("n0007", 2)]
+    assert service.level == {"alice": 2, "n0007": 2}
+    r = client.post("/ticks", json={"prices": {"WETH": "1800"}}, headers=AUTH)
+    crossed = {c["account"]: c["to_level"] for c in r.json()["alert"]["crossed"]}
+    assert crossed == {"alice": 3, "n0007": 3}
+    assert client.get("/levels").json()["levels"] == {"alice": 3, "n0007": 3}

@@ -29,10 +29,31 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from marginengine.engine import Engine, Event, LiquidationQuote, Outcome
+from marginengine.engine import (
+    Absorb,
+    AdvanceTime,
+    Borrow,
+    BuyCollateral,
+    Deposit,
+    DepositQuote,
+    Engine,
+    Event,
+    FundInsurance,
+    Liquidate,
+    LiquidationQuote,
+    Outcome,
+    Repay,
+    SetConditions,
+    SetPrice,
+    Trade,
+    TransferQuote,
+    Withdraw,
+    WithdrawQuote,
+)
 from marginengine.errors import LogError
 from marginengine.fixedpoint import PRICE_UNIT, WAD
 from marginengine.scan import RiskBook, confirm_below, threshold_wad
+from marginengine.scan.sidematrix import MIN_LAYOUT_SLOTS
 from marginengine.scan.whatif import evaluate, parse_fraction, shock_curve
 
 #: Default alert thresholds (health), highest first.
@@ -41,6 +62,20 @@ DEFAULT_THRESHOLDS = (Decimal("1.10"), Decimal("1.05"), Decimal("1"))
 EXACT_BAND = 1e-9
 
 IntArray = NDArray[np.int64]
+
+#: Events that change no account's positions (the book cannot regroup its rows on them).
+QUIET = (SetPrice, SetConditions, AdvanceTime)
+#: Events that change at most two accounts.
+FEW_ACCOUNTS = (Deposit, Withdraw, Borrow, Repay, Liquidate, Absorb, BuyCollateral,
+                DepositQuote, WithdrawQuote, TransferQuote, Trade, FundInsurance)
+
+
+@dataclass(frozen=True)
+class _Crossed:
+    """The level changes of one alert pass: how many, and those listed."""
+
+    count: int
+    listed: list[tuple[str, int, int, float]]
 
 
 @dataclass(frozen=True)
@@ -149,14 +184,15 @@ class Service:
         self._t_float = np.array([float(t) for t in self.thresholds])
         self.book = RiskBook.from_engine(engine, subscribe=True)
         self.book.full_scan(1)
-        self.level: dict[str, int] = {}
         self.counters = Counters()
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.last_alert: dict[str, Any] = {}
         self.tick_no = 0
+        self.resync = False
         self.log_failure: str | None = None
         self._layouts = self.book.layouts
         self._row_level: NDArray[np.int64] = np.zeros(self.book.n_accounts, dtype=np.int64)
+        self._snapshot: tuple[list[str], NDArray[np.int64]] | None = None
         self._levels(initial=True)
 
     # ------------------------------------------------------------------ writes
@@ -166,6 +202,7 @@ class Service:
         start = time.perf_counter() if received is None else received
         if self.log_failure is not None:
             raise LogError(f"writes are refused since the log failed: {self.log_failure}")
+        self._snapshot = self._snapshot_if_relayout(events)
         try:
             with self.engine.batch():
                 outcomes = [self.engine.apply(e) for e in events]
@@ -194,24 +231,77 @@ class Service:
         return report
 
     # ------------------------------------------------------------------ alerts
-    def _row_levels(self, n: int) -> NDArray[np.int64]:
-        """The previous levels by row of the book's current layout (rebuilt from the ids
-        after the book regrouped its rows; new rows start at 0)."""
+    @property
+    def level(self) -> dict[str, int]:
+        """Every account below at least one threshold, with its level (built on demand)."""
+        arr = self._row_level[: self.book.n_accounts]
+        rows = np.flatnonzero(arr > 0)
+        return dict(zip(self.book.accounts.ids(rows), arr[rows].tolist(), strict=True))
+
+    def level_of(self, account_id: str) -> int:
+        """One account's level (0: above every threshold)."""
+        row = self.book.accounts.row(account_id)
+        return 0 if row is None or row >= len(self._row_level) else int(self._row_level[row])
+
+    def counts_below(self) -> list[int]:
+        """Accounts below each threshold, highest threshold first."""
+        arr = self._row_level[: self.book.n_accounts]
+        return [int(np.count_nonzero(arr > i)) for i in range(len(self.thresholds))]
+
+    def _snapshot_if_relayout(self, events: Sequence[Event]
+                              ) -> tuple[list[str], NDArray[np.int64]] | None:
+        """The ids and levels of the accounts with a level, if the events could make the
+        book regroup its rows (which renumbers them); ``None`` when they cannot.
+
+        Levels are kept by row, so a regrouping must be mapped back through the ids. The
+        book regroups when a side's overflow and explicit zeros pass an eighth of its base
+        (``SideMatrix.needs_layout``); an event of :data:`FEW_ACCOUNTS` changes at most two
+        accounts, each at most one entry per market and side, so far from that limit no
+        snapshot is needed (the common case: price ticks change no account at all).
+        """
+        touching = 0
+        for event in events:
+            if isinstance(event, QUIET):
+                continue
+            if not isinstance(event, FEW_ACCOUNTS):
+                touching = -1
+                break
+            touching += 1
+        if touching == 0:
+            return None
+        if touching > 0:
+            bound = 4 * touching * len(self.book.assets)
+            sides = (self.book.collateral, self.book.debt)
+            if all(max(MIN_LAYOUT_SLOTS, int(side.indptr[-1]) // 8) - side.overflow
+                   - side.zeros > bound for side in sides):
+                return None
+        arr = self._row_level[: self.book.n_accounts]
+        rows = np.flatnonzero(arr > 0)
+        return self.book.accounts.ids(rows), arr[rows].copy()
+
+    def _row_levels(self, n: int) -> tuple[NDArray[np.int64], bool]:
+        """The previous levels by row of the book's current layout, and whether they had to
+        be started afresh (the book regrouped its rows without a snapshot: then no
+        crossing is reported for this tick and the alert says ``resync``)."""
         book = self.book
+        fresh = False
         if self._layouts != book.layouts:
-            rows = book.accounts.rows(list(self.level))
             self._row_level = np.zeros(n, dtype=np.int64)
-            self._row_level[rows] = np.fromiter(self.level.values(), dtype=np.int64,
-                                                count=len(self.level))
+            if self._snapshot is not None:
+                ids, levels = self._snapshot
+                self._row_level[book.accounts.rows(ids)] = levels
+            else:
+                fresh = True
             self._layouts = book.layouts
         elif len(self._row_level) < n:
             grown = np.zeros(n, dtype=np.int64)
             grown[: len(self._row_level)] = self._row_level
             self._row_level = grown
-        return self._row_level[:n]  # a view: updated in place
+        self._snapshot = None
+        return self._row_level[:n], fresh  # a view: updated in place
 
-    def _levels(self, initial: bool = False) -> dict[str, tuple[int, int, float]]:
-        """Every account whose level changed: ``{id: (before, after, float health)}``.
+    def _levels(self, initial: bool = False) -> _Crossed:
+        """The accounts whose level changed (all counted, ``max_crossed`` listed).
 
         Only rows that can have a level (float health below the highest threshold, plus
         the rounding band) or had one are looked at, so the work beyond the book's health
@@ -220,7 +310,8 @@ class Service:
         book = self.book
         h = book.health()
         n = len(h)
-        before = self._row_levels(n)
+        before, fresh = self._row_levels(n)
+        self.resync = fresh
         top = float(self._t_float[0]) * (1 + EXACT_BAND)
         mask = before > 0
         mask |= h < top
@@ -246,18 +337,19 @@ class Service:
             lvl[exact_at] = exact
         moved = np.flatnonzero(lvl != before[rows])
         changed_rows = rows[moved]
-        changed: dict[str, tuple[int, int, float]] = {}
-        for account_id, b, a, value in zip(book.accounts.ids(changed_rows),
-                                           before[changed_rows].tolist(),
-                                           lvl[moved].tolist(), hr[moved].tolist(),
-                                           strict=True):
-            changed[account_id] = (b, a, value)
-            if a:
-                self.level[account_id] = a
-            else:
-                self.level.pop(account_id, None)
+        old_levels = before[changed_rows].copy()
         before[rows] = lvl
-        return {} if initial else changed
+        if initial or fresh:
+            return _Crossed(0, [])
+        # Listed: the deepest first (highest level, then lowest health); all are counted.
+        order = np.lexsort((hr[moved], -lvl[moved]))[: self.settings.max_crossed]
+        listed = [
+            (account_id, int(b), int(a), float(value))
+            for account_id, b, a, value in zip(
+                book.accounts.ids(changed_rows[order]), old_levels[order].tolist(),
+                lvl[moved][order].tolist(), hr[moved][order].tolist(), strict=True)
+        ]
+        return _Crossed(len(moved), listed)
 
     def _alert_pass(self) -> dict[str, Any]:
         scan = self.book.incremental_scan(1)
@@ -273,16 +365,18 @@ class Service:
             "tick": self.tick_no,
             "seq": self.engine.seq,
             "prices": {a: p / PRICE_UNIT for a, p in sorted(self.engine.prices.items())},
-            "crossed_count": len(crossed),
+            "crossed_count": crossed.count,
             "crossed": [
                 {"account": a, "health": _health(h), "from_level": b, "to_level": lv,
                  "below": names[:lv], "direction": "down" if lv > b else "up"}
-                for a, (b, lv, h) in sorted(crossed.items())[: self.settings.max_crossed]
+                for a, b, lv, h in crossed.listed
             ],
             "liquidatable": {"count": scan.below_count, "new": sorted(newly),
                              "recovered": sorted(recovered), "quotes": quotes},
         }
-        if crossed or newly:
+        if self.resync:
+            alert["resync"] = True  # levels restarted: clients resync with GET /levels
+        if crossed.count or newly:
             self.counters.alerts += 1
         return alert
 
@@ -322,7 +416,7 @@ class Service:
             else None,
             "health": None if not data.total_debt and not self.engine.has_perps(account_id)
             else hf / WAD,
-            "level": self.level.get(account_id, 0),
+            "level": self.level_of(account_id),
             "liquidatable": liquidatable,
         }
         if liquidatable:
@@ -364,7 +458,7 @@ class Service:
             {"account": a, "health": _health(values["health"][i]),
              "collateral": round(float(values["collateral"][i]), 2),
              "debt": round(float(values["debt"][i]), 2),
-             "level": self.level.get(a, 0), "liquidatable": a in liquidatable}
+             "level": self.level_of(a), "liquidatable": a in liquidatable}
             for i, a in enumerate(self.book.accounts.ids(rows))
         ]
 
@@ -411,8 +505,8 @@ class Service:
             "ticks": self.counters.ticks,
             "accounts": len(ledger.accounts),
             "liquidatable": int(self.book.below_rows().size),
-            "at_levels": {str(t): sum(1 for v in self.level.values() if v > i)
-                          for i, t in enumerate(self.thresholds)},
+            "at_levels": dict(zip((str(t) for t in self.thresholds), self.counts_below(),
+                                  strict=True)),
             "assets": assets,
             "bad_debt_usd": engine.bad_debt_value() / PRICE_UNIT,
             "insurance": insurance,

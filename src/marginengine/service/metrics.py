@@ -81,8 +81,8 @@ class Metrics:
         service = self.service
         self.accounts.set(len(service.engine.ledger.accounts))
         self.candidates.set(int(service.book.below_rows().size))
-        for i, t in enumerate(service.thresholds):
-            self.at_level.labels(str(t)).set(sum(1 for v in service.level.values() if v > i))
+        for t, count in zip(service.thresholds, service.counts_below(), strict=True):
+            self.at_level.labels(str(t)).set(count)
         self.seq.set(service.engine.seq)
         self.pending.set(self.log_pending())
         self.ticks_total()

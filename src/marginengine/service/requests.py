@@ -110,8 +110,8 @@ def advance_event(seconds: int | None, where: str = "advance_seconds") -> list[E
     return [AdvanceTime(seconds)]
 
 
-def account_event(config: ProtocolConfig, known: Mapping[str, object], data: object,
-                  where: str) -> Event:
+def account_event(config: ProtocolConfig, known: Mapping[str, object] | _Known,
+                  data: object, where: str) -> Event:
     """One event from its JSON (``{"type": "Deposit", "account": ..., ...}``, amounts in
     smallest units as integers), checked field by field."""
     try:
@@ -153,8 +153,28 @@ def account_event(config: ProtocolConfig, known: Mapping[str, object], data: obj
 
 def account_events(config: ProtocolConfig, known: Mapping[str, object],
                    items: Sequence[object], where: str = "events") -> list[Event]:
-    """Every event of a request, or a :class:`RequestError` for the first bad one."""
-    return [account_event(config, known, item, f"{where}[{i}]") for i, item in enumerate(items)]
+    """Every event of a request, or a :class:`RequestError` for the first bad one. An
+    account created earlier in the same request (a ``Deposit`` by a new id) is known to
+    the events after it."""
+    created: set[str] = set()
+    events = []
+    for i, item in enumerate(items):
+        event = account_event(config, _Known(known, created), item, f"{where}[{i}]")
+        if event.name in CREATING:
+            created.update(getattr(event, f) for f in ACCOUNT_FIELDS if hasattr(event, f))
+        events.append(event)
+    return events
+
+
+class _Known:
+    """The ledger's accounts plus those a request creates before using them."""
+
+    def __init__(self, ledger: Mapping[str, object], created: set[str]) -> None:
+        self.ledger = ledger
+        self.created = created
+
+    def __contains__(self, account_id: object) -> bool:
+        return account_id in self.created or account_id in self.ledger
 
 
 def read_price_file(path: str | Path, config: ProtocolConfig) -> list[list[Event]]:
