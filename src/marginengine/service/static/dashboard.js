@@ -87,8 +87,9 @@ async function refresh() {
       if (!history[asset] && r.price > 0) history[asset] = [r.price];
     }
     if (!select.dataset.chosen) {
-      // Default: the asset with the most value supplied (the collateral a crash hits).
-      const value = ([a, r]) => (r.supplied / Math.pow(10, r.decimals)) * r.price;
+      // Default: the asset with the most value supplied net of its borrows (the
+      // collateral a crash hits, not the stablecoin lent out).
+      const value = ([a, r]) => ((r.supplied - r.borrowed) / Math.pow(10, r.decimals)) * r.price;
       const top = Object.entries(summary.assets).filter(([a, r]) => r.price > 0).sort((x, y) => value(y) - value(x))[0];
       if (top) { select.value = top[0]; select.dataset.chosen = "1"; }
     }
