@@ -283,3 +283,23 @@ def test_levels_when_book_regroups_rows_then_kept_per_account() -> None:
     crossed = {c["account"]: c["to_level"] for c in r.json()["alert"]["crossed"]}
     assert crossed == {"alice": 3, "n0007": 3}
     assert client.get("/levels").json()["levels"] == {"alice": 3, "n0007": 3}
+
+
+def test_unexpected_failure_when_applying_then_503_and_writes_refused(client: Any) -> None:
+    service = client.service
+    # A failure inside the batch that is neither a refusal nor the log's: a bug, simulated
+    # on the second event of the tick (the first, WETH's price, is applied by then).
+    original = service.engine.apply
+
+    def apply(event: Any) -> Any:
+        if getattr(event, "asset", "") == "DAI":
+            raise RuntimeError("simulated bug")
+        return original(event)
+
+    service.engine.apply = apply  # type: ignore[method-assign]
+    r = client.post("/ticks", json={"prices": {"WETH": "1990", "DAI": "1"}}, headers=AUTH)
+    assert r.status_code == 503
+    assert "simulated bug" in r.json()["error"]
+    assert client.post("/ticks", json={"prices": {"WETH": "1980"}},
+                       headers=AUTH).status_code == 503
+    assert client.get("/healthz").json()["ok"] is False

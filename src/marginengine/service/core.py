@@ -211,6 +211,12 @@ class Service:
             # more is acknowledged that a replay of the log would not reproduce.
             self.log_failure = str(exc)
             raise
+        except Exception as exc:
+            # A bug (an invariant violation, say): the events before it were applied and
+            # logged, so the request is neither whole nor refused. Stop taking writes.
+            self.log_failure = (f"an event failed unexpectedly ({type(exc).__name__}: "
+                                f"{exc}); the events before it in the request were applied")
+            raise LogError(f"writes are refused from now on: {self.log_failure}") from exc
         applied = time.perf_counter()
         self.counters.requests += 1
         self.counters.ticks += ticks
