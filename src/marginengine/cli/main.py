@@ -224,6 +224,10 @@ from marginengine.cli.serve_cmd import serve  # noqa: E402
 cli.add_command(scan)
 cli.add_command(serve)
 
+from marginengine.cli.family_cmd import family  # noqa: E402
+
+cli.add_command(family)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI, turning every error into one line."""
