@@ -300,17 +300,17 @@ def _draw(spec: JointPriceSpec, rng: np.random.Generator, n: int, step_seconds: 
         corr = np.eye(len(drivers))
         if spec.correlation is not None:
             index = {a: j for j, a in enumerate(drivers)}
-            given = spec.correlation
-            for r, row_asset in enumerate(given.assets):
-                for c, col_asset in enumerate(given.assets):
-                    corr[index[row_asset], index[col_asset]] = given.matrix[r][c]
+            table = spec.correlation
+            for r, row_asset in enumerate(table.assets):
+                for c, col_asset in enumerate(table.assets):
+                    corr[index[row_asset], index[col_asset]] = table.matrix[r][c]
         # A bridge's drift is sigma**2 / 2, so its log path is a driftless Brownian
         # motion before it is pinned.
         mus = [float(assets[a].sigma) ** 2 / 2 if assets[a].process == "bridge"
                else float(assets[a].mu) for a in drivers]
         unit = processes.correlated_gbm(
             rng, [1.0] * len(drivers), mus, [float(assets[a].sigma) for a in drivers],
-            corr, dt, n)
+            corr.tolist(), dt, n)
         log_paths = np.log(unit)
         for j, name in enumerate(drivers):
             a = assets[name]
@@ -347,7 +347,7 @@ def _draw(spec: JointPriceSpec, rng: np.random.Generator, n: int, step_seconds: 
             out[name] = np.full(n + 1, float(a.s0))
         elif a.process == "peg":
             out[name] = float(a.peg) * (1.0 + depegs[name])
-    times = np.arange(n + 1) * dt
+    times = np.arange(n + 1, dtype=np.float64) * dt
     for name in names:
         _spread(name, assets, out, depegs, times)
     values = np.column_stack([out[a] for a in names])
