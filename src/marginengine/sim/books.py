@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -90,8 +90,8 @@ class Book:
 
     def debt_value(self, prices: dict[str, int], protocol: ProtocolConfig) -> float:
         """Total debt in USD at ``prices`` (8 decimals), a float for screens."""
-        return sum(amount / protocol.markets[a].unit * prices[a] / PRICE_UNIT
-                   for a, amount in self.borrowed_total().items())
+        return float(sum(amount / protocol.markets[a].unit * prices[a] / PRICE_UNIT
+                   for a, amount in self.borrowed_total().items()))
 
 
 # ---------------------------------------------------------------------- reading files
@@ -396,7 +396,7 @@ def _fmt(amount: int, decimals: int) -> str:
     return format_units(amount, decimals) if amount else ""
 
 
-def _write(path: Path, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _write(path: Path, columns: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     if path.suffix.lower() in (".parquet", ".pq"):
         import pyarrow as pa
 
@@ -570,4 +570,4 @@ def _units(usd: float, price: int, unit: int) -> int:
     """USD worth of a token at an 8-decimal price, in smallest units, rounded down (exact
     from the float's binary value)."""
     num, den = usd.as_integer_ratio()
-    return num * PRICE_UNIT * unit // (den * price)
+    return int(num * PRICE_UNIT * unit // (den * price))
