@@ -29,7 +29,8 @@ def test_simulate_cascade_when_one_run_then_summary_series_report_and_log(
     import pyarrow.parquet as pq
 
     steps = pq.read_table(out / "steps.parquet").to_pydict()
-    assert len(steps["step"]) == 40 and steps["step"][0] == 1
+    # Step 0 (the initial state) then the 40 steps (issue 9 item 14: step 0 is written).
+    assert steps["step"] == list(range(41))
     assert "<img" in (out / "report.html").read_text()
     code, stdout, _ = run(["replay", str(out / "events.sqlite"), "--json"], capsys)
     assert code == 0 and json.loads(stdout)["state_hash"] == summary["state_hash"]

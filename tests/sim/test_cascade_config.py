@@ -138,8 +138,10 @@ def test_replay_files_when_relative_then_read_from_the_scenario_folder(
     reduced = ["book.accounts=30", "book.whales=1", "book.total_debt=1500000", "steps=6"]
     data = apply_overrides(read_toml(scenario), reduced)
     result = run_cascade(data, amplification=False, source=str(scenario))
-    # Step 1 is the file's second 10-minute bar (00:10 UTC): its close, 193.93 USD.
-    assert result.series["external_price"][0] == pytest.approx(193.93, abs=1e-8)
+    # Step 1 is the file's second 10-minute bar (00:10 UTC): its close, 193.93 USD (the
+    # series starts at step 0, the initial state, since issue 9 item 14).
+    assert result.series["step"][1] == 1
+    assert result.series["external_price_usd"][1] == pytest.approx(193.93, abs=1e-8)
     code, out, err = run(["simulate", str(scenario), "--out", "o", "--json", "--quiet",
                           *[f"--set={o}" for o in reduced]], capsys)
     assert code == 0, err

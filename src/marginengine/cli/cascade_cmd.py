@@ -6,11 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-SUMMARY_KEYS = ("bad_debt", "liquidated_value", "liquidation_count", "liquidator_profit",
+SUMMARY_KEYS = ("bad_debt", "bad_debt_realized", "bad_debt_in_auctions", "bad_debt_underwater",
+                "liquidated_value", "liquidation_count", "liquidator_profit",
                 "borrower_loss", "auctions_started", "auctions_settled_near_zero",
                 "insurance_fund_drawdown", "adl_volume", "amplification",
                 "time_to_liquidate_mean_steps", "min_price", "min_venue_price")
@@ -21,14 +23,38 @@ def _progress(console: Console, quiet: bool) -> Progress:
                     TimeElapsedColumn(), console=console, transient=True, disable=quiet)
 
 
-def write_series(path: Path, series: dict[str, list[float]]) -> bool:
-    """Per-step series to Parquet; ``False`` when pyarrow is missing."""
+def series_metadata(scenario: str, seed: int, step_seconds: int,
+                    start_time_utc: str | None) -> dict[str, str]:
+    """The key-value metadata of ``steps.parquet`` (docs/formats.md): the scenario, its
+    seed, the step length, each column's unit and kind and, for a replayed price, the UTC
+    time of step 0."""
+    from marginengine.sim.metrics import SERIES_COLUMNS
+
+    meta = {
+        "marginengine.scenario": scenario,
+        "marginengine.seed": str(seed),
+        "marginengine.step_seconds": str(step_seconds),
+        "marginengine.units": json.dumps({c.name: c.unit for c in SERIES_COLUMNS}),
+        "marginengine.kinds": json.dumps({c.name: c.kind for c in SERIES_COLUMNS}),
+    }
+    if start_time_utc is not None:
+        meta["marginengine.start_time_utc"] = start_time_utc
+    return meta
+
+
+def write_series(path: Path, series: dict[str, list[float]],
+                 metadata: dict[str, str] | None = None) -> bool:
+    """Per-step series to Parquet with ``metadata`` in its key-value metadata; ``False``
+    when pyarrow is missing."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         return False
-    pq.write_table(pa.table(series), path)
+    table = pa.table(series)
+    if metadata:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+    pq.write_table(table, path)
     return True
 
 
@@ -54,13 +80,18 @@ def run(data: dict[str, Any], source: str, staging: Path, console: Console, quie
         summary = {"scenario": spec.name, **summary}
         if not (staging / "runs.parquet").exists():
             notes.append("install marginengine[sim] (pyarrow) for runs.parquet")
+        # Thin tails are said on stderr even with --json or --quiet (and in summary.json).
+        for warning in summary.get("warnings", []):
+            click.echo(f"warning: {warning}", err=True)
         return summary, notes
     with _progress(console, quiet) as progress:
         task = progress.add_task(spec.name, total=spec.steps)
         result = run_cascade(data, log_path=staging / "events.sqlite", source=source,
                              on_step=lambda _: progress.advance(task))
     summary = {"scenario": spec.name, **result.summary}
-    if not write_series(staging / "steps.parquet", result.series):
+    meta = series_metadata(spec.name, spec.seed, spec.step_seconds,
+                           result.summary.get("start_time_utc"))
+    if not write_series(staging / "steps.parquet", result.series, meta):
         notes.append("install marginengine[sim] (pyarrow) for steps.parquet")
     (staging / "auctions.json").write_text(json.dumps(result.auctions, indent=1))
     if write_report(staging, f"marginengine: {spec.name}", summary, result.series,
@@ -70,14 +101,31 @@ def run(data: dict[str, Any], source: str, staging: Path, console: Console, quie
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
-    """The headline figures of a run or of a Monte Carlo."""
+    """The headline figures of a run, or the estimates of a Monte Carlo with their
+    confidence intervals and the runs in their tails."""
+    if "estimates" in summary:
+        return _estimates_table(summary)
     table = Table(title="Summary", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    keys = [k for k in (*SUMMARY_KEYS, "runs", "var95_bad_debt", "es99_bad_debt", "lar95")
-            if k in summary]
-    for key in keys:
+    for key in (k for k in SUMMARY_KEYS if k in summary):
         value = summary[key]
         shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
         table.add_row(key, shown)
+    return table
+
+
+def _estimates_table(summary: dict[str, Any]) -> Table:
+    conf = summary.get("confidence", {})
+    level = f"{conf.get('level', 0.95):.0%}"
+    table = Table(title=f"Monte Carlo: {summary['runs']} runs (intervals: {level} "
+                        f"{conf.get('method', 'bootstrap')})", title_justify="left")
+    for col in ("estimate", "value", f"{level} interval", "runs in tail"):
+        table.add_column(col, justify="left" if col == "estimate" else "right")
+    for name, e in summary["estimates"].items():
+        tail = e["tail_observations"]
+        shown = "-" if tail is None else (f"[red]{tail}[/red]" if tail < conf.get(
+            "min_tail", 10) else str(tail))
+        table.add_row(name, f"{e['value']:,.2f}", f"{e['ci_low']:,.2f} - {e['ci_high']:,.2f}",
+                      shown)
     return table

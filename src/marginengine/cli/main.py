@@ -77,7 +77,7 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
     that run wrote are deleted. Staging folders of killed runs are removed by the next
     run.
     """
-    from marginengine.cli.output import accounts_table, liquidations_table, print_tables
+    from marginengine.cli.output import accounts_table, liquidation_tables, print_tables
     from marginengine.cli.rundir import prepare, target_folder
     from marginengine.config import read_toml
     from marginengine.sim import apply_overrides, run_scenario, scenario_from_dict
@@ -114,7 +114,7 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
         click.echo(json.dumps(summary, indent=2))
         return
     if not quiet:
-        print_tables(console, liquidations_table(result), accounts_table(result.engine))
+        print_tables(console, *liquidation_tables(result), accounts_table(result.engine))
         for outcome in result.rejected:
             console.print(f"[yellow]refused[/yellow] {outcome}")
         console.print(
@@ -165,8 +165,10 @@ def _simulate_cascade(data: dict[str, Any], scenario: Path, out_dir: str | None,
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def health(snapshot: Path, as_json: bool) -> None:
     """Evaluate SNAPSHOT (prices and balances, TOML): each account's collateral, debt,
-    health factor, whether it is liquidatable, and the largest liquidation allowed."""
-    from marginengine.cli.output import health_row, health_table
+    health factor, whether it is liquidatable, and the largest liquidation allowed;
+    accounts with perps: quote cash, equity, maintenance and initial margin, margin ratio,
+    and each position's entry, mark, PnL and liquidation price."""
+    from marginengine.cli.output import health_row, health_tables, print_tables
     from marginengine.engine.snapshot import load_snapshot
 
     engine = load_snapshot(snapshot)
@@ -177,7 +179,7 @@ def health(snapshot: Path, as_json: bool) -> None:
         ]
         click.echo(json.dumps({"preset": engine.config.preset, "accounts": rows}, indent=2))
         return
-    Console(width=_width()).print(health_table(engine))
+    print_tables(Console(width=_width()), *health_tables(engine))
 
 
 @cli.command()

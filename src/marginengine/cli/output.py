@@ -10,11 +10,22 @@ from rich.table import Table
 from marginengine.engine import Engine, fmt_health, fmt_usd
 from marginengine.fixedpoint import Rounding, format_units
 from marginengine.margin import MarginKind
-from marginengine.sim import ScenarioResult
+from marginengine.sim import PerpLiquidationRecord, ScenarioResult
+
+
+def liquidation_tables(result: ScenarioResult) -> list[Table]:
+    """The liquidation tables of a scripted run: lending (liquidations and absorbs) and,
+    when there were any, perps, each with its own columns."""
+    tables = []
+    if result.liquidations or not result.perp_liquidations:
+        tables.append(liquidations_table(result))
+    if result.perp_liquidations:
+        tables.append(perp_liquidations_table(result))
+    return tables
 
 
 def liquidations_table(result: ScenarioResult) -> Table:
-    """One row per liquidation or absorb."""
+    """One row per lending liquidation or absorb."""
     table = Table(title="Liquidations", title_justify="left")
     for col in ("step", "account", "kind", "debt", "repaid", "collateral", "seized",
                 "HF before", "HF after", "bad debt"):
@@ -28,13 +39,56 @@ def liquidations_table(result: ScenarioResult) -> Table:
     return table
 
 
+def _quote(engine: Engine, market: str, amount: int) -> str:
+    """A quote amount of ``market`` as ``1,234.56 USDC`` (display only)."""
+    quote = engine.config.perps[market].quote
+    return f"{format_units(amount, engine.config.markets[quote].decimals, 2)} {quote}"
+
+
+def _ratio(requirement: int, value: int) -> str:
+    """Margin ratio, maintenance requirement over margin value (liquidatable at 100%)."""
+    if requirement == 0:
+        return "0%"
+    return "inf" if value <= 0 else f"{requirement / value:.2%}"
+
+
+def perp_liquidations_table(result: ScenarioResult) -> Table:
+    """One row per perp liquidation: the position closed, the fill, its PnL, and the
+    backstop that paid for a bankrupt one (insurance fund, ADL, socialized loss)."""
+    engine = result.engine
+    table = Table(title="Perp liquidations", title_justify="left")
+    for col in ("step", "account", "market", "side", "closed", "mark", "fill price",
+                "bankruptcy", "PnL", "fee", "insurance paid", "ADL", "socialized",
+                "equity before"):
+        table.add_column(col, justify="left" if col in ("account", "market", "side")
+                         else "right")
+    r: PerpLiquidationRecord
+    for r in result.perp_liquidations:
+        perp = engine.config.perps[r.market]
+        adl = (f"{format_units(r.adl_size, perp.base_decimals)} vs "
+               f"{', '.join(sorted(set(r.adl_accounts)))}" if r.adl_size else "-")
+        lost = r.socialized + r.deficit
+        table.add_row(
+            str(r.step + 1), r.account, r.market, r.side,
+            format_units(r.closed, perp.base_decimals), format_units(r.mark, 8, 2),
+            format_units(r.price, 8, 2), format_units(r.bankruptcy_price, 8, 2),
+            _quote(engine, r.market, r.pnl), _quote(engine, r.market, r.fee),
+            _quote(engine, r.market, r.insurance_paid) if r.insurance_paid else "-", adl,
+            (_quote(engine, r.market, r.socialized)
+             + (f" (+{_quote(engine, r.market, r.deficit)} deficit)" if r.deficit else ""))
+            if lost else "-",
+            fmt_usd(r.equity_before),
+        )
+    return table
+
+
 def accounts_table(engine: Engine, title: str = "Final health") -> Table:
     """Each account's collateral, debt, perp equity and margin, and health factor."""
     perps = bool(engine.config.perps)
     table = Table(title=title, title_justify="left")
     columns = ["account", "collateral", "debt"]
     if perps:
-        columns += ["perp equity", "perp margin"]
+        columns += ["perp quote", "perp equity", "perp margin"]
     columns += ["health factor", "liquidatable"]
     for col in columns:
         table.add_column(col, justify="left" if col == "account" else "right")
@@ -44,7 +98,8 @@ def accounts_table(engine: Engine, title: str = "Final health") -> Table:
         row = [account_id, fmt_usd(data.total_collateral), fmt_usd(data.total_debt)]
         if perps:
             risk = engine.bucket(account_id)
-            row += [fmt_usd(risk.usd(risk.perp_equity, Rounding.DOWN)),
+            row += [fmt_usd(risk.usd(risk.perp_quote, Rounding.DOWN)),
+                    fmt_usd(risk.usd(risk.perp_equity, Rounding.DOWN)),
                     fmt_usd(risk.usd(risk.perp_maintenance, Rounding.UP))]
         row += [fmt_health(engine.health_factor(account_id)),
                 "[red]yes[/red]" if liq else "no"]
@@ -52,13 +107,72 @@ def accounts_table(engine: Engine, title: str = "Final health") -> Table:
     return table
 
 
-def health_table(engine: Engine) -> Table:
-    """The ``health`` command's table, with the largest allowed liquidation."""
+def health_tables(engine: Engine) -> list[Table]:
+    """The ``health`` command's tables: lending accounts and, when there are any, accounts
+    with perp positions (each with its own columns)."""
+    ids = sorted(engine.ledger.accounts)
+    perp_ids = [a for a in ids if engine.has_perps(a)]
+    lending_ids = [a for a in ids if a not in perp_ids]
+    tables = []
+    if lending_ids or not perp_ids:
+        tables.append(health_table(engine, lending_ids))
+    if perp_ids:
+        tables.append(perp_health_table(engine, perp_ids))
+        tables.append(perp_positions_table(engine, perp_ids))
+    return tables
+
+
+def perp_positions_table(engine: Engine, account_ids: list[str]) -> Table:
+    """Every perp position of ``account_ids``: size, entry, mark, unrealized PnL, and the
+    mark price at which its bucket would reach maintenance (everything else held)."""
+    table = Table(title="Perp positions", title_justify="left")
+    for col in ("account", "market", "size", "entry", "mark", "unrealized PnL",
+                "liquidation price"):
+        table.add_column(col, justify="left" if col in ("account", "market") else "right")
+    for account_id in account_ids:
+        for market, p in health_row(engine, account_id)["positions"].items():
+            table.add_row(
+                account_id, market, p["size_display"], format_units(p["entry_price"], 8, 2),
+                format_units(p["mark"], 8, 2), _quote(engine, market, int(p["unrealized"])),
+                "never" if p["liquidation_price"] is None
+                else format_units(p["liquidation_price"], 8, 2))
+    return table
+
+
+def perp_health_table(engine: Engine, account_ids: list[str]) -> Table:
+    """Accounts with perps: quote cash, lending collateral and debt of the bucket, equity,
+    maintenance and initial margin, margin ratio (maintenance over margin value:
+    liquidatable at 100%), and the next liquidation when liquidatable."""
+    quote = engine.perp_model.quote_asset
+    table = Table(title="Perp accounts (USD unless said)", title_justify="left")
+    for col in ("account", f"quote cash ({quote})", "collateral", "debt", "equity",
+                "maint. margin", "init. margin", "margin ratio", "liquidatable",
+                "next liquidation"):
+        table.add_column(col, justify="left" if col == "account" else "right")
+    for account_id in account_ids:
+        row = health_row(engine, account_id)
+        def usd(value: int) -> str:
+            return format_units(value, 8, 2)
+
+        table.add_row(
+            account_id, row["perp_quote_display"].rsplit(" ", 1)[0],
+            usd(row["collateral_base"]), usd(row["debt_base"]), usd(row["equity_base"]),
+            usd(row["margin_requirement_base"]), usd(row["initial_requirement_base"]),
+            row["margin_ratio_display"],
+            "[red]yes[/red]" if row["liquidatable"] else "no",
+            f"{row['max_repay_display']} {row['collateral_seized_display']}"
+            if row["liquidatable"] and "max_repay_display" in row else "-",
+        )
+    return table
+
+
+def health_table(engine: Engine, account_ids: list[str] | None = None) -> Table:
+    """The ``health`` command's lending table, with the largest allowed liquidation."""
     table = Table(title="Account health", title_justify="left")
     for col in ("account", "collateral", "debt", "health factor", "liquidatable",
                 "max repay", "collateral seized"):
         table.add_column(col, justify="left" if col == "account" else "right")
-    for account_id in sorted(engine.ledger.accounts):
+    for account_id in sorted(engine.ledger.accounts) if account_ids is None else account_ids:
         row = health_row(engine, account_id)
         table.add_row(
             account_id, fmt_usd(row["collateral_base"]), fmt_usd(row["debt_base"]),
@@ -139,22 +253,37 @@ def _perp_health_row(engine: Engine, account_id: str, collateral: int, debt: int
 
     risk = engine.bucket(account_id)
     state = risk.margin(MarginKind.MAINTENANCE)
+    initial = risk.margin(MarginKind.INITIAL)
     health = engine.health_factor(account_id)
+    quote_asset = engine.perp_model.quote_asset
+    quote_decimals = engine.config.markets[quote_asset].decimals if quote_asset else 6
     row: dict[str, Any] = {
         "account": account_id,
         "collateral_base": collateral,
         "debt_base": debt,
         "collateral": float(format_units(collateral, 8)),
         "debt": float(format_units(debt, 8)),
+        "perp_quote": str(risk.perp_quote),
+        "perp_quote_display": f"{format_units(risk.perp_quote, quote_decimals, 2)} "
+                              f"{quote_asset}",
         "perp_equity": str(risk.perp_equity),
         "perp_maintenance": str(risk.perp_maintenance),
+        "perp_initial": str(risk.perp_initial),
+        "equity_base": risk.equity,
         "margin_value_base": state.value,
         "margin_requirement_base": state.requirement,
+        "initial_value_base": initial.value,
+        "initial_requirement_base": initial.requirement,
+        "margin_ratio": (None if state.value <= 0 else state.requirement / state.value),
+        "margin_ratio_display": _ratio(state.requirement, state.value),
         "health_factor": None if state.requirement == 0 else health / 10**18,
         "health_factor_wad": None if state.requirement == 0 else str(health),
         "health_factor_display": fmt_health(health),
         "liquidatable": liquidatable,
         "positions": {p.market: {"size": str(p.size), "mark": p.mark,
+                                 "size_display": format_units(
+                                     p.size, engine.config.perps[p.market].base_decimals),
+                                 "entry_price": entry_price(engine, account_id, p.market),
                                  "unrealized": str(p.unrealized),
                                  "liquidation_price": liquidation_price(engine, account_id,
                                                                         p.market)}
@@ -175,6 +304,17 @@ def _perp_health_row(engine: Engine, account_id: str, collateral: int, debt: int
                                          + (" (bankrupt)" if plan.underwater else ""),
         })
     return row
+
+
+def entry_price(engine: Engine, account_id: str, market: str) -> int:
+    """The average entry price of the account's ``market`` position (8 decimals, rounded
+    down): its entry cost over its size."""
+    from marginengine.fixedpoint import PRICE_UNIT
+
+    perp = engine.config.perps[market]
+    pos = engine.ledger.accounts[account_id].perps[market]
+    unit: int = engine.config.markets[perp.quote].unit
+    return int(abs(pos.cost) * perp.base_unit * PRICE_UNIT // (abs(pos.size) * unit))
 
 
 def liquidation_price(engine: Engine, account_id: str, market: str) -> int | None:

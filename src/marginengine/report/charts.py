@@ -17,7 +17,11 @@ def _plt() -> Any:
 
 def draw_charts(series: dict[str, list[float]], twin: dict[str, list[float]] | None,
                 auctions: list[dict[str, Any]], out_dir: Path) -> list[Path]:
-    """Write the charts as PNG files under ``out_dir``; return their paths."""
+    """Write the charts as PNG files under ``out_dir``; return their paths.
+
+    ``series`` and ``twin`` have the columns of ``steps.parquet``
+    (:data:`marginengine.sim.metrics.SERIES_COLUMNS`).
+    """
     plt = _plt()
     paths: list[Path] = []
     steps = series.get("step", [])
@@ -32,10 +36,10 @@ def draw_charts(series: dict[str, list[float]], twin: dict[str, list[float]] | N
         paths.append(path)
 
     fig, ax = plt.subplots(figsize=(8, 4))
-    ax.plot(steps, series["external_price"], label="external price", color="black", lw=1)
-    ax.plot(steps, series["venue_price"], label="venue, with feedback", color="tab:red")
-    if twin and twin.get("venue_price"):
-        ax.plot(twin["step"], twin["venue_price"], label="venue, without feedback",
+    ax.plot(steps, series["external_price_usd"], label="external price", color="black", lw=1)
+    ax.plot(steps, series["venue_price_usd"], label="venue, with feedback", color="tab:red")
+    if twin and twin.get("venue_price_usd"):
+        ax.plot(twin["step"], twin["venue_price_usd"], label="venue, without feedback",
                 color="tab:blue", ls="--")
     ax.set_title("Price with and without liquidation feedback")
     ax.set_xlabel("step")
@@ -44,10 +48,11 @@ def draw_charts(series: dict[str, list[float]], twin: dict[str, list[float]] | N
     save(fig, "price_feedback")
 
     fig, ax = plt.subplots(figsize=(8, 4))
-    ax.plot(steps, series["oracle_price"], label="oracle (engine)", color="tab:green")
-    ax.plot(steps, series["venue_price"], label="venue", color="tab:red", alpha=0.7)
+    ax.plot(steps, series["oracle_price_usd"], label="oracle (engine)", color="tab:green")
+    ax.plot(steps, series["venue_price_usd"], label="venue", color="tab:red", alpha=0.7)
     ax.set_title("Oracle against venue")
     ax.set_xlabel("step")
+    ax.set_ylabel("USD")
     ax.legend()
     save(fig, "oracle_venue")
 
@@ -61,21 +66,28 @@ def draw_charts(series: dict[str, list[float]], twin: dict[str, list[float]] | N
     ax.legend()
     save(fig, "health")
 
+    # The headline bad debt (summary.json's bad_debt at every step), with its realized part:
+    # plotting the realized part alone hides a loss that exists from the crash on.
     fig, ax1 = plt.subplots(figsize=(8, 4))
-    ax1.bar(steps, series["liquidations"], color="tab:orange", label="liquidations per step")
+    ax1.bar(steps, series["liquidations_step"], color="tab:orange",
+            label="liquidations per step")
+    ax1.plot(steps, series["liquidatable_accounts"], color="tab:purple", lw=1,
+             label="liquidatable accounts")
     ax1.set_xlabel("step")
-    ax1.set_ylabel("liquidations")
+    ax1.set_ylabel("accounts / liquidations")
     ax2 = ax1.twinx()
-    ax2.plot(steps, series["bad_debt"], color="tab:red", label="bad debt (USD)")
+    ax2.plot(steps, series["bad_debt_usd"], color="tab:red",
+             label="bad debt, USD (realized + in auctions + underwater)")
+    ax2.plot(steps, series["bad_debt_realized_usd_cum"], color="tab:red", ls=":",
+             label="of which realized, USD")
     ax2.set_ylabel("bad debt, USD")
-    ax1.set_title("Liquidations and bad debt")
+    ax1.set_ylim(bottom=0)
+    ax2.set_ylim(bottom=0)
+    handles = ax1.get_legend_handles_labels()
+    more = ax2.get_legend_handles_labels()
+    ax1.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", fontsize=8)
+    ax1.set_title("Liquidatable accounts, liquidations and bad debt")
     save(fig, "liquidations_bad_debt")
-
-    if any(series.get("insurance_fund", [])):
-        fig, ax = plt.subplots(figsize=(8, 4))
-        ax.plot(steps, series["insurance_fund"])
-        ax.set_title("Insurance fund")
-        save(fig, "insurance_fund")
 
     if auctions:
         fig, ax = plt.subplots(figsize=(8, 4))

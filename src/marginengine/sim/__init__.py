@@ -5,6 +5,7 @@ from marginengine.sim.overrides import apply_overrides, parse_value
 from marginengine.sim.scenario import Scenario, load_scenario, parse_duration, scenario_from_dict
 from marginengine.sim.scripted import (
     LiquidationRecord,
+    PerpLiquidationRecord,
     ScenarioResult,
     ScenarioRunner,
     run_scenario,
@@ -13,6 +14,7 @@ from marginengine.sim.scripted import (
 __all__ = [
     "FeedSpec",
     "LiquidationRecord",
+    "PerpLiquidationRecord",
     "Scenario",
     "ScenarioFeed",
     "ScenarioResult",

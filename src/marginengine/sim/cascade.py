@@ -52,6 +52,7 @@ from marginengine.oracle import DelayedFeed, DelayedFeedParams, PushFeed, PushFe
 from marginengine.scan import RiskBook
 from marginengine.sim.book import synthetic_book
 from marginengine.sim.cascade_config import CascadeFile, KeeperSpec, anchor_files, check_cascade
+from marginengine.sim.metrics import SERIES_COLUMNS, borrower_loss
 from marginengine.venue import ConstantProductPool, DepthCurve, DepthVenue, Twap
 from marginengine.venue.arbitrage import arbitrage, arbitrage_depth
 
@@ -63,8 +64,10 @@ def _f(value: Any) -> float:
 
 
 # ---------------------------------------------------------------------- inputs
-def price_path(spec: CascadeFile, rng: np.random.Generator) -> np.ndarray:
-    """The external price at steps 0..n (floats, USD).
+def price_path(spec: CascadeFile, rng: np.random.Generator,
+               start: dict[str, float] | None = None) -> np.ndarray:
+    """The external price at steps 0..n (floats, USD); for a replay, ``start["time"]``
+    is set to the Unix time (UTC) of step 0 when ``start`` is given.
 
     Raises
     ------
@@ -72,14 +75,15 @@ def price_path(spec: CascadeFile, rng: np.random.Generator) -> np.ndarray:
         When the process refuses its parameters (a path that leaves the float range).
     """
     try:
-        return _price_path(spec, rng)
+        return _price_path(spec, rng, start)
     except (ValueError, OverflowError, FloatingPointError) as exc:
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError([f"price: {exc}"]) from None
 
 
-def _price_path(spec: CascadeFile, rng: np.random.Generator) -> np.ndarray:
+def _price_path(spec: CascadeFile, rng: np.random.Generator,
+                start: dict[str, float] | None) -> np.ndarray:
     from marginengine.sim import processes as p
 
     ps = spec.price
@@ -90,8 +94,10 @@ def _price_path(spec: CascadeFile, rng: np.random.Generator) -> np.ndarray:
 
         path = Path(ps.file)  # made relative to the scenario file by anchor_files
         series = load_price_bars(path, field=ps.field)
-        _, values = p.resample(np.asarray(series.times), np.asarray(series.values),
-                               spec.step_seconds, "previous")
+        grid, values = p.resample(np.asarray(series.times), np.asarray(series.values),
+                                  spec.step_seconds, "previous")
+        if start is not None:
+            start["time"] = float(grid[0])
         out = np.asarray(values, dtype=float)
         if out.size < n + 1:
             out = np.concatenate([out, np.full(n + 1 - out.size, out[-1])])
@@ -141,6 +147,15 @@ def gas_path(spec: CascadeFile, rng: np.random.Generator, prices: np.ndarray) ->
                              reference_sigma=_f(spec.price.sigma) * math.sqrt(
                                  spec.step_seconds / SECONDS_PER_YEAR) or None)
     return np.concatenate([[values[0]], np.asarray(values, dtype=float)])
+
+
+def utc_iso(unix: float | None) -> str | None:
+    """Unix seconds as ISO 8601 UTC (``2020-03-12T00:00:00Z``), ``None`` for ``None``."""
+    if unix is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def to_price(value: float) -> int:
@@ -196,16 +211,19 @@ class CascadeRunner:
                                f"{self.debt!r} must both be markets of the protocol"])
         self.coll_unit = protocol.markets[self.collateral].unit
         self.debt_unit = protocol.markets[self.debt].unit
-        self.prices = price_path(spec, rng)
+        start: dict[str, float] = {}
+        self.prices = price_path(spec, rng, start)
+        #: Unix time (UTC) of step 0 for a replayed price, else ``None``.
+        self.start_time: float | None = start.get("time")
         self.gas = gas_path(spec, rng, self.prices)
         self.keepers = [Keeper(k, _f(k.capital)) for k in spec.keepers]
-        self.series: dict[str, list[float]] = {k: [] for k in (
-            "step", "time", "external_price", "venue_price", "oracle_price", "gas_gwei",
-            "liquidatable", "liquidations", "liquidated_value", "bad_debt", "auctions_running",
-            "health_p05", "health_p50", "keeper_profit")}
+        self.series: dict[str, list[float]] = {c.name: [] for c in SERIES_COLUMNS}
         self.liquidated_value = 0.0
         self.liquidation_count = 0
-        self.borrower_loss = 0.0
+        #: Borrower loss (sim/metrics.py), base-currency units (8 decimals), exact.
+        self.borrower_loss_base = 0
+        #: Auction id -> (oracle price at settlement, borrower loss), base units.
+        self.auction_losses: dict[int, tuple[int, int]] = {}
         self.unsafe_since: dict[str, int] = {}
         self.ltv_log: list[dict[str, Any]] = []
         self.time_to_liquidate: list[int] = []
@@ -313,8 +331,8 @@ class CascadeRunner:
                     keeper.spec.max_gas_gwei):
                 continue  # its transactions are not mined at this gas price
             self._act(keeper, i, unsafe)
-        self._record(i, now, external, oracle, len(unsafe),
-                     self.liquidation_count - before_count,
+        self.settle_finished_auctions(i)
+        self._record(i, now, external, len(unsafe), self.liquidation_count - before_count,
                      self.liquidated_value - before_value)
 
     def _oracle_price(self, now: int, external: int) -> int | None:
@@ -425,8 +443,14 @@ class CascadeRunner:
             proceeds = self._sell(got, i) if quote.collateral_asset == self.collateral \
                 else self._seized_value(got, quote.collateral_asset, i)
             paid = d["debt_repaid"] / debt_unit * engine.prices[quote.debt_asset] / PRICE_UNIT
-            self._count_liquidation(account, i, paid,
-                                    got / self.coll_unit * self.prices[i] - paid)
+            # Borrower loss: collateral taken (liquidator's share and protocol fee) less the
+            # debt retired (repaid, and any remainder written off), at the oracle prices.
+            coll_market = self.protocol.markets[quote.collateral_asset]
+            loss = borrower_loss(
+                got + d["protocol_fee"], engine.prices[quote.collateral_asset],
+                coll_market.unit, d["debt_repaid"] + d["deficit"].get(quote.debt_asset, 0),
+                engine.prices[quote.debt_asset], debt_unit)
+            self._count_liquidation(account, i, paid, loss)
             keeper.capital += proceeds - paid
             keeper.profit += proceeds - paid - gas
             keeper.gas_spent += gas
@@ -447,10 +471,12 @@ class CascadeRunner:
             return math.inf if data.total_debt else 0.0
         return data.total_debt / data.total_collateral
 
-    def _count_liquidation(self, account: str, i: int, value: float, penalty: float) -> None:
+    def _count_liquidation(self, account: str, i: int, value: float, loss: int) -> None:
+        """Count a liquidation (or an auction start) of ``value`` USD of debt; ``loss`` is
+        its borrower loss in base units (an auction's is counted when it settles)."""
         self.liquidation_count += 1
         self.liquidated_value += value
-        self.borrower_loss += max(penalty, 0.0)
+        self.borrower_loss_base += loss
         since = self.unsafe_since.pop(account, i)
         self.time_to_liquidate.append(i - since)
 
@@ -470,7 +496,7 @@ class CascadeRunner:
             outcome = self.apply(Bark(keeper.spec.id, account))
             if outcome.accepted:
                 debt_value = outcome.details["debt"] / WAD
-                self._count_liquidation(account, i, debt_value, 0.0)
+                self._count_liquidation(account, i, debt_value, 0)
                 incentive = outcome.details["incentive"] / WAD
                 keeper.profit += incentive - gas
                 keeper.gas_spent += gas
@@ -512,6 +538,8 @@ class CascadeRunner:
         outcome = self.apply(Take(keeper.spec.id, auction, amount, price))
         if not outcome.accepted:
             return
+        if outcome.details.get("settled"):
+            self._auction_settled()
         bought = outcome.details["bought"]
         paid = outcome.details["paid"] / WAD
         proceeds = self._sell(bought, i)
@@ -586,6 +614,7 @@ class CascadeRunner:
         outcome = self.apply(Deal(auction))
         if not outcome.accepted:
             return
+        self._auction_settled()
         winner = next((k for k in self.keepers if k.spec.id == outcome.details["winner"]),
                       None)
         proceeds = self._sell(outcome.details["lot"], i)
@@ -593,6 +622,20 @@ class CascadeRunner:
             paid = outcome.details["bid"] / RAY / WAD
             winner.capital += proceeds - paid
             winner.profit += proceeds - paid
+
+    def _auction_settled(self) -> None:
+        """Count the borrower loss of the auction that has just settled (the last outcome):
+        the collateral sold less the debt taken at ``Bark``, at the oracle price now."""
+        house = self.engine.auctions
+        assert house is not None and house.outcomes
+        done = house.outcomes[-1]
+        cfg = house.config
+        markets = self.protocol.markets
+        price = self.engine.prices[cfg.collateral]
+        loss = borrower_loss(done.lot_sold, price, markets[cfg.collateral].unit,
+                             done.debt, self.engine.prices[cfg.debt], markets[cfg.debt].unit)
+        self.auction_losses[done.id] = (price, loss)
+        self.borrower_loss_base += loss
 
     def settle_finished_auctions(self, i: int) -> None:
         """Deal what ended (any keeper would; the runner does it so the lot is sold)."""
@@ -620,44 +663,66 @@ class CascadeRunner:
         return float(sum(max(0.0, r.debt / WAD - r.raised / WAD - lots.get(i, 0) / WAD * price)
                          for i, r in house.records.items()))
 
-    def bad_debt(self) -> float:
-        """Recognised bad debt, debt not covered by collateral now, and debt of running
-        auctions their lots would not cover (USD)."""
-        engine = self.engine
-        realized = engine.bad_debt_value() / PRICE_UNIT + self.in_auctions_uncovered()
+    def bad_debt_parts(self) -> tuple[float, float, float]:
+        """``(realized, in auctions, underwater)`` USD: recognised bad debt, debt of running
+        auctions their lots would not cover, and debt above collateral of the accounts
+        below the threshold at the last scan (valued now)."""
+        realized = self.engine.bad_debt_value() / PRICE_UNIT
         rows = self.book.below_rows()
         underwater = 0.0
         if len(rows):
             sums = self.book.account_values(rows)
             underwater = float(np.maximum(sums["debt"] - sums["collateral"], 0).sum())
-        return float(realized + underwater)
+        return float(realized), self.in_auctions_uncovered(), underwater
 
-    def _record(self, i: int, now: int, external: int, oracle: int | None,
-                liquidatable: int, liquidations: int, value: float) -> None:
+    def bad_debt(self) -> float:
+        """The headline bad debt (USD): realized + in auctions + underwater."""
+        return float(sum(self.bad_debt_parts()))
+
+    def _record(self, i: int, now: int, external: int, liquidatable: int, liquidations: int,
+                value: float) -> None:
+        """Append step ``i``'s row (see :data:`marginengine.sim.metrics.SERIES_COLUMNS`)."""
         s = self.series
+        # No rescan needed for the end-of-step bad debt: the price does not move after the
+        # step's scan and keepers only touch accounts it found below the threshold, whose
+        # values are read as they are now.
         dist = self.book.health_distribution()
-        s["step"].append(i)
-        s["time"].append(now)
-        s["external_price"].append(external / PRICE_UNIT)
-        s["venue_price"].append(self.venue_price() / PRICE_UNIT)
-        s["oracle_price"].append(self.engine.prices[self.collateral] / PRICE_UNIT)
-        s["gas_gwei"].append(float(self.gas[i]))
-        s["liquidatable"].append(liquidatable)
-        s["liquidations"].append(liquidations)
-        s["liquidated_value"].append(self.liquidated_value)
-        s["bad_debt"].append(self.engine.bad_debt_value() / PRICE_UNIT)
+        realized, in_auctions, underwater = self.bad_debt_parts()
         house = self.engine.auctions
-        s["auctions_running"].append(len(house.running) if house else 0)
-        s["health_p05"].append(float(dist.quantiles.get(0.05, math.nan)))
-        s["health_p50"].append(float(dist.quantiles.get(0.5, math.nan)))
-        s["keeper_profit"].append(sum(k.profit for k in self.keepers))
+        row: dict[str, float] = {
+            "step": i,
+            "time_s": now,
+            "external_price_usd": external / PRICE_UNIT,
+            "venue_price_usd": self.venue_price() / PRICE_UNIT,
+            "oracle_price_usd": self.engine.prices[self.collateral] / PRICE_UNIT,
+            "gas_gwei": float(self.gas[i]),
+            "liquidatable_accounts": liquidatable,
+            "liquidations_step": liquidations,
+            "liquidations_cum": self.liquidation_count,
+            "liquidated_value_usd_step": value,
+            "liquidated_value_usd_cum": self.liquidated_value,
+            "bad_debt_usd": realized + in_auctions + underwater,
+            "bad_debt_realized_usd_cum": realized,
+            "bad_debt_in_auctions_usd": in_auctions,
+            "underwater_usd": underwater,
+            "borrower_loss_usd_cum": self.borrower_loss_base / PRICE_UNIT,
+            "auctions_running": len(house.running) if house else 0,
+            "health_p05": float(dist.quantiles.get(0.05, math.nan)),
+            "health_p50": float(dist.quantiles.get(0.5, math.nan)),
+            "keeper_profit_usd_cum": sum(k.profit for k in self.keepers),
+        }
+        for name, column in s.items():
+            column.append(row[name])
 
     def run(self, on_step: Callable[[int], None] | None = None) -> None:
-        """Set up, then every step (``on_step(i)`` after each, for progress bars)."""
+        """Set up and record step 0 (the initial state), then every step (``on_step(i)``
+        after each, for progress bars)."""
         self.setup()
+        self.book.incremental_scan()
+        self._record(0, self.engine.ledger.time, to_price(self.prices[0]),
+                     len(self.book.below_accounts()), 0, 0.0)
         for i in range(1, self.spec.steps + 1):
             self.step(i)
-            self.settle_finished_auctions(i)
             if on_step is not None:
                 on_step(i)
         self.engine.close()
@@ -668,16 +733,18 @@ class CascadeRunner:
         house = engine.auctions
         outcomes = house.outcomes if house else []
         clearing = engine.ledger.clearing
-        venue_prices = self.series["venue_price"] or [self.prices[0]]
+        venue_prices = self.series["venue_price_usd"] or [self.prices[0]]
+        realized, in_auctions, underwater = self.bad_debt_parts()
         return {
-            "bad_debt": self.bad_debt(),
-            "bad_debt_realized": engine.bad_debt_value() / PRICE_UNIT,
-            "bad_debt_in_auctions": self.in_auctions_uncovered(),
+            "bad_debt": realized + in_auctions + underwater,
+            "bad_debt_realized": realized,
+            "bad_debt_in_auctions": in_auctions,
+            "bad_debt_underwater": underwater,
             "liquidated_value": self.liquidated_value,
             "liquidation_count": self.liquidation_count,
             "liquidator_profit": sum(k.profit for k in self.keepers),
             "keeper_gas_spent": sum(k.gas_spent for k in self.keepers),
-            "borrower_loss": self.borrower_loss,
+            "borrower_loss": self.borrower_loss_base / PRICE_UNIT,
             "auctions_started": (house.clipper.kicks if house and house.clipper else
                                  house.flipper.kicks if house and house.flipper else 0),
             "auctions_settled": len(outcomes),
@@ -730,6 +797,7 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
     runner.run(on_step)
     summary = runner.summary()
     summary["seed"] = spec.seed
+    summary["start_time_utc"] = utc_iso(runner.start_time)
     summary["amplification"] = None
     twin_series = None
     if amplification:
@@ -746,11 +814,15 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
         twin_series = twin.series
     auctions = []
     if runner.engine.auctions is not None:
+        losses = runner.auction_losses
         auctions = [{"id": o.id, "account": o.account, "debt": o.debt / WAD,
                      "raised": o.raised / WAD, "lot_sold": o.lot_sold / WAD,
                      "settle_price": o.settle_price / PRICE_UNIT,
                      "price_at_kick": o.price_at_kick / PRICE_UNIT, "near_zero": o.near_zero,
-                     "shortfall": o.shortfall / WAD}
+                     "shortfall": o.shortfall / WAD,
+                     "oracle_price_at_settle": losses[o.id][0] / PRICE_UNIT
+                     if o.id in losses else None,
+                     "borrower_loss": losses[o.id][1] / PRICE_UNIT if o.id in losses else None}
                     for o in runner.engine.auctions.outcomes]
     return CascadeResult(summary, runner.series if traces else {}, runner.engine, auctions,
                          twin_series if traces else None, runner.ltv_log)

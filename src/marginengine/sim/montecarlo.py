@@ -5,6 +5,11 @@ Seeds: ``numpy.random.SeedSequence(seed).spawn(runs)``; run ``i`` uses the ``i``
 recorded as ``"{seed}/{i}"``. A run depends only on the scenario and its child seed, so the
 same master seed gives the same results, bit for bit, on any backend and any number of
 workers.
+
+Every estimate over the runs (means, VaR95, ES99, LaR95, the probability of bad debt) is
+reported with a percentile-bootstrap confidence interval and the number of runs it rests
+on (for a tail estimate, the runs in its tail); an estimate whose tail holds fewer than
+:data:`MIN_TAIL` runs is flagged in ``warnings``. See :func:`statistics`.
 """
 
 from __future__ import annotations
@@ -20,8 +25,23 @@ from marginengine.errors import ConfigError
 
 #: Per-run fields streamed to runs.parquet (and used for the statistics).
 RUN_FIELDS = ("run", "seed", "bad_debt", "liquidated_value", "liquidation_count",
-              "liquidator_profit", "auctions_started", "auctions_settled_near_zero",
-              "insurance_fund_drawdown", "adl_volume", "min_price", "final_price")
+              "liquidator_profit", "borrower_loss", "auctions_started",
+              "auctions_settled_near_zero", "insurance_fund_drawdown", "adl_volume",
+              "min_price", "final_price")
+
+#: Per-run fields whose mean is reported as ``mean_<field>``.
+MEAN_FIELDS = ("bad_debt", "liquidated_value", "liquidation_count", "liquidator_profit",
+               "borrower_loss", "auctions_started", "auctions_settled_near_zero",
+               "insurance_fund_drawdown", "adl_volume")
+
+#: Fewer runs than this in an estimate's tail: the estimate is flagged as unreliable.
+MIN_TAIL = 10
+#: Bootstrap resamples and the two-sided level of the confidence intervals.
+BOOTSTRAP_RESAMPLES = 2_000
+CONFIDENCE_LEVEL = 0.95
+#: The bootstrap's generator is ``PCG64(SeedSequence([seed, BOOTSTRAP_STREAM]))``: seeded
+#: by the master seed, and apart from the runs' streams (``SeedSequence(seed).spawn``).
+BOOTSTRAP_STREAM = 0xB007
 
 
 def run_one(task: tuple[dict[str, Any], int, int]) -> dict[str, Any]:
@@ -81,25 +101,117 @@ def iterate_dask(data: dict[str, Any], seed: int, runs: int, workers: int,
             cluster.close()
 
 
-def statistics(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """VaR95 and ES99 of bad debt, LaR95 of liquidations, and means, over the runs.
+def tail_count(n: int, percentile: int) -> int:
+    """Runs in the tail beyond the ``percentile``-th percentile of ``n`` runs: the
+    ``ceil(n x (100 - percentile) / 100)`` largest (exact integer arithmetic)."""
+    return -(-n * (100 - percentile) // 100)
+
+
+def _es(sample: np.ndarray, q: float) -> np.ndarray:
+    """Mean of the values at or above the ``q`` quantile, per row of ``sample``."""
+    threshold = np.quantile(sample, q, axis=-1, keepdims=True)
+    tail = sample >= threshold
+    return np.asarray((sample * tail).sum(axis=-1) / tail.sum(axis=-1))
+
+
+def _estimators() -> dict[str, tuple[str, Callable[[np.ndarray], np.ndarray], int | None]]:
+    """Name -> (per-run field, statistic over the last axis, tail percentile or None)."""
+    out: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray], int | None]] = {
+        "var95_bad_debt": ("bad_debt", lambda x: np.quantile(x, 0.95, axis=-1), 95),
+        "es99_bad_debt": ("bad_debt", lambda x: _es(x, 0.99), 99),
+        "lar95": ("liquidated_value", lambda x: np.quantile(x, 0.95, axis=-1), 95),
+        "p_bad_debt": ("bad_debt", lambda x: (x > 0).mean(axis=-1), None),
+    }
+    for key in MEAN_FIELDS:
+        out[f"mean_{key}"] = (key, lambda x: x.mean(axis=-1), None)
+    return out
+
+
+def statistics(rows: list[dict[str, Any]], seed: int = 0,
+               resamples: int = BOOTSTRAP_RESAMPLES,
+               level: float = CONFIDENCE_LEVEL) -> dict[str, Any]:
+    """Estimates over the runs, each with a bootstrap confidence interval.
 
     VaR95 is the 95th percentile of bad debt (linear interpolation); ES99 the mean of the
-    runs at or above the 99th percentile; LaR95 the 95th percentile of liquidated value.
+    runs at or above the 99th percentile; LaR95 the 95th percentile of liquidated value;
+    ``p_bad_debt`` the share of runs with bad debt; ``mean_<field>`` the mean of each of
+    :data:`MEAN_FIELDS`.
+
+    Confidence intervals: percentile bootstrap. ``resamples`` samples of the runs are drawn
+    with replacement (the same resamples for every estimate) from
+    ``numpy.random.Generator(PCG64(SeedSequence([seed, BOOTSTRAP_STREAM])))``; the interval
+    is the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the estimate over them.
+
+    Tails: an estimate beyond the p-th percentile rests on the ``ceil(n x (100 - p) / 100)``
+    largest runs (:func:`tail_count`); fewer than :data:`MIN_TAIL` adds a warning (its
+    bootstrap interval is then itself unreliable: the resamples can only reshuffle those
+    few runs).
+
+    Parameters
+    ----------
+    rows
+        One summary row per run (at least one), with the per-run fields.
+    seed
+        The Monte Carlo's master seed (seeds the bootstrap's own stream).
+    resamples
+        Bootstrap resamples.
+    level
+        Two-sided confidence level of the intervals.
+
+    Returns
+    -------
+    dict
+        ``runs``; each estimate's value under its name (``var95_bad_debt``, ...);
+        ``estimates``: name -> ``{value, ci_low, ci_high, observations,
+        tail_observations}``; ``confidence``: the method, level, resamples and generator;
+        ``warnings``: one sentence per estimate with a thin tail.
     """
-    bad = np.array([r["bad_debt"] for r in rows], dtype=float)
-    liq = np.array([r["liquidated_value"] for r in rows], dtype=float)
-    q99 = float(np.quantile(bad, 0.99))
-    tail = bad[bad >= q99]
-    return {
-        "runs": len(rows),
-        "var95_bad_debt": float(np.quantile(bad, 0.95)),
-        "es99_bad_debt": float(tail.mean()) if tail.size else q99,
-        "lar95": float(np.quantile(liq, 0.95)),
-        "mean_bad_debt": float(bad.mean()),
-        "mean_liquidated_value": float(liq.mean()),
-        "p_bad_debt": float((bad > 0).mean()),
+    n = len(rows)
+    if n == 0:
+        raise ValueError("rows: statistics need at least one run")
+    data = {key: np.array([float(r.get(key) or 0.0) for r in rows], dtype=float)
+            for key in {f for f, _, _ in _estimators().values()}}
+    estimators = _estimators()
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed,
+                                                                      BOOTSTRAP_STREAM])))
+    boot: dict[str, list[np.ndarray]] = {name: [] for name in estimators}
+    # Resample in chunks so a large Monte Carlo does not need resamples x runs at once.
+    chunk = max(1, min(resamples, 2_000_000 // n))
+    done = 0
+    while done < resamples:
+        size = min(chunk, resamples - done)
+        index = rng.integers(0, n, size=(size, n))
+        for name, (key, fn, _) in estimators.items():
+            boot[name].append(fn(data[key][index]))
+        done += size
+    low_q, high_q = (1 - level) / 2, (1 + level) / 2
+    estimates: dict[str, dict[str, Any]] = {}
+    warnings: list[str] = []
+    for name, (key, fn, percentile) in estimators.items():
+        values = np.concatenate(boot[name])
+        tail = tail_count(n, percentile) if percentile is not None else None
+        estimates[name] = {
+            "value": float(fn(data[key])),
+            "ci_low": float(np.quantile(values, low_q)),
+            "ci_high": float(np.quantile(values, high_q)),
+            "observations": n,
+            "tail_observations": tail,
+        }
+        if percentile is not None and tail is not None and tail < MIN_TAIL:
+            needed = -(-MIN_TAIL * 100 // (100 - percentile))
+            warnings.append(
+                f"{name} rests on {tail} run(s) beyond the {percentile}th percentile "
+                f"(fewer than {MIN_TAIL}): unreliable, use at least {needed} runs")
+    out: dict[str, Any] = {"runs": n}
+    out.update({name: e["value"] for name, e in estimates.items()})
+    out["estimates"] = estimates
+    out["confidence"] = {
+        "method": "percentile bootstrap", "level": level, "resamples": resamples,
+        "generator": f"PCG64(SeedSequence([{seed}, {BOOTSTRAP_STREAM}]))",
+        "min_tail": MIN_TAIL,
     }
+    out["warnings"] = warnings
+    return out
 
 
 def monte_carlo(data: dict[str, Any], seed: int, runs: int, backend: str, workers: int,
@@ -122,16 +234,10 @@ def monte_carlo(data: dict[str, Any], seed: int, runs: int, backend: str, worker
     finally:
         if writer is not None:
             writer.close()
-    stats = statistics(rows)
+    stats = statistics(rows, seed)
     stats["seed"] = seed
     stats["backend"] = backend
     stats["run_seeds"] = [r["seed"] for r in rows[:10]] + (["..."] if runs > 10 else [])
-    for key in ("bad_debt", "liquidated_value", "liquidation_count", "liquidator_profit",
-                "auctions_started", "auctions_settled_near_zero", "insurance_fund_drawdown",
-                "adl_volume"):
-        values = [r.get(key) or 0 for r in rows]
-        stats[key] = float(np.mean(values)) if values else 0.0
-    stats["amplification"] = None
     return stats
 
 

@@ -68,6 +68,43 @@ class LiquidationRecord:
     bad_debt_value: int
 
 
+@dataclass(frozen=True)
+class PerpLiquidationRecord:
+    """One perp liquidation: the position closed, at what price, and who paid for it.
+
+    Sizes are base smallest units, prices 8-decimal ints, money quote smallest units.
+    ``pnl`` is the PnL of the closed size at the fill price against its entry;
+    ``insurance_paid`` what the insurance fund paid toward the account's loss (``fee``:
+    what the fund received from it); ``adl_size`` the size closed against opposite
+    positions (auto-deleveraging, at the bankruptcy price); ``socialized`` the loss spread
+    over the other accounts' balances; ``deficit`` what was left uncovered.
+    """
+
+    step: int
+    time: int
+    account: str
+    market: str
+    size_before: int
+    closed: int
+    mark: int
+    price: int
+    bankruptcy_price: int
+    pnl: int
+    fee: int
+    insurance_paid: int
+    adl_size: int
+    adl_accounts: tuple[str, ...]
+    socialized: int
+    deficit: int
+    equity_before: int
+    maintenance_before: int
+
+    @property
+    def side(self) -> str:
+        """``long`` or ``short``: the side of the position liquidated."""
+        return "long" if self.size_before > 0 else "short"
+
+
 @dataclass
 class ScenarioResult:
     """What a scenario run produced: the engine in its final state, and its records."""
@@ -75,6 +112,7 @@ class ScenarioResult:
     scenario: Scenario
     engine: Engine
     liquidations: list[LiquidationRecord] = field(default_factory=list)
+    perp_liquidations: list[PerpLiquidationRecord] = field(default_factory=list)
     rejected: list[Outcome] = field(default_factory=list)
     keeper_refusals: list[Outcome] = field(default_factory=list)
     borrowed_max: list[tuple[str, str, int, int]] = field(default_factory=list)
@@ -106,8 +144,10 @@ class ScenarioResult:
             "state_hash": engine.state_hash(),
             "events": engine.seq,
             "steps": len(self.scenario.steps),
-            "liquidation_count": len(self.liquidations),
-            "liquidated_value": usd(sum(r.debt_value for r in self.liquidations)),
+            "liquidation_count": len(self.liquidations) + len(self.perp_liquidations),
+            "liquidated_value": usd(sum(r.debt_value for r in self.liquidations)
+                                    + sum(self._perp_notional_base(r)
+                                          for r in self.perp_liquidations)),
             "collateral_seized_value": usd(sum(r.collateral_value for r in self.liquidations)),
             "liquidator_profit": usd(
                 sum(r.liquidator_value - r.debt_value for r in self.liquidations
@@ -143,6 +183,13 @@ class ScenarioResult:
             "accounts": accounts,
         }
 
+    def _perp_notional_base(self, r: PerpLiquidationRecord) -> int:
+        """The closed size's notional at the fill price, base-currency units."""
+        perp = self.engine.config.perps[r.market]
+        unit = self.engine.config.markets[perp.quote].unit
+        closed = abs(quote_value(r.closed, r.price, perp.base_unit, unit, Rounding.DOWN))
+        return int(closed * PRICE_UNIT // unit)
+
     def _perp_summary(self) -> dict[str, Any]:
         """The backstop waterfall of the perp clearing, in USD (display)."""
         engine = self.engine
@@ -163,6 +210,14 @@ class ScenarioResult:
                 if engine.config.perps[m].insurance_fund == "market"}},
             "perp_liquidated_volume": q(sum(m.liquidated_volume
                                             for m in clearing.markets.values())),
+            "perp_liquidations": [
+                {"step": r.step + 1, "account": r.account, "market": r.market,
+                 "side": r.side, "size_before": str(r.size_before), "closed": str(r.closed),
+                 "mark": r.mark, "price": r.price, "bankruptcy_price": r.bankruptcy_price,
+                 "pnl": str(r.pnl), "fee": str(r.fee), "insurance_paid": str(r.insurance_paid),
+                 "adl_size": str(r.adl_size), "adl_accounts": list(r.adl_accounts),
+                 "socialized": str(r.socialized), "deficit": str(r.deficit)}
+                for r in self.perp_liquidations],
         }
 
 
@@ -318,21 +373,28 @@ class ScenarioRunner:
         engine = self.engine
         risk = engine.bucket(account_id)
         position = max(risk.positions, key=lambda p: (p.notional, p.market))
-        before = risk.margin(MarginKind.MAINTENANCE).health
+        before = risk.margin(MarginKind.MAINTENANCE)
+        held = engine.ledger.accounts[account_id].perps[position.market]
+        size, cost = held.size, held.cost
         outcome = self._apply(LiquidatePerp(self.keeper.id, account_id, position.market))
         if not outcome.accepted:
             return False
         d = outcome.details
         perp = engine.config.perps[position.market]
         quote_unit = engine.config.markets[perp.quote].unit
-        closed_value = abs(quote_value(d["closed"], d["price"], perp.base_unit, quote_unit,
-                                       Rounding.DOWN))
-        usd_value = closed_value * PRICE_UNIT // quote_unit
-        self.result.liquidations.append(LiquidationRecord(
-            self.step_index, engine.ledger.time, account_id, "perp", position.market,
-            position.market, d["closed"], usd_value, usd_value, usd_value, before,
-            engine.health_factor(account_id),
-            (d["socialized"] + d["deficit"]) * PRICE_UNIT // quote_unit,
+        closed, price = d["closed"], d["price"]
+        # The closed size's PnL at the fill price, as the ledger books a reducing fill:
+        # its flow less the share of the entry cost it releases.
+        signed = -closed if size > 0 else closed
+        flow = -quote_value(signed, price, perp.base_unit, quote_unit,
+                            Rounding.UP if signed > 0 else Rounding.DOWN)
+        adl = d["adl"]
+        self.result.perp_liquidations.append(PerpLiquidationRecord(
+            self.step_index, engine.ledger.time, account_id, position.market, size, closed,
+            d["mark"], price, d["bankruptcy_price"], flow + cost * closed // abs(size),
+            d["fee"], d["insurance_paid"], sum(abs(f["size"]) for f in adl),
+            tuple(f["account"] for f in adl), d["socialized"], d["deficit"],
+            before.value, before.requirement,
         ))
         return True
 
