@@ -132,7 +132,7 @@ def test_positions_the_protocol_would_refuse_are_reported_by_line(
     book = read_book(proto, path)
     refused = open_book(engine_at(proto, PRICES, book).apply, book, proto)
     assert len(refused) == 2
-    assert refused[0].startswith(f"{path}:4: account over: debt would rise to ")
+    assert refused[0].startswith(f"{path}:5: account over: debt would rise to ")
     assert refused[1] == f"{path}:6: account bare: account: unknown account 'bare'"
 
 

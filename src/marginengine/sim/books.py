@@ -60,6 +60,8 @@ class BookAccount:
         Perp market -> ``(size, entry_price)``: signed base smallest units, 8-decimal price.
     where
         Where it was read (``book.csv:3``, the account's first line), or its profile.
+    lines
+        Asset or perp market -> the line of its row, where the account has one.
     """
 
     id: str
@@ -68,6 +70,11 @@ class BookAccount:
     quote: int = 0
     positions: dict[str, tuple[int, int]] = field(default_factory=dict)
     where: str = ""
+    lines: dict[str, str] = field(default_factory=dict)
+
+    def at(self, key: str) -> str:
+        """The line of the account's row for ``key`` (an asset or market), else its first."""
+        return self.lines.get(key, self.where)
 
 
 @dataclass
@@ -237,6 +244,7 @@ def _lending_rows(path: Path, protocol: ProtocolConfig, accounts: dict[str, Book
                             f"{asset} (first at {first[key]})")
             continue
         first[key] = where
+        acct.lines[asset] = where
         market = markets[asset]
         supplied = _amount(row["supplied"], market.decimals, f"{where}: supplied", problems)
         borrowed = _amount(row["borrowed"], market.decimals, f"{where}: borrowed", problems)
@@ -275,6 +283,7 @@ def _perp_rows(path: Path, protocol: ProtocolConfig, accounts: dict[str, BookAcc
                             f"{market} (first at {first[key]})")
             continue
         first[key] = where
+        acct.lines[market] = where
         size = _amount(row["size"], perp.base_decimals, f"{where}: size", problems,
                        signed=True)
         entry = _amount(row["entry_price"], PRICE_DECIMALS, f"{where}: entry_price",
@@ -424,25 +433,25 @@ def open_book(apply: Callable[[Event], Outcome], book: Book, protocol: ProtocolC
     """
     refused: list[str] = []
 
-    def do(acct: BookAccount, event: Event) -> None:
+    def do(acct: BookAccount, key: str, event: Event) -> None:
         outcome = apply(event)
         if not outcome.accepted:
-            refused.append(f"{acct.where}: account {acct.id}: {outcome.reason}")
+            refused.append(f"{acct.at(key)}: account {acct.id}: {outcome.reason}")
 
     for acct in book.accounts:
         for asset, amount in acct.supplied.items():
-            do(acct, Deposit(acct.id, asset, amount))
+            do(acct, asset, Deposit(acct.id, asset, amount))
     if any(a.positions for a in book.accounts) and counterparty_quote > 0:
         apply(DepositQuote(COUNTERPARTY, counterparty_quote))
     for acct in book.accounts:
         if acct.quote:
-            do(acct, DepositQuote(acct.id, acct.quote))
+            do(acct, "", DepositQuote(acct.id, acct.quote))
         for market, (size, entry) in acct.positions.items():
             buyer, seller = (acct.id, COUNTERPARTY) if size > 0 else (COUNTERPARTY, acct.id)
-            do(acct, Trade(buyer, seller, market, abs(size), entry))
+            do(acct, market, Trade(buyer, seller, market, abs(size), entry))
     for acct in book.accounts:
         for asset, amount in acct.borrowed.items():
-            do(acct, Borrow(acct.id, asset, amount))
+            do(acct, asset, Borrow(acct.id, asset, amount))
     return refused
 
 

@@ -261,6 +261,13 @@ class CascadeRunner:
             self.markets[asset] = AssetMarket(asset, venue, oracle, self.fixed[asset][0],
                                               protocol.markets[asset].unit, self.debt_unit)
         self.market = self.markets[self.collateral]
+        #: The simulated assets besides the headline one: three more series columns each
+        #: (``external_price_usd.X``, ``venue_price_usd.X``, ``oracle_price_usd.X``).
+        self.other_assets = [a for a in self.paths.assets if a != self.collateral]
+        for asset in self.other_assets:
+            for column in ("external_price_usd", "venue_price_usd", "oracle_price_usd"):
+                self.series[f"{column}.{asset}"] = []
+        self.venue_lows = {a: m.venue_price() for a, m in self.markets.items()}
 
     # ------------------------------------------------------------------ set-up
     def venue_price(self) -> int:
@@ -753,6 +760,13 @@ class CascadeRunner:
             "health_p50": float(dist.quantiles.get(0.5, math.nan)),
             "keeper_profit_usd_cum": sum(k.profit for k in self.keepers),
         }
+        for asset, market in self.markets.items():
+            self.venue_lows[asset] = min(self.venue_lows[asset], market.venue_price())
+        for asset in self.other_assets:
+            market = self.markets[asset]
+            row[f"external_price_usd.{asset}"] = self.fixed[asset][i] / PRICE_UNIT
+            row[f"venue_price_usd.{asset}"] = market.venue_price() / PRICE_UNIT
+            row[f"oracle_price_usd.{asset}"] = self.engine.prices[asset] / PRICE_UNIT
         for name, column in s.items():
             column.append(row[name])
 
@@ -800,6 +814,11 @@ class CascadeRunner:
             "min_price": float(np.min(self.prices)),
             "final_price": float(self.prices[-1]),
             "min_venue_price": float(np.min(venue_prices)),
+            # Every simulated asset: lowest and last external price, lowest venue price.
+            "asset_prices": {a: {"min_price": float(np.min(self.paths.path(a))),
+                                 "final_price": float(self.paths.path(a)[-1]),
+                                 "min_venue_price": self.venue_lows[a] / PRICE_UNIT}
+                             for a in self.paths.assets},
             "setup_rejected": self.rejected_setup,
             "toxic_liquidations": sum(1 for r in self.ltv_log
                                       if r["ltv_after"] > r["ltv_before"]),
