@@ -144,3 +144,11 @@ def test_simulate_api_bad_override_names_the_field() -> None:
         marginengine.simulate(QUICKSTART, book__accounts=0)
     with pytest.raises(ConfigError, match="kind: simulate"):
         marginengine.simulate(EXAMPLES / "lending_walkthrough.toml")
+
+
+def test_an_axis_of_joined_paths_sets_them_together() -> None:
+    axes = parse_grid(["protocol.markets.WETH.liquidation_bonus + keepers.0.latency=0,1",
+                       "steps=5,6"])
+    assert axes[0].paths == ("protocol.markets.WETH.liquidation_bonus", "keepers.0.latency")
+    assert grid_points(axes)[2] == {"protocol.markets.WETH.liquidation_bonus": 1,
+                                    "keepers.0.latency": 1, "steps": 5}

@@ -9,11 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
-from marginengine.sim.sweep import SWEEP_FIELDS, SweepResult
-
-
-def _column(path: str) -> str:
-    return path
+from marginengine.sim.sweep import SWEEP_FIELDS, GridAxis, SweepResult
 
 
 def write_outputs(result: SweepResult, scenario: str, folder: Path) -> list[str]:
@@ -30,7 +26,8 @@ def write_outputs(result: SweepResult, scenario: str, folder: Path) -> list[str]
     else:
         columns: dict[str, list[Any]] = {c: [] for c in ("point", "run", "seed")}
         for axis in result.axes:
-            columns[_column(axis.path)] = []
+            for path in axis.paths:
+                columns[path] = []
         for f in SWEEP_FIELDS:
             columns[f] = []
         for row in result.rows:
@@ -38,8 +35,9 @@ def write_outputs(result: SweepResult, scenario: str, folder: Path) -> list[str]
                 columns[c].append(row.get(c))
             for axis in result.axes:
                 # Grid values as written (a column may mix numbers and text).
-                columns[_column(axis.path)].append(axis.texts[axis.values.index(
-                    row[axis.path])])
+                for path in axis.paths:
+                    columns[path].append(axis.texts[axis.values.index(
+                        row[path])])
         pq.write_table(pa.table(columns), folder / "sweep.parquet")
     try:
         chart(result, folder / "sweep.png")
@@ -57,13 +55,13 @@ def summary(result: SweepResult, scenario: str) -> dict[str, Any]:
         "common_random_numbers": "run i of every point uses the same seed "
                                  "(SeedSequence(seed).spawn child i; or seed itself "
                                  "without --runs)",
-        "grid": {a.path: list(a.values) for a in result.axes},
+        "grid": {a.path: list(a.values) for a in result.axes},  # "+": paths set together
         "points": result.points,
     }
 
 
-def _label(point: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in point["params"].items())
+def _label(point: dict[str, Any], axes: list[GridAxis]) -> str:
+    return ", ".join(f"{a.path.split('.')[-1]}={point['params'][a.paths[0]]}" for a in axes)
 
 
 def comparison_table(result: SweepResult) -> Table:
@@ -82,7 +80,7 @@ def comparison_table(result: SweepResult) -> Table:
     first = result.points[0]["mean_bad_debt"] or 0.0
     for point in result.points:
         bad = point["mean_bad_debt"] or 0.0
-        cells = [str(point["params"][a.path]) for a in result.axes]
+        cells = [str(point["params"][a.paths[0]]) for a in result.axes]
         cells.append(f"{bad:,.0f}")
         if runs:
             e = point["estimates"]["var95_bad_debt"]
@@ -103,7 +101,7 @@ def chart(result: SweepResult, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [_label(p) for p in result.points]
+    labels = [_label(p, result.axes) for p in result.points]
     bad = [p["mean_bad_debt"] or 0.0 for p in result.points]
     loss = [p["mean_borrower_loss"] or 0.0 for p in result.points]
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(labels)), 4))

@@ -2,9 +2,10 @@
 Carlo, on the same seeds.
 
 A grid is one or more axes ``PATH=V1,V2,...`` (a dotted scenario path and its values, each
-read as a TOML value); the points are their Cartesian product, in order (the last axis
-varies fastest). Every point is checked before anything runs. Run ``i`` of every point
-draws from the same generator (``SeedSequence(seed).spawn``'s child ``i``, as a Monte
+read as a TOML value; ``PATH1+PATH2=V1,V2`` sets several paths to each value together,
+e.g. the liquidation bonus of two markets); the points are their Cartesian product, in
+order (the last axis varies fastest). Every point is checked before anything runs. Run
+``i`` of every point draws from the same generator (``SeedSequence(seed).spawn``'s child ``i``, as a Monte
 Carlo's run ``i``; a sweep without ``runs`` runs each point once on the scenario's
 ``seed``, as ``simulate`` does), so differences between points come from the parameters,
 not from the paths.
@@ -31,11 +32,17 @@ SWEEP_FIELDS = ("bad_debt", "bad_debt_realized", "bad_debt_underwater", "liquida
 
 @dataclass(frozen=True)
 class GridAxis:
-    """One axis of a grid: a dotted scenario path and its values (as written, and read)."""
+    """One axis of a grid: a dotted scenario path (or several joined by ``+``, set
+    together) and its values (as written, and read)."""
 
     path: str
     texts: tuple[str, ...]
     values: tuple[Any, ...]
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The dotted paths the axis sets."""
+        return tuple(self.path.split("+"))
 
 
 def _split(text: str) -> list[str]:
@@ -74,8 +81,9 @@ def parse_grid(items: Sequence[str]) -> list[GridAxis]:
     problems = []
     for item in items:
         path, sep, raw = item.partition("=")
-        path = path.strip()
-        if not sep or not path or any(not p for p in path.split(".")):
+        path = "+".join(p.strip() for p in path.split("+"))
+        if not sep or not path or any(not part for p in path.split("+")
+                                      for part in p.split(".")):
             problems.append(f"--grid {item!r}: must be PATH=V1,V2,... with a dotted PATH")
             continue
         texts = _split(raw)
@@ -94,8 +102,9 @@ def parse_grid(items: Sequence[str]) -> list[GridAxis]:
 
 
 def grid_points(axes: Sequence[GridAxis]) -> list[dict[str, Any]]:
-    """Every point of the grid (the last axis varying fastest): path -> value."""
-    return [dict(zip([a.path for a in axes], combo, strict=True))
+    """Every point of the grid (the last axis varying fastest): path -> value (each path
+    of a ``+`` axis with the axis's value)."""
+    return [{p: v for a, v in zip(axes, combo, strict=True) for p in a.paths}
             for combo in itertools.product(*(a.values for a in axes))]
 
 
