@@ -4,11 +4,12 @@ Carlo, on the same seeds.
 A grid is one or more axes ``PATH=V1,V2,...`` (a dotted scenario path and its values, each
 read as a TOML value; ``PATH1+PATH2=V1,V2`` sets several paths to each value together,
 e.g. the liquidation bonus of two markets); the points are their Cartesian product, in
-order (the last axis varies fastest). Every point is checked before anything runs. Run
-``i`` of every point draws from the same generator (``SeedSequence(seed).spawn``'s child ``i``, as a Monte
-Carlo's run ``i``; a sweep without ``runs`` runs each point once on the scenario's
-``seed``, as ``simulate`` does), so differences between points come from the parameters,
-not from the paths.
+order (the last axis varies fastest). Every point is checked before anything runs.
+
+Run ``i`` of every point draws from the same generator (``SeedSequence(seed).spawn``'s
+child ``i``, as a Monte Carlo's run ``i``; a sweep without ``runs`` runs each point once
+on the scenario's ``seed``, as ``simulate`` does), so differences between points come
+from the parameters, not from the paths.
 """
 
 from __future__ import annotations
