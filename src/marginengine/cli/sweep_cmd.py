@@ -72,7 +72,9 @@ def comparison_table(result: SweepResult) -> Table:
              if runs else f"Sweep: {len(result.points)} points (seed {result.seed})")
     table = Table(title=title, title_justify="left")
     for axis in result.axes:
-        table.add_column(axis.path)
+        # A joined axis is headed by its first path and the count of the others.
+        more = len(axis.paths) - 1
+        table.add_column(axis.paths[0] + (f" (+{more})" if more else ""))
     for col in ("bad debt" + (" (mean)" if runs else ""), *(["VaR95 bad debt"] if runs
                                                             else []),
                 "vs first", "liquidations", "liquidated", "borrower loss"):
