@@ -20,7 +20,15 @@ straight from arrays (no engine: a million engine events would measure the engin
 - bandwidth bound: ``np.add.reduce`` over a float64 array of exactly the bytes the full
   scan reads (both sides' ``data``, ``indices`` and ``indptr``), median of ``--repeats``;
 - exact confirmation: the engine's rule per account, timed on an engine-backed book of
-  ``--confirm-sample`` accounts (written to CSV, loaded into an engine), to price the band.
+  ``--confirm-sample`` accounts (written to CSV, loaded into an engine), to price the band;
+- perps: the same accounts with ``--perp-share`` of them (default a tenth) also holding
+  perps in cross margin (``generate_book(..., perp_share=...)``): the full scan of that
+  book (lending and perp blocks) against the full scan of the lending-only book of the
+  same accounts, timed alternately in the same run (median of ``--repeats`` each), and
+  the ratio; an incremental scan after a perp index tick; the engine's exact bucket rule
+  per perp account (what deciding every perp account exactly used to cost per scan).
+
+Every figure above except the perp section is measured on the lending-only book.
 """
 
 from __future__ import annotations
@@ -83,6 +91,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                              "extrapolated); a 20,000-account sample is always extrapolated too")
     parser.add_argument("--incremental-asset", default="LINK")
     parser.add_argument("--confirm-sample", type=int, default=20_000)
+    parser.add_argument("--perp-share", type=float, default=0.1,
+                        help="share of the accounts holding perps in the perp section "
+                             "(0: skip it)")
+    parser.add_argument("--perp-confirm-sample", type=int, default=2_000)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     out: dict[str, Any] = {
@@ -95,11 +107,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     start = time.perf_counter()
     synthetic = generate_book(args.accounts, args.assets, args.positions_per_account,
-                              seed=args.seed)
+                              seed=args.seed, perp_share=max(args.perp_share, 0.0))
     out["generate_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    book = synthetic.to_book(threads=args.threads)
+    book = synthetic.to_book(threads=args.threads, perps=False)
     out["build_s"] = time.perf_counter() - start
     positions = book.positions()
     out["positions"] = positions
@@ -164,7 +176,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     # ---------------------------------------------------------------- naive loop
     out["peak_rss_mb_before_naive"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    weights = naive_weights(synthetic.config, synthetic.prices)
+    weights = naive_weights(synthetic.config, {s: p for s, p in synthetic.prices.items()
+                                               if s in synthetic.config.markets})
     rng = np.random.default_rng(args.seed)
 
     def naive(size: int) -> tuple[float, dict[str, Any]]:
@@ -198,7 +211,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     del book
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    book = synthetic.to_book(threads=args.threads)
+    book = synthetic.to_book(threads=args.threads, perps=False)
     build_peak = tracemalloc.get_traced_memory()[1] - base
     tracemalloc.reset_peak()
     held = tracemalloc.get_traced_memory()[0]
@@ -209,6 +222,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out["scan_peak_extra_bytes_per_position"] = scan_peak / positions
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out["load_average_end"] = os.getloadavg()
+
+    # ---------------------------------------------------------------- perps
+    if args.perp_share > 0:
+        out["perps"] = perp_section(synthetic, book, args)
 
     # ---------------------------------------------------------------- exact confirmation
     if args.confirm_sample:
@@ -235,6 +252,90 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out["confirm_sample_equal"] = mirrored.below_accounts() == sorted(
             a for a, e in zip(ids, exact, strict=True) if e)
     return out
+
+
+def perp_section(synthetic: Any, lending: RiskBook, args: argparse.Namespace) -> dict[str, Any]:
+    """The perp book against the lending-only book of the same accounts (see the module
+    docstring)."""
+    res: dict[str, Any] = {"perp_share": args.perp_share}
+    start = time.perf_counter()
+    book = synthetic.to_book(threads=args.threads)
+    res["build_s"] = time.perf_counter() - start
+    res["perp_buckets"] = book.perps.buckets
+    res["perp_positions"] = int(book.perps.n_pos)
+    result = book.full_scan()
+    res["below"] = result.below_count
+    res["candidates"] = result.candidates
+    res["band"] = result.band
+    res["perp_below"] = int(np.count_nonzero(book.perps.slots_of(book.below_rows()) >= 0))
+    res["memory_bytes_perps"] = book.perps.nbytes()
+    lending.full_scan()
+    # alternate the two so that both see the same machine
+    perp_runs, lending_runs = [], []
+    for _ in range(2):
+        book.full_scan()
+        lending.full_scan()
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        book.full_scan()
+        perp_runs.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        lending.full_scan()
+        lending_runs.append(time.perf_counter() - start)
+    res["full_scan_s"] = statistics.median(perp_runs)
+    res["full_scan_min_s"] = min(perp_runs)
+    res["lending_only_full_scan_s"] = statistics.median(lending_runs)
+    res["lending_only_full_scan_min_s"] = min(lending_runs)
+    res["ratio"] = res["full_scan_s"] / res["lending_only_full_scan_s"]
+    res["ratio_of_minima"] = res["full_scan_min_s"] / res["lending_only_full_scan_min_s"]
+    # an index tick on one perp market: every perp bucket is rescreened (vectorized)
+    market = "ETH-PERP"
+    k = book.perps.column[market]
+    index = book.perps.index_int[k]
+    state = {"up": False}
+
+    def tick() -> None:
+        state["up"] = not state["up"]
+        book.set_price(market, index if state["up"] else index * 99 // 100)
+        book.incremental_scan()
+
+    res["incremental_perp_tick_s"], _ = timed(tick, max(3, args.repeats // 3), warmup=1)
+    book.set_price(market, index)
+    book.incremental_scan()
+    # the exact bucket rule per perp account, on an engine with perps
+    if args.perp_confirm_sample:
+        res["exact_bucket_us_per_account"] = exact_bucket_cost(args.perp_confirm_sample,
+                                                               args.seed)
+        res["exact_all_perp_buckets_estimate_s"] = (res["exact_bucket_us_per_account"]
+                                                    * 1e-6 * res["perp_buckets"])
+    book.close()
+    return res
+
+
+def exact_bucket_cost(n: int, seed: int) -> float:
+    """Microseconds per account of the engine's exact bucket rule (``is_liquidatable`` of
+    an account holding perps), on ``n`` accounts with a WETH deposit and a perp position."""
+    from marginengine.config import protocol_from_dict
+    from marginengine.engine import Deposit, DepositQuote, Engine, SetPrice, Trade
+
+    rng = np.random.default_rng(seed)
+    engine = Engine(protocol_from_dict({
+        "preset": "aave-v3", "markets": {"USDC": {}, "WETH": {}},
+        "perps": {"ETH-PERP": {"preset": "dydx-v4"}}}), check_invariants=False)
+    for asset, price in (("USDC", 10**8), ("WETH", 3_000 * 10**8), ("ETH-PERP", 3_000 * 10**8)):
+        engine.apply(SetPrice(asset, price))
+    engine.apply(DepositQuote("mm", 10**15))
+    ids = [f"p{i:06d}" for i in range(n)]
+    for account in ids:
+        engine.apply(Deposit(account, "WETH", 10**18))
+        engine.apply(DepositQuote(account, 1_000 * 10**6))
+        size = int(rng.integers(1, 5_000)) * 10**15
+        buyer, seller = (account, "mm") if rng.random() < 0.5 else ("mm", account)
+        engine.apply(Trade(buyer, seller, "ETH-PERP", size, 3_000 * 10**8))
+    start = time.perf_counter()
+    for account in ids:
+        engine.is_liquidatable(account)
+    return (time.perf_counter() - start) / n * 1e6
 
 
 def report(out: dict[str, Any]) -> None:
@@ -272,6 +373,22 @@ def report(out: dict[str, Any]) -> None:
         print(f"  exact confirm       {out['confirm_us_per_account']:.1f} us/account -> the band "
               f"of {out['band']:,} costs {out['confirm_band_estimate_s'] * 1e3:.1f} ms; "
               f"engine-backed sample equal: {out['confirm_sample_equal']}")
+    perps = out.get("perps")
+    if perps:
+        print(f"  perps: {perps['perp_buckets']:,} of the accounts hold "
+              f"{perps['perp_positions']:,} perp positions (share {perps['perp_share']})")
+        print(f"    full scan, lending + perps   {perps['full_scan_s'] * 1e3:8.2f} ms (min "
+              f"{perps['full_scan_min_s'] * 1e3:.2f}); below {perps['below']:,} "
+              f"({perps['perp_below']:,} with perps), band {perps['band']:,}")
+        print(f"    full scan, lending only      {perps['lending_only_full_scan_s'] * 1e3:8.2f} "
+              f"ms (min {perps['lending_only_full_scan_min_s'] * 1e3:.2f})")
+        print(f"    ratio (target <= 3)          {perps['ratio']:8.2f} (of minima "
+              f"{perps['ratio_of_minima']:.2f})")
+        print(f"    incremental, ETH-PERP tick   {perps['incremental_perp_tick_s'] * 1e3:8.2f} ms")
+        if "exact_bucket_us_per_account" in perps:
+            print(f"    exact bucket rule            {perps['exact_bucket_us_per_account']:.1f} "
+                  f"us/account -> all {perps['perp_buckets']:,} perp buckets exactly: "
+                  f"{perps['exact_all_perp_buckets_estimate_s']:.2f} s per scan")
     print("  incremental by asset (forced incremental | automatic):")
     for r in out["incremental"]:
         print(f"    {r['asset']:8s} {r['exposed_accounts']:9,} exposed  "

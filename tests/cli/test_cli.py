@@ -161,9 +161,41 @@ def test_replay_when_log_missing_or_not_a_log_then_one_line_error(
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
 
 
-def test_replay_when_last_event_torn_then_replays_rest_and_says_so(
+def test_replay_when_writer_stopped_then_exit_0_and_says_truncated(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
+    # A torn tail: the writer stopped without closing (its files copied while it was open,
+    # what a crash leaves on disk). Every acknowledged event replays; exit 0, and it says so.
+    from marginengine.config import protocol_from_dict
+    from marginengine.engine import Deposit, Engine, SetPrice
+
+    config = protocol_from_dict({"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}}})
+    path = tmp_path / "w" / "events.sqlite"
+    engine = Engine.with_log(config, path)
+    engine.apply_all([SetPrice("WETH", 2_000 * 10**8), Deposit("alice", "WETH", 10**18)])
+    crash = tmp_path / "crash"
+    crash.mkdir()
+    for name in ("events.sqlite", "events.sqlite-wal", "events.sqlite-ack"):
+        shutil.copy(path.parent / name, crash / name)
+    engine.close()
+
+    code, out, err = run(["replay", str(crash / "events.sqlite")], capsys)
+    assert code == 0 and err == ""
+    assert "events:     2" in out
+    assert ("truncated:  the log was not closed (its writer stopped, or is still writing): it "
+            "ends at event 2, and all 2 acknowledged events are in it") in out
+    code, out, _ = run(["replay", str(crash / "events.sqlite"), "--json"], capsys)
+    report = json.loads(out)
+    assert code == 0
+    assert (report["events"], report["truncated"], report["format_version"]) == (2, True, "2")
+    assert report["note"].startswith("the log was not closed")
+    assert report["state_hash"] == engine.state_hash()
+
+
+def test_replay_when_last_event_of_closed_log_damaged_then_exit_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # Regression: this was taken for a torn write (exit 0), dropping an acknowledged event.
     out_dir = tmp_path / "qs"
     run(["simulate", str(WALKTHROUGH), "--out", str(out_dir), "--quiet"],
         capsys)
@@ -175,9 +207,29 @@ def test_replay_when_last_event_torn_then_replays_rest_and_says_so(
         db.execute("UPDATE events SET payload = ? WHERE seq = ?",
                    (payload[: len(payload) // 2], last))
     code, out, err = run(["replay", str(log)], capsys)
-    assert code == 0
-    assert f"events:     {last - 1}" in out
-    assert f"the last event ({last}) was cut off" in err
+    assert code == 2 and out == ""
+    assert err == f"error: {log}: event {last} is damaged: its payload is not whole JSON\n"
+
+
+def test_replay_when_wal_lost_then_exit_2_naming_lost_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    from marginengine.config import protocol_from_dict
+    from marginengine.engine import Engine, SetPrice
+
+    config = protocol_from_dict({"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}}})
+    path = tmp_path / "w" / "events.sqlite"
+    engine = Engine.with_log(config, path)
+    engine.apply_all([SetPrice("WETH", (2_000 + i) * 10**8) for i in range(5)])
+    crash = tmp_path / "crash"
+    crash.mkdir()
+    for name in ("events.sqlite", "events.sqlite-ack"):  # the -wal file is lost
+        shutil.copy(path.parent / name, crash / name)
+    engine.close()
+
+    code, _, err = run(["replay", str(crash / "events.sqlite")], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "the log ends at event 0 but 5 events were acknowledged" in err
 
 
 def test_unknown_command_and_option_then_exit_2_one_line(capsys: pytest.CaptureFixture[str]):

@@ -182,7 +182,8 @@ def test_scan_when_bad_threshold_then_error():
 def test_memory_when_measured_then_every_component_counted():
     book = RiskBook.from_engine(three_accounts())
     memory = book.memory_bytes()
-    assert set(memory) == {"collateral", "debt", "accounts", "running_sums", "below", "assets"}
+    assert set(memory) == {"collateral", "debt", "accounts", "running_sums", "below", "assets",
+                           "perps"}
     assert memory["running_sums"] == 2 * 8 * book.n_accounts
     assert book.positions() == 9  # alice 2, bob 3, carol 2, lp 2 (USDC and DAI supplied)
 

@@ -1,5 +1,6 @@
-"""Accounts holding perps: the lending screen does not model them, so the engine decides
-them in every scan (until a perp block exists); the answer stays the engine's."""
+"""Accounts holding perps: the perp block screens them on their whole bucket (lending and
+perps) and the engine decides only the band; the answer stays the engine's (see also
+``test_perp_block.py``)."""
 
 from __future__ import annotations
 
@@ -47,8 +48,9 @@ def test_scans_when_accounts_hold_perps_then_engine_answer():
     assert engine.apply(Borrow("alice", "USDC", 16_000 * USDC)).accepted
     book = RiskBook.from_engine(engine)
     assert book.accounts.ids(sorted(book.perp_rows())) != []
-    book.full_scan()
+    result = book.full_scan()
     assert book.below_accounts() == exact(engine)
+    assert result.band < len(book.perp_rows())  # no longer every perp account
     # the perp market falls: no lending column moves, yet the long's bucket does
     engine.apply(SetPrice("ETH-PERP", 1_850 * USD))
     result = book.incremental_scan()

@@ -75,3 +75,36 @@ def test_files_when_written_and_loaded_then_engine_book_equals_array_book(
     unconfirmed = set(from_arrays.accounts.ids(from_arrays.full_scan().unconfirmed))
     assert set(from_arrays.below_accounts()) <= set(from_engine.below_accounts())
     assert set(from_engine.below_accounts()) - set(from_arrays.below_accounts()) <= unconfirmed
+
+
+def test_generate_when_perp_share_then_lending_book_unchanged_and_a_tenth_hold_perps():
+    plain = generate_book(20_000, 16, seed=3)
+    mixed = generate_book(20_000, 16, seed=3, perp_share=0.1)
+    for name in ("rows", "assets", "supplied_micro", "borrowed_micro"):
+        assert np.array_equal(getattr(plain, name), getattr(mixed, name))
+    holders = np.unique(mixed.perp_rows)
+    assert 0.09 < len(holders) / 20_000 < 0.11
+    assert np.array_equal(holders, mixed.perp_quote_rows)
+    # 1 + Binomial(2, 0.3) distinct markets per holder: mean 1.6
+    assert 1.5 < len(mixed.perp_rows) / len(holders) < 1.7
+    keys = mixed.perp_rows.astype(np.int64) * 3 + mixed.perp_markets
+    assert len(np.unique(keys)) == len(keys)
+    assert np.all(mixed.perp_size_milli != 0)
+    assert sorted(mixed.config.perps) == ["BTC-PERP", "ETH-PERP", "SOL-PERP"]
+    book = mixed.to_book(threads=1)
+    assert book.perps.buckets == len(holders)
+    # perp equity around twice the perp requirement: a few percent below it on perps alone
+    pe, pm, _ = book.perp_figures()
+    ratio = pe / pm
+    assert 1.6 < np.median(ratio) < 2.4
+    assert 0.02 < np.mean(ratio < 1) < 0.15
+    # the lending-only book of the same accounts
+    lending = mixed.to_book(threads=1, perps=False)
+    assert lending.perps.buckets == 0 and not lending.config.perps
+
+
+def test_generate_when_bad_perp_share_then_error():
+    with pytest.raises(ScanError, match="perp_share must be within 0..1"):
+        generate_book(10, 8, perp_share=1.5)
+    with pytest.raises(ScanError, match="at least 3 assets"):
+        generate_book(10, 2, perp_share=0.1)

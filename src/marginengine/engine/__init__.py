@@ -9,7 +9,6 @@ from marginengine.engine.engine import (
     fmt_health,
     fmt_usd,
 )
-from marginengine.engine.eventlog import EventLog, LogReader
 from marginengine.engine.events import (
     EVENT_TYPES,
     Absorb,
@@ -53,12 +52,10 @@ __all__ = [
     "DepositQuote",
     "Engine",
     "Event",
-    "EventLog",
     "FundInsurance",
     "Liquidate",
     "LiquidatePerp",
     "LiquidationQuote",
-    "LogReader",
     "Outcome",
     "Redo",
     "Rejected",

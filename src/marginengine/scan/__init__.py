@@ -5,12 +5,13 @@ float64, and confirms the accounts near the threshold with the engine's exact ru
 its answer is the engine's. See ``docs/scan.md``.
 """
 
-from marginengine.scan.book import HealthDistribution, RiskBook, ScanResult
+from marginengine.scan.book import HealthDistribution, PerpArrays, RiskBook, ScanResult
 from marginengine.scan.confirm import confirm_below, threshold_wad
 from marginengine.scan.errors import ScanError
 
 __all__ = [
     "HealthDistribution",
+    "PerpArrays",
     "RiskBook",
     "ScanError",
     "ScanResult",

@@ -9,8 +9,14 @@ Layout (see ``docs/scan.md``)::
     per row    cw, dv  float64         running sums: weighted collateral, debt (base units)
                below   bool            the last scan's (exact) answer
 
-A perp block would be a third block beside ``lending`` with its own per-market columns,
-adding its value and requirement to the same per-row running sums.
+    perps      PerpBlock               per bucket holding perps: row, quote balance, positions
+                                       (market, size, funding snapshot); per market: marks,
+                                       funding (see :mod:`marginengine.scan.perps`)
+
+A bucket holding perps is screened on its whole margin: lending value plus perp equity
+against lending debt plus perp maintenance (:func:`~marginengine.scan.kernels.classify_buckets`),
+each side within a proven bound of the engine's exact figures; its band is confirmed by
+the engine's bucket rule.
 
 The book mirrors an engine through :meth:`Engine.subscribe`: each accepted event's
 :class:`~marginengine.engine.Change` names the accounts, reserves and prices it touched, and
@@ -32,6 +38,7 @@ from numpy.typing import NDArray
 from marginengine.config import ProtocolConfig
 from marginengine.engine import Change, Engine
 from marginengine.fixedpoint import PRICE_UNIT, RAY
+from marginengine.ledger.perp import FUNDING_SCALE
 from marginengine.scan.accounts import AccountIndex
 from marginengine.scan.assets import AssetVectors, Weights
 from marginengine.scan.confirm import confirm_below, threshold_wad
@@ -39,9 +46,11 @@ from marginengine.scan.errors import ScanError
 from marginengine.scan.kernels import (
     MAX_DRIFT,
     ScreenBounds,
+    bucket_health,
     candidate_coefficients,
     candidate_rows,
     candidates,
+    classify_buckets,
     classify_candidates,
     error_after_update,
     fresh_sum_error,
@@ -50,6 +59,7 @@ from marginengine.scan.kernels import (
     union_rows,
     update_ratio,
 )
+from marginengine.scan.perps import PerpBlock
 from marginengine.scan.sidematrix import SideMatrix
 
 FloatArray = NDArray[np.float64]
@@ -126,6 +136,49 @@ class HealthDistribution:
     quantiles: dict[float, float]
 
 
+@dataclass(frozen=True)
+class PerpArrays:
+    """Perp positions and quote balances of an arrays book (:meth:`RiskBook.from_positions`).
+
+    Attributes
+    ----------
+    rows, markets, sizes
+        Per position: the account's index, the perp market's index (markets sorted by
+        symbol), the signed size in base smallest units (float64). One entry per
+        ``(row, market)``.
+    quote_rows, quote
+        Perp quote balances: the account's index and the balance in quote smallest units.
+    funding
+        Per position, the funding index at its last settlement (quote smallest units x
+        ``FUNDING_SCALE`` per whole base token); default 0, as the market's.
+    isolated_rows
+        Accounts that are isolated sub-accounts (display only: each row is a bucket).
+    """
+
+    rows: AnyIntArray
+    markets: AnyIntArray
+    sizes: FloatArray
+    quote_rows: AnyIntArray
+    quote: FloatArray
+    funding: FloatArray | None = None
+    isolated_rows: AnyIntArray | None = None
+
+    def load_into(self, block: PerpBlock, n_rows: int) -> None:
+        """Lay these arrays out in ``block`` (whole-token floats, vectorized)."""
+        markets = np.asarray(self.markets, dtype=np.intp)
+        base = np.array(block.base_unit, dtype=np.float64)
+        qu = np.array(block.market_quote_unit, dtype=np.float64)
+        funding = (np.zeros(len(markets)) if self.funding is None
+                   else np.asarray(self.funding, dtype=np.float64) / (qu[markets]
+                                                                      * FUNDING_SCALE))
+        block.build(np.asarray(self.rows), markets,
+                    np.asarray(self.sizes, dtype=np.float64) / base[markets], funding,
+                    np.asarray(self.quote_rows),
+                    np.asarray(self.quote, dtype=np.float64) / block.quote_unit,
+                    np.zeros(0, dtype=np.int64) if self.isolated_rows is None
+                    else np.asarray(self.isolated_rows), n_rows)
+
+
 class RiskBook:
     """Columnar mirror of a lending ledger with vectorized, exactly confirmed scans.
 
@@ -171,7 +224,12 @@ class RiskBook:
         self._dirty: set[int] = set()
         self._pending: list[IntArray] = []
         self._touched: set[int] = set()
-        self._perp_rows: set[int] = set()
+        self.perps = PerpBlock(config)
+        self._quote_k = self.assets.column.get(self.perps.quote_asset)
+        #: Per slot, base-currency units: perp equity, maintenance, their error bound
+        #: (``None``: to recompute at the next scan).
+        self._perp_figures: tuple[FloatArray, FloatArray, FloatArray] | None = None
+        self._perp_rescreen = True
         self._all_pending = True
         self.layouts = 0
 
@@ -200,6 +258,29 @@ class RiskBook:
                     d_rows.append(row)
                     d_cols.append(k)
                     d_vals.append(float(pos.scaled_debt))
+        book._refresh_markets()
+        perps = book.perps
+        p_rows, p_markets, p_sizes, p_snaps, q_rows, q_vals, iso = [], [], [], [], [], [], []
+        for row, account_id in enumerate(ids):
+            account = ledger.accounts[account_id]
+            if not (account.perps or account.perp_quote):
+                continue
+            q_rows.append(row)
+            q_vals.append(account.perp_quote / perps.quote_unit)
+            if "/" in account_id:
+                iso.append(row)
+            for market, perp in account.perps.items():
+                k = perps.column[market]
+                p_rows.append(row)
+                p_markets.append(k)
+                p_sizes.append(perp.size / perps.base_unit[k])
+                p_snaps.append(perp.funding_index
+                               / (perps.market_quote_unit[k] * FUNDING_SCALE))
+        perps.build(np.asarray(p_rows, dtype=np.int64), np.asarray(p_markets, dtype=np.intp),
+                    np.asarray(p_sizes, dtype=np.float64),
+                    np.asarray(p_snaps, dtype=np.float64), np.asarray(q_rows, dtype=np.int64),
+                    np.asarray(q_vals, dtype=np.float64), np.asarray(iso, dtype=np.int64),
+                    len(ids))
         book._build(
             ids,
             (np.asarray(c_rows, dtype=np.int64), np.asarray(c_cols, dtype=np.int64),
@@ -207,8 +288,6 @@ class RiskBook:
             (np.asarray(d_rows, dtype=np.int64), np.asarray(d_cols, dtype=np.int64),
              np.asarray(d_vals, dtype=np.float64)),
         )
-        perps = [a for a in ids if engine.has_perps(a)]
-        book._perp_rows = {int(r) for r in book.accounts.rows(perps)}
         if subscribe:
             engine.subscribe(book.on_change)
         return book
@@ -226,6 +305,7 @@ class RiskBook:
         liquidity_index: Mapping[str, int] | None = None,
         borrow_index: Mapping[str, int] | None = None,
         threads: int = 2,
+        perps: PerpArrays | None = None,
     ) -> RiskBook:
         """A book from position arrays (no engine: band accounts stay unconfirmed).
 
@@ -233,8 +313,14 @@ class RiskBook:
         ``scaled_supply`` / ``scaled_debt`` are scaled balances (smallest units at index 1).
         Supply in a market that is not collateral is left out, as the engine leaves it out
         of every health computation. Each ``(row, asset)`` pair appears at most once.
+        ``perps`` adds perp positions and quote balances (:class:`PerpArrays`); the perp
+        markets' index prices come from ``prices`` (no trade yet: the mark is the index).
         """
         book = cls(config, engine=None, threads=threads)
+        for symbol, k in book.perps.column.items():
+            book.perps.set_market(k, prices.get(symbol, 0))
+        if perps is not None:
+            perps.load_into(book.perps, len(account_ids))
         for symbol, k in book.assets.column.items():
             li = (liquidity_index or {}).get(symbol, RAY)
             bi = (borrow_index or {}).get(symbol, RAY)
@@ -295,7 +381,7 @@ class RiskBook:
         self._candidates = None
         self._pending = [new_row_of_old[p].astype(np.int64) for p in self._pending]
         self._touched = {int(new_row_of_old[r]) for r in self._touched}
-        self._perp_rows = {int(new_row_of_old[r]) for r in self._perp_rows}
+        self.perps.relayout(new_row_of_old)
         self.layouts += 1
 
     def relayout(self) -> None:
@@ -311,6 +397,12 @@ class RiskBook:
             k = column.get(asset)  # perp markets have no lending column
             if k is not None and self.assets.set_price(k, engine.prices[asset]):
                 self._dirty.add(k)
+                if k == self._quote_k:
+                    self._perp_changed()
+        if len(self.perps):
+            # Marks move with trades and index prices, funding with time: read them all
+            # (a few markets) rather than infer which an event moved.
+            self._refresh_markets()
         for asset in change.assets:
             k = column.get(asset)
             if k is None:
@@ -324,17 +416,43 @@ class RiskBook:
             self.relayout()
 
     def set_price(self, asset: str, price: int) -> None:
-        """Set an asset's exact price (8 decimals) in a book that mirrors no engine (a
-        feed driving an arrays book); the next incremental scan rescreens its holders."""
+        """Set an asset's exact price (8 decimals), or a perp market's index price, in a
+        book that mirrors no engine (a feed driving an arrays book); the next incremental
+        scan rescreens its holders."""
         if self.engine is not None:
             raise ScanError("this book mirrors an engine: apply SetPrice to the engine")
         k = self.assets.column.get(asset)
-        if k is None:
+        m = self.perps.column.get(asset)
+        if k is None and m is None:
             raise ScanError(f"unknown asset {asset!r}")
         if isinstance(price, bool) or not isinstance(price, int) or price <= 0:
             raise ScanError(f"price of {asset} must be a positive int (got {price!r})")
+        if m is not None:
+            p = self.perps
+            if p.set_market(m, price, p.last_trade[m], p.basis_ppm[m], p.funding_int[m]):
+                self._perp_changed()
+            return
+        assert k is not None
         if self.assets.set_price(k, price):
             self._dirty.add(k)
+            if k == self._quote_k:
+                self._perp_changed()
+
+    def _refresh_markets(self) -> None:
+        """Read every perp market's index, mark inputs and funding index from the engine."""
+        engine = self._need_engine()
+        clearing = engine.ledger.clearing.markets
+        for symbol, k in self.perps.column.items():
+            state = clearing[symbol]
+            if self.perps.set_market(k, engine.prices.get(symbol, 0), state.last_trade_price,
+                                     state.basis_ema_ppm, state.funding_index):
+                self._perp_changed()
+
+    def _perp_changed(self) -> None:
+        """A mark, a funding index, the quote price or a bucket moved: recompute the perp
+        figures at the next scan and rescreen every bucket holding perps."""
+        self._perp_figures = None
+        self._perp_rescreen = True
 
     def _mirror_account(self, account_id: str) -> None:
         engine = self._need_engine()
@@ -360,10 +478,15 @@ class RiskBook:
             for k, value in wanted.items():
                 if current.get(k) != value:
                     side.set(row, k, value)
-        if engine.has_perps(account_id):
-            self._perp_rows.add(row)
-        else:
-            self._perp_rows.discard(row)
+        if len(self.perps):
+            self.perps.ensure_rows(row + 1)
+            was = self.perps.row_slot[row] >= 0
+            positions = [(self.perps.column[m], p.size, p.funding_index)
+                         for m, p in sorted(account.perps.items())] if account else []
+            now = self.perps.set_bucket(row, account.perp_quote if account else 0, positions,
+                                        "/" in account_id)
+            if was or now:
+                self._perp_figures = None
         if self._synced is not None:
             self._cw[row] = sum(v * self._synced.collateral[k] for k, v in coll.items())
             self._dv[row] = sum(v * self._synced.debt[k] for k, v in debt.items())
@@ -380,6 +503,7 @@ class RiskBook:
                                           np.zeros(size - len(self._below), dtype=bool)])
         self._cw[row] = self._dv[row] = 0.0
         self._below[row] = False
+        self.perps.ensure_rows(self._n)
         return row
 
     def _need_engine(self) -> Engine:
@@ -410,6 +534,7 @@ class RiskBook:
             "running_sums": self._cw.nbytes + self._dv.nbytes,
             "below": self._below.nbytes,
             "assets": self.assets.nbytes(),
+            "perps": self.perps.nbytes(),
         }
 
     # ------------------------------------------------------------------ the kernel
@@ -482,6 +607,12 @@ class RiskBook:
         self._all_pending = True
 
     def _check_prices(self) -> None:
+        if self.perps.buckets and 0 in self.perps.index_int:
+            held = self.perps.positions_per_market()
+            for k, index in enumerate(self.perps.index_int):
+                if not index and held[k]:
+                    raise ScanError(f"prices.{self.perps.symbols[k]}: no index price set, and "
+                                    f"{int(held[k])} perp position(s) hold it")
         for k, price in enumerate(self.assets.price_int):
             if price:
                 continue
@@ -569,6 +700,7 @@ class RiskBook:
         self._previous_valid = self._threshold == t
         self._threshold = t
         self._recompute(self.assets.weights())
+        self._perp_figures = None
         return self._screen_all(t, t_wad)
 
     def incremental_scan(self, threshold: object | None = None,
@@ -594,13 +726,16 @@ class RiskBook:
         if self._all_pending:
             self._previous_valid = True
             return self._screen_all(t, t_wad)
-        rows = union_rows([*self._pending, self._perp_array(),
-                       np.fromiter(self._touched, dtype=np.int64, count=len(self._touched))])
+        perp_all = self._perp_rescreen and self.perps.buckets > 0
+        rows = union_rows([*self._pending,
+                           self.perps.rows()[0] if perp_all else _EMPTY,
+                           np.fromiter(self._touched, dtype=np.int64, count=len(self._touched))])
         self._pending = []
         self._touched.clear()
         b = self.bounds(float(t))
         at = rows[candidates(self._cw[rows], self._dv[rows], b)]
-        at, decided, sure, band, unconfirmed = self._judge(at, b, t_wad)
+        at, decided, sure, band, unconfirmed = self._judge(
+            at, b, t_wad, None if perp_all else rows)
         below = np.zeros(len(rows), dtype=bool)
         below[np.searchsorted(rows, at)] = decided
         was = self._below[rows]
@@ -608,6 +743,7 @@ class RiskBook:
         recovered = rows[~below & was]
         self._below[rows] = below
         self._below_count += len(newly) - len(recovered)
+        self._perp_rescreen = False
         return ScanResult(
             "incremental", t, len(rows), len(at), int(np.count_nonzero(sure)),
             int(np.count_nonzero(band)), rows[below], newly, recovered, self._below_count,
@@ -644,29 +780,94 @@ class RiskBook:
         self._pending = []
         self._touched.clear()
         self._all_pending = False
+        self._perp_rescreen = False
         return ScanResult(
             "full", t, n, len(idx), int(np.count_nonzero(sure)), int(np.count_nonzero(band)),
             below_rows, newly, recovered, len(below_rows), unconfirmed,
         )
 
-    def _perp_array(self) -> IntArray:
-        return np.array(sorted(self._perp_rows), dtype=np.int64)
+    def perp_figures(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Per perp slot, in base-currency units (float): the perp equity, the perp
+        maintenance requirement and a bound on each one's distance from the exact figure
+        (the slots of rows: ``book.perps.row_slot``)."""
+        if self._perp_figures is None:
+            self._perp_figures = self._perp_usd(None, None)
+        return self._perp_figures
 
-    def _judge(self, at: IntArray, b: ScreenBounds, t_wad: int) -> tuple[
+    def quote_price(self, price: FloatArray | None = None) -> float:
+        """The perp quote asset's price (base-currency units per whole token), as the
+        engine's bucket takes it: the quote asset's price, one dollar while it has none."""
+        k = self._quote_k
+        p = self.assets.price if price is None else price
+        return float(p[k]) if k is not None and p[k] > 0 else float(PRICE_UNIT)
+
+    def perp_figures_at(self, mark: FloatArray, price: FloatArray) -> tuple[
+            FloatArray, FloatArray, FloatArray]:
+        """:meth:`perp_figures` at other (float) marks per perp market and prices per
+        asset (what-if)."""
+        return self._perp_usd(mark, price)
+
+    def _perp_usd(self, mark: FloatArray | None, price: FloatArray | None) -> tuple[
+            FloatArray, FloatArray, FloatArray]:
+        equity, maintenance, slack = self.perps.evaluate(mark)
+        qp = self.quote_price(price)
+        # the conversion to base units rounds once each way (one unit), and its product
+        # a few ulps (inside the slack's relative part, which is far larger)
+        return equity * qp, maintenance * qp, slack * qp + 2.0
+
+    def perp_screen(self, rows: IntArray | None, b: ScreenBounds,
+                    figures: tuple[FloatArray, FloatArray, FloatArray] | None = None,
+                    cw: FloatArray | None = None, dv: FloatArray | None = None,
+                    ) -> tuple[IntArray, BoolArray, BoolArray]:
+        """Screen the buckets holding perps among ``rows`` (sorted; ``None``: all of them)
+        on their whole margin; return ``(rows, surely_below, band)`` of those not surely
+        above. ``figures``, ``cw``, ``dv`` (aligned with ``rows``) override the current
+        perp figures and lending sums (what-if)."""
+        identity = False
+        if rows is None:  # every bucket, in slot order (the caller sorts the few kept)
+            slots = self.perps.live_slots()
+            rows = self.perps.slot_row[slots]
+            identity = len(slots) == self.perps.n_slots
+        else:
+            slots = self.perps.slots_of(rows).astype(np.int64)
+            mine = slots >= 0
+            rows, slots = rows[mine], slots[mine]
+            if cw is not None and dv is not None:
+                cw, dv = cw[mine], dv[mine]
+        pe, pm, slack = self.perp_figures() if figures is None else figures
+        c = self._cw[rows] if cw is None else cw
+        d = self._dv[rows] if dv is None else dv
+        npos = self.perps.npos[: self.perps.n_slots]
+        if not identity:  # (every slot, in order: no gather)
+            pe, pm, slack, npos = pe[slots], pm[slots], slack[slots], npos[slots]
+        has_req = (npos > 0) | (d > 0)
+        sure, band = classify_buckets(c, d, pe, pm, slack, has_req, b)
+        if not self.perps.screened:  # several quote assets: the engine decides them all
+            band = has_req.copy()
+            sure[:] = False
+        keep = sure | band
+        return rows[keep], sure[keep], band[keep]
+
+    def _judge(self, at: IntArray, b: ScreenBounds, t_wad: int,
+               perp_rows: IntArray | None = None) -> tuple[
             IntArray, BoolArray, BoolArray, BoolArray, IntArray]:
-        """Decide the sorted candidate rows ``at`` (plus every row with perps, which the
-        lending screen does not cover and the engine always decides).
+        """Decide the sorted lending candidates ``at`` and the buckets holding perps among
+        ``perp_rows`` (sorted; ``None``: every one).
 
-        Returns ``(rows, below, surely_below, band, unconfirmed)``.
+        Rows with perps are judged on their whole bucket (:meth:`perp_screen`), the rest on
+        the lending screen. Returns ``(rows, below, surely_below, band, unconfirmed)``.
         """
-        perp = self._perp_array()
-        if len(perp):
-            at = union_rows([at, perp])
+        if self.perps.buckets:
+            at = at[self.perps.slots_of(at) < 0]
         sure, band = classify_candidates(self._cw[at], self._dv[at], b)
-        if len(perp):
-            forced = np.isin(at, perp)
-            sure &= ~forced
-            band |= forced
+        if self.perps.buckets:
+            p_at, p_sure, p_band = self.perp_screen(perp_rows, b)
+            if len(p_at):
+                rows = np.concatenate([at, p_at])
+                order = np.argsort(rows, kind="stable")
+                at = rows[order]
+                sure = np.concatenate([sure, p_sure])[order]
+                band = np.concatenate([band, p_band])[order]
         below, unconfirmed = self._decide(at, sure, band, t_wad)
         return at, below, sure, band, unconfirmed
 
@@ -685,8 +886,8 @@ class RiskBook:
 
     # ------------------------------------------------------------------ reads
     def perp_rows(self) -> set[int]:
-        """Rows of accounts holding perps (decided by the engine in every scan)."""
-        return set(self._perp_rows)
+        """Rows of buckets holding perps (positions or a perp quote balance)."""
+        return {int(r) for r in self.perps.rows()[0]}
 
     def below_rows(self) -> IntArray:
         """Rows below the threshold as of the last scan, sorted."""
@@ -705,9 +906,19 @@ class RiskBook:
         return self._cw[rows], self._dv[rows]
 
     def health(self, rows: IntArray | None = None) -> FloatArray:
-        """Float health of every account (or of ``rows``); ``inf`` without debt."""
+        """Float health of every account (or of ``rows``); ``inf`` without debt. A bucket
+        holding perps: (lending value + perp equity) / (debt + perp maintenance)."""
         cw, dv = self.sums(rows)
-        return health(cw, dv)
+        out = health(cw, dv)
+        if self.perps.buckets:
+            at = np.arange(self._n) if rows is None else np.asarray(rows, dtype=np.int64)
+            slots = self.perps.slots_of(at).astype(np.int64)
+            mine = np.flatnonzero(slots >= 0)
+            if len(mine):
+                pe, pm, _ = self.perp_figures()
+                s = slots[mine]
+                out[mine] = bucket_health(cw[mine], dv[mine], pe[s], pm[s])
+        return out
 
     def health_distribution(self, edges: Sequence[float] = HEALTH_EDGES) -> HealthDistribution:
         """Histogram and quantiles of the float health of the accounts with debt."""
@@ -745,6 +956,21 @@ class RiskBook:
             coll = {symbols[k]: v for k, v in self.collateral.row_items(row)}
             debt = {symbols[k]: v for k, v in self.debt.row_items(row)}
             out[self.accounts.id(row)] = (coll, debt)
+        return out
+
+    def perp_state(self) -> dict[str, tuple[float, dict[str, tuple[float, float]]]]:
+        """Every bucket's perp quote balance and positions, ``{id: (quote, {market: (size,
+        funding snapshot)})}`` in whole tokens (for comparing a mirror with a rebuild)."""
+        p = self.perps
+        out: dict[str, tuple[float, dict[str, tuple[float, float]]]] = {}
+        rows, slots = p.rows()
+        index = {int(s): self.accounts.id(int(r)) for r, s in zip(rows, slots, strict=True)}
+        for s, account_id in index.items():
+            out[account_id] = (float(p.quote[s]), {})
+        for i in np.flatnonzero(p.p_size[: p.n_pos] != 0).tolist():
+            account_id = index[int(p.p_slot[i])]
+            out[account_id][1][p.symbols[int(p.p_market[i])]] = (float(p.p_size[i]),
+                                                                 float(p.p_snapshot[i]))
         return out
 
     def close(self) -> None:

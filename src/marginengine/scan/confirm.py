@@ -40,20 +40,22 @@ def threshold_wad(threshold: object) -> int:
 
 
 def confirm_below(engine: Engine, account_ids: Iterable[str], t_wad: int,
-                  prices: Mapping[str, int] | None = None) -> list[bool]:
+                  prices: Mapping[str, int] | None = None,
+                  marks: Mapping[str, int] | None = None) -> list[bool]:
     """For each account, whether the engine's exact health is below ``t_wad``.
 
-    Without ``prices`` and at ``t_wad == WAD`` this is ``engine.is_liquidatable`` itself.
-    Otherwise a lending-only account is below when it has debt and its exact health factor
-    (``engine.model.account_data``) is below the threshold; an account holding perps is
-    judged on its whole margin bucket (``engine.perp_model.bucket``), as the engine does.
-    Shocked ``prices`` let what-if confirm exactly too.
+    Without ``prices`` and ``marks`` and at ``t_wad == WAD`` this is
+    ``engine.is_liquidatable`` itself. Otherwise a lending-only account is below when it
+    has debt and its exact health factor (``engine.model.account_data``) is below the
+    threshold; an account holding perps is judged on its whole margin bucket
+    (``engine.perp_model.bucket``), as the engine does. Shocked ``prices`` (lending assets
+    and the quote asset) and ``marks`` (perp markets; default: the engine's) let what-if
+    confirm exactly too.
     """
     model, ledger = engine.model, engine.ledger
-    if prices is None and t_wad == WAD:
+    if prices is None and marks is None and t_wad == WAD:
         return [engine.is_liquidatable(a) for a in account_ids]
     table = engine.prices if prices is None else prices
-    marks: Mapping[str, int] | None = None
     out = []
     for account_id in account_ids:
         if engine.has_perps(account_id):

@@ -230,3 +230,62 @@ def candidate_rows(cw: FloatArray, dv: FloatArray, lo: int, hi: int,
         np.less(cw[start:end], t, out=m)
         found.append(np.flatnonzero(m) + start)
     return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+def classify_buckets(cw: FloatArray, dv: FloatArray, pe: FloatArray, pm: FloatArray,
+                     slack: FloatArray, has_requirement: BoolArray,
+                     b: ScreenBounds) -> tuple[BoolArray, BoolArray]:
+    """``(surely_below, band)`` for buckets holding perps; the rest is surely not below.
+
+    A bucket's exact value is its lending maintenance value plus its perp equity (USD,
+    rounded down), its requirement its lending debt plus its perp maintenance (USD, rounded
+    up); it is below the threshold ``t`` when it has a requirement and ``value < t x
+    requirement`` (the engine's bucket rule; at ``t != 1`` the same as its wad health
+    below ``t``); it is surely below only when its requirement is surely positive.
+    ``cw``, ``dv`` are the lending sums with the lending margins of ``b``;
+    ``pe``, ``pm`` the perp figures in base-currency units, each within ``slack`` of the
+    exact one. The perp equity may be negative, so the bounds are absolute: the lending
+    extremes, plus or minus ``slack``, plus a few ulps of every magnitude summed.
+    """
+    eps, t = b.eps, b.threshold
+    room = np.abs(pe)
+    room += cw
+    room += dv
+    room += pm
+    room *= 8.0 * ULP
+    room += slack
+    # the cheap pass first: surely above (most buckets), then the rest in full
+    value_min = cw * ((1.0 - b.rel) / (1.0 + eps))
+    value_min += pe
+    value_min -= room
+    value_min -= b.abs_coll
+    need_max = dv * (1.0 / (1.0 - eps))
+    need_max += pm
+    need_max += room
+    need_max += b.abs_debt
+    need_max *= t * (1.0 + TAU)
+    open_ = value_min < need_max
+    open_ &= has_requirement
+    at = np.flatnonzero(open_)
+    c, d, e, m, r = cw[at], dv[at], pe[at], pm[at], room[at]
+    value_max = c / (1.0 - eps) + 1.0 + e + r
+    need_min = np.maximum(d / (1.0 + eps) + m - r, 0.0)
+    # Surely below needs a surely positive requirement: the engine's rule is "requirement
+    # > 0 and value < t x requirement", and a requirement can round to 0 (dYdX truncates a
+    # dust notional to zero, so its maintenance is 0) however negative the value.
+    below_at = (need_min > 0.0) & (value_max < t * (1.0 - TAU) * need_min)
+    surely_below = np.zeros(len(cw), dtype=bool)
+    surely_below[at[below_at]] = True
+    band = open_
+    band[at[below_at]] = False
+    return surely_below, band
+
+
+def bucket_health(cw: FloatArray, dv: FloatArray, pe: FloatArray,
+                  pm: FloatArray) -> FloatArray:
+    """Float health of buckets with perps: ``(cw + pe) / (dv + pm)`` (0 when the value is
+    negative, ``inf`` without requirement)."""
+    need = dv + pm
+    out = np.full(len(cw), np.inf)
+    np.divide(np.maximum(cw + pe, 0.0), need, out=out, where=need > 0)
+    return out

@@ -14,12 +14,21 @@
 
 Amounts are whole tokens with at most six decimals (integers of micro-tokens), so the
 book can be written to CSV and read back into an engine exactly.
+
+With ``perp_share > 0`` the protocol gains three perp markets quoted in USDC (ETH-PERP and
+SOL-PERP on dYdX v4's tiers, BTC-PERP on Hyperliquid's) and that share of the accounts hold
+perps in cross margin beside their lending positions: ``1 + Binomial(2, 0.3)`` positions in
+distinct markets, notionals lognormal (median 5,000 USD, sigma 1.5), long or short with
+equal odds, opened at the index; the perp quote balance is set so that the bucket's perp
+equity is its perp maintenance requirement times a lognormal factor around 2 (sigma 0.5),
+so a few percent of the perp buckets start below their requirement on the perp side alone
+(their lending collateral may still hold them). Generated vectorized, in the same chunks.
 """
 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +37,7 @@ from numpy.typing import NDArray
 
 from marginengine.config import ProtocolConfig, protocol_from_dict
 from marginengine.fixedpoint import PRICE_UNIT
-from marginengine.scan.book import RiskBook
+from marginengine.scan.book import PerpArrays, RiskBook
 from marginengine.scan.errors import ScanError
 
 #: (symbol, decimals, price USD, LT, LTV, collateral popularity, borrow popularity)
@@ -81,6 +90,15 @@ class SyntheticBook:
     assets: NDArray[np.int32]
     supplied_micro: NDArray[np.int64]
     borrowed_micro: NDArray[np.int64]
+    perp_rows: NDArray[np.int32] = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    perp_markets: NDArray[np.int32] = field(
+        default_factory=lambda: np.zeros(0, dtype=np.int32))
+    perp_size_milli: NDArray[np.int64] = field(
+        default_factory=lambda: np.zeros(0, dtype=np.int64))
+    perp_quote_rows: NDArray[np.int32] = field(
+        default_factory=lambda: np.zeros(0, dtype=np.int32))
+    perp_quote_micro: NDArray[np.int64] = field(
+        default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def symbols(self) -> list[str]:
@@ -93,12 +111,33 @@ class SyntheticBook:
         cols = self.assets if assets is None else assets
         return micro * (10.0 ** (decimals[cols] - 6))
 
-    def to_book(self, threads: int = 2) -> RiskBook:
-        """A :class:`RiskBook` straight from the arrays (no engine)."""
+    def perp_arrays(self) -> PerpArrays | None:
+        """The perp positions and quote balances as :class:`PerpArrays`, if any."""
+        if not self.config.perps:
+            return None
+        perps = sorted(self.config.perps)
+        base = np.array([self.config.perps[m].base_unit for m in perps], dtype=np.float64)
+        quote_unit = self.config.markets["USDC"].unit
+        return PerpArrays(
+            rows=self.perp_rows, markets=self.perp_markets,
+            sizes=(self.perp_size_milli * (base[self.perp_markets] / 1000)).astype(np.float64),
+            quote_rows=self.perp_quote_rows,
+            quote=(self.perp_quote_micro * (quote_unit / 1e6)).astype(np.float64),
+        )
+
+    def to_book(self, threads: int = 2, perps: bool = True) -> RiskBook:
+        """A :class:`RiskBook` straight from the arrays (no engine); ``perps=False`` leaves
+        the perp block out (the same accounts' lending book)."""
+        config = self.config
+        prices = self.prices
+        if not perps and config.perps:
+            config = protocol_from_dict({k: v for k, v in self.protocol.items()
+                                         if k != "perps"})
+            prices = {s: p for s, p in prices.items() if s in config.markets}
         return RiskBook.from_positions(
-            self.config, self.account_ids, self.rows, self.assets,
+            config, self.account_ids, self.rows, self.assets,
             self._smallest_units(self.supplied_micro), self._smallest_units(self.borrowed_micro),
-            self.prices, threads=threads,
+            prices, threads=threads, perps=self.perp_arrays() if perps else None,
         )
 
     def account_positions(self, rows: NDArray[np.integer]) -> dict[str, dict[str, tuple[
@@ -147,7 +186,7 @@ class SyntheticBook:
     def write_prices(self, path: str | Path) -> None:
         """Write the prices as a TOML ``[prices]`` table (USD per whole token)."""
         lines = ["[prices]"]
-        for symbol in self.symbols:
+        for symbol in self.symbols:  # lending markets only: books on disk hold no perps
             lines.append(f'{symbol} = "{_decimal(self.prices[symbol], 8)}"')
         Path(path).write_text("\n".join(lines) + "\n")
 
@@ -208,17 +247,58 @@ def _pick(keys: NDArray[np.float64], counts: NDArray[np.int64]) -> tuple[
     return rows, order[take]
 
 
+#: (symbol, perp preset, base decimals, index USD) of the synthetic perp markets.
+PERP_MARKETS: tuple[tuple[str, str, int, float], ...] = (
+    ("BTC-PERP", "hyperliquid", 8, 60000.0),
+    ("ETH-PERP", "dydx-v4", 18, 3000.0),
+    ("SOL-PERP", "dydx-v4", 9, 150.0),
+)
+
+
+def _perp_chunk(rng: np.random.Generator, n: int, share: float, mmf: NDArray[np.float64],
+                price: NDArray[np.float64]) -> tuple[NDArray[Any], ...]:
+    """One chunk's perp positions and quote balances (rows relative to the chunk)."""
+    m = len(price)
+    holder = np.flatnonzero(rng.random(n) < share)
+    count = np.minimum(1 + rng.binomial(2, 0.3, len(holder)), m)
+    gumbel = -np.log(-np.log(rng.random((len(holder), m))))
+    rows_h, markets = _pick(gumbel, count)
+    rows = holder[rows_h]
+    notional = np.minimum(np.exp(rng.normal(np.log(5000.0), 1.5, len(rows))), 5e7)
+    sign = np.where(rng.random(len(rows)) < 0.5, -1, 1)
+    milli = np.maximum(np.floor(notional / price[markets] * 1000), 1).astype(np.int64) * sign
+    value = milli / 1000 * price[markets]
+    maintenance = np.bincount(rows_h, np.abs(value) * mmf[markets], minlength=len(holder))
+    exposure = np.bincount(rows_h, value, minlength=len(holder))
+    equity = maintenance * np.exp(rng.normal(np.log(2.0), 0.5, len(holder)))
+    quote = np.round((equity - exposure) * 1e6).astype(np.int64)
+    return rows, markets, milli, holder, quote
+
+
 def generate_book(n_accounts: int, n_assets: int, positions_per_account: float = 3.0,
                   seed: int = 0, health_median: float = 1.6, health_sigma: float = 0.3,
-                  chunk: int = 100_000) -> SyntheticBook:
-    """Generate a book (see the module docstring); the same arguments give the same book."""
+                  chunk: int = 100_000, perp_share: float = 0.0) -> SyntheticBook:
+    """Generate a book (see the module docstring); the same arguments give the same book.
+
+    ``perp_share`` of the accounts also hold perps (0: a lending book, the same as
+    before perps existed for the same seed).
+    """
     if n_accounts < 1 or n_assets < 2:
         raise ScanError("a synthetic book needs at least 1 account and 2 assets")
     if positions_per_account < 1:
         raise ScanError("positions_per_account must be at least 1")
+    if not 0 <= perp_share <= 1:
+        raise ScanError(f"perp_share must be within 0..1 (got {perp_share})")
+    if perp_share and n_assets < 3:
+        raise ScanError("a synthetic book with perps needs at least 3 assets (USDC quotes)")
     rng = np.random.default_rng(seed)
+    perp_rng = np.random.default_rng([seed, 1])  # the lending book stays the same
     markets, usd, popularity = synthetic_markets(n_assets, rng)
-    protocol = {"preset": "aave-v3", "name": f"synthetic-{n_assets}", "markets": markets}
+    protocol: dict[str, Any] = {"preset": "aave-v3", "name": f"synthetic-{n_assets}",
+                                "markets": markets}
+    if perp_share:
+        protocol["perps"] = {sym: {"preset": preset, "base_decimals": decimals}
+                             for sym, preset, decimals, _ in PERP_MARKETS}
     config = protocol_from_dict(protocol)
     symbols = sorted(markets)
     col = np.array([symbols.index(s) for s in markets])  # generation order -> column
@@ -227,8 +307,12 @@ def generate_book(n_accounts: int, n_assets: int, positions_per_account: float =
     p_coll = np.array([popularity[s][0] for s in markets])
     p_debt = np.array([popularity[s][1] for s in markets])
     max_pos = min(n_assets, 16)
+    perp_price = np.array([p for *_, p in PERP_MARKETS])
+    perp_mmf = np.array([float(config.perps[sym].tiers[0].mmf) if perp_share else 0.0
+                         for sym, *_ in PERP_MARKETS])
 
     parts: list[tuple[NDArray[Any], ...]] = []
+    perp_parts: list[tuple[NDArray[Any], ...]] = []
     for start in range(0, n_accounts, chunk):
         n = min(chunk, n_accounts - start)
         total = np.clip(1 + rng.poisson(positions_per_account - 1, n), 1, max_pos)
@@ -261,16 +345,33 @@ def generate_book(n_accounts: int, n_assets: int, positions_per_account: float =
         borrowed = np.concatenate([np.zeros(len(c_rows), dtype=np.int64), d_micro])
         order = np.lexsort((assets, rows))
         parts.append((rows[order], assets[order], supplied[order], borrowed[order]))
+        if perp_share:
+            p_rows, p_markets, milli, q_rows, quote = _perp_chunk(perp_rng, n, perp_share,
+                                                                  perp_mmf, perp_price)
+            perp_parts.append((p_rows + start, p_markets, milli, q_rows + start, quote))
     width = len(str(n_accounts - 1))
     ids = np.char.add(b"acct", np.char.zfill(np.arange(n_accounts).astype(f"S{width}"),
                                                 max(width, 7)))
+    prices = {s: round(usd[s] * PRICE_UNIT) for s in symbols}
+    extra: dict[str, Any] = {}
+    if perp_share:
+        prices.update({sym: round(p * PRICE_UNIT) for sym, _, _, p in PERP_MARKETS})
+        # perp markets sorted by symbol are the order of PERP_MARKETS
+        extra = {
+            "perp_rows": np.concatenate([p[0] for p in perp_parts]).astype(np.int32),
+            "perp_markets": np.concatenate([p[1] for p in perp_parts]).astype(np.int32),
+            "perp_size_milli": np.concatenate([p[2] for p in perp_parts]),
+            "perp_quote_rows": np.concatenate([p[3] for p in perp_parts]).astype(np.int32),
+            "perp_quote_micro": np.concatenate([p[4] for p in perp_parts]),
+        }
     return SyntheticBook(
         protocol=protocol,
         config=config,
-        prices={s: round(usd[s] * PRICE_UNIT) for s in symbols},
+        prices=prices,
         account_ids=ids,
         rows=np.concatenate([p[0] for p in parts]).astype(np.int32),
         assets=np.concatenate([p[1] for p in parts]).astype(np.int32),
         supplied_micro=np.concatenate([p[2] for p in parts]),
         borrowed_micro=np.concatenate([p[3] for p in parts]),
+        **extra,
     )

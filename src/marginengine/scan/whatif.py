@@ -1,13 +1,19 @@
 """What-if: every account's health under many price shocks, and the sensitivity curve.
 
-A scenario shocks one or more assets' prices by fractions (``{"WETH": Decimal("-0.3")}``).
-Each shocked price is computed once, exactly (``floor(price x (1 + fraction))``); the float
-screen and the exact confirmation both use that integer.
+A scenario shocks one or more assets' prices, or perp markets' index prices, by fractions
+(``{"WETH": Decimal("-0.3"), "ETH-PERP": Decimal("-0.3")}``). Each shocked price is
+computed once, exactly (``floor(price x (1 + fraction))``); a perp market's mark follows
+its shocked index by the engine's mark rule (the median of the index, the last trade and
+the index moved by the basis average: what the engine's mark would be after a
+``SetPrice`` of that index), so a shock moves the mark by the same factor unless the last
+trade is the median. The float screen and the exact confirmation both use those integers.
 
 Only the accounts exposed to a shocked asset can change: for them the running sums are
 moved by the shocked assets' terms, screened, and the band is confirmed by the engine at
-the shocked prices; every other account keeps the status of the last scan. A curve of
-``n`` price drops for one asset costs ``n`` passes over that asset's exposed accounts.
+the shocked prices and marks; every other account keeps the status of the last scan. A
+shock on a perp market or on the perp quote asset rescreens every bucket holding perps
+(their perp figures recomputed at the shocked marks and quote price). A curve of ``n``
+price drops for one asset costs ``n`` passes over that asset's exposed accounts.
 """
 
 from __future__ import annotations
@@ -66,7 +72,9 @@ class ScenarioOutcome:
     shocks
         The scenario: fraction per shocked asset.
     prices
-        Exact shocked prices of the shocked assets (8 decimals).
+        Exact shocked prices of the shocked assets and perp indices (8 decimals).
+    marks
+        Exact marks of the shocked perp markets.
     accounts
         Accounts below the threshold (exact when the book has an engine).
     debt, collateral, weighted_collateral
@@ -91,6 +99,7 @@ class ScenarioOutcome:
     band: int
     unconfirmed: int
     rows: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    marks: dict[str, int] = field(default_factory=dict)
 
 
 def scenarios_from_matrix(symbols: Sequence[str],
@@ -112,14 +121,19 @@ def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
     The book is first brought up to date (an incremental scan, or a full scan at
     threshold 1 if it has never been scanned); its threshold is used throughout.
     """
+    perps = book.perps
     parsed = []
     for s, scenario in enumerate(scenarios):
         shocks: dict[str, Decimal] = {}
         for symbol, fraction in scenario.items():
-            if symbol not in book.assets.column:
+            if symbol in perps.column:
+                priced = perps.index_int[perps.column[symbol]] > 0
+            elif symbol in book.assets.column:
+                priced = book.assets.price_int[book.assets.column[symbol]] > 0
+            else:
                 raise ScanError(f"scenario {s}: unknown asset {symbol!r} (markets: "
-                                f"{', '.join(book.assets.symbols)})")
-            if not book.assets.price_int[book.assets.column[symbol]]:
+                                f"{', '.join([*book.assets.symbols, *perps.symbols])})")
+            if not priced:
                 raise ScanError(f"scenario {s}: {symbol} has no price to shock")
             shocks[symbol] = parse_fraction(fraction, f"scenario {s}.{symbol}")
         parsed.append(shocks)
@@ -131,24 +145,30 @@ def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
     below_all = book.below_rows()
     cw_below, dv_below = book.sums(below_all)
     raw_below = book.collateral.subset_sums(below_all, w.raw_collateral)
-    perp = np.array(sorted(book.perp_rows()), dtype=np.int64)
+    perp = book.perps.rows()[0] if book.perps.buckets else np.zeros(0, dtype=np.int64)
+    quote = perps.quote_asset
     cache: dict[tuple[int, ...], tuple[IntArray, FloatArray, FloatArray, FloatArray]] = {}
     exposures: dict[int, tuple[IntArray, FloatArray, IntArray, FloatArray]] = {}
     out = []
     for shocks in parsed:
-        cols = tuple(sorted(assets.column[s] for s in shocks))
+        cols = tuple(sorted(assets.column[s] for s in shocks if s in assets.column))
+        perp_hit = any(s in perps.column or s == quote for s in shocks)
         for k in cols:
             if k not in exposures:
                 exposures[k] = (*book.collateral.exposure(k), *book.debt.exposure(k))
-        if cols not in cache:
+        key = (*cols, -1) if perp_hit else cols
+        if key not in cache:
             parts = [np.concatenate([exposures[k][0], exposures[k][2]]) for k in cols]
-            rows = union_rows([*parts, perp])
+            rows = union_rows([*parts, perp if perp_hit else perp[:0]])
             cw0, dv0 = book.sums(rows)
-            cache[cols] = (rows, cw0, dv0,
-                           book.collateral.subset_sums(rows, w.raw_collateral))
-        rows, cw0, dv0, raw0 = cache[cols]
+            cache[key] = (rows, cw0, dv0,
+                          book.collateral.subset_sums(rows, w.raw_collateral))
+        rows, cw0, dv0, raw0 = cache[key]
         overrides = {assets.column[s]: shocked_price(assets.price_int[assets.column[s]], f)
-                     for s, f in shocks.items()}
+                     for s, f in shocks.items() if s in assets.column}
+        indices = {perps.column[s]: shocked_price(perps.index_int[perps.column[s]], f)
+                   for s, f in shocks.items() if s in perps.column}
+        new_marks = perps.shocked_marks(indices)
         price = assets.price.copy()
         for k, p in overrides.items():
             price[k] = float(p)
@@ -166,10 +186,24 @@ def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
                            update_ratio(w.debt[k], w2.debt[k]))
         b = book.bounds(float(t), price, amplify, 4.0 * ULP * len(cols) * amplify)
         sure, band = classify(cw, dv, b)
-        if len(perp):  # the lending screen does not cover perps: the engine decides
-            forced = np.isin(rows, perp)
-            sure &= ~forced
-            band |= forced
+        if len(perp):
+            # Buckets holding perps are judged on their whole margin, at the shocked
+            # marks and quote price when the scenario moves them.
+            slots = perps.slots_of(rows)
+            mine = slots >= 0
+            if mine.any():
+                figures = None
+                if perp_hit:
+                    mark = perps.mark.copy()
+                    for k, m in new_marks.items():
+                        mark[k] = m / PRICE_UNIT
+                    figures = book.perp_figures_at(mark, price)
+                p_rows, p_sure, p_band = book.perp_screen(rows, b, figures, cw, dv)
+                sure[mine] = False
+                band[mine] = False
+                at = np.searchsorted(rows, p_rows)
+                sure[at] = p_sure
+                band[at] = p_band
         below = sure.copy()
         band_at = np.flatnonzero(band)
         unconfirmed = 0
@@ -178,7 +212,12 @@ def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
                 unconfirmed = len(band_at)
             else:
                 ids = book.accounts.ids(rows[band_at])
-                flags = confirm_below(book.engine, ids, t_wad, assets.prices(overrides))
+                marks = None
+                if new_marks:
+                    marks = book.engine.marks()
+                    marks.update({perps.symbols[k]: m for k, m in new_marks.items()})
+                table = {**book.engine.prices, **assets.prices(overrides)}
+                flags = confirm_below(book.engine, ids, t_wad, table, marks)
                 below[band_at] = np.asarray(flags, dtype=bool)
         keep = ~np.isin(below_all, rows)
         totals = np.array([
@@ -190,7 +229,8 @@ def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
                        if keep_rows else np.zeros(0, dtype=np.int64))
         out.append(ScenarioOutcome(
             shocks=dict(shocks),
-            prices={assets.symbols[k]: p for k, p in overrides.items()},
+            prices={**{assets.symbols[k]: p for k, p in overrides.items()},
+                    **{perps.symbols[k]: p for k, p in indices.items()}},
             accounts=int(np.count_nonzero(below)) + int(np.count_nonzero(keep)),
             debt=float(totals[0]),
             collateral=float(totals[1]),
@@ -199,6 +239,7 @@ def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
             band=len(band_at),
             unconfirmed=unconfirmed,
             rows=result_rows,
+            marks={perps.symbols[k]: m for k, m in new_marks.items()},
         ))
     return out
 

@@ -772,13 +772,19 @@ class CascadeRunner:
 
     def run(self, on_step: Callable[[int], None] | None = None) -> None:
         """Set up and record step 0 (the initial state), then every step (``on_step(i)``
-        after each, for progress bars)."""
-        self.setup()
+        after each, for progress bars).
+
+        With a log, the set-up and each step are one batch: one commit each, so a crash
+        loses at most the step in progress and replay ends at the last whole step.
+        """
+        with self.engine.batch():
+            self.setup()
         self.book.incremental_scan()
-        self._record(0, self.engine.ledger.time, to_price(self.prices[0]),
+        self._record(0, self.engine.ledger.time, self.fixed[self.collateral][0],
                      len(self.book.below_accounts()), 0, 0.0)
         for i in range(1, self.spec.steps + 1):
-            self.step(i)
+            with self.engine.batch():
+                self.step(i)
             if on_step is not None:
                 on_step(i)
         self.engine.close()
