@@ -158,3 +158,34 @@ def test_same_seed_same_run() -> None:
     a = run_cascade(small(accounts=100), amplification=False)
     b = run_cascade(small(accounts=100), amplification=False)
     assert a.summary["state_hash"] == b.summary["state_hash"]
+
+
+def test_a_book_file_asset_without_a_price_is_refused(tmp_path: Path) -> None:
+    book = tmp_path / "book.csv"
+    book.write_text("account,asset,supplied,borrowed\nalice,WETH,10,\nalice,USDC,,1000\n")
+    data = small()
+    data["book"] = {"file": str(book)}
+    del data["price"]["assets"]["USDC"]
+    data.pop("venues", None)
+    data["oracles"].pop("USDC")
+    with pytest.raises(ConfigError) as info:
+        run_cascade(data, amplification=False)
+    assert info.value.problems == [
+        f"prices.USDC: missing ({book} holds USDC; give its price in [prices] or simulate "
+        "it in [price.assets])"]
+    data["prices"] = {"USDC": 1}
+    assert run_cascade(data, amplification=False).summary["accounts"] == 1
+
+
+def test_cli_refused_book_exits_2_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.cli.test_cli import run
+
+    book = tmp_path / "book.csv"
+    book.write_text("account,asset,supplied,borrowed\nalice,WETH,1,\nalice,USDC,,5000\n")
+    out = tmp_path / "run"
+    code, _, err = run(["simulate", str(EXAMPLE), "--out", str(out), "--set", "steps=5",
+                        "--set", f'book={{ file = "{book}" }}'], capsys)
+    assert code == 2
+    assert f"{book}:3: account alice: debt would rise to" in err
+    assert not out.exists()

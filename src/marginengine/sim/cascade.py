@@ -354,6 +354,13 @@ class CascadeRunner:
                 self.rng, protocol, prices, b.profiles, b.accounts, _f(b.total_debt),
                 b.whales, _f(b.whale_share), _f(b.health_median), _f(b.health_sigma),
                 _f(b.min_health) if b.min_health is not None else None)
+        priced = set(self.markets) | set(spec.prices)
+        unpriced = sorted(book.assets() - priced)
+        if unpriced:
+            source = b.file or b.snapshot or "book.profiles"
+            raise ConfigError([f"prices.{a}: missing ({source} holds {a}; give its price "
+                               "in [prices] or simulate it in [price.assets])"
+                               for a in unpriced])
         # Lenders: twice what the book owes, unless [liquidity] says (whole tokens).
         liquidity = {a: 2 * amount for a, amount in book.borrowed_total().items()}
         for asset, whole in spec.liquidity.items():
