@@ -85,6 +85,11 @@ def test_same_scenario_same_figures() -> None:
      "[protocol] name)"),
     (lambda d: d["protocols"][0]["book"].update(debt_asset="DAI"),
      "protocols[0].book.debt_asset: unknown asset 'DAI' (markets: USDC, WETH)"),
+    (lambda d: d["protocols"][0]["protocol"]["markets"].update(DAI={}) or
+     d["protocols"][0]["book"].update(debt_asset="DAI"),
+     "protocols[0].book: its venue quote differs from the first protocol's (the venues are "
+     "shared): give both books the same kind (single-asset with debt assets of the same "
+     "decimals, or both of several assets)"),
 ])
 def test_bad_further_protocols_are_refused_naming_the_field(change: Any,
                                                             problem: str) -> None:

@@ -230,7 +230,7 @@ class CascadeRunner:
             raise ConfigError([f"price.asset / book.debt_asset: {self.collateral!r} and "
                                f"{self.debt!r} must both be markets of the protocol"])
         self.coll_unit = protocol.markets[self.collateral].unit
-        self.debt_unit = PRICE_UNIT if self.multi else protocol.markets[self.debt].unit
+        self.debt_unit = venue_quote_unit(spec, protocol)
         #: Exact oracle prices per simulated asset and step (sim/joint.fix_price).
         self.fixed: dict[str, list[int]]
         self.paths: JointPaths
@@ -888,9 +888,23 @@ def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[Casc
                                     prefix=f"{where}.protocol")
         problems += [f"{where}.{p}" for p in check_cascade(protocol_scenario(spec, extra),
                                                              config)]
+        if not problems and venue_quote_unit(spec, protocol) != venue_quote_unit(
+                protocol_scenario(spec, extra), config):
+            problems.append(f"{where}.book: its venue quote differs from the first "
+                            "protocol's (the venues are shared): give both books the same "
+                            "kind (single-asset with debt assets of the same decimals, or "
+                            "both of several assets)")
     if problems:
         raise ConfigError(problems, source=source)
     return spec, protocol
+
+
+def venue_quote_unit(spec: CascadeFile, protocol: ProtocolConfig) -> int:
+    """Smallest units per whole quote of the scenario's venues: USD at 8 decimals for a
+    book of several assets, else the book's debt asset."""
+    if spec.book.multi():
+        return PRICE_UNIT
+    return protocol.markets[spec.book.debt_asset].unit
 
 
 def protocol_configs(spec: CascadeFile) -> list[tuple[str, CascadeFile, ProtocolConfig]]:
