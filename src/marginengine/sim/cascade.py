@@ -903,8 +903,8 @@ def venue_quote_unit(spec: CascadeFile, protocol: ProtocolConfig) -> int:
     """Smallest units per whole quote of the scenario's venues: USD at 8 decimals for a
     book of several assets, else the book's debt asset."""
     if spec.book.multi():
-        return PRICE_UNIT
-    return protocol.markets[spec.book.debt_asset].unit
+        return int(PRICE_UNIT)
+    return int(protocol.markets[spec.book.debt_asset].unit)
 
 
 def protocol_configs(spec: CascadeFile) -> list[tuple[str, CascadeFile, ProtocolConfig]]:
