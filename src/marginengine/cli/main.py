@@ -246,6 +246,8 @@ def health(snapshot: Path, as_json: bool) -> None:
     from marginengine.engine.snapshot import load_snapshot
 
     engine = load_snapshot(snapshot)
+    for warning in engine.config.truncations():
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         rows: list[dict[str, Any]] = [
             {k: v for k, v in health_row(engine, a).items() if not k.endswith("_display")}

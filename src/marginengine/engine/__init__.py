@@ -1,5 +1,6 @@
 """The engine: applies events under the preset's rules and logs every outcome."""
 
+from marginengine.engine.context import HandlerContext
 from marginengine.engine.engine import (
     Change,
     Engine,
@@ -27,7 +28,9 @@ from marginengine.engine.events import (
     Outcome,
     Redo,
     Repay,
+    SetConditions,
     SetPrice,
+    SetSequencer,
     Take,
     Tend,
     Tick,
@@ -53,6 +56,7 @@ __all__ = [
     "Engine",
     "Event",
     "FundInsurance",
+    "HandlerContext",
     "Liquidate",
     "LiquidatePerp",
     "LiquidationQuote",
@@ -61,7 +65,9 @@ __all__ = [
     "Rejected",
     "Repay",
     "ReplayReport",
+    "SetConditions",
     "SetPrice",
+    "SetSequencer",
     "Take",
     "Tend",
     "Tick",

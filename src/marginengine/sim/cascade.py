@@ -48,6 +48,7 @@ from marginengine.engine import (
 )
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, RAY, WAD, parse_units
+from marginengine.margin import underwater_value
 from marginengine.scan import RiskBook
 from marginengine.sim.book import synthetic_book
 from marginengine.sim.cascade_config import (
@@ -747,13 +748,14 @@ class CascadeRunner:
         """``(realized, in auctions, underwater)`` USD: recognised bad debt, debt of running
         auctions their lots would not cover, and debt above collateral of the accounts
         below the threshold at the last scan (valued now)."""
-        realized = self.engine.bad_debt_value() / PRICE_UNIT
-        rows = self.book.below_rows()
-        underwater = 0.0
-        if len(rows):
-            sums = self.book.account_values(rows)
-            underwater = float(np.maximum(sums["debt"] - sums["collateral"], 0).sum())
-        return float(realized), self.in_auctions_uncovered(), underwater
+        engine = self.engine
+        realized = engine.bad_debt_value() / PRICE_UNIT
+        # Underwater value exactly, by the one rule (margin.underwater_value), for the
+        # accounts the screen put below the threshold: an account above it has collateral
+        # beyond its debt and contributes nothing.
+        underwater = sum(underwater_value(engine.account_data(a))
+                         for a in self.book.below_accounts())
+        return float(realized), self.in_auctions_uncovered(), underwater / PRICE_UNIT
 
     def bad_debt(self) -> float:
         """The headline bad debt (USD): realized + in auctions + underwater."""

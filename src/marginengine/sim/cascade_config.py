@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from marginengine.config.amounts import HumanNumber, parse_asset_amounts
-from marginengine.config.models import ProtocolConfig, _Strict
+from marginengine.config.base import StrictModel
+from marginengine.config.models import ProtocolConfig
 from marginengine.ledger import check_account_id
 from marginengine.sim.books import ProfileSpec, check_profiles
 from marginengine.sim.joint import AssetPriceSpec, CorrelationSpec, JointPriceSpec, check_joint
@@ -41,7 +42,7 @@ UsdTotal = Annotated[Decimal, Field(gt=0, le=Decimal("1e15"), allow_inf_nan=Fals
 Ratio = Annotated[Decimal, Field(gt=0, le=1000, allow_inf_nan=False)]
 
 
-class PriceSpec(_Strict):
+class PriceSpec(StrictModel):
     """The exogenous price path of the collateral (``asset``) in USD, or, with ``assets``,
     the joint model of every simulated asset (:mod:`marginengine.sim.joint`); ``asset``
     is then the headline asset (the series' prices, gas paid in it)."""
@@ -78,7 +79,7 @@ class PriceSpec(_Strict):
         return self
 
 
-class VenueSpec(_Strict):
+class VenueSpec(StrictModel):
     """Where liquidated collateral is sold; arbitrage pulls it toward the external price."""
 
     kind: Literal["amm", "depth"] = "amm"
@@ -91,7 +92,7 @@ class VenueSpec(_Strict):
     feedback: bool = True                          # liquidation sales trade on the venue
 
 
-class OracleSpec(_Strict):
+class OracleSpec(StrictModel):
     """How the engine sees the collateral price."""
 
     kind: Literal["direct", "osm", "venue", "push"] = "direct"
@@ -101,7 +102,7 @@ class OracleSpec(_Strict):
     heartbeat: int = Field(default=3600, gt=0)
 
 
-class GasSpec(_Strict):
+class GasSpec(StrictModel):
     """Gas price (gwei) per step and gas used per keeper action."""
 
     kind: Literal["constant", "replay", "process"] = "constant"
@@ -118,7 +119,7 @@ class GasSpec(_Strict):
     })
 
 
-class KeeperSpec(_Strict):
+class KeeperSpec(StrictModel):
     """One keeper: its capital, reaction, gas tolerance and strategy."""
 
     id: str
@@ -139,7 +140,7 @@ class KeeperSpec(_Strict):
             raise ValueError(str(exc).removeprefix("id: ")) from None
 
 
-class BookSpec(_Strict):
+class BookSpec(StrictModel):
     """A synthetic book of vaults/borrowers: lognormal sizes and collateralization."""
 
     accounts: int = Field(default=200, ge=1, le=2_000_000)
@@ -174,7 +175,7 @@ class BookSpec(_Strict):
         return value
 
 
-class CascadeAccountSpec(_Strict):
+class CascadeAccountSpec(StrictModel):
     """An explicit account besides the synthetic book: deposits, then borrows (whole
     tokens)."""
 
@@ -183,7 +184,7 @@ class CascadeAccountSpec(_Strict):
     borrow: dict[str, HumanNumber] = Field(default_factory=dict)
 
 
-class MonteCarloSpec(_Strict):
+class MonteCarloSpec(StrictModel):
     """Monte Carlo settings (``simulate`` runs N paths when ``runs > 1``)."""
 
     runs: int = Field(default=1, ge=1, le=100_000)
@@ -192,7 +193,7 @@ class MonteCarloSpec(_Strict):
     keep_traces: bool = False
 
 
-class ProtocolSpec(_Strict):
+class ProtocolSpec(StrictModel):
     """A further protocol of the scenario (``[[protocols]]``): its own engine, book,
     keepers, lenders and oracles. Prices, venues and gas are the scenario's: what one
     protocol's keepers sell moves the venue every protocol's venue oracle reads."""
@@ -208,7 +209,7 @@ class ProtocolSpec(_Strict):
     liquidity: dict[str, HumanNumber] = Field(default_factory=dict)
 
 
-class CascadeFile(_Strict):
+class CascadeFile(StrictModel):
     """A cascade scenario file.
 
     ``protocol``, ``price`` and ``book`` are required: a file without them would run a
