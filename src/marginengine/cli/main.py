@@ -293,6 +293,10 @@ from marginengine.cli.scan_cmd import scan  # noqa: E402
 
 cli.add_command(scan)
 
+from marginengine.cli.family_cmd import family  # noqa: E402
+
+cli.add_command(family)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI, turning every error into one line."""

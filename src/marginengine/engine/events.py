@@ -298,12 +298,96 @@ class Tick(Event):
     auction: int
 
 
+# ---- Morpho Blue (morpho-org/morpho-blue src/Morpho.sol); ``market`` names a market of
+# ``config.morpho``; give ``assets`` or ``shares`` (the other 0), as Morpho does.
+
+@dataclass(frozen=True)
+class MorphoSupply(Event):
+    """``supply``: loan assets (or shares) from outside into ``account``'s supply."""
+
+    account: str
+    market: str
+    assets: int = 0
+    shares: int = 0
+
+
+@dataclass(frozen=True)
+class MorphoWithdraw(Event):
+    """``withdraw``: supplied assets (or shares) out of ``account``."""
+
+    account: str
+    market: str
+    assets: int = 0
+    shares: int = 0
+
+
+@dataclass(frozen=True)
+class MorphoBorrow(Event):
+    """``borrow``: loan assets (or shares) against ``account``'s collateral."""
+
+    account: str
+    market: str
+    assets: int = 0
+    shares: int = 0
+
+
+@dataclass(frozen=True)
+class MorphoRepay(Event):
+    """``repay``: assets (or shares) of ``account``'s debt, from outside."""
+
+    account: str
+    market: str
+    assets: int = 0
+    shares: int = 0
+
+
+@dataclass(frozen=True)
+class MorphoSupplyCollateral(Event):
+    """``supplyCollateral``: collateral from outside into ``account``'s position."""
+
+    account: str
+    market: str
+    assets: int
+
+
+@dataclass(frozen=True)
+class MorphoWithdrawCollateral(Event):
+    """``withdrawCollateral``: collateral out of ``account``'s position."""
+
+    account: str
+    market: str
+    assets: int
+
+
+@dataclass(frozen=True)
+class MorphoLiquidate(Event):
+    """``liquidate``: ``liquidator`` repays ``borrower``'s debt for its collateral (give
+    ``seized_assets`` or ``repaid_shares``)."""
+
+    liquidator: str
+    borrower: str
+    market: str
+    seized_assets: int = 0
+    repaid_shares: int = 0
+
+
+@dataclass(frozen=True)
+class MorphoAccrueInterest(Event):
+    """``accrueInterest``: accrue ``market``'s interest to the ledger's clock."""
+
+    market: str
+
+
+MORPHO_EVENT_CLASSES: tuple[type[Event], ...] = (
+    MorphoSupply, MorphoWithdraw, MorphoBorrow, MorphoRepay, MorphoSupplyCollateral,
+    MorphoWithdrawCollateral, MorphoLiquidate, MorphoAccrueInterest)
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (Deposit, Withdraw, Borrow, Repay, SetPrice, AdvanceTime, Liquidate, Absorb,
                 BuyCollateral, DepositQuote, WithdrawQuote, TransferQuote, Trade,
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
-                SetConditions, SetSequencer)
+                SetConditions, SetSequencer, *MORPHO_EVENT_CLASSES)
 }
 
 

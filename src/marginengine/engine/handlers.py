@@ -15,6 +15,7 @@ from marginengine.engine import (
     auction_handlers,
     lending_handlers,
     market_handlers,
+    morpho_handlers,
     perp_handlers,
 )
 from marginengine.engine.context import HandlerContext
@@ -32,6 +33,14 @@ from marginengine.engine.events import (
     FundInsurance,
     Liquidate,
     LiquidatePerp,
+    MorphoAccrueInterest,
+    MorphoBorrow,
+    MorphoLiquidate,
+    MorphoRepay,
+    MorphoSupply,
+    MorphoSupplyCollateral,
+    MorphoWithdraw,
+    MorphoWithdrawCollateral,
     Redo,
     Repay,
     SetConditions,
@@ -69,6 +78,15 @@ HANDLERS: dict[type[Event], Handler] = {
     Trade: perp_handlers.trade,
     LiquidatePerp: perp_handlers.liquidate_perp,
     FundInsurance: perp_handlers.fund_insurance,
+    # Morpho Blue isolated markets
+    MorphoSupply: morpho_handlers.supply,
+    MorphoWithdraw: morpho_handlers.withdraw,
+    MorphoBorrow: morpho_handlers.borrow,
+    MorphoRepay: morpho_handlers.repay,
+    MorphoSupplyCollateral: morpho_handlers.supply_collateral,
+    MorphoWithdrawCollateral: morpho_handlers.withdraw_collateral,
+    MorphoLiquidate: morpho_handlers.liquidate,
+    MorphoAccrueInterest: morpho_handlers.accrue,
     # auctions
     Bark: auction_handlers.bark,
     Take: auction_handlers.take,

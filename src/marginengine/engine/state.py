@@ -28,12 +28,35 @@ from marginengine.margin import (
     Valuation,
     value_of,
 )
+from marginengine.margin.morpho import Market as MorphoMarket
+from marginengine.margin.morpho import Position as MorphoPosition
 from marginengine.margin.perp import BucketRisk, PerpMarginModel, mark_price
 from marginengine.margin.weighted import WeightedMarginModel
 from marginengine.oracle import MarketOracle, PriceTable
 from marginengine.oracle.conditions import MarketConditions
 
 _UNSET = object()
+
+
+@dataclass(frozen=True)
+class MorphoBook:
+    """One Morpho Blue market's totals and positions (values: replaced, never mutated)."""
+
+    market: MorphoMarket
+    positions: Mapping[str, MorphoPosition]
+
+    def position(self, account: str) -> MorphoPosition:
+        """``account``'s position (empty if it has none)."""
+        return self.positions.get(account, MorphoPosition())
+
+    def state_dict(self) -> dict[str, object]:
+        """Plain data for the state hash."""
+        m = self.market
+        return {"market": [m.total_supply_assets, m.total_supply_shares,
+                           m.total_borrow_assets, m.total_borrow_shares, m.last_update, m.fee],
+                "positions": {a: [p.supply_shares, p.borrow_shares, p.collateral]
+                              for a, p in sorted(self.positions.items())
+                              if (p.supply_shares, p.borrow_shares, p.collateral) != (0, 0, 0)}}
 
 
 @dataclass(frozen=True)
@@ -64,6 +87,12 @@ class EngineState:
         self.conditions: dict[str, MarketConditions] = {}
         self.sequencer: SequencerStatus | None = None
         self.margin = AccountMarginModel(config)
+        # Morpho Blue's isolated markets (preset morpho-blue): created at the ledger's time.
+        self.morpho: dict[str, MorphoBook] = {
+            name: MorphoBook(MorphoMarket(last_update=self.ledger.time,
+                                          fee=int(m.fee * 10**18)), {})
+            for name, m in config.morpho.items()}
+        self._saved_morpho: dict[str, MorphoBook] = {}
         self._open = False
         self._saved_prices: dict[str, int | None] = {}
         self._saved_oracles: dict[str, MarketOracle] = {}
@@ -106,6 +135,8 @@ class EngineState:
             self._saved_oracles = {}
         if self._saved_conditions:
             self._saved_conditions = {}
+        if self._saved_morpho:
+            self._saved_morpho = {}
         self._saved_auctions = _UNSET
         self._saved_sequencer = _UNSET
 
@@ -122,6 +153,7 @@ class EngineState:
                 self.conditions[asset] = conditions
         if self._saved_sequencer is not _UNSET:
             self.sequencer = self._saved_sequencer
+        self.morpho.update(self._saved_morpho)
 
     def _require_open(self) -> None:
         if not self._open:
@@ -173,6 +205,13 @@ class EngineState:
         """Prices changed in the open transaction, with their new values."""
         return {a: self.prices[a] for a in sorted(self._saved_prices)}
 
+    def set_morpho(self, market: str, book: MorphoBook) -> None:
+        """Replace a Morpho market's book (journalled: the old one is saved on first write)."""
+        self._require_open()
+        if market not in self._saved_morpho:
+            self._saved_morpho[market] = self.morpho[market]
+        self.morpho[market] = book
+
     def hash_parts(self) -> dict[str, object]:
         """The non-ledger state, as plain data for the state hash. Conditions and the
         sequencer enter only once reported, so hashes of logs without them are unchanged."""
@@ -185,6 +224,8 @@ class EngineState:
             parts["conditions"] = {a: c.as_dict() for a, c in sorted(self.conditions.items())}
         if self.sequencer is not None:
             parts["sequencer"] = {"up": self.sequencer.up, "since": self.sequencer.since}
+        if self.morpho:
+            parts["morpho"] = {n: b.state_dict() for n, b in sorted(self.morpho.items())}
         return parts
 
 
