@@ -121,7 +121,7 @@ class RefusalCodes:
 COMMON_EVENTS: frozenset[str] = frozenset({
     "Deposit", "Withdraw", "Borrow", "Repay", "SetPrice", "AdvanceTime", "SetConditions",
     "SetSequencer", "DepositQuote", "WithdrawQuote", "TransferQuote", "Trade",
-    "LiquidatePerp", "FundInsurance",
+    "LiquidatePerp", "FundInsurance", "SetRiskParams",
 })
 MECHANISM_EVENTS: dict[LiquidationMechanism, frozenset[str]] = {
     LiquidationMechanism.CLOSE_FACTOR: frozenset({"Liquidate"}),

@@ -13,6 +13,7 @@ from marginengine.config.models import PRESET_NAMES, ProtocolConfig
 from marginengine.config.perp import PERP_PRESETS
 from marginengine.config.presets import PRESETS
 from marginengine.config.protocol_families import FAMILY_PRESETS
+from marginengine.config.stewards import StewardBounds
 from marginengine.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -185,3 +186,10 @@ def protocol_from_dict(
 def load_protocol(path: str | Path) -> ProtocolConfig:
     """Load a protocol configuration TOML file (see :func:`protocol_from_dict`)."""
     return protocol_from_dict(read_toml(path), source=str(path))
+
+
+def steward_bounds_from_dict(data: Any, source: str | None = None) -> StewardBounds:
+    """Validate a ``[stewards]`` table; raise :class:`~marginengine.errors.ConfigError` naming
+    each bad field (``stewards.ltv.max_change_bps: ...``). (Here, not in ``stewards``: the
+    protocol model holds a ``StewardBounds``, and this module imports the protocol model.)"""
+    return validate_model(StewardBounds, data, source=source, prefix="stewards")

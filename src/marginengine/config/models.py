@@ -12,10 +12,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from marginengine.config.adaptive import AdaptiveConfig
 from marginengine.config.auction import AuctionConfig
 from marginengine.config.base import SYMBOL_PATTERN, StrictModel
 from marginengine.config.families import LendingRules, lending_rules
 from marginengine.config.perp import PerpMarketConfig, perp_symbol_problem
+from marginengine.config.stewards import StewardBounds
 from marginengine.fixedpoint import BPS, PRICE_UNIT, parse_units
 
 PresetName = Literal["aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7", "compound-v3",
@@ -337,6 +339,8 @@ class ProtocolConfig(StrictModel):
     perps: dict[str, PerpMarketConfig] = Field(default_factory=dict)
     auction: AuctionConfig | None = None
     morpho: dict[str, MorphoMarketConfig] = Field(default_factory=dict)
+    adaptive: AdaptiveConfig | None = None
+    stewards: StewardBounds | None = None
 
     @field_validator("markets")
     @classmethod

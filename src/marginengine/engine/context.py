@@ -18,6 +18,7 @@ from marginengine.engine.state import EngineState, MorphoBook, SequencerStatus, 
 from marginengine.fixedpoint import format_units
 from marginengine.ledger import check_account_id
 from marginengine.liquidation.auction_house import AuctionHouse
+from marginengine.margin.adaptive_model import MarketParams
 from marginengine.oracle import MarketOracle
 from marginengine.oracle.conditions import MarketConditions
 
@@ -131,6 +132,12 @@ class HandlerContext(StateReads):
             self.refuse(Code.EVENT_NOT_SUPPORTED,
                         f"{self.rules.family} has no auctions; it liquidates directly")
         return house
+
+    def set_market_params(self, asset: str, params: MarketParams,
+                          updated: Iterable[str] = ()) -> None:
+        """Put a market's risk parameters in force (see
+        :meth:`EngineState.set_market_params`); ``updated`` parameters are stamped now."""
+        self.state.set_market_params(asset, params, self.time, updated)
 
     def set_conditions(self, asset: str, conditions: MarketConditions) -> None:
         """Replace an asset's market conditions."""

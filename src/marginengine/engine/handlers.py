@@ -13,6 +13,7 @@ from typing import Any
 
 from marginengine.engine import (
     auction_handlers,
+    governance_handlers,
     lending_handlers,
     market_handlers,
     morpho_handlers,
@@ -45,6 +46,7 @@ from marginengine.engine.events import (
     Repay,
     SetConditions,
     SetPrice,
+    SetRiskParams,
     SetSequencer,
     Take,
     Tend,
@@ -63,6 +65,8 @@ HANDLERS: dict[type[Event], Handler] = {
     SetConditions: market_handlers.set_conditions,
     SetSequencer: market_handlers.set_sequencer,
     AdvanceTime: market_handlers.advance_time,
+    # governance
+    SetRiskParams: governance_handlers.set_risk_params,
     # lending
     Deposit: lending_handlers.deposit,
     Withdraw: lending_handlers.withdraw,
