@@ -1,0 +1,244 @@
+"""The lending keeper (close factor, Aave's ``liquidationCall``) and the step's shared
+screen of the accounts it could liquidate.
+
+Per step, for each account the scan found below the threshold, the keeper takes the first
+chunk of its liquidation ladder that pays after gas and slippage
+(:func:`marginengine.liquidation.best_chunk`) and sends ``Liquidate``. What makes it
+cheap, without changing a decision:
+
+- :class:`LendingScreen` bounds, for every account below the threshold at once, what the
+  largest liquidation could earn at the oracle price with no slippage, from the risk
+  book's float figures widened by their proven error: an account whose bound does not
+  cover the gas and the keeper's minimum profit is skipped with no exact read at all
+  (the exact check would have refused it too);
+- the exact inputs of an account (which debt against which collateral, balances, health)
+  and its first offer are read once per step and shared by every keeper, until an event
+  touches the account (the engine's :class:`~marginengine.engine.Change`) or moves an
+  index or a price;
+- the rungs of the ladder are screened in float; only a rung on the edge is planned
+  exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from marginengine.engine import Change, Engine, Liquidate
+from marginengine.fixedpoint import BPS, PRICE_UNIT
+from marginengine.liquidation import (
+    CloseFactorInputs,
+    CloseFactorPlan,
+    PlanBounds,
+    best_chunk,
+    first_offer,
+)
+from marginengine.scan import RiskBook
+from marginengine.sim.agents.base import KeeperState, World
+from marginengine.sim.metrics import borrower_loss
+
+#: Relative widening of the screen's bound beyond the book's own error bound (the bound's
+#: own few float operations).
+SCREEN_REL = 1e-9
+
+_Inputs = tuple[str, str, CloseFactorInputs]
+_Offer = tuple[int, PlanBounds, CloseFactorPlan | None]
+
+
+class LendingScreen:
+    """What every lending keeper of a step shares (see the module docstring).
+
+    Parameters
+    ----------
+    engine
+        The run's engine (the screen subscribes to its changes).
+    book
+        The run's risk book, mirrored from the engine.
+    """
+
+    def __init__(self, engine: Engine, book: RiskBook) -> None:
+        self.engine = engine
+        self.book = book
+        config = engine.config
+        # The largest share of a liquidation a liquidator can keep, per unit of debt
+        # repaid, (bonus - 1)(1 - fee share), and per unit of collateral taken, that over
+        # the bonus: over every collateral market, so it bounds any pair.
+        per_debt, per_coll = 0.0, 0.0
+        for market in config.markets.values():
+            bonus = market.liquidation_bonus_bps / BPS
+            keep = max(0.0, (bonus - 1) * (1 - market.liquidation_protocol_fee_bps / BPS))
+            per_debt = max(per_debt, keep)
+            per_coll = max(per_coll, keep / bonus if bonus > 0 else 0.0)
+        self._per_debt, self._per_coll = per_debt, per_coll
+        self.step = -1
+        #: Exact liquidation plans computed by keepers (first offers and ladders); the
+        #: handler's own plan of each ``Liquidate`` is counted by the keeper too.
+        self.exact_plans = 0
+        self._bound: dict[str, float] = {}
+        self._stale = False
+        self._touched: set[str] = set()
+        self._inputs: dict[str, _Inputs | None] = {}
+        self._offers: dict[str, _Offer] = {}
+        self._indices: dict[str, tuple[int, int]] = {}
+        engine.subscribe(self._on_change)
+
+    def _on_change(self, change: Change) -> None:
+        for account in change.accounts:
+            self._touched.add(account)
+            self._inputs.pop(account, None)
+            self._offers.pop(account, None)
+        moved = bool(change.prices) or any(
+            self._indices.get(a) != (r.liquidity_index, r.borrow_index)
+            for a, r in change.assets.items())
+        if moved and self.step >= 0:
+            # A price or an index moved within the step: every cached read is stale.
+            self._stale = True
+            self._inputs.clear()
+            self._offers.clear()
+
+    def begin(self, step: int) -> None:
+        """Start ``step``: bound every account below the threshold at the last scan."""
+        self.step = step
+        self._stale = False
+        self._touched.clear()
+        self._inputs.clear()
+        self._offers.clear()
+        self._indices = {a: (r.liquidity_index, r.borrow_index)
+                         for a, r in self.engine.ledger.reserves.items()}
+        book = self.book
+        rows = book.below_rows()
+        if not len(rows):
+            self._bound = {}
+            return
+        _, debt = book.sums(rows)
+        raw = book.collateral.subset_sums(rows, book.assets.weights().raw_collateral)
+        b = book.bounds(1.0)
+        eps = 2 * b.eps + SCREEN_REL
+        slack = 4 * (b.abs_coll + b.abs_debt) + 1.0
+        debt_hi = debt * (1 + eps) + slack
+        coll_hi = raw * (1 + eps) + slack
+        # Base units (8 decimals) to USD, widened once more, plus a few smallest units of
+        # any asset for the plan's own roundings.
+        bound = np.minimum(self._per_debt * debt_hi, self._per_coll * coll_hi)
+        bound = bound * (1 + SCREEN_REL) / PRICE_UNIT + self._unit_slack()
+        self._bound = dict(zip(book.accounts.ids(rows), bound.tolist(), strict=True))
+
+    def _unit_slack(self) -> float:
+        """USD of eight smallest units of the dearest asset (the plan's roundings)."""
+        engine = self.engine
+        worth = [engine.prices.get(a, 0) / m.unit for a, m in engine.config.markets.items()]
+        return float(8 * max(worth, default=0.0) / PRICE_UNIT + 1e-9)
+
+    def may_pay(self, account: str, need: float) -> bool:
+        """Whether the largest liquidation of ``account`` might earn ``need`` USD (gas plus
+        minimum profit) at the oracle price without slippage; ``False`` only when proven
+        it cannot."""
+        if self._stale or account in self._touched:
+            return True
+        bound = self._bound.get(account)
+        return bound is None or bound >= need
+
+    def inputs(self, account: str) -> _Inputs | None:
+        """The pair and exact inputs of a liquidatable ``account`` (``None``: not
+        liquidatable, or no debt or no collateral), read once until it changes."""
+        if account in self._inputs:
+            return self._inputs[account]
+        engine = self.engine
+        pair = engine.liquidation_inputs(account) if engine.is_liquidatable(account) else None
+        self._inputs[account] = pair
+        return pair
+
+    def offer(self, account: str, inputs: CloseFactorInputs) -> _Offer:
+        """The quote's first offer for ``account`` with its bounds (and exact plan when one
+        was needed), computed once until the account changes."""
+        cached = self._offers.get(account)
+        if cached is not None:
+            return cached
+        engine = self.engine
+        offer, bounds, plan, planned = first_offer(
+            inputs, engine.config.aave.min_leftover_base_units, engine.config.aave,
+            engine.rules.liquidation_rounding)
+        self.exact_plans += planned
+        result = (offer, bounds, plan)
+        self._offers[account] = result
+        return result
+
+
+class LendingKeeper:
+    """A keeper liquidating by close factor (see the module docstring).
+
+    Parameters
+    ----------
+    state
+        Its spec, capital and tallies.
+    """
+
+    def __init__(self, state: KeeperState) -> None:
+        self.state = state
+
+    def act(self, world: World, step: int, unsafe: Sequence[str]) -> None:
+        """Liquidate what pays among ``unsafe``, in order."""
+        keeper = self.state
+        spec = keeper.spec
+        engine = world.engine
+        screen = world.lending_screen()
+        gas = world.gas_usd("liquidate", step)
+        min_profit = float(spec.min_profit)
+        need = gas + min_profit
+        config, rules = engine.config, engine.rules
+        for account in unsafe:
+            # ready() first, for every account: it records when the keeper first saw it.
+            if not keeper.ready(account, step) or not screen.may_pay(account, need):
+                continue
+            pair = screen.inputs(account)
+            if pair is None:
+                continue
+            debt_asset, coll_asset, inputs = pair
+            offer, bounds, plan0 = screen.offer(account, inputs)
+            if offer <= 0:
+                continue
+            # The no-slippage check values collateral at the better of the oracle and the
+            # venue's mid for the protocol: if that does not pay, no chunk will.
+            mid = engine.prices[coll_asset]
+            market = world.markets.get(coll_asset)
+            if market is not None and world.trades_on_venue(market):
+                mid = min(mid, market.venue_price())
+
+            def sale(amount: int, asset: str = coll_asset) -> float:
+                return world.seized_value(amount, asset, step)
+
+            chunk, planned = best_chunk(
+                inputs, offer, bounds, plan0, config.aave, rules.liquidation_rounding,
+                sale, mid, gas, min_profit, None if spec.flash_loan else keeper.capital)
+            screen.exact_plans += planned
+            if chunk is None:
+                continue
+            before = world.ltv(account)
+            outcome = world.apply(Liquidate(spec.id, account, debt_asset, coll_asset,
+                                            chunk.offer))
+            screen.exact_plans += 1  # the handler plans it once more, exactly
+            if not outcome.accepted:
+                continue
+            world.ltv_log.append({"step": step, "account": account, "ltv_before": before,
+                                  "ltv_after": world.ltv(account)})
+            d = outcome.details
+            got = d["collateral_to_liquidator"]
+            proceeds = world.sell(got, step, coll_asset) if coll_asset in world.markets \
+                else world.seized_value(got, coll_asset, step)
+            debt_unit = inputs.debt_unit
+            paid = d["debt_repaid"] / debt_unit * engine.prices[debt_asset] / PRICE_UNIT
+            # Borrower loss: collateral taken (liquidator's share and protocol fee) less the
+            # debt retired (repaid, and any remainder written off), at the oracle prices.
+            loss = borrower_loss(
+                got + d["protocol_fee"], engine.prices[coll_asset], inputs.collateral_unit,
+                d["debt_repaid"] + d["deficit"].get(debt_asset, 0),
+                engine.prices[debt_asset], debt_unit)
+            world.count_liquidation(account, step, paid, loss)
+            keeper.capital += proceeds - paid
+            keeper.profit += proceeds - paid - gas
+            keeper.gas_spent += gas
+            keeper.actions += 1
+
+
+__all__ = ["LendingKeeper", "LendingScreen"]
