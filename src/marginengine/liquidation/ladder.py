@@ -16,6 +16,7 @@ exactly. The decision is therefore the one the exact plan of every rung would gi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -64,14 +65,17 @@ def _hi(x: float) -> float:
 
 
 def plan_bounds(inputs: CloseFactorInputs, debt_to_cover: int, rules: AaveRules,
-                rounding: LiquidationRounding = ROUNDING_V3_3) -> PlanBounds:
+                rounding: LiquidationRounding = ROUNDING_V3_3,
+                max_debt: int | None = None) -> PlanBounds:
     """Float bounds of :func:`plan_liquidation` ``(inputs, debt_to_cover)`` (see the module
     docstring): the repaid debt and the collateral to the liquidator, and whether the
-    plan is refused, each proven to contain the exact answer."""
+    plan is refused, each proven to contain the exact answer. ``max_debt``: the
+    close-factor cap if already known (:func:`max_liquidatable_debt`, exact)."""
     if inputs.health_factor >= WAD or inputs.debt_balance == 0 \
             or inputs.collateral_balance == 0:
         return PlanBounds(True)
-    max_debt, _ = max_liquidatable_debt(inputs, rules, rounding)  # integers: exact, cheap
+    if max_debt is None:
+        max_debt, _ = max_liquidatable_debt(inputs, rules, rounding)  # integers: exact
     actual = min(debt_to_cover, max_debt)
     bonus = inputs.liquidation_bonus_bps / BPS
     to_coll = inputs.debt_price * inputs.collateral_unit / (
@@ -159,7 +163,7 @@ def best_chunk(inputs: CloseFactorInputs, offer: int, bounds: PlanBounds,
                plan0: CloseFactorPlan | None, rules: AaveRules,
                rounding: LiquidationRounding, sale_value: Callable[[int], float],
                mid_price: int, gas: float, min_profit: float, capital: float | None,
-               rungs: int = RUNGS) -> tuple[Chunk | None, int]:
+               price_cap: int | None = None, rungs: int = RUNGS) -> tuple[Chunk | None, int]:
     """The keeper's decision on one account: the first rung of ``offer, offer // 2,
     offer // 4, ...`` that pays (``None``: none does), and how many exact plans it took.
 
@@ -174,8 +178,14 @@ def best_chunk(inputs: CloseFactorInputs, offer: int, bounds: PlanBounds,
     Each comparison is the float comparison of the exact amounts; the bounds decide it
     when their whole interval (widened by :data:`REL`) lies on one side, else the rung
     is planned exactly.
+
+    ``price_cap`` (8 decimals, optional): no sale of the collateral fetches more than
+    this per whole token (a venue's mid before the sale: selling only walks the price
+    down). A rung whose collateral, sold at that price, could not pay for its debt and
+    the gas is skipped without a plan or a quote.
     """
     planned = 0
+    rate, slack = _linear_bound(inputs, price_cap) if price_cap is not None else (0.0, 0.0)
 
     def at_mid(amount: int) -> float:
         return float(amount / inputs.collateral_unit * mid_price / PRICE_UNIT)
@@ -187,9 +197,16 @@ def best_chunk(inputs: CloseFactorInputs, offer: int, bounds: PlanBounds,
         verdict = _pays(inputs, bounds, plan0, at_mid, gas, min_profit, None)
     if not verdict:
         return None, planned
+    max_debt, _ = max_liquidatable_debt(inputs, rules, rounding)
     for k in range(rungs):
         o = offer >> k
-        b, plan = (bounds, plan0) if k == 0 else (plan_bounds(inputs, o, rules, rounding), None)
+        # A rung repays at most min(o, max_debt): if even that, sold at the cap, cannot pay
+        # for the gas, skip it with no plan and no quote.
+        if price_cap is not None and \
+                max(0.0, rate) * min(o, max_debt) + slack < gas + min_profit:
+            continue
+        b, plan = (bounds, plan0) if k == 0 else (
+            plan_bounds(inputs, o, rules, rounding, max_debt), None)
         if b.refused is None:
             planned += 1
             try:
@@ -208,6 +225,32 @@ def best_chunk(inputs: CloseFactorInputs, offer: int, bounds: PlanBounds,
     return None, planned
 
 
+def _linear_bound(inputs: CloseFactorInputs, price_cap: int) -> tuple[float, float]:
+    """``(USD per debt unit repaid, USD slack)``: a chunk repaying ``d`` debt units earns at
+    most ``d x rate + slack`` before gas, selling at ``price_cap`` or below (see
+    :func:`best_chunk`). ``rate`` is what the collateral to the liquidator (with the bonus,
+    less the protocol's fee) fetches per debt unit at the cap, less the unit's cost;
+    ``slack``, what the rule's roundings can add (2 x ABS_UNITS units of each asset)."""
+    bonus = inputs.liquidation_bonus_bps / BPS
+    keep = bonus * (1 - inputs.protocol_fee_bps / BPS * (1 - 1 / bonus))
+    per_unit = (inputs.debt_price * inputs.collateral_unit
+                / (inputs.collateral_price * inputs.debt_unit)) * keep \
+        * price_cap / inputs.collateral_unit / PRICE_UNIT * (1 + REL)
+    cost = inputs.debt_price / inputs.debt_unit / PRICE_UNIT * (1 - REL)
+    slack = 2 * ABS_UNITS * (price_cap / inputs.collateral_unit
+                             + inputs.debt_price / inputs.debt_unit) / PRICE_UNIT
+    return per_unit - cost, slack * (1 + REL) + 1e-9
+
+
+def _upper(value_of: Callable[[int], float], amount: int) -> float:
+    """``value_of(amount)`` as an upper bound: a sale the venue cannot fill (beyond its
+    depth) has none."""
+    try:
+        return value_of(amount)
+    except Exception:  # any refusal of a hypothetical amount: no upper bound
+        return math.inf
+
+
 def _pays(inputs: CloseFactorInputs, b: PlanBounds, plan: CloseFactorPlan | None,
           value_of: Callable[[int], float], gas: float, min_profit: float,
           capital: float | None) -> bool | None:
@@ -223,7 +266,7 @@ def _pays(inputs: CloseFactorInputs, b: PlanBounds, plan: CloseFactorPlan | None
     cost_lo = b.debt_lo / debt_unit * debt_price / PRICE_UNIT
     cost_hi = b.debt_hi / debt_unit * debt_price / PRICE_UNIT
     value_lo = value_of(max(0, int(b.to_liquidator_lo)))
-    value_hi = value_of(int(b.to_liquidator_hi) + 1)
+    value_hi = _upper(value_of, int(b.to_liquidator_hi) + 1)
     tol = REL * (abs(value_hi) + abs(cost_hi) + abs(gas) + abs(min_profit)) + 1e-9
     if capital is not None:
         if cost_lo > capital * (1 + REL) + tol:

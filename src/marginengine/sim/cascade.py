@@ -417,8 +417,13 @@ class CascadeRunner:
         if self._screen is None:
             self._screen = LendingScreen(self.engine, self.book)
         if self._screen.step != self._step:
-            self._screen.begin(self._step)
+            self._screen.begin(self._step, self.venue_mids())
         return self._screen
+
+    def venue_mids(self) -> dict[str, int]:
+        """The mid of every venue sales trade on, per asset (8 decimals)."""
+        return {a: m.venue_price() for a, m in self.markets.items()
+                if self.trades_on_venue(m)}
 
     @property
     def exact_plans(self) -> int:
@@ -461,6 +466,17 @@ class CascadeRunner:
             return self.sale_value(amount, i, asset)
         return float(amount / self.protocol.markets[asset].unit * self.engine.prices[asset]
                      / PRICE_UNIT)
+
+    def sale_price_cap(self, asset: str, i: int) -> int:
+        """No sale of ``asset`` at step ``i`` fetches more than this per whole token (8
+        decimals): a venue's mid before the sale (selling walks it down; +1 for its
+        rounding), the external price without one, the oracle's for other assets."""
+        market = self.markets.get(asset)
+        if market is None:
+            return self.engine.prices[asset]
+        if self.trades_on_venue(market):
+            return market.venue_price() + 1
+        return math.ceil(float(self.paths.path(asset)[i]) * PRICE_UNIT * (1 + 1e-12)) + 1
 
     def ltv(self, account: str) -> float:
         """Debt over collateral value at the engine's prices (inf when no collateral left)."""

@@ -74,6 +74,12 @@ class World(Protocol):
     def seized_value(self, amount: int, asset: str, step: int) -> float:
         """USD a keeper would get for seized collateral."""
 
+    def venue_mids(self) -> dict[str, int]:
+        """The mid of every venue sales trade on, per asset (8 decimals)."""
+
+    def sale_price_cap(self, asset: str, step: int) -> int:
+        """No sale of ``asset`` now fetches more than this per whole token (8 decimals)."""
+
     def ltv(self, account: str) -> float:
         """Debt over collateral value at the engine's prices."""
 

@@ -21,7 +21,7 @@ cheap, without changing a decision:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -60,17 +60,7 @@ class LendingScreen:
     def __init__(self, engine: Engine, book: RiskBook) -> None:
         self.engine = engine
         self.book = book
-        config = engine.config
-        # The largest share of a liquidation a liquidator can keep, per unit of debt
-        # repaid, (bonus - 1)(1 - fee share), and per unit of collateral taken, that over
-        # the bonus: over every collateral market, so it bounds any pair.
-        per_debt, per_coll = 0.0, 0.0
-        for market in config.markets.values():
-            bonus = market.liquidation_bonus_bps / BPS
-            keep = max(0.0, (bonus - 1) * (1 - market.liquidation_protocol_fee_bps / BPS))
-            per_debt = max(per_debt, keep)
-            per_coll = max(per_coll, keep / bonus if bonus > 0 else 0.0)
-        self._per_debt, self._per_coll = per_debt, per_coll
+        self._per_debt, self._per_coll = self._shares({})
         self.step = -1
         #: Exact liquidation plans computed by keepers (first offers and ladders); the
         #: handler's own plan of each ``Liquidate`` is counted by the keeper too.
@@ -81,6 +71,7 @@ class LendingScreen:
         self._inputs: dict[str, _Inputs | None] = {}
         self._offers: dict[str, _Offer] = {}
         self._indices: dict[str, tuple[int, int]] = {}
+        self._mids: dict[str, int] = {}
         engine.subscribe(self._on_change)
 
     def _on_change(self, change: Change) -> None:
@@ -97,9 +88,33 @@ class LendingScreen:
             self._inputs.clear()
             self._offers.clear()
 
-    def begin(self, step: int) -> None:
-        """Start ``step``: bound every account below the threshold at the last scan."""
+    def _shares(self, mids: Mapping[str, int]) -> tuple[float, float]:
+        """The largest share of a liquidation a liquidator keeps with its collateral valued
+        at the keepers' price (the oracle's, or a venue's mid if lower: ``mids``): per
+        unit of debt repaid, ``(bonus x (1 - fee share) x price / oracle) - 1``, and per
+        unit of collateral taken, that over the bonus; over every collateral market, so
+        it bounds any pair."""
+        engine = self.engine
+        per_debt, per_coll = 0.0, 0.0
+        for asset, market in engine.config.markets.items():
+            bonus = market.liquidation_bonus_bps / BPS
+            if bonus <= 0:
+                continue
+            keep = bonus * (1 - market.liquidation_protocol_fee_bps / BPS * (1 - 1 / bonus))
+            oracle = engine.prices.get(asset, 0)
+            ratio = min(1.0, mids[asset] / oracle) if asset in mids and oracle > 0 else 1.0
+            share = max(0.0, keep * ratio * (1 + SCREEN_REL) - 1)
+            per_debt = max(per_debt, share)
+            per_coll = max(per_coll, share / bonus)
+        return per_debt, per_coll
+
+    def begin(self, step: int, mids: Mapping[str, int] | None = None) -> None:
+        """Start ``step``: bound every account below the threshold at the last scan, with
+        collateral valued at the lower of its oracle and its venue's mid (``mids``, per
+        asset sold on a venue; selling within the step only lowers them)."""
         self.step = step
+        self._mids = dict(mids or {})
+        self._per_debt, self._per_coll = self._shares(self._mids)
         self._stale = False
         self._touched.clear()
         self._inputs.clear()
@@ -129,6 +144,12 @@ class LendingScreen:
         engine = self.engine
         worth = [engine.prices.get(a, 0) / m.unit for a, m in engine.config.markets.items()]
         return float(8 * max(worth, default=0.0) / PRICE_UNIT + 1e-9)
+
+    def check_mids(self, mids: Mapping[str, int]) -> None:
+        """A venue's mid above the one the bounds used (a purchase within the step): the
+        bounds no longer hold for the rest of the step."""
+        if any(mids.get(a, 0) > m for a, m in self._mids.items()):
+            self._stale = True
 
     def may_pay(self, account: str, need: float) -> bool:
         """Whether the largest liquidation of ``account`` might earn ``need`` USD (gas plus
@@ -183,6 +204,7 @@ class LendingKeeper:
         spec = keeper.spec
         engine = world.engine
         screen = world.lending_screen()
+        screen.check_mids(world.venue_mids())
         gas = world.gas_usd("liquidate", step)
         min_profit = float(spec.min_profit)
         need = gas + min_profit
@@ -210,7 +232,8 @@ class LendingKeeper:
 
             chunk, planned = best_chunk(
                 inputs, offer, bounds, plan0, config.aave, rules.liquidation_rounding,
-                sale, mid, gas, min_profit, None if spec.flash_loan else keeper.capital)
+                sale, mid, gas, min_profit, None if spec.flash_loan else keeper.capital,
+                world.sale_price_cap(coll_asset, step))
             screen.exact_plans += planned
             if chunk is None:
                 continue
