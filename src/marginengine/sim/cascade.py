@@ -476,7 +476,7 @@ class CascadeRunner:
             return self.engine.prices[asset]
         if self.trades_on_venue(market):
             return market.venue_price() + 1
-        return math.ceil(float(self.paths.path(asset)[i]) * PRICE_UNIT * (1 + 1e-12)) + 1
+        return int(math.ceil(float(self.paths.path(asset)[i]) * PRICE_UNIT * (1 + 1e-12))) + 1
 
     def ltv(self, account: str) -> float:
         """Debt over collateral value at the engine's prices (inf when no collateral left)."""
