@@ -33,6 +33,7 @@ from marginengine.config.families import LiquidationMechanism
 from marginengine.engine import (
     AdvanceTime,
     Borrow,
+    Change,
     Deal,
     Deposit,
     Engine,
@@ -230,6 +231,9 @@ class CascadeRunner:
         self.agents: list[Agent] = [self._agent_for(k) for k in self.keepers]
         self._screen: LendingScreen | None = None
         self._step = 0
+        #: Accounts an event touched since the last scan (their mirror may lag).
+        self._touched_since_scan: set[str] = set()
+        self.engine.subscribe(self._on_change)
         self.arbitrageur = Arbitrageur(self.fixed)
         self.series: dict[str, list[float]] = {c.name: [] for c in SERIES_COLUMNS}
         self.liquidated_value = 0.0
@@ -384,6 +388,7 @@ class CascadeRunner:
                 self.apply(SetPrice(asset, oracle))
         external = self.fixed[self.collateral][i]
         self.book.incremental_scan()
+        self._touched_since_scan.clear()
         unsafe = self.book.below_accounts()
         for account in unsafe:
             self.unsafe_since.setdefault(account, i)
@@ -476,7 +481,8 @@ class CascadeRunner:
             return self.engine.prices[asset]
         if self.trades_on_venue(market):
             return market.venue_price() + 1
-        return int(math.ceil(float(self.paths.path(asset)[i]) * PRICE_UNIT * (1 + 1e-12))) + 1
+        external = float(self.paths.path(asset)[i]) * PRICE_UNIT * (1 + 1e-12)
+        return int(external) + 2  # at least its ceiling, plus one
 
     def ltv(self, account: str) -> float:
         """Debt over collateral value at the engine's prices (inf when no collateral left)."""
@@ -557,9 +563,33 @@ class CascadeRunner:
         # Underwater value exactly, by the one rule (margin.underwater_value), for the
         # accounts the screen put below the threshold: an account above it has collateral
         # beyond its debt and contributes nothing.
+        # The risk book's float figures, widened by their proven error, clear most of
+        # them first (collateral surely above debt); an account an event touched since
+        # the scan is read exactly whatever its mirror says.
         underwater = sum(underwater_value(engine.account_data(a))
-                         for a in self.book.below_accounts())
+                         for a in self._maybe_underwater())
         return float(realized), self.in_auctions_uncovered(), underwater / PRICE_UNIT
+
+    def _maybe_underwater(self) -> list[str]:
+        """Accounts below the threshold at the last scan that may be underwater now."""
+        book = self.book
+        rows = book.below_rows()
+        if not len(rows):
+            return []
+        _, debt = book.sums(rows)
+        raw = book.collateral.subset_sums(rows, book.assets.weights().raw_collateral)
+        b = book.bounds(1.0)
+        eps = 2 * b.eps + 1e-9
+        slack = 4 * (b.abs_coll + b.abs_debt) + 1.0
+        maybe = raw * (1 - eps) - slack < debt * (1 + eps) + slack
+        ids = book.accounts.ids(rows[maybe])
+        if self._touched_since_scan:
+            below = set(book.accounts.ids(rows))
+            ids.extend(a for a in self._touched_since_scan if a in below)
+        return sorted(set(ids))
+
+    def _on_change(self, change: Change) -> None:
+        self._touched_since_scan.update(change.accounts)
 
     def bad_debt(self) -> float:
         """The headline bad debt (USD): realized + in auctions + underwater."""
@@ -617,6 +647,7 @@ class CascadeRunner:
         with self.engine.batch():
             self.setup()
         self.book.incremental_scan()
+        self._touched_since_scan.clear()
         self._record(0, self.engine.ledger.time, self.fixed[self.collateral][0],
                      len(self.book.below_accounts()), 0, 0.0)
         for i in range(1, self.spec.steps + 1):
