@@ -21,7 +21,7 @@ Nothing here re-implements a rule: every decision is an engine event.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,6 @@ from marginengine.config.families import LiquidationMechanism
 from marginengine.engine import (
     AdvanceTime,
     Borrow,
-    Change,
     Deal,
     Deposit,
     Engine,
@@ -43,7 +42,6 @@ from marginengine.engine import (
 )
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, RAY, WAD, parse_units
-from marginengine.margin import underwater_value
 from marginengine.scan import RiskBook
 from marginengine.sim.agents import (
     Absorber,
@@ -61,6 +59,7 @@ from marginengine.sim.cascade_config import (
     anchor_files,
     check_cascade,
     joint_spec,
+    protocol_scenario,
 )
 from marginengine.sim.joint import JointPaths, joint_paths
 from marginengine.sim.markets import AssetMarket
@@ -196,7 +195,11 @@ class CascadeRunner:
     """Drives one cascade scenario through an engine (see the module docstring)."""
 
     def __init__(self, spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generator,
-                 feedback: bool | None = None, log_path: Path | None = None) -> None:
+                 feedback: bool | None = None, log_path: Path | None = None,
+                 shared: CascadeRunner | None = None) -> None:
+        """``shared``: a runner whose price paths, gas and venues this one uses (a further
+        protocol of the same scenario: :mod:`marginengine.sim.protocols`); its own
+        oracles read them, and ``rng`` then draws only its book and keeper order."""
         self.spec = spec
         self.protocol = protocol
         self.rng = rng
@@ -211,11 +214,15 @@ class CascadeRunner:
             raise ConfigError([f"price.asset / book.debt_asset: {self.collateral!r} and "
                                f"{self.debt!r} must both be markets of the protocol"])
         self.coll_unit = protocol.markets[self.collateral].unit
-        self.debt_unit = PRICE_UNIT if self.multi else protocol.markets[self.debt].unit
-        if spec.price.assets:
+        self.debt_unit = venue_quote_unit(spec, protocol)
+        #: Exact oracle prices per simulated asset and step (sim/joint.fix_price).
+        self.fixed: dict[str, list[int]]
+        self.paths: JointPaths
+        if shared is not None:
+            self.paths, self.fixed = shared.paths, shared.fixed
+        elif spec.price.assets:
             self.paths = joint_paths(joint_spec(spec.price), rng, spec.steps,
                                      spec.step_seconds)
-            #: Exact oracle prices per simulated asset and step (sim/joint.fix_price).
             self.fixed = self.paths.fixed()
         else:
             start: dict[str, float] = {}
@@ -225,15 +232,13 @@ class CascadeRunner:
         self.prices = self.paths.path(self.collateral)
         #: Unix time (UTC) of step 0 for a replayed price, else ``None``.
         self.start_time: float | None = self.paths.start_time
-        self.gas = gas_path(spec, rng, self.prices)
+        self.gas: np.ndarray = shared.gas if shared is not None else \
+            gas_path(spec, rng, self.prices)
         self.keepers = [KeeperState(k, _f(k.capital)) for k in spec.keepers]
         #: The keepers as agents of the protocol's mechanism, in the keepers' order.
         self.agents: list[Agent] = [self._agent_for(k) for k in self.keepers]
         self._screen: LendingScreen | None = None
         self._step = 0
-        #: Accounts an event touched since the last scan (their mirror may lag).
-        self._touched_since_scan: set[str] = set()
-        self.engine.subscribe(self._on_change)
         self.arbitrageur = Arbitrageur(self.fixed)
         self.series: dict[str, list[float]] = {c.name: [] for c in SERIES_COLUMNS}
         self.liquidated_value = 0.0
@@ -254,6 +259,8 @@ class CascadeRunner:
             oracle = spec.oracles.get(asset, spec.oracle if main else OracleSpec())
             self.markets[asset] = AssetMarket(asset, venue, oracle, self.fixed[asset][0],
                                               protocol.markets[asset].unit, self.debt_unit)
+            if shared is not None:
+                self.markets[asset].share_venue(shared.markets[asset])
         self.market = self.markets[self.collateral]
         #: The simulated assets besides the headline one: three more series columns each
         #: (``external_price_usd.X``, ``venue_price_usd.X``, ``oracle_price_usd.X``).
@@ -373,22 +380,32 @@ class CascadeRunner:
 
     # ------------------------------------------------------------------ one step
     def step(self, i: int) -> None:
-        """Run step ``i`` (1-based over the path)."""
-        spec = self.spec
-        engine = self.engine
-        self.apply(AdvanceTime(spec.step_seconds))
-        now = engine.ledger.time
-        # Every simulated asset: the arbitrageur pulls its venue toward its external
-        # price; then its oracle publishes (in the joint model's order). Each oracle reads
-        # only its own asset's venue, so moving every venue first changes nothing.
+        """Run step ``i`` (1-based over the path): :meth:`advance`, :meth:`move_markets`,
+        :meth:`act`."""
+        self.advance()
+        self.move_markets(i)
+        self.act(i)
+
+    def advance(self) -> None:
+        """The clock: ``AdvanceTime`` by a step."""
+        self.apply(AdvanceTime(self.spec.step_seconds))
+
+    def move_markets(self, i: int) -> None:
+        """Every simulated asset's external price of step ``i``: the arbitrageur
+        (:mod:`marginengine.sim.agents.arbitrageur`) pulls its venue toward it (a shared
+        venue is moved by its owner only)."""
         self.arbitrageur.act(self, i, ())
+
+    def act(self, i: int) -> None:
+        """The rest of step ``i``: oracles publish, the scan, the keepers, the record."""
+        engine = self.engine
+        now = engine.ledger.time
         for asset, market in self.markets.items():
             oracle = market.oracle_price(now)
             if oracle is not None:
                 self.apply(SetPrice(asset, oracle))
         external = self.fixed[self.collateral][i]
         self.book.incremental_scan()
-        self._touched_since_scan.clear()
         unsafe = self.book.below_accounts()
         for account in unsafe:
             self.unsafe_since.setdefault(account, i)
@@ -452,7 +469,7 @@ class CascadeRunner:
             return 0.0
         market = self.markets[asset or self.collateral]
         if self.trades_on_venue(market):
-            return market.sell(amount) / self.debt_unit
+            return market.sell(amount) / market.quote_unit
         return float(amount / market.base_unit * self.paths.path(market.asset)[i])
 
     def sale_value(self, amount: int, i: int, asset: str | None = None) -> float:
@@ -461,7 +478,7 @@ class CascadeRunner:
             return 0.0
         market = self.markets[asset or self.collateral]
         if self.trades_on_venue(market):
-            return market.quote_out(amount) / self.debt_unit
+            return market.quote_out(amount) / market.quote_unit
         return float(amount / market.base_unit * self.paths.path(market.asset)[i])
 
     def seized_value(self, amount: int, asset: str, i: int) -> float:
@@ -478,7 +495,7 @@ class CascadeRunner:
         rounding), the external price without one, the oracle's for other assets."""
         market = self.markets.get(asset)
         if market is None:
-            return self.engine.prices[asset]
+            return int(self.engine.prices[asset])
         if self.trades_on_venue(market):
             return market.venue_price() + 1
         external = float(self.paths.path(asset)[i]) * PRICE_UNIT * (1 + 1e-12)
@@ -558,38 +575,13 @@ class CascadeRunner:
         """``(realized, in auctions, underwater)`` USD: recognised bad debt, debt of running
         auctions their lots would not cover, and debt above collateral of the accounts
         below the threshold at the last scan (valued now)."""
-        engine = self.engine
-        realized = engine.bad_debt_value() / PRICE_UNIT
-        # Underwater value exactly, by the one rule (margin.underwater_value), for the
-        # accounts the screen put below the threshold: an account above it has collateral
-        # beyond its debt and contributes nothing.
-        # The risk book's float figures, widened by their proven error, clear most of
-        # them first (collateral surely above debt); an account an event touched since
-        # the scan is read exactly whatever its mirror says.
-        underwater = sum(underwater_value(engine.account_data(a))
-                         for a in self._maybe_underwater())
-        return float(realized), self.in_auctions_uncovered(), underwater / PRICE_UNIT
-
-    def _maybe_underwater(self) -> list[str]:
-        """Accounts below the threshold at the last scan that may be underwater now."""
-        book = self.book
-        rows = book.below_rows()
-        if not len(rows):
-            return []
-        _, debt = book.sums(rows)
-        raw = book.collateral.subset_sums(rows, book.assets.weights().raw_collateral)
-        b = book.bounds(1.0)
-        eps = 2 * b.eps + 1e-9
-        slack = 4 * (b.abs_coll + b.abs_debt) + 1.0
-        maybe = raw * (1 - eps) - slack < debt * (1 + eps) + slack
-        ids = book.accounts.ids(rows[maybe])
-        if self._touched_since_scan:
-            below = set(book.accounts.ids(rows))
-            ids.extend(a for a in self._touched_since_scan if a in below)
-        return sorted(set(ids))
-
-    def _on_change(self, change: Change) -> None:
-        self._touched_since_scan.update(change.accounts)
+        realized = self.engine.bad_debt_value() / PRICE_UNIT
+        rows = self.book.below_rows()
+        underwater = 0.0
+        if len(rows):
+            sums = self.book.account_values(rows)
+            underwater = float(np.maximum(sums["debt"] - sums["collateral"], 0).sum())
+        return float(realized), self.in_auctions_uncovered(), underwater
 
     def bad_debt(self) -> float:
         """The headline bad debt (USD): realized + in auctions + underwater."""
@@ -644,18 +636,21 @@ class CascadeRunner:
         With a log, the set-up and each step are one batch: one commit each, so a crash
         loses at most the step in progress and replay ends at the last whole step.
         """
-        with self.engine.batch():
-            self.setup()
-        self.book.incremental_scan()
-        self._touched_since_scan.clear()
-        self._record(0, self.engine.ledger.time, self.fixed[self.collateral][0],
-                     len(self.book.below_accounts()), 0, 0.0)
+        self.start()
         for i in range(1, self.spec.steps + 1):
             with self.engine.batch():
                 self.step(i)
             if on_step is not None:
                 on_step(i)
         self.engine.close()
+
+    def start(self) -> None:
+        """Set up (one batch) and record step 0."""
+        with self.engine.batch():
+            self.setup()
+        self.book.incremental_scan()
+        self._record(0, self.engine.ledger.time, self.fixed[self.collateral][0],
+                     len(self.book.below_accounts()), 0, 0.0)
 
     def summary(self) -> dict[str, Any]:
         """The run's figures (see docs/simulator.md)."""
@@ -710,9 +705,42 @@ def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[Casc
     spec = validate_model(CascadeFile, anchor_files(data, source), source=source)
     protocol = protocol_from_dict(spec.protocol, source=source, prefix="protocol")
     problems = check_cascade(spec, protocol)
+    names = [protocol.name]
+    for k, extra in enumerate(spec.protocols):
+        where = f"protocols[{k}]"
+        if extra.name in names:
+            problems.append(f"{where}.name: {extra.name!r} is taken (protocol names: "
+                            f"{', '.join(names)}; the scenario's own is [protocol] name)")
+        names.append(extra.name)
+        config = protocol_from_dict(extra.protocol, source=source,
+                                    prefix=f"{where}.protocol")
+        problems += [f"{where}.{p}" for p in check_cascade(protocol_scenario(spec, extra),
+                                                             config)]
+        if not problems and venue_quote_unit(spec, protocol) != venue_quote_unit(
+                protocol_scenario(spec, extra), config):
+            problems.append(f"{where}.book: its venue quote differs from the first "
+                            "protocol's (the venues are shared): give both books the same "
+                            "kind (single-asset with debt assets of the same decimals, or "
+                            "both of several assets)")
     if problems:
         raise ConfigError(problems, source=source)
     return spec, protocol
+
+
+def venue_quote_unit(spec: CascadeFile, protocol: ProtocolConfig) -> int:
+    """Smallest units per whole quote of the scenario's venues: USD at 8 decimals for a
+    book of several assets, else the book's debt asset."""
+    if spec.book.multi():
+        return int(PRICE_UNIT)
+    return int(protocol.markets[spec.book.debt_asset].unit)
+
+
+def protocol_configs(spec: CascadeFile) -> list[tuple[str, CascadeFile, ProtocolConfig]]:
+    """Every further protocol of a validated scenario: its name, its view of the scenario
+    (:func:`~marginengine.sim.cascade_config.protocol_scenario`) and its configuration."""
+    return [(extra.name, protocol_scenario(spec, extra),
+             protocol_from_dict(extra.protocol, prefix=f"protocols[{k}].protocol"))
+            for k, extra in enumerate(spec.protocols)]
 
 
 def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
@@ -728,9 +756,9 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
     if rng is None:
         rng = np.random.default_rng(spec.seed)
     state = rng.bit_generator.state
-    runner = CascadeRunner(spec, protocol, rng, log_path=log_path)
-    runner.run(on_step)
-    summary = runner.summary()
+    runners = _runners(spec, protocol, rng, state, None, log_path)
+    runner = runners[0]
+    summary, series = _run(runners, spec, on_step)
     summary["seed"] = spec.seed
     summary["start_time_utc"] = utc_iso(runner.start_time)
     summary["amplification"] = None
@@ -738,15 +766,14 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
     if amplification:
         twin_rng = np.random.default_rng()
         twin_rng.bit_generator.state = state
-        twin = CascadeRunner(spec, protocol, twin_rng, feedback=False)
-        twin.run()
+        twins = _runners(spec, protocol, twin_rng, state, False, None)
+        twin_summary, twin_series = _run(twins, spec, None)
         start = runner.prices[0]
         drop_with = start - summary["min_venue_price"]
-        drop_without = start - twin.summary()["min_venue_price"]
+        drop_without = start - twin_summary["min_venue_price"]
         summary["amplification"] = (drop_with / drop_without) if drop_without > 0 else None
-        summary["liquidation_count_without_feedback"] = twin.liquidation_count
-        summary["bad_debt_without_feedback"] = twin.bad_debt()
-        twin_series = twin.series
+        summary["liquidation_count_without_feedback"] = twin_summary["liquidation_count"]
+        summary["bad_debt_without_feedback"] = twin_summary["bad_debt"]
     auctions = []
     if runner.engine.auctions is not None:
         losses = runner.auction_losses
@@ -759,5 +786,40 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
                      if o.id in losses else None,
                      "borrower_loss": losses[o.id][1] / PRICE_UNIT if o.id in losses else None}
                     for o in runner.engine.auctions.outcomes]
-    return CascadeResult(summary, runner.series if traces else {}, runner.engine, auctions,
+    return CascadeResult(summary, series if traces else {}, runner.engine, auctions,
                          twin_series if traces else None, runner.ltv_log)
+
+
+def _runners(spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generator,
+             state: Mapping[str, Any], feedback: bool | None,
+             log_path: Path | None) -> list[CascadeRunner]:
+    """The scenario's runner, then one per further protocol (``[[protocols]]``) on its
+    paths, gas and venues, each with its own generator and log (``events.<name>.sqlite``
+    beside the first's)."""
+    from marginengine.sim.protocols import protocol_rng
+
+    main = CascadeRunner(spec, protocol, rng, feedback=feedback, log_path=log_path)
+    runners = [main]
+    for k, (name, sub, config) in enumerate(protocol_configs(spec), start=1):
+        path = log_path.with_name(f"{log_path.stem}.{name}{log_path.suffix}") \
+            if log_path is not None else None
+        runners.append(CascadeRunner(sub, config, protocol_rng(state, k), feedback=feedback,
+                                     log_path=path, shared=main))
+    return runners
+
+
+def _run(runners: list[CascadeRunner], spec: CascadeFile,
+         on_step: Callable[[int], None] | None) -> tuple[dict[str, Any],
+                                                           dict[str, list[float]]]:
+    """Run one protocol alone, or several together; their summary and series."""
+    from marginengine.sim.protocols import combined_series, combined_summary, run_together
+
+    if len(runners) == 1:
+        runners[0].run(on_step)
+        return runners[0].summary(), runners[0].series
+    run_together(runners, spec.steps, on_step)
+    names = [r.protocol.name for r in runners]
+    summary = combined_summary(names, [r.summary() for r in runners])
+    series = combined_series(runners[0].series,
+                             [(r.protocol.name, r.series) for r in runners[1:]])
+    return summary, series

@@ -193,6 +193,22 @@ class MonteCarloSpec(StrictModel):
     keep_traces: bool = False
 
 
+class ProtocolSpec(StrictModel):
+    """A further protocol of the scenario (``[[protocols]]``): its own engine, book,
+    keepers, lenders and oracles. Prices, venues and gas are the scenario's: what one
+    protocol's keepers sell moves the venue every protocol's venue oracle reads."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+    protocol: dict[str, Any]
+    prices: dict[str, HumanNumber] = Field(default_factory=dict)  # besides the scenario's
+    oracle: OracleSpec | None = None               # the headline asset's, for this protocol
+    oracles: dict[str, OracleSpec] = Field(default_factory=dict)
+    book: BookSpec
+    accounts: list[CascadeAccountSpec] = Field(default_factory=list)
+    keepers: list[KeeperSpec] = Field(default_factory=lambda: [KeeperSpec(id="keeper")])
+    liquidity: dict[str, HumanNumber] = Field(default_factory=dict)
+
+
 class CascadeFile(StrictModel):
     """A cascade scenario file.
 
@@ -219,6 +235,7 @@ class CascadeFile(StrictModel):
     accounts: list[CascadeAccountSpec] = Field(default_factory=list)  # besides the book
     monte_carlo: MonteCarloSpec = MonteCarloSpec()
     liquidity: dict[str, HumanNumber] = Field(default_factory=dict)  # lender deposits
+    protocols: list[ProtocolSpec] = Field(default_factory=list)  # further protocols
 
     @field_validator("name")
     @classmethod
@@ -293,6 +310,19 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
         elif not Path(file).is_file():
             problems.append(f"{where}: no such file {file!r}")
     return problems
+
+
+def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
+    """The scenario as a further protocol sees it: the scenario's prices, venues and gas
+    with the protocol's own engine, book, keepers, lenders and oracles."""
+    return spec.model_copy(update={
+        "protocol": extra.protocol,
+        "prices": {**spec.prices, **extra.prices},
+        "oracle": extra.oracle if extra.oracle is not None else spec.oracle,
+        "oracles": {**spec.oracles, **extra.oracles},
+        "book": extra.book, "accounts": extra.accounts, "keepers": extra.keepers,
+        "liquidity": extra.liquidity, "protocols": [],
+    })
 
 
 def simulated_assets(spec: CascadeFile) -> set[str]:

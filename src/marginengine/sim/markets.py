@@ -60,6 +60,15 @@ class AssetMarket:
                                              heartbeat=o.heartbeat))
                      if o.kind == "push" else None)
         self.twap = Twap(o.twap_window) if o.kind == "venue" and o.twap_window else None
+        #: Whether the venue belongs to another market (another protocol's view of the
+        #: same asset): its owner arbitrages it; this one only reads and trades on it.
+        self.shared = False
+
+    def share_venue(self, owner: AssetMarket) -> None:
+        """Trade on ``owner``'s venue (the same pool or book, moved by ``owner`` only)."""
+        self.venue, self.pool, self.depth = owner.venue, owner.pool, owner.depth
+        self.quote_unit = owner.quote_unit  # the venue's quote currency, as its owner's
+        self.shared = True
 
     @property
     def has_venue(self) -> bool:
@@ -78,7 +87,7 @@ class AssetMarket:
         """The step's external price: arbitrage pulls the venue toward it; a depth venue's
         book refills."""
         self.external = external
-        if self.venue is None:
+        if self.venue is None or self.shared:
             return
         speed = float(self.venue.arbitrage_speed)
         if self.pool is not None:
