@@ -127,7 +127,9 @@ def main() -> None:
     summary = runner.summary()
     liquidations = summary["liquidation_count"]
     twin, twin_runner = twin_of(args.accounts, args.steps)
-    gas = [twin_runner.gas_usd("liquidate", i) for i in range(args.steps + 1)]
+    used = twin_runner.spec.gas.gas_used.get("liquidate", 200_000)  # as the keepers pay
+    gas = [float(used * twin_runner.gas[i] * 1e-9 * twin_runner.prices[i])
+           for i in range(args.steps + 1)]
     prices = [float(x) for x in twin_runner.prices]
     start = time.perf_counter()
     for i in range(1, args.steps + 1):
