@@ -212,3 +212,16 @@ def test_inconsistent_model_is_refused_naming_the_field(data: dict[str, Any],
     with pytest.raises(ConfigError) as info:
         joint_paths(spec(data), np.random.default_rng(0), 10, MINUTE)
     assert message in info.value.problems
+
+
+def test_importing_the_cascade_does_not_load_scipy_signal() -> None:
+    # Heavy imports only when used (issue 11 item 7): the joint model reaches
+    # sim.processes (and scipy.signal) only when it draws.
+    import subprocess
+    import sys
+
+    code = ("import sys, marginengine.sim.cascade, marginengine.sim.joint; "
+            "print('scipy.signal' in sys.modules, 'pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out == ["False", "False"]

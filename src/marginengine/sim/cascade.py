@@ -33,6 +33,7 @@ from marginengine.config.families import LiquidationMechanism
 from marginengine.engine import (
     AdvanceTime,
     Borrow,
+    Change,
     Deal,
     Deposit,
     Engine,
@@ -42,6 +43,7 @@ from marginengine.engine import (
 )
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, RAY, WAD, parse_units
+from marginengine.margin import underwater_value
 from marginengine.scan import RiskBook
 from marginengine.sim.agents import (
     Absorber,
@@ -239,6 +241,9 @@ class CascadeRunner:
         self.agents: list[Agent] = [self._agent_for(k) for k in self.keepers]
         self._screen: LendingScreen | None = None
         self._step = 0
+        #: Accounts an event touched since the last scan (their mirror may lag).
+        self._touched_since_scan: set[str] = set()
+        self.engine.subscribe(self._on_change)
         self.arbitrageur = Arbitrageur(self.fixed)
         self.series: dict[str, list[float]] = {c.name: [] for c in SERIES_COLUMNS}
         self.liquidated_value = 0.0
@@ -406,6 +411,7 @@ class CascadeRunner:
                 self.apply(SetPrice(asset, oracle))
         external = self.fixed[self.collateral][i]
         self.book.incremental_scan()
+        self._touched_since_scan.clear()
         unsafe = self.book.below_accounts()
         for account in unsafe:
             self.unsafe_since.setdefault(account, i)
@@ -575,13 +581,38 @@ class CascadeRunner:
         """``(realized, in auctions, underwater)`` USD: recognised bad debt, debt of running
         auctions their lots would not cover, and debt above collateral of the accounts
         below the threshold at the last scan (valued now)."""
-        realized = self.engine.bad_debt_value() / PRICE_UNIT
-        rows = self.book.below_rows()
-        underwater = 0.0
-        if len(rows):
-            sums = self.book.account_values(rows)
-            underwater = float(np.maximum(sums["debt"] - sums["collateral"], 0).sum())
-        return float(realized), self.in_auctions_uncovered(), underwater
+        engine = self.engine
+        realized = engine.bad_debt_value() / PRICE_UNIT
+        # Underwater value exactly, by the one rule (margin.underwater_value), for the
+        # accounts the screen put below the threshold: an account above it has collateral
+        # beyond its debt and contributes nothing. The risk book's float figures, widened
+        # by their proven error, clear most of them first (collateral surely above debt);
+        # an account an event touched since the scan is read exactly whatever its mirror
+        # says.
+        underwater = sum(underwater_value(engine.account_data(a))
+                         for a in self._maybe_underwater())
+        return float(realized), self.in_auctions_uncovered(), underwater / PRICE_UNIT
+
+    def _maybe_underwater(self) -> list[str]:
+        """Accounts below the threshold at the last scan that may be underwater now."""
+        book = self.book
+        rows = book.below_rows()
+        if not len(rows):
+            return []
+        _, debt = book.sums(rows)
+        raw = book.collateral.subset_sums(rows, book.assets.weights().raw_collateral)
+        b = book.bounds(1.0)
+        eps = 2 * b.eps + 1e-9
+        slack = 4 * (b.abs_coll + b.abs_debt) + 1.0
+        maybe = raw * (1 - eps) - slack < debt * (1 + eps) + slack
+        ids = book.accounts.ids(rows[maybe])
+        if self._touched_since_scan:
+            below = set(book.accounts.ids(rows))
+            ids.extend(a for a in self._touched_since_scan if a in below)
+        return sorted(set(ids))
+
+    def _on_change(self, change: Change) -> None:
+        self._touched_since_scan.update(change.accounts)
 
     def bad_debt(self) -> float:
         """The headline bad debt (USD): realized + in auctions + underwater."""
@@ -649,6 +680,7 @@ class CascadeRunner:
         with self.engine.batch():
             self.setup()
         self.book.incremental_scan()
+        self._touched_since_scan.clear()
         self._record(0, self.engine.ledger.time, self.fixed[self.collateral][0],
                      len(self.book.below_accounts()), 0, 0.0)
 

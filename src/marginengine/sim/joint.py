@@ -50,7 +50,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, Rounding, div
-from marginengine.sim import processes
+
+# sim.processes (and scipy.signal under it) is imported where paths are drawn, not here:
+# validating a scenario or importing the cascade does not load it.
 
 SECONDS_PER_YEAR = 31_536_000
 
@@ -120,6 +122,8 @@ class CorrelationSpec(_Spec):
     @field_validator("matrix")
     @classmethod
     def _matrix(cls, value: list[list[float]]) -> list[list[float]]:
+        from marginengine.sim import processes
+
         try:
             processes.correlation_factor(value)
         except ValueError as exc:
@@ -240,6 +244,7 @@ def _aligned_replays(spec: JointPriceSpec, step_seconds: int, length: int,
     """Every replayed asset on one grid of ``step_seconds`` from the latest first bar,
     each holding its last bar before every grid time; the last value is held past its
     end. Raises :class:`ConfigError` when the series do not overlap."""
+    from marginengine.sim import processes
     from marginengine.sim.history import load_price_bars
 
     replays = {n: a for n, a in spec.assets.items() if a.process == "replay"}
@@ -288,6 +293,8 @@ def joint_paths(spec: JointPriceSpec, rng: np.random.Generator, steps: int,
 
 def _draw(spec: JointPriceSpec, rng: np.random.Generator, n: int, step_seconds: int,
           where: str) -> JointPaths:
+    from marginengine.sim import processes
+
     if not isinstance(rng, np.random.Generator):
         raise TypeError("rng: must be a numpy.random.Generator")
     dt = step_seconds / SECONDS_PER_YEAR
@@ -384,6 +391,8 @@ def _pin(log_path: NDArray[np.float64], target: float, at: int) -> None:
 def _depeg(rng: np.random.Generator, d: DepegSpec, dt: float, n: int) -> NDArray[np.float64]:
     """The depeg fraction at steps 0..n: an OU around 0 plus the reverting shock, floored
     at -1 + 1e-9 (a token is never worth zero or less of its base)."""
+    from marginengine.sim import processes
+
     theta = float(d.theta)
     ou = processes.ornstein_uhlenbeck(rng, float(d.start), 0.0, theta, float(d.sigma), dt, n)
     shock = float(d.shock)
