@@ -11,8 +11,9 @@ from marginengine.sim.agents.absorber import Absorber
 from marginengine.sim.agents.arbitrageur import Arbitrageur
 from marginengine.sim.agents.auction_bidder import AuctionBidder
 from marginengine.sim.agents.base import Agent, KeeperState, World
-from marginengine.sim.agents.lending_keeper import LendingKeeper, LendingScreen
+from marginengine.sim.agents.lending_keeper import LendingKeeper
 from marginengine.sim.agents.perp_liquidator import PerpLiquidator
+from marginengine.sim.agents.screen import LendingScreen
 
 __all__ = ["Absorber", "Agent", "Arbitrageur", "AuctionBidder", "KeeperState", "LendingKeeper",
            "LendingScreen", "PerpLiquidator", "World"]

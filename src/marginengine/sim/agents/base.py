@@ -11,7 +11,7 @@ from marginengine.engine import Engine, Event, Outcome
 from marginengine.sim.cascade_config import KeeperSpec
 
 if TYPE_CHECKING:  # pragma: no cover - types only
-    from marginengine.sim.agents.lending_keeper import LendingScreen
+    from marginengine.sim.agents.screen import LendingScreen
     from marginengine.sim.markets import AssetMarket
 
 
