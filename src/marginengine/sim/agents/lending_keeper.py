@@ -32,7 +32,6 @@ from marginengine.liquidation import (
     best_chunk,
 )
 from marginengine.sim.agents.base import KeeperState, World
-from marginengine.sim.agents.screen import LendingScreen
 from marginengine.sim.metrics import borrower_loss
 
 #: Relative widening of the screen's bound beyond the book's own error bound (the bound's
