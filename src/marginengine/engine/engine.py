@@ -40,12 +40,17 @@ from marginengine.decisions import Code
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import Event, Outcome, event_from_dict
 from marginengine.engine.handlers import HANDLERS
-from marginengine.engine.keeper import LiquidationQuote, liquidation_plan, liquidation_quote
+from marginengine.engine.keeper import (
+    LiquidationQuote,
+    liquidation_inputs,
+    liquidation_plan,
+    liquidation_quote,
+)
 from marginengine.engine.rejected import Rejected, fmt_health, fmt_usd
 from marginengine.engine.state import EngineState, StateReads
 from marginengine.errors import ConfigError, EventError, LogError, MarginEngineError
 from marginengine.ledger import Account, ReserveState
-from marginengine.liquidation import CloseFactorPlan
+from marginengine.liquidation import CloseFactorInputs, CloseFactorPlan
 from marginengine.margin.adaptive_model import MarketParams
 from marginengine.persistence import (
     Durability,
@@ -316,6 +321,11 @@ class Engine(StateReads):
     def liquidation_quote(self, account_id: str) -> LiquidationQuote:
         """The largest liquidation allowed now (see :func:`keeper.liquidation_quote`)."""
         return liquidation_quote(self, account_id)
+
+    def liquidation_inputs(self, account_id: str) -> tuple[str, str, CloseFactorInputs] | None:
+        """The pair a keeper liquidates and the close-factor inputs for it (see
+        :func:`keeper.liquidation_inputs`)."""
+        return liquidation_inputs(self, account_id)
 
     def liquidation_plan(self, account_id: str, debt_asset: str, collateral_asset: str,
                          debt_to_cover: int) -> CloseFactorPlan | None:

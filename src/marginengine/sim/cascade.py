@@ -29,31 +29,34 @@ from typing import Any
 import numpy as np
 
 from marginengine.config import ProtocolConfig, protocol_from_dict, validate_model
+from marginengine.config.families import LiquidationMechanism
 from marginengine.engine import (
     AdvanceTime,
-    Bark,
     Borrow,
+    Change,
     Deal,
-    Dent,
     Deposit,
     Engine,
     Event,
-    Liquidate,
     Outcome,
-    Redo,
     SetPrice,
-    Take,
-    Tend,
-    Tick,
 )
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, RAY, WAD, parse_units
 from marginengine.margin import underwater_value
 from marginengine.scan import RiskBook
+from marginengine.sim.agents import (
+    Absorber,
+    Agent,
+    Arbitrageur,
+    AuctionBidder,
+    KeeperState,
+    LendingKeeper,
+    LendingScreen,
+)
 from marginengine.sim.book import synthetic_book
 from marginengine.sim.cascade_config import (
     CascadeFile,
-    KeeperSpec,
     OracleSpec,
     anchor_files,
     check_cascade,
@@ -178,24 +181,6 @@ def to_price(value: float) -> int:
     return max(1, int(round(value * PRICE_UNIT)))  # noqa: RUF046 - numpy floats
 
 
-# ---------------------------------------------------------------------- keepers
-@dataclass
-class Keeper:
-    """A keeper's state during a run."""
-
-    spec: KeeperSpec
-    capital: float
-    seen: dict[object, int] = field(default_factory=dict)
-    profit: float = 0.0
-    gas_spent: float = 0.0
-    actions: int = 0
-
-    def ready(self, key: object, step: int) -> bool:
-        """Seen long enough (its reaction latency) to act on ``key``."""
-        first = self.seen.setdefault(key, step)
-        return step - first >= self.spec.latency
-
-
 # ---------------------------------------------------------------------- the run
 @dataclass
 class CascadeResult:
@@ -252,7 +237,15 @@ class CascadeRunner:
         self.start_time: float | None = self.paths.start_time
         self.gas: np.ndarray = shared.gas if shared is not None else \
             gas_path(spec, rng, self.prices)
-        self.keepers = [Keeper(k, _f(k.capital)) for k in spec.keepers]
+        self.keepers = [KeeperState(k, _f(k.capital)) for k in spec.keepers]
+        #: The keepers as agents of the protocol's mechanism, in the keepers' order.
+        self.agents: list[Agent] = [self._agent_for(k) for k in self.keepers]
+        self._screen: LendingScreen | None = None
+        self._step = 0
+        #: Accounts an event touched since the last scan (their mirror may lag).
+        self._touched_since_scan: set[str] = set()
+        self.engine.subscribe(self._on_change)
+        self.arbitrageur = Arbitrageur(self.fixed)
         self.series: dict[str, list[float]] = {c.name: [] for c in SERIES_COLUMNS}
         self.liquidated_value = 0.0
         self.liquidation_count = 0
@@ -414,10 +407,10 @@ class CascadeRunner:
         self.apply(AdvanceTime(self.spec.step_seconds))
 
     def move_markets(self, i: int) -> None:
-        """Every simulated asset's external price of step ``i``: its venue follows it (a
-        shared venue is moved by its owner only)."""
-        for asset, market in self.markets.items():
-            market.move(self.fixed[asset][i])
+        """Every simulated asset's external price of step ``i``: the arbitrageur
+        (:mod:`marginengine.sim.agents.arbitrageur`) pulls its venue toward it (a shared
+        venue is moved by its owner only)."""
+        self.arbitrageur.act(self, i, ())
 
     def act(self, i: int) -> None:
         """The rest of step ``i``: oracles publish, the scan, the keepers, the record."""
@@ -429,141 +422,110 @@ class CascadeRunner:
                 self.apply(SetPrice(asset, oracle))
         external = self.fixed[self.collateral][i]
         self.book.incremental_scan()
+        self._touched_since_scan.clear()
         unsafe = self.book.below_accounts()
         for account in unsafe:
             self.unsafe_since.setdefault(account, i)
         before_count = self.liquidation_count
         before_value = self.liquidated_value
+        self._step = i
         order = self.rng.permutation(len(self.keepers))
         for k in order.tolist():
             keeper = self.keepers[k]
             if keeper.spec.max_gas_gwei is not None and self.gas[i] > float(
                     keeper.spec.max_gas_gwei):
                 continue  # its transactions are not mined at this gas price
-            self._act(keeper, i, unsafe)
+            self.agents[k].act(self, i, unsafe)
         self.settle_finished_auctions(i)
         self._record(i, now, external, len(unsafe), self.liquidation_count - before_count,
                      self.liquidated_value - before_value)
 
     # ------------------------------------------------------------------ keepers
-    def _gas_usd(self, action: str, i: int) -> float:
+    def _agent_for(self, keeper: KeeperState) -> Agent:
+        """The agent a keeper is under the protocol's liquidation mechanism."""
+        mechanism = self.engine.rules.liquidation
+        if mechanism is LiquidationMechanism.AUCTION:
+            return AuctionBidder(keeper)
+        if mechanism is LiquidationMechanism.ABSORB:
+            return Absorber(keeper)
+        return LendingKeeper(keeper)
+
+    def lending_screen(self) -> LendingScreen:
+        """The step's shared screen of the accounts keepers could liquidate, bounded once
+        per step (see :mod:`marginengine.sim.agents.lending_keeper`)."""
+        if self._screen is None:
+            self._screen = LendingScreen(self.engine, self.book)
+        if self._screen.step != self._step:
+            self._screen.begin(self._step, self.venue_mids())
+        return self._screen
+
+    def venue_mids(self) -> dict[str, int]:
+        """The mid of every venue sales trade on, per asset (8 decimals)."""
+        return {a: m.venue_price() for a, m in self.markets.items()
+                if self.trades_on_venue(m)}
+
+    @property
+    def exact_plans(self) -> int:
+        """Exact liquidation plans the keepers have computed (each ``Liquidate`` counted
+        once more, for the handler's own plan)."""
+        return self._screen.exact_plans if self._screen is not None else 0
+
+    def gas_usd(self, action: str, i: int) -> float:
         used = self.spec.gas.gas_used.get(action, 200_000)
         return float(used * self.gas[i] * 1e-9 * self.prices[i])
 
-    def _trades_on_venue(self, market: AssetMarket) -> bool:
+    def trades_on_venue(self, market: AssetMarket) -> bool:
         """Whether sales of the asset trade on its venue (feedback on, and a venue)."""
         return self.feedback and market.has_venue and (
             market.venue is None or market.venue.feedback)
 
-    def _sell(self, amount: int, i: int, asset: str | None = None) -> float:
+    def sell(self, amount: int, i: int, asset: str | None = None) -> float:
         """Sell ``amount`` of a simulated asset (default: the headline one); return USD
         received (its venue, or its external price)."""
         if amount <= 0:
             return 0.0
         market = self.markets[asset or self.collateral]
-        if self._trades_on_venue(market):
+        if self.trades_on_venue(market):
             return market.sell(amount) / market.quote_unit
         return float(amount / market.base_unit * self.paths.path(market.asset)[i])
 
-    def _sale_value(self, amount: int, i: int, asset: str | None = None) -> float:
+    def sale_value(self, amount: int, i: int, asset: str | None = None) -> float:
         """What selling ``amount`` now would fetch (without selling)."""
         if amount <= 0:
             return 0.0
         market = self.markets[asset or self.collateral]
-        if self._trades_on_venue(market):
+        if self.trades_on_venue(market):
             return market.quote_out(amount) / market.quote_unit
         return float(amount / market.base_unit * self.paths.path(market.asset)[i])
 
-    def _act(self, keeper: Keeper, i: int, unsafe: list[str]) -> None:
-        if self.protocol.auction is not None:
-            self._auction_keeper(keeper, i, unsafe)
-        else:
-            self._lending_keeper(keeper, i, unsafe)
-
-    def _lending_keeper(self, keeper: Keeper, i: int, unsafe: list[str]) -> None:
-        engine = self.engine
-        for account in unsafe:
-            if not keeper.ready(account, i) or not engine.is_liquidatable(account):
-                continue
-            quote = engine.liquidation_quote(account)
-            if quote.plan is None:
-                continue
-            debt_unit = self.protocol.markets[quote.debt_asset].unit
-            gas = self._gas_usd("liquidate", i)
-            # Even without slippage, would the largest liquidation pay for its gas? If not,
-            # no smaller one will (the bonus shrinks with it, the gas does not).
-            full = quote.plan
-            full_cost = full.debt_repaid / debt_unit * engine.prices[quote.debt_asset] \
-                / PRICE_UNIT
-            # Value it at the better of the oracle and the venue's mid: if that does not
-            # pay, no chunk will (slippage only lowers it, gas does not shrink).
-            price = engine.prices[quote.collateral_asset]
-            market = self.markets.get(quote.collateral_asset)
-            if market is not None and self._trades_on_venue(market):
-                price = min(price, market.venue_price())
-            full_value = full.collateral_to_liquidator / self.protocol.markets[
-                quote.collateral_asset].unit * price / PRICE_UNIT
-            if full_value - full_cost - gas < float(keeper.spec.min_profit):
-                continue
-            # The largest chunk that pays after slippage: halve the offer until it does.
-            offer, plan, cost = quote.debt_to_cover, None, 0.0
-            for _ in range(8):
-                candidate = engine.liquidation_plan(account, quote.debt_asset,
-                                                    quote.collateral_asset, offer)
-                if candidate is not None:
-                    cost = candidate.debt_repaid / debt_unit * \
-                        engine.prices[quote.debt_asset] / PRICE_UNIT
-                    affordable = keeper.spec.flash_loan or cost <= keeper.capital
-                    value = self._seized_value(candidate.collateral_to_liquidator,
-                                               quote.collateral_asset, i)
-                    if affordable and value - cost - gas >= float(keeper.spec.min_profit):
-                        plan = candidate
-                        break
-                offer //= 2
-            if plan is None:
-                continue
-            before = self._ltv(account)
-            outcome = self.apply(Liquidate(keeper.spec.id, account, quote.debt_asset,
-                                           quote.collateral_asset, offer))
-            if not outcome.accepted:
-                continue
-            self.ltv_log.append({"step": i, "account": account, "ltv_before": before,
-                                 "ltv_after": self._ltv(account)})
-            d = outcome.details
-            got = d["collateral_to_liquidator"]
-            proceeds = self._sell(got, i, quote.collateral_asset) \
-                if quote.collateral_asset in self.markets \
-                else self._seized_value(got, quote.collateral_asset, i)
-            paid = d["debt_repaid"] / debt_unit * engine.prices[quote.debt_asset] / PRICE_UNIT
-            # Borrower loss: collateral taken (liquidator's share and protocol fee) less the
-            # debt retired (repaid, and any remainder written off), at the oracle prices.
-            coll_market = self.protocol.markets[quote.collateral_asset]
-            loss = borrower_loss(
-                got + d["protocol_fee"], engine.prices[quote.collateral_asset],
-                coll_market.unit, d["debt_repaid"] + d["deficit"].get(quote.debt_asset, 0),
-                engine.prices[quote.debt_asset], debt_unit)
-            self._count_liquidation(account, i, paid, loss)
-            keeper.capital += proceeds - paid
-            keeper.profit += proceeds - paid - gas
-            keeper.gas_spent += gas
-            keeper.actions += 1
-
-    def _seized_value(self, amount: int, asset: str, i: int) -> float:
+    def seized_value(self, amount: int, asset: str, i: int) -> float:
         """USD a keeper would get for seized collateral: the venue of a simulated asset,
         the oracle price for others."""
         if asset in self.markets:
-            return self._sale_value(amount, i, asset)
+            return self.sale_value(amount, i, asset)
         return float(amount / self.protocol.markets[asset].unit * self.engine.prices[asset]
                      / PRICE_UNIT)
 
-    def _ltv(self, account: str) -> float:
+    def sale_price_cap(self, asset: str, i: int) -> int:
+        """No sale of ``asset`` at step ``i`` fetches more than this per whole token (8
+        decimals): a venue's mid before the sale (selling walks it down; +1 for its
+        rounding), the external price without one, the oracle's for other assets."""
+        market = self.markets.get(asset)
+        if market is None:
+            return int(self.engine.prices[asset])
+        if self.trades_on_venue(market):
+            return market.venue_price() + 1
+        external = float(self.paths.path(asset)[i]) * PRICE_UNIT * (1 + 1e-12)
+        return int(external) + 2  # at least its ceiling, plus one
+
+    def ltv(self, account: str) -> float:
         """Debt over collateral value at the engine's prices (inf when no collateral left)."""
         data = self.engine.account_data(account)
         if data.total_collateral == 0:
             return math.inf if data.total_debt else 0.0
         return data.total_debt / data.total_collateral
 
-    def _count_liquidation(self, account: str, i: int, value: float, loss: int) -> None:
+    def count_liquidation(self, account: str, i: int, value: float, loss: int) -> None:
         """Count a liquidation (or an auction start) of ``value`` USD of debt; ``loss`` is
         its borrower loss in base units (an auction's is counted when it settles)."""
         self.liquidation_count += 1
@@ -572,150 +534,21 @@ class CascadeRunner:
         since = self.unsafe_since.pop(account, i)
         self.time_to_liquidate.append(i - since)
 
-    def _auction_keeper(self, keeper: Keeper, i: int, unsafe: list[str]) -> None:
-        engine = self.engine
-        house = engine.auctions
-        assert house is not None
-        cfg = house.config
-        now = engine.ledger.time
-        # Start auctions of unsafe vaults.
-        for account in unsafe:
-            if not keeper.ready(("bark", account), i) or not engine.is_liquidatable(account):
-                continue
-            if engine.ledger.debt_of(account, cfg.debt) == 0:
-                continue
-            gas = self._gas_usd("bark", i)
-            outcome = self.apply(Bark(keeper.spec.id, account))
-            if outcome.accepted:
-                debt_value = outcome.details["debt"] / WAD
-                self._count_liquidation(account, i, debt_value, 0)
-                incentive = outcome.details["incentive"] / WAD
-                keeper.profit += incentive - gas
-                keeper.gas_spent += gas
-                keeper.actions += 1
-        house = engine.auctions
-        assert house is not None
-        for auction in list(house.running):
-            if not keeper.ready(("auction", auction), i):
-                continue
-            if house.clipper is not None:
-                self._clip(keeper, auction, i, now)
-            else:
-                self._flip(keeper, auction, i, now)
-
-    def _clip(self, keeper: Keeper, auction: int, i: int, now: int) -> None:
-        engine = self.engine
-        house = engine.auctions
-        assert house is not None and house.clipper is not None
-        needs_redo, price, lot, tab = house.clipper.status(auction, now)
-        if needs_redo:
-            gas = self._gas_usd("redo", i)
-            outcome = self.apply(Redo(keeper.spec.id, auction))
-            if outcome.accepted:
-                keeper.profit += outcome.details["incentive"] / WAD - gas
-                keeper.gas_spent += gas
-            return
-        # Buy what the tab or the lot allows, if selling it now pays for price and gas.
-        amount = min(lot, tab // price if price else lot)
-        if amount <= 0:
-            return
-        cost = amount * price / RAY / WAD
-        if not keeper.spec.flash_loan and cost > keeper.capital:
-            amount = int(keeper.capital / (price / RAY) * WAD)
-            cost = amount * price / RAY / WAD
-        gas = self._gas_usd("take", i)
-        value = self._sale_value(amount, i) * (1 - float(keeper.spec.margin))
-        if amount <= 0 or value - cost - gas < float(keeper.spec.min_profit):
-            return
-        outcome = self.apply(Take(keeper.spec.id, auction, amount, price))
-        if not outcome.accepted:
-            return
-        if outcome.details.get("settled"):
-            self._auction_settled()
-        bought = outcome.details["bought"]
-        paid = outcome.details["paid"] / WAD
-        proceeds = self._sell(bought, i)
-        keeper.capital += proceeds - paid
-        keeper.profit += proceeds - paid - gas
-        keeper.gas_spent += gas
-        keeper.actions += 1
-
-    def _flip(self, keeper: Keeper, auction: int, i: int, now: int) -> None:
-        engine = self.engine
-        house = engine.auctions
-        assert house is not None and house.flipper is not None
-        bid = house.flipper.bids.get(auction)
-        if bid is None:
-            return
-        if bid.tic != 0 and (bid.tic < now or bid.end < now):
-            self._deal(auction, i)  # finished: anyone may settle it
-            return
-        if bid.tic == 0 and bid.end < now:
-            self.apply(Tick(auction))  # ended without a bid: restart it
-            return
-        if bid.guy == keeper.spec.id:
-            return
-        beg = house.config.beg
-        if keeper.spec.strategy == "lowball":
-            if bid.guy == "cat":  # no bid yet: offer 1 DAI-wei for the lot
-                gas = self._gas_usd("tend", i)
-                if self.apply(Tend(keeper.spec.id, auction, bid.lot, RAY)).accepted:
-                    keeper.gas_spent += gas
-                    keeper.profit -= gas
-            return
-        worth = self._sale_value(bid.lot, i) * (1 - float(keeper.spec.margin))
-        gas = self._gas_usd("tend", i)
-        tab_dai = bid.tab / RAY / WAD
-        old = bid.bid / RAY / WAD
-        if bid.bid < bid.tab:
-            offer = min(tab_dai, worth - gas)
-            if offer <= old * float(beg) and offer < tab_dai:
-                return
-            if not keeper.spec.flash_loan and offer + self._committed(keeper) > keeper.capital:
-                return
-            offer_rad = bid.tab if offer >= tab_dai else int(offer * WAD) * RAY
-            if offer_rad <= bid.bid:
-                return
-            if self.apply(Tend(keeper.spec.id, auction, bid.lot, offer_rad)).accepted:
-                keeper.gas_spent += gas
-                keeper.profit -= gas
-        else:
-            price = self._sale_value(bid.lot, i) / (bid.lot / WAD)
-            if price <= 0:
-                return
-            lot = int(tab_dai / (price * (1 - float(keeper.spec.margin))) * WAD)
-            if lot * float(beg) > bid.lot:
-                return
-            if not keeper.spec.flash_loan and tab_dai + self._committed(keeper) > \
-                    keeper.capital:
-                return
-            if self.apply(Dent(keeper.spec.id, auction, lot, bid.bid)).accepted:
-                keeper.gas_spent += gas
-                keeper.profit -= gas
-
-    def _committed(self, keeper: Keeper) -> float:
-        """DAI a keeper has bid on auctions it currently leads."""
-        house = self.engine.auctions
-        if house is None or house.flipper is None:
-            return 0.0
-        return sum(b.bid / RAY / WAD for b in house.flipper.bids.values()
-                   if b.guy == keeper.spec.id)
-
-    def _deal(self, auction: int, i: int) -> None:
+    def deal(self, auction: int, i: int) -> None:
         """Settle a finished English auction; its winner sells the lot."""
         outcome = self.apply(Deal(auction))
         if not outcome.accepted:
             return
-        self._auction_settled()
+        self.auction_settled()
         winner = next((k for k in self.keepers if k.spec.id == outcome.details["winner"]),
                       None)
-        proceeds = self._sell(outcome.details["lot"], i)
+        proceeds = self.sell(outcome.details["lot"], i)
         if winner is not None:
             paid = outcome.details["bid"] / RAY / WAD
             winner.capital += proceeds - paid
             winner.profit += proceeds - paid
 
-    def _auction_settled(self) -> None:
+    def auction_settled(self) -> None:
         """Count the borrower loss of the auction that has just settled (the last outcome):
         the collateral sold less the debt taken at ``Bark``, at the oracle price now."""
         house = self.engine.auctions
@@ -737,7 +570,7 @@ class CascadeRunner:
         now = self.engine.ledger.time
         for auction, bid in sorted(house.flipper.bids.items()):
             if bid.tic != 0 and (bid.tic < now or bid.end < now):
-                self._deal(auction, i)
+                self.deal(auction, i)
 
     # ------------------------------------------------------------------ metrics
     def in_auctions_uncovered(self) -> float:
@@ -763,10 +596,34 @@ class CascadeRunner:
         realized = engine.bad_debt_value() / PRICE_UNIT
         # Underwater value exactly, by the one rule (margin.underwater_value), for the
         # accounts the screen put below the threshold: an account above it has collateral
-        # beyond its debt and contributes nothing.
+        # beyond its debt and contributes nothing. The risk book's float figures, widened
+        # by their proven error, clear most of them first (collateral surely above debt);
+        # an account an event touched since the scan is read exactly whatever its mirror
+        # says.
         underwater = sum(underwater_value(engine.account_data(a))
-                         for a in self.book.below_accounts())
+                         for a in self._maybe_underwater())
         return float(realized), self.in_auctions_uncovered(), underwater / PRICE_UNIT
+
+    def _maybe_underwater(self) -> list[str]:
+        """Accounts below the threshold at the last scan that may be underwater now."""
+        book = self.book
+        rows = book.below_rows()
+        if not len(rows):
+            return []
+        _, debt = book.sums(rows)
+        raw = book.collateral.subset_sums(rows, book.assets.weights().raw_collateral)
+        b = book.bounds(1.0)
+        eps = 2 * b.eps + 1e-9
+        slack = 4 * (b.abs_coll + b.abs_debt) + 1.0
+        maybe = raw * (1 - eps) - slack < debt * (1 + eps) + slack
+        ids = book.accounts.ids(rows[maybe])
+        if self._touched_since_scan:
+            below = set(book.accounts.ids(rows))
+            ids.extend(a for a in self._touched_since_scan if a in below)
+        return sorted(set(ids))
+
+    def _on_change(self, change: Change) -> None:
+        self._touched_since_scan.update(change.accounts)
 
     def bad_debt(self) -> float:
         """The headline bad debt (USD): realized + in auctions + underwater."""
@@ -834,6 +691,7 @@ class CascadeRunner:
         with self.engine.batch():
             self.setup()
         self.book.incremental_scan()
+        self._touched_since_scan.clear()
         self._record(0, self.engine.ledger.time, self.fixed[self.collateral][0],
                      len(self.book.below_accounts()), 0, 0.0)
 
