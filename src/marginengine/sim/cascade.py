@@ -718,6 +718,7 @@ class CascadeRunner:
         """Set up and record step 0 (the initial state), then every step (``on_step(i)``
         after each, for progress bars)."""
         self.setup()
+        self.capacity = self.book_capacity()
         self.book.incremental_scan()
         self._record(0, self.engine.ledger.time, to_price(self.prices[0]),
                      len(self.book.below_accounts()), 0, 0.0)
@@ -726,6 +727,29 @@ class CascadeRunner:
             if on_step is not None:
                 on_step(i)
         self.engine.close()
+
+    def book_capacity(self) -> dict[str, float]:
+        """The book's capital efficiency right after set-up, USD at the step-0 prices.
+
+        ``borrowing_power``: what the borrowers' collateral lets them borrow in all
+        (collateral after LTV weights, the margin model's initial value, summed);
+        ``borrowed_value``: the debt the protocol accepted; ``borrow_demand``: the debt the
+        book asked for (the synthetic book's total and the explicit accounts' borrows);
+        ``borrow_usage``: accepted over asked (1 when every borrow went through).
+        """
+        power = borrowed = 0
+        for account in self.borrowers:
+            data = self.engine.account_data(account)
+            power += data.initial_value
+            borrowed += data.total_debt
+        demand = float(self.start_debt_value)
+        for extra in self.spec.accounts:
+            for asset, whole in extra.borrow.items():
+                demand += float(whole) * self.engine.prices[asset] / PRICE_UNIT
+        borrowed_usd = borrowed / PRICE_UNIT
+        return {"borrowing_power": power / PRICE_UNIT, "borrowed_value": borrowed_usd,
+                "borrow_demand": demand,
+                "borrow_usage": min(1.0, borrowed_usd / demand) if demand > 0 else 1.0}
 
     def summary(self) -> dict[str, Any]:
         """The run's figures (see docs/simulator.md)."""
@@ -759,6 +783,7 @@ class CascadeRunner:
             "final_price": float(self.prices[-1]),
             "min_venue_price": float(np.min(venue_prices)),
             "setup_rejected": self.rejected_setup,
+            **getattr(self, "capacity", {}),
             "toxic_liquidations": sum(1 for r in self.ltv_log
                                       if r["ltv_after"] > r["ltv_before"]),
             "accounts": len(self.borrowers),
