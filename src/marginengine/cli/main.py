@@ -206,9 +206,11 @@ def replay(log: Path, as_json: bool) -> None:
         click.echo(f"note:       {report.note}", err=True)
 
 
+from marginengine.cli.optimize_cmd import optimize  # noqa: E402
 from marginengine.cli.scan_cmd import scan  # noqa: E402
 
 cli.add_command(scan)
+cli.add_command(optimize)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -78,6 +78,20 @@ class EvaluationCache:
         self._file.write(json.dumps({"key": key, "seed": seed, "index": index,
                                      "row": row}) + "\n")
 
+    def save_all(self) -> None:
+        """Write every row held (for instance those loaded from a previous run's cache) to
+        this cache's own file, which must be new or empty."""
+        if self.path is None:
+            return
+        if self.path.exists() and self.path.stat().st_size > 0:
+            raise CacheError(f"cache: {self.path} is not empty")
+        self._file = self.path.open("w", encoding="utf-8")
+        self._file.write(json.dumps(HEADER) + "\n")
+        for (key, seed, index), row in self.rows.items():
+            self._file.write(json.dumps({"key": key, "seed": seed, "index": index,
+                                         "row": row}) + "\n")
+        self._file.flush()
+
     def flush(self) -> None:
         """Make what was put durable on disk."""
         if self._file is not None:
