@@ -56,7 +56,10 @@ def frame(result: Result, points: Sequence[Evaluation],
     stage, feasibility and tier."""
     import pandas as pd
 
-    tier_of = {r["key"]: r["tier"] for r in recommendations if r.get("key")}
+    tier_of: dict[str, str] = {}
+    for r in recommendations:
+        if r.get("key"):
+            tier_of[r["key"]] = ", ".join(filter(None, [tier_of.get(r["key"]), r["tier"]]))
     on_front = {e.key for e in result.frontier}
     rows = []
     for e in points:

@@ -33,6 +33,7 @@ class Evaluator(Protocol):
     """Rows of runs ``indices`` of each candidate scenario in ``batch``, from ``seed``."""
 
     backend: str
+    model: str
 
     def evaluate(self, batch: Sequence[dict[str, Any]], seed: int,
                  indices: Sequence[int]) -> list[list[dict[str, Any]]]:
@@ -53,6 +54,7 @@ class SimulatorEvaluator:
         if backend not in ("process", "dask"):
             raise ConfigError([f"--backend: must be process or dask (got {backend!r})"])
         self.backend = backend
+        self.model = "simulator"
         self.workers = workers
         self.scheduler = scheduler
         self._pool: ProcessPoolExecutor | None = None
@@ -136,6 +138,7 @@ class ShockEvaluator:
     """
 
     backend = "analytic"
+    model = "shock"
 
     def evaluate(self, batch: Sequence[dict[str, Any]], seed: int,
                  indices: Sequence[int]) -> list[list[dict[str, Any]]]:

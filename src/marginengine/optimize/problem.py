@@ -308,9 +308,11 @@ class Problem:
         """``PATH=VALUE`` for every variable."""
         return [f"{p.path}={text_of(v)}" for p, v in zip(self.params, values, strict=True)]
 
-    def key(self, values: Sequence[Decimal | float | int]) -> str:
-        """The cache key of a candidate: the scenario's digest and every value's text."""
-        text = json.dumps([self.digest(), self.overrides(values)])
+    def key(self, values: Sequence[Decimal | float | int], model: str = "simulator") -> str:
+        """The cache key of a candidate: the model that evaluates it, the scenario's digest
+        and every value's text (the backend is not in it: every backend gives the same
+        rows)."""
+        text = json.dumps([model, self.digest(), self.overrides(values)])
         return hashlib.sha256(text.encode()).hexdigest()[:24]
 
     def candidate(self, values: Sequence[Decimal | float | int]

@@ -141,6 +141,8 @@ class Search:
         self.cached_runs = 0
         self.started = time.perf_counter()
         self._valid: dict[str, tuple[dict[str, Any] | None, str | None]] = {}
+        #: What produces the rows (part of the cache key): the simulator, or a twin.
+        self.model = getattr(evaluator, "model", "simulator")
 
     # ---------------------------------------------------------------- evaluation
     def feasible(self, e: Evaluation, at: str = "value", scale: float = 1.0) -> bool:
@@ -168,7 +170,7 @@ class Search:
         out: list[Evaluation | None] = [None] * len(batch)
         groups: dict[tuple[int, ...], list[tuple[int, dict[str, Any], str]]] = {}
         for j, values in enumerate(batch):
-            key = problem.key(values)
+            key = problem.key(values, self.model)
             if key not in self._valid:
                 self._valid[key] = problem.candidate(values)
             data, reason = self._valid[key]
@@ -336,7 +338,7 @@ class Search:
             mid = tuple(p.value((p.position(a) + p.position(b)) / 2)
                         for p, a, b in zip(problem.params, best.values, other.values,
                                            strict=True))
-            key = problem.key(mid)
+            key = problem.key(mid, self.model)
             if key in (best.key, other.key):
                 done_pairs.add((best.key, other.key))
                 continue

@@ -1,0 +1,89 @@
+"""``marginengine optimize``: outputs, folder rules, resume, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_cli import run
+from tests.optimize.conftest import LTV, SHOCK
+
+ARGS = ["optimize", str(SHOCK), "--param", f"{LTV}=0.70:0.80:0.0025",
+        "--objective", "borrowing_power", "--constraint", "es99_bad_debt<=60000",
+        "--runs", "10", "--budget", "8", "--seed", "4", "--workers", "1", "--quiet"]
+
+
+def test_optimize_when_run_then_outputs_marker_and_resume_from_cache(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    import pandas as pd
+
+    out = tmp_path / "opt"
+    code, _, err = run([*ARGS, "--out", str(out)], capsys)
+    assert code == 0, err
+    names = {p.name for p in out.iterdir()}
+    assert {"frontier.parquet", "evaluations.parquet", "optimize.json", "report.html",
+            "frontier.png", "evaluations.jsonl", ".marginengine-run"} <= names
+    data = json.loads((out / "optimize.json").read_text())
+    assert data["state"] == "complete" and data["algorithm"] == "CMA-ES (optuna)"
+    assert [r["tier"] for r in data["recommendations"]] == ["conservative", "moderate",
+                                                            "aggressive"]
+    aggressive = data["recommendations"][2]
+    assert aggressive["metrics"]["es99_bad_debt"]["value"] <= 60_000
+    # From LTV 0.70 in steps of at most 50 bps, three days apart.
+    steps = aggressive["path"]["steps"]
+    moves = [s["changes"][LTV] for s in steps]
+    assert moves[0][0] == 0.70 and moves[-1][1] == aggressive["values"][LTV]
+    assert all(0 < round((b - a) * 10_000) <= 50 for a, b in moves)
+    assert [s["day"] for s in steps] == [3.0 * i for i in range(len(steps))]
+    html = (out / "report.html").read_text()
+    assert "Recommendations" in html and "data:image/png;base64," in html
+    executed = data["counts"]["runs_executed"]
+    assert executed > 0
+    # Again without --force: refused, nothing touched.
+    code, _, err = run([*ARGS, "--out", str(out)], capsys)
+    assert code == 2 and "pass --force" in err
+    # --resume: every evaluation comes from the cache; the same frontier, bit for bit.
+    before = pd.read_parquet(out / "frontier.parquet")
+    code, _, err = run([*ARGS, "--out", str(out), "--resume"], capsys)
+    assert code == 0, err
+    again = json.loads((out / "optimize.json").read_text())
+    assert again["counts"]["runs_executed"] == 0
+    assert again["counts"]["runs_from_cache"] >= executed
+    assert pd.read_parquet(out / "frontier.parquet").equals(before)
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--param", "protocol.markets.WETH.ltv=0.7"], "--param 'protocol.markets.WETH.ltv=0.7': "
+     "must be PATH=LOW:HIGH or PATH=LOW:HIGH:STEP"),
+    (["--param", "protocol.markets.WETH.nope=0.7:0.8:0.01"], "--param protocol.markets.WETH"
+     ".nope: unknown path: 'nope' is not a field of protocol.markets.WETH"),
+    (["--param", "book.accounts=9:3"], "--param 'book.accounts=9:3': LOW 9 is above HIGH 3"),
+    (["--objective", "sharpe"], "--objective 'sharpe': unknown metric"),
+    (["--constraint", "es99_bad_debt=5"], "--constraint 'es99_bad_debt=5': must be "
+     "METRIC<=VALUE or METRIC>=VALUE"),
+    (["--constraint", "es99_bad_debt<=x"], "--constraint 'es99_bad_debt<=x': 'x' is not a "
+     "number"),
+    (["--budget", "2"], "--budget: must be an integer >= 4 (got 2)"),
+])
+def test_optimize_when_bad_flag_then_one_line_exit_2_nothing_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str):
+    out = tmp_path / "opt"
+    base = ["optimize", str(SHOCK), "--param", f"{LTV}=0.70:0.80:0.0025", "--quiet",
+            "--out", str(out)]
+    code, _, err = run([*base, *extra], capsys)
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert message in err
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_optimize_when_folder_holds_foreign_files_then_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "opt"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+    code, _, err = run([*ARGS, "--out", str(out), "--force"], capsys)
+    assert code == 2 and "is not a marginengine run" in err
+    assert (out / "mine.txt").read_text() == "keep"
