@@ -76,8 +76,8 @@ def frame(result: Result, points: Sequence[Evaluation],
                     "key": e.key})
         rows.append(row)
     columns = [p.path for p in result.problem.params]
-    for m in METRICS:
-        columns += [m, f"{m}_ci_low", f"{m}_ci_high"]
+    for name in METRICS:
+        columns += [name, f"{name}_ci_low", f"{name}_ci_high"]
     columns += ["runs", "stage", "valid", "refused", "feasible", "on_frontier", "tier", "key"]
     return pd.DataFrame(rows, columns=columns)
 

@@ -117,7 +117,7 @@ def parse_constraint(text: str) -> Constraint:
                                          "number") from None
             if not math.isfinite(limit):
                 raise OptimizeInputError(f"--constraint {text!r}: the limit must be finite")
-            return Constraint(found, op, limit)  # type: ignore[arg-type]
+            return Constraint(found, op, limit)
     raise OptimizeInputError(f"--constraint {text!r}: must be METRIC<=VALUE or "
                              "METRIC>=VALUE (e.g. es99_bad_debt<=250000)")
 

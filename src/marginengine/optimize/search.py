@@ -202,13 +202,13 @@ class Search:
                 e.intervals, e.warnings = {}, []
                 out[j] = e
         self.cache.flush()
-        result = []
-        for e in out:
-            assert e is not None
-            if e.key not in self.evals:
-                self.evals[e.key] = e
-                self.order.append(e.key)
-            result.append(e)
+        result: list[Evaluation] = []
+        for item in out:
+            assert item is not None
+            if item.key not in self.evals:
+                self.evals[item.key] = item
+                self.order.append(item.key)
+            result.append(item)
         return result
 
     def _tick(self) -> None:
@@ -252,8 +252,12 @@ class Search:
                       current, tiers, sensitivity, "complete", counts)
 
     def _search(self, budget: int) -> None:
-        import optuna
-        from optuna.distributions import FloatDistribution, IntDistribution
+        try:
+            import optuna
+            from optuna.distributions import FloatDistribution, IntDistribution
+        except ImportError:
+            raise OptimizeInputError("optimize needs the optimize extra: pip install "
+                                     "'marginengine[optimize]'") from None
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)
         s, problem = self.settings, self.problem

@@ -35,7 +35,7 @@ def steward_key(path: str) -> Key | None:
     parts = path.split(".")
     if len(parts) == 4 and parts[0] == "protocol" and parts[1] == "markets" \
             and parts[3] in PARAM_NAMES:
-        return parts[2], parts[3]  # type: ignore[return-value]
+        return parts[2], parts[3]
     return None
 
 
