@@ -269,9 +269,9 @@ class Search:
         goals = problem.objectives
         multi = len(goals) > 1
         if multi:
-            sampler: Any = optuna.samplers.NSGAIISampler(
-                population_size=population, seed=s.seed,
-                constraints_func=lambda t: t.user_attrs["constraints"])
+            # Constraints by constrained domination, set on each trial (set_constraint).
+            sampler: Any = optuna.samplers.NSGAIISampler(population_size=population,
+                                                         seed=s.seed)
             study = optuna.create_study(
                 directions=["maximize" if m.sense == "max" else "minimize" for m in goals],
                 sampler=sampler)
@@ -293,13 +293,14 @@ class Search:
             evals = self.evaluate(batch, s.runs, "search")
             for trial, e in zip(trials, evals, strict=True):
                 if multi:
+                    for k, c in enumerate(problem.constraints):
+                        trial.set_constraint(f"c{k}", c.violation(e.estimates[c.metric.name])
+                                             if e.valid else 1e12)
                     if e.valid:
-                        trial.set_user_attr("constraints", [
-                            c.violation(e.estimates[c.metric.name]) for c in problem.constraints
-                        ] or [0.0])
                         study.tell(trial, [e.estimates[m.name] for m in goals])
                     else:
-                        trial.set_user_attr("constraints", [1e12])
+                        # Refused by the validator: worst on every objective (and on every
+                        # constraint above), so the sampler steers away from it.
                         study.tell(trial, [-1e300 if m.sense == "max" else 1e300
                                            for m in goals])
                 else:
