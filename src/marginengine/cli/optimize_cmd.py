@@ -41,7 +41,8 @@ def _previous_caches(target: Path) -> list[Path]:
               help="Monte Carlo runs per candidate, on the same seeds for every candidate.")
 @click.option("--budget", type=int, default=40, show_default=True,
               help="Candidate evaluations in all.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Master seed.")
+@click.option("--seed", type=int, default=None,
+              help="Master seed of the runs (default: the scenario's seed).")
 @click.option("--backend", type=click.Choice(["process", "dask"]), default="process",
               show_default=True, help="A local process pool or Dask.")
 @click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True,
@@ -62,7 +63,8 @@ def _previous_caches(target: Path) -> list[Path]:
 @click.option("--json", "as_json", is_flag=True, help="Print optimize.json to stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no tables.")
 def optimize(scenario: Path, params: tuple[str, ...], objectives: tuple[str, ...],
-             constraints: tuple[str, ...], runs: int, budget: int, seed: int, backend: str,
+             constraints: tuple[str, ...], runs: int, budget: int, seed: int | None,
+             backend: str,
              workers: int, scheduler: str | None, population: int | None,
              overrides: tuple[str, ...], out_dir: str | None, force: bool, resume: bool,
              as_json: bool, quiet: bool) -> None:
@@ -83,7 +85,8 @@ def optimize(scenario: Path, params: tuple[str, ...], objectives: tuple[str, ...
     from marginengine.report.frontier import recommendation_rows, write_optimize_report
 
     problem = load_problem(scenario, params, objectives, constraints, overrides)
-    settings = Settings(runs=runs, budget=budget, seed=seed, population=population)
+    settings = Settings(runs=runs, budget=budget,
+                        seed=problem.seed if seed is None else seed, population=population)
     settings.check()
     target = target_folder(out_dir, f"{problem.name}-optimize")
     previous = []

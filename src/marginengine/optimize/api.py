@@ -174,15 +174,16 @@ def write_outputs(folder: Path, report: Report) -> list[Path]:
 
 def run(scenario: str | Path | dict[str, Any], params: Sequence[str],
         objectives: Sequence[str] = (), constraints: Sequence[str] = (), *,
-        runs: int = 64, budget: int = 40, seed: int = 0, backend: str = "process",
-        workers: int = 2, scheduler: str | None = None, overrides: Sequence[str] = (),
-        population: int | None = None, reeval_runs: int | None = None,
-        resamples: int = 1_000, cache: EvaluationCache | None = None,
-        evaluator: Evaluator | None = None, progress: ProgressFn | None = None,
-        steward_paths: bool = True) -> Report:
+        runs: int = 64, budget: int = 40, seed: int | None = None,
+        backend: str = "process", workers: int = 2, scheduler: str | None = None,
+        overrides: Sequence[str] = (), population: int | None = None,
+        reeval_runs: int | None = None, resamples: int = 1_000,
+        cache: EvaluationCache | None = None, evaluator: Evaluator | None = None,
+        progress: ProgressFn | None = None, steward_paths: bool = True) -> Report:
     """Run an optimization and derive its recommendations (see :func:`optimize`)."""
     problem = load_problem(scenario, params, objectives, constraints, overrides)
-    settings = Settings(runs=runs, budget=budget, seed=seed, population=population,
+    settings = Settings(runs=runs, budget=budget,
+                        seed=problem.seed if seed is None else seed, population=population,
                         reeval_runs=reeval_runs, resamples=resamples)
     settings.check()
     own = evaluator is None
@@ -212,9 +213,9 @@ def load_problem(scenario: str | Path | dict[str, Any], params: Sequence[str],
 
 def optimize(scenario: str | Path | dict[str, Any], params: Sequence[str],
              objectives: Sequence[str] = (), constraints: Sequence[str] = (), *,
-             runs: int = 64, budget: int = 40, seed: int = 0, backend: str = "process",
-             workers: int = 2, scheduler: str | None = None, overrides: Sequence[str] = (),
-             cache: str | Path | None = None, progress: bool = False,
+             runs: int = 64, budget: int = 40, seed: int | None = None,
+             backend: str = "process", workers: int = 2, scheduler: str | None = None,
+             overrides: Sequence[str] = (), cache: str | Path | None = None, progress: bool = False,
              evaluator: Evaluator | None = None,
              on_progress: Callable[[int, int, Evaluation | None], None] | None = None) -> Any:
     """Search the parameters of a cascade scenario under a risk budget.
@@ -231,7 +232,8 @@ def optimize(scenario: str | Path | dict[str, Any], params: Sequence[str],
     constraints
         ``"METRIC<=VALUE"`` or ``"METRIC>=VALUE"``.
     runs, budget, seed
-        Runs per candidate, candidate evaluations, master seed.
+        Runs per candidate, candidate evaluations, master seed (default: the scenario's
+        ``seed``).
     backend, workers, scheduler
         ``process`` or ``dask``, their workers, a Dask scheduler address.
     overrides

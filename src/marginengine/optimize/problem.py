@@ -274,6 +274,8 @@ class Problem:
         The scenario's name.
     current
         Each variable's value in the scenario as given (``None`` when unset).
+    seed
+        The scenario's ``seed`` (the master seed when none is given).
     """
 
     data: dict[str, Any]
@@ -282,6 +284,7 @@ class Problem:
     constraints: list[Constraint]
     name: str
     current: dict[str, Any]
+    seed: int = 0
 
     @property
     def efficiency(self) -> Metric:
@@ -366,7 +369,7 @@ def build_problem(data: dict[str, Any], params: Sequence[str], objectives: Seque
     if len({g.name for g in goals}) != len(goals):
         raise OptimizeInputError("--objective: a metric is given twice")
     limits = [parse_constraint(c) for c in constraints]
-    problem = Problem(data, parsed, goals, limits, spec.name, current)
+    problem = Problem(data, parsed, goals, limits, spec.name, current, spec.seed)
     for i, p in enumerate(parsed):
         if p.step is not None:
             continue

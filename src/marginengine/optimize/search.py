@@ -359,11 +359,11 @@ class Search:
     def _reevaluate(self, budget: int) -> list[Evaluation]:
         s = self.settings
         near = [e for e in self.evals.values() if e.valid and e.estimates
-                and self.violation(e) <= NEAR_FEASIBLE and e.stage != "current"]
+                and self.violation(e) <= NEAR_FEASIBLE]
         chosen: list[Evaluation] = []
         pool = list(near)
         best = self.best()
-        if best is not None and best.stage != "current":
+        if best is not None:
             chosen.append(best)
             pool = [e for e in pool if e.key != best.key]
         while pool and len(chosen) < budget:
