@@ -45,8 +45,33 @@ def test_subscribe_when_events_applied_then_listener_sees_touched_accounts_and_a
     engine.apply(Borrow("alice", "USDC", 10**12 * USDC))  # refused: not reported
     engine.apply(SetPrice("WETH", 10**11))
     engine.apply(AdvanceTime(60))
-    assert [(c.accounts, c.assets, c.prices) for c in changes] == [
+    assert [(tuple(c.accounts), tuple(c.assets), tuple(c.prices)) for c in changes] == [
         (("alice",), ("WETH",), ()),
         ((), (), ("WETH",)),
         ((), ("DAI", "USDC", "WETH"), ()),
     ]
+    # The change carries the values, not just the names (issue 10, item 7).
+    assert changes[0].accounts["alice"] == engine.ledger.accounts["alice"]
+    assert changes[0].accounts["alice"].lending["WETH"].scaled_supply == ETH  # index 1
+    assert changes[1].prices == {"WETH": 10**11}
+    assert changes[2].assets["USDC"].borrow_index == engine.ledger.reserves["USDC"].borrow_index
+
+
+def test_subscribe_when_listener_raises_then_event_stands_and_error_reported():
+    from marginengine.engine import Deposit
+
+    engine = funded_engine()
+    seen = []
+
+    def broken(change):
+        raise RuntimeError("mirror is down")
+
+    engine.subscribe(broken)
+    engine.subscribe(seen.append)
+    outcome = engine.apply(Deposit("alice", "WETH", ETH))
+    assert outcome.accepted
+    assert engine.ledger.supply_of("alice", "WETH") == ETH
+    assert len(seen) == 1  # the later listener still ran
+    assert len(engine.listener_errors) == 1
+    assert "mirror is down" in engine.listener_errors[0]
+    assert f"event {outcome.seq}" in engine.listener_errors[0]

@@ -52,11 +52,13 @@ def test_scan_when_weth_falls_10_percent_then_alice_and_carol_liquidatable():
     book.full_scan()
     engine.apply(SetPrice("WETH", 1_800 * USD))
     # alice 18,000 x 82.5% / 15,000 = 0.99; carol 9,000 x 82.5% / 8,000 = 0.928125;
-    # bob (1,800 x 82.5% + 2,000 x 80%) / 3,000 = 1.028333 (exact: avg LT floored to 8118 bps)
+    # bob (1,800 x 82.5% + 2,000 x 80%) / 3,000 = 1.028333 (exact: see below)
     assert health_of(book, "alice") == pytest.approx(0.99, rel=1e-12)
     assert health_of(book, "carol") == pytest.approx(0.928125, rel=1e-12)
     assert health_of(book, "bob") == pytest.approx(3_085 / 3_000, rel=1e-12)
-    assert engine.account_data("bob").health_factor == 1_028_280_000_000_000_000
+    # Aave v3.5+ (aave-v3): wadDiv(sum C_i x LT_i, debt) / 1e4 = 3,085 / 3,000 =
+    # 1.028333...; v3.3's percentMul(collateral, avgLT) truncated avgLT to 8,118 bps: 1.02828.
+    assert engine.account_data("bob").health_factor == 1_028_333_333_333_333_333
     result = book.incremental_scan()
     assert result.mode == "incremental"
     assert result.screened == 3  # the WETH holders, not the lender

@@ -172,6 +172,8 @@ def health(snapshot: Path, as_json: bool) -> None:
     from marginengine.engine.snapshot import load_snapshot
 
     engine = load_snapshot(snapshot)
+    for warning in engine.config.truncations():
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         rows: list[dict[str, Any]] = [
             {k: v for k, v in health_row(engine, a).items() if not k.endswith("_display")}
@@ -185,25 +187,32 @@ def health(snapshot: Path, as_json: bool) -> None:
 @cli.command()
 @click.argument("log", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True,
-              help="Print {state_hash, events, truncated, note} as JSON.")
+              help="Print {events, state_hash, truncated, note, format_version} as JSON.")
 def replay(log: Path, as_json: bool) -> None:
-    """Rebuild the state from the event LOG and print its state hash and event count.
+    """Rebuild the state from the event LOG, verifying it; print its state hash and event count.
 
-    A log whose last write was cut off replays up to the last whole event and says so.
+    A log whose writer stopped without closing it (a torn tail) replays every acknowledged
+    event, exit 0, and says so ("truncated"). Damage anywhere else (an edited, missing or
+    unreadable event, a lost -wal file, a missing meta) is one line naming the first bad
+    event, exit 2. The log is read only; nothing is written beside it.
     """
     from marginengine.engine import Engine
 
     _, report = Engine.replay(log)
     if as_json:
         click.echo(json.dumps({
-            "state_hash": report.state_hash, "events": report.events,
+            "events": report.events, "state_hash": report.state_hash,
             "truncated": report.truncated, "note": report.note,
+            "format_version": report.format_version,
         }))
         return
     click.echo(f"state hash: {report.state_hash}")
     click.echo(f"events:     {report.events}")
+    if report.format_version == "1":
+        click.echo("format:     1 (records not chained, no acknowledged count: a lost tail "
+                   "cannot be detected)")
     if report.truncated:
-        click.echo(f"note:       {report.note}", err=True)
+        click.echo(f"truncated:  {report.note}")
 
 
 from marginengine.cli.optimize_cmd import optimize  # noqa: E402

@@ -318,21 +318,11 @@ def entry_price(engine: Engine, account_id: str, market: str) -> int:
 
 
 def liquidation_price(engine: Engine, account_id: str, market: str) -> int | None:
-    """The mark price of ``market`` at which the bucket would reach maintenance, everything
-    else held at current prices (Binance's closed form; ``None``: never)."""
-    from marginengine.fixedpoint import PRICE_UNIT
-    from marginengine.liquidation.perp_prices import liquidation_price_cross
+    """The mark price of ``market`` at which the bucket would reach maintenance (see
+    :func:`marginengine.liquidation.perp_liquidation.bucket_liquidation_price`)."""
+    from marginengine.liquidation.perp_liquidation import bucket_liquidation_price
 
-    risk = engine.bucket(account_id)
-    state = risk.margin(MarginKind.MAINTENANCE)
-    position = next(p for p in risk.positions if p.market == market)
     perp = engine.config.perps[market]
-    unit = risk.quote_unit
-    pos = engine.ledger.accounts[account_id].perps[market]
-    entry = abs(pos.cost) * perp.base_unit * PRICE_UNIT // (abs(position.size) * unit)
-    value_quote = state.value * unit // risk.quote_price
-    requirement_quote = -(-state.requirement * unit // risk.quote_price)
-    return liquidation_price_cross(
-        position.size, entry, value_quote - position.unrealized,
-        requirement_quote - position.maintenance, engine.perp_model.schedules[market],
-        perp.base_unit, unit)
+    cost = engine.ledger.accounts[account_id].perps[market].cost
+    return bucket_liquidation_price(engine.bucket(account_id), market, cost, perp.base_unit,
+                                    engine.perp_model.schedules[market])

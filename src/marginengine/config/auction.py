@@ -12,14 +12,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from marginengine.config.models import _Strict
+from marginengine.config.base import StrictModel
 
 Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 
 
-class AuctionConfig(_Strict):
+class AuctionConfig(StrictModel):
     """Auction parameters; defaults are ETH-A's under Liquidations 2.0 after the September
     2021 changes (buf 1.20, tail 140 min, cusp 0.40, chip 0.1%, tip 300 DAI, stairstep 90 s
     x 0.99, chop 13%, hole 40M, Hole 100M, dust 15,000) and, for ``flip``, the ETH Flipper's

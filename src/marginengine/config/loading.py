@@ -93,6 +93,12 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> list[str]
             value = err.get("input")
             if isinstance(value, str | int | float | bool) and err["type"] != "value_error":
                 msg = f"{msg} (got {value!r})"
+        head = msg.split(" ", 1)[0]
+        if not loc and head.endswith(":") and "." in head:
+            head = head[:-1]
+            # A protocol-wide check that names its own field: report it at that field.
+            problems.append(f"{head}: {msg[len(head):].lstrip(': ')}")
+            continue
         problems.append(f"{path}: {msg}")
     return problems
 

@@ -10,17 +10,29 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from marginengine.fixedpoint import PRICE_UNIT, parse_units
+from marginengine.config.auction import AuctionConfig
+from marginengine.config.base import SYMBOL_PATTERN, StrictModel
+from marginengine.config.families import LendingRules, lending_rules
+from marginengine.config.perp import PerpMarketConfig, perp_symbol_problem
+from marginengine.fixedpoint import BPS, PRICE_UNIT, parse_units
 
-PresetName = Literal["aave-v3", "compound-v3"]
-PRESET_NAMES: tuple[str, ...] = ("aave-v3", "compound-v3")
+PresetName = Literal["aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7", "compound-v3"]
+PRESET_NAMES: tuple[str, ...] = ("aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7",
+                                 "compound-v3")
 
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 
-SYMBOL_PATTERN = r"^[A-Za-z][A-Za-z0-9._-]{0,15}$"  # use with re.fullmatch ($ allows "\n")
+def _truncated_bps(value: Decimal) -> int:
+    """A fraction in whole basis points, truncated toward zero (Comet's ``descale``)."""
+    return int(value * BPS)
+
+
+#: Comet's FACTOR_SCALE: factors are configured with 18 decimals (CometConfiguration.sol).
+COMET_FACTOR_DECIMALS = 18
+COMET_FACTORS: tuple[str, ...] = ("ltv", "liquidation_threshold", "liquidation_factor")
 #: Highest yearly borrow rate of an interest model (a fraction: 10 is 1,000%).
 MAX_BORROW_RATE = Decimal(10)
 
@@ -36,30 +48,7 @@ def _bps(value: Decimal, field: str) -> int:
     return int(scaled)
 
 
-def _admits_bool(annotation: object) -> bool:
-    """Whether a field's type takes ``true``/``false`` (``bool``, ``Any`` or a union with
-    either); pydantic would otherwise read ``true`` as 1 in an int or number field."""
-    import typing
-
-    if annotation is bool or annotation is typing.Any:
-        return True
-    return any(_admits_bool(arg) for arg in typing.get_args(annotation))
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_for_numbers(cls, value: object, info: ValidationInfo) -> object:
-        if isinstance(value, bool) and info.field_name is not None:
-            field = cls.model_fields[info.field_name]
-            if not _admits_bool(field.annotation):
-                raise ValueError(f"must not be true or false (got {str(value).lower()})")
-        return value
-
-
-class InterestRateModel(_Strict):
+class InterestRateModel(StrictModel):
     """Kinked (two-slope) borrow-rate model, yearly rates as fractions.
 
     Below ``optimal_utilization`` the borrow rate rises linearly from ``base`` to
@@ -86,7 +75,7 @@ class InterestRateModel(_Strict):
         return self
 
 
-class MarketConfig(_Strict):
+class MarketConfig(StrictModel):
     """Lending parameters of one asset.
 
     For ``compound-v3``, ``ltv`` is the borrow collateral factor, ``liquidation_threshold``
@@ -131,13 +120,9 @@ class MarketConfig(_Strict):
 
     @model_validator(mode="after")
     def _whole_basis_points(self) -> MarketConfig:
-        for name in (
-            "ltv",
-            "liquidation_threshold",
-            "liquidation_bonus",
-            "liquidation_protocol_fee",
-            "reserve_factor",
-        ):
+        # ltv and liquidation_threshold are checked by the protocol, per family: Aave
+        # stores whole basis points, Comet truncates any factor to 4 decimals.
+        for name in ("liquidation_bonus", "liquidation_protocol_fee", "reserve_factor"):
             _bps(getattr(self, name), name)
         if self.collateral and self.liquidation_threshold == 0:
             raise ValueError(
@@ -153,13 +138,18 @@ class MarketConfig(_Strict):
 
     @property
     def ltv_bps(self) -> int:
-        """Loan-to-value (borrow collateral factor) in basis points; 0 if not collateral."""
-        return _bps(self.ltv, "ltv") if self.collateral else 0
+        """Loan-to-value (borrow collateral factor) in basis points; 0 if not collateral.
+
+        Truncated to whole basis points: exact for Aave (its configuration refuses anything
+        finer), Comet's ``descale`` for Compound III (see :meth:`ProtocolConfig.truncations`).
+        """
+        return _truncated_bps(self.ltv) if self.collateral else 0
 
     @property
     def liquidation_threshold_bps(self) -> int:
-        """Liquidation threshold in basis points; 0 if not collateral."""
-        return _bps(self.liquidation_threshold, "liquidation_threshold") if self.collateral else 0
+        """Liquidation threshold in basis points; 0 if not collateral (truncated as
+        :attr:`ltv_bps`)."""
+        return _truncated_bps(self.liquidation_threshold) if self.collateral else 0
 
     @property
     def liquidation_bonus_bps(self) -> int:
@@ -177,6 +167,12 @@ class MarketConfig(_Strict):
         return _bps(self.reserve_factor, "reserve_factor")
 
     @property
+    def liquidation_factor_bps(self) -> int:
+        """Comet's liquidation factor in basis points (4 decimals, truncated as Comet's
+        ``descale`` does; see :meth:`ProtocolConfig.truncations`)."""
+        return int(self.liquidation_factor * BPS)
+
+    @property
     def supply_cap_units(self) -> int:
         """Supply cap in smallest units; 0 means no cap."""
         return parse_units(self.supply_cap, self.decimals)
@@ -187,7 +183,7 @@ class MarketConfig(_Strict):
         return parse_units(self.borrow_cap, self.decimals)
 
 
-class AaveRules(_Strict):
+class AaveRules(StrictModel):
     """Protocol-wide liquidation constants of Aave v3.3 (``LiquidationLogic``)."""
 
     close_factor: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)] = Decimal("0.5")
@@ -196,6 +192,10 @@ class AaveRules(_Strict):
     )
     min_base_max_close_factor_threshold: NonNegative = Decimal(2000)
     min_leftover_base: NonNegative = Decimal(1000)
+    #: Aave's PriceOracleSentinel on an L2 (``None``: no sentinel, as on Ethereum): for
+    #: this many seconds after the sequencer comes back up, and while it is down, borrows
+    #: are refused and liquidations allowed only below HF 0.95 (v3.3 and v3.5 only).
+    sentinel_grace_period: Annotated[int, Field(ge=0)] | None = None
 
     @property
     def close_factor_bps(self) -> int:
@@ -218,7 +218,7 @@ class AaveRules(_Strict):
         return int(self.min_leftover_base * PRICE_UNIT)
 
 
-class CompoundRules(_Strict):
+class CompoundRules(StrictModel):
     """Comet-wide parameters of Compound III."""
 
     base_asset: str
@@ -226,11 +226,24 @@ class CompoundRules(_Strict):
     target_reserves: NonNegative = Decimal(0)
     base_borrow_min: NonNegative = Decimal(0)
 
+    @property
+    def store_front_price_factor_bps(self) -> int:
+        """The store-front price factor in basis points (truncated, as the asset factors)."""
+        return int(self.store_front_price_factor * BPS)
+
+    def target_reserves_units(self, decimals: int) -> int:
+        """``targetReserves`` in base smallest units (whole units, truncated)."""
+        return int(self.target_reserves * 10**decimals)
+
+    def base_borrow_min_units(self, decimals: int) -> int:
+        """``baseBorrowMin`` in base smallest units (whole units, truncated)."""
+        return int(self.base_borrow_min * 10**decimals)
+
 
 Seconds = Annotated[int, Field(gt=0)]
 
 
-class StablePriceConfig(_Strict):
+class StablePriceConfig(StrictModel):
     """The delay-limited stable price initial margin uses (Mango v4's model).
 
     When enabled, collateral counts at ``min(oracle, stable)`` and debt at
@@ -261,7 +274,7 @@ class StablePriceConfig(_Strict):
         return self
 
 
-class BreakerConfig(_Strict):
+class BreakerConfig(StrictModel):
     """Per-market circuit breakers: thresholds as fractions, times in seconds."""
 
     enabled: bool = False
@@ -283,7 +296,7 @@ class BreakerConfig(_Strict):
         return self
 
 
-class OracleConfig(_Strict):
+class OracleConfig(StrictModel):
     """How the engine trusts prices: staleness, stable price, circuit breakers."""
 
     max_age: Annotated[int, Field(ge=0)] = 0
@@ -291,11 +304,7 @@ class OracleConfig(_Strict):
     breaker: BreakerConfig = BreakerConfig()
 
 
-from marginengine.config.auction import AuctionConfig  # noqa: E402
-from marginengine.config.perp import PerpMarketConfig, perp_symbol_problem  # noqa: E402
-
-
-class ProtocolConfig(_Strict):
+class ProtocolConfig(StrictModel):
     """A protocol: its rule family (preset), its markets and the family's constants.
 
     ``oracle.max_age`` (seconds, 0 = never) refuses borrows, withdrawals and liquidations
@@ -328,7 +337,14 @@ class ProtocolConfig(_Strict):
 
     @model_validator(mode="after")
     def _family_rules(self) -> ProtocolConfig:
-        if self.preset == "compound-v3":
+        self._check_factor_precision()
+        self._check_representable()
+        if self.aave.sentinel_grace_period is not None and not self.rules.sentinel:
+            raise ValueError(
+                f"aave.sentinel_grace_period: {self.preset} has no PriceOracleSentinel "
+                "(Aave v3.7 removed it, docs/3.7/sentinel-removal.md; use aave-v3.3 or "
+                "aave-v3.5)")
+        if self.rules.per_asset_factors:
             if self.compound is None:
                 raise ValueError("compound-v3 needs a [compound] table with base_asset")
             base = self.compound.base_asset
@@ -360,12 +376,105 @@ class ProtocolConfig(_Strict):
                 raise ValueError(problem)
             if perp.quote not in self.markets:
                 raise ValueError(f"perps.{symbol}.quote {perp.quote!r} is not one of the markets")
+            first = next(iter(self.perps.values())).quote
+            if perp.quote != first:
+                # One cross-margin bucket holds one perp balance, in one quote asset.
+                raise ValueError(f"perps.{symbol}.quote {perp.quote!r}: every perp market "
+                                 f"must settle in the same quote asset ({first!r})")
             try:
                 perp.step_units  # noqa: B018 - validates step_size against base_decimals
                 perp.check_quote_amounts(self.markets[perp.quote].unit)
             except ValueError as exc:
                 raise ValueError(f"perps.{symbol}.{exc}") from None
         return self
+
+    def _check_factor_precision(self) -> None:
+        per_asset = self.rules.per_asset_factors
+        for symbol, m in self.markets.items():
+            if not per_asset:
+                for name in ("ltv", "liquidation_threshold"):
+                    value = getattr(m, name)
+                    if _truncated_bps(value) != value * BPS:
+                        raise ValueError(f"markets.{symbol}.{name}: must be a whole number of "
+                                         f"basis points (0.0001), got {value}")
+                continue
+            for name in COMET_FACTORS:
+                value = getattr(m, name)
+                scaled = value * 10**COMET_FACTOR_DECIMALS
+                if scaled != scaled.to_integral_value():
+                    raise ValueError(
+                        f"markets.{symbol}.{name}: {value} has more than 18 decimals: Comet "
+                        "configures factors at FACTOR_SCALE = 1e18")
+            if m.collateral and m.ltv_bps >= m.liquidation_threshold_bps:
+                raise ValueError(
+                    f"markets.{symbol}.ltv: stored with 4 decimals it is {m.ltv_bps / 10_000}, "
+                    f"not below liquidation_threshold {m.liquidation_threshold_bps / 10_000} "
+                    "(Comet's BorrowCFTooLarge)")
+        compound = self.compound
+        if per_asset and compound is not None:
+            for symbol, m in self.markets.items():
+                if not m.collateral or symbol == compound.base_asset:
+                    continue
+                discount = (compound.store_front_price_factor_bps
+                            * (BPS - m.liquidation_factor_bps) // BPS)
+                if discount >= BPS:
+                    raise ValueError(
+                        f"markets.{symbol}.liquidation_factor: with "
+                        f"compound.store_front_price_factor {compound.store_front_price_factor} "
+                        f"and liquidation_factor {m.liquidation_factor} the store-front "
+                        "discount is 100%: seized collateral would be given away (Comet's "
+                        "quoteCollateral divides by a zero price)")
+
+    def _check_representable(self) -> None:
+        """Refuse amounts and fractions finer than the integer they become (the rules read
+        them as ``int(x * unit)``, which would truncate silently)."""
+        checks: list[tuple[str, Decimal, int]] = []
+        compound = self.compound
+        if compound is not None and compound.base_asset in self.markets:
+            decimals = self.markets[compound.base_asset].decimals
+            checks += [("compound.target_reserves", compound.target_reserves, decimals),
+                       ("compound.base_borrow_min", compound.base_borrow_min, decimals)]
+        for symbol, m in self.markets.items():
+            for name in ("base", "slope1", "slope2", "optimal_utilization"):
+                checks.append((f"markets.{symbol}.interest_rate.{name}",
+                               getattr(m.interest_rate, name), 27))  # ray
+        if self.auction is not None:
+            for name in ("chop", "dust", "Hole", "hole", "chip", "tip", "beg"):
+                checks.append((f"auction.{name}", getattr(self.auction, name), 18))  # wad
+            for name in ("buf", "cusp", "cut"):
+                checks.append((f"auction.{name}", getattr(self.auction, name), 27))  # ray
+        for field, value, decimals in checks:
+            scaled = value * 10**decimals
+            if scaled != scaled.to_integral_value():
+                raise ValueError(f"{field}: {value} has more than {decimals} decimals and "
+                                 "cannot be held exactly")
+
+    def truncations(self) -> list[str]:
+        """Warnings for every factor stored with less precision than configured (Comet
+        keeps 4 decimals of each asset factor, truncated: ``descale = FACTOR_SCALE / 1e4``
+        in ``CometConfiguration``/``Comet.getPackedAssetInternal``)."""
+        if not self.rules.per_asset_factors:
+            return []
+        out = []
+        for symbol, m in sorted(self.markets.items()):
+            for name in COMET_FACTORS:
+                value = getattr(m, name)
+                stored = Decimal(_truncated_bps(value)) / BPS
+                if stored != value:
+                    out.append(f"markets.{symbol}.{name}: {value} is stored as {stored} "
+                               "(Comet keeps 4 decimals, truncated)")
+        return out
+
+    @property
+    def rules(self) -> LendingRules:
+        """The preset resolved into explicit rules (see :mod:`marginengine.config.families`)."""
+        return lending_rules(self.preset, self.auction is not None)
+
+    @property
+    def perp_quote_asset(self) -> str | None:
+        """The lending market every perp settles in (``None`` without perp markets)."""
+        quotes = sorted({p.quote for p in self.perps.values()})
+        return quotes[0] if quotes else None
 
     def priced(self, symbol: str) -> bool:
         """Whether ``symbol`` has an oracle price: a lending market or a perp index."""

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from marginengine.config.models import SYMBOL_PATTERN, _Strict
+from marginengine.config.base import SYMBOL_PATTERN, StrictModel
 
 PPM = 1_000_000
 PERP_PRESET_NAMES: tuple[str, ...] = ("dydx-v4", "hyperliquid")
@@ -39,7 +39,7 @@ def whole_units(value: Decimal, unit: int, field: str, what: str = "") -> int:
     return int(scaled)
 
 
-class TierConfig(_Strict):
+class TierConfig(StrictModel):
     """One margin bracket: from ``notional_floor`` (whole quote tokens) upwards."""
 
     notional_floor: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(0)
@@ -55,7 +55,7 @@ class TierConfig(_Strict):
         return self
 
 
-class FundingConfig(_Strict):
+class FundingConfig(StrictModel):
     """Funding: a premium of mark over index plus an interest component, per protocol.
 
     ``formula`` picks the protocol's computation (:mod:`marginengine.margin.funding`):
@@ -131,7 +131,7 @@ class FundingConfig(_Strict):
         return Decimal("0.04") if self.cap is None else self.cap
 
 
-class OiScalingConfig(_Strict):
+class OiScalingConfig(StrictModel):
     """dYdX v4's open-interest IMF scaling: from ``lower_cap`` to ``upper_cap`` (whole
     quote tokens of open interest) the IMF rises linearly to 100%."""
 
@@ -146,7 +146,7 @@ class OiScalingConfig(_Strict):
         return self
 
 
-class PerpMarketConfig(_Strict):
+class PerpMarketConfig(StrictModel):
     """One perpetual market.
 
     ``index`` names the oracle price the market follows (a ``SetPrice`` of the perp's own

@@ -92,17 +92,16 @@ _COMPOUND_MARKETS: dict[str, dict[str, Any]] = {
     },
 }
 
+_AAVE_CONSTANTS: dict[str, Any] = {
+    "close_factor": "0.5",
+    "close_factor_hf_threshold": "0.95",
+    "min_base_max_close_factor_threshold": "2000",
+    "min_leftover_base": "1000",
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
-    "aave-v3": {
-        "preset": "aave-v3",
-        "markets": _AAVE_MARKETS,
-        "aave": {
-            "close_factor": "0.5",
-            "close_factor_hf_threshold": "0.95",
-            "min_base_max_close_factor_threshold": "2000",
-            "min_leftover_base": "1000",
-        },
-    },
+    **{name: {"preset": name, "markets": _AAVE_MARKETS, "aave": _AAVE_CONSTANTS}
+       for name in ("aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7")},
     "compound-v3": {
         "preset": "compound-v3",
         "markets": _COMPOUND_MARKETS,

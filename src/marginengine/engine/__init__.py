@@ -1,5 +1,6 @@
 """The engine: applies events under the preset's rules and logs every outcome."""
 
+from marginengine.engine.context import HandlerContext
 from marginengine.engine.engine import (
     Change,
     Engine,
@@ -9,7 +10,6 @@ from marginengine.engine.engine import (
     fmt_health,
     fmt_usd,
 )
-from marginengine.engine.eventlog import EventLog, LogReader
 from marginengine.engine.events import (
     EVENT_TYPES,
     Absorb,
@@ -28,7 +28,9 @@ from marginengine.engine.events import (
     Outcome,
     Redo,
     Repay,
+    SetConditions,
     SetPrice,
+    SetSequencer,
     Take,
     Tend,
     Tick,
@@ -53,18 +55,19 @@ __all__ = [
     "DepositQuote",
     "Engine",
     "Event",
-    "EventLog",
     "FundInsurance",
+    "HandlerContext",
     "Liquidate",
     "LiquidatePerp",
     "LiquidationQuote",
-    "LogReader",
     "Outcome",
     "Redo",
     "Rejected",
     "Repay",
     "ReplayReport",
+    "SetConditions",
     "SetPrice",
+    "SetSequencer",
     "Take",
     "Tend",
     "Tick",

@@ -1,24 +1,23 @@
-"""The refusal every handler raises, and the display helpers of reasons."""
+"""The refusal every handler raises, and the display helpers of messages."""
 
 from __future__ import annotations
 
-from marginengine.fixedpoint import WAD, format_units
-from marginengine.margin import NO_DEBT_HEALTH
+from marginengine.decisions import Refusal
+from marginengine.margin.validation import fmt_health, fmt_usd
 
 
 class Rejected(Exception):
-    """Raised inside a handler to refuse the event; the engine logs the reason."""
+    """Raised inside a handler (through :meth:`HandlerContext.refuse`) to refuse the event;
+    the engine rolls the transaction back and logs the typed refusal."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+    @property
+    def reason(self) -> str:
+        """The refusal's message."""
+        return self.refusal.message
 
 
-def fmt_usd(value_base: int) -> str:
-    """Base-currency units as ``12,345.67 USD`` (display only)."""
-    return f"{format_units(value_base, 8, 2)} USD"
-
-
-def fmt_health(health: int) -> str:
-    """A wad health factor as ``0.93`` (``inf`` without debt)."""
-    return "inf" if health == NO_DEBT_HEALTH else f"{health / WAD:.4f}".rstrip("0").rstrip(".")
+__all__ = ["Rejected", "fmt_health", "fmt_usd"]

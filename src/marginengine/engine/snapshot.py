@@ -35,7 +35,7 @@ from pydantic import Field
 
 from marginengine.config import protocol_from_dict, read_toml, validate_model
 from marginengine.config.amounts import HumanNumber, parse_asset_amounts, parse_positive
-from marginengine.config.models import _Strict
+from marginengine.config.base import StrictModel
 from marginengine.engine.engine import Engine
 from marginengine.engine.events import SetPrice
 from marginengine.errors import ConfigError
@@ -43,14 +43,14 @@ from marginengine.fixedpoint import PRICE_DECIMALS, parse_units
 from marginengine.ledger import check_account_id
 
 
-class SnapshotPosition(_Strict):
+class SnapshotPosition(StrictModel):
     """A perp position: ``size`` whole base tokens (negative: short) opened at ``entry``."""
 
     size: HumanNumber
     entry: HumanNumber
 
 
-class SnapshotAccount(_Strict):
+class SnapshotAccount(StrictModel):
     """One account's balances in whole tokens, its perp quote balance and positions."""
 
     id: str
@@ -60,7 +60,7 @@ class SnapshotAccount(_Strict):
     positions: dict[str, SnapshotPosition] = Field(default_factory=dict)
 
 
-class SnapshotFile(_Strict):
+class SnapshotFile(StrictModel):
     """The snapshot file's shape (see the module docstring)."""
 
     protocol: dict[str, Any] = Field(default_factory=lambda: {"preset": "aave-v3"})

@@ -1,7 +1,8 @@
 """Exact state: accounts, positions, per-asset reserves, interest indices."""
 
+from marginengine.config.families import Compounding
 from marginengine.ledger.account import Account, LendingPosition, check_account_id
-from marginengine.ledger.interest import SECONDS_PER_YEAR, Compounding
+from marginengine.ledger.interest import SECONDS_PER_YEAR
 from marginengine.ledger.ledger import Ledger, LedgerError
 from marginengine.ledger.reserve import ReserveState
 

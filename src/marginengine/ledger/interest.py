@@ -8,23 +8,11 @@ simple interest per accrual, or exact per-second compounding with :func:`rpow`.
 
 from __future__ import annotations
 
-from enum import Enum
-
 from marginengine.config import InterestRateModel
+from marginengine.config.families import Compounding
 from marginengine.fixedpoint import BPS, RAY, Rounding, bps_mul, ray_div, ray_mul, rpow
 
 SECONDS_PER_YEAR = 365 * 24 * 3600
-
-
-class Compounding(Enum):
-    """How the borrow index grows over one accrual period."""
-
-    #: Aave's ``calculateCompoundedInterest``: 1 + rt + (rt)^2/2 + (rt)^3/6, per second.
-    TAYLOR3 = "taylor3"
-    #: Compound III: simple interest over the period (compounding only across accruals).
-    LINEAR = "linear"
-    #: Exact per-second compounding: ``rpow(1 + r/Y, t)``.
-    EXACT = "exact"
 
 
 def _ray_fraction(value: object) -> int:

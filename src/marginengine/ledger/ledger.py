@@ -19,7 +19,6 @@ from marginengine.errors import InvariantViolation
 from marginengine.fixedpoint import RAY, Rounding, bps_mul, div, ray_mul
 from marginengine.ledger.account import Account
 from marginengine.ledger.interest import (
-    Compounding,
     compounded_interest,
     grow_index,
     linear_interest,
@@ -57,10 +56,9 @@ class Ledger:
         self.clearing = PerpClearing(
             markets={m: PerpMarketState(m) for m in config.perps})
         # Aave mints the reserve factor to its treasury; Comet keeps it in reserves.
-        self.treasury_takes_reserve_factor = config.preset == "aave-v3"
-        self.compounding = (
-            Compounding.TAYLOR3 if config.preset == "aave-v3" else Compounding.LINEAR
-        )
+        rules = config.rules
+        self.treasury_takes_reserve_factor = rules.treasury_takes_reserve_factor
+        self.compounding = rules.compounding
         self._saved_accounts: dict[str, Account | None] | None = None
         self._saved_reserves: dict[str, ReserveState] = {}
         self._saved_clearing: PerpClearing | None = None

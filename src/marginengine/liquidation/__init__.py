@@ -2,28 +2,48 @@
 
 from marginengine.liquidation.absorb import (
     AbsorbPlan,
+    absorb_collateral,
     base_for_collateral,
     plan_absorb,
     quote_collateral,
     store_front_price,
 )
+from marginengine.liquidation.auction_house import AuctionHouse, AuctionOutcome, AuctionRecord
+from marginengine.liquidation.backstop import Socialization, insurance_cover, socialize_loss
 from marginengine.liquidation.base import LiquidationRefused
 from marginengine.liquidation.close_factor import (
     CloseFactorInputs,
     CloseFactorPlan,
+    close_factor_inputs,
     max_liquidatable_debt,
     plan_liquidation,
+)
+from marginengine.liquidation.perp_liquidation import (
+    PerpLiquidationPlan,
+    bucket_liquidation_price,
+    plan_perp_liquidation,
 )
 
 __all__ = [
     "AbsorbPlan",
+    "AuctionHouse",
+    "AuctionOutcome",
+    "AuctionRecord",
     "CloseFactorInputs",
     "CloseFactorPlan",
     "LiquidationRefused",
+    "PerpLiquidationPlan",
+    "Socialization",
+    "absorb_collateral",
     "base_for_collateral",
+    "bucket_liquidation_price",
+    "close_factor_inputs",
+    "insurance_cover",
     "max_liquidatable_debt",
     "plan_absorb",
     "plan_liquidation",
+    "plan_perp_liquidation",
     "quote_collateral",
+    "socialize_loss",
     "store_front_price",
 ]

@@ -8,9 +8,12 @@ collateral for the base asset at the store-front discount, while reserves are be
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from marginengine.config import ProtocolConfig
 from marginengine.fixedpoint import BPS, Rounding, bps_mul, div
+from marginengine.ledger import Ledger
 
 
 @dataclass(frozen=True)
@@ -114,3 +117,20 @@ def base_for_collateral(
                                          store_front_price_factor_bps)
     return div(collateral_amount * discounted_price * base_unit, base_price * asset_unit,
                Rounding.DOWN)
+
+
+def absorb_collateral(config: ProtocolConfig, ledger: Ledger, prices: Mapping[str, int],
+                      account_id: str) -> list[tuple[str, int, int, int, int]]:
+    """The collateral ``absorb`` seizes from an account, as :func:`plan_absorb` takes it:
+    ``(asset, amount, price, unit, liquidation_factor_bps)`` for every asset but the base
+    that the account supplies, sorted by symbol."""
+    base = config.base_asset
+    account = ledger.accounts.get(account_id)
+    out = []
+    for asset in sorted(account.lending if account else ()):
+        amount = ledger.supply_of(account_id, asset)
+        if asset != base and amount:
+            market = config.markets[asset]
+            out.append((asset, amount, prices[asset], market.unit,
+                        market.liquidation_factor_bps))
+    return out

@@ -14,10 +14,14 @@ plus a bonus; the protocol keeps a fee out of the bonus. The rules, as in Aave v
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from marginengine.config import AaveRules
+from marginengine.config import AaveRules, ProtocolConfig
+from marginengine.config.families import ROUNDING_V3_3, LiquidationRounding
+from marginengine.decisions import Code
 from marginengine.fixedpoint import BPS, WAD, Rounding, bps_div, bps_mul, div
+from marginengine.ledger import Ledger
 from marginengine.liquidation.base import LiquidationRefused
 
 
@@ -72,9 +76,11 @@ class CloseFactorPlan:
         return self.collateral_to_liquidator + self.protocol_fee
 
 
-def max_liquidatable_debt(inputs: CloseFactorInputs, rules: AaveRules) -> tuple[int, int]:
+def max_liquidatable_debt(inputs: CloseFactorInputs, rules: AaveRules,
+                          rounding: LiquidationRounding = ROUNDING_V3_3) -> tuple[int, int]:
     """Return ``(max debt units one liquidation may repay, close factor in bps)``."""
-    debt_base = inputs.debt_balance * inputs.debt_price // inputs.debt_unit
+    debt_base = div(inputs.debt_balance * inputs.debt_price, inputs.debt_unit,
+                    rounding.debt_base)
     collateral_base = inputs.collateral_balance * inputs.collateral_price // inputs.collateral_unit
     threshold = rules.min_base_max_close_factor_threshold_base
     if (
@@ -89,9 +95,13 @@ def max_liquidatable_debt(inputs: CloseFactorInputs, rules: AaveRules) -> tuple[
 
 
 def plan_liquidation(
-    inputs: CloseFactorInputs, debt_to_cover: int, rules: AaveRules
+    inputs: CloseFactorInputs, debt_to_cover: int, rules: AaveRules,
+    rounding: LiquidationRounding = ROUNDING_V3_3,
 ) -> CloseFactorPlan:
-    """Compute one liquidation as Aave v3.3 does, or raise :class:`LiquidationRefused`.
+    """Compute one liquidation as Aave v3 does, or raise :class:`LiquidationRefused`.
+
+    ``rounding`` is the version's rounding of each step (``config.rules.
+    liquidation_rounding``; the default is v3.3's).
 
     Parameters
     ----------
@@ -105,13 +115,16 @@ def plan_liquidation(
     """
     if inputs.health_factor >= WAD:
         raise LiquidationRefused(
-            f"health factor {inputs.health_factor / WAD:.4f} is not below 1"
+            f"health factor {inputs.health_factor / WAD:.4f} is not below 1",
+            Code.HEALTH_FACTOR_NOT_BELOW_THRESHOLD, {"health_factor": inputs.health_factor},
         )
     if inputs.debt_balance == 0:
-        raise LiquidationRefused("the account has no debt in this asset")
+        raise LiquidationRefused("the account has no debt in this asset",
+                                 Code.NO_DEBT_OF_SELECTED_TYPE)
     if inputs.collateral_balance == 0:
-        raise LiquidationRefused("the account has no collateral in this asset")
-    max_debt, close_factor = max_liquidatable_debt(inputs, rules)
+        raise LiquidationRefused("the account has no collateral in this asset",
+                                 Code.COLLATERAL_CANNOT_BE_LIQUIDATED)
+    max_debt, close_factor = max_liquidatable_debt(inputs, rules, rounding)
     actual_debt = min(debt_to_cover, max_debt)
 
     # Collateral worth the debt, plus the bonus (Aave's _calculateAvailableCollateralToLiquidate).
@@ -120,7 +133,8 @@ def plan_liquidation(
         inputs.collateral_price * inputs.debt_unit,
         Rounding.DOWN,
     )
-    max_collateral = bps_mul(base_collateral, inputs.liquidation_bonus_bps)
+    max_collateral = bps_mul(base_collateral, inputs.liquidation_bonus_bps,
+                             rounding.max_collateral)
     if max_collateral > inputs.collateral_balance:
         collateral = inputs.collateral_balance
         debt_needed = bps_div(
@@ -130,6 +144,7 @@ def plan_liquidation(
                 Rounding.DOWN,
             ),
             inputs.liquidation_bonus_bps,
+            rounding.debt_needed,
         )
     else:
         collateral = max_collateral
@@ -137,15 +152,17 @@ def plan_liquidation(
     collateral_value = collateral * inputs.collateral_price // inputs.collateral_unit
     fee = 0
     if inputs.protocol_fee_bps:
-        bonus = collateral - bps_div(collateral, inputs.liquidation_bonus_bps)
-        fee = bps_mul(bonus, inputs.protocol_fee_bps)
+        bonus = collateral - bps_div(collateral, inputs.liquidation_bonus_bps,
+                                     rounding.bonus_base)
+        fee = bps_mul(bonus, inputs.protocol_fee_bps, rounding.protocol_fee)
     to_liquidator = collateral - fee
     if debt_needed == 0 or to_liquidator == 0:
-        raise LiquidationRefused("the amount to liquidate rounds to zero")
+        raise LiquidationRefused("the amount to liquidate rounds to zero", Code.INVALID_AMOUNT)
 
     # The leftover-dust rule of v3.3.
     if debt_needed < inputs.debt_balance and collateral < inputs.collateral_balance:
-        debt_left = (inputs.debt_balance - debt_needed) * inputs.debt_price // inputs.debt_unit
+        debt_left = div((inputs.debt_balance - debt_needed) * inputs.debt_price,
+                        inputs.debt_unit, rounding.debt_base)
         coll_left = (
             (inputs.collateral_balance - collateral)
             * inputs.collateral_price
@@ -156,7 +173,10 @@ def plan_liquidation(
             raise LiquidationRefused(
                 f"would leave dust: {debt_left / 1e8:,.2f} USD of debt and "
                 f"{coll_left / 1e8:,.2f} USD of collateral, below the "
-                f"{floor / 1e8:,.0f} USD minimum; repay all the debt or take all the collateral"
+                f"{floor / 1e8:,.0f} USD minimum; repay all the debt or take all the collateral",
+                Code.MUST_NOT_LEAVE_DUST,
+                {"debt_left_base": debt_left, "collateral_left_base": coll_left,
+                 "min_leftover_base": floor},
             )
     return CloseFactorPlan(
         debt_repaid=debt_needed,
@@ -166,4 +186,27 @@ def plan_liquidation(
         close_factor_bps=close_factor,
         collateral_value_base=collateral_value,
         takes_all_collateral=inputs.total_collateral_base == collateral_value,
+    )
+
+
+def close_factor_inputs(config: ProtocolConfig, ledger: Ledger, prices: Mapping[str, int],
+                        account_id: str, health_factor: int, total_debt_base: int,
+                        total_collateral_base: int, debt_asset: str,
+                        collateral_asset: str) -> CloseFactorInputs:
+    """The :class:`CloseFactorInputs` of one account, debt asset and collateral asset, from
+    the ledger, the prices and the account's data (Aave's ``getUserAccountData``)."""
+    debt_market = config.markets[debt_asset]
+    coll_market = config.markets[collateral_asset]
+    return CloseFactorInputs(
+        health_factor=health_factor,
+        total_debt_base=total_debt_base,
+        total_collateral_base=total_collateral_base,
+        debt_balance=ledger.debt_of(account_id, debt_asset),
+        collateral_balance=ledger.supply_of(account_id, collateral_asset),
+        debt_price=prices[debt_asset],
+        debt_unit=debt_market.unit,
+        collateral_price=prices[collateral_asset],
+        collateral_unit=coll_market.unit,
+        liquidation_bonus_bps=coll_market.liquidation_bonus_bps,
+        protocol_fee_bps=coll_market.liquidation_protocol_fee_bps,
     )

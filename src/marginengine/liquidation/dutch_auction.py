@@ -25,9 +25,11 @@ refused call raises :class:`AuctionError` and changes nothing.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 
+from marginengine.decisions import Code
 from marginengine.fixedpoint import PRICE_DECIMALS, RAY, WAD, Rounding, div
 from marginengine.liquidation.abaci import Abacus
 from marginengine.liquidation.base import LiquidationRefused
@@ -108,12 +110,14 @@ class AuctionError(LiquidationRefused, ValueError):
     """
 
     def __init__(self, code: str, detail: str) -> None:
-        super().__init__(f"{code}: {detail}")
+        known = code in Code._value2member_map_
+        super().__init__(f"{code}: {detail}", Code(code) if known else Code.MAKER_REVERT,
+                         {"revert": code})
         self.code = code
         self.detail = detail
 
 
-def _show(amount: int, decimals: int) -> str:
+def show_units(amount: int, decimals: int) -> str:
     with localcontext() as ctx:
         ctx.prec = 120
         text = f"{Decimal(amount).scaleb(-decimals):,f}"
@@ -122,18 +126,18 @@ def _show(amount: int, decimals: int) -> str:
 
 def dai(amount_rad: int) -> str:
     """Format a rad amount as DAI for messages (exact, trailing zeros trimmed)."""
-    return f"{_show(amount_rad, 45)} DAI"
+    return f"{show_units(amount_rad, 45)} DAI"
 
 
-def _gem(amount_wad: int) -> str:
-    return f"{_show(amount_wad, 18)} gem"
+def show_gem(amount_wad: int) -> str:
+    return f"{show_units(amount_wad, 18)} gem"
 
 
 def _ray(amount_ray: int) -> str:
-    return _show(amount_ray, 27)
+    return show_units(amount_ray, 27)
 
 
-def _uint(code: str, name: str, value: object) -> int:
+def check_uint(code: str, name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise AuctionError(code, f"{name} must be a non-negative int, got {value!r}")
     return value
@@ -165,11 +169,11 @@ class DogParams:
 
     def __post_init__(self) -> None:
         for name in ("Hole", "hole", "chop", "dust"):
-            _uint("Dog/invalid-param", name, getattr(self, name))
+            check_uint("Dog/invalid-param", name, getattr(self, name))
         if self.chop < WAD:
             raise AuctionError(
                 "Dog/file-chop-lt-WAD",
-                f"chop must be at least 1 (1e18), got {_show(self.chop, 18)}",
+                f"chop must be at least 1 (1e18), got {show_units(self.chop, 18)}",
             )
 
 
@@ -234,16 +238,16 @@ class Dog:
             the auction's DAI target in rad. The debt written off to the system is
             ``dart * rate`` (rad); the caller kicks the auction with ``tab`` and ``dink``.
         """
-        _uint("Dog/invalid-input", "art", art)
-        _uint("Dog/invalid-input", "ink", ink)
-        _uint("Dog/invalid-input", "rate", rate)
+        check_uint("Dog/invalid-input", "art", art)
+        check_uint("Dog/invalid-input", "ink", ink)
+        check_uint("Dog/invalid-input", "rate", rate)
         if art == 0 or rate == 0:
             raise AuctionError(
-                "Dog/not-unsafe", f"the vault has no debt (art {_show(art, 18)}, rate "
+                "Dog/not-unsafe", f"the vault has no debt (art {show_units(art, 18)}, rate "
                 f"{_ray(rate)})"
             )
         if spot is not None:
-            _uint("Dog/invalid-input", "spot", spot)
+            check_uint("Dog/invalid-input", "spot", spot)
             if not (spot > 0 and ink * spot < art * rate):
                 raise AuctionError(
                     "Dog/not-unsafe",
@@ -274,8 +278,9 @@ class Dog:
         if dink == 0:
             raise AuctionError(
                 "Dog/null-auction",
-                f"liquidating {_show(dart, 18)} of {_show(art, 18)} debt takes no collateral "
-                f"(ink {_gem(ink)})",
+                f"liquidating {show_units(dart, 18)} of {show_units(art, 18)} debt takes no "
+                "collateral "
+                f"(ink {show_gem(ink)})",
             )
         tab = dart * rate * p.chop // WAD
         self.Dirt += tab
@@ -288,7 +293,7 @@ class Dog:
         Call it with :attr:`TakeResult.digs` after each take, and with the tab of a yanked
         auction.
         """
-        _uint("Dog/invalid-input", "rad", rad)
+        check_uint("Dog/invalid-input", "rad", rad)
         if rad > self.Dirt or rad > self.dirt:
             raise AuctionError(
                 "Dog/digs-exceeds-dirt",
@@ -331,7 +336,7 @@ class ClipperParams:
 
     def __post_init__(self) -> None:
         for name in ("buf", "tail", "cusp", "chip", "tip"):
-            _uint("Clipper/invalid-param", name, getattr(self, name))
+            check_uint("Clipper/invalid-param", name, getattr(self, name))
         if self.buf == 0:
             raise AuctionError("Clipper/invalid-param", "buf must be positive (every kick "
                                "would start at a zero price)")
@@ -483,9 +488,17 @@ class Clipper:
 
     def upchost(self, dust: int, chop: int) -> None:
         """Refresh the cached ``chost = wmul(dust, chop)`` (``Clipper.upchost``)."""
-        _uint("Clipper/invalid-input", "dust", dust)
-        _uint("Clipper/invalid-input", "chop", chop)
+        check_uint("Clipper/invalid-input", "dust", dust)
+        check_uint("Clipper/invalid-input", "chop", chop)
         self.chost = chost_of(dust, chop)
+
+    def copy(self) -> Clipper:
+        """An independent copy in O(running auctions): the dictionaries are copied, their
+        entries (sales) shared until replaced (see ``AuctionHouse.own``)."""
+        twin = copy.copy(self)
+        twin.active = dict(self.active)
+        twin._ids = list(self._ids)
+        return twin
 
     def ids(self) -> list[int]:
         """Running auction ids in Maker's ``active`` order (swap-and-pop on removal)."""
@@ -518,10 +531,10 @@ class Clipper:
             Current time, seconds.
         """
         self._check_stopped(1, "kick")
-        _uint("Clipper/invalid-input", "tab", tab)
-        _uint("Clipper/invalid-input", "lot", lot)
-        _uint("Clipper/invalid-input", "price", price)
-        _uint("Clipper/invalid-input", "now", now)
+        check_uint("Clipper/invalid-input", "tab", tab)
+        check_uint("Clipper/invalid-input", "lot", lot)
+        check_uint("Clipper/invalid-input", "price", price)
+        check_uint("Clipper/invalid-input", "now", now)
         if tab == 0:
             raise AuctionError("Clipper/zero-tab", "an auction needs a positive tab")
         if lot == 0:
@@ -560,7 +573,7 @@ class Clipper:
         """
         self._check_stopped(2, "redo")
         sale = self._sale(id)
-        _uint("Clipper/invalid-input", "price", price)
+        check_uint("Clipper/invalid-input", "price", price)
         done, current = self._status(sale, now)
         if not done:
             raise AuctionError(
@@ -614,8 +627,8 @@ class Clipper:
         """
         self._check_stopped(3, "take")
         sale = self._sale(id)
-        _uint("Clipper/invalid-input", "amt", amt)
-        _uint("Clipper/invalid-input", "max_price", max_price)
+        check_uint("Clipper/invalid-input", "amt", amt)
+        check_uint("Clipper/invalid-input", "max_price", max_price)
         done, price = self._status(sale, now)
         if done:
             raise AuctionError(
@@ -640,7 +653,7 @@ class Clipper:
                 raise AuctionError(
                     "Clipper/no-partial-purchase",
                     f"the tab {dai(tab)} is not above chost {dai(self.chost)}: buy the whole "
-                    f"lot of {_gem(lot)} or nothing",
+                    f"lot of {show_gem(lot)} or nothing",
                 )
             owe = tab - self.chost
             slice_ = owe // price
@@ -692,7 +705,7 @@ class Clipper:
         return sale
 
     def _status(self, sale: Sale, now: int) -> tuple[bool, int]:
-        _uint("Clipper/invalid-input", "now", now)
+        check_uint("Clipper/invalid-input", "now", now)
         if now < sale.tic:
             raise AuctionError(
                 "Clipper/time-before-kick",

@@ -29,7 +29,13 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from marginengine.fixedpoint import WAD
-from marginengine.liquidation.dutch_auction import AuctionError, _gem, _show, _uint, dai
+from marginengine.liquidation.dutch_auction import (
+    AuctionError,
+    check_uint,
+    dai,
+    show_gem,
+    show_units,
+)
 
 #: Maker's ``ONE`` in ``flip.sol``: the beg rule compares ``bid * ONE`` with ``beg * bid``.
 ONE = WAD
@@ -55,7 +61,7 @@ class FlipperParams:
 
     def __post_init__(self) -> None:
         for name in ("beg", "ttl", "tau"):
-            _uint("Flipper/invalid-param", name, getattr(self, name))
+            check_uint("Flipper/invalid-param", name, getattr(self, name))
 
 
 #: ``flip.sol``'s constructor defaults: 5% beg, 3-hour bids, 2-day auctions.
@@ -124,6 +130,14 @@ class Flipper:
         self.bids: dict[int, Bid] = {}
         self.kicks = 0
 
+    def copy(self) -> Flipper:
+        """An independent copy in O(running auctions): the bids dictionary is copied, its
+        entries shared until replaced (see ``AuctionHouse.own``)."""
+        twin = Flipper(self.params)
+        twin.bids = dict(self.bids)
+        twin.kicks = self.kicks
+        return twin
+
     def kick(
         self, usr: str, gal: str, tab: int, lot: int, bid: int, now: int, *, guy: str = "cat"
     ) -> int:
@@ -153,7 +167,7 @@ class Flipper:
             The auction id.
         """
         for name, value in (("tab", tab), ("lot", lot), ("bid", bid), ("now", now)):
-            _uint("Flipper/invalid-input", name, value)
+            check_uint("Flipper/invalid-input", name, value)
         if not guy:
             raise AuctionError("Flipper/invalid-input", "the kicker (guy) must be named")
         self.kicks += 1
@@ -164,7 +178,7 @@ class Flipper:
     def tick(self, id: int, now: int) -> None:
         """Restart an auction that ended with no bid: ``end = now + tau``."""
         auction = self._bid(id, "Flipper/not-finished")
-        _uint("Flipper/invalid-input", "now", now)
+        check_uint("Flipper/invalid-input", "now", now)
         if not auction.end < now:
             raise AuctionError(
                 "Flipper/not-finished",
@@ -189,12 +203,12 @@ class Flipper:
         is someone else) and ``gal`` gets ``bid - old bid``; read ``bids[id]`` before calling.
         """
         auction = self._live(id, now)
-        _uint("Flipper/invalid-input", "lot", lot)
-        _uint("Flipper/invalid-input", "bid", bid)
+        check_uint("Flipper/invalid-input", "lot", lot)
+        check_uint("Flipper/invalid-input", "bid", bid)
         if lot != auction.lot:
             raise AuctionError(
                 "Flipper/lot-not-matching",
-                f"a tend bids for the whole lot of {_gem(auction.lot)}, not {_gem(lot)}",
+                f"a tend bids for the whole lot of {show_gem(auction.lot)}, not {show_gem(lot)}",
             )
         if bid > auction.tab:
             raise AuctionError(
@@ -211,7 +225,7 @@ class Flipper:
         if not (bid * ONE >= self.params.beg * auction.bid or bid == auction.tab):
             raise AuctionError(
                 "Flipper/insufficient-increase",
-                f"the bid {dai(bid)} is less than beg ({_show(self.params.beg, 18)}) times "
+                f"the bid {dai(bid)} is less than beg ({show_units(self.params.beg, 18)}) times "
                 f"the standing bid {dai(auction.bid)}, and not the full tab",
             )
         auction.guy = guy
@@ -229,8 +243,8 @@ class Flipper:
         someone else) and ``usr`` gets ``old lot - lot`` of collateral.
         """
         auction = self._live(id, now)
-        _uint("Flipper/invalid-input", "lot", lot)
-        _uint("Flipper/invalid-input", "bid", bid)
+        check_uint("Flipper/invalid-input", "lot", lot)
+        check_uint("Flipper/invalid-input", "bid", bid)
         if bid != auction.bid:
             raise AuctionError(
                 "Flipper/not-matching-bid",
@@ -245,13 +259,14 @@ class Flipper:
         if not lot < auction.lot:
             raise AuctionError(
                 "Flipper/lot-not-lower",
-                f"the lot {_gem(lot)} is not below the standing lot {_gem(auction.lot)}",
+                f"the lot {show_gem(lot)} is not below the standing lot {show_gem(auction.lot)}",
             )
         if not self.params.beg * lot <= auction.lot * ONE:
             raise AuctionError(
                 "Flipper/insufficient-decrease",
-                f"the lot {_gem(lot)} times beg ({_show(self.params.beg, 18)}) is above the "
-                f"standing lot {_gem(auction.lot)}",
+                f"the lot {show_gem(lot)} times beg ({show_units(self.params.beg, 18)}) is above "
+                "the "
+                f"standing lot {show_gem(auction.lot)}",
             )
         auction.guy = guy
         auction.lot = lot
@@ -266,7 +281,7 @@ class Flipper:
         its liquidation limit (Maker's ``cat.claw``).
         """
         auction = self._bid(id, "Flipper/not-finished")
-        _uint("Flipper/invalid-input", "now", now)
+        check_uint("Flipper/invalid-input", "now", now)
         if not (auction.tic != 0 and (auction.tic < now or auction.end < now)):
             when = "has no bid" if auction.tic == 0 else (
                 f"has a bid expiring at {auction.tic} and ends at {auction.end}")
@@ -304,7 +319,7 @@ class Flipper:
 
     def _live(self, id: int, now: int) -> Bid:
         auction = self._bid(id, "Flipper/guy-not-set")
-        _uint("Flipper/invalid-input", "now", now)
+        check_uint("Flipper/invalid-input", "now", now)
         if not (auction.tic > now or auction.tic == 0):
             raise AuctionError(
                 "Flipper/already-finished-tic",

@@ -107,6 +107,12 @@ class BucketRisk:
         return MarginState(kind, value, requirement, health_of(max(value, 0), requirement,
                                                                Rounding.DOWN))
 
+    def equity_quote(self) -> int:
+        """:attr:`equity` in quote smallest units (signed, toward zero)."""
+        usd = self.equity
+        magnitude = abs(usd) * self.quote_unit // self.quote_price
+        return magnitude if usd >= 0 else -magnitude
+
     @property
     def equity(self) -> int:
         """Unweighted net worth in base-currency units: collateral - debt + perp equity."""
@@ -126,8 +132,11 @@ class PerpMarginModel:
     def __init__(self, lending: WeightedMarginModel) -> None:
         self.lending = lending
         self.config = lending.config
-        quote = {p.quote for p in self.config.perps.values()}
-        self.quote_asset = quote.pop() if len(quote) == 1 else ""
+        self.quote_asset = self.config.perp_quote_asset or ""
+        # Without perp markets no account holds a perp balance (DepositQuote is refused),
+        # so the quote's price and unit are never used; 1 and 1 keep the arithmetic whole.
+        self.quote_unit = (self.config.markets[self.quote_asset].unit if self.quote_asset
+                           else 1)
         self.schedules = {
             m: schedule_of(p, self.config.markets[p.quote].unit)
             for m, p in self.config.perps.items()
@@ -193,14 +202,12 @@ class PerpMarginModel:
             self.position_risk(ledger, account_id, m, marks)
             for m in sorted(account.perps if account else ())
         )
-        quote_asset = self.quote_asset or (self.config.compound.base_asset
-                                           if self.config.compound else "USDC")
         perp_quote = account.perp_quote if account else 0
         equity = perp_quote + sum(p.value - p.funding_owed for p in positions)
         equity_initial = equity - sum(max(p.unrealized, 0) for p in positions)
-        quote_price = prices.get(quote_asset, PRICE_UNIT) if quote_asset else PRICE_UNIT
-        quote_unit = self.config.markets[quote_asset].unit if quote_asset in \
-            self.config.markets else 10**6
+        quote_price = (prices.get(self.quote_asset, PRICE_UNIT) if self.quote_asset
+                       else PRICE_UNIT)
+        quote_unit = self.quote_unit
         return BucketRisk(
             lending, positions, perp_quote, equity, equity_initial,
             sum(p.maintenance for p in positions), sum(p.initial for p in positions),

@@ -24,7 +24,8 @@ import math
 from bisect import bisect_left
 from dataclasses import dataclass
 
-from marginengine.fixedpoint import PRICE_UNIT, Rounding, div
+from marginengine.fixedpoint import Rounding, div
+from marginengine.ledger.perp import quote_value
 
 #: One whole, in parts per million (dYdX v4's unit for margin fractions).
 PPM: int = 1_000_000
@@ -52,7 +53,8 @@ def notional(size: int, price: int, base_unit: int, quote_unit: int, rounding: R
     if price < 0:
         raise ValueError(f"price must be non-negative (got {price})")
     _check_units(base_unit, quote_unit)
-    return div(abs(size) * price * quote_unit, base_unit * PRICE_UNIT, rounding)
+    # One home for size x price: the ledger's quote_value.
+    return abs(quote_value(size, price, base_unit, quote_unit, rounding))
 
 
 def _check_units(base_unit: int, quote_unit: int) -> None:

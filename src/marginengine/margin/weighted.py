@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from marginengine.config import ProtocolConfig
+from marginengine.config.families import HealthFormula
 from marginengine.fixedpoint import BPS, Rounding, bps_mul, mul_div
 from marginengine.ledger import Ledger
 from marginengine.margin.base import MarginKind, MarginState, health_of
@@ -61,17 +62,22 @@ class AccountData:
 
 
 class WeightedMarginModel:
-    """Weighted lending margin, computed the way the protocol's preset computes it.
+    """Weighted lending margin, computed the way the protocol's rule family computes it.
 
-    ``aave-v3`` follows ``GenericLogic.calculateUserAccountData``: average LTV and
-    threshold weighted by collateral value, ``HF = percentMul(collateral, avgLT) /
-    debt`` (wadDiv, half up). ``compound-v3`` follows Comet's ``isBorrowCollateralized``
-    and ``isLiquidatable``: each collateral's value times its factor, summed.
+    Averaged thresholds (``aave-v3``) follow ``GenericLogic.calculateUserAccountData``:
+    average LTV and threshold weighted by collateral value, ``HF = percentMul(collateral,
+    avgLT) / debt`` (wadDiv, half up). Per-asset factors (``compound-v3``) follow Comet's
+    ``isBorrowCollateralized`` and ``isLiquidatable``: each collateral's value times its
+    factor, summed.
     """
 
     def __init__(self, config: ProtocolConfig) -> None:
         self.config = config
-        self.per_asset_weights = config.preset == "compound-v3"
+        rules = config.rules
+        self.per_asset_weights = rules.per_asset_factors
+        self.health_formula = rules.health_formula
+        self.debt_rounding = rules.debt_value_rounding
+        self.ltv_rounding = rules.ltv_rounding
         # (unit, ltv bps, liquidation threshold bps, collateral) per asset, computed once:
         # the properties parse Decimals, and account data is the hottest path there is.
         self._params = {
@@ -89,6 +95,7 @@ class WeightedMarginModel:
         margin with a stable price values the two sides at different prices).
         """
         debt_prices = prices if debt_prices is None else debt_prices
+        debt_up = self.debt_rounding is Rounding.UP
         account = ledger.accounts.get(account_id)
         total_collateral = total_debt = ltv_sum = lt_sum = 0
         init_sum = maint_sum = 0
@@ -106,16 +113,24 @@ class WeightedMarginModel:
                     maint_sum += val * lt // BPS
                 if pos.scaled_debt:
                     amount = ledger.debt_of(account_id, asset)
-                    total_debt += -(-amount * debt_prices[asset] // unit)
+                    # v3.5+ mulDivCeil; v3.3 floors (rayMul(...) * price / unit).
+                    total_debt += (-(-amount * debt_prices[asset] // unit) if debt_up
+                                   else amount * debt_prices[asset] // unit)
         avg_ltv = ltv_sum // total_collateral if total_collateral else 0
         avg_lt = lt_sum // total_collateral if total_collateral else 0
         if self.per_asset_weights:
             initial_value, maintenance_value = init_sum, maint_sum
             hf = health_of(maintenance_value, total_debt, Rounding.DOWN)
         else:
-            initial_value = bps_mul(total_collateral, avg_ltv)
+            initial_value = bps_mul(total_collateral, avg_ltv, self.ltv_rounding)
             maintenance_value = bps_mul(total_collateral, avg_lt)
-            hf = health_of(maintenance_value, total_debt)
+            if self.health_formula is HealthFormula.WAD_DIV_SUM_THEN_BPS:
+                # v3.5+: wadDiv(sum(C_i x LT_i), debt) / 1e4 (GenericLogic.sol).
+                hf = (health_of(lt_sum, total_debt) // BPS if total_debt
+                      else health_of(0, 0))
+            else:
+                # v3.3: percentMul(collateral, avgLT).wadDiv(debt), both half up.
+                hf = health_of(maintenance_value, total_debt)
         available = max(0, initial_value - total_debt)
         return AccountData(
             total_collateral, total_debt, avg_ltv, avg_lt, available, hf,

@@ -23,6 +23,7 @@ from marginengine.oracle.circuit_breaker import (
     CircuitBreakerParams,
     Transition,
 )
+from marginengine.oracle.conditions import MarketConditions
 from marginengine.oracle.delayed_feed import DelayedFeed, DelayedFeedParams
 from marginengine.oracle.market_oracle import BreakerEvent, MarketOracle
 from marginengine.oracle.price_table import PriceTable
@@ -40,6 +41,7 @@ from marginengine.oracle.stable_price import (
     debt_price,
 )
 from marginengine.oracle.status import Feed, PriceReading, PriceStatus
+from marginengine.oracle.twap import time_weighted_average
 from marginengine.oracle.venue_feed import VenueFeed
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "DelayedFeed",
     "DelayedFeedParams",
     "Feed",
+    "MarketConditions",
     "MarketOracle",
     "OracleError",
     "PriceReading",
@@ -74,4 +77,5 @@ __all__ = [
     "parse_price_series_csv",
     "parse_price_series_json",
     "read_sources",
+    "time_weighted_average",
 ]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from marginengine.fixedpoint import BPS, Rounding, div, format_units
 from marginengine.oracle.inputs import require_param, require_price, require_time
 from marginengine.oracle.status import PriceReading
+from marginengine.oracle.twap import time_weighted_average
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,19 +40,10 @@ class AnchoredFeed:
         self.refusals: list[str] = []
 
     def anchor_twap(self, time: int) -> int:
-        """Time-weighted average of the anchor over the window ending at ``time``."""
-        start = time - self.params.window
-        points = list(self._anchor)
-        total = weight = 0
-        for i, (t, price) in enumerate(points):
-            end = points[i + 1][0] if i + 1 < len(points) else time
-            begin = max(t, start)
-            if end > begin:
-                total += price * (end - begin)
-                weight += end - begin
-        if weight == 0:
-            return points[-1][1]
-        return div(total, weight, Rounding.HALF_UP)
+        """Time-weighted average of the anchor over the window ending at ``time`` (see
+        :func:`~marginengine.oracle.twap.time_weighted_average`: rounded down)."""
+        # One TWAP rule for the oracle and the venue: rounded down (oracle/twap.py).
+        return time_weighted_average(list(self._anchor), time - self.params.window, time)
 
     def observe(self, time: int, reported: int, anchor: int) -> PriceReading | None:
         """Record the anchor's price and check the reporter's; return the reading if

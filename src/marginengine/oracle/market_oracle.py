@@ -13,6 +13,7 @@ import copy
 from dataclasses import asdict, dataclass
 
 from marginengine.config import OracleConfig
+from marginengine.decisions import Code, Refusal
 from marginengine.fixedpoint import BPS
 from marginengine.oracle.circuit_breaker import (
     BreakerState,
@@ -134,37 +135,49 @@ class MarketOracle:
         """The breaker's state (``NORMAL`` without a breaker)."""
         return self.breaker.state if self.breaker else BreakerState.NORMAL
 
-    def _price_problem(self, time: int) -> str | None:
+    def _price_problem(self, time: int) -> Refusal | None:
         if self.updated_at is None:
-            return f"no price has been set for {self.asset}"
+            return Refusal(Code.PRICE_NOT_SET, f"no price has been set for {self.asset}",
+                           {"asset": self.asset})
         if self.status not in USABLE:
             why = f": {self.reason}" if self.reason else ""
-            return f"price of {self.asset} is {self.status.value}{why}"
+            return Refusal(Code.PRICE_NOT_USABLE,
+                           f"price of {self.asset} is {self.status.value}{why}",
+                           {"asset": self.asset, "status": self.status.value})
         age = time - self.updated_at
         if self.max_age and age > self.max_age:
-            return (f"price of {self.asset} is stale: last update {age} s ago, "
-                    f"max_age {self.max_age} s")
+            return Refusal(Code.PRICE_STALE,
+                           f"price of {self.asset} is stale: last update {age} s ago, "
+                           f"max_age {self.max_age} s",
+                           {"asset": self.asset, "age": age, "max_age": self.max_age})
+        return None
+
+    def refusal(self, time: int, for_liquidation: bool = False) -> Refusal | None:
+        """Why an action that depends on this price is refused now (``None``: allowed):
+        adding risk, or with ``for_liquidation`` a liquidation."""
+        problem = self._price_problem(time)
+        if problem:
+            return problem
+        state = self.breaker_state
+        if for_liquidation and not state.allows_liquidation:
+            return Refusal(Code.LIQUIDATIONS_PAUSED,
+                           f"{self.asset} circuit breaker is {state.value}: liquidations paused",
+                           {"asset": self.asset, "breaker": state.value})
+        if not for_liquidation and not state.allows_risk_increase:
+            return Refusal(Code.BORROWING_PAUSED,
+                           f"{self.asset} circuit breaker is {state.value}: borrowing paused",
+                           {"asset": self.asset, "breaker": state.value})
         return None
 
     def risk_increase_refusal(self, time: int) -> str | None:
         """Why adding risk that depends on this price is refused now (``None``: allowed)."""
-        problem = self._price_problem(time)
-        if problem:
-            return problem
-        state = self.breaker_state
-        if not state.allows_risk_increase:
-            return f"{self.asset} circuit breaker is {state.value}: borrowing paused"
-        return None
+        refusal = self.refusal(time)
+        return refusal.message if refusal else None
 
     def liquidation_refusal(self, time: int) -> str | None:
         """Why a liquidation that depends on this price is refused now (``None``: allowed)."""
-        problem = self._price_problem(time)
-        if problem:
-            return problem
-        state = self.breaker_state
-        if not state.allows_liquidation:
-            return f"{self.asset} circuit breaker is {state.value}: liquidations paused"
-        return None
+        refusal = self.refusal(time, for_liquidation=True)
+        return refusal.message if refusal else None
 
     def initial_collateral_price(self, oracle_price: int) -> int:
         """Collateral price for initial margin: ``min(oracle, stable)`` if enabled."""

@@ -29,6 +29,13 @@ class PriceTable(Mapping[str, int]):
             raise ValueError(f"price of {asset} must be positive (got {price})")
         self._prices[asset] = price
 
+    def restore(self, asset: str, price: int | None) -> None:
+        """Put back a price saved before a change (``None``: the asset had no price)."""
+        if price is None:
+            self._prices.pop(asset, None)
+        else:
+            self.set(asset, price)
+
     def __getitem__(self, asset: str) -> int:
         try:
             return self._prices[asset]

@@ -205,7 +205,7 @@ class RiskBook:
         k = len(self.assets)
         self.collateral = SideMatrix(k)
         self.debt = SideMatrix(k)
-        self.averaged_threshold = config.preset != "compound-v3"
+        self.averaged_threshold = not config.rules.per_asset_factors
         self.threads = max(1, min(2, threads))
         self._pool: ThreadPoolExecutor | None = None
         self._n = 0

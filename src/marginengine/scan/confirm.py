@@ -10,8 +10,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from marginengine.engine import Engine
-from marginengine.fixedpoint import WAD, parse_units
-from marginengine.margin import MarginKind
+from marginengine.fixedpoint import parse_units
 from marginengine.scan.errors import ScanError
 
 #: Thresholds the screen supports (below 0.001 the wad rounding of HF is not covered).
@@ -44,32 +43,13 @@ def confirm_below(engine: Engine, account_ids: Iterable[str], t_wad: int,
                   marks: Mapping[str, int] | None = None) -> list[bool]:
     """For each account, whether the engine's exact health is below ``t_wad``.
 
-    Without ``prices`` and ``marks`` and at ``t_wad == WAD`` this is
-    ``engine.is_liquidatable`` itself. Otherwise a lending-only account is below when it
-    has debt and its exact health factor (``engine.model.account_data``) is below the
-    threshold; an account holding perps is judged on its whole margin bucket
-    (``engine.perp_model.bucket``), as the engine does. Shocked ``prices`` (lending assets
-    and the quote asset) and ``marks`` (perp markets; default: the engine's) let what-if
-    confirm exactly too.
+    At ``t_wad == WAD`` this is the family's liquidation rule itself; otherwise an account
+    is below when it has a requirement and its maintenance health is below the threshold.
+    Both through :meth:`AccountMarginModel.is_below`, the rule the engine uses. Shocked
+    ``prices`` (lending assets and the quote asset) and ``marks`` (perp markets; default:
+    the engine's) let what-if confirm exactly too.
     """
-    model, ledger = engine.model, engine.ledger
-    if prices is None and marks is None and t_wad == WAD:
-        return [engine.is_liquidatable(a) for a in account_ids]
-    table = engine.prices if prices is None else prices
-    out = []
-    for account_id in account_ids:
-        if engine.has_perps(account_id):
-            if marks is None:
-                marks = engine.marks()
-            state = engine.perp_model.bucket(ledger, table, marks, account_id).margin(
-                MarginKind.MAINTENANCE)
-            if t_wad == WAD:
-                out.append(state.requirement > 0 and state.value < state.requirement)
-            else:
-                out.append(state.requirement > 0 and state.health < t_wad)
-        elif t_wad == WAD:
-            out.append(model.is_liquidatable(ledger, table, account_id))
-        else:
-            data = model.account_data(ledger, table, account_id)
-            out.append(data.total_debt > 0 and data.health_factor < t_wad)
-    return out
+    # One rule decides: the engine's margin interface (margin.AccountMarginModel).
+    valuation = engine.valuation(prices, marks)
+    model, ledger = engine.margin_model, engine.ledger
+    return [model.is_below(ledger, valuation, a, t_wad) for a in account_ids]

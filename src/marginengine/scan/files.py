@@ -55,7 +55,7 @@ class BookFile:
         return {a for s, b in self.accounts.values() for a in (*s, *b)}
 
 
-def _pyarrow() -> tuple[Any, Any]:
+def load_pyarrow() -> tuple[Any, Any]:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -140,7 +140,7 @@ def _check_header(names: list[str], where: str, source: str) -> None:
 
 
 def _parquet_rows(path: Path) -> Iterator[tuple[str, dict[str, object] | str]]:
-    _, pq = _pyarrow()
+    _, pq = load_pyarrow()
     if not path.exists():
         raise ConfigError([f"file not found: {path}"])
     try:

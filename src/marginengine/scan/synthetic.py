@@ -171,9 +171,9 @@ class SyntheticBook:
 
     def write_parquet(self, path: str | Path) -> None:
         """Write the book as Parquet with the CSV's columns (strings); needs pyarrow."""
-        from marginengine.scan.files import _pyarrow
+        from marginengine.scan.files import load_pyarrow
 
-        pa, pq = _pyarrow()
+        pa, pq = load_pyarrow()
         symbols = self.symbols
         table = pa.table({
             "account": [bytes(self.account_ids[r]).decode() for r in self.rows.tolist()],

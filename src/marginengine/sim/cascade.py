@@ -48,6 +48,7 @@ from marginengine.engine import (
 )
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, RAY, WAD, parse_units
+from marginengine.margin import underwater_value
 from marginengine.oracle import DelayedFeed, DelayedFeedParams, PushFeed, PushFeedParams
 from marginengine.scan import RiskBook
 from marginengine.sim.book import synthetic_book
@@ -667,13 +668,14 @@ class CascadeRunner:
         """``(realized, in auctions, underwater)`` USD: recognised bad debt, debt of running
         auctions their lots would not cover, and debt above collateral of the accounts
         below the threshold at the last scan (valued now)."""
-        realized = self.engine.bad_debt_value() / PRICE_UNIT
-        rows = self.book.below_rows()
-        underwater = 0.0
-        if len(rows):
-            sums = self.book.account_values(rows)
-            underwater = float(np.maximum(sums["debt"] - sums["collateral"], 0).sum())
-        return float(realized), self.in_auctions_uncovered(), underwater
+        engine = self.engine
+        realized = engine.bad_debt_value() / PRICE_UNIT
+        # Underwater value exactly, by the one rule (margin.underwater_value), for the
+        # accounts the screen put below the threshold: an account above it has collateral
+        # beyond its debt and contributes nothing.
+        underwater = sum(underwater_value(engine.account_data(a))
+                         for a in self.book.below_accounts())
+        return float(realized), self.in_auctions_uncovered(), underwater / PRICE_UNIT
 
     def bad_debt(self) -> float:
         """The headline bad debt (USD): realized + in auctions + underwater."""
@@ -716,14 +718,20 @@ class CascadeRunner:
 
     def run(self, on_step: Callable[[int], None] | None = None) -> None:
         """Set up and record step 0 (the initial state), then every step (``on_step(i)``
-        after each, for progress bars)."""
-        self.setup()
+        after each, for progress bars).
+
+        With a log, the set-up and each step are one batch: one commit each, so a crash
+        loses at most the step in progress and replay ends at the last whole step.
+        """
+        with self.engine.batch():
+            self.setup()
         self.capacity = self.book_capacity()
         self.book.incremental_scan()
         self._record(0, self.engine.ledger.time, to_price(self.prices[0]),
                      len(self.book.below_accounts()), 0, 0.0)
         for i in range(1, self.spec.steps + 1):
-            self.step(i)
+            with self.engine.batch():
+                self.step(i)
             if on_step is not None:
                 on_step(i)
         self.engine.close()

@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from marginengine.config.amounts import HumanNumber, parse_asset_amounts
-from marginengine.config.models import ProtocolConfig, _Strict
+from marginengine.config.base import StrictModel
+from marginengine.config.models import ProtocolConfig
 from marginengine.ledger import check_account_id
 from marginengine.sim.scenario import RUN_NAME_PATTERN, check_run_name
 
@@ -39,7 +40,7 @@ UsdTotal = Annotated[Decimal, Field(gt=0, le=Decimal("1e15"), allow_inf_nan=Fals
 Ratio = Annotated[Decimal, Field(gt=0, le=1000, allow_inf_nan=False)]
 
 
-class PriceSpec(_Strict):
+class PriceSpec(StrictModel):
     """The exogenous price path of the collateral (``asset``) in USD."""
 
     asset: str = "WETH"
@@ -61,7 +62,7 @@ class PriceSpec(_Strict):
     vol_scale: Positive = Decimal(1)
 
 
-class VenueSpec(_Strict):
+class VenueSpec(StrictModel):
     """Where liquidated collateral is sold; arbitrage pulls it toward the external price."""
 
     kind: Literal["amm", "depth"] = "amm"
@@ -74,7 +75,7 @@ class VenueSpec(_Strict):
     feedback: bool = True                          # liquidation sales trade on the venue
 
 
-class OracleSpec(_Strict):
+class OracleSpec(StrictModel):
     """How the engine sees the collateral price."""
 
     kind: Literal["direct", "osm", "venue", "push"] = "direct"
@@ -84,7 +85,7 @@ class OracleSpec(_Strict):
     heartbeat: int = Field(default=3600, gt=0)
 
 
-class GasSpec(_Strict):
+class GasSpec(StrictModel):
     """Gas price (gwei) per step and gas used per keeper action."""
 
     kind: Literal["constant", "replay", "process"] = "constant"
@@ -101,7 +102,7 @@ class GasSpec(_Strict):
     })
 
 
-class KeeperSpec(_Strict):
+class KeeperSpec(StrictModel):
     """One keeper: its capital, reaction, gas tolerance and strategy."""
 
     id: str
@@ -122,7 +123,7 @@ class KeeperSpec(_Strict):
             raise ValueError(str(exc).removeprefix("id: ")) from None
 
 
-class BookSpec(_Strict):
+class BookSpec(StrictModel):
     """A synthetic book of vaults/borrowers: lognormal sizes and collateralization."""
 
     accounts: int = Field(default=200, ge=1, le=2_000_000)
@@ -146,7 +147,7 @@ class BookSpec(_Strict):
         return value
 
 
-class CascadeAccountSpec(_Strict):
+class CascadeAccountSpec(StrictModel):
     """An explicit account besides the synthetic book: deposits, then borrows (whole
     tokens)."""
 
@@ -155,7 +156,7 @@ class CascadeAccountSpec(_Strict):
     borrow: dict[str, HumanNumber] = Field(default_factory=dict)
 
 
-class MonteCarloSpec(_Strict):
+class MonteCarloSpec(StrictModel):
     """Monte Carlo settings (``simulate`` runs N paths when ``runs > 1``)."""
 
     runs: int = Field(default=1, ge=1, le=100_000)
@@ -164,7 +165,7 @@ class MonteCarloSpec(_Strict):
     keep_traces: bool = False
 
 
-class CascadeFile(_Strict):
+class CascadeFile(StrictModel):
     """A cascade scenario file.
 
     ``protocol``, ``price`` and ``book`` are required: a file without them would run a

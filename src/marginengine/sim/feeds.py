@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from marginengine.config.models import _Strict
+from marginengine.config.base import StrictModel
 from marginengine.engine import SetPrice
 from marginengine.fixedpoint import PRICE_DECIMALS, parse_units
 from marginengine.oracle import (
@@ -39,7 +39,7 @@ from marginengine.oracle import (
 FeedKind = Literal["direct", "push", "delayed", "anchored"]
 
 
-class FeedSpec(_Strict):
+class FeedSpec(StrictModel):
     """One asset's feed in a scenario (``[feeds.ASSET]``)."""
 
     kind: FeedKind = "direct"

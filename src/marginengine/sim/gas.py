@@ -15,7 +15,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from marginengine.sim.history import Series
-from marginengine.sim.processes import _check_rng, _count, _non_negative, _positive, _real
+from marginengine.sim.processes import (
+    check_count,
+    check_non_negative,
+    check_positive,
+    check_real,
+    check_rng,
+)
 
 __all__ = ["gas_process", "gas_replay", "keeper_cost_usd", "rolling_abs_return"]
 
@@ -55,9 +61,9 @@ def gas_replay(series: Series, step_seconds: float, n: int,
         raise ValueError(f"series: must be in gwei (got unit {series.unit!r})")
     if len(series) == 0:
         raise ValueError("series: is empty")
-    step = _positive("step_seconds", step_seconds)
-    n_ = _count("n", n)
-    t0 = float(series.times[0]) if start is None else _real("start", start)
+    step = check_positive("step_seconds", step_seconds)
+    n_ = check_count("n", n)
+    t0 = float(series.times[0]) if start is None else check_real("start", start)
     if t0 < series.times[0]:
         raise ValueError(f"start: {t0} is before the series' first time {series.times[0]}")
     times = t0 + np.arange(n_) * step
@@ -136,14 +142,14 @@ def gas_process(rng: np.random.Generator, base_gwei: float, vol_sensitivity: flo
     numpy.ndarray
         Gas prices in gwei, shape ``(n,)``, all > 0.
     """
-    gen = _check_rng(rng)
-    base = _positive("base_gwei", base_gwei)
-    sens = _real("vol_sensitivity", vol_sensitivity)
-    noise_ = _non_negative("noise", noise)
-    n_ = _count("n", n)
-    cap = None if cap_gwei is None else _positive("cap_gwei", cap_gwei)
-    w = _count("window", window, minimum=1)
-    ref = None if reference_sigma is None else _positive("reference_sigma", reference_sigma)
+    gen = check_rng(rng)
+    base = check_positive("base_gwei", base_gwei)
+    sens = check_real("vol_sensitivity", vol_sensitivity)
+    noise_ = check_non_negative("noise", noise)
+    n_ = check_count("n", n)
+    cap = None if cap_gwei is None else check_positive("cap_gwei", cap_gwei)
+    w = check_count("window", window, minimum=1)
+    ref = None if reference_sigma is None else check_positive("reference_sigma", reference_sigma)
     try:
         r = np.asarray(returns, dtype=np.float64)
     except (TypeError, ValueError):
@@ -202,7 +208,7 @@ def keeper_cost_usd(gas_gwei: float | NDArray[np.float64], gas_used: int,
     float or numpy.ndarray
         A float when both prices are numbers, else an array.
     """
-    used = _count("gas_used", gas_used)
+    used = check_count("gas_used", gas_used)
     scalar = True
     arrays: list[NDArray[np.float64]] = []
     for name, value in (("gas_gwei", gas_gwei), ("eth_price", eth_price)):
@@ -213,7 +219,7 @@ def keeper_cost_usd(gas_gwei: float | NDArray[np.float64], gas_used: int,
                 raise ValueError(f"{name}: must be finite and >= 0")
             arrays.append(arr)
         else:
-            arrays.append(np.asarray(_non_negative(name, value)))
+            arrays.append(np.asarray(check_non_negative(name, value)))
     try:
         cost = used * arrays[0] * 1e-9 * arrays[1]
     except ValueError:

@@ -48,7 +48,7 @@ CORR_TOL = 1e-10
 # --------------------------------------------------------------------------- validation
 
 
-def _check_rng(rng: object) -> np.random.Generator:
+def check_rng(rng: object) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(
             f"rng: must be a numpy.random.Generator (e.g. numpy.random.default_rng(seed)), "
@@ -57,7 +57,7 @@ def _check_rng(rng: object) -> np.random.Generator:
     return rng
 
 
-def _real(name: str, value: object) -> float:
+def check_real(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name}: must be a real number (got {value!r})")
     x = float(value)
@@ -66,21 +66,21 @@ def _real(name: str, value: object) -> float:
     return x
 
 
-def _positive(name: str, value: object) -> float:
-    x = _real(name, value)
+def check_positive(name: str, value: object) -> float:
+    x = check_real(name, value)
     if x <= 0:
         raise ValueError(f"{name}: must be > 0 (got {x})")
     return x
 
 
-def _non_negative(name: str, value: object) -> float:
-    x = _real(name, value)
+def check_non_negative(name: str, value: object) -> float:
+    x = check_real(name, value)
     if x < 0:
         raise ValueError(f"{name}: must be >= 0 (got {x})")
     return x
 
 
-def _count(name: str, value: object, minimum: int = 0) -> int:
+def check_count(name: str, value: object, minimum: int = 0) -> int:
     if isinstance(value, bool):
         raise ValueError(f"{name}: must be an integer (got {value!r})")
     try:
@@ -100,7 +100,8 @@ def _vector(name: str, values: object, check: str) -> NDArray[np.float64]:
         raise ValueError(f"{name}: must be a sequence of numbers (got {values!r})") from None
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name}: must be a non-empty 1-D sequence (got shape {arr.shape})")
-    checker = {"real": _real, "positive": _positive, "non_negative": _non_negative}[check]
+    checker = {"real": check_real, "positive": check_positive,
+               "non_negative": check_non_negative}[check]
     for i, v in enumerate(arr):
         checker(f"{name}[{i}]", v)
     return arr
@@ -171,12 +172,12 @@ def gbm(rng: np.random.Generator, s0: float, mu: float, sigma: float, dt: float,
     numpy.ndarray
         Prices at steps ``0..n``, shape ``(n + 1,)``.
     """
-    gen = _check_rng(rng)
-    s0_ = _positive("s0", s0)
-    mu_ = _real("mu", mu)
-    sigma_ = _non_negative("sigma", sigma)
-    dt_ = _positive("dt", dt)
-    n_ = _count("n", n)
+    gen = check_rng(rng)
+    s0_ = check_positive("s0", s0)
+    mu_ = check_real("mu", mu)
+    sigma_ = check_non_negative("sigma", sigma)
+    dt_ = check_positive("dt", dt)
+    n_ = check_count("n", n)
     z = gen.standard_normal(n_)
     increments = (mu_ - 0.5 * sigma_ * sigma_) * dt_ + sigma_ * math.sqrt(dt_) * z
     return _finite_result(_log_path(s0_, increments), "gbm")
@@ -262,7 +263,7 @@ def correlated_gbm(rng: np.random.Generator, s0: Sequence[float], mu: Sequence[f
     numpy.ndarray
         Prices, shape ``(n + 1, k)``; row 0 is ``s0``.
     """
-    gen = _check_rng(rng)
+    gen = check_rng(rng)
     s0_ = _vector("s0", s0, "positive")
     k = s0_.size
     mu_ = _vector("mu", mu, "real")
@@ -272,8 +273,8 @@ def correlated_gbm(rng: np.random.Generator, s0: Sequence[float], mu: Sequence[f
             raise ValueError(f"{name}: must have one entry per asset ({k}, as s0), "
                              f"got {arr.size}")
     factor = correlation_factor(corr, k)
-    dt_ = _positive("dt", dt)
-    n_ = _count("n", n)
+    dt_ = check_positive("dt", dt)
+    n_ = check_count("n", n)
     z = gen.standard_normal((n_, k)) @ factor.T
     increments = (mu_ - 0.5 * sigma_ * sigma_) * dt_ + sigma_ * math.sqrt(dt_) * z
     return _finite_result(_log_path(s0_, increments), "correlated_gbm")
@@ -315,7 +316,7 @@ def jump_diffusion(rng: np.random.Generator, s0: float, mu: float, sigma: float,
         Prices at steps ``0..n``, shape ``(n + 1,)``. :func:`jump_diffusion_increments`
         gives the log increments and the jump count of every step.
     """
-    s0_ = _positive("s0", s0)
+    s0_ = check_positive("s0", s0)
     increments, _ = jump_diffusion_increments(rng, mu, sigma, jump_intensity, jump_mean,
                                               jump_std, dt, n)
     return _finite_result(_log_path(s0_, increments), "jump_diffusion")
@@ -335,14 +336,14 @@ def jump_diffusion_increments(rng: np.random.Generator, mu: float, sigma: float,
     tuple of numpy.ndarray
         ``(increments, counts)``, both of shape ``(n,)``.
     """
-    gen = _check_rng(rng)
-    mu_ = _real("mu", mu)
-    sigma_ = _non_negative("sigma", sigma)
-    lam = _non_negative("jump_intensity", jump_intensity)
-    jm = _real("jump_mean", jump_mean)
-    js = _non_negative("jump_std", jump_std)
-    dt_ = _positive("dt", dt)
-    n_ = _count("n", n)
+    gen = check_rng(rng)
+    mu_ = check_real("mu", mu)
+    sigma_ = check_non_negative("sigma", sigma)
+    lam = check_non_negative("jump_intensity", jump_intensity)
+    jm = check_real("jump_mean", jump_mean)
+    js = check_non_negative("jump_std", jump_std)
+    dt_ = check_positive("dt", dt)
+    n_ = check_count("n", n)
     try:
         kappa = math.expm1(jm + 0.5 * js * js)
     except OverflowError:
@@ -365,15 +366,15 @@ def flash_crash_multiplier(length: int, at: int, k_sigma: float, sigma: float, d
     ``recovery_steps`` steps, linearly in price back up to ``D + (1 - D) * recovery_fraction``,
     which holds to the end.
     """
-    length_ = _count("length", length, minimum=1)
-    at_ = _count("at", at)
+    length_ = check_count("length", length, minimum=1)
+    at_ = check_count("at", at)
     if at_ >= length_:
         raise ValueError(f"at: must be a step of the path, 0..{length_ - 1} (got {at_})")
-    k_ = _real("k_sigma", k_sigma)
-    sigma_ = _non_negative("sigma", sigma)
-    dt_ = _positive("dt", dt)
-    steps = _count("recovery_steps", recovery_steps)
-    frac = _real("recovery_fraction", recovery_fraction)
+    k_ = check_real("k_sigma", k_sigma)
+    sigma_ = check_non_negative("sigma", sigma)
+    dt_ = check_positive("dt", dt)
+    steps = check_count("recovery_steps", recovery_steps)
+    frac = check_real("recovery_fraction", recovery_fraction)
     if not 0.0 <= frac <= 1.0:
         raise ValueError(f"recovery_fraction: must lie in [0, 1] (got {frac})")
     if frac > 0.0 and steps == 0:
@@ -481,14 +482,14 @@ def ornstein_uhlenbeck(rng: np.random.Generator, x0: float, mean: float, theta: 
     numpy.ndarray
         Values at steps ``0..n``, shape ``(n + 1,)``.
     """
-    gen = _check_rng(rng)
-    x0_ = _real("x0", x0)
-    mean_ = _real("mean", mean)
-    theta_ = _non_negative("theta", theta)
-    sigma_ = _non_negative("sigma", sigma)
-    dt_ = _positive("dt", dt)
-    n_ = _count("n", n)
-    floor_ = None if floor is None else _real("floor", floor)
+    gen = check_rng(rng)
+    x0_ = check_real("x0", x0)
+    mean_ = check_real("mean", mean)
+    theta_ = check_non_negative("theta", theta)
+    sigma_ = check_non_negative("sigma", sigma)
+    dt_ = check_positive("dt", dt)
+    n_ = check_count("n", n)
+    floor_ = None if floor is None else check_real("floor", floor)
     z = gen.standard_normal(n_)
     a = math.exp(-theta_ * dt_)
     if theta_ == 0.0:
@@ -536,12 +537,12 @@ def brownian_bridge(rng: np.random.Generator, s0: float, s_end: float, sigma: fl
     numpy.ndarray
         Prices at steps ``0..n``, shape ``(n + 1,)``.
     """
-    gen = _check_rng(rng)
-    s0_ = _positive("s0", s0)
-    s_end_ = _positive("s_end", s_end)
-    sigma_ = _non_negative("sigma", sigma)
-    dt_ = _positive("dt", dt)
-    n_ = _count("n", n, minimum=1)
+    gen = check_rng(rng)
+    s0_ = check_positive("s0", s0)
+    s_end_ = check_positive("s_end", s_end)
+    sigma_ = check_non_negative("sigma", sigma)
+    dt_ = check_positive("dt", dt)
+    n_ = check_count("n", n, minimum=1)
     z = gen.standard_normal(n_)
     w = np.concatenate([[0.0], np.cumsum(sigma_ * math.sqrt(dt_) * z)])
     frac = np.arange(n_ + 1) / n_
@@ -599,7 +600,7 @@ def resample(times: NDArray[np.float64], values: NDArray[np.float64], new_dt_sec
         i = int(np.argmax(np.diff(t) <= 0)) + 1
         raise ValueError(f"times: must be strictly increasing (times[{i}] = {t[i]} after "
                          f"times[{i - 1}] = {t[i - 1]})")
-    step = _positive("new_dt_seconds", new_dt_seconds)
+    step = check_positive("new_dt_seconds", new_dt_seconds)
     if method not in ("linear", "previous"):
         raise ValueError(f"method: must be 'linear' or 'previous' (got {method!r})")
     span = float(t[-1] - t[0])
@@ -637,7 +638,7 @@ def scale_volatility(path: NDArray[np.float64], factor: float) -> NDArray[np.flo
         A new array of the same shape.
     """
     arr = _path("path", path, positive=True)
-    f = _non_negative("factor", factor)
+    f = check_non_negative("factor", factor)
     with np.errstate(over="ignore"):
         out: NDArray[np.float64] = arr * np.exp((f - 1.0) * np.log(arr / arr[0]))
     return _finite_result(out, "scale_volatility")

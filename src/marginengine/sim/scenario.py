@@ -42,7 +42,7 @@ from pydantic import Field, field_validator
 
 from marginengine.config import ProtocolConfig, protocol_from_dict, read_toml, validate_model
 from marginengine.config.amounts import HumanNumber, parse_asset_amounts, parse_positive
-from marginengine.config.models import _Strict
+from marginengine.config.base import StrictModel
 from marginengine.engine.events import Trade
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_DECIMALS
@@ -67,7 +67,7 @@ def parse_duration(value: object) -> int:
     return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
-class ActionSpec(_Strict):
+class ActionSpec(StrictModel):
     """One scripted action of a step.
 
     ``borrow_max`` borrows as much of ``asset`` as initial margin allows at that moment
@@ -80,7 +80,7 @@ class ActionSpec(_Strict):
     amount: HumanNumber | None = None
 
 
-class AccountSpec(_Strict):
+class AccountSpec(StrictModel):
     """An account opened before the first step: its deposits, its perp quote deposit
     (``quote``, whole quote tokens), then its borrows."""
 
@@ -90,7 +90,7 @@ class AccountSpec(_Strict):
     borrow: dict[str, HumanNumber] = Field(default_factory=dict)
 
 
-class TradeSpec(_Strict):
+class TradeSpec(StrictModel):
     """A perp trade: ``buyer`` buys ``size`` whole base tokens of ``market`` at ``price``."""
 
     buyer: str
@@ -100,7 +100,7 @@ class TradeSpec(_Strict):
     price: HumanNumber
 
 
-class StepSpec(_Strict):
+class StepSpec(StrictModel):
     """One step: advance the clock, set prices, run actions; then the liquidator acts."""
 
     advance: int | str = 0
@@ -117,7 +117,7 @@ class StepSpec(_Strict):
         return parse_duration(value)
 
 
-class LiquidatorSpec(_Strict):
+class LiquidatorSpec(StrictModel):
     """The scenario's keeper: liquidates (Aave) or absorbs and buys collateral (Comet)."""
 
     id: str = "keeper"
@@ -153,7 +153,7 @@ def scenario_kind(data: dict[str, Any], source: str | None = None) -> str:
     return str(kind)
 
 
-class ScenarioFile(_Strict):
+class ScenarioFile(StrictModel):
     """A scripted scenario file (see the module docstring)."""
 
     kind: Literal["scripted"] = "scripted"

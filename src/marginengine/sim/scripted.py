@@ -35,7 +35,7 @@ from marginengine.engine import (
 from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT, RAY, WAD, Rounding
 from marginengine.ledger.perp import quote_value
 from marginengine.liquidation import base_for_collateral
-from marginengine.margin import NO_DEBT_HEALTH, MarginKind, value_of
+from marginengine.margin import NO_DEBT_HEALTH, MarginKind, underwater_value, value_of
 from marginengine.sim.feeds import FeedSpec, ScenarioFeed
 from marginengine.sim.scenario import Scenario
 
@@ -127,7 +127,7 @@ class ScenarioResult:
         underwater = 0
         for account_id in sorted(engine.ledger.accounts):
             data = engine.account_data(account_id)
-            underwater += max(0, data.total_debt - data.total_collateral)
+            underwater += underwater_value(data)
             hf = engine.health_factor(account_id)
             accounts[account_id] = {
                 "health_factor": None if hf == NO_DEBT_HEALTH else hf / WAD,
@@ -310,7 +310,7 @@ class ScenarioRunner:
                                  engine.config.markets[asset].unit, Rounding.DOWN)
                 self.result.borrowed_max.append((account_id, asset, amount, value))
                 return
-            if "borrowing power" not in (outcome.reason or ""):
+            if outcome.code != engine.rules.codes.borrow_uncovered:
                 break
             amount -= max(1, amount // 10_000)
         if outcome is not None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from marginengine.fixedpoint import Rounding, div
+from marginengine.oracle.twap import time_weighted_average
 from marginengine.venue.amm import VenueError, require_int
 
 
@@ -100,15 +100,4 @@ class Twap:
         if time < self._points[-1][0]:
             raise VenueError("time", f"{time} is before the last observation, "
                                      f"{self._points[-1][0]}")
-        start = time - self.window
-        total = covered = 0
-        points = list(self._points)
-        for index, (begin, price) in enumerate(points):
-            end = points[index + 1][0] if index + 1 < len(points) else time
-            seconds = end - max(begin, start)
-            if seconds > 0:
-                total += price * seconds
-                covered += seconds
-        if covered == 0:
-            return points[-1][1]
-        return div(total, covered, Rounding.DOWN)
+        return time_weighted_average(list(self._points), time - self.window, time)

@@ -1,0 +1,322 @@
+"""Rule families: a preset resolved once into explicit rules.
+
+Nothing outside ``config`` compares a preset name: the engine, the margin models, the
+ledger and the risk book read the :class:`ProtocolRules` of the configuration
+(``config.rules``). Adding a lending family (Morpho, Euler, Liquity) means adding its
+:class:`LendingRules` here (and, where it has a rule of its own, a rules module), not
+changing the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from functools import cache
+
+from marginengine.decisions import Code
+from marginengine.fixedpoint import Rounding
+
+
+class CollateralModel(Enum):
+    """How collateral weights combine into the value that backs debt."""
+
+    #: Aave v3 ``GenericLogic.calculateUserAccountData``: average LTV and threshold
+    #: weighted by collateral value, then ``percentMul(collateral, avg)``.
+    AVERAGED_THRESHOLD = "averaged_threshold"
+    #: Comet ``isBorrowCollateralized`` / ``isLiquidatable``: each collateral's value
+    #: times its own factor, summed.
+    PER_ASSET_FACTORS = "per_asset_factors"
+
+
+class InitialCheck(Enum):
+    """How a borrow (or a withdrawal, for Comet) is checked against initial margin."""
+
+    #: Aave v3.3 ``ValidationLogic.validateBorrow``: ``percentDiv(debt, avgLtv) >
+    #: collateral`` refuses (half up; a zero average LTV refuses any debt).
+    AAVE_LTV = "aave_ltv"
+    #: Aave v3.5+ ``validateHFAndLtv``/``validateBorrow``: ``collateral >=
+    #: percentDivCeil(debt, avgLtv)`` is required.
+    AAVE_LTV_CEIL = "aave_ltv_ceil"
+    #: Comet: the borrow-factor-weighted collateral must cover the debt.
+    WEIGHTED_VALUE = "weighted_value"
+
+
+class WithdrawCheck(Enum):
+    """What a withdrawal of collateral must keep."""
+
+    #: Aave ``validateHFAndLtv``: the health factor stays at or above 1.
+    HEALTH_FACTOR = "health_factor"
+    #: Comet ``withdrawCollateral``: the account stays borrow-collateralized.
+    INITIAL_MARGIN = "initial_margin"
+
+
+class Compounding(Enum):
+    """How the borrow index grows over one accrual period."""
+
+    #: Aave's ``calculateCompoundedInterest``: 1 + rt + (rt)^2/2 + (rt)^3/6, per second.
+    TAYLOR3 = "taylor3"
+    #: Compound III: simple interest over the period (compounding only across accruals).
+    LINEAR = "linear"
+    #: Exact per-second compounding: ``rpow(1 + r/Y, t)``.
+    EXACT = "exact"
+
+
+class HealthFormula(Enum):
+    """How the health factor's division is written (it changes the rounding)."""
+
+    #: Aave v3.3 ``calculateUserAccountData``:
+    #: ``percentMul(totalCollateral, avgLT).wadDiv(totalDebt)`` (both half up).
+    PERCENT_MUL_THEN_WAD_DIV = "percent_mul_then_wad_div"
+    #: Aave v3.5+: ``wadDiv(sum(C_i x LT_i), totalDebt) / 1e4`` (half up, then down).
+    WAD_DIV_SUM_THEN_BPS = "wad_div_sum_then_bps"
+    #: Comet: ``sum(C_i x factor_i) / debt`` rounded down (per-asset factors).
+    PER_ASSET_DOWN = "per_asset_down"
+
+
+@dataclass(frozen=True)
+class LiquidationRounding:
+    """The rounding of each step of Aave's close-factor liquidation
+    (``LiquidationLogic._calculateAvailableCollateralToLiquidate`` and the close-factor
+    and dust checks of ``executeLiquidationCall``)."""
+
+    debt_base: Rounding       # the reserve's debt in base currency (close factor, dust rule)
+    max_collateral: Rounding  # baseCollateral x liquidationBonus
+    debt_needed: Rounding     # collateral value / liquidationBonus, when collateral is short
+    bonus_base: Rounding      # collateralAmount / liquidationBonus (the bonus's base)
+    protocol_fee: Rounding    # bonusCollateral x liquidationProtocolFee
+
+
+#: v3.3: half up everywhere, debt in base currency floored.
+ROUNDING_V3_3 = LiquidationRounding(Rounding.DOWN, Rounding.HALF_UP, Rounding.HALF_UP,
+                                    Rounding.HALF_UP, Rounding.HALF_UP)
+#: v3.5: debt in base currency ``mulDivCeil``; ``debtAmountNeeded`` ``percentDivCeil``.
+ROUNDING_V3_5 = LiquidationRounding(Rounding.UP, Rounding.HALF_UP, Rounding.UP,
+                                    Rounding.HALF_UP, Rounding.HALF_UP)
+#: v3.7 (docs/3.7/liquidation-rounding.md): ``percentMulFloor``, ``percentDivFloor``,
+#: ``percentMulCeil`` for the collateral, the bonus's base and the protocol fee.
+ROUNDING_V3_7 = LiquidationRounding(Rounding.UP, Rounding.DOWN, Rounding.UP, Rounding.DOWN,
+                                    Rounding.UP)
+
+
+class LiquidationMechanism(Enum):
+    """How an unhealthy lending account is liquidated."""
+
+    CLOSE_FACTOR = "close_factor"   # Aave v3 liquidationCall (event Liquidate)
+    ABSORB = "absorb"               # Comet absorb + buyCollateral (Absorb, BuyCollateral)
+    AUCTION = "auction"             # Maker Dog/Clipper or Cat/Flipper (Bark, Take, ...)
+
+
+@dataclass(frozen=True)
+class RefusalCodes:
+    """The family's own names for its refusals."""
+
+    withdraw_unhealthy: Code
+    borrow_uncovered: Code
+    not_liquidatable: Code
+    supply_cap: Code
+
+
+#: Events every family accepts (prices, time, market conditions, perps).
+COMMON_EVENTS: frozenset[str] = frozenset({
+    "Deposit", "Withdraw", "Borrow", "Repay", "SetPrice", "AdvanceTime", "SetConditions",
+    "SetSequencer", "DepositQuote", "WithdrawQuote", "TransferQuote", "Trade",
+    "LiquidatePerp", "FundInsurance",
+})
+MECHANISM_EVENTS: dict[LiquidationMechanism, frozenset[str]] = {
+    LiquidationMechanism.CLOSE_FACTOR: frozenset({"Liquidate"}),
+    LiquidationMechanism.ABSORB: frozenset({"Absorb", "BuyCollateral"}),
+    LiquidationMechanism.AUCTION: frozenset({"Bark", "Take", "Redo", "Tend", "Dent", "Deal",
+                                             "Tick"}),
+}
+
+
+@dataclass(frozen=True)
+class LendingRules:
+    """The lending rules of one family, explicit.
+
+    Attributes
+    ----------
+    family
+        The preset's name (for display only: nothing compares it).
+    collateral_model, health_rounding
+        How account data is computed and how the health factor's division rounds.
+    initial_check, withdraw_check
+        How borrows and withdrawals are checked.
+    signed_base_balance
+        Comet: one signed balance of the base asset, so a deposit repays first and a
+        borrow is refused while the account supplies the asset.
+    compounding, treasury_takes_reserve_factor
+        Interest: how the borrow index grows; whether the reserve factor is minted to a
+        treasury (Aave) or kept in reserves (Comet).
+    liquidation
+        The liquidation mechanism (with an ``[auction]`` table: the auction).
+    events
+        Event types the family accepts; any other is refused (``EVENT_NOT_SUPPORTED``).
+    unsupported
+        The message for each event type it refuses.
+    codes
+        The family's names for its refusals.
+    min_borrow
+        Comet's ``baseBorrowMin`` applies.
+    health_formula, debt_value_rounding, ltv_rounding
+        Account data: how the health factor is divided, how a debt's base-currency value
+        rounds (v3.3 floors it, v3.5+ ``mulDivCeil``), how ``collateral x LTV`` rounds
+        (v3.5+ ``percentMulFloor``).
+    liquidation_rounding
+        The rounding of each step of a close-factor liquidation.
+    sentinel
+        Whether the version has Aave's PriceOracleSentinel (removed in v3.7).
+    version
+        The protocol code the family follows (for docs and messages).
+    """
+
+    family: str
+    collateral_model: CollateralModel
+    health_rounding: Rounding
+    initial_check: InitialCheck
+    withdraw_check: WithdrawCheck
+    signed_base_balance: bool
+    compounding: Compounding
+    treasury_takes_reserve_factor: bool
+    liquidation: LiquidationMechanism
+    events: frozenset[str]
+    unsupported: dict[str, str]
+    codes: RefusalCodes
+    min_borrow: bool
+    health_formula: HealthFormula = HealthFormula.PERCENT_MUL_THEN_WAD_DIV
+    debt_value_rounding: Rounding = Rounding.UP
+    ltv_rounding: Rounding = Rounding.HALF_UP
+    liquidation_rounding: LiquidationRounding = ROUNDING_V3_3
+    sentinel: bool = False
+    version: str = ""
+
+    @property
+    def per_asset_factors(self) -> bool:
+        """Whether collateral factors apply per asset (Comet) rather than averaged."""
+        return self.collateral_model is CollateralModel.PER_ASSET_FACTORS
+
+    def accepts(self, event_type: str) -> bool:
+        """Whether the family applies events of this type."""
+        return event_type in self.events
+
+
+_AAVE_CODES = RefusalCodes(
+    withdraw_unhealthy=Code.HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD,
+    borrow_uncovered=Code.COLLATERAL_CANNOT_COVER_NEW_BORROW,
+    not_liquidatable=Code.HEALTH_FACTOR_NOT_BELOW_THRESHOLD,
+    supply_cap=Code.SUPPLY_CAP_EXCEEDED,
+)
+_COMET_CODES = RefusalCodes(
+    withdraw_unhealthy=Code.NOT_COLLATERALIZED,
+    borrow_uncovered=Code.NOT_COLLATERALIZED,
+    not_liquidatable=Code.NOT_LIQUIDATABLE,
+    supply_cap=Code.SUPPLY_CAP_EXCEEDED,
+)
+
+_AAVE: dict[str, object] = {
+    "collateral_model": CollateralModel.AVERAGED_THRESHOLD,
+    "health_rounding": Rounding.HALF_UP,
+    "withdraw_check": WithdrawCheck.HEALTH_FACTOR,
+    "signed_base_balance": False,
+    "compounding": Compounding.TAYLOR3,
+    "treasury_takes_reserve_factor": True,
+    "liquidation": LiquidationMechanism.CLOSE_FACTOR,
+    "codes": _AAVE_CODES,
+    "min_borrow": False,
+}
+#: Aave v3 versions, each as its code (aave-dao/aave-v3-origin, tags v3.3.0, v3.5.0 and
+#: the v3.7.0 commit 4fbd7442): ``src/contracts/protocol/libraries/logic/GenericLogic.sol``,
+#: ``ValidationLogic.sol``, ``LiquidationLogic.sol``, ``math/WadRayMath.sol``,
+#: ``math/PercentageMath.sol``, ``helpers/TokenMath.sol``. See docs/presets.md.
+AAVE_V3_3: dict[str, object] = {
+    **_AAVE, "version": "Aave v3.3.0",
+    "health_formula": HealthFormula.PERCENT_MUL_THEN_WAD_DIV,
+    "debt_value_rounding": Rounding.DOWN,     # rayMul(...) * price / unit
+    "ltv_rounding": Rounding.HALF_UP,         # percentMul
+    "initial_check": InitialCheck.AAVE_LTV,   # percentDiv, half up
+    "liquidation_rounding": ROUNDING_V3_3,
+    "sentinel": True,
+}
+AAVE_V3_5: dict[str, object] = {
+    **_AAVE, "version": "Aave v3.5.0",
+    "health_formula": HealthFormula.WAD_DIV_SUM_THEN_BPS,
+    "debt_value_rounding": Rounding.UP,       # MathUtils.mulDivCeil
+    "ltv_rounding": Rounding.DOWN,            # percentMulFloor
+    "initial_check": InitialCheck.AAVE_LTV_CEIL,
+    "liquidation_rounding": ROUNDING_V3_5,
+    "sentinel": True,
+}
+AAVE_V3_7: dict[str, object] = {
+    **AAVE_V3_5, "version": "Aave v3.7.0",
+    "liquidation_rounding": ROUNDING_V3_7,
+    "sentinel": False,                        # docs/3.7/sentinel-removal.md
+}
+
+#: The lending families by preset name, before the liquidation mechanism is chosen.
+#: ``aave-v3`` is the latest Aave version.
+FAMILIES: dict[str, dict[str, object]] = {
+    "aave-v3": AAVE_V3_7,
+    "aave-v3.3": AAVE_V3_3,
+    "aave-v3.5": AAVE_V3_5,
+    "aave-v3.7": AAVE_V3_7,
+    "compound-v3": {
+        "version": "Compound III (Comet)",
+        "health_formula": HealthFormula.PER_ASSET_DOWN,
+        "collateral_model": CollateralModel.PER_ASSET_FACTORS,
+        "health_rounding": Rounding.DOWN,
+        "initial_check": InitialCheck.WEIGHTED_VALUE,
+        "withdraw_check": WithdrawCheck.INITIAL_MARGIN,
+        "signed_base_balance": True,
+        "compounding": Compounding.LINEAR,
+        "treasury_takes_reserve_factor": False,
+        "liquidation": LiquidationMechanism.ABSORB,
+        "codes": _COMET_CODES,
+        "min_borrow": True,
+    },
+}
+
+
+def _unsupported(family: str, mechanism: LiquidationMechanism) -> dict[str, str]:
+    messages: dict[str, str] = {}
+    if mechanism is LiquidationMechanism.AUCTION:
+        messages["Liquidate"] = "this protocol liquidates by auction: use Bark"
+    else:
+        messages["Liquidate"] = f"{family} liquidates by Absorb, not Liquidate"
+        for name in MECHANISM_EVENTS[LiquidationMechanism.AUCTION]:
+            messages[name] = f"{family} has no auctions; it liquidates directly"
+    if mechanism is not LiquidationMechanism.ABSORB:
+        messages["Absorb"] = f"{family} liquidates by Liquidate, not Absorb"
+        messages["BuyCollateral"] = f"{family} has no BuyCollateral"
+    return messages
+
+
+@cache
+def lending_rules(family: str, auction: bool) -> LendingRules:
+    """The rules of ``family`` (a preset name), liquidating by auction if ``auction``."""
+    spec = dict(FAMILIES[family])
+    mechanism = LiquidationMechanism.AUCTION if auction else spec["liquidation"]
+    assert isinstance(mechanism, LiquidationMechanism)
+    spec["liquidation"] = mechanism
+    events = COMMON_EVENTS | MECHANISM_EVENTS[mechanism]
+    unsupported = {k: v for k, v in _unsupported(family, mechanism).items() if k not in events}
+    return LendingRules(family=family, events=events, unsupported=unsupported,
+                        **spec)  # type: ignore[arg-type]
+
+
+__all__ = [
+    "COMMON_EVENTS",
+    "FAMILIES",
+    "ROUNDING_V3_3",
+    "ROUNDING_V3_5",
+    "ROUNDING_V3_7",
+    "CollateralModel",
+    "Compounding",
+    "HealthFormula",
+    "InitialCheck",
+    "LendingRules",
+    "LiquidationMechanism",
+    "LiquidationRounding",
+    "RefusalCodes",
+    "WithdrawCheck",
+    "lending_rules",
+]

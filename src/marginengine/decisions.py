@@ -1,0 +1,155 @@
+"""Typed decisions: every refusal has a stable code, a message for people and its data.
+
+Programs compare :class:`Code` values, never messages: a message may be reworded, a code
+may not (the event log stores both, and a replay verifies the code and the data). Where
+the protocol a rule follows has its own name for the error, the code's value is that name:
+
+- Aave v3 ``Errors.sol`` (``HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD``,
+  ``COLLATERAL_CANNOT_COVER_NEW_BORROW``, ...; aave-dao/aave-v3-origin,
+  ``src/contracts/protocol/libraries/helpers/Errors.sol``);
+- Compound III's custom errors (``NotLiquidatable``, ``NotForSale``, ``TooMuchSlippage``,
+  ``InsufficientReserves``, ...; compound-finance/comet, ``contracts/CometMainInterface.sol``);
+- Maker's revert strings (``Dog/not-unsafe``, ``Clipper/not-running-auction``, ...;
+  makerdao/dss, ``src/dog.sol``, ``src/clip.sol``, ``src/flip.sol``).
+
+Codes of this engine's own checks (bad arguments, unknown names, prices) are upper-snake
+names that no protocol uses.
+
+This module is part of the foundation: every layer may import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Code(StrEnum):
+    """Stable refusal codes (the value is what the log stores)."""
+
+    # ---- arguments and names (the engine's own)
+    INVALID_AMOUNT = "INVALID_AMOUNT"                      # Aave Errors.INVALID_AMOUNT
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    INVALID_ACCOUNT_ID = "INVALID_ACCOUNT_ID"
+    UNKNOWN_ACCOUNT = "UNKNOWN_ACCOUNT"
+    UNKNOWN_ASSET = "UNKNOWN_ASSET"
+    UNKNOWN_MARKET = "UNKNOWN_MARKET"
+    EVENT_NOT_SUPPORTED = "EVENT_NOT_SUPPORTED"
+    SELF_LIQUIDATION = "SELF_LIQUIDATION"
+    SELF_TRADE = "SELF_TRADE"
+    # ---- prices and oracles (the engine's own)
+    PRICE_NOT_SET = "PRICE_NOT_SET"
+    PRICE_NOT_USABLE = "PRICE_NOT_USABLE"
+    PRICE_STALE = "PRICE_STALE"
+    BORROWING_PAUSED = "BORROWING_PAUSED"
+    LIQUIDATIONS_PAUSED = "LIQUIDATIONS_PAUSED"
+    UNKNOWN_PRICE_STATUS = "UNKNOWN_PRICE_STATUS"
+    # ---- lending: Aave v3 Errors.sol names
+    NOT_ENOUGH_AVAILABLE_USER_BALANCE = "NOT_ENOUGH_AVAILABLE_USER_BALANCE"
+    UNDERLYING_BALANCE_ZERO = "UNDERLYING_BALANCE_ZERO"
+    BORROWING_NOT_ENABLED = "BORROWING_NOT_ENABLED"
+    COLLATERAL_BALANCE_IS_ZERO = "COLLATERAL_BALANCE_IS_ZERO"
+    HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD = (
+        "HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD")
+    COLLATERAL_CANNOT_COVER_NEW_BORROW = "COLLATERAL_CANNOT_COVER_NEW_BORROW"
+    NO_DEBT_OF_SELECTED_TYPE = "NO_DEBT_OF_SELECTED_TYPE"
+    HEALTH_FACTOR_NOT_BELOW_THRESHOLD = "HEALTH_FACTOR_NOT_BELOW_THRESHOLD"
+    COLLATERAL_CANNOT_BE_LIQUIDATED = "COLLATERAL_CANNOT_BE_LIQUIDATED"
+    SUPPLY_CAP_EXCEEDED = "SUPPLY_CAP_EXCEEDED"
+    BORROW_CAP_EXCEEDED = "BORROW_CAP_EXCEEDED"
+    MUST_NOT_LEAVE_DUST = "MUST_NOT_LEAVE_DUST"
+    PRICE_ORACLE_SENTINEL_CHECK_FAILED = "PRICE_ORACLE_SENTINEL_CHECK_FAILED"
+    NOT_ENOUGH_LIQUIDITY = "NOT_ENOUGH_LIQUIDITY"  # Aave: the aToken's underlying balance
+    # ---- lending: Compound III (Comet) custom errors
+    NOT_COLLATERALIZED = "NotCollateralized"
+    NOT_LIQUIDATABLE = "NotLiquidatable"
+    NOT_FOR_SALE = "NotForSale"
+    TOO_MUCH_SLIPPAGE = "TooMuchSlippage"
+    INSUFFICIENT_RESERVES = "InsufficientReserves"
+    BORROW_TOO_SMALL = "BorrowTooSmall"
+    BAD_ASSET = "BadAsset"
+    ABSURD = "Absurd"
+    # ---- perps (dYdX v4 x/clob and x/subaccounts names where they exist)
+    UNDERCOLLATERALIZED = "UNDERCOLLATERALIZED"    # dYdX: StillUndercollateralized / IM
+    NO_POSITION = "NO_POSITION"
+    STEP_SIZE = "STEP_SIZE"
+    OPEN_INTEREST_CAP = "OPEN_INTEREST_CAP"
+    POSITION_NOT_LIQUIDATABLE = "POSITION_NOT_LIQUIDATABLE"
+    NOT_A_SUBACCOUNT = "NOT_A_SUBACCOUNT"
+    ADL_NOT_ENOUGH_OPPOSITE = "ADL_NOT_ENOUGH_OPPOSITE"
+    INSUFFICIENT_QUOTE = "INSUFFICIENT_QUOTE"
+    SHARED_INSURANCE_FUND = "SHARED_INSURANCE_FUND"
+    # ---- auctions: Maker's revert strings (dss dog.sol, clip.sol, flip.sol); Dog/no-vault
+    # is the engine's (a vault without debt or collateral: Maker's Dog/not-unsafe covers it)
+    CLIPPER_CANNOT_RESET = "Clipper/cannot-reset"
+    CLIPPER_INVALID_INPUT = "Clipper/invalid-input"
+    CLIPPER_INVALID_PARAM = "Clipper/invalid-param"
+    CLIPPER_NEEDS_RESET = "Clipper/needs-reset"
+    CLIPPER_NOT_RUNNING_AUCTION = "Clipper/not-running-auction"
+    CLIPPER_NO_PARTIAL_PURCHASE = "Clipper/no-partial-purchase"
+    CLIPPER_STOPPED_INCORRECT = "Clipper/stopped-incorrect"
+    CLIPPER_TIME_BEFORE_KICK = "Clipper/time-before-kick"
+    CLIPPER_TOO_EXPENSIVE = "Clipper/too-expensive"
+    CLIPPER_ZERO_LOT = "Clipper/zero-lot"
+    CLIPPER_ZERO_TAB = "Clipper/zero-tab"
+    CLIPPER_ZERO_TOP_PRICE = "Clipper/zero-top-price"
+    CLIPPER_ZERO_USR = "Clipper/zero-usr"
+    DOG_DIGS_EXCEEDS_DIRT = "Dog/digs-exceeds-dirt"
+    DOG_DUSTY_AUCTION_FROM_PARTIAL_LIQUIDATION = "Dog/dusty-auction-from-partial-liquidation"
+    DOG_INVALID_INPUT = "Dog/invalid-input"
+    DOG_INVALID_PARAM = "Dog/invalid-param"
+    DOG_LIQUIDATION_LIMIT_HIT = "Dog/liquidation-limit-hit"
+    DOG_NOT_UNSAFE = "Dog/not-unsafe"
+    DOG_NO_VAULT = "Dog/no-vault"
+    DOG_NULL_AUCTION = "Dog/null-auction"
+    FLIPPER_ALREADY_DENT_PHASE = "Flipper/already-dent-phase"
+    FLIPPER_ALREADY_FINISHED_END = "Flipper/already-finished-end"
+    FLIPPER_ALREADY_FINISHED_TIC = "Flipper/already-finished-tic"
+    FLIPPER_BID_ALREADY_PLACED = "Flipper/bid-already-placed"
+    FLIPPER_BID_NOT_HIGHER = "Flipper/bid-not-higher"
+    FLIPPER_GUY_NOT_SET = "Flipper/guy-not-set"
+    FLIPPER_HIGHER_THAN_TAB = "Flipper/higher-than-tab"
+    FLIPPER_INSUFFICIENT_DECREASE = "Flipper/insufficient-decrease"
+    FLIPPER_INSUFFICIENT_INCREASE = "Flipper/insufficient-increase"
+    FLIPPER_INVALID_INPUT = "Flipper/invalid-input"
+    FLIPPER_INVALID_PARAM = "Flipper/invalid-param"
+    FLIPPER_LOT_NOT_LOWER = "Flipper/lot-not-lower"
+    FLIPPER_LOT_NOT_MATCHING = "Flipper/lot-not-matching"
+    FLIPPER_NOT_FINISHED = "Flipper/not-finished"
+    FLIPPER_NOT_MATCHING_BID = "Flipper/not-matching-bid"
+    FLIPPER_TEND_NOT_FINISHED = "Flipper/tend-not-finished"
+    WRONG_AUCTION_KIND = "WRONG_AUCTION_KIND"
+    #: Any other Maker revert string (parameter checks); ``data["revert"]`` holds it.
+    MAKER_REVERT = "MAKER_REVERT"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused action: what programs compare (``code``, ``data``) and people read.
+
+    Attributes
+    ----------
+    code
+        The stable :class:`Code`.
+    message
+        One line for people; may be reworded between versions.
+    data
+        The figures behind the decision (plain JSON values), e.g. ``{"health_factor": ...}``.
+    """
+
+    code: Code
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for logs and reports."""
+        return {"code": self.code.value, "message": self.message, "data": self.data}
+
+
+def code_of(value: str) -> Code:
+    """The :class:`Code` whose value is ``value`` (raises ``ValueError`` otherwise)."""
+    return Code(value)
+
+
+__all__ = ["Code", "Refusal", "code_of"]

@@ -1,0 +1,132 @@
+"""The typed context a handler is given: the only way a handler reaches the engine.
+
+A handler reads the state (the reads of :class:`~marginengine.engine.state.StateReads`),
+requires usable prices, changes state through the ledger's primitives and the journalled
+setters here, refuses with a code (:meth:`HandlerContext.refuse`) and records details
+(:meth:`HandlerContext.record`). Everything it changes is inside the engine's one
+transaction, so a refusal (or any exception) leaves no trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, NoReturn
+
+from marginengine.decisions import Code, Refusal
+from marginengine.engine.rejected import Rejected
+from marginengine.engine.state import EngineState, SequencerStatus, StateReads
+from marginengine.fixedpoint import format_units
+from marginengine.ledger import check_account_id
+from marginengine.liquidation.auction_house import AuctionHouse
+from marginengine.oracle import MarketOracle
+from marginengine.oracle.conditions import MarketConditions
+
+
+class HandlerContext(StateReads):
+    """What one handler may do while one event is applied.
+
+    Parameters
+    ----------
+    state
+        The engine's state, with its transaction open.
+    """
+
+    def __init__(self, state: EngineState) -> None:
+        self.state = state
+        self.details: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ deciding
+    def refuse(self, code: Code, message: str, **data: Any) -> NoReturn:
+        """Refuse the event with a typed refusal (raises; the transaction rolls back)."""
+        raise Rejected(Refusal(code, message, data))
+
+    def refuse_with(self, refusal: Refusal) -> NoReturn:
+        """Refuse with a refusal a rule returned."""
+        raise Rejected(refusal)
+
+    def record(self, **details: Any) -> None:
+        """Add figures to the outcome's details."""
+        self.details.update(details)
+
+    # ------------------------------------------------------------------ checking arguments
+    @property
+    def time(self) -> int:
+        """The ledger's clock, seconds."""
+        return self.state.ledger.time
+
+    def market(self, asset: object, field: str = "asset") -> str:
+        """``asset`` if it is a lending market, else refuse naming ``field``."""
+        if not isinstance(asset, str) or asset not in self.config.markets:
+            self.refuse(Code.UNKNOWN_ASSET, f"{field}: unknown asset {asset!r}",
+                        field=field, asset=str(asset))
+        return asset
+
+    def positive(self, amount: int, field: str = "amount") -> int:
+        """``amount`` if positive, else refuse naming ``field`` (Aave's INVALID_AMOUNT)."""
+        if amount <= 0:
+            self.refuse(Code.INVALID_AMOUNT, f"{field}: must be positive (got {amount})",
+                        field=field, value=amount)
+        return amount
+
+    def account_id(self, account_id: str, field: str = "account") -> str:
+        """``account_id`` if it is a valid id, else refuse naming ``field``."""
+        try:
+            return check_account_id(account_id, field)
+        except ValueError as exc:
+            self.refuse(Code.INVALID_ACCOUNT_ID, str(exc), field=field)
+
+    def existing(self, account_id: str, field: str = "account") -> str:
+        """``account_id`` if it is a known account, else refuse naming ``field``."""
+        self.account_id(account_id, field)
+        if account_id not in self.ledger.accounts:
+            self.refuse(Code.UNKNOWN_ACCOUNT, f"{field}: unknown account {account_id!r}",
+                        field=field, account=account_id)
+        return account_id
+
+    def units(self, asset: str, amount: int) -> str:
+        """``amount`` smallest units of ``asset`` for a message (``1.5 WETH``)."""
+        return f"{format_units(amount, self.config.markets[asset].decimals)} {asset}"
+
+    # ------------------------------------------------------------------ prices
+    def price(self, asset: str) -> int:
+        """The asset's oracle price, or refuse if none was set."""
+        if asset not in self.prices:
+            self.refuse(Code.PRICE_NOT_SET, f"no price has been set for {asset}", asset=asset)
+        return self.prices[asset]
+
+    def require_prices(self, assets: Iterable[str], for_liquidation: bool = False) -> None:
+        """Refuse unless every price the decision uses is usable now (the oracle layer
+        decides: set, fresh enough, and its circuit breaker allows the action)."""
+        for asset in sorted(set(assets)):
+            refusal = self.oracles[asset].refusal(self.time, for_liquidation)
+            if refusal is not None:
+                self.refuse_with(refusal)
+
+    # ------------------------------------------------------------------ journalled changes
+    def set_price(self, asset: str, price: int) -> None:
+        """Set an oracle price."""
+        self.state.set_price(asset, price)
+
+    def oracle_for_update(self, asset: str) -> MarketOracle:
+        """A market's oracle, to change."""
+        return self.state.oracle_for_update(asset)
+
+    def auction_house(self, auction: int | None = None) -> AuctionHouse:
+        """The auction house, to change (``auction``'s entries owned by this event), or
+        refuse if the protocol has none."""
+        house = self.state.auctions_for_update(auction)
+        if house is None:
+            self.refuse(Code.EVENT_NOT_SUPPORTED,
+                        f"{self.rules.family} has no auctions; it liquidates directly")
+        return house
+
+    def set_conditions(self, asset: str, conditions: MarketConditions) -> None:
+        """Replace an asset's market conditions."""
+        self.state.set_conditions(asset, conditions)
+
+    def set_sequencer(self, up: bool) -> None:
+        """Record the sequencer's status as of now."""
+        self.state.set_sequencer(SequencerStatus(up, self.time))
+
+
+__all__ = ["HandlerContext"]

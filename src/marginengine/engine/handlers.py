@@ -1,0 +1,82 @@
+"""The one table of handlers: each event type and the function that applies it.
+
+A handler is ``handler(ctx, event) -> details``: it reaches the engine only through the
+:class:`~marginengine.engine.context.HandlerContext` it is given. Families of products
+(lending, perps, auctions; options next) each have their module; which events a protocol
+accepts is its rule family's choice (``config.rules.events``), checked by the core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from marginengine.engine import (
+    auction_handlers,
+    lending_handlers,
+    market_handlers,
+    perp_handlers,
+)
+from marginengine.engine.context import HandlerContext
+from marginengine.engine.events import (
+    Absorb,
+    AdvanceTime,
+    Bark,
+    Borrow,
+    BuyCollateral,
+    Deal,
+    Dent,
+    Deposit,
+    DepositQuote,
+    Event,
+    FundInsurance,
+    Liquidate,
+    LiquidatePerp,
+    Redo,
+    Repay,
+    SetConditions,
+    SetPrice,
+    SetSequencer,
+    Take,
+    Tend,
+    Tick,
+    Trade,
+    TransferQuote,
+    Withdraw,
+    WithdrawQuote,
+)
+
+Handler = Callable[[HandlerContext, Any], dict[str, Any]]
+
+HANDLERS: dict[type[Event], Handler] = {
+    # market inputs
+    SetPrice: market_handlers.set_price,
+    SetConditions: market_handlers.set_conditions,
+    SetSequencer: market_handlers.set_sequencer,
+    AdvanceTime: market_handlers.advance_time,
+    # lending
+    Deposit: lending_handlers.deposit,
+    Withdraw: lending_handlers.withdraw,
+    Borrow: lending_handlers.borrow,
+    Repay: lending_handlers.repay,
+    Liquidate: lending_handlers.liquidate,
+    Absorb: lending_handlers.absorb,
+    BuyCollateral: lending_handlers.buy_collateral,
+    # perps
+    DepositQuote: perp_handlers.deposit_quote,
+    WithdrawQuote: perp_handlers.withdraw_quote,
+    TransferQuote: perp_handlers.transfer_quote,
+    Trade: perp_handlers.trade,
+    LiquidatePerp: perp_handlers.liquidate_perp,
+    FundInsurance: perp_handlers.fund_insurance,
+    # auctions
+    Bark: auction_handlers.bark,
+    Take: auction_handlers.take,
+    Redo: auction_handlers.redo,
+    Tend: auction_handlers.tend,
+    Dent: auction_handlers.dent,
+    Deal: auction_handlers.deal,
+    Tick: auction_handlers.tick,
+}
+
+__all__ = ["HANDLERS", "Handler"]

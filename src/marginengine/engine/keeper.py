@@ -1,0 +1,104 @@
+"""What a keeper asks before it acts: the largest liquidation allowed now, and what a
+given ``Liquidate`` would do. Reads only (the engine or a handler's context), through the
+same rules the handlers use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from marginengine.config.families import LiquidationMechanism
+from marginengine.engine.state import StateReads
+from marginengine.fixedpoint import Rounding
+from marginengine.liquidation import (
+    AbsorbPlan,
+    CloseFactorPlan,
+    LiquidationRefused,
+    absorb_collateral,
+    close_factor_inputs,
+    plan_absorb,
+    plan_liquidation,
+)
+from marginengine.margin import value_of
+
+
+@dataclass(frozen=True)
+class LiquidationQuote:
+    """The largest liquidation a keeper can make on an account right now.
+
+    ``debt_to_cover`` is the amount to offer in a :class:`Liquidate` event to get exactly
+    ``plan`` (offering ``plan.debt_repaid`` instead can round to a different plan).
+    """
+
+    account: str
+    debt_asset: str
+    collateral_asset: str
+    plan: CloseFactorPlan | None
+    absorb: AbsorbPlan | None
+    refusal: str | None
+    debt_to_cover: int = 0
+
+
+def liquidation_quote(reads: StateReads, account_id: str) -> LiquidationQuote:
+    """The largest liquidation allowed now: its largest debt against its largest
+    collateral (close factor), or an absorb (Comet)."""
+    config, ledger, prices = reads.config, reads.ledger, reads.prices
+    data = reads.account_data(account_id)
+    assets = reads.account_assets(account_id)
+    if reads.rules.liquidation is LiquidationMechanism.ABSORB and config.base_asset:
+        base = config.base_asset
+        if not reads.is_liquidatable(account_id):
+            return LiquidationQuote(account_id, base, "", None, None, "not liquidatable")
+        absorb = plan_absorb(ledger.debt_of(account_id, base), prices[base],
+                             config.markets[base].unit,
+                             absorb_collateral(config, ledger, prices, account_id))
+        return LiquidationQuote(account_id, base, "*", None, absorb, None)
+    debts = [(value_of(ledger.debt_of(account_id, a), prices[a], config.markets[a].unit,
+                       Rounding.UP), a)
+             for a in assets if ledger.debt_of(account_id, a)]
+    colls = [(value_of(ledger.supply_of(account_id, a), prices[a], config.markets[a].unit,
+                       Rounding.DOWN), a)
+             for a in assets
+             if ledger.supply_of(account_id, a) and ledger.uses_as_collateral(account_id, a)]
+    if not debts or not colls:
+        return LiquidationQuote(account_id, "", "", None, None, "no debt or no collateral")
+    debt_asset = max(debts)[1]
+    coll_asset = max(colls)[1]
+    inputs = close_factor_inputs(config, ledger, prices, account_id, data.health_factor,
+                                 data.total_debt, data.total_collateral, debt_asset,
+                                 coll_asset)
+    # Offer the whole debt; if the close factor's cap would leave dust, offer instead
+    # what leaves exactly the minimum leftover (v3.3 refuses the former, allows this).
+    floor_units = -(-config.aave.min_leftover_base_units * inputs.debt_unit
+                    // inputs.debt_price)
+    refusal = ""
+    for offer in (inputs.debt_balance, inputs.debt_balance - floor_units):
+        if offer <= 0:
+            break
+        try:
+            plan = plan_liquidation(inputs, offer, config.aave,
+                                    reads.rules.liquidation_rounding)
+        except LiquidationRefused as refused:
+            refusal = refusal or refused.reason
+            continue
+        return LiquidationQuote(account_id, debt_asset, coll_asset, plan, None, None, offer)
+    return LiquidationQuote(account_id, debt_asset, coll_asset, None, None, refusal)
+
+
+def liquidation_plan(reads: StateReads, account_id: str, debt_asset: str,
+                     collateral_asset: str, debt_to_cover: int) -> CloseFactorPlan | None:
+    """What ``Liquidate(..., debt_to_cover)`` would do now (``None``: refused, or the
+    family does not liquidate by close factor)."""
+    if reads.rules.liquidation is not LiquidationMechanism.CLOSE_FACTOR:
+        return None
+    data = reads.account_data(account_id)
+    inputs = close_factor_inputs(reads.config, reads.ledger, reads.prices, account_id,
+                                 data.health_factor, data.total_debt, data.total_collateral,
+                                 debt_asset, collateral_asset)
+    try:
+        return plan_liquidation(inputs, debt_to_cover, reads.config.aave,
+                                reads.rules.liquidation_rounding)
+    except LiquidationRefused:
+        return None
+
+
+__all__ = ["LiquidationQuote", "liquidation_plan", "liquidation_quote"]

@@ -1,0 +1,308 @@
+"""The lending handlers: supply, withdraw, borrow, repay, and the liquidations of the
+lending families (Aave's close-factor ``Liquidate``, Comet's ``Absorb`` and
+``BuyCollateral``).
+
+Each handler takes the :class:`~marginengine.engine.context.HandlerContext` and its event;
+it checks the arguments, asks the pure rules of :mod:`marginengine.margin.validation` and
+:mod:`marginengine.liquidation` for a decision, and changes the ledger through its
+primitives. What differs between families is read from ``ctx.rules``; nothing compares a
+preset name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marginengine.decisions import Code
+from marginengine.engine import perp_handlers
+from marginengine.engine.context import HandlerContext
+from marginengine.engine.events import (
+    Absorb,
+    Borrow,
+    BuyCollateral,
+    Deposit,
+    Liquidate,
+    Repay,
+    Withdraw,
+)
+from marginengine.fixedpoint import RAY
+from marginengine.ledger import LedgerError
+from marginengine.liquidation import (
+    CloseFactorPlan,
+    LiquidationRefused,
+    absorb_collateral,
+    close_factor_inputs,
+    plan_absorb,
+    plan_liquidation,
+    quote_collateral,
+    store_front_price,
+)
+from marginengine.margin import AccountData
+from marginengine.margin import validation as rules_of
+
+
+def deposit(ctx: HandlerContext, e: Deposit) -> dict[str, Any]:
+    ctx.account_id(e.account)
+    asset = ctx.market(e.asset)
+    amount = ctx.positive(e.amount)
+    market = ctx.config.markets[asset]
+    r = ctx.ledger.reserves[asset]
+    refusal = rules_of.validate_supply(asset, market, r.total_supply() + r.treasury, amount,
+                                       ctx.rules)
+    if refusal:
+        ctx.refuse_with(refusal)
+    details: dict[str, Any] = {}
+    debt = ctx.ledger.debt_of(e.account, asset)
+    if ctx.rules.signed_base_balance and debt:
+        # Comet's balance is signed: supplying base first repays the borrow.
+        repaid = min(debt, amount)
+        ctx.ledger.repay(e.account, asset, repaid)
+        details["repaid"] = repaid
+        amount -= repaid
+    if amount:
+        try:
+            details["scaled"] = ctx.ledger.deposit(e.account, asset, amount)
+        except LedgerError as exc:
+            ctx.refuse(Code.INVALID_AMOUNT, str(exc), amount=amount)
+    return details
+
+
+def withdraw(ctx: HandlerContext, e: Withdraw) -> dict[str, Any]:
+    ctx.existing(e.account)
+    asset = ctx.market(e.asset)
+    amount = ctx.positive(e.amount)
+    ledger = ctx.ledger
+    refusal = rules_of.validate_withdraw_amount(e.account, asset, ctx.config.markets[asset],
+                                                ledger.supply_of(e.account, asset), amount)
+    if refusal:
+        ctx.refuse_with(refusal)
+    # Asked before withdrawing: withdrawing the whole balance removes the position.
+    was_collateral = ledger.uses_as_collateral(e.account, asset)
+    assets = ctx.account_assets(e.account)
+    if was_collateral and any(ledger.debt_of(e.account, a) for a in assets):
+        ctx.require_prices(assets)
+    try:
+        ledger.withdraw(e.account, asset, amount)
+    except LedgerError as exc:
+        ctx.refuse(Code.NOT_ENOUGH_LIQUIDITY, f"not enough liquidity: {exc}", amount=amount)
+    if not was_collateral:
+        return {"withdrawn": amount}
+    if ledger.accounts[e.account].perps:
+        ctx.require_prices(ctx.priced_assets(e.account))
+        perp_handlers.check_initial(ctx, e.account)
+    data = ctx.account_data(e.account)
+    if data.total_debt:
+        refusal = rules_of.validate_health_after_withdraw(
+            ctx.rules, data, ctx.initial_account_data(e.account))
+        if refusal:
+            ctx.refuse_with(refusal)
+    return {"withdrawn": amount}
+
+
+def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
+    ctx.existing(e.account)
+    asset = ctx.market(e.asset)
+    amount = ctx.positive(e.amount)
+    market = ctx.config.markets[asset]
+    ledger = ctx.ledger
+    refusal = rules_of.validate_borrow_asset(
+        e.account, asset, market, ledger.supply_of(e.account, asset),
+        ledger.reserves[asset].total_debt(), amount, ctx.rules)
+    if refusal:
+        ctx.refuse_with(refusal)
+    refusal = rules_of.validate_sentinel_borrow(ctx.sequencer_status, ctx.time,
+                                                ctx.config.aave.sentinel_grace_period)
+    if refusal:
+        ctx.refuse_with(refusal)
+    ctx.require_prices([asset, *ctx.account_assets(e.account)])
+    refusal = rules_of.validate_borrow_health(e.account, ctx.account_data(e.account))
+    if refusal:
+        ctx.refuse_with(refusal)
+    try:
+        ledger.borrow(e.account, asset, amount)
+    except LedgerError as exc:
+        ctx.refuse(Code.NOT_ENOUGH_LIQUIDITY, f"not enough liquidity: {exc}", amount=amount)
+    after = ctx.account_data(e.account)
+    refusal = rules_of.validate_borrow_power(ctx.rules, after,
+                                             ctx.initial_account_data(e.account))
+    if refusal:
+        ctx.refuse_with(refusal)
+    if ctx.has_perps(e.account):
+        perp_handlers.check_initial(ctx, e.account)
+    compound = ctx.config.compound
+    if ctx.rules.min_borrow and compound is not None:
+        refusal = rules_of.validate_min_borrow(asset, market, ledger.debt_of(e.account, asset),
+                                               compound.base_borrow_min_units(market.decimals))
+        if refusal:
+            ctx.refuse_with(refusal)
+    return {"borrowed": amount, "health_factor": after.health_factor}
+
+
+def repay(ctx: HandlerContext, e: Repay) -> dict[str, Any]:
+    ctx.existing(e.account)
+    asset = ctx.market(e.asset)
+    amount = ctx.positive(e.amount)
+    debt = ctx.ledger.debt_of(e.account, asset)
+    refusal = rules_of.validate_repay(e.account, asset, debt)
+    if refusal:
+        ctx.refuse_with(refusal)
+    paid = min(amount, debt)
+    ctx.ledger.repay(e.account, asset, paid)
+    return {"repaid": paid}
+
+
+# ---------------------------------------------------------------------- Aave liquidationCall
+def liquidate(ctx: HandlerContext, e: Liquidate) -> dict[str, Any]:
+    ctx.account_id(e.liquidator, "liquidator")
+    ctx.existing(e.account)
+    if e.liquidator == e.account:
+        ctx.refuse(Code.SELF_LIQUIDATION, "an account cannot liquidate itself")
+    debt_asset = ctx.market(e.debt_asset, "debt_asset")
+    coll_asset = ctx.market(e.collateral_asset, "collateral_asset")
+    ctx.positive(e.debt_to_cover, "debt_to_cover")
+    ctx.require_prices([debt_asset, coll_asset, *ctx.account_assets(e.account)],
+                       for_liquidation=True)
+    refusal = rules_of.validate_liquidation_call(
+        e.liquidator, e.account, ctx.ledger.uses_as_collateral(e.account, coll_asset),
+        coll_asset)
+    if refusal:
+        ctx.refuse_with(refusal)
+    data = ctx.account_data(e.account)
+    refusal = rules_of.validate_sentinel_liquidation(
+        ctx.sequencer_status, ctx.time, ctx.config.aave.sentinel_grace_period,
+        data.health_factor)
+    if refusal:
+        ctx.refuse_with(refusal)
+    inputs = close_factor_inputs(ctx.config, ctx.ledger, ctx.prices, e.account,
+                                 data.health_factor, data.total_debt, data.total_collateral,
+                                 debt_asset, coll_asset)
+    try:
+        plan = plan_liquidation(inputs, e.debt_to_cover, ctx.config.aave,
+                                ctx.rules.liquidation_rounding)
+    except LiquidationRefused as refused:
+        ctx.refuse_with(refused.refusal)
+    return _execute_liquidation(ctx, e, plan, data)
+
+
+def _execute_liquidation(ctx: HandlerContext, e: Liquidate, plan: CloseFactorPlan,
+                         before: AccountData) -> dict[str, Any]:
+    ledger = ctx.ledger
+    deficit: dict[str, int] = {}
+    ledger.repay(e.account, e.debt_asset, plan.debt_repaid)
+    if e.receive_supply:
+        ledger.transfer_supply(e.account, e.liquidator, e.collateral_asset,
+                               plan.collateral_to_liquidator)
+    else:
+        try:
+            ledger.pay_out_supply(e.account, e.collateral_asset, plan.collateral_to_liquidator)
+        except LedgerError as exc:
+            ctx.refuse(Code.NOT_ENOUGH_LIQUIDITY,
+                       f"not enough liquidity to pay out the collateral ({exc}); "
+                       "liquidate with receive_supply",
+                       amount=plan.collateral_to_liquidator)
+    # As Aave v3.3: the liquidator first, then the fee, clamped to the balance left
+    # (burning the fee first, rounded up, can leave the account one unit short of the
+    # liquidator's share when the whole balance is seized).
+    fee = min(plan.protocol_fee, ledger.supply_of(e.account, e.collateral_asset))
+    if plan.protocol_fee:
+        ledger.supply_to_treasury(e.account, e.collateral_asset, fee)
+    if plan.takes_all_collateral:
+        # Aave v3.3: no collateral left, so every remaining debt becomes deficit.
+        account = ledger.accounts.get(e.account)
+        for asset in sorted(account.lending if account else ()):
+            if ledger.debt_of(e.account, asset):
+                deficit[asset] = ledger.write_off_debt(e.account, asset)
+    after = ctx.account_data(e.account)
+    return {
+        "debt_repaid": plan.debt_repaid,
+        "collateral_to_liquidator": plan.collateral_to_liquidator,
+        "protocol_fee": fee,
+        "close_factor_bps": plan.close_factor_bps,
+        "health_before": before.health_factor,
+        "health_after": after.health_factor,
+        "deficit": deficit,
+    }
+
+
+# ---------------------------------------------------------------------- Comet
+def absorb(ctx: HandlerContext, e: Absorb) -> dict[str, Any]:
+    compound = ctx.config.compound
+    assert compound is not None  # the absorb family always has its [compound] table
+    ctx.account_id(e.absorber, "absorber")
+    ctx.existing(e.account)
+    base = compound.base_asset
+    ctx.require_prices([base, *ctx.account_assets(e.account)], for_liquidation=True)
+    base_price = ctx.price(base)
+    data = ctx.account_data(e.account)
+    refusal = rules_of.validate_absorb(e.account, ctx.is_liquidatable(e.account), data,
+                                       ctx.rules)
+    if refusal:
+        ctx.refuse_with(refusal)
+    ledger = ctx.ledger
+    collateral = absorb_collateral(ctx.config, ledger, ctx.prices, e.account)
+    debt = ledger.debt_of(e.account, base)
+    plan = plan_absorb(debt, base_price, ctx.config.markets[base].unit, collateral)
+    for seized in plan.seized:
+        ledger.seize_supply(e.account, seized.asset)
+    ledger.absorb_debt(e.account, base)
+    if plan.new_balance:
+        ledger.credit_supply(e.account, base, plan.new_balance)
+    if plan.bad_debt:
+        ledger.record_bad_debt(base, plan.bad_debt)
+    return {
+        "debt_absorbed": debt,
+        "seized": {s.asset: s.amount for s in plan.seized},
+        "credit": plan.new_balance - plan.old_balance,
+        "new_balance": plan.new_balance,
+        "bad_debt": plan.bad_debt,
+    }
+
+
+def buy_collateral(ctx: HandlerContext, e: BuyCollateral) -> dict[str, Any]:
+    compound = ctx.config.compound
+    assert compound is not None
+    ctx.account_id(e.buyer, "buyer")
+    base = compound.base_asset
+    asset = ctx.market(e.asset)
+    if asset == base or not ctx.config.markets[asset].collateral:
+        ctx.refuse(Code.BAD_ASSET, f"{asset} is not a collateral asset", asset=asset)
+    ctx.positive(e.base_amount, "base_amount")
+    ctx.require_prices([base, asset], for_liquidation=True)
+    if e.min_amount < 0:
+        ctx.refuse(Code.INVALID_AMOUNT,
+                   f"min_amount: must not be negative (got {e.min_amount})",
+                   field="min_amount", value=e.min_amount)
+    ledger = ctx.ledger
+    base_market = ctx.config.markets[base]
+    reserves = ledger.reserves[base].reserves
+    target = compound.target_reserves_units(base_market.decimals)
+    if reserves >= target:
+        ctx.refuse(Code.NOT_FOR_SALE,
+                   f"reserves {ctx.units(base, reserves)} are at or above the target "
+                   f"{ctx.units(base, target)}: collateral is not for sale",
+                   reserves=reserves, target=target)
+    market = ctx.config.markets[asset]
+    if store_front_price(ctx.price(asset), market.liquidation_factor_bps,
+                         compound.store_front_price_factor_bps) == 0:
+        # Comet would divide by zero here (quoteCollateral); refuse instead (issue 9, 3).
+        ctx.refuse(Code.BAD_ASSET,
+                   f"the store-front price of {asset} rounds to 0 at its price "
+                   f"{ctx.price(asset)} (8 decimals): collateral cannot be priced",
+                   asset=asset, price=ctx.price(asset))
+    quantity = quote_collateral(
+        e.base_amount, ctx.price(base), base_market.unit, ctx.price(asset), market.unit,
+        market.liquidation_factor_bps, compound.store_front_price_factor_bps,
+    )
+    if quantity < e.min_amount:
+        ctx.refuse(Code.TOO_MUCH_SLIPPAGE,
+                   f"would buy {ctx.units(asset, quantity)}, below min_amount "
+                   f"{ctx.units(asset, e.min_amount)}",
+                   quantity=quantity, min_amount=e.min_amount)
+    available = ledger.reserves[asset].reserves_ray // RAY
+    if quantity > available:
+        ctx.refuse(Code.INSUFFICIENT_RESERVES,
+                   f"the protocol holds only {ctx.units(asset, max(available, 0))} of seized "
+                   f"{asset}",
+                   quantity=quantity, available=available)
+    ledger.sell_from_reserves(asset, quantity, base, e.base_amount)
+    return {"collateral_bought": quantity, "base_paid": e.base_amount}

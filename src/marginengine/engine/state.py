@@ -1,0 +1,360 @@
+"""All the state of one engine, under one journalled transaction, and the reads over it.
+
+:class:`EngineState` holds the ledger, the prices, the per-market oracles, the auction
+house, the market conditions and the sequencer status. :meth:`EngineState.transaction`
+journals every part: the ledger through its own journal, the rest here, saved on first
+write. If an exception escapes, every part is restored, so a refused event changes
+nothing anywhere. :class:`StateReads` is the read API the engine and the handlers'
+context share (account data, margin, marks, prices for initial margin).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from marginengine.config import ProtocolConfig
+from marginengine.config.families import LendingRules
+from marginengine.fixedpoint import Rounding
+from marginengine.ledger import Ledger
+from marginengine.liquidation.auction_house import AuctionHouse
+from marginengine.margin import (
+    AccountData,
+    AccountMarginModel,
+    MarginKind,
+    MarginState,
+    Valuation,
+    value_of,
+)
+from marginengine.margin.perp import BucketRisk, PerpMarginModel, mark_price
+from marginengine.margin.weighted import WeightedMarginModel
+from marginengine.oracle import MarketOracle, PriceTable
+from marginengine.oracle.conditions import MarketConditions
+
+_UNSET = object()
+
+
+@dataclass(frozen=True)
+class SequencerStatus:
+    """The L2 sequencer as its uptime feed last reported it: up or down since ``since``."""
+
+    up: bool
+    since: int
+
+
+class EngineState:
+    """Everything an engine holds, changed only inside :meth:`transaction`.
+
+    Parameters
+    ----------
+    config
+        The validated protocol.
+    """
+
+    def __init__(self, config: ProtocolConfig) -> None:
+        self.config = config
+        self.rules: LendingRules = config.rules
+        self.ledger = Ledger(config)
+        self.prices = PriceTable()
+        self.oracles = {asset: MarketOracle(asset, config.oracle)
+                        for asset in (*config.markets, *config.perps)}
+        self.auctions = AuctionHouse.of(config.auction) if config.auction is not None else None
+        self.conditions: dict[str, MarketConditions] = {}
+        self.sequencer: SequencerStatus | None = None
+        self.margin = AccountMarginModel(config)
+        self._open = False
+        self._saved_prices: dict[str, int | None] = {}
+        self._saved_oracles: dict[str, MarketOracle] = {}
+        self._saved_auctions: Any = _UNSET
+        self._saved_conditions: dict[str, MarketConditions | None] = {}
+        self._saved_sequencer: Any = _UNSET
+
+    # ------------------------------------------------------------------ transactions
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction over all the state; everything is restored if an exception
+        escapes."""
+        with self.ledger.transaction():
+            self.begin()
+            try:
+                yield
+            except BaseException:
+                self.rollback()
+                raise
+            finally:
+                self.end()
+
+    def begin(self) -> None:
+        """Start journalling the non-ledger state (inside a ledger transaction; the
+        engine's ``apply`` calls ``begin``/``rollback``/``end`` itself, which saves a
+        generator per event over :meth:`transaction`)."""
+        self._open = True
+
+    def rollback(self) -> None:
+        """Restore every non-ledger part saved since :meth:`begin`."""
+        self._rollback()
+
+    def end(self) -> None:
+        """Stop journalling and forget the saved copies."""
+        self._open = False
+        # Reset only what was used: most events touch no price, oracle or auction.
+        if self._saved_prices:
+            self._saved_prices = {}
+        if self._saved_oracles:
+            self._saved_oracles = {}
+        if self._saved_conditions:
+            self._saved_conditions = {}
+        self._saved_auctions = _UNSET
+        self._saved_sequencer = _UNSET
+
+    def _rollback(self) -> None:
+        for asset, price in self._saved_prices.items():
+            self.prices.restore(asset, price)
+        self.oracles.update(self._saved_oracles)
+        if self._saved_auctions is not _UNSET:
+            self.auctions = self._saved_auctions
+        for asset, conditions in self._saved_conditions.items():
+            if conditions is None:
+                self.conditions.pop(asset, None)
+            else:
+                self.conditions[asset] = conditions
+        if self._saved_sequencer is not _UNSET:
+            self.sequencer = self._saved_sequencer
+
+    def _require_open(self) -> None:
+        if not self._open:
+            raise RuntimeError("engine state changes only inside a transaction")
+
+    def set_price(self, asset: str, price: int) -> None:
+        """Set a price (journalled)."""
+        self._require_open()
+        if asset not in self._saved_prices:
+            self._saved_prices[asset] = self.prices.get(asset)
+        self.prices.set(asset, price)
+
+    def oracle_for_update(self, asset: str) -> MarketOracle:
+        """The market's oracle, to change in place (journalled: copied on first write)."""
+        self._require_open()
+        if asset not in self._saved_oracles:
+            self._saved_oracles[asset] = self.oracles[asset]
+            self.oracles[asset] = self.oracles[asset].copy()
+        return self.oracles[asset]
+
+    def auctions_for_update(self, auction: int | None = None) -> AuctionHouse | None:
+        """The auction house, to change in place (journalled: copied on first write, with
+        ``auction``'s entries owned by the copy)."""
+        self._require_open()
+        if self.auctions is None:
+            return None
+        if self._saved_auctions is _UNSET:
+            self._saved_auctions = self.auctions
+            self.auctions = self.auctions.copy()
+        if auction is not None:
+            self.auctions.own(auction)
+        return self.auctions
+
+    def set_conditions(self, asset: str, conditions: MarketConditions) -> None:
+        """Replace an asset's market conditions (journalled)."""
+        self._require_open()
+        if asset not in self._saved_conditions:
+            self._saved_conditions[asset] = self.conditions.get(asset)
+        self.conditions[asset] = conditions
+
+    def set_sequencer(self, status: SequencerStatus) -> None:
+        """Record the sequencer's status (journalled)."""
+        self._require_open()
+        if self._saved_sequencer is _UNSET:
+            self._saved_sequencer = self.sequencer
+        self.sequencer = status
+
+    def changed_prices(self) -> dict[str, int]:
+        """Prices changed in the open transaction, with their new values."""
+        return {a: self.prices[a] for a in sorted(self._saved_prices)}
+
+    def hash_parts(self) -> dict[str, object]:
+        """The non-ledger state, as plain data for the state hash. Conditions and the
+        sequencer enter only once reported, so hashes of logs without them are unchanged."""
+        parts: dict[str, object] = {
+            "prices": self.prices.as_dict(),
+            "oracles": {a: o.state_dict() for a, o in sorted(self.oracles.items())},
+            "auctions": self.auctions.state_dict() if self.auctions else None,
+        }
+        if self.conditions:
+            parts["conditions"] = {a: c.as_dict() for a, c in sorted(self.conditions.items())}
+        if self.sequencer is not None:
+            parts["sequencer"] = {"up": self.sequencer.up, "since": self.sequencer.since}
+        return parts
+
+
+class StateReads:
+    """Reads over an :class:`EngineState` (``self.state``), shared by the engine and the
+    handlers' context. Every health decision goes through the one margin interface
+    (:class:`~marginengine.margin.AccountMarginModel`)."""
+
+    state: EngineState
+
+    @property
+    def config(self) -> ProtocolConfig:
+        """The protocol."""
+        return self.state.config
+
+    @property
+    def rules(self) -> LendingRules:
+        """The protocol's rule family."""
+        return self.state.rules
+
+    @property
+    def ledger(self) -> Ledger:
+        """The exact ledger."""
+        return self.state.ledger
+
+    @property
+    def prices(self) -> PriceTable:
+        """The oracle prices (base currency, 8 decimals)."""
+        return self.state.prices
+
+    @property
+    def oracles(self) -> dict[str, MarketOracle]:
+        """Each market's oracle state."""
+        return self.state.oracles
+
+    @property
+    def auctions(self) -> AuctionHouse | None:
+        """The auction house (``None`` unless the protocol liquidates by auction)."""
+        return self.state.auctions
+
+    @property
+    def conditions(self) -> Mapping[str, MarketConditions]:
+        """Market conditions reported so far, by asset."""
+        return self.state.conditions
+
+    @property
+    def sequencer_status(self) -> tuple[bool, int] | None:
+        """The L2 sequencer's last reported ``(up, since)`` (``None``: never reported)."""
+        status = self.state.sequencer
+        return None if status is None else (status.up, status.since)
+
+    @property
+    def margin_model(self) -> AccountMarginModel:
+        """The one margin interface."""
+        return self.state.margin
+
+    @property
+    def model(self) -> WeightedMarginModel:
+        """The weighted lending model (Aave's account data)."""
+        return self.state.margin.lending
+
+    @property
+    def perp_model(self) -> PerpMarginModel:
+        """The bucket model over lending and perps."""
+        return self.state.margin.perps
+
+    # ------------------------------------------------------------------ valuation
+    def mark(self, market: str) -> int:
+        """A perp market's mark price (see :func:`~marginengine.margin.perp.mark_price`)."""
+        state = self.ledger.clearing.markets[market]
+        return mark_price(self.prices[market], state.last_trade_price, state.basis_ema_ppm)
+
+    def marks(self) -> dict[str, int]:
+        """Mark prices of every perp market with an index price."""
+        return {m: self.mark(m) for m in self.config.perps if m in self.prices}
+
+    def valuation(self, prices: Mapping[str, int] | None = None,
+                  marks: Mapping[str, int] | None = None) -> Valuation:
+        """The valuation the margin models read: prices (the oracle's, or ``prices``),
+        marks (the engine's, or ``marks``) and market conditions."""
+        return Valuation(self.prices if prices is None else prices,
+                         self.marks() if marks is None else marks,
+                         conditions=self.state.conditions)
+
+    def initial_prices(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Prices for initial margin: collateral at ``min(oracle, stable)`` and debt at
+        ``max(oracle, stable)`` where the stable price is enabled; else the oracle's."""
+        oracles = self.oracles
+        collateral = {a: oracles[a].initial_collateral_price(p) for a, p in self.prices.items()}
+        debt = {a: oracles[a].initial_debt_price(p) for a, p in self.prices.items()}
+        return collateral, debt
+
+    def initial_valuation(self) -> Valuation:
+        """The valuation of initial margin (see :meth:`initial_prices`)."""
+        collateral, debt = self.initial_prices()
+        return Valuation(collateral, self.marks(), debt, self.state.conditions)
+
+    # ------------------------------------------------------------------ accounts
+    def account_data(self, account_id: str) -> AccountData:
+        """Aave-style account data (collateral, debt, averages, HF) at current prices."""
+        return self.model.account_data(self.ledger, self.prices, account_id)
+
+    def initial_account_data(self, account_id: str) -> AccountData:
+        """Account data at the initial-margin prices (see :meth:`initial_prices`)."""
+        collateral, debt = self.initial_prices()
+        return self.model.account_data(self.ledger, collateral, account_id, debt_prices=debt)
+
+    def health_factor(self, account_id: str) -> int:
+        """The account's maintenance health (wad) through the one margin interface."""
+        return self.margin_model.health(self.ledger, self.valuation(), account_id)
+
+    def is_liquidatable(self, account_id: str) -> bool:
+        """Whether the family's rules allow liquidating the account now."""
+        return self.margin_model.is_liquidatable(self.ledger, self.valuation(), account_id)
+
+    def has_perps(self, account_id: str) -> bool:
+        """Whether the account holds perp positions or a perp balance."""
+        return self.margin_model.holds_perps(self.ledger, account_id)
+
+    def has_risk(self, account_id: str) -> bool:
+        """Whether the account has lending debt or perp positions."""
+        account = self.ledger.accounts.get(account_id)
+        if account is None:
+            return False
+        return bool(account.perps) or any(p.scaled_debt for p in account.lending.values())
+
+    def account_assets(self, account_id: str) -> list[str]:
+        """The account's lending assets (sorted)."""
+        account = self.ledger.accounts.get(account_id)
+        return sorted(account.lending) if account else []
+
+    def priced_assets(self, account_id: str) -> list[str]:
+        """Every price the account's valuation uses: its lending assets, its perp markets
+        and the perp quote asset."""
+        account = self.ledger.accounts.get(account_id)
+        if account is None:
+            return []
+        assets = set(account.lending) | set(account.perps)
+        if account.perps and self.perp_model.quote_asset:
+            assets.add(self.perp_model.quote_asset)
+        return sorted(assets)
+
+    def bucket(self, account_id: str, initial: bool = False) -> BucketRisk:
+        """The account's whole margin bucket: lending and perps (initial: at the
+        initial-margin prices of the oracle layer)."""
+        valuation = self.initial_valuation() if initial else self.valuation()
+        return self.perp_model.bucket(self.ledger, valuation.prices, valuation.marks,
+                                      account_id, valuation.debt_prices)
+
+    def equity_quote(self, risk: BucketRisk) -> int:
+        """A bucket's unweighted equity in quote smallest units (signed)."""
+        return risk.equity_quote()
+
+    def margin_state(self, account_id: str, kind: MarginKind) -> MarginState:
+        """The account's :class:`~marginengine.margin.MarginState` of ``kind``."""
+        valuation = self.initial_valuation() if kind is MarginKind.INITIAL else self.valuation()
+        return self.margin_model.margin(self.ledger, valuation, account_id, kind)
+
+    def bad_debt_value(self) -> int:
+        """Bad debt recognised so far (deficit or absorbed), in base-currency units."""
+        return sum(
+            value_of(r.bad_debt, self.prices[a], self.config.markets[a].unit, Rounding.UP)
+            for a, r in self.ledger.reserves.items()
+            if r.bad_debt
+        )
+
+    def underwater_value(self) -> int:
+        """Debt not covered by collateral at current prices, summed over accounts (see
+        :func:`~marginengine.margin.underwater_value`)."""
+        return self.margin_model.underwater_total(self.ledger, self.prices)
+
+
+__all__ = ["EngineState", "SequencerStatus", "StateReads"]

@@ -1,0 +1,150 @@
+"""The auction state of a protocol that liquidates by auction: Maker's Dog with one
+Clipper (Liquidations 2.0) or one Flipper (Liquidations 1.2), and the records the engine
+keeps of each auction (debt, collateral, what was raised and returned).
+
+The machines are the pure ones of :mod:`marginengine.liquidation.dutch_auction` and
+:mod:`marginengine.liquidation.english_auction`; the engine's auction handlers drive them.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from marginengine.config.auction import AuctionConfig
+from marginengine.fixedpoint import RAY, WAD
+from marginengine.liquidation.abaci import (
+    ExponentialDecrease,
+    LinearDecrease,
+    StairstepExponentialDecrease,
+)
+from marginengine.liquidation.dutch_auction import Clipper, ClipperParams, Dog, DogParams
+from marginengine.liquidation.english_auction import Flipper, FlipperParams
+
+
+def _wad(value: Any) -> int:
+    return int(value * WAD)
+
+
+def _ray(value: Any) -> int:
+    return int(value * RAY)
+
+
+@dataclass
+class AuctionRecord:
+    """What the engine remembers of one auction (amounts in the assets' smallest units)."""
+
+    id: int
+    account: str
+    debt: int
+    lot: int
+    kicked_at: int
+    price_at_kick: int
+    raised: int = 0
+    lot_sold: int = 0
+    returned: int = 0
+
+
+@dataclass(frozen=True)
+class AuctionOutcome:
+    """A finished auction: what it raised for what, against the oracle price at its start."""
+
+    id: int
+    account: str
+    debt: int
+    raised: int
+    lot_sold: int
+    returned: int
+    price_at_kick: int
+    shortfall: int
+    settled_at: int
+
+    @property
+    def settle_price(self) -> int:
+        """DAI per whole collateral token the buyers paid (8 decimals)."""
+        return self.raised * 10**8 // self.lot_sold if self.lot_sold else 0
+
+    @property
+    def near_zero(self) -> bool:
+        """Settled below 5% of the oracle price at its start (Black Thursday's zero bids)."""
+        return self.settle_price * 20 < self.price_at_kick
+
+
+@dataclass
+class AuctionHouse:
+    """The protocol's auction state: the Dog, one Clipper or Flipper, and the records."""
+
+    config: AuctionConfig
+    dog: Dog
+    clipper: Clipper | None
+    flipper: Flipper | None
+    records: dict[int, AuctionRecord] = field(default_factory=dict)
+    outcomes: list[AuctionOutcome] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, cfg: AuctionConfig) -> AuctionHouse:
+        """Build the machines from human-unit parameters."""
+        dog = Dog(DogParams(Hole=_wad(cfg.Hole) * RAY, hole=_wad(cfg.hole) * RAY,
+                            chop=_wad(cfg.chop), dust=_wad(cfg.dust) * RAY))
+        clipper = flipper = None
+        if cfg.kind == "clip":
+            calc: Any
+            if cfg.curve == "linear":
+                calc = LinearDecrease(cfg.tau)
+            elif cfg.curve == "exponential":
+                calc = ExponentialDecrease(_ray(cfg.cut))
+            else:
+                calc = StairstepExponentialDecrease(cfg.step, _ray(cfg.cut))
+            clipper = Clipper.from_dog(ClipperParams(
+                buf=_ray(cfg.buf), tail=cfg.tail, cusp=_ray(cfg.cusp), chip=_wad(cfg.chip),
+                tip=_wad(cfg.tip) * RAY, calc=calc), dog)
+        else:
+            flipper = Flipper(FlipperParams(beg=_wad(cfg.beg), ttl=cfg.ttl, tau=cfg.flip_tau))
+        return cls(cfg, dog, clipper, flipper)
+
+    def copy(self) -> AuctionHouse:
+        """An independent copy (the engine mutates a copy and commits it once the event is
+        logged): the mutable parts are copied, the frozen ones shared, in O(running
+        auctions)."""
+        dog = copy.copy(self.dog)
+        clipper = self.clipper.copy() if self.clipper is not None else None
+        flipper = self.flipper.copy() if self.flipper is not None else None
+        return AuctionHouse(self.config, dog, clipper, flipper, dict(self.records),
+                            list(self.outcomes))
+
+    def own(self, auction: int) -> None:
+        """Copy one auction's mutable entries before changing them (copy on write: the
+        dictionaries of a copy share their entries with the original until then)."""
+        if self.clipper is not None and auction in self.clipper.active:
+            self.clipper.active[auction] = replace(self.clipper.active[auction])
+        if self.flipper is not None and auction in self.flipper.bids:
+            self.flipper.bids[auction] = replace(self.flipper.bids[auction])
+        if auction in self.records:
+            self.records[auction] = replace(self.records[auction])
+
+    def state_dict(self) -> dict[str, object]:
+        """Plain data for the state hash."""
+        machines: dict[str, object] = {"Dirt": self.dog.Dirt, "dirt": self.dog.dirt}
+        if self.clipper is not None:
+            machines["sales"] = {i: asdict(s) for i, s in sorted(self.clipper.active.items())}
+            machines["kicks"] = self.clipper.kicks
+        if self.flipper is not None:
+            machines["bids"] = {i: asdict(b) for i, b in sorted(self.flipper.bids.items())}
+            machines["kicks"] = self.flipper.kicks
+        return {
+            "machines": machines,
+            "records": {i: asdict(r) for i, r in sorted(self.records.items())},
+            "outcomes": [asdict(o) for o in self.outcomes],
+        }
+
+    @property
+    def running(self) -> list[int]:
+        """Ids of running auctions."""
+        if self.clipper is not None:
+            return self.clipper.ids()
+        assert self.flipper is not None
+        return sorted(self.flipper.bids)
+
+
+__all__ = ["AuctionHouse", "AuctionOutcome", "AuctionRecord"]

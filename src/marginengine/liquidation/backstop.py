@@ -1,0 +1,54 @@
+"""The last steps of the backstop waterfall as pure rules: what the insurance fund covers,
+and how a loss it cannot cover is socialized over the other accounts' perp balances.
+
+(The middle step, auto-deleveraging, is :mod:`marginengine.liquidation.adl`.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+def insurance_cover(shortfall: int, fund: int, negative_balance: int) -> int:
+    """What the insurance fund pays toward a bankrupt bucket: the shortfall (negative
+    equity), at most the fund and at most the account's negative perp balance."""
+    return max(0, min(shortfall, fund, negative_balance))
+
+
+@dataclass(frozen=True)
+class Socialization:
+    """A loss spread over perp balances: each holder's share, and what is left as deficit.
+
+    Attributes
+    ----------
+    shares
+        Quote smallest units taken from each holder (zero shares left out).
+    taken
+        Their sum: at most the loss, at most what the holders hold.
+    deficit
+        The loss the holders could not cover.
+    """
+
+    shares: dict[str, int]
+    taken: int
+    deficit: int
+
+
+def socialize_loss(loss: int, holders: Mapping[str, int]) -> Socialization:
+    """Spread ``loss`` over ``holders`` (account -> positive perp balance) pro rata to their
+    balances, by largest remainder (ties to the smaller id), so the shares sum exactly to
+    ``min(loss, total held)``; the rest is deficit."""
+    total = sum(holders.values())
+    take = min(max(loss, 0), total)
+    shares: dict[str, int] = {}
+    if take:
+        exact = {a: q * take for a, q in sorted(holders.items())}
+        shares = {a: v // total for a, v in exact.items()}
+        left = take - sum(shares.values())
+        for a in sorted(exact, key=lambda a: (-(exact[a] % total), a))[:left]:
+            shares[a] += 1
+    return Socialization({a: s for a, s in shares.items() if s}, take, max(loss, 0) - take)
+
+
+__all__ = ["Socialization", "insurance_cover", "socialize_loss"]

@@ -1,0 +1,117 @@
+"""The one margin interface: the margin of an account, initial or maintenance, from a
+valuation.
+
+A :class:`Valuation` is everything prices an account: oracle prices (and, for initial
+margin with a stable price, separate debt prices), perp marks and market conditions.
+:class:`AccountMarginModel` composes the models per account: weighted lending margin for
+every account, plus tiered perp margin over the whole bucket for an account that holds
+perps (its lending and its perp equity and requirements in one bucket). The engine, the
+scan's exact confirmation and the simulator decide health through it only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from marginengine.config import ProtocolConfig
+from marginengine.fixedpoint import WAD
+from marginengine.ledger import Ledger
+from marginengine.margin.base import MarginKind, MarginState
+from marginengine.margin.perp import PerpMarginModel
+from marginengine.margin.weighted import AccountData, WeightedMarginModel
+from marginengine.oracle.conditions import MarketConditions
+
+
+@dataclass(frozen=True)
+class Valuation:
+    """What values an account.
+
+    Attributes
+    ----------
+    prices
+        Oracle prices, base currency with 8 decimals (collateral side for initial margin).
+    marks
+        Perp mark prices.
+    debt_prices
+        Debt-side prices when they differ (initial margin with a stable price).
+    conditions
+        Market conditions by asset (volatility, depth, open interest).
+    """
+
+    prices: Mapping[str, int]
+    marks: Mapping[str, int] = field(default_factory=dict)
+    debt_prices: Mapping[str, int] | None = None
+    conditions: Mapping[str, MarketConditions] = field(default_factory=dict)
+
+
+def underwater_value(data: AccountData) -> int:
+    """Debt not covered by collateral (unweighted), base-currency units: the loss the
+    protocol would take if the account were closed now at these prices."""
+    return max(0, data.total_debt - data.total_collateral)
+
+
+class AccountMarginModel:
+    """The margin of any account, composed from the models it needs.
+
+    Parameters
+    ----------
+    config
+        The protocol; its rule family chooses how the weighted model combines collateral.
+    """
+
+    def __init__(self, config: ProtocolConfig) -> None:
+        self.config = config
+        self.lending = WeightedMarginModel(config)
+        self.perps = PerpMarginModel(self.lending)
+
+    def holds_perps(self, ledger: Ledger, account_id: str) -> bool:
+        """Whether the account's margin is a bucket with perps (positions or a balance)."""
+        account = ledger.accounts.get(account_id)
+        return bool(account and (account.perps or account.perp_quote))
+
+    def models_of(self, ledger: Ledger, account_id: str) -> tuple[str, ...]:
+        """Names of the models composed for this account (``weighted``, ``tiered``)."""
+        return ("weighted", "tiered") if self.holds_perps(ledger, account_id) else ("weighted",)
+
+    def margin(self, ledger: Ledger, valuation: Valuation, account_id: str,
+               kind: MarginKind) -> MarginState:
+        """The account's value against its requirement, of ``kind``."""
+        if self.holds_perps(ledger, account_id):
+            return self.perps.bucket(ledger, valuation.prices, valuation.marks, account_id,
+                                     valuation.debt_prices).margin(kind)
+        return self.lending.account_data(ledger, valuation.prices, account_id,
+                                         valuation.debt_prices).margin(kind)
+
+    def health(self, ledger: Ledger, valuation: Valuation, account_id: str) -> int:
+        """Maintenance health as a wad: Aave's (or Comet's) health factor for a lending
+        account; the bucket's maintenance value over requirement when it holds perps."""
+        if self.holds_perps(ledger, account_id):
+            return self.margin(ledger, valuation, account_id, MarginKind.MAINTENANCE).health
+        return self.lending.account_data(ledger, valuation.prices, account_id).health_factor
+
+    def is_liquidatable(self, ledger: Ledger, valuation: Valuation, account_id: str) -> bool:
+        """Whether maintenance margin is not met: a lending account by its family's rule
+        (Aave: HF below 1; Comet: liquidity below 0), a bucket when its maintenance value is
+        below its requirement."""
+        if self.holds_perps(ledger, account_id):
+            state = self.margin(ledger, valuation, account_id, MarginKind.MAINTENANCE)
+            return state.requirement > 0 and state.value < state.requirement
+        return self.lending.is_liquidatable(ledger, valuation.prices, account_id)
+
+    def is_below(self, ledger: Ledger, valuation: Valuation, account_id: str,
+                 threshold_wad: int) -> bool:
+        """Whether the account's maintenance health is below ``threshold_wad`` (at ``WAD``
+        exactly :meth:`is_liquidatable`); an account without requirement never is."""
+        if threshold_wad == WAD:
+            return self.is_liquidatable(ledger, valuation, account_id)
+        state = self.margin(ledger, valuation, account_id, MarginKind.MAINTENANCE)
+        return state.requirement > 0 and state.health < threshold_wad
+
+    def underwater_total(self, ledger: Ledger, prices: Mapping[str, int]) -> int:
+        """:func:`underwater_value` summed over every account of the ledger."""
+        return sum(underwater_value(self.lending.account_data(ledger, prices, a))
+                   for a in ledger.accounts)
+
+
+__all__ = ["AccountMarginModel", "Valuation", "underwater_value"]

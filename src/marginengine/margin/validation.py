@@ -1,0 +1,276 @@
+"""Validation of lending actions as pure functions: allowed (``None``) or a typed refusal.
+
+As Aave's ``ValidationLogic`` separates "is this action allowed" from the state, each
+function here takes explicit inputs (the market's configuration, the reserve's totals, the
+account data before or after the action, the family's rules) and returns ``None`` or a
+:class:`~marginengine.decisions.Refusal` with the family's own code. Nothing here changes
+state, and nothing needs an engine: tests call each rule directly.
+
+Sources: aave-dao/aave-v3-origin ``src/contracts/protocol/libraries/logic/ValidationLogic.sol``
+(``validateSupply``, ``validateWithdraw``, ``validateBorrow``, ``validateHFAndLtv``,
+``validateLiquidationCall``); compound-finance/comet ``contracts/Comet.sol`` (``withdrawBase``,
+``withdrawCollateral``, ``absorb``, ``buyCollateral``).
+"""
+
+from __future__ import annotations
+
+from marginengine.config import MarketConfig
+from marginengine.config.families import InitialCheck, LendingRules, WithdrawCheck
+from marginengine.decisions import Code, Refusal
+from marginengine.fixedpoint import WAD, Rounding, bps_div, format_units
+from marginengine.margin.base import NO_DEBT_HEALTH
+from marginengine.margin.weighted import AccountData
+
+
+def fmt_usd(value_base: int) -> str:
+    """Base-currency units as ``12,345.67 USD`` (display only)."""
+    return f"{format_units(value_base, 8, 2)} USD"
+
+
+def fmt_health(health: int) -> str:
+    """A wad health factor as ``0.93`` (``inf`` without debt)."""
+    return "inf" if health == NO_DEBT_HEALTH else f"{health / WAD:.4f}".rstrip("0").rstrip(".")
+
+
+def _units(amount: int, asset: str, market: MarketConfig) -> str:
+    return f"{format_units(amount, market.decimals)} {asset}"
+
+
+def initial_shortfall(rules: LendingRules, data: AccountData) -> bool:
+    """Whether debt exceeds borrowing power at these (initial-margin) account data.
+
+    Aave (``validateBorrow``): ``percentDiv(debt, avgLtv) > collateral``, and any debt with a
+    zero average LTV. Comet (``isBorrowCollateralized``): borrow-weighted collateral < debt.
+    """
+    if data.total_debt == 0:
+        return False
+    if rules.initial_check in (InitialCheck.AAVE_LTV, InitialCheck.AAVE_LTV_CEIL):
+        if data.avg_ltv_bps == 0:
+            return True
+        # v3.3 percentDiv (half up); v3.5+ percentDivCeil.
+        rounding = (Rounding.UP if rules.initial_check is InitialCheck.AAVE_LTV_CEIL
+                    else Rounding.HALF_UP)
+        return bps_div(data.total_debt, data.avg_ltv_bps, rounding) > data.total_collateral
+    return data.initial_value < data.total_debt
+
+
+def validate_supply(asset: str, market: MarketConfig, total_supplied: int, amount: int,
+                    rules: LendingRules) -> Refusal | None:
+    """``validateSupply``: the supply cap (``total_supplied`` includes the treasury)."""
+    cap = market.supply_cap_units
+    if cap and total_supplied + amount > cap:
+        return Refusal(
+            rules.codes.supply_cap,
+            f"supply cap of {_units(cap, asset, market)} would be exceeded "
+            f"(total would be {_units(total_supplied + amount, asset, market)})",
+            {"cap": cap, "total": total_supplied + amount},
+        )
+    return None
+
+
+def validate_withdraw_amount(account: str, asset: str, market: MarketConfig, balance: int,
+                             amount: int) -> Refusal | None:
+    """``validateWithdraw``: something supplied, and no more than the balance."""
+    if balance == 0:
+        return Refusal(Code.UNDERLYING_BALANCE_ZERO, f"{account} has no {asset} supplied",
+                       {"account": account, "asset": asset})
+    if amount > balance:
+        return Refusal(
+            Code.NOT_ENOUGH_AVAILABLE_USER_BALANCE,
+            f"amount {_units(amount, asset, market)} is beyond the supplied balance "
+            f"{_units(balance, asset, market)}",
+            {"amount": amount, "balance": balance},
+        )
+    return None
+
+
+def validate_health_after_withdraw(rules: LendingRules, after: AccountData,
+                                   initial_after: AccountData) -> Refusal | None:
+    """``validateHFAndLtv`` (Aave: HF stays at or above 1) or Comet's
+    ``isBorrowCollateralized`` after withdrawing collateral."""
+    if not after.total_debt:
+        return None
+    if rules.withdraw_check is WithdrawCheck.HEALTH_FACTOR:
+        if after.health_factor < WAD:
+            return Refusal(
+                rules.codes.withdraw_unhealthy,
+                f"health factor would fall to {fmt_health(after.health_factor)}, below 1",
+                {"health_factor": after.health_factor},
+            )
+        return None
+    if initial_shortfall(rules, initial_after):
+        return Refusal(
+            rules.codes.withdraw_unhealthy,
+            f"borrowing power would fall to {fmt_usd(after.initial_value)}, below the "
+            f"debt of {fmt_usd(after.total_debt)}",
+            {"borrowing_power": after.initial_value, "debt": after.total_debt},
+        )
+    return None
+
+
+def validate_borrow_asset(account: str, asset: str, market: MarketConfig, supplied: int,
+                          total_debt: int, amount: int, rules: LendingRules) -> Refusal | None:
+    """``validateBorrow``, the parts that need no prices: borrowing enabled, Comet's signed
+    base balance, the borrow cap."""
+    if not market.borrowable:
+        return Refusal(Code.BORROWING_NOT_ENABLED, f"{asset} is not borrowable",
+                       {"asset": asset})
+    if rules.signed_base_balance and supplied:
+        return Refusal(
+            Code.INVALID_ARGUMENT,
+            f"{account} supplies {asset}; in {rules.family} the base balance is signed, "
+            "so withdraw the supply before borrowing",
+            {"supplied": supplied},
+        )
+    cap = market.borrow_cap_units
+    if cap and total_debt + amount > cap:
+        return Refusal(
+            Code.BORROW_CAP_EXCEEDED,
+            f"borrow cap of {_units(cap, asset, market)} would be exceeded "
+            f"(total debt would be {_units(total_debt + amount, asset, market)})",
+            {"cap": cap, "total": total_debt + amount},
+        )
+    return None
+
+
+def validate_borrow_health(account: str, before: AccountData) -> Refusal | None:
+    """``validateBorrow`` before the borrow: collateral exists and HF is at least 1."""
+    if before.total_collateral == 0:
+        return Refusal(Code.COLLATERAL_BALANCE_IS_ZERO, f"{account} has no collateral",
+                       {"account": account})
+    if before.total_debt and before.health_factor < WAD:
+        return Refusal(
+            Code.HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD,
+            f"health factor {fmt_health(before.health_factor)} is below 1; no new borrows",
+            {"health_factor": before.health_factor},
+        )
+    return None
+
+
+def validate_borrow_power(rules: LendingRules, after: AccountData,
+                          initial_after: AccountData) -> Refusal | None:
+    """``validateBorrow``'s collateral check after the borrow (at initial-margin prices)."""
+    if initial_shortfall(rules, initial_after):
+        return Refusal(
+            rules.codes.borrow_uncovered,
+            f"debt would rise to {fmt_usd(initial_after.total_debt)}, above the borrowing "
+            f"power of {fmt_usd(initial_after.initial_value)}; health factor would be "
+            f"{fmt_health(after.health_factor)}",
+            {"debt": initial_after.total_debt, "borrowing_power": initial_after.initial_value,
+             "health_factor": after.health_factor},
+        )
+    return None
+
+
+def validate_min_borrow(asset: str, market: MarketConfig, debt: int,
+                        minimum: int) -> Refusal | None:
+    """Comet's ``baseBorrowMin``: a borrow may not leave a debt below it."""
+    if debt < minimum:
+        return Refusal(
+            Code.BORROW_TOO_SMALL,
+            f"debt of {_units(debt, asset, market)} would be below base_borrow_min "
+            f"{_units(minimum, asset, market)}",
+            {"debt": debt, "minimum": minimum},
+        )
+    return None
+
+
+def validate_repay(account: str, asset: str, debt: int) -> Refusal | None:
+    """``validateRepay``: the account owes this asset."""
+    if debt == 0:
+        return Refusal(Code.NO_DEBT_OF_SELECTED_TYPE, f"{account} owes no {asset}",
+                       {"account": account, "asset": asset})
+    return None
+
+
+def validate_liquidation_call(liquidator: str, account: str, uses_collateral: bool,
+                              collateral_asset: str) -> Refusal | None:
+    """``validateLiquidationCall``, the parts before the plan: not oneself, and the
+    collateral is enabled as collateral (the HF and balance checks are the plan's, in
+    :func:`~marginengine.liquidation.plan_liquidation`)."""
+    if liquidator == account:
+        return Refusal(Code.SELF_LIQUIDATION, "an account cannot liquidate itself")
+    if not uses_collateral:
+        return Refusal(Code.COLLATERAL_CANNOT_BE_LIQUIDATED,
+                       f"{account} does not use {collateral_asset} as collateral",
+                       {"asset": collateral_asset})
+    return None
+
+
+#: Aave's ``MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD``: below it the sentinel never
+#: blocks a liquidation (ValidationLogic.sol, v3.3 and v3.5).
+MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD = 95 * WAD // 100
+
+
+def sentinel_allows(up: bool, since: int, now: int, grace_period: int) -> bool:
+    """Aave's ``PriceOracleSentinel._isUpAndGracePeriodPassed``: the sequencer is up and
+    came up more than ``grace_period`` seconds ago (``block.timestamp - startedAt >
+    gracePeriod``)."""
+    return up and now - since > grace_period
+
+
+def validate_sentinel_borrow(status: tuple[bool, int] | None, now: int,
+                             grace_period: int | None) -> Refusal | None:
+    """``validateBorrow``'s ``isBorrowAllowed()``: refused while the sequencer is down or
+    within the grace period. ``status`` is ``(up, since)``; ``None`` (never reported) counts
+    as up since long ago; ``grace_period`` ``None`` means no sentinel."""
+    if grace_period is None or status is None:
+        return None
+    up, since = status
+    if sentinel_allows(up, since, now, grace_period):
+        return None
+    why = ("the sequencer is down" if not up else
+           f"the sequencer came up {now - since} s ago, within the grace period of "
+           f"{grace_period} s")
+    return Refusal(Code.PRICE_ORACLE_SENTINEL_CHECK_FAILED, f"borrowing paused: {why}",
+                   {"up": up, "since": since, "grace_period": grace_period})
+
+
+def validate_sentinel_liquidation(status: tuple[bool, int] | None, now: int,
+                                  grace_period: int | None,
+                                  health_factor: int) -> Refusal | None:
+    """``validateLiquidationCall``'s sentinel check: while the sequencer is down or within
+    the grace period, only accounts below HF 0.95 may be liquidated."""
+    if health_factor < MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD:
+        return None
+    refusal = validate_sentinel_borrow(status, now, grace_period)
+    if refusal is None:
+        return None
+    return Refusal(
+        Code.PRICE_ORACLE_SENTINEL_CHECK_FAILED,
+        refusal.message.replace("borrowing paused", "liquidation paused above HF 0.95"),
+        {**refusal.data, "health_factor": health_factor})
+
+
+def validate_absorb(account: str, liquidatable: bool, data: AccountData,
+                    rules: LendingRules) -> Refusal | None:
+    """Comet ``absorb``: only an account that is liquidatable (``NotLiquidatable``)."""
+    if not liquidatable:
+        return Refusal(
+            rules.codes.not_liquidatable,
+            f"{account} is not liquidatable: collateral at liquidate factors "
+            f"{fmt_usd(data.maintenance_value)} covers the debt {fmt_usd(data.total_debt)}",
+            {"liquidation_value": data.maintenance_value, "debt": data.total_debt},
+        )
+    return None
+
+
+__all__ = [
+    "MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD",
+    "fmt_health",
+    "fmt_usd",
+    "initial_shortfall",
+    "sentinel_allows",
+    "validate_absorb",
+    "validate_borrow_asset",
+    "validate_borrow_health",
+    "validate_borrow_power",
+    "validate_health_after_withdraw",
+    "validate_liquidation_call",
+    "validate_min_borrow",
+    "validate_repay",
+    "validate_sentinel_borrow",
+    "validate_sentinel_liquidation",
+    "validate_supply",
+    "validate_withdraw_amount",
+]
