@@ -83,3 +83,30 @@ def test_steward_path_when_threshold_lowered_then_steps_and_newly_liquidatable()
     assert newly[8] == ["b"] and path["steps"][8]["debt_usd"] == 1_580
     assert newly[9] == []
     assert path["days"] == 27.0
+
+
+def test_nsga2_when_no_constraint_then_tiers_span_the_frontier_and_report_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from marginengine.optimize.api import run, summary, write_outputs
+    from marginengine.report.frontier import write_optimize_report
+
+    report = run(SHOCK, [f"{LTV}=0.60:0.94:0.0025"], runs=300, budget=24, seed=3,
+                 evaluator=ShockEvaluator())
+    frontier = report.frontier()
+    assert len(frontier) >= 3
+    # Along the frontier efficiency and tail risk rise together (it is a trade-off).
+    assert frontier["borrowing_power"].is_monotonic_increasing
+    assert frontier["es99_bad_debt"].is_monotonic_increasing
+    tiers = {r["tier"]: r for r in report.recommendations}
+    assert tiers["aggressive"]["values"][LTV] == frontier[LTV].iloc[-1]
+    assert tiers["conservative"]["values"][LTV] == frontier[LTV].iloc[0]
+    low, high = frontier[LTV].iloc[0], frontier[LTV].iloc[-1]
+    assert low <= tiers["moderate"]["values"][LTV] <= high
+    written = write_outputs(tmp_path, report)
+    assert [p.name for p in written] == ["frontier.parquet", "evaluations.parquet",
+                                         "optimize.json"]
+    page = write_optimize_report(tmp_path, summary(report), frontier, report.evaluations())
+    assert page is not None and "NSGA-II" in page.read_text()
+    # The progress bar (rich) shows the best feasible point so far.
+    marginengine.optimize(SHOCK, params=[f"{LTV}=0.60:0.94:0.0025"], runs=50, budget=6,
+                          evaluator=ShockEvaluator(), progress=True)
