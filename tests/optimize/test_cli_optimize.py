@@ -87,3 +87,37 @@ def test_optimize_when_folder_holds_foreign_files_then_refused(
     code, _, err = run([*ARGS, "--out", str(out), "--force"], capsys)
     assert code == 2 and "is not a marginengine run" in err
     assert (out / "mine.txt").read_text() == "keep"
+
+
+def test_optimize_when_interrupted_then_folder_kept_and_resume_finishes(tmp_path: Path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "opt"
+    args = [sys.executable, "-m", "marginengine.cli.main", "optimize", str(SHOCK),
+            "--param", f"{LTV}=0.60:0.94:0.0001", "--objective", "borrowing_power",
+            "--constraint", "es99_bad_debt<=50000", "--runs", "20", "--budget", "10",
+            "--workers", "1", "--quiet", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        staged = list(tmp_path.glob("opt.partial-*/evaluations.jsonl"))
+        if staged and staged[0].stat().st_size > 6_000:  # the baseline's 20 runs, and more
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert "stopped:" in err and "--resume" in err and "Traceback" not in err
+    stopped = json.loads((out / "optimize.json").read_text())
+    assert stopped["state"] == "stopped" and stopped["cached_rows"] > 0
+    done = subprocess.run([*args, "--resume"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    data = json.loads((out / "optimize.json").read_text())
+    assert data["state"] == "complete"
+    assert data["counts"]["runs_from_cache"] > 0

@@ -101,7 +101,7 @@ class SimulatorEvaluator:
     def close(self) -> None:
         """Shut the pool or the Dask client down."""
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.shutdown(cancel_futures=True)
             self._pool = None
         if self._client is not None:
             self._client.close()
