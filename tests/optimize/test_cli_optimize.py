@@ -121,3 +121,13 @@ def test_optimize_when_interrupted_then_folder_kept_and_resume_finishes(tmp_path
     data = json.loads((out / "optimize.json").read_text())
     assert data["state"] == "complete"
     assert data["counts"]["runs_from_cache"] > 0
+
+
+def test_optimize_help_when_asked_then_names_every_metric(capsys: pytest.CaptureFixture[str]):
+    from marginengine.optimize.problem import METRICS
+
+    code, out, _ = run(["optimize", "--help"], capsys)
+    assert code == 0
+    flat = " ".join(out.split())
+    for name in METRICS:
+        assert name in flat.replace("- ", "-")

@@ -34,7 +34,10 @@ def _previous_caches(target: Path) -> list[Path]:
                    "(repeatable), e.g. protocol.markets.WETH.ltv=0.70:0.82:0.0025.")
 @click.option("--objective", "objectives", multiple=True, metavar="METRIC",
               help="A metric to maximize or minimize (its sense is the metric's own); one: "
-                   "CMA-ES, several: NSGA-II (default: borrowing_power and es99_bad_debt).")
+                   "CMA-ES, several: NSGA-II (default: borrowing_power and es99_bad_debt). "
+                   "Metrics: borrowing_power, borrow_usage (maximized); var95_bad_debt, "
+                   "es99_bad_debt, lar95, liquidated_value, borrower_loss, mean_bad_debt, "
+                   "p_bad_debt (minimized).")
 @click.option("--constraint", "constraints", multiple=True, metavar="METRIC<=VALUE",
               help="The risk budget, e.g. es99_bad_debt<=250000 (repeatable; >= also).")
 @click.option("--runs", type=int, default=64, show_default=True,
