@@ -80,6 +80,8 @@ class Code(StrEnum):
     ADL_NOT_ENOUGH_OPPOSITE = "ADL_NOT_ENOUGH_OPPOSITE"
     INSUFFICIENT_QUOTE = "INSUFFICIENT_QUOTE"
     SHARED_INSURANCE_FUND = "SHARED_INSURANCE_FUND"
+    # ---- portfolio margin: Derive PMRM_2 (derivexyz/v2-core src/interfaces/IPMRM_2.sol)
+    PORTFOLIO_INSUFFICIENT_MARGIN = "PMRM_2_InsufficientMargin"
     # ---- auctions: Maker's revert strings (dss dog.sol, clip.sol, flip.sol); Dog/no-vault
     # is the engine's (a vault without debt or collateral: Maker's Dog/not-unsafe covers it)
     CLIPPER_CANNOT_RESET = "Clipper/cannot-reset"

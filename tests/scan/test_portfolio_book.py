@@ -1,0 +1,200 @@
+"""The portfolio risk book against its exact twin, one portfolio at a time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from marginengine.config.portfolio import portfolio_config
+from marginengine.errors import FieldError
+from marginengine.margin.portfolio import Expiry, OptionPosition, Portfolio, evaluate
+from marginengine.scan.portfolio import Instruments, PortfolioRiskBook, UnderlyingMarket
+from marginengine.scan.portfolio_kernel import AVAILABLE
+
+DAY = 86_400
+
+
+def universe() -> tuple[Instruments, list[UnderlyingMarket]]:
+    """Two underlyings, two expiries each, six strikes x call/put, one perp each."""
+    und, exp, k, call = [], [], [], []
+    expiry_und = [0, 0, 1, 1]
+    spots = [3000.0, 60_000.0]
+    for u in range(2):
+        for e in (2 * u, 2 * u + 1):
+            for m in (0.7, 0.85, 0.95, 1.0, 1.1, 1.4):
+                for c in (True, False):
+                    und.append(u)
+                    exp.append(e)
+                    k.append(spots[u] * m)
+                    call.append(c)
+        und.append(u)
+        exp.append(-1)
+        k.append(0.0)
+        call.append(False)
+    inst = Instruments(np.array(und), np.array(exp), np.array(k), np.array(call),
+                       np.array(expiry_und))
+    markets = []
+    for u in range(2):
+        n_opt = int(((inst.underlying == u) & (inst.expiry >= 0)).sum())
+        vols = 0.5 + 0.3 * np.abs(np.log(inst.strike[(inst.underlying == u)
+                                                      & (inst.expiry >= 0)] / spots[u]))
+        markets.append(UnderlyingMarket(spot=spots[u], sec_to_expiry=np.array([5 * DAY, 70 * DAY]),
+                                        forward=np.array([spots[u] * 1.001, spots[u] * 1.01]),
+                                        rate=np.array([0.04, 0.06]), vol=vols[:n_opt],
+                                        perp_price=spots[u] * 1.0005, confidence=0.9))
+    return inst, markets
+
+
+def random_positions(rng: np.random.Generator, inst: Instruments, n: int) -> sp.csr_matrix:
+    rows, cols, data = [], [], []
+    for a in range(n):
+        u = a % 2
+        cand = np.flatnonzero(inst.underlying == u)
+        for c in rng.choice(cand, size=int(rng.integers(1, 7)), replace=False):
+            rows.append(a)
+            cols.append(int(c))
+            data.append(float(rng.choice([-3, -1, -0.5, 0.25, 1, 2])))
+    return sp.csr_matrix((data, (rows, cols)), shape=(n, inst.underlying.size))
+
+
+def twin(inst: Instruments, markets: list[UnderlyingMarket], row: np.ndarray, cash: float
+         ) -> Portfolio:
+    nz = np.flatnonzero(row)
+    u = int(inst.underlying[nz[0]]) if nz.size else 0
+    m = markets[u]
+    exps = np.flatnonzero(inst.expiry_underlying == u)
+    opt_inst = np.flatnonzero((inst.underlying == u) & (inst.expiry >= 0))
+    vol_of = dict(zip(opt_inst.tolist(), m.vol.tolist(), strict=True))
+    options, perp = [], 0.0
+    for c in nz:
+        if inst.expiry[c] < 0:
+            perp += row[c]
+        else:
+            options.append(OptionPosition(int(np.flatnonzero(exps == inst.expiry[c])[0]),
+                                          float(inst.strike[c]), bool(inst.is_call[c]),
+                                          float(row[c]), vol_of[int(c)]))
+    expiries = tuple(Expiry(float(t), float(f), 0.0, float(r), m.confidence)
+                     for t, f, r in zip(m.sec_to_expiry, m.forward, m.rate, strict=True))
+    return Portfolio(spot=m.spot, expiries=expiries,
+                     options=tuple(options), perp_position=perp, perp_price=m.perp_price,
+                     cash=cash, spot_confidence=m.confidence, perp_confidence=m.confidence)
+
+
+KERNELS = ["numpy", "numba"] if AVAILABLE else ["numpy"]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("preset", ["derive-pm2", "span-like", "paradex"])
+def test_scan_when_random_book_then_equals_exact_model_per_account(preset, kernel):
+    cfg = portfolio_config({"preset": preset,
+                            "contingencies": {"conf_threshold": 0.95, "conf_margin": 1.0}})
+    rng = np.random.default_rng(7)
+    inst, markets = universe()
+    pos = random_positions(rng, inst, 120)
+    cash = rng.uniform(0, 50_000, 120)
+    book = PortfolioRiskBook(inst, pos, cash, cfg, kernel=kernel)
+    assert book.kernel == kernel
+    for u, m in enumerate(markets):
+        book.set_market(u, m)
+    scanned = book.scan()
+    res = book.result()
+    # scan() lists the accounts block by block; result() in account order: the same.
+    assert sorted(scanned.accounts.tolist()) == list(range(120))
+    assert np.array_equal(res.initial[scanned.accounts], scanned.initial)
+    dense = pos.toarray()
+    for a in range(120):
+        exact = evaluate(twin(inst, markets, dense[a], float(cash[a])), cfg)
+        assert res.initial[a] == pytest.approx(exact.initial, rel=1e-9, abs=1e-6)
+        assert res.maintenance[a] == pytest.approx(exact.maintenance, rel=1e-9, abs=1e-6)
+        assert res.worst[a] == pytest.approx(exact.worst, rel=1e-9, abs=1e-6)
+        assert res.worst_scenario[a] == (-1 if exact.worst_scenario is None
+                                         else exact.worst_scenario)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_rescan_when_one_underlying_moves_then_only_its_accounts_change(kernel):
+    cfg = portfolio_config(preset="derive-pm2")
+    rng = np.random.default_rng(3)
+    inst, markets = universe()
+    pos = random_positions(rng, inst, 40)
+    book = PortfolioRiskBook(inst, pos, np.full(40, 10_000.0), cfg, kernel=kernel)
+    for u, m in enumerate(markets):
+        book.set_market(u, m)
+    book.scan()
+    before = book.result()
+    m1 = markets[1]
+    moved = UnderlyingMarket(spot=m1.spot * 0.9, sec_to_expiry=m1.sec_to_expiry,
+                             forward=m1.forward * 0.9, rate=m1.rate, vol=m1.vol * 1.3,
+                             confidence=m1.confidence)
+    book.set_market(1, moved)
+    part = book.rescan(1)
+    assert np.array_equal(part.accounts, np.flatnonzero(book.account_underlying == 1))
+    after = book.result()
+    assert np.array_equal(after.initial[part.accounts], part.initial)
+    u0 = book.account_underlying == 0
+    assert np.array_equal(after.initial[u0], before.initial[u0])
+    assert not np.allclose(after.initial[~u0], before.initial[~u0])
+    # The rescan equals a full scan at the new market.
+    book.scan()
+    assert np.array_equal(book.result().initial, after.initial)
+    markets[1] = moved
+    dense = pos.toarray()
+    a = int(np.flatnonzero(~u0)[0])
+    assert after.initial[a] == pytest.approx(
+        evaluate(twin(inst, markets, dense[a], 10_000.0), cfg).initial, rel=1e-9)
+
+
+def test_book_when_account_holds_two_underlyings_then_refused():
+    inst, _ = universe()
+    pos = sp.csr_matrix(([1.0, 1.0], ([0, 0], [0, inst.underlying.size - 1])),
+                        shape=(1, inst.underlying.size))
+    with pytest.raises(FieldError, match="^positions: account 0 holds more than one"):
+        PortfolioRiskBook(inst, pos, [0.0], portfolio_config(preset="derive-pm2"))
+
+
+def test_book_when_market_missing_or_wrong_then_named_errors():
+    inst, markets = universe()
+    pos = sp.csr_matrix(([1.0], ([0], [0])), shape=(1, inst.underlying.size))
+    book = PortfolioRiskBook(inst, pos, [0.0], portfolio_config(preset="derive-pm2"))
+    with pytest.raises(FieldError, match="^market: underlying 0 has no market"):
+        book.scan()
+    bad = UnderlyingMarket(spot=3000.0, sec_to_expiry=np.array([DAY]), forward=np.array([1.0]),
+                           rate=np.array([0.0]), vol=markets[0].vol)
+    with pytest.raises(FieldError, match="^sec_to_expiry"):
+        book.set_market(0, bad)
+    with pytest.raises(FieldError, match="^cash"):
+        PortfolioRiskBook(inst, pos, [0.0, 1.0], portfolio_config(preset="derive-pm2"))
+
+
+def test_book_when_account_empty_then_margin_is_cash():
+    inst, _ = universe()
+    pos = sp.csr_matrix((2, inst.underlying.size))
+    book = PortfolioRiskBook(inst, pos, [5.0, 7.0], portfolio_config(preset="derive-pm2"))
+    assert book.scan().accounts.size == 0
+    res = book.result()
+    assert res.initial.tolist() == [5.0, 7.0] and res.worst_scenario.tolist() == [-1, -1]
+
+
+def test_kernels_when_same_book_then_same_margins():
+    cfg = portfolio_config(preset="derive-pm2")
+    inst, markets = universe()
+    pos = random_positions(np.random.default_rng(11), inst, 300)
+    results = []
+    for kernel in KERNELS:
+        book = PortfolioRiskBook(inst, pos, np.zeros(300), cfg, kernel=kernel)
+        for u, m in enumerate(markets):
+            book.set_market(u, m)
+        book.scan()
+        results.append(book.result())
+    for r in results[1:]:
+        np.testing.assert_allclose(r.initial, results[0].initial, rtol=1e-12, atol=1e-7)
+        assert np.array_equal(r.worst_scenario, results[0].worst_scenario)
+
+
+def test_book_when_kernel_unknown_then_refused():
+    inst, _ = universe()
+    pos = sp.csr_matrix((1, inst.underlying.size))
+    with pytest.raises(FieldError, match="^kernel"):
+        PortfolioRiskBook(inst, pos, [0.0], portfolio_config(preset="derive-pm2"),
+                          kernel="fortran")  # type: ignore[arg-type]
