@@ -77,6 +77,8 @@ def test_steward_path_when_threshold_lowered_then_steps_and_newly_liquidatable()
     # The LTV moves down first in each step while it has to (0.75 -> 0.73: 4 steps).
     assert [s["changes"].get("protocol.markets.WETH.ltv") for s in path["steps"][:5]] == [
         [0.75, 0.745], [0.745, 0.74], [0.74, 0.735], [0.735, 0.73], None]
+    # Within a step going down, the LTV moves before the threshold (LTV <= threshold).
+    assert list(path["steps"][0]["changes"]) == ["protocol.markets.WETH.ltv", lt]
     newly = [s["newly_liquidatable"] for s in path["steps"]]
     # "c" (1,700 USD) is liquidatable at 83% already: never listed.
     assert newly[:8] == [[]] * 8

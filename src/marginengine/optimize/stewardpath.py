@@ -28,6 +28,9 @@ from marginengine.margin.stewards import Key, ProposedUpdate, clamp_updates, new
 #: Steps after which a path that has not arrived is reported as stuck.
 MAX_STEPS = 400
 BPS_PARAMS = ("ltv", "liquidation_threshold", "liquidation_bonus")
+#: The order of one step's updates going down, and going up.
+LOWER_FIRST = ("ltv", "liquidation_bonus", "liquidation_threshold", "supply_cap", "borrow_cap")
+RAISE_FIRST = ("liquidation_threshold", "ltv", "liquidation_bonus", "supply_cap", "borrow_cap")
 
 
 def steward_key(path: str) -> Key | None:
@@ -133,8 +136,12 @@ def steward_path(current: Mapping[str, Any], target: Mapping[str, Any],
             note = f"not arrived after {MAX_STEPS} steps"
             break
         pending = [k for k in goal if values[k] != goal[k]]
-        # Risk down first: so LTV <= threshold and threshold x (1 + bonus) <= 1 hold.
-        pending.sort(key=lambda k: (goal[k] > values[k], paths[k]))
+        # Risk down first, so LTV <= threshold and threshold x (1 + bonus) <= 1 hold at
+        # every update: lowering, LTV and bonus before the threshold; raising, the
+        # threshold before LTV and bonus.
+        pending.sort(key=lambda k: (goal[k] > values[k],
+                                    (LOWER_FIRST if goal[k] < values[k] else RAISE_FIRST)
+                                    .index(k[1]), paths[k]))
         proposals = [ProposedUpdate(k[0], k[1], goal[k], time) for k in pending]
         decisions, new_values, last = clamp_updates(values, proposals, bounds, last)
         changes = {paths[(d.proposal.asset, d.proposal.param)]:
