@@ -28,6 +28,13 @@ straight from arrays (no engine: a million engine events would measure the engin
   the ratio; an incremental scan after a perp index tick; the engine's exact bucket rule
   per perp account (what deciding every perp account exactly used to cost per scan).
 
+- adaptive (issue 12): the adaptive scan (every asset's threshold moved by the adaptive
+  model this tick, so every weight changes, plus a crowding add-on per account) against the
+  static full scan, timed alternately in the same run (median of ``--repeats`` each), and
+  building the heatmap of the book (``RiskBook.crowding_addon`` on ``--heatmap-asset``:
+  the binned kernel over its holders) against the same full scan; ``--only-adaptive``
+  runs the build, the full scan and this section alone.
+
 Every figure above except the perp section is measured on the lending-only book.
 """
 
@@ -95,6 +102,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="share of the accounts holding perps in the perp section "
                              "(0: skip it)")
     parser.add_argument("--perp-confirm-sample", type=int, default=2_000)
+    parser.add_argument("--heatmap-asset", default="WETH")
+    parser.add_argument("--only-adaptive", action="store_true",
+                        help="build, full scan and the adaptive section only")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     out: dict[str, Any] = {
@@ -136,6 +146,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         lambda: np.add.reduce(buffer), args.repeats)
     out["full_over_bound"] = out["full_scan_s"] / out["bandwidth_bound_s"]
     out["full_1thread_over_bound"] = out["full_scan_1thread_s"] / out["bandwidth_bound_s"]
+    out["adaptive"] = adaptive_section(book, args)
+    if args.only_adaptive:
+        return out
 
     # ---------------------------------------------------------------- incremental scans
     rows: list[dict[str, Any]] = []
@@ -254,6 +267,60 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return out
 
 
+def paired(first: Callable[[], Any], second: Callable[[], Any],
+           repeats: int) -> tuple[float, float]:
+    """Medians of two functions timed alternately (the machine's load falls on both)."""
+    a: list[float] = []
+    b: list[float] = []
+    for fn in (first, second):
+        fn()
+    for _ in range(repeats):
+        for fn, acc in ((first, a), (second, b)):
+            start = time.perf_counter()
+            fn()
+            acc.append(time.perf_counter() - start)
+    return statistics.median(a), statistics.median(b)
+
+
+def adaptive_section(book: RiskBook, args: argparse.Namespace) -> dict[str, Any]:
+    """The adaptive scan and the heatmap build against the static full scan, paired."""
+    assets = book.assets
+    symbol = args.heatmap_asset if args.heatmap_asset in assets.column else assets.symbols[0]
+    k = assets.column[symbol]
+    rows, vals = book.collateral.exposure(k)
+    reserve = float(vals.sum()) * float(assets.liquidity_index[k]) * 0.1  # a tenth held
+    static_lt = assets.lt_bps.copy()
+    static_ltv = assets.ltv_bps.copy()
+    state = {"tick": 0}
+
+    def adaptive_tick() -> None:
+        # The adaptive model moves every asset's threshold this tick (1 bp down, then
+        # back): every weight changes, as volatility and depth events would.
+        state["tick"] ^= 1
+        for j in range(len(assets)):
+            if static_lt[j] > 1:
+                assets.set_thresholds(j, int(min(static_ltv[j], static_lt[j] - 1
+                                                 - state["tick"])),
+                                      int(static_lt[j] - state["tick"]))
+        book.adaptive_scan(addon)
+
+    book.full_scan()
+    addon = book.crowding_addon(symbol, reserve, bonus_bps=500)
+    static_s, adaptive_s = paired(book.full_scan, adaptive_tick, args.repeats)
+    heat_static_s, heat_s = paired(
+        book.full_scan, lambda: book.crowding_addon(symbol, reserve, bonus_bps=500),
+        args.repeats)
+    for j in range(len(assets)):
+        assets.set_thresholds(j, int(static_ltv[j]), int(static_lt[j]))
+    return {"asset": symbol, "holders": len(rows),
+            "accounts_with_addon": int(np.count_nonzero(addon)),
+            "static_full_scan_s": static_s, "adaptive_scan_s": adaptive_s,
+            "adaptive_over_static": adaptive_s / static_s,
+            "heatmap_full_scan_s": heat_static_s, "heatmap_s": heat_s,
+            "heatmap_over_full_scan": heat_s / heat_static_s,
+            "targets": {"adaptive_over_static_max": 2.0, "heatmap_over_full_scan_max": 5.0}}
+
+
 def perp_section(synthetic: Any, lending: RiskBook, args: argparse.Namespace) -> dict[str, Any]:
     """The perp book against the lending-only book of the same accounts (see the module
     docstring)."""
@@ -350,6 +417,16 @@ def report(out: dict[str, Any]) -> None:
     print(f"  bandwidth bound     {out['bandwidth_bound_s'] * 1e3:8.2f} ms "
           f"({out['scan_bytes'] / 1e6:.1f} MB)  -> full scan / bound = "
           f"{out['full_over_bound']:.2f} (1 thread: {out['full_1thread_over_bound']:.2f})")
+    a = out["adaptive"]
+    print(f"  adaptive scan       {a['adaptive_scan_s'] * 1e3:8.2f} ms vs static "
+          f"{a['static_full_scan_s'] * 1e3:.2f} ms in the same run: x"
+          f"{a['adaptive_over_static']:.2f} (target <= 2); {a['accounts_with_addon']:,} "
+          f"accounts with a crowding add-on")
+    print(f"  heatmap ({a['asset']:<5})     {a['heatmap_s'] * 1e3:8.2f} ms vs full scan "
+          f"{a['heatmap_full_scan_s'] * 1e3:.2f} ms: x{a['heatmap_over_full_scan']:.2f} "
+          f"(target <= 5) over {a['holders']:,} holders")
+    if "naive_loop_s" not in out:
+        return
     print(f"  naive loop          {out['naive_loop_s']:8.2f} s over {out['naive_sample']:,} "
           f"accounts, extrapolated to all -> speedup {out['speedup_vs_naive']:,.0f}x; "
           f"agrees: {out['naive_agrees']}")

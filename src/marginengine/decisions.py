@@ -45,6 +45,8 @@ class Code(StrEnum):
     BORROWING_PAUSED = "BORROWING_PAUSED"
     LIQUIDATIONS_PAUSED = "LIQUIDATIONS_PAUSED"
     UNKNOWN_PRICE_STATUS = "UNKNOWN_PRICE_STATUS"
+    # ---- governance: Aave's RiskSteward reasons (margin/stewards.py codes in data)
+    RISK_PARAMS_OUT_OF_BOUNDS = "RISK_PARAMS_OUT_OF_BOUNDS"
     # ---- lending: Aave v3 Errors.sol names
     NOT_ENOUGH_AVAILABLE_USER_BALANCE = "NOT_ENOUGH_AVAILABLE_USER_BALANCE"
     UNDERLYING_BALANCE_ZERO = "UNDERLYING_BALANCE_ZERO"
@@ -124,6 +126,49 @@ class Code(StrEnum):
     WRONG_AUCTION_KIND = "WRONG_AUCTION_KIND"
     #: Any other Maker revert string (parameter checks); ``data["revert"]`` holds it.
     MAKER_REVERT = "MAKER_REVERT"
+    # ---- Morpho Blue: ErrorsLib.sol strings (morpho-org/morpho-blue src/libraries/ErrorsLib.sol);
+    # the two *_EXCEEDS_* codes are the engine's names for Solidity's checked underflow (panic 0x11)
+    MORPHO_INCONSISTENT_INPUT = "inconsistent input"
+    MORPHO_ZERO_ASSETS = "zero assets"
+    MORPHO_INSUFFICIENT_COLLATERAL = "insufficient collateral"
+    MORPHO_INSUFFICIENT_LIQUIDITY = "insufficient liquidity"
+    MORPHO_HEALTHY_POSITION = "position is healthy"
+    MORPHO_MAX_UINT128_EXCEEDED = "max uint128 exceeded"
+    MORPHO_MAX_LLTV_EXCEEDED = "max LLTV exceeded"
+    MORPHO_MAX_FEE_EXCEEDED = "max fee exceeded"
+    SHARES_EXCEED_BALANCE = "SHARES_EXCEED_BALANCE"
+    ASSETS_EXCEED_BALANCE = "ASSETS_EXCEED_BALANCE"
+    # ---- Liquity v1: revert strings (liquity/dev packages/contracts/contracts/
+    # BorrowerOperations.sol, TroveManager.sol, StabilityPool.sol)
+    LIQUITY_MAX_FEE = "LIQUITY_INVALID_MAX_FEE"  # two Liquity strings; the message holds each
+    LIQUITY_FEE_EXCEEDED = "Fee exceeded provided maximum"
+    LIQUITY_MIN_NET_DEBT = "BorrowerOps: Trove's net debt must be greater than minimum"
+    LIQUITY_ICR_BELOW_MCR = (
+        "BorrowerOps: An operation that would result in ICR < MCR is not permitted")
+    LIQUITY_ICR_BELOW_CCR = "BorrowerOps: Operation must leave trove with ICR >= CCR"
+    LIQUITY_TCR_BELOW_CCR = (
+        "BorrowerOps: An operation that would result in TCR < CCR is not permitted")
+    LIQUITY_ICR_DECREASE = "BorrowerOps: Cannot decrease your Trove's ICR in Recovery Mode"
+    LIQUITY_RECOVERY_NO_COLL_WITHDRAWAL = (
+        "BorrowerOps: Collateral withdrawal not permitted Recovery Mode")
+    LIQUITY_NOTHING_TO_LIQUIDATE = "TroveManager: nothing to liquidate"
+    LIQUITY_EMPTY_TROVE_ARRAY = "TroveManager: Calldata address array must not be empty"
+    LIQUITY_ONLY_ONE_TROVE = "TroveManager: Only one trove in the system"
+    LIQUITY_SP_MIN_DEPOSITS = "Withdrawal must leave totalBoldDeposits >= MIN_LUSD_IN_SP"
+    LIQUITY_SP_NO_DEPOSIT = "StabilityPool: User must have a non-zero deposit"
+    LIQUITY_SP_UNDERCOLLATERALIZED = (
+        "StabilityPool: Cannot withdraw while there are troves with ICR < MCR")
+    # ---- Euler v2 (EVK): custom errors (euler-xyz/euler-vault-kit src/EVault/shared/Errors.sol)
+    EULER_ACCOUNT_LIQUIDITY = "E_AccountLiquidity"
+    EULER_SELF_LIQUIDATION = "E_SelfLiquidation"
+    EULER_BAD_COLLATERAL = "E_BadCollateral"
+    EULER_EXCESSIVE_REPAY_AMOUNT = "E_ExcessiveRepayAmount"
+    EULER_MIN_YIELD = "E_MinYield"
+    EULER_LTV_BORROW = "E_LTVBorrow"
+    EULER_LTV_LIQUIDATION = "E_LTVLiquidation"
+    EULER_BAD_MAX_LIQUIDATION_DISCOUNT = "E_BadMaxLiquidationDiscount"
+    EULER_CONFIG_AMOUNT_TOO_LARGE = "E_ConfigAmountTooLargeToEncode"
+    EULER_LIQUIDATION_COOL_OFF = "E_LiquidationCoolOff"
 
 
 @dataclass(frozen=True)

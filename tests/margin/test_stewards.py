@@ -7,12 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from marginengine.config.loading import steward_bounds_from_dict
 from marginengine.config.stewards import (
     PARAM_NAMES,
     THREE_DAYS,
     ParamBound,
     StewardBounds,
-    steward_bounds_from_dict,
 )
 from marginengine.errors import ConfigError, FieldError
 from marginengine.margin.crowding import BookAccount

@@ -160,6 +160,43 @@ def _simulate_cascade(data: dict[str, Any], scenario: Path, out_dir: str | None,
         console.print(f"wrote {', '.join(files)} under {target}")
 
 
+@cli.command(name="backtest")
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--margin", "policies", multiple=True, metavar="POLICY",
+              help="A margin policy: static, or adaptive[:MODEL[:MODE]] with MODEL ewma "
+                   "(default), realized, garch or fhs and MODE direct or governed (default: "
+                   "the scenario's) (repeatable; default: static and adaptive).")
+@click.option("--runs", type=click.IntRange(1, 100_000), default=None,
+              help="Runs per policy (default: monte_carlo.runs); run i of every policy "
+                   "uses the same seed.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default: runs/<scenario name>_backtest/), as simulate.")
+@click.option("--force", is_flag=True, help="Replace a previous run (as simulate).")
+@click.option("--json", "as_json", is_flag=True, help="Print backtest.json to stdout.")
+def backtest_command(scenario: Path, policies: tuple[str, ...], runs: int | None,
+                     out_dir: str | None, force: bool, as_json: bool) -> None:
+    """Run cascade SCENARIO under each margin policy on the same book and price paths
+    (common random numbers) and compare bad debt, liquidations, liquidated value, average
+    borrowing power and borrow usage, with paired bootstrap confidence intervals.
+
+    Writes backtest.json, backtest.parquet and report.md. The adaptive policy takes the
+    scenario's [protocol.adaptive] table (defaults where absent; docs/margin.md).
+    """
+    from marginengine.cli import backtest_cmd
+    from marginengine.config import read_toml
+
+    data = read_toml(scenario)
+    result, target = backtest_cmd.run(data, scenario, list(policies) or ["static", "adaptive"],
+                                      runs, out_dir, force)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    from marginengine.sim.backtest import report_markdown
+
+    click.echo(report_markdown(result))
+    click.echo(f"wrote {', '.join(backtest_cmd.FILES)} under {target}")
+
+
 @cli.command()
 @click.argument("snapshot", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -220,6 +257,10 @@ from marginengine.cli.scan_cmd import scan  # noqa: E402
 
 cli.add_command(scan)
 cli.add_command(optimize)
+
+from marginengine.cli.family_cmd import family  # noqa: E402
+
+cli.add_command(family)
 
 
 def main(argv: list[str] | None = None) -> None:

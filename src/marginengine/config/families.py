@@ -104,6 +104,7 @@ class LiquidationMechanism(Enum):
     CLOSE_FACTOR = "close_factor"   # Aave v3 liquidationCall (event Liquidate)
     ABSORB = "absorb"               # Comet absorb + buyCollateral (Absorb, BuyCollateral)
     AUCTION = "auction"             # Maker Dog/Clipper or Cat/Flipper (Bark, Take, ...)
+    MORPHO = "morpho"               # Morpho Blue liquidate (MorphoLiquidate)
 
 
 @dataclass(frozen=True)
@@ -120,14 +121,23 @@ class RefusalCodes:
 COMMON_EVENTS: frozenset[str] = frozenset({
     "Deposit", "Withdraw", "Borrow", "Repay", "SetPrice", "AdvanceTime", "SetConditions",
     "SetSequencer", "DepositQuote", "WithdrawQuote", "TransferQuote", "Trade",
-    "LiquidatePerp", "FundInsurance",
+    "LiquidatePerp", "FundInsurance", "SetRiskParams",
 })
 MECHANISM_EVENTS: dict[LiquidationMechanism, frozenset[str]] = {
     LiquidationMechanism.CLOSE_FACTOR: frozenset({"Liquidate"}),
     LiquidationMechanism.ABSORB: frozenset({"Absorb", "BuyCollateral"}),
     LiquidationMechanism.AUCTION: frozenset({"Bark", "Take", "Redo", "Tend", "Dent", "Deal",
                                              "Tick"}),
+    LiquidationMechanism.MORPHO: frozenset({"MorphoLiquidate"}),
 }
+#: Market inputs every family accepts, Morpho included.
+MARKET_EVENTS: frozenset[str] = frozenset({"SetPrice", "AdvanceTime", "SetConditions",
+                                           "SetSequencer"})
+#: Morpho Blue's actions on its isolated markets (engine/morpho_handlers.py).
+MORPHO_EVENTS: frozenset[str] = frozenset({
+    "MorphoSupply", "MorphoWithdraw", "MorphoBorrow", "MorphoRepay",
+    "MorphoSupplyCollateral", "MorphoWithdrawCollateral", "MorphoLiquidate",
+    "MorphoAccrueInterest"})
 
 
 @dataclass(frozen=True)
@@ -259,6 +269,20 @@ FAMILIES: dict[str, dict[str, object]] = {
     "aave-v3.3": AAVE_V3_3,
     "aave-v3.5": AAVE_V3_5,
     "aave-v3.7": AAVE_V3_7,
+    # Morpho Blue (morpho-org/morpho-blue@3085651a): isolated markets of config.morpho; the
+    # pooled-lending fields below are unused (no pooled reserves take Deposit or Borrow),
+    # the rules are margin/morpho.py and liquidation/morpho.py.
+    "morpho-blue": {
+        **AAVE_V3_7,
+        "version": "Morpho Blue",
+        "liquidation": LiquidationMechanism.MORPHO,
+        "codes": RefusalCodes(
+            withdraw_unhealthy=Code.MORPHO_INSUFFICIENT_COLLATERAL,
+            borrow_uncovered=Code.MORPHO_INSUFFICIENT_COLLATERAL,
+            not_liquidatable=Code.MORPHO_HEALTHY_POSITION,
+            supply_cap=Code.SUPPLY_CAP_EXCEEDED,
+        ),
+    },
     "compound-v3": {
         "version": "Compound III (Comet)",
         "health_formula": HealthFormula.PER_ASSET_DOWN,
@@ -297,8 +321,18 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
     mechanism = LiquidationMechanism.AUCTION if auction else spec["liquidation"]
     assert isinstance(mechanism, LiquidationMechanism)
     spec["liquidation"] = mechanism
+    if mechanism is LiquidationMechanism.MORPHO:
+        # Isolated markets only: the pooled-lending and perp events do not apply.
+        events = MARKET_EVENTS | MORPHO_EVENTS
+        unsupported = {name: f"{family} has isolated markets: use the Morpho* events "
+                             "(MorphoSupply, MorphoBorrow, ...)"
+                       for name in (COMMON_EVENTS - MARKET_EVENTS)
+                       | frozenset().union(*MECHANISM_EVENTS.values()) - events}
+        return LendingRules(family=family, events=events, unsupported=unsupported,
+                            **spec)  # type: ignore[arg-type]
     events = COMMON_EVENTS | MECHANISM_EVENTS[mechanism]
     unsupported = {k: v for k, v in _unsupported(family, mechanism).items() if k not in events}
+    unsupported.update({name: f"{family} has no Morpho markets" for name in MORPHO_EVENTS})
     return LendingRules(family=family, events=events, unsupported=unsupported,
                         **spec)  # type: ignore[arg-type]
 
@@ -306,6 +340,8 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
 __all__ = [
     "COMMON_EVENTS",
     "FAMILIES",
+    "MARKET_EVENTS",
+    "MORPHO_EVENTS",
     "ROUNDING_V3_3",
     "ROUNDING_V3_5",
     "ROUNDING_V3_7",

@@ -12,6 +12,8 @@ from pydantic import BaseModel, ValidationError
 from marginengine.config.models import PRESET_NAMES, ProtocolConfig
 from marginengine.config.perp import PERP_PRESETS
 from marginengine.config.presets import PRESETS
+from marginengine.config.protocol_families import FAMILY_PRESETS
+from marginengine.config.stewards import StewardBounds
 from marginengine.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
@@ -136,6 +138,14 @@ def protocol_from_dict(
     if not isinstance(data, dict):
         raise ConfigError([f"{prefix or 'protocol'}: must be a table"], source=source)
     preset = data.get("preset", "aave-v3")
+    if isinstance(preset, str) and preset in FAMILY_PRESETS and preset not in PRESET_NAMES:
+        # Morpho, Liquity, Euler, Mango, Drift keep state of their own: family scenarios.
+        where = f"{prefix}.preset" if prefix else "preset"
+        raise ConfigError(
+            [f"{where}: {preset!r} is a family preset, run as a family scenario "
+             f"(family = {preset!r}; marginengine family, examples/families/)"],
+            source=source,
+        )
     if preset not in PRESET_NAMES:
         where = f"{prefix}.preset" if prefix else "preset"
         raise ConfigError(
@@ -147,6 +157,8 @@ def protocol_from_dict(
     for table in ("aave", "compound"):
         if table in base and isinstance(data.get(table, {}), dict):
             merged[table] = _merge(base[table], data.get(table, {}))
+    if "morpho" in base and "morpho" not in data:
+        merged["morpho"] = copy.deepcopy(base["morpho"])
     given = data.get("markets")
     if given is None:
         merged["markets"] = copy.deepcopy(base["markets"])
@@ -174,3 +186,10 @@ def protocol_from_dict(
 def load_protocol(path: str | Path) -> ProtocolConfig:
     """Load a protocol configuration TOML file (see :func:`protocol_from_dict`)."""
     return protocol_from_dict(read_toml(path), source=str(path))
+
+
+def steward_bounds_from_dict(data: Any, source: str | None = None) -> StewardBounds:
+    """Validate a ``[stewards]`` table; raise :class:`~marginengine.errors.ConfigError` naming
+    each bad field (``stewards.ltv.max_change_bps: ...``). (Here, not in ``stewards``: the
+    protocol model holds a ``StewardBounds``, and this module imports the protocol model.)"""
+    return validate_model(StewardBounds, data, source=source, prefix="stewards")

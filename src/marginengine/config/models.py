@@ -12,15 +12,18 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from marginengine.config.adaptive import AdaptiveConfig
 from marginengine.config.auction import AuctionConfig
 from marginengine.config.base import SYMBOL_PATTERN, StrictModel
 from marginengine.config.families import LendingRules, lending_rules
 from marginengine.config.perp import PerpMarketConfig, perp_symbol_problem
+from marginengine.config.stewards import StewardBounds
 from marginengine.fixedpoint import BPS, PRICE_UNIT, parse_units
 
-PresetName = Literal["aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7", "compound-v3"]
+PresetName = Literal["aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7", "compound-v3",
+                     "morpho-blue"]
 PRESET_NAMES: tuple[str, ...] = ("aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7",
-                                 "compound-v3")
+                                 "compound-v3", "morpho-blue")
 
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
@@ -304,6 +307,22 @@ class OracleConfig(StrictModel):
     breaker: BreakerConfig = BreakerConfig()
 
 
+class MorphoMarketConfig(StrictModel):
+    """One Morpho Blue market (``MarketParams``): loan and collateral assets (both listed in
+    ``markets``, for their decimals and prices), the LLTV, the fee and the IRM's rate.
+
+    ``borrow_rate`` is a yearly rate held per second (``rate x 1e18 / 31,536,000``, rounded
+    down) and compounded as Morpho's ``wTaylorCompounded``; the adaptive-curve IRM is not
+    modelled.
+    """
+
+    loan: str
+    collateral: str
+    lltv: Annotated[Decimal, Field(gt=0, lt=1, allow_inf_nan=False)]
+    fee: Annotated[Decimal, Field(ge=0, le=Decimal("0.25"), allow_inf_nan=False)] = Decimal(0)
+    borrow_rate: Annotated[Decimal, Field(ge=0, le=10, allow_inf_nan=False)] = Decimal(0)
+
+
 class ProtocolConfig(StrictModel):
     """A protocol: its rule family (preset), its markets and the family's constants.
 
@@ -319,6 +338,9 @@ class ProtocolConfig(StrictModel):
     oracle: OracleConfig = OracleConfig()
     perps: dict[str, PerpMarketConfig] = Field(default_factory=dict)
     auction: AuctionConfig | None = None
+    morpho: dict[str, MorphoMarketConfig] = Field(default_factory=dict)
+    adaptive: AdaptiveConfig | None = None
+    stewards: StewardBounds | None = None
 
     @field_validator("markets")
     @classmethod
@@ -337,6 +359,7 @@ class ProtocolConfig(StrictModel):
 
     @model_validator(mode="after")
     def _family_rules(self) -> ProtocolConfig:
+        self._check_morpho()
         self._check_factor_precision()
         self._check_representable()
         if self.aave.sentinel_grace_period is not None and not self.rules.sentinel:
@@ -448,6 +471,30 @@ class ProtocolConfig(StrictModel):
             if scaled != scaled.to_integral_value():
                 raise ValueError(f"{field}: {value} has more than {decimals} decimals and "
                                  "cannot be held exactly")
+
+    def _check_morpho(self) -> None:
+        from marginengine.config.families import LiquidationMechanism
+
+        is_morpho = self.rules.liquidation is LiquidationMechanism.MORPHO
+        if self.morpho and not is_morpho:
+            raise ValueError(f"morpho: {self.preset} has no Morpho markets "
+                             "(preset = \"morpho-blue\")")
+        if is_morpho and not self.morpho:
+            raise ValueError("morpho: morpho-blue needs at least one market")
+        for name, m in self.morpho.items():
+            for side in ("loan", "collateral"):
+                asset = getattr(m, side)
+                if asset not in self.markets:
+                    raise ValueError(f"morpho.{name}.{side}: unknown asset {asset!r} "
+                                     f"(markets: {', '.join(sorted(self.markets))})")
+            if m.loan == m.collateral:
+                raise ValueError(f"morpho.{name}: loan and collateral must differ")
+            for field, value in (("lltv", m.lltv), ("fee", m.fee),
+                                 ("borrow_rate", m.borrow_rate)):
+                scaled = value * 10**18
+                if scaled != scaled.to_integral_value():
+                    raise ValueError(f"morpho.{name}.{field}: {value} has more than 18 "
+                                     "decimals and cannot be held exactly")
 
     def truncations(self) -> list[str]:
         """Warnings for every factor stored with less precision than configured (Comet

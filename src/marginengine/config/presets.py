@@ -6,6 +6,10 @@
     bonus, per-asset deficit for bad debt) and the interest-rate strategy V2. Market
     parameters approximate Aave v3 Ethereum main market values of 2024-2025; check
     governance for today's values before relying on them.
+``morpho-blue``
+    Morpho Blue isolated markets (``config.morpho``): shares with virtual shares and
+    assets, the LLTV health check, ``liquidate`` with the cursor incentive and bad-debt
+    realization (morpho-org/morpho-blue ``src/Morpho.sol``). One WETH/USDC market, LLTV 86%.
 ``compound-v3``
     Compound III (Comet) rules: one borrowable base asset (USDC here), borrow and liquidate
     collateral factors, liquidation factor, ``absorb`` into reserves, ``buyCollateral`` at the
@@ -111,5 +115,14 @@ PRESETS: dict[str, dict[str, Any]] = {
             "target_reserves": "20000000",
             "base_borrow_min": "100",
         },
+    },
+    # Morpho Blue: the assets are listed for their decimals and prices only (no pooled
+    # reserve takes Deposit or Borrow); the market's LLTV is one governance enables (86%).
+    "morpho-blue": {
+        "preset": "morpho-blue",
+        "markets": {"USDC": {"decimals": 6, "collateral": False, "borrowable": False},
+                    "WETH": {"decimals": 18, "collateral": False, "borrowable": False}},
+        "morpho": {"WETH/USDC": {"loan": "USDC", "collateral": "WETH", "lltv": "0.86",
+                                 "fee": "0", "borrow_rate": "0"}},
     },
 }

@@ -17,11 +17,9 @@ point for LTV, threshold and bonus, ±30% for caps, 3 days between two updates.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-from marginengine.config.loading import validate_model
 
 #: Parameters an automated update may move.
 ParamName = Literal["ltv", "liquidation_threshold", "liquidation_bonus", "supply_cap",
@@ -76,9 +74,3 @@ class StewardBounds(BaseModel):
         """The bound of ``param``."""
         result: ParamBound = getattr(self, param)
         return result
-
-
-def steward_bounds_from_dict(data: Any, source: str | None = None) -> StewardBounds:
-    """Validate a ``[stewards]`` table; raise :class:`~marginengine.errors.ConfigError` naming
-    each bad field (``stewards.ltv.max_change_bps: ...``)."""
-    return validate_model(StewardBounds, data, source=source, prefix="stewards")

@@ -14,10 +14,11 @@ from typing import Any, NoReturn
 
 from marginengine.decisions import Code, Refusal
 from marginengine.engine.rejected import Rejected
-from marginengine.engine.state import EngineState, SequencerStatus, StateReads
+from marginengine.engine.state import EngineState, MorphoBook, SequencerStatus, StateReads
 from marginengine.fixedpoint import format_units
 from marginengine.ledger import check_account_id
 from marginengine.liquidation.auction_house import AuctionHouse
+from marginengine.margin.adaptive_model import MarketParams
 from marginengine.oracle import MarketOracle
 from marginengine.oracle.conditions import MarketConditions
 
@@ -102,7 +103,19 @@ class HandlerContext(StateReads):
             if refusal is not None:
                 self.refuse_with(refusal)
 
+    def morpho_book(self, market: object, field: str = "market") -> MorphoBook:
+        """The Morpho market ``market``'s book, or refuse naming ``field``."""
+        if not isinstance(market, str) or market not in self.state.morpho:
+            known = ", ".join(sorted(self.state.morpho)) or "none"
+            self.refuse(Code.UNKNOWN_MARKET, f"{field}: unknown Morpho market {market!r} "
+                        f"(markets: {known})", field=field, market=str(market))
+        return self.state.morpho[market]
+
     # ------------------------------------------------------------------ journalled changes
+    def set_morpho(self, market: str, book: MorphoBook) -> None:
+        """Replace a Morpho market's book (journalled)."""
+        self.state.set_morpho(market, book)
+
     def set_price(self, asset: str, price: int) -> None:
         """Set an oracle price."""
         self.state.set_price(asset, price)
@@ -119,6 +132,12 @@ class HandlerContext(StateReads):
             self.refuse(Code.EVENT_NOT_SUPPORTED,
                         f"{self.rules.family} has no auctions; it liquidates directly")
         return house
+
+    def set_market_params(self, asset: str, params: MarketParams,
+                          updated: Iterable[str] = ()) -> None:
+        """Put a market's risk parameters in force (see
+        :meth:`EngineState.set_market_params`); ``updated`` parameters are stamped now."""
+        self.state.set_market_params(asset, params, self.time, updated)
 
     def set_conditions(self, asset: str, conditions: MarketConditions) -> None:
         """Replace an asset's market conditions."""

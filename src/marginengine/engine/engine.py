@@ -32,6 +32,7 @@ from marginengine.engine.state import EngineState, StateReads
 from marginengine.errors import ConfigError, EventError, LogError, MarginEngineError
 from marginengine.ledger import Account, ReserveState
 from marginengine.liquidation import CloseFactorPlan
+from marginengine.margin.adaptive_model import MarketParams
 from marginengine.persistence import (
     Durability,
     EventLog,
@@ -60,12 +61,16 @@ class Change:
         Assets whose reserve changed (totals, indices, rates), with the reserve after.
     prices
         Assets whose price changed, with the new price.
+    params
+        Markets whose risk parameters changed (``SetRiskParams``, the direct adaptive
+        mode), with the parameters in force after.
     """
 
     outcome: Outcome
     accounts: Mapping[str, Account | None] = field(default_factory=dict)
     assets: Mapping[str, ReserveState] = field(default_factory=dict)
     prices: Mapping[str, int] = field(default_factory=dict)
+    params: Mapping[str, MarketParams] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,7 @@ class Engine(StateReads):
                             {a: ledger.accounts.get(a) for a in ledger.touched_accounts()},
                             {a: ledger.reserves[a] for a in ledger.touched_assets()},
                             state.changed_prices(),
+                            state.changed_params(),
                         )
                 except BaseException:
                     state.rollback()

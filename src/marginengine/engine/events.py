@@ -132,6 +132,43 @@ class SetConditions(Event):
 
 
 @dataclass(frozen=True)
+class SetRiskParams(Event):
+    """Set ``asset``'s risk parameters: a governance update (issue 12: the adaptive model
+    proposes, and only this logged event changes the protocol). Values in bps, the bonus as
+    the part above 100% (``500`` for 5%); a field left at ``None`` keeps its value. The
+    engine applies it only within the protocol's steward bounds (``[protocol.stewards]``,
+    Aave's RiskSteward: at most 0.5 percentage point per update, 3 days between two updates
+    of one parameter), and records the accounts it made liquidatable and their debt.
+    """
+
+    asset: str
+    ltv_bps: int | None = None
+    liquidation_threshold_bps: int | None = None
+    liquidation_bonus_bps: int | None = None
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        given = [name for name in RISK_PARAM_FIELDS if getattr(self, name) is not None]
+        if not given:
+            raise EventError("SetRiskParams: give at least one of "
+                             + ", ".join(RISK_PARAM_FIELDS))
+        for name in given:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10_000:
+                raise EventError(f"SetRiskParams.{name}: must be an integer number of bps in "
+                                 f"0..10000 (got {value!r})")
+        if not isinstance(self.reason, str):
+            raise EventError(f"SetRiskParams.reason: must be a string (got {self.reason!r})")
+
+
+#: The parameter fields of :class:`SetRiskParams`, in the order they are applied when a
+#: threshold rises (the LTV first when it falls: ``ltv <= threshold`` holds at every step).
+RISK_PARAM_FIELDS: tuple[str, ...] = ("liquidation_threshold_bps", "ltv_bps",
+                                      "liquidation_bonus_bps")
+
+
+@dataclass(frozen=True)
 class SetSequencer(Event):
     """The L2 sequencer's uptime feed reports ``up`` (Chainlink's answer 0) or down (1),
     as of now; Aave's PriceOracleSentinel gates borrows and liquidations on it."""
@@ -298,12 +335,96 @@ class Tick(Event):
     auction: int
 
 
+# ---- Morpho Blue (morpho-org/morpho-blue src/Morpho.sol); ``market`` names a market of
+# ``config.morpho``; give ``assets`` or ``shares`` (the other 0), as Morpho does.
+
+@dataclass(frozen=True)
+class MorphoSupply(Event):
+    """``supply``: loan assets (or shares) from outside into ``account``'s supply."""
+
+    account: str
+    market: str
+    assets: int = 0
+    shares: int = 0
+
+
+@dataclass(frozen=True)
+class MorphoWithdraw(Event):
+    """``withdraw``: supplied assets (or shares) out of ``account``."""
+
+    account: str
+    market: str
+    assets: int = 0
+    shares: int = 0
+
+
+@dataclass(frozen=True)
+class MorphoBorrow(Event):
+    """``borrow``: loan assets (or shares) against ``account``'s collateral."""
+
+    account: str
+    market: str
+    assets: int = 0
+    shares: int = 0
+
+
+@dataclass(frozen=True)
+class MorphoRepay(Event):
+    """``repay``: assets (or shares) of ``account``'s debt, from outside."""
+
+    account: str
+    market: str
+    assets: int = 0
+    shares: int = 0
+
+
+@dataclass(frozen=True)
+class MorphoSupplyCollateral(Event):
+    """``supplyCollateral``: collateral from outside into ``account``'s position."""
+
+    account: str
+    market: str
+    assets: int
+
+
+@dataclass(frozen=True)
+class MorphoWithdrawCollateral(Event):
+    """``withdrawCollateral``: collateral out of ``account``'s position."""
+
+    account: str
+    market: str
+    assets: int
+
+
+@dataclass(frozen=True)
+class MorphoLiquidate(Event):
+    """``liquidate``: ``liquidator`` repays ``borrower``'s debt for its collateral (give
+    ``seized_assets`` or ``repaid_shares``)."""
+
+    liquidator: str
+    borrower: str
+    market: str
+    seized_assets: int = 0
+    repaid_shares: int = 0
+
+
+@dataclass(frozen=True)
+class MorphoAccrueInterest(Event):
+    """``accrueInterest``: accrue ``market``'s interest to the ledger's clock."""
+
+    market: str
+
+
+MORPHO_EVENT_CLASSES: tuple[type[Event], ...] = (
+    MorphoSupply, MorphoWithdraw, MorphoBorrow, MorphoRepay, MorphoSupplyCollateral,
+    MorphoWithdrawCollateral, MorphoLiquidate, MorphoAccrueInterest)
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (Deposit, Withdraw, Borrow, Repay, SetPrice, AdvanceTime, Liquidate, Absorb,
                 BuyCollateral, DepositQuote, WithdrawQuote, TransferQuote, Trade,
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
-                SetConditions, SetSequencer)
+                SetConditions, SetSequencer, SetRiskParams, *MORPHO_EVENT_CLASSES)
 }
 
 

@@ -13,8 +13,10 @@ from typing import Any
 
 from marginengine.engine import (
     auction_handlers,
+    governance_handlers,
     lending_handlers,
     market_handlers,
+    morpho_handlers,
     perp_handlers,
 )
 from marginengine.engine.context import HandlerContext
@@ -32,10 +34,19 @@ from marginengine.engine.events import (
     FundInsurance,
     Liquidate,
     LiquidatePerp,
+    MorphoAccrueInterest,
+    MorphoBorrow,
+    MorphoLiquidate,
+    MorphoRepay,
+    MorphoSupply,
+    MorphoSupplyCollateral,
+    MorphoWithdraw,
+    MorphoWithdrawCollateral,
     Redo,
     Repay,
     SetConditions,
     SetPrice,
+    SetRiskParams,
     SetSequencer,
     Take,
     Tend,
@@ -54,6 +65,8 @@ HANDLERS: dict[type[Event], Handler] = {
     SetConditions: market_handlers.set_conditions,
     SetSequencer: market_handlers.set_sequencer,
     AdvanceTime: market_handlers.advance_time,
+    # governance
+    SetRiskParams: governance_handlers.set_risk_params,
     # lending
     Deposit: lending_handlers.deposit,
     Withdraw: lending_handlers.withdraw,
@@ -69,6 +82,15 @@ HANDLERS: dict[type[Event], Handler] = {
     Trade: perp_handlers.trade,
     LiquidatePerp: perp_handlers.liquidate_perp,
     FundInsurance: perp_handlers.fund_insurance,
+    # Morpho Blue isolated markets
+    MorphoSupply: morpho_handlers.supply,
+    MorphoWithdraw: morpho_handlers.withdraw,
+    MorphoBorrow: morpho_handlers.borrow,
+    MorphoRepay: morpho_handlers.repay,
+    MorphoSupplyCollateral: morpho_handlers.supply_collateral,
+    MorphoWithdrawCollateral: morpho_handlers.withdraw_collateral,
+    MorphoLiquidate: morpho_handlers.liquidate,
+    MorphoAccrueInterest: morpho_handlers.accrue,
     # auctions
     Bark: auction_handlers.bark,
     Take: auction_handlers.take,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from marginengine.decisions import Code
-from marginengine.engine import perp_handlers
+from marginengine.engine import governance_handlers, perp_handlers
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import AdvanceTime, SetConditions, SetPrice, SetSequencer
 from marginengine.oracle import PriceStatus
@@ -48,7 +48,8 @@ def set_conditions(ctx: HandlerContext, e: SetConditions) -> dict[str, Any]:
     updated = current.updated(volatility_ppm=e.volatility_ppm, depth=e.depth,
                               open_interest=e.open_interest)
     ctx.set_conditions(e.asset, updated)
-    return {"conditions": updated.as_dict()}
+    return {"conditions": updated.as_dict(), **governance_handlers.adapt_on_conditions(
+        ctx, e.asset)}
 
 
 def set_sequencer(ctx: HandlerContext, e: SetSequencer) -> dict[str, Any]:

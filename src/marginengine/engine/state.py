@@ -10,7 +10,7 @@ context share (account data, margin, marks, prices for initial margin).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -28,12 +28,41 @@ from marginengine.margin import (
     Valuation,
     value_of,
 )
+from marginengine.margin.adaptive_model import (
+    AdaptiveMarginModel,
+    MarketParams,
+    config_with_params,
+    market_params,
+)
+from marginengine.margin.morpho import Market as MorphoMarket
+from marginengine.margin.morpho import Position as MorphoPosition
 from marginengine.margin.perp import BucketRisk, PerpMarginModel, mark_price
 from marginengine.margin.weighted import WeightedMarginModel
 from marginengine.oracle import MarketOracle, PriceTable
 from marginengine.oracle.conditions import MarketConditions
 
 _UNSET = object()
+
+
+@dataclass(frozen=True)
+class MorphoBook:
+    """One Morpho Blue market's totals and positions (values: replaced, never mutated)."""
+
+    market: MorphoMarket
+    positions: Mapping[str, MorphoPosition]
+
+    def position(self, account: str) -> MorphoPosition:
+        """``account``'s position (empty if it has none)."""
+        return self.positions.get(account, MorphoPosition())
+
+    def state_dict(self) -> dict[str, object]:
+        """Plain data for the state hash."""
+        m = self.market
+        return {"market": [m.total_supply_assets, m.total_supply_shares,
+                           m.total_borrow_assets, m.total_borrow_shares, m.last_update, m.fee],
+                "positions": {a: [p.supply_shares, p.borrow_shares, p.collateral]
+                              for a, p in sorted(self.positions.items())
+                              if (p.supply_shares, p.borrow_shares, p.collateral) != (0, 0, 0)}}
 
 
 @dataclass(frozen=True)
@@ -64,6 +93,21 @@ class EngineState:
         self.conditions: dict[str, MarketConditions] = {}
         self.sequencer: SequencerStatus | None = None
         self.margin = AccountMarginModel(config)
+        # Morpho Blue's isolated markets (preset morpho-blue): created at the ledger's time.
+        self.morpho: dict[str, MorphoBook] = {
+            name: MorphoBook(MorphoMarket(last_update=self.ledger.time,
+                                          fee=int(m.fee * 10**18)), {})
+            for name, m in config.morpho.items()}
+        self._saved_morpho: dict[str, MorphoBook] = {}
+        #: The protocol as configured (``config`` moves with ``SetRiskParams`` and the
+        #: direct adaptive mode; the hash lists the parameters that differ from this).
+        self.configured = config
+        self.adaptive = (AdaptiveMarginModel(config, config.adaptive)
+                         if config.adaptive is not None else None)
+        #: Time of the last applied update per ``(asset, steward parameter name)``.
+        self.param_times: dict[tuple[str, str], int] = {}
+        self._saved_params: Any = _UNSET
+        self._changed_params: set[str] = set()
         self._open = False
         self._saved_prices: dict[str, int | None] = {}
         self._saved_oracles: dict[str, MarketOracle] = {}
@@ -106,8 +150,13 @@ class EngineState:
             self._saved_oracles = {}
         if self._saved_conditions:
             self._saved_conditions = {}
+        if self._saved_morpho:
+            self._saved_morpho = {}
         self._saved_auctions = _UNSET
         self._saved_sequencer = _UNSET
+        if self._saved_params is not _UNSET:
+            self._saved_params = _UNSET
+            self._changed_params = set()
 
     def _rollback(self) -> None:
         for asset, price in self._saved_prices.items():
@@ -122,6 +171,10 @@ class EngineState:
                 self.conditions[asset] = conditions
         if self._saved_sequencer is not _UNSET:
             self.sequencer = self._saved_sequencer
+        self.morpho.update(self._saved_morpho)
+        if self._saved_params is not _UNSET:
+            self.config, self.margin, self.param_times = self._saved_params
+            self.ledger.config = self.config
 
     def _require_open(self) -> None:
         if not self._open:
@@ -162,6 +215,30 @@ class EngineState:
             self._saved_conditions[asset] = self.conditions.get(asset)
         self.conditions[asset] = conditions
 
+    def set_market_params(self, asset: str, params: MarketParams, time: int,
+                          updated: Iterable[str] = ()) -> None:
+        """Put ``params`` in force for lending market ``asset`` (journalled); ``updated``
+        names the steward parameters whose update time becomes ``time``.
+
+        The protocol configuration is replaced by a copy with the market's new LTV,
+        threshold and bonus, and the margin model is rebuilt over it, so every rule that
+        reads the market (health, borrow checks, liquidation plans) sees the parameters in
+        force. The caller has checked them (``ltv <= threshold``, the bounds).
+        """
+        self._require_open()
+        if self._saved_params is _UNSET:
+            self._saved_params = (self.config, self.margin, dict(self.param_times))
+        self.config = config_with_params(self.config, asset, params)
+        self.ledger.config = self.config
+        self.margin = AccountMarginModel(self.config)
+        for name in updated:
+            self.param_times[(asset, name)] = time
+        self._changed_params.add(asset)
+
+    def changed_params(self) -> dict[str, MarketParams]:
+        """Markets whose risk parameters changed in the open transaction, with the new ones."""
+        return {a: market_params(self.config, a) for a in sorted(self._changed_params)}
+
     def set_sequencer(self, status: SequencerStatus) -> None:
         """Record the sequencer's status (journalled)."""
         self._require_open()
@@ -172,6 +249,13 @@ class EngineState:
     def changed_prices(self) -> dict[str, int]:
         """Prices changed in the open transaction, with their new values."""
         return {a: self.prices[a] for a in sorted(self._saved_prices)}
+
+    def set_morpho(self, market: str, book: MorphoBook) -> None:
+        """Replace a Morpho market's book (journalled: the old one is saved on first write)."""
+        self._require_open()
+        if market not in self._saved_morpho:
+            self._saved_morpho[market] = self.morpho[market]
+        self.morpho[market] = book
 
     def hash_parts(self) -> dict[str, object]:
         """The non-ledger state, as plain data for the state hash. Conditions and the
@@ -185,6 +269,16 @@ class EngineState:
             parts["conditions"] = {a: c.as_dict() for a, c in sorted(self.conditions.items())}
         if self.sequencer is not None:
             parts["sequencer"] = {"up": self.sequencer.up, "since": self.sequencer.since}
+        if self.morpho:
+            parts["morpho"] = {n: b.state_dict() for n, b in sorted(self.morpho.items())}
+        if self.config is not self.configured or self.param_times:
+            # Only once changed, so hashes of logs without parameter updates are unchanged.
+            parts["risk_params"] = {
+                a: market_params(self.config, a).as_dict()
+                for a in sorted(self.config.markets)
+                if market_params(self.config, a) != market_params(self.configured, a)}
+            parts["risk_param_times"] = {f"{a}.{p}": t
+                                         for (a, p), t in sorted(self.param_times.items())}
         return parts
 
 

@@ -22,6 +22,9 @@ from marginengine.margin.perp import PerpMarginModel
 from marginengine.margin.weighted import AccountData, WeightedMarginModel
 from marginengine.oracle.conditions import MarketConditions
 
+#: The add-on's unit: parts per million of the requirement.
+ADDON_SCALE = 1_000_000
+
 
 @dataclass(frozen=True)
 class Valuation:
@@ -107,6 +110,25 @@ class AccountMarginModel:
             return self.is_liquidatable(ledger, valuation, account_id)
         state = self.margin(ledger, valuation, account_id, MarginKind.MAINTENANCE)
         return state.requirement > 0 and state.health < threshold_wad
+
+    def is_below_with_addon(self, ledger: Ledger, valuation: Valuation, account_id: str,
+                            addon_ppm: int, threshold_wad: int = WAD) -> bool:
+        """Whether the account's maintenance health is below ``threshold_wad`` once its
+        requirement is raised by a per-account add-on (the crowding add-on of
+        :mod:`marginengine.margin.crowding`): ``requirement x (1 + addon)``, rounded up.
+
+        With no add-on this is :meth:`is_below` (the family's own rule); otherwise below
+        when ``value x WAD < threshold x requirement'`` exactly.
+        """
+        if addon_ppm == 0:
+            return self.is_below(ledger, valuation, account_id, threshold_wad)
+        if isinstance(addon_ppm, bool) or not isinstance(addon_ppm, int) or addon_ppm < 0:
+            raise ValueError(f"addon_ppm: must be a non-negative int (got {addon_ppm!r})")
+        state = self.margin(ledger, valuation, account_id, MarginKind.MAINTENANCE)
+        if state.requirement <= 0:
+            return False
+        raised = -(-state.requirement * (ADDON_SCALE + addon_ppm) // ADDON_SCALE)
+        return state.value * WAD < threshold_wad * raised
 
     def underwater_total(self, ledger: Ledger, prices: Mapping[str, int]) -> int:
         """:func:`underwater_value` summed over every account of the ledger."""

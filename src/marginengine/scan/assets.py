@@ -109,6 +109,18 @@ class AssetVectors:
         self.borrow_index[k] = borrow
         return True
 
+    def set_thresholds(self, k: int, ltv_bps: int, liquidation_threshold_bps: int) -> bool:
+        """Set column ``k``'s LTV and liquidation threshold (a ``SetRiskParams`` or an
+        adaptive update: the per-asset weights of the next tick); return whether either
+        changed."""
+        if (int(self.ltv_bps[k]), int(self.lt_bps[k])) == (ltv_bps, liquidation_threshold_bps):
+            return False
+        self.ltv_bps[k] = ltv_bps
+        self.lt_bps[k] = liquidation_threshold_bps
+        positive = self.lt_bps[self.lt_bps > 0]
+        self.lt_min_bps = int(positive.min()) if len(positive) else BPS
+        return True
+
     def set_prices(self, prices: Mapping[str, int]) -> None:
         """Set the exact price of every asset in ``prices`` (unknown symbols ignored)."""
         for symbol, price in prices.items():

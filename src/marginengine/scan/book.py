@@ -39,6 +39,7 @@ from marginengine.config import ProtocolConfig
 from marginengine.engine import Change, Engine
 from marginengine.fixedpoint import PRICE_UNIT, RAY
 from marginengine.ledger.perp import FUNDING_SCALE
+from marginengine.margin.crowding import binned_heatmap_kernel
 from marginengine.scan.accounts import AccountIndex
 from marginengine.scan.assets import AssetVectors, Weights
 from marginengine.scan.confirm import confirm_below, threshold_wad
@@ -77,6 +78,7 @@ FULL_SCAN_ABOVE = 1 / 10
 HEALTH_EDGES = (0.0, 0.5, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, np.inf)
 
 _EMPTY = np.zeros(0, dtype=np.int64)
+BPS_F = 10_000.0
 
 
 @dataclass(frozen=True)
@@ -403,6 +405,14 @@ class RiskBook:
             # Marks move with trades and index prices, funding with time: read them all
             # (a few markets) rather than infer which an event moved.
             self._refresh_markets()
+        for asset, params in change.params.items():
+            k = column.get(asset)
+            if k is not None and self.assets.set_thresholds(
+                    k, params.ltv_bps, params.liquidation_threshold_bps):
+                # The asset's weight moved: its holders' sums catch up at the next scan.
+                self._dirty.add(k)
+        if change.params:
+            self.config = engine.config
         for asset in change.assets:
             k = column.get(asset)
             if k is None:
@@ -785,6 +795,91 @@ class RiskBook:
             "full", t, n, len(idx), int(np.count_nonzero(sure)), int(np.count_nonzero(band)),
             below_rows, newly, recovered, len(below_rows), unconfirmed,
         )
+
+    def crowding_addon(self, asset: str, base_reserve: float, bonus_bps: int,
+                       fee_bps: int = 0, bin_bps: int = 1) -> NDArray[np.int64]:
+        """The crowding add-on of every row (ppm, rounded up) on ``asset``'s heatmap against
+        a constant-product venue of ``base_reserve`` smallest units at the current price
+        (docs/margin.md section 5), by the binned kernel
+        (:func:`~marginengine.margin.crowding.binned_heatmap_kernel`, never below the
+        sorted one).
+
+        A multi-asset account's liquidation price in ``asset`` holds its other positions
+        at their prices: its collateral is its ``asset`` amount, and its debt the part of
+        its debt that its other weighted collateral does not cover (``dv - (cw - w_asset)``);
+        rows that the other collateral covers, or that hold none of ``asset``, get 0.
+        Uses the running sums as of the last scan (run one first).
+        """
+        k = self.assets.column.get(asset)
+        if k is None:
+            raise ScanError(f"unknown asset {asset!r}")
+        n = self._n
+        rows, vals = self.collateral.exposure(k)
+        out = np.zeros(n, dtype=np.int64)
+        if not len(rows):
+            return out
+        price = self.assets.price[k]
+        amount = vals * self.assets.liquidity_index[k]
+        lt = float(self.assets.lt_bps[k])
+        weighted = amount * (price / self.assets.unit[k]) * (lt / BPS_F)
+        uncovered = self._dv[rows] - (self._cw[rows] - weighted)
+        heat = binned_heatmap_kernel(
+            amount, uncovered, np.full(len(rows), lt), base_unit=float(self.assets.unit[k]),
+            base_reserve=base_reserve, price=price, bonus_bps=bonus_bps, fee_bps=fee_bps,
+            bin_bps=bin_bps)
+        out[rows] = np.ceil(heat.addon_ppm).astype(np.int64)
+        return out
+
+    def adaptive_scan(self, addon_ppm: NDArray[np.integer] | None = None,
+                      threshold: object = 1) -> ScanResult:
+        """A full scan with the adaptive requirements: the per-asset weights in force (the
+        thresholds that ``SetRiskParams`` or the direct adaptive mode set this tick, see
+        :meth:`on_change`) and a per-account add-on raising each requirement by
+        ``addon_ppm[row]`` (the crowding add-on, ppm), screened in float and confirmed
+        exactly by :meth:`AccountMarginModel.is_below_with_addon`.
+
+        The screen scales each debt sum by ``1 + addon / 1e6`` (one float multiply, within
+        a few ulps, added to the error bound); the exact rule rounds the raised
+        requirement up. Books with perp buckets are refused (their add-on is not defined).
+        The book's below set is not changed: this answers "who is below with the add-on".
+        """
+        if self.perps.buckets:
+            raise ScanError("adaptive_scan: books holding perps are not supported")
+        t_wad = threshold_wad(threshold)
+        t = float(Decimal(str(threshold)))
+        self._check_prices()
+        n = self._n
+        if addon_ppm is None:
+            addon = np.zeros(n, dtype=np.int64)
+        else:
+            addon = np.asarray(addon_ppm)
+            if addon.shape != (n,) or (n and int(addon.min()) < 0):
+                raise ScanError(f"addon_ppm: must be {n} non-negative ints, one per row")
+        self._recompute(self.assets.weights())  # fresh sums at the weights in force
+        cw = self._cw[:n]
+        dv = self._dv[:n] * (1.0 + addon / 1e6)
+        # Two roundings (the quotient and the product) of a relative 2^-53 each.
+        b = self.bounds(t, extra_error=4.0 * 2.0**-52)
+        idx = candidates(cw, dv, b)
+        sure, band = classify_candidates(cw[idx], dv[idx], b)
+        below = sure.copy()
+        band_at = np.flatnonzero(band)
+        unconfirmed = _EMPTY
+        if len(band_at):
+            if self.engine is None:
+                unconfirmed = idx[band_at]
+            else:
+                engine = self.engine
+                valuation = engine.valuation()
+                model, ledger = engine.margin_model, engine.ledger
+                rows = idx[band_at]
+                flags = [model.is_below_with_addon(ledger, valuation, a, int(addon[r]), t_wad)
+                         for a, r in zip(self.accounts.ids(rows), rows.tolist(), strict=True)]
+                below[band_at] = np.asarray(flags, dtype=bool)
+        below_rows = idx[below]
+        return ScanResult("adaptive", Decimal(str(threshold)), n, len(idx),
+                          int(np.count_nonzero(sure)), int(np.count_nonzero(band)), below_rows,
+                          _EMPTY, _EMPTY, len(below_rows), unconfirmed)
 
     def perp_figures(self) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Per perp slot, in base-currency units (float): the perp equity, the perp

@@ -28,6 +28,7 @@ from typing import Any
 
 from marginengine.config import ProtocolConfig, protocol_from_dict, read_toml
 from marginengine.config.amounts import parse_asset_amounts
+from marginengine.config.families import LiquidationMechanism
 from marginengine.engine import Engine
 from marginengine.engine.snapshot import engine_from_snapshot
 from marginengine.errors import ConfigError
@@ -262,6 +263,12 @@ def load_engine(book_path: str | Path, prices_path: str | Path,
                 preset: str | None = None) -> Engine:
     """Read a protocol (or preset), prices and a book, and build the engine."""
     config = read_protocol(protocol_path, preset)
+    if config.rules.liquidation is LiquidationMechanism.MORPHO:
+        # The book's rows are pooled-lending balances; Morpho positions live per market.
+        raise ConfigError([f"preset: {config.preset} has isolated markets, which a book of "
+                           "pooled balances cannot describe (run Morpho markets with "
+                           "marginengine family or the engine's Morpho events)"],
+                          source=str(protocol_path) if protocol_path else None)
     prices = read_prices(prices_path, config)
     book = read_book(book_path, config)
     return engine_from_book(config, prices, book, prices_source=str(prices_path))

@@ -1,0 +1,133 @@
+"""Drift v2 liquidation sizing: how much to take over to cover a margin shortage.
+
+Drift liquidates only what restores the account: the base to close for a perp, or the
+spot liability to transfer (with the asset paid for it) to cover the *margin shortage*
+(maintenance requirement minus total collateral), at the liquidation multipliers
+(``1 + fee`` on the asset taken, ``1 - fee`` on the liability) and net of the insurance
+fund's fee. Every division floors (Rust's unsigned division) except where Drift rounds up
+(``safe_div_ceil``), as noted.
+
+Source followed: drift-labs/protocol-v2 at commit ``0ae3e3b1db782a6765c3525b3dec38ad4d9d3a62``,
+``programs/drift/src/math/liquidation.rs``
+(``calculate_base_asset_amount_to_cover_margin_shortage``,
+``calculate_liability_transfer_to_cover_margin_shortage``,
+``calculate_liability_transfer_implied_by_asset_amount``,
+``calculate_asset_transfer_for_liability_transfer``), ``math/constants.rs``. Units: quote and
+price 1e6, base 1e9, weights 1e4, fees and multipliers ``LIQUIDATION_FEE_PRECISION`` (1e6),
+margin ratios 1e4.
+"""
+
+from __future__ import annotations
+
+#: ``LIQUIDATION_FEE_PRECISION``.
+LIQUIDATION_FEE_PRECISION = 1_000_000
+#: ``LIQUIDATION_FEE_TO_MARGIN_PRECISION_RATIO`` (1e6 / 1e4).
+LIQUIDATION_FEE_TO_MARGIN_PRECISION_RATIO = 100
+PRICE_PRECISION = QUOTE_PRECISION = 1_000_000
+SPOT_WEIGHT_PRECISION = 10_000
+#: ``PRICE_TIMES_AMM_TO_QUOTE_PRECISION_RATIO``.
+PRICE_TIMES_AMM_TO_QUOTE_PRECISION_RATIO = 10**9
+#: Drift's ``u64::MAX`` / ``u128::MAX`` answers: "the whole position".
+U64_MAX = 2**64 - 1
+U128_MAX = 2**128 - 1
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _pow10(n: int) -> int:
+    return int(10**n)
+
+
+def base_asset_amount_to_cover_margin_shortage(
+        margin_shortage: int, margin_ratio: int, liquidation_fee: int, if_liquidation_fee: int,
+        oracle_price: int, quote_oracle_price: int = PRICE_PRECISION) -> int:
+    """``calculate_base_asset_amount_to_cover_margin_shortage`` (base, 1e9).
+
+    Closing base frees ``margin_ratio`` of its value but costs the liquidation fee and the
+    insurance fund's fee; ``u64::MAX`` when closing cannot cover it.
+    """
+    ratio = margin_ratio * LIQUIDATION_FEE_TO_MARGIN_PRECISION_RATIO
+    if oracle_price == 0 or ratio <= liquidation_fee:
+        return U64_MAX
+    denominator = (oracle_price * quote_oracle_price // PRICE_PRECISION
+                   * (ratio - liquidation_fee) // LIQUIDATION_FEE_PRECISION
+                   - oracle_price * if_liquidation_fee // LIQUIDATION_FEE_PRECISION)
+    return margin_shortage * PRICE_TIMES_AMM_TO_QUOTE_PRECISION_RATIO // denominator
+
+
+def liability_transfer_to_cover_margin_shortage(
+        margin_shortage: int, asset_weight: int, asset_liquidation_multiplier: int,
+        liability_weight: int, liability_liquidation_multiplier: int,
+        liability_decimals: int, liability_price: int, if_liquidation_fee: int) -> int:
+    """``calculate_liability_transfer_to_cover_margin_shortage`` (liability token units).
+
+    ``u128::MAX`` when the asset's weight (times the multipliers' ratio) is not below the
+    liability's: a transfer cannot improve the account. At least 1.
+    """
+    if asset_weight >= liability_weight:
+        return U128_MAX
+    if liability_decimals > 6:
+        num_scale, den_scale = _pow10(liability_decimals - 6), 1
+    else:
+        num_scale, den_scale = 1, _pow10(6 - liability_decimals)
+    liability_component = liability_weight * 10        # an extra 10 for precision (Drift)
+    asset_component = (asset_weight * 10 * asset_liquidation_multiplier
+                       // liability_liquidation_multiplier)
+    if asset_component >= liability_component:
+        return U128_MAX
+    denominator = (liability_price * (liability_component - asset_component)
+                   - liability_price * if_liquidation_fee // LIQUIDATION_FEE_PRECISION
+                   * liability_weight * 10)
+    transfer = (margin_shortage * num_scale * (PRICE_PRECISION * SPOT_WEIGHT_PRECISION * 10)
+                // denominator // den_scale)
+    return max(transfer, 1)
+
+
+def liability_transfer_implied_by_asset_amount(
+        asset_amount: int, asset_liquidation_multiplier: int, asset_decimals: int,
+        asset_price: int, liability_liquidation_multiplier: int, liability_decimals: int,
+        liability_price: int) -> int:
+    """``calculate_liability_transfer_implied_by_asset_amount`` (both divisions round up)."""
+    if liability_decimals > asset_decimals:
+        num_scale, den_scale = _pow10(liability_decimals - asset_decimals), 1
+    else:
+        num_scale, den_scale = 1, _pow10(asset_decimals - liability_decimals)
+    value = asset_amount * num_scale * asset_price * liability_liquidation_multiplier
+    return _ceil(_ceil(value, liability_price * asset_liquidation_multiplier), den_scale)
+
+
+def asset_transfer_for_liability_transfer(
+        asset_amount: int, asset_liquidation_multiplier: int, asset_decimals: int,
+        asset_price: int, liability_amount: int, liability_liquidation_multiplier: int,
+        liability_decimals: int, liability_price: int) -> int:
+    """``calculate_asset_transfer_for_liability_transfer`` (asset token units).
+
+    At least 1; rounded to the whole asset balance when within 1 USD of it.
+    """
+    if asset_decimals > liability_decimals:
+        num_scale, den_scale = _pow10(asset_decimals - liability_decimals), 1
+    else:
+        num_scale, den_scale = 1, _pow10(liability_decimals - asset_decimals)
+    transfer = max(liability_amount * num_scale * liability_price * asset_liquidation_multiplier
+                   // (asset_price * liability_liquidation_multiplier) // den_scale, 1)
+    if asset_decimals > 6:
+        value_num, value_den = _pow10(asset_decimals - 6), 1
+    else:
+        value_num, value_den = 1, _pow10(6 - asset_decimals)
+    delta = abs(transfer - asset_amount)
+    if delta * asset_price // PRICE_PRECISION * value_num // value_den < QUOTE_PRECISION:
+        transfer = asset_amount
+    return transfer
+
+
+__all__ = [
+    "LIQUIDATION_FEE_PRECISION",
+    "U64_MAX",
+    "U128_MAX",
+    "asset_transfer_for_liability_transfer",
+    "base_asset_amount_to_cover_margin_shortage",
+    "liability_transfer_implied_by_asset_amount",
+    "liability_transfer_to_cover_margin_shortage",
+]

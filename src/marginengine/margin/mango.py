@@ -1,0 +1,276 @@
+"""Mango v4 account health (init, maint, liquidation end) as pure functions, in I80F48.
+
+Mango sums, per token, ``balance x weight x price`` where the balance includes the perp
+markets' *health unsettled PnL* settled in that token; a negative balance takes the
+liability weight and price, a positive one the asset weight and price:
+
+- maint health: maint weights, oracle price (liquidation starts below zero);
+- liquidation-end health: init weights *unscaled*, oracle price;
+- init health: init weights *scaled by the bank's deposit and borrow limits* and the
+  *stable price* on the conservative side (assets at ``min(oracle, stable)``, liabilities
+  at ``max(oracle, stable)``). Scaling: above ``deposit_weight_scale_start_quote`` of
+  deposits (with the potential Serum tokens) the init asset weight is multiplied by
+  ``start / deposits value``; above ``borrow_weight_scale_start_quote`` of borrows the init
+  liability weight by ``borrows value / start``. Mango computes both scales in ``f64`` and
+  converts with ``I80F48::from_num``; so does :func:`scaled_init_asset_weight`.
+
+A perp position contributes through its settle token: the worse of "all bids execute" and
+"all asks execute" of ``net base x base weight x base price - order base x order price``
+plus the position's quote, and a positive result is weighted by the market's *overall*
+asset weight (``init_overall_asset_weight`` for init and liquidation end).
+
+Numbers are Mango's ``I80F48`` (signed, 48 fractional bits), held as the raw integer
+(``value x 2^48``); a product is ``(a x b) >> 48`` (an arithmetic shift: floor), sums exact.
+
+Source followed: blockworks-foundation/mango-v4 at commit
+``1303a4a16228eb1e8e8d4f0eef724eaf63310c86`` (2024-09-04),
+``programs/mango-v4/src/health/cache.rs`` (``Prices``, ``HealthType``, ``TokenInfo``,
+``PerpInfo::unweighted_health_unsettled_pnl``, ``weigh_uhupnl_overall``,
+``effective_token_balances``, ``health_sum``, ``health``),
+``programs/mango-v4/src/state/bank.rs`` (``scaled_init_asset_weight``,
+``scaled_init_liab_weight``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+from fractions import Fraction
+
+FRAC_BITS = 48
+ONE = 1 << FRAC_BITS
+#: ``I80F48::MAX`` (raw).
+I80F48_MAX = (1 << 127) - 1
+#: Mango's sentinel for "no scaling" (``f64::MAX``).
+NO_SCALING = float("inf")
+
+
+def fx(value: int) -> int:
+    """``I80F48::from(int)``: an integer as a raw I80F48."""
+    return value << FRAC_BITS
+
+
+def fx_from_f64(value: float) -> int:
+    """``I80F48::from_num(f64)``: the nearest raw value, ties to even (exact on the binary)."""
+    scaled = Fraction(value) * ONE
+    floor = scaled.numerator // scaled.denominator
+    rest = scaled - floor
+    if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and floor % 2 == 1):
+        return floor + 1
+    return floor
+
+
+def fx_mul(a: int, b: int) -> int:
+    """I80F48 product: ``(a x b) >> 48`` (floor)."""
+    return (a * b) >> FRAC_BITS
+
+
+def fx_to_f64(raw: int) -> float:
+    """A raw I80F48 as a float (display and ``to_num::<f64>()``)."""
+    return raw / ONE
+
+
+class HealthType(Enum):
+    """Mango's ``HealthType``."""
+
+    INIT = "init"
+    MAINT = "maint"
+    LIQUIDATION_END = "liquidation_end"
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Oracle and stable price (raw I80F48, native quote per native token)."""
+
+    oracle: int
+    stable: int
+
+    def liab(self, kind: HealthType) -> int:
+        """``Prices::liab``: ``max(oracle, stable)`` for init, the oracle otherwise."""
+        return max(self.oracle, self.stable) if kind is HealthType.INIT else self.oracle
+
+    def asset(self, kind: HealthType) -> int:
+        """``Prices::asset``: ``min(oracle, stable)`` for init, the oracle otherwise."""
+        return min(self.oracle, self.stable) if kind is HealthType.INIT else self.oracle
+
+
+def scaled_init_asset_weight(init_asset_weight: int, scale_start_quote: float,
+                             native_deposits: int, potential_serum_tokens: int,
+                             price: int) -> int:
+    """``Bank::scaled_init_asset_weight`` (the f64 path as Mango computes it)."""
+    if scale_start_quote == NO_SCALING:
+        return init_asset_weight
+    deposits = fx_to_f64(native_deposits) + float(potential_serum_tokens)
+    deposits_quote = deposits * fx_to_f64(price)
+    if deposits_quote <= scale_start_quote:
+        return init_asset_weight
+    return fx_mul(init_asset_weight, fx_from_f64(scale_start_quote / deposits_quote))
+
+
+def scaled_init_liab_weight(init_liab_weight: int, scale_start_quote: float,
+                            native_borrows: int, price: int) -> int:
+    """``Bank::scaled_init_liab_weight`` (the f64 path; ``I80F48::MAX`` at a zero start)."""
+    if scale_start_quote == NO_SCALING:
+        return init_liab_weight
+    borrows_quote = fx_to_f64(native_borrows) * fx_to_f64(price)
+    if borrows_quote <= scale_start_quote:
+        return init_liab_weight
+    if scale_start_quote == 0.0:
+        return I80F48_MAX
+    return fx_mul(init_liab_weight, fx_from_f64(borrows_quote / scale_start_quote))
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """One token of the account (``TokenInfo``), all I80F48 raw.
+
+    Attributes
+    ----------
+    token_index
+        The bank's token index.
+    prices
+        Oracle and stable price.
+    maint_asset_weight, init_asset_weight, init_scaled_asset_weight
+        Asset weights (the scaled one from :func:`scaled_init_asset_weight`).
+    maint_liab_weight, init_liab_weight, init_scaled_liab_weight
+        Liability weights.
+    balance_spot
+        Native token balance (negative for a borrow).
+    """
+
+    token_index: int
+    prices: Prices
+    maint_asset_weight: int
+    init_asset_weight: int
+    init_scaled_asset_weight: int
+    maint_liab_weight: int
+    init_liab_weight: int
+    init_scaled_liab_weight: int
+    balance_spot: int
+
+    def asset_weight(self, kind: HealthType) -> int:
+        """``TokenInfo::asset_weight``."""
+        if kind is HealthType.INIT:
+            return self.init_scaled_asset_weight
+        if kind is HealthType.LIQUIDATION_END:
+            return self.init_asset_weight
+        return self.maint_asset_weight
+
+    def liab_weight(self, kind: HealthType) -> int:
+        """``TokenInfo::liab_weight``."""
+        if kind is HealthType.INIT:
+            return self.init_scaled_liab_weight
+        if kind is HealthType.LIQUIDATION_END:
+            return self.init_liab_weight
+        return self.maint_liab_weight
+
+    def health_contribution(self, kind: HealthType, balance: int) -> int:
+        """``balance x weighted price`` (liability side for a negative balance)."""
+        if balance < 0:
+            weighted = fx_mul(self.liab_weight(kind), self.prices.liab(kind))
+        else:
+            weighted = fx_mul(self.asset_weight(kind), self.prices.asset(kind))
+        return fx_mul(balance, weighted)
+
+
+@dataclass(frozen=True)
+class PerpInfo:
+    """One perp position (``PerpInfo``); weights and quote raw I80F48, lots integers.
+
+    Attributes
+    ----------
+    settle_token_index
+        The token its PnL settles in.
+    init_base_asset_weight, init_base_liab_weight, maint_base_asset_weight,
+    maint_base_liab_weight
+        Weights of the base position.
+    init_overall_asset_weight, maint_overall_asset_weight
+        Weights of positive health unsettled PnL.
+    base_lot_size, base_lots, bids_base_lots, asks_base_lots
+        Position and open orders in lots (``base_lots`` includes taker lots).
+    quote
+        The position's quote in settle-token native units, unsettled funding removed.
+    base_prices
+        The perp market's oracle and stable price.
+    """
+
+    settle_token_index: int
+    init_base_asset_weight: int
+    init_base_liab_weight: int
+    maint_base_asset_weight: int
+    maint_base_liab_weight: int
+    init_overall_asset_weight: int
+    maint_overall_asset_weight: int
+    base_lot_size: int
+    base_lots: int
+    bids_base_lots: int
+    asks_base_lots: int
+    quote: int
+    base_prices: Prices
+
+    def _case(self, kind: HealthType, orders_base_lots: int, order_price: int) -> int:
+        net_base = fx((self.base_lots + orders_base_lots) * self.base_lot_size)
+        negative = net_base < 0
+        if kind is HealthType.MAINT:
+            weight = self.maint_base_liab_weight if negative else self.maint_base_asset_weight
+        else:
+            weight = self.init_base_liab_weight if negative else self.init_base_asset_weight
+        price = self.base_prices.liab(kind) if negative else self.base_prices.asset(kind)
+        base_health = fx_mul(fx_mul(net_base, weight), price)
+        orders_base = fx(orders_base_lots * self.base_lot_size)
+        return base_health + fx_mul(-orders_base, order_price)
+
+    def unweighted_health_unsettled_pnl(self, kind: HealthType) -> int:
+        """``uhupnl``: the quote plus the worse of all bids or all asks executing."""
+        bids = self._case(kind, self.bids_base_lots, self.base_prices.liab(kind))
+        asks = self._case(kind, -self.asks_base_lots, self.base_prices.asset(kind))
+        return self.quote + min(bids, asks)
+
+    def health_unsettled_pnl(self, kind: HealthType) -> int:
+        """``hupnl``: a positive uhupnl times the overall asset weight."""
+        value = self.unweighted_health_unsettled_pnl(kind)
+        if value > 0:
+            weight = (self.maint_overall_asset_weight if kind is HealthType.MAINT
+                      else self.init_overall_asset_weight)
+            return fx_mul(weight, value)
+        return value
+
+
+def effective_token_balances(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo],
+                             kind: HealthType) -> list[int]:
+    """``effective_token_balances``: spot balances plus each perp's hupnl in its token."""
+    index = {t.token_index: i for i, t in enumerate(tokens)}
+    balances = [0] * len(tokens)
+    for perp in perps:
+        if perp.settle_token_index not in index:
+            raise ValueError(f"settle_token_index: token {perp.settle_token_index} is not "
+                             "among the account's tokens")
+        balances[index[perp.settle_token_index]] += perp.health_unsettled_pnl(kind)
+    return [b + t.balance_spot for b, t in zip(balances, tokens, strict=True)]
+
+
+def health(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo], kind: HealthType) -> int:
+    """``HealthCache::health`` without Serum3 open orders (raw I80F48, quote native)."""
+    balances = effective_token_balances(tokens, perps, kind)
+    return sum(t.health_contribution(kind, b) for t, b in zip(tokens, balances, strict=True))
+
+
+__all__ = [
+    "FRAC_BITS",
+    "I80F48_MAX",
+    "NO_SCALING",
+    "ONE",
+    "HealthType",
+    "PerpInfo",
+    "Prices",
+    "TokenInfo",
+    "effective_token_balances",
+    "fx",
+    "fx_from_f64",
+    "fx_mul",
+    "fx_to_f64",
+    "health",
+    "scaled_init_asset_weight",
+    "scaled_init_liab_weight",
+]

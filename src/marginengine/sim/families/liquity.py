@@ -1,0 +1,203 @@
+"""Liquity v1 family scenarios: troves, stability-pool deposits, ``liquidateTroves``.
+
+Troves open through ``openTrove``'s checks in the order listed; each step sets the ETH
+price and liquidates every trove it may, as ``liquidateTroves`` does, then moves the pools
+(offset, redistribution with the L terms, collateral surplus, gas compensation) and takes
+the stake snapshots. Rules: ``margin/liquity.py``, ``liquidation/liquity.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import Field
+
+from marginengine.config.amounts import HumanNumber
+from marginengine.config.protocol_families import FamilyRules, StabilityPoolVariant
+from marginengine.decisions import Refusal
+from marginengine.liquidation import liquity as liquity_liq
+from marginengine.margin import liquity as liquity_margin
+from marginengine.sim.families.common import (
+    FamilyModel,
+    FamilyReport,
+    FamilyStep,
+    fmt_ratio,
+    fmt_units,
+    parse_amount,
+    parse_fraction,
+    raise_problems,
+    refused_error,
+)
+
+
+class LiquityTroveSpec(FamilyModel):
+    """A trove: ETH collateral and the LUSD drawn (fee and reserve are added)."""
+
+    id: str
+    coll: HumanNumber
+    debt: HumanNumber
+
+
+class LiquityDepositor(FamilyModel):
+    """A stability-pool depositor."""
+
+    id: str
+    amount: HumanNumber
+
+
+class LiquityStep(FamilyStep):
+    """A step: the ETH price, then ``liquidateTroves`` over every trove."""
+
+    price: HumanNumber | None = None
+
+
+class LiquityScenario(FamilyModel):
+    """A Liquity v1 scenario."""
+
+    name: str
+    description: str = ""
+    family: str
+    price: HumanNumber
+    base_rate: HumanNumber = 0
+    troves: list[LiquityTroveSpec] = Field(min_length=2)
+    depositors: list[LiquityDepositor] = Field(default_factory=list)
+    steps: list[LiquityStep] = Field(min_length=1)
+
+
+@dataclass
+class _Trove:
+    coll: int
+    debt: int
+    stake: int
+    snap_eth: int
+    snap_debt: int
+
+
+def run_liquity(sc: LiquityScenario, rules: FamilyRules, source: str | None) -> FamilyReport:
+    problems: list[str] = []
+    e18 = 18
+    price = parse_amount(sc.price, e18, "price", problems)
+    base_rate = parse_fraction(sc.base_rate, e18, "base_rate", problems, allow_zero=True)
+    troves_in = [(t.id, parse_amount(t.coll, e18, f"troves[{i}].coll", problems),
+                  parse_amount(t.debt, e18, f"troves[{i}].debt", problems))
+                 for i, t in enumerate(sc.troves)]
+    deposits_in = [(d.id, parse_amount(d.amount, e18, f"depositors[{i}].amount", problems))
+                   for i, d in enumerate(sc.depositors)]
+    steps = [(st, None if st.price is None else parse_amount(st.price, e18, f"steps[{i}].price",
+                                                        problems))
+             for i, st in enumerate(sc.steps)]
+    ids = [t[0] for t in troves_in]
+    if len(set(ids)) != len(ids):
+        problems.append("troves: ids must be unique")
+    raise_problems(problems, source)
+
+    rule = (liquity_liq.StabilityPoolRule.KEEP_ONE_LUSD
+            if rules.stability_pool is StabilityPoolVariant.KEEP_ONE_LUSD
+            else liquity_liq.StabilityPoolRule.LEGACY)
+    troves: dict[str, _Trove] = {}
+    active_coll = active_debt = default_coll = default_debt = 0
+    total_stakes = stakes_snapshot = coll_snapshot = 0
+    dist = liquity_liq.Redistribution()
+    for i, (tid, coll, amount) in enumerate(troves_in):
+        opened = liquity_margin.open_trove(coll, amount, price, active_coll + default_coll,
+                                           active_debt + default_debt, base_rate)
+        if isinstance(opened, Refusal):
+            raise refused_error(opened, f"troves[{i}]", source)
+        stake = liquity_margin.compute_new_stake(coll, stakes_snapshot, coll_snapshot)
+        troves[tid] = _Trove(coll, opened.trove.debt, stake, dist.l_eth, dist.l_lusd_debt)
+        total_stakes += stake
+        active_coll += coll
+        active_debt += opened.trove.debt
+    pool = liquity_liq.StabilityPool(rule=rule)
+    deposits: dict[str, liquity_liq.DepositSnapshot] = {}
+    for i, (did, amount) in enumerate(deposits_in):
+        ch = liquity_liq.provide_to_sp(pool, deposits.get(did), amount)
+        if isinstance(ch, Refusal):
+            raise refused_error(ch, f"depositors[{i}]", source)
+        pool, deposits[did] = ch.pool, ch.deposit
+
+    def entire(t: _Trove) -> liquity_margin.Trove:
+        return liquity_margin.Trove(
+            t.coll + liquity_margin.pending_reward(t.stake, dist.l_eth, t.snap_eth),
+            t.debt + liquity_margin.pending_reward(t.stake, dist.l_lusd_debt, t.snap_debt))
+
+    report = FamilyReport(sc.name, rules.preset, rules.source)
+    surplus: dict[str, int] = {}
+    gas_coll = gas_lusd = 0
+    for index, (st, p) in enumerate(steps):
+        price = p if p is not None else price
+        system_coll, system_debt = active_coll + default_coll, active_debt + default_debt
+        tcr_before = liquity_margin.compute_cr(system_coll, system_debt, price)
+        done: list[dict[str, Any]] = []
+        if st.liquidate and len(troves) > 1:
+            ordered = sorted(((tid, entire(t)) for tid, t in troves.items()),
+                             key=lambda item: (liquity_margin.compute_nominal_cr(
+                                 item[1].coll, item[1].debt), item[0]))
+            res = liquity_liq.liquidate_troves(ordered, len(ordered), price,
+                                               liquity_liq.max_amount_to_offset(pool),
+                                               system_coll, system_debt)
+            if isinstance(res, liquity_liq.LiquidationTotals):
+                for tid, v in res.liquidated:
+                    t = troves.pop(tid)
+                    whole = entire(t)
+                    # _movePendingTroveRewardsToActivePool, then _removeStake
+                    default_coll -= whole.coll - t.coll
+                    default_debt -= whole.debt - t.debt
+                    active_coll += whole.coll - t.coll
+                    active_debt += whole.debt - t.debt
+                    total_stakes -= t.stake
+                    surplus[tid] = surplus.get(tid, 0) + v.coll_surplus
+                    done.append({"trove": tid, "debt": fmt_units(v.entire_debt, e18),
+                                 "coll": fmt_units(v.entire_coll, e18),
+                                 "offset": fmt_units(v.debt_to_offset, e18),
+                                 "redistributed": fmt_units(v.debt_to_redistribute, e18),
+                                 "coll_surplus": fmt_units(v.coll_surplus, e18),
+                                 "gas_compensation_eth": fmt_units(v.coll_gas_compensation, e18)})
+                pool = liquity_liq.offset(pool, res.debt_to_offset, res.coll_to_send_to_sp)
+                active_debt -= res.debt_to_offset
+                active_coll -= res.coll_to_send_to_sp
+                if res.debt_to_redistribute:
+                    dist = liquity_liq.redistribute(dist, total_stakes,
+                                                    res.debt_to_redistribute,
+                                                    res.coll_to_redistribute)
+                    active_debt -= res.debt_to_redistribute
+                    default_debt += res.debt_to_redistribute
+                    active_coll -= res.coll_to_redistribute
+                    default_coll += res.coll_to_redistribute
+                active_coll -= res.coll_surplus + res.coll_gas_compensation
+                gas_coll += res.coll_gas_compensation
+                gas_lusd += res.lusd_gas_compensation
+                stakes_snapshot = total_stakes
+                coll_snapshot = active_coll + default_coll
+        system_coll, system_debt = active_coll + default_coll, active_debt + default_debt
+        tcr = liquity_margin.compute_cr(system_coll, system_debt, price)
+        report.steps.append({
+            "step": index, "label": st.label, "price": fmt_units(price, e18),
+            "tcr_before": fmt_ratio(tcr_before), "tcr": fmt_ratio(tcr),
+            "recovery_mode": tcr < liquity_margin.CCR, "liquidations": done,
+            "stability_pool": fmt_units(pool.total_deposits, e18),
+            "depositors": {did: {"lusd": fmt_units(liquity_liq.compounded_deposit(pool, d), e18),
+                                 "eth_gain": fmt_units(liquity_liq.eth_gain(pool, d), e18)}
+                           for did, d in deposits.items()},
+            "troves": {tid: {"coll": fmt_units(entire(t).coll, e18),
+                             "debt": fmt_units(entire(t).debt, e18),
+                             "icr": fmt_ratio(entire(t).icr(price))}
+                       for tid, t in troves.items()}})
+    report.summary = {"stability_pool_rule": rule.value,
+                      "stability_pool": fmt_units(pool.total_deposits, e18),
+                      "redistributed_debt_pending": fmt_units(default_debt, e18),
+                      "collateral_surplus": {k: fmt_units(v, e18) for k, v in surplus.items() if v},
+                      "gas_compensation": {"eth": fmt_units(gas_coll, e18),
+                                           "lusd": fmt_units(gas_lusd, e18)},
+                      "open_troves": len(troves)}
+    return report
+
+
+__all__ = [
+    "LiquityDepositor",
+    "LiquityScenario",
+    "LiquityStep",
+    "LiquityTroveSpec",
+    "run_liquity",
+]

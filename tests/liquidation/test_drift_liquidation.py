@@ -1,0 +1,77 @@
+"""Drift v2 liquidation sizing, against Drift's own tests.
+
+Source (drift-labs/protocol-v2 at 0ae3e3b1db782a6765c3525b3dec38ad4d9d3a62):
+``programs/drift/src/math/liquidation/tests.rs``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from marginengine.liquidation.drift import (
+    LIQUIDATION_FEE_PRECISION as FEE,
+)
+from marginengine.liquidation.drift import (
+    U128_MAX,
+    asset_transfer_for_liability_transfer,
+    base_asset_amount_to_cover_margin_shortage,
+    liability_transfer_implied_by_asset_amount,
+    liability_transfer_to_cover_margin_shortage,
+)
+
+QUOTE = PRICE = 10**6
+BASE = 10**9
+SHORTAGE = 10 * QUOTE
+
+
+@pytest.mark.parametrize(("fee", "if_fee", "quote_price", "expected"), [
+    (0, 0, PRICE, BASE),                          # zero_percent_liquidation_fee: "must lose 1 base"
+    (0, 0, 99 * 10_000, 1_010_101_010),           # usdc_not_one
+    (0, 0, 101 * 10_000, 990_099_009),
+    (FEE // 100, 0, PRICE, BASE * 10 // 9),       # one_percent_liquidation_fee
+    (FEE // 100, FEE // 100, PRICE, 1_250_000_000),
+])
+def test_base_asset_amount_to_cover_margin_shortage(fee: int, if_fee: int, quote_price: int,
+                                                    expected: int):
+    # $10 shortage, 10x (margin ratio 1000), $100 per base
+    assert base_asset_amount_to_cover_margin_shortage(
+        SHORTAGE, 1_000, fee, if_fee, 100 * PRICE, quote_price) == expected
+
+
+@pytest.mark.parametrize(("asset_mult", "liab_mult", "if_fee", "expected"), [
+    (FEE, FEE, 0, 250_000_000),                              # zero_asset_and_liability_fee
+    (110 * FEE // 100, 90 * FEE // 100, 0, 449_984_250),      # ten_percent_asset_and_liability_fee
+    (FEE, FEE, FEE // 100, 257_731_958),                     # ..._with_one_percent_if_fee
+    (110 * FEE // 100, 90 * FEE // 100, FEE // 100, 475_669_504),
+])
+def test_liability_transfer_to_cover_margin_shortage(asset_mult: int, liab_mult: int,
+                                                     if_fee: int, expected: int):
+    # asset weight 0.8, liability weight 1.2, liability 9 decimals at $100
+    assert liability_transfer_to_cover_margin_shortage(
+        SHORTAGE, 8_000, asset_mult, 12_000, liab_mult, 9, 100 * PRICE, if_fee) == expected
+
+
+def test_no_transfer_can_help_when_weights_do_not_allow():
+    # liability_weight_component_less_than_asset_weight_component -> u128::MAX
+    assert liability_transfer_to_cover_margin_shortage(
+        SHORTAGE, 10_000, FEE, 10_000, 75 * FEE // 100, 6, 100 * PRICE, 0) == U128_MAX
+
+
+def test_liability_transfer_implied_by_asset_amount():
+    # $10 of asset at $1 for a $100 liability (9 decimals): .1 base; with 1% fees 98019802
+    assert liability_transfer_implied_by_asset_amount(
+        10 * QUOTE, FEE, 6, PRICE, FEE, 9, 100 * PRICE) == 100_000_000
+    assert liability_transfer_implied_by_asset_amount(
+        10 * QUOTE, 101 * FEE // 100, 6, PRICE, 99 * FEE // 100, 9, 100 * PRICE) == 98_019_802
+
+
+def test_asset_transfer_for_liability_transfer():
+    # 1 base of a $100 liability for quote: 100 quote; with 1% fees 102020202
+    assert asset_transfer_for_liability_transfer(
+        100 * QUOTE, FEE, 6, PRICE, BASE, FEE, 9, 100 * PRICE) == 100_000_000
+    assert asset_transfer_for_liability_transfer(
+        200 * QUOTE, 101 * FEE // 100, 6, PRICE, BASE, 99 * FEE // 100, 9, 100 * PRICE) == \
+        102_020_202
+    # within 1 USD of the balance: the whole balance
+    assert asset_transfer_for_liability_transfer(
+        100 * QUOTE + 500_000, FEE, 6, PRICE, BASE, FEE, 9, 100 * PRICE) == 100_500_000

@@ -1,0 +1,172 @@
+"""Euler v2 liquidation, against the EVK's own tests.
+
+Sources (euler-xyz/euler-vault-kit at 5b98b42048ba11ae82fb62dfec06d1010c8e41e6):
+``src/EVault/modules/Liquidation.sol``; ``test/unit/evault/modules/Liquidation/basic.t.sol``
+(``test_basicLiquidation_all_collateral``, ``test_basicLiquidation_worthless_collateral``),
+``test/unit/evault/modules/Liquidation/full.t.sol`` (``test_basicFullLiquidation``,
+``test_ltvRamping``, ``test_debtSocialization_basic``,
+``test_liquidationWithCustomMaxDiscount``); ``test/unit/evault/EVaultTestBase.t.sol``
+(``setMaxLiquidationDiscount(0.2e4)``).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from marginengine.decisions import Code, Refusal
+from marginengine.liquidation.euler import (
+    EulerLiquidation,
+    EulerVault,
+    LiquidationQuote,
+    calculate_liquidation,
+    discount_factor,
+    liquidate,
+)
+from marginengine.margin.euler import CollateralBalance, LTVConfig, set_ltv
+
+E18 = 10**18
+T0 = 1_000
+MAX_DISCOUNT = 2_000          # EVaultTestBase: setMaxLiquidationDiscount(0.2e4)
+
+
+def fixed(ltv_bp: int) -> LTVConfig:
+    return LTVConfig(ltv_bp, ltv_bp, 0, 1, 0)
+
+
+def tst2(ltv: LTVConfig, balance: int = 100 * E18, price: int = 4 * E18 // 10
+         ) -> CollateralBalance:
+    return CollateralBalance("eTST2", balance, price, ltv)
+
+
+def done(result: object) -> EulerLiquidation:
+    assert isinstance(result, EulerLiquidation), result
+    return result
+
+
+def quoted(result: object) -> LiquidationQuote:
+    assert isinstance(result, LiquidationQuote), result
+    return result
+
+
+def test_basic_liquidation_all_collateral_then_the_rest_is_socialized():
+    # basic.t.sol test_basicLiquidation_all_collateral: LTV 0.9, 10 eTST2, 5 borrowed at 1,
+    # eTST2 price 0.5: discountFactor = 4.5 / 5 = 0.9, expectedMaxRepayValue = 5 x 0.9,
+    # expectedYield = all 10; afterwards debtOf(borrower) == 0 (the 0.5 left is socialized).
+    c = [CollateralBalance("eTST2", 10 * E18, 5 * E18 // 10, fixed(9_000))]
+    q = quoted(calculate_liquidation(c, "eTST2", 5 * E18, E18, MAX_DISCOUNT, T0))
+    assert (q.max_repay, q.max_yield, q.discount_factor) == (45 * E18 // 10, 10 * E18,
+                                                             9 * E18 // 10)
+    liq = done(liquidate(c, "eTST2", 5 * E18, E18, MAX_DISCOUNT, T0))
+    assert liq.socialized == 5 * E18 // 10
+    assert liq.violator_debt == 0
+    assert liq.collaterals[0].balance == 0
+
+
+def test_basic_full_liquidation_repays_all_debt():
+    # full.t.sol test_basicFullLiquidation: 100 eTST2 at 0.4, LTV 0.3 (12), 5 TST at 2.5
+    # (12.5): HS 0.96; debtOf(borrower) == maxRepay; valRepay == valYield x HS.
+    c = [tst2(fixed(3_000))]
+    q = quoted(calculate_liquidation(c, "eTST2", 5 * E18, 25 * E18 // 10, MAX_DISCOUNT, T0))
+    assert q.max_repay == 5 * E18
+    # 12.5 / 0.96 = 13.0208333... of value, x 100 / 40 = 32.552083... eTST2 (rounded down twice)
+    assert q.max_yield == 32_552_083_333_333_333_332
+    liq = done(liquidate(c, "eTST2", 5 * E18, 25 * E18 // 10, MAX_DISCOUNT, T0))
+    assert liq.violator_debt == 0 and liq.socialized == 0
+    assert liq.collaterals[0].balance == 100 * E18 - q.max_yield
+
+
+def test_repay_zero_is_a_no_op_and_too_much_or_too_little_yield_is_refused():
+    c = [tst2(fixed(3_000))]
+    args = ("eTST2", 5 * E18, 25 * E18 // 10, MAX_DISCOUNT, T0)
+    zero = done(liquidate(c, *args, repay_assets=0))
+    assert (zero.repay, zero.yield_balance, zero.violator_debt) == (0, 0, 5 * E18)
+    r = liquidate(c, *args, repay_assets=5 * E18 + 1)
+    assert isinstance(r, Refusal) and r.code is Code.EULER_EXCESSIVE_REPAY_AMOUNT
+    r = liquidate(c, *args, min_yield_balance=32_552_083_333_333_333_333)
+    assert isinstance(r, Refusal) and r.code is Code.EULER_MIN_YIELD
+    half = done(liquidate(c, *args, repay_assets=25 * E18 // 10))
+    assert half.yield_balance == 32_552_083_333_333_333_332 // 2      # pro rata, rounded down
+    r = liquidate(c, *args, self_liquidation=True)
+    assert isinstance(r, Refusal) and r.code is Code.EULER_SELF_LIQUIDATION
+    r = liquidate(c, "eWETH", 5 * E18, 25 * E18 // 10, MAX_DISCOUNT, T0)
+    assert isinstance(r, Refusal) and r.code is Code.EULER_BAD_COLLATERAL
+
+
+def test_ramped_liquidation_yields_of_the_evk_test():
+    # test_ltvRamping: at +17 s maxRepay ~ 5e18 and maxYield ~ 27.55e18; at +50 s the
+    # discount is ~0.181 and maxYield ~ 33.61e18. Our figures, exactly:
+    start = set_ltv(LTVConfig(), 3_000, 3_000, 0, 1)
+    assert isinstance(start, LTVConfig)
+    cfg = set_ltv(start, 1_500, 1_500, 100, T0)
+    assert isinstance(cfg, LTVConfig)
+    at = {0: (0, 0), 15: (0, 0), 17: (5 * E18, 27_550_091_074_681_238_637),
+          50: (5 * E18, 33_611_111_111_111_111_142)}
+    for dt, (repay, yld) in at.items():
+        q = quoted(calculate_liquidation([tst2(cfg)], "eTST2", 5 * E18, 22 * E18 // 10,
+                                         MAX_DISCOUNT, T0 + dt))
+        assert (q.max_repay, q.max_yield) == (repay, yld)
+    q50 = quoted(calculate_liquidation([tst2(cfg)], "eTST2", 5 * E18, 22 * E18 // 10,
+                                       MAX_DISCOUNT, T0 + 50))
+    assert E18 - q50.discount_factor == 181_818_181_818_181_819       # "~0.181"
+
+
+def test_debt_socialization_basic():
+    # full.t.sol test_debtSocialization_basic: LTV 0.99, 17 TST borrowed at 2.7 by the
+    # borrower and 1 by a bystander; maxYield == 100e18 (capped at the collateral), and
+    # afterwards totalBorrows == 1e18 + maxRepay: the rest is socialized.
+    c = [tst2(fixed(9_900))]
+    liq = done(liquidate(c, "eTST2", 17 * E18, 27 * E18 // 10, MAX_DISCOUNT, T0))
+    assert liq.yield_balance == 100 * E18
+    # value 40 x HS (39.6 / 45.9) = 34.509803..., x 17 / 45.9 of debt
+    assert liq.repay == 12_781_408_859_840_232_385
+    vault = EulerVault(cash=100 * E18 - 18 * E18, total_borrows=18 * E18,
+                       total_shares=100 * E18)
+    after = vault.socialize(liq.socialized)
+    assert after.total_borrows == E18 + liq.repay
+    # Depositors bear it: 100 shares were worth 100 (plus the virtual deposit), now less.
+    assert vault.convert_to_assets(100 * E18) == 100 * E18
+    # ConversionHelpers: shares x (cash + borrows + 1e6) / (shares + 1e6), rounded down:
+    # 100e18 x (82e18 + 13.781408859840232385e18 + 1e6) / (100e18 + 1e6): the socialized
+    # 4.2186 is lost pro rata (the virtual deposit shifts the last digits).
+    assert after.convert_to_assets(100 * E18) == 95_781_408_859_840_274_570
+
+
+def test_no_socialization_with_collateral_left_or_when_the_vault_opts_out():
+    # test_debtSocialization_basic, second part: 1 wei of another collateral, or
+    # CFG_DONT_SOCIALIZE_DEBT: the liability 17e18 - maxRepay stays on the account.
+    c = [tst2(fixed(9_900)), CollateralBalance("eTST3", 1, 22 * E18 // 10, fixed(9_500))]
+    liq = done(liquidate(c, "eTST2", 17 * E18, 27 * E18 // 10, MAX_DISCOUNT, T0))
+    assert liq.socialized == 0 and liq.violator_debt == 17 * E18 - liq.repay
+    opt_out = done(liquidate([tst2(fixed(9_900))], "eTST2", 17 * E18, 27 * E18 // 10,
+                             MAX_DISCOUNT, T0, socialize_debt=False))
+    assert opt_out.socialized == 0 and opt_out.violator_debt == 17 * E18 - opt_out.repay
+    # Below MIN_SOCIALIZATION_LIABILITY_VALUE (1e6 of value) nothing is socialized either.
+    tiny = done(liquidate([CollateralBalance("X", 10, E18, fixed(9_000))], "X", 100, E18,
+                          MAX_DISCOUNT, T0))
+    assert tiny.socialized == 0 and tiny.violator_debt > 0
+
+
+def test_custom_max_discount_caps_the_discount():
+    # test_liquidationWithCustomMaxDiscount: TST at 2.8 -> HS 12 / 14 = 0.857; with a max
+    # discount of 11% the discount factor is 0.89 ("expectedDiscountFactor = 0.89e18"), 1%:
+    # 0.99, 0%: 1; in each case debtOf(borrower) == maxRepay (all the debt).
+    c = [tst2(fixed(3_000))]
+    for max_discount, factor in ((1_100, 89 * E18 // 100), (100, 99 * E18 // 100), (0, E18)):
+        q = quoted(calculate_liquidation(c, "eTST2", 5 * E18, 28 * E18 // 10, max_discount,
+                                         T0))
+        assert q.discount_factor == factor
+        assert q.max_repay == 5 * E18
+        assert q.max_yield == (14 * E18 * E18 // factor) * 100 * E18 // (40 * E18)
+    # The default 20% cap does not bind: the factor is the health score.
+    assert discount_factor(857 * 10**15, 2_000) == 857 * 10**15
+    with pytest.raises(ValueError, match="E_BadMaxLiquidationDiscount"):
+        discount_factor(E18, 10_000)
+
+
+def test_worthless_collateral_is_claimed_without_repay():
+    # basic.t.sol test_basicLiquidation_worthless_collateral: price 0 -> maxRepay 0, the
+    # whole balance as yield, and the debt socialized (debtOf(borrower) == 0).
+    c = [CollateralBalance("eTST2", 10 * E18, 0, fixed(9_000))]
+    liq = done(liquidate(c, "eTST2", 5 * E18, E18, MAX_DISCOUNT, T0))
+    assert (liq.repay, liq.yield_balance, liq.violator_debt) == (0, 10 * E18, 0)
+    assert liq.socialized == 5 * E18

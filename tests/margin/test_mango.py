@@ -1,0 +1,141 @@
+"""Mango v4 health, against Mango's own ``test_health1`` cases.
+
+Source (blockworks-foundation/mango-v4 at 1303a4a16228eb1e8e8d4f0eef724eaf63310c86):
+``programs/mango-v4/src/health/cache.rs`` (``test_health1``, its runner and ``health_eq``,
+which accepts a difference below 0.001), ``programs/mango-v4/src/health/test.rs``
+(``mock_bank_and_oracle``, ``mock_perp_market``). The cases with Serum3 open orders (0, 1,
+6-9, 14-17) are not reproduced: Serum3 reservations are not modelled.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from marginengine.margin.mango import (
+    NO_SCALING,
+    ONE,
+    HealthType,
+    PerpInfo,
+    Prices,
+    TokenInfo,
+    fx,
+    fx_from_f64,
+    fx_mul,
+    fx_to_f64,
+    health,
+    scaled_init_asset_weight,
+    scaled_init_liab_weight,
+)
+
+INIT, MAINT, LIQ_END = HealthType.INIT, HealthType.MAINT, HealthType.LIQUIDATION_END
+BASE_LOTS_TO_QUOTE = 10.0 * 5.0
+
+
+def bank(index: int, price: float, init: float, maint: float, balance: int,
+         deposits: int = 0, deposit_start: float = NO_SCALING, borrows: int = 0,
+         borrow_start: float = NO_SCALING) -> TokenInfo:
+    # mock_bank_and_oracle: weights 1 -+ w via I80F48::from_num, stable price = oracle.
+    p = fx_from_f64(price)
+    init_asset, init_liab = fx_from_f64(1.0 - init), fx_from_f64(1.0 + init)
+    return TokenInfo(
+        token_index=index, prices=Prices(p, p),
+        maint_asset_weight=fx_from_f64(1.0 - maint), init_asset_weight=init_asset,
+        init_scaled_asset_weight=scaled_init_asset_weight(init_asset, deposit_start,
+                                                          fx(deposits), 0, p),
+        maint_liab_weight=fx_from_f64(1.0 + maint), init_liab_weight=init_liab,
+        init_scaled_liab_weight=scaled_init_liab_weight(init_liab, borrow_start,
+                                                        fx(borrows), p),
+        balance_spot=fx(balance))
+
+
+def perp(base_lots: int, quote: int, bids: int = 0, asks: int = 0) -> PerpInfo:
+    # mock_perp_market(price 5, base weights (0.2, 0.1), pnl weights (0.05, 0.02)), lot 10.
+    p = fx_from_f64(5.0)
+    return PerpInfo(
+        settle_token_index=0,
+        init_base_asset_weight=fx_from_f64(0.8), init_base_liab_weight=fx_from_f64(1.2),
+        maint_base_asset_weight=fx_from_f64(0.9), maint_base_liab_weight=fx_from_f64(1.1),
+        init_overall_asset_weight=fx_from_f64(0.95), maint_overall_asset_weight=fx_from_f64(0.98),
+        base_lot_size=10, base_lots=base_lots, bids_base_lots=bids, asks_base_lots=asks,
+        quote=fx(quote), base_prices=Prices(p, p))
+
+
+def tokens(t1: int = 0, t2: int = 0, t3: int = 0, **scaling: dict[str, float]
+           ) -> list[TokenInfo]:
+    s = [scaling.get(f"b{i}", {}) for i in (1, 2, 3)]
+    return [bank(0, 1.0, 0.2, 0.1, t1, **s[0]),       # type: ignore[arg-type]
+            bank(4, 5.0, 0.5, 0.3, t2, **s[1]),       # type: ignore[arg-type]
+            bank(5, 10.0, 0.5, 0.3, t3, **s[2])]      # type: ignore[arg-type]
+
+
+def health_eq(raw: int, expected: float) -> bool:
+    # cache.rs health_eq: |a - from_num(b)| < 0.001
+    return abs(raw - fx_from_f64(expected)) < fx_from_f64(0.001)
+
+
+@pytest.mark.parametrize(("case", "toks", "perps", "expected"), [
+    ("2: weighted positive perp pnl", tokens(), [perp(-1, 100)],
+     0.8 * 0.95 * (100.0 - 1.2 * 1.0 * BASE_LOTS_TO_QUOTE)),
+    ("3: negative perp pnl is not weighted", tokens(), [perp(1, -100)],
+     1.2 * (-100.0 + 0.8 * 1.0 * BASE_LOTS_TO_QUOTE)),
+    ("4: perp health", tokens(), [perp(10, 100)],
+     0.8 * 0.95 * (100.0 + 0.8 * 10.0 * BASE_LOTS_TO_QUOTE)),
+    ("5: perp health", tokens(), [perp(30, -100)],
+     0.8 * 0.95 * (-100.0 + 0.8 * 30.0 * BASE_LOTS_TO_QUOTE)),
+    ("10: collateral limit",
+     tokens(100, 100, 100, b1={"deposits": 100, "deposit_start": 1000.0},
+            b2={"deposits": 1500, "deposit_start": 5000.0},
+            b3={"deposits": 10000, "deposit_start": 10000.0}), [],
+     0.8 * 100.0 + 0.5 * 100.0 * 5.0 * (5000.0 / (1500.0 * 5.0))
+     + 0.5 * 100.0 * 10.0 * (10000.0 / (10000.0 * 10.0))),
+    ("11: borrow limit",
+     tokens(-100, -100, -100, b1={"borrows": 100, "borrow_start": 1000.0},
+            b2={"borrows": 1500, "borrow_start": 5000.0},
+            b3={"borrows": 10000, "borrow_start": 10000.0}), [],
+     -1.2 * 100.0 - 1.5 * 100.0 * 5.0 * (1500.0 * 5.0 / 5000.0)
+     - 1.5 * 100.0 * 10.0 * (10000.0 * 10.0 / 10000.0)),
+    ("12: positive perp health offsets token borrow", tokens(-100), [perp(1, 100)],
+     0.8 * (-100.0 + 0.95 * (100.0 + 0.8 * 1.0 * BASE_LOTS_TO_QUOTE))),
+    ("13: negative perp health offsets token deposit", tokens(100), [perp(-1, -100)],
+     1.2 * (100.0 - 100.0 - 1.2 * 1.0 * BASE_LOTS_TO_QUOTE)),
+])
+def test_health1_cases_without_serum(case: str, toks: list[TokenInfo], perps: list[PerpInfo],
+                                     expected: float):
+    assert health_eq(health(toks, perps, INIT), expected), (case, fx_to_f64(
+        health(toks, perps, INIT)))
+
+
+def test_open_orders_take_the_worse_of_bids_and_asks():
+    # test_health1 case 0 without its Serum3 part: 100 of token1 and the perp's
+    # (3 + 7 bids) lots x 50 x 0.8 + (-131 - 7 x 50) ("scenario: bids execute"), all in
+    # token1 at 0.8, and token2's -10 at 5 x 1.5.
+    h = health(tokens(100, -10), [perp(3, -131, bids=7, asks=11)], INIT)
+    assert health_eq(h, 0.8 * (100.0 + (3.0 + 7.0) * BASE_LOTS_TO_QUOTE * 0.8
+                               + (-131.0 - 7.0 * BASE_LOTS_TO_QUOTE)) - 10.0 * 5.0 * 1.5)
+
+
+def test_stable_price_is_used_on_the_init_side_only():
+    # Prices::asset / liab: init uses min / max of oracle and stable; maint the oracle.
+    t = TokenInfo(0, Prices(fx(10), fx(8)), fx_from_f64(0.9), fx_from_f64(0.8),
+                  fx_from_f64(0.8), fx_from_f64(1.1), fx_from_f64(1.2), fx_from_f64(1.2),
+                  fx(100))
+    assert health_eq(health([t], [], MAINT), 100 * 10 * 0.9)
+    assert health_eq(health([t], [], INIT), 100 * 8 * 0.8)       # asset at min(10, 8)
+    assert health_eq(health([t], [], LIQ_END), 100 * 10 * 0.8)   # init weights, oracle
+    b = TokenInfo(0, Prices(fx(10), fx(12)), fx_from_f64(0.9), fx_from_f64(0.8),
+                  fx_from_f64(0.8), fx_from_f64(1.1), fx_from_f64(1.2), fx_from_f64(1.2),
+                  fx(-100))
+    assert health_eq(health([b], [], INIT), -100 * 12 * 1.2)     # liab at max(10, 12)
+    # ordering documented by Mango: init <= liquidation end <= maint
+    assert health([t], [], INIT) <= health([t], [], LIQ_END) <= health([t], [], MAINT)
+
+
+def test_i80f48_representation():
+    # cache.rs test_precision: I80F48 resolves 2^-48 but not 2^-49.
+    assert fx_from_f64(2.0**-48) == 1
+    assert fx_from_f64(2.0**-49) == 0          # a tie rounds to even (0)
+    assert fx_mul(fx(3), fx_from_f64(0.5)) == fx(3) // 2
+    assert fx_mul(-1, 1) == -1                 # floor, as an arithmetic shift
+    assert ONE == 2**48
+    with pytest.raises(ValueError, match="settle_token_index"):
+        health(tokens()[1:], [perp(1, 1)], INIT)

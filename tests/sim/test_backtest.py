@@ -1,0 +1,157 @@
+"""Backtests and the adaptive agents: the estimator's worked figures, the proposer within
+steward bounds, common random numbers across policies, and the CLI's files and errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from marginengine.config import protocol_from_dict, read_toml
+from marginengine.config.adaptive import AdaptiveConfig
+from marginengine.engine import Borrow, Deposit, Engine, SetPrice
+from marginengine.errors import ConfigError
+from marginengine.margin.adaptive import fhs_haircut
+from marginengine.margin.adaptive_model import YEAR_SECONDS, AdaptiveMarginModel
+from marginengine.oracle.conditions import MarketConditions
+from marginengine.oracle.volatility import log_returns
+from marginengine.sim.adaptive_agent import conditions_event, propose_risk_params
+from marginengine.sim.backtest import backtest, parse_policy, policy_data
+from tests.cli.test_cli import EXAMPLES, run
+
+ROOT = Path(__file__).resolve().parents[2]
+HOURLY = ROOT / "data" / "eth_hourly" / "eth_usd_gemini_1h_2016-05_2020-04.csv"
+USD = 10**8
+
+
+def test_conditions_event_ewma_matches_the_worked_example() -> None:
+    # docs/margin.md section 1: 10,000, 11,000, 9,900, 10,890 daily, lam 0.94 -> 1,832,264.
+    adaptive = AdaptiveConfig(apc="none", period_seconds=86_400)
+    prices = [10_000 * USD, 11_000 * USD, 9_900 * USD, 10_890 * USD]
+    event = conditions_event("WETH", prices, adaptive, depth=5 * USD, open_interest=7)
+    assert (event.volatility_ppm, event.depth, event.open_interest) == (1_832_264, 5 * USD, 7)
+
+
+def test_conditions_event_fhs_publishes_the_normal_equivalent_volatility() -> None:
+    rng = np.random.default_rng(7)
+    prices = [int(2_000 * USD * math.exp(x)) for x in np.cumsum(rng.standard_t(3, 300) * 0.01)]
+    adaptive = AdaptiveConfig(model="fhs", apc="none", period_seconds=3_600)
+    vol = conditions_event("WETH", prices, adaptive).volatility_ppm
+    assert vol is not None
+    config = protocol_from_dict({"markets": {"WETH": {}, "USDC": {"decimals": 6}}})
+    model = AdaptiveMarginModel(config, adaptive)
+    margin = model.haircut("WETH", MarketConditions(volatility_ppm=vol), None)
+    assert margin is not None
+    horizon = model.horizon.periods(3_600)
+    fhs = fhs_haircut(log_returns(prices), horizon, 9_900).es_ppm
+    # The margin model's one formula reproduces the FHS tail, never below it.
+    assert fhs <= margin.risk_ppm <= fhs + 2
+    assert model.horizon_years == model.horizon.periods(YEAR_SECONDS)
+
+
+def test_estimator_on_the_hourly_eth_series_sees_black_thursday() -> None:
+    with HOURLY.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if float(r["Volume"]) > 0]  # zero volume: gaps
+    rows.sort(key=lambda r: r["Date"])
+
+    def closes(until: str) -> list[int]:
+        return [round(float(r["Close"]) * USD) for r in rows if r["Date"] <= until]
+
+    adaptive = AdaptiveConfig(apc="none")  # EWMA 0.94 over the last 720 hours
+    before = conditions_event("ETH", closes("2020-03-11 23:00:00"), adaptive).volatility_ppm
+    after = conditions_event("ETH", closes("2020-03-13 02:00:00"), adaptive).volatility_ppm
+    assert (before, after) == (1_410_514, 6_690_210)  # 141% a year -> 669%, at the low
+
+
+def test_propose_risk_params_when_volatility_jumps_then_clamped_with_its_cost() -> None:
+    config = protocol_from_dict({"markets": {
+        "WETH": {"ltv": "0.80", "liquidation_threshold": "0.825"}, "USDC": {"decimals": 6}},
+        "adaptive": {"mode": "governed", "apc": "none", "measure": "var"}})
+    engine = Engine(config)
+    engine.apply(SetPrice("WETH", 2_000 * USD))
+    engine.apply(SetPrice("USDC", USD))
+    engine.apply(Deposit("lp", "USDC", 10**12))
+    engine.apply(Deposit("alice", "WETH", 10**18))
+    engine.apply(Borrow("alice", "USDC", 1_600 * 10**6))
+    engine.apply(SetPrice("WETH", 1_940 * USD))  # HF 1.0003 at 82.5%
+    engine.apply(conditions_event("WETH", [2_000 * USD, 1_500 * USD, 2_100 * USD, 1_940 * USD],
+                                  config.adaptive))  # type: ignore[arg-type]
+    assert engine.config.markets["WETH"].liquidation_threshold_bps == 8_250  # governed
+    proposal = propose_risk_params(engine, "WETH")
+    assert proposal is not None and proposal.event is not None
+    assert proposal.target.liquidation_threshold_bps < 8_200  # the model wants much lower
+    assert (proposal.event.ltv_bps, proposal.event.liquidation_threshold_bps) == (7_950, 8_200)
+    assert proposal.newly_liquidatable == (("alice", 1_600 * USD),)
+    outcome = engine.apply(proposal.event)
+    assert outcome.accepted and outcome.details["newly_liquidatable_debt"] == 1_600 * USD
+    again = propose_risk_params(engine, "WETH")
+    assert again is not None and again.event is None  # three days must pass first
+    assert {d.code for d in again.decisions} == {"debounce_not_respected"}
+
+
+def test_parse_policy_and_bad_names() -> None:
+    assert parse_policy("static") == ("static", None, None)
+    assert parse_policy("adaptive") == ("adaptive", "ewma", None)
+    assert parse_policy("adaptive:fhs:governed") == ("adaptive", "fhs", "governed")
+    with pytest.raises(ConfigError, match="--margin: unknown adaptive mode 'auto'"):
+        parse_policy("adaptive:ewma:auto")
+    with pytest.raises(ConfigError, match="--margin: unknown adaptive model 'foo'"):
+        parse_policy("adaptive:foo")
+    with pytest.raises(ConfigError, match="--margin: 'dynamic' is not a policy"):
+        parse_policy("dynamic")
+
+
+def _small_crash() -> dict[str, object]:
+    data = read_toml(EXAMPLES / "backtest_crash.toml")
+    data["steps"] = 12
+    data["price"]["crash_at"] = 6
+    data["book"]["accounts"] = 25
+    return data
+
+
+def test_backtest_runs_every_policy_on_the_same_paths() -> None:
+    data = _small_crash()
+    assert "adaptive" not in policy_data(data, "static")["protocol"]
+    rows, result = backtest(data, ["static", "adaptive:realized"], runs=2)
+    assert [(r["policy"], r["run"]) for r in rows] == [
+        ("static", 0), ("adaptive:realized", 0), ("static", 1), ("adaptive:realized", 1)]
+    for i in (0, 1):
+        pair = [r for r in rows if r["run"] == i]
+        assert pair[0]["min_price"] == pair[1]["min_price"]  # common random numbers
+    assert rows[0]["final_threshold_bps"] == 8_300  # aave-v3's WETH, static
+    assert rows[1]["final_threshold_bps"] != 8_300  # the adaptive policy moved it
+    d = result["difference"]["adaptive:realized"]["bad_debt"]
+    assert d["ci_low"] <= d["value"] <= d["ci_high"]
+    again, _ = backtest(data, ["static", "adaptive:realized"], runs=2)
+    assert [r["state_hash"] for r in again] == [r["state_hash"] for r in rows]
+
+
+def test_cli_backtest_writes_its_files(tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    text = (EXAMPLES / "backtest_crash.toml").read_text()
+    text = text.replace("steps = 144", "steps = 8").replace("accounts = 300", "accounts = 10")
+    scenario = tmp_path / "small.toml"
+    scenario.write_text(text)
+    out = tmp_path / "bt"
+    code, stdout, err = run(["backtest", str(scenario), "--margin", "static", "--margin",
+                             "adaptive:ewma", "--runs", "1", "--out", str(out)], capsys)
+    assert code == 0, err
+    assert "| bad debt (USD) |" in stdout
+    assert {p.name for p in out.iterdir()} >= {"backtest.json", "backtest.parquet",
+                                                "report.md"}
+    result = json.loads((out / "backtest.json").read_text())
+    assert set(result["policies"]) == {"static", "adaptive:ewma"}
+
+
+def test_cli_backtest_bad_policy_is_one_line_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bt"
+    code, _, err = run(["backtest", str(EXAMPLES / "backtest_crash.toml"), "--margin",
+                        "adaptive:nope", "--out", str(out)], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "--margin: unknown adaptive model 'nope'" in err
+    assert not out.exists()
