@@ -35,7 +35,8 @@ def _previous_caches(target: Path) -> list[Path]:
 @click.option("--objective", "objectives", multiple=True, metavar="METRIC",
               help="A metric to maximize or minimize (its sense is the metric's own); one: "
                    "CMA-ES, several: NSGA-II (default: borrowing_power and es99_bad_debt). "
-                   "Metrics: borrowing_power, borrow_usage (maximized); var95_bad_debt, "
+                   "Metrics: borrowing_power, borrow_usage, demand_served (maximized); "
+                   "var95_bad_debt, "
                    "es99_bad_debt, lar95, liquidated_value, borrower_loss, mean_bad_debt, "
                    "p_bad_debt (minimized).")
 @click.option("--constraint", "constraints", multiple=True, metavar="METRIC<=VALUE",

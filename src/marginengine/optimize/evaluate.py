@@ -132,7 +132,8 @@ class ShockEvaluator:
     floored at ``book.min_collateralization`` (the draws of
     :func:`marginengine.sim.book.synthetic_book`); the borrow is accepted when ``D <= LTV x R x
     D`` (``R >= 1 / LTV``); the price path (``price.path``) falls by ``s``; no keeper acts.
-    Then, per run, ``borrowing_power = LTV R D``, ``borrow_usage = 1`` if accepted else 0,
+    Then, per run, ``borrowing_power = LTV R D``, ``demand_served = 1`` if accepted else 0
+    (``borrow_usage``: that over ``LTV R``),
     and ``bad_debt = D max(0, 1 - R (1 - s))`` if accepted. ``R`` of run ``i`` is drawn from
     the ``i``-th child of ``SeedSequence(seed)``, as the simulator's runs are.
     """
@@ -163,7 +164,8 @@ class ShockEvaluator:
                              "liquidated_value": 0.0, "borrower_loss": 0.0,
                              "borrowing_power": float(ltv * ratio[j] * debt),
                              "borrowed_value": float(debt if accepted[j] else 0.0),
-                             "borrow_usage": float(accepted[j])})
+                             "borrow_usage": float(accepted[j]) / (ltv * ratio[j]),
+                             "demand_served": float(accepted[j])})
             out.append(rows)
         return out
 

@@ -52,6 +52,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("borrowing_power", "mean_borrowing_power", "max", "USD",
            "what the book's collateral lets it borrow (collateral after LTV weights)"),
     Metric("borrow_usage", "mean_borrow_usage", "max", "fraction",
+           "debt the book carries over its borrowing power at step 0 (as the backtest's)"),
+    Metric("demand_served", "mean_demand_served", "max", "fraction",
            "share of the book's borrow demand the parameters admit"),
     Metric("var95_bad_debt", "var95_bad_debt", "min", "USD",
            "95th percentile of bad debt over the runs"),

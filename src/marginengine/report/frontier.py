@@ -95,7 +95,7 @@ def _shown_metrics(summary: dict[str, Any]) -> list[str]:
         name = c.split("<=")[0].split(">=")[0]
         if name not in out:
             out.append(name)
-    for m in ("borrow_usage", "var95_bad_debt", "lar95", "borrower_loss"):
+    for m in ("demand_served", "borrow_usage", "var95_bad_debt", "lar95", "borrower_loss"):
         if m not in out:
             out.append(m)
     return out

@@ -743,7 +743,9 @@ class CascadeRunner:
         (collateral after LTV weights, the margin model's initial value, summed);
         ``borrowed_value``: the debt the protocol accepted; ``borrow_demand``: the debt the
         book asked for (the synthetic book's total and the explicit accounts' borrows);
-        ``borrow_usage``: accepted over asked (1 when every borrow went through).
+        ``borrow_usage``: accepted debt over borrowing power (the backtest's measure,
+        ``sim/backtest.py``, at step 0); ``demand_served``: accepted over asked (1 when
+        every borrow went through).
         """
         power = borrowed = 0
         for account in self.borrowers:
@@ -757,7 +759,8 @@ class CascadeRunner:
         borrowed_usd = borrowed / PRICE_UNIT
         return {"borrowing_power": power / PRICE_UNIT, "borrowed_value": borrowed_usd,
                 "borrow_demand": demand,
-                "borrow_usage": min(1.0, borrowed_usd / demand) if demand > 0 else 1.0}
+                "borrow_usage": borrowed / power if power > 0 else 0.0,
+                "demand_served": min(1.0, borrowed_usd / demand) if demand > 0 else 1.0}
 
     def summary(self) -> dict[str, Any]:
         """The run's figures (see docs/simulator.md)."""

@@ -28,13 +28,13 @@ RUN_FIELDS = ("run", "seed", "bad_debt", "liquidated_value", "liquidation_count"
               "liquidator_profit", "borrower_loss", "auctions_started",
               "auctions_settled_near_zero", "insurance_fund_drawdown", "adl_volume",
               "min_price", "final_price", "borrowing_power", "borrowed_value",
-              "borrow_usage")
+              "borrow_usage", "demand_served")
 
 #: Per-run fields whose mean is reported as ``mean_<field>``.
 MEAN_FIELDS = ("bad_debt", "liquidated_value", "liquidation_count", "liquidator_profit",
                "borrower_loss", "auctions_started", "auctions_settled_near_zero",
                "insurance_fund_drawdown", "adl_volume", "borrowing_power", "borrowed_value",
-               "borrow_usage")
+               "borrow_usage", "demand_served")
 
 #: Fewer runs than this in an estimate's tail: the estimate is flagged as unreliable.
 MIN_TAIL = 10
