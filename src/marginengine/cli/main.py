@@ -329,10 +329,12 @@ def replay(log: str, as_json: bool) -> None:
         click.echo(f"truncated:  {report.note}")
 
 
+from marginengine.cli.optimize_cmd import optimize  # noqa: E402
 from marginengine.cli.scan_cmd import scan  # noqa: E402
 from marginengine.cli.serve_cmd import serve  # noqa: E402
 
 cli.add_command(scan)
+cli.add_command(optimize)
 cli.add_command(serve)
 
 from marginengine.cli.family_cmd import family  # noqa: E402

@@ -690,10 +690,37 @@ class CascadeRunner:
         """Set up (one batch) and record step 0."""
         with self.engine.batch():
             self.setup()
+        self.capacity = self.book_capacity()
         self.book.incremental_scan()
         self._touched_since_scan.clear()
         self._record(0, self.engine.ledger.time, self.fixed[self.collateral][0],
                      len(self.book.below_accounts()), 0, 0.0)
+
+    def book_capacity(self) -> dict[str, float]:
+        """The book's capital efficiency right after set-up, USD at the step-0 prices.
+
+        ``borrowing_power``: what the borrowers' collateral lets them borrow in all
+        (collateral after LTV weights, the margin model's initial value, summed);
+        ``borrowed_value``: the debt the protocol accepted; ``borrow_demand``: the debt the
+        book asked for (the synthetic book's total and the explicit accounts' borrows);
+        ``borrow_usage``: accepted debt over borrowing power (the backtest's measure,
+        ``sim/backtest.py``, at step 0); ``demand_served``: accepted over asked (1 when
+        every borrow went through).
+        """
+        power = borrowed = 0
+        for account in self.borrowers:
+            data = self.engine.account_data(account)
+            power += data.initial_value
+            borrowed += data.total_debt
+        demand = float(self.start_debt_value)
+        for extra in self.spec.accounts:
+            for asset, whole in extra.borrow.items():
+                demand += float(whole) * self.engine.prices[asset] / PRICE_UNIT
+        borrowed_usd = borrowed / PRICE_UNIT
+        return {"borrowing_power": power / PRICE_UNIT, "borrowed_value": borrowed_usd,
+                "borrow_demand": demand,
+                "borrow_usage": borrowed / power if power > 0 else 0.0,
+                "demand_served": min(1.0, borrowed_usd / demand) if demand > 0 else 1.0}
 
     def summary(self) -> dict[str, Any]:
         """The run's figures (see docs/simulator.md)."""
@@ -732,6 +759,7 @@ class CascadeRunner:
                                  "min_venue_price": self.venue_lows[a] / PRICE_UNIT}
                              for a in self.paths.assets},
             "setup_rejected": self.rejected_setup,
+            **getattr(self, "capacity", {}),
             "toxic_liquidations": sum(1 for r in self.ltv_log
                                       if r["ltv_after"] > r["ltv_before"]),
             "accounts": len(self.borrowers),

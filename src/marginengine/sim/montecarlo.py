@@ -27,12 +27,14 @@ from marginengine.errors import ConfigError
 RUN_FIELDS = ("run", "seed", "bad_debt", "liquidated_value", "liquidation_count",
               "liquidator_profit", "borrower_loss", "auctions_started",
               "auctions_settled_near_zero", "insurance_fund_drawdown", "adl_volume",
-              "min_price", "final_price")
+              "min_price", "final_price", "borrowing_power", "borrowed_value",
+              "borrow_usage", "demand_served")
 
 #: Per-run fields whose mean is reported as ``mean_<field>``.
 MEAN_FIELDS = ("bad_debt", "liquidated_value", "liquidation_count", "liquidator_profit",
                "borrower_loss", "auctions_started", "auctions_settled_near_zero",
-               "insurance_fund_drawdown", "adl_volume")
+               "insurance_fund_drawdown", "adl_volume", "borrowing_power", "borrowed_value",
+               "borrow_usage", "demand_served")
 
 #: Fewer runs than this in an estimate's tail: the estimate is flagged as unreliable.
 MIN_TAIL = 10
@@ -107,18 +109,26 @@ def tail_count(n: int, percentile: int) -> int:
     return -(-n * (100 - percentile) // 100)
 
 
-def _es(sample: np.ndarray, q: float) -> np.ndarray:
-    """Mean of the values at or above the ``q`` quantile, per row of ``sample``."""
-    threshold = np.quantile(sample, q, axis=-1, keepdims=True)
-    tail = sample >= threshold
-    return np.asarray((sample * tail).sum(axis=-1) / tail.sum(axis=-1))
+def expected_shortfall(sample: np.ndarray, percentile: int) -> np.ndarray:
+    """Mean of the ``tail_count(n, percentile)`` largest values, per row of ``sample``.
+
+    The tail is counted, not cut at the quantile: with ties at the quantile (most often
+    many runs without bad debt, so the 99th percentile is 0) a cut ``>= quantile`` would
+    take every tied run into the tail and report the mean of all runs instead of the mean
+    of the worst 1%.
+    """
+    n = sample.shape[-1]
+    k = tail_count(n, percentile)
+    top = -np.partition(-sample, k - 1, axis=-1)[..., :k]
+    return np.asarray(top.mean(axis=-1))
 
 
-def _estimators() -> dict[str, tuple[str, Callable[[np.ndarray], np.ndarray], int | None]]:
-    """Name -> (per-run field, statistic over the last axis, tail percentile or None)."""
+def estimators() -> dict[str, tuple[str, Callable[[np.ndarray], np.ndarray], int | None]]:
+    """The estimates over the runs: name -> (per-run field, statistic over the last axis
+    of an array of runs, tail percentile or ``None``); :func:`statistics` reports each."""
     out: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray], int | None]] = {
         "var95_bad_debt": ("bad_debt", lambda x: np.quantile(x, 0.95, axis=-1), 95),
-        "es99_bad_debt": ("bad_debt", lambda x: _es(x, 0.99), 99),
+        "es99_bad_debt": ("bad_debt", lambda x: expected_shortfall(x, 99), 99),
         "lar95": ("liquidated_value", lambda x: np.quantile(x, 0.95, axis=-1), 95),
         "p_bad_debt": ("bad_debt", lambda x: (x > 0).mean(axis=-1), None),
     }
@@ -133,7 +143,8 @@ def statistics(rows: list[dict[str, Any]], seed: int = 0,
     """Estimates over the runs, each with a bootstrap confidence interval.
 
     VaR95 is the 95th percentile of bad debt (linear interpolation); ES99 the mean of the
-    runs at or above the 99th percentile; LaR95 the 95th percentile of liquidated value;
+    ``ceil(n / 100)`` worst runs (:func:`expected_shortfall`); LaR95 the 95th percentile
+    of liquidated value;
     ``p_bad_debt`` the share of runs with bad debt; ``mean_<field>`` the mean of each of
     :data:`MEAN_FIELDS`.
 
@@ -170,24 +181,24 @@ def statistics(rows: list[dict[str, Any]], seed: int = 0,
     if n == 0:
         raise ValueError("rows: statistics need at least one run")
     data = {key: np.array([float(r.get(key) or 0.0) for r in rows], dtype=float)
-            for key in {f for f, _, _ in _estimators().values()}}
-    estimators = _estimators()
+            for key in {f for f, _, _ in estimators().values()}}
+    table = estimators()
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed,
                                                                       BOOTSTRAP_STREAM])))
-    boot: dict[str, list[np.ndarray]] = {name: [] for name in estimators}
+    boot: dict[str, list[np.ndarray]] = {name: [] for name in table}
     # Resample in chunks so a large Monte Carlo does not need resamples x runs at once.
     chunk = max(1, min(resamples, 2_000_000 // n))
     done = 0
     while done < resamples:
         size = min(chunk, resamples - done)
         index = rng.integers(0, n, size=(size, n))
-        for name, (key, fn, _) in estimators.items():
+        for name, (key, fn, _) in table.items():
             boot[name].append(fn(data[key][index]))
         done += size
     low_q, high_q = (1 - level) / 2, (1 + level) / 2
     estimates: dict[str, dict[str, Any]] = {}
     warnings: list[str] = []
-    for name, (key, fn, percentile) in estimators.items():
+    for name, (key, fn, percentile) in table.items():
         values = np.concatenate(boot[name])
         tail = tail_count(n, percentile) if percentile is not None else None
         estimates[name] = {

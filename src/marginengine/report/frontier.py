@@ -1,0 +1,172 @@
+"""The optimizer's report: the frontier with its confidence bands, the recommendation
+table, the sensitivity table and each recommendation's steward path (one HTML page)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+
+def _num(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.4f}" if abs(value) < 100 else f"{value:,.0f}"
+    return html.escape(str(value))
+
+
+def frontier_chart(summary: dict[str, Any], frontier: Any, evaluations: Any,
+                   path: Path) -> Path:
+    """The frontier (efficiency against tail risk) with 95% interval bars and band, every
+    other candidate in grey, the tiers and the risk budget marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = summary["frontier_axes"]["efficiency"]
+    y = summary["frontier_axes"]["tail"]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    valid = evaluations[evaluations["valid"] & evaluations[x].notna()]
+    ax.scatter(valid[x], valid[y], s=10, color="#bbbbbb", label="candidates")
+    f = frontier.sort_values(x)
+    if len(f):
+        has_ci = f[f"{y}_ci_low"].notna().all()
+        if has_ci:
+            ax.fill_between(f[x], f[f"{y}_ci_low"], f[f"{y}_ci_high"], color="#4477aa",
+                            alpha=0.2, step="mid", label="95% interval of the tail risk")
+            ax.errorbar(f[x], f[y], yerr=[f[y] - f[f"{y}_ci_low"], f[f"{y}_ci_high"] - f[y]],
+                        xerr=[f[x] - f[f"{x}_ci_low"], f[f"{x}_ci_high"] - f[x]],
+                        fmt="none", ecolor="#4477aa", alpha=0.6)
+        ax.plot(f[x], f[y], "o-", color="#4477aa", label="frontier")
+        for _, row in f[f["tier"].notna()].iterrows():
+            ax.annotate(row["tier"], (row[x], row[y]), textcoords="offset points",
+                        xytext=(6, 6), fontsize=9)
+    for c in summary.get("constraints", []):
+        if c.startswith(y) and "<=" in c:
+            ax.axhline(float(c.split("<=")[1]), color="#cc3311", ls="--", lw=1,
+                       label=f"budget {c}")
+    cur = summary.get("current")
+    if cur and cur.get("metrics", {}).get(x) and cur["metrics"].get(y):
+        ax.scatter([cur["metrics"][x]["value"]], [cur["metrics"][y]["value"]], marker="*",
+                   s=120, color="#ee7733", label="current parameters", zorder=5)
+    ax.set_xlabel(f"{x} (higher is better)")
+    ax.set_ylabel(f"{y} (lower is better)")
+    ax.set_title(f"{summary['scenario']}: efficiency against tail risk")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def recommendation_rows(summary: dict[str, Any]) -> list[list[str]]:
+    """The recommendation table as text cells: tier, each variable, each metric of
+    interest with its interval."""
+    names = [p["path"] for p in summary["params"]]
+    metrics = _shown_metrics(summary)
+    rows = [["tier", *names, *metrics, "steward steps (days)", "newly liquidatable"]]
+    cur = summary.get("current")
+    if cur:
+        rows.append(["current", *[_num(cur["values"].get(n)) for n in names],
+                     *[_ci((cur.get("metrics") or {}).get(m)) for m in metrics], "-", "-"])
+    for r in summary["recommendations"]:
+        if not r.get("key"):
+            rows.append([r["tier"], *["-"] * (len(names) + len(metrics)), r.get("why", ""),
+                         "-"])
+            continue
+        path = r.get("path") or {}
+        steps = path.get("steps", [])
+        accounts = sum(len(s.get("newly_liquidatable", [])) for s in steps)
+        rows.append([r["tier"], *[_num(r["values"][n]) for n in names],
+                     *[_ci(r["metrics"].get(m)) for m in metrics],
+                     f"{len(steps)} ({path.get('days', 0):g})" if path else "-",
+                     str(accounts) if path else "-"])
+    return rows
+
+
+def _shown_metrics(summary: dict[str, Any]) -> list[str]:
+    axes = summary["frontier_axes"]
+    out = [axes["efficiency"], axes["tail"]]
+    for c in summary.get("constraints", []):
+        name = c.split("<=")[0].split(">=")[0]
+        if name not in out:
+            out.append(name)
+    for m in ("demand_served", "borrow_usage", "var95_bad_debt", "lar95", "borrower_loss"):
+        if m not in out:
+            out.append(m)
+    return out
+
+
+def _ci(est: dict[str, Any] | None) -> str:
+    if not est or est.get("value") is None:
+        return "-"
+    return f"{_num(est['value'])} [{_num(est.get('ci_low'))}, {_num(est.get('ci_high'))}]"
+
+
+def _table(rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+    body = "\n".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows[1:])
+    return f"<table><tr>{head}</tr>\n{body}</table>"
+
+
+def write_optimize_report(folder: Path, summary: dict[str, Any], frontier: Any,
+                          evaluations: Any) -> Path | None:
+    """Write ``report.html`` (and ``frontier.png``); ``None`` without matplotlib."""
+    try:
+        chart = frontier_chart(summary, frontier, evaluations, folder / "frontier.png")
+    except ImportError:
+        return None
+    image = base64.b64encode(chart.read_bytes()).decode()
+    sens = [["variable", "metric", "at", "change per unit", "95% interval", "per grid step"]]
+    for s in summary.get("sensitivity", []):
+        sens.append([html.escape(s["param"]), s["metric"], _num(s["at"]), _num(s["per_unit"]),
+                     f"[{_num(s['ci_low'])}, {_num(s['ci_high'])}]", _num(s["per_step"])])
+    paths = []
+    for r in summary["recommendations"]:
+        path = r.get("path")
+        if not path:
+            continue
+        rows = [["day", "changes", "newly liquidatable accounts", "their debt (USD)"]]
+        for step in path["steps"]:
+            changes = ", ".join(f"{html.escape(k)} {a:g} -> {b:g}"
+                                for k, (a, b) in step["changes"].items())
+            ids = step.get("newly_liquidatable", [])
+            shown = ", ".join(ids[:8]) + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")
+            rows.append([f"{step['day']:g}", changes, html.escape(shown) or "none",
+                         _num(step.get("debt_usd"))])
+        extra = "".join(f"<p>{html.escape(k)}: {a} -> {b} in one governance step (not "
+                        "bounded by the stewards)</p>" for k, (a, b) in
+                        path.get("unbounded", {}).items())
+        note = f"<p>{html.escape(path['note'])}</p>" if path.get("note") else ""
+        paths.append(f"<h3>{r['tier']}</h3>{_table(rows)}{extra}{note}")
+    counts = summary["counts"]
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>marginengine optimize: {html.escape(summary['scenario'])}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1100px}}
+table{{border-collapse:collapse;margin:0.5em 0}}th,td{{padding:2px 8px;
+border-bottom:1px solid #ddd;text-align:left}}img{{max-width:100%}}</style></head>
+<body><h1>Optimization of {html.escape(summary['scenario'])}</h1>
+<p>{html.escape(summary['algorithm'])}; objectives
+{html.escape(', '.join(o['metric'] for o in summary['objectives']))}; constraints
+{html.escape(', '.join(summary['constraints']) or 'none')}; {counts['evaluations']}
+evaluations of {summary['settings']['runs']} runs each on the same seeds (common random
+numbers), points near the frontier on {summary['settings']['runs']
++ summary['settings']['reeval_runs']} runs; {counts['runs_executed']:,} runs executed,
+{counts['runs_from_cache']:,} served from the cache. Intervals: 95% percentile bootstrap.
+State: {html.escape(summary['state'])}.</p>
+<h2>Frontier</h2><img alt="frontier" src="data:image/png;base64,{image}">
+<h2>Recommendations</h2>{_table([[html.escape(c) for c in r]
+                                  for r in recommendation_rows(summary)])}
+<h2>Sensitivity (around the moderate recommendation, paired on the same runs)</h2>
+{_table(sens) if len(sens) > 1 else '<p>not computed (budget too small)</p>'}
+<h2>Paths in steward-feasible steps</h2>{''.join(paths) or '<p>none</p>'}
+<h2>optimize.json</h2><pre>{html.escape(json.dumps(summary, indent=1, default=str))}</pre>
+</body></html>"""
+    out = folder / "report.html"
+    out.write_text(page)
+    return out
