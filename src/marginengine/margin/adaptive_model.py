@@ -16,7 +16,8 @@ haircut ``h`` is the composition of :mod:`marginengine.margin.adaptive`:
    (``imf_factor_ppm``), plus the depth haircut of selling that share into a linear book of
    the logged depth beyond the liquidation bonus.
 
-The threshold is then bounded to ``min_threshold_bps..max_threshold_bps`` and kept within
+The threshold is then bounded to ``min_threshold_bps..max_threshold_bps`` (and to the static
+threshold with ``tighten_only``) and kept within
 Aave's ``LT x (1 + bonus) <= 100%``. Without a reported volatility the static parameters
 stand. Pure and deterministic: the same conditions and price give the same parameters.
 """
@@ -185,11 +186,15 @@ class AdaptiveMarginModel:
 
     def params_for(self, asset: str, haircut_ppm: int) -> MarketParams:
         """The parameters a haircut calls for: threshold ``1 - h`` within the bounds and
-        within ``LT x (1 + bonus) <= 100%``; LTV the static gap below it (at least 1 bps)."""
+        within ``LT x (1 + bonus) <= 100%`` (and at most the static threshold with
+        ``tighten_only``); LTV the static gap below it (at least 1 bps)."""
         a = self.adaptive
         static = market_params(self.config, asset)
         ceiling = min(a.max_threshold_bps,
                       div(BPS * BPS, BPS + static.liquidation_bonus_bps, Rounding.DOWN))
+        if a.tighten_only:
+            # The static threshold is the one governance approved: calm never loosens it.
+            ceiling = min(ceiling, static.liquidation_threshold_bps)
         floor = min(a.min_threshold_bps, ceiling)
         lt = liquidation_threshold_bps(haircut_ppm, floor, ceiling)
         gap = static.liquidation_threshold_bps - static.ltv_bps
