@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from marginengine.config import protocol_from_dict, read_toml
-from marginengine.config.adaptive import AdaptiveConfig
-from marginengine.margin.adaptive_model import AdaptiveMarginModel
+from marginengine.config.adaptive import AdaptiveConfig, HorizonConfig
+from marginengine.margin.adaptive_model import AdaptiveMarginModel, PerpFractions
+from marginengine.oracle.conditions import MarketConditions
 from marginengine.sim.backtest import backtest
 from marginengine.sim.cascade import price_path, scenario_spec
 from marginengine.sim.history import load_gemini_hourly
@@ -92,3 +93,34 @@ def test_random_window_replays_a_slice_of_the_hourly_series() -> None:
     price_path(spec, np.random.default_rng(6), other)
     assert other["time"] != start["time"]
     assert series.times[0] <= start["time"] <= series.times[-1] - spec.steps * 3_600
+
+
+def test_perp_maintenance_fraction_from_the_adaptive_haircut() -> None:
+    # dYdX v4's Large-Cap tier (IMF 5%, MMF 3%; config/perp.py's preset).
+    config = protocol_from_dict({"preset": "aave-v3", "markets": {"USDC": {}, "WETH": {}},
+                                 "perps": {"ETH-PERP": {"preset": "dydx-v4",
+                                                        "base_decimals": 18}}})
+    calm = MarketConditions(volatility_ppm=500_000)  # 50% a year
+    loose = AdaptiveMarginModel(config, AdaptiveConfig(max_threshold_bps=9_999))
+    # Horizon 5 + 2 + 18 blocks of 12 s = 300 s: sigma sqrt(T) = 0.5 sqrt(300 / 31,536,000)
+    # = 0.0015421; ES99 = that x phi(2.3263) / 1% = 0.0041102 -> 4,111 ppm; EMIR buffer
+    # x 1.25 -> 5,139 ppm; whole bps -> 0.52%; the initial fraction keeps the 2-point gap.
+    f = loose.perp_fractions("ETH-PERP", calm)
+    assert f == PerpFractions(risk_ppm=4_111, apc_ppm=5_139, maintenance_ppm=5_200,
+                              initial_ppm=25_200)
+    tight = AdaptiveMarginModel(config, AdaptiveConfig(max_threshold_bps=9_999,
+                                                       tighten_only=True))
+    assert tight.perp_fractions("ETH-PERP", calm) == PerpFractions(4_111, 5_139, 30_000,
+                                                                   50_000)
+    # Black Thursday's 600% a year over the backtests' 1,005 blocks (12,060 s):
+    # 6 sqrt(12,060 / 31,536,000) = 0.117333; ES99 0.312719 -> 312,719 ppm; x 1.25 ->
+    # 390,899; whole bps: 39.09% maintenance, 41.09% initial (a lending market: 60.91%).
+    stress = AdaptiveMarginModel(config, AdaptiveConfig(
+        tighten_only=True, horizon=HorizonConfig(oracle_delay_blocks=300,
+                                                 keeper_latency_blocks=5,
+                                                 auction_blocks=700)))
+    f = stress.perp_fractions("ETH-PERP", MarketConditions(volatility_ppm=6_000_000))
+    assert f == PerpFractions(312_719, 390_899, 390_900, 410_900)
+    assert stress.perp_fractions("ETH-PERP", MarketConditions()) is None
+    with pytest.raises(KeyError):
+        stress.perp_fractions("BTC-PERP", calm)
