@@ -56,8 +56,20 @@ def test_short_backtest_of_each_scenario(name: str) -> None:
         # tighten_only: the adaptive threshold is never above the static one.
         assert a["max_threshold_bps"] <= STATIC_LT[name]
         assert a["avg_borrowing_power"] <= s["avg_borrowing_power"] + 1e-6
+        if name == "crash":  # the crash at step 5 takes the threshold to its 50% bound
+            assert a["min_threshold_bps"] == 5_000
     d = result["difference"]["adaptive"]["bad_debt"]
     assert d["ci_low"] <= d["value"] <= d["ci_high"]
+
+
+def test_without_tighten_only_calm_raises_the_threshold_above_static() -> None:
+    data = _short("calm")
+    data["protocol"]["adaptive"]["tighten_only"] = False
+    rows, _ = backtest(data, ["static", "adaptive"], runs=1,
+                       source=str(EXAMPLES / "backtest_calm.toml"))
+    static, adaptive = rows
+    assert adaptive["max_threshold_bps"] > STATIC_LT["calm"]
+    assert adaptive["avg_borrowing_power"] > static["avg_borrowing_power"]
 
 
 def test_tighten_only_caps_the_threshold_at_the_static_one() -> None:
