@@ -13,7 +13,9 @@ One table chooses how market conditions become per-asset risk parameters:
   (``imf_factor_ppm``);
 - the EMIR Art. 28 anti-procyclicality tool (``apc``);
 - the **bounds**: the threshold stays within ``min_threshold_bps..max_threshold_bps`` and
-  the LTV keeps the static gap below it;
+  the LTV keeps the static gap below it; with ``tighten_only`` the ceiling is also the
+  static (governance-approved) threshold, so the model only tightens in volatility and
+  never loosens beyond the static parameters;
 - the **mode**: ``direct`` (a ``SetConditions`` event sets the asset's parameters at once)
   or ``governed`` (the model proposes; only a ``SetRiskParams`` event within the steward
   bounds of ``[protocol.stewards]`` changes them).
@@ -68,6 +70,7 @@ class AdaptiveConfig(StrictModel):
     apc_stressed_window: Annotated[int, Field(ge=2)] = 24
     min_threshold_bps: Annotated[int, Field(ge=1, le=9_999)] = 5_000
     max_threshold_bps: Annotated[int, Field(ge=1, le=9_999)] = 9_500
+    tighten_only: bool = False
     daily_capacity_depths: Annotated[int, Field(ge=1)] = 10
     ecc_base_days: Annotated[Decimal, Field(gt=0)] = Decimal(2)
     liquidation_share_bps: Annotated[int, Field(ge=0, le=10_000)] = 2_500

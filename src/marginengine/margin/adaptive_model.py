@@ -16,7 +16,8 @@ haircut ``h`` is the composition of :mod:`marginengine.margin.adaptive`:
    (``imf_factor_ppm``), plus the depth haircut of selling that share into a linear book of
    the logged depth beyond the liquidation bonus.
 
-The threshold is then bounded to ``min_threshold_bps..max_threshold_bps`` and kept within
+The threshold is then bounded to ``min_threshold_bps..max_threshold_bps`` (and to the static
+threshold with ``tighten_only``) and kept within
 Aave's ``LT x (1 + bonus) <= 100%``. Without a reported volatility the static parameters
 stand. Pure and deterministic: the same conditions and price give the same parameters.
 """
@@ -29,6 +30,7 @@ from fractions import Fraction
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.adaptive import AdaptiveConfig
+from marginengine.config.perp import to_ppm
 from marginengine.fixedpoint import BPS, Rounding, div, mul_div
 from marginengine.margin.adaptive import (
     ApcMethod,
@@ -117,6 +119,31 @@ class AdaptiveHaircut:
                 f"{days.denominator}", **self.params.as_dict()}
 
 
+@dataclass(frozen=True)
+class PerpFractions:
+    """A perp market's margin fractions from the adaptive haircut (ppm of notional).
+
+    Attributes
+    ----------
+    risk_ppm
+        VaR or ES over the liquidation horizon.
+    apc_ppm
+        After the anti-procyclicality buffer.
+    maintenance_ppm
+        The maintenance fraction in force: the haircut in whole basis points, within
+        ``1 - max_threshold .. 1 - min_threshold`` (and at least the static first tier's
+        MMF with ``tighten_only``).
+    initial_ppm
+        The initial fraction: the maintenance one plus the static first tier's IMF - MMF
+        gap, at most 100%.
+    """
+
+    risk_ppm: int
+    apc_ppm: int
+    maintenance_ppm: int
+    initial_ppm: int
+
+
 class AdaptiveMarginModel:
     """Per-asset parameters from market conditions (see the module docstring).
 
@@ -183,13 +210,49 @@ class AdaptiveMarginModel:
         return AdaptiveHaircut(risk, apc, depth_ppm, total, days,
                                self.params_for(asset, total))
 
+    def perp_fractions(self, market: str,
+                       conditions: MarketConditions) -> PerpFractions | None:
+        """The maintenance and initial fractions of perp ``market`` under ``conditions``
+        (``None`` without a reported volatility): the same VaR/ES over the same horizon
+        and the same buffer as a lending market's haircut, taken as the loss the
+        maintenance margin must cover until the position is closed.
+
+        Not scaled by ECC's rule nor given the depth term (a perp's open interest is
+        notional on both sides, not collateral to sell); the tiers above the first keep
+        their static fractions.
+
+        Raises
+        ------
+        KeyError
+            If ``market`` is not a perp market of the configuration.
+        """
+        if conditions.volatility_ppm is None:
+            return None
+        a = self.adaptive
+        tier = self.config.perps[market].tiers[0]
+        static_mmf = to_ppm(tier.mmf, "mmf")
+        static_imf = to_ppm(tier.imf, "imf")
+        risk = parametric_haircut(conditions.volatility_ppm / PPM, self.horizon_years,
+                                  a.confidence_bps).pick(a.measure)
+        apc = anti_procyclical_ppm(risk, self.apc)
+        mmf = min(div(apc, 100, Rounding.UP) * 100, PPM)  # whole bps, as the lending haircut
+        # The threshold bounds read as fraction bounds: LT = 1 - h, so h in 1 - max..1 - min.
+        mmf = min(max(mmf, PPM - a.max_threshold_bps * 100), PPM - a.min_threshold_bps * 100)
+        if a.tighten_only:
+            mmf = max(mmf, static_mmf)
+        return PerpFractions(risk, apc, mmf, min(PPM, mmf + static_imf - static_mmf))
+
     def params_for(self, asset: str, haircut_ppm: int) -> MarketParams:
         """The parameters a haircut calls for: threshold ``1 - h`` within the bounds and
-        within ``LT x (1 + bonus) <= 100%``; LTV the static gap below it (at least 1 bps)."""
+        within ``LT x (1 + bonus) <= 100%`` (and at most the static threshold with
+        ``tighten_only``); LTV the static gap below it (at least 1 bps)."""
         a = self.adaptive
         static = market_params(self.config, asset)
         ceiling = min(a.max_threshold_bps,
                       div(BPS * BPS, BPS + static.liquidation_bonus_bps, Rounding.DOWN))
+        if a.tighten_only:
+            # The static threshold is the one governance approved: calm never loosens it.
+            ceiling = min(ceiling, static.liquidation_threshold_bps)
         floor = min(a.min_threshold_bps, ceiling)
         lt = liquidation_threshold_bps(haircut_ppm, floor, ceiling)
         gap = static.liquidation_threshold_bps - static.ltv_bps
@@ -197,4 +260,5 @@ class AdaptiveMarginModel:
 
 
 __all__ = ["YEAR_SECONDS", "AdaptiveHaircut", "AdaptiveMarginModel", "MarketParams",
+           "PerpFractions",
            "config_with_params", "market_params"]

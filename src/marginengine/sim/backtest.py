@@ -106,6 +106,9 @@ class BacktestRunner(CascadeRunner):
         self.power: list[float] = []
         self.usage: list[float] = []
         self.param_updates = 0
+        #: The lowest and highest liquidation threshold in force after any step (bps).
+        lt = protocol.markets[self.collateral].liquidation_threshold_bps
+        self.threshold_range = [lt, lt]
 
     def apply(self, event: Event) -> Outcome:
         """Apply an event; after the collateral's oracle price, publish its conditions."""
@@ -142,6 +145,9 @@ class BacktestRunner(CascadeRunner):
         super().step(i)
         engine = self.engine
         market = engine.config.markets[self.collateral]
+        lt = market.liquidation_threshold_bps
+        self.threshold_range = [min(self.threshold_range[0], lt),
+                                max(self.threshold_range[1], lt)]
         reserve = engine.ledger.reserves[self.collateral]
         supplied = reserve.scaled_supply * reserve.liquidity_index // RAY
         power = (supplied * engine.prices[self.collateral] // market.unit
@@ -171,7 +177,9 @@ def run_policy(data: dict[str, Any], policy: str, seed: int, index: int,
             "liquidated_value": float(summary["liquidated_value"]),
             "avg_borrowing_power": float(np.mean(runner.power)) if runner.power else 0.0,
             "borrow_usage": float(np.mean(runner.usage)) if runner.usage else 0.0,
-            "final_threshold_bps": lt, "param_updates": runner.param_updates,
+            "final_threshold_bps": lt, "min_threshold_bps": runner.threshold_range[0],
+            "max_threshold_bps": runner.threshold_range[1],
+            "param_updates": runner.param_updates,
             "min_price": float(summary["min_price"]), "state_hash": summary["state_hash"]}
 
 

@@ -102,15 +102,20 @@ def _price_path(spec: CascadeFile, rng: np.random.Generator,
     n = spec.steps
     dt = spec.step_seconds / SECONDS_PER_YEAR
     if ps.process == "replay":
-        from marginengine.sim.history import load_price_bars
+        from marginengine.sim.history import load_gemini_hourly, load_price_bars
 
         path = Path(ps.file)  # made relative to the scenario file by anchor_files
-        series = load_price_bars(path, field=ps.field)
+        # A .csv is the Gemini hourly export (data/eth_hourly/), read by its Close column.
+        series = (load_gemini_hourly(path, field="Close") if path.suffix.lower() == ".csv"
+                  else load_price_bars(path, field=ps.field))
         grid, values = p.resample(np.asarray(series.times), np.asarray(series.values),
                                   spec.step_seconds, "previous")
+        first = 0
+        if ps.random_window and grid.size > n + 1:
+            first = int(rng.integers(0, grid.size - n))
         if start is not None:
-            start["time"] = float(grid[0])
-        out = np.asarray(values, dtype=float)
+            start["time"] = float(grid[first])
+        out = np.asarray(values[first:], dtype=float)
         if out.size < n + 1:
             out = np.concatenate([out, np.full(n + 1 - out.size, out[-1])])
         path_values = out[: n + 1]

@@ -49,7 +49,10 @@ class PriceSpec(StrictModel):
 
     asset: str = "WETH"
     process: Literal["replay", "gbm", "jump", "ou", "bridge", "crash", "path"] = "gbm"
-    file: str = ""                         # replay: 10-minute OHLCV JSON (relative: to the file)
+    file: str = ""                         # replay: 10-minute OHLCV JSON or a Gemini CSV
+    #: replay: each run replays a window of ``steps`` steps starting at a bar drawn from the
+    #: run's generator (a block bootstrap of the history; common to every margin policy).
+    random_window: bool = False
     path: list[UsdPrice] = Field(default_factory=list)  # path: prices per step, last held
     field: str = "price_close"
     s0: UsdPrice = Decimal(2000)
