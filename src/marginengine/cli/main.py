@@ -222,11 +222,13 @@ def health(snapshot: Path, as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("log", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("log", metavar="LOG")
 @click.option("--json", "as_json", is_flag=True,
               help="Print {events, state_hash, truncated, note, format_version} as JSON.")
-def replay(log: Path, as_json: bool) -> None:
+def replay(log: str, as_json: bool) -> None:
     """Rebuild the state from the event LOG, verifying it; print its state hash and event count.
+
+    LOG is a SQLite file or a PostgreSQL URL (postgresql://user@host:port/database).
 
     A log whose writer stopped without closing it (a torn tail) replays every acknowledged
     event, exit 0, and says so ("truncated"). Damage anywhere else (an edited, missing or
@@ -234,8 +236,9 @@ def replay(log: Path, as_json: bool) -> None:
     event, exit 2. The log is read only; nothing is written beside it.
     """
     from marginengine.engine import Engine
+    from marginengine.persistence import is_postgres_url
 
-    _, report = Engine.replay(log)
+    _, report = Engine.replay(log if is_postgres_url(log) else Path(log))
     if as_json:
         click.echo(json.dumps({
             "events": report.events, "state_hash": report.state_hash,
@@ -253,8 +256,10 @@ def replay(log: Path, as_json: bool) -> None:
 
 
 from marginengine.cli.scan_cmd import scan  # noqa: E402
+from marginengine.cli.serve_cmd import serve  # noqa: E402
 
 cli.add_command(scan)
+cli.add_command(serve)
 
 from marginengine.cli.family_cmd import family  # noqa: E402
 
