@@ -1,22 +1,41 @@
-"""Simulator throughput: steps per second on a 10,000-account book over one day at 1-minute
-steps, and Monte Carlo runs per second on 1 and on 2 workers with the speed-up.
+"""Simulator throughput, in one run (issue 11, Performance):
+
+- for a 10,000-account book over 1,440 one-minute steps: steps/s of the exact simulator
+  and of a plain NumPy float twin of the same cascade (``float_twin.py``: same book, price
+  and gas paths and AMM);
+- per-step time per account at 10,000, 100,000 and 1,000,000 accounts (``--sizes``,
+  ``--size-steps`` steps each after set-up);
+- exact liquidation plans per executed liquidation (every call of the close-factor rule,
+  the handler's own included);
+- Monte Carlo runs/s on 1 and on 2 workers, and the speed-up.
 
 Usage::
 
-    python benchmarks/simulate.py [--accounts 10000] [--steps 1440] [--runs 16] [--json PATH]
+    python benchmarks/simulate.py [--accounts 10000] [--steps 1440] [--sizes 10000,100000]
+        [--size-steps 30] [--runs 16] [--json PATH]
+
+On a shared machine, shorten with ``--steps`` and say what was run: the figures printed
+and written name the steps and sizes measured.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from marginengine.fixedpoint import PRICE_UNIT
+from marginengine.liquidation import close_factor
 from marginengine.sim.cascade import CascadeRunner, scenario_spec
 from marginengine.sim.montecarlo import iterate_process
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from float_twin import FloatTwin  # a sibling script, not a package
 
 
 def scenario(accounts: int, steps: int) -> dict[str, Any]:
@@ -37,28 +56,124 @@ def scenario(accounts: int, steps: int) -> dict[str, Any]:
     }
 
 
+class PlanCounter:
+    """Counts every call of :func:`close_factor.plan_liquidation`, wherever imported."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        original = close_factor.plan_liquidation
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls += 1
+            return original(*args, **kwargs)
+
+        for module in list(sys.modules.values()):
+            if getattr(module, "plan_liquidation", None) is original:
+                module.plan_liquidation = counted  # type: ignore[attr-defined]
+
+
+def exact_run(accounts: int, steps: int, counter: PlanCounter | None = None
+              ) -> tuple[CascadeRunner, float, float, int]:
+    """Set up and run ``steps`` steps; ``(runner, set-up s, steps s, plans in the steps)``."""
+    spec, protocol = scenario_spec(scenario(accounts, steps))
+    runner = CascadeRunner(spec, protocol, np.random.default_rng(spec.seed))
+    start = time.perf_counter()
+    runner.setup()
+    runner.book.incremental_scan()
+    setup_s = time.perf_counter() - start
+    before = counter.calls if counter else 0
+    start = time.perf_counter()
+    for i in range(1, spec.steps + 1):
+        runner.step(i)
+    steps_s = time.perf_counter() - start
+    return runner, setup_s, steps_s, (counter.calls - before) if counter else 0
+
+
+def twin_of(accounts: int, steps: int) -> tuple[FloatTwin, CascadeRunner]:
+    """The float twin of the benchmark's cascade, from an exact run's set-up."""
+    spec, protocol = scenario_spec(scenario(accounts, steps))
+    runner = CascadeRunner(spec, protocol, np.random.default_rng(spec.seed))
+    runner.setup()
+    ledger = runner.engine.ledger
+    weth, usdc = protocol.markets["WETH"], protocol.markets["USDC"]
+    coll = np.array([ledger.supply_of(a, "WETH") / weth.unit for a in runner.borrowers])
+    debt = np.array([ledger.debt_of(a, "USDC") / usdc.unit for a in runner.borrowers])
+    pool = runner.market.pool
+    assert pool is not None
+    twin = FloatTwin(coll, debt, weth.liquidation_threshold_bps / 10_000,
+                     weth.liquidation_bonus_bps / 10_000, pool.base_reserve / weth.unit,
+                     pool.quote_reserve / usdc.unit, 0.003,
+                     float(spec.venue.arbitrage_speed))
+    return twin, runner
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=1_440)
+    parser.add_argument("--sizes", default="10000,100000,1000000",
+                        help="book sizes for the per-account step time (comma-separated)")
+    parser.add_argument("--size-steps", type=int, default=120)
     parser.add_argument("--runs", type=int, default=16)
     parser.add_argument("--mc-accounts", type=int, default=300)
     parser.add_argument("--mc-steps", type=int, default=144)
     parser.add_argument("--json", dest="json_path", default=None)
     args = parser.parse_args()
+    counter = PlanCounter()
+    result: dict[str, Any] = {"accounts": args.accounts, "steps": args.steps}
 
-    data = scenario(args.accounts, args.steps)
-    spec, protocol = scenario_spec(data)
-    runner = CascadeRunner(spec, protocol, np.random.default_rng(spec.seed))
-    start = time.perf_counter()
-    runner.setup()
-    setup_s = time.perf_counter() - start
-    start = time.perf_counter()
-    for i in range(1, spec.steps + 1):
-        runner.step(i)
-    steps_s = time.perf_counter() - start
+    # 1. The exact simulator and its float twin, same book and paths.
+    runner, setup_s, steps_s, plans = exact_run(args.accounts, args.steps, counter)
     summary = runner.summary()
+    liquidations = summary["liquidation_count"]
+    twin, twin_runner = twin_of(args.accounts, args.steps)
+    used = twin_runner.spec.gas.gas_used.get("liquidate", 200_000)  # as the keepers pay
+    gas = [float(used * twin_runner.gas[i] * 1e-9 * twin_runner.prices[i])
+           for i in range(args.steps + 1)]
+    prices = [float(x) for x in twin_runner.prices]
+    start = time.perf_counter()
+    for i in range(1, args.steps + 1):
+        twin.step(prices[i], gas[i])
+    twin_s = time.perf_counter() - start
+    result.update({
+        "setup_s": setup_s, "steps_s": steps_s, "steps_per_s": args.steps / steps_s,
+        "twin_steps_s": twin_s, "twin_steps_per_s": args.steps / twin_s,
+        "exact_over_twin_speed": (args.steps / steps_s) / (args.steps / twin_s),
+        "liquidations": liquidations, "twin_liquidations": twin.liquidations,
+        "events": summary["events"], "exact_plans": plans,
+        "exact_plans_per_liquidation": plans / liquidations if liquidations else None,
+        "bad_debt": summary["bad_debt"],
+        "final_venue_price": runner.venue_price() / PRICE_UNIT,
+    })
+    print(f"one run: {args.accounts:,} accounts, {args.steps:,} one-minute steps")
+    print(f"  exact: set-up {setup_s:.1f} s; steps {steps_s:.1f} s = "
+          f"{result['steps_per_s']:.1f} steps/s; {liquidations:,} liquidations, "
+          f"{summary['events']:,} events")
+    print(f"  float twin: {twin_s:.2f} s = {result['twin_steps_per_s']:.1f} steps/s "
+          f"({twin.liquidations:,} liquidations); exact / twin speed "
+          f"{result['exact_over_twin_speed']:.3f}")
+    print(f"  exact liquidation plans: {plans:,} = "
+          f"{result['exact_plans_per_liquidation'] or 0:.2f} per liquidation")
 
+    # 2. Per-step time per account at each size.
+    per_account: dict[str, float] = {}
+    for size in [int(s) for s in args.sizes.split(",") if s]:
+        # The same steps at every size (the path's first ``--size-steps``), so each size
+        # does the same kind of work per account.
+        _, s_setup, s_steps, _ = exact_run(size, args.size_steps)
+        per_account[str(size)] = s_steps / args.size_steps / size
+        print(f"  {size:,} accounts: set-up {s_setup:.1f} s")
+        print(f"  {size:,} accounts: {per_account[str(size)] * 1e6:.2f} us per step "
+              "per account")
+    result["per_step_per_account_s"] = per_account
+    result["size_steps"] = args.size_steps
+    sizes = sorted(per_account, key=int)
+    if len(sizes) > 1:
+        result["largest_over_smallest"] = per_account[sizes[-1]] / per_account[sizes[0]]
+        print(f"  {int(sizes[-1]):,} / {int(sizes[0]):,}: "
+              f"{result['largest_over_smallest']:.2f}x per account")
+
+    # 3. Monte Carlo on 1 and 2 workers.
     mc = scenario(args.mc_accounts, args.mc_steps)
     mc["steps"], mc["step_seconds"] = args.mc_steps, 600
     timings = {}
@@ -67,18 +182,11 @@ def main() -> None:
         rows = list(iterate_process(mc, 7, args.runs, workers))
         timings[workers] = time.perf_counter() - start
         assert len(rows) == args.runs
-    result = {
-        "accounts": args.accounts, "steps": args.steps, "setup_s": setup_s,
-        "steps_s": steps_s, "steps_per_s": args.steps / steps_s,
-        "liquidations": summary["liquidation_count"], "events": summary["events"],
+    result.update({
         "mc_runs": args.runs, "mc_1_worker_s": timings[1], "mc_2_workers_s": timings[2],
         "mc_runs_per_s_1": args.runs / timings[1], "mc_runs_per_s_2": args.runs / timings[2],
         "mc_speedup": timings[1] / timings[2],
-    }
-    print(f"one run: {args.accounts:,} accounts, {args.steps:,} one-minute steps")
-    print(f"  set-up {setup_s:.1f} s; steps {steps_s:.1f} s = {result['steps_per_s']:.1f} "
-          f"steps/s; {summary['liquidation_count']:,} liquidations, "
-          f"{summary['events']:,} events")
+    })
     print(f"Monte Carlo: {args.runs} runs of {args.mc_accounts} accounts x {args.mc_steps} "
           "steps")
     print(f"  1 worker : {timings[1]:.1f} s = {result['mc_runs_per_s_1']:.2f} runs/s")

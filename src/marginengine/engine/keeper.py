@@ -11,6 +11,7 @@ from marginengine.engine.state import StateReads
 from marginengine.fixedpoint import Rounding
 from marginengine.liquidation import (
     AbsorbPlan,
+    CloseFactorInputs,
     CloseFactorPlan,
     LiquidationRefused,
     absorb_collateral,
@@ -42,8 +43,6 @@ def liquidation_quote(reads: StateReads, account_id: str) -> LiquidationQuote:
     """The largest liquidation allowed now: its largest debt against its largest
     collateral (close factor), or an absorb (Comet)."""
     config, ledger, prices = reads.config, reads.ledger, reads.prices
-    data = reads.account_data(account_id)
-    assets = reads.account_assets(account_id)
     if reads.rules.liquidation is LiquidationMechanism.ABSORB and config.base_asset:
         base = config.base_asset
         if not reads.is_liquidatable(account_id):
@@ -52,20 +51,10 @@ def liquidation_quote(reads: StateReads, account_id: str) -> LiquidationQuote:
                              config.markets[base].unit,
                              absorb_collateral(config, ledger, prices, account_id))
         return LiquidationQuote(account_id, base, "*", None, absorb, None)
-    debts = [(value_of(ledger.debt_of(account_id, a), prices[a], config.markets[a].unit,
-                       Rounding.UP), a)
-             for a in assets if ledger.debt_of(account_id, a)]
-    colls = [(value_of(ledger.supply_of(account_id, a), prices[a], config.markets[a].unit,
-                       Rounding.DOWN), a)
-             for a in assets
-             if ledger.supply_of(account_id, a) and ledger.uses_as_collateral(account_id, a)]
-    if not debts or not colls:
+    pair = liquidation_inputs(reads, account_id)
+    if pair is None:
         return LiquidationQuote(account_id, "", "", None, None, "no debt or no collateral")
-    debt_asset = max(debts)[1]
-    coll_asset = max(colls)[1]
-    inputs = close_factor_inputs(config, ledger, prices, account_id, data.health_factor,
-                                 data.total_debt, data.total_collateral, debt_asset,
-                                 coll_asset)
+    debt_asset, coll_asset, inputs = pair
     # Offer the whole debt; if the close factor's cap would leave dust, offer instead
     # what leaves exactly the minimum leftover (v3.3 refuses the former, allows this).
     floor_units = -(-config.aave.min_leftover_base_units * inputs.debt_unit
@@ -82,6 +71,33 @@ def liquidation_quote(reads: StateReads, account_id: str) -> LiquidationQuote:
             continue
         return LiquidationQuote(account_id, debt_asset, coll_asset, plan, None, None, offer)
     return LiquidationQuote(account_id, debt_asset, coll_asset, None, None, refusal)
+
+
+def liquidation_inputs(reads: StateReads, account_id: str) -> tuple[str, str,
+                                                                  CloseFactorInputs] | None:
+    """The pair a keeper liquidates (the account's largest debt against its largest
+    collateral, by value) and the close-factor rule's inputs for it; ``None`` without
+    debt or collateral. Exact reads (no plan)."""
+    config, ledger, prices = reads.config, reads.ledger, reads.prices
+    assets = reads.account_assets(account_id)
+    debts = []
+    colls = []
+    for a in assets:
+        unit = config.markets[a].unit
+        debt = ledger.debt_of(account_id, a)
+        if debt:
+            debts.append((value_of(debt, prices[a], unit, Rounding.UP), a))
+        supply = ledger.supply_of(account_id, a)
+        if supply and ledger.uses_as_collateral(account_id, a):
+            colls.append((value_of(supply, prices[a], unit, Rounding.DOWN), a))
+    if not debts or not colls:
+        return None
+    debt_asset = max(debts)[1]
+    coll_asset = max(colls)[1]
+    data = reads.account_data(account_id)
+    return debt_asset, coll_asset, close_factor_inputs(
+        config, ledger, prices, account_id, data.health_factor, data.total_debt,
+        data.total_collateral, debt_asset, coll_asset)
 
 
 def liquidation_plan(reads: StateReads, account_id: str, debt_asset: str,
@@ -101,4 +117,4 @@ def liquidation_plan(reads: StateReads, account_id: str, debt_asset: str,
         return None
 
 
-__all__ = ["LiquidationQuote", "liquidation_plan", "liquidation_quote"]
+__all__ = ["LiquidationQuote", "liquidation_inputs", "liquidation_plan", "liquidation_quote"]

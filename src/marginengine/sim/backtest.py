@@ -122,9 +122,10 @@ class BacktestRunner(CascadeRunner):
         engine = self.engine
         price = engine.prices[self.collateral]
         depth = None
-        if self.pool is not None:
+        pool = self.market.pool  # the headline asset's venue (sim/markets.py)
+        if pool is not None:
             # A 2% fall of a constant-product mid sells x (1 / sqrt(0.98) - 1) of base.
-            base = self.pool.base_reserve * (1 / math.sqrt(0.98) - 1)
+            base = pool.base_reserve * (1 / math.sqrt(0.98) - 1)
             depth = int(base * price / self.coll_unit)
         reserve = engine.ledger.reserves[self.collateral]
         supplied = reserve.scaled_supply * reserve.liquidity_index // RAY

@@ -21,7 +21,7 @@ Nothing here re-implements a rule: every decision is an engine event.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,33 +29,44 @@ from typing import Any
 import numpy as np
 
 from marginengine.config import ProtocolConfig, protocol_from_dict, validate_model
+from marginengine.config.families import LiquidationMechanism
 from marginengine.engine import (
     AdvanceTime,
-    Bark,
     Borrow,
+    Change,
     Deal,
-    Dent,
     Deposit,
     Engine,
     Event,
-    Liquidate,
     Outcome,
-    Redo,
     SetPrice,
-    Take,
-    Tend,
-    Tick,
 )
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, RAY, WAD, parse_units
 from marginengine.margin import underwater_value
-from marginengine.oracle import DelayedFeed, DelayedFeedParams, PushFeed, PushFeedParams
 from marginengine.scan import RiskBook
+from marginengine.sim.agents import (
+    Absorber,
+    Agent,
+    Arbitrageur,
+    AuctionBidder,
+    KeeperState,
+    LendingKeeper,
+    LendingScreen,
+)
 from marginengine.sim.book import synthetic_book
-from marginengine.sim.cascade_config import CascadeFile, KeeperSpec, anchor_files, check_cascade
+from marginengine.sim.cascade_config import (
+    CascadeFile,
+    OracleSpec,
+    anchor_files,
+    check_cascade,
+    joint_spec,
+    protocol_scenario,
+)
+from marginengine.sim.joint import JointPaths, joint_paths
+from marginengine.sim.markets import AssetMarket
 from marginengine.sim.metrics import SERIES_COLUMNS, borrower_loss
-from marginengine.venue import ConstantProductPool, DepthCurve, DepthVenue, Twap
-from marginengine.venue.arbitrage import arbitrage, arbitrage_depth
+from marginengine.venue import ConstantProductPool, DepthVenue
 
 SECONDS_PER_YEAR = 31_536_000
 
@@ -145,7 +156,7 @@ def gas_path(spec: CascadeFile, rng: np.random.Generator, prices: np.ndarray) ->
     returns = np.diff(np.log(prices))
     values = gas.gas_process(rng, _f(g.gwei), _f(g.vol_sensitivity), returns, _f(g.noise), n,
                              _f(g.cap_gwei) if g.cap_gwei is not None else None,
-                             reference_sigma=_f(spec.price.sigma) * math.sqrt(
+                             reference_sigma=_f(headline_sigma(spec)) * math.sqrt(
                                  spec.step_seconds / SECONDS_PER_YEAR) or None)
     return np.concatenate([[values[0]], np.asarray(values, dtype=float)])
 
@@ -159,27 +170,15 @@ def utc_iso(unix: float | None) -> str | None:
     return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def headline_sigma(spec: CascadeFile) -> Any:
+    """The headline asset's yearly volatility (its own in the joint model)."""
+    joint = spec.price.assets.get(spec.price.asset)
+    return joint.sigma if joint is not None else spec.price.sigma
+
+
 def to_price(value: float) -> int:
     """A float USD price to the engine's 8-decimal int (rounded to the nearest unit)."""
     return max(1, int(round(value * PRICE_UNIT)))  # noqa: RUF046 - numpy floats
-
-
-# ---------------------------------------------------------------------- keepers
-@dataclass
-class Keeper:
-    """A keeper's state during a run."""
-
-    spec: KeeperSpec
-    capital: float
-    seen: dict[object, int] = field(default_factory=dict)
-    profit: float = 0.0
-    gas_spent: float = 0.0
-    actions: int = 0
-
-    def ready(self, key: object, step: int) -> bool:
-        """Seen long enough (its reaction latency) to act on ``key``."""
-        first = self.seen.setdefault(key, step)
-        return step - first >= self.spec.latency
 
 
 # ---------------------------------------------------------------------- the run
@@ -199,25 +198,54 @@ class CascadeRunner:
     """Drives one cascade scenario through an engine (see the module docstring)."""
 
     def __init__(self, spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generator,
-                 feedback: bool | None = None, log_path: Path | None = None) -> None:
+                 feedback: bool | None = None, log_path: Path | None = None,
+                 shared: CascadeRunner | None = None) -> None:
+        """``shared``: a runner whose price paths, gas and venues this one uses (a further
+        protocol of the same scenario: :mod:`marginengine.sim.protocols`); its own
+        oracles read them, and ``rng`` then draws only its book and keeper order."""
         self.spec = spec
         self.protocol = protocol
         self.rng = rng
         self.feedback = spec.venue.feedback if feedback is None else feedback
         self.engine = Engine.with_log(protocol, log_path) if log_path else Engine(protocol)
         self.collateral = spec.price.asset
+        #: A book of several assets (profiles, a file or a snapshot): venues quote USD.
+        self.multi = spec.book.multi()
         self.debt = spec.book.debt_asset
-        if self.collateral not in protocol.markets or self.debt not in protocol.markets:
+        if self.collateral not in protocol.markets or (
+                not self.multi and self.debt not in protocol.markets):
             raise ConfigError([f"price.asset / book.debt_asset: {self.collateral!r} and "
                                f"{self.debt!r} must both be markets of the protocol"])
         self.coll_unit = protocol.markets[self.collateral].unit
-        self.debt_unit = protocol.markets[self.debt].unit
-        start: dict[str, float] = {}
-        self.prices = price_path(spec, rng, start)
+        self.debt_unit = venue_quote_unit(spec, protocol)
+        #: Exact oracle prices per simulated asset and step (sim/joint.fix_price).
+        self.fixed: dict[str, list[int]]
+        self.paths: JointPaths
+        if shared is not None:
+            self.paths, self.fixed = shared.paths, shared.fixed
+        elif spec.price.assets:
+            self.paths = joint_paths(joint_spec(spec.price), rng, spec.steps,
+                                     spec.step_seconds)
+            self.fixed = self.paths.fixed()
+        else:
+            start: dict[str, float] = {}
+            path = price_path(spec, rng, start)
+            self.paths = JointPaths((self.collateral,), path[:, None], start.get("time"))
+            self.fixed = {self.collateral: [to_price(x) for x in path]}
+        self.prices = self.paths.path(self.collateral)
         #: Unix time (UTC) of step 0 for a replayed price, else ``None``.
-        self.start_time: float | None = start.get("time")
-        self.gas = gas_path(spec, rng, self.prices)
-        self.keepers = [Keeper(k, _f(k.capital)) for k in spec.keepers]
+        self.start_time: float | None = self.paths.start_time
+        self.gas: np.ndarray = shared.gas if shared is not None else \
+            gas_path(spec, rng, self.prices)
+        self.keepers = [KeeperState(k, _f(k.capital)) for k in spec.keepers]
+        #: The keepers as agents of the protocol's mechanism, in the keepers' order.
+        self.agents: list[Agent] = [self._agent_for(k) for k in self.keepers]
+        self._screen: LendingScreen | None = None
+        self._step = 0
+        #: Accounts an event touched since the last scan (their mirror may lag).
+        self._touched_since_scan: set[str] = set()
+        self.engine.subscribe(self._on_change)
+        self.arbitrageur = Arbitrageur(self.fixed)
         self.series: dict[str, list[float]] = {c.name: [] for c in SERIES_COLUMNS}
         self.liquidated_value = 0.0
         self.liquidation_count = 0
@@ -228,36 +256,40 @@ class CascadeRunner:
         self.unsafe_since: dict[str, int] = {}
         self.ltv_log: list[dict[str, Any]] = []
         self.time_to_liquidate: list[int] = []
-        self._init_venue()
-        self._init_oracle()
+        #: Every simulated asset's venue and oracle (sim/markets.py); the headline
+        #: asset's come from [venue] and [oracle] unless [venues.X] / [oracles.X] say.
+        self.markets: dict[str, AssetMarket] = {}
+        for asset in self.paths.assets:
+            main = asset == self.collateral
+            venue = spec.venues.get(asset, spec.venue if main else None)
+            oracle = spec.oracles.get(asset, spec.oracle if main else OracleSpec())
+            self.markets[asset] = AssetMarket(asset, venue, oracle, self.fixed[asset][0],
+                                              protocol.markets[asset].unit, self.debt_unit)
+            if shared is not None:
+                self.markets[asset].share_venue(shared.markets[asset])
+        self.market = self.markets[self.collateral]
+        #: The simulated assets besides the headline one: three more series columns each
+        #: (``external_price_usd.X``, ``venue_price_usd.X``, ``oracle_price_usd.X``).
+        self.other_assets = [a for a in self.paths.assets if a != self.collateral]
+        for asset in self.other_assets:
+            for column in ("external_price_usd", "venue_price_usd", "oracle_price_usd"):
+                self.series[f"{column}.{asset}"] = []
+        self.venue_lows = {a: m.venue_price() for a, m in self.markets.items()}
 
     # ------------------------------------------------------------------ set-up
-    def _init_venue(self) -> None:
-        v = self.spec.venue
-        s0 = to_price(self.prices[0])
-        if v.kind == "amm":
-            base = int(v.base_reserve * self.coll_unit)
-            quote = base * s0 * self.debt_unit // (self.coll_unit * PRICE_UNIT)
-            self.pool: ConstantProductPool | None = ConstantProductPool(
-                base, quote, self.coll_unit, self.debt_unit, v.fee_bps)
-            self.depth: DepthVenue | None = None
-        else:
-            self.pool = None
-            self.depth = DepthVenue(s0, DepthCurve(int(v.depth_at_1pct * self.coll_unit),
-                                                   float(v.exponent)),
-                                    float(v.resilience), self.coll_unit, self.debt_unit)
-
     def venue_price(self) -> int:
-        """The venue's mid price (8 decimals)."""
-        return self.pool.price() if self.pool is not None else self.depth.price()  # type: ignore[union-attr]
+        """The headline asset's venue mid price (8 decimals)."""
+        return self.market.venue_price()
 
-    def _init_oracle(self) -> None:
-        o = self.spec.oracle
-        self.osm = DelayedFeed(DelayedFeedParams(hop=o.hop)) if o.kind == "osm" else None
-        self.push = (PushFeed(PushFeedParams(deviation_bps=int(o.deviation * 10_000),
-                                             heartbeat=o.heartbeat))
-                     if o.kind == "push" else None)
-        self.twap = Twap(o.twap_window) if o.kind == "venue" and o.twap_window else None
+    @property
+    def pool(self) -> ConstantProductPool | None:
+        """The headline asset's AMM, if its venue is one."""
+        return self.market.pool
+
+    @property
+    def depth(self) -> DepthVenue | None:
+        """The headline asset's depth venue, if its venue is one."""
+        return self.market.depth
 
     def apply(self, event: Event) -> Outcome:
         """Apply an event to the engine."""
@@ -267,12 +299,16 @@ class CascadeRunner:
         """Prices, the lender, the book of borrowers."""
         spec = self.spec
         for asset in sorted(self.protocol.markets):
-            if asset == self.collateral:
-                price = to_price(self.prices[0])
+            if asset in self.markets:
+                price = self.fixed[asset][0]
             else:
                 price = parse_units(spec.prices.get(asset, 1), 8)
             self.apply(SetPrice(asset, price))
         total_debt = _f(spec.book.total_debt)
+        if self.multi:
+            self._open_multi_book()
+            self._open_extra_accounts()
+            return
         liquidity = {self.debt: total_debt * 2, **{k: _f(v)
                                                    for k, v in spec.liquidity.items()}}
         for asset, amount in sorted(liquidity.items()):
@@ -290,7 +326,12 @@ class CascadeRunner:
             self.apply(Deposit(acct.id, self.collateral, coll))
             if not self.apply(Borrow(acct.id, self.debt, debt)).accepted:
                 self.rejected_setup += 1
-        for extra in spec.accounts:
+        self._open_extra_accounts()
+        self.start_debt_value = total_debt
+
+    def _open_extra_accounts(self) -> None:
+        """The explicit ``[[accounts]]``, then the list of borrowers and the risk book."""
+        for extra in self.spec.accounts:
             for asset, whole in extra.deposit.items():
                 self.apply(Deposit(extra.id, asset, parse_units(
                     whole, self.protocol.markets[asset].decimals)))
@@ -300,179 +341,191 @@ class CascadeRunner:
                     self.rejected_setup += 1
         self.borrowers = sorted(a for a in self.engine.ledger.accounts if a != "lender")
         self.book = RiskBook.from_engine(self.engine)
-        self.start_debt_value = total_debt
+
+    def _open_multi_book(self) -> None:
+        """A book of several assets (sim/books.py): drawn from the profiles, or read from a
+        file or a snapshot. A read book's accounts are opened through the engine's events,
+        and any the protocol refuses stops the run before it starts, each by line."""
+        from marginengine.config import read_toml
+        from marginengine.sim.books import (
+            book_from_snapshot,
+            open_book,
+            read_book,
+            synthetic_multi_book,
+        )
+
+        spec, protocol = self.spec, self.protocol
+        b = spec.book
+        prices = {a: self.engine.prices[a] for a in protocol.markets}
+        if b.file:
+            book = read_book(protocol, b.file)
+        elif b.snapshot:
+            book = book_from_snapshot(read_toml(b.snapshot), protocol, source=b.snapshot)
+            held = [a for a in book.accounts if a.positions or a.quote]
+            if held:
+                raise ConfigError([f"{held[0].where}.positions: perp positions are not "
+                                   "simulated by the lending cascade; give a lending "
+                                   "snapshot"])
+        else:
+            book = synthetic_multi_book(
+                self.rng, protocol, prices, b.profiles, b.accounts, _f(b.total_debt),
+                b.whales, _f(b.whale_share), _f(b.health_median), _f(b.health_sigma),
+                _f(b.min_health) if b.min_health is not None else None)
+        priced = set(self.markets) | set(spec.prices)
+        unpriced = sorted(book.assets() - priced)
+        if unpriced:
+            source = b.file or b.snapshot or "book.profiles"
+            raise ConfigError([f"prices.{a}: missing ({source} holds {a}; give its price "
+                               "in [prices] or simulate it in [price.assets])"
+                               for a in unpriced])
+        # Lenders: twice what the book owes, unless [liquidity] says (whole tokens).
+        liquidity = {a: 2 * amount for a, amount in book.borrowed_total().items()}
+        for asset, whole in spec.liquidity.items():
+            liquidity[asset] = parse_units(whole, protocol.markets[asset].decimals)
+        for asset, amount in sorted(liquidity.items()):
+            if amount > 0:
+                self.apply(Deposit("lender", asset, amount))
+        refused = open_book(self.apply, book, protocol)
+        if refused and (b.file or b.snapshot):
+            raise ConfigError([f"{r} (the protocol would not have allowed this position "
+                               "at the scenario's step-0 prices)" for r in refused[:20]]
+                              + ([f"... and {len(refused) - 20} more"]
+                                 if len(refused) > 20 else []))
+        self.rejected_setup = len(refused)
+        self.start_debt_value = book.debt_value(prices, protocol)
 
     # ------------------------------------------------------------------ one step
     def step(self, i: int) -> None:
-        """Run step ``i`` (1-based over the path)."""
-        spec = self.spec
+        """Run step ``i`` (1-based over the path): :meth:`advance`, :meth:`move_markets`,
+        :meth:`act`."""
+        self.advance()
+        self.move_markets(i)
+        self.act(i)
+
+    def advance(self) -> None:
+        """The clock: ``AdvanceTime`` by a step."""
+        self.apply(AdvanceTime(self.spec.step_seconds))
+
+    def move_markets(self, i: int) -> None:
+        """Every simulated asset's external price of step ``i``: the arbitrageur
+        (:mod:`marginengine.sim.agents.arbitrageur`) pulls its venue toward it (a shared
+        venue is moved by its owner only)."""
+        self.arbitrageur.act(self, i, ())
+
+    def act(self, i: int) -> None:
+        """The rest of step ``i``: oracles publish, the scan, the keepers, the record."""
         engine = self.engine
-        self.apply(AdvanceTime(spec.step_seconds))
         now = engine.ledger.time
-        external = to_price(self.prices[i])
-        if self.pool is not None:
-            arbitrage(self.pool, external, float(spec.venue.arbitrage_speed))
-        else:
-            assert self.depth is not None
-            arbitrage_depth(self.depth, external, float(spec.venue.arbitrage_speed))
-            self.depth.recover(external)
-        oracle = self._oracle_price(now, external)
-        if oracle is not None:
-            self.apply(SetPrice(self.collateral, oracle))
+        for asset, market in self.markets.items():
+            oracle = market.oracle_price(now)
+            if oracle is not None:
+                self.apply(SetPrice(asset, oracle))
+        external = self.fixed[self.collateral][i]
         self.book.incremental_scan()
+        self._touched_since_scan.clear()
         unsafe = self.book.below_accounts()
         for account in unsafe:
             self.unsafe_since.setdefault(account, i)
         before_count = self.liquidation_count
         before_value = self.liquidated_value
+        self._step = i
         order = self.rng.permutation(len(self.keepers))
         for k in order.tolist():
             keeper = self.keepers[k]
             if keeper.spec.max_gas_gwei is not None and self.gas[i] > float(
                     keeper.spec.max_gas_gwei):
                 continue  # its transactions are not mined at this gas price
-            self._act(keeper, i, unsafe)
+            self.agents[k].act(self, i, unsafe)
         self.settle_finished_auctions(i)
         self._record(i, now, external, len(unsafe), self.liquidation_count - before_count,
                      self.liquidated_value - before_value)
 
-    def _oracle_price(self, now: int, external: int) -> int | None:
-        kind = self.spec.oracle.kind
-        if kind == "direct":
-            return external
-        if kind == "osm":
-            assert self.osm is not None
-            if self.osm.observe(now, external):
-                reading = self.osm.peek(now)
-                return reading.price if reading else None
-            return None
-        if kind == "push":
-            assert self.push is not None
-            reading = self.push.observe(now, external)
-            return reading.price if reading else None
-        spot = self.venue_price()
-        if self.twap is not None:
-            self.twap.observe(now, spot)
-            return self.twap.value(now)
-        return spot
-
     # ------------------------------------------------------------------ keepers
-    def _gas_usd(self, action: str, i: int) -> float:
+    def _agent_for(self, keeper: KeeperState) -> Agent:
+        """The agent a keeper is under the protocol's liquidation mechanism."""
+        mechanism = self.engine.rules.liquidation
+        if mechanism is LiquidationMechanism.AUCTION:
+            return AuctionBidder(keeper)
+        if mechanism is LiquidationMechanism.ABSORB:
+            return Absorber(keeper)
+        return LendingKeeper(keeper)
+
+    def lending_screen(self) -> LendingScreen:
+        """The step's shared screen of the accounts keepers could liquidate, bounded once
+        per step (see :mod:`marginengine.sim.agents.lending_keeper`)."""
+        if self._screen is None:
+            self._screen = LendingScreen(self.engine, self.book)
+        if self._screen.step != self._step:
+            self._screen.begin(self._step, self.venue_mids())
+        return self._screen
+
+    def venue_mids(self) -> dict[str, int]:
+        """The mid of every venue sales trade on, per asset (8 decimals)."""
+        return {a: m.venue_price() for a, m in self.markets.items()
+                if self.trades_on_venue(m)}
+
+    @property
+    def exact_plans(self) -> int:
+        """Exact liquidation plans the keepers have computed (each ``Liquidate`` counted
+        once more, for the handler's own plan)."""
+        return self._screen.exact_plans if self._screen is not None else 0
+
+    def gas_usd(self, action: str, i: int) -> float:
         used = self.spec.gas.gas_used.get(action, 200_000)
         return float(used * self.gas[i] * 1e-9 * self.prices[i])
 
-    def _sell(self, amount: int, i: int) -> float:
-        """Sell ``amount`` of collateral; return USD received (venue or external price)."""
+    def trades_on_venue(self, market: AssetMarket) -> bool:
+        """Whether sales of the asset trade on its venue (feedback on, and a venue)."""
+        return self.feedback and market.has_venue and (
+            market.venue is None or market.venue.feedback)
+
+    def sell(self, amount: int, i: int, asset: str | None = None) -> float:
+        """Sell ``amount`` of a simulated asset (default: the headline one); return USD
+        received (its venue, or its external price)."""
         if amount <= 0:
             return 0.0
-        if self.feedback:
-            if self.pool is not None:
-                out = self.pool.sell_base(amount)
-            else:
-                assert self.depth is not None
-                out = self.depth.sell_base(amount)
-            return out / self.debt_unit
-        return float(amount / self.coll_unit * self.prices[i])
+        market = self.markets[asset or self.collateral]
+        if self.trades_on_venue(market):
+            return market.sell(amount) / market.quote_unit
+        return float(amount / market.base_unit * self.paths.path(market.asset)[i])
 
-    def _sale_value(self, amount: int, i: int) -> float:
+    def sale_value(self, amount: int, i: int, asset: str | None = None) -> float:
         """What selling ``amount`` now would fetch (without selling)."""
         if amount <= 0:
             return 0.0
-        if self.feedback:
-            if self.pool is not None:
-                return self.pool.quote_out(amount) / self.debt_unit
-            assert self.depth is not None
-            return self.depth.quote_out(amount) / self.debt_unit
-        return float(amount / self.coll_unit * self.prices[i])
+        market = self.markets[asset or self.collateral]
+        if self.trades_on_venue(market):
+            return market.quote_out(amount) / market.quote_unit
+        return float(amount / market.base_unit * self.paths.path(market.asset)[i])
 
-    def _act(self, keeper: Keeper, i: int, unsafe: list[str]) -> None:
-        if self.protocol.auction is not None:
-            self._auction_keeper(keeper, i, unsafe)
-        else:
-            self._lending_keeper(keeper, i, unsafe)
-
-    def _lending_keeper(self, keeper: Keeper, i: int, unsafe: list[str]) -> None:
-        engine = self.engine
-        for account in unsafe:
-            if not keeper.ready(account, i) or not engine.is_liquidatable(account):
-                continue
-            quote = engine.liquidation_quote(account)
-            if quote.plan is None:
-                continue
-            debt_unit = self.protocol.markets[quote.debt_asset].unit
-            gas = self._gas_usd("liquidate", i)
-            # Even without slippage, would the largest liquidation pay for its gas? If not,
-            # no smaller one will (the bonus shrinks with it, the gas does not).
-            full = quote.plan
-            full_cost = full.debt_repaid / debt_unit * engine.prices[quote.debt_asset] \
-                / PRICE_UNIT
-            # Value it at the better of the oracle and the venue's mid: if that does not
-            # pay, no chunk will (slippage only lowers it, gas does not shrink).
-            price = engine.prices[quote.collateral_asset]
-            if quote.collateral_asset == self.collateral and self.feedback:
-                price = min(price, self.venue_price())
-            full_value = full.collateral_to_liquidator / self.protocol.markets[
-                quote.collateral_asset].unit * price / PRICE_UNIT
-            if full_value - full_cost - gas < float(keeper.spec.min_profit):
-                continue
-            # The largest chunk that pays after slippage: halve the offer until it does.
-            offer, plan, cost = quote.debt_to_cover, None, 0.0
-            for _ in range(8):
-                candidate = engine.liquidation_plan(account, quote.debt_asset,
-                                                    quote.collateral_asset, offer)
-                if candidate is not None:
-                    cost = candidate.debt_repaid / debt_unit * \
-                        engine.prices[quote.debt_asset] / PRICE_UNIT
-                    affordable = keeper.spec.flash_loan or cost <= keeper.capital
-                    value = self._seized_value(candidate.collateral_to_liquidator,
-                                               quote.collateral_asset, i)
-                    if affordable and value - cost - gas >= float(keeper.spec.min_profit):
-                        plan = candidate
-                        break
-                offer //= 2
-            if plan is None:
-                continue
-            before = self._ltv(account)
-            outcome = self.apply(Liquidate(keeper.spec.id, account, quote.debt_asset,
-                                           quote.collateral_asset, offer))
-            if not outcome.accepted:
-                continue
-            self.ltv_log.append({"step": i, "account": account, "ltv_before": before,
-                                 "ltv_after": self._ltv(account)})
-            d = outcome.details
-            got = d["collateral_to_liquidator"]
-            proceeds = self._sell(got, i) if quote.collateral_asset == self.collateral \
-                else self._seized_value(got, quote.collateral_asset, i)
-            paid = d["debt_repaid"] / debt_unit * engine.prices[quote.debt_asset] / PRICE_UNIT
-            # Borrower loss: collateral taken (liquidator's share and protocol fee) less the
-            # debt retired (repaid, and any remainder written off), at the oracle prices.
-            coll_market = self.protocol.markets[quote.collateral_asset]
-            loss = borrower_loss(
-                got + d["protocol_fee"], engine.prices[quote.collateral_asset],
-                coll_market.unit, d["debt_repaid"] + d["deficit"].get(quote.debt_asset, 0),
-                engine.prices[quote.debt_asset], debt_unit)
-            self._count_liquidation(account, i, paid, loss)
-            keeper.capital += proceeds - paid
-            keeper.profit += proceeds - paid - gas
-            keeper.gas_spent += gas
-            keeper.actions += 1
-
-    def _seized_value(self, amount: int, asset: str, i: int) -> float:
-        """USD a keeper would get for seized collateral: the venue for the simulated asset,
+    def seized_value(self, amount: int, asset: str, i: int) -> float:
+        """USD a keeper would get for seized collateral: the venue of a simulated asset,
         the oracle price for others."""
-        if asset == self.collateral:
-            return self._sale_value(amount, i)
+        if asset in self.markets:
+            return self.sale_value(amount, i, asset)
         return float(amount / self.protocol.markets[asset].unit * self.engine.prices[asset]
                      / PRICE_UNIT)
 
-    def _ltv(self, account: str) -> float:
+    def sale_price_cap(self, asset: str, i: int) -> int:
+        """No sale of ``asset`` at step ``i`` fetches more than this per whole token (8
+        decimals): a venue's mid before the sale (selling walks it down; +1 for its
+        rounding), the external price without one, the oracle's for other assets."""
+        market = self.markets.get(asset)
+        if market is None:
+            return int(self.engine.prices[asset])
+        if self.trades_on_venue(market):
+            return market.venue_price() + 1
+        external = float(self.paths.path(asset)[i]) * PRICE_UNIT * (1 + 1e-12)
+        return int(external) + 2  # at least its ceiling, plus one
+
+    def ltv(self, account: str) -> float:
         """Debt over collateral value at the engine's prices (inf when no collateral left)."""
         data = self.engine.account_data(account)
         if data.total_collateral == 0:
             return math.inf if data.total_debt else 0.0
         return data.total_debt / data.total_collateral
 
-    def _count_liquidation(self, account: str, i: int, value: float, loss: int) -> None:
+    def count_liquidation(self, account: str, i: int, value: float, loss: int) -> None:
         """Count a liquidation (or an auction start) of ``value`` USD of debt; ``loss`` is
         its borrower loss in base units (an auction's is counted when it settles)."""
         self.liquidation_count += 1
@@ -481,150 +534,21 @@ class CascadeRunner:
         since = self.unsafe_since.pop(account, i)
         self.time_to_liquidate.append(i - since)
 
-    def _auction_keeper(self, keeper: Keeper, i: int, unsafe: list[str]) -> None:
-        engine = self.engine
-        house = engine.auctions
-        assert house is not None
-        cfg = house.config
-        now = engine.ledger.time
-        # Start auctions of unsafe vaults.
-        for account in unsafe:
-            if not keeper.ready(("bark", account), i) or not engine.is_liquidatable(account):
-                continue
-            if engine.ledger.debt_of(account, cfg.debt) == 0:
-                continue
-            gas = self._gas_usd("bark", i)
-            outcome = self.apply(Bark(keeper.spec.id, account))
-            if outcome.accepted:
-                debt_value = outcome.details["debt"] / WAD
-                self._count_liquidation(account, i, debt_value, 0)
-                incentive = outcome.details["incentive"] / WAD
-                keeper.profit += incentive - gas
-                keeper.gas_spent += gas
-                keeper.actions += 1
-        house = engine.auctions
-        assert house is not None
-        for auction in list(house.running):
-            if not keeper.ready(("auction", auction), i):
-                continue
-            if house.clipper is not None:
-                self._clip(keeper, auction, i, now)
-            else:
-                self._flip(keeper, auction, i, now)
-
-    def _clip(self, keeper: Keeper, auction: int, i: int, now: int) -> None:
-        engine = self.engine
-        house = engine.auctions
-        assert house is not None and house.clipper is not None
-        needs_redo, price, lot, tab = house.clipper.status(auction, now)
-        if needs_redo:
-            gas = self._gas_usd("redo", i)
-            outcome = self.apply(Redo(keeper.spec.id, auction))
-            if outcome.accepted:
-                keeper.profit += outcome.details["incentive"] / WAD - gas
-                keeper.gas_spent += gas
-            return
-        # Buy what the tab or the lot allows, if selling it now pays for price and gas.
-        amount = min(lot, tab // price if price else lot)
-        if amount <= 0:
-            return
-        cost = amount * price / RAY / WAD
-        if not keeper.spec.flash_loan and cost > keeper.capital:
-            amount = int(keeper.capital / (price / RAY) * WAD)
-            cost = amount * price / RAY / WAD
-        gas = self._gas_usd("take", i)
-        value = self._sale_value(amount, i) * (1 - float(keeper.spec.margin))
-        if amount <= 0 or value - cost - gas < float(keeper.spec.min_profit):
-            return
-        outcome = self.apply(Take(keeper.spec.id, auction, amount, price))
-        if not outcome.accepted:
-            return
-        if outcome.details.get("settled"):
-            self._auction_settled()
-        bought = outcome.details["bought"]
-        paid = outcome.details["paid"] / WAD
-        proceeds = self._sell(bought, i)
-        keeper.capital += proceeds - paid
-        keeper.profit += proceeds - paid - gas
-        keeper.gas_spent += gas
-        keeper.actions += 1
-
-    def _flip(self, keeper: Keeper, auction: int, i: int, now: int) -> None:
-        engine = self.engine
-        house = engine.auctions
-        assert house is not None and house.flipper is not None
-        bid = house.flipper.bids.get(auction)
-        if bid is None:
-            return
-        if bid.tic != 0 and (bid.tic < now or bid.end < now):
-            self._deal(auction, i)  # finished: anyone may settle it
-            return
-        if bid.tic == 0 and bid.end < now:
-            self.apply(Tick(auction))  # ended without a bid: restart it
-            return
-        if bid.guy == keeper.spec.id:
-            return
-        beg = house.config.beg
-        if keeper.spec.strategy == "lowball":
-            if bid.guy == "cat":  # no bid yet: offer 1 DAI-wei for the lot
-                gas = self._gas_usd("tend", i)
-                if self.apply(Tend(keeper.spec.id, auction, bid.lot, RAY)).accepted:
-                    keeper.gas_spent += gas
-                    keeper.profit -= gas
-            return
-        worth = self._sale_value(bid.lot, i) * (1 - float(keeper.spec.margin))
-        gas = self._gas_usd("tend", i)
-        tab_dai = bid.tab / RAY / WAD
-        old = bid.bid / RAY / WAD
-        if bid.bid < bid.tab:
-            offer = min(tab_dai, worth - gas)
-            if offer <= old * float(beg) and offer < tab_dai:
-                return
-            if not keeper.spec.flash_loan and offer + self._committed(keeper) > keeper.capital:
-                return
-            offer_rad = bid.tab if offer >= tab_dai else int(offer * WAD) * RAY
-            if offer_rad <= bid.bid:
-                return
-            if self.apply(Tend(keeper.spec.id, auction, bid.lot, offer_rad)).accepted:
-                keeper.gas_spent += gas
-                keeper.profit -= gas
-        else:
-            price = self._sale_value(bid.lot, i) / (bid.lot / WAD)
-            if price <= 0:
-                return
-            lot = int(tab_dai / (price * (1 - float(keeper.spec.margin))) * WAD)
-            if lot * float(beg) > bid.lot:
-                return
-            if not keeper.spec.flash_loan and tab_dai + self._committed(keeper) > \
-                    keeper.capital:
-                return
-            if self.apply(Dent(keeper.spec.id, auction, lot, bid.bid)).accepted:
-                keeper.gas_spent += gas
-                keeper.profit -= gas
-
-    def _committed(self, keeper: Keeper) -> float:
-        """DAI a keeper has bid on auctions it currently leads."""
-        house = self.engine.auctions
-        if house is None or house.flipper is None:
-            return 0.0
-        return sum(b.bid / RAY / WAD for b in house.flipper.bids.values()
-                   if b.guy == keeper.spec.id)
-
-    def _deal(self, auction: int, i: int) -> None:
+    def deal(self, auction: int, i: int) -> None:
         """Settle a finished English auction; its winner sells the lot."""
         outcome = self.apply(Deal(auction))
         if not outcome.accepted:
             return
-        self._auction_settled()
+        self.auction_settled()
         winner = next((k for k in self.keepers if k.spec.id == outcome.details["winner"]),
                       None)
-        proceeds = self._sell(outcome.details["lot"], i)
+        proceeds = self.sell(outcome.details["lot"], i)
         if winner is not None:
             paid = outcome.details["bid"] / RAY / WAD
             winner.capital += proceeds - paid
             winner.profit += proceeds - paid
 
-    def _auction_settled(self) -> None:
+    def auction_settled(self) -> None:
         """Count the borrower loss of the auction that has just settled (the last outcome):
         the collateral sold less the debt taken at ``Bark``, at the oracle price now."""
         house = self.engine.auctions
@@ -646,7 +570,7 @@ class CascadeRunner:
         now = self.engine.ledger.time
         for auction, bid in sorted(house.flipper.bids.items()):
             if bid.tic != 0 and (bid.tic < now or bid.end < now):
-                self._deal(auction, i)
+                self.deal(auction, i)
 
     # ------------------------------------------------------------------ metrics
     def in_auctions_uncovered(self) -> float:
@@ -672,10 +596,34 @@ class CascadeRunner:
         realized = engine.bad_debt_value() / PRICE_UNIT
         # Underwater value exactly, by the one rule (margin.underwater_value), for the
         # accounts the screen put below the threshold: an account above it has collateral
-        # beyond its debt and contributes nothing.
+        # beyond its debt and contributes nothing. The risk book's float figures, widened
+        # by their proven error, clear most of them first (collateral surely above debt);
+        # an account an event touched since the scan is read exactly whatever its mirror
+        # says.
         underwater = sum(underwater_value(engine.account_data(a))
-                         for a in self.book.below_accounts())
+                         for a in self._maybe_underwater())
         return float(realized), self.in_auctions_uncovered(), underwater / PRICE_UNIT
+
+    def _maybe_underwater(self) -> list[str]:
+        """Accounts below the threshold at the last scan that may be underwater now."""
+        book = self.book
+        rows = book.below_rows()
+        if not len(rows):
+            return []
+        _, debt = book.sums(rows)
+        raw = book.collateral.subset_sums(rows, book.assets.weights().raw_collateral)
+        b = book.bounds(1.0)
+        eps = 2 * b.eps + 1e-9
+        slack = 4 * (b.abs_coll + b.abs_debt) + 1.0
+        maybe = raw * (1 - eps) - slack < debt * (1 + eps) + slack
+        ids = book.accounts.ids(rows[maybe])
+        if self._touched_since_scan:
+            below = set(book.accounts.ids(rows))
+            ids.extend(a for a in self._touched_since_scan if a in below)
+        return sorted(set(ids))
+
+    def _on_change(self, change: Change) -> None:
+        self._touched_since_scan.update(change.accounts)
 
     def bad_debt(self) -> float:
         """The headline bad debt (USD): realized + in auctions + underwater."""
@@ -713,6 +661,13 @@ class CascadeRunner:
             "health_p50": float(dist.quantiles.get(0.5, math.nan)),
             "keeper_profit_usd_cum": sum(k.profit for k in self.keepers),
         }
+        for asset, market in self.markets.items():
+            self.venue_lows[asset] = min(self.venue_lows[asset], market.venue_price())
+        for asset in self.other_assets:
+            market = self.markets[asset]
+            row[f"external_price_usd.{asset}"] = self.fixed[asset][i] / PRICE_UNIT
+            row[f"venue_price_usd.{asset}"] = market.venue_price() / PRICE_UNIT
+            row[f"oracle_price_usd.{asset}"] = self.engine.prices[asset] / PRICE_UNIT
         for name, column in s.items():
             column.append(row[name])
 
@@ -723,17 +678,22 @@ class CascadeRunner:
         With a log, the set-up and each step are one batch: one commit each, so a crash
         loses at most the step in progress and replay ends at the last whole step.
         """
-        with self.engine.batch():
-            self.setup()
-        self.book.incremental_scan()
-        self._record(0, self.engine.ledger.time, to_price(self.prices[0]),
-                     len(self.book.below_accounts()), 0, 0.0)
+        self.start()
         for i in range(1, self.spec.steps + 1):
             with self.engine.batch():
                 self.step(i)
             if on_step is not None:
                 on_step(i)
         self.engine.close()
+
+    def start(self) -> None:
+        """Set up (one batch) and record step 0."""
+        with self.engine.batch():
+            self.setup()
+        self.book.incremental_scan()
+        self._touched_since_scan.clear()
+        self._record(0, self.engine.ledger.time, self.fixed[self.collateral][0],
+                     len(self.book.below_accounts()), 0, 0.0)
 
     def summary(self) -> dict[str, Any]:
         """The run's figures (see docs/simulator.md)."""
@@ -766,6 +726,11 @@ class CascadeRunner:
             "min_price": float(np.min(self.prices)),
             "final_price": float(self.prices[-1]),
             "min_venue_price": float(np.min(venue_prices)),
+            # Every simulated asset: lowest and last external price, lowest venue price.
+            "asset_prices": {a: {"min_price": float(np.min(self.paths.path(a))),
+                                 "final_price": float(self.paths.path(a)[-1]),
+                                 "min_venue_price": self.venue_lows[a] / PRICE_UNIT}
+                             for a in self.paths.assets},
             "setup_rejected": self.rejected_setup,
             "toxic_liquidations": sum(1 for r in self.ltv_log
                                       if r["ltv_after"] > r["ltv_before"]),
@@ -783,9 +748,42 @@ def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[Casc
     spec = validate_model(CascadeFile, anchor_files(data, source), source=source)
     protocol = protocol_from_dict(spec.protocol, source=source, prefix="protocol")
     problems = check_cascade(spec, protocol)
+    names = [protocol.name]
+    for k, extra in enumerate(spec.protocols):
+        where = f"protocols[{k}]"
+        if extra.name in names:
+            problems.append(f"{where}.name: {extra.name!r} is taken (protocol names: "
+                            f"{', '.join(names)}; the scenario's own is [protocol] name)")
+        names.append(extra.name)
+        config = protocol_from_dict(extra.protocol, source=source,
+                                    prefix=f"{where}.protocol")
+        problems += [f"{where}.{p}" for p in check_cascade(protocol_scenario(spec, extra),
+                                                             config)]
+        if not problems and venue_quote_unit(spec, protocol) != venue_quote_unit(
+                protocol_scenario(spec, extra), config):
+            problems.append(f"{where}.book: its venue quote differs from the first "
+                            "protocol's (the venues are shared): give both books the same "
+                            "kind (single-asset with debt assets of the same decimals, or "
+                            "both of several assets)")
     if problems:
         raise ConfigError(problems, source=source)
     return spec, protocol
+
+
+def venue_quote_unit(spec: CascadeFile, protocol: ProtocolConfig) -> int:
+    """Smallest units per whole quote of the scenario's venues: USD at 8 decimals for a
+    book of several assets, else the book's debt asset."""
+    if spec.book.multi():
+        return int(PRICE_UNIT)
+    return int(protocol.markets[spec.book.debt_asset].unit)
+
+
+def protocol_configs(spec: CascadeFile) -> list[tuple[str, CascadeFile, ProtocolConfig]]:
+    """Every further protocol of a validated scenario: its name, its view of the scenario
+    (:func:`~marginengine.sim.cascade_config.protocol_scenario`) and its configuration."""
+    return [(extra.name, protocol_scenario(spec, extra),
+             protocol_from_dict(extra.protocol, prefix=f"protocols[{k}].protocol"))
+            for k, extra in enumerate(spec.protocols)]
 
 
 def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
@@ -801,9 +799,9 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
     if rng is None:
         rng = np.random.default_rng(spec.seed)
     state = rng.bit_generator.state
-    runner = CascadeRunner(spec, protocol, rng, log_path=log_path)
-    runner.run(on_step)
-    summary = runner.summary()
+    runners = _runners(spec, protocol, rng, state, None, log_path)
+    runner = runners[0]
+    summary, series = _run(runners, spec, on_step)
     summary["seed"] = spec.seed
     summary["start_time_utc"] = utc_iso(runner.start_time)
     summary["amplification"] = None
@@ -811,15 +809,14 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
     if amplification:
         twin_rng = np.random.default_rng()
         twin_rng.bit_generator.state = state
-        twin = CascadeRunner(spec, protocol, twin_rng, feedback=False)
-        twin.run()
+        twins = _runners(spec, protocol, twin_rng, state, False, None)
+        twin_summary, twin_series = _run(twins, spec, None)
         start = runner.prices[0]
         drop_with = start - summary["min_venue_price"]
-        drop_without = start - twin.summary()["min_venue_price"]
+        drop_without = start - twin_summary["min_venue_price"]
         summary["amplification"] = (drop_with / drop_without) if drop_without > 0 else None
-        summary["liquidation_count_without_feedback"] = twin.liquidation_count
-        summary["bad_debt_without_feedback"] = twin.bad_debt()
-        twin_series = twin.series
+        summary["liquidation_count_without_feedback"] = twin_summary["liquidation_count"]
+        summary["bad_debt_without_feedback"] = twin_summary["bad_debt"]
     auctions = []
     if runner.engine.auctions is not None:
         losses = runner.auction_losses
@@ -832,5 +829,40 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
                      if o.id in losses else None,
                      "borrower_loss": losses[o.id][1] / PRICE_UNIT if o.id in losses else None}
                     for o in runner.engine.auctions.outcomes]
-    return CascadeResult(summary, runner.series if traces else {}, runner.engine, auctions,
+    return CascadeResult(summary, series if traces else {}, runner.engine, auctions,
                          twin_series if traces else None, runner.ltv_log)
+
+
+def _runners(spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generator,
+             state: Mapping[str, Any], feedback: bool | None,
+             log_path: Path | None) -> list[CascadeRunner]:
+    """The scenario's runner, then one per further protocol (``[[protocols]]``) on its
+    paths, gas and venues, each with its own generator and log (``events.<name>.sqlite``
+    beside the first's)."""
+    from marginengine.sim.protocols import protocol_rng
+
+    main = CascadeRunner(spec, protocol, rng, feedback=feedback, log_path=log_path)
+    runners = [main]
+    for k, (name, sub, config) in enumerate(protocol_configs(spec), start=1):
+        path = log_path.with_name(f"{log_path.stem}.{name}{log_path.suffix}") \
+            if log_path is not None else None
+        runners.append(CascadeRunner(sub, config, protocol_rng(state, k), feedback=feedback,
+                                     log_path=path, shared=main))
+    return runners
+
+
+def _run(runners: list[CascadeRunner], spec: CascadeFile,
+         on_step: Callable[[int], None] | None) -> tuple[dict[str, Any],
+                                                           dict[str, list[float]]]:
+    """Run one protocol alone, or several together; their summary and series."""
+    from marginengine.sim.protocols import combined_series, combined_summary, run_together
+
+    if len(runners) == 1:
+        runners[0].run(on_step)
+        return runners[0].summary(), runners[0].series
+    run_together(runners, spec.steps, on_step)
+    names = [r.protocol.name for r in runners]
+    summary = combined_summary(names, [r.summary() for r in runners])
+    series = combined_series(runners[0].series,
+                             [(r.protocol.name, r.series) for r in runners[1:]])
+    return summary, series
