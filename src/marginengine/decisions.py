@@ -156,6 +156,16 @@ class Code(StrEnum):
     LIQUITY_ONLY_ONE_TROVE = "TroveManager: Only one trove in the system"
     LIQUITY_SP_MIN_DEPOSITS = "Withdrawal must leave totalBoldDeposits >= MIN_LUSD_IN_SP"
     LIQUITY_SP_NO_DEPOSIT = "StabilityPool: User must have a non-zero deposit"
+    LIQUITY_TROVE_ACTIVE = "BorrowerOps: Trove is active"
+    LIQUITY_TROVE_NOT_ACTIVE = "BorrowerOps: Trove does not exist or is closed"
+    LIQUITY_LIQUIDATE_NOT_ACTIVE = "TroveManager: Trove does not exist or is closed"
+    LIQUITY_RECOVERY_MODE = "BorrowerOps: Operation not permitted during Recovery Mode"
+    LIQUITY_NO_ADJUSTMENT = (
+        "BorrowerOps: There must be either a collateral change or a debt change")
+    LIQUITY_SINGULAR_COLL_CHANGE = "BorrowerOps: Cannot withdraw and add coll"
+    LIQUITY_ZERO_DEBT_CHANGE = "BorrowerOps: Debt increase requires non-zero debtChange"
+    LIQUITY_REPAYMENT_TOO_LARGE = (
+        "BorrowerOps: Amount repaid must not be larger than the Trove's debt")
     LIQUITY_SP_UNDERCOLLATERALIZED = (
         "StabilityPool: Cannot withdraw while there are troves with ICR < MCR")
     # ---- Euler v2 (EVK): custom errors (euler-xyz/euler-vault-kit src/EVault/shared/Errors.sol)

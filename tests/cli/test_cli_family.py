@@ -59,3 +59,13 @@ def test_scan_with_the_morpho_preset_says_why_not(tmp_path: Path,
                         str(tmp_path / "prices.toml"), "--preset", "morpho-blue"], capsys)
     assert code == 2 and err.count("\n") == 1
     assert "preset: morpho-blue has isolated markets" in err
+
+
+def test_scan_with_the_liquity_preset_says_why_not(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]):
+    (tmp_path / "book.csv").write_text("account,asset,supplied,borrowed\nalice,ETH,10,\n")
+    (tmp_path / "prices.toml").write_text("[prices]\nETH = 1800\nLUSD = 1\n")
+    code, _, err = run(["scan", str(tmp_path / "book.csv"), "--prices",
+                        str(tmp_path / "prices.toml"), "--preset", "liquity-v1"], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "preset: liquity-v1 has troves" in err

@@ -184,6 +184,7 @@ def test_drift_cross_margin_initial_fails_before_maintenance():
 def test_family_preset_in_an_engine_scenario_points_to_the_family_command():
     from marginengine.config import protocol_from_dict
 
-    with pytest.raises(ConfigError, match="'liquity-v1' is a family preset, run as a family "
+    # (liquity-v1 was the example here; it is an engine preset now, like morpho-blue.)
+    with pytest.raises(ConfigError, match="'euler-v2' is a family preset, run as a family "
                                           "scenario"):
-        protocol_from_dict({"preset": "liquity-v1"})
+        protocol_from_dict({"preset": "euler-v2"})

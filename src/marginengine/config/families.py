@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import cache
 
+from marginengine.config.protocol_families import StabilityPoolVariant
 from marginengine.decisions import Code
 from marginengine.fixedpoint import Rounding
 
@@ -105,6 +106,7 @@ class LiquidationMechanism(Enum):
     ABSORB = "absorb"               # Comet absorb + buyCollateral (Absorb, BuyCollateral)
     AUCTION = "auction"             # Maker Dog/Clipper or Cat/Flipper (Bark, Take, ...)
     MORPHO = "morpho"               # Morpho Blue liquidate (MorphoLiquidate)
+    LIQUITY = "liquity"             # Liquity v1 troves (LiquityLiquidate, ...)
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,8 @@ MECHANISM_EVENTS: dict[LiquidationMechanism, frozenset[str]] = {
     LiquidationMechanism.AUCTION: frozenset({"Bark", "Take", "Redo", "Tend", "Dent", "Deal",
                                              "Tick"}),
     LiquidationMechanism.MORPHO: frozenset({"MorphoLiquidate"}),
+    LiquidationMechanism.LIQUITY: frozenset({"LiquityLiquidate", "LiquityLiquidateTroves",
+                                             "LiquityBatchLiquidate"}),
 }
 #: Market inputs every family accepts, Morpho included.
 MARKET_EVENTS: frozenset[str] = frozenset({"SetPrice", "AdvanceTime", "SetConditions",
@@ -138,6 +142,18 @@ MORPHO_EVENTS: frozenset[str] = frozenset({
     "MorphoSupply", "MorphoWithdraw", "MorphoBorrow", "MorphoRepay",
     "MorphoSupplyCollateral", "MorphoWithdrawCollateral", "MorphoLiquidate",
     "MorphoAccrueInterest"})
+#: Liquity v1's actions on troves and the stability pool (engine/liquity_handlers.py).
+LIQUITY_EVENTS: frozenset[str] = frozenset({
+    "LiquityOpenTrove", "LiquityAdjustTrove", "LiquityCloseTrove", "LiquityProvideToSP",
+    "LiquityWithdrawFromSP", "LiquityLiquidate", "LiquityLiquidateTroves",
+    "LiquityBatchLiquidate"})
+#: The families with state of their own, each with its events and what it is called.
+ISOLATED_EVENTS: dict[LiquidationMechanism, tuple[frozenset[str], str]] = {
+    LiquidationMechanism.MORPHO: (MORPHO_EVENTS, "isolated markets: use the Morpho* events "
+                                                 "(MorphoSupply, MorphoBorrow, ...)"),
+    LiquidationMechanism.LIQUITY: (LIQUITY_EVENTS, "troves: use the Liquity* events "
+                                                   "(LiquityOpenTrove, LiquityLiquidate, ...)"),
+}
 
 
 @dataclass(frozen=True)
@@ -176,6 +192,8 @@ class LendingRules:
         The rounding of each step of a close-factor liquidation.
     sentinel
         Whether the version has Aave's PriceOracleSentinel (removed in v3.7).
+    liquity_pool
+        Liquity only: the stability-pool rule (legacy, or the 2025 pool keeping 1 LUSD).
     version
         The protocol code the family follows (for docs and messages).
     """
@@ -198,6 +216,7 @@ class LendingRules:
     ltv_rounding: Rounding = Rounding.HALF_UP
     liquidation_rounding: LiquidationRounding = ROUNDING_V3_3
     sentinel: bool = False
+    liquity_pool: StabilityPoolVariant | None = None
     version: str = ""
 
     @property
@@ -283,6 +302,22 @@ FAMILIES: dict[str, dict[str, object]] = {
             supply_cap=Code.SUPPLY_CAP_EXCEEDED,
         ),
     },
+    # Liquity v1 (liquity/dev@39f1f7f8): troves and the stability pool of config.liquity;
+    # as for Morpho the pooled-lending fields are unused; the rules are margin/liquity.py
+    # and liquidation/liquity.py.
+    **{name: {
+        **AAVE_V3_7,
+        "version": "Liquity v1",
+        "liquidation": LiquidationMechanism.LIQUITY,
+        "liquity_pool": pool,
+        "codes": RefusalCodes(
+            withdraw_unhealthy=Code.LIQUITY_ICR_BELOW_MCR,
+            borrow_uncovered=Code.LIQUITY_ICR_BELOW_MCR,
+            not_liquidatable=Code.LIQUITY_NOTHING_TO_LIQUIDATE,
+            supply_cap=Code.SUPPLY_CAP_EXCEEDED,
+        ),
+    } for name, pool in (("liquity-v1", StabilityPoolVariant.LEGACY),
+                         ("liquity-v1-2025", StabilityPoolVariant.KEEP_ONE_LUSD))},
     "compound-v3": {
         "version": "Compound III (Comet)",
         "health_formula": HealthFormula.PER_ASSET_DOWN,
@@ -321,18 +356,22 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
     mechanism = LiquidationMechanism.AUCTION if auction else spec["liquidation"]
     assert isinstance(mechanism, LiquidationMechanism)
     spec["liquidation"] = mechanism
-    if mechanism is LiquidationMechanism.MORPHO:
-        # Isolated markets only: the pooled-lending and perp events do not apply.
-        events = MARKET_EVENTS | MORPHO_EVENTS
-        unsupported = {name: f"{family} has isolated markets: use the Morpho* events "
-                             "(MorphoSupply, MorphoBorrow, ...)"
-                       for name in (COMMON_EVENTS - MARKET_EVENTS)
-                       | frozenset().union(*MECHANISM_EVENTS.values()) - events}
+    if mechanism in ISOLATED_EVENTS:
+        # State of its own only: the pooled-lending and perp events do not apply, nor
+        # another isolated family's.
+        own, what = ISOLATED_EVENTS[mechanism]
+        events = MARKET_EVENTS | own
+        others = frozenset().union(*(e for m, (e, _) in ISOLATED_EVENTS.items()
+                                     if m is not mechanism))
+        unsupported = {name: f"{family} has {what}"
+                       for name in ((COMMON_EVENTS - MARKET_EVENTS) | others
+                                    | frozenset().union(*MECHANISM_EVENTS.values())) - events}
         return LendingRules(family=family, events=events, unsupported=unsupported,
                             **spec)  # type: ignore[arg-type]
     events = COMMON_EVENTS | MECHANISM_EVENTS[mechanism]
     unsupported = {k: v for k, v in _unsupported(family, mechanism).items() if k not in events}
     unsupported.update({name: f"{family} has no Morpho markets" for name in MORPHO_EVENTS})
+    unsupported.update({name: f"{family} has no troves" for name in LIQUITY_EVENTS})
     return LendingRules(family=family, events=events, unsupported=unsupported,
                         **spec)  # type: ignore[arg-type]
 
@@ -340,6 +379,8 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
 __all__ = [
     "COMMON_EVENTS",
     "FAMILIES",
+    "ISOLATED_EVENTS",
+    "LIQUITY_EVENTS",
     "MARKET_EVENTS",
     "MORPHO_EVENTS",
     "ROUNDING_V3_3",

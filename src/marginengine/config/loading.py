@@ -159,6 +159,8 @@ def protocol_from_dict(
             merged[table] = _merge(base[table], data.get(table, {}))
     if "morpho" in base and "morpho" not in data:
         merged["morpho"] = copy.deepcopy(base["morpho"])
+    if "liquity" in base and isinstance(data.get("liquity", {}), dict):
+        merged["liquity"] = _merge(base["liquity"], data.get("liquity", {}))
     given = data.get("markets")
     if given is None:
         merged["markets"] = copy.deepcopy(base["markets"])

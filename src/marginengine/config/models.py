@@ -21,9 +21,9 @@ from marginengine.config.stewards import StewardBounds
 from marginengine.fixedpoint import BPS, PRICE_UNIT, parse_units
 
 PresetName = Literal["aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7", "compound-v3",
-                     "morpho-blue"]
+                     "morpho-blue", "liquity-v1", "liquity-v1-2025"]
 PRESET_NAMES: tuple[str, ...] = ("aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7",
-                                 "compound-v3", "morpho-blue")
+                                 "compound-v3", "morpho-blue", "liquity-v1", "liquity-v1-2025")
 
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
@@ -323,6 +323,21 @@ class MorphoMarketConfig(StrictModel):
     borrow_rate: Annotated[Decimal, Field(ge=0, le=10, allow_inf_nan=False)] = Decimal(0)
 
 
+class LiquityConfig(StrictModel):
+    """Liquity v1's troves and stability pool (presets ``liquity-v1``, ``liquity-v1-2025``).
+
+    ``collateral`` is the ETH asset and ``debt`` the LUSD asset, both listed in ``markets``
+    with 18 decimals (for their units; no pooled reserve takes them). Liquity's price is the
+    engine's USD price of ``collateral`` (8 decimals) x 1e10, as its PriceFeed reports
+    ETH/USD with 18 decimals (LUSD taken at 1 USD). ``base_rate`` is TroveManager's
+    ``baseRate`` (held fixed: redemptions, which move it, are not modelled).
+    """
+
+    collateral: str
+    debt: str
+    base_rate: Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)] = Decimal(0)
+
+
 class ProtocolConfig(StrictModel):
     """A protocol: its rule family (preset), its markets and the family's constants.
 
@@ -339,6 +354,7 @@ class ProtocolConfig(StrictModel):
     perps: dict[str, PerpMarketConfig] = Field(default_factory=dict)
     auction: AuctionConfig | None = None
     morpho: dict[str, MorphoMarketConfig] = Field(default_factory=dict)
+    liquity: LiquityConfig | None = None
     adaptive: AdaptiveConfig | None = None
     stewards: StewardBounds | None = None
 
@@ -360,6 +376,7 @@ class ProtocolConfig(StrictModel):
     @model_validator(mode="after")
     def _family_rules(self) -> ProtocolConfig:
         self._check_morpho()
+        self._check_liquity()
         self._check_factor_precision()
         self._check_representable()
         if self.aave.sentinel_grace_period is not None and not self.rules.sentinel:
@@ -495,6 +512,33 @@ class ProtocolConfig(StrictModel):
                 if scaled != scaled.to_integral_value():
                     raise ValueError(f"morpho.{name}.{field}: {value} has more than 18 "
                                      "decimals and cannot be held exactly")
+
+    def _check_liquity(self) -> None:
+        from marginengine.config.families import LiquidationMechanism
+
+        is_liquity = self.rules.liquidation is LiquidationMechanism.LIQUITY
+        lq = self.liquity
+        if lq is not None and not is_liquity:
+            raise ValueError(f"liquity: {self.preset} has no troves "
+                             "(preset = \"liquity-v1\" or \"liquity-v1-2025\")")
+        if lq is None:
+            if is_liquity:
+                raise ValueError(f"liquity: {self.preset} needs a [liquity] table "
+                                 "(collateral, debt)")
+            return
+        for side in ("collateral", "debt"):
+            asset = getattr(lq, side)
+            if asset not in self.markets:
+                raise ValueError(f"liquity.{side}: unknown asset {asset!r} "
+                                 f"(markets: {', '.join(sorted(self.markets))})")
+            if self.markets[asset].decimals != 18:
+                raise ValueError(f"liquity.{side}: {asset} must have 18 decimals (wei)")
+        if lq.collateral == lq.debt:
+            raise ValueError("liquity: collateral and debt must differ")
+        scaled = lq.base_rate * 10**18
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"liquity.base_rate: {lq.base_rate} has more than 18 decimals "
+                             "and cannot be held exactly")
 
     def truncations(self) -> list[str]:
         """Warnings for every factor stored with less precision than configured (Comet

@@ -10,6 +10,11 @@
     Morpho Blue isolated markets (``config.morpho``): shares with virtual shares and
     assets, the LLTV health check, ``liquidate`` with the cursor incentive and bad-debt
     realization (morpho-org/morpho-blue ``src/Morpho.sol``). One WETH/USDC market, LLTV 86%.
+``liquity-v1``, ``liquity-v1-2025``
+    Liquity v1 troves and the stability pool (``config.liquity``): ICR/TCR, the 110%
+    minimum, recovery mode below 150%, offset and redistribution, gas compensation
+    (liquity/dev ``BorrowerOperations.sol``, ``TroveManager.sol``, ``StabilityPool.sol``);
+    ``liquity-v1-2025`` with the 2025 pool that always keeps 1 LUSD. Assets ETH and LUSD.
 ``compound-v3``
     Compound III (Comet) rules: one borrowable base asset (USDC here), borrow and liquidate
     collateral factors, liquidation factor, ``absorb`` into reserves, ``buyCollateral`` at the
@@ -125,4 +130,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "morpho": {"WETH/USDC": {"loan": "USDC", "collateral": "WETH", "lltv": "0.86",
                                  "fee": "0", "borrow_rate": "0"}},
     },
+    # Liquity v1: ETH collateral, LUSD debt, both listed for their units and ETH's price.
+    **{name: {
+        "preset": name,
+        "markets": {"LUSD": {"decimals": 18, "collateral": False, "borrowable": False},
+                    "ETH": {"decimals": 18, "collateral": False, "borrowable": False}},
+        "liquity": {"collateral": "ETH", "debt": "LUSD", "base_rate": "0"},
+    } for name in ("liquity-v1", "liquity-v1-2025")},
 }

@@ -18,6 +18,7 @@ from marginengine.engine.state import EngineState, MorphoBook, SequencerStatus, 
 from marginengine.fixedpoint import format_units
 from marginengine.ledger import check_account_id
 from marginengine.liquidation.auction_house import AuctionHouse
+from marginengine.liquidation.liquity_system import LiquitySystem
 from marginengine.margin import InitialScope
 from marginengine.margin.adaptive_model import MarketParams
 from marginengine.oracle import MarketOracle
@@ -134,6 +135,17 @@ class HandlerContext(StateReads):
     def set_morpho(self, market: str, book: MorphoBook) -> None:
         """Replace a Morpho market's book (journalled)."""
         self.state.set_morpho(market, book)
+
+    def liquity_system(self) -> LiquitySystem:
+        """The Liquity system (the family's events run only where there is one)."""
+        system = self.state.liquity
+        if system is None:
+            self.refuse(Code.EVENT_NOT_SUPPORTED, f"{self.rules.family} has no troves")
+        return system
+
+    def set_liquity(self, system: LiquitySystem) -> None:
+        """Replace the Liquity system (journalled)."""
+        self.state.set_liquity(system)
 
     def set_price(self, asset: str, price: int) -> None:
         """Set an oracle price."""

@@ -445,12 +445,91 @@ MORPHO_EVENT_CLASSES: tuple[type[Event], ...] = (
     MorphoSupply, MorphoWithdraw, MorphoBorrow, MorphoRepay, MorphoSupplyCollateral,
     MorphoWithdrawCollateral, MorphoLiquidate, MorphoAccrueInterest)
 
+# ---- Liquity v1 (liquity/dev BorrowerOperations.sol, TroveManager.sol, StabilityPool.sol):
+# amounts in wei (ETH and LUSD, 18 decimals); ``max_fee`` is ``_maxFeePercentage`` (1e18 =
+# 100%).
+
+@dataclass(frozen=True)
+class LiquityOpenTrove(Event):
+    """``openTrove``: ``coll`` ETH, ``lusd_amount`` LUSD drawn (fee and 200 LUSD added)."""
+
+    account: str
+    coll: int
+    lusd_amount: int
+    max_fee: int = 10**18
+
+
+@dataclass(frozen=True)
+class LiquityAdjustTrove(Event):
+    """``adjustTrove``: add or withdraw collateral, draw (``is_debt_increase``) or repay
+    ``lusd_change``."""
+
+    account: str
+    coll_deposit: int = 0
+    coll_withdrawal: int = 0
+    lusd_change: int = 0
+    is_debt_increase: bool = False
+    max_fee: int = 10**18
+
+
+@dataclass(frozen=True)
+class LiquityCloseTrove(Event):
+    """``closeTrove``: repay the debt (less the 200 LUSD reserve), take the collateral."""
+
+    account: str
+
+
+@dataclass(frozen=True)
+class LiquityProvideToSP(Event):
+    """``provideToSP``: deposit ``amount`` LUSD in the stability pool."""
+
+    account: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class LiquityWithdrawFromSP(Event):
+    """``withdrawFromSP``: withdraw up to ``amount`` LUSD (0: only the ETH gain)."""
+
+    account: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class LiquityLiquidate(Event):
+    """``liquidate(borrower)``."""
+
+    liquidator: str
+    borrower: str
+
+
+@dataclass(frozen=True)
+class LiquityLiquidateTroves(Event):
+    """``liquidateTroves(n)``: up to ``n`` troves from the lowest collateral ratio."""
+
+    liquidator: str
+    n: int
+
+
+@dataclass(frozen=True)
+class LiquityBatchLiquidate(Event):
+    """``batchLiquidateTroves``: ``borrowers`` comma-separated, in order."""
+
+    liquidator: str
+    borrowers: str
+
+
+LIQUITY_EVENT_CLASSES: tuple[type[Event], ...] = (
+    LiquityOpenTrove, LiquityAdjustTrove, LiquityCloseTrove, LiquityProvideToSP,
+    LiquityWithdrawFromSP, LiquityLiquidate, LiquityLiquidateTroves, LiquityBatchLiquidate)
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (Deposit, Withdraw, Borrow, Repay, SetPrice, AdvanceTime, Liquidate, Absorb,
                 BuyCollateral, DepositQuote, WithdrawQuote, TransferQuote, Trade,
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
-                SetConditions, SetSequencer, SetRiskParams, *MORPHO_EVENT_CLASSES)
+                SetConditions, SetSequencer, SetRiskParams, *MORPHO_EVENT_CLASSES,
+                *LIQUITY_EVENT_CLASSES)
 }
 
 

@@ -20,6 +20,8 @@ from marginengine.config.families import LendingRules
 from marginengine.fixedpoint import Rounding
 from marginengine.ledger import Ledger
 from marginengine.liquidation.auction_house import AuctionHouse
+from marginengine.liquidation.liquity import StabilityPoolRule
+from marginengine.liquidation.liquity_system import LiquitySystem
 from marginengine.margin import (
     AccountData,
     AccountMarginModel,
@@ -99,6 +101,12 @@ class EngineState:
                                           fee=int(m.fee * 10**18)), {})
             for name, m in config.morpho.items()}
         self._saved_morpho: dict[str, MorphoBook] = {}
+        # Liquity v1's troves and stability pool (presets liquity-v1, liquity-v1-2025).
+        pool_rule = self.rules.liquity_pool
+        self.liquity: LiquitySystem | None = (
+            LiquitySystem.empty(StabilityPoolRule(pool_rule.value))
+            if config.liquity is not None and pool_rule is not None else None)
+        self._saved_liquity: Any = _UNSET
         #: The protocol as configured (``config`` moves with ``SetRiskParams`` and the
         #: direct adaptive mode; the hash lists the parameters that differ from this).
         self.configured = config
@@ -154,6 +162,7 @@ class EngineState:
             self._saved_morpho = {}
         self._saved_auctions = _UNSET
         self._saved_sequencer = _UNSET
+        self._saved_liquity = _UNSET
         if self._saved_params is not _UNSET:
             self._saved_params = _UNSET
             self._changed_params = set()
@@ -172,6 +181,8 @@ class EngineState:
         if self._saved_sequencer is not _UNSET:
             self.sequencer = self._saved_sequencer
         self.morpho.update(self._saved_morpho)
+        if self._saved_liquity is not _UNSET:
+            self.liquity = self._saved_liquity
         if self._saved_params is not _UNSET:
             self.config, self.margin, self.param_times = self._saved_params
             self.ledger.config = self.config
@@ -257,6 +268,13 @@ class EngineState:
             self._saved_morpho[market] = self.morpho[market]
         self.morpho[market] = book
 
+    def set_liquity(self, system: LiquitySystem) -> None:
+        """Replace the Liquity system (journalled: the old one is saved on first write)."""
+        self._require_open()
+        if self._saved_liquity is _UNSET:
+            self._saved_liquity = self.liquity
+        self.liquity = system
+
     def hash_parts(self) -> dict[str, object]:
         """The non-ledger state, as plain data for the state hash. Conditions and the
         sequencer enter only once reported, so hashes of logs without them are unchanged."""
@@ -271,6 +289,8 @@ class EngineState:
             parts["sequencer"] = {"up": self.sequencer.up, "since": self.sequencer.since}
         if self.morpho:
             parts["morpho"] = {n: b.state_dict() for n, b in sorted(self.morpho.items())}
+        if self.liquity is not None:
+            parts["liquity"] = self.liquity.state_dict()
         if self.config is not self.configured or self.param_times:
             # Only once changed, so hashes of logs without parameter updates are unchanged.
             parts["risk_params"] = {

@@ -269,6 +269,12 @@ def load_engine(book_path: str | Path, prices_path: str | Path,
                            "pooled balances cannot describe (run Morpho markets with "
                            "marginengine family or the engine's Morpho events)"],
                           source=str(protocol_path) if protocol_path else None)
+    if config.rules.liquidation is LiquidationMechanism.LIQUITY:
+        # Troves are not pooled-lending balances either.
+        raise ConfigError([f"preset: {config.preset} has troves, which a book of pooled "
+                           "balances cannot describe (run Liquity with marginengine family "
+                           "or the engine's Liquity events)"],
+                          source=str(protocol_path) if protocol_path else None)
     prices = read_prices(prices_path, config)
     book = read_book(book_path, config)
     return engine_from_book(config, prices, book, prices_source=str(prices_path))

@@ -1,9 +1,16 @@
-"""Liquity v1 family scenarios: troves, stability-pool deposits, ``liquidateTroves``.
+"""Liquity v1 family scenarios, run through the engine: troves, stability-pool deposits,
+``liquidateTroves``.
 
-Troves open through ``openTrove``'s checks in the order listed; each step sets the ETH
-price and liquidates every trove it may, as ``liquidateTroves`` does, then moves the pools
-(offset, redistribution with the L terms, collateral surplus, gas compensation) and takes
-the stake snapshots. Rules: ``margin/liquity.py``, ``liquidation/liquity.py``.
+The scenario becomes a ``liquity-v1`` (or ``liquity-v1-2025``) protocol and Liquity events
+applied by the engine core (``engine/liquity_handlers.py``): troves open through
+``openTrove``'s checks in the order listed (``LiquityOpenTrove``), deposits through
+``provideToSP``; each step sets the ETH price and liquidates every trove it may
+(``LiquityLiquidateTroves``: offset, redistribution with the L terms, collateral surplus,
+gas compensation, the stake snapshots). Rules: ``margin/liquity.py``,
+``liquidation/liquity.py``, ``liquidation/liquity_system.py``.
+
+:func:`run_liquity_rules` runs the same scenario over the pure rules alone, without the
+engine (the reference the engine path is tested against).
 """
 
 from __future__ import annotations
@@ -13,10 +20,21 @@ from typing import Any
 
 from pydantic import Field
 
+from marginengine.config import ProtocolConfig, protocol_from_dict
 from marginengine.config.amounts import HumanNumber
 from marginengine.config.protocol_families import FamilyRules, StabilityPoolVariant
 from marginengine.decisions import Refusal
+from marginengine.engine import (
+    Engine,
+    LiquityLiquidateTroves,
+    LiquityOpenTrove,
+    LiquityProvideToSP,
+    SetPrice,
+)
+from marginengine.errors import ConfigError
+from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.liquidation import liquity as liquity_liq
+from marginengine.liquidation.liquity_system import LiquitySystem
 from marginengine.margin import liquity as liquity_margin
 from marginengine.sim.families.common import (
     FamilyModel,
@@ -74,7 +92,117 @@ class _Trove:
     snap_debt: int
 
 
+#: Liquity's 18-decimal prices from the engine's 8.
+_PRICE_SCALE: int = 10 ** (18 - PRICE_DECIMALS)
+
+
+def _engine_config(sc: LiquityScenario, rules: FamilyRules, source: str | None
+                   ) -> ProtocolConfig:
+    data = {"preset": rules.preset, "liquity": {"base_rate": str(sc.base_rate)}}
+    try:
+        return protocol_from_dict(data, source=source)
+    except ConfigError as exc:
+        raise ConfigError(exc.problems, source=source) from None
+
+
+def _step_row(index: int, label: str, price: int, tcr_before: int, system: LiquitySystem,
+              done: list[dict[str, Any]]) -> dict[str, Any]:
+    e18 = 18
+    tcr = system.tcr(price)
+    pool = system.pool
+    return {
+        "step": index, "label": label, "price": fmt_units(price, e18),
+        "tcr_before": fmt_ratio(tcr_before), "tcr": fmt_ratio(tcr),
+        "recovery_mode": tcr < liquity_margin.CCR, "liquidations": done,
+        "stability_pool": fmt_units(pool.total_deposits, e18),
+        "depositors": {did: {"lusd": fmt_units(liquity_liq.compounded_deposit(pool, d), e18),
+                             "eth_gain": fmt_units(liquity_liq.eth_gain(pool, d), e18)}
+                       for did, d in system.deposits.items()},
+        "troves": {tid: {"coll": fmt_units(system.entire(tid).coll, e18),
+                         "debt": fmt_units(system.entire(tid).debt, e18),
+                         "icr": fmt_ratio(system.entire(tid).icr(price))}
+                   for tid in system.troves}}
+
+
 def run_liquity(sc: LiquityScenario, rules: FamilyRules, source: str | None) -> FamilyReport:
+    """Run a Liquity v1 scenario through the engine (preset ``rules.preset``, Liquity events).
+
+    The ETH price is the engine's price of ``ETH`` (at most 8 decimals), LUSD counting as 1
+    USD, so Liquity's price is the scenario's price with 18 decimals.
+    """
+    problems: list[str] = []
+    e18 = 18
+    price8 = parse_amount(sc.price, PRICE_DECIMALS, "price", problems)
+    parse_fraction(sc.base_rate, e18, "base_rate", problems, allow_zero=True)
+    troves_in = [(t.id, parse_amount(t.coll, e18, f"troves[{i}].coll", problems),
+                  parse_amount(t.debt, e18, f"troves[{i}].debt", problems))
+                 for i, t in enumerate(sc.troves)]
+    deposits_in = [(d.id, parse_amount(d.amount, e18, f"depositors[{i}].amount", problems))
+                   for i, d in enumerate(sc.depositors)]
+    steps = [(st, None if st.price is None else parse_amount(st.price, PRICE_DECIMALS,
+                                                        f"steps[{i}].price", problems))
+             for i, st in enumerate(sc.steps)]
+    ids = [t[0] for t in troves_in]
+    if len(set(ids)) != len(ids):
+        problems.append("troves: ids must be unique")
+    raise_problems(problems, source)
+
+    engine = Engine(_engine_config(sc, rules, source))
+
+    def apply(event: Any, where: str) -> None:
+        out = engine.apply(event)
+        if not out.accepted:
+            refusal = out.refusal
+            assert refusal is not None
+            raise refused_error(refusal, where, source)
+
+    apply(SetPrice("ETH", price8), "price")
+    for i, (tid, coll, amount) in enumerate(troves_in):
+        apply(LiquityOpenTrove(tid, coll, amount), f"troves[{i}]")
+    for i, (did, amount) in enumerate(deposits_in):
+        apply(LiquityProvideToSP(did, amount), f"depositors[{i}]")
+
+    def system() -> LiquitySystem:
+        sys = engine.state.liquity
+        assert sys is not None
+        return sys
+
+    report = FamilyReport(sc.name, rules.preset, rules.source)
+    for index, (st, p) in enumerate(steps):
+        if p is not None:
+            price8 = p
+            apply(SetPrice("ETH", price8), f"steps[{index}].price")
+        price = price8 * _PRICE_SCALE
+        tcr_before = system().tcr(price)
+        done: list[dict[str, Any]] = []
+        if st.liquidate and len(system().troves) > 1:
+            # A refusal ("nothing to liquidate") liquidates nothing this step.
+            out = engine.apply(LiquityLiquidateTroves("keeper", len(system().troves)))
+            if out.accepted:
+                done = [{"trove": v["trove"], "debt": fmt_units(v["debt"], e18),
+                         "coll": fmt_units(v["coll"], e18),
+                         "offset": fmt_units(v["debt_to_offset"], e18),
+                         "redistributed": fmt_units(v["debt_to_redistribute"], e18),
+                         "coll_surplus": fmt_units(v["coll_surplus"], e18),
+                         "gas_compensation_eth": fmt_units(v["coll_gas_compensation"], e18)}
+                        for v in out.details["liquidated"]]
+        report.steps.append(_step_row(index, st.label, price, tcr_before, system(), done))
+    final = system()
+    report.summary = {"stability_pool_rule": final.pool.rule.value,
+                      "stability_pool": fmt_units(final.pool.total_deposits, e18),
+                      "redistributed_debt_pending": fmt_units(final.default_debt, e18),
+                      "collateral_surplus": {k: fmt_units(v, e18)
+                                             for k, v in final.surplus.items() if v},
+                      "gas_compensation": {"eth": fmt_units(final.gas_coll, e18),
+                                           "lusd": fmt_units(final.gas_lusd, e18)},
+                      "open_troves": len(final.troves),
+                      "engine_events": engine.seq, "state_hash": engine.state_hash()}
+    return report
+
+
+def run_liquity_rules(sc: LiquityScenario, rules: FamilyRules, source: str | None
+                      ) -> FamilyReport:
+    """Run a Liquity v1 scenario over the pure rules only (no engine): the reference."""
     problems: list[str] = []
     e18 = 18
     price = parse_amount(sc.price, e18, "price", problems)
@@ -200,4 +328,5 @@ __all__ = [
     "LiquityStep",
     "LiquityTroveSpec",
     "run_liquity",
+    "run_liquity_rules",
 ]
