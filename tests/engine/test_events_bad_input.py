@@ -115,7 +115,8 @@ def test_event_when_field_has_wrong_type_then_event_error_names_field(
          r"WithdrawQuote, TransferQuote, Trade, LiquidatePerp, FundInsurance, Bark, Take, "
          r"Redo, Tend, Dent, Deal, Tick, SetConditions, SetSequencer, SetRiskParams, "
          r"MorphoSupply, MorphoWithdraw, MorphoBorrow, MorphoRepay, MorphoSupplyCollateral, "
-         r"MorphoWithdrawCollateral, MorphoLiquidate, MorphoAccrueInterest\)$"),
+         r"MorphoWithdrawCollateral, MorphoLiquidate, MorphoAccrueInterest, DepositOptionCash, "
+         r"WithdrawOptionCash, TradeOption, SettleOption, SetVolSurface\)$"),
         ({"account": "alice", "asset": "WETH", "amount": 1},
          r"^type: unknown event type None"),
         ({"type": ["Deposit"]}, r"^type: unknown event type \['Deposit'\]"),

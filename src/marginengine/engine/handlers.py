@@ -2,7 +2,7 @@
 
 A handler is ``handler(ctx, event) -> details``: it reaches the engine only through the
 :class:`~marginengine.engine.context.HandlerContext` it is given. Families of products
-(lending, perps, auctions; options next) each have their module; which events a protocol
+(lending, perps, Morpho, options, auctions) each have their module; which events a protocol
 accepts is its rule family's choice (``config.rules.events``), checked by the core.
 """
 
@@ -17,6 +17,7 @@ from marginengine.engine import (
     lending_handlers,
     market_handlers,
     morpho_handlers,
+    option_handlers,
     perp_handlers,
 )
 from marginengine.engine.context import HandlerContext
@@ -29,6 +30,7 @@ from marginengine.engine.events import (
     Deal,
     Dent,
     Deposit,
+    DepositOptionCash,
     DepositQuote,
     Event,
     FundInsurance,
@@ -48,12 +50,16 @@ from marginengine.engine.events import (
     SetPrice,
     SetRiskParams,
     SetSequencer,
+    SettleOption,
+    SetVolSurface,
     Take,
     Tend,
     Tick,
     Trade,
+    TradeOption,
     TransferQuote,
     Withdraw,
+    WithdrawOptionCash,
     WithdrawQuote,
 )
 
@@ -91,6 +97,12 @@ HANDLERS: dict[type[Event], Handler] = {
     MorphoWithdrawCollateral: morpho_handlers.withdraw_collateral,
     MorphoLiquidate: morpho_handlers.liquidate,
     MorphoAccrueInterest: morpho_handlers.accrue,
+    # options (the clearing in the engine state, PMRM_2 pre-trade checks)
+    DepositOptionCash: option_handlers.deposit_option_cash,
+    WithdrawOptionCash: option_handlers.withdraw_option_cash,
+    TradeOption: option_handlers.trade_option,
+    SettleOption: option_handlers.settle_option,
+    SetVolSurface: option_handlers.set_vol_surface,
     # auctions
     Bark: auction_handlers.bark,
     Take: auction_handlers.take,

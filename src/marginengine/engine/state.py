@@ -10,6 +10,7 @@ context share (account data, margin, marks, prices for initial margin).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,8 +18,12 @@ from typing import Any
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.families import LendingRules
-from marginengine.fixedpoint import Rounding
+from marginengine.config.portfolio import PortfolioMarginConfig, portfolio_config
+from marginengine.engine.events import MIN_VOL_PPM
+from marginengine.errors import InvariantViolation
+from marginengine.fixedpoint import PRICE_UNIT, Rounding
 from marginengine.ledger import Ledger
+from marginengine.ledger.options import OptionClearing, OptionSeries
 from marginengine.liquidation.auction_house import AuctionHouse
 from marginengine.margin import (
     AccountData,
@@ -37,6 +42,7 @@ from marginengine.margin.adaptive_model import (
 from marginengine.margin.morpho import Market as MorphoMarket
 from marginengine.margin.morpho import Position as MorphoPosition
 from marginengine.margin.perp import BucketRisk, PerpMarginModel, mark_price
+from marginengine.margin.portfolio import Portfolio, PortfolioMargin, evaluate, portfolio_of
 from marginengine.margin.weighted import WeightedMarginModel
 from marginengine.oracle import MarketOracle, PriceTable
 from marginengine.oracle.conditions import MarketConditions
@@ -99,6 +105,17 @@ class EngineState:
                                           fee=int(m.fee * 10**18)), {})
             for name, m in config.morpho.items()}
         self._saved_morpho: dict[str, MorphoBook] = {}
+        # Options ([options]): the clearing (premiums, positions, settlements) and the vol
+        # surfaces as SetVolSurface reported them: (underlying, expiry) -> (atm, skew) ppm.
+        opts = config.options
+        self.options: OptionClearing | None = (
+            OptionClearing(config.markets[opts.quote].unit, 10**opts.size_decimals)
+            if opts is not None else None)
+        self.vols: dict[tuple[str, int], tuple[int, int]] = {}
+        self.portfolio_config: PortfolioMarginConfig | None = (
+            portfolio_config(preset=opts.portfolio_preset) if opts is not None else None)
+        self._saved_options: Any = _UNSET
+        self._saved_vols: Any = _UNSET
         #: The protocol as configured (``config`` moves with ``SetRiskParams`` and the
         #: direct adaptive mode; the hash lists the parameters that differ from this).
         self.configured = config
@@ -154,6 +171,8 @@ class EngineState:
             self._saved_morpho = {}
         self._saved_auctions = _UNSET
         self._saved_sequencer = _UNSET
+        self._saved_options = _UNSET
+        self._saved_vols = _UNSET
         if self._saved_params is not _UNSET:
             self._saved_params = _UNSET
             self._changed_params = set()
@@ -172,6 +191,10 @@ class EngineState:
         if self._saved_sequencer is not _UNSET:
             self.sequencer = self._saved_sequencer
         self.morpho.update(self._saved_morpho)
+        if self._saved_options is not _UNSET:
+            self.options = self._saved_options
+        if self._saved_vols is not _UNSET:
+            self.vols = self._saved_vols
         if self._saved_params is not _UNSET:
             self.config, self.margin, self.param_times = self._saved_params
             self.ledger.config = self.config
@@ -257,6 +280,23 @@ class EngineState:
             self._saved_morpho[market] = self.morpho[market]
         self.morpho[market] = book
 
+    def options_for_update(self) -> OptionClearing | None:
+        """The options clearing, to change in place (journalled: copied on first write)."""
+        self._require_open()
+        if self.options is None:
+            return None
+        if self._saved_options is _UNSET:
+            self._saved_options = self.options
+            self.options = self.options.copy()
+        return self.options
+
+    def set_vol(self, underlying: str, expiry: int, vol_ppm: int, skew_ppm: int) -> None:
+        """Record one expiry's surface (journalled)."""
+        self._require_open()
+        if self._saved_vols is _UNSET:
+            self._saved_vols = dict(self.vols)
+        self.vols[(underlying, expiry)] = (vol_ppm, skew_ppm)
+
     def hash_parts(self) -> dict[str, object]:
         """The non-ledger state, as plain data for the state hash. Conditions and the
         sequencer enter only once reported, so hashes of logs without them are unchanged."""
@@ -271,6 +311,11 @@ class EngineState:
             parts["sequencer"] = {"up": self.sequencer.up, "since": self.sequencer.since}
         if self.morpho:
             parts["morpho"] = {n: b.state_dict() for n, b in sorted(self.morpho.items())}
+        if self.options is not None and not self.options.is_empty():
+            # Only once used, so hashes of logs without options are unchanged.
+            parts["options"] = self.options.state_dict()
+        if self.vols:
+            parts["vols"] = {f"{u}.{t}": list(v) for (u, t), v in sorted(self.vols.items())}
         if self.config is not self.configured or self.param_times:
             # Only once changed, so hashes of logs without parameter updates are unchanged.
             parts["risk_params"] = {
@@ -344,6 +389,64 @@ class StateReads:
     def perp_model(self) -> PerpMarginModel:
         """The bucket model over lending and perps."""
         return self.state.margin.perps
+
+    # ------------------------------------------------------------------ options
+    def option_underlying(self, account_id: str) -> str | None:
+        """The one underlying whose options ``account_id`` holds (``None``: none)."""
+        clearing = self.state.options
+        book = clearing.positions.get(account_id, {}) if clearing is not None else {}
+        return min((s.underlying for s in book), default=None)
+
+    def option_vol(self, series: OptionSeries, forward: float) -> float | None:
+        """The series' implied vol from its expiry's surface (``None``: no surface):
+        ``atm + skew x ln(K / F)``, floored at the surface's minimum."""
+        surface = self.state.vols.get((series.underlying, series.expiry))
+        if surface is None:
+            return None
+        atm, skew = surface
+        k = series.strike / PRICE_UNIT
+        vol = atm / 1e6 + skew / 1e6 * math.log(k / forward)
+        return max(vol, MIN_VOL_PPM / 1e6)
+
+    def missing_vols(self, account_id: str) -> list[OptionSeries]:
+        """Series ``account_id`` holds with no surface for their expiry."""
+        clearing = self.state.options
+        book = clearing.positions.get(account_id, {}) if clearing is not None else {}
+        return sorted(s for s in book if (s.underlying, s.expiry) not in self.state.vols)
+
+    def option_portfolio(self, account_id: str) -> Portfolio | None:
+        """The account's :class:`~marginengine.margin.portfolio.Portfolio` at the engine's
+        prices and surfaces: its options on its one underlying and its options cash
+        (``None`` without an options clearing). The forward of every expiry is the spot
+        (no rates: the carry of a stablecoin-quoted crypto option is left out). Callers
+        check first that the underlying's price and every surface are set."""
+        clearing = self.state.options
+        if clearing is None:
+            return None
+        underlying = self.option_underlying(account_id)
+        if underlying is None:
+            return Portfolio(spot=1.0, cash=clearing.cash.get(account_id, 0)
+                             / clearing.quote_unit)
+        spot = self.prices[underlying] / PRICE_UNIT
+        expiries = {s.expiry for s in clearing.positions[account_id]}
+
+        def vol(series: OptionSeries) -> float:
+            v = self.option_vol(series, spot)
+            if v is None:
+                raise InvariantViolation(f"no vol surface for {series.symbol}")
+            return v
+
+        return portfolio_of(clearing, account_id, underlying, spot, self.ledger.time,
+                            dict.fromkeys(expiries, spot), vol)
+
+    def portfolio_margin(self, account_id: str) -> PortfolioMargin | None:
+        """The PMRM_2 margin of the account's options portfolio (``None`` without an
+        options clearing)."""
+        portfolio = self.option_portfolio(account_id)
+        cfg = self.state.portfolio_config
+        if portfolio is None or cfg is None:
+            return None
+        return evaluate(portfolio, cfg)
 
     # ------------------------------------------------------------------ valuation
     def mark(self, market: str) -> int:
