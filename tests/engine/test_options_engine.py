@@ -10,6 +10,8 @@ the engine and compared with the pure model on the same portfolio.
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -215,3 +217,27 @@ def test_replay_from_the_log_gives_the_same_state_hash(tmp_path: Path):
     assert report.events == len(events)
     assert replayed.state.options is not None
     assert replayed.state.options.cash == {"alice": 1_150 * USDC, "bob": 1_950 * USDC}
+
+
+def test_a_portfolio_account_is_margined_by_pmrm_through_the_one_margin_interface():
+    from marginengine.fixedpoint import WAD
+    from marginengine.margin import MarginKind
+
+    e = engine()
+    assert e.apply(TradeOption("alice", "bob", size=SIZE, premium=150 * USDC, **CALL)).accepted
+    pm = e.portfolio_margin("bob")
+    assert pm is not None
+    state = e.margin_state("bob", MarginKind.MAINTENANCE)
+    # Value = MtM (cash 2,250 less the call's mark) and requirement = MtM - maintenance,
+    # in base-currency units at USDC = 1 USD: value down, requirement up.
+    assert state.value == int(pm.mtm * P)
+    assert state.requirement == math.ceil(Fraction(pm.mtm - pm.maintenance) * P)
+    assert e.health_factor("bob") == state.health == state.value * WAD // state.requirement
+    assert not e.is_liquidatable("bob")
+    # A spot jump makes the short call's MtM fall below its maintenance requirement.
+    e.apply(SetPrice("WETH", 4_500 * P))
+    after = e.portfolio_margin("bob")
+    assert after is not None and after.maintenance < 0
+    assert e.is_liquidatable("bob") and e.health_factor("bob") < WAD
+    # A lending-only account keeps Aave's health factor (no options entry).
+    assert e.state.margin.portfolio_margin(e.valuation(), "carol") is None

@@ -11,7 +11,7 @@ context share (account data, margin, marks, prices for initial margin).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -439,6 +439,18 @@ class StateReads:
         return portfolio_of(clearing, account_id, underlying, spot, self.ledger.time,
                             dict.fromkeys(expiries, spot), vol)
 
+    def is_portfolio_account(self, account_id: str) -> bool:
+        """Whether the account is in portfolio mode: it holds options or options cash."""
+        clearing = self.state.options
+        return clearing is not None and (account_id in clearing.cash
+                                         or bool(clearing.positions.get(account_id)))
+
+    def _portfolio_hook(self) -> Callable[[str], PortfolioMargin | None] | None:
+        """What the one margin interface asks for a portfolio account's margin."""
+        if self.state.options is None:
+            return None
+        return lambda a: self.portfolio_margin(a) if self.is_portfolio_account(a) else None
+
     def portfolio_margin(self, account_id: str) -> PortfolioMargin | None:
         """The PMRM_2 margin of the account's options portfolio (``None`` without an
         options clearing)."""
@@ -464,7 +476,7 @@ class StateReads:
         marks (the engine's, or ``marks``) and market conditions."""
         return Valuation(self.prices if prices is None else prices,
                          self.marks() if marks is None else marks,
-                         conditions=self.state.conditions)
+                         conditions=self.state.conditions, portfolio=self._portfolio_hook())
 
     def initial_prices(self) -> tuple[dict[str, int], dict[str, int]]:
         """Prices for initial margin: collateral at ``min(oracle, stable)`` and debt at
@@ -477,7 +489,8 @@ class StateReads:
     def initial_valuation(self) -> Valuation:
         """The valuation of initial margin (see :meth:`initial_prices`)."""
         collateral, debt = self.initial_prices()
-        return Valuation(collateral, self.marks(), debt, self.state.conditions)
+        return Valuation(collateral, self.marks(), debt, self.state.conditions,
+                         self._portfolio_hook())
 
     # ------------------------------------------------------------------ accounts
     def account_data(self, account_id: str) -> AccountData:
