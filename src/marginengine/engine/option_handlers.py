@@ -32,11 +32,16 @@ from marginengine.ledger.options import OptionClearing, OptionSeries
 from marginengine.margin.portfolio import PortfolioMargin, WhatIf, validate_trade
 
 
-def _clearing(ctx: HandlerContext) -> OptionClearing:
-    clearing = ctx.state.options_for_update()
-    if clearing is None:
+def _require_options(ctx: HandlerContext) -> None:
+    if ctx.state.options is None:
         ctx.refuse(Code.EVENT_NOT_SUPPORTED,
                    f"{ctx.config.name} has no options: add an [options] table")
+
+
+def _clearing(ctx: HandlerContext) -> OptionClearing:
+    _require_options(ctx)
+    clearing = ctx.state.options_for_update()
+    assert clearing is not None
     return clearing
 
 
@@ -156,7 +161,7 @@ def settle_option(ctx: HandlerContext, e: SettleOption) -> dict[str, Any]:
 
 
 def set_vol_surface(ctx: HandlerContext, e: SetVolSurface) -> dict[str, Any]:
-    _clearing(ctx)
+    _require_options(ctx)
     _underlying(ctx, e.underlying)
     ctx.state.set_vol(e.underlying, e.expiry, e.vol_ppm, e.skew_ppm)
     return {}

@@ -13,14 +13,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.families import LendingRules
 from marginengine.config.portfolio import PortfolioMarginConfig, portfolio_config
 from marginengine.engine.events import MIN_VOL_PPM
-from marginengine.errors import InvariantViolation
+from marginengine.errors import FieldError, InvariantViolation
 from marginengine.fixedpoint import PRICE_UNIT, Rounding
 from marginengine.ledger import Ledger
 from marginengine.ledger.options import OptionClearing, OptionSeries
@@ -42,7 +42,17 @@ from marginengine.margin.adaptive_model import (
 from marginengine.margin.morpho import Market as MorphoMarket
 from marginengine.margin.morpho import Position as MorphoPosition
 from marginengine.margin.perp import BucketRisk, PerpMarginModel, mark_price
-from marginengine.margin.portfolio import Portfolio, PortfolioMargin, evaluate, portfolio_of
+from marginengine.margin.portfolio import (
+    Expiry,
+    OptionPosition,
+    Portfolio,
+    PortfolioMargin,
+    ProposedTrade,
+    WhatIf,
+    evaluate,
+    portfolio_of,
+    what_if,
+)
 from marginengine.margin.weighted import WeightedMarginModel
 from marginengine.oracle import MarketOracle, PriceTable
 from marginengine.oracle.conditions import MarketConditions
@@ -438,6 +448,46 @@ class StateReads:
 
         return portfolio_of(clearing, account_id, underlying, spot, self.ledger.time,
                             dict.fromkeys(expiries, spot), vol)
+
+    def option_what_if(self, account_id: str, series: OptionSeries, size: int,
+                       premium: int) -> WhatIf:
+        """The account's PMRM_2 margin before and after buying ``size`` (size units;
+        negative: selling) of ``series`` for ``premium`` quote units (paid by a buyer,
+        received by a seller); pure: nothing is booked. The caller checks the underlying's
+        price and the expiry's surface are set.
+
+        Raises
+        ------
+        FieldError
+            No options clearing, or ``series`` on another underlying than the account's.
+        """
+        clearing, cfg = self.state.options, self.state.portfolio_config
+        if clearing is None or cfg is None:
+            raise FieldError("options", "the protocol has no [options]")
+        held = self.option_underlying(account_id)
+        if held is not None and held != series.underlying:
+            raise FieldError("order", f"{account_id} holds {held} options; a portfolio "
+                                      f"account margins one underlying")
+        before = self.option_portfolio(account_id)
+        assert before is not None
+        spot = self.prices[series.underlying] / PRICE_UNIT
+        if held is None:
+            before = replace(before, spot=spot)
+        times = sorted({s.expiry for s in clearing.positions.get(account_id, {})})
+        new: tuple[Expiry, ...] = ()
+        if series.expiry in times:
+            index = times.index(series.expiry)
+        else:
+            index = len(times)
+            new = (Expiry(float(max(series.expiry - self.ledger.time, 0)), spot),)
+        vol = self.option_vol(series, spot)
+        if vol is None:
+            raise FieldError("order", f"no vol surface for {series.symbol}")
+        trade = ProposedTrade(
+            options=(OptionPosition(index, series.strike / PRICE_UNIT, series.is_call,
+                                    size / clearing.size_unit, vol),),
+            cash=(-premium if size > 0 else premium) / clearing.quote_unit, new_expiries=new)
+        return what_if(before, trade, cfg)
 
     def is_portfolio_account(self, account_id: str) -> bool:
         """Whether the account is in portfolio mode: it holds options or options cash."""
