@@ -49,3 +49,24 @@ def funded_engine(config: ProtocolConfig | None = None, weth_price: int = 2000) 
 def engine() -> Engine:
     """A funded aave-v3 engine on the simple markets, ETH at 2,000 USD."""
     return funded_engine()
+
+
+@pytest.fixture(scope="session")
+def pg_base() -> Any:
+    """A throwaway PostgreSQL server for the session (see tests/pgserver.py)."""
+    from tests.pgserver import pg_cluster
+
+    with pg_cluster() as base:
+        yield base
+
+
+@pytest.fixture
+def pg_url(pg_base: str, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database on the throwaway server, for one test."""
+    import re
+    import uuid
+
+    from tests.pgserver import new_database
+
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40]
+    return new_database(pg_base, f"t_{name}_{uuid.uuid4().hex[:8]}")

@@ -5,8 +5,10 @@ from typing import Any
 import pytest
 
 from marginengine.config import protocol_from_dict
+from marginengine.decisions import Code
 from marginengine.engine import (
     AdvanceTime,
+    Borrow,
     Deposit,
     DepositQuote,
     Engine,
@@ -17,7 +19,7 @@ from marginengine.engine import (
     TransferQuote,
     Withdraw,
 )
-from marginengine.margin import MarginKind
+from marginengine.margin import InitialScope, MarginKind
 
 USD = 10**8
 ETH = 10**18
@@ -224,3 +226,44 @@ def test_cross_bucket_when_lending_collateral_then_counts_toward_perp_margin():
     # Withdrawing most of the collateral would break the bucket's initial margin.
     refused = engine.apply(Withdraw("alice", "WETH", 9 * ETH))
     assert refused.reason.startswith("initial margin: alice would need")
+
+
+def test_cross_bucket_when_borrow_breaches_initial_margin_then_refused_through_interface():
+    # alice: 10 WETH (20,000 USD at LTV 80.5%: 16,100 of borrowing power) and a 100 ETH
+    # long at 2,000 (dYdX v4's 5% IMF: 10,000 USD of initial margin, equity 0).
+    engine = perp_engine()
+    engine.apply(DepositQuote("short", 1_000_000 * USDC))
+    engine.apply(Deposit("lp", "USDC", 1_000_000 * USDC))
+    engine.apply(Deposit("alice", "WETH", 10 * ETH))
+    assert engine.apply(Trade("alice", "short", "ETH-PERP", 100 * ETH, 2_000 * USD)).accepted
+    model = engine.margin_model
+
+    # 8,000 USDC passes the lending rule alone (8,000 <= 16,100) but not the bucket's:
+    # 8,000 of debt + 10,000 of perp initial margin = 18,000 > 16,100.
+    refused = engine.apply(Borrow("alice", "USDC", 8_000 * USDC))
+
+    assert refused.code == Code.UNDERCOLLATERALIZED.value
+    assert refused.data == {"account": "alice", "requirement": 18_000 * USD,
+                            "value": 16_100 * USD}
+    assert refused.reason == ("initial margin: alice would need 18,000.00 USD and would "
+                              "have 16,100.00 USD")
+    assert engine.ledger.debt_of("alice", "USDC") == 0  # nothing changed
+    # The interface gives the same decision, without an Engine (ledger and valuation).
+    assert model.initial_binds(engine.ledger, "alice", InitialScope.HOLDS_PERPS)
+    assert model.initial_refusal(engine.ledger, engine.initial_valuation(), "alice") is None
+    # 6,000 leaves 16,000 <= 16,100: accepted, and the interface agrees after it.
+    assert engine.apply(Borrow("alice", "USDC", 6_000 * USDC)).accepted
+    assert model.initial_refusal(engine.ledger, engine.initial_valuation(), "alice") is None
+    # One more 200 USDC: 16,200 > 16,100, refused with the same code by either path.
+    again = engine.apply(Borrow("alice", "USDC", 200 * USDC))
+    assert again.code == Code.UNDERCOLLATERALIZED.value
+    assert again.data["requirement"] == 16_200 * USD
+
+
+def test_initial_scope_when_account_has_no_perps_then_only_always_binds():
+    engine = perp_engine()
+    engine.apply(Deposit("bob", "WETH", ETH))
+    engine.apply(DepositQuote("carol", 100 * USDC))  # a perp balance, no position
+    model, ledger = engine.margin_model, engine.ledger
+    assert [model.initial_binds(ledger, "bob", s) for s in InitialScope] == [True, False, False]
+    assert [model.initial_binds(ledger, "carol", s) for s in InitialScope] == [True, True, False]

@@ -16,7 +16,7 @@ down. What holds exactly, as the contract computes it:
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from marginengine.liquidation.liquity import (
@@ -41,6 +41,11 @@ step = st.one_of(
 
 @settings(max_examples=150, deadline=None)
 @given(st.sampled_from(list(StabilityPoolRule)), st.lists(step, min_size=1, max_size=30))
+@example(StabilityPoolRule.KEEP_ONE_LUSD,
+         [("deposit", 0, 1), ("deposit", 0, 14886), ("deposit", 0, 16220), ("deposit", 0, 11),
+          ("deposit", 0, 116331), ("deposit", 0, 568117), ("deposit", 0, 847501),
+          ("deposit", 0, 14_730_967_309_337_419_223), ("offset", 3, 0), ("offset", 9998, 141),
+          ("deposit", 0, 1)])
 def test_pool_rounding_favours_the_pool(rule: StabilityPoolRule,
                                         steps: list[tuple[str, int, int]]):
     pool = StabilityPool(rule=rule)
@@ -61,7 +66,10 @@ def test_pool_rounding_favours_the_pool(rule: StabilityPoolRule,
             if rule is StabilityPoolRule.KEEP_ONE_LUSD:
                 # 800e820f: a liquidation never takes the pool below min(1 LUSD, total)
                 assert pool.total_deposits >= min(E18, before)
-        bound = sum(d.initial * offsets // E18 + 1 for d in deposits.values())
+        # P is floored at each offset: a deposit loses at most one unit of P per offset
+        # against its own snapshot P0, i.e. initial / P0 wei (a deposit made after a deep
+        # offset has a small P0, so its unit of P is worth more wei than 1e-18).
+        bound = sum(d.initial * offsets // max(d.p, 1) + 1 for d in deposits.values())
         assert sum(compounded_deposit(pool, d) for d in deposits.values()) <= \
             pool.total_deposits + bound
         assert sum(eth_gain(pool, d) for d in deposits.values()) <= pool.eth

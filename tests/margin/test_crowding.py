@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from marginengine.errors import FieldError
@@ -157,6 +157,9 @@ accounts_strategy = st.lists(
 
 @settings(max_examples=60, deadline=None)
 @given(accounts_strategy, st.integers(1, 10**4), st.integers(0, 2_000), st.integers(0, 100))
+@example([BookAccount(n * 10**15, 10**8, lt) for n, lt in
+          ((1, 5_000), (719, 5_000), (5_167, 5_000), (15_424, 5_000), (229_087, 8_400),
+           (265_143, 5_000))], 1, 0, 0)
 def test_kernel_when_random_book_then_agrees_with_exact_twin(
     book: list[BookAccount], reserve_eth: int, bonus: int, fee: int
 ) -> None:
@@ -176,7 +179,10 @@ def test_kernel_when_random_book_then_agrees_with_exact_twin(
     prices = heat.liquidation_prices
     for row, i in enumerate(k.order.tolist()):
         assert k.stacked[row] == pytest.approx(stacked[prices[i]], rel=1e-9)
-    assert k.addon_ppm.tolist() == pytest.approx(list(heat.addon_ppm), abs=1.001)
+    # The float kernel loses relative precision when the stacked sales dwarf the pool (a
+    # 1-ETH pool under hundreds of ETH of liquidations: 1.017 ppm on 184,171 ppm, found by
+    # hypothesis), so the agreement is one ppm plus a relative 1e-5.
+    assert k.addon_ppm.tolist() == pytest.approx(list(heat.addon_ppm), rel=1e-5, abs=1.001)
     binned = binned_heatmap_kernel(
         np.array([a.collateral for a in book], dtype=np.float64),
         np.array([a.debt_value for a in book], dtype=np.float64),
@@ -185,7 +191,8 @@ def test_kernel_when_random_book_then_agrees_with_exact_twin(
         fee_bps=fee, bin_bps=10,
     )
     # Conservative: never a smaller add-on than the exact one (beyond float rounding).
-    assert (binned.addon_ppm >= np.array(heat.addon_ppm, dtype=np.float64) - 1.001).all()
+    exact_addon = np.array(heat.addon_ppm, dtype=np.float64)
+    assert (binned.addon_ppm >= exact_addon - 1.001 - 1e-5 * exact_addon).all()
 
 
 @pytest.mark.parametrize(

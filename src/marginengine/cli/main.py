@@ -1,4 +1,4 @@
-"""``marginengine``: run scenarios, evaluate snapshots, replay event logs.
+"""``marginengine``: run scenarios and sweeps, evaluate snapshots, replay event logs.
 
 Every error is one line on stderr and exit code 2; no traceback. An unexpected exception
 (a bug) is one "internal error" line and exit code 1 (``MARGINENGINE_DEBUG=1`` shows the
@@ -198,6 +198,80 @@ def backtest_command(scenario: Path, policies: tuple[str, ...], runs: int | None
 
 
 @cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--grid", "grid", multiple=True, required=True, metavar="PATH=V1,V2,...",
+              help="A scenario field by dotted path and its values, e.g. --grid "
+                   "protocol.markets.WETH.liquidation_bonus=0.05,0.08 (repeatable: the "
+                   "points are every combination).")
+@click.option("--runs", type=click.IntRange(1, 100_000), default=None,
+              help="Monte Carlo runs per point, on the same seeds at every point (default: "
+                   "one run per point on the scenario's seed).")
+@click.option("--workers", type=click.IntRange(1, 256), default=1,
+              help="Processes running the points and runs.")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override a scenario field for every point (repeatable).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default: runs/<scenario name>-sweep/).")
+@click.option("--force", is_flag=True, help="Replace a previous sweep in the output folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print sweep.json to stdout.")
+@click.option("--quiet", is_flag=True, help="No progress bar and no table.")
+def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
+          overrides: tuple[str, ...], out_dir: str | None, force: bool, as_json: bool,
+          quiet: bool) -> None:
+    """Run cascade SCENARIO at every point of a grid, on common random numbers.
+
+    Every point is checked before anything runs. Run i of every point uses the same seed,
+    so differences come from the parameters, not the paths. Writes sweep.parquet (a row
+    per point and run), sweep.json (the grid and every point's means, with --runs also
+    VaR/ES with bootstrap intervals) and sweep.png, and prints the comparison table.
+    """
+    from marginengine.cli import sweep_cmd
+    from marginengine.cli.rundir import prepare, target_folder
+    from marginengine.config import read_toml
+    from marginengine.sim import apply_overrides
+    from marginengine.sim.cascade import scenario_spec
+    from marginengine.sim.cascade_config import anchor_files
+    from marginengine.sim.scenario import scenario_kind
+    from marginengine.sim.sweep import grid_points, parse_grid, plan_sweep, run_sweep
+
+    data = apply_overrides(read_toml(scenario), list(overrides))
+    if scenario_kind(data, str(scenario)) != "cascade":
+        raise click.UsageError("sweep runs cascade scenarios (kind = \"cascade\")")
+    data = anchor_files(data, scenario)
+    axes = parse_grid(list(grid))
+    spec, _ = scenario_spec(data, str(scenario))
+    target = target_folder(out_dir, f"{spec.name}-sweep")
+    total = len(grid_points(axes)) * (runs or 1)
+    console = Console(stderr=as_json, quiet=quiet, width=_width())
+    folder = None
+    try:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                      transient=True, disable=quiet) as progress:
+            task = progress.add_task(f"{spec.name}: sweep", total=total)
+            # Every point is checked before the folder is prepared: a bad point writes
+            # nothing.
+            plan = plan_sweep(data, axes, str(scenario))
+            folder = prepare(target, spec.name, force)
+            result = run_sweep(plan, runs=runs, workers=workers,
+                               progress=lambda n: progress.update(task, completed=n))
+        notes = sweep_cmd.write_outputs(result, spec.name, folder.staging)
+        folder.commit()
+    except BaseException:
+        if folder is not None:
+            folder.abandon()
+        raise
+    if as_json:
+        click.echo(json.dumps(sweep_cmd.summary(result, spec.name), indent=2, default=str))
+        return
+    if not quiet:
+        console.print(sweep_cmd.comparison_table(result))
+        for note in notes:
+            console.print(f"[yellow]note[/yellow] {note}")
+        console.print(f"wrote sweep.json, sweep.parquet, sweep.png under {target}")
+
+
+@cli.command()
 @click.argument("snapshot", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--order", default=None, metavar="ACCOUNT:SERIES:SIZE[:PREMIUM]",
@@ -243,11 +317,13 @@ def health(snapshot: Path, as_json: bool, order: str | None) -> None:
 
 
 @cli.command()
-@click.argument("log", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("log", metavar="LOG")
 @click.option("--json", "as_json", is_flag=True,
               help="Print {events, state_hash, truncated, note, format_version} as JSON.")
-def replay(log: Path, as_json: bool) -> None:
+def replay(log: str, as_json: bool) -> None:
     """Rebuild the state from the event LOG, verifying it; print its state hash and event count.
+
+    LOG is a SQLite file or a PostgreSQL URL (postgresql://user@host:port/database).
 
     A log whose writer stopped without closing it (a torn tail) replays every acknowledged
     event, exit 0, and says so ("truncated"). Damage anywhere else (an edited, missing or
@@ -255,8 +331,9 @@ def replay(log: Path, as_json: bool) -> None:
     event, exit 2. The log is read only; nothing is written beside it.
     """
     from marginengine.engine import Engine
+    from marginengine.persistence import is_postgres_url
 
-    _, report = Engine.replay(log)
+    _, report = Engine.replay(log if is_postgres_url(log) else Path(log))
     if as_json:
         click.echo(json.dumps({
             "events": report.events, "state_hash": report.state_hash,
@@ -274,8 +351,10 @@ def replay(log: Path, as_json: bool) -> None:
 
 
 from marginengine.cli.scan_cmd import scan  # noqa: E402
+from marginengine.cli.serve_cmd import serve  # noqa: E402
 
 cli.add_command(scan)
+cli.add_command(serve)
 
 from marginengine.cli.family_cmd import family  # noqa: E402
 

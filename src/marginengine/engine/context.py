@@ -18,6 +18,7 @@ from marginengine.engine.state import EngineState, MorphoBook, SequencerStatus, 
 from marginengine.fixedpoint import format_units
 from marginengine.ledger import check_account_id
 from marginengine.liquidation.auction_house import AuctionHouse
+from marginengine.margin import InitialScope
 from marginengine.margin.adaptive_model import MarketParams
 from marginengine.oracle import MarketOracle
 from marginengine.oracle.conditions import MarketConditions
@@ -102,6 +103,24 @@ class HandlerContext(StateReads):
             refusal = self.oracles[asset].refusal(self.time, for_liquidation)
             if refusal is not None:
                 self.refuse_with(refusal)
+
+    # ------------------------------------------------------------------ margin
+    def require_initial_margin(self, account_id: str,
+                               scope: InitialScope = InitialScope.ALWAYS,
+                               who: str = "") -> None:
+        """Refuse unless the account meets initial margin after the action, as the one
+        margin interface decides it (:meth:`AccountMarginModel.initial_refusal` at the
+        initial-margin valuation); ``scope`` says which accounts the action's bucket check
+        binds (see :class:`~marginengine.margin.InitialScope`)."""
+        model = self.margin_model
+        if not model.initial_binds(self.ledger, account_id, scope):
+            return
+        if scope is InitialScope.OPEN_POSITIONS:
+            self.require_prices(self.priced_assets(account_id))
+        refusal = model.initial_refusal(self.ledger, self.initial_valuation(), account_id,
+                                        InitialScope.ALWAYS, who)
+        if refusal is not None:
+            self.refuse_with(refusal)
 
     def morpho_book(self, market: object, field: str = "market") -> MorphoBook:
         """The Morpho market ``market``'s book, or refuse naming ``field``."""

@@ -7,9 +7,22 @@ accepts it, and runs it with a :class:`~marginengine.engine.context.HandlerConte
 one transaction over all the state (ledger, prices, oracles, auctions, conditions). It
 then refreshes the rates of the assets touched, checks conservation and writes the outcome
 to the log; only then is the outcome returned. A refused event is rolled back everywhere
-and logged as ``<Type>Rejected`` with its code, message and data. After the commit,
-listeners receive the values that changed; a listener that raises is reported, never
-propagated. Same events, same state hash.
+and logged as ``<Type>Rejected`` with its code, message and data. Same events, same state
+hash.
+
+Why the outcome is written inside the transaction: with per-event durability the write is
+the commit, so a log that cannot take the outcome raises there and the event is rolled
+back with it; nothing is acknowledged (returned, or told to a listener) that is not
+durable, and the state never runs ahead of the log.
+
+Listeners receive the values that changed (a :class:`Change`) *after the commit*: per
+event, right after the event's own commit, before ``apply`` returns; per batch (and inside
+``with engine.batch():``), the changes are queued and delivered in order once the batch is
+committed (:meth:`Engine.commit`, the end of the block, :meth:`Engine.close`); without a
+log, right after the event (nothing to commit). A listener that needs the state as applied
+within a batch (a mirror the engine's own state is compared with, as the risk book) asks
+for it: ``subscribe(listener, when="apply")``. A listener that raises is reported in
+``listener_errors``, never propagated: it cannot fail or undo ``apply`` or a commit.
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from marginengine.config import ProtocolConfig, validate_model
 from marginengine.decisions import Code
@@ -37,11 +51,15 @@ from marginengine.persistence import (
     Durability,
     EventLog,
     LogRecord,
-    encode,
     open_log,
 )
 
 _log = logging.getLogger(__name__)
+
+Listener = Callable[["Change"], None]
+#: When a listener hears of an accepted event: once it is committed (the default), or as
+#: soon as it is applied (before a per-batch log commits it).
+ListenWhen = Literal["commit", "apply"]
 
 
 @dataclass(frozen=True)
@@ -112,7 +130,9 @@ class Engine(StateReads):
         self.check_invariants = check_invariants
         self.seq = 0
         self.listener_errors: list[str] = []
-        self._listeners: list[Callable[[Change], None]] = []
+        self._listeners: list[Listener] = []  # when="commit"
+        self._apply_listeners: list[Listener] = []  # when="apply"
+        self._queued: list[Change] = []  # applied, waiting for their batch's commit
 
     @classmethod
     def with_log(cls, config: ProtocolConfig, path: str | Path, synchronous: str = "FULL",
@@ -126,9 +146,12 @@ class Engine(StateReads):
             ``FULL`` (default): a commit survives power loss; ``NORMAL``: a crash of the
             process (see :meth:`marginengine.persistence.SQLiteStore.create`).
         durability
-            ``"event"`` (default): every outcome is durable before :meth:`apply` returns it;
-            ``"batch"``: outcomes are committed together by :meth:`commit` or at the end of
-            a ``with engine.batch():`` block (and at :meth:`close`).
+            ``"event"`` (default): every outcome is durable before :meth:`apply` returns it
+            (it is written inside the event's transaction, so a log that fails rolls the
+            event back), and listeners hear of it right after that commit; ``"batch"``:
+            outcomes are committed together by :meth:`commit` or at the end of a
+            ``with engine.batch():`` block (and at :meth:`close`), and the batch's changes
+            reach the listeners then, in order (see :meth:`subscribe`).
         checkpoint_every
             Checkpoint the WAL into the main file, with the acknowledged count, every this
             many events (default: whenever the WAL reaches 1,000 pages, and at close).
@@ -168,7 +191,7 @@ class Engine(StateReads):
                         ledger.check_transaction()
                     outcome = Outcome(seq, event, True, None, details)
                     self._write(outcome)
-                    if self._listeners:
+                    if self._listeners or self._apply_listeners:
                         change = Change(
                             outcome,
                             {a: ledger.accounts.get(a) for a in ledger.touched_accounts()},
@@ -186,12 +209,16 @@ class Engine(StateReads):
             self._write(outcome)
         self.seq = seq
         if change is not None:
-            self._notify(change)
+            self._notify(self._apply_listeners, change)
+            if self.log is not None and self.log.pending:
+                self._queued.append(change)  # delivered when its batch is committed
+            else:
+                self._notify(self._listeners, change)
         return outcome
 
-    def _notify(self, change: Change) -> None:
-        # After the commit: a listener cannot undo, fail or block the event.
-        for listener in self._listeners:
+    def _notify(self, listeners: list[Listener], change: Change) -> None:
+        # A listener cannot undo, fail or block the event (or the commit that delivers it).
+        for listener in listeners:
             try:
                 listener(change)
             except Exception as exc:
@@ -199,11 +226,40 @@ class Engine(StateReads):
                 self.listener_errors.append(note)
                 _log.error(note)
 
-    def subscribe(self, listener: Callable[[Change], None]) -> None:
-        """Call ``listener`` with the :class:`Change` of every accepted event, after it is
-        logged and committed. A listener that raises is reported in
-        :attr:`listener_errors` (and logged); the event stands."""
-        self._listeners.append(listener)
+    def _deliver(self) -> None:
+        """Hand the queued changes, in order, to the commit listeners, once the log holds
+        them all (a commit that failed keeps them queued with the records)."""
+        if self.log is not None and self.log.pending:
+            return
+        queued, self._queued = self._queued, []
+        for change in queued:
+            self._notify(self._listeners, change)
+
+    def subscribe(self, listener: Listener, when: ListenWhen = "commit") -> None:
+        """Call ``listener`` with the :class:`Change` of every accepted event.
+
+        Parameters
+        ----------
+        listener
+            Called with each :class:`Change`, in the order of the events. One that raises
+            is reported in :attr:`listener_errors` (and logged); the event and its commit
+            stand.
+        when
+            ``"commit"`` (default): once the event is committed to the log, so a listener
+            never hears of an event a crash could still lose. Per event that is before
+            ``apply`` returns; per batch, at the batch's commit (:meth:`commit`, the end of
+            a ``with engine.batch():`` block, :meth:`close`), every change of the batch in
+            order; without a log, right after the event. ``"apply"``: right after the event
+            is applied, before a per-batch log commits it: for a mirror of the engine's
+            current state that the engine's own reads are compared with within a batch
+            (the risk book: its candidates are confirmed on the engine's state).
+        """
+        if when == "commit":
+            self._listeners.append(listener)
+        elif when == "apply":
+            self._apply_listeners.append(listener)
+        else:
+            raise ValueError(f"when: must be 'commit' or 'apply' (got {when!r})")
 
     def apply_all(self, events: Iterable[Event]) -> list[Outcome]:
         """Apply events in order."""
@@ -211,8 +267,7 @@ class Engine(StateReads):
 
     def _write(self, outcome: Outcome) -> None:
         if self.log is not None:
-            record = outcome.to_dict()
-            self.log.write(outcome.seq, record["outcome"], outcome.accepted, record)
+            self.log.write_encoder(outcome.seq, outcome.name, outcome.accepted, outcome.to_json)
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -225,19 +280,26 @@ class Engine(StateReads):
         if self.log is None:
             yield
             return
-        with self.log.batch():
-            yield
+        try:
+            with self.log.batch():
+                yield
+        finally:
+            self._deliver()
 
     def commit(self) -> None:
         """Commit the outcomes held by a per-batch log (nothing to do per event or without
-        a log); a :class:`LogError` leaves them held for a retry."""
+        a log), then deliver their changes to the commit listeners; a :class:`LogError`
+        leaves outcomes and changes held for a retry."""
         if self.log is not None:
             self.log.commit()
+            self._deliver()
 
     def close(self) -> None:
-        """Commit what is held, write the close record and close the log, if any."""
+        """Commit what is held, write the close record and close the log, if any (then
+        deliver the changes just committed)."""
         if self.log is not None:
             self.log.close()
+            self._deliver()
 
     # ------------------------------------------------------------------ reads
     def state_hash(self) -> str:
@@ -309,7 +371,7 @@ def _replay_differences(outcome: Outcome, row: LogRecord, legacy: bool) -> list[
     and data included. Refusal prose is a message for people, not a contract: it is
     compared only in a format-2 log without refusal codes, never in format 1.
     """
-    replayed = json.loads(encode(outcome.to_dict()))
+    replayed = json.loads(outcome.to_json())
     logged = row.record
     keys = {"seq", "outcome", "event", "accepted", "details"} | set(logged)
     if legacy or "code" in logged:

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from marginengine.decisions import Code
-from marginengine.engine import perp_handlers
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
     Absorb,
@@ -37,7 +36,7 @@ from marginengine.liquidation import (
     quote_collateral,
     store_front_price,
 )
-from marginengine.margin import AccountData
+from marginengine.margin import AccountData, InitialScope
 from marginengine.margin import validation as rules_of
 
 
@@ -87,9 +86,7 @@ def withdraw(ctx: HandlerContext, e: Withdraw) -> dict[str, Any]:
         ctx.refuse(Code.NOT_ENOUGH_LIQUIDITY, f"not enough liquidity: {exc}", amount=amount)
     if not was_collateral:
         return {"withdrawn": amount}
-    if ledger.accounts[e.account].perps:
-        ctx.require_prices(ctx.priced_assets(e.account))
-        perp_handlers.check_initial(ctx, e.account)
+    ctx.require_initial_margin(e.account, InitialScope.OPEN_POSITIONS)
     data = ctx.account_data(e.account)
     if data.total_debt:
         refusal = rules_of.validate_health_after_withdraw(
@@ -127,8 +124,7 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
                                              ctx.initial_account_data(e.account))
     if refusal:
         ctx.refuse_with(refusal)
-    if ctx.has_perps(e.account):
-        perp_handlers.check_initial(ctx, e.account)
+    ctx.require_initial_margin(e.account, InitialScope.HOLDS_PERPS)
     compound = ctx.config.compound
     if ctx.rules.min_borrow and compound is not None:
         refusal = rules_of.validate_min_borrow(asset, market, ledger.debt_of(e.account, asset),

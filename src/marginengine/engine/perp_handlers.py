@@ -52,19 +52,6 @@ def _same_owner(a: str, b: str) -> bool:
     return b.startswith(a + "/") or a.startswith(b + "/")
 
 
-def check_initial(ctx: HandlerContext, account_id: str, who: str = "") -> None:
-    """Refuse unless the account meets initial margin (bucket: lending and perps)."""
-    state = ctx.bucket(account_id, initial=True).margin(MarginKind.INITIAL)
-    if state.value < state.requirement:
-        name = f"{who} {account_id}" if who else account_id
-        ctx.refuse(
-            Code.UNDERCOLLATERALIZED,
-            f"initial margin: {name} would need {fmt_usd(state.requirement)} and would have "
-            f"{fmt_usd(state.value)}",
-            account=account_id, requirement=state.requirement, value=state.value,
-        )
-
-
 # ---------------------------------------------------------------------- quote balances
 def deposit_quote(ctx: HandlerContext, e: DepositQuote) -> dict[str, Any]:
     ctx.account_id(e.account)
@@ -87,7 +74,7 @@ def withdraw_quote(ctx: HandlerContext, e: WithdrawQuote) -> dict[str, Any]:
         ctx.refuse(Code.INSUFFICIENT_QUOTE, str(exc), amount=e.amount)
     if ctx.has_risk(e.account):
         ctx.require_prices(ctx.priced_assets(e.account))
-        check_initial(ctx, e.account)
+        ctx.require_initial_margin(e.account)
     return {"perp_quote": ctx.ledger.perp_quote_of(e.account)}
 
 
@@ -106,7 +93,7 @@ def transfer_quote(ctx: HandlerContext, e: TransferQuote) -> dict[str, Any]:
         ctx.refuse(Code.INSUFFICIENT_QUOTE, str(exc), amount=e.amount)
     if ctx.has_risk(e.source):
         ctx.require_prices(ctx.priced_assets(e.source))
-        check_initial(ctx, e.source)
+        ctx.require_initial_margin(e.source)
     return {}
 
 
@@ -202,7 +189,7 @@ def trade(ctx: HandlerContext, e: Trade) -> dict[str, Any]:
     ema = state.basis_ema_ppm + (basis - state.basis_ema_ppm) * alpha // PPM
     ledger.record_trade(e.market, e.price, ema)
     for account_id, _ in increasing:
-        check_initial(ctx, account_id)
+        ctx.require_initial_margin(account_id)
     return {"notional": quote_value(e.size, e.price, perp.base_unit, quote_unit, Rounding.UP)}
 
 
@@ -284,7 +271,7 @@ def _take_over(ctx: HandlerContext, e: LiquidatePerp, perp: PerpMarketConfig, si
     settle_all_funding(ctx, e.liquidator)
     ledger.fill(e.account, e.market, signed_close, price, perp.base_unit, quote_unit)
     ledger.fill(e.liquidator, e.market, -signed_close, price, perp.base_unit, quote_unit)
-    check_initial(ctx, e.liquidator, "liquidator")
+    ctx.require_initial_margin(e.liquidator, who="liquidator")
 
 
 def _cover(ctx: HandlerContext, account_id: str, fund_market: str | None) -> int:

@@ -1,7 +1,12 @@
 """Margin models behind one interface (an account's value and requirement, from a
 valuation) and the validation of lending actions as pure functions."""
 
-from marginengine.margin.account import AccountMarginModel, Valuation, underwater_value
+from marginengine.margin.account import (
+    AccountMarginModel,
+    InitialScope,
+    Valuation,
+    underwater_value,
+)
 from marginengine.margin.base import (
     NO_DEBT_HEALTH,
     MarginKind,
@@ -17,6 +22,7 @@ from marginengine.margin.validation import (
     validate_borrow_health,
     validate_borrow_power,
     validate_health_after_withdraw,
+    validate_initial_margin,
     validate_liquidation_call,
     validate_min_borrow,
     validate_repay,
@@ -32,6 +38,7 @@ __all__ = [
     "NO_DEBT_HEALTH",
     "AccountData",
     "AccountMarginModel",
+    "InitialScope",
     "MarginKind",
     "MarginModel",
     "MarginState",
@@ -45,6 +52,7 @@ __all__ = [
     "validate_borrow_health",
     "validate_borrow_power",
     "validate_health_after_withdraw",
+    "validate_initial_margin",
     "validate_liquidation_call",
     "validate_min_borrow",
     "validate_repay",

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 
 from marginengine.config import ProtocolConfig
+from marginengine.decisions import Refusal
 from marginengine.fixedpoint import WAD, Rounding
 from marginengine.ledger import Ledger
 from marginengine.margin.base import MarginKind, MarginState, health_of
 from marginengine.margin.perp import PerpMarginModel
 from marginengine.margin.portfolio import PortfolioMargin, portfolio_state
+from marginengine.margin.validation import validate_initial_margin
 from marginengine.margin.weighted import AccountData, WeightedMarginModel
 from marginengine.oracle.conditions import MarketConditions
 
@@ -51,6 +54,28 @@ class Valuation:
     debt_prices: Mapping[str, int] | None = None
     conditions: Mapping[str, MarketConditions] = field(default_factory=dict)
     portfolio: Callable[[str], PortfolioMargin | None] | None = None
+
+
+class InitialScope(Enum):
+    """Which accounts an action's cross-margin initial check (the bucket's, lending and
+    perps together) binds; the lending rules of the family (``validate_borrow_power``,
+    ``validate_health_after_withdraw``) bind every lending account besides.
+
+    ``ALWAYS``
+        Every account (perp actions: trades, quote withdrawals and transfers, a perp
+        liquidator taking positions).
+    HOLDS_PERPS
+        An account whose margin is a bucket: perp positions or a perp balance (a borrow).
+    OPEN_POSITIONS
+        An account with open perp positions (a withdrawal of lending collateral: without
+        positions, the family's withdraw rule alone decides, as Aave's ``validateHFAndLtv``
+        checks health, not borrowing power). The check then needs every price of the
+        bucket to be usable.
+    """
+
+    ALWAYS = "always"
+    HOLDS_PERPS = "holds_perps"
+    OPEN_POSITIONS = "open_positions"
 
 
 def underwater_value(data: AccountData) -> int:
@@ -145,6 +170,27 @@ class AccountMarginModel:
         state = self.margin(ledger, valuation, account_id, MarginKind.MAINTENANCE)
         return state.requirement > 0 and state.health < threshold_wad
 
+    def initial_binds(self, ledger: Ledger, account_id: str, scope: InitialScope) -> bool:
+        """Whether the cross-margin initial check of ``scope`` applies to the account."""
+        if scope is InitialScope.ALWAYS:
+            return True
+        if scope is InitialScope.HOLDS_PERPS:
+            return self.holds_perps(ledger, account_id)
+        account = ledger.accounts.get(account_id)
+        return bool(account and account.perps)
+
+    def initial_refusal(self, ledger: Ledger, valuation: Valuation, account_id: str,
+                        scope: InitialScope = InitialScope.ALWAYS,
+                        who: str = "") -> Refusal | None:
+        """The refusal of an action that leaves the account below initial margin, as its
+        whole bucket (lending and perps, at the initial-margin ``valuation``) sees it;
+        ``None`` when the requirement is met or ``scope`` does not bind the account."""
+        if not self.initial_binds(ledger, account_id, scope):
+            return None
+        bucket = self.perps.bucket(ledger, valuation.prices, valuation.marks, account_id,
+                                   valuation.debt_prices)
+        return validate_initial_margin(account_id, bucket.margin(MarginKind.INITIAL), who)
+
     def is_below_with_addon(self, ledger: Ledger, valuation: Valuation, account_id: str,
                             addon_ppm: int, threshold_wad: int = WAD) -> bool:
         """Whether the account's maintenance health is below ``threshold_wad`` once its
@@ -170,4 +216,4 @@ class AccountMarginModel:
                    for a in ledger.accounts)
 
 
-__all__ = ["AccountMarginModel", "Valuation", "underwater_value"]
+__all__ = ["AccountMarginModel", "InitialScope", "Valuation", "underwater_value"]

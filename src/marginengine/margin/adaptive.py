@@ -40,6 +40,7 @@ from numpy.typing import NDArray
 from marginengine.errors import FieldError
 from marginengine.fixedpoint import BPS, Rounding, div
 from marginengine.margin.tiers import PPM, size_premium_imf
+from marginengine.oracle.inputs import require_int_in
 from marginengine.oracle.volatility import LAMBDA_DAILY, ewma_variances
 
 __all__ = [
@@ -73,13 +74,7 @@ Aggregation = Literal["sqrt_time", "overlapping"]
 
 
 def _require_int(value: object, field: str, minimum: int, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise FieldError(field, f"must be an int, not {type(value).__name__}")
-    if value < minimum:
-        raise FieldError(field, f"must be at least {minimum} (got {value})")
-    if maximum is not None and value > maximum:
-        raise FieldError(field, f"must be at most {maximum} (got {value})")
-    return value
+    return require_int_in(value, field, minimum, maximum, error=FieldError)
 
 
 def _require_confidence(confidence_bps: int) -> int:

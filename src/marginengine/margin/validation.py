@@ -18,7 +18,7 @@ from marginengine.config import MarketConfig
 from marginengine.config.families import InitialCheck, LendingRules, WithdrawCheck
 from marginengine.decisions import Code, Refusal
 from marginengine.fixedpoint import WAD, Rounding, bps_div, format_units
-from marginengine.margin.base import NO_DEBT_HEALTH
+from marginengine.margin.base import NO_DEBT_HEALTH, MarginState
 from marginengine.margin.weighted import AccountData
 
 
@@ -106,6 +106,22 @@ def validate_health_after_withdraw(rules: LendingRules, after: AccountData,
             {"borrowing_power": after.initial_value, "debt": after.total_debt},
         )
     return None
+
+
+def validate_initial_margin(account: str, state: MarginState,
+                            who: str = "") -> Refusal | None:
+    """An account's initial margin after an action: its value at least its requirement
+    (``state``: the bucket's initial :class:`MarginState`), else ``UNDERCOLLATERALIZED``
+    naming the account (``who``: its role in the message, as ``liquidator``)."""
+    if state.value >= state.requirement:
+        return None
+    name = f"{who} {account}" if who else account
+    return Refusal(
+        Code.UNDERCOLLATERALIZED,
+        f"initial margin: {name} would need {fmt_usd(state.requirement)} and would have "
+        f"{fmt_usd(state.value)}",
+        {"account": account, "requirement": state.requirement, "value": state.value},
+    )
 
 
 def validate_borrow_asset(account: str, asset: str, market: MarketConfig, supplied: int,
@@ -266,6 +282,7 @@ __all__ = [
     "validate_borrow_health",
     "validate_borrow_power",
     "validate_health_after_withdraw",
+    "validate_initial_margin",
     "validate_liquidation_call",
     "validate_min_borrow",
     "validate_repay",

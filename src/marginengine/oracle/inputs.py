@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from marginengine.errors import ConfigError, OracleError
+from marginengine.errors import ConfigError, FieldError, OracleError
 
 
 def require_price(value: object, field: str) -> int:
@@ -77,6 +77,22 @@ def require_time(value: object, field: str = "time", not_before: int | None = No
         raise OracleError(
             field, f"{value} is before the last time seen, {not_before} (out of order)"
         )
+    return value
+
+
+def require_int_in(value: object, field: str, minimum: int, maximum: int | None = None, *,
+                   error: type[FieldError] = OracleError, maximum_is: str = "") -> int:
+    """Return ``value`` if it is an int (not a bool) in ``[minimum, maximum]``, else raise
+    ``error(field, reason)``; ``maximum_is`` says what the maximum is, for the message
+    (``"the number of returns"``). The one integer-range check of the oracle's estimators
+    and of the margin models that read them."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise error(field, f"must be an int, not {type(value).__name__}")
+    if value < minimum:
+        raise error(field, f"must be at least {minimum} (got {value})")
+    if maximum is not None and value > maximum:
+        what = f", {maximum_is}" if maximum_is else ""
+        raise error(field, f"must be at most {maximum}{what} (got {value})")
     return value
 
 

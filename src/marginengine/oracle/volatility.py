@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 
 from marginengine.errors import OracleError
 from marginengine.fixedpoint import Rounding
-from marginengine.oracle.inputs import require_price
+from marginengine.oracle.inputs import require_int_in, require_price
 
 #: Seconds in the year volatility is annualized over (365 days: crypto markets never close).
 YEAR_SECONDS: int = 365 * 86_400
@@ -88,13 +88,7 @@ def _require_lambda(lam: float) -> float:
 
 
 def _require_count(value: int, field: str, minimum: int, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise OracleError(field, f"must be an int, not {type(value).__name__}")
-    if value < minimum:
-        raise OracleError(field, f"must be at least {minimum} (got {value})")
-    if maximum is not None and value > maximum:
-        raise OracleError(field, f"must be at most {maximum}, the number of returns (got {value})")
-    return value
+    return require_int_in(value, field, minimum, maximum, maximum_is="the number of returns")
 
 
 def _require_returns(returns: Sequence[float] | NDArray[np.float64]) -> NDArray[np.float64]:

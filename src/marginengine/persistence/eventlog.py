@@ -1,25 +1,36 @@
 """The engine's event log: a store plus a durability, per event or per batch.
 
-The engine hands every outcome to :meth:`EventLog.write` inside its transaction. With
-per-event durability the outcome is committed there, before ``apply`` returns (a failure to
-write raises :class:`~marginengine.errors.LogError` and the engine rolls the event back).
-With per-batch durability, and inside any ``with log.batch():`` block, outcomes are encoded
-and held in memory, then committed together, once, by :meth:`EventLog.commit` (or the end of
-the outermost block, or :meth:`EventLog.close`): a crash loses the batch in progress and
-replay ends at the last whole batch.
+The engine hands every outcome, with its encoder, to :meth:`EventLog.write_encoder` inside
+its transaction. With per-event durability the outcome is committed there, before ``apply``
+returns (a failure to write raises :class:`~marginengine.errors.LogError` and the engine
+rolls the event back: nothing is acknowledged that is not durable, and the state never runs
+ahead of the log). With per-batch durability, and inside any ``with log.batch():`` block,
+outcomes are held in memory, then encoded, chained and committed together, once, with
+one ``executemany`` and one acknowledgement-file write, by :meth:`EventLog.commit` (or the
+end of the outermost block, or :meth:`EventLog.close`): a crash loses the batch in progress
+and replay ends at the last whole batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from marginengine.errors import LogError
 from marginengine.persistence.chain import encode
 from marginengine.persistence.sqlite_store import SQLiteStore
 from marginengine.persistence.store import Durability, EventRecord, LogStore
+
+
+class _Held(NamedTuple):
+    """An outcome held for a batch, with its payload's encoder (called at the commit)."""
+
+    seq: int
+    outcome: str
+    accepted: bool
+    payload: Callable[[], str]
 
 
 class EventLog:
@@ -40,7 +51,7 @@ class EventLog:
         except ValueError:
             raise LogError(f"durability: must be 'event' or 'batch' (got {durability!r})") from None
         self.store = store
-        self._pending: list[EventRecord] = []
+        self._pending: list[EventRecord | _Held] = []
         self._depth = 0
 
     @classmethod
@@ -67,21 +78,52 @@ class EventLog:
         return len(self._pending)
 
     def write(self, seq: int, outcome: str, accepted: bool, record: Mapping[str, Any]) -> None:
-        """Log one outcome: committed now (per event), or held for the batch's commit."""
-        entry = EventRecord(seq, outcome, accepted, encode(record))
+        """Log one outcome record (encoded with :func:`~marginengine.persistence.encode`):
+        committed now (per event), or held for the batch's commit."""
+        self.write_json(seq, outcome, accepted, encode(record))
+
+    def write_json(self, seq: int, outcome: str, accepted: bool, payload: str) -> None:
+        """:meth:`write` for a record already encoded as
+        :func:`~marginengine.persistence.encode` writes it."""
         if self.durability is Durability.EVENT and self._depth == 0:
-            self.store.append((entry,))
+            self.store.append((EventRecord(seq, outcome, accepted, payload),))
         else:
-            self._pending.append(entry)
+            self._pending.append(EventRecord(seq, outcome, accepted, payload))
+
+    def write_encoder(self, seq: int, outcome: str, accepted: bool,
+                      payload: Callable[[], str]) -> None:
+        """:meth:`write_json` with the payload's encoder (the engine's ``Outcome.to_json``):
+        per event, encoded and committed now; held for a batch, encoded at its commit, all
+        the batch's records in one pass (cheaper than one at a time between events: the
+        encoder stays warm). The encoder must give the same payload then as now: an
+        outcome's record is its own and is not changed after ``apply`` returns it."""
+        if self.durability is Durability.EVENT and self._depth == 0:
+            self.store.append((EventRecord(seq, outcome, accepted, payload()),))
+        else:
+            self._pending.append(_Held(seq, outcome, accepted, payload))
 
     def commit(self) -> None:
-        """Commit the outcomes held, in one transaction (nothing to do per event).
+        """Encode the records held by their encoders, then commit them all in one
+        transaction (nothing to do per event).
 
-        On failure they stay held, so a later commit (or close) can retry.
+        On failure they stay held (encoded), so a later commit (or close) can retry.
         """
-        if self._pending:
-            self.store.append(self._pending)
-            self._pending = []
+        if not self._pending:
+            return
+        records: list[EventRecord] = []
+        for held in self._pending:
+            if isinstance(held, EventRecord):
+                records.append(held)
+                continue
+            try:
+                records.append(EventRecord(held.seq, held.outcome, held.accepted,
+                                           held.payload()))
+            except (TypeError, ValueError) as exc:  # a record that is not JSON: a bug
+                raise LogError(f"cannot encode event {held.seq} ({held.outcome}): "
+                               f"{exc}") from None
+        self._pending = list(records)
+        self.store.append(records)
+        self._pending = []
 
     @contextmanager
     def batch(self) -> Iterator[None]:

@@ -257,16 +257,17 @@ class SQLiteStore:
                            f"{'closed' if self._writer else 'open for reading only'}")
         if self._broken is not None:
             raise LogError(f"{self.path}: cannot append event {first}: {self._broken}")
+        # The rows of the whole batch, chained in one pass, for one executemany.
         rows: list[tuple[int, str, int, str, str]] = []
+        add = rows.append
         last, expected = self._last, self._count + 1
-        for record in batch:
-            if record.seq != expected:
-                raise LogError(f"{self.path}: cannot append event {record.seq}: the next "
+        for seq, outcome, accepted_flag, payload in batch:
+            if seq != expected:
+                raise LogError(f"{self.path}: cannot append event {seq}: the next "
                                f"event of this log is {expected}")
-            accepted = 1 if record.accepted else 0
-            last = event_digest(last, record.seq, record.outcome.encode(), accepted,
-                                record.payload.encode())
-            rows.append((record.seq, record.outcome, accepted, record.payload, last))
+            accepted = 1 if accepted_flag else 0
+            last = event_digest(last, seq, outcome.encode(), accepted, payload.encode())
+            add((seq, outcome, accepted, payload, last))
             expected += 1
         count = expected - 1
         every = self.checkpoint_every
@@ -444,13 +445,7 @@ class SQLiteStore:
         prev, expected = self._digest, 1
         torn: tuple[int, str] | None = None
         cursor = self._cursor()
-        while True:
-            row = self._fetch(cursor, expected)
-            if row is None:
-                break
-            if row[0] != expected:
-                raise LogError(f"{self.path}: event {expected} is missing (the next row is "
-                               f"event {row[0]!r})")
+        for row in self._in_sequence(cursor):
             problem, record = self._check_row(row, prev)
             if problem is not None:
                 last_row = self._fetch_is_end(cursor)
@@ -466,6 +461,20 @@ class SQLiteStore:
             yield LogRecord(expected, bytes(row[1]).decode(), bool(row[2]), record, prev)
             expected += 1
         self._status = self._finish(expected - 1, marks, torn)
+
+    def _in_sequence(self, cursor: sqlite3.Cursor) -> Iterator[Any]:
+        """The rows of ``cursor``, the n-th being event n, or :class:`LogError` naming the
+        first missing event (both formats)."""
+        expected = 1
+        while True:
+            row = self._fetch(cursor, expected)
+            if row is None:
+                return
+            if row[0] != expected:
+                raise LogError(f"{self.path}: event {expected} is missing (the next row is "
+                               f"event {row[0]!r})")
+            yield row
+            expected += 1
 
     def _cursor(self) -> sqlite3.Cursor:
         try:
@@ -558,16 +567,10 @@ class SQLiteStore:
         expected = 1
         torn: tuple[int, str] | None = None
         cursor = self._cursor()
-        while True:
-            row = self._fetch(cursor, expected)
-            if row is None:
-                break
+        for row in self._in_sequence(cursor):
             seq, outcome, accepted, payload, check = row
             problem: str | None
             record: Any = None
-            if seq != expected:
-                raise LogError(f"{self.path}: event {expected} is missing (the next row is "
-                               f"event {seq!r})")
             if not (isinstance(outcome, bytes) and type(accepted) is int
                     and isinstance(payload, bytes) and isinstance(check, bytes)):
                 problem = "a column has the wrong type"

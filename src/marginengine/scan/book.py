@@ -18,7 +18,8 @@ against lending debt plus perp maintenance (:func:`~marginengine.scan.kernels.cl
 each side within a proven bound of the engine's exact figures; its band is confirmed by
 the engine's bucket rule.
 
-The book mirrors an engine through :meth:`Engine.subscribe`: each accepted event's
+The book mirrors an engine through :meth:`Engine.subscribe` (``when="apply"``: the state as
+applied, which its exact confirmation reads, even inside a batch): each accepted event's
 :class:`~marginengine.engine.Change` names the accounts, reserves and prices it touched, and
 only those rows and vectors are updated. Prices and indices update vectors only; the
 running sums catch up at the next scan, touching only the accounts exposed to the assets
@@ -239,7 +240,13 @@ class RiskBook:
     @classmethod
     def from_engine(cls, engine: Engine, subscribe: bool = True, threads: int = 2) -> RiskBook:
         """A book holding the engine's ledger, indices and prices; with ``subscribe``, kept
-        in step with every accepted event."""
+        in step with every accepted event as it is applied.
+
+        The book listens with ``when="apply"`` (see :meth:`Engine.subscribe`), not after
+        the commit: its candidates are confirmed with the engine's exact rule on the
+        engine's current state, so within a per-batch log's batch (a simulator step) it
+        must mirror that state, not the last committed one, or an account made unhealthy
+        by an event of the step would be missed until the step's commit."""
         book = cls(engine.config, engine=engine, threads=threads)
         ledger = engine.ledger
         column = book.assets.column
@@ -291,7 +298,7 @@ class RiskBook:
              np.asarray(d_vals, dtype=np.float64)),
         )
         if subscribe:
-            engine.subscribe(book.on_change)
+            engine.subscribe(book.on_change, when="apply")
         return book
 
     @classmethod

@@ -21,7 +21,7 @@ Nothing here re-implements a rule: every decision is an engine event.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,13 +49,21 @@ from marginengine.engine import (
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, RAY, WAD, parse_units
 from marginengine.margin import underwater_value
-from marginengine.oracle import DelayedFeed, DelayedFeedParams, PushFeed, PushFeedParams
 from marginengine.scan import RiskBook
 from marginengine.sim.book import synthetic_book
-from marginengine.sim.cascade_config import CascadeFile, KeeperSpec, anchor_files, check_cascade
+from marginengine.sim.cascade_config import (
+    CascadeFile,
+    KeeperSpec,
+    OracleSpec,
+    anchor_files,
+    check_cascade,
+    joint_spec,
+    protocol_scenario,
+)
+from marginengine.sim.joint import JointPaths, joint_paths
+from marginengine.sim.markets import AssetMarket
 from marginengine.sim.metrics import SERIES_COLUMNS, borrower_loss
-from marginengine.venue import ConstantProductPool, DepthCurve, DepthVenue, Twap
-from marginengine.venue.arbitrage import arbitrage, arbitrage_depth
+from marginengine.venue import ConstantProductPool, DepthVenue
 
 SECONDS_PER_YEAR = 31_536_000
 
@@ -145,7 +153,7 @@ def gas_path(spec: CascadeFile, rng: np.random.Generator, prices: np.ndarray) ->
     returns = np.diff(np.log(prices))
     values = gas.gas_process(rng, _f(g.gwei), _f(g.vol_sensitivity), returns, _f(g.noise), n,
                              _f(g.cap_gwei) if g.cap_gwei is not None else None,
-                             reference_sigma=_f(spec.price.sigma) * math.sqrt(
+                             reference_sigma=_f(headline_sigma(spec)) * math.sqrt(
                                  spec.step_seconds / SECONDS_PER_YEAR) or None)
     return np.concatenate([[values[0]], np.asarray(values, dtype=float)])
 
@@ -157,6 +165,12 @@ def utc_iso(unix: float | None) -> str | None:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def headline_sigma(spec: CascadeFile) -> Any:
+    """The headline asset's yearly volatility (its own in the joint model)."""
+    joint = spec.price.assets.get(spec.price.asset)
+    return joint.sigma if joint is not None else spec.price.sigma
 
 
 def to_price(value: float) -> int:
@@ -199,24 +213,45 @@ class CascadeRunner:
     """Drives one cascade scenario through an engine (see the module docstring)."""
 
     def __init__(self, spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generator,
-                 feedback: bool | None = None, log_path: Path | None = None) -> None:
+                 feedback: bool | None = None, log_path: Path | None = None,
+                 shared: CascadeRunner | None = None) -> None:
+        """``shared``: a runner whose price paths, gas and venues this one uses (a further
+        protocol of the same scenario: :mod:`marginengine.sim.protocols`); its own
+        oracles read them, and ``rng`` then draws only its book and keeper order."""
         self.spec = spec
         self.protocol = protocol
         self.rng = rng
         self.feedback = spec.venue.feedback if feedback is None else feedback
         self.engine = Engine.with_log(protocol, log_path) if log_path else Engine(protocol)
         self.collateral = spec.price.asset
+        #: A book of several assets (profiles, a file or a snapshot): venues quote USD.
+        self.multi = spec.book.multi()
         self.debt = spec.book.debt_asset
-        if self.collateral not in protocol.markets or self.debt not in protocol.markets:
+        if self.collateral not in protocol.markets or (
+                not self.multi and self.debt not in protocol.markets):
             raise ConfigError([f"price.asset / book.debt_asset: {self.collateral!r} and "
                                f"{self.debt!r} must both be markets of the protocol"])
         self.coll_unit = protocol.markets[self.collateral].unit
-        self.debt_unit = protocol.markets[self.debt].unit
-        start: dict[str, float] = {}
-        self.prices = price_path(spec, rng, start)
+        self.debt_unit = venue_quote_unit(spec, protocol)
+        #: Exact oracle prices per simulated asset and step (sim/joint.fix_price).
+        self.fixed: dict[str, list[int]]
+        self.paths: JointPaths
+        if shared is not None:
+            self.paths, self.fixed = shared.paths, shared.fixed
+        elif spec.price.assets:
+            self.paths = joint_paths(joint_spec(spec.price), rng, spec.steps,
+                                     spec.step_seconds)
+            self.fixed = self.paths.fixed()
+        else:
+            start: dict[str, float] = {}
+            path = price_path(spec, rng, start)
+            self.paths = JointPaths((self.collateral,), path[:, None], start.get("time"))
+            self.fixed = {self.collateral: [to_price(x) for x in path]}
+        self.prices = self.paths.path(self.collateral)
         #: Unix time (UTC) of step 0 for a replayed price, else ``None``.
-        self.start_time: float | None = start.get("time")
-        self.gas = gas_path(spec, rng, self.prices)
+        self.start_time: float | None = self.paths.start_time
+        self.gas: np.ndarray = shared.gas if shared is not None else \
+            gas_path(spec, rng, self.prices)
         self.keepers = [Keeper(k, _f(k.capital)) for k in spec.keepers]
         self.series: dict[str, list[float]] = {c.name: [] for c in SERIES_COLUMNS}
         self.liquidated_value = 0.0
@@ -228,36 +263,40 @@ class CascadeRunner:
         self.unsafe_since: dict[str, int] = {}
         self.ltv_log: list[dict[str, Any]] = []
         self.time_to_liquidate: list[int] = []
-        self._init_venue()
-        self._init_oracle()
+        #: Every simulated asset's venue and oracle (sim/markets.py); the headline
+        #: asset's come from [venue] and [oracle] unless [venues.X] / [oracles.X] say.
+        self.markets: dict[str, AssetMarket] = {}
+        for asset in self.paths.assets:
+            main = asset == self.collateral
+            venue = spec.venues.get(asset, spec.venue if main else None)
+            oracle = spec.oracles.get(asset, spec.oracle if main else OracleSpec())
+            self.markets[asset] = AssetMarket(asset, venue, oracle, self.fixed[asset][0],
+                                              protocol.markets[asset].unit, self.debt_unit)
+            if shared is not None:
+                self.markets[asset].share_venue(shared.markets[asset])
+        self.market = self.markets[self.collateral]
+        #: The simulated assets besides the headline one: three more series columns each
+        #: (``external_price_usd.X``, ``venue_price_usd.X``, ``oracle_price_usd.X``).
+        self.other_assets = [a for a in self.paths.assets if a != self.collateral]
+        for asset in self.other_assets:
+            for column in ("external_price_usd", "venue_price_usd", "oracle_price_usd"):
+                self.series[f"{column}.{asset}"] = []
+        self.venue_lows = {a: m.venue_price() for a, m in self.markets.items()}
 
     # ------------------------------------------------------------------ set-up
-    def _init_venue(self) -> None:
-        v = self.spec.venue
-        s0 = to_price(self.prices[0])
-        if v.kind == "amm":
-            base = int(v.base_reserve * self.coll_unit)
-            quote = base * s0 * self.debt_unit // (self.coll_unit * PRICE_UNIT)
-            self.pool: ConstantProductPool | None = ConstantProductPool(
-                base, quote, self.coll_unit, self.debt_unit, v.fee_bps)
-            self.depth: DepthVenue | None = None
-        else:
-            self.pool = None
-            self.depth = DepthVenue(s0, DepthCurve(int(v.depth_at_1pct * self.coll_unit),
-                                                   float(v.exponent)),
-                                    float(v.resilience), self.coll_unit, self.debt_unit)
-
     def venue_price(self) -> int:
-        """The venue's mid price (8 decimals)."""
-        return self.pool.price() if self.pool is not None else self.depth.price()  # type: ignore[union-attr]
+        """The headline asset's venue mid price (8 decimals)."""
+        return self.market.venue_price()
 
-    def _init_oracle(self) -> None:
-        o = self.spec.oracle
-        self.osm = DelayedFeed(DelayedFeedParams(hop=o.hop)) if o.kind == "osm" else None
-        self.push = (PushFeed(PushFeedParams(deviation_bps=int(o.deviation * 10_000),
-                                             heartbeat=o.heartbeat))
-                     if o.kind == "push" else None)
-        self.twap = Twap(o.twap_window) if o.kind == "venue" and o.twap_window else None
+    @property
+    def pool(self) -> ConstantProductPool | None:
+        """The headline asset's AMM, if its venue is one."""
+        return self.market.pool
+
+    @property
+    def depth(self) -> DepthVenue | None:
+        """The headline asset's depth venue, if its venue is one."""
+        return self.market.depth
 
     def apply(self, event: Event) -> Outcome:
         """Apply an event to the engine."""
@@ -267,12 +306,16 @@ class CascadeRunner:
         """Prices, the lender, the book of borrowers."""
         spec = self.spec
         for asset in sorted(self.protocol.markets):
-            if asset == self.collateral:
-                price = to_price(self.prices[0])
+            if asset in self.markets:
+                price = self.fixed[asset][0]
             else:
                 price = parse_units(spec.prices.get(asset, 1), 8)
             self.apply(SetPrice(asset, price))
         total_debt = _f(spec.book.total_debt)
+        if self.multi:
+            self._open_multi_book()
+            self._open_extra_accounts()
+            return
         liquidity = {self.debt: total_debt * 2, **{k: _f(v)
                                                    for k, v in spec.liquidity.items()}}
         for asset, amount in sorted(liquidity.items()):
@@ -290,7 +333,12 @@ class CascadeRunner:
             self.apply(Deposit(acct.id, self.collateral, coll))
             if not self.apply(Borrow(acct.id, self.debt, debt)).accepted:
                 self.rejected_setup += 1
-        for extra in spec.accounts:
+        self._open_extra_accounts()
+        self.start_debt_value = total_debt
+
+    def _open_extra_accounts(self) -> None:
+        """The explicit ``[[accounts]]``, then the list of borrowers and the risk book."""
+        for extra in self.spec.accounts:
             for asset, whole in extra.deposit.items():
                 self.apply(Deposit(extra.id, asset, parse_units(
                     whole, self.protocol.markets[asset].decimals)))
@@ -300,25 +348,86 @@ class CascadeRunner:
                     self.rejected_setup += 1
         self.borrowers = sorted(a for a in self.engine.ledger.accounts if a != "lender")
         self.book = RiskBook.from_engine(self.engine)
-        self.start_debt_value = total_debt
+
+    def _open_multi_book(self) -> None:
+        """A book of several assets (sim/books.py): drawn from the profiles, or read from a
+        file or a snapshot. A read book's accounts are opened through the engine's events,
+        and any the protocol refuses stops the run before it starts, each by line."""
+        from marginengine.config import read_toml
+        from marginengine.sim.books import (
+            book_from_snapshot,
+            open_book,
+            read_book,
+            synthetic_multi_book,
+        )
+
+        spec, protocol = self.spec, self.protocol
+        b = spec.book
+        prices = {a: self.engine.prices[a] for a in protocol.markets}
+        if b.file:
+            book = read_book(protocol, b.file)
+        elif b.snapshot:
+            book = book_from_snapshot(read_toml(b.snapshot), protocol, source=b.snapshot)
+            held = [a for a in book.accounts if a.positions or a.quote]
+            if held:
+                raise ConfigError([f"{held[0].where}.positions: perp positions are not "
+                                   "simulated by the lending cascade; give a lending "
+                                   "snapshot"])
+        else:
+            book = synthetic_multi_book(
+                self.rng, protocol, prices, b.profiles, b.accounts, _f(b.total_debt),
+                b.whales, _f(b.whale_share), _f(b.health_median), _f(b.health_sigma),
+                _f(b.min_health) if b.min_health is not None else None)
+        priced = set(self.markets) | set(spec.prices)
+        unpriced = sorted(book.assets() - priced)
+        if unpriced:
+            source = b.file or b.snapshot or "book.profiles"
+            raise ConfigError([f"prices.{a}: missing ({source} holds {a}; give its price "
+                               "in [prices] or simulate it in [price.assets])"
+                               for a in unpriced])
+        # Lenders: twice what the book owes, unless [liquidity] says (whole tokens).
+        liquidity = {a: 2 * amount for a, amount in book.borrowed_total().items()}
+        for asset, whole in spec.liquidity.items():
+            liquidity[asset] = parse_units(whole, protocol.markets[asset].decimals)
+        for asset, amount in sorted(liquidity.items()):
+            if amount > 0:
+                self.apply(Deposit("lender", asset, amount))
+        refused = open_book(self.apply, book, protocol)
+        if refused and (b.file or b.snapshot):
+            raise ConfigError([f"{r} (the protocol would not have allowed this position "
+                               "at the scenario's step-0 prices)" for r in refused[:20]]
+                              + ([f"... and {len(refused) - 20} more"]
+                                 if len(refused) > 20 else []))
+        self.rejected_setup = len(refused)
+        self.start_debt_value = book.debt_value(prices, protocol)
 
     # ------------------------------------------------------------------ one step
     def step(self, i: int) -> None:
-        """Run step ``i`` (1-based over the path)."""
-        spec = self.spec
+        """Run step ``i`` (1-based over the path): :meth:`advance`, :meth:`move_markets`,
+        :meth:`act`."""
+        self.advance()
+        self.move_markets(i)
+        self.act(i)
+
+    def advance(self) -> None:
+        """The clock: ``AdvanceTime`` by a step."""
+        self.apply(AdvanceTime(self.spec.step_seconds))
+
+    def move_markets(self, i: int) -> None:
+        """Every simulated asset's external price of step ``i``: its venue follows it (a
+        shared venue is moved by its owner only)."""
+        for asset, market in self.markets.items():
+            market.move(self.fixed[asset][i])
+
+    def act(self, i: int) -> None:
+        """The rest of step ``i``: oracles publish, the scan, the keepers, the record."""
         engine = self.engine
-        self.apply(AdvanceTime(spec.step_seconds))
         now = engine.ledger.time
-        external = to_price(self.prices[i])
-        if self.pool is not None:
-            arbitrage(self.pool, external, float(spec.venue.arbitrage_speed))
-        else:
-            assert self.depth is not None
-            arbitrage_depth(self.depth, external, float(spec.venue.arbitrage_speed))
-            self.depth.recover(external)
-        oracle = self._oracle_price(now, external)
-        if oracle is not None:
-            self.apply(SetPrice(self.collateral, oracle))
+        for asset, market in self.markets.items():
+            oracle = market.oracle_price(now)
+            if oracle is not None:
+                self.apply(SetPrice(asset, oracle))
+        external = self.fixed[self.collateral][i]
         self.book.incremental_scan()
         unsafe = self.book.below_accounts()
         for account in unsafe:
@@ -336,54 +445,34 @@ class CascadeRunner:
         self._record(i, now, external, len(unsafe), self.liquidation_count - before_count,
                      self.liquidated_value - before_value)
 
-    def _oracle_price(self, now: int, external: int) -> int | None:
-        kind = self.spec.oracle.kind
-        if kind == "direct":
-            return external
-        if kind == "osm":
-            assert self.osm is not None
-            if self.osm.observe(now, external):
-                reading = self.osm.peek(now)
-                return reading.price if reading else None
-            return None
-        if kind == "push":
-            assert self.push is not None
-            reading = self.push.observe(now, external)
-            return reading.price if reading else None
-        spot = self.venue_price()
-        if self.twap is not None:
-            self.twap.observe(now, spot)
-            return self.twap.value(now)
-        return spot
-
     # ------------------------------------------------------------------ keepers
     def _gas_usd(self, action: str, i: int) -> float:
         used = self.spec.gas.gas_used.get(action, 200_000)
         return float(used * self.gas[i] * 1e-9 * self.prices[i])
 
-    def _sell(self, amount: int, i: int) -> float:
-        """Sell ``amount`` of collateral; return USD received (venue or external price)."""
+    def _trades_on_venue(self, market: AssetMarket) -> bool:
+        """Whether sales of the asset trade on its venue (feedback on, and a venue)."""
+        return self.feedback and market.has_venue and (
+            market.venue is None or market.venue.feedback)
+
+    def _sell(self, amount: int, i: int, asset: str | None = None) -> float:
+        """Sell ``amount`` of a simulated asset (default: the headline one); return USD
+        received (its venue, or its external price)."""
         if amount <= 0:
             return 0.0
-        if self.feedback:
-            if self.pool is not None:
-                out = self.pool.sell_base(amount)
-            else:
-                assert self.depth is not None
-                out = self.depth.sell_base(amount)
-            return out / self.debt_unit
-        return float(amount / self.coll_unit * self.prices[i])
+        market = self.markets[asset or self.collateral]
+        if self._trades_on_venue(market):
+            return market.sell(amount) / market.quote_unit
+        return float(amount / market.base_unit * self.paths.path(market.asset)[i])
 
-    def _sale_value(self, amount: int, i: int) -> float:
+    def _sale_value(self, amount: int, i: int, asset: str | None = None) -> float:
         """What selling ``amount`` now would fetch (without selling)."""
         if amount <= 0:
             return 0.0
-        if self.feedback:
-            if self.pool is not None:
-                return self.pool.quote_out(amount) / self.debt_unit
-            assert self.depth is not None
-            return self.depth.quote_out(amount) / self.debt_unit
-        return float(amount / self.coll_unit * self.prices[i])
+        market = self.markets[asset or self.collateral]
+        if self._trades_on_venue(market):
+            return market.quote_out(amount) / market.quote_unit
+        return float(amount / market.base_unit * self.paths.path(market.asset)[i])
 
     def _act(self, keeper: Keeper, i: int, unsafe: list[str]) -> None:
         if self.protocol.auction is not None:
@@ -409,8 +498,9 @@ class CascadeRunner:
             # Value it at the better of the oracle and the venue's mid: if that does not
             # pay, no chunk will (slippage only lowers it, gas does not shrink).
             price = engine.prices[quote.collateral_asset]
-            if quote.collateral_asset == self.collateral and self.feedback:
-                price = min(price, self.venue_price())
+            market = self.markets.get(quote.collateral_asset)
+            if market is not None and self._trades_on_venue(market):
+                price = min(price, market.venue_price())
             full_value = full.collateral_to_liquidator / self.protocol.markets[
                 quote.collateral_asset].unit * price / PRICE_UNIT
             if full_value - full_cost - gas < float(keeper.spec.min_profit):
@@ -441,7 +531,8 @@ class CascadeRunner:
                                  "ltv_after": self._ltv(account)})
             d = outcome.details
             got = d["collateral_to_liquidator"]
-            proceeds = self._sell(got, i) if quote.collateral_asset == self.collateral \
+            proceeds = self._sell(got, i, quote.collateral_asset) \
+                if quote.collateral_asset in self.markets \
                 else self._seized_value(got, quote.collateral_asset, i)
             paid = d["debt_repaid"] / debt_unit * engine.prices[quote.debt_asset] / PRICE_UNIT
             # Borrower loss: collateral taken (liquidator's share and protocol fee) less the
@@ -458,10 +549,10 @@ class CascadeRunner:
             keeper.actions += 1
 
     def _seized_value(self, amount: int, asset: str, i: int) -> float:
-        """USD a keeper would get for seized collateral: the venue for the simulated asset,
+        """USD a keeper would get for seized collateral: the venue of a simulated asset,
         the oracle price for others."""
-        if asset == self.collateral:
-            return self._sale_value(amount, i)
+        if asset in self.markets:
+            return self._sale_value(amount, i, asset)
         return float(amount / self.protocol.markets[asset].unit * self.engine.prices[asset]
                      / PRICE_UNIT)
 
@@ -713,6 +804,13 @@ class CascadeRunner:
             "health_p50": float(dist.quantiles.get(0.5, math.nan)),
             "keeper_profit_usd_cum": sum(k.profit for k in self.keepers),
         }
+        for asset, market in self.markets.items():
+            self.venue_lows[asset] = min(self.venue_lows[asset], market.venue_price())
+        for asset in self.other_assets:
+            market = self.markets[asset]
+            row[f"external_price_usd.{asset}"] = self.fixed[asset][i] / PRICE_UNIT
+            row[f"venue_price_usd.{asset}"] = market.venue_price() / PRICE_UNIT
+            row[f"oracle_price_usd.{asset}"] = self.engine.prices[asset] / PRICE_UNIT
         for name, column in s.items():
             column.append(row[name])
 
@@ -723,17 +821,21 @@ class CascadeRunner:
         With a log, the set-up and each step are one batch: one commit each, so a crash
         loses at most the step in progress and replay ends at the last whole step.
         """
-        with self.engine.batch():
-            self.setup()
-        self.book.incremental_scan()
-        self._record(0, self.engine.ledger.time, to_price(self.prices[0]),
-                     len(self.book.below_accounts()), 0, 0.0)
+        self.start()
         for i in range(1, self.spec.steps + 1):
             with self.engine.batch():
                 self.step(i)
             if on_step is not None:
                 on_step(i)
         self.engine.close()
+
+    def start(self) -> None:
+        """Set up (one batch) and record step 0."""
+        with self.engine.batch():
+            self.setup()
+        self.book.incremental_scan()
+        self._record(0, self.engine.ledger.time, self.fixed[self.collateral][0],
+                     len(self.book.below_accounts()), 0, 0.0)
 
     def summary(self) -> dict[str, Any]:
         """The run's figures (see docs/simulator.md)."""
@@ -766,6 +868,11 @@ class CascadeRunner:
             "min_price": float(np.min(self.prices)),
             "final_price": float(self.prices[-1]),
             "min_venue_price": float(np.min(venue_prices)),
+            # Every simulated asset: lowest and last external price, lowest venue price.
+            "asset_prices": {a: {"min_price": float(np.min(self.paths.path(a))),
+                                 "final_price": float(self.paths.path(a)[-1]),
+                                 "min_venue_price": self.venue_lows[a] / PRICE_UNIT}
+                             for a in self.paths.assets},
             "setup_rejected": self.rejected_setup,
             "toxic_liquidations": sum(1 for r in self.ltv_log
                                       if r["ltv_after"] > r["ltv_before"]),
@@ -783,9 +890,42 @@ def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[Casc
     spec = validate_model(CascadeFile, anchor_files(data, source), source=source)
     protocol = protocol_from_dict(spec.protocol, source=source, prefix="protocol")
     problems = check_cascade(spec, protocol)
+    names = [protocol.name]
+    for k, extra in enumerate(spec.protocols):
+        where = f"protocols[{k}]"
+        if extra.name in names:
+            problems.append(f"{where}.name: {extra.name!r} is taken (protocol names: "
+                            f"{', '.join(names)}; the scenario's own is [protocol] name)")
+        names.append(extra.name)
+        config = protocol_from_dict(extra.protocol, source=source,
+                                    prefix=f"{where}.protocol")
+        problems += [f"{where}.{p}" for p in check_cascade(protocol_scenario(spec, extra),
+                                                             config)]
+        if not problems and venue_quote_unit(spec, protocol) != venue_quote_unit(
+                protocol_scenario(spec, extra), config):
+            problems.append(f"{where}.book: its venue quote differs from the first "
+                            "protocol's (the venues are shared): give both books the same "
+                            "kind (single-asset with debt assets of the same decimals, or "
+                            "both of several assets)")
     if problems:
         raise ConfigError(problems, source=source)
     return spec, protocol
+
+
+def venue_quote_unit(spec: CascadeFile, protocol: ProtocolConfig) -> int:
+    """Smallest units per whole quote of the scenario's venues: USD at 8 decimals for a
+    book of several assets, else the book's debt asset."""
+    if spec.book.multi():
+        return int(PRICE_UNIT)
+    return int(protocol.markets[spec.book.debt_asset].unit)
+
+
+def protocol_configs(spec: CascadeFile) -> list[tuple[str, CascadeFile, ProtocolConfig]]:
+    """Every further protocol of a validated scenario: its name, its view of the scenario
+    (:func:`~marginengine.sim.cascade_config.protocol_scenario`) and its configuration."""
+    return [(extra.name, protocol_scenario(spec, extra),
+             protocol_from_dict(extra.protocol, prefix=f"protocols[{k}].protocol"))
+            for k, extra in enumerate(spec.protocols)]
 
 
 def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
@@ -801,9 +941,9 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
     if rng is None:
         rng = np.random.default_rng(spec.seed)
     state = rng.bit_generator.state
-    runner = CascadeRunner(spec, protocol, rng, log_path=log_path)
-    runner.run(on_step)
-    summary = runner.summary()
+    runners = _runners(spec, protocol, rng, state, None, log_path)
+    runner = runners[0]
+    summary, series = _run(runners, spec, on_step)
     summary["seed"] = spec.seed
     summary["start_time_utc"] = utc_iso(runner.start_time)
     summary["amplification"] = None
@@ -811,15 +951,14 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
     if amplification:
         twin_rng = np.random.default_rng()
         twin_rng.bit_generator.state = state
-        twin = CascadeRunner(spec, protocol, twin_rng, feedback=False)
-        twin.run()
+        twins = _runners(spec, protocol, twin_rng, state, False, None)
+        twin_summary, twin_series = _run(twins, spec, None)
         start = runner.prices[0]
         drop_with = start - summary["min_venue_price"]
-        drop_without = start - twin.summary()["min_venue_price"]
+        drop_without = start - twin_summary["min_venue_price"]
         summary["amplification"] = (drop_with / drop_without) if drop_without > 0 else None
-        summary["liquidation_count_without_feedback"] = twin.liquidation_count
-        summary["bad_debt_without_feedback"] = twin.bad_debt()
-        twin_series = twin.series
+        summary["liquidation_count_without_feedback"] = twin_summary["liquidation_count"]
+        summary["bad_debt_without_feedback"] = twin_summary["bad_debt"]
     auctions = []
     if runner.engine.auctions is not None:
         losses = runner.auction_losses
@@ -832,5 +971,40 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
                      if o.id in losses else None,
                      "borrower_loss": losses[o.id][1] / PRICE_UNIT if o.id in losses else None}
                     for o in runner.engine.auctions.outcomes]
-    return CascadeResult(summary, runner.series if traces else {}, runner.engine, auctions,
+    return CascadeResult(summary, series if traces else {}, runner.engine, auctions,
                          twin_series if traces else None, runner.ltv_log)
+
+
+def _runners(spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generator,
+             state: Mapping[str, Any], feedback: bool | None,
+             log_path: Path | None) -> list[CascadeRunner]:
+    """The scenario's runner, then one per further protocol (``[[protocols]]``) on its
+    paths, gas and venues, each with its own generator and log (``events.<name>.sqlite``
+    beside the first's)."""
+    from marginengine.sim.protocols import protocol_rng
+
+    main = CascadeRunner(spec, protocol, rng, feedback=feedback, log_path=log_path)
+    runners = [main]
+    for k, (name, sub, config) in enumerate(protocol_configs(spec), start=1):
+        path = log_path.with_name(f"{log_path.stem}.{name}{log_path.suffix}") \
+            if log_path is not None else None
+        runners.append(CascadeRunner(sub, config, protocol_rng(state, k), feedback=feedback,
+                                     log_path=path, shared=main))
+    return runners
+
+
+def _run(runners: list[CascadeRunner], spec: CascadeFile,
+         on_step: Callable[[int], None] | None) -> tuple[dict[str, Any],
+                                                           dict[str, list[float]]]:
+    """Run one protocol alone, or several together; their summary and series."""
+    from marginengine.sim.protocols import combined_series, combined_summary, run_together
+
+    if len(runners) == 1:
+        runners[0].run(on_step)
+        return runners[0].summary(), runners[0].series
+    run_together(runners, spec.steps, on_step)
+    names = [r.protocol.name for r in runners]
+    summary = combined_summary(names, [r.summary() for r in runners])
+    series = combined_series(runners[0].series,
+                             [(r.protocol.name, r.series) for r in runners[1:]])
+    return summary, series

@@ -17,6 +17,8 @@ from marginengine.config.amounts import HumanNumber, parse_asset_amounts
 from marginengine.config.base import StrictModel
 from marginengine.config.models import ProtocolConfig
 from marginengine.ledger import check_account_id
+from marginengine.sim.books import ProfileSpec, check_profiles
+from marginengine.sim.joint import AssetPriceSpec, CorrelationSpec, JointPriceSpec, check_joint
 from marginengine.sim.scenario import RUN_NAME_PATTERN, check_run_name
 
 #: Yearly volatility above which ``simulate`` warns: 3 is 300% a year, beyond any 30-day
@@ -41,7 +43,9 @@ Ratio = Annotated[Decimal, Field(gt=0, le=1000, allow_inf_nan=False)]
 
 
 class PriceSpec(StrictModel):
-    """The exogenous price path of the collateral (``asset``) in USD."""
+    """The exogenous price path of the collateral (``asset``) in USD, or, with ``assets``,
+    the joint model of every simulated asset (:mod:`marginengine.sim.joint`); ``asset``
+    is then the headline asset (the series' prices, gas paid in it)."""
 
     asset: str = "WETH"
     process: Literal["replay", "gbm", "jump", "ou", "bridge", "crash", "path"] = "gbm"
@@ -60,6 +64,19 @@ class PriceSpec(StrictModel):
     crash_at: int = Field(default=0, ge=0)  # crash: step of a k-sigma drop
     crash_k_sigma: NonNegative = Decimal(0)
     vol_scale: Positive = Decimal(1)
+    assets: dict[str, AssetPriceSpec] = Field(default_factory=dict)   # the joint model
+    correlation: CorrelationSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_model(self) -> PriceSpec:
+        single = self.model_fields_set - {"asset", "assets", "correlation"}
+        if self.assets and single:
+            raise ValueError(f"{', '.join(sorted(single))}: with [price.assets] each asset "
+                             "has its own process; move these into [price.assets."
+                             f"{self.asset}]")
+        if self.correlation is not None and not self.assets:
+            raise ValueError("correlation: needs [price.assets] (the assets it correlates)")
+        return self
 
 
 class VenueSpec(StrictModel):
@@ -135,6 +152,17 @@ class BookSpec(StrictModel):
     min_collateralization: Ratio = Decimal("1.55")
     debt_asset: str = "DAI"
     collateral_asset: str | None = None            # the price path's asset (price.asset)
+    # A book of several assets: synthetic profiles, or a file (CSV/Parquet), or a snapshot.
+    profiles: list[ProfileSpec] = Field(default_factory=list)
+    health_median: Ratio = Decimal("1.6")          # health factor (under thresholds)
+    health_sigma: NonNegative = Decimal("0.3")
+    min_health: Ratio | None = None                # default: what initial margin allows
+    file: str = ""                                 # account,asset,supplied,borrowed
+    snapshot: str = ""                             # a snapshot TOML's [[accounts]]
+
+    def multi(self) -> bool:
+        """Whether the book has several assets (profiles, a file or a snapshot)."""
+        return bool(self.profiles or self.file or self.snapshot)
 
     # Runs only on a value given (the default 3 shrinks to accounts - 1 in a tiny book).
     @field_validator("whales")
@@ -165,6 +193,22 @@ class MonteCarloSpec(StrictModel):
     keep_traces: bool = False
 
 
+class ProtocolSpec(StrictModel):
+    """A further protocol of the scenario (``[[protocols]]``): its own engine, book,
+    keepers, lenders and oracles. Prices, venues and gas are the scenario's: what one
+    protocol's keepers sell moves the venue every protocol's venue oracle reads."""
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+    protocol: dict[str, Any]
+    prices: dict[str, HumanNumber] = Field(default_factory=dict)  # besides the scenario's
+    oracle: OracleSpec | None = None               # the headline asset's, for this protocol
+    oracles: dict[str, OracleSpec] = Field(default_factory=dict)
+    book: BookSpec
+    accounts: list[CascadeAccountSpec] = Field(default_factory=list)
+    keepers: list[KeeperSpec] = Field(default_factory=lambda: [KeeperSpec(id="keeper")])
+    liquidity: dict[str, HumanNumber] = Field(default_factory=dict)
+
+
 class CascadeFile(StrictModel):
     """A cascade scenario file.
 
@@ -183,12 +227,15 @@ class CascadeFile(StrictModel):
     price: PriceSpec
     venue: VenueSpec = VenueSpec()
     oracle: OracleSpec = OracleSpec()
+    venues: dict[str, VenueSpec] = Field(default_factory=dict)   # per simulated asset
+    oracles: dict[str, OracleSpec] = Field(default_factory=dict)
     gas: GasSpec = GasSpec()
     keepers: list[KeeperSpec] = Field(default_factory=lambda: [KeeperSpec(id="keeper")])
     book: BookSpec
     accounts: list[CascadeAccountSpec] = Field(default_factory=list)  # besides the book
     monte_carlo: MonteCarloSpec = MonteCarloSpec()
     liquidity: dict[str, HumanNumber] = Field(default_factory=dict)  # lender deposits
+    protocols: list[ProtocolSpec] = Field(default_factory=list)  # further protocols
 
     @field_validator("name")
     @classmethod
@@ -220,18 +267,23 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
     asset = spec.price.asset
     if asset not in markets:
         problems.append(f"price.asset: unknown asset {asset!r} (markets: {names})")
-    if spec.book.debt_asset not in markets:
+    problems += check_joint_cascade(spec, protocol)
+    if spec.book.debt_asset not in markets and not spec.book.multi():
         problems.append(f"book.debt_asset: unknown asset {spec.book.debt_asset!r} "
                         f"(markets: {names})")
     collateral = spec.book.collateral_asset
-    if collateral is not None and collateral != asset:
+    if spec.book.multi() and collateral is not None:
+        problems.append("book.collateral_asset: a book of several assets names its "
+                        "collateral in its profiles or file")
+    elif collateral is not None and collateral != asset:
         problems.append(f"book.collateral_asset: {collateral!r} differs from price.asset "
                         f"{asset!r}; the book's collateral is the asset whose price path "
                         "is simulated, so set price.asset instead")
-    if asset in spec.prices:
-        problems.append(f"prices.{asset}: {asset}'s price comes from [price]; remove it")
-    parse_asset_amounts({a: v for a, v in spec.prices.items() if a != asset}, protocol,
-                        "prices", problems, prices=True)
+    simulated = simulated_assets(spec)
+    for name in sorted(simulated & set(spec.prices)):
+        problems.append(f"prices.{name}: {name}'s price comes from [price]; remove it")
+    parse_asset_amounts({a: v for a, v in spec.prices.items() if a not in simulated},
+                        protocol, "prices", problems, prices=True)
     parse_asset_amounts(spec.liquidity, protocol, "liquidity", problems)
     seen: set[str] = set()
     for i, acct in enumerate(spec.accounts):
@@ -260,13 +312,87 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
     return problems
 
 
+def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
+    """The scenario as a further protocol sees it: the scenario's prices, venues and gas
+    with the protocol's own engine, book, keepers, lenders and oracles."""
+    return spec.model_copy(update={
+        "protocol": extra.protocol,
+        "prices": {**spec.prices, **extra.prices},
+        "oracle": extra.oracle if extra.oracle is not None else spec.oracle,
+        "oracles": {**spec.oracles, **extra.oracles},
+        "book": extra.book, "accounts": extra.accounts, "keepers": extra.keepers,
+        "liquidity": extra.liquidity, "protocols": [],
+    })
+
+
+def simulated_assets(spec: CascadeFile) -> set[str]:
+    """The assets whose price the scenario simulates (``price.asset``, or every asset of
+    the joint model)."""
+    return set(spec.price.assets) or {spec.price.asset}
+
+
+def check_joint_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
+    """The joint model, the per-asset venues and oracles and the book of several assets
+    against the protocol: one ``field: reason`` each."""
+    problems: list[str] = []
+    markets = protocol.markets
+    names = ", ".join(sorted(markets))
+    price = spec.price
+    if price.assets:
+        if price.asset not in price.assets:
+            problems.append(f"price.asset: {price.asset!r} is not one of [price.assets] "
+                            f"({', '.join(price.assets)}); it names the headline asset")
+        for name in price.assets:
+            if name not in markets:
+                problems.append(f"price.assets.{name}: unknown asset (markets: {names})")
+        problems += check_joint(joint_spec(price), "price")
+    simulated = simulated_assets(spec)
+    for table, given in (("venues", spec.venues), ("oracles", spec.oracles)):
+        for name in given:
+            if name not in simulated:
+                problems.append(f"{table}.{name}: {name} has no simulated price (simulated: "
+                                f"{', '.join(sorted(simulated))})")
+    main = price.asset
+    if main in spec.venues and "venue" in spec.model_fields_set:
+        problems.append(f"venues.{main}: {main}'s venue is also given in [venue]; keep one")
+    if main in spec.oracles and "oracle" in spec.model_fields_set:
+        problems.append(f"oracles.{main}: {main}'s oracle is also given in [oracle]; keep one")
+    b = spec.book
+    sources = [n for n, on in (("profiles", bool(b.profiles)), ("file", bool(b.file)),
+                               ("snapshot", bool(b.snapshot))) if on]
+    if len(sources) > 1:
+        problems.append(f"book: give one of profiles, file or snapshot (got "
+                        f"{' and '.join(sources)})")
+    if b.profiles:
+        problems += check_profiles(b.profiles, protocol)
+        priced = simulated | set(spec.prices)
+        used = sorted({a for p in b.profiles for a in (*p.collateral, *p.debt)
+                       if a in markets})
+        for name in used:
+            if name not in priced:
+                problems.append(f"prices.{name}: missing (the book's profiles hold {name}; "
+                                "give its price here or simulate it in [price.assets])")
+    for where, file in (("book.file", b.file), ("book.snapshot", b.snapshot)):
+        if file and not Path(file).is_file():
+            problems.append(f"{where}: no such file {file!r}")
+    return problems
+
+
+def joint_spec(price: PriceSpec) -> JointPriceSpec:
+    """The joint model of a ``[price]`` table with ``assets``."""
+    return JointPriceSpec(assets=price.assets, correlation=price.correlation)
+
+
 def cascade_warnings(spec: CascadeFile) -> list[str]:
     """Values that are allowed but probably not meant (``simulate`` prints each)."""
     out = []
-    sigma = spec.price.sigma
-    if sigma > SIGMA_WARN and spec.price.process != "path":
-        out.append(f"price.sigma = {sigma} is {sigma * 100:,.0f}% a year (above "
-                   f"{SIGMA_WARN}); sigma is a fraction: 0.8 means 80% a year")
+    sigmas = ([(f"price.assets.{n}.sigma", a.sigma) for n, a in spec.price.assets.items()
+               if a.process in ("gbm", "jump", "bridge")] if spec.price.assets else
+              [("price.sigma", spec.price.sigma)] if spec.price.process != "path" else [])
+    for where, sigma in sigmas:
+        if sigma > SIGMA_WARN:
+            out.append(f"{where} = {sigma} is {sigma * 100:,.0f}% a year (above "
+                       f"{SIGMA_WARN}); sigma is a fraction: 0.8 means 80% a year")
     return out
 
 
@@ -281,9 +407,22 @@ def anchor_files(data: dict[str, Any], source: str | Path | None) -> dict[str, A
         return data
     base = Path(source).parent
     out = dict(data)
+    def anchored(section: dict[str, Any], key: str) -> dict[str, Any]:
+        value = section.get(key)
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            return {**section, key: str(base / value)}
+        return section
+
     for table in ("price", "gas"):
         section = out.get(table)
-        if isinstance(section, dict) and isinstance(section.get("file"), str) \
-                and section["file"] and not Path(section["file"]).is_absolute():
-            out[table] = {**section, "file": str(base / section["file"])}
+        if isinstance(section, dict):
+            out[table] = anchored(section, "file")
+    price = out.get("price")
+    if isinstance(price, dict) and isinstance(price.get("assets"), dict):
+        out["price"] = {**price, "assets": {
+            k: anchored(v, "file") if isinstance(v, dict) else v
+            for k, v in price["assets"].items()}}
+    book = out.get("book")
+    if isinstance(book, dict):
+        out["book"] = anchored(anchored(book, "file"), "snapshot")
     return out

@@ -67,6 +67,31 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return out
 
 
+def assign_values(data: dict[str, Any], values: dict[str, Any],
+                  label: str = "override") -> dict[str, Any]:
+    """A copy of ``data`` with each ``{dotted path: Python value}`` set (as
+    :func:`apply_overrides`, without reading the values as TOML text).
+
+    Raises
+    ------
+    ConfigError
+        Naming the path (``label path: reason``) when it cannot be set.
+    """
+    out = copy.deepcopy(data)
+    problems = []
+    for path, value in values.items():
+        if not path or any(not p for p in path.split(".")):
+            problems.append(f"{label} {path!r}: must be a dotted path")
+            continue
+        try:
+            _assign(out, path.split("."), copy.deepcopy(value))
+        except (KeyError, IndexError, TypeError) as exc:
+            problems.append(f"{label} {path}: {exc.args[0]}")
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
 def _assign(node: Any, parts: list[str], value: Any) -> None:
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1

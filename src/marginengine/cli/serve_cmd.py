@@ -1,0 +1,84 @@
+"""``marginengine serve``: the live service (see docs/service.md). A face only."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--book", "book", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Book file (CSV or Parquet: account,asset,supplied,borrowed); default: "
+                   "[service] book in CONFIG. Entered through events as the log's first batch.")
+@click.option("--log", "log", default=None, metavar="sqlite:PATH | postgresql://...",
+              help="Event log: a new SQLite file, or a PostgreSQL database (created, or "
+                   "resumed after a restart). Default: no log (not durable).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (loopback by default; anything else is exposed).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--token", default=None,
+              help="API token for writes (default: $MARGINENGINE_TOKEN, else a random one "
+                   "printed at startup).")
+@click.option("--replay", "replay_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Price file to play once started (CSV: a header of asset "
+                                 "symbols, one tick per line).")
+@click.option("--replay-rate", default=2.0, show_default=True,
+              type=click.FloatRange(min=0.01, max=1000), help="Ticks per second of --replay.")
+def serve(config: Path, book: Path | None, log: str | None, host: str, port: int,
+          token: str | None, replay_file: Path | None, replay_rate: float) -> None:
+    """Serve the engine of CONFIG live: ingest ticks and events over HTTP and WebSocket,
+    push alerts (WebSocket /ws, SSE /stream), answer queries, show the dashboard at /.
+
+    CONFIG is a TOML file with [protocol], [prices] (the starting prices) and an optional
+    [service] table (thresholds, max_quotes, max_events, max_body, rate, burst, book).
+    API documentation: /docs. Metrics: /metrics.
+    """
+    try:
+        import uvicorn
+
+        from marginengine.service.app import create_app
+    except ImportError as exc:
+        raise click.UsageError(f"serve needs the serve extra ({exc.name} is missing): "
+                               "pip install 'marginengine[serve]'") from None
+    from marginengine.service import Service
+    from marginengine.service.requests import read_price_file
+    from marginengine.service.startup import read_config, start_engine
+
+    cfg = read_config(config)
+    ticks = read_price_file(replay_file, cfg.protocol) if replay_file else None
+    token = token or os.environ.get("MARGINENGINE_TOKEN") or None
+    generated = token is None
+    if token is None:
+        token = secrets.token_urlsafe(24)
+    started = start_engine(cfg.protocol, cfg.prices, book or cfg.book, log, cfg.source)
+    service = Service(started.engine, cfg.settings())
+    app = create_app(service, token, max_body=cfg.section.max_body, rate=cfg.section.rate,
+                     burst=cfg.section.burst, on_close=started.engine.close,
+                     replay=ticks, replay_rate=replay_rate)
+    err = sys.stderr
+    print(f"marginengine serve: {len(started.engine.ledger.accounts)} accounts, "
+          f"{started.engine.seq} events, log {started.log}"
+          + (f" (resumed {started.resumed} events)" if started.resumed else ""), file=err)
+    if not _loopback(host):
+        print(f"warning: listening on {host}, not loopback: the service is reachable from "
+              "other machines", file=err)
+    if generated:
+        print(f"API token (writes): {token}", file=err)
+    print(f"dashboard: http://{host}:{port}/   API docs: http://{host}:{port}/docs", file=err,
+          flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -1,0 +1,119 @@
+"""``marginengine sweep``: the outputs of a sweep (sweep.parquet, sweep.json, the
+comparison table and chart)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from marginengine.sim.sweep import SWEEP_FIELDS, GridAxis, SweepResult
+
+
+def write_outputs(result: SweepResult, scenario: str, folder: Path) -> list[str]:
+    """Write sweep.parquet (a row per point and run), sweep.json and sweep.png into
+    ``folder``; return notes for what an optional dependency left out."""
+    notes = []
+    (folder / "sweep.json").write_text(json.dumps(summary(result, scenario), indent=2,
+                                                  default=str) + "\n")
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        notes.append("install marginengine[sim] (pyarrow) for sweep.parquet")
+    else:
+        columns: dict[str, list[Any]] = {c: [] for c in ("point", "run", "seed")}
+        for axis in result.axes:
+            for path in axis.paths:
+                columns[path] = []
+        for f in SWEEP_FIELDS:
+            columns[f] = []
+        for row in result.rows:
+            for c in ("point", "run", "seed", *SWEEP_FIELDS):
+                columns[c].append(row.get(c))
+            for axis in result.axes:
+                # Grid values as written (a column may mix numbers and text).
+                for path in axis.paths:
+                    columns[path].append(axis.texts[axis.values.index(
+                        row[path])])
+        pq.write_table(pa.table(columns), folder / "sweep.parquet")
+    try:
+        chart(result, folder / "sweep.png")
+    except ImportError:
+        notes.append("install marginengine[sim] (matplotlib) for sweep.png")
+    return notes
+
+
+def summary(result: SweepResult, scenario: str) -> dict[str, Any]:
+    """sweep.json: the grid, the seeds and every point's means (and estimates)."""
+    return {
+        "scenario": scenario,
+        "seed": result.seed,
+        "runs": result.runs,
+        "common_random_numbers": "run i of every point uses the same seed "
+                                 "(SeedSequence(seed).spawn child i; or seed itself "
+                                 "without --runs)",
+        "grid": {a.path: list(a.values) for a in result.axes},  # "+": paths set together
+        "points": result.points,
+    }
+
+
+def _label(point: dict[str, Any], axes: list[GridAxis]) -> str:
+    return ", ".join(f"{a.path.split('.')[-1]}={point['params'][a.paths[0]]}" for a in axes)
+
+
+def comparison_table(result: SweepResult) -> Table:
+    """A row per point: its parameters, bad debt (mean, VaR95 with runs), liquidations,
+    liquidated value, borrower loss, and the change of bad debt against the first point."""
+    runs = result.runs
+    title = (f"Sweep: {len(result.points)} points x {runs} runs (common random numbers)"
+             if runs else f"Sweep: {len(result.points)} points (seed {result.seed})")
+    table = Table(title=title, title_justify="left")
+    for axis in result.axes:
+        # A joined axis is headed by its first path and the count of the others.
+        more = len(axis.paths) - 1
+        table.add_column(axis.paths[0] + (f" (+{more})" if more else ""))
+    for col in ("bad debt" + (" (mean)" if runs else ""), *(["VaR95 bad debt"] if runs
+                                                            else []),
+                "vs first", "liquidations", "liquidated", "borrower loss"):
+        table.add_column(col, justify="right")
+    first = result.points[0]["mean_bad_debt"] or 0.0
+    for point in result.points:
+        bad = point["mean_bad_debt"] or 0.0
+        cells = [str(point["params"][a.paths[0]]) for a in result.axes]
+        cells.append(f"{bad:,.0f}")
+        if runs:
+            e = point["estimates"]["var95_bad_debt"]
+            cells.append(f"{e['value']:,.0f} ({e['ci_low']:,.0f}-{e['ci_high']:,.0f})")
+        cells.append(f"{bad - first:+,.0f}")
+        cells.append(f"{point['mean_liquidation_count'] or 0:,.1f}" if runs else
+                     f"{point['mean_liquidation_count'] or 0:,.0f}")
+        cells.append(f"{point['mean_liquidated_value'] or 0:,.0f}")
+        cells.append(f"{point['mean_borrower_loss'] or 0:,.0f}")
+        table.add_row(*cells)
+    return table
+
+
+def chart(result: SweepResult, path: Path) -> None:
+    """Mean bad debt and borrower loss per point, as bars (matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [_label(p, result.axes) for p in result.points]
+    bad = [p["mean_bad_debt"] or 0.0 for p in result.points]
+    loss = [p["mean_borrower_loss"] or 0.0 for p in result.points]
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(labels)), 4))
+    xs = range(len(labels))
+    ax.bar([x - 0.2 for x in xs], bad, width=0.4, label="bad debt", color="tab:red")
+    ax.bar([x + 0.2 for x in xs], loss, width=0.4, label="borrower loss", color="tab:blue")
+    ax.set_xticks(list(xs), labels, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel("USD" + (" (mean over runs)" if result.runs else ""))
+    ax.set_ylim(bottom=0)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,527 @@
+"""The live service's state: one engine, its risk book, the alert tracker, and the reads.
+
+Every write is one call to :meth:`Service.apply`: the events of one request (a tick, a
+batch of ticks, account events) are applied inside one ``engine.batch()``, so they are
+committed to the log together, once, before anything is answered or pushed; the book
+follows the engine through ``Engine.subscribe``; then one alert pass compares every
+account's health band with the previous one.
+
+Alerts. Thresholds (``1.10, 1.05, 1.0`` by default) cut health into bands; an account's
+*level* is how many thresholds its health is below. The float health of every account
+comes from the book; where it is within a relative ``1e-9`` of a threshold the engine's
+exact rule decides (:func:`marginengine.scan.confirm_below`), as it does for accounts
+holding perps. Liquidatable is not a threshold: it is the book's exactly confirmed scan at 1
+(the engine's rule, per preset). Each tick's alert lists the accounts whose level changed
+and the accounts that became (or stopped being) liquidatable, with the engine's best
+liquidation for up to ``max_quotes`` of them, the largest debts first.
+
+No rules live here: health, liquidatability and quotes are the engine's and the book's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from marginengine.engine import (
+    Absorb,
+    AdvanceTime,
+    Borrow,
+    BuyCollateral,
+    Deposit,
+    DepositQuote,
+    Engine,
+    Event,
+    FundInsurance,
+    Liquidate,
+    LiquidationQuote,
+    Outcome,
+    Repay,
+    SetConditions,
+    SetPrice,
+    Trade,
+    TransferQuote,
+    Withdraw,
+    WithdrawQuote,
+)
+from marginengine.errors import LogError
+from marginengine.fixedpoint import PRICE_UNIT, WAD
+from marginengine.scan import RiskBook, confirm_below, threshold_wad
+from marginengine.scan.sidematrix import MIN_LAYOUT_SLOTS
+from marginengine.scan.whatif import evaluate, parse_fraction, shock_curve
+
+#: Default alert thresholds (health), highest first.
+DEFAULT_THRESHOLDS = (Decimal("1.10"), Decimal("1.05"), Decimal("1"))
+#: Relative distance to a threshold under which the float health is not trusted.
+EXACT_BAND = 1e-9
+
+IntArray = NDArray[np.int64]
+
+#: Events that change no account's positions (the book cannot regroup its rows on them).
+QUIET = (SetPrice, SetConditions, AdvanceTime)
+#: Events that change at most two accounts.
+FEW_ACCOUNTS = (Deposit, Withdraw, Borrow, Repay, Liquidate, Absorb, BuyCollateral,
+                DepositQuote, WithdrawQuote, TransferQuote, Trade, FundInsurance)
+
+
+@dataclass(frozen=True)
+class _Crossed:
+    """The level changes of one alert pass: how many, and those listed."""
+
+    count: int
+    listed: list[tuple[str, int, int, float]]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the service alerts and what it accepts.
+
+    Attributes
+    ----------
+    thresholds
+        Alert thresholds (health), any order; stored highest first.
+    max_quotes
+        Newly liquidatable accounts quoted per tick (the largest debts first).
+    max_events
+        Events in one request, at most.
+    max_crossed
+        Accounts listed per tick among those whose level changed (all are counted).
+    """
+
+    thresholds: tuple[Decimal, ...] = DEFAULT_THRESHOLDS
+    max_quotes: int = 100
+    max_events: int = 10_000
+    max_crossed: int = 1_000
+
+    def __post_init__(self) -> None:
+        ordered = tuple(sorted({Decimal(str(t)) for t in self.thresholds}, reverse=True))
+        for t in ordered:
+            threshold_wad(t)  # the book's own bounds
+        object.__setattr__(self, "thresholds", ordered)
+
+
+@dataclass
+class TickReport:
+    """What one request did: its outcomes, and the alert it produced."""
+
+    seq: int
+    outcomes: list[Outcome]
+    alert: dict[str, Any]
+    received: float
+    applied: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (amounts as ints, health as strings of the exact wad where exact)."""
+        return {
+            "seq": self.seq,
+            "outcomes": [_outcome(o) for o in self.outcomes],
+            "alert": self.alert,
+        }
+
+
+def _outcome(o: Outcome) -> dict[str, Any]:
+    out: dict[str, Any] = {"seq": o.seq, "outcome": o.name, "accepted": o.accepted}
+    if not o.accepted:
+        out["reason"] = o.reason
+        if o.code is not None:
+            out["code"] = o.code
+            out["data"] = o.data
+    return out
+
+
+def quote_dict(q: LiquidationQuote) -> dict[str, Any]:
+    """A liquidation quote as plain data (exact ints in smallest units)."""
+    out: dict[str, Any] = {"account": q.account, "debt_asset": q.debt_asset,
+                           "collateral_asset": q.collateral_asset, "refusal": q.refusal}
+    if q.plan is not None:
+        out.update(debt_to_cover=q.debt_to_cover, debt_repaid=q.plan.debt_repaid,
+                   collateral_to_liquidator=q.plan.collateral_to_liquidator,
+                   protocol_fee=q.plan.protocol_fee, close_factor_bps=q.plan.close_factor_bps)
+    if q.absorb is not None:
+        out.update(absorb_bad_debt=q.absorb.bad_debt, absorb_new_balance=q.absorb.new_balance)
+    return out
+
+
+def _health(value: float) -> float | None:
+    return None if not np.isfinite(value) else round(float(value), 6)
+
+
+@dataclass
+class Counters:
+    """Running totals for /metrics."""
+
+    ticks: int = 0
+    requests: int = 0
+    events_accepted: int = 0
+    events_refused: int = 0
+    alerts: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+
+class Service:
+    """The engine, its risk book and the alert state of a live book.
+
+    Parameters
+    ----------
+    engine
+        The engine (with its log, if any; its state is the log's replay).
+    settings
+        Thresholds and limits.
+    """
+
+    def __init__(self, engine: Engine, settings: Settings | None = None) -> None:
+        self.engine = engine
+        self.config = engine.config
+        self.settings = settings or Settings()
+        self.thresholds = self.settings.thresholds
+        self._t_wad = [threshold_wad(t) for t in self.thresholds]
+        self._t_float = np.array([float(t) for t in self.thresholds])
+        self.book = RiskBook.from_engine(engine, subscribe=True)
+        self.book.full_scan(1)
+        self.counters = Counters()
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.last_alert: dict[str, Any] = {}
+        self.tick_no = 0
+        self.resync = False
+        self.log_failure: str | None = None
+        self._layouts = self.book.layouts
+        self._row_level: NDArray[np.int64] = np.zeros(self.book.n_accounts, dtype=np.int64)
+        self._snapshot: tuple[list[str], NDArray[np.int64]] | None = None
+        self._levels(initial=True)
+
+    # ------------------------------------------------------------------ writes
+    def apply(self, events: Sequence[Event], received: float | None = None,
+              ticks: int = 1) -> TickReport:
+        """Apply ``events`` as one batch (one log commit), then the alert pass; push it."""
+        start = time.perf_counter() if received is None else received
+        if self.log_failure is not None:
+            raise LogError(f"writes are refused since the log failed: {self.log_failure}")
+        self._snapshot = self._snapshot_if_relayout(events)
+        try:
+            with self.engine.batch():
+                outcomes = [self.engine.apply(e) for e in events]
+        except LogError as exc:
+            # Applied but perhaps not durable: refuse every write from now on, so nothing
+            # more is acknowledged that a replay of the log would not reproduce.
+            self.log_failure = str(exc)
+            raise
+        except Exception as exc:
+            # A bug (an invariant violation, say): the events before it were applied and
+            # logged, so the request is neither whole nor refused. Stop taking writes.
+            self.log_failure = (f"an event failed unexpectedly ({type(exc).__name__}: "
+                                f"{exc}); the events before it in the request were applied")
+            raise LogError(f"writes are refused from now on: {self.log_failure}") from exc
+        applied = time.perf_counter()
+        self.counters.requests += 1
+        self.counters.ticks += ticks
+        for o in outcomes:
+            if o.accepted:
+                self.counters.events_accepted += 1
+            else:
+                self.counters.events_refused += 1
+        alert = self._alert_pass()
+        report = TickReport(self.engine.seq, outcomes, alert, start, applied)
+        self.last_alert = alert
+        # Tick-to-alert: from the write's arrival to its alert, ready to push.
+        latency = time.perf_counter() - start
+        alert["latency_ms"] = round(latency * 1000, 3)
+        self.counters.latencies.append(latency)
+        for listener in list(self.listeners):
+            listener(alert)
+        return report
+
+    # ------------------------------------------------------------------ alerts
+    @property
+    def level(self) -> dict[str, int]:
+        """Every account below at least one threshold, with its level (built on demand)."""
+        arr = self._row_level[: self.book.n_accounts]
+        rows = np.flatnonzero(arr > 0)
+        return dict(zip(self.book.accounts.ids(rows), arr[rows].tolist(), strict=True))
+
+    def level_of(self, account_id: str) -> int:
+        """One account's level (0: above every threshold)."""
+        row = self.book.accounts.row(account_id)
+        return 0 if row is None or row >= len(self._row_level) else int(self._row_level[row])
+
+    def counts_below(self) -> list[int]:
+        """Accounts below each threshold, highest threshold first."""
+        arr = self._row_level[: self.book.n_accounts]
+        return [int(np.count_nonzero(arr > i)) for i in range(len(self.thresholds))]
+
+    def _snapshot_if_relayout(self, events: Sequence[Event]
+                              ) -> tuple[list[str], NDArray[np.int64]] | None:
+        """The ids and levels of the accounts with a level, if the events could make the
+        book regroup its rows (which renumbers them); ``None`` when they cannot.
+
+        Levels are kept by row, so a regrouping must be mapped back through the ids. The
+        book regroups when a side's overflow and explicit zeros pass an eighth of its base
+        (``SideMatrix.needs_layout``); an event of :data:`FEW_ACCOUNTS` changes at most two
+        accounts, each at most one entry per market and side, so far from that limit no
+        snapshot is needed (the common case: price ticks change no account at all).
+        """
+        touching = 0
+        for event in events:
+            if isinstance(event, QUIET):
+                continue
+            if not isinstance(event, FEW_ACCOUNTS):
+                touching = -1
+                break
+            touching += 1
+        if touching == 0:
+            return None
+        if touching > 0:
+            bound = 4 * touching * len(self.book.assets)
+            sides = (self.book.collateral, self.book.debt)
+            if all(max(MIN_LAYOUT_SLOTS, int(side.indptr[-1]) // 8) - side.overflow
+                   - side.zeros > bound for side in sides):
+                return None
+        arr = self._row_level[: self.book.n_accounts]
+        rows = np.flatnonzero(arr > 0)
+        return self.book.accounts.ids(rows), arr[rows].copy()
+
+    def _row_levels(self, n: int) -> tuple[NDArray[np.int64], bool]:
+        """The previous levels by row of the book's current layout, and whether they had to
+        be started afresh (the book regrouped its rows without a snapshot: then no
+        crossing is reported for this tick and the alert says ``resync``)."""
+        book = self.book
+        fresh = False
+        if self._layouts != book.layouts:
+            self._row_level = np.zeros(n, dtype=np.int64)
+            if self._snapshot is not None:
+                ids, levels = self._snapshot
+                self._row_level[book.accounts.rows(ids)] = levels
+            else:
+                fresh = True
+            self._layouts = book.layouts
+        elif len(self._row_level) < n:
+            grown = np.zeros(n, dtype=np.int64)
+            grown[: len(self._row_level)] = self._row_level
+            self._row_level = grown
+        self._snapshot = None
+        return self._row_level[:n], fresh  # a view: updated in place
+
+    def _levels(self, initial: bool = False) -> _Crossed:
+        """The accounts whose level changed (all counted, ``max_crossed`` listed).
+
+        Only rows that can have a level (float health below the highest threshold, plus
+        the rounding band) or had one are looked at, so the work beyond the book's health
+        vector is proportional to the accounts near or below the thresholds.
+        """
+        book = self.book
+        h = book.health()
+        n = len(h)
+        before, fresh = self._row_levels(n)
+        self.resync = fresh
+        top = float(self._t_float[0]) * (1 + EXACT_BAND)
+        mask = before > 0
+        mask |= h < top
+        perp = np.array(sorted(book.perp_rows()), dtype=np.int64)
+        if len(perp):
+            mask[perp] = True
+        rows = np.flatnonzero(mask)
+        hr = h[rows]
+        lvl = np.zeros(len(rows), dtype=np.int64)
+        near = np.zeros(len(rows), dtype=bool)
+        for t in self._t_float:
+            lvl += hr < t
+            # Within EXACT_BAND of a threshold the float health does not decide.
+            near |= (hr < t * (1 + EXACT_BAND)) != (hr < t * (1 - EXACT_BAND))
+        if len(perp):
+            near |= np.isin(rows, perp)
+        exact_at = np.flatnonzero(near)
+        if len(exact_at):
+            ids = book.accounts.ids(rows[exact_at])
+            exact = np.zeros(len(exact_at), dtype=np.int64)
+            for t_wad in self._t_wad:
+                exact += np.asarray(confirm_below(self.engine, ids, t_wad), dtype=np.int64)
+            lvl[exact_at] = exact
+        moved = np.flatnonzero(lvl != before[rows])
+        changed_rows = rows[moved]
+        old_levels = before[changed_rows].copy()
+        before[rows] = lvl
+        if initial or fresh:
+            return _Crossed(0, [])
+        # Listed: the deepest first (highest level, then lowest health); all are counted.
+        order = np.lexsort((hr[moved], -lvl[moved]))[: self.settings.max_crossed]
+        listed = [
+            (account_id, int(b), int(a), float(value))
+            for account_id, b, a, value in zip(
+                book.accounts.ids(changed_rows[order]), old_levels[order].tolist(),
+                lvl[moved][order].tolist(), hr[moved][order].tolist(), strict=True)
+        ]
+        return _Crossed(len(moved), listed)
+
+    def _alert_pass(self) -> dict[str, Any]:
+        scan = self.book.incremental_scan(1)
+        crossed = self._levels()
+        ids = self.book.accounts
+        newly = ids.ids(scan.newly_below)
+        recovered = ids.ids(scan.recovered)
+        self.tick_no += 1
+        quotes = self._quotes(scan.newly_below)
+        names = [str(t) for t in self.thresholds]
+        alert = {
+            "type": "tick",
+            "tick": self.tick_no,
+            "seq": self.engine.seq,
+            "prices": {a: p / PRICE_UNIT for a, p in sorted(self.engine.prices.items())},
+            "crossed_count": crossed.count,
+            "crossed": [
+                {"account": a, "health": _health(h), "from_level": b, "to_level": lv,
+                 "below": names[:lv], "direction": "down" if lv > b else "up"}
+                for a, b, lv, h in crossed.listed
+            ],
+            "liquidatable": {"count": scan.below_count, "new": sorted(newly),
+                             "recovered": sorted(recovered), "quotes": quotes},
+        }
+        if self.resync:
+            alert["resync"] = True  # levels restarted: clients resync with GET /levels
+        if crossed.count or newly:
+            self.counters.alerts += 1
+        return alert
+
+    def _quotes(self, rows: IntArray) -> list[dict[str, Any]]:
+        if not len(rows) or not self.settings.max_quotes:
+            return []
+        debt = self.book.account_values(rows)["debt"]
+        order = np.argsort(-debt, kind="stable")[: self.settings.max_quotes]
+        return [quote_dict(self.engine.liquidation_quote(a))
+                for a in self.book.accounts.ids(rows[order])]
+
+    # ------------------------------------------------------------------ reads
+    def liquidatable(self) -> list[str]:
+        """Every liquidatable account (the book's last exact scan), sorted."""
+        return self.book.below_accounts()
+
+    def account(self, account_id: str) -> dict[str, Any] | None:
+        """One account's exact figures, its level and, if liquidatable, its best quote."""
+        ledger = self.engine.ledger
+        account = ledger.accounts.get(account_id)
+        if account is None:
+            return None
+        data = self.engine.account_data(account_id)
+        hf = self.engine.health_factor(account_id)
+        liquidatable = self.engine.is_liquidatable(account_id)
+        positions = {
+            asset: {"supplied": ledger.supply_of(account_id, asset),
+                    "borrowed": ledger.debt_of(account_id, asset)}
+            for asset in sorted(account.lending)
+        }
+        out: dict[str, Any] = {
+            "account": account_id,
+            "positions": positions,
+            "total_collateral": data.total_collateral,
+            "total_debt": data.total_debt,
+            "health_factor_wad": hf if data.total_debt or self.engine.has_perps(account_id)
+            else None,
+            "health": None if not data.total_debt and not self.engine.has_perps(account_id)
+            else hf / WAD,
+            "level": self.level_of(account_id),
+            "liquidatable": liquidatable,
+        }
+        if liquidatable:
+            out["quote"] = quote_dict(self.engine.liquidation_quote(account_id))
+        return out
+
+    def whatif(self, shocks: Mapping[str, object],
+               account_id: str | None = None) -> dict[str, Any]:
+        """The book under price shocks (``{"WETH": -0.3}``): accounts liquidatable, debt at
+        risk; with ``account_id``, whether that account would be (exactly)."""
+        outcome = evaluate(self.book, [dict(shocks)], keep_rows=account_id is not None)[0]
+        out: dict[str, Any] = {
+            "shocks": {a: str(f) for a, f in outcome.shocks.items()},
+            "prices": {a: p / PRICE_UNIT for a, p in outcome.prices.items()},
+            "liquidatable": outcome.accounts,
+            "debt": outcome.debt,
+            "collateral": outcome.collateral,
+            "shortfall": outcome.shortfall,
+        }
+        if account_id is not None:
+            row = self.book.accounts.row(account_id)
+            out["account"] = {"account": account_id,
+                              "liquidatable": row is not None and bool(
+                                  np.isin(row, outcome.rows))}
+        return out
+
+    def at_risk(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The ``limit`` accounts with the lowest health (float screen), lowest first."""
+        h = self.book.health()
+        finite = np.flatnonzero(np.isfinite(h))
+        if not len(finite):
+            return []
+        k = min(limit, len(finite))
+        part = finite[np.argpartition(h[finite], k - 1)[:k]]
+        rows = part[np.argsort(h[part], kind="stable")]
+        values = self.book.account_values(rows)
+        liquidatable = set(self.book.below_accounts()) if len(rows) else set()
+        return [
+            {"account": a, "health": _health(values["health"][i]),
+             "collateral": round(float(values["collateral"][i]), 2),
+             "debt": round(float(values["debt"][i]), 2),
+             "level": self.level_of(a), "liquidatable": a in liquidatable}
+            for i, a in enumerate(self.book.accounts.ids(rows))
+        ]
+
+    def heatmap(self, asset: str, steps: int = 10, max_drop: Decimal = Decimal("0.5")
+                ) -> dict[str, Any]:
+        """Liquidations by price level of ``asset``: for each drop from 0 to ``max_drop``,
+        the accounts and debt liquidatable there (the book's exact what-if)."""
+        drops = [max_drop * i / steps for i in range(steps + 1)]
+        drops = [min(d, Decimal("0.999")) for d in drops]
+        curve = shock_curve(self.book, asset, drops)
+        price = self.engine.prices.get(asset, 0)
+        return {
+            "asset": asset,
+            "price": price / PRICE_UNIT,
+            "levels": [
+                {"drop": float(d), "price": (next(iter(o.prices.values()), price)
+                                             / PRICE_UNIT),
+                 "accounts": o.accounts, "debt": round(o.debt, 2),
+                 "collateral": round(o.collateral, 2), "shortfall": round(o.shortfall, 2)}
+                for d, o in zip(drops, curve, strict=True)
+            ],
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Protocol totals: per asset supplied and borrowed (smallest units), bad debt and
+        the insurance funds; accounts and liquidatable counts."""
+        engine = self.engine
+        ledger = engine.ledger
+        assets = {}
+        for asset, r in sorted(ledger.reserves.items()):
+            assets[asset] = {
+                "supplied": r.total_supply(), "borrowed": r.total_debt(),
+                "bad_debt": r.bad_debt, "decimals": self.config.markets[asset].decimals,
+                "price": engine.prices.get(asset, 0) / PRICE_UNIT,
+            }
+        insurance: dict[str, int] = {}
+        if self.config.perps:
+            insurance["shared"] = ledger.insurance_of(None)
+            for market in sorted(self.config.perps):
+                insurance[market] = ledger.insurance_of(market)
+        dist = self.book.health_distribution()
+        return {
+            "seq": engine.seq,
+            "ticks": self.counters.ticks,
+            "accounts": len(ledger.accounts),
+            "liquidatable": int(self.book.below_rows().size),
+            "at_levels": dict(zip((str(t) for t in self.thresholds), self.counts_below(),
+                                  strict=True)),
+            "assets": assets,
+            "bad_debt_usd": engine.bad_debt_value() / PRICE_UNIT,
+            "insurance": insurance,
+            "health_distribution": {"edges": [e if np.isfinite(e) else None
+                                              for e in dist.edges],
+                                    "counts": list(dist.counts), "no_debt": dist.no_debt},
+            "thresholds": [str(t) for t in self.thresholds],
+        }
+
+    def shock_fraction(self, value: object, where: str) -> Decimal:
+        """A shock fraction checked by the book's own rule."""
+        return parse_fraction(value, where)

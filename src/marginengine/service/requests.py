@@ -1,0 +1,229 @@
+"""What the service accepts, checked by the engine's own rules before anything is applied.
+
+A request is turned into engine events here, whole, or refused with a
+:class:`RequestError` naming the field (``prices.WETH``, ``events[3].amount``) and the
+reason; nothing of a refused request reaches the engine, the log or the book. The checks
+are the ones the library applies to its own files: account ids by
+:func:`marginengine.ledger.check_account_id`, assets against the protocol's markets, prices
+and amounts by :func:`marginengine.config.amounts.parse_positive` (exact decimals, at most
+the asset's places, positive, at most 2**256 - 1 smallest units). What only the engine can
+decide with the state (a borrow beyond the borrowing power) is its refusal: logged, and
+reported as the event's outcome.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from marginengine.config import ProtocolConfig
+from marginengine.config.amounts import MAX_UNITS, parse_positive
+from marginengine.engine import AdvanceTime, Event, SetConditions, SetPrice, event_from_dict
+from marginengine.errors import ConfigError, EventError, MarginEngineError
+from marginengine.fixedpoint import PRICE_DECIMALS
+from marginengine.ledger import check_account_id
+from marginengine.oracle.conditions import CONDITION_FIELDS
+
+#: Fields that name an account in some event.
+ACCOUNT_FIELDS = ("account", "liquidator", "absorber", "buyer", "seller", "keeper",
+                  "source", "target")
+#: Fields that name a lending market.
+ASSET_FIELDS = ("asset", "debt_asset", "collateral_asset")
+#: Events that may name an account the ledger does not hold yet (they create it).
+CREATING = {"Deposit", "DepositQuote", "Trade", "TransferQuote"}
+#: Integer fields that may be zero (everything else must be positive).
+MAY_BE_ZERO = {("LiquidatePerp", "size"), ("BuyCollateral", "min_amount")}
+#: Events whose integer fields the event itself checks (market conditions: zero allowed).
+SELF_CHECKED = {"SetConditions"}
+
+
+class RequestError(MarginEngineError):
+    """A request refused before anything was applied: ``field`` and ``reason``."""
+
+    def __init__(self, field: str, reason: str, status: int = 422) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+        self.status = status
+
+
+def price_events(config: ProtocolConfig, prices: Mapping[str, object],
+                 where: str = "prices", joiner: str = ".") -> list[Event]:
+    """``SetPrice`` events from ``{asset: USD per whole token}`` (decimal strings or numbers),
+    sorted by asset; raises :class:`RequestError` at the first bad one."""
+    events: list[Event] = []
+    for asset in sorted(prices):
+        raw = prices[asset]
+        at = f"{where}{joiner}{asset}"
+        if not config.priced(asset):
+            names = ", ".join(sorted({*config.markets, *config.perps}))
+            raise RequestError(at, f"unknown asset (markets: {names})")
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise RequestError(at, f"must be a number or a decimal string (got "
+                                   f"{type(raw).__name__})")
+        problems: list[str] = []
+        value = parse_positive(raw, PRICE_DECIMALS, at, problems)
+        if value is None:
+            field, _, reason = problems[0].partition(": ")
+            raise RequestError(field, reason)
+        events.append(SetPrice(asset, value))
+    return events
+
+
+def condition_events(config: ProtocolConfig, conditions: Mapping[str, Mapping[str, object]],
+                     where: str = "conditions") -> list[Event]:
+    """``SetConditions`` events from ``{asset: {volatility_ppm, depth, open_interest}}``
+    (integers, as the event takes them; a field left out keeps its value), sorted by
+    asset; raises :class:`RequestError` at the first bad one."""
+    events: list[Event] = []
+    for asset in sorted(conditions):
+        at = f"{where}.{asset}"
+        if not config.priced(asset):
+            names = ", ".join(sorted({*config.markets, *config.perps}))
+            raise RequestError(at, f"unknown asset (markets: {names})")
+        fields = dict(conditions[asset])
+        unknown = sorted(set(fields) - set(CONDITION_FIELDS))
+        if unknown:
+            raise RequestError(f"{at}.{unknown[0]}", f"unknown field (one of "
+                                                     f"{', '.join(CONDITION_FIELDS)})")
+        if not fields:
+            raise RequestError(at, f"give at least one of {', '.join(CONDITION_FIELDS)}")
+        try:
+            events.append(SetConditions(asset, **fields))  # type: ignore[arg-type]
+        except EventError as exc:
+            field, _, reason = str(exc).partition(": ")
+            raise RequestError(f"{at}.{field.partition('.')[2]}", reason) from None
+    return events
+
+
+def advance_event(seconds: int | None, where: str = "advance_seconds") -> list[Event]:
+    """An ``AdvanceTime`` event, or none."""
+    if seconds is None:
+        return []
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds <= 0:
+        raise RequestError(where, f"must be a positive integer (got {seconds!r})")
+    if seconds > 10 * 365 * 86_400:
+        raise RequestError(where, f"must be at most ten years of seconds (got {seconds})")
+    return [AdvanceTime(seconds)]
+
+
+def account_event(config: ProtocolConfig, known: Mapping[str, object] | _Known,
+                  data: object, where: str) -> Event:
+    """One event from its JSON (``{"type": "Deposit", "account": ..., ...}``, amounts in
+    smallest units as integers), checked field by field."""
+    try:
+        event = event_from_dict(data)
+    except EventError as exc:
+        field, sep, reason = str(exc).partition(": ")
+        _, _, attr = field.partition(".")
+        if sep and attr:
+            raise RequestError(f"{where}.{attr}", reason) from None
+        raise RequestError(f"{where}.{field}" if sep else where,
+                           reason if sep else str(exc)) from None
+    kind = event.name
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        at = f"{where}.{f.name}"
+        if f.name in ACCOUNT_FIELDS:
+            try:
+                check_account_id(value, at)
+            except ValueError as exc:
+                raise RequestError(at, str(exc).partition(": ")[2]) from None
+            if kind not in CREATING and value not in known and f.name in ("account",
+                                                                          "source"):
+                raise RequestError(at, f"unknown account {value!r}")
+        elif f.name in ASSET_FIELDS:
+            if value not in config.markets:
+                raise RequestError(at, f"unknown asset {value!r} (markets: "
+                                       f"{', '.join(sorted(config.markets))})")
+        elif f.name == "market" and not (kind == "FundInsurance" and value == ""):
+            if value not in config.perps:
+                raise RequestError(at, f"unknown perp market {value!r}")
+        elif isinstance(value, int) and not isinstance(value, bool) \
+                and kind not in SELF_CHECKED:
+            if value < 0 or (value == 0 and (kind, f.name) not in MAY_BE_ZERO):
+                raise RequestError(at, f"must be positive (got {value})")
+            if value > MAX_UNITS:
+                raise RequestError(at, "too large (more than 2**256 - 1 smallest units)")
+    return event
+
+
+def account_events(config: ProtocolConfig, known: Mapping[str, object],
+                   items: Sequence[object], where: str = "events") -> list[Event]:
+    """Every event of a request, or a :class:`RequestError` for the first bad one. An
+    account created earlier in the same request (a ``Deposit`` by a new id) is known to
+    the events after it."""
+    created: set[str] = set()
+    events = []
+    for i, item in enumerate(items):
+        event = account_event(config, _Known(known, created), item, f"{where}[{i}]")
+        if event.name in CREATING:
+            created.update(getattr(event, f) for f in ACCOUNT_FIELDS if hasattr(event, f))
+        events.append(event)
+    return events
+
+
+class _Known:
+    """The ledger's accounts plus those a request creates before using them."""
+
+    def __init__(self, ledger: Mapping[str, object], created: set[str]) -> None:
+        self.ledger = ledger
+        self.created = created
+
+    def __contains__(self, account_id: object) -> bool:
+        return account_id in self.created or account_id in self.ledger
+
+
+def read_price_file(path: str | Path, config: ProtocolConfig) -> list[list[Event]]:
+    """A replay source: a CSV whose header names assets (and optionally ``advance_seconds``
+    first), one tick per line, prices in USD per whole token. Every problem names the line
+    and column; raises :class:`ConfigError`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError([f"cannot read the price file: {exc.strerror or exc}"],
+                          source=str(p)) from None
+    except UnicodeDecodeError:
+        raise ConfigError(["not UTF-8 text"], source=str(p)) from None
+    rows = list(csv.reader(text.splitlines()))
+    if not rows:
+        raise ConfigError(["line 1: empty file (expected a header of asset symbols)"],
+                          source=str(p))
+    header = [h.strip() for h in rows[0]]
+    problems: list[str] = []
+    for name in header:
+        if name != "advance_seconds" and not config.priced(name):
+            problems.append(f"line 1: unknown asset {name!r}")
+    ticks: list[list[Event]] = []
+    for n, row in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            problems.append(f"line {n}: {len(row)} fields, expected {len(header)}")
+            continue
+        tick: list[Event] = []
+        prices: dict[str, Any] = {}
+        for name, cell in zip(header, row, strict=True):
+            cell = cell.strip()
+            if not cell:
+                continue
+            if name == "advance_seconds":
+                try:
+                    tick.extend(advance_event(int(cell), f"line {n}, column {name}"))
+                except (ValueError, RequestError) as exc:
+                    problems.append(f"line {n}, column {name}: {exc}")
+            else:
+                prices[name] = cell
+        try:
+            tick.extend(price_events(config, prices, where=f"line {n}, column",
+                                      joiner=" "))
+        except RequestError as exc:
+            problems.append(str(exc))
+        ticks.append(tick)
+    if problems:
+        raise ConfigError(problems[:20], source=str(p))
+    return ticks

@@ -1,0 +1,235 @@
+"""Starting the service: its configuration file, its log (new or resumed), its book.
+
+The state of the service is always the replay of its log, so a book enters through
+ordinary events, in the log's first batch: the prices (``SetPrice``), every supply
+(``Deposit``), the liquidity the listed suppliers did not provide (a ``Deposit`` by the
+account ``_liquidity``), then every borrow (``Borrow``). The engine's own rules decide each
+one; a book the engine would refuse (an account borrowing beyond its borrowing power at the
+configured prices) is refused before the log is created, naming the accounts.
+
+Logs (``--log``):
+
+``sqlite:PATH``
+    A new SQLite log, one commit per request (per batch). The SQLite store never reopens a
+    log for writing, so an existing PATH is refused: replay it (``marginengine replay``),
+    or use PostgreSQL, which the service resumes.
+``postgresql://...``
+    A PostgreSQL log: created if the database holds none, else *resumed*: verified whole,
+    replayed (each outcome compared with the logged one), and continued with the same
+    chain; the book is then not loaded again (the log holds it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from marginengine.config import ProtocolConfig, read_toml, validate_model
+from marginengine.engine import Borrow, Deposit, Engine, Event, SetPrice, event_from_dict
+from marginengine.errors import ConfigError, LogError
+from marginengine.fixedpoint import parse_units
+from marginengine.persistence import EventLog, PostgresStore, is_postgres_url
+from marginengine.scan.files import BookFile, read_book, read_prices, read_protocol
+from marginengine.service.core import DEFAULT_THRESHOLDS, Settings
+
+#: The account that supplies what a book's borrowers owe beyond its suppliers' supply.
+LIQUIDITY_ACCOUNT = "_liquidity"
+
+
+class ServiceSection(BaseModel):
+    """The ``[service]`` table of the configuration file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    thresholds: list[Decimal] = Field(default_factory=lambda: list(DEFAULT_THRESHOLDS),
+                                      min_length=1, max_length=10)
+    max_quotes: int = Field(default=100, ge=0, le=100_000)
+    max_events: int = Field(default=10_000, ge=1, le=1_000_000)
+    max_body: int = Field(default=1 << 20, ge=1024, le=1 << 30)
+    rate: float = Field(default=200.0, ge=0)
+    burst: int = Field(default=400, ge=1)
+    book: str | None = None
+
+
+@dataclass
+class ServeConfig:
+    """A validated configuration file: protocol, prices, service settings, book path."""
+
+    protocol: ProtocolConfig
+    prices: dict[str, int]
+    section: ServiceSection
+    book: Path | None
+    source: str
+
+    def settings(self) -> Settings:
+        """The alert settings."""
+        s = self.section
+        return Settings(tuple(s.thresholds), s.max_quotes, s.max_events)
+
+
+def read_config(path: str | Path) -> ServeConfig:
+    """Read CONFIG: ``[protocol]``, ``[prices]`` and an optional ``[service]`` table."""
+    p = Path(path)
+    data = read_toml(p)
+    if "protocol" not in data:
+        raise ConfigError(["protocol: required table is missing (write [protocol] with "
+                           "the preset and markets)"], source=str(p))
+    unknown = sorted(set(data) - {"protocol", "prices", "service"})
+    if unknown:
+        raise ConfigError([f"{unknown[0]}: unknown table (expected protocol, prices, "
+                           f"service)"], source=str(p))
+    protocol = read_protocol(p)
+    prices = read_prices(p, protocol)
+    section = validate_model(ServiceSection, data.get("service", {}), source=str(p),
+                             prefix="service")
+    try:
+        Settings(tuple(section.thresholds), section.max_quotes, section.max_events)
+    except ValueError as exc:
+        raise ConfigError([f"service.thresholds: {exc}"], source=str(p)) from None
+    book = (p.parent / section.book) if section.book else None
+    return ServeConfig(protocol, prices, section, book, str(p))
+
+
+def genesis_events(config: ProtocolConfig, prices: dict[str, int],
+                   book: BookFile | None) -> list[Event]:
+    """The events that bring a fresh engine to the book (see the module docstring)."""
+    events: list[Event] = [SetPrice(a, p) for a, p in sorted(prices.items())]
+    if book is None:
+        return events
+    supplied: dict[str, int] = {}
+    borrowed: dict[str, int] = {}
+    deposits: list[Event] = []
+    borrows: list[Event] = []
+    for account, (supply, debt) in book.accounts.items():
+        for asset, text in supply.items():
+            amount = parse_units(text, config.markets[asset].decimals)
+            supplied[asset] = supplied.get(asset, 0) + amount
+            deposits.append(Deposit(account, asset, amount))
+        for asset, text in debt.items():
+            amount = parse_units(text, config.markets[asset].decimals)
+            borrowed[asset] = borrowed.get(asset, 0) + amount
+            borrows.append(Borrow(account, asset, amount))
+    liquidity = [Deposit(LIQUIDITY_ACCOUNT, a, borrowed[a] - supplied.get(a, 0))
+                 for a in sorted(borrowed) if borrowed[a] > supplied.get(a, 0)]
+    return [*events, *deposits, *liquidity, *borrows]
+
+
+def check_genesis(config: ProtocolConfig, events: list[Event], source: str) -> None:
+    """Apply the genesis on a scratch engine (no log); refuse the book, naming the events
+    the engine refuses, before anything is written."""
+    scratch = Engine(config)
+    problems = []
+    for i, event in enumerate(events):
+        outcome = scratch.apply(event)
+        if not outcome.accepted:
+            problems.append(f"{event.name} {json.dumps(event.to_dict())} (event {i + 1}): "
+                            f"{outcome.reason}")
+    if problems:
+        extra = [f"... and {len(problems) - 10} more"] if len(problems) > 10 else []
+        raise ConfigError(["the engine refuses this book at the configured prices (a book "
+                           "enters the service through its events):", *problems[:10],
+                           *extra], source=source)
+
+
+def _meta(config: ProtocolConfig) -> dict[str, str]:
+    # As Engine.with_log: the protocol, so the log replays on its own.
+    return {"protocol": json.dumps(config.model_dump(mode="json"), sort_keys=True)}
+
+
+@dataclass
+class Started:
+    """An engine ready to serve, and how it was started (for the startup line)."""
+
+    engine: Engine
+    resumed: int
+    log: str
+
+
+def start_engine(config: ProtocolConfig, prices: dict[str, int], book_path: Path | None,
+                 log: str | None, source: str = "config") -> Started:
+    """The engine of ``marginengine serve``: its log created (the book's genesis as its
+    first batch) or resumed (PostgreSQL)."""
+    if log is not None and is_postgres_url(log):
+        probe = _resume_or_none(config, log)
+        if probe is not None:
+            return probe
+        engine = Engine(config, EventLog(PostgresStore.create(log, _meta(config)), "batch"))
+        where = log
+    elif log is not None:
+        if not log.startswith("sqlite:"):
+            raise LogError(f"--log: expected sqlite:PATH or postgresql://... (got {log!r})")
+        path = Path(log[len("sqlite:"):])
+        if path.exists():
+            raise LogError(f"{path}: already exists; the SQLite store never reopens a log "
+                           f"for writing (replay it with marginengine replay, start on a new "
+                           f"path, or use a PostgreSQL log, which the service resumes)")
+        events = _checked_genesis(config, prices, book_path, source)
+        engine = Engine.with_log(config, path, durability="batch")
+        _apply_genesis(engine, events)
+        return Started(engine, 0, f"sqlite:{path}")
+    else:
+        engine = Engine(config)
+        where = "none (state is not durable)"
+    events = _checked_genesis(config, prices, book_path, source)
+    _apply_genesis(engine, events)
+    return Started(engine, 0, _redact(where))
+
+
+def _redact(where: str) -> str:
+    from marginengine.persistence.postgres_store import redact
+
+    return redact(where)
+
+
+def _checked_genesis(config: ProtocolConfig, prices: dict[str, int], book_path: Path | None,
+                     source: str) -> list[Event]:
+    book = read_book(book_path, config) if book_path is not None else None
+    events = genesis_events(config, prices, book)
+    check_genesis(config, events, str(book_path or source))
+    return events
+
+
+def _apply_genesis(engine: Engine, events: list[Event]) -> None:
+    with engine.batch():
+        for event in events:
+            engine.apply(event)
+
+
+def _resume_or_none(config: ProtocolConfig, url: str) -> Started | None:
+    """Resume the PostgreSQL log at ``url`` if it holds one (else ``None``)."""
+    try:
+        store, records = PostgresStore.resume(url)
+    except LogError as exc:
+        if "holds no event log" in str(exc):
+            return None
+        raise
+    try:
+        logged = json.loads(store.meta["protocol"])
+        if logged != json.loads(_meta(config)["protocol"]):
+            raise LogError(f"{store.where}: the log was written for another protocol than "
+                           f"the configuration's (start with the same CONFIG, or another "
+                           f"database)")
+        engine = Engine(config)
+        for row in records:
+            outcome = engine.apply(event_from_dict(row.record["event"]))
+            if outcome.accepted != row.accepted or outcome.name != row.outcome:
+                raise LogError(f"{store.where}: replay diverged at event {row.seq}: logged "
+                               f"{row.outcome}, replayed {outcome.name}")
+    except BaseException:
+        store.disconnect()
+        raise
+    engine.log = EventLog(store, "batch")
+    return Started(engine, len(records), store.where)
+
+
+def replay_state(target: str) -> dict[str, Any]:
+    """Replay a log (a SQLite path or a PostgreSQL URL): ``{events, state_hash, ...}``."""
+    engine, report = Engine.replay(target if is_postgres_url(target) else Path(target))
+    return {"events": report.events, "state_hash": report.state_hash,
+            "truncated": report.truncated, "note": report.note,
+            "accounts": len(engine.ledger.accounts)}

@@ -1,0 +1,140 @@
+"""One asset's market in a cascade: its venue (an AMM or a depth curve) and its oracle.
+
+Every simulated asset of a cascade has one :class:`AssetMarket`. Each step the runner
+gives it the asset's external price: arbitrage pulls the venue toward it (a depth venue's
+book also refills), and the oracle turns it (or the venue's spot or TWAP) into the price
+the engine is sent, when the feed publishes. Liquidated collateral is sold on the
+asset's venue; an asset without a venue is sold at its external price (no impact).
+
+Venue quotes are in ``quote_unit`` smallest units of the quote currency (the book's debt
+asset in a single-asset cascade; USD at 8 decimals in a multi-asset one).
+"""
+
+from __future__ import annotations
+
+from marginengine.fixedpoint import PRICE_UNIT
+from marginengine.oracle import DelayedFeed, DelayedFeedParams, PushFeed, PushFeedParams
+from marginengine.sim.cascade_config import OracleSpec, VenueSpec
+from marginengine.venue import ConstantProductPool, DepthCurve, DepthVenue, Twap
+from marginengine.venue.arbitrage import arbitrage, arbitrage_depth
+
+
+class AssetMarket:
+    """An asset's venue and oracle (see the module docstring).
+
+    Parameters
+    ----------
+    asset
+        The asset's symbol.
+    venue
+        Its venue's parameters, or ``None`` (sold at the external price).
+    oracle
+        Its oracle's parameters.
+    s0
+        Its external price at step 0 (8 decimals): the venue opens there.
+    base_unit, quote_unit
+        Smallest units per whole token of the asset and of the venue's quote currency.
+    """
+
+    def __init__(self, asset: str, venue: VenueSpec | None, oracle: OracleSpec, s0: int,
+                 base_unit: int, quote_unit: int) -> None:
+        self.asset = asset
+        self.venue = venue
+        self.oracle = oracle
+        self.base_unit = base_unit
+        self.quote_unit = quote_unit
+        self.external = s0
+        self.pool: ConstantProductPool | None = None
+        self.depth: DepthVenue | None = None
+        if venue is not None and venue.kind == "amm":
+            base = int(venue.base_reserve * base_unit)
+            quote = base * s0 * quote_unit // (base_unit * PRICE_UNIT)
+            self.pool = ConstantProductPool(base, quote, base_unit, quote_unit, venue.fee_bps)
+        elif venue is not None:
+            self.depth = DepthVenue(s0, DepthCurve(int(venue.depth_at_1pct * base_unit),
+                                                   float(venue.exponent)),
+                                    float(venue.resilience), base_unit, quote_unit)
+        o = oracle
+        self.osm = DelayedFeed(DelayedFeedParams(hop=o.hop)) if o.kind == "osm" else None
+        self.push = (PushFeed(PushFeedParams(deviation_bps=int(o.deviation * 10_000),
+                                             heartbeat=o.heartbeat))
+                     if o.kind == "push" else None)
+        self.twap = Twap(o.twap_window) if o.kind == "venue" and o.twap_window else None
+        #: Whether the venue belongs to another market (another protocol's view of the
+        #: same asset): its owner arbitrages it; this one only reads and trades on it.
+        self.shared = False
+
+    def share_venue(self, owner: AssetMarket) -> None:
+        """Trade on ``owner``'s venue (the same pool or book, moved by ``owner`` only)."""
+        self.venue, self.pool, self.depth = owner.venue, owner.pool, owner.depth
+        self.quote_unit = owner.quote_unit  # the venue's quote currency, as its owner's
+        self.shared = True
+
+    @property
+    def has_venue(self) -> bool:
+        """Whether sales trade on a venue (else at the external price)."""
+        return self.pool is not None or self.depth is not None
+
+    def venue_price(self) -> int:
+        """The venue's mid price (8 decimals); the external price without a venue."""
+        if self.pool is not None:
+            return self.pool.price()
+        if self.depth is not None:
+            return self.depth.price()
+        return self.external
+
+    def move(self, external: int) -> None:
+        """The step's external price: arbitrage pulls the venue toward it; a depth venue's
+        book refills."""
+        self.external = external
+        if self.venue is None or self.shared:
+            return
+        speed = float(self.venue.arbitrage_speed)
+        if self.pool is not None:
+            arbitrage(self.pool, external, speed)
+        elif self.depth is not None:
+            arbitrage_depth(self.depth, external, speed)
+            self.depth.recover(external)
+
+    def oracle_price(self, now: int) -> int | None:
+        """The price to publish now (``None``: the feed does not publish this step)."""
+        kind = self.oracle.kind
+        external = self.external
+        if kind == "direct":
+            return external
+        if kind == "osm":
+            assert self.osm is not None
+            if self.osm.observe(now, external):
+                reading = self.osm.peek(now)
+                return reading.price if reading else None
+            return None
+        if kind == "push":
+            assert self.push is not None
+            reading = self.push.observe(now, external)
+            return reading.price if reading else None
+        spot = self.venue_price()
+        if self.twap is not None:
+            self.twap.observe(now, spot)
+            return self.twap.value(now)
+        return spot
+
+    def sell(self, amount: int) -> int:
+        """Sell ``amount`` of the asset on the venue; quote smallest units received (at the
+        external price, rounded down, without a venue)."""
+        if amount <= 0:
+            return 0
+        if self.pool is not None:
+            return self.pool.sell_base(amount)
+        if self.depth is not None:
+            return self.depth.sell_base(amount)
+        return int(amount * self.external * self.quote_unit // (self.base_unit * PRICE_UNIT))
+
+    def quote_out(self, amount: int) -> int:
+        """What selling ``amount`` now would fetch, without selling (quote units)."""
+        if amount <= 0:
+            return 0
+        if self.pool is not None:
+            return self.pool.quote_out(amount)
+        if self.depth is not None:
+            return self.depth.quote_out(amount)
+        return int(amount * self.external * self.quote_unit // (self.base_unit * PRICE_UNIT))

@@ -1,0 +1,124 @@
+"""Several protocols in one cascade: each its own engine, book, keepers and oracles, all
+on the same price paths, gas and venues.
+
+The scenario's ``[protocol]`` is the first protocol; ``[[protocols]]`` adds more
+(:class:`~marginengine.sim.cascade_config.ProtocolSpec`). Every step, in order:
+
+1. every protocol's clock advances;
+2. the venues follow the step's external prices (once: they are shared);
+3. each protocol in turn, in the file's order: its oracles publish (a ``venue`` oracle
+   reads the shared venue *after* the protocols before it have sold on it this step),
+   its risk book scans, its keepers act and sell on the shared venues.
+
+So one protocol's liquidation sales move the prices another protocol's oracle reads: the
+cross-protocol cascade. The first protocol draws the paths, the gas, its book and its
+keeper order from the run's generator exactly as it would alone; a further protocol
+draws its book and keeper order from a generator of its own, derived from the run's
+generator's starting state and its position (:func:`protocol_rng`), so removing one
+protocol changes nothing in how the others are drawn.
+
+Figures: the summary's additive figures (bad debt and its parts, liquidations, liquidated
+value, keeper profit and gas, borrower loss, accounts, events) are the sums over the
+protocols; ``protocols`` holds every protocol's own summary. The series are the first
+protocol's, plus ``liquidatable_accounts.<name>``, ``liquidations_cum.<name>``,
+``bad_debt_usd.<name>`` and ``oracle_price_usd.<name>`` (the headline asset as that
+protocol's oracle has it) for each further protocol.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from typing import Any, Protocol
+
+import numpy as np
+
+#: Summary figures that add up over protocols.
+ADDITIVE = ("bad_debt", "bad_debt_realized", "bad_debt_in_auctions", "bad_debt_underwater",
+            "liquidated_value", "liquidation_count", "liquidator_profit", "keeper_gas_spent",
+            "borrower_loss", "setup_rejected", "toxic_liquidations", "accounts", "events",
+            "auctions_started", "auctions_settled", "auctions_settled_near_zero",
+            "auctions_running")
+#: Series columns added for each further protocol (as ``<column>.<name>``).
+PROTOCOL_COLUMNS = ("liquidatable_accounts", "liquidations_cum", "bad_debt_usd",
+                    "oracle_price_usd")
+
+
+class StepRunner(Protocol):
+    """What :func:`run_together` needs of a runner (``sim.cascade.CascadeRunner``)."""
+
+    series: dict[str, list[float]]
+    engine: Any
+
+    def start(self) -> None:
+        """Set up and record step 0."""
+
+    def advance(self) -> None:
+        """Advance the clock by a step."""
+
+    def move_markets(self, i: int) -> None:
+        """Move the (shared) venues to step ``i``'s external prices."""
+
+    def act(self, i: int) -> None:
+        """Oracles, scan, keepers and the record of step ``i``."""
+
+    def summary(self) -> dict[str, Any]:
+        """The run's figures."""
+
+
+def protocol_rng(state: Mapping[str, Any], index: int) -> np.random.Generator:
+    """The generator of further protocol ``index`` (1 for the first of ``[[protocols]]``):
+    seeded by the run's generator's starting ``state`` (its ``bit_generator.state``) and
+    the index, so it is the same in a run and its twin, differs between Monte Carlo runs,
+    and draws nothing from the run's own stream."""
+    digest = hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).digest()
+    words = [int.from_bytes(digest[k:k + 4], "little") for k in range(0, 32, 4)]
+    return np.random.default_rng(np.random.SeedSequence([*words, index]))
+
+
+def run_together(runners: Sequence[StepRunner], steps: int,
+                 on_step: Callable[[int], None] | None = None) -> None:
+    """Run the protocols' runners step by step (see the module docstring); the first
+    owns the venues. Each engine commits one batch per step."""
+    for runner in runners:
+        runner.start()
+    for i in range(1, steps + 1):
+        with ExitStack() as stack:
+            for runner in runners:
+                stack.enter_context(runner.engine.batch())
+            for runner in runners:
+                runner.advance()
+            for runner in runners:
+                runner.move_markets(i)  # a shared venue moves once, by its owner
+            for runner in runners:
+                runner.act(i)
+        if on_step is not None:
+            on_step(i)
+    for runner in runners:
+        runner.engine.close()
+
+
+def combined_summary(names: Sequence[str], summaries: Sequence[dict[str, Any]]
+                     ) -> dict[str, Any]:
+    """The first protocol's summary with the additive figures summed over every protocol,
+    and ``protocols``: name -> its own summary."""
+    out = dict(summaries[0])
+    for key in ADDITIVE:
+        values = [s.get(key) for s in summaries]
+        if all(isinstance(v, int | float) for v in values):
+            out[key] = sum(values)
+    out["protocols"] = dict(zip(names, summaries, strict=True))
+    return out
+
+
+def combined_series(first: dict[str, list[float]],
+                    others: Sequence[tuple[str, dict[str, list[float]]]]
+                    ) -> dict[str, list[float]]:
+    """The first protocol's series with :data:`PROTOCOL_COLUMNS` of each further one."""
+    out = dict(first)
+    for name, series in others:
+        for column in PROTOCOL_COLUMNS:
+            out[f"{column}.{name}"] = series[column]
+    return out

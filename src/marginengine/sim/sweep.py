@@ -1,0 +1,234 @@
+"""Parameter sweeps on common random numbers: every point of a grid, each a run or a Monte
+Carlo, on the same seeds.
+
+A grid is one or more axes ``PATH=V1,V2,...`` (a dotted scenario path and its values, each
+read as a TOML value; ``PATH1+PATH2=V1,V2`` sets several paths to each value together,
+e.g. the liquidation bonus of two markets); the points are their Cartesian product, in
+order (the last axis varies fastest). Every point is checked before anything runs.
+
+Run ``i`` of every point draws from the same generator (``SeedSequence(seed).spawn``'s
+child ``i``, as a Monte Carlo's run ``i``; a sweep without ``runs`` runs each point once
+on the scenario's ``seed``, as ``simulate`` does), so differences between points come
+from the parameters, not from the paths.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from marginengine.errors import ConfigError
+from marginengine.sim.overrides import assign_values, parse_value
+
+#: Per-run fields of a sweep's rows (besides ``point``, ``run``, ``seed`` and the axes).
+SWEEP_FIELDS = ("bad_debt", "bad_debt_realized", "bad_debt_underwater", "liquidated_value",
+                "liquidation_count", "liquidator_profit", "borrower_loss", "setup_rejected",
+                "min_price", "min_venue_price")
+
+
+@dataclass(frozen=True)
+class GridAxis:
+    """One axis of a grid: a dotted scenario path (or several joined by ``+``, set
+    together) and its values (as written, and read)."""
+
+    path: str
+    texts: tuple[str, ...]
+    values: tuple[Any, ...]
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The dotted paths the axis sets."""
+        return tuple(self.path.split("+"))
+
+
+def _split(text: str) -> list[str]:
+    """Split on commas outside brackets, braces and quotes (``[1, 2]`` is one value)."""
+    parts: list[str] = []
+    cur: list[str] = []
+    depth, quote = 0, ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append("".join(cur).strip())
+            cur = []
+            continue
+        cur.append(ch)
+    parts.append("".join(cur).strip())
+    return parts
+
+
+def parse_grid(items: Sequence[str]) -> list[GridAxis]:
+    """``["PATH=V1,V2", ...]`` as axes.
+
+    Raises
+    ------
+    ConfigError
+        Naming the ``--grid`` item and the reason (no ``=``, an empty value, a path given
+        twice).
+    """
+    axes: list[GridAxis] = []
+    problems = []
+    for item in items:
+        path, sep, raw = item.partition("=")
+        path = "+".join(p.strip() for p in path.split("+"))
+        if not sep or not path or any(not part for p in path.split("+")
+                                      for part in p.split(".")):
+            problems.append(f"--grid {item!r}: must be PATH=V1,V2,... with a dotted PATH")
+            continue
+        texts = _split(raw)
+        if any(not t for t in texts):
+            problems.append(f"--grid {path}: an empty value (values are separated by commas)")
+            continue
+        if any(a.path == path for a in axes):
+            problems.append(f"--grid {path}: given twice; list all its values in one --grid")
+            continue
+        axes.append(GridAxis(path, tuple(texts), tuple(parse_value(t) for t in texts)))
+    if not items:
+        problems.append("--grid: at least one PATH=V1,V2,... is needed")
+    if problems:
+        raise ConfigError(problems)
+    return axes
+
+
+def grid_points(axes: Sequence[GridAxis]) -> list[dict[str, Any]]:
+    """Every point of the grid (the last axis varying fastest): path -> value (each path
+    of a ``+`` axis with the axis's value)."""
+    return [{p: v for a, v in zip(axes, combo, strict=True) for p in a.paths}
+            for combo in itertools.product(*(a.values for a in axes))]
+
+
+@dataclass
+class SweepResult:
+    """A sweep's rows (one per point and run) and per-point summaries.
+
+    Attributes
+    ----------
+    axes
+        The grid.
+    rows
+        ``point``, ``run``, ``seed``, each axis's value under its path, then
+        :data:`SWEEP_FIELDS`.
+    points
+        Per point: ``point``, ``params`` (path -> value), the mean of every field and,
+        with runs, the Monte Carlo estimates (``var95_bad_debt``, ``es99_bad_debt``, ...)
+        with their bootstrap intervals.
+    """
+
+    axes: list[GridAxis]
+    rows: list[dict[str, Any]]
+    points: list[dict[str, Any]]
+    seed: int
+    runs: int | None
+
+
+def _task(task: tuple[dict[str, Any], int, int | None]) -> dict[str, Any]:
+    """One run of one point: ``(scenario data, seed, run index or None)``."""
+    from marginengine.sim.cascade import run_cascade
+
+    data, seed, index = task
+    rng = (np.random.default_rng(seed) if index is None else
+           np.random.default_rng(np.random.SeedSequence(seed).spawn(index + 1)[index]))
+    result = run_cascade(data, rng, traces=False, amplification=False)
+    row = {k: result.summary.get(k) for k in SWEEP_FIELDS}
+    row["seed"] = str(seed) if index is None else f"{seed}/{index}"
+    return row
+
+
+def _iterate(tasks: list[tuple[dict[str, Any], int, int | None]],
+             workers: int) -> Iterator[dict[str, Any]]:
+    if workers <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield _task(task)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(_task, tasks)
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """A checked grid: every point's parameters, scenario data and seed."""
+
+    axes: list[GridAxis]
+    points: list[dict[str, Any]]
+    datas: list[dict[str, Any]]
+    seeds: list[int]
+
+
+def plan_sweep(data: dict[str, Any], axes: Sequence[GridAxis],
+               source: str | None = None) -> SweepPlan:
+    """Every point of the grid as a validated scenario.
+
+    Raises
+    ------
+    ConfigError
+        A point that is not a valid scenario, named by its parameters
+        (``grid point 1 (book.accounts=0): book.accounts: ...``).
+    """
+    from marginengine.sim.cascade import scenario_spec
+
+    points = grid_points(axes)
+    datas, seeds = [], []
+    for k, point in enumerate(points):
+        at = ", ".join(f"{p}={v!r}" for p, v in point.items())
+        try:
+            d = assign_values(data, point, "--grid")
+            spec, _ = scenario_spec(d, source)
+        except ConfigError as exc:
+            raise ConfigError([f"grid point {k} ({at}): {p}" for p in exc.problems],
+                              source=exc.source) from None
+        datas.append(d)
+        seeds.append(spec.seed)
+    return SweepPlan(list(axes), points, datas, seeds)
+
+
+def run_sweep(data: dict[str, Any] | SweepPlan, axes: Sequence[GridAxis] = (),
+              runs: int | None = None, workers: int = 1, source: str | None = None,
+              progress: Callable[[int], None] | None = None) -> SweepResult:
+    """Run every point of the grid (``runs`` paths each, or once) on common random numbers.
+
+    ``data`` is the scenario (with ``axes``) or a :func:`plan_sweep` plan.
+
+    Raises
+    ------
+    ConfigError
+        A point that is not a valid scenario (see :func:`plan_sweep`), before anything
+        runs.
+    """
+    from marginengine.sim.montecarlo import statistics
+
+    plan = data if isinstance(data, SweepPlan) else plan_sweep(data, axes, source)
+    points, datas, seeds = plan.points, plan.datas, plan.seeds
+    count = runs or 1
+    tasks = [(d, seeds[k], None if runs is None else i)
+             for k, d in enumerate(datas) for i in range(count)]
+    rows: list[dict[str, Any]] = []
+    for n, row in enumerate(_iterate(tasks, workers)):
+        k, i = divmod(n, count)
+        rows.append({"point": k, "run": i, "seed": row.pop("seed"), **points[k], **row})
+        if progress is not None:
+            progress(n + 1)
+    summaries = []
+    for k, point in enumerate(points):
+        mine = [r for r in rows if r["point"] == k]
+        entry: dict[str, Any] = {"point": k, "params": point}
+        for f in SWEEP_FIELDS:
+            values = [float(r[f]) for r in mine if r[f] is not None]
+            entry[f"mean_{f}"] = float(np.mean(values)) if values else None
+        if runs is not None:
+            stats = statistics(mine, seeds[k])
+            entry["estimates"] = stats["estimates"]
+            entry["warnings"] = stats["warnings"]
+        summaries.append(entry)
+    return SweepResult(plan.axes, rows, summaries, seeds[0], runs)

@@ -1,0 +1,190 @@
+"""Bad input at every endpoint: a 4xx naming the field and the reason, nothing applied."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from marginengine.engine import EVENT_TYPES
+from tests.service.conftest import AUTH
+
+JSON = {**AUTH, "content-type": "application/json"}
+
+#: (method, path, body, status, error) for the write endpoints.
+WRITES: list[tuple[str, dict[str, Any] | bytes, int, str]] = [
+    ("/ticks", b"{not json", 422, "body: malformed JSON"),
+    ("/ticks", b"[1, 2]", 422, "body: Input should be a valid dictionary or object to "
+                               "extract fields from"),
+    ("/ticks", {}, 422,
+     "body: an empty tick (give prices, conditions, events or advance_seconds)"),
+    ("/ticks", {"conditions": {"WETH": {"volatility_ppm": -1}}}, 422,
+     "conditions.WETH.volatility_ppm: must not be negative (got -1)"),
+    ("/ticks", {"conditions": {"WETH": {"depth": 1.5}}}, 422,
+     "conditions.WETH.depth: must be an integer (got 1.5)"),
+    ("/ticks", {"conditions": {"WETH": {"vol": 1}}}, 422,
+     "conditions.WETH.vol: unknown field (one of volatility_ppm, depth, open_interest)"),
+    ("/ticks", {"conditions": {"DOGE": {"depth": 1}}}, 422,
+     "conditions.DOGE: unknown asset (markets: DAI, USDC, WETH)"),
+    ("/ticks", {"prices": {"WETH": "NaN"}}, 422,
+     "prices.WETH: must be a finite number ('NaN' is not)"),
+    ("/ticks", {"prices": {"WETH": "-1800"}}, 422, "prices.WETH: must be positive (got '-1800')"),
+    ("/ticks", {"prices": {"WETH": 0}}, 422, "prices.WETH: must be positive (got 0)"),
+    ("/ticks", {"prices": {"WETH": "1800.123456789"}}, 422,
+     "prices.WETH: has more than 8 decimal places ('1800.123456789')"),
+    ("/ticks", {"prices": {"WETH": [1]}}, 422,
+     "prices.WETH: must be a number or a decimal string, not an array"),
+    ("/ticks", {"prices": {"DOGE": "1"}}, 422,
+     "prices.DOGE: unknown asset (markets: DAI, USDC, WETH)"),
+    ("/ticks", {"prices": {"WETH": "1800"}, "extra": 1}, 422, "extra: Extra inputs are not "
+                                                              "permitted"),
+    ("/ticks", {"advance_seconds": -5}, 422, "advance_seconds: must be a positive integer "
+                                             "(got -5)"),
+    ("/ticks", {"advance_seconds": "soon"}, 422,
+     "advance_seconds: Input should be a valid integer, unable to parse string as an integer"),
+    ("/ticks/batch", {"ticks": []}, 422, "ticks: List should have at least 1 item after "
+                                         "validation, not 0"),
+    ("/ticks/batch", {"ticks": [{"prices": {"WETH": "1"}}, {"prices": {"WETH": "x"}}]}, 422,
+     "ticks[1].prices.WETH: must be a number ('x' is not)"),
+    ("/events", {"events": [{"type": "Steal", "account": "a"}]}, 422,
+     f"events[0].type: unknown event type 'Steal' (one of {', '.join(EVENT_TYPES)})"),
+    ("/events", {"events": [{"type": "Deposit", "account": "a", "asset": "WETH",
+                             "amount": 1.5}]}, 422,
+     "events[0].amount: must be an integer in smallest units (got 1.5)"),
+    ("/events", {"events": [{"type": "Deposit", "account": "a", "asset": "WETH",
+                             "amount": "10"}]}, 422,
+     "events[0].amount: must be an integer in smallest units (got '10')"),
+    ("/events", {"events": [{"type": "Deposit", "account": "a", "asset": "WETH",
+                             "amount": -10}]}, 422, "events[0].amount: must be positive "
+                                                    "(got -10)"),
+    ("/events", {"events": [{"type": "Deposit", "account": "a", "asset": "WETH",
+                             "amount": 2**256}]}, 422,
+     "events[0].amount: too large (more than 2**256 - 1 smallest units)"),
+    ("/events", {"events": [{"type": "Deposit", "account": "a b", "asset": "WETH",
+                             "amount": 1}]}, 422,
+     "events[0].account: account id must be 1-64 letters, digits or . _ : @ -, optionally "
+     "/label for an isolated sub-account (got 'a b')"),
+    ("/events", {"events": [{"type": "Deposit", "account": "a", "asset": "DOGE",
+                             "amount": 1}]}, 422,
+     "events[0].asset: unknown asset 'DOGE' (markets: DAI, USDC, WETH)"),
+    ("/events", {"events": [{"type": "Borrow", "account": "ghost", "asset": "USDC",
+                             "amount": 1}]}, 422, "events[0].account: unknown account 'ghost'"),
+    ("/events", {"events": [{"type": "Deposit", "account": "a", "asset": "WETH"}]}, 422,
+     "events[0].amount: required field is missing"),
+    ("/events", {"events": [{"type": "Deposit", "account": "a", "asset": "WETH",
+                             "amount": 1, "memo": "x"}]}, 422,
+     "events[0].memo: unknown field"),
+    ("/events", {"events": "Deposit"}, 422, "events: Input should be a valid list"),
+    ("/replay", {"ticks": [{"prices": {"WETH": "1"}}], "rate": 0}, 422,
+     "rate: Input should be greater than 0"),
+    ("/replay", {"ticks": [{"prices": {"WETH": "-1"}}]}, 422,
+     "ticks[0].prices.WETH: must be positive (got '-1')"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "status", "error"), WRITES,
+                         ids=[f"{p}-{i}" for i, (p, *_rest) in enumerate(WRITES)])
+def test_write_when_bad_then_4xx_names_field_and_nothing_applied(
+        client: Any, path: str, body: dict[str, Any] | bytes, status: int, error: str) -> None:
+    before = client.get("/state").json()
+    if isinstance(body, bytes):
+        r = client.post(path, content=body, headers=JSON)
+    else:
+        r = client.post(path, json=body, headers=AUTH)
+    assert r.status_code == status, r.text
+    assert r.json()["error"] == error
+    assert client.get("/state").json() == before
+
+
+@pytest.mark.parametrize("path", ["/ticks", "/ticks/batch", "/events", "/replay"])
+def test_write_when_token_missing_or_wrong_then_401_nothing_applied(client: Any,
+                                                                    path: str) -> None:
+    before = client.get("/state").json()
+    body = {"prices": {"WETH": "1"}, "ticks": [], "events": []}
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"X-API-Token": ""}):
+        r = client.post(path, json=body, headers=headers)
+        assert r.status_code == 401
+        assert r.json()["error"].startswith("token: missing or wrong API token")
+    assert client.get("/state").json() == before
+
+
+def test_body_when_oversized_then_413(client: Any) -> None:
+    # The fixture's limit is 4,096 bytes.
+    big = {"prices": {"WETH": "1" * 5000}}
+    r = client.post("/ticks", json=big, headers=AUTH)
+    assert r.status_code == 413
+    assert r.json()["error"].startswith("body: too large")
+
+
+def test_body_when_streamed_beyond_limit_then_413(client: Any) -> None:
+    def chunks() -> Any:
+        for _ in range(10):
+            yield b" " * 1000
+
+    r = client.post("/ticks", content=chunks(), headers=JSON)
+    assert r.status_code == 413 and r.json()["error"] == "body: too large (more than 4096 bytes)"
+
+
+def test_writes_when_rate_exceeded_then_429() -> None:
+    from fastapi.testclient import TestClient
+
+    from marginengine.service import Service
+    from marginengine.service.app import create_app
+    from tests.service.conftest import TOKEN, alice_engine
+
+    app = create_app(Service(alice_engine()), TOKEN, rate=0.001, burst=2)
+    with TestClient(app) as c:
+        codes = [c.post("/ticks", json={"prices": {"WETH": "1990"}}, headers=AUTH).status_code
+                 for _ in range(4)]
+        assert codes == [200, 200, 429, 429]
+        r = c.post("/ticks", json={"prices": {"WETH": "1990"}}, headers=AUTH)
+        assert r.json()["error"] == "rate: ingest rate limit exceeded; retry later"
+
+
+def test_too_many_events_when_one_request_then_413(client: Any) -> None:
+    client.service.settings = type(client.service.settings)(max_events=2)
+    r = client.post("/ticks", json={"prices": {"WETH": "1", "USDC": "1", "DAI": "1"}},
+                    headers=AUTH)
+    assert r.status_code == 413
+    assert r.json()["error"] == "events: too many events in one request (3; at most 2)"
+
+
+QUERIES: list[tuple[str, str, dict[str, Any] | None, int, str]] = [
+    ("get", "/accounts/ghost", None, 404, "account: unknown account 'ghost'"),
+    ("get", "/at-risk?limit=0", None, 422,
+     "query.limit: Input should be greater than or equal to 1"),
+    ("get", "/at-risk?limit=abc", None, 422,
+     "query.limit: Input should be a valid integer, unable to parse string as an integer"),
+    ("get", "/heatmap", None, 422, "query.asset: Field required"),
+    ("get", "/heatmap?asset=DOGE", None, 422, "asset: unknown asset 'DOGE'"),
+    ("get", "/heatmap?asset=WETH&max_drop=1.5", None, 422,
+     "query.max_drop: Input should be less than 1"),
+    ("get", "/heatmap?asset=WETH&max_drop=nan", None, 422,
+     "query.max_drop: Input should be less than 1"),
+    ("get", "/liquidatable?limit=-1", None, 422,
+     "query.limit: Input should be greater than or equal to 1"),
+    ("post", "/whatif", {"shocks": {"WETH": -1.5}}, 422,
+     "shocks.WETH: must be a finite fraction greater than -1 (got -1.5)"),
+    ("post", "/whatif", {"shocks": {"WETH": "nan"}}, 422,
+     "shocks.WETH: must be a finite fraction greater than -1 (got 'nan')"),
+    ("post", "/whatif", {"shocks": {"DOGE": -0.1}}, 422, "shocks.DOGE: unknown asset"),
+    ("post", "/whatif", {"shocks": {}}, 422,
+     "shocks: Dictionary should have at least 1 item after validation, not 0"),
+    ("post", "/whatif", {"shocks": {"WETH": -0.1}, "account": "ghost"}, 404,
+     "account: unknown account 'ghost'"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "error"), QUERIES,
+                         ids=[q[1] for q in QUERIES])
+def test_query_when_bad_then_4xx_names_field(client: Any, method: str, path: str,
+                                             body: dict[str, Any] | None, status: int,
+                                             error: str) -> None:
+    r = client.get(path) if method == "get" else client.post(path, json=body)
+    assert r.status_code == status, r.text
+    assert r.json()["error"] == error
+
+
+def test_static_when_path_escapes_then_404(client: Any) -> None:
+    assert client.get("/static/..%2Fapp.py").status_code == 404
+    assert client.get("/static/nothing.js").status_code == 404

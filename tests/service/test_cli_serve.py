@@ -1,0 +1,152 @@
+"""``marginengine serve`` and ``replay postgresql://`` at the CLI: bad input is one line,
+exit 2, nothing written; the book enters through events; a price file is a replay source."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from marginengine.cli.main import main
+from marginengine.engine import Engine, SetPrice
+from marginengine.errors import ConfigError
+from marginengine.service.requests import read_price_file
+from marginengine.service.startup import LIQUIDITY_ACCOUNT, read_config, start_engine
+from tests.conftest import ETH, USDC
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "examples" / "serve.toml"
+
+SMALL = """
+[protocol]
+preset = "aave-v3"
+[protocol.markets.WETH]
+[protocol.markets.USDC]
+[prices]
+WETH = 2000
+USDC = 1
+[service]
+book = "book.csv"
+"""
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _config(tmp_path: Path, book: str, extra: str = "") -> Path:
+    (tmp_path / "book.csv").write_text(book)
+    path = tmp_path / "serve.toml"
+    path.write_text(SMALL + extra)
+    return path
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["serve", "missing.toml"], "missing.toml"),
+    (["serve", str(CONFIG), "--log", "mysql://x"],
+     "--log: expected sqlite:PATH or postgresql://... (got 'mysql://x')"),
+    (["serve", str(CONFIG), "--port", "70000"], "70000 is not in the range 0<=x<=65535"),
+    (["serve", str(CONFIG), "--log", "postgresql://u:pw@127.0.0.1:1/x"],
+     "postgresql://u:***@127.0.0.1:1/x: cannot connect to PostgreSQL"),
+])
+def test_serve_when_bad_arguments_then_one_line_exit_2(
+        args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(args, capsys)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert "pw" not in err
+
+
+def test_serve_when_sqlite_log_exists_then_refused_and_untouched(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "events.sqlite"
+    log.write_bytes(b"not mine")
+    code, _, err = run(["serve", str(CONFIG), "--log", f"sqlite:{log}"], capsys)
+    assert code == 2 and "never reopens a log for writing" in err
+    assert log.read_bytes() == b"not mine"
+
+
+def test_serve_when_config_has_bad_service_table_then_field_named(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _config(tmp_path, "account,asset,supplied,borrowed\n",
+                   'thresholds = ["1.1", "abc"]\n')
+    code, _, err = run(["serve", str(path)], capsys)
+    assert code == 2 and "service.thresholds" in err
+
+
+def test_book_when_loaded_then_entered_through_events_and_replays(tmp_path: Path) -> None:
+    # alice borrows more USDC than bob supplies: _liquidity supplies the rest.
+    path = _config(tmp_path, "account,asset,supplied,borrowed\n"
+                             "alice,WETH,10,\nalice,USDC,,15000\nbob,USDC,5000,\n")
+    cfg = read_config(path)
+    log = tmp_path / "events.sqlite"
+    started = start_engine(cfg.protocol, cfg.prices, cfg.book, f"sqlite:{log}")
+    engine = started.engine
+    assert engine.ledger.debt_of("alice", "USDC") == 15_000 * USDC
+    assert engine.ledger.supply_of(LIQUIDITY_ACCOUNT, "USDC") == 10_000 * USDC
+    assert engine.ledger.supply_of("alice", "WETH") == 10 * ETH
+    expected = engine.state_hash()
+    engine.close()
+    replayed, report = Engine.replay(log)
+    # 2 prices, 3 deposits (alice WETH, bob USDC, _liquidity USDC), 1 borrow.
+    assert report.events == 6 and report.state_hash == expected
+    assert isinstance(replayed.ledger, type(engine.ledger))
+
+
+def test_book_when_engine_refuses_a_borrow_then_nothing_written(tmp_path: Path) -> None:
+    # 10 WETH x 2,000 x LTV 0.805 = 16,100 USD of borrowing power: 17,000 is refused.
+    path = _config(tmp_path, "account,asset,supplied,borrowed\n"
+                             "alice,WETH,10,\nalice,USDC,,17000\n")
+    cfg = read_config(path)
+    log = tmp_path / "events.sqlite"
+    with pytest.raises(ConfigError, match="the engine refuses this book") as caught:
+        start_engine(cfg.protocol, cfg.prices, cfg.book, f"sqlite:{log}")
+    assert "Borrow" in str(caught.value) and "alice" in str(caught.value)
+    assert not log.exists()
+
+
+def test_price_file_when_read_then_ticks_of_set_price(tmp_path: Path) -> None:
+    config = read_config(CONFIG).protocol
+    path = tmp_path / "prices.csv"
+    path.write_text("advance_seconds,WETH,WBTC\n60,2900,59000\n,2800.5,\n")
+    ticks = read_price_file(path, config)
+    assert len(ticks) == 2
+    assert ticks[1] == [SetPrice("WETH", 280_050_000_000)]
+    assert [e.name for e in ticks[0]] == ["AdvanceTime", "SetPrice", "SetPrice"]
+
+
+def test_price_file_when_bad_then_every_problem_named(tmp_path: Path) -> None:
+    config = read_config(CONFIG).protocol
+    path = tmp_path / "prices.csv"
+    path.write_text("WETH,DOGE\n-1,2\n1,2,3\n")
+    with pytest.raises(ConfigError) as caught:
+        read_price_file(path, config)
+    text = str(caught.value)
+    assert "line 1: unknown asset 'DOGE'" in text
+    assert "line 3: 3 fields, expected 2" in text
+
+
+def test_example_price_file_when_read_then_120_ticks() -> None:
+    config = read_config(CONFIG).protocol
+    assert len(read_price_file(ROOT / "examples" / "serve_prices.csv", config)) == 120
+
+
+def test_replay_cli_when_postgres_url_then_state_hash(
+        pg_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = read_config(CONFIG)
+    started = start_engine(cfg.protocol, cfg.prices, cfg.book, pg_url)
+    expected = started.engine.state_hash()
+    events = started.engine.seq
+    started.engine.close()
+    code, out, _ = run(["replay", pg_url, "--json"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    assert report["state_hash"] == expected and report["events"] == events == 806
+    assert report["truncated"] is False

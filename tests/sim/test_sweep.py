@@ -1,0 +1,154 @@
+"""Sweeps on common random numbers (sim/sweep.py, ``marginengine sweep``) and the Python
+API (``marginengine.simulate``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import marginengine
+from marginengine.config import read_toml
+from marginengine.errors import ConfigError
+from marginengine.sim.metrics import SERIES_COLUMNS
+from marginengine.sim.montecarlo import RUN_FIELDS
+from marginengine.sim.sweep import grid_points, parse_grid, run_sweep
+from tests.cli.test_cli import EXAMPLES, run
+
+QUICKSTART = EXAMPLES / "quickstart.toml"
+
+
+def small() -> dict[str, Any]:
+    data = read_toml(QUICKSTART)
+    data["steps"] = 40
+    data["book"].update({"accounts": 80, "total_debt": 3_000_000})
+    return data
+
+
+def test_grid_is_parsed_and_its_points_are_every_combination() -> None:
+    axes = parse_grid(["protocol.markets.WETH.liquidation_bonus=0.05,0.08",
+                       "keepers.0.latency=0,2,5", 'oracle.kind="direct","push"'])
+    assert axes[0].values == (0.05, 0.08)
+    assert axes[2].values == ("direct", "push")
+    points = grid_points(axes)
+    assert len(points) == 12
+    assert points[1] == {"protocol.markets.WETH.liquidation_bonus": 0.05,
+                         "keepers.0.latency": 0, "oracle.kind": "push"}
+    assert parse_grid(["x=[1, 2],[3]"])[0].values == ([1, 2], [3])
+
+
+@pytest.mark.parametrize(("items", "problem"), [
+    (["book.accounts"], "--grid 'book.accounts': must be PATH=V1,V2,... with a dotted PATH"),
+    (["book.accounts=1,,2"], "--grid book.accounts: an empty value (values are separated "
+                             "by commas)"),
+    (["a=1", "a=2"], "--grid a: given twice; list all its values in one --grid"),
+    ([], "--grid: at least one PATH=V1,V2,... is needed"),
+])
+def test_bad_grid_is_refused_naming_the_item(items: list[str], problem: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_grid(items)
+    assert info.value.problems == [problem]
+
+
+def test_sweep_has_points_times_runs_rows_on_the_same_seeds() -> None:
+    axes = parse_grid(["protocol.markets.WETH.liquidation_bonus=0.05,0.08",
+                       "description=a,b"])
+    result = run_sweep(small(), axes, runs=3)
+    assert len(result.rows) == 4 * 3
+    seeds = {k: [r["seed"] for r in result.rows if r["point"] == k] for k in range(4)}
+    assert all(s == ["42/0", "42/1", "42/2"] for s in seeds.values())
+    # Common random numbers: a field that changes nothing (the description) gives the
+    # same runs, figure for figure; the bonus changes them.
+    by = {(r["protocol.markets.WETH.liquidation_bonus"], r["description"], r["run"]): r
+          for r in result.rows}
+    for bonus in (0.05, 0.08):
+        for i in range(3):
+            a, b = by[(bonus, "a", i)], by[(bonus, "b", i)]
+            assert {k: a[k] for k in ("bad_debt", "liquidation_count", "min_price")} == \
+                {k: b[k] for k in ("bad_debt", "liquidation_count", "min_price")}
+    assert by[(0.05, "a", 0)]["min_price"] == by[(0.08, "a", 0)]["min_price"]
+    assert by[(0.05, "a", 0)]["borrower_loss"] != by[(0.08, "a", 0)]["borrower_loss"]
+    point = result.points[1]
+    assert point["params"] == {"protocol.markets.WETH.liquidation_bonus": 0.05,
+                               "description": "b"}
+    assert "var95_bad_debt" in point["estimates"]
+
+
+def test_a_bad_point_is_refused_before_anything_runs() -> None:
+    axes = parse_grid(["book.accounts=80,0"])
+    with pytest.raises(ConfigError) as info:
+        run_sweep(small(), axes)
+    assert info.value.problems[0].startswith(
+        "grid point 1 (book.accounts=0): book.accounts: Input should be greater than or "
+        "equal to 1")
+
+
+def test_cli_sweep_writes_parquet_json_and_chart(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sweep"
+    code, stdout, _ = run(["sweep", str(QUICKSTART), "--out", str(out), "--json", "--quiet",
+                           "--set", "book.accounts=80", "--set", "steps=30",
+                           "--grid", "protocol.markets.WETH.liquidation_bonus=0.05,0.08",
+                           "--runs", "2"], capsys)
+    assert code == 0
+    summary = json.loads(stdout)
+    assert summary["grid"] == {"protocol.markets.WETH.liquidation_bonus": [0.05, 0.08]}
+    assert [p["point"] for p in summary["points"]] == [0, 1]
+    assert json.loads((out / "sweep.json").read_text()) == summary
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(out / "sweep.parquet").to_pylist()
+    assert [(r["point"], r["run"], r["seed"]) for r in rows] == [
+        (0, 0, "42/0"), (0, 1, "42/1"), (1, 0, "42/0"), (1, 1, "42/1")]
+    assert rows[2]["protocol.markets.WETH.liquidation_bonus"] == "0.08"
+    assert (out / "sweep.png").stat().st_size > 0
+
+
+def test_cli_sweep_bad_point_exits_2_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sweep"
+    code, _, err = run(["sweep", str(QUICKSTART), "--out", str(out),
+                        "--grid", "book.accounts=80,0"], capsys)
+    assert code == 2
+    assert "grid point 1 (book.accounts=0): book.accounts:" in err
+    assert not out.exists()
+
+
+def test_simulate_api_returns_summary_steps_dataframe_and_runs() -> None:
+    result = marginengine.simulate(QUICKSTART, book__accounts=80, steps=40,
+                                   **{"book.total_debt": 3_000_000})
+    assert list(result.steps.columns) == [c.name for c in SERIES_COLUMNS]
+    assert result.steps["step"].tolist() == list(range(41))
+    assert result.steps["bad_debt_usd"].iloc[-1] == pytest.approx(result.summary["bad_debt"])
+    assert len(result.runs) == 1 and result.runs["seed"].iloc[0] == "42"
+    assert result.runs["run"].iloc[0] == 0
+    assert result.engine is not None
+    # The same run as the scenario with the same overrides written into it.
+    again = marginengine.simulate(small())
+    assert again.summary["state_hash"] == result.summary["state_hash"]
+
+
+def test_simulate_api_monte_carlo_runs_dataframe() -> None:
+    result = marginengine.simulate(small(), runs=3)
+    assert result.runs["seed"].tolist() == ["42/0", "42/1", "42/2"]
+    assert set(RUN_FIELDS) <= set(result.runs.columns)
+    assert result.steps.empty
+    assert result.summary["runs"] == 3 and "var95_bad_debt" in result.summary
+
+
+def test_simulate_api_bad_override_names_the_field() -> None:
+    with pytest.raises(ConfigError, match=r"book.accounts: Input should be greater than or "
+                                          r"equal to 1"):
+        marginengine.simulate(QUICKSTART, book__accounts=0)
+    with pytest.raises(ConfigError, match="kind: simulate"):
+        marginengine.simulate(EXAMPLES / "lending_walkthrough.toml")
+
+
+def test_an_axis_of_joined_paths_sets_them_together() -> None:
+    axes = parse_grid(["protocol.markets.WETH.liquidation_bonus + keepers.0.latency=0,1",
+                       "steps=5,6"])
+    assert axes[0].paths == ("protocol.markets.WETH.liquidation_bonus", "keepers.0.latency")
+    assert grid_points(axes)[2] == {"protocol.markets.WETH.liquidation_bonus": 1,
+                                    "keepers.0.latency": 1, "steps": 5}
