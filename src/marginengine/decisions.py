@@ -84,6 +84,12 @@ class Code(StrEnum):
     SHARED_INSURANCE_FUND = "SHARED_INSURANCE_FUND"
     # ---- portfolio margin: Derive PMRM_2 (derivexyz/v2-core src/interfaces/IPMRM_2.sol)
     PORTFOLIO_INSUFFICIENT_MARGIN = "PMRM_2_InsufficientMargin"
+    # ---- options clearing (the engine's own)
+    VOL_NOT_SET = "VOL_NOT_SET"
+    OPTION_EXPIRED = "OPTION_EXPIRED"
+    OPTION_NOT_EXPIRED = "OPTION_NOT_EXPIRED"
+    OPTION_ALREADY_SETTLED = "OPTION_ALREADY_SETTLED"
+    OPTION_ONE_UNDERLYING = "OPTION_ONE_UNDERLYING"
     # ---- auctions: Maker's revert strings (dss dog.sol, clip.sol, flip.sol); Dog/no-vault
     # is the engine's (a vault without debt or collateral: Maker's Dog/not-unsafe covers it)
     CLIPPER_CANNOT_RESET = "Clipper/cannot-reset"

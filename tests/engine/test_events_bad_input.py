@@ -117,7 +117,8 @@ def test_event_when_field_has_wrong_type_then_event_error_names_field(
          r"MorphoSupply, MorphoWithdraw, MorphoBorrow, MorphoRepay, MorphoSupplyCollateral, "
          r"MorphoWithdrawCollateral, MorphoLiquidate, MorphoAccrueInterest, LiquityOpenTrove, "
          r"LiquityAdjustTrove, LiquityCloseTrove, LiquityProvideToSP, LiquityWithdrawFromSP, "
-         r"LiquityLiquidate, LiquityLiquidateTroves, LiquityBatchLiquidate\)$"),
+         r"LiquityLiquidate, LiquityLiquidateTroves, LiquityBatchLiquidate, "
+         r"DepositOptionCash, WithdrawOptionCash, TradeOption, SettleOption, SetVolSurface\)$"),
         ({"account": "alice", "asset": "WETH", "amount": 1},
          r"^type: unknown event type None"),
         ({"type": ["Deposit"]}, r"^type: unknown event type \['Deposit'\]"),

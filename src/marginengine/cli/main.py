@@ -274,14 +274,29 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
 @cli.command()
 @click.argument("snapshot", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def health(snapshot: Path, as_json: bool) -> None:
+@click.option("--order", default=None, metavar="ACCOUNT:SERIES:SIZE[:PREMIUM]",
+              help="With --json: the portfolio margin after a proposed option order "
+                   "(series WETH-2592000-2200-C, size in options, negative to sell, "
+                   "premium in quote tokens).")
+def health(snapshot: Path, as_json: bool, order: str | None) -> None:
     """Evaluate SNAPSHOT (prices and balances, TOML): each account's collateral, debt,
     health factor, whether it is liquidatable, and the largest liquidation allowed;
     accounts with perps: quote cash, equity, maintenance and initial margin, margin ratio,
-    and each position's entry, mark, PnL and liquidation price."""
-    from marginengine.cli.output import health_row, health_tables, print_tables
+    and each position's entry, mark, PnL and liquidation price; portfolio accounts
+    (options): PMRM_2's MtM, initial and maintenance margin, the worst scenario and the
+    P&L per scenario."""
+    from marginengine.cli.output import (
+        health_row,
+        health_tables,
+        option_what_if,
+        portfolio_ids,
+        portfolio_row,
+        print_tables,
+    )
     from marginengine.engine.snapshot import load_snapshot
 
+    if order is not None and not as_json:
+        raise click.UsageError("--order needs --json")
     engine = load_snapshot(snapshot)
     for warning in engine.config.truncations():
         click.echo(f"warning: {warning}", err=True)
@@ -290,7 +305,13 @@ def health(snapshot: Path, as_json: bool) -> None:
             {k: v for k, v in health_row(engine, a).items() if not k.endswith("_display")}
             for a in sorted(engine.ledger.accounts)
         ]
-        click.echo(json.dumps({"preset": engine.config.preset, "accounts": rows}, indent=2))
+        out: dict[str, Any] = {"preset": engine.config.preset, "accounts": rows}
+        pm_ids = portfolio_ids(engine)
+        if pm_ids:
+            out["portfolio_accounts"] = [portfolio_row(engine, a) for a in pm_ids]
+        if order is not None:
+            out["what_if"] = option_what_if(engine, order)
+        click.echo(json.dumps(out, indent=2))
         return
     print_tables(Console(width=_width()), *health_tables(engine))
 

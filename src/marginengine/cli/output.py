@@ -8,8 +8,11 @@ from rich.console import Console
 from rich.table import Table
 
 from marginengine.engine import Engine, fmt_health, fmt_usd
-from marginengine.fixedpoint import Rounding, format_units
-from marginengine.margin import MarginKind
+from marginengine.errors import FieldError
+from marginengine.fixedpoint import Rounding, format_units, parse_units
+from marginengine.ledger.options import OptionSeries
+from marginengine.margin import NO_DEBT_HEALTH, MarginKind
+from marginengine.margin.portfolio import PortfolioMargin
 from marginengine.sim import PerpLiquidationRecord, ScenarioResult
 
 
@@ -109,7 +112,8 @@ def accounts_table(engine: Engine, title: str = "Final health") -> Table:
 
 def health_tables(engine: Engine) -> list[Table]:
     """The ``health`` command's tables: lending accounts and, when there are any, accounts
-    with perp positions (each with its own columns)."""
+    with perp positions (each with its own columns) and portfolio accounts (PMRM_2, with
+    the P&L per scenario)."""
     ids = sorted(engine.ledger.accounts)
     perp_ids = [a for a in ids if engine.has_perps(a)]
     lending_ids = [a for a in ids if a not in perp_ids]
@@ -119,6 +123,10 @@ def health_tables(engine: Engine) -> list[Table]:
     if perp_ids:
         tables.append(perp_health_table(engine, perp_ids))
         tables.append(perp_positions_table(engine, perp_ids))
+    pm_ids = portfolio_ids(engine)
+    if pm_ids:
+        tables.append(portfolio_table(engine, pm_ids))
+        tables.append(scenario_pnl_table(engine, pm_ids))
     return tables
 
 
@@ -326,3 +334,133 @@ def liquidation_price(engine: Engine, account_id: str, market: str) -> int | Non
     cost = engine.ledger.accounts[account_id].perps[market].cost
     return bucket_liquidation_price(engine.bucket(account_id), market, cost, perp.base_unit,
                                     engine.perp_model.schedules[market])
+
+
+# ---------------------------------------------------------------------- portfolio margin
+def portfolio_ids(engine: Engine) -> list[str]:
+    """Accounts in portfolio mode (holding options or options cash), sorted."""
+    clearing = engine.state.options
+    if clearing is None:
+        return []
+    return sorted(a for a in {*clearing.cash, *clearing.positions}
+                  if engine.is_portfolio_account(a))
+
+
+def _scenario_rows(engine: Engine, pm: PortfolioMargin) -> list[dict[str, Any]]:
+    cfg = engine.state.portfolio_config
+    assert cfg is not None
+    return [{"index": i, "spot_shock": s.spot_shock, "vol_shock": s.vol_shock,
+             "dampening": s.dampening, "pnl": float(pm.scenario_pnl[i])}
+            for i, s in enumerate(cfg.scenarios)]
+
+
+def _worst(engine: Engine, pm: PortfolioMargin) -> dict[str, Any]:
+    rows = _scenario_rows(engine, pm)
+    return {"source": pm.worst_source, "value": pm.worst,
+            "scenario": None if pm.worst_scenario is None else rows[pm.worst_scenario]}
+
+
+def portfolio_row(engine: Engine, account_id: str) -> dict[str, Any]:
+    """One portfolio account's PMRM_2 figures (quote currency; floats: the screen) and
+    its health through the one margin interface, with the P&L of every scenario."""
+    pm = engine.portfolio_margin(account_id)
+    assert pm is not None
+    clearing = engine.state.options
+    assert clearing is not None
+    health = engine.health_factor(account_id)
+    return {"account": account_id, "mode": "portfolio",
+            "underlying": engine.option_underlying(account_id),
+            "cash": clearing.cash.get(account_id, 0) / clearing.quote_unit,
+            "mtm": pm.mtm, "initial_margin": pm.initial, "maintenance_margin": pm.maintenance,
+            "initial_requirement": pm.initial_requirement,
+            "maintenance_requirement": pm.maintenance_requirement,
+            "health_factor": None if health == NO_DEBT_HEALTH else health / 10**18,
+            "health_factor_wad": str(health),
+            "liquidatable": engine.is_liquidatable(account_id),
+            "worst": _worst(engine, pm), "scenarios": _scenario_rows(engine, pm)}
+
+
+def portfolio_table(engine: Engine, account_ids: list[str]) -> Table:
+    """Portfolio accounts: MtM, initial and maintenance margin (>= 0: met), the worst
+    scenario and health."""
+    table = Table(title="Portfolio margin (PMRM_2)", title_justify="left")
+    for col in ("account", "cash", "MtM", "initial margin", "maint. margin", "worst",
+                "worst P&L", "health factor", "liquidatable"):
+        table.add_column(col, justify="left" if col in ("account", "worst") else "right")
+    for account_id in account_ids:
+        row = portfolio_row(engine, account_id)
+        worst = row["worst"]
+        scen = worst["scenario"]
+        where = (f"#{scen['index']} spot x{scen['spot_shock']:g} vol {scen['vol_shock']}"
+                 if scen is not None else worst["source"])
+        table.add_row(account_id, f"{row['cash']:,.2f}", f"{row['mtm']:,.2f}",
+                      f"{row['initial_margin']:,.2f}", f"{row['maintenance_margin']:,.2f}",
+                      where, f"{worst['value']:,.2f}",
+                      fmt_health(engine.health_factor(account_id)),
+                      "[red]yes[/red]" if row["liquidatable"] else "no")
+    return table
+
+
+def scenario_pnl_table(engine: Engine, account_ids: list[str]) -> Table:
+    """The P&L of every scenario (rows) per portfolio account (columns)."""
+    table = Table(title="P&L per scenario", title_justify="left")
+    for col in ("#", "spot", "vol", "weight", *account_ids):
+        table.add_column(col, justify="right")
+    margins = {a: engine.portfolio_margin(a) for a in account_ids}
+    cfg = engine.state.portfolio_config
+    assert cfg is not None
+    for i, s in enumerate(cfg.scenarios):
+        cells = []
+        for a in account_ids:
+            pm = margins[a]
+            assert pm is not None
+            cells.append(f"{float(pm.scenario_pnl[i]):,.2f}")
+        table.add_row(str(i), f"x{s.spot_shock:g}", s.vol_shock, f"{s.dampening:g}", *cells)
+    return table
+
+
+def option_what_if(engine: Engine, order: str) -> dict[str, Any]:
+    """``ACCOUNT:SERIES:SIZE[:PREMIUM]`` (series ``WETH-2592000-2200-C``, size in options,
+    negative to sell, premium in quote tokens for the whole order): the account's margin
+    before and after, whether the pre-trade check would accept it, the worst scenario and
+    the P&L per scenario after it.
+
+    Raises
+    ------
+    FieldError
+        A malformed order (``order``).
+    """
+    parts = order.split(":")
+    if len(parts) not in (3, 4):
+        raise FieldError("order", f"must be ACCOUNT:SERIES:SIZE[:PREMIUM] (got {order!r})")
+    account, symbol, size_text = parts[:3]
+    clearing = engine.state.options
+    if clearing is None:
+        raise FieldError("order", "the protocol has no [protocol.options]")
+    bits = symbol.rsplit("-", 3)
+    if len(bits) != 4 or bits[3] not in ("C", "P") or not bits[1].isdigit():
+        raise FieldError("order", f"series must be UNDERLYING-EXPIRY-STRIKE-C|P "
+                                  f"(got {symbol!r})")
+    opts = engine.config.options
+    assert opts is not None
+    try:
+        strike = parse_units(bits[2], 8)
+        size = parse_units(size_text, opts.size_decimals)
+        premium = parse_units(parts[3], engine.config.markets[opts.quote].decimals) \
+            if len(parts) == 4 else 0
+    except ValueError as exc:
+        raise FieldError("order", str(exc)) from None
+    if strike <= 0 or size == 0 or premium < 0:
+        raise FieldError("order", "strike must be > 0, size non-zero, premium >= 0")
+    underlying = bits[0]
+    if underlying not in engine.prices:
+        raise FieldError("order", f"no price for {underlying!r}")
+    series = OptionSeries(underlying, int(bits[1]), strike, bits[3] == "C")
+    result = engine.option_what_if(account, series, size, premium)
+    return {"account": account, "order": {"series": series.symbol, "size": float(size_text),
+                                          "premium": premium / clearing.quote_unit},
+            "initial_before": result.before.initial, "initial_after": result.after.initial,
+            "maintenance_before": result.before.maintenance,
+            "maintenance_after": result.after.maintenance, "accepted": result.accepted,
+            "worst_after": _worst(engine, result.after),
+            "scenarios_after": _scenario_rows(engine, result.after)}

@@ -32,3 +32,8 @@ class StrictModel(BaseModel):
             if not _admits_bool(field.annotation):
                 raise ValueError(f"must not be true or false (got {str(value).lower()})")
         return value
+
+
+#: The portfolio-margin presets (config/portfolio.py); here so that the protocol model
+#: can check ``[options].portfolio_preset`` without importing the portfolio module.
+PORTFOLIO_PRESET_NAMES: tuple[str, ...] = ("derive-pm2", "paradex", "deribit-like", "span-like")

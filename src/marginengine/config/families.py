@@ -124,6 +124,8 @@ COMMON_EVENTS: frozenset[str] = frozenset({
     "Deposit", "Withdraw", "Borrow", "Repay", "SetPrice", "AdvanceTime", "SetConditions",
     "SetSequencer", "DepositQuote", "WithdrawQuote", "TransferQuote", "Trade",
     "LiquidatePerp", "FundInsurance", "SetRiskParams",
+    # options (engine/option_handlers.py): refused unless the protocol has [options]
+    "DepositOptionCash", "WithdrawOptionCash", "TradeOption", "SettleOption", "SetVolSurface",
 })
 MECHANISM_EVENTS: dict[LiquidationMechanism, frozenset[str]] = {
     LiquidationMechanism.CLOSE_FACTOR: frozenset({"Liquidate"}),

@@ -14,7 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from marginengine.config.adaptive import AdaptiveConfig
 from marginengine.config.auction import AuctionConfig
-from marginengine.config.base import SYMBOL_PATTERN, StrictModel
+from marginengine.config.base import PORTFOLIO_PRESET_NAMES, SYMBOL_PATTERN, StrictModel
 from marginengine.config.families import LendingRules, lending_rules
 from marginengine.config.perp import PerpMarketConfig, perp_symbol_problem
 from marginengine.config.stewards import StewardBounds
@@ -338,6 +338,25 @@ class LiquityConfig(StrictModel):
     base_rate: Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)] = Decimal(0)
 
 
+class OptionsConfig(StrictModel):
+    """European options cleared by the engine (``[options]``): premiums and settlements
+    in ``quote`` (a lending market's asset, for its decimals), sizes to ``size_decimals``,
+    every account holding options margined by the PMRM_2 model under the portfolio preset
+    ``portfolio_preset`` (``config/portfolio.py``)."""
+
+    quote: str
+    size_decimals: Annotated[int, Field(ge=0, le=18)] = 18
+    portfolio_preset: str = "derive-pm2"
+
+    @field_validator("portfolio_preset")
+    @classmethod
+    def _preset(cls, value: str) -> str:
+        if value not in PORTFOLIO_PRESET_NAMES:
+            raise ValueError(f"unknown portfolio preset {value!r} (choose one of "
+                             f"{', '.join(PORTFOLIO_PRESET_NAMES)})")
+        return value
+
+
 class ProtocolConfig(StrictModel):
     """A protocol: its rule family (preset), its markets and the family's constants.
 
@@ -357,6 +376,7 @@ class ProtocolConfig(StrictModel):
     liquity: LiquityConfig | None = None
     adaptive: AdaptiveConfig | None = None
     stewards: StewardBounds | None = None
+    options: OptionsConfig | None = None
 
     @field_validator("markets")
     @classmethod
@@ -377,6 +397,9 @@ class ProtocolConfig(StrictModel):
     def _family_rules(self) -> ProtocolConfig:
         self._check_morpho()
         self._check_liquity()
+        if self.options is not None and self.options.quote not in self.markets:
+            raise ValueError(f"options.quote: unknown asset {self.options.quote!r} (markets: "
+                             f"{', '.join(sorted(self.markets))})")
         self._check_factor_precision()
         self._check_representable()
         if self.aave.sentinel_grace_period is not None and not self.rules.sentinel:

@@ -34,9 +34,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
-from marginengine.config.base import StrictModel
-
-PORTFOLIO_PRESET_NAMES: tuple[str, ...] = ("derive-pm2", "paradex", "deribit-like", "span-like")
+from marginengine.config.base import PORTFOLIO_PRESET_NAMES, StrictModel
 
 NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]

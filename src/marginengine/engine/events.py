@@ -441,6 +441,110 @@ class MorphoAccrueInterest(Event):
     market: str
 
 
+@dataclass(frozen=True)
+class DepositOptionCash(Event):
+    """Bring ``amount`` of the options quote asset (``[options].quote``) from outside into
+    ``account``'s options cash."""
+
+    account: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class WithdrawOptionCash(Event):
+    """Take ``amount`` out of ``account``'s options cash (the account's portfolio initial
+    margin must still hold, or the withdrawal must not lower it)."""
+
+    account: str
+    amount: int
+
+
+def _check_series(event: Event, underlying: str, expiry: int, strike: int) -> None:
+    name = type(event).__name__
+    if not underlying:
+        raise EventError(f"{name}.underlying: must be a symbol (got {underlying!r})")
+    if expiry < 0:
+        raise EventError(f"{name}.expiry: must be unix seconds >= 0 (got {expiry})")
+    if strike <= 0:
+        raise EventError(f"{name}.strike: must be > 0 price units (got {strike})")
+
+
+@dataclass(frozen=True)
+class TradeOption(Event):
+    """``buyer`` buys ``size`` (size units: ``10^size_decimals`` per option) of the European
+    option ``underlying``/``expiry``/``strike``/``is_call`` from ``seller`` for ``premium``
+    (quote smallest units, the whole trade's). A bilateral trade: both sides are checked
+    pre-trade by the PMRM_2 rule (``validate_trade``) under the protocol's portfolio preset.
+    Strike in price units (8 decimals) per whole underlying token."""
+
+    buyer: str
+    seller: str
+    underlying: str
+    expiry: int
+    strike: int
+    is_call: bool
+    size: int
+    premium: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_series(self, self.underlying, self.expiry, self.strike)
+        if self.size <= 0:
+            raise EventError(f"TradeOption.size: must be > 0 size units (got {self.size})")
+        if self.premium < 0:
+            raise EventError(f"TradeOption.premium: must be >= 0 (got {self.premium})")
+
+
+@dataclass(frozen=True)
+class SettleOption(Event):
+    """Settle every position of one series at or after its expiry, at the underlying's
+    oracle price: longs receive the intrinsic value rounded down, shorts pay it rounded up."""
+
+    underlying: str
+    expiry: int
+    strike: int
+    is_call: bool
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_series(self, self.underlying, self.expiry, self.strike)
+
+
+@dataclass(frozen=True)
+class SetVolSurface(Event):
+    """The implied volatility of ``underlying``'s options expiring at ``expiry``:
+    ``vol_ppm`` (annualized, parts per million: 600000 is 60%) at the money, tilted by
+    ``skew_ppm`` per unit of log-moneyness ``ln(K/F)`` (a linear smile; 0 is flat). The vol
+    of a strike is floored at 1% (``MIN_VOL_PPM``)."""
+
+    underlying: str
+    expiry: int
+    vol_ppm: int
+    skew_ppm: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.underlying:
+            raise EventError(f"SetVolSurface.underlying: must be a symbol "
+                             f"(got {self.underlying!r})")
+        if self.expiry < 0:
+            raise EventError(f"SetVolSurface.expiry: must be unix seconds >= 0 "
+                             f"(got {self.expiry})")
+        if not MIN_VOL_PPM <= self.vol_ppm <= MAX_VOL_PPM:
+            raise EventError(f"SetVolSurface.vol_ppm: must be in {MIN_VOL_PPM}..{MAX_VOL_PPM} "
+                             f"(got {self.vol_ppm})")
+        if abs(self.skew_ppm) > MAX_VOL_PPM:
+            raise EventError(f"SetVolSurface.skew_ppm: must be within +-{MAX_VOL_PPM} "
+                             f"(got {self.skew_ppm})")
+
+
+#: Bounds of a surface's vol (ppm): 1% .. 1000%.
+MIN_VOL_PPM = 10_000
+MAX_VOL_PPM = 10_000_000
+
+OPTION_EVENT_CLASSES: tuple[type[Event], ...] = (
+    DepositOptionCash, WithdrawOptionCash, TradeOption, SettleOption, SetVolSurface)
+
 MORPHO_EVENT_CLASSES: tuple[type[Event], ...] = (
     MorphoSupply, MorphoWithdraw, MorphoBorrow, MorphoRepay, MorphoSupplyCollateral,
     MorphoWithdrawCollateral, MorphoLiquidate, MorphoAccrueInterest)
@@ -529,7 +633,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
                 BuyCollateral, DepositQuote, WithdrawQuote, TransferQuote, Trade,
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
                 SetConditions, SetSequencer, SetRiskParams, *MORPHO_EVENT_CLASSES,
-                *LIQUITY_EVENT_CLASSES)
+                *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES)
 }
 
 

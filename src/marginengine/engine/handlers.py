@@ -2,7 +2,7 @@
 
 A handler is ``handler(ctx, event) -> details``: it reaches the engine only through the
 :class:`~marginengine.engine.context.HandlerContext` it is given. Families of products
-(lending, perps, auctions; options next) each have their module; which events a protocol
+(lending, perps, Morpho, options, auctions) each have their module; which events a protocol
 accepts is its rule family's choice (``config.rules.events``), checked by the core.
 """
 
@@ -18,6 +18,7 @@ from marginengine.engine import (
     liquity_handlers,
     market_handlers,
     morpho_handlers,
+    option_handlers,
     perp_handlers,
 )
 from marginengine.engine.context import HandlerContext
@@ -30,6 +31,7 @@ from marginengine.engine.events import (
     Deal,
     Dent,
     Deposit,
+    DepositOptionCash,
     DepositQuote,
     Event,
     FundInsurance,
@@ -57,12 +59,16 @@ from marginengine.engine.events import (
     SetPrice,
     SetRiskParams,
     SetSequencer,
+    SettleOption,
+    SetVolSurface,
     Take,
     Tend,
     Tick,
     Trade,
+    TradeOption,
     TransferQuote,
     Withdraw,
+    WithdrawOptionCash,
     WithdrawQuote,
 )
 
@@ -109,6 +115,12 @@ HANDLERS: dict[type[Event], Handler] = {
     LiquityLiquidate: liquity_handlers.liquidate,
     LiquityLiquidateTroves: liquity_handlers.liquidate_troves,
     LiquityBatchLiquidate: liquity_handlers.batch_liquidate,
+    # options (the clearing in the engine state, PMRM_2 pre-trade checks)
+    DepositOptionCash: option_handlers.deposit_option_cash,
+    WithdrawOptionCash: option_handlers.withdraw_option_cash,
+    TradeOption: option_handlers.trade_option,
+    SettleOption: option_handlers.settle_option,
+    SetVolSurface: option_handlers.set_vol_surface,
     # auctions
     Bark: auction_handlers.bark,
     Take: auction_handlers.take,

@@ -18,8 +18,18 @@ Format (TOML)::
     quote = 5000                      # perp quote balance (whole quote tokens)
     positions = { ETH-PERP = { size = -2, entry = 2100 } }
 
-Perp positions are opened against an account ``_book`` holding the other side, so sizes
-sum to zero.
+    option_cash = 2000                # options cash (whole [protocol.options].quote tokens)
+    options = [{ underlying = "WETH", expiry = 2592000, strike = 2000, type = "call",
+                 size = -1 }]         # European options (size in options; < 0: short)
+
+    [[vols]]                   # one surface per expiry held: ATM vol and linear skew
+    underlying = "WETH"
+    expiry = 2592000
+    vol = 0.6
+    skew = 0
+
+Perp and option positions are opened against an account ``_book`` holding the other side,
+so sizes sum to zero. Option expiries are unix seconds from the snapshot's time 0.
 
 Balances are taken at index 1 (no interest history). The pool is assumed to hold what
 the listed suppliers left; where the listed borrowers owe more than the listed suppliers
@@ -29,18 +39,20 @@ supplied, the difference is booked as protocol-owned liquidity so the books bala
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
+from pydantic import Field as PydField
 
-from marginengine.config import protocol_from_dict, read_toml, validate_model
+from marginengine.config import ProtocolConfig, protocol_from_dict, read_toml, validate_model
 from marginengine.config.amounts import HumanNumber, parse_asset_amounts, parse_positive
 from marginengine.config.base import StrictModel
 from marginengine.engine.engine import Engine
-from marginengine.engine.events import SetPrice
+from marginengine.engine.events import SetPrice, SetVolSurface
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_DECIMALS, parse_units
 from marginengine.ledger import check_account_id
+from marginengine.ledger.options import OptionSeries
 
 
 class SnapshotPosition(StrictModel):
@@ -50,14 +62,36 @@ class SnapshotPosition(StrictModel):
     entry: HumanNumber
 
 
+class SnapshotOption(StrictModel):
+    """An option position: ``size`` options (negative: short) of one series."""
+
+    underlying: str
+    expiry: Annotated[int, PydField(ge=1)]
+    strike: HumanNumber
+    type: Literal["call", "put"]
+    size: HumanNumber
+
+
+class SnapshotVol(StrictModel):
+    """One expiry's surface: ATM vol and linear skew (decimals: 0.6 is 60%)."""
+
+    underlying: str
+    expiry: Annotated[int, PydField(ge=0)]
+    vol: Annotated[float, PydField(ge=0.01, le=10, allow_inf_nan=False)]
+    skew: Annotated[float, PydField(ge=-10, le=10, allow_inf_nan=False)] = 0.0
+
+
 class SnapshotAccount(StrictModel):
-    """One account's balances in whole tokens, its perp quote balance and positions."""
+    """One account's balances in whole tokens, its perp quote balance and positions, its
+    options cash and options."""
 
     id: str
     supplied: dict[str, HumanNumber] = Field(default_factory=dict)
     borrowed: dict[str, HumanNumber] = Field(default_factory=dict)
     quote: HumanNumber | None = None
     positions: dict[str, SnapshotPosition] = Field(default_factory=dict)
+    option_cash: HumanNumber | None = None
+    options: list[SnapshotOption] = Field(default_factory=list)
 
 
 class SnapshotFile(StrictModel):
@@ -66,6 +100,7 @@ class SnapshotFile(StrictModel):
     protocol: dict[str, Any] = Field(default_factory=lambda: {"preset": "aave-v3"})
     prices: dict[str, HumanNumber]
     accounts: list[SnapshotAccount] = Field(default_factory=list)
+    vols: list[SnapshotVol] = Field(default_factory=list)
 
 
 def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Engine:
@@ -120,6 +155,7 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
                 problems.append(f"{at}.size: must not be zero")
             elif size is not None and entry is not None:
                 fills.append((acct.id, market, size, entry))
+    opt_cash, opt_fills = _options(snap, config, problems)
     used = {a for _, s, b in balances for a in (*s, *b)} | {m for _, m, _, _ in fills}
     for asset in sorted(used - set(snap.prices)):  # a bad price is reported once, above
         problems.append(f"prices.{asset}: missing (an account holds {asset})")
@@ -150,7 +186,62 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
     for asset in config.markets:
         ledger.update_rates(asset)
     ledger.check_conservation()
+    for v in snap.vols:
+        out = engine.apply(SetVolSurface(v.underlying, v.expiry, round(v.vol * 1e6),
+                                         round(v.skew * 1e6)))
+        if not out.accepted:
+            raise ConfigError([f"vols: {out.reason}"], source=source)
+    clearing = engine.state.options     # after the events: the clearing is copy-on-write
+    if clearing is not None:
+        for account_id, amount in opt_cash:
+            clearing.deposit(account_id, amount)
+        for account_id, series, size in opt_fills:
+            buyer, seller = (account_id, BOOK) if size > 0 else (BOOK, account_id)
+            clearing.trade(buyer, seller, series, abs(size), 0, engine.ledger.time)
+        clearing.check()
     return engine
+
+
+def _options(snap: SnapshotFile, config: ProtocolConfig, problems: list[str]
+             ) -> tuple[list[tuple[str, int]], list[tuple[str, OptionSeries, int]]]:
+    """The accounts' options cash and positions, checked (problems appended)."""
+    cash: list[tuple[str, int]] = []
+    fills: list[tuple[str, OptionSeries, int]] = []
+    opts = config.options
+    surfaces = {(v.underlying, v.expiry) for v in snap.vols}
+    if snap.vols and opts is None:
+        problems.append("vols: the protocol has no [protocol.options]")
+    for i, acct in enumerate(snap.accounts):
+        where = f"accounts[{i}]"
+        if opts is None:
+            if acct.option_cash is not None or acct.options:
+                problems.append(f"{where}.options: the protocol has no [protocol.options]")
+            continue
+        if acct.option_cash is not None:
+            amount = parse_positive(acct.option_cash, config.markets[opts.quote].decimals,
+                                    f"{where}.option_cash", problems)
+            if amount is not None:
+                cash.append((acct.id, amount))
+        underlyings = {o.underlying for o in acct.options}
+        if len(underlyings) > 1:
+            problems.append(f"{where}.options: a portfolio account holds one underlying "
+                            f"(got {', '.join(sorted(underlyings))})")
+        for j, o in enumerate(acct.options):
+            at = f"{where}.options[{j}]"
+            if o.underlying not in snap.prices:
+                problems.append(f"{at}.underlying: no price for {o.underlying!r}")
+                continue
+            if (o.underlying, o.expiry) not in surfaces:
+                problems.append(f"{at}.expiry: no [[vols]] entry for {o.underlying} "
+                                f"expiry {o.expiry}")
+            strike = parse_positive(o.strike, PRICE_DECIMALS, f"{at}.strike", problems)
+            size = _signed_units(o.size, opts.size_decimals, f"{at}.size", problems)
+            if size == 0:
+                problems.append(f"{at}.size: must not be zero")
+            elif size is not None and strike is not None:
+                fills.append((acct.id, OptionSeries(o.underlying, o.expiry, strike,
+                                                    o.type == "call"), size))
+    return cash, fills
 
 
 #: The account that holds the other side of a snapshot's perp positions, so that sizes

@@ -10,15 +10,20 @@ context share (account data, margin, marks, prices for initial margin).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.families import LendingRules
-from marginengine.fixedpoint import Rounding
+from marginengine.config.portfolio import PortfolioMarginConfig, portfolio_config
+from marginengine.engine.events import MIN_VOL_PPM
+from marginengine.errors import FieldError, InvariantViolation
+from marginengine.fixedpoint import PRICE_UNIT, Rounding
 from marginengine.ledger import Ledger
+from marginengine.ledger.options import OptionClearing, OptionSeries
 from marginengine.liquidation.auction_house import AuctionHouse
 from marginengine.liquidation.liquity import StabilityPoolRule
 from marginengine.liquidation.liquity_system import LiquitySystem
@@ -39,6 +44,17 @@ from marginengine.margin.adaptive_model import (
 from marginengine.margin.morpho import Market as MorphoMarket
 from marginengine.margin.morpho import Position as MorphoPosition
 from marginengine.margin.perp import BucketRisk, PerpMarginModel, mark_price
+from marginengine.margin.portfolio import (
+    Expiry,
+    OptionPosition,
+    Portfolio,
+    PortfolioMargin,
+    ProposedTrade,
+    WhatIf,
+    evaluate,
+    portfolio_of,
+    what_if,
+)
 from marginengine.margin.weighted import WeightedMarginModel
 from marginengine.oracle import MarketOracle, PriceTable
 from marginengine.oracle.conditions import MarketConditions
@@ -107,6 +123,17 @@ class EngineState:
             LiquitySystem.empty(StabilityPoolRule(pool_rule.value))
             if config.liquity is not None and pool_rule is not None else None)
         self._saved_liquity: Any = _UNSET
+        # Options ([options]): the clearing (premiums, positions, settlements) and the vol
+        # surfaces as SetVolSurface reported them: (underlying, expiry) -> (atm, skew) ppm.
+        opts = config.options
+        self.options: OptionClearing | None = (
+            OptionClearing(config.markets[opts.quote].unit, 10**opts.size_decimals)
+            if opts is not None else None)
+        self.vols: dict[tuple[str, int], tuple[int, int]] = {}
+        self.portfolio_config: PortfolioMarginConfig | None = (
+            portfolio_config(preset=opts.portfolio_preset) if opts is not None else None)
+        self._saved_options: Any = _UNSET
+        self._saved_vols: Any = _UNSET
         #: The protocol as configured (``config`` moves with ``SetRiskParams`` and the
         #: direct adaptive mode; the hash lists the parameters that differ from this).
         self.configured = config
@@ -163,6 +190,8 @@ class EngineState:
         self._saved_auctions = _UNSET
         self._saved_sequencer = _UNSET
         self._saved_liquity = _UNSET
+        self._saved_options = _UNSET
+        self._saved_vols = _UNSET
         if self._saved_params is not _UNSET:
             self._saved_params = _UNSET
             self._changed_params = set()
@@ -183,6 +212,10 @@ class EngineState:
         self.morpho.update(self._saved_morpho)
         if self._saved_liquity is not _UNSET:
             self.liquity = self._saved_liquity
+        if self._saved_options is not _UNSET:
+            self.options = self._saved_options
+        if self._saved_vols is not _UNSET:
+            self.vols = self._saved_vols
         if self._saved_params is not _UNSET:
             self.config, self.margin, self.param_times = self._saved_params
             self.ledger.config = self.config
@@ -275,6 +308,23 @@ class EngineState:
             self._saved_liquity = self.liquity
         self.liquity = system
 
+    def options_for_update(self) -> OptionClearing | None:
+        """The options clearing, to change in place (journalled: copied on first write)."""
+        self._require_open()
+        if self.options is None:
+            return None
+        if self._saved_options is _UNSET:
+            self._saved_options = self.options
+            self.options = self.options.copy()
+        return self.options
+
+    def set_vol(self, underlying: str, expiry: int, vol_ppm: int, skew_ppm: int) -> None:
+        """Record one expiry's surface (journalled)."""
+        self._require_open()
+        if self._saved_vols is _UNSET:
+            self._saved_vols = dict(self.vols)
+        self.vols[(underlying, expiry)] = (vol_ppm, skew_ppm)
+
     def hash_parts(self) -> dict[str, object]:
         """The non-ledger state, as plain data for the state hash. Conditions and the
         sequencer enter only once reported, so hashes of logs without them are unchanged."""
@@ -291,6 +341,11 @@ class EngineState:
             parts["morpho"] = {n: b.state_dict() for n, b in sorted(self.morpho.items())}
         if self.liquity is not None:
             parts["liquity"] = self.liquity.state_dict()
+        if self.options is not None and not self.options.is_empty():
+            # Only once used, so hashes of logs without options are unchanged.
+            parts["options"] = self.options.state_dict()
+        if self.vols:
+            parts["vols"] = {f"{u}.{t}": list(v) for (u, t), v in sorted(self.vols.items())}
         if self.config is not self.configured or self.param_times:
             # Only once changed, so hashes of logs without parameter updates are unchanged.
             parts["risk_params"] = {
@@ -365,6 +420,116 @@ class StateReads:
         """The bucket model over lending and perps."""
         return self.state.margin.perps
 
+    # ------------------------------------------------------------------ options
+    def option_underlying(self, account_id: str) -> str | None:
+        """The one underlying whose options ``account_id`` holds (``None``: none)."""
+        clearing = self.state.options
+        book = clearing.positions.get(account_id, {}) if clearing is not None else {}
+        return min((s.underlying for s in book), default=None)
+
+    def option_vol(self, series: OptionSeries, forward: float) -> float | None:
+        """The series' implied vol from its expiry's surface (``None``: no surface):
+        ``atm + skew x ln(K / F)``, floored at the surface's minimum."""
+        surface = self.state.vols.get((series.underlying, series.expiry))
+        if surface is None:
+            return None
+        atm, skew = surface
+        k = series.strike / PRICE_UNIT
+        vol = atm / 1e6 + skew / 1e6 * math.log(k / forward)
+        return max(vol, MIN_VOL_PPM / 1e6)
+
+    def missing_vols(self, account_id: str) -> list[OptionSeries]:
+        """Series ``account_id`` holds with no surface for their expiry."""
+        clearing = self.state.options
+        book = clearing.positions.get(account_id, {}) if clearing is not None else {}
+        return sorted(s for s in book if (s.underlying, s.expiry) not in self.state.vols)
+
+    def option_portfolio(self, account_id: str) -> Portfolio | None:
+        """The account's :class:`~marginengine.margin.portfolio.Portfolio` at the engine's
+        prices and surfaces: its options on its one underlying and its options cash
+        (``None`` without an options clearing). The forward of every expiry is the spot
+        (no rates: the carry of a stablecoin-quoted crypto option is left out). Callers
+        check first that the underlying's price and every surface are set."""
+        clearing = self.state.options
+        if clearing is None:
+            return None
+        underlying = self.option_underlying(account_id)
+        if underlying is None:
+            return Portfolio(spot=1.0, cash=clearing.cash.get(account_id, 0)
+                             / clearing.quote_unit)
+        spot = self.prices[underlying] / PRICE_UNIT
+        expiries = {s.expiry for s in clearing.positions[account_id]}
+
+        def vol(series: OptionSeries) -> float:
+            v = self.option_vol(series, spot)
+            if v is None:
+                raise InvariantViolation(f"no vol surface for {series.symbol}")
+            return v
+
+        return portfolio_of(clearing, account_id, underlying, spot, self.ledger.time,
+                            dict.fromkeys(expiries, spot), vol)
+
+    def option_what_if(self, account_id: str, series: OptionSeries, size: int,
+                       premium: int) -> WhatIf:
+        """The account's PMRM_2 margin before and after buying ``size`` (size units;
+        negative: selling) of ``series`` for ``premium`` quote units (paid by a buyer,
+        received by a seller); pure: nothing is booked. The caller checks the underlying's
+        price and the expiry's surface are set.
+
+        Raises
+        ------
+        FieldError
+            No options clearing, or ``series`` on another underlying than the account's.
+        """
+        clearing, cfg = self.state.options, self.state.portfolio_config
+        if clearing is None or cfg is None:
+            raise FieldError("options", "the protocol has no [options]")
+        held = self.option_underlying(account_id)
+        if held is not None and held != series.underlying:
+            raise FieldError("order", f"{account_id} holds {held} options; a portfolio "
+                                      f"account margins one underlying")
+        before = self.option_portfolio(account_id)
+        assert before is not None
+        spot = self.prices[series.underlying] / PRICE_UNIT
+        if held is None:
+            before = replace(before, spot=spot)
+        times = sorted({s.expiry for s in clearing.positions.get(account_id, {})})
+        new: tuple[Expiry, ...] = ()
+        if series.expiry in times:
+            index = times.index(series.expiry)
+        else:
+            index = len(times)
+            new = (Expiry(float(max(series.expiry - self.ledger.time, 0)), spot),)
+        vol = self.option_vol(series, spot)
+        if vol is None:
+            raise FieldError("order", f"no vol surface for {series.symbol}")
+        trade = ProposedTrade(
+            options=(OptionPosition(index, series.strike / PRICE_UNIT, series.is_call,
+                                    size / clearing.size_unit, vol),),
+            cash=(-premium if size > 0 else premium) / clearing.quote_unit, new_expiries=new)
+        return what_if(before, trade, cfg)
+
+    def is_portfolio_account(self, account_id: str) -> bool:
+        """Whether the account is in portfolio mode: it holds options or options cash."""
+        clearing = self.state.options
+        return clearing is not None and (account_id in clearing.cash
+                                         or bool(clearing.positions.get(account_id)))
+
+    def _portfolio_hook(self) -> Callable[[str], PortfolioMargin | None] | None:
+        """What the one margin interface asks for a portfolio account's margin."""
+        if self.state.options is None:
+            return None
+        return lambda a: self.portfolio_margin(a) if self.is_portfolio_account(a) else None
+
+    def portfolio_margin(self, account_id: str) -> PortfolioMargin | None:
+        """The PMRM_2 margin of the account's options portfolio (``None`` without an
+        options clearing)."""
+        portfolio = self.option_portfolio(account_id)
+        cfg = self.state.portfolio_config
+        if portfolio is None or cfg is None:
+            return None
+        return evaluate(portfolio, cfg)
+
     # ------------------------------------------------------------------ valuation
     def mark(self, market: str) -> int:
         """A perp market's mark price (see :func:`~marginengine.margin.perp.mark_price`)."""
@@ -381,7 +546,7 @@ class StateReads:
         marks (the engine's, or ``marks``) and market conditions."""
         return Valuation(self.prices if prices is None else prices,
                          self.marks() if marks is None else marks,
-                         conditions=self.state.conditions)
+                         conditions=self.state.conditions, portfolio=self._portfolio_hook())
 
     def initial_prices(self) -> tuple[dict[str, int], dict[str, int]]:
         """Prices for initial margin: collateral at ``min(oracle, stable)`` and debt at
@@ -394,7 +559,8 @@ class StateReads:
     def initial_valuation(self) -> Valuation:
         """The valuation of initial margin (see :meth:`initial_prices`)."""
         collateral, debt = self.initial_prices()
-        return Valuation(collateral, self.marks(), debt, self.state.conditions)
+        return Valuation(collateral, self.marks(), debt, self.state.conditions,
+                         self._portfolio_hook())
 
     # ------------------------------------------------------------------ accounts
     def account_data(self, account_id: str) -> AccountData:

@@ -94,6 +94,25 @@ class OptionClearing:
         _int("quote_unit", self.quote_unit, 1)
         _int("size_unit", self.size_unit, 1)
 
+    def copy(self) -> OptionClearing:
+        """An independent copy (the engine journals the clearing by copy on first write)."""
+        return OptionClearing(self.quote_unit, self.size_unit, dict(self.cash),
+                              {a: dict(b) for a, b in self.positions.items()}, self.cash_in,
+                              self.settlement_dust, dict(self.settled),
+                              dict(self.open_interest))
+
+    def is_empty(self) -> bool:
+        """Whether nothing ever entered the clearing."""
+        return not (self.cash or self.positions or self.cash_in or self.settled)
+
+    def state_dict(self) -> dict[str, object]:
+        """Plain data for the state hash (sorted, ints and strings only)."""
+        return {"cash": dict(sorted(self.cash.items())),
+                "positions": {a: {s.symbol: n for s, n in sorted(b.items())}
+                              for a, b in sorted(self.positions.items()) if b},
+                "cash_in": self.cash_in, "settlement_dust": self.settlement_dust,
+                "settled": {s.symbol: p for s, p in sorted(self.settled.items())}}
+
     # ------------------------------------------------------------------ cash
 
     def deposit(self, account: str, amount: int) -> None:

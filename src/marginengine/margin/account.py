@@ -11,16 +11,17 @@ scan's exact confirmation and the simulator decide health through it only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
 from marginengine.config import ProtocolConfig
 from marginengine.decisions import Refusal
-from marginengine.fixedpoint import WAD
+from marginengine.fixedpoint import WAD, Rounding
 from marginengine.ledger import Ledger
-from marginengine.margin.base import MarginKind, MarginState
+from marginengine.margin.base import MarginKind, MarginState, health_of
 from marginengine.margin.perp import PerpMarginModel
+from marginengine.margin.portfolio import PortfolioMargin, portfolio_state
 from marginengine.margin.validation import validate_initial_margin
 from marginengine.margin.weighted import AccountData, WeightedMarginModel
 from marginengine.oracle.conditions import MarketConditions
@@ -43,12 +44,16 @@ class Valuation:
         Debt-side prices when they differ (initial margin with a stable price).
     conditions
         Market conditions by asset (volatility, depth, open interest).
+    portfolio
+        The PMRM_2 margin of an account in portfolio mode (one holding options or options
+        cash), ``None`` for any other; ``None`` here: no account is.
     """
 
     prices: Mapping[str, int]
     marks: Mapping[str, int] = field(default_factory=dict)
     debt_prices: Mapping[str, int] | None = None
     conditions: Mapping[str, MarketConditions] = field(default_factory=dict)
+    portfolio: Callable[[str], PortfolioMargin | None] | None = None
 
 
 class InitialScope(Enum):
@@ -93,6 +98,10 @@ class AccountMarginModel:
         self.lending = WeightedMarginModel(config)
         self.perps = PerpMarginModel(self.lending)
 
+    def portfolio_margin(self, valuation: Valuation, account_id: str) -> PortfolioMargin | None:
+        """The account's PMRM_2 margin when it is in portfolio mode, else ``None``."""
+        return valuation.portfolio(account_id) if valuation.portfolio is not None else None
+
     def holds_perps(self, ledger: Ledger, account_id: str) -> bool:
         """Whether the account's margin is a bucket with perps (positions or a balance)."""
         account = ledger.accounts.get(account_id)
@@ -104,7 +113,29 @@ class AccountMarginModel:
 
     def margin(self, ledger: Ledger, valuation: Valuation, account_id: str,
                kind: MarginKind) -> MarginState:
-        """The account's value against its requirement, of ``kind``."""
+        """The account's value against its requirement, of ``kind``. A portfolio account
+        (see :class:`Valuation`) is margined by PMRM_2 on its options; if it also holds
+        lending or perps, the two values and requirements add (no offset across the
+        clearing and the ledger: the conservative sum of isolated margins)."""
+        pm = self.portfolio_margin(valuation, account_id)
+        if pm is not None:
+            opts = self.config.options
+            assert opts is not None  # a portfolio margin exists only with [options]
+            quote_price = (valuation.debt_prices or valuation.prices)[opts.quote]
+            state = portfolio_state(pm, kind, quote_price)
+            account = ledger.accounts.get(account_id)
+            if account is None or not (account.perps or account.perp_quote
+                                       or account.lending):
+                return state
+            other = self._ledger_margin(ledger, valuation, account_id, kind)
+            value = state.value + other.value
+            requirement = state.requirement + other.requirement
+            return MarginState(kind, value, requirement,
+                               health_of(value, requirement, Rounding.DOWN))
+        return self._ledger_margin(ledger, valuation, account_id, kind)
+
+    def _ledger_margin(self, ledger: Ledger, valuation: Valuation, account_id: str,
+                       kind: MarginKind) -> MarginState:
         if self.holds_perps(ledger, account_id):
             return self.perps.bucket(ledger, valuation.prices, valuation.marks, account_id,
                                      valuation.debt_prices).margin(kind)
@@ -113,16 +144,19 @@ class AccountMarginModel:
 
     def health(self, ledger: Ledger, valuation: Valuation, account_id: str) -> int:
         """Maintenance health as a wad: Aave's (or Comet's) health factor for a lending
-        account; the bucket's maintenance value over requirement when it holds perps."""
-        if self.holds_perps(ledger, account_id):
+        account; the bucket's maintenance value over requirement when it holds perps or
+        is a portfolio account."""
+        if self.holds_perps(ledger, account_id) or (
+                self.portfolio_margin(valuation, account_id) is not None):
             return self.margin(ledger, valuation, account_id, MarginKind.MAINTENANCE).health
         return self.lending.account_data(ledger, valuation.prices, account_id).health_factor
 
     def is_liquidatable(self, ledger: Ledger, valuation: Valuation, account_id: str) -> bool:
         """Whether maintenance margin is not met: a lending account by its family's rule
         (Aave: HF below 1; Comet: liquidity below 0), a bucket when its maintenance value is
-        below its requirement."""
-        if self.holds_perps(ledger, account_id):
+        below its requirement (a portfolio account likewise, on PMRM_2's maintenance)."""
+        if self.holds_perps(ledger, account_id) or (
+                self.portfolio_margin(valuation, account_id) is not None):
             state = self.margin(ledger, valuation, account_id, MarginKind.MAINTENANCE)
             return state.requirement > 0 and state.value < state.requirement
         return self.lending.is_liquidatable(ledger, valuation.prices, account_id)

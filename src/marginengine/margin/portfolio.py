@@ -41,9 +41,9 @@ import numpy as np
 from marginengine.config.portfolio import PortfolioMarginConfig
 from marginengine.decisions import Code, Refusal
 from marginengine.errors import FieldError
-from marginengine.fixedpoint import PRICE_UNIT
+from marginengine.fixedpoint import PRICE_UNIT, Rounding
 from marginengine.ledger.options import OptionClearing, OptionSeries
-from marginengine.margin.base import MarginKind
+from marginengine.margin.base import MarginKind, MarginState, health_of
 from marginengine.pricing.black76 import price, price_and_greeks
 from marginengine.pricing.inputs import FloatArray
 from marginengine.pricing.scenarios import (
@@ -520,6 +520,27 @@ def requirement_units(requirement: float, unit: int) -> int:
         return 0
     exact = Fraction(requirement) * unit
     return -((-exact.numerator) // exact.denominator)
+
+
+def portfolio_state(margin: PortfolioMargin, kind: MarginKind, quote_price: int) -> MarginState:
+    """A PMRM_2 margin through the one margin interface: value = MtM and requirement =
+    MtM - margin of ``kind``, each in base-currency units (8 decimals) at the quote
+    asset's price ``quote_price``; the value rounded down, the requirement up (never
+    understated), and health ``value / requirement`` rounded down. A negative MtM is a
+    value of 0 (the account owes more than it holds).
+
+    Raises
+    ------
+    FieldError
+        A ``quote_price`` not a positive int.
+    """
+    if isinstance(quote_price, bool) or not isinstance(quote_price, int) or quote_price <= 0:
+        raise FieldError("quote_price", f"must be a positive int (got {quote_price!r})")
+    mtm = Fraction(_finite("mtm", margin.mtm)) * quote_price
+    requirement = Fraction(_finite("margin", margin.mtm - margin.margin(kind))) * quote_price
+    value = max(math.floor(mtm), 0)
+    need = max(-((-requirement.numerator) // requirement.denominator), 0)
+    return MarginState(kind, value, need, health_of(value, need, Rounding.DOWN))
 
 
 # --------------------------------------------------------------------------- what-if

@@ -1,0 +1,171 @@
+"""The options handlers: options cash, bilateral trades, settlement, vol surfaces.
+
+The clearing (:class:`~marginengine.ledger.options.OptionClearing`) lives in the engine
+state, journalled like Morpho's markets: a refused event leaves no trace. A trade is
+bilateral (two accounts at a premium; no protocol market maker) and each side is checked
+pre-trade by the PMRM_2 rule (:func:`~marginengine.margin.portfolio.validate_trade`:
+initial margin >= 0 after it, or not lowered by it) under the protocol's portfolio preset
+(``[options].portfolio_preset``). As in Derive's PMRM_2, where one portfolio manager
+margins one currency, a portfolio account holds options on one underlying. Settlement
+pays intrinsic value at the underlying's oracle price; conservation of the clearing
+(``cash_in == balances + settlement dust``, sizes net to zero) is checked after every
+options event.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any
+
+from marginengine.decisions import Code
+from marginengine.engine.context import HandlerContext
+from marginengine.engine.events import (
+    DepositOptionCash,
+    SettleOption,
+    SetVolSurface,
+    TradeOption,
+    WithdrawOptionCash,
+)
+from marginengine.errors import FieldError
+from marginengine.ledger.options import OptionClearing, OptionSeries
+from marginengine.margin.portfolio import PortfolioMargin, WhatIf, validate_trade
+
+
+def _require_options(ctx: HandlerContext) -> None:
+    if ctx.state.options is None:
+        ctx.refuse(Code.EVENT_NOT_SUPPORTED,
+                   f"{ctx.config.name} has no options: add an [options] table")
+
+
+def _clearing(ctx: HandlerContext) -> OptionClearing:
+    _require_options(ctx)
+    clearing = ctx.state.options_for_update()
+    assert clearing is not None
+    return clearing
+
+
+def _underlying(ctx: HandlerContext, underlying: str) -> str:
+    if underlying not in ctx.config.markets and underlying not in ctx.config.perps:
+        ctx.refuse(Code.UNKNOWN_ASSET, f"underlying: unknown asset {underlying!r}",
+                   field="underlying", asset=underlying)
+    return underlying
+
+
+def _margin(ctx: HandlerContext, account: str) -> PortfolioMargin:
+    """The account's PMRM_2 margin now, refusing when a price or surface it needs is
+    missing or unusable."""
+    underlying = ctx.option_underlying(account)
+    if underlying is not None:
+        ctx.require_prices([underlying])
+        missing = ctx.missing_vols(account)
+        if missing:
+            ctx.refuse(Code.VOL_NOT_SET, f"no vol surface for {missing[0].symbol} "
+                       f"(send SetVolSurface for expiry {missing[0].expiry})",
+                       series=missing[0].symbol)
+    margin = ctx.portfolio_margin(account)
+    assert margin is not None  # _clearing() refused already without options
+    return margin
+
+
+def _check(ctx: HandlerContext, account: str, before: PortfolioMargin) -> PortfolioMargin:
+    after = _margin(ctx, account)
+    quote_unit = ctx.config.markets[_quote(ctx)].unit
+    refusal = validate_trade(account, WhatIf(before, after), quote_unit)
+    if refusal is not None:
+        ctx.refuse_with(refusal)
+    return after
+
+
+def margin_units(ctx: HandlerContext, margin: float) -> int:
+    """A (signed, float) margin in quote smallest units, floored: never overstated."""
+    unit = ctx.config.markets[_quote(ctx)].unit
+    return math.floor(Fraction(margin) * unit)
+
+
+def _quote(ctx: HandlerContext) -> str:
+    opts = ctx.config.options
+    assert opts is not None
+    return opts.quote
+
+
+def deposit_option_cash(ctx: HandlerContext, e: DepositOptionCash) -> dict[str, Any]:
+    ctx.account_id(e.account)
+    clearing = _clearing(ctx)
+    ctx.positive(e.amount)
+    clearing.deposit(e.account, e.amount)
+    clearing.check()
+    return {"cash": clearing.cash[e.account]}
+
+
+def withdraw_option_cash(ctx: HandlerContext, e: WithdrawOptionCash) -> dict[str, Any]:
+    ctx.account_id(e.account)
+    clearing = _clearing(ctx)
+    ctx.positive(e.amount)
+    before = _margin(ctx, e.account)
+    try:
+        clearing.withdraw(e.account, e.amount)
+    except FieldError as exc:
+        ctx.refuse(Code.INSUFFICIENT_QUOTE, f"amount: {exc.reason}", field="amount",
+                   amount=e.amount)
+    after = _check(ctx, e.account, before)
+    clearing.check()
+    return {"cash": clearing.cash[e.account], "initial_margin": margin_units(ctx, after.initial)}
+
+
+def trade_option(ctx: HandlerContext, e: TradeOption) -> dict[str, Any]:
+    ctx.account_id(e.buyer, "buyer")
+    ctx.account_id(e.seller, "seller")
+    clearing = _clearing(ctx)
+    _underlying(ctx, e.underlying)
+    if e.buyer == e.seller:
+        ctx.refuse(Code.SELF_TRADE, "seller: must differ from the buyer", field="seller")
+    series = OptionSeries(e.underlying, e.expiry, e.strike, e.is_call)
+    if series in clearing.settled or ctx.time >= series.expiry:
+        ctx.refuse(Code.OPTION_EXPIRED, f"{series.symbol} has expired (expiry {e.expiry}, "
+                   f"now {ctx.time})", series=series.symbol)
+    for field, account in (("buyer", e.buyer), ("seller", e.seller)):
+        held = ctx.option_underlying(account)
+        if held is not None and held != e.underlying:
+            ctx.refuse(Code.OPTION_ONE_UNDERLYING,
+                       f"{field}: {account} holds {held} options; a portfolio account "
+                       f"margins one underlying (Derive PMRM_2: one manager per currency)",
+                       field=field, account=account)
+    before = {a: _margin(ctx, a) for a in (e.buyer, e.seller)}
+    clearing.trade(e.buyer, e.seller, series, e.size, e.premium, ctx.time)
+    after = {a: _check(ctx, a, before[a]) for a in (e.buyer, e.seller)}
+    clearing.check()
+    return {"series": series.symbol, "premium": e.premium,
+            "buyer_initial_margin": margin_units(ctx, after[e.buyer].initial),
+            "seller_initial_margin": margin_units(ctx, after[e.seller].initial),
+            "open_interest": clearing.open_interest.get(series, 0)}
+
+
+def settle_option(ctx: HandlerContext, e: SettleOption) -> dict[str, Any]:
+    clearing = _clearing(ctx)
+    _underlying(ctx, e.underlying)
+    series = OptionSeries(e.underlying, e.expiry, e.strike, e.is_call)
+    if series in clearing.settled:
+        ctx.refuse(Code.OPTION_ALREADY_SETTLED, f"{series.symbol} is already settled",
+                   series=series.symbol)
+    if ctx.time < series.expiry:
+        ctx.refuse(Code.OPTION_NOT_EXPIRED, f"{series.symbol} expires at {e.expiry}, not "
+                   f"yet (now {ctx.time})", series=series.symbol)
+    ctx.require_prices([e.underlying], for_liquidation=True)
+    price = ctx.price(e.underlying)
+    dust = clearing.settlement_dust
+    changes = clearing.settle(series, price, ctx.time)
+    clearing.check()
+    return {"series": series.symbol, "price": price, "changes": dict(sorted(changes.items())),
+            "dust": clearing.settlement_dust - dust}
+
+
+def set_vol_surface(ctx: HandlerContext, e: SetVolSurface) -> dict[str, Any]:
+    _require_options(ctx)
+    _underlying(ctx, e.underlying)
+    ctx.state.set_vol(e.underlying, e.expiry, e.vol_ppm, e.skew_ppm)
+    return {}
+
+
+__all__ = ["deposit_option_cash", "set_vol_surface", "settle_option", "trade_option",
+           "withdraw_option_cash"]

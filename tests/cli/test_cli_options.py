@@ -1,0 +1,104 @@
+"""``marginengine health`` on examples/options_book.toml: portfolio accounts margined by
+PMRM_2 (derive-pm2), the worst scenario, the P&L per scenario and a what-if order.
+
+The margins are the engine's PMRM_2 (tests/engine/test_options_engine.py ties them to the
+pure model); here the figures must reach the CLI unchanged and agree with each other.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from marginengine.engine.snapshot import engine_from_snapshot, load_snapshot
+from marginengine.errors import ConfigError
+from tests.cli.test_cli import EXAMPLES, run
+
+BOOK = EXAMPLES / "options_book.toml"
+
+
+def test_options_book_json_lists_portfolio_accounts_with_the_scenario_table(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["health", str(BOOK), "--json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    rows = {r["account"]: r for r in data["portfolio_accounts"]}
+    assert sorted(rows) == ["_book", "spread", "thin", "writer"]
+    engine = load_snapshot(BOOK)
+    for account, row in rows.items():
+        pm = engine.portfolio_margin(account)
+        assert pm is not None
+        assert row["mtm"] == pm.mtm and row["maintenance_margin"] == pm.maintenance
+        assert len(row["scenarios"]) == 33          # Derive's mainnet scenario set
+        pnls = [s["pnl"] for s in row["scenarios"]]
+        if row["worst"]["source"] == "scenario":
+            assert row["worst"]["value"] == min(pnls)
+            assert row["worst"]["scenario"]["pnl"] == min(pnls)
+        # Margin >= 0 exactly when not liquidatable (maintenance through the interface).
+        assert row["liquidatable"] is (row["maintenance_margin"] < 0)
+    # The writer's cash less the short 2200 call's mark is its MtM.
+    assert rows["writer"]["cash"] == 2_500
+    assert 0 < rows["writer"]["cash"] - rows["writer"]["mtm"] < 2_500
+    assert rows["thin"]["liquidatable"] and not rows["spread"]["liquidatable"]
+    # The worst case of a naked short call is an up-move; of a short put, a down-move.
+    assert rows["writer"]["worst"]["scenario"]["spot_shock"] > 1
+    assert rows["thin"]["worst"]["scenario"]["spot_shock"] < 1
+    # The lending account keeps Aave's health factor in the ordinary rows.
+    assert [r["account"] for r in data["accounts"]] == ["lp"]
+
+
+def test_what_if_order_reports_margin_before_and_after(capsys: pytest.CaptureFixture[str]):
+    code, out, _ = run(["health", str(BOOK), "--json", "--order",
+                        "writer:WETH-2592000-2200-C:-2:120"], capsys)
+    assert code == 0
+    w = json.loads(out)["what_if"]
+    before = json.loads(run(["health", str(BOOK), "--json"], capsys)[1])
+    writer = next(r for r in before["portfolio_accounts"] if r["account"] == "writer")
+    assert w["initial_before"] == writer["initial_margin"]
+    # Selling two more calls adds risk: initial margin falls but stays >= 0 (accepted).
+    assert 0 <= w["initial_after"] < w["initial_before"]
+    assert w["accepted"] is True
+    assert w["worst_after"]["value"] == min(s["pnl"] for s in w["scenarios_after"])
+    # Selling far more than the cash covers is refused by the pre-trade rule.
+    code, out, _ = run(["health", str(BOOK), "--json", "--order",
+                        "writer:WETH-2592000-2200-C:-40"], capsys)
+    assert code == 0 and json.loads(out)["what_if"]["accepted"] is False
+
+
+@pytest.mark.parametrize(("order", "message"), [
+    ("writer:BAD:1", "series must be"),
+    ("writer:WETH-2592000-2200-C", "ACCOUNT:SERIES:SIZE"),
+    ("writer:WETH-2592000-2200-C:0", "size non-zero"),
+    ("writer:WETH-999-2200-C:1", "no vol surface"),
+])
+def test_bad_order_is_one_line_exit_2(order: str, message: str,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["health", str(BOOK), "--json", "--order", order], capsys)
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_table_output_shows_portfolio_and_scenario_tables(capsys: pytest.CaptureFixture[str]):
+    code, out, _ = run(["health", str(BOOK)], capsys)
+    assert code == 0
+    assert "Portfolio margin (PMRM_2)" in out and "P&L per scenario" in out
+
+
+def test_snapshot_option_errors_name_the_field(tmp_path: Path) -> None:
+    base = {"protocol": {"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}},
+                         "options": {"quote": "USDC"}},
+            "prices": {"WETH": 2000, "USDC": 1}}
+    with pytest.raises(ConfigError, match=r"accounts\[0\]\.options\[0\]\.expiry: no \[\[vols\]\]"):
+        engine_from_snapshot({**base, "accounts": [{"id": "a", "options": [
+            {"underlying": "WETH", "expiry": 100, "strike": 2000, "type": "call",
+             "size": 1}]}]})
+    with pytest.raises(ConfigError, match=r"accounts\[0\]\.options\[0\]\.size: must not be"):
+        engine_from_snapshot({**base, "vols": [{"underlying": "WETH", "expiry": 100,
+                                                "vol": 0.5}],
+                              "accounts": [{"id": "a", "options": [
+                                  {"underlying": "WETH", "expiry": 100, "strike": 2000,
+                                   "type": "call", "size": 0}]}]})
+    plain = {**base, "protocol": {"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}}}}
+    with pytest.raises(ConfigError, match=r"accounts\[0\]\.options: the protocol has no"):
+        engine_from_snapshot({**plain, "accounts": [{"id": "a", "option_cash": 5}]})

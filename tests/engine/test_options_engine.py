@@ -1,0 +1,243 @@
+"""Options inside the engine: the clearing in the journalled state, TradeOption checked
+pre-trade by PMRM_2 on both sides, SettleOption at the oracle price, SetVolSurface as a
+logged event; refusals roll back; the log replays to the same hash.
+
+Settlement figures are worked by hand (intrinsic value x size, longs rounded down, shorts
+up: ledger/options.py); margins come from margin/portfolio.py's PMRM_2 (tested against
+Derive's and Paradex's figures in tests/margin/test_portfolio*.py), here reached through
+the engine and compared with the pure model on the same portfolio.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from marginengine.config import protocol_from_dict
+from marginengine.config.portfolio import portfolio_config
+from marginengine.decisions import Code
+from marginengine.engine import (
+    AdvanceTime,
+    DepositOptionCash,
+    Engine,
+    Event,
+    SetPrice,
+    SettleOption,
+    SetVolSurface,
+    TradeOption,
+    WithdrawOptionCash,
+)
+from marginengine.engine.events import event_from_dict
+from marginengine.errors import ConfigError, EventError
+from marginengine.margin.portfolio import Expiry, OptionPosition, Portfolio, evaluate
+from tests.conftest import SIMPLE_MARKETS
+
+P, USDC, SIZE = 10**8, 10**6, 10**18
+T = 30 * 86_400     # the series expire 30 days after the engine's time 0
+
+
+def options_protocol(**options: Any) -> Any:
+    return protocol_from_dict({"preset": "aave-v3", "markets": SIMPLE_MARKETS,
+                               "options": {"quote": "USDC", **options}})
+
+
+def setup() -> list[Event]:
+    return [SetPrice("WETH", 2_000 * P), SetPrice("USDC", P),
+            SetVolSurface("WETH", T, 600_000),
+            DepositOptionCash("alice", 1_000 * USDC), DepositOptionCash("bob", 2_100 * USDC)]
+
+
+def engine() -> Engine:
+    e = Engine(options_protocol())
+    for ev in setup():
+        assert e.apply(ev).accepted, ev
+    return e
+
+
+CALL = dict(underlying="WETH", expiry=T, strike=2_000 * P, is_call=True)
+
+
+def test_a_protocol_without_options_hashes_as_before_and_refuses_option_events():
+    plain = Engine(protocol_from_dict({"preset": "aave-v3", "markets": SIMPLE_MARKETS}))
+    with_options = Engine(options_protocol())
+    # The clearing enters the hash only once used: existing logs keep their hashes.
+    assert plain.state_hash() == with_options.state_hash()
+    out = plain.apply(DepositOptionCash("alice", USDC))
+    assert not out.accepted and out.code == Code.EVENT_NOT_SUPPORTED.value
+    assert "[options]" in (out.reason or "")
+
+
+def test_trade_books_premium_and_sizes_and_both_sides_are_checked_by_pmrm():
+    e = engine()
+    out = e.apply(TradeOption("alice", "bob", size=SIZE, premium=150 * USDC, **CALL))
+    assert out.accepted, out.reason
+    clearing = e.state.options
+    assert clearing is not None
+    assert clearing.cash == {"alice": 850 * USDC, "bob": 2_250 * USDC}
+    series = next(iter(clearing.positions["alice"]))
+    assert clearing.positions["alice"][series] == SIZE
+    assert clearing.positions["bob"][series] == -SIZE
+    assert out.details["open_interest"] == SIZE
+    # The engine's margin is the pure PMRM_2 model on the same portfolio (derive-pm2).
+    cfg = portfolio_config(preset="derive-pm2")
+    short = Portfolio(spot=2_000.0, expiries=(Expiry(float(T), 2_000.0),),
+                      options=(OptionPosition(0, 2_000.0, True, -1.0, 0.6),), cash=2_250.0)
+    expected = evaluate(short, cfg).initial
+    margin = e.portfolio_margin("bob")
+    assert margin is not None and margin.initial == pytest.approx(expected, rel=1e-12)
+    assert out.details["seller_initial_margin"] == int(expected * USDC) - (expected < 0)
+    assert 0 < expected < 2_250      # a naked short call ties up part of the cash
+
+
+def test_a_trade_the_seller_cannot_margin_is_refused_and_changes_nothing():
+    e = engine()
+    e.apply(WithdrawOptionCash("bob", 2_000 * USDC))       # bob keeps 100 USDC
+    before = e.state.hash_parts()      # the hash itself moves with the log's seq
+    out = e.apply(TradeOption("alice", "bob", size=SIZE, premium=150 * USDC, **CALL))
+    assert not out.accepted and out.code == Code.PORTFOLIO_INSUFFICIENT_MARGIN.value
+    assert out.data["account"] == "bob"
+    assert out.data["initial_before"] == 100 * USDC and out.data["initial_after"] < 0
+    assert e.state.hash_parts() == before
+    assert e.state.options is not None and not e.state.options.open_interest
+    assert e.state.options is not None and e.state.options.cash["bob"] == 100 * USDC
+
+
+def test_withdrawal_that_would_leave_the_short_under_initial_margin_is_refused():
+    e = engine()
+    assert e.apply(TradeOption("alice", "bob", size=SIZE, premium=150 * USDC, **CALL)).accepted
+    out = e.apply(WithdrawOptionCash("bob", 2_000 * USDC))
+    assert not out.accepted and out.code == Code.PORTFOLIO_INSUFFICIENT_MARGIN.value
+    assert e.apply(WithdrawOptionCash("bob", 100 * USDC)).accepted
+    out = e.apply(WithdrawOptionCash("alice", 5_000 * USDC))
+    assert not out.accepted and out.code == Code.INSUFFICIENT_QUOTE.value
+
+
+def test_settlement_at_the_oracle_price_pays_intrinsic_and_conserves_cash():
+    e = engine()
+    assert e.apply(TradeOption("alice", "bob", size=SIZE * 3 // 2, premium=225 * USDC,
+                               **CALL)).accepted
+    early = e.apply(SettleOption(**CALL))                  # type: ignore[arg-type]
+    assert not early.accepted and early.code == Code.OPTION_NOT_EXPIRED.value
+    e.apply(AdvanceTime(T))
+    # 2,000.00000001 x ... : intrinsic 300.00000001 per option x 1.5 = 450.000000015 USDC:
+    # the long gets 450.000000 (down), the short pays 450.000001 (up), dust 1 unit.
+    e.apply(SetPrice("WETH", 2_300 * P + 1))
+    out = e.apply(SettleOption(**CALL))                    # type: ignore[arg-type]
+    assert out.accepted, out.reason
+    assert out.details["changes"] == {"alice": 450 * USDC, "bob": -(450 * USDC + 1)}
+    assert out.details["dust"] == 1
+    clearing = e.state.options
+    assert clearing is not None
+    assert clearing.cash == {"alice": 1_000 * USDC - 225 * USDC + 450 * USDC,
+                             "bob": 2_100 * USDC + 225 * USDC - 450 * USDC - 1}
+    assert sum(clearing.cash.values()) + clearing.settlement_dust == clearing.cash_in
+    assert clearing.positions == {"alice": {}, "bob": {}}
+    again = e.apply(SettleOption(**CALL))                  # type: ignore[arg-type]
+    assert again.code == Code.OPTION_ALREADY_SETTLED.value
+    late = e.apply(TradeOption("alice", "bob", size=SIZE, premium=0, **CALL))
+    assert late.code == Code.OPTION_EXPIRED.value
+
+
+def test_a_trade_needs_the_expiry_surface_and_one_underlying_per_account():
+    e = engine()
+    other = dict(CALL, expiry=2 * T)
+    out = e.apply(TradeOption("alice", "bob", size=SIZE, premium=150 * USDC, **other))
+    assert out.code == Code.VOL_NOT_SET.value and "SetVolSurface" in (out.reason or "")
+    assert e.apply(TradeOption("alice", "bob", size=SIZE, premium=150 * USDC,
+                               **CALL)).accepted
+    e.apply(SetPrice("DAI", P))
+    e.apply(SetVolSurface("DAI", T, 100_000))
+    out = e.apply(TradeOption("alice", "bob", size=SIZE, premium=1, underlying="DAI",
+                              expiry=T, strike=P, is_call=True))
+    assert out.code == Code.OPTION_ONE_UNDERLYING.value and out.data["field"] == "buyer"
+    out = e.apply(TradeOption("alice", "bob", size=SIZE, premium=1, underlying="XYZ",
+                              expiry=T, strike=P, is_call=True))
+    assert out.code == Code.UNKNOWN_ASSET.value
+
+
+def test_a_surface_moves_the_margin_and_is_journalled():
+    e = engine()
+    assert e.apply(TradeOption("alice", "bob", size=SIZE, premium=150 * USDC, **CALL)).accepted
+    low = e.portfolio_margin("bob")
+    e.apply(SetVolSurface("WETH", T, 1_200_000))
+    high = e.portfolio_margin("bob")
+    assert low is not None and high is not None and high.initial < low.initial
+    assert e.state.vols[("WETH", T)] == (1_200_000, 0)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"type": "TradeOption", "buyer": "a", "seller": "b", "underlying": "WETH", "expiry": T,
+      "strike": 0, "is_call": True, "size": 1, "premium": 0}, "TradeOption.strike"),
+    ({"type": "TradeOption", "buyer": "a", "seller": "b", "underlying": "WETH", "expiry": T,
+      "strike": 1, "is_call": True, "size": 0, "premium": 0}, "TradeOption.size"),
+    ({"type": "TradeOption", "buyer": "a", "seller": "b", "underlying": "WETH", "expiry": T,
+      "strike": 1, "is_call": "yes", "size": 1, "premium": 0}, "TradeOption.is_call"),
+    ({"type": "TradeOption", "buyer": "a", "seller": "b", "underlying": "WETH", "expiry": T,
+      "strike": 1, "is_call": True, "size": 1, "premium": -1}, "TradeOption.premium"),
+    ({"type": "SettleOption", "underlying": "", "expiry": T, "strike": 1, "is_call": True},
+     "SettleOption.underlying"),
+    ({"type": "SetVolSurface", "underlying": "WETH", "expiry": T, "vol_ppm": 0},
+     "SetVolSurface.vol_ppm"),
+    ({"type": "SetVolSurface", "underlying": "WETH", "expiry": T, "vol_ppm": 0.6},
+     "SetVolSurface.vol_ppm"),
+    ({"type": "SetVolSurface", "underlying": "WETH", "expiry": -1, "vol_ppm": 600_000},
+     "SetVolSurface.expiry"),
+])
+def test_malformed_option_events_name_the_field(data: dict[str, Any], message: str):
+    with pytest.raises(EventError, match=message.replace(".", r"\.")):
+        event_from_dict(data)
+
+
+def test_options_config_names_the_bad_field():
+    with pytest.raises(ConfigError, match="options.quote"):
+        options_protocol(quote="EUR")
+    with pytest.raises(ConfigError, match="portfolio_preset"):
+        options_protocol(portfolio_preset="nope")
+
+
+def test_replay_from_the_log_gives_the_same_state_hash(tmp_path: Path):
+    path = tmp_path / "events.sqlite"
+    e = Engine.with_log(options_protocol(), path)
+    events: list[Event] = [
+        *setup(),
+        TradeOption("alice", "bob", size=SIZE, premium=150 * USDC, **CALL),  # type: ignore[arg-type]
+        WithdrawOptionCash("bob", 2_000 * USDC),                              # refused, logged
+        AdvanceTime(T), SetPrice("WETH", 2_300 * P), SettleOption(**CALL),    # type: ignore[arg-type]
+    ]
+    for ev in events:
+        e.apply(ev)
+    expected = e.state_hash()
+    e.close()
+    replayed, report = Engine.replay(path)
+    assert report.state_hash == expected == replayed.state_hash()
+    assert report.events == len(events)
+    assert replayed.state.options is not None
+    assert replayed.state.options.cash == {"alice": 1_150 * USDC, "bob": 1_950 * USDC}
+
+
+def test_a_portfolio_account_is_margined_by_pmrm_through_the_one_margin_interface():
+    from marginengine.fixedpoint import WAD
+    from marginengine.margin import MarginKind
+
+    e = engine()
+    assert e.apply(TradeOption("alice", "bob", size=SIZE, premium=150 * USDC, **CALL)).accepted
+    pm = e.portfolio_margin("bob")
+    assert pm is not None
+    state = e.margin_state("bob", MarginKind.MAINTENANCE)
+    # Value = MtM (cash 2,250 less the call's mark) and requirement = MtM - maintenance,
+    # in base-currency units at USDC = 1 USD: value down, requirement up.
+    assert state.value == int(pm.mtm * P)
+    assert state.requirement == math.ceil(Fraction(pm.mtm - pm.maintenance) * P)
+    assert e.health_factor("bob") == state.health == state.value * WAD // state.requirement
+    assert not e.is_liquidatable("bob")
+    # A spot jump makes the short call's MtM fall below its maintenance requirement.
+    e.apply(SetPrice("WETH", 4_500 * P))
+    after = e.portfolio_margin("bob")
+    assert after is not None and after.maintenance < 0
+    assert e.is_liquidatable("bob") and e.health_factor("bob") < WAD
+    # A lending-only account keeps Aave's health factor (no options entry).
+    assert e.state.margin.portfolio_margin(e.valuation(), "carol") is None
