@@ -139,6 +139,12 @@ def test_config_checks_the_morpho_markets():
     with pytest.raises(ConfigError, match="lltv"):
         protocol_from_dict({"preset": "morpho-blue", "morpho": {"X": {
             "loan": "USDC", "collateral": "WETH", "lltv": "1"}}})
+    # Fractions are held in wad: a 19th decimal would be truncated, so it is refused.
+    with pytest.raises(ConfigError, match=r"morpho\.X\.fee: 1E-19 has more "
+                                          r"than 18 decimals and cannot be held exactly"):
+        protocol_from_dict({"preset": "morpho-blue", "morpho": {"X": {
+            "loan": "USDC", "collateral": "WETH", "lltv": "0.8",
+            "fee": "0.0000000000000000001"}}})
 
 
 def test_replay_from_the_log_gives_the_same_state_hash(tmp_path: Path):

@@ -506,6 +506,9 @@ class ProtocolConfig(StrictModel):
                 checks.append((f"auction.{name}", getattr(self.auction, name), 18))  # wad
             for name in ("buf", "cusp", "cut"):
                 checks.append((f"auction.{name}", getattr(self.auction, name), 27))  # ray
+        for name, morpho in self.morpho.items():
+            for field in ("lltv", "fee", "borrow_rate"):
+                checks.append((f"morpho.{name}.{field}", getattr(morpho, field), 18))  # wad
         for field, value, decimals in checks:
             scaled = value * 10**decimals
             if scaled != scaled.to_integral_value():
@@ -529,12 +532,6 @@ class ProtocolConfig(StrictModel):
                                      f"(markets: {', '.join(sorted(self.markets))})")
             if m.loan == m.collateral:
                 raise ValueError(f"morpho.{name}: loan and collateral must differ")
-            for field, value in (("lltv", m.lltv), ("fee", m.fee),
-                                 ("borrow_rate", m.borrow_rate)):
-                scaled = value * 10**18
-                if scaled != scaled.to_integral_value():
-                    raise ValueError(f"morpho.{name}.{field}: {value} has more than 18 "
-                                     "decimals and cannot be held exactly")
 
     def _check_liquity(self) -> None:
         from marginengine.config.families import LiquidationMechanism

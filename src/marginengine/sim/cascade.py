@@ -66,7 +66,6 @@ from marginengine.sim.cascade_config import (
 from marginengine.sim.joint import JointPaths, joint_paths
 from marginengine.sim.markets import AssetMarket
 from marginengine.sim.metrics import SERIES_COLUMNS, borrower_loss
-from marginengine.venue import ConstantProductPool, DepthVenue
 
 SECONDS_PER_YEAR = 31_536_000
 
@@ -285,16 +284,6 @@ class CascadeRunner:
     def venue_price(self) -> int:
         """The headline asset's venue mid price (8 decimals)."""
         return self.market.venue_price()
-
-    @property
-    def pool(self) -> ConstantProductPool | None:
-        """The headline asset's AMM, if its venue is one."""
-        return self.market.pool
-
-    @property
-    def depth(self) -> DepthVenue | None:
-        """The headline asset's depth venue, if its venue is one."""
-        return self.market.depth
 
     def apply(self, event: Event) -> Outcome:
         """Apply an event to the engine."""
