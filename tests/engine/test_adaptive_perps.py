@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from marginengine.config import protocol_from_dict
 from marginengine.decisions import Code
@@ -224,3 +226,43 @@ def test_replay_of_perp_fraction_updates_gives_the_same_state_hash(tmp_path: Pat
     replayed, report = Engine.replay(path)
     assert replayed.state_hash() == final == report.state_hash != static_hash
     assert replayed.config.perps["ETH-PERP"].tiers[0].mmf == fractions
+
+
+# --------------------------------------------------------------------------- property
+
+_PERP_FIELDS = ("maintenance_fraction_bps", "initial_fraction_bps")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_PERP_FIELDS), st.integers(0, 10_000),
+                          st.sampled_from([0, 3_600, 3 * 86_400, 4 * 86_400])),
+                min_size=1, max_size=20))
+def test_perp_fraction_bounds_are_never_exceeded_through_the_engine(
+        steps: list[tuple[str, int, int]]) -> None:
+    engine = opened(protocol(mode="governed"))
+    bound = 50  # bps per update, 3 days apart (the defaults)
+    last: dict[str, int] = {}
+
+    def now_bps() -> dict[str, int]:
+        tier = engine.config.perps["ETH-PERP"].tiers[0]
+        return {"maintenance_fraction_bps": int(tier.mmf * 10_000),
+                "initial_fraction_bps": int(tier.imf * 10_000)}
+
+    for field, value, wait in steps:
+        if wait:
+            engine.apply(AdvanceTime(wait))
+        before = now_bps()
+        out = engine.apply(SetRiskParams("ETH-PERP", **{field: value}))
+        after = now_bps()
+        if not out.accepted:
+            assert after == before
+            continue
+        assert 0 < abs(after[field] - before[field]) <= bound
+        assert 0 < after["maintenance_fraction_bps"] <= after["initial_fraction_bps"] <= 10_000
+        if field in last:
+            assert engine.ledger.time - last[field] >= 3 * 86_400
+        last[field] = engine.ledger.time
+        # The margin interface reads the fraction in force.
+        risk = engine.bucket("long")
+        assert risk.perp_maintenance == -(-risk.positions[0].notional
+                                          * after["maintenance_fraction_bps"] // 10_000)
