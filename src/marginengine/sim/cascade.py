@@ -63,6 +63,7 @@ from marginengine.sim.cascade_config import (
     joint_spec,
     protocol_scenario,
 )
+from marginengine.sim.explain import RunObserver, combine, explain
 from marginengine.sim.joint import JointPaths, joint_paths
 from marginengine.sim.markets import AssetMarket
 from marginengine.sim.metrics import SERIES_COLUMNS, borrower_loss
@@ -196,6 +197,8 @@ class CascadeResult:
     auctions: list[dict[str, Any]] = field(default_factory=list)
     twin_series: dict[str, list[float]] | None = None
     ltv_log: list[dict[str, Any]] = field(default_factory=list)
+    #: Why the bad debt arose (sim/explain.py), when the run was asked to ``explain``.
+    explanation: dict[str, Any] | None = None
 
 
 class CascadeRunner:
@@ -249,6 +252,9 @@ class CascadeRunner:
         #: Accounts an event touched since the last scan (their mirror may lag).
         self._touched_since_scan: set[str] = set()
         self.engine.subscribe(self._on_change)
+        #: Records what the report's explanation needs (sim/explain.py), when one is
+        #: written; ``None`` otherwise (the run pays nothing for it).
+        self.observer: RunObserver | None = None
         self.arbitrageur = Arbitrageur(self.fixed)
         self.series: dict[str, list[float]] = {c.name: [] for c in SERIES_COLUMNS}
         self.liquidated_value = 0.0
@@ -420,6 +426,8 @@ class CascadeRunner:
         unsafe = self.book.below_accounts()
         for account in unsafe:
             self.unsafe_since.setdefault(account, i)
+        if self.observer is not None:
+            self.observer.scanned(i, unsafe)
         before_count = self.liquidation_count
         before_value = self.liquidated_value
         self._step = i
@@ -687,6 +695,8 @@ class CascadeRunner:
         self.capacity = self.book_capacity()
         self.book.incremental_scan()
         self._touched_since_scan.clear()
+        if self.observer is not None:
+            self.observer.scanned(0, self.book.below_accounts())
         self._record(0, self.engine.ledger.time, self.fixed[self.collateral][0],
                      len(self.book.below_accounts()), 0, 0.0)
 
@@ -811,11 +821,14 @@ def protocol_configs(spec: CascadeFile) -> list[tuple[str, CascadeFile, Protocol
 def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
                 traces: bool = True, amplification: bool = True,
                 log_path: Path | None = None, source: str | None = None,
-                on_step: Callable[[int], None] | None = None) -> CascadeResult:
+                on_step: Callable[[int], None] | None = None,
+                explain_run: bool = False) -> CascadeResult:
     """Run a cascade scenario once (``rng``: the run's generator; default from ``seed``).
 
     With ``amplification``, the same path is run again with the feedback off, and
-    ``amplification`` is the venue's drop with feedback over its drop without.
+    ``amplification`` is the venue's drop with feedback over its drop without. With
+    ``explain_run``, the run also records what :func:`marginengine.sim.explain.explain`
+    needs and the result carries its ``explanation`` (for the report).
     """
     spec, protocol = scenario_spec(data, source)
     if rng is None:
@@ -823,7 +836,13 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
     state = rng.bit_generator.state
     runners = _runners(spec, protocol, rng, state, None, log_path)
     runner = runners[0]
+    observers = [RunObserver() for _ in runners] if explain_run else []
+    for observer, each in zip(observers, runners, strict=False):
+        observer.attach(each)
     summary, series = _run(runners, spec, on_step)
+    explanation = combine([(r.protocol.name, explain(r, o))
+                           for r, o in zip(runners, observers, strict=False)]) \
+        if observers else None
     summary["seed"] = spec.seed
     summary["start_time_utc"] = utc_iso(runner.start_time)
     summary["amplification"] = None
@@ -852,7 +871,7 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
                      "borrower_loss": losses[o.id][1] / PRICE_UNIT if o.id in losses else None}
                     for o in runner.engine.auctions.outcomes]
     return CascadeResult(summary, series if traces else {}, runner.engine, auctions,
-                         twin_series if traces else None, runner.ltv_log)
+                         twin_series if traces else None, runner.ltv_log, explanation)
 
 
 def _runners(spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generator,
