@@ -227,8 +227,10 @@ def statistics(rows: list[dict[str, Any]], seed: int = 0,
 
 def monte_carlo(data: dict[str, Any], seed: int, runs: int, backend: str, workers: int,
                 out_dir: Path | None, scheduler: str | None = None,
-                progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Run ``runs`` paths and return the statistics; stream rows to ``runs.parquet``."""
+                progress: Callable[[int], None] | None = None,
+                rows_out: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Run ``runs`` paths and return the statistics; stream rows to ``runs.parquet``
+    (and append them to ``rows_out`` when given: the report's histograms)."""
     if backend == "dask":
         rows_iter = iterate_dask(data, seed, runs, workers, scheduler)
     else:
@@ -245,6 +247,8 @@ def monte_carlo(data: dict[str, Any], seed: int, runs: int, backend: str, worker
     finally:
         if writer is not None:
             writer.close()
+    if rows_out is not None:
+        rows_out.extend(rows)
     stats = statistics(rows, seed)
     stats["seed"] = seed
     stats["backend"] = backend
