@@ -410,7 +410,9 @@ def _venue(series: dict[str, list[float]]) -> dict[str, Any]:
             for v, e in zip(series["venue_price_usd"], series["external_price_usd"],
                             strict=True)]
     worst = min(range(len(gaps)), key=gaps.__getitem__) if gaps else 0
-    return {"max_discount": -gaps[worst] if gaps else 0.0, "max_discount_step": worst}
+    oracle, venue = series["oracle_price_usd"][-1], series["venue_price_usd"][-1]
+    return {"max_discount": -gaps[worst] if gaps else 0.0, "max_discount_step": worst,
+            "end_discount": 1 - venue / oracle if oracle > 0 else 0.0}
 
 
 def _money(x: float) -> str:
@@ -435,6 +437,10 @@ def sentences(e: dict[str, Any]) -> list[str]:
         out.append(f"Bad debt {_money(total)} across {_n(len(rows), 'account', 'accounts')}.")
     gas, oracle, venue = e["gas"], e["oracle"], e["venue"]
     lag_pc = f"{oracle['max_lag']:.1%}"
+    out_of_gas = [f"{k['keeper']} {_n(k['steps_priced_out'], 'step', 'steps')}"
+                  for k in e["keepers"] if k["steps_priced_out"]]
+    priced = f" while keepers were priced out by gas ({', '.join(out_of_gas)})" \
+        if out_of_gas else ""
     for name in sorted(causes, key=lambda n: -causes[n]["bad_debt_usd"]):
         c = causes[name]
         n, money = c["accounts"], _money(c["bad_debt_usd"])
@@ -442,7 +448,8 @@ def sentences(e: dict[str, Any]) -> list[str]:
         liq = sum(r["liquidations"] for r in rows if r["cause"] == name)
         text = {
             "gapped": f"{money} from {who} already under water when first liquidatable "
-                      "(the price gapped through the liquidation bonus between two scans).",
+                      "(the price gapped through the threshold and the bonus between two "
+                      "scans: no liquidation could cover their debt).",
             "oracle_lag": f"{money} from {who} under water when the oracle first showed "
                           f"them liquidatable: oracle lag (up to {lag_pc} above the market, "
                           f"{_n(oracle['steps_lagging'], 'step', 'steps')} at 1% or more).",
@@ -457,9 +464,9 @@ def sentences(e: dict[str, Any]) -> list[str]:
             "late": f"{money} from {who} that a keeper could still profit from: latency, "
                     "capital or order had not let it act.",
             "auction_near_zero": f"{money} from {who} whose auctions settled near zero "
-                                 "(below 5% of the oracle price at kick).",
+                                 f"(below 5% of the oracle price at kick){priced}.",
             "auction_shortfall": f"{money} from {who} whose auctions raised less than the "
-                                 "debt.",
+                                 f"debt{priced}.",
             "in_auction": f"{money} in {_n(n, 'running auction', 'running auctions')} "
                           "whose lots would not cover their debt at the market price "
                           "(auction depth exhausted).",
@@ -473,8 +480,9 @@ def sentences(e: dict[str, Any]) -> list[str]:
         if cannot:
             part = f"{cannot:,} with no keeper able to profit after gas and slippage"
             if reasons.get("no_profit"):
-                part += (f" ({reasons['no_profit']:,} not even before gas: selling the "
-                         "seized collateral fetches less than the debt repaid)")
+                part += (f" ({reasons['no_profit']:,} not even before gas: the venue's "
+                         f"price, {venue['end_discount']:.1%} below the oracle at the end, "
+                         "and its slippage eat the liquidation bonus)")
             parts.append(part)
         if reasons.get("gas_blocked"):
             parts.append(f"{reasons['gas_blocked']:,} with every keeper priced out by gas")
