@@ -32,9 +32,10 @@ HEADLINE = ("bad_debt", "bad_debt_realized", "bad_debt_in_auctions", "bad_debt_u
             "insurance_fund_drawdown", "adl_volume", "amplification",
             "time_to_liquidate_mean_steps", "min_price", "final_price", "min_venue_price",
             "accounts", "events", "seed")
-PROTOCOL_FIGURES = ("bad_debt", "bad_debt_realized", "bad_debt_underwater",
-                    "liquidation_count", "liquidated_value", "liquidator_profit",
-                    "keeper_gas_spent", "borrower_loss", "accounts")
+PROTOCOL_FIGURES = (("bad_debt", "bad debt"), ("bad_debt_realized", "realized"),
+                    ("liquidation_count", "liquidations"),
+                    ("liquidated_value", "liquidated value"),
+                    ("liquidator_profit", "keeper profit"), ("accounts", "accounts"))
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;padding:0 1em}
 table{border-collapse:collapse;margin:.5em 0}th,td{padding:2px 10px;border-bottom:1px solid #ddd;
 text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
@@ -224,8 +225,13 @@ def _protocols_html(protocols: dict[str, dict[str, Any]],
     for name, s in protocols.items():
         causes = explained.get(name, {}).get("causes", {})
         top = max(causes, key=lambda c: causes[c]["bad_debt_usd"]) if causes else "-"
-        rows.append((name, *(s.get(f) for f in PROTOCOL_FIGURES), top))
-    return "<h2>Protocols</h2>" + _table(("protocol", *PROTOCOL_FIGURES, "main cause"), rows)
+        rows.append((name, *(s.get(f) for f, _ in PROTOCOL_FIGURES), top))
+    out = "<h2>Protocols</h2>" + _table(
+        ("protocol", *(label for _, label in PROTOCOL_FIGURES), "main cause"), rows)
+    for name, e in explained.items():
+        items = "".join(f"<li>{_esc(s)}</li>" for s in e.get("sentences", []))
+        out += f"<h3>{_esc(name)}</h3><ul>{items}</ul>"
+    return out
 
 
 def _losses_html(e: dict[str, Any]) -> str:
@@ -301,6 +307,8 @@ def _esc(value: Any) -> str:
 def _show(value: Any) -> str:
     if value is None:
         return "-"
+    if isinstance(value, float) and value == 0:
+        return "0"
     if isinstance(value, float):
         return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.2f}"
     if isinstance(value, int) and not isinstance(value, bool):

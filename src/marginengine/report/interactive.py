@@ -47,9 +47,11 @@ def _go() -> Any:
 
 
 def _layout(fig: Any, title: str, x: str, y: str, **more: Any) -> Any:
-    fig.update_layout(title=title, xaxis_title=x, yaxis_title=y, height=380,
-                      margin={"l": 60, "r": 20, "t": 50, "b": 45}, hovermode="x unified",
-                      legend={"orientation": "h", "y": -0.2}, **more)
+    layout: dict[str, Any] = {"title": title, "xaxis_title": x, "yaxis_title": y,
+                              "height": 380, "margin": {"l": 60, "r": 20, "t": 50, "b": 45},
+                              "hovermode": "x unified",
+                              "legend": {"orientation": "h", "y": -0.2}}
+    fig.update_layout(**{**layout, **more})
     return fig
 
 
