@@ -45,24 +45,62 @@ Every figure is in USD at the end's prices; the causes add up to the summary's
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+import numpy as np
 
 from marginengine.config.families import LiquidationMechanism
-from marginengine.engine import Absorb, Bark, Change, Liquidate
+from marginengine.engine import Absorb, Bark, Change, Engine, Liquidate
 from marginengine.fixedpoint import PRICE_UNIT, WAD, Rounding
 from marginengine.liquidation import best_chunk
 from marginengine.margin import underwater_value, value_of
-
-if TYPE_CHECKING:  # pragma: no cover - types only
-    from marginengine.sim.cascade import CascadeRunner
+from marginengine.scan import RiskBook
+from marginengine.sim.agents import KeeperState, LendingScreen
+from marginengine.sim.markets import AssetMarket
 
 #: An oracle at least this far above the market price counts as lagging (1%).
 ORACLE_LAG_MIN = 0.01
 #: Share of an account's liquidatable steps with every keeper priced out by gas from
 #: which ``gas_blocked`` is its cause.
 GAS_BLOCKED_SHARE = 0.5
+
+
+class CascadeRunner(Protocol):
+    """What the explanation reads of a run (``sim.cascade.CascadeRunner`` is one)."""
+
+    engine: Engine
+    book: RiskBook
+    series: dict[str, list[float]]
+    gas: np.ndarray
+    observer: RunObserver | None
+
+    @property
+    def keepers(self) -> Sequence[KeeperState]:
+        """Every keeper's state."""
+
+    @property
+    def markets(self) -> Mapping[str, AssetMarket]:
+        """Every simulated asset's venue and oracle."""
+
+    def bad_debt_parts(self) -> tuple[float, float, float]:
+        """``(realized, in auctions, underwater)`` USD."""
+
+    def lending_screen(self) -> LendingScreen:
+        """The step's shared screen of liquidatable accounts."""
+
+    def trades_on_venue(self, market: AssetMarket) -> bool:
+        """Whether sales of the asset trade on its venue."""
+
+    def seized_value(self, amount: int, asset: str, i: int) -> float:
+        """USD a keeper would get for seized collateral."""
+
+    def sale_price_cap(self, asset: str, i: int) -> int:
+        """No sale of ``asset`` fetches more than this per whole token (8 decimals)."""
+
+    def gas_usd(self, action: str, i: int) -> float:
+        """USD of gas one ``action`` costs at step ``i``."""
 
 
 @dataclass(frozen=True)
