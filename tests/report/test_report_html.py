@@ -237,3 +237,28 @@ def test_report_when_auctions_then_auction_chart_and_cause(tmp_path: Path):
     page = parse(page_path)
     assert "chart-auctions" in page.ids
     assert any("whose auctions raised less than the debt" in s for s in page.why)
+
+
+def test_sweep_report_when_points_with_runs_then_table_and_error_bars(tmp_path: Path):
+    from marginengine.report import write_sweep_report
+
+    def point(i: int, bad: float, var: float) -> dict[str, Any]:
+        return {"point": i, "mean_bad_debt": bad, "mean_borrower_loss": 10.0 * (i + 1),
+                "mean_liquidation_count": 3.0, "mean_liquidated_value": 1000.0,
+                "estimates": {"var95_bad_debt": {"value": var, "ci_low": var - 5,
+                                                 "ci_high": var + 7}}}
+
+    path = write_sweep_report(tmp_path, "sweep", ["bonus=0.05", "bonus=0.08"],
+                              [point(0, 500.0, 900.0), point(1, 350.0, 600.0)], runs=2)
+    page = parse(path)
+    text = path.read_text()
+    block = text.split('<div id="comparison">')[1].split("</div>")[0]
+    # Bad debt, VaR95 with its interval, then the change against the first point: -150.
+    assert ('<td>bonus=0.08</td><td class="n">350.0000</td><td class="n">600.0000</td>'
+            '<td class="n">595.0000</td><td class="n">607.0000</td>'
+            '<td class="n">-150.0000</td>') in block
+    if "plotly-graph-div" in page.classes:
+        assert "chart-sweep" in page.ids
+        # VaR95 per point with its interval as error bars: +7 above, -5 below.
+        assert ('"error_y":{"array":[7.0,7.0],"arrayminus":[5.0,5.0]'
+                in text.split("</head>")[1])

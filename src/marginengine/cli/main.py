@@ -223,7 +223,8 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
     Every point is checked before anything runs. Run i of every point uses the same seed,
     so differences come from the parameters, not the paths. Writes sweep.parquet (a row
     per point and run), sweep.json (the grid and every point's means, with --runs also
-    VaR/ES with bootstrap intervals) and sweep.png, and prints the comparison table.
+    VaR/ES with bootstrap intervals), sweep.png and report.html (the table and the chart,
+    interactive with plotly), and prints the comparison table.
     """
     from marginengine.cli import sweep_cmd
     from marginengine.cli.rundir import prepare, target_folder
@@ -268,7 +269,8 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
         console.print(sweep_cmd.comparison_table(result))
         for note in notes:
             console.print(f"[yellow]note[/yellow] {note}")
-        console.print(f"wrote sweep.json, sweep.parquet, sweep.png under {target}")
+        console.print(f"wrote sweep.json, sweep.parquet, sweep.png, report.html under "
+                      f"{target}")
 
 
 @cli.command()

@@ -190,6 +190,70 @@ def write_monte_carlo_report(out_dir: Path, title: str, summary: dict[str, Any],
     return path
 
 
+def write_sweep_report(out_dir: Path, title: str, labels: Sequence[str],
+                       points: Sequence[dict[str, Any]], runs: int | None,
+                       png: Path | None = None) -> Path:
+    """Write a sweep's ``report.html`` into ``out_dir``: the comparison table (a row per
+    point: mean bad debt, VaR95 with its interval when the points are Monte Carlos, the
+    change against the first point, liquidations, liquidated value, borrower loss) and the
+    comparison chart, interactive with plotly (VaR95 intervals as error bars), with the
+    PNG (``png``, matplotlib) kept.
+
+    Parameters
+    ----------
+    labels
+        Each point's parameters in words (``liquidation_bonus=1.05``).
+    points
+        The sweep's per-point summaries (sweep.json's ``points``).
+    runs
+        Runs per point (``None``: one run on the scenario's seed).
+    """
+    from marginengine.report import interactive
+
+    first = points[0].get("mean_bad_debt") or 0.0 if points else 0.0
+    rows = []
+    for label, p in zip(labels, points, strict=True):
+        bad = p.get("mean_bad_debt") or 0.0
+        var = p.get("estimates", {}).get("var95_bad_debt") if runs else None
+        rows.append((label, bad, *((var["value"], var["ci_low"], var["ci_high"])
+                                   if var else ()),
+                     bad - first, p.get("mean_liquidation_count"),
+                     p.get("mean_liquidated_value"), p.get("mean_borrower_loss")))
+    headers = ("point", "bad debt" + (" (mean)" if runs else ""),
+               *(("VaR95 bad debt", "95% low", "95% high") if runs else ()),
+               "vs first", "liquidations", "liquidated", "borrower loss")
+    what = (f"{len(points)} points x {runs} runs on common random numbers" if runs
+            else f"{len(points)} points, one run each on the scenario's seed")
+    body = [f"<h1>{_esc(title)}</h1>", f"<p>{_esc(what)}.</p>",
+            '<h2>Comparison</h2><div id="comparison">' + _table(headers, rows) + "</div>"]
+    script = ""
+    if interactive.available():
+        bad = [p.get("mean_bad_debt") or 0.0 for p in points]
+        loss = [p.get("mean_borrower_loss") or 0.0 for p in points]
+        figure = interactive.bars("sweep", labels, [("bad debt", bad),
+                                                    ("borrower loss", loss)],
+                                  "Bad debt and borrower loss per point",
+                                  "USD" + (" (mean over runs)" if runs else ""))
+        if runs:
+            vars_ = [p.get("estimates", {}).get("var95_bad_debt") for p in points]
+            if all(vars_):
+                figure[1].add_scatter(
+                    x=list(labels), y=[v["value"] for v in vars_], mode="markers",
+                    name="VaR95 bad debt (95% interval)",
+                    error_y={"type": "data", "symmetric": False,
+                             "array": [v["ci_high"] - v["value"] for v in vars_],
+                             "arrayminus": [v["value"] - v["ci_low"] for v in vars_]})
+        body.append("<h2>Chart</h2>" + interactive.render([figure]))
+        script = interactive.plotly_script()
+    else:
+        body.append('<p class="note">plotly is not installed: the chart is the PNG.</p>')
+    if png is not None and png.exists():
+        body.append(_images([png]))
+    path = out_dir / "report.html"
+    path.write_text(_page(title, body, script))
+    return path
+
+
 # ---------------------------------------------------------------------- sections
 def _explanation_html(e: dict[str, Any]) -> str:
     items = "".join(f"<li>{_esc(s)}</li>" for s in e.get("sentences", []))
