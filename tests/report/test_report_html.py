@@ -184,8 +184,12 @@ def test_report_when_perp_waterfall_columns_then_charted(
     series["socialized_loss_usd"] = [0.0] * n
     page_path = write_report(tmp_path, "perp", result.summary, series)
     assert page_path is not None
-    assert "chart-perp_waterfall" in parse(page_path).ids
-    assert "insurance_fund_usd" in page_path.read_text()
+    assert {"chart-perp_waterfall", "perp"} <= parse(page_path).ids
+    block = page_path.read_text().split('<div id="perp">')[1].split("</div>")[0]
+    # The fund falls by 10 a step from 1,000 over the 41 steps 0..40: 600 at the end.
+    assert ('<td>insurance_fund_usd</td><td class="n">1,000.00</td><td class="n">600.00'
+            '</td><td class="n">1,000.00</td><td class="n">600.00</td>') in block
+    assert "<td>socialized_loss_usd</td>" in block
 
 
 def test_monte_carlo_report_when_runs_then_var_es_table_histograms_and_warning(
@@ -209,8 +213,8 @@ def test_monte_carlo_report_when_runs_then_var_es_table_histograms_and_warning(
         cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
         # value, interval low and high as the summary has them (VaR95 of i^2, i < 40,
         # is the 95th percentile: 37.05^2 by interpolation between 1,369 and 1,444).
-        assert cells[0] == f"{est['value']:,.4f}" if abs(est["value"]) < 1000 else \
-            f"{est['value']:,.2f}"
+        assert cells[0] == (f"{est['value']:,.4f}" if abs(est["value"]) < 100 else
+                            f"{est['value']:,.2f}")
         assert len(cells) == 4
     assert summary["estimates"]["var95_bad_debt"]["value"] == pytest.approx(
         1369 + 0.05 * (1444 - 1369))
@@ -254,11 +258,39 @@ def test_sweep_report_when_points_with_runs_then_table_and_error_bars(tmp_path: 
     text = path.read_text()
     block = text.split('<div id="comparison">')[1].split("</div>")[0]
     # Bad debt, VaR95 with its interval, then the change against the first point: -150.
-    assert ('<td>bonus=0.08</td><td class="n">350.0000</td><td class="n">600.0000</td>'
-            '<td class="n">595.0000</td><td class="n">607.0000</td>'
-            '<td class="n">-150.0000</td>') in block
+    assert ('<td>bonus=0.08</td><td class="n">350.00</td><td class="n">600.00</td>'
+            '<td class="n">595.00</td><td class="n">607.00</td>'
+            '<td class="n">-150.00</td>') in block
     if "plotly-graph-div" in page.classes:
         assert "chart-sweep" in page.ids
         # VaR95 per point with its interval as error bars: +7 above, -5 below.
         assert ('"error_y":{"array":[7.0,7.0],"arrayminus":[5.0,5.0]'
                 in text.split("</head>")[1])
+
+
+def test_report_when_several_protocols_then_per_protocol_causes_and_table(tmp_path: Path):
+    # examples/shared_collateral.toml: an Aave-like market's sales move the shared WETH
+    # pool a second protocol's oracle reads.
+    source = EXAMPLES / "shared_collateral.toml"
+    data = read_toml(source)
+    result = run_cascade(data, source=str(source), amplification=False, explain_run=True)
+    e = result.explanation
+    names = list(result.summary["protocols"])
+    assert len(names) == 2 and list(e["protocols"]) == names
+    for name in names:
+        own = e["protocols"][name]
+        assert own["bad_debt_usd"] == pytest.approx(
+            result.summary["protocols"][name]["bad_debt"], abs=0.01)
+        assert all(r["protocol"] == name for r in e["accounts"]
+                   if r["account"].startswith(f"{name}:"))
+    for cause, c in e["causes"].items():
+        assert c["accounts"] == sum(p["causes"].get(cause, {}).get("accounts", 0)
+                                    for p in e["protocols"].values())
+    assert e["bad_debt_usd"] == pytest.approx(result.summary["bad_debt"], abs=0.01)
+    page_path = write_report(tmp_path, "shared", result.summary, result.series,
+                             explanation=e, scenario=data)
+    assert page_path is not None
+    text = page_path.read_text()
+    assert "<h2>Protocols</h2>" in text
+    for name in names:
+        assert f"<h3>{name}</h3>" in text and f"<td>{name}</td>" in text

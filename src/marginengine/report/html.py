@@ -87,6 +87,7 @@ def write_report(out_dir: Path, title: str, summary: dict[str, Any],
         body.append(f"<p>{_esc(scenario['description'])}</p>")
     if explanation is not None:
         body.append(_explanation_html(explanation))
+    body.append(_perp_html(series, summary))
     body.append("<h2>Summary</h2>" + _table(
         ("figure", "value"),
         ((k, summary[k]) for k in HEADLINE if k in summary and summary[k] is not None)))
@@ -272,6 +273,28 @@ def _explanation_html(e: dict[str, Any]) -> str:
             "<p>Causes and their rules: docs/simulator.md, “Why the bad debt arose”.</p>")
 
 
+def _perp_html(series: dict[str, list[float]], summary: dict[str, Any]) -> str:
+    """The perp waterfall, when the run has one: the columns of ``steps.parquet`` named in
+    :data:`~marginengine.report.interactive.PERP_COLUMNS` (start, lowest, highest, end)
+    and the summary's insurance fund drawdown and ADL volume."""
+    from marginengine.report.interactive import PERP_COLUMNS
+
+    columns = [c for c in series if c.split(".", 1)[0] in PERP_COLUMNS and series[c]]
+    figures = [(k, summary[k]) for k in ("insurance_fund_drawdown", "adl_volume")
+               if summary.get(k)]
+    if not columns and not figures:
+        return ""
+    out = '<h2>Perp waterfall</h2><div id="perp">'
+    if figures:
+        out += "<ul>" + "".join(f"<li>{_esc(k.replace('_', ' '))}: {_esc(_show(v))}</li>"
+                                for k, v in figures) + "</ul>"
+    if columns:
+        out += _table(("column", "step 0", "lowest", "highest", "end"),
+                      ((c, series[c][0], min(series[c]), max(series[c]), series[c][-1])
+                       for c in columns))
+    return out + "</div>"
+
+
 def _keepers_html(keepers: Sequence[dict[str, Any]]) -> str:
     return "<h2>Keepers</h2>" + _table(
         ("keeper", "liquidations", "value, USD", "profit, USD", "gas spent, USD",
@@ -374,7 +397,8 @@ def _show(value: Any) -> str:
     if isinstance(value, float) and value == 0:
         return "0"
     if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.2f}"
+        # Money to the cent; ratios and small figures to four places.
+        return f"{value:,.4f}" if abs(value) < 100 else f"{value:,.2f}"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
     return str(value)
