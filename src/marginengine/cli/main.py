@@ -67,8 +67,10 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
     """Run SCENARIO (a TOML file) through the engine.
 
     A scripted scenario writes events.sqlite and summary.json. A cascade scenario
-    (kind = "cascade") also writes steps.parquet, report.html and chart PNGs, or, with
-    more than one run, runs.parquet and the Monte Carlo statistics.
+    (kind = "cascade") also writes steps.parquet, report.html (why the bad debt arose,
+    keepers, protocols, the largest losses, the parameters, interactive charts) and chart
+    PNGs, or, with more than one run, runs.parquet, the Monte Carlo statistics and a
+    report.html with their distributions and VaR/ES intervals.
 
     The scenario, the overrides and the output folder are all checked before anything is
     written. The run is written into OUT.partial-<pid> (with a .marginengine-run marker)
