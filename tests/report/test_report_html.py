@@ -294,3 +294,14 @@ def test_report_when_several_protocols_then_per_protocol_causes_and_table(tmp_pa
     assert "<h2>Protocols</h2>" in text
     for name in names:
         assert f"<h3>{name}</h3>" in text and f"<td>{name}</td>" in text
+
+
+def test_readme_quote_when_quickstart_explained_then_the_run_says_it():
+    # The README quotes the quickstart's report: the quote must be the run's own.
+    text = (EXAMPLES.parent / "README.md").read_text()
+    quote = re.search(r'"(\d[\d,]* USD from \d[\d,]* accounts already under water when '
+                      r'first liquidatable)"', text.replace("\n  ", " "))
+    assert quote is not None
+    result = run_cascade(read_toml(EXAMPLES / "quickstart.toml"), amplification=False,
+                         explain_run=True)
+    assert any(s.startswith(quote.group(1)) for s in result.explanation["sentences"])
