@@ -222,3 +222,29 @@ def test_sentences_when_counts_given_then_each_figure_appears():
     assert text[0] == "Bad debt 3,000 USD across 3,490 accounts."
     assert "3,490 accounts still liquidatable at the end: 3,490 with no keeper able to " \
            "profit after gas and slippage." in text
+
+
+COMET = {"preset": "compound-v3", "markets": {"WETH": {}, "USDC": {"interest_rate": {
+    "base": 0, "slope1": 0, "slope2": 0, "optimal_utilization": 0.9}}}}
+
+
+def test_absorb_shortfall_when_comet_absorbs_above_water_then_factor_cause():
+    # Comet rules (config/presets.py): WETH liquidates below 90% of its value, and Absorb
+    # credits it at 95%. WETH 2,000 -> 1,230: 12,300 x 0.9 = 11,070 < 12,000, so it is
+    # absorbed at once, above water (12,300 > 12,000), yet credited 12,300 x 0.95 =
+    # 11,685: 12,000 - 11,685 = 315 USDC of bad debt.
+    e, summary = explained(vault([2000, 2000, 1230], protocol=COMET))
+    row = only_row(e)
+    assert row["cause"] == "absorb_shortfall"
+    assert row["bad_debt_usd"] == pytest.approx(315, abs=0.01)
+    assert summary["bad_debt_realized"] == pytest.approx(315, abs=0.01)
+    assert e["keepers"][0]["liquidations"] == 1
+
+
+def test_gapped_when_comet_account_under_water_then_gapped_not_absorb():
+    # 2,000 -> 1,100: under water when found (11,000 < 12,000): 12,000 - 11,000 x 0.95
+    # = 1,550 written off by the absorb, and the cause is the gap.
+    e, _ = explained(vault([2000, 2000, 1100], protocol=COMET))
+    row = only_row(e)
+    assert row["cause"] == "gapped"
+    assert row["bad_debt_usd"] == pytest.approx(1_550, abs=0.01)

@@ -25,6 +25,11 @@ same table):
     Under water when first found liquidatable, without such a lag: the price fell through
     the liquidation bonus's cushion between two scans, so no liquidation could cover the
     debt.
+``absorb_shortfall``
+    Above water when first found, and its bad debt is what a Comet ``Absorb`` wrote off:
+    the protocol credits collateral at its liquidation factor (95% for WETH), so an
+    account between its debt and its debt over that factor leaves bad debt however fast
+    it is absorbed.
 ``gas_blocked``
     Above water when first found, and gas was above every keeper's ``max_gas_gwei`` in at
     least half of the steps from then until its collateral ran out or the run ended.
@@ -124,6 +129,9 @@ CAUSES: tuple[Cause, ...] = (
           "the market price at that step or the step before"),
     Cause("gapped", "price gapped through the bonus",
           "under water (collateral below debt at the oracle) when first found liquidatable"),
+    Cause("absorb_shortfall", "absorbed below the liquidation factor",
+          "above water when found; its bad debt was written off by a Comet Absorb, which "
+          "credits collateral at its liquidation factor"),
     Cause("gas_blocked", "keepers stopped by gas",
           "above water when found; gas above every keeper's max_gas_gwei in at least half "
           "of its liquidatable steps"),
@@ -181,6 +189,8 @@ class RunObserver:
     #: Account -> asset -> debt written off by liquidations (smallest units).
     written_off: dict[str, dict[str, int]] = field(default_factory=dict)
     keepers: dict[str, KeeperTally] = field(default_factory=dict)
+    #: Accounts a Comet ``Absorb`` left bad debt on.
+    absorbed_short: set[str] = field(default_factory=set)
     step: int = 0
     _runner: CascadeRunner | None = None
 
@@ -221,6 +231,8 @@ class RunObserver:
             base = compound.base_asset
             value = d["debt_absorbed"] / markets[base].unit * engine.prices[base] / PRICE_UNIT
             off = {base: d["bad_debt"]} if d.get("bad_debt") else {}
+            if off:
+                self.absorbed_short.add(account)
         else:
             keeper, account = event.keeper, event.account
             value = d["debt"] / WAD  # the auction's debt, as the cascade counts it
@@ -349,7 +361,8 @@ def explain(runner: CascadeRunner, observer: RunObserver) -> dict[str, Any]:
         sight = observer.first.get(account)
         liquidations = observer.liquidated.get(account, [])
         cause = _classify(account, sight, liquidations, from_auctions, near_zero, bad,
-                          blocked, series, end_reasons, steps, realized > 0)
+                          blocked, series, end_reasons, steps, realized > 0,
+                          account in observer.absorbed_short)
         rows.append({"account": account, "cause": cause,
                      "collateral_usd": (data.total_collateral if data else 0) / PRICE_UNIT,
                      "debt_usd": (data.total_debt if data else 0) / PRICE_UNIT,
@@ -393,13 +406,15 @@ def explain(runner: CascadeRunner, observer: RunObserver) -> dict[str, Any]:
 def _classify(account: str, sight: FirstSight | None, liquidations: list[int],
               from_auctions: int, near_zero: set[str], bad: int, blocked: list[bool],
               series: dict[str, list[float]], end_reasons: dict[str, str], steps: int,
-              ran_out: bool) -> str:
+              ran_out: bool, absorbed_short: bool) -> str:
     """The first cause whose rule holds (see the module docstring)."""
     if from_auctions * 2 >= bad:
         return "auction_near_zero" if account in near_zero else "auction_shortfall"
     if sight is not None and sight.collateral < sight.debt:
         lags = [_lag(series, s) for s in (sight.step - 1, sight.step) if s >= 0]
         return "oracle_lag" if max(lags) >= ORACLE_LAG_MIN else "gapped"
+    if absorbed_short:
+        return "absorb_shortfall"
     first = sight.step if sight is not None else 0
     last = liquidations[-1] if ran_out and liquidations else steps
     window = blocked[first:last + 1]
@@ -491,6 +506,9 @@ def sentences(e: dict[str, Any]) -> list[str]:
             "oracle_lag": f"{money} from {who} under water when the oracle first showed "
                           f"them liquidatable: oracle lag (up to {lag_pc} above the market, "
                           f"{_n(oracle['steps_lagging'], 'step', 'steps')} at 1% or more).",
+            "absorb_shortfall": f"{money} from {who} absorbed while still above water: "
+                                "the protocol credits collateral at its liquidation "
+                                "factor and wrote off the rest.",
             "gas_blocked": f"{money} from {who}: keepers stopped: gas above "
                            f"{gas['all_blocked_above_gwei'] or 0:,.0f} gwei for "
                            f"{_n(gas['all_blocked_steps'], 'step', 'steps')}.",
