@@ -861,15 +861,17 @@ def _runners(spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generat
     """The scenario's runner, then one per further protocol (``[[protocols]]``) on its
     paths, gas and venues, each with its own generator and log (``events.<name>.sqlite``
     beside the first's)."""
+    from marginengine.sim.family_cascade import runner_class
     from marginengine.sim.protocols import protocol_rng
 
-    main = CascadeRunner(spec, protocol, rng, feedback=feedback, log_path=log_path)
+    # A Liquity or Morpho protocol runs under its family's runner (sim/family_cascade.py).
+    main = runner_class(protocol)(spec, protocol, rng, feedback=feedback, log_path=log_path)
     runners = [main]
     for k, (name, sub, config) in enumerate(protocol_configs(spec), start=1):
         path = log_path.with_name(f"{log_path.stem}.{name}{log_path.suffix}") \
             if log_path is not None else None
-        runners.append(CascadeRunner(sub, config, protocol_rng(state, k), feedback=feedback,
-                                     log_path=path, shared=main))
+        runners.append(runner_class(config)(sub, config, protocol_rng(state, k),
+                                            feedback=feedback, log_path=path, shared=main))
     return runners
 
 
