@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from marginengine.config import ProtocolConfig
+from marginengine.config.families import LiquidationMechanism
 from marginengine.decisions import Code
 from marginengine.engine import (
     LiquityBatchLiquidate,
@@ -72,20 +73,10 @@ from marginengine.margin import liquity as liquity_rules
 from marginengine.margin import morpho as morpho_rules
 from marginengine.sim.agents import KeeperState
 from marginengine.sim.book import synthetic_book
-from marginengine.sim.cascade import CascadeRunner
+from marginengine.sim.cascade import FAMILY_RUNNERS, CascadeRunner
 from marginengine.sim.cascade_config import CascadeFile
-from marginengine.sim.family_cascade_config import family_assets, family_kind
+from marginengine.sim.family_cascade_config import family_assets
 from marginengine.sim.metrics import borrower_loss
-
-
-def runner_class(protocol: ProtocolConfig) -> type[CascadeRunner]:
-    """The runner of a protocol: Liquity's, Morpho's, or the lending cascade's."""
-    kind = family_kind(protocol)
-    if kind == "liquity":
-        return LiquityCascadeRunner
-    if kind == "morpho":
-        return MorphoCascadeRunner
-    return CascadeRunner
 
 
 def _quantiles(values: list[float]) -> tuple[float, float]:
@@ -685,4 +676,7 @@ class MorphoCascadeRunner(_FamilyRunner):
         }
 
 
-__all__ = ["LiquityCascadeRunner", "MorphoCascadeRunner", "runner_class"]
+FAMILY_RUNNERS[LiquidationMechanism.LIQUITY] = LiquityCascadeRunner
+FAMILY_RUNNERS[LiquidationMechanism.MORPHO] = MorphoCascadeRunner
+
+__all__ = ["LiquityCascadeRunner", "MorphoCascadeRunner"]

@@ -1,6 +1,7 @@
 """What a cascade scenario asks of a Liquity v1 or Morpho Blue protocol, checked before
-anything runs (:func:`check_family_cascade`, called by
-:func:`~marginengine.sim.cascade_config.check_cascade`).
+anything runs (:func:`check_family_cascade`, beside
+:func:`~marginengine.sim.cascade_config.check_cascade` in
+:func:`~marginengine.sim.cascade.scenario_spec`).
 
 A family protocol keeps its own state (troves, a Morpho market), not pooled reserves, so
 the scenario's book, lenders and explicit accounts mean the family's own actions
@@ -21,13 +22,9 @@ book account              ``openTrove``                ``supplyCollateral``, ``b
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from marginengine.config import ProtocolConfig
 from marginengine.config.families import LiquidationMechanism
-
-if TYPE_CHECKING:  # pragma: no cover - types only
-    from marginengine.sim.cascade_config import CascadeFile
+from marginengine.sim.cascade_config import CascadeFile
 
 
 def family_kind(protocol: ProtocolConfig) -> str | None:
