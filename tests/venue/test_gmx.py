@@ -18,6 +18,9 @@ from marginengine.venue.gmx import (
     ImpactParams,
     apply_exponent_factor,
     apply_impact_factor,
+    cap_positive_impact,
+    decrease_execution_price,
+    increase_fill,
     position_impact,
     swap_impact,
 )
@@ -131,3 +134,49 @@ def test_swap_impact_when_pricing_utils_comment_then_minus_500_then_plus_375():
         swap_impact(F, F, 0, -2 * F, factor, factor, 2 * F)
     with pytest.raises(VenueError, match="long_oi: must be non-negative"):
         position_impact(-1, 0, F, True, PAIR)
+
+
+# PairMarket.ts's executionPrice and pendingImpactAmount of each increase (ETH at 5,000:
+# 5,000e12 USD-30 per wei), and of the 10k short's decrease.
+ETH_PRICE = 5000 * 10**12
+
+
+@pytest.mark.parametrize(("long_oi", "short_oi", "delta", "is_long", "price", "amount"), [
+    (0, 0, 200_000, True, 5010020040080160, -79999999999999999),      # ~5010, -0.08 ETH
+    (200_000, 0, 200_000, True, 5030181086519114, -239999999999999996),
+    (400_000, 0, 10_000, False, 5019828321871391, 7900000000000000),  # 5019.82, 0.0079
+    (400_000, 0, 500_000, False, 5007009813739234, 139999999999999997),
+    (400_000, 500_000, 100_000, False, 4985044865403788, -59999999999999999),
+    (400_000, 600_000, 200_000, True, 4995004995004995, 39999999999999999),
+    (600_000, 600_000, 100_000, True, 5005005005005005, -20000000000000000),
+])
+def test_increase_fill_when_pair_market_orders_then_gmx_execution_prices(
+        long_oi: int, short_oi: int, delta: int, is_long: bool, price: int, amount: int):
+    # 200k long at 5,000: 40 ETH before the impact; -400 USD is -0.0799... ETH, rounded
+    # up in magnitude to -0.079999999999999999; 200,000e30 / 39.920000000000000001e18.
+    impact = position_impact(long_oi * F, short_oi * F, delta * F, is_long, PAIR).usd
+    fill = increase_fill(delta * F, ETH_PRICE, ETH_PRICE, is_long, impact)
+    assert fill.execution_price == price and fill.impact_amount == amount
+
+
+def test_decrease_execution_price_when_pair_market_short_decrease_then_5039_5():
+    # The 10k short (2 ETH, sizeInUsd 10k) closed with -79 USD of impact: a short buys
+    # back above the price, 5,000 + 10,000 x 79 / 2 ETH / 10,000 = 5,039.5.
+    impact = position_impact(400_000 * F, 10_000 * F, -10_000 * F, False, PAIR).usd
+    assert decrease_execution_price(ETH_PRICE, ETH_PRICE, 10_000 * F, 2 * 10**18,
+                                    10_000 * F, impact, False) == 5039500000000000
+    # A long's negative impact lowers its price by the same rule.
+    assert decrease_execution_price(ETH_PRICE, ETH_PRICE, 10_000 * F, 2 * 10**18,
+                                    10_000 * F, -79 * F, True) == 4960500000000000
+    with pytest.raises(VenueError, match="PriceImpactLargerThanOrderSize"):
+        decrease_execution_price(ETH_PRICE, ETH_PRICE, F, 10**18, F, -2 * F, True)
+    with pytest.raises(VenueError, match="PriceImpactLargerThanOrderSize"):
+        increase_fill(F, ETH_PRICE, ETH_PRICE, True, -2 * F)
+
+
+def test_cap_positive_impact_by_max_position_impact_factor():
+    # capPositiveImpactUsdByMaxPositionImpact: at most size x factor; negatives untouched.
+    assert cap_positive_impact(50 * F, 10_000 * F, f30("0.001")) == 10 * F
+    assert cap_positive_impact(5 * F, 10_000 * F, f30("0.001")) == 5 * F
+    assert cap_positive_impact(-50 * F, 10_000 * F, f30("0.001")) == -50 * F
+    assert cap_positive_impact(50 * F, 10_000 * F, None) == 50 * F

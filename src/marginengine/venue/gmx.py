@@ -226,16 +226,121 @@ def swap_impact(pool_a_usd: int, pool_b_usd: int, delta_a_usd: int, delta_b_usd:
                             pool_b_usd + delta_b_usd, params)
 
 
+def _tdiv(a: int, b: int) -> int:
+    # Solidity's signed division truncates toward zero.
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def cap_positive_impact(impact_usd: int, size_delta_usd: int,
+                        max_positive_factor: int | None) -> int:
+    """``capPositiveImpactUsdByMaxPositionImpact``: a positive impact at most
+    ``applyFactor(size, max factor)`` (``None``: no cap)."""
+    if impact_usd < 0 or max_positive_factor is None:
+        return impact_usd
+    return min(impact_usd, apply_factor(size_delta_usd, max_positive_factor))
+
+
+@dataclass(frozen=True)
+class IncreaseFill:
+    """The fill of a position increase (``PositionUtils.getExecutionPriceForIncrease``).
+
+    Attributes
+    ----------
+    execution_price
+        USD (30 decimals) per smallest unit of the index token, rounded down.
+    size_delta_in_tokens
+        Index tokens (smallest units) the size buys before the impact.
+    impact_amount
+        The impact in index tokens (signed; a negative impact rounded up in magnitude).
+    impact_usd
+        The (capped) price impact, 30-decimal USD.
+    """
+
+    execution_price: int
+    size_delta_in_tokens: int
+    impact_amount: int
+    impact_usd: int
+
+
+def increase_fill(size_delta_usd: int, price_min: int, price_max: int, is_long: bool,
+                  impact_usd: int) -> IncreaseFill:
+    """The execution price of an increase of ``size_delta_usd`` with ``impact_usd`` (from
+    :func:`position_impact`, capped by the caller), at the index token's ``price_min`` and
+    ``price_max`` (30-decimal USD per smallest unit).
+
+    A long buys ``size / max`` tokens (down), a short ``size / min`` (up); the impact in
+    tokens is ``impact / max`` when positive, ``impact / min`` rounded up in magnitude
+    when negative; the execution price is ``size / (tokens +- impact tokens)`` (down).
+
+    Raises
+    ------
+    VenueError
+        ``PriceImpactLargerThanOrderSize`` when the impact takes every token.
+    """
+    _non_negative(size_delta_usd=size_delta_usd)
+    if price_min <= 0 or price_max < price_min:
+        raise VenueError("price_min", f"prices must satisfy 0 < min <= max (got "
+                                      f"{price_min}, {price_max})")
+    base = size_delta_usd // price_max if is_long else -(-size_delta_usd // price_min)
+    if impact_usd > 0:
+        amount = impact_usd // price_max
+    else:
+        # Calc.roundUpMagnitudeDivision
+        amount = _tdiv(impact_usd - price_min + 1, price_min) if impact_usd < 0 else 0
+    tokens = base + amount if is_long else base - amount
+    if tokens <= 0:
+        raise VenueError("size_delta_usd", f"PriceImpactLargerThanOrderSize (impact "
+                                           f"{impact_usd} on {size_delta_usd})")
+    return IncreaseFill(size_delta_usd // tokens, base, amount, impact_usd)
+
+
+def decrease_execution_price(price_min: int, price_max: int, position_size_usd: int,
+                             position_size_tokens: int, size_delta_usd: int,
+                             impact_usd: int, is_long: bool) -> int:
+    """``BaseOrderUtils.getExecutionPriceForDecrease``: the price a decrease of
+    ``size_delta_usd`` fills at (30-decimal USD per smallest unit).
+
+    From the price against the position (a long sells at ``min``, a short buys back at
+    ``max``) moved by ``mulDiv(size usd, impact, size tokens) / size delta`` (the impact
+    signed for the position's side: a long's negative impact lowers its price, a short's
+    raises it), each division toward zero.
+
+    Raises
+    ------
+    VenueError
+        ``PriceImpactLargerThanOrderSize``, ``NegativeExecutionPrice``.
+    """
+    _non_negative(position_size_usd=position_size_usd,
+                  position_size_tokens=position_size_tokens, size_delta_usd=size_delta_usd)
+    price = price_min if is_long else price_max
+    if size_delta_usd == 0 or position_size_tokens == 0:
+        return price
+    adjusted = impact_usd if is_long else -impact_usd
+    if adjusted < 0 and -adjusted > size_delta_usd:
+        raise VenueError("size_delta_usd", f"PriceImpactLargerThanOrderSize (impact "
+                                           f"{impact_usd} on {size_delta_usd})")
+    scaled = position_size_usd * abs(adjusted) // position_size_tokens
+    adjustment = _tdiv(scaled if adjusted > 0 else -scaled, size_delta_usd)
+    if price + adjustment < 0:
+        raise VenueError("impact_usd", f"NegativeExecutionPrice ({price} + {adjustment})")
+    return price + adjustment
+
+
 __all__ = [
     "FLOAT_PRECISION",
     "FLOAT_TO_WEI_DIVISOR",
     "ImpactParams",
+    "IncreaseFill",
     "PriceImpact",
     "apply_exponent_factor",
     "apply_factor",
     "apply_impact_factor",
+    "cap_positive_impact",
     "crossover_impact",
+    "decrease_execution_price",
     "imbalance_impact",
+    "increase_fill",
     "position_impact",
     "same_side_impact",
     "swap_impact",
