@@ -304,3 +304,17 @@ def test_simulate_cli_runs_a_liquity_cascade_and_its_log_replays(
     assert code == 2 and err.count("\n") == 1
     assert "liquidity.WETH: a Morpho Blue protocol takes supply of USDC only" in err
     assert not (tmp_path / "bad").exists()
+
+
+def test_backtest_of_a_family_protocol_is_refused_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    # backtest compares lending margin policies; a Liquity protocol would have run as a
+    # lending cascade whose every borrow the engine refuses (regression).
+    from tests.cli.test_cli import run
+
+    out = tmp_path / "bt"
+    code, _, err = run(["backtest", str(EXAMPLES / "liquity_cascade.toml"), "--margin",
+                        "static", "--out", str(out)], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert "protocol.preset: liquity-v1 keeps troves or markets of its own" in err
+    assert not out.exists()
