@@ -41,8 +41,8 @@ from marginengine.errors import ConfigError
 from marginengine.fixedpoint import BPS, PRICE_UNIT, RAY
 from marginengine.sim.adaptive_agent import conditions_event, propose_risk_params
 from marginengine.sim.cascade import CascadeRunner, scenario_spec
-from marginengine.sim.family_cascade_config import family_kind
 from marginengine.sim.cascade_config import CascadeFile
+from marginengine.sim.family_cascade_config import family_kind
 from marginengine.sim.montecarlo import BOOTSTRAP_RESAMPLES, BOOTSTRAP_STREAM, CONFIDENCE_LEVEL
 
 #: Per-run figures of a backtest, side by side per policy.
