@@ -305,3 +305,22 @@ def test_readme_quote_when_quickstart_explained_then_the_run_says_it():
     result = run_cascade(read_toml(EXAMPLES / "quickstart.toml"), amplification=False,
                          explain_run=True)
     assert any(s.startswith(quote.group(1)) for s in result.explanation["sentences"])
+
+
+def test_report_when_morpho_family_cascade_then_bulk_cause_and_family_chart(tmp_path: Path):
+    # A Morpho Blue market (sim/family_cascade.py) keeps no lending risk book: its bad
+    # debt is reported in bulk, equal to the summary's, and its own columns are charted.
+    source = EXAMPLES / "morpho_cascade.toml"
+    data = read_toml(source)
+    result = run_cascade(data, source=str(source), amplification=False, explain_run=True)
+    e = result.explanation
+    assert result.summary["bad_debt"] > 0
+    assert e["causes"] == {"unclassified": {
+        "accounts": 0, "bad_debt_usd": pytest.approx(result.summary["bad_debt"])}}
+    assert e["sentences"][0] == f"Bad debt {result.summary['bad_debt']:,.0f} USD."
+    page_path = write_report(tmp_path, "morpho", result.summary, result.series,
+                             explanation=e, scenario=data)
+    assert page_path is not None
+    page = parse(page_path)
+    if "plotly-graph-div" in page.classes:
+        assert "chart-family" in page.ids

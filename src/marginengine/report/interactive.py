@@ -127,6 +127,17 @@ def cascade_figures(series: dict[str, list[float]], twin: dict[str, list[float]]
             fig.add_scatter(x=steps, y=series[column], name=column)
         out.append(("perp_waterfall", _layout(fig, "Perp waterfall: insurance fund, ADL, "
                                                    "socialized loss", "step", "USD")))
+    from marginengine.sim.metrics import SERIES_COLUMNS
+
+    standard = {c.name for c in SERIES_COLUMNS}
+    family = [c for c in series if c not in standard and "." not in c
+              and c not in PERP_COLUMNS]
+    if family:
+        fig = go.Figure()
+        for column in family:
+            fig.add_scatter(x=steps, y=series[column], name=column)
+        out.append(("family", _layout(fig, "The protocol family's own columns", "step",
+                                      "value")))
     if auctions:
         fig = go.Figure()
         fig.add_scatter(x=[a["price_at_kick"] for a in auctions],

@@ -65,6 +65,9 @@ from marginengine.scan import RiskBook
 from marginengine.sim.agents import KeeperState, LendingScreen
 from marginengine.sim.markets import AssetMarket
 
+#: Mechanisms whose runners (sim/family_cascade.py) keep no lending risk book: their bad
+#: debt is given in bulk (``unclassified``).
+FAMILIES = frozenset({LiquidationMechanism.LIQUITY, LiquidationMechanism.MORPHO})
 #: An oracle at least this far above the market price counts as lagging (1%).
 ORACLE_LAG_MIN = 0.01
 #: Share of an account's liquidatable steps with every keeper priced out by gas from
@@ -143,6 +146,9 @@ CAUSES: tuple[Cause, ...] = (
     Cause("late", "keepers had not reached it",
           "above water when found, never liquidated, and a keeper would still profit at "
           "the end (latency, capital or order)"),
+    Cause("unclassified", "not classified per account",
+          "a Liquity or Morpho protocol (sim/family_cascade.py): its bad debt is given in "
+          "bulk, with the family's own columns"),
     Cause("in_auction", "in running auctions",
           "debt of auctions still running that their lots would not cover at the market "
           "price"),
@@ -329,6 +335,8 @@ def explain(runner: CascadeRunner, observer: RunObserver) -> dict[str, Any]:
     markets = engine.config.markets
     prices = engine.prices
     blocked = blocked_steps(runner)
+    if engine.rules.liquidation in FAMILIES:
+        return _family(runner, observer, blocked)
 
     def usd(amounts: dict[str, int]) -> int:
         return sum(value_of(n, prices[a], markets[a].unit, Rounding.UP)
@@ -397,6 +405,27 @@ def explain(runner: CascadeRunner, observer: RunObserver) -> dict[str, Any]:
         "gas": _gas(runner, blocked),
         "oracle": _oracle(series),
         "venue": _venue(series),
+        "liquidatable_steps": sum(1 for n in series["liquidatable_accounts"] if n),
+    }
+    out["sentences"] = sentences(out)
+    return out
+
+
+def _family(runner: CascadeRunner, observer: RunObserver,
+            blocked: list[bool]) -> dict[str, Any]:
+    """A Liquity or Morpho protocol's explanation: its bad debt in bulk (its runner keeps
+    no lending risk book to classify accounts by), with the run's conditions."""
+    realized, in_auctions, underwater = runner.bad_debt_parts()
+    total = realized + in_auctions + underwater
+    series = runner.series
+    out: dict[str, Any] = {
+        "bad_debt_usd": total,
+        "causes": {"unclassified": {"accounts": 0, "bad_debt_usd": total}} if total > 0
+        else {},
+        "accounts": [], "residual_usd": 0.0,
+        "still_liquidatable": {"accounts": 0, "reasons": {}},
+        "keepers": _keepers(runner, observer), "gas": _gas(runner, blocked),
+        "oracle": _oracle(series), "venue": _venue(series),
         "liquidatable_steps": sum(1 for n in series["liquidatable_accounts"] if n),
     }
     out["sentences"] = sentences(out)
@@ -487,7 +516,10 @@ def sentences(e: dict[str, Any]) -> list[str]:
         out.append("No bad debt: every liquidatable account was liquidated before its "
                    "collateral fell below its debt.")
     else:
-        out.append(f"Bad debt {_money(total)} across {_n(len(rows), 'account', 'accounts')}.")
+        bulk = causes.get("unclassified", {}).get("bad_debt_usd", 0.0)
+        across = f" across {_n(len(rows), 'account', 'accounts')}" if rows else ""
+        also = f" (and {_money(bulk)} not classified per account)" if rows and bulk else ""
+        out.append(f"Bad debt {_money(total)}{across}{also}.")
     gas, oracle, venue = e["gas"], e["oracle"], e["venue"]
     lag_pc = f"{oracle['max_lag']:.1%}"
     out_of_gas = [f"{k['keeper']} {_n(k['steps_priced_out'], 'step', 'steps')}"
@@ -523,6 +555,8 @@ def sentences(e: dict[str, Any]) -> list[str]:
                                  f"(below 5% of the oracle price at kick){priced}.",
             "auction_shortfall": f"{money} from {who} whose auctions raised less than the "
                                  f"debt{priced}.",
+            "unclassified": f"{money} in a Liquity or Morpho protocol, not classified per "
+                            "account (its own columns are in steps.parquet).",
             "in_auction": f"{money} in {_n(n, 'running auction', 'running auctions')} "
                           "whose lots would not cover their debt at the market price "
                           "(auction depth exhausted).",
