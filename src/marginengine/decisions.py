@@ -185,6 +185,10 @@ class Code(StrEnum):
     EULER_BAD_MAX_LIQUIDATION_DISCOUNT = "E_BadMaxLiquidationDiscount"
     EULER_CONFIG_AMOUNT_TOO_LARGE = "E_ConfigAmountTooLargeToEncode"
     EULER_LIQUIDATION_COOL_OFF = "E_LiquidationCoolOff"
+    EULER_INSUFFICIENT_CASH = "E_InsufficientCash"
+    EULER_INSUFFICIENT_BALANCE = "E_InsufficientBalance"
+    EULER_REPAY_TOO_MUCH = "E_RepayTooMuch"
+    EULER_ZERO_SHARES = "E_ZeroShares"
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,10 @@ def test_euler_ramp_then_socialization():
     (alice,) = s3["liquidations"]
     assert (alice["repay"], alice["yield"], alice["socialized"]) == ("11050", "10", "2950")
     assert s3["share_value"] == "0.99705"
+    # ... through the engine: the keeper repays what it takes over in the same batch, so
+    # no borrow is left (the share value is the same either way: cash + borrows).
+    assert r["summary"]["total_borrows"] == "0"
+    assert r["summary"]["engine_events"] == 15 and len(r["summary"]["state_hash"]) == 64
 
 
 @pytest.mark.parametrize(("name", "path", "value", "message"), [
@@ -184,7 +188,8 @@ def test_drift_cross_margin_initial_fails_before_maintenance():
 def test_family_preset_in_an_engine_scenario_points_to_the_family_command():
     from marginengine.config import protocol_from_dict
 
-    # (liquity-v1 was the example here; it is an engine preset now, like morpho-blue.)
-    with pytest.raises(ConfigError, match="'euler-v2' is a family preset, run as a family "
+    # (liquity-v1, then euler-v2 were the example here; they are engine presets now, like
+    # morpho-blue.)
+    with pytest.raises(ConfigError, match="'mango-v4' is a family preset, run as a family "
                                           "scenario"):
-        protocol_from_dict({"preset": "euler-v2"})
+        protocol_from_dict({"preset": "mango-v4"})

@@ -107,6 +107,7 @@ class LiquidationMechanism(Enum):
     AUCTION = "auction"             # Maker Dog/Clipper or Cat/Flipper (Bark, Take, ...)
     MORPHO = "morpho"               # Morpho Blue liquidate (MorphoLiquidate)
     LIQUITY = "liquity"             # Liquity v1 troves (LiquityLiquidate, ...)
+    EULER = "euler"                 # Euler v2 vault (EulerLiquidate)
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ MECHANISM_EVENTS: dict[LiquidationMechanism, frozenset[str]] = {
     LiquidationMechanism.MORPHO: frozenset({"MorphoLiquidate"}),
     LiquidationMechanism.LIQUITY: frozenset({"LiquityLiquidate", "LiquityLiquidateTroves",
                                              "LiquityBatchLiquidate"}),
+    LiquidationMechanism.EULER: frozenset({"EulerLiquidate"}),
 }
 #: Market inputs every family accepts, Morpho included.
 MARKET_EVENTS: frozenset[str] = frozenset({"SetPrice", "AdvanceTime", "SetConditions",
@@ -149,12 +151,18 @@ LIQUITY_EVENTS: frozenset[str] = frozenset({
     "LiquityOpenTrove", "LiquityAdjustTrove", "LiquityCloseTrove", "LiquityProvideToSP",
     "LiquityWithdrawFromSP", "LiquityLiquidate", "LiquityLiquidateTroves",
     "LiquityBatchLiquidate"})
+#: Euler v2's actions on its vault (engine/euler_handlers.py).
+EULER_EVENTS: frozenset[str] = frozenset({
+    "EulerDeposit", "EulerWithdraw", "EulerDepositCollateral", "EulerWithdrawCollateral",
+    "EulerBorrow", "EulerRepay", "EulerSetLTV", "EulerLiquidate"})
 #: The families with state of their own, each with its events and what it is called.
 ISOLATED_EVENTS: dict[LiquidationMechanism, tuple[frozenset[str], str]] = {
     LiquidationMechanism.MORPHO: (MORPHO_EVENTS, "isolated markets: use the Morpho* events "
                                                  "(MorphoSupply, MorphoBorrow, ...)"),
     LiquidationMechanism.LIQUITY: (LIQUITY_EVENTS, "troves: use the Liquity* events "
                                                    "(LiquityOpenTrove, LiquityLiquidate, ...)"),
+    LiquidationMechanism.EULER: (EULER_EVENTS, "an Euler vault: use the Euler* events "
+                                               "(EulerDeposit, EulerBorrow, ...)"),
 }
 
 
@@ -320,6 +328,20 @@ FAMILIES: dict[str, dict[str, object]] = {
         ),
     } for name, pool in (("liquity-v1", StabilityPoolVariant.LEGACY),
                          ("liquity-v1-2025", StabilityPoolVariant.KEEP_ONE_LUSD))},
+    # Euler v2 (euler-xyz/euler-vault-kit@5b98b420): one vault of config.euler lending
+    # against its collaterals; as for Morpho the pooled-lending fields are unused; the
+    # rules are margin/euler.py and liquidation/euler.py (EVK's custom error names).
+    "euler-v2": {
+        **AAVE_V3_7,
+        "version": "Euler v2 (EVK)",
+        "liquidation": LiquidationMechanism.EULER,
+        "codes": RefusalCodes(
+            withdraw_unhealthy=Code.EULER_ACCOUNT_LIQUIDITY,
+            borrow_uncovered=Code.EULER_ACCOUNT_LIQUIDITY,
+            not_liquidatable=Code.EULER_ACCOUNT_LIQUIDITY,
+            supply_cap=Code.SUPPLY_CAP_EXCEEDED,
+        ),
+    },
     "compound-v3": {
         "version": "Compound III (Comet)",
         "health_formula": HealthFormula.PER_ASSET_DOWN,
@@ -374,12 +396,14 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
     unsupported = {k: v for k, v in _unsupported(family, mechanism).items() if k not in events}
     unsupported.update({name: f"{family} has no Morpho markets" for name in MORPHO_EVENTS})
     unsupported.update({name: f"{family} has no troves" for name in LIQUITY_EVENTS})
+    unsupported.update({name: f"{family} has no Euler vault" for name in EULER_EVENTS})
     return LendingRules(family=family, events=events, unsupported=unsupported,
                         **spec)  # type: ignore[arg-type]
 
 
 __all__ = [
     "COMMON_EVENTS",
+    "EULER_EVENTS",
     "FAMILIES",
     "ISOLATED_EVENTS",
     "LIQUITY_EVENTS",

@@ -15,6 +15,11 @@
     minimum, recovery mode below 150%, offset and redistribution, gas compensation
     (liquity/dev ``BorrowerOperations.sol``, ``TroveManager.sol``, ``StabilityPool.sol``);
     ``liquity-v1-2025`` with the 2025 pool that always keeps 1 LUSD. Assets ETH and LUSD.
+``euler-v2``
+    Euler v2 (Euler Vault Kit) vault (``config.euler``): borrow and liquidation LTVs, the
+    LTV ramp (``EulerSetLTV``), the liquidation discount, the yield capped at the
+    collateral's value, debt socialization (euler-xyz/euler-vault-kit ``src/EVault``). A
+    USDC vault lending against WETH at 80% / 85%, maxLiquidationDiscount 15%.
 ``compound-v3``
     Compound III (Comet) rules: one borrowable base asset (USDC here), borrow and liquidate
     collateral factors, liquidation factor, ``absorb`` into reserves, ``buyCollateral`` at the
@@ -137,4 +142,14 @@ PRESETS: dict[str, dict[str, Any]] = {
                     "ETH": {"decimals": 18, "collateral": False, "borrowable": False}},
         "liquity": {"collateral": "ETH", "debt": "LUSD", "base_rate": "0"},
     } for name in ("liquity-v1", "liquity-v1-2025")},
+    # Euler v2: a USDC vault lending against WETH (borrow LTV 80%, liquidation LTV 85%,
+    # maxLiquidationDiscount 15%), the assets listed for their decimals and prices only.
+    "euler-v2": {
+        "preset": "euler-v2",
+        "markets": {"USDC": {"decimals": 6, "collateral": False, "borrowable": False},
+                    "WETH": {"decimals": 18, "collateral": False, "borrowable": False}},
+        "euler": {"vault": "USDC", "max_liquidation_discount": "0.15",
+                  "socialize_debt": True,
+                  "collaterals": {"WETH": {"borrow_ltv": "0.80", "liquidation_ltv": "0.85"}}},
+    },
 }

@@ -627,13 +627,96 @@ LIQUITY_EVENT_CLASSES: tuple[type[Event], ...] = (
     LiquityOpenTrove, LiquityAdjustTrove, LiquityCloseTrove, LiquityProvideToSP,
     LiquityWithdrawFromSP, LiquityLiquidate, LiquityLiquidateTroves, LiquityBatchLiquidate)
 
+# ---- Euler v2 (euler-xyz/euler-vault-kit src/EVault): one vault (``config.euler.vault``)
+# lending against collaterals (``config.euler.collaterals``); amounts in the token's smallest
+# units, LTVs in Euler's 1e4 (CONFIG_SCALE).
+
+@dataclass(frozen=True)
+class EulerDeposit(Event):
+    """``deposit(assets, receiver)``: vault assets from outside for shares (rounded down)."""
+
+    account: str
+    assets: int
+
+
+@dataclass(frozen=True)
+class EulerWithdraw(Event):
+    """``withdraw(assets, receiver, owner)``: assets out for shares (rounded up)."""
+
+    account: str
+    assets: int
+
+
+@dataclass(frozen=True)
+class EulerDepositCollateral(Event):
+    """A collateral deposit (its collateral vault's ``deposit``) into ``account``."""
+
+    account: str
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class EulerWithdrawCollateral(Event):
+    """A collateral withdrawal; the account status check (``checkLiquidity``) follows."""
+
+    account: str
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class EulerBorrow(Event):
+    """``borrow(assets, receiver)``; the account status check follows."""
+
+    account: str
+    assets: int
+
+
+@dataclass(frozen=True)
+class EulerRepay(Event):
+    """``repay(assets, receiver)`` from outside (-1: ``type(uint256).max``, the whole debt)."""
+
+    account: str
+    assets: int
+
+
+@dataclass(frozen=True)
+class EulerSetLTV(Event):
+    """Governance ``setLTV(collateral, borrowLTV, liquidationLTV, rampDuration)`` (1e4)."""
+
+    collateral: str
+    borrow_ltv: int
+    liquidation_ltv: int
+    ramp_duration: int = 0
+
+
+@dataclass(frozen=True)
+class EulerLiquidate(Event):
+    """``liquidate(violator, collateral, repayAssets, minYieldBalance)``: the liquidator
+    takes over ``repay_assets`` of debt (-1: the most allowed) for collateral. With
+    ``repay`` it repays that debt in the same EVC batch (else its own account status
+    check must pass with the debt it took over)."""
+
+    liquidator: str
+    violator: str
+    collateral: str
+    repay_assets: int = -1
+    min_yield_balance: int = 0
+    repay: bool = False
+
+
+EULER_EVENT_CLASSES: tuple[type[Event], ...] = (
+    EulerDeposit, EulerWithdraw, EulerDepositCollateral, EulerWithdrawCollateral, EulerBorrow,
+    EulerRepay, EulerSetLTV, EulerLiquidate)
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (Deposit, Withdraw, Borrow, Repay, SetPrice, AdvanceTime, Liquidate, Absorb,
                 BuyCollateral, DepositQuote, WithdrawQuote, TransferQuote, Trade,
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
                 SetConditions, SetSequencer, SetRiskParams, *MORPHO_EVENT_CLASSES,
-                *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES)
+                *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES, *EULER_EVENT_CLASSES)
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from marginengine.engine import (
     auction_handlers,
+    euler_handlers,
     governance_handlers,
     lending_handlers,
     liquity_handlers,
@@ -33,6 +34,14 @@ from marginengine.engine.events import (
     Deposit,
     DepositOptionCash,
     DepositQuote,
+    EulerBorrow,
+    EulerDeposit,
+    EulerDepositCollateral,
+    EulerLiquidate,
+    EulerRepay,
+    EulerSetLTV,
+    EulerWithdraw,
+    EulerWithdrawCollateral,
     Event,
     FundInsurance,
     Liquidate,
@@ -115,6 +124,15 @@ HANDLERS: dict[type[Event], Handler] = {
     LiquityLiquidate: liquity_handlers.liquidate,
     LiquityLiquidateTroves: liquity_handlers.liquidate_troves,
     LiquityBatchLiquidate: liquity_handlers.batch_liquidate,
+    # Euler v2 vault
+    EulerDeposit: euler_handlers.deposit,
+    EulerWithdraw: euler_handlers.withdraw,
+    EulerDepositCollateral: euler_handlers.deposit_collateral,
+    EulerWithdrawCollateral: euler_handlers.withdraw_collateral,
+    EulerBorrow: euler_handlers.borrow,
+    EulerRepay: euler_handlers.repay,
+    EulerSetLTV: euler_handlers.set_ltv,
+    EulerLiquidate: euler_handlers.liquidate,
     # options (the clearing in the engine state, PMRM_2 pre-trade checks)
     DepositOptionCash: option_handlers.deposit_option_cash,
     WithdrawOptionCash: option_handlers.withdraw_option_cash,

@@ -19,7 +19,7 @@ from marginengine.config import ProtocolConfig
 from marginengine.decisions import Refusal
 from marginengine.fixedpoint import WAD, Rounding
 from marginengine.ledger import Ledger
-from marginengine.margin.base import MarginKind, MarginState, health_of
+from marginengine.margin.base import FamilyMargin, MarginKind, MarginState, health_of
 from marginengine.margin.perp import PerpMarginModel
 from marginengine.margin.portfolio import PortfolioMargin, portfolio_state
 from marginengine.margin.validation import validate_initial_margin
@@ -47,6 +47,10 @@ class Valuation:
     portfolio
         The PMRM_2 margin of an account in portfolio mode (one holding options or options
         cash), ``None`` for any other; ``None`` here: no account is.
+    family
+        The margin of an account of a family with state and rules of its own (Euler v2)
+        by that family's rules (:class:`~marginengine.margin.base.FamilyMargin`), ``None``
+        for any other account; ``None`` here: no account is.
     """
 
     prices: Mapping[str, int]
@@ -54,6 +58,7 @@ class Valuation:
     debt_prices: Mapping[str, int] | None = None
     conditions: Mapping[str, MarketConditions] = field(default_factory=dict)
     portfolio: Callable[[str], PortfolioMargin | None] | None = None
+    family: Callable[[str], FamilyMargin | None] | None = None
 
 
 class InitialScope(Enum):
@@ -102,6 +107,10 @@ class AccountMarginModel:
         """The account's PMRM_2 margin when it is in portfolio mode, else ``None``."""
         return valuation.portfolio(account_id) if valuation.portfolio is not None else None
 
+    def family_margin(self, valuation: Valuation, account_id: str) -> FamilyMargin | None:
+        """The account's margin by its family's own rules (Euler v2), else ``None``."""
+        return valuation.family(account_id) if valuation.family is not None else None
+
     def holds_perps(self, ledger: Ledger, account_id: str) -> bool:
         """Whether the account's margin is a bucket with perps (positions or a balance)."""
         account = ledger.accounts.get(account_id)
@@ -116,7 +125,11 @@ class AccountMarginModel:
         """The account's value against its requirement, of ``kind``. A portfolio account
         (see :class:`Valuation`) is margined by PMRM_2 on its options; if it also holds
         lending or perps, the two values and requirements add (no offset across the
-        clearing and the ledger: the conservative sum of isolated margins)."""
+        clearing and the ledger: the conservative sum of isolated margins). An account of a
+        family with rules of its own (see :class:`Valuation`) is margined by them."""
+        fam = self.family_margin(valuation, account_id)
+        if fam is not None:
+            return fam.of(kind)
         pm = self.portfolio_margin(valuation, account_id)
         if pm is not None:
             opts = self.config.options
@@ -145,7 +158,10 @@ class AccountMarginModel:
     def health(self, ledger: Ledger, valuation: Valuation, account_id: str) -> int:
         """Maintenance health as a wad: Aave's (or Comet's) health factor for a lending
         account; the bucket's maintenance value over requirement when it holds perps or
-        is a portfolio account."""
+        is a portfolio account; a family account's health by its family's rules."""
+        fam = self.family_margin(valuation, account_id)
+        if fam is not None:
+            return fam.maintenance.health
         if self.holds_perps(ledger, account_id) or (
                 self.portfolio_margin(valuation, account_id) is not None):
             return self.margin(ledger, valuation, account_id, MarginKind.MAINTENANCE).health
@@ -154,7 +170,11 @@ class AccountMarginModel:
     def is_liquidatable(self, ledger: Ledger, valuation: Valuation, account_id: str) -> bool:
         """Whether maintenance margin is not met: a lending account by its family's rule
         (Aave: HF below 1; Comet: liquidity below 0), a bucket when its maintenance value is
-        below its requirement (a portfolio account likewise, on PMRM_2's maintenance)."""
+        below its requirement (a portfolio account likewise, on PMRM_2's maintenance); a
+        family account by its family's own test (Euler: collateral at most the liability)."""
+        fam = self.family_margin(valuation, account_id)
+        if fam is not None:
+            return fam.liquidatable
         if self.holds_perps(ledger, account_id) or (
                 self.portfolio_margin(valuation, account_id) is not None):
             state = self.margin(ledger, valuation, account_id, MarginKind.MAINTENANCE)
