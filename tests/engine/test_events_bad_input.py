@@ -120,7 +120,8 @@ def test_event_when_field_has_wrong_type_then_event_error_names_field(
          r"LiquityLiquidate, LiquityLiquidateTroves, LiquityBatchLiquidate, "
          r"DepositOptionCash, WithdrawOptionCash, TradeOption, SettleOption, SetVolSurface, "
          r"EulerDeposit, EulerWithdraw, EulerDepositCollateral, EulerWithdrawCollateral, "
-         r"EulerBorrow, EulerRepay, EulerSetLTV, EulerLiquidate\)$"),
+         r"EulerBorrow, EulerRepay, EulerSetLTV, EulerLiquidate, MangoDeposit, MangoWithdraw, "
+         r"MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice\)$"),
         ({"account": "alice", "asset": "WETH", "amount": 1},
          r"^type: unknown event type None"),
         ({"type": ["Deposit"]}, r"^type: unknown event type \['Deposit'\]"),

@@ -165,6 +165,10 @@ def test_mango_health_init_goes_negative_before_maint():
     # SOL 60: maint below zero -> liquidatable.
     assert rows[3]["maint"] == "-143.200001" and rows[3]["liquidatable"]
     assert r["summary"]["liquidatable_at_end"] == ["alice"]
+    # ... through the engine: 2 tokens and the perp priced with their stable prices, a
+    # deposit, the perp fill and the USDC borrow (each passing check_health_post), then
+    # the steps' 3 x 4 price changes.
+    assert r["summary"]["engine_events"] == 21
 
 
 def test_drift_cross_margin_initial_fails_before_maintenance():
@@ -188,8 +192,8 @@ def test_drift_cross_margin_initial_fails_before_maintenance():
 def test_family_preset_in_an_engine_scenario_points_to_the_family_command():
     from marginengine.config import protocol_from_dict
 
-    # (liquity-v1, then euler-v2 were the example here; they are engine presets now, like
-    # morpho-blue.)
-    with pytest.raises(ConfigError, match="'mango-v4' is a family preset, run as a family "
+    # (liquity-v1, euler-v2, then mango-v4 were the example here; they are engine presets
+    # now, like morpho-blue.)
+    with pytest.raises(ConfigError, match="'drift-v2' is a family preset, run as a family "
                                           "scenario"):
-        protocol_from_dict({"preset": "mango-v4"})
+        protocol_from_dict({"preset": "drift-v2"})

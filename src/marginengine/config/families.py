@@ -108,6 +108,7 @@ class LiquidationMechanism(Enum):
     MORPHO = "morpho"               # Morpho Blue liquidate (MorphoLiquidate)
     LIQUITY = "liquity"             # Liquity v1 troves (LiquityLiquidate, ...)
     EULER = "euler"                 # Euler v2 vault (EulerLiquidate)
+    MANGO = "mango"                 # Mango v4 group (liquidation not modelled)
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ MECHANISM_EVENTS: dict[LiquidationMechanism, frozenset[str]] = {
     LiquidationMechanism.LIQUITY: frozenset({"LiquityLiquidate", "LiquityLiquidateTroves",
                                              "LiquityBatchLiquidate"}),
     LiquidationMechanism.EULER: frozenset({"EulerLiquidate"}),
+    LiquidationMechanism.MANGO: frozenset(),
 }
 #: Market inputs every family accepts, Morpho included.
 MARKET_EVENTS: frozenset[str] = frozenset({"SetPrice", "AdvanceTime", "SetConditions",
@@ -155,6 +157,10 @@ LIQUITY_EVENTS: frozenset[str] = frozenset({
 EULER_EVENTS: frozenset[str] = frozenset({
     "EulerDeposit", "EulerWithdraw", "EulerDepositCollateral", "EulerWithdrawCollateral",
     "EulerBorrow", "EulerRepay", "EulerSetLTV", "EulerLiquidate"})
+#: Mango v4's actions on its accounts (engine/mango_handlers.py).
+MANGO_EVENTS: frozenset[str] = frozenset({
+    "MangoDeposit", "MangoWithdraw", "MangoPerpTrade", "MangoPerpOrders",
+    "MangoSetStablePrice"})
 #: The families with state of their own, each with its events and what it is called.
 ISOLATED_EVENTS: dict[LiquidationMechanism, tuple[frozenset[str], str]] = {
     LiquidationMechanism.MORPHO: (MORPHO_EVENTS, "isolated markets: use the Morpho* events "
@@ -163,6 +169,8 @@ ISOLATED_EVENTS: dict[LiquidationMechanism, tuple[frozenset[str], str]] = {
                                                    "(LiquityOpenTrove, LiquityLiquidate, ...)"),
     LiquidationMechanism.EULER: (EULER_EVENTS, "an Euler vault: use the Euler* events "
                                                "(EulerDeposit, EulerBorrow, ...)"),
+    LiquidationMechanism.MANGO: (MANGO_EVENTS, "a Mango group: use the Mango* events "
+                                               "(MangoDeposit, MangoWithdraw, ...)"),
 }
 
 
@@ -342,6 +350,19 @@ FAMILIES: dict[str, dict[str, object]] = {
             supply_cap=Code.SUPPLY_CAP_EXCEEDED,
         ),
     },
+    # Mango v4 (blockworks-foundation/mango-v4@1303a4a1): a group of config.mango (banks,
+    # perp markets); the rules are margin/mango.py (health), Mango's error names.
+    "mango-v4": {
+        **AAVE_V3_7,
+        "version": "Mango v4",
+        "liquidation": LiquidationMechanism.MANGO,
+        "codes": RefusalCodes(
+            withdraw_unhealthy=Code.MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE,
+            borrow_uncovered=Code.MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE,
+            not_liquidatable=Code.MANGO_HEALTH_MUST_BE_NEGATIVE,
+            supply_cap=Code.SUPPLY_CAP_EXCEEDED,
+        ),
+    },
     "compound-v3": {
         "version": "Compound III (Comet)",
         "health_formula": HealthFormula.PER_ASSET_DOWN,
@@ -397,6 +418,7 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
     unsupported.update({name: f"{family} has no Morpho markets" for name in MORPHO_EVENTS})
     unsupported.update({name: f"{family} has no troves" for name in LIQUITY_EVENTS})
     unsupported.update({name: f"{family} has no Euler vault" for name in EULER_EVENTS})
+    unsupported.update({name: f"{family} has no Mango group" for name in MANGO_EVENTS})
     return LendingRules(family=family, events=events, unsupported=unsupported,
                         **spec)  # type: ignore[arg-type]
 
@@ -407,6 +429,7 @@ __all__ = [
     "FAMILIES",
     "ISOLATED_EVENTS",
     "LIQUITY_EVENTS",
+    "MANGO_EVENTS",
     "MARKET_EVENTS",
     "MORPHO_EVENTS",
     "ROUNDING_V3_3",

@@ -1,5 +1,5 @@
 """The tables of the engine families with rules of their own beyond Morpho and Liquity:
-``[euler]`` (Euler v2, preset ``euler-v2``).
+``[euler]`` (Euler v2, preset ``euler-v2``), ``[mango]`` (Mango v4, preset ``mango-v4``).
 
 Each table names assets of ``markets`` (listed for their decimals and prices only: no
 pooled reserve takes them); the family's state (vault, collaterals, debts) is the
@@ -79,6 +79,79 @@ class EulerConfig(StrictModel):
         return _config_scaled(self.max_liquidation_discount, "max_liquidation_discount")
 
 
+Weight = Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)]
+Quote = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+
+
+class MangoTokenConfig(StrictModel):
+    """A Mango bank (``Bank``): its weights (Mango holds them as I80F48 from floats), the
+    deposits and borrows of accounts outside the engine (whole tokens: the bank's indexed
+    positions are these plus the engine's accounts'), and the deposit and borrow limits
+    (USD) above which the init weights scale (``None``: no scaling, Mango's ``f64::MAX``)."""
+
+    init_asset_weight: Weight
+    maint_asset_weight: Weight
+    init_liab_weight: Weight
+    maint_liab_weight: Weight
+    deposits: Amount = Decimal(0)
+    borrows: Amount = Decimal(0)
+    deposit_weight_scale_start_quote: Quote | None = None
+    borrow_weight_scale_start_quote: Quote | None = None
+
+
+class MangoPerpConfig(StrictModel):
+    """A Mango perp market (``PerpMarket``): its settle token, base lot size (native base
+    units) and the base and overall weights."""
+
+    settle: str
+    base_lot_size: Annotated[int, Field(gt=0)]
+    init_base_asset_weight: Weight
+    init_base_liab_weight: Weight
+    maint_base_asset_weight: Weight
+    maint_base_liab_weight: Weight
+    init_overall_asset_weight: Weight
+    maint_overall_asset_weight: Weight
+
+
+class MangoConfig(StrictModel):
+    """A Mango v4 group: the health's quote token, the banks and the perp markets (each
+    named in ``markets`` for its decimals and oracle price)."""
+
+    quote: str
+    tokens: dict[str, MangoTokenConfig] = Field(min_length=1)
+    perps: dict[str, MangoPerpConfig] = Field(default_factory=dict)
+
+
+#: Mango's native amounts: tokens of at most 30 decimals (the scenario format's bound).
+MANGO_MAX_DECIMALS = 30
+
+
+def mango_problem(mango: MangoConfig, decimals: dict[str, int]) -> str | None:
+    """The first problem of a ``[mango]`` table against the markets' decimals, if any."""
+    known = ", ".join(sorted(decimals))
+    if mango.quote not in mango.tokens:
+        return f"mango.quote: {mango.quote!r} is not among mango.tokens"
+    for table, names in (("tokens", mango.tokens), ("perps", mango.perps)):
+        for name in names:
+            if name not in decimals:
+                return f"mango.{table}.{name}: unknown asset (markets: {known})"
+            if decimals[name] > MANGO_MAX_DECIMALS:
+                return f"markets.{name}.decimals: at most {MANGO_MAX_DECIMALS} for Mango"
+    for name, perp in mango.perps.items():
+        if name in mango.tokens:
+            return f"mango.perps.{name}: the name is also a token's"
+        if perp.settle not in mango.tokens:
+            return f"mango.perps.{name}.settle: unknown token {perp.settle!r}"
+    for name, t in mango.tokens.items():
+        for field in ("deposits", "borrows"):
+            value = getattr(t, field) * 10 ** decimals[name]
+            if value != value.to_integral_value():
+                return (f"mango.tokens.{name}.{field}: more decimals than the token's "
+                        f"{decimals[name]}")
+    return None
+
+
 def euler_problem(euler: EulerConfig, decimals: dict[str, int]) -> str | None:
     """The first problem of an ``[euler]`` table against the markets' decimals, if any."""
     known = ", ".join(sorted(decimals))
@@ -101,7 +174,12 @@ def euler_problem(euler: EulerConfig, decimals: dict[str, int]) -> str | None:
 
 __all__ = [
     "EULER_MAX_DECIMALS",
+    "MANGO_MAX_DECIMALS",
     "EulerCollateralConfig",
     "EulerConfig",
+    "MangoConfig",
+    "MangoPerpConfig",
+    "MangoTokenConfig",
     "euler_problem",
+    "mango_problem",
 ]

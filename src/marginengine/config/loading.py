@@ -161,7 +161,7 @@ def protocol_from_dict(
         merged["morpho"] = copy.deepcopy(base["morpho"])
     if "liquity" in base and isinstance(data.get("liquity", {}), dict):
         merged["liquity"] = _merge(base["liquity"], data.get("liquity", {}))
-    for table in ("euler",):
+    for table in ("euler", "mango"):
         # A family's table is the preset's unless given whole (its collaterals name assets).
         if table in base and table not in data:
             merged[table] = copy.deepcopy(base[table])

@@ -16,16 +16,22 @@ from marginengine.config.adaptive import AdaptiveConfig
 from marginengine.config.auction import AuctionConfig
 from marginengine.config.base import PORTFOLIO_PRESET_NAMES, SYMBOL_PATTERN, StrictModel
 from marginengine.config.families import LendingRules, lending_rules
-from marginengine.config.family_configs import EulerConfig, euler_problem
+from marginengine.config.family_configs import (
+    EulerConfig,
+    MangoConfig,
+    euler_problem,
+    mango_problem,
+)
 from marginengine.config.perp import PerpMarketConfig, perp_symbol_problem
 from marginengine.config.stewards import StewardBounds
 from marginengine.fixedpoint import BPS, PRICE_UNIT, parse_units
 
 PresetName = Literal["aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7", "compound-v3",
-                     "morpho-blue", "liquity-v1", "liquity-v1-2025", "euler-v2"]
+                     "morpho-blue", "liquity-v1", "liquity-v1-2025", "euler-v2",
+                     "mango-v4"]
 PRESET_NAMES: tuple[str, ...] = ("aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7",
                                  "compound-v3", "morpho-blue", "liquity-v1", "liquity-v1-2025",
-                                 "euler-v2")
+                                 "euler-v2", "mango-v4")
 
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
@@ -377,6 +383,7 @@ class ProtocolConfig(StrictModel):
     morpho: dict[str, MorphoMarketConfig] = Field(default_factory=dict)
     liquity: LiquityConfig | None = None
     euler: EulerConfig | None = None
+    mango: MangoConfig | None = None
     adaptive: AdaptiveConfig | None = None
     stewards: StewardBounds | None = None
     options: OptionsConfig | None = None
@@ -574,6 +581,15 @@ class ProtocolConfig(StrictModel):
             if self.euler is None:
                 raise ValueError("euler: euler-v2 needs an [euler] table (vault, collaterals)")
             problem = euler_problem(self.euler, {s: m.decimals for s, m in self.markets.items()})
+            if problem:
+                raise ValueError(problem)
+        is_mango = self.rules.liquidation is LiquidationMechanism.MANGO
+        if self.mango is not None and not is_mango:
+            raise ValueError(f"mango: {self.preset} has no Mango group (preset = \"mango-v4\")")
+        if is_mango:
+            if self.mango is None:
+                raise ValueError("mango: mango-v4 needs a [mango] table (quote, tokens)")
+            problem = mango_problem(self.mango, {s: m.decimals for s, m in self.markets.items()})
             if problem:
                 raise ValueError(problem)
 

@@ -20,6 +20,11 @@
     LTV ramp (``EulerSetLTV``), the liquidation discount, the yield capped at the
     collateral's value, debt socialization (euler-xyz/euler-vault-kit ``src/EVault``). A
     USDC vault lending against WETH at 80% / 85%, maxLiquidationDiscount 15%.
+``mango-v4``
+    Mango v4 account health (``config.mango``): init and maint health with the banks'
+    deposit and borrow limits scaling the init weights, the stable price on the init side,
+    perps through their settle token (blockworks-foundation/mango-v4 ``src/health``).
+    USDC and SOL banks and SOL-PERP.
 ``compound-v3``
     Compound III (Comet) rules: one borrowable base asset (USDC here), borrow and liquidate
     collateral factors, liquidation factor, ``absorb`` into reserves, ``buyCollateral`` at the
@@ -151,5 +156,23 @@ PRESETS: dict[str, dict[str, Any]] = {
         "euler": {"vault": "USDC", "max_liquidation_discount": "0.15",
                   "socialize_debt": True,
                   "collaterals": {"WETH": {"borrow_ltv": "0.80", "liquidation_ltv": "0.85"}}},
+    },
+    # Mango v4: USDC and SOL banks and SOL-PERP settled in USDC, with the weights of
+    # examples/families/mango_health.toml (no deposit or borrow limits).
+    "mango-v4": {
+        "preset": "mango-v4",
+        "markets": {"USDC": {"decimals": 6, "collateral": False, "borrowable": False},
+                    "SOL": {"decimals": 9, "collateral": False, "borrowable": False},
+                    "SOL-PERP": {"decimals": 9, "collateral": False, "borrowable": False}},
+        "mango": {"quote": "USDC", "tokens": {
+            "USDC": {"init_asset_weight": "1", "maint_asset_weight": "1",
+                     "init_liab_weight": "1.05", "maint_liab_weight": "1.025"},
+            "SOL": {"init_asset_weight": "0.8", "maint_asset_weight": "0.9",
+                    "init_liab_weight": "1.2", "maint_liab_weight": "1.1"}},
+            "perps": {"SOL-PERP": {
+                "settle": "USDC", "base_lot_size": 10_000_000,
+                "init_base_asset_weight": "0.9", "init_base_liab_weight": "1.1",
+                "maint_base_asset_weight": "0.95", "maint_base_liab_weight": "1.05",
+                "init_overall_asset_weight": "0.5", "maint_overall_asset_weight": "0.8"}}},
     },
 }

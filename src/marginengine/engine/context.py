@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any, NoReturn
 
 from marginengine.decisions import Code, Refusal
-from marginengine.engine.family_state import EulerBook, FamilyBook
+from marginengine.engine.family_state import EulerBook, FamilyBook, MangoBook
 from marginengine.engine.rejected import Rejected
 from marginengine.engine.state import EngineState, MorphoBook, SequencerStatus, StateReads
 from marginengine.fixedpoint import format_units
@@ -153,6 +153,13 @@ class HandlerContext(StateReads):
         book = self.state.family
         if not isinstance(book, EulerBook):
             self.refuse(Code.EVENT_NOT_SUPPORTED, f"{self.rules.family} has no Euler vault")
+        return book
+
+    def mango_book(self) -> MangoBook:
+        """The Mango group's book (the family's events run only where there is one)."""
+        book = self.state.family
+        if not isinstance(book, MangoBook):
+            self.refuse(Code.EVENT_NOT_SUPPORTED, f"{self.rules.family} has no Mango group")
         return book
 
     def set_family(self, book: FamilyBook) -> None:

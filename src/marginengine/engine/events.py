@@ -710,13 +710,71 @@ EULER_EVENT_CLASSES: tuple[type[Event], ...] = (
     EulerDeposit, EulerWithdraw, EulerDepositCollateral, EulerWithdrawCollateral, EulerBorrow,
     EulerRepay, EulerSetLTV, EulerLiquidate)
 
+# ---- Mango v4 (blockworks-foundation/mango-v4 programs/mango-v4/src/instructions): a group
+# of ``config.mango``; amounts in native units (the token's smallest units).
+
+@dataclass(frozen=True)
+class MangoDeposit(Event):
+    """``token_deposit``: ``amount`` of ``token`` from outside into ``account``."""
+
+    account: str
+    token: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class MangoWithdraw(Event):
+    """``token_withdraw(amount, allow_borrow)``: beyond the position it is a borrow; the
+    init health must then be non-negative or not decrease (``check_health_post``)."""
+
+    account: str
+    token: str
+    amount: int
+    allow_borrow: bool = True
+
+
+@dataclass(frozen=True)
+class MangoPerpTrade(Event):
+    """A perp fill for ``account``: ``base_lots`` (signed: bought) and ``quote`` (settle
+    token native units, signed: received), then ``check_health_post``."""
+
+    account: str
+    market: str
+    base_lots: int
+    quote: int
+
+
+@dataclass(frozen=True)
+class MangoPerpOrders(Event):
+    """``account``'s open orders on ``market`` become ``bids`` and ``asks`` base lots (the
+    resting part of ``perp_place_order``), then ``check_health_post``."""
+
+    account: str
+    market: str
+    bids: int
+    asks: int
+
+
+@dataclass(frozen=True)
+class MangoSetStablePrice(Event):
+    """The stable price of a bank or perp market (its ``StablePriceModel`` output), as an
+    engine price (USD, 8 decimals)."""
+
+    asset: str
+    price: int
+
+
+MANGO_EVENT_CLASSES: tuple[type[Event], ...] = (
+    MangoDeposit, MangoWithdraw, MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice)
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (Deposit, Withdraw, Borrow, Repay, SetPrice, AdvanceTime, Liquidate, Absorb,
                 BuyCollateral, DepositQuote, WithdrawQuote, TransferQuote, Trade,
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
                 SetConditions, SetSequencer, SetRiskParams, *MORPHO_EVENT_CLASSES,
-                *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES, *EULER_EVENT_CLASSES)
+                *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES, *EULER_EVENT_CLASSES,
+                *MANGO_EVENT_CLASSES)
 }
 
 

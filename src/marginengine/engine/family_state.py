@@ -1,5 +1,5 @@
 """The state of the engine families with rules of their own beyond Morpho and Liquity
-(Euler v2), and how it becomes the inputs of their pure rules.
+(Euler v2, Mango v4), and how it becomes the inputs of their pure rules.
 
 A book is a frozen value, replaced (never mutated) by the family's handlers, so the
 engine's one transaction journals it by keeping the old value. Its ``state_dict`` enters
@@ -10,12 +10,15 @@ rule.
 Prices: the engine's are USD with 8 decimals per whole token. Euler's quotes here are in
 a unit of account of 18 decimals (USD x 1e18), so an Euler price per base unit (x 1e18) is
 ``price x 10^(28 - decimals)``, exact (``config.family_configs.EULER_MAX_DECIMALS``).
+Mango's prices are I80F48 native quote per native token: ``price x 2^48 x 10^(quote
+decimals - decimals) / 1e8``, rounded to nearest (half up).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.family_configs import EulerConfig
@@ -23,6 +26,7 @@ from marginengine.errors import FieldError
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.liquidation.euler import EulerVault
 from marginengine.margin import euler as euler_rules
+from marginengine.margin import mango as mango_rules
 from marginengine.margin.base import FamilyMargin
 
 #: The unit of account's decimals (USD x 1e18) and its ratio to the engine's base currency.
@@ -90,21 +94,196 @@ class EulerBook:
         }
 
 
+@dataclass(frozen=True)
+class MangoPerpPosition:
+    """A Mango perp position: base lots (signed), quote (settle-token native units,
+    signed), open bids and asks in base lots."""
+
+    base_lots: int = 0
+    quote: int = 0
+    bids: int = 0
+    asks: int = 0
+
+
+@dataclass(frozen=True)
+class MangoAccount:
+    """A Mango account: signed native token positions and perp positions."""
+
+    tokens: Mapping[str, int] = field(default_factory=dict)
+    perps: Mapping[str, MangoPerpPosition] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MangoBook:
+    """The group's accounts and the stable prices reported (engine prices, 8 decimals;
+    an asset without one takes the oracle layer's stable price, else its oracle price)."""
+
+    accounts: Mapping[str, MangoAccount]
+    stable: Mapping[str, int]
+
+    def account(self, account_id: str) -> MangoAccount:
+        """``account_id``'s account (empty if it has none)."""
+        return self.accounts.get(account_id, MangoAccount())
+
+    def with_account(self, account_id: str, account: MangoAccount) -> MangoBook:
+        """This book with ``account_id``'s account replaced."""
+        accounts = dict(self.accounts)
+        accounts[account_id] = account
+        return MangoBook(accounts, self.stable)
+
+    def state_dict(self) -> dict[str, object]:
+        """Plain data for the state hash."""
+        return {
+            "stable": dict(sorted(self.stable.items())),
+            "accounts": {a: [{t: b for t, b in sorted(x.tokens.items()) if b},
+                             {m: [p.base_lots, p.quote, p.bids, p.asks]
+                              for m, p in sorted(x.perps.items())}]
+                         for a, x in sorted(self.accounts.items())},
+        }
+
+
 #: The book of the protocol's family, when it has one of these.
-FamilyBook = EulerBook
+FamilyBook = EulerBook | MangoBook
 
 
 def new_family_book(config: ProtocolConfig, now: int) -> FamilyBook | None:
     """The protocol's family book, empty (``None`` unless its family has one)."""
     if config.euler is not None:
         return EulerBook.of(config.euler, now)
+    if config.mango is not None:
+        return MangoBook({}, {})
     return None
 
 
 def family_margin_of(config: ProtocolConfig, book: FamilyBook, prices: Mapping[str, int],
-                     now: int, account_id: str) -> FamilyMargin | None:
-    """The account's margin by its family's rules (``None``: not an account of the book)."""
+                     now: int, account_id: str,
+                     stable: Mapping[str, int] | None = None) -> FamilyMargin | None:
+    """The account's margin by its family's rules (``None``: not an account of the book).
+    ``stable``: the oracle layer's stable prices (Mango's init side)."""
+    if isinstance(book, MangoBook):
+        return mango_family_margin(config, book, prices, stable or {}, account_id)
     return euler_family_margin(config, book, prices, now, account_id)
+
+
+# ---------------------------------------------------------------------- Mango v4
+def mango_fx_price(config: ProtocolConfig, asset: str, price: int) -> int:
+    """Mango's I80F48 price (native quote per native ``asset``) of an engine price."""
+    cfg = config.mango
+    assert cfg is not None
+    shift = config.markets[cfg.quote].decimals - config.markets[asset].decimals
+    scale: int = 10 ** abs(shift)
+    num, den = price * mango_rules.ONE, int(10**PRICE_DECIMALS)
+    num, den = (num * scale, den) if shift >= 0 else (num, den * scale)
+    return (2 * num + den) // (2 * den)
+
+
+def mango_weight(value: object) -> int:
+    """A configured weight as Mango holds it: I80F48 from the float (``from_num``)."""
+    return mango_rules.fx_from_f64(float(str(value)))
+
+
+def _scale_start(config: ProtocolConfig, value: object | None) -> float:
+    # Mango holds the limits as f64 in native quote units.
+    if value is None:
+        return mango_rules.NO_SCALING
+    cfg = config.mango
+    assert cfg is not None
+    return float(int(Decimal(str(value)) * 10 ** config.markets[cfg.quote].decimals))
+
+
+def mango_bank_totals(config: ProtocolConfig, book: MangoBook, token: str) -> tuple[int, int]:
+    """The bank's native deposits and borrows: those of accounts outside the engine
+    (configured) plus the engine's accounts'."""
+    cfg = config.mango
+    assert cfg is not None
+    t, unit = cfg.tokens[token], 10 ** config.markets[token].decimals
+    deposits, borrows = int(t.deposits * unit), int(t.borrows * unit)
+    for account in book.accounts.values():
+        balance = account.tokens.get(token, 0)
+        deposits, borrows = deposits + max(balance, 0), borrows + max(-balance, 0)
+    return deposits, borrows
+
+
+def mango_prices(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                 stable: Mapping[str, int], asset: str) -> mango_rules.Prices:
+    """``asset``'s oracle and stable price (I80F48)."""
+    if asset not in prices:
+        raise FieldError("prices", f"no price has been set for {asset}")
+    oracle = prices[asset]
+    return mango_rules.Prices(mango_fx_price(config, asset, oracle),
+                              mango_fx_price(config, asset,
+                                             book.stable.get(asset, stable.get(asset, oracle))))
+
+
+def mango_infos(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                stable: Mapping[str, int], account_id: str
+                ) -> tuple[list[mango_rules.TokenInfo], list[mango_rules.PerpInfo]]:
+    """The account's ``TokenInfo`` (its tokens and the settle tokens of its perps) and
+    ``PerpInfo``, as Mango's health cache builds them."""
+    cfg = config.mango
+    assert cfg is not None
+    account = book.account(account_id)
+    held = {t for t, b in account.tokens.items() if b}
+    held |= {cfg.perps[m].settle for m in account.perps}
+    tokens, index = [], {}
+    for i, name in enumerate(cfg.tokens):
+        if name not in held:
+            continue
+        t = cfg.tokens[name]
+        p = mango_prices(config, book, prices, stable, name)
+        deposits, borrows = mango_bank_totals(config, book, name)
+        index[name] = i
+        tokens.append(mango_rules.TokenInfo(
+            token_index=i, prices=p,
+            maint_asset_weight=mango_weight(t.maint_asset_weight),
+            init_asset_weight=mango_weight(t.init_asset_weight),
+            # Bank::scaled_init_*_weight at the init-side prices (health/cache.rs).
+            init_scaled_asset_weight=mango_rules.scaled_init_asset_weight(
+                mango_weight(t.init_asset_weight),
+                _scale_start(config, t.deposit_weight_scale_start_quote),
+                mango_rules.fx(deposits), 0, p.asset(mango_rules.HealthType.INIT)),
+            maint_liab_weight=mango_weight(t.maint_liab_weight),
+            init_liab_weight=mango_weight(t.init_liab_weight),
+            init_scaled_liab_weight=mango_rules.scaled_init_liab_weight(
+                mango_weight(t.init_liab_weight),
+                _scale_start(config, t.borrow_weight_scale_start_quote),
+                mango_rules.fx(borrows), p.liab(mango_rules.HealthType.INIT)),
+            balance_spot=mango_rules.fx(account.tokens.get(name, 0))))
+    perps = []
+    for name, pos in sorted(account.perps.items()):
+        m = cfg.perps[name]
+        perps.append(mango_rules.PerpInfo(
+            settle_token_index=index[m.settle],
+            init_base_asset_weight=mango_weight(m.init_base_asset_weight),
+            init_base_liab_weight=mango_weight(m.init_base_liab_weight),
+            maint_base_asset_weight=mango_weight(m.maint_base_asset_weight),
+            maint_base_liab_weight=mango_weight(m.maint_base_liab_weight),
+            init_overall_asset_weight=mango_weight(m.init_overall_asset_weight),
+            maint_overall_asset_weight=mango_weight(m.maint_overall_asset_weight),
+            base_lot_size=m.base_lot_size, base_lots=pos.base_lots, bids_base_lots=pos.bids,
+            asks_base_lots=pos.asks, quote=mango_rules.fx(pos.quote),
+            base_prices=mango_prices(config, book, prices, stable, name)))
+    return tokens, perps
+
+
+def mango_health(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                 stable: Mapping[str, int], account_id: str,
+                 kind: mango_rules.HealthType) -> int:
+    """The account's Mango health of ``kind`` (raw I80F48, native quote)."""
+    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    return mango_rules.health(tokens, perps, kind)
+
+
+def mango_family_margin(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                        stable: Mapping[str, int], account_id: str) -> FamilyMargin | None:
+    """The account's margin by Mango's health (``None`` if it has no Mango account)."""
+    if account_id not in book.accounts:
+        return None
+    cfg = config.mango
+    assert cfg is not None
+    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    return mango_rules.family_margin(tokens, perps, config.markets[cfg.quote].decimals,
+                                     PRICE_DECIMALS)
 
 
 def euler_price(config: ProtocolConfig, prices: Mapping[str, int], asset: str) -> int:
@@ -145,9 +324,17 @@ __all__ = [
     "EulerAccount",
     "EulerBook",
     "FamilyBook",
+    "MangoAccount",
+    "MangoBook",
+    "MangoPerpPosition",
     "euler_collaterals",
     "euler_family_margin",
     "euler_price",
     "family_margin_of",
+    "mango_bank_totals",
+    "mango_family_margin",
+    "mango_fx_price",
+    "mango_health",
+    "mango_infos",
     "new_family_book",
 ]

@@ -541,12 +541,16 @@ class StateReads:
     def _family_hook(self, prices: Mapping[str, int]
                      ) -> Callable[[str], FamilyMargin | None] | None:
         """What the one margin interface asks for the margin of an account of the
-        family's book (Euler), by the family's own rules at ``prices``."""
+        family's book (Euler, Mango), by the family's own rules at ``prices``."""
         book = self.state.family
         if book is None:
             return None
-        config, now = self.config, self.ledger.time
-        return lambda a: family_margin_of(config, book, prices, now, a)
+        config, now, stable = self.config, self.ledger.time, self.stable_prices()
+        return lambda a: family_margin_of(config, book, prices, now, a, stable)
+
+    def stable_prices(self) -> dict[str, int]:
+        """The oracle layer's stable prices (where enabled and started), by asset."""
+        return {a: o.stable.price for a, o in self.oracles.items() if o.stable is not None}
 
     def portfolio_margin(self, account_id: str) -> PortfolioMargin | None:
         """The PMRM_2 margin of the account's options portfolio (``None`` without an
