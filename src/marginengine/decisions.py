@@ -193,6 +193,11 @@ class Code(StrEnum):
     MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE = "HealthMustBePositiveOrIncrease"
     MANGO_HEALTH_MUST_BE_NEGATIVE = "HealthMustBeNegative"
     MANGO_SOME_ERROR = "SomeError"
+    # ---- Drift v2: ErrorCode (drift-labs/protocol-v2 programs/drift/src/error.rs)
+    DRIFT_INSUFFICIENT_COLLATERAL = "InsufficientCollateral"
+    DRIFT_SUFFICIENT_COLLATERAL = "SufficientCollateral"
+    DRIFT_INVALID_SPOT_POSITION = "InvalidSpotPosition"
+    DRIFT_USER_CANT_LIQUIDATE_THEMSELF = "UserCantLiquidateThemself"
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,8 @@ def test_event_when_field_has_wrong_type_then_event_error_names_field(
          r"DepositOptionCash, WithdrawOptionCash, TradeOption, SettleOption, SetVolSurface, "
          r"EulerDeposit, EulerWithdraw, EulerDepositCollateral, EulerWithdrawCollateral, "
          r"EulerBorrow, EulerRepay, EulerSetLTV, EulerLiquidate, MangoDeposit, MangoWithdraw, "
-         r"MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice\)$"),
+         r"MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice, DriftDeposit, DriftWithdraw, "
+         r"DriftPerpTrade, DriftLiquidateSpot\)$"),
         ({"account": "alice", "asset": "WETH", "amount": 1},
          r"^type: unknown event type None"),
         ({"type": ["Deposit"]}, r"^type: unknown event type \['Deposit'\]"),

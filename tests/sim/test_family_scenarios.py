@@ -187,13 +187,17 @@ def test_drift_cross_margin_initial_fails_before_maintenance():
     assert rows[2]["maintenance"] == {"total_collateral": "8000",
                                       "margin_requirement": "13500"}
     assert rows[2]["liquidatable"]
+    # ... through the engine: 3 prices, the SOL deposit, the BTC short, the USDC borrow
+    # (each meeting the initial requirement), then 2 x 2 price changes.
+    assert r["summary"]["engine_events"] == 10
 
 
-def test_family_preset_in_an_engine_scenario_points_to_the_family_command():
-    from marginengine.config import protocol_from_dict
+def test_every_family_preset_is_an_engine_preset_too():
+    from marginengine.config import PRESET_NAMES, protocol_from_dict
 
-    # (liquity-v1, euler-v2, then mango-v4 were the example here; they are engine presets
-    # now, like morpho-blue.)
-    with pytest.raises(ConfigError, match="'drift-v2' is a family preset, run as a family "
-                                          "scenario"):
-        protocol_from_dict({"preset": "drift-v2"})
+    # (A family preset used to be refused in an engine scenario, pointing to the family
+    # command; Morpho, Liquity, then Euler, Mango and Drift became engine presets.)
+    assert set(FAMILY_PRESETS) <= set(PRESET_NAMES)
+    tables = {"euler-v2": "euler", "mango-v4": "mango", "drift-v2": "drift"}
+    for name, table in tables.items():
+        assert getattr(protocol_from_dict({"preset": name}), table) is not None

@@ -109,6 +109,7 @@ class LiquidationMechanism(Enum):
     LIQUITY = "liquity"             # Liquity v1 troves (LiquityLiquidate, ...)
     EULER = "euler"                 # Euler v2 vault (EulerLiquidate)
     MANGO = "mango"                 # Mango v4 group (liquidation not modelled)
+    DRIFT = "drift"                 # Drift v2 (DriftLiquidateSpot)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ MECHANISM_EVENTS: dict[LiquidationMechanism, frozenset[str]] = {
                                              "LiquityBatchLiquidate"}),
     LiquidationMechanism.EULER: frozenset({"EulerLiquidate"}),
     LiquidationMechanism.MANGO: frozenset(),
+    LiquidationMechanism.DRIFT: frozenset({"DriftLiquidateSpot"}),
 }
 #: Market inputs every family accepts, Morpho included.
 MARKET_EVENTS: frozenset[str] = frozenset({"SetPrice", "AdvanceTime", "SetConditions",
@@ -161,6 +163,9 @@ EULER_EVENTS: frozenset[str] = frozenset({
 MANGO_EVENTS: frozenset[str] = frozenset({
     "MangoDeposit", "MangoWithdraw", "MangoPerpTrade", "MangoPerpOrders",
     "MangoSetStablePrice"})
+#: Drift v2's actions on its cross-margin accounts (engine/drift_handlers.py).
+DRIFT_EVENTS: frozenset[str] = frozenset({
+    "DriftDeposit", "DriftWithdraw", "DriftPerpTrade", "DriftLiquidateSpot"})
 #: The families with state of their own, each with its events and what it is called.
 ISOLATED_EVENTS: dict[LiquidationMechanism, tuple[frozenset[str], str]] = {
     LiquidationMechanism.MORPHO: (MORPHO_EVENTS, "isolated markets: use the Morpho* events "
@@ -171,6 +176,8 @@ ISOLATED_EVENTS: dict[LiquidationMechanism, tuple[frozenset[str], str]] = {
                                                "(EulerDeposit, EulerBorrow, ...)"),
     LiquidationMechanism.MANGO: (MANGO_EVENTS, "a Mango group: use the Mango* events "
                                                "(MangoDeposit, MangoWithdraw, ...)"),
+    LiquidationMechanism.DRIFT: (DRIFT_EVENTS, "Drift markets: use the Drift* events "
+                                               "(DriftDeposit, DriftWithdraw, ...)"),
 }
 
 
@@ -363,6 +370,19 @@ FAMILIES: dict[str, dict[str, object]] = {
             supply_cap=Code.SUPPLY_CAP_EXCEEDED,
         ),
     },
+    # Drift v2 (drift-labs/protocol-v2@0ae3e3b1): spot and perp markets of config.drift;
+    # the rules are margin/drift.py and liquidation/drift.py, Drift's ErrorCode names.
+    "drift-v2": {
+        **AAVE_V3_7,
+        "version": "Drift v2",
+        "liquidation": LiquidationMechanism.DRIFT,
+        "codes": RefusalCodes(
+            withdraw_unhealthy=Code.DRIFT_INSUFFICIENT_COLLATERAL,
+            borrow_uncovered=Code.DRIFT_INSUFFICIENT_COLLATERAL,
+            not_liquidatable=Code.DRIFT_SUFFICIENT_COLLATERAL,
+            supply_cap=Code.SUPPLY_CAP_EXCEEDED,
+        ),
+    },
     "compound-v3": {
         "version": "Compound III (Comet)",
         "health_formula": HealthFormula.PER_ASSET_DOWN,
@@ -419,12 +439,14 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
     unsupported.update({name: f"{family} has no troves" for name in LIQUITY_EVENTS})
     unsupported.update({name: f"{family} has no Euler vault" for name in EULER_EVENTS})
     unsupported.update({name: f"{family} has no Mango group" for name in MANGO_EVENTS})
+    unsupported.update({name: f"{family} has no Drift markets" for name in DRIFT_EVENTS})
     return LendingRules(family=family, events=events, unsupported=unsupported,
                         **spec)  # type: ignore[arg-type]
 
 
 __all__ = [
     "COMMON_EVENTS",
+    "DRIFT_EVENTS",
     "EULER_EVENTS",
     "FAMILIES",
     "ISOLATED_EVENTS",

@@ -1,5 +1,6 @@
 """The tables of the engine families with rules of their own beyond Morpho and Liquity:
-``[euler]`` (Euler v2, preset ``euler-v2``), ``[mango]`` (Mango v4, preset ``mango-v4``).
+``[euler]`` (Euler v2, preset ``euler-v2``), ``[mango]`` (Mango v4, preset ``mango-v4``),
+``[drift]`` (Drift v2, preset ``drift-v2``).
 
 Each table names assets of ``markets`` (listed for their decimals and prices only: no
 pooled reserve takes them); the family's state (vault, collaterals, debts) is the
@@ -152,6 +153,98 @@ def mango_problem(mango: MangoConfig, decimals: dict[str, int]) -> str | None:
     return None
 
 
+def _scaled(value: Decimal, decimals: int, field: str) -> int:
+    scaled = value * 10**decimals
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{field}: {value} has more than {decimals} decimals (Drift's "
+                         "precision)")
+    return int(scaled)
+
+
+class DriftSpotConfig(StrictModel):
+    """A Drift spot market (``SpotMarket``): weights (4 decimals, Drift's 1e4; liability
+    weights at least 1), the IMF factor (6 decimals, 1e6) of the size discount and premium,
+    and the liquidator fee (6 decimals, ``LIQUIDATION_FEE_PRECISION``)."""
+
+    initial_asset_weight: Weight
+    maintenance_asset_weight: Weight
+    initial_liability_weight: Weight
+    maintenance_liability_weight: Weight
+    imf_factor: Weight = Decimal(0)
+    liquidator_fee: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal(0)
+
+    @model_validator(mode="after")
+    def _precision(self) -> DriftSpotConfig:
+        for name in ("initial_asset_weight", "maintenance_asset_weight",
+                     "initial_liability_weight", "maintenance_liability_weight"):
+            _scaled(getattr(self, name), 4, name)
+        for name in ("initial_liability_weight", "maintenance_liability_weight"):
+            if getattr(self, name) < 1:   # validate_margin_weights
+                raise ValueError(f"{name}: must be at least 1")
+        _scaled(self.imf_factor, 6, "imf_factor")
+        _scaled(self.liquidator_fee, 6, "liquidator_fee")
+        return self
+
+    def scaled(self, name: str) -> int:
+        """A field in Drift's integer precision (weights 1e4, IMF factor and fee 1e6)."""
+        return _scaled(getattr(self, name), 6 if name in ("imf_factor", "liquidator_fee")
+                       else 4, name)
+
+
+class DriftPerpConfig(StrictModel):
+    """A Drift perp market (``PerpMarket``): margin ratios and unrealized-PnL weights (4
+    decimals), IMF factors and the liquidator fee (6 decimals)."""
+
+    margin_ratio_initial: Weight
+    margin_ratio_maintenance: Weight
+    imf_factor: Weight = Decimal(0)
+    unrealized_pnl_initial_asset_weight: Weight = Decimal(0)
+    unrealized_pnl_maintenance_asset_weight: Weight = Decimal(1)
+    unrealized_pnl_imf_factor: Weight = Decimal(0)
+    liquidator_fee: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal(0)
+
+    @model_validator(mode="after")
+    def _precision(self) -> DriftPerpConfig:
+        for name in type(self).model_fields:
+            self.scaled(name)
+        return self
+
+    def scaled(self, name: str) -> int:
+        """A field in Drift's integer precision (ratios and weights 1e4, IMF and fee 1e6)."""
+        six = name.endswith("imf_factor") or name == "liquidator_fee"
+        return _scaled(getattr(self, name), 6 if six else 4, name)
+
+
+class DriftConfig(StrictModel):
+    """A Drift v2 exchange: spot markets and perp markets (each named in ``markets`` for
+    its decimals and oracle price; perp base amounts have Drift's 9 decimals), ``quote``
+    the spot market perp PnL is counted in (at Drift's quote price of 1)."""
+
+    quote: str
+    spot: dict[str, DriftSpotConfig] = Field(min_length=1)
+    perps: dict[str, DriftPerpConfig] = Field(default_factory=dict)
+
+
+def drift_problem(drift: DriftConfig, decimals: dict[str, int]) -> str | None:
+    """The first problem of a ``[drift]`` table against the markets' decimals, if any."""
+    known = ", ".join(sorted(decimals))
+    if drift.quote not in drift.spot:
+        return f"drift.quote: {drift.quote!r} is not among drift.spot"
+    for table, names in (("spot", drift.spot), ("perps", drift.perps)):
+        for name in names:
+            if name not in decimals:
+                return f"drift.{table}.{name}: unknown asset (markets: {known})"
+    for name in drift.spot:
+        if decimals[name] > 19:
+            return f"markets.{name}.decimals: at most 19 for a Drift spot market"
+    for name in drift.perps:
+        if name in drift.spot:
+            return f"drift.perps.{name}: the name is also a spot market's"
+        if decimals[name] != 9:
+            return f"markets.{name}.decimals: a Drift perp's base has 9 decimals"
+    return None
+
+
 def euler_problem(euler: EulerConfig, decimals: dict[str, int]) -> str | None:
     """The first problem of an ``[euler]`` table against the markets' decimals, if any."""
     known = ", ".join(sorted(decimals))
@@ -175,11 +268,15 @@ def euler_problem(euler: EulerConfig, decimals: dict[str, int]) -> str | None:
 __all__ = [
     "EULER_MAX_DECIMALS",
     "MANGO_MAX_DECIMALS",
+    "DriftConfig",
+    "DriftPerpConfig",
+    "DriftSpotConfig",
     "EulerCollateralConfig",
     "EulerConfig",
     "MangoConfig",
     "MangoPerpConfig",
     "MangoTokenConfig",
+    "drift_problem",
     "euler_problem",
     "mango_problem",
 ]

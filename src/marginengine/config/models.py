@@ -17,8 +17,10 @@ from marginengine.config.auction import AuctionConfig
 from marginengine.config.base import PORTFOLIO_PRESET_NAMES, SYMBOL_PATTERN, StrictModel
 from marginengine.config.families import LendingRules, lending_rules
 from marginengine.config.family_configs import (
+    DriftConfig,
     EulerConfig,
     MangoConfig,
+    drift_problem,
     euler_problem,
     mango_problem,
 )
@@ -28,10 +30,10 @@ from marginengine.fixedpoint import BPS, PRICE_UNIT, parse_units
 
 PresetName = Literal["aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7", "compound-v3",
                      "morpho-blue", "liquity-v1", "liquity-v1-2025", "euler-v2",
-                     "mango-v4"]
+                     "mango-v4", "drift-v2"]
 PRESET_NAMES: tuple[str, ...] = ("aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7",
                                  "compound-v3", "morpho-blue", "liquity-v1", "liquity-v1-2025",
-                                 "euler-v2", "mango-v4")
+                                 "euler-v2", "mango-v4", "drift-v2")
 
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
@@ -384,6 +386,7 @@ class ProtocolConfig(StrictModel):
     liquity: LiquityConfig | None = None
     euler: EulerConfig | None = None
     mango: MangoConfig | None = None
+    drift: DriftConfig | None = None
     adaptive: AdaptiveConfig | None = None
     stewards: StewardBounds | None = None
     options: OptionsConfig | None = None
@@ -590,6 +593,15 @@ class ProtocolConfig(StrictModel):
             if self.mango is None:
                 raise ValueError("mango: mango-v4 needs a [mango] table (quote, tokens)")
             problem = mango_problem(self.mango, {s: m.decimals for s, m in self.markets.items()})
+            if problem:
+                raise ValueError(problem)
+        is_drift = self.rules.liquidation is LiquidationMechanism.DRIFT
+        if self.drift is not None and not is_drift:
+            raise ValueError(f"drift: {self.preset} has no Drift markets (preset = \"drift-v2\")")
+        if is_drift:
+            if self.drift is None:
+                raise ValueError("drift: drift-v2 needs a [drift] table (quote, spot)")
+            problem = drift_problem(self.drift, {s: m.decimals for s, m in self.markets.items()})
             if problem:
                 raise ValueError(problem)
 

@@ -25,6 +25,12 @@
     deposit and borrow limits scaling the init weights, the stable price on the init side,
     perps through their settle token (blockworks-foundation/mango-v4 ``src/health``).
     USDC and SOL banks and SOL-PERP.
+``drift-v2``
+    Drift v2 cross margin (``config.drift``): spot asset and liability weights with the
+    IMF size discount and premium, the perp margin ratio with the IMF premium, the
+    unrealized-PnL weight, spot liquidation transferring the liability that covers the
+    margin shortage (drift-labs/protocol-v2 ``math/margin.rs``, ``math/liquidation.rs``).
+    USDC and SOL spot markets and BTC-PERP.
 ``compound-v3``
     Compound III (Comet) rules: one borrowable base asset (USDC here), borrow and liquidate
     collateral factors, liquidation factor, ``absorb`` into reserves, ``buyCollateral`` at the
@@ -174,5 +180,24 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "init_base_asset_weight": "0.9", "init_base_liab_weight": "1.1",
                 "maint_base_asset_weight": "0.95", "maint_base_liab_weight": "1.05",
                 "init_overall_asset_weight": "0.5", "maint_overall_asset_weight": "0.8"}}},
+    },
+    # Drift v2: USDC and SOL spot markets and BTC-PERP, with the parameters of
+    # examples/families/drift_cross_margin.toml.
+    "drift-v2": {
+        "preset": "drift-v2",
+        "markets": {"USDC": {"decimals": 6, "collateral": False, "borrowable": False},
+                    "SOL": {"decimals": 9, "collateral": False, "borrowable": False},
+                    "BTC-PERP": {"decimals": 9, "collateral": False, "borrowable": False}},
+        "drift": {"quote": "USDC", "spot": {
+            "USDC": {"initial_asset_weight": "1", "maintenance_asset_weight": "1",
+                     "initial_liability_weight": "1", "maintenance_liability_weight": "1"},
+            "SOL": {"initial_asset_weight": "0.8", "maintenance_asset_weight": "0.9",
+                    "initial_liability_weight": "1.2", "maintenance_liability_weight": "1.1",
+                    "imf_factor": "0.0005", "liquidator_fee": "0.01"}},
+            "perps": {"BTC-PERP": {
+                "margin_ratio_initial": "0.1", "margin_ratio_maintenance": "0.05",
+                "imf_factor": "0.0005", "unrealized_pnl_initial_asset_weight": "0.8",
+                "unrealized_pnl_maintenance_asset_weight": "1",
+                "unrealized_pnl_imf_factor": "0.0005"}}},
     },
 }

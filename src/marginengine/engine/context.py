@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any, NoReturn
 
 from marginengine.decisions import Code, Refusal
-from marginengine.engine.family_state import EulerBook, FamilyBook, MangoBook
+from marginengine.engine.family_state import DriftBook, EulerBook, FamilyBook, MangoBook
 from marginengine.engine.rejected import Rejected
 from marginengine.engine.state import EngineState, MorphoBook, SequencerStatus, StateReads
 from marginengine.fixedpoint import format_units
@@ -160,6 +160,13 @@ class HandlerContext(StateReads):
         book = self.state.family
         if not isinstance(book, MangoBook):
             self.refuse(Code.EVENT_NOT_SUPPORTED, f"{self.rules.family} has no Mango group")
+        return book
+
+    def drift_book(self) -> DriftBook:
+        """The Drift exchange's book (the family's events run only where there is one)."""
+        book = self.state.family
+        if not isinstance(book, DriftBook):
+            self.refuse(Code.EVENT_NOT_SUPPORTED, f"{self.rules.family} has no Drift markets")
         return book
 
     def set_family(self, book: FamilyBook) -> None:

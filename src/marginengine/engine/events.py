@@ -767,6 +767,55 @@ class MangoSetStablePrice(Event):
 MANGO_EVENT_CLASSES: tuple[type[Event], ...] = (
     MangoDeposit, MangoWithdraw, MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice)
 
+# ---- Drift v2 (drift-labs/protocol-v2 programs/drift/src/instructions): ``config.drift``;
+# spot amounts in the token's native units, perp base 1e9 and quote 1e6.
+
+@dataclass(frozen=True)
+class DriftDeposit(Event):
+    """``deposit``: ``amount`` of spot ``market`` from outside into ``account``."""
+
+    account: str
+    market: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class DriftWithdraw(Event):
+    """``withdraw``: beyond the deposit a borrow; the account must then meet its initial
+    margin requirement (``InsufficientCollateral``)."""
+
+    account: str
+    market: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class DriftPerpTrade(Event):
+    """A perp fill for ``account``: ``base`` (1e9, signed: bought) and ``quote`` (1e6,
+    signed: received); the initial requirement must then be met."""
+
+    account: str
+    market: str
+    base: int
+    quote: int
+
+
+@dataclass(frozen=True)
+class DriftLiquidateSpot(Event):
+    """``liquidate_spot(asset_market, liability_market, liquidator_max_liability_transfer)``:
+    ``liquidator`` takes over the liability that covers ``account``'s margin shortage for
+    its asset at the liquidation multipliers (-1: no maximum)."""
+
+    liquidator: str
+    account: str
+    asset_market: str
+    liability_market: str
+    max_liability_transfer: int = -1
+
+
+DRIFT_EVENT_CLASSES: tuple[type[Event], ...] = (
+    DriftDeposit, DriftWithdraw, DriftPerpTrade, DriftLiquidateSpot)
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (Deposit, Withdraw, Borrow, Repay, SetPrice, AdvanceTime, Liquidate, Absorb,
@@ -774,7 +823,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
                 SetConditions, SetSequencer, SetRiskParams, *MORPHO_EVENT_CLASSES,
                 *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES, *EULER_EVENT_CLASSES,
-                *MANGO_EVENT_CLASSES)
+                *MANGO_EVENT_CLASSES, *DRIFT_EVENT_CLASSES)
 }
 
 

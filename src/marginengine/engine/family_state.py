@@ -1,5 +1,5 @@
 """The state of the engine families with rules of their own beyond Morpho and Liquity
-(Euler v2, Mango v4), and how it becomes the inputs of their pure rules.
+(Euler v2, Mango v4, Drift v2), and how it becomes the inputs of their pure rules.
 
 A book is a frozen value, replaced (never mutated) by the family's handlers, so the
 engine's one transaction journals it by keeping the old value. Its ``state_dict`` enters
@@ -11,7 +11,8 @@ Prices: the engine's are USD with 8 decimals per whole token. Euler's quotes her
 a unit of account of 18 decimals (USD x 1e18), so an Euler price per base unit (x 1e18) is
 ``price x 10^(28 - decimals)``, exact (``config.family_configs.EULER_MAX_DECIMALS``).
 Mango's prices are I80F48 native quote per native token: ``price x 2^48 x 10^(quote
-decimals - decimals) / 1e8``, rounded to nearest (half up).
+decimals - decimals) / 1e8``, rounded to nearest (half up). Drift's are
+``PRICE_PRECISION`` (1e6): the engine's price / 100, rounded down.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from marginengine.config.family_configs import EulerConfig
 from marginengine.errors import FieldError
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.liquidation.euler import EulerVault
+from marginengine.margin import drift as drift_rules
 from marginengine.margin import euler as euler_rules
 from marginengine.margin import mango as mango_rules
 from marginengine.margin.base import FamilyMargin
@@ -142,8 +144,40 @@ class MangoBook:
         }
 
 
+@dataclass(frozen=True)
+class DriftAccount:
+    """A Drift cross-margin account: signed spot token amounts (native units) and perp
+    positions ``(base 1e9, quote 1e6)``, signed."""
+
+    spot: Mapping[str, int] = field(default_factory=dict)
+    perps: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DriftBook:
+    """The exchange's accounts."""
+
+    accounts: Mapping[str, DriftAccount]
+
+    def account(self, account_id: str) -> DriftAccount:
+        """``account_id``'s account (empty if it has none)."""
+        return self.accounts.get(account_id, DriftAccount())
+
+    def with_account(self, account_id: str, account: DriftAccount) -> DriftBook:
+        """This book with ``account_id``'s account replaced."""
+        accounts = dict(self.accounts)
+        accounts[account_id] = account
+        return DriftBook(accounts)
+
+    def state_dict(self) -> dict[str, object]:
+        """Plain data for the state hash."""
+        return {"accounts": {a: [{m: b for m, b in sorted(x.spot.items()) if b},
+                                 {m: list(p) for m, p in sorted(x.perps.items()) if any(p)}]
+                             for a, x in sorted(self.accounts.items())}}
+
+
 #: The book of the protocol's family, when it has one of these.
-FamilyBook = EulerBook | MangoBook
+FamilyBook = EulerBook | MangoBook | DriftBook
 
 
 def new_family_book(config: ProtocolConfig, now: int) -> FamilyBook | None:
@@ -152,6 +186,8 @@ def new_family_book(config: ProtocolConfig, now: int) -> FamilyBook | None:
         return EulerBook.of(config.euler, now)
     if config.mango is not None:
         return MangoBook({}, {})
+    if config.drift is not None:
+        return DriftBook({})
     return None
 
 
@@ -162,7 +198,77 @@ def family_margin_of(config: ProtocolConfig, book: FamilyBook, prices: Mapping[s
     ``stable``: the oracle layer's stable prices (Mango's init side)."""
     if isinstance(book, MangoBook):
         return mango_family_margin(config, book, prices, stable or {}, account_id)
+    if isinstance(book, DriftBook):
+        return drift_family_margin(config, book, prices, account_id)
     return euler_family_margin(config, book, prices, now, account_id)
+
+
+# ---------------------------------------------------------------------- Drift v2
+#: The engine's prices (8 decimals) over Drift's ``PRICE_PRECISION`` (6).
+DRIFT_PRICE_SCALE: int = 10 ** (PRICE_DECIMALS - 6)
+
+
+def drift_price(prices: Mapping[str, int], asset: str) -> int:
+    """Drift's oracle price of ``asset`` (``PRICE_PRECISION``, 1e6): the engine's / 100."""
+    if asset not in prices:
+        raise FieldError("prices", f"no price has been set for {asset}")
+    return prices[asset] // DRIFT_PRICE_SCALE
+
+
+def drift_spot_market(config: ProtocolConfig, name: str) -> drift_rules.SpotMarket:
+    """The ``SpotMarket`` fields of spot market ``name``."""
+    cfg = config.drift
+    assert cfg is not None
+    m = cfg.spot[name]
+    return drift_rules.SpotMarket(
+        decimals=config.markets[name].decimals,
+        **{f: m.scaled(f) for f in ("initial_asset_weight", "maintenance_asset_weight",
+                                    "initial_liability_weight",
+                                    "maintenance_liability_weight", "imf_factor")})
+
+
+def drift_perp_market(config: ProtocolConfig, name: str) -> drift_rules.PerpMarketMargin:
+    """The margin fields of perp market ``name``."""
+    cfg = config.drift
+    assert cfg is not None
+    m = cfg.perps[name]
+    return drift_rules.PerpMarketMargin(
+        m.scaled("margin_ratio_initial"), m.scaled("margin_ratio_maintenance"),
+        m.scaled("imf_factor"), drift_rules.PerpPnlWeights(
+            m.scaled("unrealized_pnl_initial_asset_weight"),
+            m.scaled("unrealized_pnl_maintenance_asset_weight"),
+            m.scaled("unrealized_pnl_imf_factor")))
+
+
+def drift_balances(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
+                   account_id: str
+                   ) -> tuple[list[drift_rules.SpotBalance], list[drift_rules.PerpBalance]]:
+    """The account's spot balances and perp positions, priced, for the margin rules."""
+    account = book.account(account_id)
+    spots = [drift_rules.SpotBalance(drift_spot_market(config, n), amount,
+                                     drift_price(prices, n))
+             for n, amount in sorted(account.spot.items()) if amount]
+    perps = [drift_rules.PerpBalance(drift_perp_market(config, n), base, quote,
+                                     drift_price(prices, n))
+             for n, (base, quote) in sorted(account.perps.items()) if base or quote]
+    return spots, perps
+
+
+def drift_margin(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
+                 account_id: str, kind: drift_rules.MarginRequirementType
+                 ) -> drift_rules.MarginCalculation:
+    """The account's Drift margin calculation of ``kind``."""
+    spots, perps = drift_balances(config, book, prices, account_id)
+    return drift_rules.margin_calculation(spots, perps, kind)
+
+
+def drift_family_margin(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
+                        account_id: str) -> FamilyMargin | None:
+    """The account's margin by Drift's rules (``None`` if it has no Drift account)."""
+    if account_id not in book.accounts:
+        return None
+    spots, perps = drift_balances(config, book, prices, account_id)
+    return drift_rules.family_margin(spots, perps, DRIFT_PRICE_SCALE)
 
 
 # ---------------------------------------------------------------------- Mango v4
@@ -321,12 +427,20 @@ def euler_family_margin(config: ProtocolConfig, book: EulerBook, prices: Mapping
 __all__ = [
     "EULER_UNIT_DECIMALS",
     "EULER_UNIT_SCALE",
+    "DriftAccount",
+    "DriftBook",
     "EulerAccount",
     "EulerBook",
     "FamilyBook",
     "MangoAccount",
     "MangoBook",
     "MangoPerpPosition",
+    "drift_balances",
+    "drift_family_margin",
+    "drift_margin",
+    "drift_perp_market",
+    "drift_price",
+    "drift_spot_market",
     "euler_collaterals",
     "euler_family_margin",
     "euler_price",

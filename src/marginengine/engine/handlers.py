@@ -13,6 +13,7 @@ from typing import Any
 
 from marginengine.engine import (
     auction_handlers,
+    drift_handlers,
     euler_handlers,
     governance_handlers,
     lending_handlers,
@@ -35,6 +36,10 @@ from marginengine.engine.events import (
     Deposit,
     DepositOptionCash,
     DepositQuote,
+    DriftDeposit,
+    DriftLiquidateSpot,
+    DriftPerpTrade,
+    DriftWithdraw,
     EulerBorrow,
     EulerDeposit,
     EulerDepositCollateral,
@@ -145,6 +150,11 @@ HANDLERS: dict[type[Event], Handler] = {
     MangoPerpTrade: mango_handlers.perp_trade,
     MangoPerpOrders: mango_handlers.perp_orders,
     MangoSetStablePrice: mango_handlers.set_stable_price,
+    # Drift v2 cross-margin accounts
+    DriftDeposit: drift_handlers.deposit,
+    DriftWithdraw: drift_handlers.withdraw,
+    DriftPerpTrade: drift_handlers.perp_trade,
+    DriftLiquidateSpot: drift_handlers.liquidate_spot,
     # options (the clearing in the engine state, PMRM_2 pre-trade checks)
     DepositOptionCash: option_handlers.deposit_option_cash,
     WithdrawOptionCash: option_handlers.withdraw_option_cash,
