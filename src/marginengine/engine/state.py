@@ -125,7 +125,7 @@ class EngineState:
             LiquitySystem.empty(StabilityPoolRule(pool_rule.value))
             if config.liquity is not None and pool_rule is not None else None)
         self._saved_liquity: Any = _UNSET
-        # Euler v2's vault (preset euler-v2): engine/family_state.py.
+        # The family book of euler-v2, mango-v4, drift-v2: engine/family_state.py.
         self.family: FamilyBook | None = new_family_book(config, self.ledger.time)
         self._saved_family: Any = _UNSET
         # Options ([options]): the clearing (premiums, positions, settlements) and the vol
@@ -541,7 +541,7 @@ class StateReads:
     def _family_hook(self, prices: Mapping[str, int]
                      ) -> Callable[[str], FamilyMargin | None] | None:
         """What the one margin interface asks for the margin of an account of the
-        family's book (Euler, Mango), by the family's own rules at ``prices``."""
+        family's book (Euler, Mango, Drift), by the family's own rules at ``prices``."""
         book = self.state.family
         if book is None:
             return None

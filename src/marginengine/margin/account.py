@@ -48,9 +48,10 @@ class Valuation:
         The PMRM_2 margin of an account in portfolio mode (one holding options or options
         cash), ``None`` for any other; ``None`` here: no account is.
     family
-        The margin of an account of a family with state and rules of its own (Euler v2)
-        by that family's rules (:class:`~marginengine.margin.base.FamilyMargin`), ``None``
-        for any other account; ``None`` here: no account is.
+        The margin of an account of a family with state and rules of its own (Euler v2,
+        Mango v4, Drift v2) by that family's rules
+        (:class:`~marginengine.margin.base.FamilyMargin`), ``None`` for any other account;
+        ``None`` here: no account is.
     """
 
     prices: Mapping[str, int]
@@ -108,7 +109,8 @@ class AccountMarginModel:
         return valuation.portfolio(account_id) if valuation.portfolio is not None else None
 
     def family_margin(self, valuation: Valuation, account_id: str) -> FamilyMargin | None:
-        """The account's margin by its family's own rules (Euler v2), else ``None``."""
+        """The account's margin by its family's own rules (Euler, Mango, Drift), else
+        ``None``."""
         return valuation.family(account_id) if valuation.family is not None else None
 
     def holds_perps(self, ledger: Ledger, account_id: str) -> bool:
@@ -171,7 +173,8 @@ class AccountMarginModel:
         """Whether maintenance margin is not met: a lending account by its family's rule
         (Aave: HF below 1; Comet: liquidity below 0), a bucket when its maintenance value is
         below its requirement (a portfolio account likewise, on PMRM_2's maintenance); a
-        family account by its family's own test (Euler: collateral at most the liability)."""
+        family account by its family's own test (Euler: collateral at most the liability;
+        Mango: maint health below 0; Drift: maintenance requirement not met)."""
         fam = self.family_margin(valuation, account_id)
         if fam is not None:
             return fam.liquidatable
