@@ -106,7 +106,9 @@ class FundingConfig(StrictModel):
 
     @model_validator(mode="after")
     def _formula_fields(self) -> FundingConfig:
-        if "contract_tier" in self.model_fields_set and self.formula != "drift-v2":
+        # The default is accepted with any formula: a saved configuration (an event log's
+        # meta.protocol) writes every field, and must load again.
+        if self.contract_tier != "HighlySpeculative" and self.formula != "drift-v2":
             raise ValueError("contract_tier: only formula drift-v2 clamps by contract tier")
         if self.formula == "dydx-v4":
             to_ppm(self.interest, "interest")
