@@ -146,7 +146,8 @@ class KeeperSpec(StrictModel):
 class BookSpec(StrictModel):
     """A synthetic book of vaults/borrowers: lognormal sizes and collateralization."""
 
-    accounts: int = Field(default=200, ge=1, le=2_000_000)
+    #: 0: no synthetic borrowers (a perp-only scenario: ``[perps]``).
+    accounts: int = Field(default=200, ge=0, le=2_000_000)
     total_debt: UsdTotal = Decimal(10_000_000)     # USD
     whales: int = Field(default=3, ge=0)
     whale_share: Fraction = Decimal("0.3")         # of total debt held by the whales
@@ -196,6 +197,69 @@ class MonteCarloSpec(StrictModel):
     keep_traces: bool = False
 
 
+class PerpMarketSpec(StrictModel):
+    """A perp market of the cascade (its rules are ``[protocol.perps.SYMBOL]``): the
+    simulated asset whose external price is its index, the index's oracle, and how its
+    mark moves (:mod:`marginengine.sim.perps`)."""
+
+    asset: str | None = None                       # default: price.asset
+    oracle: OracleSpec = OracleSpec()               # publishes the index (SetPrice SYMBOL)
+    #: ``venue``: each step a one-step-size print trades at the asset venue's mid, so the
+    #: engine's mark (median of index, last trade and index x (1 + EMA basis)) follows the
+    #: venue the liquidations' hedges trade on; ``index``: no print (mark = index).
+    mark: Literal["venue", "index"] = "venue"
+
+
+class PerpBookSpec(StrictModel):
+    """The perp traders: a seeded synthetic book, or a file ``account,market,size,
+    entry_price,quote`` (CSV or Parquet, :func:`marginengine.sim.books.read_book`)."""
+
+    accounts: int = Field(default=0, ge=0, le=1_000_000)
+    total_notional: UsdTotal = Decimal(10_000_000)  # USD at step 0, whales included
+    whales: int = Field(default=2, ge=0)
+    whale_share: Fraction = Decimal("0.2")         # of the notional, the whales together
+    long_share: Fraction = Decimal("0.7")          # accounts (and whales) that are long
+    leverage_median: Annotated[Decimal, Field(ge=1, le=1000, allow_inf_nan=False)] = \
+        Decimal(8)                                 # notional / quote, lognormal
+    leverage_sigma: NonNegative = Decimal("0.5")
+    #: Leverage cap; default what the market's initial margin allows, less 2%.
+    leverage_max: Annotated[Decimal, Field(ge=1, le=1000, allow_inf_nan=False)] | None = None
+    file: str = ""                                 # account,market,size,entry_price,quote
+    #: USD of quote the book's counterparty (the rest of the market, the other side of
+    #: every position) holds; default its net position's notional (1x).
+    counterparty_quote: NonNegative | None = None
+
+    @model_validator(mode="after")
+    def _whales_fewer(self) -> PerpBookSpec:
+        if "whales" in self.model_fields_set and self.whales and self.accounts and \
+                self.whales >= self.accounts:
+            raise ValueError(f"whales: must be fewer than accounts ({self.whales} whales, "
+                             f"{self.accounts} accounts)")
+        return self
+
+
+class PerpsSpec(StrictModel):
+    """The perp venue of a cascade (``[perps]``): markets, book, insurance funds and
+    liquidators. ``insurance`` is whole quote tokens per market with its own fund, or
+    ``shared`` for the shared fund."""
+
+    markets: dict[str, PerpMarketSpec] = Field(default_factory=dict)
+    book: PerpBookSpec = PerpBookSpec()
+    insurance: dict[str, HumanNumber] = Field(default_factory=dict)
+    keepers: list[KeeperSpec] = Field(default_factory=lambda: [
+        KeeperSpec(id="perp-liquidator", capital=Decimal(50_000_000))])
+    #: Whether a liquidator's takeover is laid off on the asset's venue at once (selling
+    #: a long it took, buying back a short): the feedback of liquidations on the mark.
+    hedge: bool = True
+
+    @model_validator(mode="after")
+    def _keepers_unique(self) -> PerpsSpec:
+        ids = [k.id for k in self.keepers]
+        if len(set(ids)) != len(ids):
+            raise ValueError("keepers: ids must be unique")
+        return self
+
+
 class ProtocolSpec(StrictModel):
     """A further protocol of the scenario (``[[protocols]]``): its own engine, book,
     keepers, lenders and oracles. Prices, venues and gas are the scenario's: what one
@@ -210,6 +274,7 @@ class ProtocolSpec(StrictModel):
     accounts: list[CascadeAccountSpec] = Field(default_factory=list)
     keepers: list[KeeperSpec] = Field(default_factory=lambda: [KeeperSpec(id="keeper")])
     liquidity: dict[str, HumanNumber] = Field(default_factory=dict)
+    perps: PerpsSpec | None = None                 # a perp venue (sim/perps.py)
 
 
 class CascadeFile(StrictModel):
@@ -239,6 +304,7 @@ class CascadeFile(StrictModel):
     monte_carlo: MonteCarloSpec = MonteCarloSpec()
     liquidity: dict[str, HumanNumber] = Field(default_factory=dict)  # lender deposits
     protocols: list[ProtocolSpec] = Field(default_factory=list)  # further protocols
+    perps: PerpsSpec | None = None                 # perp markets and traders (sim/perps.py)
 
     @field_validator("name")
     @classmethod
@@ -312,6 +378,13 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
             problems.append(f"{where}: a replay needs a file")
         elif not Path(file).is_file():
             problems.append(f"{where}: no such file {file!r}")
+    if spec.book.accounts == 0 and spec.perps is None and not spec.book.multi():
+        problems.append("book.accounts: 0 borrowers and no [perps]: the scenario would "
+                        "simulate nothing")
+    if spec.perps is not None:
+        from marginengine.sim.perps import check_perps
+
+        problems += check_perps(spec, protocol)
     return problems
 
 
@@ -324,7 +397,7 @@ def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
         "oracle": extra.oracle if extra.oracle is not None else spec.oracle,
         "oracles": {**spec.oracles, **extra.oracles},
         "book": extra.book, "accounts": extra.accounts, "keepers": extra.keepers,
-        "liquidity": extra.liquidity, "protocols": [],
+        "liquidity": extra.liquidity, "protocols": [], "perps": extra.perps,
     })
 
 
@@ -428,4 +501,7 @@ def anchor_files(data: dict[str, Any], source: str | Path | None) -> dict[str, A
     book = out.get("book")
     if isinstance(book, dict):
         out["book"] = anchored(anchored(book, "file"), "snapshot")
+    perps = out.get("perps")
+    if isinstance(perps, dict) and isinstance(perps.get("book"), dict):
+        out["perps"] = {**perps, "book": anchored(perps["book"], "file")}
     return out
