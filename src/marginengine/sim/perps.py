@@ -59,6 +59,7 @@ from marginengine.sim.cascade_config import (
     simulated_assets,
 )
 from marginengine.sim.markets import AssetMarket
+from marginengine.sim.metrics import PERP_SERIES_COLUMNS
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from marginengine.sim.cascade import CascadeRunner
@@ -436,12 +437,7 @@ class PerpSim:
 
 
 #: The perp columns of ``steps.parquet`` besides the per-market ones.
-PERP_COLUMN_NAMES = (
-    "perp_liquidatable_accounts", "perp_liquidations", "perp_liquidations_cum",
-    "perp_liquidated_value_usd_step", "insurance_fund_usd", "bankrupt_shortfall_usd",
-    "insurance_drawdown_usd", "adl_covered_usd", "adl_volume_usd", "socialized_loss_usd",
-    "perp_deficit_usd", "open_interest_usd", "perp_keeper_profit_usd_cum",
-)
+PERP_COLUMN_NAMES = tuple(c.name for c in PERP_SERIES_COLUMNS)
 
 
 def synthetic_perp_book(rng: np.random.Generator, protocol: ProtocolConfig,
