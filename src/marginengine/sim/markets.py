@@ -142,7 +142,7 @@ class AssetMarket:
             cost = self.depth.quote_in_for(amount)
             self.depth.buy_base(cost)
             return cost
-        return -(-amount * self.external * self.quote_unit // (self.base_unit * PRICE_UNIT))
+        return int(-(-amount * self.external * self.quote_unit // (self.base_unit * PRICE_UNIT)))
 
     def quote_out(self, amount: int) -> int:
         """What selling ``amount`` now would fetch, without selling (quote units)."""

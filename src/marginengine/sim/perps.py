@@ -37,6 +37,7 @@ Nothing here re-implements a rule: every decision is an engine event.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,7 @@ from marginengine.sim.cascade_config import (
 )
 from marginengine.sim.markets import AssetMarket
 from marginengine.sim.metrics import PERP_SERIES_COLUMNS
+from marginengine.venue import VenueError
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from marginengine.sim.cascade import CascadeRunner
@@ -350,12 +352,17 @@ class PerpSim:
         runner = self.runner
         asset_market = runner.markets[market.asset]
         amount = closed * asset_market.base_unit // market.base_unit
+        external = float(amount / asset_market.base_unit * runner.paths.path(market.asset)[step])
         if long:  # it took a long: sell it
-            return runner.sell(amount, step, market.asset) - paid
-        if runner.trades_on_venue(asset_market):
-            cost = asset_market.buy(amount) / asset_market.quote_unit
-        else:
-            cost = float(amount / asset_market.base_unit * runner.paths.path(market.asset)[step])
+            try:
+                return runner.sell(amount, step, market.asset) - paid
+            except VenueError:  # more than the venue's bids: sold elsewhere
+                return external - paid
+        cost = external
+        # More than the venue holds: bought elsewhere at the external price.
+        with contextlib.suppress(VenueError):
+            if runner.trades_on_venue(asset_market):
+                cost = asset_market.buy(amount) / asset_market.quote_unit
         return paid - cost
 
     # ------------------------------------------------------------------ figures
