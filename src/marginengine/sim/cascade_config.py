@@ -16,8 +16,9 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from marginengine.config.amounts import HumanNumber, parse_asset_amounts
 from marginengine.config.base import StrictModel
 from marginengine.config.models import ProtocolConfig
+from marginengine.fixedpoint import parse_units
 from marginengine.ledger import check_account_id
-from marginengine.sim.books import ProfileSpec, check_profiles
+from marginengine.sim.books import COUNTERPARTY, ProfileSpec, check_profiles
 from marginengine.sim.joint import AssetPriceSpec, CorrelationSpec, JointPriceSpec, check_joint
 from marginengine.sim.scenario import RUN_NAME_PATTERN, check_run_name
 
@@ -382,10 +383,85 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
         problems.append("book.accounts: 0 borrowers and no [perps]: the scenario would "
                         "simulate nothing")
     if spec.perps is not None:
-        from marginengine.sim.perps import check_perps
-
         problems += check_perps(spec, protocol)
     return problems
+
+
+#: The market maker whose prints move a perp mark (``mark = "venue"``, sim/perps.py).
+MARK_MAKER = "_mark"
+#: Accounts the perp runner creates itself.
+PERP_RESERVED = (COUNTERPARTY, MARK_MAKER, "lender")
+#: The ``[perps.insurance]`` key of the shared fund.
+SHARED = "shared"
+
+
+def check_perps(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
+    """What ``[perps]`` asks that the protocol cannot give: one ``field: reason`` each."""
+    perps = spec.perps
+    if perps is None:
+        return []
+    problems: list[str] = []
+    markets = protocol.perps
+    if not markets:
+        return ["perps: the protocol has no perp markets (give [protocol.perps.SYMBOL])"]
+    names = ", ".join(sorted(markets))
+    simulated = simulated_assets(spec)
+    for symbol, market in perps.markets.items():
+        if symbol not in markets:
+            problems.append(f"perps.markets.{symbol}: unknown perp market (perp markets: "
+                            f"{names})")
+            continue
+        asset = market.asset or spec.price.asset
+        if asset not in simulated:
+            problems.append(f"perps.markets.{symbol}.asset: {asset!r} has no simulated "
+                            f"price (simulated: {', '.join(sorted(simulated))})")
+    for symbol in sorted(markets):
+        if symbol in spec.prices:
+            problems.append(f"prices.{symbol}: {symbol}'s index comes from its asset's "
+                            "path ([perps.markets]); remove it")
+    quote = next(iter(markets.values())).quote
+    for key, raw in perps.insurance.items():
+        where = f"perps.insurance.{key}"
+        if key == SHARED:
+            pass
+        elif key not in markets:
+            problems.append(f"{where}: unknown perp market (perp markets: {names}; "
+                            f"{SHARED!r} for the shared fund)")
+            continue
+        elif markets[key].insurance_fund != "market":
+            problems.append(f"{where}: {key} uses the shared insurance fund; fund it as "
+                            f"perps.insurance.{SHARED}")
+            continue
+        quote_amount(raw, protocol.markets[quote].decimals, where, problems)
+    book = perps.book
+    if book.file and book.accounts:
+        problems.append("perps.book: give accounts (a synthetic book) or file, not both")
+    elif not book.file and not book.accounts:
+        problems.append("perps.book: no traders (give accounts or file)")
+    if book.file and not Path(book.file).is_file():
+        problems.append(f"perps.book.file: no such file {book.file!r}")
+    lending_keepers = {k.id for k in spec.keepers}
+    for i, keeper in enumerate(perps.keepers):
+        if keeper.id in PERP_RESERVED:
+            problems.append(f"perps.keepers.{i}.id: {keeper.id!r} is the runner's own account")
+        elif keeper.id in lending_keepers:
+            problems.append(f"perps.keepers.{i}.id: {keeper.id!r} is also a lending keeper")
+    return problems
+
+
+def quote_amount(raw: object, decimals: int, where: str, problems: list[str]) -> int | None:
+    """A whole-token amount (``[perps.insurance]``) in smallest units, or ``None`` with a
+    ``where: reason`` appended to ``problems``."""
+    try:
+        amount = parse_units(str(raw).replace("_", ""), decimals)
+    except (ValueError, ArithmeticError) as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+    if amount < 0:
+        problems.append(f"{where}: must not be negative (got {raw})")
+        return None
+    return int(amount)
+
 
 
 def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:

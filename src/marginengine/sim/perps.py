@@ -40,106 +40,64 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from marginengine.config import ProtocolConfig
-from marginengine.engine import DepositQuote, Event, FundInsurance, Outcome, SetPrice, Trade
+from marginengine.engine import (
+    DepositQuote,
+    Engine,
+    Event,
+    FundInsurance,
+    Outcome,
+    SetPrice,
+    Trade,
+)
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, Rounding, parse_units
 from marginengine.ledger.perp import quote_value
 from marginengine.sim.agents import KeeperState, PerpLiquidator
 from marginengine.sim.books import COUNTERPARTY, Book, BookAccount, open_book, read_book
 from marginengine.sim.cascade_config import (
-    CascadeFile,
+    MARK_MAKER,
+    PERP_RESERVED,
+    SHARED,
     PerpBookSpec,
     PerpMarketSpec,
     PerpsSpec,
-    simulated_assets,
+    quote_amount,
 )
+from marginengine.sim.joint import JointPaths
 from marginengine.sim.markets import AssetMarket
 from marginengine.sim.metrics import PERP_SERIES_COLUMNS
 from marginengine.venue import VenueError
 
-if TYPE_CHECKING:  # pragma: no cover - types only
-    from marginengine.sim.cascade import CascadeRunner
 
-#: The market maker whose prints move the mark (``mark = "venue"``).
-MARK_MAKER = "_mark"
-#: Accounts the perp runner creates itself.
-PERP_RESERVED = (COUNTERPARTY, MARK_MAKER, "lender")
-#: The insurance table's key for the shared fund.
-SHARED = "shared"
+class PerpHost(Protocol):
+    """What :class:`PerpSim` needs of its run (``sim.cascade.PerpHost``)."""
+
+    engine: Engine
+    protocol: ProtocolConfig
+    collateral: str
+    markets: dict[str, AssetMarket]
+    fixed: dict[str, list[int]]
+    rng: np.random.Generator
+    gas: np.ndarray
+    paths: JointPaths
+    unsafe_since: dict[str, int]
+
+    def gas_usd(self, action: str, i: int) -> float:
+        """USD of gas one ``action`` costs at step ``i``."""
+
+    def sell(self, amount: int, i: int, asset: str | None = None) -> float:
+        """Sell ``amount`` of a simulated asset; USD received."""
+
+    def trades_on_venue(self, market: AssetMarket) -> bool:
+        """Whether sales of the asset trade on its venue."""
+
 #: Waterfall parts per step, quote smallest units (exact).
 WATERFALL = ("shortfall", "insurance_paid", "adl_covered", "socialized", "deficit")
-
-
-def check_perps(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
-    """What ``[perps]`` asks that the protocol cannot give: one ``field: reason`` each."""
-    perps = spec.perps
-    if perps is None:
-        return []
-    problems: list[str] = []
-    markets = protocol.perps
-    if not markets:
-        return ["perps: the protocol has no perp markets (give [protocol.perps.SYMBOL])"]
-    names = ", ".join(sorted(markets))
-    simulated = simulated_assets(spec)
-    for symbol, market in perps.markets.items():
-        if symbol not in markets:
-            problems.append(f"perps.markets.{symbol}: unknown perp market (perp markets: "
-                            f"{names})")
-            continue
-        asset = market.asset or spec.price.asset
-        if asset not in simulated:
-            problems.append(f"perps.markets.{symbol}.asset: {asset!r} has no simulated "
-                            f"price (simulated: {', '.join(sorted(simulated))})")
-    for symbol in sorted(markets):
-        if symbol in spec.prices:
-            problems.append(f"prices.{symbol}: {symbol}'s index comes from its asset's "
-                            "path ([perps.markets]); remove it")
-    quote = next(iter(markets.values())).quote
-    for key, raw in perps.insurance.items():
-        where = f"perps.insurance.{key}"
-        if key == SHARED:
-            pass
-        elif key not in markets:
-            problems.append(f"{where}: unknown perp market (perp markets: {names}; "
-                            f"{SHARED!r} for the shared fund)")
-            continue
-        elif markets[key].insurance_fund != "market":
-            problems.append(f"{where}: {key} uses the shared insurance fund; fund it as "
-                            f"perps.insurance.{SHARED}")
-            continue
-        _quote_amount(raw, protocol.markets[quote].decimals, where, problems)
-    book = perps.book
-    if book.file and book.accounts:
-        problems.append("perps.book: give accounts (a synthetic book) or file, not both")
-    elif not book.file and not book.accounts:
-        problems.append("perps.book: no traders (give accounts or file)")
-    if book.file and not Path(book.file).is_file():
-        problems.append(f"perps.book.file: no such file {book.file!r}")
-    lending_keepers = {k.id for k in spec.keepers}
-    for i, keeper in enumerate(perps.keepers):
-        if keeper.id in PERP_RESERVED:
-            problems.append(f"perps.keepers.{i}.id: {keeper.id!r} is the runner's own account")
-        elif keeper.id in lending_keepers:
-            problems.append(f"perps.keepers.{i}.id: {keeper.id!r} is also a lending keeper")
-    return problems
-
-
-def _quote_amount(raw: object, decimals: int, where: str, problems: list[str]) -> int | None:
-    try:
-        amount = parse_units(str(raw).replace("_", ""), decimals)
-    except (ValueError, ArithmeticError) as exc:
-        problems.append(f"{where}: {exc}")
-        return None
-    if amount < 0:
-        problems.append(f"{where}: must not be negative (got {raw})")
-        return None
-    return int(amount)
 
 
 @dataclass(frozen=True)
@@ -166,7 +124,7 @@ class PerpSim:
         The scenario's ``[perps]``.
     """
 
-    def __init__(self, runner: CascadeRunner, spec: PerpsSpec) -> None:
+    def __init__(self, runner: PerpHost, spec: PerpsSpec) -> None:
         self.runner = runner
         self.spec = spec
         engine = runner.engine
@@ -214,7 +172,7 @@ class PerpSim:
         decimals = protocol.markets[self.quote_asset].decimals
         problems: list[str] = []
         for key, raw in sorted(self.spec.insurance.items()):
-            amount = _quote_amount(raw, decimals, f"perps.insurance.{key}", problems)
+            amount = quote_amount(raw, decimals, f"perps.insurance.{key}", problems)
             if amount:
                 self.apply(FundInsurance(amount, "" if key == SHARED else key))
         if problems:
@@ -492,5 +450,5 @@ def synthetic_perp_book(rng: np.random.Generator, protocol: ProtocolConfig,
     return book
 
 
-__all__ = ["MARK_MAKER", "PERP_COLUMN_NAMES", "PerpMarket", "PerpSim", "check_perps",
+__all__ = ["PERP_COLUMN_NAMES", "WATERFALL", "PerpHost", "PerpMarket", "PerpSim",
            "synthetic_perp_book"]

@@ -18,11 +18,14 @@ generator's starting state and its position (:func:`protocol_rng`), so removing 
 protocol changes nothing in how the others are drawn.
 
 Figures: the summary's additive figures (bad debt and its parts, liquidations, liquidated
-value, keeper profit and gas, borrower loss, accounts, events) are the sums over the
-protocols; ``protocols`` holds every protocol's own summary. The series are the first
+value, keeper profit and gas, borrower loss, accounts, events, and the perp figures of the
+protocols with a perp venue, sim/perps.py) are the sums over the protocols;
+``protocols`` holds every protocol's own summary. The series are the first
 protocol's, plus ``liquidatable_accounts.<name>``, ``liquidations_cum.<name>``,
 ``bad_debt_usd.<name>`` and ``oracle_price_usd.<name>`` (the headline asset as that
-protocol's oracle has it) for each further protocol.
+protocol's oracle has it) for each further protocol, and its
+:data:`PERP_PROTOCOL_COLUMNS` when it has a perp venue. A perp venue's liquidators hedge
+on the shared venues too: one venue's liquidations move the mark of the others.
 """
 
 from __future__ import annotations
