@@ -69,6 +69,22 @@ def test_waterfall_when_crash_then_conserves_money_each_step() -> None:
     assert totals["insurance_paid"] > 0 and totals["adl_covered"] > 0
 
 
+def test_waterfall_when_hyperliquid_rules_shared_fund_push_index_then_conserved() -> None:
+    # Hyperliquid's preset: takeover at the mark, 20% partial liquidations above 100k USDC,
+    # one shared fund; the index published by a push feed (1% deviation).
+    data = alone(read_toml(EXAMPLE))
+    data["protocol"]["perps"]["ETH-PERP"] = {"preset": "hyperliquid", "base_decimals": 18}
+    data["perps"]["insurance"] = {"shared": 20_000}
+    data["perps"]["markets"] = {"ETH-PERP": {"oracle": {"kind": "push", "deviation": 0.01}}}
+    runner = runner_of(data)
+    totals = check_waterfall(runner)
+    # No liquidation fee under the preset: the fund only pays out, down to what is left.
+    assert runner.perps is not None
+    assert totals["insurance_paid"] == 20_000 * 10**6 - runner.perps.insurance_total() > 0
+    assert totals["adl_covered"] > 0
+    assert runner.engine.ledger.clearing.markets["ETH-PERP"].insurance == 0  # shared fund
+
+
 def test_waterfall_when_adl_off_then_fund_then_socialized_each_step_conserved() -> None:
     runner = runner_of(alone(read_toml(EXAMPLE), adl=False))
     totals = check_waterfall(runner)
@@ -297,3 +313,31 @@ def test_perp_config_when_bad_at_the_cli_then_exit_2_and_no_traceback(
     assert "perps.insurance.BTC-PERP: unknown perp market" in err
     assert "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_lending_and_perp_venue_when_sharing_the_eth_book_then_hedges_cause_liquidations(
+) -> None:
+    # The perp venue first ([protocol] and [perps]), a lending market as [[protocols]]
+    # reading the shared book's spot price, its borrowers at 1.434 collateralization: safe
+    # at the external price (its low over the 16 steps, 1,692, is above their liquidation
+    # price of about 2,000 / (0.83 x 1.434) = 1,680), not at the book's once the perp
+    # liquidator has hedged the 196 liquidations of minute 13 on it.
+    data = alone(read_toml(EXAMPLE))
+    data["venue"]["depth_at_1pct"] = 100
+    data["perps"]["book"].update(accounts=1000, total_notional=12_000_000)
+    data["protocols"] = [{
+        "name": "lender",
+        "protocol": {"preset": "aave-v3", "name": "lender",
+                     "markets": {"WETH": {}, "USDC": {}}},
+        "oracle": {"kind": "venue"},
+        "book": {"accounts": 200, "total_debt": 2_000_000, "whales": 2, "whale_share": 0.2,
+                 "collateralization_median": 1.434, "collateralization_sigma": 0.002,
+                 "min_collateralization": 1.43, "debt_asset": "USDC"},
+        "keepers": [{"id": "keeper2", "flash_loan": True}],
+    }]
+    both = run_cascade(data, amplification=False).summary["protocols"]
+    assert both["dydx"]["perp_liquidation_count"] > 700
+    assert both["lender"]["liquidation_count"] > 100
+    data["perps"]["hedge"] = False  # the liquidator keeps its takeovers off the book
+    quiet = run_cascade(data, amplification=False).summary["protocols"]
+    assert quiet["lender"]["liquidation_count"] == 0

@@ -366,9 +366,10 @@ class CascadeRunner:
             book = book_from_snapshot(read_toml(b.snapshot), protocol, source=b.snapshot)
             held = [a for a in book.accounts if a.positions or a.quote]
             if held:
-                raise ConfigError([f"{held[0].where}.positions: perp positions are not "
-                                   "simulated by the lending cascade; give a lending "
-                                   "snapshot"])
+                raise ConfigError([f"{held[0].where}.positions: a lending book's snapshot "
+                                   "holds no perp positions; give them as a perp book "
+                                   "([perps.book] file, account,market,size,entry_price,"
+                                   "quote)"])
         else:
             book = synthetic_multi_book(
                 self.rng, protocol, prices, b.profiles, b.accounts, _f(b.total_debt),

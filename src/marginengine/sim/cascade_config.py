@@ -174,7 +174,8 @@ class BookSpec(StrictModel):
     @classmethod
     def _whales(cls, value: int, info: ValidationInfo) -> int:
         accounts = info.data.get("accounts")
-        if accounts is not None and value and value >= accounts:
+        # 0 accounts (a perp-only scenario, checked by check_cascade): no book to split.
+        if accounts and value and value >= accounts:
             raise ValueError(f"must be fewer than accounts ({value} whales, {accounts} "
                              "accounts): the rest of the debt needs ordinary accounts")
         return value
@@ -379,9 +380,11 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
             problems.append(f"{where}: a replay needs a file")
         elif not Path(file).is_file():
             problems.append(f"{where}: no such file {file!r}")
-    if spec.book.accounts == 0 and spec.perps is None and not spec.book.multi():
-        problems.append("book.accounts: 0 borrowers and no [perps]: the scenario would "
-                        "simulate nothing")
+    b = spec.book
+    if b.accounts == 0 and not (b.file or b.snapshot) and (spec.perps is None or b.profiles):
+        problems.append("book.accounts: Input should be greater than or equal to 1 (0, no "
+                        "lending borrowers, only in a scenario with [perps] and no "
+                        "book.profiles)")
     if spec.perps is not None:
         problems += check_perps(spec, protocol)
     return problems

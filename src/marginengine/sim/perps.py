@@ -85,7 +85,6 @@ class PerpHost(Protocol):
     rng: np.random.Generator
     gas: np.ndarray
     paths: JointPaths
-    unsafe_since: dict[str, int]
 
     def gas_usd(self, action: str, i: int) -> float:
         """USD of gas one ``action`` costs at step ``i``."""
@@ -300,7 +299,6 @@ class PerpSim:
                                Rounding.DOWN) / self.quote_unit
         self.liquidated_value += notional
         self._liquidated_step += notional
-        self.runner.unsafe_since.pop(account, None)
         if d["adl"] or not self.spec.hedge:
             return 0.0  # deleveraged against opposite positions: nothing taken over
         return self._hedge(self.markets[market], closed, size_before > 0, notional, step)
