@@ -262,6 +262,17 @@ class PerpsSpec(StrictModel):
         return self
 
 
+class FamilyAgentsSpec(StrictModel):
+    """How a family protocol's own actors behave in a cascade (``[family_agents]``;
+    :mod:`marginengine.sim.family_cascade`). Ignored by lending protocols."""
+
+    #: Liquity: the stability-pool depositors withdraw their ETH gains every step
+    #: (``withdrawFromSP(0)``) and sell them on the venue (feedback); off, they hold them.
+    sell_pool_gains: bool = True
+    #: Liquity: troves a keeper names in one ``batchLiquidateTroves`` (gas is per trove).
+    troves_per_tx: int = Field(default=20, ge=1, le=1000)
+
+
 class ProtocolSpec(StrictModel):
     """A further protocol of the scenario (``[[protocols]]``): its own engine, book,
     keepers, lenders and oracles. Prices, venues and gas are the scenario's: what one
@@ -277,6 +288,7 @@ class ProtocolSpec(StrictModel):
     keepers: list[KeeperSpec] = Field(default_factory=lambda: [KeeperSpec(id="keeper")])
     liquidity: dict[str, HumanNumber] = Field(default_factory=dict)
     perps: PerpsSpec | None = None                 # a perp venue (sim/perps.py)
+    family_agents: FamilyAgentsSpec = FamilyAgentsSpec()
 
 
 class CascadeFile(StrictModel):
@@ -307,6 +319,7 @@ class CascadeFile(StrictModel):
     liquidity: dict[str, HumanNumber] = Field(default_factory=dict)  # lender deposits
     protocols: list[ProtocolSpec] = Field(default_factory=list)  # further protocols
     perps: PerpsSpec | None = None                 # perp markets and traders (sim/perps.py)
+    family_agents: FamilyAgentsSpec = FamilyAgentsSpec()  # Liquity / Morpho protocols
 
     @field_validator("name")
     @classmethod
@@ -407,6 +420,10 @@ def check_perps(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
     markets = protocol.perps
     if not markets:
         return ["perps: the protocol has no perp markets (give [protocol.perps.SYMBOL])"]
+    family = protocol.rules.liquidation.value
+    if family in ("liquity", "morpho"):
+        return [f"perps: a {family} protocol runs under its family's runner, which has no "
+                "perp venue; give the perps a protocol of their own ([[protocols]])"]
     names = ", ".join(sorted(markets))
     simulated = simulated_assets(spec)
     for symbol, market in perps.markets.items():
@@ -477,6 +494,7 @@ def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
         "oracles": {**spec.oracles, **extra.oracles},
         "book": extra.book, "accounts": extra.accounts, "keepers": extra.keepers,
         "liquidity": extra.liquidity, "protocols": [], "perps": extra.perps,
+        "family_agents": extra.family_agents,
     })
 
 
