@@ -189,6 +189,11 @@ class PerpMarketConfig(StrictModel):
     adl_policy: Literal["pnl_leverage", "hyperliquid_index", "pro_rata_profit",
                         "risk_aware"] = "pnl_leverage"
     insurance_fund: Literal["shared", "market"] = "shared"
+    #: ``False``: no auto-deleveraging; a bankrupt position the fund cannot pay for is
+    #: taken over at its fill price, the fund pays what it holds and the rest is
+    #: socialized over the other accounts' perp balances (Drift v2's
+    #: ``resolve_perp_bankruptcy`` and Mango v4's perp bankruptcy shape).
+    adl: bool = True
     mark_basis_alpha: PositiveFraction = Decimal("0.1")
 
     @field_validator("tiers")
