@@ -70,7 +70,9 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
     (kind = "cascade") also writes steps.parquet, report.html (why the bad debt arose,
     keepers, protocols, the largest losses, the parameters, interactive charts) and chart
     PNGs, or, with more than one run, runs.parquet, the Monte Carlo statistics and a
-    report.html with their distributions and VaR/ES intervals.
+    report.html with their distributions and VaR/ES intervals; with [perps] it simulates
+    perp markets too, and steps.parquet has the insurance fund, ADL and socialized loss
+    per step (e.g. examples/perp_cascade.toml).
 
     The scenario, the overrides and the output folder are all checked before anything is
     written. The run is written into OUT.partial-<pid> (with a .marginengine-run marker)

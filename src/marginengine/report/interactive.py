@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-#: Perp waterfall columns of ``steps.parquet`` shown when a run writes them.
-PERP_COLUMNS = ("insurance_fund_usd", "adl_volume_usd", "socialized_loss_usd")
+#: Perp waterfall columns of ``steps.parquet`` (sim/metrics.py PERP_SERIES_COLUMNS: the
+#: money ones) shown when a run writes them.
+PERP_COLUMNS = ("insurance_fund_usd", "insurance_drawdown_usd", "adl_covered_usd",
+                "adl_volume_usd", "socialized_loss_usd", "perp_deficit_usd")
 
 
 def available() -> bool:
@@ -127,9 +129,9 @@ def cascade_figures(series: dict[str, list[float]], twin: dict[str, list[float]]
             fig.add_scatter(x=steps, y=series[column], name=column)
         out.append(("perp_waterfall", _layout(fig, "Perp waterfall: insurance fund, ADL, "
                                                    "socialized loss", "step", "USD")))
-    from marginengine.sim.metrics import SERIES_COLUMNS
+    from marginengine.sim.metrics import PERP_SERIES_COLUMNS, SERIES_COLUMNS
 
-    standard = {c.name for c in SERIES_COLUMNS}
+    standard = {c.name for c in (*SERIES_COLUMNS, *PERP_SERIES_COLUMNS)}
     family = [c for c in series if c not in standard and "." not in c
               and c not in PERP_COLUMNS]
     if family:
