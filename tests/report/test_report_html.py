@@ -324,3 +324,29 @@ def test_report_when_morpho_family_cascade_then_bulk_cause_and_family_chart(tmp_
     page = parse(page_path)
     if "plotly-graph-div" in page.classes:
         assert "chart-family" in page.ids
+
+
+def test_explanation_when_perp_cascade_then_waterfall_sentence_matches_the_summary(
+    tmp_path: Path,
+):
+    # examples/perp_cascade.toml: no lending book; perp bankruptcies are paid by the
+    # insurance fund, then ADL, then socialized loss. The sentence sums the per-step
+    # columns; the summary counts the same waterfall its own way.
+    source = EXAMPLES / "perp_cascade.toml"
+    data = read_toml(source)
+    result = run_cascade(data, source=str(source), amplification=False, explain_run=True)
+    s, perp = result.summary, result.explanation["perp"]
+    assert s["bankrupt_shortfall"] > 0
+    assert perp["shortfall_usd"] == pytest.approx(s["bankrupt_shortfall"], abs=0.01)
+    assert perp["insurance_usd"] == pytest.approx(s["insurance_fund_drawdown"], abs=0.01)
+    assert perp["adl_usd"] == pytest.approx(s["adl_covered"], abs=0.01)
+    assert perp["socialized_usd"] == pytest.approx(s["socialized_loss"], abs=0.01)
+    assert perp["liquidations"] == s["perp_liquidation_count"]
+    sentence = next(x for x in result.explanation["sentences"]
+                    if x.startswith("Perp bankruptcies"))
+    assert f"{s['bankrupt_shortfall']:,.0f} USD of shortfall" in sentence
+    assert f"{s['perp_liquidation_count']:,} perp liquidations" in sentence
+    page_path = write_report(tmp_path, "perp", s, result.series,
+                             explanation=result.explanation, scenario=data)
+    assert page_path is not None
+    assert "perp" in parse(page_path).ids

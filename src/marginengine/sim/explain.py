@@ -406,8 +406,30 @@ def explain(runner: CascadeRunner, observer: RunObserver) -> dict[str, Any]:
         "oracle": _oracle(series),
         "venue": _venue(series),
         "liquidatable_steps": sum(1 for n in series["liquidatable_accounts"] if n),
+        "perp": perp_waterfall(series),
     }
     out["sentences"] = sentences(out)
+    return out
+
+
+#: The perp waterfall's parts per step (sim/metrics.py PERP_SERIES_COLUMNS): what paid
+#: each step's bankrupt shortfall.
+PERP_PARTS = (("insurance_drawdown_usd", "insurance_usd"), ("adl_covered_usd", "adl_usd"),
+              ("socialized_loss_usd", "socialized_usd"), ("perp_deficit_usd", "deficit_usd"))
+
+
+def perp_waterfall(series: dict[str, list[float]]) -> dict[str, float] | None:
+    """A run's perp backstop waterfall summed over its steps (``None`` without perps):
+    the bankrupt shortfall and what paid it, the perp liquidations, the insurance fund at
+    the start and the end."""
+    if "insurance_fund_usd" not in series:
+        return None
+    out = {name: float(sum(series.get(column, []))) for column, name in PERP_PARTS}
+    out["shortfall_usd"] = sum(out[name] for _, name in PERP_PARTS)
+    cum = series.get("perp_liquidations_cum", [])
+    out["liquidations"] = float(cum[-1]) if cum else 0.0
+    fund = series["insurance_fund_usd"]
+    out["fund_start_usd"], out["fund_end_usd"] = float(fund[0]), float(fund[-1])
     return out
 
 
@@ -428,6 +450,7 @@ def _family(runner: CascadeRunner, observer: RunObserver,
         "oracle": _oracle(series), "venue": _venue(series),
         "liquidatable_steps": sum(1 for n in series["liquidatable_accounts"] if n),
     }
+    out["perp"] = perp_waterfall(series)
     out["sentences"] = sentences(out)
     return out
 
@@ -512,7 +535,11 @@ def sentences(e: dict[str, Any]) -> list[str]:
     total = e["bad_debt_usd"]
     causes = e["causes"]
     rows = e["accounts"]
-    if total <= 0:
+    perp = e.get("perp")
+    if total <= 0 and perp and perp["shortfall_usd"] > 0:
+        out.append("No lending bad debt; the perp backstop paid for bankrupt positions "
+                   "(below).")
+    elif total <= 0:
         out.append("No bad debt: every liquidatable account was liquidated before its "
                    "collateral fell below its debt.")
     else:
@@ -562,6 +589,16 @@ def sentences(e: dict[str, Any]) -> list[str]:
                           "(auction depth exhausted).",
         }[name]
         out.append(text)
+    if perp and perp["shortfall_usd"] > 0:
+        paid = [f"{label} {_money(perp[key])}" for key, label in (
+            ("insurance_usd", "the insurance fund"), ("adl_usd", "auto-deleveraging"),
+            ("socialized_usd", "socialized loss"), ("deficit_usd", "left as deficit"))
+            if perp[key] > 0]
+        out.append(f"Perp bankruptcies: {_money(perp['shortfall_usd'])} of shortfall "
+                   f"beyond the positions' margin, paid by {', '.join(paid)} "
+                   f"({_n(int(perp['liquidations']), 'perp liquidation', 'perp liquidations')}"
+                   f"; insurance fund {_money(perp['fund_start_usd'])} at the start, "
+                   f"{_money(perp['fund_end_usd'])} at the end).")
     still = e["still_liquidatable"]
     if still["accounts"]:
         reasons = still["reasons"]
@@ -606,6 +643,13 @@ def sentences(e: dict[str, Any]) -> list[str]:
     return out
 
 
+def _sum_perp(parts: Sequence[dict[str, float] | None]) -> dict[str, float] | None:
+    present = [p for p in parts if p]
+    if not present:
+        return None
+    return {k: sum(p[k] for p in present) for k in present[0]}
+
+
 def combine(named: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """One explanation over several protocols: causes and accounts summed (each account
     named ``protocol:account``), with ``protocols``: name -> its own explanation."""
@@ -639,6 +683,7 @@ def combine(named: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
         "keepers": keepers,
         "gas": first["gas"], "oracle": first["oracle"], "venue": first["venue"],
         "liquidatable_steps": max(e["liquidatable_steps"] for _, e in named),
+        "perp": _sum_perp([e.get("perp") for _, e in named]),
         "protocols": dict(named),
     }
     out["sentences"] = sentences(out)
