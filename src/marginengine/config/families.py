@@ -126,6 +126,9 @@ COMMON_EVENTS: frozenset[str] = frozenset({
     "LiquidatePerp", "FundInsurance", "SetRiskParams",
     # options (engine/option_handlers.py): refused unless the protocol has [options]
     "DepositOptionCash", "WithdrawOptionCash", "TradeOption", "SettleOption", "SetVolSurface",
+    # Derive's portfolio auction (engine/portfolio_auction_handlers.py), options too
+    "FundSecurityModule", "StartPortfolioAuction", "BidPortfolioAuction",
+    "TerminatePortfolioAuction", "ConvertToInsolventAuction",
 })
 MECHANISM_EVENTS: dict[LiquidationMechanism, frozenset[str]] = {
     LiquidationMechanism.CLOSE_FACTOR: frozenset({"Liquidate"}),

@@ -17,6 +17,7 @@ from marginengine.config.auction import AuctionConfig
 from marginengine.config.base import PORTFOLIO_PRESET_NAMES, SYMBOL_PATTERN, StrictModel
 from marginengine.config.families import LendingRules, lending_rules
 from marginengine.config.perp import PerpMarketConfig, perp_symbol_problem
+from marginengine.config.portfolio_auction import PortfolioAuctionConfig
 from marginengine.config.stewards import StewardBounds
 from marginengine.fixedpoint import BPS, PRICE_UNIT, parse_units
 
@@ -347,6 +348,8 @@ class OptionsConfig(StrictModel):
     quote: str
     size_decimals: Annotated[int, Field(ge=0, le=18)] = 18
     portfolio_preset: str = "derive-pm2"
+    #: Derive's portfolio auction (``[options.auction]``; defaults: Derive mainnet's).
+    auction: PortfolioAuctionConfig = PortfolioAuctionConfig()
 
     @field_validator("portfolio_preset")
     @classmethod

@@ -538,6 +538,62 @@ class SetVolSurface(Event):
                              f"(got {self.skew_ppm})")
 
 
+# ---- Derive's portfolio auction (derivexyz/v2-core src/liquidation/DutchAuction.sol;
+# engine/portfolio_auction_handlers.py): fractions in wad (10**18 is 100%), money in
+# options quote smallest units.
+
+@dataclass(frozen=True)
+class FundSecurityModule(Event):
+    """Put ``amount`` of the options quote into the security module (the insurance fund
+    that pays bidders of insolvent portfolio auctions)."""
+
+    amount: int
+
+
+@dataclass(frozen=True)
+class StartPortfolioAuction(Event):
+    """``keeper`` starts the auction of ``account``'s portfolio, whose PMRM_2 maintenance
+    margin is below 0 (``startAuction``): solvent if its mark-to-market is positive (the
+    account pays the liquidation fee to the security module), else insolvent."""
+
+    keeper: str
+    account: str
+
+
+@dataclass(frozen=True)
+class BidPortfolioAuction(Event):
+    """``bidder`` (an account holding only options cash) takes ``fraction`` (wad) of every
+    position and of the cash of ``account``'s portfolio under auction (``bid``); a solvent
+    bid is cut to the fraction that restores the buffer margin, and ends the auction then.
+    ``price_limit`` (0: none): the most the bidder pays (solvent), or minus the least it
+    receives from the security module (insolvent)."""
+
+    bidder: str
+    account: str
+    fraction: int
+    price_limit: int = 0
+
+
+@dataclass(frozen=True)
+class TerminatePortfolioAuction(Event):
+    """End ``account``'s auction once it is back above its margin (buffer margin for a
+    solvent auction, maintenance for an insolvent one) (``terminateAuction``)."""
+
+    account: str
+
+
+@dataclass(frozen=True)
+class ConvertToInsolventAuction(Event):
+    """Turn a solvent auction whose price has reached 0 into an insolvent one
+    (``convertToInsolventAuction``)."""
+
+    account: str
+
+
+PORTFOLIO_AUCTION_EVENT_CLASSES: tuple[type[Event], ...] = (
+    FundSecurityModule, StartPortfolioAuction, BidPortfolioAuction,
+    TerminatePortfolioAuction, ConvertToInsolventAuction)
+
 #: Bounds of a surface's vol (ppm): 1% .. 1000%.
 MIN_VOL_PPM = 10_000
 MAX_VOL_PPM = 10_000_000
@@ -633,7 +689,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
                 BuyCollateral, DepositQuote, WithdrawQuote, TransferQuote, Trade,
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
                 SetConditions, SetSequencer, SetRiskParams, *MORPHO_EVENT_CLASSES,
-                *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES)
+                *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES,
+                *PORTFOLIO_AUCTION_EVENT_CLASSES)
 }
 
 

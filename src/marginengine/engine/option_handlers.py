@@ -89,6 +89,16 @@ def _quote(ctx: HandlerContext) -> str:
     return opts.quote
 
 
+def _not_under_auction(ctx: HandlerContext, account: str, field: str = "account") -> None:
+    """Derive's managers refuse every change to an account under liquidation
+    (``BM_AccountUnderLiquidation``); deposits stay open here, so that an owner can top
+    the account up and end its auction (``TerminatePortfolioAuction``)."""
+    if ctx.portfolio_auction(account) is not None:
+        ctx.refuse(Code.ACCOUNT_UNDER_LIQUIDATION,
+                   f"{field}: {account} is under a portfolio auction", field=field,
+                   account=account)
+
+
 def deposit_option_cash(ctx: HandlerContext, e: DepositOptionCash) -> dict[str, Any]:
     ctx.account_id(e.account)
     clearing = _clearing(ctx)
@@ -102,6 +112,16 @@ def withdraw_option_cash(ctx: HandlerContext, e: WithdrawOptionCash) -> dict[str
     ctx.account_id(e.account)
     clearing = _clearing(ctx)
     ctx.positive(e.amount)
+    _not_under_auction(ctx, e.account)
+    auctions = ctx.state.portfolio_auctions
+    if auctions is not None and auctions.total_insolvent_mm > clearing.security_module:
+        # Derive's CashAsset.withdraw: no cash leaves while insolvent auctions' shortfall
+        # (their maintenance margins at the start) exceeds the security module.
+        ctx.refuse(Code.WITHDRAW_BLOCKED_BY_AUCTION,
+                   f"withdrawals are blocked: insolvent auctions need "
+                   f"{auctions.total_insolvent_mm}, the security module holds "
+                   f"{clearing.security_module}", insolvent_mm=auctions.total_insolvent_mm,
+                   security_module=clearing.security_module)
     before = _margin(ctx, e.account)
     try:
         clearing.withdraw(e.account, e.amount)
@@ -125,6 +145,7 @@ def trade_option(ctx: HandlerContext, e: TradeOption) -> dict[str, Any]:
         ctx.refuse(Code.OPTION_EXPIRED, f"{series.symbol} has expired (expiry {e.expiry}, "
                    f"now {ctx.time})", series=series.symbol)
     for field, account in (("buyer", e.buyer), ("seller", e.seller)):
+        _not_under_auction(ctx, account, field)
         held = ctx.option_underlying(account)
         if held is not None and held != e.underlying:
             ctx.refuse(Code.OPTION_ONE_UNDERLYING,

@@ -27,6 +27,7 @@ from marginengine.ledger.options import OptionClearing, OptionSeries
 from marginengine.liquidation.auction_house import AuctionHouse
 from marginengine.liquidation.liquity import StabilityPoolRule
 from marginengine.liquidation.liquity_system import LiquitySystem
+from marginengine.liquidation.portfolio_auction import PortfolioAuction, PortfolioAuctions
 from marginengine.margin import (
     AccountData,
     AccountMarginModel,
@@ -134,6 +135,10 @@ class EngineState:
             portfolio_config(preset=opts.portfolio_preset) if opts is not None else None)
         self._saved_options: Any = _UNSET
         self._saved_vols: Any = _UNSET
+        # Derive's portfolio auctions of options accounts (liquidation/portfolio_auction.py).
+        self.portfolio_auctions: PortfolioAuctions | None = (
+            PortfolioAuctions() if opts is not None else None)
+        self._saved_portfolio_auctions: Any = _UNSET
         #: The protocol as configured (``config`` moves with ``SetRiskParams`` and the
         #: direct adaptive mode; the hash lists the parameters that differ from this).
         self.configured = config
@@ -192,6 +197,7 @@ class EngineState:
         self._saved_liquity = _UNSET
         self._saved_options = _UNSET
         self._saved_vols = _UNSET
+        self._saved_portfolio_auctions = _UNSET
         if self._saved_params is not _UNSET:
             self._saved_params = _UNSET
             self._changed_params = set()
@@ -216,6 +222,8 @@ class EngineState:
             self.options = self._saved_options
         if self._saved_vols is not _UNSET:
             self.vols = self._saved_vols
+        if self._saved_portfolio_auctions is not _UNSET:
+            self.portfolio_auctions = self._saved_portfolio_auctions
         if self._saved_params is not _UNSET:
             self.config, self.margin, self.param_times = self._saved_params
             self.ledger.config = self.config
@@ -318,6 +326,16 @@ class EngineState:
             self.options = self.options.copy()
         return self.options
 
+    def portfolio_auctions_for_update(self) -> PortfolioAuctions | None:
+        """The portfolio auctions, to change in place (journalled: copied on first write)."""
+        self._require_open()
+        if self.portfolio_auctions is None:
+            return None
+        if self._saved_portfolio_auctions is _UNSET:
+            self._saved_portfolio_auctions = self.portfolio_auctions
+            self.portfolio_auctions = self.portfolio_auctions.copy()
+        return self.portfolio_auctions
+
     def set_vol(self, underlying: str, expiry: int, vol_ppm: int, skew_ppm: int) -> None:
         """Record one expiry's surface (journalled)."""
         self._require_open()
@@ -344,6 +362,8 @@ class EngineState:
         if self.options is not None and not self.options.is_empty():
             # Only once used, so hashes of logs without options are unchanged.
             parts["options"] = self.options.state_dict()
+        if self.portfolio_auctions is not None and not self.portfolio_auctions.is_empty():
+            parts["portfolio_auctions"] = self.portfolio_auctions.state_dict()
         if self.vols:
             parts["vols"] = {f"{u}.{t}": list(v) for (u, t), v in sorted(self.vols.items())}
         if self.config is not self.configured or self.param_times:
@@ -508,6 +528,11 @@ class StateReads:
                                     size / clearing.size_unit, vol),),
             cash=(-premium if size > 0 else premium) / clearing.quote_unit, new_expiries=new)
         return what_if(before, trade, cfg)
+
+    def portfolio_auction(self, account_id: str) -> PortfolioAuction | None:
+        """The account's running portfolio auction (``None``: none)."""
+        auctions = self.state.portfolio_auctions
+        return auctions.running.get(account_id) if auctions is not None else None
 
     def is_portfolio_account(self, account_id: str) -> bool:
         """Whether the account is in portfolio mode: it holds options or options cash."""
