@@ -24,7 +24,6 @@ from marginengine.engine.events import (
     StartPortfolioAuction,
     TerminatePortfolioAuction,
 )
-from marginengine.engine.option_handlers import margin_units
 from marginengine.fixedpoint import WAD
 from marginengine.ledger.options import OptionClearing
 from marginengine.liquidation.portfolio_auction import (
@@ -32,11 +31,10 @@ from marginengine.liquidation.portfolio_auction import (
     PortfolioAuctionParams,
     PortfolioAuctions,
     buffer_margin,
-    discount,
-    insolvent_bid_price,
+    can_terminate,
     liquidation_fee,
     max_proportion,
-    mul_up,
+    quote_bid,
     share,
     solvent_bid_price,
 )
@@ -70,9 +68,9 @@ def margins(ctx: HandlerContext, account: str) -> tuple[int, int]:
             ctx.refuse(Code.VOL_NOT_SET, f"no vol surface for {missing[0].symbol} "
                        f"(send SetVolSurface for expiry {missing[0].expiry})",
                        series=missing[0].symbol)
-    margin = ctx.portfolio_margin(account)
-    assert margin is not None  # _books() refused already without options
-    return margin_units(ctx, margin.maintenance), margin_units(ctx, margin.mtm)
+    units = ctx.portfolio_margin_units(account)
+    assert units is not None  # _books() refused already without options
+    return units
 
 
 def _running(ctx: HandlerContext, auctions: PortfolioAuctions, account: str,
@@ -86,18 +84,10 @@ def _running(ctx: HandlerContext, auctions: PortfolioAuctions, account: str,
 
 def _status(ctx: HandlerContext, params: PortfolioAuctionParams,
             auction: PortfolioAuction) -> tuple[bool, int, int, int]:
-    """``(can_terminate, mtm, mm, bm)`` (Derive's ``getAuctionStatus``): an insolvent
-    auction, or a solvent one past its length, ends once MM >= 0; a solvent one once
-    BM >= 0, or once its MtM is negative or below the cash bidders reserved (to restart as
-    insolvent)."""
+    """``(can_terminate, mtm, mm, bm)`` now (Derive's ``getAuctionStatus``)."""
     mm, mtm = margins(ctx, auction.account)
-    bm = buffer_margin(params, mm, mtm)
-    elapsed = ctx.time - auction.start_time
-    if auction.insolvent or elapsed >= params.solvent_length:
-        return mm >= 0, mtm, mm, bm
-    if mtm < 0 or auction.reserved_cash >= mtm:
-        return True, mtm, mm, bm
-    return bm >= 0, mtm, mm, bm
+    return (can_terminate(params, auction, ctx.time, mm, mtm), mtm, mm,
+            buffer_margin(params, mm, mtm))
 
 
 def fund_security_module(ctx: HandlerContext, e: FundSecurityModule) -> dict[str, Any]:
@@ -171,60 +161,44 @@ def bid_portfolio_auction(ctx: HandlerContext, e: BidPortfolioAuction) -> dict[s
         ctx.refuse(Code.DA_INVALID_BIDDER_PORTFOLIO,
                    f"bidder: {e.bidder} holds options; a bidder's account holds only cash "
                    f"(Derive: a fresh subaccount per bid)", field="bidder", account=e.bidder)
-    can_terminate, mtm, mm, bm = _status(ctx, params, auction)
-    if can_terminate:
+    done, mtm, mm, bm = _status(ctx, params, auction)
+    if done:
         ctx.refuse(Code.DA_AUCTION_SHOULD_BE_TERMINATED,
                    f"{e.account} is back above its margin: terminate the auction",
                    account=e.account, maintenance_margin=mm, buffer_margin=bm, mtm=mtm)
-    elapsed = ctx.time - auction.start_time
-    reserved = auction.reserved_cash
+    quote = quote_bid(params, auction, ctx.time, mm, mtm, e.fraction)
+    if quote is None:
+        ctx.refuse(Code.DA_SOLVENT_AUCTION_ENDED,
+                   f"{e.account}'s solvent auction has ended: convert it to insolvent",
+                   account=e.account)
+    if e.price_limit != 0 and quote.cash_from_bidder - quote.cash_to_bidder > e.price_limit:
+        ctx.refuse(Code.DA_PRICE_LIMIT_EXCEEDED,
+                   f"price_limit: the bid pays {quote.cash_from_bidder} and receives "
+                   f"{quote.cash_to_bidder}, beyond {e.price_limit}", field="price_limit",
+                   cash_from_bidder=quote.cash_from_bidder,
+                   cash_to_bidder=quote.cash_to_bidder)
     have = clearing.cash.get(e.bidder, 0)
-    fraction = e.fraction
+    if have < quote.cash_needed:
+        ctx.refuse(Code.DA_INSUFFICIENT_CASH,
+                   f"bidder: {e.bidder} has {have} cash, needs {quote.cash_needed}",
+                   field="bidder", cash=have, needed=quote.cash_needed)
+    reserved = auction.reserved_cash
+    fraction = quote.fraction
+    paid = socialized = 0
+    if quote.cash_to_bidder:
+        paid, socialized = clearing.pay_from_security_module(e.bidder, quote.cash_to_bidder)
+    moved, cash = _transfer(clearing, e.account, e.bidder, fraction, reserved)
+    if quote.cash_from_bidder:
+        clearing.transfer_cash(e.bidder, e.account, quote.cash_from_bidder)
+        auctions.reserve(e.account, quote.cash_from_bidder)
+    terminate = quote.terminates
     details: dict[str, Any] = {"requested": e.fraction, "maintenance_margin": mm, "mtm": mtm,
-                               "buffer_margin": bm, "insolvent": auction.insolvent}
-    if auction.insolvent:
-        price = insolvent_bid_price(params, elapsed, mm, mtm)
-        to_bidder = -price * fraction // WAD                      # the fund pays, down
-        need = mul_up(-mm, fraction) - to_bidder
-        if e.price_limit != 0 and -to_bidder > e.price_limit:
-            ctx.refuse(Code.DA_PRICE_LIMIT_EXCEEDED,
-                       f"price_limit: the bidder would receive {to_bidder}, less than "
-                       f"{-e.price_limit}", field="price_limit", cash_to_bidder=to_bidder)
-        if have < need:
-            ctx.refuse(Code.DA_INSUFFICIENT_CASH,
-                       f"bidder: {e.bidder} has {have} cash, needs {need}", field="bidder",
-                       cash=have, needed=need)
-        paid, socialized = clearing.pay_from_security_module(e.bidder, to_bidder)
-        moved, cash = _transfer(clearing, e.account, e.bidder, fraction, reserved)
-        terminate = fraction == WAD
-        details.update(price=price, cash_from_bidder=0, cash_to_bidder=to_bidder,
-                       security_module_paid=paid, socialized=socialized)
-    else:
-        # Reserved cash at or above MtM made the auction terminable (_status) already.
-        price = solvent_bid_price(params, elapsed, mtm, reserved)
-        if price <= 0:
-            ctx.refuse(Code.DA_SOLVENT_AUCTION_ENDED,
-                       f"{e.account}'s solvent auction has ended: convert it to insolvent",
-                       account=e.account)
-        disc = discount(params, elapsed)
-        most = max_proportion(params, mtm, bm, disc, reserved)
-        terminate = fraction >= most
-        fraction = min(fraction, most)
-        cost = mul_up(price, fraction)                               # the bidder pays, up
-        need = cost + mul_up(abs(bm - reserved), fraction)
-        if e.price_limit != 0 and cost > e.price_limit:
-            ctx.refuse(Code.DA_PRICE_LIMIT_EXCEEDED,
-                       f"price_limit: the bid costs {cost}, above {e.price_limit}",
-                       field="price_limit", cash_from_bidder=cost)
-        if have < need:
-            ctx.refuse(Code.DA_INSUFFICIENT_CASH,
-                       f"bidder: {e.bidder} has {have} cash, needs {need}", field="bidder",
-                       cash=have, needed=need)
-        moved, cash = _transfer(clearing, e.account, e.bidder, fraction, reserved)
-        clearing.transfer_cash(e.bidder, e.account, cost)
-        auctions.reserve(e.account, cost)
-        details.update(price=price, discount=disc, max_fraction=most, cash_from_bidder=cost,
-                       cash_to_bidder=0, security_module_paid=0, socialized=0)
+               "buffer_margin": bm, "insolvent": auction.insolvent, "price": quote.price,
+               "cash_from_bidder": quote.cash_from_bidder,
+               "cash_to_bidder": quote.cash_to_bidder, "security_module_paid": paid,
+               "socialized": socialized}
+    if not auction.insolvent:
+        details.update(discount=quote.discount, max_fraction=quote.max_fraction)
     if terminate:
         auctions.end(e.account)
     clearing.check()
@@ -238,8 +212,8 @@ def terminate_portfolio_auction(ctx: HandlerContext,
     ctx.account_id(e.account)
     _, auctions = _books(ctx)
     auction = _running(ctx, auctions, e.account)
-    can_terminate, mtm, mm, bm = _status(ctx, auction_params(ctx), auction)
-    if not can_terminate:
+    done, mtm, mm, bm = _status(ctx, auction_params(ctx), auction)
+    if not done:
         ctx.refuse(Code.DA_AUCTION_CANNOT_TERMINATE,
                    f"{e.account} is still below its margin (maintenance {mm}, buffer {bm})",
                    account=e.account, maintenance_margin=mm, buffer_margin=bm, mtm=mtm)

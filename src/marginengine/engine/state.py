@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import Any
 
 from marginengine.config import ProtocolConfig
@@ -528,6 +529,18 @@ class StateReads:
                                     size / clearing.size_unit, vol),),
             cash=(-premium if size > 0 else premium) / clearing.quote_unit, new_expiries=new)
         return what_if(before, trade, cfg)
+
+    def portfolio_margin_units(self, account_id: str) -> tuple[int, int] | None:
+        """The account's PMRM_2 ``(maintenance margin, mark-to-market)`` in options quote
+        smallest units, each rounded down (never overstated): what the portfolio auction
+        decides on (``None`` without an options clearing)."""
+        margin = self.portfolio_margin(account_id)
+        opts = self.config.options
+        if margin is None or opts is None:
+            return None
+        unit = self.config.markets[opts.quote].unit
+        return (math.floor(Fraction(margin.maintenance) * unit),
+                math.floor(Fraction(margin.mtm) * unit))
 
     def portfolio_auction(self, account_id: str) -> PortfolioAuction | None:
         """The account's running portfolio auction (``None``: none)."""

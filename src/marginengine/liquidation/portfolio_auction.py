@@ -190,6 +190,76 @@ def mul_up(amount: int, fraction: int) -> int:
     return -(-amount * fraction // WAD)
 
 
+def can_terminate(params: PortfolioAuctionParams, auction: PortfolioAuction, now: int,
+                  maintenance: int, mtm: int) -> bool:
+    """Whether the auction may end now (Derive's ``getAuctionStatus``): an insolvent
+    auction, or a solvent one past its length, once ``MM >= 0``; a solvent one once its
+    buffer margin is met, or once its MtM is negative or not above the reserved cash (so
+    that it restarts as insolvent)."""
+    if auction.insolvent or now - auction.start_time >= params.solvent_length:
+        return maintenance >= 0
+    if mtm < 0 or auction.reserved_cash >= mtm:
+        return True
+    return buffer_margin(params, maintenance, mtm) >= 0
+
+
+@dataclass(frozen=True)
+class BidQuote:
+    """What a bid of a fraction of a portfolio under auction gives, now.
+
+    Attributes
+    ----------
+    fraction
+        The fraction taken (wad): the one asked, cut to ``max_fraction`` when solvent.
+    price
+        The price of 100% of the portfolio (negative when insolvent: the fund pays).
+    cash_from_bidder, cash_to_bidder
+        What the bidder pays into the account (solvent), or receives from the security
+        module (insolvent).
+    cash_needed
+        The cash the bidder's account must hold (Derive's ``_ensureBidderCashBalance``:
+        the payment plus ``|BM - R| x f`` when solvent; ``|MM| x f`` less what the fund
+        pays when insolvent), rounded up.
+    terminates
+        Whether the bid ends the auction (the maximum fraction, or 100% insolvent).
+    discount, max_fraction
+        The solvent auction's price multiplier and largest fraction (``None`` insolvent).
+    """
+
+    fraction: int
+    price: int
+    cash_from_bidder: int
+    cash_to_bidder: int
+    cash_needed: int
+    terminates: bool
+    discount: int | None = None
+    max_fraction: int | None = None
+
+
+def quote_bid(params: PortfolioAuctionParams, auction: PortfolioAuction, now: int,
+              maintenance: int, mtm: int, fraction: int) -> BidQuote | None:
+    """The bid of ``fraction`` (wad, in ``(0, 1]``) on a running auction that cannot be
+    terminated, at margins ``maintenance`` and ``mtm`` (quote units); ``None`` when a
+    solvent auction's price has reached 0 (Derive: ``DA_SolventAuctionEnded``)."""
+    elapsed = now - auction.start_time
+    if auction.insolvent:
+        price = insolvent_bid_price(params, elapsed, maintenance, mtm)
+        to_bidder = -price * fraction // WAD                       # the fund pays, down
+        need = mul_up(-maintenance, fraction) - to_bidder
+        return BidQuote(fraction, price, 0, to_bidder, need, fraction == WAD)
+    reserved = auction.reserved_cash
+    price = solvent_bid_price(params, elapsed, mtm, reserved)
+    if price <= 0:
+        return None
+    disc = discount(params, elapsed)
+    bm = buffer_margin(params, maintenance, mtm)
+    most = max_proportion(params, mtm, bm, disc, reserved)
+    taken = min(fraction, most)
+    cost = mul_up(price, taken)                                   # the bidder pays, up
+    need = cost + mul_up(abs(bm - reserved), taken)
+    return BidQuote(taken, price, cost, 0, need, fraction >= most, disc, most)
+
+
 @dataclass(frozen=True)
 class PortfolioAuction:
     """One running auction of one account (Derive's ``IDutchAuction.Auction``).
@@ -267,6 +337,6 @@ class PortfolioAuctions:
                 "total_insolvent_mm": self.total_insolvent_mm, "next_id": self.next_id}
 
 
-__all__ = ["PortfolioAuction", "PortfolioAuctionParams", "PortfolioAuctions",
-           "buffer_margin", "discount", "insolvent_bid_price", "liquidation_fee",
-           "max_proportion", "mul_up", "share", "solvent_bid_price"]
+__all__ = ["BidQuote", "PortfolioAuction", "PortfolioAuctionParams", "PortfolioAuctions",
+           "buffer_margin", "can_terminate", "discount", "insolvent_bid_price", "liquidation_fee",
+           "max_proportion", "mul_up", "quote_bid", "share", "solvent_bid_price"]
