@@ -57,12 +57,7 @@ from marginengine.engine.events import (
 )
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
-
-
-def _duration(value: object) -> int:
-    # Late import: scenario.py imports this module.
-    from marginengine.sim.scenario import parse_duration
-    return parse_duration(value)
+from marginengine.sim.durations import parse_duration
 
 
 class ExpirySpec(StrictModel):
@@ -76,7 +71,7 @@ class ExpirySpec(StrictModel):
     @field_validator("expiry", mode="before")
     @classmethod
     def _expiry(cls, value: object) -> int:
-        return _duration(value)
+        return parse_duration(value)
 
 
 class OptionTradeSpec(StrictModel):
@@ -94,7 +89,7 @@ class OptionTradeSpec(StrictModel):
     @field_validator("expiry", mode="before")
     @classmethod
     def _expiry(cls, value: object) -> int:
-        return _duration(value)
+        return parse_duration(value)
 
 
 class BidderSpec(StrictModel):

@@ -34,7 +34,6 @@ Format (TOML)::
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -47,25 +46,9 @@ from marginengine.engine.events import SetVolSurface, Trade
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
+from marginengine.sim.durations import parse_duration as parse_duration  # re-exported
 from marginengine.sim.feeds import FeedSpec
 from marginengine.sim.options_scenario import OptionsSetup, OptionsSpec, options_setup, step_vols
-
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-
-
-def parse_duration(value: object) -> int:
-    """``3600``, ``"90m"``, ``"1h"``, ``"2d"`` -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError("must be seconds or a duration like '10m', '1h', '1d'")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"must not be negative (got {value})")
-        return value
-    match = _DURATION.match(value) if isinstance(value, str) else None
-    if not match:
-        raise ValueError(f"must be seconds or a duration like '10m', '1h', '1d' (got {value!r})")
-    return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
 class ActionSpec(StrictModel):
