@@ -120,7 +120,7 @@ def test_event_when_field_has_wrong_type_then_event_error_names_field(
          r"LiquityAdjustTrove, LiquityCloseTrove, LiquityProvideToSP, LiquityWithdrawFromSP, "
          r"LiquityLiquidate, LiquityLiquidateTroves, LiquityBatchLiquidate, "
          r"DepositOptionCash, WithdrawOptionCash, TradeOption, SettleOption, SetVolSurface, "
-         r"FundSecurityModule, StartPortfolioAuction, BidPortfolioAuction, "
+         r"SetSviSurface, FundSecurityModule, StartPortfolioAuction, BidPortfolioAuction, "
          r"TerminatePortfolioAuction, ConvertToInsolventAuction\)$"),
         ({"account": "alice", "asset": "WETH", "amount": 1},
          r"^type: unknown event type None"),

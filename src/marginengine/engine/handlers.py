@@ -64,6 +64,7 @@ from marginengine.engine.events import (
     SetPrice,
     SetRiskParams,
     SetSequencer,
+    SetSviSurface,
     SettleOption,
     SetVolSurface,
     StartPortfolioAuction,
@@ -129,6 +130,7 @@ HANDLERS: dict[type[Event], Handler] = {
     TradeOption: option_handlers.trade_option,
     SettleOption: option_handlers.settle_option,
     SetVolSurface: option_handlers.set_vol_surface,
+    SetSviSurface: option_handlers.set_svi_surface,
     # Derive's portfolio auction of options accounts, with the security module
     FundSecurityModule: portfolio_auction_handlers.fund_security_module,
     StartPortfolioAuction: portfolio_auction_handlers.start_portfolio_auction,

@@ -22,6 +22,7 @@ from marginengine.decisions import Code
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
     DepositOptionCash,
+    SetSviSurface,
     SettleOption,
     SetVolSurface,
     TradeOption,
@@ -188,5 +189,13 @@ def set_vol_surface(ctx: HandlerContext, e: SetVolSurface) -> dict[str, Any]:
     return {}
 
 
-__all__ = ["deposit_option_cash", "set_vol_surface", "settle_option", "trade_option",
-           "withdraw_option_cash"]
+def set_svi_surface(ctx: HandlerContext, e: SetSviSurface) -> dict[str, Any]:
+    _require_options(ctx)
+    _underlying(ctx, e.underlying)
+    ctx.state.set_svi(e.underlying, e.expiry,
+                      (e.a_ppm, e.b_ppm, e.rho_ppm, e.m_ppm, e.sigma_ppm))
+    return {}
+
+
+__all__ = ["deposit_option_cash", "set_svi_surface", "set_vol_surface", "settle_option",
+           "trade_option", "withdraw_option_cash"]

@@ -63,6 +63,8 @@ from marginengine.margin.portfolio import (
 from marginengine.margin.weighted import WeightedMarginModel
 from marginengine.oracle import MarketOracle, PriceTable
 from marginengine.oracle.conditions import MarketConditions
+from marginengine.pricing.scenarios import SECONDS_PER_YEAR
+from marginengine.pricing.svi import SVIParams
 
 _UNSET = object()
 
@@ -139,6 +141,9 @@ class EngineState:
             portfolio_config(preset=opts.portfolio_preset) if opts is not None else None)
         self._saved_options: Any = _UNSET
         self._saved_vols: Any = _UNSET
+        #: SVI slices (SetSviSurface): (underlying, expiry) -> (a, b, rho, m, sigma) ppm.
+        self.svi: dict[tuple[str, int], tuple[int, int, int, int, int]] = {}
+        self._saved_svi: Any = _UNSET
         # Derive's portfolio auctions of options accounts (liquidation/portfolio_auction.py).
         self.portfolio_auctions: PortfolioAuctions | None = (
             PortfolioAuctions() if opts is not None else None)
@@ -208,6 +213,7 @@ class EngineState:
         self._saved_liquity = _UNSET
         self._saved_options = _UNSET
         self._saved_vols = _UNSET
+        self._saved_svi = _UNSET
         self._saved_portfolio_auctions = _UNSET
         if self._saved_params is not _UNSET:
             self._saved_params = _UNSET
@@ -237,6 +243,8 @@ class EngineState:
             self.options = self._saved_options
         if self._saved_vols is not _UNSET:
             self.vols = self._saved_vols
+        if self._saved_svi is not _UNSET:
+            self.svi = self._saved_svi
         if self._saved_portfolio_auctions is not _UNSET:
             self.portfolio_auctions = self._saved_portfolio_auctions
         if self._saved_params is not _UNSET:
@@ -401,6 +409,22 @@ class EngineState:
         if self._saved_vols is _UNSET:
             self._saved_vols = dict(self.vols)
         self.vols[(underlying, expiry)] = (vol_ppm, skew_ppm)
+        if (underlying, expiry) in self.svi:      # one surface per expiry: the latest
+            if self._saved_svi is _UNSET:
+                self._saved_svi = dict(self.svi)
+            del self.svi[(underlying, expiry)]
+
+    def set_svi(self, underlying: str, expiry: int,
+                params: tuple[int, int, int, int, int]) -> None:
+        """Record one expiry's SVI slice (journalled), replacing its ATM/skew surface."""
+        self._require_open()
+        if self._saved_svi is _UNSET:
+            self._saved_svi = dict(self.svi)
+        self.svi[(underlying, expiry)] = params
+        if (underlying, expiry) in self.vols:
+            if self._saved_vols is _UNSET:
+                self._saved_vols = dict(self.vols)
+            del self.vols[(underlying, expiry)]
 
     def hash_parts(self) -> dict[str, object]:
         """The non-ledger state, as plain data for the state hash. Conditions and the
@@ -425,6 +449,8 @@ class EngineState:
             parts["portfolio_auctions"] = self.portfolio_auctions.state_dict()
         if self.vols:
             parts["vols"] = {f"{u}.{t}": list(v) for (u, t), v in sorted(self.vols.items())}
+        if self.svi:
+            parts["svi"] = {f"{u}.{t}": list(v) for (u, t), v in sorted(self.svi.items())}
         if self.config is not self.configured or self.param_times:
             # Only once changed, so hashes of logs without parameter updates are unchanged.
             parts["risk_params"] = {
@@ -516,7 +542,16 @@ class StateReads:
     def option_vol(self, series: OptionSeries, forward: float) -> float | None:
         """The series' implied vol from its expiry's surface (``None``: no surface):
         ``atm + skew x ln(K / F)``, floored at the surface's minimum."""
-        surface = self.state.vols.get((series.underlying, series.expiry))
+        key = (series.underlying, series.expiry)
+        svi = self.state.svi.get(key)
+        if svi is not None:
+            # sqrt(w(k) / T), T in 365-day years (at least a second: the vol of an expired
+            # series is never used to value it).
+            w = SVIParams(*(x / 1e6 for x in svi)).total_variance_scalar(
+                math.log(series.strike / PRICE_UNIT / forward))
+            tau = max(series.expiry - self.ledger.time, 1) / SECONDS_PER_YEAR
+            return max(math.sqrt(max(w, 0.0) / tau), MIN_VOL_PPM / 1e6)
+        surface = self.state.vols.get(key)
         if surface is None:
             return None
         atm, skew = surface
@@ -528,7 +563,8 @@ class StateReads:
         """Series ``account_id`` holds with no surface for their expiry."""
         clearing = self.state.options
         book = clearing.positions.get(account_id, {}) if clearing is not None else {}
-        return sorted(s for s in book if (s.underlying, s.expiry) not in self.state.vols)
+        return sorted(s for s in book if (s.underlying, s.expiry) not in self.state.vols
+                      and (s.underlying, s.expiry) not in self.state.svi)
 
     def option_portfolio(self, account_id: str) -> Portfolio | None:
         """The account's :class:`~marginengine.margin.portfolio.Portfolio` at the engine's
