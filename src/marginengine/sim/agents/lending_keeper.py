@@ -21,6 +21,7 @@ cheap, without changing a decision:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from marginengine.engine import Liquidate
@@ -40,6 +41,13 @@ SCREEN_REL = 1e-9
 
 _Inputs = tuple[str, str, CloseFactorInputs]
 _Offer = tuple[int, PlanBounds, CloseFactorPlan | None]
+
+
+def _ltv(debt: int, collateral: int) -> float:
+    """Debt over collateral value (inf when no collateral is left but debt is)."""
+    if collateral == 0:
+        return math.inf if debt else 0.0
+    return debt / collateral
 
 
 class LendingKeeper:
@@ -93,7 +101,9 @@ class LendingKeeper:
             screen.exact_plans += planned
             if chunk is None:
                 continue
-            before = world.ltv(account)
+            # Debt over collateral before, as world.ltv reads it: the inputs were read from
+            # this very state (the screen drops them when the account or a price moves).
+            before = _ltv(inputs.total_debt_base, inputs.total_collateral_base)
             outcome = world.apply(Liquidate(spec.id, account, debt_asset, coll_asset,
                                             chunk.offer))
             screen.exact_plans += 1  # the handler plans it once more, exactly
