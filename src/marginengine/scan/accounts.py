@@ -91,7 +91,8 @@ class AccountIndex:
             # One gather and one decode for the whole array (ids are ASCII), not one
             # lookup per row: the step's screen and record read a few hundred per step.
             try:
-                return self._sorted_ids[self._row_to_sorted[at]].astype(str).tolist()
+                out: list[str] = self._sorted_ids[self._row_to_sorted[at]].astype(str).tolist()
+                return out
             except UnicodeDecodeError:  # pragma: no cover - ids are ASCII
                 pass
         return [self.id(int(r)) for r in at.tolist()]
