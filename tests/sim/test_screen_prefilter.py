@@ -7,8 +7,11 @@
 2. The screen's no-slippage profit bound (with the close factor where the rule surely
    applies it) never skips an account whose largest liquidation pays: for any need just
    below the exact profit of that liquidation at the oracle price, ``may_pay`` is True.
-3. A whole cascade with both shortcuts gives the same summary, series and liquidations as
-   one with neither (every unsafe account checked and planned exactly).
+3. The pool's surplus bound (``AssetMarket.sale_surplus_bound``, with which the ladder
+   skips an account no chunk of which can pay after slippage) is at least what any sale
+   earns over its cost.
+4. A whole cascade with the shortcuts gives the same summary, series and liquidations as
+   one without them (every unsafe account checked exactly, every ladder walked).
 """
 
 from typing import Any
@@ -24,6 +27,8 @@ from marginengine.liquidation import LiquidationRefused, plan_liquidation
 from marginengine.scan import RiskBook
 from marginengine.sim.agents import LendingScreen
 from marginengine.sim.cascade import CascadeRunner, scenario_spec
+from marginengine.sim.cascade_config import OracleSpec, VenueSpec
+from marginengine.sim.markets import AssetMarket
 
 ETH = 10**18
 USDC = 10**6
@@ -169,8 +174,38 @@ def test_cascade_when_shortcuts_off_then_same_run(monkeypatch: Any) -> None:
 
     monkeypatch.setattr(LendingScreen, "begin", begin_without)
     monkeypatch.setattr(LendingScreen, "may_pay", lambda self, account, need: True)
+    monkeypatch.setattr(AssetMarket, "sale_surplus_bound", lambda self, cost: None)
     slow, slow_summary = _run(data)
     assert slow.lending_screen().checks_skipped == 0
     assert slow_summary == fast_summary
     assert slow.series == fast.series
     assert slow.ltv_log == fast.ltv_log
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(10, 1e6), st.integers(0, 100), st.floats(100, 5_000), st.floats(0.3, 1.5),
+       st.floats(0, 1))
+def test_pool_surplus_bound_when_any_sale_then_at_least_its_surplus(
+        base_reserve: float, fee_bps: int, s0: float, cost_vs_mid: float,
+        share: float) -> None:
+    venue = VenueSpec.model_validate({"kind": "amm", "base_reserve": base_reserve,
+                                      "fee_bps": fee_bps})
+    market = AssetMarket("WETH", venue, OracleSpec(), int(s0 * PRICE_UNIT), ETH, USDC)
+    # cost: USD (whole quote tokens) per smallest unit of the asset, around the mid
+    cost = s0 * cost_vs_mid / ETH
+    bound = market.sale_surplus_bound(cost)
+    assert bound is not None
+    pool = market.pool
+    assert pool is not None
+    for amount in {1, int(share * pool.base_reserve), int(share * share * pool.base_reserve),
+                   int(3 * share * pool.base_reserve)}:
+        surplus = market.quote_out(amount) / USDC - cost * amount
+        assert surplus <= bound, (amount, surplus, bound)
+    # ... and the peak is nearly attained (the bound is the closed form, not a loose one)
+    if cost_vs_mid < 0.99 * (1 - fee_bps / 10_000):
+        g = (10_000 - fee_bps) / 10_000
+        best = int(((pool.base_reserve * pool.quote_reserve / USDC * g / cost) ** 0.5
+                    - pool.base_reserve) / g)
+        peak = market.quote_out(best) / USDC - cost * best
+        # (less the bound's own float widening: 1e-9 of the quote reserve)
+        assert peak >= bound * (1 - 1e-6) - 2e-9 * pool.quote_reserve / USDC - 1e-3

@@ -72,6 +72,9 @@ def iterate_process(data: dict[str, Any], seed: int, runs: int,
             yield run_one(task)
         return
     chunk = max(1, runs // (workers * 8))
+    # Import the simulator once here, before the pool forks its workers: each then starts
+    # with it loaded instead of importing it (pydantic models, SciPy) on its first run.
+    import marginengine.sim.cascade  # noqa: F401
     with ProcessPoolExecutor(max_workers=workers) as pool:
         yield from pool.map(run_one, _tasks(data, seed, runs), chunksize=chunk)
 

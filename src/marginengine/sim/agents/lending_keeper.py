@@ -94,10 +94,14 @@ class LendingKeeper:
             def sale(amount: int, asset: str = coll_asset) -> float:
                 return world.seized_value(amount, asset, step)
 
+            # A closed-form bound of what any sale on the asset's pool can earn over its
+            # cost lets the ladder skip an account no chunk of which pays (slippage).
+            surplus = market.sale_surplus_bound if market is not None \
+                and world.trades_on_venue(market) else None
             chunk, planned = best_chunk(
                 inputs, offer, bounds, plan0, config.aave, rules.liquidation_rounding,
                 sale, mid, gas, min_profit, None if spec.flash_loan else keeper.capital,
-                world.sale_price_cap(coll_asset, step))
+                world.sale_price_cap(coll_asset, step), surplus=surplus)
             screen.exact_plans += planned
             if chunk is None:
                 continue
