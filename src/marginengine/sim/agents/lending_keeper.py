@@ -15,8 +15,16 @@ cheap, without changing a decision:
   and its first offer are read once per step and shared by every keeper, until an event
   touches the account (the engine's :class:`~marginengine.engine.Change`) or moves an
   index or a price;
+- an account the step's scan found below the threshold, untouched since, is taken as
+  liquidatable without a second exact check: the scan's below set is the engine's rule
+  (its surely-below accounts proven by its error bounds, its band decided by the rule);
+- the bound uses the close factor (half the debt) where the rule surely applies it (one
+  collateral and one debt position, health surely above 0.95, both surely above the
+  minimum), not the whole debt;
 - the rungs of the ladder are screened in float; only a rung on the edge is planned
-  exactly.
+  exactly; and on a constant-product pool, a closed-form bound of what any sale can earn
+  over its cost (:meth:`~marginengine.sim.markets.AssetMarket.sale_surplus_bound`) skips
+  the whole ladder of an account no chunk of which can pay after slippage.
 """
 
 from __future__ import annotations
