@@ -185,6 +185,19 @@ class Code(StrEnum):
     EULER_BAD_MAX_LIQUIDATION_DISCOUNT = "E_BadMaxLiquidationDiscount"
     EULER_CONFIG_AMOUNT_TOO_LARGE = "E_ConfigAmountTooLargeToEncode"
     EULER_LIQUIDATION_COOL_OFF = "E_LiquidationCoolOff"
+    EULER_INSUFFICIENT_CASH = "E_InsufficientCash"
+    EULER_INSUFFICIENT_BALANCE = "E_InsufficientBalance"
+    EULER_REPAY_TOO_MUCH = "E_RepayTooMuch"
+    EULER_ZERO_SHARES = "E_ZeroShares"
+    # ---- Mango v4: MangoError (blockworks-foundation/mango-v4 programs/mango-v4/src/error.rs)
+    MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE = "HealthMustBePositiveOrIncrease"
+    MANGO_HEALTH_MUST_BE_NEGATIVE = "HealthMustBeNegative"
+    MANGO_SOME_ERROR = "SomeError"
+    # ---- Drift v2: ErrorCode (drift-labs/protocol-v2 programs/drift/src/error.rs)
+    DRIFT_INSUFFICIENT_COLLATERAL = "InsufficientCollateral"
+    DRIFT_SUFFICIENT_COLLATERAL = "SufficientCollateral"
+    DRIFT_INVALID_SPOT_POSITION = "InvalidSpotPosition"
+    DRIFT_USER_CANT_LIQUIDATE_THEMSELF = "UserCantLiquidateThemself"
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,9 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
 
     A scripted scenario writes events.sqlite and summary.json. A cascade scenario
     (kind = "cascade") also writes steps.parquet, report.html and chart PNGs, or, with
-    more than one run, runs.parquet and the Monte Carlo statistics.
+    more than one run, runs.parquet and the Monte Carlo statistics; with [perps] it
+    simulates perp markets too, and steps.parquet has the insurance fund, ADL and
+    socialized loss per step (e.g. examples/perp_cascade.toml).
 
     The scenario, the overrides and the output folder are all checked before anything is
     written. The run is written into OUT.partial-<pid> (with a .marginengine-run marker)

@@ -663,13 +663,203 @@ LIQUITY_EVENT_CLASSES: tuple[type[Event], ...] = (
     LiquityOpenTrove, LiquityAdjustTrove, LiquityCloseTrove, LiquityProvideToSP,
     LiquityWithdrawFromSP, LiquityLiquidate, LiquityLiquidateTroves, LiquityBatchLiquidate)
 
+# ---- Euler v2 (euler-xyz/euler-vault-kit src/EVault): one vault (``config.euler.vault``)
+# lending against collaterals (``config.euler.collaterals``); amounts in the token's smallest
+# units, LTVs in Euler's 1e4 (CONFIG_SCALE).
+
+@dataclass(frozen=True)
+class EulerDeposit(Event):
+    """``deposit(assets, receiver)``: vault assets from outside for shares (rounded down)."""
+
+    account: str
+    assets: int
+
+
+@dataclass(frozen=True)
+class EulerWithdraw(Event):
+    """``withdraw(assets, receiver, owner)``: assets out for shares (rounded up)."""
+
+    account: str
+    assets: int
+
+
+@dataclass(frozen=True)
+class EulerDepositCollateral(Event):
+    """A collateral deposit (its collateral vault's ``deposit``) into ``account``."""
+
+    account: str
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class EulerWithdrawCollateral(Event):
+    """A collateral withdrawal; the account status check (``checkLiquidity``) follows."""
+
+    account: str
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class EulerBorrow(Event):
+    """``borrow(assets, receiver)``; the account status check follows."""
+
+    account: str
+    assets: int
+
+
+@dataclass(frozen=True)
+class EulerRepay(Event):
+    """``repay(assets, receiver)`` from outside (-1: ``type(uint256).max``, the whole debt)."""
+
+    account: str
+    assets: int
+
+
+@dataclass(frozen=True)
+class EulerSetLTV(Event):
+    """Governance ``setLTV(collateral, borrowLTV, liquidationLTV, rampDuration)`` (1e4)."""
+
+    collateral: str
+    borrow_ltv: int
+    liquidation_ltv: int
+    ramp_duration: int = 0
+
+
+@dataclass(frozen=True)
+class EulerLiquidate(Event):
+    """``liquidate(violator, collateral, repayAssets, minYieldBalance)``: the liquidator
+    takes over ``repay_assets`` of debt (-1: the most allowed) for collateral. With
+    ``repay`` it repays that debt in the same EVC batch (else its own account status
+    check must pass with the debt it took over)."""
+
+    liquidator: str
+    violator: str
+    collateral: str
+    repay_assets: int = -1
+    min_yield_balance: int = 0
+    repay: bool = False
+
+
+EULER_EVENT_CLASSES: tuple[type[Event], ...] = (
+    EulerDeposit, EulerWithdraw, EulerDepositCollateral, EulerWithdrawCollateral, EulerBorrow,
+    EulerRepay, EulerSetLTV, EulerLiquidate)
+
+# ---- Mango v4 (blockworks-foundation/mango-v4 programs/mango-v4/src/instructions): a group
+# of ``config.mango``; amounts in native units (the token's smallest units).
+
+@dataclass(frozen=True)
+class MangoDeposit(Event):
+    """``token_deposit``: ``amount`` of ``token`` from outside into ``account``."""
+
+    account: str
+    token: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class MangoWithdraw(Event):
+    """``token_withdraw(amount, allow_borrow)``: beyond the position it is a borrow; the
+    init health must then be non-negative or not decrease (``check_health_post``)."""
+
+    account: str
+    token: str
+    amount: int
+    allow_borrow: bool = True
+
+
+@dataclass(frozen=True)
+class MangoPerpTrade(Event):
+    """A perp fill for ``account``: ``base_lots`` (signed: bought) and ``quote`` (settle
+    token native units, signed: received), then ``check_health_post``."""
+
+    account: str
+    market: str
+    base_lots: int
+    quote: int
+
+
+@dataclass(frozen=True)
+class MangoPerpOrders(Event):
+    """``account``'s open orders on ``market`` become ``bids`` and ``asks`` base lots (the
+    resting part of ``perp_place_order``), then ``check_health_post``."""
+
+    account: str
+    market: str
+    bids: int
+    asks: int
+
+
+@dataclass(frozen=True)
+class MangoSetStablePrice(Event):
+    """The stable price of a bank or perp market (its ``StablePriceModel`` output), as an
+    engine price (USD, 8 decimals)."""
+
+    asset: str
+    price: int
+
+
+MANGO_EVENT_CLASSES: tuple[type[Event], ...] = (
+    MangoDeposit, MangoWithdraw, MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice)
+
+# ---- Drift v2 (drift-labs/protocol-v2 programs/drift/src/instructions): ``config.drift``;
+# spot amounts in the token's native units, perp base 1e9 and quote 1e6.
+
+@dataclass(frozen=True)
+class DriftDeposit(Event):
+    """``deposit``: ``amount`` of spot ``market`` from outside into ``account``."""
+
+    account: str
+    market: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class DriftWithdraw(Event):
+    """``withdraw``: beyond the deposit a borrow; the account must then meet its initial
+    margin requirement (``InsufficientCollateral``)."""
+
+    account: str
+    market: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class DriftPerpTrade(Event):
+    """A perp fill for ``account``: ``base`` (1e9, signed: bought) and ``quote`` (1e6,
+    signed: received); the initial requirement must then be met."""
+
+    account: str
+    market: str
+    base: int
+    quote: int
+
+
+@dataclass(frozen=True)
+class DriftLiquidateSpot(Event):
+    """``liquidate_spot(asset_market, liability_market, liquidator_max_liability_transfer)``:
+    ``liquidator`` takes over the liability that covers ``account``'s margin shortage for
+    its asset at the liquidation multipliers (-1: no maximum)."""
+
+    liquidator: str
+    account: str
+    asset_market: str
+    liability_market: str
+    max_liability_transfer: int = -1
+
+
+DRIFT_EVENT_CLASSES: tuple[type[Event], ...] = (
+    DriftDeposit, DriftWithdraw, DriftPerpTrade, DriftLiquidateSpot)
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (Deposit, Withdraw, Borrow, Repay, SetPrice, AdvanceTime, Liquidate, Absorb,
                 BuyCollateral, DepositQuote, WithdrawQuote, TransferQuote, Trade,
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
                 SetConditions, SetSequencer, SetRiskParams, SetCrowding, *MORPHO_EVENT_CLASSES,
-                *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES)
+                *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES, *EULER_EVENT_CLASSES,
+                *MANGO_EVENT_CLASSES, *DRIFT_EVENT_CLASSES)
 }
 
 

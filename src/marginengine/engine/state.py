@@ -20,6 +20,7 @@ from marginengine.config import ProtocolConfig
 from marginengine.config.families import LendingRules
 from marginengine.config.portfolio import PortfolioMarginConfig, portfolio_config
 from marginengine.engine.events import MIN_VOL_PPM
+from marginengine.engine.family_state import FamilyBook, family_margin_of, new_family_book
 from marginengine.errors import FieldError, InvariantViolation
 from marginengine.fixedpoint import PRICE_UNIT, Rounding
 from marginengine.ledger import Ledger
@@ -30,6 +31,7 @@ from marginengine.liquidation.liquity_system import LiquitySystem
 from marginengine.margin import (
     AccountData,
     AccountMarginModel,
+    FamilyMargin,
     MarginKind,
     MarginState,
     Valuation,
@@ -126,6 +128,9 @@ class EngineState:
             LiquitySystem.empty(StabilityPoolRule(pool_rule.value))
             if config.liquity is not None and pool_rule is not None else None)
         self._saved_liquity: Any = _UNSET
+        # The family book of euler-v2, mango-v4, drift-v2: engine/family_state.py.
+        self.family: FamilyBook | None = new_family_book(config, self.ledger.time)
+        self._saved_family: Any = _UNSET
         # Options ([options]): the clearing (premiums, positions, settlements) and the vol
         # surfaces as SetVolSurface reported them: (underlying, expiry) -> (atm, skew) ppm.
         opts = config.options
@@ -200,6 +205,7 @@ class EngineState:
         self._saved_auctions = _UNSET
         self._saved_sequencer = _UNSET
         self._saved_liquity = _UNSET
+        self._saved_family = _UNSET
         self._saved_options = _UNSET
         self._saved_vols = _UNSET
         if self._saved_params is not _UNSET:
@@ -226,6 +232,8 @@ class EngineState:
         self.morpho.update(self._saved_morpho)
         if self._saved_liquity is not _UNSET:
             self.liquity = self._saved_liquity
+        if self._saved_family is not _UNSET:
+            self.family = self._saved_family
         if self._saved_options is not _UNSET:
             self.options = self._saved_options
         if self._saved_vols is not _UNSET:
@@ -366,6 +374,13 @@ class EngineState:
             self._saved_liquity = self.liquity
         self.liquity = system
 
+    def set_family(self, book: FamilyBook) -> None:
+        """Replace the family's book (journalled: the old one is saved on first write)."""
+        self._require_open()
+        if self._saved_family is _UNSET:
+            self._saved_family = self.family
+        self.family = book
+
     def options_for_update(self) -> OptionClearing | None:
         """The options clearing, to change in place (journalled: copied on first write)."""
         self._require_open()
@@ -399,6 +414,8 @@ class EngineState:
             parts["morpho"] = {n: b.state_dict() for n, b in sorted(self.morpho.items())}
         if self.liquity is not None:
             parts["liquity"] = self.liquity.state_dict()
+        if self.family is not None:
+            parts["family"] = self.family.state_dict()
         if self.options is not None and not self.options.is_empty():
             # Only once used, so hashes of logs without options are unchanged.
             parts["options"] = self.options.state_dict()
@@ -586,6 +603,20 @@ class StateReads:
             return None
         return lambda a: self.portfolio_margin(a) if self.is_portfolio_account(a) else None
 
+    def _family_hook(self, prices: Mapping[str, int]
+                     ) -> Callable[[str], FamilyMargin | None] | None:
+        """What the one margin interface asks for the margin of an account of the
+        family's book (Euler, Mango, Drift), by the family's own rules at ``prices``."""
+        book = self.state.family
+        if book is None:
+            return None
+        config, now, stable = self.config, self.ledger.time, self.stable_prices()
+        return lambda a: family_margin_of(config, book, prices, now, a, stable)
+
+    def stable_prices(self) -> dict[str, int]:
+        """The oracle layer's stable prices (where enabled and started), by asset."""
+        return {a: o.stable.price for a, o in self.oracles.items() if o.stable is not None}
+
     def portfolio_margin(self, account_id: str) -> PortfolioMargin | None:
         """The PMRM_2 margin of the account's options portfolio (``None`` without an
         options clearing)."""
@@ -612,7 +643,8 @@ class StateReads:
         return Valuation(self.prices if prices is None else prices,
                          self.marks() if marks is None else marks,
                          conditions=self.state.conditions, portfolio=self._portfolio_hook(),
-                         addons=self.state.addons)
+                         addons=self.state.addons,
+                         family=self._family_hook(self.prices if prices is None else prices))
 
     def initial_prices(self) -> tuple[dict[str, int], dict[str, int]]:
         """Prices for initial margin: collateral at ``min(oracle, stable)`` and debt at
@@ -626,7 +658,8 @@ class StateReads:
         """The valuation of initial margin (see :meth:`initial_prices`)."""
         collateral, debt = self.initial_prices()
         return Valuation(collateral, self.marks(), debt, self.state.conditions,
-                         self._portfolio_hook(), self.state.addons)
+                         self._portfolio_hook(), self.state.addons,
+                         self._family_hook(self.prices))
 
     # ------------------------------------------------------------------ accounts
     def account_data(self, account_id: str) -> AccountData:
