@@ -119,6 +119,14 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
         print_tables(console, *liquidation_tables(result), accounts_table(result.engine))
         for outcome in result.rejected:
             console.print(f"[yellow]refused[/yellow] {outcome}")
+        options = summary.get("options")
+        if options:
+            console.print(
+                f"portfolio auctions: {options['auctions_started']} started, "
+                f"{options['auctions_finished']} finished, {options['bids']} bids, "
+                f"{options['value_liquidated']:,.2f} USD liquidated, insurance fund used "
+                f"{options['insurance_fund_used']:,.2f} USD, socialized "
+                f"{options['bad_debt']:,.2f} USD")
         console.print(
             f"liquidations: {summary['liquidation_count']}  bad debt: "
             f"{summary['bad_debt']:,.2f} USD  state hash: {summary['state_hash'][:16]}..."

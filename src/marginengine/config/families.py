@@ -129,6 +129,10 @@ COMMON_EVENTS: frozenset[str] = frozenset({
     "LiquidatePerp", "FundInsurance", "SetRiskParams", "SetCrowding",
     # options (engine/option_handlers.py): refused unless the protocol has [options]
     "DepositOptionCash", "WithdrawOptionCash", "TradeOption", "SettleOption", "SetVolSurface",
+    "SetSviSurface",
+    # Derive's portfolio auction (engine/portfolio_auction_handlers.py), options too
+    "FundSecurityModule", "StartPortfolioAuction", "BidPortfolioAuction",
+    "TerminatePortfolioAuction", "ConvertToInsolventAuction",
 })
 MECHANISM_EVENTS: dict[LiquidationMechanism, frozenset[str]] = {
     LiquidationMechanism.CLOSE_FACTOR: frozenset({"Liquidate"}),

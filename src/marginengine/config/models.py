@@ -25,6 +25,7 @@ from marginengine.config.family_configs import (
     mango_problem,
 )
 from marginengine.config.perp import PerpMarketConfig, perp_symbol_problem
+from marginengine.config.portfolio_auction import PortfolioAuctionConfig
 from marginengine.config.stewards import StewardBounds
 from marginengine.fixedpoint import BPS, PRICE_UNIT, parse_units
 
@@ -357,6 +358,8 @@ class OptionsConfig(StrictModel):
     quote: str
     size_decimals: Annotated[int, Field(ge=0, le=18)] = 18
     portfolio_preset: str = "derive-pm2"
+    #: Derive's portfolio auction (``[options.auction]``; defaults: Derive mainnet's).
+    auction: PortfolioAuctionConfig = PortfolioAuctionConfig()
 
     @field_validator("portfolio_preset")
     @classmethod

@@ -17,6 +17,7 @@ from marginengine.decisions import Code, Refusal
 from marginengine.errors import EventError, FieldError
 from marginengine.oracle.conditions import CONDITION_FIELDS, check_condition
 from marginengine.persistence import encode
+from marginengine.pricing.svi import SVIParams
 
 
 def _outcome_name(event: Event, accepted: bool) -> str:
@@ -574,12 +575,110 @@ class SetVolSurface(Event):
                              f"(got {self.skew_ppm})")
 
 
+# ---- Derive's portfolio auction (derivexyz/v2-core src/liquidation/DutchAuction.sol;
+# engine/portfolio_auction_handlers.py): fractions in wad (10**18 is 100%), money in
+# options quote smallest units.
+
+@dataclass(frozen=True)
+class FundSecurityModule(Event):
+    """Put ``amount`` of the options quote into the security module (the insurance fund
+    that pays bidders of insolvent portfolio auctions)."""
+
+    amount: int
+
+
+@dataclass(frozen=True)
+class StartPortfolioAuction(Event):
+    """``keeper`` starts the auction of ``account``'s portfolio, whose PMRM_2 maintenance
+    margin is below 0 (``startAuction``): solvent if its mark-to-market is positive (the
+    account pays the liquidation fee to the security module), else insolvent."""
+
+    keeper: str
+    account: str
+
+
+@dataclass(frozen=True)
+class BidPortfolioAuction(Event):
+    """``bidder`` (an account holding only options cash) takes ``fraction`` (wad) of every
+    position and of the cash of ``account``'s portfolio under auction (``bid``); a solvent
+    bid is cut to the fraction that restores the buffer margin, and ends the auction then.
+    ``price_limit`` (0: none): the most the bidder pays (solvent), or minus the least it
+    receives from the security module (insolvent)."""
+
+    bidder: str
+    account: str
+    fraction: int
+    price_limit: int = 0
+
+
+@dataclass(frozen=True)
+class TerminatePortfolioAuction(Event):
+    """End ``account``'s auction once it is back above its margin (buffer margin for a
+    solvent auction, maintenance for an insolvent one) (``terminateAuction``)."""
+
+    account: str
+
+
+@dataclass(frozen=True)
+class ConvertToInsolventAuction(Event):
+    """Turn a solvent auction whose price has reached 0 into an insolvent one
+    (``convertToInsolventAuction``)."""
+
+    account: str
+
+
+PORTFOLIO_AUCTION_EVENT_CLASSES: tuple[type[Event], ...] = (
+    FundSecurityModule, StartPortfolioAuction, BidPortfolioAuction,
+    TerminatePortfolioAuction, ConvertToInsolventAuction)
+
+@dataclass(frozen=True)
+class SetSviSurface(Event):
+    """The implied volatility of ``underlying``'s options expiring at ``expiry`` as raw SVI
+    (Gatheral): total variance ``w(k) = a + b (rho (k - m) + sqrt((k - m)^2 + sigma^2))``
+    at log-moneyness ``k = ln(K/F)``, each parameter in parts per million; a strike's vol is
+    ``sqrt(w / T)`` (T in 365-day years), floored at 1%. Replaces the expiry's
+    ``SetVolSurface`` (and is replaced by one). The parameters must pass SVI's no-arbitrage
+    bounds (``pricing/svi.py``) and Durrleman's butterfly condition ``g(k) >= 0`` on
+    ``k`` in -2..2 (step 0.05): else :class:`EventError` naming the field."""
+
+    underlying: str
+    expiry: int
+    a_ppm: int
+    b_ppm: int
+    rho_ppm: int
+    m_ppm: int
+    sigma_ppm: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.underlying:
+            raise EventError(f"SetSviSurface.underlying: must be a symbol "
+                             f"(got {self.underlying!r})")
+        if self.expiry < 0:
+            raise EventError(f"SetSviSurface.expiry: must be unix seconds >= 0 "
+                             f"(got {self.expiry})")
+        try:
+            params = self.params
+            params.check_butterfly([i / 20 for i in range(-40, 41)])
+        except FieldError as exc:
+            name = exc.field.removeprefix("svi").lstrip(".")
+            where = f"{name}_ppm" if name else "a_ppm..sigma_ppm"
+            raise EventError(f"SetSviSurface.{where}: {exc.reason}") from None
+
+    @property
+    def params(self) -> SVIParams:
+        """The slice as floats (ppm / 10**6)."""
+        return SVIParams(self.a_ppm / 1e6, self.b_ppm / 1e6, self.rho_ppm / 1e6,
+                         self.m_ppm / 1e6, self.sigma_ppm / 1e6)
+
+
 #: Bounds of a surface's vol (ppm): 1% .. 1000%.
 MIN_VOL_PPM = 10_000
 MAX_VOL_PPM = 10_000_000
 
 OPTION_EVENT_CLASSES: tuple[type[Event], ...] = (
-    DepositOptionCash, WithdrawOptionCash, TradeOption, SettleOption, SetVolSurface)
+    DepositOptionCash, WithdrawOptionCash, TradeOption, SettleOption, SetVolSurface,
+    SetSviSurface)
 
 MORPHO_EVENT_CLASSES: tuple[type[Event], ...] = (
     MorphoSupply, MorphoWithdraw, MorphoBorrow, MorphoRepay, MorphoSupplyCollateral,
@@ -859,7 +958,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
                 SetConditions, SetSequencer, SetRiskParams, SetCrowding, *MORPHO_EVENT_CLASSES,
                 *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES, *EULER_EVENT_CLASSES,
-                *MANGO_EVENT_CLASSES, *DRIFT_EVENT_CLASSES)
+                *MANGO_EVENT_CLASSES, *DRIFT_EVENT_CLASSES, *PORTFOLIO_AUCTION_EVENT_CLASSES)
 }
 
 
