@@ -250,9 +250,15 @@ class CascadeRunner:
         self.agents: list[Agent] = [self._agent_for(k) for k in self.keepers]
         self._screen: LendingScreen | None = None
         self._step = 0
+        self._scan_seq: int | None = None
+        #: Whether every step's row of :attr:`series` is recorded (``False``: only what
+        #: the summary reads, for runs that keep no traces: Monte Carlo, sweeps).
+        self.record_series = True
+        self._venue_low_usd = math.inf
         #: Accounts an event touched since the last scan (their mirror may lag).
         self._touched_since_scan: set[str] = set()
-        self.engine.subscribe(self._on_change)
+        # At apply (the engine's current state within a step's batch), as the book.
+        self.engine.subscribe(self._on_change, when="apply")
         #: Records what the report's explanation needs (sim/explain.py), when one is
         #: written; ``None`` otherwise (the run pays nothing for it).
         self.observer: RunObserver | None = None
@@ -433,8 +439,12 @@ class CascadeRunner:
         if self.perps is not None:
             self.perps.publish(i, now)
         external = self.fixed[self.collateral][i]
-        self.book.incremental_scan()
+        scan = self.book.incremental_scan()
         self._touched_since_scan.clear()
+        # The scan's below set is the engine's rule now (threshold 1, no band left
+        # undecided): keepers may take it as such until the next event (LendingScreen).
+        self._scan_seq = engine.seq if scan.threshold == 1 and not len(scan.unconfirmed) \
+            else None
         unsafe = self.book.below_accounts()
         perp_unsafe: list[str] = []
         if self.perps is not None:
@@ -475,7 +485,7 @@ class CascadeRunner:
         if self._screen is None:
             self._screen = LendingScreen(self.engine, self.book)
         if self._screen.step != self._step:
-            self._screen.begin(self._step, self.venue_mids())
+            self._screen.begin(self._step, self.venue_mids(), self._scan_seq)
         return self._screen
 
     def venue_mids(self) -> dict[str, int]:
@@ -652,10 +662,17 @@ class CascadeRunner:
                 value: float) -> None:
         """Append step ``i``'s row (see :data:`marginengine.sim.metrics.SERIES_COLUMNS`)."""
         s = self.series
+        for asset, market in self.markets.items():
+            self.venue_lows[asset] = min(self.venue_lows[asset], market.venue_price())
+        if not self.record_series:
+            # Only what the summary reads from the series: the headline venue's low.
+            self._venue_low_usd = min(self._venue_low_usd, self.venue_price() / PRICE_UNIT)
+            return
         # No rescan needed for the end-of-step bad debt: the price does not move after the
         # step's scan and keepers only touch accounts it found below the threshold, whose
         # values are read as they are now.
-        dist = self.book.health_distribution()
+        # Only the two quantiles the row holds (the same values as health_distribution's).
+        p05, p50 = self.book.health_quantiles((0.05, 0.5))
         realized, in_auctions, underwater = self.bad_debt_parts()
         house = self.engine.auctions
         row: dict[str, float] = {
@@ -676,12 +693,10 @@ class CascadeRunner:
             "underwater_usd": underwater,
             "borrower_loss_usd_cum": self.borrower_loss_base / PRICE_UNIT,
             "auctions_running": len(house.running) if house else 0,
-            "health_p05": float(dist.quantiles.get(0.05, math.nan)),
-            "health_p50": float(dist.quantiles.get(0.5, math.nan)),
+            "health_p05": p05,
+            "health_p50": p50,
             "keeper_profit_usd_cum": sum(k.profit for k in self.keepers),
         }
-        for asset, market in self.markets.items():
-            self.venue_lows[asset] = min(self.venue_lows[asset], market.venue_price())
         for asset in self.other_assets:
             market = self.markets[asset]
             row[f"external_price_usd.{asset}"] = self.fixed[asset][i] / PRICE_UNIT
@@ -751,7 +766,8 @@ class CascadeRunner:
         house = engine.auctions
         outcomes = house.outcomes if house else []
         clearing = engine.ledger.clearing
-        venue_prices = self.series["venue_price_usd"] or [self.prices[0]]
+        venue_prices = self.series["venue_price_usd"] or (
+            [self._venue_low_usd] if self._venue_low_usd < math.inf else [self.prices[0]])
         realized, in_auctions, underwater = self.bad_debt_parts()
         return {
             "bad_debt": realized + in_auctions + underwater,
@@ -882,6 +898,8 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
         rng = np.random.default_rng(spec.seed)
     state = rng.bit_generator.state
     runners = _runners(spec, protocol, rng, state, None, log_path)
+    for r in runners:
+        r.record_series = traces  # a run that keeps no traces records no rows
     runner = runners[0]
     observers = [RunObserver() for _ in runners] if explain_run else []
     for observer, each in zip(observers, runners, strict=False):
@@ -898,6 +916,8 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
         twin_rng = np.random.default_rng()
         twin_rng.bit_generator.state = state
         twins = _runners(spec, protocol, twin_rng, state, False, None)
+        for r in twins:
+            r.record_series = traces
         twin_summary, twin_series = _run(twins, spec, None)
         start = runner.prices[0]
         drop_with = start - summary["min_venue_price"]
