@@ -67,8 +67,12 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
     """Run SCENARIO (a TOML file) through the engine.
 
     A scripted scenario writes events.sqlite and summary.json. A cascade scenario
-    (kind = "cascade") also writes steps.parquet, report.html and chart PNGs, or, with
-    more than one run, runs.parquet and the Monte Carlo statistics.
+    (kind = "cascade") also writes steps.parquet, report.html (why the bad debt arose,
+    keepers, protocols, the largest losses, the parameters, interactive charts) and chart
+    PNGs, or, with more than one run, runs.parquet, the Monte Carlo statistics and a
+    report.html with their distributions and VaR/ES intervals; with [perps] it simulates
+    perp markets too, and steps.parquet has the insurance fund, ADL and socialized loss
+    per step (e.g. examples/perp_cascade.toml).
 
     The scenario, the overrides and the output folder are all checked before anything is
     written. The run is written into OUT.partial-<pid> (with a .marginengine-run marker)
@@ -117,6 +121,14 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
         print_tables(console, *liquidation_tables(result), accounts_table(result.engine))
         for outcome in result.rejected:
             console.print(f"[yellow]refused[/yellow] {outcome}")
+        options = summary.get("options")
+        if options:
+            console.print(
+                f"portfolio auctions: {options['auctions_started']} started, "
+                f"{options['auctions_finished']} finished, {options['bids']} bids, "
+                f"{options['value_liquidated']:,.2f} USD liquidated, insurance fund used "
+                f"{options['insurance_fund_used']:,.2f} USD, socialized "
+                f"{options['bad_debt']:,.2f} USD")
         console.print(
             f"liquidations: {summary['liquidation_count']}  bad debt: "
             f"{summary['bad_debt']:,.2f} USD  state hash: {summary['state_hash'][:16]}..."
@@ -223,7 +235,8 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
     Every point is checked before anything runs. Run i of every point uses the same seed,
     so differences come from the parameters, not the paths. Writes sweep.parquet (a row
     per point and run), sweep.json (the grid and every point's means, with --runs also
-    VaR/ES with bootstrap intervals) and sweep.png, and prints the comparison table.
+    VaR/ES with bootstrap intervals), sweep.png and report.html (the table and the chart,
+    interactive with plotly), and prints the comparison table.
     """
     from marginengine.cli import sweep_cmd
     from marginengine.cli.rundir import prepare, target_folder
@@ -268,7 +281,8 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
         console.print(sweep_cmd.comparison_table(result))
         for note in notes:
             console.print(f"[yellow]note[/yellow] {note}")
-        console.print(f"wrote sweep.json, sweep.parquet, sweep.png under {target}")
+        console.print(f"wrote sweep.json, sweep.parquet, sweep.png, report.html under "
+                      f"{target}")
 
 
 @cli.command()

@@ -1,5 +1,8 @@
 """Scenarios driven through the same engine: scripted runs today, cascades later."""
 
+# The family runners register themselves with the cascade (sim/cascade.FAMILY_RUNNERS):
+# importing any of the simulator's modules imports this package first, so they are there.
+from marginengine.sim import family_cascade as _family_cascade  # noqa: F401
 from marginengine.sim.feeds import FeedSpec, ScenarioFeed
 from marginengine.sim.overrides import apply_overrides, parse_value
 from marginengine.sim.scenario import Scenario, load_scenario, parse_duration, scenario_from_dict

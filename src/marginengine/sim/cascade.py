@@ -63,9 +63,11 @@ from marginengine.sim.cascade_config import (
     joint_spec,
     protocol_scenario,
 )
+from marginengine.sim.explain import RunObserver, combine, explain
 from marginengine.sim.joint import JointPaths, joint_paths
 from marginengine.sim.markets import AssetMarket
 from marginengine.sim.metrics import SERIES_COLUMNS, borrower_loss
+from marginengine.sim.perps import PerpSim
 
 SECONDS_PER_YEAR = 31_536_000
 
@@ -196,6 +198,8 @@ class CascadeResult:
     auctions: list[dict[str, Any]] = field(default_factory=list)
     twin_series: dict[str, list[float]] | None = None
     ltv_log: list[dict[str, Any]] = field(default_factory=list)
+    #: Why the bad debt arose (sim/explain.py), when the run was asked to ``explain``.
+    explanation: dict[str, Any] | None = None
 
 
 class CascadeRunner:
@@ -246,9 +250,18 @@ class CascadeRunner:
         self.agents: list[Agent] = [self._agent_for(k) for k in self.keepers]
         self._screen: LendingScreen | None = None
         self._step = 0
+        self._scan_seq: int | None = None
+        #: Whether every step's row of :attr:`series` is recorded (``False``: only what
+        #: the summary reads, for runs that keep no traces: Monte Carlo, sweeps).
+        self.record_series = True
+        self._venue_low_usd = math.inf
         #: Accounts an event touched since the last scan (their mirror may lag).
         self._touched_since_scan: set[str] = set()
-        self.engine.subscribe(self._on_change)
+        # At apply (the engine's current state within a step's batch), as the book.
+        self.engine.subscribe(self._on_change, when="apply")
+        #: Records what the report's explanation needs (sim/explain.py), when one is
+        #: written; ``None`` otherwise (the run pays nothing for it).
+        self.observer: RunObserver | None = None
         self.arbitrageur = Arbitrageur(self.fixed)
         self.series: dict[str, list[float]] = {c.name: [] for c in SERIES_COLUMNS}
         self.liquidated_value = 0.0
@@ -279,6 +292,8 @@ class CascadeRunner:
             for column in ("external_price_usd", "venue_price_usd", "oracle_price_usd"):
                 self.series[f"{column}.{asset}"] = []
         self.venue_lows = {a: m.venue_price() for a, m in self.markets.items()}
+        #: The perp venue (``[perps]``, sim/perps.py), or ``None``.
+        self.perps = _perp_sim(self)
 
     # ------------------------------------------------------------------ set-up
     def venue_price(self) -> int:
@@ -311,7 +326,8 @@ class CascadeRunner:
         b = spec.book
         book = synthetic_book(self.rng, b.accounts, total_debt, b.whales, _f(b.whale_share),
                               _f(b.collateralization_median),
-                              _f(b.collateralization_sigma), _f(b.min_collateralization))
+                              _f(b.collateralization_sigma), _f(b.min_collateralization)
+                              ) if b.accounts else []
         self.rejected_setup = 0
         s0 = self.prices[0]
         for acct in book:
@@ -321,7 +337,7 @@ class CascadeRunner:
             if not self.apply(Borrow(acct.id, self.debt, debt)).accepted:
                 self.rejected_setup += 1
         self._open_extra_accounts()
-        self.start_debt_value = total_debt
+        self.start_debt_value = total_debt if b.accounts else 0.0
 
     def _open_extra_accounts(self) -> None:
         """The explicit ``[[accounts]]``, then the list of borrowers and the risk book."""
@@ -333,7 +349,12 @@ class CascadeRunner:
                 if not self.apply(Borrow(extra.id, asset, parse_units(
                         whole, self.protocol.markets[asset].decimals))).accepted:
                     self.rejected_setup += 1
-        self.borrowers = sorted(a for a in self.engine.ledger.accounts if a != "lender")
+        perp_accounts: set[str] = set()
+        if self.perps is not None:
+            self.perps.setup()
+            perp_accounts = self.perps.accounts
+        self.borrowers = sorted(a for a in self.engine.ledger.accounts
+                                if a != "lender" and a not in perp_accounts)
         self.book = RiskBook.from_engine(self.engine)
 
     def _open_multi_book(self) -> None:
@@ -357,9 +378,10 @@ class CascadeRunner:
             book = book_from_snapshot(read_toml(b.snapshot), protocol, source=b.snapshot)
             held = [a for a in book.accounts if a.positions or a.quote]
             if held:
-                raise ConfigError([f"{held[0].where}.positions: perp positions are not "
-                                   "simulated by the lending cascade; give a lending "
-                                   "snapshot"])
+                raise ConfigError([f"{held[0].where}.positions: a lending book's snapshot "
+                                   "holds no perp positions; give them as a perp book "
+                                   "([perps.book] file, account,market,size,entry_price,"
+                                   "quote)"])
         else:
             book = synthetic_multi_book(
                 self.rng, protocol, prices, b.profiles, b.accounts, _f(b.total_debt),
@@ -414,12 +436,23 @@ class CascadeRunner:
             oracle = market.oracle_price(now)
             if oracle is not None:
                 self.apply(SetPrice(asset, oracle))
+        if self.perps is not None:
+            self.perps.publish(i, now)
         external = self.fixed[self.collateral][i]
-        self.book.incremental_scan()
+        scan = self.book.incremental_scan()
         self._touched_since_scan.clear()
+        # The scan's below set is the engine's rule now (threshold 1, no band left
+        # undecided): keepers may take it as such until the next event (LendingScreen).
+        self._scan_seq = engine.seq if scan.threshold == 1 and not len(scan.unconfirmed) \
+            else None
         unsafe = self.book.below_accounts()
+        perp_unsafe: list[str] = []
+        if self.perps is not None:
+            unsafe, perp_unsafe = self.perps.split(unsafe)
         for account in unsafe:
             self.unsafe_since.setdefault(account, i)
+        if self.observer is not None:
+            self.observer.scanned(i, unsafe)
         before_count = self.liquidation_count
         before_value = self.liquidated_value
         self._step = i
@@ -430,6 +463,8 @@ class CascadeRunner:
                     keeper.spec.max_gas_gwei):
                 continue  # its transactions are not mined at this gas price
             self.agents[k].act(self, i, unsafe)
+        if self.perps is not None:
+            self.perps.act(i, perp_unsafe)
         self.settle_finished_auctions(i)
         self._record(i, now, external, len(unsafe), self.liquidation_count - before_count,
                      self.liquidated_value - before_value)
@@ -450,7 +485,7 @@ class CascadeRunner:
         if self._screen is None:
             self._screen = LendingScreen(self.engine, self.book)
         if self._screen.step != self._step:
-            self._screen.begin(self._step, self.venue_mids())
+            self._screen.begin(self._step, self.venue_mids(), self._scan_seq)
         return self._screen
 
     def venue_mids(self) -> dict[str, int]:
@@ -627,10 +662,17 @@ class CascadeRunner:
                 value: float) -> None:
         """Append step ``i``'s row (see :data:`marginengine.sim.metrics.SERIES_COLUMNS`)."""
         s = self.series
+        for asset, market in self.markets.items():
+            self.venue_lows[asset] = min(self.venue_lows[asset], market.venue_price())
+        if not self.record_series:
+            # Only what the summary reads from the series: the headline venue's low.
+            self._venue_low_usd = min(self._venue_low_usd, self.venue_price() / PRICE_UNIT)
+            return
         # No rescan needed for the end-of-step bad debt: the price does not move after the
         # step's scan and keepers only touch accounts it found below the threshold, whose
         # values are read as they are now.
-        dist = self.book.health_distribution()
+        # Only the two quantiles the row holds (the same values as health_distribution's).
+        p05, p50 = self.book.health_quantiles((0.05, 0.5))
         realized, in_auctions, underwater = self.bad_debt_parts()
         house = self.engine.auctions
         row: dict[str, float] = {
@@ -651,17 +693,17 @@ class CascadeRunner:
             "underwater_usd": underwater,
             "borrower_loss_usd_cum": self.borrower_loss_base / PRICE_UNIT,
             "auctions_running": len(house.running) if house else 0,
-            "health_p05": float(dist.quantiles.get(0.05, math.nan)),
-            "health_p50": float(dist.quantiles.get(0.5, math.nan)),
+            "health_p05": p05,
+            "health_p50": p50,
             "keeper_profit_usd_cum": sum(k.profit for k in self.keepers),
         }
-        for asset, market in self.markets.items():
-            self.venue_lows[asset] = min(self.venue_lows[asset], market.venue_price())
         for asset in self.other_assets:
             market = self.markets[asset]
             row[f"external_price_usd.{asset}"] = self.fixed[asset][i] / PRICE_UNIT
             row[f"venue_price_usd.{asset}"] = market.venue_price() / PRICE_UNIT
             row[f"oracle_price_usd.{asset}"] = self.engine.prices[asset] / PRICE_UNIT
+        if self.perps is not None:
+            row.update(self.perps.row())
         for name, column in s.items():
             column.append(row[name])
 
@@ -687,6 +729,8 @@ class CascadeRunner:
         self.capacity = self.book_capacity()
         self.book.incremental_scan()
         self._touched_since_scan.clear()
+        if self.observer is not None:
+            self.observer.scanned(0, self.book.below_accounts())
         self._record(0, self.engine.ledger.time, self.fixed[self.collateral][0],
                      len(self.book.below_accounts()), 0, 0.0)
 
@@ -722,7 +766,8 @@ class CascadeRunner:
         house = engine.auctions
         outcomes = house.outcomes if house else []
         clearing = engine.ledger.clearing
-        venue_prices = self.series["venue_price_usd"] or [self.prices[0]]
+        venue_prices = self.series["venue_price_usd"] or (
+            [self._venue_low_usd] if self._venue_low_usd < math.inf else [self.prices[0]])
         realized, in_auctions, underwater = self.bad_debt_parts()
         return {
             "bad_debt": realized + in_auctions + underwater,
@@ -759,7 +804,31 @@ class CascadeRunner:
             "accounts": len(self.borrowers),
             "events": engine.seq,
             "state_hash": engine.state_hash(),
+            **(self.perps.summary() if self.perps is not None else {}),
         }
+
+
+def _perp_sim(runner: CascadeRunner) -> PerpSim | None:
+    """The runner's perp venue (sim/perps.py) when the scenario has ``[perps]``; its
+    series columns join the runner's."""
+    if runner.spec.perps is None:
+        return None
+    sim = PerpSim(runner, runner.spec.perps)
+    for name in sim.columns():
+        runner.series[name] = []
+    return sim
+
+
+#: Runners of the protocol families with state of their own, by liquidation mechanism:
+#: registered by the module defining them (``sim/family_cascade.py``: Liquity v1, Morpho
+#: Blue), which the ``sim`` package imports, so they are here whenever this module is.
+FAMILY_RUNNERS: dict[LiquidationMechanism, type[CascadeRunner]] = {}
+
+
+def runner_class(protocol: ProtocolConfig) -> type[CascadeRunner]:
+    """The runner of ``protocol``: its family's (:data:`FAMILY_RUNNERS`) or the lending
+    cascade's."""
+    return FAMILY_RUNNERS.get(protocol.rules.liquidation, CascadeRunner)
 
 
 def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[CascadeFile,
@@ -769,7 +838,12 @@ def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[Casc
     ``gas.file`` are read from the folder of ``source``."""
     spec = validate_model(CascadeFile, anchor_files(data, source), source=source)
     protocol = protocol_from_dict(spec.protocol, source=source, prefix="protocol")
-    problems = check_cascade(spec, protocol)
+    from marginengine.sim.family_cascade_config import check_family_cascade
+
+    def checks(sub: CascadeFile, config: ProtocolConfig) -> list[str]:
+        return check_cascade(sub, config) + check_family_cascade(sub, config)
+
+    problems = checks(spec, protocol)
     names = [protocol.name]
     for k, extra in enumerate(spec.protocols):
         where = f"protocols[{k}]"
@@ -779,8 +853,7 @@ def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[Casc
         names.append(extra.name)
         config = protocol_from_dict(extra.protocol, source=source,
                                     prefix=f"{where}.protocol")
-        problems += [f"{where}.{p}" for p in check_cascade(protocol_scenario(spec, extra),
-                                                             config)]
+        problems += [f"{where}.{p}" for p in checks(protocol_scenario(spec, extra), config)]
         if not problems and venue_quote_unit(spec, protocol) != venue_quote_unit(
                 protocol_scenario(spec, extra), config):
             problems.append(f"{where}.book: its venue quote differs from the first "
@@ -811,19 +884,30 @@ def protocol_configs(spec: CascadeFile) -> list[tuple[str, CascadeFile, Protocol
 def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
                 traces: bool = True, amplification: bool = True,
                 log_path: Path | None = None, source: str | None = None,
-                on_step: Callable[[int], None] | None = None) -> CascadeResult:
+                on_step: Callable[[int], None] | None = None,
+                explain_run: bool = False) -> CascadeResult:
     """Run a cascade scenario once (``rng``: the run's generator; default from ``seed``).
 
     With ``amplification``, the same path is run again with the feedback off, and
-    ``amplification`` is the venue's drop with feedback over its drop without.
+    ``amplification`` is the venue's drop with feedback over its drop without. With
+    ``explain_run``, the run also records what :func:`marginengine.sim.explain.explain`
+    needs and the result carries its ``explanation`` (for the report).
     """
     spec, protocol = scenario_spec(data, source)
     if rng is None:
         rng = np.random.default_rng(spec.seed)
     state = rng.bit_generator.state
     runners = _runners(spec, protocol, rng, state, None, log_path)
+    for r in runners:
+        r.record_series = traces  # a run that keeps no traces records no rows
     runner = runners[0]
+    observers = [RunObserver() for _ in runners] if explain_run else []
+    for observer, each in zip(observers, runners, strict=False):
+        observer.attach(each)
     summary, series = _run(runners, spec, on_step)
+    explanation = combine([(r.protocol.name, explain(r, o))
+                           for r, o in zip(runners, observers, strict=False)]) \
+        if observers else None
     summary["seed"] = spec.seed
     summary["start_time_utc"] = utc_iso(runner.start_time)
     summary["amplification"] = None
@@ -832,6 +916,8 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
         twin_rng = np.random.default_rng()
         twin_rng.bit_generator.state = state
         twins = _runners(spec, protocol, twin_rng, state, False, None)
+        for r in twins:
+            r.record_series = traces
         twin_summary, twin_series = _run(twins, spec, None)
         start = runner.prices[0]
         drop_with = start - summary["min_venue_price"]
@@ -852,7 +938,7 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
                      "borrower_loss": losses[o.id][1] / PRICE_UNIT if o.id in losses else None}
                     for o in runner.engine.auctions.outcomes]
     return CascadeResult(summary, series if traces else {}, runner.engine, auctions,
-                         twin_series if traces else None, runner.ltv_log)
+                         twin_series if traces else None, runner.ltv_log, explanation)
 
 
 def _runners(spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generator,
@@ -863,13 +949,14 @@ def _runners(spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generat
     beside the first's)."""
     from marginengine.sim.protocols import protocol_rng
 
-    main = CascadeRunner(spec, protocol, rng, feedback=feedback, log_path=log_path)
+    # A Liquity or Morpho protocol runs under its family's runner (sim/family_cascade.py).
+    main = runner_class(protocol)(spec, protocol, rng, feedback=feedback, log_path=log_path)
     runners = [main]
     for k, (name, sub, config) in enumerate(protocol_configs(spec), start=1):
         path = log_path.with_name(f"{log_path.stem}.{name}{log_path.suffix}") \
             if log_path is not None else None
-        runners.append(CascadeRunner(sub, config, protocol_rng(state, k), feedback=feedback,
-                                     log_path=path, shared=main))
+        runners.append(runner_class(config)(sub, config, protocol_rng(state, k),
+                                            feedback=feedback, log_path=path, shared=main))
     return runners
 
 

@@ -14,8 +14,10 @@ on (for a tail estimate, the runs in its tail); an estimate whose tail holds few
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,11 @@ MEAN_FIELDS = ("bad_debt", "liquidated_value", "liquidation_count", "liquidator_
                "insurance_fund_drawdown", "adl_volume", "borrowing_power", "borrowed_value",
                "borrow_usage", "demand_served")
 
+#: Per-run fields of a scenario with ``[perps]`` (sim/perps.py): streamed and averaged
+#: (``mean_<field>``) when the runs have them.
+PERP_RUN_FIELDS = ("perp_liquidation_count", "perp_liquidated_value", "bankrupt_shortfall",
+                   "adl_covered", "socialized_loss", "perp_deficit")
+
 #: Fewer runs than this in an estimate's tail: the estimate is flagged as unreliable.
 MIN_TAIL = 10
 #: Bootstrap resamples and the two-sided level of the confidence intervals.
@@ -54,7 +61,8 @@ def run_one(task: tuple[dict[str, Any], int, int]) -> dict[str, Any]:
     child = np.random.SeedSequence(seed).spawn(index + 1)[index]
     result = run_cascade(data, np.random.default_rng(child), traces=False,
                          amplification=False)
-    row = {k: result.summary.get(k) for k in RUN_FIELDS if k in result.summary}
+    row = {k: result.summary.get(k) for k in (*RUN_FIELDS, *PERP_RUN_FIELDS)
+           if k in result.summary}
     row["run"] = index
     row["seed"] = f"{seed}/{index}"
     return row
@@ -72,8 +80,25 @@ def iterate_process(data: dict[str, Any], seed: int, runs: int,
             yield run_one(task)
         return
     chunk = max(1, runs // (workers * 8))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # Import the simulator once here, before the pool forks its workers: each then starts
+    # with it loaded instead of importing it (pydantic models, SciPy) on its first run.
+    import marginengine.sim.cascade  # noqa: F401
+    with frozen_heap(), ProcessPoolExecutor(max_workers=workers) as pool:
         yield from pool.map(run_one, _tasks(data, seed, runs), chunksize=chunk)
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """The parent's objects moved out of the collector's reach while workers fork
+    (``gc.freeze``): a forked worker's collections then never walk (and so never copy, page
+    by page) the heap it inherited. A parent holding a large engine made each worker's
+    collections walk all of it: 2 workers ran no faster than 1 in benchmarks/simulate.py."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def iterate_dask(data: dict[str, Any], seed: int, runs: int, workers: int,
@@ -123,16 +148,18 @@ def expected_shortfall(sample: np.ndarray, percentile: int) -> np.ndarray:
     return np.asarray(top.mean(axis=-1))
 
 
-def estimators() -> dict[str, tuple[str, Callable[[np.ndarray], np.ndarray], int | None]]:
+def estimators(extra: tuple[str, ...] = ()) -> dict[str, tuple[
+        str, Callable[[np.ndarray], np.ndarray], int | None]]:
     """The estimates over the runs: name -> (per-run field, statistic over the last axis
-    of an array of runs, tail percentile or ``None``); :func:`statistics` reports each."""
+    of an array of runs, tail percentile or ``None``); :func:`statistics` reports each.
+    ``extra``: further fields whose mean is reported (the perp fields a run has)."""
     out: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray], int | None]] = {
         "var95_bad_debt": ("bad_debt", lambda x: np.quantile(x, 0.95, axis=-1), 95),
         "es99_bad_debt": ("bad_debt", lambda x: expected_shortfall(x, 99), 99),
         "lar95": ("liquidated_value", lambda x: np.quantile(x, 0.95, axis=-1), 95),
         "p_bad_debt": ("bad_debt", lambda x: (x > 0).mean(axis=-1), None),
     }
-    for key in MEAN_FIELDS:
+    for key in (*MEAN_FIELDS, *extra):
         out[f"mean_{key}"] = (key, lambda x: x.mean(axis=-1), None)
     return out
 
@@ -180,9 +207,10 @@ def statistics(rows: list[dict[str, Any]], seed: int = 0,
     n = len(rows)
     if n == 0:
         raise ValueError("rows: statistics need at least one run")
+    extra = tuple(f for f in PERP_RUN_FIELDS if f in rows[0])
+    table = estimators(extra)
     data = {key: np.array([float(r.get(key) or 0.0) for r in rows], dtype=float)
-            for key in {f for f, _, _ in estimators().values()}}
-    table = estimators()
+            for key in {f for f, _, _ in table.values()}}
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed,
                                                                       BOOTSTRAP_STREAM])))
     boot: dict[str, list[np.ndarray]] = {name: [] for name in table}
@@ -227,8 +255,10 @@ def statistics(rows: list[dict[str, Any]], seed: int = 0,
 
 def monte_carlo(data: dict[str, Any], seed: int, runs: int, backend: str, workers: int,
                 out_dir: Path | None, scheduler: str | None = None,
-                progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Run ``runs`` paths and return the statistics; stream rows to ``runs.parquet``."""
+                progress: Callable[[int], None] | None = None,
+                rows_out: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Run ``runs`` paths and return the statistics; stream rows to ``runs.parquet``
+    (and append them to ``rows_out`` when given: the report's histograms)."""
     if backend == "dask":
         rows_iter = iterate_dask(data, seed, runs, workers, scheduler)
     else:
@@ -245,6 +275,8 @@ def monte_carlo(data: dict[str, Any], seed: int, runs: int, backend: str, worker
     finally:
         if writer is not None:
             writer.close()
+    if rows_out is not None:
+        rows_out.extend(rows)
     stats = statistics(rows, seed)
     stats["seed"] = seed
     stats["backend"] = backend
@@ -279,7 +311,8 @@ class _ParquetStream:
 
         if not self.rows:
             return
-        table = pa.Table.from_pylist([{k: r.get(k) for k in RUN_FIELDS} for r in self.rows])
+        fields = (*RUN_FIELDS, *(f for f in PERP_RUN_FIELDS if f in self.rows[0]))
+        table = pa.Table.from_pylist([{k: r.get(k) for k in fields} for r in self.rows])
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, table.schema)
         self.writer.write_table(table.cast(self.writer.schema))
