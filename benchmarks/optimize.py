@@ -42,7 +42,7 @@ from marginengine.sim import apply_overrides
 from marginengine.sim.montecarlo import BOOTSTRAP_STREAM, estimators
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "optimize_lending.toml"
+EXAMPLE = ROOT / "examples" / "optimize_weth.toml"
 QUICKSTART = ROOT / "examples" / "quickstart.toml"
 LTV = "protocol.markets.WETH.ltv"
 

@@ -122,13 +122,14 @@ def book_at_start(data: dict[str, Any], seed: int) -> Book | LedgerBook:
     runner.setup()
     engine = runner.engine
     if spec.book.multi():
-        ids = tuple(a for a in runner.borrowers if engine.account_data(a).total_debt)
-        book = LedgerBook(protocol, engine.ledger, dict(engine.prices), ids)
+        borrowers = tuple(a for a in runner.borrowers if engine.account_data(a).total_debt)
+        book = LedgerBook(protocol, engine.ledger, dict(engine.prices), borrowers)
         engine.close()
         return book
     asset = spec.price.asset
     lt = protocol.markets[asset].liquidation_threshold_bps
-    ids, accounts = [], []
+    ids: list[str] = []
+    accounts: list[BookAccount] = []
     for account in runner.borrowers:
         debt = engine.account_data(account).total_debt
         if debt == 0:
