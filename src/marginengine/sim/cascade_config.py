@@ -268,6 +268,18 @@ class PerpsSpec(StrictModel):
         return self
 
 
+class LTVChangeSpec(StrictModel):
+    """Euler v2 governance mid-run (``[[family_agents.ltv_changes]]``): ``setLTV`` of
+    ``collateral`` at ``step`` (after the keepers), the liquidation LTV ramping down to
+    its new value over ``ramp_seconds`` (0: at once; a raise is always at once)."""
+
+    step: int = Field(ge=1)
+    collateral: str
+    borrow_ltv: Fraction
+    liquidation_ltv: Fraction
+    ramp_seconds: int = Field(default=0, ge=0, le=10 * 365 * 86400)
+
+
 class FamilyAgentsSpec(StrictModel):
     """How a family protocol's own actors behave in a cascade (``[family_agents]``;
     :mod:`marginengine.sim.family_cascade`). Ignored by lending protocols."""
@@ -277,6 +289,8 @@ class FamilyAgentsSpec(StrictModel):
     sell_pool_gains: bool = True
     #: Liquity: troves a keeper names in one ``batchLiquidateTroves`` (gas is per trove).
     troves_per_tx: int = Field(default=20, ge=1, le=1000)
+    #: Euler v2: governance ``setLTV`` calls at given steps (the LTV ramp).
+    ltv_changes: list[LTVChangeSpec] = Field(default_factory=list)
 
 
 class ProtocolSpec(StrictModel):

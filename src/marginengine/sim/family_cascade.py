@@ -86,7 +86,7 @@ def _quantiles(values: list[float]) -> tuple[float, float]:
     return float(q[0]), float(q[1])
 
 
-class _FamilyRunner(CascadeRunner, ABC):
+class FamilyRunner(CascadeRunner, ABC):
     """What both family runners share: set-up prices, the oracles, the keeper loop and the
     record of a step (the cascade's columns)."""
 
@@ -236,7 +236,7 @@ class _FamilyRunner(CascadeRunner, ABC):
 
 
 # ----------------------------------------------------------------------- Liquity v1
-class LiquityCascadeRunner(_FamilyRunner):
+class LiquityCascadeRunner(FamilyRunner):
     """A Liquity v1 protocol in a cascade (see the module docstring)."""
 
     def __init__(self, spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generator,
@@ -450,7 +450,7 @@ class LiquityCascadeRunner(_FamilyRunner):
 
 
 # ----------------------------------------------------------------------- Morpho Blue
-class MorphoCascadeRunner(_FamilyRunner):
+class MorphoCascadeRunner(FamilyRunner):
     """A Morpho Blue market in a cascade (see the module docstring)."""
 
     def __init__(self, spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generator,
@@ -679,4 +679,4 @@ class MorphoCascadeRunner(_FamilyRunner):
 FAMILY_RUNNERS[LiquidationMechanism.LIQUITY] = LiquityCascadeRunner
 FAMILY_RUNNERS[LiquidationMechanism.MORPHO] = MorphoCascadeRunner
 
-__all__ = ["LiquityCascadeRunner", "MorphoCascadeRunner"]
+__all__ = ["FamilyRunner", "LiquityCascadeRunner", "MorphoCascadeRunner"]

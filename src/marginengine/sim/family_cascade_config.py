@@ -28,13 +28,15 @@ from marginengine.sim.cascade_config import CascadeFile
 
 
 def family_kind(protocol: ProtocolConfig) -> str | None:
-    """``"liquity"``, ``"morpho"`` or ``None`` (a lending protocol), by the protocol's
+    """``"liquity"``, ``"morpho"``, ``"euler"`` or ``None`` (a lending protocol), by the protocol's
     resolved liquidation mechanism."""
     mechanism = protocol.rules.liquidation
     if mechanism is LiquidationMechanism.LIQUITY:
         return "liquity"
     if mechanism is LiquidationMechanism.MORPHO:
         return "morpho"
+    if mechanism is LiquidationMechanism.EULER:
+        return "euler"
     return None
 
 
@@ -53,19 +55,22 @@ def family_assets(protocol: ProtocolConfig, collateral: str, debt: str
 def check_family_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
     """The scenario against a Liquity or Morpho protocol (see the module docstring): one
     ``field: reason`` each; nothing for a lending protocol."""
-    if protocol.rules.liquidation in (LiquidationMechanism.EULER, LiquidationMechanism.MANGO,
-                                      LiquidationMechanism.DRIFT):
+    if protocol.rules.liquidation in (LiquidationMechanism.MANGO, LiquidationMechanism.DRIFT):
         # Engine presets whose accounts live in a family book (engine/family_state.py);
         # the cascade does not drive their events yet (run them with marginengine family).
         return [f"protocol.preset: {protocol.preset} keeps its accounts in a family book, "
                 "which the cascade simulator does not drive yet (run it with marginengine "
                 "family, or the engine's events)"]
     kind = family_kind(protocol)
+    changes = spec.family_agents.ltv_changes
+    if kind != "euler" and changes:
+        return ["family_agents.ltv_changes: setLTV is Euler v2 governance; protocol.preset "
+                f"{protocol.preset} has no Euler vault"]
     if kind is None:
         return []
     problems: list[str] = []
     book = spec.book
-    what = "Liquity v1" if kind == "liquity" else "Morpho Blue"
+    what = {"liquity": "Liquity v1", "morpho": "Morpho Blue", "euler": "Euler v2"}[kind]
     if book.multi():
         problems.append(f"book: a {what} book is borrowers of one collateral and one debt "
                         "asset (accounts, total_debt, collateralization_*); profiles, "
@@ -81,6 +86,17 @@ def check_family_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[st
         if debt != debt_asset:
             problems.append(f"book.debt_asset: {debt!r} is not the protocol's Liquity debt "
                             f"{debt_asset!r} (liquity.debt)")
+    elif kind == "euler":
+        eu = protocol.euler
+        assert eu is not None  # the mechanism needs an [euler] table (config/models.py)
+        coll_asset, debt_asset = asset, eu.vault
+        if asset not in eu.collaterals:
+            problems.append(f"price.asset: {asset!r} is not a collateral of the Euler vault "
+                            f"(euler.collaterals: {', '.join(sorted(eu.collaterals))})")
+        if debt != debt_asset:
+            problems.append(f"book.debt_asset: {debt!r} is not the Euler vault's asset "
+                            f"{debt_asset!r} (euler.vault)")
+        problems += _ltv_change_problems(spec, sorted(eu.collaterals))
     else:
         coll_asset, debt_asset, market = family_assets(protocol, asset, debt)
         if market is None:
@@ -91,7 +107,8 @@ def check_family_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[st
                             "one market, the one with that collateral and loan")
     for name in sorted(spec.liquidity):
         if name != debt_asset:
-            role = "stability-pool deposits" if kind == "liquity" else "supply"
+            role = {"liquity": "stability-pool deposits", "morpho": "supply",
+                    "euler": "vault deposits"}[kind]
             problems.append(f"liquidity.{name}: a {what} protocol takes {role} of "
                             f"{debt_asset} only")
     for i, acct in enumerate(spec.accounts):
@@ -106,6 +123,29 @@ def check_family_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[st
         if acct.borrow and coll_asset not in acct.deposit:
             problems.append(f"accounts.{i}.borrow: needs a deposit of {coll_asset} (the "
                             "collateral it borrows against)")
+    return problems
+
+
+def _ltv_change_problems(spec: CascadeFile, collaterals: list[str]) -> list[str]:
+    """``family_agents.ltv_changes`` against the vault and the run (Euler's ``setLTV``
+    takes 1e4-scaled LTVs, borrow at most liquidation: ``E_LTVBorrow``)."""
+    problems = []
+    for k, c in enumerate(spec.family_agents.ltv_changes):
+        where = f"family_agents.ltv_changes.{k}"
+        if c.step > spec.steps:
+            problems.append(f"{where}.step: {c.step} is after the run's last step "
+                            f"({spec.steps})")
+        if c.collateral not in collaterals:
+            problems.append(f"{where}.collateral: {c.collateral!r} is not a collateral of "
+                            f"the vault (collaterals: {', '.join(collaterals)})")
+        for name in ("borrow_ltv", "liquidation_ltv"):
+            value = getattr(c, name)
+            if value * 10_000 != int(value * 10_000):
+                problems.append(f"{where}.{name}: {value} has more than 4 decimals (Euler "
+                                "holds LTVs in 1e4)")
+        if c.borrow_ltv > c.liquidation_ltv:
+            problems.append(f"{where}.borrow_ltv: {c.borrow_ltv} is above liquidation_ltv "
+                            f"{c.liquidation_ltv} (E_LTVBorrow)")
     return problems
 
 
