@@ -1,4 +1,4 @@
-"""What a cascade scenario asks of a Liquity v1 or Morpho Blue protocol, checked before
+"""What a cascade scenario asks of a Liquity v1, Morpho Blue or Euler v2 protocol, checked before
 anything runs (:func:`check_family_cascade`, beside
 :func:`~marginengine.sim.cascade_config.check_cascade` in
 :func:`~marginengine.sim.cascade.scenario_spec`).
@@ -18,6 +18,12 @@ book account              ``openTrove``                ``supplyCollateral``, ``b
                           debt: ``provideToSP``        loan: ``supply``
 ``accounts.borrow``       debt: the trove's draw       loan: ``borrow``
 ========================  ===========================  ================================
+
+Euler v2 (:mod:`marginengine.sim.euler_cascade`): ``price.asset`` one of
+``euler.collaterals``, ``book.debt_asset`` the vault's asset; a book account deposits its
+collateral and ``borrow``s; ``liquidity`` and a deposit of the vault asset are vault
+``deposit``s; ``family_agents.ltv_changes`` are governance ``setLTV`` calls. Mango v4 and
+Drift v2 (engine presets) are refused: the cascade does not drive their books yet.
 """
 
 from __future__ import annotations
