@@ -19,7 +19,9 @@ from marginengine.config.models import ProtocolConfig
 from marginengine.ledger import check_account_id
 from marginengine.sim.books import ProfileSpec, check_profiles
 from marginengine.sim.joint import AssetPriceSpec, CorrelationSpec, JointPriceSpec, check_joint
-from marginengine.sim.scenario import RUN_NAME_PATTERN, check_run_name
+# MonteCarloSpec is defined beside the scripted file (both kinds of scenario take it) and
+# re-exported here, where it was first defined.
+from marginengine.sim.scenario import RUN_NAME_PATTERN, MonteCarloSpec, check_run_name
 
 #: Yearly volatility above which ``simulate`` warns: 3 is 300% a year, beyond any 30-day
 #: realized volatility of ETH or BTC; a larger value is most often a percentage written
@@ -187,15 +189,6 @@ class CascadeAccountSpec(StrictModel):
     borrow: dict[str, HumanNumber] = Field(default_factory=dict)
 
 
-class MonteCarloSpec(StrictModel):
-    """Monte Carlo settings (``simulate`` runs N paths when ``runs > 1``)."""
-
-    runs: int = Field(default=1, ge=1, le=100_000)
-    backend: Literal["process", "dask"] = "process"
-    workers: int = Field(default=2, ge=1, le=256)
-    keep_traces: bool = False
-
-
 class ProtocolSpec(StrictModel):
     """A further protocol of the scenario (``[[protocols]]``): its own engine, book,
     keepers, lenders and oracles. Prices, venues and gas are the scenario's: what one
@@ -219,7 +212,7 @@ class CascadeFile(StrictModel):
     scenario nobody wrote.
     """
 
-    kind: Literal["cascade"]
+    kind: Literal["cascade"] = "cascade"   # optional: [price] and [book] make a cascade
     name: str = Field(default="cascade", pattern=RUN_NAME_PATTERN)
     description: str = ""
     seed: int = Field(default=1, ge=0)

@@ -146,7 +146,7 @@ class ScenarioResult:
             "steps": len(self.scenario.steps),
             "liquidation_count": len(self.liquidations) + len(self.perp_liquidations),
             "liquidated_value": usd(sum(r.debt_value for r in self.liquidations)
-                                    + sum(self._perp_notional_base(r)
+                                    + sum(self.perp_notional_base(r)
                                           for r in self.perp_liquidations)),
             "collateral_seized_value": usd(sum(r.collateral_value for r in self.liquidations)),
             "liquidator_profit": usd(
@@ -183,7 +183,7 @@ class ScenarioResult:
             "accounts": accounts,
         }
 
-    def _perp_notional_base(self, r: PerpLiquidationRecord) -> int:
+    def perp_notional_base(self, r: PerpLiquidationRecord) -> int:
         """The closed size's notional at the fill price, base-currency units."""
         perp = self.engine.config.perps[r.market]
         unit = self.engine.config.markets[perp.quote].unit
@@ -277,7 +277,13 @@ class ScenarioRunner:
             self._apply(trade)
 
     def step(self, index: int) -> None:
-        """Run step ``index``: time, prices, actions, then the keeper."""
+        """Run step ``index``: time, prices, actions (:meth:`begin_step`), then the keeper."""
+        self.begin_step(index)
+        if self.keeper.enabled:
+            self.run_keeper()
+
+    def begin_step(self, index: int) -> None:
+        """Step ``index`` up to the keeper: time, prices, scripted actions and trades."""
         self.step_index = index
         seconds, prices, actions = self.scenario.steps[index]
         if seconds:
@@ -290,8 +296,6 @@ class ScenarioRunner:
                 self._apply(_ACTIONS[kind](account_id, asset, amount))
         for trade in self.scenario.step_trades[index]:
             self._apply(trade)
-        if self.keeper.enabled:
-            self.run_keeper()
 
     def _borrow_max(self, account_id: str, asset: str) -> None:
         """Borrow what initial margin allows (trimmed by 0.01% steps past rounding)."""
