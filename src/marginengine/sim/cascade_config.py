@@ -19,6 +19,7 @@ from marginengine.config.models import ProtocolConfig
 from marginengine.ledger import check_account_id
 from marginengine.sim.books import ProfileSpec, check_profiles
 from marginengine.sim.joint import AssetPriceSpec, CorrelationSpec, JointPriceSpec, check_joint
+
 # MonteCarloSpec is defined beside the scripted file (both kinds of scenario take it) and
 # re-exported here, where it was first defined.
 from marginengine.sim.scenario import RUN_NAME_PATTERN, MonteCarloSpec, check_run_name
@@ -401,7 +402,9 @@ def anchor_files(data: dict[str, Any], source: str | Path | None) -> dict[str, A
     """
     if source is None:
         return data
-    base = Path(source).parent
+    # Absolute, so that anchoring twice (the CLI, then the loader) changes nothing: a
+    # relative base would prefix the folder again (examples/examples/../data/...).
+    base = Path(source).parent.absolute()
     out = dict(data)
     def anchored(section: dict[str, Any], key: str) -> dict[str, Any]:
         value = section.get(key)

@@ -1,5 +1,5 @@
-"""Monte Carlo: N runs of a cascade scenario from one master seed, on a local process pool
-or a Dask cluster, with per-run summaries streamed to Parquet.
+"""Monte Carlo: N runs of a scenario (any price source) from one master seed, on a local
+process pool or a Dask cluster, with per-run summaries streamed to Parquet.
 
 Seeds: ``numpy.random.SeedSequence(seed).spawn(runs)``; run ``i`` uses the ``i``-th child,
 recorded as ``"{seed}/{i}"``. A run depends only on the scenario and its child seed, so the
@@ -47,16 +47,13 @@ BOOTSTRAP_STREAM = 0xB007
 
 
 def run_one(task: tuple[dict[str, Any], int, int]) -> dict[str, Any]:
-    """Run one path: ``(scenario data, master seed, run index)`` -> its summary row."""
-    from marginengine.sim.cascade import run_cascade
+    """Run one path of any scenario (the one pipeline, :func:`marginengine.sim.pipeline.
+    run_row`): ``(scenario data, master seed, run index)`` -> its summary row."""
+    from marginengine.sim.pipeline import run_row
 
     data, seed, index = task
-    child = np.random.SeedSequence(seed).spawn(index + 1)[index]
-    result = run_cascade(data, np.random.default_rng(child), traces=False,
-                         amplification=False)
-    row = {k: result.summary.get(k) for k in RUN_FIELDS if k in result.summary}
+    row = run_row(data, seed, index, RUN_FIELDS)
     row["run"] = index
-    row["seed"] = f"{seed}/{index}"
     return row
 
 
@@ -228,7 +225,17 @@ def statistics(rows: list[dict[str, Any]], seed: int = 0,
 def monte_carlo(data: dict[str, Any], seed: int, runs: int, backend: str, workers: int,
                 out_dir: Path | None, scheduler: str | None = None,
                 progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Run ``runs`` paths and return the statistics; stream rows to ``runs.parquet``."""
+    """Run ``runs`` paths and return the statistics; stream rows to ``runs.parquet``.
+
+    Raises
+    ------
+    ConfigError
+        The scenario is invalid, or nothing in its runs is random (explicit prices
+        without ``[noise]``): refused before any run.
+    """
+    from marginengine.sim.schema import load_spec
+
+    load_spec(data).check_runs(runs)
     if backend == "dask":
         rows_iter = iterate_dask(data, seed, runs, workers, scheduler)
     else:

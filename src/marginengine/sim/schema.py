@@ -147,6 +147,15 @@ class ScenarioSpec:
                 else self._cascade.steps)
 
     @property
+    def step_seconds(self) -> int:
+        """Seconds per step: a model's ``step_seconds``; for explicit steps their common
+        ``advance``, or 0 when they differ (``time_s`` in the series says each)."""
+        if self.scripted is None:
+            return self._cascade.step_seconds
+        advances = {seconds for seconds, _, _ in self.scripted.steps}
+        return advances.pop() if len(advances) == 1 else 0
+
+    @property
     def price_source(self) -> str:
         """``explicit`` (prices per step in ``[[steps]]``), or the model's: ``path``,
         ``replay``, ``joint`` or the process (``gbm``, ``jump``, ...)."""
