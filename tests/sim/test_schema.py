@@ -201,3 +201,13 @@ def test_cli_when_bad_schema_then_exit_2_one_line_nothing_written(
     assert code.value.code == 2 and err.count("\n") == 1
     assert err.startswith(f"error: {bad}: keepers: applies to scenarios whose prices come")
     assert not (tmp_path / "o").exists()
+
+
+def test_walkthrough_capacity_when_run_then_borrowers_ltv_worked() -> None:
+    s = run(read_toml(WALKTHROUGH)).summary
+    # The borrowers' 50 + 5 + 0.6 + 8 + 10 = 73.6 WETH at 2,000 USD and aave-v3's WETH
+    # LTV of 0.805 (the lender "lp" borrows nothing and is not counted).
+    assert s["borrowing_power"] == pytest.approx(73.6 * 2000 * 0.805)
+    assert s["borrowed_value"] == s["borrow_demand"] == 78_000 + 8_000 + 950 + 11_000 + 8_000
+    assert s["borrow_usage"] == pytest.approx(105_950 / 118_496)
+    assert s["demand_served"] == 1.0

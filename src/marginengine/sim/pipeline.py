@@ -218,10 +218,13 @@ class _Recorder:
         return sum(1 for a in self.borrowers() if engine.is_liquidatable(a))
 
     def capacity(self) -> dict[str, float]:
-        """The book's capital efficiency after set-up (as a model's ``book_capacity``)."""
+        """The book's capital efficiency after set-up (as a model's ``book_capacity``),
+        over the accounts that borrow at set-up (a lender's deposits are not borrowing
+        power anyone asked for)."""
         engine = self.runner.engine
         power = borrowed = 0
-        for account in self.borrowers():
+        asking = {a for a, _, borrows in self.runner.scenario.accounts if borrows}
+        for account in sorted(asking & set(engine.ledger.accounts)):
             data = engine.account_data(account)
             power += data.initial_value
             borrowed += data.total_debt
