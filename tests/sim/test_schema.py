@@ -169,6 +169,12 @@ def test_sweep_of_scripted_when_runs_then_points_times_runs_with_common_seeds() 
     ({"keepers": [{"id": "k"}]},
      ["keepers: applies to scenarios whose prices come from a model (steps = N with "
       "[price]); this one's prices are explicit [[steps]] (here: [liquidator])"]),
+    ({"kind": "scripted", "price": {"process": "gbm"}},
+     ["price: applies to scenarios whose prices come from a model (steps = N with "
+      "[price]); this one's prices are explicit [[steps]] (here: prices in [[steps]])"]),
+    ({"kind": "casade"},
+     ["kind: unknown kind 'casade' (kinds: scripted, cascade; or omit it: [price] makes a "
+      "cascade, explicit [[steps]] a scripted scenario)"]),
     ({"noise": {"sigma": 0}}, ["noise.sigma: Input should be greater than 0 (got 0)"]),
     ({"noise": {"sigma": 0.1, "assets": ["USDC"]}},
      ["noise.assets[0]: 'USDC' has no explicit step price to perturb (priced in steps: "

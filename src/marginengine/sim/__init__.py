@@ -1,4 +1,6 @@
-"""Scenarios driven through the same engine: scripted runs today, cascades later."""
+"""Scenarios driven through the same engine: one schema (:mod:`marginengine.sim.schema`)
+and one pipeline (:mod:`marginengine.sim.pipeline`) for explicit prices and actions (a
+scripted scenario) and for price models with agents (a cascade)."""
 
 from marginengine.sim.feeds import FeedSpec, ScenarioFeed
 from marginengine.sim.overrides import apply_overrides, parse_value
