@@ -217,3 +217,50 @@ def test_walkthrough_capacity_when_run_then_borrowers_ltv_worked() -> None:
     assert s["borrowed_value"] == s["borrow_demand"] == 78_000 + 8_000 + 950 + 11_000 + 8_000
     assert s["borrow_usage"] == pytest.approx(105_950 / 118_496)
     assert s["demand_served"] == 1.0
+
+
+def _path_cascade() -> dict[str, Any]:
+    """The quickstart on an explicit path (2,000 -> 1,500 at step 2), 20 book accounts,
+    and alice: 10 WETH against 15,000 USDC (health 20,000 x 0.83 / 15,000 = 1.107 at
+    2,000; 0.83 at 1,500, so liquidatable)."""
+    data = read_toml(EXAMPLES / "quickstart.toml")
+    data.pop("gas")
+    data.update(steps=4, price={"asset": "WETH", "process": "path",
+                                "path": [2000, 2000, 1500, 1500, 1500]},
+                accounts=[{"id": "alice", "deposit": {"WETH": 10},
+                           "borrow": {"USDC": 15_000}}])
+    data["book"] = {**data["book"], "accounts": 20, "whales": 1}
+    return data
+
+
+def test_cascade_when_explicit_actions_then_applied_at_their_step_and_refusals_listed() -> None:
+    data = _path_cascade()
+    alone = run(data, amplification=False)
+    assert alone.engine.account_data("alice").total_debt == 0     # liquidated in full
+    assert alone.summary["explicit_actions"] == 0
+    data["actions"] = [
+        {"step": 1, "type": "repay", "account": "alice", "asset": "USDC", "amount": 10_000},
+        {"step": 2, "type": "withdraw", "account": "alice", "asset": "WETH", "amount": 100}]
+    acted = run(data, amplification=False)
+    # Repaid to 5,000 at step 1 (plus four steps of interest, under 0.02 USD), alice's
+    # health at 1,500 is 12,450 / 5,000 = 2.49: never liquidated.
+    debt = acted.engine.account_data("alice").total_debt / 10**8
+    assert 5_000 < debt < 5_000.02
+    assert acted.summary["liquidation_count"] == alone.summary["liquidation_count"] - 1
+    assert acted.summary["explicit_actions"] == 2
+    assert acted.summary["rejected_actions"] == [
+        'WithdrawRejected(reason="amount 100 WETH is beyond the supplied balance 10 WETH")']
+
+
+def test_cascade_when_bad_explicit_action_then_named() -> None:
+    data = _path_cascade()
+    data["actions"] = [
+        {"step": 5, "type": "repay", "account": "alice", "asset": "USDC", "amount": 1},
+        {"step": 1, "type": "repay", "account": "alice", "asset": "DAI", "amount": 1},
+        {"step": 1, "type": "borrow", "account": "alice", "asset": "USDC", "amount": 0}]
+    with pytest.raises(ConfigError) as err:
+        load_spec(data)
+    assert err.value.problems == [
+        "actions.0.step: must be at most steps (4) (got 5)",
+        "actions.1.asset: unknown asset 'DAI' (markets: USDC, WETH)",
+        "actions.2.amount: must be positive (got 0)"]

@@ -39,7 +39,9 @@ from marginengine.engine import (
     Engine,
     Event,
     Outcome,
+    Repay,
     SetPrice,
+    Withdraw,
 )
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, RAY, WAD, parse_units
@@ -279,6 +281,11 @@ class CascadeRunner:
             for column in ("external_price_usd", "venue_price_usd", "oracle_price_usd"):
                 self.series[f"{column}.{asset}"] = []
         self.venue_lows = {a: m.venue_price() for a, m in self.markets.items()}
+        #: The explicit ``[[actions]]`` by step, as engine events (the one schema's
+        #: explicit actions: docs/simulator.md), and those the engine refused.
+        self.actions = explicit_actions(spec, protocol)
+        self.steps_advanced = 0
+        self.rejected_actions: list[Outcome] = []
 
     # ------------------------------------------------------------------ set-up
     def venue_price(self) -> int:
@@ -397,8 +404,13 @@ class CascadeRunner:
         self.act(i)
 
     def advance(self) -> None:
-        """The clock: ``AdvanceTime`` by a step."""
+        """The clock: ``AdvanceTime`` by a step; then the step's explicit actions."""
         self.apply(AdvanceTime(self.spec.step_seconds))
+        self.steps_advanced += 1
+        for event in self.actions.get(self.steps_advanced, ()):
+            outcome = self.apply(event)
+            if not outcome.accepted:
+                self.rejected_actions.append(outcome)
 
     def move_markets(self, i: int) -> None:
         """Every simulated asset's external price of step ``i``: the arbitrageur
@@ -753,6 +765,8 @@ class CascadeRunner:
                                  "min_venue_price": self.venue_lows[a] / PRICE_UNIT}
                              for a in self.paths.assets},
             "setup_rejected": self.rejected_setup,
+            "explicit_actions": sum(len(v) for v in self.actions.values()),
+            "rejected_actions": [str(o) for o in self.rejected_actions],
             **getattr(self, "capacity", {}),
             "toxic_liquidations": sum(1 for r in self.ltv_log
                                       if r["ltv_after"] > r["ltv_before"]),
@@ -760,6 +774,17 @@ class CascadeRunner:
             "events": engine.seq,
             "state_hash": engine.state_hash(),
         }
+
+
+def explicit_actions(spec: CascadeFile, protocol: ProtocolConfig) -> dict[int, list[Event]]:
+    """The scenario's ``[[actions]]`` as engine events, by step (1-based), in file order."""
+    kinds: dict[str, type[Deposit | Withdraw | Borrow | Repay]] = {
+        "deposit": Deposit, "withdraw": Withdraw, "borrow": Borrow, "repay": Repay}
+    out: dict[int, list[Event]] = {}
+    for act in spec.actions:
+        amount = parse_units(act.amount, protocol.markets[act.asset].decimals)
+        out.setdefault(act.step, []).append(kinds[act.type](act.account, act.asset, amount))
+    return out
 
 
 def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[CascadeFile,
