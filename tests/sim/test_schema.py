@@ -264,3 +264,13 @@ def test_cascade_when_bad_explicit_action_then_named() -> None:
         "actions.0.step: must be at most steps (4) (got 5)",
         "actions.1.asset: unknown asset 'DAI' (markets: USDC, WETH)",
         "actions.2.amount: must be positive (got 0)"]
+
+
+@pytest.mark.parametrize(("path", "command"), [
+    (EXAMPLES / "families" / "morpho_bad_debt.toml", "family"),
+    (EXAMPLES / "serve.toml", "serve")])
+def test_load_spec_when_file_of_another_command_then_named(path: Path, command: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_spec(read_toml(path), str(path))
+    assert len(err.value.problems) == 1
+    assert f"this file is for `marginengine {command} FILE`" in err.value.problems[0]

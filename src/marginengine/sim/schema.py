@@ -71,6 +71,10 @@ def resolve_kind(data: dict[str, Any], source: str | None = None) -> str:
         ``kind = "cascade"``, ``[price]`` under ``kind = "scripted"``), or a section of the
         other price source is present: one ``field: reason`` each.
     """
+    for key, command in (("family", "marginengine family"), ("service", "marginengine serve")):
+        if key in data:
+            raise ConfigError([f"{key}: this file is for `{command} FILE`, not a scenario of "
+                               "simulate or sweep"], source=source)
     kind = scenario_kind(data, source)
     problems: list[str] = []
     steps = data.get("steps")
