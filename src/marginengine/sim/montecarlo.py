@@ -47,13 +47,15 @@ BOOTSTRAP_STREAM = 0xB007
 
 
 def run_one(task: tuple[dict[str, Any], int, int]) -> dict[str, Any]:
-    """Run one path of any scenario (the one pipeline, :func:`marginengine.sim.pipeline.
-    run_row`): ``(scenario data, master seed, run index)`` -> its summary row."""
-    from marginengine.sim.pipeline import run_row
+    """Run one path: ``(scenario data, master seed, run index)`` -> its summary row (any
+    scenario: the one pipeline, :func:`marginengine.sim.pipeline.run_draw`)."""
+    from marginengine.sim.pipeline import run_draw
 
     data, seed, index = task
-    row = run_row(data, seed, index, RUN_FIELDS)
+    result = run_draw(data, seed, index)
+    row = {k: result.summary.get(k) for k in RUN_FIELDS if k in result.summary}
     row["run"] = index
+    row["seed"] = f"{seed}/{index}"
     return row
 
 

@@ -2,7 +2,8 @@
 
 ``simulate`` (one run, its event log, ``steps.parquet`` and the report), Monte Carlo
 (:mod:`marginengine.sim.montecarlo`), sweeps (:mod:`marginengine.sim.sweep`) and the
-Python API (:func:`marginengine.simulate`) all call :func:`run` and get a
+Python API (:func:`marginengine.simulate`) all call :func:`run` (Monte Carlo and sweeps
+through :func:`run_draw`) and get a
 :class:`RunResult`: the summary, the per-step series with the columns of
 ``steps.parquet`` (:data:`marginengine.sim.metrics.SERIES_COLUMNS`) and the engine.
 
@@ -119,20 +120,22 @@ def run(scenario: dict[str, Any] | ScenarioSpec, rng: np.random.Generator | None
     return _run_explicit(spec, rng, traces, log_path, on_step)
 
 
-def run_row(data: dict[str, Any], seed: int, index: int | None,
-            fields: tuple[str, ...]) -> dict[str, Any]:
-    """One run of a Monte Carlo or a sweep: the ``fields`` of its summary and its seed.
+def run_draw(data: dict[str, Any], seed: int, index: int | None) -> RunResult:
+    """One run of a Monte Carlo or a sweep, without traces, log or twin run.
 
-    ``index`` ``None`` is the scenario's own run on ``seed`` (recorded as ``"seed"``);
-    else run ``index`` draws from child ``index`` of ``SeedSequence(seed)`` (recorded as
-    ``"seed/index"``), the same at every point of a sweep (common random numbers).
+    ``index`` ``None`` is the scenario's own run on ``seed``; else run ``index`` draws
+    from child ``index`` of ``SeedSequence(seed)`` (:func:`draw_label` names it), the same
+    at every point of a sweep (common random numbers).
     """
     rng = (None if index is None else
            np.random.default_rng(np.random.SeedSequence(seed).spawn(index + 1)[index]))
-    result = run(data, rng, traces=False, amplification=False)
-    row = {k: result.summary.get(k) for k in fields}
-    row["seed"] = str(seed) if index is None else f"{seed}/{index}"
-    return row
+    return run(data, rng, traces=False, amplification=False)
+
+
+def draw_label(seed: int, index: int | None) -> str:
+    """How a run's seed is recorded: ``"seed"`` for the scenario's own run, else
+    ``"seed/index"``."""
+    return str(seed) if index is None else f"{seed}/{index}"
 
 
 # ---------------------------------------------------------------- explicit prices

@@ -135,12 +135,15 @@ class SweepResult:
 
 
 def _task(task: tuple[dict[str, Any], int, int | None]) -> dict[str, Any]:
-    """One run of one point: ``(scenario data, seed, run index or None)``, through the one
-    pipeline (:func:`marginengine.sim.pipeline.run_row`)."""
-    from marginengine.sim.pipeline import run_row
+    """One run of one point: ``(scenario data, seed, run index or None)``, any scenario
+    (the one pipeline, :func:`marginengine.sim.pipeline.run_draw`)."""
+    from marginengine.sim.pipeline import draw_label, run_draw
 
     data, seed, index = task
-    return run_row(data, seed, index, SWEEP_FIELDS)
+    result = run_draw(data, seed, index)
+    row = {k: result.summary.get(k) for k in SWEEP_FIELDS}
+    row["seed"] = draw_label(seed, index)
+    return row
 
 
 def _iterate(tasks: list[tuple[dict[str, Any], int, int | None]],
