@@ -39,6 +39,7 @@ from marginengine.sim.schema import ScenarioSpec, load_spec, resolve_kind
 
 if TYPE_CHECKING:
     from marginengine.engine import Engine
+    from marginengine.sim.cascade import CascadeResult
     from marginengine.sim.scripted import ScenarioResult, ScenarioRunner
 
 
@@ -62,6 +63,8 @@ class RunResult:
         log (empty or ``None`` for explicit prices: no auctions, no venue).
     scripted
         The scripted records (liquidations, refusals) of an explicit run, else ``None``.
+    cascade
+        A model run's own result (what only a model run has), else ``None``.
     """
 
     kind: str
@@ -72,6 +75,7 @@ class RunResult:
     twin_series: dict[str, list[float]] | None = None
     ltv_log: list[dict[str, Any]] = field(default_factory=list)
     scripted: ScenarioResult | None = None
+    cascade: CascadeResult | None = None
 
 
 def run(scenario: dict[str, Any] | ScenarioSpec, rng: np.random.Generator | None = None, *,
@@ -115,7 +119,7 @@ def run(scenario: dict[str, Any] | ScenarioSpec, rng: np.random.Generator | None
         res = run_cascade(data, rng, traces=traces, amplification=amplification,
                           log_path=log_path, source=source, on_step=on_step)
         return RunResult("cascade", res.summary, res.series, res.engine, res.auctions,
-                         res.twin_series, res.ltv_log)
+                         res.twin_series, res.ltv_log, cascade=res)
     spec = scenario if isinstance(scenario, ScenarioSpec) else load_spec(data, source)
     return _run_explicit(spec, rng, traces, log_path, on_step)
 
