@@ -39,14 +39,13 @@ from marginengine.engine import (
     Engine,
     Event,
     Outcome,
-    Repay,
     SetPrice,
-    Withdraw,
 )
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, RAY, WAD, parse_units
 from marginengine.margin import underwater_value
 from marginengine.scan import RiskBook
+from marginengine.sim.actions import action_events
 from marginengine.sim.agents import (
     Absorber,
     Agent,
@@ -262,6 +261,11 @@ class CascadeRunner:
         self.unsafe_since: dict[str, int] = {}
         self.ltv_log: list[dict[str, Any]] = []
         self.time_to_liquidate: list[int] = []
+        #: The explicit ``[[actions]]`` by step, as engine events (sim/actions.py), and
+        #: those the engine refused.
+        self.actions = action_events(spec.actions, protocol)
+        self.steps_advanced = 0
+        self.rejected_actions: list[Outcome] = []
         #: Every simulated asset's venue and oracle (sim/markets.py); the headline
         #: asset's come from [venue] and [oracle] unless [venues.X] / [oracles.X] say.
         self.markets: dict[str, AssetMarket] = {}
@@ -281,11 +285,6 @@ class CascadeRunner:
             for column in ("external_price_usd", "venue_price_usd", "oracle_price_usd"):
                 self.series[f"{column}.{asset}"] = []
         self.venue_lows = {a: m.venue_price() for a, m in self.markets.items()}
-        #: The explicit ``[[actions]]`` by step, as engine events (the one schema's
-        #: explicit actions: docs/simulator.md), and those the engine refused.
-        self.actions = explicit_actions(spec, protocol)
-        self.steps_advanced = 0
-        self.rejected_actions: list[Outcome] = []
 
     # ------------------------------------------------------------------ set-up
     def venue_price(self) -> int:
@@ -774,17 +773,6 @@ class CascadeRunner:
             "events": engine.seq,
             "state_hash": engine.state_hash(),
         }
-
-
-def explicit_actions(spec: CascadeFile, protocol: ProtocolConfig) -> dict[int, list[Event]]:
-    """The scenario's ``[[actions]]`` as engine events, by step (1-based), in file order."""
-    kinds: dict[str, type[Deposit | Withdraw | Borrow | Repay]] = {
-        "deposit": Deposit, "withdraw": Withdraw, "borrow": Borrow, "repay": Repay}
-    out: dict[int, list[Event]] = {}
-    for act in spec.actions:
-        amount = parse_units(act.amount, protocol.markets[act.asset].decimals)
-        out.setdefault(act.step, []).append(kinds[act.type](act.account, act.asset, amount))
-    return out
 
 
 def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[CascadeFile,

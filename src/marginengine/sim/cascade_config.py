@@ -13,10 +13,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from marginengine.config.amounts import HumanNumber, parse_asset_amounts, parse_positive
+from marginengine.config.amounts import HumanNumber, parse_asset_amounts
 from marginengine.config.base import StrictModel
 from marginengine.config.models import ProtocolConfig
 from marginengine.ledger import check_account_id
+from marginengine.sim.actions import CascadeActionSpec, check_actions
 from marginengine.sim.books import ProfileSpec, check_profiles
 from marginengine.sim.joint import AssetPriceSpec, CorrelationSpec, JointPriceSpec, check_joint
 
@@ -190,19 +191,6 @@ class CascadeAccountSpec(StrictModel):
     borrow: dict[str, HumanNumber] = Field(default_factory=dict)
 
 
-class CascadeActionSpec(StrictModel):
-    """An explicit action at a step of a generated run (``[[actions]]``): at step ``step``
-    (1 to ``steps``), right after the clock advances and before the step's prices move,
-    ``account`` deposits, withdraws, borrows or repays ``amount`` whole tokens of
-    ``asset``. A refused action is listed in ``rejected_actions``; the run goes on."""
-
-    step: int = Field(ge=1)
-    type: Literal["deposit", "withdraw", "borrow", "repay"]
-    account: str
-    asset: str
-    amount: HumanNumber
-
-
 class ProtocolSpec(StrictModel):
     """A further protocol of the scenario (``[[protocols]]``): its own engine, book,
     keepers, lenders and oracles. Prices, venues and gas are the scenario's: what one
@@ -243,10 +231,10 @@ class CascadeFile(StrictModel):
     keepers: list[KeeperSpec] = Field(default_factory=lambda: [KeeperSpec(id="keeper")])
     book: BookSpec
     accounts: list[CascadeAccountSpec] = Field(default_factory=list)  # besides the book
+    actions: list[CascadeActionSpec] = Field(default_factory=list)  # explicit (sim/actions)
     monte_carlo: MonteCarloSpec = MonteCarloSpec()
     liquidity: dict[str, HumanNumber] = Field(default_factory=dict)  # lender deposits
     protocols: list[ProtocolSpec] = Field(default_factory=list)  # further protocols
-    actions: list[CascadeActionSpec] = Field(default_factory=list)  # explicit, at steps
 
     @field_validator("name")
     @classmethod
@@ -310,7 +298,7 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
         seen.add(acct.id)
         parse_asset_amounts(acct.deposit, protocol, f"{where}.deposit", problems)
         parse_asset_amounts(acct.borrow, protocol, f"{where}.borrow", problems)
-    problems += check_actions(spec, protocol)
+    problems += check_actions(spec.actions, spec.steps, protocol)
     if spec.price.process == "path" and not spec.price.path:
         problems.append("price.path: a path process needs at least one price")
     for where, kind, file in (("price.file", spec.price.process, spec.price.file),
@@ -324,39 +312,17 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
     return problems
 
 
-def check_actions(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
-    """The explicit ``[[actions]]``: a step of the run, a valid account id, a market, a
-    positive amount; one ``field: reason`` each."""
-    problems: list[str] = []
-    for j, act in enumerate(spec.actions):
-        where = f"actions.{j}"
-        if act.step > spec.steps:
-            problems.append(f"{where}.step: must be at most steps ({spec.steps}) "
-                            f"(got {act.step})")
-        try:
-            check_account_id(act.account, f"{where}.account")
-        except ValueError as exc:
-            problems.append(str(exc))
-        market = protocol.markets.get(act.asset)
-        if market is None:
-            problems.append(f"{where}.asset: unknown asset {act.asset!r} (markets: "
-                            f"{', '.join(sorted(protocol.markets))})")
-            continue
-        parse_positive(act.amount, market.decimals, f"{where}.amount", problems)
-    return problems
-
-
 def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
     """The scenario as a further protocol sees it: the scenario's prices, venues and gas
     with the protocol's own engine, book, keepers, lenders and oracles."""
     return spec.model_copy(update={
         "protocol": extra.protocol,
+        "actions": [],  # explicit actions are the first protocol's accounts'
         "prices": {**spec.prices, **extra.prices},
         "oracle": extra.oracle if extra.oracle is not None else spec.oracle,
         "oracles": {**spec.oracles, **extra.oracles},
         "book": extra.book, "accounts": extra.accounts, "keepers": extra.keepers,
         "liquidity": extra.liquidity, "protocols": [],
-        "actions": [],  # explicit actions are the first protocol's accounts'
     })
 
 
