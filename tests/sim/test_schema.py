@@ -176,6 +176,9 @@ def test_sweep_of_scripted_when_runs_then_points_times_runs_with_common_seeds() 
      ["kind: unknown kind 'casade' (kinds: scripted, cascade; or omit it: [price] makes a "
       "cascade, explicit [[steps]] a scripted scenario)"]),
     ({"noise": {"sigma": 0}}, ["noise.sigma: Input should be greater than 0 (got 0)"]),
+    ({"monte_carlo": {"runs": 0}, "headline": "BTC"},
+     ["headline: unknown asset 'BTC' (markets: USDC, WETH)",
+      "monte_carlo.runs: Input should be greater than or equal to 1 (got 0)"]),
     ({"noise": {"sigma": 0.1, "assets": ["USDC"]}},
      ["noise.assets[0]: 'USDC' has no explicit step price to perturb (priced in steps: "
       "WETH)"]),
@@ -274,3 +277,12 @@ def test_load_spec_when_file_of_another_command_then_named(path: Path, command: 
         load_spec(read_toml(path), str(path))
     assert len(err.value.problems) == 1
     assert f"this file is for `marginengine {command} FILE`" in err.value.problems[0]
+
+
+def test_scripted_monte_carlo_table_when_runs_but_no_noise_then_refused() -> None:
+    spec = load_spec({**ONE, "monte_carlo": {"runs": 3, "workers": 1}})
+    assert spec.monte_carlo.runs == 3 and not spec.random
+    with pytest.raises(ConfigError, match=r"^noise: a Monte Carlo \(--runs 3\)"):
+        spec.check_runs(spec.monte_carlo.runs)
+    noisy = load_spec({**ONE, "monte_carlo": {"runs": 3}, "noise": {"sigma": 0.01}})
+    noisy.check_runs(3)  # something to draw: accepted

@@ -20,10 +20,7 @@ from marginengine.ledger import check_account_id
 from marginengine.sim.actions import CascadeActionSpec, check_actions
 from marginengine.sim.books import ProfileSpec, check_profiles
 from marginengine.sim.joint import AssetPriceSpec, CorrelationSpec, JointPriceSpec, check_joint
-
-# MonteCarloSpec is defined beside the scripted file (both kinds of scenario take it) and
-# re-exported here, where it was first defined.
-from marginengine.sim.scenario import RUN_NAME_PATTERN, MonteCarloSpec, check_run_name
+from marginengine.sim.scenario import RUN_NAME_PATTERN, check_run_name
 
 #: Yearly volatility above which ``simulate`` warns: 3 is 300% a year, beyond any 30-day
 #: realized volatility of ETH or BTC; a larger value is most often a percentage written
@@ -189,6 +186,15 @@ class CascadeAccountSpec(StrictModel):
     id: str
     deposit: dict[str, HumanNumber] = Field(default_factory=dict)
     borrow: dict[str, HumanNumber] = Field(default_factory=dict)
+
+
+class MonteCarloSpec(StrictModel):
+    """Monte Carlo settings (``simulate`` runs N paths when ``runs > 1``)."""
+
+    runs: int = Field(default=1, ge=1, le=100_000)
+    backend: Literal["process", "dask"] = "process"
+    workers: int = Field(default=2, ge=1, le=256)
+    keep_traces: bool = False
 
 
 class ProtocolSpec(StrictModel):

@@ -132,15 +132,6 @@ class LiquidatorSpec(StrictModel):
     buy_collateral: bool = True
 
 
-class MonteCarloSpec(StrictModel):
-    """Monte Carlo settings (``simulate`` runs N paths when ``runs > 1``)."""
-
-    runs: int = Field(default=1, ge=1, le=100_000)
-    backend: Literal["process", "dask"] = "process"
-    workers: int = Field(default=2, ge=1, le=256)
-    keep_traces: bool = False
-
-
 class NoiseSpec(StrictModel):
     """A seeded perturbation of a scenario's explicit step prices (``[noise]``): what a
     Monte Carlo run of a scenario with explicit prices draws (docs/simulator.md).
@@ -211,11 +202,11 @@ class ScenarioFile(StrictModel):
     liquidator: LiquidatorSpec = LiquidatorSpec()
     feeds: dict[str, FeedSpec] = Field(default_factory=dict)
     steps: list[StepSpec] = Field(default_factory=list)
-    #: The one schema's fields (docs/simulator.md): the seed of Monte Carlo runs, their
-    #: settings, the perturbation they draw, and the asset the series' price columns
-    #: follow (default: the first asset an explicit step prices).
+    #: The one schema's fields (docs/simulator.md): the seed of Monte Carlo runs, the
+    #: perturbation they draw, and the asset the series' price columns follow (default:
+    #: the first asset an explicit step prices). ``[monte_carlo]`` is read by the one
+    #: loader (sim/schema.py), with the cascade's model.
     seed: int = Field(default=1, ge=0)
-    monte_carlo: MonteCarloSpec = MonteCarloSpec()
     noise: NoiseSpec | None = None
     headline: str = ""
 

@@ -28,18 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from marginengine.config import ProtocolConfig, read_toml
+from marginengine.config import ProtocolConfig, read_toml, validate_model
 from marginengine.errors import ConfigError
-from marginengine.sim.scenario import (
-    MonteCarloSpec,
-    Scenario,
-    ScenarioFile,
-    scenario_from_dict,
-    scenario_kind,
-)
+from marginengine.sim.scenario import Scenario, ScenarioFile, scenario_from_dict, scenario_kind
 
 if TYPE_CHECKING:
-    from marginengine.sim.cascade_config import CascadeFile
+    from marginengine.sim.cascade_config import CascadeFile, MonteCarloSpec
+
+#: Sections every scenario takes whatever its price source (besides those both models
+#: define): read here for explicit prices.
+COMMON = ("monte_carlo",)
 
 #: What a section of the other price source is called here (the hint in its refusal).
 _INSTEAD = {
@@ -85,7 +83,7 @@ def resolve_kind(data: dict[str, Any], source: str | None = None) -> str:
     scripted_fields = set(ScenarioFile.model_fields)
     cascade_fields = _cascade_fields()
     if kind == "scripted":
-        own, other = scripted_fields, cascade_fields
+        own, other = scripted_fields | set(COMMON), cascade_fields
         why = ("applies to scenarios whose prices come from a model (steps = N with "
                "[price]); this one's prices are explicit [[steps]]")
     else:
@@ -126,6 +124,8 @@ class ScenarioSpec:
     protocol: ProtocolConfig
     scripted: Scenario | None = None
     cascade: CascadeFile | None = None
+    #: Explicit prices: their ``[monte_carlo]`` (a model's is ``cascade.monte_carlo``).
+    scripted_monte_carlo: MonteCarloSpec | None = None
 
     @property
     def name(self) -> str:
@@ -141,8 +141,9 @@ class ScenarioSpec:
     @property
     def monte_carlo(self) -> MonteCarloSpec:
         """Its ``[monte_carlo]`` settings."""
-        return (self.scripted.spec.monte_carlo if self.scripted is not None
-                else self._cascade.monte_carlo)
+        if self.scripted_monte_carlo is not None:
+            return self.scripted_monte_carlo
+        return self._cascade.monte_carlo
 
     @property
     def steps(self) -> int:
@@ -216,10 +217,25 @@ def load_spec(data: dict[str, Any], source: str | None = None) -> ScenarioSpec:
     ConfigError
         Every problem, each naming its field.
     """
+    from marginengine.sim.cascade_config import MonteCarloSpec
+
     kind = resolve_kind(data, source)
     if kind == "scripted":
-        scenario = scenario_from_dict(data, source)
-        return ScenarioSpec(kind, data, source, scenario.protocol, scripted=scenario)
+        problems: list[str] = []
+        try:
+            mc = validate_model(MonteCarloSpec, data.get("monte_carlo", {}), source,
+                                prefix="monte_carlo")
+        except ConfigError as exc:
+            problems, mc = exc.problems, MonteCarloSpec()
+        try:
+            scenario = scenario_from_dict({k: v for k, v in data.items()
+                                           if k not in COMMON}, source)
+        except ConfigError as exc:
+            raise ConfigError(exc.problems + problems, source=source) from None
+        if problems:
+            raise ConfigError(problems, source=source)
+        return ScenarioSpec(kind, data, source, scenario.protocol, scripted=scenario,
+                            scripted_monte_carlo=mc)
     from marginengine.sim.cascade import scenario_spec
     from marginengine.sim.cascade_config import anchor_files
 
