@@ -286,3 +286,24 @@ def test_scripted_monte_carlo_table_when_runs_but_no_noise_then_refused() -> Non
         spec.check_runs(spec.monte_carlo.runs)
     noisy = load_spec({**ONE, "monte_carlo": {"runs": 3}, "noise": {"sigma": 0.01}})
     noisy.check_runs(3)  # something to draw: accepted
+
+
+def test_cli_when_scripted_sweep_and_monte_carlo_then_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pyarrow.parquet as pq
+
+    main(["sweep", str(WALKTHROUGH), "--grid",
+          "protocol.markets.WETH.liquidation_bonus=0.05,0.08", "--out", str(tmp_path / "s"),
+          "--json", "--quiet"])
+    sweep = json.loads(capsys.readouterr().out)
+    assert [p["params"] for p in sweep["points"]] == [
+        {"protocol.markets.WETH.liquidation_bonus": 0.05},
+        {"protocol.markets.WETH.liquidation_bonus": 0.08}]
+    assert sweep["points"][0]["mean_bad_debt"] == pytest.approx(2947.426398, abs=1e-9)
+    assert pq.read_table(tmp_path / "s" / "sweep.parquet").num_rows == 2
+    main(["simulate", str(WALKTHROUGH), "--runs", "3", "--workers", "1", "--set",
+          "noise.sigma=0.05", "--out", str(tmp_path / "m"), "--json", "--quiet"])
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["runs"] == 3 and summary["run_seeds"] == ["1/0", "1/1", "1/2"]
+    assert pq.read_table(tmp_path / "m" / "runs.parquet").column("seed").to_pylist() == [
+        "1/0", "1/1", "1/2"]
