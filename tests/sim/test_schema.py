@@ -307,3 +307,15 @@ def test_cli_when_scripted_sweep_and_monte_carlo_then_written(
     assert summary["runs"] == 3 and summary["run_seeds"] == ["1/0", "1/1", "1/2"]
     assert pq.read_table(tmp_path / "m" / "runs.parquet").column("seed").to_pylist() == [
         "1/0", "1/1", "1/2"]
+
+
+def test_cli_backtest_when_scripted_then_one_line_naming_kind(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as code:
+        main(["backtest", str(WALKTHROUGH), "--out", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert code.value.code == 2 and err == (
+        f"error: {WALKTHROUGH}: kind: backtest compares margin policies on generated "
+        "paths (a cascade: steps = N with [price] and [book]); this scenario's prices are "
+        "explicit [[steps]]\n")
+    assert not (tmp_path / "b").exists()
