@@ -137,7 +137,8 @@ bound_strategy = st.builds(ParamBound, max_change_bps=st.integers(0, 4_000),
 bounds_strategy = st.builds(StewardBounds, ltv=bound_strategy,
                             liquidation_threshold=bound_strategy,
                             liquidation_bonus=bound_strategy, supply_cap=bound_strategy,
-                            borrow_cap=bound_strategy)
+                            borrow_cap=bound_strategy, maintenance_fraction=bound_strategy,
+                            initial_fraction=bound_strategy)
 proposal_strategy = st.tuples(st.sampled_from(["A", "B"]), st.sampled_from(PARAM_NAMES),
                               st.integers(0, 2_000_000), st.integers(0, 2 * DAY))
 
@@ -151,7 +152,9 @@ def test_property_when_any_sequence_then_bounds_never_exceeded(
     for asset in ("A", "B"):
         start.update({(asset, "ltv"): 7_000, (asset, "liquidation_threshold"): 7_500,
                       (asset, "liquidation_bonus"): 700, (asset, "supply_cap"): 1_000_000,
-                      (asset, "borrow_cap"): 500_000})
+                      (asset, "borrow_cap"): 500_000,
+                      # a perp market's first tier: 3% maintenance, 5% initial (bps)
+                      (asset, "maintenance_fraction"): 300, (asset, "initial_fraction"): 500})
     t = 0
     proposals = []
     for asset, param, value, gap in raw:
@@ -181,4 +184,6 @@ def test_property_when_any_sequence_then_bounds_never_exceeded(
         last[key] = d.proposal.time
         replay[key] = d.value
         assert replay[(key[0], "ltv")] <= replay[(key[0], "liquidation_threshold")]
+        assert replay[(key[0], "maintenance_fraction")] <= replay[(key[0], "initial_fraction")] \
+            <= 10_000
     assert values == replay

@@ -16,6 +16,14 @@ One table chooses how market conditions become per-asset risk parameters:
   the LTV keeps the static gap below it; with ``tighten_only`` the ceiling is also the
   static (governance-approved) threshold, so the model only tightens in volatility and
   never loosens beyond the static parameters;
+- the **perp markets** whose first-tier maintenance and initial fractions follow the
+  model (``perp_markets``; margin model ``tiers`` only): the same VaR/ES over the same
+  horizon as a lending haircut, the threshold bounds read as fraction bounds
+  (``1 - max_threshold .. 1 - min_threshold``);
+- the **crowding add-on** (``crowding``): a ``SetCrowding`` event builds the exact
+  liquidation heatmap of the book on one collateral against its venue, and every health,
+  liquidation and borrow check of the engine raises the account's requirement by its
+  add-on until the next ``SetCrowding`` of that collateral (docs/margin.md section 5);
 - the **mode**: ``direct`` (a ``SetConditions`` event sets the asset's parameters at once)
   or ``governed`` (the model proposes; only a ``SetRiskParams`` event within the steward
   bounds of ``[protocol.stewards]`` changes them).
@@ -75,6 +83,8 @@ class AdaptiveConfig(StrictModel):
     ecc_base_days: Annotated[Decimal, Field(gt=0)] = Decimal(2)
     liquidation_share_bps: Annotated[int, Field(ge=0, le=10_000)] = 2_500
     imf_factor_ppm: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    perp_markets: list[str] = Field(default_factory=list)
+    crowding: bool = False
 
     @model_validator(mode="after")
     def _bounds_ordered(self) -> AdaptiveConfig:

@@ -123,7 +123,7 @@ class RefusalCodes:
 COMMON_EVENTS: frozenset[str] = frozenset({
     "Deposit", "Withdraw", "Borrow", "Repay", "SetPrice", "AdvanceTime", "SetConditions",
     "SetSequencer", "DepositQuote", "WithdrawQuote", "TransferQuote", "Trade",
-    "LiquidatePerp", "FundInsurance", "SetRiskParams",
+    "LiquidatePerp", "FundInsurance", "SetRiskParams", "SetCrowding",
     # options (engine/option_handlers.py): refused unless the protocol has [options]
     "DepositOptionCash", "WithdrawOptionCash", "TradeOption", "SettleOption", "SetVolSurface",
 })

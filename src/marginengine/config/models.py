@@ -449,7 +449,20 @@ class ProtocolConfig(StrictModel):
                 perp.check_quote_amounts(self.markets[perp.quote].unit)
             except ValueError as exc:
                 raise ValueError(f"perps.{symbol}.{exc}") from None
+        self._check_adaptive_perps()
         return self
+
+    def _check_adaptive_perps(self) -> None:
+        """``adaptive.perp_markets`` names perp markets on tier schedules (a dYdX v4
+        market's maintenance is a fraction of its IMF: the model does not set it)."""
+        for i, symbol in enumerate(self.adaptive.perp_markets if self.adaptive else ()):
+            perp = self.perps.get(symbol)
+            if perp is None:
+                raise ValueError(f"adaptive.perp_markets[{i}]: unknown perp market {symbol!r} "
+                                 f"(perps: {', '.join(sorted(self.perps)) or 'none'})")
+            if perp.margin_model != "tiers":
+                raise ValueError(f"adaptive.perp_markets[{i}]: {symbol} uses margin_model "
+                                 f"{perp.margin_model!r}; adaptive fractions need 'tiers'")
 
     def _check_factor_precision(self) -> None:
         per_asset = self.rules.per_asset_factors

@@ -12,7 +12,10 @@ Percent Change") bounds every update of one risk parameter by two numbers:
   either direction.
 
 The defaults are those of the stewards configured for automated updates: 0.5 percentage
-point for LTV, threshold and bonus, ±30% for caps, 3 days between two updates.
+point for LTV, threshold and bonus, ±30% for caps, 3 days between two updates. A perp
+market's first-tier maintenance and initial margin fractions (bps of notional; no Aave
+steward moves them) take the bound of the threshold they mirror: 0.5 percentage point per
+update, 3 days apart.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 #: Parameters an automated update may move.
 ParamName = Literal["ltv", "liquidation_threshold", "liquidation_bonus", "supply_cap",
-                    "borrow_cap"]
+                    "borrow_cap", "maintenance_fraction", "initial_fraction"]
 PARAM_NAMES: tuple[ParamName, ...] = (
-    "ltv", "liquidation_threshold", "liquidation_bonus", "supply_cap", "borrow_cap"
+    "ltv", "liquidation_threshold", "liquidation_bonus", "supply_cap", "borrow_cap",
+    "maintenance_fraction", "initial_fraction",
 )
 #: Three days, the automated stewards' minimum delay.
 THREE_DAYS: int = 3 * 86_400
@@ -69,6 +73,8 @@ class StewardBounds(BaseModel):
     liquidation_bonus: ParamBound = Field(default_factory=_absolute)
     supply_cap: ParamBound = Field(default_factory=_relative)
     borrow_cap: ParamBound = Field(default_factory=_relative)
+    maintenance_fraction: ParamBound = Field(default_factory=_absolute)
+    initial_fraction: ParamBound = Field(default_factory=_absolute)
 
     def bound(self, param: ParamName) -> ParamBound:
         """The bound of ``param``."""

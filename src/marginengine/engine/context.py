@@ -9,7 +9,7 @@ transaction, so a refusal (or any exception) leaves no trace.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
 from marginengine.decisions import Code, Refusal
@@ -20,7 +20,7 @@ from marginengine.ledger import check_account_id
 from marginengine.liquidation.auction_house import AuctionHouse
 from marginengine.liquidation.liquity_system import LiquitySystem
 from marginengine.margin import InitialScope
-from marginengine.margin.adaptive_model import MarketParams
+from marginengine.margin.adaptive_model import MarketParams, PerpParams
 from marginengine.oracle import MarketOracle
 from marginengine.oracle.conditions import MarketConditions
 
@@ -112,9 +112,11 @@ class HandlerContext(StateReads):
         """Refuse unless the account meets initial margin after the action, as the one
         margin interface decides it (:meth:`AccountMarginModel.initial_refusal` at the
         initial-margin valuation); ``scope`` says which accounts the action's bucket check
-        binds (see :class:`~marginengine.margin.InitialScope`)."""
+        binds (see :class:`~marginengine.margin.InitialScope`). An account with a crowding
+        add-on is always bound: its requirement, raised by the add-on, must be met."""
         model = self.margin_model
-        if not model.initial_binds(self.ledger, account_id, scope):
+        if not model.initial_binds(self.ledger, account_id, scope) and \
+                not self.state.addons.get(account_id):
             return
         if scope is InitialScope.OPEN_POSITIONS:
             self.require_prices(self.priced_assets(account_id))
@@ -169,6 +171,16 @@ class HandlerContext(StateReads):
         """Put a market's risk parameters in force (see
         :meth:`EngineState.set_market_params`); ``updated`` parameters are stamped now."""
         self.state.set_market_params(asset, params, self.time, updated)
+
+    def set_perp_params(self, market: str, params: PerpParams,
+                        updated: Iterable[str] = ()) -> None:
+        """Put perp ``market``'s first-tier fractions in force (journalled, see
+        :meth:`EngineState.set_perp_params`); ``updated`` parameters are stamped now."""
+        self.state.set_perp_params(market, params, self.time, updated)
+
+    def set_crowding(self, asset: str, addons: Mapping[str, int]) -> None:
+        """Replace collateral ``asset``'s crowding add-ons (journalled)."""
+        self.state.set_crowding(asset, addons)
 
     def set_conditions(self, asset: str, conditions: MarketConditions) -> None:
         """Replace an asset's market conditions."""

@@ -51,7 +51,7 @@ from marginengine.engine.state import EngineState, StateReads
 from marginengine.errors import ConfigError, EventError, LogError, MarginEngineError
 from marginengine.ledger import Account, ReserveState
 from marginengine.liquidation import CloseFactorInputs, CloseFactorPlan
-from marginengine.margin.adaptive_model import MarketParams
+from marginengine.margin.adaptive_model import MarketParams, PerpParams
 from marginengine.persistence import (
     Durability,
     EventLog,
@@ -87,6 +87,10 @@ class Change:
     params
         Markets whose risk parameters changed (``SetRiskParams``, the direct adaptive
         mode), with the parameters in force after.
+    perp_params
+        Perp markets whose first-tier margin fractions changed, with those in force after.
+    addons
+        Accounts whose crowding add-on changed (``SetCrowding``), with the new one (ppm).
     """
 
     outcome: Outcome
@@ -94,6 +98,8 @@ class Change:
     assets: Mapping[str, ReserveState] = field(default_factory=dict)
     prices: Mapping[str, int] = field(default_factory=dict)
     params: Mapping[str, MarketParams] = field(default_factory=dict)
+    perp_params: Mapping[str, PerpParams] = field(default_factory=dict)
+    addons: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,8 @@ class Engine(StateReads):
                             {a: ledger.reserves[a] for a in ledger.touched_assets()},
                             state.changed_prices(),
                             state.changed_params(),
+                            state.changed_perp_params(),
+                            state.changed_addons(),
                         )
                 except BaseException:
                     state.rollback()

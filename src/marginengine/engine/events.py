@@ -165,6 +165,10 @@ class SetRiskParams(Event):
     engine applies it only within the protocol's steward bounds (``[protocol.stewards]``,
     Aave's RiskSteward: at most 0.5 percentage point per update, 3 days between two updates
     of one parameter), and records the accounts it made liquidatable and their debt.
+
+    For a perp market listed in ``[protocol.adaptive] perp_markets`` (``asset`` is its
+    symbol), ``maintenance_fraction_bps`` and ``initial_fraction_bps`` set its first
+    tier's fractions, under the same kind of bounds; the lending fields do not apply there.
     """
 
     asset: str
@@ -172,13 +176,16 @@ class SetRiskParams(Event):
     liquidation_threshold_bps: int | None = None
     liquidation_bonus_bps: int | None = None
     reason: str = ""
+    maintenance_fraction_bps: int | None = None
+    initial_fraction_bps: int | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        given = [name for name in RISK_PARAM_FIELDS if getattr(self, name) is not None]
+        given = [name for name in (*RISK_PARAM_FIELDS, *PERP_PARAM_FIELDS)
+                 if getattr(self, name) is not None]
         if not given:
             raise EventError("SetRiskParams: give at least one of "
-                             + ", ".join(RISK_PARAM_FIELDS))
+                             + ", ".join((*RISK_PARAM_FIELDS, *PERP_PARAM_FIELDS)))
         for name in given:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10_000:
@@ -192,6 +199,35 @@ class SetRiskParams(Event):
 #: threshold rises (the LTV first when it falls: ``ltv <= threshold`` holds at every step).
 RISK_PARAM_FIELDS: tuple[str, ...] = ("liquidation_threshold_bps", "ltv_bps",
                                       "liquidation_bonus_bps")
+#: The perp fields of :class:`SetRiskParams` (the initial first when the maintenance rises).
+PERP_PARAM_FIELDS: tuple[str, ...] = ("initial_fraction_bps", "maintenance_fraction_bps")
+
+
+@dataclass(frozen=True)
+class SetCrowding(Event):
+    """Report collateral ``asset``'s venue as a constant-product pool holding
+    ``base_reserve`` (smallest units) at the current price, with a fee of ``fee_bps``.
+
+    With ``[protocol.adaptive] crowding = true`` the engine builds the exact liquidation
+    heatmap of its book on ``asset`` against that pool
+    (:func:`marginengine.margin.crowding.liquidation_heatmap`) and records each account's
+    crowding add-on; every health, liquidation and borrow check then raises the account's
+    requirement by it, until the next ``SetCrowding`` of ``asset``. A value out of range
+    raises :class:`EventError` naming the field.
+    """
+
+    asset: str
+    base_reserve: int
+    fee_bps: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name, low, high in (("base_reserve", 1, None), ("fee_bps", 0, 9_999)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low or (
+                    high is not None and value > high):
+                span = f"{low}..{high}" if high is not None else f"at least {low}"
+                raise EventError(f"SetCrowding.{name}: must be an int {span} (got {value!r})")
 
 
 @dataclass(frozen=True)
@@ -632,7 +668,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (Deposit, Withdraw, Borrow, Repay, SetPrice, AdvanceTime, Liquidate, Absorb,
                 BuyCollateral, DepositQuote, WithdrawQuote, TransferQuote, Trade,
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
-                SetConditions, SetSequencer, SetRiskParams, *MORPHO_EVENT_CLASSES,
+                SetConditions, SetSequencer, SetRiskParams, SetCrowding, *MORPHO_EVENT_CLASSES,
                 *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES)
 }
 

@@ -11,6 +11,18 @@ what changed). The outcome lists the accounts the update made liquidatable and t
 In the direct adaptive mode (``[protocol.adaptive] mode = "direct"``) a ``SetConditions``
 event sets the asset's parameters from the adaptive model at once (within its
 ``min/max_threshold_bps``), so the conditions in the log decide them.
+
+A perp market of ``[protocol.adaptive] perp_markets`` moves the same two ways: its
+first-tier maintenance and initial fractions follow its ``SetConditions`` in the direct
+mode (:meth:`~marginengine.margin.adaptive_model.AdaptiveMarginModel.perp_fractions`), or
+a ``SetRiskParams`` with ``maintenance_fraction_bps`` / ``initial_fraction_bps`` within
+the steward bounds, listing the accounts it made liquidatable.
+
+``SetCrowding`` (``[protocol.adaptive] crowding = true``) records each account's crowding
+add-on on one collateral, from the exact heatmap of the book
+(:func:`marginengine.margin.crowding.liquidation_heatmap`): the engine's health,
+liquidation and borrow checks raise the requirement by it (the one margin interface reads
+it from the valuation), so the log decides the add-on and a replay reproduces it.
 """
 
 from __future__ import annotations
@@ -20,8 +32,16 @@ from typing import Any
 from marginengine.config.stewards import ParamName, StewardBounds
 from marginengine.decisions import Code
 from marginengine.engine.context import HandlerContext
-from marginengine.engine.events import SetRiskParams
-from marginengine.margin.adaptive_model import MarketParams, market_params
+from marginengine.engine.events import PERP_PARAM_FIELDS, SetCrowding, SetRiskParams
+from marginengine.fixedpoint import BPS, Rounding, div
+from marginengine.margin import MarginKind, value_of
+from marginengine.margin.adaptive_model import (
+    MarketParams,
+    PerpParams,
+    market_params,
+    perp_params,
+)
+from marginengine.margin.crowding import BookAccount, ConstantProductDepth, liquidation_heatmap
 from marginengine.margin.stewards import ProposedUpdate, clamp_updates
 
 #: Event field -> steward parameter name.
@@ -29,6 +49,13 @@ _PARAM_OF: dict[str, ParamName] = {
     "ltv_bps": "ltv",
     "liquidation_threshold_bps": "liquidation_threshold",
     "liquidation_bonus_bps": "liquidation_bonus",
+}
+
+
+#: Perp event field -> steward parameter name.
+_PERP_PARAM_OF: dict[str, ParamName] = {
+    "maintenance_fraction_bps": "maintenance_fraction",
+    "initial_fraction_bps": "initial_fraction",
 }
 
 
@@ -41,7 +68,26 @@ def _liquidatable_with_debt(ctx: HandlerContext) -> dict[str, int]:
     return out
 
 
+def _newly(ctx: HandlerContext, before: dict[str, int]) -> dict[str, Any]:
+    """The accounts liquidatable now that were not in ``before``, with their debt (and
+    the maintenance requirement of those holding perps)."""
+    made = {a: d for a, d in _liquidatable_with_debt(ctx).items() if a not in before}
+    listed: list[dict[str, Any]] = []
+    for a, d in made.items():
+        entry: dict[str, Any] = {"account": a, "debt": d}
+        if ctx.has_perps(a):
+            entry["requirement"] = ctx.margin_state(a, MarginKind.MAINTENANCE).requirement
+        listed.append(entry)
+    return {"newly_liquidatable": listed, "newly_liquidatable_debt": sum(made.values())}
+
+
 def set_risk_params(ctx: HandlerContext, e: SetRiskParams) -> dict[str, Any]:
+    if e.asset in ctx.config.perps:
+        return _set_perp_params(ctx, e)
+    perp_given = [f for f in PERP_PARAM_FIELDS if getattr(e, f) is not None]
+    if perp_given:
+        ctx.refuse(Code.INVALID_ARGUMENT, f"{perp_given[0]}: applies to perp markets only "
+                   f"({e.asset!r} is not one)", field=perp_given[0])
     asset = ctx.market(e.asset)
     if not ctx.config.markets[asset].collateral:
         ctx.refuse(Code.INVALID_ARGUMENT, f"asset: {asset} is not collateral; its risk "
@@ -70,11 +116,53 @@ def set_risk_params(ctx: HandlerContext, e: SetRiskParams) -> dict[str, Any]:
     new = MarketParams(after[(asset, "ltv")], after[(asset, "liquidation_threshold")],
                        after[(asset, "liquidation_bonus")])
     ctx.set_market_params(asset, new, [_PARAM_OF[f] for f in fields])
-    now = _liquidatable_with_debt(ctx)
-    made = {a: d for a, d in now.items() if a not in before}
     return {"previous": current.as_dict(), "params": new.as_dict(), "reason": e.reason,
-            "newly_liquidatable": [{"account": a, "debt": d} for a, d in made.items()],
-            "newly_liquidatable_debt": sum(made.values())}
+            **_newly(ctx, before)}
+
+
+def _set_perp_params(ctx: HandlerContext, e: SetRiskParams) -> dict[str, Any]:
+    """``SetRiskParams`` on a perp market: its first-tier fractions within the bounds."""
+    market = e.asset
+    model = ctx.state.adaptive
+    if model is None or not model.adapts_perp(market):
+        ctx.refuse(Code.INVALID_ARGUMENT, f"asset: {market} is not in [protocol.adaptive] "
+                   "perp_markets; its margin fractions are static", field="asset",
+                   asset=market)
+    lending = [f for f in _PARAM_OF if getattr(e, f) is not None]
+    if lending:
+        ctx.refuse(Code.INVALID_ARGUMENT, f"{lending[0]}: applies to lending markets only "
+                   f"({market} is a perp market)", field=lending[0])
+    current = perp_params(ctx.config, market)
+    if current.maintenance_ppm % 100 or current.initial_ppm % 100:
+        ctx.refuse(Code.INVALID_ARGUMENT, f"asset: {market}'s first-tier fractions "
+                   f"({current.maintenance_ppm} and {current.initial_ppm} ppm) are not whole "
+                   "bps; SetRiskParams moves whole bps", field="asset", asset=market)
+    now_bps = {"maintenance_fraction_bps": current.maintenance_ppm // 100,
+               "initial_fraction_bps": current.initial_ppm // 100}
+    fields = [f for f in PERP_PARAM_FIELDS if getattr(e, f) is not None]
+    mmf = e.maintenance_fraction_bps
+    if mmf is not None and mmf < now_bps["maintenance_fraction_bps"]:
+        # Lower the maintenance first, so maintenance <= initial holds after each step.
+        fields.sort(key=lambda f: f != "maintenance_fraction_bps")
+    proposals = [ProposedUpdate(market, _PERP_PARAM_OF[f], getattr(e, f), ctx.time)
+                 for f in fields]
+    last: dict[tuple[str, ParamName], int] = {
+        (market, p): t for p in _PERP_PARAM_OF.values()
+        if (t := ctx.state.param_times.get((market, p))) is not None}
+    decisions, after, _ = clamp_updates(
+        {(market, _PERP_PARAM_OF[f]): v for f, v in now_bps.items()}, proposals,
+        ctx.config.stewards or StewardBounds(), last_updated=last)
+    for f, d in zip(fields, decisions, strict=True):
+        if d.status != "accepted":
+            ctx.refuse(Code.RISK_PARAMS_OUT_OF_BOUNDS, f"{f}: {d.message}", field=f,
+                       steward_code=d.code, previous=d.previous, proposed=d.proposal.value,
+                       allowed=d.value)
+    before = _liquidatable_with_debt(ctx)
+    new = PerpParams(after[(market, "maintenance_fraction")] * 100,
+                     after[(market, "initial_fraction")] * 100)
+    ctx.set_perp_params(market, new, [_PERP_PARAM_OF[f] for f in fields])
+    return {"previous": current.as_dict(), "params": new.as_dict(), "reason": e.reason,
+            **_newly(ctx, before)}
 
 
 def adapt_on_conditions(ctx: HandlerContext, asset: str) -> dict[str, Any]:
@@ -84,6 +172,15 @@ def adapt_on_conditions(ctx: HandlerContext, asset: str) -> dict[str, Any]:
     adaptive = ctx.config.adaptive
     if model is None or adaptive is None or adaptive.mode != "direct":
         return {}
+    if asset in ctx.config.perps:
+        if not model.adapts_perp(asset):
+            return {}
+        fractions = model.perp_fractions(asset, ctx.conditions[asset])
+        if fractions is None:
+            return {}
+        if fractions.params != perp_params(ctx.config, asset):
+            ctx.set_perp_params(asset, fractions.params)
+        return {"adaptive": fractions.as_dict()}
     haircut = model.haircut(asset, ctx.conditions[asset], ctx.prices.get(asset))
     if haircut is None:
         return {}
@@ -93,4 +190,58 @@ def adapt_on_conditions(ctx: HandlerContext, asset: str) -> dict[str, Any]:
     return details
 
 
-__all__ = ["adapt_on_conditions", "set_risk_params"]
+def crowding_book(ctx: HandlerContext, asset: str) -> tuple[list[str], list[BookAccount]]:
+    """The lending accounts holding ``asset`` as collateral, as a single-collateral book:
+    the amount, the debt that the account's *other* collateral (at its liquidation
+    thresholds, rounded down) does not cover, and ``asset``'s threshold in force. Buckets
+    holding perps and portfolio accounts are left out (their add-on is not defined)."""
+    config, ledger, prices = ctx.config, ctx.ledger, ctx.prices
+    lt = config.markets[asset].liquidation_threshold_bps
+    names: list[str] = []
+    book: list[BookAccount] = []
+    for account_id in sorted(ledger.accounts):
+        if not ledger.uses_as_collateral(account_id, asset) or ctx.has_perps(account_id) \
+                or ctx.is_portfolio_account(account_id):
+            continue
+        amount = ledger.supply_of(account_id, asset)
+        if not amount:
+            continue
+        ctx.require_prices(ctx.account_assets(account_id))
+        others = 0
+        for other in ctx.account_assets(account_id):
+            if other == asset or not ledger.uses_as_collateral(account_id, other):
+                continue
+            m = config.markets[other]
+            value = value_of(ledger.supply_of(account_id, other), prices[other], m.unit,
+                             Rounding.DOWN)
+            others += div(value * m.liquidation_threshold_bps, BPS, Rounding.DOWN)
+        uncovered = max(0, ctx.account_data(account_id).total_debt - others)
+        names.append(account_id)
+        book.append(BookAccount(amount, uncovered, lt))
+    return names, book
+
+
+def set_crowding(ctx: HandlerContext, e: SetCrowding) -> dict[str, Any]:
+    adaptive = ctx.config.adaptive
+    if adaptive is None or not adaptive.crowding:
+        ctx.refuse(Code.EVENT_NOT_SUPPORTED, "SetCrowding needs [protocol.adaptive] "
+                   "crowding = true", event="SetCrowding")
+    asset = ctx.market(e.asset)
+    market = ctx.config.markets[asset]
+    if not market.collateral:
+        ctx.refuse(Code.INVALID_ARGUMENT, f"asset: {asset} is not collateral; no account "
+                   "is liquidated into its venue", field="asset", asset=asset)
+    price = ctx.price(asset)
+    names, book = crowding_book(ctx, asset)
+    venue = ConstantProductDepth(e.base_reserve, price, market.unit, e.fee_bps)
+    heat = liquidation_heatmap(book, venue, market.liquidation_bonus_bps - BPS)
+    addons = {n: a for n, a in zip(names, heat.addon_ppm, strict=True) if a}
+    ctx.set_crowding(asset, addons)
+    return {"asset": asset, "price": price, "addons": addons,
+            "cliffs": [lv.price for lv in heat.cliffs],
+            "attacks": [{"price": a.price, "capital_value": a.capital_value,
+                         "push_cost": a.push_cost, "profit": a.profit}
+                        for a in heat.attacks]}
+
+
+__all__ = ["adapt_on_conditions", "crowding_book", "set_crowding", "set_risk_params"]

@@ -56,6 +56,7 @@ from marginengine.engine.events import (
     Redo,
     Repay,
     SetConditions,
+    SetCrowding,
     SetPrice,
     SetRiskParams,
     SetSequencer,
@@ -82,6 +83,7 @@ HANDLERS: dict[type[Event], Handler] = {
     AdvanceTime: market_handlers.advance_time,
     # governance
     SetRiskParams: governance_handlers.set_risk_params,
+    SetCrowding: governance_handlers.set_crowding,
     # lending
     Deposit: lending_handlers.deposit,
     Withdraw: lending_handlers.withdraw,

@@ -96,7 +96,8 @@ def liquidation_inputs(reads: StateReads, account_id: str) -> tuple[str, str,
     coll_asset = max(colls)[1]
     data = reads.account_data(account_id)
     return debt_asset, coll_asset, close_factor_inputs(
-        config, ledger, prices, account_id, data.health_factor, data.total_debt,
+        config, ledger, prices, account_id, reads.liquidation_health(account_id, data),
+        data.total_debt,
         data.total_collateral, debt_asset, coll_asset)
 
 
@@ -108,7 +109,8 @@ def liquidation_plan(reads: StateReads, account_id: str, debt_asset: str,
         return None
     data = reads.account_data(account_id)
     inputs = close_factor_inputs(reads.config, reads.ledger, reads.prices, account_id,
-                                 data.health_factor, data.total_debt, data.total_collateral,
+                                 reads.liquidation_health(account_id, data),
+                                 data.total_debt, data.total_collateral,
                                  debt_asset, collateral_asset)
     try:
         return plan_liquidation(inputs, debt_to_cover, reads.config.aave,

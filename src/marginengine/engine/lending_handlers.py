@@ -170,8 +170,8 @@ def liquidate(ctx: HandlerContext, e: Liquidate) -> dict[str, Any]:
     if refusal:
         ctx.refuse_with(refusal)
     inputs = close_factor_inputs(ctx.config, ctx.ledger, ctx.prices, e.account,
-                                 data.health_factor, data.total_debt, data.total_collateral,
-                                 debt_asset, coll_asset)
+                                 ctx.liquidation_health(e.account, data), data.total_debt,
+                                 data.total_collateral, debt_asset, coll_asset)
     try:
         plan = plan_liquidation(inputs, e.debt_to_cover, ctx.config.aave,
                                 ctx.rules.liquidation_rounding)

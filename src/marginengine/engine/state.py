@@ -38,8 +38,11 @@ from marginengine.margin import (
 from marginengine.margin.adaptive_model import (
     AdaptiveMarginModel,
     MarketParams,
+    PerpParams,
     config_with_params,
+    config_with_perp_params,
     market_params,
+    perp_params,
 )
 from marginengine.margin.morpho import Market as MorphoMarket
 from marginengine.margin.morpho import Position as MorphoPosition
@@ -143,6 +146,13 @@ class EngineState:
         self.param_times: dict[tuple[str, str], int] = {}
         self._saved_params: Any = _UNSET
         self._changed_params: set[str] = set()
+        self._changed_perps: set[str] = set()
+        #: The crowding add-on (ppm of the requirement) per collateral and account, as the
+        #: last ``SetCrowding`` of each collateral set it; ``addons`` sums them per account.
+        self.crowding: dict[str, Mapping[str, int]] = {}
+        self.addons: dict[str, int] = {}
+        self._saved_crowding: Any = _UNSET
+        self._changed_addons: set[str] = set()
         self._open = False
         self._saved_prices: dict[str, int | None] = {}
         self._saved_oracles: dict[str, MarketOracle] = {}
@@ -195,6 +205,10 @@ class EngineState:
         if self._saved_params is not _UNSET:
             self._saved_params = _UNSET
             self._changed_params = set()
+            self._changed_perps = set()
+        if self._saved_crowding is not _UNSET:
+            self._saved_crowding = _UNSET
+            self._changed_addons = set()
 
     def _rollback(self) -> None:
         for asset, price in self._saved_prices.items():
@@ -219,6 +233,8 @@ class EngineState:
         if self._saved_params is not _UNSET:
             self.config, self.margin, self.param_times = self._saved_params
             self.ledger.config = self.config
+        if self._saved_crowding is not _UNSET:
+            self.crowding, self.addons = self._saved_crowding
 
     def _require_open(self) -> None:
         if not self._open:
@@ -278,6 +294,48 @@ class EngineState:
         for name in updated:
             self.param_times[(asset, name)] = time
         self._changed_params.add(asset)
+
+    def set_perp_params(self, market: str, params: PerpParams, time: int,
+                        updated: Iterable[str] = ()) -> None:
+        """Put ``params`` in force as perp ``market``'s first-tier fractions (journalled;
+        the tiers above as :func:`~marginengine.margin.adaptive_model.config_with_perp_params`
+        sets them); ``updated`` names the steward parameters stamped at ``time``. The
+        margin model is rebuilt, so every perp check reads the fractions in force."""
+        self._require_open()
+        if self._saved_params is _UNSET:
+            self._saved_params = (self.config, self.margin, dict(self.param_times))
+        self.config = config_with_perp_params(self.config, self.configured, market, params)
+        self.ledger.config = self.config
+        self.margin = AccountMarginModel(self.config)
+        for name in updated:
+            self.param_times[(market, name)] = time
+        self._changed_perps.add(market)
+
+    def changed_perp_params(self) -> dict[str, PerpParams]:
+        """Perp markets whose fractions changed in the open transaction, with the new ones."""
+        return {m: perp_params(self.config, m) for m in sorted(self._changed_perps)}
+
+    def set_crowding(self, asset: str, addons: Mapping[str, int]) -> None:
+        """Replace collateral ``asset``'s crowding add-ons (ppm, accounts without one
+        omitted) and the per-account sums (journalled)."""
+        self._require_open()
+        if self._saved_crowding is _UNSET:
+            self._saved_crowding = (self.crowding, self.addons)
+            self.crowding, self.addons = dict(self.crowding), dict(self.addons)
+        old = self.crowding.get(asset, {})
+        self.crowding[asset] = dict(addons)
+        for account in {*old, *addons}:
+            total = sum(a.get(account, 0) for a in self.crowding.values())
+            if total:
+                self.addons[account] = total
+            else:
+                self.addons.pop(account, None)
+            if old.get(account, 0) != addons.get(account, 0):
+                self._changed_addons.add(account)
+
+    def changed_addons(self) -> dict[str, int]:
+        """Accounts whose crowding add-on changed in the open transaction, with the new sum."""
+        return {a: self.addons.get(a, 0) for a in sorted(self._changed_addons)}
 
     def changed_params(self) -> dict[str, MarketParams]:
         """Markets whose risk parameters changed in the open transaction, with the new ones."""
@@ -354,6 +412,13 @@ class EngineState:
                 if market_params(self.config, a) != market_params(self.configured, a)}
             parts["risk_param_times"] = {f"{a}.{p}": t
                                          for (a, p), t in sorted(self.param_times.items())}
+            perps = {m: perp_params(self.config, m).as_dict() for m in sorted(self.config.perps)
+                     if perp_params(self.config, m) != perp_params(self.configured, m)}
+            if perps:  # only once moved, so lending-only hashes are unchanged
+                parts["perp_params"] = perps
+        if self.crowding:
+            parts["crowding"] = {a: dict(sorted(c.items()))
+                                 for a, c in sorted(self.crowding.items())}
         return parts
 
 
@@ -546,7 +611,8 @@ class StateReads:
         marks (the engine's, or ``marks``) and market conditions."""
         return Valuation(self.prices if prices is None else prices,
                          self.marks() if marks is None else marks,
-                         conditions=self.state.conditions, portfolio=self._portfolio_hook())
+                         conditions=self.state.conditions, portfolio=self._portfolio_hook(),
+                         addons=self.state.addons)
 
     def initial_prices(self) -> tuple[dict[str, int], dict[str, int]]:
         """Prices for initial margin: collateral at ``min(oracle, stable)`` and debt at
@@ -560,7 +626,7 @@ class StateReads:
         """The valuation of initial margin (see :meth:`initial_prices`)."""
         collateral, debt = self.initial_prices()
         return Valuation(collateral, self.marks(), debt, self.state.conditions,
-                         self._portfolio_hook())
+                         self._portfolio_hook(), self.state.addons)
 
     # ------------------------------------------------------------------ accounts
     def account_data(self, account_id: str) -> AccountData:
@@ -575,6 +641,14 @@ class StateReads:
     def health_factor(self, account_id: str) -> int:
         """The account's maintenance health (wad) through the one margin interface."""
         return self.margin_model.health(self.ledger, self.valuation(), account_id)
+
+    def liquidation_health(self, account_id: str, data: AccountData) -> int:
+        """The health a close-factor liquidation reads: ``data``'s health factor, or with a
+        crowding add-on the maintenance health against the raised requirement (the one
+        margin interface), so the add-on decides liquidations as it decides health."""
+        if not self.state.addons.get(account_id):
+            return data.health_factor
+        return self.health_factor(account_id)
 
     def is_liquidatable(self, account_id: str) -> bool:
         """Whether the family's rules allow liquidating the account now."""

@@ -12,7 +12,7 @@ scan's exact confirmation and the simulator decide health through it only.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from marginengine.config import ProtocolConfig
@@ -47,6 +47,10 @@ class Valuation:
     portfolio
         The PMRM_2 margin of an account in portfolio mode (one holding options or options
         cash), ``None`` for any other; ``None`` here: no account is.
+    addons
+        Per-account add-ons raising the requirement, ppm (the crowding add-on of
+        :mod:`marginengine.margin.crowding`, as the engine's last ``SetCrowding`` events
+        set it); an account absent has none.
     """
 
     prices: Mapping[str, int]
@@ -54,6 +58,21 @@ class Valuation:
     debt_prices: Mapping[str, int] | None = None
     conditions: Mapping[str, MarketConditions] = field(default_factory=dict)
     portfolio: Callable[[str], PortfolioMargin | None] | None = None
+    addons: Mapping[str, int] = field(default_factory=dict)
+
+
+def raised_requirement(requirement: int, addon_ppm: int) -> int:
+    """``requirement x (1 + addon / 1e6)``, rounded up (an add-on never rounds away)."""
+    return -(-requirement * (ADDON_SCALE + addon_ppm) // ADDON_SCALE)
+
+
+def with_addon(state: MarginState, addon_ppm: int) -> MarginState:
+    """``state`` with its requirement raised by ``addon_ppm`` (unchanged at 0)."""
+    if not addon_ppm or state.requirement <= 0:
+        return state
+    requirement = raised_requirement(state.requirement, addon_ppm)
+    return MarginState(state.kind, state.value, requirement,
+                       health_of(max(state.value, 0), requirement, Rounding.DOWN))
 
 
 class InitialScope(Enum):
@@ -113,10 +132,16 @@ class AccountMarginModel:
 
     def margin(self, ledger: Ledger, valuation: Valuation, account_id: str,
                kind: MarginKind) -> MarginState:
-        """The account's value against its requirement, of ``kind``. A portfolio account
+        """The account's value against its requirement, of ``kind``, the requirement raised
+        by the account's add-on in ``valuation`` (rounded up). A portfolio account
         (see :class:`Valuation`) is margined by PMRM_2 on its options; if it also holds
         lending or perps, the two values and requirements add (no offset across the
         clearing and the ledger: the conservative sum of isolated margins)."""
+        return with_addon(self._base_margin(ledger, valuation, account_id, kind),
+                          valuation.addons.get(account_id, 0))
+
+    def _base_margin(self, ledger: Ledger, valuation: Valuation, account_id: str,
+                     kind: MarginKind) -> MarginState:
         pm = self.portfolio_margin(valuation, account_id)
         if pm is not None:
             opts = self.config.options
@@ -146,7 +171,7 @@ class AccountMarginModel:
         """Maintenance health as a wad: Aave's (or Comet's) health factor for a lending
         account; the bucket's maintenance value over requirement when it holds perps or
         is a portfolio account."""
-        if self.holds_perps(ledger, account_id) or (
+        if valuation.addons.get(account_id) or self.holds_perps(ledger, account_id) or (
                 self.portfolio_margin(valuation, account_id) is not None):
             return self.margin(ledger, valuation, account_id, MarginKind.MAINTENANCE).health
         return self.lending.account_data(ledger, valuation.prices, account_id).health_factor
@@ -154,7 +179,12 @@ class AccountMarginModel:
     def is_liquidatable(self, ledger: Ledger, valuation: Valuation, account_id: str) -> bool:
         """Whether maintenance margin is not met: a lending account by its family's rule
         (Aave: HF below 1; Comet: liquidity below 0), a bucket when its maintenance value is
-        below its requirement (a portfolio account likewise, on PMRM_2's maintenance)."""
+        below its requirement (a portfolio account likewise, on PMRM_2's maintenance); with
+        an add-on in ``valuation``, when the value is below the raised requirement
+        (:meth:`is_below_with_addon`)."""
+        addon = valuation.addons.get(account_id, 0)
+        if addon:
+            return self.is_below_with_addon(ledger, valuation, account_id, addon)
         if self.holds_perps(ledger, account_id) or (
                 self.portfolio_margin(valuation, account_id) is not None):
             state = self.margin(ledger, valuation, account_id, MarginKind.MAINTENANCE)
@@ -185,11 +215,13 @@ class AccountMarginModel:
         """The refusal of an action that leaves the account below initial margin, as its
         whole bucket (lending and perps, at the initial-margin ``valuation``) sees it;
         ``None`` when the requirement is met or ``scope`` does not bind the account."""
-        if not self.initial_binds(ledger, account_id, scope):
+        addon = valuation.addons.get(account_id, 0)
+        if not addon and not self.initial_binds(ledger, account_id, scope):
             return None
         bucket = self.perps.bucket(ledger, valuation.prices, valuation.marks, account_id,
                                    valuation.debt_prices)
-        return validate_initial_margin(account_id, bucket.margin(MarginKind.INITIAL), who)
+        return validate_initial_margin(
+            account_id, with_addon(bucket.margin(MarginKind.INITIAL), addon), who)
 
     def is_below_with_addon(self, ledger: Ledger, valuation: Valuation, account_id: str,
                             addon_ppm: int, threshold_wad: int = WAD) -> bool:
@@ -197,18 +229,21 @@ class AccountMarginModel:
         requirement is raised by a per-account add-on (the crowding add-on of
         :mod:`marginengine.margin.crowding`): ``requirement x (1 + addon)``, rounded up.
 
-        With no add-on this is :meth:`is_below` (the family's own rule); otherwise below
-        when ``value x WAD < threshold x requirement'`` exactly.
+        ``addon_ppm`` replaces the valuation's own add-on for the account. With no add-on
+        this is :meth:`is_below` (the family's own rule); otherwise below when
+        ``value x WAD < threshold x requirement'`` exactly.
         """
-        if addon_ppm == 0:
-            return self.is_below(ledger, valuation, account_id, threshold_wad)
         if isinstance(addon_ppm, bool) or not isinstance(addon_ppm, int) or addon_ppm < 0:
             raise ValueError(f"addon_ppm: must be a non-negative int (got {addon_ppm!r})")
-        state = self.margin(ledger, valuation, account_id, MarginKind.MAINTENANCE)
+        if addon_ppm == 0:
+            if valuation.addons.get(account_id):
+                valuation = replace(valuation, addons={})
+            return self.is_below(ledger, valuation, account_id, threshold_wad)
+        state = self._base_margin(ledger, valuation, account_id, MarginKind.MAINTENANCE)
         if state.requirement <= 0:
             return False
-        raised = -(-state.requirement * (ADDON_SCALE + addon_ppm) // ADDON_SCALE)
-        return state.value * WAD < threshold_wad * raised
+        return state.value * WAD < threshold_wad * raised_requirement(state.requirement,
+                                                                      addon_ppm)
 
     def underwater_total(self, ledger: Ledger, prices: Mapping[str, int]) -> int:
         """:func:`underwater_value` summed over every account of the ledger."""
@@ -216,4 +251,5 @@ class AccountMarginModel:
                    for a in ledger.accounts)
 
 
-__all__ = ["AccountMarginModel", "InitialScope", "Valuation", "underwater_value"]
+__all__ = ["AccountMarginModel", "InitialScope", "Valuation", "raised_requirement",
+           "underwater_value", "with_addon"]

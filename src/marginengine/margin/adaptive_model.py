@@ -84,6 +84,43 @@ def config_with_params(config: ProtocolConfig, asset: str, params: MarketParams)
 
 
 @dataclass(frozen=True)
+class PerpParams:
+    """A perp market's first-tier margin fractions in force, ppm of notional."""
+
+    maintenance_ppm: int
+    initial_ppm: int
+
+    def as_dict(self) -> dict[str, int]:
+        """Plain data, by the steward's parameter names."""
+        return {"maintenance_fraction_ppm": self.maintenance_ppm,
+                "initial_fraction_ppm": self.initial_ppm}
+
+
+def perp_params(config: ProtocolConfig, market: str) -> PerpParams:
+    """The first-tier fractions of perp ``market`` in force in ``config``."""
+    tier = config.perps[market].tiers[0]
+    return PerpParams(to_ppm(tier.mmf, "mmf"), to_ppm(tier.imf, "imf"))
+
+
+def config_with_perp_params(config: ProtocolConfig, configured: ProtocolConfig, market: str,
+                            params: PerpParams) -> ProtocolConfig:
+    """A copy of ``config`` with perp ``market``'s first tier at ``params``.
+
+    The tiers above keep their fractions as ``configured`` (the static schedule), raised to
+    the first tier's where it passes them, so the schedule stays non-decreasing (a tier of
+    larger notional never asks less than a smaller one). The caller has checked
+    ``0 < maintenance <= initial <= 100%``.
+    """
+    mmf, imf = Decimal(params.maintenance_ppm) / PPM, Decimal(params.initial_ppm) / PPM
+    static = configured.perps[market]
+    tiers = [static.tiers[0].model_copy(update={"mmf": mmf, "imf": imf})]
+    tiers += [t.model_copy(update={"mmf": max(t.mmf, mmf), "imf": max(t.imf, imf)})
+              for t in static.tiers[1:]]
+    perp = config.perps[market].model_copy(update={"tiers": tiers})
+    return config.model_copy(update={"perps": {**config.perps, market: perp}})
+
+
+@dataclass(frozen=True)
 class AdaptiveHaircut:
     """One asset's haircut and the parameters it calls for.
 
@@ -143,6 +180,17 @@ class PerpFractions:
     maintenance_ppm: int
     initial_ppm: int
 
+    @property
+    def params(self) -> PerpParams:
+        """The fractions to put in force."""
+        return PerpParams(self.maintenance_ppm, self.initial_ppm)
+
+    def as_dict(self) -> dict[str, int]:
+        """Plain data for an outcome's details."""
+        return {"risk_ppm": self.risk_ppm, "apc_ppm": self.apc_ppm,
+                "maintenance_fraction_ppm": self.maintenance_ppm,
+                "initial_fraction_ppm": self.initial_ppm}
+
 
 class AdaptiveMarginModel:
     """Per-asset parameters from market conditions (see the module docstring).
@@ -170,6 +218,11 @@ class AdaptiveMarginModel:
         """Whether ``asset`` is a collateral market (the others keep their parameters)."""
         market = self.config.markets.get(asset)
         return market is not None and market.collateral
+
+    def adapts_perp(self, market: str) -> bool:
+        """Whether perp ``market``'s first-tier fractions follow the model
+        (``adaptive.perp_markets``)."""
+        return market in self.adaptive.perp_markets
 
     def haircut(self, asset: str, conditions: MarketConditions,
                 price: int | None) -> AdaptiveHaircut | None:
@@ -260,5 +313,5 @@ class AdaptiveMarginModel:
 
 
 __all__ = ["YEAR_SECONDS", "AdaptiveHaircut", "AdaptiveMarginModel", "MarketParams",
-           "PerpFractions",
-           "config_with_params", "market_params"]
+           "PerpFractions", "PerpParams", "config_with_params", "config_with_perp_params",
+           "market_params", "perp_params"]

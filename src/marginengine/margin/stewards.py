@@ -13,8 +13,10 @@ still moves in the right direction at the allowed speed. Otherwise as the stewar
 - ``same_value``: a proposal equal to the current value (or clamped back onto it) is rejected;
 - consistency, as Aave's ``PoolConfigurator.configureReserveAsCollateral`` requires:
   ``ltv <= liquidation_threshold`` (``ltv_above_threshold``) and
-  ``threshold * (1 + bonus) <= 100%`` (``threshold_times_bonus_above_one``), checked on the
-  value after clamping; a failing update is rejected, not clamped further.
+  ``threshold * (1 + bonus) <= 100%`` (``threshold_times_bonus_above_one``), and for a perp
+  market's first tier ``maintenance <= initial <= 100%`` (``maintenance_above_initial``,
+  ``fraction_above_one``), checked on the value after clamping; a failing update is
+  rejected, not clamped further.
 
 Values: LTV, threshold and bonus in bps (the bonus as the part above 100%, ``500`` for a 5%
 bonus, as Aave's config engine takes it); caps in whole tokens. Times in seconds,
@@ -112,6 +114,13 @@ def _consistent(values: Mapping[Key, int], asset: str) -> tuple[str, str] | None
     if lt is not None and bonus is not None and lt * (BPS + bonus) > BPS * BPS:
         return ("threshold_times_bonus_above_one",
                 f"threshold {lt} x (1 + bonus {bonus}) would exceed 100%")
+    mmf = values.get((asset, "maintenance_fraction"))
+    imf = values.get((asset, "initial_fraction"))
+    if mmf is not None and imf is not None and mmf > imf:
+        return ("maintenance_above_initial",
+                f"maintenance fraction {mmf} would exceed the initial fraction {imf}")
+    if imf is not None and imf > BPS:
+        return "fraction_above_one", f"initial fraction {imf} would exceed 100%"
     return None
 
 

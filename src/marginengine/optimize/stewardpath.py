@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from marginengine.config.stewards import PARAM_NAMES, StewardBounds
+from marginengine.config.stewards import ParamName, StewardBounds
 from marginengine.margin.crowding import BookAccount
 from marginengine.margin.stewards import Key, ProposedUpdate, clamp_updates, newly_liquidatable
 
@@ -29,7 +29,8 @@ from marginengine.margin.stewards import Key, ProposedUpdate, clamp_updates, new
 MAX_STEPS = 400
 BPS_PARAMS = ("ltv", "liquidation_threshold", "liquidation_bonus")
 #: The order of one step's updates going down, and going up.
-LOWER_FIRST = ("ltv", "liquidation_bonus", "liquidation_threshold", "supply_cap", "borrow_cap")
+LOWER_FIRST: tuple[ParamName, ...] = ("ltv", "liquidation_bonus", "liquidation_threshold",
+                                      "supply_cap", "borrow_cap")
 RAISE_FIRST = ("liquidation_threshold", "ltv", "liquidation_bonus", "supply_cap", "borrow_cap")
 
 
@@ -37,8 +38,8 @@ def steward_key(path: str) -> Key | None:
     """``(asset, param)`` when ``path`` is a steward-bounded market parameter."""
     parts = path.split(".")
     if len(parts) == 4 and parts[0] == "protocol" and parts[1] == "markets" \
-            and parts[3] in PARAM_NAMES:
-        return parts[2], parts[3]
+            and parts[3] in LOWER_FIRST:  # a lending market's (not a perp's fractions)
+        return parts[2], LOWER_FIRST[LOWER_FIRST.index(parts[3])]  # typed as a ParamName
     return None
 
 

@@ -420,6 +420,15 @@ class RiskBook:
                 self._dirty.add(k)
         if change.params:
             self.config = engine.config
+        if change.perp_params:
+            # A perp market's fractions moved: the screen's tier table follows the engine.
+            self.config = engine.config
+            self.perps.set_schedules(engine.config)
+            self._perp_changed()
+        for account_id in change.addons:
+            row = self.accounts.row(account_id)
+            if row is not None:
+                self._touched.add(row)  # its requirement moved: rescreen it
         for asset in change.assets:
             k = column.get(asset)
             if k is None:
@@ -751,6 +760,9 @@ class RiskBook:
         self._touched.clear()
         b = self.bounds(float(t))
         at = rows[candidates(self._cw[rows], self._dv[rows], b)]
+        addon_rows = self._addon_rows()
+        if len(addon_rows):
+            at = union_rows([at, addon_rows[np.isin(addon_rows, rows)]])
         at, decided, sure, band, unconfirmed = self._judge(
             at, b, t_wad, None if perp_all else rows)
         below = np.zeros(len(rows), dtype=bool)
@@ -776,6 +788,9 @@ class RiskBook:
         else:
             idx = candidates(cw, dv, b)
         self._candidates = None
+        addon_rows = self._addon_rows()
+        if len(addon_rows):
+            idx = union_rows([idx, addon_rows])
         idx, below, sure, band, unconfirmed = self._judge(idx, b, t_wad)
         below_rows = idx[below]
         mask = self._below
@@ -970,8 +985,22 @@ class RiskBook:
                 at = rows[order]
                 sure = np.concatenate([sure, p_sure])[order]
                 band = np.concatenate([band, p_band])[order]
+        addon_rows = self._addon_rows()
+        if len(addon_rows):
+            # The float screen does not raise these rows' requirements by their crowding
+            # add-on: the engine decides each one that is not surely below already.
+            band = band | (np.isin(at, addon_rows) & ~sure)
         below, unconfirmed = self._decide(at, sure, band, t_wad)
         return at, below, sure, band, unconfirmed
+
+    def _addon_rows(self) -> IntArray:
+        """Rows of the accounts the mirrored engine gives a crowding add-on (``SetCrowding``),
+        sorted; empty without an engine or add-ons."""
+        addons = self.engine.state.addons if self.engine is not None else {}
+        if not addons:
+            return _EMPTY
+        rows = [r for a in addons if (r := self.accounts.row(a)) is not None]
+        return np.unique(np.asarray(rows, dtype=np.int64))
 
     def _decide(self, rows: IntArray, sure: BoolArray, band: BoolArray,
                 t_wad: int) -> tuple[BoolArray, IntArray]:

@@ -81,12 +81,7 @@ class PerpBlock:
         self.base_unit = [p.base_unit for p in perps]
         self.market_quote_unit = [config.markets[p.quote].unit for p in perps]
         m = len(self.symbols)
-        self.table = TierTable.of([
-            TierArrays.of(schedule_of(p, qu), qu)
-            for p, qu in zip(perps, self.market_quote_unit, strict=True)
-        ]) if m else TierTable(1, np.zeros(0), np.zeros(0), np.zeros(0))
-        #: The smallest maintenance fraction of any bracket (every one is positive).
-        self.mmf_min = float(self.table.mmf.min()) if m else 1.0
+        self.set_schedules(config)
         self.index_int = [0] * m
         self.last_trade = [0] * m
         self.basis_ppm = [0] * m
@@ -115,6 +110,18 @@ class PerpBlock:
 
     def __len__(self) -> int:
         return len(self.symbols)
+
+    def set_schedules(self, config: ProtocolConfig) -> None:
+        """(Re)build the tier table from ``config``'s perp markets (the same markets: an
+        adaptive fraction update, ``SetRiskParams`` or a direct-mode ``SetConditions``)."""
+        perps = [config.perps[s] for s in self.symbols]
+        self.table = TierTable.of([
+            TierArrays.of(schedule_of(p, qu), qu)
+            for p, qu in zip(perps, self.market_quote_unit, strict=True)
+        ]) if perps else TierTable(1, np.zeros(0), np.zeros(0), np.zeros(0))
+        #: The smallest maintenance fraction of any bracket (every one is positive).
+        self.mmf_min = float(self.table.mmf.min()) if perps else 1.0
+        self._first = None  # the positions' first brackets come from the table
 
     # ------------------------------------------------------------------ markets
     def set_market(self, k: int, index: int, last_trade: int = 0, basis_ppm: int = 0,
