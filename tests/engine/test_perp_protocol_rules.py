@@ -156,3 +156,44 @@ def test_hyperliquid_formula_when_period_left_out_then_8_hour_rate():
     binance = config(funding={"formula": "binance", "interval": 28_800}).perps["ETH-PERP"]
     assert binance.funding.rate_period == 28_800
     assert config(funding={"formula": "binance"}).perps["ETH-PERP"].funding.rate_period == 3600
+
+
+# --- Drift v2: funding clamped by contract tier (drift-labs/protocol-v2@0ae3e3b1
+# controller/funding.rs update_funding_rate; state/perp_market.rs) -------------------------
+
+
+def drift_funded(tier: str | None, trade_price: int) -> Engine:
+    funding: dict[str, Any] = {"formula": "drift-v2", "interval": 3600}
+    if tier is not None:
+        funding["contract_tier"] = tier
+    engine = engine_with(preset="hyperliquid", funding=funding)
+    for account in ("long", "short"):
+        assert engine.apply(DepositQuote(account, 1_000_000 * USDC)).accepted
+    assert engine.apply(Trade("long", "short", "ETH-PERP", 100 * ETH, trade_price * USD)).accepted
+    assert engine.apply(AdvanceTime(3600)).accepted
+    return engine
+
+
+def test_drift_funding_when_mark_far_above_then_clamped_by_tier():
+    # Traded at 2,400 over 2,000: the basis EMA (alpha 10%) puts the mark at
+    # median(2,000, 2,400, 2,040) = 2,040, a 2% spread: inside every tier's clamp. Drift:
+    # (40e6 + 2,000e6 / 5000) x 1000 / 24 = 40.4e9 / 24 = 1,683,333,333 (1e9: USDC per
+    # ETH an hour, truncated); 100 ETH pay 168.3333333 USDC (the ledger rounds to 1e-6).
+    engine = drift_funded(None, 2_400)
+    assert engine.mark("ETH-PERP") == 2_040 * USD
+    assert owed(engine, "long") == 168_333_334   # the payer's share rounds up
+    # Traded at 3,000: mark median(2,000, 3,000, 2,100) = 2,100, a 5% spread. Tier A
+    # clamps it at 2,000e6 / 33 = 60,606,060: x 1000 / 24 = 2,525,252,500 -> 252.52525
+    # USDC for 100 ETH; the default tier (10%) lets the 5% (+ offset) through:
+    # 100.4e6 x 1000 / 24 = 4,183,333,333 -> 418.3333333 USDC.
+    engine = drift_funded("A", 3_000)
+    assert engine.mark("ETH-PERP") == 2_100 * USD
+    assert owed(engine, "long") == 252_525_250
+    assert owed(drift_funded(None, 3_000), "long") == 418_333_334
+
+
+def test_drift_contract_tier_when_other_formula_then_refused_naming_field():
+    with pytest.raises(Exception, match="funding: contract_tier: only formula drift-v2"):
+        config(preset="hyperliquid", funding={"contract_tier": "A"})
+    with pytest.raises(Exception, match="funding.contract_tier"):
+        config(preset="hyperliquid", funding={"formula": "drift-v2", "contract_tier": "D"})

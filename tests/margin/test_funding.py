@@ -113,3 +113,49 @@ def test_dydx_premium_when_impact_above_index_then_toward_zero_and_clamped():
 def test_funding_when_bad_input_then_value_error(call, message):  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --- Drift v2: funding clamped by contract tier ------------------------------------------
+# drift-labs/protocol-v2@0ae3e3b1db782a6765c3525b3dec38ad4d9d3a62: controller/funding.rs
+# update_funding_rate, state/perp_market.rs get_max_price_divergence_for_funding_rate,
+# math/funding/tests.rs (max_funding_rates, unsettled_funding_pnl).
+
+
+def test_drift_max_divergence_when_drift_test_then_4_9_and_1_484848():
+    from marginengine.margin.funding import drift_max_price_divergence
+
+    # math/funding/tests.rs max_funding_rates: oracle TWAP 49 (1e6 precision); the default
+    # tier (HighlySpeculative) allows 10%, tier B 3% (49e6 / 33, truncated).
+    assert drift_max_price_divergence("HighlySpeculative", 49_000_000) == 4_900_000
+    assert drift_max_price_divergence("B", 49_000_000) == 1_484_848
+    # The rest of the ladder (perp_market.rs): A as B, C 5% (/ 20), the others 10%.
+    assert drift_max_price_divergence("A", 49_000_000) == 1_484_848
+    assert drift_max_price_divergence("C", 49_000_000) == 2_450_000
+    for tier in ("Speculative", "Isolated"):
+        assert drift_max_price_divergence(tier, 49_000_000) == 4_900_000
+    with pytest.raises(ValueError, match="contract_tier: unknown Drift contract tier 'D'"):
+        drift_max_price_divergence("D", 49_000_000)
+
+
+def test_drift_funding_rate_when_drift_test_then_minus_140002666():
+    from marginengine.margin.funding import drift_funding_rate
+
+    # math/funding/tests.rs unsettled_funding_pnl: mark TWAP 47.629736, oracle TWAP 51,
+    # hourly: spread -3,370,264 + 51e6 / 5000 (10,200) = -3,360,064 (inside 10%: 5.1e6);
+    # x 1000 / 24 = -140,002,666.67, truncated toward zero (Rust): -140,002,666.
+    assert drift_funding_rate(47_629_736, 51_000_000, "HighlySpeculative", 3600) == \
+        -140_002_666
+    # Tier B clamps the spread at 51e6 / 33 = 1,545,454: -1,545,454,000 / 24 =
+    # -64,393,916.67 -> -64,393,916.
+    assert drift_funding_rate(47_629_736, 51_000_000, "B", 3600) == -64_393_916
+    # C: 51e6 / 20 = 2,550,000 -> -106,250,000 exactly.
+    assert drift_funding_rate(47_629_736, 51_000_000, "C", 3600) == -106_250_000
+    # Mark over oracle, longs pay: 60 over 50 is clamped to 50e6 / 33 = 1,515,151 (tier A)
+    # -> 1,515,151,000 / 24 = 63,131,291.67 -> 63,131,291.
+    assert drift_funding_rate(60_000_000, 50_000_000, "A", 3600) == 63_131_291
+    # No spread: the offset alone, 50e6 / 5000 = 10,000 -> 10,000,000 / 24 = 416,666.
+    assert drift_funding_rate(50_000_000, 50_000_000, "A", 3600) == 416_666
+    # A period longer than an hour pays more per period: 86,400 / 28,800 = 3.
+    assert drift_funding_rate(50_000_000, 50_000_000, "A", 28_800) == 3_333_333
+    with pytest.raises(ValueError, match="oracle_twap and funding_period must be positive"):
+        drift_funding_rate(1, 0, "A", 3600)

@@ -76,11 +76,18 @@ class FundingConfig(StrictModel):
       index move per base quantum, so it is computed at dYdX's quantum, whatever
       ``base_decimals`` is.
 
+    - ``drift-v2``: Drift's hourly rate (``update_funding_rate``): the mark's spread over
+      the oracle plus ``oracle / 5000``, clamped by ``contract_tier`` (3% for A and B, 5%
+      for C, 10% for Speculative, HighlySpeculative and Isolated), over 24, at Drift's
+      precisions; every ``interval`` seconds (Drift's ``funding_period``). ``interest``,
+      ``interest_clamp``, ``cap`` and ``period`` are not Drift parameters and are not used
+      (a perp preset's values of them may stay: choosing the formula is enough).
+
     Rates are exact decimals: nothing is truncated to ppm. ``interest_clamp`` and ``cap``
     default to 0.0005 and 0.04 for ``binance`` and ``hyperliquid``.
     """
 
-    formula: Literal["binance", "hyperliquid", "dydx-v4"] = "binance"
+    formula: Literal["binance", "hyperliquid", "dydx-v4", "drift-v2"] = "binance"
     interval: Annotated[int, Field(gt=0)] = 3600
     period: Annotated[int, Field(ge=0)] = 0
     interest: Annotated[Decimal, Field(ge=-1, le=1, allow_inf_nan=False)] = Decimal("0.0000125")
@@ -93,9 +100,14 @@ class FundingConfig(StrictModel):
                                                         allow_inf_nan=False)] = Decimal(60)
     sample_interval: Annotated[int, Field(gt=0)] = 60
     atomic_resolution: Annotated[int, Field(ge=-18, le=0)] = -9
+    #: Drift's ContractTier (drift-v2 only); Drift's default is HighlySpeculative.
+    contract_tier: Literal["A", "B", "C", "Speculative", "HighlySpeculative",
+                           "Isolated"] = "HighlySpeculative"
 
     @model_validator(mode="after")
     def _formula_fields(self) -> FundingConfig:
+        if "contract_tier" in self.model_fields_set and self.formula != "drift-v2":
+            raise ValueError("contract_tier: only formula drift-v2 clamps by contract tier")
         if self.formula == "dydx-v4":
             to_ppm(self.interest, "interest")
             to_ppm(self.clamp_factor, "clamp_factor")
@@ -107,6 +119,8 @@ class FundingConfig(StrictModel):
             if self.period not in (0, 28_800):
                 raise ValueError(f"period: dYdX's funding rate is an 8-hour rate (28800 s), "
                                  f"got {self.period}")
+        elif self.formula == "drift-v2":
+            pass  # interest, interest_clamp, cap and period are not Drift's: unused
         elif self.interval > self.rate_period:
             raise ValueError(f"period {self.period} must be at least the interval "
                              f"{self.interval}")
@@ -115,10 +129,10 @@ class FundingConfig(StrictModel):
     @property
     def rate_period(self) -> int:
         """Seconds the formula's rate refers to: ``period``, else 28,800 (8 hours) for
-        hyperliquid and dydx-v4 and the interval for binance."""
+        hyperliquid and dydx-v4 and the interval for binance and drift-v2."""
         if self.period:
             return self.period
-        return self.interval if self.formula == "binance" else 28_800
+        return self.interval if self.formula in ("binance", "drift-v2") else 28_800
 
     @property
     def clamp(self) -> Decimal:

@@ -1,6 +1,6 @@
 """Funding rates and funding-index moves, as each protocol computes them. Pure functions.
 
-Three formulas, chosen by ``funding.formula`` (:class:`~marginengine.config.perp.FundingConfig`):
+Four formulas, chosen by ``funding.formula`` (:class:`~marginengine.config.perp.FundingConfig`):
 
 - ``binance``: the rate of one interval is ``clamp(P + clamp(I - P, -c, c), -cap, cap)``,
   premium, interest and clamp all per interval (Binance USDⓈ-M's shape over its 8-hour
@@ -18,6 +18,13 @@ Three formulas, chosen by ``funding.formula`` (:class:`~marginengine.config.perp
   toward zero) plus ``default_funding_ppm``, clamped to ``clamp_factor x (IMF - MMF)``; the
   funding index moves by ``trunc(trunc(rate x tick x price) / 28,800)`` in ppm of quote
   quantums per base quantum. :func:`dydx_funding_rate_ppm`, :func:`dydx_funding_index_delta`.
+- ``drift-v2``: drift-labs/protocol-v2@0ae3e3b1 programs/drift/src/controller/funding.rs
+  ``update_funding_rate``: the spread of the mark over the oracle (PRICE_PRECISION, 1e6)
+  plus the offset ``oracle / 5000`` is clamped to the contract tier's largest divergence
+  (state/perp_market.rs ``get_max_price_divergence_for_funding_rate``: ``oracle / 33`` for
+  tiers A and B, ``/ 20`` for C, ``/ 10`` below), then ``x 1000 / (24 h / period)``: the
+  rate in FUNDING_RATE_PRECISION (1e9), quote per whole base token per period, every
+  division truncating toward zero as Rust's. :func:`drift_funding_rate`.
 
 Rates of the first two are exact rationals (:class:`fractions.Fraction`): nothing is
 truncated to ppm. The funding index of :mod:`marginengine.ledger.perp` is in quote smallest
@@ -219,6 +226,90 @@ def dydx_delta_to_index(delta_ppm_per_quantum: int, base_unit: int) -> int:
     return delta_ppm_per_quantum * base_unit * (FUNDING_SCALE // PPM)
 
 
+# ------------------------------------------------------------------ Drift v2
+#: Drift's contract tiers, safest first (state/perp_market.rs ``ContractTier``; a tier is
+#: "as safe as" another when it comes no later, ``is_as_safe_as_contract``).
+DRIFT_CONTRACT_TIERS: tuple[str, ...] = ("A", "B", "C", "Speculative", "HighlySpeculative",
+                                         "Isolated")
+#: Drift's PRICE_PRECISION (math/constants.rs).
+DRIFT_PRICE_PRECISION: int = 10**6
+#: FUNDING_RATE_BUFFER: a funding rate is a price x 1e3 (FUNDING_RATE_PRECISION 1e9).
+DRIFT_FUNDING_RATE_BUFFER: int = 1_000
+#: FUNDING_RATE_OFFSET_DENOMINATOR: the offset ``oracle / 5000`` a period (7.3% a year
+#: with hourly funding).
+DRIFT_FUNDING_RATE_OFFSET_DENOMINATOR: int = 5_000
+
+
+def _div_toward_zero(a: int, b: int) -> int:
+    # Rust's integer division (safe_div on i64/i128) truncates toward zero.
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def drift_max_price_divergence(contract_tier: str, oracle_twap: int) -> int:
+    """Return Drift's largest price spread the funding rate may use (PRICE_PRECISION).
+
+    ``get_max_price_divergence_for_funding_rate``: 3% (``oracle / 33``) for tiers as safe
+    as B, 5% (``/ 20``) for C, 10% (``/ 10``) for Speculative, HighlySpeculative and
+    Isolated; truncated toward zero.
+
+    Examples
+    --------
+    Drift's own test (math/funding/tests.rs ``max_funding_rates``, oracle TWAP 49):
+
+    >>> drift_max_price_divergence("HighlySpeculative", 49_000_000)
+    4900000
+    >>> drift_max_price_divergence("B", 49_000_000)
+    1484848
+
+    Raises
+    ------
+    ValueError
+        For a tier Drift does not have.
+    """
+    if contract_tier not in DRIFT_CONTRACT_TIERS:
+        raise ValueError(f"contract_tier: unknown Drift contract tier {contract_tier!r} "
+                         f"(one of {', '.join(DRIFT_CONTRACT_TIERS)})")
+    rank = DRIFT_CONTRACT_TIERS.index(contract_tier)
+    divisor = 33 if rank <= 1 else 20 if rank == 2 else 10
+    return _div_toward_zero(oracle_twap, divisor)
+
+
+def drift_funding_rate(mark_twap: int, oracle_twap: int, contract_tier: str,
+                       funding_period: int) -> int:
+    """Return Drift's funding rate of one period (FUNDING_RATE_PRECISION, 1e9: quote per
+    whole base token; longs pay when positive).
+
+    ``update_funding_rate``: ``spread = mark_twap - oracle_twap + |oracle_twap| / 5000``,
+    clamped to ``+-`` :func:`drift_max_price_divergence`, then ``spread x 1000 /
+    period_adjustment`` with ``period_adjustment = 86,400 / max(3,600, funding_period)``;
+    every division truncates toward zero. Prices are PRICE_PRECISION (1e6). The cap to
+    the AMM's fee pool of ``calculate_funding_rate_long_short`` is not applied (the
+    engine has no Drift AMM).
+
+    Examples
+    --------
+    Drift's own test (math/funding/tests.rs ``unsettled_funding_pnl``: mark TWAP
+    47.629736, oracle TWAP 51, hourly, the default HighlySpeculative tier):
+
+    >>> drift_funding_rate(47_629_736, 51_000_000, "HighlySpeculative", 3600)
+    -140002666
+
+    Raises
+    ------
+    ValueError
+        For an unknown tier, or a non-positive oracle TWAP or period.
+    """
+    if oracle_twap <= 0 or funding_period <= 0:
+        raise ValueError(f"oracle_twap and funding_period must be positive (got "
+                         f"{oracle_twap}, {funding_period})")
+    period_adjustment = 24 * 3600 // max(3600, funding_period)
+    spread = mark_twap - oracle_twap + abs(oracle_twap) // DRIFT_FUNDING_RATE_OFFSET_DENOMINATOR
+    bound = drift_max_price_divergence(contract_tier, oracle_twap)
+    clamped = max(-bound, min(bound, spread))
+    return _div_toward_zero(clamped * DRIFT_FUNDING_RATE_BUFFER, period_adjustment)
+
+
 # ------------------------------------------------------------------ one market's interval
 @dataclass(frozen=True)
 class FundingStep:
@@ -268,6 +359,16 @@ def funding_step(perp: PerpMarketConfig, mark: int, index: int, quote_unit: int)
                                          quote_unit)
         return FundingStep(Fraction(rate_ppm * funding.interval, PPM * EIGHT_HOURS),
                            dydx_delta_to_index(delta, quantum_unit), rate_ppm)
+    if funding.formula == "drift-v2":
+        # The engine's prices (8 decimals) at Drift's PRICE_PRECISION (1e6), truncated.
+        scale = PRICE_UNIT // DRIFT_PRICE_PRECISION
+        rate_1e9 = drift_funding_rate(mark // scale, index // scale, funding.contract_tier,
+                                      funding.interval)
+        # quote per whole base token x 1e9 -> the ledger's index: exact (1e18 / 1e9).
+        scale_index = FUNDING_SCALE // (DRIFT_PRICE_PRECISION * DRIFT_FUNDING_RATE_BUFFER)
+        return FundingStep(Fraction(rate_1e9 * PRICE_UNIT,
+                                    DRIFT_PRICE_PRECISION * DRIFT_FUNDING_RATE_BUFFER * index),
+                           rate_1e9 * quote_unit * scale_index)
     rate = interval_rate(premium(mark, index), Fraction(funding.interest),
                          Fraction(funding.clamp), Fraction(funding.interval_cap),
                          funding.interval, funding.rate_period)

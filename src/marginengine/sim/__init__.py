@@ -2,6 +2,9 @@
 and one pipeline (:mod:`marginengine.sim.pipeline`) for explicit prices and actions (a
 scripted scenario) and for price models with agents (a cascade)."""
 
+# The family runners register themselves with the cascade (sim/cascade.FAMILY_RUNNERS):
+# importing any of the simulator's modules imports this package first, so they are there.
+from marginengine.sim import family_cascade as _family_cascade  # noqa: F401
 from marginengine.sim.feeds import FeedSpec, ScenarioFeed
 from marginengine.sim.overrides import apply_overrides, parse_value
 from marginengine.sim.scenario import Scenario, load_scenario, parse_duration, scenario_from_dict

@@ -42,6 +42,7 @@ from marginengine.fixedpoint import BPS, PRICE_UNIT, RAY
 from marginengine.sim.adaptive_agent import conditions_event, propose_risk_params
 from marginengine.sim.cascade import CascadeRunner, scenario_spec
 from marginengine.sim.cascade_config import CascadeFile
+from marginengine.sim.family_cascade_config import family_kind
 from marginengine.sim.montecarlo import BOOTSTRAP_RESAMPLES, BOOTSTRAP_STREAM, CONFIDENCE_LEVEL
 
 #: Per-run figures of a backtest, side by side per policy.
@@ -254,7 +255,12 @@ def backtest(data: dict[str, Any], policies: list[str], runs: int, seed: int | N
     if len(set(policies)) != len(policies):
         raise ConfigError(["--margin: a policy is given twice"])
     for p in policies:  # validate every variant before running any
-        scenario_spec(policy_data(data, p), source)
+        _, protocol = scenario_spec(policy_data(data, p), source)
+        if family_kind(protocol) is not None:
+            raise ConfigError([f"protocol.preset: {protocol.preset} keeps troves or "
+                               "markets of its own; backtest compares margin policies "
+                               "of a lending protocol (run it with simulate)"],
+                              source=source)
     master = int(data.get("seed", 0)) if seed is None else seed
     rows = [run_policy(data, p, master, i, source) for i in range(runs) for p in policies]
     result = compare(rows, policies, master)

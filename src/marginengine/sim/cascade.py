@@ -775,6 +775,18 @@ class CascadeRunner:
         }
 
 
+#: Runners of the protocol families with state of their own, by liquidation mechanism:
+#: registered by the module defining them (``sim/family_cascade.py``: Liquity v1, Morpho
+#: Blue), which the ``sim`` package imports, so they are here whenever this module is.
+FAMILY_RUNNERS: dict[LiquidationMechanism, type[CascadeRunner]] = {}
+
+
+def runner_class(protocol: ProtocolConfig) -> type[CascadeRunner]:
+    """The runner of ``protocol``: its family's (:data:`FAMILY_RUNNERS`) or the lending
+    cascade's."""
+    return FAMILY_RUNNERS.get(protocol.rules.liquidation, CascadeRunner)
+
+
 def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[CascadeFile,
                                                                              ProtocolConfig]:
     """Validate a cascade scenario and its protocol, and what the one asks of the other
@@ -782,7 +794,12 @@ def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[Casc
     ``gas.file`` are read from the folder of ``source``."""
     spec = validate_model(CascadeFile, anchor_files(data, source), source=source)
     protocol = protocol_from_dict(spec.protocol, source=source, prefix="protocol")
-    problems = check_cascade(spec, protocol)
+    from marginengine.sim.family_cascade_config import check_family_cascade
+
+    def checks(sub: CascadeFile, config: ProtocolConfig) -> list[str]:
+        return check_cascade(sub, config) + check_family_cascade(sub, config)
+
+    problems = checks(spec, protocol)
     names = [protocol.name]
     for k, extra in enumerate(spec.protocols):
         where = f"protocols[{k}]"
@@ -792,8 +809,7 @@ def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[Casc
         names.append(extra.name)
         config = protocol_from_dict(extra.protocol, source=source,
                                     prefix=f"{where}.protocol")
-        problems += [f"{where}.{p}" for p in check_cascade(protocol_scenario(spec, extra),
-                                                             config)]
+        problems += [f"{where}.{p}" for p in checks(protocol_scenario(spec, extra), config)]
         if not problems and venue_quote_unit(spec, protocol) != venue_quote_unit(
                 protocol_scenario(spec, extra), config):
             problems.append(f"{where}.book: its venue quote differs from the first "
@@ -876,13 +892,14 @@ def _runners(spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generat
     beside the first's)."""
     from marginengine.sim.protocols import protocol_rng
 
-    main = CascadeRunner(spec, protocol, rng, feedback=feedback, log_path=log_path)
+    # A Liquity or Morpho protocol runs under its family's runner (sim/family_cascade.py).
+    main = runner_class(protocol)(spec, protocol, rng, feedback=feedback, log_path=log_path)
     runners = [main]
     for k, (name, sub, config) in enumerate(protocol_configs(spec), start=1):
         path = log_path.with_name(f"{log_path.stem}.{name}{log_path.suffix}") \
             if log_path is not None else None
-        runners.append(CascadeRunner(sub, config, protocol_rng(state, k), feedback=feedback,
-                                     log_path=path, shared=main))
+        runners.append(runner_class(config)(sub, config, protocol_rng(state, k),
+                                            feedback=feedback, log_path=path, shared=main))
     return runners
 
 

@@ -197,6 +197,17 @@ class MonteCarloSpec(StrictModel):
     keep_traces: bool = False
 
 
+class FamilyAgentsSpec(StrictModel):
+    """How a family protocol's own actors behave in a cascade (``[family_agents]``;
+    :mod:`marginengine.sim.family_cascade`). Ignored by lending protocols."""
+
+    #: Liquity: the stability-pool depositors withdraw their ETH gains every step
+    #: (``withdrawFromSP(0)``) and sell them on the venue (feedback); off, they hold them.
+    sell_pool_gains: bool = True
+    #: Liquity: troves a keeper names in one ``batchLiquidateTroves`` (gas is per trove).
+    troves_per_tx: int = Field(default=20, ge=1, le=1000)
+
+
 class ProtocolSpec(StrictModel):
     """A further protocol of the scenario (``[[protocols]]``): its own engine, book,
     keepers, lenders and oracles. Prices, venues and gas are the scenario's: what one
@@ -211,6 +222,7 @@ class ProtocolSpec(StrictModel):
     accounts: list[CascadeAccountSpec] = Field(default_factory=list)
     keepers: list[KeeperSpec] = Field(default_factory=lambda: [KeeperSpec(id="keeper")])
     liquidity: dict[str, HumanNumber] = Field(default_factory=dict)
+    family_agents: FamilyAgentsSpec = FamilyAgentsSpec()
 
 
 class CascadeFile(StrictModel):
@@ -241,6 +253,7 @@ class CascadeFile(StrictModel):
     monte_carlo: MonteCarloSpec = MonteCarloSpec()
     liquidity: dict[str, HumanNumber] = Field(default_factory=dict)  # lender deposits
     protocols: list[ProtocolSpec] = Field(default_factory=list)  # further protocols
+    family_agents: FamilyAgentsSpec = FamilyAgentsSpec()  # Liquity / Morpho protocols
 
     @field_validator("name")
     @classmethod
@@ -329,6 +342,7 @@ def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
         "oracles": {**spec.oracles, **extra.oracles},
         "book": extra.book, "accounts": extra.accounts, "keepers": extra.keepers,
         "liquidity": extra.liquidity, "protocols": [],
+        "family_agents": extra.family_agents,
     })
 
 
