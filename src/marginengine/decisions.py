@@ -10,7 +10,9 @@ the protocol a rule follows has its own name for the error, the code's value is 
 - Compound III's custom errors (``NotLiquidatable``, ``NotForSale``, ``TooMuchSlippage``,
   ``InsufficientReserves``, ...; compound-finance/comet, ``contracts/CometMainInterface.sol``);
 - Maker's revert strings (``Dog/not-unsafe``, ``Clipper/not-running-auction``, ...;
-  makerdao/dss, ``src/dog.sol``, ``src/clip.sol``, ``src/flip.sol``).
+  makerdao/dss, ``src/dog.sol``, ``src/clip.sol``, ``src/flip.sol``);
+- Derive's (Lyra v2) custom errors (``PMRM_2_InsufficientMargin``, ``DA_InvalidPercentage``,
+  ...; derivexyz/v2-core ``src/interfaces/``).
 
 Codes of this engine's own checks (bad arguments, unknown names, prices) are upper-snake
 names that no protocol uses.
@@ -84,6 +86,24 @@ class Code(StrEnum):
     SHARED_INSURANCE_FUND = "SHARED_INSURANCE_FUND"
     # ---- portfolio margin: Derive PMRM_2 (derivexyz/v2-core src/interfaces/IPMRM_2.sol)
     PORTFOLIO_INSUFFICIENT_MARGIN = "PMRM_2_InsufficientMargin"
+    # ---- portfolio auction: Derive's errors (derivexyz/v2-core src/interfaces/:
+    # IDutchAuction.sol, IBaseManager.sol, ICashAsset.sol)
+    DA_ABOVE_MAINTENANCE_MARGIN = "DA_AccountIsAboveMaintenanceMargin"
+    DA_AUCTION_ALREADY_STARTED = "DA_AuctionAlreadyStarted"
+    DA_AUCTION_NOT_STARTED = "DA_AuctionNotStarted"
+    DA_NOT_ONGOING_AUCTION = "DA_NotOngoingAuction"
+    DA_INVALID_PERCENTAGE = "DA_InvalidPercentage"
+    DA_INVALID_BIDDER_PORTFOLIO = "DA_InvalidBidderPortfolio"
+    DA_INSUFFICIENT_CASH = "DA_InsufficientCash"
+    DA_PRICE_LIMIT_EXCEEDED = "DA_PriceLimitExceeded"
+    DA_SOLVENT_AUCTION_ENDED = "DA_SolventAuctionEnded"
+    DA_AUCTION_SHOULD_BE_TERMINATED = "DA_AuctionShouldBeTerminated"
+    DA_AUCTION_CANNOT_TERMINATE = "DA_AuctionCannotTerminate"
+    DA_ONGOING_SOLVENT_AUCTION = "DA_OngoingSolventAuction"
+    DA_ALREADY_INSOLVENT = "DA_AuctionAlreadyInInsolvencyMode"
+    DA_RESERVED_CASH_ABOVE_MTM = "DA_ReservedCashGreaterThanMtM"
+    ACCOUNT_UNDER_LIQUIDATION = "BM_AccountUnderLiquidation"
+    WITHDRAW_BLOCKED_BY_AUCTION = "CA_WithdrawBlockedByOngoingAuction"
     # ---- options clearing (the engine's own)
     VOL_NOT_SET = "VOL_NOT_SET"
     OPTION_EXPIRED = "OPTION_EXPIRED"
@@ -185,6 +205,19 @@ class Code(StrEnum):
     EULER_BAD_MAX_LIQUIDATION_DISCOUNT = "E_BadMaxLiquidationDiscount"
     EULER_CONFIG_AMOUNT_TOO_LARGE = "E_ConfigAmountTooLargeToEncode"
     EULER_LIQUIDATION_COOL_OFF = "E_LiquidationCoolOff"
+    EULER_INSUFFICIENT_CASH = "E_InsufficientCash"
+    EULER_INSUFFICIENT_BALANCE = "E_InsufficientBalance"
+    EULER_REPAY_TOO_MUCH = "E_RepayTooMuch"
+    EULER_ZERO_SHARES = "E_ZeroShares"
+    # ---- Mango v4: MangoError (blockworks-foundation/mango-v4 programs/mango-v4/src/error.rs)
+    MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE = "HealthMustBePositiveOrIncrease"
+    MANGO_HEALTH_MUST_BE_NEGATIVE = "HealthMustBeNegative"
+    MANGO_SOME_ERROR = "SomeError"
+    # ---- Drift v2: ErrorCode (drift-labs/protocol-v2 programs/drift/src/error.rs)
+    DRIFT_INSUFFICIENT_COLLATERAL = "InsufficientCollateral"
+    DRIFT_SUFFICIENT_COLLATERAL = "SufficientCollateral"
+    DRIFT_INVALID_SPOT_POSITION = "InvalidSpotPosition"
+    DRIFT_USER_CANT_LIQUIDATE_THEMSELF = "UserCantLiquidateThemself"
 
 
 @dataclass(frozen=True)

@@ -69,3 +69,14 @@ def test_scan_with_the_liquity_preset_says_why_not(tmp_path: Path,
                         str(tmp_path / "prices.toml"), "--preset", "liquity-v1"], capsys)
     assert code == 2 and err.count("\n") == 1
     assert "preset: liquity-v1 has troves" in err
+
+
+@pytest.mark.parametrize("preset", ["euler-v2", "mango-v4", "drift-v2"])
+def test_scan_with_a_family_book_preset_says_why_not(tmp_path: Path, preset: str,
+                                                     capsys: pytest.CaptureFixture[str]):
+    (tmp_path / "book.csv").write_text("account,asset,supplied,borrowed\nalice,USDC,10,\n")
+    (tmp_path / "prices.toml").write_text("[prices]\nUSDC = 1\n")
+    code, _, err = run(["scan", str(tmp_path / "book.csv"), "--prices",
+                        str(tmp_path / "prices.toml"), "--preset", preset], capsys)
+    assert code == 2 and err.count("\n") == 1
+    assert f"preset: {preset} keeps its accounts in a family book" in err

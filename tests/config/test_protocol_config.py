@@ -18,7 +18,8 @@ def test_presets_when_loaded_then_valid_and_in_native_units():
     assert comet.base_asset == "USDC"
     assert [s for s, m in comet.markets.items() if m.borrowable] == ["USDC"]
     assert set(PRESETS) == {"aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7", "compound-v3",
-                            "morpho-blue", "liquity-v1", "liquity-v1-2025"}
+                            "morpho-blue", "liquity-v1", "liquity-v1-2025", "euler-v2",
+                            "mango-v4", "drift-v2"}
 
 
 def test_overrides_when_given_then_replace_preset_field_by_field():

@@ -119,7 +119,13 @@ def test_event_when_field_has_wrong_type_then_event_error_names_field(
          r"MorphoWithdrawCollateral, MorphoLiquidate, MorphoAccrueInterest, LiquityOpenTrove, "
          r"LiquityAdjustTrove, LiquityCloseTrove, LiquityProvideToSP, LiquityWithdrawFromSP, "
          r"LiquityLiquidate, LiquityLiquidateTroves, LiquityBatchLiquidate, "
-         r"DepositOptionCash, WithdrawOptionCash, TradeOption, SettleOption, SetVolSurface\)$"),
+         r"DepositOptionCash, WithdrawOptionCash, TradeOption, SettleOption, SetVolSurface, "
+         r"SetSviSurface, "
+         r"EulerDeposit, EulerWithdraw, EulerDepositCollateral, EulerWithdrawCollateral, "
+         r"EulerBorrow, EulerRepay, EulerSetLTV, EulerLiquidate, MangoDeposit, MangoWithdraw, "
+         r"MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice, DriftDeposit, DriftWithdraw, "
+         r"DriftPerpTrade, DriftLiquidateSpot, FundSecurityModule, StartPortfolioAuction, "
+         r"BidPortfolioAuction, TerminatePortfolioAuction, ConvertToInsolventAuction\)$"),
         ({"account": "alice", "asset": "WETH", "amount": 1},
          r"^type: unknown event type None"),
         ({"type": ["Deposit"]}, r"^type: unknown event type \['Deposit'\]"),

@@ -200,6 +200,57 @@ def test_waterfall_when_bankrupt_then_insurance_then_adl():
     engine.ledger.check_conservation()
 
 
+def _two_bankrupt_longs(**perp: Any) -> Engine:
+    engine = opened(perp_engine(**perp))
+    engine.apply(DepositQuote("long2", 20_000 * USDC))
+    engine.apply(Trade("long2", "short", "ETH-PERP", 100 * ETH, 2_000 * USD))
+    engine.apply(FundInsurance(25_000 * USDC, "ETH-PERP"))
+    engine.apply(SetPrice("ETH-PERP", 1_600 * USD))  # both longs: equity -20,000
+    return engine
+
+
+def test_waterfall_when_bankrupt_then_outcome_reports_shortfall_and_its_payers():
+    engine = _two_bankrupt_longs()
+    first = engine.apply(LiquidatePerp("keeper", "long", "ETH-PERP")).details
+    # As above: the fill at 1,595.20 is 204.80 below the bankruptcy price of 1,800 on
+    # 100 ETH; the fund pays all of the 20,480 USDC.
+    assert (first["shortfall"], first["insurance_paid"], first["adl_covered"]) == (
+        20_480 * USDC, 20_480 * USDC, 0)
+    second = engine.apply(LiquidatePerp("keeper", "long2", "ETH-PERP")).details
+    # The fund (4,520 left) cannot: ADL at 1,800 moves the same 20,480 onto the short.
+    assert (second["shortfall"], second["insurance_paid"], second["adl_covered"],
+            second["socialized"], second["deficit"]) == (20_480 * USDC, 0, 20_480 * USDC,
+                                                         0, 0)
+
+
+def test_waterfall_when_adl_off_then_fund_then_socialized_over_perp_balances():
+    engine = _two_bankrupt_longs(adl=False)
+    engine.apply(LiquidatePerp("keeper", "long", "ETH-PERP"))
+    holders = {a: engine.ledger.perp_quote_of(a) for a in ("short", "keeper")}
+    second = engine.apply(LiquidatePerp("keeper", "long2", "ETH-PERP"))
+    d = second.details
+    # No ADL: the keeper takes long2 over at the fill (1,595.20); of its 20,480 USDC loss
+    # the fund pays the 4,520 it holds and 15,960 is taken from the positive perp balances
+    # (the short's and the keeper's, pro rata), nothing left as deficit.
+    assert d["adl"] == [] and d["price"] == 159_520_000_000
+    assert (d["shortfall"], d["insurance_paid"], d["socialized"], d["deficit"]) == (
+        20_480 * USDC, 4_520 * USDC, 15_960 * USDC, 0)
+    assert engine.ledger.perp_size("keeper", "ETH-PERP") == 200 * ETH
+    assert engine.ledger.clearing.markets["ETH-PERP"].insurance == 0
+    assert engine.ledger.clearing.socialized_loss == 15_960 * USDC
+    # The keeper paid 159,520 USDC for the takeover, then its share; the short only its
+    # share: 15,960 x 1,400,000 / (1,400,000 + the keeper's 4,680,960), to the unit.
+    takeover = 159_520 * USDC
+    taken = {a: holders[a] - engine.ledger.perp_quote_of(a) for a in holders}
+    taken["keeper"] -= takeover
+    assert holders["short"] == 1_400_000 * USDC
+    assert holders["keeper"] - takeover == 4_680_960 * USDC
+    assert sum(taken.values()) == 15_960 * USDC
+    assert abs(taken["short"] - 15_960 * USDC * 1_400_000 // 6_080_960) <= 1
+    assert engine.ledger.perp_quote_of("long2") == 0
+    engine.ledger.check_conservation()
+
+
 def test_isolated_sub_account_when_bankrupt_then_owner_collateral_untouched():
     engine = opened(perp_engine())
     engine.apply(Deposit("owner", "WETH", 10 * ETH))

@@ -128,3 +128,60 @@ def test_property_conservation_through_trades_and_settlement(ops, price):
     assert all(not b for b in c.positions.values())
     # Dust: at most one smallest unit per short position settled.
     assert 0 <= c.settlement_dust <= 6
+
+
+def test_security_module_pays_what_it_holds_and_the_rest_is_socialized():
+    c = clearing()
+    c.fund_security_module(100 * USDC)
+    c.fee_to_security_module("alice", 5 * USDC)                  # a liquidation fee
+    assert c.security_module == 105 * USDC and c.cash["alice"] == 9_995 * USDC
+    # Derive's requestPayout: min(balance, amount); the 45 USDC short is printed to bob.
+    assert c.pay_from_security_module("bob", 150 * USDC) == (105 * USDC, 45 * USDC)
+    assert c.security_module == 0 and c.socialized_loss == 45 * USDC
+    assert c.cash["bob"] == 10_150 * USDC and c.security_module_paid == 105 * USDC
+    c.check()                     # cash_in + socialized == balances + dust + module
+    c.socialized_loss -= 1
+    with pytest.raises(InvariantViolation, match="socialized"):
+        c.check()
+
+
+auction_ops = st.lists(st.one_of(
+    st.tuples(st.just("fund"), st.integers(1, 500 * USDC)),
+    st.tuples(st.just("fee"), st.sampled_from("abc"), st.integers(0, 50 * USDC)),
+    st.tuples(st.just("pay"), st.sampled_from("abc"), st.integers(0, 800 * USDC)),
+    st.tuples(st.just("cash"), st.sampled_from("abc"), st.sampled_from("abc"),
+              st.integers(-300 * USDC, 300 * USDC)),
+    st.tuples(st.just("move"), st.sampled_from("abc"), st.sampled_from("abc"),
+              st.sampled_from([CALL, PUT]), st.integers(-3 * ONE, 3 * ONE)),
+), max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(trades, auction_ops, st.integers(0, 6000 * PRICE_UNIT))
+def test_property_conservation_through_auction_transfers(ops, moves, price):
+    # Every transfer a portfolio auction makes (fees, payouts, cash and position shares)
+    # keeps cash_in + socialized == balances + dust + module, sizes net to zero, open
+    # interest the sum of longs, through to settlement.
+    c = OptionClearing(quote_unit=USDC, size_unit=ONE)
+    for a in "abc":
+        c.deposit(a, 1_000 * USDC)
+    for buyer, seller, series, size, premium in ops:
+        if buyer != seller:
+            c.trade(buyer, seller, series, size, premium, now=0)
+    for op in moves:
+        if op[0] == "fund":
+            c.fund_security_module(op[1])
+        elif op[0] == "fee":
+            c.fee_to_security_module(op[1], op[2])
+        elif op[0] == "pay":
+            c.pay_from_security_module(op[1], op[2])
+        elif op[0] == "cash":
+            c.transfer_cash(op[1], op[2], op[3])
+        else:
+            c.transfer_position(op[1], op[2], op[3], op[4])
+        c.check()
+    longs = {s: sum(max(b.get(s, 0), 0) for b in c.positions.values()) for s in (CALL, PUT)}
+    for s in (CALL, PUT):
+        assert c.open_interest.get(s, 0) == longs[s]
+        c.settle(s, price, now=EXPIRY)
+        c.check()

@@ -242,3 +242,36 @@ def test_what_if_when_trade_breaks_initial_margin_then_refused():
     trade = ProposedTrade(options=(OptionPosition(0, 3000.0, True, -10.0, 0.7),), cash=2_000.0)
     w = what_if(p, trade, DERIVE)
     assert w.after.initial < 0 and not w.accepted
+
+
+def test_offset_when_a_perp_hedges_a_short_call_then_the_requirement_falls_by_its_pnl():
+    # Cross-product offset inside one PMRM_2 portfolio (Derive's perp and options share
+    # the scenarios): a short 1 ATM WETH call (K = S = 2,000, 30 days, vol 60%, r = 0) on
+    # a two-scenario grid (spot +-10%, vol unchanged, no contingencies, no discount).
+    # Black-76 by hand: C(2000) = 137.0788, C(2200) = 265.4052, C(1800) = 53.8314.
+    def call(s: float) -> float:
+        t, k, v = 30 / 365, 2_000.0, 0.6
+        d1 = (math.log(s / k) + v * v * t / 2) / (v * math.sqrt(t))
+        n = lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))  # noqa: E731
+        return s * n(d1) - k * n(d1 - v * math.sqrt(t))
+    assert (call(2_000), call(2_200), call(1_800)) == pytest.approx(
+        (137.0788, 265.4052, 53.8314), abs=1e-4)
+    cfg = portfolio_config({
+        "scenarios": [{"spot_shock": 1.1, "vol_shock": "none"},
+                      {"spot_shock": 0.9, "vol_shock": "none"}],
+        "vol_shock": {"vol_range_up": 0, "vol_range_down": 0, "short_term_power": 0,
+                      "long_term_power": 0}})
+
+    def requirement(perp: float) -> float:
+        p = Portfolio(spot=2_000.0, expiries=(Expiry(30 * DAY, 2_000.0),),
+                      options=(OptionPosition(0, 2_000.0, True, -1.0, 0.6),),
+                      perp_position=perp)
+        return evaluate(p, cfg).maintenance_requirement
+
+    # Naked: the +10% scenario loses C(2200) - C(2000) = 128.3264.
+    assert requirement(0.0) == pytest.approx(128.3264, abs=1e-4)
+    # Long 0.5 perp: +10% loses 128.3264 - 0.5 x 200 = 28.3264; -10% gains 83.2474 on
+    # the call and loses 100 on the perp: -16.7526. The worst is 28.3264: 100 less.
+    assert requirement(0.5) == pytest.approx(28.3264, abs=1e-4)
+    # Over-hedged (1 perp): -10% now sets it, 200 - 83.2474 = 116.7526.
+    assert requirement(1.0) == pytest.approx(116.7526, abs=1e-4)

@@ -106,6 +106,11 @@ class _World:
     def count_liquidation(self, account: str, step: int, value: float, loss: int) -> None:
         self.liquidations.append(account)
 
+    def perp_liquidated(self, keeper: Any, account: str, market: str, size_before: int,
+                        outcome: Any, step: int) -> float:
+        self.liquidations.append(account)
+        return 0.0
+
 
 def test_perp_liquidator_when_bucket_under_maintenance_then_liquidated_through_events():
     from tests.engine.test_perps import opened, perp_engine

@@ -318,3 +318,14 @@ def test_backtest_of_a_family_protocol_is_refused_in_one_line(
     assert code == 2 and err.count("\n") == 1
     assert "protocol.preset: liquity-v1 keeps troves or markets of its own" in err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("preset", ["euler-v2", "mango-v4", "drift-v2"])
+def test_a_family_book_preset_is_refused_by_the_cascade_in_one_line(preset: str):
+    # Engine presets now (issue 16), but their accounts are a family book the cascade does
+    # not drive: refused before anything runs rather than run as a lending cascade.
+    data = liquity_scenario([2000, 1000], [], {})
+    data["protocol"] = {"preset": preset}
+    with pytest.raises(ConfigError) as err:
+        scenario_spec(data)
+    assert f"protocol.preset: {preset} keeps its accounts in a family book" in str(err.value)

@@ -111,6 +111,10 @@ def test_euler_ramp_then_socialization():
     (alice,) = s3["liquidations"]
     assert (alice["repay"], alice["yield"], alice["socialized"]) == ("11050", "10", "2950")
     assert s3["share_value"] == "0.99705"
+    # ... through the engine: the keeper repays what it takes over in the same batch, so
+    # no borrow is left (the share value is the same either way: cash + borrows).
+    assert r["summary"]["total_borrows"] == "0"
+    assert r["summary"]["engine_events"] == 15 and len(r["summary"]["state_hash"]) == 64
 
 
 @pytest.mark.parametrize(("name", "path", "value", "message"), [
@@ -161,6 +165,10 @@ def test_mango_health_init_goes_negative_before_maint():
     # SOL 60: maint below zero -> liquidatable.
     assert rows[3]["maint"] == "-143.200001" and rows[3]["liquidatable"]
     assert r["summary"]["liquidatable_at_end"] == ["alice"]
+    # ... through the engine: 2 tokens and the perp priced with their stable prices, a
+    # deposit, the perp fill and the USDC borrow (each passing check_health_post), then
+    # the steps' 3 x 4 price changes.
+    assert r["summary"]["engine_events"] == 21
 
 
 def test_drift_cross_margin_initial_fails_before_maintenance():
@@ -179,12 +187,17 @@ def test_drift_cross_margin_initial_fails_before_maintenance():
     assert rows[2]["maintenance"] == {"total_collateral": "8000",
                                       "margin_requirement": "13500"}
     assert rows[2]["liquidatable"]
+    # ... through the engine: 3 prices, the SOL deposit, the BTC short, the USDC borrow
+    # (each meeting the initial requirement), then 2 x 2 price changes.
+    assert r["summary"]["engine_events"] == 10
 
 
-def test_family_preset_in_an_engine_scenario_points_to_the_family_command():
-    from marginengine.config import protocol_from_dict
+def test_every_family_preset_is_an_engine_preset_too():
+    from marginengine.config import PRESET_NAMES, protocol_from_dict
 
-    # (liquity-v1 was the example here; it is an engine preset now, like morpho-blue.)
-    with pytest.raises(ConfigError, match="'euler-v2' is a family preset, run as a family "
-                                          "scenario"):
-        protocol_from_dict({"preset": "euler-v2"})
+    # (A family preset used to be refused in an engine scenario, pointing to the family
+    # command; Morpho, Liquity, then Euler, Mango and Drift became engine presets.)
+    assert set(FAMILY_PRESETS) <= set(PRESET_NAMES)
+    tables = {"euler-v2": "euler", "mango-v4": "mango", "drift-v2": "drift"}
+    for name, table in tables.items():
+        assert getattr(protocol_from_dict({"preset": name}), table) is not None

@@ -10,7 +10,7 @@ import pytest
 from marginengine.config import read_toml
 from marginengine.sim import apply_overrides
 from marginengine.sim.cascade import run_cascade
-from marginengine.sim.metrics import SERIES_COLUMNS, borrower_loss
+from marginengine.sim.metrics import PERP_SERIES_COLUMNS, SERIES_COLUMNS, borrower_loss
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -279,5 +279,5 @@ def test_statistics_when_same_seed_then_same_intervals():
 
 def test_formats_doc_when_read_then_lists_every_steps_column_with_unit_and_kind():
     doc = (EXAMPLES.parent / "docs" / "formats.md").read_text()
-    for c in SERIES_COLUMNS:
+    for c in (*SERIES_COLUMNS, *PERP_SERIES_COLUMNS):
         assert f"| `{c.name}` | {c.unit} | {c.kind.replace('_', ' ')} |" in doc, c.name

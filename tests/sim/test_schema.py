@@ -30,7 +30,7 @@ EXAMPLES = ROOT / "examples"
 #: service's configuration (``marginengine serve``).
 NOT_SCENARIOS = {"snapshot.toml", "snapshot_perps.toml", "options_book.toml", "serve.toml"}
 SCRIPTED = {"compound_v3", "dai_oracle_spike", "lending_walkthrough", "mango_manipulation",
-            "perp_crash"}
+            "options_crash", "perp_crash"}
 WALKTHROUGH = EXAMPLES / "lending_walkthrough.toml"
 
 #: One borrower, one step: 10 WETH against 15,000 USDC under aave-v3 (WETH: threshold

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,9 @@ SUMMARY_KEYS = ("bad_debt", "bad_debt_realized", "bad_debt_in_auctions", "bad_de
                 "liquidated_value", "liquidation_count", "liquidator_profit",
                 "borrower_loss", "auctions_started", "auctions_settled_near_zero",
                 "insurance_fund_drawdown", "adl_volume", "amplification",
-                "time_to_liquidate_mean_steps", "min_price", "min_venue_price")
+                "time_to_liquidate_mean_steps", "min_price", "min_venue_price",
+                "perp_liquidation_count", "perp_liquidated_value", "bankrupt_shortfall",
+                "adl_covered", "socialized_loss", "perp_deficit", "insurance_fund_end")
 
 
 def _progress(console: Console, quiet: bool) -> Progress:
@@ -28,18 +30,24 @@ def _progress(console: Console, quiet: bool) -> Progress:
 
 
 def series_metadata(scenario: str, seed: int, step_seconds: int,
-                    start_time_utc: str | None) -> dict[str, str]:
+                    start_time_utc: str | None,
+                    names: Sequence[str] | None = None) -> dict[str, str]:
     """The key-value metadata of ``steps.parquet`` (docs/formats.md): the scenario, its
     seed, the step length, each column's unit and kind and, for a replayed price, the UTC
-    time of step 0."""
-    from marginengine.sim.metrics import SERIES_COLUMNS
+    time of step 0. ``names``: the series' columns (default the lending ones); the perp
+    columns' units join when they are among them."""
+    from marginengine.sim.metrics import PERP_SERIES_COLUMNS, SERIES_COLUMNS
 
+    defined = {c.name: c for c in (*SERIES_COLUMNS, *PERP_SERIES_COLUMNS)}
+    given = set(names) if names is not None else None
+    columns = [c for c in defined.values() if (c.name in given if given is not None
+                                                else c in SERIES_COLUMNS)]
     meta = {
         "marginengine.scenario": scenario,
         "marginengine.seed": str(seed),
         "marginengine.step_seconds": str(step_seconds),
-        "marginengine.units": json.dumps({c.name: c.unit for c in SERIES_COLUMNS}),
-        "marginengine.kinds": json.dumps({c.name: c.kind for c in SERIES_COLUMNS}),
+        "marginengine.units": json.dumps({c.name: c.unit for c in columns}),
+        "marginengine.kinds": json.dumps({c.name: c.kind for c in columns}),
     }
     if start_time_utc is not None:
         meta["marginengine.start_time_utc"] = start_time_utc
@@ -100,7 +108,7 @@ def run(data: dict[str, Any], source: str, staging: Path, console: Console, quie
         on_result(result)
     summary = {"scenario": spec.name, **result.summary}
     meta = series_metadata(spec.name, spec.seed, spec.step_seconds,
-                           result.summary.get("start_time_utc"))
+                           result.summary.get("start_time_utc"), list(result.series))
     if not write_series(staging / "steps.parquet", result.series, meta):
         notes.append("install marginengine[sim] (pyarrow) for steps.parquet")
     (staging / "auctions.json").write_text(json.dumps(result.auctions, indent=1))

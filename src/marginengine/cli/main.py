@@ -71,7 +71,8 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
     ([price], kind = "cascade") or are explicit per step ([[steps]], a scripted scenario):
     one run writes events.sqlite, summary.json, steps.parquet, auctions.json, report.html
     and chart PNGs; more than one run (--runs N) writes runs.parquet and the Monte Carlo
-    statistics.
+    statistics. A cascade with [perps] simulates perp markets too, and steps.parquet has
+    the insurance fund, ADL and socialized loss per step (e.g. examples/perp_cascade.toml).
 
     The scenario, the overrides and the output folder are all checked before anything is
     written. The run is written into OUT.partial-<pid> (with a .marginengine-run marker)
@@ -121,6 +122,14 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
         print_tables(console, *liquidation_tables(scripted), accounts_table(scripted.engine))
         for outcome in scripted.rejected:
             console.print(f"[yellow]refused[/yellow] {outcome}")
+        options = summary.get("options")
+        if options:
+            console.print(
+                f"portfolio auctions: {options['auctions_started']} started, "
+                f"{options['auctions_finished']} finished, {options['bids']} bids, "
+                f"{options['value_liquidated']:,.2f} USD liquidated, insurance fund used "
+                f"{options['insurance_fund_used']:,.2f} USD, socialized "
+                f"{options['bad_debt']:,.2f} USD")
         console.print(
             f"liquidations: {summary['liquidation_count']}  bad debt: "
             f"{summary['bad_debt']:,.2f} USD  state hash: {summary['state_hash'][:16]}..."

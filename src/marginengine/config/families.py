@@ -107,6 +107,9 @@ class LiquidationMechanism(Enum):
     AUCTION = "auction"             # Maker Dog/Clipper or Cat/Flipper (Bark, Take, ...)
     MORPHO = "morpho"               # Morpho Blue liquidate (MorphoLiquidate)
     LIQUITY = "liquity"             # Liquity v1 troves (LiquityLiquidate, ...)
+    EULER = "euler"                 # Euler v2 vault (EulerLiquidate)
+    MANGO = "mango"                 # Mango v4 group (liquidation not modelled)
+    DRIFT = "drift"                 # Drift v2 (DriftLiquidateSpot)
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,10 @@ COMMON_EVENTS: frozenset[str] = frozenset({
     "LiquidatePerp", "FundInsurance", "SetRiskParams", "SetCrowding",
     # options (engine/option_handlers.py): refused unless the protocol has [options]
     "DepositOptionCash", "WithdrawOptionCash", "TradeOption", "SettleOption", "SetVolSurface",
+    "SetSviSurface",
+    # Derive's portfolio auction (engine/portfolio_auction_handlers.py), options too
+    "FundSecurityModule", "StartPortfolioAuction", "BidPortfolioAuction",
+    "TerminatePortfolioAuction", "ConvertToInsolventAuction",
 })
 MECHANISM_EVENTS: dict[LiquidationMechanism, frozenset[str]] = {
     LiquidationMechanism.CLOSE_FACTOR: frozenset({"Liquidate"}),
@@ -135,6 +142,9 @@ MECHANISM_EVENTS: dict[LiquidationMechanism, frozenset[str]] = {
     LiquidationMechanism.MORPHO: frozenset({"MorphoLiquidate"}),
     LiquidationMechanism.LIQUITY: frozenset({"LiquityLiquidate", "LiquityLiquidateTroves",
                                              "LiquityBatchLiquidate"}),
+    LiquidationMechanism.EULER: frozenset({"EulerLiquidate"}),
+    LiquidationMechanism.MANGO: frozenset(),
+    LiquidationMechanism.DRIFT: frozenset({"DriftLiquidateSpot"}),
 }
 #: Market inputs every family accepts, Morpho included.
 MARKET_EVENTS: frozenset[str] = frozenset({"SetPrice", "AdvanceTime", "SetConditions",
@@ -149,12 +159,29 @@ LIQUITY_EVENTS: frozenset[str] = frozenset({
     "LiquityOpenTrove", "LiquityAdjustTrove", "LiquityCloseTrove", "LiquityProvideToSP",
     "LiquityWithdrawFromSP", "LiquityLiquidate", "LiquityLiquidateTroves",
     "LiquityBatchLiquidate"})
+#: Euler v2's actions on its vault (engine/euler_handlers.py).
+EULER_EVENTS: frozenset[str] = frozenset({
+    "EulerDeposit", "EulerWithdraw", "EulerDepositCollateral", "EulerWithdrawCollateral",
+    "EulerBorrow", "EulerRepay", "EulerSetLTV", "EulerLiquidate"})
+#: Mango v4's actions on its accounts (engine/mango_handlers.py).
+MANGO_EVENTS: frozenset[str] = frozenset({
+    "MangoDeposit", "MangoWithdraw", "MangoPerpTrade", "MangoPerpOrders",
+    "MangoSetStablePrice"})
+#: Drift v2's actions on its cross-margin accounts (engine/drift_handlers.py).
+DRIFT_EVENTS: frozenset[str] = frozenset({
+    "DriftDeposit", "DriftWithdraw", "DriftPerpTrade", "DriftLiquidateSpot"})
 #: The families with state of their own, each with its events and what it is called.
 ISOLATED_EVENTS: dict[LiquidationMechanism, tuple[frozenset[str], str]] = {
     LiquidationMechanism.MORPHO: (MORPHO_EVENTS, "isolated markets: use the Morpho* events "
                                                  "(MorphoSupply, MorphoBorrow, ...)"),
     LiquidationMechanism.LIQUITY: (LIQUITY_EVENTS, "troves: use the Liquity* events "
                                                    "(LiquityOpenTrove, LiquityLiquidate, ...)"),
+    LiquidationMechanism.EULER: (EULER_EVENTS, "an Euler vault: use the Euler* events "
+                                               "(EulerDeposit, EulerBorrow, ...)"),
+    LiquidationMechanism.MANGO: (MANGO_EVENTS, "a Mango group: use the Mango* events "
+                                               "(MangoDeposit, MangoWithdraw, ...)"),
+    LiquidationMechanism.DRIFT: (DRIFT_EVENTS, "Drift markets: use the Drift* events "
+                                               "(DriftDeposit, DriftWithdraw, ...)"),
 }
 
 
@@ -320,6 +347,46 @@ FAMILIES: dict[str, dict[str, object]] = {
         ),
     } for name, pool in (("liquity-v1", StabilityPoolVariant.LEGACY),
                          ("liquity-v1-2025", StabilityPoolVariant.KEEP_ONE_LUSD))},
+    # Euler v2 (euler-xyz/euler-vault-kit@5b98b420): one vault of config.euler lending
+    # against its collaterals; as for Morpho the pooled-lending fields are unused; the
+    # rules are margin/euler.py and liquidation/euler.py (EVK's custom error names).
+    "euler-v2": {
+        **AAVE_V3_7,
+        "version": "Euler v2 (EVK)",
+        "liquidation": LiquidationMechanism.EULER,
+        "codes": RefusalCodes(
+            withdraw_unhealthy=Code.EULER_ACCOUNT_LIQUIDITY,
+            borrow_uncovered=Code.EULER_ACCOUNT_LIQUIDITY,
+            not_liquidatable=Code.EULER_ACCOUNT_LIQUIDITY,
+            supply_cap=Code.SUPPLY_CAP_EXCEEDED,
+        ),
+    },
+    # Mango v4 (blockworks-foundation/mango-v4@1303a4a1): a group of config.mango (banks,
+    # perp markets); the rules are margin/mango.py (health), Mango's error names.
+    "mango-v4": {
+        **AAVE_V3_7,
+        "version": "Mango v4",
+        "liquidation": LiquidationMechanism.MANGO,
+        "codes": RefusalCodes(
+            withdraw_unhealthy=Code.MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE,
+            borrow_uncovered=Code.MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE,
+            not_liquidatable=Code.MANGO_HEALTH_MUST_BE_NEGATIVE,
+            supply_cap=Code.SUPPLY_CAP_EXCEEDED,
+        ),
+    },
+    # Drift v2 (drift-labs/protocol-v2@0ae3e3b1): spot and perp markets of config.drift;
+    # the rules are margin/drift.py and liquidation/drift.py, Drift's ErrorCode names.
+    "drift-v2": {
+        **AAVE_V3_7,
+        "version": "Drift v2",
+        "liquidation": LiquidationMechanism.DRIFT,
+        "codes": RefusalCodes(
+            withdraw_unhealthy=Code.DRIFT_INSUFFICIENT_COLLATERAL,
+            borrow_uncovered=Code.DRIFT_INSUFFICIENT_COLLATERAL,
+            not_liquidatable=Code.DRIFT_SUFFICIENT_COLLATERAL,
+            supply_cap=Code.SUPPLY_CAP_EXCEEDED,
+        ),
+    },
     "compound-v3": {
         "version": "Compound III (Comet)",
         "health_formula": HealthFormula.PER_ASSET_DOWN,
@@ -374,15 +441,21 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
     unsupported = {k: v for k, v in _unsupported(family, mechanism).items() if k not in events}
     unsupported.update({name: f"{family} has no Morpho markets" for name in MORPHO_EVENTS})
     unsupported.update({name: f"{family} has no troves" for name in LIQUITY_EVENTS})
+    unsupported.update({name: f"{family} has no Euler vault" for name in EULER_EVENTS})
+    unsupported.update({name: f"{family} has no Mango group" for name in MANGO_EVENTS})
+    unsupported.update({name: f"{family} has no Drift markets" for name in DRIFT_EVENTS})
     return LendingRules(family=family, events=events, unsupported=unsupported,
                         **spec)  # type: ignore[arg-type]
 
 
 __all__ = [
     "COMMON_EVENTS",
+    "DRIFT_EVENTS",
+    "EULER_EVENTS",
     "FAMILIES",
     "ISOLATED_EVENTS",
     "LIQUITY_EVENTS",
+    "MANGO_EVENTS",
     "MARKET_EVENTS",
     "MORPHO_EVENTS",
     "ROUNDING_V3_3",

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ValidationError
 from marginengine.config.models import PRESET_NAMES, ProtocolConfig
 from marginengine.config.perp import PERP_PRESETS
 from marginengine.config.presets import PRESETS
-from marginengine.config.protocol_families import FAMILY_PRESETS
 from marginengine.config.stewards import StewardBounds
 from marginengine.errors import ConfigError
 
@@ -138,14 +137,6 @@ def protocol_from_dict(
     if not isinstance(data, dict):
         raise ConfigError([f"{prefix or 'protocol'}: must be a table"], source=source)
     preset = data.get("preset", "aave-v3")
-    if isinstance(preset, str) and preset in FAMILY_PRESETS and preset not in PRESET_NAMES:
-        # Morpho, Liquity, Euler, Mango, Drift keep state of their own: family scenarios.
-        where = f"{prefix}.preset" if prefix else "preset"
-        raise ConfigError(
-            [f"{where}: {preset!r} is a family preset, run as a family scenario "
-             f"(family = {preset!r}; marginengine family, examples/families/)"],
-            source=source,
-        )
     if preset not in PRESET_NAMES:
         where = f"{prefix}.preset" if prefix else "preset"
         raise ConfigError(
@@ -161,6 +152,10 @@ def protocol_from_dict(
         merged["morpho"] = copy.deepcopy(base["morpho"])
     if "liquity" in base and isinstance(data.get("liquity", {}), dict):
         merged["liquity"] = _merge(base["liquity"], data.get("liquity", {}))
+    for table in ("euler", "mango", "drift"):
+        # A family's table is the preset's unless given whole (its collaterals name assets).
+        if table in base and table not in data:
+            merged[table] = copy.deepcopy(base[table])
     given = data.get("markets")
     if given is None:
         merged["markets"] = copy.deepcopy(base["markets"])

@@ -16,14 +16,25 @@ from marginengine.config.adaptive import AdaptiveConfig
 from marginengine.config.auction import AuctionConfig
 from marginengine.config.base import PORTFOLIO_PRESET_NAMES, SYMBOL_PATTERN, StrictModel
 from marginengine.config.families import LendingRules, lending_rules
+from marginengine.config.family_configs import (
+    DriftConfig,
+    EulerConfig,
+    MangoConfig,
+    drift_problem,
+    euler_problem,
+    mango_problem,
+)
 from marginengine.config.perp import PerpMarketConfig, perp_symbol_problem
+from marginengine.config.portfolio_auction import PortfolioAuctionConfig
 from marginengine.config.stewards import StewardBounds
 from marginengine.fixedpoint import BPS, PRICE_UNIT, parse_units
 
 PresetName = Literal["aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7", "compound-v3",
-                     "morpho-blue", "liquity-v1", "liquity-v1-2025"]
+                     "morpho-blue", "liquity-v1", "liquity-v1-2025", "euler-v2",
+                     "mango-v4", "drift-v2"]
 PRESET_NAMES: tuple[str, ...] = ("aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7",
-                                 "compound-v3", "morpho-blue", "liquity-v1", "liquity-v1-2025")
+                                 "compound-v3", "morpho-blue", "liquity-v1", "liquity-v1-2025",
+                                 "euler-v2", "mango-v4", "drift-v2")
 
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
 NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
@@ -347,6 +358,8 @@ class OptionsConfig(StrictModel):
     quote: str
     size_decimals: Annotated[int, Field(ge=0, le=18)] = 18
     portfolio_preset: str = "derive-pm2"
+    #: Derive's portfolio auction (``[options.auction]``; defaults: Derive mainnet's).
+    auction: PortfolioAuctionConfig = PortfolioAuctionConfig()
 
     @field_validator("portfolio_preset")
     @classmethod
@@ -374,6 +387,9 @@ class ProtocolConfig(StrictModel):
     auction: AuctionConfig | None = None
     morpho: dict[str, MorphoMarketConfig] = Field(default_factory=dict)
     liquity: LiquityConfig | None = None
+    euler: EulerConfig | None = None
+    mango: MangoConfig | None = None
+    drift: DriftConfig | None = None
     adaptive: AdaptiveConfig | None = None
     stewards: StewardBounds | None = None
     options: OptionsConfig | None = None
@@ -397,6 +413,7 @@ class ProtocolConfig(StrictModel):
     def _family_rules(self) -> ProtocolConfig:
         self._check_morpho()
         self._check_liquity()
+        self._check_own_state_families()
         if self.options is not None and self.options.quote not in self.markets:
             raise ValueError(f"options.quote: unknown asset {self.options.quote!r} (markets: "
                              f"{', '.join(sorted(self.markets))})")
@@ -572,6 +589,37 @@ class ProtocolConfig(StrictModel):
         if scaled != scaled.to_integral_value():
             raise ValueError(f"liquity.base_rate: {lq.base_rate} has more than 18 decimals "
                              "and cannot be held exactly")
+
+    def _check_own_state_families(self) -> None:
+        from marginengine.config.families import LiquidationMechanism
+
+        is_euler = self.rules.liquidation is LiquidationMechanism.EULER
+        if self.euler is not None and not is_euler:
+            raise ValueError(f"euler: {self.preset} has no Euler vault (preset = \"euler-v2\")")
+        if is_euler:
+            if self.euler is None:
+                raise ValueError("euler: euler-v2 needs an [euler] table (vault, collaterals)")
+            problem = euler_problem(self.euler, {s: m.decimals for s, m in self.markets.items()})
+            if problem:
+                raise ValueError(problem)
+        is_mango = self.rules.liquidation is LiquidationMechanism.MANGO
+        if self.mango is not None and not is_mango:
+            raise ValueError(f"mango: {self.preset} has no Mango group (preset = \"mango-v4\")")
+        if is_mango:
+            if self.mango is None:
+                raise ValueError("mango: mango-v4 needs a [mango] table (quote, tokens)")
+            problem = mango_problem(self.mango, {s: m.decimals for s, m in self.markets.items()})
+            if problem:
+                raise ValueError(problem)
+        is_drift = self.rules.liquidation is LiquidationMechanism.DRIFT
+        if self.drift is not None and not is_drift:
+            raise ValueError(f"drift: {self.preset} has no Drift markets (preset = \"drift-v2\")")
+        if is_drift:
+            if self.drift is None:
+                raise ValueError("drift: drift-v2 needs a [drift] table (quote, spot)")
+            problem = drift_problem(self.drift, {s: m.decimals for s, m in self.markets.items()})
+            if problem:
+                raise ValueError(problem)
 
     def truncations(self) -> list[str]:
         """Warnings for every factor stored with less precision than configured (Comet

@@ -106,7 +106,9 @@ class FundingConfig(StrictModel):
 
     @model_validator(mode="after")
     def _formula_fields(self) -> FundingConfig:
-        if "contract_tier" in self.model_fields_set and self.formula != "drift-v2":
+        # The default is accepted with any formula: a saved configuration (an event log's
+        # meta.protocol) writes every field, and must load again.
+        if self.contract_tier != "HighlySpeculative" and self.formula != "drift-v2":
             raise ValueError("contract_tier: only formula drift-v2 clamps by contract tier")
         if self.formula == "dydx-v4":
             to_ppm(self.interest, "interest")
@@ -187,6 +189,11 @@ class PerpMarketConfig(StrictModel):
     adl_policy: Literal["pnl_leverage", "hyperliquid_index", "pro_rata_profit",
                         "risk_aware"] = "pnl_leverage"
     insurance_fund: Literal["shared", "market"] = "shared"
+    #: ``False``: no auto-deleveraging; a bankrupt position the fund cannot pay for is
+    #: taken over at its fill price, the fund pays what it holds and the rest is
+    #: socialized over the other accounts' perp balances (Drift v2's
+    #: ``resolve_perp_bankruptcy`` and Mango v4's perp bankruptcy shape).
+    adl: bool = True
     mark_basis_alpha: PositiveFraction = Decimal("0.1")
 
     @field_validator("tiers")

@@ -15,6 +15,22 @@
     minimum, recovery mode below 150%, offset and redistribution, gas compensation
     (liquity/dev ``BorrowerOperations.sol``, ``TroveManager.sol``, ``StabilityPool.sol``);
     ``liquity-v1-2025`` with the 2025 pool that always keeps 1 LUSD. Assets ETH and LUSD.
+``euler-v2``
+    Euler v2 (Euler Vault Kit) vault (``config.euler``): borrow and liquidation LTVs, the
+    LTV ramp (``EulerSetLTV``), the liquidation discount, the yield capped at the
+    collateral's value, debt socialization (euler-xyz/euler-vault-kit ``src/EVault``). A
+    USDC vault lending against WETH at 80% / 85%, maxLiquidationDiscount 15%.
+``mango-v4``
+    Mango v4 account health (``config.mango``): init and maint health with the banks'
+    deposit and borrow limits scaling the init weights, the stable price on the init side,
+    perps through their settle token (blockworks-foundation/mango-v4 ``src/health``).
+    USDC and SOL banks and SOL-PERP.
+``drift-v2``
+    Drift v2 cross margin (``config.drift``): spot asset and liability weights with the
+    IMF size discount and premium, the perp margin ratio with the IMF premium, the
+    unrealized-PnL weight, spot liquidation transferring the liability that covers the
+    margin shortage (drift-labs/protocol-v2 ``math/margin.rs``, ``math/liquidation.rs``).
+    USDC and SOL spot markets and BTC-PERP.
 ``compound-v3``
     Compound III (Comet) rules: one borrowable base asset (USDC here), borrow and liquidate
     collateral factors, liquidation factor, ``absorb`` into reserves, ``buyCollateral`` at the
@@ -137,4 +153,51 @@ PRESETS: dict[str, dict[str, Any]] = {
                     "ETH": {"decimals": 18, "collateral": False, "borrowable": False}},
         "liquity": {"collateral": "ETH", "debt": "LUSD", "base_rate": "0"},
     } for name in ("liquity-v1", "liquity-v1-2025")},
+    # Euler v2: a USDC vault lending against WETH (borrow LTV 80%, liquidation LTV 85%,
+    # maxLiquidationDiscount 15%), the assets listed for their decimals and prices only.
+    "euler-v2": {
+        "preset": "euler-v2",
+        "markets": {"USDC": {"decimals": 6, "collateral": False, "borrowable": False},
+                    "WETH": {"decimals": 18, "collateral": False, "borrowable": False}},
+        "euler": {"vault": "USDC", "max_liquidation_discount": "0.15",
+                  "socialize_debt": True,
+                  "collaterals": {"WETH": {"borrow_ltv": "0.80", "liquidation_ltv": "0.85"}}},
+    },
+    # Mango v4: USDC and SOL banks and SOL-PERP settled in USDC, with the weights of
+    # examples/families/mango_health.toml (no deposit or borrow limits).
+    "mango-v4": {
+        "preset": "mango-v4",
+        "markets": {"USDC": {"decimals": 6, "collateral": False, "borrowable": False},
+                    "SOL": {"decimals": 9, "collateral": False, "borrowable": False},
+                    "SOL-PERP": {"decimals": 9, "collateral": False, "borrowable": False}},
+        "mango": {"quote": "USDC", "tokens": {
+            "USDC": {"init_asset_weight": "1", "maint_asset_weight": "1",
+                     "init_liab_weight": "1.05", "maint_liab_weight": "1.025"},
+            "SOL": {"init_asset_weight": "0.8", "maint_asset_weight": "0.9",
+                    "init_liab_weight": "1.2", "maint_liab_weight": "1.1"}},
+            "perps": {"SOL-PERP": {
+                "settle": "USDC", "base_lot_size": 10_000_000,
+                "init_base_asset_weight": "0.9", "init_base_liab_weight": "1.1",
+                "maint_base_asset_weight": "0.95", "maint_base_liab_weight": "1.05",
+                "init_overall_asset_weight": "0.5", "maint_overall_asset_weight": "0.8"}}},
+    },
+    # Drift v2: USDC and SOL spot markets and BTC-PERP, with the parameters of
+    # examples/families/drift_cross_margin.toml.
+    "drift-v2": {
+        "preset": "drift-v2",
+        "markets": {"USDC": {"decimals": 6, "collateral": False, "borrowable": False},
+                    "SOL": {"decimals": 9, "collateral": False, "borrowable": False},
+                    "BTC-PERP": {"decimals": 9, "collateral": False, "borrowable": False}},
+        "drift": {"quote": "USDC", "spot": {
+            "USDC": {"initial_asset_weight": "1", "maintenance_asset_weight": "1",
+                     "initial_liability_weight": "1", "maintenance_liability_weight": "1"},
+            "SOL": {"initial_asset_weight": "0.8", "maintenance_asset_weight": "0.9",
+                    "initial_liability_weight": "1.2", "maintenance_liability_weight": "1.1",
+                    "imf_factor": "0.0005", "liquidator_fee": "0.01"}},
+            "perps": {"BTC-PERP": {
+                "margin_ratio_initial": "0.1", "margin_ratio_maintenance": "0.05",
+                "imf_factor": "0.0005", "unrealized_pnl_initial_asset_weight": "0.8",
+                "unrealized_pnl_maintenance_asset_weight": "1",
+                "unrealized_pnl_imf_factor": "0.0005"}}},
+    },
 }

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
 from marginengine.decisions import Code, Refusal
+from marginengine.engine.family_state import DriftBook, EulerBook, FamilyBook, MangoBook
 from marginengine.engine.rejected import Rejected
 from marginengine.engine.state import EngineState, MorphoBook, SequencerStatus, StateReads
 from marginengine.fixedpoint import format_units
@@ -148,6 +149,31 @@ class HandlerContext(StateReads):
     def set_liquity(self, system: LiquitySystem) -> None:
         """Replace the Liquity system (journalled)."""
         self.state.set_liquity(system)
+
+    def euler_book(self) -> EulerBook:
+        """The Euler vault's book (the family's events run only where there is one)."""
+        book = self.state.family
+        if not isinstance(book, EulerBook):
+            self.refuse(Code.EVENT_NOT_SUPPORTED, f"{self.rules.family} has no Euler vault")
+        return book
+
+    def mango_book(self) -> MangoBook:
+        """The Mango group's book (the family's events run only where there is one)."""
+        book = self.state.family
+        if not isinstance(book, MangoBook):
+            self.refuse(Code.EVENT_NOT_SUPPORTED, f"{self.rules.family} has no Mango group")
+        return book
+
+    def drift_book(self) -> DriftBook:
+        """The Drift exchange's book (the family's events run only where there is one)."""
+        book = self.state.family
+        if not isinstance(book, DriftBook):
+            self.refuse(Code.EVENT_NOT_SUPPORTED, f"{self.rules.family} has no Drift markets")
+        return book
+
+    def set_family(self, book: FamilyBook) -> None:
+        """Replace the family's book (journalled)."""
+        self.state.set_family(book)
 
     def set_price(self, asset: str, price: int) -> None:
         """Set an oracle price."""

@@ -17,6 +17,7 @@ from marginengine.decisions import Code, Refusal
 from marginengine.errors import EventError, FieldError
 from marginengine.oracle.conditions import CONDITION_FIELDS, check_condition
 from marginengine.persistence import encode
+from marginengine.pricing.svi import SVIParams
 
 
 def _outcome_name(event: Event, accepted: bool) -> str:
@@ -574,12 +575,110 @@ class SetVolSurface(Event):
                              f"(got {self.skew_ppm})")
 
 
+# ---- Derive's portfolio auction (derivexyz/v2-core src/liquidation/DutchAuction.sol;
+# engine/portfolio_auction_handlers.py): fractions in wad (10**18 is 100%), money in
+# options quote smallest units.
+
+@dataclass(frozen=True)
+class FundSecurityModule(Event):
+    """Put ``amount`` of the options quote into the security module (the insurance fund
+    that pays bidders of insolvent portfolio auctions)."""
+
+    amount: int
+
+
+@dataclass(frozen=True)
+class StartPortfolioAuction(Event):
+    """``keeper`` starts the auction of ``account``'s portfolio, whose PMRM_2 maintenance
+    margin is below 0 (``startAuction``): solvent if its mark-to-market is positive (the
+    account pays the liquidation fee to the security module), else insolvent."""
+
+    keeper: str
+    account: str
+
+
+@dataclass(frozen=True)
+class BidPortfolioAuction(Event):
+    """``bidder`` (an account holding only options cash) takes ``fraction`` (wad) of every
+    position and of the cash of ``account``'s portfolio under auction (``bid``); a solvent
+    bid is cut to the fraction that restores the buffer margin, and ends the auction then.
+    ``price_limit`` (0: none): the most the bidder pays (solvent), or minus the least it
+    receives from the security module (insolvent)."""
+
+    bidder: str
+    account: str
+    fraction: int
+    price_limit: int = 0
+
+
+@dataclass(frozen=True)
+class TerminatePortfolioAuction(Event):
+    """End ``account``'s auction once it is back above its margin (buffer margin for a
+    solvent auction, maintenance for an insolvent one) (``terminateAuction``)."""
+
+    account: str
+
+
+@dataclass(frozen=True)
+class ConvertToInsolventAuction(Event):
+    """Turn a solvent auction whose price has reached 0 into an insolvent one
+    (``convertToInsolventAuction``)."""
+
+    account: str
+
+
+PORTFOLIO_AUCTION_EVENT_CLASSES: tuple[type[Event], ...] = (
+    FundSecurityModule, StartPortfolioAuction, BidPortfolioAuction,
+    TerminatePortfolioAuction, ConvertToInsolventAuction)
+
+@dataclass(frozen=True)
+class SetSviSurface(Event):
+    """The implied volatility of ``underlying``'s options expiring at ``expiry`` as raw SVI
+    (Gatheral): total variance ``w(k) = a + b (rho (k - m) + sqrt((k - m)^2 + sigma^2))``
+    at log-moneyness ``k = ln(K/F)``, each parameter in parts per million; a strike's vol is
+    ``sqrt(w / T)`` (T in 365-day years), floored at 1%. Replaces the expiry's
+    ``SetVolSurface`` (and is replaced by one). The parameters must pass SVI's no-arbitrage
+    bounds (``pricing/svi.py``) and Durrleman's butterfly condition ``g(k) >= 0`` on
+    ``k`` in -2..2 (step 0.05): else :class:`EventError` naming the field."""
+
+    underlying: str
+    expiry: int
+    a_ppm: int
+    b_ppm: int
+    rho_ppm: int
+    m_ppm: int
+    sigma_ppm: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.underlying:
+            raise EventError(f"SetSviSurface.underlying: must be a symbol "
+                             f"(got {self.underlying!r})")
+        if self.expiry < 0:
+            raise EventError(f"SetSviSurface.expiry: must be unix seconds >= 0 "
+                             f"(got {self.expiry})")
+        try:
+            params = self.params
+            params.check_butterfly([i / 20 for i in range(-40, 41)])
+        except FieldError as exc:
+            name = exc.field.removeprefix("svi").lstrip(".")
+            where = f"{name}_ppm" if name else "a_ppm..sigma_ppm"
+            raise EventError(f"SetSviSurface.{where}: {exc.reason}") from None
+
+    @property
+    def params(self) -> SVIParams:
+        """The slice as floats (ppm / 10**6)."""
+        return SVIParams(self.a_ppm / 1e6, self.b_ppm / 1e6, self.rho_ppm / 1e6,
+                         self.m_ppm / 1e6, self.sigma_ppm / 1e6)
+
+
 #: Bounds of a surface's vol (ppm): 1% .. 1000%.
 MIN_VOL_PPM = 10_000
 MAX_VOL_PPM = 10_000_000
 
 OPTION_EVENT_CLASSES: tuple[type[Event], ...] = (
-    DepositOptionCash, WithdrawOptionCash, TradeOption, SettleOption, SetVolSurface)
+    DepositOptionCash, WithdrawOptionCash, TradeOption, SettleOption, SetVolSurface,
+    SetSviSurface)
 
 MORPHO_EVENT_CLASSES: tuple[type[Event], ...] = (
     MorphoSupply, MorphoWithdraw, MorphoBorrow, MorphoRepay, MorphoSupplyCollateral,
@@ -663,13 +762,203 @@ LIQUITY_EVENT_CLASSES: tuple[type[Event], ...] = (
     LiquityOpenTrove, LiquityAdjustTrove, LiquityCloseTrove, LiquityProvideToSP,
     LiquityWithdrawFromSP, LiquityLiquidate, LiquityLiquidateTroves, LiquityBatchLiquidate)
 
+# ---- Euler v2 (euler-xyz/euler-vault-kit src/EVault): one vault (``config.euler.vault``)
+# lending against collaterals (``config.euler.collaterals``); amounts in the token's smallest
+# units, LTVs in Euler's 1e4 (CONFIG_SCALE).
+
+@dataclass(frozen=True)
+class EulerDeposit(Event):
+    """``deposit(assets, receiver)``: vault assets from outside for shares (rounded down)."""
+
+    account: str
+    assets: int
+
+
+@dataclass(frozen=True)
+class EulerWithdraw(Event):
+    """``withdraw(assets, receiver, owner)``: assets out for shares (rounded up)."""
+
+    account: str
+    assets: int
+
+
+@dataclass(frozen=True)
+class EulerDepositCollateral(Event):
+    """A collateral deposit (its collateral vault's ``deposit``) into ``account``."""
+
+    account: str
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class EulerWithdrawCollateral(Event):
+    """A collateral withdrawal; the account status check (``checkLiquidity``) follows."""
+
+    account: str
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class EulerBorrow(Event):
+    """``borrow(assets, receiver)``; the account status check follows."""
+
+    account: str
+    assets: int
+
+
+@dataclass(frozen=True)
+class EulerRepay(Event):
+    """``repay(assets, receiver)`` from outside (-1: ``type(uint256).max``, the whole debt)."""
+
+    account: str
+    assets: int
+
+
+@dataclass(frozen=True)
+class EulerSetLTV(Event):
+    """Governance ``setLTV(collateral, borrowLTV, liquidationLTV, rampDuration)`` (1e4)."""
+
+    collateral: str
+    borrow_ltv: int
+    liquidation_ltv: int
+    ramp_duration: int = 0
+
+
+@dataclass(frozen=True)
+class EulerLiquidate(Event):
+    """``liquidate(violator, collateral, repayAssets, minYieldBalance)``: the liquidator
+    takes over ``repay_assets`` of debt (-1: the most allowed) for collateral. With
+    ``repay`` it repays that debt in the same EVC batch (else its own account status
+    check must pass with the debt it took over)."""
+
+    liquidator: str
+    violator: str
+    collateral: str
+    repay_assets: int = -1
+    min_yield_balance: int = 0
+    repay: bool = False
+
+
+EULER_EVENT_CLASSES: tuple[type[Event], ...] = (
+    EulerDeposit, EulerWithdraw, EulerDepositCollateral, EulerWithdrawCollateral, EulerBorrow,
+    EulerRepay, EulerSetLTV, EulerLiquidate)
+
+# ---- Mango v4 (blockworks-foundation/mango-v4 programs/mango-v4/src/instructions): a group
+# of ``config.mango``; amounts in native units (the token's smallest units).
+
+@dataclass(frozen=True)
+class MangoDeposit(Event):
+    """``token_deposit``: ``amount`` of ``token`` from outside into ``account``."""
+
+    account: str
+    token: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class MangoWithdraw(Event):
+    """``token_withdraw(amount, allow_borrow)``: beyond the position it is a borrow; the
+    init health must then be non-negative or not decrease (``check_health_post``)."""
+
+    account: str
+    token: str
+    amount: int
+    allow_borrow: bool = True
+
+
+@dataclass(frozen=True)
+class MangoPerpTrade(Event):
+    """A perp fill for ``account``: ``base_lots`` (signed: bought) and ``quote`` (settle
+    token native units, signed: received), then ``check_health_post``."""
+
+    account: str
+    market: str
+    base_lots: int
+    quote: int
+
+
+@dataclass(frozen=True)
+class MangoPerpOrders(Event):
+    """``account``'s open orders on ``market`` become ``bids`` and ``asks`` base lots (the
+    resting part of ``perp_place_order``), then ``check_health_post``."""
+
+    account: str
+    market: str
+    bids: int
+    asks: int
+
+
+@dataclass(frozen=True)
+class MangoSetStablePrice(Event):
+    """The stable price of a bank or perp market (its ``StablePriceModel`` output), as an
+    engine price (USD, 8 decimals)."""
+
+    asset: str
+    price: int
+
+
+MANGO_EVENT_CLASSES: tuple[type[Event], ...] = (
+    MangoDeposit, MangoWithdraw, MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice)
+
+# ---- Drift v2 (drift-labs/protocol-v2 programs/drift/src/instructions): ``config.drift``;
+# spot amounts in the token's native units, perp base 1e9 and quote 1e6.
+
+@dataclass(frozen=True)
+class DriftDeposit(Event):
+    """``deposit``: ``amount`` of spot ``market`` from outside into ``account``."""
+
+    account: str
+    market: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class DriftWithdraw(Event):
+    """``withdraw``: beyond the deposit a borrow; the account must then meet its initial
+    margin requirement (``InsufficientCollateral``)."""
+
+    account: str
+    market: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class DriftPerpTrade(Event):
+    """A perp fill for ``account``: ``base`` (1e9, signed: bought) and ``quote`` (1e6,
+    signed: received); the initial requirement must then be met."""
+
+    account: str
+    market: str
+    base: int
+    quote: int
+
+
+@dataclass(frozen=True)
+class DriftLiquidateSpot(Event):
+    """``liquidate_spot(asset_market, liability_market, liquidator_max_liability_transfer)``:
+    ``liquidator`` takes over the liability that covers ``account``'s margin shortage for
+    its asset at the liquidation multipliers (-1: no maximum)."""
+
+    liquidator: str
+    account: str
+    asset_market: str
+    liability_market: str
+    max_liability_transfer: int = -1
+
+
+DRIFT_EVENT_CLASSES: tuple[type[Event], ...] = (
+    DriftDeposit, DriftWithdraw, DriftPerpTrade, DriftLiquidateSpot)
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (Deposit, Withdraw, Borrow, Repay, SetPrice, AdvanceTime, Liquidate, Absorb,
                 BuyCollateral, DepositQuote, WithdrawQuote, TransferQuote, Trade,
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
                 SetConditions, SetSequencer, SetRiskParams, SetCrowding, *MORPHO_EVENT_CLASSES,
-                *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES)
+                *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES, *EULER_EVENT_CLASSES,
+                *MANGO_EVENT_CLASSES, *DRIFT_EVENT_CLASSES, *PORTFOLIO_AUCTION_EVENT_CLASSES)
 }
 
 

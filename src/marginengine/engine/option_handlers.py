@@ -22,6 +22,7 @@ from marginengine.decisions import Code
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
     DepositOptionCash,
+    SetSviSurface,
     SettleOption,
     SetVolSurface,
     TradeOption,
@@ -89,6 +90,16 @@ def _quote(ctx: HandlerContext) -> str:
     return opts.quote
 
 
+def _not_under_auction(ctx: HandlerContext, account: str, field: str = "account") -> None:
+    """Derive's managers refuse every change to an account under liquidation
+    (``BM_AccountUnderLiquidation``); deposits stay open here, so that an owner can top
+    the account up and end its auction (``TerminatePortfolioAuction``)."""
+    if ctx.portfolio_auction(account) is not None:
+        ctx.refuse(Code.ACCOUNT_UNDER_LIQUIDATION,
+                   f"{field}: {account} is under a portfolio auction", field=field,
+                   account=account)
+
+
 def deposit_option_cash(ctx: HandlerContext, e: DepositOptionCash) -> dict[str, Any]:
     ctx.account_id(e.account)
     clearing = _clearing(ctx)
@@ -102,6 +113,16 @@ def withdraw_option_cash(ctx: HandlerContext, e: WithdrawOptionCash) -> dict[str
     ctx.account_id(e.account)
     clearing = _clearing(ctx)
     ctx.positive(e.amount)
+    _not_under_auction(ctx, e.account)
+    auctions = ctx.state.portfolio_auctions
+    if auctions is not None and auctions.total_insolvent_mm > clearing.security_module:
+        # Derive's CashAsset.withdraw: no cash leaves while insolvent auctions' shortfall
+        # (their maintenance margins at the start) exceeds the security module.
+        ctx.refuse(Code.WITHDRAW_BLOCKED_BY_AUCTION,
+                   f"withdrawals are blocked: insolvent auctions need "
+                   f"{auctions.total_insolvent_mm}, the security module holds "
+                   f"{clearing.security_module}", insolvent_mm=auctions.total_insolvent_mm,
+                   security_module=clearing.security_module)
     before = _margin(ctx, e.account)
     try:
         clearing.withdraw(e.account, e.amount)
@@ -125,6 +146,7 @@ def trade_option(ctx: HandlerContext, e: TradeOption) -> dict[str, Any]:
         ctx.refuse(Code.OPTION_EXPIRED, f"{series.symbol} has expired (expiry {e.expiry}, "
                    f"now {ctx.time})", series=series.symbol)
     for field, account in (("buyer", e.buyer), ("seller", e.seller)):
+        _not_under_auction(ctx, account, field)
         held = ctx.option_underlying(account)
         if held is not None and held != e.underlying:
             ctx.refuse(Code.OPTION_ONE_UNDERLYING,
@@ -167,5 +189,13 @@ def set_vol_surface(ctx: HandlerContext, e: SetVolSurface) -> dict[str, Any]:
     return {}
 
 
-__all__ = ["deposit_option_cash", "set_vol_surface", "settle_option", "trade_option",
-           "withdraw_option_cash"]
+def set_svi_surface(ctx: HandlerContext, e: SetSviSurface) -> dict[str, Any]:
+    _require_options(ctx)
+    _underlying(ctx, e.underlying)
+    ctx.state.set_svi(e.underlying, e.expiry,
+                      (e.a_ppm, e.b_ppm, e.rho_ppm, e.m_ppm, e.sigma_ppm))
+    return {}
+
+
+__all__ = ["deposit_option_cash", "set_svi_surface", "set_vol_surface", "settle_option",
+           "trade_option", "withdraw_option_cash"]

@@ -229,20 +229,30 @@ def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
     underwater, close = quote.underwater, quote.close
     signed_close = -close if size > 0 else close
     fund_market = e.market if perp.insurance_fund == "market" else None
+    # ``shortfall``: the loss beyond the bucket's equity this liquidation settles (the
+    # negative equity a flat bucket is left with after its closing fills, plus what
+    # auto-deleveraging moved onto the counterparties, ``adl_covered``); the waterfall
+    # pays it: insurance_paid + adl_covered + socialized + deficit == shortfall.
     details: dict[str, Any] = {
         "closed": close, "mark": mark, "bankruptcy_price": bankrupt_at, "price": price,
         "insurance_paid": 0, "adl": [], "socialized": 0, "deficit": 0, "fee": 0,
+        "shortfall": 0, "adl_covered": 0,
     }
     notional = abs(quote_value(close, price, perp.base_unit, quote_unit, Rounding.DOWN))
     if underwater:
         loss = abs(quote_value(close, abs(bankrupt_at - price), perp.base_unit, quote_unit,
                                Rounding.UP))
-        if ledger.insurance_of(fund_market) >= loss:
+        if ledger.insurance_of(fund_market) >= loss or not perp.adl:
             _take_over(ctx, e, perp, signed_close, price)
+            details["shortfall"] = _negative_equity(ctx, e.account)
             details["insurance_paid"] = _cover(ctx, e.account, fund_market)
         else:
             details["adl"] = _deleverage(ctx, e.account, e.market, perp, size, bankrupt_at,
                                          mark)
+            # The counterparties close at the bankruptcy price, not at the fill price:
+            # they carry the loss the fund could not.
+            details["adl_covered"] = loss
+            details["shortfall"] = loss + _negative_equity(ctx, e.account)
             price = bankrupt_at
             details["price"] = price
             notional = abs(quote_value(close, price, perp.base_unit, quote_unit, Rounding.DOWN))
@@ -254,6 +264,7 @@ def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
         if fee:
             ledger.fee_to_insurance(e.account, fee, fund_market)
         details["fee"] = fee
+        details["shortfall"] = _negative_equity(ctx, e.account)
     ledger.add_volume(e.market, liquidated=notional)
     # Whatever negative equity is left (rounding, or a bucket whose other collateral is
     # gone) goes down the rest of the waterfall.
@@ -272,6 +283,15 @@ def _take_over(ctx: HandlerContext, e: LiquidatePerp, perp: PerpMarketConfig, si
     ledger.fill(e.account, e.market, signed_close, price, perp.base_unit, quote_unit)
     ledger.fill(e.liquidator, e.market, -signed_close, price, perp.base_unit, quote_unit)
     ctx.require_initial_margin(e.liquidator, who="liquidator")
+
+
+def _negative_equity(ctx: HandlerContext, account_id: str) -> int:
+    """A flat bucket's negative equity (quote smallest units; 0 while it holds positions or
+    has equity left): what the rest of the waterfall must pay."""
+    risk = ctx.bucket(account_id)
+    if risk.positions:
+        return 0
+    return max(0, -risk.equity_quote())
 
 
 def _cover(ctx: HandlerContext, account_id: str, fund_market: str | None) -> int:

@@ -14,12 +14,14 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import Any
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.families import LendingRules
 from marginengine.config.portfolio import PortfolioMarginConfig, portfolio_config
 from marginengine.engine.events import MIN_VOL_PPM
+from marginengine.engine.family_state import FamilyBook, family_margin_of, new_family_book
 from marginengine.errors import FieldError, InvariantViolation
 from marginengine.fixedpoint import PRICE_UNIT, Rounding
 from marginengine.ledger import Ledger
@@ -27,9 +29,11 @@ from marginengine.ledger.options import OptionClearing, OptionSeries
 from marginengine.liquidation.auction_house import AuctionHouse
 from marginengine.liquidation.liquity import StabilityPoolRule
 from marginengine.liquidation.liquity_system import LiquitySystem
+from marginengine.liquidation.portfolio_auction import PortfolioAuction, PortfolioAuctions
 from marginengine.margin import (
     AccountData,
     AccountMarginModel,
+    FamilyMargin,
     MarginKind,
     MarginState,
     Valuation,
@@ -61,6 +65,8 @@ from marginengine.margin.portfolio import (
 from marginengine.margin.weighted import WeightedMarginModel
 from marginengine.oracle import MarketOracle, PriceTable
 from marginengine.oracle.conditions import MarketConditions
+from marginengine.pricing.scenarios import SECONDS_PER_YEAR
+from marginengine.pricing.svi import SVIParams
 
 _UNSET = object()
 
@@ -126,6 +132,9 @@ class EngineState:
             LiquitySystem.empty(StabilityPoolRule(pool_rule.value))
             if config.liquity is not None and pool_rule is not None else None)
         self._saved_liquity: Any = _UNSET
+        # The family book of euler-v2, mango-v4, drift-v2: engine/family_state.py.
+        self.family: FamilyBook | None = new_family_book(config, self.ledger.time)
+        self._saved_family: Any = _UNSET
         # Options ([options]): the clearing (premiums, positions, settlements) and the vol
         # surfaces as SetVolSurface reported them: (underlying, expiry) -> (atm, skew) ppm.
         opts = config.options
@@ -137,6 +146,13 @@ class EngineState:
             portfolio_config(preset=opts.portfolio_preset) if opts is not None else None)
         self._saved_options: Any = _UNSET
         self._saved_vols: Any = _UNSET
+        #: SVI slices (SetSviSurface): (underlying, expiry) -> (a, b, rho, m, sigma) ppm.
+        self.svi: dict[tuple[str, int], tuple[int, int, int, int, int]] = {}
+        self._saved_svi: Any = _UNSET
+        # Derive's portfolio auctions of options accounts (liquidation/portfolio_auction.py).
+        self.portfolio_auctions: PortfolioAuctions | None = (
+            PortfolioAuctions() if opts is not None else None)
+        self._saved_portfolio_auctions: Any = _UNSET
         #: The protocol as configured (``config`` moves with ``SetRiskParams`` and the
         #: direct adaptive mode; the hash lists the parameters that differ from this).
         self.configured = config
@@ -200,8 +216,11 @@ class EngineState:
         self._saved_auctions = _UNSET
         self._saved_sequencer = _UNSET
         self._saved_liquity = _UNSET
+        self._saved_family = _UNSET
         self._saved_options = _UNSET
         self._saved_vols = _UNSET
+        self._saved_svi = _UNSET
+        self._saved_portfolio_auctions = _UNSET
         if self._saved_params is not _UNSET:
             self._saved_params = _UNSET
             self._changed_params = set()
@@ -226,10 +245,16 @@ class EngineState:
         self.morpho.update(self._saved_morpho)
         if self._saved_liquity is not _UNSET:
             self.liquity = self._saved_liquity
+        if self._saved_family is not _UNSET:
+            self.family = self._saved_family
         if self._saved_options is not _UNSET:
             self.options = self._saved_options
         if self._saved_vols is not _UNSET:
             self.vols = self._saved_vols
+        if self._saved_svi is not _UNSET:
+            self.svi = self._saved_svi
+        if self._saved_portfolio_auctions is not _UNSET:
+            self.portfolio_auctions = self._saved_portfolio_auctions
         if self._saved_params is not _UNSET:
             self.config, self.margin, self.param_times = self._saved_params
             self.ledger.config = self.config
@@ -366,6 +391,13 @@ class EngineState:
             self._saved_liquity = self.liquity
         self.liquity = system
 
+    def set_family(self, book: FamilyBook) -> None:
+        """Replace the family's book (journalled: the old one is saved on first write)."""
+        self._require_open()
+        if self._saved_family is _UNSET:
+            self._saved_family = self.family
+        self.family = book
+
     def options_for_update(self) -> OptionClearing | None:
         """The options clearing, to change in place (journalled: copied on first write)."""
         self._require_open()
@@ -376,12 +408,38 @@ class EngineState:
             self.options = self.options.copy()
         return self.options
 
+    def portfolio_auctions_for_update(self) -> PortfolioAuctions | None:
+        """The portfolio auctions, to change in place (journalled: copied on first write)."""
+        self._require_open()
+        if self.portfolio_auctions is None:
+            return None
+        if self._saved_portfolio_auctions is _UNSET:
+            self._saved_portfolio_auctions = self.portfolio_auctions
+            self.portfolio_auctions = self.portfolio_auctions.copy()
+        return self.portfolio_auctions
+
     def set_vol(self, underlying: str, expiry: int, vol_ppm: int, skew_ppm: int) -> None:
         """Record one expiry's surface (journalled)."""
         self._require_open()
         if self._saved_vols is _UNSET:
             self._saved_vols = dict(self.vols)
         self.vols[(underlying, expiry)] = (vol_ppm, skew_ppm)
+        if (underlying, expiry) in self.svi:      # one surface per expiry: the latest
+            if self._saved_svi is _UNSET:
+                self._saved_svi = dict(self.svi)
+            del self.svi[(underlying, expiry)]
+
+    def set_svi(self, underlying: str, expiry: int,
+                params: tuple[int, int, int, int, int]) -> None:
+        """Record one expiry's SVI slice (journalled), replacing its ATM/skew surface."""
+        self._require_open()
+        if self._saved_svi is _UNSET:
+            self._saved_svi = dict(self.svi)
+        self.svi[(underlying, expiry)] = params
+        if (underlying, expiry) in self.vols:
+            if self._saved_vols is _UNSET:
+                self._saved_vols = dict(self.vols)
+            del self.vols[(underlying, expiry)]
 
     def hash_parts(self) -> dict[str, object]:
         """The non-ledger state, as plain data for the state hash. Conditions and the
@@ -399,11 +457,17 @@ class EngineState:
             parts["morpho"] = {n: b.state_dict() for n, b in sorted(self.morpho.items())}
         if self.liquity is not None:
             parts["liquity"] = self.liquity.state_dict()
+        if self.family is not None:
+            parts["family"] = self.family.state_dict()
         if self.options is not None and not self.options.is_empty():
             # Only once used, so hashes of logs without options are unchanged.
             parts["options"] = self.options.state_dict()
+        if self.portfolio_auctions is not None and not self.portfolio_auctions.is_empty():
+            parts["portfolio_auctions"] = self.portfolio_auctions.state_dict()
         if self.vols:
             parts["vols"] = {f"{u}.{t}": list(v) for (u, t), v in sorted(self.vols.items())}
+        if self.svi:
+            parts["svi"] = {f"{u}.{t}": list(v) for (u, t), v in sorted(self.svi.items())}
         if self.config is not self.configured or self.param_times:
             # Only once changed, so hashes of logs without parameter updates are unchanged.
             parts["risk_params"] = {
@@ -495,7 +559,16 @@ class StateReads:
     def option_vol(self, series: OptionSeries, forward: float) -> float | None:
         """The series' implied vol from its expiry's surface (``None``: no surface):
         ``atm + skew x ln(K / F)``, floored at the surface's minimum."""
-        surface = self.state.vols.get((series.underlying, series.expiry))
+        key = (series.underlying, series.expiry)
+        svi = self.state.svi.get(key)
+        if svi is not None:
+            # sqrt(w(k) / T), T in 365-day years (at least a second: the vol of an expired
+            # series is never used to value it).
+            w = SVIParams(*(x / 1e6 for x in svi)).total_variance_scalar(
+                math.log(series.strike / PRICE_UNIT / forward))
+            tau = max(series.expiry - self.ledger.time, 1) / SECONDS_PER_YEAR
+            return max(math.sqrt(max(w, 0.0) / tau), MIN_VOL_PPM / 1e6)
+        surface = self.state.vols.get(key)
         if surface is None:
             return None
         atm, skew = surface
@@ -507,7 +580,8 @@ class StateReads:
         """Series ``account_id`` holds with no surface for their expiry."""
         clearing = self.state.options
         book = clearing.positions.get(account_id, {}) if clearing is not None else {}
-        return sorted(s for s in book if (s.underlying, s.expiry) not in self.state.vols)
+        return sorted(s for s in book if (s.underlying, s.expiry) not in self.state.vols
+                      and (s.underlying, s.expiry) not in self.state.svi)
 
     def option_portfolio(self, account_id: str) -> Portfolio | None:
         """The account's :class:`~marginengine.margin.portfolio.Portfolio` at the engine's
@@ -574,6 +648,23 @@ class StateReads:
             cash=(-premium if size > 0 else premium) / clearing.quote_unit, new_expiries=new)
         return what_if(before, trade, cfg)
 
+    def portfolio_margin_units(self, account_id: str) -> tuple[int, int] | None:
+        """The account's PMRM_2 ``(maintenance margin, mark-to-market)`` in options quote
+        smallest units, each rounded down (never overstated): what the portfolio auction
+        decides on (``None`` without an options clearing)."""
+        margin = self.portfolio_margin(account_id)
+        opts = self.config.options
+        if margin is None or opts is None:
+            return None
+        unit = self.config.markets[opts.quote].unit
+        return (math.floor(Fraction(margin.maintenance) * unit),
+                math.floor(Fraction(margin.mtm) * unit))
+
+    def portfolio_auction(self, account_id: str) -> PortfolioAuction | None:
+        """The account's running portfolio auction (``None``: none)."""
+        auctions = self.state.portfolio_auctions
+        return auctions.running.get(account_id) if auctions is not None else None
+
     def is_portfolio_account(self, account_id: str) -> bool:
         """Whether the account is in portfolio mode: it holds options or options cash."""
         clearing = self.state.options
@@ -585,6 +676,20 @@ class StateReads:
         if self.state.options is None:
             return None
         return lambda a: self.portfolio_margin(a) if self.is_portfolio_account(a) else None
+
+    def _family_hook(self, prices: Mapping[str, int]
+                     ) -> Callable[[str], FamilyMargin | None] | None:
+        """What the one margin interface asks for the margin of an account of the
+        family's book (Euler, Mango, Drift), by the family's own rules at ``prices``."""
+        book = self.state.family
+        if book is None:
+            return None
+        config, now, stable = self.config, self.ledger.time, self.stable_prices()
+        return lambda a: family_margin_of(config, book, prices, now, a, stable)
+
+    def stable_prices(self) -> dict[str, int]:
+        """The oracle layer's stable prices (where enabled and started), by asset."""
+        return {a: o.stable.price for a, o in self.oracles.items() if o.stable is not None}
 
     def portfolio_margin(self, account_id: str) -> PortfolioMargin | None:
         """The PMRM_2 margin of the account's options portfolio (``None`` without an
@@ -612,7 +717,8 @@ class StateReads:
         return Valuation(self.prices if prices is None else prices,
                          self.marks() if marks is None else marks,
                          conditions=self.state.conditions, portfolio=self._portfolio_hook(),
-                         addons=self.state.addons)
+                         addons=self.state.addons,
+                         family=self._family_hook(self.prices if prices is None else prices))
 
     def initial_prices(self) -> tuple[dict[str, int], dict[str, int]]:
         """Prices for initial margin: collateral at ``min(oracle, stable)`` and debt at
@@ -626,7 +732,8 @@ class StateReads:
         """The valuation of initial margin (see :meth:`initial_prices`)."""
         collateral, debt = self.initial_prices()
         return Valuation(collateral, self.marks(), debt, self.state.conditions,
-                         self._portfolio_hook(), self.state.addons)
+                         self._portfolio_hook(), self.state.addons,
+                         self._family_hook(self.prices))
 
     # ------------------------------------------------------------------ accounts
     def account_data(self, account_id: str) -> AccountData:

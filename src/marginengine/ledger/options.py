@@ -8,12 +8,15 @@ long holds > 0). A trade moves the premium from buyer to seller and the size fro
 to buyer; sizes of every series sum to zero. At expiry, a series settles at one price
 (the oracle's, or a settlement TWAP, given by the caller): each long receives
 ``intrinsic x size`` rounded **down**, each short pays it rounded **up**, and the
-difference (never negative) goes to ``settlement_dust``, so::
+difference (never negative) goes to ``settlement_dust``. The security module (Derive's
+insurance fund for portfolio auctions) is a balance of the clearing: it receives
+liquidation fees and funding, and pays bidders of insolvent auctions; what it cannot pay
+is printed to the bidder and counted as ``socialized_loss`` (bad debt, explicit). So::
 
-    cash_in == sum(cash) + settlement_dust
+    cash_in + socialized_loss == sum(cash) + settlement_dust + security_module
 
 holds after every operation (:meth:`OptionClearing.check`), where ``cash_in`` is what
-entered minus what left through deposits and withdrawals.
+entered minus what left through deposits, withdrawals and funding.
 """
 
 from __future__ import annotations
@@ -89,6 +92,9 @@ class OptionClearing:
     settlement_dust: int = 0
     settled: dict[OptionSeries, int] = field(default_factory=dict)
     open_interest: dict[OptionSeries, int] = field(default_factory=dict)
+    security_module: int = 0
+    socialized_loss: int = 0
+    security_module_paid: int = 0
 
     def __post_init__(self) -> None:
         _int("quote_unit", self.quote_unit, 1)
@@ -99,19 +105,27 @@ class OptionClearing:
         return OptionClearing(self.quote_unit, self.size_unit, dict(self.cash),
                               {a: dict(b) for a, b in self.positions.items()}, self.cash_in,
                               self.settlement_dust, dict(self.settled),
-                              dict(self.open_interest))
+                              dict(self.open_interest), self.security_module,
+                              self.socialized_loss, self.security_module_paid)
 
     def is_empty(self) -> bool:
         """Whether nothing ever entered the clearing."""
-        return not (self.cash or self.positions or self.cash_in or self.settled)
+        return not (self.cash or self.positions or self.cash_in or self.settled
+                    or self.security_module or self.socialized_loss)
 
     def state_dict(self) -> dict[str, object]:
-        """Plain data for the state hash (sorted, ints and strings only)."""
-        return {"cash": dict(sorted(self.cash.items())),
-                "positions": {a: {s.symbol: n for s, n in sorted(b.items())}
-                              for a, b in sorted(self.positions.items()) if b},
-                "cash_in": self.cash_in, "settlement_dust": self.settlement_dust,
-                "settled": {s.symbol: p for s, p in sorted(self.settled.items())}}
+        """Plain data for the state hash (sorted, ints and strings only). The security
+        module's figures enter once non-zero, so earlier logs keep their hashes."""
+        data: dict[str, object] = {
+            "cash": dict(sorted(self.cash.items())),
+            "positions": {a: {s.symbol: n for s, n in sorted(b.items())}
+                          for a, b in sorted(self.positions.items()) if b},
+            "cash_in": self.cash_in, "settlement_dust": self.settlement_dust,
+            "settled": {s.symbol: p for s, p in sorted(self.settled.items())}}
+        if self.security_module or self.socialized_loss or self.security_module_paid:
+            data["security_module"] = [self.security_module, self.socialized_loss,
+                                       self.security_module_paid]
+        return data
 
     # ------------------------------------------------------------------ cash
 
@@ -135,6 +149,56 @@ class OptionClearing:
             raise FieldError("amount", f"{account} has {have}, cannot withdraw {amount}")
         self.cash[account] = have - amount
         self.cash_in -= amount
+
+    # ------------------------------------------------------------------ security module
+
+    def fund_security_module(self, amount: int) -> None:
+        """Quote tokens from outside into the security module."""
+        _int("amount", amount, 1)
+        self.security_module += amount
+        self.cash_in += amount
+
+    def fee_to_security_module(self, account: str, amount: int) -> None:
+        """``account`` pays ``amount`` (its cash may go negative: margin decides) to the
+        security module."""
+        _int("amount", amount, 0)
+        self.cash[account] = self.cash.get(account, 0) - amount
+        self.security_module += amount
+
+    def pay_from_security_module(self, account: str, amount: int) -> tuple[int, int]:
+        """Pay ``amount`` to ``account``: the module pays what it holds (Derive's
+        ``requestPayout``: ``min(balance, amount)``), the rest is printed to the account
+        and counted as socialized loss. Returns ``(paid, socialized)``."""
+        _int("amount", amount, 0)
+        paid = min(amount, max(self.security_module, 0))
+        printed = amount - paid
+        self.security_module -= paid
+        self.security_module_paid += paid
+        self.socialized_loss += printed
+        self.cash[account] = self.cash.get(account, 0) + amount
+        return paid, printed
+
+    def transfer_cash(self, source: str, target: str, amount: int) -> None:
+        """Move ``amount`` of cash from ``source`` to ``target`` (a negative share of a
+        debt moves the debt)."""
+        _int("amount", amount)
+        self.cash[source] = self.cash.get(source, 0) - amount
+        self.cash[target] = self.cash.get(target, 0) + amount
+
+    def transfer_position(self, source: str, target: str, series: OptionSeries,
+                          size: int) -> None:
+        """Move a signed ``size`` of ``series`` from ``source`` to ``target`` (open
+        interest follows: half the change in the two accounts' ``|sizes|``)."""
+        _int("size", size)
+        before = abs(self.size(source, series)) + abs(self.size(target, series))
+        self._add(source, series, -size)
+        self._add(target, series, size)
+        after = abs(self.size(source, series)) + abs(self.size(target, series))
+        oi = self.open_interest.get(series, 0) + (after - before) // 2
+        if oi:
+            self.open_interest[series] = oi
+        else:
+            self.open_interest.pop(series, None)
 
     # ------------------------------------------------------------------ trading
 
@@ -226,18 +290,22 @@ class OptionClearing:
     # ------------------------------------------------------------------ invariant
 
     def check(self) -> None:
-        """Conservation: ``cash_in == sum(cash) + settlement_dust``, and every series'
-        sizes sum to zero.
+        """Conservation: ``cash_in + socialized_loss == sum(cash) + settlement_dust +
+        security_module``, and every series' sizes sum to zero.
 
         Raises
         ------
         InvariantViolation
             Naming the identity that fails.
         """
-        total = sum(self.cash.values()) + self.settlement_dust
-        if total != self.cash_in:
-            raise InvariantViolation(f"options: cash_in {self.cash_in} != balances + dust "
-                                     f"{total}")
+        total = sum(self.cash.values()) + self.settlement_dust + self.security_module
+        if total != self.cash_in + self.socialized_loss:
+            raise InvariantViolation(f"options: cash_in {self.cash_in} + socialized loss "
+                                     f"{self.socialized_loss} != balances + dust + security "
+                                     f"module {total}")
+        if self.security_module < 0:
+            raise InvariantViolation(f"options: negative security module "
+                                     f"{self.security_module}")
         net: dict[OptionSeries, int] = {}
         for book in self.positions.values():
             for series, held in book.items():

@@ -214,6 +214,13 @@ class EulerVault:
         return (shares * (self.cash + self.total_borrows + VIRTUAL_DEPOSIT_AMOUNT)
                 // (self.total_shares + VIRTUAL_DEPOSIT_AMOUNT))
 
+    def convert_to_shares(self, assets: int, up: bool = False) -> int:
+        """``toSharesDown`` (a deposit) or ``toSharesUp`` (a withdrawal) with the virtual
+        deposit on both sides (``ConversionHelpers.conversionTotals``)."""
+        num = assets * (self.total_shares + VIRTUAL_DEPOSIT_AMOUNT)
+        den = self.cash + self.total_borrows + VIRTUAL_DEPOSIT_AMOUNT
+        return -(-num // den) if up else num // den
+
     def socialize(self, amount: int) -> EulerVault:
         """``decreaseBorrow`` without assets coming in: every share is worth less."""
         if not 0 <= amount <= self.total_borrows:

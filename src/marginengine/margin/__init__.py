@@ -9,6 +9,7 @@ from marginengine.margin.account import (
 )
 from marginengine.margin.base import (
     NO_DEBT_HEALTH,
+    FamilyMargin,
     MarginKind,
     MarginModel,
     MarginState,
@@ -38,6 +39,7 @@ __all__ = [
     "NO_DEBT_HEALTH",
     "AccountData",
     "AccountMarginModel",
+    "FamilyMargin",
     "InitialScope",
     "MarginKind",
     "MarginModel",

@@ -19,7 +19,7 @@ from marginengine.config import ProtocolConfig
 from marginengine.decisions import Refusal
 from marginengine.fixedpoint import WAD, Rounding
 from marginengine.ledger import Ledger
-from marginengine.margin.base import MarginKind, MarginState, health_of
+from marginengine.margin.base import FamilyMargin, MarginKind, MarginState, health_of
 from marginengine.margin.perp import PerpMarginModel
 from marginengine.margin.portfolio import PortfolioMargin, portfolio_state
 from marginengine.margin.validation import validate_initial_margin
@@ -51,6 +51,11 @@ class Valuation:
         Per-account add-ons raising the requirement, ppm (the crowding add-on of
         :mod:`marginengine.margin.crowding`, as the engine's last ``SetCrowding`` events
         set it); an account absent has none.
+    family
+        The margin of an account of a family with state and rules of its own (Euler v2,
+        Mango v4, Drift v2) by that family's rules
+        (:class:`~marginengine.margin.base.FamilyMargin`), ``None`` for any other account;
+        ``None`` here: no account is.
     """
 
     prices: Mapping[str, int]
@@ -59,6 +64,7 @@ class Valuation:
     conditions: Mapping[str, MarketConditions] = field(default_factory=dict)
     portfolio: Callable[[str], PortfolioMargin | None] | None = None
     addons: Mapping[str, int] = field(default_factory=dict)
+    family: Callable[[str], FamilyMargin | None] | None = None
 
 
 def raised_requirement(requirement: int, addon_ppm: int) -> int:
@@ -121,6 +127,11 @@ class AccountMarginModel:
         """The account's PMRM_2 margin when it is in portfolio mode, else ``None``."""
         return valuation.portfolio(account_id) if valuation.portfolio is not None else None
 
+    def family_margin(self, valuation: Valuation, account_id: str) -> FamilyMargin | None:
+        """The account's margin by its family's own rules (Euler, Mango, Drift), else
+        ``None``."""
+        return valuation.family(account_id) if valuation.family is not None else None
+
     def holds_perps(self, ledger: Ledger, account_id: str) -> bool:
         """Whether the account's margin is a bucket with perps (positions or a balance)."""
         account = ledger.accounts.get(account_id)
@@ -136,12 +147,16 @@ class AccountMarginModel:
         by the account's add-on in ``valuation`` (rounded up). A portfolio account
         (see :class:`Valuation`) is margined by PMRM_2 on its options; if it also holds
         lending or perps, the two values and requirements add (no offset across the
-        clearing and the ledger: the conservative sum of isolated margins)."""
+        clearing and the ledger: the conservative sum of isolated margins). An account of a
+        family with rules of its own (see :class:`Valuation`) is margined by them."""
         return with_addon(self._base_margin(ledger, valuation, account_id, kind),
                           valuation.addons.get(account_id, 0))
 
     def _base_margin(self, ledger: Ledger, valuation: Valuation, account_id: str,
                      kind: MarginKind) -> MarginState:
+        fam = self.family_margin(valuation, account_id)
+        if fam is not None:
+            return fam.of(kind)
         pm = self.portfolio_margin(valuation, account_id)
         if pm is not None:
             opts = self.config.options
@@ -170,10 +185,13 @@ class AccountMarginModel:
     def health(self, ledger: Ledger, valuation: Valuation, account_id: str) -> int:
         """Maintenance health as a wad: Aave's (or Comet's) health factor for a lending
         account; the bucket's maintenance value over requirement when it holds perps or
-        is a portfolio account."""
+        is a portfolio account; a family account's health by its family's rules."""
         if valuation.addons.get(account_id) or self.holds_perps(ledger, account_id) or (
                 self.portfolio_margin(valuation, account_id) is not None):
             return self.margin(ledger, valuation, account_id, MarginKind.MAINTENANCE).health
+        fam = self.family_margin(valuation, account_id)
+        if fam is not None:
+            return fam.maintenance.health
         return self.lending.account_data(ledger, valuation.prices, account_id).health_factor
 
     def is_liquidatable(self, ledger: Ledger, valuation: Valuation, account_id: str) -> bool:
@@ -181,10 +199,15 @@ class AccountMarginModel:
         (Aave: HF below 1; Comet: liquidity below 0), a bucket when its maintenance value is
         below its requirement (a portfolio account likewise, on PMRM_2's maintenance); with
         an add-on in ``valuation``, when the value is below the raised requirement
-        (:meth:`is_below_with_addon`)."""
+        (:meth:`is_below_with_addon`); a family account by its family's own test (Euler:
+        collateral at most the liability; Mango: maint health below 0; Drift: maintenance
+        requirement not met)."""
         addon = valuation.addons.get(account_id, 0)
         if addon:
             return self.is_below_with_addon(ledger, valuation, account_id, addon)
+        fam = self.family_margin(valuation, account_id)
+        if fam is not None:
+            return fam.liquidatable
         if self.holds_perps(ledger, account_id) or (
                 self.portfolio_margin(valuation, account_id) is not None):
             state = self.margin(ledger, valuation, account_id, MarginKind.MAINTENANCE)

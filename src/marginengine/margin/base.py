@@ -52,6 +52,30 @@ class MarginState:
         return self.health >= WAD
 
 
+@dataclass(frozen=True)
+class FamilyMargin:
+    """The margin of an account of a family with rules of its own (Euler, Mango, Drift),
+    as its protocol decides it: both requirements and the protocol's liquidation test.
+
+    Attributes
+    ----------
+    initial, maintenance
+        The two :class:`MarginState`; their ``health`` is the protocol's own figure.
+    liquidatable
+        The protocol's own test (Euler: adjusted collateral at most the liability; Mango:
+        maint health below zero; Drift: total collateral below the maintenance
+        requirement), which need not be ``health < 1``.
+    """
+
+    initial: MarginState
+    maintenance: MarginState
+    liquidatable: bool
+
+    def of(self, kind: MarginKind) -> MarginState:
+        """The :class:`MarginState` of ``kind``."""
+        return self.initial if kind is MarginKind.INITIAL else self.maintenance
+
+
 def health_of(value: int, requirement: int, rounding: Rounding = Rounding.HALF_UP) -> int:
     """``value / requirement`` as a wad, or :data:`NO_DEBT_HEALTH` without requirement."""
     if requirement == 0:
@@ -67,3 +91,7 @@ class MarginModel(Protocol):
     ) -> MarginState:
         """Return the account's :class:`MarginState` for ``kind``."""
         ...
+
+
+__all__ = ["NO_DEBT_HEALTH", "FamilyMargin", "MarginKind", "MarginModel", "MarginState",
+           "health_of"]

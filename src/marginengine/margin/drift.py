@@ -34,6 +34,8 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
+from marginengine.fixedpoint import Rounding
+from marginengine.margin.base import FamilyMargin, MarginKind, MarginState, health_of
 from marginengine.margin.tiers import drift_size_premium_liability_weight
 
 #: ``SPOT_WEIGHT_PRECISION`` (= ``MARGIN_PRECISION``).
@@ -377,6 +379,26 @@ def margin_calculation(spots: list[SpotBalance], perps: list[PerpBalance],
     return MarginCalculation(collateral, requirement)
 
 
+def family_margin(spots: list[SpotBalance], perps: list[PerpBalance],
+                  base_scale: int = 100) -> FamilyMargin:
+    """The account's :class:`~marginengine.margin.base.FamilyMargin` by Drift's margin
+    calculation: initial and maintenance total collateral against the margin requirement
+    (quote 1e6 times ``base_scale``: the margin interface's base-currency units), health
+    their ratio (0 when the collateral is not positive); liquidatable when the
+    maintenance requirement is not met (``meets_margin_requirement`` false)."""
+    states = []
+    calcs = []
+    for kind, mkind in ((MarginRequirementType.INITIAL, MarginKind.INITIAL),
+                        (MarginRequirementType.MAINTENANCE, MarginKind.MAINTENANCE)):
+        calc = margin_calculation(spots, perps, kind)
+        calcs.append(calc)
+        health = (health_of(calc.total_collateral, calc.margin_requirement, Rounding.DOWN)
+                  if calc.total_collateral > 0 or calc.margin_requirement == 0 else 0)
+        states.append(MarginState(mkind, calc.total_collateral * base_scale,
+                                  calc.margin_requirement * base_scale, health))
+    return FamilyMargin(states[0], states[1], not calcs[1].meets)
+
+
 def _div_trunc(a: int, b: int) -> int:
     # Rust's i128 division (SafeMath safe_div) truncates toward zero.
     q = abs(a) // abs(b)
@@ -400,6 +422,7 @@ __all__ = [
     "PerpPnlWeights",
     "SpotBalance",
     "SpotMarket",
+    "family_margin",
     "margin_calculation",
     "perp_margin",
     "size_discount_asset_weight",

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from marginengine.decisions import Code, Refusal
+from marginengine.margin.base import NO_DEBT_HEALTH, FamilyMargin, MarginKind, MarginState
 
 #: ``Constants.CONFIG_SCALE``: LTVs and discounts in 1e4.
 CONFIG_SCALE = 10_000
@@ -189,6 +190,34 @@ def check_liquidity(collaterals: Sequence[CollateralBalance], debt_assets: int,
                                      "liability_value": liq.liability_value})
 
 
+def is_violator(collaterals: Sequence[CollateralBalance], debt_assets: int, debt_price: int,
+                now: int) -> bool:
+    """``calculateLiquidation``'s test: some liability and ``collateral <= liability`` at
+    the (ramping) liquidation LTVs."""
+    if debt_assets == 0:
+        return False
+    liq = calculate_liquidity(collaterals, debt_assets, debt_price, now, liquidation=True)
+    return liq.liability_value > 0 and liq.collateral_value <= liq.liability_value
+
+
+def family_margin(collaterals: Sequence[CollateralBalance], debt_assets: int,
+                  debt_price: int, now: int, unit_scale: int = 1) -> FamilyMargin:
+    """The account's :class:`~marginengine.margin.base.FamilyMargin` by Euler's rules:
+    initial at the borrow LTVs, maintenance at the liquidation LTVs, each health Euler's
+    health score (``collateral x 1e18 / liability``, rounded down); liquidatable when
+    :func:`is_violator`. ``unit_scale`` divides the unit of account into the margin
+    interface's base-currency units (value rounded down, requirement up)."""
+    states = []
+    for kind, liquidation in ((MarginKind.INITIAL, False), (MarginKind.MAINTENANCE, True)):
+        liq = calculate_liquidity(collaterals, debt_assets, debt_price, now, liquidation)
+        health = liq.health_score
+        states.append(MarginState(kind, liq.collateral_value // unit_scale,
+                                  -(-liq.liability_value // unit_scale),
+                                  NO_DEBT_HEALTH if health is None else health))
+    return FamilyMargin(states[0], states[1],
+                        is_violator(collaterals, debt_assets, debt_price, now))
+
+
 __all__ = [
     "CONFIG_SCALE",
     "PRICE_SCALE",
@@ -198,6 +227,8 @@ __all__ = [
     "calculate_liquidity",
     "check_liquidity",
     "collateral_value",
+    "family_margin",
+    "is_violator",
     "quote",
     "set_ltv",
 ]

@@ -38,6 +38,10 @@ from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
 
+from marginengine.decisions import Code, Refusal
+from marginengine.fixedpoint import Rounding
+from marginengine.margin.base import FamilyMargin, MarginKind, MarginState, health_of
+
 FRAC_BITS = 48
 ONE = 1 << FRAC_BITS
 #: ``I80F48::MAX`` (raw).
@@ -256,6 +260,54 @@ def health(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo], kind: HealthT
     return sum(t.health_contribution(kind, b) for t, b in zip(tokens, balances, strict=True))
 
 
+def contributions(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo],
+                  kind: HealthType) -> tuple[int, int]:
+    """The health's positive and negative parts: ``(assets, liabilities)`` (raw I80F48,
+    both non-negative; ``assets - liabilities`` is :func:`health`)."""
+    balances = effective_token_balances(tokens, perps, kind)
+    parts = [t.health_contribution(kind, b) for t, b in zip(tokens, balances, strict=True)]
+    return sum(p for p in parts if p > 0), -sum(p for p in parts if p < 0)
+
+
+def check_health_post(pre_init_health: int, post_init_health: int) -> Refusal | None:
+    """``MangoAccount::check_health_post``: after an action the init health must be
+    non-negative or must not have decreased (below -1000 native quote compared at their
+    ceilings); else ``HealthMustBePositiveOrIncrease`` (raw I80F48 healths).
+
+    Source: programs/mango-v4/src/state/mango_account.rs (``check_health_post``).
+    """
+    if post_init_health < -fx(1000):
+        not_decreased = -(-post_init_health >> FRAC_BITS) >= -(-pre_init_health >> FRAC_BITS)
+    else:
+        not_decreased = post_init_health >= pre_init_health
+    if post_init_health >= 0 or not_decreased:
+        return None
+    return Refusal(Code.MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE,
+                   f"health must be positive or not decrease: init health would be "
+                   f"{fx_to_f64(post_init_health):.6f} (was {fx_to_f64(pre_init_health):.6f}, "
+                   "native quote)",
+                   {"pre_init_health": pre_init_health, "post_init_health": post_init_health})
+
+
+def family_margin(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo],
+                  quote_decimals: int, base_decimals: int) -> FamilyMargin:
+    """The account's :class:`~marginengine.margin.base.FamilyMargin` by Mango's health:
+    initial from init health, maintenance from maint health (value: the positive
+    contributions, requirement: the negative ones, in base-currency units of
+    ``base_decimals``, value rounded down, requirement up; health their exact ratio);
+    liquidatable when maint health is below zero (``check_liquidatable``)."""
+    scale = ONE * 10**quote_decimals
+    states = []
+    for kind, mkind in ((HealthType.INIT, MarginKind.INITIAL),
+                        (HealthType.MAINT, MarginKind.MAINTENANCE)):
+        assets, liabs = contributions(tokens, perps, kind)
+        states.append(MarginState(mkind, assets * 10**base_decimals // scale,
+                                  -(-liabs * 10**base_decimals // scale),
+                                  health_of(assets, liabs, Rounding.DOWN)))
+    maint = health(tokens, perps, HealthType.MAINT)
+    return FamilyMargin(states[0], states[1], maint < 0)
+
+
 __all__ = [
     "FRAC_BITS",
     "I80F48_MAX",
@@ -265,7 +317,10 @@ __all__ = [
     "PerpInfo",
     "Prices",
     "TokenInfo",
+    "check_health_post",
+    "contributions",
     "effective_token_balances",
+    "family_margin",
     "fx",
     "fx_from_f64",
     "fx_mul",

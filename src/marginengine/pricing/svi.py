@@ -112,6 +112,30 @@ class SVIParams:
         x = k - self.m
         return self.a + self.b * (self.rho * x + math.sqrt(x * x + self.sigma ** 2))
 
+    def butterfly_density_scalar(self, k: float) -> float:
+        """Durrleman's ``g(k)`` (Gatheral and Jacquier 2014, eq. 2.1): the slice has no
+        butterfly arbitrage where ``g >= 0``::
+
+            g = (1 - k w' / (2 w))^2 - w'^2 / 4 (1 / w + 1 / 4) + w'' / 2
+        """
+        x = k - self.m
+        root = math.sqrt(x * x + self.sigma ** 2)
+        w = self.total_variance_scalar(k)
+        w1 = self.b * (self.rho + x / root)
+        w2 = self.b * self.sigma ** 2 / root ** 3
+        if w <= 0.0:
+            return -math.inf
+        return (1 - k * w1 / (2 * w)) ** 2 - w1 * w1 / 4 * (1 / w + 0.25) + w2 / 2
+
+    def check_butterfly(self, ks: Sequence[float]) -> None:
+        """Raise :class:`FieldError` (``svi``) at the first ``k`` of ``ks`` where
+        :meth:`butterfly_density_scalar` is negative (butterfly arbitrage)."""
+        for k in ks:
+            g = self.butterfly_density_scalar(k)
+            if g < 0.0:
+                raise FieldError("svi", f"butterfly arbitrage: Durrleman's g({k:g}) = {g:.6g} "
+                                        f"< 0 (the implied density would be negative)")
+
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "svi") -> SVIParams:
         """Build from ``{"a": .., "b": .., "rho": .., "m": .., "sigma": ..}``; errors name

@@ -89,6 +89,9 @@ def draw_charts(series: dict[str, list[float]], twin: dict[str, list[float]] | N
     ax1.set_title("Liquidatable accounts, liquidations and bad debt")
     save(fig, "liquidations_bad_debt")
 
+    if "bankrupt_shortfall_usd" in series:
+        save(_perp_waterfall(plt, steps, series), "perp_waterfall")
+
     if auctions:
         fig, ax = plt.subplots(figsize=(8, 4))
         x = [a["price_at_kick"] for a in auctions]
@@ -103,3 +106,39 @@ def draw_charts(series: dict[str, list[float]], twin: dict[str, list[float]] | N
         ax.set_title("Auction outcomes (red: below 5% of the oracle price)")
         save(fig, "auctions")
     return paths
+
+
+def _perp_waterfall(plt: Any, steps: list[float], series: dict[str, list[float]]) -> Any:
+    """The perp backstop waterfall per step (sim/perps.py): what paid each step's bankrupt
+    shortfall, stacked (insurance fund, ADL, socialized, deficit), with the funds' balance;
+    summed over every protocol with a perp venue (their ``<column>.<name>`` columns)."""
+    fig, ax1 = plt.subplots(figsize=(8, 4))
+    bottom = [0.0] * len(steps)
+    for column, label, color in (
+            ("insurance_drawdown_usd", "insurance fund", "tab:blue"),
+            ("adl_covered_usd", "auto-deleveraging", "tab:orange"),
+            ("socialized_loss_usd", "socialized", "tab:red"),
+            ("perp_deficit_usd", "deficit", "black")):
+        values = _summed(series, column)
+        if any(values):
+            ax1.bar(steps, values, bottom=bottom, color=color, label=f"{label}, USD")
+            bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    ax1.set_xlabel("step")
+    ax1.set_ylabel("bankrupt shortfall paid, USD")
+    ax2 = ax1.twinx()
+    ax2.plot(steps, _summed(series, "insurance_fund_usd"), color="tab:green",
+             label="insurance funds, USD")
+    ax2.set_ylabel("insurance funds, USD")
+    ax1.set_ylim(bottom=0)
+    ax2.set_ylim(bottom=0)
+    handles = ax1.get_legend_handles_labels()
+    more = ax2.get_legend_handles_labels()
+    ax1.legend(handles[0] + more[0], handles[1] + more[1], loc="upper right", fontsize=8)
+    ax1.set_title("Perp backstop waterfall per step")
+    return fig
+
+
+def _summed(series: dict[str, list[float]], column: str) -> list[float]:
+    """``column`` plus every further protocol's ``column.<name>``, step by step."""
+    parts = [v for k, v in series.items() if k == column or k.startswith(column + ".")]
+    return [float(sum(x)) for x in zip(*parts, strict=True)]

@@ -8,8 +8,11 @@ its answer is the engine's. See ``docs/scan.md``.
 from marginengine.scan.book import HealthDistribution, PerpArrays, RiskBook, ScanResult
 from marginengine.scan.confirm import confirm_below, threshold_wad
 from marginengine.scan.errors import ScanError
+from marginengine.scan.families import FamilyRiskBook, FamilyScan
 
 __all__ = [
+    "FamilyRiskBook",
+    "FamilyScan",
     "HealthDistribution",
     "PerpArrays",
     "RiskBook",

@@ -275,6 +275,13 @@ def load_engine(book_path: str | Path, prices_path: str | Path,
                            "balances cannot describe (run Liquity with marginengine family "
                            "or the engine's Liquity events)"],
                           source=str(protocol_path) if protocol_path else None)
+    if config.rules.liquidation in (LiquidationMechanism.EULER, LiquidationMechanism.MANGO,
+                                    LiquidationMechanism.DRIFT):
+        # Their accounts live in the family's book, built by the family's events.
+        raise ConfigError([f"preset: {config.preset} keeps its accounts in a family book, "
+                           "which a book of pooled balances cannot describe (build it with "
+                           "the engine's events and scan it with scan.FamilyRiskBook)"],
+                          source=str(protocol_path) if protocol_path else None)
     prices = read_prices(prices_path, config)
     book = read_book(book_path, config)
     return engine_from_book(config, prices, book, prices_source=str(prices_path))

@@ -67,6 +67,7 @@ from marginengine.sim.cascade_config import (
 from marginengine.sim.joint import JointPaths, joint_paths
 from marginengine.sim.markets import AssetMarket
 from marginengine.sim.metrics import SERIES_COLUMNS, borrower_loss
+from marginengine.sim.perps import PerpSim
 
 SECONDS_PER_YEAR = 31_536_000
 
@@ -285,6 +286,8 @@ class CascadeRunner:
             for column in ("external_price_usd", "venue_price_usd", "oracle_price_usd"):
                 self.series[f"{column}.{asset}"] = []
         self.venue_lows = {a: m.venue_price() for a, m in self.markets.items()}
+        #: The perp venue (``[perps]``, sim/perps.py), or ``None``.
+        self.perps = _perp_sim(self)
 
     # ------------------------------------------------------------------ set-up
     def venue_price(self) -> int:
@@ -317,7 +320,8 @@ class CascadeRunner:
         b = spec.book
         book = synthetic_book(self.rng, b.accounts, total_debt, b.whales, _f(b.whale_share),
                               _f(b.collateralization_median),
-                              _f(b.collateralization_sigma), _f(b.min_collateralization))
+                              _f(b.collateralization_sigma), _f(b.min_collateralization)
+                              ) if b.accounts else []
         self.rejected_setup = 0
         s0 = self.prices[0]
         for acct in book:
@@ -327,7 +331,7 @@ class CascadeRunner:
             if not self.apply(Borrow(acct.id, self.debt, debt)).accepted:
                 self.rejected_setup += 1
         self._open_extra_accounts()
-        self.start_debt_value = total_debt
+        self.start_debt_value = total_debt if b.accounts else 0.0
 
     def _open_extra_accounts(self) -> None:
         """The explicit ``[[accounts]]``, then the list of borrowers and the risk book."""
@@ -339,7 +343,12 @@ class CascadeRunner:
                 if not self.apply(Borrow(extra.id, asset, parse_units(
                         whole, self.protocol.markets[asset].decimals))).accepted:
                     self.rejected_setup += 1
-        self.borrowers = sorted(a for a in self.engine.ledger.accounts if a != "lender")
+        perp_accounts: set[str] = set()
+        if self.perps is not None:
+            self.perps.setup()
+            perp_accounts = self.perps.accounts
+        self.borrowers = sorted(a for a in self.engine.ledger.accounts
+                                if a != "lender" and a not in perp_accounts)
         self.book = RiskBook.from_engine(self.engine)
 
     def _open_multi_book(self) -> None:
@@ -363,9 +372,10 @@ class CascadeRunner:
             book = book_from_snapshot(read_toml(b.snapshot), protocol, source=b.snapshot)
             held = [a for a in book.accounts if a.positions or a.quote]
             if held:
-                raise ConfigError([f"{held[0].where}.positions: perp positions are not "
-                                   "simulated by the lending cascade; give a lending "
-                                   "snapshot"])
+                raise ConfigError([f"{held[0].where}.positions: a lending book's snapshot "
+                                   "holds no perp positions; give them as a perp book "
+                                   "([perps.book] file, account,market,size,entry_price,"
+                                   "quote)"])
         else:
             book = synthetic_multi_book(
                 self.rng, protocol, prices, b.profiles, b.accounts, _f(b.total_debt),
@@ -425,10 +435,15 @@ class CascadeRunner:
             oracle = market.oracle_price(now)
             if oracle is not None:
                 self.apply(SetPrice(asset, oracle))
+        if self.perps is not None:
+            self.perps.publish(i, now)
         external = self.fixed[self.collateral][i]
         self.book.incremental_scan()
         self._touched_since_scan.clear()
         unsafe = self.book.below_accounts()
+        perp_unsafe: list[str] = []
+        if self.perps is not None:
+            unsafe, perp_unsafe = self.perps.split(unsafe)
         for account in unsafe:
             self.unsafe_since.setdefault(account, i)
         before_count = self.liquidation_count
@@ -441,6 +456,8 @@ class CascadeRunner:
                     keeper.spec.max_gas_gwei):
                 continue  # its transactions are not mined at this gas price
             self.agents[k].act(self, i, unsafe)
+        if self.perps is not None:
+            self.perps.act(i, perp_unsafe)
         self.settle_finished_auctions(i)
         self._record(i, now, external, len(unsafe), self.liquidation_count - before_count,
                      self.liquidated_value - before_value)
@@ -673,6 +690,8 @@ class CascadeRunner:
             row[f"external_price_usd.{asset}"] = self.fixed[asset][i] / PRICE_UNIT
             row[f"venue_price_usd.{asset}"] = market.venue_price() / PRICE_UNIT
             row[f"oracle_price_usd.{asset}"] = self.engine.prices[asset] / PRICE_UNIT
+        if self.perps is not None:
+            row.update(self.perps.row())
         for name, column in s.items():
             column.append(row[name])
 
@@ -772,7 +791,19 @@ class CascadeRunner:
             "accounts": len(self.borrowers),
             "events": engine.seq,
             "state_hash": engine.state_hash(),
+            **(self.perps.summary() if self.perps is not None else {}),
         }
+
+
+def _perp_sim(runner: CascadeRunner) -> PerpSim | None:
+    """The runner's perp venue (sim/perps.py) when the scenario has ``[perps]``; its
+    series columns join the runner's."""
+    if runner.spec.perps is None:
+        return None
+    sim = PerpSim(runner, runner.spec.perps)
+    for name in sim.columns():
+        runner.series[name] = []
+    return sim
 
 
 #: Runners of the protocol families with state of their own, by liquidation mechanism:

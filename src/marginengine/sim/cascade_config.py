@@ -16,9 +16,10 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from marginengine.config.amounts import HumanNumber, parse_asset_amounts
 from marginengine.config.base import StrictModel
 from marginengine.config.models import ProtocolConfig
+from marginengine.fixedpoint import parse_units
 from marginengine.ledger import check_account_id
 from marginengine.sim.actions import CascadeActionSpec, check_actions
-from marginengine.sim.books import ProfileSpec, check_profiles
+from marginengine.sim.books import COUNTERPARTY, ProfileSpec, check_profiles
 from marginengine.sim.joint import AssetPriceSpec, CorrelationSpec, JointPriceSpec, check_joint
 from marginengine.sim.scenario import RUN_NAME_PATTERN, check_run_name
 
@@ -147,7 +148,8 @@ class KeeperSpec(StrictModel):
 class BookSpec(StrictModel):
     """A synthetic book of vaults/borrowers: lognormal sizes and collateralization."""
 
-    accounts: int = Field(default=200, ge=1, le=2_000_000)
+    #: 0: no synthetic borrowers (a perp-only scenario: ``[perps]``).
+    accounts: int = Field(default=200, ge=0, le=2_000_000)
     total_debt: UsdTotal = Decimal(10_000_000)     # USD
     whales: int = Field(default=3, ge=0)
     whale_share: Fraction = Decimal("0.3")         # of total debt held by the whales
@@ -173,7 +175,8 @@ class BookSpec(StrictModel):
     @classmethod
     def _whales(cls, value: int, info: ValidationInfo) -> int:
         accounts = info.data.get("accounts")
-        if accounts is not None and value and value >= accounts:
+        # 0 accounts (a perp-only scenario, checked by check_cascade): no book to split.
+        if accounts and value and value >= accounts:
             raise ValueError(f"must be fewer than accounts ({value} whales, {accounts} "
                              "accounts): the rest of the debt needs ordinary accounts")
         return value
@@ -195,6 +198,69 @@ class MonteCarloSpec(StrictModel):
     backend: Literal["process", "dask"] = "process"
     workers: int = Field(default=2, ge=1, le=256)
     keep_traces: bool = False
+
+
+class PerpMarketSpec(StrictModel):
+    """A perp market of the cascade (its rules are ``[protocol.perps.SYMBOL]``): the
+    simulated asset whose external price is its index, the index's oracle, and how its
+    mark moves (:mod:`marginengine.sim.perps`)."""
+
+    asset: str | None = None                       # default: price.asset
+    oracle: OracleSpec = OracleSpec()               # publishes the index (SetPrice SYMBOL)
+    #: ``venue``: each step a one-step-size print trades at the asset venue's mid, so the
+    #: engine's mark (median of index, last trade and index x (1 + EMA basis)) follows the
+    #: venue the liquidations' hedges trade on; ``index``: no print (mark = index).
+    mark: Literal["venue", "index"] = "venue"
+
+
+class PerpBookSpec(StrictModel):
+    """The perp traders: a seeded synthetic book, or a file ``account,market,size,
+    entry_price,quote`` (CSV or Parquet, :func:`marginengine.sim.books.read_book`)."""
+
+    accounts: int = Field(default=0, ge=0, le=1_000_000)
+    total_notional: UsdTotal = Decimal(10_000_000)  # USD at step 0, whales included
+    whales: int = Field(default=2, ge=0)
+    whale_share: Fraction = Decimal("0.2")         # of the notional, the whales together
+    long_share: Fraction = Decimal("0.7")          # accounts (and whales) that are long
+    leverage_median: Annotated[Decimal, Field(ge=1, le=1000, allow_inf_nan=False)] = \
+        Decimal(8)                                 # notional / quote, lognormal
+    leverage_sigma: NonNegative = Decimal("0.5")
+    #: Leverage cap; default what the market's initial margin allows, less 2%.
+    leverage_max: Annotated[Decimal, Field(ge=1, le=1000, allow_inf_nan=False)] | None = None
+    file: str = ""                                 # account,market,size,entry_price,quote
+    #: USD of quote the book's counterparty (the rest of the market, the other side of
+    #: every position) holds; default its net position's notional (1x).
+    counterparty_quote: NonNegative | None = None
+
+    @model_validator(mode="after")
+    def _whales_fewer(self) -> PerpBookSpec:
+        if "whales" in self.model_fields_set and self.whales and self.accounts and \
+                self.whales >= self.accounts:
+            raise ValueError(f"whales: must be fewer than accounts ({self.whales} whales, "
+                             f"{self.accounts} accounts)")
+        return self
+
+
+class PerpsSpec(StrictModel):
+    """The perp venue of a cascade (``[perps]``): markets, book, insurance funds and
+    liquidators. ``insurance`` is whole quote tokens per market with its own fund, or
+    ``shared`` for the shared fund."""
+
+    markets: dict[str, PerpMarketSpec] = Field(default_factory=dict)
+    book: PerpBookSpec = PerpBookSpec()
+    insurance: dict[str, HumanNumber] = Field(default_factory=dict)
+    keepers: list[KeeperSpec] = Field(default_factory=lambda: [
+        KeeperSpec(id="perp-liquidator", capital=Decimal(50_000_000))])
+    #: Whether a liquidator's takeover is laid off on the asset's venue at once (selling
+    #: a long it took, buying back a short): the feedback of liquidations on the mark.
+    hedge: bool = True
+
+    @model_validator(mode="after")
+    def _keepers_unique(self) -> PerpsSpec:
+        ids = [k.id for k in self.keepers]
+        if len(set(ids)) != len(ids):
+            raise ValueError("keepers: ids must be unique")
+        return self
 
 
 class FamilyAgentsSpec(StrictModel):
@@ -222,6 +288,7 @@ class ProtocolSpec(StrictModel):
     accounts: list[CascadeAccountSpec] = Field(default_factory=list)
     keepers: list[KeeperSpec] = Field(default_factory=lambda: [KeeperSpec(id="keeper")])
     liquidity: dict[str, HumanNumber] = Field(default_factory=dict)
+    perps: PerpsSpec | None = None                 # a perp venue (sim/perps.py)
     family_agents: FamilyAgentsSpec = FamilyAgentsSpec()
 
 
@@ -253,6 +320,7 @@ class CascadeFile(StrictModel):
     monte_carlo: MonteCarloSpec = MonteCarloSpec()
     liquidity: dict[str, HumanNumber] = Field(default_factory=dict)  # lender deposits
     protocols: list[ProtocolSpec] = Field(default_factory=list)  # further protocols
+    perps: PerpsSpec | None = None                 # perp markets and traders (sim/perps.py)
     family_agents: FamilyAgentsSpec = FamilyAgentsSpec()  # Liquity / Morpho protocols
 
     @field_validator("name")
@@ -328,7 +396,95 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
             problems.append(f"{where}: a replay needs a file")
         elif not Path(file).is_file():
             problems.append(f"{where}: no such file {file!r}")
+    b = spec.book
+    if b.accounts == 0 and not (b.file or b.snapshot) and (spec.perps is None or b.profiles):
+        problems.append("book.accounts: Input should be greater than or equal to 1 (0, no "
+                        "lending borrowers, only in a scenario with [perps] and no "
+                        "book.profiles)")
+    if spec.perps is not None:
+        problems += check_perps(spec, protocol)
     return problems
+
+
+#: The market maker whose prints move a perp mark (``mark = "venue"``, sim/perps.py).
+MARK_MAKER = "_mark"
+#: Accounts the perp runner creates itself.
+PERP_RESERVED = (COUNTERPARTY, MARK_MAKER, "lender")
+#: The ``[perps.insurance]`` key of the shared fund.
+SHARED = "shared"
+
+
+def check_perps(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
+    """What ``[perps]`` asks that the protocol cannot give: one ``field: reason`` each."""
+    perps = spec.perps
+    if perps is None:
+        return []
+    problems: list[str] = []
+    markets = protocol.perps
+    if not markets:
+        return ["perps: the protocol has no perp markets (give [protocol.perps.SYMBOL])"]
+    family = protocol.rules.liquidation.value
+    if family in ("liquity", "morpho"):
+        return [f"perps: a {family} protocol runs under its family's runner, which has no "
+                "perp venue; give the perps a protocol of their own ([[protocols]])"]
+    names = ", ".join(sorted(markets))
+    simulated = simulated_assets(spec)
+    for symbol, market in perps.markets.items():
+        if symbol not in markets:
+            problems.append(f"perps.markets.{symbol}: unknown perp market (perp markets: "
+                            f"{names})")
+            continue
+        asset = market.asset or spec.price.asset
+        if asset not in simulated:
+            problems.append(f"perps.markets.{symbol}.asset: {asset!r} has no simulated "
+                            f"price (simulated: {', '.join(sorted(simulated))})")
+    for symbol in sorted(markets):
+        if symbol in spec.prices:
+            problems.append(f"prices.{symbol}: {symbol}'s index comes from its asset's "
+                            "path ([perps.markets]); remove it")
+    quote = next(iter(markets.values())).quote
+    for key, raw in perps.insurance.items():
+        where = f"perps.insurance.{key}"
+        if key == SHARED:
+            pass
+        elif key not in markets:
+            problems.append(f"{where}: unknown perp market (perp markets: {names}; "
+                            f"{SHARED!r} for the shared fund)")
+            continue
+        elif markets[key].insurance_fund != "market":
+            problems.append(f"{where}: {key} uses the shared insurance fund; fund it as "
+                            f"perps.insurance.{SHARED}")
+            continue
+        quote_amount(raw, protocol.markets[quote].decimals, where, problems)
+    book = perps.book
+    if book.file and book.accounts:
+        problems.append("perps.book: give accounts (a synthetic book) or file, not both")
+    elif not book.file and not book.accounts:
+        problems.append("perps.book: no traders (give accounts or file)")
+    if book.file and not Path(book.file).is_file():
+        problems.append(f"perps.book.file: no such file {book.file!r}")
+    lending_keepers = {k.id for k in spec.keepers}
+    for i, keeper in enumerate(perps.keepers):
+        if keeper.id in PERP_RESERVED:
+            problems.append(f"perps.keepers.{i}.id: {keeper.id!r} is the runner's own account")
+        elif keeper.id in lending_keepers:
+            problems.append(f"perps.keepers.{i}.id: {keeper.id!r} is also a lending keeper")
+    return problems
+
+
+def quote_amount(raw: object, decimals: int, where: str, problems: list[str]) -> int | None:
+    """A whole-token amount (``[perps.insurance]``) in smallest units, or ``None`` with a
+    ``where: reason`` appended to ``problems``."""
+    try:
+        amount = parse_units(str(raw).replace("_", ""), decimals)
+    except (ValueError, ArithmeticError) as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+    if amount < 0:
+        problems.append(f"{where}: must not be negative (got {raw})")
+        return None
+    return int(amount)
+
 
 
 def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
@@ -341,7 +497,7 @@ def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
         "oracle": extra.oracle if extra.oracle is not None else spec.oracle,
         "oracles": {**spec.oracles, **extra.oracles},
         "book": extra.book, "accounts": extra.accounts, "keepers": extra.keepers,
-        "liquidity": extra.liquidity, "protocols": [],
+        "liquidity": extra.liquidity, "protocols": [], "perps": extra.perps,
         "family_agents": extra.family_agents,
     })
 
@@ -448,4 +604,7 @@ def anchor_files(data: dict[str, Any], source: str | Path | None) -> dict[str, A
     book = out.get("book")
     if isinstance(book, dict):
         out["book"] = anchored(anchored(book, "file"), "snapshot")
+    perps = out.get("perps")
+    if isinstance(perps, dict) and isinstance(perps.get("book"), dict):
+        out["perps"] = {**perps, "book": anchored(perps["book"], "file")}
     return out

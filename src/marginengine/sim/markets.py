@@ -129,6 +129,21 @@ class AssetMarket:
             return self.depth.sell_base(amount)
         return int(amount * self.external * self.quote_unit // (self.base_unit * PRICE_UNIT))
 
+    def buy(self, amount: int) -> int:
+        """Buy ``amount`` of the asset on the venue (at least that much); quote smallest
+        units paid (at the external price, rounded up, without a venue)."""
+        if amount <= 0:
+            return 0
+        if self.pool is not None:
+            cost = self.pool.quote_in_for(amount)
+            self.pool.buy_base(cost)
+            return cost
+        if self.depth is not None:
+            cost = self.depth.quote_in_for(amount)
+            self.depth.buy_base(cost)
+            return cost
+        return int(-(-amount * self.external * self.quote_unit // (self.base_unit * PRICE_UNIT)))
+
     def quote_out(self, amount: int) -> int:
         """What selling ``amount`` now would fetch, without selling (quote units)."""
         if amount <= 0:

@@ -107,5 +107,39 @@ SERIES_COLUMNS: tuple[SeriesColumn, ...] = (
                  "keepers' profit after gas since step 0"),
 )
 
+#: The columns a scenario with ``[perps]`` adds (sim/perps.py), after the ones above; each
+#: perp market ``M`` also adds ``perp_index_usd.M`` and ``perp_mark_usd.M`` (USD, state).
+#: The waterfall columns are exact in quote units before they are shown in USD:
+#: ``insurance_drawdown_usd + adl_covered_usd + socialized_loss_usd + perp_deficit_usd ==
+#: bankrupt_shortfall_usd`` every step.
+PERP_SERIES_COLUMNS: tuple[SeriesColumn, ...] = (
+    SeriesColumn("perp_liquidatable_accounts", "accounts", "state",
+                 "perp buckets the step's scan found below maintenance"),
+    SeriesColumn("perp_liquidations", "liquidations", "per_step",
+                 "LiquidatePerp events accepted in the step"),
+    SeriesColumn("perp_liquidations_cum", "liquidations", "cumulative",
+                 "LiquidatePerp events accepted since step 0"),
+    SeriesColumn("perp_liquidated_value_usd_step", "USD", "per_step",
+                 "notional closed by perp liquidations at their fill prices"),
+    SeriesColumn("insurance_fund_usd", "USD", "state",
+                 "every insurance fund's balance at the end of the step"),
+    SeriesColumn("bankrupt_shortfall_usd", "USD", "per_step",
+                 "loss beyond the bankrupt buckets' equity at their fill prices"),
+    SeriesColumn("insurance_drawdown_usd", "USD", "per_step",
+                 "what the insurance funds paid toward it"),
+    SeriesColumn("adl_covered_usd", "USD", "per_step",
+                 "what auto-deleveraging moved onto opposite positions"),
+    SeriesColumn("adl_volume_usd", "USD", "per_step",
+                 "notional closed by auto-deleveraging, at bankruptcy prices"),
+    SeriesColumn("socialized_loss_usd", "USD", "per_step",
+                 "what was spread over the other accounts' perp balances"),
+    SeriesColumn("perp_deficit_usd", "USD", "per_step",
+                 "what nobody covered (the clearing's deficit)"),
+    SeriesColumn("open_interest_usd", "USD", "state", "long open interest at the marks"),
+    SeriesColumn("perp_keeper_profit_usd_cum", "USD", "cumulative",
+                 "perp liquidators' hedge proceeds against their fills, after gas"),
+)
+
 #: Column name -> unit, for the Parquet key-value metadata.
-SERIES_UNITS: dict[str, str] = {c.name: c.unit for c in SERIES_COLUMNS}
+SERIES_UNITS: dict[str, str] = {c.name: c.unit
+                                for c in (*SERIES_COLUMNS, *PERP_SERIES_COLUMNS)}

@@ -36,6 +36,11 @@ MEAN_FIELDS = ("bad_debt", "liquidated_value", "liquidation_count", "liquidator_
                "insurance_fund_drawdown", "adl_volume", "borrowing_power", "borrowed_value",
                "borrow_usage", "demand_served")
 
+#: Per-run fields of a scenario with ``[perps]`` (sim/perps.py): streamed and averaged
+#: (``mean_<field>``) when the runs have them.
+PERP_RUN_FIELDS = ("perp_liquidation_count", "perp_liquidated_value", "bankrupt_shortfall",
+                   "adl_covered", "socialized_loss", "perp_deficit")
+
 #: Fewer runs than this in an estimate's tail: the estimate is flagged as unreliable.
 MIN_TAIL = 10
 #: Bootstrap resamples and the two-sided level of the confidence intervals.
@@ -53,7 +58,8 @@ def run_one(task: tuple[dict[str, Any], int, int]) -> dict[str, Any]:
 
     data, seed, index = task
     result = run_draw(data, seed, index)
-    row = {k: result.summary.get(k) for k in RUN_FIELDS if k in result.summary}
+    row = {k: result.summary.get(k) for k in (*RUN_FIELDS, *PERP_RUN_FIELDS)
+           if k in result.summary}
     row["run"] = index
     row["seed"] = f"{seed}/{index}"
     return row
@@ -122,16 +128,18 @@ def expected_shortfall(sample: np.ndarray, percentile: int) -> np.ndarray:
     return np.asarray(top.mean(axis=-1))
 
 
-def estimators() -> dict[str, tuple[str, Callable[[np.ndarray], np.ndarray], int | None]]:
+def estimators(extra: tuple[str, ...] = ()) -> dict[str, tuple[
+        str, Callable[[np.ndarray], np.ndarray], int | None]]:
     """The estimates over the runs: name -> (per-run field, statistic over the last axis
-    of an array of runs, tail percentile or ``None``); :func:`statistics` reports each."""
+    of an array of runs, tail percentile or ``None``); :func:`statistics` reports each.
+    ``extra``: further fields whose mean is reported (the perp fields a run has)."""
     out: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray], int | None]] = {
         "var95_bad_debt": ("bad_debt", lambda x: np.quantile(x, 0.95, axis=-1), 95),
         "es99_bad_debt": ("bad_debt", lambda x: expected_shortfall(x, 99), 99),
         "lar95": ("liquidated_value", lambda x: np.quantile(x, 0.95, axis=-1), 95),
         "p_bad_debt": ("bad_debt", lambda x: (x > 0).mean(axis=-1), None),
     }
-    for key in MEAN_FIELDS:
+    for key in (*MEAN_FIELDS, *extra):
         out[f"mean_{key}"] = (key, lambda x: x.mean(axis=-1), None)
     return out
 
@@ -179,9 +187,10 @@ def statistics(rows: list[dict[str, Any]], seed: int = 0,
     n = len(rows)
     if n == 0:
         raise ValueError("rows: statistics need at least one run")
+    extra = tuple(f for f in PERP_RUN_FIELDS if f in rows[0])
+    table = estimators(extra)
     data = {key: np.array([float(r.get(key) or 0.0) for r in rows], dtype=float)
-            for key in {f for f, _, _ in estimators().values()}}
-    table = estimators()
+            for key in {f for f, _, _ in table.values()}}
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed,
                                                                       BOOTSTRAP_STREAM])))
     boot: dict[str, list[np.ndarray]] = {name: [] for name in table}
@@ -288,7 +297,8 @@ class _ParquetStream:
 
         if not self.rows:
             return
-        table = pa.Table.from_pylist([{k: r.get(k) for k in RUN_FIELDS} for r in self.rows])
+        fields = (*RUN_FIELDS, *(f for f in PERP_RUN_FIELDS if f in self.rows[0]))
+        table = pa.Table.from_pylist([{k: r.get(k) for k in fields} for r in self.rows])
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, table.schema)
         self.writer.write_table(table.cast(self.writer.schema))

@@ -161,8 +161,7 @@ def _run_explicit(spec: ScenarioSpec, rng: np.random.Generator | None, traces: b
             runner.begin_step(i)
             # Counted before the keeper acts, as a model's scan counts them.
             unsafe = recorder.liquidatable()
-            if runner.keeper.enabled:
-                runner.run_keeper()
+            runner.end_step(i)
             recorder.market_step(i)
             recorder.record(i + 1, unsafe)
             if on_step is not None:

@@ -18,11 +18,14 @@ generator's starting state and its position (:func:`protocol_rng`), so removing 
 protocol changes nothing in how the others are drawn.
 
 Figures: the summary's additive figures (bad debt and its parts, liquidations, liquidated
-value, keeper profit and gas, borrower loss, accounts, events) are the sums over the
-protocols; ``protocols`` holds every protocol's own summary. The series are the first
+value, keeper profit and gas, borrower loss, accounts, events, and the perp figures of the
+protocols with a perp venue, sim/perps.py) are the sums over the protocols;
+``protocols`` holds every protocol's own summary. The series are the first
 protocol's, plus ``liquidatable_accounts.<name>``, ``liquidations_cum.<name>``,
 ``bad_debt_usd.<name>`` and ``oracle_price_usd.<name>`` (the headline asset as that
-protocol's oracle has it) for each further protocol.
+protocol's oracle has it) for each further protocol, and its
+:data:`PERP_PROTOCOL_COLUMNS` when it has a perp venue. A perp venue's liquidators hedge
+on the shared venues too: one venue's liquidations move the mark of the others.
 """
 
 from __future__ import annotations
@@ -40,7 +43,17 @@ ADDITIVE = ("bad_debt", "bad_debt_realized", "bad_debt_in_auctions", "bad_debt_u
             "liquidated_value", "liquidation_count", "liquidator_profit", "keeper_gas_spent",
             "borrower_loss", "setup_rejected", "toxic_liquidations", "accounts", "events",
             "auctions_started", "auctions_settled", "auctions_settled_near_zero",
-            "auctions_running")
+            "auctions_running",
+            # perp venues (sim/perps.py): summed over the protocols that have one
+            "perp_liquidation_count", "perp_liquidated_value", "bankrupt_shortfall",
+            "insurance_fund_start", "insurance_fund_end", "insurance_fund_drawdown",
+            "adl_covered", "adl_volume", "socialized_loss", "perp_deficit",
+            "perp_keeper_profit", "perp_keeper_gas_spent", "perp_accounts",
+            "perp_setup_rejected", "open_interest_end")
+#: Perp series columns added for each further protocol that has them.
+PERP_PROTOCOL_COLUMNS = ("perp_liquidations_cum", "insurance_fund_usd",
+                         "bankrupt_shortfall_usd", "insurance_drawdown_usd",
+                         "adl_covered_usd", "socialized_loss_usd", "perp_deficit_usd")
 #: Series columns added for each further protocol (as ``<column>.<name>``).
 PROTOCOL_COLUMNS = ("liquidatable_accounts", "liquidations_cum", "bad_debt_usd",
                     "oracle_price_usd")
@@ -109,6 +122,12 @@ def combined_summary(names: Sequence[str], summaries: Sequence[dict[str, Any]]
         values = [s.get(key) for s in summaries]
         if all(isinstance(v, int | float) for v in values):
             out[key] = sum(values)
+        elif key.startswith(("perp_", "bankrupt_", "adl_covered", "socialized",
+                             "open_interest")):
+            # A perp figure some protocols have (a perp venue) and others not.
+            present = [v for v in values if isinstance(v, int | float)]
+            if present:
+                out[key] = sum(present)
     out["protocols"] = dict(zip(names, summaries, strict=True))
     return out
 
@@ -121,4 +140,7 @@ def combined_series(first: dict[str, list[float]],
     for name, series in others:
         for column in PROTOCOL_COLUMNS:
             out[f"{column}.{name}"] = series[column]
+        for column in PERP_PROTOCOL_COLUMNS:
+            if column in series:
+                out[f"{column}.{name}"] = series[column]
     return out

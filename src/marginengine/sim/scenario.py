@@ -35,7 +35,6 @@ Format (TOML)::
 from __future__ import annotations
 
 import copy
-import re
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -45,31 +44,16 @@ from pydantic import Field, field_validator
 from marginengine.config import ProtocolConfig, protocol_from_dict, read_toml, validate_model
 from marginengine.config.amounts import HumanNumber, parse_asset_amounts, parse_positive
 from marginengine.config.base import StrictModel
-from marginengine.engine.events import Trade
+from marginengine.engine.events import SetVolSurface, Trade
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT
 from marginengine.ledger import check_account_id
+from marginengine.sim.durations import parse_duration as parse_duration  # re-exported
 from marginengine.sim.feeds import FeedSpec
+from marginengine.sim.options_scenario import OptionsSetup, OptionsSpec, options_setup, step_vols
 
 if TYPE_CHECKING:
     import numpy as np
-
-_DURATION = re.compile(r"^\s*(\d+)\s*(s|m|h|d)?\s*$")
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-
-
-def parse_duration(value: object) -> int:
-    """``3600``, ``"90m"``, ``"1h"``, ``"2d"`` -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError("must be seconds or a duration like '10m', '1h', '1d'")
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError(f"must not be negative (got {value})")
-        return value
-    match = _DURATION.match(value) if isinstance(value, str) else None
-    if not match:
-        raise ValueError(f"must be seconds or a duration like '10m', '1h', '1d' (got {value!r})")
-    return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
 class ActionSpec(StrictModel):
@@ -113,6 +97,8 @@ class StepSpec(StrictModel):
     reporter: dict[str, HumanNumber] = Field(default_factory=dict)
     actions: list[ActionSpec] = Field(default_factory=list)
     trades: list[TradeSpec] = Field(default_factory=list)
+    #: ATM vol per underlying for every expiry of ``[options]`` (SetVolSurface events).
+    vols: dict[str, HumanNumber] = Field(default_factory=dict)
     label: str = ""
 
     # Before pydantic's own parsing, which would read ``true`` as 1 second.
@@ -201,6 +187,8 @@ class ScenarioFile(StrictModel):
     insurance: dict[str, HumanNumber] = Field(default_factory=dict)
     liquidator: LiquidatorSpec = LiquidatorSpec()
     feeds: dict[str, FeedSpec] = Field(default_factory=dict)
+    #: An options book and the portfolio-auction bidder (sim/options_scenario.py).
+    options: OptionsSpec | None = None
     steps: list[StepSpec] = Field(default_factory=list)
     #: The one schema's fields (docs/simulator.md): the seed of Monte Carlo runs, the
     #: perturbation they draw, and the asset the series' price columns follow (default:
@@ -283,6 +271,9 @@ class Scenario:
         for asset in sorted(set(spec.feeds) - {*cfg.markets, *cfg.perps}):
             problems.append(f"feeds.{asset}: unknown asset (markets: "
                             f"{', '.join(sorted(cfg.markets))})")
+        self.options: OptionsSetup | None = (
+            options_setup(spec.options, cfg, problems) if spec.options is not None else None)
+        self.step_vols: list[list[SetVolSurface]] = []
         self.reporter: list[dict[str, int]] = []
         self.step_trades: list[list[Trade]] = []
         self.steps: list[tuple[int, dict[str, int], list[tuple[str, str, str, int]]]] = []
@@ -316,6 +307,8 @@ class Scenario:
             assert isinstance(step.advance, int)
             self.steps.append((step.advance, prices, actions))
             self.step_trades.append(self._trades(step.trades, f"{where}.trades", problems))
+            self.step_vols.append(step_vols(step.vols, self.options, f"{where}.vols",
+                                            problems))
         known = {*cfg.markets, *cfg.perps}
         if spec.headline and spec.headline not in known:
             problems.append(f"headline: unknown asset {spec.headline!r} (markets: "

@@ -36,6 +36,7 @@ from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT, RAY, WAD, Roundi
 from marginengine.ledger.perp import quote_value
 from marginengine.liquidation import base_for_collateral
 from marginengine.margin import NO_DEBT_HEALTH, MarginKind, underwater_value, value_of
+from marginengine.sim.agents.portfolio_bidder import PortfolioBidder
 from marginengine.sim.feeds import FeedSpec, ScenarioFeed
 from marginengine.sim.scenario import Scenario
 
@@ -118,6 +119,8 @@ class ScenarioResult:
     borrowed_max: list[tuple[str, str, int, int]] = field(default_factory=list)
     breaker_events: list[dict[str, Any]] = field(default_factory=list)
     feeds: dict[str, ScenarioFeed] = field(default_factory=dict)
+    #: The portfolio-auction keeper and bidder of a scenario with ``[options]``.
+    portfolio_bidder: PortfolioBidder | None = None
 
     def summary(self) -> dict[str, Any]:
         """The run's ``summary.json`` content."""
@@ -136,7 +139,9 @@ class ScenarioResult:
                 "debt": usd(data.total_debt),
                 "liquidatable": engine.is_liquidatable(account_id),
             }
-        realized = engine.bad_debt_value()
+        options = self._options_summary()
+        # The options clearing's socialized loss (printed to bidders) is bad debt too.
+        realized = engine.bad_debt_value() + (options["bad_debt_base_units"] if options else 0)
         reserves = engine.ledger.reserves
         return {
             "scenario": self.scenario.name,
@@ -180,7 +185,57 @@ class ScenarioResult:
             },
             "breaker_transitions": self.breaker_events,
             **self._perp_summary(),
+            **({"options": options} if options else {}),
             "accounts": accounts,
+        }
+
+    def _options_summary(self) -> dict[str, Any] | None:
+        """Derive's portfolio auctions of the options book (scenarios with ``[options]``):
+        auctions started and finished, value liquidated (mark-to-market sold, at each
+        bid), the security module used, and the socialized loss (bad debt), in USD."""
+        engine = self.engine
+        clearing, opts = engine.state.options, engine.config.options
+        bidder = self.portfolio_bidder
+        if clearing is None or opts is None or bidder is None:
+            return None
+        unit = engine.config.markets[opts.quote].unit
+        price = engine.prices.get(opts.quote) or PRICE_UNIT
+
+        def base(amount: int, rounding: Rounding = Rounding.DOWN) -> int:
+            return value_of(amount, price, unit, rounding)
+
+        records = bidder.records
+        starts = [r for r in records if r["event"] == "StartPortfolioAuction"]
+        bids = [r for r in records if r["event"] == "BidPortfolioAuction"]
+        ended = [r for r in records if r["event"] == "TerminatePortfolioAuction"
+                 or (r["event"] == "BidPortfolioAuction" and r["terminated"])]
+        running = engine.state.portfolio_auctions
+        underwater = 0
+        for account in sorted(set(clearing.cash) | set(clearing.positions)):
+            units = engine.portfolio_margin_units(account)
+            if units is not None and units[1] < 0:
+                underwater -= units[1]
+        bad = base(clearing.socialized_loss, Rounding.UP)
+        return {
+            "auctions_started": len(starts),
+            "auctions_started_insolvent": sum(1 for r in starts if r["insolvent"]),
+            "auctions_converted_to_insolvent": sum(
+                1 for r in records if r["event"] == "ConvertToInsolventAuction"),
+            "auctions_finished": len(ended),
+            "auctions_running": sorted(running.running) if running else [],
+            "bids": len(bids),
+            "value_liquidated": usd(sum(base(abs(r["mtm_taken"])) for r in bids)),
+            "liquidation_fees": usd(sum(base(r["fee"]) for r in starts)),
+            "paid_by_bidders": usd(sum(base(r["cash_from_bidder"]) for r in bids)),
+            "insurance_fund_used": usd(base(clearing.security_module_paid)),
+            "insurance_fund": usd(base(clearing.security_module)),
+            "bad_debt": usd(bad),
+            "bad_debt_base_units": bad,
+            "unrealized_bad_debt": usd(base(underwater, Rounding.UP)),
+            "bidder_capital_used": usd(base(bidder.spent)),
+            "auction_log": [{k: (str(v) if isinstance(v, int) and not isinstance(v, bool)
+                                 and abs(v) >= 2**53 else v)
+                             for k, v in r.items() if k != "positions"} for r in records],
         }
 
     def perp_notional_base(self, r: PerpLiquidationRecord) -> int:
@@ -238,6 +293,10 @@ class ScenarioRunner:
             for asset in sorted({*cfg.markets, *cfg.perps})
         }
         self.result.feeds = self.feeds
+        options = scenario.options
+        if options is not None:
+            self.result.portfolio_bidder = PortfolioBidder(self.keeper.id, options.bidder,
+                                                           options.capital)
 
     def _apply(self, event: Event) -> Outcome:
         outcome = self.engine.apply(event)
@@ -275,12 +334,15 @@ class ScenarioRunner:
                 self._apply(Borrow(account_id, asset, amount))
         for trade in self.scenario.trades:
             self._apply(trade)
+        if self.scenario.options is not None:
+            for event in self.scenario.options.events:
+                self._apply(event)
 
     def step(self, index: int) -> None:
-        """Run step ``index``: time, prices, actions (:meth:`begin_step`), then the keeper."""
+        """Run step ``index``: time, prices, actions (:meth:`begin_step`), then the keeper
+        and the portfolio bidder (:meth:`end_step`)."""
         self.begin_step(index)
-        if self.keeper.enabled:
-            self.run_keeper()
+        self.end_step(index)
 
     def begin_step(self, index: int) -> None:
         """Step ``index`` up to the keeper: time, prices, scripted actions and trades."""
@@ -289,6 +351,8 @@ class ScenarioRunner:
         if seconds:
             self._apply(AdvanceTime(seconds))
         self._publish(prices, self.scenario.reporter[index])
+        for vol in self.scenario.step_vols[index]:
+            self._apply(vol)
         for kind, account_id, asset, amount in actions:
             if kind == "borrow_max":
                 self._borrow_max(account_id, asset)
@@ -296,6 +360,14 @@ class ScenarioRunner:
                 self._apply(_ACTIONS[kind](account_id, asset, amount))
         for trade in self.scenario.step_trades[index]:
             self._apply(trade)
+
+    def end_step(self, index: int) -> None:
+        """The rest of step ``index``: the keeper, then the options book's portfolio
+        bidder."""
+        if self.keeper.enabled:
+            self.run_keeper()
+            if self.result.portfolio_bidder is not None:
+                self.result.portfolio_bidder.act(self.engine, self._apply, index + 1)
 
     def _borrow_max(self, account_id: str, asset: str) -> None:
         """Borrow what initial margin allows (trimmed by 0.01% steps past rounding)."""

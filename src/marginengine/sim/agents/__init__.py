@@ -1,6 +1,7 @@
 """The simulator's agents, each in a module of its own, all acting through engine events
 (venue trades aside): the lending keeper, the auction bidder (Liquidations 2.0 and Flip),
-the absorber (Comet), the perp liquidator and the arbitrageur.
+the absorber (Comet), the perp liquidator, the arbitrageur, and the keeper and bidder of
+Derive's portfolio auctions (:class:`PortfolioBidder`, driven by the scripted runner).
 
 The cascade loop calls every agent through one interface, :class:`Agent`:
 ``act(world, step, unsafe)``, ``world`` being what the run offers agents
@@ -13,7 +14,8 @@ from marginengine.sim.agents.auction_bidder import AuctionBidder
 from marginengine.sim.agents.base import Agent, KeeperState, World
 from marginengine.sim.agents.lending_keeper import LendingKeeper
 from marginengine.sim.agents.perp_liquidator import PerpLiquidator
+from marginengine.sim.agents.portfolio_bidder import PortfolioBidder
 from marginengine.sim.agents.screen import LendingScreen
 
 __all__ = ["Absorber", "Agent", "Arbitrageur", "AuctionBidder", "KeeperState", "LendingKeeper",
-           "LendingScreen", "PerpLiquidator", "World"]
+           "LendingScreen", "PerpLiquidator", "PortfolioBidder", "World"]

@@ -1,15 +1,32 @@
-"""Drift v2 family scenarios: spot and perp markets, cross-margin accounts; initial and
-maintenance margin at every step (Drift's liquidation is not modelled).
-Rules: ``margin/drift.py``.
+"""Drift v2 family scenarios, run through the engine: spot and perp markets, cross-margin
+accounts built by events (each meeting its initial requirement), initial and maintenance
+margin at every step (the keeper does not liquidate here: ``DriftLiquidateSpot`` is the
+engine's event for it). Rules: ``margin/drift.py``; events: ``engine/drift_handlers.py``.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from pydantic import Field
 
+from marginengine.config import protocol_from_dict
 from marginengine.config.amounts import HumanNumber
 from marginengine.config.protocol_families import FamilyRules
+from marginengine.engine import (
+    DriftDeposit,
+    DriftPerpTrade,
+    DriftWithdraw,
+    Engine,
+    Event,
+    SetPrice,
+)
+from marginengine.engine.family_state import DRIFT_PRICE_SCALE, DriftBook
+from marginengine.engine.family_state import drift_margin as family_drift_margin
+from marginengine.errors import ConfigError
 from marginengine.fixedpoint import parse_units
+from marginengine.margin import MarginKind
 from marginengine.margin import drift as drift_margin
 from marginengine.sim.families.common import (
     FamilyModel,
@@ -69,7 +86,7 @@ class DriftStep(FamilyStep):
 
 
 class DriftScenario(FamilyModel):
-    """A Drift v2 cross-margin scenario (margin figures; liquidation is not modelled)."""
+    """A Drift v2 cross-margin scenario (margin figures; the keeper does not liquidate)."""
 
     name: str
     description: str = ""
@@ -81,6 +98,12 @@ class DriftScenario(FamilyModel):
 
 
 def run_drift(sc: DriftScenario, rules: FamilyRules, source: str | None) -> FamilyReport:
+    """Run a Drift v2 scenario through the engine (preset ``drift-v2``, Drift events).
+
+    Prices have at most 6 decimals (Drift's ``PRICE_PRECISION``); the first spot market is
+    the quote. Each account is built by deposits, perp fills, then borrows, each meeting
+    its initial requirement (else the file is refused with Drift's error).
+    """
     problems: list[str] = []
     price_dec = 6      # PRICE_PRECISION
 
@@ -129,15 +152,16 @@ def run_drift(sc: DriftScenario, rules: FamilyRules, source: str | None) -> Fami
             if name not in sc.spot:
                 problems.append(f"accounts[{i}].spot.{name}: unknown spot market")
                 continue
-            bal[name] = parse_signed(raw, sc.spot[name].decimals, f"accounts[{i}].spot.{name}",
-                                problems)
+            bal[name] = parse_signed(raw, sc.spot[name].decimals,
+                                     f"accounts[{i}].spot.{name}", problems)
         pos = {}
         for name, p in acct.perps.items():
             if name not in sc.perps:
                 problems.append(f"accounts[{i}].perps.{name}: unknown perp market")
                 continue
             pos[name] = (parse_signed(p.base, 9, f"accounts[{i}].perps.{name}.base", problems),
-                         parse_signed(p.quote, 6, f"accounts[{i}].perps.{name}.quote", problems))
+                         parse_signed(p.quote, 6, f"accounts[{i}].perps.{name}.quote",
+                                      problems))
         accounts.append((acct.id, bal, pos))
     steps = []
     for i, st in enumerate(sc.steps):
@@ -150,34 +174,93 @@ def run_drift(sc: DriftScenario, rules: FamilyRules, source: str | None) -> Fami
         steps.append((st, new))
     raise_problems(problems, source)
 
+    def fraction(value: int, decimals: int = 4) -> str:
+        return str(Decimal(value) / 10**decimals)
+
+    data = {
+        "preset": "drift-v2",
+        "markets": {**{n: {"decimals": sp.decimals, "collateral": False, "borrowable": False}
+                       for n, sp in sc.spot.items()},
+                    **{n: {"decimals": 9, "collateral": False, "borrowable": False}
+                       for n in sc.perps}},
+        "drift": {
+            "quote": next(iter(sc.spot)),
+            "spot": {n: {"initial_asset_weight": fraction(m.initial_asset_weight),
+                         "maintenance_asset_weight": fraction(m.maintenance_asset_weight),
+                         "initial_liability_weight": fraction(m.initial_liability_weight),
+                         "maintenance_liability_weight":
+                             fraction(m.maintenance_liability_weight),
+                         "imf_factor": fraction(m.imf_factor, 6)}
+                     for n, m in spots.items()},
+            "perps": {n: {"margin_ratio_initial": fraction(m.margin_ratio_initial),
+                          "margin_ratio_maintenance": fraction(m.margin_ratio_maintenance),
+                          "imf_factor": fraction(m.imf_factor, 6),
+                          "unrealized_pnl_initial_asset_weight":
+                              fraction(m.pnl.unrealized_pnl_initial_asset_weight),
+                          "unrealized_pnl_maintenance_asset_weight":
+                              fraction(m.pnl.unrealized_pnl_maintenance_asset_weight),
+                          "unrealized_pnl_imf_factor":
+                              fraction(m.pnl.unrealized_pnl_imf_factor, 6)}
+                      for n, m in perps.items()}}}
+    try:
+        config = protocol_from_dict(data, source=source)
+    except ConfigError as exc:
+        raise ConfigError([f"spot: {p}" for p in exc.problems], source=source) from None
+    engine = Engine(config)
+    for name, price in prices.items():
+        _applied(engine, SetPrice(name, price * DRIFT_PRICE_SCALE), f"{name}.price", source)
+    for i, (aid, bal, pos) in enumerate(accounts):
+        where = f"accounts[{i}]"
+        for name, amount in bal.items():
+            if amount > 0:
+                _applied(engine, DriftDeposit(aid, name, amount), f"{where}.spot.{name}",
+                         source)
+        for name, (base, quote) in pos.items():
+            if base or quote:
+                _applied(engine, DriftPerpTrade(aid, name, base, quote),
+                         f"{where}.perps.{name}", source)
+        for name, amount in bal.items():
+            if amount < 0:
+                _applied(engine, DriftWithdraw(aid, name, -amount), f"{where}.spot.{name}",
+                         source)
+
     report = FamilyReport(sc.name, rules.preset, rules.source)
     kinds = (drift_margin.MarginRequirementType.INITIAL,
              drift_margin.MarginRequirementType.MAINTENANCE)
     for index, (st, new) in enumerate(steps):
-        prices.update(new)
+        for name, price in new.items():
+            _applied(engine, SetPrice(name, price * DRIFT_PRICE_SCALE),
+                     f"steps[{index}].prices.{name}", source)
+        book = engine.state.family
+        assert isinstance(book, DriftBook)
         rows = {}
-        for aid, bal, pos in accounts:
-            spot_balances = [drift_margin.SpotBalance(spots[n], amount, prices[n])
-                             for n, amount in bal.items()]
-            perp_balances = [drift_margin.PerpBalance(perps[n], base, quote, prices[n])
-                             for n, (base, quote) in pos.items()]
-            calcs = {k: drift_margin.margin_calculation(spot_balances, perp_balances, k)
-                     for k in kinds}
-            init, maint = calcs[kinds[0]], calcs[kinds[1]]
+        for aid, _, _ in accounts:
+            init, maint = (family_drift_margin(config, book, engine.prices, aid, k)
+                           for k in kinds)
             rows[aid] = {
                 "initial": {"total_collateral": fmt_units(init.total_collateral, 6),
                             "margin_requirement": fmt_units(init.margin_requirement, 6)},
                 "maintenance": {"total_collateral": fmt_units(maint.total_collateral, 6),
                                 "margin_requirement": fmt_units(maint.margin_requirement, 6)},
                 "free_collateral": fmt_units(init.free_collateral, 6),
-                "liquidatable": not maint.meets, "can_open_positions": init.meets}
+                "liquidatable": engine.is_liquidatable(aid),
+                "can_open_positions": engine.margin_state(aid, MarginKind.INITIAL).is_met}
         report.steps.append({"step": index, "label": st.label, "liquidations": [],
                              "margin": rows})
     report.summary = {"accounts": len(accounts),
                       "liquidatable_at_end": sorted(a for a, r in
                                                     report.steps[-1]["margin"].items()
-                                                    if r["liquidatable"])}
+                                                    if r["liquidatable"]),
+                      "engine_events": engine.seq, "state_hash": engine.state_hash()}
     return report
+
+
+def _applied(engine: Engine, event: Event, where: str, source: str | None) -> dict[str, Any]:
+    out = engine.apply(event)
+    if not out.accepted:
+        raise ConfigError([f"{where}: refused by the protocol's rules: {out.reason} "
+                           f"({out.code})"], source=source)
+    return dict(out.details)
 
 
 __all__ = [

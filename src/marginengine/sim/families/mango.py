@@ -1,19 +1,37 @@
-"""Mango v4 family scenarios: banks, perp markets, accounts; init, maint, liquidation-end
-health at every step (Mango's liquidation itself is not modelled). Rules: ``margin/mango.py``.
+"""Mango v4 family scenarios, run through the engine: banks, perp markets, accounts; init,
+maint, liquidation-end health at every step (Mango's liquidation itself is not modelled).
+Rules: ``margin/mango.py``; the engine's Mango events: ``engine/mango_handlers.py``.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
+from marginengine.config import protocol_from_dict
 from marginengine.config.amounts import HumanNumber
 from marginengine.config.protocol_families import FamilyRules
-from marginengine.fixedpoint import format_units, parse_units
+from marginengine.engine import (
+    Engine,
+    Event,
+    MangoDeposit,
+    MangoPerpOrders,
+    MangoPerpTrade,
+    MangoSetStablePrice,
+    MangoWithdraw,
+    SetPrice,
+)
+from marginengine.engine.family_state import MangoBook, mango_health
+from marginengine.errors import ConfigError
+from marginengine.fixedpoint import PRICE_DECIMALS, format_units, parse_units
+from marginengine.margin import MarginKind
 from marginengine.margin import mango as mango_margin
 from marginengine.sim.families.common import (
     FamilyModel,
     FamilyReport,
     FamilyStep,
+    parse_amount,
     parse_signed,
     raise_problems,
 )
@@ -88,58 +106,63 @@ class MangoScenario(FamilyModel):
     steps: list[MangoStep] = Field(min_length=1)
 
 
-def _fx_price(raw: object, scale: int, where: str, problems: list[str]) -> int:
-    # A USD price per whole token as Mango's native/native I80F48 (rounded to nearest).
+def _weight(raw: object, where: str, problems: list[str]) -> str:
     try:
         units = parse_units(raw, 18)
     except ValueError as exc:
         problems.append(f"{where}: {exc}")
-        return 0
-    if units <= 0:
-        problems.append(f"{where}: must be positive (got {raw!r})")
-        return 0
-    num, den = units * mango_margin.ONE, 10**18
-    num, den = (num * 10**scale, den) if scale >= 0 else (num, den * 10**-scale)
-    return (2 * num + den) // (2 * den)
-
-
-def _fx_weight(raw: object, where: str, problems: list[str]) -> int:
-    try:
-        units = parse_units(raw, 18)
-    except ValueError as exc:
-        problems.append(f"{where}: {exc}")
-        return 0
+        return "0"
     if units < 0:
         problems.append(f"{where}: must be non-negative (got {raw!r})")
-    return mango_margin.fx_from_f64(units / 10**18)
+    return format_units(units, 18)
+
+
+def _price(raw: object, where: str, problems: list[str]) -> int:
+    return parse_amount(raw, PRICE_DECIMALS, where, problems)
+
+
+def _applied(engine: Engine, event: Event, where: str, source: str | None) -> dict[str, Any]:
+    out = engine.apply(event)
+    if not out.accepted:
+        raise ConfigError([f"{where}: refused by the protocol's rules: {out.reason} "
+                           f"({out.code})"], source=source)
+    return dict(out.details)
 
 
 def run_mango(sc: MangoScenario, rules: FamilyRules, source: str | None) -> FamilyReport:
+    """Run a Mango v4 health scenario through the engine (preset ``mango-v4``, Mango
+    events): the accounts are built by deposits, perp fills and borrows (each passing
+    ``check_health_post``), then each step moves oracle and stable prices and reports
+    every account's healths (``margin/mango.py``) and the one margin interface's verdicts.
+
+    Prices are USD per whole token with at most 8 decimals (the engine's). A bank's
+    ``deposits`` and ``borrows`` are its totals, the scenario's accounts included (at least
+    theirs: the engine adds the accounts' positions to the rest of the bank's).
+    """
     problems: list[str] = []
     if sc.quote not in sc.tokens:
         problems.append(f"quote: {sc.quote!r} is not among the tokens")
-    qdec = sc.tokens[sc.quote].decimals if sc.quote in sc.tokens else 6
     oracle: dict[str, int] = {}
     stable: dict[str, int] = {}
     decimals: dict[str, int] = {}
     for name, t in sc.tokens.items():
         decimals[name] = t.decimals
-        oracle[name] = _fx_price(t.price, qdec - t.decimals, f"tokens.{name}.price", problems)
-        stable[name] = oracle[name] if t.stable_price is None else _fx_price(
-            t.stable_price, qdec - t.decimals, f"tokens.{name}.stable_price", problems)
+        oracle[name] = _price(t.price, f"tokens.{name}.price", problems)
+        stable[name] = oracle[name] if t.stable_price is None else _price(
+            t.stable_price, f"tokens.{name}.stable_price", problems)
     for name, pm in sc.perps.items():
         if pm.settle not in sc.tokens:
             problems.append(f"perps.{name}.settle: unknown token {pm.settle!r}")
         if name in decimals:
             problems.append(f"perps.{name}: the name is also a token's")
         decimals[name] = pm.decimals
-        oracle[name] = _fx_price(pm.price, qdec - pm.decimals, f"perps.{name}.price", problems)
-        stable[name] = oracle[name] if pm.stable_price is None else _fx_price(
-            pm.stable_price, qdec - pm.decimals, f"perps.{name}.stable_price", problems)
-    weights = {name: {w: _fx_weight(getattr(t, w), f"tokens.{name}.{w}", problems)
+        oracle[name] = _price(pm.price, f"perps.{name}.price", problems)
+        stable[name] = oracle[name] if pm.stable_price is None else _price(
+            pm.stable_price, f"perps.{name}.stable_price", problems)
+    weights = {name: {w: _weight(getattr(t, w), f"tokens.{name}.{w}", problems)
                       for w in ("init_asset_weight", "maint_asset_weight", "init_liab_weight",
                                 "maint_liab_weight")} for name, t in sc.tokens.items()}
-    perp_weights = {name: {w: _fx_weight(getattr(pm, w), f"perps.{name}.{w}", problems)
+    perp_weights = {name: {w: _weight(getattr(pm, w), f"perps.{name}.{w}", problems)
                            for w in ("init_base_asset_weight", "init_base_liab_weight",
                                      "maint_base_asset_weight", "maint_base_liab_weight",
                                      "init_overall_asset_weight",
@@ -152,8 +175,8 @@ def run_mango(sc: MangoScenario, rules: FamilyRules, source: str | None) -> Fami
             if name not in sc.tokens:
                 problems.append(f"accounts[{i}].tokens.{name}: unknown token")
                 continue
-            toks[name] = parse_signed(raw, sc.tokens[name].decimals, f"accounts[{i}].tokens.{name}",
-                                 problems)
+            toks[name] = parse_signed(raw, sc.tokens[name].decimals,
+                                      f"accounts[{i}].tokens.{name}", problems)
         perps = {}
         for name, pos in acct.perps.items():
             if name not in sc.perps:
@@ -161,79 +184,103 @@ def run_mango(sc: MangoScenario, rules: FamilyRules, source: str | None) -> Fami
                 continue
             settle = sc.perps[name].settle
             perps[name] = (pos, parse_signed(pos.quote, sc.tokens[settle].decimals
-                                        if settle in sc.tokens else 0,
-                                        f"accounts[{i}].perps.{name}.quote", problems))
+                                             if settle in sc.tokens else 0,
+                                             f"accounts[{i}].perps.{name}.quote", problems))
         accounts.append((acct.id, toks, perps))
     steps = []
     for i, st in enumerate(sc.steps):
         changes: dict[str, tuple[int | None, int | None]] = {}
-        for name in {*st.prices, *st.stable_prices}:
+        for name in sorted({*st.prices, *st.stable_prices}):
             if name not in decimals:
                 problems.append(f"steps[{i}]: unknown token or perp {name!r}")
                 continue
-            scale = qdec - decimals[name]
-            o = None if name not in st.prices else _fx_price(
-                st.prices[name], scale, f"steps[{i}].prices.{name}", problems)
-            s = None if name not in st.stable_prices else _fx_price(
-                st.stable_prices[name], scale, f"steps[{i}].stable_prices.{name}", problems)
-            changes[name] = (o, s)
+            o = None if name not in st.prices else _price(
+                st.prices[name], f"steps[{i}].prices.{name}", problems)
+            s_ = None if name not in st.stable_prices else _price(
+                st.stable_prices[name], f"steps[{i}].stable_prices.{name}", problems)
+            changes[name] = (o, s_)
         steps.append((st, changes))
+    banks: dict[str, dict[str, str]] = {}
+    for name, t in sc.tokens.items():
+        bank: dict[str, str] = {}
+        for side, sign in (("deposits", 1), ("borrows", -1)):
+            try:
+                total = parse_units(getattr(t, side), t.decimals)
+            except ValueError as exc:
+                problems.append(f"tokens.{name}.{side}: {exc}")
+                continue
+            own = sum(max(sign * toks.get(name, 0), 0) for _, toks, _ in accounts)
+            bank[side] = format_units(max(total - own, 0), t.decimals)
+        for side in ("deposit_weight_scale_start_quote", "borrow_weight_scale_start_quote"):
+            raw = getattr(t, side)
+            if raw is not None:
+                bank[side] = str(raw)
+        banks[name] = bank
     raise_problems(problems, source)
 
-    def start(raw: HumanNumber | None) -> float:
-        # Mango holds the limits as f64 in native quote units.
-        return mango_margin.NO_SCALING if raw is None else float(parse_units(raw, qdec))
+    markets = {n: {"decimals": d, "collateral": False, "borrowable": False}
+               for n, d in decimals.items()}
+    data = {"preset": "mango-v4", "markets": markets, "mango": {
+        "quote": sc.quote,
+        "tokens": {n: {**weights[n], **banks[n]} for n in sc.tokens},
+        "perps": {n: {"settle": pm.settle, "base_lot_size": pm.base_lot_size,
+                      **perp_weights[n]} for n, pm in sc.perps.items()}}}
+    try:
+        config = protocol_from_dict(data, source=source)
+    except ConfigError as exc:
+        raise ConfigError([f"tokens: {p}" for p in exc.problems], source=source) from None
+    engine = Engine(config)
+    for name in decimals:
+        _applied(engine, SetPrice(name, oracle[name]), f"{name}.price", source)
+        _applied(engine, MangoSetStablePrice(name, stable[name]), f"{name}.stable_price",
+                 source)
+    for i, (aid, toks, perps) in enumerate(accounts):
+        where = f"accounts[{i}]"
+        for name, amount in toks.items():
+            if amount > 0:
+                _applied(engine, MangoDeposit(aid, name, amount), f"{where}.tokens.{name}",
+                         source)
+        for name, (pos, quote) in perps.items():
+            if pos.base_lots or quote:
+                _applied(engine, MangoPerpTrade(aid, name, pos.base_lots, quote),
+                         f"{where}.perps.{name}", source)
+            if pos.bids or pos.asks:
+                _applied(engine, MangoPerpOrders(aid, name, pos.bids, pos.asks),
+                         f"{where}.perps.{name}", source)
+        for name, amount in toks.items():
+            if amount < 0:
+                _applied(engine, MangoWithdraw(aid, name, -amount), f"{where}.tokens.{name}",
+                         source)
+    qdec = sc.tokens[sc.quote].decimals
 
     report = FamilyReport(sc.name, rules.preset, rules.source)
     for index, (st, changes) in enumerate(steps):
-        for name, (o, s) in changes.items():
+        for name, (o, s_) in changes.items():
             if o is not None:
-                oracle[name] = o       # the stable price lags: it moves only when given
-            if s is not None:
-                stable[name] = s
+                _applied(engine, SetPrice(name, o), f"steps[{index}].prices.{name}", source)
+            if s_ is not None:   # the stable price lags: it moves only when given
+                _applied(engine, MangoSetStablePrice(name, s_),
+                         f"steps[{index}].stable_prices.{name}", source)
+        book = engine.state.family
+        assert isinstance(book, MangoBook)
         rows = {}
-        for aid, toks, perps in accounts:
-            infos: list[mango_margin.TokenInfo] = []
-            for name, t in sc.tokens.items():
-                w = weights[name]
-                deposits = mango_margin.fx(parse_units(t.deposits, t.decimals))
-                borrows = mango_margin.fx(parse_units(t.borrows, t.decimals))
-                infos.append(mango_margin.TokenInfo(
-                    token_index=len(infos), prices=mango_margin.Prices(oracle[name],
-                                                                      stable[name]),
-                    maint_asset_weight=w["maint_asset_weight"],
-                    init_asset_weight=w["init_asset_weight"],
-                    init_scaled_asset_weight=mango_margin.scaled_init_asset_weight(
-                        w["init_asset_weight"], start(t.deposit_weight_scale_start_quote),
-                        deposits, 0, oracle[name]),
-                    maint_liab_weight=w["maint_liab_weight"],
-                    init_liab_weight=w["init_liab_weight"],
-                    init_scaled_liab_weight=mango_margin.scaled_init_liab_weight(
-                        w["init_liab_weight"], start(t.borrow_weight_scale_start_quote),
-                        borrows, oracle[name]),
-                    balance_spot=mango_margin.fx(toks.get(name, 0))))
-            index_of = {name: i for i, name in enumerate(sc.tokens)}
-            perp_infos = []
-            for name, (pos, quote) in perps.items():
-                pm, pw = sc.perps[name], perp_weights[name]
-                perp_infos.append(mango_margin.PerpInfo(
-                    settle_token_index=index_of[pm.settle], base_lot_size=pm.base_lot_size,
-                    base_lots=pos.base_lots, bids_base_lots=pos.bids,
-                    asks_base_lots=pos.asks, quote=mango_margin.fx(quote),
-                    base_prices=mango_margin.Prices(oracle[name], stable[name]), **pw))
-            figures = {kind.value: mango_margin.health(infos, perp_infos, kind)
+        for aid, _, _ in accounts:
+            figures = {kind.value: mango_health(config, book, engine.prices,
+                                                engine.stable_prices(), aid, kind)
                        for kind in mango_margin.HealthType}
             # health in USD, floored to the micro-dollar for display
             rows[aid] = {**{k: format_units(v * 10**6 // (mango_margin.ONE * 10**qdec), 6)
                             for k, v in figures.items()},
-                         "liquidatable": figures["maint"] < 0,
-                         "can_open_positions": figures["init"] >= 0}
+                         "liquidatable": engine.is_liquidatable(aid),
+                         "can_open_positions": engine.margin_state(
+                             aid, MarginKind.INITIAL).is_met}
         report.steps.append({"step": index, "label": st.label, "liquidations": [],
                              "accounts": rows})
     report.summary = {"accounts": len(accounts),
                       "liquidatable_at_end": sorted(a for a, r in
                                                     report.steps[-1]["accounts"].items()
-                                                    if r["liquidatable"])}
+                                                    if r["liquidatable"]),
+                      "engine_events": engine.seq, "state_hash": engine.state_hash()}
     return report
 
 

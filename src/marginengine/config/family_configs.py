@@ -1,0 +1,282 @@
+"""The tables of the engine families with rules of their own beyond Morpho and Liquity:
+``[euler]`` (Euler v2, preset ``euler-v2``), ``[mango]`` (Mango v4, preset ``mango-v4``),
+``[drift]`` (Drift v2, preset ``drift-v2``).
+
+Each table names assets of ``markets`` (listed for their decimals and prices only: no
+pooled reserve takes them); the family's state (vault, collaterals, debts) is the
+engine's, its rules the pure functions of ``margin/euler.py`` and ``liquidation/euler.py``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from marginengine.config.base import StrictModel
+
+Ltv = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
+
+#: Euler's ``CONFIG_SCALE``: LTVs and the liquidation discount are held in 1e4.
+EULER_CONFIG_DECIMALS = 4
+#: The engine's prices (8 decimals) become Euler quotes in a unit of account of 18
+#: decimals exactly only for tokens of at most 28 decimals (``price x 10^(28 - d)``).
+EULER_MAX_DECIMALS = 28
+
+
+def _config_scaled(value: Decimal, field: str) -> int:
+    scaled = value * 10**EULER_CONFIG_DECIMALS
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{field}: {value} has more than 4 decimals (Euler's CONFIG_SCALE "
+                         "is 1e4)")
+    return int(scaled)
+
+
+class EulerCollateralConfig(StrictModel):
+    """The controlling vault's ``LTVConfig`` for one collateral (``setLTV`` at creation,
+    no ramp): the borrow LTV (new borrowing) and the liquidation LTV."""
+
+    borrow_ltv: Ltv
+    liquidation_ltv: Ltv
+
+    @model_validator(mode="after")
+    def _four_decimals(self) -> EulerCollateralConfig:
+        _config_scaled(self.borrow_ltv, "borrow_ltv")
+        _config_scaled(self.liquidation_ltv, "liquidation_ltv")
+        return self
+
+    @property
+    def borrow_ltv_scaled(self) -> int:
+        """The borrow LTV in 1e4."""
+        return _config_scaled(self.borrow_ltv, "borrow_ltv")
+
+    @property
+    def liquidation_ltv_scaled(self) -> int:
+        """The liquidation LTV in 1e4."""
+        return _config_scaled(self.liquidation_ltv, "liquidation_ltv")
+
+
+class EulerConfig(StrictModel):
+    """One Euler Vault Kit vault (``vault``: its asset, a market) lending against the
+    ``collaterals`` (markets) at their LTVs; ``maxLiquidationDiscount`` (below 1, in 1e4)
+    and whether debt left without collateral is socialized (``CFG_DONT_SOCIALIZE_DEBT``
+    unset)."""
+
+    vault: str
+    collaterals: dict[str, EulerCollateralConfig] = Field(min_length=1)
+    max_liquidation_discount: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = (
+        Decimal("0.15"))
+    socialize_debt: bool = True
+
+    @model_validator(mode="after")
+    def _discount(self) -> EulerConfig:
+        _config_scaled(self.max_liquidation_discount, "max_liquidation_discount")
+        return self
+
+    @property
+    def max_liquidation_discount_scaled(self) -> int:
+        """``maxLiquidationDiscount`` in 1e4."""
+        return _config_scaled(self.max_liquidation_discount, "max_liquidation_discount")
+
+
+Weight = Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)]
+Quote = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+
+
+class MangoTokenConfig(StrictModel):
+    """A Mango bank (``Bank``): its weights (Mango holds them as I80F48 from floats), the
+    deposits and borrows of accounts outside the engine (whole tokens: the bank's indexed
+    positions are these plus the engine's accounts'), and the deposit and borrow limits
+    (USD) above which the init weights scale (``None``: no scaling, Mango's ``f64::MAX``)."""
+
+    init_asset_weight: Weight
+    maint_asset_weight: Weight
+    init_liab_weight: Weight
+    maint_liab_weight: Weight
+    deposits: Amount = Decimal(0)
+    borrows: Amount = Decimal(0)
+    deposit_weight_scale_start_quote: Quote | None = None
+    borrow_weight_scale_start_quote: Quote | None = None
+
+
+class MangoPerpConfig(StrictModel):
+    """A Mango perp market (``PerpMarket``): its settle token, base lot size (native base
+    units) and the base and overall weights."""
+
+    settle: str
+    base_lot_size: Annotated[int, Field(gt=0)]
+    init_base_asset_weight: Weight
+    init_base_liab_weight: Weight
+    maint_base_asset_weight: Weight
+    maint_base_liab_weight: Weight
+    init_overall_asset_weight: Weight
+    maint_overall_asset_weight: Weight
+
+
+class MangoConfig(StrictModel):
+    """A Mango v4 group: the health's quote token, the banks and the perp markets (each
+    named in ``markets`` for its decimals and oracle price)."""
+
+    quote: str
+    tokens: dict[str, MangoTokenConfig] = Field(min_length=1)
+    perps: dict[str, MangoPerpConfig] = Field(default_factory=dict)
+
+
+#: Mango's native amounts: tokens of at most 30 decimals (the scenario format's bound).
+MANGO_MAX_DECIMALS = 30
+
+
+def mango_problem(mango: MangoConfig, decimals: dict[str, int]) -> str | None:
+    """The first problem of a ``[mango]`` table against the markets' decimals, if any."""
+    known = ", ".join(sorted(decimals))
+    if mango.quote not in mango.tokens:
+        return f"mango.quote: {mango.quote!r} is not among mango.tokens"
+    for table, names in (("tokens", mango.tokens), ("perps", mango.perps)):
+        for name in names:
+            if name not in decimals:
+                return f"mango.{table}.{name}: unknown asset (markets: {known})"
+            if decimals[name] > MANGO_MAX_DECIMALS:
+                return f"markets.{name}.decimals: at most {MANGO_MAX_DECIMALS} for Mango"
+    for name, perp in mango.perps.items():
+        if name in mango.tokens:
+            return f"mango.perps.{name}: the name is also a token's"
+        if perp.settle not in mango.tokens:
+            return f"mango.perps.{name}.settle: unknown token {perp.settle!r}"
+    for name, t in mango.tokens.items():
+        for field in ("deposits", "borrows"):
+            value = getattr(t, field) * 10 ** decimals[name]
+            if value != value.to_integral_value():
+                return (f"mango.tokens.{name}.{field}: more decimals than the token's "
+                        f"{decimals[name]}")
+    return None
+
+
+def _scaled(value: Decimal, decimals: int, field: str) -> int:
+    scaled = value * 10**decimals
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{field}: {value} has more than {decimals} decimals (Drift's "
+                         "precision)")
+    return int(scaled)
+
+
+class DriftSpotConfig(StrictModel):
+    """A Drift spot market (``SpotMarket``): weights (4 decimals, Drift's 1e4; liability
+    weights at least 1), the IMF factor (6 decimals, 1e6) of the size discount and premium,
+    and the liquidator fee (6 decimals, ``LIQUIDATION_FEE_PRECISION``)."""
+
+    initial_asset_weight: Weight
+    maintenance_asset_weight: Weight
+    initial_liability_weight: Weight
+    maintenance_liability_weight: Weight
+    imf_factor: Weight = Decimal(0)
+    liquidator_fee: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal(0)
+
+    @model_validator(mode="after")
+    def _precision(self) -> DriftSpotConfig:
+        for name in ("initial_asset_weight", "maintenance_asset_weight",
+                     "initial_liability_weight", "maintenance_liability_weight"):
+            _scaled(getattr(self, name), 4, name)
+        for name in ("initial_liability_weight", "maintenance_liability_weight"):
+            if getattr(self, name) < 1:   # validate_margin_weights
+                raise ValueError(f"{name}: must be at least 1")
+        _scaled(self.imf_factor, 6, "imf_factor")
+        _scaled(self.liquidator_fee, 6, "liquidator_fee")
+        return self
+
+    def scaled(self, name: str) -> int:
+        """A field in Drift's integer precision (weights 1e4, IMF factor and fee 1e6)."""
+        return _scaled(getattr(self, name), 6 if name in ("imf_factor", "liquidator_fee")
+                       else 4, name)
+
+
+class DriftPerpConfig(StrictModel):
+    """A Drift perp market (``PerpMarket``): margin ratios and unrealized-PnL weights (4
+    decimals), IMF factors and the liquidator fee (6 decimals)."""
+
+    margin_ratio_initial: Weight
+    margin_ratio_maintenance: Weight
+    imf_factor: Weight = Decimal(0)
+    unrealized_pnl_initial_asset_weight: Weight = Decimal(0)
+    unrealized_pnl_maintenance_asset_weight: Weight = Decimal(1)
+    unrealized_pnl_imf_factor: Weight = Decimal(0)
+    liquidator_fee: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal(0)
+
+    @model_validator(mode="after")
+    def _precision(self) -> DriftPerpConfig:
+        for name in type(self).model_fields:
+            self.scaled(name)
+        return self
+
+    def scaled(self, name: str) -> int:
+        """A field in Drift's integer precision (ratios and weights 1e4, IMF and fee 1e6)."""
+        six = name.endswith("imf_factor") or name == "liquidator_fee"
+        return _scaled(getattr(self, name), 6 if six else 4, name)
+
+
+class DriftConfig(StrictModel):
+    """A Drift v2 exchange: spot markets and perp markets (each named in ``markets`` for
+    its decimals and oracle price; perp base amounts have Drift's 9 decimals), ``quote``
+    the spot market perp PnL is counted in (at Drift's quote price of 1)."""
+
+    quote: str
+    spot: dict[str, DriftSpotConfig] = Field(min_length=1)
+    perps: dict[str, DriftPerpConfig] = Field(default_factory=dict)
+
+
+def drift_problem(drift: DriftConfig, decimals: dict[str, int]) -> str | None:
+    """The first problem of a ``[drift]`` table against the markets' decimals, if any."""
+    known = ", ".join(sorted(decimals))
+    if drift.quote not in drift.spot:
+        return f"drift.quote: {drift.quote!r} is not among drift.spot"
+    for table, names in (("spot", drift.spot), ("perps", drift.perps)):
+        for name in names:
+            if name not in decimals:
+                return f"drift.{table}.{name}: unknown asset (markets: {known})"
+    for name in drift.spot:
+        if decimals[name] > 19:
+            return f"markets.{name}.decimals: at most 19 for a Drift spot market"
+    for name in drift.perps:
+        if name in drift.spot:
+            return f"drift.perps.{name}: the name is also a spot market's"
+        if decimals[name] != 9:
+            return f"markets.{name}.decimals: a Drift perp's base has 9 decimals"
+    return None
+
+
+def euler_problem(euler: EulerConfig, decimals: dict[str, int]) -> str | None:
+    """The first problem of an ``[euler]`` table against the markets' decimals, if any."""
+    known = ", ".join(sorted(decimals))
+    if euler.vault not in decimals:
+        return f"euler.vault: unknown asset {euler.vault!r} (markets: {known})"
+    for name, c in euler.collaterals.items():
+        if name not in decimals:
+            return f"euler.collaterals.{name}: unknown asset (markets: {known})"
+        if name == euler.vault:
+            return f"euler.collaterals.{name}: the vault's own asset cannot be its collateral"
+        if c.borrow_ltv > c.liquidation_ltv:
+            return (f"euler.collaterals.{name}.borrow_ltv: {c.borrow_ltv} is above the "
+                    f"liquidation LTV {c.liquidation_ltv} (E_LTVBorrow)")
+    for name in (euler.vault, *euler.collaterals):
+        if decimals[name] > EULER_MAX_DECIMALS:
+            return (f"markets.{name}.decimals: Euler quotes need at most "
+                    f"{EULER_MAX_DECIMALS} decimals")
+    return None
+
+
+__all__ = [
+    "EULER_MAX_DECIMALS",
+    "MANGO_MAX_DECIMALS",
+    "DriftConfig",
+    "DriftPerpConfig",
+    "DriftSpotConfig",
+    "EulerCollateralConfig",
+    "EulerConfig",
+    "MangoConfig",
+    "MangoPerpConfig",
+    "MangoTokenConfig",
+    "drift_problem",
+    "euler_problem",
+    "mango_problem",
+]

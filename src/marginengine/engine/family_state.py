@@ -1,0 +1,454 @@
+"""The state of the engine families with rules of their own beyond Morpho and Liquity
+(Euler v2, Mango v4, Drift v2), and how it becomes the inputs of their pure rules.
+
+A book is a frozen value, replaced (never mutated) by the family's handlers, so the
+engine's one transaction journals it by keeping the old value. Its ``state_dict`` enters
+the state hash. The functions here turn a book, the engine's prices and the clock into the
+arguments of ``margin/euler.py`` and ``liquidation/euler.py``: there is no other copy of a
+rule.
+
+Prices: the engine's are USD with 8 decimals per whole token. Euler's quotes here are in
+a unit of account of 18 decimals (USD x 1e18), so an Euler price per base unit (x 1e18) is
+``price x 10^(28 - decimals)``, exact (``config.family_configs.EULER_MAX_DECIMALS``).
+Mango's prices are I80F48 native quote per native token: ``price x 2^48 x 10^(quote
+decimals - decimals) / 1e8``, rounded to nearest (half up). Drift's are
+``PRICE_PRECISION`` (1e6): the engine's price / 100, rounded down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from marginengine.config import ProtocolConfig
+from marginengine.config.family_configs import EulerConfig
+from marginengine.errors import FieldError
+from marginengine.fixedpoint import PRICE_DECIMALS
+from marginengine.liquidation.euler import EulerVault
+from marginengine.margin import drift as drift_rules
+from marginengine.margin import euler as euler_rules
+from marginengine.margin import mango as mango_rules
+from marginengine.margin.base import FamilyMargin
+
+#: The unit of account's decimals (USD x 1e18) and its ratio to the engine's base currency.
+EULER_UNIT_DECIMALS = 18
+EULER_UNIT_SCALE: int = 10 ** (EULER_UNIT_DECIMALS - PRICE_DECIMALS)
+
+
+@dataclass(frozen=True)
+class EulerAccount:
+    """One account in the Euler family: vault shares (a lender), debt (assets, no
+    interest accrues: see docs/presets.md) and collateral balances."""
+
+    shares: int = 0
+    debt: int = 0
+    collateral: Mapping[str, int] = field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        """Whether nothing is held or owed."""
+        return not (self.shares or self.debt or any(self.collateral.values()))
+
+
+@dataclass(frozen=True)
+class EulerBook:
+    """The vault's totals, the LTV config of each collateral and the accounts."""
+
+    vault: EulerVault
+    ltvs: Mapping[str, euler_rules.LTVConfig]
+    accounts: Mapping[str, EulerAccount]
+    socialized: int = 0
+
+    @classmethod
+    def of(cls, cfg: EulerConfig, now: int) -> EulerBook:
+        """The empty vault, each collateral's LTVs set (no ramp) at ``now``."""
+        ltvs = {}
+        for name, c in sorted(cfg.collaterals.items()):
+            ltv = euler_rules.set_ltv(euler_rules.LTVConfig(), c.borrow_ltv_scaled,
+                                      c.liquidation_ltv_scaled, 0, max(now, 1))
+            assert isinstance(ltv, euler_rules.LTVConfig)  # the config checked the LTVs
+            ltvs[name] = ltv
+        return cls(EulerVault(0, 0, 0), ltvs, {})
+
+    def account(self, account_id: str) -> EulerAccount:
+        """``account_id``'s account (empty if it has none)."""
+        return self.accounts.get(account_id, EulerAccount())
+
+    def with_account(self, account_id: str, account: EulerAccount,
+                     vault: EulerVault | None = None) -> EulerBook:
+        """This book with ``account_id``'s account replaced (and the vault's totals)."""
+        accounts = dict(self.accounts)
+        accounts[account_id] = account
+        return EulerBook(self.vault if vault is None else vault, self.ltvs, accounts,
+                         self.socialized)
+
+    def state_dict(self) -> dict[str, object]:
+        """Plain data for the state hash."""
+        v = self.vault
+        return {
+            "vault": [v.cash, v.total_borrows, v.total_shares], "socialized": self.socialized,
+            "ltvs": {n: [c.borrow_ltv, c.liquidation_ltv, c.initial_liquidation_ltv,
+                         c.target_timestamp, c.ramp_duration]
+                     for n, c in sorted(self.ltvs.items())},
+            "accounts": {a: [x.shares, x.debt, {n: b for n, b in sorted(x.collateral.items())
+                                                if b}]
+                         for a, x in sorted(self.accounts.items()) if not x.is_empty()},
+        }
+
+
+@dataclass(frozen=True)
+class MangoPerpPosition:
+    """A Mango perp position: base lots (signed), quote (settle-token native units,
+    signed), open bids and asks in base lots."""
+
+    base_lots: int = 0
+    quote: int = 0
+    bids: int = 0
+    asks: int = 0
+
+
+@dataclass(frozen=True)
+class MangoAccount:
+    """A Mango account: signed native token positions and perp positions."""
+
+    tokens: Mapping[str, int] = field(default_factory=dict)
+    perps: Mapping[str, MangoPerpPosition] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MangoBook:
+    """The group's accounts and the stable prices reported (engine prices, 8 decimals;
+    an asset without one takes the oracle layer's stable price, else its oracle price)."""
+
+    accounts: Mapping[str, MangoAccount]
+    stable: Mapping[str, int]
+
+    def account(self, account_id: str) -> MangoAccount:
+        """``account_id``'s account (empty if it has none)."""
+        return self.accounts.get(account_id, MangoAccount())
+
+    def with_account(self, account_id: str, account: MangoAccount) -> MangoBook:
+        """This book with ``account_id``'s account replaced."""
+        accounts = dict(self.accounts)
+        accounts[account_id] = account
+        return MangoBook(accounts, self.stable)
+
+    def state_dict(self) -> dict[str, object]:
+        """Plain data for the state hash."""
+        return {
+            "stable": dict(sorted(self.stable.items())),
+            "accounts": {a: [{t: b for t, b in sorted(x.tokens.items()) if b},
+                             {m: [p.base_lots, p.quote, p.bids, p.asks]
+                              for m, p in sorted(x.perps.items())}]
+                         for a, x in sorted(self.accounts.items())},
+        }
+
+
+@dataclass(frozen=True)
+class DriftAccount:
+    """A Drift cross-margin account: signed spot token amounts (native units) and perp
+    positions ``(base 1e9, quote 1e6)``, signed."""
+
+    spot: Mapping[str, int] = field(default_factory=dict)
+    perps: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DriftBook:
+    """The exchange's accounts."""
+
+    accounts: Mapping[str, DriftAccount]
+
+    def account(self, account_id: str) -> DriftAccount:
+        """``account_id``'s account (empty if it has none)."""
+        return self.accounts.get(account_id, DriftAccount())
+
+    def with_account(self, account_id: str, account: DriftAccount) -> DriftBook:
+        """This book with ``account_id``'s account replaced."""
+        accounts = dict(self.accounts)
+        accounts[account_id] = account
+        return DriftBook(accounts)
+
+    def state_dict(self) -> dict[str, object]:
+        """Plain data for the state hash."""
+        return {"accounts": {a: [{m: b for m, b in sorted(x.spot.items()) if b},
+                                 {m: list(p) for m, p in sorted(x.perps.items()) if any(p)}]
+                             for a, x in sorted(self.accounts.items())}}
+
+
+#: The book of the protocol's family, when it has one of these.
+FamilyBook = EulerBook | MangoBook | DriftBook
+
+
+def new_family_book(config: ProtocolConfig, now: int) -> FamilyBook | None:
+    """The protocol's family book, empty (``None`` unless its family has one)."""
+    if config.euler is not None:
+        return EulerBook.of(config.euler, now)
+    if config.mango is not None:
+        return MangoBook({}, {})
+    if config.drift is not None:
+        return DriftBook({})
+    return None
+
+
+def family_margin_of(config: ProtocolConfig, book: FamilyBook, prices: Mapping[str, int],
+                     now: int, account_id: str,
+                     stable: Mapping[str, int] | None = None) -> FamilyMargin | None:
+    """The account's margin by its family's rules (``None``: not an account of the book).
+    ``stable``: the oracle layer's stable prices (Mango's init side)."""
+    if isinstance(book, MangoBook):
+        return mango_family_margin(config, book, prices, stable or {}, account_id)
+    if isinstance(book, DriftBook):
+        return drift_family_margin(config, book, prices, account_id)
+    return euler_family_margin(config, book, prices, now, account_id)
+
+
+# ---------------------------------------------------------------------- Drift v2
+#: The engine's prices (8 decimals) over Drift's ``PRICE_PRECISION`` (6).
+DRIFT_PRICE_SCALE: int = 10 ** (PRICE_DECIMALS - 6)
+
+
+def drift_price(prices: Mapping[str, int], asset: str) -> int:
+    """Drift's oracle price of ``asset`` (``PRICE_PRECISION``, 1e6): the engine's / 100."""
+    if asset not in prices:
+        raise FieldError("prices", f"no price has been set for {asset}")
+    return prices[asset] // DRIFT_PRICE_SCALE
+
+
+def drift_spot_market(config: ProtocolConfig, name: str) -> drift_rules.SpotMarket:
+    """The ``SpotMarket`` fields of spot market ``name``."""
+    cfg = config.drift
+    assert cfg is not None
+    m = cfg.spot[name]
+    return drift_rules.SpotMarket(
+        decimals=config.markets[name].decimals,
+        **{f: m.scaled(f) for f in ("initial_asset_weight", "maintenance_asset_weight",
+                                    "initial_liability_weight",
+                                    "maintenance_liability_weight", "imf_factor")})
+
+
+def drift_perp_market(config: ProtocolConfig, name: str) -> drift_rules.PerpMarketMargin:
+    """The margin fields of perp market ``name``."""
+    cfg = config.drift
+    assert cfg is not None
+    m = cfg.perps[name]
+    return drift_rules.PerpMarketMargin(
+        m.scaled("margin_ratio_initial"), m.scaled("margin_ratio_maintenance"),
+        m.scaled("imf_factor"), drift_rules.PerpPnlWeights(
+            m.scaled("unrealized_pnl_initial_asset_weight"),
+            m.scaled("unrealized_pnl_maintenance_asset_weight"),
+            m.scaled("unrealized_pnl_imf_factor")))
+
+
+def drift_balances(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
+                   account_id: str
+                   ) -> tuple[list[drift_rules.SpotBalance], list[drift_rules.PerpBalance]]:
+    """The account's spot balances and perp positions, priced, for the margin rules."""
+    account = book.account(account_id)
+    spots = [drift_rules.SpotBalance(drift_spot_market(config, n), amount,
+                                     drift_price(prices, n))
+             for n, amount in sorted(account.spot.items()) if amount]
+    perps = [drift_rules.PerpBalance(drift_perp_market(config, n), base, quote,
+                                     drift_price(prices, n))
+             for n, (base, quote) in sorted(account.perps.items()) if base or quote]
+    return spots, perps
+
+
+def drift_margin(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
+                 account_id: str, kind: drift_rules.MarginRequirementType
+                 ) -> drift_rules.MarginCalculation:
+    """The account's Drift margin calculation of ``kind``."""
+    spots, perps = drift_balances(config, book, prices, account_id)
+    return drift_rules.margin_calculation(spots, perps, kind)
+
+
+def drift_family_margin(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
+                        account_id: str) -> FamilyMargin | None:
+    """The account's margin by Drift's rules (``None`` if it has no Drift account)."""
+    if account_id not in book.accounts:
+        return None
+    spots, perps = drift_balances(config, book, prices, account_id)
+    return drift_rules.family_margin(spots, perps, DRIFT_PRICE_SCALE)
+
+
+# ---------------------------------------------------------------------- Mango v4
+def mango_fx_price(config: ProtocolConfig, asset: str, price: int) -> int:
+    """Mango's I80F48 price (native quote per native ``asset``) of an engine price."""
+    cfg = config.mango
+    assert cfg is not None
+    shift = config.markets[cfg.quote].decimals - config.markets[asset].decimals
+    scale: int = 10 ** abs(shift)
+    num, den = price * mango_rules.ONE, int(10**PRICE_DECIMALS)
+    num, den = (num * scale, den) if shift >= 0 else (num, den * scale)
+    return (2 * num + den) // (2 * den)
+
+
+def mango_weight(value: object) -> int:
+    """A configured weight as Mango holds it: I80F48 from the float (``from_num``)."""
+    return mango_rules.fx_from_f64(float(str(value)))
+
+
+def _scale_start(config: ProtocolConfig, value: object | None) -> float:
+    # Mango holds the limits as f64 in native quote units.
+    if value is None:
+        return mango_rules.NO_SCALING
+    cfg = config.mango
+    assert cfg is not None
+    return float(int(Decimal(str(value)) * 10 ** config.markets[cfg.quote].decimals))
+
+
+def mango_bank_totals(config: ProtocolConfig, book: MangoBook, token: str) -> tuple[int, int]:
+    """The bank's native deposits and borrows: those of accounts outside the engine
+    (configured) plus the engine's accounts'."""
+    cfg = config.mango
+    assert cfg is not None
+    t, unit = cfg.tokens[token], 10 ** config.markets[token].decimals
+    deposits, borrows = int(t.deposits * unit), int(t.borrows * unit)
+    for account in book.accounts.values():
+        balance = account.tokens.get(token, 0)
+        deposits, borrows = deposits + max(balance, 0), borrows + max(-balance, 0)
+    return deposits, borrows
+
+
+def mango_prices(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                 stable: Mapping[str, int], asset: str) -> mango_rules.Prices:
+    """``asset``'s oracle and stable price (I80F48)."""
+    if asset not in prices:
+        raise FieldError("prices", f"no price has been set for {asset}")
+    oracle = prices[asset]
+    return mango_rules.Prices(mango_fx_price(config, asset, oracle),
+                              mango_fx_price(config, asset,
+                                             book.stable.get(asset, stable.get(asset, oracle))))
+
+
+def mango_infos(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                stable: Mapping[str, int], account_id: str
+                ) -> tuple[list[mango_rules.TokenInfo], list[mango_rules.PerpInfo]]:
+    """The account's ``TokenInfo`` (its tokens and the settle tokens of its perps) and
+    ``PerpInfo``, as Mango's health cache builds them."""
+    cfg = config.mango
+    assert cfg is not None
+    account = book.account(account_id)
+    held = {t for t, b in account.tokens.items() if b}
+    held |= {cfg.perps[m].settle for m in account.perps}
+    tokens, index = [], {}
+    for i, name in enumerate(cfg.tokens):
+        if name not in held:
+            continue
+        t = cfg.tokens[name]
+        p = mango_prices(config, book, prices, stable, name)
+        deposits, borrows = mango_bank_totals(config, book, name)
+        index[name] = i
+        tokens.append(mango_rules.TokenInfo(
+            token_index=i, prices=p,
+            maint_asset_weight=mango_weight(t.maint_asset_weight),
+            init_asset_weight=mango_weight(t.init_asset_weight),
+            # Bank::scaled_init_*_weight at the init-side prices (health/cache.rs).
+            init_scaled_asset_weight=mango_rules.scaled_init_asset_weight(
+                mango_weight(t.init_asset_weight),
+                _scale_start(config, t.deposit_weight_scale_start_quote),
+                mango_rules.fx(deposits), 0, p.asset(mango_rules.HealthType.INIT)),
+            maint_liab_weight=mango_weight(t.maint_liab_weight),
+            init_liab_weight=mango_weight(t.init_liab_weight),
+            init_scaled_liab_weight=mango_rules.scaled_init_liab_weight(
+                mango_weight(t.init_liab_weight),
+                _scale_start(config, t.borrow_weight_scale_start_quote),
+                mango_rules.fx(borrows), p.liab(mango_rules.HealthType.INIT)),
+            balance_spot=mango_rules.fx(account.tokens.get(name, 0))))
+    perps = []
+    for name, pos in sorted(account.perps.items()):
+        m = cfg.perps[name]
+        perps.append(mango_rules.PerpInfo(
+            settle_token_index=index[m.settle],
+            init_base_asset_weight=mango_weight(m.init_base_asset_weight),
+            init_base_liab_weight=mango_weight(m.init_base_liab_weight),
+            maint_base_asset_weight=mango_weight(m.maint_base_asset_weight),
+            maint_base_liab_weight=mango_weight(m.maint_base_liab_weight),
+            init_overall_asset_weight=mango_weight(m.init_overall_asset_weight),
+            maint_overall_asset_weight=mango_weight(m.maint_overall_asset_weight),
+            base_lot_size=m.base_lot_size, base_lots=pos.base_lots, bids_base_lots=pos.bids,
+            asks_base_lots=pos.asks, quote=mango_rules.fx(pos.quote),
+            base_prices=mango_prices(config, book, prices, stable, name)))
+    return tokens, perps
+
+
+def mango_health(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                 stable: Mapping[str, int], account_id: str,
+                 kind: mango_rules.HealthType) -> int:
+    """The account's Mango health of ``kind`` (raw I80F48, native quote)."""
+    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    return mango_rules.health(tokens, perps, kind)
+
+
+def mango_family_margin(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                        stable: Mapping[str, int], account_id: str) -> FamilyMargin | None:
+    """The account's margin by Mango's health (``None`` if it has no Mango account)."""
+    if account_id not in book.accounts:
+        return None
+    cfg = config.mango
+    assert cfg is not None
+    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    return mango_rules.family_margin(tokens, perps, config.markets[cfg.quote].decimals,
+                                     PRICE_DECIMALS)
+
+
+def euler_price(config: ProtocolConfig, prices: Mapping[str, int], asset: str) -> int:
+    """Euler's price of one base unit of ``asset`` (unit of account x 1e18)."""
+    if asset not in prices:
+        raise FieldError("prices", f"no price has been set for {asset}")
+    # amount x p / 1e18 = amount x price x 1e10 / 10^decimals: exact for at most 28 decimals.
+    unit: int = 10 ** config.markets[asset].decimals
+    return prices[asset] * EULER_UNIT_SCALE * 10**18 // unit
+
+
+def euler_collaterals(config: ProtocolConfig, book: EulerBook, prices: Mapping[str, int],
+                      account_id: str) -> list[euler_rules.CollateralBalance]:
+    """The account's collaterals (every one it deposited, emptied or not: Euler's enabled
+    collaterals), priced, with their LTV configs."""
+    held = book.account(account_id).collateral
+    return [euler_rules.CollateralBalance(name, held[name], euler_price(config, prices, name),
+                                          book.ltvs[name])
+            for name in sorted(held)]
+
+
+def euler_family_margin(config: ProtocolConfig, book: EulerBook, prices: Mapping[str, int],
+                        now: int, account_id: str) -> FamilyMargin | None:
+    """The account's margin by Euler's rules (``None`` if it has no Euler account)."""
+    if account_id not in book.accounts:
+        return None
+    cfg = config.euler
+    assert cfg is not None
+    debt = book.account(account_id).debt
+    debt_price = euler_price(config, prices, cfg.vault) if debt else 0
+    return euler_rules.family_margin(euler_collaterals(config, book, prices, account_id),
+                                     debt, debt_price, now, EULER_UNIT_SCALE)
+
+
+__all__ = [
+    "EULER_UNIT_DECIMALS",
+    "EULER_UNIT_SCALE",
+    "DriftAccount",
+    "DriftBook",
+    "EulerAccount",
+    "EulerBook",
+    "FamilyBook",
+    "MangoAccount",
+    "MangoBook",
+    "MangoPerpPosition",
+    "drift_balances",
+    "drift_family_margin",
+    "drift_margin",
+    "drift_perp_market",
+    "drift_price",
+    "drift_spot_market",
+    "euler_collaterals",
+    "euler_family_margin",
+    "euler_price",
+    "family_margin_of",
+    "mango_bank_totals",
+    "mango_family_margin",
+    "mango_fx_price",
+    "mango_health",
+    "mango_infos",
+    "new_family_book",
+]

@@ -1,0 +1,111 @@
+"""examples/options_crash.toml through the simulator: WETH -25% with ATM vol 60% -> 150%
+(logged SetVolSurface events), Derive's portfolio auctions of the put sellers, the bidder
+agent (sim/agents/portfolio_bidder.py), the security module and the socialized loss.
+
+The figures are pinned from a run (the engine is deterministic); what they must satisfy
+is checked beside them: the money each bid moved is the auction's own arithmetic
+(tests/engine/test_portfolio_auction_engine.py works it by hand), the security module
+paid what it held and the rest is the bad debt, conservation holds, and the log replays
+to the same state hash.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from marginengine.engine import Engine
+from marginengine.errors import ConfigError
+from marginengine.sim import run_scenario
+from marginengine.sim.scenario import load_scenario, scenario_from_dict
+from tests.cli.test_cli import EXAMPLES, run
+
+CRASH = EXAMPLES / "options_crash.toml"
+USDC = 10**6
+
+
+def test_options_crash_summary_is_pinned_and_replays(tmp_path: Path) -> None:
+    log = tmp_path / "events.sqlite"
+    result = run_scenario(load_scenario(CRASH), log)
+    summary = result.summary()
+    o = summary["options"]
+    # Five put sellers (10 x WETH 1800 puts each): s1 rides it out; s3, s4, s5 go below
+    # maintenance at -5% / 80% vol, are bid at 86.7% of MtM five minutes later down to
+    # their buffer margin; the crash goes on and every seller but s1, and the bidder's
+    # own sub-accounts, end in insolvent auctions.
+    assert (o["auctions_started"], o["auctions_started_insolvent"],
+            o["auctions_finished"], o["bids"]) == (17, 7, 14, 7)
+    assert o["auctions_running"] == ["bidder/1", "bidder/2", "bidder/3"]
+    assert o["value_liquidated"] == pytest.approx(3_366.197588, abs=1e-6)
+    assert o["liquidation_fees"] == pytest.approx(326.568806, abs=1e-6)
+    assert o["paid_by_bidders"] == pytest.approx(1_493.807029, abs=1e-6)
+    # The security module (1,000 USDC plus the fees) is used up; the rest is socialized.
+    assert o["insurance_fund_used"] == pytest.approx(1_000 + 326.568806, abs=1e-6)
+    assert o["insurance_fund"] == 0
+    assert o["bad_debt"] == pytest.approx(832.400661, abs=1e-6)
+    assert summary["bad_debt_realized"] == pytest.approx(832.400661, abs=1e-6)
+    bids = [r for r in o["auction_log"] if r["event"] == "BidPortfolioAuction"]
+    assert [(r["step"], r["account"], r["insolvent"]) for r in bids] == [
+        (2, "s3", False), (2, "s4", False), (2, "s5", False), (6, "s2", True),
+        (7, "s3", True), (7, "s4", True), (7, "s5", True)]
+    insolvent = [r for r in bids if r["insolvent"]]
+    assert sum(r["security_module_paid"] for r in insolvent) == 1_326_568_806
+    assert sum(r["socialized"] for r in insolvent) == 832_400_661
+    for r in insolvent:     # the fund pays -price for 100%, what it lacks is printed
+        assert r["cash_to_bidder"] == -r["price"] == r["security_module_paid"] + r["socialized"]
+    clearing = result.engine.state.options
+    assert clearing is not None
+    assert clearing.socialized_loss == 832_400_661
+    assert clearing.cash_in + clearing.socialized_loss == (
+        sum(clearing.cash.values()) + clearing.settlement_dust + clearing.security_module)
+    # The vol spike is in the log: one SetVolSurface per step that moves it.
+    assert summary["state_hash"] == (
+        "add6c08716c4e60021badeb89d3cfc41bc0ba81e40ff2ef339fe75114bbbc832")
+    replayed, report = Engine.replay(log)
+    assert report.state_hash == replayed.state_hash() == summary["state_hash"]
+
+
+def test_simulate_cli_prints_the_auction_line_and_writes_the_options_block(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["simulate", str(CRASH), "--out", str(tmp_path / "crash")], capsys)
+    assert code == 0, out
+    assert "portfolio auctions: 17 started, 14 finished, 7 bids" in out
+    assert "socialized 832.40 USD" in out
+    summary = json.loads((tmp_path / "crash" / "summary.json").read_text())
+    assert summary["options"]["bad_debt"] == pytest.approx(832.400661, abs=1e-6)
+
+
+def _crash(**changes: Any) -> dict[str, Any]:
+    import tomllib
+    data = tomllib.loads(CRASH.read_text())
+    for path, value in changes.items():
+        node = data
+        *parents, leaf = path.split(".")
+        for p in parents:
+            node = node[int(p)] if p.isdigit() else node[p]
+        if value is None:
+            del node[leaf]
+        else:
+            node[leaf] = value
+    return data
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"protocol.options": None}, "options: the protocol has no [protocol.options] table"),
+    ({"options.expiries.0.underlying": "BTC"}, "options.expiries[0].underlying: unknown asset"),
+    ({"options.expiries.0.vol": 0.001}, "options.expiries[0].vol: must be in 0.01..10"),
+    ({"options.trades.0.expiry": "60d"}, "options.trades[0].expiry: no [[options.expiries]]"),
+    ({"options.trades.0.size": -1}, "options.trades[0].size:"),
+    ({"options.cash": {"bad id!": 5}}, "options.cash.bad id!: account id"),
+    ({"steps.0.vols": {"WETH": 20}}, "steps[0].vols.WETH: must be in 0.01..10"),
+    ({"steps.0.vols": {"USDC": 1}}, "steps[0].vols.USDC: no [[options.expiries]] on USDC"),
+    ({"options": None}, "steps[0].vols: needs an [options] section"),
+    ({"options.bidder.min_edge": 2}, "options.bidder.min_edge"),
+])
+def test_bad_options_sections_name_the_field(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        scenario_from_dict(_crash(**changes))
+    assert message in str(err.value)
