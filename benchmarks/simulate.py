@@ -12,7 +12,7 @@
 Usage::
 
     python benchmarks/simulate.py [--accounts 10000] [--steps 1440] [--sizes 10000,100000]
-        [--size-steps 30] [--runs 16] [--json PATH]
+        [--size-steps 30] [--runs 16] [--mc-repeat 2] [--json PATH]
 
 On a shared machine, shorten with ``--steps`` and say what was run: the figures printed
 and written name the steps and sizes measured.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -117,10 +118,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=16)
     parser.add_argument("--mc-accounts", type=int, default=300)
     parser.add_argument("--mc-steps", type=int, default=144)
+    parser.add_argument("--mc-repeat", type=int, default=2,
+                        help="Monte Carlo timings per worker count, alternated (best kept)")
     parser.add_argument("--json", dest="json_path", default=None)
     args = parser.parse_args()
     counter = PlanCounter()
-    result: dict[str, Any] = {"accounts": args.accounts, "steps": args.steps}
+    result: dict[str, Any] = {"accounts": args.accounts, "steps": args.steps,
+                              "load_average_start": os.getloadavg()}
 
     # 1. The exact simulator and its float twin, same book and paths.
     runner, setup_s, steps_s, plans = exact_run(args.accounts, args.steps, counter)
@@ -154,6 +158,11 @@ def main() -> None:
           f"{result['exact_over_twin_speed']:.3f}")
     print(f"  exact liquidation plans: {plans:,} = "
           f"{result['exact_plans_per_liquidation'] or 0:.2f} per liquidation")
+    # Liquidatability checks the keepers took from the step's exact scan (LendingScreen).
+    skipped = getattr(runner.lending_screen(), "checks_skipped", None)
+    result["exact_checks_skipped"] = skipped
+    if skipped is not None:
+        print(f"  exact liquidatability checks taken from the scan: {skipped:,}")
 
     # 2. Per-step time per account at each size.
     per_account: dict[str, float] = {}
@@ -176,12 +185,15 @@ def main() -> None:
     # 3. Monte Carlo on 1 and 2 workers.
     mc = scenario(args.mc_accounts, args.mc_steps)
     mc["steps"], mc["step_seconds"] = args.mc_steps, 600
-    timings = {}
-    for workers in (1, 2):
-        start = time.perf_counter()
-        rows = list(iterate_process(mc, 7, args.runs, workers))
-        timings[workers] = time.perf_counter() - start
-        assert len(rows) == args.runs
+    # Alternated 1, 2, 1, 2, ... so a neighbour's load falls on both; best of each kept.
+    timings: dict[int, float] = {}
+    for _ in range(max(1, args.mc_repeat)):
+        for workers in (1, 2):
+            start = time.perf_counter()
+            rows = list(iterate_process(mc, 7, args.runs, workers))
+            took = time.perf_counter() - start
+            timings[workers] = min(timings.get(workers, took), took)
+            assert len(rows) == args.runs
     result.update({
         "mc_runs": args.runs, "mc_1_worker_s": timings[1], "mc_2_workers_s": timings[2],
         "mc_runs_per_s_1": args.runs / timings[1], "mc_runs_per_s_2": args.runs / timings[2],
@@ -192,6 +204,9 @@ def main() -> None:
     print(f"  1 worker : {timings[1]:.1f} s = {result['mc_runs_per_s_1']:.2f} runs/s")
     print(f"  2 workers: {timings[2]:.1f} s = {result['mc_runs_per_s_2']:.2f} runs/s")
     print(f"  speed-up: {result['mc_speedup']:.2f}x")
+    result["load_average_end"] = os.getloadavg()
+    print(f"load average at start / end: {result['load_average_start'][0]:.2f} / "
+          f"{result['load_average_end'][0]:.2f}")
     if args.json_path:
         with open(args.json_path, "w") as fh:
             json.dump(result, fh, indent=2)

@@ -154,3 +154,22 @@ def test_replay_files_when_missing_then_named_before_running(tmp_path: Path):
     with pytest.raises(ConfigError) as err:
         scenario_spec(data, source=str(tmp_path / "s.toml"))
     assert err.value.problems == [f"price.file: no such file {str(tmp_path / 'nope.json')!r}"]
+
+
+def test_anchor_files_when_applied_twice_then_same_file(tmp_path, monkeypatch):
+    # Regression: the CLI anchored price.file to the scenario's folder and scenario_spec
+    # anchored it again, so `simulate examples/black_thursday_flip.toml` looked for
+    # examples/examples/../data/... and exited 2.
+    from marginengine.sim.cascade_config import anchor_files
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "examples").mkdir()
+    series = tmp_path / "data" / "eth.json"
+    series.write_text("[]")
+    monkeypatch.chdir(tmp_path)
+    data = {"price": {"file": "../data/eth.json"}, "gas": {"gwei": 20}}
+    once = anchor_files(data, "examples/scenario.toml")
+    twice = anchor_files(once, "examples/scenario.toml")
+    assert Path(once["price"]["file"]).resolve() == series.resolve()
+    assert twice == once
+    assert data["price"]["file"] == "../data/eth.json"      # the input is not changed

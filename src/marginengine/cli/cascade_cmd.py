@@ -77,7 +77,7 @@ def run(data: dict[str, Any], source: str, staging: Path, console: Console, quie
                                                                       list[str]]:
     """Run any scenario (the one pipeline) into ``staging``; return the summary and notes
     for the user. ``on_result`` receives a single run's result (the CLI's tables)."""
-    from marginengine.report import write_report
+    from marginengine.report import write_monte_carlo_report, write_report
     from marginengine.sim.montecarlo import monte_carlo
     from marginengine.sim.pipeline import run as run_pipeline
     from marginengine.sim.schema import load_spec
@@ -88,14 +88,18 @@ def run(data: dict[str, Any], source: str, staging: Path, console: Console, quie
     notes: list[str] = []
     if runs > 1:
         backend = backend or mc.backend
+        rows: list[dict[str, Any]] = []
         with _progress(console, quiet) as progress:
             task = progress.add_task(f"{spec.name}: {runs} runs", total=runs)
             summary = monte_carlo(spec.data, spec.seed, runs, backend, workers or mc.workers,
                                   staging, scheduler,
-                                  progress=lambda n: progress.update(task, completed=n))
+                                  progress=lambda n: progress.update(task, completed=n),
+                                  rows_out=rows)
         summary = {"scenario": spec.name, **summary}
         if not (staging / "runs.parquet").exists():
             notes.append("install marginengine[sim] (pyarrow) for runs.parquet")
+        write_monte_carlo_report(staging, f"marginengine: {spec.name}, {runs} runs",
+                                 summary, rows, data)
         # Thin tails are said on stderr even with --json or --quiet (and in summary.json).
         for warning in summary.get("warnings", []):
             click.echo(f"warning: {warning}", err=True)
@@ -103,7 +107,7 @@ def run(data: dict[str, Any], source: str, staging: Path, console: Console, quie
     with _progress(console, quiet) as progress:
         task = progress.add_task(spec.name, total=spec.steps)
         result = run_pipeline(spec, log_path=staging / "events.sqlite",
-                              on_step=lambda _: progress.advance(task))
+                              on_step=lambda _: progress.advance(task), explain=True)
     if on_result is not None:
         on_result(result)
     summary = {"scenario": spec.name, **result.summary}
@@ -113,7 +117,8 @@ def run(data: dict[str, Any], source: str, staging: Path, console: Console, quie
         notes.append("install marginengine[sim] (pyarrow) for steps.parquet")
     (staging / "auctions.json").write_text(json.dumps(result.auctions, indent=1))
     if write_report(staging, f"marginengine: {spec.name}", summary, result.series,
-                    result.twin_series, result.auctions) is None:
+                    result.twin_series, result.auctions, explanation=result.explanation,
+                    scenario=data) is None:
         notes.append("install marginengine[sim] (matplotlib) for report.html and charts")
     return summary, notes
 

@@ -70,8 +70,10 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
     Every scenario runs through one pipeline, whether its prices come from a model
     ([price], kind = "cascade") or are explicit per step ([[steps]], a scripted scenario):
     one run writes events.sqlite, summary.json, steps.parquet, auctions.json, report.html
-    and chart PNGs; more than one run (--runs N) writes runs.parquet and the Monte Carlo
-    statistics. A cascade with [perps] simulates perp markets too, and steps.parquet has
+    (why the bad debt arose, keepers, protocols, the largest losses, the parameters,
+    interactive charts) and chart PNGs; more than one run (--runs N) writes runs.parquet,
+    the Monte Carlo statistics and a report.html with their distributions and VaR/ES
+    intervals. A cascade with [perps] simulates perp markets too, and steps.parquet has
     the insurance fund, ADL and socialized loss per step (e.g. examples/perp_cascade.toml).
 
     The scenario, the overrides and the output folder are all checked before anything is
@@ -205,7 +207,8 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
     Every point is checked before anything runs. Run i of every point uses the same seed,
     so differences come from the parameters, not the paths. Writes sweep.parquet (a row
     per point and run), sweep.json (the grid and every point's means, with --runs also
-    VaR/ES with bootstrap intervals) and sweep.png, and prints the comparison table.
+    VaR/ES with bootstrap intervals), sweep.png and report.html (the table and the chart,
+    interactive with plotly), and prints the comparison table.
     """
     from marginengine.cli import sweep_cmd
     from marginengine.cli.rundir import prepare, target_folder
@@ -248,7 +251,8 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
         console.print(sweep_cmd.comparison_table(result))
         for note in notes:
             console.print(f"[yellow]note[/yellow] {note}")
-        console.print(f"wrote sweep.json, sweep.parquet, sweep.png under {target}")
+        console.print(f"wrote sweep.json, sweep.parquet, sweep.png, report.html under "
+                      f"{target}")
 
 
 @cli.command()

@@ -13,8 +13,9 @@ from marginengine.sim.sweep import SWEEP_FIELDS, GridAxis, SweepResult
 
 
 def write_outputs(result: SweepResult, scenario: str, folder: Path) -> list[str]:
-    """Write sweep.parquet (a row per point and run), sweep.json and sweep.png into
-    ``folder``; return notes for what an optional dependency left out."""
+    """Write sweep.parquet (a row per point and run), sweep.json, sweep.png and
+    report.html (the table and the chart, interactive with plotly) into ``folder``;
+    return notes for what an optional dependency left out."""
     notes = []
     (folder / "sweep.json").write_text(json.dumps(summary(result, scenario), indent=2,
                                                   default=str) + "\n")
@@ -43,6 +44,11 @@ def write_outputs(result: SweepResult, scenario: str, folder: Path) -> list[str]
         chart(result, folder / "sweep.png")
     except ImportError:
         notes.append("install marginengine[sim] (matplotlib) for sweep.png")
+    from marginengine.report import write_sweep_report
+
+    write_sweep_report(folder, f"marginengine sweep: {scenario}",
+                       [_label(p, result.axes) for p in result.points], result.points,
+                       result.runs, folder / "sweep.png")
     return notes
 
 

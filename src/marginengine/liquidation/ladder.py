@@ -163,7 +163,9 @@ def best_chunk(inputs: CloseFactorInputs, offer: int, bounds: PlanBounds,
                plan0: CloseFactorPlan | None, rules: AaveRules,
                rounding: LiquidationRounding, sale_value: Callable[[int], float],
                mid_price: int, gas: float, min_profit: float, capital: float | None,
-               price_cap: int | None = None, rungs: int = RUNGS) -> tuple[Chunk | None, int]:
+               price_cap: int | None = None, rungs: int = RUNGS,
+               surplus: Callable[[float], float | None] | None = None,
+               ) -> tuple[Chunk | None, int]:
     """The keeper's decision on one account: the first rung of ``offer, offer // 2,
     offer // 4, ...`` that pays (``None``: none does), and how many exact plans it took.
 
@@ -183,6 +185,13 @@ def best_chunk(inputs: CloseFactorInputs, offer: int, bounds: PlanBounds,
     this per whole token (a venue's mid before the sale: selling only walks the price
     down). A rung whose collateral, sold at that price, could not pay for its debt and
     the gas is skipped without a plan or a quote.
+
+    ``surplus`` (optional): for a cost ``c`` (USD per smallest unit of the collateral), an
+    upper bound of ``sale_value(x) - c x`` over every amount ``x`` (``None``: unknown). Any
+    chunk hands the liquidator at most ``k d + A`` units for ``d`` debt units repaid (the
+    rule's ratio with the bonus less the protocol's fee, and its roundings), so it earns at
+    most ``surplus(cost per debt unit / k) + slack`` before gas: when that cannot pay for
+    the gas and the minimum profit, no rung is planned or quoted.
     """
     planned = 0
     rate, slack = _linear_bound(inputs, price_cap) if price_cap is not None else (0.0, 0.0)
@@ -197,6 +206,13 @@ def best_chunk(inputs: CloseFactorInputs, offer: int, bounds: PlanBounds,
         verdict = _pays(inputs, bounds, plan0, at_mid, gas, min_profit, None)
     if not verdict:
         return None, planned
+    if surplus is not None:
+        lam, slack_usd = _cost_per_unit(inputs)
+        most = surplus(lam)
+        if most is not None:
+            tol = REL * (abs(most) + abs(gas) + abs(min_profit)) + 1e-9
+            if most + slack_usd - gas < min_profit - tol:
+                return None, planned
     max_debt, _ = max_liquidatable_debt(inputs, rules, rounding)
     for k in range(rungs):
         o = offer >> k
@@ -240,6 +256,22 @@ def _linear_bound(inputs: CloseFactorInputs, price_cap: int) -> tuple[float, flo
     slack = 2 * ABS_UNITS * (price_cap / inputs.collateral_unit
                              + inputs.debt_price / inputs.debt_unit) / PRICE_UNIT
     return per_unit - cost, slack * (1 + REL) + 1e-9
+
+
+def _cost_per_unit(inputs: CloseFactorInputs) -> tuple[float, float]:
+    """``(USD per collateral unit, USD slack)``: a chunk handing the liquidator ``t`` units
+    of collateral repays at least ``(t - A) / k`` debt units (``k``: collateral units to
+    the liquidator per debt unit repaid, with the bonus less the protocol's fee, widened by
+    :data:`REL`; ``A``: 2 x :data:`ABS_UNITS` units of roundings), so it costs at least
+    ``t x rate - slack``."""
+    bonus = inputs.liquidation_bonus_bps / BPS
+    keep = bonus * (1 - inputs.protocol_fee_bps / BPS * (1 - 1 / bonus))
+    per_debt_unit = (inputs.debt_price * inputs.collateral_unit
+                     / (inputs.collateral_price * inputs.debt_unit)) * keep * (1 + REL)
+    unit_cost = inputs.debt_price / inputs.debt_unit / PRICE_UNIT * (1 - REL)
+    rate = unit_cost / per_debt_unit if per_debt_unit > 0 else 0.0
+    slack = 2 * ABS_UNITS * (rate + inputs.debt_price / inputs.debt_unit / PRICE_UNIT)
+    return rate * (1 - REL), slack * (1 + REL) + 1e-9
 
 
 def _upper(value_of: Callable[[int], float], amount: int) -> float:

@@ -81,7 +81,7 @@ class SimulatorEvaluator:
     def evaluate(self, batch: Sequence[dict[str, Any]], seed: int,
                  indices: Sequence[int]) -> list[list[dict[str, Any]]]:
         """Run every (candidate, run) pair; rows come back in task order."""
-        from marginengine.sim.montecarlo import run_one
+        from marginengine.sim.montecarlo import frozen_heap, run_one
 
         tasks: list[Task] = [(data, seed, i) for data in batch for i in indices]
         if not tasks:
@@ -92,7 +92,8 @@ class SimulatorEvaluator:
             rows = list(self._client.gather(futures))
         elif self._pool is not None:
             chunk = max(1, len(tasks) // (self.workers * 8))
-            rows = list(self._pool.map(run_one, tasks, chunksize=chunk))
+            with frozen_heap():  # workers fork on the first batch: see frozen_heap
+                rows = list(self._pool.map(run_one, tasks, chunksize=chunk))
         else:
             rows = [run_one(t) for t in tasks]
         n = len(indices)

@@ -108,6 +108,31 @@ def draw_charts(series: dict[str, list[float]], twin: dict[str, list[float]] | N
     return paths
 
 
+def draw_histograms(out_dir: Path, bad_debt: list[float], liquidations: list[float],
+                    marks: list[tuple[str, float]]) -> list[Path]:
+    """A Monte Carlo's histograms as PNG (``bad_debt_hist.png`` with vertical lines at
+    ``marks``, label and value; ``liquidations_hist.png``); return their paths."""
+    plt = _plt()
+    paths = []
+    for name, values, label, lines, color in (
+            ("bad_debt_hist", bad_debt, "bad debt, USD", marks, "tab:red"),
+            ("liquidations_hist", liquidations, "liquidations", [], "tab:orange")):
+        fig, ax = plt.subplots(figsize=(8, 4))
+        ax.hist(values, bins=min(50, max(5, len(values) // 4)), color=color)
+        for text, x in lines:
+            ax.axvline(x, color="black", ls=":", lw=1)
+            ax.annotate(text, (x, ax.get_ylim()[1] * 0.9))
+        ax.set_xlabel(label)
+        ax.set_ylabel("runs")
+        ax.set_title(f"{label} over the runs")
+        fig.tight_layout()
+        path = out_dir / f"{name}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
 def _perp_waterfall(plt: Any, steps: list[float], series: dict[str, list[float]]) -> Any:
     """The perp backstop waterfall per step (sim/perps.py): what paid each step's bankrupt
     shortfall, stacked (insurance fund, ADL, socialized, deficit), with the funds' balance;

@@ -84,7 +84,18 @@ class AccountIndex:
 
     def ids(self, rows: Iterable[int] | IntArray) -> list[str]:
         """Ids of several rows, in the order given."""
-        return [self.id(int(r)) for r in rows]
+        at = np.asarray(rows if isinstance(rows, np.ndarray) else list(rows), dtype=np.int64)
+        if not len(at):
+            return []
+        if not self._extra_ids and int(at.min()) >= 0 and int(at.max()) < self._base_rows:
+            # One gather and one decode for the whole array (ids are ASCII), not one
+            # lookup per row: the step's screen and record read a few hundred per step.
+            try:
+                out: list[str] = self._sorted_ids[self._row_to_sorted[at]].astype(str).tolist()
+                return out
+            except UnicodeDecodeError:  # pragma: no cover - ids are ASCII
+                pass
+        return [self.id(int(r)) for r in at.tolist()]
 
     def relayout(self, new_row_of_old: NDArray[np.integer]) -> None:
         """Renumber every row (``new_row_of_old[old] = new``) and merge the added ids."""

@@ -28,6 +28,7 @@ whose price or index changed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -1065,6 +1066,16 @@ class RiskBook:
             tuple(float(e) for e in edges), tuple(int(c) for c in counts),
             int(len(h) - len(finite)), {q: float(v) for q, v in zip(qs, values, strict=True)},
         )
+
+    def health_quantiles(self, qs: Sequence[float]) -> tuple[float, ...]:
+        """Quantiles ``qs`` of the float health of the accounts with debt (NaN without
+        any): the values :meth:`health_distribution` reports for them (the same linear
+        interpolation of the same order statistics), without its histogram."""
+        h = self.health()
+        finite = h[np.isfinite(h)]
+        if not len(finite):
+            return tuple(math.nan for _ in qs)
+        return tuple(float(v) for v in np.quantile(finite, list(qs)))
 
     def account_values(self, rows: IntArray) -> dict[str, FloatArray]:
         """Float USD figures of ``rows``: collateral, weighted collateral, debt, health."""

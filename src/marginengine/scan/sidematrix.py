@@ -149,6 +149,19 @@ class SideMatrix:
                 out.append((int(self._ov_cols[slot]), value))
         return out
 
+    def slot_counts(self, rows: AnyIntArray) -> IntArray:
+        """Stored slots per row of ``rows`` (base slots, explicit zeros included, plus
+        overflow slots): at least the row's nonzero entries."""
+        at = np.asarray(rows, dtype=np.int64)
+        out = np.zeros(len(at), dtype=np.int64)
+        base = at < self.n_base
+        b = at[base]
+        out[base] = self.indptr[b + 1].astype(np.int64) - self.indptr[b].astype(np.int64)
+        if self._ov_n and len(at):
+            ov = self._ov_rows[: self._ov_n]
+            out += np.bincount(ov, minlength=max(int(ov.max()), int(at.max())) + 1)[at]
+        return out
+
     def arrays(self) -> CsrArrays:
         """The base's CSR arrays, for the scan kernel."""
         return CsrArrays(self.indptr, self.indices, self.data)

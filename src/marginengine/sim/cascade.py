@@ -64,6 +64,7 @@ from marginengine.sim.cascade_config import (
     joint_spec,
     protocol_scenario,
 )
+from marginengine.sim.explain import RunObserver, combine, explain
 from marginengine.sim.joint import JointPaths, joint_paths
 from marginengine.sim.markets import AssetMarket
 from marginengine.sim.metrics import SERIES_COLUMNS, borrower_loss
@@ -198,6 +199,8 @@ class CascadeResult:
     auctions: list[dict[str, Any]] = field(default_factory=list)
     twin_series: dict[str, list[float]] | None = None
     ltv_log: list[dict[str, Any]] = field(default_factory=list)
+    #: Why the bad debt arose (sim/explain.py), when the run was asked to ``explain``.
+    explanation: dict[str, Any] | None = None
 
 
 class CascadeRunner:
@@ -248,9 +251,18 @@ class CascadeRunner:
         self.agents: list[Agent] = [self._agent_for(k) for k in self.keepers]
         self._screen: LendingScreen | None = None
         self._step = 0
+        self._scan_seq: int | None = None
+        #: Whether every step's row of :attr:`series` is recorded (``False``: only what
+        #: the summary reads, for runs that keep no traces: Monte Carlo, sweeps).
+        self.record_series = True
+        self._venue_low_usd = math.inf
         #: Accounts an event touched since the last scan (their mirror may lag).
         self._touched_since_scan: set[str] = set()
-        self.engine.subscribe(self._on_change)
+        # At apply (the engine's current state within a step's batch), as the book.
+        self.engine.subscribe(self._on_change, when="apply")
+        #: Records what the report's explanation needs (sim/explain.py), when one is
+        #: written; ``None`` otherwise (the run pays nothing for it).
+        self.observer: RunObserver | None = None
         self.arbitrageur = Arbitrageur(self.fixed)
         self.series: dict[str, list[float]] = {c.name: [] for c in SERIES_COLUMNS}
         self.liquidated_value = 0.0
@@ -438,14 +450,20 @@ class CascadeRunner:
         if self.perps is not None:
             self.perps.publish(i, now)
         external = self.fixed[self.collateral][i]
-        self.book.incremental_scan()
+        scan = self.book.incremental_scan()
         self._touched_since_scan.clear()
+        # The scan's below set is the engine's rule now (threshold 1, no band left
+        # undecided): keepers may take it as such until the next event (LendingScreen).
+        self._scan_seq = engine.seq if scan.threshold == 1 and not len(scan.unconfirmed) \
+            else None
         unsafe = self.book.below_accounts()
         perp_unsafe: list[str] = []
         if self.perps is not None:
             unsafe, perp_unsafe = self.perps.split(unsafe)
         for account in unsafe:
             self.unsafe_since.setdefault(account, i)
+        if self.observer is not None:
+            self.observer.scanned(i, unsafe)
         before_count = self.liquidation_count
         before_value = self.liquidated_value
         self._step = i
@@ -478,7 +496,7 @@ class CascadeRunner:
         if self._screen is None:
             self._screen = LendingScreen(self.engine, self.book)
         if self._screen.step != self._step:
-            self._screen.begin(self._step, self.venue_mids())
+            self._screen.begin(self._step, self.venue_mids(), self._scan_seq)
         return self._screen
 
     def venue_mids(self) -> dict[str, int]:
@@ -655,10 +673,17 @@ class CascadeRunner:
                 value: float) -> None:
         """Append step ``i``'s row (see :data:`marginengine.sim.metrics.SERIES_COLUMNS`)."""
         s = self.series
+        for asset, market in self.markets.items():
+            self.venue_lows[asset] = min(self.venue_lows[asset], market.venue_price())
+        if not self.record_series:
+            # Only what the summary reads from the series: the headline venue's low.
+            self._venue_low_usd = min(self._venue_low_usd, self.venue_price() / PRICE_UNIT)
+            return
         # No rescan needed for the end-of-step bad debt: the price does not move after the
         # step's scan and keepers only touch accounts it found below the threshold, whose
         # values are read as they are now.
-        dist = self.book.health_distribution()
+        # Only the two quantiles the row holds (the same values as health_distribution's).
+        p05, p50 = self.book.health_quantiles((0.05, 0.5))
         realized, in_auctions, underwater = self.bad_debt_parts()
         house = self.engine.auctions
         row: dict[str, float] = {
@@ -679,12 +704,10 @@ class CascadeRunner:
             "underwater_usd": underwater,
             "borrower_loss_usd_cum": self.borrower_loss_base / PRICE_UNIT,
             "auctions_running": len(house.running) if house else 0,
-            "health_p05": float(dist.quantiles.get(0.05, math.nan)),
-            "health_p50": float(dist.quantiles.get(0.5, math.nan)),
+            "health_p05": p05,
+            "health_p50": p50,
             "keeper_profit_usd_cum": sum(k.profit for k in self.keepers),
         }
-        for asset, market in self.markets.items():
-            self.venue_lows[asset] = min(self.venue_lows[asset], market.venue_price())
         for asset in self.other_assets:
             market = self.markets[asset]
             row[f"external_price_usd.{asset}"] = self.fixed[asset][i] / PRICE_UNIT
@@ -717,6 +740,8 @@ class CascadeRunner:
         self.capacity = self.book_capacity()
         self.book.incremental_scan()
         self._touched_since_scan.clear()
+        if self.observer is not None:
+            self.observer.scanned(0, self.book.below_accounts())
         self._record(0, self.engine.ledger.time, self.fixed[self.collateral][0],
                      len(self.book.below_accounts()), 0, 0.0)
 
@@ -752,7 +777,8 @@ class CascadeRunner:
         house = engine.auctions
         outcomes = house.outcomes if house else []
         clearing = engine.ledger.clearing
-        venue_prices = self.series["venue_price_usd"] or [self.prices[0]]
+        venue_prices = self.series["venue_price_usd"] or (
+            [self._venue_low_usd] if self._venue_low_usd < math.inf else [self.prices[0]])
         realized, in_auctions, underwater = self.bad_debt_parts()
         return {
             "bad_debt": realized + in_auctions + underwater,
@@ -871,19 +897,30 @@ def protocol_configs(spec: CascadeFile) -> list[tuple[str, CascadeFile, Protocol
 def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
                 traces: bool = True, amplification: bool = True,
                 log_path: Path | None = None, source: str | None = None,
-                on_step: Callable[[int], None] | None = None) -> CascadeResult:
+                on_step: Callable[[int], None] | None = None,
+                explain_run: bool = False) -> CascadeResult:
     """Run a cascade scenario once (``rng``: the run's generator; default from ``seed``).
 
     With ``amplification``, the same path is run again with the feedback off, and
-    ``amplification`` is the venue's drop with feedback over its drop without.
+    ``amplification`` is the venue's drop with feedback over its drop without. With
+    ``explain_run``, the run also records what :func:`marginengine.sim.explain.explain`
+    needs and the result carries its ``explanation`` (for the report).
     """
     spec, protocol = scenario_spec(data, source)
     if rng is None:
         rng = np.random.default_rng(spec.seed)
     state = rng.bit_generator.state
     runners = _runners(spec, protocol, rng, state, None, log_path)
+    for r in runners:
+        r.record_series = traces  # a run that keeps no traces records no rows
     runner = runners[0]
+    observers = [RunObserver() for _ in runners] if explain_run else []
+    for observer, each in zip(observers, runners, strict=False):
+        observer.attach(each)
     summary, series = _run(runners, spec, on_step)
+    explanation = combine([(r.protocol.name, explain(r, o))
+                           for r, o in zip(runners, observers, strict=False)]) \
+        if observers else None
     summary["seed"] = spec.seed
     summary["start_time_utc"] = utc_iso(runner.start_time)
     summary["amplification"] = None
@@ -892,6 +929,8 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
         twin_rng = np.random.default_rng()
         twin_rng.bit_generator.state = state
         twins = _runners(spec, protocol, twin_rng, state, False, None)
+        for r in twins:
+            r.record_series = traces
         twin_summary, twin_series = _run(twins, spec, None)
         start = runner.prices[0]
         drop_with = start - summary["min_venue_price"]
@@ -912,7 +951,7 @@ def run_cascade(data: dict[str, Any], rng: np.random.Generator | None = None, *,
                      "borrower_loss": losses[o.id][1] / PRICE_UNIT if o.id in losses else None}
                     for o in runner.engine.auctions.outcomes]
     return CascadeResult(summary, series if traces else {}, runner.engine, auctions,
-                         twin_series if traces else None, runner.ltv_log)
+                         twin_series if traces else None, runner.ltv_log, explanation)
 
 
 def _runners(spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generator,

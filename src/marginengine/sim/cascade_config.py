@@ -578,13 +578,12 @@ def anchor_files(data: dict[str, Any], source: str | Path | None) -> dict[str, A
     of ``source`` (the scenario file), as a user reading the file expects.
 
     Without ``source`` the data is returned as is (relative paths then resolve against
-    the working directory).
+    the working directory). The paths become absolute, so anchoring twice (the CLI, then
+    :func:`~marginengine.sim.cascade.scenario_spec`) changes nothing the second time.
     """
     if source is None:
         return data
-    # Absolute, so that anchoring twice (the CLI, then the loader) changes nothing: a
-    # relative base would prefix the folder again (examples/examples/../data/...).
-    base = Path(source).parent.absolute()
+    base = Path(source).resolve().parent
     out = dict(data)
     def anchored(section: dict[str, Any], key: str) -> dict[str, Any]:
         value = section.get(key)

@@ -12,6 +12,8 @@ asset in a single-asset cascade; USD at 8 decimals in a multi-asset one).
 
 from __future__ import annotations
 
+import math
+
 from marginengine.fixedpoint import PRICE_UNIT
 from marginengine.oracle import DelayedFeed, DelayedFeedParams, PushFeed, PushFeedParams
 from marginengine.sim.cascade_config import OracleSpec, VenueSpec
@@ -128,6 +130,27 @@ class AssetMarket:
         if self.depth is not None:
             return self.depth.sell_base(amount)
         return int(amount * self.external * self.quote_unit // (self.base_unit * PRICE_UNIT))
+
+    def sale_surplus_bound(self, cost: float) -> float | None:
+        """An upper bound, in whole quote tokens, of ``quote_out(x) / quote_unit - cost * x``
+        over every amount ``x`` (smallest units) sold now, for ``cost`` whole quote tokens
+        per smallest unit; ``None`` where no closed form is known (a depth venue, no venue).
+
+        A constant-product pool pays at most ``Y g x / (X + g x)`` (``getAmountOut`` before
+        its floor; ``g`` one less the fee), whose surplus over ``cost * x`` peaks at
+        ``(sqrt(Y) - sqrt(cost X / g))^2`` (0 when ``cost`` is at least the fee-adjusted
+        mid ``g Y / X``); widened by a relative 1e-9 for the float arithmetic.
+        """
+        pool = self.pool
+        if pool is None or cost < 0:
+            return None
+        g = (10_000 - pool.fee_bps) / 10_000
+        x = float(pool.base_reserve)
+        y = float(pool.quote_reserve) / self.quote_unit
+        if g <= 0 or cost * x >= g * y:
+            return 1e-9 * y + 1e-9
+        gap = math.sqrt(y) - math.sqrt(cost * x / g)
+        return gap * gap * (1 + 1e-9) + 1e-9 * y + 1e-9
 
     def buy(self, amount: int) -> int:
         """Buy ``amount`` of the asset on the venue (at least that much); quote smallest

@@ -14,8 +14,10 @@ on (for a tail estimate, the runs in its tail); an estimate whose tail holds few
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +79,25 @@ def iterate_process(data: dict[str, Any], seed: int, runs: int,
             yield run_one(task)
         return
     chunk = max(1, runs // (workers * 8))
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # Import the simulator once here, before the pool forks its workers: each then starts
+    # with it loaded instead of importing it (pydantic models, SciPy) on its first run.
+    import marginengine.sim.cascade  # noqa: F401
+    with frozen_heap(), ProcessPoolExecutor(max_workers=workers) as pool:
         yield from pool.map(run_one, _tasks(data, seed, runs), chunksize=chunk)
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """The parent's objects moved out of the collector's reach while workers fork
+    (``gc.freeze``): a forked worker's collections then never walk (and so never copy, page
+    by page) the heap it inherited. A parent holding a large engine made each worker's
+    collections walk all of it: 2 workers ran no faster than 1 in benchmarks/simulate.py."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def iterate_dask(data: dict[str, Any], seed: int, runs: int, workers: int,
@@ -235,8 +254,10 @@ def statistics(rows: list[dict[str, Any]], seed: int = 0,
 
 def monte_carlo(data: dict[str, Any], seed: int, runs: int, backend: str, workers: int,
                 out_dir: Path | None, scheduler: str | None = None,
-                progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Run ``runs`` paths and return the statistics; stream rows to ``runs.parquet``.
+                progress: Callable[[int], None] | None = None,
+                rows_out: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Run ``runs`` paths and return the statistics; stream rows to ``runs.parquet``
+    (and append them to ``rows_out`` when given: the report's histograms).
 
     Raises
     ------
@@ -263,6 +284,8 @@ def monte_carlo(data: dict[str, Any], seed: int, runs: int, backend: str, worker
     finally:
         if writer is not None:
             writer.close()
+    if rows_out is not None:
+        rows_out.extend(rows)
     stats = statistics(rows, seed)
     stats["seed"] = seed
     stats["backend"] = backend

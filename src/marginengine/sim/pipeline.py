@@ -65,6 +65,9 @@ class RunResult:
         The scripted records (liquidations, refusals) of an explicit run, else ``None``.
     cascade
         A model run's own result (what only a model run has), else ``None``.
+    explanation
+        Why a model run's bad debt arose (:mod:`marginengine.sim.explain`), when asked
+        for; ``None`` for explicit prices.
     """
 
     kind: str
@@ -76,12 +79,13 @@ class RunResult:
     ltv_log: list[dict[str, Any]] = field(default_factory=list)
     scripted: ScenarioResult | None = None
     cascade: CascadeResult | None = None
+    explanation: dict[str, Any] | None = None
 
 
 def run(scenario: dict[str, Any] | ScenarioSpec, rng: np.random.Generator | None = None, *,
         traces: bool = True, amplification: bool = True, log_path: Path | None = None,
-        source: str | None = None,
-        on_step: Callable[[int], None] | None = None) -> RunResult:
+        source: str | None = None, on_step: Callable[[int], None] | None = None,
+        explain: bool = False) -> RunResult:
     """Run a scenario once.
 
     Parameters
@@ -101,6 +105,9 @@ def run(scenario: dict[str, Any] | ScenarioSpec, rng: np.random.Generator | None
         The file the data came from (relative files are read from its folder).
     on_step
         Called after each step (progress bars).
+    explain
+        A model only: record what the report's explanation needs
+        (:mod:`marginengine.sim.explain`) and return it in ``explanation``.
 
     Raises
     ------
@@ -117,9 +124,11 @@ def run(scenario: dict[str, Any] | ScenarioSpec, rng: np.random.Generator | None
         # The model's own loop, called exactly as before the one pipeline: its figures,
         # draws and state hash are unchanged.
         res = run_cascade(data, rng, traces=traces, amplification=amplification,
-                          log_path=log_path, source=source, on_step=on_step)
+                          log_path=log_path, source=source, on_step=on_step,
+                          explain_run=explain)
         return RunResult("cascade", res.summary, res.series, res.engine, res.auctions,
-                         res.twin_series, res.ltv_log, cascade=res)
+                         res.twin_series, res.ltv_log, cascade=res,
+                         explanation=res.explanation)
     spec = scenario if isinstance(scenario, ScenarioSpec) else load_spec(data, source)
     return _run_explicit(spec, rng, traces, log_path, on_step)
 

@@ -15,12 +15,21 @@ cheap, without changing a decision:
   and its first offer are read once per step and shared by every keeper, until an event
   touches the account (the engine's :class:`~marginengine.engine.Change`) or moves an
   index or a price;
+- an account the step's scan found below the threshold, untouched since, is taken as
+  liquidatable without a second exact check: the scan's below set is the engine's rule
+  (its surely-below accounts proven by its error bounds, its band decided by the rule);
+- the bound uses the close factor (half the debt) where the rule surely applies it (one
+  collateral and one debt position, health surely above 0.95, both surely above the
+  minimum), not the whole debt;
 - the rungs of the ladder are screened in float; only a rung on the edge is planned
-  exactly.
+  exactly; and on a constant-product pool, a closed-form bound of what any sale can earn
+  over its cost (:meth:`~marginengine.sim.markets.AssetMarket.sale_surplus_bound`) skips
+  the whole ladder of an account no chunk of which can pay after slippage.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from marginengine.engine import Liquidate
@@ -40,6 +49,13 @@ SCREEN_REL = 1e-9
 
 _Inputs = tuple[str, str, CloseFactorInputs]
 _Offer = tuple[int, PlanBounds, CloseFactorPlan | None]
+
+
+def _ltv(debt: int, collateral: int) -> float:
+    """Debt over collateral value (inf when no collateral is left but debt is)."""
+    if collateral == 0:
+        return math.inf if debt else 0.0
+    return debt / collateral
 
 
 class LendingKeeper:
@@ -86,14 +102,20 @@ class LendingKeeper:
             def sale(amount: int, asset: str = coll_asset) -> float:
                 return world.seized_value(amount, asset, step)
 
+            # A closed-form bound of what any sale on the asset's pool can earn over its
+            # cost lets the ladder skip an account no chunk of which pays (slippage).
+            surplus = market.sale_surplus_bound if market is not None \
+                and world.trades_on_venue(market) else None
             chunk, planned = best_chunk(
                 inputs, offer, bounds, plan0, config.aave, rules.liquidation_rounding,
                 sale, mid, gas, min_profit, None if spec.flash_loan else keeper.capital,
-                world.sale_price_cap(coll_asset, step))
+                world.sale_price_cap(coll_asset, step), surplus=surplus)
             screen.exact_plans += planned
             if chunk is None:
                 continue
-            before = world.ltv(account)
+            # Debt over collateral before, as world.ltv reads it: the inputs were read from
+            # this very state (the screen drops them when the account or a price moves).
+            before = _ltv(inputs.total_debt_base, inputs.total_collateral_base)
             outcome = world.apply(Liquidate(spec.id, account, debt_asset, coll_asset,
                                             chunk.offer))
             screen.exact_plans += 1  # the handler plans it once more, exactly

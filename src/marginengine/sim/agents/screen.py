@@ -6,16 +6,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+from numpy.typing import NDArray
 
-from marginengine.engine import Change, Engine
-from marginengine.fixedpoint import BPS, PRICE_UNIT
+from marginengine.config.families import LiquidationMechanism
+from marginengine.engine import Change, Engine, Liquidate
+from marginengine.fixedpoint import BPS, PRICE_UNIT, WAD
 from marginengine.liquidation import CloseFactorInputs, CloseFactorPlan, PlanBounds, first_offer
 from marginengine.scan import RiskBook
+from marginengine.scan.kernels import classify
 
 #: Relative widening of the screen's bound beyond the book's own error bound (the bound's
 #: own few float operations).
 SCREEN_REL = 1e-9
 
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 _Inputs = tuple[str, str, CloseFactorInputs]
 _Offer = tuple[int, PlanBounds, CloseFactorPlan | None]
 
@@ -46,9 +51,20 @@ class LendingScreen:
         self._offers: dict[str, _Offer] = {}
         self._indices: dict[str, tuple[int, int]] = {}
         self._mids: dict[str, int] = {}
-        engine.subscribe(self._on_change)
+        #: Whether the book's below set is the engine's rule at this step's state (set by
+        #: :meth:`begin`): then an account in it, untouched since, needs no exact check.
+        self._below_exact = False
+        #: Exact liquidatability checks skipped that way (for the benchmark's counts).
+        self.checks_skipped = 0
+        # At apply, not at commit: within a step (one batch of a per-batch log) the cached
+        # reads must follow the engine's current state, as the risk book does.
+        engine.subscribe(self._on_change, when="apply")
 
     def _on_change(self, change: Change) -> None:
+        if change.params or not isinstance(change.outcome.event, Liquidate):
+            # Only a liquidation (its accounts touched, its reserves' rates moved) leaves
+            # the other accounts' liquidatability as the scan found it.
+            self._below_exact = False
         for account in change.accounts:
             self._touched.add(account)
             self._inputs.pop(account, None)
@@ -82,11 +98,22 @@ class LendingScreen:
             per_coll = max(per_coll, share / bonus)
         return per_debt, per_coll
 
-    def begin(self, step: int, mids: Mapping[str, int] | None = None) -> None:
+    def begin(self, step: int, mids: Mapping[str, int] | None = None,
+              scan_seq: int | None = None) -> None:
         """Start ``step``: bound every account below the threshold at the last scan, with
         collateral valued at the lower of its oracle and its venue's mid (``mids``, per
-        asset sold on a venue; selling within the step only lowers them)."""
+        asset sold on a venue; selling within the step only lowers them).
+
+        ``scan_seq``: the engine's event count when the book's last scan (at threshold 1,
+        every band account confirmed by the engine) ended, or ``None``. When no event has
+        been applied since, the book's below set *is* the engine's liquidation rule at
+        the current state (the scan's surely-below accounts are proven by its error
+        bounds, its band decided by the rule itself), so :meth:`inputs` takes an
+        account in it as liquidatable without asking again, until an event touches the
+        account or moves a price or an index.
+        """
         self.step = step
+        self._below_exact = scan_seq is not None and scan_seq == self.engine.seq
         self._mids = dict(mids or {})
         self._per_debt, self._per_coll = self._shares(self._mids)
         self._stale = False
@@ -100,18 +127,49 @@ class LendingScreen:
         if not len(rows):
             self._bound = {}
             return
-        _, debt = book.sums(rows)
+        cw, debt = book.sums(rows)
         raw = book.collateral.subset_sums(rows, book.assets.weights().raw_collateral)
         b = book.bounds(1.0)
         eps = 2 * b.eps + SCREEN_REL
         slack = 4 * (b.abs_coll + b.abs_debt) + 1.0
         debt_hi = debt * (1 + eps) + slack
         coll_hi = raw * (1 + eps) + slack
+        # The most debt one liquidation may repay, as a share of the account's debt: the
+        # close factor where the rule is proven to cap it, else all of it.
+        cap = self._close_factor_share(rows, cw, debt, raw, eps, slack)
         # Base units (8 decimals) to USD, widened once more, plus a few smallest units of
         # any asset for the plan's own roundings.
-        bound = np.minimum(self._per_debt * debt_hi, self._per_coll * coll_hi)
+        bound = np.minimum(self._per_debt * (debt_hi * cap + 2.0), self._per_coll * coll_hi)
         bound = bound * (1 + SCREEN_REL) / PRICE_UNIT + self._unit_slack()
         self._bound = dict(zip(book.accounts.ids(rows), bound.tolist(), strict=True))
+
+    def _close_factor_share(self, rows: IntArray, cw: FloatArray, debt: FloatArray,
+                            raw: FloatArray, eps: float, slack: float) -> FloatArray:
+        """Per row, a share of its debt value that no liquidation of it may exceed: the
+        close factor (50%) where the rule (:func:`~marginengine.liquidation.close_factor.
+        max_liquidatable_debt`) surely applies it, else 1.
+
+        Proven only for an account of one collateral and one debt position (so the
+        liquidated pair's values are the account's totals) outside any perp bucket, whose
+        health is surely above the close-factor threshold (the scan's own bounds at that
+        threshold, a little raised so the rule's strict ``>`` holds) and whose debt and
+        collateral are both surely worth at least the rule's minimum: then the cap is
+        ``close factor x total debt`` (rounded half up: the caller adds two base units).
+        """
+        out = np.ones(len(rows))
+        engine, book = self.engine, self.book
+        rules = engine.config.aave
+        if engine.rules.liquidation is not LiquidationMechanism.CLOSE_FACTOR \
+                or book.perps.buckets or not len(rows):
+            return out
+        single = (book.collateral.slot_counts(rows) <= 1) & (book.debt.slot_counts(rows) <= 1)
+        t = rules.close_factor_hf_threshold_wad / WAD * (1 + 1e-9)
+        below, band = classify(cw, debt, book.bounds(t))
+        floor = rules.min_base_max_close_factor_threshold_base
+        proven = single & ~below & ~band & (debt > 0) \
+            & (raw * (1 - eps) - slack >= floor) & (debt * (1 - eps) - slack >= floor)
+        out[proven] = rules.close_factor_bps / BPS
+        return out
 
     def _unit_slack(self) -> float:
         """USD of eight smallest units of the dearest asset (the plan's roundings)."""
@@ -140,7 +198,14 @@ class LendingScreen:
         if account in self._inputs:
             return self._inputs[account]
         engine = self.engine
-        pair = engine.liquidation_inputs(account) if engine.is_liquidatable(account) else None
+        if self._below_exact and not self._stale and account not in self._touched \
+                and account in self._bound:
+            # Below at this step's exact scan, and nothing it depends on has moved since.
+            self.checks_skipped += 1
+            pair = engine.liquidation_inputs(account)
+        else:
+            pair = engine.liquidation_inputs(account) if engine.is_liquidatable(account) \
+                else None
         self._inputs[account] = pair
         return pair
 
