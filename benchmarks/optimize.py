@@ -1,6 +1,6 @@
 """Optimizer throughput and the worth of common random numbers and caching.
 
-Three measurements on ``examples/optimize_lending.toml`` (the simulator, every run through
+Three measurements on ``examples/optimize_weth.toml`` (the simulator, every run through
 the engine):
 
 1. **evaluations/s**: a short optimization (``--runs`` runs per candidate, ``--budget``
@@ -42,7 +42,7 @@ from marginengine.sim import apply_overrides
 from marginengine.sim.montecarlo import BOOTSTRAP_STREAM, estimators
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "optimize_lending.toml"
+EXAMPLE = ROOT / "examples" / "optimize_weth.toml"
 QUICKSTART = ROOT / "examples" / "quickstart.toml"
 LTV = "protocol.markets.WETH.ltv"
 
@@ -107,7 +107,7 @@ def main() -> None:
         evaluator.close()
     per_run = measured / (20 * args.sample)
     full = per_run * 20 * 10_000
-    out["twenty_by_10000"] = {"book": "examples/optimize_lending.toml (120 accounts, 24 "
+    out["twenty_by_10000"] = {"book": "examples/optimize_weth.toml (120 accounts, 24 "
                               "steps)", "measured_runs": 20 * args.sample,
                               "measured_seconds": measured,
                               "seconds_per_run_on_workers": per_run,

@@ -112,3 +112,46 @@ def test_nsga2_when_no_constraint_then_tiers_span_the_frontier_and_report_writte
     # The progress bar (rich) shows the best feasible point so far.
     marginengine.optimize(SHOCK, params=[f"{LTV}=0.60:0.94:0.0025"], runs=50, budget=6,
                           evaluator=ShockEvaluator(), progress=True)
+
+
+def test_steward_path_when_book_has_several_assets_then_engine_rule_lists_accounts():
+    # Aave v3 (health = sum(C_i x LT_i) / debt): WETH 2,000 USD at LT 83%, wstETH at
+    # LT 81%. "a" holds 1 WETH + 1 wstETH and borrowed 3,440 USDC with wstETH at 2,340
+    # (borrowing power 1,610 + 1,836.9); wstETH then fell to 2,250. Lowering wstETH's
+    # threshold in 50 bp steps, a's liquidation value is 1,660 + 2,250 x LT:
+    # 81.0% 3,482.5, 80.5% 3,471.25, 80.0% 3,460, 79.5% 3,448.75, 79.0% 3,437.5 < 3,440:
+    # listed at the fourth step, with its debt. "b" (WETH only) is never touched; "c"
+    # (1 wstETH, 1,830 borrowed: 2,250 x 81% = 1,822.5) is liquidatable already.
+    from marginengine.config import protocol_from_dict
+    from marginengine.engine import Borrow, Deposit, Engine, SetPrice
+    from marginengine.optimize.stewardpath import LedgerBook
+
+    config = protocol_from_dict({"preset": "aave-v3", "markets": {
+        "WETH": {}, "USDC": {"decimals": 6},
+        "wstETH": {"ltv": "0.785", "liquidation_threshold": "0.81",
+                   "liquidation_bonus": "0.05"}}})
+    engine = Engine(config)
+    for asset, price in (("WETH", 2_000), ("wstETH", 2_340), ("USDC", 1)):
+        engine.apply(SetPrice(asset, price * 10**8))
+    engine.apply(Deposit("lp", "USDC", 10_000_000 * 10**6))
+    for account, weth, wst, debt in (("a", 1, 1, 3_440), ("b", 1, 0, 1_600),
+                                     ("c", 0, 1, 1_830)):
+        for asset, amount in (("WETH", weth), ("wstETH", wst)):
+            if amount:
+                assert engine.apply(Deposit(account, asset, amount * 10**18)).accepted
+        assert engine.apply(Borrow(account, "USDC", debt * 10**6)).accepted
+    engine.apply(SetPrice("wstETH", 2_250 * 10**8))
+    book = LedgerBook(engine.config, engine.ledger, dict(engine.prices), ("a", "b", "c"))
+    context = {("wstETH", "ltv"): 7_850, ("wstETH", "liquidation_threshold"): 8_100,
+               ("wstETH", "liquidation_bonus"): 500}
+    lt = "protocol.markets.wstETH.liquidation_threshold"
+    path = steward_path({lt: 0.81}, {lt: 0.79}, context, book)
+    assert path["arrived"]
+    assert [s["changes"][lt] for s in path["steps"]] == [
+        [0.81, 0.805], [0.805, 0.80], [0.80, 0.795], [0.795, 0.79]]
+    assert [s["newly_liquidatable"] for s in path["steps"]] == [[], [], [], ["a"]]
+    assert path["steps"][3]["debt_usd"] == 3_440
+    # Raising the threshold back never lists anyone.
+    up = steward_path({lt: 0.79}, {lt: 0.81}, {**context, ("wstETH", "liquidation_threshold"):
+                                               7_900}, book)
+    assert all(s["newly_liquidatable"] == [] for s in up["steps"])

@@ -226,3 +226,36 @@ def test_counterparty_id_is_refused(tmp_path: Path, proto: ProtocolConfig) -> No
     with pytest.raises(ConfigError, match=":2: account: '_book' is the loader's own"):
         read_book(proto, path)
     assert BookAccount("x").quote == 0
+
+
+def test_synthetic_book_when_collateralization_basis_then_same_borrowers_whatever_thresholds(
+        proto: ProtocolConfig) -> None:
+    # By collateralization the draw is collateral value / debt: an account with debt D and
+    # draw c holds c x D of collateral whatever the thresholds, so two protocols that
+    # differ only in WETH's LTV and threshold get the same book (an optimizer's candidates
+    # see the same borrowers). By health the collateral is D x h / LT: it moves with LT.
+    profiles = [ProfileSpec(name="eth", share=1, collateral={"WETH": 1}, debt={"USDC": 1})]
+    lower = protocol_from_dict({**PROTOCOL, "markets": {
+        **PROTOCOL["markets"], "WETH": {"ltv": "0.70", "liquidation_threshold": "0.75"}}})
+
+    def draw(config: ProtocolConfig, basis: str) -> Book:
+        return synthetic_multi_book(np.random.default_rng(5), config, PRICES, profiles, 40,
+                                    1e6, 0, 0.0, 1.45, 0.2, 1.1, basis=basis)
+
+    a, b = draw(proto, "collateralization"), draw(lower, "collateralization")
+    assert [x.supplied for x in a.accounts] == [x.supplied for x in b.accounts]
+    h1, h2 = draw(proto, "health"), draw(lower, "health")
+    assert [x.supplied for x in h1.accounts] != [x.supplied for x in h2.accounts]
+    # The draws are the same stream: debts agree across bases, and each account's
+    # collateral value over its debt is the lognormal draw floored at 1.1 (not at what
+    # initial margin allows: 1 / 0.805 = 1.242 for WETH under the preset).
+    assert [x.borrowed for x in a.accounts] == [x.borrowed for x in h1.accounts]
+    ratios = [x.supplied["WETH"] * 2000 / 10**18 / (x.borrowed["USDC"] / 10**6)
+              for x in a.accounts]
+    assert min(ratios) == pytest.approx(1.1, rel=1e-6)
+    assert any(r < 1 / 0.805 for r in ratios)
+    rng = np.random.default_rng(5)
+    rng.lognormal(0.0, 1.2, size=40)
+    rng.choice(1, size=40, p=[1.0])
+    expected = np.maximum(rng.lognormal(np.log(1.45), 0.2, size=40), 1.1)
+    assert ratios == pytest.approx(expected.tolist(), rel=1e-6)

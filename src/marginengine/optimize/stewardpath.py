@@ -6,10 +6,14 @@ Each step proposes every remaining change at once to
 threshold and bonus, 30% of a cap, 3 days apart), moves that lower risk first (LTV,
 threshold, bonus and caps going down before anything goes up), so the consistency checks
 (LTV <= threshold, threshold x (1 + bonus) <= 100%) hold at every step. A step that lowers
-the liquidation threshold of the simulated collateral lists the accounts it makes
-liquidatable (:func:`marginengine.margin.stewards.newly_liquidatable`) on the scenario's
-book at step 0 (run 0's draw of a synthetic book). Variables the stewards do not bound
-(close factor, auction curves, model parameters) change in one governance step.
+a liquidation threshold lists the accounts it makes liquidatable on the scenario's book at
+step 0 (run 0's draw of a synthetic book): for a single-collateral book by
+:func:`marginengine.margin.stewards.newly_liquidatable` (the rule the stewards' proposals
+use); for a book of several assets by the engine's own margin rule
+(:class:`marginengine.margin.account.AccountMarginModel` over the protocol with the step's
+parameters in force, as ``SetRiskParams`` lists them), at step 0's prices. Variables the
+stewards do not bound (close factor, auction curves, model parameters) change in one
+governance step.
 """
 
 from __future__ import annotations
@@ -21,7 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from marginengine.config import ProtocolConfig
 from marginengine.config.stewards import ParamName, StewardBounds
+from marginengine.ledger import Ledger
+from marginengine.margin.account import AccountMarginModel, Valuation
+from marginengine.margin.adaptive_model import MarketParams, config_with_params
 from marginengine.margin.crowding import BookAccount
 from marginengine.margin.stewards import Key, ProposedUpdate, clamp_updates, newly_liquidatable
 
@@ -66,8 +74,46 @@ class Book:
     unit: int
 
 
-def book_at_start(data: dict[str, Any], seed: int) -> Book:
-    """Run 0's book right after set-up (through the simulator's own runner)."""
+@dataclass(frozen=True)
+class LedgerBook:
+    """The book at step 0 as the engine holds it, any number of collateral and debt assets.
+
+    Attributes
+    ----------
+    config
+        The protocol as the scenario configures it (today's parameters).
+    ledger
+        The engine's ledger right after set-up.
+    prices
+        The oracle prices at step 0 (base currency, 8 decimals).
+    ids
+        The borrowers (accounts with debt), sorted.
+    """
+
+    config: ProtocolConfig
+    ledger: Ledger
+    prices: dict[str, int]
+    ids: tuple[str, ...]
+
+    def liquidatable(self, params: Mapping[Key, int]) -> dict[str, int]:
+        """Borrowers liquidatable with ``params`` (steward units, by ``(asset, param)``) in
+        force, with their debt value (base currency, 8 decimals)."""
+        config = self.config
+        for asset in sorted({a for a, _ in params}):
+            market = MarketParams(params[(asset, "ltv")],
+                                  params[(asset, "liquidation_threshold")],
+                                  params[(asset, "liquidation_bonus")])
+            config = config_with_params(config, asset, market)
+        model = AccountMarginModel(config)
+        valuation = Valuation(self.prices)
+        return {a: model.lending.account_data(self.ledger, self.prices, a).total_debt
+                for a in self.ids if model.is_liquidatable(self.ledger, valuation, a)}
+
+
+def book_at_start(data: dict[str, Any], seed: int) -> Book | LedgerBook:
+    """Run 0's book right after set-up (through the simulator's own runner): a
+    :class:`Book` for a single-collateral book, a :class:`LedgerBook` for one of several
+    assets."""
     from marginengine.sim.cascade import CascadeRunner, scenario_spec
 
     spec, protocol = scenario_spec(data)
@@ -75,9 +121,15 @@ def book_at_start(data: dict[str, Any], seed: int) -> Book:
     runner = CascadeRunner(spec, protocol, np.random.default_rng(child))
     runner.setup()
     engine = runner.engine
+    if spec.book.multi():
+        borrowers = tuple(a for a in runner.borrowers if engine.account_data(a).total_debt)
+        book = LedgerBook(protocol, engine.ledger, dict(engine.prices), borrowers)
+        engine.close()
+        return book
     asset = spec.price.asset
     lt = protocol.markets[asset].liquidation_threshold_bps
-    ids, accounts = [], []
+    ids: list[str] = []
+    accounts: list[BookAccount] = []
     for account in runner.borrowers:
         debt = engine.account_data(account).total_debt
         if debt == 0:
@@ -90,7 +142,7 @@ def book_at_start(data: dict[str, Any], seed: int) -> Book:
 
 
 def steward_path(current: Mapping[str, Any], target: Mapping[str, Any],
-                 context: Mapping[Key, int], book: Book | None,
+                 context: Mapping[Key, int], book: Book | LedgerBook | None,
                  bounds: StewardBounds | None = None) -> dict[str, Any]:
     """The steps from ``current`` to ``target`` (both by scenario path).
 
@@ -154,7 +206,17 @@ def steward_path(current: Mapping[str, Any], target: Mapping[str, Any],
             note = f"stuck: every update refused ({', '.join(codes)})"
             break
         step: dict[str, Any] = {"day": time / 86_400, "changes": changes}
-        if book is not None:
+        if isinstance(book, LedgerBook):
+            lowered = any(k[1] == "liquidation_threshold" and new_values[k] < values[k]
+                          for k in goal)
+            made: dict[str, int] = {}
+            if lowered:
+                before = book.liquidatable(values)
+                made = {a: d for a, d in book.liquidatable(new_values).items()
+                        if a not in before}
+            step["newly_liquidatable"] = sorted(made)
+            step["debt_usd"] = sum(made.values()) / 1e8
+        elif book is not None:
             key = (book.asset, "liquidation_threshold")
             if key in goal and new_values[key] < values[key]:
                 today = [BookAccount(a.collateral, a.debt_value, values[key])

@@ -523,7 +523,8 @@ def synthetic_multi_book(rng: np.random.Generator, protocol: ProtocolConfig,
                          total_debt: float, whales: int, whale_share: float,
                          health_median: float, health_sigma: float,
                          min_health: float | None = None,
-                         headroom: float = 1.002) -> Book:
+                         headroom: float = 1.002,
+                         basis: str = "health") -> Book:
     """Draw a book of several collateral and debt assets.
 
     Debts (USD) are lognormal with ``whales`` accounts holding ``whale_share`` of
@@ -532,6 +533,11 @@ def synthetic_multi_book(rng: np.random.Generator, protocol: ProtocolConfig,
     ``health_median`` with log-sigma ``health_sigma``, floored at the larger of
     ``min_health`` and ``headroom`` times what initial margin allows for the profile
     (:func:`initial_health_floor`), so the protocol would have accepted every borrow.
+    With ``basis="collateralization"`` the same draw is collateral value over debt instead
+    (``health_median`` and ``health_sigma`` then hold the collateralization's median and
+    log-sigma, ``min_health`` its floor), with no floor from initial margin: the book does
+    not depend on the protocol's thresholds, so candidates of an optimization see the same
+    borrowers, and a borrow the protocol refuses is refused when the book opens.
     Amounts are converted at ``prices`` (8 decimals), rounded down.
 
     Draws, in order: ``lognormal(0, 1.2, small)`` (sizes), ``choice(profiles, accounts)``,
@@ -543,11 +549,15 @@ def synthetic_multi_book(rng: np.random.Generator, protocol: ProtocolConfig,
     small = accounts - whales
     sizes = rng.lognormal(0.0, 1.2, size=small)
     sizes *= total_debt * (1 - whale_share if whales else 1) / sizes.sum()
-    debts = [*([total_debt * whale_share / whales] * whales), *sizes.tolist()]
+    # No whales: every account ordinary (dividing the whales' share by 0 raised).
+    debts = [*([total_debt * whale_share / whales] * whales if whales else []),
+             *sizes.tolist()]
     shares = np.array([float(p.share) for p in profiles])
     kinds = rng.choice(len(profiles), size=accounts, p=shares / shares.sum())
     health = rng.lognormal(math.log(health_median), health_sigma, size=accounts)
-    floors = [max(min_health or 0.0, headroom * initial_health_floor(p, protocol))
+    by_value = basis == "collateralization"
+    floors = [(min_health or 0.0) if by_value else
+              max(min_health or 0.0, headroom * initial_health_floor(p, protocol))
               for p in profiles]
     markets = protocol.markets
     book = Book()
@@ -557,7 +567,7 @@ def synthetic_multi_book(rng: np.random.Generator, protocol: ProtocolConfig,
         cw = {a: float(w) for a, w in p.collateral.items()}
         lt = sum(w * markets[a].liquidation_threshold_bps / 10_000 for a, w in cw.items()) \
             / sum(cw.values())
-        collateral_usd = debt_usd * h / lt
+        collateral_usd = debt_usd * h if by_value else debt_usd * h / lt
         prefix = "whale" if i < whales else "acct"
         acct = BookAccount(f"{prefix}{i:05d}", where=f"book profile {p.name}")
         total_c = sum(cw.values())

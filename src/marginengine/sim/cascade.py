@@ -389,10 +389,17 @@ class CascadeRunner:
                                    "([perps.book] file, account,market,size,entry_price,"
                                    "quote)"])
         else:
-            book = synthetic_multi_book(
-                self.rng, protocol, prices, b.profiles, b.accounts, _f(b.total_debt),
-                b.whales, _f(b.whale_share), _f(b.health_median), _f(b.health_sigma),
-                _f(b.min_health) if b.min_health is not None else None)
+            if b.profile_basis == "collateralization":
+                book = synthetic_multi_book(
+                    self.rng, protocol, prices, b.profiles, b.accounts, _f(b.total_debt),
+                    b.whales, _f(b.whale_share), _f(b.collateralization_median),
+                    _f(b.collateralization_sigma), _f(b.min_collateralization),
+                    basis="collateralization")
+            else:
+                book = synthetic_multi_book(
+                    self.rng, protocol, prices, b.profiles, b.accounts, _f(b.total_debt),
+                    b.whales, _f(b.whale_share), _f(b.health_median), _f(b.health_sigma),
+                    _f(b.min_health) if b.min_health is not None else None)
         priced = set(self.markets) | set(spec.prices)
         unpriced = sorted(book.assets() - priced)
         if unpriced:

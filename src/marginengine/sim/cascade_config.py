@@ -163,6 +163,12 @@ class BookSpec(StrictModel):
     health_median: Ratio = Decimal("1.6")          # health factor (under thresholds)
     health_sigma: NonNegative = Decimal("0.3")
     min_health: Ratio | None = None                # default: what initial margin allows
+    #: How a profiles book sizes collateral: "health" (a health factor under today's
+    #: thresholds, floored at what initial margin allows) or "collateralization"
+    #: (collateral value / debt from collateralization_median/_sigma, floored at
+    #: min_collateralization, the same book whatever the parameters; borrows the protocol
+    #: refuses are refused, and demand_served says how much was accepted).
+    profile_basis: Literal["health", "collateralization"] = "health"
     file: str = ""                                 # account,asset,supplied,borrowed
     snapshot: str = ""                             # a snapshot TOML's [[accounts]]
 
