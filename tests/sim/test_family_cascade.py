@@ -241,7 +241,8 @@ def test_runner_class_by_the_protocols_mechanism_in_a_fresh_interpreter():
             "print(sorted(c.__name__ for c in FAMILY_RUNNERS.values()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
-    assert out == "['EulerCascadeRunner', 'LiquityCascadeRunner', 'MorphoCascadeRunner']"
+    assert out == ("['DriftCascadeRunner', 'EulerCascadeRunner', 'LiquityCascadeRunner', "
+                   "'MorphoCascadeRunner']")
     for name, expected in (("liquity_cascade", LiquityCascadeRunner),
                            ("morpho_cascade", MorphoCascadeRunner)):
         _, protocol = scenario_spec(tomllib.loads((EXAMPLES / f"{name}.toml").read_text()))
@@ -320,10 +321,11 @@ def test_backtest_of_a_family_protocol_is_refused_in_one_line(
     assert not out.exists()
 
 
-@pytest.mark.parametrize("preset", ["mango-v4", "drift-v2"])
+@pytest.mark.parametrize("preset", ["mango-v4"])
 def test_a_family_book_preset_is_refused_by_the_cascade_in_one_line(preset: str):
     # Engine presets now (issue 16), but their accounts are a family book the cascade does
-    # not drive yet (Euler v2 it does: tests/sim/test_euler_cascade.py): refused before
+    # not drive yet (Euler and Drift it does: tests/sim/test_euler_cascade.py,
+    # test_drift_cascade.py): refused before
     # anything runs rather than run as a lending cascade.
     data = liquity_scenario([2000, 1000], [], {})
     data["protocol"] = {"preset": preset}

@@ -4,6 +4,7 @@ scripted scenario) and for price models with agents (a cascade)."""
 
 # The family runners register themselves with the cascade (sim/cascade.FAMILY_RUNNERS):
 # importing any of the simulator's modules imports this package first, so they are there.
+from marginengine.sim import drift_cascade as _drift_cascade  # noqa: F401
 from marginengine.sim import euler_cascade as _euler_cascade  # noqa: F401
 from marginengine.sim import family_cascade as _family_cascade  # noqa: F401
 from marginengine.sim.feeds import FeedSpec, ScenarioFeed

@@ -1,5 +1,5 @@
-"""What a cascade scenario asks of a Liquity v1, Morpho Blue or Euler v2 protocol, checked before
-anything runs (:func:`check_family_cascade`, beside
+"""What a cascade scenario asks of a Liquity v1, Morpho Blue, Euler v2 or Drift v2
+protocol, checked before anything runs (:func:`check_family_cascade`, beside
 :func:`~marginengine.sim.cascade_config.check_cascade` in
 :func:`~marginengine.sim.cascade.scenario_spec`).
 
@@ -22,8 +22,11 @@ book account              ``openTrove``                ``supplyCollateral``, ``b
 Euler v2 (:mod:`marginengine.sim.euler_cascade`): ``price.asset`` one of
 ``euler.collaterals``, ``book.debt_asset`` the vault's asset; a book account deposits its
 collateral and ``borrow``s; ``liquidity`` and a deposit of the vault asset are vault
-``deposit``s; ``family_agents.ltv_changes`` are governance ``setLTV`` calls. Mango v4 and
-Drift v2 (engine presets) are refused: the cascade does not drive their books yet.
+``deposit``s; ``family_agents.ltv_changes`` are governance ``setLTV`` calls. Drift v2
+(:mod:`marginengine.sim.drift_cascade`): ``price.asset`` a spot market, ``book.debt_asset``
+the quote; a book account deposits its collateral and withdraws the quote beyond its
+deposit (a borrow); no ``liquidity`` (no lenders in the engine). Mango v4 (an engine
+preset) is refused: the cascade does not drive its book yet.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ from marginengine.sim.cascade_config import CascadeFile
 
 
 def family_kind(protocol: ProtocolConfig) -> str | None:
-    """``"liquity"``, ``"morpho"``, ``"euler"`` or ``None`` (a lending protocol), by the protocol's
-    resolved liquidation mechanism."""
+    """``"liquity"``, ``"morpho"``, ``"euler"``, ``"drift"`` or ``None`` (a lending
+    protocol), by the protocol's resolved liquidation mechanism."""
     mechanism = protocol.rules.liquidation
     if mechanism is LiquidationMechanism.LIQUITY:
         return "liquity"
@@ -43,6 +46,8 @@ def family_kind(protocol: ProtocolConfig) -> str | None:
         return "morpho"
     if mechanism is LiquidationMechanism.EULER:
         return "euler"
+    if mechanism is LiquidationMechanism.DRIFT:
+        return "drift"
     return None
 
 
@@ -61,7 +66,7 @@ def family_assets(protocol: ProtocolConfig, collateral: str, debt: str
 def check_family_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
     """The scenario against a Liquity or Morpho protocol (see the module docstring): one
     ``field: reason`` each; nothing for a lending protocol."""
-    if protocol.rules.liquidation in (LiquidationMechanism.MANGO, LiquidationMechanism.DRIFT):
+    if protocol.rules.liquidation is LiquidationMechanism.MANGO:
         # Engine presets whose accounts live in a family book (engine/family_state.py);
         # the cascade does not drive their events yet (run them with marginengine family).
         return [f"protocol.preset: {protocol.preset} keeps its accounts in a family book, "
@@ -76,7 +81,8 @@ def check_family_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[st
         return []
     problems: list[str] = []
     book = spec.book
-    what = {"liquity": "Liquity v1", "morpho": "Morpho Blue", "euler": "Euler v2"}[kind]
+    what = {"liquity": "Liquity v1", "morpho": "Morpho Blue", "euler": "Euler v2",
+            "drift": "Drift v2"}[kind]
     if book.multi():
         problems.append(f"book: a {what} book is borrowers of one collateral and one debt "
                         "asset (accounts, total_debt, collateralization_*); profiles, "
@@ -103,6 +109,21 @@ def check_family_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[st
             problems.append(f"book.debt_asset: {debt!r} is not the Euler vault's asset "
                             f"{debt_asset!r} (euler.vault)")
         problems += _ltv_change_problems(spec, sorted(eu.collaterals))
+    elif kind == "drift":
+        dr = protocol.drift
+        assert dr is not None  # the mechanism needs a [drift] table (config/models.py)
+        coll_asset, debt_asset = asset, dr.quote
+        spot = sorted(n for n in dr.spot if n != dr.quote)
+        if asset not in spot:
+            problems.append(f"price.asset: {asset!r} is not a Drift spot market besides "
+                            f"the quote (drift.spot: {', '.join(spot)})")
+        if debt != debt_asset:
+            problems.append(f"book.debt_asset: {debt!r} is not the Drift quote "
+                            f"{debt_asset!r} (drift.quote): accounts borrow the quote")
+        for name in sorted(spec.liquidity):
+            problems.append(f"liquidity.{name}: a Drift v2 protocol has no lenders in the "
+                            "engine (its spot pools are not modelled); give the keepers "
+                            "capital instead")
     else:
         coll_asset, debt_asset, market = family_assets(protocol, asset, debt)
         if market is None:
@@ -112,7 +133,7 @@ def check_family_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[st
                             f"price.asset {asset!r} (markets: {names}); the cascade runs "
                             "one market, the one with that collateral and loan")
     for name in sorted(spec.liquidity):
-        if name != debt_asset:
+        if name != debt_asset and kind != "drift":
             role = {"liquity": "stability-pool deposits", "morpho": "supply",
                     "euler": "vault deposits"}[kind]
             problems.append(f"liquidity.{name}: a {what} protocol takes {role} of "
