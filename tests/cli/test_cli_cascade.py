@@ -63,4 +63,9 @@ def test_simulate_cascade_when_bad_input_then_one_line(tmp_path: Path,
     assert err.count("\n") == 1
     code, _, err = run(["simulate", str(EXAMPLES / "lending_walkthrough.toml"), "--runs", "3",
                         "--out", str(tmp_path / "y")], capsys)
-    assert code == 2 and "--runs applies to cascade scenarios" in err
+    # Explicit prices and no [noise]: nothing to draw, so a Monte Carlo is refused naming
+    # the missing table (before the one pipeline, --runs was refused for every scripted
+    # scenario).
+    assert code == 2 and err.count("\n") == 1
+    assert "noise: a Monte Carlo (--runs 3) needs something random" in err
+    assert not (tmp_path / "y").exists()

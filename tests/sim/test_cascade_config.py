@@ -97,7 +97,8 @@ def test_simulate_when_kind_misspelled_then_one_error_naming_kind(
     code, _, err = run(["simulate", str(scenario), "--out", str(tmp_path / "o")], capsys)
     assert code == 2
     assert err == (f"error: {scenario}: kind: unknown kind 'casade' (kinds: scripted, "
-                   "cascade; omit it for a scripted scenario)\n")
+                   "cascade; or omit it: [price] makes a cascade, explicit [[steps]] a "
+                   "scripted scenario)\n")
 
 
 def test_simulate_when_only_kind_cascade_then_refused_naming_required_fields(

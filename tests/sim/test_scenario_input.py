@@ -54,5 +54,6 @@ def test_scenario_kind_when_scripted_cascade_or_absent_then_named_else_refused()
     with pytest.raises(ConfigError) as err:
         scenario_kind({"kind": "casade"}, "s.toml")
     assert str(err.value) == ("s.toml: kind: unknown kind 'casade' (kinds: scripted, cascade;"
-                              " omit it for a scripted scenario)")
+                              " or omit it: [price] makes a cascade, explicit [[steps]] a scripted "
+                              "scenario)")
     assert scenario_from_dict({"kind": "scripted", "prices": PRICES}).name == "scenario"

@@ -142,8 +142,9 @@ def test_simulate_api_bad_override_names_the_field() -> None:
     with pytest.raises(ConfigError, match=r"book.accounts: Input should be greater than or "
                                           r"equal to 1"):
         marginengine.simulate(QUICKSTART, book__accounts=0)
-    with pytest.raises(ConfigError, match="kind: simulate"):
-        marginengine.simulate(EXAMPLES / "lending_walkthrough.toml")
+    # A scripted scenario runs too (the one pipeline); a Monte Carlo of it needs [noise].
+    with pytest.raises(ConfigError, match=r"noise: a Monte Carlo \(runs = 3\) needs "):
+        marginengine.simulate(EXAMPLES / "lending_walkthrough.toml", runs=3)
 
 
 def test_an_axis_of_joined_paths_sets_them_together() -> None:

@@ -26,6 +26,13 @@ def run(data: dict[str, Any], scenario: Path, policies: list[str], runs: int | N
         out_dir: str | None, force: bool) -> tuple[dict[str, Any], Path]:
     """Validate everything, run the backtest, write its files; return the comparison and
     the output folder."""
+    from marginengine.errors import ConfigError
+    from marginengine.sim.schema import resolve_kind
+
+    if resolve_kind(data, str(scenario)) != "cascade":
+        raise ConfigError(["kind: backtest compares margin policies on generated paths (a "
+                           "cascade: steps = N with [price] and [book]); this scenario's "
+                           "prices are explicit [[steps]]"], source=str(scenario))
     spec, _ = scenario_spec(data, str(scenario))
     for p in policies:  # every variant is valid before any folder is touched
         scenario_spec(policy_data(data, p), str(scenario))

@@ -1,16 +1,19 @@
-"""``simulate`` for cascade scenarios: one run (with its event log) or Monte Carlo."""
+"""``simulate`` for every scenario: one run (with its event log) or Monte Carlo."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from marginengine.sim.pipeline import RunResult
 
 SUMMARY_KEYS = ("bad_debt", "bad_debt_realized", "bad_debt_in_auctions", "bad_debt_underwater",
                 "liquidated_value", "liquidation_count", "liquidator_profit",
@@ -69,13 +72,17 @@ def write_series(path: Path, series: dict[str, list[float]],
 
 def run(data: dict[str, Any], source: str, staging: Path, console: Console, quiet: bool,
         runs: int | None, backend: str | None, scheduler: str | None,
-        workers: int | None) -> tuple[dict[str, Any], list[str]]:
-    """Run the scenario into ``staging``; return the summary and notes for the user."""
+        workers: int | None, *,
+        on_result: Callable[[RunResult], None] | None = None) -> tuple[dict[str, Any],
+                                                                      list[str]]:
+    """Run any scenario (the one pipeline) into ``staging``; return the summary and notes
+    for the user. ``on_result`` receives a single run's result (the CLI's tables)."""
     from marginengine.report import write_monte_carlo_report, write_report
-    from marginengine.sim.cascade import run_cascade, scenario_spec
     from marginengine.sim.montecarlo import monte_carlo
+    from marginengine.sim.pipeline import run as run_pipeline
+    from marginengine.sim.schema import load_spec
 
-    spec, _ = scenario_spec(data, source)
+    spec = load_spec(data, source)
     mc = spec.monte_carlo
     runs = runs or mc.runs
     notes: list[str] = []
@@ -84,7 +91,7 @@ def run(data: dict[str, Any], source: str, staging: Path, console: Console, quie
         rows: list[dict[str, Any]] = []
         with _progress(console, quiet) as progress:
             task = progress.add_task(f"{spec.name}: {runs} runs", total=runs)
-            summary = monte_carlo(data, spec.seed, runs, backend, workers or mc.workers,
+            summary = monte_carlo(spec.data, spec.seed, runs, backend, workers or mc.workers,
                                   staging, scheduler,
                                   progress=lambda n: progress.update(task, completed=n),
                                   rows_out=rows)
@@ -99,8 +106,10 @@ def run(data: dict[str, Any], source: str, staging: Path, console: Console, quie
         return summary, notes
     with _progress(console, quiet) as progress:
         task = progress.add_task(spec.name, total=spec.steps)
-        result = run_cascade(data, log_path=staging / "events.sqlite", source=source,
-                             on_step=lambda _: progress.advance(task), explain_run=True)
+        result = run_pipeline(spec, log_path=staging / "events.sqlite",
+                              on_step=lambda _: progress.advance(task), explain=True)
+    if on_result is not None:
+        on_result(result)
     summary = {"scenario": spec.name, **result.summary}
     meta = series_metadata(spec.name, spec.seed, spec.step_seconds,
                            result.summary.get("start_time_utc"), list(result.series))

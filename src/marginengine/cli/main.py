@@ -54,9 +54,10 @@ def cli() -> None:
               help="Override a scenario field by dotted path, e.g. "
                    "--set protocol.oracle.stable_price.enabled=false (repeatable).")
 @click.option("--runs", type=click.IntRange(1, 100_000), default=None,
-              help="Cascade scenarios: Monte Carlo runs (default: monte_carlo.runs).")
+              help="Monte Carlo runs (default: monte_carlo.runs); a scenario with explicit "
+                   "prices needs a [noise] table.")
 @click.option("--backend", type=click.Choice(["process", "dask"]), default=None,
-              help="Cascade Monte Carlo backend: a local process pool or Dask.")
+              help="Monte Carlo backend: a local process pool or Dask.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler address (default: a LocalCluster).")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
@@ -66,13 +67,14 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
              scheduler: str | None, workers: int | None) -> None:
     """Run SCENARIO (a TOML file) through the engine.
 
-    A scripted scenario writes events.sqlite and summary.json. A cascade scenario
-    (kind = "cascade") also writes steps.parquet, report.html (why the bad debt arose,
-    keepers, protocols, the largest losses, the parameters, interactive charts) and chart
-    PNGs, or, with more than one run, runs.parquet, the Monte Carlo statistics and a
-    report.html with their distributions and VaR/ES intervals; with [perps] it simulates
-    perp markets too, and steps.parquet has the insurance fund, ADL and socialized loss
-    per step (e.g. examples/perp_cascade.toml).
+    Every scenario runs through one pipeline, whether its prices come from a model
+    ([price], kind = "cascade") or are explicit per step ([[steps]], a scripted scenario):
+    one run writes events.sqlite, summary.json, steps.parquet, auctions.json, report.html
+    (why the bad debt arose, keepers, protocols, the largest losses, the parameters,
+    interactive charts) and chart PNGs; more than one run (--runs N) writes runs.parquet,
+    the Monte Carlo statistics and a report.html with their distributions and VaR/ES
+    intervals. A cascade with [perps] simulates perp markets too, and steps.parquet has
+    the insurance fund, ADL and socialized loss per step (e.g. examples/perp_cascade.toml).
 
     The scenario, the overrides and the output folder are all checked before anything is
     written. The run is written into OUT.partial-<pid> (with a .marginengine-run marker)
@@ -81,45 +83,46 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
     that run wrote are deleted. Staging folders of killed runs are removed by the next
     run.
     """
+    from marginengine.cli import cascade_cmd
     from marginengine.cli.output import accounts_table, liquidation_tables, print_tables
     from marginengine.cli.rundir import prepare, target_folder
     from marginengine.config import read_toml
-    from marginengine.sim import apply_overrides, run_scenario, scenario_from_dict
-    from marginengine.sim.scenario import scenario_kind
+    from marginengine.sim import apply_overrides
+    from marginengine.sim.cascade_config import cascade_warnings
+    from marginengine.sim.pipeline import RunResult
+    from marginengine.sim.schema import load_spec
 
     data = apply_overrides(read_toml(scenario), list(overrides))
-    if scenario_kind(data, str(scenario)) == "cascade":
-        _simulate_cascade(data, scenario, out_dir, force, as_json, quiet, runs, backend,
-                          scheduler, workers)
-        return
-    for flag, value in (("--runs", runs), ("--backend", backend), ("--scheduler", scheduler),
-                        ("--workers", workers)):
-        if value is not None:
-            raise click.UsageError(f"{flag} applies to cascade scenarios (kind = \"cascade\")")
-    spec = scenario_from_dict(data, source=str(scenario))
+    spec = load_spec(data, str(scenario))
+    if spec.cascade is not None:
+        for warning in cascade_warnings(spec.cascade):
+            click.echo(f"warning: {scenario}: {warning}", err=True)
+    spec.check_runs(runs or spec.monte_carlo.runs)
     target = target_folder(out_dir, spec.name)
     folder = prepare(target, spec.name, force)
     staging = folder.staging
+    console = Console(stderr=as_json, quiet=quiet, width=_width())
+    kept: list[RunResult] = []
     try:
-        console = Console(stderr=as_json, quiet=quiet, width=_width())
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(), console=console,
-                      transient=True, disable=quiet) as progress:
-            task = progress.add_task(spec.name, total=max(len(spec.steps), 1))
-            result = run_scenario(spec, staging / "events.sqlite",
-                                  on_step=lambda _: progress.advance(task))
-        summary = result.summary()
-        (staging / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        summary, notes = cascade_cmd.run(spec.data, str(scenario), staging, console, quiet,
+                                         runs, backend, scheduler, workers,
+                                         on_result=kept.append)
+        (staging / "summary.json").write_text(json.dumps(summary, indent=2, default=str)
+                                              + "\n")
         folder.commit()
     except BaseException:
         folder.abandon()
         raise
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        click.echo(json.dumps(summary, indent=2, default=str))
         return
-    if not quiet:
-        print_tables(console, *liquidation_tables(result), accounts_table(result.engine))
-        for outcome in result.rejected:
+    if quiet:
+        return
+    scripted = kept[0].scripted if kept else None
+    if scripted is not None:
+        # Explicit actions: every liquidation and refusal, as the scenario listed them.
+        print_tables(console, *liquidation_tables(scripted), accounts_table(scripted.engine))
+        for outcome in scripted.rejected:
             console.print(f"[yellow]refused[/yellow] {outcome}")
         options = summary.get("options")
         if options:
@@ -133,43 +136,12 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
             f"liquidations: {summary['liquidation_count']}  bad debt: "
             f"{summary['bad_debt']:,.2f} USD  state hash: {summary['state_hash'][:16]}..."
         )
-        console.print(f"wrote {target / 'events.sqlite'} and {target / 'summary.json'}")
-
-
-def _simulate_cascade(data: dict[str, Any], scenario: Path, out_dir: str | None, force: bool,
-                      as_json: bool, quiet: bool, runs: int | None, backend: str | None,
-                      scheduler: str | None, workers: int | None) -> None:
-    from marginengine.cli import cascade_cmd
-    from marginengine.cli.rundir import prepare, target_folder
-    from marginengine.sim.cascade import scenario_spec
-    from marginengine.sim.cascade_config import anchor_files, cascade_warnings
-
-    data = anchor_files(data, scenario)
-    spec, _ = scenario_spec(data, str(scenario))
-    for warning in cascade_warnings(spec):
-        click.echo(f"warning: {scenario}: {warning}", err=True)
-    target = target_folder(out_dir, spec.name)
-    folder = prepare(target, spec.name, force)
-    staging = folder.staging
-    console = Console(stderr=as_json, quiet=quiet, width=_width())
-    try:
-        summary, notes = cascade_cmd.run(data, str(scenario), staging, console, quiet, runs,
-                                         backend, scheduler, workers)
-        (staging / "summary.json").write_text(json.dumps(summary, indent=2, default=str)
-                                              + "\n")
-        folder.commit()
-    except BaseException:
-        folder.abandon()
-        raise
-    if as_json:
-        click.echo(json.dumps(summary, indent=2, default=str))
-        return
-    if not quiet:
+    else:
         console.print(cascade_cmd.summary_table(summary))
-        for note in notes:
-            console.print(f"[yellow]note[/yellow] {note}")
-        files = sorted(p.name for p in target.iterdir() if not p.name.startswith("."))
-        console.print(f"wrote {', '.join(files)} under {target}")
+    for note in notes:
+        console.print(f"[yellow]note[/yellow] {note}")
+    files = sorted(p.name for p in target.iterdir() if not p.name.startswith("."))
+    console.print(f"wrote {', '.join(files)} under {target}")
 
 
 @cli.command(name="backtest")
@@ -230,7 +202,7 @@ def backtest_command(scenario: Path, policies: tuple[str, ...], runs: int | None
 def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
           overrides: tuple[str, ...], out_dir: str | None, force: bool, as_json: bool,
           quiet: bool) -> None:
-    """Run cascade SCENARIO at every point of a grid, on common random numbers.
+    """Run SCENARIO (any scenario) at every point of a grid, on common random numbers.
 
     Every point is checked before anything runs. Run i of every point uses the same seed,
     so differences come from the parameters, not the paths. Writes sweep.parquet (a row
@@ -242,17 +214,15 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
     from marginengine.cli.rundir import prepare, target_folder
     from marginengine.config import read_toml
     from marginengine.sim import apply_overrides
-    from marginengine.sim.cascade import scenario_spec
-    from marginengine.sim.cascade_config import anchor_files
-    from marginengine.sim.scenario import scenario_kind
+    from marginengine.sim.schema import load_spec
     from marginengine.sim.sweep import grid_points, parse_grid, plan_sweep, run_sweep
 
     data = apply_overrides(read_toml(scenario), list(overrides))
-    if scenario_kind(data, str(scenario)) != "cascade":
-        raise click.UsageError("sweep runs cascade scenarios (kind = \"cascade\")")
-    data = anchor_files(data, scenario)
     axes = parse_grid(list(grid))
-    spec, _ = scenario_spec(data, str(scenario))
+    spec = load_spec(data, str(scenario))
+    if runs is not None:
+        spec.check_runs(runs)
+    data = spec.data
     target = target_folder(out_dir, f"{spec.name}-sweep")
     total = len(grid_points(axes)) * (runs or 1)
     console = Console(stderr=as_json, quiet=quiet, width=_width())

@@ -1,4 +1,6 @@
-"""Scenarios driven through the same engine: scripted runs today, cascades later."""
+"""Scenarios driven through the same engine: one schema (:mod:`marginengine.sim.schema`)
+and one pipeline (:mod:`marginengine.sim.pipeline`) for explicit prices and actions (a
+scripted scenario) and for price models with agents (a cascade)."""
 
 # The family runners register themselves with the cascade (sim/cascade.FAMILY_RUNNERS):
 # importing any of the simulator's modules imports this package first, so they are there.

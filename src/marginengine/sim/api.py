@@ -59,13 +59,17 @@ def _pandas() -> Any:
 
 def simulate(scenario: str | Path | Mapping[str, Any], *, runs: int | None = None,
              workers: int = 1, **overrides: Any) -> SimulationResult:
-    """Run a cascade scenario (a TOML file or its data) once, or ``runs`` times.
+    """Run any scenario (a TOML file or its data) once, or ``runs`` times.
+
+    Every scenario goes through the one pipeline (:mod:`marginengine.sim.pipeline`): a
+    price model, or explicit prices and actions (a Monte Carlo of the latter needs its
+    ``[noise]`` table).
 
     Parameters
     ----------
     scenario
-        A path to a cascade scenario file, or the scenario as a mapping (relative file
-        paths in it then resolve against the working directory).
+        A path to a scenario file, or the scenario as a mapping (relative file paths in
+        it then resolve against the working directory).
     runs
         Monte Carlo runs (default: the scenario's ``monte_carlo.runs``).
     workers
@@ -80,43 +84,38 @@ def simulate(scenario: str | Path | Mapping[str, Any], *, runs: int | None = Non
     Raises
     ------
     ConfigError
-        The scenario, an override or a value is invalid (each problem names its field).
+        The scenario, an override or a value is invalid (each problem names its field),
+        or ``runs`` > 1 of a scenario in which nothing is random.
     """
-    import numpy as np
-
     from marginengine.config import read_toml
-    from marginengine.sim.cascade import run_cascade, scenario_spec
-    from marginengine.sim.cascade_config import anchor_files
     from marginengine.sim.montecarlo import RUN_FIELDS, iterate_process, statistics
     from marginengine.sim.overrides import assign_values
-    from marginengine.sim.scenario import scenario_kind
+    from marginengine.sim.pipeline import run
+    from marginengine.sim.schema import load_spec
 
     pd = _pandas()
     source: str | None = None
     if isinstance(scenario, (str, Path)):
         source = str(scenario)
-        data = anchor_files(read_toml(scenario), scenario)
+        data = read_toml(scenario)
     elif isinstance(scenario, Mapping):
         data = dict(scenario)
     else:
         raise ConfigError([f"scenario: must be a path or a mapping (got "
                            f"{type(scenario).__name__})"])
-    if scenario_kind(data, source) != "cascade":
-        raise ConfigError(["kind: simulate() runs cascade scenarios (kind = \"cascade\")"],
-                          source=source)
     data = assign_values(data, {k.replace("__", "."): v for k, v in overrides.items()},
                          "override")
-    spec, _ = scenario_spec(data, source)
+    spec = load_spec(data, source)
     count = runs if runs is not None else spec.monte_carlo.runs
     if count < 1:
         raise ConfigError([f"runs: must be at least 1 (got {count})"])
+    spec.check_runs(count, "runs =")
     if count == 1:
-        result = run_cascade(data, np.random.default_rng(spec.seed), amplification=False,
-                             source=source)
+        result = run(spec, amplification=False)
         row = {**{k: result.summary.get(k) for k in RUN_FIELDS},
                "run": 0, "seed": str(spec.seed)}
         return SimulationResult(result.summary, pd.DataFrame(result.series),
                                 pd.DataFrame([row]), result.engine)
-    rows = list(iterate_process(data, spec.seed, count, workers))
+    rows = list(iterate_process(spec.data, spec.seed, count, workers))
     summary = {"scenario": spec.name, **statistics(rows, spec.seed), "seed": spec.seed}
     return SimulationResult(summary, pd.DataFrame(), pd.DataFrame(rows), None)

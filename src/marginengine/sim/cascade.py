@@ -45,6 +45,7 @@ from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, RAY, WAD, parse_units
 from marginengine.margin import underwater_value
 from marginengine.scan import RiskBook
+from marginengine.sim.actions import action_events
 from marginengine.sim.agents import (
     Absorber,
     Agent,
@@ -273,6 +274,11 @@ class CascadeRunner:
         self.unsafe_since: dict[str, int] = {}
         self.ltv_log: list[dict[str, Any]] = []
         self.time_to_liquidate: list[int] = []
+        #: The explicit ``[[actions]]`` by step, as engine events (sim/actions.py), and
+        #: those the engine refused.
+        self.actions = action_events(spec.actions, protocol)
+        self.steps_advanced = 0
+        self.rejected_actions: list[Outcome] = []
         #: Every simulated asset's venue and oracle (sim/markets.py); the headline
         #: asset's come from [venue] and [oracle] unless [venues.X] / [oracles.X] say.
         self.markets: dict[str, AssetMarket] = {}
@@ -426,8 +432,13 @@ class CascadeRunner:
         self.act(i)
 
     def advance(self) -> None:
-        """The clock: ``AdvanceTime`` by a step."""
+        """The clock: ``AdvanceTime`` by a step; then the step's explicit actions."""
         self.apply(AdvanceTime(self.spec.step_seconds))
+        self.steps_advanced += 1
+        for event in self.actions.get(self.steps_advanced, ()):
+            outcome = self.apply(event)
+            if not outcome.accepted:
+                self.rejected_actions.append(outcome)
 
     def move_markets(self, i: int) -> None:
         """Every simulated asset's external price of step ``i``: the arbitrageur
@@ -805,6 +816,8 @@ class CascadeRunner:
                                  "min_venue_price": self.venue_lows[a] / PRICE_UNIT}
                              for a in self.paths.assets},
             "setup_rejected": self.rejected_setup,
+            "explicit_actions": sum(len(v) for v in self.actions.values()),
+            "rejected_actions": [str(o) for o in self.rejected_actions],
             **getattr(self, "capacity", {}),
             "toxic_liquidations": sum(1 for r in self.ltv_log
                                       if r["ltv_after"] > r["ltv_before"]),

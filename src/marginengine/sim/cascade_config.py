@@ -18,6 +18,7 @@ from marginengine.config.base import StrictModel
 from marginengine.config.models import ProtocolConfig
 from marginengine.fixedpoint import parse_units
 from marginengine.ledger import check_account_id
+from marginengine.sim.actions import CascadeActionSpec, check_actions
 from marginengine.sim.books import COUNTERPARTY, ProfileSpec, check_profiles
 from marginengine.sim.joint import AssetPriceSpec, CorrelationSpec, JointPriceSpec, check_joint
 from marginengine.sim.scenario import RUN_NAME_PATTERN, check_run_name
@@ -319,7 +320,7 @@ class CascadeFile(StrictModel):
     scenario nobody wrote.
     """
 
-    kind: Literal["cascade"]
+    kind: Literal["cascade"] = "cascade"   # optional: [price] and [book] make a cascade
     name: str = Field(default="cascade", pattern=RUN_NAME_PATTERN)
     description: str = ""
     seed: int = Field(default=1, ge=0)
@@ -336,6 +337,7 @@ class CascadeFile(StrictModel):
     keepers: list[KeeperSpec] = Field(default_factory=lambda: [KeeperSpec(id="keeper")])
     book: BookSpec
     accounts: list[CascadeAccountSpec] = Field(default_factory=list)  # besides the book
+    actions: list[CascadeActionSpec] = Field(default_factory=list)  # explicit (sim/actions)
     monte_carlo: MonteCarloSpec = MonteCarloSpec()
     liquidity: dict[str, HumanNumber] = Field(default_factory=dict)  # lender deposits
     protocols: list[ProtocolSpec] = Field(default_factory=list)  # further protocols
@@ -404,6 +406,7 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
         seen.add(acct.id)
         parse_asset_amounts(acct.deposit, protocol, f"{where}.deposit", problems)
         parse_asset_amounts(acct.borrow, protocol, f"{where}.borrow", problems)
+    problems += check_actions(spec.actions, spec.steps, protocol)
     if spec.price.process == "path" and not spec.price.path:
         problems.append("price.path: a path process needs at least one price")
     for where, kind, file in (("price.file", spec.price.process, spec.price.file),
@@ -542,6 +545,7 @@ def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
     with the protocol's own engine, book, keepers, lenders and oracles."""
     return spec.model_copy(update={
         "protocol": extra.protocol,
+        "actions": [],  # explicit actions are the first protocol's accounts'
         "prices": {**spec.prices, **extra.prices},
         "oracle": extra.oracle if extra.oracle is not None else spec.oracle,
         "oracles": {**spec.oracles, **extra.oracles},

@@ -1,5 +1,5 @@
-"""Monte Carlo: N runs of a cascade scenario from one master seed, on a local process pool
-or a Dask cluster, with per-run summaries streamed to Parquet.
+"""Monte Carlo: N runs of a scenario (any price source) from one master seed, on a local
+process pool or a Dask cluster, with per-run summaries streamed to Parquet.
 
 Seeds: ``numpy.random.SeedSequence(seed).spawn(runs)``; run ``i`` uses the ``i``-th child,
 recorded as ``"{seed}/{i}"``. A run depends only on the scenario and its child seed, so the
@@ -54,13 +54,12 @@ BOOTSTRAP_STREAM = 0xB007
 
 
 def run_one(task: tuple[dict[str, Any], int, int]) -> dict[str, Any]:
-    """Run one path: ``(scenario data, master seed, run index)`` -> its summary row."""
-    from marginengine.sim.cascade import run_cascade
+    """Run one path: ``(scenario data, master seed, run index)`` -> its summary row (any
+    scenario: the one pipeline, :func:`marginengine.sim.pipeline.run_draw`)."""
+    from marginengine.sim.pipeline import run_draw
 
     data, seed, index = task
-    child = np.random.SeedSequence(seed).spawn(index + 1)[index]
-    result = run_cascade(data, np.random.default_rng(child), traces=False,
-                         amplification=False)
+    result = run_draw(data, seed, index)
     row = {k: result.summary.get(k) for k in (*RUN_FIELDS, *PERP_RUN_FIELDS)
            if k in result.summary}
     row["run"] = index
@@ -258,7 +257,17 @@ def monte_carlo(data: dict[str, Any], seed: int, runs: int, backend: str, worker
                 progress: Callable[[int], None] | None = None,
                 rows_out: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Run ``runs`` paths and return the statistics; stream rows to ``runs.parquet``
-    (and append them to ``rows_out`` when given: the report's histograms)."""
+    (and append them to ``rows_out`` when given: the report's histograms).
+
+    Raises
+    ------
+    ConfigError
+        The scenario is invalid, or nothing in its runs is random (explicit prices
+        without ``[noise]``): refused before any run.
+    """
+    from marginengine.sim.schema import load_spec
+
+    load_spec(data).check_runs(runs)
     if backend == "dask":
         rows_iter = iterate_dask(data, seed, runs, workers, scheduler)
     else:

@@ -34,8 +34,10 @@ Format (TOML)::
 
 from __future__ import annotations
 
+import copy
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -44,11 +46,14 @@ from marginengine.config.amounts import HumanNumber, parse_asset_amounts, parse_
 from marginengine.config.base import StrictModel
 from marginengine.engine.events import SetVolSurface, Trade
 from marginengine.errors import ConfigError
-from marginengine.fixedpoint import PRICE_DECIMALS
+from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT
 from marginengine.ledger import check_account_id
 from marginengine.sim.durations import parse_duration as parse_duration  # re-exported
 from marginengine.sim.feeds import FeedSpec
 from marginengine.sim.options_scenario import OptionsSetup, OptionsSpec, options_setup, step_vols
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class ActionSpec(StrictModel):
@@ -113,6 +118,23 @@ class LiquidatorSpec(StrictModel):
     buy_collateral: bool = True
 
 
+class NoiseSpec(StrictModel):
+    """A seeded perturbation of a scenario's explicit step prices (``[noise]``): what a
+    Monte Carlo run of a scenario with explicit prices draws (docs/simulator.md).
+
+    Each run multiplies the price an explicit step gives an asset by
+    ``exp(sigma x z - sigma^2 / 2)`` (``independent``: a fresh normal ``z`` per step) or by
+    the product of those factors over the steps so far (``walk``: the deviation persists
+    and grows like a random walk); the ``- sigma^2 / 2`` keeps each factor's mean at 1.
+    """
+
+    kind: Literal["walk", "independent"] = "walk"
+    #: Log-standard deviation per step, a fraction (0.02 is about 2% per step).
+    sigma: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)]
+    #: The assets perturbed (default: every asset an explicit step prices).
+    assets: list[str] = Field(default_factory=list)
+
+
 #: The kinds of scenario file (``kind`` at the top; absent means ``scripted``).
 SCENARIO_KINDS = ("scripted", "cascade")
 
@@ -129,13 +151,26 @@ def check_run_name(value: str) -> str:
     return value
 
 
+def infer_kind(data: dict[str, Any]) -> str:
+    """The kind a scenario's content makes it when ``kind`` is absent: ``cascade`` when
+    its prices come from a model (a ``[price]`` table, a ``[book]``, or ``steps`` given as
+    a count), else ``scripted`` (explicit prices in ``[[steps]]``)."""
+    steps = data.get("steps")
+    counted = isinstance(steps, int) and not isinstance(steps, bool)
+    return "cascade" if "price" in data or "book" in data or counted else "scripted"
+
+
 def scenario_kind(data: dict[str, Any], source: str | None = None) -> str:
-    """The scenario's ``kind`` (``scripted`` when absent); raises :class:`ConfigError`
-    naming ``kind`` and the kinds there are when it is anything else."""
-    kind = data.get("kind", "scripted")
+    """The scenario's ``kind``: as given, or inferred from its content
+    (:func:`infer_kind`); raises :class:`ConfigError` naming ``kind`` and the kinds there
+    are when it is anything else."""
+    if "kind" not in data:
+        return infer_kind(data)
+    kind = data["kind"]
     if kind not in SCENARIO_KINDS:
         raise ConfigError([f"kind: unknown kind {kind!r} (kinds: {', '.join(SCENARIO_KINDS)};"
-                           " omit it for a scripted scenario)"], source=source)
+                           " or omit it: [price] makes a cascade, explicit [[steps]] a "
+                           "scripted scenario)"], source=source)
     return str(kind)
 
 
@@ -155,6 +190,13 @@ class ScenarioFile(StrictModel):
     #: An options book and the portfolio-auction bidder (sim/options_scenario.py).
     options: OptionsSpec | None = None
     steps: list[StepSpec] = Field(default_factory=list)
+    #: The one schema's fields (docs/simulator.md): the seed of Monte Carlo runs, the
+    #: perturbation they draw, and the asset the series' price columns follow (default:
+    #: the first asset an explicit step prices). ``[monte_carlo]`` is read by the one
+    #: loader (sim/schema.py), with the cascade's model.
+    seed: int = Field(default=1, ge=0)
+    noise: NoiseSpec | None = None
+    headline: str = ""
 
     @field_validator("name")
     @classmethod
@@ -267,8 +309,75 @@ class Scenario:
             self.step_trades.append(self._trades(step.trades, f"{where}.trades", problems))
             self.step_vols.append(step_vols(step.vols, self.options, f"{where}.vols",
                                             problems))
+        known = {*cfg.markets, *cfg.perps}
+        if spec.headline and spec.headline not in known:
+            problems.append(f"headline: unknown asset {spec.headline!r} (markets: "
+                            f"{', '.join(sorted(known))})")
+        stepped = self.stepped_assets()
+        if spec.noise is not None:
+            for j, asset in enumerate(spec.noise.assets):
+                if asset not in stepped:
+                    problems.append(f"noise.assets[{j}]: {asset!r} has no explicit step "
+                                    "price to perturb (priced in steps: "
+                                    f"{', '.join(stepped) or 'none'})")
+            if not stepped:
+                problems.append("noise: no step gives a price, so there is nothing to "
+                                "perturb")
         if problems:
             raise ConfigError(problems, source=source)
+
+    def stepped_assets(self) -> list[str]:
+        """The assets some explicit step prices, in the order they first appear."""
+        seen: dict[str, None] = {}
+        for step in self.spec.steps:
+            for asset in step.prices:
+                seen.setdefault(asset, None)
+        return list(seen)
+
+    @property
+    def headline(self) -> str:
+        """The asset the series' price columns follow: ``headline``, else the first asset
+        an explicit step prices, else the first market by name."""
+        if self.spec.headline:
+            return self.spec.headline
+        stepped = self.stepped_assets()
+        return stepped[0] if stepped else min(self.protocol.markets)
+
+    def perturbed(self, rng: np.random.Generator) -> Scenario:
+        """A copy whose explicit step prices are drawn from ``[noise]`` with ``rng``.
+
+        The draws: one ``rng.standard_normal((steps, assets))`` matrix, a row per step and
+        a column per perturbed asset (``noise.assets``, else every asset a step prices,
+        sorted by name), drawn whether or not the step prices that asset, so a step's
+        factors do not depend on which later steps give prices. A perturbed price is the
+        float product fixed to 8 decimals, rounded to nearest, at least one unit
+        (:func:`marginengine.sim.joint.fix_price`). Initial ``[prices]`` and ``reporter``
+        prints are left as written (the book opens at the prices it was written for).
+        Without ``[noise]`` the scenario itself is returned.
+        """
+        noise = self.spec.noise
+        if noise is None:
+            return self
+        import numpy as np
+
+        from marginengine.sim.joint import fix_price
+
+        assets = sorted(noise.assets or self.stepped_assets())
+        sigma = float(noise.sigma)
+        z = rng.standard_normal((len(self.steps), len(assets)))
+        logs = sigma * z - sigma * sigma / 2
+        if noise.kind == "walk":
+            logs = np.cumsum(logs, axis=0)
+        factors = np.exp(logs)
+        out = copy.copy(self)
+        out.steps = []
+        for i, (seconds, prices, actions) in enumerate(self.steps):
+            moved = dict(prices)
+            for k, asset in enumerate(assets):
+                if asset in moved:
+                    moved[asset] = fix_price(moved[asset] / PRICE_UNIT * float(factors[i, k]))
+            out.steps.append((seconds, moved, actions))
+        return out
 
     def _trades(self, specs: list[TradeSpec], path: str, problems: list[str]) -> list[Trade]:
         out = []

@@ -151,7 +151,7 @@ class ScenarioResult:
             "steps": len(self.scenario.steps),
             "liquidation_count": len(self.liquidations) + len(self.perp_liquidations),
             "liquidated_value": usd(sum(r.debt_value for r in self.liquidations)
-                                    + sum(self._perp_notional_base(r)
+                                    + sum(self.perp_notional_base(r)
                                           for r in self.perp_liquidations)),
             "collateral_seized_value": usd(sum(r.collateral_value for r in self.liquidations)),
             "liquidator_profit": usd(
@@ -238,7 +238,7 @@ class ScenarioResult:
                              for k, v in r.items() if k != "positions"} for r in records],
         }
 
-    def _perp_notional_base(self, r: PerpLiquidationRecord) -> int:
+    def perp_notional_base(self, r: PerpLiquidationRecord) -> int:
         """The closed size's notional at the fill price, base-currency units."""
         perp = self.engine.config.perps[r.market]
         unit = self.engine.config.markets[perp.quote].unit
@@ -339,7 +339,13 @@ class ScenarioRunner:
                 self._apply(event)
 
     def step(self, index: int) -> None:
-        """Run step ``index``: time, prices, actions, then the keeper."""
+        """Run step ``index``: time, prices, actions (:meth:`begin_step`), then the keeper
+        and the portfolio bidder (:meth:`end_step`)."""
+        self.begin_step(index)
+        self.end_step(index)
+
+    def begin_step(self, index: int) -> None:
+        """Step ``index`` up to the keeper: time, prices, scripted actions and trades."""
         self.step_index = index
         seconds, prices, actions = self.scenario.steps[index]
         if seconds:
@@ -354,6 +360,10 @@ class ScenarioRunner:
                 self._apply(_ACTIONS[kind](account_id, asset, amount))
         for trade in self.scenario.step_trades[index]:
             self._apply(trade)
+
+    def end_step(self, index: int) -> None:
+        """The rest of step ``index``: the keeper, then the options book's portfolio
+        bidder."""
         if self.keeper.enabled:
             self.run_keeper()
             if self.result.portfolio_bidder is not None:

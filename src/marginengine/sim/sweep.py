@@ -1,5 +1,6 @@
 """Parameter sweeps on common random numbers: every point of a grid, each a run or a Monte
-Carlo, on the same seeds.
+Carlo, on the same seeds, for any scenario (a price model, or explicit prices: one
+pipeline, :mod:`marginengine.sim.pipeline`).
 
 A grid is one or more axes ``PATH=V1,V2,...`` (a dotted scenario path and its values, each
 read as a TOML value; ``PATH1+PATH2=V1,V2`` sets several paths to each value together,
@@ -134,15 +135,14 @@ class SweepResult:
 
 
 def _task(task: tuple[dict[str, Any], int, int | None]) -> dict[str, Any]:
-    """One run of one point: ``(scenario data, seed, run index or None)``."""
-    from marginengine.sim.cascade import run_cascade
+    """One run of one point: ``(scenario data, seed, run index or None)``, any scenario
+    (the one pipeline, :func:`marginengine.sim.pipeline.run_draw`)."""
+    from marginengine.sim.pipeline import draw_label, run_draw
 
     data, seed, index = task
-    rng = (np.random.default_rng(seed) if index is None else
-           np.random.default_rng(np.random.SeedSequence(seed).spawn(index + 1)[index]))
-    result = run_cascade(data, rng, traces=False, amplification=False)
+    result = run_draw(data, seed, index)
     row = {k: result.summary.get(k) for k in SWEEP_FIELDS}
-    row["seed"] = str(seed) if index is None else f"{seed}/{index}"
+    row["seed"] = draw_label(seed, index)
     return row
 
 
@@ -164,6 +164,8 @@ class SweepPlan:
     points: list[dict[str, Any]]
     datas: list[dict[str, Any]]
     seeds: list[int]
+    #: Per point: whether its runs draw anything (explicit prices need ``[noise]``).
+    random: list[bool] | None = None
 
 
 def plan_sweep(data: dict[str, Any], axes: Sequence[GridAxis],
@@ -176,21 +178,22 @@ def plan_sweep(data: dict[str, Any], axes: Sequence[GridAxis],
         A point that is not a valid scenario, named by its parameters
         (``grid point 1 (book.accounts=0): book.accounts: ...``).
     """
-    from marginengine.sim.cascade import scenario_spec
+    from marginengine.sim.schema import load_spec
 
     points = grid_points(axes)
-    datas, seeds = [], []
+    datas, seeds, random = [], [], []
     for k, point in enumerate(points):
         at = ", ".join(f"{p}={v!r}" for p, v in point.items())
         try:
-            d = assign_values(data, point, "--grid")
-            spec, _ = scenario_spec(d, source)
+            spec = load_spec(assign_values(data, point, "--grid"), source)
         except ConfigError as exc:
             raise ConfigError([f"grid point {k} ({at}): {p}" for p in exc.problems],
                               source=exc.source) from None
-        datas.append(d)
+        # The data as it runs: relative files already read from the scenario's folder.
+        datas.append(spec.data)
         seeds.append(spec.seed)
-    return SweepPlan(list(axes), points, datas, seeds)
+        random.append(spec.random)
+    return SweepPlan(list(axes), points, datas, seeds, random)
 
 
 def run_sweep(data: dict[str, Any] | SweepPlan, axes: Sequence[GridAxis] = (),
@@ -210,6 +213,12 @@ def run_sweep(data: dict[str, Any] | SweepPlan, axes: Sequence[GridAxis] = (),
 
     plan = data if isinstance(data, SweepPlan) else plan_sweep(data, axes, source)
     points, datas, seeds = plan.points, plan.datas, plan.seeds
+    if runs is not None and runs > 1 and plan.random is not None and not all(plan.random):
+        k = plan.random.index(False)
+        raise ConfigError([f"grid point {k}: noise: a Monte Carlo (--runs {runs}) needs "
+                           "something random, and this scenario's prices and actions are "
+                           "all explicit: add a [noise] table (e.g. sigma = 0.02), or sweep "
+                           "without --runs"], source=source)
     count = runs or 1
     tasks = [(d, seeds[k], None if runs is None else i)
              for k, d in enumerate(datas) for i in range(count)]
