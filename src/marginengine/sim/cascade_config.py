@@ -217,6 +217,21 @@ class PerpMarketSpec(StrictModel):
     #: engine's mark (median of index, last trade and index x (1 + EMA basis)) follows the
     #: venue the liquidations' hedges trade on; ``index``: no print (mark = index).
     mark: Literal["venue", "index"] = "venue"
+    #: How a liquidator closes what it took over: ``venue`` lays it off on the asset's
+    #: venue (``[perps] hedge``); ``gmx-v2`` and ``synthetix-v3`` close it against the
+    #: perp venue as a pool, at GMX v2's price impact on the traders' long/short open
+    #: interest (venue/gmx.py) or Synthetix v3's skew fill price (venue/synthetix.py).
+    pricing: Literal["venue", "gmx-v2", "synthetix-v3"] = "venue"
+    #: GMX v2: ``positionImpactFactor`` for the side that worsens (``negative``) and
+    #: improves (``positive``, capped at the negative one) the balance, per USD^exponent.
+    impact_factor_negative: Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)] | \
+        None = None
+    impact_factor_positive: Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)] | \
+        None = None
+    #: GMX v2: ``positionImpactExponentFactor`` (both sides; GMX's markets use 1 to 3).
+    impact_exponent: Annotated[Decimal, Field(ge=1, le=4, allow_inf_nan=False)] = Decimal(2)
+    #: Synthetix v3: ``skewScale`` in base tokens (the skew at which the premium is 100%).
+    skew_scale: Annotated[Decimal, Field(gt=0, le=10**12, allow_inf_nan=False)] | None = None
 
 
 class PerpBookSpec(StrictModel):
@@ -434,6 +449,37 @@ PERP_RESERVED = (COUNTERPARTY, MARK_MAKER, "lender")
 SHARED = "shared"
 
 
+#: The ``[perps.markets.X]`` fields each pricing takes.
+PRICING_FIELDS: dict[str, tuple[str, ...]] = {
+    "venue": (),
+    "gmx-v2": ("impact_factor_negative", "impact_factor_positive", "impact_exponent"),
+    "synthetix-v3": ("skew_scale",),
+}
+
+
+def check_pricing(where: str, market: PerpMarketSpec) -> list[str]:
+    """A market's pricing fields: the ones its pricing needs given, no others; factors
+    representable in GMX's 30 decimals and the skew scale in Synthetix's 18."""
+    problems: list[str] = []
+    own = PRICING_FIELDS[market.pricing]
+    for name in sorted(market.model_fields_set):
+        for pricing, fields in PRICING_FIELDS.items():
+            if name in fields and name not in own:
+                problems.append(f"{where}.{name}: only with pricing = {pricing!r} (pricing "
+                                f"is {market.pricing!r})")
+    if market.pricing == "gmx-v2" and market.impact_factor_negative is None:
+        problems.append(f"{where}.impact_factor_negative: required with pricing = 'gmx-v2'")
+    if market.pricing == "synthetix-v3" and market.skew_scale is None:
+        problems.append(f"{where}.skew_scale: required with pricing = 'synthetix-v3'")
+    for name, decimals in (("impact_factor_negative", 30), ("impact_factor_positive", 30),
+                           ("impact_exponent", 30), ("skew_scale", 18)):
+        value = getattr(market, name)
+        scaled = None if value is None else value.scaleb(decimals)
+        if scaled is not None and scaled != scaled.to_integral_value():
+            problems.append(f"{where}.{name}: more than {decimals} decimals ({value})")
+    return problems
+
+
 def check_perps(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
     """What ``[perps]`` asks that the protocol cannot give: one ``field: reason`` each."""
     perps = spec.perps
@@ -454,6 +500,7 @@ def check_perps(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
             problems.append(f"perps.markets.{symbol}: unknown perp market (perp markets: "
                             f"{names})")
             continue
+        problems += check_pricing(f"perps.markets.{symbol}", market)
         asset = market.asset or spec.price.asset
         if asset not in simulated:
             problems.append(f"perps.markets.{symbol}.asset: {asset!r} has no simulated "

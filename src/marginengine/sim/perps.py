@@ -71,7 +71,7 @@ from marginengine.sim.cascade_config import (
 from marginengine.sim.joint import JointPaths
 from marginengine.sim.markets import AssetMarket
 from marginengine.sim.metrics import PERP_SERIES_COLUMNS
-from marginengine.venue import VenueError
+from marginengine.venue import VenueError, gmx, synthetix
 
 
 class PerpHost(Protocol):
@@ -301,7 +301,54 @@ class PerpSim:
         self._liquidated_step += notional
         if d["adl"] or not self.spec.hedge:
             return 0.0  # deleveraged against opposite positions: nothing taken over
-        return self._hedge(self.markets[market], closed, size_before > 0, notional, step)
+        pm = self.markets[market]
+        if pm.spec.pricing != "venue":
+            profit = self._close_on_pool(keeper, pm, closed, size_before > 0, notional)
+            if profit is not None:
+                return profit
+        return self._hedge(pm, closed, size_before > 0, notional, step)
+
+    def open_interest(self, symbol: str) -> tuple[int, int]:
+        """The long and short open interest (base smallest units) the perp venue as a
+        pool sees in ``symbol``: every position but the counterparty's (the pool's own
+        side) and the mark maker's (its prints stand for the rest of the market)."""
+        long_oi = short_oi = 0
+        for account_id, account in self.engine.ledger.accounts.items():
+            if account_id in (COUNTERPARTY, MARK_MAKER):
+                continue
+            pos = account.perps.get(symbol)
+            if pos is None:
+                continue
+            if pos.size > 0:
+                long_oi += pos.size
+            else:
+                short_oi -= pos.size
+        return long_oi, short_oi
+
+    def pool_price(self, symbol: str, closed: int, long: bool) -> int:
+        """The price (8 decimals) a close of ``closed`` (a long when ``long``) fills at
+        against the perp venue as a pool, by the market's ``pricing`` rule on the open
+        interest now (:func:`pool_fill_price`)."""
+        market = self.markets[symbol]
+        long_oi, short_oi = self.open_interest(symbol)
+        return pool_fill_price(market.spec, long_oi, short_oi, closed, long,
+                               self.engine.prices[symbol], market.base_unit)
+
+    def _close_on_pool(self, keeper: KeeperState, market: PerpMarket, closed: int,
+                       long: bool, paid: float) -> float | None:
+        """Close the takeover against the pool (the counterparty) at the pricing rule's
+        fill; ``None`` when the rule or the engine refuses (then it is hedged instead)."""
+        try:
+            price = self.pool_price(market.symbol, closed, long)
+        except (ValueError, VenueError):
+            return None  # e.g. an impact larger than the order: no fill on the pool
+        me = keeper.spec.id
+        buyer, seller = (COUNTERPARTY, me) if long else (me, COUNTERPARTY)
+        if not self.apply(Trade(buyer, seller, market.symbol, closed, price)).accepted:
+            return None
+        value = quote_value(closed, price, market.base_unit, self.quote_unit,
+                            Rounding.DOWN if long else Rounding.UP) / self.quote_unit
+        return value - paid if long else paid - value
 
     def _hedge(self, market: PerpMarket, closed: int, long: bool, paid: float,
                step: int) -> float:
@@ -399,6 +446,61 @@ class PerpSim:
         }
 
 
+def _wad(amount: int, unit: int) -> int:
+    """``amount`` of ``unit`` per whole token in 18 decimals, toward zero (exact when
+    ``unit`` divides 1e18, as for the 18-decimal bases and the 8-decimal prices)."""
+    q = abs(amount) * 10**18 // unit
+    return q if amount >= 0 else -q
+
+
+def pool_fill_price(spec: PerpMarketSpec, long_oi: int, short_oi: int, closed: int,
+                    long: bool, index: int, base_unit: int) -> int:
+    """The price (8 decimals per whole base token) at which a close of ``closed`` base
+    smallest units of a long (``long``) or a short fills against a pool whose traders hold
+    ``long_oi`` and ``short_oi`` (base smallest units), at the ``index`` (8 decimals).
+
+    - ``gmx-v2``: :func:`marginengine.venue.gmx.position_impact` of decreasing the side
+      by the close's USD at the index, then
+      :func:`~marginengine.venue.gmx.decrease_execution_price` (GMX's 30-decimal USD per
+      smallest unit: ``index x 1e30 / (1e8 x base_unit)``, down);
+    - ``synthetix-v3``: :func:`marginengine.venue.synthetix.fill_price` of the trade
+      (``-closed`` for a long, ``+closed`` for a short) on the skew ``long_oi -
+      short_oi`` (18 decimals).
+
+    Back to 8 decimals against the closer: a long's sale rounds down, a short's buy up.
+
+    Raises
+    ------
+    VenueError, ValueError
+        What the rules refuse (an impact larger than the order, a premium below -100%).
+    """
+    def back(value: int, scale: int) -> int:  # ``value / scale`` against the closer
+        return value // scale if long else -(-value // scale)
+
+    if spec.pricing == "gmx-v2":
+        assert spec.impact_factor_negative is not None  # check_pricing
+        negative = int(spec.impact_factor_negative.scaleb(30))
+        positive = (negative if spec.impact_factor_positive is None
+                    else int(spec.impact_factor_positive.scaleb(30)))
+        exponent = int(spec.impact_exponent.scaleb(30))
+        params = gmx.ImpactParams(positive, negative, exponent, exponent)
+        unit_price = index * gmx.FLOAT_PRECISION // (PRICE_UNIT * base_unit)
+        size_usd = closed * unit_price
+        impact = gmx.position_impact(long_oi * unit_price, short_oi * unit_price,
+                                     -size_usd, long, params)
+        execution = gmx.decrease_execution_price(unit_price, unit_price, size_usd, closed,
+                                                 size_usd, impact.usd, long)
+        return back(execution * PRICE_UNIT * base_unit, gmx.FLOAT_PRECISION)
+    if spec.pricing == "synthetix-v3":
+        assert spec.skew_scale is not None  # check_pricing
+        fill = synthetix.fill_price(_wad(long_oi - short_oi, base_unit),
+                                    int(spec.skew_scale.scaleb(18)),
+                                    _wad(-closed if long else closed, base_unit),
+                                    _wad(index, PRICE_UNIT))
+        return back(fill * PRICE_UNIT, synthetix.UNIT)
+    return index
+
+
 #: The perp columns of ``steps.parquet`` besides the per-market ones.
 PERP_COLUMN_NAMES = tuple(c.name for c in PERP_SERIES_COLUMNS)
 
@@ -449,4 +551,4 @@ def synthetic_perp_book(rng: np.random.Generator, protocol: ProtocolConfig,
 
 
 __all__ = ["PERP_COLUMN_NAMES", "WATERFALL", "PerpHost", "PerpMarket", "PerpSim",
-           "synthetic_perp_book"]
+           "pool_fill_price", "synthetic_perp_book"]
