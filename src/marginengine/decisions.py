@@ -213,6 +213,12 @@ class Code(StrEnum):
     MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE = "HealthMustBePositiveOrIncrease"
     MANGO_HEALTH_MUST_BE_NEGATIVE = "HealthMustBeNegative"
     MANGO_SOME_ERROR = "SomeError"
+    MANGO_HEALTH_MUST_BE_POSITIVE = "HealthMustBePositive"
+    MANGO_BEING_LIQUIDATED = "BeingLiquidated"
+    MANGO_HAS_OPEN_PERP_ORDERS = "HasOpenPerpOrders"
+    # Anchor's require_gt! / require_keys_neq! (anchor-lang ErrorCode).
+    MANGO_REQUIRE_GT_VIOLATED = "RequireGtViolated"
+    MANGO_REQUIRE_KEYS_NEQ_VIOLATED = "RequireKeysNeqViolated"
     # ---- Drift v2: ErrorCode (drift-labs/protocol-v2 programs/drift/src/error.rs)
     DRIFT_INSUFFICIENT_COLLATERAL = "InsufficientCollateral"
     DRIFT_SUFFICIENT_COLLATERAL = "SufficientCollateral"
