@@ -99,6 +99,10 @@ class MangoTokenConfig(StrictModel):
     borrows: Amount = Decimal(0)
     deposit_weight_scale_start_quote: Quote | None = None
     borrow_weight_scale_start_quote: Quote | None = None
+    #: ``Bank::liquidation_fee`` and ``platform_liquidation_fee`` (fractions; Mango's
+    #: token_liq_with_token fee factors).
+    liquidation_fee: Weight = Decimal(0)
+    platform_liquidation_fee: Weight = Decimal(0)
 
 
 class MangoPerpConfig(StrictModel):

@@ -899,8 +899,23 @@ class MangoSetStablePrice(Event):
     price: int
 
 
+@dataclass(frozen=True)
+class MangoLiqTokenWithToken(Event):
+    """``token_liq_with_token(asset_token_index, liab_token_index, max_liab_transfer)``:
+    ``liquidator`` pays up to ``max_liab_transfer`` native ``liab_token`` into
+    ``account``'s borrow for its ``asset_token`` at the oracle prices and the fee factors,
+    as much as brings its liquidation-end health to zero (-1: no maximum)."""
+
+    liquidator: str
+    account: str
+    asset_token: str
+    liab_token: str
+    max_liab_transfer: int = -1
+
+
 MANGO_EVENT_CLASSES: tuple[type[Event], ...] = (
-    MangoDeposit, MangoWithdraw, MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice)
+    MangoDeposit, MangoWithdraw, MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice,
+    MangoLiqTokenWithToken)
 
 # ---- Drift v2 (drift-labs/protocol-v2 programs/drift/src/instructions): ``config.drift``;
 # spot amounts in the token's native units, perp base 1e9 and quote 1e6.

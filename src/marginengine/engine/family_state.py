@@ -109,19 +109,23 @@ class MangoPerpPosition:
 
 @dataclass(frozen=True)
 class MangoAccount:
-    """A Mango account: signed native token positions and perp positions."""
+    """A Mango account: signed native token positions and perp positions, and whether it
+    is being liquidated (``MangoAccountFixed::being_liquidated``)."""
 
     tokens: Mapping[str, int] = field(default_factory=dict)
     perps: Mapping[str, MangoPerpPosition] = field(default_factory=dict)
+    being_liquidated: bool = False
 
 
 @dataclass(frozen=True)
 class MangoBook:
     """The group's accounts and the stable prices reported (engine prices, 8 decimals;
-    an asset without one takes the oracle layer's stable price, else its oracle price)."""
+    an asset without one takes the oracle layer's stable price, else its oracle price),
+    and the banks' collected liquidation fees (native units)."""
 
     accounts: Mapping[str, MangoAccount]
     stable: Mapping[str, int]
+    fees: Mapping[str, int] = field(default_factory=dict)
 
     def account(self, account_id: str) -> MangoAccount:
         """``account_id``'s account (empty if it has none)."""
@@ -131,17 +135,22 @@ class MangoBook:
         """This book with ``account_id``'s account replaced."""
         accounts = dict(self.accounts)
         accounts[account_id] = account
-        return MangoBook(accounts, self.stable)
+        return MangoBook(accounts, self.stable, self.fees)
 
     def state_dict(self) -> dict[str, object]:
-        """Plain data for the state hash."""
-        return {
+        """Plain data for the state hash (the flag and the fees only when set, so books
+        without liquidations hash as before)."""
+        out: dict[str, object] = {
             "stable": dict(sorted(self.stable.items())),
             "accounts": {a: [{t: b for t, b in sorted(x.tokens.items()) if b},
                              {m: [p.base_lots, p.quote, p.bids, p.asks]
-                              for m, p in sorted(x.perps.items())}]
+                              for m, p in sorted(x.perps.items())},
+                             *(["being_liquidated"] if x.being_liquidated else [])]
                          for a, x in sorted(self.accounts.items())},
         }
+        if any(self.fees.values()):
+            out["fees"] = {t: f for t, f in sorted(self.fees.items()) if f}
+        return out
 
 
 @dataclass(frozen=True)

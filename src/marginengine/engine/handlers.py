@@ -65,6 +65,7 @@ from marginengine.engine.events import (
     LiquityProvideToSP,
     LiquityWithdrawFromSP,
     MangoDeposit,
+    MangoLiqTokenWithToken,
     MangoPerpOrders,
     MangoPerpTrade,
     MangoSetStablePrice,
@@ -159,6 +160,7 @@ HANDLERS: dict[type[Event], Handler] = {
     MangoPerpTrade: mango_handlers.perp_trade,
     MangoPerpOrders: mango_handlers.perp_orders,
     MangoSetStablePrice: mango_handlers.set_stable_price,
+    MangoLiqTokenWithToken: mango_handlers.liq_token_with_token,
     # Drift v2 cross-margin accounts
     DriftDeposit: drift_handlers.deposit,
     DriftWithdraw: drift_handlers.withdraw,

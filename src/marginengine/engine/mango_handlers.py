@@ -1,5 +1,5 @@
 """The Mango v4 handlers: token deposits and withdrawals (borrows), perp fills, stable
-prices.
+prices, token-with-token liquidation.
 
 Each handler reaches the engine through its :class:`~marginengine.engine.context.HandlerContext`:
 it takes the group's book (``state.family``), computes the account's init health before and
@@ -8,8 +8,9 @@ after the action with :mod:`marginengine.margin.mango` (through
 ``PerpInfo``) and refuses as ``MangoAccount::check_health_post`` does
 (``HealthMustBePositiveOrIncrease``); ``token_withdraw`` without ``allow_borrow`` beyond the
 position is ``SomeError`` (programs/mango-v4/src/instructions/token_withdraw.rs).
-Liquidation (``token_liq_with_token``, ``perp_liq_base_or_positive_pnl``, ...) is not
-modelled: the engine reports liquidatable accounts (maint health below zero).
+``liq_token_with_token`` follows programs/mango-v4/src/instructions/token_liq_with_token.rs
+through the pure rule :mod:`marginengine.liquidation.mango`; the perp liquidations
+(``perp_liq_base_or_positive_pnl``, ...) and bankruptcy are not modelled.
 """
 
 from __future__ import annotations
@@ -17,16 +18,25 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from marginengine.decisions import Code
+from marginengine.decisions import Code, Refusal
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
     MangoDeposit,
+    MangoLiqTokenWithToken,
     MangoPerpOrders,
     MangoPerpTrade,
     MangoSetStablePrice,
     MangoWithdraw,
 )
-from marginengine.engine.family_state import MangoBook, MangoPerpPosition, mango_health
+from marginengine.engine.family_state import (
+    MangoBook,
+    MangoPerpPosition,
+    mango_fx_price,
+    mango_health,
+    mango_infos,
+    mango_weight,
+)
+from marginengine.liquidation import mango as liq
 from marginengine.margin import mango as rules
 
 
@@ -147,8 +157,106 @@ def set_stable_price(ctx: HandlerContext, e: MangoSetStablePrice) -> dict[str, A
     stable = dict(book.stable)
     previous = stable.get(e.asset)
     stable[e.asset] = e.price
-    ctx.set_family(MangoBook(book.accounts, stable))
+    ctx.set_family(MangoBook(book.accounts, stable, book.fees))
     return {"previous": previous}
 
 
-__all__ = ["deposit", "perp_orders", "perp_trade", "set_stable_price", "withdraw"]
+def _bank_liq(ctx: HandlerContext, token: str) -> liq.BankLiq:
+    cfg = ctx.config.mango
+    assert cfg is not None
+    t = cfg.tokens[token]
+    return liq.BankLiq(mango_fx_price(ctx.config, token, ctx.prices[token]),
+                       mango_weight(t.init_asset_weight), mango_weight(t.init_liab_weight),
+                       mango_weight(t.liquidation_fee), mango_weight(t.platform_liquidation_fee))
+
+
+def _health(ctx: HandlerContext, book: MangoBook, account: str,
+            kind: rules.HealthType) -> int:
+    return mango_health(ctx.config, book, ctx.prices, ctx.stable_prices(), account, kind)
+
+
+def liq_token_with_token(ctx: HandlerContext, e: MangoLiqTokenWithToken) -> dict[str, Any]:
+    """``token_liq_with_token``: refusals in the source's order, then the pure rule on the
+    liqee's health cache; native amounts are whole units here, so the liability paid is
+    rounded down and the assets moved too (the liqee keeps the remainders)."""
+    ctx.account_id(e.liquidator, "liquidator")
+    ctx.account_id(e.account)
+    book = ctx.mango_book()
+    asset = _token(ctx, e.asset_token, "asset_token")
+    liab = _token(ctx, e.liab_token, "liab_token")
+    if asset == liab:
+        ctx.refuse(Code.MANGO_SOME_ERROR, "asset_token and liab_token must differ",
+                   field="liab_token")
+    if e.liquidator == e.account:
+        ctx.refuse(Code.MANGO_REQUIRE_KEYS_NEQ_VIOLATED, "an account cannot liquidate itself")
+    if e.max_liab_transfer != -1:
+        ctx.positive(e.max_liab_transfer, "max_liab_transfer")
+    liqor, liqee = book.account(e.liquidator), book.account(e.account)
+    if liqor.being_liquidated:
+        ctx.refuse(Code.MANGO_BEING_LIQUIDATED, f"liqor account {e.liquidator} is being "
+                   "liquidated")
+    ctx.require_prices([*_assets_of(ctx, book, e.account), *_assets_of(ctx, book, e.liquidator),
+                        asset, liab], for_liquidation=True)
+    if any(p.bids or p.asks for p in liqee.perps.values()):
+        # require_after_phase1_liquidation (Serum3 open orders are not modelled).
+        ctx.refuse(Code.MANGO_HAS_OPEN_PERP_ORDERS, f"{e.account} has open perp orders")
+    liq_end = _health(ctx, book, e.account, rules.HealthType.LIQUIDATION_END)
+    maint = _health(ctx, book, e.account, rules.HealthType.MAINT)
+    check, flag = liq.check_liquidatable(liqee.being_liquidated, maint, liq_end)
+    if check is not liq.CheckLiquidatable.LIQUIDATABLE:
+        # Mango returns Ok without a transfer (and clears the flag when it recovered).
+        ctx.set_family(book.with_account(e.account, replace(liqee, being_liquidated=flag)))
+        return {"liquidatable": check.value, "liab_transfer": 0, "asset_transfer": 0,
+                "maint_health": maint, "liq_end_health": liq_end}
+    tokens, perps = mango_infos(ctx.config, book, ctx.prices, ctx.stable_prices(), e.account)
+    balances = rules.effective_token_balances(tokens, perps,
+                                              rules.HealthType.LIQUIDATION_END)
+    cfg = ctx.config.mango
+    assert cfg is not None
+    index = list(cfg.tokens)
+    by_index = {t.token_index: b for t, b in zip(tokens, balances, strict=True)}
+    a_bank, l_bank = _bank_liq(ctx, asset), _bank_liq(ctx, liab)
+    max_liab = rules.I80F48_MAX if e.max_liab_transfer == -1 else rules.fx(e.max_liab_transfer)
+    result = liq.token_liq_with_token(
+        liq_end, l_bank, rules.fx(liqee.tokens.get(liab, 0)), by_index.get(index.index(liab), 0),
+        a_bank, rules.fx(liqee.tokens.get(asset, 0)), by_index.get(index.index(asset), 0),
+        max_liab)
+    if isinstance(result, Refusal):
+        ctx.refuse_with(result)
+    liab_paid = result.liab_transfer >> rules.FRAC_BITS
+    from_raw, to_raw = liq.asset_transfers(rules.fx(liab_paid), l_bank, a_bank)
+    from_liqee, to_liqor = from_raw >> rules.FRAC_BITS, to_raw >> rules.FRAC_BITS
+    fee = from_liqee - to_liqor
+
+    def moved(held: dict[str, int], token: str, amount: int) -> dict[str, int]:
+        out = dict(held)
+        out[token] = out.get(token, 0) + amount
+        return out
+
+    liqee_tokens = moved(moved(dict(liqee.tokens), liab, liab_paid), asset, -from_liqee)
+    liqor_tokens = moved(moved(dict(liqor.tokens), liab, -liab_paid), asset, to_liqor)
+    after = book.with_account(e.account, replace(liqee, tokens=liqee_tokens))
+    after = after.with_account(e.liquidator, replace(liqor, tokens=liqor_tokens))
+    fees = dict(after.fees)
+    fees[asset] = fees.get(asset, 0) + fee
+    after = MangoBook(after.accounts, after.stable, fees)
+    liq_end_after = _health(ctx, after, e.account, rules.HealthType.LIQUIDATION_END)
+    after = after.with_account(e.account, replace(
+        after.account(e.account), being_liquidated=not liq.recovers(liq_end_after)))
+    # The liqor's own check (no health region in the engine): init health >= 0.
+    liqor_health = _health(ctx, after, e.liquidator, rules.HealthType.INIT)
+    if liqor_health < 0:
+        ctx.refuse(Code.MANGO_HEALTH_MUST_BE_POSITIVE,
+                   f"liqor {e.liquidator}'s init health would be "
+                   f"{rules.fx_to_f64(liqor_health):.6f} native quote",
+                   init_health=liqor_health)
+    ctx.set_family(after)
+    return {"liquidatable": check.value, "liab_transfer": liab_paid,
+            "asset_transfer": from_liqee, "asset_to_liquidator": to_liqor,
+            "asset_liquidation_fee": fee, "liab_needed": result.liab_needed,
+            "liab_possible": result.liab_possible, "liq_end_health": liq_end_after,
+            "being_liquidated": not liq.recovers(liq_end_after)}
+
+
+__all__ = ["deposit", "liq_token_with_token", "perp_orders", "perp_trade",
+           "set_stable_price", "withdraw"]

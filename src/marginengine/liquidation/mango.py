@@ -177,7 +177,7 @@ def token_liq_with_token(liq_end_health: int, liab: BankLiq, liab_native: int,
                     _require_gt(0, liab_native, "liqee liability position (negated)")):
         if refusal is not None:
             return refusal
-    ff_liqor, ff_total = fee_factors(liab, asset)
+    _, ff_total = fee_factors(liab, asset)
     liab_price_adjusted = fx_mul(liab.oracle_price, ff_total)
     # Only while both the spot and the health balance are a liability / an asset: perp
     # losses must not escape into spot, nor a new liability appear once PnL settles.
