@@ -23,8 +23,10 @@ from decimal import Decimal
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.family_configs import EulerConfig
+from marginengine.decisions import Refusal
 from marginengine.errors import FieldError
 from marginengine.fixedpoint import PRICE_DECIMALS
+from marginengine.liquidation import mango as mango_liq
 from marginengine.liquidation.euler import EulerVault
 from marginengine.margin import drift as drift_rules
 from marginengine.margin import euler as euler_rules
@@ -387,6 +389,71 @@ def mango_health(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, i
     """The account's Mango health of ``kind`` (raw I80F48, native quote)."""
     tokens, perps = mango_infos(config, book, prices, stable, account_id)
     return mango_rules.health(tokens, perps, kind)
+
+
+@dataclass(frozen=True)
+class MangoLiqPlan:
+    """What ``token_liq_with_token`` would move now, in whole native units (the engine's
+    balances): the liability paid (the rule's I80F48 amount rounded down) and the asset
+    recomputed from it, both rounded down.
+
+    Attributes
+    ----------
+    liab_transfer, asset_from_liqee, asset_to_liqor, asset_fee
+        Native units (the fee is the asset bank's).
+    rule
+        The rule's amounts (raw I80F48).
+    """
+
+    liab_transfer: int
+    asset_from_liqee: int
+    asset_to_liqor: int
+    asset_fee: int
+    rule: mango_liq.TokenLiq
+
+
+def mango_bank_liq(config: ProtocolConfig, prices: Mapping[str, int],
+                   token: str) -> mango_liq.BankLiq:
+    """The bank's side of a liquidation: oracle price, unscaled init weights, fees."""
+    cfg = config.mango
+    assert cfg is not None
+    t = cfg.tokens[token]
+    if token not in prices:
+        raise FieldError("prices", f"no price has been set for {token}")
+    return mango_liq.BankLiq(mango_fx_price(config, token, prices[token]),
+                             mango_weight(t.init_asset_weight), mango_weight(t.init_liab_weight),
+                             mango_weight(t.liquidation_fee),
+                             mango_weight(t.platform_liquidation_fee))
+
+
+def mango_liq_plan(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                   stable: Mapping[str, int], account_id: str, asset: str, liab: str,
+                   max_liab_transfer: int | None = None) -> MangoLiqPlan | Refusal:
+    """``liquidation_action`` of ``token_liq_with_token`` on ``account_id`` (assumed
+    liquidatable) at these prices: the plan, or the rule's ``RequireGtViolated``."""
+    cfg = config.mango
+    assert cfg is not None
+    account = book.account(account_id)
+    liq_end = mango_health(config, book, prices, stable, account_id,
+                           mango_rules.HealthType.LIQUIDATION_END)
+    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    balances = mango_rules.effective_token_balances(tokens, perps,
+                                                    mango_rules.HealthType.LIQUIDATION_END)
+    by_index = {t.token_index: b for t, b in zip(tokens, balances, strict=True)}
+    index = list(cfg.tokens)
+    a_bank, l_bank = mango_bank_liq(config, prices, asset), mango_bank_liq(config, prices, liab)
+    cap = (mango_rules.I80F48_MAX if max_liab_transfer is None
+           else mango_rules.fx(max_liab_transfer))
+    rule = mango_liq.token_liq_with_token(
+        liq_end, l_bank, mango_rules.fx(account.tokens.get(liab, 0)),
+        by_index.get(index.index(liab), 0), a_bank,
+        mango_rules.fx(account.tokens.get(asset, 0)), by_index.get(index.index(asset), 0), cap)
+    if isinstance(rule, Refusal):
+        return rule
+    liab_paid = rule.liab_transfer >> mango_rules.FRAC_BITS
+    from_raw, to_raw = mango_liq.asset_transfers(mango_rules.fx(liab_paid), l_bank, a_bank)
+    from_liqee, to_liqor = from_raw >> mango_rules.FRAC_BITS, to_raw >> mango_rules.FRAC_BITS
+    return MangoLiqPlan(liab_paid, from_liqee, to_liqor, from_liqee - to_liqor, rule)
 
 
 def mango_family_margin(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],

@@ -31,10 +31,8 @@ from marginengine.engine.events import (
 from marginengine.engine.family_state import (
     MangoBook,
     MangoPerpPosition,
-    mango_fx_price,
     mango_health,
-    mango_infos,
-    mango_weight,
+    mango_liq_plan,
 )
 from marginengine.liquidation import mango as liq
 from marginengine.margin import mango as rules
@@ -161,15 +159,6 @@ def set_stable_price(ctx: HandlerContext, e: MangoSetStablePrice) -> dict[str, A
     return {"previous": previous}
 
 
-def _bank_liq(ctx: HandlerContext, token: str) -> liq.BankLiq:
-    cfg = ctx.config.mango
-    assert cfg is not None
-    t = cfg.tokens[token]
-    return liq.BankLiq(mango_fx_price(ctx.config, token, ctx.prices[token]),
-                       mango_weight(t.init_asset_weight), mango_weight(t.init_liab_weight),
-                       mango_weight(t.liquidation_fee), mango_weight(t.platform_liquidation_fee))
-
-
 def _health(ctx: HandlerContext, book: MangoBook, account: str,
             kind: rules.HealthType) -> int:
     return mango_health(ctx.config, book, ctx.prices, ctx.stable_prices(), account, kind)
@@ -208,25 +197,13 @@ def liq_token_with_token(ctx: HandlerContext, e: MangoLiqTokenWithToken) -> dict
         ctx.set_family(book.with_account(e.account, replace(liqee, being_liquidated=flag)))
         return {"liquidatable": check.value, "liab_transfer": 0, "asset_transfer": 0,
                 "maint_health": maint, "liq_end_health": liq_end}
-    tokens, perps = mango_infos(ctx.config, book, ctx.prices, ctx.stable_prices(), e.account)
-    balances = rules.effective_token_balances(tokens, perps,
-                                              rules.HealthType.LIQUIDATION_END)
-    cfg = ctx.config.mango
-    assert cfg is not None
-    index = list(cfg.tokens)
-    by_index = {t.token_index: b for t, b in zip(tokens, balances, strict=True)}
-    a_bank, l_bank = _bank_liq(ctx, asset), _bank_liq(ctx, liab)
-    max_liab = rules.I80F48_MAX if e.max_liab_transfer == -1 else rules.fx(e.max_liab_transfer)
-    result = liq.token_liq_with_token(
-        liq_end, l_bank, rules.fx(liqee.tokens.get(liab, 0)), by_index.get(index.index(liab), 0),
-        a_bank, rules.fx(liqee.tokens.get(asset, 0)), by_index.get(index.index(asset), 0),
-        max_liab)
-    if isinstance(result, Refusal):
-        ctx.refuse_with(result)
-    liab_paid = result.liab_transfer >> rules.FRAC_BITS
-    from_raw, to_raw = liq.asset_transfers(rules.fx(liab_paid), l_bank, a_bank)
-    from_liqee, to_liqor = from_raw >> rules.FRAC_BITS, to_raw >> rules.FRAC_BITS
-    fee = from_liqee - to_liqor
+    plan = mango_liq_plan(ctx.config, book, ctx.prices, ctx.stable_prices(), e.account,
+                          asset, liab,
+                          None if e.max_liab_transfer == -1 else e.max_liab_transfer)
+    if isinstance(plan, Refusal):
+        ctx.refuse_with(plan)
+    liab_paid, from_liqee, to_liqor = plan.liab_transfer, plan.asset_from_liqee, plan.asset_to_liqor
+    fee, result = plan.asset_fee, plan.rule
 
     def moved(held: dict[str, int], token: str, amount: int) -> dict[str, int]:
         out = dict(held)
