@@ -242,6 +242,7 @@ def test_runner_class_by_the_protocols_mechanism_in_a_fresh_interpreter():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == ("['DriftCascadeRunner', 'EulerCascadeRunner', 'LiquityCascadeRunner', "
+                   "'MangoCascadeRunner', "
                    "'MorphoCascadeRunner']")
     for name, expected in (("liquity_cascade", LiquityCascadeRunner),
                            ("morpho_cascade", MorphoCascadeRunner)):
@@ -321,14 +322,15 @@ def test_backtest_of_a_family_protocol_is_refused_in_one_line(
     assert not out.exists()
 
 
-@pytest.mark.parametrize("preset", ["mango-v4"])
-def test_a_family_book_preset_is_refused_by_the_cascade_in_one_line(preset: str):
-    # Engine presets now (issue 16), but their accounts are a family book the cascade does
-    # not drive yet (Euler and Drift it does: tests/sim/test_euler_cascade.py,
-    # test_drift_cascade.py): refused before
-    # anything runs rather than run as a lending cascade.
+def test_a_mango_preset_runs_its_own_cascade_and_checks_its_assets():
+    # Mango v4 was refused here until sim/mango_cascade.py drove its book (issue 16); a
+    # Liquity scenario against it is now checked against Mango's banks and quote.
     data = liquity_scenario([2000, 1000], [], {})
-    data["protocol"] = {"preset": preset}
+    data["protocol"] = {"preset": "mango-v4"}
     with pytest.raises(ConfigError) as err:
         scenario_spec(data)
-    assert f"protocol.preset: {preset} keeps its accounts in a family book" in str(err.value)
+    problems = err.value.problems
+    assert any(p.startswith("price.asset: 'ETH' is not a Mango bank besides the quote")
+               for p in problems), problems
+    assert any(p.startswith("book.debt_asset: 'LUSD' is not the Mango quote 'USDC'")
+               for p in problems), problems

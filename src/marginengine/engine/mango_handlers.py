@@ -202,7 +202,8 @@ def liq_token_with_token(ctx: HandlerContext, e: MangoLiqTokenWithToken) -> dict
                           None if e.max_liab_transfer == -1 else e.max_liab_transfer)
     if isinstance(plan, Refusal):
         ctx.refuse_with(plan)
-    liab_paid, from_liqee, to_liqor = plan.liab_transfer, plan.asset_from_liqee, plan.asset_to_liqor
+    liab_paid, from_liqee, to_liqor = (plan.liab_transfer, plan.asset_from_liqee,
+                                       plan.asset_to_liqor)
     fee, result = plan.asset_fee, plan.rule
 
     def moved(held: dict[str, int], token: str, amount: int) -> dict[str, int]:

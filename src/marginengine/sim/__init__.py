@@ -7,6 +7,7 @@ scripted scenario) and for price models with agents (a cascade)."""
 from marginengine.sim import drift_cascade as _drift_cascade  # noqa: F401
 from marginengine.sim import euler_cascade as _euler_cascade  # noqa: F401
 from marginengine.sim import family_cascade as _family_cascade  # noqa: F401
+from marginengine.sim import mango_cascade as _mango_cascade  # noqa: F401
 from marginengine.sim.feeds import FeedSpec, ScenarioFeed
 from marginengine.sim.overrides import apply_overrides, parse_value
 from marginengine.sim.scenario import Scenario, load_scenario, parse_duration, scenario_from_dict

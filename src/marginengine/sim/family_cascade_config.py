@@ -25,8 +25,9 @@ collateral and ``borrow``s; ``liquidity`` and a deposit of the vault asset are v
 ``deposit``s; ``family_agents.ltv_changes`` are governance ``setLTV`` calls. Drift v2
 (:mod:`marginengine.sim.drift_cascade`): ``price.asset`` a spot market, ``book.debt_asset``
 the quote; a book account deposits its collateral and withdraws the quote beyond its
-deposit (a borrow); no ``liquidity`` (no lenders in the engine). Mango v4 (an engine
-preset) is refused: the cascade does not drive its book yet.
+deposit (a borrow); no ``liquidity`` (no lenders in the engine). Mango v4
+(:mod:`marginengine.sim.mango_cascade`): ``price.asset`` a bank besides the quote,
+``book.debt_asset`` the quote; the same book as Drift's, no ``liquidity``.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from marginengine.sim.cascade_config import CascadeFile
 
 
 def family_kind(protocol: ProtocolConfig) -> str | None:
-    """``"liquity"``, ``"morpho"``, ``"euler"``, ``"drift"`` or ``None`` (a lending
-    protocol), by the protocol's resolved liquidation mechanism."""
+    """``"liquity"``, ``"morpho"``, ``"euler"``, ``"drift"``, ``"mango"`` or ``None`` (a
+    lending protocol), by the protocol's resolved liquidation mechanism."""
     mechanism = protocol.rules.liquidation
     if mechanism is LiquidationMechanism.LIQUITY:
         return "liquity"
@@ -48,6 +49,8 @@ def family_kind(protocol: ProtocolConfig) -> str | None:
         return "euler"
     if mechanism is LiquidationMechanism.DRIFT:
         return "drift"
+    if mechanism is LiquidationMechanism.MANGO:
+        return "mango"
     return None
 
 
@@ -66,12 +69,6 @@ def family_assets(protocol: ProtocolConfig, collateral: str, debt: str
 def check_family_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
     """The scenario against a Liquity or Morpho protocol (see the module docstring): one
     ``field: reason`` each; nothing for a lending protocol."""
-    if protocol.rules.liquidation is LiquidationMechanism.MANGO:
-        # Engine presets whose accounts live in a family book (engine/family_state.py);
-        # the cascade does not drive their events yet (run them with marginengine family).
-        return [f"protocol.preset: {protocol.preset} keeps its accounts in a family book, "
-                "which the cascade simulator does not drive yet (run it with marginengine "
-                "family, or the engine's events)"]
     kind = family_kind(protocol)
     changes = spec.family_agents.ltv_changes
     if kind != "euler" and changes:
@@ -82,7 +79,7 @@ def check_family_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[st
     problems: list[str] = []
     book = spec.book
     what = {"liquity": "Liquity v1", "morpho": "Morpho Blue", "euler": "Euler v2",
-            "drift": "Drift v2"}[kind]
+            "drift": "Drift v2", "mango": "Mango v4"}[kind]
     if book.multi():
         problems.append(f"book: a {what} book is borrowers of one collateral and one debt "
                         "asset (accounts, total_debt, collateralization_*); profiles, "
@@ -124,6 +121,21 @@ def check_family_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[st
             problems.append(f"liquidity.{name}: a Drift v2 protocol has no lenders in the "
                             "engine (its spot pools are not modelled); give the keepers "
                             "capital instead")
+    elif kind == "mango":
+        mg = protocol.mango
+        assert mg is not None  # the mechanism needs a [mango] table (config/models.py)
+        coll_asset, debt_asset = asset, mg.quote
+        banks = sorted(n for n in mg.tokens if n != mg.quote)
+        if asset not in banks:
+            problems.append(f"price.asset: {asset!r} is not a Mango bank besides the quote "
+                            f"(mango.tokens: {', '.join(banks)})")
+        if debt != debt_asset:
+            problems.append(f"book.debt_asset: {debt!r} is not the Mango quote "
+                            f"{debt_asset!r} (mango.quote): accounts borrow the quote")
+        for name in sorted(spec.liquidity):
+            problems.append(f"liquidity.{name}: a Mango v4 protocol has no lenders in the "
+                            "engine (the banks' other depositors are outside it); give the "
+                            "keepers capital instead")
     else:
         coll_asset, debt_asset, market = family_assets(protocol, asset, debt)
         if market is None:
@@ -133,7 +145,7 @@ def check_family_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[st
                             f"price.asset {asset!r} (markets: {names}); the cascade runs "
                             "one market, the one with that collateral and loan")
     for name in sorted(spec.liquidity):
-        if name != debt_asset and kind != "drift":
+        if name != debt_asset and kind not in ("drift", "mango"):
             role = {"liquity": "stability-pool deposits", "morpho": "supply",
                     "euler": "vault deposits"}[kind]
             problems.append(f"liquidity.{name}: a {what} protocol takes {role} of "

@@ -1,0 +1,263 @@
+"""Mango v4 token accounts in the cascade simulator: accounts of ``config.mango`` holding
+the scenario's collateral (a bank besides the quote) and borrowing the quote
+(``mango.quote``, USDC), liquidated with ``token_liq_with_token`` on the cascade's price
+paths, gas and venues.
+
+Set-up (one batch): each keeper deposits its ``capital`` of the quote (Mango's liquidator
+pays the liability out of its own account, whose init health must stay non-negative:
+``HealthMustBePositive``); each book borrower deposits its collateral and withdraws the
+quote beyond its deposit (a borrow, refused by ``check_health_post`` when its init health
+would be negative); the explicit accounts' deposits and borrows. Mango's lenders (the
+banks' other depositors) are outside the engine, so ``liquidity`` is refused.
+
+Every step, after the oracles publish:
+
+1. the scan: the liquidatable accounts by id (maint health below zero, or still *being
+   liquidated*: liquidation-end health not yet back above -1 native quote);
+2. keepers, in the step's seeded order: ``token_liq_with_token(collateral, quote)`` of
+   every such account each has seen for its latency, the amount Mango allows (what
+   brings the liquidation-end health to zero, at most what the asset pays for:
+   ``liquidation/mango.py``), when selling the asset it receives on the venue pays the
+   liability, the gas (``gas_used.liquidate``) and ``min_profit``; it then withdraws the
+   asset and sells it.
+
+Figures: ``bad_debt_realized`` is 0 (``token_liq_bankruptcy`` is not in the engine),
+``bad_debt_underwater`` the liabilities above the assets of open accounts at the oracle
+price; ``health_p05`` / ``health_p50`` the maint-weighted assets over the maint-weighted
+liabilities; ``family`` the totals and what moved (conservation: see
+:meth:`MangoCascadeRunner.family_summary`). Extra series: ``liquidatable`` (accounts) and
+``maint_health_deficit`` (the negative maint health summed, whole quote).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from marginengine.config import ProtocolConfig
+from marginengine.config.families import LiquidationMechanism
+from marginengine.decisions import Refusal
+from marginengine.engine import MangoDeposit, MangoLiqTokenWithToken, MangoWithdraw
+from marginengine.engine.family_state import MangoBook, mango_health, mango_infos, mango_liq_plan
+from marginengine.fixedpoint import PRICE_UNIT, parse_units
+from marginengine.liquidation import mango as mango_liq
+from marginengine.margin import mango as mango_rules
+from marginengine.sim.agents import KeeperState
+from marginengine.sim.book import synthetic_book
+from marginengine.sim.cascade import FAMILY_RUNNERS, CascadeRunner
+from marginengine.sim.cascade_config import CascadeFile
+from marginengine.sim.family_cascade import FamilyRunner
+from marginengine.sim.metrics import borrower_loss
+
+MAINT = mango_rules.HealthType.MAINT
+LIQ_END = mango_rules.HealthType.LIQUIDATION_END
+
+
+class MangoCascadeRunner(FamilyRunner):
+    """Mango v4 token accounts in a cascade (see the module docstring)."""
+
+    def __init__(self, spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generator,
+                 feedback: bool | None = None, log_path: Path | None = None,
+                 shared: CascadeRunner | None = None) -> None:
+        super().__init__(spec, protocol, rng, feedback=feedback, log_path=log_path,
+                         shared=shared)
+        cfg = protocol.mango
+        assert cfg is not None  # the mechanism needs a [mango] table
+        self.cfg = cfg
+        self.quote = cfg.quote
+        self.quote_unit = protocol.markets[self.quote].unit
+        self.keeper_deposits = 0
+        self.collateral_in = 0
+        self.borrowed = 0
+        self.liability_moved = 0
+        self.asset_moved = 0
+        self.asset_to_keepers = 0
+        self.asset_fees = 0
+        self.asset_withdrawn = 0
+
+    def book_now(self) -> MangoBook:
+        """The engine's Mango book."""
+        book = self.engine.state.family
+        assert isinstance(book, MangoBook)  # a mango preset always has one
+        return book
+
+    def health(self, account: str, kind: mango_rules.HealthType) -> int:
+        """``account``'s Mango health of ``kind`` (raw I80F48, native quote)."""
+        return mango_health(self.protocol, self.book_now(), self.engine.prices,
+                            self.engine.stable_prices(), account, kind)
+
+    def debtors(self) -> list[str]:
+        """Accounts that owe the quote, by id."""
+        return sorted(a for a, x in self.book_now().accounts.items()
+                      if x.tokens.get(self.quote, 0) < 0)
+
+    def liquidatable(self, account: str) -> bool:
+        """``check_liquidatable`` would answer Liquidatable now."""
+        check, _ = mango_liq.check_liquidatable(
+            self.book_now().account(account).being_liquidated, self.health(account, MAINT),
+            self.health(account, LIQ_END))
+        return check is mango_liq.CheckLiquidatable.LIQUIDATABLE
+
+    def family_columns(self) -> tuple[str, ...]:
+        """``liquidatable`` (accounts), ``maint_health_deficit`` (whole quote)."""
+        return ("liquidatable", "maint_health_deficit")
+
+    def family_row(self) -> dict[str, float]:
+        """Liquidatable accounts and the negative maint health summed."""
+        deficit = sum(min(0, self.health(a, MAINT)) for a in self.debtors())
+        return {"liquidatable": float(len(self.scan())),
+                "maint_health_deficit": -deficit / mango_rules.ONE / self.quote_unit}
+
+    def setup(self) -> None:
+        """Prices; the keepers' quote deposits; the book; the explicit accounts."""
+        self.set_prices()
+        spec = self.spec
+        b = spec.book
+        markets = self.protocol.markets
+        for keeper in self.keepers:
+            amount = int(keeper.capital * self.quote_unit)
+            if amount > 0 and self.apply(MangoDeposit(keeper.spec.id, self.quote,
+                                                      amount)).accepted:
+                self.keeper_deposits += amount
+        book = synthetic_book(self.rng, b.accounts, float(b.total_debt), b.whales,
+                              float(b.whale_share), float(b.collateralization_median),
+                              float(b.collateralization_sigma),
+                              float(b.min_collateralization))
+        s0 = self.prices[0]
+        wanted = [(a.id, int(a.collateral_usd / s0 * self.coll_unit), 0,
+                   int(a.debt_usd * self.quote_unit)) for a in book]
+        for extra in spec.accounts:
+            wanted.append((extra.id,
+                           parse_units(extra.deposit.get(self.collateral, 0),
+                                       markets[self.collateral].decimals),
+                           parse_units(extra.deposit.get(self.quote, 0),
+                                       markets[self.quote].decimals),
+                           parse_units(extra.borrow.get(self.quote, 0),
+                                       markets[self.quote].decimals)))
+        for account, coll, cash, draw in wanted:
+            if coll and self.apply(MangoDeposit(account, self.collateral, coll)).accepted:
+                self.collateral_in += coll
+            if cash and self.apply(MangoDeposit(account, self.quote, cash)).accepted:
+                self.keeper_deposits += cash
+            if draw:
+                if self.apply(MangoWithdraw(account, self.quote, draw)).accepted:
+                    self.borrowed += draw
+                else:
+                    self.rejected_setup += 1
+        self.borrowers = self.debtors()
+
+    def scan(self) -> list[str]:
+        """Liquidatable accounts that owe the quote, by id."""
+        return [a for a in self.debtors() if self.liquidatable(a)]
+
+    def healths(self) -> list[float]:
+        """Maint-weighted assets over maint-weighted liabilities, per debtor."""
+        out = []
+        for a in self.debtors():
+            tokens, perps = mango_infos(self.protocol, self.book_now(), self.engine.prices,
+                                        self.engine.stable_prices(), a)
+            assets, liabs = mango_rules.contributions(tokens, perps, MAINT)
+            if liabs > 0:
+                out.append(assets / liabs)
+        return out
+
+    def underwater_base(self) -> int:
+        """Liabilities above assets (unweighted) of the open accounts, base units."""
+        total = 0
+        for a in self.debtors():
+            held = self.book_now().account(a).tokens
+            assets = sum(self.usd(n, m) for m, n in held.items() if n > 0)
+            liabilities = sum(self.usd(-n, m, True) for m, n in held.items() if n < 0)
+            total += max(0, liabilities - assets)
+        return total
+
+    def keeper_act(self, keeper: KeeperState, i: int, unsafe: Sequence[str]) -> None:
+        """``token_liq_with_token`` every ready liquidatable account when the sale pays."""
+        quote_price = self.engine.prices[self.quote] / PRICE_UNIT
+        for account in unsafe:
+            if account == keeper.spec.id or not keeper.ready(("mango", account), i):
+                continue
+            if not self.liquidatable(account):
+                continue   # an earlier keeper brought it back
+            plan = mango_liq_plan(self.protocol, self.book_now(), self.engine.prices,
+                                  self.engine.stable_prices(), account, self.collateral,
+                                  self.quote)
+            if isinstance(plan, Refusal) or plan.liab_transfer <= 0 or plan.asset_to_liqor <= 0:
+                continue
+            cost = plan.liab_transfer / self.quote_unit * quote_price
+            gas = self.gas_usd("liquidate", i)
+            if self.sale_value(plan.asset_to_liqor, i) - cost - gas < float(
+                    keeper.spec.min_profit):
+                continue
+            before = self.account_ltv(account)
+            out = self.apply(MangoLiqTokenWithToken(keeper.spec.id, account, self.collateral,
+                                                    self.quote))
+            if not out.accepted:
+                continue   # e.g. the keeper's own init health would be negative
+            d = out.details
+            self.liability_moved += d["liab_transfer"]
+            self.asset_moved += d["asset_transfer"]
+            self.asset_to_keepers += d["asset_to_liquidator"]
+            self.asset_fees += d["asset_liquidation_fee"]
+            loss = borrower_loss(d["asset_transfer"], self.engine.prices[self.collateral],
+                                 self.coll_unit, d["liab_transfer"],
+                                 self.engine.prices[self.quote], self.quote_unit)
+            paid = d["liab_transfer"] / self.quote_unit * quote_price
+            self.count_liquidation(account, i, paid, loss)
+            self.ltv_log.append({"account": account, "step": i, "ltv_before": before,
+                                 "ltv_after": self.account_ltv(account)})
+            # The keeper paid the quote out of its deposit and holds the asset: it
+            # withdraws it (without borrowing) and sells it.
+            proceeds = 0.0
+            got = d["asset_to_liquidator"]
+            if got and self.apply(MangoWithdraw(keeper.spec.id, self.collateral, got,
+                                                allow_borrow=False)).accepted:
+                self.asset_withdrawn += got
+                proceeds = self.sell_collateral(got, i)
+            keeper.capital += proceeds - paid - gas
+            keeper.profit += proceeds - paid - gas
+            keeper.gas_spent += gas
+            keeper.actions += 1
+
+    def account_ltv(self, account: str) -> float:
+        """Quote owed over the collateral's value at the engine's prices."""
+        held = self.book_now().account(account).tokens
+        owed = max(0, -held.get(self.quote, 0))
+        coll = self.usd(max(0, held.get(self.collateral, 0)), self.collateral)
+        debt = self.usd(owed, self.quote)
+        return debt / coll if coll else (float("inf") if debt else 0.0)
+
+    def family_summary(self) -> dict[str, Any]:
+        """Totals and what moved. Conservation (native units, exact): the quote's balances
+        sum to ``keeper_deposits - borrowed`` (a liquidation moves quote from the keeper to
+        the account; none enters or leaves); the collateral's balances plus the banks'
+        collected fees sum to ``collateral_in - asset_withdrawn``."""
+        book = self.book_now()
+        q = sum(x.tokens.get(self.quote, 0) for x in book.accounts.values())
+        c = sum(x.tokens.get(self.collateral, 0) for x in book.accounts.values())
+        u, cu = self.quote_unit, self.coll_unit
+        return {
+            "family": "mango-v4", "quote": self.quote,
+            "borrowed": self.borrowed / u, "liability_transferred": self.liability_moved / u,
+            "collateral_transferred": self.asset_moved / cu,
+            "collateral_withdrawn": self.asset_withdrawn / cu,
+            "accounts_in_debt": len(self.debtors()),
+            "accounts_liquidatable": len(self.scan()),
+            "accounts_being_liquidated": sum(x.being_liquidated
+                                             for x in book.accounts.values()),
+            "exact": {"keeper_deposits": self.keeper_deposits, "borrowed": self.borrowed,
+                      "quote_balances": q, "collateral_in": self.collateral_in,
+                      "collateral_balances": c, "collateral_withdrawn": self.asset_withdrawn,
+                      "collateral_fees": book.fees.get(self.collateral, 0),
+                      "liability_transferred": self.liability_moved,
+                      "collateral_transferred": self.asset_moved,
+                      "collateral_to_keepers": self.asset_to_keepers},
+        }
+
+
+FAMILY_RUNNERS[LiquidationMechanism.MANGO] = MangoCascadeRunner
+
+__all__ = ["MangoCascadeRunner"]
