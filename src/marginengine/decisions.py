@@ -224,6 +224,10 @@ class Code(StrEnum):
     DRIFT_SUFFICIENT_COLLATERAL = "SufficientCollateral"
     DRIFT_INVALID_SPOT_POSITION = "InvalidSpotPosition"
     DRIFT_USER_CANT_LIQUIDATE_THEMSELF = "UserCantLiquidateThemself"
+    DRIFT_USER_HAS_NO_POSITION_IN_MARKET = "UserHasNoPositionInMarket"
+    DRIFT_POSITION_DOESNT_HAVE_OPEN_POSITION_OR_ORDERS = "PositionDoesntHaveOpenPositionOrOrders"
+    DRIFT_INVALID_BASE_ASSET_AMOUNT_FOR_LIQUIDATE_PERP = "InvalidBaseAssetAmountForLiquidatePerp"
+    DRIFT_INVALID_PERP_POSITION = "InvalidPerpPosition"
 
 
 @dataclass(frozen=True)

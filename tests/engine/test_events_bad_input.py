@@ -125,7 +125,8 @@ def test_event_when_field_has_wrong_type_then_event_error_names_field(
          r"EulerBorrow, EulerRepay, EulerSetLTV, EulerLiquidate, MangoDeposit, MangoWithdraw, "
          r"MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice, MangoLiqTokenWithToken, "
          r"DriftDeposit, DriftWithdraw, "
-         r"DriftPerpTrade, DriftLiquidateSpot, FundSecurityModule, StartPortfolioAuction, "
+         r"DriftPerpTrade, DriftLiquidateSpot, DriftLiquidatePerp, "
+         r"FundSecurityModule, StartPortfolioAuction, "
          r"BidPortfolioAuction, TerminatePortfolioAuction, ConvertToInsolventAuction\)$"),
         ({"account": "alice", "asset": "WETH", "amount": 1},
          r"^type: unknown event type None"),

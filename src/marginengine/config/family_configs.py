@@ -206,16 +206,23 @@ class DriftPerpConfig(StrictModel):
     unrealized_pnl_maintenance_asset_weight: Weight = Decimal(1)
     unrealized_pnl_imf_factor: Weight = Decimal(0)
     liquidator_fee: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal(0)
+    #: The insurance fund's maximum liquidation fee (``if_liquidation_fee``, 6 decimals).
+    if_liquidation_fee: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal(0)
+    #: ``amm.order_step_size`` in base units (1e9); a liquidation moves multiples of it.
+    order_step_size: Annotated[int, Field(ge=1)] = 1
 
     @model_validator(mode="after")
     def _precision(self) -> DriftPerpConfig:
         for name in type(self).model_fields:
-            self.scaled(name)
+            if name != "order_step_size":
+                self.scaled(name)
         return self
 
     def scaled(self, name: str) -> int:
-        """A field in Drift's integer precision (ratios and weights 1e4, IMF and fee 1e6)."""
-        six = name.endswith("imf_factor") or name == "liquidator_fee"
+        """A field in Drift's integer precision (ratios and weights 1e4, IMF and fees
+        1e6)."""
+        six = name.endswith("imf_factor") or name.endswith("liquidator_fee") \
+            or name == "if_liquidation_fee"
         return _scaled(getattr(self, name), 6 if six else 4, name)
 
 
@@ -227,6 +234,21 @@ class DriftConfig(StrictModel):
     quote: str
     spot: dict[str, DriftSpotConfig] = Field(min_length=1)
     perps: dict[str, DriftPerpConfig] = Field(default_factory=dict)
+    #: ``State.liquidation_margin_buffer_ratio`` (4 decimals, 1e4; more than 0): the buffer
+    #: a perp liquidation sizes against. The default 0.02 is the state of Drift's
+    #: ``liquidate_perp`` tests (``MARGIN_PRECISION / 50``).
+    liquidation_margin_buffer_ratio: Annotated[
+        Decimal, Field(gt=0, lt=1, allow_inf_nan=False)] = Decimal("0.02")
+
+    @model_validator(mode="after")
+    def _buffer_precision(self) -> DriftConfig:
+        _scaled(self.liquidation_margin_buffer_ratio, 4, "liquidation_margin_buffer_ratio")
+        return self
+
+    def margin_buffer(self) -> int:
+        """``liquidation_margin_buffer_ratio`` in ``MARGIN_PRECISION`` (1e4)."""
+        return _scaled(self.liquidation_margin_buffer_ratio, 4,
+                       "liquidation_margin_buffer_ratio")
 
 
 def drift_problem(drift: DriftConfig, decimals: dict[str, int]) -> str | None:

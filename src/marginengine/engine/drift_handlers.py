@@ -12,6 +12,18 @@ requirement``, ``meets_place_order_margin_requirement``); liquidating an account
 its maintenance requirement is ``SufficientCollateral``; a liquidator left below its
 initial requirement is ``InsufficientCollateral`` ("Liquidator doesnt have enough
 collateral to take over borrow", ``controller/liquidation.rs``).
+
+The perp liquidation follows ``liquidate_perp`` (``programs/drift/src/controller/
+liquidation.rs`` at commit ``0ae3e3b1db782a6765c3525b3dec38ad4d9d3a62``): the account must
+fail its maintenance requirement (``SufficientCollateral``) and hold base in the market
+(``UserHasNoPositionInMarket``, ``PositionDoesntHaveOpenPositionOrOrders``); the
+liquidator's maximum, floored to the step size, must not be 0
+(``InvalidBaseAssetAmountForLiquidatePerp``); the base to cover the margin shortage against
+the maintenance ratio plus the liquidation buffer, net of the liquidator's and the
+insurance fund's fees, rounded up to the step size, bounds the transfer (the whole position
+when it is worth $50 or less); both positions must remain multiples of the step size
+(``InvalidPerpPosition``) and the liquidator must then meet its initial requirement
+(``InsufficientCollateral``).
 """
 
 from __future__ import annotations
@@ -23,6 +35,7 @@ from marginengine.decisions import Code
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
     DriftDeposit,
+    DriftLiquidatePerp,
     DriftLiquidateSpot,
     DriftPerpTrade,
     DriftWithdraw,
@@ -30,6 +43,7 @@ from marginengine.engine.events import (
 from marginengine.engine.family_state import (
     DriftBook,
     drift_margin,
+    drift_perp_market,
     drift_price,
     drift_spot_market,
 )
@@ -173,4 +187,105 @@ def liquidate_spot(ctx: HandlerContext, e: DriftLiquidateSpot) -> dict[str, Any]
             "margin_shortage": shortage, "to_cover": to_cover}
 
 
-__all__ = ["deposit", "liquidate_spot", "perp_trade", "withdraw"]
+def _step_floor(amount: int, step: int) -> int:
+    # standardize_base_asset_amount
+    return amount - amount % step
+
+
+def _step_ceil(amount: int, step: int) -> int:
+    # standardize_base_asset_amount_ceil
+    return -(-amount // step) * step
+
+
+def liquidate_perp(ctx: HandlerContext, e: DriftLiquidatePerp) -> dict[str, Any]:
+    ctx.account_id(e.liquidator, "liquidator")
+    ctx.account_id(e.account)
+    if e.liquidator == e.account:
+        ctx.refuse(Code.DRIFT_USER_CANT_LIQUIDATE_THEMSELF, "an account cannot liquidate itself")
+    book = ctx.drift_book()
+    cfg = ctx.config.drift
+    assert cfg is not None
+    if not isinstance(e.market, str) or e.market not in cfg.perps:
+        ctx.refuse(Code.UNKNOWN_MARKET, f"market: {e.market!r} is not a perp market "
+                   f"(perps: {', '.join(sorted(cfg.perps)) or 'none'})",
+                   field="market", market=str(e.market))
+    if e.max_base != -1:
+        ctx.positive(e.max_base, "max_base")
+    perp_cfg = cfg.perps[e.market]
+    step = perp_cfg.order_step_size
+    buffer = cfg.margin_buffer()
+    ctx.require_prices([*_assets(ctx, book, e.account), e.market], for_liquidation=True)
+    # MarginContext::liquidation: the requirement is met without the buffer
+    # (meets_cross_margin_requirement), the shortage counts it.
+    calc = drift_margin(ctx.config, book, ctx.prices, e.account, MAINTENANCE, buffer)
+    if calc.meets:
+        ctx.refuse(Code.DRIFT_SUFFICIENT_COLLATERAL,
+                   f"{e.account} meets its maintenance margin requirement (total collateral "
+                   f"{calc.total_collateral} >= {calc.margin_requirement})",
+                   total_collateral=calc.total_collateral,
+                   margin_requirement=calc.margin_requirement)
+    held = book.account(e.account)
+    if e.market not in held.perps or not any(held.perps[e.market]):
+        ctx.refuse(Code.DRIFT_USER_HAS_NO_POSITION_IN_MARKET,
+                   f"{e.account} has no position in perp market {e.market}",
+                   market=e.market)
+    base, quote = held.perps[e.market]
+    if base == 0:
+        ctx.refuse(Code.DRIFT_POSITION_DOESNT_HAVE_OPEN_POSITION_OR_ORDERS,
+                   f"{e.account}'s {e.market} position has no base (quote {quote})",
+                   market=e.market)
+    liquidator_max = _step_floor(liquidation.U64_MAX if e.max_base == -1 else e.max_base,
+                                 step)
+    if liquidator_max == 0:
+        ctx.refuse(Code.DRIFT_INVALID_BASE_ASSET_AMOUNT_FOR_LIQUIDATE_PERP,
+                   f"max_base: {e.max_base} is below the step size {step}",
+                   field="max_base", step=step)
+    price = drift_price(ctx.prices, e.market)
+    quote_price = rules.PRICE_PRECISION     # perp PnL counts in the quote at 1 (config)
+    user_base = abs(base)
+    market = drift_perp_market(ctx.config, e.market)
+    ratio_with_buffer = market.margin_ratio(user_base, MAINTENANCE) + buffer
+    shortage = calc.margin_shortage
+    liquidator_fee = perp_cfg.scaled("liquidator_fee")
+    # tracked_market_margin_shortage: the shortage's share of this market's requirement
+    tracked = rules.perp_margin(rules.PerpBalance(market, base, quote, price), MAINTENANCE)[0]
+    tracked_shortage = (shortage * tracked // calc.margin_requirement
+                        if calc.margin_requirement else 0)
+    if_fee = liquidation.perp_if_fee(tracked_shortage, user_base, ratio_with_buffer,
+                                     liquidator_fee, price, quote_price,
+                                     perp_cfg.scaled("if_liquidation_fee"))
+    to_cover = liquidation.base_asset_amount_to_cover_margin_shortage(
+        shortage, ratio_with_buffer, liquidator_fee, if_fee, price, quote_price)
+    if to_cover != liquidation.U64_MAX:
+        to_cover = _step_ceil(to_cover, step)
+    # the whole position when it is worth $50 or less
+    position_value = user_base * price // rules.AMM_RESERVE_PRECISION
+    floor = 0 if position_value > 50 * rules.QUOTE_PRECISION else user_base
+    amount = _step_ceil(min(user_base, liquidator_max, max(to_cover, floor)), step)
+    value = amount * price // rules.AMM_RESERVE_PRECISION
+    fee_quote = value * liquidator_fee // liquidation.LIQUIDATION_FEE_PRECISION
+    if_quote = value * if_fee // liquidation.LIQUIDATION_FEE_PRECISION
+    # The account fills in the closing direction, the liquidator in the position's.
+    sign = 1 if base > 0 else -1
+    liq_held = book.account(e.liquidator)
+    l_base, l_quote = liq_held.perps.get(e.market, (0, 0))
+    user_after = (base - sign * amount, quote + sign * value - fee_quote - if_quote)
+    liq_after = (l_base + sign * amount, l_quote - sign * value + fee_quote)
+    for who, position in ((e.account, user_after), (e.liquidator, liq_after)):
+        if abs(position[0]) % step:
+            ctx.refuse(Code.DRIFT_INVALID_PERP_POSITION,
+                       f"{who}'s {e.market} base {position[0]} would not be a multiple of "
+                       f"the step size {step}", account=who, base=position[0], step=step)
+    after = book.with_account(e.account, replace(held, perps={**held.perps,
+                                                               e.market: user_after}))
+    liq_held = after.account(e.liquidator)
+    after = after.with_account(e.liquidator, replace(liq_held, perps={**liq_held.perps,
+                                                                      e.market: liq_after}))
+    after = after.with_liquidation_fee(e.market, if_quote)
+    _require_initial(ctx, after, e.liquidator, "liquidator")
+    ctx.set_family(after)
+    return {"base_transfer": amount, "quote_transfer": value, "liquidator_fee": fee_quote,
+            "if_fee": if_quote, "margin_shortage": shortage, "to_cover": to_cover}
+
+
+__all__ = ["deposit", "liquidate_perp", "liquidate_spot", "perp_trade", "withdraw"]

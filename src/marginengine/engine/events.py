@@ -963,8 +963,21 @@ class DriftLiquidateSpot(Event):
     max_liability_transfer: int = -1
 
 
+@dataclass(frozen=True)
+class DriftLiquidatePerp(Event):
+    """``liquidate_perp(market_index, liquidator_max_base_asset_amount)``: ``liquidator``
+    takes over the part of ``account``'s perp position in ``market`` that covers its margin
+    shortage, at the oracle price less the liquidator's fee (the insurance fund's fee on
+    top); ``max_base`` (1e9, -1: no maximum) bounds it."""
+
+    liquidator: str
+    account: str
+    market: str
+    max_base: int = -1
+
+
 DRIFT_EVENT_CLASSES: tuple[type[Event], ...] = (
-    DriftDeposit, DriftWithdraw, DriftPerpTrade, DriftLiquidateSpot)
+    DriftDeposit, DriftWithdraw, DriftPerpTrade, DriftLiquidateSpot, DriftLiquidatePerp)
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls

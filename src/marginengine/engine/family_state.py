@@ -169,6 +169,9 @@ class DriftBook:
     """The exchange's accounts."""
 
     accounts: Mapping[str, DriftAccount]
+    #: Per perp market, the insurance fund's liquidation fees (quote 1e6,
+    #: ``amm.total_liquidation_fee``).
+    liquidation_fees: Mapping[str, int] = field(default_factory=dict)
 
     def account(self, account_id: str) -> DriftAccount:
         """``account_id``'s account (empty if it has none)."""
@@ -178,13 +181,24 @@ class DriftBook:
         """This book with ``account_id``'s account replaced."""
         accounts = dict(self.accounts)
         accounts[account_id] = account
-        return DriftBook(accounts)
+        return DriftBook(accounts, self.liquidation_fees)
+
+    def with_liquidation_fee(self, market: str, fee: int) -> DriftBook:
+        """This book with ``fee`` added to ``market``'s insurance-fund liquidation fees."""
+        fees = dict(self.liquidation_fees)
+        fees[market] = fees.get(market, 0) + fee
+        return DriftBook(self.accounts, fees)
 
     def state_dict(self) -> dict[str, object]:
-        """Plain data for the state hash."""
-        return {"accounts": {a: [{m: b for m, b in sorted(x.spot.items()) if b},
-                                 {m: list(p) for m, p in sorted(x.perps.items()) if any(p)}]
-                             for a, x in sorted(self.accounts.items())}}
+        """Plain data for the state hash (fees only once there are some, so books
+        without perp liquidations hash as before)."""
+        out: dict[str, object] = {
+            "accounts": {a: [{m: b for m, b in sorted(x.spot.items()) if b},
+                             {m: list(p) for m, p in sorted(x.perps.items()) if any(p)}]
+                         for a, x in sorted(self.accounts.items())}}
+        if any(self.liquidation_fees.values()):
+            out["liquidation_fees"] = dict(sorted(self.liquidation_fees.items()))
+        return out
 
 
 #: The book of the protocol's family, when it has one of these.
@@ -266,11 +280,12 @@ def drift_balances(config: ProtocolConfig, book: DriftBook, prices: Mapping[str,
 
 
 def drift_margin(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
-                 account_id: str, kind: drift_rules.MarginRequirementType
-                 ) -> drift_rules.MarginCalculation:
-    """The account's Drift margin calculation of ``kind``."""
+                 account_id: str, kind: drift_rules.MarginRequirementType,
+                 margin_buffer: int = 0) -> drift_rules.MarginCalculation:
+    """The account's Drift margin calculation of ``kind`` (``margin_buffer`` 1e4: the
+    liquidation context's buffer)."""
     spots, perps = drift_balances(config, book, prices, account_id)
-    return drift_rules.margin_calculation(spots, perps, kind)
+    return drift_rules.margin_calculation(spots, perps, kind, margin_buffer)
 
 
 def drift_family_margin(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],

@@ -40,6 +40,7 @@ from marginengine.engine.events import (
     DepositOptionCash,
     DepositQuote,
     DriftDeposit,
+    DriftLiquidatePerp,
     DriftLiquidateSpot,
     DriftPerpTrade,
     DriftWithdraw,
@@ -166,6 +167,7 @@ HANDLERS: dict[type[Event], Handler] = {
     DriftWithdraw: drift_handlers.withdraw,
     DriftPerpTrade: drift_handlers.perp_trade,
     DriftLiquidateSpot: drift_handlers.liquidate_spot,
+    DriftLiquidatePerp: drift_handlers.liquidate_perp,
     # options (the clearing in the engine state, PMRM_2 pre-trade checks)
     DepositOptionCash: option_handlers.deposit_option_cash,
     WithdrawOptionCash: option_handlers.withdraw_option_cash,

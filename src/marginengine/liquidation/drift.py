@@ -12,7 +12,8 @@ Source followed: drift-labs/protocol-v2 at commit ``0ae3e3b1db782a6765c3525b3dec
 (``calculate_base_asset_amount_to_cover_margin_shortage``,
 ``calculate_liability_transfer_to_cover_margin_shortage``,
 ``calculate_liability_transfer_implied_by_asset_amount``,
-``calculate_asset_transfer_for_liability_transfer``), ``math/constants.rs``. Units: quote and
+``calculate_asset_transfer_for_liability_transfer``, ``calculate_perp_if_fee``),
+``math/constants.rs``. Units: quote and
 price 1e6, base 1e9, weights 1e4, fees and multipliers ``LIQUIDATION_FEE_PRECISION`` (1e6),
 margin ratios 1e4.
 """
@@ -30,6 +31,9 @@ PRICE_TIMES_AMM_TO_QUOTE_PRECISION_RATIO = 10**9
 #: Drift's ``u64::MAX`` / ``u128::MAX`` answers: "the whole position".
 U64_MAX = 2**64 - 1
 U128_MAX = 2**128 - 1
+U32_MAX = 2**32 - 1
+#: ``BASE_PRECISION``.
+BASE_PRECISION = 10**9
 
 
 def _ceil(a: int, b: int) -> int:
@@ -55,6 +59,27 @@ def base_asset_amount_to_cover_margin_shortage(
                    * (ratio - liquidation_fee) // LIQUIDATION_FEE_PRECISION
                    - oracle_price * if_liquidation_fee // LIQUIDATION_FEE_PRECISION)
     return margin_shortage * PRICE_TIMES_AMM_TO_QUOTE_PRECISION_RATIO // denominator
+
+
+def perp_if_fee(margin_shortage: int, user_base_asset_amount: int, margin_ratio: int,
+                liquidator_fee: int, oracle_price: int, quote_oracle_price: int,
+                max_if_liquidation_fee: int) -> int:
+    """``calculate_perp_if_fee`` (``LIQUIDATION_FEE_PRECISION``): the insurance fund's fee.
+
+    What the margin ratio (1e4) leaves after the liquidator's fee and the shortage per unit
+    of position value, times 95% ("to avoid ... deposits == negative pnl leading to
+    bankruptcy"), capped at the market's ``if_liquidation_fee``; 0 when nothing is left.
+    """
+    ratio = margin_ratio * LIQUIDATION_FEE_TO_MARGIN_PRECISION_RATIO
+    if (oracle_price <= 0 or quote_oracle_price <= 0 or ratio <= liquidator_fee
+            or user_base_asset_amount == 0):
+        return 0
+    price = oracle_price * quote_oracle_price // PRICE_PRECISION
+    per_value = (margin_shortage * BASE_PRECISION // user_base_asset_amount
+                 * PRICE_PRECISION // price)
+    per_value = min(per_value, U32_MAX)   # ``cast::<u32>().unwrap_or(u32::MAX)``
+    implied = max(max(ratio - liquidator_fee, 0) - per_value, 0) * 19 // 20  # saturating
+    return min(max_if_liquidation_fee, implied)
 
 
 def liability_transfer_to_cover_margin_shortage(
@@ -130,4 +155,5 @@ __all__ = [
     "base_asset_amount_to_cover_margin_shortage",
     "liability_transfer_implied_by_asset_amount",
     "liability_transfer_to_cover_margin_shortage",
+    "perp_if_fee",
 ]

@@ -315,10 +315,29 @@ class PerpBalance:
 
 @dataclass(frozen=True)
 class MarginCalculation:
-    """Total collateral and margin requirement of a cross-margin account (quote 1e6)."""
+    """Total collateral and margin requirement of a cross-margin account (quote 1e6).
+
+    With a margin buffer (``MarginContext::liquidation``), ``margin_requirement_plus_buffer``
+    adds ``liability value x buffer / 1e4`` per liability and ``total_collateral_buffer``
+    ``negative collateral x buffer / 1e4`` (``add_cross_margin_margin_requirement``,
+    ``add_cross_margin_total_collateral`` in ``state/margin_calculation.rs``); both 0
+    without one.
+    """
 
     total_collateral: int
     margin_requirement: int
+    margin_requirement_plus_buffer: int = 0
+    total_collateral_buffer: int = 0
+
+    @property
+    def margin_shortage(self) -> int:
+        """``cross_margin_margin_shortage``: requirement plus buffer minus total collateral
+        plus buffer, at least 0 (Drift refuses the call without a buffer; here the
+        requirement without one)."""
+        if self.margin_requirement_plus_buffer == 0 and self.total_collateral_buffer == 0:
+            return max(self.margin_requirement - self.total_collateral, 0)
+        return max(self.margin_requirement_plus_buffer
+                   - (self.total_collateral + self.total_collateral_buffer), 0)
 
     @property
     def free_collateral(self) -> int:
@@ -362,21 +381,36 @@ def perp_margin(position: PerpBalance, kind: MarginRequirementType
 
 
 def margin_calculation(spots: list[SpotBalance], perps: list[PerpBalance],
-                       kind: MarginRequirementType) -> MarginCalculation:
+                       kind: MarginRequirementType, margin_buffer: int = 0
+                       ) -> MarginCalculation:
     """``calculate_margin_requirement_and_total_collateral`` for spot balances and perp
-    positions without open orders (strict prices equal to the oracle's)."""
-    collateral = requirement = 0
+    positions without open orders (strict prices equal to the oracle's).
+
+    ``margin_buffer`` (1e4, ``MarginContext::liquidation``'s ``liquidation_margin_buffer_
+    ratio``) fills the buffered figures of :class:`MarginCalculation`; 0 leaves them 0.
+    """
+    collateral = requirement = plus_buffer = collateral_buffer = 0
     for spot in spots:
         weighted = weighted_spot_value(spot, kind)
         if weighted > 0:
             collateral += weighted
         else:
             requirement += -weighted
+            value = abs(token_value(spot.token_amount, spot.market.decimals,
+                                    spot.oracle_price))
+            plus_buffer += -weighted + value * margin_buffer // MARGIN_PRECISION
     for perp in perps:
         req, pnl = perp_margin(perp, kind)
         requirement += req
         collateral += pnl
-    return MarginCalculation(collateral, requirement)
+        liability = (abs(perp.base_asset_amount) * max(perp.oracle_price, 0)
+                     // (PRICE_PRECISION * AMM_TO_QUOTE_PRECISION_RATIO))
+        plus_buffer += req + liability * margin_buffer // MARGIN_PRECISION
+        if pnl < 0:
+            collateral_buffer += _div_trunc(pnl * margin_buffer, MARGIN_PRECISION)
+    if margin_buffer == 0:
+        plus_buffer = collateral_buffer = 0
+    return MarginCalculation(collateral, requirement, plus_buffer, collateral_buffer)
 
 
 def family_margin(spots: list[SpotBalance], perps: list[PerpBalance],
