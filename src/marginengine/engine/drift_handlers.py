@@ -45,7 +45,7 @@ from marginengine.engine.family_state import (
     drift_margin,
     drift_perp_market,
     drift_price,
-    drift_spot_market,
+    drift_spot_liq_plan,
 )
 from marginengine.liquidation import drift as liquidation
 from marginengine.margin import drift as rules
@@ -158,33 +158,17 @@ def liquidate_spot(ctx: HandlerContext, e: DriftLiquidateSpot) -> dict[str, Any]
                    f"{e.account} needs a deposit of {asset} and a borrow of {liab} "
                    f"(has {held.spot.get(asset, 0)} and {held.spot.get(liab, 0)})",
                    asset_amount=held.spot.get(asset, 0), liability_amount=-liab_amount)
-    a_market, l_market = drift_spot_market(ctx.config, asset), drift_spot_market(ctx.config,
-                                                                                 liab)
-    a_price, l_price = drift_price(ctx.prices, asset), drift_price(ctx.prices, liab)
-    one = liquidation.LIQUIDATION_FEE_PRECISION
-    a_mult = one + cfg.spot[asset].scaled("liquidator_fee")
-    l_mult = one - cfg.spot[liab].scaled("liquidator_fee")
-    shortage = calc.margin_requirement - calc.total_collateral
-    to_cover = liquidation.liability_transfer_to_cover_margin_shortage(
-        shortage, a_market.asset_weight(asset_amount, a_price, MAINTENANCE), a_mult,
-        l_market.liability_weight(liab_amount, MAINTENANCE), l_mult, l_market.decimals,
-        l_price, 0)
-    implied = liquidation.liability_transfer_implied_by_asset_amount(
-        asset_amount, a_mult, a_market.decimals, a_price, l_mult, l_market.decimals, l_price)
-    transfer = min(to_cover, liab_amount, implied)
-    if e.max_liability_transfer != -1:
-        transfer = min(transfer, ctx.positive(e.max_liability_transfer,
-                                              "max_liability_transfer"))
-    asset_transfer = min(asset_amount, liquidation.asset_transfer_for_liability_transfer(
-        asset_amount, a_mult, a_market.decimals, a_price, transfer, l_mult,
-        l_market.decimals, l_price))
+    cap = (None if e.max_liability_transfer == -1
+           else ctx.positive(e.max_liability_transfer, "max_liability_transfer"))
+    plan = drift_spot_liq_plan(ctx.config, book, ctx.prices, e.account, asset, liab, calc, cap)
+    transfer, asset_transfer = plan.liability_transfer, plan.asset_transfer
     after = _moved(_moved(book, e.account, liab, transfer), e.account, asset, -asset_transfer)
     after = _moved(_moved(after, e.liquidator, liab, -transfer), e.liquidator, asset,
                    asset_transfer)
     _require_initial(ctx, after, e.liquidator, "liquidator")
     ctx.set_family(after)
     return {"liability_transfer": transfer, "asset_transfer": asset_transfer,
-            "margin_shortage": shortage, "to_cover": to_cover}
+            "margin_shortage": plan.margin_shortage, "to_cover": plan.to_cover}
 
 
 def _step_floor(amount: int, step: int) -> int:

@@ -26,6 +26,7 @@ from marginengine.config.family_configs import EulerConfig
 from marginengine.decisions import Refusal
 from marginengine.errors import FieldError
 from marginengine.fixedpoint import PRICE_DECIMALS
+from marginengine.liquidation import drift as drift_liq
 from marginengine.liquidation import mango as mango_liq
 from marginengine.liquidation.euler import EulerVault
 from marginengine.margin import drift as drift_rules
@@ -297,6 +298,53 @@ def drift_family_margin(config: ProtocolConfig, book: DriftBook, prices: Mapping
     return drift_rules.family_margin(spots, perps, DRIFT_PRICE_SCALE)
 
 
+
+@dataclass(frozen=True)
+class DriftSpotLiqPlan:
+    """What ``liquidate_spot`` would move now (smallest units): the liability taken over
+    and the asset paid for it, with the margin shortage and the transfer that covers it."""
+
+    liability_transfer: int
+    asset_transfer: int
+    margin_shortage: int
+    to_cover: int
+
+
+def drift_spot_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
+                        account_id: str, asset: str, liab: str,
+                        calc: drift_rules.MarginCalculation,
+                        max_liability_transfer: int | None = None) -> DriftSpotLiqPlan:
+    """``liquidate_spot``'s transfers for ``account_id`` (below maintenance: ``calc``, with
+    a deposit of ``asset`` and a borrow of ``liab``): enough to cover the margin shortage
+    at the liquidation multipliers, at most the liability, what the asset implies and
+    ``max_liability_transfer``; the asset for it, at most the deposit. The engine's handler
+    and the simulator's keepers both size a liquidation here."""
+    cfg = config.drift
+    assert cfg is not None  # a Drift book exists only with [drift]
+    held = book.account(account_id)
+    asset_amount, liab_amount = held.spot.get(asset, 0), -held.spot.get(liab, 0)
+    a_market, l_market = drift_spot_market(config, asset), drift_spot_market(config, liab)
+    a_price, l_price = drift_price(prices, asset), drift_price(prices, liab)
+    one = drift_liq.LIQUIDATION_FEE_PRECISION
+    a_mult = one + cfg.spot[asset].scaled("liquidator_fee")
+    l_mult = one - cfg.spot[liab].scaled("liquidator_fee")
+    maintenance = drift_rules.MarginRequirementType.MAINTENANCE
+    shortage = calc.margin_requirement - calc.total_collateral
+    to_cover = drift_liq.liability_transfer_to_cover_margin_shortage(
+        shortage, a_market.asset_weight(asset_amount, a_price, maintenance), a_mult,
+        l_market.liability_weight(liab_amount, maintenance), l_mult, l_market.decimals,
+        l_price, 0)
+    implied = drift_liq.liability_transfer_implied_by_asset_amount(
+        asset_amount, a_mult, a_market.decimals, a_price, l_mult, l_market.decimals, l_price)
+    transfer = min(to_cover, liab_amount, implied)
+    if max_liability_transfer is not None:
+        transfer = min(transfer, max_liability_transfer)
+    asset_transfer = min(asset_amount, drift_liq.asset_transfer_for_liability_transfer(
+        asset_amount, a_mult, a_market.decimals, a_price, transfer, l_mult,
+        l_market.decimals, l_price))
+    return DriftSpotLiqPlan(transfer, asset_transfer, shortage, to_cover)
+
+
 # ---------------------------------------------------------------------- Mango v4
 def mango_fx_price(config: ProtocolConfig, asset: str, price: int) -> int:
     """Mango's I80F48 price (native quote per native ``asset``) of an engine price."""
@@ -520,6 +568,7 @@ __all__ = [
     "EULER_UNIT_SCALE",
     "DriftAccount",
     "DriftBook",
+    "DriftSpotLiqPlan",
     "EulerAccount",
     "EulerBook",
     "FamilyBook",
@@ -531,6 +580,7 @@ __all__ = [
     "drift_margin",
     "drift_perp_market",
     "drift_price",
+    "drift_spot_liq_plan",
     "drift_spot_market",
     "euler_collaterals",
     "euler_family_margin",

@@ -42,11 +42,9 @@ from marginengine.engine import DriftDeposit, DriftLiquidateSpot, DriftWithdraw
 from marginengine.engine.family_state import (
     DriftBook,
     drift_margin,
-    drift_price,
-    drift_spot_market,
+    drift_spot_liq_plan,
 )
 from marginengine.fixedpoint import PRICE_UNIT, parse_units
-from marginengine.liquidation import drift as drift_liq
 from marginengine.margin import drift as drift_rules
 from marginengine.sim.agents import KeeperState
 from marginengine.sim.book import synthetic_book
@@ -169,32 +167,14 @@ class DriftCascadeRunner(FamilyRunner):
 
     def plan(self, account: str) -> tuple[int, int]:
         """``(liability transfer, asset transfer)`` that ``liquidate_spot`` would make now
-        without a maximum (the same public rules as ``engine/drift_handlers.py``)."""
+        without a maximum (:func:`drift_spot_liq_plan`, as ``engine/drift_handlers.py``)."""
         calc = self.margin(account)
         held = self.book_now().account(account).spot
-        asset_amount, liab_amount = held.get(self.collateral, 0), -held.get(self.quote, 0)
-        if calc.meets or asset_amount <= 0 or liab_amount <= 0:
+        if calc.meets or held.get(self.collateral, 0) <= 0 or held.get(self.quote, 0) >= 0:
             return 0, 0
-        a_market = drift_spot_market(self.protocol, self.collateral)
-        l_market = drift_spot_market(self.protocol, self.quote)
-        prices = self.engine.prices
-        a_price, l_price = drift_price(prices, self.collateral), drift_price(prices, self.quote)
-        one = drift_liq.LIQUIDATION_FEE_PRECISION
-        a_mult = one + self.cfg.spot[self.collateral].scaled("liquidator_fee")
-        l_mult = one - self.cfg.spot[self.quote].scaled("liquidator_fee")
-        to_cover = drift_liq.liability_transfer_to_cover_margin_shortage(
-            calc.margin_requirement - calc.total_collateral,
-            a_market.asset_weight(asset_amount, a_price, MAINTENANCE), a_mult,
-            l_market.liability_weight(liab_amount, MAINTENANCE), l_mult, l_market.decimals,
-            l_price, 0)
-        implied = drift_liq.liability_transfer_implied_by_asset_amount(
-            asset_amount, a_mult, a_market.decimals, a_price, l_mult, l_market.decimals,
-            l_price)
-        transfer = min(to_cover, liab_amount, implied)
-        asset = min(asset_amount, drift_liq.asset_transfer_for_liability_transfer(
-            asset_amount, a_mult, a_market.decimals, a_price, transfer, l_mult,
-            l_market.decimals, l_price))
-        return transfer, asset
+        plan = drift_spot_liq_plan(self.protocol, self.book_now(), self.engine.prices,
+                                   account, self.collateral, self.quote, calc)
+        return plan.liability_transfer, plan.asset_transfer
 
     def keeper_act(self, keeper: KeeperState, i: int, unsafe: Sequence[str]) -> None:
         """``liquidate_spot`` every ready account below maintenance when the sale pays."""
