@@ -44,38 +44,37 @@ from marginengine.engine.family_state import (
     drift_margin,
     drift_spot_liq_plan,
 )
-from marginengine.fixedpoint import PRICE_UNIT, parse_units
+from marginengine.fixedpoint import PRICE_UNIT
 from marginengine.margin import drift as drift_rules
 from marginengine.sim.agents import KeeperState
-from marginengine.sim.book import synthetic_book
 from marginengine.sim.cascade import FAMILY_RUNNERS, CascadeRunner
 from marginengine.sim.cascade_config import CascadeFile
-from marginengine.sim.family_cascade import FamilyRunner
 from marginengine.sim.metrics import borrower_loss
+from marginengine.sim.quote_borrowers import QuoteBorrowerRunner
 
 MAINTENANCE = drift_rules.MarginRequirementType.MAINTENANCE
 
 
-class DriftCascadeRunner(FamilyRunner):
+class DriftCascadeRunner(QuoteBorrowerRunner):
     """Drift v2 spot accounts in a cascade (see the module docstring)."""
 
     def __init__(self, spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generator,
                  feedback: bool | None = None, log_path: Path | None = None,
                  shared: CascadeRunner | None = None) -> None:
-        super().__init__(spec, protocol, rng, feedback=feedback, log_path=log_path,
-                         shared=shared)
         cfg = protocol.drift
         assert cfg is not None  # the mechanism needs a [drift] table
+        super().__init__(spec, protocol, rng, cfg.quote, feedback=feedback,
+                         log_path=log_path, shared=shared)
         self.cfg = cfg
-        self.quote = cfg.quote
-        self.quote_unit = protocol.markets[self.quote].unit
-        self.keeper_deposits = 0
-        self.collateral_in = 0
-        self.borrowed = 0
-        self.liability_moved = 0
-        self.asset_moved = 0
-        self.asset_withdrawn = 0
         self.shortage = 0
+
+    def deposit_event(self, account: str, asset: str, amount: int) -> DriftDeposit:
+        """``DriftDeposit``."""
+        return DriftDeposit(account, asset, amount)
+
+    def borrow_event(self, account: str, asset: str, amount: int) -> DriftWithdraw:
+        """``DriftWithdraw`` beyond the deposit."""
+        return DriftWithdraw(account, asset, amount)
 
     def book_now(self) -> DriftBook:
         """The engine's Drift book."""
@@ -103,44 +102,6 @@ class DriftCascadeRunner(FamilyRunner):
         return {"below_maintenance": float(len(below)),
                 "margin_shortage": sum(-m.free_collateral for m in below)
                 / drift_rules.QUOTE_PRECISION}
-
-    def setup(self) -> None:
-        """Prices; the keepers' quote deposits; the book; the explicit accounts."""
-        self.set_prices()
-        spec = self.spec
-        b = spec.book
-        markets = self.protocol.markets
-        for keeper in self.keepers:
-            amount = int(keeper.capital * self.quote_unit)
-            if amount > 0 and self.apply(DriftDeposit(keeper.spec.id, self.quote,
-                                                      amount)).accepted:
-                self.keeper_deposits += amount
-        book = synthetic_book(self.rng, b.accounts, float(b.total_debt), b.whales,
-                              float(b.whale_share), float(b.collateralization_median),
-                              float(b.collateralization_sigma),
-                              float(b.min_collateralization))
-        s0 = self.prices[0]
-        wanted = [(a.id, int(a.collateral_usd / s0 * self.coll_unit), 0,
-                   int(a.debt_usd * self.quote_unit)) for a in book]
-        for extra in spec.accounts:
-            wanted.append((extra.id,
-                           parse_units(extra.deposit.get(self.collateral, 0),
-                                       markets[self.collateral].decimals),
-                           parse_units(extra.deposit.get(self.quote, 0),
-                                       markets[self.quote].decimals),
-                           parse_units(extra.borrow.get(self.quote, 0),
-                                       markets[self.quote].decimals)))
-        for account, coll, cash, draw in wanted:
-            if coll and self.apply(DriftDeposit(account, self.collateral, coll)).accepted:
-                self.collateral_in += coll
-            if cash and self.apply(DriftDeposit(account, self.quote, cash)).accepted:
-                self.keeper_deposits += cash
-            if draw:
-                if self.apply(DriftWithdraw(account, self.quote, draw)).accepted:
-                    self.borrowed += draw
-                else:
-                    self.rejected_setup += 1
-        self.borrowers = self.debtors()
 
     def scan(self) -> list[str]:
         """Accounts below their maintenance margin requirement, by id."""

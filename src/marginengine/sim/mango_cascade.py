@@ -42,41 +42,40 @@ from marginengine.config.families import LiquidationMechanism
 from marginengine.decisions import Refusal
 from marginengine.engine import MangoDeposit, MangoLiqTokenWithToken, MangoWithdraw
 from marginengine.engine.family_state import MangoBook, mango_health, mango_infos, mango_liq_plan
-from marginengine.fixedpoint import PRICE_UNIT, parse_units
+from marginengine.fixedpoint import PRICE_UNIT
 from marginengine.liquidation import mango as mango_liq
 from marginengine.margin import mango as mango_rules
 from marginengine.sim.agents import KeeperState
-from marginengine.sim.book import synthetic_book
 from marginengine.sim.cascade import FAMILY_RUNNERS, CascadeRunner
 from marginengine.sim.cascade_config import CascadeFile
-from marginengine.sim.family_cascade import FamilyRunner
 from marginengine.sim.metrics import borrower_loss
+from marginengine.sim.quote_borrowers import QuoteBorrowerRunner
 
 MAINT = mango_rules.HealthType.MAINT
 LIQ_END = mango_rules.HealthType.LIQUIDATION_END
 
 
-class MangoCascadeRunner(FamilyRunner):
+class MangoCascadeRunner(QuoteBorrowerRunner):
     """Mango v4 token accounts in a cascade (see the module docstring)."""
 
     def __init__(self, spec: CascadeFile, protocol: ProtocolConfig, rng: np.random.Generator,
                  feedback: bool | None = None, log_path: Path | None = None,
                  shared: CascadeRunner | None = None) -> None:
-        super().__init__(spec, protocol, rng, feedback=feedback, log_path=log_path,
-                         shared=shared)
         cfg = protocol.mango
         assert cfg is not None  # the mechanism needs a [mango] table
+        super().__init__(spec, protocol, rng, cfg.quote, feedback=feedback,
+                         log_path=log_path, shared=shared)
         self.cfg = cfg
-        self.quote = cfg.quote
-        self.quote_unit = protocol.markets[self.quote].unit
-        self.keeper_deposits = 0
-        self.collateral_in = 0
-        self.borrowed = 0
-        self.liability_moved = 0
-        self.asset_moved = 0
         self.asset_to_keepers = 0
         self.asset_fees = 0
-        self.asset_withdrawn = 0
+
+    def deposit_event(self, account: str, asset: str, amount: int) -> MangoDeposit:
+        """``MangoDeposit``."""
+        return MangoDeposit(account, asset, amount)
+
+    def borrow_event(self, account: str, asset: str, amount: int) -> MangoWithdraw:
+        """``MangoWithdraw`` beyond the deposit."""
+        return MangoWithdraw(account, asset, amount)
 
     def book_now(self) -> MangoBook:
         """The engine's Mango book."""
@@ -110,44 +109,6 @@ class MangoCascadeRunner(FamilyRunner):
         deficit = sum(min(0, self.health(a, MAINT)) for a in self.debtors())
         return {"liquidatable": float(len(self.scan())),
                 "maint_health_deficit": -deficit / mango_rules.ONE / self.quote_unit}
-
-    def setup(self) -> None:
-        """Prices; the keepers' quote deposits; the book; the explicit accounts."""
-        self.set_prices()
-        spec = self.spec
-        b = spec.book
-        markets = self.protocol.markets
-        for keeper in self.keepers:
-            amount = int(keeper.capital * self.quote_unit)
-            if amount > 0 and self.apply(MangoDeposit(keeper.spec.id, self.quote,
-                                                      amount)).accepted:
-                self.keeper_deposits += amount
-        book = synthetic_book(self.rng, b.accounts, float(b.total_debt), b.whales,
-                              float(b.whale_share), float(b.collateralization_median),
-                              float(b.collateralization_sigma),
-                              float(b.min_collateralization))
-        s0 = self.prices[0]
-        wanted = [(a.id, int(a.collateral_usd / s0 * self.coll_unit), 0,
-                   int(a.debt_usd * self.quote_unit)) for a in book]
-        for extra in spec.accounts:
-            wanted.append((extra.id,
-                           parse_units(extra.deposit.get(self.collateral, 0),
-                                       markets[self.collateral].decimals),
-                           parse_units(extra.deposit.get(self.quote, 0),
-                                       markets[self.quote].decimals),
-                           parse_units(extra.borrow.get(self.quote, 0),
-                                       markets[self.quote].decimals)))
-        for account, coll, cash, draw in wanted:
-            if coll and self.apply(MangoDeposit(account, self.collateral, coll)).accepted:
-                self.collateral_in += coll
-            if cash and self.apply(MangoDeposit(account, self.quote, cash)).accepted:
-                self.keeper_deposits += cash
-            if draw:
-                if self.apply(MangoWithdraw(account, self.quote, draw)).accepted:
-                    self.borrowed += draw
-                else:
-                    self.rejected_setup += 1
-        self.borrowers = self.debtors()
 
     def scan(self) -> list[str]:
         """Liquidatable accounts that owe the quote, by id."""
