@@ -56,7 +56,6 @@ from marginengine.fixedpoint import PRICE_UNIT, parse_units
 from marginengine.liquidation import euler as euler_liq
 from marginengine.margin import euler as euler_rules
 from marginengine.sim.agents import KeeperState
-from marginengine.sim.book import synthetic_book
 from marginengine.sim.cascade import FAMILY_RUNNERS, CascadeRunner
 from marginengine.sim.cascade_config import CascadeFile
 from marginengine.sim.family_cascade import FamilyRunner
@@ -124,13 +123,7 @@ class EulerCascadeRunner(FamilyRunner):
         if self.vault in spec.liquidity:
             supply = parse_units(spec.liquidity[self.vault], markets[self.vault].decimals)
         self.deposit("lender", supply)
-        book = synthetic_book(self.rng, b.accounts, float(b.total_debt), b.whales,
-                              float(b.whale_share), float(b.collateralization_median),
-                              float(b.collateralization_sigma),
-                              float(b.min_collateralization))
-        s0 = self.prices[0]
-        wanted = [(a.id, int(a.collateral_usd / s0 * self.coll_unit),
-                   int(a.debt_usd * self.vault_unit)) for a in book]
+        wanted = self.draw_book(self.vault_unit)
         for extra in spec.accounts:
             if self.vault in extra.deposit:
                 self.deposit(extra.id, parse_units(extra.deposit[self.vault],

@@ -103,6 +103,19 @@ class FamilyRunner(CascadeRunner, ABC):
         for column in self.family_columns():
             self.series[column] = []
 
+    def draw_book(self, debt_unit: int) -> list[tuple[str, int, int]]:
+        """The scenario's synthetic book (``[book]``, from the run's generator), in the
+        draw's order: each account's id, its collateral in smallest units at step 0's
+        price and its debt in smallest units of ``debt_unit``, both rounded down."""
+        b = self.spec.book
+        book = synthetic_book(self.rng, b.accounts, float(b.total_debt), b.whales,
+                              float(b.whale_share), float(b.collateralization_median),
+                              float(b.collateralization_sigma),
+                              float(b.min_collateralization))
+        s0 = self.prices[0]
+        return [(a.id, int(a.collateral_usd / s0 * self.coll_unit),
+                 int(a.debt_usd * debt_unit)) for a in book]
+
     # -- what each family says
     def family_columns(self) -> tuple[str, ...]:
         """The family's extra series columns."""
@@ -506,13 +519,7 @@ class MorphoCascadeRunner(FamilyRunner):
         if self.loan in spec.liquidity:
             supply = parse_units(spec.liquidity[self.loan], markets[self.loan].decimals)
         self.supply("lender", supply)
-        book = synthetic_book(self.rng, b.accounts, float(b.total_debt), b.whales,
-                              float(b.whale_share), float(b.collateralization_median),
-                              float(b.collateralization_sigma),
-                              float(b.min_collateralization))
-        s0 = self.prices[0]
-        wanted = [(a.id, int(a.collateral_usd / s0 * self.coll_unit),
-                   int(a.debt_usd * self.loan_unit)) for a in book]
+        wanted = self.draw_book(self.loan_unit)
         for extra in spec.accounts:
             if self.loan in extra.deposit:
                 self.supply(extra.id, parse_units(extra.deposit[self.loan],

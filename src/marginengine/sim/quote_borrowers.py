@@ -17,7 +17,6 @@ import numpy as np
 from marginengine.config import ProtocolConfig
 from marginengine.engine.events import Event
 from marginengine.fixedpoint import parse_units
-from marginengine.sim.book import synthetic_book
 from marginengine.sim.cascade import CascadeRunner
 from marginengine.sim.cascade_config import CascadeFile
 from marginengine.sim.family_cascade import FamilyRunner
@@ -58,20 +57,14 @@ class QuoteBorrowerRunner(FamilyRunner):
         """Prices; the keepers' quote deposits; the book; the explicit accounts."""
         self.set_prices()
         spec = self.spec
-        b = spec.book
         markets = self.protocol.markets
         for keeper in self.keepers:
             amount = int(keeper.capital * self.quote_unit)
             if amount > 0 and self.apply(self.deposit_event(keeper.spec.id, self.quote,
                                                             amount)).accepted:
                 self.keeper_deposits += amount
-        book = synthetic_book(self.rng, b.accounts, float(b.total_debt), b.whales,
-                              float(b.whale_share), float(b.collateralization_median),
-                              float(b.collateralization_sigma),
-                              float(b.min_collateralization))
-        s0 = self.prices[0]
-        wanted = [(a.id, int(a.collateral_usd / s0 * self.coll_unit), 0,
-                   int(a.debt_usd * self.quote_unit)) for a in book]
+        wanted = [(account, coll, 0, debt)
+                  for account, coll, debt in self.draw_book(self.quote_unit)]
         for extra in spec.accounts:
             wanted.append((extra.id,
                            parse_units(extra.deposit.get(self.collateral, 0),
