@@ -20,6 +20,7 @@ import importlib
 import multiprocessing
 import multiprocessing.context
 import os
+import pickle
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -93,8 +94,22 @@ def run_timed(task: tuple[dict[str, Any], int, int]) -> Timed:
     """:func:`run_one` in a worker: ``(run index, row, seconds the run took there, the
     worker's pid)``."""
     start = time.perf_counter()
-    row = run_one(task)
+    try:
+        row = run_one(task)
+    except Exception as exc:
+        raise portable(exc, task[2]) from None
     return task[2], row, time.perf_counter() - start, os.getpid()
+
+
+def portable(exc: Exception, index: int) -> Exception:
+    """``exc`` if it survives pickling to the parent, else a ``RuntimeError`` naming the run
+    and the error: a process pool's parent cannot rebuild an exception whose ``__init__``
+    wants other arguments than its message, and waits forever for the lost result."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"run {index}: {type(exc).__name__}: {exc}")
+    return exc
 
 
 def _tasks(data: dict[str, Any], seed: int, runs: int) -> list[tuple[dict[str, Any], int, int]]:
@@ -245,6 +260,10 @@ class WorkerPool:
                 timing.worker_of[index] = worker
             yield index, row
 
+    def pids(self) -> set[int]:
+        """The worker processes' ids."""
+        return {process.pid for process in self._pool._pool}
+
     def close(self) -> None:
         """Let the workers finish and exit."""
         self._pool.close()
@@ -291,10 +310,11 @@ def iterate_process(data: dict[str, Any], seed: int, runs: int, workers: int,
             if timing is not None:
                 timing.setup_s += time.perf_counter() - start
             for task in _tasks(data, seed, runs):
-                index, row, seconds, worker = run_timed(task)
+                began = time.perf_counter()
+                row = run_one(task)  # inline: its errors as they are
                 if timing is not None:
-                    timing.run_s[index] = seconds
-                    timing.worker_of[index] = worker
+                    timing.run_s[task[2]] = time.perf_counter() - began
+                    timing.worker_of[task[2]] = os.getpid()
                 yield row
             return
         own = pool is None
