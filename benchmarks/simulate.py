@@ -160,6 +160,7 @@ def monte_carlo_section(args: argparse.Namespace) -> dict[str, Any]:
         "mc_run_max_s": max(run_s), "mc_runs_total_s": sum(run_s),
         "mc_serial_1_s": serial[1], "mc_serial_2_s": serial[2],
         "mc_setup_2_s": two.setup_s, "mc_teardown_2_s": two.teardown_s,
+        "mc_to_first_run_2_s": two.to_first_run_s,
         "mc_serial_fraction_2": serial[2] / (serial[2] + sum(run_s)),
         "mc_worker_busy_s": busy,
         "mc_predicted_speedup_amdahl": predicted_speedup(run_s, serial[1], serial[2], 2,
@@ -186,7 +187,8 @@ def monte_carlo_section(args: argparse.Namespace) -> dict[str, Any]:
     print(f"  serial in the parent: 1 worker {serial[1] * 1e3:.1f} ms; 2 workers "
           f"{serial[2] * 1e3:.1f} ms (set-up {two.setup_s * 1e3:.1f} ms: imports and "
           f"forking, teardown {two.teardown_s * 1e3:.1f} ms) = serial fraction "
-          f"{out['mc_serial_fraction_2']:.2%}")
+          f"{out['mc_serial_fraction_2']:.2%}; first run started "
+          f"{two.to_first_run_s * 1e3:.1f} ms after the call")
     print(f"  2 workers busy {' / '.join(f'{b:.2f}' for b in busy)} s; tail imbalance of "
           f"these run times on 2 workers {tail * 1e3:.0f} ms; other (dispatch, waiting) "
           f"{out['mc_other_2_s'] * 1e3:.0f} ms")

@@ -134,6 +134,9 @@ def test_monte_carlo_when_two_workers_then_same_per_run_figures_and_timing() -> 
     assert os.getpid() not in set(two.worker_of.values())
     assert set(one.worker_of.values()) == {os.getpid()}
     assert two.setup_s > 0 and two.wall_s >= two.setup_s
+    # Every run started in a worker after the parent had forked it.
+    assert sorted(two.started) == list(range(7))
+    assert two.setup_s <= two.to_first_run_s < two.wall_s
     assert one.teardown_s == 0.0
 
 

@@ -87,18 +87,19 @@ def run_one(task: tuple[dict[str, Any], int, int]) -> dict[str, Any]:
     return row
 
 
-Timed = tuple[int, dict[str, Any], float, int]
+Timed = tuple[int, dict[str, Any], float, float, int]
 
 
 def run_timed(task: tuple[dict[str, Any], int, int]) -> Timed:
-    """:func:`run_one` in a worker: ``(run index, row, seconds the run took there, the
-    worker's pid)``."""
+    """:func:`run_one` in a worker: ``(run index, row, when it started there
+    (``time.perf_counter``, one clock for every process of the machine), seconds it took,
+    the worker's pid)``."""
     start = time.perf_counter()
     try:
         row = run_one(task)
     except Exception as exc:
         raise portable(exc, task[2]) from None
-    return task[2], row, time.perf_counter() - start, os.getpid()
+    return task[2], row, start, time.perf_counter() - start, os.getpid()
 
 
 def portable(exc: Exception, index: int) -> Exception:
@@ -136,6 +137,16 @@ class PoolTiming:
     run_s: dict[int, float] = field(default_factory=dict)
     #: Run index -> the worker process (pid) that ran it.
     worker_of: dict[int, int] = field(default_factory=dict)
+    #: Run index -> when it started (``time.perf_counter``, the same clock in every
+    #: process), and when the parent entered :func:`iterate_process`.
+    started: dict[int, float] = field(default_factory=dict)
+    entered: float = 0.0
+
+    @property
+    def to_first_run_s(self) -> float:
+        """From the parent entering to the first run starting in a worker: the start-up
+        the runs wait for (imports, forking, handing out the first run)."""
+        return min(self.started.values()) - self.entered if self.started else 0.0
 
     @property
     def serial_s(self) -> float:
@@ -254,10 +265,11 @@ class WorkerPool:
     @staticmethod
     def _tagged(results: Iterable[Timed],
                 timing: PoolTiming | None) -> Iterator[tuple[int, dict[str, Any]]]:
-        for index, row, seconds, worker in results:
+        for index, row, began, seconds, worker in results:
             if timing is not None:
                 timing.run_s[index] = seconds
                 timing.worker_of[index] = worker
+                timing.started[index] = began
             yield index, row
 
     def pids(self) -> set[int]:
@@ -304,6 +316,7 @@ def iterate_process(data: dict[str, Any], seed: int, runs: int, workers: int,
     start = time.perf_counter()
     if timing is not None:
         timing.workers = workers if pool is None else pool.workers
+        timing.entered = start
     try:
         if workers <= 1 and pool is None:
             warm_imports()
@@ -315,6 +328,7 @@ def iterate_process(data: dict[str, Any], seed: int, runs: int, workers: int,
                 if timing is not None:
                     timing.run_s[task[2]] = time.perf_counter() - began
                     timing.worker_of[task[2]] = os.getpid()
+                    timing.started[task[2]] = began
                 yield row
             return
         own = pool is None
