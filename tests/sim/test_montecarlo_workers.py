@@ -5,6 +5,7 @@ by page, the heap it inherited (benchmarks/simulate.py: 2 workers no faster than
 import gc
 import os
 import pickle
+import signal
 
 import numpy as np
 import pytest
@@ -199,3 +200,30 @@ def test_child_seed_when_any_index_then_same_draws_as_spawn() -> None:
         spawned = np.random.SeedSequence(42).spawn(index + 1)[index]
         assert (np.random.default_rng(child_seed(42, index)).random(4)
                 == np.random.default_rng(spawned).random(4)).all()
+
+
+def _slow_tiny() -> dict[str, object]:
+    data = _tiny()
+    data["steps"] = 60  # runs long enough to be interrupted mid-batch
+    return data
+
+
+def test_worker_pool_when_a_worker_is_killed_then_raises_instead_of_waiting() -> None:
+    # A multiprocessing pool replaces a dead worker but loses its run: the parent would
+    # wait for that row forever. The pool notices the death and stops the batch.
+    with WorkerPool(2) as pool:
+        rows = iterate_process(_slow_tiny(), 1, 40, 2, pool=pool)
+        next(rows)
+        os.kill(sorted(pool.pids())[0], signal.SIGKILL)
+        with pytest.raises(RuntimeError, match=r"worker \d+ died \(killed by signal 9\)"):
+            list(rows)
+
+
+def test_worker_pool_when_a_worker_gets_ctrl_c_then_batch_unaffected() -> None:
+    # Ctrl-C is the parent's: a worker ignores SIGINT, so its runs and rows are intact.
+    expected = list(iterate_process(_tiny(), 2, 6, 1))
+    with WorkerPool(2) as pool:
+        for pid in pool.pids():
+            os.kill(pid, signal.SIGINT)
+        assert list(iterate_process(_tiny(), 2, 6, 2, pool=pool)) == expected
+        pool.check_workers()  # both alive

@@ -21,6 +21,7 @@ import multiprocessing
 import multiprocessing.context
 import os
 import pickle
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -251,16 +252,49 @@ class WorkerPool:
         start = time.perf_counter()
         warm_imports()
         self.workers = workers
+        before = {process.pid for process in multiprocessing.active_children()}
         with frozen_heap():
-            self._pool: Any = fork_context().Pool(workers)
+            self._pool: Any = fork_context().Pool(workers, initializer=_worker_start)
+        self._workers = [process for process in multiprocessing.active_children()
+                         if process.pid not in before]
         #: Seconds the parent spent importing and forking the workers.
         self.startup_s = time.perf_counter() - start
 
     def rows(self, data: dict[str, Any], seed: int, runs: int,
              timing: PoolTiming | None = None) -> Iterator[dict[str, Any]]:
-        """The rows of runs ``0 .. runs - 1`` of ``data`` from ``seed``, in run order."""
+        """The rows of runs ``0 .. runs - 1`` of ``data`` from ``seed``, in run order.
+
+        A batch that fails or is abandoned (an error, a dead worker, Ctrl-C, the caller
+        stopping early) stops the pool: its workers would otherwise go on with the
+        batch's remaining runs, and a lost run keeps a closing pool waiting forever.
+        """
         results = self._pool.imap_unordered(run_timed, _tasks(data, seed, runs), chunksize=1)
-        yield from in_run_order(self._tagged(results, timing))
+        try:
+            yield from in_run_order(self._tagged(self._watched(results), timing))
+        except BaseException:
+            self.terminate()
+            raise
+
+    def _watched(self, results: Any) -> Iterator[Timed]:
+        """The results as they come, checking while none does that no worker died: a
+        ``multiprocessing`` pool replaces a dead worker but loses its run, and would wait
+        for it forever (a worker killed for memory, a crash in an extension)."""
+        while True:
+            try:
+                yield results.next(timeout=WATCH_S)
+            except StopIteration:
+                return
+            except multiprocessing.TimeoutError:
+                self.check_workers()
+
+    def check_workers(self) -> None:
+        """Raise if a worker has exited (it only does so when the pool closes)."""
+        for process in self._workers:
+            code = process.exitcode
+            if code is not None:
+                how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+                raise RuntimeError(f"Monte Carlo worker {process.pid} died ({how}): its run "
+                                   "is lost, the Monte Carlo is stopped")
 
     @staticmethod
     def _tagged(results: Iterable[Timed],
@@ -274,7 +308,7 @@ class WorkerPool:
 
     def pids(self) -> set[int]:
         """The worker processes' ids."""
-        return {process.pid for process in self._pool._pool}
+        return {process.pid for process in self._workers if process.pid is not None}
 
     def close(self) -> None:
         """Let the workers finish and exit."""
@@ -294,6 +328,16 @@ class WorkerPool:
             self.close()
         else:
             self.terminate()
+
+
+#: Seconds between checks that the workers are alive while no row comes back.
+WATCH_S = 0.5
+
+
+def _worker_start() -> None:
+    # Ctrl-C is the parent's to handle: it stops the workers (terminate). A worker taking
+    # it too printed its own interrupted traceback under the CLI's one-line error.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def iterate_process(data: dict[str, Any], seed: int, runs: int, workers: int,
@@ -335,12 +379,7 @@ def iterate_process(data: dict[str, Any], seed: int, runs: int, workers: int,
         active = pool if pool is not None else WorkerPool(workers)
         if timing is not None:
             timing.setup_s += active.startup_s if own else 0.0
-        try:
-            yield from active.rows(data, seed, runs, timing)
-        except BaseException:
-            if own:
-                active.terminate()
-            raise
+        yield from active.rows(data, seed, runs, timing)  # stops the pool if it fails
         if own:
             closing = time.perf_counter()
             active.close()
