@@ -2,6 +2,7 @@
 holding a large engine made every forked worker's garbage collections walk, and copy page
 by page, the heap it inherited (benchmarks/simulate.py: 2 workers no faster than 1)."""
 
+import copyreg
 import gc
 import os
 import pickle
@@ -173,6 +174,9 @@ def test_monte_carlo_when_a_worker_raises_an_unpicklable_error_then_parent_gets_
     # A process pool whose parent cannot unpickle a worker's exception waits forever for
     # the lost result; the worker sends a RuntimeError naming the run and the error.
     monkeypatch.setattr(montecarlo, "run_one", _raise_two_arg)  # inherited by the fork
+    # Once dask.distributed is imported (another test's Dask backend), tblib pickles every
+    # exception class that existed then by its fields: take this one back to the default.
+    monkeypatch.delitem(copyreg.dispatch_table, _TwoArgError, raising=False)
     with pytest.raises(RuntimeError, match=r"run \d: _TwoArgError: book: run \d refused"):
         list(iterate_process(_tiny(), 1, 3, 2))
     with pytest.raises(_TwoArgError):  # inline: the error as it is

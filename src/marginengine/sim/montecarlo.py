@@ -99,8 +99,13 @@ def run_timed(task: tuple[dict[str, Any], int, int]) -> Timed:
     try:
         row = run_one(task)
     except Exception as exc:
-        raise portable(exc, task[2]) from None
-    return task[2], row, start, time.perf_counter() - start, os.getpid()
+        error = portable(exc, task[2])
+    else:
+        return task[2], row, start, time.perf_counter() - start, os.getpid()
+    # Raised outside the handler: raised inside, the replacement would carry the original
+    # as its context, which a pickler that keeps contexts (tblib's, installed by
+    # dask.distributed) sends along, and the parent again cannot rebuild.
+    raise error
 
 
 def portable(exc: Exception, index: int) -> Exception:
