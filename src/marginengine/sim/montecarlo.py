@@ -22,8 +22,11 @@ import multiprocessing.context
 import os
 import pickle
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,10 +250,15 @@ class WorkerPool:
 
     The workers fork when the pool is made, from a frozen heap (:func:`frozen_heap`), and
     serve every :meth:`rows` call until :meth:`close`: a caller with several batches (a
-    sweep, an optimizer) pays the start-up once. Runs are handed out one at a time
-    (``imap_unordered``, ``chunksize=1``), so a worker that finishes early takes the next
-    run instead of idling while the other works through a static chunk; the rows are put
-    back in run order (:func:`in_run_order`), identical to one worker's.
+    sweep, an optimizer) pays the start-up once. Runs are handed out one at a time (one
+    future per run), so a worker that finishes early takes the next run instead of idling
+    while the other works through a static chunk; the rows are put back in run order
+    (:func:`in_run_order`), identical to one worker's.
+
+    A ``concurrent.futures`` pool, not a ``multiprocessing.Pool``: a worker that dies (killed
+    for memory, a crash in an extension) breaks the batch with an error there, where
+    ``multiprocessing.Pool`` lost its run and waited for it forever, and could not even be
+    terminated when the dead worker held its task queue's lock.
     """
 
     def __init__(self, workers: int) -> None:
@@ -258,8 +266,13 @@ class WorkerPool:
         warm_imports()
         self.workers = workers
         before = {process.pid for process in multiprocessing.active_children()}
-        with frozen_heap():
-            self._pool: Any = fork_context().Pool(workers, initializer=_worker_start)
+        with frozen_heap(), _workers_ignore_ctrl_c():
+            self._executor = ProcessPoolExecutor(max_workers=workers,
+                                                 mp_context=fork_context(),
+                                                 initializer=_worker_start)
+            # A forking executor starts all its workers at its first submit: make that
+            # happen here, under the freeze, and wait until one is serving.
+            self._executor.submit(os.getpid).result()
         self._workers = [process for process in multiprocessing.active_children()
                          if process.pid not in before]
         #: Seconds the parent spent importing and forking the workers.
@@ -271,35 +284,35 @@ class WorkerPool:
 
         A batch that fails or is abandoned (an error, a dead worker, Ctrl-C, the caller
         stopping early) stops the pool: its workers would otherwise go on with the
-        batch's remaining runs, and a lost run keeps a closing pool waiting forever.
+        batch's remaining runs.
         """
-        results = self._pool.imap_unordered(run_timed, _tasks(data, seed, runs), chunksize=1)
+        futures = [self._executor.submit(run_timed, task) for task in _tasks(data, seed, runs)]
         try:
-            yield from in_run_order(self._tagged(self._watched(results), timing))
+            yield from in_run_order(self._tagged(self._completed(futures), timing))
         except BaseException:
             self.terminate()
             raise
 
-    def _watched(self, results: Any) -> Iterator[Timed]:
-        """The results as they come, checking while none does that no worker died: a
-        ``multiprocessing`` pool replaces a dead worker but loses its run, and would wait
-        for it forever (a worker killed for memory, a crash in an extension)."""
-        while True:
-            try:
-                yield results.next(timeout=WATCH_S)
-            except StopIteration:
-                return
-            except multiprocessing.TimeoutError:
-                self.check_workers()
+    def _completed(self, futures: list[Future[Timed]]) -> Iterator[Timed]:
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BrokenProcessPool:
+            raise RuntimeError(self._death()) from None
 
-    def check_workers(self) -> None:
-        """Raise if a worker has exited (it only does so when the pool closes)."""
-        for process in self._workers:
-            code = process.exitcode
-            if code is not None:
-                how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-                raise RuntimeError(f"Monte Carlo worker {process.pid} died ({how}): its run "
-                                   "is lost, the Monte Carlo is stopped")
+    def _death(self) -> str:
+        """Which worker died, and how (the others the executor stopped after it)."""
+        for process in self._workers:  # the executor is stopping them: let it finish
+            process.join(timeout=5)
+        codes = [(process.pid, process.exitcode) for process in self._workers
+                 if process.exitcode is not None]
+        first = [c for c in codes if c[1] != -signal.SIGTERM] or codes
+        if not first:
+            return "a Monte Carlo worker died: its run is lost, the Monte Carlo is stopped"
+        pid, code = first[0]
+        assert code is not None
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        return f"Monte Carlo worker {pid} died ({how}): its run is lost, the Monte Carlo is stopped"
 
     @staticmethod
     def _tagged(results: Iterable[Timed],
@@ -315,15 +328,21 @@ class WorkerPool:
         """The worker processes' ids."""
         return {process.pid for process in self._workers if process.pid is not None}
 
+    def alive(self) -> bool:
+        """Every worker still running."""
+        return all(process.exitcode is None for process in self._workers)
+
     def close(self) -> None:
         """Let the workers finish and exit."""
-        self._pool.close()
-        self._pool.join()
+        self._executor.shutdown(wait=True)
 
     def terminate(self) -> None:
-        """Stop the workers now (a batch abandoned or failed)."""
-        self._pool.terminate()
-        self._pool.join()
+        """Stop the workers now (a batch abandoned or failed): the pending runs are
+        cancelled and the running ones killed, not waited for."""
+        for process in self._workers:
+            if process.exitcode is None:
+                process.terminate()
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -335,14 +354,25 @@ class WorkerPool:
             self.terminate()
 
 
-#: Seconds between checks that the workers are alive while no row comes back.
-WATCH_S = 0.5
-
-
 def _worker_start() -> None:
     # Ctrl-C is the parent's to handle: it stops the workers (terminate). A worker taking
     # it too printed its own interrupted traceback under the CLI's one-line error.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """SIGINT ignored while the workers fork, so each is born ignoring it (the initializer
+    alone left a moment, before it ran, in which a Ctrl-C killed a worker and lost its
+    run). Only the main thread may set handlers; elsewhere the initializer does it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def iterate_process(data: dict[str, Any], seed: int, runs: int, workers: int,
