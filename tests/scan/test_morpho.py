@@ -117,7 +117,7 @@ def test_interest_is_accrued_to_the_clock_before_the_health_check():
     assert result.liquidatable == ["carol"] == engine_truth(config, events, M, ["carol"])
     # The mirror's share price is the accrued one: 1,720 x (1 + 0.1 / 365) in the float.
     mirror = MorphoRiskBook(engine)
-    row = mirror.ids.index((M, "carol"))
+    row = mirror.accounts.index("carol")
     assert mirror.shares[row] * mirror.share_price[0] == pytest.approx(
         1_720 * USDC * (1 + 0.1 / 365), rel=1e-6)
 

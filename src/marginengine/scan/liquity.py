@@ -3,7 +3,7 @@ candidates confirmed by the engine's own rule (``liquidation/liquity_system.py``
 :func:`~marginengine.liquidation.liquity_system.is_liquidatable`: what a
 ``LiquityLiquidate`` of the trove would do now).
 
-Layout: one row per trove (by id), its *entire* collateral and debt as float64: the
+Layout: one row per trove (in the system's order), its *entire* collateral and debt as float64: the
 recorded ``coll`` and ``debt`` (wei; the debt is the composite debt, the 200 LUSD
 liquidation reserve included, as the engine's ``LiquitySystem`` holds it) plus its pending
 redistribution rewards ``stake x (L - snapshot) / 1e18`` (``getEntireDebtAndColl``).
@@ -70,8 +70,9 @@ class LiquityRiskBook:
     def refresh(self) -> None:
         """Rebuild the columns from the engine's troves (entire collateral and debt)."""
         system = self.system()
-        self.ids: list[str] = sorted(system.troves)
-        troves = [system.troves[t] for t in self.ids]
+        # Rows in the system's own order (the engine's, deterministic): no sort per refresh.
+        self.ids: list[str] = list(system.troves)
+        troves = list(system.troves.values())
         n = len(troves)
         l_eth, l_debt = system.dist.l_eth, system.dist.l_lusd_debt
         # The pending rewards' products are exact ints; only their sums become floats.
@@ -126,7 +127,7 @@ class LiquityRiskBook:
             return FamilyScan([], [], 0, tcr=rules.INFINITE_CR, recovery_mode=False)
         price = self.price()
         tcr, recovery, _ = self.line(price)
-        candidates = [self.ids[i] for i in np.flatnonzero(self.screen(price))]
+        candidates = sorted(self.ids[i] for i in np.flatnonzero(self.screen(price)))
         liquidatable = [t for t in candidates if ops.is_liquidatable(system, t, price)]
         return FamilyScan(sorted(liquidatable), candidates, len(self.ids), tcr=tcr,
                           recovery_mode=recovery)

@@ -2,8 +2,9 @@
 market, the candidates confirmed by Morpho's own health check
 (:func:`marginengine.margin.morpho.is_healthy`, which ``liquidate`` asks first).
 
-Layout: one row per position of every market (markets by name, then accounts): its borrow
-shares and its collateral (base units) as float64, and the row's market. Per market, exact
+Layout: one row per position of every market (markets by name, then the book's order of
+accounts): its borrow shares and its collateral (base units) as float64, and the row's
+market. Per market, exact
 once: the book accrued to the ledger's clock (``engine/morpho_handlers.accrued_book``, as
 ``liquidate`` accrues first), the oracle price (``oracle_price_of``: the engine's two
 prices, 1e36-scaled) and the LLTV; as floats, the share price ``(totalBorrowAssets + 1) /
@@ -67,12 +68,13 @@ class MorphoRiskBook:
         now = engine.ledger.time
         self.markets: list[str] = sorted(engine.state.morpho)
         self.books: dict[str, tuple[MorphoBook, rules.MarketParams]] = {}
-        self.ids: list[tuple[str, str]] = []
-        shares: list[int] = []
-        collateral: list[int] = []
-        market_of: list[int] = []
+        # Rows follow each book's own order (the engine's, deterministic); no tuple per row
+        # is kept, so a large book does not wake the garbage collector over and over.
+        self.accounts: list[str] = []
+        held: list[rules.Position] = []
+        self.counts: list[int] = []
         ratio, lltv = [], []
-        for k, name in enumerate(self.markets):
+        for name in self.markets:
             book, params, _ = accrued_book(engine.config, name, engine.state.morpho[name],
                                            now)
             self.books[name] = (book, params)
@@ -80,15 +82,16 @@ class MorphoRiskBook:
             ratio.append((m.total_borrow_assets + rules.VIRTUAL_ASSETS)
                          / (m.total_borrow_shares + rules.VIRTUAL_SHARES))
             lltv.append(params.lltv / WAD)
-            for account, p in sorted(book.positions.items()):
-                if p.supply_shares or p.borrow_shares or p.collateral:
-                    self.ids.append((name, account))
-                    shares.append(p.borrow_shares)
-                    collateral.append(p.collateral)
-                    market_of.append(k)
-        self.shares: FloatArray = np.array(shares, dtype=np.float64)
-        self.collateral: FloatArray = np.array(collateral, dtype=np.float64)
-        self.market_of: IntArray = np.array(market_of, dtype=np.int64)
+            accounts = [a for a, p in book.positions.items()
+                        if p.supply_shares or p.borrow_shares or p.collateral]
+            self.accounts += accounts
+            held += [book.positions[a] for a in accounts]
+            self.counts.append(len(accounts))
+        n = len(held)
+        self.shares: FloatArray = np.fromiter((p.borrow_shares for p in held), np.float64, n)
+        self.collateral: FloatArray = np.fromiter((p.collateral for p in held), np.float64, n)
+        self.market_of: IntArray = np.repeat(np.arange(len(self.markets), dtype=np.int64),
+                                             self.counts)
         self.share_price: FloatArray = np.array(ratio, dtype=np.float64)
         self.lltv: FloatArray = np.array(lltv, dtype=np.float64)
 
@@ -135,20 +138,17 @@ class MorphoRiskBook:
         candidates: dict[str, list[str]] = {n: [] for n in self.markets}
         liquidatable: dict[str, list[str]] = {n: [] for n in self.markets}
         for i in rows:
-            name, account = self.ids[i]
+            name, account = self.markets[self.market_of[i]], self.accounts[i]
             book, params = self.books[name]
             candidates[name].append(account)
             if not rules.is_healthy(book.position(account), book.market, oracle[name],
                                     params):
                 liquidatable[name].append(account)
-        screened = {n: 0 for n in self.markets}
-        for name, _ in self.ids:
-            screened[name] += 1
-        per_market = {n: FamilyScan(sorted(liquidatable[n]), candidates[n], screened[n])
-                      for n in self.markets}
+        per_market = {n: FamilyScan(sorted(liquidatable[n]), sorted(candidates[n]), count)
+                      for n, count in zip(self.markets, self.counts, strict=True)}
         return FamilyScan(sorted({a for v in liquidatable.values() for a in v}),
                           sorted({a for v in candidates.values() for a in v}),
-                          len(self.ids), markets=per_market)
+                          len(self.accounts), markets=per_market)
 
 
 __all__ = ["MORPHO_ABSOLUTE_BAND", "MorphoRiskBook"]
