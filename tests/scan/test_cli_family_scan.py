@@ -16,6 +16,8 @@ from marginengine.engine import (
     Event,
     LiquityOpenTrove,
     LiquityProvideToSP,
+    MangoDeposit,
+    MangoWithdraw,
     MorphoBorrow,
     MorphoSupply,
     MorphoSupplyCollateral,
@@ -72,6 +74,25 @@ def test_scan_log_of_a_morpho_market(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert report["markets"] == {m: {"screened": 3, "candidates": 2, "liquidatable": ["eve"]}}
     code, out, _ = run(["scan", "--log", log], capsys)
     assert "│ WETH/USDC │ eve " in out and "1 liquidatable of 3 positions screened" in out
+
+
+def test_scan_log_of_a_mango_book(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    # tests/scan/test_family_books.py's Mango book without the perp: 10 SOL (maint 0.9)
+    # against 600 + 20 i USDC borrowed (maint x 1.025): at SOL 71, 639 < (600 + 20 i) x
+    # 1.025 from i = 2.
+    sol = 10**9
+    events: list[Event] = [SetPrice("USDC", PRICE_UNIT), SetPrice("SOL", 100 * PRICE_UNIT),
+                           SetPrice("SOL-PERP", 100 * PRICE_UNIT)]
+    for i in range(4):
+        events += [MangoDeposit(f"m{i}", "SOL", 10 * sol),
+                   MangoWithdraw(f"m{i}", "USDC", (600 + 20 * i) * USDC)]
+    log = write_log(tmp_path / "mango.sqlite", "mango-v4",
+                    [*events, SetPrice("SOL", 71 * PRICE_UNIT)])
+    code, out, _ = run(["scan", "--log", log, "--json"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    assert report["liquidatable"] == ["m2", "m3"] and report["screened"] == 4
+    assert "tcr" not in report and "markets" not in report
 
 
 @pytest.mark.parametrize("extra, message", [
