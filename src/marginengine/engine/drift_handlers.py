@@ -43,9 +43,9 @@ from marginengine.engine.events import (
 from marginengine.engine.family_state import (
     DriftBook,
     drift_margin,
-    drift_perp_market,
-    drift_price,
+    drift_perp_liq_plan,
     drift_spot_liq_plan,
+    drift_step_floor,
 )
 from marginengine.liquidation import drift as liquidation
 from marginengine.margin import drift as rules
@@ -171,16 +171,6 @@ def liquidate_spot(ctx: HandlerContext, e: DriftLiquidateSpot) -> dict[str, Any]
             "margin_shortage": plan.margin_shortage, "to_cover": plan.to_cover}
 
 
-def _step_floor(amount: int, step: int) -> int:
-    # standardize_base_asset_amount
-    return amount - amount % step
-
-
-def _step_ceil(amount: int, step: int) -> int:
-    # standardize_base_asset_amount_ceil
-    return -(-amount // step) * step
-
-
 def liquidate_perp(ctx: HandlerContext, e: DriftLiquidatePerp) -> dict[str, Any]:
     ctx.account_id(e.liquidator, "liquidator")
     ctx.account_id(e.account)
@@ -218,37 +208,17 @@ def liquidate_perp(ctx: HandlerContext, e: DriftLiquidatePerp) -> dict[str, Any]
         ctx.refuse(Code.DRIFT_POSITION_DOESNT_HAVE_OPEN_POSITION_OR_ORDERS,
                    f"{e.account}'s {e.market} position has no base (quote {quote})",
                    market=e.market)
-    liquidator_max = _step_floor(liquidation.U64_MAX if e.max_base == -1 else e.max_base,
+    liquidator_max = drift_step_floor(liquidation.U64_MAX if e.max_base == -1 else e.max_base,
                                  step)
     if liquidator_max == 0:
         ctx.refuse(Code.DRIFT_INVALID_BASE_ASSET_AMOUNT_FOR_LIQUIDATE_PERP,
                    f"max_base: {e.max_base} is below the step size {step}",
                    field="max_base", step=step)
-    price = drift_price(ctx.prices, e.market)
-    quote_price = rules.PRICE_PRECISION     # perp PnL counts in the quote at 1 (config)
-    user_base = abs(base)
-    market = drift_perp_market(ctx.config, e.market)
-    ratio_with_buffer = market.margin_ratio(user_base, MAINTENANCE) + buffer
-    shortage = calc.margin_shortage
-    liquidator_fee = perp_cfg.scaled("liquidator_fee")
-    # tracked_market_margin_shortage: the shortage's share of this market's requirement
-    tracked = rules.perp_margin(rules.PerpBalance(market, base, quote, price), MAINTENANCE)[0]
-    tracked_shortage = (shortage * tracked // calc.margin_requirement
-                        if calc.margin_requirement else 0)
-    if_fee = liquidation.perp_if_fee(tracked_shortage, user_base, ratio_with_buffer,
-                                     liquidator_fee, price, quote_price,
-                                     perp_cfg.scaled("if_liquidation_fee"))
-    to_cover = liquidation.base_asset_amount_to_cover_margin_shortage(
-        shortage, ratio_with_buffer, liquidator_fee, if_fee, price, quote_price)
-    if to_cover != liquidation.U64_MAX:
-        to_cover = _step_ceil(to_cover, step)
-    # the whole position when it is worth $50 or less
-    position_value = user_base * price // rules.AMM_RESERVE_PRECISION
-    floor = 0 if position_value > 50 * rules.QUOTE_PRECISION else user_base
-    amount = _step_ceil(min(user_base, liquidator_max, max(to_cover, floor)), step)
-    value = amount * price // rules.AMM_RESERVE_PRECISION
-    fee_quote = value * liquidator_fee // liquidation.LIQUIDATION_FEE_PRECISION
-    if_quote = value * if_fee // liquidation.LIQUIDATION_FEE_PRECISION
+    plan = drift_perp_liq_plan(ctx.config, book, ctx.prices, e.account, e.market, calc,
+                               None if e.max_base == -1 else liquidator_max)
+    amount, value = plan.base_transfer, plan.quote_transfer
+    fee_quote, if_quote = plan.liquidator_fee, plan.if_fee
+    shortage, to_cover = plan.margin_shortage, plan.to_cover
     # The account fills in the closing direction, the liquidator in the position's.
     sign = 1 if base > 0 else -1
     liq_held = book.account(e.liquidator)

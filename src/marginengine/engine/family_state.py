@@ -345,6 +345,80 @@ def drift_spot_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping
     return DriftSpotLiqPlan(transfer, asset_transfer, shortage, to_cover)
 
 
+@dataclass(frozen=True)
+class DriftPerpLiqPlan:
+    """What ``liquidate_perp`` would move now: the base taken over (1e9, unsigned), its
+    value at the oracle price, the liquidator's and the insurance fund's fees (quote 1e6),
+    the margin shortage and the base that covers it (``U64_MAX``: closing cannot), and the
+    insurance fund's fee rate (``LIQUIDATION_FEE_PRECISION``)."""
+
+    base_transfer: int
+    quote_transfer: int
+    liquidator_fee: int
+    if_fee: int
+    margin_shortage: int
+    to_cover: int
+    if_fee_rate: int
+
+
+def drift_step_floor(amount: int, step: int) -> int:
+    """``standardize_base_asset_amount``: down to a multiple of ``step``."""
+    return amount - amount % step
+
+
+def drift_step_ceil(amount: int, step: int) -> int:
+    """``standardize_base_asset_amount_ceil``: up to a multiple of ``step``."""
+    return -(-amount // step) * step
+
+
+def drift_perp_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
+                        account_id: str, market: str, calc: drift_rules.MarginCalculation,
+                        max_base: int | None = None) -> DriftPerpLiqPlan:
+    """``liquidate_perp``'s transfer for ``account_id`` (below maintenance: ``calc``, the
+    liquidation context's calculation with the margin buffer; holding base in ``market``):
+    the base covering the margin shortage against the maintenance ratio plus the buffer,
+    net of the liquidator's and the insurance fund's fees, rounded up to the step size
+    (the whole position when it is worth $50 or less), at most the position and
+    ``max_base`` (floored to the step size by the caller), and its value and fees at the
+    oracle price. The engine's handler and the simulator's keepers both size a perp
+    liquidation here (``controller/liquidation.rs`` ``liquidate_perp``)."""
+    cfg = config.drift
+    assert cfg is not None  # a Drift book exists only with [drift]
+    perp_cfg = cfg.perps[market]
+    step = perp_cfg.order_step_size
+    base, quote = book.account(account_id).perps[market]
+    price = drift_price(prices, market)
+    quote_price = drift_rules.PRICE_PRECISION  # perp PnL counts in the quote at 1 (config)
+    user_base = abs(base)
+    margin = drift_perp_market(config, market)
+    ratio_with_buffer = margin.margin_ratio(user_base, drift_rules.MarginRequirementType.
+                                            MAINTENANCE) + cfg.margin_buffer()
+    shortage = calc.margin_shortage
+    liquidator_fee = perp_cfg.scaled("liquidator_fee")
+    # tracked_market_margin_shortage: the shortage's share of this market's requirement
+    tracked = drift_rules.perp_margin(
+        drift_rules.PerpBalance(margin, base, quote, price),
+        drift_rules.MarginRequirementType.MAINTENANCE)[0]
+    tracked_shortage = (shortage * tracked // calc.margin_requirement
+                        if calc.margin_requirement else 0)
+    if_rate = drift_liq.perp_if_fee(tracked_shortage, user_base, ratio_with_buffer,
+                                    liquidator_fee, price, quote_price,
+                                    perp_cfg.scaled("if_liquidation_fee"))
+    to_cover = drift_liq.base_asset_amount_to_cover_margin_shortage(
+        shortage, ratio_with_buffer, liquidator_fee, if_rate, price, quote_price)
+    if to_cover != drift_liq.U64_MAX:
+        to_cover = drift_step_ceil(to_cover, step)
+    # the whole position when it is worth $50 or less
+    position_value = user_base * price // drift_rules.AMM_RESERVE_PRECISION
+    floor = 0 if position_value > 50 * drift_rules.QUOTE_PRECISION else user_base
+    cap = drift_liq.U64_MAX if max_base is None else max_base
+    amount = drift_step_ceil(min(user_base, cap, max(to_cover, floor)), step)
+    value = amount * price // drift_rules.AMM_RESERVE_PRECISION
+    one = drift_liq.LIQUIDATION_FEE_PRECISION
+    return DriftPerpLiqPlan(amount, value, value * liquidator_fee // one, value * if_rate // one,
+                            shortage, to_cover, if_rate)
+
+
 # ---------------------------------------------------------------------- Mango v4
 def mango_fx_price(config: ProtocolConfig, asset: str, price: int) -> int:
     """Mango's I80F48 price (native quote per native ``asset``) of an engine price."""
@@ -568,6 +642,7 @@ __all__ = [
     "EULER_UNIT_SCALE",
     "DriftAccount",
     "DriftBook",
+    "DriftPerpLiqPlan",
     "DriftSpotLiqPlan",
     "EulerAccount",
     "EulerBook",
@@ -578,10 +653,13 @@ __all__ = [
     "drift_balances",
     "drift_family_margin",
     "drift_margin",
+    "drift_perp_liq_plan",
     "drift_perp_market",
     "drift_price",
     "drift_spot_liq_plan",
     "drift_spot_market",
+    "drift_step_ceil",
+    "drift_step_floor",
     "euler_collaterals",
     "euler_family_margin",
     "euler_price",
