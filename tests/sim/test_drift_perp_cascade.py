@@ -88,6 +88,31 @@ def test_keeper_perp_liquidation_worked_numbers():
     assert result.summary["borrower_loss"] == pytest.approx(19.008)
 
 
+def test_synthetic_positions_are_the_notional_of_the_collateral():
+    # The book's one account: 1,000 USDC borrowed at 10x, 10,000 USD of SOL at 150. All
+    # of the book holds (share 1), long: half the collateral's value, 5,000 / 150 =
+    # 33.333 SOL, down to the 0.01 step: 33.33, paying 4,999.50 (rounded up).
+    data = perp_scenario([150, 150])
+    data["drift_perps"] = {"market": "SOL-PERP", "share": 1, "notional": "0.5"}
+    result = run_cascade(data, amplification=False)
+    book = result.engine.state.family
+    held = [x.perps["SOL-PERP"] for x in book.accounts.values() if "SOL-PERP" in x.perps]
+    assert held == [(33_330_000_000, -4_999_500_000)]
+    perps = result.summary["family"]["perps"]
+    assert (perps["positions_opened"], perps["setup_rejected"]) == (1, 0)
+    assert perps["exact"]["opened_quote"] == -4_999_500_000
+    # short (long_share 0): the same base, receiving the value rounded down
+    data["drift_perps"]["long_share"] = 0
+    book = run_cascade(data, amplification=False).engine.state.family
+    held = [x.perps["SOL-PERP"] for x in book.accounts.values() if "SOL-PERP" in x.perps]
+    assert held == [(-33_330_000_000, 4_999_500_000)]
+    # a position beyond the initial margin is refused and counted
+    data["drift_perps"] = {"market": "SOL-PERP",
+                           "positions": [{"account": "t", "base": 100}]}
+    s = run_cascade(data, amplification=False).summary
+    assert s["family"]["perps"]["setup_rejected"] == 1 and s["setup_rejected"] == 1
+
+
 def test_keeper_holds_the_base_without_unwind_and_skips_unprofitable():
     data = perp_scenario([150, 135, 135])
     data["drift_perps"]["unwind"] = False

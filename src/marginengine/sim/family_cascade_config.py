@@ -25,7 +25,9 @@ collateral and ``borrow``s; ``liquidity`` and a deposit of the vault asset are v
 ``deposit``s; ``family_agents.ltv_changes`` are governance ``setLTV`` calls. Drift v2
 (:mod:`marginengine.sim.drift_cascade`): ``price.asset`` a spot market, ``book.debt_asset``
 the quote; a book account deposits its collateral and withdraws the quote beyond its
-deposit (a borrow); no ``liquidity`` (no lenders in the engine). Mango v4
+deposit (a borrow); no ``liquidity`` (no lenders in the engine); ``[drift_perps]`` (Drift
+only) names one of ``drift.perps``, a simulated underlying, and explicit positions of
+``[[accounts]]`` in multiples of the step size. Mango v4
 (:mod:`marginengine.sim.mango_cascade`): ``price.asset`` a bank besides the quote,
 ``book.debt_asset`` the quote; the same book as Drift's, no ``liquidity``.
 """
