@@ -496,6 +496,14 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
             out["perps"] = self.perp_summary(book)
         return out
 
+    def summary(self) -> dict[str, Any]:
+        """The cascade's figures; with perps ``insurance_fund_drawdown`` is what Drift's
+        insurance fund paid the bankruptcies (whole quote)."""
+        out = super().summary()
+        if self.perp is not None:
+            out["insurance_fund_drawdown"] = self.perp_totals["insurance_paid"] / QUOTE
+        return out
+
     def perp_summary(self, book: DriftBook) -> dict[str, Any]:
         """The perp figures of :meth:`family_summary` (whole quote; ``exact`` in 1e6)."""
         assert self.perp is not None
