@@ -13,6 +13,7 @@ USDC in the fee pool) and each side loses 50 (25).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -162,10 +163,10 @@ def book_of(engine: Engine) -> DriftBook:
     return book
 
 
-def test_crash_liquidations_then_bankruptcy_through_events():
+def test_crash_liquidations_then_bankruptcy_through_events(tmp_path: Path):
     # u: 10 SOL at 100, borrows 700 USDC, long 5 SOL-PERP at 100 (initial: 800 >= 700 +
     # 50). s: 1000 USDC, short 5. k: 10,000 USDC. The fund holds 50 USDC.
-    engine = Engine(protocol(insurance_fund="50"))
+    engine = Engine.with_log(protocol(insurance_fund="50"), tmp_path / "events.sqlite")
     px = 100 * PRICE_UNIT
     applied(engine, SetPrice("USDC", PRICE_UNIT), SetPrice("SOL", px),
             SetPrice("SOL-PERP", px), DriftDeposit("u", "SOL", 10 * BASE),
@@ -222,6 +223,12 @@ def test_crash_liquidations_then_bankruptcy_through_events():
     # is not modelled) and a second call is refused
     out = engine.apply(DriftResolvePerpBankruptcy("k", "u", "SOL-PERP"))
     assert (out.accepted, out.code) == (False, Code.DRIFT_INVALID_PERP_POSITION_TO_LIQUIDATE)
+    # the log replays to the same state (fund, pools and social loss in the hash)
+    expected = engine.state_hash()
+    engine.close()
+    replayed, report = Engine.replay(tmp_path / "events.sqlite")
+    assert report.state_hash == expected == replayed.state_hash()
+    assert book_of(replayed).social_loss == {"SOL-PERP": 153_000_001}
 
 
 def test_bankruptcy_refusals_change_nothing():

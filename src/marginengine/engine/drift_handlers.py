@@ -221,8 +221,8 @@ def liquidate_perp(ctx: HandlerContext, e: DriftLiquidatePerp) -> dict[str, Any]
         ctx.refuse(Code.DRIFT_POSITION_DOESNT_HAVE_OPEN_POSITION_OR_ORDERS,
                    f"{e.account}'s {e.market} position has no base (quote {quote})",
                    market=e.market)
-    liquidator_max = drift_step_floor(liquidation.U64_MAX if e.max_base == -1 else e.max_base,
-                                 step)
+    liquidator_max = drift_step_floor(
+        liquidation.U64_MAX if e.max_base == -1 else e.max_base, step)
     if liquidator_max == 0:
         ctx.refuse(Code.DRIFT_INVALID_BASE_ASSET_AMOUNT_FOR_LIQUIDATE_PERP,
                    f"max_base: {e.max_base} is below the step size {step}",
@@ -292,7 +292,9 @@ def resolve_perp_bankruptcy(ctx: HandlerContext, e: DriftResolvePerpBankruptcy
     for account, paid in plan.payments.items():
         x = after.account(account)
         b, q = x.perps[e.market]
-        after = after.with_account(account, replace(x, perps={**x.perps, e.market: (b, q + paid)}))
+        # the funding payment, settled into the position's quote at once
+        after = after.with_account(account, replace(x, perps={**x.perps,
+                                                               e.market: (b, q + paid)}))
     x = after.account(e.account)
     after = after.with_account(e.account, replace(x, perps={**x.perps, e.market: (0, 0)}))
     m = e.market
