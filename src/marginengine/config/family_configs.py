@@ -210,11 +210,22 @@ class DriftPerpConfig(StrictModel):
     if_liquidation_fee: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal(0)
     #: ``amm.order_step_size`` in base units (1e9); a liquidation moves multiples of it.
     order_step_size: Annotated[int, Field(ge=1)] = 1
+    #: The AMM's fee pool at the start (whole quote, 6 decimals): a perp bankruptcy draws
+    #: on it after the insurance fund (``get_fee_pool_tokens``); the insurance fund's
+    #: liquidation fees join it.
+    fee_pool: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(0)
+    #: ``insurance_claim.quote_max_insurance`` (whole quote, 6 decimals): what the
+    #: insurance fund pays this market's bankruptcies in all; unset, no cap but the fund.
+    quote_max_insurance: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _precision(self) -> DriftPerpConfig:
         for name in type(self).model_fields:
-            if name != "order_step_size":
+            if name in ("fee_pool", "quote_max_insurance"):
+                value = getattr(self, name)
+                if value is not None:
+                    _scaled(value, 6, name)
+            elif name != "order_step_size":
                 self.scaled(name)
         return self
 
@@ -239,10 +250,14 @@ class DriftConfig(StrictModel):
     #: ``liquidate_perp`` tests (``MARGIN_PRECISION / 50``).
     liquidation_margin_buffer_ratio: Annotated[
         Decimal, Field(gt=0, lt=1, allow_inf_nan=False)] = Decimal("0.02")
+    #: The quote spot market's insurance fund vault at the start (whole quote, 6
+    #: decimals): ``resolve_perp_bankruptcy`` pays from it first, always leaving 1 unit.
+    insurance_fund: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(0)
 
     @model_validator(mode="after")
     def _buffer_precision(self) -> DriftConfig:
         _scaled(self.liquidation_margin_buffer_ratio, 4, "liquidation_margin_buffer_ratio")
+        _scaled(self.insurance_fund, 6, "insurance_fund")
         return self
 
     def margin_buffer(self) -> int:
