@@ -141,6 +141,12 @@ def test_family_cascade_example_runs_from_the_cli(name: str, tmp_path: Path,
     assert s["liquidated_value"] == pytest.approx(liquidated, abs=0.01)
     assert s["bad_debt"] == pytest.approx(bad, abs=0.01)
     assert s["bad_debt_realized"] == pytest.approx(realized, abs=0.01)
+    if name == "families_cascade":      # the mean over every protocol's liquidations
+        per = s["protocols"].values()
+        assert s["time_to_liquidate_mean_steps"] == pytest.approx(
+            sum(p["time_to_liquidate_mean_steps"] * p["liquidation_count"] for p in per)
+            / count)
+        assert s["time_to_liquidate_mean_steps"] > 0
     page = (out / "report.html").read_text()
     assert ("unclassified" in page) == (bad > 0)
     code, stdout, _ = run(["replay", str(out / "events.sqlite"), "--json"], capsys)
