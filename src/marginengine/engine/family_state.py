@@ -265,16 +265,29 @@ def drift_price(prices: Mapping[str, int], asset: str) -> int:
     return prices[asset] // DRIFT_PRICE_SCALE
 
 
-def drift_spot_market(config: ProtocolConfig, name: str) -> drift_rules.SpotMarket:
-    """The ``SpotMarket`` fields of spot market ``name``."""
+def drift_spot_market(config: ProtocolConfig, name: str,
+                      book: DriftBook | None = None) -> drift_rules.SpotMarket:
+    """The ``SpotMarket`` fields of spot market ``name``; with ``book``, also the market's
+    deposits for the scaled initial asset weight (``get_scaled_initial_asset_weight``):
+    the configured outside ``deposits`` plus every engine account's deposit, as Drift's
+    scaled ``deposit_balance`` (``SPOT_BALANCE_PRECISION``, 1e9, at a cumulative deposit
+    interest of 1; rounded down, as a deposit's scaled balance is)."""
     cfg = config.drift
     assert cfg is not None
     m = cfg.spot[name]
+    decimals = config.markets[name].decimals
+    start = m.scaled("scale_initial_asset_weight_start")
+    deposit_balance = 0
+    if start and book is not None:  # only the scaled initial weight reads the deposits
+        native = int(m.deposits * 10**decimals) + sum(
+            max(a.spot.get(name, 0), 0) for a in book.accounts.values())
+        deposit_balance = native * drift_rules.SPOT_BALANCE_PRECISION // 10**decimals
     return drift_rules.SpotMarket(
-        decimals=config.markets[name].decimals,
+        decimals=decimals,
         **{f: m.scaled(f) for f in ("initial_asset_weight", "maintenance_asset_weight",
                                     "initial_liability_weight",
-                                    "maintenance_liability_weight", "imf_factor")})
+                                    "maintenance_liability_weight", "imf_factor")},
+        scale_initial_asset_weight_start=start, deposit_balance=deposit_balance)
 
 
 def drift_perp_market(config: ProtocolConfig, name: str) -> drift_rules.PerpMarketMargin:
@@ -295,7 +308,7 @@ def drift_balances(config: ProtocolConfig, book: DriftBook, prices: Mapping[str,
                    ) -> tuple[list[drift_rules.SpotBalance], list[drift_rules.PerpBalance]]:
     """The account's spot balances and perp positions, priced, for the margin rules."""
     account = book.account(account_id)
-    spots = [drift_rules.SpotBalance(drift_spot_market(config, n), amount,
+    spots = [drift_rules.SpotBalance(drift_spot_market(config, n, book), amount,
                                      drift_price(prices, n))
              for n, amount in sorted(account.spot.items()) if amount]
     perps = [drift_rules.PerpBalance(drift_perp_market(config, n), base, quote,
