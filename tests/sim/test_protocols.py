@@ -113,3 +113,51 @@ def test_cli_writes_a_log_per_protocol_that_replays(tmp_path: Path,
         code, replayed, _ = run(["replay", str(out / log), "--json"], capsys)
         assert code == 0
         assert json.loads(replayed)["state_hash"] == summary["protocols"][name]["state_hash"]
+
+
+def test_further_protocols_book_file_when_run_from_another_cwd_then_read_beside_scenario(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # Regression (issue 11): anchor_files anchored the top-level book.file but not a
+    # [[protocols]] entry's, so lender2's relative book.file was looked up in the working
+    # directory and the run exited 2 with "protocols[0].book.file: no such file".
+    folder = tmp_path / "scenario"
+    folder.mkdir()
+    # Both books from files (a file book is a book of several assets; the venues' quote
+    # must agree). alice: 10 WETH against 12,000 USDC; bob: 5 WETH against 4,000 USDC.
+    (folder / "aave.csv").write_text("account,asset,supplied,borrowed\n"
+                                     "alice,WETH,10,\nalice,USDC,,12000\n")
+    (folder / "books").mkdir()
+    (folder / "books" / "lender2.csv").write_text("account,asset,supplied,borrowed\n"
+                                                  "bob,WETH,5,\nbob,USDC,,4000\n")
+    scenario = folder / "two.toml"
+    scenario.write_text("""kind = "cascade"
+name = "two"
+steps = 5
+step_seconds = 60
+protocol = { preset = "aave-v3", name = "aave", markets = { WETH = {}, USDC = {} } }
+prices = { USDC = 1 }
+price = { asset = "WETH", process = "bridge", s0 = 2000, end = 1640, sigma = 0.3 }
+venue = { kind = "amm", base_reserve = 3000 }
+book = { file = "aave.csv" }
+liquidity = { USDC = 100000 }
+
+[[protocols]]
+name = "lender2"
+protocol = { preset = "aave-v3", name = "lender2", markets = { WETH = {}, USDC = {} } }
+book = { file = "books/lender2.csv" }
+liquidity = { USDC = 100000 }
+keepers = [{ id = "keeper2", flash_loan = true }]
+""")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, stdout, stderr = run(["simulate", str(scenario), "--out", "run", "--json",
+                                "--quiet"], capsys)
+    assert code == 0, stderr
+    summary = json.loads(stdout)
+    assert summary["protocols"]["aave"]["accounts"] == 1
+    assert summary["protocols"]["lender2"]["accounts"] == 1
+    # The anchored path is the file beside the scenario, whatever the working directory.
+    spec, _ = scenario_spec(read_toml(scenario), source=str(scenario))
+    assert Path(spec.protocols[0].book.file) == folder / "books" / "lender2.csv"

@@ -7,6 +7,7 @@ liquidity venue, an oracle, gas, keepers and (optionally) auctions. See
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -641,8 +642,11 @@ def cascade_warnings(spec: CascadeFile) -> list[str]:
 
 
 def anchor_files(data: dict[str, Any], source: str | Path | None) -> dict[str, Any]:
-    """``data`` with relative ``price.file`` and ``gas.file`` made relative to the folder
-    of ``source`` (the scenario file), as a user reading the file expects.
+    """``data`` with every relative file path made relative to the folder of ``source``
+    (the scenario file), as a user reading the file expects: ``price.file``,
+    ``price.assets.X.file``, ``gas.file``, ``book.file``, ``book.snapshot``,
+    ``perps.book.file``, and the ``book`` and ``perps.book`` files of every
+    ``[[protocols]]`` entry.
 
     Without ``source`` the data is returned as is (relative paths then resolve against
     the working directory). The paths become absolute, so anchoring twice (the CLI, then
@@ -667,10 +671,26 @@ def anchor_files(data: dict[str, Any], source: str | Path | None) -> dict[str, A
         out["price"] = {**price, "assets": {
             k: anchored(v, "file") if isinstance(v, dict) else v
             for k, v in price["assets"].items()}}
-    book = out.get("book")
+    out.update(_anchor_books(out, anchored))
+    protocols = out.get("protocols")
+    if isinstance(protocols, list):
+        # A further protocol's own book and perp book are files of the same scenario:
+        # read from its folder too, whatever the working directory.
+        out["protocols"] = [{**entry, **_anchor_books(entry, anchored)}
+                            if isinstance(entry, dict) else entry for entry in protocols]
+    return out
+
+
+def _anchor_books(table: dict[str, Any], anchored: Callable[[dict[str, Any], str],
+                                                            dict[str, Any]]
+                  ) -> dict[str, Any]:
+    """``book.file``, ``book.snapshot`` and ``perps.book.file`` of a scenario's table (the
+    scenario itself or one of its ``[[protocols]]``), anchored; only the keys present."""
+    out: dict[str, Any] = {}
+    book = table.get("book")
     if isinstance(book, dict):
         out["book"] = anchored(anchored(book, "file"), "snapshot")
-    perps = out.get("perps")
+    perps = table.get("perps")
     if isinstance(perps, dict) and isinstance(perps.get("book"), dict):
         out["perps"] = {**perps, "book": anchored(perps["book"], "file")}
     return out

@@ -68,7 +68,8 @@ from marginengine.sim.markets import AssetMarket
 #: Mechanisms whose runners (sim/family_cascade.py) keep no lending risk book: their bad
 #: debt is given in bulk (``unclassified``).
 FAMILIES = frozenset({LiquidationMechanism.LIQUITY, LiquidationMechanism.MORPHO,
-                      LiquidationMechanism.EULER, LiquidationMechanism.DRIFT})
+                      LiquidationMechanism.EULER, LiquidationMechanism.DRIFT,
+                      LiquidationMechanism.MANGO})
 #: An oracle at least this far above the market price counts as lagging (1%).
 ORACLE_LAG_MIN = 0.01
 #: Share of an account's liquidatable steps with every keeper priced out by gas from
@@ -148,7 +149,7 @@ CAUSES: tuple[Cause, ...] = (
           "above water when found, never liquidated, and a keeper would still profit at "
           "the end (latency, capital or order)"),
     Cause("unclassified", "not classified per account",
-          "a Liquity, Morpho, Euler or Drift protocol (sim/family_cascade.py): its bad "
+          "a Liquity, Morpho, Euler, Drift or Mango protocol (sim/family_cascade.py): its bad "
           "debt is given in bulk, with the family's own columns"),
     Cause("in_auction", "in running auctions",
           "debt of auctions still running that their lots would not cover at the market "
@@ -583,7 +584,7 @@ def sentences(e: dict[str, Any]) -> list[str]:
                                  f"(below 5% of the oracle price at kick){priced}.",
             "auction_shortfall": f"{money} from {who} whose auctions raised less than the "
                                  f"debt{priced}.",
-            "unclassified": f"{money} in a Liquity, Morpho, Euler or Drift protocol, not "
+            "unclassified": f"{money} in a Liquity, Morpho, Euler, Drift or Mango protocol, not "
                             "classified per account (its own columns are in steps.parquet).",
             "in_auction": f"{money} in {_n(n, 'running auction', 'running auctions')} "
                           "whose lots would not cover their debt at the market price "
