@@ -19,7 +19,7 @@ from marginengine.config.base import StrictModel
 from marginengine.config.models import ProtocolConfig
 from marginengine.fixedpoint import parse_units
 from marginengine.ledger import check_account_id
-from marginengine.sim.actions import CascadeActionSpec, check_actions
+from marginengine.sim.actions import CascadeActionSpec
 from marginengine.sim.books import COUNTERPARTY, ProfileSpec, check_profiles
 from marginengine.sim.joint import AssetPriceSpec, CorrelationSpec, JointPriceSpec, check_joint
 from marginengine.sim.scenario import RUN_NAME_PATTERN, check_run_name
@@ -381,7 +381,9 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
 
     Checked before anything runs: the assets named in ``price``, ``book``, ``prices``,
     ``liquidity`` and ``accounts`` are markets; amounts are positive numbers; explicit
-    account ids are valid and unique; replayed files exist.
+    account ids are valid and unique; replayed files exist. (``[[actions]]``, which may
+    act on any of the scenario's protocols, are checked by
+    :func:`~marginengine.sim.cascade.scenario_spec`.)
     """
     problems: list[str] = []
     markets = protocol.markets
@@ -421,7 +423,6 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
         seen.add(acct.id)
         parse_asset_amounts(acct.deposit, protocol, f"{where}.deposit", problems)
         parse_asset_amounts(acct.borrow, protocol, f"{where}.borrow", problems)
-    problems += check_actions(spec.actions, spec.steps, protocol)
     if spec.price.process == "path" and not spec.price.path:
         problems.append("price.path: a path process needs at least one price")
     for where, kind, file in (("price.file", spec.price.process, spec.price.file),
@@ -560,7 +561,8 @@ def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
     with the protocol's own engine, book, keepers, lenders and oracles."""
     return spec.model_copy(update={
         "protocol": extra.protocol,
-        "actions": [],  # explicit actions are the first protocol's accounts'
+        # The actions on this protocol (resolved by scenario_spec: each names its own).
+        "actions": [a for a in spec.actions if a.protocol == extra.name],
         "prices": {**spec.prices, **extra.prices},
         "oracle": extra.oracle if extra.oracle is not None else spec.oracle,
         "oracles": {**spec.oracles, **extra.oracles},
