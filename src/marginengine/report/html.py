@@ -1,8 +1,8 @@
 """Self-contained HTML reports of simulator runs.
 
-A cascade run's ``report.html`` says why its bad debt arose (the causes of
-:mod:`marginengine.sim.explain`, computed from the run), breaks the liquidations down per
-keeper and per protocol, lists the largest losses and the scenario's parameters, and
+A run's ``report.html`` (a cascade's or a scripted scenario's) says why its bad debt
+arose (the causes of :mod:`marginengine.sim.explain`, computed from the run), breaks the
+liquidations down per keeper (or bidder) and per protocol, lists the largest losses and the scenario's parameters, and
 draws the charts: interactive (plotly, its JavaScript inline once, so the page works
 offline) when plotly is installed, and always as PNG (matplotlib) for docs. A Monte Carlo
 run's ``report.html`` shows the distributions of bad debt and liquidations over the runs
@@ -48,7 +48,7 @@ def write_report(out_dir: Path, title: str, summary: dict[str, Any],
                  auctions: list[dict[str, Any]] | None = None, *,
                  explanation: dict[str, Any] | None = None,
                  scenario: dict[str, Any] | None = None) -> Path | None:
-    """Write a cascade run's ``report.html`` (and its chart PNGs) into ``out_dir``.
+    """Write a single run's ``report.html`` (and its chart PNGs) into ``out_dir``.
 
     Parameters
     ----------
