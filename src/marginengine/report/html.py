@@ -2,11 +2,12 @@
 
 A run's ``report.html`` (a cascade's or a scripted scenario's) says why its bad debt
 arose (the causes of :mod:`marginengine.sim.explain`, computed from the run), breaks the
-liquidations down per keeper (or bidder) and per protocol, lists the largest losses and the scenario's parameters, and
-draws the charts: interactive (plotly, its JavaScript inline once, so the page works
-offline) when plotly is installed, and always as PNG (matplotlib) for docs. A Monte Carlo
-run's ``report.html`` shows the distributions of bad debt and liquidations over the runs
-and the VaR/ES table with their bootstrap confidence intervals and tail counts.
+liquidations down per keeper (or bidder) and per protocol, lists the largest losses and
+the scenario's parameters, and draws the charts: interactive (plotly, its JavaScript
+inline once, so the page works offline) when plotly is installed, and always as PNG
+(matplotlib) for docs. A Monte Carlo run's ``report.html`` shows the distributions of
+bad debt and liquidations over the runs and the VaR/ES table with their bootstrap
+confidence intervals and tail counts.
 
 Neither plotly nor matplotlib is needed for the page itself: without them it says which
 charts are missing and why.
