@@ -70,7 +70,8 @@ T = TypeVar("T")
 RUN_MODULES = ("marginengine.sim.pipeline", "marginengine.sim.cascade",
                "marginengine.sim.scripted", "marginengine.sim.schema",
                "marginengine.sim.protocols", "marginengine.sim.processes",
-               "marginengine.sim.gas", "marginengine.sim.history")
+               "marginengine.sim.gas", "marginengine.sim.history",
+               "marginengine.sim.explain", "marginengine.sim.scripted_explain")
 
 
 def run_one(task: tuple[dict[str, Any], int, int]) -> dict[str, Any]:
