@@ -333,9 +333,10 @@ class WorkerPool:
         """Every worker still running."""
         return all(process.exitcode is None for process in self._workers)
 
-    def close(self) -> None:
-        """Let the workers finish and exit."""
-        self._executor.shutdown(wait=True)
+    def close(self, wait: bool = True) -> None:
+        """Let the workers finish and exit; ``wait=False`` returns at once (every row is
+        in: the parent need not wait, serially, for the workers' exit)."""
+        self._executor.shutdown(wait=wait)
 
     def terminate(self) -> None:
         """Stop the workers now (a batch abandoned or failed): the pending runs are
@@ -418,7 +419,7 @@ def iterate_process(data: dict[str, Any], seed: int, runs: int, workers: int,
         yield from active.rows(data, seed, runs, timing)  # stops the pool if it fails
         if own:
             closing = time.perf_counter()
-            active.close()
+            active.close(wait=False)  # they exit while the parent aggregates
             if timing is not None:
                 timing.teardown_s += time.perf_counter() - closing
     finally:
