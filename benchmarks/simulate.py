@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from marginengine.fixedpoint import PRICE_UNIT
+from marginengine.fixedpoint import PRICE_UNIT, RAY
 from marginengine.liquidation import close_factor
 from marginengine.sim.cascade import CascadeRunner, scenario_spec
 from marginengine.sim.montecarlo import iterate_process
@@ -91,7 +91,8 @@ def exact_run(accounts: int, steps: int, counter: PlanCounter | None = None
 
 
 def twin_of(accounts: int, steps: int) -> tuple[FloatTwin, CascadeRunner]:
-    """The float twin of the benchmark's cascade, from an exact run's set-up."""
+    """The float twin of the benchmark's cascade, from an exact run's set-up (its balances,
+    pool, rules and the USDC reserve's borrow rate, as floats)."""
     spec, protocol = scenario_spec(scenario(accounts, steps))
     runner = CascadeRunner(spec, protocol, np.random.default_rng(spec.seed))
     runner.setup()
@@ -101,11 +102,45 @@ def twin_of(accounts: int, steps: int) -> tuple[FloatTwin, CascadeRunner]:
     debt = np.array([ledger.debt_of(a, "USDC") / usdc.unit for a in runner.borrowers])
     pool = runner.market.pool
     assert pool is not None
+    aave = protocol.aave
     twin = FloatTwin(coll, debt, weth.liquidation_threshold_bps / 10_000,
-                     weth.liquidation_bonus_bps / 10_000, pool.base_reserve / weth.unit,
-                     pool.quote_reserve / usdc.unit, 0.003,
-                     float(spec.venue.arbitrage_speed))
+                     weth.liquidation_bonus_bps / 10_000,
+                     weth.liquidation_protocol_fee_bps / 10_000,
+                     pool.base_reserve / weth.unit, pool.quote_reserve / usdc.unit,
+                     pool.fee_bps / 10_000, float(spec.venue.arbitrage_speed),
+                     borrow_rate=ledger.reserves["USDC"].borrow_rate / RAY,
+                     step_seconds=float(spec.step_seconds),
+                     close_factor=float(aave.close_factor),
+                     close_factor_hf=float(aave.close_factor_hf_threshold),
+                     full_close_below_usd=float(aave.min_base_max_close_factor_threshold),
+                     min_leftover_usd=float(aave.min_leftover_base),
+                     keepers=len(spec.keepers))
     return twin, runner
+
+
+#: The agreement the twin must reach with the exact run (relative, except bad debt: USD
+#: per USD of debt repaid): float amounts against integer ones, and near-edge decisions
+#: (pays or not, below 1 or not) that the two may take apart, each nudging what follows.
+AGREEMENT = {"liquidations": 0.02, "collateral_seized": 0.02, "debt_repaid": 0.02,
+             "bad_debt": 0.001, "final_pool_price": 0.002}
+
+
+def agreement(exact: dict[str, float], twin: dict[str, float]) -> dict[str, Any]:
+    """Per figure: both values, the gap (relative, or for bad debt over the exact debt
+    repaid), the tolerance and whether it holds."""
+    out: dict[str, Any] = {}
+    for name, tol in AGREEMENT.items():
+        a, b = exact[name], twin[name]
+        scale = exact["debt_repaid"] if name == "bad_debt" else abs(a)
+        gap = abs(a - b) / scale if scale else abs(a - b)
+        out[name] = {"exact": a, "twin": b, "gap": gap, "tolerance": tol, "ok": gap <= tol}
+    return out
+
+
+def collateral_held(runner: CascadeRunner) -> int:
+    """The borrowers' collateral (smallest units), read from the ledger."""
+    ledger, asset = runner.engine.ledger, runner.collateral
+    return sum(ledger.supply_of(a, asset) for a in runner.borrowers)
 
 
 def main() -> None:
@@ -139,6 +174,18 @@ def main() -> None:
     for i in range(1, args.steps + 1):
         twin.step(prices[i], gas[i])
     twin_s = time.perf_counter() - start
+    coll_unit = runner.protocol.markets[runner.collateral].unit
+    # The twin's runner is the same set-up (same seed): the collateral before the steps.
+    seized = (collateral_held(twin_runner) - collateral_held(runner)) / coll_unit
+    exact_figures = {"liquidations": float(liquidations), "collateral_seized": seized,
+                     "debt_repaid": float(summary["liquidated_value"]),
+                     "bad_debt": float(summary["bad_debt"]),
+                     "final_pool_price": runner.venue_price() / PRICE_UNIT}
+    twin_figures = {"liquidations": float(twin.liquidations),
+                    "collateral_seized": twin.collateral_seized,
+                    "debt_repaid": twin.debt_repaid, "bad_debt": twin.bad_debt(),
+                    "final_pool_price": twin.mid()}
+    agree = agreement(exact_figures, twin_figures)
     result.update({
         "setup_s": setup_s, "steps_s": steps_s, "steps_per_s": args.steps / steps_s,
         "twin_steps_s": twin_s, "twin_steps_per_s": args.steps / twin_s,
@@ -148,6 +195,8 @@ def main() -> None:
         "exact_plans_per_liquidation": plans / liquidations if liquidations else None,
         "bad_debt": summary["bad_debt"],
         "final_venue_price": runner.venue_price() / PRICE_UNIT,
+        "twin_agreement": agree,
+        "twin_agrees": all(v["ok"] for v in agree.values()),
     })
     print(f"one run: {args.accounts:,} accounts, {args.steps:,} one-minute steps")
     print(f"  exact: set-up {setup_s:.1f} s; steps {steps_s:.1f} s = "
@@ -156,6 +205,11 @@ def main() -> None:
     print(f"  float twin: {twin_s:.2f} s = {result['twin_steps_per_s']:.1f} steps/s "
           f"({twin.liquidations:,} liquidations); exact / twin speed "
           f"{result['exact_over_twin_speed']:.3f}")
+    print("  twin against exact (figure: exact / twin, gap, tolerance):")
+    for name, row in agree.items():
+        print(f"    {name}: {row['exact']:,.6g} / {row['twin']:,.6g}, gap {row['gap']:.2e}, "
+              f"tolerance {row['tolerance']:g}{'' if row['ok'] else '  ** DISAGREE **'}")
+    print(f"  twin agrees with the exact run: {'yes' if result['twin_agrees'] else 'NO'}")
     print(f"  exact liquidation plans: {plans:,} = "
           f"{result['exact_plans_per_liquidation'] or 0:.2f} per liquidation")
     # Liquidatability checks the keepers took from the step's exact scan (LendingScreen).
