@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import compress
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,6 +46,9 @@ class LendingScreen:
         #: handler's own plan of each ``Liquidate`` is counted by the keeper too.
         self.exact_plans = 0
         self._bound: dict[str, float] = {}
+        #: The same bounds as ids and an array (for :meth:`unpayable`), and its answers.
+        self._bound_rows: tuple[list[str], FloatArray] = ([], np.zeros(0))
+        self._unpayable: dict[float, frozenset[str]] = {}
         self._stale = False
         self._touched: set[str] = set()
         self._inputs: dict[str, _Inputs | None] = {}
@@ -122,10 +126,12 @@ class LendingScreen:
         self._offers.clear()
         self._indices = {a: (r.liquidity_index, r.borrow_index)
                          for a, r in self.engine.ledger.reserves.items()}
+        self._unpayable = {}
         book = self.book
         rows = book.below_rows()
         if not len(rows):
             self._bound = {}
+            self._bound_rows = ([], np.zeros(0))
             return
         cw, debt = book.sums(rows)
         raw = book.collateral.subset_sums(rows, book.assets.weights().raw_collateral)
@@ -141,7 +147,9 @@ class LendingScreen:
         # any asset for the plan's own roundings.
         bound = np.minimum(self._per_debt * (debt_hi * cap + 2.0), self._per_coll * coll_hi)
         bound = bound * (1 + SCREEN_REL) / PRICE_UNIT + self._unit_slack()
-        self._bound = dict(zip(book.accounts.ids(rows), bound.tolist(), strict=True))
+        ids = book.accounts.ids(rows)
+        self._bound = dict(zip(ids, bound.tolist(), strict=True))
+        self._bound_rows = (ids, bound)
 
     def _close_factor_share(self, rows: IntArray, cw: FloatArray, debt: FloatArray,
                             raw: FloatArray, eps: float, slack: float) -> FloatArray:
@@ -182,6 +190,26 @@ class LendingScreen:
         bounds no longer hold for the rest of the step."""
         if any(mids.get(a, 0) > m for a, m in self._mids.items()):
             self._stale = True
+
+    def unpayable(self, need: float) -> frozenset[str]:
+        """The accounts of this step's bounds whose largest liquidation cannot earn
+        ``need`` USD (:meth:`may_pay` is ``False`` for them while :meth:`bounded`); empty
+        when the bounds no longer hold. Computed once per step and ``need``."""
+        if self._stale:
+            return frozenset()
+        cached = self._unpayable.get(need)
+        if cached is None:
+            ids, values = self._bound_rows
+            # ``not >=``, as may_pay reads it (a NaN bound is unpayable there too).
+            cached = frozenset(compress(ids, (~(values >= need)).tolist())) if ids \
+                else frozenset()
+            self._unpayable[need] = cached
+        return cached
+
+    def bounded(self, account: str) -> bool:
+        """Whether this step's bound of ``account`` still holds (no event has touched it,
+        no price, index or mid has moved since :meth:`begin`)."""
+        return not self._stale and account not in self._touched
 
     def may_pay(self, account: str, need: float) -> bool:
         """Whether the largest liquidation of ``account`` might earn ``need`` USD (gas plus
