@@ -2,7 +2,9 @@
 
 - for a 10,000-account book over 1,440 one-minute steps: steps/s of the exact simulator
   and of a plain NumPy float twin of the same cascade (``float_twin.py``: same book, price
-  and gas paths and AMM);
+  and gas paths, AMM, rules and keepers' order), and the twin's agreement with the exact
+  run (liquidations, collateral seized, debt repaid, bad debt, final pool price) against
+  the tolerances of :data:`AGREEMENT`;
 - per-step time per account at 10,000, 100,000 and 1,000,000 accounts (``--sizes``,
   ``--size-steps`` steps each after set-up);
 - exact liquidation plans per executed liquidation (every call of the close-factor rule,
@@ -12,7 +14,10 @@
 Usage::
 
     python benchmarks/simulate.py [--accounts 10000] [--steps 1440] [--sizes 10000,100000]
-        [--size-steps 30] [--runs 16] [--mc-repeat 2] [--json PATH]
+        [--size-steps 30] [--runs 16] [--mc-repeat 2] [--series] [--json PATH]
+
+The exact runs output what the twin does, their summary (no per-step rows, as Monte Carlo
+and sweeps run); ``--series`` records every step's row as a scenario run writes it.
 
 On a shared machine, shorten with ``--steps`` and say what was run: the figures printed
 and written name the steps and sizes measured.
@@ -73,11 +78,15 @@ class PlanCounter:
                 module.plan_liquidation = counted  # type: ignore[attr-defined]
 
 
-def exact_run(accounts: int, steps: int, counter: PlanCounter | None = None
-              ) -> tuple[CascadeRunner, float, float, int]:
-    """Set up and run ``steps`` steps; ``(runner, set-up s, steps s, plans in the steps)``."""
+def exact_run(accounts: int, steps: int, counter: PlanCounter | None = None,
+              series: bool = False) -> tuple[CascadeRunner, float, float, int]:
+    """Set up and run ``steps`` steps; ``(runner, set-up s, steps s, plans in the steps)``.
+
+    ``series``: record every step's row (what ``steps.parquet`` holds); off by default, so
+    the run outputs what the twin does, its summary (as Monte Carlo and sweeps run)."""
     spec, protocol = scenario_spec(scenario(accounts, steps))
     runner = CascadeRunner(spec, protocol, np.random.default_rng(spec.seed))
+    runner.record_series = series
     start = time.perf_counter()
     runner.setup()
     runner.book.incremental_scan()
@@ -155,14 +164,19 @@ def main() -> None:
     parser.add_argument("--mc-steps", type=int, default=144)
     parser.add_argument("--mc-repeat", type=int, default=2,
                         help="Monte Carlo timings per worker count, alternated (best kept)")
+    parser.add_argument("--series", action="store_true",
+                        help="the exact run records every step's row (steps.parquet), "
+                             "which the twin does not; default: the summary only, as the "
+                             "twin")
     parser.add_argument("--json", dest="json_path", default=None)
     args = parser.parse_args()
     counter = PlanCounter()
     result: dict[str, Any] = {"accounts": args.accounts, "steps": args.steps,
-                              "load_average_start": os.getloadavg()}
+                              "series": args.series, "load_average_start": os.getloadavg()}
 
     # 1. The exact simulator and its float twin, same book and paths.
-    runner, setup_s, steps_s, plans = exact_run(args.accounts, args.steps, counter)
+    runner, setup_s, steps_s, plans = exact_run(args.accounts, args.steps, counter,
+                                                args.series)
     summary = runner.summary()
     liquidations = summary["liquidation_count"]
     twin, twin_runner = twin_of(args.accounts, args.steps)
@@ -198,7 +212,8 @@ def main() -> None:
         "twin_agreement": agree,
         "twin_agrees": all(v["ok"] for v in agree.values()),
     })
-    print(f"one run: {args.accounts:,} accounts, {args.steps:,} one-minute steps")
+    print(f"one run: {args.accounts:,} accounts, {args.steps:,} one-minute steps "
+          f"({'with' if args.series else 'without'} per-step rows)")
     print(f"  exact: set-up {setup_s:.1f} s; steps {steps_s:.1f} s = "
           f"{result['steps_per_s']:.1f} steps/s; {liquidations:,} liquidations, "
           f"{summary['events']:,} events")
@@ -223,7 +238,7 @@ def main() -> None:
     for size in [int(s) for s in args.sizes.split(",") if s]:
         # The same steps at every size (the path's first ``--size-steps``), so each size
         # does the same kind of work per account.
-        _, s_setup, s_steps, _ = exact_run(size, args.size_steps)
+        _, s_setup, s_steps, _ = exact_run(size, args.size_steps, series=args.series)
         per_account[str(size)] = s_steps / args.size_steps / size
         print(f"  {size:,} accounts: set-up {s_setup:.1f} s")
         print(f"  {size:,} accounts: {per_account[str(size)] * 1e6:.2f} us per step "
