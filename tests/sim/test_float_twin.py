@@ -20,7 +20,7 @@ from marginengine.engine import Liquidate
 from marginengine.fixedpoint import PRICE_UNIT
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import simulate  # noqa: E402  (a sibling script, not a package)
+import simulate  # a sibling script, not a package
 
 ACCOUNTS, STEPS = 1_500, 700
 

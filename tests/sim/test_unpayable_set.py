@@ -10,7 +10,7 @@ import numpy as np
 from marginengine.engine import Liquidate
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import simulate  # noqa: E402  (a sibling script, not a package)
+import simulate  # a sibling script, not a package
 
 
 def test_unpayable_set_is_not_may_pay_through_a_cascade() -> None:
