@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from itertools import compress
 
 import numpy as np
@@ -14,7 +15,7 @@ from marginengine.engine import Change, Engine, Liquidate
 from marginengine.fixedpoint import BPS, PRICE_UNIT, WAD
 from marginengine.liquidation import CloseFactorInputs, CloseFactorPlan, PlanBounds, first_offer
 from marginengine.scan import RiskBook
-from marginengine.scan.kernels import classify
+from marginengine.scan.kernels import ScreenBounds, classify
 
 #: Relative widening of the screen's bound beyond the book's own error bound (the bound's
 #: own few float operations).
@@ -142,7 +143,7 @@ class LendingScreen:
         coll_hi = raw * (1 + eps) + slack
         # The most debt one liquidation may repay, as a share of the account's debt: the
         # close factor where the rule is proven to cap it, else all of it.
-        cap = self._close_factor_share(rows, cw, debt, raw, eps, slack)
+        cap = self._close_factor_share(rows, cw, debt, raw, eps, slack, b)
         # Base units (8 decimals) to USD, widened once more, plus a few smallest units of
         # any asset for the plan's own roundings.
         bound = np.minimum(self._per_debt * (debt_hi * cap + 2.0), self._per_coll * coll_hi)
@@ -152,7 +153,8 @@ class LendingScreen:
         self._bound_rows = (ids, bound)
 
     def _close_factor_share(self, rows: IntArray, cw: FloatArray, debt: FloatArray,
-                            raw: FloatArray, eps: float, slack: float) -> FloatArray:
+                            raw: FloatArray, eps: float, slack: float,
+                            at_one: ScreenBounds) -> FloatArray:
         """Per row, a share of its debt value that no liquidation of it may exceed: the
         close factor (50%) where the rule (:func:`~marginengine.liquidation.close_factor.
         max_liquidatable_debt`) surely applies it, else 1.
@@ -172,7 +174,9 @@ class LendingScreen:
             return out
         single = (book.collateral.slot_counts(rows) <= 1) & (book.debt.slot_counts(rows) <= 1)
         t = rules.close_factor_hf_threshold_wad / WAD * (1 + 1e-9)
-        below, band = classify(cw, debt, book.bounds(t))
+        # The book's bounds at threshold t: those at 1 (``at_one``, the same state) with
+        # the threshold changed (no other figure of them depends on it).
+        below, band = classify(cw, debt, replace(at_one, threshold=t))
         floor = rules.min_base_max_close_factor_threshold_base
         proven = single & ~below & ~band & (debt > 0) \
             & (raw * (1 - eps) - slack >= floor) & (debt * (1 - eps) - slack >= floor)
