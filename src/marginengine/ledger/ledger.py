@@ -682,7 +682,10 @@ class Ledger:
                 d_long[m] += max(new, 0) - max(old, 0)
         before = self._saved_clearing or self.clearing
         problems = []
-        moved = self._clearing_claims(self.clearing) - self._clearing_claims(before)
+        # An untouched clearing (no copy saved) moved by nothing; the accounts' side must
+        # then have moved by nothing either.
+        moved = 0 if before is self.clearing else \
+            self._clearing_claims(self.clearing) - self._clearing_claims(before)
         if moved != d_quote:
             problems.append(f"perp clearing: balances moved {d_quote} but the clearing "
                             f"moved {moved}")
