@@ -30,7 +30,8 @@ factors (the accounts liquidated since the sort are read apart, and the sort red
 they are many); a vector pre-screen drops the listed accounts whose largest chunk cannot
 pay at the step's first mid (sales within a step only lower it, and an untouched account
 keeps its figures); the survivors are decided one by one, since each sale moves the price
-the next decision sees.
+the next decision sees, and the second keeper revisits only what the first liquidated
+(it would refuse again what the first refused: the pool has only been sold into since).
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class FloatTwin:
     _order: NDArray[np.intp] = field(init=False, repr=False)
     _sorted: FloatArray = field(init=False, repr=False)
     _moved: NDArray[np.bool_] = field(init=False, repr=False)
-    _moved_count: int = field(init=False, repr=False, default=0)
+    _moved_rows: list[int] = field(init=False, repr=False, default_factory=list)
 
     def __post_init__(self) -> None:
         self._rebuild()
@@ -94,15 +95,15 @@ class FloatTwin:
         self._order = np.argsort(self._ratio, kind="stable")
         self._sorted = self._ratio[self._order]
         self._moved = np.zeros(len(self.debt), dtype=bool)
-        self._moved_count = 0
+        self._moved_rows = []
 
     def below(self, price: float) -> NDArray[np.intp]:
         """Rows whose health at ``price`` is below 1, in id order: those whose ratio
         exceeds ``price / index`` (a binary search), the moved ones read apart."""
         x = price / self.index
         rows = self._order[np.searchsorted(self._sorted, x, side="right"):]
-        if self._moved_count:
-            moved = np.flatnonzero(self._moved)
+        if self._moved_rows:
+            moved = np.array(self._moved_rows, dtype=np.intp)
             rows = np.concatenate([rows[~self._moved[rows]], moved[self._ratio[moved] > x]])
         return np.sort(rows)
 
@@ -167,17 +168,23 @@ class FloatTwin:
         pays = seized * keep * mid0 - repaid - gas_usd >= 0
         rows = below[pays].tolist()
         made = 0
+        drained = False
         for _ in range(self.keepers):
+            # The next keeper (alike, and seeing a pool only sold into since) would refuse
+            # again every account this one refused: only those it liquidated are new.
+            done = []
             for row in rows:
                 if self._liquidate(row, price, gas_usd):
-                    made += 1
+                    done.append(row)
                     if self.surplus(cost) < gas_usd:
-                        break   # no chunk of anyone pays at this pool any more
-            else:
-                continue
-            break
+                        drained = True  # no chunk of anyone pays at this pool any more
+                        break
+            made += len(done)
+            rows = done
+            if drained or not rows:
+                break
         self.liquidations += made
-        if self._moved_count > 256:
+        if len(self._moved_rows) > 256:
             self._rebuild()
         return made
 
@@ -242,7 +249,7 @@ class FloatTwin:
                                     if left > 0 else math.inf) if owed > 0 else -math.inf
                 if not self._moved[row]:
                     self._moved[row] = True
-                    self._moved_count += 1
+                    self._moved_rows.append(row)
                 self.collateral_seized += seized
                 self.debt_repaid += repaid
                 return True
