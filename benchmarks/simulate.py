@@ -26,7 +26,9 @@ and written name the steps and sizes measured.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import math
 import os
 import sys
 import time
@@ -184,10 +186,18 @@ def main() -> None:
     gas = [float(used * twin_runner.gas[i] * 1e-9 * twin_runner.prices[i])
            for i in range(args.steps + 1)]
     prices = [float(x) for x in twin_runner.prices]
-    start = time.perf_counter()
-    for i in range(1, args.steps + 1):
-        twin.step(prices[i], gas[i])
-    twin_s = time.perf_counter() - start
+    # The twin's run is a tenth of a second, the exact run's many seconds: the best of
+    # three copies from the same start, so a neighbour's burst does not decide its figure.
+    start_state = copy.deepcopy(twin)
+    twin_s = math.inf
+    for _ in range(3):
+        run = copy.deepcopy(start_state)
+        start = time.perf_counter()
+        for i in range(1, args.steps + 1):
+            run.step(prices[i], gas[i])
+        took = time.perf_counter() - start
+        if took < twin_s:
+            twin_s, twin = took, run
     coll_unit = runner.protocol.markets[runner.collateral].unit
     # The twin's runner is the same set-up (same seed): the collateral before the steps.
     seized = (collateral_held(twin_runner) - collateral_held(runner)) / coll_unit
@@ -217,7 +227,7 @@ def main() -> None:
     print(f"  exact: set-up {setup_s:.1f} s; steps {steps_s:.1f} s = "
           f"{result['steps_per_s']:.1f} steps/s; {liquidations:,} liquidations, "
           f"{summary['events']:,} events")
-    print(f"  float twin: {twin_s:.2f} s = {result['twin_steps_per_s']:.1f} steps/s "
+    print(f"  float twin (best of 3): {twin_s:.3f} s = {result['twin_steps_per_s']:.1f} steps/s "
           f"({twin.liquidations:,} liquidations); exact / twin speed "
           f"{result['exact_over_twin_speed']:.3f}")
     print("  twin against exact (figure: exact / twin, gap, tolerance):")
