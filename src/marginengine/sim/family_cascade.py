@@ -63,6 +63,7 @@ from marginengine.engine import (
     SetPrice,
 )
 from marginengine.engine.liquity_handlers import PRICE_SCALE
+from marginengine.engine.morpho_handlers import oracle_price_of
 from marginengine.engine.state import MorphoBook
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, WAD, parse_units
@@ -164,6 +165,7 @@ class FamilyRunner(CascadeRunner, ABC):
             oracle = market.oracle_price(now)
             if oracle is not None:
                 self.apply(SetPrice(asset, oracle))
+        self.after_oracles(i)
         unsafe = self.scan()
         for account in unsafe:
             self.unsafe_since.setdefault(account, i)
@@ -180,6 +182,9 @@ class FamilyRunner(CascadeRunner, ABC):
 
     def before_oracles(self) -> None:
         """What happens before the oracles publish (nothing by default)."""
+
+    def after_oracles(self, i: int) -> None:
+        """What happens after the oracles publish, before the scan (nothing by default)."""
 
     def record_step(self, i: int, now: int, external: int, liquidatable: int,
                     liquidations: int, value: float) -> None:
@@ -491,12 +496,10 @@ class MorphoCascadeRunner(FamilyRunner):
         return self.engine.state.morpho[self.market_name]
 
     def oracle(self) -> int:
-        """Morpho's oracle price (1e36-scaled), from the engine's prices (as
-        ``engine/morpho_handlers.oracle_price``)."""
-        coll_unit = self.coll_unit
-        num = (self.engine.prices[self.collateral] * self.loan_unit
-               * morpho_rules.ORACLE_PRICE_SCALE)
-        return num // (self.engine.prices[self.loan] * coll_unit)
+        """Morpho's oracle price (1e36-scaled), from the engine's prices (the handlers'
+        ``engine/morpho_handlers.oracle_price_of``)."""
+        return oracle_price_of(self.protocol, self.market_name, self.engine.prices[self.loan],
+                               self.engine.prices[self.collateral])
 
     def family_columns(self) -> tuple[str, ...]:
         """``total_supply``, ``total_borrow`` (whole loan tokens)."""
