@@ -8,8 +8,8 @@ It models what decides the exact run's cascade, in the exact run's order, with f
 - **arbitrage**: the pool's mid moves ``speed`` of the way, in price, to the near edge of
   the fee band around the external price (``venue.arbitrage``), the trade on the pool's
   curve with the fee left in the pool;
-- **oracle**: the external price (a ``direct`` oracle); health factors of every account
-  as one vector; the accounts below 1 at that moment are the step's list, in id order;
+- **oracle**: the external price (a ``direct`` oracle); the accounts whose health factor
+  is below 1 at it are the step's list, in id order (the scan's sorted ids);
 - **keepers**, one pass each over that list (both keepers of the benchmark act alike:
   no latency, no minimum profit, enough capital or a flash loan): an account still
   below 1 is offered its whole debt (or what leaves the minimum leftover); the close
@@ -29,7 +29,9 @@ which each falls below 1, so a step's list is a binary search, not a vector of h
 factors (the accounts liquidated since the sort are read apart, and the sort redone when
 they are many); a vector pre-screen drops the listed accounts whose largest chunk cannot
 pay at the step's first mid (sales within a step only lower it, and an untouched account
-keeps its figures); the survivors are decided one by one, since each sale moves the price
+keeps its figures); the pool's closed-form surplus bound (``AssetMarket.
+sale_surplus_bound``) ends a step once no sale can pay for the gas; the survivors are
+decided one by one, since each sale moves the price
 the next decision sees, and the second keeper revisits only what the first liquidated
 (it would refuse again what the first refused: the pool has only been sold into since).
 """
