@@ -11,18 +11,23 @@ methods these runners override). The scenario's fields map onto the family's act
 
 Liquity v1 (:class:`LiquityCascadeRunner`), every step after the oracles publish:
 
-1. the scan: the troves ``liquidateTroves`` could take, from the lowest ICR up: ICR below
-   110%, or in recovery mode (TCR below 150%) below the TCR;
+1. the scan: the risk book's (:class:`~marginengine.scan.liquity.LiquityRiskBook`, a
+   float64 screen, then the engine's own rule ``liquity_system.is_liquidatable``): the
+   troves ``liquidate`` would close now, each alone, lowest NICR first: ICR below 110%,
+   or in recovery mode (TCR below 150%) below the TCR when the stability pool can absorb
+   the whole debt; never the last trove;
 2. keepers, in the step's seeded order: ``batchLiquidateTroves`` over up to
    ``family_agents.troves_per_tx`` of the troves each has seen for its latency, when the
-   gas compensation (200 LUSD and 0.5% of the collateral, sold on the venue) pays the
-   gas (``gas_used.liquidate`` per trove) and ``min_profit``; the engine offsets against
+   gas compensation of what the batch would liquidate (``liquity_system.batch_totals``:
+   200 LUSD and 0.5% of the collateral, sold on the venue) pays the gas
+   (``gas_used.liquidate`` per trove) and ``min_profit``; the engine offsets against
    the stability pool, redistributes the rest, caps recovery-mode liquidations at 110%;
 3. the stability pool's depositors withdraw their ETH gains and sell them on the venue
    (``family_agents.sell_pool_gains``).
 
 Morpho Blue (:class:`MorphoCascadeRunner`), every step: ``accrueInterest``, the oracles,
-the scan (unhealthy positions: debt above collateral x LLTV), then keepers ``liquidate``
+the scan (the risk book's, :class:`~marginengine.scan.morpho.MorphoRiskBook`: unhealthy
+positions, debt above collateral x LLTV, by Morpho's ``_isHealthy``), then keepers ``liquidate``
 each position they have seen for their latency: all its borrow shares, or all its
 collateral when that is worth less (the rest is bad debt, realized at once across the
 suppliers), less when their capital does not reach; when selling the seized collateral
@@ -49,7 +54,7 @@ import numpy as np
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.families import LiquidationMechanism
-from marginengine.decisions import Code
+from marginengine.decisions import Code, Refusal
 from marginengine.engine import (
     LiquityBatchLiquidate,
     LiquityOpenTrove,
@@ -69,9 +74,10 @@ from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, WAD, parse_units
 from marginengine.liquidation import liquity as liquity_liq
 from marginengine.liquidation import morpho as morpho_liq
-from marginengine.liquidation.liquity_system import LiquitySystem
+from marginengine.liquidation.liquity_system import LiquitySystem, batch_totals
 from marginengine.margin import liquity as liquity_rules
 from marginengine.margin import morpho as morpho_rules
+from marginengine.scan import LiquityRiskBook, MorphoRiskBook
 from marginengine.sim.agents import KeeperState
 from marginengine.sim.book import synthetic_book
 from marginengine.sim.cascade import FAMILY_RUNNERS, CascadeRunner
@@ -273,6 +279,8 @@ class LiquityCascadeRunner(FamilyRunner):
         self.troves_opened_coll = 0
         self.troves_opened_debt = 0
         self.pool_deposited = 0
+        #: The risk book's mirror of the troves (made at the first scan, after set-up).
+        self.risk_book: LiquityRiskBook | None = None
 
     def system(self) -> LiquitySystem:
         """The engine's Liquity system."""
@@ -345,21 +353,29 @@ class LiquityCascadeRunner(FamilyRunner):
             self.rejected_setup += 1
 
     def scan(self) -> list[str]:
-        """Troves below 110%, or in recovery mode below the TCR, lowest ICR first."""
+        """The troves ``liquidate`` would close now, lowest NICR first (the engine's order).
+
+        The risk book's scan (:class:`~marginengine.scan.liquity.LiquityRiskBook`): every
+        trove's ICR screened in float64 against the mode's line, the candidates decided
+        by the engine's own rule (``liquidation/liquity_system.is_liquidatable``), so in
+        recovery mode a trove between 110% and the TCR counts only when the stability
+        pool can absorb its whole debt, and the last trove never does. Each trove is
+        judged alone (a batch moves the TCR between its troves; the engine decides it).
+        """
+        if self.risk_book is None:
+            self.risk_book = LiquityRiskBook(self.engine)
+        found = self.risk_book.scan()
         sys = self.system()
-        price = self.liquity_price()
-        tcr = sys.tcr(price)
-        recovery = sys.system_debt > 0 and tcr < liquity_rules.CCR
-        if sys.system_debt:
+        if sys.system_debt and found.tcr is not None:
+            tcr = found.tcr
             self.lowest_tcr = tcr if self.lowest_tcr is None else min(self.lowest_tcr, tcr)
-            self.recovery_steps += int(recovery)
-        line = max(liquity_rules.MCR, tcr) if recovery else liquity_rules.MCR
-        out = []
-        for tid, trove in sys.sorted_troves():
-            if trove.icr(price) >= line:
-                break
-            out.append(tid)
-        return out if len(sys.troves) > 1 else []  # Liquity never liquidates the last
+            self.recovery_steps += int(bool(found.recovery_mode))
+
+        def nicr(tid: str) -> tuple[int, str]:
+            t = sys.entire(tid)
+            return liquity_rules.compute_nominal_cr(t.coll, t.debt), tid
+
+        return sorted(found.liquidatable, key=nicr)
 
     def healths(self) -> list[float]:
         """Every trove's ICR over 110%."""
@@ -390,10 +406,14 @@ class LiquityCascadeRunner(FamilyRunner):
             chunk = [t for t in ready[start:start + per_tx] if t in sys.troves]
             if not chunk:
                 continue
-            comp_coll = sum(liquity_rules.coll_gas_compensation(sys.entire(t).coll)
-                            for t in chunk)
-            reward = (len(chunk) * liquity_rules.LUSD_GAS_COMPENSATION / WAD * lusd_price
-                      + self.sale_value(comp_coll, i))
+            # What the batch would liquidate, by the engine's rule without settling it
+            # (a batch moves the TCR and spends the pool between its troves): the keeper
+            # is paid the gas compensation of those troves only.
+            totals = batch_totals(sys, chunk, self.liquity_price())
+            if isinstance(totals, Refusal):
+                continue   # nothing of the chunk is liquidatable now
+            reward = (totals.lusd_gas_compensation / WAD * lusd_price
+                      + self.sale_value(totals.coll_gas_compensation, i))
             gas = self.gas_usd("liquidate", i) * len(chunk)
             if reward - gas < float(keeper.spec.min_profit):
                 continue
@@ -490,6 +510,8 @@ class MorphoCascadeRunner(FamilyRunner):
         self.collateral_in = 0
         self.seized = 0
         self.bad_debt_assets = 0
+        #: The risk book's mirror of the markets (made at the first scan, after set-up).
+        self.risk_book: MorphoRiskBook | None = None
 
     def book_now(self) -> MorphoBook:
         """The engine's book of the market."""
@@ -557,12 +579,12 @@ class MorphoCascadeRunner(FamilyRunner):
         self.apply(MorphoAccrueInterest(self.market_name))
 
     def scan(self) -> list[str]:
-        """Unhealthy positions (Morpho's ``_isHealthy``), by id."""
-        book = self.book_now()
-        price = self.oracle()
-        return [a for a, p in sorted(book.positions.items())
-                if p.borrow_shares and not morpho_rules.is_healthy(p, book.market, price,
-                                                                   self.params)]
+        """Unhealthy positions of the market, by id: the risk book's scan
+        (:class:`~marginengine.scan.morpho.MorphoRiskBook`), a float64 screen whose
+        candidates Morpho's ``_isHealthy`` (``margin/morpho.is_healthy``) decides."""
+        if self.risk_book is None:
+            self.risk_book = MorphoRiskBook(self.engine)
+        return list(self.risk_book.scan().markets[self.market_name].liquidatable)
 
     def healths(self) -> list[float]:
         """Every borrower's health factor."""
