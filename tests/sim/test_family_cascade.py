@@ -211,6 +211,26 @@ def test_morpho_full_repay_then_bad_debt_realized_by_hand():
     assert s["bad_debt_underwater"] == 0 and s["bad_debt"] == s["bad_debt_realized"]
 
 
+@pytest.mark.parametrize(("keeper", "reason"), [
+    ({"min_profit": 10**9}, "gas_cost"),      # pays before gas and the minimum, not after
+    ({"latency": 5}, "would_pay"),            # it pays; the keeper had not seen it long enough
+    ({"max_gas_gwei": 10}, "gas_blocked"),    # gas is 20 gwei, above its limit
+])
+def test_morpho_end_reasons_ask_the_keepers_decision_again(keeper: dict[str, Any],
+                                                            reason: str):
+    # carol: 10 WETH, 17,000 USDC; at 1,800 her LTV is 94.4% > 86%: liquidatable, and
+    # seizing 9.8585 WETH (worth 17,745 on the deep venue) for 17,000 pays 745 before gas.
+    # Each keeper below does not liquidate her; the explanation says why.
+    data = morpho_scenario([2000, 1800], [
+        {"id": "carol", "deposit": {"WETH": 10}, "borrow": {"USDC": 17_000}}])
+    data["keepers"] = [{"id": "keeper", "flash_loan": True, **keeper}]
+    result = run_cascade(data, amplification=False, explain_run=True)
+    assert result.summary["liquidation_count"] == 0
+    assert result.explanation is not None
+    assert result.explanation["still_liquidatable"] == {
+        "accounts": 1, "reasons": {reason: 1}, "underwater": 0}
+
+
 def test_morpho_example_conserves_loan_and_collateral():
     data = tomllib.loads((EXAMPLES / "morpho_cascade.toml").read_text())
     spec, protocol = scenario_spec(data)

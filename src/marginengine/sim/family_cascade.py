@@ -147,6 +147,17 @@ class FamilyRunner(CascadeRunner, ABC):
     def after_keepers(self, i: int) -> None:
         """What the family's other actors do after the keepers (nothing by default)."""
 
+    def end_reasons(self, step: int) -> dict[str, str]:
+        """Why each position :meth:`scan` still finds liquidatable at ``step`` (the last)
+        was not liquidated, a key of ``sim/explain.END_REASONS``: ``not_evaluated`` unless
+        the family asks its keepers again (Morpho does)."""
+        return dict.fromkeys(self.scan(), "not_evaluated")
+
+    def underwater_accounts(self) -> list[str]:
+        """The open positions whose debt is above their collateral at the oracle (none
+        listed unless the family says; Morpho does)."""
+        return []
+
     # -- the cascade's hooks
     def set_prices(self) -> None:
         """Step-0 prices of every market (simulated, or the scenario's ``prices``)."""
@@ -352,6 +363,17 @@ class LiquityCascadeRunner(FamilyRunner):
         else:
             self.rejected_setup += 1
 
+    def after_oracles(self, i: int) -> None:
+        """The step's TCR (the lowest so far) and whether the system is in recovery mode,
+        at the prices the scan and the keepers see."""
+        sys = self.system()
+        if sys.system_debt:
+            price = self.liquity_price()
+            tcr = sys.tcr(price)
+            self.lowest_tcr = tcr if self.lowest_tcr is None else min(self.lowest_tcr, tcr)
+            self.recovery_steps += int(liquity_rules.is_recovery_mode(
+                sys.system_coll, sys.system_debt, price))
+
     def scan(self) -> list[str]:
         """The troves ``liquidate`` would close now, lowest NICR first (the engine's order).
 
@@ -366,10 +388,6 @@ class LiquityCascadeRunner(FamilyRunner):
             self.risk_book = LiquityRiskBook(self.engine)
         found = self.risk_book.scan()
         sys = self.system()
-        if sys.system_debt and found.tcr is not None:
-            tcr = found.tcr
-            self.lowest_tcr = tcr if self.lowest_tcr is None else min(self.lowest_tcr, tcr)
-            self.recovery_steps += int(bool(found.recovery_mode))
 
         def nicr(tid: str) -> tuple[int, str]:
             t = sys.entire(tid)
@@ -612,50 +630,99 @@ class MorphoCascadeRunner(FamilyRunner):
                 total += self.usd(debt - coll, self.loan, True)
         return total
 
-    def keeper_act(self, keeper: KeeperState, i: int, unsafe: Sequence[str]) -> None:
-        """``liquidate`` every ready unhealthy position when the sale pays."""
+    def plan(self, keeper_id: str, borrower: str, i: int, gas: float, min_profit: float,
+             capital: float | None) -> tuple[MorphoLiquidate, float] | None:
+        """A keeper's decision on ``borrower`` at step ``i``: the ``liquidate`` it would
+        send and what the repayment costs (USD), or ``None`` when the position is healthy,
+        nothing can be taken, or selling the seized collateral on the venue does not pay
+        the repayment, ``gas`` and ``min_profit``.
+
+        All its borrow shares, or all its collateral when that is worth less (the rest is
+        bad debt); with ``capital`` (USD, ``None``: a flash loan) below the repayment, the
+        share of the borrow shares it reaches."""
         name = self.market_name
+        loan_price = self.engine.prices[self.loan] / PRICE_UNIT
+        book = self.book_now()
+        pos = book.position(borrower)
+        price = self.oracle()
+        if not pos.borrow_shares or morpho_rules.is_healthy(pos, book.market, price,
+                                                            self.params):
+            return None
+        plan = morpho_liq.liquidate(book.market, pos, price, self.params,
+                                    repaid_shares=pos.borrow_shares)
+        event = MorphoLiquidate(keeper_id, borrower, name, repaid_shares=pos.borrow_shares)
+        if not isinstance(plan, morpho_liq.MorphoLiquidation):
+            if plan.code is not Code.ASSETS_EXCEED_BALANCE:
+                return None
+            # The collateral is worth less than the debt with the incentive: seize it
+            # all; what it does not repay is bad debt.
+            plan = morpho_liq.liquidate(book.market, pos, price, self.params,
+                                        seized_assets=pos.collateral)
+            event = MorphoLiquidate(keeper_id, borrower, name, seized_assets=pos.collateral)
+            if not isinstance(plan, morpho_liq.MorphoLiquidation):
+                return None
+        cost = plan.repaid_assets / self.loan_unit * loan_price
+        if capital is not None and cost > capital:
+            # What its capital reaches: that share of the borrow shares.
+            shares = int(pos.borrow_shares * (capital / cost))
+            if shares <= 0:
+                return None
+            plan = morpho_liq.liquidate(book.market, pos, price, self.params,
+                                        repaid_shares=shares)
+            event = MorphoLiquidate(keeper_id, borrower, name, repaid_shares=shares)
+            if not isinstance(plan, morpho_liq.MorphoLiquidation):
+                return None
+            cost = plan.repaid_assets / self.loan_unit * loan_price
+        if self.sale_value(plan.seized_assets, i) - cost - gas < min_profit:
+            return None
+        return event, cost
+
+    def end_reasons(self, step: int) -> dict[str, str]:
+        """Why each position still unhealthy at ``step`` (the last) was not liquidated:
+        each keeper's own decision (:meth:`plan`) asked again with its gas, minimum profit
+        and capital, then once more with no gas, no minimum and no capital limit
+        (``would_pay``, ``gas_cost``, ``no_profit``, ``gas_blocked``: the keys of
+        ``sim/explain.END_REASONS``)."""
+        active = [k for k in self.keepers if k.spec.max_gas_gwei is None
+                  or float(self.gas[step]) <= float(k.spec.max_gas_gwei)]
+        gas = self.gas_usd("liquidate", step)
+        out = {}
+        for borrower in self.scan():
+            if self.keepers and not active:
+                out[borrower] = "gas_blocked"
+            elif any(self.plan(k.spec.id, borrower, step, gas, float(k.spec.min_profit),
+                               None if k.spec.flash_loan else k.capital) is not None
+                     for k in active):
+                out[borrower] = "would_pay"
+            elif self.plan("", borrower, step, 0.0, 0.0, None) is not None:
+                out[borrower] = "gas_cost"
+            else:
+                out[borrower] = "no_profit"
+        return out
+
+    def underwater_accounts(self) -> list[str]:
+        """Positions whose debt is above their collateral at the oracle, by id."""
+        book = self.book_now()
+        price = self.oracle()
+        return [a for a, p in sorted(book.positions.items()) if p.borrow_shares
+                and morpho_rules.borrowed_assets(p, book.market) > morpho_rules.mul_div_down(
+                    p.collateral, price, morpho_rules.ORACLE_PRICE_SCALE)]
+
+    def keeper_act(self, keeper: KeeperState, i: int, unsafe: Sequence[str]) -> None:
+        """``liquidate`` every ready unhealthy position when the sale pays (:meth:`plan`)."""
         loan_price = self.engine.prices[self.loan] / PRICE_UNIT
         for borrower in unsafe:
             if not keeper.ready(("morpho", borrower), i):
                 continue
+            gas = self.gas_usd("liquidate", i)
+            decided = self.plan(keeper.spec.id, borrower, i, gas, float(keeper.spec.min_profit),
+                                None if keeper.spec.flash_loan else keeper.capital)
+            if decided is None:
+                continue
+            event, _ = decided
             book = self.book_now()
             pos = book.position(borrower)
             price = self.oracle()
-            if not pos.borrow_shares or morpho_rules.is_healthy(pos, book.market, price,
-                                                                self.params):
-                continue
-            plan = morpho_liq.liquidate(book.market, pos, price, self.params,
-                                        repaid_shares=pos.borrow_shares)
-            event = MorphoLiquidate(keeper.spec.id, borrower, name,
-                                    repaid_shares=pos.borrow_shares)
-            if not isinstance(plan, morpho_liq.MorphoLiquidation):
-                if plan.code is not Code.ASSETS_EXCEED_BALANCE:
-                    continue
-                # The collateral is worth less than the debt with the incentive: seize it
-                # all; what it does not repay is bad debt.
-                plan = morpho_liq.liquidate(book.market, pos, price, self.params,
-                                            seized_assets=pos.collateral)
-                event = MorphoLiquidate(keeper.spec.id, borrower, name,
-                                        seized_assets=pos.collateral)
-                if not isinstance(plan, morpho_liq.MorphoLiquidation):
-                    continue
-            cost = plan.repaid_assets / self.loan_unit * loan_price
-            if not keeper.spec.flash_loan and cost > keeper.capital:
-                # What its capital reaches: that share of the borrow shares.
-                shares = int(pos.borrow_shares * (keeper.capital / cost))
-                if shares <= 0:
-                    continue
-                plan = morpho_liq.liquidate(book.market, pos, price, self.params,
-                                            repaid_shares=shares)
-                event = MorphoLiquidate(keeper.spec.id, borrower, name, repaid_shares=shares)
-                if not isinstance(plan, morpho_liq.MorphoLiquidation):
-                    continue
-                cost = plan.repaid_assets / self.loan_unit * loan_price
-            gas = self.gas_usd("liquidate", i)
-            if self.sale_value(plan.seized_assets, i) - cost - gas < float(
-                    keeper.spec.min_profit):
-                continue
             before = self.position_ltv(book, pos, price)
             out = self.apply(event)
             if not out.accepted:
