@@ -681,14 +681,16 @@ class MorphoCascadeRunner(FamilyRunner):
         """Why each position still unhealthy at ``step`` (the last) was not liquidated:
         each keeper's own decision (:meth:`plan`) asked again with its gas, minimum profit
         and capital, then once more with no gas, no minimum and no capital limit
-        (``would_pay``, ``gas_cost``, ``no_profit``, ``gas_blocked``: the keys of
-        ``sim/explain.END_REASONS``)."""
+        (``would_pay``, ``gas_cost``, ``no_profit``, ``gas_blocked``, ``no_keeper``: the
+        keys of ``sim/explain.END_REASONS``)."""
         active = [k for k in self.keepers if k.spec.max_gas_gwei is None
                   or float(self.gas[step]) <= float(k.spec.max_gas_gwei)]
         gas = self.gas_usd("liquidate", step)
         out = {}
         for borrower in self.scan():
-            if self.keepers and not active:
+            if not self.keepers:
+                out[borrower] = "no_keeper"
+            elif not active:
                 out[borrower] = "gas_blocked"
             elif any(self.plan(k.spec.id, borrower, step, gas, float(k.spec.min_profit),
                                None if k.spec.flash_loan else k.capital) is not None
