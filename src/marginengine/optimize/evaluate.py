@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from marginengine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from marginengine.sim.montecarlo import WorkerPool
 
 Task = tuple[dict[str, Any], int, int]
 
@@ -57,7 +59,7 @@ class SimulatorEvaluator:
         self.model = "simulator"
         self.workers = workers
         self.scheduler = scheduler
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: WorkerPool | None = None
         self._client: Any = None
         self._cluster: Any = None
 
@@ -76,12 +78,16 @@ class SimulatorEvaluator:
                     dashboard_address=None)
                 self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
         elif self.backend == "process" and self.workers > 1 and self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+            # The Monte Carlo's pool: forked once, here, from a frozen heap, and kept for
+            # every batch of the optimization; one run per task to the free worker.
+            from marginengine.sim.montecarlo import WorkerPool
+
+            self._pool = WorkerPool(self.workers)
 
     def evaluate(self, batch: Sequence[dict[str, Any]], seed: int,
                  indices: Sequence[int]) -> list[list[dict[str, Any]]]:
         """Run every (candidate, run) pair; rows come back in task order."""
-        from marginengine.sim.montecarlo import frozen_heap, run_one
+        from marginengine.sim.montecarlo import run_one
 
         tasks: list[Task] = [(data, seed, i) for data in batch for i in indices]
         if not tasks:
@@ -91,9 +97,8 @@ class SimulatorEvaluator:
             futures = self._client.map(run_one, tasks, pure=False)
             rows = list(self._client.gather(futures))
         elif self._pool is not None:
-            chunk = max(1, len(tasks) // (self.workers * 8))
-            with frozen_heap():  # workers fork on the first batch: see frozen_heap
-                rows = list(self._pool.map(run_one, tasks, chunksize=chunk))
+            labels = [f"candidate {j} run {i}" for j in range(len(batch)) for i in indices]
+            rows = list(self._pool.map(run_one, tasks, labels=labels))
         else:
             rows = [run_one(t) for t in tasks]
         n = len(indices)
@@ -102,7 +107,7 @@ class SimulatorEvaluator:
     def close(self) -> None:
         """Shut the pool or the Dask client down."""
         if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+            self._pool.close()
             self._pool = None
         if self._client is not None:
             self._client.close()

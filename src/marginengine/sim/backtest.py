@@ -44,6 +44,7 @@ from marginengine.sim.cascade import CascadeRunner, scenario_spec
 from marginengine.sim.cascade_config import CascadeFile
 from marginengine.sim.family_cascade_config import family_kind
 from marginengine.sim.montecarlo import BOOTSTRAP_RESAMPLES, BOOTSTRAP_STREAM, CONFIDENCE_LEVEL
+from marginengine.sim.pipeline import child_seed
 
 #: Per-run figures of a backtest, side by side per policy.
 METRICS = ("bad_debt", "liquidation_count", "liquidated_value", "avg_borrowing_power",
@@ -164,8 +165,7 @@ def run_policy(data: dict[str, Any], policy: str, seed: int, index: int,
                source: str | None = None) -> dict[str, Any]:
     """Run ``index`` of ``policy`` (child seed ``index`` of ``seed``): its figures."""
     spec, protocol = scenario_spec(policy_data(data, policy), source)
-    child = np.random.SeedSequence(seed).spawn(index + 1)[index]
-    runner = BacktestRunner(spec, protocol, np.random.default_rng(child))
+    runner = BacktestRunner(spec, protocol, np.random.default_rng(child_seed(seed, index)))
     runner.run()
     summary = runner.summary()
     lt = runner.engine.config.markets[runner.collateral].liquidation_threshold_bps

@@ -64,6 +64,7 @@ CONFIDENCE_LEVEL = 0.95
 BOOTSTRAP_STREAM = 0xB007
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 #: What a run imports (the one pipeline, both runners, the scenario schema), imported by
 #: :func:`warm_imports` before the workers fork.
@@ -99,27 +100,36 @@ def run_timed(task: tuple[dict[str, Any], int, int]) -> Timed:
     """:func:`run_one` in a worker: ``(run index, row, when it started there
     (``time.perf_counter``, one clock for every process of the machine), seconds it took,
     the worker's pid)``."""
+    return call_timed(run_one, task, task[2], f"run {task[2]}")
+
+
+def call_timed(fn: Callable[[Any], R], task: Any, index: int,
+               label: str) -> tuple[int, R, float, float, int]:
+    """``fn(task)`` in a worker, as :func:`run_timed` (``index``: the task's place in its
+    batch); an error the parent could not rebuild comes back as a ``RuntimeError`` naming
+    ``label`` (:func:`portable`)."""
     start = time.perf_counter()
     try:
-        row = run_one(task)
+        out = fn(task)
     except Exception as exc:
-        error = portable(exc, task[2])
+        error = portable(exc, index, label)
     else:
-        return task[2], row, start, time.perf_counter() - start, os.getpid()
+        return index, out, start, time.perf_counter() - start, os.getpid()
     # Raised outside the handler: raised inside, the replacement would carry the original
     # as its context, which a pickler that keeps contexts (tblib's, installed by
     # dask.distributed) sends along, and the parent again cannot rebuild.
     raise error
 
 
-def portable(exc: Exception, index: int) -> Exception:
+def portable(exc: Exception, index: int, label: str | None = None) -> Exception:
     """``exc`` if it survives pickling to the parent, else a ``RuntimeError`` naming the run
-    and the error: a process pool's parent cannot rebuild an exception whose ``__init__``
-    wants other arguments than its message, and waits forever for the lost result."""
+    (``label``, by default ``"run {index}"``) and the error: a process pool's parent cannot
+    rebuild an exception whose ``__init__`` wants other arguments than its message, and
+    waits forever for the lost result."""
     try:
         pickle.loads(pickle.dumps(exc))
     except Exception:
-        return RuntimeError(f"run {index}: {type(exc).__name__}: {exc}")
+        return RuntimeError(f"{label or f'run {index}'}: {type(exc).__name__}: {exc}")
     return exc
 
 
@@ -287,14 +297,31 @@ class WorkerPool:
         stopping early) stops the pool: its workers would otherwise go on with the
         batch's remaining runs.
         """
-        futures = [self._executor.submit(run_timed, task) for task in _tasks(data, seed, runs)]
+        return self.map(run_one, _tasks(data, seed, runs), timing)
+
+    def map(self, fn: Callable[[Any], R], tasks: Sequence[Any],
+            timing: PoolTiming | None = None,
+            labels: Sequence[str] | None = None) -> Iterator[R]:
+        """``fn(task)`` of every task, one task at a time to the first free worker, the
+        results in task order (what :meth:`rows` does for a Monte Carlo's runs; a sweep's
+        points and an optimizer's candidates use it too).
+
+        ``fn`` must be a module-level function (it is pickled by name). ``labels`` name
+        the tasks in errors (by default ``"run {k}"``, ``k`` the task's place); ``timing``
+        is filled by task place. A batch that fails or is abandoned stops the pool, as
+        :meth:`rows` says.
+        """
+        names = labels if labels is not None else [f"run {k}" for k in range(len(tasks))]
+        futures = [self._executor.submit(call_timed, fn, task, k, names[k])
+                   for k, task in enumerate(tasks)]
         try:
             yield from in_run_order(self._tagged(self._completed(futures), timing))
         except BaseException:
             self.terminate()
             raise
 
-    def _completed(self, futures: list[Future[Timed]]) -> Iterator[Timed]:
+    def _completed(self, futures: list[Future[tuple[int, R, float, float, int]]]
+                   ) -> Iterator[tuple[int, R, float, float, int]]:
         try:
             for future in as_completed(futures):
                 yield future.result()
@@ -316,8 +343,8 @@ class WorkerPool:
         return f"Monte Carlo worker {pid} died ({how}): its run is lost, the Monte Carlo is stopped"
 
     @staticmethod
-    def _tagged(results: Iterable[Timed],
-                timing: PoolTiming | None) -> Iterator[tuple[int, dict[str, Any]]]:
+    def _tagged(results: Iterable[tuple[int, R, float, float, int]],
+                timing: PoolTiming | None) -> Iterator[tuple[int, R]]:
         for index, row, began, seconds, worker in results:
             if timing is not None:
                 timing.run_s[index] = seconds

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,14 +145,18 @@ def _task(task: tuple[dict[str, Any], int, int | None]) -> dict[str, Any]:
     return row
 
 
-def _iterate(tasks: list[tuple[dict[str, Any], int, int | None]],
-             workers: int) -> Iterator[dict[str, Any]]:
+def _iterate(tasks: list[tuple[dict[str, Any], int, int | None]], workers: int,
+             labels: list[str]) -> Iterator[dict[str, Any]]:
     if workers <= 1 or len(tasks) <= 1:
         for task in tasks:
             yield _task(task)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(_task, tasks)
+    # The Monte Carlo's pool (one implementation): forked once from a frozen heap, one run
+    # per task to the free worker, rows back in task order, a dead worker an error.
+    from marginengine.sim.montecarlo import WorkerPool
+
+    with WorkerPool(workers) as pool:
+        yield from pool.map(_task, tasks, labels=labels)
 
 
 @dataclass(frozen=True)
@@ -222,8 +225,9 @@ def run_sweep(data: dict[str, Any] | SweepPlan, axes: Sequence[GridAxis] = (),
     count = runs or 1
     tasks = [(d, seeds[k], None if runs is None else i)
              for k, d in enumerate(datas) for i in range(count)]
+    labels = [f"grid point {k} run {i}" for k in range(len(datas)) for i in range(count)]
     rows: list[dict[str, Any]] = []
-    for n, row in enumerate(_iterate(tasks, workers)):
+    for n, row in enumerate(_iterate(tasks, workers, labels)):
         k, i = divmod(n, count)
         rows.append({"point": k, "run": i, "seed": row.pop("seed"), **points[k], **row})
         if progress is not None:
