@@ -988,9 +988,21 @@ class DriftResolvePerpBankruptcy(Event):
     market: str
 
 
+@dataclass(frozen=True)
+class DriftResolveSpotBankruptcy(Event):
+    """``resolve_spot_bankruptcy(market_index)``: ``account`` (cross-margin bankrupt) has
+    its borrow of spot ``market`` cleared, paid by the market's insurance fund (at most
+    its vault less 1), the rest socialized over the market's deposits by lowering its
+    cumulative deposit interest; ``liquidator`` calls it."""
+
+    liquidator: str
+    account: str
+    market: str
+
+
 DRIFT_EVENT_CLASSES: tuple[type[Event], ...] = (
     DriftDeposit, DriftWithdraw, DriftPerpTrade, DriftLiquidateSpot, DriftLiquidatePerp,
-    DriftResolvePerpBankruptcy)
+    DriftResolvePerpBankruptcy, DriftResolveSpotBankruptcy)
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls

@@ -183,6 +183,14 @@ class DriftBook:
     settled_insurance: Mapping[str, int] = field(default_factory=dict)
     #: Per perp market, ``amm.total_social_loss``.
     social_loss: Mapping[str, int] = field(default_factory=dict)
+    #: Per spot market but the quote, its insurance fund vault (token units); the quote
+    #: market's is ``insurance_fund``.
+    spot_insurance: Mapping[str, int] = field(default_factory=dict)
+    #: Per spot market, ``cumulative_deposit_interest`` once a spot bankruptcy lowered it
+    #: (``SPOT_CUMULATIVE_INTEREST_PRECISION``; absent: 1e10, nothing socialized yet).
+    deposit_interest: Mapping[str, int] = field(default_factory=dict)
+    #: Per spot market, ``total_social_loss`` (token units).
+    spot_social_loss: Mapping[str, int] = field(default_factory=dict)
 
     def account(self, account_id: str) -> DriftAccount:
         """``account_id``'s account (empty if it has none)."""
@@ -215,7 +223,8 @@ class DriftBook:
             out["liquidation_fees"] = dict(sorted(self.liquidation_fees.items()))
         if self.insurance_fund:
             out["insurance_fund"] = self.insurance_fund
-        for name in ("fee_pools", "settled_insurance", "social_loss"):
+        for name in ("fee_pools", "settled_insurance", "social_loss", "spot_insurance",
+                     "deposit_interest", "spot_social_loss"):
             values: Mapping[str, int] = getattr(self, name)
             if any(values.values()):
                 out[name] = dict(sorted(values.items()))
@@ -237,7 +246,11 @@ def new_family_book(config: ProtocolConfig, now: int) -> FamilyBook | None:
         return DriftBook({}, insurance_fund=int(config.drift.insurance_fund * q),
                          fee_pools={n: int(p.fee_pool * q)
                                     for n, p in sorted(config.drift.perps.items())
-                                    if p.fee_pool})
+                                    if p.fee_pool},
+                         spot_insurance={
+                             n: int(m.insurance_fund * config.markets[n].unit)
+                             for n, m in sorted(config.drift.spot.items())
+                             if m.insurance_fund})
     return None
 
 
@@ -508,6 +521,73 @@ def drift_perp_bankruptcy_plan(config: ProtocolConfig, book: DriftBook, account_
                                    delta if to_socialize > 0 else 0, payments)
 
 
+@dataclass(frozen=True)
+class DriftSpotBankruptcyPlan:
+    """What ``resolve_spot_bankruptcy`` would do now (the market's token units): the
+    borrow cleared, the insurance fund's payment, the rest socialized by lowering the
+    market's cumulative deposit interest by ``interest_delta`` (to ``interest_after``,
+    ``SPOT_CUMULATIVE_INTEREST_PRECISION``); ``haircuts`` what each deposit loses
+    (positive), ``quote_social_loss`` the borrow's value at the oracle (quote 1e6,
+    ``total_quote_social_loss``)."""
+
+    borrow: int
+    if_payment: int
+    loss_to_socialize: int
+    interest_delta: int
+    interest_after: int
+    haircuts: Mapping[str, int]
+    quote_social_loss: int
+
+    @property
+    def socialized_charged(self) -> int:
+        """What the deposits lose in all: at least ``loss_to_socialize`` (the delta and
+        each deposit round against the depositors; the excess stays in the vault), 0
+        when the market has no deposits (the loss then stays uncovered, as in Drift)."""
+        return sum(self.haircuts.values())
+
+
+def drift_spot_insurance(config: ProtocolConfig, book: DriftBook, market: str) -> int:
+    """``market``'s insurance fund vault (token units): the quote's is the exchange's."""
+    cfg = config.drift
+    assert cfg is not None  # a Drift book exists only with [drift]
+    return book.insurance_fund if market == cfg.quote else book.spot_insurance.get(market, 0)
+
+
+def drift_spot_bankruptcy_plan(config: ProtocolConfig, book: DriftBook,
+                               prices: Mapping[str, int], account_id: str,
+                               market: str) -> DriftSpotBankruptcyPlan:
+    """``resolve_spot_bankruptcy`` for ``account_id``'s borrow of ``market`` (bankrupt,
+    the balance negative): the insurance fund pays at most its vault less 1, the rest is
+    taken from the market's deposits by lowering the cumulative deposit interest
+    (``calculate_cumulative_deposit_interest_delta_to_resolve_bankruptcy``); each deposit
+    is then worth ``amount x (interest - delta) / interest``, rounded down.
+
+    Raises
+    ------
+    ValueError
+        The loss is more than the deposits hold (Drift's ``MathError``).
+    """
+    borrow = -book.account(account_id).spot[market]
+    if_payment = drift_liq.spot_bankruptcy_if_payment(
+        borrow, drift_spot_insurance(config, book, market))
+    loss = borrow - if_payment
+    deposits = {a: x.spot[market] for a, x in sorted(book.accounts.items())
+                if x.spot.get(market, 0) > 0}
+    interest = book.deposit_interest.get(market, drift_liq.SPOT_CUMULATIVE_INTEREST_PRECISION)
+    delta = drift_liq.cumulative_deposit_interest_delta_to_resolve_bankruptcy(
+        loss, interest, sum(deposits.values()))
+    haircuts: dict[str, int] = {}
+    for account, amount in deposits.items():
+        cut = amount - drift_liq.deposit_after_interest_delta(amount, interest, delta)
+        if cut:
+            haircuts[account] = cut
+    decimals = config.markets[market].decimals
+    # get_token_value(-borrow, decimals, price): signed, truncated toward zero
+    quote_loss = borrow * drift_price(prices, market) // 10**decimals
+    return DriftSpotBankruptcyPlan(borrow, if_payment, loss, delta, interest - delta,
+                                   haircuts, quote_loss)
+
+
 # ---------------------------------------------------------------------- Mango v4
 def mango_fx_price(config: ProtocolConfig, asset: str, price: int) -> int:
     """Mango's I80F48 price (native quote per native ``asset``) of an engine price."""
@@ -733,6 +813,7 @@ __all__ = [
     "DriftBook",
     "DriftPerpBankruptcyPlan",
     "DriftPerpLiqPlan",
+    "DriftSpotBankruptcyPlan",
     "DriftSpotLiqPlan",
     "EulerAccount",
     "EulerBook",
@@ -748,6 +829,8 @@ __all__ = [
     "drift_perp_liq_plan",
     "drift_perp_market",
     "drift_price",
+    "drift_spot_bankruptcy_plan",
+    "drift_spot_insurance",
     "drift_spot_liq_plan",
     "drift_spot_market",
     "drift_step_ceil",

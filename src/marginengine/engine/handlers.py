@@ -44,6 +44,7 @@ from marginengine.engine.events import (
     DriftLiquidateSpot,
     DriftPerpTrade,
     DriftResolvePerpBankruptcy,
+    DriftResolveSpotBankruptcy,
     DriftWithdraw,
     EulerBorrow,
     EulerDeposit,
@@ -170,6 +171,7 @@ HANDLERS: dict[type[Event], Handler] = {
     DriftLiquidateSpot: drift_handlers.liquidate_spot,
     DriftLiquidatePerp: drift_handlers.liquidate_perp,
     DriftResolvePerpBankruptcy: drift_handlers.resolve_perp_bankruptcy,
+    DriftResolveSpotBankruptcy: drift_handlers.resolve_spot_bankruptcy,
     # options (the clearing in the engine state, PMRM_2 pre-trade checks)
     DepositOptionCash: option_handlers.deposit_option_cash,
     WithdrawOptionCash: option_handlers.withdraw_option_cash,
