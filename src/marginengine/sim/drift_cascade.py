@@ -1,8 +1,8 @@
 """Drift v2 cross margin in the cascade simulator: accounts holding the scenario's
 collateral (a spot market of ``config.drift``), borrowing the quote (``drift.quote``,
 USDC) and, with ``[drift_perps]``, holding a perp position, liquidated with
-``liquidate_perp``, ``liquidate_spot`` and ``resolve_perp_bankruptcy`` on the cascade's
-price paths, gas and venues.
+``liquidate_perp``, ``liquidate_spot``, ``resolve_perp_bankruptcy`` and
+``resolve_spot_bankruptcy`` on the cascade's price paths, gas and venues.
 
 Set-up (one batch): each keeper deposits its ``capital`` of the quote (Drift's liquidator
 takes the liability or the base over into its own account, which must then meet its
@@ -40,18 +40,28 @@ Every step, after the oracles publish:
       liability and nothing else) with a negative perp quote: the insurance fund
       (``drift.insurance_fund``) pays first, the market's fee pool next, the rest is
       socialized over the market's open positions through the cumulative funding rates
-      (gas ``gas_used.resolve_bankruptcy``; no reward, as in Drift).
+      (gas ``gas_used.resolve_bankruptcy``; no reward, as in Drift);
+   d. ``resolve_spot_bankruptcy(quote)`` when the account is then cross-margin bankrupt
+      and owes the quote: the quote's insurance fund (``drift.insurance_fund``, the same
+      vault) pays at most what it holds less 1, the rest is taken from the quote's
+      deposits (the keepers' and any explicit account's) by lowering the cumulative
+      deposit interest (gas ``gas_used.resolve_bankruptcy``; no reward). A keeper's
+      deposit cut counts against its profit.
 
-Figures: ``bad_debt_realized`` is what perp bankruptcies cleared (paid by the fund, the
-fee pool and the other positions; the engine has no ``resolve_spot_bankruptcy``: an
-account with spot liabilities and no assets stays open), ``bad_debt_underwater`` the
-liabilities above the assets and the perp PnL of open accounts at the oracle price;
+Figures: ``bad_debt_realized`` is what perp and spot bankruptcies cleared (paid by the
+fund, the fee pool, the other positions and the quote's depositors),
+``bad_debt_underwater`` the liabilities above the assets and the perp PnL of open
+accounts at the oracle price;
 ``health_p05`` / ``health_p50`` the maintenance total collateral over the requirement;
 ``family`` the totals and what moved (conservation: see
 :meth:`DriftCascadeRunner.family_summary`). Extra series: ``below_maintenance``
 (accounts) and ``margin_shortage`` (quote, whole); with ``[drift_perps]`` also per step
 ``perp_liquidations``, ``perp_liquidator_fees``, ``perp_if_fees``, ``perp_bankruptcies``,
-``insurance_paid``, ``fee_pool_paid`` and ``socialized_loss`` (quote, whole).
+``insurance_paid``, ``fee_pool_paid`` and ``socialized_loss`` (quote, whole). Once a
+spot bankruptcy happens (only then, so runs without one keep their figures):
+``family.spot_bankruptcies`` and the series ``spot_bankruptcies``,
+``spot_insurance_paid`` and ``spot_socialized_loss`` (quote, whole; 0 at the steps
+before the first).
 """
 
 from __future__ import annotations
@@ -70,6 +80,7 @@ from marginengine.engine import (
     DriftLiquidateSpot,
     DriftPerpTrade,
     DriftResolvePerpBankruptcy,
+    DriftResolveSpotBankruptcy,
     DriftWithdraw,
     SetPrice,
 )
@@ -102,6 +113,11 @@ PERP_COLUMNS = ("perp_liquidations", "perp_liquidator_fees", "perp_if_fees",
 PERP_COUNTERS = ("opened_quote", "unwind_quote", "liquidator_fees", "if_fees",
                  "bankrupt_loss", "insurance_paid", "fee_pool_paid", "loss_to_socialize",
                  "socialized_charged", "base_liquidated", "quote_liquidated")
+#: The per-step spot bankruptcy series (added at the first one; quote in whole tokens).
+SPOT_COLUMNS = ("spot_bankruptcies", "spot_insurance_paid", "spot_socialized_loss")
+#: The exact spot bankruptcy counters (the quote's smallest units), by name.
+SPOT_COUNTERS = ("borrow_cleared", "insurance_paid", "loss_to_socialize",
+                 "socialized_charged", "keepers_charged")
 
 
 class DriftCascadeRunner(QuoteBorrowerRunner):
@@ -128,6 +144,10 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         self.perp_step = dict.fromkeys(PERP_COLUMNS, 0)
         self.fund_start = 0
         self.fee_pool_start = 0
+        #: Exact spot bankruptcy counters and counts, the step's figures.
+        self.spot_totals = dict.fromkeys(SPOT_COUNTERS, 0)
+        self.spot_counts = {"bankruptcies": 0, "refused": 0}
+        self.spot_step = dict.fromkeys(SPOT_COLUMNS, 0)
 
     def deposit_event(self, account: str, asset: str, amount: int) -> DriftDeposit:
         """``DriftDeposit``."""
@@ -182,6 +202,7 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         start at 0."""
         self.mark_perp()
         self.perp_step = dict.fromkeys(PERP_COLUMNS, 0)
+        self.spot_step = dict.fromkeys(SPOT_COLUMNS, 0)
 
     def setup(self) -> None:
         """The quote borrowers' set-up, then the perp positions (``[drift_perps]``)."""
@@ -244,6 +265,11 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
                 value = self.perp_step[name]
                 counted = name in ("perp_liquidations", "perp_bankruptcies")
                 row[name] = float(value) if counted else value / QUOTE
+        if self.spot_counts["bankruptcies"]:
+            for name in SPOT_COLUMNS:
+                value = self.spot_step[name]
+                row[name] = float(value) if name == "spot_bankruptcies" \
+                    else value / self.quote_unit
         return row
 
     def scan(self) -> list[str]:
@@ -314,8 +340,8 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
 
     def keeper_act(self, keeper: KeeperState, i: int, unsafe: Sequence[str]) -> None:
         """For every ready account below maintenance: ``liquidate_perp`` when the unwind
-        pays, ``liquidate_spot`` when the sale pays, ``resolve_perp_bankruptcy`` when it
-        is then bankrupt."""
+        pays, ``liquidate_spot`` when the sale pays, ``resolve_perp_bankruptcy`` and
+        ``resolve_spot_bankruptcy`` when it is then bankrupt."""
         for account in unsafe:
             if account == keeper.spec.id or not keeper.ready(("drift", account), i):
                 continue
@@ -324,6 +350,7 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
             self.liquidate_spot(keeper, account, i)
             if self.perp is not None:
                 self.resolve_bankruptcy(keeper, account, i)
+            self.resolve_spot_bankruptcy(keeper, account, i)
 
     def liquidate_perp(self, keeper: KeeperState, account: str, i: int) -> None:
         """``liquidate_perp`` of ``account``'s perp position when unwinding pays."""
@@ -455,6 +482,48 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         keeper.gas_spent += gas
         keeper.actions += 1
 
+    def resolve_spot_bankruptcy(self, keeper: KeeperState, account: str, i: int) -> None:
+        """``resolve_spot_bankruptcy(quote)`` of ``account`` when it is bankrupt and owes
+        the quote (a public service: the keeper pays the gas; its deposit shares the
+        loss like any other)."""
+        book = self.book_now()
+        if book.account(account).spot.get(self.quote, 0) >= 0 \
+                or not drift_is_bankrupt(book, account):
+            return
+        out = self.apply(DriftResolveSpotBankruptcy(keeper.spec.id, account, self.quote))
+        if not out.accepted:
+            self.spot_counts["refused"] += 1   # e.g. more than the deposits hold
+            return
+        d = out.details
+        if not self.spot_counts["bankruptcies"]:
+            # the first: the series start here, 0 at the steps recorded before
+            recorded = len(self.series["below_maintenance"])
+            for name in SPOT_COLUMNS:
+                self.series[name] = [0.0] * recorded
+        t = self.spot_totals
+        t["borrow_cleared"] += d["borrow_amount"]
+        t["insurance_paid"] += d["if_payment"]
+        t["loss_to_socialize"] += d["loss_to_socialize"]
+        t["socialized_charged"] += d["socialized_charged"]
+        self.spot_counts["bankruptcies"] += 1
+        self.spot_step["spot_bankruptcies"] += 1
+        self.spot_step["spot_insurance_paid"] += d["if_payment"]
+        self.spot_step["spot_socialized_loss"] += d["loss_to_socialize"]
+        self.bad_debt_realized_base += self.usd(d["borrow_amount"], self.quote)
+        quote_price = self.engine.prices[self.quote] / PRICE_UNIT
+        haircuts: dict[str, int] = d["haircuts"]
+        for each in self.keepers:
+            cut = haircuts.get(each.spec.id, 0)
+            if cut:
+                t["keepers_charged"] += cut
+                each.capital -= cut / self.quote_unit * quote_price
+                each.profit -= cut / self.quote_unit * quote_price
+        gas = self.gas_usd("resolve_bankruptcy", i)
+        keeper.capital -= gas
+        keeper.profit -= gas
+        keeper.gas_spent += gas
+        keeper.actions += 1
+
     def account_ltv(self, account: str) -> float:
         """Quote owed over the collateral's value at the engine's prices."""
         held = self.book_now().account(account).spot
@@ -473,7 +542,13 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         fee pools sum to what came in, ``perp_quote + insurance_fund + fee_pools +
         socialized_charged - loss_to_socialize = opened_quote + unwind_quote + fund_start
         + fee_pool_start`` (a liquidation moves quote between two accounts and the fee
-        pool; a bankruptcy clears a loss the fund, the pool and the positions pay)."""
+        pool; a bankruptcy clears a loss the fund, the pool and the positions pay; with
+        spot bankruptcies add ``spot_insurance_paid`` on the left: the same fund paid
+        them). With spot bankruptcies, ``spot_bankruptcies`` (``exact`` in the quote's
+        units): ``borrow_cleared = insurance_paid + loss_to_socialize``, the deposits
+        lost ``socialized_charged`` (at least ``loss_to_socialize``: rounding), and the
+        quote's balances sum to ``keeper_deposits - borrowed + borrow_cleared -
+        socialized_charged``."""
         book = self.book_now()
         q = sum(x.spot.get(self.quote, 0) for x in book.accounts.values())
         c = sum(x.spot.get(self.collateral, 0) for x in book.accounts.values())
@@ -494,14 +569,28 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         }
         if self.perp is not None:
             out["perps"] = self.perp_summary(book)
+            if self.spot_counts["bankruptcies"]:
+                out["perps"]["exact"]["spot_insurance_paid"] = \
+                    self.spot_totals["insurance_paid"]
+        if self.spot_counts["bankruptcies"] or self.spot_counts["refused"]:
+            t, u = self.spot_totals, self.quote_unit
+            out["spot_bankruptcies"] = {
+                **self.spot_counts,
+                **{name: t[name] / u for name in SPOT_COUNTERS},
+                "cumulative_deposit_interest": book.deposit_interest.get(self.quote),
+                "exact": dict(t)}
         return out
 
     def summary(self) -> dict[str, Any]:
-        """The cascade's figures; with perps ``insurance_fund_drawdown`` is what Drift's
-        insurance fund paid the bankruptcies (whole quote)."""
+        """The cascade's figures; with perps or spot bankruptcies
+        ``insurance_fund_drawdown`` is what Drift's insurance fund paid the bankruptcies
+        (whole quote)."""
         out = super().summary()
+        spot = self.spot_totals["insurance_paid"] / self.quote_unit
         if self.perp is not None:
-            out["insurance_fund_drawdown"] = self.perp_totals["insurance_paid"] / QUOTE
+            out["insurance_fund_drawdown"] = self.perp_totals["insurance_paid"] / QUOTE + spot
+        elif self.spot_counts["bankruptcies"]:
+            out["insurance_fund_drawdown"] = spot
         return out
 
     def perp_summary(self, book: DriftBook) -> dict[str, Any]:
