@@ -235,6 +235,8 @@ class Code(StrEnum):
     DRIFT_COULD_NOT_FIND_SPOT_POSITION = "CouldNotFindSpotPosition"
     DRIFT_USER_HAS_INVALID_BORROW = "UserHasInvalidBorrow"
     DRIFT_MATH_ERROR = "MathError"
+    DRIFT_WRONG_SPOT_BALANCE_TYPE = "WrongSpotBalanceType"
+    DRIFT_INVALID_LIQUIDATION = "InvalidLiquidation"
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,16 @@ more than the deposits hold fails Drift's subtraction, ``MathError``). The engin
 token amounts, not scaled balances: each deposit is cut at once to ``amount x (interest -
 delta) / interest``, rounded down, which is Drift's token amount of a scaled balance
 taken at the previous interest.
+
+The perp PnL liquidation follows ``liquidate_perp_pnl_for_deposit`` (same file and
+commit): refused by the account itself (``UserCantLiquidateThemself``), for a bankrupt
+account or liquidator (``UserBankrupt``), without a position in the perp market
+(``UserHasNoPositionInMarket``) or in the asset market (``CouldNotFindSpotPosition``), for
+a borrow of the asset (``WrongSpotBalanceType``), with base left or a quote that is not
+negative (``InvalidPerpPositionToLiquidate``), while the maintenance requirement is met
+(``SufficientCollateral``, the liquidation context's calculation), when nothing would move
+(``InvalidLiquidation``) or when the liquidator then fails its initial requirement
+(``InsufficientCollateral``); the sizing is ``drift_perp_pnl_liq_plan``.
 """
 
 from __future__ import annotations
@@ -60,6 +70,7 @@ from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
     DriftDeposit,
     DriftLiquidatePerp,
+    DriftLiquidatePerpPnlForDeposit,
     DriftLiquidateSpot,
     DriftPerpTrade,
     DriftResolvePerpBankruptcy,
@@ -72,6 +83,7 @@ from marginengine.engine.family_state import (
     drift_margin,
     drift_perp_bankruptcy_plan,
     drift_perp_liq_plan,
+    drift_perp_pnl_liq_plan,
     drift_spot_bankruptcy_plan,
     drift_spot_liq_plan,
     drift_step_floor,
@@ -389,5 +401,82 @@ def resolve_spot_bankruptcy(ctx: HandlerContext, e: DriftResolveSpotBankruptcy
             "haircuts": dict(plan.haircuts)}
 
 
-__all__ = ["deposit", "liquidate_perp", "liquidate_spot", "perp_trade",
+def liquidate_perp_pnl_for_deposit(ctx: HandlerContext, e: DriftLiquidatePerpPnlForDeposit
+                                   ) -> dict[str, Any]:
+    ctx.account_id(e.liquidator, "liquidator")
+    ctx.account_id(e.account)
+    if e.liquidator == e.account:   # handle_liquidate_perp_pnl_for_deposit
+        ctx.refuse(Code.DRIFT_USER_CANT_LIQUIDATE_THEMSELF, "an account cannot liquidate itself")
+    book = ctx.drift_book()
+    cfg = ctx.config.drift
+    assert cfg is not None
+    market = e.perp_market
+    if not isinstance(market, str) or market not in cfg.perps:
+        ctx.refuse(Code.UNKNOWN_MARKET, f"perp_market: {market!r} is not a perp market "
+                   f"(perps: {', '.join(sorted(cfg.perps)) or 'none'})",
+                   field="perp_market", market=str(market))
+    asset = _spot(ctx, e.asset_market, "asset_market")
+    cap = (None if e.max_pnl_transfer == -1
+           else ctx.positive(e.max_pnl_transfer, "max_pnl_transfer"))
+    if drift_is_bankrupt(book, e.account):
+        ctx.refuse(Code.DRIFT_USER_BANKRUPT, f"{e.account} is bankrupt")
+    if drift_is_bankrupt(book, e.liquidator):
+        ctx.refuse(Code.DRIFT_USER_BANKRUPT, f"liquidator {e.liquidator} is bankrupt")
+    held = book.account(e.account)
+    if market not in held.perps:
+        ctx.refuse(Code.DRIFT_USER_HAS_NO_POSITION_IN_MARKET,
+                   f"{e.account} has no position in perp market {market}", market=market)
+    if asset not in held.spot:
+        ctx.refuse(Code.DRIFT_COULD_NOT_FIND_SPOT_POSITION,
+                   f"{e.account} has no position in spot market {asset}", market=asset)
+    if held.spot[asset] < 0:
+        ctx.refuse(Code.DRIFT_WRONG_SPOT_BALANCE_TYPE,
+                   f"{e.account}'s {asset} balance {held.spot[asset]} is a borrow, not a "
+                   "deposit", market=asset)
+    base, quote = held.perps[market]
+    if base != 0:
+        ctx.refuse(Code.DRIFT_INVALID_PERP_POSITION_TO_LIQUIDATE,
+                   f"{e.account}'s {market} position still has base {base} (liquidate the "
+                   "perp first)", market=market, base=base)
+    if quote >= 0:
+        ctx.refuse(Code.DRIFT_INVALID_PERP_POSITION_TO_LIQUIDATE,
+                   f"{e.account}'s {market} quote is {quote}: it must have negative pnl",
+                   market=market, quote=quote)
+    ctx.require_prices([*_assets(ctx, book, e.account), market, asset, cfg.quote],
+                       for_liquidation=True)
+    # MarginContext::liquidation: met without the buffer, the shortage counts it
+    calc = drift_margin(ctx.config, book, ctx.prices, e.account, MAINTENANCE,
+                        cfg.margin_buffer())
+    if calc.meets:
+        ctx.refuse(Code.DRIFT_SUFFICIENT_COLLATERAL,
+                   f"{e.account} meets its maintenance margin requirement (total collateral "
+                   f"{calc.total_collateral} >= {calc.margin_requirement})",
+                   total_collateral=calc.total_collateral,
+                   margin_requirement=calc.margin_requirement)
+    plan = drift_perp_pnl_liq_plan(ctx.config, book, ctx.prices, e.account, market, asset,
+                                   calc, cap)
+    if plan.pnl_transfer == 0 or plan.asset_transfer == 0:
+        ctx.refuse(Code.DRIFT_INVALID_LIQUIDATION,
+                   f"nothing to move: {e.account}'s {asset} deposit "
+                   f"{held.spot[asset]} pays for no quote of its {market} pnl {quote}",
+                   market=market)
+    pnl, paid = plan.pnl_transfer, plan.asset_transfer
+    after = _moved(book, e.account, asset, -paid)
+    after = _moved(after, e.liquidator, asset, paid)
+    x = after.account(e.account)
+    after = after.with_account(e.account, replace(x, perps={**x.perps,
+                                                             market: (0, quote + pnl)}))
+    x = after.account(e.liquidator)
+    l_base, l_quote = x.perps.get(market, (0, 0))
+    after = after.with_account(e.liquidator, replace(x, perps={
+        **x.perps, market: (l_base, l_quote - pnl)}))
+    _require_initial(ctx, after, e.liquidator, "liquidator")
+    ctx.set_family(after)
+    return {"pnl_transfer": pnl, "asset_transfer": paid,
+            "margin_shortage": plan.margin_shortage, "to_cover": plan.to_cover,
+            "bankrupt": drift_is_bankrupt(after, e.account)}
+
+
+__all__ = ["deposit", "liquidate_perp", "liquidate_perp_pnl_for_deposit", "liquidate_spot",
+           "perp_trade",
            "resolve_perp_bankruptcy", "resolve_spot_bankruptcy", "withdraw"]

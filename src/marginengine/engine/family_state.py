@@ -456,6 +456,59 @@ def drift_perp_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping
                             shortage, to_cover, if_rate)
 
 
+@dataclass(frozen=True)
+class DriftPerpPnlLiqPlan:
+    """What ``liquidate_perp_pnl_for_deposit`` would move now: the negative quote taken
+    over (1e6), the deposit paid for it (the asset's token units), the margin shortage
+    (with the buffer) and the quote transfer that covers it."""
+
+    pnl_transfer: int
+    asset_transfer: int
+    margin_shortage: int
+    to_cover: int
+
+
+def drift_perp_pnl_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
+                            account_id: str, market: str, asset: str,
+                            calc: drift_rules.MarginCalculation,
+                            max_pnl_transfer: int | None = None) -> DriftPerpPnlLiqPlan:
+    """``liquidate_perp_pnl_for_deposit``'s transfers for ``account_id`` (below
+    maintenance: ``calc``, the liquidation context's calculation with the buffer; no base
+    and a negative quote in ``market``; a deposit of ``asset``): the quote covering the
+    margin shortage as a liability of weight 1 plus the buffer against the asset's
+    maintenance weight at the multipliers ``1 + asset fee`` and ``1 - perp fee``, at least
+    the whole quote when it is $10 or less, at most the quote, what the deposit implies and
+    ``max_pnl_transfer``; the deposit for it (``controller/liquidation.rs``)."""
+    cfg = config.drift
+    assert cfg is not None  # a Drift book exists only with [drift]
+    held = book.account(account_id)
+    asset_amount = held.spot.get(asset, 0)
+    unsettled = -held.perps[market][1]
+    a_market = drift_spot_market(config, asset)
+    a_price, quote_price = drift_price(prices, asset), drift_price(prices, cfg.quote)
+    one = drift_liq.LIQUIDATION_FEE_PRECISION
+    a_mult = one + cfg.spot[asset].scaled("liquidator_fee")
+    pnl_mult = one - cfg.perps[market].scaled("liquidator_fee")
+    quote_decimals = 6            # perp PnL is in QUOTE_PRECISION
+    shortage = calc.margin_shortage
+    # the asset's configured maintenance weight (no size discount), as Drift reads it
+    to_cover = drift_liq.liability_transfer_to_cover_margin_shortage(
+        shortage, cfg.spot[asset].scaled("maintenance_asset_weight"), a_mult,
+        drift_liq.SPOT_WEIGHT_PRECISION + cfg.margin_buffer(), pnl_mult, quote_decimals,
+        quote_price, 0)
+    implied = drift_liq.liability_transfer_implied_by_asset_amount(
+        asset_amount, a_mult, a_market.decimals, a_price, pnl_mult, quote_decimals,
+        quote_price)
+    # no dust: a quote of $10 or less goes whole
+    minimum = 0 if unsettled > 10 * drift_rules.QUOTE_PRECISION else unsettled
+    cap = drift_liq.U128_MAX if max_pnl_transfer is None else max_pnl_transfer
+    transfer = min(cap, unsettled, max(to_cover, minimum), implied)
+    asset_transfer = min(asset_amount, drift_liq.asset_transfer_for_liability_transfer(
+        asset_amount, a_mult, a_market.decimals, a_price, transfer, pnl_mult,
+        quote_decimals, quote_price)) if transfer > 0 else 0
+    return DriftPerpPnlLiqPlan(transfer, asset_transfer, shortage, to_cover)
+
+
 def drift_is_bankrupt(book: DriftBook, account_id: str) -> bool:
     """``is_cross_margin_bankrupt`` of ``account_id``: a liability and nothing else."""
     held = book.account(account_id)
@@ -813,6 +866,7 @@ __all__ = [
     "DriftBook",
     "DriftPerpBankruptcyPlan",
     "DriftPerpLiqPlan",
+    "DriftPerpPnlLiqPlan",
     "DriftSpotBankruptcyPlan",
     "DriftSpotLiqPlan",
     "EulerAccount",
@@ -828,6 +882,7 @@ __all__ = [
     "drift_perp_bankruptcy_plan",
     "drift_perp_liq_plan",
     "drift_perp_market",
+    "drift_perp_pnl_liq_plan",
     "drift_price",
     "drift_spot_bankruptcy_plan",
     "drift_spot_insurance",

@@ -41,6 +41,7 @@ from marginengine.engine.events import (
     DepositQuote,
     DriftDeposit,
     DriftLiquidatePerp,
+    DriftLiquidatePerpPnlForDeposit,
     DriftLiquidateSpot,
     DriftPerpTrade,
     DriftResolvePerpBankruptcy,
@@ -172,6 +173,7 @@ HANDLERS: dict[type[Event], Handler] = {
     DriftLiquidatePerp: drift_handlers.liquidate_perp,
     DriftResolvePerpBankruptcy: drift_handlers.resolve_perp_bankruptcy,
     DriftResolveSpotBankruptcy: drift_handlers.resolve_spot_bankruptcy,
+    DriftLiquidatePerpPnlForDeposit: drift_handlers.liquidate_perp_pnl_for_deposit,
     # options (the clearing in the engine state, PMRM_2 pre-trade checks)
     DepositOptionCash: option_handlers.deposit_option_cash,
     WithdrawOptionCash: option_handlers.withdraw_option_cash,
