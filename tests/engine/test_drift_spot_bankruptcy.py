@@ -9,7 +9,8 @@ tests.rs`` ``resolve_spot_bankruptcy::successful_resolve_spot_bankruptcy`` (a 10
 borrow, 1000 USDC deposited, no insurance: the cumulative deposit interest falls from 1 to
 0.9, the deposits are then worth 900, the social loss is 100) and ``programs/drift/src/
 math/liquidation/tests.rs`` ``calculate_cumulative_deposit_interest_delta_to_resolve_
-bankruptcy`` (11 USDC over 120 deposited: 916666667; no deposits: 0).
+bankruptcy`` (11 USDC over 120 deposited: 916666667; no deposits: 0; the rules' own tests
+are in tests/liquidation/test_drift_liquidation.py).
 """
 
 from __future__ import annotations
@@ -39,12 +40,7 @@ from marginengine.engine.family_state import (
 )
 from marginengine.errors import ConfigError, EventError
 from marginengine.fixedpoint import PRICE_UNIT
-from marginengine.liquidation.drift import (
-    SPOT_CUMULATIVE_INTEREST_PRECISION,
-    cumulative_deposit_interest_delta_to_resolve_bankruptcy,
-    deposit_after_interest_delta,
-    spot_bankruptcy_if_payment,
-)
+from marginengine.liquidation.drift import SPOT_CUMULATIVE_INTEREST_PRECISION
 
 USDC, SOL, BTC = 10**6, 10**9, 10**8
 #: ``SPOT_CUMULATIVE_INTEREST_PRECISION``.
@@ -81,29 +77,6 @@ def book_of(engine: Engine) -> DriftBook:
     book = engine.state.family
     assert isinstance(book, DriftBook)
     return book
-
-
-def test_rules_reproduce_drifts_numbers():
-    # math/liquidation/tests.rs: 11 USDC of loss over 120 deposited at an interest of 1
-    # (1e10): 1e10 x 11 / 120 = 916,666,666.67, rounded up.
-    assert cumulative_deposit_interest_delta_to_resolve_bankruptcy(
-        11 * USDC, ONE, 120 * USDC) == 916_666_667
-    # no deposits: the division fails and Drift takes 0 (even at an interest of 1.111)
-    assert cumulative_deposit_interest_delta_to_resolve_bankruptcy(
-        100 * USDC, 1111 * ONE // 1000, 0) == 0
-    # successful_resolve_spot_bankruptcy: 100 over 1000 is 0.1 of the interest
-    assert cumulative_deposit_interest_delta_to_resolve_bankruptcy(
-        100 * USDC, ONE, 1000 * USDC) == ONE // 10
-    # the deposits of 1000 are then worth 900 (get_token_amount at 0.9)
-    assert deposit_after_interest_delta(1000 * USDC, ONE, ONE // 10) == 900 * USDC
-    # a deposit rounds down: 1 unit at 0.9 is 0
-    assert deposit_after_interest_delta(1, ONE, ONE // 10) == 0
-    with pytest.raises(ValueError, match="delta"):
-        deposit_after_interest_delta(5, ONE, ONE + 1)
-    # the fund pays at most its vault less 1
-    assert spot_bankruptcy_if_payment(100, 0) == 0
-    assert spot_bankruptcy_if_payment(100, 50) == 49
-    assert spot_bankruptcy_if_payment(100, 500) == 100
 
 
 def test_plan_reproduces_successful_resolve_spot_bankruptcy():
