@@ -205,6 +205,37 @@ def test_crash_perp_liquidations_bankruptcies_and_conservation():
     assert s["min_venue_price"] < held["min_venue_price"]
 
 
+def test_crash_with_pnl_for_deposit_conserves():
+    # The same crash with pnl_for_deposit = true: after liquidate_perp and liquidate_spot
+    # the keeper also takes over the negative quote left beside the SOL
+    # (liquidate_perp_pnl_for_deposit). Pinned from the run: 76 such liquidations move
+    # 586,078.366689 of quote for 5,755.181963271 SOL; the accounts whose SOL goes are
+    # then bankrupt more often (25 perp bankruptcies instead of 8).
+    result = run_cascade(crash(pnl_for_deposit=True), amplification=False)
+    s = result.summary
+    perps = s["family"]["perps"]
+    e = perps["exact"]
+    pnl = perps["pnl_for_deposit"]
+    assert pnl["exact"] == {"liquidations": 76, "pnl_transfer": 586_078_366_689,
+                            "asset_transfer": 5_755_181_963_271}
+    assert perps["bankruptcies"] == 25
+    # a PnL liquidation moves quote between two perp positions: the perp identity holds
+    assert (e["perp_quote"] + e["insurance_fund"] + e.get("spot_insurance_paid", 0)
+            + e["fee_pools"] + e["socialized_charged"] - e["loss_to_socialize"]) == (
+        e["opened_quote"] + e["unwind_quote"] + e["fund_start"] + e["fee_pool_start"])
+    # the SOL paid is withdrawn by the keeper: in = balances + withdrawn
+    x = s["family"]["exact"]
+    assert x["collateral_balances"] == x["collateral_in"] - x["collateral_withdrawn"]
+    assert x["collateral_withdrawn"] == x["collateral_transferred"] + pnl["exact"][
+        "asset_transfer"]
+    spot = s["family"]["spot_bankruptcies"]["exact"]
+    assert x["quote_balances"] == x["keeper_deposits"] - x["borrowed"] + \
+        spot["borrow_cleared"] - spot["socialized_charged"]
+    # off (the default): no such figure
+    assert "pnl_for_deposit" not in run_cascade(crash(), amplification=False).summary[
+        "family"]["perps"]
+
+
 def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
     try:
         main(args)
@@ -236,12 +267,14 @@ BAD = [
     ({"share": 2}, r"drift_perps\.share: .*less than or equal to 1"),
     ({"notional": 0}, r"drift_perps\.notional: .*greater than 0"),
     ({"sideways": 1}, r"drift_perps\.sideways: .*"),
+    ({"pnl_for_deposit": "maybe"},
+     r"drift_perps\.pnl_for_deposit: Input should be a valid boolean"),
 ]
 
 
 @pytest.mark.parametrize(("change", "message"), BAD,
                          ids=["market", "underlying", "account", "step", "zero", "share",
-                              "notional", "unknown"])
+                              "notional", "unknown", "pnl_for_deposit"])
 def test_bad_drift_perps_name_the_field(change: dict[str, Any], message: str):
     data = perp_scenario([150, 135])
     data["drift_perps"] = {**data["drift_perps"], **change}

@@ -36,6 +36,13 @@ Every step, after the oracles publish:
       liquidation multipliers, at most the liability and what the asset implies:
       ``liquidation/drift.py``), when selling the asset it receives on the venue pays the
       transfer, the gas and ``min_profit``; it then withdraws the asset and sells it;
+   b'. with ``pnl_for_deposit = true``,
+      ``liquidate_perp_pnl_for_deposit(perp, collateral)`` when it is still below
+      maintenance with no base left and a negative perp quote beside its collateral: the
+      quote covering the shortage (``drift_perp_pnl_liq_plan``) moves to the keeper's
+      perp position for the collateral, when selling that collateral on the venue pays
+      the quote, the gas and ``min_profit``; it then withdraws the collateral and sells
+      it (the account may be left bankrupt, for c.);
    c. ``resolve_perp_bankruptcy`` when the account is then cross-margin bankrupt (a
       liability and nothing else) with a negative perp quote: the insurance fund
       (``drift.insurance_fund``) pays first, the market's fee pool next, the rest is
@@ -58,6 +65,7 @@ accounts at the oracle price;
 (accounts) and ``margin_shortage`` (quote, whole); with ``[drift_perps]`` also per step
 ``perp_liquidations``, ``perp_liquidator_fees``, ``perp_if_fees``, ``perp_bankruptcies``,
 ``insurance_paid``, ``fee_pool_paid`` and ``socialized_loss`` (quote, whole). Once a
+perp PnL liquidation happens, ``family.perps.pnl_for_deposit`` (counts and totals); once a
 spot bankruptcy happens (only then, so runs without one keep their figures):
 ``family.spot_bankruptcies`` and the series ``spot_bankruptcies``,
 ``spot_insurance_paid`` and ``spot_socialized_loss`` (quote, whole; 0 at the steps
@@ -77,6 +85,7 @@ from marginengine.config.families import LiquidationMechanism
 from marginengine.engine import (
     DriftDeposit,
     DriftLiquidatePerp,
+    DriftLiquidatePerpPnlForDeposit,
     DriftLiquidateSpot,
     DriftPerpTrade,
     DriftResolvePerpBankruptcy,
@@ -90,6 +99,7 @@ from marginengine.engine.family_state import (
     drift_is_bankrupt,
     drift_margin,
     drift_perp_liq_plan,
+    drift_perp_pnl_liq_plan,
     drift_price,
     drift_spot_liq_plan,
     drift_step_floor,
@@ -148,6 +158,8 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         self.spot_totals = dict.fromkeys(SPOT_COUNTERS, 0)
         self.spot_counts = {"bankruptcies": 0, "refused": 0}
         self.spot_step = dict.fromkeys(SPOT_COLUMNS, 0)
+        #: ``liquidate_perp_pnl_for_deposit``: count, quote (1e6) and collateral moved.
+        self.pnl_liq = {"liquidations": 0, "pnl_transfer": 0, "asset_transfer": 0}
 
     def deposit_event(self, account: str, asset: str, amount: int) -> DriftDeposit:
         """``DriftDeposit``."""
@@ -349,6 +361,8 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
                 self.liquidate_perp(keeper, account, i)
             self.liquidate_spot(keeper, account, i)
             if self.perp is not None:
+                if self.spec.drift_perps is not None and self.spec.drift_perps.pnl_for_deposit:
+                    self.liquidate_pnl_for_deposit(keeper, account, i)
                 self.resolve_bankruptcy(keeper, account, i)
             self.resolve_spot_bankruptcy(keeper, account, i)
 
@@ -441,6 +455,52 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         # The keeper now holds the asset and owes the quote it took over (paid out of
         # its deposit): it withdraws the asset (its initial margin still met) and
         # sells it.
+        proceeds = 0.0
+        if self.apply(DriftWithdraw(keeper.spec.id, self.collateral,
+                                    d["asset_transfer"])).accepted:
+            self.asset_withdrawn += d["asset_transfer"]
+            proceeds = self.sell_collateral(d["asset_transfer"], i)
+        keeper.capital += proceeds - paid - gas
+        keeper.profit += proceeds - paid - gas
+        keeper.gas_spent += gas
+        keeper.actions += 1
+
+    def liquidate_pnl_for_deposit(self, keeper: KeeperState, account: str, i: int) -> None:
+        """``liquidate_perp_pnl_for_deposit(perp, collateral)`` of ``account`` (no base, a
+        negative quote, collateral left, below maintenance) when selling the collateral
+        received pays the quote taken over, the gas and ``min_profit``."""
+        assert self.perp is not None
+        held = self.book_now().account(account)
+        base, quote = held.perps.get(self.perp, (0, 0))
+        if base != 0 or quote >= 0 or held.spot.get(self.collateral, 0) <= 0:
+            return
+        calc = self.margin(account, self.cfg.margin_buffer())
+        if calc.meets:
+            return
+        plan = drift_perp_pnl_liq_plan(self.protocol, self.book_now(), self.engine.prices,
+                                       account, self.perp, self.collateral, calc)
+        if plan.pnl_transfer <= 0 or plan.asset_transfer <= 0:
+            return
+        quote_price = self.engine.prices[self.quote] / PRICE_UNIT
+        cost = plan.pnl_transfer / QUOTE * quote_price
+        gas = self.gas_usd("liquidate", i)
+        if self.sale_value(plan.asset_transfer, i) - cost - gas < float(keeper.spec.min_profit):
+            return
+        out = self.apply(DriftLiquidatePerpPnlForDeposit(keeper.spec.id, account, self.perp,
+                                                         self.collateral))
+        if not out.accepted:
+            return   # e.g. the keeper's own initial margin would fail
+        d = out.details
+        self.pnl_liq["liquidations"] += 1
+        self.pnl_liq["pnl_transfer"] += d["pnl_transfer"]
+        self.pnl_liq["asset_transfer"] += d["asset_transfer"]
+        paid = d["pnl_transfer"] / QUOTE * quote_price
+        loss = borrower_loss(d["asset_transfer"], self.engine.prices[self.collateral],
+                             self.coll_unit, d["pnl_transfer"], self.engine.prices[self.quote],
+                             QUOTE)
+        self.count_liquidation(account, i, paid, loss)
+        # the keeper holds the collateral and a negative quote in the perp market (no
+        # settle_pnl in the engine): it withdraws the collateral and sells it
         proceeds = 0.0
         if self.apply(DriftWithdraw(keeper.spec.id, self.collateral,
                                     d["asset_transfer"])).accepted:
@@ -605,7 +665,15 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
                  "open_base": sum(abs(p[0]) for p in positions)}
         money = ("liquidator_fees", "if_fees", "bankrupt_loss", "insurance_paid",
                  "fee_pool_paid", "loss_to_socialize", "socialized_charged")
+        extra: dict[str, Any] = {}
+        if self.pnl_liq["liquidations"]:
+            extra["pnl_for_deposit"] = {
+                "liquidations": self.pnl_liq["liquidations"],
+                "pnl_transferred": self.pnl_liq["pnl_transfer"] / QUOTE,
+                "collateral_transferred": self.pnl_liq["asset_transfer"] / self.coll_unit,
+                "exact": dict(self.pnl_liq)}
         return {"market": self.perp, "underlying": self.underlying, **self.perp_counts,
+                **extra,
                 **{name: t[name] / QUOTE for name in money},
                 "base_liquidated": t["base_liquidated"] / BASE,
                 "value_liquidated": t["quote_liquidated"] / QUOTE,
