@@ -47,10 +47,11 @@ USDC, SOL, BTC = 10**6, 10**9, 10**8
 ONE = SPOT_CUMULATIVE_INTEREST_PRECISION
 
 
-def protocol(insurance_fund: str = "0", sol_fund: str = "0", usdc_fund: str = "0") -> Any:
+def protocol(insurance_fund: str = "0", sol_fund: str = "0", usdc_fund: str = "0",
+             usdc_outside: str = "0") -> Any:
     one = {"initial_asset_weight": "1", "maintenance_asset_weight": "1",
            "initial_liability_weight": "1", "maintenance_liability_weight": "1",
-           "insurance_fund": usdc_fund}
+           "insurance_fund": usdc_fund, "deposits": usdc_outside}
     sol = {"initial_asset_weight": "0.8", "maintenance_asset_weight": "0.9",
            "initial_liability_weight": "1.2", "maintenance_liability_weight": "1.1",
            "liquidator_fee": "0.01"}
@@ -93,6 +94,28 @@ def test_plan_reproduces_successful_resolve_spot_bankruptcy():
     assert plan.haircuts == {"liquidator": 5 * USDC, "others": 95 * USDC}
     assert 1000 * USDC - plan.socialized_charged == 900 * USDC
     assert plan.quote_social_loss == 100 * USDC
+
+
+def test_outside_deposits_share_the_loss():
+    # Drift's test again with the liquidator's 50 in the engine and the other 950 as the
+    # market's outside deposits (drift.spot.USDC.deposits): the interest still falls to
+    # 0.9; the engine's deposit loses 5, the outside ones 95.
+    book = DriftBook({"u": DriftAccount(spot={"USDC": -100 * USDC}),
+                      "liquidator": DriftAccount(spot={"USDC": 50 * USDC})})
+    plan = drift_spot_bankruptcy_plan(protocol(usdc_outside="950"), book,
+                                      {"USDC": PRICE_UNIT}, "u", "USDC")
+    assert (plan.interest_delta, plan.interest_after) == (ONE // 10, 9 * ONE // 10)
+    assert plan.haircuts == {"liquidator": 5 * USDC}
+    assert plan.outside_charged == 95 * USDC
+    # a second 100 on the lowered interest: the outside deposits are worth 855 now
+    after = DriftBook({"v": DriftAccount(spot={"USDC": -90 * USDC}),
+                       "liquidator": DriftAccount(spot={"USDC": 45 * USDC})},
+                      deposit_interest={"USDC": 9 * ONE // 10})
+    plan = drift_spot_bankruptcy_plan(protocol(usdc_outside="950"), after,
+                                      {"USDC": PRICE_UNIT}, "v", "USDC")
+    # 90 over 855 + 45 = 900 deposited: 0.1 of the deposits, 0.09 of the interest
+    assert plan.interest_delta == 9 * ONE // 100
+    assert (plan.haircuts, plan.outside_charged) == ({"liquidator": 4_500_000}, 85_500_000)
 
 
 def crashed(engine: Engine) -> None:

@@ -168,7 +168,10 @@ def _scaled(value: Decimal, decimals: int, field: str) -> int:
 class DriftSpotConfig(StrictModel):
     """A Drift spot market (``SpotMarket``): weights (4 decimals, Drift's 1e4; liability
     weights at least 1), the IMF factor (6 decimals, 1e6) of the size discount and premium,
-    and the liquidator fee (6 decimals, ``LIQUIDATION_FEE_PRECISION``)."""
+    the liquidator fee (6 decimals, ``LIQUIDATION_FEE_PRECISION``), and the scaled initial
+    asset weight's inputs: ``scale_initial_asset_weight_start`` (USD, 6 decimals: Drift's
+    quote precision; 0 never scales) and ``deposits``, the market's deposits by accounts
+    outside the engine (whole tokens; the market's total is these plus the engine's)."""
 
     initial_asset_weight: Weight
     maintenance_asset_weight: Weight
@@ -176,6 +179,8 @@ class DriftSpotConfig(StrictModel):
     maintenance_liability_weight: Weight
     imf_factor: Weight = Decimal(0)
     liquidator_fee: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal(0)
+    scale_initial_asset_weight_start: Amount = Decimal(0)
+    deposits: Amount = Decimal(0)
     #: The market's insurance fund vault at the start (whole tokens, at most the token's
     #: decimals): ``resolve_spot_bankruptcy`` pays a borrow of this market from it first,
     #: always leaving 1 unit. The quote market's vault is ``drift.insurance_fund``.
@@ -191,12 +196,14 @@ class DriftSpotConfig(StrictModel):
                 raise ValueError(f"{name}: must be at least 1")
         _scaled(self.imf_factor, 6, "imf_factor")
         _scaled(self.liquidator_fee, 6, "liquidator_fee")
+        _scaled(self.scale_initial_asset_weight_start, 6, "scale_initial_asset_weight_start")
         return self
 
     def scaled(self, name: str) -> int:
-        """A field in Drift's integer precision (weights 1e4, IMF factor and fee 1e6)."""
-        return _scaled(getattr(self, name), 6 if name in ("imf_factor", "liquidator_fee")
-                       else 4, name)
+        """A field in Drift's integer precision (weights 1e4; IMF factor, fee and the
+        scaling start 1e6)."""
+        return _scaled(getattr(self, name), 6 if name in (
+            "imf_factor", "liquidator_fee", "scale_initial_asset_weight_start") else 4, name)
 
 
 class DriftPerpConfig(StrictModel):
@@ -279,10 +286,14 @@ def drift_problem(drift: DriftConfig, decimals: dict[str, int]) -> str | None:
         for name in names:
             if name not in decimals:
                 return f"drift.{table}.{name}: unknown asset (markets: {known})"
-    for name in drift.spot:
+    for name, spot in drift.spot.items():
         if decimals[name] > 19:
             return f"markets.{name}.decimals: at most 19 for a Drift spot market"
-        fund = drift.spot[name].insurance_fund
+        native = spot.deposits * 10 ** decimals[name]
+        if native != native.to_integral_value():
+            return (f"drift.spot.{name}.deposits: more decimals than the token's "
+                    f"{decimals[name]}")
+        fund = spot.insurance_fund
         if fund and name == drift.quote:
             return (f"drift.spot.{name}.insurance_fund: the quote market's vault is "
                     "drift.insurance_fund")

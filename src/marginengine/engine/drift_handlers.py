@@ -396,6 +396,7 @@ def resolve_spot_bankruptcy(ctx: HandlerContext, e: DriftResolveSpotBankruptcy
             "cumulative_deposit_interest_delta": plan.interest_delta,
             "cumulative_deposit_interest": plan.interest_after,
             "quote_social_loss": plan.quote_social_loss,
+            "outside_charged": plan.outside_charged,
             "margin_requirement": calc.margin_requirement,
             "total_collateral": calc.total_collateral,
             "haircuts": dict(plan.haircuts)}

@@ -278,16 +278,29 @@ def drift_price(prices: Mapping[str, int], asset: str) -> int:
     return prices[asset] // DRIFT_PRICE_SCALE
 
 
-def drift_spot_market(config: ProtocolConfig, name: str) -> drift_rules.SpotMarket:
-    """The ``SpotMarket`` fields of spot market ``name``."""
+def drift_spot_market(config: ProtocolConfig, name: str,
+                      book: DriftBook | None = None) -> drift_rules.SpotMarket:
+    """The ``SpotMarket`` fields of spot market ``name``; with ``book``, also the market's
+    deposits for the scaled initial asset weight (``get_scaled_initial_asset_weight``):
+    the configured outside ``deposits`` plus every engine account's deposit, as Drift's
+    scaled ``deposit_balance`` (``SPOT_BALANCE_PRECISION``, 1e9, at a cumulative deposit
+    interest of 1; rounded down, as a deposit's scaled balance is)."""
     cfg = config.drift
     assert cfg is not None
     m = cfg.spot[name]
+    decimals = config.markets[name].decimals
+    start = m.scaled("scale_initial_asset_weight_start")
+    deposit_balance = 0
+    if start and book is not None:  # only the scaled initial weight reads the deposits
+        native = int(m.deposits * 10**decimals) + sum(
+            max(a.spot.get(name, 0), 0) for a in book.accounts.values())
+        deposit_balance = native * drift_rules.SPOT_BALANCE_PRECISION // 10**decimals
     return drift_rules.SpotMarket(
-        decimals=config.markets[name].decimals,
+        decimals=decimals,
         **{f: m.scaled(f) for f in ("initial_asset_weight", "maintenance_asset_weight",
                                     "initial_liability_weight",
-                                    "maintenance_liability_weight", "imf_factor")})
+                                    "maintenance_liability_weight", "imf_factor")},
+        scale_initial_asset_weight_start=start, deposit_balance=deposit_balance)
 
 
 def drift_perp_market(config: ProtocolConfig, name: str) -> drift_rules.PerpMarketMargin:
@@ -308,7 +321,7 @@ def drift_balances(config: ProtocolConfig, book: DriftBook, prices: Mapping[str,
                    ) -> tuple[list[drift_rules.SpotBalance], list[drift_rules.PerpBalance]]:
     """The account's spot balances and perp positions, priced, for the margin rules."""
     account = book.account(account_id)
-    spots = [drift_rules.SpotBalance(drift_spot_market(config, n), amount,
+    spots = [drift_rules.SpotBalance(drift_spot_market(config, n, book), amount,
                                      drift_price(prices, n))
              for n, amount in sorted(account.spot.items()) if amount]
     perps = [drift_rules.PerpBalance(drift_perp_market(config, n), base, quote,
@@ -590,12 +603,17 @@ class DriftSpotBankruptcyPlan:
     interest_after: int
     haircuts: Mapping[str, int]
     quote_social_loss: int
+    #: What the configured outside deposits (``drift.spot.NAME.deposits``) lose: they
+    #: count in the market's deposits, their loss leaves the engine's books.
+    outside_charged: int = 0
 
     @property
     def socialized_charged(self) -> int:
         """What the deposits lose in all: at least ``loss_to_socialize`` (the delta and
         each deposit round against the depositors; the excess stays in the vault), 0
-        when the market has no deposits (the loss then stays uncovered, as in Drift)."""
+        when the market has no deposits (the loss then stays uncovered, as in Drift); the
+        engine's accounts' part of it when outside deposits share it
+        (``outside_charged``)."""
         return sum(self.haircuts.values())
 
 
@@ -626,19 +644,27 @@ def drift_spot_bankruptcy_plan(config: ProtocolConfig, book: DriftBook,
     loss = borrow - if_payment
     deposits = {a: x.spot[market] for a, x in sorted(book.accounts.items())
                 if x.spot.get(market, 0) > 0}
+    cfg = config.drift
+    assert cfg is not None  # a Drift book exists only with [drift]
+    decimals = config.markets[market].decimals
+    # the market's deposit_balance counts the outside deposits too, at the interest now
     interest = book.deposit_interest.get(market, drift_liq.SPOT_CUMULATIVE_INTEREST_PRECISION)
+    outside_start = int(cfg.spot[market].deposits * 10**decimals)
+    outside = drift_liq.deposit_after_interest_delta(
+        outside_start, drift_liq.SPOT_CUMULATIVE_INTEREST_PRECISION, drift_liq.
+        SPOT_CUMULATIVE_INTEREST_PRECISION - interest)
     delta = drift_liq.cumulative_deposit_interest_delta_to_resolve_bankruptcy(
-        loss, interest, sum(deposits.values()))
+        loss, interest, sum(deposits.values()) + outside)
     haircuts: dict[str, int] = {}
     for account, amount in deposits.items():
         cut = amount - drift_liq.deposit_after_interest_delta(amount, interest, delta)
         if cut:
             haircuts[account] = cut
-    decimals = config.markets[market].decimals
+    outside_cut = outside - drift_liq.deposit_after_interest_delta(outside, interest, delta)
     # get_token_value(-borrow, decimals, price): signed, truncated toward zero
     quote_loss = borrow * drift_price(prices, market) // 10**decimals
     return DriftSpotBankruptcyPlan(borrow, if_payment, loss, delta, interest - delta,
-                                   haircuts, quote_loss)
+                                   haircuts, quote_loss, outside_cut)
 
 
 # ---------------------------------------------------------------------- Mango v4
