@@ -2,11 +2,35 @@
 
 Every error the library raises on bad input is a :class:`MarginEngineError`; the CLI turns
 it into one line on stderr and exit code 2. Messages name the field and the reason.
+
+Every message names its field by one dotted path, the notation pydantic's validation errors
+use and ``simulate --set`` / ``optimize --param`` accept: ``steps.0.actions.1.amount``,
+``protocol.markets.WETH.ltv``. Hand-written checks build theirs with :func:`field_path`, so
+a scripted scenario, a cascade and a config file spell the same mistake the same way.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+
+def field_path(*parts: str | int) -> str:
+    """Join the parts of a field's path the one way every bad-input message spells it.
+
+    Parameters
+    ----------
+    *parts
+        Field names, list indices and mapping keys, outermost first. A part may itself be a
+        path built earlier (a prefix); empty parts are skipped, so an empty prefix adds
+        nothing.
+
+    Returns
+    -------
+    str
+        The dotted path, e.g. ``field_path("steps", 0, "actions", 1, "amount")`` is
+        ``"steps.0.actions.1.amount"`` (as pydantic writes ``loc``).
+    """
+    return ".".join(str(part) for part in parts if part != "")
 
 
 class MarginEngineError(Exception):

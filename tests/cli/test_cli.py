@@ -98,10 +98,10 @@ def test_simulate_when_config_invalid_then_every_problem_on_one_line_exit_2(
         ('name = "x"\n', "prices: required field is missing"),
         (PRICED + '[[steps]]\nadvance = "soon"\n',
          "steps.0.advance: must be seconds or a duration"),
-        (PRICED + '[[accounts]]\nid = "bad id!"\n', "accounts[0].id: account id must be"),
+        (PRICED + '[[accounts]]\nid = "bad id!"\n', "accounts.0.id: account id must be"),
         (PRICED + '[[steps]]\n'
          'actions = [{ type = "borrow", account = "a", asset = "USDC", amount = 0 }]\n',
-         "steps[0].actions[0].amount: must be positive"),
+         "steps.0.actions.0.amount: must be positive"),
         ('name = "x"\n[prices]\nWETH = 1\n', "prices.USDC: missing"),
     ],
 )
@@ -150,8 +150,8 @@ def test_health_when_snapshot_bad_then_clear_errors(tmp_path: Path,
     code, _, err = run(["health", str(bad)], capsys)
     assert code == 2
     assert "prices.WETH: must be positive (got 0)" in err
-    assert "accounts[0].supplied.WETH: must be a number ('x' is not)" in err
-    assert "accounts[0].borrowed.NOPE: unknown asset" in err
+    assert "accounts.0.supplied.WETH: must be a number ('x' is not)" in err
+    assert "accounts.0.borrowed.NOPE: unknown asset" in err
 
 
 def test_replay_when_log_missing_or_not_a_log_then_one_line_error(

@@ -50,7 +50,7 @@ def test_simulate_scripted_when_perp_quote_beyond_uint256_then_refused(
     assert "quote = 2_000_000\n" in text
     scenario.write_text(text.replace("quote = 2_000_000\n", f"quote = {10**400}\n", 1))
     code, _, err = run(["simulate", str(scenario), "--out", str(tmp_path / "o")], capsys)
-    assert f"{scenario}: accounts[0].quote: too large (a 401-digit number is more than " \
+    assert f"{scenario}: accounts.0.quote: too large (a 401-digit number is more than " \
            "2**256 - 1 smallest units, the largest on-chain balance)" in one_line_error(code,
                                                                                         err)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.toml"]

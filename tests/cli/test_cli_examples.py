@@ -73,7 +73,7 @@ def test_cli_when_malformed_action_then_one_line_naming_the_field(
      "steps.0.actions.0.account: required field is missing; steps.0.actions.0.acount: "
      "unknown field (check the spelling)"),
     ("amount = 9_000 }", 'amount = "lots" }',
-     "steps[0].actions[0].amount: must be a number ('lots' is not)"),
+     "steps.0.actions.0.amount: must be a number ('lots' is not)"),
 ])
 def test_cli_when_malformed_scripted_action_then_one_line_naming_the_field(
         old: str, new: str, message: str, tmp_path: Path,

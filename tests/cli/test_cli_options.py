@@ -89,16 +89,16 @@ def test_snapshot_option_errors_name_the_field(tmp_path: Path) -> None:
     base = {"protocol": {"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}},
                          "options": {"quote": "USDC"}},
             "prices": {"WETH": 2000, "USDC": 1}}
-    with pytest.raises(ConfigError, match=r"accounts\[0\]\.options\[0\]\.expiry: no \[\[vols\]\]"):
+    with pytest.raises(ConfigError, match=r"accounts\.0\.options\.0\.expiry: no \[\[vols\]\]"):
         engine_from_snapshot({**base, "accounts": [{"id": "a", "options": [
             {"underlying": "WETH", "expiry": 100, "strike": 2000, "type": "call",
              "size": 1}]}]})
-    with pytest.raises(ConfigError, match=r"accounts\[0\]\.options\[0\]\.size: must not be"):
+    with pytest.raises(ConfigError, match=r"accounts\.0\.options\.0\.size: must not be"):
         engine_from_snapshot({**base, "vols": [{"underlying": "WETH", "expiry": 100,
                                                 "vol": 0.5}],
                               "accounts": [{"id": "a", "options": [
                                   {"underlying": "WETH", "expiry": 100, "strike": 2000,
                                    "type": "call", "size": 0}]}]})
     plain = {**base, "protocol": {"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}}}}
-    with pytest.raises(ConfigError, match=r"accounts\[0\]\.options: the protocol has no"):
+    with pytest.raises(ConfigError, match=r"accounts\.0\.options: the protocol has no"):
         engine_from_snapshot({**plain, "accounts": [{"id": "a", "option_cash": 5}]})

@@ -188,10 +188,10 @@ def test_set_risk_params_on_perp_bad_input_names_the_field() -> None:
 
 
 def test_adaptive_perp_markets_config_errors_name_the_field() -> None:
-    with pytest.raises(ConfigError, match=r"adaptive.perp_markets\[0\]: unknown perp market "
+    with pytest.raises(ConfigError, match=r"adaptive.perp_markets\.0: unknown perp market "
                                           r"'BTC-PERP'"):
         protocol(perp_markets=["BTC-PERP"])
-    with pytest.raises(ConfigError, match=r"adaptive.perp_markets\[0\]: ETH-PERP uses "
+    with pytest.raises(ConfigError, match=r"adaptive.perp_markets\.0: ETH-PERP uses "
                                           r"margin_model 'dydx-v4'"):
         protocol_from_dict({
             "markets": {"USDC": {"decimals": 6}},

@@ -55,20 +55,20 @@ def test_dydx_maintenance_when_fraction_of_initial_then_rounded_up_twice():
                 {"notional_floor": "1000000", "mmf": "0.04", "imf": "0.06"}]},
      "margin_model dydx-v4 takes exactly one tier"),
     ({"tiers": [{"mmf": "0.01", "imf": "0.03"}]},
-     r"tiers\[0\].mmf / tiers\[0\].imf must be a whole number of ppm"),
+     r"tiers\.0.mmf / tiers\.0.imf must be a whole number of ppm"),
     ({"margin_model": "tiers", "tiers": [{"mmf": "0.01", "imf": "0.03"}]},  # dYdX funding
-     r"tiers\[0\].mmf / tiers\[0\].imf must be a whole number of ppm"),
+     r"tiers\.0.mmf / tiers\.0.imf must be a whole number of ppm"),
     ({"oi_cap": "0.0000000000000000001"}, "oi_cap must be a whole number of base"),
     ({"margin_model": "tiers", "tiers": [{"mmf": "0.03", "imf": "0.05"},
                                          {"notional_floor": "0.0000001", "mmf": "0.04",
                                           "imf": "0.06"}]},
-     r"perps.ETH-PERP.tiers\[1\].notional_floor must be a whole number of quote"),
+     r"perps.ETH-PERP.tiers\.1.notional_floor must be a whole number of quote"),
     ({"partial_above": "100000.0000001"}, "partial_above must be a whole number of quote"),
     ({"oi_scaling": {"lower_cap": "0.5", "upper_cap": "1.0000001"}},
      "oi_scaling.upper_cap must be a whole number of quote"),
     ({"margin_model": "tiers", "size_premium_factor": "0.0005",
       "funding": {"formula": "binance"}, "tiers": [{"mmf": "0.03", "imf": "0.05005"}]},
-     r"tiers\[0\].imf must be a whole number of basis points"),
+     r"tiers\.0.imf must be a whole number of basis points"),
 ])
 def test_config_when_amount_not_representable_then_refused_naming_field(
     perp: dict[str, Any], message: str

@@ -174,8 +174,9 @@ def test_allocate_when_exposure_insufficient_then_error_names_both_numbers() -> 
 @pytest.mark.parametrize(
     ("book", "message"),
     [
-        ([AdlCandidate("A", BTC, 0, 1, 0)], "not on the opposite side"),
-        ([AdlCandidate("A", 0, 0, 1, 0)], "not on the opposite side"),
+        # The field is named by the dotted path (errors.field_path), keyed by account.
+        ([AdlCandidate("A", BTC, 0, 1, 0)], r"^candidates\.A\.size: \d+ is not on the opposite"),
+        ([AdlCandidate("A", 0, 0, 1, 0)], r"^candidates\.A\.size: 0 is not on the opposite side"),
         ([BOOK[0], BOOK[0]], "appears more than once"),
     ],
 )

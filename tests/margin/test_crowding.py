@@ -199,10 +199,10 @@ def test_kernel_when_random_book_then_agrees_with_exact_twin(
     ("call", "field"),
     [
         (lambda: liquidation_heatmap([BookAccount(-1, 0, 8_000)], POOL, 500),
-         "accounts[0].collateral"),
-        (lambda: liquidation_heatmap([BookAccount(1, 1, 0)], POOL, 500), "accounts[0].lt_bps"),
+         "accounts.0.collateral"),
+        (lambda: liquidation_heatmap([BookAccount(1, 1, 0)], POOL, 500), "accounts.0.lt_bps"),
         (lambda: liquidation_heatmap([BookAccount(1, 1.5, 8_000)], POOL, 500),  # type: ignore[arg-type]
-         "accounts[0].debt_value"),
+         "accounts.0.debt_value"),
         (lambda: liquidation_heatmap(BOOK, POOL, 10_000), "bonus_bps"),
         (lambda: ConstantProductDepth(0, 2_500 * USD, ETH), "base_reserve"),
         (lambda: ConstantProductDepth(1, 2_500 * USD, ETH, fee_bps=10_000), "fee_bps"),

@@ -132,17 +132,17 @@ def test_config_when_bad_field_then_error_names_it(data, message):
 
 @pytest.mark.parametrize(("portfolio", "field"), [
     (Portfolio(spot=0.0), "spot"),
-    (Portfolio(spot=1.0, options=(OptionPosition(0, 1.0, True, 1.0, 0.5),)), "options[0].expiry"),
+    (Portfolio(spot=1.0, options=(OptionPosition(0, 1.0, True, 1.0, 0.5),)), "options.0.expiry"),
     (Portfolio(spot=1.0, expiries=(Expiry(DAY, 1.0),),
-               options=(OptionPosition(0, -1.0, True, 1.0, 0.5),)), "options[0].strike"),
+               options=(OptionPosition(0, -1.0, True, 1.0, 0.5),)), "options.0.strike"),
     (Portfolio(spot=1.0, expiries=(Expiry(DAY, 1.0),),
-               options=(OptionPosition(0, 1.0, True, float("nan"), 0.5),)), "options[0].amount"),
+               options=(OptionPosition(0, 1.0, True, float("nan"), 0.5),)), "options.0.amount"),
     (Portfolio(spot=1.0, spot_confidence=1.5), "spot_confidence"),
     (Portfolio(spot=1.0, expiries=(Expiry(DAY, 1.0),),
                options=(OptionPosition(0, 1.0, True, 1.0, 0.5),
-                        OptionPosition(0, 1.0, True, 2.0, 0.6))), "options[1].vol"),
+                        OptionPosition(0, 1.0, True, 2.0, 0.6))), "options.1.vol"),
     (Portfolio(spot=1.0, collaterals=(CollateralPosition("DOGE", 1.0, 1.0),)),
-     "collaterals[0].asset"),
+     "collaterals.0.asset"),
 ])
 def test_evaluate_when_bad_portfolio_then_field_error_names_it(portfolio, field):
     with pytest.raises(FieldError) as err:

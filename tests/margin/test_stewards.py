@@ -87,11 +87,11 @@ def test_clamp_when_ltv_would_pass_threshold_then_rejected() -> None:
 @pytest.mark.parametrize(
     ("proposal", "field"),
     [
-        (ProposedUpdate("WETH", "ltv", -1, 0), "proposals[0].value"),
-        (ProposedUpdate("WETH", "ltv", 1, -5), "proposals[0].time"),
-        (ProposedUpdate("WETH", "gamma", 1, 0), "proposals[0].param"),  # type: ignore[arg-type]
-        (ProposedUpdate("", "ltv", 1, 0), "proposals[0].asset"),
-        (ProposedUpdate("DAI", "ltv", 1, 0), "proposals[0].param"),
+        (ProposedUpdate("WETH", "ltv", -1, 0), "proposals.0.value"),
+        (ProposedUpdate("WETH", "ltv", 1, -5), "proposals.0.time"),
+        (ProposedUpdate("WETH", "gamma", 1, 0), "proposals.0.param"),  # type: ignore[arg-type]
+        (ProposedUpdate("", "ltv", 1, 0), "proposals.0.asset"),
+        (ProposedUpdate("DAI", "ltv", 1, 0), "proposals.0.param"),
     ],
 )
 def test_clamp_when_bad_proposal_then_field_error(proposal: ProposedUpdate, field: str) -> None:
@@ -104,7 +104,7 @@ def test_clamp_when_time_runs_backwards_then_field_error() -> None:
     with pytest.raises(FieldError) as err:
         clamp_updates(WETH, [ProposedUpdate("WETH", "ltv", 7_990, 10),
                              ProposedUpdate("WETH", "ltv", 7_980, 9)], StewardBounds())
-    assert err.value.field == "proposals[1].time"
+    assert err.value.field == "proposals.1.time"
 
 
 def test_impact_when_threshold_lowered_then_lists_accounts_and_debt() -> None:

@@ -166,13 +166,13 @@ def test_maintenance_amount_when_not_whole_then_rounded_down_scaled_exact() -> N
     ("tiers", "message"),
     [
         ((), "tiers: a schedule needs at least one tier"),
-        ((MarginTier(1, 10, 20),), "tiers[0].notional_floor"),
-        ((MarginTier(0, 10, 20), MarginTier(0, 10, 20)), "tiers[1].notional_floor"),
-        ((MarginTier(0, 10, 20), MarginTier(5, 9, 20)), "tiers[1].mmf_ppm"),
-        ((MarginTier(0, 10, 20), MarginTier(5, 10, 19)), "tiers[1].imf_ppm: must not decrease"),
-        ((MarginTier(0, 30, 20),), "tiers[0].imf_ppm: must be at least"),
-        ((MarginTier(0, -1, 20),), "tiers[0].mmf_ppm: must be within"),
-        ((MarginTier(0, 10, PPM + 1),), "tiers[0].imf_ppm: must be within"),
+        ((MarginTier(1, 10, 20),), "tiers.0.notional_floor"),
+        ((MarginTier(0, 10, 20), MarginTier(0, 10, 20)), "tiers.1.notional_floor"),
+        ((MarginTier(0, 10, 20), MarginTier(5, 9, 20)), "tiers.1.mmf_ppm"),
+        ((MarginTier(0, 10, 20), MarginTier(5, 10, 19)), "tiers.1.imf_ppm: must not decrease"),
+        ((MarginTier(0, 30, 20),), "tiers.0.imf_ppm: must be at least"),
+        ((MarginTier(0, -1, 20),), "tiers.0.mmf_ppm: must be within"),
+        ((MarginTier(0, 10, PPM + 1),), "tiers.0.imf_ppm: must be within"),
     ],
 )
 def test_schedule_when_invalid_then_value_error_names_tier_and_field(

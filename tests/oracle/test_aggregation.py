@@ -152,9 +152,9 @@ def test_aggregate_when_all_too_uncertain_then_uncertain():
         ({"chainlink": None, "pyth": None, "redstone": None, "x": None}, "readings",
          "unknown source 'x'"),
         ({"chainlink": reading(1, at=1001), "pyth": None, "redstone": None},
-         "readings['chainlink'].updated_at", "1001 is after now"),
+         "readings.chainlink.updated_at", "1001 is after now"),
         ({"chainlink": 2_000 * USD, "pyth": None, "redstone": None},
-         "readings['chainlink']", "must be a PriceReading or None, not int"),
+         "readings.chainlink", "must be a PriceReading or None, not int"),
     ],
 )
 def test_aggregate_when_bad_readings_then_error_names_field(readings, field, message):

@@ -33,12 +33,12 @@ def test_replay_latest_is_last_point_at_or_before_time():
     ("series", "message"),
     [
         ([], "series: is empty"),
-        ([(0, USD), (0, USD)], r"series\[1\].time: 0 is not after 0"),
-        ([(10, USD), (5, USD)], r"series\[1\].time: 5 is not after 10"),
-        ([(0, 0)], r"series\[0\].price: must be positive"),
-        ([(0, 1.5)], r"series\[0\].price: must be an int price"),
-        ([(-1, USD)], r"series\[0\].time: must not be negative"),
-        ([(0,)], r"series\[0\]: must be a \(timestamp, price\) pair"),
+        ([(0, USD), (0, USD)], r"series\.1.time: 0 is not after 0"),
+        ([(10, USD), (5, USD)], r"series\.1.time: 5 is not after 10"),
+        ([(0, 0)], r"series\.0.price: must be positive"),
+        ([(0, 1.5)], r"series\.0.price: must be an int price"),
+        ([(-1, USD)], r"series\.0.time: must not be negative"),
+        ([(0,)], r"series\.0: must be a \(timestamp, price\) pair"),
     ],
 )
 def test_replay_when_bad_series_then_error_names_point(series, message):
@@ -105,14 +105,14 @@ def test_parse_json_when_bad_items_then_named_by_index():
     with pytest.raises(ConfigError) as caught:
         parse_price_series_json(text)
     assert caught.value.problems == [
-        "[1]: missing timestamp",
-        "[2]: must be an object with timestamp and price, or a [timestamp, price] pair",
+        "1: missing timestamp",
+        "2: must be an object with timestamp and price, or a [timestamp, price] pair",
     ]
     with pytest.raises(ConfigError) as caught:
         parse_price_series_json('[{"timestamp": 0, "price": NaN}, {"timestamp": 1.5, "price": 1}]')
     assert caught.value.problems == [
-        "[0]: price: must be a finite number ('NaN' is not)",
-        "[1]: timestamp: must be a whole number of seconds (Decimal('1.5'))",
+        "0: price: must be a finite number ('NaN' is not)",
+        "1: timestamp: must be a whole number of seconds (Decimal('1.5'))",
     ]
     with pytest.raises(ConfigError, match="top level: must be a list"):
         parse_price_series_json('{"timestamp": 0}')

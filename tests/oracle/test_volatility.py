@@ -91,8 +91,8 @@ def test_estimate_realized_when_no_window_then_all_returns() -> None:
     ("call", "field"),
     [
         (lambda: log_returns([100]), "prices"),
-        (lambda: log_returns([100, 0]), "prices[1]"),
-        (lambda: log_returns([100, 101.5]), "prices[1]"),
+        (lambda: log_returns([100, 0]), "prices.1"),
+        (lambda: log_returns([100, 101.5]), "prices.1"),
         (lambda: ewma_variances([0.1, 0.2], lam=1.0), "lam"),
         (lambda: ewma_variances([0.1, 0.2], lam=float("nan")), "lam"),
         (lambda: ewma_variances([0.1, 0.2], seed_count=3), "seed_count"),

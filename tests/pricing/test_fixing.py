@@ -62,7 +62,7 @@ def test_premium_for_size_when_any_price_then_floor_and_ceil_of_exact_product(p,
 
 def test_premiums_to_units_when_array_then_each_fixed_and_bad_one_named():
     assert premiums_to_units([0.5, 1.25], 100, Rounding.UP) == [50, 125]
-    with pytest.raises(FieldError, match=r"^prices\[1\]: must be >= 0 \(-1\.0\)"):
+    with pytest.raises(FieldError, match=r"^prices\.1: must be >= 0 \(-1\.0\)"):
         premiums_to_units([0.5, -1.0], 100, Rounding.UP)
 
 

@@ -58,7 +58,7 @@ def test_batch_when_one_tick_is_bad_then_nothing_applied(client: Any) -> None:
     body = {"ticks": [{"prices": {"WETH": "1900"}}, {"prices": {"WETH": "-5"}}]}
     r = client.post("/ticks/batch", json=body, headers=AUTH)
     assert r.status_code == 422
-    assert r.json()["error"] == "ticks[1].prices.WETH: must be positive (got '-5')"
+    assert r.json()["error"] == "ticks.1.prices.WETH: must be positive (got '-5')"
     assert client.get("/state").json() == before
 
 

@@ -178,11 +178,11 @@ def test_snapshot_accounts_as_a_book(proto: ProtocolConfig) -> None:
     with pytest.raises(ConfigError) as info:
         book_from_snapshot(data, proto, source="snap.toml")
     assert info.value.problems[0].startswith(
-        "snap.toml: accounts[1].supplied.DOGE: unknown asset")
+        "snap.toml: accounts.1.supplied.DOGE: unknown asset")
     data["accounts"].pop()
     book = book_from_snapshot(data, proto, source="snap.toml")
     assert book.accounts[0].supplied == {"WETH": 10 * 10**18}
-    assert book.accounts[0].where == "snap.toml: accounts[0]"
+    assert book.accounts[0].where == "snap.toml: accounts.0"
 
 
 def test_synthetic_book_spreads_health_and_every_borrow_is_accepted(
@@ -215,8 +215,8 @@ def test_profiles_are_checked_against_the_protocol(proto: ProtocolConfig) -> Non
     bad = [ProfileSpec(name="x", share="0.5", collateral={"DOGE": 1}, debt={"USDC": 1}),
            ProfileSpec(name="y", share="0.4", collateral={"WETH": 1}, debt={"BTC": 1})]
     assert check_profiles(bad, proto) == [
-        "book.profiles[0].collateral.DOGE: unknown asset (markets: USDC, WETH, wstETH)",
-        "book.profiles[1].debt.BTC: unknown asset (markets: USDC, WETH, wstETH)",
+        "book.profiles.0.collateral.DOGE: unknown asset (markets: USDC, WETH, wstETH)",
+        "book.profiles.1.debt.BTC: unknown asset (markets: USDC, WETH, wstETH)",
         "book.profiles: shares must sum to 1 (got 0.9)"]
 
 

@@ -123,21 +123,21 @@ def test_euler_ramp_then_socialization():
     ("morpho_bad_debt", ("market", "colour"), 1, "market.colour: unknown field"),
     ("morpho_bad_debt", ("market", "price"), "2000.123456789",
      "market.price: has more than 8 decimal places"),
-    ("morpho_bad_debt", ("borrowers", 0, "borrow"), "abc", "borrowers[0].borrow: must be a"),
+    ("morpho_bad_debt", ("borrowers", 0, "borrow"), "abc", "borrowers.0.borrow: must be a"),
     ("morpho_bad_debt", ("borrowers", 0, "borrow"), 200_000,
-     "borrowers[0].borrow: refused by the protocol's rules: the position would be "
+     "borrowers.0.borrow: refused by the protocol's rules: the position would be "
      "unhealthy after the borrow (insufficient collateral)"),
     ("liquity_recovery_crash", ("troves", 1, "debt"), 1_000,
-     "troves[1]: refused by the protocol's rules: BorrowerOps: Trove's net debt must be "
+     "troves.1: refused by the protocol's rules: BorrowerOps: Trove's net debt must be "
      "greater than minimum"),
     ("liquity_recovery_crash", ("price",), True,
      "price: must not be true or false (got true)"),
     ("euler_ramp_liquidation", ("collaterals", "WETH", "borrow_ltv"), "0.9",
      "collaterals.WETH: borrow LTV above liquidation LTV (E_LTVBorrow)"),
     ("euler_ramp_liquidation", ("borrowers", 1, "collateral"), {"WBTC": 1},
-     "borrowers[1].collateral.WBTC: unknown collateral (collaterals: WETH)"),
+     "borrowers.1.collateral.WBTC: unknown collateral (collaterals: WETH)"),
     ("euler_ramp_liquidation", ("steps", 0, "set_ltv", "WETH", "ramp"), "soon",
-     "steps[0].set_ltv.WETH.ramp: must be seconds or a duration"),
+     "steps.0.set_ltv.WETH.ramp: must be seconds or a duration"),
 ])
 def test_bad_field_is_one_error_naming_it(name: str, path: tuple[Any, ...], value: object,
                                           message: str):

@@ -154,7 +154,7 @@ def test_gas_process_explains_black_thursday_gas():
     ("kwargs", "message"),
     [
         ({"n": 4}, r"returns: must be 1-D with one return per step \(n = 4\), got shape \(3,\)"),
-        ({"returns": np.array([0.0, np.nan, 0.0])}, r"returns: must be finite \(returns\[1\]"),
+        ({"returns": np.array([0.0, np.nan, 0.0])}, r"returns: must be finite \(returns\.1"),
         ({"base_gwei": 0.0}, "base_gwei: must be > 0"),
         ({"noise": -0.1}, "noise: must be >= 0"),
         ({"cap_gwei": 0.0}, "cap_gwei: must be > 0"),

@@ -116,17 +116,17 @@ def test_load_price_bars_small_file_and_volume_fields(tmp_path):
         ("[{", "malformed JSON"),
         ({"bars": []}, "expected a non-empty JSON list of OHLCV bars"),
         ([], r"expected a non-empty JSON list of OHLCV bars \(got an empty list\)"),
-        ([bar(T0), 7], r"\[1\]: must be an object"),
-        ([bar(T0), {"time_period_start": T1}], r"\[1\]\.price_close: missing"),
-        ([bar(T0), bar(T1, "abc")], r"\[1\]\.price_close: must be a number \(got 'abc'\)"),
-        ([bar(T0), bar(T1, None)], r"\[1\]\.price_close: must be a number \(got None\)"),
-        ([bar(T0), bar(T1, 0)], r"\[1\]\.price_close: must be > 0 \(got 0\)"),
-        ([bar(T0), bar(T1, True)], r"\[1\]\.price_close: must be a number"),
-        ([bar(T0), bar("12 March 2020")], r"\[1\]\.time_period_start: not an ISO 8601"),
-        ([bar(T0), bar("2020-02-30T00:00:00Z")], r"\[1\]\.time_period_start: not a valid"),
+        ([bar(T0), 7], r": 1: must be an object"),
+        ([bar(T0), {"time_period_start": T1}], r": 1\.price_close: missing"),
+        ([bar(T0), bar(T1, "abc")], r": 1\.price_close: must be a number \(got 'abc'\)"),
+        ([bar(T0), bar(T1, None)], r": 1\.price_close: must be a number \(got None\)"),
+        ([bar(T0), bar(T1, 0)], r": 1\.price_close: must be > 0 \(got 0\)"),
+        ([bar(T0), bar(T1, True)], r": 1\.price_close: must be a number"),
+        ([bar(T0), bar("12 March 2020")], r": 1\.time_period_start: not an ISO 8601"),
+        ([bar(T0), bar("2020-02-30T00:00:00Z")], r": 1\.time_period_start: not a valid"),
         ([bar(T0), bar(T2), bar(T1)],
-         r"\[2\]\.time_period_start: not after the previous row's \(\[1\]\)"),
-        ([bar(T0), bar(T0)], r"\[1\]\.time_period_start: not after"),
+         r": 2\.time_period_start: not after the previous row's \(1\)"),
+        ([bar(T0), bar(T0)], r": 1\.time_period_start: not after"),
     ],
 )
 def test_load_price_bars_when_malformed_then_config_error_naming_file_row_field(
@@ -141,8 +141,8 @@ def test_load_price_bars_lists_every_bad_row(tmp_path):
     path = write(tmp_path, "bars.json", [bar(T0, -1), bar(T1), bar(T2, "x")])
     with pytest.raises(ConfigError) as info:
         load_price_bars(path)
-    assert info.value.problems == ["[0].price_close: must be > 0 (got -1)",
-                                   "[2].price_close: must be a number (got 'x')"]
+    assert info.value.problems == ["0.price_close: must be > 0 (got -1)",
+                                   "2.price_close: must be a number (got 'x')"]
 
 
 def test_load_price_bars_when_file_missing_or_field_unknown_then_clear_error(tmp_path):
@@ -186,11 +186,11 @@ def test_load_gas_converts_wei_to_gwei_and_ignores_the_datetime_column(tmp_path)
         ("rows", "50.0 Perc", r"field: unknown gas-price field '50.0 Perc' \(this file has "
                               r"avgGasDay, 90.0 Perc\)"),
         ([gas_row("2020-03-12T00:00:00.000Z"), {"avgGasDay": 1e9}], "avgGasDay",
-         r"data\[1\]\.timestamp: missing"),
+         r"data\.1\.timestamp: missing"),
         ([gas_row("2020-03-12T00:00:00.000Z", -5)], "avgGasDay",
-         r"data\[0\]\.avgGasDay: must be >= 0 \(got -5\)"),
+         r"data\.0\.avgGasDay: must be >= 0 \(got -5\)"),
         ([gas_row("2020-03-12T00:10:00.000Z"), gas_row("2020-03-12T00:00:00.000Z")],
-         "avgGasDay", r"data\[1\]\.timestamp: not after the previous row's \(data\[0\]\)"),
+         "avgGasDay", r"data\.1\.timestamp: not after the previous row's \(data\.0\)"),
     ],
 )
 def test_load_gas_when_malformed_then_config_error(tmp_path, content, field, message):
@@ -316,9 +316,9 @@ def test_series_is_frozen_with_read_only_arrays():
 @pytest.mark.parametrize(
     ("times", "values", "message"),
     [
-        ([2.0, 1.0], [1.0, 1.0], r"times: must be strictly increasing \(times\[1\] = 1.0"),
+        ([2.0, 1.0], [1.0, 1.0], r"times: must be strictly increasing \(times\.1 = 1.0"),
         ([1.0, 2.0], [1.0], r"values: must have one value per time \(2\)"),
-        ([1.0, 2.0], [1.0, float("nan")], r"values: must be finite \(values\[1\] is nan\)"),
+        ([1.0, 2.0], [1.0, float("nan")], r"values: must be finite \(values\.1 is nan\)"),
     ],
 )
 def test_series_when_invalid_then_value_error(times, values, message):

@@ -170,11 +170,11 @@ def test_replay_aligns_series_on_the_latest_start(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("data", "message"), [
     ({"assets": {"A": {"process": "gbm"}, "B": {"process": "gbm"}},
       "correlation": {"assets": ["A", "B"], "matrix": [[1, 0.5], [0.4, 1]]}},
-     "correlation.matrix\n  Value error, must be symmetric (corr[0][1] = 0.5 but "
-     "corr[1][0] = 0.4)"),
+     "correlation.matrix\n  Value error, must be symmetric (corr.0.1 = 0.5 but "
+     "corr.1.0 = 0.4)"),
     ({"assets": {"A": {"process": "gbm"}, "B": {"process": "gbm"}},
       "correlation": {"assets": ["A", "B"], "matrix": [[1, 0.5], [0.5, 0.9]]}},
-     "diagonal must be 1 (corr[1][1] = 0.9)"),
+     "diagonal must be 1 (corr.1.1 = 0.9)"),
     ({"assets": {"A": {"process": "gbm"}, "B": {"process": "gbm"}, "C": {"process": "gbm"}},
       "correlation": {"assets": ["A", "B", "C"],
                       "matrix": [[1, 0.9, -0.9], [0.9, 1, 0.9], [-0.9, 0.9, 1]]}},
@@ -202,7 +202,7 @@ def test_bad_correlation_is_refused_naming_the_field(data: dict[str, Any],
     ({"assets": {"WETH": {"process": "gbm"},
                  "wstETH": {"process": "spread", "base": "WETH"}},
       "correlation": {"assets": ["WETH", "wstETH"], "matrix": [[1, 0.9], [0.9, 1]]}},
-     "price.correlation.assets[1]: wstETH is a spread; only gbm, jump and bridge "
+     "price.correlation.assets.1: wstETH is a spread; only gbm, jump and bridge "
      "assets are correlated (a spread moves with its base)"),
     ({"assets": {"WETH": {"process": "replay", "file": "/nonexistent.json"}}},
      "price.assets.WETH.file: no such file '/nonexistent.json'"),

@@ -95,14 +95,14 @@ def _crash(**changes: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("changes", "message"), [
     ({"protocol.options": None}, "options: the protocol has no [protocol.options] table"),
-    ({"options.expiries.0.underlying": "BTC"}, "options.expiries[0].underlying: unknown asset"),
-    ({"options.expiries.0.vol": 0.001}, "options.expiries[0].vol: must be in 0.01..10"),
-    ({"options.trades.0.expiry": "60d"}, "options.trades[0].expiry: no [[options.expiries]]"),
-    ({"options.trades.0.size": -1}, "options.trades[0].size:"),
+    ({"options.expiries.0.underlying": "BTC"}, "options.expiries.0.underlying: unknown asset"),
+    ({"options.expiries.0.vol": 0.001}, "options.expiries.0.vol: must be in 0.01..10"),
+    ({"options.trades.0.expiry": "60d"}, "options.trades.0.expiry: no [[options.expiries]]"),
+    ({"options.trades.0.size": -1}, "options.trades.0.size:"),
     ({"options.cash": {"bad id!": 5}}, "options.cash.bad id!: account id"),
-    ({"steps.0.vols": {"WETH": 20}}, "steps[0].vols.WETH: must be in 0.01..10"),
-    ({"steps.0.vols": {"USDC": 1}}, "steps[0].vols.USDC: no [[options.expiries]] on USDC"),
-    ({"options": None}, "steps[0].vols: needs an [options] section"),
+    ({"steps.0.vols": {"WETH": 20}}, "steps.0.vols.WETH: must be in 0.01..10"),
+    ({"steps.0.vols": {"USDC": 1}}, "steps.0.vols.USDC: no [[options.expiries]] on USDC"),
+    ({"options": None}, "steps.0.vols: needs an [options] section"),
     ({"options.bidder.min_edge": 2}, "options.bidder.min_edge"),
 ])
 def test_bad_options_sections_name_the_field(changes: dict[str, Any], message: str) -> None:

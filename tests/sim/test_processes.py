@@ -141,8 +141,8 @@ def test_correlation_factor_reproduces_the_matrix_for_definite_and_singular_inpu
 @pytest.mark.parametrize(
     ("corr", "message"),
     [
-        ([[1.0, 0.5], [0.4, 1.0]], r"corr: must be symmetric \(corr\[0\]\[1\] = 0.5"),
-        ([[1.0, 0.5], [0.5, 0.9]], r"corr: diagonal must be 1 \(corr\[1\]\[1\] = 0.9\)"),
+        ([[1.0, 0.5], [0.4, 1.0]], r"corr: must be symmetric \(corr\.0\.1 = 0.5"),
+        ([[1.0, 0.5], [0.5, 0.9]], r"corr: diagonal must be 1 \(corr\.1\.1 = 0.9\)"),
         ([[1.0, 1.5], [1.5, 1.0]], r"corr: entries must lie in \[-1, 1\]"),
         ([[1.0, 0.9, -0.9], [0.9, 1.0, 0.9], [-0.9, 0.9, 1.0]],
          "corr: must be positive semi-definite"),
@@ -169,7 +169,7 @@ def test_correlated_gbm_when_correlation_invalid_then_value_error_naming_corr():
 def test_correlated_gbm_when_lengths_differ_then_value_error_naming_parameter():
     with pytest.raises(ValueError, match=r"sigma: must have one entry per asset \(2"):
         correlated_gbm(rng(), [1.0, 2.0], [0.0, 0.0], [0.5], [[1, 0], [0, 1]], DAY, 5)
-    with pytest.raises(ValueError, match=r"s0\[1\]: must be > 0"):
+    with pytest.raises(ValueError, match=r"s0\.1: must be > 0"):
         correlated_gbm(rng(), [1.0, 0.0], [0.0, 0.0], [0.5, 0.5], [[1, 0], [0, 1]], DAY, 5)
 
 
@@ -416,7 +416,7 @@ def test_resample_ten_minute_bars_to_one_minute_keeps_every_bar():
     ("times", "values", "step", "method", "message"),
     [
         ([0.0, 10.0, 10.0], [1.0, 2.0, 3.0], 1.0, "linear",
-         r"times: must be strictly increasing \(times\[2\] = 10.0 after times\[1\] = 10.0\)"),
+         r"times: must be strictly increasing \(times\.2 = 10.0 after times\.1 = 10.0\)"),
         ([0.0, 10.0], [1.0], 1.0, "linear", r"values: must have one row per time \(2\)"),
         ([0.0, 10.0], [1.0, float("nan")], 1.0, "linear", "values: must be finite"),
         ([0.0, 10.0], [1.0, 2.0], 0.0, "linear", "new_dt_seconds: must be > 0"),

@@ -100,13 +100,13 @@ def test_same_scenario_same_figures() -> None:
 
 @pytest.mark.parametrize(("change", "problem"), [
     (lambda d: d["protocols"][0].update(name="aave"),
-     "protocols[0].name: 'aave' is taken (protocol names: aave; the scenario's own is "
+     "protocols.0.name: 'aave' is taken (protocol names: aave; the scenario's own is "
      "[protocol] name)"),
     (lambda d: d["protocols"][0]["book"].update(debt_asset="DAI"),
-     "protocols[0].book.debt_asset: unknown asset 'DAI' (markets: USDC, WETH)"),
+     "protocols.0.book.debt_asset: unknown asset 'DAI' (markets: USDC, WETH)"),
     (lambda d: d["protocols"][0]["protocol"]["markets"].update(DAI={}) or
      d["protocols"][0]["book"].update(debt_asset="DAI"),
-     "protocols[0].book: its venue quote differs from the first protocol's (the venues are "
+     "protocols.0.book: its venue quote differs from the first protocol's (the venues are "
      "shared): give both books the same kind (single-asset with debt assets of the same "
      "decimals, or both of several assets)"),
 ])

@@ -22,7 +22,7 @@ def problems(**fields: Any) -> list[str]:
 def test_scenario_when_account_id_has_trailing_newline_then_refused():
     # The pattern ends in $, which re.match lets match before a final "\n".
     assert problems(accounts=[{"id": "alice\n", "deposit": {"WETH": 1}}]) == [
-        "accounts[0].id: account id must be 1-64 letters, digits or . _ : @ -, optionally "
+        "accounts.0.id: account id must be 1-64 letters, digits or . _ : @ -, optionally "
         "/label for an isolated sub-account (got 'alice\\n')"]
     assert problems(liquidator={"id": "keeper\n"})[0].startswith("liquidator.id: account id")
 

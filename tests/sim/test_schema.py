@@ -180,7 +180,7 @@ def test_sweep_of_scripted_when_runs_then_points_times_runs_with_common_seeds() 
      ["headline: unknown asset 'BTC' (markets: USDC, WETH)",
       "monte_carlo.runs: Input should be greater than or equal to 1 (got 0)"]),
     ({"noise": {"sigma": 0.1, "assets": ["USDC"]}},
-     ["noise.assets[0]: 'USDC' has no explicit step price to perturb (priced in steps: "
+     ["noise.assets.0: 'USDC' has no explicit step price to perturb (priced in steps: "
       "WETH)"]),
     ({"headline": "BTC"}, ["headline: unknown asset 'BTC' (markets: USDC, WETH)"]),
 ])

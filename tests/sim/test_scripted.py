@@ -64,8 +64,8 @@ def test_scenario_when_duplicate_accounts_or_bad_amounts_then_all_problems_liste
     with pytest.raises(ConfigError) as err:
         scenario_from_dict(data)
     assert err.value.problems == [
-        "accounts[0].deposit.WETH: has more than 18 decimal places ('1.0000000000000000001')",
-        "accounts[1].borrow.USDC: must be positive (got -5)",
+        "accounts.0.deposit.WETH: has more than 18 decimal places ('1.0000000000000000001')",
+        "accounts.1.borrow.USDC: must be positive (got -5)",
         "accounts: duplicate account id 'x'",
     ]
 

@@ -28,6 +28,7 @@ from marginengine.config.family_configs import (
 from marginengine.config.perp import PerpMarketConfig, perp_symbol_problem
 from marginengine.config.portfolio_auction import PortfolioAuctionConfig
 from marginengine.config.stewards import StewardBounds
+from marginengine.errors import field_path
 from marginengine.fixedpoint import BPS, PRICE_UNIT, parse_units
 
 PresetName = Literal["aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7", "compound-v3",
@@ -479,11 +480,12 @@ class ProtocolConfig(StrictModel):
         for i, symbol in enumerate(self.adaptive.perp_markets if self.adaptive else ()):
             perp = self.perps.get(symbol)
             if perp is None:
-                raise ValueError(f"adaptive.perp_markets[{i}]: unknown perp market {symbol!r} "
-                                 f"(perps: {', '.join(sorted(self.perps)) or 'none'})")
+                raise ValueError(f"{field_path('adaptive.perp_markets', i)}: unknown perp market "
+                                 f"{symbol!r} (perps: {', '.join(sorted(self.perps)) or 'none'})")
             if perp.margin_model != "tiers":
-                raise ValueError(f"adaptive.perp_markets[{i}]: {symbol} uses margin_model "
-                                 f"{perp.margin_model!r}; adaptive fractions need 'tiers'")
+                raise ValueError(f"{field_path('adaptive.perp_markets', i)}: {symbol} uses "
+                                 f"margin_model {perp.margin_model!r}; adaptive fractions need "
+                                 "'tiers'")
 
     def _check_factor_precision(self) -> None:
         per_asset = self.rules.per_asset_factors

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from marginengine.config.base import SYMBOL_PATTERN, StrictModel
+from marginengine.errors import field_path
 
 PPM = 1_000_000
 PERP_PRESET_NAMES: tuple[str, ...] = ("dydx-v4", "hyperliquid")
@@ -206,9 +207,11 @@ class PerpMarketConfig(StrictModel):
         for i in range(1, len(tiers)):
             a, b = tiers[i - 1], tiers[i]
             if b.notional_floor <= a.notional_floor:
-                raise ValueError(f"tiers[{i}].notional_floor must be above tiers[{i - 1}]'s")
+                raise ValueError(f"{field_path('tiers', i, 'notional_floor')} must be above "
+                                 f"{field_path('tiers', i - 1)}'s")
             if b.mmf < a.mmf or b.imf < a.imf:
-                raise ValueError(f"tiers[{i}]: mmf and imf must not fall in a larger tier")
+                raise ValueError(f"{field_path('tiers', i)}: mmf and imf must not fall in a "
+                                 "larger tier")
         return tiers
 
     @model_validator(mode="after")
@@ -228,7 +231,7 @@ class PerpMarketConfig(StrictModel):
             self.maintenance_fraction_ppm  # noqa: B018 - validates mmf / imf
         if self.size_premium_factor:
             # Drift's margin ratios are basis points (MARGIN_PRECISION = 1e4).
-            whole_units(self.tiers[0].imf, 10_000, "tiers[0].imf",
+            whole_units(self.tiers[0].imf, 10_000, "tiers.0.imf",
                         "basis points (Drift's margin precision, with size_premium_factor)")
         return self
 
@@ -236,14 +239,14 @@ class PerpMarketConfig(StrictModel):
     def maintenance_fraction_ppm(self) -> int:
         """dYdX's ``maintenance_fraction_ppm``: the first tier's MMF as a fraction of its IMF.
 
-        Raises ``ValueError`` naming ``tiers[0].mmf`` when ``mmf / imf`` is not a whole
+        Raises ``ValueError`` naming ``tiers.0.mmf`` when ``mmf / imf`` is not a whole
         number of ppm (dYdX could not hold it).
         """
         tier = self.tiers[0]
         fraction = tier.mmf / tier.imf * PPM
         if fraction != fraction.to_integral_value() or \
                 Decimal(int(fraction)) * tier.imf != tier.mmf * PPM:
-            raise ValueError(f"tiers[0].mmf / tiers[0].imf must be a whole number of ppm for "
+            raise ValueError(f"tiers.0.mmf / tiers.0.imf must be a whole number of ppm for "
                              f"margin_model dydx-v4 (dYdX's maintenance_fraction_ppm), got "
                              f"{tier.mmf} / {tier.imf}")
         return int(fraction)
@@ -273,12 +276,13 @@ class PerpMarketConfig(StrictModel):
     def quote_amounts(self, quote_unit: int) -> dict[str, int]:
         """Every amount field given in whole quote tokens, in quote smallest units, exact.
 
-        Keys are the fields' paths (``tiers[1].notional_floor``, ``oi_scaling.lower_cap``,
+        Keys are the fields' paths (``tiers.1.notional_floor``, ``oi_scaling.lower_cap``,
         ``partial_above``). ``ValueError`` names the first one finer than one smallest unit.
         """
         what = f"quote smallest units (1/{quote_unit})"
-        out = {f"tiers[{i}].notional_floor": whole_units(t.notional_floor, quote_unit,
-                                                        f"tiers[{i}].notional_floor", what)
+        out = {field_path("tiers", i, "notional_floor"):
+               whole_units(t.notional_floor, quote_unit, field_path("tiers", i, "notional_floor"),
+                           what)
                for i, t in enumerate(self.tiers)}
         if self.oi_scaling is not None:
             for cap in ("lower_cap", "upper_cap"):

@@ -49,7 +49,7 @@ from marginengine.config.amounts import HumanNumber, parse_asset_amounts, parse_
 from marginengine.config.base import StrictModel
 from marginengine.engine.engine import Engine
 from marginengine.engine.events import SetPrice, SetVolSurface
-from marginengine.errors import ConfigError
+from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS, parse_units
 from marginengine.ledger import check_account_id
 from marginengine.ledger.options import OptionSeries
@@ -120,7 +120,7 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
     fills: list[tuple[str, str, int, int]] = []
     seen: set[str] = set()
     for i, acct in enumerate(snap.accounts):
-        where = f"accounts[{i}]"
+        where = field_path("accounts", i)
         try:
             check_account_id(acct.id, f"{where}.id")
         except ValueError as exc:
@@ -212,7 +212,7 @@ def _options(snap: SnapshotFile, config: ProtocolConfig, problems: list[str]
     if snap.vols and opts is None:
         problems.append("vols: the protocol has no [protocol.options]")
     for i, acct in enumerate(snap.accounts):
-        where = f"accounts[{i}]"
+        where = field_path("accounts", i)
         if opts is None:
             if acct.option_cash is not None or acct.options:
                 problems.append(f"{where}.options: the protocol has no [protocol.options]")
@@ -227,7 +227,7 @@ def _options(snap: SnapshotFile, config: ProtocolConfig, problems: list[str]
             problems.append(f"{where}.options: a portfolio account holds one underlying "
                             f"(got {', '.join(sorted(underlyings))})")
         for j, o in enumerate(acct.options):
-            at = f"{where}.options[{j}]"
+            at = field_path(where, "options", j)
             if o.underlying not in snap.prices:
                 problems.append(f"{at}.underlying: no price for {o.underlying!r}")
                 continue

@@ -39,6 +39,7 @@ from enum import Enum
 from fractions import Fraction
 from math import lcm
 
+from marginengine.errors import field_path
 from marginengine.fixedpoint import PRICE_UNIT
 
 
@@ -398,12 +399,13 @@ def allocate_adl(
         seen.add(c.account)
         if c.size == 0 or (c.size > 0) == (size_to_close > 0):
             raise ValueError(
-                f"candidates[{c.account!r}].size: {c.size} is not on the opposite side of "
-                f"the bankrupt position ({size_to_close})"
+                f"{field_path('candidates', c.account, 'size')}: {c.size} is not on the opposite "
+                f"side of the bankrupt position ({size_to_close})"
             )
         if c.size % step:
             raise ValueError(
-                f"candidates[{c.account!r}].size: {c.size} is not a multiple of step {step}"
+                f"{field_path('candidates', c.account, 'size')}: {c.size} is not a multiple of "
+                f"step {step}"
             )
     need = abs(size_to_close)
     available = sum(abs(c.size) for c in candidates)

@@ -44,7 +44,7 @@ from fractions import Fraction
 import numpy as np
 from numpy.typing import NDArray
 
-from marginengine.errors import FieldError
+from marginengine.errors import FieldError, field_path
 from marginengine.fixedpoint import BPS, Rounding, div
 from marginengine.margin.adaptive import (
     cp_absorbable_within,
@@ -207,10 +207,10 @@ def _check_account(i: int, acct: BookAccount) -> None:
                             ("lt_bps", 1, BPS)):
         value = getattr(acct, name)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise FieldError(f"accounts[{i}].{name}", f"must be an int (got {value!r})")
+            raise FieldError(field_path("accounts", i, name), f"must be an int (got {value!r})")
         if value < low or (high is not None and value > high):
             bound = f"{low}..{high}" if high is not None else f">= {low}"
-            raise FieldError(f"accounts[{i}].{name}", f"must be {bound} (got {value})")
+            raise FieldError(field_path("accounts", i, name), f"must be {bound} (got {value})")
 
 
 def liquidation_price(acct: BookAccount, base_unit: int) -> int:

@@ -341,7 +341,7 @@ def funding_step(perp: PerpMarketConfig, mark: int, index: int, quote_unit: int)
     funding = perp.funding
     if funding.formula == "dydx-v4":
         tier = perp.tiers[0]
-        imf_ppm = to_ppm(tier.imf, "tiers[0].imf")
+        imf_ppm = to_ppm(tier.imf, "tiers.0.imf")
         fraction_ppm = perp.maintenance_fraction_ppm
         vote_bound = dydx_max_abs_clamp_ppm(to_ppm(funding.premium_vote_clamp_factor,
                                                    "funding.premium_vote_clamp_factor"),

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from marginengine.config.perp import PPM, PerpMarketConfig, to_ppm
+from marginengine.errors import field_path
 from marginengine.fixedpoint import PRICE_UNIT, Rounding, div, mul_div
 from marginengine.ledger import Ledger
 from marginengine.ledger.perp import funding_payment, quote_value
@@ -40,7 +41,7 @@ def schedule_of(config: PerpMarketConfig, quote_unit: int) -> TierSchedule:
     refuses a floor finer than one quote unit)."""
     amounts = config.quote_amounts(quote_unit)
     return TierSchedule(tuple(
-        MarginTier(amounts[f"tiers[{i}].notional_floor"], to_ppm(t.mmf, "mmf"),
+        MarginTier(amounts[field_path("tiers", i, "notional_floor")], to_ppm(t.mmf, "mmf"),
                    to_ppm(t.imf, "imf"))
         for i, t in enumerate(config.tiers)
     ))

@@ -40,7 +40,7 @@ import numpy as np
 
 from marginengine.config.portfolio import PortfolioMarginConfig
 from marginengine.decisions import Code, Refusal
-from marginengine.errors import FieldError
+from marginengine.errors import FieldError, field_path
 from marginengine.fixedpoint import PRICE_UNIT, Rounding
 from marginengine.ledger.options import OptionClearing, OptionSeries
 from marginengine.margin.base import MarginKind, MarginState, health_of
@@ -164,40 +164,40 @@ class Portfolio:
                 raise FieldError(name, f"must be at most 1 (got {c!r})")
         _finite("stable_price", self.stable_price, 0.0, strict=True)
         for i, e in enumerate(self.expiries):
-            _finite(f"expiries[{i}].sec_to_expiry", e.sec_to_expiry, 0.0)
-            _finite(f"expiries[{i}].forward", e.forward, 0.0, strict=True)
-            _finite(f"expiries[{i}].forward_fixed", e.forward_fixed, 0.0)
-            _finite(f"expiries[{i}].rate", e.rate)
-            if not 0 <= _finite(f"expiries[{i}].confidence", e.confidence) <= 1:
-                raise FieldError(f"expiries[{i}].confidence", "must be in [0, 1]")
+            _finite(field_path("expiries", i, "sec_to_expiry"), e.sec_to_expiry, 0.0)
+            _finite(field_path("expiries", i, "forward"), e.forward, 0.0, strict=True)
+            _finite(field_path("expiries", i, "forward_fixed"), e.forward_fixed, 0.0)
+            _finite(field_path("expiries", i, "rate"), e.rate)
+            if not 0 <= _finite(field_path("expiries", i, "confidence"), e.confidence) <= 1:
+                raise FieldError(field_path("expiries", i, "confidence"), "must be in [0, 1]")
         first: dict[tuple[int, float, bool], OptionPosition] = {}
         parts: dict[tuple[int, float, bool], list[float]] = {}
         for i, o in enumerate(self.options):
             if isinstance(o.expiry, bool) or not isinstance(o.expiry, int) \
                     or not 0 <= o.expiry < len(self.expiries):
-                raise FieldError(f"options[{i}].expiry",
+                raise FieldError(field_path("options", i, "expiry"),
                                  f"must index one of the {len(self.expiries)} expiries "
                                  f"(got {o.expiry!r})")
-            _finite(f"options[{i}].strike", o.strike, 0.0, strict=True)
-            _finite(f"options[{i}].amount", o.amount)
-            _finite(f"options[{i}].vol", o.vol, 0.0)
+            _finite(field_path("options", i, "strike"), o.strike, 0.0, strict=True)
+            _finite(field_path("options", i, "amount"), o.amount)
+            _finite(field_path("options", i, "vol"), o.vol, 0.0)
             if not isinstance(o.is_call, bool):
-                raise FieldError(f"options[{i}].is_call", f"must be true or false "
+                raise FieldError(field_path("options", i, "is_call"), f"must be true or false "
                                                           f"(got {o.is_call!r})")
             key = (o.expiry, float(o.strike), o.is_call)
             if key in first and first[key].vol != o.vol:
-                raise FieldError(f"options[{i}].vol", f"differs from an earlier holding of the "
-                                                      f"same option ({o.vol!r} != "
-                                                      f"{first[key].vol!r})")
+                raise FieldError(field_path("options", i, "vol"),
+                                 f"differs from an earlier holding of the same option "
+                                 f"({o.vol!r} != {first[key].vol!r})")
             first.setdefault(key, o)
             parts.setdefault(key, []).append(float(o.amount))
         # fsum: a position and its exact opposite cancel to exactly 0 in any order.
         merged = [replace(first[key], amount=math.fsum(part)) for key, part in parts.items()]
         for i, coll in enumerate(self.collaterals):
-            _finite(f"collaterals[{i}].amount", coll.amount, 0.0)
-            _finite(f"collaterals[{i}].price", coll.price, 0.0)
-            if not 0 <= _finite(f"collaterals[{i}].confidence", coll.confidence) <= 1:
-                raise FieldError(f"collaterals[{i}].confidence", "must be in [0, 1]")
+            _finite(field_path("collaterals", i, "amount"), coll.amount, 0.0)
+            _finite(field_path("collaterals", i, "price"), coll.price, 0.0)
+            if not 0 <= _finite(field_path("collaterals", i, "confidence"), coll.confidence) <= 1:
+                raise FieldError(field_path("collaterals", i, "confidence"), "must be in [0, 1]")
         return replace(self, options=tuple(merged))
 
 
@@ -411,8 +411,8 @@ def evaluate(portfolio: Portfolio, cfg: PortfolioMarginConfig) -> PortfolioMargi
     for i, c in enumerate(p.collaterals):
         params = cfg.collateral.get(c.asset)
         if params is None:
-            raise FieldError(f"collaterals[{i}].asset", f"{c.asset!r} has no parameters in "
-                                                        "portfolio_margin.collateral")
+            raise FieldError(field_path("collaterals", i, "asset"),
+                             f"{c.asset!r} has no parameters in portfolio_margin.collateral")
         value = c.amount * c.price / p.stable_price
         mtm += value
         mm_cont += value * params.mm_haircut

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from marginengine.config.stewards import PARAM_NAMES, ParamName, StewardBounds
-from marginengine.errors import FieldError
+from marginengine.errors import FieldError, field_path
 from marginengine.fixedpoint import BPS, Rounding, div
 from marginengine.margin.crowding import BookAccount
 
@@ -90,7 +90,7 @@ def allowed_change(current: int, max_change_bps: int, relative: bool) -> int:
 
 
 def _check(i: int, p: ProposedUpdate, last_time: int | None) -> None:
-    where = f"proposals[{i}]"
+    where = field_path("proposals", i)
     if not isinstance(p.asset, str) or not p.asset:
         raise FieldError(f"{where}.asset", f"must be a non-empty string (got {p.asset!r})")
     if p.param not in PARAM_NAMES:
@@ -164,7 +164,7 @@ def clamp_updates(
         last_time = p.time
         key: Key = (p.asset, p.param)
         if key not in values:
-            raise FieldError(f"proposals[{i}].param",
+            raise FieldError(field_path("proposals", i, "param"),
                              f"{p.asset}.{p.param} has no current value to move from")
         prev = values[key]
         bound = bounds.bound(p.param)

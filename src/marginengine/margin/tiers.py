@@ -24,6 +24,7 @@ import math
 from bisect import bisect_left
 from dataclasses import dataclass
 
+from marginengine.errors import field_path
 from marginengine.fixedpoint import Rounding, div
 from marginengine.ledger.perp import quote_value
 
@@ -109,7 +110,7 @@ class TierSchedule:
         if not self.tiers:
             raise ValueError("tiers: a schedule needs at least one tier")
         for i, tier in enumerate(self.tiers):
-            where = f"tiers[{i}]"
+            where = field_path("tiers", i)
             if i == 0 and tier.notional_floor != 0:
                 raise ValueError(
                     f"{where}.notional_floor: the first tier's floor must be 0 "

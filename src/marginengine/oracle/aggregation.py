@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from marginengine.errors import ConfigError, OracleError
+from marginengine.errors import ConfigError, OracleError, field_path
 from marginengine.fixedpoint import BPS, PRICE_DECIMALS, Rounding, div, format_units
 from marginengine.oracle.inputs import require_param, require_time
 from marginengine.oracle.status import Feed, PriceReading, PriceStatus
@@ -247,7 +247,7 @@ def _check_sources(params: AggregationParams, readings: Mapping[str, object]) ->
     for name in params.sources:
         reading = readings[name]
         if reading is not None and not isinstance(reading, PriceReading):
-            raise OracleError(f"readings[{name!r}]", f"must be a PriceReading or None, not "
+            raise OracleError(field_path("readings", name), f"must be a PriceReading or None, not "
                               f"{type(reading).__name__}")
 
 
@@ -258,7 +258,7 @@ def _exclusion(
         return PriceStatus.INSUFFICIENT, f"{name}: no answer"
     if reading.updated_at > now:
         raise OracleError(
-            f"readings[{name!r}].updated_at", f"{reading.updated_at} is after now ({now})"
+            field_path("readings", name, "updated_at"), f"{reading.updated_at} is after now ({now})"
         )
     if reading.status is not PriceStatus.FRESH:
         return reading.status, f"{name}: {reading.status.value} ({reading.reason})"

@@ -25,7 +25,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from marginengine.config.amounts import parse_positive
-from marginengine.errors import ConfigError, OracleError
+from marginengine.errors import ConfigError, OracleError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.oracle.inputs import require_price, require_time
 from marginengine.oracle.status import PriceReading
@@ -49,7 +49,7 @@ class ReplayFeed:
     Raises
     ------
     OracleError
-        If the series is empty or a point is invalid (``series[3].time: ...``).
+        If the series is empty or a point is invalid (``series.3.time: ...``).
     """
 
     def __init__(self, series: Sequence[PricePoint]) -> None:
@@ -59,15 +59,15 @@ class ReplayFeed:
         prices: list[int] = []
         for index, point in enumerate(series):
             if not isinstance(point, tuple) or len(point) != 2:
-                raise OracleError(f"series[{index}]", "must be a (timestamp, price) pair")
-            time = require_time(point[0], f"series[{index}].time")
+                raise OracleError(field_path("series", index), "must be a (timestamp, price) pair")
+            time = require_time(point[0], field_path("series", index, "time"))
             if times and time <= times[-1]:
                 raise OracleError(
-                    f"series[{index}].time",
+                    field_path("series", index, "time"),
                     f"{time} is not after {times[-1]} (timestamps must strictly increase)",
                 )
             times.append(time)
-            prices.append(require_price(point[1], f"series[{index}].price"))
+            prices.append(require_price(point[1], field_path("series", index, "price")))
         self._times = tuple(times)
         self._prices = tuple(prices)
 
@@ -184,7 +184,7 @@ def parse_price_series_json(text: str, source: str | None = None) -> tuple[Price
     rows: list[tuple[str, object, object]] = []
     problems: list[str] = []
     for index, item in enumerate(document):
-        where = f"[{index}]"
+        where = field_path(index)
         if isinstance(item, dict):
             absent = [key for key in ("timestamp", "price") if key not in item]
             if absent:

@@ -35,7 +35,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from marginengine.errors import OracleError
+from marginengine.errors import OracleError, field_path
 from marginengine.fixedpoint import Rounding
 from marginengine.oracle.inputs import require_int_in, require_price
 
@@ -69,7 +69,7 @@ def log_returns(prices: Sequence[int], field: str = "prices") -> NDArray[np.floa
     """
     if len(prices) < 2:
         raise OracleError(field, f"needs at least 2 prices for a return (got {len(prices)})")
-    checked = [require_price(p, f"{field}[{i}]") for i, p in enumerate(prices)]
+    checked = [require_price(p, field_path(field, i)) for i, p in enumerate(prices)]
     # Prices above 2**53 would lose digits as float64; the ratio is what matters, so divide
     # in exact rationals first when that could happen.
     if max(checked) < 2**53:

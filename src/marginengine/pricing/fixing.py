@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from marginengine.errors import FieldError
+from marginengine.errors import FieldError, field_path
 from marginengine.fixedpoint import Rounding, div
 
 
@@ -122,6 +122,6 @@ def premiums_to_units(prices: ArrayLike, unit: int, rounding: Rounding) -> list[
         try:
             out.append(premium_to_units(value, unit, rounding))
         except FieldError as error:
-            field = f"prices[{i}]" if error.field == "price" else error.field
+            field = field_path("prices", i) if error.field == "price" else error.field
             raise FieldError(field, error.reason) from None
     return out

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from marginengine.errors import FieldError
+from marginengine.errors import FieldError, field_path
 from marginengine.pricing.inputs import FloatArray, float_array
 from marginengine.pricing.surface import (
     brackets,
@@ -62,7 +62,8 @@ class GridSurface:
             raise FieldError("strikes", "must be a non-empty list of strikes")
         for j in range(1, strike_arr.size):
             if strike_arr[j] <= strike_arr[j - 1]:
-                raise FieldError(f"strikes[{j}]", f"must be above strikes[{j - 1}] "
+                raise FieldError(field_path("strikes", j),
+                                 f"must be above {field_path('strikes', j - 1)} "
                                                   f"({float(strike_arr[j])!r} <= "
                                                   f"{float(strike_arr[j - 1])!r})")
         self.strikes = strike_arr
@@ -77,7 +78,7 @@ class GridSurface:
         bad = ~np.isfinite(vol_arr) | (vol_arr <= 0.0)
         if bad.any():
             i, j = (int(x) for x in np.argwhere(bad)[0])
-            raise FieldError(f"vols[{i}][{j}]", f"must be a finite volatility > 0 "
+            raise FieldError(field_path("vols", i, j), f"must be a finite volatility > 0 "
                                                 f"({float(vol_arr[i, j])!r})")
         self.vols = vol_arr
         # Total variance at the grid points: the quantity interpolated in time.

@@ -25,7 +25,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import ArrayLike
 
-from marginengine.errors import FieldError
+from marginengine.errors import FieldError, field_path
 from marginengine.pricing.inputs import FloatArray, IntArray
 
 
@@ -58,9 +58,11 @@ def check_expiries(expiries: ArrayLike) -> FloatArray:
         raise FieldError("expiries", "must be a non-empty list of times in years")
     for i, value in enumerate(array.tolist()):
         if not math.isfinite(value) or value <= 0.0:
-            raise FieldError(f"expiries[{i}]", f"must be a finite time > 0 in years ({value!r})")
+            raise FieldError(field_path("expiries", i),
+                             f"must be a finite time > 0 in years ({value!r})")
         if i and value <= array[i - 1]:
-            raise FieldError(f"expiries[{i}]", f"must be after expiries[{i - 1}] "
+            raise FieldError(field_path("expiries", i),
+                             f"must be after {field_path('expiries', i - 1)} "
                                                f"({value!r} <= {float(array[i - 1])!r})")
     return array
 

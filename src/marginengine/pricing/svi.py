@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from marginengine.errors import FieldError
+from marginengine.errors import FieldError, field_path
 from marginengine.pricing.inputs import FloatArray, float_array
 from marginengine.pricing.surface import (
     brackets,
@@ -139,7 +139,7 @@ class SVIParams:
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = "svi") -> SVIParams:
         """Build from ``{"a": .., "b": .., "rho": .., "m": .., "sigma": ..}``; errors name
-        the field under ``where`` (``slices[2].b``)."""
+        the field under ``where`` (``slices.2.b``)."""
         names = ("a", "b", "rho", "m", "sigma")
         missing = [n for n in names if n not in data]
         if missing:
@@ -179,7 +179,8 @@ class SVISurface:
                                        f"slices for {self.expiries.shape[0]} expiries)")
         for i, item in enumerate(slices):
             if not isinstance(item, SVIParams):
-                raise FieldError(f"slices[{i}]", f"must be SVIParams, not {type(item).__name__}")
+                raise FieldError(field_path("slices", i),
+                                 f"must be SVIParams, not {type(item).__name__}")
         self.slices = tuple(slices)
         self._params = np.array([[p.a, p.b, p.rho, p.m, p.sigma] for p in self.slices],
                                 dtype=np.float64)
@@ -196,8 +197,8 @@ class SVISurface:
         slices = []
         for i, item in enumerate(raw):
             if not isinstance(item, Mapping):
-                raise FieldError(f"slices[{i}]", "must be a table of a, b, rho, m, sigma")
-            slices.append(SVIParams.from_mapping(item, f"slices[{i}]"))
+                raise FieldError(field_path("slices", i), "must be a table of a, b, rho, m, sigma")
+            slices.append(SVIParams.from_mapping(item, field_path("slices", i)))
         return cls(data["expiries"], slices)
 
     def _slice_w(self, j: np.ndarray, k: FloatArray) -> FloatArray:
@@ -261,7 +262,8 @@ class SVISurface:
             bad = current < previous
             if bad.any():
                 j = int(np.flatnonzero(bad)[0])
-                raise FieldError(f"slices[{i}]", f"total variance {float(current[j])!r} at "
+                raise FieldError(field_path("slices", i),
+                                 f"total variance {float(current[j])!r} at "
                                                  f"k = {float(points[j])!r} is below the "
                                                  f"previous expiry's {float(previous[j])!r} "
                                                  "(calendar arbitrage)")

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from marginengine.errors import field_path
 from marginengine.sim.explain import CAUSES, END_REASONS
 
 #: Rows of the largest-losses table.
@@ -380,7 +381,7 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
             out += _flatten(value, f"{name}.")
         elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
             for k, item in enumerate(value):
-                out += _flatten(item, f"{name}[{k}].")
+                out += _flatten(item, f"{field_path(name, k)}.")
         elif isinstance(value, list) and len(value) > 12:
             out.append((name, f"{len(value)} values: {value[:6]} ..."))
         else:

@@ -29,7 +29,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from marginengine.config.amounts import HumanNumber
 from marginengine.engine import Event
-from marginengine.errors import LogError, MarginEngineError
+from marginengine.errors import LogError, MarginEngineError, field_path
 from marginengine.service.core import Service
 from marginengine.service.metrics import Metrics
 from marginengine.service.requests import (
@@ -93,11 +93,9 @@ class ReplayIn(_Strict):
 
 
 def _field(loc: Any) -> str:
-    parts = [str(p) for p in loc if p != "body"]
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
-    return out or "body"
+    # The one dotted notation (errors.field_path) so a 422 names ``ticks.1.prices.WETH``
+    # exactly as a config file's or a scenario's error would.
+    return field_path(*(str(p) for p in loc if p != "body")) or "body"
 
 
 def _error(field: str, reason: str, status: int = 422) -> JSONResponse:
@@ -352,7 +350,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         received = time.perf_counter()
         events: list[Event] = []
         for i, tick in enumerate(batch.ticks):
-            events += tick_events(tick, f"ticks[{i}].")
+            events += tick_events(tick, f"{field_path('ticks', i)}.")
         return await run(events, len(batch.ticks), received)
 
     @app.post("/events", dependencies=auth, tags=["ingest"])
@@ -368,7 +366,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     async def post_replay(body: ReplayIn) -> dict[str, Any]:
         """Play ticks in the background at ``rate`` ticks per second (a demonstration
         source); every tick is checked first."""
-        ticks = [tick_events(t, f"ticks[{i}].") for i, t in enumerate(body.ticks)]
+        ticks = [tick_events(t, f"{field_path('ticks', i)}.") for i, t in enumerate(body.ticks)]
         task = asyncio.create_task(play(ticks, body.rate))
         background.add(task)
         task.add_done_callback(background.discard)
@@ -410,7 +408,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
                         batch = BatchIn.model_validate(data)
                         events: list[Event] = []
                         for i, tick in enumerate(batch.ticks):
-                            events += tick_events(tick, f"ticks[{i}].")
+                            events += tick_events(tick, f"{field_path('ticks', i)}.")
                         count = len(batch.ticks)
                     else:
                         events = tick_events(TickIn.model_validate(data), "")

@@ -1,7 +1,7 @@
 """What the service accepts, checked by the engine's own rules before anything is applied.
 
 A request is turned into engine events here, whole, or refused with a
-:class:`RequestError` naming the field (``prices.WETH``, ``events[3].amount``) and the
+:class:`RequestError` naming the field (``prices.WETH``, ``events.3.amount``) and the
 reason; nothing of a refused request reaches the engine, the log or the book. The checks
 are the ones the library applies to its own files: account ids by
 :func:`marginengine.ledger.check_account_id`, assets against the protocol's markets, prices
@@ -22,7 +22,7 @@ from typing import Any
 from marginengine.config import ProtocolConfig
 from marginengine.config.amounts import MAX_UNITS, parse_positive
 from marginengine.engine import AdvanceTime, Event, SetConditions, SetPrice, event_from_dict
-from marginengine.errors import ConfigError, EventError, MarginEngineError
+from marginengine.errors import ConfigError, EventError, MarginEngineError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
 from marginengine.oracle.conditions import CONDITION_FIELDS
@@ -159,7 +159,7 @@ def account_events(config: ProtocolConfig, known: Mapping[str, object],
     created: set[str] = set()
     events = []
     for i, item in enumerate(items):
-        event = account_event(config, _Known(known, created), item, f"{where}[{i}]")
+        event = account_event(config, _Known(known, created), item, field_path(where, i))
         if event.name in CREATING:
             created.update(getattr(event, f) for f in ACCOUNT_FIELDS if hasattr(event, f))
         events.append(event)

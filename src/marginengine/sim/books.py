@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from marginengine.config import ProtocolConfig
 from marginengine.engine import Borrow, Deposit, DepositQuote, Event, Outcome, Trade
-from marginengine.errors import ConfigError
+from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT, format_units, parse_units
 from marginengine.ledger import check_account_id
 
@@ -344,7 +344,7 @@ def book_from_snapshot(data: dict[str, Any], protocol: ProtocolConfig,
     book = Book()
     seen: set[str] = set()
     for i, raw in enumerate(snap.accounts):
-        where = f"{source}: accounts[{i}]"
+        where = f"{source}: {field_path('accounts', i)}"
         try:
             check_account_id(raw.id, f"{where}.id")
         except ValueError as exc:
@@ -489,7 +489,7 @@ def check_profiles(profiles: list[ProfileSpec], protocol: ProtocolConfig,
     markets = protocol.markets
     names = ", ".join(sorted(markets))
     for i, p in enumerate(profiles):
-        at = f"{where}[{i}]"
+        at = field_path(where, i)
         for asset in p.collateral:
             if asset not in markets:
                 problems.append(f"{at}.collateral.{asset}: unknown asset (markets: {names})")

@@ -41,7 +41,7 @@ from marginengine.engine import (
     Outcome,
     SetPrice,
 )
-from marginengine.errors import ConfigError
+from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_UNIT, RAY, WAD, parse_units
 from marginengine.margin import underwater_value
 from marginengine.scan import RiskBook
@@ -896,7 +896,7 @@ def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[Casc
     names = [protocol.name]
     configs = {protocol.name: protocol}
     for k, extra in enumerate(spec.protocols):
-        where = f"protocols[{k}]"
+        where = field_path("protocols", k)
         if extra.name in names:
             problems.append(f"{where}.name: {extra.name!r} is taken (protocol names: "
                             f"{', '.join(names)}; the scenario's own is [protocol] name)")
@@ -929,7 +929,7 @@ def protocol_configs(spec: CascadeFile) -> list[tuple[str, CascadeFile, Protocol
     """Every further protocol of a validated scenario: its name, its view of the scenario
     (:func:`~marginengine.sim.cascade_config.protocol_scenario`) and its configuration."""
     return [(extra.name, protocol_scenario(spec, extra),
-             protocol_from_dict(extra.protocol, prefix=f"protocols[{k}].protocol"))
+             protocol_from_dict(extra.protocol, prefix=field_path("protocols", k, "protocol")))
             for k, extra in enumerate(spec.protocols)]
 
 

@@ -14,6 +14,7 @@ from typing import overload
 import numpy as np
 from numpy.typing import NDArray
 
+from marginengine.errors import field_path
 from marginengine.sim.history import Series
 from marginengine.sim.processes import (
     check_count,
@@ -159,7 +160,7 @@ def gas_process(rng: np.random.Generator, base_gwei: float, vol_sensitivity: flo
                          f"got shape {r.shape}")
     if not np.isfinite(r).all():
         i = int(np.argmax(~np.isfinite(r)))
-        raise ValueError(f"returns: must be finite (returns[{i}] is {r[i]})")
+        raise ValueError(f"returns: must be finite ({field_path('returns', i)} is {r[i]})")
     eps = gen.standard_normal(n_)
     a, _ = rolling_abs_return(r, w)
     if ref is not None:

@@ -3,7 +3,7 @@
 Each loader returns a :class:`Series` (unix seconds, ascending, and float values) and reads
 its file strictly: anything malformed raises :class:`~marginengine.errors.ConfigError` with
 the file as its source and one problem per bad field, each naming the row and field
-(``[17].price_close: must be a number (got 'abc')``, ``data[3].timestamp: ...``,
+(``17.price_close: must be a number (got 'abc')``, ``data.3.timestamp: ...``,
 ``line 5, column Date: ...``). The quirks of each file (see ``data/black_thursday/README.md``
 and the shared data README) are handled here, and each is stated in the loader's docstring.
 
@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from marginengine.config.loading import read_text
-from marginengine.errors import ConfigError
+from marginengine.errors import ConfigError, field_path
 
 __all__ = [
     "BLACK_THURSDAY_GAS",
@@ -95,8 +95,9 @@ class Series:
                              f"got {values.size}")
         if times.size and not (np.diff(times) > 0).all():
             i = int(np.argmax(np.diff(times) <= 0)) + 1
-            raise ValueError(f"times: must be strictly increasing (times[{i}] = {times[i]} "
-                             f"after times[{i - 1}] = {times[i - 1]})")
+            raise ValueError(f"times: must be strictly increasing "
+                             f"({field_path('times', i)} = {times[i]} after "
+                             f"{field_path('times', i - 1)} = {times[i - 1]})")
         object.__setattr__(self, "times", times)
         object.__setattr__(self, "values", values)
 
@@ -113,7 +114,7 @@ def _frozen_array(data: ArrayLike, name: str) -> NDArray[np.float64]:
         raise ValueError(f"{name}: must be 1-D (got shape {arr.shape})")
     if not np.isfinite(arr).all():
         i = int(np.argmax(~np.isfinite(arr)))
-        raise ValueError(f"{name}: must be finite ({name}[{i}] is {arr[i]})")
+        raise ValueError(f"{name}: must be finite ({field_path(name, i)} is {arr[i]})")
     arr.setflags(write=False)
     return arr
 
@@ -265,7 +266,7 @@ def load_price_bars(path: str | Path, field: str = "price_close", unit: str = "U
     ConfigError
         Unreadable file, malformed JSON, not a non-empty list, or a bar with a missing or
         bad ``time_period_start`` or ``field``, or out of time order; each problem names
-        the bar (``[17].price_close``).
+        the bar (``17.price_close``).
     ValueError
         ``field`` is not one of :data:`PRICE_BAR_FIELDS`.
     """
@@ -279,7 +280,7 @@ def load_price_bars(path: str | Path, field: str = "price_close", unit: str = "U
                           source=str(p))
     is_price = field.startswith("price_")
     return _rows_to_series(
-        data, lambda i: f"[{i}]", "time_period_start", field, float,
+        data, lambda i: field_path(i), "time_period_start", field, float,
         _positive_check if is_price else _non_negative_check, name=field,
         unit=unit if is_price else ("trades" if field == "trades_count" else "base asset"),
         source=str(p))
@@ -336,14 +337,14 @@ def load_gas(path: str | Path, field: str = "90.0 Perc") -> Series:
     ConfigError
         Unreadable file, malformed JSON, unknown ``field``, or a row with a missing or bad
         ``timestamp`` or ``field`` (negative, not a number), or out of time order; each
-        problem names the row (``data[3].timestamp``).
+        problem names the row (``data.3.timestamp``).
     """
     p = Path(path)
     rows, fields = _gas_table(p)
     if not _is_wei_field(field) or (fields and field not in fields):
         raise ConfigError([f"field: unknown gas-price field {field!r} (this file has "
                            f"{', '.join(fields) or 'none'})"], source=str(p))
-    return _rows_to_series(rows, lambda i: f"data[{i}]", "timestamp", field,
+    return _rows_to_series(rows, lambda i: field_path("data", i), "timestamp", field,
                            lambda wei: wei / 1e9, _non_negative_check, name=field,
                            unit="gwei", source=str(p))
 

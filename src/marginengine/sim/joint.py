@@ -48,7 +48,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from marginengine.errors import ConfigError
+from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_UNIT, Rounding, div
 
 # sim.processes (and scipy.signal under it) is imported where paths are drawn, not here:
@@ -184,10 +184,10 @@ def check_joint(spec: JointPriceSpec, where: str = "price") -> list[str]:
     if corr is not None:
         for j, name in enumerate(corr.assets):
             if name not in assets:
-                problems.append(f"{where}.correlation.assets[{j}]: unknown asset {name!r} "
-                                f"(assets of the model: {', '.join(assets)})")
+                problems.append(f"{field_path(where, 'correlation.assets', j)}: unknown asset "
+                                f"{name!r} (assets of the model: {', '.join(assets)})")
             elif assets[name].process not in DRIVERS:
-                problems.append(f"{where}.correlation.assets[{j}]: {name} is a "
+                problems.append(f"{field_path(where, 'correlation.assets', j)}: {name} is a "
                                 f"{assets[name].process}; only gbm, jump and bridge "
                                 "assets are correlated (a spread moves with its base)")
     return problems

@@ -55,6 +55,7 @@ from marginengine.engine.events import (
     SetVolSurface,
     TradeOption,
 )
+from marginengine.errors import field_path
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
 from marginengine.sim.durations import parse_duration
@@ -162,7 +163,7 @@ def options_setup(spec: OptionsSpec, cfg: ProtocolConfig,
     surfaces: dict[tuple[str, int], int] = {}
     underlyings = {*cfg.markets, *cfg.perps}
     for i, x in enumerate(spec.expiries):
-        where = f"options.expiries[{i}]"
+        where = field_path("options.expiries", i)
         assert isinstance(x.expiry, int)
         if x.underlying not in underlyings:
             problems.append(f"{where}.underlying: unknown asset {x.underlying!r}")
@@ -190,7 +191,7 @@ def options_setup(spec: OptionsSpec, cfg: ProtocolConfig,
             events.append(DepositOptionCash(account, amount))
     size_decimals = opts.size_decimals
     for i, t in enumerate(spec.trades):
-        where = f"options.trades[{i}]"
+        where = field_path("options.trades", i)
         assert isinstance(t.expiry, int)
         if (t.underlying, t.expiry) not in surfaces:
             problems.append(f"{where}.expiry: no [[options.expiries]] entry for "

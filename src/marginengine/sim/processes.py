@@ -26,6 +26,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from marginengine.errors import field_path
+
 __all__ = [
     "brownian_bridge",
     "correlated_gbm",
@@ -102,7 +104,7 @@ def _vector(name: str, values: object, check: str) -> NDArray[np.float64]:
     checker = {"real": check_real, "positive": check_positive,
                "non_negative": check_non_negative}[check]
     for i, v in enumerate(arr):
-        checker(f"{name}[{i}]", v)
+        checker(field_path(name, i), v)
     return arr
 
 
@@ -210,15 +212,16 @@ def correlation_factor(corr: Sequence[Sequence[float]] | NDArray[np.float64],
         raise ValueError("corr: must be finite")
     if not np.allclose(c, c.T, rtol=0.0, atol=CORR_TOL):
         i, j = (int(x) for x in np.argwhere(np.abs(c - c.T) > CORR_TOL)[0])
-        raise ValueError(f"corr: must be symmetric (corr[{i}][{j}] = {c[i, j]} but "
-                         f"corr[{j}][{i}] = {c[j, i]})")
+        raise ValueError(f"corr: must be symmetric ({field_path('corr', i, j)} = {c[i, j]} but "
+                         f"{field_path('corr', j, i)} = {c[j, i]})")
     diag = np.diag(c)
     if not np.allclose(diag, 1.0, rtol=0.0, atol=CORR_TOL):
         i = int(np.argmax(np.abs(diag - 1.0)))
-        raise ValueError(f"corr: diagonal must be 1 (corr[{i}][{i}] = {diag[i]})")
+        raise ValueError(f"corr: diagonal must be 1 ({field_path('corr', i, i)} = {diag[i]})")
     if (np.abs(c) > 1.0 + CORR_TOL).any():
         i, j = (int(x) for x in np.argwhere(np.abs(c) > 1.0 + CORR_TOL)[0])
-        raise ValueError(f"corr: entries must lie in [-1, 1] (corr[{i}][{j}] = {c[i, j]})")
+        raise ValueError(f"corr: entries must lie in [-1, 1] "
+                         f"({field_path('corr', i, j)} = {c[i, j]})")
     c = 0.5 * (c + c.T)
     np.fill_diagonal(c, 1.0)
     try:
@@ -600,8 +603,9 @@ def resample(times: NDArray[np.float64], values: NDArray[np.float64], new_dt_sec
                          f"got {v.shape[0]}")
     if t.size > 1 and not (np.diff(t) > 0).all():
         i = int(np.argmax(np.diff(t) <= 0)) + 1
-        raise ValueError(f"times: must be strictly increasing (times[{i}] = {t[i]} after "
-                         f"times[{i - 1}] = {t[i - 1]})")
+        raise ValueError(f"times: must be strictly increasing "
+                         f"({field_path('times', i)} = {t[i]} after "
+                         f"{field_path('times', i - 1)} = {t[i - 1]})")
     step = check_positive("new_dt_seconds", new_dt_seconds)
     if method not in ("linear", "previous"):
         raise ValueError(f"method: must be 'linear' or 'previous' (got {method!r})")

@@ -45,7 +45,7 @@ from marginengine.config import ProtocolConfig, protocol_from_dict, read_toml, v
 from marginengine.config.amounts import HumanNumber, parse_asset_amounts, parse_positive
 from marginengine.config.base import StrictModel
 from marginengine.engine.events import SetVolSurface, Trade
-from marginengine.errors import ConfigError
+from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT
 from marginengine.ledger import check_account_id
 from marginengine.sim.durations import parse_duration as parse_duration  # re-exported
@@ -236,10 +236,11 @@ class Scenario:
             if acct.quote is None:
                 continue
             if not quote_asset:
-                problems.append(f"accounts[{i}].quote: the protocol has no perp markets")
+                problems.append(f"{field_path('accounts', i, 'quote')}: the protocol has no perp "
+                                "markets")
                 continue
             amount = parse_positive(acct.quote, cfg.markets[quote_asset].decimals,
-                                    f"accounts[{i}].quote", problems)
+                                    field_path("accounts", i, "quote"), problems)
             if amount is not None:
                 self.quotes.append((acct.id, amount))
         self.insurance: list[tuple[str | None, int]] = []
@@ -257,7 +258,7 @@ class Scenario:
         self.trades = self._trades(spec.trades, "trades", problems)
         self.accounts: list[tuple[str, dict[str, int], dict[str, int]]] = []
         for i, acct in enumerate(spec.accounts):
-            where = f"accounts[{i}]"
+            where = field_path("accounts", i)
             self._check_id(acct.id, f"{where}.id", problems)
             self.accounts.append((
                 acct.id,
@@ -278,14 +279,14 @@ class Scenario:
         self.step_trades: list[list[Trade]] = []
         self.steps: list[tuple[int, dict[str, int], list[tuple[str, str, str, int]]]] = []
         for i, step in enumerate(spec.steps):
-            where = f"steps[{i}]"
+            where = field_path("steps", i)
             prices = parse_asset_amounts(step.prices, cfg, f"{where}.prices", problems,
                                          prices=True)
             self.reporter.append(parse_asset_amounts(step.reporter, cfg, f"{where}.reporter",
                                                      problems, prices=True))
             actions: list[tuple[str, str, str, int]] = []
             for j, act in enumerate(step.actions):
-                at = f"{where}.actions[{j}]"
+                at = field_path(where, "actions", j)
                 self._check_id(act.account, f"{at}.account", problems)
                 if act.asset not in cfg.markets:
                     problems.append(f"{at}.asset: unknown asset {act.asset!r}")
@@ -317,8 +318,8 @@ class Scenario:
         if spec.noise is not None:
             for j, asset in enumerate(spec.noise.assets):
                 if asset not in stepped:
-                    problems.append(f"noise.assets[{j}]: {asset!r} has no explicit step "
-                                    "price to perturb (priced in steps: "
+                    problems.append(f"{field_path('noise.assets', j)}: {asset!r} has no "
+                                    "explicit step price to perturb (priced in steps: "
                                     f"{', '.join(stepped) or 'none'})")
             if not stepped:
                 problems.append("noise: no step gives a price, so there is nothing to "
@@ -382,7 +383,7 @@ class Scenario:
     def _trades(self, specs: list[TradeSpec], path: str, problems: list[str]) -> list[Trade]:
         out = []
         for i, t in enumerate(specs):
-            where = f"{path}[{i}]"
+            where = field_path(path, i)
             self._check_id(t.buyer, f"{where}.buyer", problems)
             self._check_id(t.seller, f"{where}.seller", problems)
             perp = self.protocol.perps.get(t.market)

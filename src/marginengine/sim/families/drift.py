@@ -24,7 +24,7 @@ from marginengine.engine import (
 )
 from marginengine.engine.family_state import DRIFT_PRICE_SCALE, DriftBook
 from marginengine.engine.family_state import drift_margin as family_drift_margin
-from marginengine.errors import ConfigError
+from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import parse_units
 from marginengine.margin import MarginKind
 from marginengine.margin import drift as drift_margin
@@ -150,17 +150,18 @@ def run_drift(sc: DriftScenario, rules: FamilyRules, source: str | None) -> Fami
         bal = {}
         for name, raw in acct.spot.items():
             if name not in sc.spot:
-                problems.append(f"accounts[{i}].spot.{name}: unknown spot market")
+                problems.append(f"{field_path('accounts', i, 'spot', name)}: unknown spot market")
                 continue
             bal[name] = parse_signed(raw, sc.spot[name].decimals,
-                                     f"accounts[{i}].spot.{name}", problems)
+                                     field_path("accounts", i, "spot", name), problems)
         pos = {}
         for name, p in acct.perps.items():
             if name not in sc.perps:
-                problems.append(f"accounts[{i}].perps.{name}: unknown perp market")
+                problems.append(f"{field_path('accounts', i, 'perps', name)}: unknown perp market")
                 continue
-            pos[name] = (parse_signed(p.base, 9, f"accounts[{i}].perps.{name}.base", problems),
-                         parse_signed(p.quote, 6, f"accounts[{i}].perps.{name}.quote",
+            at = field_path("accounts", i, "perps", name)
+            pos[name] = (parse_signed(p.base, 9, field_path(at, "base"), problems),
+                         parse_signed(p.quote, 6, field_path(at, "quote"),
                                       problems))
         accounts.append((acct.id, bal, pos))
     steps = []
@@ -168,9 +169,10 @@ def run_drift(sc: DriftScenario, rules: FamilyRules, source: str | None) -> Fami
         new = {}
         for name, raw in st.prices.items():
             if name not in prices:
-                problems.append(f"steps[{i}].prices.{name}: unknown market")
+                problems.append(f"{field_path('steps', i, 'prices', name)}: unknown market")
                 continue
-            new[name] = parse_amount(raw, price_dec, f"steps[{i}].prices.{name}", problems)
+            new[name] = parse_amount(raw, price_dec, field_path("steps", i, "prices", name),
+                                     problems)
         steps.append((st, new))
     raise_problems(problems, source)
 
@@ -210,7 +212,7 @@ def run_drift(sc: DriftScenario, rules: FamilyRules, source: str | None) -> Fami
     for name, price in prices.items():
         _applied(engine, SetPrice(name, price * DRIFT_PRICE_SCALE), f"{name}.price", source)
     for i, (aid, bal, pos) in enumerate(accounts):
-        where = f"accounts[{i}]"
+        where = field_path("accounts", i)
         for name, amount in bal.items():
             if amount > 0:
                 _applied(engine, DriftDeposit(aid, name, amount), f"{where}.spot.{name}",
@@ -230,7 +232,7 @@ def run_drift(sc: DriftScenario, rules: FamilyRules, source: str | None) -> Fami
     for index, (st, new) in enumerate(steps):
         for name, price in new.items():
             _applied(engine, SetPrice(name, price * DRIFT_PRICE_SCALE),
-                     f"steps[{index}].prices.{name}", source)
+                     field_path("steps", index, "prices", name), source)
         book = engine.state.family
         assert isinstance(book, DriftBook)
         rows = {}

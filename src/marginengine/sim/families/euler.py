@@ -32,7 +32,7 @@ from marginengine.engine import (
     SetPrice,
 )
 from marginengine.engine.family_state import EulerBook
-from marginengine.errors import ConfigError
+from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.margin import NO_DEBT_HEALTH, MarginKind
 from marginengine.margin import euler as euler_margin
@@ -177,35 +177,37 @@ def run_euler(sc: EulerScenario, rules: FamilyRules, source: str | None) -> Fami
         balances = {}
         for name, raw in bw.collateral.items():
             if name not in sc.collaterals:
-                problems.append(f"borrowers[{i}].collateral.{name}: unknown collateral "
-                                f"(collaterals: {', '.join(sorted(sc.collaterals))})")
+                problems.append(f"{field_path('borrowers', i, 'collateral', name)}: unknown "
+                                f"collateral (collaterals: {', '.join(sorted(sc.collaterals))})")
                 continue
             balances[name] = parse_amount(raw, sc.collaterals[name].decimals,
-                                          f"borrowers[{i}].collateral.{name}", problems)
+                                          field_path("borrowers", i, "collateral", name), problems)
         borrowers.append((bw.id, balances, parse_amount(bw.borrow, v.decimals,
-                                                        f"borrowers[{i}].borrow", problems)))
+                                                        field_path("borrowers", i, "borrow"),
+                                                        problems)))
     steps = []
     for i, st in enumerate(sc.steps):
         new_prices = {}
         for name, raw in st.prices.items():
             if name == v.asset or name in sc.collaterals:
                 new_prices[name] = parse_amount(raw, PRICE_DECIMALS,
-                                                f"steps[{i}].prices.{name}", problems)
+                                                field_path("steps", i, "prices", name), problems)
             else:
-                problems.append(f"steps[{i}].prices.{name}: unknown asset")
+                problems.append(f"{field_path('steps', i, 'prices', name)}: unknown asset")
         changes = {}
         for name, ch in st.set_ltv.items():
+            at = field_path("steps", i, "set_ltv", name)
             if name not in sc.collaterals:
-                problems.append(f"steps[{i}].set_ltv.{name}: unknown collateral")
+                problems.append(f"{at}: unknown collateral")
                 continue
             changes[name] = (
-                parse_fraction(ch.borrow_ltv, 4, f"steps[{i}].set_ltv.{name}.borrow_ltv",
+                parse_fraction(ch.borrow_ltv, 4, field_path(at, "borrow_ltv"),
                                problems, below_one=False, allow_zero=True),
                 parse_fraction(ch.liquidation_ltv, 4,
-                               f"steps[{i}].set_ltv.{name}.liquidation_ltv", problems,
+                               field_path(at, "liquidation_ltv"), problems,
                                below_one=False, allow_zero=True),
-                parse_duration_field(ch.ramp, f"steps[{i}].set_ltv.{name}.ramp", problems))
-        advance = parse_duration_field(st.advance, f"steps[{i}].advance", problems)
+                parse_duration_field(ch.ramp, field_path(at, "ramp"), problems))
+        advance = parse_duration_field(st.advance, field_path("steps", i, "advance"), problems)
         steps.append((st, new_prices, changes, advance))
     raise_problems(problems, source)
 
@@ -218,8 +220,8 @@ def run_euler(sc: EulerScenario, rules: FamilyRules, source: str | None) -> Fami
     for i, (bid, bal, amount) in enumerate(borrowers):
         for name, amt in bal.items():
             _applied(engine, EulerDepositCollateral(bid, name, amt),
-                     f"borrowers[{i}].collateral.{name}", source)
-        _applied(engine, EulerBorrow(bid, amount), f"borrowers[{i}].borrow", source)
+                     field_path("borrowers", i, "collateral", name), source)
+        _applied(engine, EulerBorrow(bid, amount), field_path("borrowers", i, "borrow"), source)
 
     def book() -> EulerBook:
         b = engine.state.family
@@ -229,7 +231,7 @@ def run_euler(sc: EulerScenario, rules: FamilyRules, source: str | None) -> Fami
     report = FamilyReport(sc.name, rules.preset, rules.source)
     total_social = 0
     for index, (st, new_prices, changes, advance) in enumerate(steps):
-        where = f"steps[{index}]"
+        where = field_path("steps", index)
         if advance:
             _applied(engine, AdvanceTime(advance), f"{where}.advance", source)
         for name, value in new_prices.items():

@@ -31,7 +31,7 @@ from marginengine.engine import (
     LiquityProvideToSP,
     SetPrice,
 )
-from marginengine.errors import ConfigError
+from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.liquidation import liquity as liquity_liq
 from marginengine.liquidation.liquity_system import LiquitySystem
@@ -134,13 +134,14 @@ def run_liquity(sc: LiquityScenario, rules: FamilyRules, source: str | None) -> 
     e18 = 18
     price8 = parse_amount(sc.price, PRICE_DECIMALS, "price", problems)
     parse_fraction(sc.base_rate, e18, "base_rate", problems, allow_zero=True)
-    troves_in = [(t.id, parse_amount(t.coll, e18, f"troves[{i}].coll", problems),
-                  parse_amount(t.debt, e18, f"troves[{i}].debt", problems))
+    troves_in = [(t.id, parse_amount(t.coll, e18, field_path("troves", i, "coll"), problems),
+                  parse_amount(t.debt, e18, field_path("troves", i, "debt"), problems))
                  for i, t in enumerate(sc.troves)]
-    deposits_in = [(d.id, parse_amount(d.amount, e18, f"depositors[{i}].amount", problems))
+    deposits_in = [(d.id, parse_amount(d.amount, e18, field_path("depositors", i, "amount"),
+                                       problems))
                    for i, d in enumerate(sc.depositors)]
     steps = [(st, None if st.price is None else parse_amount(st.price, PRICE_DECIMALS,
-                                                        f"steps[{i}].price", problems))
+                                                        field_path("steps", i, "price"), problems))
              for i, st in enumerate(sc.steps)]
     ids = [t[0] for t in troves_in]
     if len(set(ids)) != len(ids):
@@ -158,9 +159,9 @@ def run_liquity(sc: LiquityScenario, rules: FamilyRules, source: str | None) -> 
 
     apply(SetPrice("ETH", price8), "price")
     for i, (tid, coll, amount) in enumerate(troves_in):
-        apply(LiquityOpenTrove(tid, coll, amount), f"troves[{i}]")
+        apply(LiquityOpenTrove(tid, coll, amount), field_path("troves", i))
     for i, (did, amount) in enumerate(deposits_in):
-        apply(LiquityProvideToSP(did, amount), f"depositors[{i}]")
+        apply(LiquityProvideToSP(did, amount), field_path("depositors", i))
 
     def system() -> LiquitySystem:
         sys = engine.state.liquity
@@ -171,7 +172,7 @@ def run_liquity(sc: LiquityScenario, rules: FamilyRules, source: str | None) -> 
     for index, (st, p) in enumerate(steps):
         if p is not None:
             price8 = p
-            apply(SetPrice("ETH", price8), f"steps[{index}].price")
+            apply(SetPrice("ETH", price8), field_path("steps", index, "price"))
         price = price8 * _PRICE_SCALE
         tcr_before = system().tcr(price)
         done: list[dict[str, Any]] = []
@@ -207,12 +208,14 @@ def run_liquity_rules(sc: LiquityScenario, rules: FamilyRules, source: str | Non
     e18 = 18
     price = parse_amount(sc.price, e18, "price", problems)
     base_rate = parse_fraction(sc.base_rate, e18, "base_rate", problems, allow_zero=True)
-    troves_in = [(t.id, parse_amount(t.coll, e18, f"troves[{i}].coll", problems),
-                  parse_amount(t.debt, e18, f"troves[{i}].debt", problems))
+    troves_in = [(t.id, parse_amount(t.coll, e18, field_path("troves", i, "coll"), problems),
+                  parse_amount(t.debt, e18, field_path("troves", i, "debt"), problems))
                  for i, t in enumerate(sc.troves)]
-    deposits_in = [(d.id, parse_amount(d.amount, e18, f"depositors[{i}].amount", problems))
+    deposits_in = [(d.id, parse_amount(d.amount, e18, field_path("depositors", i, "amount"),
+                                       problems))
                    for i, d in enumerate(sc.depositors)]
-    steps = [(st, None if st.price is None else parse_amount(st.price, e18, f"steps[{i}].price",
+    steps = [(st, None if st.price is None else parse_amount(st.price, e18,
+                                                             field_path("steps", i, "price"),
                                                         problems))
              for i, st in enumerate(sc.steps)]
     ids = [t[0] for t in troves_in]
@@ -231,7 +234,7 @@ def run_liquity_rules(sc: LiquityScenario, rules: FamilyRules, source: str | Non
         opened = liquity_margin.open_trove(coll, amount, price, active_coll + default_coll,
                                            active_debt + default_debt, base_rate)
         if isinstance(opened, Refusal):
-            raise refused_error(opened, f"troves[{i}]", source)
+            raise refused_error(opened, field_path("troves", i), source)
         stake = liquity_margin.compute_new_stake(coll, stakes_snapshot, coll_snapshot)
         troves[tid] = _Trove(coll, opened.trove.debt, stake, dist.l_eth, dist.l_lusd_debt)
         total_stakes += stake
@@ -242,7 +245,7 @@ def run_liquity_rules(sc: LiquityScenario, rules: FamilyRules, source: str | Non
     for i, (did, amount) in enumerate(deposits_in):
         ch = liquity_liq.provide_to_sp(pool, deposits.get(did), amount)
         if isinstance(ch, Refusal):
-            raise refused_error(ch, f"depositors[{i}]", source)
+            raise refused_error(ch, field_path("depositors", i), source)
         pool, deposits[did] = ch.pool, ch.deposit
 
     def entire(t: _Trove) -> liquity_margin.Trove:

@@ -23,7 +23,7 @@ from marginengine.engine import (
     SetPrice,
 )
 from marginengine.engine.family_state import MangoBook, mango_health
-from marginengine.errors import ConfigError
+from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS, format_units, parse_units
 from marginengine.margin import MarginKind
 from marginengine.margin import mango as mango_margin
@@ -173,31 +173,32 @@ def run_mango(sc: MangoScenario, rules: FamilyRules, source: str | None) -> Fami
         toks = {}
         for name, raw in acct.tokens.items():
             if name not in sc.tokens:
-                problems.append(f"accounts[{i}].tokens.{name}: unknown token")
+                problems.append(f"{field_path('accounts', i, 'tokens', name)}: unknown token")
                 continue
             toks[name] = parse_signed(raw, sc.tokens[name].decimals,
-                                      f"accounts[{i}].tokens.{name}", problems)
+                                      field_path("accounts", i, "tokens", name), problems)
         perps = {}
         for name, pos in acct.perps.items():
             if name not in sc.perps:
-                problems.append(f"accounts[{i}].perps.{name}: unknown perp market")
+                problems.append(f"{field_path('accounts', i, 'perps', name)}: unknown perp market")
                 continue
             settle = sc.perps[name].settle
             perps[name] = (pos, parse_signed(pos.quote, sc.tokens[settle].decimals
                                              if settle in sc.tokens else 0,
-                                             f"accounts[{i}].perps.{name}.quote", problems))
+                                             field_path("accounts", i, "perps", name, "quote"),
+                                             problems))
         accounts.append((acct.id, toks, perps))
     steps = []
     for i, st in enumerate(sc.steps):
         changes: dict[str, tuple[int | None, int | None]] = {}
         for name in sorted({*st.prices, *st.stable_prices}):
             if name not in decimals:
-                problems.append(f"steps[{i}]: unknown token or perp {name!r}")
+                problems.append(f"{field_path('steps', i)}: unknown token or perp {name!r}")
                 continue
             o = None if name not in st.prices else _price(
-                st.prices[name], f"steps[{i}].prices.{name}", problems)
+                st.prices[name], field_path("steps", i, "prices", name), problems)
             s_ = None if name not in st.stable_prices else _price(
-                st.stable_prices[name], f"steps[{i}].stable_prices.{name}", problems)
+                st.stable_prices[name], field_path("steps", i, "stable_prices", name), problems)
             changes[name] = (o, s_)
         steps.append((st, changes))
     banks: dict[str, dict[str, str]] = {}
@@ -235,7 +236,7 @@ def run_mango(sc: MangoScenario, rules: FamilyRules, source: str | None) -> Fami
         _applied(engine, MangoSetStablePrice(name, stable[name]), f"{name}.stable_price",
                  source)
     for i, (aid, toks, perps) in enumerate(accounts):
-        where = f"accounts[{i}]"
+        where = field_path("accounts", i)
         for name, amount in toks.items():
             if amount > 0:
                 _applied(engine, MangoDeposit(aid, name, amount), f"{where}.tokens.{name}",
@@ -257,10 +258,11 @@ def run_mango(sc: MangoScenario, rules: FamilyRules, source: str | None) -> Fami
     for index, (st, changes) in enumerate(steps):
         for name, (o, s_) in changes.items():
             if o is not None:
-                _applied(engine, SetPrice(name, o), f"steps[{index}].prices.{name}", source)
+                _applied(engine, SetPrice(name, o), field_path("steps", index, "prices", name),
+                         source)
             if s_ is not None:   # the stable price lags: it moves only when given
                 _applied(engine, MangoSetStablePrice(name, s_),
-                         f"steps[{index}].stable_prices.{name}", source)
+                         field_path("steps", index, "stable_prices", name), source)
         book = engine.state.family
         assert isinstance(book, MangoBook)
         rows = {}

@@ -30,7 +30,7 @@ from marginengine.engine import (
     MorphoSupplyCollateral,
     SetPrice,
 )
-from marginengine.errors import ConfigError
+from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT
 from marginengine.liquidation import morpho as morpho_liq
 from marginengine.margin import morpho as morpho_margin
@@ -144,18 +144,19 @@ def run_morpho(sc: MorphoScenario, rules: FamilyRules, source: str | None) -> Fa
     parse_fraction(sc.market.borrow_rate, 18, "market.borrow_rate", problems,
                    below_one=False, allow_zero=True)
     price = parse_amount(sc.market.price, PRICE_DECIMALS, "market.price", problems)
-    suppliers = {s.id: parse_amount(s.assets, loan.decimals, f"suppliers[{i}].assets",
+    suppliers = {s.id: parse_amount(s.assets, loan.decimals, field_path("suppliers", i, "assets"),
                                     problems)
                  for i, s in enumerate(sc.suppliers)}
     borrowers = [(b.id, parse_amount(b.collateral, coll.decimals,
-                                     f"borrowers[{i}].collateral", problems),
-                  parse_amount(b.borrow, loan.decimals, f"borrowers[{i}].borrow", problems))
+                                     field_path("borrowers", i, "collateral"), problems),
+                  parse_amount(b.borrow, loan.decimals, field_path("borrowers", i, "borrow"),
+                               problems))
                  for i, b in enumerate(sc.borrowers)]
     steps = []
     for i, st in enumerate(sc.steps):
         p = None if st.price is None else parse_amount(st.price, PRICE_DECIMALS,
-                                                       f"steps[{i}].price", problems)
-        steps.append((st, p, parse_duration_field(st.advance, f"steps[{i}].advance",
+                                                       field_path("steps", i, "price"), problems)
+        steps.append((st, p, parse_duration_field(st.advance, field_path("steps", i, "advance"),
                                                   problems)))
     raise_problems(problems, source)
 
@@ -163,11 +164,13 @@ def run_morpho(sc: MorphoScenario, rules: FamilyRules, source: str | None) -> Fa
     _applied(engine, SetPrice(loan.symbol, PRICE_UNIT), "market.loan", source)
     _applied(engine, SetPrice(coll.symbol, price), "market.price", source)
     for i, (sid, assets) in enumerate(suppliers.items()):
-        _applied(engine, MorphoSupply(sid, MARKET, assets=assets), f"suppliers[{i}]", source)
+        _applied(engine, MorphoSupply(sid, MARKET, assets=assets), field_path("suppliers", i),
+                 source)
     for i, (bid, collateral, amount) in enumerate(borrowers):
         _applied(engine, MorphoSupplyCollateral(bid, MARKET, collateral),
-                 f"borrowers[{i}].collateral", source)
-        _applied(engine, MorphoBorrow(bid, MARKET, assets=amount), f"borrowers[{i}].borrow",
+                 field_path("borrowers", i, "collateral"), source)
+        _applied(engine, MorphoBorrow(bid, MARKET, assets=amount),
+                 field_path("borrowers", i, "borrow"),
                  source)
 
     params = morpho_margin.MarketParams(lltv=lltv)
@@ -175,13 +178,14 @@ def run_morpho(sc: MorphoScenario, rules: FamilyRules, source: str | None) -> Fa
     total_bad = 0
     for label_index, (st, p, advance) in enumerate(steps):
         if advance:
-            _applied(engine, AdvanceTime(advance), f"steps[{label_index}].advance", source)
-        accrued = _applied(engine, MorphoAccrueInterest(MARKET), f"steps[{label_index}]",
+            _applied(engine, AdvanceTime(advance), field_path("steps", label_index, "advance"),
+                     source)
+        accrued = _applied(engine, MorphoAccrueInterest(MARKET), field_path("steps", label_index),
                            source)
         if p is not None:
             price = p
-            _applied(engine, SetPrice(coll.symbol, price), f"steps[{label_index}].price",
-                     source)
+            _applied(engine, SetPrice(coll.symbol, price),
+                     field_path("steps", label_index, "price"), source)
         oracle = price * 10**loan.decimals * morpho_margin.ORACLE_PRICE_SCALE // (
             PRICE_UNIT * 10**coll.decimals)
         liquidations = []
