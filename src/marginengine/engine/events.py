@@ -913,9 +913,23 @@ class MangoLiqTokenWithToken(Event):
     max_liab_transfer: int = -1
 
 
+@dataclass(frozen=True)
+class MangoTokenLiqBankruptcy(Event):
+    """``token_liq_bankruptcy(max_liab_transfer)``: ``account`` has no asset left to
+    liquidate; the group's insurance fund pays ``liquidator`` (in the quote) for taking
+    over up to ``max_liab_transfer`` native ``liab_token`` at the oracle price and the
+    bank's liquidation fee (for a quote borrow it repays it directly); once the fund is
+    exhausted the rest is socialized over the bank's depositors (-1: no maximum)."""
+
+    liquidator: str
+    account: str
+    liab_token: str
+    max_liab_transfer: int = -1
+
+
 MANGO_EVENT_CLASSES: tuple[type[Event], ...] = (
     MangoDeposit, MangoWithdraw, MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice,
-    MangoLiqTokenWithToken)
+    MangoLiqTokenWithToken, MangoTokenLiqBankruptcy)
 
 # ---- Drift v2 (drift-labs/protocol-v2 programs/drift/src/instructions): ``config.drift``;
 # spot amounts in the token's native units, perp base 1e9 and quote 1e6.

@@ -18,7 +18,7 @@ decimals - decimals) / 1e8``, rounded to nearest (half up). Drift's are
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from marginengine.config import ProtocolConfig
@@ -124,11 +124,18 @@ class MangoAccount:
 class MangoBook:
     """The group's accounts and the stable prices reported (engine prices, 8 decimals;
     an asset without one takes the oracle layer's stable price, else its oracle price),
-    and the banks' collected liquidation fees (native units)."""
+    the banks' collected liquidation fees (native units), and what token bankruptcy did:
+    the insurance fund paid out (native quote), each bank's deposit index (raw I80F48,
+    one until a loss is socialized), the loss socialized per bank and the part of it
+    borne by the depositors outside the engine (native units)."""
 
     accounts: Mapping[str, MangoAccount]
     stable: Mapping[str, int]
     fees: Mapping[str, int] = field(default_factory=dict)
+    insurance_paid: int = 0
+    deposit_index: Mapping[str, int] = field(default_factory=dict)
+    socialized: Mapping[str, int] = field(default_factory=dict)
+    outside_loss: Mapping[str, int] = field(default_factory=dict)
 
     def account(self, account_id: str) -> MangoAccount:
         """``account_id``'s account (empty if it has none)."""
@@ -138,11 +145,15 @@ class MangoBook:
         """This book with ``account_id``'s account replaced."""
         accounts = dict(self.accounts)
         accounts[account_id] = account
-        return MangoBook(accounts, self.stable, self.fees)
+        return replace(self, accounts=accounts)
+
+    def index_of(self, token: str) -> int:
+        """``token``'s deposit index (raw I80F48)."""
+        return self.deposit_index.get(token, mango_rules.ONE)
 
     def state_dict(self) -> dict[str, object]:
-        """Plain data for the state hash (the flag and the fees only when set, so books
-        without liquidations hash as before)."""
+        """Plain data for the state hash (the flag, the fees and bankruptcy's figures only
+        when set, so books without liquidations hash as before)."""
         out: dict[str, object] = {
             "stable": dict(sorted(self.stable.items())),
             "accounts": {a: [{t: b for t, b in sorted(x.tokens.items()) if b},
@@ -153,6 +164,12 @@ class MangoBook:
         }
         if any(self.fees.values()):
             out["fees"] = {t: f for t, f in sorted(self.fees.items()) if f}
+        if self.insurance_paid:
+            out["insurance_paid"] = self.insurance_paid
+        for name in ("deposit_index", "socialized", "outside_loss"):
+            values = getattr(self, name)
+            if values:
+                out[name] = dict(sorted(values.items()))
         return out
 
 
@@ -371,13 +388,22 @@ def _scale_start(config: ProtocolConfig, value: object | None) -> float:
     return float(int(Decimal(str(value)) * 10 ** config.markets[cfg.quote].decimals))
 
 
+def mango_outside_deposits(config: ProtocolConfig, book: MangoBook, token: str) -> int:
+    """The native deposits of the bank's accounts outside the engine: configured, less
+    their share of the losses socialized."""
+    cfg = config.mango
+    assert cfg is not None
+    unit = 10 ** config.markets[token].decimals
+    return int(cfg.tokens[token].deposits * unit) - book.outside_loss.get(token, 0)
+
+
 def mango_bank_totals(config: ProtocolConfig, book: MangoBook, token: str) -> tuple[int, int]:
     """The bank's native deposits and borrows: those of accounts outside the engine
-    (configured) plus the engine's accounts'."""
+    (configured, deposits less their socialized losses) plus the engine's accounts'."""
     cfg = config.mango
     assert cfg is not None
     t, unit = cfg.tokens[token], 10 ** config.markets[token].decimals
-    deposits, borrows = int(t.deposits * unit), int(t.borrows * unit)
+    deposits, borrows = mango_outside_deposits(config, book, token), int(t.borrows * unit)
     for account in book.accounts.values():
         balance = account.tokens.get(token, 0)
         deposits, borrows = deposits + max(balance, 0), borrows + max(-balance, 0)
@@ -519,6 +545,113 @@ def mango_liq_plan(config: ProtocolConfig, book: MangoBook, prices: Mapping[str,
     return MangoLiqPlan(liab_paid, from_liqee, to_liqor, from_liqee - to_liqor, rule)
 
 
+#: The holder key of the bank's depositors outside the engine in
+#: :attr:`MangoBankruptcyPlan.shares` (no account id is empty).
+MANGO_OUTSIDE = ""
+
+
+@dataclass(frozen=True)
+class MangoBankruptcyPlan:
+    """What ``token_liq_bankruptcy`` would move now, in whole native units.
+
+    Attributes
+    ----------
+    insurance_transfer
+        Quote (the insurance token) out of the fund: to the liquidator, or straight into
+        the liqee's borrow when the liability is the quote.
+    liab_transfer
+        Liability tokens into the liqee's position (the rule's amount rounded down; the
+        liquidator pays them, or the fund when the liability is the quote).
+    liab_after_insurance
+        The liqee's liability position after the insurance part.
+    socialized
+        The loss socialized once the fund is exhausted: credited to the liqee, taken from
+        the bank's depositors (at most their deposits).
+    shares
+        Each depositor's part of it (:data:`MANGO_OUTSIDE`: those outside the engine).
+    deposit_index
+        The bank's deposit index after (raw I80F48).
+    rule
+        The rule's amounts (raw I80F48).
+    """
+
+    insurance_transfer: int
+    liab_transfer: int
+    liab_after_insurance: int
+    socialized: int
+    shares: Mapping[str, int]
+    deposit_index: int
+    rule: mango_liq.BankruptcyInsurance
+
+
+def mango_insurance_vault(config: ProtocolConfig, book: MangoBook) -> int:
+    """The group's insurance fund left (native quote): configured less paid out."""
+    cfg = config.mango
+    assert cfg is not None
+    fund = int(cfg.insurance_fund * 10 ** config.markets[cfg.quote].decimals)
+    return fund - book.insurance_paid
+
+
+def mango_is_bankrupt(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                      stable: Mapping[str, int], account_id: str) -> bool:
+    """``account_id`` is past phase 2 of Mango's liquidation with a token borrow left
+    (:func:`~marginengine.liquidation.mango.is_bankrupt`)."""
+    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    return mango_liq.is_bankrupt(tokens, perps)
+
+
+def mango_bankruptcy_plan(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                          stable: Mapping[str, int], liquidator: str, account_id: str,
+                          liab: str, max_liab_transfer: int | None = None
+                          ) -> MangoBankruptcyPlan | Refusal:
+    """``token_liq_bankruptcy`` of ``account_id``'s ``liab`` borrow (past phase 2: the
+    caller checks :func:`~marginengine.liquidation.mango.after_phase2_refusal`): the plan,
+    or the rule's ``RequireGtViolated``."""
+    cfg = config.mango
+    assert cfg is not None
+    account = book.account(account_id)
+    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    balances = mango_rules.effective_token_balances(tokens, perps,
+                                                    mango_rules.HealthType.LIQUIDATION_END)
+    index = list(cfg.tokens).index(liab)
+    health_balance = next((b for t, b in zip(tokens, balances, strict=True)
+                           if t.token_index == index), 0)
+    liab_native = account.tokens.get(liab, 0)
+    bank = mango_bank_liq(config, prices, liab)
+    is_quote = liab == cfg.quote
+    vault = mango_insurance_vault(config, book) if cfg.tokens[liab].group_insurance_fund else 0
+    cap = (mango_rules.I80F48_MAX if max_liab_transfer is None
+           else mango_rules.fx(max_liab_transfer))
+    rule = mango_liq.bankruptcy_insurance(
+        mango_rules.fx(liab_native), health_balance, bank.oracle_price, bank.liquidation_fee,
+        None if is_quote else mango_bank_liq(config, prices, cfg.quote).oracle_price, cap,
+        vault)
+    if isinstance(rule, Refusal):
+        return rule
+    paid = rule.insurance_transfer if is_quote else (
+        rule.liab_transfer >> mango_rules.FRAC_BITS if rule.insurance_transfer else 0)
+    after = liab_native + paid
+    holders = {a: x.tokens.get(liab, 0) for a, x in book.accounts.items()}
+    if not is_quote and paid:
+        holders[liquidator] = holders.get(liquidator, 0) - paid
+    holders = {a: b for a, b in holders.items() if b > 0 and a != account_id}
+    outside = mango_outside_deposits(config, book, liab)
+    if outside > 0:
+        holders[MANGO_OUTSIDE] = outside
+    total = sum(holders.values())
+    # Mango socializes only once the fund is exhausted; at most the deposits (deviation:
+    # the index would go negative, so the rest stays the liqee's borrow, explicit).
+    socialized = min(max(0, -after), total) if rule.insurance_fund_exhausted else 0
+    shares = mango_liq.socialize_loss(socialized, holders)
+    new_index = book.index_of(liab)
+    if socialized:
+        indexed_total = mango_liq.fx_div(mango_rules.fx(total), new_index)
+        new_index = mango_liq.socialized_deposit_index(new_index, indexed_total,
+                                                       mango_rules.fx(socialized))
+    return MangoBankruptcyPlan(rule.insurance_transfer, paid, after, socialized, shares,
+                               new_index, rule)
+
+
 def mango_family_margin(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
                         stable: Mapping[str, int], account_id: str) -> FamilyMargin | None:
     """The account's margin by Mango's health (``None`` if it has no Mango account)."""
@@ -566,6 +699,7 @@ def euler_family_margin(config: ProtocolConfig, book: EulerBook, prices: Mapping
 __all__ = [
     "EULER_UNIT_DECIMALS",
     "EULER_UNIT_SCALE",
+    "MANGO_OUTSIDE",
     "DriftAccount",
     "DriftBook",
     "DriftSpotLiqPlan",
@@ -573,6 +707,7 @@ __all__ = [
     "EulerBook",
     "FamilyBook",
     "MangoAccount",
+    "MangoBankruptcyPlan",
     "MangoBook",
     "MangoPerpPosition",
     "drift_balances",
@@ -587,9 +722,13 @@ __all__ = [
     "euler_price",
     "family_margin_of",
     "mango_bank_totals",
+    "mango_bankruptcy_plan",
     "mango_family_margin",
     "mango_fx_price",
     "mango_health",
     "mango_infos",
+    "mango_insurance_vault",
+    "mango_is_bankrupt",
+    "mango_outside_deposits",
     "new_family_book",
 ]

@@ -70,6 +70,7 @@ from marginengine.engine.events import (
     MangoPerpOrders,
     MangoPerpTrade,
     MangoSetStablePrice,
+    MangoTokenLiqBankruptcy,
     MangoWithdraw,
     MorphoAccrueInterest,
     MorphoBorrow,
@@ -162,6 +163,7 @@ HANDLERS: dict[type[Event], Handler] = {
     MangoPerpOrders: mango_handlers.perp_orders,
     MangoSetStablePrice: mango_handlers.set_stable_price,
     MangoLiqTokenWithToken: mango_handlers.liq_token_with_token,
+    MangoTokenLiqBankruptcy: mango_handlers.token_liq_bankruptcy,
     # Drift v2 cross-margin accounts
     DriftDeposit: drift_handlers.deposit,
     DriftWithdraw: drift_handlers.withdraw,

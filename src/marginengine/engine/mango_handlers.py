@@ -9,8 +9,9 @@ after the action with :mod:`marginengine.margin.mango` (through
 (``HealthMustBePositiveOrIncrease``); ``token_withdraw`` without ``allow_borrow`` beyond the
 position is ``SomeError`` (programs/mango-v4/src/instructions/token_withdraw.rs).
 ``liq_token_with_token`` follows programs/mango-v4/src/instructions/token_liq_with_token.rs
-through the pure rule :mod:`marginengine.liquidation.mango`; the perp liquidations
-(``perp_liq_base_or_positive_pnl``, ...) and bankruptcy are not modelled.
+and ``token_liq_bankruptcy`` programs/mango-v4/src/instructions/token_liq_bankruptcy.rs,
+through the pure rules of :mod:`marginengine.liquidation.mango`; the perp liquidations
+(``perp_liq_base_or_positive_pnl``, ...) are not modelled.
 """
 
 from __future__ import annotations
@@ -26,12 +27,16 @@ from marginengine.engine.events import (
     MangoPerpOrders,
     MangoPerpTrade,
     MangoSetStablePrice,
+    MangoTokenLiqBankruptcy,
     MangoWithdraw,
 )
 from marginengine.engine.family_state import (
+    MANGO_OUTSIDE,
     MangoBook,
     MangoPerpPosition,
+    mango_bankruptcy_plan,
     mango_health,
+    mango_infos,
     mango_liq_plan,
 )
 from marginengine.liquidation import mango as liq
@@ -155,7 +160,7 @@ def set_stable_price(ctx: HandlerContext, e: MangoSetStablePrice) -> dict[str, A
     stable = dict(book.stable)
     previous = stable.get(e.asset)
     stable[e.asset] = e.price
-    ctx.set_family(MangoBook(book.accounts, stable, book.fees))
+    ctx.set_family(replace(book, stable=stable))
     return {"previous": previous}
 
 
@@ -217,7 +222,7 @@ def liq_token_with_token(ctx: HandlerContext, e: MangoLiqTokenWithToken) -> dict
     after = after.with_account(e.liquidator, replace(liqor, tokens=liqor_tokens))
     fees = dict(after.fees)
     fees[asset] = fees.get(asset, 0) + fee
-    after = MangoBook(after.accounts, after.stable, fees)
+    after = replace(after, fees=fees)
     liq_end_after = _health(ctx, after, e.account, rules.HealthType.LIQUIDATION_END)
     after = after.with_account(e.account, replace(
         after.account(e.account), being_liquidated=not liq.recovers(liq_end_after)))
@@ -236,5 +241,90 @@ def liq_token_with_token(ctx: HandlerContext, e: MangoLiqTokenWithToken) -> dict
             "being_liquidated": not liq.recovers(liq_end_after)}
 
 
+def token_liq_bankruptcy(ctx: HandlerContext, e: MangoTokenLiqBankruptcy) -> dict[str, Any]:
+    """``token_liq_bankruptcy``: refusals in the source's order
+    (``require_after_phase2_liquidation`` names what must be liquidated first), the
+    account marked as being liquidated, the insurance part, then, once the fund is
+    exhausted, the rest socialized over the bank's depositors (their balances drop in
+    proportion, the liqee's borrow is credited; the deposit index is kept)."""
+    ctx.account_id(e.liquidator, "liquidator")
+    ctx.account_id(e.account)
+    book = ctx.mango_book()
+    cfg = ctx.config.mango
+    assert cfg is not None
+    liab = _token(ctx, e.liab_token, "liab_token")
+    if e.liquidator == e.account:
+        ctx.refuse(Code.MANGO_REQUIRE_KEYS_NEQ_VIOLATED, "an account cannot liquidate itself")
+    if e.max_liab_transfer != -1:
+        ctx.positive(e.max_liab_transfer, "max_liab_transfer")
+    liqor, liqee = book.account(e.liquidator), book.account(e.account)
+    if liqor.being_liquidated:
+        ctx.refuse(Code.MANGO_BEING_LIQUIDATED, f"liqor account {e.liquidator} is being "
+                   "liquidated")
+    ctx.require_prices([*_assets_of(ctx, book, e.account), *_assets_of(ctx, book, e.liquidator),
+                        liab, cfg.quote], for_liquidation=True)
+    tokens, perps = mango_infos(ctx.config, book, ctx.prices, ctx.stable_prices(), e.account)
+    refusal = liq.after_phase2_refusal(tokens, perps)
+    if refusal is not None:
+        ctx.refuse_with(refusal)
+    plan = mango_bankruptcy_plan(ctx.config, book, ctx.prices, ctx.stable_prices(),
+                                 e.liquidator, e.account, liab,
+                                 None if e.max_liab_transfer == -1 else e.max_liab_transfer)
+    if isinstance(plan, Refusal):
+        ctx.refuse_with(plan)
+    after = book
+    if plan.insurance_transfer:
+        liqee_tokens = dict(liqee.tokens)
+        liqee_tokens[liab] = plan.liab_after_insurance
+        after = after.with_account(e.account, replace(liqee, tokens=liqee_tokens))
+        if liab != cfg.quote:
+            # The liqor gets the fund's quote and pays the liability into the liqee.
+            liqor_tokens = dict(liqor.tokens)
+            liqor_tokens[cfg.quote] = liqor_tokens.get(cfg.quote, 0) + plan.insurance_transfer
+            liqor_tokens[liab] = liqor_tokens.get(liab, 0) - plan.liab_transfer
+            after = after.with_account(e.liquidator, replace(liqor, tokens=liqor_tokens))
+        after = replace(after, insurance_paid=after.insurance_paid + plan.insurance_transfer)
+    if plan.socialized:
+        for holder, share in sorted(plan.shares.items()):
+            if holder == MANGO_OUTSIDE:
+                continue
+            held = after.account(holder)
+            moved = dict(held.tokens)
+            moved[liab] -= share
+            after = after.with_account(holder, replace(held, tokens=moved))
+        held = after.account(e.account)
+        credited = dict(held.tokens)
+        credited[liab] = credited.get(liab, 0) + plan.socialized
+        after = after.with_account(e.account, replace(held, tokens=credited))
+        after = replace(
+            after,
+            deposit_index={**after.deposit_index, liab: plan.deposit_index},
+            socialized={**after.socialized, liab: after.socialized.get(liab, 0)
+                        + plan.socialized},
+            outside_loss={**after.outside_loss, liab: after.outside_loss.get(liab, 0)
+                          + plan.shares.get(MANGO_OUTSIDE, 0)})
+    liq_end_after = _health(ctx, after, e.account, rules.HealthType.LIQUIDATION_END)
+    being = not liq.recovers(liq_end_after)
+    after = after.with_account(e.account, replace(after.account(e.account),
+                                                  being_liquidated=being))
+    if plan.insurance_transfer and liab != cfg.quote:
+        # The liqor's own check (no health region in the engine): init health >= 0.
+        liqor_health = _health(ctx, after, e.liquidator, rules.HealthType.INIT)
+        if liqor_health < 0:
+            ctx.refuse(Code.MANGO_HEALTH_MUST_BE_POSITIVE,
+                       f"liqor {e.liquidator}'s init health would be "
+                       f"{rules.fx_to_f64(liqor_health):.6f} native quote",
+                       init_health=liqor_health)
+    ctx.set_family(after)
+    return {"insurance_transfer": plan.insurance_transfer, "liab_transfer": plan.liab_transfer,
+            "socialized_loss": plan.socialized,
+            "socialized_outside": plan.shares.get(MANGO_OUTSIDE, 0),
+            "starting_deposit_index": book.index_of(liab),
+            "ending_deposit_index": plan.deposit_index,
+            "insurance_fund_exhausted": plan.rule.insurance_fund_exhausted,
+            "liab_after": after.account(e.account).tokens.get(liab, 0),
+            "liq_end_health": liq_end_after, "being_liquidated": being}
+
+
 __all__ = ["deposit", "liq_token_with_token", "perp_orders", "perp_trade",
-           "set_stable_price", "withdraw"]
+           "set_stable_price", "token_liq_bankruptcy", "withdraw"]

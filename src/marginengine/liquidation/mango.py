@@ -20,20 +20,42 @@ and the asset balance taken is bounded by the spot and health balances. Values a
 I80F48 (``value x 2^48``); a product floors (:func:`~marginengine.margin.mango.fx_mul`), a
 quotient truncates toward zero as the ``fixed`` crate's does (:func:`fx_div`).
 
+Token bankruptcy (``token_liq_bankruptcy``): once an account has no asset left that
+token-with-token liquidation can take (:func:`after_phase2_refusal`), the group's
+insurance fund pays the liquidator for each liability token it takes over at the oracle
+price times ``1 + liab fee`` (in the insurance token, the price ratio; for a liability in
+the insurance token itself the fund repays the borrow directly), rounded up to whole
+insurance tokens and capped by the vault; when the vault is exhausted the rest of the loss
+is socialized: the bank's deposit index drops by ``loss / indexed total deposits``
+(:func:`token_liq_bankruptcy`, :func:`socialized_deposit_index`).
+
 Source followed: blockworks-foundation/mango-v4 at commit
 ``1303a4a16228eb1e8e8d4f0eef724eaf63310c86`` (2024-09-04),
 ``programs/mango-v4/src/instructions/token_liq_with_token.rs`` (``token_liq_with_token``,
-``liquidation_action``), ``programs/mango-v4/src/state/mango_account.rs``
-(``check_liquidatable``, ``maybe_recover_from_being_liquidated``).
+``liquidation_action``), ``programs/mango-v4/src/instructions/token_liq_bankruptcy.rs``,
+``programs/mango-v4/src/health/cache.rs`` (``has_liq_spot_assets``,
+``has_liq_spot_borrows``, ``require_after_phase2_liquidation``),
+``programs/mango-v4/src/state/bank.rs`` (``deposit_internal``: dusting below one native),
+``programs/mango-v4/src/state/mango_account.rs`` (``check_liquidatable``,
+``maybe_recover_from_being_liquidated``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 from marginengine.decisions import Code, Refusal
-from marginengine.margin.mango import ONE, fx_mul, fx_to_f64
+from marginengine.margin.mango import (
+    ONE,
+    HealthType,
+    PerpInfo,
+    TokenInfo,
+    effective_token_balances,
+    fx_mul,
+    fx_to_f64,
+)
 
 FRAC_BITS = 48
 
@@ -199,14 +221,222 @@ def token_liq_with_token(liq_end_health: int, liab: BankLiq, liab_native: int,
                     liab_possible)
 
 
+# ------------------------------------------------------------------ token bankruptcy
+def _liq_end_balances(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo]) -> list[int]:
+    return effective_token_balances(tokens, perps, HealthType.LIQUIDATION_END)
+
+
+def has_liq_spot_assets(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo]) -> bool:
+    """``HealthCache::has_liq_spot_assets``: a token with at least one native unit both on
+    the spot position and in the liquidation-end effective balance (every bank allows
+    asset liquidation here)."""
+    return any(t.balance_spot >= ONE and b >= ONE
+               for t, b in zip(tokens, _liq_end_balances(tokens, perps), strict=True))
+
+
+def has_liq_spot_borrows(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo]) -> bool:
+    """``HealthCache::has_liq_spot_borrows``: a token negative both on the spot position
+    and in the liquidation-end effective balance."""
+    return any(t.balance_spot < 0 and b < 0
+               for t, b in zip(tokens, _liq_end_balances(tokens, perps), strict=True))
+
+
+def after_phase2_refusal(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo]
+                         ) -> Refusal | None:
+    """``require_after_phase2_liquidation`` (Serum3 and open taker fills are not modelled):
+    the first of open perp orders, a possible token-with-token liquidation, a perp base
+    position, positive perp pnl without base; ``None`` when the account is in the
+    bankruptcy phase's reach."""
+    if any(p.bids_base_lots or p.asks_base_lots for p in perps):
+        return Refusal(Code.MANGO_HAS_OPEN_PERP_ORDERS, "the account has open perp orders")
+    if has_liq_spot_borrows(tokens, perps) and has_liq_spot_assets(tokens, perps):
+        return Refusal(Code.MANGO_HAS_LIQUIDATABLE_TOKEN_POSITION,
+                       "the account still has an asset token_liq_with_token can take "
+                       "against its borrows (not bankrupt)")
+    if any(p.base_lots for p in perps):
+        return Refusal(Code.MANGO_HAS_LIQUIDATABLE_PERP_BASE_POSITION,
+                       "the account has a perp base position to liquidate first")
+    if any(p.base_lots == 0 and p.quote > 0 for p in perps):
+        return Refusal(Code.MANGO_HAS_LIQUIDATABLE_POSITIVE_PERP_PNL,
+                       "the account has positive perp pnl to take over first")
+    return None
+
+
+def is_bankrupt(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo]) -> bool:
+    """In the bankruptcy phase with a token liability to settle: past phase 2
+    (:func:`after_phase2_refusal` is ``None``) and :func:`has_liq_spot_borrows`."""
+    return after_phase2_refusal(tokens, perps) is None and has_liq_spot_borrows(tokens, perps)
+
+
+def fx_ceil(raw: int) -> int:
+    """``I80F48::ceil`` as an integer: the least integer not below ``raw / 2^48``."""
+    return -((-raw) >> FRAC_BITS)
+
+
+@dataclass(frozen=True)
+class BankruptcyInsurance:
+    """The insurance part of ``token_liq_bankruptcy`` (raw I80F48 unless said otherwise).
+
+    Attributes
+    ----------
+    liab_to_insurance_with_fee
+        Insurance tokens per liability token: ``liab price x (1 + liab fee) / insurance
+        price`` (one when the liability is the insurance token).
+    insurance_transfer
+        Whole insurance tokens out of the vault (an integer, native units).
+    insurance_fund_exhausted
+        Whether the transfer emptied the vault (so the rest is socialized).
+    liab_transfer
+        The liability tokens bought with the insurance transfer, ``transfer / ratio``.
+    liab_after
+        The liqee's liability position after the insurance part (dusted to zero when it
+        ends positive below one native unit, as ``deposit_with_dusting``).
+    remaining_liab_loss
+        What is still lost after the insurance part.
+    """
+
+    liab_to_insurance_with_fee: int
+    insurance_transfer: int
+    insurance_fund_exhausted: bool
+    liab_transfer: int
+    liab_after: int
+    remaining_liab_loss: int
+
+
+@dataclass(frozen=True)
+class TokenBankruptcy:
+    """``token_liq_bankruptcy``'s amounts: the insurance part, the loss socialized (the
+    remaining loss once the fund is exhausted, else zero; raw) and the liability bank's
+    deposit index before and after (raw)."""
+
+    insurance: BankruptcyInsurance
+    socialized_loss: int
+    starting_deposit_index: int
+    ending_deposit_index: int
+
+
+def socialized_deposit_index(deposit_index: int, indexed_total_deposits: int,
+                             loss: int) -> int:
+    """Mango's socialized loss: the deposit index solving ``indexed deposits x (index -
+    new index) = loss``, i.e. ``index - loss / indexed deposits`` (a quotient truncated
+    toward zero; unchanged without a loss)."""
+    if loss <= 0:
+        return deposit_index
+    return deposit_index - fx_div(loss, indexed_total_deposits)
+
+
+def bankruptcy_insurance(liab_native: int, liab_health_balance: int, liab_price: int,
+                         liab_liquidation_fee: int, insurance_price: int | None,
+                         max_liab_transfer: int, insurance_vault: int
+                         ) -> BankruptcyInsurance | Refusal:
+    """The insurance part of ``token_liq_bankruptcy`` on an account past phase 2 (see
+    :func:`after_phase2_refusal`).
+
+    Parameters
+    ----------
+    liab_native, liab_health_balance
+        The liqee's spot liability and its liquidation-end effective balance (raw, both
+        negative, else ``RequireGtViolated``).
+    liab_price, liab_liquidation_fee
+        The liability bank's oracle price and liquidation fee (raw).
+    insurance_price
+        The insurance token's oracle price (raw); ``None`` when the liability *is* the
+        insurance token (the fund repays the borrow, no liquidator is involved).
+    max_liab_transfer
+        The liquidator's cap on the liability taken over (raw).
+    insurance_vault
+        Whole insurance tokens available (0 when the bank is not eligible for the group
+        insurance fund).
+    """
+    for refusal in (_require_gt(0, liab_native, "liqee liability position (negated)"),
+                    _require_gt(0, liab_health_balance,
+                                "liqee liability health balance (negated)")):
+        if refusal is not None:
+            return refusal
+    remaining = min(-liab_native, -liab_health_balance)
+    ratio = (ONE if insurance_price is None
+             else fx_div(fx_mul(liab_price, ONE + liab_liquidation_fee), insurance_price))
+    unrounded = min(remaining, max_liab_transfer)
+    insurance_transfer = max(min(fx_ceil(fx_mul(unrounded, ratio)), insurance_vault), 0)
+    exhausted = insurance_transfer == insurance_vault
+    # v3's rule, kept by Mango (its AUDIT note): the liability bought back from the rounded
+    # insurance amount, which may exceed max_liab_transfer by the ceil.
+    liab_transfer = fx_div(insurance_transfer << FRAC_BITS, ratio)
+    liab_after = liab_native
+    if insurance_transfer > 0:
+        liab_after = liab_native + liab_transfer
+        if 0 <= liab_after < ONE:
+            liab_after = 0   # deposit_with_dusting: below one native unit is dust
+        remaining -= liab_after - liab_native
+    return BankruptcyInsurance(ratio, insurance_transfer, exhausted, liab_transfer,
+                               liab_after, remaining)
+
+
+def token_liq_bankruptcy(liab_native: int, liab_health_balance: int, liab_price: int,
+                         liab_liquidation_fee: int, insurance_price: int | None,
+                         max_liab_transfer: int, insurance_vault: int, deposit_index: int,
+                         indexed_total_deposits: int) -> TokenBankruptcy | Refusal:
+    """``token_liq_bankruptcy``: :func:`bankruptcy_insurance`, then, once the vault is
+    exhausted, the remaining loss socialized by :func:`socialized_deposit_index`
+    (``deposit_index`` and ``indexed_total_deposits``: the liability bank's, raw, after
+    the insurance part)."""
+    part = bankruptcy_insurance(liab_native, liab_health_balance, liab_price,
+                                liab_liquidation_fee, insurance_price, max_liab_transfer,
+                                insurance_vault)
+    if isinstance(part, Refusal):
+        return part
+    remaining = part.remaining_liab_loss
+    socialized = remaining if part.insurance_fund_exhausted and remaining > 0 else 0
+    return TokenBankruptcy(part, socialized, deposit_index,
+                           socialized_deposit_index(deposit_index, indexed_total_deposits,
+                                                    socialized))
+
+
+def socialize_loss(loss: int, holders: Mapping[str, int]) -> dict[str, int]:
+    """Split a socialized ``loss`` (whole native units) across the bank's depositors in
+    proportion to their deposits (what lowering the deposit index does), in whole units:
+    each holder's floor share, the remainder one unit each to the largest fractional parts
+    (ties by name), so the shares sum to ``loss`` exactly and none exceeds its deposit.
+
+    Parameters
+    ----------
+    loss
+        The loss, at most the deposits' total.
+    holders
+        Deposits (positive, native units) by holder.
+    """
+    total = sum(holders.values())
+    if loss <= 0 or total <= 0:
+        return {}
+    if loss > total:
+        raise ValueError(f"loss: {loss} is above the deposits' total {total}")
+    shares = {h: b * loss // total for h, b in holders.items()}
+    rest = loss - sum(shares.values())
+    by_fraction = sorted(holders, key=lambda h: (-(holders[h] * loss % total), h))
+    for h in by_fraction[:rest]:
+        shares[h] += 1
+    return {h: s for h, s in shares.items() if s}
+
+
 __all__ = [
     "BankLiq",
+    "BankruptcyInsurance",
     "CheckLiquidatable",
+    "TokenBankruptcy",
     "TokenLiq",
+    "after_phase2_refusal",
     "asset_transfers",
+    "bankruptcy_insurance",
     "check_liquidatable",
     "fee_factors",
+    "fx_ceil",
     "fx_div",
+    "has_liq_spot_assets",
+    "has_liq_spot_borrows",
+    "is_bankrupt",
     "recovers",
+    "socialize_loss",
+    "socialized_deposit_index",
+    "token_liq_bankruptcy",
     "token_liq_with_token",
 ]
