@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.family_configs import EulerConfig
-from marginengine.decisions import Refusal
+from marginengine.decisions import Code, Refusal
 from marginengine.errors import FieldError
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.liquidation import drift as drift_liq
@@ -592,12 +592,44 @@ def mango_insurance_vault(config: ProtocolConfig, book: MangoBook) -> int:
     return fund - book.insurance_paid
 
 
+def _can_take_an_asset(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                       stable: Mapping[str, int], account_id: str) -> bool:
+    # Whether some token_liq_with_token would pay in at least one whole native unit of a
+    # borrow for an asset (liab_possible, what the asset buys: not the health bound).
+    held = book.account(account_id).tokens
+    for asset in sorted(t for t, b in held.items() if b > 0):
+        for liab in sorted(t for t, b in held.items() if b < 0):
+            plan = mango_liq_plan(config, book, prices, stable, account_id, asset, liab)
+            if not isinstance(plan, Refusal) and plan.rule.liab_possible >= mango_rules.ONE:
+                return True
+    return False
+
+
+def mango_phase2_refusal(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                         stable: Mapping[str, int], account_id: str) -> Refusal | None:
+    """``require_after_phase2_liquidation`` on ``account_id``
+    (:func:`~marginengine.liquidation.mango.after_phase2_refusal`), except that an asset
+    counts as liquidatable only if it buys at least one whole native unit of a borrow:
+    Mango holds fractions of native units, so its token_liq_with_token takes an asset to
+    zero; the engine's whole units leave the liqee a remainder worth less than one native
+    unit of the liability, which Mango's one-native test would keep liquidatable forever
+    (a deviation, docs/presets.md)."""
+    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    refusal = mango_liq.after_phase2_refusal(tokens, perps)
+    if (refusal is not None and refusal.code is Code.MANGO_HAS_LIQUIDATABLE_TOKEN_POSITION
+            and not _can_take_an_asset(config, book, prices, stable, account_id)):
+        return mango_liq.after_phase2_refusal(tokens, perps, assets_liquidatable=False)
+    return refusal
+
+
 def mango_is_bankrupt(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
                       stable: Mapping[str, int], account_id: str) -> bool:
-    """``account_id`` is past phase 2 of Mango's liquidation with a token borrow left
-    (:func:`~marginengine.liquidation.mango.is_bankrupt`)."""
+    """``account_id`` is past phase 2 of Mango's liquidation (:func:`mango_phase2_refusal`)
+    with a token borrow left (``has_liq_spot_borrows``)."""
+    if mango_phase2_refusal(config, book, prices, stable, account_id) is not None:
+        return False
     tokens, perps = mango_infos(config, book, prices, stable, account_id)
-    return mango_liq.is_bankrupt(tokens, perps)
+    return mango_liq.has_liq_spot_borrows(tokens, perps)
 
 
 def mango_bankruptcy_plan(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
@@ -730,5 +762,6 @@ __all__ = [
     "mango_insurance_vault",
     "mango_is_bankrupt",
     "mango_outside_deposits",
+    "mango_phase2_refusal",
     "new_family_book",
 ]

@@ -36,8 +36,8 @@ from marginengine.engine.family_state import (
     MangoPerpPosition,
     mango_bankruptcy_plan,
     mango_health,
-    mango_infos,
     mango_liq_plan,
+    mango_phase2_refusal,
 )
 from marginengine.liquidation import mango as liq
 from marginengine.margin import mango as rules
@@ -263,8 +263,8 @@ def token_liq_bankruptcy(ctx: HandlerContext, e: MangoTokenLiqBankruptcy) -> dic
                    "liquidated")
     ctx.require_prices([*_assets_of(ctx, book, e.account), *_assets_of(ctx, book, e.liquidator),
                         liab, cfg.quote], for_liquidation=True)
-    tokens, perps = mango_infos(ctx.config, book, ctx.prices, ctx.stable_prices(), e.account)
-    refusal = liq.after_phase2_refusal(tokens, perps)
+    refusal = mango_phase2_refusal(ctx.config, book, ctx.prices, ctx.stable_prices(),
+                                   e.account)
     if refusal is not None:
         ctx.refuse_with(refusal)
     plan = mango_bankruptcy_plan(ctx.config, book, ctx.prices, ctx.stable_prices(),

@@ -241,15 +241,18 @@ def has_liq_spot_borrows(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo])
                for t, b in zip(tokens, _liq_end_balances(tokens, perps), strict=True))
 
 
-def after_phase2_refusal(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo]
-                         ) -> Refusal | None:
+def after_phase2_refusal(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo],
+                         assets_liquidatable: bool | None = None) -> Refusal | None:
     """``require_after_phase2_liquidation`` (Serum3 and open taker fills are not modelled):
     the first of open perp orders, a possible token-with-token liquidation, a perp base
     position, positive perp pnl without base; ``None`` when the account is in the
-    bankruptcy phase's reach."""
+    bankruptcy phase's reach. ``assets_liquidatable``, when given, replaces
+    :func:`has_liq_spot_assets` (the engine's whole-unit test)."""
     if any(p.bids_base_lots or p.asks_base_lots for p in perps):
         return Refusal(Code.MANGO_HAS_OPEN_PERP_ORDERS, "the account has open perp orders")
-    if has_liq_spot_borrows(tokens, perps) and has_liq_spot_assets(tokens, perps):
+    if assets_liquidatable is None:
+        assets_liquidatable = has_liq_spot_assets(tokens, perps)
+    if has_liq_spot_borrows(tokens, perps) and assets_liquidatable:
         return Refusal(Code.MANGO_HAS_LIQUIDATABLE_TOKEN_POSITION,
                        "the account still has an asset token_liq_with_token can take "
                        "against its borrows (not bankrupt)")
