@@ -48,6 +48,9 @@ from enum import Enum
 
 from marginengine.decisions import Code, Refusal
 from marginengine.margin.mango import (
+    I80F48_MAX as I80F48_MAX_RAW,
+)
+from marginengine.margin.mango import (
     ONE,
     HealthType,
     PerpInfo,
@@ -421,10 +424,208 @@ def socialize_loss(loss: int, holders: Mapping[str, int]) -> dict[str, int]:
     return {h: s for h, s in shares.items() if s}
 
 
+# ------------------------------------------------- perp base or positive pnl liquidation
+def spot_amount_taken_for_health_zero(health: int, starting_spot: int,
+                                      asset_weighted_price: int,
+                                      liab_weighted_price: int) -> int:
+    """``spot_amount_taken_for_health_zero`` (health/cache.rs): how much of a token can be
+    taken from a balance of ``starting_spot`` before ``health`` reaches zero (raw)."""
+    if health <= 0:
+        return 0
+    taken = 0
+    if starting_spot > 0:
+        if asset_weighted_price > 0:
+            asset_max = fx_div(health, asset_weighted_price)
+            if asset_max <= starting_spot:
+                return asset_max
+        taken = starting_spot
+        health -= fx_mul(starting_spot, asset_weighted_price)
+    if health > 0:
+        if liab_weighted_price <= 0:
+            raise ValueError("liab_weighted_price: must be positive")
+        taken += fx_div(health, liab_weighted_price)
+    return taken
+
+
+def spot_amount_given_for_health_zero(health: int, starting_spot: int,
+                                      asset_weighted_price: int,
+                                      liab_weighted_price: int) -> int:
+    """``spot_amount_given_for_health_zero``: how much of a token must be added to a
+    balance of ``starting_spot`` to bring a negative ``health`` to zero (raw; the prices
+    swap sides, as in the source)."""
+    return spot_amount_taken_for_health_zero(-health, -starting_spot, liab_weighted_price,
+                                             asset_weighted_price)
+
+
+@dataclass(frozen=True)
+class PerpLiqMarket:
+    """A perp market's side of ``perp_liq_base_or_positive_pnl`` (raw I80F48 but the lot).
+
+    Attributes
+    ----------
+    base_lot_size
+        Native base units per lot (an integer).
+    init_base_asset_weight, init_base_liab_weight, init_overall_asset_weight
+        The init weights (liquidation end uses them unscaled).
+    base_liquidation_fee, platform_liquidation_fee
+        Fees on the base taken over (to the liquidator; to the market).
+    positive_pnl_liquidation_fee
+        The liquidator's discount on positive pnl it takes over.
+    """
+
+    base_lot_size: int
+    init_base_asset_weight: int
+    init_base_liab_weight: int
+    init_overall_asset_weight: int
+    base_liquidation_fee: int = 0
+    platform_liquidation_fee: int = 0
+    positive_pnl_liquidation_fee: int = 0
+
+
+@dataclass(frozen=True)
+class PerpBaseLiq:
+    """The amounts of ``perp_liq_base_or_positive_pnl`` (raw I80F48 but the lots).
+
+    Attributes
+    ----------
+    base_transfer
+        Base lots into the liqee's position (the liquidator takes the opposite).
+    quote_transfer_liqee, quote_transfer_liqor
+        The perp quote each side records for them (the liqee at the fee factor with the
+        platform fee, the liquidator at its own).
+    platform_fee
+        ``-(liqor + liqee)``: the market's accrued liquidation fee.
+    pnl_transfer
+        Positive perp pnl the liquidator takes over (out of the liqee's quote).
+    token_transfer
+        Settle tokens the liquidator pays the liqee for it: ``pnl x (1 - fee)``.
+    """
+
+    base_transfer: int
+    quote_transfer_liqee: int
+    quote_transfer_liqor: int
+    platform_fee: int
+    pnl_transfer: int
+    token_transfer: int
+
+
+def perp_liq_base_or_positive_pnl(market: PerpLiqMarket, settle: TokenInfo,
+                                  settle_balance: int, liq_end_health: int, perp: PerpInfo,
+                                  max_base_transfer: int, max_pnl_transfer: int
+                                  ) -> PerpBaseLiq | Refusal:
+    """``liquidation_action`` of ``perp_liq_base_or_positive_pnl`` on a liquidatable liqee:
+    the base position reduced at the oracle price, adjusted by the base liquidation fee,
+    and positive pnl taken over for settle tokens, in the source's five steps (reduce base
+    while the unsettled health pnl is negative; settle positive pnl; reduce base while it
+    is settleable; settle again; reduce base further when the overall asset weight is
+    positive), each only as far as brings the liquidation-end health to zero.
+
+    Parameters
+    ----------
+    market
+        The perp market.
+    settle, settle_balance
+        The settle token's ``TokenInfo`` and the liqee's liquidation-end effective balance
+        of it (raw).
+    liq_end_health
+        The liqee's liquidation-end health (raw).
+    perp
+        The liqee's ``PerpInfo`` in the market (its lots and oracle price).
+    max_base_transfer
+        Lots the liquidator takes at most (signed like the reduction: negative for a
+        short liqee; ``SomeError`` on the wrong sign).
+    max_pnl_transfer
+        Native settle units of positive pnl at most (an integer, at least 0).
+    """
+    liq_end = HealthType.LIQUIDATION_END
+    base_lots = perp.base_lots
+    oracle_price_per_lot = fx_mul(market.base_lot_size << FRAC_BITS,
+                                  perp.base_prices.oracle)
+    if base_lots > 0:
+        if max_base_transfer < 0:
+            return Refusal(Code.MANGO_SOME_ERROR, "max_base_transfer can't be negative when "
+                           "liqee's base_position is positive")
+        direction = -1
+        fee_liqor = ONE - market.base_liquidation_fee
+        fee_all = fee_liqor - market.platform_liquidation_fee
+        uhupnl_per_lot = fx_mul(oracle_price_per_lot, -market.init_base_asset_weight + fee_all)
+    else:
+        if max_base_transfer > 0:
+            return Refusal(Code.MANGO_SOME_ERROR, "max_base_transfer can't be positive when "
+                           "liqee's base_position is negative")
+        direction = 1
+        fee_liqor = ONE + market.base_liquidation_fee
+        fee_all = fee_liqor + market.platform_liquidation_fee
+        uhupnl_per_lot = fx_mul(oracle_price_per_lot, market.init_base_liab_weight - fee_all)
+    if uhupnl_per_lot <= 0:
+        raise ValueError("market: the base weights and fees make liquidation lose health")
+    spot_gain_per_settled = ONE - market.positive_pnl_liquidation_fee
+    overall = market.init_overall_asset_weight
+    max_pnl = max_pnl_transfer << FRAC_BITS
+    asset_wp = fx_mul(settle.asset_weight(liq_end), settle.prices.asset(liq_end))
+    liab_wp = fx_mul(settle.liab_weight(liq_end), settle.prices.liab(liq_end))
+    state = {"reduction": 0, "pnl": 0, "uhupnl": perp.unweighted_health_unsettled_pnl(liq_end),
+             "health": liq_end_health, "settle": settle_balance}
+
+    def rehealth(new_settle: int) -> int:
+        return (state["health"] - settle.health_contribution(liq_end, state["settle"])
+                + settle.health_contribution(liq_end, new_settle))
+
+    def reduce_base(uhupnl_limit: int, expected_per_lot: int, actual_per_lot: int) -> None:
+        given = spot_amount_given_for_health_zero(state["health"], state["settle"], asset_wp,
+                                                  liab_wp)
+        wanted = min(given, uhupnl_limit)
+        lots = fx_ceil(fx_div(wanted, expected_per_lot)) if expected_per_lot > 0 else 0
+        # overshoot by the ceil to aim for health >= 0, within the position and the cap
+        lots = max(min(lots, abs(base_lots) - state["reduction"],
+                       abs(max_base_transfer) - state["reduction"]), 0)
+        new_settle = state["settle"] + actual_per_lot * lots
+        state["health"] = rehealth(new_settle)
+        state["settle"] = new_settle
+        state["uhupnl"] += uhupnl_per_lot * lots
+        state["reduction"] += lots
+
+    def settle_pnl(per_settle: int) -> None:
+        given = spot_amount_given_for_health_zero(state["health"], state["settle"], asset_wp,
+                                                  liab_wp)
+        amount = max(min(fx_div(given, per_settle), max_pnl - state["pnl"], state["uhupnl"]),
+                     0)
+        new_settle = state["settle"] + fx_mul(amount, per_settle)
+        state["health"] = rehealth(new_settle)
+        state["settle"] = new_settle
+        state["uhupnl"] -= amount
+        state["pnl"] += amount
+
+    if state["uhupnl"] < 0:   # step 1: base reduction raises the negative hupnl directly
+        reduce_base(-state["uhupnl"], uhupnl_per_lot, uhupnl_per_lot)
+    if state["uhupnl"] >= 0 and spot_gain_per_settled > overall:   # step 2: pre-settle
+        settle_pnl(spot_gain_per_settled - overall)
+    if state["uhupnl"] >= 0 and state["pnl"] < max_pnl:   # step 3: settleable base
+        reduce_base(max_pnl - state["pnl"], fx_mul(uhupnl_per_lot, spot_gain_per_settled),
+                    fx_mul(uhupnl_per_lot, overall))
+    if state["uhupnl"] >= 0 and spot_gain_per_settled > overall:   # step 4: post-settle
+        settle_pnl(spot_gain_per_settled - overall)
+    # step 5: with a positive overall weight, base reduction helps on its own; the -0.5
+    # target avoids rounding trouble (any health above -1 ends being-liquidated).
+    if state["health"] < -(ONE // 2) and overall > 0:
+        per_lot = fx_mul(uhupnl_per_lot, overall)
+        reduce_base(I80F48_MAX_RAW, per_lot, per_lot)
+    base_transfer = direction * state["reduction"]
+    quote_base = -(base_transfer * oracle_price_per_lot)
+    quote_liqee = fx_mul(quote_base, fee_all)
+    quote_liqor = fx_mul(-quote_base, fee_liqor)
+    platform_fee = max(-quote_liqor - quote_liqee, 0)
+    pnl = state["pnl"]
+    token = fx_mul(pnl, spot_gain_per_settled) if pnl > 0 else 0
+    return PerpBaseLiq(base_transfer, quote_liqee, quote_liqor, platform_fee, pnl, token)
+
+
 __all__ = [
     "BankLiq",
     "BankruptcyInsurance",
     "CheckLiquidatable",
+    "PerpBaseLiq",
+    "PerpLiqMarket",
     "TokenBankruptcy",
     "TokenLiq",
     "after_phase2_refusal",
@@ -437,9 +638,12 @@ __all__ = [
     "has_liq_spot_assets",
     "has_liq_spot_borrows",
     "is_bankrupt",
+    "perp_liq_base_or_positive_pnl",
     "recovers",
     "socialize_loss",
     "socialized_deposit_index",
+    "spot_amount_given_for_health_zero",
+    "spot_amount_taken_for_health_zero",
     "token_liq_bankruptcy",
     "token_liq_with_token",
 ]
