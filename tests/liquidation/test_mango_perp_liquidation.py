@@ -2,8 +2,8 @@
 
 Source: blockworks-foundation/mango-v4 at 1303a4a16228eb1e8e8d4f0eef724eaf63310c86,
 ``programs/mango-v4/src/instructions/perp_liq_base_or_positive_pnl.rs``, ``mod tests``:
-``test_liq_base_or_positive_pnl`` (lines 784-1140: every case of its table) and
-``test_liq_base_or_positive_pnl_stable_price`` (lines 1143-1196). Their set-up
+``test_liq_base_or_positive_pnl`` (lines 785-1123: every case of its table) and
+``test_liq_base_or_positive_pnl_stable_price`` (lines 1125-1178). Their set-up
 (``TestSetup::new`` and ``mock_perp_market`` / ``mock_bank_and_oracle`` of
 ``health/test.rs``): the settle token and another token at price 1 with weights 1, the
 perp at price 1 with a base lot of 1, no base liquidation fee; the base asset weight

@@ -110,7 +110,7 @@ class MangoTokenConfig(StrictModel):
 
 class MangoPerpConfig(StrictModel):
     """A Mango perp market (``PerpMarket``): its settle token, base lot size (native base
-    units) and the base and overall weights."""
+    units), the base and overall weights and the liquidation fees."""
 
     settle: str
     base_lot_size: Annotated[int, Field(gt=0)]
@@ -120,6 +120,11 @@ class MangoPerpConfig(StrictModel):
     maint_base_liab_weight: Weight
     init_overall_asset_weight: Weight
     maint_overall_asset_weight: Weight
+    #: ``PerpMarket::base_liquidation_fee``, ``platform_liquidation_fee`` and
+    #: ``positive_pnl_liquidation_fee`` (fractions; perp_liq_base_or_positive_pnl).
+    base_liquidation_fee: Weight = Decimal(0)
+    platform_liquidation_fee: Weight = Decimal(0)
+    positive_pnl_liquidation_fee: Weight = Decimal(0)
 
 
 class MangoConfig(StrictModel):

@@ -927,9 +927,25 @@ class MangoTokenLiqBankruptcy(Event):
     max_liab_transfer: int = -1
 
 
+@dataclass(frozen=True)
+class MangoPerpLiqBaseOrPositivePnl(Event):
+    """``perp_liq_base_or_positive_pnl(max_base_transfer, max_pnl_transfer)``:
+    ``liquidator`` takes over up to ``max_base_transfer`` lots of ``account``'s base
+    position on ``market`` (signed as the reduction: positive for a long liqee, negative
+    for a short) at the oracle price adjusted by the base liquidation fee, and up to
+    ``max_pnl_transfer`` native settle units of its positive pnl for settle tokens, as far
+    as brings its liquidation-end health to zero."""
+
+    liquidator: str
+    account: str
+    market: str
+    max_base_transfer: int
+    max_pnl_transfer: int = 0
+
+
 MANGO_EVENT_CLASSES: tuple[type[Event], ...] = (
     MangoDeposit, MangoWithdraw, MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice,
-    MangoLiqTokenWithToken, MangoTokenLiqBankruptcy)
+    MangoLiqTokenWithToken, MangoTokenLiqBankruptcy, MangoPerpLiqBaseOrPositivePnl)
 
 # ---- Drift v2 (drift-labs/protocol-v2 programs/drift/src/instructions): ``config.drift``;
 # spot amounts in the token's native units, perp base 1e9 and quote 1e6.

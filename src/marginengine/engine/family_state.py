@@ -136,6 +136,9 @@ class MangoBook:
     deposit_index: Mapping[str, int] = field(default_factory=dict)
     socialized: Mapping[str, int] = field(default_factory=dict)
     outside_loss: Mapping[str, int] = field(default_factory=dict)
+    #: Per perp market, the platform liquidation fees accrued (settle-token native units,
+    #: ``PerpMarket::accrued_liquidation_fees``).
+    perp_fees: Mapping[str, int] = field(default_factory=dict)
 
     def account(self, account_id: str) -> MangoAccount:
         """``account_id``'s account (empty if it has none)."""
@@ -166,7 +169,7 @@ class MangoBook:
             out["fees"] = {t: f for t, f in sorted(self.fees.items()) if f}
         if self.insurance_paid:
             out["insurance_paid"] = self.insurance_paid
-        for name in ("deposit_index", "socialized", "outside_loss"):
+        for name in ("deposit_index", "socialized", "outside_loss", "perp_fees"):
             values = getattr(self, name)
             if values:
                 out[name] = dict(sorted(values.items()))
@@ -684,6 +687,70 @@ def mango_bankruptcy_plan(config: ProtocolConfig, book: MangoBook, prices: Mappi
                                new_index, rule)
 
 
+@dataclass(frozen=True)
+class MangoPerpLiqPlan:
+    """What ``perp_liq_base_or_positive_pnl`` would move now, in the engine's units: base
+    lots, and perp quote and settle tokens in whole native units (each side's quote change
+    rounded down, so the platform fee, their difference, is at least the rule's; the pnl
+    taken over rounded down and its token price recomputed from it, rounded down).
+
+    Attributes
+    ----------
+    base_transfer
+        Lots into the liqee's position (the liquidator takes the opposite).
+    quote_liqee, quote_liqor
+        The perp quote each side records for the base.
+    platform_fee
+        ``-(quote_liqee + quote_liqor)``: the market's.
+    pnl_transfer, token_transfer
+        Positive pnl the liquidator takes over and the settle tokens it pays for it.
+    rule
+        The rule's amounts (raw I80F48).
+    """
+
+    base_transfer: int
+    quote_liqee: int
+    quote_liqor: int
+    platform_fee: int
+    pnl_transfer: int
+    token_transfer: int
+    rule: mango_liq.PerpBaseLiq
+
+
+def mango_perp_liq_plan(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                        stable: Mapping[str, int], account_id: str, market: str,
+                        max_base_transfer: int, max_pnl_transfer: int
+                        ) -> MangoPerpLiqPlan | Refusal:
+    """``liquidation_action`` of ``perp_liq_base_or_positive_pnl`` on ``account_id``
+    (assumed liquidatable, holding a position on ``market``) at these prices."""
+    cfg = config.mango
+    assert cfg is not None
+    m = cfg.perps[market]
+    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    liq_end = mango_rules.HealthType.LIQUIDATION_END
+    balances = mango_rules.effective_token_balances(tokens, perps, liq_end)
+    settle_index = list(cfg.tokens).index(m.settle)
+    at = next(i for i, t in enumerate(tokens) if t.token_index == settle_index)
+    perp = perps[sorted(book.account(account_id).perps).index(market)]
+    rules_market = mango_liq.PerpLiqMarket(
+        m.base_lot_size, mango_weight(m.init_base_asset_weight),
+        mango_weight(m.init_base_liab_weight), mango_weight(m.init_overall_asset_weight),
+        mango_weight(m.base_liquidation_fee), mango_weight(m.platform_liquidation_fee),
+        mango_weight(m.positive_pnl_liquidation_fee))
+    rule = mango_liq.perp_liq_base_or_positive_pnl(
+        rules_market, tokens[at], balances[at], mango_rules.health(tokens, perps, liq_end),
+        perp, max_base_transfer, max_pnl_transfer)
+    if isinstance(rule, Refusal):
+        return rule
+    frac = mango_rules.FRAC_BITS
+    quote_liqee, quote_liqor = rule.quote_transfer_liqee >> frac, rule.quote_transfer_liqor >> frac
+    pnl = rule.pnl_transfer >> frac
+    gain = mango_rules.ONE - rules_market.positive_pnl_liquidation_fee
+    token = mango_rules.fx_mul(mango_rules.fx(pnl), gain) >> frac if pnl > 0 else 0
+    return MangoPerpLiqPlan(rule.base_transfer, quote_liqee, quote_liqor,
+                            -(quote_liqee + quote_liqor), pnl, token, rule)
+
+
 def mango_family_margin(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
                         stable: Mapping[str, int], account_id: str) -> FamilyMargin | None:
     """The account's margin by Mango's health (``None`` if it has no Mango account)."""
@@ -741,6 +808,7 @@ __all__ = [
     "MangoAccount",
     "MangoBankruptcyPlan",
     "MangoBook",
+    "MangoPerpLiqPlan",
     "MangoPerpPosition",
     "drift_balances",
     "drift_family_margin",
@@ -762,6 +830,7 @@ __all__ = [
     "mango_insurance_vault",
     "mango_is_bankrupt",
     "mango_outside_deposits",
+    "mango_perp_liq_plan",
     "mango_phase2_refusal",
     "new_family_book",
 ]

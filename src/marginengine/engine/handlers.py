@@ -67,6 +67,7 @@ from marginengine.engine.events import (
     LiquityWithdrawFromSP,
     MangoDeposit,
     MangoLiqTokenWithToken,
+    MangoPerpLiqBaseOrPositivePnl,
     MangoPerpOrders,
     MangoPerpTrade,
     MangoSetStablePrice,
@@ -164,6 +165,7 @@ HANDLERS: dict[type[Event], Handler] = {
     MangoSetStablePrice: mango_handlers.set_stable_price,
     MangoLiqTokenWithToken: mango_handlers.liq_token_with_token,
     MangoTokenLiqBankruptcy: mango_handlers.token_liq_bankruptcy,
+    MangoPerpLiqBaseOrPositivePnl: mango_handlers.perp_liq_base_or_positive_pnl,
     # Drift v2 cross-margin accounts
     DriftDeposit: drift_handlers.deposit,
     DriftWithdraw: drift_handlers.withdraw,

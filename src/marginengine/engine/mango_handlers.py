@@ -1,5 +1,6 @@
 """The Mango v4 handlers: token deposits and withdrawals (borrows), perp fills, stable
-prices, token-with-token liquidation.
+prices, token-with-token liquidation, token bankruptcy, perp base and positive-pnl
+liquidation.
 
 Each handler reaches the engine through its :class:`~marginengine.engine.context.HandlerContext`:
 it takes the group's book (``state.family``), computes the account's init health before and
@@ -8,10 +9,12 @@ after the action with :mod:`marginengine.margin.mango` (through
 ``PerpInfo``) and refuses as ``MangoAccount::check_health_post`` does
 (``HealthMustBePositiveOrIncrease``); ``token_withdraw`` without ``allow_borrow`` beyond the
 position is ``SomeError`` (programs/mango-v4/src/instructions/token_withdraw.rs).
-``liq_token_with_token`` follows programs/mango-v4/src/instructions/token_liq_with_token.rs
-and ``token_liq_bankruptcy`` programs/mango-v4/src/instructions/token_liq_bankruptcy.rs,
-through the pure rules of :mod:`marginengine.liquidation.mango`; the perp liquidations
-(``perp_liq_base_or_positive_pnl``, ...) are not modelled.
+``liq_token_with_token`` follows programs/mango-v4/src/instructions/token_liq_with_token.rs,
+``token_liq_bankruptcy`` programs/mango-v4/src/instructions/token_liq_bankruptcy.rs and
+``perp_liq_base_or_positive_pnl`` programs/mango-v4/src/instructions/
+perp_liq_base_or_positive_pnl.rs, through the pure rules of
+:mod:`marginengine.liquidation.mango` (``perp_liq_negative_pnl_or_bankruptcy`` is not
+modelled).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
     MangoDeposit,
     MangoLiqTokenWithToken,
+    MangoPerpLiqBaseOrPositivePnl,
     MangoPerpOrders,
     MangoPerpTrade,
     MangoSetStablePrice,
@@ -37,6 +41,7 @@ from marginengine.engine.family_state import (
     mango_bankruptcy_plan,
     mango_health,
     mango_liq_plan,
+    mango_perp_liq_plan,
     mango_phase2_refusal,
 )
 from marginengine.liquidation import mango as liq
@@ -326,5 +331,85 @@ def token_liq_bankruptcy(ctx: HandlerContext, e: MangoTokenLiqBankruptcy) -> dic
             "liq_end_health": liq_end_after, "being_liquidated": being}
 
 
-__all__ = ["deposit", "liq_token_with_token", "perp_orders", "perp_trade",
-           "set_stable_price", "token_liq_bankruptcy", "withdraw"]
+def perp_liq_base_or_positive_pnl(ctx: HandlerContext,
+                                  e: MangoPerpLiqBaseOrPositivePnl) -> dict[str, Any]:
+    """``perp_liq_base_or_positive_pnl``: refusals in the source's order, a no-op when the
+    liqee is not liquidatable (as Mango returns ``Ok``), then the pure rule; the liqee's
+    liquidation-end health must not fall (``require_gte!``) and the liquidator's init
+    health must stay non-negative."""
+    ctx.account_id(e.liquidator, "liquidator")
+    ctx.account_id(e.account)
+    book = ctx.mango_book()
+    cfg = ctx.config.mango
+    assert cfg is not None
+    market = _perp(ctx, e.market)
+    if e.liquidator == e.account:
+        ctx.refuse(Code.MANGO_REQUIRE_KEYS_NEQ_VIOLATED, "an account cannot liquidate itself")
+    if e.max_pnl_transfer < 0:
+        ctx.refuse(Code.INVALID_AMOUNT, "max_pnl_transfer: must not be negative (a u64)",
+                   field="max_pnl_transfer")
+    liqor, liqee = book.account(e.liquidator), book.account(e.account)
+    if liqor.being_liquidated:
+        ctx.refuse(Code.MANGO_BEING_LIQUIDATED, f"liqor account {e.liquidator} is being "
+                   "liquidated")
+    settle = cfg.perps[market].settle
+    ctx.require_prices([*_assets_of(ctx, book, e.account), *_assets_of(ctx, book, e.liquidator),
+                        market, settle], for_liquidation=True)
+    liq_end = _health(ctx, book, e.account, rules.HealthType.LIQUIDATION_END)
+    if any(p.bids or p.asks for p in liqee.perps.values()):
+        ctx.refuse(Code.MANGO_HAS_OPEN_PERP_ORDERS, f"{e.account} has open perp orders")
+    maint = _health(ctx, book, e.account, rules.HealthType.MAINT)
+    check, flag = liq.check_liquidatable(liqee.being_liquidated, maint, liq_end)
+    if check is not liq.CheckLiquidatable.LIQUIDATABLE:
+        ctx.set_family(book.with_account(e.account, replace(liqee, being_liquidated=flag)))
+        return {"liquidatable": check.value, "base_transfer": 0, "pnl_transfer": 0,
+                "maint_health": maint, "liq_end_health": liq_end}
+    if market not in liqee.perps:
+        ctx.refuse(Code.MANGO_PERP_POSITION_DOES_NOT_EXIST,
+                   f"{e.account} has no position on {market}", market=market)
+    plan = mango_perp_liq_plan(ctx.config, book, ctx.prices, ctx.stable_prices(), e.account,
+                               market, e.max_base_transfer, e.max_pnl_transfer)
+    if isinstance(plan, Refusal):
+        ctx.refuse_with(plan)
+    liqee = replace(liqee, being_liquidated=True)
+    pos = liqee.perps[market]
+    theirs = liqor.perps.get(market, MangoPerpPosition())
+    liqee_perps, liqor_perps = dict(liqee.perps), dict(liqor.perps)
+    liqee_perps[market] = replace(pos, base_lots=pos.base_lots + plan.base_transfer,
+                                  quote=pos.quote + plan.quote_liqee - plan.pnl_transfer)
+    liqor_perps[market] = replace(theirs, base_lots=theirs.base_lots - plan.base_transfer,
+                                  quote=theirs.quote + plan.quote_liqor + plan.pnl_transfer)
+    liqee_tokens, liqor_tokens = dict(liqee.tokens), dict(liqor.tokens)
+    if plan.token_transfer:
+        liqee_tokens[settle] = liqee_tokens.get(settle, 0) + plan.token_transfer
+        liqor_tokens[settle] = liqor_tokens.get(settle, 0) - plan.token_transfer
+    after = book.with_account(e.account, replace(liqee, perps=liqee_perps, tokens=liqee_tokens))
+    after = after.with_account(e.liquidator, replace(liqor, perps=liqor_perps,
+                                                     tokens=liqor_tokens))
+    if plan.platform_fee:
+        after = replace(after, perp_fees={**after.perp_fees, market: after.perp_fees.get(
+            market, 0) + plan.platform_fee})
+    liq_end_after = _health(ctx, after, e.account, rules.HealthType.LIQUIDATION_END)
+    after = after.with_account(e.account, replace(
+        after.account(e.account), being_liquidated=not liq.recovers(liq_end_after)))
+    if liq_end_after < liq_end:
+        ctx.refuse(Code.MANGO_REQUIRE_GTE_VIOLATED,
+                   f"the liqee's liquidation-end health would fall from "
+                   f"{rules.fx_to_f64(liq_end):.6f} to {rules.fx_to_f64(liq_end_after):.6f}",
+                   before=liq_end, after=liq_end_after)
+    liqor_health = _health(ctx, after, e.liquidator, rules.HealthType.INIT)
+    if liqor_health < 0:
+        ctx.refuse(Code.MANGO_HEALTH_MUST_BE_POSITIVE,
+                   f"liqor {e.liquidator}'s init health would be "
+                   f"{rules.fx_to_f64(liqor_health):.6f} native quote",
+                   init_health=liqor_health)
+    ctx.set_family(after)
+    return {"liquidatable": check.value, "base_transfer": plan.base_transfer,
+            "quote_transfer_liqee": plan.quote_liqee, "quote_transfer_liqor": plan.quote_liqor,
+            "platform_fee": plan.platform_fee, "pnl_transfer": plan.pnl_transfer,
+            "token_transfer": plan.token_transfer, "liq_end_health": liq_end_after,
+            "being_liquidated": not liq.recovers(liq_end_after)}
+
+
+__all__ = ["deposit", "liq_token_with_token", "perp_liq_base_or_positive_pnl", "perp_orders",
+           "perp_trade", "set_stable_price", "token_liq_bankruptcy", "withdraw"]
