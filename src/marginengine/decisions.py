@@ -220,6 +220,7 @@ class Code(StrEnum):
     MANGO_HAS_LIQUIDATABLE_PERP_BASE_POSITION = "HasLiquidatablePerpBasePosition"
     MANGO_HAS_LIQUIDATABLE_POSITIVE_PERP_PNL = "HasLiquidatablePositivePerpPnl"
     MANGO_PERP_POSITION_DOES_NOT_EXIST = "PerpPositionDoesNotExist"
+    MANGO_PROFITABILITY_MISMATCH = "ProfitabilityMismatch"
     # Anchor's require_gt! / require_keys_neq! (anchor-lang ErrorCode).
     MANGO_REQUIRE_GT_VIOLATED = "RequireGtViolated"
     MANGO_REQUIRE_GTE_VIOLATED = "RequireGteViolated"

@@ -14,13 +14,18 @@ the base lots exactly; so do these tests.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from marginengine.decisions import Code, Refusal
 from marginengine.liquidation.mango import (
     PerpBaseLiq,
     PerpLiqMarket,
+    PerpNegativePnlLiq,
+    fx_div,
     perp_liq_base_or_positive_pnl,
+    perp_liq_negative_pnl_or_bankruptcy,
     spot_amount_given_for_health_zero,
     spot_amount_taken_for_health_zero,
 )
@@ -33,6 +38,7 @@ from marginengine.margin.mango import (
     effective_token_balances,
     fx,
     fx_from_f64,
+    fx_mul,
     fx_to_f64,
     health,
 )
@@ -190,3 +196,89 @@ def test_spot_amount_for_health_zero() -> None:
     assert spot_amount_taken_for_health_zero(-fx(1), fx(4), fx(2), ONE) == 0
     # to bring -6 to zero from -4 owed (liab weight 1) then assets (weight 0.5): 4 + 4
     assert spot_amount_given_for_health_zero(-fx(6), -fx(4), w(0.5), ONE) == fx(8)
+
+
+# perp_liq_negative_pnl_or_bankruptcy.rs, mod tests, test_liq_negative_pnl_or_bankruptcy
+# (lines 605-770 of the file at that commit): (name, (settle token weight, settle price,
+# insurance price), (liqee settle token, perp quote, other token, insurance vault, settle
+# limit), (success, expected liqee settle token, perp quote), (expected liqor settle
+# token, perp quote, insurance token, socialized loss), max_liab_transfer). The settle
+# token's weights are w and 2 - w (init and maint), the other token's 1 at price 1, the
+# perp's init overall weight 0, no base and no base liquidation fee, open interest 1.
+NEGATIVE_CASES = [
+    ("nothing", (0.9, 1.0, 1.0), (0.0, 0.0, 0.0, 0, 0), (False, 0.0, 0.0),
+     (0.0, 0.0, 0.0, 0.0), 100),
+    ("settle 1", (0.9, 2.0, 3.0), (40.0, -50.0, -36.0, 6, 100), (True, 30.0, -40.0),
+     (10.0, -10.0, 0.0, 0.0), 10),
+    ("settle 2 (+insurance)", (0.9, 2.0, 3.0), (40.0, -50.0, -36.0, 100, 100),
+     (True, 20.0, -21.0), (20.0, -29.0, 6.0, 0.0), 29),
+    ("settle 3 (+insurance)", (0.9, 2.0, 3.0), (40.0, -50.0, -36.0, 100, 10),
+     (True, 30.0, -31.0), (10.0, -19.0, 6.0, 0.0), 19),
+    ("settle 4 (+socialized loss)", (0.9, 2.0, 3.0), (5.0, -20.0, 30.0, 0, 100),
+     (True, -13.63, 0.0), (18.63, -18.63, 0.0, 1.36), 100),
+    ("bankruptcy, no insurance 1", (0.9, 2.0, 1.0), (0.0, -5.0, 2.2, 0, 0),
+     (True, 0.0, -1.0), (0.0, 0.0, 0.0, 4.0), 0),
+    ("bankruptcy, no insurance 2", (0.9, 2.0, 1.0), (4.0, -5.0, -3.6, 0, 0),
+     (True, 4.0, -2.0), (0.0, 0.0, 0.0, 3.0), 0),
+    ("bankruptcy, no insurance 3", (0.9, 2.0, 1.0), (4.0, -5.0, -3.6, 0, 0),
+     (True, 4.0, -2.0), (0.0, 0.0, 0.0, 3.0), 100),
+    ("bankruptcy, with insurance 1", (0.9, 2.0, 3.0), (40.0, -50.0, -36.0, 6, 0),
+     (True, 40.0, -20.0), (0.0, -9.0, 6.0, 21.0), 100),
+    ("bankruptcy, with insurance 2", (0.9, 2.0, 3.0), (40.0, -50.0, -36.0, 6, 0),
+     (True, 40.0, -47.0), (0.0, -3.0, 2.0, 0.0), 3),
+    ("bankruptcy, with insurance 3", (0.9, 2.0, 3.0), (40.0, -50.0, -36.0, 1000, 0),
+     (True, 40.0, -20.0), (0.0, -30.0, 20.0, 0.0), 100),
+    ("everything 1", (0.9, 2.0, 3.0), (40.0, -50.0, -36.0, 6, 100), (True, 20.0, 0.0),
+     (20.0, -29.0, 6.0, 21.0), 40),
+    ("everything 2", (0.9, 2.0, 3.0), (10.0, -50.0, 9.0, 6, 100), (True, -4.1, 0.0),
+     (14.1, -14.1 - 9.0, 6.0, 50.0 - 14.1 - 9.0), 40),
+]
+
+
+def bank_native(amount: float) -> int:
+    """The native balance ``change_without_fee`` leaves at the mock banks' index of
+    1,000,000 (``bank.rs``: a deposit's indexed amount rounded up by one I80F48 delta
+    when it falls short, a borrow's truncated): Mango's exact amounts depend on it."""
+    index, raw = fx(1_000_000), w(amount)
+    if raw >= 0:
+        indexed = fx_div(raw, index)
+        if fx_mul(indexed, index) < raw:
+            indexed += 1
+    else:
+        indexed = -fx_div(-raw, index)
+    return fx_mul(indexed, index)
+
+
+@pytest.mark.parametrize(("name", "prices", "start", "liqee", "liqor", "max_liab"),
+                         NEGATIVE_CASES, ids=[c[0] for c in NEGATIVE_CASES])
+def test_mangos_test_liq_negative_pnl_or_bankruptcy_table(
+        name: str, prices: tuple[float, float, float],
+        start: tuple[float, float, float, int, int], liqee: tuple[bool, float, float],
+        liqor: tuple[float, float, float, float], max_liab: int) -> None:
+    weight, settle_price, insurance_price = prices
+    spot, quote, other, vault, limit = start
+    p = Prices(w(settle_price), w(settle_price))
+    settle = TokenInfo(1, p, w(weight), w(weight), w(weight), w(2 - weight), w(2 - weight),
+                       w(2 - weight), bank_native(spot))
+    perp = PerpInfo(1, w(0.8), w(1.2), w(0.9), w(1.1), 0, w(0.9), 1, 0, 0, 0, w(quote),
+                    Prices(ONE, ONE))
+    tokens = [settle, replace(token(2, other), balance_spot=bank_native(other))]
+    result = perp_liq_negative_pnl_or_bankruptcy(tokens, [perp], 0, w(settle_price),
+                                                 w(insurance_price), 0, max_liab, vault,
+                                                 limit)
+    if not liqee[0]:
+        assert isinstance(result, Refusal)
+        assert result.code is Code.MANGO_PROFITABILITY_MISMATCH
+        return
+    assert isinstance(result, PerpNegativePnlLiq), (name, result)
+    moved = result.settlement
+    end_quote = quote + fx_to_f64(moved + result.insurance_liab_transfer
+                                  + result.socialized_loss)
+    assert spot - fx_to_f64(moved) == pytest.approx(liqee[1], abs=0.01), name
+    assert end_quote == pytest.approx(liqee[2], abs=0.1), name
+    assert fx_to_f64(moved) == pytest.approx(liqor[0], abs=0.01), name
+    assert -fx_to_f64(moved + result.insurance_liab_transfer) == pytest.approx(liqor[1],
+                                                                               abs=0.1), name
+    assert result.insurance_transfer == pytest.approx(liqor[2], abs=0.01), name
+    # long_funding after socialize_loss over an open interest of 1
+    assert fx_to_f64(result.socialized_loss) == pytest.approx(liqor[3], abs=0.1), name

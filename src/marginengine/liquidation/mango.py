@@ -620,12 +620,138 @@ def perp_liq_base_or_positive_pnl(market: PerpLiqMarket, settle: TokenInfo,
     return PerpBaseLiq(base_transfer, quote_liqee, quote_liqor, platform_fee, pnl, token)
 
 
+# ------------------------------------------ perp negative pnl liquidation or bankruptcy
+def perp_max_settle(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo],
+                    settle_token_index: int) -> int:
+    """``HealthCache::perp_max_settle``: how much negative perp pnl can be settled out of
+    the settle token before the maint health, counting only the positive perp
+    contributions, reaches zero (raw)."""
+    maint = HealthType.MAINT
+    index = {t.token_index: i for i, t in enumerate(tokens)}
+    balances = [t.balance_spot for t in tokens]
+    for perp in perps:
+        contribution = perp.health_unsettled_pnl(maint)
+        if contribution > 0:
+            balances[index[perp.settle_token_index]] += contribution
+    settle_health = sum(t.health_contribution(maint, b) for t, b in zip(tokens, balances,
+                                                                         strict=True))
+    settle = tokens[index[settle_token_index]]
+    return spot_amount_taken_for_health_zero(
+        settle_health, balances[index[settle_token_index]],
+        fx_mul(settle.asset_weight(maint), settle.prices.asset(maint)),
+        fx_mul(settle.liab_weight(maint), settle.prices.liab(maint)))
+
+
+@dataclass(frozen=True)
+class PerpNegativePnlLiq:
+    """The amounts of ``perp_liq_negative_pnl_or_bankruptcy`` (raw I80F48 but the vault's).
+
+    Attributes
+    ----------
+    settlement
+        Negative pnl the liquidator takes over for the same settle tokens from the liqee.
+    max_settlement
+        What the liqee could settle (``perp_max_settle`` and its settle limit).
+    insurance_transfer
+        Whole insurance tokens from the vault to the liquidator (an integer).
+    insurance_fund_exhausted
+        Whether that emptied the vault (only then is the rest socialized).
+    insurance_liab_transfer
+        Negative pnl the liquidator takes over for them.
+    liab_from_liqee
+        The negative pnl that brings the liquidation-end health to zero (at most the pnl).
+    socialized_loss
+        What is left of it once the vault is exhausted: wiped from the liqee and socialized
+        over the market's open interest.
+    """
+
+    settlement: int
+    max_settlement: int
+    insurance_transfer: int
+    insurance_fund_exhausted: bool
+    insurance_liab_transfer: int
+    liab_from_liqee: int
+    socialized_loss: int
+
+
+def perp_liq_negative_pnl_or_bankruptcy(
+        tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo], perp_at: int,
+        settle_price: int, insurance_price: int, base_liquidation_fee: int,
+        max_liab_transfer: int, insurance_vault: int,
+        settle_limit: int | None = None) -> PerpNegativePnlLiq | Refusal:
+    """``liquidation_action`` of ``perp_liq_negative_pnl_or_bankruptcy`` on a liquidatable
+    liqee past phase 2 (no perp base): the liquidator first takes over negative pnl for
+    settle tokens of the liqee, as far as ``perp_max_settle`` allows; then, if that
+    settled all it could and pnl is still negative, takes over the part that brings the
+    liquidation-end health to zero for insurance tokens at ``settle price x (1 + base
+    liquidation fee) / insurance price`` (rounded up, at most the vault), and once the
+    vault is exhausted the rest is socialized.
+
+    Parameters
+    ----------
+    tokens, perps
+        The liqee's health cache; ``perps[perp_at]`` the market liquidated.
+    settle_price, insurance_price
+        The settle and insurance tokens' oracle prices (raw).
+    base_liquidation_fee
+        The perp market's (raw).
+    max_liab_transfer
+        Native settle units the liquidator takes over at most (an integer).
+    insurance_vault
+        Whole insurance tokens available (0 for a market outside the group fund).
+    settle_limit
+        The liqee's available settle limit (native units; ``None``: unlimited, Mango's
+        negative ``settle_pnl_limit_factor``).
+    """
+    perp = perps[perp_at]
+    settle_index = perp.settle_token_index
+    at = next(i for i, t in enumerate(tokens) if t.token_index == settle_index)
+    settle = tokens[at]
+    liq_end = HealthType.LIQUIDATION_END
+    liq_end_health = sum(t.health_contribution(liq_end, b) for t, b in zip(
+        tokens, effective_token_balances(tokens, perps, liq_end), strict=True))
+    settle_balance = effective_token_balances(tokens, perps, liq_end)[at]
+    max_settle = perp_max_settle(tokens, perps, settle_index)
+    pnl = perp.quote + perp.base_lots * fx_mul(perp.base_lot_size << FRAC_BITS,
+                                               perp.base_prices.oracle)
+    if not pnl < 0:
+        return Refusal(Code.MANGO_PROFITABILITY_MISMATCH,
+                       f"the liqee's perp pnl {fx_to_f64(pnl):.6f} is not negative",
+                       {"pnl": pnl})
+    settleable = pnl if settle_limit is None else max(pnl, -(settle_limit << FRAC_BITS))
+    max_settlement = max(min(max_settle, -settleable), 0)
+    settlement = max(min(max_settlement, max_liab_transfer << FRAC_BITS), 0)
+    pnl += settlement
+    cap = (max_liab_transfer << FRAC_BITS) - settlement
+    insurance_transfer, exhausted, insurance_liab, from_liqee, socialized = 0, False, 0, 0, 0
+    if settlement == max_settlement and pnl < 0:
+        # The settlement moved spot and pnl of the same token: the effective balance and
+        # the liquidation-end health are those from before it.
+        max_for_health = spot_amount_given_for_health_zero(
+            liq_end_health, settle_balance, fx_mul(settle_price, settle.init_asset_weight),
+            fx_mul(settle_price, settle.init_liab_weight))
+        from_liqee = max(min(-pnl, max_for_health), 0)
+        to_liqor = max(min(from_liqee, cap), 0)
+        price_with_fee = fx_mul(settle_price, ONE + base_liquidation_fee)
+        insurance_transfer = min(fx_ceil(fx_div(fx_mul(to_liqor, price_with_fee),
+                                                insurance_price)), insurance_vault)
+        exhausted = insurance_transfer == insurance_vault
+        insurance_liab = min(fx_div(fx_mul(insurance_transfer << FRAC_BITS, insurance_price),
+                                    price_with_fee), to_liqor)
+        remaining = from_liqee - insurance_liab
+        if exhausted and remaining > 0:
+            socialized = remaining
+    return PerpNegativePnlLiq(settlement, max_settlement, insurance_transfer, exhausted,
+                              insurance_liab, from_liqee, socialized)
+
+
 __all__ = [
     "BankLiq",
     "BankruptcyInsurance",
     "CheckLiquidatable",
     "PerpBaseLiq",
     "PerpLiqMarket",
+    "PerpNegativePnlLiq",
     "TokenBankruptcy",
     "TokenLiq",
     "after_phase2_refusal",
@@ -639,6 +765,8 @@ __all__ = [
     "has_liq_spot_borrows",
     "is_bankrupt",
     "perp_liq_base_or_positive_pnl",
+    "perp_liq_negative_pnl_or_bankruptcy",
+    "perp_max_settle",
     "recovers",
     "socialize_loss",
     "socialized_deposit_index",
