@@ -26,6 +26,7 @@ from marginengine.engine import (
     Event,
     MangoDeposit,
     MangoPerpLiqBaseOrPositivePnl,
+    MangoPerpLiqNegativePnlOrBankruptcy,
     MangoPerpOrders,
     MangoPerpTrade,
     MangoWithdraw,
@@ -187,3 +188,77 @@ def test_perp_liquidations_replay_to_the_same_hash(tmp_path: Path) -> None:
     engine.close()
     replayed, report = Engine.replay(path)
     assert report.state_hash == expected == replayed.state_hash()
+
+
+def perp_bankrupt(fund: str) -> Engine:
+    # a: 10 USDC and 20 lots long at -25 quote, built at 2; at 0.5 its liquidation-end
+    # health is 10 - 25 + 20 x 0.5 x 0.5 = -10. The base liquidation sells all 20 lots to
+    # the keeper at 0.5 (each lot gains 0.25 of health, 40 would be needed): a is left with
+    # 10 USDC and -15 of perp pnl, no base: Mango's phase 3.
+    cfg = config()
+    cfg["mango"]["insurance_fund"] = fund
+    engine = Engine(protocol_from_dict(cfg))
+    applied(engine, SetPrice("USDC", PRICE_UNIT), SetPrice("P", 2 * PRICE_UNIT),
+            MangoDeposit("k", "USDC", 1000 * M), MangoDeposit("a", "USDC", 10 * M),
+            MangoPerpTrade("a", "P", 20, -25 * M), SetPrice("P", PRICE_UNIT // 2))
+    out = engine.apply(MangoPerpLiqNegativePnlOrBankruptcy("k", "a", "P", 100 * M))
+    assert out.code == Code.MANGO_HAS_LIQUIDATABLE_PERP_BASE_POSITION   # base first
+    (d,) = applied(engine, MangoPerpLiqBaseOrPositivePnl("k", "a", "P", 100))
+    assert d["base_transfer"] == -20 and position(engine, "a") == (10 * M, 0, -15 * M)
+    return engine
+
+
+def test_negative_pnl_is_settled_then_the_fund_pays_then_the_rest_is_socialized() -> None:
+    # perp_liq_negative_pnl_or_bankruptcy.rs: perp_max_settle is the 10 USDC (maint health
+    # without the negative pnl), so the keeper takes 10 of the -15 for a's 10 USDC; the
+    # 5 that bring the liquidation-end health to zero go to the keeper for the fund's 3
+    # USDC (price 1, no fee), exhausting it; the 2 left are socialized over the open
+    # interest: the keeper's 20 lots (the only position).
+    engine = perp_bankrupt("3")
+    usdc_before = sum(x.tokens.get("USDC", 0) for x in book(engine).accounts.values())
+    quote_before = sum(p.quote for x in book(engine).accounts.values()
+                       for p in x.perps.values())
+    keeper = position(engine, "k")
+    (d,) = applied(engine, MangoPerpLiqNegativePnlOrBankruptcy("k", "a", "P", 100 * M))
+    assert (d["settlement"], d["insurance_transfer"], d["insurance_liab_transfer"],
+            d["socialized_loss"]) == (10 * M, 3 * M, 3 * M, 2 * M)
+    assert d["insurance_fund_exhausted"] and d["socialized_unallocated"] == 0
+    assert position(engine, "a") == (0, 0, 0) and not d["being_liquidated"]
+    assert position(engine, "k") == (keeper[0] + 13 * M, 20, keeper[2] - 13 * M - 2 * M)
+    # conservation: quote in = the fund's; perp quote moves between accounts only
+    b = book(engine)
+    assert sum(x.tokens.get("USDC", 0) for x in b.accounts.values()) == usdc_before + 3 * M
+    assert sum(p.quote for x in b.accounts.values() for p in x.perps.values()) == quote_before
+    assert b.insurance_paid == 3 * M and b.perp_socialized == {"P": 2 * M}
+
+
+def test_a_limited_liquidator_is_paid_by_the_fund_without_socializing() -> None:
+    # "bankruptcy, with insurance 2": the keeper takes at most 12: 10 settled, 2 for the
+    # fund's 2; the fund is not exhausted, so nothing is socialized and a still owes 3.
+    engine = perp_bankrupt("100")
+    (d,) = applied(engine, MangoPerpLiqNegativePnlOrBankruptcy("k", "a", "P", 12 * M))
+    assert (d["settlement"], d["insurance_transfer"], d["socialized_loss"]) == (
+        10 * M, 2 * M, 0)
+    assert position(engine, "a") == (0, 0, -3 * M) and d["being_liquidated"]
+
+
+def test_perp_bankruptcy_refusals() -> None:
+    engine = perp_bankrupt("0")
+    applied(engine, MangoDeposit("other", "USDC", 10 * M))
+    before = engine.state.family
+    for event, code in [
+        (MangoPerpLiqNegativePnlOrBankruptcy("a", "a", "P", 1),
+         Code.MANGO_REQUIRE_KEYS_NEQ_VIOLATED),
+        (MangoPerpLiqNegativePnlOrBankruptcy("k", "a", "Q", 1), Code.UNKNOWN_MARKET),
+        (MangoPerpLiqNegativePnlOrBankruptcy("k", "a", "P", -1), Code.INVALID_AMOUNT),
+        (MangoPerpLiqNegativePnlOrBankruptcy("a", "k", "P", 1), Code.MANGO_BEING_LIQUIDATED),
+    ]:
+        out = engine.apply(event)
+        assert (out.accepted, out.code) == (False, code), (event, out.reason)
+        assert engine.state.family is before
+    (d,) = applied(engine, MangoPerpLiqNegativePnlOrBankruptcy("k", "other", "P", 1))
+    assert d["liquidatable"] == "NotLiquidatable" and d["settlement"] == 0
+    with pytest.raises(Exception, match=r"MangoPerpLiqNegativePnlOrBankruptcy\."
+                       r"max_liab_transfer: required"):
+        event_from_dict({"type": "MangoPerpLiqNegativePnlOrBankruptcy", "liquidator": "k",
+                         "account": "a", "market": "P"})

@@ -199,7 +199,7 @@ def test_spot_amount_for_health_zero() -> None:
 
 
 # perp_liq_negative_pnl_or_bankruptcy.rs, mod tests, test_liq_negative_pnl_or_bankruptcy
-# (lines 605-770 of the file at that commit): (name, (settle token weight, settle price,
+# (lines 607-825 of the file at that commit): (name, (settle token weight, settle price,
 # insurance price), (liqee settle token, perp quote, other token, insurance vault, settle
 # limit), (success, expected liqee settle token, perp quote), (expected liqor settle
 # token, perp quote, insurance token, socialized loss), max_liab_transfer). The settle

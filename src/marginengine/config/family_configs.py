@@ -125,6 +125,9 @@ class MangoPerpConfig(StrictModel):
     base_liquidation_fee: Weight = Decimal(0)
     platform_liquidation_fee: Weight = Decimal(0)
     positive_pnl_liquidation_fee: Weight = Decimal(0)
+    #: ``PerpMarket::group_insurance_fund``: whether perp bankruptcy may draw on the
+    #: group's insurance fund (else the loss is socialized over the open interest).
+    group_insurance_fund: bool = True
 
 
 class MangoConfig(StrictModel):

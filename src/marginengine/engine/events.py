@@ -943,9 +943,24 @@ class MangoPerpLiqBaseOrPositivePnl(Event):
     max_pnl_transfer: int = 0
 
 
+@dataclass(frozen=True)
+class MangoPerpLiqNegativePnlOrBankruptcy(Event):
+    """``perp_liq_negative_pnl_or_bankruptcy(max_liab_transfer)``: on an account with no
+    perp base left, ``liquidator`` takes over up to ``max_liab_transfer`` native settle
+    units of its negative pnl on ``market``, first for the account's settle tokens, then,
+    once those are exhausted, for the group's insurance fund (quote); once the fund is
+    exhausted the rest is socialized over the market's open interest."""
+
+    liquidator: str
+    account: str
+    market: str
+    max_liab_transfer: int
+
+
 MANGO_EVENT_CLASSES: tuple[type[Event], ...] = (
     MangoDeposit, MangoWithdraw, MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice,
-    MangoLiqTokenWithToken, MangoTokenLiqBankruptcy, MangoPerpLiqBaseOrPositivePnl)
+    MangoLiqTokenWithToken, MangoTokenLiqBankruptcy, MangoPerpLiqBaseOrPositivePnl,
+    MangoPerpLiqNegativePnlOrBankruptcy)
 
 # ---- Drift v2 (drift-labs/protocol-v2 programs/drift/src/instructions): ``config.drift``;
 # spot amounts in the token's native units, perp base 1e9 and quote 1e6.

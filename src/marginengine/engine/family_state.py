@@ -139,6 +139,10 @@ class MangoBook:
     #: Per perp market, the platform liquidation fees accrued (settle-token native units,
     #: ``PerpMarket::accrued_liquidation_fees``).
     perp_fees: Mapping[str, int] = field(default_factory=dict)
+    #: Per perp market, the negative pnl socialized by perp bankruptcy, and the part of it
+    #: no open interest bore (Mango's loss on an open interest of zero; settle native).
+    perp_socialized: Mapping[str, int] = field(default_factory=dict)
+    perp_unallocated: Mapping[str, int] = field(default_factory=dict)
 
     def account(self, account_id: str) -> MangoAccount:
         """``account_id``'s account (empty if it has none)."""
@@ -169,7 +173,8 @@ class MangoBook:
             out["fees"] = {t: f for t, f in sorted(self.fees.items()) if f}
         if self.insurance_paid:
             out["insurance_paid"] = self.insurance_paid
-        for name in ("deposit_index", "socialized", "outside_loss", "perp_fees"):
+        for name in ("deposit_index", "socialized", "outside_loss", "perp_fees",
+                     "perp_socialized", "perp_unallocated"):
             values = getattr(self, name)
             if values:
                 out[name] = dict(sorted(values.items()))
@@ -751,6 +756,69 @@ def mango_perp_liq_plan(config: ProtocolConfig, book: MangoBook, prices: Mapping
                             -(quote_liqee + quote_liqor), pnl, token, rule)
 
 
+@dataclass(frozen=True)
+class MangoPerpBankruptcyPlan:
+    """What ``perp_liq_negative_pnl_or_bankruptcy`` would move now, in whole native units
+    (the settlement, the insurance pnl and the fund's tokens rounded down, the socialized
+    loss rounded up to close what the rule wipes, at most the liqee's negative quote).
+
+    Attributes
+    ----------
+    settlement
+        Negative pnl the liquidator takes over for the liqee's settle tokens.
+    insurance_transfer, insurance_liab_transfer
+        Quote from the fund to the liquidator, and the negative pnl it takes over for it.
+    socialized
+        Negative pnl wiped from the liqee and spread over the market's open interest.
+    shares
+        Each position's part of it (by ``|base lots|``; empty on no open interest).
+    rule
+        The rule's amounts (raw I80F48).
+    """
+
+    settlement: int
+    insurance_transfer: int
+    insurance_liab_transfer: int
+    socialized: int
+    shares: Mapping[str, int]
+    rule: mango_liq.PerpNegativePnlLiq
+
+
+def mango_perp_bankruptcy_plan(config: ProtocolConfig, book: MangoBook,
+                               prices: Mapping[str, int], stable: Mapping[str, int],
+                               account_id: str, market: str, max_liab_transfer: int
+                               ) -> MangoPerpBankruptcyPlan | Refusal:
+    """``liquidation_action`` of ``perp_liq_negative_pnl_or_bankruptcy`` on
+    ``account_id`` (assumed liquidatable and past phase 2, holding a position on
+    ``market``): settle limits are not modelled (unlimited)."""
+    cfg = config.mango
+    assert cfg is not None
+    m = cfg.perps[market]
+    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    at = sorted(book.account(account_id).perps).index(market)
+    vault = mango_insurance_vault(config, book) if m.group_insurance_fund else 0
+    rule = mango_liq.perp_liq_negative_pnl_or_bankruptcy(
+        tokens, perps, at, mango_bank_liq(config, prices, m.settle).oracle_price,
+        mango_bank_liq(config, prices, cfg.quote).oracle_price,
+        mango_weight(m.base_liquidation_fee), max_liab_transfer, vault)
+    if isinstance(rule, Refusal):
+        return rule
+    frac = mango_rules.FRAC_BITS
+    settlement = rule.settlement >> frac
+    insurance_liab = rule.insurance_liab_transfer >> frac if rule.insurance_transfer else 0
+    quote = book.account(account_id).perps[market].quote + settlement + insurance_liab
+    socialized = 0
+    if rule.socialized_loss > 0:
+        socialized = max(0, min(mango_liq.fx_ceil(rule.liab_from_liqee) - insurance_liab,
+                                -quote))
+    holders = {a: abs(x.perps[market].base_lots) for a, x in book.accounts.items()
+               if market in x.perps and x.perps[market].base_lots and a != account_id}
+    # Mango's socialize_loss: the loss per contract of open interest, both sides.
+    shares = mango_liq.split_in_proportion(socialized, holders)
+    return MangoPerpBankruptcyPlan(settlement, rule.insurance_transfer, insurance_liab,
+                                   socialized, shares, rule)
+
+
 def mango_family_margin(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
                         stable: Mapping[str, int], account_id: str) -> FamilyMargin | None:
     """The account's margin by Mango's health (``None`` if it has no Mango account)."""
@@ -808,6 +876,7 @@ __all__ = [
     "MangoAccount",
     "MangoBankruptcyPlan",
     "MangoBook",
+    "MangoPerpBankruptcyPlan",
     "MangoPerpLiqPlan",
     "MangoPerpPosition",
     "drift_balances",
@@ -830,6 +899,7 @@ __all__ = [
     "mango_insurance_vault",
     "mango_is_bankrupt",
     "mango_outside_deposits",
+    "mango_perp_bankruptcy_plan",
     "mango_perp_liq_plan",
     "mango_phase2_refusal",
     "new_family_book",

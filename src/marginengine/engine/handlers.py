@@ -68,6 +68,7 @@ from marginengine.engine.events import (
     MangoDeposit,
     MangoLiqTokenWithToken,
     MangoPerpLiqBaseOrPositivePnl,
+    MangoPerpLiqNegativePnlOrBankruptcy,
     MangoPerpOrders,
     MangoPerpTrade,
     MangoSetStablePrice,
@@ -166,6 +167,7 @@ HANDLERS: dict[type[Event], Handler] = {
     MangoLiqTokenWithToken: mango_handlers.liq_token_with_token,
     MangoTokenLiqBankruptcy: mango_handlers.token_liq_bankruptcy,
     MangoPerpLiqBaseOrPositivePnl: mango_handlers.perp_liq_base_or_positive_pnl,
+    MangoPerpLiqNegativePnlOrBankruptcy: mango_handlers.perp_liq_negative_pnl_or_bankruptcy,
     # Drift v2 cross-margin accounts
     DriftDeposit: drift_handlers.deposit,
     DriftWithdraw: drift_handlers.withdraw,

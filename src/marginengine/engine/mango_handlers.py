@@ -11,10 +11,9 @@ after the action with :mod:`marginengine.margin.mango` (through
 position is ``SomeError`` (programs/mango-v4/src/instructions/token_withdraw.rs).
 ``liq_token_with_token`` follows programs/mango-v4/src/instructions/token_liq_with_token.rs,
 ``token_liq_bankruptcy`` programs/mango-v4/src/instructions/token_liq_bankruptcy.rs and
-``perp_liq_base_or_positive_pnl`` programs/mango-v4/src/instructions/
-perp_liq_base_or_positive_pnl.rs, through the pure rules of
-:mod:`marginengine.liquidation.mango` (``perp_liq_negative_pnl_or_bankruptcy`` is not
-modelled).
+``perp_liq_base_or_positive_pnl`` and ``perp_liq_negative_pnl_or_bankruptcy`` the
+instructions of those names (programs/mango-v4/src/instructions/), through the pure rules
+of :mod:`marginengine.liquidation.mango`.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from marginengine.engine.events import (
     MangoDeposit,
     MangoLiqTokenWithToken,
     MangoPerpLiqBaseOrPositivePnl,
+    MangoPerpLiqNegativePnlOrBankruptcy,
     MangoPerpOrders,
     MangoPerpTrade,
     MangoSetStablePrice,
@@ -41,6 +41,7 @@ from marginengine.engine.family_state import (
     mango_bankruptcy_plan,
     mango_health,
     mango_liq_plan,
+    mango_perp_bankruptcy_plan,
     mango_perp_liq_plan,
     mango_phase2_refusal,
 )
@@ -411,5 +412,99 @@ def perp_liq_base_or_positive_pnl(ctx: HandlerContext,
             "being_liquidated": not liq.recovers(liq_end_after)}
 
 
-__all__ = ["deposit", "liq_token_with_token", "perp_liq_base_or_positive_pnl", "perp_orders",
-           "perp_trade", "set_stable_price", "token_liq_bankruptcy", "withdraw"]
+def perp_liq_negative_pnl_or_bankruptcy(ctx: HandlerContext,
+                                        e: MangoPerpLiqNegativePnlOrBankruptcy
+                                        ) -> dict[str, Any]:
+    """``perp_liq_negative_pnl_or_bankruptcy``: refusals in the source's order
+    (``require_after_phase2_liquidation``, then a no-op when not liquidatable), the
+    settlement against the liqee's settle tokens, the insurance fund, the socialized loss
+    spread over the market's other positions by base lots (Mango lowers both sides'
+    funding per contract of open interest); the liquidator's init health must stay
+    non-negative."""
+    ctx.account_id(e.liquidator, "liquidator")
+    ctx.account_id(e.account)
+    book = ctx.mango_book()
+    cfg = ctx.config.mango
+    assert cfg is not None
+    market = _perp(ctx, e.market)
+    if e.liquidator == e.account:
+        ctx.refuse(Code.MANGO_REQUIRE_KEYS_NEQ_VIOLATED, "an account cannot liquidate itself")
+    if e.max_liab_transfer < 0:
+        ctx.refuse(Code.INVALID_AMOUNT, "max_liab_transfer: must not be negative (a u64)",
+                   field="max_liab_transfer")
+    liqor, liqee = book.account(e.liquidator), book.account(e.account)
+    if liqor.being_liquidated:
+        ctx.refuse(Code.MANGO_BEING_LIQUIDATED, f"liqor account {e.liquidator} is being "
+                   "liquidated")
+    settle = cfg.perps[market].settle
+    ctx.require_prices([*_assets_of(ctx, book, e.account), *_assets_of(ctx, book, e.liquidator),
+                        market, settle, cfg.quote], for_liquidation=True)
+    liq_end = _health(ctx, book, e.account, rules.HealthType.LIQUIDATION_END)
+    refusal = mango_phase2_refusal(ctx.config, book, ctx.prices, ctx.stable_prices(),
+                                   e.account)
+    if refusal is not None:
+        ctx.refuse_with(refusal)
+    maint = _health(ctx, book, e.account, rules.HealthType.MAINT)
+    check, flag = liq.check_liquidatable(liqee.being_liquidated, maint, liq_end)
+    if check is not liq.CheckLiquidatable.LIQUIDATABLE:
+        ctx.set_family(book.with_account(e.account, replace(liqee, being_liquidated=flag)))
+        return {"liquidatable": check.value, "settlement": 0, "insurance_transfer": 0,
+                "socialized_loss": 0, "maint_health": maint, "liq_end_health": liq_end}
+    if market not in liqee.perps:
+        ctx.refuse(Code.MANGO_PERP_POSITION_DOES_NOT_EXIST,
+                   f"{e.account} has no position on {market}", market=market)
+    plan = mango_perp_bankruptcy_plan(ctx.config, book, ctx.prices, ctx.stable_prices(),
+                                      e.account, market, e.max_liab_transfer)
+    if isinstance(plan, Refusal):
+        ctx.refuse_with(plan)
+    taken = plan.settlement + plan.insurance_liab_transfer
+    pos = liqee.perps[market]
+    theirs = liqor.perps.get(market, MangoPerpPosition())
+    liqee_perps, liqor_perps = dict(liqee.perps), dict(liqor.perps)
+    liqee_perps[market] = replace(pos, quote=pos.quote + taken + plan.socialized)
+    liqor_perps[market] = replace(theirs, quote=theirs.quote - taken)
+    liqee_tokens, liqor_tokens = dict(liqee.tokens), dict(liqor.tokens)
+    if plan.settlement:
+        liqee_tokens[settle] = liqee_tokens.get(settle, 0) - plan.settlement
+        liqor_tokens[settle] = liqor_tokens.get(settle, 0) + plan.settlement
+    if plan.insurance_transfer:
+        liqor_tokens[cfg.quote] = liqor_tokens.get(cfg.quote, 0) + plan.insurance_transfer
+    after = book.with_account(e.account, replace(liqee, perps=liqee_perps, tokens=liqee_tokens,
+                                                 being_liquidated=True))
+    after = after.with_account(e.liquidator, replace(liqor, perps=liqor_perps,
+                                                     tokens=liqor_tokens))
+    for holder, share in sorted(plan.shares.items()):
+        held = after.account(holder)
+        holder_perps = dict(held.perps)
+        holder_perps[market] = replace(holder_perps[market],
+                                       quote=holder_perps[market].quote - share)
+        after = after.with_account(holder, replace(held, perps=holder_perps))
+    unallocated = plan.socialized - sum(plan.shares.values())
+    after = replace(
+        after, insurance_paid=after.insurance_paid + plan.insurance_transfer,
+        perp_socialized={**after.perp_socialized, market: after.perp_socialized.get(
+            market, 0) + plan.socialized} if plan.socialized else after.perp_socialized,
+        perp_unallocated={**after.perp_unallocated, market: after.perp_unallocated.get(
+            market, 0) + unallocated} if unallocated else after.perp_unallocated)
+    liq_end_after = _health(ctx, after, e.account, rules.HealthType.LIQUIDATION_END)
+    being = not liq.recovers(liq_end_after)
+    after = after.with_account(e.account, replace(after.account(e.account),
+                                                  being_liquidated=being))
+    liqor_health = _health(ctx, after, e.liquidator, rules.HealthType.INIT)
+    if liqor_health < 0:
+        ctx.refuse(Code.MANGO_HEALTH_MUST_BE_POSITIVE,
+                   f"liqor {e.liquidator}'s init health would be "
+                   f"{rules.fx_to_f64(liqor_health):.6f} native quote",
+                   init_health=liqor_health)
+    ctx.set_family(after)
+    return {"liquidatable": check.value, "settlement": plan.settlement,
+            "insurance_transfer": plan.insurance_transfer,
+            "insurance_liab_transfer": plan.insurance_liab_transfer,
+            "insurance_fund_exhausted": plan.rule.insurance_fund_exhausted,
+            "socialized_loss": plan.socialized, "socialized_unallocated": unallocated,
+            "liq_end_health": liq_end_after, "being_liquidated": being}
+
+
+__all__ = ["deposit", "liq_token_with_token", "perp_liq_base_or_positive_pnl",
+           "perp_liq_negative_pnl_or_bankruptcy", "perp_orders", "perp_trade",
+           "set_stable_price", "token_liq_bankruptcy", "withdraw"]

@@ -398,11 +398,26 @@ def token_liq_bankruptcy(liab_native: int, liab_health_balance: int, liab_price:
                                                     socialized))
 
 
+def split_in_proportion(amount: int, weights: Mapping[str, int]) -> dict[str, int]:
+    """``amount`` (whole units) split in proportion to ``weights`` (positive): each
+    holder's floor share, the remainder one unit each to the largest fractional parts
+    (ties by name), so the shares sum to ``amount`` exactly (empty without weights)."""
+    total = sum(weights.values())
+    if amount <= 0 or total <= 0:
+        return {}
+    shares = {h: b * amount // total for h, b in weights.items()}
+    rest = amount - sum(shares.values())
+    by_fraction = sorted(weights, key=lambda h: (-(weights[h] * amount % total), h))
+    for h in by_fraction[:rest]:
+        shares[h] += 1
+    return {h: s for h, s in shares.items() if s}
+
+
 def socialize_loss(loss: int, holders: Mapping[str, int]) -> dict[str, int]:
     """Split a socialized ``loss`` (whole native units) across the bank's depositors in
-    proportion to their deposits (what lowering the deposit index does), in whole units:
-    each holder's floor share, the remainder one unit each to the largest fractional parts
-    (ties by name), so the shares sum to ``loss`` exactly and none exceeds its deposit.
+    proportion to their deposits (what lowering the deposit index does), in whole units
+    (:func:`split_in_proportion`), so the shares sum to ``loss`` exactly and none exceeds
+    its deposit.
 
     Parameters
     ----------
@@ -412,16 +427,9 @@ def socialize_loss(loss: int, holders: Mapping[str, int]) -> dict[str, int]:
         Deposits (positive, native units) by holder.
     """
     total = sum(holders.values())
-    if loss <= 0 or total <= 0:
-        return {}
-    if loss > total:
+    if loss > total > 0:
         raise ValueError(f"loss: {loss} is above the deposits' total {total}")
-    shares = {h: b * loss // total for h, b in holders.items()}
-    rest = loss - sum(shares.values())
-    by_fraction = sorted(holders, key=lambda h: (-(holders[h] * loss % total), h))
-    for h in by_fraction[:rest]:
-        shares[h] += 1
-    return {h: s for h, s in shares.items() if s}
+    return split_in_proportion(loss, holders)
 
 
 # ------------------------------------------------- perp base or positive pnl liquidation
@@ -770,6 +778,7 @@ __all__ = [
     "recovers",
     "socialize_loss",
     "socialized_deposit_index",
+    "split_in_proportion",
     "spot_amount_given_for_health_zero",
     "spot_amount_taken_for_health_zero",
     "token_liq_bankruptcy",
