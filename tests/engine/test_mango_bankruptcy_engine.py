@@ -240,3 +240,17 @@ def test_bankruptcy_events_replay_to_the_same_hash(tmp_path: Path) -> None:
     assert report.state_hash == expected == replayed.state_hash()
     assert isinstance(replayed.state.family, MangoBook)
     assert replayed.state.family.outside_loss == book(engine).outside_loss != {}
+
+
+def test_a_fund_too_small_to_buy_one_native_unit_pays_nothing() -> None:
+    # 5 native USDC left in the fund buy 5 / 20.4 of a native unit of B2: Mango moves that
+    # fraction; in whole units the liquidator would get 5 USDC for nothing, call after
+    # call, so the fund keeps them and the loss is socialized (it is exhausted).
+    engine = eaten(funded(fund="0.000005"))
+    owed = -tokens(engine, "a")["B2"]
+    liqor = tokens(engine, "vault")
+    (d,) = applied(engine, MangoTokenLiqBankruptcy("vault", "a", "B2"))
+    assert (d["insurance_transfer"], d["liab_transfer"]) == (0, 0)
+    assert d["insurance_fund_exhausted"] and d["socialized_loss"] == owed
+    assert tokens(engine, "vault")["USDC"] == liqor["USDC"]
+    assert book(engine).insurance_paid == 0

@@ -670,6 +670,10 @@ def mango_bankruptcy_plan(config: ProtocolConfig, book: MangoBook, prices: Mappi
         return rule
     paid = rule.insurance_transfer if is_quote else (
         rule.liab_transfer >> mango_rules.FRAC_BITS if rule.insurance_transfer else 0)
+    # What the fund pays must buy at least one whole native unit of the liability: else
+    # (a vault left below the price of one unit) the liquidator would get insurance tokens
+    # for nothing, call after call; the fund keeps that remainder.
+    insurance = rule.insurance_transfer if paid else 0
     after = liab_native + paid
     holders = {a: x.tokens.get(liab, 0) for a, x in book.accounts.items()}
     if not is_quote and paid:
@@ -688,8 +692,7 @@ def mango_bankruptcy_plan(config: ProtocolConfig, book: MangoBook, prices: Mappi
         indexed_total = mango_liq.fx_div(mango_rules.fx(total), new_index)
         new_index = mango_liq.socialized_deposit_index(new_index, indexed_total,
                                                        mango_rules.fx(socialized))
-    return MangoBankruptcyPlan(rule.insurance_transfer, paid, after, socialized, shares,
-                               new_index, rule)
+    return MangoBankruptcyPlan(insurance, paid, after, socialized, shares, new_index, rule)
 
 
 @dataclass(frozen=True)
