@@ -166,3 +166,15 @@ def test_mango_bankruptcy_example_pinned_figures_and_conservation():
     assert book.socialized == {"USDC": x["socialized_loss"]}
     assert book.outside_loss == {"USDC": x["socialized_outside"]}
     assert book.deposit_index["USDC"] < 1 << 48
+
+
+def test_a_mango_run_is_explained_as_a_family_in_bulk():
+    # Regression: the report's explanation (run_cascade(explain_run=True), which
+    # `marginengine simulate` asks for) read a lending risk book the Mango runner does not
+    # keep (AttributeError); it is explained in bulk like the other families.
+    data = mango_scenario([100, 70], [
+        {"id": "bob", "deposit": {"SOL": 100}, "borrow": {"USDC": 7_600}}])
+    result = run_cascade(data, amplification=False, explain_run=True)
+    assert result.explanation is not None
+    assert result.explanation["bad_debt_usd"] == pytest.approx(
+        result.summary["bad_debt"], abs=1e-6)

@@ -68,7 +68,8 @@ from marginengine.sim.markets import AssetMarket
 #: Mechanisms whose runners (sim/family_cascade.py) keep no lending risk book: their bad
 #: debt is given in bulk (``unclassified``).
 FAMILIES = frozenset({LiquidationMechanism.LIQUITY, LiquidationMechanism.MORPHO,
-                      LiquidationMechanism.EULER, LiquidationMechanism.DRIFT})
+                      LiquidationMechanism.EULER, LiquidationMechanism.DRIFT,
+                      LiquidationMechanism.MANGO})
 #: An oracle at least this far above the market price counts as lagging (1%).
 ORACLE_LAG_MIN = 0.01
 #: Share of an account's liquidatable steps with every keeper priced out by gas from
