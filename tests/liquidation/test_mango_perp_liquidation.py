@@ -189,6 +189,12 @@ def test_wrong_sign_of_max_base_transfer_is_some_error() -> None:
         assert isinstance(result, Refusal) and result.code is Code.MANGO_SOME_ERROR
 
 
+def test_weights_that_make_a_lot_gain_no_health_are_refused() -> None:
+    # Mango's assert!(uhupnl_per_lot > 0): a long with base asset weight 1 and no fee
+    result, _, _ = liquidate(1.0, 0.5, 0.0, 5.0, 10, -20.0, 0.0, 5, 0)
+    assert isinstance(result, Refusal) and result.code is Code.MANGO_SOME_ERROR
+
+
 def test_spot_amount_for_health_zero() -> None:
     # health 10, 4 of an asset weighted 2, then liabilities weighted 1: 4 + (10 - 8) = 6
     assert spot_amount_taken_for_health_zero(fx(10), fx(4), fx(2), ONE) == fx(6)

@@ -20,6 +20,11 @@ and the asset balance taken is bounded by the spot and health balances. Values a
 I80F48 (``value x 2^48``); a product floors (:func:`~marginengine.margin.mango.fx_mul`), a
 quotient truncates toward zero as the ``fixed`` crate's does (:func:`fx_div`).
 
+Perp liquidation: ``perp_liq_base_or_positive_pnl`` (:func:`perp_liq_base_or_positive_pnl`:
+base reduced at the oracle price and the base fee, positive pnl taken over) and
+``perp_liq_negative_pnl_or_bankruptcy`` (:func:`perp_liq_negative_pnl_or_bankruptcy`:
+negative pnl settled against the settle token, then the insurance fund, then socialized).
+
 Token bankruptcy (``token_liq_bankruptcy``): once an account has no asset left that
 token-with-token liquidation can take (:func:`after_phase2_refusal`), the group's
 insurance fund pays the liquidator for each liability token it takes over at the oracle
@@ -33,8 +38,12 @@ Source followed: blockworks-foundation/mango-v4 at commit
 ``1303a4a16228eb1e8e8d4f0eef724eaf63310c86`` (2024-09-04),
 ``programs/mango-v4/src/instructions/token_liq_with_token.rs`` (``token_liq_with_token``,
 ``liquidation_action``), ``programs/mango-v4/src/instructions/token_liq_bankruptcy.rs``,
+``perp_liq_base_or_positive_pnl.rs`` and ``perp_liq_negative_pnl_or_bankruptcy.rs``
+(their ``liquidation_action``), ``programs/mango-v4/src/state/perp_market.rs``
+(``socialize_loss``),
 ``programs/mango-v4/src/health/cache.rs`` (``has_liq_spot_assets``,
-``has_liq_spot_borrows``, ``require_after_phase2_liquidation``),
+``has_liq_spot_borrows``, ``require_after_phase2_liquidation``,
+``spot_amount_taken_for_health_zero``, ``perp_max_settle``),
 ``programs/mango-v4/src/state/bank.rs`` (``deposit_internal``: dusting below one native),
 ``programs/mango-v4/src/state/mango_account.rs`` (``check_liquidatable``,
 ``maybe_recover_from_being_liquidated``).
@@ -566,7 +575,12 @@ def perp_liq_base_or_positive_pnl(market: PerpLiqMarket, settle: TokenInfo,
         fee_all = fee_liqor + market.platform_liquidation_fee
         uhupnl_per_lot = fx_mul(oracle_price_per_lot, market.init_base_liab_weight - fee_all)
     if uhupnl_per_lot <= 0:
-        raise ValueError("market: the base weights and fees make liquidation lose health")
+        # Mango's assert!: with these weights and fees a lot taken over gains no health.
+        return Refusal(Code.MANGO_SOME_ERROR, "the perp market's base weights and "
+                       "liquidation fees make reducing the base position gain no health",
+                       {"uhupnl_per_lot": uhupnl_per_lot})
+    if market.init_base_liab_weight <= 0 or settle.liab_weight(HealthType.LIQUIDATION_END) <= 0:
+        return Refusal(Code.MANGO_REQUIRE_GT_VIOLATED, "liab weights must be positive")
     spot_gain_per_settled = ONE - market.positive_pnl_liquidation_fee
     overall = market.init_overall_asset_weight
     max_pnl = max_pnl_transfer << FRAC_BITS
