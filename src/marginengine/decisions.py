@@ -234,6 +234,10 @@ class Code(StrEnum):
     DRIFT_POSITION_DOESNT_HAVE_OPEN_POSITION_OR_ORDERS = "PositionDoesntHaveOpenPositionOrOrders"
     DRIFT_INVALID_BASE_ASSET_AMOUNT_FOR_LIQUIDATE_PERP = "InvalidBaseAssetAmountForLiquidatePerp"
     DRIFT_INVALID_PERP_POSITION = "InvalidPerpPosition"
+    DRIFT_USER_NOT_BANKRUPT = "UserNotBankrupt"
+    DRIFT_USER_BANKRUPT = "UserBankrupt"
+    DRIFT_INVALID_PERP_POSITION_TO_LIQUIDATE = "InvalidPerpPositionToLiquidate"
+    DRIFT_CANT_RESOLVE_PERP_BANKRUPTCY = "CantResolvePerpBankruptcy"
 
 
 @dataclass(frozen=True)

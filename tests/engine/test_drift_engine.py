@@ -199,3 +199,58 @@ def test_config_is_checked_and_events_replay_to_the_same_hash(tmp_path: Path):
     replayed, report = Engine.replay(path)
     assert report.state_hash == expected == replayed.state_hash()
     assert report.events == len(events)
+
+
+@pytest.mark.parametrize(("outside", "weight"), [
+    (0, 9_000), (19_999, 9_000), (39_999, 4_500), (59_999, 3_000)])
+def test_scaled_initial_asset_weight_of_drifts_suite_through_the_engine(outside: int,
+                                                                         weight: int):
+    # math/margin/tests.rs spot_market_scale_initial_asset_weight: SOL (9 decimals) at 25,
+    # initial weight 9000, scale_initial_asset_weight_start 500,000 USD; market deposits of
+    # 1, 20,000, 40,000 and 60,000 SOL give 9000, 9000, 4500 and 3000. Here the market's
+    # deposits are the configured outside ones plus the engine account's 1 SOL. (Before,
+    # the engine built SpotMarket without the deposits: always 9000.)
+    engine = engine_of({"USDC": spot("1", "1"),
+                        "SOL": spot("0.9", "0.9", "1.1", "1.1",
+                                    scale_initial_asset_weight_start="500000",
+                                    deposits=str(outside))},
+                       decimals={"SOL": 9})
+    applied(engine, SetPrice("USDC", PRICE_UNIT), SetPrice("SOL", 25 * PRICE_UNIT),
+            DriftDeposit("a", "SOL", SOL))
+    # 1 SOL x 25 USD x weight / 1e4, in quote (1e6); maintenance is not scaled.
+    assert calc(engine, "a", INITIAL) == (25 * USDC * weight // 10_000, 0)
+    assert calc(engine, "a", MAINT) == (25 * USDC * 9 // 10, 0)
+
+
+def test_scaled_initial_asset_weight_limits_a_borrow_as_deposits_grow():
+    # The same market with 39,999 SOL outside: 1 SOL's initial collateral is 11.25 USDC
+    # (weight 4500), so an 11.25 USDC borrow passes and 11.250001 is refused; without the
+    # outside deposits (weight 9000) 22.5 USDC would pass.
+    def market(outside: str) -> Engine:
+        e = engine_of({"USDC": spot("1", "1"),
+                       "SOL": spot("0.9", "0.9", "1.1", "1.1",
+                                   scale_initial_asset_weight_start="500000",
+                                   deposits=outside)},
+                      decimals={"SOL": 9})
+        applied(e, SetPrice("USDC", PRICE_UNIT), SetPrice("SOL", 25 * PRICE_UNIT),
+                DriftDeposit("lp", "USDC", 1_000 * USDC), DriftDeposit("a", "SOL", SOL))
+        return e
+
+    e = market("39999")
+    out = e.apply(DriftWithdraw("a", "USDC", 11_250_001))
+    assert (out.accepted, out.code) == (False, Code.DRIFT_INSUFFICIENT_COLLATERAL)
+    applied(e, DriftWithdraw("a", "USDC", 11_250_000))
+    applied(market("0"), DriftWithdraw("a", "USDC", 22_500_000))
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("deposits", "0.0000000001", "drift.spot.SOL.deposits: more decimals than the token's 9"),
+    ("deposits", "-1", "deposits"),
+    ("scale_initial_asset_weight_start", "0.0000001", "scale_initial_asset_weight_start"),
+])
+def test_scaled_weight_inputs_are_checked(field: str, value: str, message: str):
+    with pytest.raises(ConfigError) as err:
+        engine_of({"USDC": spot("1", "1"),
+                   "SOL": spot("0.9", "0.9", "1.1", "1.1", **{field: value})},
+                  decimals={"SOL": 9})
+    assert message in str(err.value)

@@ -4,7 +4,8 @@ Mango's error names, the log and replay.
 
 The figures are Mango's ``test_health1`` cases (blockworks-foundation/mango-v4 at
 1303a4a16228eb1e8e8d4f0eef724eaf63310c86, ``programs/mango-v4/src/health/cache.rs``, with
-``mock_bank_and_oracle`` and ``mock_perp_market`` of ``health/test.rs``), as
+``mock_bank_and_oracle`` and ``mock_perp_market`` of ``health/test.rs``) and
+``health/client.rs`` ``test_health_stable_price_token``, as
 tests/margin/test_mango.py reproduces them with the pure rules; here the accounts are
 built by events. Tokens have 0 decimals so native units are whole tokens, as in Mango's
 mocks (prices 1, 5, 10 native quote per native token); ``health_eq`` accepts a difference
@@ -223,3 +224,25 @@ def test_preset_resolves_and_the_config_is_checked():
                 "maint_overall_asset_weight": 1}}}})
     with pytest.raises(ConfigError, match=r"mango: mango-v4 needs a \[mango\] table"):
         protocol_from_dict({"preset": "mango-v4", "mango": None})
+
+
+def test_health_stable_price_token_of_mangos_suite_through_the_engine():
+    # health/client.rs test_health_stable_price_token: bank T1 and the perp at oracle 1 with
+    # a stable price of 0.5. A deposit of 100: init 0.8 x 0.5 x 100, maint 0.9 x 1 x 100.
+    # The borrow of 100 (init -1.2 x 1 x 100) and the perp fill of 10 lots at -100 quote
+    # (init 1.2 x (0.8 x 0.5 x 10 x 10 - 100)) make init health negative and lower, so
+    # check_health_post refuses them; their post-trade health is Mango's figure.
+    engine = engine_of()
+    applied(engine, SetPrice("PERP", PRICE_UNIT), MangoSetStablePrice("T1", PRICE_UNIT // 2),
+            MangoSetStablePrice("PERP", PRICE_UNIT // 2), MangoDeposit("a", "T1", 100))
+    book = engine.state.family
+    assert isinstance(book, MangoBook)
+    assert health_eq(init_health(engine), 0.8 * 0.5 * 100.0)
+    assert health_eq(mango_health(engine.config, book, engine.prices, engine.stable_prices(),
+                                  "a", MAINT), 0.9 * 1.0 * 100.0)
+    out = engine.apply(MangoWithdraw("b", "T1", 100))
+    assert out.code == Code.MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE
+    assert health_eq(out.data["post_init_health"], -1.2 * 1.0 * 100.0)
+    out = engine.apply(MangoPerpTrade("c", "PERP", 10, -100))
+    assert out.code == Code.MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE
+    assert health_eq(out.data["post_init_health"], 1.2 * (0.8 * 0.5 * 10.0 * 10.0 - 100.0))

@@ -47,3 +47,19 @@ def test_rounding_is_against_the_trader():
         liquidation_price(0, PRICE_UNIT, 10, 5_000, BTC, USDT)
     # 1x long can never be liquidated by price: 0.
     assert liquidation_price(BTC, 100 * PRICE_UNIT, 1, 0, BTC, USDT) == 0
+
+
+def test_beside_binance_the_maintenance_margin_is_taken_at_entry_not_at_the_liquidation():
+    # Example 1's position under Binance's isolated formula (liquidation/perp_prices.py,
+    # one bracket: MMR 0.5%, cum 0, isolated wallet balance = Bybit's IM 400):
+    # LP = (400 - 20,000) / (0.005 - 1) = 19,698.492462311... (a long's price rounded up),
+    # 1.51 USDT below Bybit's 19,700: Binance charges the maintenance margin on the
+    # notional at the liquidation price, Bybit on the position value at entry.
+    from marginengine.liquidation.perp_prices import liquidation_price_isolated
+    from marginengine.margin.tiers import MarginTier, TierSchedule
+
+    one = TierSchedule((MarginTier(0, 5_000, 20_000),))
+    binance = liquidation_price_isolated(BTC, 20_000 * PRICE_UNIT, 400 * USDT, one, BTC, USDT)
+    assert binance == -(-(19_600 * PRICE_UNIT * 1000) // 995)       # 19,698.49246232
+    bybit = liquidation_price(BTC, 20_000 * PRICE_UNIT, 50, 5_000, BTC, USDT)
+    assert bybit - binance == 150_753_768                            # 1.50753768 USDT

@@ -5,7 +5,8 @@ Sources (liquity/dev at 39f1f7f881de23200c296a892b891a6e2fc6e98f unless named):
 ``packages/contracts/test/TroveManager_RecoveryModeTest.js`` ("liquidate(), with 110% < ICR <
 TCR, and StabilityPool LUSD > debt to liquidate: offsets the trove entirely with the pool"),
 ``packages/contracts/test/TroveManagerTest.js`` ("liquidate(): SP cannot be emptied by
-withdrawing", added by commit 800e820f of 2025-03-21), ``GasCompensationTest.js``.
+withdrawing", added by commit 800e820f of 2025-03-21; "liquidate(): updates the L_ETH and
+L_LUSDDebt reward-per-unit-staked totals"), ``GasCompensationTest.js``.
 """
 
 from __future__ import annotations
@@ -201,6 +202,29 @@ def test_redistribution_feeds_back_the_floor_error():
     assert s2.l_eth == E18                                           # 3 ETH / 3 stakes
     assert s2.l_lusd_debt == 6_666_666_666_666_666_666
     assert redistribute(s2, 3 * E18, 0, 5 * E18) == s2              # no debt, no change
+
+
+def test_reward_per_unit_staked_totals_of_liquitys_suite():
+    # TroveManagerTest.js "liquidate(): updates the L_ETH and L_LUSDDebt reward-per-unit-staked
+    # totals", the comment's figures: A and B stake 10 ETH each; C (1 ETH, 180 LUSD) is
+    # redistributed with an empty pool, then B (10 ETH plus its pending 0.4975, 890 LUSD with
+    # its pending 90) over A's 10: "L_ETH = (0.995 / 20) + (10.4975*0.995 / 10) = 1.09425125
+    # ETH, L_LUSDDebt = (180 / 20) + (890 / 10) = 98 LUSD".
+    c = Trove(E18, 180 * E18)
+    res = totals(liquidate_troves([("c", c), ("a", Trove(10 * E18, 500 * E18))], 1,
+                                  100 * E18, 0, 21 * E18, 680 * E18))
+    (_, vc), = res.liquidated
+    assert (vc.coll_to_redistribute, vc.debt_to_redistribute) == (995 * 10**15, 180 * E18)
+    s1 = redistribute(Redistribution(), 20 * E18, vc.debt_to_redistribute,
+                      vc.coll_to_redistribute)
+    assert (s1.l_eth, s1.l_lusd_debt) == (4975 * 10**13, 9 * E18)
+    # B's pending rewards: stake x (L - L_snapshot) / 1e18 = 0.4975 ETH and 90 LUSD.
+    b_coll = 10 * E18 + 10 * s1.l_eth
+    b = Trove(b_coll, 800 * E18 + 10 * s1.l_lusd_debt)
+    assert (b.coll, b.debt) == (104975 * 10**14, 890 * E18)
+    s2 = redistribute(s1, 10 * E18, b.debt, b.coll - b.coll // 200)
+    assert s2.l_eth == 1_094_251_250_000_000_000                  # 1.09425125 ETH
+    assert s2.l_lusd_debt == 98 * E18
 
 
 def test_bad_inputs_are_refused():

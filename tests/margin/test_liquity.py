@@ -4,7 +4,7 @@ Sources (liquity/dev at 39f1f7f881de23200c296a892b891a6e2fc6e98f):
 ``packages/contracts/test/GasCompensationTest.js`` (gas compensation, composite debt and ICR
 figures), ``packages/contracts/contracts/BorrowerOperations.sol`` (``openTrove``,
 ``_requireValidAdjustmentInCurrentMode``), ``README.md`` ("A user with $1000 worth of ETH in
-a Trove can issue up to 909.09 LUSD").
+a Trove can issue up to 909.09 LUSD"), ``TroveManager_RecoveryModeTest.js`` (``checkRecoveryMode``).
 """
 
 from __future__ import annotations
@@ -94,6 +94,21 @@ def test_readme_1000_usd_of_eth_issues_up_to_909_lusd():
 def test_recovery_mode_below_150_percent_tcr():
     assert not is_recovery_mode(15 * E18, 1_000 * E18, 100 * E18)      # exactly 150%
     assert is_recovery_mode(15 * E18, 1_000 * E18 + 1, 100 * E18)
+
+
+def test_check_recovery_mode_cases_of_liquitys_suite():
+    # TroveManager_RecoveryModeTest.js "checkRecoveryMode(): Returns true if TCR falls below
+    # CCR" and "... returns false if TCR rises above CCR": two troves opened at ICR 150% at
+    # the test price feed's default 200 give TCR == 1500000000000000000 (not recovery
+    # mode: TCR < CCR is strict); at 150 the TCR is 112.5% (recovery mode); alice adding
+    # her collateral again (A_coll) takes it back above 150%.
+    coll = 15 * E18                                  # per trove: 2,000 LUSD at 150% / 200
+    debt = 2_000 * E18
+    assert compute_cr(2 * coll, 2 * debt, 200 * E18) == 1_500_000_000_000_000_000
+    assert not is_recovery_mode(2 * coll, 2 * debt, 200 * E18)
+    assert is_recovery_mode(2 * coll, 2 * debt, 150 * E18)
+    assert is_recovery_mode(2 * coll + 1, 2 * debt, 150 * E18)   # "+1 wei stays below"
+    assert not is_recovery_mode(3 * coll, 2 * debt, 150 * E18)   # 168.75%
 
 
 def test_open_trove_normal_mode_charges_the_fee_and_adds_the_reserve():

@@ -3,7 +3,8 @@
 Source (blockworks-foundation/mango-v4 at 1303a4a16228eb1e8e8d4f0eef724eaf63310c86):
 ``programs/mango-v4/src/health/cache.rs`` (``test_health1``, its runner and ``health_eq``,
 which accepts a difference below 0.001), ``programs/mango-v4/src/health/test.rs``
-(``mock_bank_and_oracle``, ``mock_perp_market``). The cases with Serum3 open orders (0, 1,
+(``mock_bank_and_oracle``, ``mock_perp_market``), ``programs/mango-v4/src/health/client.rs``
+(``test_health_stable_price_token``). The cases with Serum3 open orders (0, 1,
 6-9, 14-17) are not reproduced: Serum3 reservations are not modelled.
 """
 
@@ -139,3 +140,35 @@ def test_i80f48_representation():
     assert ONE == 2**48
     with pytest.raises(ValueError, match="settle_token_index"):
         health(tokens()[1:], [perp(1, 1)], INIT)
+
+
+def test_health_stable_price_token_of_mangos_suite():
+    # programs/mango-v4/src/health/client.rs test_health_stable_price_token (same commit):
+    # bank 0 (oracle 1.0, weights 0.2 / 0.1) and perp market 9 (oracle 1.0, base weights
+    # (0.2, 0.1), lot 10), both with a stable price of 0.5. Init health values assets at
+    # min(oracle, stable) and liabilities at max(oracle, stable); maint at the oracle; the
+    # perp's PnL enters through its settle token (bank 0, liab weight 1.2 / 1.1).
+    def token(balance: int) -> TokenInfo:
+        return TokenInfo(0, Prices(fx_from_f64(1.0), fx_from_f64(0.5)), fx_from_f64(0.9),
+                         fx_from_f64(0.8), fx_from_f64(0.8), fx_from_f64(1.1),
+                         fx_from_f64(1.2), fx_from_f64(1.2), fx(balance))
+
+    account = [token(100)]
+    assert health_eq(health(account, [], INIT), 0.8 * 0.5 * 100.0)
+    assert health_eq(health(account, [], MAINT), 0.9 * 1.0 * 100.0)
+    account2 = [token(-100)]
+    assert health_eq(health(account2, [], INIT), -1.2 * 1.0 * 100.0)
+    assert health_eq(health(account2, [], MAINT), -1.1 * 1.0 * 100.0)
+    # account3: record_trade(10 base lots, quote -100) and no token position.
+    p = Prices(fx_from_f64(1.0), fx_from_f64(0.5))
+    perp3 = PerpInfo(
+        settle_token_index=0,
+        init_base_asset_weight=fx_from_f64(0.8), init_base_liab_weight=fx_from_f64(1.2),
+        maint_base_asset_weight=fx_from_f64(0.9), maint_base_liab_weight=fx_from_f64(1.1),
+        init_overall_asset_weight=fx_from_f64(0.95),
+        maint_overall_asset_weight=fx_from_f64(0.98),
+        base_lot_size=10, base_lots=10, bids_base_lots=0, asks_base_lots=0,
+        quote=fx(-100), base_prices=p)
+    account3 = [token(0)]
+    assert health_eq(health(account3, [perp3], INIT), 1.2 * (0.8 * 0.5 * 10.0 * 10.0 - 100.0))
+    assert health_eq(health(account3, [perp3], MAINT), 1.1 * (0.9 * 1.0 * 10.0 * 10.0 - 100.0))

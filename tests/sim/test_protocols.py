@@ -61,6 +61,23 @@ def test_combined_figures_are_the_sums_over_protocols() -> None:
     assert len(result.series["bad_debt_usd.lender2"]) == 61
 
 
+def test_combined_time_to_liquidate_is_the_mean_over_every_protocols_liquidations() -> None:
+    # It was the first protocol's alone (0 steps for families_cascade, whose Aave protocol
+    # liquidates at once, while Liquity's and Morpho's took 1.37 and 2.27 steps).
+    from marginengine.sim.protocols import combined_summary
+
+    def one(mean: float | None, count: int) -> dict[str, Any]:
+        return {"time_to_liquidate_mean_steps": mean, "liquidation_count": count}
+
+    s = combined_summary(["a", "b", "c"], [one(0.0, 110), one(1.5, 92), one(3.0, 150)])
+    assert s["time_to_liquidate_mean_steps"] == pytest.approx((92 * 1.5 + 150 * 3.0) / 352)
+    assert s["liquidation_count"] == 352
+    # a protocol without liquidations (mean None) counts for nothing; none at all: None
+    s = combined_summary(["a", "b"], [one(None, 0), one(2.0, 4)])
+    assert s["time_to_liquidate_mean_steps"] == 2.0
+    assert combined_summary(["a"], [one(None, 0)])["time_to_liquidate_mean_steps"] is None
+
+
 def test_a_further_protocol_has_its_own_generator() -> None:
     rng = np.random.default_rng(5)
     state = rng.bit_generator.state

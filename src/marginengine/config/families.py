@@ -109,7 +109,7 @@ class LiquidationMechanism(Enum):
     LIQUITY = "liquity"             # Liquity v1 troves (LiquityLiquidate, ...)
     EULER = "euler"                 # Euler v2 vault (EulerLiquidate)
     MANGO = "mango"                 # Mango v4 group (liquidation not modelled)
-    DRIFT = "drift"                 # Drift v2 (DriftLiquidateSpot, DriftLiquidatePerp)
+    DRIFT = "drift"                 # Drift v2 (DriftLiquidateSpot, DriftLiquidatePerp, ...)
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,8 @@ MECHANISM_EVENTS: dict[LiquidationMechanism, frozenset[str]] = {
                                              "LiquityBatchLiquidate"}),
     LiquidationMechanism.EULER: frozenset({"EulerLiquidate"}),
     LiquidationMechanism.MANGO: frozenset(),
-    LiquidationMechanism.DRIFT: frozenset({"DriftLiquidateSpot", "DriftLiquidatePerp"}),
+    LiquidationMechanism.DRIFT: frozenset({"DriftLiquidateSpot", "DriftLiquidatePerp",
+                                           "DriftResolvePerpBankruptcy"}),
 }
 #: Market inputs every family accepts, Morpho included.
 MARKET_EVENTS: frozenset[str] = frozenset({"SetPrice", "AdvanceTime", "SetConditions",
@@ -171,7 +172,7 @@ MANGO_EVENTS: frozenset[str] = frozenset({
 #: Drift v2's actions on its cross-margin accounts (engine/drift_handlers.py).
 DRIFT_EVENTS: frozenset[str] = frozenset({
     "DriftDeposit", "DriftWithdraw", "DriftPerpTrade", "DriftLiquidateSpot",
-    "DriftLiquidatePerp"})
+    "DriftLiquidatePerp", "DriftResolvePerpBankruptcy"})
 #: The families with state of their own, each with its events and what it is called.
 ISOLATED_EVENTS: dict[LiquidationMechanism, tuple[frozenset[str], str]] = {
     LiquidationMechanism.MORPHO: (MORPHO_EVENTS, "isolated markets: use the Morpho* events "

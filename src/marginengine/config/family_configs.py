@@ -186,7 +186,10 @@ def _scaled(value: Decimal, decimals: int, field: str) -> int:
 class DriftSpotConfig(StrictModel):
     """A Drift spot market (``SpotMarket``): weights (4 decimals, Drift's 1e4; liability
     weights at least 1), the IMF factor (6 decimals, 1e6) of the size discount and premium,
-    and the liquidator fee (6 decimals, ``LIQUIDATION_FEE_PRECISION``)."""
+    the liquidator fee (6 decimals, ``LIQUIDATION_FEE_PRECISION``), and the scaled initial
+    asset weight's inputs: ``scale_initial_asset_weight_start`` (USD, 6 decimals: Drift's
+    quote precision; 0 never scales) and ``deposits``, the market's deposits by accounts
+    outside the engine (whole tokens; the market's total is these plus the engine's)."""
 
     initial_asset_weight: Weight
     maintenance_asset_weight: Weight
@@ -194,6 +197,8 @@ class DriftSpotConfig(StrictModel):
     maintenance_liability_weight: Weight
     imf_factor: Weight = Decimal(0)
     liquidator_fee: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal(0)
+    scale_initial_asset_weight_start: Amount = Decimal(0)
+    deposits: Amount = Decimal(0)
 
     @model_validator(mode="after")
     def _precision(self) -> DriftSpotConfig:
@@ -205,12 +210,14 @@ class DriftSpotConfig(StrictModel):
                 raise ValueError(f"{name}: must be at least 1")
         _scaled(self.imf_factor, 6, "imf_factor")
         _scaled(self.liquidator_fee, 6, "liquidator_fee")
+        _scaled(self.scale_initial_asset_weight_start, 6, "scale_initial_asset_weight_start")
         return self
 
     def scaled(self, name: str) -> int:
-        """A field in Drift's integer precision (weights 1e4, IMF factor and fee 1e6)."""
-        return _scaled(getattr(self, name), 6 if name in ("imf_factor", "liquidator_fee")
-                       else 4, name)
+        """A field in Drift's integer precision (weights 1e4; IMF factor, fee and the
+        scaling start 1e6)."""
+        return _scaled(getattr(self, name), 6 if name in (
+            "imf_factor", "liquidator_fee", "scale_initial_asset_weight_start") else 4, name)
 
 
 class DriftPerpConfig(StrictModel):
@@ -228,11 +235,22 @@ class DriftPerpConfig(StrictModel):
     if_liquidation_fee: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal(0)
     #: ``amm.order_step_size`` in base units (1e9); a liquidation moves multiples of it.
     order_step_size: Annotated[int, Field(ge=1)] = 1
+    #: The AMM's fee pool at the start (whole quote, 6 decimals): a perp bankruptcy draws
+    #: on it after the insurance fund (``get_fee_pool_tokens``); the insurance fund's
+    #: liquidation fees join it.
+    fee_pool: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(0)
+    #: ``insurance_claim.quote_max_insurance`` (whole quote, 6 decimals): what the
+    #: insurance fund pays this market's bankruptcies in all; unset, no cap but the fund.
+    quote_max_insurance: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _precision(self) -> DriftPerpConfig:
         for name in type(self).model_fields:
-            if name != "order_step_size":
+            if name in ("fee_pool", "quote_max_insurance"):
+                value = getattr(self, name)
+                if value is not None:
+                    _scaled(value, 6, name)
+            elif name != "order_step_size":
                 self.scaled(name)
         return self
 
@@ -257,10 +275,14 @@ class DriftConfig(StrictModel):
     #: ``liquidate_perp`` tests (``MARGIN_PRECISION / 50``).
     liquidation_margin_buffer_ratio: Annotated[
         Decimal, Field(gt=0, lt=1, allow_inf_nan=False)] = Decimal("0.02")
+    #: The quote spot market's insurance fund vault at the start (whole quote, 6
+    #: decimals): ``resolve_perp_bankruptcy`` pays from it first, always leaving 1 unit.
+    insurance_fund: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(0)
 
     @model_validator(mode="after")
     def _buffer_precision(self) -> DriftConfig:
         _scaled(self.liquidation_margin_buffer_ratio, 4, "liquidation_margin_buffer_ratio")
+        _scaled(self.insurance_fund, 6, "insurance_fund")
         return self
 
     def margin_buffer(self) -> int:
@@ -278,9 +300,13 @@ def drift_problem(drift: DriftConfig, decimals: dict[str, int]) -> str | None:
         for name in names:
             if name not in decimals:
                 return f"drift.{table}.{name}: unknown asset (markets: {known})"
-    for name in drift.spot:
+    for name, spot in drift.spot.items():
         if decimals[name] > 19:
             return f"markets.{name}.decimals: at most 19 for a Drift spot market"
+        native = spot.deposits * 10 ** decimals[name]
+        if native != native.to_integral_value():
+            return (f"drift.spot.{name}.deposits: more decimals than the token's "
+                    f"{decimals[name]}")
     for name in drift.perps:
         if name in drift.spot:
             return f"drift.perps.{name}: the name is also a spot market's"

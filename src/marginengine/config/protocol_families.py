@@ -74,7 +74,7 @@ FAMILY_PRESETS: dict[str, FamilyRules] = {
         source="morpho-org/morpho-blue@3085651a79553bbabbfd8be309c262dab45b686e"),
     "liquity-v1": FamilyRules(
         "liquity-v1", ProtocolFamily.LIQUITY_V1, StabilityPoolVariant.LEGACY,
-        source="liquity/dev@15853ad8aa9cc3d85c5ba4be94be6b5c5d0adbab (stability pool), "
+        source="liquity/dev@15853ad8999760a7b4fc03e8d7d9967e36fe3fe5 (stability pool), "
                "@39f1f7f881de23200c296a892b891a6e2fc6e98f (troves)"),
     "liquity-v1-2025": FamilyRules(
         "liquity-v1-2025", ProtocolFamily.LIQUITY_V1, StabilityPoolVariant.KEEP_ONE_LUSD,

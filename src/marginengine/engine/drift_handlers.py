@@ -24,6 +24,16 @@ insurance fund's fees, rounded up to the step size, bounds the transfer (the who
 when it is worth $50 or less); both positions must remain multiples of the step size
 (``InvalidPerpPosition``) and the liquidator must then meet its initial requirement
 (``InsufficientCollateral``).
+
+The perp bankruptcy follows ``resolve_perp_bankruptcy`` (same file and commit): the account
+must be cross-margin bankrupt (``UserNotBankrupt``: ``math/bankruptcy.rs``), the liquidator
+not (``UserBankrupt``), its quote in the market negative
+(``InvalidPerpPositionToLiquidate``); the insurance fund pays first (at most its vault less
+1 and the market's remaining ``quote_max_insurance``), the market's fee pool next, and the
+rest is socialized over the market's open positions by the cumulative funding rates
+(``CantResolvePerpBankruptcy`` when none is open). Drift settles each position's funding
+payment when it is next touched (the margin system counts it before); the engine settles
+them at once, so the book holds no funding rates.
 """
 
 from __future__ import annotations
@@ -38,14 +48,17 @@ from marginengine.engine.events import (
     DriftLiquidatePerp,
     DriftLiquidateSpot,
     DriftPerpTrade,
+    DriftResolvePerpBankruptcy,
     DriftWithdraw,
 )
 from marginengine.engine.family_state import (
     DriftBook,
+    drift_is_bankrupt,
     drift_margin,
-    drift_perp_market,
-    drift_price,
+    drift_perp_bankruptcy_plan,
+    drift_perp_liq_plan,
     drift_spot_liq_plan,
+    drift_step_floor,
 )
 from marginengine.liquidation import drift as liquidation
 from marginengine.margin import drift as rules
@@ -171,16 +184,6 @@ def liquidate_spot(ctx: HandlerContext, e: DriftLiquidateSpot) -> dict[str, Any]
             "margin_shortage": plan.margin_shortage, "to_cover": plan.to_cover}
 
 
-def _step_floor(amount: int, step: int) -> int:
-    # standardize_base_asset_amount
-    return amount - amount % step
-
-
-def _step_ceil(amount: int, step: int) -> int:
-    # standardize_base_asset_amount_ceil
-    return -(-amount // step) * step
-
-
 def liquidate_perp(ctx: HandlerContext, e: DriftLiquidatePerp) -> dict[str, Any]:
     ctx.account_id(e.liquidator, "liquidator")
     ctx.account_id(e.account)
@@ -218,37 +221,17 @@ def liquidate_perp(ctx: HandlerContext, e: DriftLiquidatePerp) -> dict[str, Any]
         ctx.refuse(Code.DRIFT_POSITION_DOESNT_HAVE_OPEN_POSITION_OR_ORDERS,
                    f"{e.account}'s {e.market} position has no base (quote {quote})",
                    market=e.market)
-    liquidator_max = _step_floor(liquidation.U64_MAX if e.max_base == -1 else e.max_base,
-                                 step)
+    liquidator_max = drift_step_floor(
+        liquidation.U64_MAX if e.max_base == -1 else e.max_base, step)
     if liquidator_max == 0:
         ctx.refuse(Code.DRIFT_INVALID_BASE_ASSET_AMOUNT_FOR_LIQUIDATE_PERP,
                    f"max_base: {e.max_base} is below the step size {step}",
                    field="max_base", step=step)
-    price = drift_price(ctx.prices, e.market)
-    quote_price = rules.PRICE_PRECISION     # perp PnL counts in the quote at 1 (config)
-    user_base = abs(base)
-    market = drift_perp_market(ctx.config, e.market)
-    ratio_with_buffer = market.margin_ratio(user_base, MAINTENANCE) + buffer
-    shortage = calc.margin_shortage
-    liquidator_fee = perp_cfg.scaled("liquidator_fee")
-    # tracked_market_margin_shortage: the shortage's share of this market's requirement
-    tracked = rules.perp_margin(rules.PerpBalance(market, base, quote, price), MAINTENANCE)[0]
-    tracked_shortage = (shortage * tracked // calc.margin_requirement
-                        if calc.margin_requirement else 0)
-    if_fee = liquidation.perp_if_fee(tracked_shortage, user_base, ratio_with_buffer,
-                                     liquidator_fee, price, quote_price,
-                                     perp_cfg.scaled("if_liquidation_fee"))
-    to_cover = liquidation.base_asset_amount_to_cover_margin_shortage(
-        shortage, ratio_with_buffer, liquidator_fee, if_fee, price, quote_price)
-    if to_cover != liquidation.U64_MAX:
-        to_cover = _step_ceil(to_cover, step)
-    # the whole position when it is worth $50 or less
-    position_value = user_base * price // rules.AMM_RESERVE_PRECISION
-    floor = 0 if position_value > 50 * rules.QUOTE_PRECISION else user_base
-    amount = _step_ceil(min(user_base, liquidator_max, max(to_cover, floor)), step)
-    value = amount * price // rules.AMM_RESERVE_PRECISION
-    fee_quote = value * liquidator_fee // liquidation.LIQUIDATION_FEE_PRECISION
-    if_quote = value * if_fee // liquidation.LIQUIDATION_FEE_PRECISION
+    plan = drift_perp_liq_plan(ctx.config, book, ctx.prices, e.account, e.market, calc,
+                               None if e.max_base == -1 else liquidator_max)
+    amount, value = plan.base_transfer, plan.quote_transfer
+    fee_quote, if_quote = plan.liquidator_fee, plan.if_fee
+    shortage, to_cover = plan.margin_shortage, plan.to_cover
     # The account fills in the closing direction, the liquidator in the position's.
     sign = 1 if base > 0 else -1
     liq_held = book.account(e.liquidator)
@@ -272,4 +255,64 @@ def liquidate_perp(ctx: HandlerContext, e: DriftLiquidatePerp) -> dict[str, Any]
             "if_fee": if_quote, "margin_shortage": shortage, "to_cover": to_cover}
 
 
-__all__ = ["deposit", "liquidate_perp", "liquidate_spot", "perp_trade", "withdraw"]
+def resolve_perp_bankruptcy(ctx: HandlerContext, e: DriftResolvePerpBankruptcy
+                            ) -> dict[str, Any]:
+    ctx.account_id(e.liquidator, "liquidator")
+    ctx.account_id(e.account)
+    if e.liquidator == e.account:   # handle_resolve_perp_bankruptcy
+        ctx.refuse(Code.DRIFT_USER_CANT_LIQUIDATE_THEMSELF, "an account cannot liquidate itself")
+    book = ctx.drift_book()
+    cfg = ctx.config.drift
+    assert cfg is not None
+    if not isinstance(e.market, str) or e.market not in cfg.perps:
+        ctx.refuse(Code.UNKNOWN_MARKET, f"market: {e.market!r} is not a perp market "
+                   f"(perps: {', '.join(sorted(cfg.perps)) or 'none'})",
+                   field="market", market=str(e.market))
+    if not drift_is_bankrupt(book, e.account):
+        ctx.refuse(Code.DRIFT_USER_NOT_BANKRUPT,
+                   f"{e.account} is not bankrupt (it holds a deposit, perp base or a positive "
+                   "perp quote, or owes nothing)")
+    if drift_is_bankrupt(book, e.liquidator):
+        ctx.refuse(Code.DRIFT_USER_BANKRUPT, f"liquidator {e.liquidator} is bankrupt")
+    held = book.account(e.account)
+    if e.market not in held.perps:
+        ctx.refuse(Code.DRIFT_USER_HAS_NO_POSITION_IN_MARKET,
+                   f"{e.account} has no position in perp market {e.market}", market=e.market)
+    quote = held.perps[e.market][1]
+    if quote >= 0:
+        ctx.refuse(Code.DRIFT_INVALID_PERP_POSITION_TO_LIQUIDATE,
+                   f"{e.account}'s {e.market} quote is {quote}: it must have negative pnl",
+                   market=e.market, quote=quote)
+    plan = drift_perp_bankruptcy_plan(ctx.config, book, e.account, e.market)
+    if plan is None:
+        ctx.refuse(Code.DRIFT_CANT_RESOLVE_PERP_BANKRUPTCY,
+                   f"no position is open in {e.market}: the loss cannot be socialized "
+                   "(total base asset amount 0)", market=e.market)
+    after = book
+    for account, paid in plan.payments.items():
+        x = after.account(account)
+        b, q = x.perps[e.market]
+        # the funding payment, settled into the position's quote at once
+        after = after.with_account(account, replace(x, perps={**x.perps,
+                                                               e.market: (b, q + paid)}))
+    x = after.account(e.account)
+    after = after.with_account(e.account, replace(x, perps={**x.perps, e.market: (0, 0)}))
+    m = e.market
+    after = replace(
+        after, insurance_fund=after.insurance_fund - plan.if_payment,
+        fee_pools={**after.fee_pools, m: after.fee_pools.get(m, 0) - plan.fee_pool_payment},
+        settled_insurance={**after.settled_insurance,
+                           m: after.settled_insurance.get(m, 0) + plan.if_payment},
+        social_loss={**after.social_loss,
+                     m: after.social_loss.get(m, 0) + plan.loss_to_socialize})
+    ctx.set_family(after)
+    return {"loss": plan.loss, "if_payment": plan.if_payment,
+            "fee_pool_payment": plan.fee_pool_payment,
+            "loss_to_socialize": plan.loss_to_socialize,
+            "socialized_charged": plan.socialized_charged,
+            "cumulative_funding_rate_delta": plan.funding_rate_delta,
+            "payments": dict(plan.payments)}
+
+
+__all__ = ["deposit", "liquidate_perp", "liquidate_spot", "perp_trade",
+           "resolve_perp_bankruptcy", "withdraw"]

@@ -1021,8 +1021,21 @@ class DriftLiquidatePerp(Event):
     max_base: int = -1
 
 
+@dataclass(frozen=True)
+class DriftResolvePerpBankruptcy(Event):
+    """``resolve_perp_bankruptcy(market_index)``: ``account`` (cross-margin bankrupt: a
+    liability and nothing else) has its negative quote in ``market`` cleared, paid by the
+    insurance fund, then the market's fee pool, the rest socialized over the market's open
+    positions through the cumulative funding rates; ``liquidator`` calls it."""
+
+    liquidator: str
+    account: str
+    market: str
+
+
 DRIFT_EVENT_CLASSES: tuple[type[Event], ...] = (
-    DriftDeposit, DriftWithdraw, DriftPerpTrade, DriftLiquidateSpot, DriftLiquidatePerp)
+    DriftDeposit, DriftWithdraw, DriftPerpTrade, DriftLiquidateSpot, DriftLiquidatePerp,
+    DriftResolvePerpBankruptcy)
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls

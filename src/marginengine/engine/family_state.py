@@ -192,12 +192,22 @@ class DriftAccount:
 
 @dataclass(frozen=True)
 class DriftBook:
-    """The exchange's accounts."""
+    """The exchange's accounts, and per perp market what ``resolve_perp_bankruptcy``
+    reads and writes (quote 1e6)."""
 
     accounts: Mapping[str, DriftAccount]
     #: Per perp market, the insurance fund's liquidation fees (quote 1e6,
     #: ``amm.total_liquidation_fee``).
     liquidation_fees: Mapping[str, int] = field(default_factory=dict)
+    #: The quote spot market's insurance fund vault (quote 1e6).
+    insurance_fund: int = 0
+    #: Per perp market, the AMM's fee pool (``amm.fee_pool``): the configured start plus
+    #: the insurance fund's liquidation fees, less what bankruptcies drew.
+    fee_pools: Mapping[str, int] = field(default_factory=dict)
+    #: Per perp market, ``insurance_claim.quote_settled_insurance``.
+    settled_insurance: Mapping[str, int] = field(default_factory=dict)
+    #: Per perp market, ``amm.total_social_loss``.
+    social_loss: Mapping[str, int] = field(default_factory=dict)
 
     def account(self, account_id: str) -> DriftAccount:
         """``account_id``'s account (empty if it has none)."""
@@ -207,23 +217,33 @@ class DriftBook:
         """This book with ``account_id``'s account replaced."""
         accounts = dict(self.accounts)
         accounts[account_id] = account
-        return DriftBook(accounts, self.liquidation_fees)
+        return replace(self, accounts=accounts)
 
     def with_liquidation_fee(self, market: str, fee: int) -> DriftBook:
-        """This book with ``fee`` added to ``market``'s insurance-fund liquidation fees."""
+        """This book with ``fee`` added to ``market``'s insurance-fund liquidation fees and
+        to its fee pool (Drift moves it there when the account settles: the fee pool's
+        target counts ``total_liquidation_fee``, ``controller/amm.rs``)."""
         fees = dict(self.liquidation_fees)
         fees[market] = fees.get(market, 0) + fee
-        return DriftBook(self.accounts, fees)
+        pools = dict(self.fee_pools)
+        pools[market] = pools.get(market, 0) + fee
+        return replace(self, liquidation_fees=fees, fee_pools=pools)
 
     def state_dict(self) -> dict[str, object]:
-        """Plain data for the state hash (fees only once there are some, so books
-        without perp liquidations hash as before)."""
+        """Plain data for the state hash (fees, fund and pools only once there are some,
+        so books without perp liquidations hash as before)."""
         out: dict[str, object] = {
             "accounts": {a: [{m: b for m, b in sorted(x.spot.items()) if b},
                              {m: list(p) for m, p in sorted(x.perps.items()) if any(p)}]
                          for a, x in sorted(self.accounts.items())}}
         if any(self.liquidation_fees.values()):
             out["liquidation_fees"] = dict(sorted(self.liquidation_fees.items()))
+        if self.insurance_fund:
+            out["insurance_fund"] = self.insurance_fund
+        for name in ("fee_pools", "settled_insurance", "social_loss"):
+            values: Mapping[str, int] = getattr(self, name)
+            if any(values.values()):
+                out[name] = dict(sorted(values.items()))
         return out
 
 
@@ -238,7 +258,11 @@ def new_family_book(config: ProtocolConfig, now: int) -> FamilyBook | None:
     if config.mango is not None:
         return MangoBook({}, {})
     if config.drift is not None:
-        return DriftBook({})
+        q = drift_rules.QUOTE_PRECISION
+        return DriftBook({}, insurance_fund=int(config.drift.insurance_fund * q),
+                         fee_pools={n: int(p.fee_pool * q)
+                                    for n, p in sorted(config.drift.perps.items())
+                                    if p.fee_pool})
     return None
 
 
@@ -266,16 +290,29 @@ def drift_price(prices: Mapping[str, int], asset: str) -> int:
     return prices[asset] // DRIFT_PRICE_SCALE
 
 
-def drift_spot_market(config: ProtocolConfig, name: str) -> drift_rules.SpotMarket:
-    """The ``SpotMarket`` fields of spot market ``name``."""
+def drift_spot_market(config: ProtocolConfig, name: str,
+                      book: DriftBook | None = None) -> drift_rules.SpotMarket:
+    """The ``SpotMarket`` fields of spot market ``name``; with ``book``, also the market's
+    deposits for the scaled initial asset weight (``get_scaled_initial_asset_weight``):
+    the configured outside ``deposits`` plus every engine account's deposit, as Drift's
+    scaled ``deposit_balance`` (``SPOT_BALANCE_PRECISION``, 1e9, at a cumulative deposit
+    interest of 1; rounded down, as a deposit's scaled balance is)."""
     cfg = config.drift
     assert cfg is not None
     m = cfg.spot[name]
+    decimals = config.markets[name].decimals
+    start = m.scaled("scale_initial_asset_weight_start")
+    deposit_balance = 0
+    if start and book is not None:  # only the scaled initial weight reads the deposits
+        native = int(m.deposits * 10**decimals) + sum(
+            max(a.spot.get(name, 0), 0) for a in book.accounts.values())
+        deposit_balance = native * drift_rules.SPOT_BALANCE_PRECISION // 10**decimals
     return drift_rules.SpotMarket(
-        decimals=config.markets[name].decimals,
+        decimals=decimals,
         **{f: m.scaled(f) for f in ("initial_asset_weight", "maintenance_asset_weight",
                                     "initial_liability_weight",
-                                    "maintenance_liability_weight", "imf_factor")})
+                                    "maintenance_liability_weight", "imf_factor")},
+        scale_initial_asset_weight_start=start, deposit_balance=deposit_balance)
 
 
 def drift_perp_market(config: ProtocolConfig, name: str) -> drift_rules.PerpMarketMargin:
@@ -296,7 +333,7 @@ def drift_balances(config: ProtocolConfig, book: DriftBook, prices: Mapping[str,
                    ) -> tuple[list[drift_rules.SpotBalance], list[drift_rules.PerpBalance]]:
     """The account's spot balances and perp positions, priced, for the margin rules."""
     account = book.account(account_id)
-    spots = [drift_rules.SpotBalance(drift_spot_market(config, n), amount,
+    spots = [drift_rules.SpotBalance(drift_spot_market(config, n, book), amount,
                                      drift_price(prices, n))
              for n, amount in sorted(account.spot.items()) if amount]
     perps = [drift_rules.PerpBalance(drift_perp_market(config, n), base, quote,
@@ -368,6 +405,145 @@ def drift_spot_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping
         asset_amount, a_mult, a_market.decimals, a_price, transfer, l_mult,
         l_market.decimals, l_price))
     return DriftSpotLiqPlan(transfer, asset_transfer, shortage, to_cover)
+
+
+@dataclass(frozen=True)
+class DriftPerpLiqPlan:
+    """What ``liquidate_perp`` would move now: the base taken over (1e9, unsigned), its
+    value at the oracle price, the liquidator's and the insurance fund's fees (quote 1e6),
+    the margin shortage and the base that covers it (``U64_MAX``: closing cannot), and the
+    insurance fund's fee rate (``LIQUIDATION_FEE_PRECISION``)."""
+
+    base_transfer: int
+    quote_transfer: int
+    liquidator_fee: int
+    if_fee: int
+    margin_shortage: int
+    to_cover: int
+    if_fee_rate: int
+
+
+def drift_step_floor(amount: int, step: int) -> int:
+    """``standardize_base_asset_amount``: down to a multiple of ``step``."""
+    return amount - amount % step
+
+
+def drift_step_ceil(amount: int, step: int) -> int:
+    """``standardize_base_asset_amount_ceil``: up to a multiple of ``step``."""
+    return -(-amount // step) * step
+
+
+def drift_perp_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
+                        account_id: str, market: str, calc: drift_rules.MarginCalculation,
+                        max_base: int | None = None) -> DriftPerpLiqPlan:
+    """``liquidate_perp``'s transfer for ``account_id`` (below maintenance: ``calc``, the
+    liquidation context's calculation with the margin buffer; holding base in ``market``):
+    the base covering the margin shortage against the maintenance ratio plus the buffer,
+    net of the liquidator's and the insurance fund's fees, rounded up to the step size
+    (the whole position when it is worth $50 or less), at most the position and
+    ``max_base`` (floored to the step size by the caller), and its value and fees at the
+    oracle price. The engine's handler and the simulator's keepers both size a perp
+    liquidation here (``controller/liquidation.rs`` ``liquidate_perp``)."""
+    cfg = config.drift
+    assert cfg is not None  # a Drift book exists only with [drift]
+    perp_cfg = cfg.perps[market]
+    step = perp_cfg.order_step_size
+    base, quote = book.account(account_id).perps[market]
+    price = drift_price(prices, market)
+    quote_price = drift_rules.PRICE_PRECISION  # perp PnL counts in the quote at 1 (config)
+    user_base = abs(base)
+    margin = drift_perp_market(config, market)
+    ratio_with_buffer = margin.margin_ratio(user_base, drift_rules.MarginRequirementType.
+                                            MAINTENANCE) + cfg.margin_buffer()
+    shortage = calc.margin_shortage
+    liquidator_fee = perp_cfg.scaled("liquidator_fee")
+    # tracked_market_margin_shortage: the shortage's share of this market's requirement
+    tracked = drift_rules.perp_margin(
+        drift_rules.PerpBalance(margin, base, quote, price),
+        drift_rules.MarginRequirementType.MAINTENANCE)[0]
+    tracked_shortage = (shortage * tracked // calc.margin_requirement
+                        if calc.margin_requirement else 0)
+    if_rate = drift_liq.perp_if_fee(tracked_shortage, user_base, ratio_with_buffer,
+                                    liquidator_fee, price, quote_price,
+                                    perp_cfg.scaled("if_liquidation_fee"))
+    to_cover = drift_liq.base_asset_amount_to_cover_margin_shortage(
+        shortage, ratio_with_buffer, liquidator_fee, if_rate, price, quote_price)
+    if to_cover != drift_liq.U64_MAX:
+        to_cover = drift_step_ceil(to_cover, step)
+    # the whole position when it is worth $50 or less
+    position_value = user_base * price // drift_rules.AMM_RESERVE_PRECISION
+    floor = 0 if position_value > 50 * drift_rules.QUOTE_PRECISION else user_base
+    cap = drift_liq.U64_MAX if max_base is None else max_base
+    amount = drift_step_ceil(min(user_base, cap, max(to_cover, floor)), step)
+    value = amount * price // drift_rules.AMM_RESERVE_PRECISION
+    one = drift_liq.LIQUIDATION_FEE_PRECISION
+    return DriftPerpLiqPlan(amount, value, value * liquidator_fee // one, value * if_rate // one,
+                            shortage, to_cover, if_rate)
+
+
+def drift_is_bankrupt(book: DriftBook, account_id: str) -> bool:
+    """``is_cross_margin_bankrupt`` of ``account_id``: a liability and nothing else."""
+    held = book.account(account_id)
+    return drift_liq.is_cross_margin_bankrupt(list(held.spot.values()),
+                                              list(held.perps.values()))
+
+
+@dataclass(frozen=True)
+class DriftPerpBankruptcyPlan:
+    """What ``resolve_perp_bankruptcy`` would do now (quote 1e6): the loss cleared (the
+    position's negative quote, as a positive number), paid by the insurance fund, then the
+    fee pool, the rest socialized through the cumulative funding rates
+    (``funding_rate_delta``, ``FUNDING_RATE_PRECISION``: added to the longs', taken from
+    the shorts'); ``payments`` each open position's funding payment (signed, received)."""
+
+    loss: int
+    if_payment: int
+    fee_pool_payment: int
+    loss_to_socialize: int
+    funding_rate_delta: int
+    payments: Mapping[str, int]
+
+    @property
+    def socialized_charged(self) -> int:
+        """What the positions pay in all (the rounding of the rate and of each payment
+        makes it differ from ``loss_to_socialize`` by a few units)."""
+        return -sum(self.payments.values())
+
+
+def drift_perp_bankruptcy_plan(config: ProtocolConfig, book: DriftBook, account_id: str,
+                               market: str) -> DriftPerpBankruptcyPlan | None:
+    """``resolve_perp_bankruptcy`` for ``account_id``'s position in ``market`` (bankrupt,
+    its quote negative): the insurance fund pays at most its vault less 1 and the market's
+    remaining claim, the fee pool the rest it can, then every open position of the market
+    pays its share of what remains per base, rounded up, as a funding payment.
+    ``None``: no position is open in the market (``CantResolvePerpBankruptcy``)."""
+    cfg = config.drift
+    assert cfg is not None  # a Drift book exists only with [drift]
+    loss = -book.account(account_id).perps[market][1]
+    cap = cfg.perps[market].quote_max_insurance
+    claim = (drift_liq.U64_MAX if cap is None
+             else int(cap * drift_rules.QUOTE_PRECISION)
+             - book.settled_insurance.get(market, 0))
+    if_payment = drift_liq.perp_bankruptcy_if_payment(loss, book.insurance_fund,
+                                                      max(claim, 0))
+    remaining = loss - if_payment
+    fee_pool_payment = min(remaining, max(book.fee_pools.get(market, 0), 0))
+    to_socialize = remaining - fee_pool_payment
+    positions = {a: x.perps[market][0] for a, x in sorted(book.accounts.items())
+                 if x.perps.get(market, (0, 0))[0]}
+    total_base = sum(abs(b) for b in positions.values())
+    if total_base == 0:
+        return None
+    delta = drift_liq.funding_rate_delta_to_resolve_bankruptcy(to_socialize, total_base)
+    payments: dict[str, int] = {}
+    if to_socialize > 0:
+        for account, base in positions.items():
+            # the longs' cumulative rate rises by delta, the shorts' falls by it
+            paid = drift_liq.funding_payment(delta if base > 0 else -delta, base)
+            if paid:
+                payments[account] = paid
+    return DriftPerpBankruptcyPlan(loss, if_payment, fee_pool_payment, to_socialize,
+                                   delta if to_socialize > 0 else 0, payments)
 
 
 # ---------------------------------------------------------------------- Mango v4
@@ -872,6 +1048,8 @@ __all__ = [
     "MANGO_OUTSIDE",
     "DriftAccount",
     "DriftBook",
+    "DriftPerpBankruptcyPlan",
+    "DriftPerpLiqPlan",
     "DriftSpotLiqPlan",
     "EulerAccount",
     "EulerBook",
@@ -884,11 +1062,16 @@ __all__ = [
     "MangoPerpPosition",
     "drift_balances",
     "drift_family_margin",
+    "drift_is_bankrupt",
     "drift_margin",
+    "drift_perp_bankruptcy_plan",
+    "drift_perp_liq_plan",
     "drift_perp_market",
     "drift_price",
     "drift_spot_liq_plan",
     "drift_spot_market",
+    "drift_step_ceil",
+    "drift_step_floor",
     "euler_collaterals",
     "euler_family_margin",
     "euler_price",

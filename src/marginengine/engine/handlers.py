@@ -43,6 +43,7 @@ from marginengine.engine.events import (
     DriftLiquidatePerp,
     DriftLiquidateSpot,
     DriftPerpTrade,
+    DriftResolvePerpBankruptcy,
     DriftWithdraw,
     EulerBorrow,
     EulerDeposit,
@@ -174,6 +175,7 @@ HANDLERS: dict[type[Event], Handler] = {
     DriftPerpTrade: drift_handlers.perp_trade,
     DriftLiquidateSpot: drift_handlers.liquidate_spot,
     DriftLiquidatePerp: drift_handlers.liquidate_perp,
+    DriftResolvePerpBankruptcy: drift_handlers.resolve_perp_bankruptcy,
     # options (the clearing in the engine state, PMRM_2 pre-trade checks)
     DepositOptionCash: option_handlers.deposit_option_cash,
     WithdrawOptionCash: option_handlers.withdraw_option_cash,

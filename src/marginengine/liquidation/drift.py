@@ -12,8 +12,11 @@ Source followed: drift-labs/protocol-v2 at commit ``0ae3e3b1db782a6765c3525b3dec
 (``calculate_base_asset_amount_to_cover_margin_shortage``,
 ``calculate_liability_transfer_to_cover_margin_shortage``,
 ``calculate_liability_transfer_implied_by_asset_amount``,
-``calculate_asset_transfer_for_liability_transfer``, ``calculate_perp_if_fee``),
-``math/constants.rs``. Units: quote and
+``calculate_asset_transfer_for_liability_transfer``, ``calculate_perp_if_fee``,
+``calculate_funding_rate_deltas_to_resolve_bankruptcy``), ``math/funding.rs``
+(``calculate_funding_payment_in_quote_precision``), ``controller/liquidation.rs``
+(``resolve_perp_bankruptcy``: the insurance fund's payment), ``math/bankruptcy.rs``
+(``is_cross_margin_bankrupt``), ``math/constants.rs``. Units: quote and
 price 1e6, base 1e9, weights 1e4, fees and multipliers ``LIQUIDATION_FEE_PRECISION`` (1e6),
 margin ratios 1e4.
 """
@@ -34,6 +37,12 @@ U128_MAX = 2**128 - 1
 U32_MAX = 2**32 - 1
 #: ``BASE_PRECISION``.
 BASE_PRECISION = 10**9
+#: ``FUNDING_RATE_BUFFER`` and ``FUNDING_RATE_TO_QUOTE_PRECISION_PRECISION_RATIO``
+#: (funding rates in ``FUNDING_RATE_PRECISION`` = 1e9).
+FUNDING_RATE_BUFFER = 1_000
+FUNDING_RATE_TO_QUOTE_PRECISION_PRECISION_RATIO = 1_000
+#: ``AMM_TO_QUOTE_PRECISION_RATIO`` (1e9 / 1e6).
+AMM_TO_QUOTE_PRECISION_RATIO = 1_000
 
 
 def _ceil(a: int, b: int) -> int:
@@ -147,13 +156,72 @@ def asset_transfer_for_liability_transfer(
     return transfer
 
 
+def is_cross_margin_bankrupt(spot: list[int], perps: list[tuple[int, int]]) -> bool:
+    """``is_cross_margin_bankrupt``: a liability (a borrow, a negative perp quote) and
+    nothing else -- no deposit, no perp base, no positive perp quote (open orders are not
+    modelled). ``spot``: signed token amounts; ``perps``: ``(base, quote)``."""
+    has_liability = False
+    for amount in spot:
+        if amount > 0:
+            return False
+        has_liability = has_liability or amount < 0
+    for base, quote in perps:
+        if base != 0 or quote > 0:
+            return False
+        has_liability = has_liability or quote < 0
+    return has_liability
+
+
+def perp_bankruptcy_if_payment(loss: int, insurance_fund_vault_balance: int,
+                               max_insurance_withdraw: int) -> int:
+    """``resolve_perp_bankruptcy``'s insurance payment (quote 1e6): the loss, at most the
+    vault less 1 (``saturating_sub(1)``: "deposits in insurance vault always remains >=
+    1") and what the market may still claim (``quote_max_insurance -
+    quote_settled_insurance``)."""
+    return min(abs(loss), max(insurance_fund_vault_balance - 1, 0), max_insurance_withdraw)
+
+
+def funding_rate_delta_to_resolve_bankruptcy(loss: int, total_base_asset_amount: int) -> int:
+    """``calculate_funding_rate_deltas_to_resolve_bankruptcy`` (``FUNDING_RATE_PRECISION``):
+    the loss per base of every open position (longs and shorts), rounded up; added to the
+    longs' cumulative funding rate and taken from the shorts'.
+
+    Raises
+    ------
+    ValueError
+        ``total_base_asset_amount`` is 0 (Drift's ``CantResolvePerpBankruptcy``).
+    """
+    if total_base_asset_amount == 0:
+        raise ValueError("total_base_asset_amount: 0, no position to socialize the loss over")
+    return (_ceil(abs(loss) * BASE_PRECISION, total_base_asset_amount)
+            * FUNDING_RATE_TO_QUOTE_PRECISION_PRECISION_RATIO)
+
+
+def funding_payment(funding_rate_delta: int, base_asset_amount: int) -> int:
+    """``calculate_funding_payment_in_quote_precision`` (quote 1e6, signed: received):
+    ``|delta| x |base| / PRICE_PRECISION / FUNDING_RATE_BUFFER`` (floored), longs pay a
+    positive delta and receive a negative one, shorts the reverse, then ``/
+    AMM_TO_QUOTE_PRECISION_RATIO`` truncated toward zero."""
+    if funding_rate_delta == 0 or base_asset_amount == 0:
+        return 0
+    magnitude = (abs(funding_rate_delta) * abs(base_asset_amount) // PRICE_PRECISION
+                 // FUNDING_RATE_BUFFER)
+    sign = (-1 if base_asset_amount > 0 else 1) * (1 if funding_rate_delta > 0 else -1)
+    payment = magnitude // AMM_TO_QUOTE_PRECISION_RATIO   # |x| / r, then the sign
+    return sign * payment
+
+
 __all__ = [
     "LIQUIDATION_FEE_PRECISION",
     "U64_MAX",
     "U128_MAX",
     "asset_transfer_for_liability_transfer",
     "base_asset_amount_to_cover_margin_shortage",
+    "funding_payment",
+    "funding_rate_delta_to_resolve_bankruptcy",
+    "is_cross_margin_bankrupt",
     "liability_transfer_implied_by_asset_amount",
     "liability_transfer_to_cover_margin_shortage",
+    "perp_bankruptcy_if_payment",
     "perp_if_fee",
 ]

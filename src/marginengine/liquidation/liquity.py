@@ -16,7 +16,7 @@ Two stability-pool rules, both from liquity/dev:
 
 ``LEGACY``
     The rule of Liquity v1 as deployed (liquity/dev at commit
-    ``15853ad8aa9cc3d85c5ba4be94be6b5c5d0adbab``, 2023-06-01, unchanged in this respect since
+    ``15853ad8999760a7b4fc03e8d7d9967e36fe3fe5``, 2023-06-01, unchanged in this respect since
     launch): the whole pool can be used (``getTotalLUSDDeposits``); a liquidation that uses
     it all sets every deposit to zero (``LUSDLossPerUnitStaked = 1``, the epoch is
     incremented and ``P`` reset to 1).

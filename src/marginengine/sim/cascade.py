@@ -545,6 +545,25 @@ class CascadeRunner:
             return market.quote_out(amount) / market.quote_unit
         return float(amount / market.base_unit * self.paths.path(market.asset)[i])
 
+    def buy(self, amount: int, i: int, asset: str | None = None) -> float:
+        """Buy ``amount`` of a simulated asset (default: the headline one); return USD
+        paid (its venue, or its external price)."""
+        if amount <= 0:
+            return 0.0
+        market = self.markets[asset or self.collateral]
+        if self.trades_on_venue(market):
+            return market.buy(amount) / market.quote_unit
+        return float(amount / market.base_unit * self.paths.path(market.asset)[i])
+
+    def buy_cost(self, amount: int, i: int, asset: str | None = None) -> float:
+        """What buying ``amount`` now would cost (without buying)."""
+        if amount <= 0:
+            return 0.0
+        market = self.markets[asset or self.collateral]
+        if self.trades_on_venue(market):
+            return market.buy_cost(amount) / market.quote_unit
+        return float(amount / market.base_unit * self.paths.path(market.asset)[i])
+
     def seized_value(self, amount: int, asset: str, i: int) -> float:
         """USD a keeper would get for seized collateral: the venue of a simulated asset,
         the oracle price for others."""

@@ -309,6 +309,43 @@ class FamilyAgentsSpec(StrictModel):
     ltv_changes: list[LTVChangeSpec] = Field(default_factory=list)
 
 
+class DriftPerpPositionSpec(StrictModel):
+    """An explicit account's Drift perp position (``[[drift_perps.positions]]``): ``base``
+    whole base tokens (signed: negative is short), filled at ``entry_price`` (default: the
+    underlying's step-0 price) after the account's deposits and borrows."""
+
+    account: str
+    base: Annotated[Decimal, Field(ge=Decimal("-1e12"), le=Decimal("1e12"),
+                                   allow_inf_nan=False)]
+    entry_price: UsdPrice | None = None
+
+    @field_validator("base")
+    @classmethod
+    def _nonzero(cls, base: Decimal) -> Decimal:
+        if base == 0:
+            raise ValueError("a position has base (long > 0, short < 0)")
+        return base
+
+
+class DriftPerpsSpec(StrictModel):
+    """Drift v2 perp positions in a Drift cascade (``[drift_perps]``;
+    :mod:`marginengine.sim.drift_cascade`): the perp ``market`` (one of ``drift.perps``),
+    marked at the oracle of ``underlying`` (a simulated asset, default ``price.asset``) and
+    unwound on its venue; a ``share`` of the book's accounts hold a position of
+    ``notional`` times their collateral's step-0 value, long with probability
+    ``long_share``; ``positions`` give explicit accounts theirs."""
+
+    market: str
+    underlying: str | None = None
+    share: Fraction = Decimal(0)
+    notional: Annotated[Decimal, Field(gt=0, le=10, allow_inf_nan=False)] = Decimal("0.5")
+    long_share: Fraction = Decimal(1)
+    positions: list[DriftPerpPositionSpec] = Field(default_factory=list)
+    #: Keepers close the base a liquidation gives them on the underlying's venue at once
+    #: (off: they hold it, exposed to the price).
+    unwind: bool = True
+
+
 class ProtocolSpec(StrictModel):
     """A further protocol of the scenario (``[[protocols]]``): its own engine, book,
     keepers, lenders and oracles. Prices, venues and gas are the scenario's: what one
@@ -325,6 +362,7 @@ class ProtocolSpec(StrictModel):
     liquidity: dict[str, HumanNumber] = Field(default_factory=dict)
     perps: PerpsSpec | None = None                 # a perp venue (sim/perps.py)
     family_agents: FamilyAgentsSpec = FamilyAgentsSpec()
+    drift_perps: DriftPerpsSpec | None = None      # Drift v2 perp positions
 
 
 class CascadeFile(StrictModel):
@@ -357,6 +395,7 @@ class CascadeFile(StrictModel):
     protocols: list[ProtocolSpec] = Field(default_factory=list)  # further protocols
     perps: PerpsSpec | None = None                 # perp markets and traders (sim/perps.py)
     family_agents: FamilyAgentsSpec = FamilyAgentsSpec()  # Liquity / Morpho protocols
+    drift_perps: DriftPerpsSpec | None = None      # Drift v2 perp positions (drift_cascade)
 
     @field_validator("name")
     @classmethod
@@ -565,7 +604,7 @@ def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
         "oracles": {**spec.oracles, **extra.oracles},
         "book": extra.book, "accounts": extra.accounts, "keepers": extra.keepers,
         "liquidity": extra.liquidity, "protocols": [], "perps": extra.perps,
-        "family_agents": extra.family_agents,
+        "family_agents": extra.family_agents, "drift_perps": extra.drift_perps,
     })
 
 

@@ -65,11 +65,15 @@ from marginengine.scan import RiskBook
 from marginengine.sim.agents import KeeperState, LendingScreen
 from marginengine.sim.markets import AssetMarket
 
-#: Mechanisms whose runners (sim/family_cascade.py) keep no lending risk book: their bad
-#: debt is given in bulk (``unclassified``).
-FAMILIES = frozenset({LiquidationMechanism.LIQUITY, LiquidationMechanism.MORPHO,
-                      LiquidationMechanism.EULER, LiquidationMechanism.DRIFT,
-                      LiquidationMechanism.MANGO})
+#: Mechanisms of the pooled lending book, whose runner (sim/cascade.py) keeps a lending
+#: risk book to classify accounts by.
+POOLED = frozenset({LiquidationMechanism.CLOSE_FACTOR, LiquidationMechanism.ABSORB,
+                    LiquidationMechanism.AUCTION})
+#: Every other mechanism is a family's (Liquity, Morpho, Euler, Drift, Mango: runners of
+#: sim/family_cascade.py and beside it, with no lending risk book): its bad debt is given
+#: in bulk (``unclassified``). The complement, so that a new family's runner is covered
+#: (Mango's was not listed and its CLI run crashed on ``runner.book``).
+FAMILIES = frozenset(LiquidationMechanism) - POOLED
 #: An oracle at least this far above the market price counts as lagging (1%).
 ORACLE_LAG_MIN = 0.01
 #: Share of an account's liquidatable steps with every keeper priced out by gas from
@@ -437,8 +441,9 @@ def perp_waterfall(series: dict[str, list[float]]) -> dict[str, float] | None:
 
 def _family(runner: CascadeRunner, observer: RunObserver,
             blocked: list[bool]) -> dict[str, Any]:
-    """A Liquity or Morpho protocol's explanation: its bad debt in bulk (its runner keeps
-    no lending risk book to classify accounts by), with the run's conditions."""
+    """A family protocol's explanation (Liquity, Morpho, Euler, Drift, Mango): its bad debt
+    in bulk (its runner keeps no lending risk book to classify accounts by), with the run's
+    conditions."""
     realized, in_auctions, underwater = runner.bad_debt_parts()
     total = realized + in_auctions + underwater
     series = runner.series

@@ -164,6 +164,7 @@ class FamilyRunner(CascadeRunner, ABC):
             oracle = market.oracle_price(now)
             if oracle is not None:
                 self.apply(SetPrice(asset, oracle))
+        self.after_oracles(i)
         unsafe = self.scan()
         for account in unsafe:
             self.unsafe_since.setdefault(account, i)
@@ -180,6 +181,9 @@ class FamilyRunner(CascadeRunner, ABC):
 
     def before_oracles(self) -> None:
         """What happens before the oracles publish (nothing by default)."""
+
+    def after_oracles(self, i: int) -> None:
+        """What happens after the oracles publish, before the scan (nothing by default)."""
 
     def record_step(self, i: int, now: int, external: int, liquidatable: int,
                     liquidations: int, value: float) -> None:

@@ -25,7 +25,9 @@ collateral and ``borrow``s; ``liquidity`` and a deposit of the vault asset are v
 ``deposit``s; ``family_agents.ltv_changes`` are governance ``setLTV`` calls. Drift v2
 (:mod:`marginengine.sim.drift_cascade`): ``price.asset`` a spot market, ``book.debt_asset``
 the quote; a book account deposits its collateral and withdraws the quote beyond its
-deposit (a borrow); no ``liquidity`` (no lenders in the engine). Mango v4
+deposit (a borrow); no ``liquidity`` (no lenders in the engine); ``[drift_perps]`` (Drift
+only) names one of ``drift.perps``, a simulated underlying, and explicit positions of
+``[[accounts]]`` in multiples of the step size. Mango v4
 (:mod:`marginengine.sim.mango_cascade`): ``price.asset`` a bank besides the quote,
 ``book.debt_asset`` the quote; the same book as Drift's, no ``liquidity``.
 """
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.families import LiquidationMechanism
-from marginengine.sim.cascade_config import CascadeFile
+from marginengine.sim.cascade_config import CascadeFile, simulated_assets
 
 
 def family_kind(protocol: ProtocolConfig) -> str | None:
@@ -74,6 +76,9 @@ def check_family_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[st
     if kind != "euler" and changes:
         return ["family_agents.ltv_changes: setLTV is Euler v2 governance; protocol.preset "
                 f"{protocol.preset} has no Euler vault"]
+    if kind != "drift" and spec.drift_perps is not None:
+        return [f"drift_perps: perp positions of a Drift v2 cascade; protocol.preset "
+                f"{protocol.preset} has no Drift perp markets"]
     if kind is None:
         return []
     problems: list[str] = []
@@ -121,6 +126,7 @@ def check_family_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[st
             problems.append(f"liquidity.{name}: a Drift v2 protocol has no lenders in the "
                             "engine (its spot pools are not modelled); give the keepers "
                             "capital instead")
+        problems += _drift_perp_problems(spec, protocol)
     elif kind == "mango":
         mg = protocol.mango
         assert mg is not None  # the mechanism needs a [mango] table (config/models.py)
@@ -162,6 +168,39 @@ def check_family_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[st
         if acct.borrow and coll_asset not in acct.deposit:
             problems.append(f"accounts.{i}.borrow: needs a deposit of {coll_asset} (the "
                             "collateral it borrows against)")
+    return problems
+
+
+def _drift_perp_problems(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
+    """``[drift_perps]`` against the Drift protocol and the scenario: the market is a
+    perp market, its underlying a simulated asset, each explicit position an explicit
+    account's, in whole multiples of the market's step size."""
+    dp, dr = spec.drift_perps, protocol.drift
+    if dp is None or dr is None:
+        return []
+    problems = []
+    if dp.market not in dr.perps:
+        problems.append(f"drift_perps.market: {dp.market!r} is not a Drift perp market "
+                        f"(drift.perps: {', '.join(sorted(dr.perps)) or 'none'})")
+    simulated = sorted(simulated_assets(spec))
+    underlying = dp.underlying or spec.price.asset
+    if underlying not in simulated:
+        problems.append(f"drift_perps.underlying: {underlying!r} is not a simulated asset "
+                        f"(price.asset or price.assets: {', '.join(simulated)}); the perp "
+                        "is marked at its oracle and unwound on its venue")
+    ids = [a.id for a in spec.accounts]
+    step = dr.perps[dp.market].order_step_size if dp.market in dr.perps else 1
+    for k, pos in enumerate(dp.positions):
+        where = f"drift_perps.positions.{k}"
+        if pos.account not in ids:
+            problems.append(f"{where}.account: {pos.account!r} is not an explicit account "
+                            f"(accounts: {', '.join(ids) or 'none'}); give it a deposit in "
+                            "[[accounts]] first")
+        units = pos.base * 10**9
+        if units != units.to_integral_value() or int(units) % step:
+            problems.append(f"{where}.base: {pos.base} is not a multiple of the market's "
+                            f"step size {step / 10**9} (drift.perps.{dp.market}."
+                            "order_step_size, base 1e9)")
     return problems
 
 

@@ -167,6 +167,17 @@ class AssetMarket:
             return cost
         return int(-(-amount * self.external * self.quote_unit // (self.base_unit * PRICE_UNIT)))
 
+    def buy_cost(self, amount: int) -> int:
+        """What buying ``amount`` now would cost, without buying (quote units, as
+        :meth:`buy`)."""
+        if amount <= 0:
+            return 0
+        if self.pool is not None:
+            return self.pool.quote_in_for(amount)
+        if self.depth is not None:
+            return self.depth.quote_in_for(amount)
+        return int(-(-amount * self.external * self.quote_unit // (self.base_unit * PRICE_UNIT)))
+
     def quote_out(self, amount: int) -> int:
         """What selling ``amount`` now would fetch, without selling (quote units)."""
         if amount <= 0:
