@@ -1,5 +1,5 @@
-"""The simulator from Python: one run as DataFrames, then a sweep of the liquidation bonus
-on common random numbers. Run from the repository's root:
+"""The simulator from Python: one run as DataFrames and why its bad debt arose, then a
+sweep of the liquidation bonus on common random numbers. Run from the repository's root:
 
     python examples/api_tour.py [--accounts N] [--runs N]
 
@@ -29,6 +29,15 @@ def main(accounts: int, runs: int) -> None:
     print(f"most liquidatable accounts: {int(worst['liquidatable_accounts'])} at step "
           f"{int(worst['step'])} (ETH {worst['external_price_usd']:,.0f}, wstETH "
           f"{worst['external_price_usd.wstETH']:,.0f})")
+
+    # Why the bad debt arose: report.html's explanation as data (docs/api.md).
+    why = result.explanation
+    print(f"why: {why['sentences'][0]}")
+    for name, cause in why["causes"].items():
+        print(f"cause {name}: {cause['accounts']} accounts, "
+              f"{cause['bad_debt_usd']:,.0f} USD")
+    for row in why["accounts"][:3]:
+        print(f"loss {row['account']}: {row['bad_debt_usd']:,.0f} USD ({row['cause']})")
 
     # 2. A sweep: the bonus of both ETH markets at 5% and 8%, the same seeds at each point.
     data = read_toml(SCENARIO)

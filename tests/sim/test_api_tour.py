@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from marginengine.sim.explain import CAUSE_NAMES
+
 TOUR = Path(__file__).resolve().parents[2] / "examples" / "api_tour.py"
 
 
@@ -18,5 +20,12 @@ def test_api_tour_runs(monkeypatch: pytest.MonkeyPatch,
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("bad debt ") and out[0].endswith(" liquidations")
     assert out[1].startswith("most liquidatable accounts: ")
-    assert out[2].startswith("bonus 5%: mean bad debt ")
-    assert out[3].startswith("bonus 8%: mean bad debt ")
+    # The explanation: its first sentence, then a line per cause and per largest loss.
+    assert out[2].startswith(("why: Bad debt ", "why: No bad debt"))
+    causes = [line for line in out[3:-2] if line.startswith("cause ")]
+    losses = [line for line in out[3:-2] if line.startswith("loss ")]
+    assert len(causes) + len(losses) == len(out) - 5
+    assert all(line.split(":")[0].removeprefix("cause ") in CAUSE_NAMES for line in causes)
+    assert bool(causes) == out[2].startswith("why: Bad debt ")
+    assert out[-2].startswith("bonus 5%: mean bad debt ")
+    assert out[-1].startswith("bonus 8%: mean bad debt ")

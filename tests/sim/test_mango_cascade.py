@@ -95,6 +95,22 @@ def test_mango_example_pinned_figures_and_conservation():
     assert x["collateral_to_keepers"] == x["collateral_withdrawn"]
 
 
+def test_mango_example_when_explained_then_bulk_cause_is_the_bad_debt():
+    # Regression (issue 11 item 5): `marginengine simulate examples/mango_cascade.toml`
+    # (which explains the run for report.html) died with "'MangoCascadeRunner' object has
+    # no attribute 'book'": Mango was not among explain.FAMILIES, whose runners keep no
+    # lending risk book. Its bad debt is now the bulk cause, the 45,281.77 USD above.
+    data = tomllib.loads((EXAMPLES / "mango_cascade.toml").read_text())
+    result = run_cascade(data, amplification=False, explain_run=True)
+    e = result.explanation
+    assert e is not None
+    assert result.summary["bad_debt"] == pytest.approx(45_281.77053745)
+    assert e["causes"] == {"unclassified": {"accounts": 0, "bad_debt_usd": pytest.approx(
+        45_281.77053745)}}
+    assert e["sentences"][1].startswith("45,282 USD in a Liquity, Morpho, Euler, Drift or "
+                                        "Mango protocol")
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"liquidity": {"USDC": 5}}, "liquidity.USDC: a Mango v4 protocol has no lenders"),
     ({"book": {"accounts": 1, "total_debt": 1000, "debt_asset": "SOL"}},

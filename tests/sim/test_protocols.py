@@ -130,3 +130,124 @@ def test_cli_writes_a_log_per_protocol_that_replays(tmp_path: Path,
         code, replayed, _ = run(["replay", str(out / log), "--json"], capsys)
         assert code == 0
         assert json.loads(replayed)["state_hash"] == summary["protocols"][name]["state_hash"]
+
+
+def test_further_protocols_book_file_when_run_from_another_cwd_then_read_beside_scenario(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # Regression (issue 11): anchor_files anchored the top-level book.file but not a
+    # [[protocols]] entry's, so lender2's relative book.file was looked up in the working
+    # directory and the run exited 2 with "protocols[0].book.file: no such file".
+    folder = tmp_path / "scenario"
+    folder.mkdir()
+    # Both books from files (a file book is a book of several assets; the venues' quote
+    # must agree). alice: 10 WETH against 12,000 USDC; bob: 5 WETH against 4,000 USDC.
+    (folder / "aave.csv").write_text("account,asset,supplied,borrowed\n"
+                                     "alice,WETH,10,\nalice,USDC,,12000\n")
+    (folder / "books").mkdir()
+    (folder / "books" / "lender2.csv").write_text("account,asset,supplied,borrowed\n"
+                                                  "bob,WETH,5,\nbob,USDC,,4000\n")
+    scenario = folder / "two.toml"
+    scenario.write_text("""kind = "cascade"
+name = "two"
+steps = 5
+step_seconds = 60
+protocol = { preset = "aave-v3", name = "aave", markets = { WETH = {}, USDC = {} } }
+prices = { USDC = 1 }
+price = { asset = "WETH", process = "bridge", s0 = 2000, end = 1640, sigma = 0.3 }
+venue = { kind = "amm", base_reserve = 3000 }
+book = { file = "aave.csv" }
+liquidity = { USDC = 100000 }
+
+[[protocols]]
+name = "lender2"
+protocol = { preset = "aave-v3", name = "lender2", markets = { WETH = {}, USDC = {} } }
+book = { file = "books/lender2.csv" }
+liquidity = { USDC = 100000 }
+keepers = [{ id = "keeper2", flash_loan = true }]
+""")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, stdout, stderr = run(["simulate", str(scenario), "--out", "run", "--json",
+                                "--quiet"], capsys)
+    assert code == 0, stderr
+    summary = json.loads(stdout)
+    assert summary["protocols"]["aave"]["accounts"] == 1
+    assert summary["protocols"]["lender2"]["accounts"] == 1
+    # The anchored path is the file beside the scenario, whatever the working directory.
+    spec, _ = scenario_spec(read_toml(scenario), source=str(scenario))
+    assert Path(spec.protocols[0].book.file) == folder / "books" / "lender2.csv"
+
+
+def _with_carol(actions: list[dict[str, Any]]) -> dict[str, Any]:
+    """examples/shared_collateral.toml with carol, an explicit account of lender2 only
+    (10 WETH against 15,000 USDC: health 20,000 x 0.83 / 15,000 = 1.11 at the start,
+    16,400 x 0.83 / 15,000 = 0.91 at the end's 1,640), and ``actions``."""
+    data = read_toml(SHARED)
+    data["protocols"][0]["accounts"] = [
+        {"id": "carol", "deposit": {"WETH": 10}, "borrow": {"USDC": 15_000}}]
+    data["actions"] = actions
+    return data
+
+
+def _run_each(data: dict[str, Any]) -> list[Any]:
+    """Every protocol's runner after the run (the runners run_cascade builds)."""
+    from marginengine.sim.cascade import protocol_configs, runner_class
+    from marginengine.sim.protocols import run_together
+
+    spec, protocol = scenario_spec(data)
+    rng = np.random.default_rng(spec.seed)
+    state = rng.bit_generator.state
+    main = runner_class(protocol)(spec, protocol, rng)
+    runners = [main, *(runner_class(config)(sub, config, protocol_rng(state, k), shared=main)
+                       for k, (_, sub, config) in enumerate(protocol_configs(spec), start=1))]
+    run_together(runners, spec.steps)
+    return runners
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_actions_when_protocol_named_or_account_explicit_there_then_act_on_that_protocol(
+        named: bool) -> None:
+    # Regression (issue 11): [[actions]] always acted on the first protocol, so carol's
+    # repay went to aave (where carol has no account) and lender2 liquidated her. Now it
+    # acts on lender2, named or told by carol's explicit account there.
+    repay = {"step": 1, "type": "repay", "account": "carol", "asset": "USDC",
+             "amount": 10_000, **({"protocol": "lender2"} if named else {})}
+    withdraw = {"step": 2, "type": "withdraw", "account": "carol", "asset": "WETH",
+                "amount": 100, "protocol": "lender2"}
+    aave, lender2 = _run_each(_with_carol([repay, withdraw]))
+    # Repaid to 5,000 at step 1 (plus an hour's interest, under 0.05 USD): health stays
+    # above 1 even with lender2's oracle reading the pool her neighbours' sales sink
+    # (10 WETH x 1,117.86 x 0.83 / 5,000 = 1.86 at the end): never liquidated.
+    carol = lender2.engine.account_data("carol")
+    assert 5_000 <= carol.total_debt / 10**8 < 5_000.05
+    assert carol.health_factor > 10**18
+    assert carol.total_collateral == 10 * lender2.engine.prices["WETH"]  # her 10 WETH
+    assert "carol" not in aave.engine.ledger.accounts
+    summary = run_cascade(_with_carol([repay, withdraw]), amplification=False).summary
+    assert summary["explicit_actions"] == 2
+    assert summary["protocols"]["aave"]["explicit_actions"] == 0
+    assert summary["protocols"]["lender2"]["explicit_actions"] == 2
+    assert summary["rejected_actions"] == [
+        'lender2: WithdrawRejected(reason="amount 100 WETH is beyond the supplied balance '
+        '10 WETH")']
+
+
+def test_actions_when_protocol_unknown_ambiguous_or_asset_not_its_market_then_named() -> None:
+    data = _with_carol([
+        {"step": 1, "type": "repay", "account": "carol", "asset": "USDC", "amount": 1,
+         "protocol": "lendr2"},
+        {"step": 1, "type": "repay", "account": "dave", "asset": "USDC", "amount": 1},
+        {"step": 1, "type": "repay", "account": "carol", "asset": "DAI", "amount": 1}])
+    data["protocol"]["markets"]["DAI"] = {}        # aave lists DAI; lender2 does not
+    dave = {"id": "dave", "deposit": {"WETH": 1}, "borrow": {"USDC": 100}}
+    data["accounts"] = [dave]
+    data["protocols"][0]["accounts"].append(dave)
+    with pytest.raises(ConfigError) as info:
+        scenario_spec(data)
+    assert info.value.problems == [
+        "actions.0.protocol: unknown protocol 'lendr2' (protocols: aave, lender2)",
+        "actions.1.protocol: ambiguous: account 'dave' is an explicit account of aave and "
+        "lender2; name the protocol (protocols: aave, lender2)",
+        "actions.2.asset: unknown asset 'DAI' (markets of lender2: USDC, WETH)"]

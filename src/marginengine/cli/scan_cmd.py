@@ -59,10 +59,16 @@ def _usd(base_units: int) -> float:
 
 
 @click.command()
-@click.argument("book", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--prices", "prices_path", required=True,
+@click.argument("book", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--prices", "prices_path", default=None,
               type=click.Path(dir_okay=False, path_type=Path),
-              help="TOML file with a [prices] table (USD per whole token).")
+              help="TOML file with a [prices] table (USD per whole token); required with "
+                   "BOOK.")
+@click.option("--log", "log", default=None, metavar="LOG",
+              help="Instead of BOOK: an engine's event log (SQLite file or PostgreSQL URL, "
+                   "such as a run's events.sqlite) of a family preset (euler-v2, mango-v4, "
+                   "drift-v2, liquity-v1, liquity-v1-2025, morpho-blue), replayed and its "
+                   "family book scanned at the log's last prices.")
 @click.option("--protocol", "protocol_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Protocol TOML (top-level keys or a [protocol] table).")
 @click.option("--preset", type=click.Choice(PRESET_NAMES), default=None,
@@ -79,12 +85,18 @@ def _usd(base_units: int) -> float:
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0),
               help="Accounts shown in the table (--json lists all).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
-def scan(book: Path, prices_path: Path, protocol_path: Path | None, preset: str | None,
-         shocks: dict[str, Decimal], threshold: str, curve_asset: str | None,
-         curve_drops: list[Decimal] | None, limit: int, as_json: bool) -> None:
+def scan(book: Path | None, prices_path: Path | None, log: str | None,
+         protocol_path: Path | None, preset: str | None, shocks: dict[str, Decimal],
+         threshold: str, curve_asset: str | None, curve_drops: list[Decimal] | None,
+         limit: int, as_json: bool) -> None:
     """Scan BOOK (CSV or Parquet: account,asset,supplied,borrowed in whole tokens) at the
     prices of --prices: the accounts below the threshold sorted by shortfall, their
     totals, and the curve of liquidatable value against a price drop.
+
+    Or scan the family book of the engine an event log rebuilds (--log LOG, no BOOK): the
+    accounts the family's rule says are liquidatable now (Euler, Mango, Drift accounts;
+    Liquity troves, with the TCR and whether the system is in recovery mode; Morpho
+    positions per market).
 
     Screened in float64 and confirmed with the engine's exact arithmetic.
     """
@@ -92,6 +104,21 @@ def scan(book: Path, prices_path: Path, protocol_path: Path | None, preset: str 
     from marginengine.scan.files import load_engine
     from marginengine.scan.whatif import DEFAULT_DROPS, evaluate, shock_curve
 
+    if log is not None:
+        given = [name for name, value in (
+            ("BOOK", book), ("--prices", prices_path), ("--protocol", protocol_path),
+            ("--preset", preset), ("--shock", shocks), ("--curve-asset", curve_asset),
+            ("--curve-drops", curve_drops)) if value] + (
+            ["--threshold"] if threshold.strip() != "1" else [])
+        if given:
+            raise click.UsageError(f"--log: scans a family book at the log's prices, "
+                                   f"without {', '.join(given)}")
+        _scan_log(log, limit, as_json)
+        return
+    if book is None:
+        raise click.UsageError("BOOK: missing (or --log LOG for a family preset)")
+    if prices_path is None:
+        raise click.UsageError("--prices: required with BOOK")
     engine = load_engine(book, prices_path, protocol_path, preset)
     risk = RiskBook.from_engine(engine, subscribe=False)
     for asset in shocks:
@@ -147,6 +174,57 @@ def scan(book: Path, prices_path: Path, protocol_path: Path | None, preset: str 
         click.echo(json.dumps(report, indent=2))
         return
     _print_report(report, limit)
+
+
+def _scan_log(log: str, limit: int, as_json: bool) -> None:
+    from marginengine.engine import Engine
+    from marginengine.persistence import is_postgres_url
+    from marginengine.scan import FamilyRiskBook
+
+    engine, replayed = Engine.replay(log if is_postgres_url(log) else Path(log))
+    result = FamilyRiskBook(engine).scan()
+    report: dict[str, Any] = {
+        "preset": engine.config.preset, "log": log, "events": replayed.events,
+        "time": engine.ledger.time, "screened": result.screened,
+        "candidates": len(result.candidates), "liquidatable": result.liquidatable,
+    }
+    if result.tcr is not None:
+        # Exact (18 decimals, Liquity's floor) as a string; 2**256 - 1 without debt.
+        report["tcr"] = str(result.tcr)
+        report["recovery_mode"] = result.recovery_mode
+    if result.markets:
+        report["markets"] = {name: {"screened": m.screened, "candidates": len(m.candidates),
+                                    "liquidatable": m.liquidatable}
+                             for name, m in result.markets.items()}
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    unit = "positions" if result.markets else "troves" if result.tcr is not None else \
+        "accounts"
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    console.print(f"Liquidatable {unit} ({engine.config.preset})")
+    table = Table()
+    rows: list[tuple[str, ...]]
+    if result.markets:
+        table.add_column("market")
+        rows = [(name, a) for name, m in result.markets.items() for a in m.liquidatable]
+    else:
+        rows = [(a,) for a in result.liquidatable]
+    table.add_column("trove" if result.tcr is not None else "account")
+    for row in rows[:limit]:
+        table.add_row(*row)
+    if rows and limit:
+        console.print(table)
+    if len(rows) > limit:
+        console.print(f"... and {len(rows) - limit} more (--limit, or --json for all)")
+    console.print(f"{len(rows)} liquidatable of {result.screened} {unit} screened "
+                  f"({len(result.candidates)} confirmed exactly) in {log} after "
+                  f"{replayed.events} events")
+    if result.tcr is not None:
+        tcr = ("infinite (no debt)" if result.tcr == 2**256 - 1
+               else f"{Decimal(result.tcr) / 10**16:.2f}%")
+        mode = "recovery mode" if result.recovery_mode else "normal mode"
+        console.print(f"TCR {tcr}: {mode}")
 
 
 def _account_rows(engine: Any, ids: list[str], prices: dict[str, int]) -> list[dict[str, Any]]:

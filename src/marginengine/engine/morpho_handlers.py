@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from marginengine.config import ProtocolConfig
 from marginengine.decisions import Refusal
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
@@ -39,30 +40,47 @@ FEE_RECIPIENT = "fee-recipient"
 SECONDS_PER_YEAR = 365 * 86_400
 
 
-def _accrued(ctx: HandlerContext, name: str) -> tuple[MorphoBook, rules.MarketParams]:
-    book = ctx.morpho_book(name)
-    cfg = ctx.config.morpho[name]
+def accrued_book(config: ProtocolConfig, name: str, book: MorphoBook, now: int
+                 ) -> tuple[MorphoBook, rules.MarketParams, rules.Accrual]:
+    """Market ``name``'s book with its interest accrued to ``now`` (never before its last
+    update), the fee's supply shares credited to :data:`FEE_RECIPIENT`; its parameters;
+    the accrual. What every handler below starts from (pure: the book is a new value)."""
+    cfg = config.morpho[name]
     rate = int(cfg.borrow_rate * WAD) // SECONDS_PER_YEAR
-    acc = rules.accrue_interest(book.market, rate, max(ctx.time, book.market.last_update))
+    acc = rules.accrue_interest(book.market, rate, max(now, book.market.last_update))
     positions = dict(book.positions)
     if acc.fee_shares:
         fee = positions.get(FEE_RECIPIENT, rules.Position())
         positions[FEE_RECIPIENT] = rules.Position(supply_shares=fee.supply_shares
                                                   + acc.fee_shares, borrow_shares=0,
                                                   collateral=fee.collateral)
+    return (MorphoBook(acc.market, positions), rules.MarketParams(lltv=int(cfg.lltv * WAD)),
+            acc)
+
+
+def _accrued(ctx: HandlerContext, name: str) -> tuple[MorphoBook, rules.MarketParams]:
+    book, params, acc = accrued_book(ctx.config, name, ctx.morpho_book(name), ctx.time)
     if acc.interest:
         ctx.record(interest=acc.interest, fee_shares=acc.fee_shares)
-    return MorphoBook(acc.market, positions), rules.MarketParams(lltv=int(cfg.lltv * WAD))
+    return book, params
+
+
+def oracle_price_of(config: ProtocolConfig, name: str, loan_price: int, collateral_price: int
+                    ) -> int:
+    """Market ``name``'s Morpho oracle price (1e36-scaled) from the engine's prices of its
+    loan and collateral assets (USD, 8 decimals; the loan's positive), rounded down."""
+    cfg = config.morpho[name]
+    loan, coll = config.markets[cfg.loan], config.markets[cfg.collateral]
+    loan_unit, coll_unit = int(10**loan.decimals), int(10**coll.decimals)
+    numerator = collateral_price * loan_unit * rules.ORACLE_PRICE_SCALE
+    return numerator // (loan_price * coll_unit)
 
 
 def oracle_price(ctx: HandlerContext, name: str, for_liquidation: bool = False) -> int:
     """The market's Morpho oracle price (1e36-scaled), from the engine's two prices."""
     cfg = ctx.config.morpho[name]
     ctx.require_prices([cfg.loan, cfg.collateral], for_liquidation)
-    loan, coll = ctx.config.markets[cfg.loan], ctx.config.markets[cfg.collateral]
-    loan_unit, coll_unit = int(10**loan.decimals), int(10**coll.decimals)
-    numerator = ctx.price(cfg.collateral) * loan_unit * rules.ORACLE_PRICE_SCALE
-    return numerator // (ctx.price(cfg.loan) * coll_unit)
+    return oracle_price_of(ctx.config, name, ctx.price(cfg.loan), ctx.price(cfg.collateral))
 
 
 def _set(ctx: HandlerContext, name: str, book: MorphoBook, account: str,
@@ -160,9 +178,11 @@ def liquidate(ctx: HandlerContext, e: MorphoLiquidate) -> dict[str, Any]:
 __all__ = [
     "FEE_RECIPIENT",
     "accrue",
+    "accrued_book",
     "borrow",
     "liquidate",
     "oracle_price",
+    "oracle_price_of",
     "repay",
     "supply",
     "supply_collateral",

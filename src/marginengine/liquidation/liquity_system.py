@@ -400,17 +400,24 @@ def liquidate_troves(sys: LiquitySystem, n: int, price: int) -> Liquidation | Re
     return Liquidation(_settle(sys, res), res)
 
 
-def batch_liquidate(sys: LiquitySystem, borrowers: list[str], price: int
-                    ) -> Liquidation | Refusal:
-    """``batchLiquidateTroves``: the given troves, in the given order, skipping those not
-    liquidatable (a borrower without a trove has an infinite ICR and is skipped)."""
+def batch_totals(sys: LiquitySystem, borrowers: list[str], price: int
+                 ) -> liq.LiquidationTotals | Refusal:
+    """What ``batchLiquidateTroves`` would liquidate, without settling it: the totals of
+    :func:`batch_liquidate` (or its refusal), the system unchanged. O(len(borrowers))."""
     # A repeated borrower is closed by its first liquidation: dropped (as Liquity skips
     # the closed trove's infinite ICR).
     candidates = [(b, sys.entire(b) if b in sys.troves else lm.Trove(0, 0))
                   for b in dict.fromkeys(borrowers)]
-    res = liq.batch_liquidate_troves(candidates, len(sys.troves), price,
-                                     liq.max_amount_to_offset(sys.pool), sys.system_coll,
-                                     sys.system_debt)
+    return liq.batch_liquidate_troves(candidates, len(sys.troves), price,
+                                      liq.max_amount_to_offset(sys.pool), sys.system_coll,
+                                      sys.system_debt)
+
+
+def batch_liquidate(sys: LiquitySystem, borrowers: list[str], price: int
+                    ) -> Liquidation | Refusal:
+    """``batchLiquidateTroves``: the given troves, in the given order, skipping those not
+    liquidatable (a borrower without a trove has an infinite ICR and is skipped)."""
+    res = batch_totals(sys, borrowers, price)
     if isinstance(res, Refusal):
         return res
     return Liquidation(_settle(sys, res), res)
@@ -425,6 +432,16 @@ def liquidate(sys: LiquitySystem, borrower: str, price: int) -> Liquidation | Re
     return batch_liquidate(sys, [borrower], price)
 
 
+def is_liquidatable(sys: LiquitySystem, borrower: str, price: int) -> bool:
+    """Whether ``liquidate(borrower)`` would close the trove now, by the same rule
+    (:func:`batch_totals` of one trove) without settling: below 110%, or in recovery mode
+    below the TCR with the stability pool able to absorb the whole debt; never the last
+    trove. O(1), so a scan can confirm each candidate by the rule itself."""
+    if borrower not in sys.troves:
+        return False
+    return not isinstance(batch_totals(sys, [borrower], price), Refusal)
+
+
 __all__ = [
     "Liquidation",
     "LiquitySystem",
@@ -433,7 +450,9 @@ __all__ = [
     "TroveRecord",
     "adjust_trove",
     "batch_liquidate",
+    "batch_totals",
     "close_trove",
+    "is_liquidatable",
     "liquidate",
     "liquidate_troves",
     "open_trove",

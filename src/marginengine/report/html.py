@@ -1,12 +1,13 @@
 """Self-contained HTML reports of simulator runs.
 
-A cascade run's ``report.html`` says why its bad debt arose (the causes of
-:mod:`marginengine.sim.explain`, computed from the run), breaks the liquidations down per
-keeper and per protocol, lists the largest losses and the scenario's parameters, and
-draws the charts: interactive (plotly, its JavaScript inline once, so the page works
-offline) when plotly is installed, and always as PNG (matplotlib) for docs. A Monte Carlo
-run's ``report.html`` shows the distributions of bad debt and liquidations over the runs
-and the VaR/ES table with their bootstrap confidence intervals and tail counts.
+A run's ``report.html`` (a cascade's or a scripted scenario's) says why its bad debt
+arose (the causes of :mod:`marginengine.sim.explain`, computed from the run), breaks the
+liquidations down per keeper (or bidder) and per protocol, lists the largest losses and
+the scenario's parameters, and draws the charts: interactive (plotly, its JavaScript
+inline once, so the page works offline) when plotly is installed, and always as PNG
+(matplotlib) for docs. A Monte Carlo run's ``report.html`` shows the distributions of
+bad debt and liquidations over the runs and the VaR/ES table with their bootstrap
+confidence intervals and tail counts.
 
 Neither plotly nor matplotlib is needed for the page itself: without them it says which
 charts are missing and why.
@@ -48,7 +49,7 @@ def write_report(out_dir: Path, title: str, summary: dict[str, Any],
                  auctions: list[dict[str, Any]] | None = None, *,
                  explanation: dict[str, Any] | None = None,
                  scenario: dict[str, Any] | None = None) -> Path | None:
-    """Write a cascade run's ``report.html`` (and its chart PNGs) into ``out_dir``.
+    """Write a single run's ``report.html`` (and its chart PNGs) into ``out_dir``.
 
     Parameters
     ----------

@@ -9,11 +9,15 @@ from marginengine.scan.book import HealthDistribution, PerpArrays, RiskBook, Sca
 from marginengine.scan.confirm import confirm_below, threshold_wad
 from marginengine.scan.errors import ScanError
 from marginengine.scan.families import FamilyRiskBook, FamilyScan
+from marginengine.scan.liquity import LiquityRiskBook
+from marginengine.scan.morpho import MorphoRiskBook
 
 __all__ = [
     "FamilyRiskBook",
     "FamilyScan",
     "HealthDistribution",
+    "LiquityRiskBook",
+    "MorphoRiskBook",
     "PerpArrays",
     "RiskBook",
     "ScanError",

@@ -1,6 +1,8 @@
-"""The risk book of the engine families with books of their own (Euler v2, Mango v4,
-Drift v2): every account screened in float64 through per-asset weights, the candidates
-confirmed exactly by the engine's margin interface (so by the family's own rule).
+"""The risk book of the engine families with books of their own: Euler v2, Mango v4 and
+Drift v2 screened here through per-asset weights, the candidates confirmed exactly by the
+engine's margin interface (so by the family's own rule); Liquity v1's troves and Morpho
+Blue's markets by their own mirrors (``scan/liquity.py``, ``scan/morpho.py``), which
+:class:`FamilyRiskBook` reaches for those presets.
 
 Layout: one dense ``N x K`` float64 matrix of signed token amounts (whole tokens; a
 collateral or deposit positive, a debt or borrow negative) over the family's assets, and
@@ -23,8 +25,6 @@ there is one implementation of each rule, the family's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.typing import NDArray
 
@@ -33,41 +33,30 @@ from marginengine.engine.family_state import DriftBook, EulerBook, MangoBook
 from marginengine.fixedpoint import PRICE_UNIT, WAD
 from marginengine.scan.confirm import confirm_below
 from marginengine.scan.errors import ScanError
+from marginengine.scan.family_scan import ABSOLUTE_BAND, RELATIVE_BAND, FamilyScan
+from marginengine.scan.liquity import LiquityRiskBook
+from marginengine.scan.morpho import MorphoRiskBook
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
-#: The screen's band: a relative margin and an absolute one (USD).
-RELATIVE_BAND = 1e-6
-ABSOLUTE_BAND = 1e-4
-
-
-@dataclass(frozen=True)
-class FamilyScan:
-    """What one scan of a family book found.
-
-    Attributes
-    ----------
-    liquidatable
-        The accounts the family's rule says are liquidatable (sorted).
-    candidates
-        The accounts the screen sent to the exact confirmation.
-    screened
-        Every account of the book.
-    """
-
-    liquidatable: list[str]
-    candidates: list[str]
-    screened: int
-
 
 class FamilyRiskBook:
-    """A columnar mirror of an engine's family book (Euler, Mango or Drift).
+    """A columnar mirror of an engine's family book: Euler, Mango or Drift (per-asset
+    weights, here), Liquity's troves (:class:`~marginengine.scan.liquity.LiquityRiskBook`)
+    or Morpho's markets (:class:`~marginengine.scan.morpho.MorphoRiskBook`).
 
     Parameters
     ----------
     engine
-        An engine whose protocol is ``euler-v2``, ``mango-v4`` or ``drift-v2``.
+        An engine whose protocol is ``euler-v2``, ``mango-v4``, ``drift-v2``,
+        ``liquity-v1``, ``liquity-v1-2025`` or ``morpho-blue``.
+
+    Attributes
+    ----------
+    mirror
+        Liquity's or Morpho's mirror (``None`` for the per-asset-weight families), which
+        :meth:`refresh`, :meth:`screen` and :meth:`scan` use.
 
     Raises
     ------
@@ -76,14 +65,25 @@ class FamilyRiskBook:
     """
 
     def __init__(self, engine: Engine) -> None:
-        if engine.state.family is None:
-            raise ScanError(f"preset: {engine.config.preset} has no family book (euler-v2, "
-                            "mango-v4 or drift-v2)")
+        state = engine.state
         self.engine = engine
+        self.mirror: LiquityRiskBook | MorphoRiskBook | None = None
+        if state.liquity is not None:
+            self.mirror = LiquityRiskBook(engine)
+        elif state.morpho:
+            self.mirror = MorphoRiskBook(engine)
+        elif state.family is None:
+            raise ScanError(f"preset: {engine.config.preset} has no family book (euler-v2, "
+                            "mango-v4, drift-v2, liquity-v1, liquity-v1-2025 or "
+                            "morpho-blue)")
         self.refresh()
 
     def refresh(self) -> None:
-        """Rebuild the columns from the engine's book (amounts, weights, flags)."""
+        """Rebuild the columns from the engine's book (amounts, weights, flags; Liquity's
+        troves; Morpho's positions)."""
+        if self.mirror is not None:
+            self.mirror.refresh()
+            return
         book, config = self.engine.state.family, self.engine.config
         now = self.engine.ledger.time
         rows: list[dict[str, int]] = []
@@ -147,6 +147,8 @@ class FamilyRiskBook:
 
     def screen(self) -> BoolArray:
         """Which rows the exact rule must decide (the rest are healthy for sure)."""
+        if self.mirror is not None:
+            return self.mirror.screen()
         value = self.amounts * self._prices()
         collateral = np.where(value > 0, value, 0.0) @ self.asset_weight
         debt = np.where(value < 0, -value, 0.0) @ self.liab_weight
@@ -157,6 +159,8 @@ class FamilyRiskBook:
 
     def scan(self) -> FamilyScan:
         """Screen every account, confirm the candidates with the family's rule."""
+        if self.mirror is not None:
+            return self.mirror.scan()
         self.refresh()
         rows = np.flatnonzero(self.screen())
         candidates = [self.ids[i] for i in rows]

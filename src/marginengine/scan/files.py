@@ -266,21 +266,23 @@ def load_engine(book_path: str | Path, prices_path: str | Path,
     if config.rules.liquidation is LiquidationMechanism.MORPHO:
         # The book's rows are pooled-lending balances; Morpho positions live per market.
         raise ConfigError([f"preset: {config.preset} has isolated markets, which a book of "
-                           "pooled balances cannot describe (run Morpho markets with "
-                           "marginengine family or the engine's Morpho events)"],
+                           "pooled balances cannot describe (build them with the engine's "
+                           "Morpho events and scan its event log: marginengine scan --log "
+                           "LOG)"],
                           source=str(protocol_path) if protocol_path else None)
     if config.rules.liquidation is LiquidationMechanism.LIQUITY:
         # Troves are not pooled-lending balances either.
         raise ConfigError([f"preset: {config.preset} has troves, which a book of pooled "
-                           "balances cannot describe (run Liquity with marginengine family "
-                           "or the engine's Liquity events)"],
+                           "balances cannot describe (build them with the engine's Liquity "
+                           "events and scan its event log: marginengine scan --log LOG)"],
                           source=str(protocol_path) if protocol_path else None)
     if config.rules.liquidation in (LiquidationMechanism.EULER, LiquidationMechanism.MANGO,
                                     LiquidationMechanism.DRIFT):
         # Their accounts live in the family's book, built by the family's events.
         raise ConfigError([f"preset: {config.preset} keeps its accounts in a family book, "
                            "which a book of pooled balances cannot describe (build it with "
-                           "the engine's events and scan it with scan.FamilyRiskBook)"],
+                           "the engine's events and scan its event log: marginengine scan "
+                           "--log LOG)"],
                           source=str(protocol_path) if protocol_path else None)
     prices = read_prices(prices_path, config)
     book = read_book(book_path, config)

@@ -3,6 +3,7 @@
 >>> import marginengine
 >>> result = marginengine.simulate("examples/quickstart.toml", book__accounts=200)
 >>> result.summary["bad_debt"], result.steps["bad_debt_usd"].iloc[-1]
+>>> result.explanation["sentences"][0], result.explanation["causes"]
 
 An override's name is its dotted path with ``__`` for each dot (``book__accounts``,
 ``price__assets__WETH__end``), or pass a mapping: ``simulate(path, **{"book.accounts":
@@ -40,12 +41,22 @@ class SimulationResult:
         single run.
     engine
         The engine after a single run (``None`` for a Monte Carlo).
+    explanation
+        Why a single run's bad debt arose, as report.html says it
+        (:func:`marginengine.sim.explain.explain`): ``bad_debt_usd``, ``causes`` (cause
+        name -> ``accounts`` and ``bad_debt_usd``; they add up to ``bad_debt_usd`` less
+        ``residual_usd``), ``accounts`` (every account with bad debt, largest first, with
+        its cause), ``keepers`` (per keeper or bidder), ``still_liquidatable``,
+        ``sentences`` (the explanation in words) and, with several protocols,
+        ``protocols`` (each one's own). ``None`` for a Monte Carlo or with
+        ``explain=False``.
     """
 
     summary: dict[str, Any]
     steps: pd.DataFrame
     runs: pd.DataFrame
     engine: Engine | None = None
+    explanation: dict[str, Any] | None = None
 
 
 def _pandas() -> Any:
@@ -58,7 +69,7 @@ def _pandas() -> Any:
 
 
 def simulate(scenario: str | Path | Mapping[str, Any], *, runs: int | None = None,
-             workers: int = 1, **overrides: Any) -> SimulationResult:
+             workers: int = 1, explain: bool = True, **overrides: Any) -> SimulationResult:
     """Run any scenario (a TOML file or its data) once, or ``runs`` times.
 
     Every scenario goes through the one pipeline (:mod:`marginengine.sim.pipeline`): a
@@ -74,6 +85,10 @@ def simulate(scenario: str | Path | Mapping[str, Any], *, runs: int | None = Non
         Monte Carlo runs (default: the scenario's ``monte_carlo.runs``).
     workers
         Processes for a Monte Carlo.
+    explain
+        Explain a single run's bad debt (``explanation``): it records a little more as
+        the run goes (the first step each account was liquidatable, the engine's
+        liquidation outcomes) and changes none of its figures; ``False`` skips it.
     **overrides
         Scenario fields by dotted path, ``__`` standing for each dot.
 
@@ -111,11 +126,11 @@ def simulate(scenario: str | Path | Mapping[str, Any], *, runs: int | None = Non
         raise ConfigError([f"runs: must be at least 1 (got {count})"])
     spec.check_runs(count, "runs =")
     if count == 1:
-        result = run(spec, amplification=False)
+        result = run(spec, amplification=False, explain=explain)
         row = {**{k: result.summary.get(k) for k in RUN_FIELDS},
                "run": 0, "seed": str(spec.seed)}
         return SimulationResult(result.summary, pd.DataFrame(result.series),
-                                pd.DataFrame([row]), result.engine)
+                                pd.DataFrame([row]), result.engine, result.explanation)
     rows = list(iterate_process(spec.data, spec.seed, count, workers))
     summary = {"scenario": spec.name, **statistics(rows, spec.seed), "seed": spec.seed}
     return SimulationResult(summary, pd.DataFrame(), pd.DataFrame(rows), None)

@@ -45,7 +45,7 @@ from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, RAY, WAD, parse_units
 from marginengine.margin import underwater_value
 from marginengine.scan import RiskBook
-from marginengine.sim.actions import action_events
+from marginengine.sim.actions import action_events, check_actions, resolve_actions
 from marginengine.sim.agents import (
     Absorber,
     Agent,
@@ -882,8 +882,19 @@ def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[Casc
     def checks(sub: CascadeFile, config: ProtocolConfig) -> list[str]:
         return check_cascade(sub, config) + check_family_cascade(sub, config)
 
-    problems = checks(spec, protocol)
+    # Every action acts on one protocol, named by it or told by its account (sim/actions).
+    holders: dict[str, list[str]] = {}
+    for name, accounts in ((protocol.name, spec.accounts),
+                           *((e.name, e.accounts) for e in spec.protocols)):
+        for acct in accounts:
+            if name not in holders.setdefault(acct.id, []):
+                holders[acct.id].append(name)
+    placed, problems = resolve_actions(
+        spec.actions, [protocol.name, *(e.name for e in spec.protocols)], holders)
+    spec = spec.model_copy(update={"actions": [a for a in placed if a is not None]})
+    problems += checks(spec, protocol)
     names = [protocol.name]
+    configs = {protocol.name: protocol}
     for k, extra in enumerate(spec.protocols):
         where = f"protocols[{k}]"
         if extra.name in names:
@@ -892,6 +903,7 @@ def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[Casc
         names.append(extra.name)
         config = protocol_from_dict(extra.protocol, source=source,
                                     prefix=f"{where}.protocol")
+        configs.setdefault(extra.name, config)
         problems += [f"{where}.{p}" for p in checks(protocol_scenario(spec, extra), config)]
         if not problems and venue_quote_unit(spec, protocol) != venue_quote_unit(
                 protocol_scenario(spec, extra), config):
@@ -899,6 +911,7 @@ def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[Casc
                             "protocol's (the venues are shared): give both books the same "
                             "kind (single-asset with debt assets of the same decimals, or "
                             "both of several assets)")
+    problems += check_actions(placed, spec.steps, configs)
     if problems:
         raise ConfigError(problems, source=source)
     return spec, protocol

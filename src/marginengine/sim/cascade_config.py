@@ -7,6 +7,7 @@ liquidity venue, an oracle, gas, keepers and (optionally) auctions. See
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -18,7 +19,7 @@ from marginengine.config.base import StrictModel
 from marginengine.config.models import ProtocolConfig
 from marginengine.fixedpoint import parse_units
 from marginengine.ledger import check_account_id
-from marginengine.sim.actions import CascadeActionSpec, check_actions
+from marginengine.sim.actions import CascadeActionSpec
 from marginengine.sim.books import COUNTERPARTY, ProfileSpec, check_profiles
 from marginengine.sim.joint import AssetPriceSpec, CorrelationSpec, JointPriceSpec, check_joint
 from marginengine.sim.scenario import RUN_NAME_PATTERN, check_run_name
@@ -419,7 +420,9 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
 
     Checked before anything runs: the assets named in ``price``, ``book``, ``prices``,
     ``liquidity`` and ``accounts`` are markets; amounts are positive numbers; explicit
-    account ids are valid and unique; replayed files exist.
+    account ids are valid and unique; replayed files exist. (``[[actions]]``, which may
+    act on any of the scenario's protocols, are checked by
+    :func:`~marginengine.sim.cascade.scenario_spec`.)
     """
     problems: list[str] = []
     markets = protocol.markets
@@ -459,7 +462,6 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
         seen.add(acct.id)
         parse_asset_amounts(acct.deposit, protocol, f"{where}.deposit", problems)
         parse_asset_amounts(acct.borrow, protocol, f"{where}.borrow", problems)
-    problems += check_actions(spec.actions, spec.steps, protocol)
     if spec.price.process == "path" and not spec.price.path:
         problems.append("price.path: a path process needs at least one price")
     for where, kind, file in (("price.file", spec.price.process, spec.price.file),
@@ -598,7 +600,8 @@ def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
     with the protocol's own engine, book, keepers, lenders and oracles."""
     return spec.model_copy(update={
         "protocol": extra.protocol,
-        "actions": [],  # explicit actions are the first protocol's accounts'
+        # The actions on this protocol (resolved by scenario_spec: each names its own).
+        "actions": [a for a in spec.actions if a.protocol == extra.name],
         "prices": {**spec.prices, **extra.prices},
         "oracle": extra.oracle if extra.oracle is not None else spec.oracle,
         "oracles": {**spec.oracles, **extra.oracles},
@@ -680,8 +683,11 @@ def cascade_warnings(spec: CascadeFile) -> list[str]:
 
 
 def anchor_files(data: dict[str, Any], source: str | Path | None) -> dict[str, Any]:
-    """``data`` with relative ``price.file`` and ``gas.file`` made relative to the folder
-    of ``source`` (the scenario file), as a user reading the file expects.
+    """``data`` with every relative file path made relative to the folder of ``source``
+    (the scenario file), as a user reading the file expects: ``price.file``,
+    ``price.assets.X.file``, ``gas.file``, ``book.file``, ``book.snapshot``,
+    ``perps.book.file``, and the ``book`` and ``perps.book`` files of every
+    ``[[protocols]]`` entry.
 
     Without ``source`` the data is returned as is (relative paths then resolve against
     the working directory). The paths become absolute, so anchoring twice (the CLI, then
@@ -706,10 +712,26 @@ def anchor_files(data: dict[str, Any], source: str | Path | None) -> dict[str, A
         out["price"] = {**price, "assets": {
             k: anchored(v, "file") if isinstance(v, dict) else v
             for k, v in price["assets"].items()}}
-    book = out.get("book")
+    out.update(_anchor_books(out, anchored))
+    protocols = out.get("protocols")
+    if isinstance(protocols, list):
+        # A further protocol's own book and perp book are files of the same scenario:
+        # read from its folder too, whatever the working directory.
+        out["protocols"] = [{**entry, **_anchor_books(entry, anchored)}
+                            if isinstance(entry, dict) else entry for entry in protocols]
+    return out
+
+
+def _anchor_books(table: dict[str, Any], anchored: Callable[[dict[str, Any], str],
+                                                            dict[str, Any]]
+                  ) -> dict[str, Any]:
+    """``book.file``, ``book.snapshot`` and ``perps.book.file`` of a scenario's table (the
+    scenario itself or one of its ``[[protocols]]``), anchored; only the keys present."""
+    out: dict[str, Any] = {}
+    book = table.get("book")
     if isinstance(book, dict):
         out["book"] = anchored(anchored(book, "file"), "snapshot")
-    perps = out.get("perps")
+    perps = table.get("perps")
     if isinstance(perps, dict) and isinstance(perps.get("book"), dict):
         out["perps"] = {**perps, "book": anchored(perps["book"], "file")}
     return out

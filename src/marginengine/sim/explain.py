@@ -5,8 +5,9 @@ A :class:`RunObserver` attached to a runner records, only when a report is writt
 
 - per account, the first scan that found it liquidatable: its step, and its collateral and
   debt at the oracle prices then (one exact read per account in the whole run);
-- per liquidation (``Liquidate``, ``Absorb``, ``Bark``), from the engine's outcomes: the
-  keeper, the account, the debt it retired and any debt written off.
+- per liquidation (``Liquidate``, ``Absorb``, ``Bark``, ``BidPortfolioAuction``), from
+  the engine's outcomes: the keeper (or bidder), the account, the debt it retired and any
+  debt written off or socialized; a ``LiquidatePerp`` counts for its liquidator's tally.
 
 :func:`explain` then reads the end state and classifies every account with bad debt
 (debt above its collateral at the end, or debt written off during the run) into the first
@@ -16,6 +17,10 @@ same table):
 ``auction_near_zero`` / ``auction_shortfall``
     Its bad debt is an auction's shortfall (the debt at ``Bark`` less what the auction
     raised); ``near_zero`` when the auction settled below 5% of the oracle price at kick.
+``portfolio_insolvent``
+    Its bad debt is what an insolvent portfolio auction (Derive's options clearing,
+    ``BidPortfolioAuction``) socialized: the security module could not pay the bidder
+    the portfolio's negative value.
 ``oracle_lag``
     Under water (collateral below debt, at the oracle) when first found liquidatable, and
     the headline asset's oracle was at least :data:`ORACLE_LAG_MIN` above its market
@@ -33,6 +38,9 @@ same table):
 ``gas_blocked``
     Above water when first found, and gas was above every keeper's ``max_gas_gwei`` in at
     least half of the steps from then until its collateral ran out or the run ended.
+``no_keeper``
+    Never liquidated, and the run has no keeper (a scripted ``[liquidator]`` with
+    ``enabled = false``).
 ``unprofitable``
     Above water when found, never liquidated, and at the end no keeper's best chunk pays
     after gas and slippage.
@@ -46,6 +54,9 @@ same table):
 The debt of running auctions their lots would not cover is the bulk cause ``in_auction``.
 Every figure is in USD at the end's prices; the causes add up to the summary's
 ``bad_debt`` (``residual_usd``: what no account carries, a few smallest units of rounding).
+
+A scripted run (explicit prices, :mod:`marginengine.sim.scripted`) is explained by the
+same rules: :mod:`marginengine.sim.scripted_explain` presents it as a runner.
 """
 
 from __future__ import annotations
@@ -57,11 +68,18 @@ from typing import Any, Protocol
 import numpy as np
 
 from marginengine.config.families import LiquidationMechanism
-from marginengine.engine import Absorb, Bark, Change, Engine, Liquidate
+from marginengine.engine import (
+    Absorb,
+    Bark,
+    BidPortfolioAuction,
+    Change,
+    Engine,
+    Liquidate,
+    LiquidatePerp,
+)
 from marginengine.fixedpoint import PRICE_UNIT, WAD, Rounding
 from marginengine.liquidation import best_chunk
 from marginengine.margin import underwater_value, value_of
-from marginengine.scan import RiskBook
 from marginengine.sim.agents import KeeperState, LendingScreen
 from marginengine.sim.markets import AssetMarket
 
@@ -81,14 +99,26 @@ ORACLE_LAG_MIN = 0.01
 GAS_BLOCKED_SHARE = 0.5
 
 
+class BelowScreen(Protocol):
+    """The accounts a run's last scan found below the liquidation threshold (a
+    :class:`~marginengine.scan.RiskBook` is one)."""
+
+    def below_accounts(self) -> list[str]:
+        """Their ids."""
+
+
 class CascadeRunner(Protocol):
-    """What the explanation reads of a run (``sim.cascade.CascadeRunner`` is one)."""
+    """What the explanation reads of a run (``sim.cascade.CascadeRunner`` is one;
+    ``sim.scripted_explain.ScriptedWorld`` presents a scripted run)."""
 
     engine: Engine
-    book: RiskBook
     series: dict[str, list[float]]
     gas: np.ndarray
     observer: RunObserver | None
+
+    @property
+    def book(self) -> BelowScreen:
+        """The accounts below the threshold at the last scan (the run's risk book)."""
 
     @property
     def keepers(self) -> Sequence[KeeperState]:
@@ -133,6 +163,9 @@ CAUSES: tuple[Cause, ...] = (
           "price at kick"),
     Cause("auction_shortfall", "auction raised less than the debt",
           "its bad debt is the shortfall of an auction (debt at Bark less what it raised)"),
+    Cause("portfolio_insolvent", "insolvent portfolio auction",
+          "its bad debt is what an insolvent portfolio auction socialized: the security "
+          "module could not pay the bidder the portfolio's negative value"),
     Cause("oracle_lag", "oracle lag",
           "under water when first found liquidatable, and the oracle was at least 1% above "
           "the market price at that step or the step before"),
@@ -144,6 +177,9 @@ CAUSES: tuple[Cause, ...] = (
     Cause("gas_blocked", "keepers stopped by gas",
           "above water when found; gas above every keeper's max_gas_gwei in at least half "
           "of its liquidatable steps"),
+    Cause("no_keeper", "no keeper",
+          "never liquidated, and the run has no keeper (a scripted [liquidator] with "
+          "enabled = false)"),
     Cause("unprofitable", "no keeper could profit",
           "above water when found, never liquidated, and at the end no keeper's best chunk "
           "pays after gas and slippage"),
@@ -153,7 +189,7 @@ CAUSES: tuple[Cause, ...] = (
           "above water when found, never liquidated, and a keeper would still profit at "
           "the end (latency, capital or order)"),
     Cause("unclassified", "not classified per account",
-          "a Liquity, Morpho, Euler or Drift protocol (sim/family_cascade.py): its bad "
+          "a Liquity, Morpho, Euler, Drift or Mango protocol (sim/family_cascade.py): its bad "
           "debt is given in bulk, with the family's own columns"),
     Cause("in_auction", "in running auctions",
           "debt of auctions still running that their lots would not cover at the market "
@@ -168,6 +204,7 @@ END_REASONS = {
     "gas_cost": "no keeper could profit after gas (a chunk pays before gas)",
     "no_profit": "no chunk pays even before gas (slippage on the venue, no bonus left)",
     "would_pay": "a keeper would still liquidate it (latency, capital or order)",
+    "no_keeper": "no keeper runs (a scripted [liquidator] with enabled = false)",
     "not_evaluated": "not a close-factor protocol: not evaluated",
 }
 
@@ -203,6 +240,9 @@ class RunObserver:
     keepers: dict[str, KeeperTally] = field(default_factory=dict)
     #: Accounts a Comet ``Absorb`` left bad debt on.
     absorbed_short: set[str] = field(default_factory=set)
+    #: Account -> what insolvent portfolio auctions of it socialized (options quote,
+    #: smallest units).
+    socialized: dict[str, int] = field(default_factory=dict)
     step: int = 0
     _runner: CascadeRunner | None = None
 
@@ -224,13 +264,22 @@ class RunObserver:
 
     def _on_change(self, change: Change) -> None:
         event = change.outcome.event
-        if not isinstance(event, Liquidate | Absorb | Bark):
+        if not isinstance(event, Liquidate | Absorb | Bark | BidPortfolioAuction
+                          | LiquidatePerp):
             return
         runner = self._runner
         assert runner is not None
         engine = runner.engine
         d = change.outcome.details
         markets = engine.config.markets
+        if isinstance(event, LiquidatePerp):
+            # Tallied for its liquidator only: a perp's losses are the backstop
+            # waterfall's (perp_waterfall), not lending bad debt.
+            perp = engine.config.perps[event.market]
+            tally = self.keepers.setdefault(event.liquidator, KeeperTally())
+            tally.liquidations += 1
+            tally.value_usd += abs(d["closed"]) / perp.base_unit * d["price"] / PRICE_UNIT
+            return
         if isinstance(event, Liquidate):
             keeper, account = event.liquidator, event.account
             value = d["debt_repaid"] / markets[event.debt_asset].unit * engine.prices[
@@ -245,6 +294,16 @@ class RunObserver:
             off = {base: d["bad_debt"]} if d.get("bad_debt") else {}
             if off:
                 self.absorbed_short.add(account)
+        elif isinstance(event, BidPortfolioAuction):
+            keeper, account = event.bidder, event.account
+            options = engine.config.options
+            assert options is not None
+            # The mark-to-market the bid took, as the options summary's value liquidated.
+            value = abs(d["mtm_taken"]) / markets[options.quote].unit * engine.prices.get(
+                options.quote, PRICE_UNIT) / PRICE_UNIT
+            off = {}
+            if d["socialized"]:
+                self.socialized[account] = self.socialized.get(account, 0) + d["socialized"]
         else:
             keeper, account = event.keeper, event.account
             value = d["debt"] / WAD  # the auction's debt, as the cascade counts it
@@ -277,6 +336,8 @@ def end_reason(runner: CascadeRunner, account: str, step: int) -> str:
     engine = runner.engine
     if engine.rules.liquidation is not LiquidationMechanism.CLOSE_FACTOR:
         return "not_evaluated"
+    if not runner.keepers:
+        return "no_keeper"
     active = [k for k in runner.keepers if k.spec.max_gas_gwei is None
               or float(runner.gas[step]) <= float(k.spec.max_gas_gwei)]
     if runner.keepers and not active:
@@ -360,27 +421,36 @@ def explain(runner: CascadeRunner, observer: RunObserver) -> dict[str, Any]:
                 if o.near_zero:
                     near_zero.add(o.account)
 
+    portfolio_off: dict[str, int] = {}
+    options = engine.config.options
+    if options is not None:
+        portfolio_off = {a: usd({options.quote: n}) for a, n in observer.socialized.items()}
+
     still = [a for a in runner.book.below_accounts() if engine.is_liquidatable(a)]
     end_reasons = {a: end_reason(runner, a, steps) for a in still}
-    candidates = set(observer.first) | set(observer.written_off) | set(auction_off)
+    candidates = (set(observer.first) | set(observer.written_off) | set(auction_off)
+                  | set(portfolio_off))
     rows: list[dict[str, Any]] = []
     for account in sorted(candidates):
         data = engine.account_data(account) if account in engine.ledger.accounts else None
         under = underwater_value(data) if data is not None else 0
         realized = usd(observer.written_off.get(account, {}))
         from_auctions = auction_off.get(account, 0)
-        bad = under + realized + from_auctions
+        from_portfolio = portfolio_off.get(account, 0)
+        bad = under + realized + from_auctions + from_portfolio
         if bad <= 0:
             continue
         sight = observer.first.get(account)
         liquidations = observer.liquidated.get(account, [])
         cause = _classify(account, sight, liquidations, from_auctions, near_zero, bad,
                           blocked, series, end_reasons, steps, realized > 0,
-                          account in observer.absorbed_short)
+                          account in observer.absorbed_short, from_portfolio,
+                          bool(runner.keepers))
         rows.append({"account": account, "cause": cause,
                      "collateral_usd": (data.total_collateral if data else 0) / PRICE_UNIT,
                      "debt_usd": (data.total_debt if data else 0) / PRICE_UNIT,
-                     "written_off_usd": (realized + from_auctions) / PRICE_UNIT,
+                     "written_off_usd": (realized + from_auctions + from_portfolio)
+                     / PRICE_UNIT,
                      "bad_debt_usd": bad / PRICE_UNIT,
                      "first_liquidatable_step": sight.step if sight else None,
                      "collateral_at_first_usd": sight.collateral / PRICE_UNIT if sight else None,
@@ -465,10 +535,13 @@ def _family(runner: CascadeRunner, observer: RunObserver,
 def _classify(account: str, sight: FirstSight | None, liquidations: list[int],
               from_auctions: int, near_zero: set[str], bad: int, blocked: list[bool],
               series: dict[str, list[float]], end_reasons: dict[str, str], steps: int,
-              ran_out: bool, absorbed_short: bool) -> str:
+              ran_out: bool, absorbed_short: bool, from_portfolio: int = 0,
+              keepers: bool = True) -> str:
     """The first cause whose rule holds (see the module docstring)."""
     if from_auctions * 2 >= bad:
         return "auction_near_zero" if account in near_zero else "auction_shortfall"
+    if from_portfolio * 2 >= bad:
+        return "portfolio_insolvent"
     if sight is not None and sight.collateral < sight.debt:
         lags = [_lag(series, s) for s in (sight.step - 1, sight.step) if s >= 0]
         return "oracle_lag" if max(lags) >= ORACLE_LAG_MIN else "gapped"
@@ -479,12 +552,17 @@ def _classify(account: str, sight: FirstSight | None, liquidations: list[int],
     window = blocked[first:last + 1]
     if window and sum(window) >= GAS_BLOCKED_SHARE * len(window):
         return "gas_blocked"
+    if not keepers and not liquidations:
+        return "no_keeper"
     if liquidations:
         return "outpaced"
     return "late" if end_reasons.get(account) == "would_pay" else "unprofitable"
 
 
 def _keepers(runner: CascadeRunner, observer: RunObserver) -> list[dict[str, Any]]:
+    """Per keeper: its liquidations (the engine's outcomes), profit, gas and limits; then
+    every other account that liquidated (a portfolio auction's bidders), with what the
+    outcomes tell (its liquidations and their value; ``None`` for the rest)."""
     out = []
     for k in runner.keepers:
         tally = observer.keepers.get(k.spec.id, KeeperTally())
@@ -497,6 +575,13 @@ def _keepers(runner: CascadeRunner, observer: RunObserver) -> list[dict[str, Any
                     "steps_priced_out": sum(1 for g in runner.gas[1:]
                                             if cap is not None and float(g) > float(cap)),
                     "flash_loan": bool(k.spec.flash_loan)})
+    ids = {k.spec.id for k in runner.keepers}
+    for name in sorted(set(observer.keepers) - ids):
+        tally = observer.keepers[name]
+        out.append({"keeper": name, "liquidations": tally.liquidations,
+                    "value_usd": tally.value_usd, "profit_usd": None, "gas_spent_usd": None,
+                    "actions": tally.liquidations, "latency_steps": None,
+                    "max_gas_gwei": None, "steps_priced_out": 0, "flash_loan": False})
     return out
 
 
@@ -589,7 +674,13 @@ def sentences(e: dict[str, Any]) -> list[str]:
                                  f"(below 5% of the oracle price at kick){priced}.",
             "auction_shortfall": f"{money} from {who} whose auctions raised less than the "
                                  f"debt{priced}.",
-            "unclassified": f"{money} in a Liquity, Morpho, Euler or Drift protocol, not "
+            "portfolio_insolvent": f"{money} from {who} whose portfolio auctions went "
+                                   "insolvent: the security module could not pay their "
+                                   "bidders the portfolios' negative value, and the rest "
+                                   "was socialized.",
+            "no_keeper": f"{money} from {who} never liquidated: the run has no keeper "
+                         "([liquidator] enabled = false).",
+            "unclassified": f"{money} in a Liquity, Morpho, Euler, Drift or Mango protocol, not "
                             "classified per account (its own columns are in steps.parquet).",
             "in_auction": f"{money} in {_n(n, 'running auction', 'running auctions')} "
                           "whose lots would not cover their debt at the market price "
@@ -622,6 +713,8 @@ def sentences(e: dict[str, Any]) -> list[str]:
             parts.append(f"{reasons['gas_blocked']:,} with every keeper priced out by gas")
         if reasons.get("would_pay"):
             parts.append(f"{reasons['would_pay']:,} that a keeper would still liquidate")
+        if reasons.get("no_keeper"):
+            parts.append(f"{reasons['no_keeper']:,} with no keeper in the run")
         if reasons.get("not_evaluated"):
             parts.append(f"{reasons['not_evaluated']:,} not evaluated (not a close-factor "
                          "protocol)")

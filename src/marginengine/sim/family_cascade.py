@@ -63,6 +63,7 @@ from marginengine.engine import (
     SetPrice,
 )
 from marginengine.engine.liquity_handlers import PRICE_SCALE
+from marginengine.engine.morpho_handlers import oracle_price_of
 from marginengine.engine.state import MorphoBook
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, WAD, parse_units
@@ -495,12 +496,10 @@ class MorphoCascadeRunner(FamilyRunner):
         return self.engine.state.morpho[self.market_name]
 
     def oracle(self) -> int:
-        """Morpho's oracle price (1e36-scaled), from the engine's prices (as
-        ``engine/morpho_handlers.oracle_price``)."""
-        coll_unit = self.coll_unit
-        num = (self.engine.prices[self.collateral] * self.loan_unit
-               * morpho_rules.ORACLE_PRICE_SCALE)
-        return num // (self.engine.prices[self.loan] * coll_unit)
+        """Morpho's oracle price (1e36-scaled), from the engine's prices (the handlers'
+        ``engine/morpho_handlers.oracle_price_of``)."""
+        return oracle_price_of(self.protocol, self.market_name, self.engine.prices[self.loan],
+                               self.engine.prices[self.collateral])
 
     def family_columns(self) -> tuple[str, ...]:
         """``total_supply``, ``total_borrow`` (whole loan tokens)."""

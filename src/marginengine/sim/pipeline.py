@@ -66,8 +66,9 @@ class RunResult:
     cascade
         A model run's own result (what only a model run has), else ``None``.
     explanation
-        Why a model run's bad debt arose (:mod:`marginengine.sim.explain`), when asked
-        for; ``None`` for explicit prices.
+        Why the run's bad debt arose (:mod:`marginengine.sim.explain`; a run with
+        explicit prices through :mod:`marginengine.sim.scripted_explain`), when asked
+        for, else ``None``.
     """
 
     kind: str
@@ -106,8 +107,8 @@ def run(scenario: dict[str, Any] | ScenarioSpec, rng: np.random.Generator | None
     on_step
         Called after each step (progress bars).
     explain
-        A model only: record what the report's explanation needs
-        (:mod:`marginengine.sim.explain`) and return it in ``explanation``.
+        Record what the report's explanation needs (:mod:`marginengine.sim.explain`)
+        and return it in ``explanation``.
 
     Raises
     ------
@@ -130,7 +131,7 @@ def run(scenario: dict[str, Any] | ScenarioSpec, rng: np.random.Generator | None
                          res.twin_series, res.ltv_log, cascade=res,
                          explanation=res.explanation)
     spec = scenario if isinstance(scenario, ScenarioSpec) else load_spec(data, source)
-    return _run_explicit(spec, rng, traces, log_path, on_step)
+    return _run_explicit(spec, rng, traces, log_path, on_step, explain)
 
 
 def run_draw(data: dict[str, Any], seed: int, index: int | None) -> RunResult:
@@ -153,23 +154,40 @@ def draw_label(seed: int, index: int | None) -> str:
 
 # ---------------------------------------------------------------- explicit prices
 def _run_explicit(spec: ScenarioSpec, rng: np.random.Generator | None, traces: bool,
-                  log_path: Path | None, on_step: Callable[[int], None] | None) -> RunResult:
+                  log_path: Path | None, on_step: Callable[[int], None] | None,
+                  explain: bool = False) -> RunResult:
+    from marginengine.sim.explain import RunObserver
+    from marginengine.sim.explain import explain as explain_run
     from marginengine.sim.scripted import ScenarioRunner
+    from marginengine.sim.scripted_explain import ScriptedWorld
 
     assert spec.scripted is not None
     perturbed = rng is not None and spec.scripted.spec.noise is not None
     scenario = spec.scripted.perturbed(rng) if rng is not None else spec.scripted
     runner = ScenarioRunner(scenario, log_path)
     recorder = _Recorder(runner)
+    # The explanation's records (only when asked: a report), read from the engine's
+    # outcomes and the liquidatable accounts of each step; they change nothing.
+    world = ScriptedWorld(runner, recorder.series) if explain else None
+    observer = RunObserver() if explain else None
+    if world is not None and observer is not None:
+        observer.attach(world)
+
+    def scanned(step: int) -> int:
+        unsafe = recorder.liquidatable_accounts()
+        if observer is not None:
+            observer.scanned(step, unsafe)
+        return len(unsafe)
+
     try:
         runner.setup()
         setup_rejected = len(runner.result.rejected)
         capacity = recorder.capacity()
-        recorder.record(0, recorder.liquidatable())
+        recorder.record(0, scanned(0))
         for i in range(len(scenario.steps)):
             runner.begin_step(i)
             # Counted before the keeper acts, as a model's scan counts them.
-            unsafe = recorder.liquidatable()
+            unsafe = scanned(i + 1)
             runner.end_step(i)
             recorder.market_step(i)
             recorder.record(i + 1, unsafe)
@@ -200,8 +218,12 @@ def _run_explicit(spec: ScenarioSpec, rng: np.random.Generator | None, traces: b
         "setup_rejected": setup_rejected,
         **capacity,
     })
+    explanation = None
+    if world is not None and observer is not None:
+        world.finish(summary["bad_debt_realized"], summary["bad_debt_unrealized"])
+        explanation = explain_run(world, observer)
     return RunResult("scripted", summary, recorder.series if traces else {}, runner.engine,
-                     scripted=runner.result)
+                     scripted=runner.result, explanation=explanation)
 
 
 class _Recorder:
@@ -228,9 +250,9 @@ class _Recorder:
         keeper = self.runner.keeper.id
         return [a for a in sorted(self.runner.engine.ledger.accounts) if a != keeper]
 
-    def liquidatable(self) -> int:
+    def liquidatable_accounts(self) -> list[str]:
         engine = self.runner.engine
-        return sum(1 for a in self.borrowers() if engine.is_liquidatable(a))
+        return [a for a in self.borrowers() if engine.is_liquidatable(a)]
 
     def capacity(self) -> dict[str, float]:
         """The book's capital efficiency after set-up (as a model's ``book_capacity``),

@@ -18,8 +18,10 @@ generator's starting state and its position (:func:`protocol_rng`), so removing 
 protocol changes nothing in how the others are drawn.
 
 Figures: the summary's additive figures (bad debt and its parts, liquidations, liquidated
-value, keeper profit and gas, borrower loss, accounts, events, and the perp figures of the
-protocols with a perp venue, sim/perps.py) are the sums over the protocols;
+value, keeper profit and gas, borrower loss, accounts, events, explicit actions, and the
+perp figures of the protocols with a perp venue, sim/perps.py) are the sums over the
+protocols; ``rejected_actions`` lists every protocol's (a further one's prefixed by its
+name);
 ``protocols`` holds every protocol's own summary. The series are the first
 protocol's, plus ``liquidatable_accounts.<name>``, ``liquidations_cum.<name>``,
 ``bad_debt_usd.<name>`` and ``oracle_price_usd.<name>`` (the headline asset as that
@@ -49,7 +51,9 @@ ADDITIVE = ("bad_debt", "bad_debt_realized", "bad_debt_in_auctions", "bad_debt_u
             "insurance_fund_start", "insurance_fund_end", "insurance_fund_drawdown",
             "adl_covered", "adl_volume", "socialized_loss", "perp_deficit",
             "perp_keeper_profit", "perp_keeper_gas_spent", "perp_accounts",
-            "perp_setup_rejected", "open_interest_end")
+            "perp_setup_rejected", "open_interest_end",
+            # explicit [[actions]], each acting on the protocol it names
+            "explicit_actions")
 #: Perp series columns added for each further protocol that has them.
 PERP_PROTOCOL_COLUMNS = ("perp_liquidations_cum", "insurance_fund_usd",
                          "bankrupt_shortfall_usd", "insurance_drawdown_usd",
@@ -129,6 +133,11 @@ def combined_summary(names: Sequence[str], summaries: Sequence[dict[str, Any]]
             present = [v for v in values if isinstance(v, int | float)]
             if present:
                 out[key] = sum(present)
+    if all(isinstance(s.get("rejected_actions"), list) for s in summaries):
+        # Each protocol's refused actions, a further protocol's named by it.
+        out["rejected_actions"] = [*summaries[0]["rejected_actions"], *(
+            f"{name}: {r}" for name, s in zip(names[1:], summaries[1:], strict=True)
+            for r in s["rejected_actions"])]
     # The mean time to liquidate over every protocol's liquidations (each counted
     # liquidation records one time): weighted by the liquidation counts. It was the first
     # protocol's alone, e.g. 0 steps for families_cascade while Liquity's and Morpho's

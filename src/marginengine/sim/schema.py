@@ -58,6 +58,10 @@ def _cascade_fields() -> set[str]:
     return set(CascadeFile.model_fields)
 
 
+#: Account keys of a snapshot (``marginengine health FILE``) that no scenario has.
+SNAPSHOT_KEYS = frozenset({"supplied", "borrowed", "positions", "options", "option_cash"})
+
+
 def resolve_kind(data: dict[str, Any], source: str | None = None) -> str:
     """The scenario's kind (``scripted``: explicit prices; ``cascade``: a price model), as
     given or inferred, checked against its sections.
@@ -73,6 +77,15 @@ def resolve_kind(data: dict[str, Any], source: str | None = None) -> str:
         if key in data:
             raise ConfigError([f"{key}: this file is for `{command} FILE`, not a scenario of "
                                "simulate or sweep"], source=source)
+    accounts = data.get("accounts")
+    if "steps" not in data and "price" not in data and isinstance(accounts, list) and any(
+            isinstance(a, dict) and SNAPSHOT_KEYS.intersection(a) for a in accounts):
+        # A snapshot of balances (docs/formats.md), not a scenario: one line saying which
+        # command reads it rather than an unknown-field error per account.
+        raise ConfigError(["accounts: this file is a snapshot (accounts with "
+                           f"{', '.join(sorted(SNAPSHOT_KEYS))}) for `marginengine health "
+                           "FILE`, not a scenario of simulate or sweep (a scenario's "
+                           "accounts give deposit and borrow)"], source=source)
     kind = scenario_kind(data, source)
     problems: list[str] = []
     steps = data.get("steps")
