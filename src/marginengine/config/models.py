@@ -7,6 +7,7 @@ reaches a rule. Amount caps are in whole tokens of the asset.
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -55,7 +56,10 @@ def _pct(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
+@functools.lru_cache(maxsize=4096)
 def _bps(value: Decimal, field: str) -> int:
+    # Cached (equal Decimals give equal basis points): the engine reads a market's bonus,
+    # fee and reserve factor several times per liquidation.
     scaled = value * 10_000
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{field} must be a whole number of basis points (0.0001), got {value}")

@@ -37,6 +37,23 @@ _ACCEPTED_JSON = ('{"seq":%d,"outcome":"%s","event":%s,"accepted":true,"reason":
                   '"code":null,"data":{},"details":%s}')
 
 
+#: Per event type, its fields checked at construction and their kind (``int``, ``str``,
+#: ``bool``; other annotations are checked by the type's own ``__post_init__``): read from
+#: ``dataclasses.fields`` once per type instead of at every event.
+_FIELD_KINDS: dict[type[Any], tuple[tuple[str, str], ...]] = {}
+
+
+def _field_kinds(cls: type[Any]) -> tuple[tuple[str, str], ...]:
+    kinds = _FIELD_KINDS.get(cls)
+    if kinds is None:
+        named = {int: "int", "int": "int", str: "str", "str": "str", bool: "bool",
+                 "bool": "bool"}
+        kinds = tuple((f.name, named[f.type]) for f in dataclasses.fields(cls)
+                      if isinstance(f.type, str | type) and f.type in named)
+        _FIELD_KINDS[cls] = kinds
+    return kinds
+
+
 @dataclass(frozen=True)
 class Event:
     """Base class of every event."""
@@ -44,23 +61,22 @@ class Event:
     outcome_name: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            expected = f.type
-            if expected in ("int", int):
+        for name, kind in _field_kinds(type(self)):
+            value = getattr(self, name)
+            if kind == "int":
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise EventError(
-                        f"{type(self).__name__}.{f.name}: must be an integer in smallest "
+                        f"{type(self).__name__}.{name}: must be an integer in smallest "
                         f"units (got {value!r})"
                     )
-            elif expected in ("str", str):
+            elif kind == "str":
                 if not isinstance(value, str):
                     raise EventError(
-                        f"{type(self).__name__}.{f.name}: must be a string (got {value!r})"
+                        f"{type(self).__name__}.{name}: must be a string (got {value!r})"
                     )
-            elif expected in ("bool", bool) and not isinstance(value, bool):
+            elif kind == "bool" and not isinstance(value, bool):
                 raise EventError(
-                    f"{type(self).__name__}.{f.name}: must be true or false (got {value!r})"
+                    f"{type(self).__name__}.{name}: must be true or false (got {value!r})"
                 )
 
     @property

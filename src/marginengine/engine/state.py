@@ -114,6 +114,10 @@ class EngineState:
         self.rules: LendingRules = config.rules
         self.ledger = Ledger(config)
         self.prices = PriceTable()
+        #: Account data read at a state, by account: ``(key, data)`` with the key of
+        #: :meth:`StateReads.account_data` (the account's version, the index epoch, the
+        #: price version, the margin model in force).
+        self.account_reads: dict[str, tuple[tuple[int, int, int, object], AccountData]] = {}
         self.oracles = {asset: MarketOracle(asset, config.oracle)
                         for asset in (*config.markets, *config.perps)}
         self.auctions = AuctionHouse.of(config.auction) if config.auction is not None else None
@@ -737,8 +741,23 @@ class StateReads:
 
     # ------------------------------------------------------------------ accounts
     def account_data(self, account_id: str) -> AccountData:
-        """Aave-style account data (collateral, debt, averages, HF) at current prices."""
-        return self.model.account_data(self.ledger, self.prices, account_id)
+        """Aave-style account data (collateral, debt, averages, HF) at current prices.
+
+        Read once per state of what it depends on: the account's positions (the ledger's
+        :meth:`~marginengine.ledger.Ledger.account_version`), the indices (its
+        ``index_epoch``), the prices (their ``version``) and the margin model in force. A
+        keeper's read, the ``Liquidate`` it sends (which reads the same state first) and
+        the reads after it share one computation."""
+        state = self.state
+        ledger, prices, margin = state.ledger, state.prices, state.margin
+        key = (ledger.account_version(account_id), ledger.index_epoch, prices.version,
+               margin)
+        cached = state.account_reads.get(account_id)
+        if cached is not None and cached[0][:3] == key[:3] and cached[0][3] is margin:
+            return cached[1]
+        data = margin.lending.account_data(ledger, prices, account_id)
+        state.account_reads[account_id] = (key, data)
+        return data
 
     def initial_account_data(self, account_id: str) -> AccountData:
         """Account data at the initial-margin prices (see :meth:`initial_prices`)."""

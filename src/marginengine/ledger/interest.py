@@ -8,6 +8,9 @@ simple interest per accrual, or exact per-second compounding with :func:`rpow`.
 
 from __future__ import annotations
 
+import functools
+from decimal import Decimal
+
 from marginengine.config import InterestRateModel
 from marginengine.config.families import Compounding
 from marginengine.fixedpoint import BPS, RAY, Rounding, bps_mul, ray_div, ray_mul, rpow
@@ -15,9 +18,10 @@ from marginengine.fixedpoint import BPS, RAY, Rounding, bps_mul, ray_div, ray_mu
 SECONDS_PER_YEAR = 365 * 24 * 3600
 
 
-def _ray_fraction(value: object) -> int:
-    from decimal import Decimal
-
+@functools.lru_cache(maxsize=1024)
+def _ray_fraction(value: Decimal) -> int:
+    # Cached (equal Decimals give the same ray): rates() reads four per call, and every
+    # event recomputes the rates of the reserves it touched.
     assert isinstance(value, Decimal)
     return int(value * RAY)
 

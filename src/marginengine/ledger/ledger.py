@@ -12,7 +12,6 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 
 from marginengine.config import ProtocolConfig
 from marginengine.errors import InvariantViolation
@@ -63,6 +62,13 @@ class Ledger:
         self._saved_reserves: dict[str, ReserveState] = {}
         self._saved_clearing: PerpClearing | None = None
         self._saved_time = time
+        #: Per account, the value of :attr:`_writes` at its last write (see
+        #: :meth:`account_version`); :attr:`index_epoch` moves with any index.
+        self._versions: dict[str, int] = {}
+        self._writes = 0
+        #: Moves whenever a reserve's liquidity or borrow index may have changed (an
+        #: accrual, a rollback of reserves): balances read through the indices then move.
+        self.index_epoch = 0
         for asset in self.reserves:
             self.update_rates(asset)
 
@@ -86,8 +92,23 @@ class Ledger:
             self._saved_reserves = {}
             self._saved_clearing = None
 
+    def account_version(self, account_id: str) -> int:
+        """A number that changes whenever the account's positions may have changed (any
+        primitive writing it, a rollback restoring it) and never returns to an earlier
+        value: with :attr:`index_epoch`, the prices and the rules, it keys exact reads of
+        the account that can be reused while none of them moves."""
+        return self._versions.get(account_id, 0)
+
+    def _bump(self, account_id: str) -> None:
+        self._writes += 1
+        self._versions[account_id] = self._writes
+
     def _rollback(self) -> None:
         assert self._saved_accounts is not None
+        for account_id in self._saved_accounts:
+            self._bump(account_id)
+        if self._saved_reserves:
+            self.index_epoch += 1
         for account_id, saved in self._saved_accounts.items():
             if saved is None:
                 self.accounts.pop(account_id, None)
@@ -100,6 +121,8 @@ class Ledger:
         self.time = self._saved_time
 
     def _account(self, account_id: str) -> Account:
+        # Every write to an account comes through here, before the write.
+        self._bump(account_id)
         if self._saved_accounts is not None and account_id not in self._saved_accounts:
             existing = self.accounts.get(account_id)
             self._saved_accounts[account_id] = existing.copy() if existing else None
@@ -112,7 +135,7 @@ class Ledger:
         if asset not in self.reserves:
             raise LedgerError(f"unknown asset {asset!r}")
         if self._saved_accounts is not None and asset not in self._saved_reserves:
-            self._saved_reserves[asset] = replace(self.reserves[asset])
+            self._saved_reserves[asset] = self.reserves[asset].copy()
         return self.reserves[asset]
 
     def _clearing(self) -> PerpClearing:
@@ -536,6 +559,7 @@ class Ledger:
         r = self._reserve(asset)
         market = self.config.markets[asset]
         old_li, old_bi = r.liquidity_index, r.borrow_index
+        self.index_epoch += 1
         if r.liquidity_rate:
             r.liquidity_index = grow_index(old_li, linear_interest(r.liquidity_rate, seconds))
         if r.scaled_debt and r.borrow_rate:
@@ -658,7 +682,10 @@ class Ledger:
                 d_long[m] += max(new, 0) - max(old, 0)
         before = self._saved_clearing or self.clearing
         problems = []
-        moved = self._clearing_claims(self.clearing) - self._clearing_claims(before)
+        # An untouched clearing (no copy saved) moved by nothing; the accounts' side must
+        # then have moved by nothing either.
+        moved = 0 if before is self.clearing else \
+            self._clearing_claims(self.clearing) - self._clearing_claims(before)
         if moved != d_quote:
             problems.append(f"perp clearing: balances moved {d_quote} but the clearing "
                             f"moved {moved}")

@@ -52,6 +52,14 @@ class ReserveState:
     borrow_rate: int = 0
     liquidity_rate: int = 0
 
+    def copy(self) -> ReserveState:
+        """A copy (every field is an int or the symbol: a shallow copy is a full one),
+        made without ``dataclasses.replace``'s per-field work: the ledger journals one per
+        touched reserve per event."""
+        new = object.__new__(ReserveState)
+        new.__dict__.update(self.__dict__)
+        return new
+
     @property
     def reserves(self) -> int:
         """Protocol surplus in whole smallest units (floored)."""

@@ -18,6 +18,8 @@ class PriceTable(Mapping[str, int]):
 
     def __init__(self, prices: Mapping[str, int] | None = None) -> None:
         self._prices: dict[str, int] = {}
+        #: Moves with every change of any price (for reads cached at one set of prices).
+        self.version = 0
         for asset, price in (prices or {}).items():
             self.set(asset, price)
 
@@ -28,11 +30,13 @@ class PriceTable(Mapping[str, int]):
         if price <= 0:
             raise ValueError(f"price of {asset} must be positive (got {price})")
         self._prices[asset] = price
+        self.version += 1
 
     def restore(self, asset: str, price: int | None) -> None:
         """Put back a price saved before a change (``None``: the asset had no price)."""
         if price is None:
             self._prices.pop(asset, None)
+            self.version += 1
         else:
             self.set(asset, price)
 

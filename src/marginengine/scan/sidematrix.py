@@ -190,6 +190,8 @@ class SideMatrix:
         requested = np.asarray(rows, dtype=np.int64)
         if not len(requested):
             return np.zeros(0)
+        if len(requested) == 1 or bool((requested[1:] > requested[:-1]).all()):
+            return self._distinct_sums(requested, weights)  # already distinct and sorted
         order = np.argsort(requested, kind="stable")
         ordered = requested[order]
         first = np.ones(len(ordered), dtype=bool)
@@ -260,7 +262,15 @@ class SideMatrix:
         if row < self.n_base:
             start, end = int(self.indptr[row]), int(self.indptr[row + 1])
             if end > start:
-                j = start + int(np.searchsorted(self.indices[start:end], col))
+                # The first slot whose column is at least ``col`` (columns are sorted in
+                # a row): a scan for the few slots of most rows, a search beyond.
+                if end - start <= 8:
+                    indices = self.indices
+                    j = start
+                    while j < end and indices[j] < col:
+                        j += 1
+                else:
+                    j = start + int(np.searchsorted(self.indices[start:end], col))
                 if j < end and self.indices[j] == col:
                     old = self.data[j]
                     self.data[j] = value

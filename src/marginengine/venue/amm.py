@@ -26,6 +26,7 @@ post-trade mid is never below the one computed), so the bounds are safe to act o
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -66,6 +67,13 @@ def require_int(value: object, field: str, minimum: int) -> int:
     return value
 
 
+@functools.lru_cache(maxsize=256)
+def _float_fraction(value: float) -> Fraction:
+    """A finite float as the shortest decimal that round-trips (cached: a simulator reads
+    the same arbitrage speed every step)."""
+    return Fraction(repr(value))
+
+
 def require_fraction(value: object, field: str, low: Fraction, high: Fraction,
                      low_open: bool) -> Fraction:
     """Return ``value`` as an exact fraction if it lies in ``(low, high]`` or ``[low, high]``.
@@ -84,7 +92,7 @@ def require_fraction(value: object, field: str, low: Fraction, high: Fraction,
     if isinstance(value, float | Decimal):
         if not (value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
             raise VenueError(field, f"must be a finite number (got {value})")
-        result = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+        result = _float_fraction(value) if isinstance(value, float) else Fraction(value)
     else:
         result = Fraction(value)
     below = result <= low if low_open else result < low

@@ -81,9 +81,17 @@ class LendingKeeper:
         min_profit = float(spec.min_profit)
         need = gas + min_profit
         config, rules = engine.config, engine.rules
+        # Accounts whose bound proves no liquidation pays ``need`` (while they stay
+        # untouched and the step's bounds hold): screen.may_pay, for all at once.
+        unpayable = screen.unpayable(need)
+        bounded = screen.bounded
+        latency = spec.latency
         for account in unsafe:
-            # ready() first, for every account: it records when the keeper first saw it.
-            if not keeper.ready(account, step) or not screen.may_pay(account, need):
+            # ready() first, for every account: it records when the keeper first saw it
+            # (with no latency it is always ready, and what it records is never read).
+            if latency and not keeper.ready(account, step):
+                continue
+            if account in unpayable and bounded(account):
                 continue
             pair = screen.inputs(account)
             if pair is None:

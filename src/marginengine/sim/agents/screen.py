@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
+from itertools import compress
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,7 +15,7 @@ from marginengine.engine import Change, Engine, Liquidate
 from marginengine.fixedpoint import BPS, PRICE_UNIT, WAD
 from marginengine.liquidation import CloseFactorInputs, CloseFactorPlan, PlanBounds, first_offer
 from marginengine.scan import RiskBook
-from marginengine.scan.kernels import classify
+from marginengine.scan.kernels import ScreenBounds, classify
 
 #: Relative widening of the screen's bound beyond the book's own error bound (the bound's
 #: own few float operations).
@@ -45,6 +47,9 @@ class LendingScreen:
         #: handler's own plan of each ``Liquidate`` is counted by the keeper too.
         self.exact_plans = 0
         self._bound: dict[str, float] = {}
+        #: The same bounds as ids and an array (for :meth:`unpayable`), and its answers.
+        self._bound_rows: tuple[list[str], FloatArray] = ([], np.zeros(0))
+        self._unpayable: dict[float, frozenset[str]] = {}
         self._stale = False
         self._touched: set[str] = set()
         self._inputs: dict[str, _Inputs | None] = {}
@@ -122,10 +127,12 @@ class LendingScreen:
         self._offers.clear()
         self._indices = {a: (r.liquidity_index, r.borrow_index)
                          for a, r in self.engine.ledger.reserves.items()}
+        self._unpayable = {}
         book = self.book
         rows = book.below_rows()
         if not len(rows):
             self._bound = {}
+            self._bound_rows = ([], np.zeros(0))
             return
         cw, debt = book.sums(rows)
         raw = book.collateral.subset_sums(rows, book.assets.weights().raw_collateral)
@@ -136,15 +143,18 @@ class LendingScreen:
         coll_hi = raw * (1 + eps) + slack
         # The most debt one liquidation may repay, as a share of the account's debt: the
         # close factor where the rule is proven to cap it, else all of it.
-        cap = self._close_factor_share(rows, cw, debt, raw, eps, slack)
+        cap = self._close_factor_share(rows, cw, debt, raw, eps, slack, b)
         # Base units (8 decimals) to USD, widened once more, plus a few smallest units of
         # any asset for the plan's own roundings.
         bound = np.minimum(self._per_debt * (debt_hi * cap + 2.0), self._per_coll * coll_hi)
         bound = bound * (1 + SCREEN_REL) / PRICE_UNIT + self._unit_slack()
-        self._bound = dict(zip(book.accounts.ids(rows), bound.tolist(), strict=True))
+        ids = book.accounts.ids(rows)
+        self._bound = dict(zip(ids, bound.tolist(), strict=True))
+        self._bound_rows = (ids, bound)
 
     def _close_factor_share(self, rows: IntArray, cw: FloatArray, debt: FloatArray,
-                            raw: FloatArray, eps: float, slack: float) -> FloatArray:
+                            raw: FloatArray, eps: float, slack: float,
+                            at_one: ScreenBounds) -> FloatArray:
         """Per row, a share of its debt value that no liquidation of it may exceed: the
         close factor (50%) where the rule (:func:`~marginengine.liquidation.close_factor.
         max_liquidatable_debt`) surely applies it, else 1.
@@ -164,7 +174,9 @@ class LendingScreen:
             return out
         single = (book.collateral.slot_counts(rows) <= 1) & (book.debt.slot_counts(rows) <= 1)
         t = rules.close_factor_hf_threshold_wad / WAD * (1 + 1e-9)
-        below, band = classify(cw, debt, book.bounds(t))
+        # The book's bounds at threshold t: those at 1 (``at_one``, the same state) with
+        # the threshold changed (no other figure of them depends on it).
+        below, band = classify(cw, debt, replace(at_one, threshold=t))
         floor = rules.min_base_max_close_factor_threshold_base
         proven = single & ~below & ~band & (debt > 0) \
             & (raw * (1 - eps) - slack >= floor) & (debt * (1 - eps) - slack >= floor)
@@ -182,6 +194,26 @@ class LendingScreen:
         bounds no longer hold for the rest of the step."""
         if any(mids.get(a, 0) > m for a, m in self._mids.items()):
             self._stale = True
+
+    def unpayable(self, need: float) -> frozenset[str]:
+        """The accounts of this step's bounds whose largest liquidation cannot earn
+        ``need`` USD (:meth:`may_pay` is ``False`` for them while :meth:`bounded`); empty
+        when the bounds no longer hold. Computed once per step and ``need``."""
+        if self._stale:
+            return frozenset()
+        cached = self._unpayable.get(need)
+        if cached is None:
+            ids, values = self._bound_rows
+            # ``not >=``, as may_pay reads it (a NaN bound is unpayable there too).
+            cached = frozenset(compress(ids, (~(values >= need)).tolist())) if ids \
+                else frozenset()
+            self._unpayable[need] = cached
+        return cached
+
+    def bounded(self, account: str) -> bool:
+        """Whether this step's bound of ``account`` still holds (no event has touched it,
+        no price, index or mid has moved since :meth:`begin`)."""
+        return not self._stale and account not in self._touched
 
     def may_pay(self, account: str, need: float) -> bool:
         """Whether the largest liquidation of ``account`` might earn ``need`` USD (gas plus
