@@ -318,6 +318,24 @@ def test_report_when_morpho_family_cascade_then_bulk_cause_and_family_chart(tmp_
     assert e["causes"] == {"unclassified": {
         "accounts": 0, "bad_debt_usd": pytest.approx(result.summary["bad_debt"])}}
     assert e["sentences"][0] == f"Bad debt {result.summary['bad_debt']:,.0f} USD."
+    # Why 173 positions are still liquidatable at the end (every open one; 166 under
+    # water): the keeper's own decision, asked again, pays for none even before gas. Its
+    # sales hold the venue at the break-even of Morpho's incentive: the first WETH sold
+    # fetches the mid less the 5 bps fee, 1,245.93 x 0.9995 = 1,245.30, and Morpho asks
+    # 1,300 / LIF 1.043841 = 1,245.40 for it (LIF min(1.15, 1 / (1 - 0.3 x 0.14)),
+    # morpho-blue@3085651a ConstantsLib / Morpho.sol liquidate). Not a keeper defect: the
+    # CLI's run of the example without the venue's feedback (amplification) takes all 300.
+    assert result.summary["family"]["positions_open"] == 173
+    assert e["still_liquidatable"] == {"accounts": 173, "reasons": {"no_profit": 173},
+                                       "underwater": 166}
+    venue = result.series["venue_price_usd"][-1]
+    oracle = result.series["oracle_price_usd"][-1]
+    lif = result.summary["family"]["liquidation_incentive_factor"]
+    assert venue == pytest.approx(1_245.93, abs=0.005) and oracle == 1_300
+    assert venue * (1 - 0.0005) < oracle / lif
+    assert any(s.startswith("173 accounts still liquidatable at the end: 173 with no keeper "
+                            "able to profit after gas and slippage (173 not even before gas")
+               and "166 of them under water" in s for s in e["sentences"])
     page_path = write_report(tmp_path, "morpho", result.summary, result.series,
                              explanation=e, scenario=data)
     assert page_path is not None

@@ -22,6 +22,7 @@ import pytest
 from marginengine.errors import ConfigError
 from marginengine.liquidation import morpho as morpho_liq
 from marginengine.margin import morpho as morpho_rules
+from marginengine.scan import LiquityRiskBook
 from marginengine.sim.cascade import run_cascade, runner_class, scenario_spec
 from marginengine.sim.family_cascade import LiquityCascadeRunner, MorphoCascadeRunner
 
@@ -117,7 +118,11 @@ def test_liquity_recovery_mode_crash_caps_at_110_and_keeps_the_last_trove():
     fam = result.summary["family"]
     assert result.series["recovery_mode"] == [0.0, 1.0, 1.0, 1.0]
     assert result.series["liquidations_step"] == [0, 1, 2, 1]
-    assert result.series["liquidatable_accounts"] == [0, 3, 2, 1]
+    # The count is the engine's rule (liquity_system.is_liquidatable, each trove alone):
+    # at 1,500 t2 and t1 (their 25,325 and 12,260 fit in the pool's 30,000), not t3: its
+    # 36,380 is more than the pool holds and its 123.7% is above 110%, so
+    # _liquidateRecoveryMode skips it (the cascade's own cut-off used to count it: 3).
+    assert result.series["liquidatable_accounts"] == [0, 2, 2, 1]
     sys = result.engine.state.liquity
     assert sys is not None and list(sys.troves) == ["vault00000"]
     capped = 25_325 * E * (11 * E // 10) // (1_500 * E)   # coll at the 110% cap
@@ -152,6 +157,14 @@ def test_liquity_example_conserves_eth_lusd_and_the_pool():
     assert fam["stability_pool_end"] == 0 and fam["recovery_mode_steps"] > 0
     assert fam["debt_redistributed"] > 0 and fam["lowest_tcr"] < 1.5
     assert runner.summary()["liquidation_count"] == len(runner.borrowers) - fam["troves_open"]
+    # The cascade counts what the engine would liquidate, as `marginengine scan` does: at
+    # the end 72 troves are below the 118.96% TCR, none liquidatable (the pool is empty
+    # and each is above 110%). The cascade's own cut-off, without the pool's capacity,
+    # counted all 72.
+    found = LiquityRiskBook(runner.engine).scan()
+    assert found.recovery_mode and len(found.candidates) == 72 and found.liquidatable == []
+    assert runner.series["liquidatable_accounts"][-1] == 0
+    assert runner.scan() == []
 
 
 def morpho_scenario(path: list[int], accounts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -196,6 +209,26 @@ def test_morpho_full_repay_then_bad_debt_realized_by_hand():
     assert book.market.total_supply_assets == 1_000_000 * USDC - 1_587_999_999
     assert book.position("erin") == morpho_rules.Position()
     assert s["bad_debt_underwater"] == 0 and s["bad_debt"] == s["bad_debt_realized"]
+
+
+@pytest.mark.parametrize(("keeper", "reason"), [
+    ({"min_profit": 10**9}, "gas_cost"),      # pays before gas and the minimum, not after
+    ({"latency": 5}, "would_pay"),            # it pays; the keeper had not seen it long enough
+    ({"max_gas_gwei": 10}, "gas_blocked"),    # gas is 20 gwei, above its limit
+])
+def test_morpho_end_reasons_ask_the_keepers_decision_again(keeper: dict[str, Any],
+                                                            reason: str):
+    # carol: 10 WETH, 17,000 USDC; at 1,800 her LTV is 94.4% > 86%: liquidatable, and
+    # seizing 9.8585 WETH (worth 17,745 on the deep venue) for 17,000 pays 745 before gas.
+    # Each keeper below does not liquidate her; the explanation says why.
+    data = morpho_scenario([2000, 1800], [
+        {"id": "carol", "deposit": {"WETH": 10}, "borrow": {"USDC": 17_000}}])
+    data["keepers"] = [{"id": "keeper", "flash_loan": True, **keeper}]
+    result = run_cascade(data, amplification=False, explain_run=True)
+    assert result.summary["liquidation_count"] == 0
+    assert result.explanation is not None
+    assert result.explanation["still_liquidatable"] == {
+        "accounts": 1, "reasons": {reason: 1}, "underwater": 0}
 
 
 def test_morpho_example_conserves_loan_and_collateral():

@@ -63,7 +63,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -145,6 +145,20 @@ class CascadeRunner(Protocol):
 
     def gas_usd(self, action: str, i: int) -> float:
         """USD of gas one ``action`` costs at step ``i``."""
+
+
+@runtime_checkable
+class FamilyEnd(Protocol):
+    """What a family runner (sim/family_cascade.py ``FamilyRunner``) says of its end
+    state: why each position still liquidatable was not liquidated, and which are under
+    water."""
+
+    def end_reasons(self, step: int) -> dict[str, str]:
+        """Account -> a key of :data:`END_REASONS`, for every position still liquidatable
+        at ``step``."""
+
+    def underwater_accounts(self) -> list[str]:
+        """Open positions whose debt is above their collateral at the oracle."""
 
 
 @dataclass(frozen=True)
@@ -517,12 +531,22 @@ def _family(runner: CascadeRunner, observer: RunObserver,
     realized, in_auctions, underwater = runner.bad_debt_parts()
     total = realized + in_auctions + underwater
     series = runner.series
+    still: dict[str, Any] = {"accounts": 0, "reasons": {}}
+    if isinstance(runner, FamilyEnd):
+        # The family's own keepers asked again at the last step (Morpho's; the others
+        # say "not evaluated"), and how many of those positions are under water.
+        reasons = runner.end_reasons(len(series["step"]) - 1)
+        under = set(runner.underwater_accounts())
+        still = {"accounts": len(reasons),
+                 "reasons": {k: sum(1 for v in reasons.values() if v == k)
+                             for k in END_REASONS if k in reasons.values()},
+                 "underwater": sum(1 for a in reasons if a in under)}
     out: dict[str, Any] = {
         "bad_debt_usd": total,
         "causes": {"unclassified": {"accounts": 0, "bad_debt_usd": total}} if total > 0
         else {},
         "accounts": [], "residual_usd": 0.0,
-        "still_liquidatable": {"accounts": 0, "reasons": {}},
+        "still_liquidatable": still,
         "keepers": _keepers(runner, observer), "gas": _gas(runner, blocked),
         "oracle": _oracle(series), "venue": _venue(series),
         "liquidatable_steps": sum(1 for n in series["liquidatable_accounts"] if n),
@@ -709,6 +733,10 @@ def sentences(e: dict[str, Any]) -> list[str]:
                          f"price, {venue['end_discount']:.1%} below the oracle at the end, "
                          "and its slippage eat the liquidation bonus)")
             parts.append(part)
+        if still.get("underwater"):
+            parts.append(f"{still['underwater']:,} of them under water at the oracle (all "
+                         "their collateral is worth less than their debt: a liquidation "
+                         "seizes it all and realizes the rest as bad debt)")
         if reasons.get("gas_blocked"):
             parts.append(f"{reasons['gas_blocked']:,} with every keeper priced out by gas")
         if reasons.get("would_pay"):

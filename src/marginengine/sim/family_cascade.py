@@ -11,18 +11,23 @@ methods these runners override). The scenario's fields map onto the family's act
 
 Liquity v1 (:class:`LiquityCascadeRunner`), every step after the oracles publish:
 
-1. the scan: the troves ``liquidateTroves`` could take, from the lowest ICR up: ICR below
-   110%, or in recovery mode (TCR below 150%) below the TCR;
+1. the scan: the risk book's (:class:`~marginengine.scan.liquity.LiquityRiskBook`, a
+   float64 screen, then the engine's own rule ``liquity_system.is_liquidatable``): the
+   troves ``liquidate`` would close now, each alone, lowest NICR first: ICR below 110%,
+   or in recovery mode (TCR below 150%) below the TCR when the stability pool can absorb
+   the whole debt; never the last trove;
 2. keepers, in the step's seeded order: ``batchLiquidateTroves`` over up to
    ``family_agents.troves_per_tx`` of the troves each has seen for its latency, when the
-   gas compensation (200 LUSD and 0.5% of the collateral, sold on the venue) pays the
-   gas (``gas_used.liquidate`` per trove) and ``min_profit``; the engine offsets against
+   gas compensation of what the batch would liquidate (``liquity_system.batch_totals``:
+   200 LUSD and 0.5% of the collateral, sold on the venue) pays the gas
+   (``gas_used.liquidate`` per trove) and ``min_profit``; the engine offsets against
    the stability pool, redistributes the rest, caps recovery-mode liquidations at 110%;
 3. the stability pool's depositors withdraw their ETH gains and sell them on the venue
    (``family_agents.sell_pool_gains``).
 
 Morpho Blue (:class:`MorphoCascadeRunner`), every step: ``accrueInterest``, the oracles,
-the scan (unhealthy positions: debt above collateral x LLTV), then keepers ``liquidate``
+the scan (the risk book's, :class:`~marginengine.scan.morpho.MorphoRiskBook`: unhealthy
+positions, debt above collateral x LLTV, by Morpho's ``_isHealthy``), then keepers ``liquidate``
 each position they have seen for their latency: all its borrow shares, or all its
 collateral when that is worth less (the rest is bad debt, realized at once across the
 suppliers), less when their capital does not reach; when selling the seized collateral
@@ -49,7 +54,7 @@ import numpy as np
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.families import LiquidationMechanism
-from marginengine.decisions import Code
+from marginengine.decisions import Code, Refusal
 from marginengine.engine import (
     LiquityBatchLiquidate,
     LiquityOpenTrove,
@@ -69,9 +74,10 @@ from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, WAD, parse_units
 from marginengine.liquidation import liquity as liquity_liq
 from marginengine.liquidation import morpho as morpho_liq
-from marginengine.liquidation.liquity_system import LiquitySystem
+from marginengine.liquidation.liquity_system import LiquitySystem, batch_totals
 from marginengine.margin import liquity as liquity_rules
 from marginengine.margin import morpho as morpho_rules
+from marginengine.scan import LiquityRiskBook, MorphoRiskBook
 from marginengine.sim.agents import KeeperState
 from marginengine.sim.book import synthetic_book
 from marginengine.sim.cascade import FAMILY_RUNNERS, CascadeRunner
@@ -140,6 +146,17 @@ class FamilyRunner(CascadeRunner, ABC):
 
     def after_keepers(self, i: int) -> None:
         """What the family's other actors do after the keepers (nothing by default)."""
+
+    def end_reasons(self, step: int) -> dict[str, str]:
+        """Why each position :meth:`scan` still finds liquidatable at ``step`` (the last)
+        was not liquidated, a key of ``sim/explain.END_REASONS``: ``not_evaluated`` unless
+        the family asks its keepers again (Morpho does)."""
+        return dict.fromkeys(self.scan(), "not_evaluated")
+
+    def underwater_accounts(self) -> list[str]:
+        """The open positions whose debt is above their collateral at the oracle (none
+        listed unless the family says; Morpho does)."""
+        return []
 
     # -- the cascade's hooks
     def set_prices(self) -> None:
@@ -273,6 +290,8 @@ class LiquityCascadeRunner(FamilyRunner):
         self.troves_opened_coll = 0
         self.troves_opened_debt = 0
         self.pool_deposited = 0
+        #: The risk book's mirror of the troves (made at the first scan, after set-up).
+        self.risk_book: LiquityRiskBook | None = None
 
     def system(self) -> LiquitySystem:
         """The engine's Liquity system."""
@@ -344,22 +363,37 @@ class LiquityCascadeRunner(FamilyRunner):
         else:
             self.rejected_setup += 1
 
-    def scan(self) -> list[str]:
-        """Troves below 110%, or in recovery mode below the TCR, lowest ICR first."""
+    def after_oracles(self, i: int) -> None:
+        """The step's TCR (the lowest so far) and whether the system is in recovery mode,
+        at the prices the scan and the keepers see."""
         sys = self.system()
-        price = self.liquity_price()
-        tcr = sys.tcr(price)
-        recovery = sys.system_debt > 0 and tcr < liquity_rules.CCR
         if sys.system_debt:
+            price = self.liquity_price()
+            tcr = sys.tcr(price)
             self.lowest_tcr = tcr if self.lowest_tcr is None else min(self.lowest_tcr, tcr)
-            self.recovery_steps += int(recovery)
-        line = max(liquity_rules.MCR, tcr) if recovery else liquity_rules.MCR
-        out = []
-        for tid, trove in sys.sorted_troves():
-            if trove.icr(price) >= line:
-                break
-            out.append(tid)
-        return out if len(sys.troves) > 1 else []  # Liquity never liquidates the last
+            self.recovery_steps += int(liquity_rules.is_recovery_mode(
+                sys.system_coll, sys.system_debt, price))
+
+    def scan(self) -> list[str]:
+        """The troves ``liquidate`` would close now, lowest NICR first (the engine's order).
+
+        The risk book's scan (:class:`~marginengine.scan.liquity.LiquityRiskBook`): every
+        trove's ICR screened in float64 against the mode's line, the candidates decided
+        by the engine's own rule (``liquidation/liquity_system.is_liquidatable``), so in
+        recovery mode a trove between 110% and the TCR counts only when the stability
+        pool can absorb its whole debt, and the last trove never does. Each trove is
+        judged alone (a batch moves the TCR between its troves; the engine decides it).
+        """
+        if self.risk_book is None:
+            self.risk_book = LiquityRiskBook(self.engine)
+        found = self.risk_book.scan()
+        sys = self.system()
+
+        def nicr(tid: str) -> tuple[int, str]:
+            t = sys.entire(tid)
+            return liquity_rules.compute_nominal_cr(t.coll, t.debt), tid
+
+        return sorted(found.liquidatable, key=nicr)
 
     def healths(self) -> list[float]:
         """Every trove's ICR over 110%."""
@@ -390,10 +424,14 @@ class LiquityCascadeRunner(FamilyRunner):
             chunk = [t for t in ready[start:start + per_tx] if t in sys.troves]
             if not chunk:
                 continue
-            comp_coll = sum(liquity_rules.coll_gas_compensation(sys.entire(t).coll)
-                            for t in chunk)
-            reward = (len(chunk) * liquity_rules.LUSD_GAS_COMPENSATION / WAD * lusd_price
-                      + self.sale_value(comp_coll, i))
+            # What the batch would liquidate, by the engine's rule without settling it
+            # (a batch moves the TCR and spends the pool between its troves): the keeper
+            # is paid the gas compensation of those troves only.
+            totals = batch_totals(sys, chunk, self.liquity_price())
+            if isinstance(totals, Refusal):
+                continue   # nothing of the chunk is liquidatable now
+            reward = (totals.lusd_gas_compensation / WAD * lusd_price
+                      + self.sale_value(totals.coll_gas_compensation, i))
             gas = self.gas_usd("liquidate", i) * len(chunk)
             if reward - gas < float(keeper.spec.min_profit):
                 continue
@@ -490,6 +528,8 @@ class MorphoCascadeRunner(FamilyRunner):
         self.collateral_in = 0
         self.seized = 0
         self.bad_debt_assets = 0
+        #: The risk book's mirror of the markets (made at the first scan, after set-up).
+        self.risk_book: MorphoRiskBook | None = None
 
     def book_now(self) -> MorphoBook:
         """The engine's book of the market."""
@@ -557,12 +597,12 @@ class MorphoCascadeRunner(FamilyRunner):
         self.apply(MorphoAccrueInterest(self.market_name))
 
     def scan(self) -> list[str]:
-        """Unhealthy positions (Morpho's ``_isHealthy``), by id."""
-        book = self.book_now()
-        price = self.oracle()
-        return [a for a, p in sorted(book.positions.items())
-                if p.borrow_shares and not morpho_rules.is_healthy(p, book.market, price,
-                                                                   self.params)]
+        """Unhealthy positions of the market, by id: the risk book's scan
+        (:class:`~marginengine.scan.morpho.MorphoRiskBook`), a float64 screen whose
+        candidates Morpho's ``_isHealthy`` (``margin/morpho.is_healthy``) decides."""
+        if self.risk_book is None:
+            self.risk_book = MorphoRiskBook(self.engine)
+        return list(self.risk_book.scan().markets[self.market_name].liquidatable)
 
     def healths(self) -> list[float]:
         """Every borrower's health factor."""
@@ -590,50 +630,101 @@ class MorphoCascadeRunner(FamilyRunner):
                 total += self.usd(debt - coll, self.loan, True)
         return total
 
-    def keeper_act(self, keeper: KeeperState, i: int, unsafe: Sequence[str]) -> None:
-        """``liquidate`` every ready unhealthy position when the sale pays."""
+    def plan(self, keeper_id: str, borrower: str, i: int, gas: float, min_profit: float,
+             capital: float | None) -> tuple[MorphoLiquidate, float] | None:
+        """A keeper's decision on ``borrower`` at step ``i``: the ``liquidate`` it would
+        send and what the repayment costs (USD), or ``None`` when the position is healthy,
+        nothing can be taken, or selling the seized collateral on the venue does not pay
+        the repayment, ``gas`` and ``min_profit``.
+
+        All its borrow shares, or all its collateral when that is worth less (the rest is
+        bad debt); with ``capital`` (USD, ``None``: a flash loan) below the repayment, the
+        share of the borrow shares it reaches."""
         name = self.market_name
+        loan_price = self.engine.prices[self.loan] / PRICE_UNIT
+        book = self.book_now()
+        pos = book.position(borrower)
+        price = self.oracle()
+        if not pos.borrow_shares or morpho_rules.is_healthy(pos, book.market, price,
+                                                            self.params):
+            return None
+        plan = morpho_liq.liquidate(book.market, pos, price, self.params,
+                                    repaid_shares=pos.borrow_shares)
+        event = MorphoLiquidate(keeper_id, borrower, name, repaid_shares=pos.borrow_shares)
+        if not isinstance(plan, morpho_liq.MorphoLiquidation):
+            if plan.code is not Code.ASSETS_EXCEED_BALANCE:
+                return None
+            # The collateral is worth less than the debt with the incentive: seize it
+            # all; what it does not repay is bad debt.
+            plan = morpho_liq.liquidate(book.market, pos, price, self.params,
+                                        seized_assets=pos.collateral)
+            event = MorphoLiquidate(keeper_id, borrower, name, seized_assets=pos.collateral)
+            if not isinstance(plan, morpho_liq.MorphoLiquidation):
+                return None
+        cost = plan.repaid_assets / self.loan_unit * loan_price
+        if capital is not None and cost > capital:
+            # What its capital reaches: that share of the borrow shares.
+            shares = int(pos.borrow_shares * (capital / cost))
+            if shares <= 0:
+                return None
+            plan = morpho_liq.liquidate(book.market, pos, price, self.params,
+                                        repaid_shares=shares)
+            event = MorphoLiquidate(keeper_id, borrower, name, repaid_shares=shares)
+            if not isinstance(plan, morpho_liq.MorphoLiquidation):
+                return None
+            cost = plan.repaid_assets / self.loan_unit * loan_price
+        if self.sale_value(plan.seized_assets, i) - cost - gas < min_profit:
+            return None
+        return event, cost
+
+    def end_reasons(self, step: int) -> dict[str, str]:
+        """Why each position still unhealthy at ``step`` (the last) was not liquidated:
+        each keeper's own decision (:meth:`plan`) asked again with its gas, minimum profit
+        and capital, then once more with no gas, no minimum and no capital limit
+        (``would_pay``, ``gas_cost``, ``no_profit``, ``gas_blocked``, ``no_keeper``: the
+        keys of ``sim/explain.END_REASONS``)."""
+        active = [k for k in self.keepers if k.spec.max_gas_gwei is None
+                  or float(self.gas[step]) <= float(k.spec.max_gas_gwei)]
+        gas = self.gas_usd("liquidate", step)
+        out = {}
+        for borrower in self.scan():
+            if not self.keepers:
+                out[borrower] = "no_keeper"
+            elif not active:
+                out[borrower] = "gas_blocked"
+            elif any(self.plan(k.spec.id, borrower, step, gas, float(k.spec.min_profit),
+                               None if k.spec.flash_loan else k.capital) is not None
+                     for k in active):
+                out[borrower] = "would_pay"
+            elif self.plan("", borrower, step, 0.0, 0.0, None) is not None:
+                out[borrower] = "gas_cost"
+            else:
+                out[borrower] = "no_profit"
+        return out
+
+    def underwater_accounts(self) -> list[str]:
+        """Positions whose debt is above their collateral at the oracle, by id."""
+        book = self.book_now()
+        price = self.oracle()
+        return [a for a, p in sorted(book.positions.items()) if p.borrow_shares
+                and morpho_rules.borrowed_assets(p, book.market) > morpho_rules.mul_div_down(
+                    p.collateral, price, morpho_rules.ORACLE_PRICE_SCALE)]
+
+    def keeper_act(self, keeper: KeeperState, i: int, unsafe: Sequence[str]) -> None:
+        """``liquidate`` every ready unhealthy position when the sale pays (:meth:`plan`)."""
         loan_price = self.engine.prices[self.loan] / PRICE_UNIT
         for borrower in unsafe:
             if not keeper.ready(("morpho", borrower), i):
                 continue
+            gas = self.gas_usd("liquidate", i)
+            decided = self.plan(keeper.spec.id, borrower, i, gas, float(keeper.spec.min_profit),
+                                None if keeper.spec.flash_loan else keeper.capital)
+            if decided is None:
+                continue
+            event, _ = decided
             book = self.book_now()
             pos = book.position(borrower)
             price = self.oracle()
-            if not pos.borrow_shares or morpho_rules.is_healthy(pos, book.market, price,
-                                                                self.params):
-                continue
-            plan = morpho_liq.liquidate(book.market, pos, price, self.params,
-                                        repaid_shares=pos.borrow_shares)
-            event = MorphoLiquidate(keeper.spec.id, borrower, name,
-                                    repaid_shares=pos.borrow_shares)
-            if not isinstance(plan, morpho_liq.MorphoLiquidation):
-                if plan.code is not Code.ASSETS_EXCEED_BALANCE:
-                    continue
-                # The collateral is worth less than the debt with the incentive: seize it
-                # all; what it does not repay is bad debt.
-                plan = morpho_liq.liquidate(book.market, pos, price, self.params,
-                                            seized_assets=pos.collateral)
-                event = MorphoLiquidate(keeper.spec.id, borrower, name,
-                                        seized_assets=pos.collateral)
-                if not isinstance(plan, morpho_liq.MorphoLiquidation):
-                    continue
-            cost = plan.repaid_assets / self.loan_unit * loan_price
-            if not keeper.spec.flash_loan and cost > keeper.capital:
-                # What its capital reaches: that share of the borrow shares.
-                shares = int(pos.borrow_shares * (keeper.capital / cost))
-                if shares <= 0:
-                    continue
-                plan = morpho_liq.liquidate(book.market, pos, price, self.params,
-                                            repaid_shares=shares)
-                event = MorphoLiquidate(keeper.spec.id, borrower, name, repaid_shares=shares)
-                if not isinstance(plan, morpho_liq.MorphoLiquidation):
-                    continue
-                cost = plan.repaid_assets / self.loan_unit * loan_price
-            gas = self.gas_usd("liquidate", i)
-            if self.sale_value(plan.seized_assets, i) - cost - gas < float(
-                    keeper.spec.min_profit):
-                continue
             before = self.position_ltv(book, pos, price)
             out = self.apply(event)
             if not out.accepted:
