@@ -238,6 +238,11 @@ class Code(StrEnum):
     DRIFT_USER_BANKRUPT = "UserBankrupt"
     DRIFT_INVALID_PERP_POSITION_TO_LIQUIDATE = "InvalidPerpPositionToLiquidate"
     DRIFT_CANT_RESOLVE_PERP_BANKRUPTCY = "CantResolvePerpBankruptcy"
+    DRIFT_COULD_NOT_FIND_SPOT_POSITION = "CouldNotFindSpotPosition"
+    DRIFT_USER_HAS_INVALID_BORROW = "UserHasInvalidBorrow"
+    DRIFT_MATH_ERROR = "MathError"
+    DRIFT_WRONG_SPOT_BALANCE_TYPE = "WrongSpotBalanceType"
+    DRIFT_INVALID_LIQUIDATION = "InvalidLiquidation"
 
 
 @dataclass(frozen=True)

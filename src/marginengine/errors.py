@@ -6,6 +6,8 @@ it into one line on stderr and exit code 2. Messages name the field and the reas
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class MarginEngineError(Exception):
     """Base class of every error raised on bad input or bad state."""
@@ -27,6 +29,12 @@ class ConfigError(MarginEngineError):
         self.source = source
         where = f"{source}: " if source else ""
         super().__init__(where + "; ".join(self.problems))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from its own arguments when pickled (an error raised in a Monte Carlo
+        # worker reaches the parent so): the default calls __init__ with the message,
+        # which split it into one "problem" per character.
+        return type(self), (self.problems, self.source), self.__dict__
 
 
 class EventError(MarginEngineError):
@@ -56,6 +64,11 @@ class FieldError(MarginEngineError):
         self.field = field
         self.reason = reason
         super().__init__(f"{field}: {reason}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # As ConfigError's: the default calls __init__ with the message alone, which
+        # fails (no ``reason``) in the parent of the worker that raised it.
+        return type(self), (self.field, self.reason), self.__dict__
 
 
 class OracleError(FieldError):

@@ -219,8 +219,9 @@ def test_crash_liquidations_then_bankruptcy_through_events(tmp_path: Path):
     assert q[1] - q[0] == d["loss"] - d["socialized_charged"]
     assert d["loss"] == d["if_payment"] + d["fee_pool_payment"] + d["loss_to_socialize"]
     assert d["socialized_charged"] - d["loss_to_socialize"] == 9   # the rounding up
-    # done: u is no longer bankrupt in its perp (the borrow stays: resolve_spot_bankruptcy
-    # is not modelled) and a second call is refused
+    # done: u is no longer bankrupt in its perp (the borrow stays: that is
+    # DriftResolveSpotBankruptcy's, tests/engine/test_drift_spot_bankruptcy.py) and a
+    # second call is refused
     out = engine.apply(DriftResolvePerpBankruptcy("k", "u", "SOL-PERP"))
     assert (out.accepted, out.code) == (False, Code.DRIFT_INVALID_PERP_POSITION_TO_LIQUIDATE)
     # the log replays to the same state (fund, pools and social loss in the hash)

@@ -128,7 +128,8 @@ def test_event_when_field_has_wrong_type_then_event_error_names_field(
          r"MangoPerpLiqNegativePnlOrBankruptcy, "
          r"DriftDeposit, DriftWithdraw, "
          r"DriftPerpTrade, DriftLiquidateSpot, DriftLiquidatePerp, "
-         r"DriftResolvePerpBankruptcy, "
+         r"DriftResolvePerpBankruptcy, DriftResolveSpotBankruptcy, "
+         r"DriftLiquidatePerpPnlForDeposit, "
          r"FundSecurityModule, StartPortfolioAuction, "
          r"BidPortfolioAuction, TerminatePortfolioAuction, ConvertToInsolventAuction\)$"),
         ({"account": "alice", "asset": "WETH", "amount": 1},

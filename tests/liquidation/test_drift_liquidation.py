@@ -12,11 +12,15 @@ from marginengine.liquidation.drift import (
     LIQUIDATION_FEE_PRECISION as FEE,
 )
 from marginengine.liquidation.drift import (
+    SPOT_CUMULATIVE_INTEREST_PRECISION,
     U128_MAX,
     asset_transfer_for_liability_transfer,
     base_asset_amount_to_cover_margin_shortage,
+    cumulative_deposit_interest_delta_to_resolve_bankruptcy,
+    deposit_after_interest_delta,
     liability_transfer_implied_by_asset_amount,
     liability_transfer_to_cover_margin_shortage,
+    spot_bankruptcy_if_payment,
 )
 
 QUOTE = PRICE = 10**6
@@ -75,3 +79,29 @@ def test_asset_transfer_for_liability_transfer():
     # within 1 USD of the balance: the whole balance
     assert asset_transfer_for_liability_transfer(
         100 * QUOTE + 500_000, FEE, 6, PRICE, BASE, FEE, 9, 100 * PRICE) == 100_500_000
+
+
+def test_spot_bankruptcy_rules_reproduce_drifts_numbers():
+    # math/liquidation/tests.rs calculate_cumulative_deposit_interest_delta_to_resolve_
+    # bankruptcy, controller/liquidation/tests.rs successful_resolve_spot_bankruptcy
+    ONE = SPOT_CUMULATIVE_INTEREST_PRECISION   # a cumulative interest of 1 (1e10)
+    # math/liquidation/tests.rs: 11 USDC of loss over 120 deposited at an interest of 1
+    # (1e10): 1e10 x 11 / 120 = 916,666,666.67, rounded up.
+    assert cumulative_deposit_interest_delta_to_resolve_bankruptcy(
+        11 * QUOTE, ONE, 120 * QUOTE) == 916_666_667
+    # no deposits: the division fails and Drift takes 0 (even at an interest of 1.111)
+    assert cumulative_deposit_interest_delta_to_resolve_bankruptcy(
+        100 * QUOTE, 1111 * ONE // 1000, 0) == 0
+    # successful_resolve_spot_bankruptcy: 100 over 1000 is 0.1 of the interest
+    assert cumulative_deposit_interest_delta_to_resolve_bankruptcy(
+        100 * QUOTE, ONE, 1000 * QUOTE) == ONE // 10
+    # the deposits of 1000 are then worth 900 (get_token_amount at 0.9)
+    assert deposit_after_interest_delta(1000 * QUOTE, ONE, ONE // 10) == 900 * QUOTE
+    # a deposit rounds down: 1 unit at 0.9 is 0
+    assert deposit_after_interest_delta(1, ONE, ONE // 10) == 0
+    with pytest.raises(ValueError, match="delta"):
+        deposit_after_interest_delta(5, ONE, ONE + 1)
+    # the fund pays at most its vault less 1
+    assert spot_bankruptcy_if_payment(100, 0) == 0
+    assert spot_bankruptcy_if_payment(100, 50) == 49
+    assert spot_bankruptcy_if_payment(100, 500) == 100

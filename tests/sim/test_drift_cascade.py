@@ -74,8 +74,12 @@ def test_drift_example_pinned_figures_and_conservation():
     # SOL 150 -> 105 on a pool that lags the oracle. Pinned from the run (Drift's rules on
     # that book; a change means a rule or the draw changed): 459 liquidations moving
     # 2,443,137.696501 USDC of liability. Once the pool trades more than the 1% fee under
-    # the oracle, liquidating loses money: 131 accounts stay below maintenance and
-    # 144,024.51 USD of debt ends above its collateral (without feedback: none).
+    # the oracle, liquidating loses money: 144,024.51 USD of debt ends above its
+    # collateral (without feedback: none). 7 accounts were liquidated down to a borrow and
+    # no SOL: resolve_spot_bankruptcy clears their 314.881843 USDC (no insurance fund: the
+    # keeper's USDC deposit, the only one, pays it through the deposit interest), so 124
+    # accounts stay below maintenance (131 before the spot bankruptcy existed) and the
+    # debt above collateral is 143,709.63 underwater plus 314.88 realized.
     data = tomllib.loads((EXAMPLES / "drift_cascade.toml").read_text())
     spec, protocol = scenario_spec(data)
     assert runner_class(protocol) is DriftCascadeRunner
@@ -85,13 +89,47 @@ def test_drift_example_pinned_figures_and_conservation():
     x = s["family"]["exact"]
     assert s["liquidation_count"] == 459
     assert x["liability_transferred"] == 2_443_137_696_501
-    assert s["family"]["accounts_below_maintenance"] == 131
-    assert s["bad_debt_underwater"] == pytest.approx(144_024.5142467)
-    # Conservation (native units): no quote enters or leaves but the keepers' deposits
-    # and the borrows; the SOL is in the accounts or was withdrawn by the keepers.
-    assert x["quote_balances"] == x["keeper_deposits"] - x["borrowed"]
+    assert s["family"]["accounts_below_maintenance"] == 124
+    assert s["bad_debt"] == pytest.approx(144_024.5142467)
+    assert s["bad_debt_underwater"] == pytest.approx(143_709.6324037)
+    sb = s["family"]["spot_bankruptcies"]
+    e = sb["exact"]
+    assert (sb["bankruptcies"], sb["refused"]) == (7, 0)
+    assert e["borrow_cleared"] == 314_881_843 == e["loss_to_socialize"]
+    assert e["insurance_paid"] == 0 and s["insurance_fund_drawdown"] == 0
+    assert s["bad_debt_realized"] == pytest.approx(314.881843)
+    # the deposits pay the loss and the rounding (the delta up, each deposit down); the
+    # keeper's is the only USDC deposit, its profit carries the cut
+    assert e["socialized_charged"] == e["keepers_charged"] == 314_882_898
+    assert sb["cumulative_deposit_interest"] == 9_998_782_220
+    # Conservation (native units): no quote enters or leaves but the keepers' deposits,
+    # the borrows and the bankruptcies (the borrow cleared less what the deposits lost);
+    # the SOL is in the accounts or was withdrawn by the keepers.
+    assert x["quote_balances"] == x["keeper_deposits"] - x["borrowed"] + \
+        e["borrow_cleared"] - e["socialized_charged"]
     assert x["collateral_in"] == x["collateral_balances"] + x["collateral_withdrawn"]
     assert x["collateral_transferred"] == x["collateral_withdrawn"]
+    # the series: 0 before the first, then the step's; they add up to the totals
+    series = runner.series
+    assert len(series["spot_bankruptcies"]) == len(series["below_maintenance"])
+    assert sum(series["spot_bankruptcies"]) == 7
+    assert sum(series["spot_socialized_loss"]) == pytest.approx(314.881843)
+    assert series["spot_bankruptcies"][0] == 0
+
+
+def test_no_spot_bankruptcy_no_new_figures():
+    # SOL barely moves (150 -> 148): no account is left with only a borrow, so the
+    # summary and the series keep the keys they had before spot bankruptcies existed
+    data = tomllib.loads((EXAMPLES / "drift_cascade.toml").read_text())
+    data["price"]["path"] = [150, 149, 148]
+    data["steps"] = 3
+    spec, protocol = scenario_spec(data)
+    runner = DriftCascadeRunner(spec, protocol, np.random.default_rng(spec.seed))
+    runner.run()
+    s = runner.summary()
+    assert "spot_bankruptcies" not in s["family"]
+    assert "spot_bankruptcies" not in runner.series
+    assert s["bad_debt_realized"] == 0
 
 
 @pytest.mark.parametrize(("change", "message"), [

@@ -144,19 +144,30 @@ def test_crash_perp_liquidations_bankruptcies_and_conservation():
     assert perps["liquidations"] > 0 and perps["unwinds"] == perps["liquidations"]
     assert perps["bankruptcies"] > 0
     # pinned from the run (docs/simulator.md quotes them; a change means a rule, the draw
-    # or the venue changed): 62 perp liquidations, 8 bankruptcies, 41,743.7812 socialized
+    # or the venue changed): 62 perp liquidations, 8 bankruptcies, 93,418.359575
+    # socialized. (41,743.7812 before resolve_spot_bankruptcy: the 32 spot bankruptcies
+    # now draw 48,474.865599 from the same quote insurance fund first, so the perp
+    # bankruptcies get 1,525.1344 of it and socialize the rest.)
     assert (perps["liquidations"], perps["bankruptcies"]) == (62, 8)
-    assert e["loss_to_socialize"] == 41_743_781_200
+    assert e["loss_to_socialize"] == 93_418_359_575
     # every bankrupt loss is paid: fund + fee pool + socialized
     assert e["bankrupt_loss"] == e["insurance_paid"] + e["fee_pool_paid"] + \
         e["loss_to_socialize"]
     assert e["bankrupt_loss"] > 0 and e["loss_to_socialize"] > 0
-    # the fund is drawn down to its last unit (saturating_sub(1)) in this crash
-    assert e["insurance_paid"] == e["fund_start"] - 1 == 50_000 * USDC - 1
+    # the fund is drawn down to its last unit (saturating_sub(1)) in this crash, by the
+    # spot and the perp bankruptcies together
+    sb = s["family"]["spot_bankruptcies"]
+    spot = sb["exact"]
+    assert sb["bankruptcies"] == 32
+    assert (e["insurance_paid"], spot["insurance_paid"]) == (1_525_134_400, 48_474_865_599)
+    assert e["spot_insurance_paid"] == spot["insurance_paid"]
+    assert e["insurance_paid"] + spot["insurance_paid"] == e["fund_start"] - 1 == \
+        50_000 * USDC - 1
     assert e["insurance_fund"] == 1
     assert s["insurance_fund_drawdown"] == pytest.approx(49_999.999999)
-    # quote in = quote out + fund + pools + socialized (exact)
-    assert (e["perp_quote"] + e["insurance_fund"] + e["fee_pools"]
+    # quote in = quote out + fund + pools + socialized (exact), the fund's spot payments
+    # beside
+    assert (e["perp_quote"] + e["insurance_fund"] + e["spot_insurance_paid"] + e["fee_pools"]
             + e["socialized_charged"] - e["loss_to_socialize"]) == (
         e["opened_quote"] + e["unwind_quote"] + e["fund_start"] + e["fee_pool_start"])
     # the fee pool is the IF fees less what bankruptcies drew
@@ -167,21 +178,62 @@ def test_crash_perp_liquidations_bankruptcies_and_conservation():
     opened = (e["open_base"] + e["base_liquidated"]) // SOL
     assert 0 <= e["socialized_charged"] - e["loss_to_socialize"] <= \
         perps["bankruptcies"] * (opened + 1)
-    # spot conservation as without perps
+    # spot conservation as without perps, with the borrows the spot bankruptcies cleared
+    # (95,247.828092: the fund's 48,474.865599 and 46,772.962493 socialized over the
+    # USDC deposits, which lost 46,772.96409 with the rounding)
     x = s["family"]["exact"]
-    assert x["quote_balances"] == x["keeper_deposits"] - x["borrowed"]
+    assert spot["borrow_cleared"] == 95_247_828_092
+    assert spot["borrow_cleared"] == spot["insurance_paid"] + spot["loss_to_socialize"]
+    assert spot["socialized_charged"] == 46_772_964_090
+    assert x["quote_balances"] == x["keeper_deposits"] - x["borrowed"] + \
+        spot["borrow_cleared"] - spot["socialized_charged"]
     assert x["collateral_balances"] == x["collateral_in"] - x["collateral_withdrawn"]
-    # the step series add up to the totals; bad_debt_realized is what bankruptcies cleared
+    # the step series add up to the totals; bad_debt_realized is what the perp and spot
+    # bankruptcies cleared
     series = result.series
     assert sum(series["perp_liquidations"]) == perps["liquidations"]
     assert sum(series["perp_bankruptcies"]) == perps["bankruptcies"]
     assert sum(series["insurance_paid"]) == pytest.approx(perps["insurance_paid"])
     assert sum(series["socialized_loss"]) == pytest.approx(perps["loss_to_socialize"])
     assert sum(series["fee_pool_paid"]) == pytest.approx(perps["fee_pool_paid"])
-    assert s["bad_debt_realized"] == pytest.approx(perps["bankrupt_loss"])
+    assert sum(series["spot_bankruptcies"]) == sb["bankruptcies"]
+    assert sum(series["spot_insurance_paid"]) == pytest.approx(sb["insurance_paid"])
+    assert s["bad_debt_realized"] == pytest.approx(perps["bankrupt_loss"]
+                                                   + sb["borrow_cleared"])
     # the unwinds sell on the pool: the venue falls further than without them
     held = run_cascade(crash(unwind=False), amplification=False).summary
     assert s["min_venue_price"] < held["min_venue_price"]
+
+
+def test_crash_with_pnl_for_deposit_conserves():
+    # The same crash with pnl_for_deposit = true: after liquidate_perp and liquidate_spot
+    # the keeper also takes over the negative quote left beside the SOL
+    # (liquidate_perp_pnl_for_deposit). Pinned from the run: 76 such liquidations move
+    # 586,078.366689 of quote for 5,755.181963271 SOL; the accounts whose SOL goes are
+    # then bankrupt more often (25 perp bankruptcies instead of 8).
+    result = run_cascade(crash(pnl_for_deposit=True), amplification=False)
+    s = result.summary
+    perps = s["family"]["perps"]
+    e = perps["exact"]
+    pnl = perps["pnl_for_deposit"]
+    assert pnl["exact"] == {"liquidations": 76, "pnl_transfer": 586_078_366_689,
+                            "asset_transfer": 5_755_181_963_271}
+    assert perps["bankruptcies"] == 25
+    # a PnL liquidation moves quote between two perp positions: the perp identity holds
+    assert (e["perp_quote"] + e["insurance_fund"] + e.get("spot_insurance_paid", 0)
+            + e["fee_pools"] + e["socialized_charged"] - e["loss_to_socialize"]) == (
+        e["opened_quote"] + e["unwind_quote"] + e["fund_start"] + e["fee_pool_start"])
+    # the SOL paid is withdrawn by the keeper: in = balances + withdrawn
+    x = s["family"]["exact"]
+    assert x["collateral_balances"] == x["collateral_in"] - x["collateral_withdrawn"]
+    assert x["collateral_withdrawn"] == x["collateral_transferred"] + pnl["exact"][
+        "asset_transfer"]
+    spot = s["family"]["spot_bankruptcies"]["exact"]
+    assert x["quote_balances"] == x["keeper_deposits"] - x["borrowed"] + \
+        spot["borrow_cleared"] - spot["socialized_charged"]
+    # off (the default): no such figure
+    assert "pnl_for_deposit" not in run_cascade(crash(), amplification=False).summary[
+        "family"]["perps"]
 
 
 def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -215,12 +267,14 @@ BAD = [
     ({"share": 2}, r"drift_perps\.share: .*less than or equal to 1"),
     ({"notional": 0}, r"drift_perps\.notional: .*greater than 0"),
     ({"sideways": 1}, r"drift_perps\.sideways: .*"),
+    ({"pnl_for_deposit": "maybe"},
+     r"drift_perps\.pnl_for_deposit: Input should be a valid boolean"),
 ]
 
 
 @pytest.mark.parametrize(("change", "message"), BAD,
                          ids=["market", "underlying", "account", "step", "zero", "share",
-                              "notional", "unknown"])
+                              "notional", "unknown", "pnl_for_deposit"])
 def test_bad_drift_perps_name_the_field(change: dict[str, Any], message: str):
     data = perp_scenario([150, 135])
     data["drift_perps"] = {**data["drift_perps"], **change}

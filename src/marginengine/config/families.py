@@ -172,7 +172,8 @@ MANGO_EVENTS: frozenset[str] = frozenset({
 #: Drift v2's actions on its cross-margin accounts (engine/drift_handlers.py).
 DRIFT_EVENTS: frozenset[str] = frozenset({
     "DriftDeposit", "DriftWithdraw", "DriftPerpTrade", "DriftLiquidateSpot",
-    "DriftLiquidatePerp", "DriftResolvePerpBankruptcy"})
+    "DriftLiquidatePerp", "DriftResolvePerpBankruptcy", "DriftResolveSpotBankruptcy",
+    "DriftLiquidatePerpPnlForDeposit"})
 #: The families with state of their own, each with its events and what it is called.
 ISOLATED_EVENTS: dict[LiquidationMechanism, tuple[frozenset[str], str]] = {
     LiquidationMechanism.MORPHO: (MORPHO_EVENTS, "isolated markets: use the Morpho* events "

@@ -199,6 +199,10 @@ class DriftSpotConfig(StrictModel):
     liquidator_fee: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal(0)
     scale_initial_asset_weight_start: Amount = Decimal(0)
     deposits: Amount = Decimal(0)
+    #: The market's insurance fund vault at the start (whole tokens, at most the token's
+    #: decimals): ``resolve_spot_bankruptcy`` pays a borrow of this market from it first,
+    #: always leaving 1 unit. The quote market's vault is ``drift.insurance_fund``.
+    insurance_fund: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(0)
 
     @model_validator(mode="after")
     def _precision(self) -> DriftSpotConfig:
@@ -307,6 +311,13 @@ def drift_problem(drift: DriftConfig, decimals: dict[str, int]) -> str | None:
         if native != native.to_integral_value():
             return (f"drift.spot.{name}.deposits: more decimals than the token's "
                     f"{decimals[name]}")
+        fund = spot.insurance_fund
+        if fund and name == drift.quote:
+            return (f"drift.spot.{name}.insurance_fund: the quote market's vault is "
+                    "drift.insurance_fund")
+        if fund.scaleb(decimals[name]) != fund.scaleb(decimals[name]).to_integral_value():
+            return (f"drift.spot.{name}.insurance_fund: {fund} has more than the token's "
+                    f"{decimals[name]} decimals")
     for name in drift.perps:
         if name in drift.spot:
             return f"drift.perps.{name}: the name is also a spot market's"

@@ -34,6 +34,30 @@ rest is socialized over the market's open positions by the cumulative funding ra
 (``CantResolvePerpBankruptcy`` when none is open). Drift settles each position's funding
 payment when it is next touched (the margin system counts it before); the engine settles
 them at once, so the book holds no funding rates.
+
+The spot bankruptcy follows ``resolve_spot_bankruptcy`` (same file and commit) and
+``calculate_cumulative_deposit_interest_delta_to_resolve_bankruptcy``
+(``math/liquidation.rs``): the account must be cross-margin bankrupt
+(``UserNotBankrupt``), the liquidator not (``UserBankrupt``), the account must have a
+position in the market (``CouldNotFindSpotPosition``; the engine: it held it once) and it
+must be a borrow (``UserHasInvalidBorrow``: an emptied position, 0); the market's
+insurance fund pays first (at most its vault less 1), and the rest is taken from the
+market's deposits by lowering its cumulative deposit interest by ``interest x loss /
+deposits`` (rounded up; 0 without deposits: the loss then stays uncovered, as in Drift;
+more than the deposits hold fails Drift's subtraction, ``MathError``). The engine holds
+token amounts, not scaled balances: each deposit is cut at once to ``amount x (interest -
+delta) / interest``, rounded down, which is Drift's token amount of a scaled balance
+taken at the previous interest.
+
+The perp PnL liquidation follows ``liquidate_perp_pnl_for_deposit`` (same file and
+commit): refused by the account itself (``UserCantLiquidateThemself``), for a bankrupt
+account or liquidator (``UserBankrupt``), without a position in the perp market
+(``UserHasNoPositionInMarket``) or in the asset market (``CouldNotFindSpotPosition``), for
+a borrow of the asset (``WrongSpotBalanceType``), with base left or a quote that is not
+negative (``InvalidPerpPositionToLiquidate``), while the maintenance requirement is met
+(``SufficientCollateral``, the liquidation context's calculation), when nothing would move
+(``InvalidLiquidation``) or when the liquidator then fails its initial requirement
+(``InsufficientCollateral``); the sizing is ``drift_perp_pnl_liq_plan``.
 """
 
 from __future__ import annotations
@@ -46,9 +70,11 @@ from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
     DriftDeposit,
     DriftLiquidatePerp,
+    DriftLiquidatePerpPnlForDeposit,
     DriftLiquidateSpot,
     DriftPerpTrade,
     DriftResolvePerpBankruptcy,
+    DriftResolveSpotBankruptcy,
     DriftWithdraw,
 )
 from marginengine.engine.family_state import (
@@ -57,6 +83,8 @@ from marginengine.engine.family_state import (
     drift_margin,
     drift_perp_bankruptcy_plan,
     drift_perp_liq_plan,
+    drift_perp_pnl_liq_plan,
+    drift_spot_bankruptcy_plan,
     drift_spot_liq_plan,
     drift_step_floor,
 )
@@ -314,5 +342,142 @@ def resolve_perp_bankruptcy(ctx: HandlerContext, e: DriftResolvePerpBankruptcy
             "payments": dict(plan.payments)}
 
 
-__all__ = ["deposit", "liquidate_perp", "liquidate_spot", "perp_trade",
-           "resolve_perp_bankruptcy", "withdraw"]
+def resolve_spot_bankruptcy(ctx: HandlerContext, e: DriftResolveSpotBankruptcy
+                            ) -> dict[str, Any]:
+    ctx.account_id(e.liquidator, "liquidator")
+    ctx.account_id(e.account)
+    if e.liquidator == e.account:   # handle_resolve_spot_bankruptcy
+        ctx.refuse(Code.DRIFT_USER_CANT_LIQUIDATE_THEMSELF, "an account cannot liquidate itself")
+    book = ctx.drift_book()
+    market = _spot(ctx, e.market)
+    if not drift_is_bankrupt(book, e.account):
+        ctx.refuse(Code.DRIFT_USER_NOT_BANKRUPT,
+                   f"{e.account} is not bankrupt (it holds a deposit, perp base or a positive "
+                   "perp quote, or owes nothing)")
+    if drift_is_bankrupt(book, e.liquidator):
+        ctx.refuse(Code.DRIFT_USER_BANKRUPT, f"liquidator {e.liquidator} is bankrupt")
+    held = book.account(e.account)
+    if market not in held.spot:   # get_spot_position: the account never held the market
+        ctx.refuse(Code.DRIFT_COULD_NOT_FIND_SPOT_POSITION,
+                   f"{e.account} has no position in spot market {market}", market=market)
+    if held.spot[market] >= 0:   # bankrupt: no deposit, so a position emptied (0)
+        ctx.refuse(Code.DRIFT_USER_HAS_INVALID_BORROW,
+                   f"{e.account}'s {market} balance {held.spot[market]} is not a borrow",
+                   market=market)
+    # the margin calculation (recorded by Drift) and the social loss's value need prices
+    ctx.require_prices([*_assets(ctx, book, e.account), market], for_liquidation=True)
+    calc = drift_margin(ctx.config, book, ctx.prices, e.account, MAINTENANCE)
+    try:
+        plan = drift_spot_bankruptcy_plan(ctx.config, book, ctx.prices, e.account, market)
+    except ValueError as exc:
+        ctx.refuse(Code.DRIFT_MATH_ERROR,
+                   f"{market}: the loss is more than the market's deposits hold ({exc})",
+                   market=market)
+    after = _moved(book, e.account, market, plan.borrow)
+    for account, cut in plan.haircuts.items():
+        after = _moved(after, account, market, -cut)
+    cfg = ctx.config.drift
+    assert cfg is not None
+    if market == cfg.quote:
+        after = replace(after, insurance_fund=after.insurance_fund - plan.if_payment)
+    else:
+        after = replace(after, spot_insurance={
+            **after.spot_insurance,
+            market: after.spot_insurance.get(market, 0) - plan.if_payment})
+    after = replace(
+        after,
+        deposit_interest={**after.deposit_interest, market: plan.interest_after},
+        spot_social_loss={**after.spot_social_loss,
+                          market: after.spot_social_loss.get(market, 0) + plan.borrow})
+    ctx.set_family(after)
+    return {"borrow_amount": plan.borrow, "if_payment": plan.if_payment,
+            "loss_to_socialize": plan.loss_to_socialize,
+            "socialized_charged": plan.socialized_charged,
+            "cumulative_deposit_interest_delta": plan.interest_delta,
+            "cumulative_deposit_interest": plan.interest_after,
+            "quote_social_loss": plan.quote_social_loss,
+            "outside_charged": plan.outside_charged,
+            "margin_requirement": calc.margin_requirement,
+            "total_collateral": calc.total_collateral,
+            "haircuts": dict(plan.haircuts)}
+
+
+def liquidate_perp_pnl_for_deposit(ctx: HandlerContext, e: DriftLiquidatePerpPnlForDeposit
+                                   ) -> dict[str, Any]:
+    ctx.account_id(e.liquidator, "liquidator")
+    ctx.account_id(e.account)
+    if e.liquidator == e.account:   # handle_liquidate_perp_pnl_for_deposit
+        ctx.refuse(Code.DRIFT_USER_CANT_LIQUIDATE_THEMSELF, "an account cannot liquidate itself")
+    book = ctx.drift_book()
+    cfg = ctx.config.drift
+    assert cfg is not None
+    market = e.perp_market
+    if not isinstance(market, str) or market not in cfg.perps:
+        ctx.refuse(Code.UNKNOWN_MARKET, f"perp_market: {market!r} is not a perp market "
+                   f"(perps: {', '.join(sorted(cfg.perps)) or 'none'})",
+                   field="perp_market", market=str(market))
+    asset = _spot(ctx, e.asset_market, "asset_market")
+    cap = (None if e.max_pnl_transfer == -1
+           else ctx.positive(e.max_pnl_transfer, "max_pnl_transfer"))
+    if drift_is_bankrupt(book, e.account):
+        ctx.refuse(Code.DRIFT_USER_BANKRUPT, f"{e.account} is bankrupt")
+    if drift_is_bankrupt(book, e.liquidator):
+        ctx.refuse(Code.DRIFT_USER_BANKRUPT, f"liquidator {e.liquidator} is bankrupt")
+    held = book.account(e.account)
+    if market not in held.perps:
+        ctx.refuse(Code.DRIFT_USER_HAS_NO_POSITION_IN_MARKET,
+                   f"{e.account} has no position in perp market {market}", market=market)
+    if asset not in held.spot:
+        ctx.refuse(Code.DRIFT_COULD_NOT_FIND_SPOT_POSITION,
+                   f"{e.account} has no position in spot market {asset}", market=asset)
+    if held.spot[asset] < 0:
+        ctx.refuse(Code.DRIFT_WRONG_SPOT_BALANCE_TYPE,
+                   f"{e.account}'s {asset} balance {held.spot[asset]} is a borrow, not a "
+                   "deposit", market=asset)
+    base, quote = held.perps[market]
+    if base != 0:
+        ctx.refuse(Code.DRIFT_INVALID_PERP_POSITION_TO_LIQUIDATE,
+                   f"{e.account}'s {market} position still has base {base} (liquidate the "
+                   "perp first)", market=market, base=base)
+    if quote >= 0:
+        ctx.refuse(Code.DRIFT_INVALID_PERP_POSITION_TO_LIQUIDATE,
+                   f"{e.account}'s {market} quote is {quote}: it must have negative pnl",
+                   market=market, quote=quote)
+    ctx.require_prices([*_assets(ctx, book, e.account), market, asset, cfg.quote],
+                       for_liquidation=True)
+    # MarginContext::liquidation: met without the buffer, the shortage counts it
+    calc = drift_margin(ctx.config, book, ctx.prices, e.account, MAINTENANCE,
+                        cfg.margin_buffer())
+    if calc.meets:
+        ctx.refuse(Code.DRIFT_SUFFICIENT_COLLATERAL,
+                   f"{e.account} meets its maintenance margin requirement (total collateral "
+                   f"{calc.total_collateral} >= {calc.margin_requirement})",
+                   total_collateral=calc.total_collateral,
+                   margin_requirement=calc.margin_requirement)
+    plan = drift_perp_pnl_liq_plan(ctx.config, book, ctx.prices, e.account, market, asset,
+                                   calc, cap)
+    if plan.pnl_transfer == 0 or plan.asset_transfer == 0:
+        ctx.refuse(Code.DRIFT_INVALID_LIQUIDATION,
+                   f"nothing to move: {e.account}'s {asset} deposit "
+                   f"{held.spot[asset]} pays for no quote of its {market} pnl {quote}",
+                   market=market)
+    pnl, paid = plan.pnl_transfer, plan.asset_transfer
+    after = _moved(book, e.account, asset, -paid)
+    after = _moved(after, e.liquidator, asset, paid)
+    x = after.account(e.account)
+    after = after.with_account(e.account, replace(x, perps={**x.perps,
+                                                             market: (0, quote + pnl)}))
+    x = after.account(e.liquidator)
+    l_base, l_quote = x.perps.get(market, (0, 0))
+    after = after.with_account(e.liquidator, replace(x, perps={
+        **x.perps, market: (l_base, l_quote - pnl)}))
+    _require_initial(ctx, after, e.liquidator, "liquidator")
+    ctx.set_family(after)
+    return {"pnl_transfer": pnl, "asset_transfer": paid,
+            "margin_shortage": plan.margin_shortage, "to_cover": plan.to_cover,
+            "bankrupt": drift_is_bankrupt(after, e.account)}
+
+
+__all__ = ["deposit", "liquidate_perp", "liquidate_perp_pnl_for_deposit", "liquidate_spot",
+           "perp_trade",
+           "resolve_perp_bankruptcy", "resolve_spot_bankruptcy", "withdraw"]

@@ -1049,9 +1049,36 @@ class DriftResolvePerpBankruptcy(Event):
     market: str
 
 
+@dataclass(frozen=True)
+class DriftResolveSpotBankruptcy(Event):
+    """``resolve_spot_bankruptcy(market_index)``: ``account`` (cross-margin bankrupt) has
+    its borrow of spot ``market`` cleared, paid by the market's insurance fund (at most
+    its vault less 1), the rest socialized over the market's deposits by lowering its
+    cumulative deposit interest; ``liquidator`` calls it."""
+
+    liquidator: str
+    account: str
+    market: str
+
+
+@dataclass(frozen=True)
+class DriftLiquidatePerpPnlForDeposit(Event):
+    """``liquidate_perp_pnl_for_deposit(perp_market_index, asset_market_index,
+    liquidator_max_pnl_transfer)``: ``liquidator`` takes over ``account``'s negative quote
+    in ``perp_market`` (no base left) that covers its margin shortage, for its deposit of
+    ``asset_market`` at the oracle prices and the liquidation multipliers;
+    ``max_pnl_transfer`` (quote 1e6, -1: no maximum) bounds it."""
+
+    liquidator: str
+    account: str
+    perp_market: str
+    asset_market: str
+    max_pnl_transfer: int = -1
+
+
 DRIFT_EVENT_CLASSES: tuple[type[Event], ...] = (
     DriftDeposit, DriftWithdraw, DriftPerpTrade, DriftLiquidateSpot, DriftLiquidatePerp,
-    DriftResolvePerpBankruptcy)
+    DriftResolvePerpBankruptcy, DriftResolveSpotBankruptcy, DriftLiquidatePerpPnlForDeposit)
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls

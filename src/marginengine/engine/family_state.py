@@ -208,6 +208,14 @@ class DriftBook:
     settled_insurance: Mapping[str, int] = field(default_factory=dict)
     #: Per perp market, ``amm.total_social_loss``.
     social_loss: Mapping[str, int] = field(default_factory=dict)
+    #: Per spot market but the quote, its insurance fund vault (token units); the quote
+    #: market's is ``insurance_fund``.
+    spot_insurance: Mapping[str, int] = field(default_factory=dict)
+    #: Per spot market, ``cumulative_deposit_interest`` once a spot bankruptcy lowered it
+    #: (``SPOT_CUMULATIVE_INTEREST_PRECISION``; absent: 1e10, nothing socialized yet).
+    deposit_interest: Mapping[str, int] = field(default_factory=dict)
+    #: Per spot market, ``total_social_loss`` (token units).
+    spot_social_loss: Mapping[str, int] = field(default_factory=dict)
 
     def account(self, account_id: str) -> DriftAccount:
         """``account_id``'s account (empty if it has none)."""
@@ -240,7 +248,8 @@ class DriftBook:
             out["liquidation_fees"] = dict(sorted(self.liquidation_fees.items()))
         if self.insurance_fund:
             out["insurance_fund"] = self.insurance_fund
-        for name in ("fee_pools", "settled_insurance", "social_loss"):
+        for name in ("fee_pools", "settled_insurance", "social_loss", "spot_insurance",
+                     "deposit_interest", "spot_social_loss"):
             values: Mapping[str, int] = getattr(self, name)
             if any(values.values()):
                 out[name] = dict(sorted(values.items()))
@@ -262,7 +271,11 @@ def new_family_book(config: ProtocolConfig, now: int) -> FamilyBook | None:
         return DriftBook({}, insurance_fund=int(config.drift.insurance_fund * q),
                          fee_pools={n: int(p.fee_pool * q)
                                     for n, p in sorted(config.drift.perps.items())
-                                    if p.fee_pool})
+                                    if p.fee_pool},
+                         spot_insurance={
+                             n: int(m.insurance_fund * config.markets[n].unit)
+                             for n, m in sorted(config.drift.spot.items())
+                             if m.insurance_fund})
     return None
 
 
@@ -481,6 +494,59 @@ def drift_perp_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping
                             shortage, to_cover, if_rate)
 
 
+@dataclass(frozen=True)
+class DriftPerpPnlLiqPlan:
+    """What ``liquidate_perp_pnl_for_deposit`` would move now: the negative quote taken
+    over (1e6), the deposit paid for it (the asset's token units), the margin shortage
+    (with the buffer) and the quote transfer that covers it."""
+
+    pnl_transfer: int
+    asset_transfer: int
+    margin_shortage: int
+    to_cover: int
+
+
+def drift_perp_pnl_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
+                            account_id: str, market: str, asset: str,
+                            calc: drift_rules.MarginCalculation,
+                            max_pnl_transfer: int | None = None) -> DriftPerpPnlLiqPlan:
+    """``liquidate_perp_pnl_for_deposit``'s transfers for ``account_id`` (below
+    maintenance: ``calc``, the liquidation context's calculation with the buffer; no base
+    and a negative quote in ``market``; a deposit of ``asset``): the quote covering the
+    margin shortage as a liability of weight 1 plus the buffer against the asset's
+    maintenance weight at the multipliers ``1 + asset fee`` and ``1 - perp fee``, at least
+    the whole quote when it is $10 or less, at most the quote, what the deposit implies and
+    ``max_pnl_transfer``; the deposit for it (``controller/liquidation.rs``)."""
+    cfg = config.drift
+    assert cfg is not None  # a Drift book exists only with [drift]
+    held = book.account(account_id)
+    asset_amount = held.spot.get(asset, 0)
+    unsettled = -held.perps[market][1]
+    a_market = drift_spot_market(config, asset)
+    a_price, quote_price = drift_price(prices, asset), drift_price(prices, cfg.quote)
+    one = drift_liq.LIQUIDATION_FEE_PRECISION
+    a_mult = one + cfg.spot[asset].scaled("liquidator_fee")
+    pnl_mult = one - cfg.perps[market].scaled("liquidator_fee")
+    quote_decimals = 6            # perp PnL is in QUOTE_PRECISION
+    shortage = calc.margin_shortage
+    # the asset's configured maintenance weight (no size discount), as Drift reads it
+    to_cover = drift_liq.liability_transfer_to_cover_margin_shortage(
+        shortage, cfg.spot[asset].scaled("maintenance_asset_weight"), a_mult,
+        drift_liq.SPOT_WEIGHT_PRECISION + cfg.margin_buffer(), pnl_mult, quote_decimals,
+        quote_price, 0)
+    implied = drift_liq.liability_transfer_implied_by_asset_amount(
+        asset_amount, a_mult, a_market.decimals, a_price, pnl_mult, quote_decimals,
+        quote_price)
+    # no dust: a quote of $10 or less goes whole
+    minimum = 0 if unsettled > 10 * drift_rules.QUOTE_PRECISION else unsettled
+    cap = drift_liq.U128_MAX if max_pnl_transfer is None else max_pnl_transfer
+    transfer = min(cap, unsettled, max(to_cover, minimum), implied)
+    asset_transfer = min(asset_amount, drift_liq.asset_transfer_for_liability_transfer(
+        asset_amount, a_mult, a_market.decimals, a_price, transfer, pnl_mult,
+        quote_decimals, quote_price)) if transfer > 0 else 0
+    return DriftPerpPnlLiqPlan(transfer, asset_transfer, shortage, to_cover)
+
+
 def drift_is_bankrupt(book: DriftBook, account_id: str) -> bool:
     """``is_cross_margin_bankrupt`` of ``account_id``: a liability and nothing else."""
     held = book.account(account_id)
@@ -544,6 +610,86 @@ def drift_perp_bankruptcy_plan(config: ProtocolConfig, book: DriftBook, account_
                 payments[account] = paid
     return DriftPerpBankruptcyPlan(loss, if_payment, fee_pool_payment, to_socialize,
                                    delta if to_socialize > 0 else 0, payments)
+
+
+@dataclass(frozen=True)
+class DriftSpotBankruptcyPlan:
+    """What ``resolve_spot_bankruptcy`` would do now (the market's token units): the
+    borrow cleared, the insurance fund's payment, the rest socialized by lowering the
+    market's cumulative deposit interest by ``interest_delta`` (to ``interest_after``,
+    ``SPOT_CUMULATIVE_INTEREST_PRECISION``); ``haircuts`` what each deposit loses
+    (positive), ``quote_social_loss`` the borrow's value at the oracle (quote 1e6,
+    ``total_quote_social_loss``)."""
+
+    borrow: int
+    if_payment: int
+    loss_to_socialize: int
+    interest_delta: int
+    interest_after: int
+    haircuts: Mapping[str, int]
+    quote_social_loss: int
+    #: What the configured outside deposits (``drift.spot.NAME.deposits``) lose: they
+    #: count in the market's deposits, their loss leaves the engine's books.
+    outside_charged: int = 0
+
+    @property
+    def socialized_charged(self) -> int:
+        """What the deposits lose in all: at least ``loss_to_socialize`` (the delta and
+        each deposit round against the depositors; the excess stays in the vault), 0
+        when the market has no deposits (the loss then stays uncovered, as in Drift); the
+        engine's accounts' part of it when outside deposits share it
+        (``outside_charged``)."""
+        return sum(self.haircuts.values())
+
+
+def drift_spot_insurance(config: ProtocolConfig, book: DriftBook, market: str) -> int:
+    """``market``'s insurance fund vault (token units): the quote's is the exchange's."""
+    cfg = config.drift
+    assert cfg is not None  # a Drift book exists only with [drift]
+    return book.insurance_fund if market == cfg.quote else book.spot_insurance.get(market, 0)
+
+
+def drift_spot_bankruptcy_plan(config: ProtocolConfig, book: DriftBook,
+                               prices: Mapping[str, int], account_id: str,
+                               market: str) -> DriftSpotBankruptcyPlan:
+    """``resolve_spot_bankruptcy`` for ``account_id``'s borrow of ``market`` (bankrupt,
+    the balance negative): the insurance fund pays at most its vault less 1, the rest is
+    taken from the market's deposits by lowering the cumulative deposit interest
+    (``calculate_cumulative_deposit_interest_delta_to_resolve_bankruptcy``); each deposit
+    is then worth ``amount x (interest - delta) / interest``, rounded down.
+
+    Raises
+    ------
+    ValueError
+        The loss is more than the deposits hold (Drift's ``MathError``).
+    """
+    borrow = -book.account(account_id).spot[market]
+    if_payment = drift_liq.spot_bankruptcy_if_payment(
+        borrow, drift_spot_insurance(config, book, market))
+    loss = borrow - if_payment
+    deposits = {a: x.spot[market] for a, x in sorted(book.accounts.items())
+                if x.spot.get(market, 0) > 0}
+    cfg = config.drift
+    assert cfg is not None  # a Drift book exists only with [drift]
+    decimals = config.markets[market].decimals
+    # the market's deposit_balance counts the outside deposits too, at the interest now
+    interest = book.deposit_interest.get(market, drift_liq.SPOT_CUMULATIVE_INTEREST_PRECISION)
+    outside_start = int(cfg.spot[market].deposits * 10**decimals)
+    outside = drift_liq.deposit_after_interest_delta(
+        outside_start, drift_liq.SPOT_CUMULATIVE_INTEREST_PRECISION, drift_liq.
+        SPOT_CUMULATIVE_INTEREST_PRECISION - interest)
+    delta = drift_liq.cumulative_deposit_interest_delta_to_resolve_bankruptcy(
+        loss, interest, sum(deposits.values()) + outside)
+    haircuts: dict[str, int] = {}
+    for account, amount in deposits.items():
+        cut = amount - drift_liq.deposit_after_interest_delta(amount, interest, delta)
+        if cut:
+            haircuts[account] = cut
+    outside_cut = outside - drift_liq.deposit_after_interest_delta(outside, interest, delta)
+    # get_token_value(-borrow, decimals, price): signed, truncated toward zero
+    quote_loss = borrow * drift_price(prices, market) // 10**decimals
+    return DriftSpotBankruptcyPlan(borrow, if_payment, loss, delta, interest - delta,
+                                   haircuts, quote_loss, outside_cut)
 
 
 # ---------------------------------------------------------------------- Mango v4
@@ -1050,6 +1196,8 @@ __all__ = [
     "DriftBook",
     "DriftPerpBankruptcyPlan",
     "DriftPerpLiqPlan",
+    "DriftPerpPnlLiqPlan",
+    "DriftSpotBankruptcyPlan",
     "DriftSpotLiqPlan",
     "EulerAccount",
     "EulerBook",
@@ -1067,7 +1215,10 @@ __all__ = [
     "drift_perp_bankruptcy_plan",
     "drift_perp_liq_plan",
     "drift_perp_market",
+    "drift_perp_pnl_liq_plan",
     "drift_price",
+    "drift_spot_bankruptcy_plan",
+    "drift_spot_insurance",
     "drift_spot_liq_plan",
     "drift_spot_market",
     "drift_step_ceil",

@@ -16,7 +16,9 @@ Source followed: drift-labs/protocol-v2 at commit ``0ae3e3b1db782a6765c3525b3dec
 ``calculate_funding_rate_deltas_to_resolve_bankruptcy``), ``math/funding.rs``
 (``calculate_funding_payment_in_quote_precision``), ``controller/liquidation.rs``
 (``resolve_perp_bankruptcy``: the insurance fund's payment), ``math/bankruptcy.rs``
-(``is_cross_margin_bankrupt``), ``math/constants.rs``. Units: quote and
+(``is_cross_margin_bankrupt``), ``math/constants.rs``; the spot bankruptcy:
+``controller/liquidation.rs`` (``resolve_spot_bankruptcy``) and ``math/liquidation.rs``
+(``calculate_cumulative_deposit_interest_delta_to_resolve_bankruptcy``). Units: quote and
 price 1e6, base 1e9, weights 1e4, fees and multipliers ``LIQUIDATION_FEE_PRECISION`` (1e6),
 margin ratios 1e4.
 """
@@ -41,6 +43,8 @@ BASE_PRECISION = 10**9
 #: (funding rates in ``FUNDING_RATE_PRECISION`` = 1e9).
 FUNDING_RATE_BUFFER = 1_000
 FUNDING_RATE_TO_QUOTE_PRECISION_PRECISION_RATIO = 1_000
+#: ``SPOT_CUMULATIVE_INTEREST_PRECISION``: a spot market's cumulative interest at 1.
+SPOT_CUMULATIVE_INTEREST_PRECISION = 10**10
 #: ``AMM_TO_QUOTE_PRECISION_RATIO`` (1e9 / 1e6).
 AMM_TO_QUOTE_PRECISION_RATIO = 1_000
 
@@ -211,12 +215,52 @@ def funding_payment(funding_rate_delta: int, base_asset_amount: int) -> int:
     return sign * payment
 
 
+def spot_bankruptcy_if_payment(borrow_amount: int, insurance_fund_vault_balance: int) -> int:
+    """``resolve_spot_bankruptcy``'s insurance payment (the borrow's token units): the
+    borrow, at most the market's insurance vault less 1 (``saturating_sub(1)``: "so
+    insurance_fund_vault_balance always stays >= 1")."""
+    return min(borrow_amount, max(insurance_fund_vault_balance - 1, 0))
+
+
+def cumulative_deposit_interest_delta_to_resolve_bankruptcy(
+        loss: int, cumulative_deposit_interest: int, total_deposits: int) -> int:
+    """``calculate_cumulative_deposit_interest_delta_to_resolve_bankruptcy``
+    (``SPOT_CUMULATIVE_INTEREST_PRECISION``): what the market's cumulative deposit
+    interest falls by so its deposits (``total_deposits`` token units) lose ``loss``:
+    ``cumulative_deposit_interest x loss / total_deposits``, rounded up; 0 when there are
+    no deposits (Drift's ``.or(Ok(0))`` on the division by zero)."""
+    if total_deposits <= 0:
+        return 0
+    return _ceil(cumulative_deposit_interest * loss, total_deposits)
+
+
+def deposit_after_interest_delta(amount: int, cumulative_deposit_interest: int,
+                                 delta: int) -> int:
+    """A deposit of ``amount`` tokens once the cumulative deposit interest falls by
+    ``delta``: ``amount x (cumulative - delta) / cumulative``, rounded down (a deposit's
+    token amount is its scaled balance times the interest, floored: ``get_token_amount``).
+
+    Raises
+    ------
+    ValueError
+        ``delta`` is above ``cumulative_deposit_interest`` (Drift's ``safe_sub`` fails:
+        ``MathError``).
+    """
+    if delta > cumulative_deposit_interest:
+        raise ValueError(f"delta: {delta} is above the cumulative deposit interest "
+                         f"{cumulative_deposit_interest}")
+    return amount * (cumulative_deposit_interest - delta) // cumulative_deposit_interest
+
+
 __all__ = [
     "LIQUIDATION_FEE_PRECISION",
+    "SPOT_CUMULATIVE_INTEREST_PRECISION",
     "U64_MAX",
     "U128_MAX",
     "asset_transfer_for_liability_transfer",
     "base_asset_amount_to_cover_margin_shortage",
+    "cumulative_deposit_interest_delta_to_resolve_bankruptcy",
+    "deposit_after_interest_delta",
     "funding_payment",
     "funding_rate_delta_to_resolve_bankruptcy",
     "is_cross_margin_bankrupt",
@@ -224,4 +268,5 @@ __all__ = [
     "liability_transfer_to_cover_margin_shortage",
     "perp_bankruptcy_if_payment",
     "perp_if_fee",
+    "spot_bankruptcy_if_payment",
 ]

@@ -345,6 +345,10 @@ class DriftPerpsSpec(StrictModel):
     #: Keepers close the base a liquidation gives them on the underlying's venue at once
     #: (off: they hold it, exposed to the price).
     unwind: bool = True
+    #: Keepers also take over a negative perp quote left beside the collateral with
+    #: ``liquidate_perp_pnl_for_deposit`` (off by default: the figures of the runs pinned
+    #: before it existed stay).
+    pnl_for_deposit: bool = False
 
 
 class ProtocolSpec(StrictModel):

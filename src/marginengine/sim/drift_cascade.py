@@ -1,8 +1,8 @@
 """Drift v2 cross margin in the cascade simulator: accounts holding the scenario's
 collateral (a spot market of ``config.drift``), borrowing the quote (``drift.quote``,
 USDC) and, with ``[drift_perps]``, holding a perp position, liquidated with
-``liquidate_perp``, ``liquidate_spot`` and ``resolve_perp_bankruptcy`` on the cascade's
-price paths, gas and venues.
+``liquidate_perp``, ``liquidate_spot``, ``resolve_perp_bankruptcy`` and
+``resolve_spot_bankruptcy`` on the cascade's price paths, gas and venues.
 
 Set-up (one batch): each keeper deposits its ``capital`` of the quote (Drift's liquidator
 takes the liability or the base over into its own account, which must then meet its
@@ -36,22 +36,40 @@ Every step, after the oracles publish:
       liquidation multipliers, at most the liability and what the asset implies:
       ``liquidation/drift.py``), when selling the asset it receives on the venue pays the
       transfer, the gas and ``min_profit``; it then withdraws the asset and sells it;
+   b'. with ``pnl_for_deposit = true``,
+      ``liquidate_perp_pnl_for_deposit(perp, collateral)`` when it is still below
+      maintenance with no base left and a negative perp quote beside its collateral: the
+      quote covering the shortage (``drift_perp_pnl_liq_plan``) moves to the keeper's
+      perp position for the collateral, when selling that collateral on the venue pays
+      the quote, the gas and ``min_profit``; it then withdraws the collateral and sells
+      it (the account may be left bankrupt, for c.);
    c. ``resolve_perp_bankruptcy`` when the account is then cross-margin bankrupt (a
       liability and nothing else) with a negative perp quote: the insurance fund
       (``drift.insurance_fund``) pays first, the market's fee pool next, the rest is
       socialized over the market's open positions through the cumulative funding rates
-      (gas ``gas_used.resolve_bankruptcy``; no reward, as in Drift).
+      (gas ``gas_used.resolve_bankruptcy``; no reward, as in Drift);
+   d. ``resolve_spot_bankruptcy(quote)`` when the account is then cross-margin bankrupt
+      and owes the quote: the quote's insurance fund (``drift.insurance_fund``, the same
+      vault) pays at most what it holds less 1, the rest is taken from the quote's
+      deposits (the keepers' and any explicit account's) by lowering the cumulative
+      deposit interest (gas ``gas_used.resolve_bankruptcy``; no reward). A keeper's
+      deposit cut counts against its profit.
 
-Figures: ``bad_debt_realized`` is what perp bankruptcies cleared (paid by the fund, the
-fee pool and the other positions; the engine has no ``resolve_spot_bankruptcy``: an
-account with spot liabilities and no assets stays open), ``bad_debt_underwater`` the
-liabilities above the assets and the perp PnL of open accounts at the oracle price;
+Figures: ``bad_debt_realized`` is what perp and spot bankruptcies cleared (paid by the
+fund, the fee pool, the other positions and the quote's depositors),
+``bad_debt_underwater`` the liabilities above the assets and the perp PnL of open
+accounts at the oracle price;
 ``health_p05`` / ``health_p50`` the maintenance total collateral over the requirement;
 ``family`` the totals and what moved (conservation: see
 :meth:`DriftCascadeRunner.family_summary`). Extra series: ``below_maintenance``
 (accounts) and ``margin_shortage`` (quote, whole); with ``[drift_perps]`` also per step
 ``perp_liquidations``, ``perp_liquidator_fees``, ``perp_if_fees``, ``perp_bankruptcies``,
-``insurance_paid``, ``fee_pool_paid`` and ``socialized_loss`` (quote, whole).
+``insurance_paid``, ``fee_pool_paid`` and ``socialized_loss`` (quote, whole). Once a
+perp PnL liquidation happens, ``family.perps.pnl_for_deposit`` (counts and totals); once a
+spot bankruptcy happens (only then, so runs without one keep their figures):
+``family.spot_bankruptcies`` and the series ``spot_bankruptcies``,
+``spot_insurance_paid`` and ``spot_socialized_loss`` (quote, whole; 0 at the steps
+before the first).
 """
 
 from __future__ import annotations
@@ -67,9 +85,11 @@ from marginengine.config.families import LiquidationMechanism
 from marginengine.engine import (
     DriftDeposit,
     DriftLiquidatePerp,
+    DriftLiquidatePerpPnlForDeposit,
     DriftLiquidateSpot,
     DriftPerpTrade,
     DriftResolvePerpBankruptcy,
+    DriftResolveSpotBankruptcy,
     DriftWithdraw,
     SetPrice,
 )
@@ -79,6 +99,7 @@ from marginengine.engine.family_state import (
     drift_is_bankrupt,
     drift_margin,
     drift_perp_liq_plan,
+    drift_perp_pnl_liq_plan,
     drift_price,
     drift_spot_liq_plan,
     drift_step_floor,
@@ -102,6 +123,11 @@ PERP_COLUMNS = ("perp_liquidations", "perp_liquidator_fees", "perp_if_fees",
 PERP_COUNTERS = ("opened_quote", "unwind_quote", "liquidator_fees", "if_fees",
                  "bankrupt_loss", "insurance_paid", "fee_pool_paid", "loss_to_socialize",
                  "socialized_charged", "base_liquidated", "quote_liquidated")
+#: The per-step spot bankruptcy series (added at the first one; quote in whole tokens).
+SPOT_COLUMNS = ("spot_bankruptcies", "spot_insurance_paid", "spot_socialized_loss")
+#: The exact spot bankruptcy counters (the quote's smallest units), by name.
+SPOT_COUNTERS = ("borrow_cleared", "insurance_paid", "loss_to_socialize",
+                 "socialized_charged", "keepers_charged")
 
 
 class DriftCascadeRunner(QuoteBorrowerRunner):
@@ -128,6 +154,12 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         self.perp_step = dict.fromkeys(PERP_COLUMNS, 0)
         self.fund_start = 0
         self.fee_pool_start = 0
+        #: Exact spot bankruptcy counters and counts, the step's figures.
+        self.spot_totals = dict.fromkeys(SPOT_COUNTERS, 0)
+        self.spot_counts = {"bankruptcies": 0, "refused": 0}
+        self.spot_step = dict.fromkeys(SPOT_COLUMNS, 0)
+        #: ``liquidate_perp_pnl_for_deposit``: count, quote (1e6) and collateral moved.
+        self.pnl_liq = {"liquidations": 0, "pnl_transfer": 0, "asset_transfer": 0}
 
     def deposit_event(self, account: str, asset: str, amount: int) -> DriftDeposit:
         """``DriftDeposit``."""
@@ -182,6 +214,7 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         start at 0."""
         self.mark_perp()
         self.perp_step = dict.fromkeys(PERP_COLUMNS, 0)
+        self.spot_step = dict.fromkeys(SPOT_COLUMNS, 0)
 
     def setup(self) -> None:
         """The quote borrowers' set-up, then the perp positions (``[drift_perps]``)."""
@@ -244,6 +277,11 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
                 value = self.perp_step[name]
                 counted = name in ("perp_liquidations", "perp_bankruptcies")
                 row[name] = float(value) if counted else value / QUOTE
+        if self.spot_counts["bankruptcies"]:
+            for name in SPOT_COLUMNS:
+                value = self.spot_step[name]
+                row[name] = float(value) if name == "spot_bankruptcies" \
+                    else value / self.quote_unit
         return row
 
     def scan(self) -> list[str]:
@@ -314,8 +352,8 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
 
     def keeper_act(self, keeper: KeeperState, i: int, unsafe: Sequence[str]) -> None:
         """For every ready account below maintenance: ``liquidate_perp`` when the unwind
-        pays, ``liquidate_spot`` when the sale pays, ``resolve_perp_bankruptcy`` when it
-        is then bankrupt."""
+        pays, ``liquidate_spot`` when the sale pays, ``resolve_perp_bankruptcy`` and
+        ``resolve_spot_bankruptcy`` when it is then bankrupt."""
         for account in unsafe:
             if account == keeper.spec.id or not keeper.ready(("drift", account), i):
                 continue
@@ -323,7 +361,10 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
                 self.liquidate_perp(keeper, account, i)
             self.liquidate_spot(keeper, account, i)
             if self.perp is not None:
+                if self.spec.drift_perps is not None and self.spec.drift_perps.pnl_for_deposit:
+                    self.liquidate_pnl_for_deposit(keeper, account, i)
                 self.resolve_bankruptcy(keeper, account, i)
+            self.resolve_spot_bankruptcy(keeper, account, i)
 
     def liquidate_perp(self, keeper: KeeperState, account: str, i: int) -> None:
         """``liquidate_perp`` of ``account``'s perp position when unwinding pays."""
@@ -424,6 +465,52 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         keeper.gas_spent += gas
         keeper.actions += 1
 
+    def liquidate_pnl_for_deposit(self, keeper: KeeperState, account: str, i: int) -> None:
+        """``liquidate_perp_pnl_for_deposit(perp, collateral)`` of ``account`` (no base, a
+        negative quote, collateral left, below maintenance) when selling the collateral
+        received pays the quote taken over, the gas and ``min_profit``."""
+        assert self.perp is not None
+        held = self.book_now().account(account)
+        base, quote = held.perps.get(self.perp, (0, 0))
+        if base != 0 or quote >= 0 or held.spot.get(self.collateral, 0) <= 0:
+            return
+        calc = self.margin(account, self.cfg.margin_buffer())
+        if calc.meets:
+            return
+        plan = drift_perp_pnl_liq_plan(self.protocol, self.book_now(), self.engine.prices,
+                                       account, self.perp, self.collateral, calc)
+        if plan.pnl_transfer <= 0 or plan.asset_transfer <= 0:
+            return
+        quote_price = self.engine.prices[self.quote] / PRICE_UNIT
+        cost = plan.pnl_transfer / QUOTE * quote_price
+        gas = self.gas_usd("liquidate", i)
+        if self.sale_value(plan.asset_transfer, i) - cost - gas < float(keeper.spec.min_profit):
+            return
+        out = self.apply(DriftLiquidatePerpPnlForDeposit(keeper.spec.id, account, self.perp,
+                                                         self.collateral))
+        if not out.accepted:
+            return   # e.g. the keeper's own initial margin would fail
+        d = out.details
+        self.pnl_liq["liquidations"] += 1
+        self.pnl_liq["pnl_transfer"] += d["pnl_transfer"]
+        self.pnl_liq["asset_transfer"] += d["asset_transfer"]
+        paid = d["pnl_transfer"] / QUOTE * quote_price
+        loss = borrower_loss(d["asset_transfer"], self.engine.prices[self.collateral],
+                             self.coll_unit, d["pnl_transfer"], self.engine.prices[self.quote],
+                             QUOTE)
+        self.count_liquidation(account, i, paid, loss)
+        # the keeper holds the collateral and a negative quote in the perp market (no
+        # settle_pnl in the engine): it withdraws the collateral and sells it
+        proceeds = 0.0
+        if self.apply(DriftWithdraw(keeper.spec.id, self.collateral,
+                                    d["asset_transfer"])).accepted:
+            self.asset_withdrawn += d["asset_transfer"]
+            proceeds = self.sell_collateral(d["asset_transfer"], i)
+        keeper.capital += proceeds - paid - gas
+        keeper.profit += proceeds - paid - gas
+        keeper.gas_spent += gas
+        keeper.actions += 1
+
     def resolve_bankruptcy(self, keeper: KeeperState, account: str, i: int) -> None:
         """``resolve_perp_bankruptcy`` of ``account`` when it is bankrupt with a negative
         perp quote (a public service: the keeper only pays the gas)."""
@@ -455,6 +542,48 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         keeper.gas_spent += gas
         keeper.actions += 1
 
+    def resolve_spot_bankruptcy(self, keeper: KeeperState, account: str, i: int) -> None:
+        """``resolve_spot_bankruptcy(quote)`` of ``account`` when it is bankrupt and owes
+        the quote (a public service: the keeper pays the gas; its deposit shares the
+        loss like any other)."""
+        book = self.book_now()
+        if book.account(account).spot.get(self.quote, 0) >= 0 \
+                or not drift_is_bankrupt(book, account):
+            return
+        out = self.apply(DriftResolveSpotBankruptcy(keeper.spec.id, account, self.quote))
+        if not out.accepted:
+            self.spot_counts["refused"] += 1   # e.g. more than the deposits hold
+            return
+        d = out.details
+        if not self.spot_counts["bankruptcies"]:
+            # the first: the series start here, 0 at the steps recorded before
+            recorded = len(self.series["below_maintenance"])
+            for name in SPOT_COLUMNS:
+                self.series[name] = [0.0] * recorded
+        t = self.spot_totals
+        t["borrow_cleared"] += d["borrow_amount"]
+        t["insurance_paid"] += d["if_payment"]
+        t["loss_to_socialize"] += d["loss_to_socialize"]
+        t["socialized_charged"] += d["socialized_charged"]
+        self.spot_counts["bankruptcies"] += 1
+        self.spot_step["spot_bankruptcies"] += 1
+        self.spot_step["spot_insurance_paid"] += d["if_payment"]
+        self.spot_step["spot_socialized_loss"] += d["loss_to_socialize"]
+        self.bad_debt_realized_base += self.usd(d["borrow_amount"], self.quote)
+        quote_price = self.engine.prices[self.quote] / PRICE_UNIT
+        haircuts: dict[str, int] = d["haircuts"]
+        for each in self.keepers:
+            cut = haircuts.get(each.spec.id, 0)
+            if cut:
+                t["keepers_charged"] += cut
+                each.capital -= cut / self.quote_unit * quote_price
+                each.profit -= cut / self.quote_unit * quote_price
+        gas = self.gas_usd("resolve_bankruptcy", i)
+        keeper.capital -= gas
+        keeper.profit -= gas
+        keeper.gas_spent += gas
+        keeper.actions += 1
+
     def account_ltv(self, account: str) -> float:
         """Quote owed over the collateral's value at the engine's prices."""
         held = self.book_now().account(account).spot
@@ -473,7 +602,13 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         fee pools sum to what came in, ``perp_quote + insurance_fund + fee_pools +
         socialized_charged - loss_to_socialize = opened_quote + unwind_quote + fund_start
         + fee_pool_start`` (a liquidation moves quote between two accounts and the fee
-        pool; a bankruptcy clears a loss the fund, the pool and the positions pay)."""
+        pool; a bankruptcy clears a loss the fund, the pool and the positions pay; with
+        spot bankruptcies add ``spot_insurance_paid`` on the left: the same fund paid
+        them). With spot bankruptcies, ``spot_bankruptcies`` (``exact`` in the quote's
+        units): ``borrow_cleared = insurance_paid + loss_to_socialize``, the deposits
+        lost ``socialized_charged`` (at least ``loss_to_socialize``: rounding), and the
+        quote's balances sum to ``keeper_deposits - borrowed + borrow_cleared -
+        socialized_charged``."""
         book = self.book_now()
         q = sum(x.spot.get(self.quote, 0) for x in book.accounts.values())
         c = sum(x.spot.get(self.collateral, 0) for x in book.accounts.values())
@@ -494,14 +629,28 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         }
         if self.perp is not None:
             out["perps"] = self.perp_summary(book)
+            if self.spot_counts["bankruptcies"]:
+                out["perps"]["exact"]["spot_insurance_paid"] = \
+                    self.spot_totals["insurance_paid"]
+        if self.spot_counts["bankruptcies"] or self.spot_counts["refused"]:
+            t, u = self.spot_totals, self.quote_unit
+            out["spot_bankruptcies"] = {
+                **self.spot_counts,
+                **{name: t[name] / u for name in SPOT_COUNTERS},
+                "cumulative_deposit_interest": book.deposit_interest.get(self.quote),
+                "exact": dict(t)}
         return out
 
     def summary(self) -> dict[str, Any]:
-        """The cascade's figures; with perps ``insurance_fund_drawdown`` is what Drift's
-        insurance fund paid the bankruptcies (whole quote)."""
+        """The cascade's figures; with perps or spot bankruptcies
+        ``insurance_fund_drawdown`` is what Drift's insurance fund paid the bankruptcies
+        (whole quote)."""
         out = super().summary()
+        spot = self.spot_totals["insurance_paid"] / self.quote_unit
         if self.perp is not None:
-            out["insurance_fund_drawdown"] = self.perp_totals["insurance_paid"] / QUOTE
+            out["insurance_fund_drawdown"] = self.perp_totals["insurance_paid"] / QUOTE + spot
+        elif self.spot_counts["bankruptcies"]:
+            out["insurance_fund_drawdown"] = spot
         return out
 
     def perp_summary(self, book: DriftBook) -> dict[str, Any]:
@@ -516,7 +665,15 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
                  "open_base": sum(abs(p[0]) for p in positions)}
         money = ("liquidator_fees", "if_fees", "bankrupt_loss", "insurance_paid",
                  "fee_pool_paid", "loss_to_socialize", "socialized_charged")
+        extra: dict[str, Any] = {}
+        if self.pnl_liq["liquidations"]:
+            extra["pnl_for_deposit"] = {
+                "liquidations": self.pnl_liq["liquidations"],
+                "pnl_transferred": self.pnl_liq["pnl_transfer"] / QUOTE,
+                "collateral_transferred": self.pnl_liq["asset_transfer"] / self.coll_unit,
+                "exact": dict(self.pnl_liq)}
         return {"market": self.perp, "underlying": self.underlying, **self.perp_counts,
+                **extra,
                 **{name: t[name] / QUOTE for name in money},
                 "base_liquidated": t["base_liquidated"] / BASE,
                 "value_liquidated": t["quote_liquidated"] / QUOTE,

@@ -15,11 +15,22 @@ on (for a tail estimate, the runs in its tail); an estimate whose tail holds few
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+import heapq
+import importlib
+import multiprocessing
+import multiprocessing.context
+import os
+import pickle
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -52,10 +63,24 @@ CONFIDENCE_LEVEL = 0.95
 #: by the master seed, and apart from the runs' streams (``SeedSequence(seed).spawn``).
 BOOTSTRAP_STREAM = 0xB007
 
+T = TypeVar("T")
+
+#: What a run imports (the one pipeline, both runners, the scenario schema), imported by
+#: :func:`warm_imports` before the workers fork.
+RUN_MODULES = ("marginengine.sim.pipeline", "marginengine.sim.cascade",
+               "marginengine.sim.scripted", "marginengine.sim.schema",
+               "marginengine.sim.protocols", "marginengine.sim.processes",
+               "marginengine.sim.gas", "marginengine.sim.history",
+               "marginengine.sim.explain", "marginengine.sim.scripted_explain")
+
 
 def run_one(task: tuple[dict[str, Any], int, int]) -> dict[str, Any]:
     """Run one path: ``(scenario data, master seed, run index)`` -> its summary row (any
-    scenario: the one pipeline, :func:`marginengine.sim.pipeline.run_draw`)."""
+    scenario: the one pipeline, :func:`marginengine.sim.pipeline.run_draw`).
+
+    Only the row goes back to the parent (a few hundred bytes pickled): the run's engine,
+    series and log stay in the worker, and a Monte Carlo run keeps no traces and no log.
+    """
     from marginengine.sim.pipeline import run_draw
 
     data, seed, index = task
@@ -67,23 +92,339 @@ def run_one(task: tuple[dict[str, Any], int, int]) -> dict[str, Any]:
     return row
 
 
+Timed = tuple[int, dict[str, Any], float, float, int]
+
+
+def run_timed(task: tuple[dict[str, Any], int, int]) -> Timed:
+    """:func:`run_one` in a worker: ``(run index, row, when it started there
+    (``time.perf_counter``, one clock for every process of the machine), seconds it took,
+    the worker's pid)``."""
+    start = time.perf_counter()
+    try:
+        row = run_one(task)
+    except Exception as exc:
+        error = portable(exc, task[2])
+    else:
+        return task[2], row, start, time.perf_counter() - start, os.getpid()
+    # Raised outside the handler: raised inside, the replacement would carry the original
+    # as its context, which a pickler that keeps contexts (tblib's, installed by
+    # dask.distributed) sends along, and the parent again cannot rebuild.
+    raise error
+
+
+def portable(exc: Exception, index: int) -> Exception:
+    """``exc`` if it survives pickling to the parent, else a ``RuntimeError`` naming the run
+    and the error: a process pool's parent cannot rebuild an exception whose ``__init__``
+    wants other arguments than its message, and waits forever for the lost result."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"run {index}: {type(exc).__name__}: {exc}")
+    return exc
+
+
 def _tasks(data: dict[str, Any], seed: int, runs: int) -> list[tuple[dict[str, Any], int, int]]:
     return [(data, seed, i) for i in range(runs)]
 
 
-def iterate_process(data: dict[str, Any], seed: int, runs: int,
-                    workers: int) -> Iterator[dict[str, Any]]:
-    """Rows in run order from one long-lived local process pool."""
-    if workers <= 1:
-        for task in _tasks(data, seed, runs):
-            yield run_one(task)
+@dataclass
+class PoolTiming:
+    """Where a Monte Carlo's wall time went (filled by :func:`iterate_process`).
+
+    The parent's serial work (``setup_s``: imports and forking the workers;
+    ``teardown_s``: closing them; ``aggregate_s``: the statistics and files after the
+    last run, by :func:`monte_carlo`) against the runs' own times, measured in the worker
+    that ran each (``run_s``, by run index). Unlike a wall-clock ratio these components
+    stay meaningful when neighbours load the machine: :meth:`predicted_speedup` turns
+    them into Amdahl's prediction.
+    """
+
+    workers: int
+    setup_s: float = 0.0
+    teardown_s: float = 0.0
+    aggregate_s: float = 0.0
+    wall_s: float = 0.0
+    run_s: dict[int, float] = field(default_factory=dict)
+    #: Run index -> the worker process (pid) that ran it.
+    worker_of: dict[int, int] = field(default_factory=dict)
+    #: Run index -> when it started (``time.perf_counter``, the same clock in every
+    #: process), and when the parent entered :func:`iterate_process`.
+    started: dict[int, float] = field(default_factory=dict)
+    entered: float = 0.0
+
+    @property
+    def to_first_run_s(self) -> float:
+        """From the parent entering to the first run starting in a worker: the start-up
+        the runs wait for (imports, forking, handing out the first run)."""
+        return min(self.started.values()) - self.entered if self.started else 0.0
+
+    @property
+    def serial_s(self) -> float:
+        """The parent's serial work: set-up, teardown and aggregation."""
+        return self.setup_s + self.teardown_s + self.aggregate_s
+
+    @property
+    def runs_s(self) -> float:
+        """The runs' total compute time (what the workers share)."""
+        return sum(self.run_s.values())
+
+    @property
+    def serial_fraction(self) -> float:
+        """Amdahl's serial fraction: ``serial / (serial + runs)``."""
+        total = self.serial_s + self.runs_s
+        return self.serial_s / total if total > 0 else 0.0
+
+    def busy_s(self) -> list[float]:
+        """Each worker's total run time, largest first (their spread: the idle tail)."""
+        per: dict[int, float] = {}
+        for index, seconds in self.run_s.items():
+            worker = self.worker_of.get(index, 0)
+            per[worker] = per.get(worker, 0.0) + seconds
+        return sorted(per.values(), reverse=True)
+
+
+def makespan(run_s: Sequence[float], workers: int) -> float:
+    """Wall time of runs of these durations dispatched in order, each to the first worker
+    free (what :func:`iterate_process` does: ``imap_unordered``, one run per task)."""
+    free = [0.0] * max(1, workers)
+    for seconds in run_s:
+        heapq.heapreplace(free, free[0] + seconds)
+    return max(free)
+
+
+def predicted_speedup(run_s: Sequence[float], serial_1: float, serial_n: float,
+                      workers: int, balanced: bool = False) -> float:
+    """Amdahl's prediction of ``time on 1 worker / time on workers``.
+
+    ``(serial_1 + sum(run_s)) / (serial_n + makespan(run_s, workers))``: the same run
+    times on both sides (so a neighbour's load on one measurement does not skew it),
+    ``serial_1``/``serial_n`` the parent's serial time on 1 and on ``workers``. With
+    ``balanced`` the runs split perfectly (``sum / workers``: Amdahl's law itself);
+    otherwise they are scheduled as :func:`makespan` does, so a run left alone at the tail
+    counts.
+    """
+    total = sum(run_s)
+    parallel = total / workers if balanced else makespan(run_s, workers)
+    return (serial_1 + total) / (serial_n + parallel)
+
+
+def in_run_order(pairs: Iterable[tuple[int, T]]) -> Iterator[T]:
+    """Items tagged with their run index, arriving in any order, yielded in run order
+    (``0, 1, 2, ...``) as soon as each is next: workers finish runs out of order, the
+    rows (runs.parquet, the statistics' resampling) must not depend on it."""
+    pending: dict[int, T] = {}
+    following = 0
+    for index, item in pairs:
+        pending[index] = item
+        while following in pending:
+            yield pending.pop(following)
+            following += 1
+    if pending:
+        raise RuntimeError(f"runs {sorted(pending)[:5]} came back without run {following}")
+
+
+def fork_context() -> multiprocessing.context.BaseContext:
+    """The start method of the local pool, chosen once: ``fork`` where the platform has
+    it (a worker starts with the parent's imports, in milliseconds), else the default."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        try:
+            _CONTEXT = multiprocessing.get_context("fork")
+        except ValueError:  # no fork (Windows): the platform's default start method
+            _CONTEXT = multiprocessing.get_context()
+    return _CONTEXT
+
+
+_CONTEXT: multiprocessing.context.BaseContext | None = None
+
+
+def warm_imports() -> None:
+    """Import what a run imports before the workers fork: each starts with it loaded
+    instead of importing it (pydantic models, SciPy) during its first run, which made
+    the first run of every worker the slowest one."""
+    for name in RUN_MODULES:
+        importlib.import_module(name)
+
+
+class WorkerPool:
+    """Local worker processes, forked once, for one or more batches of runs.
+
+    The workers fork when the pool is made, from a frozen heap (:func:`frozen_heap`), and
+    serve every :meth:`rows` call until :meth:`close`: a caller with several batches (a
+    sweep, an optimizer) pays the start-up once. Runs are handed out one at a time (one
+    future per run), so a worker that finishes early takes the next run instead of idling
+    while the other works through a static chunk; the rows are put back in run order
+    (:func:`in_run_order`), identical to one worker's.
+
+    A ``concurrent.futures`` pool, not a ``multiprocessing.Pool``: a worker that dies (killed
+    for memory, a crash in an extension) breaks the batch with an error there, where
+    ``multiprocessing.Pool`` lost its run and waited for it forever, and could not even be
+    terminated when the dead worker held its task queue's lock.
+    """
+
+    def __init__(self, workers: int) -> None:
+        start = time.perf_counter()
+        warm_imports()
+        self.workers = workers
+        before = {process.pid for process in multiprocessing.active_children()}
+        with frozen_heap(), _workers_ignore_ctrl_c():
+            self._executor = ProcessPoolExecutor(max_workers=workers,
+                                                 mp_context=fork_context(),
+                                                 initializer=_worker_start)
+            # A forking executor starts all its workers at its first submit: make that
+            # happen here, under the freeze, and wait until one is serving.
+            self._executor.submit(os.getpid).result()
+        self._workers = [process for process in multiprocessing.active_children()
+                         if process.pid not in before]
+        #: Seconds the parent spent importing and forking the workers.
+        self.startup_s = time.perf_counter() - start
+
+    def rows(self, data: dict[str, Any], seed: int, runs: int,
+             timing: PoolTiming | None = None) -> Iterator[dict[str, Any]]:
+        """The rows of runs ``0 .. runs - 1`` of ``data`` from ``seed``, in run order.
+
+        A batch that fails or is abandoned (an error, a dead worker, Ctrl-C, the caller
+        stopping early) stops the pool: its workers would otherwise go on with the
+        batch's remaining runs.
+        """
+        futures = [self._executor.submit(run_timed, task) for task in _tasks(data, seed, runs)]
+        try:
+            yield from in_run_order(self._tagged(self._completed(futures), timing))
+        except BaseException:
+            self.terminate()
+            raise
+
+    def _completed(self, futures: list[Future[Timed]]) -> Iterator[Timed]:
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BrokenProcessPool:
+            raise RuntimeError(self._death()) from None
+
+    def _death(self) -> str:
+        """Which worker died, and how (the others the executor stopped after it)."""
+        for process in self._workers:  # the executor is stopping them: let it finish
+            process.join(timeout=5)
+        codes = [(process.pid, process.exitcode) for process in self._workers
+                 if process.exitcode is not None]
+        first = [c for c in codes if c[1] != -signal.SIGTERM] or codes
+        if not first:
+            return "a Monte Carlo worker died: its run is lost, the Monte Carlo is stopped"
+        pid, code = first[0]
+        assert code is not None
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        return f"Monte Carlo worker {pid} died ({how}): its run is lost, the Monte Carlo is stopped"
+
+    @staticmethod
+    def _tagged(results: Iterable[Timed],
+                timing: PoolTiming | None) -> Iterator[tuple[int, dict[str, Any]]]:
+        for index, row, began, seconds, worker in results:
+            if timing is not None:
+                timing.run_s[index] = seconds
+                timing.worker_of[index] = worker
+                timing.started[index] = began
+            yield index, row
+
+    def pids(self) -> set[int]:
+        """The worker processes' ids."""
+        return {process.pid for process in self._workers if process.pid is not None}
+
+    def alive(self) -> bool:
+        """Every worker still running."""
+        return all(process.exitcode is None for process in self._workers)
+
+    def close(self, wait: bool = True) -> None:
+        """Let the workers finish and exit; ``wait=False`` returns at once (every row is
+        in: the parent need not wait, serially, for the workers' exit)."""
+        self._executor.shutdown(wait=wait)
+
+    def terminate(self) -> None:
+        """Stop the workers now (a batch abandoned or failed): the pending runs are
+        cancelled and the running ones killed, not waited for."""
+        for process in self._workers:
+            if process.exitcode is None:
+                process.terminate()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.terminate()
+
+
+def _worker_start() -> None:
+    # Ctrl-C is the parent's to handle: it stops the workers (terminate). A worker taking
+    # it too printed its own interrupted traceback under the CLI's one-line error.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """SIGINT ignored while the workers fork, so each is born ignoring it (the initializer
+    alone left a moment, before it ran, in which a Ctrl-C killed a worker and lost its
+    run). Only the main thread may set handlers; elsewhere the initializer does it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
         return
-    chunk = max(1, runs // (workers * 8))
-    # Import the simulator once here, before the pool forks its workers: each then starts
-    # with it loaded instead of importing it (pydantic models, SciPy) on its first run.
-    import marginengine.sim.cascade  # noqa: F401
-    with frozen_heap(), ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(run_one, _tasks(data, seed, runs), chunksize=chunk)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def iterate_process(data: dict[str, Any], seed: int, runs: int, workers: int,
+                    timing: PoolTiming | None = None,
+                    pool: WorkerPool | None = None) -> Iterator[dict[str, Any]]:
+    """Rows in run order, inline (``workers`` <= 1) or from a local process pool.
+
+    Parameters
+    ----------
+    data, seed, runs
+        The scenario, the master seed and the number of runs.
+    workers
+        Worker processes; 1 runs inline.
+    timing
+        Filled with the parent's serial time and each run's time (:class:`PoolTiming`).
+    pool
+        A :class:`WorkerPool` to run on (kept open for further batches); by default one
+        is made for these runs and closed after them.
+    """
+    start = time.perf_counter()
+    if timing is not None:
+        timing.workers = workers if pool is None else pool.workers
+        timing.entered = start
+    try:
+        if workers <= 1 and pool is None:
+            warm_imports()
+            if timing is not None:
+                timing.setup_s += time.perf_counter() - start
+            for task in _tasks(data, seed, runs):
+                began = time.perf_counter()
+                row = run_one(task)  # inline: its errors as they are
+                if timing is not None:
+                    timing.run_s[task[2]] = time.perf_counter() - began
+                    timing.worker_of[task[2]] = os.getpid()
+                    timing.started[task[2]] = began
+                yield row
+            return
+        own = pool is None
+        active = pool if pool is not None else WorkerPool(workers)
+        if timing is not None:
+            timing.setup_s += active.startup_s if own else 0.0
+        yield from active.rows(data, seed, runs, timing)  # stops the pool if it fails
+        if own:
+            closing = time.perf_counter()
+            active.close(wait=False)  # they exit while the parent aggregates
+            if timing is not None:
+                timing.teardown_s += time.perf_counter() - closing
+    finally:
+        if timing is not None:
+            timing.wall_s += time.perf_counter() - start
 
 
 @contextmanager
@@ -91,8 +432,12 @@ def frozen_heap() -> Iterator[None]:
     """The parent's objects moved out of the collector's reach while workers fork
     (``gc.freeze``): a forked worker's collections then never walk (and so never copy, page
     by page) the heap it inherited. A parent holding a large engine made each worker's
-    collections walk all of it: 2 workers ran no faster than 1 in benchmarks/simulate.py."""
-    gc.collect()
+    collections walk all of it: 2 workers ran no faster than 1 in benchmarks/simulate.py.
+
+    No full collection first: it cost the parent 20-90 ms of serial time per pool (more
+    the larger its heap), and the holes it frees in the parent's pages are where a worker
+    would then allocate, copying those pages (Python's ``gc.freeze`` notes).
+    """
     gc.freeze()
     try:
         yield
@@ -255,9 +600,13 @@ def statistics(rows: list[dict[str, Any]], seed: int = 0,
 def monte_carlo(data: dict[str, Any], seed: int, runs: int, backend: str, workers: int,
                 out_dir: Path | None, scheduler: str | None = None,
                 progress: Callable[[int], None] | None = None,
-                rows_out: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                rows_out: list[dict[str, Any]] | None = None,
+                timing: PoolTiming | None = None) -> dict[str, Any]:
     """Run ``runs`` paths and return the statistics; stream rows to ``runs.parquet``
-    (and append them to ``rows_out`` when given: the report's histograms).
+    (and append them to ``rows_out`` when given: the report's histograms). ``timing``
+    (the process backend) is filled as :func:`iterate_process` fills it, plus the
+    parent's check of the scenario (``setup_s``) and its statistics and Parquet file
+    after the last run (``aggregate_s``).
 
     Raises
     ------
@@ -267,11 +616,14 @@ def monte_carlo(data: dict[str, Any], seed: int, runs: int, backend: str, worker
     """
     from marginengine.sim.schema import load_spec
 
+    checking = time.perf_counter()
     load_spec(data).check_runs(runs)
+    if timing is not None:
+        timing.setup_s += time.perf_counter() - checking
     if backend == "dask":
         rows_iter = iterate_dask(data, seed, runs, workers, scheduler)
     else:
-        rows_iter = iterate_process(data, seed, runs, workers)
+        rows_iter = iterate_process(data, seed, runs, workers, timing)
     writer = _ParquetStream(out_dir / "runs.parquet") if out_dir is not None else None
     rows = []
     try:
@@ -281,12 +633,15 @@ def monte_carlo(data: dict[str, Any], seed: int, runs: int, backend: str, worker
                 writer.add(row)
             if progress is not None:
                 progress(len(rows))
+        aggregating = time.perf_counter()
     finally:
         if writer is not None:
             writer.close()
     if rows_out is not None:
         rows_out.extend(rows)
     stats = statistics(rows, seed)
+    if timing is not None:
+        timing.aggregate_s += time.perf_counter() - aggregating
     stats["seed"] = seed
     stats["backend"] = backend
     stats["run_seeds"] = [r["seed"] for r in rows[:10]] + (["..."] if runs > 10 else [])
