@@ -108,7 +108,7 @@ class LiquidationMechanism(Enum):
     MORPHO = "morpho"               # Morpho Blue liquidate (MorphoLiquidate)
     LIQUITY = "liquity"             # Liquity v1 troves (LiquityLiquidate, ...)
     EULER = "euler"                 # Euler v2 vault (EulerLiquidate)
-    MANGO = "mango"                 # Mango v4 group (liquidation not modelled)
+    MANGO = "mango"                 # Mango v4 group (token and perp liquidation, bankruptcy)
     DRIFT = "drift"                 # Drift v2 (DriftLiquidateSpot, DriftLiquidatePerp, ...)
 
 
