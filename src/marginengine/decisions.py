@@ -216,8 +216,14 @@ class Code(StrEnum):
     MANGO_HEALTH_MUST_BE_POSITIVE = "HealthMustBePositive"
     MANGO_BEING_LIQUIDATED = "BeingLiquidated"
     MANGO_HAS_OPEN_PERP_ORDERS = "HasOpenPerpOrders"
+    MANGO_HAS_LIQUIDATABLE_TOKEN_POSITION = "HasLiquidatableTokenPosition"
+    MANGO_HAS_LIQUIDATABLE_PERP_BASE_POSITION = "HasLiquidatablePerpBasePosition"
+    MANGO_HAS_LIQUIDATABLE_POSITIVE_PERP_PNL = "HasLiquidatablePositivePerpPnl"
+    MANGO_PERP_POSITION_DOES_NOT_EXIST = "PerpPositionDoesNotExist"
+    MANGO_PROFITABILITY_MISMATCH = "ProfitabilityMismatch"
     # Anchor's require_gt! / require_keys_neq! (anchor-lang ErrorCode).
     MANGO_REQUIRE_GT_VIOLATED = "RequireGtViolated"
+    MANGO_REQUIRE_GTE_VIOLATED = "RequireGteViolated"
     MANGO_REQUIRE_KEYS_NEQ_VIOLATED = "RequireKeysNeqViolated"
     # ---- Drift v2: ErrorCode (drift-labs/protocol-v2 programs/drift/src/error.rs)
     DRIFT_INSUFFICIENT_COLLATERAL = "InsufficientCollateral"

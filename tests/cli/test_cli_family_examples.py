@@ -129,6 +129,8 @@ CASCADES: dict[str, tuple[int, float, float, float]] = {
     # 7 accounts left with only a borrow (it was 0, all underwater; the total is the same)
     "drift_cascade": (459, 2_443_137.70, 144_024.51, 314.88),
     "mango_cascade": (162, 2_736_729.48, 45_281.77, 0.0),
+    # token_liq_bankruptcy: the fund's 25,000 and 154,778.19 socialized are realized
+    "mango_bankruptcy_cascade": (101, 2_854_277.01, 402_584.44, 179_778.19),
 }
 
 

@@ -124,6 +124,8 @@ def test_event_when_field_has_wrong_type_then_event_error_names_field(
          r"EulerDeposit, EulerWithdraw, EulerDepositCollateral, EulerWithdrawCollateral, "
          r"EulerBorrow, EulerRepay, EulerSetLTV, EulerLiquidate, MangoDeposit, MangoWithdraw, "
          r"MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice, MangoLiqTokenWithToken, "
+         r"MangoTokenLiqBankruptcy, MangoPerpLiqBaseOrPositivePnl, "
+         r"MangoPerpLiqNegativePnlOrBankruptcy, "
          r"DriftDeposit, DriftWithdraw, "
          r"DriftPerpTrade, DriftLiquidateSpot, DriftLiquidatePerp, "
          r"DriftResolvePerpBankruptcy, DriftResolveSpotBankruptcy, "

@@ -108,7 +108,7 @@ class LiquidationMechanism(Enum):
     MORPHO = "morpho"               # Morpho Blue liquidate (MorphoLiquidate)
     LIQUITY = "liquity"             # Liquity v1 troves (LiquityLiquidate, ...)
     EULER = "euler"                 # Euler v2 vault (EulerLiquidate)
-    MANGO = "mango"                 # Mango v4 group (liquidation not modelled)
+    MANGO = "mango"                 # Mango v4 group (token and perp liquidation, bankruptcy)
     DRIFT = "drift"                 # Drift v2 (DriftLiquidateSpot, DriftLiquidatePerp, ...)
 
 
@@ -167,7 +167,8 @@ EULER_EVENTS: frozenset[str] = frozenset({
 #: Mango v4's actions on its accounts (engine/mango_handlers.py).
 MANGO_EVENTS: frozenset[str] = frozenset({
     "MangoDeposit", "MangoWithdraw", "MangoPerpTrade", "MangoPerpOrders",
-    "MangoSetStablePrice", "MangoLiqTokenWithToken"})
+    "MangoSetStablePrice", "MangoLiqTokenWithToken", "MangoTokenLiqBankruptcy",
+    "MangoPerpLiqBaseOrPositivePnl", "MangoPerpLiqNegativePnlOrBankruptcy"})
 #: Drift v2's actions on its cross-margin accounts (engine/drift_handlers.py).
 DRIFT_EVENTS: frozenset[str] = frozenset({
     "DriftDeposit", "DriftWithdraw", "DriftPerpTrade", "DriftLiquidateSpot",

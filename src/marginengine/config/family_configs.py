@@ -103,11 +103,14 @@ class MangoTokenConfig(StrictModel):
     #: token_liq_with_token fee factors).
     liquidation_fee: Weight = Decimal(0)
     platform_liquidation_fee: Weight = Decimal(0)
+    #: ``MintInfo::group_insurance_fund``: whether token_liq_bankruptcy of this bank's
+    #: liabilities may draw on the group's insurance fund (else the loss is socialized).
+    group_insurance_fund: bool = True
 
 
 class MangoPerpConfig(StrictModel):
     """A Mango perp market (``PerpMarket``): its settle token, base lot size (native base
-    units) and the base and overall weights."""
+    units), the base and overall weights and the liquidation fees."""
 
     settle: str
     base_lot_size: Annotated[int, Field(gt=0)]
@@ -117,15 +120,26 @@ class MangoPerpConfig(StrictModel):
     maint_base_liab_weight: Weight
     init_overall_asset_weight: Weight
     maint_overall_asset_weight: Weight
+    #: ``PerpMarket::base_liquidation_fee``, ``platform_liquidation_fee`` and
+    #: ``positive_pnl_liquidation_fee`` (fractions; perp_liq_base_or_positive_pnl).
+    base_liquidation_fee: Weight = Decimal(0)
+    platform_liquidation_fee: Weight = Decimal(0)
+    positive_pnl_liquidation_fee: Weight = Decimal(0)
+    #: ``PerpMarket::group_insurance_fund``: whether perp bankruptcy may draw on the
+    #: group's insurance fund (else the loss is socialized over the open interest).
+    group_insurance_fund: bool = True
 
 
 class MangoConfig(StrictModel):
     """A Mango v4 group: the health's quote token, the banks and the perp markets (each
-    named in ``markets`` for its decimals and oracle price)."""
+    named in ``markets`` for its decimals and oracle price), and the group's insurance
+    fund (``insurance_vault``: whole tokens of the quote, which is the insurance mint
+    here) that ``token_liq_bankruptcy`` draws on."""
 
     quote: str
     tokens: dict[str, MangoTokenConfig] = Field(min_length=1)
     perps: dict[str, MangoPerpConfig] = Field(default_factory=dict)
+    insurance_fund: Amount = Decimal(0)
 
 
 #: Mango's native amounts: tokens of at most 30 decimals (the scenario format's bound).
@@ -148,6 +162,10 @@ def mango_problem(mango: MangoConfig, decimals: dict[str, int]) -> str | None:
             return f"mango.perps.{name}: the name is also a token's"
         if perp.settle not in mango.tokens:
             return f"mango.perps.{name}.settle: unknown token {perp.settle!r}"
+    fund = mango.insurance_fund * 10 ** decimals[mango.quote]
+    if fund != fund.to_integral_value():
+        return (f"mango.insurance_fund: more decimals than the quote's "
+                f"{decimals[mango.quote]}")
     for name, t in mango.tokens.items():
         for field in ("deposits", "borrows"):
             value = getattr(t, field) * 10 ** decimals[name]

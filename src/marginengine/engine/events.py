@@ -929,9 +929,54 @@ class MangoLiqTokenWithToken(Event):
     max_liab_transfer: int = -1
 
 
+@dataclass(frozen=True)
+class MangoTokenLiqBankruptcy(Event):
+    """``token_liq_bankruptcy(max_liab_transfer)``: ``account`` has no asset left to
+    liquidate; the group's insurance fund pays ``liquidator`` (in the quote) for taking
+    over up to ``max_liab_transfer`` native ``liab_token`` at the oracle price and the
+    bank's liquidation fee (for a quote borrow it repays it directly); once the fund is
+    exhausted the rest is socialized over the bank's depositors (-1: no maximum)."""
+
+    liquidator: str
+    account: str
+    liab_token: str
+    max_liab_transfer: int = -1
+
+
+@dataclass(frozen=True)
+class MangoPerpLiqBaseOrPositivePnl(Event):
+    """``perp_liq_base_or_positive_pnl(max_base_transfer, max_pnl_transfer)``:
+    ``liquidator`` takes over up to ``max_base_transfer`` lots of ``account``'s base
+    position on ``market`` (signed as the reduction: positive for a long liqee, negative
+    for a short) at the oracle price adjusted by the base liquidation fee, and up to
+    ``max_pnl_transfer`` native settle units of its positive pnl for settle tokens, as far
+    as brings its liquidation-end health to zero."""
+
+    liquidator: str
+    account: str
+    market: str
+    max_base_transfer: int
+    max_pnl_transfer: int = 0
+
+
+@dataclass(frozen=True)
+class MangoPerpLiqNegativePnlOrBankruptcy(Event):
+    """``perp_liq_negative_pnl_or_bankruptcy(max_liab_transfer)``: on an account with no
+    perp base left, ``liquidator`` takes over up to ``max_liab_transfer`` native settle
+    units of its negative pnl on ``market``, first for the account's settle tokens, then,
+    once those are exhausted, for the group's insurance fund (quote); once the fund is
+    exhausted the rest is socialized over the market's open interest."""
+
+    liquidator: str
+    account: str
+    market: str
+    max_liab_transfer: int
+
+
 MANGO_EVENT_CLASSES: tuple[type[Event], ...] = (
     MangoDeposit, MangoWithdraw, MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice,
-    MangoLiqTokenWithToken)
+    MangoLiqTokenWithToken, MangoTokenLiqBankruptcy, MangoPerpLiqBaseOrPositivePnl,
+    MangoPerpLiqNegativePnlOrBankruptcy)
 
 # ---- Drift v2 (drift-labs/protocol-v2 programs/drift/src/instructions): ``config.drift``;
 # spot amounts in the token's native units, perp base 1e9 and quote 1e6.

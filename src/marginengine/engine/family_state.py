@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.family_configs import EulerConfig
-from marginengine.decisions import Refusal
+from marginengine.decisions import Code, Refusal
 from marginengine.errors import FieldError
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.liquidation import drift as drift_liq
@@ -124,11 +124,25 @@ class MangoAccount:
 class MangoBook:
     """The group's accounts and the stable prices reported (engine prices, 8 decimals;
     an asset without one takes the oracle layer's stable price, else its oracle price),
-    and the banks' collected liquidation fees (native units)."""
+    the banks' collected liquidation fees (native units), and what token bankruptcy did:
+    the insurance fund paid out (native quote), each bank's deposit index (raw I80F48,
+    one until a loss is socialized), the loss socialized per bank and the part of it
+    borne by the depositors outside the engine (native units)."""
 
     accounts: Mapping[str, MangoAccount]
     stable: Mapping[str, int]
     fees: Mapping[str, int] = field(default_factory=dict)
+    insurance_paid: int = 0
+    deposit_index: Mapping[str, int] = field(default_factory=dict)
+    socialized: Mapping[str, int] = field(default_factory=dict)
+    outside_loss: Mapping[str, int] = field(default_factory=dict)
+    #: Per perp market, the platform liquidation fees accrued (settle-token native units,
+    #: ``PerpMarket::accrued_liquidation_fees``).
+    perp_fees: Mapping[str, int] = field(default_factory=dict)
+    #: Per perp market, the negative pnl socialized by perp bankruptcy, and the part of it
+    #: no open interest bore (Mango's loss on an open interest of zero; settle native).
+    perp_socialized: Mapping[str, int] = field(default_factory=dict)
+    perp_unallocated: Mapping[str, int] = field(default_factory=dict)
 
     def account(self, account_id: str) -> MangoAccount:
         """``account_id``'s account (empty if it has none)."""
@@ -138,11 +152,15 @@ class MangoBook:
         """This book with ``account_id``'s account replaced."""
         accounts = dict(self.accounts)
         accounts[account_id] = account
-        return MangoBook(accounts, self.stable, self.fees)
+        return replace(self, accounts=accounts)
+
+    def index_of(self, token: str) -> int:
+        """``token``'s deposit index (raw I80F48)."""
+        return self.deposit_index.get(token, mango_rules.ONE)
 
     def state_dict(self) -> dict[str, object]:
-        """Plain data for the state hash (the flag and the fees only when set, so books
-        without liquidations hash as before)."""
+        """Plain data for the state hash (the flag, the fees and bankruptcy's figures only
+        when set, so books without liquidations hash as before)."""
         out: dict[str, object] = {
             "stable": dict(sorted(self.stable.items())),
             "accounts": {a: [{t: b for t, b in sorted(x.tokens.items()) if b},
@@ -153,6 +171,13 @@ class MangoBook:
         }
         if any(self.fees.values()):
             out["fees"] = {t: f for t, f in sorted(self.fees.items()) if f}
+        if self.insurance_paid:
+            out["insurance_paid"] = self.insurance_paid
+        for name in ("deposit_index", "socialized", "outside_loss", "perp_fees",
+                     "perp_socialized", "perp_unallocated"):
+            values = getattr(self, name)
+            if values:
+                out[name] = dict(sorted(values.items()))
         return out
 
 
@@ -693,13 +718,22 @@ def _scale_start(config: ProtocolConfig, value: object | None) -> float:
     return float(int(Decimal(str(value)) * 10 ** config.markets[cfg.quote].decimals))
 
 
+def mango_outside_deposits(config: ProtocolConfig, book: MangoBook, token: str) -> int:
+    """The native deposits of the bank's accounts outside the engine: configured, less
+    their share of the losses socialized."""
+    cfg = config.mango
+    assert cfg is not None
+    unit = 10 ** config.markets[token].decimals
+    return int(cfg.tokens[token].deposits * unit) - book.outside_loss.get(token, 0)
+
+
 def mango_bank_totals(config: ProtocolConfig, book: MangoBook, token: str) -> tuple[int, int]:
     """The bank's native deposits and borrows: those of accounts outside the engine
-    (configured) plus the engine's accounts'."""
+    (configured, deposits less their socialized losses) plus the engine's accounts'."""
     cfg = config.mango
     assert cfg is not None
     t, unit = cfg.tokens[token], 10 ** config.markets[token].decimals
-    deposits, borrows = int(t.deposits * unit), int(t.borrows * unit)
+    deposits, borrows = mango_outside_deposits(config, book, token), int(t.borrows * unit)
     for account in book.accounts.values():
         balance = account.tokens.get(token, 0)
         deposits, borrows = deposits + max(balance, 0), borrows + max(-balance, 0)
@@ -841,6 +875,275 @@ def mango_liq_plan(config: ProtocolConfig, book: MangoBook, prices: Mapping[str,
     return MangoLiqPlan(liab_paid, from_liqee, to_liqor, from_liqee - to_liqor, rule)
 
 
+#: The holder key of the bank's depositors outside the engine in
+#: :attr:`MangoBankruptcyPlan.shares` (no account id is empty).
+MANGO_OUTSIDE = ""
+
+
+@dataclass(frozen=True)
+class MangoBankruptcyPlan:
+    """What ``token_liq_bankruptcy`` would move now, in whole native units.
+
+    Attributes
+    ----------
+    insurance_transfer
+        Quote (the insurance token) out of the fund: to the liquidator, or straight into
+        the liqee's borrow when the liability is the quote.
+    liab_transfer
+        Liability tokens into the liqee's position (the rule's amount rounded down; the
+        liquidator pays them, or the fund when the liability is the quote).
+    liab_after_insurance
+        The liqee's liability position after the insurance part.
+    socialized
+        The loss socialized once the fund is exhausted: credited to the liqee, taken from
+        the bank's depositors (at most their deposits).
+    shares
+        Each depositor's part of it (:data:`MANGO_OUTSIDE`: those outside the engine).
+    deposit_index
+        The bank's deposit index after (raw I80F48).
+    rule
+        The rule's amounts (raw I80F48).
+    """
+
+    insurance_transfer: int
+    liab_transfer: int
+    liab_after_insurance: int
+    socialized: int
+    shares: Mapping[str, int]
+    deposit_index: int
+    rule: mango_liq.BankruptcyInsurance
+
+
+def mango_insurance_vault(config: ProtocolConfig, book: MangoBook) -> int:
+    """The group's insurance fund left (native quote): configured less paid out."""
+    cfg = config.mango
+    assert cfg is not None
+    fund = int(cfg.insurance_fund * 10 ** config.markets[cfg.quote].decimals)
+    return fund - book.insurance_paid
+
+
+def _can_take_an_asset(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                       stable: Mapping[str, int], account_id: str) -> bool:
+    # Whether some token_liq_with_token would pay in at least one whole native unit of a
+    # borrow for an asset (liab_possible, what the asset buys: not the health bound).
+    held = book.account(account_id).tokens
+    for asset in sorted(t for t, b in held.items() if b > 0):
+        for liab in sorted(t for t, b in held.items() if b < 0):
+            plan = mango_liq_plan(config, book, prices, stable, account_id, asset, liab)
+            if not isinstance(plan, Refusal) and plan.rule.liab_possible >= mango_rules.ONE:
+                return True
+    return False
+
+
+def mango_phase2_refusal(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                         stable: Mapping[str, int], account_id: str) -> Refusal | None:
+    """``require_after_phase2_liquidation`` on ``account_id``
+    (:func:`~marginengine.liquidation.mango.after_phase2_refusal`), except that an asset
+    counts as liquidatable only if it buys at least one whole native unit of a borrow:
+    Mango holds fractions of native units, so its token_liq_with_token takes an asset to
+    zero; the engine's whole units leave the liqee a remainder worth less than one native
+    unit of the liability, which Mango's one-native test would keep liquidatable forever
+    (a deviation, docs/presets.md)."""
+    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    refusal = mango_liq.after_phase2_refusal(tokens, perps)
+    if (refusal is not None and refusal.code is Code.MANGO_HAS_LIQUIDATABLE_TOKEN_POSITION
+            and not _can_take_an_asset(config, book, prices, stable, account_id)):
+        return mango_liq.after_phase2_refusal(tokens, perps, assets_liquidatable=False)
+    return refusal
+
+
+def mango_is_bankrupt(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                      stable: Mapping[str, int], account_id: str) -> bool:
+    """``account_id`` is past phase 2 of Mango's liquidation (:func:`mango_phase2_refusal`)
+    with a token borrow left (``has_liq_spot_borrows``)."""
+    if mango_phase2_refusal(config, book, prices, stable, account_id) is not None:
+        return False
+    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    return mango_liq.has_liq_spot_borrows(tokens, perps)
+
+
+def mango_bankruptcy_plan(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                          stable: Mapping[str, int], liquidator: str, account_id: str,
+                          liab: str, max_liab_transfer: int | None = None
+                          ) -> MangoBankruptcyPlan | Refusal:
+    """``token_liq_bankruptcy`` of ``account_id``'s ``liab`` borrow (past phase 2: the
+    caller checks :func:`~marginengine.liquidation.mango.after_phase2_refusal`): the plan,
+    or the rule's ``RequireGtViolated``."""
+    cfg = config.mango
+    assert cfg is not None
+    account = book.account(account_id)
+    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    balances = mango_rules.effective_token_balances(tokens, perps,
+                                                    mango_rules.HealthType.LIQUIDATION_END)
+    index = list(cfg.tokens).index(liab)
+    health_balance = next((b for t, b in zip(tokens, balances, strict=True)
+                           if t.token_index == index), 0)
+    liab_native = account.tokens.get(liab, 0)
+    bank = mango_bank_liq(config, prices, liab)
+    is_quote = liab == cfg.quote
+    vault = mango_insurance_vault(config, book) if cfg.tokens[liab].group_insurance_fund else 0
+    cap = (mango_rules.I80F48_MAX if max_liab_transfer is None
+           else mango_rules.fx(max_liab_transfer))
+    rule = mango_liq.bankruptcy_insurance(
+        mango_rules.fx(liab_native), health_balance, bank.oracle_price, bank.liquidation_fee,
+        None if is_quote else mango_bank_liq(config, prices, cfg.quote).oracle_price, cap,
+        vault)
+    if isinstance(rule, Refusal):
+        return rule
+    paid = rule.insurance_transfer if is_quote else (
+        rule.liab_transfer >> mango_rules.FRAC_BITS if rule.insurance_transfer else 0)
+    # What the fund pays must buy at least one whole native unit of the liability: else
+    # (a vault left below the price of one unit) the liquidator would get insurance tokens
+    # for nothing, call after call; the fund keeps that remainder.
+    insurance = rule.insurance_transfer if paid else 0
+    after = liab_native + paid
+    holders = {a: x.tokens.get(liab, 0) for a, x in book.accounts.items()}
+    if not is_quote and paid:
+        holders[liquidator] = holders.get(liquidator, 0) - paid
+    holders = {a: b for a, b in holders.items() if b > 0 and a != account_id}
+    outside = mango_outside_deposits(config, book, liab)
+    if outside > 0:
+        holders[MANGO_OUTSIDE] = outside
+    total = sum(holders.values())
+    # Mango socializes only once the fund is exhausted; at most the deposits (deviation:
+    # the index would go negative, so the rest stays the liqee's borrow, explicit).
+    socialized = min(max(0, -after), total) if rule.insurance_fund_exhausted else 0
+    shares = mango_liq.socialize_loss(socialized, holders)
+    new_index = book.index_of(liab)
+    if socialized:
+        indexed_total = mango_liq.fx_div(mango_rules.fx(total), new_index)
+        new_index = mango_liq.socialized_deposit_index(new_index, indexed_total,
+                                                       mango_rules.fx(socialized))
+    return MangoBankruptcyPlan(insurance, paid, after, socialized, shares, new_index, rule)
+
+
+@dataclass(frozen=True)
+class MangoPerpLiqPlan:
+    """What ``perp_liq_base_or_positive_pnl`` would move now, in the engine's units: base
+    lots, and perp quote and settle tokens in whole native units (each side's quote change
+    rounded down, so the platform fee, their difference, is at least the rule's; the pnl
+    taken over rounded down and its token price recomputed from it, rounded down).
+
+    Attributes
+    ----------
+    base_transfer
+        Lots into the liqee's position (the liquidator takes the opposite).
+    quote_liqee, quote_liqor
+        The perp quote each side records for the base.
+    platform_fee
+        ``-(quote_liqee + quote_liqor)``: the market's.
+    pnl_transfer, token_transfer
+        Positive pnl the liquidator takes over and the settle tokens it pays for it.
+    rule
+        The rule's amounts (raw I80F48).
+    """
+
+    base_transfer: int
+    quote_liqee: int
+    quote_liqor: int
+    platform_fee: int
+    pnl_transfer: int
+    token_transfer: int
+    rule: mango_liq.PerpBaseLiq
+
+
+def mango_perp_liq_plan(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                        stable: Mapping[str, int], account_id: str, market: str,
+                        max_base_transfer: int, max_pnl_transfer: int
+                        ) -> MangoPerpLiqPlan | Refusal:
+    """``liquidation_action`` of ``perp_liq_base_or_positive_pnl`` on ``account_id``
+    (assumed liquidatable, holding a position on ``market``) at these prices."""
+    cfg = config.mango
+    assert cfg is not None
+    m = cfg.perps[market]
+    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    liq_end = mango_rules.HealthType.LIQUIDATION_END
+    balances = mango_rules.effective_token_balances(tokens, perps, liq_end)
+    settle_index = list(cfg.tokens).index(m.settle)
+    at = next(i for i, t in enumerate(tokens) if t.token_index == settle_index)
+    perp = perps[sorted(book.account(account_id).perps).index(market)]
+    rules_market = mango_liq.PerpLiqMarket(
+        m.base_lot_size, mango_weight(m.init_base_asset_weight),
+        mango_weight(m.init_base_liab_weight), mango_weight(m.init_overall_asset_weight),
+        mango_weight(m.base_liquidation_fee), mango_weight(m.platform_liquidation_fee),
+        mango_weight(m.positive_pnl_liquidation_fee))
+    rule = mango_liq.perp_liq_base_or_positive_pnl(
+        rules_market, tokens[at], balances[at], mango_rules.health(tokens, perps, liq_end),
+        perp, max_base_transfer, max_pnl_transfer)
+    if isinstance(rule, Refusal):
+        return rule
+    frac = mango_rules.FRAC_BITS
+    quote_liqee, quote_liqor = rule.quote_transfer_liqee >> frac, rule.quote_transfer_liqor >> frac
+    pnl = rule.pnl_transfer >> frac
+    gain = mango_rules.ONE - rules_market.positive_pnl_liquidation_fee
+    token = mango_rules.fx_mul(mango_rules.fx(pnl), gain) >> frac if pnl > 0 else 0
+    return MangoPerpLiqPlan(rule.base_transfer, quote_liqee, quote_liqor,
+                            -(quote_liqee + quote_liqor), pnl, token, rule)
+
+
+@dataclass(frozen=True)
+class MangoPerpBankruptcyPlan:
+    """What ``perp_liq_negative_pnl_or_bankruptcy`` would move now, in whole native units
+    (the settlement, the insurance pnl and the fund's tokens rounded down, the socialized
+    loss rounded up to close what the rule wipes, at most the liqee's negative quote).
+
+    Attributes
+    ----------
+    settlement
+        Negative pnl the liquidator takes over for the liqee's settle tokens.
+    insurance_transfer, insurance_liab_transfer
+        Quote from the fund to the liquidator, and the negative pnl it takes over for it.
+    socialized
+        Negative pnl wiped from the liqee and spread over the market's open interest.
+    shares
+        Each position's part of it (by ``|base lots|``; empty on no open interest).
+    rule
+        The rule's amounts (raw I80F48).
+    """
+
+    settlement: int
+    insurance_transfer: int
+    insurance_liab_transfer: int
+    socialized: int
+    shares: Mapping[str, int]
+    rule: mango_liq.PerpNegativePnlLiq
+
+
+def mango_perp_bankruptcy_plan(config: ProtocolConfig, book: MangoBook,
+                               prices: Mapping[str, int], stable: Mapping[str, int],
+                               account_id: str, market: str, max_liab_transfer: int
+                               ) -> MangoPerpBankruptcyPlan | Refusal:
+    """``liquidation_action`` of ``perp_liq_negative_pnl_or_bankruptcy`` on
+    ``account_id`` (assumed liquidatable and past phase 2, holding a position on
+    ``market``): settle limits are not modelled (unlimited)."""
+    cfg = config.mango
+    assert cfg is not None
+    m = cfg.perps[market]
+    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    at = sorted(book.account(account_id).perps).index(market)
+    vault = mango_insurance_vault(config, book) if m.group_insurance_fund else 0
+    rule = mango_liq.perp_liq_negative_pnl_or_bankruptcy(
+        tokens, perps, at, mango_bank_liq(config, prices, m.settle).oracle_price,
+        mango_bank_liq(config, prices, cfg.quote).oracle_price,
+        mango_weight(m.base_liquidation_fee), max_liab_transfer, vault)
+    if isinstance(rule, Refusal):
+        return rule
+    frac = mango_rules.FRAC_BITS
+    settlement = rule.settlement >> frac
+    insurance_liab = rule.insurance_liab_transfer >> frac if rule.insurance_transfer else 0
+    quote = book.account(account_id).perps[market].quote + settlement + insurance_liab
+    socialized = 0
+    if rule.socialized_loss > 0:
+        socialized = max(0, min(mango_liq.fx_ceil(rule.liab_from_liqee) - insurance_liab,
+                                -quote))
+    holders = {a: abs(x.perps[market].base_lots) for a, x in book.accounts.items()
+               if market in x.perps and x.perps[market].base_lots and a != account_id}
+    # Mango's socialize_loss: the loss per contract of open interest, both sides.
+    shares = mango_liq.split_in_proportion(socialized, holders)
+    return MangoPerpBankruptcyPlan(settlement, rule.insurance_transfer, insurance_liab,
+                                   socialized, shares, rule)
+
+
 def mango_family_margin(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
                         stable: Mapping[str, int], account_id: str) -> FamilyMargin | None:
     """The account's margin by Mango's health (``None`` if it has no Mango account)."""
@@ -888,6 +1191,7 @@ def euler_family_margin(config: ProtocolConfig, book: EulerBook, prices: Mapping
 __all__ = [
     "EULER_UNIT_DECIMALS",
     "EULER_UNIT_SCALE",
+    "MANGO_OUTSIDE",
     "DriftAccount",
     "DriftBook",
     "DriftPerpBankruptcyPlan",
@@ -899,7 +1203,10 @@ __all__ = [
     "EulerBook",
     "FamilyBook",
     "MangoAccount",
+    "MangoBankruptcyPlan",
     "MangoBook",
+    "MangoPerpBankruptcyPlan",
+    "MangoPerpLiqPlan",
     "MangoPerpPosition",
     "drift_balances",
     "drift_family_margin",
@@ -921,9 +1228,16 @@ __all__ = [
     "euler_price",
     "family_margin_of",
     "mango_bank_totals",
+    "mango_bankruptcy_plan",
     "mango_family_margin",
     "mango_fx_price",
     "mango_health",
     "mango_infos",
+    "mango_insurance_vault",
+    "mango_is_bankrupt",
+    "mango_outside_deposits",
+    "mango_perp_bankruptcy_plan",
+    "mango_perp_liq_plan",
+    "mango_phase2_refusal",
     "new_family_book",
 ]

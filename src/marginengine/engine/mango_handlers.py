@@ -1,5 +1,6 @@
 """The Mango v4 handlers: token deposits and withdrawals (borrows), perp fills, stable
-prices, token-with-token liquidation.
+prices, token-with-token liquidation, token bankruptcy, perp base and positive-pnl
+liquidation.
 
 Each handler reaches the engine through its :class:`~marginengine.engine.context.HandlerContext`:
 it takes the group's book (``state.family``), computes the account's init health before and
@@ -8,9 +9,11 @@ after the action with :mod:`marginengine.margin.mango` (through
 ``PerpInfo``) and refuses as ``MangoAccount::check_health_post`` does
 (``HealthMustBePositiveOrIncrease``); ``token_withdraw`` without ``allow_borrow`` beyond the
 position is ``SomeError`` (programs/mango-v4/src/instructions/token_withdraw.rs).
-``liq_token_with_token`` follows programs/mango-v4/src/instructions/token_liq_with_token.rs
-through the pure rule :mod:`marginengine.liquidation.mango`; the perp liquidations
-(``perp_liq_base_or_positive_pnl``, ...) and bankruptcy are not modelled.
+``liq_token_with_token`` follows programs/mango-v4/src/instructions/token_liq_with_token.rs,
+``token_liq_bankruptcy`` programs/mango-v4/src/instructions/token_liq_bankruptcy.rs and
+``perp_liq_base_or_positive_pnl`` and ``perp_liq_negative_pnl_or_bankruptcy`` the
+instructions of those names (programs/mango-v4/src/instructions/), through the pure rules
+of :mod:`marginengine.liquidation.mango`.
 """
 
 from __future__ import annotations
@@ -23,16 +26,24 @@ from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
     MangoDeposit,
     MangoLiqTokenWithToken,
+    MangoPerpLiqBaseOrPositivePnl,
+    MangoPerpLiqNegativePnlOrBankruptcy,
     MangoPerpOrders,
     MangoPerpTrade,
     MangoSetStablePrice,
+    MangoTokenLiqBankruptcy,
     MangoWithdraw,
 )
 from marginengine.engine.family_state import (
+    MANGO_OUTSIDE,
     MangoBook,
     MangoPerpPosition,
+    mango_bankruptcy_plan,
     mango_health,
     mango_liq_plan,
+    mango_perp_bankruptcy_plan,
+    mango_perp_liq_plan,
+    mango_phase2_refusal,
 )
 from marginengine.liquidation import mango as liq
 from marginengine.margin import mango as rules
@@ -155,7 +166,7 @@ def set_stable_price(ctx: HandlerContext, e: MangoSetStablePrice) -> dict[str, A
     stable = dict(book.stable)
     previous = stable.get(e.asset)
     stable[e.asset] = e.price
-    ctx.set_family(MangoBook(book.accounts, stable, book.fees))
+    ctx.set_family(replace(book, stable=stable))
     return {"previous": previous}
 
 
@@ -217,7 +228,7 @@ def liq_token_with_token(ctx: HandlerContext, e: MangoLiqTokenWithToken) -> dict
     after = after.with_account(e.liquidator, replace(liqor, tokens=liqor_tokens))
     fees = dict(after.fees)
     fees[asset] = fees.get(asset, 0) + fee
-    after = MangoBook(after.accounts, after.stable, fees)
+    after = replace(after, fees=fees)
     liq_end_after = _health(ctx, after, e.account, rules.HealthType.LIQUIDATION_END)
     after = after.with_account(e.account, replace(
         after.account(e.account), being_liquidated=not liq.recovers(liq_end_after)))
@@ -236,5 +247,264 @@ def liq_token_with_token(ctx: HandlerContext, e: MangoLiqTokenWithToken) -> dict
             "being_liquidated": not liq.recovers(liq_end_after)}
 
 
-__all__ = ["deposit", "liq_token_with_token", "perp_orders", "perp_trade",
-           "set_stable_price", "withdraw"]
+def token_liq_bankruptcy(ctx: HandlerContext, e: MangoTokenLiqBankruptcy) -> dict[str, Any]:
+    """``token_liq_bankruptcy``: refusals in the source's order
+    (``require_after_phase2_liquidation`` names what must be liquidated first), the
+    account marked as being liquidated, the insurance part, then, once the fund is
+    exhausted, the rest socialized over the bank's depositors (their balances drop in
+    proportion, the liqee's borrow is credited; the deposit index is kept)."""
+    ctx.account_id(e.liquidator, "liquidator")
+    ctx.account_id(e.account)
+    book = ctx.mango_book()
+    cfg = ctx.config.mango
+    assert cfg is not None
+    liab = _token(ctx, e.liab_token, "liab_token")
+    if e.liquidator == e.account:
+        ctx.refuse(Code.MANGO_REQUIRE_KEYS_NEQ_VIOLATED, "an account cannot liquidate itself")
+    if e.max_liab_transfer != -1:
+        ctx.positive(e.max_liab_transfer, "max_liab_transfer")
+    liqor, liqee = book.account(e.liquidator), book.account(e.account)
+    if liqor.being_liquidated:
+        ctx.refuse(Code.MANGO_BEING_LIQUIDATED, f"liqor account {e.liquidator} is being "
+                   "liquidated")
+    ctx.require_prices([*_assets_of(ctx, book, e.account), *_assets_of(ctx, book, e.liquidator),
+                        liab, cfg.quote], for_liquidation=True)
+    refusal = mango_phase2_refusal(ctx.config, book, ctx.prices, ctx.stable_prices(),
+                                   e.account)
+    if refusal is not None:
+        ctx.refuse_with(refusal)
+    plan = mango_bankruptcy_plan(ctx.config, book, ctx.prices, ctx.stable_prices(),
+                                 e.liquidator, e.account, liab,
+                                 None if e.max_liab_transfer == -1 else e.max_liab_transfer)
+    if isinstance(plan, Refusal):
+        ctx.refuse_with(plan)
+    after = book
+    if plan.insurance_transfer:
+        liqee_tokens = dict(liqee.tokens)
+        liqee_tokens[liab] = plan.liab_after_insurance
+        after = after.with_account(e.account, replace(liqee, tokens=liqee_tokens))
+        if liab != cfg.quote:
+            # The liqor gets the fund's quote and pays the liability into the liqee.
+            liqor_tokens = dict(liqor.tokens)
+            liqor_tokens[cfg.quote] = liqor_tokens.get(cfg.quote, 0) + plan.insurance_transfer
+            liqor_tokens[liab] = liqor_tokens.get(liab, 0) - plan.liab_transfer
+            after = after.with_account(e.liquidator, replace(liqor, tokens=liqor_tokens))
+        after = replace(after, insurance_paid=after.insurance_paid + plan.insurance_transfer)
+    if plan.socialized:
+        for holder, share in sorted(plan.shares.items()):
+            if holder == MANGO_OUTSIDE:
+                continue
+            held = after.account(holder)
+            moved = dict(held.tokens)
+            moved[liab] -= share
+            after = after.with_account(holder, replace(held, tokens=moved))
+        held = after.account(e.account)
+        credited = dict(held.tokens)
+        credited[liab] = credited.get(liab, 0) + plan.socialized
+        after = after.with_account(e.account, replace(held, tokens=credited))
+        after = replace(
+            after,
+            deposit_index={**after.deposit_index, liab: plan.deposit_index},
+            socialized={**after.socialized, liab: after.socialized.get(liab, 0)
+                        + plan.socialized},
+            outside_loss={**after.outside_loss, liab: after.outside_loss.get(liab, 0)
+                          + plan.shares.get(MANGO_OUTSIDE, 0)})
+    liq_end_after = _health(ctx, after, e.account, rules.HealthType.LIQUIDATION_END)
+    being = not liq.recovers(liq_end_after)
+    after = after.with_account(e.account, replace(after.account(e.account),
+                                                  being_liquidated=being))
+    if plan.insurance_transfer and liab != cfg.quote:
+        # The liqor's own check (no health region in the engine): init health >= 0.
+        liqor_health = _health(ctx, after, e.liquidator, rules.HealthType.INIT)
+        if liqor_health < 0:
+            ctx.refuse(Code.MANGO_HEALTH_MUST_BE_POSITIVE,
+                       f"liqor {e.liquidator}'s init health would be "
+                       f"{rules.fx_to_f64(liqor_health):.6f} native quote",
+                       init_health=liqor_health)
+    ctx.set_family(after)
+    return {"insurance_transfer": plan.insurance_transfer, "liab_transfer": plan.liab_transfer,
+            "socialized_loss": plan.socialized,
+            "socialized_outside": plan.shares.get(MANGO_OUTSIDE, 0),
+            "starting_deposit_index": book.index_of(liab),
+            "ending_deposit_index": plan.deposit_index,
+            "insurance_fund_exhausted": plan.rule.insurance_fund_exhausted,
+            "liab_after": after.account(e.account).tokens.get(liab, 0),
+            "liq_end_health": liq_end_after, "being_liquidated": being}
+
+
+def perp_liq_base_or_positive_pnl(ctx: HandlerContext,
+                                  e: MangoPerpLiqBaseOrPositivePnl) -> dict[str, Any]:
+    """``perp_liq_base_or_positive_pnl``: refusals in the source's order, a no-op when the
+    liqee is not liquidatable (as Mango returns ``Ok``), then the pure rule; the liqee's
+    liquidation-end health must not fall (``require_gte!``) and the liquidator's init
+    health must stay non-negative."""
+    ctx.account_id(e.liquidator, "liquidator")
+    ctx.account_id(e.account)
+    book = ctx.mango_book()
+    cfg = ctx.config.mango
+    assert cfg is not None
+    market = _perp(ctx, e.market)
+    if e.liquidator == e.account:
+        ctx.refuse(Code.MANGO_REQUIRE_KEYS_NEQ_VIOLATED, "an account cannot liquidate itself")
+    if e.max_pnl_transfer < 0:
+        ctx.refuse(Code.INVALID_AMOUNT, "max_pnl_transfer: must not be negative (a u64)",
+                   field="max_pnl_transfer")
+    liqor, liqee = book.account(e.liquidator), book.account(e.account)
+    if liqor.being_liquidated:
+        ctx.refuse(Code.MANGO_BEING_LIQUIDATED, f"liqor account {e.liquidator} is being "
+                   "liquidated")
+    settle = cfg.perps[market].settle
+    ctx.require_prices([*_assets_of(ctx, book, e.account), *_assets_of(ctx, book, e.liquidator),
+                        market, settle], for_liquidation=True)
+    liq_end = _health(ctx, book, e.account, rules.HealthType.LIQUIDATION_END)
+    if any(p.bids or p.asks for p in liqee.perps.values()):
+        ctx.refuse(Code.MANGO_HAS_OPEN_PERP_ORDERS, f"{e.account} has open perp orders")
+    maint = _health(ctx, book, e.account, rules.HealthType.MAINT)
+    check, flag = liq.check_liquidatable(liqee.being_liquidated, maint, liq_end)
+    if check is not liq.CheckLiquidatable.LIQUIDATABLE:
+        ctx.set_family(book.with_account(e.account, replace(liqee, being_liquidated=flag)))
+        return {"liquidatable": check.value, "base_transfer": 0, "pnl_transfer": 0,
+                "maint_health": maint, "liq_end_health": liq_end}
+    if market not in liqee.perps:
+        ctx.refuse(Code.MANGO_PERP_POSITION_DOES_NOT_EXIST,
+                   f"{e.account} has no position on {market}", market=market)
+    plan = mango_perp_liq_plan(ctx.config, book, ctx.prices, ctx.stable_prices(), e.account,
+                               market, e.max_base_transfer, e.max_pnl_transfer)
+    if isinstance(plan, Refusal):
+        ctx.refuse_with(plan)
+    liqee = replace(liqee, being_liquidated=True)
+    pos = liqee.perps[market]
+    theirs = liqor.perps.get(market, MangoPerpPosition())
+    liqee_perps, liqor_perps = dict(liqee.perps), dict(liqor.perps)
+    liqee_perps[market] = replace(pos, base_lots=pos.base_lots + plan.base_transfer,
+                                  quote=pos.quote + plan.quote_liqee - plan.pnl_transfer)
+    liqor_perps[market] = replace(theirs, base_lots=theirs.base_lots - plan.base_transfer,
+                                  quote=theirs.quote + plan.quote_liqor + plan.pnl_transfer)
+    liqee_tokens, liqor_tokens = dict(liqee.tokens), dict(liqor.tokens)
+    if plan.token_transfer:
+        liqee_tokens[settle] = liqee_tokens.get(settle, 0) + plan.token_transfer
+        liqor_tokens[settle] = liqor_tokens.get(settle, 0) - plan.token_transfer
+    after = book.with_account(e.account, replace(liqee, perps=liqee_perps, tokens=liqee_tokens))
+    after = after.with_account(e.liquidator, replace(liqor, perps=liqor_perps,
+                                                     tokens=liqor_tokens))
+    if plan.platform_fee:
+        after = replace(after, perp_fees={**after.perp_fees, market: after.perp_fees.get(
+            market, 0) + plan.platform_fee})
+    liq_end_after = _health(ctx, after, e.account, rules.HealthType.LIQUIDATION_END)
+    after = after.with_account(e.account, replace(
+        after.account(e.account), being_liquidated=not liq.recovers(liq_end_after)))
+    if liq_end_after < liq_end:
+        ctx.refuse(Code.MANGO_REQUIRE_GTE_VIOLATED,
+                   f"the liqee's liquidation-end health would fall from "
+                   f"{rules.fx_to_f64(liq_end):.6f} to {rules.fx_to_f64(liq_end_after):.6f}",
+                   before=liq_end, after=liq_end_after)
+    liqor_health = _health(ctx, after, e.liquidator, rules.HealthType.INIT)
+    if liqor_health < 0:
+        ctx.refuse(Code.MANGO_HEALTH_MUST_BE_POSITIVE,
+                   f"liqor {e.liquidator}'s init health would be "
+                   f"{rules.fx_to_f64(liqor_health):.6f} native quote",
+                   init_health=liqor_health)
+    ctx.set_family(after)
+    return {"liquidatable": check.value, "base_transfer": plan.base_transfer,
+            "quote_transfer_liqee": plan.quote_liqee, "quote_transfer_liqor": plan.quote_liqor,
+            "platform_fee": plan.platform_fee, "pnl_transfer": plan.pnl_transfer,
+            "token_transfer": plan.token_transfer, "liq_end_health": liq_end_after,
+            "being_liquidated": not liq.recovers(liq_end_after)}
+
+
+def perp_liq_negative_pnl_or_bankruptcy(ctx: HandlerContext,
+                                        e: MangoPerpLiqNegativePnlOrBankruptcy
+                                        ) -> dict[str, Any]:
+    """``perp_liq_negative_pnl_or_bankruptcy``: refusals in the source's order
+    (``require_after_phase2_liquidation``, then a no-op when not liquidatable), the
+    settlement against the liqee's settle tokens, the insurance fund, the socialized loss
+    spread over the market's other positions by base lots (Mango lowers both sides'
+    funding per contract of open interest); the liquidator's init health must stay
+    non-negative."""
+    ctx.account_id(e.liquidator, "liquidator")
+    ctx.account_id(e.account)
+    book = ctx.mango_book()
+    cfg = ctx.config.mango
+    assert cfg is not None
+    market = _perp(ctx, e.market)
+    if e.liquidator == e.account:
+        ctx.refuse(Code.MANGO_REQUIRE_KEYS_NEQ_VIOLATED, "an account cannot liquidate itself")
+    if e.max_liab_transfer < 0:
+        ctx.refuse(Code.INVALID_AMOUNT, "max_liab_transfer: must not be negative (a u64)",
+                   field="max_liab_transfer")
+    liqor, liqee = book.account(e.liquidator), book.account(e.account)
+    if liqor.being_liquidated:
+        ctx.refuse(Code.MANGO_BEING_LIQUIDATED, f"liqor account {e.liquidator} is being "
+                   "liquidated")
+    settle = cfg.perps[market].settle
+    ctx.require_prices([*_assets_of(ctx, book, e.account), *_assets_of(ctx, book, e.liquidator),
+                        market, settle, cfg.quote], for_liquidation=True)
+    liq_end = _health(ctx, book, e.account, rules.HealthType.LIQUIDATION_END)
+    refusal = mango_phase2_refusal(ctx.config, book, ctx.prices, ctx.stable_prices(),
+                                   e.account)
+    if refusal is not None:
+        ctx.refuse_with(refusal)
+    maint = _health(ctx, book, e.account, rules.HealthType.MAINT)
+    check, flag = liq.check_liquidatable(liqee.being_liquidated, maint, liq_end)
+    if check is not liq.CheckLiquidatable.LIQUIDATABLE:
+        ctx.set_family(book.with_account(e.account, replace(liqee, being_liquidated=flag)))
+        return {"liquidatable": check.value, "settlement": 0, "insurance_transfer": 0,
+                "socialized_loss": 0, "maint_health": maint, "liq_end_health": liq_end}
+    if market not in liqee.perps:
+        ctx.refuse(Code.MANGO_PERP_POSITION_DOES_NOT_EXIST,
+                   f"{e.account} has no position on {market}", market=market)
+    plan = mango_perp_bankruptcy_plan(ctx.config, book, ctx.prices, ctx.stable_prices(),
+                                      e.account, market, e.max_liab_transfer)
+    if isinstance(plan, Refusal):
+        ctx.refuse_with(plan)
+    taken = plan.settlement + plan.insurance_liab_transfer
+    pos = liqee.perps[market]
+    theirs = liqor.perps.get(market, MangoPerpPosition())
+    liqee_perps, liqor_perps = dict(liqee.perps), dict(liqor.perps)
+    liqee_perps[market] = replace(pos, quote=pos.quote + taken + plan.socialized)
+    liqor_perps[market] = replace(theirs, quote=theirs.quote - taken)
+    liqee_tokens, liqor_tokens = dict(liqee.tokens), dict(liqor.tokens)
+    if plan.settlement:
+        liqee_tokens[settle] = liqee_tokens.get(settle, 0) - plan.settlement
+        liqor_tokens[settle] = liqor_tokens.get(settle, 0) + plan.settlement
+    if plan.insurance_transfer:
+        liqor_tokens[cfg.quote] = liqor_tokens.get(cfg.quote, 0) + plan.insurance_transfer
+    after = book.with_account(e.account, replace(liqee, perps=liqee_perps, tokens=liqee_tokens,
+                                                 being_liquidated=True))
+    after = after.with_account(e.liquidator, replace(liqor, perps=liqor_perps,
+                                                     tokens=liqor_tokens))
+    for holder, share in sorted(plan.shares.items()):
+        held = after.account(holder)
+        holder_perps = dict(held.perps)
+        holder_perps[market] = replace(holder_perps[market],
+                                       quote=holder_perps[market].quote - share)
+        after = after.with_account(holder, replace(held, perps=holder_perps))
+    unallocated = plan.socialized - sum(plan.shares.values())
+    after = replace(
+        after, insurance_paid=after.insurance_paid + plan.insurance_transfer,
+        perp_socialized={**after.perp_socialized, market: after.perp_socialized.get(
+            market, 0) + plan.socialized} if plan.socialized else after.perp_socialized,
+        perp_unallocated={**after.perp_unallocated, market: after.perp_unallocated.get(
+            market, 0) + unallocated} if unallocated else after.perp_unallocated)
+    liq_end_after = _health(ctx, after, e.account, rules.HealthType.LIQUIDATION_END)
+    being = not liq.recovers(liq_end_after)
+    after = after.with_account(e.account, replace(after.account(e.account),
+                                                  being_liquidated=being))
+    liqor_health = _health(ctx, after, e.liquidator, rules.HealthType.INIT)
+    if liqor_health < 0:
+        ctx.refuse(Code.MANGO_HEALTH_MUST_BE_POSITIVE,
+                   f"liqor {e.liquidator}'s init health would be "
+                   f"{rules.fx_to_f64(liqor_health):.6f} native quote",
+                   init_health=liqor_health)
+    ctx.set_family(after)
+    return {"liquidatable": check.value, "settlement": plan.settlement,
+            "insurance_transfer": plan.insurance_transfer,
+            "insurance_liab_transfer": plan.insurance_liab_transfer,
+            "insurance_fund_exhausted": plan.rule.insurance_fund_exhausted,
+            "socialized_loss": plan.socialized, "socialized_unallocated": unallocated,
+            "liq_end_health": liq_end_after, "being_liquidated": being}
+
+
+__all__ = ["deposit", "liq_token_with_token", "perp_liq_base_or_positive_pnl",
+           "perp_liq_negative_pnl_or_bankruptcy", "perp_orders", "perp_trade",
+           "set_stable_price", "token_liq_bankruptcy", "withdraw"]

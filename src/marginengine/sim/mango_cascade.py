@@ -19,14 +19,22 @@ Every step, after the oracles publish:
    brings the liquidation-end health to zero, at most what the asset pays for:
    ``liquidation/mango.py``), when selling the asset it receives on the venue pays the
    liability, the gas (``gas_used.liquidate``) and ``min_profit``; it then withdraws the
-   asset and sells it.
+   asset and sells it;
+3. a keeper that finds such an account *bankrupt* (past Mango's phase 2: no asset left
+   that buys a native unit of its borrow, ``engine/family_state.py``
+   ``mango_phase2_refusal``) calls ``token_liq_bankruptcy`` on its quote borrow, as
+   Mango's liquidator does, whatever the profit (it pays the gas): the group's insurance
+   fund (``[protocol.mango] insurance_fund``) repays the borrow, and once the fund is
+   exhausted the rest is socialized over the quote bank's depositors (the keepers'
+   deposits and the bank's outside ``deposits``).
 
-Figures: ``bad_debt_realized`` is 0 (``token_liq_bankruptcy`` is not in the engine),
-``bad_debt_underwater`` the liabilities above the assets of open accounts at the oracle
-price; ``health_p05`` / ``health_p50`` the maint-weighted assets over the maint-weighted
-liabilities; ``family`` the totals and what moved (conservation: see
-:meth:`MangoCascadeRunner.family_summary`). Extra series: ``liquidatable`` (accounts) and
-``maint_health_deficit`` (the negative maint health summed, whole quote).
+Figures: ``bad_debt_realized`` what bankruptcies wrote off (the insurance fund's payments
+and the socialized loss, USD at the step's quote price), ``bad_debt_underwater`` the
+liabilities above the assets of open accounts at the oracle price; ``health_p05`` /
+``health_p50`` the maint-weighted assets over the maint-weighted liabilities; ``family``
+the totals and what moved (conservation: see :meth:`MangoCascadeRunner.family_summary`).
+Extra series: ``liquidatable`` (accounts) and ``maint_health_deficit`` (the negative maint
+health summed, whole quote).
 """
 
 from __future__ import annotations
@@ -40,8 +48,19 @@ import numpy as np
 from marginengine.config import ProtocolConfig
 from marginengine.config.families import LiquidationMechanism
 from marginengine.decisions import Refusal
-from marginengine.engine import MangoDeposit, MangoLiqTokenWithToken, MangoWithdraw
-from marginengine.engine.family_state import MangoBook, mango_health, mango_infos, mango_liq_plan
+from marginengine.engine import (
+    MangoDeposit,
+    MangoLiqTokenWithToken,
+    MangoTokenLiqBankruptcy,
+    MangoWithdraw,
+)
+from marginengine.engine.family_state import (
+    MangoBook,
+    mango_health,
+    mango_infos,
+    mango_is_bankrupt,
+    mango_liq_plan,
+)
 from marginengine.fixedpoint import PRICE_UNIT
 from marginengine.liquidation import mango as mango_liq
 from marginengine.margin import mango as mango_rules
@@ -68,6 +87,10 @@ class MangoCascadeRunner(QuoteBorrowerRunner):
         self.cfg = cfg
         self.asset_to_keepers = 0
         self.asset_fees = 0
+        self.bankruptcies = 0
+        self.insurance_paid = 0
+        self.socialized = 0
+        self.socialized_outside = 0
 
     def deposit_event(self, account: str, asset: str, amount: int) -> MangoDeposit:
         """``MangoDeposit``."""
@@ -135,14 +158,41 @@ class MangoCascadeRunner(QuoteBorrowerRunner):
             total += max(0, liabilities - assets)
         return total
 
+    def bankrupt(self, account: str) -> bool:
+        """Past Mango's phase 2 with a token borrow left (``mango_is_bankrupt``)."""
+        return mango_is_bankrupt(self.protocol, self.book_now(), self.engine.prices,
+                                 self.engine.stable_prices(), account)
+
+    def settle_bankruptcy(self, keeper: KeeperState, account: str, i: int) -> None:
+        """``token_liq_bankruptcy`` of ``account``'s quote borrow by ``keeper`` (its gas)."""
+        out = self.apply(MangoTokenLiqBankruptcy(keeper.spec.id, account, self.quote))
+        if not out.accepted:
+            return
+        d = out.details
+        self.bankruptcies += 1
+        self.insurance_paid += d["insurance_transfer"]
+        self.socialized += d["socialized_loss"]
+        self.socialized_outside += d["socialized_outside"]
+        self.bad_debt_realized_base += self.usd(d["insurance_transfer"] + d["socialized_loss"],
+                                                self.quote, True)
+        gas = self.gas_usd("liquidate", i)
+        keeper.capital -= gas
+        keeper.profit -= gas
+        keeper.gas_spent += gas
+        keeper.actions += 1
+
     def keeper_act(self, keeper: KeeperState, i: int, unsafe: Sequence[str]) -> None:
-        """``token_liq_with_token`` every ready liquidatable account when the sale pays."""
+        """``token_liq_with_token`` every ready liquidatable account when the sale pays;
+        ``token_liq_bankruptcy`` on those left bankrupt."""
         quote_price = self.engine.prices[self.quote] / PRICE_UNIT
         for account in unsafe:
             if account == keeper.spec.id or not keeper.ready(("mango", account), i):
                 continue
             if not self.liquidatable(account):
                 continue   # an earlier keeper brought it back
+            if self.bankrupt(account):
+                self.settle_bankruptcy(keeper, account, i)
+                continue
             plan = mango_liq_plan(self.protocol, self.book_now(), self.engine.prices,
                                   self.engine.stable_prices(), account, self.collateral,
                                   self.quote)
@@ -182,6 +232,8 @@ class MangoCascadeRunner(QuoteBorrowerRunner):
             keeper.profit += proceeds - paid - gas
             keeper.gas_spent += gas
             keeper.actions += 1
+            if self.bankrupt(account):
+                self.settle_bankruptcy(keeper, account, i)
 
     def account_ltv(self, account: str) -> float:
         """Quote owed over the collateral's value at the engine's prices."""
@@ -193,9 +245,12 @@ class MangoCascadeRunner(QuoteBorrowerRunner):
 
     def family_summary(self) -> dict[str, Any]:
         """Totals and what moved. Conservation (native units, exact): the quote's balances
-        sum to ``keeper_deposits - borrowed`` (a liquidation moves quote from the keeper to
-        the account; none enters or leaves); the collateral's balances plus the banks'
-        collected fees sum to ``collateral_in - asset_withdrawn``."""
+        sum to ``keeper_deposits - borrowed + insurance_paid + socialized_outside`` (a
+        liquidation moves quote from the keeper to the account; a bankruptcy brings in the
+        insurance fund's payment and credits the socialized loss to the account, which the
+        engine's depositors pay but for the outside depositors' share); the collateral's
+        balances plus the banks' collected fees sum to ``collateral_in -
+        asset_withdrawn``."""
         book = self.book_now()
         q = sum(x.tokens.get(self.quote, 0) for x in book.accounts.values())
         c = sum(x.tokens.get(self.collateral, 0) for x in book.accounts.values())
@@ -209,14 +264,26 @@ class MangoCascadeRunner(QuoteBorrowerRunner):
             "accounts_liquidatable": len(self.scan()),
             "accounts_being_liquidated": sum(x.being_liquidated
                                              for x in book.accounts.values()),
+            "bankruptcies": self.bankruptcies, "insurance_paid": self.insurance_paid / u,
+            "socialized_loss": self.socialized / u,
+            "socialized_outside": self.socialized_outside / u,
             "exact": {"keeper_deposits": self.keeper_deposits, "borrowed": self.borrowed,
                       "quote_balances": q, "collateral_in": self.collateral_in,
                       "collateral_balances": c, "collateral_withdrawn": self.asset_withdrawn,
                       "collateral_fees": book.fees.get(self.collateral, 0),
                       "liability_transferred": self.liability_moved,
                       "collateral_transferred": self.asset_moved,
-                      "collateral_to_keepers": self.asset_to_keepers},
+                      "collateral_to_keepers": self.asset_to_keepers,
+                      "insurance_paid": self.insurance_paid, "socialized_loss": self.socialized,
+                      "socialized_outside": self.socialized_outside},
         }
+
+    def summary(self) -> dict[str, Any]:
+        """The cascade's figures; ``insurance_fund_drawdown``: what token bankruptcies drew
+        from the group's insurance fund (whole quote)."""
+        out = super().summary()
+        out["insurance_fund_drawdown"] = self.insurance_paid / self.quote_unit
+        return out
 
 
 FAMILY_RUNNERS[LiquidationMechanism.MANGO] = MangoCascadeRunner
