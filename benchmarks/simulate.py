@@ -357,7 +357,7 @@ def main() -> None:
         _, s_setup, s_steps, _ = exact_run(size, args.size_steps, series=args.series)
         per_account[str(size)] = s_steps / args.size_steps / size
         print(f"  {size:,} accounts: set-up {s_setup:.1f} s")
-        print(f"  {size:,} accounts: {per_account[str(size)] * 1e6:.2f} us per step "
+        print(f"  {size:,} accounts: {per_account[str(size)] * 1e9:.1f} ns per step "
               "per account")
     result["per_step_per_account_s"] = per_account
     result["size_steps"] = args.size_steps
