@@ -150,7 +150,7 @@ def summary(report: Report) -> dict[str, Any]:
                      "seed": r.settings.seed, "population": r.settings.population,
                      "reeval_runs": r.settings.reeval_runs or r.settings.runs,
                      "resamples": r.settings.resamples,
-                     "seeds": f"SeedSequence({r.settings.seed}).spawn(i)[i] for run i, the "
+                     "seeds": f"SeedSequence({r.settings.seed}).spawn(i + 1)[i] for run i, the "
                               "same for every candidate"},
         "counts": r.counts,
         "current": current,

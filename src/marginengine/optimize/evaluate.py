@@ -152,11 +152,11 @@ class ShockEvaluator:
         """Rows of every candidate (vectorized over the runs)."""
         if not indices:
             return [[] for _ in batch]
-        children = np.random.SeedSequence(seed).spawn(max(indices) + 1)
+        from marginengine.sim.pipeline import child_seed
         # The simulator's synthetic book draws the account's size (one normal), then its
         # collateralization (the next): the same draws here, so a run of the twin is the
         # same account as the simulator's run (tests/optimize compares them run by run).
-        normals = np.array([np.random.default_rng(children[i]).standard_normal(2)[1]
+        normals = np.array([np.random.default_rng(child_seed(seed, i)).standard_normal(2)[1]
                             for i in indices])
         out = []
         for data in batch:

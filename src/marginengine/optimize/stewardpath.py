@@ -115,9 +115,10 @@ def book_at_start(data: dict[str, Any], seed: int) -> Book | LedgerBook:
     :class:`Book` for a single-collateral book, a :class:`LedgerBook` for one of several
     assets."""
     from marginengine.sim.cascade import CascadeRunner, scenario_spec
+    from marginengine.sim.pipeline import child_seed
 
     spec, protocol = scenario_spec(data)
-    child = np.random.SeedSequence(seed).spawn(1)[0]
+    child = child_seed(seed, 0)
     runner = CascadeRunner(spec, protocol, np.random.default_rng(child))
     runner.setup()
     engine = runner.engine
