@@ -326,14 +326,17 @@ def entry_price(engine: Engine, account_id: str, market: str) -> int:
 
 
 def liquidation_price(engine: Engine, account_id: str, market: str) -> int | None:
-    """The mark price of ``market`` at which the bucket would reach maintenance (see
+    """The mark price of ``market`` at which the bucket would reach maintenance, by the
+    market's ``liquidation_price`` formula for an isolated bucket (see
     :func:`marginengine.liquidation.perp_liquidation.bucket_liquidation_price`)."""
     from marginengine.liquidation.perp_liquidation import bucket_liquidation_price
 
     perp = engine.config.perps[market]
     cost = engine.ledger.accounts[account_id].perps[market].cost
+    # An isolated bucket is a sub-account ``owner/label`` (ledger/account.py).
     return bucket_liquidation_price(engine.bucket(account_id), market, cost, perp.base_unit,
-                                    engine.perp_model.schedules[market])
+                                    engine.perp_model.schedules[market],
+                                    formula=perp.liquidation_price, isolated="/" in account_id)
 
 
 # ---------------------------------------------------------------------- portfolio margin

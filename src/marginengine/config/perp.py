@@ -182,6 +182,11 @@ class PerpMarketConfig(StrictModel):
     size_premium_factor: Fraction = Decimal(0)
     funding: FundingConfig = FundingConfig()
     liquidation: Literal["fillable", "takeover"] = "fillable"
+    #: The formula of the liquidation price reported (health table) for an isolated bucket
+    #: (``owner/label``): Binance's closed form or Bybit's isolated one
+    #: (:func:`~marginengine.liquidation.perp_liquidation.bucket_liquidation_price`). Only
+    #: the reported price: liquidation itself is decided by margin, not by this price.
+    liquidation_price: Literal["binance", "bybit"] = "binance"
     takeover_discount: Fraction = Decimal("0.01")
     liquidation_fee: Fraction = Decimal("0.015")
     spread_to_mmr: Fraction = Decimal("0.10")

@@ -30,8 +30,8 @@ PPM = 1_000_000
 
 
 def liquidation_price(size: int, entry_price: int, leverage: Fraction | int, mmr_ppm: int,
-                      base_unit: int, quote_unit: int, mm_deduction: int = 0,
-                      extra_margin: int = 0) -> int:
+                      base_unit: int, quote_unit: int, mm_deduction: int | Fraction = 0,
+                      extra_margin: int | Fraction = 0) -> int:
     """Bybit's isolated liquidation price (``PRICE_UNIT`` fixed point).
 
     Parameters
@@ -47,9 +47,12 @@ def liquidation_price(size: int, entry_price: int, leverage: Fraction | int, mmr
     base_unit, quote_unit
         ``10**decimals`` of the base and quote tokens.
     mm_deduction
-        The tier's maintenance-margin deduction (quote smallest units).
+        The tier's maintenance-margin deduction (quote smallest units; an exact
+        ``Fraction`` is taken as it is, e.g. a tier's cumulative amount, which need not be a
+        whole smallest unit).
     extra_margin
-        Margin added to the position beyond the initial margin (quote smallest units).
+        Margin added to the position beyond the initial margin (quote smallest units; an
+        exact ``Fraction`` likewise; negative when the margin is below the initial margin).
     """
     if size == 0:
         raise ValueError("size: must not be 0")

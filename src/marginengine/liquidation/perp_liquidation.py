@@ -9,9 +9,11 @@ CLI's health table all call it. The price formulas are those of
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 from marginengine.config.perp import PPM, PerpMarketConfig
 from marginengine.fixedpoint import PRICE_UNIT, Rounding, div
+from marginengine.liquidation import bybit
 from marginengine.liquidation.perp_prices import (
     bankruptcy_price,
     fillable_price,
@@ -90,23 +92,61 @@ def plan_perp_liquidation(perp: PerpMarketConfig, risk: BucketRisk, market: str,
 
 
 def bucket_liquidation_price(risk: BucketRisk, market: str, cost: int, base_unit: int,
-                             schedule: TierSchedule) -> int | None:
+                             schedule: TierSchedule, formula: str = "binance",
+                             isolated: bool = False) -> int | None:
     """The mark price of ``market`` at which the bucket would reach maintenance, everything
-    else held at current prices (Binance's closed form,
-    :func:`~marginengine.liquidation.perp_prices.liquidation_price_cross`; ``None``: never).
+    else held at current prices (``None``: never).
 
     ``cost`` is the position's signed cost in quote smallest units (the ledger's
-    ``PerpPosition.cost``), which gives its entry price.
+    ``PerpPosition.cost``), which gives its entry price (``PRICE_UNIT``, rounded down). The
+    bucket's margin for this position is its maintenance value without the position's
+    unrealized PnL, less the other requirements (Binance's ``WB + UPNL1 - TMM1``).
+
+    ``formula`` is the market's ``liquidation_price`` option. ``"binance"``, and every cross
+    bucket: Binance's closed form
+    (:func:`~marginengine.liquidation.perp_prices.liquidation_price_cross`). ``"bybit"`` for
+    an ``isolated`` bucket: Bybit's isolated formula
+    (:func:`~marginengine.liquidation.bybit.liquidation_price`) with the tier holding the
+    position value at entry giving the MMR, the maintenance deduction (the tier's exact
+    cumulative amount) and the leverage (1 / IMF); the initial margin plus the extra margin
+    is the bucket's margin (the extra margin is the margin less the initial margin, so the
+    leverage does not move the price). Bybit's 0 for a long (no price liquidates it) is
+    ``None``; a short liquidatable at every price is 0, as Binance's. Only the reported
+    price: the engine liquidates by margin, not at this price.
     """
+    if formula not in ("binance", "bybit"):
+        raise ValueError(f"liquidation_price: must be 'binance' or 'bybit', got {formula!r}")
     state = risk.margin(MarginKind.MAINTENANCE)
     position = next(p for p in risk.positions if p.market == market)
     unit = risk.quote_unit
     entry = abs(cost) * base_unit * PRICE_UNIT // (abs(position.size) * unit)
     value_quote = state.value * unit // risk.quote_price
     requirement_quote = -(-state.requirement * unit // risk.quote_price)
-    return liquidation_price_cross(
-        position.size, entry, value_quote - position.unrealized,
-        requirement_quote - position.maintenance, schedule, base_unit, unit)
+    other_equity = value_quote - position.unrealized
+    other_maintenance = requirement_quote - position.maintenance
+    if formula == "bybit" and isolated:
+        return _bybit_price(position.size, entry, other_equity - other_maintenance, schedule,
+                            base_unit, unit)
+    return liquidation_price_cross(position.size, entry, other_equity, other_maintenance,
+                                   schedule, base_unit, unit)
+
+
+def _bybit_price(size: int, entry: int, margin: int, schedule: TierSchedule, base_unit: int,
+                 quote_unit: int) -> int | None:
+    """Bybit's isolated price of one position holding ``margin`` (quote smallest units)."""
+    # Bybit's risk-limit tier is by position value at entry; at a tier edge either side
+    # gives the same maintenance margin (the deduction keeps it continuous).
+    value = Fraction(abs(size) * entry * quote_unit, base_unit * PRICE_UNIT)
+    index = schedule.tier_index(int(value))
+    tier = schedule.tiers[index]
+    initial = value * Fraction(tier.imf_ppm, PPM)
+    price = bybit.liquidation_price(
+        size, entry, Fraction(PPM, tier.imf_ppm), tier.mmf_ppm, base_unit, quote_unit,
+        mm_deduction=Fraction(schedule.maintenance_amount_scaled(index), PPM),
+        extra_margin=margin - initial)
+    if size > 0:
+        return price or None
+    return max(price, 0)
 
 
 __all__ = ["PerpLiquidationPlan", "bucket_liquidation_price", "plan_perp_liquidation"]
