@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from marginengine.errors import ConfigError
+from marginengine.margin import euler as euler_rules
 from marginengine.sim.cascade import run_cascade, runner_class, scenario_spec
 from marginengine.sim.euler_cascade import EulerCascadeRunner
 
@@ -188,3 +189,28 @@ def test_simulate_cli_runs_the_euler_example_and_refuses_bad_input_in_one_line(
     assert code == 2 and err.count("\n") == 1, err
     assert "family_agents.ltv_changes.0.borrow_ltv: 0.70 is above liquidation_ltv" in err
     assert not (tmp_path / "bad").exists()
+
+
+def test_euler_scan_through_the_risk_book_equals_is_violator_over_every_account():
+    # The scan is the risk book's (a float64 screen, the candidates confirmed by the
+    # engine's margin interface); it must list exactly the accounts the EVK's own test
+    # (is_violator at the ramping liquidation LTVs) names, at every step of the example
+    # (WETH 2,000 -> 1,450, the LTV cut ramping from step 4), while the screen hands the
+    # exact rule only part of the book.
+    data = tomllib.loads((EXAMPLES / "euler_cascade.toml").read_text())
+    spec, protocol = scenario_spec(data)
+    runner = EulerCascadeRunner(spec, protocol, np.random.default_rng(spec.seed))
+    seen: list[tuple[int, int, int]] = []
+
+    def check(_: int) -> None:
+        book, now, price = runner.book_now(), runner.engine.ledger.time, runner.debt_price()
+        exact = [a for a in sorted(book.accounts) if euler_rules.is_violator(
+            runner.collaterals(a), book.accounts[a].debt, price, now)]
+        assert runner.scan() == exact
+        assert runner.risk_book is not None
+        found = runner.risk_book.scan()
+        seen.append((len(exact), len(found.candidates), found.screened))
+
+    runner.run(on_step=check)
+    assert any(n for n, _, _ in seen)           # some step has violators
+    assert all(c < total for _, c, total in seen)  # the screen skipped accounts each step

@@ -14,9 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from marginengine.engine import MangoDeposit, MangoWithdraw
 from marginengine.errors import ConfigError
+from marginengine.margin import mango as mango_rules
 from marginengine.sim.cascade import run_cascade, runner_class, scenario_spec
-from marginengine.sim.mango_cascade import MangoCascadeRunner
+from marginengine.sim.explain import RunObserver, explain
+from marginengine.sim.mango_cascade import MAINT, MangoCascadeRunner
 
 SOL = 10**9
 USDC = 10**6
@@ -194,3 +197,44 @@ def test_a_mango_run_is_explained_as_a_family_in_bulk():
     assert result.explanation is not None
     assert result.explanation["bad_debt_usd"] == pytest.approx(
         result.summary["bad_debt"], abs=1e-6)
+
+
+def test_an_account_negative_only_through_a_non_quote_borrow_is_listed_liquidatable():
+    # Regression: the scan asked check_liquidatable only of accounts owing the quote, so
+    # carol (no USDC borrow) was never listed. carol: 100 SOL at 100 and 3.3 ETH borrowed
+    # at 2,000 (init 8,000 - 6,600 x 1.2 = 80 >= 0). SOL at 75: maint 7,500 x 0.9 -
+    # 6,600 x 1.1 = -510 native-quote-weighted USD < 0: Mango's rule lists her
+    # (mango-v4 1303a4a, health/account_retriever + token_liq_with_token.rs
+    # check_liquidatable: any negative maint health). The keepers hold only USDC to pay
+    # in, so they leave her: the end reason says why.
+    eth = {"init_asset_weight": "0.8", "maint_asset_weight": "0.9",
+           "init_liab_weight": "1.2", "maint_liab_weight": "1.1"}
+    data = mango_scenario([100, 75], [])
+    data["protocol"]["markets"] = {**MARKETS, "ETH": {"decimals": 8, "collateral": False,
+                                                      "borrowable": False}}
+    data["protocol"]["mango"] = {**MANGO, "tokens": {**MANGO["tokens"], "ETH": eth}}
+    data["prices"] = {"USDC": 1, "ETH": 2000}
+    spec, protocol = scenario_spec(data)
+
+    class WithCarol(MangoCascadeRunner):
+        def setup(self) -> None:
+            super().setup()
+            assert self.apply(MangoDeposit("carol", "SOL", 100 * SOL)).accepted
+            assert self.apply(MangoWithdraw("carol", "ETH", 330_000_000)).accepted
+
+    runner = WithCarol(spec, protocol, np.random.default_rng(spec.seed))
+    observer = RunObserver()
+    observer.attach(runner)
+    runner.run()
+    maint = runner.health("carol", MAINT)
+    assert maint / mango_rules.ONE / USDC == pytest.approx(-510, rel=1e-9)
+    assert runner.scan() == ["carol"]
+    assert runner.series["liquidatable_accounts"] == [0, 1]
+    assert runner.series["maint_health_deficit"][1] == pytest.approx(510, rel=1e-9)
+    assert runner.liquidation_count == 0
+    assert runner.end_reasons(1) == {"carol": "no_quote_debt"}
+    s = runner.summary()
+    assert s["family"]["accounts_liquidatable"] == 1
+    e = explain(runner, observer)
+    assert e["still_liquidatable"]["reasons"] == {"no_quote_debt": 1}
+    assert any("1 owing no quote" in t for t in e["sentences"])

@@ -9,7 +9,9 @@ explicit accounts' deposits (vault asset: ``deposit``; collateral) and borrows.
 Every step, after the oracles publish:
 
 1. the scan: the violators (``calculateLiquidation``'s test: collateral at the ramping
-   liquidation LTVs at most the liability), by id;
+   liquidation LTVs at most the liability), by id: the risk book's scan
+   (:class:`~marginengine.scan.families.FamilyRiskBook`, a float64 screen over every
+   account, the candidates confirmed exactly by the engine's margin interface);
 2. keepers, in the step's seeded order: ``liquidate`` every violator each has seen for its
    latency, taking over the most allowed (the liability, or less when the yield is capped
    at the collateral's value; less when its capital does not reach), repaying it in the
@@ -55,6 +57,7 @@ from marginengine.engine.family_state import (
 from marginengine.fixedpoint import PRICE_UNIT, parse_units
 from marginengine.liquidation import euler as euler_liq
 from marginengine.margin import euler as euler_rules
+from marginengine.scan import FamilyRiskBook
 from marginengine.sim.agents import KeeperState
 from marginengine.sim.cascade import FAMILY_RUNNERS, CascadeRunner
 from marginengine.sim.cascade_config import CascadeFile
@@ -83,6 +86,8 @@ class EulerCascadeRunner(FamilyRunner):
         self.seized = 0
         self.withdrawn = 0
         self.ltv_changes: list[dict[str, Any]] = []
+        #: The risk book's mirror of the accounts (made at the first scan, after set-up).
+        self.risk_book: FamilyRiskBook | None = None
 
     def book_now(self) -> EulerBook:
         """The engine's Euler book."""
@@ -155,12 +160,14 @@ class EulerCascadeRunner(FamilyRunner):
             self.rejected_setup += 1
 
     def scan(self) -> list[str]:
-        """The violators, by id."""
-        now, price = self.engine.ledger.time, self.debt_price()
-        book = self.book_now()
-        return [a for a in self.debtors()
-                if euler_rules.is_violator(self.collaterals(a), book.accounts[a].debt, price,
-                                           now)]
+        """The violators, by id: the risk book's scan
+        (:class:`~marginengine.scan.families.FamilyRiskBook`: every account's collateral
+        at the ramping liquidation LTVs against its debt screened in float64, the
+        candidates confirmed by the engine's margin interface, whose Euler rule is
+        ``is_violator``)."""
+        if self.risk_book is None:
+            self.risk_book = FamilyRiskBook(self.engine)
+        return list(self.risk_book.scan().liquidatable)
 
     def healths(self) -> list[float]:
         """Every debtor's health score at the liquidation LTVs."""

@@ -220,6 +220,8 @@ END_REASONS = {
     "would_pay": "a keeper would still liquidate it (latency, capital or order)",
     "no_keeper": "no keeper runs (a scripted [liquidator] with enabled = false)",
     "not_evaluated": "not a close-factor protocol: not evaluated",
+    "no_quote_debt": "owes no quote (liquidatable through another token or a perp): the "
+                     "keepers liquidate with the quote only",
 }
 
 
@@ -746,6 +748,10 @@ def sentences(e: dict[str, Any]) -> list[str]:
         if reasons.get("not_evaluated"):
             parts.append(f"{reasons['not_evaluated']:,} not evaluated (not a close-factor "
                          "protocol)")
+        if reasons.get("no_quote_debt"):
+            parts.append(f"{reasons['no_quote_debt']:,} owing no quote (liquidatable "
+                         "through another token or a perp; the keepers liquidate with the "
+                         "quote only)")
         out.append(f"{_n(still['accounts'], 'account', 'accounts')} still liquidatable "
                    f"at the end: {'; '.join(parts)}.")
     if gas["all_blocked_steps"] and "gas_blocked" not in causes:

@@ -12,10 +12,16 @@ banks' other depositors) are outside the engine, so ``liquidity`` is refused.
 
 Every step, after the oracles publish:
 
-1. the scan: the liquidatable accounts by id (maint health below zero, or still *being
-   liquidated*: liquidation-end health not yet back above -1 native quote);
+1. the scan: every account Mango's ``check_liquidatable`` answers Liquidatable for, by
+   id, whatever it borrows (maint health below zero through any token or perp, found by
+   the risk book's scan: :class:`~marginengine.scan.families.FamilyRiskBook` screens every
+   account in float64 and the engine's margin interface confirms the candidates exactly;
+   and the accounts still *being liquidated*: liquidation-end health not yet back above -1
+   native quote);
 2. keepers, in the step's seeded order: ``token_liq_with_token(collateral, quote)`` of
-   every such account each has seen for its latency, the amount Mango allows (what
+   every such account that owes the quote (they liquidate with the quote only: the rest
+   stay listed, and the end reasons say ``no_quote_debt``) each has seen for its latency,
+   the amount Mango allows (what
    brings the liquidation-end health to zero, at most what the asset pays for:
    ``liquidation/mango.py``), when selling the asset it receives on the venue pays the
    liability, the gas (``gas_used.liquidate``) and ``min_profit``; it then withdraws the
@@ -34,7 +40,8 @@ liabilities above the assets of open accounts at the oracle price; ``health_p05`
 ``health_p50`` the maint-weighted assets over the maint-weighted liabilities; ``family``
 the totals and what moved (conservation: see :meth:`MangoCascadeRunner.family_summary`).
 Extra series: ``liquidatable`` (accounts) and ``maint_health_deficit`` (the negative maint
-health summed, whole quote).
+health summed, whole quote). ``health_p05``/``health_p50``, ``bad_debt_underwater`` and
+the deficit cover every account with a borrow of any token.
 """
 
 from __future__ import annotations
@@ -64,6 +71,7 @@ from marginengine.engine.family_state import (
 from marginengine.fixedpoint import PRICE_UNIT
 from marginengine.liquidation import mango as mango_liq
 from marginengine.margin import mango as mango_rules
+from marginengine.scan import FamilyRiskBook
 from marginengine.sim.agents import KeeperState
 from marginengine.sim.cascade import FAMILY_RUNNERS, CascadeRunner
 from marginengine.sim.cascade_config import CascadeFile
@@ -91,6 +99,8 @@ class MangoCascadeRunner(QuoteBorrowerRunner):
         self.insurance_paid = 0
         self.socialized = 0
         self.socialized_outside = 0
+        #: The risk book's mirror of the accounts (made at the first scan, after set-up).
+        self.risk_book: FamilyRiskBook | None = None
 
     def deposit_event(self, account: str, asset: str, amount: int) -> MangoDeposit:
         """``MangoDeposit``."""
@@ -127,20 +137,55 @@ class MangoCascadeRunner(QuoteBorrowerRunner):
         """``liquidatable`` (accounts), ``maint_health_deficit`` (whole quote)."""
         return ("liquidatable", "maint_health_deficit")
 
+    def borrowers_any(self) -> list[str]:
+        """Accounts with a borrow of any token, by id."""
+        return sorted(a for a, x in self.book_now().accounts.items()
+                      if any(n < 0 for n in x.tokens.values()))
+
+    def owes_quote(self, account: str) -> bool:
+        """Whether ``account`` borrows the quote (the keepers can act on it)."""
+        return self.book_now().account(account).tokens.get(self.quote, 0) < 0
+
     def family_row(self) -> dict[str, float]:
         """Liquidatable accounts and the negative maint health summed."""
-        deficit = sum(min(0, self.health(a, MAINT)) for a in self.debtors())
-        return {"liquidatable": float(len(self.scan())),
+        found = self.scan()
+        # A negative maint health makes an account liquidatable, so the deficit's terms
+        # are all among the scan's (the rest add zero).
+        deficit = sum(min(0, self.health(a, MAINT)) for a in found)
+        return {"liquidatable": float(len(found)),
                 "maint_health_deficit": -deficit / mango_rules.ONE / self.quote_unit}
 
     def scan(self) -> list[str]:
-        """Liquidatable accounts that owe the quote, by id."""
-        return [a for a in self.debtors() if self.liquidatable(a)]
+        """Every account ``check_liquidatable`` answers Liquidatable for, by id, whatever
+        it borrows.
+
+        Maint health below zero through any token or perp is the risk book's scan
+        (:class:`~marginengine.scan.families.FamilyRiskBook`: a float64 screen over every
+        account, the candidates confirmed by the engine's margin interface, Mango's
+        ``maint < 0``); the accounts still being liquidated (their maint health may be
+        back above zero while their liquidation-end health is not above -1 native quote)
+        are asked ``check_liquidatable`` itself.
+        """
+        if self.risk_book is None:
+            self.risk_book = FamilyRiskBook(self.engine)
+        found = set(self.risk_book.scan().liquidatable)
+        being = [a for a, x in self.book_now().accounts.items()
+                 if x.being_liquidated and a not in found]
+        found.update(a for a in being if self.liquidatable(a))
+        return sorted(found)
+
+    def end_reasons(self, step: int) -> dict[str, str]:
+        """Why each account still liquidatable at ``step`` (the last) was not liquidated:
+        ``no_quote_debt`` when it owes no quote (liquidatable through another token or a
+        perp: the keepers liquidate with the quote only), else ``not_evaluated``."""
+        return {a: "not_evaluated" if self.owes_quote(a) else "no_quote_debt"
+                for a in self.scan()}
 
     def healths(self) -> list[float]:
-        """Maint-weighted assets over maint-weighted liabilities, per debtor."""
+        """Maint-weighted assets over maint-weighted liabilities, per account with a
+        borrow."""
         out = []
-        for a in self.debtors():
+        for a in self.borrowers_any():
             tokens, perps = mango_infos(self.protocol, self.book_now(), self.engine.prices,
                                         self.engine.stable_prices(), a)
             assets, liabs = mango_rules.contributions(tokens, perps, MAINT)
@@ -151,7 +196,7 @@ class MangoCascadeRunner(QuoteBorrowerRunner):
     def underwater_base(self) -> int:
         """Liabilities above assets (unweighted) of the open accounts, base units."""
         total = 0
-        for a in self.debtors():
+        for a in self.borrowers_any():
             held = self.book_now().account(a).tokens
             assets = sum(self.usd(n, m) for m, n in held.items() if n > 0)
             liabilities = sum(self.usd(-n, m, True) for m, n in held.items() if n < 0)
@@ -186,7 +231,9 @@ class MangoCascadeRunner(QuoteBorrowerRunner):
         ``token_liq_bankruptcy`` on those left bankrupt."""
         quote_price = self.engine.prices[self.quote] / PRICE_UNIT
         for account in unsafe:
-            if account == keeper.spec.id or not keeper.ready(("mango", account), i):
+            if account == keeper.spec.id or not self.owes_quote(account):
+                continue   # it liquidates with the quote only (end reason no_quote_debt)
+            if not keeper.ready(("mango", account), i):
                 continue
             if not self.liquidatable(account):
                 continue   # an earlier keeper brought it back
