@@ -36,6 +36,7 @@ from marginengine.engine.events import (
 )
 from marginengine.engine.family_state import (
     MANGO_OUTSIDE,
+    MangoAccount,
     MangoBook,
     MangoPerpPosition,
     mango_bankruptcy_plan,
@@ -170,6 +171,23 @@ def set_stable_price(ctx: HandlerContext, e: MangoSetStablePrice) -> dict[str, A
     return {"previous": previous}
 
 
+def _refuse_self_liquidation(ctx: HandlerContext, liquidator: str, account: str) -> None:
+    """Mango's ``require_keys_neq!(liqor, liqee)``, shared by every liquidation."""
+    if liquidator == account:
+        ctx.refuse(Code.MANGO_REQUIRE_KEYS_NEQ_VIOLATED, "an account cannot liquidate itself")
+
+
+def _liqor_liqee(ctx: HandlerContext, book: MangoBook, liquidator: str,
+                 account: str) -> tuple[MangoAccount, MangoAccount]:
+    """The liquidator's and the liqee's accounts; a liquidator that is itself being
+    liquidated is refused (``MangoError::BeingLiquidated``), in every liquidation."""
+    liqor, liqee = book.account(liquidator), book.account(account)
+    if liqor.being_liquidated:
+        ctx.refuse(Code.MANGO_BEING_LIQUIDATED, f"liqor account {liquidator} is being "
+                   "liquidated")
+    return liqor, liqee
+
+
 def _health(ctx: HandlerContext, book: MangoBook, account: str,
             kind: rules.HealthType) -> int:
     return mango_health(ctx.config, book, ctx.prices, ctx.stable_prices(), account, kind)
@@ -187,14 +205,10 @@ def liq_token_with_token(ctx: HandlerContext, e: MangoLiqTokenWithToken) -> dict
     if asset == liab:
         ctx.refuse(Code.MANGO_SOME_ERROR, "asset_token and liab_token must differ",
                    field="liab_token")
-    if e.liquidator == e.account:
-        ctx.refuse(Code.MANGO_REQUIRE_KEYS_NEQ_VIOLATED, "an account cannot liquidate itself")
+    _refuse_self_liquidation(ctx, e.liquidator, e.account)
     if e.max_liab_transfer != -1:
         ctx.positive(e.max_liab_transfer, "max_liab_transfer")
-    liqor, liqee = book.account(e.liquidator), book.account(e.account)
-    if liqor.being_liquidated:
-        ctx.refuse(Code.MANGO_BEING_LIQUIDATED, f"liqor account {e.liquidator} is being "
-                   "liquidated")
+    liqor, liqee = _liqor_liqee(ctx, book, e.liquidator, e.account)
     ctx.require_prices([*_assets_of(ctx, book, e.account), *_assets_of(ctx, book, e.liquidator),
                         asset, liab], for_liquidation=True)
     if any(p.bids or p.asks for p in liqee.perps.values()):
@@ -259,14 +273,10 @@ def token_liq_bankruptcy(ctx: HandlerContext, e: MangoTokenLiqBankruptcy) -> dic
     cfg = ctx.config.mango
     assert cfg is not None
     liab = _token(ctx, e.liab_token, "liab_token")
-    if e.liquidator == e.account:
-        ctx.refuse(Code.MANGO_REQUIRE_KEYS_NEQ_VIOLATED, "an account cannot liquidate itself")
+    _refuse_self_liquidation(ctx, e.liquidator, e.account)
     if e.max_liab_transfer != -1:
         ctx.positive(e.max_liab_transfer, "max_liab_transfer")
-    liqor, liqee = book.account(e.liquidator), book.account(e.account)
-    if liqor.being_liquidated:
-        ctx.refuse(Code.MANGO_BEING_LIQUIDATED, f"liqor account {e.liquidator} is being "
-                   "liquidated")
+    liqor, liqee = _liqor_liqee(ctx, book, e.liquidator, e.account)
     ctx.require_prices([*_assets_of(ctx, book, e.account), *_assets_of(ctx, book, e.liquidator),
                         liab, cfg.quote], for_liquidation=True)
     refusal = mango_phase2_refusal(ctx.config, book, ctx.prices, ctx.stable_prices(),
@@ -344,15 +354,11 @@ def perp_liq_base_or_positive_pnl(ctx: HandlerContext,
     cfg = ctx.config.mango
     assert cfg is not None
     market = _perp(ctx, e.market)
-    if e.liquidator == e.account:
-        ctx.refuse(Code.MANGO_REQUIRE_KEYS_NEQ_VIOLATED, "an account cannot liquidate itself")
+    _refuse_self_liquidation(ctx, e.liquidator, e.account)
     if e.max_pnl_transfer < 0:
         ctx.refuse(Code.INVALID_AMOUNT, "max_pnl_transfer: must not be negative (a u64)",
                    field="max_pnl_transfer")
-    liqor, liqee = book.account(e.liquidator), book.account(e.account)
-    if liqor.being_liquidated:
-        ctx.refuse(Code.MANGO_BEING_LIQUIDATED, f"liqor account {e.liquidator} is being "
-                   "liquidated")
+    liqor, liqee = _liqor_liqee(ctx, book, e.liquidator, e.account)
     settle = cfg.perps[market].settle
     ctx.require_prices([*_assets_of(ctx, book, e.account), *_assets_of(ctx, book, e.liquidator),
                         market, settle], for_liquidation=True)
@@ -427,15 +433,11 @@ def perp_liq_negative_pnl_or_bankruptcy(ctx: HandlerContext,
     cfg = ctx.config.mango
     assert cfg is not None
     market = _perp(ctx, e.market)
-    if e.liquidator == e.account:
-        ctx.refuse(Code.MANGO_REQUIRE_KEYS_NEQ_VIOLATED, "an account cannot liquidate itself")
+    _refuse_self_liquidation(ctx, e.liquidator, e.account)
     if e.max_liab_transfer < 0:
         ctx.refuse(Code.INVALID_AMOUNT, "max_liab_transfer: must not be negative (a u64)",
                    field="max_liab_transfer")
-    liqor, liqee = book.account(e.liquidator), book.account(e.account)
-    if liqor.being_liquidated:
-        ctx.refuse(Code.MANGO_BEING_LIQUIDATED, f"liqor account {e.liquidator} is being "
-                   "liquidated")
+    liqor, liqee = _liqor_liqee(ctx, book, e.liquidator, e.account)
     settle = cfg.perps[market].settle
     ctx.require_prices([*_assets_of(ctx, book, e.account), *_assets_of(ctx, book, e.liquidator),
                         market, settle, cfg.quote], for_liquidation=True)
