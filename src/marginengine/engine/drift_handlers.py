@@ -174,12 +174,18 @@ def perp_trade(ctx: HandlerContext, e: DriftPerpTrade) -> dict[str, Any]:
     return {"base": perps[e.market][0], "quote": perps[e.market][1]}
 
 
-def liquidate_spot(ctx: HandlerContext, e: DriftLiquidateSpot) -> dict[str, Any]:
-    ctx.account_id(e.liquidator, "liquidator")
-    ctx.account_id(e.account)
-    if e.liquidator == e.account:
+def _liquidation_book(ctx: HandlerContext, liquidator: str, account: str) -> DriftBook:
+    """The Drift book after the checks every liquidation and bankruptcy starts with: both
+    account ids valid, and no account liquidating itself (``UserCantLiquidateThemself``)."""
+    ctx.account_id(liquidator, "liquidator")
+    ctx.account_id(account)
+    if liquidator == account:
         ctx.refuse(Code.DRIFT_USER_CANT_LIQUIDATE_THEMSELF, "an account cannot liquidate itself")
-    book = ctx.drift_book()
+    return ctx.drift_book()
+
+
+def liquidate_spot(ctx: HandlerContext, e: DriftLiquidateSpot) -> dict[str, Any]:
+    book = _liquidation_book(ctx, e.liquidator, e.account)
     cfg = ctx.config.drift
     assert cfg is not None
     asset = _spot(ctx, e.asset_market, "asset_market")
@@ -213,11 +219,7 @@ def liquidate_spot(ctx: HandlerContext, e: DriftLiquidateSpot) -> dict[str, Any]
 
 
 def liquidate_perp(ctx: HandlerContext, e: DriftLiquidatePerp) -> dict[str, Any]:
-    ctx.account_id(e.liquidator, "liquidator")
-    ctx.account_id(e.account)
-    if e.liquidator == e.account:
-        ctx.refuse(Code.DRIFT_USER_CANT_LIQUIDATE_THEMSELF, "an account cannot liquidate itself")
-    book = ctx.drift_book()
+    book = _liquidation_book(ctx, e.liquidator, e.account)
     cfg = ctx.config.drift
     assert cfg is not None
     if not isinstance(e.market, str) or e.market not in cfg.perps:
@@ -285,11 +287,7 @@ def liquidate_perp(ctx: HandlerContext, e: DriftLiquidatePerp) -> dict[str, Any]
 
 def resolve_perp_bankruptcy(ctx: HandlerContext, e: DriftResolvePerpBankruptcy
                             ) -> dict[str, Any]:
-    ctx.account_id(e.liquidator, "liquidator")
-    ctx.account_id(e.account)
-    if e.liquidator == e.account:   # handle_resolve_perp_bankruptcy
-        ctx.refuse(Code.DRIFT_USER_CANT_LIQUIDATE_THEMSELF, "an account cannot liquidate itself")
-    book = ctx.drift_book()
+    book = _liquidation_book(ctx, e.liquidator, e.account)   # handle_resolve_perp_bankruptcy
     cfg = ctx.config.drift
     assert cfg is not None
     if not isinstance(e.market, str) or e.market not in cfg.perps:
@@ -344,11 +342,7 @@ def resolve_perp_bankruptcy(ctx: HandlerContext, e: DriftResolvePerpBankruptcy
 
 def resolve_spot_bankruptcy(ctx: HandlerContext, e: DriftResolveSpotBankruptcy
                             ) -> dict[str, Any]:
-    ctx.account_id(e.liquidator, "liquidator")
-    ctx.account_id(e.account)
-    if e.liquidator == e.account:   # handle_resolve_spot_bankruptcy
-        ctx.refuse(Code.DRIFT_USER_CANT_LIQUIDATE_THEMSELF, "an account cannot liquidate itself")
-    book = ctx.drift_book()
+    book = _liquidation_book(ctx, e.liquidator, e.account)   # handle_resolve_spot_bankruptcy
     market = _spot(ctx, e.market)
     if not drift_is_bankrupt(book, e.account):
         ctx.refuse(Code.DRIFT_USER_NOT_BANKRUPT,
@@ -404,11 +398,7 @@ def resolve_spot_bankruptcy(ctx: HandlerContext, e: DriftResolveSpotBankruptcy
 
 def liquidate_perp_pnl_for_deposit(ctx: HandlerContext, e: DriftLiquidatePerpPnlForDeposit
                                    ) -> dict[str, Any]:
-    ctx.account_id(e.liquidator, "liquidator")
-    ctx.account_id(e.account)
-    if e.liquidator == e.account:   # handle_liquidate_perp_pnl_for_deposit
-        ctx.refuse(Code.DRIFT_USER_CANT_LIQUIDATE_THEMSELF, "an account cannot liquidate itself")
-    book = ctx.drift_book()
+    book = _liquidation_book(ctx, e.liquidator, e.account)   # handle_liquidate_perp_pnl_for_deposit
     cfg = ctx.config.drift
     assert cfg is not None
     market = e.perp_market
