@@ -455,11 +455,17 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         # The keeper now holds the asset and owes the quote it took over (paid out of
         # its deposit): it withdraws the asset (its initial margin still met) and
         # sells it.
+        self.sell_received(keeper, d["asset_transfer"], paid, gas, i)
+
+    def sell_received(self, keeper: KeeperState, amount: int, paid: float, gas: float,
+                      i: int) -> None:
+        """The keeper withdraws the ``amount`` of collateral a liquidation gave it (when
+        its initial margin still allows) and sells it; its capital and profit move by the
+        proceeds less the quote ``paid`` and the ``gas``."""
         proceeds = 0.0
-        if self.apply(DriftWithdraw(keeper.spec.id, self.collateral,
-                                    d["asset_transfer"])).accepted:
-            self.asset_withdrawn += d["asset_transfer"]
-            proceeds = self.sell_collateral(d["asset_transfer"], i)
+        if self.apply(DriftWithdraw(keeper.spec.id, self.collateral, amount)).accepted:
+            self.asset_withdrawn += amount
+            proceeds = self.sell_collateral(amount, i)
         keeper.capital += proceeds - paid - gas
         keeper.profit += proceeds - paid - gas
         keeper.gas_spent += gas
@@ -501,15 +507,7 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         self.count_liquidation(account, i, paid, loss)
         # the keeper holds the collateral and a negative quote in the perp market (no
         # settle_pnl in the engine): it withdraws the collateral and sells it
-        proceeds = 0.0
-        if self.apply(DriftWithdraw(keeper.spec.id, self.collateral,
-                                    d["asset_transfer"])).accepted:
-            self.asset_withdrawn += d["asset_transfer"]
-            proceeds = self.sell_collateral(d["asset_transfer"], i)
-        keeper.capital += proceeds - paid - gas
-        keeper.profit += proceeds - paid - gas
-        keeper.gas_spent += gas
-        keeper.actions += 1
+        self.sell_received(keeper, d["asset_transfer"], paid, gas, i)
 
     def resolve_bankruptcy(self, keeper: KeeperState, account: str, i: int) -> None:
         """``resolve_perp_bankruptcy`` of ``account`` when it is bankrupt with a negative
