@@ -82,6 +82,12 @@ class AssetVectors:
         #: rounding (at most one bps of the collateral, so at most 1/lt_min of the weighted
         #: collateral).
         self.lt_min_bps = int(positive.min()) if len(positive) else BPS
+        #: Bumped by every change of a price, an index or a threshold: what is cached at
+        #: the current vectors (:meth:`weights`, :meth:`unit_values`) is valid while it
+        #: stays. The vectors change only through the setters below.
+        self.version = 0
+        self._weights: tuple[int, Weights] | None = None
+        self._unit_values: tuple[int, tuple[float, float]] | None = None
 
     def __len__(self) -> int:
         return len(self.symbols)
@@ -93,6 +99,7 @@ class AssetVectors:
             return False
         self.price[k] = _screen_float(price, 1, f"{self.symbols[k]}: price")
         self.price_int[k] = price
+        self.version += 1
         return True
 
     def set_indices(self, k: int, liquidity_index: int, borrow_index: int) -> bool:
@@ -107,6 +114,7 @@ class AssetVectors:
         self.borrow_index_ray[k] = borrow_index
         self.liquidity_index[k] = liquidity
         self.borrow_index[k] = borrow
+        self.version += 1
         return True
 
     def set_thresholds(self, k: int, ltv_bps: int, liquidation_threshold_bps: int) -> bool:
@@ -119,6 +127,7 @@ class AssetVectors:
         self.lt_bps[k] = liquidation_threshold_bps
         positive = self.lt_bps[self.lt_bps > 0]
         self.lt_min_bps = int(positive.min()) if len(positive) else BPS
+        self.version += 1
         return True
 
     def set_prices(self, prices: Mapping[str, int]) -> None:
@@ -140,8 +149,17 @@ class AssetVectors:
         """Per-scaled-unit values at the current indices and ``price`` (default: current).
 
         Unpriced assets get weight 0; the book refuses to scan an account holding one.
+        At the current prices, the same object until a vector changes (read it, never
+        write to it).
         """
-        p = self.price if price is None else price
+        if price is None:
+            cached = self._weights
+            if cached is None or cached[0] != self.version:
+                cached = self._weights = (self.version, self._weights_at(self.price))
+            return cached[1]
+        return self._weights_at(price)
+
+    def _weights_at(self, p: FloatArray) -> Weights:
         per_unit = p / self.unit
         raw = self.liquidity_index * per_unit
         return Weights(
@@ -155,9 +173,17 @@ class AssetVectors:
 
         Returns ``(collateral, debt)``: one smallest unit's value plus one unit of value
         rounding plus one of threshold rounding for collateral (weighted), and one smallest
-        unit's value plus one for debt, maximised over the priced assets.
+        unit's value plus one for debt, maximised over the priced assets (at the current
+        prices, computed once per change of the vectors).
         """
-        p = self.price if price is None else price
+        if price is None:
+            cached = self._unit_values
+            if cached is None or cached[0] != self.version:
+                cached = self._unit_values = (self.version, self._unit_values_at(self.price))
+            return cached[1]
+        return self._unit_values_at(price)
+
+    def _unit_values_at(self, p: FloatArray) -> tuple[float, float]:
         per_unit = p / self.unit + 1.0
         priced = p > 0
         if not priced.any():

@@ -47,8 +47,12 @@ from marginengine.scan.assets import AssetVectors, Weights
 from marginengine.scan.confirm import confirm_below, threshold_wad
 from marginengine.scan.errors import ScanError
 from marginengine.scan.kernels import (
+    ANCHOR_MOVE,
     MAX_DRIFT,
+    CsrArrays,
     ScreenBounds,
+    anchor_coefficients,
+    anchor_near,
     bucket_health,
     candidate_coefficients,
     candidate_rows,
@@ -62,6 +66,7 @@ from marginengine.scan.kernels import (
     union_rows,
     update_ratio,
 )
+from marginengine.scan.kernels import fresh_sum_error as _fresh_sum_error
 from marginengine.scan.perps import PerpBlock
 from marginengine.scan.sidematrix import SideMatrix
 
@@ -76,6 +81,16 @@ PARALLEL_MIN_ROWS = 50_000
 #: scan costs about 3.5 ns per account, an incremental one about 30-40 ns per exposed
 #: account, measured by benchmarks/scan.py).
 FULL_SCAN_ABOVE = 1 / 10
+#: Below this many entries of changed assets, a scan updates the running sums in place
+#: (neither a full recompute nor an anchored screen pays for itself).
+FULL_SCAN_MIN_WORK = 4096
+#: Below this many accounts the anchored screen does not pay for itself (its fixed cost,
+#: some 20-80 us a scan with its touched rows, against the full kernel's 2-5 ns per
+#: account, measured by benchmarks/simulate.py): scans recompute every running sum.
+ANCHOR_MIN_ROWS = 32_768
+#: Above this share of accounts in the anchored screen's rows, the book re-anchors (a full
+#: recompute streams every row faster than the screen gathers that many).
+ANCHOR_MAX_SHARE = 1 / 8
 #: Default bin edges of :meth:`RiskBook.health_distribution`.
 HEALTH_EDGES = (0.0, 0.5, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, np.inf)
 
@@ -124,6 +139,44 @@ class ScanResult:
     recovered: IntArray
     below_count: int
     unconfirmed: IntArray = field(default_factory=lambda: _EMPTY)
+
+
+@dataclass
+class _Anchor:
+    """An anchored screen (:meth:`RiskBook._anchored_sync`): the weights the running sums
+    were at when it was taken, and the rows it cannot prove to stay off the candidate
+    list while every weight stays within :data:`~marginengine.scan.kernels.ANCHOR_MOVE`.
+
+    Attributes
+    ----------
+    coll, debt
+        ``(column, weight)`` at the anchor of every asset held on that side.
+    a_env, c_env
+        The largest screen coefficients (:func:`candidate_coefficients`) it covers.
+    k
+        Its :func:`~marginengine.scan.kernels.anchor_coefficients`.
+    rows
+        The rows recomputed at each anchored sync (sorted): the near rows, the rows below
+        and those touched when it was taken; ``extra`` those an event touched since, and
+        those with overflow entries (recomputed by :meth:`SideMatrix.subset_sums`).
+    member
+        Per row, whether it is in ``rows`` or ``extra`` (its running sums are current).
+    coll_rows, debt_rows
+        ``rows``' base entries of each side, copied as a compact CSR matrix (the same
+        entries in the same order, so the kernel gives the same sums bit for bit); a row
+        whose entries change later is touched, so in ``extra``, recomputed after.
+    """
+
+    coll: list[tuple[int, float]]
+    debt: list[tuple[int, float]]
+    a_env: float
+    c_env: float
+    k: tuple[float, float, float]
+    rows: IntArray
+    member: BoolArray
+    coll_rows: CsrArrays
+    debt_rows: CsrArrays
+    extra: set[int] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -236,6 +289,15 @@ class RiskBook:
         self._perp_rescreen = True
         self._all_pending = True
         self.layouts = 0
+        self._bounds: tuple[tuple[float, float, int, int, int], ScreenBounds] | None = None
+        #: The anchored screen in force, or ``None`` (see :meth:`_anchored_sync`).
+        self._anchor: _Anchor | None = None
+        #: Whether only the anchored rows' running sums are at :attr:`_synced` (the other
+        #: rows' are at the anchor's weights until :meth:`_materialize`).
+        self._lazy = False
+        #: Anchored syncs and re-anchors (full recomputes that replaced one), for
+        #: benchmarks.
+        self.anchored_syncs = 0
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -392,6 +454,7 @@ class RiskBook:
         self._pending = [new_row_of_old[p].astype(np.int64) for p in self._pending]
         self._touched = {int(new_row_of_old[r]) for r in self._touched}
         self.perps.relayout(new_row_of_old)
+        self._anchor = None  # its rows were renumbered; a lazy book materializes on read
         self.layouts += 1
 
     def relayout(self) -> None:
@@ -518,6 +581,15 @@ class RiskBook:
             self._cw[row] = sum(v * self._synced.collateral[k] for k, v in coll.items())
             self._dv[row] = sum(v * self._synced.debt[k] for k, v in debt.items())
         self._touched.add(row)
+        anchor = self._anchor
+        if anchor is not None:
+            # Its positions moved: the anchor proves nothing of it any more, and its
+            # compact copy of the row is stale: it is recomputed from the book's entries.
+            if row >= len(anchor.member):
+                anchor.member = np.concatenate(
+                    [anchor.member, np.zeros(len(self._cw) - len(anchor.member), dtype=bool)])
+            anchor.member[row] = True
+            anchor.extra.add(row)
 
     def _add_row(self, account_id: str) -> int:
         row = self.accounts.add(account_id)
@@ -628,6 +700,8 @@ class RiskBook:
         """Fresh running sums at weights ``w``, and the candidates at the last threshold."""
         self._err_c = self._err_d = self._fresh_error()
         self._synced = w
+        self._anchor = None
+        self._lazy = False
         t = float(self._threshold) if self._threshold is not None else 1.0
         self._candidates = (t, self._kernel(w, self.bounds(t)))
         self._dirty.clear()
@@ -667,15 +741,26 @@ class RiskBook:
         """The screen's margins at the current (or given float) prices; ``amplify`` and
         ``extra_error`` widen the sums' error for what-if updates on top of them."""
         eps = max(self.sum_error()) * amplify + extra_error
+        key = None
+        if price is None:
+            # The same bounds until a figure of them moves (a scan and the keepers' screen
+            # ask for them several times a step).
+            key = (threshold, eps, self.assets.version, self.collateral.max_row_entries,
+                   self.debt.max_row_entries)
+            if self._bounds is not None and self._bounds[0] == key:
+                return self._bounds[1]
         a_coll, a_debt = self.assets.unit_values(price)
         rel = 1.0 / self.assets.lt_min_bps if self.averaged_threshold else 0.0
-        return ScreenBounds(
+        b = ScreenBounds(
             threshold=threshold,
             eps=eps,
             rel=rel,
             abs_coll=self.collateral.max_row_entries * a_coll + 1.0,
             abs_debt=self.debt.max_row_entries * a_debt,
         )
+        if key is not None:
+            self._bounds = (key, b)
+        return b
 
     def _sync(self, full_above: float = 1.0) -> None:
         """Bring the running sums to the current weights, O(entries of the changed assets);
@@ -684,11 +769,14 @@ class RiskBook:
         if self._synced is None:
             self._recompute(w)
             return
+        if self._lazy and not self._dirty:
+            return  # the anchored rows are current; the others wait for a read
         dirty = sorted(self._dirty)
         work = sum(self.collateral.exposure_count(k) + self.debt.exposure_count(k)
                    for k in dirty)
-        if work > max(4096, int(full_above * self._n)):
-            self._recompute(w)
+        if self._lazy or work > max(FULL_SCAN_MIN_WORK, int(full_above * self._n)):
+            if not self._anchored_sync(w):
+                self._recompute(w)
             return
         synced = self._synced
         err_c, err_d = self.sum_error()
@@ -713,6 +801,122 @@ class RiskBook:
         self._synced = w
         if max(err_c, err_d) > MAX_DRIFT:
             self._recompute(w)
+
+    # ------------------------------------------------------------------ anchored screen
+    def _anchored_sync(self, w: Weights) -> bool:
+        """Bring the book to weights ``w`` by recomputing only the anchored rows; return
+        ``False`` (nothing done) where the anchor does not cover ``w``.
+
+        Where a scan would recompute every running sum (an ``AdvanceTime`` moves every
+        index, a price moves every holder), most accounts are far from the threshold and
+        the move cannot bring them onto the candidate list: the anchor, taken from the
+        running sums at some weights, lists the rows it cannot prove that of
+        (:func:`~marginengine.scan.kernels.anchor_near`) while every weight held moves
+        by at most :data:`~marginengine.scan.kernels.ANCHOR_MOVE` against the accounts.
+        Those rows (and every row an event touched since) are recomputed, bit for bit as
+        the full kernel would, and rescreened; the others keep their sums at the
+        anchor's weights (:attr:`_lazy`) until a read needs them (:meth:`_materialize`).
+        The scan's answer is the full scan's: a row left out is surely not a candidate.
+        """
+        if (self._n < ANCHOR_MIN_ROWS or self._all_pending or self._threshold is None
+                or self.perps.buckets
+                or len(self.perps) or self._addon_rows().size):
+            return False
+        anchor = self._anchor
+        if anchor is None:
+            if self._lazy:
+                return False
+            anchor = self._anchor = self._take_anchor()
+        fresh = self._fresh_error()
+        if self._err_c != fresh or self._err_d != fresh:
+            # The anchored rows' sums will be fresh, so the screen's error is a fresh one.
+            self._err_c = self._err_d = fresh
+        a, c = candidate_coefficients(self.bounds(float(self._threshold)))
+        tol = 1.0 + 1e-12
+        f = 1.0 + ANCHOR_MOVE
+        wc, wd = w.collateral.tolist(), w.debt.tolist()
+        if (a > anchor.a_env or c > anchor.c_env
+                or any(wc[k] * f < old * tol for k, old in anchor.coll)
+                or any(wd[k] * tol > old * f for k, old in anchor.debt)):
+            return False
+        rows = anchor.rows
+        if len(rows) + len(anchor.extra) > ANCHOR_MAX_SHARE * self._n:
+            return False
+        if len(rows):
+            for sums, part, weights in ((self._cw, anchor.coll_rows, w.collateral),
+                                        (self._dv, anchor.debt_rows, w.debt)):
+                out = np.zeros(len(rows))
+                matvec_into(part.indptr, part.indices, part.data, weights, out)
+                sums[rows] = out
+            self._pending.append(rows)
+        if anchor.extra:
+            extra = np.fromiter(anchor.extra, dtype=np.int64, count=len(anchor.extra))
+            extra.sort()
+            self._cw[extra] = self.collateral.subset_sums(extra, w.collateral)
+            self._dv[extra] = self.debt.subset_sums(extra, w.debt)
+            self._pending.append(extra)
+        self._synced = w
+        self._dirty.clear()
+        self._lazy = True
+        self.anchored_syncs += 1
+        return True
+
+    def _take_anchor(self) -> _Anchor:
+        """An anchor at the running sums as they are (every row at :attr:`_synced`)."""
+        assert self._synced is not None and self._threshold is not None and not self._lazy
+        w = self._synced
+        n = self._n
+        e_stored = max(self.sum_error())
+        # Every row the anchor leaves out holds at most this many entries per side (an
+        # event that adds one touches the row, which then joins the anchored rows).
+        e_fresh = _fresh_sum_error(max(self.collateral.max_row_entries,
+                                       self.debt.max_row_entries))
+        a, c = candidate_coefficients(self.bounds(float(self._threshold)))
+        a_env, c_env = a * (1.0 + 1e-9), 2.0 * c + 1.0
+        k = anchor_coefficients(a_env, c_env, e_stored, e_fresh)
+        near = anchor_near(self._cw[:n], self._dv[:n], k)
+        # A row without debt stays without (untouched, its debt weights times nothing):
+        # never below, whatever its collateral.
+        near = near[self._dv[near] > 0]
+        rows = union_rows([near, np.flatnonzero(self._below[:n]),
+                           np.fromiter(self._touched, dtype=np.int64, count=len(self._touched))])
+        member = np.zeros(len(self._cw), dtype=bool)
+        member[rows] = True
+        # Rows beyond the base or with overflow entries: recomputed from both parts.
+        odd_mask = np.zeros(len(self._cw), dtype=bool)
+        odd_mask[min(self.collateral.n_base, self.debt.n_base):] = True
+        odd_mask[self.collateral.overflow_rows()] = True
+        odd_mask[self.debt.overflow_rows()] = True
+        odd_mask &= member
+        odd = np.flatnonzero(odd_mask)
+        if len(odd):
+            rows = rows[~odd_mask[rows]]
+        wc, wd = w.collateral.tolist(), w.debt.tolist()
+        coll = [(j, wc[j]) for j in range(len(wc)) if self.collateral.exposure_count(j)]
+        debt = [(j, wd[j]) for j in range(len(wd)) if self.debt.exposure_count(j)]
+        return _Anchor(coll, debt, a_env, c_env, k, rows, member,
+                       self.collateral.compact_rows(rows), self.debt.compact_rows(rows),
+                       set(odd.tolist()))
+
+    def _materialize(self) -> None:
+        """Bring every row's running sums to :attr:`_synced` (after anchored syncs left the
+        rows outside the anchor at its weights): the full kernel's sums, without a rescreen
+        (the anchor proved those rows off the candidate list)."""
+        if not self._lazy:
+            return
+        w = self._synced
+        assert w is not None
+        n, n_base, z = self._n, self.collateral.n_base, self._debt_from
+        cw, dv = self._cw, self._dv
+        coll, debt = self.collateral.arrays(), self.debt.arrays()
+        matvec_into(coll.indptr, coll.indices, coll.data, w.collateral, cw[:n_base])
+        dv[:z] = 0.0
+        matvec_into(debt.indptr[z:n_base + 1], debt.indices, debt.data, w.debt, dv[z:n_base])
+        cw[n_base:n] = 0.0
+        dv[n_base:n] = 0.0
+        self.collateral.add_overflow(cw, w.collateral)
+        self.debt.add_overflow(dv, w.debt)
+        self._lazy = False
 
     # ------------------------------------------------------------------ scans
     def full_scan(self, threshold: object = 1) -> ScanResult:
@@ -836,6 +1040,7 @@ class RiskBook:
         k = self.assets.column.get(asset)
         if k is None:
             raise ScanError(f"unknown asset {asset!r}")
+        self._materialize()
         n = self._n
         rows, vals = self.collateral.exposure(k)
         out = np.zeros(n, dtype=np.int64)
@@ -1033,6 +1238,9 @@ class RiskBook:
         """Weighted collateral and debt (base-currency units, float) at current prices."""
         if self._synced is None or self._dirty:
             self._sync()
+        if self._lazy and (rows is None or self._anchor is None
+                           or not self._anchor.member[rows].all()):
+            self._materialize()
         if rows is None:
             return self._cw[: self._n].copy(), self._dv[: self._n].copy()
         return self._cw[rows], self._dv[rows]

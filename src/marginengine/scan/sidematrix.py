@@ -227,6 +227,24 @@ class SideMatrix:
                 np.add.at(out, at_clipped[hit], vals)
         return out
 
+    def overflow_rows(self) -> IntArray:
+        """Rows holding an overflow slot, sorted, each once."""
+        return np.asarray(sorted(self._ov_by_row), dtype=np.int64)
+
+    def compact_rows(self, rows: IntArray) -> CsrArrays:
+        """The base entries of ``rows`` (sorted, distinct, all within the base) as a
+        compact CSR matrix of ``len(rows)`` rows: the same entries in the same order, so
+        :func:`~marginengine.scan.kernels.matvec_into` gives their sums bit for bit as over
+        the whole base. A copy: later writes to those rows do not reach it."""
+        starts = self.indptr[rows].astype(np.int64)
+        lens = self.indptr[rows + 1].astype(np.int64) - starts
+        total = int(lens.sum())
+        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lens, out=indptr[1:])
+        pos = np.arange(total, dtype=np.int64) - np.repeat(indptr[:-1] - starts, lens)
+        dtype = _index_dtype(max(total, len(rows)) + 1)
+        return CsrArrays(indptr.astype(dtype), self.indices[pos], self.data[pos])
+
     def exposure(self, col: int) -> tuple[IntArray, FloatArray]:
         """Rows holding asset ``col`` and their scaled values (zeros included), each row once."""
         lo, hi = int(self.col_ptr[col]), int(self.col_ptr[col + 1])
