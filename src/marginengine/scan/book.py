@@ -826,18 +826,19 @@ class RiskBook:
         if anchor is None:
             if self._lazy:
                 return False
+            # Taken only where it covers the move at once (a pass over every row).
+            assert self._synced is not None
+            if not self._covers(*self._held_weights(self._synced), w):
+                return False
             anchor = self._anchor = self._take_anchor()
+        elif not self._covers(anchor.coll, anchor.debt, w):
+            return False
         fresh = self._fresh_error()
         if self._err_c != fresh or self._err_d != fresh:
             # The anchored rows' sums will be fresh, so the screen's error is a fresh one.
             self._err_c = self._err_d = fresh
         a, c = candidate_coefficients(self.bounds(float(self._threshold)))
-        tol = 1.0 + 1e-12
-        f = 1.0 + ANCHOR_MOVE
-        wc, wd = w.collateral.tolist(), w.debt.tolist()
-        if (a > anchor.a_env or c > anchor.c_env
-                or any(wc[k] * f < old * tol for k, old in anchor.coll)
-                or any(wd[k] * tol > old * f for k, old in anchor.debt)):
+        if a > anchor.a_env or c > anchor.c_env:
             return False
         rows = anchor.rows
         if len(rows) + len(anchor.extra) > ANCHOR_MAX_SHARE * self._n:
@@ -860,6 +861,25 @@ class RiskBook:
         self._lazy = True
         self.anchored_syncs += 1
         return True
+
+    def _held_weights(self, w: Weights) -> tuple[list[tuple[int, float]],
+                                                list[tuple[int, float]]]:
+        """``(column, weight)`` at ``w`` of every asset held as collateral, and as debt."""
+        wc, wd = w.collateral.tolist(), w.debt.tolist()
+        return ([(j, wc[j]) for j in range(len(wc)) if self.collateral.exposure_count(j)],
+                [(j, wd[j]) for j in range(len(wd)) if self.debt.exposure_count(j)])
+
+    @staticmethod
+    def _covers(coll: list[tuple[int, float]], debt: list[tuple[int, float]],
+                w: Weights) -> bool:
+        """Whether every collateral weight of ``w`` is at least its anchor's over ``1 +
+        ANCHOR_MOVE`` and every debt weight at most its anchor's times that (each test
+        widened by a relative 1e-12 for its own rounding)."""
+        tol = 1.0 + 1e-12
+        f = 1.0 + ANCHOR_MOVE
+        wc, wd = w.collateral.tolist(), w.debt.tolist()
+        return (all(wc[k] * f >= old * tol for k, old in coll)
+                and all(wd[k] * tol <= old * f for k, old in debt))
 
     def _take_anchor(self) -> _Anchor:
         """An anchor at the running sums as they are (every row at :attr:`_synced`)."""
@@ -891,9 +911,7 @@ class RiskBook:
         odd = np.flatnonzero(odd_mask)
         if len(odd):
             rows = rows[~odd_mask[rows]]
-        wc, wd = w.collateral.tolist(), w.debt.tolist()
-        coll = [(j, wc[j]) for j in range(len(wc)) if self.collateral.exposure_count(j)]
-        debt = [(j, wd[j]) for j in range(len(wd)) if self.debt.exposure_count(j)]
+        coll, debt = self._held_weights(w)
         return _Anchor(coll, debt, a_env, c_env, k, rows, member,
                        self.collateral.compact_rows(rows), self.debt.compact_rows(rows),
                        set(odd.tolist()))
@@ -1180,6 +1198,9 @@ class RiskBook:
         Rows with perps are judged on their whole bucket (:meth:`perp_screen`), the rest on
         the lending screen. Returns ``(rows, below, surely_below, band, unconfirmed)``.
         """
+        if not len(at) and not self.perps.buckets:
+            none = np.zeros(0, dtype=bool)  # a quiet step: nothing to judge
+            return at, none, none, none, _EMPTY
         if self.perps.buckets:
             at = at[self.perps.slots_of(at) < 0]
         sure, band = classify_candidates(self._cw[at], self._dv[at], b)

@@ -26,6 +26,7 @@ does not make it at a loss (a trade of a few smallest units can lose one unit to
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 
@@ -43,6 +44,17 @@ from marginengine.venue.depth import DepthVenue
 
 
 def _require_speed(speed: Real) -> Fraction:
+    try:
+        return _speed_fraction(speed)
+    except TypeError:  # not hashable: not a number either; require_fraction says so
+        return require_fraction(speed, "speed", Fraction(0), Fraction(1), low_open=True)
+
+
+@functools.lru_cache(maxsize=64, typed=True)
+def _speed_fraction(speed: Real) -> Fraction:
+    # Cached by value and type (a simulator passes the same speed every step; ``typed``
+    # keeps ``True`` apart from ``1``, so a bool is still refused): a refusal raises and
+    # is not cached.
     return require_fraction(speed, "speed", Fraction(0), Fraction(1), low_open=True)
 
 
