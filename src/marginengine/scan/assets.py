@@ -8,6 +8,7 @@ exact confirm see the same integer.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -184,13 +185,18 @@ class AssetVectors:
         return self._unit_values_at(price)
 
     def _unit_values_at(self, p: FloatArray) -> tuple[float, float]:
-        per_unit = p / self.unit + 1.0
-        priced = p > 0
-        if not priced.any():
+        # Plain floats over the few assets (the same IEEE operations as NumPy's, without a
+        # dozen array calls on K-vectors every step).
+        coll = debt = -math.inf
+        for price, unit, lt in zip(p.tolist(), self.unit.tolist(), self.lt_bps.tolist(),
+                                   strict=True):
+            if price > 0:
+                per_unit = price / unit + 1.0
+                coll = max(coll, per_unit * (lt / BPS))
+                debt = max(debt, per_unit)
+        if debt == -math.inf:
             return 1.0, 1.0
-        coll = float((per_unit * (self.lt_bps / BPS))[priced].max()) + 1.0
-        debt = float(per_unit[priced].max())
-        return coll, debt
+        return coll + 1.0, debt
 
     def nbytes(self) -> int:
         """Bytes held by the float vectors (the exact ints are K Python ints each)."""

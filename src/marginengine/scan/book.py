@@ -85,9 +85,10 @@ FULL_SCAN_ABOVE = 1 / 10
 #: (neither a full recompute nor an anchored screen pays for itself).
 FULL_SCAN_MIN_WORK = 4096
 #: Below this many accounts the anchored screen does not pay for itself (its fixed cost,
-#: some 20-80 us a scan with its touched rows, against the full kernel's 2-5 ns per
-#: account, measured by benchmarks/simulate.py): scans recompute every running sum.
-ANCHOR_MIN_ROWS = 32_768
+#: some 20-40 us a scan, against the full kernel's 3-5 ns per account; at 10,000 accounts
+#: it already saves a fifth of a quiet step, benchmarks/simulate.py): scans recompute
+#: every running sum.
+ANCHOR_MIN_ROWS = 8_192
 #: Above this share of accounts in the anchored screen's rows, the book re-anchors (a full
 #: recompute streams every row faster than the screen gathers that many).
 ANCHOR_MAX_SHARE = 1 / 8
@@ -163,8 +164,10 @@ class _Anchor:
         Per row, whether it is in ``rows`` or ``extra`` (its running sums are current).
     coll_rows, debt_rows
         ``rows``' base entries of each side, copied as a compact CSR matrix (the same
-        entries in the same order, so the kernel gives the same sums bit for bit); a row
-        whose entries change later is touched, so in ``extra``, recomputed after.
+        entries in the same order, so the kernel gives the same sums bit for bit); an
+        event's new values of a row are copied in (:meth:`RiskBook._mirror_account`).
+    slot
+        Per row, its index in ``rows``, or -1.
     """
 
     coll: list[tuple[int, float]]
@@ -176,6 +179,7 @@ class _Anchor:
     member: BoolArray
     coll_rows: CsrArrays
     debt_rows: CsrArrays
+    slot: AnyIntArray
     extra: set[int] = field(default_factory=set)
 
 
@@ -290,6 +294,7 @@ class RiskBook:
         self._all_pending = True
         self.layouts = 0
         self._bounds: tuple[tuple[float, float, int, int, int], ScreenBounds] | None = None
+        self._t_wad: tuple[Decimal, int] | None = None
         #: The anchored screen in force, or ``None`` (see :meth:`_anchored_sync`).
         self._anchor: _Anchor | None = None
         #: Whether only the anchored rows' running sums are at :attr:`_synced` (the other
@@ -581,15 +586,29 @@ class RiskBook:
             self._cw[row] = sum(v * self._synced.collateral[k] for k, v in coll.items())
             self._dv[row] = sum(v * self._synced.debt[k] for k, v in debt.items())
         self._touched.add(row)
+        if self._anchor is not None:
+            self._anchor_touched(row)
+
+    def _anchor_touched(self, row: int) -> None:
+        """``row``'s positions moved: the anchor proves nothing of it any more. A row of
+        its compact copy whose entries all stay in their base slots gets their new values
+        there; any other is recomputed from the book's entries at each anchored sync."""
         anchor = self._anchor
-        if anchor is not None:
-            # Its positions moved: the anchor proves nothing of it any more, and its
-            # compact copy of the row is stale: it is recomputed from the book's entries.
-            if row >= len(anchor.member):
-                anchor.member = np.concatenate(
-                    [anchor.member, np.zeros(len(self._cw) - len(anchor.member), dtype=bool)])
-            anchor.member[row] = True
-            anchor.extra.add(row)
+        assert anchor is not None
+        i = int(anchor.slot[row]) if row < len(anchor.slot) else -1
+        if i >= 0 and not (self.collateral.has_overflow(row) or self.debt.has_overflow(row)):
+            for side, part in ((self.collateral, anchor.coll_rows),
+                               (self.debt, anchor.debt_rows)):
+                lo, hi = int(side.indptr[row]), int(side.indptr[row + 1])
+                if hi > lo:
+                    start = int(part.indptr[i])
+                    part.data[start:start + hi - lo] = side.data[lo:hi]
+            return
+        if row >= len(anchor.member):
+            anchor.member = np.concatenate(
+                [anchor.member, np.zeros(len(self._cw) - len(anchor.member), dtype=bool)])
+        anchor.member[row] = True
+        anchor.extra.add(row)
 
     def _add_row(self, account_id: str) -> int:
         row = self.accounts.add(account_id)
@@ -912,9 +931,11 @@ class RiskBook:
         if len(odd):
             rows = rows[~odd_mask[rows]]
         coll, debt = self._held_weights(w)
+        slot = np.full(len(self._cw), -1, dtype=np.int64)
+        slot[rows] = np.arange(len(rows))
         return _Anchor(coll, debt, a_env, c_env, k, rows, member,
                        self.collateral.compact_rows(rows), self.debt.compact_rows(rows),
-                       set(odd.tolist()))
+                       slot, set(odd.tolist()))
 
     def _materialize(self) -> None:
         """Bring every row's running sums to :attr:`_synced` (after anchored syncs left the
@@ -968,7 +989,9 @@ class RiskBook:
                                        and Decimal(str(threshold)) != self._threshold):
             return self.full_scan(1 if threshold is None else threshold)
         t = self._threshold
-        t_wad = threshold_wad(t)
+        if self._t_wad is None or self._t_wad[0] != t:
+            self._t_wad = (t, threshold_wad(t))  # parsed once per threshold
+        t_wad = self._t_wad[1]
         if self._dirty:
             self._check_prices()
         self._sync(full_above)

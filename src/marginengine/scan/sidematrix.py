@@ -227,6 +227,10 @@ class SideMatrix:
                 np.add.at(out, at_clipped[hit], vals)
         return out
 
+    def has_overflow(self, row: int) -> bool:
+        """Whether ``row`` holds an overflow slot."""
+        return row in self._ov_by_row
+
     def overflow_rows(self) -> IntArray:
         """Rows holding an overflow slot, sorted, each once."""
         return np.asarray(sorted(self._ov_by_row), dtype=np.int64)
