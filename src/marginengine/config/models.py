@@ -641,6 +641,15 @@ class ProtocolConfig(StrictModel):
                 if stored != value:
                     out.append(f"markets.{symbol}.{name}: {value} is stored as {stored} "
                                "(Comet keeps 4 decimals, truncated)")
+        compound = self.compound
+        if compound is not None:
+            # Comet keeps storeFrontPriceFactor at 18 decimals; the rules here read it in
+            # basis points (CompoundRules.store_front_price_factor_bps), so say so.
+            value = compound.store_front_price_factor
+            stored = Decimal(compound.store_front_price_factor_bps) / BPS
+            if stored != value:
+                out.append(f"compound.store_front_price_factor: {value} is used as {stored} "
+                           "(4 decimals, truncated; Comet keeps 18)")
         return out
 
     @property

@@ -58,6 +58,7 @@ class Ledger:
         rules = config.rules
         self.treasury_takes_reserve_factor = rules.treasury_takes_reserve_factor
         self.compounding = rules.compounding
+        self.debt_rounding = rules.debt_balance_rounding
         self._saved_accounts: dict[str, Account | None] | None = None
         self._saved_reserves: dict[str, ReserveState] = {}
         self._saved_clearing: PerpClearing | None = None
@@ -168,12 +169,13 @@ class Ledger:
         return ray_mul(pos.scaled_supply, self.reserves[asset].liquidity_index, Rounding.DOWN)
 
     def debt_of(self, account_id: str, asset: str) -> int:
-        """An account's debt in smallest units, rounded up."""
+        """An account's debt in smallest units, rounded as the family reads it (up, or
+        down for Comet's ``presentValueBorrow``)."""
         account = self.accounts.get(account_id)
         pos = account.lending.get(asset) if account else None
         if pos is None or pos.scaled_debt == 0:
             return 0
-        return ray_mul(pos.scaled_debt, self.reserves[asset].borrow_index, Rounding.UP)
+        return ray_mul(pos.scaled_debt, self.reserves[asset].borrow_index, self.debt_rounding)
 
     def uses_as_collateral(self, account_id: str, asset: str) -> bool:
         """Whether the account's supply of ``asset`` counts as collateral."""
