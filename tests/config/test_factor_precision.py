@@ -106,7 +106,7 @@ def test_comet_store_front_factor_when_finer_than_bps_then_reported_as_truncated
 
 def test_comet_interest_when_rate_finer_than_factor_scale_then_refused_naming_the_field():
     with pytest.raises(ConfigError, match=r"compound\.interest\.borrow_base: "
-                                          r"0\.0000000000000000001 has more than 18 decimals"):
+                                          r"1E-19 has more than 18 decimals"):
         protocol_from_dict({"preset": "compound-v3", "compound": {
             "interest": {"borrow_base": "0.0000000000000000001"}}})
     with pytest.raises(ConfigError, match=r"compound\.interest\.supply_kink"):
