@@ -277,7 +277,7 @@ def buy_collateral(ctx: HandlerContext, e: BuyCollateral) -> dict[str, Any]:
                    field="min_amount", value=e.min_amount)
     ledger = ctx.ledger
     base_market = ctx.config.markets[base]
-    reserves = ledger.reserves[base].reserves
+    reserves = ledger.reserves[base].present_value_reserves()
     target = compound.target_reserves_units(base_market.decimals)
     if reserves >= target:
         ctx.refuse(Code.NOT_FOR_SALE,
