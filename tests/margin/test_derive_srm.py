@@ -40,6 +40,7 @@ from marginengine.margin.derive_srm import (
     isolated_margin,
     max_loss,
     mul_trunc,
+    option_mark,
     srm_margin,
 )
 
@@ -444,3 +445,10 @@ def test_srm_margin_when_bad_portfolio_then_error_names_field() -> None:
     twice = SrmExpiry(DAY, WAD, (SrmOption(WAD, True, -WAD, 0), SrmOption(WAD, True, WAD, 0)))
     with pytest.raises(FieldError, match=r"options\.1: holds the same option"):
         srm_margin(SrmPortfolio((SrmMarket("ETH", WAD, expiries=(twice,)),)), params, True)
+
+
+def test_option_mark_when_zero_strike_then_derives_limit():
+    # lyra-utils test/math/Black76.t.sol testPrices case 7 (ZSC): the call is worth the (discounted) forward, the put 0. Our
+    # Black-76 refuses K = 0; the SRM's mark (undiscounted, as the SRM prices) takes it.
+    assert option_mark(1000 * WAD, 0, 365 * DAY, 4 * WAD, True) == 1000 * WAD
+    assert option_mark(1000 * WAD, 0, 365 * DAY, 4 * WAD, False) == 0
