@@ -447,8 +447,9 @@ def test_srm_margin_when_bad_portfolio_then_error_names_field() -> None:
         srm_margin(SrmPortfolio((SrmMarket("ETH", WAD, expiries=(twice,)),)), params, True)
 
 
-def test_option_mark_when_zero_strike_then_derives_limit():
-    # lyra-utils test/math/Black76.t.sol testPrices case 7 (ZSC): the call is worth the (discounted) forward, the put 0. Our
-    # Black-76 refuses K = 0; the SRM's mark (undiscounted, as the SRM prices) takes it.
+def test_option_mark_when_zero_strike_then_derives_limit() -> None:
+    # derivexyz/lyra-utils test/math/Black76.t.sol testPrices case 7 (ZSC): the call is
+    # worth the forward (undiscounted, as the SRM prices), the put 0. Our Black-76 refuses
+    # K = 0; the SRM's mark takes it.
     assert option_mark(1000 * WAD, 0, 365 * DAY, 4 * WAD, True) == 1000 * WAD
     assert option_mark(1000 * WAD, 0, 365 * DAY, 4 * WAD, False) == 0
