@@ -40,8 +40,9 @@ The slow-auction fall is Derive's to the wei, two truncating steps (``cutoff x e
 truncated to whole units, then divided by the length). Deviations from Derive, each for a
 reason: the max fraction is the exact rational rounded up (Derive truncates each of its
 steps in 18 decimals; the engine's margins are in the quote's own units, where the same
-truncations would be coarser than Derive's); the margin is the worst over every PMRM_2 scenario (Derive's auction reads one
-``scenarioId`` that a keeper may move to a worse one: the worst is where that ends).
+truncations would be coarser than Derive's); the margin is the worst over every PMRM_2
+scenario (Derive's auction reads one ``scenarioId`` that a keeper may move to a worse
+one: the worst is where that ends).
 """
 
 from __future__ import annotations
