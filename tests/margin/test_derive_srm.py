@@ -8,7 +8,7 @@ name, cash, options (underlying, 2023 expiry MMDD, strike, call/put, amount), pe
 whole dollars, ``margin / 1e18`` truncated), its environment ``TestCaseExpiries.t.sol`` and
 ``TestStandardManagerBase.t.sol`` (spots, forwards, expiries, perp requirements), the
 parameters of ``test/config-test.sol`` ``getSRMParams``; ``test-cases.json`` with
-``TestStandardManager_Cases.t.sol`` (five of its 28 scenarios, asserted there to 0.1%);
+``TestStandardManager_Cases.t.sol`` (eight of its 28 scenarios, asserted there to 0.1%);
 and the isolated-margin tests of ``TestStandardManager_Option.t.sol``. Run outside the
 suite over all 28 scenarios of ``test-cases.json`` the module matches every IM, MM and MtM
 to 1e-13 relative.
