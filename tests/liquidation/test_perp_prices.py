@@ -259,12 +259,13 @@ def test_fillable_price_when_healthy_then_oracle_and_ba_scales_rating() -> None:
     assert fp == 49_900 * P
 
 
-def test_fillable_price_rounds_against_the_trader() -> None:
+def test_fillable_price_when_inexact_then_rounded_as_dydx_subticks() -> None:
     # ABR = 1 - 1/3 = 2/3, spread = 2/3 * 0.1 * 0.03 = 0.2%. Oracle 123.45678901:
-    # long 123.45678901 * 0.998 = 123.209875431... -> down; short * 1.002 =
-    # 123.703702588... -> up.
-    assert fillable_price(12_345_678_901, 1, 30_000, 100_000, 1, 3) == 12_320_987_543
-    assert fillable_price(12_345_678_901, -1, 30_000, 100_000, 1, 3) == 12_370_370_259
+    # long 123.45678901 * 0.998 = 123.209875431... -> up (dYdX's
+    # ConvertFillablePriceToSubticks rounds a sell closing a long up); short * 1.002 =
+    # 123.703702588... -> down. (Until this audit: down for a long, up for a short.)
+    assert fillable_price(12_345_678_901, 1, 30_000, 100_000, 1, 3) == 12_320_987_544
+    assert fillable_price(12_345_678_901, -1, 30_000, 100_000, 1, 3) == 12_370_370_258
 
 
 @pytest.mark.parametrize(
@@ -274,6 +275,7 @@ def test_fillable_price_rounds_against_the_trader() -> None:
         ({"size": 0}, "size must not be 0"),
         ({"pmmf_ppm": PPM + 1}, "pmmf_ppm"),
         ({"smmf_ppm": -1}, "smmf_ppm"),
+        ({"smmf_ppm": 2**32}, "smmf_ppm"),
     ],
 )
 def test_fillable_price_when_bad_input_then_value_error(

@@ -189,7 +189,14 @@ class PerpMarketConfig(StrictModel):
     liquidation_price: Literal["binance", "bybit"] = "binance"
     takeover_discount: Fraction = Decimal("0.01")
     liquidation_fee: Fraction = Decimal("0.015")
-    spread_to_mmr: Fraction = Decimal("0.10")
+    #: dYdX's ``spread_to_maintenance_margin_ratio_ppm``: a uint32 ppm, not bounded by 100%
+    #: (dYdX's sample genesis uses 1,500,000; its ``LiquidationsConfig.Validate`` refuses 0).
+    spread_to_mmr: Annotated[Decimal, Field(ge=0, le=Decimal("4294.967295"),
+                                            allow_inf_nan=False)] = Decimal("0.10")
+    #: dYdX's ``bankruptcy_adjustment_ppm`` (BA of the fillable price): at least 100%
+    #: (``LiquidationsConfig.Validate``), a uint32 ppm.
+    bankruptcy_adjustment: Annotated[Decimal, Field(ge=1, le=Decimal("4294.967295"),
+                                                    allow_inf_nan=False)] = Decimal(1)
     partial_above: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(0)
     partial_fraction: PositiveFraction = Decimal(1)
     adl_policy: Literal["pnl_leverage", "hyperliquid_index", "pro_rata_profit",
@@ -222,7 +229,8 @@ class PerpMarketConfig(StrictModel):
     @model_validator(mode="after")
     def _fractions(self) -> PerpMarketConfig:
         for name in ("size_premium_factor", "takeover_discount", "liquidation_fee",
-                     "spread_to_mmr", "partial_fraction", "mark_basis_alpha"):
+                     "spread_to_mmr", "bankruptcy_adjustment", "partial_fraction",
+                     "mark_basis_alpha"):
             to_ppm(getattr(self, name), name)
         whole_units(self.oi_cap, self.base_unit, "oi_cap", f"base smallest units "
                     f"(base_decimals = {self.base_decimals})")
