@@ -339,3 +339,28 @@ def test_fillable_price_property_on_oracle_side_of_bankruptcy_iff_collateral_cov
     assert (side * (exact_fp - exact_bp) >= 0) == covers
     if covers and side * (exact_fp - exact_bp) > 1:
         assert side * (fp - bp) >= 0
+
+
+@pytest.mark.parametrize("side", [1, -1])
+def test_liquidation_price_when_hyperliquid_docs_formula_then_same_root(side: int) -> None:
+    """Hyperliquid docs, Trading > Liquidations
+    (https://hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations):
+    ``liq_price = price - side * margin_available / position_size / (1 - l * side)`` with
+    ``l`` the maintenance rate and ``margin_available = account_value - maintenance``.
+
+    1 BTC at mark 50,000 (entry 50,000), account value 5,000 USDT, 40x asset (MM 1.25%):
+    margin available 5,000 - 625 = 4,375; long 50,000 - 4,375 / 0.9875 = 45,569.6202...,
+    short 50,000 + 4,375 / 1.0125 = 54,320.9876...
+    """
+    mmr = Fraction(125, 10_000)
+    available = Fraction(5_000) - 50_000 * mmr
+    exact = (50_000 - side * available / (1 - mmr * side)) * P
+    one_tier = TierSchedule((MarginTier(0, 12_500, 25_000),))
+    ours = liquidation_price_cross(side * BTC, 50_000 * P, 5_000 * USDT, 0, one_tier, BTC,
+                                   USDT)
+    assert ours is not None
+    # Rounded against the trader: a long's up, a short's down.
+    rounded = -(-exact.numerator // exact.denominator) if side > 0 \
+        else exact.numerator // exact.denominator
+    assert ours == rounded
+    assert cents(ours) == (4_556_962 if side > 0 else 5_432_099)
