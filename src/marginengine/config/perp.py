@@ -207,6 +207,11 @@ class PerpMarketConfig(StrictModel):
     #: socialized over the other accounts' perp balances (Drift v2's
     #: ``resolve_perp_bankruptcy`` and Mango v4's perp bankruptcy shape).
     adl: bool = True
+    #: Hyperliquid's backstop liquidation (docs, Trading > Liquidations): a ``takeover``
+    #: bucket whose equity is below 2/3 of its maintenance margin has the whole position
+    #: taken over at the fill price and, once it holds no other position, its margin goes to
+    #: the liquidator (the liquidator vault): "the maintenance margin is not returned".
+    backstop: bool = False
     mark_basis_alpha: PositiveFraction = Decimal("0.1")
 
     @field_validator("tiers")
@@ -228,6 +233,9 @@ class PerpMarketConfig(StrictModel):
 
     @model_validator(mode="after")
     def _fractions(self) -> PerpMarketConfig:
+        if self.backstop and self.liquidation != "takeover":
+            raise ValueError("backstop: Hyperliquid's backstop liquidation needs liquidation "
+                             "= 'takeover'")
         for name in ("size_premium_factor", "takeover_discount", "liquidation_fee",
                      "spread_to_mmr", "bankruptcy_adjustment", "partial_fraction",
                      "mark_basis_alpha"):
@@ -330,7 +338,8 @@ def perp_symbol_problem(symbol: str) -> str | None:
 #: Hyperliquid: BTC-like tiers (40x: IM 2.5%, MM 1.25%; 20x above 150M), funding
 #: F = P + clamp(0.01% - P, +-0.05%) per 8 hours paid one eighth every hour, capped at
 #: 4%/hour (docs, Trading > Funding), liquidators (HLP) take over positions, positions above
-#: 100k USDC liquidated 20% at a time, shared backstop, ADL by Hyperliquid's index.
+#: 100k USDC liquidated 20% at a time, below 2/3 of the maintenance margin a backstop
+#: takeover that keeps the margin, shared fund, ADL by Hyperliquid's index.
 PERP_PRESETS: dict[str, dict[str, Any]] = {
     "dydx-v4": {
         "margin_model": "dydx-v4",
@@ -359,5 +368,6 @@ PERP_PRESETS: dict[str, dict[str, Any]] = {
         "partial_fraction": "0.2",
         "insurance_fund": "shared",
         "adl_policy": "hyperliquid_index",
+        "backstop": True,
     },
 }

@@ -244,7 +244,7 @@ def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
     details: dict[str, Any] = {
         "closed": close, "mark": mark, "bankruptcy_price": bankrupt_at, "price": price,
         "insurance_paid": 0, "adl": [], "socialized": 0, "deficit": 0, "fee": 0,
-        "shortfall": 0, "adl_covered": 0,
+        "shortfall": 0, "adl_covered": 0, "backstop_margin": 0,
     }
     notional = abs(quote_value(close, price, perp.base_unit, quote_unit, Rounding.DOWN))
     # What the liquidated account receives for the fill (negative: pays), rounded as
@@ -284,7 +284,12 @@ def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
             ledger.add_volume(e.market, adl=notional)
     else:
         _take_over(ctx, e, perp, signed_close, price)
-        if quote.bankruptcy_quote is not None:
+        if quote.backstop:
+            # Hyperliquid's backstop: no fee; the margin of a flat bucket goes to the
+            # liquidator (its perp quote, at most its equity).
+            details["backstop_margin"] = _backstop_margin(ctx, e)
+            fee = 0
+        elif quote.bankruptcy_quote is not None:
             # dYdX v4: floor(|received| x max fee), at most what the fill leaves above the
             # closed size's bankruptcy quote.
             fee = max(dydx_insurance_fund_delta(received, quote.bankruptcy_quote, fee_ppm), 0)
@@ -313,6 +318,18 @@ def _take_over(ctx: HandlerContext, e: LiquidatePerp, perp: PerpMarketConfig, si
     ledger.fill(e.account, e.market, signed_close, price, perp.base_unit, quote_unit)
     ledger.fill(e.liquidator, e.market, -signed_close, price, perp.base_unit, quote_unit)
     ctx.require_initial_margin(e.liquidator, who="liquidator")
+
+
+def _backstop_margin(ctx: HandlerContext, e: LiquidatePerp) -> int:
+    """Hyperliquid's backstop liquidation: a flat bucket's margin (its perp quote, at most
+    its equity) goes to the liquidator; a bucket that keeps other positions keeps it."""
+    risk = ctx.bucket(e.account)
+    if risk.positions:
+        return 0
+    margin = min(max(risk.equity_quote(), 0), max(risk.perp_quote, 0))
+    if margin:
+        ctx.ledger.move_quote(e.account, e.liquidator, margin)
+    return margin
 
 
 def _negative_equity(ctx: HandlerContext, account_id: str) -> int:

@@ -72,6 +72,8 @@ class PerpLiquidationPlan:
         Whether the fill is beyond the bankruptcy price (the waterfall runs).
     bankruptcy_quote
         dYdX's bankruptcy quote of the closed size (``fillable`` only).
+    backstop
+        Hyperliquid's backstop liquidation applies (``takeover`` with ``backstop`` only).
     """
 
     market: str
@@ -85,6 +87,10 @@ class PerpLiquidationPlan:
     #: units (:func:`~marginengine.liquidation.perp_prices.dydx_bankruptcy_quote`: received
     #: when closing a long, negative when closing a short); ``None`` for ``takeover``.
     bankruptcy_quote: int | None = None
+    #: ``takeover`` with ``backstop`` (Hyperliquid): the bucket's equity is below 2/3 of its
+    #: maintenance margin, so the whole position is taken over and, once the bucket is
+    #: flat, its margin goes to the liquidator.
+    backstop: bool = False
 
 
 def plan_perp_liquidation(perp: PerpMarketConfig, risk: BucketRisk, market: str,
@@ -117,9 +123,15 @@ def plan_perp_liquidation(perp: PerpMarketConfig, risk: BucketRisk, market: str,
         price = (mark * (PPM - discount) // PPM if size > 0
                  else div(mark * (PPM + discount), PPM, Rounding.UP))
         underwater = (price < bankrupt_at) if size > 0 else (price > bankrupt_at)
-        close = abs(size) if underwater else _close_size(perp, size, position.notional, mark,
-                                                         quote_unit, requested)
-        return PerpLiquidationPlan(market, size, close, mark, price, bankrupt_at, underwater)
+        # Hyperliquid: "if the account equity drops below 2/3 of the maintenance margin", the
+        # liquidator vault takes the position (whole) and the margin.
+        backstop = perp.backstop and not underwater and 3 * state.value < 2 * state.requirement
+        close = abs(size) if underwater or backstop else _close_size(
+            perp, size, position.notional, mark, quote_unit, requested)
+        if backstop and requested:
+            close = min(close, requested)
+        return PerpLiquidationPlan(market, size, close, mark, price, bankrupt_at, underwater,
+                                   backstop=backstop)
     # dYdX v4: TNC and TMMR of the account, PNNV (truncated) and PMMR of the position.
     tmmr = div(max(state.requirement, 1) * quote_unit, risk.quote_price, Rounding.UP)
     pnnv = quote_value(size, mark, perp.base_unit, quote_unit, Rounding.DOWN)
