@@ -155,9 +155,8 @@ def combined_summary(names: Sequence[str], summaries: Sequence[dict[str, Any]]
     # ratios are taken of the sums (by the single run's rules, cascade.book_capacity). They
     # were the first protocol's alone, e.g. shared_collateral's borrowed_value 30M while
     # the two books lent 35M beside a combined bad debt.
-    capacity = [[s.get(k) for s in summaries] for k in CAPACITY]
-    if all(isinstance(v, int | float) for values in capacity for v in values):
-        power, borrowed, demand = (sum(values) for values in capacity)
+    if all(isinstance(s.get(k), int | float) for s in summaries for k in CAPACITY):
+        power, borrowed, demand = (float(sum(s[k] for s in summaries)) for k in CAPACITY)
         out.update(borrowing_power=power, borrowed_value=borrowed, borrow_demand=demand,
                    borrow_usage=borrowed / power if power > 0 else 0.0,
                    demand_served=min(1.0, borrowed / demand) if demand > 0 else 1.0)
