@@ -215,10 +215,17 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
     from marginengine.config import read_toml
     from marginengine.sim import apply_overrides
     from marginengine.sim.schema import load_spec
-    from marginengine.sim.sweep import grid_points, parse_grid, plan_sweep, run_sweep
+    from marginengine.sim.sweep import (
+        check_fixed,
+        grid_points,
+        parse_grid,
+        plan_sweep,
+        run_sweep,
+    )
 
     data = apply_overrides(read_toml(scenario), list(overrides))
     axes = parse_grid(list(grid))
+    check_fixed(axes, overrides)
     spec = load_spec(data, str(scenario))
     if runs is not None:
         spec.check_runs(runs)

@@ -67,7 +67,23 @@ def summary(result: SweepResult, scenario: str) -> dict[str, Any]:
 
 
 def _label(point: dict[str, Any], axes: list[GridAxis]) -> str:
-    return ", ".join(f"{a.path.split('.')[-1]}={point['params'][a.paths[0]]}" for a in axes)
+    return ", ".join(f"{name}={point['params'][a.paths[0]]}"
+                     for name, a in zip(_short_names(axes), axes, strict=True))
+
+
+def _short_names(axes: list[GridAxis]) -> list[str]:
+    """Each axis's first path by its shortest dotted tail that no other axis's first path
+    shares (``WETH.liquidation_bonus`` and ``USDC.liquidation_bonus``, not twice
+    ``liquidation_bonus``), so the points of the chart and report stay told apart."""
+    parts = [a.paths[0].split(".") for a in axes]
+    names = []
+    for i, mine in enumerate(parts):
+        n = 1
+        while n < len(mine) and any(other[-n:] == mine[-n:]
+                                    for j, other in enumerate(parts) if j != i):
+            n += 1
+        names.append(".".join(mine[-n:]))
+    return names
 
 
 def comparison_table(result: SweepResult) -> Table:

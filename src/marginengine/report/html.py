@@ -220,7 +220,7 @@ def write_sweep_report(out_dir: Path, title: str, labels: Sequence[str],
         var = p.get("estimates", {}).get("var95_bad_debt") if runs else None
         rows.append((label, bad, *((var["value"], var["ci_low"], var["ci_high"])
                                    if var else ()),
-                     bad - first, p.get("mean_liquidation_count"),
+                     bad - first, _count(p.get("mean_liquidation_count"), runs),
                      p.get("mean_liquidated_value"), p.get("mean_borrower_loss")))
     headers = ("point", "bad debt" + (" (mean)" if runs else ""),
                *(("VaR95 bad debt", "95% low", "95% high") if runs else ()),
@@ -255,6 +255,12 @@ def write_sweep_report(out_dir: Path, title: str, labels: Sequence[str],
     path = out_dir / "report.html"
     path.write_text(_page(title, body, script))
     return path
+
+
+def _count(mean: float | None, runs: int | None) -> float | int | None:
+    """A point's liquidation count: the count itself for one run (``1,122``, not
+    ``1,122.00``), the mean over the runs otherwise."""
+    return int(mean) if mean is not None and not runs else mean
 
 
 # ---------------------------------------------------------------------- sections

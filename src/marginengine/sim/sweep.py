@@ -94,12 +94,45 @@ def parse_grid(items: Sequence[str]) -> list[GridAxis]:
         if any(a.path == path for a in axes):
             problems.append(f"--grid {path}: given twice; list all its values in one --grid")
             continue
-        axes.append(GridAxis(path, tuple(texts), tuple(parse_value(t) for t in texts)))
+        taken = [p for a in axes for p in a.paths if p in path.split("+")]
+        if taken:
+            problems.append(f"--grid {path}: {taken[0]} is already on another axis; one "
+                            "path takes one axis")
+            continue
+        values = [parse_value(t) for t in texts]
+        twice = [texts[j] for j in range(len(values)) for k in range(j)
+                 if _same(values[j], values[k])]
+        if twice:
+            # Two equal points would run twice and read as a difference of nothing.
+            problems.append(f"--grid {path}: the value {twice[0]} is given twice")
+            continue
+        axes.append(GridAxis(path, tuple(texts), tuple(values)))
     if not items:
         problems.append("--grid: at least one PATH=V1,V2,... is needed")
     if problems:
         raise ConfigError(problems)
     return axes
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal grid values (``5`` and ``5.0`` are; ``1`` and ``true`` are not)."""
+    return isinstance(a, bool) == isinstance(b, bool) and bool(a == b)
+
+
+def check_fixed(axes: Sequence[GridAxis], fixed: Sequence[str]) -> None:
+    """Refuse a path both swept and fixed (``--set``): the grid's values would replace the
+    fixed one silently.
+
+    Raises
+    ------
+    ConfigError
+        Naming each path.
+    """
+    paths = {f.partition("=")[0].strip() for f in fixed}
+    problems = [f"--grid {p}: also given by --set {p}=...; the grid's values would "
+                "replace it: drop one of the two" for a in axes for p in a.paths if p in paths]
+    if problems:
+        raise ConfigError(problems)
 
 
 def grid_points(axes: Sequence[GridAxis]) -> list[dict[str, Any]]:
