@@ -217,6 +217,7 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
     from marginengine.sim.schema import load_spec
     from marginengine.sim.sweep import (
         check_fixed,
+        check_runs,
         grid_points,
         parse_grid,
         plan_sweep,
@@ -227,8 +228,6 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
     axes = parse_grid(list(grid))
     check_fixed(axes, overrides)
     spec = load_spec(data, str(scenario))
-    if runs is not None:
-        spec.check_runs(runs)
     data = spec.data
     target = target_folder(out_dir, f"{spec.name}-sweep")
     total = len(grid_points(axes)) * (runs or 1)
@@ -242,6 +241,8 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
             # Every point is checked before the folder is prepared: a bad point writes
             # nothing.
             plan = plan_sweep(data, axes, str(scenario))
+            # Point by point: the grid may give every point its [noise].
+            check_runs(plan, runs, str(scenario))
             folder = prepare(target, spec.name, force)
             result = run_sweep(plan, runs=runs, workers=workers,
                                progress=lambda n: progress.update(task, completed=n))

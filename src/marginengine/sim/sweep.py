@@ -232,6 +232,23 @@ def plan_sweep(data: dict[str, Any], axes: Sequence[GridAxis],
     return SweepPlan(list(axes), points, datas, seeds, random)
 
 
+def check_runs(plan: SweepPlan, runs: int | None, source: str | None = None) -> None:
+    """Refuse ``runs`` > 1 when a point draws nothing (explicit prices without ``[noise]``),
+    point by point: the grid itself may give every point its noise (``noise.sigma``).
+
+    Raises
+    ------
+    ConfigError
+        Naming the first such point.
+    """
+    if runs is not None and runs > 1 and plan.random is not None and not all(plan.random):
+        k = plan.random.index(False)
+        raise ConfigError([f"grid point {k}: noise: a Monte Carlo (--runs {runs}) needs "
+                           "something random, and this scenario's prices and actions are "
+                           "all explicit: add a [noise] table (e.g. sigma = 0.02), or sweep "
+                           "without --runs"], source=source)
+
+
 def run_sweep(data: dict[str, Any] | SweepPlan, axes: Sequence[GridAxis] = (),
               runs: int | None = None, workers: int = 1, source: str | None = None,
               progress: Callable[[int], None] | None = None) -> SweepResult:
@@ -249,12 +266,7 @@ def run_sweep(data: dict[str, Any] | SweepPlan, axes: Sequence[GridAxis] = (),
 
     plan = data if isinstance(data, SweepPlan) else plan_sweep(data, axes, source)
     points, datas, seeds = plan.points, plan.datas, plan.seeds
-    if runs is not None and runs > 1 and plan.random is not None and not all(plan.random):
-        k = plan.random.index(False)
-        raise ConfigError([f"grid point {k}: noise: a Monte Carlo (--runs {runs}) needs "
-                           "something random, and this scenario's prices and actions are "
-                           "all explicit: add a [noise] table (e.g. sigma = 0.02), or sweep "
-                           "without --runs"], source=source)
+    check_runs(plan, runs, source)
     count = runs or 1
     tasks = [(d, seeds[k], None if runs is None else i)
              for k, d in enumerate(datas) for i in range(count)]
