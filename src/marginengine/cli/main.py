@@ -214,6 +214,7 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
     from marginengine.cli.rundir import prepare, target_folder
     from marginengine.config import read_toml
     from marginengine.sim import apply_overrides
+    from marginengine.sim.cascade_config import cascade_warnings
     from marginengine.sim.schema import load_spec
     from marginengine.sim.sweep import (
         check_fixed,
@@ -228,6 +229,10 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
     axes = parse_grid(list(grid))
     check_fixed(axes, overrides)
     spec = load_spec(data, str(scenario))
+    if spec.cascade is not None:
+        # The scenario's own (before the grid), as simulate prints them.
+        for warning in cascade_warnings(spec.cascade):
+            click.echo(f"warning: {scenario}: {warning}", err=True)
     data = spec.data
     target = target_folder(out_dir, f"{spec.name}-sweep")
     total = len(grid_points(axes)) * (runs or 1)
