@@ -214,6 +214,8 @@ def write_sweep_report(out_dir: Path, title: str, labels: Sequence[str],
     from marginengine.report import interactive
 
     first = points[0].get("mean_bad_debt") or 0.0 if points else 0.0
+    # A perp venue's waterfall (sim/perps.py), where a perp scenario's losses are.
+    perps = bool(points) and "mean_bankrupt_shortfall" in points[0]
     rows = []
     for label, p in zip(labels, points, strict=True):
         bad = p.get("mean_bad_debt") or 0.0
@@ -221,10 +223,13 @@ def write_sweep_report(out_dir: Path, title: str, labels: Sequence[str],
         rows.append((label, bad, *((var["value"], var["ci_low"], var["ci_high"])
                                    if var else ()),
                      bad - first, _count(p.get("mean_liquidation_count"), runs),
-                     p.get("mean_liquidated_value"), p.get("mean_borrower_loss")))
+                     p.get("mean_liquidated_value"), p.get("mean_borrower_loss"),
+                     *((p.get("mean_bankrupt_shortfall"), p.get("mean_socialized_loss"),
+                        p.get("mean_adl_covered")) if perps else ())))
     headers = ("point", "bad debt" + (" (mean)" if runs else ""),
                *(("VaR95 bad debt", "95% low", "95% high") if runs else ()),
-               "vs first", "liquidations", "liquidated", "borrower loss")
+               "vs first", "liquidations", "liquidated", "borrower loss",
+               *(("perp shortfall", "socialized loss", "ADL covered") if perps else ()))
     what = (f"{len(points)} points x {runs} runs on common random numbers" if runs
             else f"{len(points)} points, one run each on the scenario's seed")
     body = [f"<h1>{_esc(title)}</h1>", f"<p>{_esc(what)}.</p>",

@@ -152,7 +152,7 @@ class SweepResult:
         The grid.
     rows
         ``point``, ``run``, ``seed``, each axis's value under its path, then
-        :data:`SWEEP_FIELDS`.
+        :data:`SWEEP_FIELDS` (and the perp waterfall's figures: :func:`row_fields`).
     points
         Per point: ``point``, ``params`` (path -> value), the mean of every field and,
         with runs, the Monte Carlo estimates (``var95_bad_debt``, ``es99_bad_debt``, ...)
@@ -169,11 +169,15 @@ class SweepResult:
 def _task(task: tuple[dict[str, Any], int, int | None]) -> dict[str, Any]:
     """One run of one point: ``(scenario data, seed, run index or None)``, any scenario
     (the one pipeline, :func:`marginengine.sim.pipeline.run_draw`)."""
+    from marginengine.sim.montecarlo import PERP_RUN_FIELDS
     from marginengine.sim.pipeline import draw_label, run_draw
 
     data, seed, index = task
     result = run_draw(data, seed, index)
     row = {k: result.summary.get(k) for k in SWEEP_FIELDS}
+    # A perp venue's waterfall, as a Monte Carlo's rows keep it: a perp scenario's losses
+    # are there, not in the lending bad debt.
+    row.update({k: result.summary[k] for k in PERP_RUN_FIELDS if k in result.summary})
     row["seed"] = draw_label(seed, index)
     return row
 
@@ -232,6 +236,14 @@ def plan_sweep(data: dict[str, Any], axes: Sequence[GridAxis],
     return SweepPlan(list(axes), points, datas, seeds, random)
 
 
+def row_fields(rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    """The per-run figures of a sweep's rows: :data:`SWEEP_FIELDS`, then the perp
+    waterfall's (``montecarlo.PERP_RUN_FIELDS``) when the scenario has a perp venue."""
+    from marginengine.sim.montecarlo import PERP_RUN_FIELDS
+
+    return (*SWEEP_FIELDS, *(f for f in PERP_RUN_FIELDS if rows and f in rows[0]))
+
+
 def check_runs(plan: SweepPlan, runs: int | None, source: str | None = None) -> None:
     """Refuse ``runs`` > 1 when a point draws nothing (explicit prices without ``[noise]``),
     point by point: the grid itself may give every point its noise (``noise.sigma``).
@@ -281,7 +293,7 @@ def run_sweep(data: dict[str, Any] | SweepPlan, axes: Sequence[GridAxis] = (),
     for k, point in enumerate(points):
         mine = [r for r in rows if r["point"] == k]
         entry: dict[str, Any] = {"point": k, "params": point}
-        for f in SWEEP_FIELDS:
+        for f in row_fields(mine):
             values = [float(r[f]) for r in mine if r[f] is not None]
             entry[f"mean_{f}"] = float(np.mean(values)) if values else None
         if runs is not None:
