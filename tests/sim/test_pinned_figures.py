@@ -12,6 +12,12 @@ liquidation, ``percentMulFloor``) and the health-factor wads of ``dan`` and ``um
 DAI spike, one wei lower (v3.5+ divides the sum of ``C_i x LT_i`` instead of
 ``percentMul(C, avgLT)``). Were 4c4573ed...7e64, 1276922208391531583 and
 1185714040186785536. Every other figure is as before.
+
+Black Thursday under Flip's ``state_hash`` was updated when its vaults came to be bitten by
+the Cat of Liquidations 1.2 (``liquidation/cat.py``, dss ``cat.sol``) instead of the Dog:
+the auction state now holds Maker's ``litter`` in place of the Dog's ``Dirt``/``dirt``. With
+the scenario's limits neither rule binds, so every figure is as before; the state keyed
+under the old names hashes to the old value. Was ffe39c81...932a.
 """
 
 import json
