@@ -194,6 +194,7 @@ class Code(StrEnum):
         "BorrowerOps: Amount repaid must not be larger than the Trove's debt")
     LIQUITY_SP_UNDERCOLLATERALIZED = (
         "StabilityPool: Cannot withdraw while there are troves with ICR < MCR")
+    LIQUITY_FEE_EATS_COLLATERAL = "TroveManager: Fee would eat up all returned collateral"
     # ---- Euler v2 (EVK): custom errors (euler-xyz/euler-vault-kit src/EVault/shared/Errors.sol)
     EULER_ACCOUNT_LIQUIDITY = "E_AccountLiquidity"
     EULER_SELF_LIQUIDATION = "E_SelfLiquidation"

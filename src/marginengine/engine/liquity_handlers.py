@@ -44,12 +44,6 @@ def liquity_price(ctx: HandlerContext, for_liquidation: bool = False) -> int:
     return ctx.price(cfg.collateral) * PRICE_SCALE
 
 
-def _base_rate(ctx: HandlerContext) -> int:
-    cfg = ctx.config.liquity
-    assert cfg is not None
-    return int(cfg.base_rate * rules.DECIMAL_PRECISION)
-
-
 def _ok(ctx: HandlerContext, result: Any) -> Any:
     if isinstance(result, Refusal):
         ctx.refuse_with(result)
@@ -67,7 +61,7 @@ def open_trove(ctx: HandlerContext, e: LiquityOpenTrove) -> dict[str, Any]:
     system = ctx.liquity_system()
     price = liquity_price(ctx)
     ch: ops.TroveChange = _ok(ctx, ops.open_trove(system, e.account, e.coll, e.lusd_amount,
-                                                   price, _base_rate(ctx), e.max_fee))
+                                                   price, e.max_fee, ctx.time))
     ctx.set_liquity(ch.system)
     return _trove(ch, price)
 
@@ -78,7 +72,7 @@ def adjust_trove(ctx: HandlerContext, e: LiquityAdjustTrove) -> dict[str, Any]:
     price = liquity_price(ctx)
     ch: ops.TroveChange = _ok(ctx, ops.adjust_trove(
         system, e.account, price, e.coll_deposit, e.coll_withdrawal, e.lusd_change,
-        e.is_debt_increase, _base_rate(ctx), e.max_fee))
+        e.is_debt_increase, e.max_fee, ctx.time))
     ctx.set_liquity(ch.system)
     return _trove(ch, price)
 

@@ -14,9 +14,10 @@ Source followed: liquity/dev at commit ``39f1f7f881de23200c296a892b891a6e2fc6e98
 ``_applyPendingRewards``, ``_movePendingTroveRewardsToActivePool``, ``_removeStake``,
 ``_updateStakeAndTotalStakes``, ``_updateSystemSnapshots_excludeCollRemainder``) and
 ``StabilityPool.sol`` (``provideToSP``, ``withdrawFromSP``,
-``_requireNoUnderCollateralizedTroves``). Not modelled: redemptions (so ``baseRate`` is
-fixed), LQTY issuance and front ends, the sorted list's hints (troves are ordered by NICR,
-ties by id).
+``_requireNoUnderCollateralizedTroves``); ``decayBaseRateFromBorrowing``. Not modelled:
+redemptions (``baseRate`` only decays; the redemption-fee rules are in
+:mod:`marginengine.margin.liquity`), LQTY issuance and front ends, the sorted list's hints
+(troves are ordered by NICR, ties by id).
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ class LiquitySystem:
         CollSurplusPool: ETH each liquidated borrower may claim.
     gas_coll, gas_lusd
         Gas compensation paid to liquidators so far (ETH, LUSD).
+    base_rate, last_fee_operation_time
+        TroveManager's ``baseRate`` (18 decimals) and ``lastFeeOperationTime`` (seconds):
+        a borrowing operation in normal mode first decays the rate to its own time
+        (``decayBaseRateFromBorrowing``) and charges the fee at the decayed rate.
     """
 
     pool: liq.StabilityPool
@@ -88,11 +93,26 @@ class LiquitySystem:
     surplus: Mapping[str, int] = field(default_factory=dict)
     gas_coll: int = 0
     gas_lusd: int = 0
+    base_rate: int = 0
+    last_fee_operation_time: int = 0
 
     @classmethod
-    def empty(cls, rule: liq.StabilityPoolRule) -> LiquitySystem:
-        """A system without troves or deposits, with the stability-pool ``rule``."""
-        return cls(pool=liq.StabilityPool(rule=rule))
+    def empty(cls, rule: liq.StabilityPoolRule, base_rate: int = 0, now: int = 0
+              ) -> LiquitySystem:
+        """A system without troves or deposits, with the stability-pool ``rule`` and
+        ``baseRate`` = ``base_rate`` as of ``now`` (its last fee operation)."""
+        if not 0 <= base_rate <= DECIMAL_PRECISION:
+            raise ValueError(f"base_rate: must be in [0, 1e18], got {base_rate}")
+        return cls(pool=liq.StabilityPool(rule=rule), base_rate=base_rate,
+                   last_fee_operation_time=now)
+
+    def with_decayed_base_rate(self, now: int) -> LiquitySystem:
+        """``decayBaseRateFromBorrowing`` at ``now``: the rate decayed, the last fee
+        operation moved to ``now`` once a minute has passed."""
+        return replace(self, base_rate=lm.decayed_base_rate(
+            self.base_rate, now, self.last_fee_operation_time),
+            last_fee_operation_time=lm.last_fee_operation_time_after(
+                now, self.last_fee_operation_time))
 
     @property
     def system_coll(self) -> int:
@@ -139,6 +159,9 @@ class LiquitySystem:
                          for k, d in sorted(self.deposits.items()) if d.initial},
             "surplus": {k: v for k, v in sorted(self.surplus.items()) if v},
             "gas": [self.gas_coll, self.gas_lusd],
+            # Only when set, so a system that never had a fee operation keeps its hash.
+            **({"fees": [self.base_rate, self.last_fee_operation_time]}
+               if self.base_rate or self.last_fee_operation_time else {}),
         }
 
 
@@ -165,6 +188,11 @@ def _restake(sys: LiquitySystem, borrower: str, coll: int, debt: int) -> Liquity
     return replace(sys, troves=troves, total_stakes=sys.total_stakes - old.stake + stake)
 
 
+def _now(sys: LiquitySystem, now: int | None) -> int:
+    # No clock given: the time of the last fee operation (the rate is not decayed).
+    return sys.last_fee_operation_time if now is None else now
+
+
 @dataclass(frozen=True)
 class TroveChange:
     """A trove operation's result: the new system and its figures.
@@ -186,15 +214,24 @@ class TroveChange:
 
 
 def open_trove(sys: LiquitySystem, borrower: str, coll: int, lusd_amount: int, price: int,
-               base_rate: int = 0, max_fee_percentage: int = DECIMAL_PRECISION
+               max_fee_percentage: int = DECIMAL_PRECISION, now: int | None = None
                ) -> TroveChange | Refusal:
-    """``openTrove``: the checks of :func:`marginengine.margin.liquity.open_trove`, then the
-    trove with its stake and snapshots in the ActivePool."""
+    """``openTrove``: the checks of :func:`marginengine.margin.liquity.open_trove` (the
+    max fee before the trove-is-active check, as Liquity), then the trove with its stake
+    and snapshots in the ActivePool. In normal mode the fee is charged at ``baseRate``
+    decayed to ``now`` (default: the last fee operation's time, i.e. no decay), which
+    becomes the system's rate."""
+    recovery = lm.is_recovery_mode(sys.system_coll, sys.system_debt, price)
+    bad = lm.validate_max_fee(max_fee_percentage, recovery)
+    if bad is not None:
+        return bad
     if borrower in sys.troves:
         return Refusal(Code.LIQUITY_TROVE_ACTIVE, "BorrowerOps: Trove is active",
                        {"borrower": borrower})
+    if not recovery:
+        sys = sys.with_decayed_base_rate(_now(sys, now))
     opened = lm.open_trove(coll, lusd_amount, price, sys.system_coll, sys.system_debt,
-                           base_rate, max_fee_percentage)
+                           sys.base_rate, max_fee_percentage)
     if isinstance(opened, Refusal):
         return opened
     debt = opened.trove.debt
@@ -208,10 +245,12 @@ def open_trove(sys: LiquitySystem, borrower: str, coll: int, lusd_amount: int, p
 
 def adjust_trove(sys: LiquitySystem, borrower: str, price: int, coll_deposit: int = 0,
                  coll_withdrawal: int = 0, lusd_change: int = 0,
-                 is_debt_increase: bool = False, base_rate: int = 0,
-                 max_fee_percentage: int = DECIMAL_PRECISION) -> TroveChange | Refusal:
+                 is_debt_increase: bool = False,
+                 max_fee_percentage: int = DECIMAL_PRECISION, now: int | None = None
+                 ) -> TroveChange | Refusal:
     """``_adjustTrove``: its requires in Liquity's order, pending rewards applied, the fee
-    on a debt increase in normal mode, the mode's adjustment checks, then the new stake."""
+    on a debt increase in normal mode (at ``baseRate`` decayed to ``now``, as
+    :func:`open_trove`), the mode's adjustment checks, then the new stake."""
     if min(coll_deposit, coll_withdrawal, lusd_change) < 0 or price <= 0:
         return Refusal(Code.INVALID_AMOUNT, "amounts must be non-negative, price positive",
                        {"coll_deposit": coll_deposit, "coll_withdrawal": coll_withdrawal,
@@ -242,7 +281,8 @@ def adjust_trove(sys: LiquitySystem, borrower: str, price: int, coll_deposit: in
     fee = 0
     net_change = lusd_change
     if is_debt_increase and not recovery:
-        fee = lm.borrowing_fee(base_rate, lusd_change)
+        sys = sys.with_decayed_base_rate(_now(sys, now))
+        fee = lm.borrowing_fee(sys.base_rate, lusd_change)
         if fee * DECIMAL_PRECISION // lusd_change > max_fee_percentage:
             return Refusal(Code.LIQUITY_FEE_EXCEEDED, "Fee exceeded provided maximum",
                            {"fee": fee, "max_fee_percentage": max_fee_percentage})
