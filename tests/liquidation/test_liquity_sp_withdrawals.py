@@ -10,6 +10,7 @@ figure and its tolerance are the test's.
 
 from __future__ import annotations
 
+from marginengine.decisions import Code, Refusal
 from marginengine.liquidation import liquity as liq
 from marginengine.liquidation import liquity_system as ops
 from marginengine.margin import liquity as lm
@@ -151,3 +152,13 @@ def test_pool_emptying_liquidations_start_a_new_epoch():
     assert [(ep, sc) for ep, sc, _ in seen] == [(0, 0), (1, 0), (1, 0), (2, 0)]
     assert near(seen[0][2], 5 * 10**17, 1_000) and near(seen[2][2], 5 * 10**17, 1_000)
     assert seen[1][2] == seen[3][2] == E
+
+
+def test_withdrawal_checks_undercollateralized_troves_before_the_deposit():
+    # StabilityPool.withdrawFromSP: `if (_amount != 0) _requireNoUnderCollateralizedTroves()`
+    # precedes `_requireUserHasDeposit`; a zero amount skips the trove check.
+    sys = opened(whale(), "defaulter_1", 100 * E, 10_000 * E)
+    r = ops.withdraw_from_sp(sys, "nobody", E, PRICE_100)
+    assert isinstance(r, Refusal) and r.code is Code.LIQUITY_SP_UNDERCOLLATERALIZED
+    r = ops.withdraw_from_sp(sys, "nobody", 0, PRICE_100)
+    assert isinstance(r, Refusal) and r.code is Code.LIQUITY_SP_NO_DEPOSIT

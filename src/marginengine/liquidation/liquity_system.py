@@ -362,17 +362,18 @@ def provide_to_sp(sys: LiquitySystem, depositor: str, amount: int) -> PoolChange
 def withdraw_from_sp(sys: LiquitySystem, depositor: str, amount: int, price: int
                      ) -> PoolChange | Refusal:
     """``withdrawFromSP``: with a non-zero amount, refused while the lowest trove's ICR is
-    below 110% (``_requireNoUnderCollateralizedTroves`` checks ``sortedTroves.getLast()``)."""
-    deposit = sys.deposits.get(depositor, liq.DepositSnapshot(0, 0, 0, 0, 0))
-    if deposit.initial == 0:
-        return Refusal(Code.LIQUITY_SP_NO_DEPOSIT,
-                       "StabilityPool: User must have a non-zero deposit", {})
+    below 110% (``_requireNoUnderCollateralizedTroves`` checks ``sortedTroves.getLast()``),
+    before the depositor's deposit is checked, as Liquity."""
     if amount != 0 and sys.troves:
         lowest_id, lowest = sys.sorted_troves()[0]
         if lowest.icr(price) < lm.MCR:
             return Refusal(Code.LIQUITY_SP_UNDERCOLLATERALIZED, "StabilityPool: Cannot "
                            "withdraw while there are troves with ICR < MCR",
                            {"trove": lowest_id, "icr": lowest.icr(price)})
+    deposit = sys.deposits.get(depositor, liq.DepositSnapshot(0, 0, 0, 0, 0))
+    if deposit.initial == 0:
+        return Refusal(Code.LIQUITY_SP_NO_DEPOSIT,
+                       "StabilityPool: User must have a non-zero deposit", {})
     ch = liq.withdraw_from_sp(sys.pool, deposit, amount)
     if isinstance(ch, Refusal):
         return ch
