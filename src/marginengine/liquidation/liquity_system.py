@@ -14,10 +14,11 @@ Source followed: liquity/dev at commit ``39f1f7f881de23200c296a892b891a6e2fc6e98
 ``_applyPendingRewards``, ``_movePendingTroveRewardsToActivePool``, ``_removeStake``,
 ``_updateStakeAndTotalStakes``, ``_updateSystemSnapshots_excludeCollRemainder``) and
 ``StabilityPool.sol`` (``provideToSP``, ``withdrawFromSP``,
-``_requireNoUnderCollateralizedTroves``); ``decayBaseRateFromBorrowing``. Not modelled:
-redemptions (``baseRate`` only decays; the redemption-fee rules are in
-:mod:`marginengine.margin.liquity`), LQTY issuance and front ends, the sorted list's hints
-(troves are ordered by NICR, ties by id).
+``_requireNoUnderCollateralizedTroves``); ``decayBaseRateFromBorrowing``,
+``redeemCollateral`` (``_redeemCollateralFromTrove``, ``_redeemCloseTrove``,
+``_updateBaseRateFromRedemption``). Not modelled: LQTY issuance and front ends, the LUSD
+balances, the sorted list's hints (troves are ordered by NICR, ties by id; hints are taken
+as correct).
 """
 
 from __future__ import annotations
@@ -473,6 +474,110 @@ def liquidate(sys: LiquitySystem, borrower: str, price: int) -> Liquidation | Re
     return batch_liquidate(sys, [borrower], price)
 
 
+@dataclass(frozen=True)
+class Redemption:
+    """``redeemCollateral``'s result (the fields of Liquity's ``Redemption`` event).
+
+    Attributes
+    ----------
+    system
+        The system after the redemption.
+    lusd_redeemed, eth_drawn, eth_fee
+        ``totalLUSDToRedeem``, ``totalETHDrawn`` and ``ETHFee`` (the redeemer receives
+        ``eth_drawn - eth_fee``).
+    redeemed
+        ``(trove id, LUSD lot, ETH lot, closed)`` for each trove redeemed from, in order.
+    """
+
+    system: LiquitySystem
+    lusd_redeemed: int
+    eth_drawn: int
+    eth_fee: int
+    redeemed: tuple[tuple[str, int, int, bool], ...]
+
+
+def redeem_collateral(sys: LiquitySystem, lusd_amount: int, price: int, now: int | None = None,
+                      max_iterations: int = 0,
+                      max_fee_percentage: int = DECIMAL_PRECISION) -> Redemption | Refusal:
+    """``redeemCollateral``: LUSD for ETH at face value from the troves with the lowest
+    collateral ratio at or above 110%, each down to its 200 LUSD reserve (closing it, its
+    remaining collateral the borrower's surplus) and the last one partially, unless that
+    would leave less than ``MIN_NET_DEBT`` (then it stops there). ``baseRate`` is decayed
+    to ``now`` and raised by half the redeemed fraction of the system debt; the fee is the
+    redemption rate on the ETH drawn. ``max_iterations`` 0 means no limit.
+
+    Hints are taken as correct (the partial-redemption NICR hint always matches), and
+    the redeemer's LUSD balance and the 14-day bootstrap period are the caller's to check.
+    """
+    if not lm.REDEMPTION_FEE_FLOOR <= max_fee_percentage <= DECIMAL_PRECISION:
+        return Refusal(Code.LIQUITY_MAX_FEE, "Max fee percentage must be between 0.5% and "
+                       "100%", {"max_fee_percentage": max_fee_percentage})
+    if price <= 0:
+        return Refusal(Code.INVALID_AMOUNT, "price must be positive", {"price": price})
+    tcr = sys.tcr(price)
+    if tcr < lm.MCR:
+        return Refusal(Code.LIQUITY_REDEEM_TCR_BELOW_MCR,
+                       "TroveManager: Cannot redeem when TCR < MCR", {"tcr": tcr})
+    if lusd_amount <= 0:
+        return Refusal(Code.LIQUITY_REDEEM_ZERO_AMOUNT,
+                       "TroveManager: Amount must be greater than zero",
+                       {"lusd_amount": lusd_amount})
+    if max_iterations < 0:
+        return Refusal(Code.INVALID_ARGUMENT, "max_iterations must be non-negative",
+                       {"max_iterations": max_iterations})
+    supply_at_start = sys.system_debt
+    # From the lowest NICR up, skipping those below 110% (getLast, then getPrev).
+    order = [tid for tid, t in sys.sorted_troves() if t.icr(price) >= lm.MCR]
+    remaining, iterations = lusd_amount, max_iterations or len(order)
+    redeemed: list[tuple[str, int, int, bool]] = []
+    surplus = dict(sys.surplus)
+    for tid in order[:iterations]:
+        if remaining == 0:
+            break
+        sys = _apply_pending(sys, tid)
+        t = sys.troves[tid]
+        lusd_lot = min(remaining, t.debt - lm.LUSD_GAS_COMPENSATION)
+        eth_lot = lusd_lot * DECIMAL_PRECISION // price
+        new_debt, new_coll = t.debt - lusd_lot, t.coll - eth_lot
+        if new_debt == lm.LUSD_GAS_COMPENSATION:
+            if len(sys.troves) <= 1:
+                return Refusal(Code.LIQUITY_ONLY_ONE_TROVE, "TroveManager: Only one trove in "
+                               "the system", {"trove": tid})
+            # _redeemCloseTrove: the reserve is burned, the rest of the coll is surplus.
+            troves = dict(sys.troves)
+            del troves[tid]
+            surplus[tid] = surplus.get(tid, 0) + new_coll
+            sys = replace(sys, troves=troves, total_stakes=sys.total_stakes - t.stake,
+                          active_debt=sys.active_debt - lusd_lot - lm.LUSD_GAS_COMPENSATION,
+                          active_coll=sys.active_coll - eth_lot - new_coll)
+            redeemed.append((tid, lusd_lot, eth_lot, True))
+        else:
+            if lm.net_debt(new_debt) < lm.MIN_NET_DEBT:
+                break          # cancelledPartial: the last trove is left untouched
+            sys = _restake(sys, tid, new_coll, new_debt)
+            sys = replace(sys, active_debt=sys.active_debt - lusd_lot,
+                          active_coll=sys.active_coll - eth_lot)
+            redeemed.append((tid, lusd_lot, eth_lot, False))
+        remaining -= lusd_lot
+    eth_drawn = sum(r[2] for r in redeemed)
+    if eth_drawn == 0:
+        return Refusal(Code.LIQUITY_UNABLE_TO_REDEEM, "TroveManager: Unable to redeem any "
+                       "amount", {"lusd_amount": lusd_amount})
+    at = _now(sys, now)
+    decayed = lm.decayed_base_rate(sys.base_rate, at, sys.last_fee_operation_time)
+    base_rate = lm.base_rate_after_redemption(decayed, eth_drawn, price, supply_at_start)
+    fee = lm.redemption_fee(lm.redemption_rate(base_rate), eth_drawn)
+    if isinstance(fee, Refusal):
+        return fee
+    if fee * DECIMAL_PRECISION // eth_drawn > max_fee_percentage:
+        return Refusal(Code.LIQUITY_FEE_EXCEEDED, "Fee exceeded provided maximum",
+                       {"fee": fee, "max_fee_percentage": max_fee_percentage})
+    sys = replace(sys, surplus=surplus, base_rate=base_rate,
+                  last_fee_operation_time=lm.last_fee_operation_time_after(
+                      at, sys.last_fee_operation_time))
+    return Redemption(sys, sum(r[1] for r in redeemed), eth_drawn, fee, tuple(redeemed))
+
+
 def is_liquidatable(sys: LiquitySystem, borrower: str, price: int) -> bool:
     """Whether ``liquidate(borrower)`` would close the trove now, by the same rule
     (:func:`batch_totals` of one trove) without settling: below 110%, or in recovery mode
@@ -487,6 +592,7 @@ __all__ = [
     "Liquidation",
     "LiquitySystem",
     "PoolChange",
+    "Redemption",
     "TroveChange",
     "TroveRecord",
     "adjust_trove",
@@ -498,5 +604,6 @@ __all__ = [
     "liquidate_troves",
     "open_trove",
     "provide_to_sp",
+    "redeem_collateral",
     "withdraw_from_sp",
 ]
