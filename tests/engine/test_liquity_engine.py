@@ -251,3 +251,29 @@ def test_base_rate_decays_to_each_borrowing_event_time():
     assert abs(out.details["fee"] - 1_500 * E) <= 10**9
     system = e.state.liquity
     assert system is not None and system.base_rate == decayed
+
+
+def test_redemption_through_the_engine_raises_the_base_rate():
+    # TroveManager.redeemCollateral: 20,000 LUSD from the lowest-ICR trove at or above 110%
+    # (t2: 20 ETH for 25,325 LUSD, ICR 157.9% at 2,000, is the lowest): 10 ETH drawn at
+    # face value; baseRate = 10 x 2,000 / system debt / 2; fee = (0.5% + baseRate) x 10 ETH.
+    e = engine()
+    system = e.state.liquity
+    assert system is not None
+    debt_at_start = system.system_debt
+    out = e.apply(event_from_dict({"type": "LiquityRedeemCollateral", "account": "r",
+                                   "lusd_amount": 20_000 * E}))
+    assert out.accepted, out.reason
+    assert [r["trove"] for r in out.details["redeemed"]] == ["t2"]
+    assert out.details["eth_drawn"] == 10 * E
+    base_rate = 10 * E * 2_000 * E // debt_at_start // 2
+    assert out.details["base_rate"] == base_rate
+    assert out.details["eth_fee"] == (lm.REDEMPTION_FEE_FLOOR + base_rate) * 10
+    after = e.state.liquity
+    assert after is not None and after.troves["t2"].debt == system.troves["t2"].debt - 20_000 * E
+    # A following borrow pays the raised rate.
+    opened = e.apply(LiquityOpenTrove("late", 100 * E, 10_000 * E))
+    assert opened.details["fee"] == lm.borrowing_fee(base_rate, 10_000 * E)
+    refused = e.apply(event_from_dict({"type": "LiquityRedeemCollateral", "account": "r",
+                                       "lusd_amount": 0}))
+    assert refused.code == Code.LIQUITY_REDEEM_ZERO_AMOUNT

@@ -348,7 +348,7 @@ class LiquityConfig(StrictModel):
     ETH/USD with 18 decimals (LUSD taken at 1 USD). ``base_rate`` is TroveManager's
     ``baseRate`` when the engine starts (its ``lastFeeOperationTime`` the ledger's time
     then); each borrowing operation decays it first (``decayBaseRateFromBorrowing``, half
-    in 12 hours). Redemptions, which raise it, are not modelled.
+    in 12 hours), and a redemption raises it (``_updateBaseRateFromRedemption``).
     """
 
     collateral: str

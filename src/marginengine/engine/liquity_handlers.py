@@ -25,6 +25,7 @@ from marginengine.engine.events import (
     LiquityLiquidateTroves,
     LiquityOpenTrove,
     LiquityProvideToSP,
+    LiquityRedeemCollateral,
     LiquityWithdrawFromSP,
 )
 from marginengine.fixedpoint import PRICE_DECIMALS
@@ -158,6 +159,20 @@ def batch_liquidate(ctx: HandlerContext, e: LiquityBatchLiquidate) -> dict[str, 
     return _liquidation(ctx, ops.batch_liquidate(system, borrowers, price), price)
 
 
+def redeem_collateral(ctx: HandlerContext, e: LiquityRedeemCollateral) -> dict[str, Any]:
+    ctx.account_id(e.account)
+    system = ctx.liquity_system()
+    price = liquity_price(ctx)
+    r: ops.Redemption = _ok(ctx, ops.redeem_collateral(
+        system, e.lusd_amount, price, ctx.time, e.max_iterations, e.max_fee))
+    ctx.set_liquity(r.system)
+    return {"lusd_redeemed": r.lusd_redeemed, "eth_drawn": r.eth_drawn,
+            "eth_fee": r.eth_fee, "eth_to_redeemer": r.eth_drawn - r.eth_fee,
+            "redeemed": [{"trove": tid, "lusd": lusd, "eth": eth, "closed": closed}
+                         for tid, lusd, eth, closed in r.redeemed],
+            "base_rate": r.system.base_rate, "tcr": r.system.tcr(price)}
+
+
 __all__ = [
     "PRICE_SCALE",
     "adjust_trove",
@@ -168,5 +183,6 @@ __all__ = [
     "liquity_price",
     "open_trove",
     "provide_to_sp",
+    "redeem_collateral",
     "withdraw_from_sp",
 ]
