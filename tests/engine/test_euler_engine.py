@@ -152,6 +152,8 @@ def test_refusals_carry_the_evk_errors_and_change_nothing():
         (EulerRepay("borrower", 6 * E18), Code.EULER_REPAY_TOO_MUCH),
         (EulerWithdraw("depositor", 96 * E18), Code.EULER_INSUFFICIENT_CASH),
         (EulerWithdraw("borrower", E18), Code.EULER_INSUFFICIENT_BALANCE),
+        # finalizeWithdraw checks the cash before the balance.
+        (EulerWithdraw("borrower", 96 * E18), Code.EULER_INSUFFICIENT_CASH),
         (EulerSetLTV("TST2", 4_000, 3_000), Code.EULER_LTV_BORROW),
         (EulerSetLTV("TST2", 2_000, 4_000, 60), Code.EULER_LTV_LIQUIDATION),
         (EulerDepositCollateral("borrower", "TST", E18), Code.EULER_BAD_COLLATERAL),

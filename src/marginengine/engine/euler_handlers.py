@@ -96,13 +96,14 @@ def withdraw(ctx: HandlerContext, e: EulerWithdraw) -> dict[str, Any]:
     v = book.vault
     held = book.account(e.account)
     shares = v.convert_to_shares(e.assets, up=True)
-    if shares > held.shares:
-        ctx.refuse(Code.EULER_INSUFFICIENT_BALANCE, f"{e.account} holds {held.shares} shares, "
-                   f"{shares} needed", shares=shares, balance=held.shares)
+    # finalizeWithdraw: the vault's cash first (E_InsufficientCash), then the balance.
     if e.assets > v.cash:
         ctx.refuse(Code.EULER_INSUFFICIENT_CASH,
                    f"the vault holds {ctx.units(_cfg_vault(ctx), v.cash)} of cash",
                    assets=e.assets, cash=v.cash)
+    if shares > held.shares:
+        ctx.refuse(Code.EULER_INSUFFICIENT_BALANCE, f"{e.account} holds {held.shares} shares, "
+                   f"{shares} needed", shares=shares, balance=held.shares)
     ctx.set_family(book.with_account(
         e.account, replace(held, shares=held.shares - shares),
         replace(v, cash=v.cash - e.assets, total_shares=v.total_shares - shares)))
