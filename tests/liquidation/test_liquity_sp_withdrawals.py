@@ -10,6 +10,8 @@ figure and its tolerance are the test's.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from marginengine.decisions import Code, Refusal
 from marginengine.liquidation import liquity as liq
 from marginengine.liquidation import liquity_system as ops
@@ -162,3 +164,20 @@ def test_withdrawal_checks_undercollateralized_troves_before_the_deposit():
     assert isinstance(r, Refusal) and r.code is Code.LIQUITY_SP_UNDERCOLLATERALIZED
     r = ops.withdraw_from_sp(sys, "nobody", 0, PRICE_100)
     assert isinstance(r, Refusal) and r.code is Code.LIQUITY_SP_NO_DEPOSIT
+
+
+def test_legacy_offset_reverting_on_safemath_refuses_the_liquidation():
+    # StabilityPool._computeRewardsPerUnitStaked (15853ad8): a partial offset computes
+    # `_debtToOffset.mul(1e18).sub(lastLUSDLossError_Offset)`, which reverts when the error
+    # (below the pool's total at the previous offset) exceeds it; the liquidation
+    # transaction reverts with SafeMath's string. (It needs a pool of over 1e21 LUSD for a
+    # trove's debt, so the pool here is crafted.) The 2025 rule floors it at zero instead.
+    sys = opened(whale(), "defaulter_1", 100 * E, 10_000 * E)
+    pool = replace(sys.pool, total_deposits=3 * 10**40, last_lusd_loss_error=2 * 10**40)
+    assert liq.offset_underflows(pool, 10_000 * E)
+    assert not liq.offset_underflows(pool, 3 * 10**40)              # the emptying branch
+    assert not liq.offset_underflows(replace(pool, rule=liq.StabilityPoolRule.KEEP_ONE_LUSD),
+                                     10_000 * E)
+    r = ops.liquidate(replace(sys, pool=pool), "defaulter_1", PRICE_100)
+    assert isinstance(r, Refusal) and r.code is Code.LIQUITY_SAFEMATH_SUB
+    assert not ops.is_liquidatable(replace(sys, pool=pool), "defaulter_1", PRICE_100)

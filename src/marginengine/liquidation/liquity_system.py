@@ -432,6 +432,16 @@ def _settle(sys: LiquitySystem, res: liq.LiquidationTotals) -> LiquitySystem:
                    gas_lusd=sys.gas_lusd + res.lusd_gas_compensation)
 
 
+def _offset_reverts(sys: LiquitySystem, res: liq.LiquidationTotals) -> Refusal | None:
+    # The legacy StabilityPool.offset reverts (SafeMath) on a tiny offset after a large
+    # loss error: the whole liquidation is refused, as the transaction reverts.
+    if liq.offset_underflows(sys.pool, res.debt_to_offset):
+        return Refusal(Code.LIQUITY_SAFEMATH_SUB, "SafeMath: subtraction overflow",
+                       {"debt_to_offset": res.debt_to_offset,
+                        "last_lusd_loss_error": sys.pool.last_lusd_loss_error})
+    return None
+
+
 def liquidate_troves(sys: LiquitySystem, n: int, price: int) -> Liquidation | Refusal:
     """``liquidateTroves(n)``: from the lowest NICR up, in the mode of the current TCR."""
     res = liq.liquidate_troves(sys.sorted_troves(), n, price,
@@ -439,7 +449,7 @@ def liquidate_troves(sys: LiquitySystem, n: int, price: int) -> Liquidation | Re
                                sys.system_debt)
     if isinstance(res, Refusal):
         return res
-    return Liquidation(_settle(sys, res), res)
+    return _offset_reverts(sys, res) or Liquidation(_settle(sys, res), res)
 
 
 def batch_totals(sys: LiquitySystem, borrowers: list[str], price: int
@@ -450,9 +460,12 @@ def batch_totals(sys: LiquitySystem, borrowers: list[str], price: int
     # the closed trove's infinite ICR).
     candidates = [(b, sys.entire(b) if b in sys.troves else lm.Trove(0, 0))
                   for b in dict.fromkeys(borrowers)]
-    return liq.batch_liquidate_troves(candidates, len(sys.troves), price,
-                                      liq.max_amount_to_offset(sys.pool), sys.system_coll,
-                                      sys.system_debt)
+    res = liq.batch_liquidate_troves(candidates, len(sys.troves), price,
+                                     liq.max_amount_to_offset(sys.pool), sys.system_coll,
+                                     sys.system_debt)
+    if isinstance(res, Refusal):
+        return res
+    return _offset_reverts(sys, res) or res
 
 
 def batch_liquidate(sys: LiquitySystem, borrowers: list[str], price: int
