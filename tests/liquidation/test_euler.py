@@ -235,3 +235,33 @@ def test_liquidation_after_bid_ask_uses_mid_prices():
     assert q.max_yield == 49_626_245_847_176_079_734
     yield_value = q.max_yield * 301 // 1000
     assert abs(yield_value - 5 * 239 * E18 // 100 * 10 // 8) <= 1
+
+
+def test_repay_that_rounds_to_zero_still_yields_the_collateral():
+    # full.t.sol test_RepayAdjustedRoundsToZero: 45 wei of eTST2 at 0.4 (LTV 0.3: value 18,
+    # adjusted 5), 2 wei of TST borrowed; TST at 20: liability 40, HS 0.125. Repay value
+    # 18 x 0.8 = 14 -> 14 x 2 / 40 = 0 assets; yield all 45. Afterwards nothing is left to
+    # seize, and the 2 wei of debt stay (liability value 40 < 1e6: not socialized).
+    c = [CollateralBalance("eTST2", 45, 4 * E18 // 10, fixed(3_000))]
+    q = quoted(calculate_liquidation(c, "eTST2", 2, 20 * E18, MAX_DISCOUNT, T0))
+    assert (q.max_repay, q.max_yield, q.liability_value) == (0, 45, 40)
+    liq = done(liquidate(c, "eTST2", 2, 20 * E18, MAX_DISCOUNT, T0, repay_assets=0))
+    assert (liq.repay, liq.yield_balance, liq.socialized, liq.violator_debt) == (0, 45, 0, 2)
+    again = quoted(calculate_liquidation(list(liq.collaterals), "eTST2", 2, 20 * E18,
+                                         MAX_DISCOUNT, T0))
+    assert (again.max_repay, again.max_yield) == (0, 0)
+
+
+def test_yield_that_rounds_to_zero_is_a_pure_debt_take_over():
+    # full.t.sol test_zeroYieldValue: 1 wei of eTST2 at 15 (adjusted 4), 3,000 wei of TST at
+    # 0.002 (liability 6, HS 0.66): maxRepay 3000, maxYield 0 (7 x 1 / 15); minYield 1 is
+    # E_MinYield; the liquidator takes the 3,000 over, the violator keeps its 1 wei.
+    c = [CollateralBalance("eTST2", 1, 15 * E18, fixed(3_000))]
+    q = quoted(calculate_liquidation(c, "eTST2", 3_000, 2 * 10**15, MAX_DISCOUNT, T0))
+    assert (q.max_repay, q.max_yield) == (3_000, 0)
+    r = liquidate(c, "eTST2", 3_000, 2 * 10**15, MAX_DISCOUNT, T0, repay_assets=3_000,
+                  min_yield_balance=1)
+    assert isinstance(r, Refusal) and r.code is Code.EULER_MIN_YIELD
+    liq = done(liquidate(c, "eTST2", 3_000, 2 * 10**15, MAX_DISCOUNT, T0, repay_assets=3_000))
+    assert (liq.repay, liq.yield_balance, liq.violator_debt) == (3_000, 0, 0)
+    assert liq.collaterals[0].balance == 1
