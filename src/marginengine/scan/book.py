@@ -300,8 +300,7 @@ class RiskBook:
         #: Whether only the anchored rows' running sums are at :attr:`_synced` (the other
         #: rows' are at the anchor's weights until :meth:`_materialize`).
         self._lazy = False
-        #: Anchored syncs and re-anchors (full recomputes that replaced one), for
-        #: benchmarks.
+        #: Scans whose sums the anchored screen brought up (for benchmarks and tests).
         self.anchored_syncs = 0
 
     # ------------------------------------------------------------------ construction
