@@ -132,7 +132,9 @@ def classify(cw: FloatArray, dv: FloatArray, b: ScreenBounds) -> tuple[BoolArray
     has_debt = dv > 0
     t = b.threshold
     maint_max = cw / (1.0 - b.eps) + 1.0
-    debt_min = dv / (1.0 + b.eps)
+    # The exact debt may round down too (Compound III floors presentValueBorrow and
+    # truncates its value): at most ``abs_debt`` below the real one.
+    debt_min = dv / (1.0 + b.eps) - b.abs_debt
     surely_below = has_debt & (maint_max < t * (1.0 - TAU) * debt_min)
     maint_min = cw * ((1.0 - b.rel) / (1.0 + b.eps)) - b.abs_coll
     debt_max = dv / (1.0 - b.eps) + b.abs_debt
@@ -164,7 +166,9 @@ def classify_candidates(cw: FloatArray, dv: FloatArray,
     """
     has_debt = dv > 0
     a = b.threshold * (1.0 - TAU) * (1.0 - b.eps) / (1.0 + b.eps)
-    surely_below = cw < dv * a - (1.0 - b.eps)
+    # cw / (1 - eps) + 1 < t (1 - tau) (dv / (1 + eps) - abs_debt): the exact debt may
+    # round down by up to ``abs_debt`` (see :func:`classify`).
+    surely_below = cw < dv * a - (1.0 - b.eps) * (1.0 + b.threshold * (1.0 - TAU) * b.abs_debt)
     surely_below &= has_debt
     return surely_below, has_debt & ~surely_below
 
