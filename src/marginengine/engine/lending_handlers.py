@@ -93,6 +93,14 @@ def withdraw(ctx: HandlerContext, e: Withdraw) -> dict[str, Any]:
             ctx.rules, data, ctx.initial_account_data(e.account))
         if refusal:
             ctx.refuse_with(refusal)
+        markets = ctx.config.markets
+        zero_ltv = [a for a in assets if markets[a].ltv_bps == 0
+                    and ledger.uses_as_collateral(e.account, a)
+                    and ledger.scaled_supply_of(e.account, a)]
+        refusal = rules_of.validate_ltv_zero_withdraw(ctx.rules, e.account, asset,
+                                                      markets[asset].ltv_bps, zero_ltv)
+        if refusal:
+            ctx.refuse_with(refusal)
     return {"withdrawn": amount}
 
 
@@ -112,7 +120,8 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
     if refusal:
         ctx.refuse_with(refusal)
     ctx.require_prices([asset, *ctx.account_assets(e.account)])
-    refusal = rules_of.validate_borrow_health(e.account, ctx.account_data(e.account))
+    refusal = rules_of.validate_borrow_health(e.account, ctx.account_data(e.account),
+                                              ctx.rules)
     if refusal:
         ctx.refuse_with(refusal)
     try:
@@ -121,7 +130,7 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
         ctx.refuse(Code.NOT_ENOUGH_LIQUIDITY, f"not enough liquidity: {exc}", amount=amount)
     after = ctx.account_data(e.account)
     refusal = rules_of.validate_borrow_power(ctx.rules, after,
-                                             ctx.initial_account_data(e.account))
+                                             ctx.initial_account_data(e.account), e.account)
     if refusal:
         ctx.refuse_with(refusal)
     ctx.require_initial_margin(e.account, InitialScope.HOLDS_PERPS)
@@ -203,11 +212,13 @@ def _execute_liquidation(ctx: HandlerContext, e: Liquidate, plan: CloseFactorPla
     if plan.protocol_fee:
         ledger.supply_to_treasury(e.account, e.collateral_asset, fee)
     if plan.takes_all_collateral:
-        # Aave v3.3: no collateral left, so every remaining debt becomes deficit.
+        # Aave v3.3+: no collateral left, so every remaining debt becomes deficit; the
+        # liquidated asset's is its debt less the repayment, unscaled (_burnDebtTokens).
         account = ledger.accounts.get(e.account)
         for asset in sorted(account.lending if account else ()):
             if ledger.debt_of(e.account, asset):
-                deficit[asset] = ledger.write_off_debt(e.account, asset)
+                deficit[asset] = ledger.write_off_debt(
+                    e.account, asset, plan.debt_left if asset == e.debt_asset else None)
     after = ctx.account_data(e.account)
     return {
         "debt_repaid": plan.debt_repaid,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from marginengine.config import AaveRules, ProtocolConfig
 from marginengine.config.families import ROUNDING_V3_3, LiquidationRounding
 from marginengine.decisions import Code
-from marginengine.fixedpoint import BPS, WAD, Rounding, bps_div, bps_mul, div
+from marginengine.fixedpoint import BPS, RAY, WAD, Rounding, bps_div, bps_mul, div
 from marginengine.ledger import Ledger
 from marginengine.liquidation.base import LiquidationRefused
 
@@ -40,6 +40,10 @@ class CloseFactorInputs:
     collateral_unit: int
     liquidation_bonus_bps: int
     protocol_fee_bps: int
+    #: The collateral's scaled balance and liquidity index (ray), for v3.7's
+    #: scaled-consumption test of "no collateral left"; without them the value test.
+    collateral_scaled: int | None = None
+    collateral_index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class CloseFactorPlan:
     close_factor_bps: int
     collateral_value_base: int
     takes_all_collateral: bool
+    #: The liquidated asset's debt less the repayment: what becomes its deficit when the
+    #: liquidation takes the last collateral (``_burnDebtTokens``' ``outstandingDebt``).
+    debt_left: int = 0
 
     @property
     def collateral_seized(self) -> int:
@@ -185,8 +192,29 @@ def plan_liquidation(
         max_liquidatable_debt=max_debt,
         close_factor_bps=close_factor,
         collateral_value_base=collateral_value,
-        takes_all_collateral=inputs.total_collateral_base == collateral_value,
+        takes_all_collateral=_no_collateral_left(inputs, rounding, to_liquidator, fee,
+                                                 collateral_value),
+        debt_left=inputs.debt_balance - debt_needed,
     )
+
+
+def _no_collateral_left(inputs: CloseFactorInputs, rounding: LiquidationRounding,
+                        to_liquidator: int, fee: int, collateral_value: int) -> bool:
+    """Aave's ``hasNoCollateralLeft``: the liquidation consumes all the account's
+    collateral value (so its remaining debt becomes deficit).
+
+    v3.3 and v3.5 compare the base value of the seized amount; v3.7 that of the scaled
+    balance consumed, each part ``rayDivCeil`` and the sum capped at the balance, read
+    back ``rayMulFloor`` (aave-dao/aave-v3-origin@4fbd7442 ``LiquidationLogic.sol``).
+    """
+    if (not rounding.scaled_consumption or inputs.collateral_scaled is None
+            or inputs.collateral_index is None):
+        return inputs.total_collateral_base == collateral_value
+    index = inputs.collateral_index
+    consumed = div(to_liquidator * RAY, index, Rounding.UP) + div(fee * RAY, index, Rounding.UP)
+    consumed = min(consumed, inputs.collateral_scaled)
+    consumed_value = (consumed * index // RAY) * inputs.collateral_price // inputs.collateral_unit
+    return consumed_value == inputs.total_collateral_base
 
 
 def close_factor_inputs(config: ProtocolConfig, ledger: Ledger, prices: Mapping[str, int],
@@ -209,4 +237,6 @@ def close_factor_inputs(config: ProtocolConfig, ledger: Ledger, prices: Mapping[
         collateral_unit=coll_market.unit,
         liquidation_bonus_bps=coll_market.liquidation_bonus_bps,
         protocol_fee_bps=coll_market.liquidation_protocol_fee_bps,
+        collateral_scaled=ledger.scaled_supply_of(account_id, collateral_asset),
+        collateral_index=ledger.reserves[collateral_asset].liquidity_index,
     )
