@@ -176,9 +176,18 @@ def _zero_ltv(account: str, data: AccountData) -> Refusal:
                    {"account": account, "ltv": 0, "collateral": data.total_collateral})
 
 
-def _health_below_one(health: int, when: str) -> Refusal:
-    return Refusal(Code.HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD,
-                   f"health factor {when} {fmt_health(health)}, below 1; no new borrows",
+def _health_text(health: int) -> str:
+    # Four decimals, or eight when four would round a refused value to "1".
+    text = fmt_health(health)
+    return f"{health / WAD:.8f}" if text == "1" and health != WAD else text
+
+
+def _health_below_one(health: int, before: bool) -> Refusal:
+    message = (f"health factor {_health_text(health)} is "
+               f"{'not above' if health == WAD else 'below'} 1; no new borrows" if before
+               else f"health factor would fall to {_health_text(health)}, below 1; "
+                    "no new borrows")
+    return Refusal(Code.HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD, message,
                    {"health_factor": health})
 
 
@@ -204,7 +213,7 @@ def validate_borrow_health(account: str, before: AccountData,
         return _zero_ltv(account, before)
     if before.total_debt and (before.health_factor <= WAD if aave
                               else before.health_factor < WAD):
-        return _health_below_one(before.health_factor, "is")
+        return _health_below_one(before.health_factor, before=True)
     return None
 
 
@@ -220,7 +229,7 @@ def validate_borrow_power(rules: LendingRules, after: AccountData,
         if initial_after.avg_ltv_bps == 0:
             return _zero_ltv(account, initial_after)
         if after.health_factor < WAD:
-            return _health_below_one(after.health_factor, "would fall to")
+            return _health_below_one(after.health_factor, before=False)
     if initial_shortfall(rules, initial_after):
         return Refusal(
             rules.codes.borrow_uncovered,
