@@ -173,3 +173,22 @@ def test_liquidation_when_collateral_short_then_all_seized_and_rest_is_deficit(
     assert engine.ledger.reserves["USDX"].deficit == 2_952_380_952
     assert engine.ledger.debt_of("alice", "USDX") == 0
     engine.ledger.check_conservation()
+
+
+@pytest.mark.parametrize(("debt_asset", "collateral_asset", "code"), [
+    # validateLiquidationCall, after the health factor: the collateral flag, then the debt.
+    ("USDX", "WETH", "COLLATERAL_CANNOT_BE_LIQUIDATED"),
+    ("WETH", "WBTC", "SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER"),
+])
+def test_liquidation_when_unhealthy_but_wrong_asset_then_aave_error(
+        debt_asset: str, collateral_asset: str, code: str) -> None:
+    engine = _underwater("aave-v3", 25_000)
+    outcome = engine.apply(Liquidate("liquidator", "alice", debt_asset, collateral_asset,
+                                     10**12, False))
+    assert outcome.code == code
+
+
+def test_liquidation_when_healthy_then_health_factor_first_whatever_the_assets() -> None:
+    engine = _underwater("aave-v3", 27_000)   # HF 27,000 x 86% / 22,000 = 1.0554
+    outcome = engine.apply(Liquidate("liquidator", "alice", "WETH", "WETH", 10**12, False))
+    assert outcome.code == "HEALTH_FACTOR_NOT_BELOW_THRESHOLD"

@@ -34,6 +34,7 @@ from marginengine.liquidation import (
     plan_absorb,
     plan_liquidation,
     quote_collateral,
+    require_liquidatable,
     store_front_price,
 )
 from marginengine.margin import AccountData, InitialScope
@@ -167,20 +168,27 @@ def liquidate(ctx: HandlerContext, e: Liquidate) -> dict[str, Any]:
     ctx.positive(e.debt_to_cover, "debt_to_cover")
     ctx.require_prices([debt_asset, coll_asset, *ctx.account_assets(e.account)],
                        for_liquidation=True)
-    refusal = rules_of.validate_liquidation_call(
-        e.liquidator, e.account, ctx.ledger.uses_as_collateral(e.account, coll_asset),
-        coll_asset)
-    if refusal:
-        ctx.refuse_with(refusal)
     data = ctx.account_data(e.account)
     refusal = rules_of.validate_sentinel_liquidation(
         ctx.sequencer_status, ctx.time, ctx.config.aave.sentinel_grace_period,
         data.health_factor)
     if refusal:
         ctx.refuse_with(refusal)
-    inputs = close_factor_inputs(ctx.config, ctx.ledger, ctx.prices, e.account,
-                                 ctx.liquidation_health(e.account, data), data.total_debt,
-                                 data.total_collateral, debt_asset, coll_asset)
+    health = ctx.liquidation_health(e.account, data)
+    try:
+        # validateLiquidationCall's order: the health factor, then the collateral flag,
+        # then the debt (in the plan).
+        require_liquidatable(health)
+    except LiquidationRefused as refused:
+        ctx.refuse_with(refused.refusal)
+    refusal = rules_of.validate_liquidation_call(
+        e.liquidator, e.account, ctx.ledger.uses_as_collateral(e.account, coll_asset),
+        coll_asset)
+    if refusal:
+        ctx.refuse_with(refusal)
+    inputs = close_factor_inputs(ctx.config, ctx.ledger, ctx.prices, e.account, health,
+                                 data.total_debt, data.total_collateral, debt_asset,
+                                 coll_asset)
     try:
         plan = plan_liquidation(inputs, e.debt_to_cover, ctx.config.aave,
                                 ctx.rules.liquidation_rounding)

@@ -83,6 +83,18 @@ class CloseFactorPlan:
         return self.collateral_to_liquidator + self.protocol_fee
 
 
+def require_liquidatable(health_factor: int) -> None:
+    """``validateLiquidationCall``'s health check (HF below 1), or raise
+    :class:`LiquidationRefused` (``HEALTH_FACTOR_NOT_BELOW_THRESHOLD``). Aave checks it
+    before the collateral flag and the debt (aave-dao/aave-v3-origin@4fbd7442
+    ``ValidationLogic.sol``), so a handler asks it first."""
+    if health_factor >= WAD:
+        raise LiquidationRefused(
+            f"health factor {health_factor / WAD:.4f} is not below 1",
+            Code.HEALTH_FACTOR_NOT_BELOW_THRESHOLD, {"health_factor": health_factor},
+        )
+
+
 def max_liquidatable_debt(inputs: CloseFactorInputs, rules: AaveRules,
                           rounding: LiquidationRounding = ROUNDING_V3_3) -> tuple[int, int]:
     """Return ``(max debt units one liquidation may repay, close factor in bps)``."""
@@ -120,14 +132,10 @@ def plan_liquidation(
     rules
         The protocol-wide constants (close factor, thresholds).
     """
-    if inputs.health_factor >= WAD:
-        raise LiquidationRefused(
-            f"health factor {inputs.health_factor / WAD:.4f} is not below 1",
-            Code.HEALTH_FACTOR_NOT_BELOW_THRESHOLD, {"health_factor": inputs.health_factor},
-        )
+    require_liquidatable(inputs.health_factor)
     if inputs.debt_balance == 0:
         raise LiquidationRefused("the account has no debt in this asset",
-                                 Code.NO_DEBT_OF_SELECTED_TYPE)
+                                 Code.SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER)
     if inputs.collateral_balance == 0:
         raise LiquidationRefused("the account has no collateral in this asset",
                                  Code.COLLATERAL_CANNOT_BE_LIQUIDATED)
