@@ -203,7 +203,9 @@ class MarketConfig(StrictModel):
 
 
 class AaveRules(StrictModel):
-    """Protocol-wide liquidation constants of Aave v3.3 (``LiquidationLogic``)."""
+    """Protocol-wide liquidation constants of Aave v3.3+ (``LiquidationLogic``:
+    ``DEFAULT_LIQUIDATION_CLOSE_FACTOR``, ``CLOSE_FACTOR_HF_THRESHOLD``,
+    ``MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD``, ``MIN_LEFTOVER_BASE``; unchanged to v3.7)."""
 
     close_factor: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)] = Decimal("0.5")
     close_factor_hf_threshold: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)] = (

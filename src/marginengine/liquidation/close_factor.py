@@ -1,7 +1,10 @@
-"""Fixed-spread liquidation with a close factor: Aave v3.3's ``LiquidationLogic``.
+"""Fixed-spread liquidation with a close factor: Aave v3.3+'s ``LiquidationLogic``.
 
 A liquidator repays part of one debt asset and receives collateral worth that repayment
-plus a bonus; the protocol keeps a fee out of the bonus. The rules, as in Aave v3.3:
+plus a bonus; the protocol keeps a fee out of the bonus. The rules, as in Aave v3.3 to
+v3.7 (aave-dao/aave-v3-origin, tags v3.3.0, v3.5.0 and the v3.7.0 commit 4fbd7442,
+``src/contracts/protocol/libraries/logic/LiquidationLogic.sol``; each version's rounding
+is a :class:`~marginengine.config.families.LiquidationRounding`):
 
 - the close factor is 50% of the account's *total* debt value, raised to 100% when the
   health factor is at or below 0.95 or when the debt or the collateral of the liquidated
@@ -9,7 +12,9 @@ plus a bonus; the protocol keeps a fee out of the bonus. The rules, as in Aave v
 - a partial liquidation must leave at least ``min_leftover_base`` (1,000 USD) of both
   the debt and the collateral, or take all of one of them (the leftover-dust rule);
 - when the liquidation takes the account's last collateral, every remaining debt becomes
-  bad debt, burned into the reserve's deficit.
+  bad debt, burned into the reserve's deficit (the liquidated asset's: its debt less the
+  repayment, :attr:`CloseFactorPlan.debt_left`); v3.7 judges "last collateral" on the
+  scaled balance consumed.
 """
 
 from __future__ import annotations
