@@ -192,3 +192,26 @@ def test_liquidation_when_healthy_then_health_factor_first_whatever_the_assets()
     engine = _underwater("aave-v3", 27_000)   # HF 27,000 x 86% / 22,000 = 1.0554
     outcome = engine.apply(Liquidate("liquidator", "alice", "WETH", "WETH", 10**12, False))
     assert outcome.code == "HEALTH_FACTOR_NOT_BELOW_THRESHOLD"
+
+
+def test_liquidation_when_close_factor_100_but_collateral_left_below_1000_usd_then_dust() -> None:
+    # Pool.Liquidations.CloseFactor.t.sol test_shouldRevertIfCloseFactorIs100But-
+    # CollateralIsBelowThreshold: 2,000 USDX (MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD / 1e2)
+    # and 4 WETH supplied, HF below 0.95 (there by a mocked borrow; here by WETH falling),
+    # liquidating USDX debt for USDX collateral by 2,000 / 2 - 44 = 956 USDX seizes
+    # 956 x 1.05 = 1,003.80 USDX, leaving 996.20 USD of it: MustNotLeaveDust.
+    engine = pool()
+    assert engine.apply(Deposit("bob", "USDX", 2_000 * USDX)).accepted
+    assert engine.apply(Deposit("bob", "WETH", 4 * WETH)).accepted
+    assert engine.apply(Borrow("bob", "USDX", 7_000 * USDX)).accepted
+    assert engine.apply(SetPrice("WETH", 1_392 * USD)).accepted  # HF (2,000 + 5,568) x 86% / 7,000
+    assert engine.account_data("bob").health_factor == 929_782_857_142_857_142
+    assert engine.apply(Deposit("liquidator", "USDX", 1)).accepted
+    outcome = engine.apply(Liquidate("liquidator", "bob", "USDX", "USDX", 956 * USDX, False))
+    assert outcome.code == "MUST_NOT_LEAVE_DUST"
+    assert outcome.data["collateral_left_base"] == 996_20 * USD // 100
+    # 950 USDX seizes 997.50 and leaves 1,002.50: allowed, at the 100% close factor.
+    accepted = engine.apply(Liquidate("liquidator", "bob", "USDX", "USDX", 950 * USDX, False))
+    assert accepted.details["close_factor_bps"] == 10_000
+    assert accepted.details["collateral_to_liquidator"] + accepted.details["protocol_fee"] == \
+        997_500_000
