@@ -61,6 +61,49 @@ def test_discount_at_derives_mainnet_parameters():
         discount(p, -1)
 
 
+def test_discount_in_the_slow_auction_is_derives_to_the_wei():
+    # DutchAuction._getDiscountPercentage: cutoff.multiplyDecimal(seconds) is a wad times
+    # raw seconds, truncated to whole units (0.7 x 1 s -> 0), then divideDecimal(length).
+    p = PortfolioAuctionParams()
+    assert discount(p, 901) == 70 * WAD // 100               # 0.7 x 1 truncates to 0
+    assert discount(p, 902) == 70 * WAD // 100 - WAD // 43_200   # 0.7 x 2 -> 1
+    # 0.7 x 301 = 210.7 -> 210: 0.7 - 210 / 43,200 (the exact line: 0.7 - 210.7 / 43,200).
+    assert discount(p, 900 + 301) == 70 * WAD // 100 - 210 * WAD // 43_200
+    assert discount(p, 900 + 301) == 695_138_888_888_888_889
+    # Never below the exact line, never more than one step (1 / 43,200) above it.
+    for t in range(900, 900 + 43_200, 997):
+        exact = Fraction(7, 10) * (1 - Fraction(t - 900, 43_200)) * WAD
+        assert exact <= discount(p, t) < exact + Fraction(WAD, 43_200)
+
+
+def test_max_proportion_of_derives_capped_race_condition_test():
+    # testPercentageCappedRaceCondition (buffer 0, so BM = MM): MtM 6,000, MM -10,000;
+    # at the end of the fast auction (d = 0.8) Alice takes 30% for 1,440. Then MtM 5,640,
+    # MM -5,560, reserved 1,440: at most 53.66% of the current portfolio, for 1,803.
+    p = PortfolioAuctionParams(WAD, 8 * WAD // 10, 600, 7_200, 600, 0, 0)
+    assert solvent_bid_price(p, 600, 6_000 * E18, 0) == 4_800 * E18
+    assert mul_up(4_800 * E18, 3 * WAD // 10) == 1_440 * E18
+    mtm, mm, reserved = 5_640 * E18, -5_560 * E18, 1_440 * E18
+    bm = buffer_margin(p, mm, mtm)
+    assert bm == mm
+    f = max_proportion(p, mtm, bm, discount(p, 600), reserved)
+    assert f // 10**14 == 5_366                               # 5,560 / 10,360
+    price = solvent_bid_price(p, 600, mtm, reserved)
+    assert price == 3_360 * E18                               # (5,640 - 1,440) x 0.8
+    assert mul_up(price, f) // E18 == 1_803
+
+
+def test_solvent_price_excludes_reserved_cash_as_derives_test():
+    # testConvertToInsolventAuction_WithReservedCash: cutoff 70%, buffer 0; a 20% bid at
+    # the start pays 1,600 of MtM 8,000; at the end of the fast auction MtM is 9,600 with
+    # the 1,600 reserved: (9,600 - 1,600) x 0.7 = 5,600.
+    p = PortfolioAuctionParams(WAD, 7 * WAD // 10, 600, 7_200, 600, 0, 0)
+    assert mul_up(solvent_bid_price(p, 0, 8_000 * E18, 0), WAD // 5) == 1_600 * E18
+    assert solvent_bid_price(p, 600, 9_600 * E18, 1_600 * E18) == 5_600 * E18
+    # testBidMarkToMarketChange: MtM 1,000 half-way through the fast auction, 10%: 90.
+    assert mul_up(solvent_bid_price(DERIVE_TEST, 300, 1_000 * E18, 0), WAD // 10) == 90 * E18
+
+
 def test_max_proportion_and_bid_cost_of_derives_solvent_test():
     # _startDefaultSolventAuction: MM -100, MtM 300; buffer 10% -> BM -100 - 40 = -140.
     mm, mtm = -100 * E18, 300 * E18

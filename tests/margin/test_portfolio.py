@@ -111,6 +111,12 @@ def test_config_when_override_on_preset_then_merged_and_validated():
     assert cfg.vol_shock.min_vol_up == 0.5 and cfg.vol_shock.vol_range_up == 0.5
 
 
+def test_config_when_mm_factor_above_im_factor_then_accepted_as_derive_does():
+    # Derive's setMarginParams bounds each factor on its own (its case test_87: MM 10).
+    cfg = portfolio_config({"preset": "derive-pm2", "mm_factor": 1.5})
+    assert cfg.mm_factor == 1.5 and cfg.im_factor == 1.0
+
+
 @pytest.mark.parametrize(("data", "message"), [
     ({"preset": "nope"}, "portfolio_margin.preset: unknown preset 'nope'"),
     ({"preset": "derive-pm2", "vol_shock": {"vol_range_up": -1}},
@@ -120,7 +126,8 @@ def test_config_when_override_on_preset_then_merged_and_validated():
     ({"preset": "paradex", "scenarios": [{"spot_shock": 1.0, "vol_shock": "linear"}]},
      "a linear or abs (skew) scenario needs a [skew] table"),
     ({"preset": "derive-pm2", "im_factor": True}, "portfolio_margin.im_factor: must not be"),
-    ({"preset": "derive-pm2", "mm_factor": 1.5}, "mm_factor must be at most im_factor"),
+    ({"preset": "derive-pm2", "mm_factor": 11}, "portfolio_margin.mm_factor: Input should be "
+                                                "less than or equal to 10"),
     ({"preset": "derive-pm2", "scenarios": []}, "portfolio_margin.scenarios: List should"),
     ({"preset": "derive-pm2", "typo": 1}, "portfolio_margin.typo: unknown field"),
 ])

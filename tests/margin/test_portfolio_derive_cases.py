@@ -6,8 +6,9 @@ and results; the harness is ``TestPMRM_2_PortfolioCasesNEW.t.sol``). The figures
 copied from those files: the parameter tables shared by the cases (``PARAMS``, the 31
 scenarios ``SCENARIOS``), then per case its inputs, the parameters that differ, and
 Derive's IM, MM, forward contingency and worst regular, tail and skew losses. Run over all
-139 cases the model matches 136 to 1e-7 (test_66 values expired options at settlement,
-test_84 and test_87 set mm_factor above im_factor, which our configuration refuses).
+139 cases the model matches all 139 to 1e-7; test_66 (an expiry whose forward is all
+fixed: variable part 0) and test_84 / test_87 (the margin factors' sweep: IM factor 0.5
+below the MM factor 0.8, MM factor 10 above the IM factor 1) are here too.
 """
 
 from __future__ import annotations
@@ -234,7 +235,27 @@ CASES: list[Any] = [('test_13_risk_cancelling_btc_covered_call.json',
    'MM': 1341595.0670516924,
    'worst_reg_loss': -55349.99999999996,
    'worst_skew_loss': 0.0,
-   'worst_tail_loss': -11070.000000000002})]
+   'worst_tail_loss': -11070.000000000002}),
+ ('test_66_misc_post_expiry.json',
+  {'Cash': 0,
+   'Collaterals': [],
+   'NumPerps': 0,
+   'OptionFeeds': [[0, 2691.6029850999994, 1.0, 0.22, 1.0, 1.0]],
+   'Options': [[0, 2500.0, 1, -1.0, 2511.421980938193]],
+   'PerpConfidence': 0,
+   'PerpPrice': 0,
+   'SpotConfidence': 1.0,
+   'SpotPrice': 2681.6029850999994,
+   'StablePrice': 1.00019088635,
+   'UnrealisedFunding': 0.0,
+   'UnrealisedPerpPNL': 0.0},
+  {}, None,
+  {'ForwardContingency': 0.0,
+   'IM': -205.01100002549938,
+   'MM': -199.64779405529939,
+   'worst_reg_loss': 0.0,
+   'worst_skew_loss': 0.0,
+   'worst_tail_loss': 0.0})]
 
 
 def case_config(params: dict[str, dict[str, float]], scenarios: list[list[Any]],
@@ -320,3 +341,78 @@ def test_derive_portfolio_case_when_evaluated_then_im_mm_and_losses_match(case: 
     assert min(regular) == pytest.approx(expected["worst_reg_loss"], rel=1e-9, abs=1e-6)
     assert min(tail) == pytest.approx(expected["worst_tail_loss"], rel=1e-9, abs=1e-6)
     assert min(skew) == pytest.approx(expected["worst_skew_loss"], rel=1e-9, abs=1e-6)
+
+
+# test_84 .. test_87 share one portfolio (the MarginParameters sweep); Derive's setter
+# bounds each factor on its own, so MM above IM is a configuration it accepts.
+SWEEP_PORTFOLIO: dict[str, Any] = {'Cash': 19.220930304566707,
+  'Collaterals': [['LBTC', 19.97712415488226, 95569.65243595604, 1.0, True, 0.015, 0.03],
+                  ['ETH', 7.033757719813076, 2681.6029850999994, 1.0, False,
+                   0.05000000000000002, 0.15],
+                  ['DAI', 17.163944650584682, 1.0000421948282698, 1.0, False,
+                   0.020000000000000004, 0.08],
+                  ['USDT', 15.14887511292737, 0.99984231175, 1.0, False, 0.030000000000000002,
+                   0.02]],
+  'NumPerps': 1.2141468878071002,
+  'OptionFeeds': [[3214052, 96248.76561417685, 1.0, 0.21000000000000002, 1.0, 0.95],
+                  [18938852, 100374.61000117072, 1.0, 0.29, 1.0, 0.95],
+                  [11076452, 98198.07812501276, 1.0, 0.27, 1.0, 0.95],
+                  [26801252, 102701.71047172313, 1.0, 0.31, 1.0, 0.95],
+                  [2004452, 96031.88799711196, 1.0, 0.19, 1.0, 0.95],
+                  [5633252, 96806.98376620916, 1.0, 0.22999999999999998, 1.0, 0.95],
+                  [8657252, 97577.3645258305, 1.0, 0.25, 1.0, 0.95]],
+  'Options': [[3214052, 973384.0, 0, -15.568006640063189, 0.7176284628146902],
+              [18938852, 384749.0, 0, -87.29445876960858, 0.7417490295887914],
+              [11076452, 556520.0, 0, -23.676142698692644, 0.8123033237962053],
+              [26801252, 831110.0, 1, 99.22427604801936, 0.7924929602707448],
+              [2004452, 622334.0, 1, 5.822869019827408, 0.700248052621673],
+              [5633252, 863089.0, 1, 94.21567552272364, 0.7453662506831419],
+              [2004452, 581578.0, 1, 72.15594044689962, 0.700248052621673],
+              [3214052, 707526.0, 1, -97.70379561143608, 0.7176284628146902],
+              [8657252, 55366.0, 0, 44.14436387203892, 0.7029811802017117],
+              [2004452, 235619.0, 0, 36.34207380531495, 0.700248052621673],
+              [3214052, 296494.0, 1, 7.394066081759036, 0.7176284628146902],
+              [11076452, 88994.0, 0, -46.634962009491446, 0.5400952051990696],
+              [8657252, 240462.0, 1, 28.1923597159616, 0.7267852478952467],
+              [3214052, 109991.0, 0, -77.68956528082471, 0.5320368004564104],
+              [11076452, 285193.0, 1, -13.046949866179006, 0.7638416157421912],
+              [18938852, 639327.0, 1, -9.255258734158716, 0.8014248868518354],
+              [2004452, 371183.0, 1, 90.76318550421604, 0.700248052621673],
+              [18938852, 376479.0, 0, 75.17058807563882, 0.7383375838743339],
+              [11076452, 217411.0, 1, -47.32218984978185, 0.7020689312604826],
+              [5633252, 274308.0, 0, 0.11722261005967027, 0.7453662506831419],
+              [3214052, 937288.0, 0, -64.26962389397373, 0.7176284628146902],
+              [26801252, 651555.0, 1, 82.52556786896409, 0.7672178790683004],
+              [5633252, 613039.0, 1, 74.10371396735337, 0.7453662506831419],
+              [2004452, 179427.0, 0, -40.31104171027342, 0.700248052621673],
+              [2004452, 731835.0, 0, 27.789898973201034, 0.700248052621673],
+              [18938852, 171768.0, 1, 21.79404228763447, 0.6133134659311993],
+              [11076452, 385660.0, 1, -69.43214629007304, 0.8123033237962053],
+              [18938852, 989628.0, 1, 52.502160015030256, 0.8014248868518354],
+              [18938852, 643599.0, 0, 7.875806023925151, 0.8014248868518354],
+              [8657252, 561380.0, 0, 55.72529572611165, 0.776897013866366]],
+  'PerpConfidence': 1.0,
+  'PerpPrice': 95650.1545428073,
+  'SpotConfidence': 1.0,
+  'SpotPrice': 95663.50604855,
+  'StablePrice': 1.00019088635,
+  'UnrealisedFunding': 0.0,
+  'UnrealisedPerpPNL': -5281.351324292369}
+SWEEP: list[Any] = [
+    ("test_84_MarginParameters_IM_LOSS_FACTOR_min.json", {"Margin": {"IM_LOSS_FACTOR": 0.5}},
+     -37409670.491901904, -40170463.68073273),
+    ("test_87_MarginParameters_MM_LOSS_FACTOR_max.json", {"Margin": {"MM_LOSS_FACTOR": 10}},
+     -42250095.37010812, -129234281.43972716),
+]
+
+
+@pytest.mark.parametrize("case", SWEEP, ids=[c[0] for c in SWEEP])
+def test_derive_margin_factor_sweep_when_mm_factor_above_im_factor_then_matches(
+        case: Any) -> None:
+    _, params, im, mm = case
+    cfg = portfolio_config(case_config(params, SCENARIOS, SWEEP_PORTFOLIO["Collaterals"]))
+    assert cfg.mm_factor > cfg.im_factor
+    result = evaluate(case_portfolio(SWEEP_PORTFOLIO), cfg)
+    assert result.initial == pytest.approx(im, rel=1e-9)
+    assert result.maintenance == pytest.approx(mm, rel=1e-9)
+    assert result.basis_contingency == pytest.approx(-975699.8279819685, rel=1e-9)

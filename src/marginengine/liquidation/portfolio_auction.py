@@ -36,11 +36,13 @@ rounds **toward zero** and the fund's payment ``-f x price`` **down**; the fee r
 **down**; position and cash shares (:func:`share`) round **toward zero** (the account
 keeps the remainder), as Derive's ``multiplyDecimal``.
 
-Deviations from Derive, each for a reason: Derive's slow-auction fall is computed in two
-truncating steps (``cutoff x elapsed`` truncated to whole units, then divided by the
-length), here in one exact division (the same values at Derive's tested times); the
-margin is the worst over every PMRM_2 scenario (Derive's auction reads one
-``scenarioId`` that a keeper may move to a worse one: the worst is where that ends).
+The slow-auction fall is Derive's to the wei, two truncating steps (``cutoff x elapsed``
+truncated to whole units, then divided by the length). Deviations from Derive, each for a
+reason: the max fraction is the exact rational rounded up (Derive truncates each of its
+steps in 18 decimals; the engine's margins are in the quote's own units, where the same
+truncations would be coarser than Derive's); the margin is the worst over every PMRM_2
+scenario (Derive's auction reads one ``scenarioId`` that a keeper may move to a worse
+one: the worst is where that ends).
 """
 
 from __future__ import annotations
@@ -86,7 +88,9 @@ class PortfolioAuctionParams:
 
 def discount(params: PortfolioAuctionParams, elapsed: int) -> int:
     """The fraction of mark-to-market a solvent auction asks ``elapsed`` seconds after its
-    start (wad; Derive's ``_getDiscountPercentage``). The fall is rounded down.
+    start (wad; Derive's ``_getDiscountPercentage``, to the wei). The fall is rounded
+    down: in the fast auction once; in the slow one as Derive does, in whole units of
+    ``cutoff x seconds`` first (so 1 s into Derive's mainnet slow auction still asks 70%).
 
     >>> p = PortfolioAuctionParams(WAD, 8 * WAD // 10, 600, 7_200)   # Derive's test params
     >>> [discount(p, t) / WAD for t in (0, 300, 600, 960, 7_800)]
@@ -100,7 +104,11 @@ def discount(params: PortfolioAuctionParams, elapsed: int) -> int:
     if elapsed >= params.solvent_length:
         return 0
     in_slow = elapsed - params.fast_auction_length
-    return cutoff - cutoff * in_slow // params.slow_auction_length
+    # Derive's two truncating steps, exactly: ``cutoff.multiplyDecimal(in_slow)`` (a wad
+    # times raw seconds, so whole units: floor(cutoff x in_slow / 1e18)), then
+    # ``divideDecimal(slow_length)``. The multiplier falls in steps of 1 / slow_length
+    # (every 1 / cutoff seconds), never below the exact line.
+    return cutoff - (cutoff * in_slow // WAD) * WAD // params.slow_auction_length
 
 
 def buffer_margin(params: PortfolioAuctionParams, maintenance: int, mtm: int) -> int:

@@ -165,8 +165,14 @@ class Portfolio:
         _finite("stable_price", self.stable_price, 0.0, strict=True)
         for i, e in enumerate(self.expiries):
             _finite(field_path("expiries", i, "sec_to_expiry"), e.sec_to_expiry, 0.0)
-            _finite(field_path("expiries", i, "forward"), e.forward, 0.0, strict=True)
+            # The variable part may be 0: at the end of the settlement window (or after
+            # expiry) the whole forward is fixed, as Derive's case test_66 holds.
+            _finite(field_path("expiries", i, "forward"), e.forward, 0.0)
             _finite(field_path("expiries", i, "forward_fixed"), e.forward_fixed, 0.0)
+            if not e.forward + e.forward_fixed > 0:
+                raise FieldError(field_path("expiries", i, "forward"),
+                                 f"forward + forward_fixed must be > 0 (got {e.forward!r} + "
+                                 f"{e.forward_fixed!r})")
             _finite(field_path("expiries", i, "rate"), e.rate)
             if not 0 <= _finite(field_path("expiries", i, "confidence"), e.confidence) <= 1:
                 raise FieldError(field_path("expiries", i, "confidence"), "must be in [0, 1]")
