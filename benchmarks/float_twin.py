@@ -190,6 +190,28 @@ class FloatTwin:
             self._rebuild()
         return made
 
+    def step_plain(self, external: float, gas_usd: float) -> int:
+        """:meth:`step` as a plain float model takes it (issue 11's twin as described:
+        vector health factors every step, every account below 1 offered to every keeper
+        in id order), with none of :meth:`step`'s shortcuts (no sorted thresholds, no
+        pre-screen, no end of the step once the pool cannot pay, no memory of what the
+        first keeper refused). The same decisions as :meth:`step` (those shortcuts are
+        proven not to change one); returns the liquidations made."""
+        self.index *= 1.0 + self.borrow_rate * self.step_seconds / 31_536_000
+        self.arbitrage(external)
+        price = self.oracle = external
+        debt = self.debt * self.index
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # No debt: inf (never below); debt without collateral: 0 (below).
+            hf = self.collateral * price * self.threshold / debt
+        rows = np.flatnonzero(hf < 1).tolist()
+        made = 0
+        for _ in range(self.keepers):
+            for row in rows:
+                made += self._liquidate(row, price, gas_usd)
+        self.liquidations += made
+        return made
+
     def _liquidate(self, row: int, price: float, gas: float) -> bool:
         """One keeper's decision on one account, and the liquidation and sale if it pays."""
         coll = float(self.collateral[row])

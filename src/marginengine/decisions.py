@@ -112,8 +112,15 @@ class Code(StrEnum):
     OPTION_NOT_EXPIRED = "OPTION_NOT_EXPIRED"
     OPTION_ALREADY_SETTLED = "OPTION_ALREADY_SETTLED"
     OPTION_ONE_UNDERLYING = "OPTION_ONE_UNDERLYING"
-    # ---- auctions: Maker's revert strings (dss dog.sol, clip.sol, flip.sol); Dog/no-vault
-    # is the engine's (a vault without debt or collateral: Maker's Dog/not-unsafe covers it)
+    # ---- auctions: Maker's revert strings (dss dog.sol, clip.sol, flip.sol, cat.sol);
+    # Dog/no-vault is the engine's (a vault without debt or collateral: Maker's
+    # Dog/not-unsafe covers it)
+    CAT_CLAW_EXCEEDS_LITTER = "Cat/claw-exceeds-litter"
+    CAT_INVALID_INPUT = "Cat/invalid-input"
+    CAT_INVALID_PARAM = "Cat/invalid-param"
+    CAT_LIQUIDATION_LIMIT_HIT = "Cat/liquidation-limit-hit"
+    CAT_NOT_UNSAFE = "Cat/not-unsafe"
+    CAT_NULL_AUCTION = "Cat/null-auction"
     CLIPPER_CANNOT_RESET = "Clipper/cannot-reset"
     CLIPPER_INVALID_INPUT = "Clipper/invalid-input"
     CLIPPER_INVALID_PARAM = "Clipper/invalid-param"

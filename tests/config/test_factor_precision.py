@@ -90,3 +90,25 @@ def test_amount_when_finer_than_its_unit_then_refused_not_truncated(data, field)
     with pytest.raises(ConfigError, match=rf"^{field.replace('.', r'[.]')}: .* cannot be held "
                                           r"exactly$"):
         protocol_from_dict(data)
+
+
+def test_comet_store_front_factor_when_finer_than_bps_then_reported_as_truncated():
+    # Comet keeps storeFrontPriceFactor at 18 decimals (Comet.sol constructor); the rules
+    # here read it in basis points, which the warning says.
+    config = protocol_from_dict({"preset": "compound-v3",
+                                 "compound": {"store_front_price_factor": "0.55555"}})
+    assert config.compound is not None
+    assert config.compound.store_front_price_factor_bps == 5555
+    assert config.truncations() == [
+        "compound.store_front_price_factor: 0.55555 is used as 0.5555 (4 decimals, "
+        "truncated; Comet keeps 18)"]
+
+
+def test_comet_interest_when_rate_finer_than_factor_scale_then_refused_naming_the_field():
+    with pytest.raises(ConfigError, match=r"compound\.interest\.borrow_base: "
+                                          r"1E-19 has more than 18 decimals"):
+        protocol_from_dict({"preset": "compound-v3", "compound": {
+            "interest": {"borrow_base": "0.0000000000000000001"}}})
+    with pytest.raises(ConfigError, match=r"compound\.interest\.supply_kink"):
+        protocol_from_dict({"preset": "compound-v3", "compound": {
+            "interest": {"supply_kink": "1.5"}}})

@@ -130,3 +130,24 @@ def test_flip_when_competitive_then_dent_returns_collateral_and_no_deficit():
 def test_dutch_events_when_flip_protocol_then_refused(event):
     engine = maker("flip")
     assert "Dutch auctions" in engine.apply(event).reason
+
+
+def test_flip_bark_when_dunk_binds_then_cat_bites_part_and_deal_claws_it_back():
+    # Liquidations 1.2: the Cat sends at most dunk = 5,650 DAI (debt 5,000 x chop 1.13) to
+    # one auction and leaves the rest of the vault for the next bite.
+    engine = maker("flip", dunk=5_650)
+    engine.apply(SetPrice("WETH", 150 * USD))
+    first = engine.apply(Bark("keeper", "vault"))
+    assert (first.details["debt"], first.details["tab"]) == (5_000 * E, 5_650 * E * RAY)
+    assert first.details["lot"] == 100 * E * 5_000 // 13_000
+    assert engine.ledger.debt_of("vault", "DAI") == 8_000 * E
+    house = engine.state.auctions
+    assert house is not None and house.cat is not None
+    assert house.cat.litter == 5_650 * E * RAY
+    assert engine.apply(Bark("keeper", "vault")).details["debt"] == 5_000 * E
+    assert engine.apply(Tend("k1", 1, first.details["lot"], 5_650 * E * RAY)).accepted
+    engine.apply(AdvanceTime(601))
+    assert engine.apply(Deal(1)).accepted
+    assert engine.state.auctions is not None and engine.state.auctions.cat is not None
+    assert engine.state.auctions.cat.litter == 5_650 * E * RAY  # the second auction's
+    engine.ledger.check_conservation()

@@ -164,13 +164,43 @@ def test_liquidation_when_healthy_then_rejected():
 
 def test_liquidation_when_large_position_then_partial_fraction():
     engine = opened(perp_engine(preset="hyperliquid"), long_quote=10_000)
-    # Hyperliquid-like: MMF 1.25%. At 1,915 equity is 1,500 < MM 2,393.75 USDC.
-    engine.apply(SetPrice("ETH-PERP", 1_915 * USD))
+    # Hyperliquid-like: MMF 1.25%. At 1,920 equity is 2,000 < MM 2,400 USDC, and above
+    # 2/3 of it (1,600): a liquidation through the book, not the backstop.
+    engine.apply(SetPrice("ETH-PERP", 1_920 * USD))
     assert engine.is_liquidatable("long")
     outcome = engine.apply(LiquidatePerp("keeper", "long", "ETH-PERP"))
     # Notional above 100,000 USDC: 20% per liquidation.
     assert outcome.details["closed"] == 20 * ETH
+    assert outcome.details["backstop_margin"] == 0
     assert engine.ledger.perp_size("long", "ETH-PERP") == 80 * ETH
+
+
+def test_liquidation_when_below_two_thirds_of_maintenance_then_hyperliquid_backstop():
+    # Hyperliquid docs, Trading > Liquidations: "If the account equity drops below 2/3 of
+    # the maintenance margin ... a backstop liquidation happens through the liquidator
+    # vault": the positions and the margin go to the liquidator, "the maintenance margin is
+    # not returned to the user". At 1,915 equity is 1,500 < 2/3 x 2,393.75 = 1,595.83.
+    engine = opened(perp_engine(preset="hyperliquid"), long_quote=10_000)
+    engine.apply(SetPrice("ETH-PERP", 1_915 * USD))
+    keeper_before = engine.ledger.perp_quote_of("keeper")
+    outcome = engine.apply(LiquidatePerp("keeper", "long", "ETH-PERP"))
+    assert outcome.accepted, outcome.reason
+    # The whole position (no 20% step) at the mark, then the 1,500 USDC left.
+    assert outcome.details["closed"] == 100 * ETH and outcome.details["price"] == 1_915 * USD
+    assert outcome.details["backstop_margin"] == 1_500 * USDC
+    assert engine.ledger.perp_quote_of("long") == 0
+    assert engine.ledger.perp_quote_of("keeper") == keeper_before - 191_500 * USDC + 1_500 * USDC
+    assert engine.ledger.perp_size("keeper", "ETH-PERP") == 100 * ETH
+    engine.ledger.check_conservation()
+    # Without the backstop (the rule off) the same liquidation closes 20% and keeps the margin.
+    plain = opened(perp_engine(preset="hyperliquid", backstop=False), long_quote=10_000)
+    plain.apply(SetPrice("ETH-PERP", 1_915 * USD))
+    assert plain.apply(LiquidatePerp("keeper", "long", "ETH-PERP")).details["closed"] == 20 * ETH
+
+
+def test_backstop_when_not_takeover_then_refused_naming_field():
+    with pytest.raises(Exception, match="backstop: Hyperliquid's backstop liquidation needs"):
+        perp_engine(backstop=True)
 
 
 def test_waterfall_when_bankrupt_then_insurance_then_adl():

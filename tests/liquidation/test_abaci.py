@@ -165,3 +165,43 @@ def test_price_never_above_top_and_never_rises(calc: Abacus, top: int, dur: int,
     now = calc.price(top, dur)
     assert 0 <= now <= top
     assert calc.price(top, dur + later) <= now
+
+
+# --- dss's own tests (makerdao/dss@fa4f6630afb0624d04a003e920b0d71a00331d98
+# src/test/abaci.t.sol) ------------------------------------------------------------------
+
+
+def test_dss_linear_decrease_when_tenths_of_tau_then_exact_tenths_of_top():
+    calc = LinearDecrease(tau=3600)
+    for k in range(11):  # test_linear_decrease: 1000 RAY, every 360 s
+        assert calc.price(1000 * RAY, 360 * k) == (1000 - 100 * k) * RAY
+
+
+@pytest.mark.parametrize("top, tolerance", [(50_000_000 * RAY, 100_000_000),
+                                             (RAY // 10_000_000, 1)])
+@pytest.mark.parametrize("percent, step", [
+    (RAY - 11_234_567_890 * 10**15, 1), (RAY - 21_234_567_890 * 10**15, 1),
+    (RAY - 11_234_567_890 * 10**15, 5), (RAY - 21_234_567_890 * 10**15, 5),
+    (RAY - 11_234_567_890 * 10**15, 300)])
+def test_dss_stairstep_when_each_second_of_ten_minutes_then_last_price_times_cut(
+        top: int, tolerance: int, percent: int, step: int) -> None:
+    # test_stairstep_exp_decrease (checkExpDecrease): the price holds between steps and
+    # is the last price x cut at each step, within the test's tolerance (1.1234567890% and
+    # 2.1234567890% cuts every 1 s and 5 s, the first also every 5 minutes).
+    calc = StairstepExponentialDecrease(step=step, cut=percent)
+    price = calc.price(top, 0)
+    assert price == top
+    for i in range(1, 600):
+        last, price = price, calc.price(top, i)
+        expected = last * percent // RAY if i % step == 0 else last
+        assert abs(expected - price) <= tolerance
+
+
+def test_dss_continuous_exponential_when_four_half_lives_then_halved_each_time():
+    # test_continuous_exp_decrease: cut 0.999230132966 (a 15-minute half life), 0.1% of
+    # a RAY tolerance from 4,000.
+    calc = ExponentialDecrease(cut=999_230_132_966 * 10**15)
+    expected = 4000 * RAY
+    for i in range(5):
+        assert abs(calc.price(4000 * RAY, i * 900) - expected) <= RAY // 1000
+        expected //= 2

@@ -1,7 +1,9 @@
+import pytest
+
 from marginengine.config import protocol_from_dict
 from marginengine.engine import Absorb, Borrow, BuyCollateral, Deposit, Engine, SetPrice
 from marginengine.fixedpoint import RAY
-from marginengine.liquidation import quote_collateral
+from marginengine.liquidation import plan_absorb, quote_collateral, store_front_price
 from tests.conftest import ETH, USD, USDC
 
 
@@ -87,3 +89,69 @@ def test_absorb_when_healthy_then_rejected():
     assert outcome.reason == (
         "whale is not liquidatable: collateral at liquidate factors 180,000.00 USD covers "
         "the debt 160,000.00 USD")
+
+
+# --- Worked numbers from Compound III's own tests --------------------------------------
+# compound-finance/comet@d5a30b0aaeff7755f1431e87f818990902237b03: test/quote-collateral-
+# test.ts, test/buy-collateral-test.ts, test/absorb-test.ts (prices in 8 decimals, factors
+# in 4 decimals as Comet stores them; defaultAssets: COMP 175, WETH 3000, WBTC 41000 with
+# liquidationFactor ONE).
+COMP_SCALE = 10**18
+WBTC_SCALE = 10**8
+
+
+@pytest.mark.parametrize(("base_amount", "asset_price", "lf_bps", "sf_bps", "expected"), [
+    # 0.5 x (1 - 0.6) = 20% off 200: 200 USDC buy 1.25 COMP.
+    (200 * USDC, 200 * USD, 6_000, 5_000, 125 * COMP_SCALE // 100),
+    (0, 200 * USD, 6_000, 5_000, 0),
+    # storeFrontPriceFactor 0: the market price.
+    (200 * USDC, 200 * USD, 6_000, 0, COMP_SCALE),
+    # "without truncating integer during intermediate calculations" (PR 303): 810 / 8.1.
+    (810 * USDC, 9 * USD, 8_000, 5_000, 100 * COMP_SCALE),
+    # "does not overflow for large amounts": 1e15 USDC / (0.8 x 200) = 6.25e12 COMP.
+    (10**15 * USDC, 200 * USD, 7_500, 8_000, 625 * 10**10 * COMP_SCALE),
+    # buy-collateral-test: 50 USDC at 0.9 (COMP at 1, 0.5 x (1 - 0.8) off).
+    (50 * USDC, 1 * USD, 8_000, 5_000, 55_555_555_555_555_555_555),
+])
+def test_quote_collateral_when_comet_test_vectors_then_same_quote(
+        base_amount: int, asset_price: int, lf_bps: int, sf_bps: int, expected: int) -> None:
+    assert quote_collateral(base_amount, USD, USDC, asset_price, COMP_SCALE, lf_bps,
+                            sf_bps) == expected
+
+
+def test_store_front_price_when_factors_have_four_decimals_then_discount_keeps_eight():
+    # Comet: discount = mulFactor(0.5555e18, 1e18 - 0.9333e18) = 0.03705185e18, then
+    # 2000e8 x (1 - 0.03705185) = 1,925.8963 USD. Flooring the discount to basis points
+    # (0.0370) gave 1,926.00 before.
+    assert store_front_price(2_000 * USD, 9_333, 5_555) == 192_589_630_000
+    assert quote_collateral(1_925_896_300, USD, USDC, 2_000 * USD, ETH, 9_333,
+                            5_555) == ETH
+
+
+def test_plan_absorb_when_collateral_beyond_debt_then_one_unit_left_as_supply():
+    # absorb-test.ts "absorbs an account with more than enough collateral to still cover
+    # debt": 1 COMP + 1 WETH + 1 WBTC = 44,175 USD at liquidationFactor 1; the debt is one
+    # unit less, so the account ends with 1 unit of USDC and the reserves pay 44,175 USDC.
+    debt = 44_175 * USDC - 1
+    plan = plan_absorb(debt, USD, USDC, [
+        ("COMP", COMP_SCALE, 175 * USD, COMP_SCALE, 10_000),
+        ("WBTC", WBTC_SCALE, 41_000 * USD, WBTC_SCALE, 10_000),
+        ("WETH", ETH, 3_000 * USD, ETH, 10_000),
+    ])
+    assert [s.value_base for s in plan.seized] == [175 * USD, 41_000 * USD, 3_000 * USD]
+    assert plan.new_balance == 1
+    assert plan.new_balance - plan.old_balance == 44_175 * USDC  # basePaidOut
+    assert plan.bad_debt == 0
+
+
+def test_plan_absorb_when_collateral_short_then_balance_zero_and_rest_is_bad_debt():
+    # absorb-test.ts "absorbs 3 accounts with collateral", account 2: owes 1e12 USDC units
+    # against 10 COMP and 1 WETH (4,750 USD): its balance ends at 0, basePaidOut = 1e12.
+    plan = plan_absorb(10**12, USD, USDC, [
+        ("COMP", 10 * COMP_SCALE, 175 * USD, COMP_SCALE, 10_000),
+        ("WETH", ETH, 3_000 * USD, ETH, 10_000),
+    ])
+    assert plan.credit == 4_750 * USD
+    assert plan.new_balance == 0
+    assert plan.new_balance - plan.old_balance == 10**12
+    assert plan.bad_debt == 10**12 - 4_750 * USDC

@@ -485,3 +485,177 @@ def test_dirt_never_exceeds_hole_but_by_the_dusty_remainder(
         if settle and tabs:
             d.digs(tabs.pop(0))
             overshot = overshot and d.Dirt > params.Hole
+
+
+# --- dss's own test vectors -------------------------------------------------------------
+# makerdao/dss@fa4f6630afb0624d04a003e920b0d71a00331d98 src/test/clip.t.sol: a vault of
+# ink 40, art 100 at rate 1, gold at 4 DAI with mat 2 (spot 2): unsafe; dust 20 DAI,
+# chop 1.1, hole = Hole = 1,000 DAI. takeSetup: buf 1.25, a 1% cut every second, cusp 0.3,
+# tail 3,600 s; bark kicks tab 110 DAI, lot 40, top 5.
+DSS_DOG = DogParams(Hole=1_000 * RAD, hole=1_000 * RAD, chop=11 * WAD // 10, dust=20 * RAD)
+DSS_CALC = StairstepExponentialDecrease(step=1, cut=RAY - RAY // 100)
+DSS_CLIP = ClipperParams(buf=125 * RAY // 100, tail=3_600, cusp=3 * RAY // 10, chip=0,
+                         tip=0, calc=DSS_CALC)
+DSS_SPOT = 2 * RAY
+
+
+def dss_take_setup(**changes: Any) -> tuple[Dog, Clipper]:
+    dog = Dog(DSS_DOG)
+    clip = Clipper.from_dog(ClipperParams(**{**DSS_CLIP.__dict__, **changes}), dog)
+    dart, dink, tab = dog.bark(100 * WAD, 40 * WAD, RAY, DSS_SPOT)
+    assert (dart, dink, tab) == (100 * WAD, 40 * WAD, 110 * RAD)
+    kick = clip.kick(tab, dink, "me", "keeper", 4 * RAY, T0)
+    assert (kick.top, clip.chost) == (5 * RAY, 22 * RAD)
+    return dog, clip
+
+
+@pytest.mark.parametrize(("amt", "bought", "paid", "returned"), [
+    (25 * WAD, 22 * WAD, 110 * RAD, 18 * WAD),  # test_take_over_tab: owe 125 > tab 110
+    (22 * WAD, 22 * WAD, 110 * RAD, 18 * WAD),  # test_take_at_tab
+])
+def test_dss_take_when_at_or_over_tab_then_tab_paid_rest_returned_dirt_cleared(
+        amt: int, bought: int, paid: int, returned: int) -> None:
+    dog, clip = dss_take_setup()
+    result = clip.take(1, amt, 5 * RAY, "ali", T0)
+    assert (result.slice, result.owe, result.leftover_lot) == (bought, paid, returned)
+    assert result.done and clip.count() == 0
+    dog.digs(result.digs)
+    assert dog.Dirt == dog.dirt == 0
+
+
+def test_dss_take_under_tab_then_auction_runs_on():
+    dog, clip = dss_take_setup()
+    result = clip.take(1, 11 * WAD, 5 * RAY, "ali", T0)  # test_take_under_tab
+    assert (result.owe, result.tab_left, result.lot_left) == (55 * RAD, 55 * RAD, 29 * WAD)
+    dog.digs(result.digs)
+    assert dog.Dirt == dog.dirt == 55 * RAD
+
+
+def test_dss_take_when_full_lot_below_tab_then_all_dirt_released():
+    # test_take_full_lot_partial_tab: 69 s later the price is ~2.5; 40 gold raise ~100 DAI.
+    dog, clip = dss_take_setup()
+    result = clip.take(1, 40 * WAD, 25 * RAY // 10, "ali", T0 + 69)
+    assert result.slice == 40 * WAD and result.done and result.leftover_lot == 0
+    assert abs(result.owe - 100 * RAD) < RAD // 10
+    dog.digs(result.digs)
+    assert dog.Dirt == 0
+
+
+def test_dss_take_when_it_would_leave_less_than_chost_then_cut_to_chost():
+    # test_take_bid_recalculates_due_to_chost_check: 18 gold cost 90, leaving 20 < 22.
+    _, clip = dss_take_setup()
+    result = clip.take(1, 18 * WAD, 5 * RAY, "ali", T0)
+    assert result.tab_left == clip.chost == 22 * RAD
+    assert result.lot_left == 40 * WAD - (110 * RAD - 22 * RAD) // (5 * RAY)
+
+
+def test_dss_take_when_whole_lot_then_no_chost_cut():
+    # test_take_bid_avoids_recalculate_due_no_more_lot: at 60 s the price is
+    # 2.735783211953807380973706855; the whole lot (109.43 DAI) ends the auction.
+    _, clip = dss_take_setup()
+    assert clip.status(1, T0 + 60)[1] == 2_735_783_211_953_807_380_973_706_855
+    result = clip.take(1, 40 * WAD, 28 * RAY // 10, "ali", T0 + 60)
+    assert (result.lot_left, result.done) == (0, True)
+
+
+def test_dss_take_when_tab_not_above_chost_then_only_whole_purchases():
+    # test_take_bid_fails_no_partial_allowed: 17.6 gold leave tab 22 = chost, lot 22.4.
+    _, clip = dss_take_setup()
+    first = clip.take(1, 176 * WAD // 10, 5 * RAY, "me", T0)
+    assert (first.tab_left, first.lot_left) == (22 * RAD, 224 * WAD // 10)
+    refused(clip, "Clipper/no-partial-purchase",
+            lambda: clip.take(1, WAD, 5 * RAY, "me", T0))
+    assert clip.take(1, 22 * RAD // (5 * RAY), 5 * RAY, "me", T0).done
+
+
+def test_dss_take_multiple_bids_at_different_prices():
+    # test_take_multiple_bids_different_prices: 10 gold at 5, then the rest 30 s later at
+    # 5 x 0.99^30; bob gets 60 DAI / price, the vault the rest.
+    _, clip = dss_take_setup()
+    first = clip.take(1, 10 * WAD, 5 * RAY, "ali", T0)
+    assert (first.owe, first.tab_left, first.lot_left) == (50 * RAD, 60 * RAD, 30 * WAD)
+    _, price, lot, _ = clip.status(1, T0 + 30)
+    second = clip.take(1, lot, price, "bob", T0 + 30)
+    assert second.slice == RAY * 60 * WAD // price
+    assert second.owe == 60 * RAD
+    assert second.leftover_lot == 30 * WAD - second.slice
+
+
+@pytest.mark.parametrize(("tau", "last_running"), [(36_000, 3_600), (3_600, 1_800)])
+def test_dss_redo_after_tail_or_below_cusp_then_new_top_from_fresh_price(
+        tau: int, last_running: int) -> None:
+    # test_auction_reset_tail (10 h linear, tail 3,600 s) and test_auction_reset_cusp (1 h
+    # linear, cusp 0.5: below it after 1,801 s); the reset reads the new feed price 3.
+    _, clip = dss_take_setup(calc=LinearDecrease(tau), cusp=RAY // 2)
+    assert not clip.status(1, T0 + last_running)[0]
+    refused(clip, "Clipper/cannot-reset",
+            lambda: clip.redo(1, "keeper", 3 * RAY, T0 + last_running))
+    assert clip.status(1, T0 + last_running + 1)[0]
+    redo = clip.redo(1, "keeper", 3 * RAY, T0 + last_running + 1)
+    assert redo.top == 375 * RAY // 100
+    assert clip.active[1].tic == T0 + last_running + 1
+    refused(clip, "Clipper/cannot-reset",
+            lambda: clip.redo(1, "keeper", 3 * RAY, T0 + last_running + 1))
+
+
+def test_dss_redo_incentive_when_tip_chip_and_dusty_tab_or_lot():
+    # test_redo_incentive, each reset 300 s after the last (0.99^300 of top is below cusp).
+    _, clip = dss_take_setup(tip=100 * RAD)
+    now = T0 + 300
+    assert clip.redo(1, "k123", 4 * RAY, now).coin == 100 * RAD
+    clip.params = ClipperParams(**{**clip.params.__dict__, "chip": 2 * WAD // 100})
+    now += 300
+    assert clip.redo(1, "k234", 4 * RAY, now).coin == 100 * RAD + 2 * 110 * RAD // 100
+    clip.params = ClipperParams(**{**clip.params.__dict__, "tip": 0})
+    now += 300
+    assert clip.redo(1, "k345", 4 * RAY, now).coin == 2 * 110 * RAD // 100
+    clip.upchost(100 * RAD + 1, DSS_DOG.chop)  # chost = 110 DAI + 1: above the tab
+    assert clip.chost == 110 * RAD + 1
+    now += 300
+    assert clip.redo(1, "k456", 4 * RAY, now).coin == 0
+    clip.upchost(20 * RAD, DSS_DOG.chop)
+    now += 100
+    price = clip.status(1, now)[1]
+    assert price == 1_830_161_706_366_147_524_653_080_130
+    taken = clip.take(1, 38 * WAD, 5 * RAY, "me", now)
+    assert taken.tab_left == 110 * RAD - 38 * WAD * price
+    assert taken.lot_left == 2 * WAD  # 2 x 4 DAI < chost: a dusty lot
+    now += 300
+    assert clip.redo(1, "k567", 4 * RAY, now).coin == 0
+
+
+@pytest.mark.parametrize(("hole", "chop", "dart", "dink", "tab"), [
+    # test_bark_not_leaving_dust: room 80 leaves exactly dust (20): partial.
+    (80 * RAD, WAD, 80 * WAD, 32 * WAD, 80 * RAD),
+    # test_bark_not_leaving_dust_over_hole: room 80 + 1 wei would leave < dust: all of it.
+    (80 * RAD + RAY, WAD, 100 * WAD, 40 * WAD, 100 * RAD),
+    # test_partial_liquidation_hole_limit: 75 / 1.1 floored; 0.2 ray of rounding.
+    (75 * RAD, 11 * WAD // 10, 75 * RAD * WAD // RAY // (11 * WAD // 10),
+     40 * WAD * (75 * RAD * WAD // RAY // (11 * WAD // 10)) // (100 * WAD),
+     75 * RAD - 2 * RAY // 10),
+])
+def test_dss_bark_partial_and_dust_rule(hole: int, chop: int, dart: int, dink: int,
+                                        tab: int) -> None:
+    dog = Dog(DogParams(Hole=1_000 * RAD, hole=hole, chop=chop, dust=20 * RAD))
+    assert dog.bark(100 * WAD, 40 * WAD, RAY, DSS_SPOT) == (dart, dink, tab)
+    assert dog.dirt == dog.Dirt == tab
+
+
+@pytest.mark.parametrize(("hole", "dust", "dart", "dink"), [
+    # test_bark_not_leaving_dust_rate: rate 1.02, room 100 -> remnant ~2 DAI: all of it.
+    (100 * RAD, 20 * RAD, 100 * WAD, 40 * WAD),
+    # test_bark_only_leaving_dust_over_hole_rate: room 81.6 -> dart 80, remnant 20.4 = dust.
+    (816 * RAD // 10, 204 * RAD // 10, 80 * WAD, 32 * WAD),
+])
+def test_dss_bark_with_rate_then_dust_rule_on_debt_with_interest(
+        hole: int, dust: int, dart: int, dink: int) -> None:
+    rate = 102 * RAY // 100
+    dog = Dog(DogParams(Hole=1_000 * RAD, hole=hole, chop=WAD, dust=dust))
+    assert dog.bark(100 * WAD, 40 * WAD, rate, DSS_SPOT) == (dart, dink, dart * rate)
+
+
+def test_dss_partial_liquidation_when_global_hole_binds():
+    # test_partial_liquidation_Hole_limit: the same numbers with Hole = 75 DAI.
+    dog = Dog(DogParams(Hole=75 * RAD, hole=1_000 * RAD, chop=11 * WAD // 10, dust=20 * RAD))
+    _, _, tab = dog.bark(100 * WAD, 40 * WAD, RAY, DSS_SPOT)
+    assert tab == 75 * RAD - 2 * RAY // 10

@@ -169,3 +169,63 @@ def test_invalid_parameters_and_inputs():
         FlipperParams(beg=WAD, ttl=-1, tau=1)
     flip = flipper_with_auction()
     refused(flip, "Flipper/invalid-input", lambda: flip.tend(1, LOT, -5, "a", T0))
+
+
+# --- dss's own tests (makerdao/dss@fa4f6630afb0624d04a003e920b0d71a00331d98
+# src/test/flip.t.sol), with the contract's defaults: beg 5%, ttl 3 h, tau 2 days; a lot of
+# 100 gems for a tab of 50 (the test's units, unscaled).
+DSS_START = 604_411_200
+
+
+def dss_flip() -> Flipper:
+    flip = Flipper(FLIP_CONTRACT_DEFAULTS)
+    assert flip.kick("usr", "gal", 50 * WAD, 100 * WAD, 0, DSS_START) == 1
+    return flip
+
+
+def test_dss_beg_rule_for_tend_and_dent():
+    # test_beg: 1.00 then 1.01 (below 5% more, even for the high bidder) is refused, 1.07
+    # passes; near the tab less than beg is fine (49, then 50 = tab); a dent needs a lot
+    # below 100 / 1.05: 99 refused, 95 accepted.
+    flip, now = dss_flip(), DSS_START
+    flip.tend(1, 100 * WAD, WAD, "ali", now)
+    for who in ("bob", "ali"):
+        refused(flip, "Flipper/insufficient-increase",
+                lambda who=who: flip.tend(1, 100 * WAD, 101 * WAD // 100, who, now))
+    flip.tend(1, 100 * WAD, 107 * WAD // 100, "bob", now)
+    flip.tend(1, 100 * WAD, 49 * WAD, "ali", now)
+    flip.tend(1, 100 * WAD, 50 * WAD, "bob", now)
+    refused(flip, "Flipper/lot-not-lower", lambda: flip.dent(1, 100 * WAD, 50 * WAD, "ali", now))
+    refused(flip, "Flipper/insufficient-decrease",
+            lambda: flip.dent(1, 99 * WAD, 50 * WAD, "ali", now))
+    flip.dent(1, 95 * WAD, 50 * WAD, "ali", now)  # test_dent: 5 gems back to usr
+    assert (flip.bids[1].lot, flip.bids[1].guy) == (95 * WAD, "ali")
+
+
+def test_dss_deal_only_after_ttl_or_end():
+    # test_deal: a bid 1 DAI is dealt only once its ttl (3 h) passed (4.1 h later); a second
+    # auction bid 44 h in is dealt at its end (2 days), a day later, not before.
+    flip = dss_flip()
+    flip.tend(1, 100 * WAD, WAD, "ali", DSS_START)
+    refused(flip, "Flipper/not-finished", lambda: flip.deal(1, DSS_START))
+    assert flip.deal(1, DSS_START + 14_760).guy == "ali"
+    now = DSS_START + 14_760
+    second = flip.kick("usr", "gal", 50 * WAD, 100 * WAD, 0, now)
+    now += 44 * 3600
+    flip.tend(second, 100 * WAD, WAD, "ali", now)
+    refused(flip, "Flipper/not-finished", lambda: flip.deal(second, now))
+    assert flip.deal(second, now + 86_400).lot == 100 * WAD
+
+
+def test_dss_tick_restarts_an_ended_auction_without_bids():
+    # test_tick and test_no_deal_after_end: two weeks on, no bid is possible nor any deal,
+    # until tick restarts it.
+    flip = dss_flip()
+    refused(flip, "Flipper/not-finished", lambda: flip.tick(1, DSS_START))
+    later = DSS_START + 14 * 86_400
+    refused(flip, "Flipper/already-finished-end",
+            lambda: flip.tend(1, 100 * WAD, WAD, "ali", later))
+    refused(flip, "Flipper/not-finished", lambda: flip.deal(1, later))
+    flip.tick(1, later)
+    refused(flip, "Flipper/not-finished", lambda: flip.deal(1, later))
+    flip.tend(1, 100 * WAD, WAD, "ali", later)

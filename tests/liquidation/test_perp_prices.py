@@ -259,12 +259,13 @@ def test_fillable_price_when_healthy_then_oracle_and_ba_scales_rating() -> None:
     assert fp == 49_900 * P
 
 
-def test_fillable_price_rounds_against_the_trader() -> None:
+def test_fillable_price_when_inexact_then_rounded_as_dydx_subticks() -> None:
     # ABR = 1 - 1/3 = 2/3, spread = 2/3 * 0.1 * 0.03 = 0.2%. Oracle 123.45678901:
-    # long 123.45678901 * 0.998 = 123.209875431... -> down; short * 1.002 =
-    # 123.703702588... -> up.
-    assert fillable_price(12_345_678_901, 1, 30_000, 100_000, 1, 3) == 12_320_987_543
-    assert fillable_price(12_345_678_901, -1, 30_000, 100_000, 1, 3) == 12_370_370_259
+    # long 123.45678901 * 0.998 = 123.209875431... -> up (dYdX's
+    # ConvertFillablePriceToSubticks rounds a sell closing a long up); short * 1.002 =
+    # 123.703702588... -> down. (Until this audit: down for a long, up for a short.)
+    assert fillable_price(12_345_678_901, 1, 30_000, 100_000, 1, 3) == 12_320_987_544
+    assert fillable_price(12_345_678_901, -1, 30_000, 100_000, 1, 3) == 12_370_370_258
 
 
 @pytest.mark.parametrize(
@@ -274,6 +275,7 @@ def test_fillable_price_rounds_against_the_trader() -> None:
         ({"size": 0}, "size must not be 0"),
         ({"pmmf_ppm": PPM + 1}, "pmmf_ppm"),
         ({"smmf_ppm": -1}, "smmf_ppm"),
+        ({"smmf_ppm": 2**32}, "smmf_ppm"),
     ],
 )
 def test_fillable_price_when_bad_input_then_value_error(
@@ -337,3 +339,28 @@ def test_fillable_price_property_on_oracle_side_of_bankruptcy_iff_collateral_cov
     assert (side * (exact_fp - exact_bp) >= 0) == covers
     if covers and side * (exact_fp - exact_bp) > 1:
         assert side * (fp - bp) >= 0
+
+
+@pytest.mark.parametrize("side", [1, -1])
+def test_liquidation_price_when_hyperliquid_docs_formula_then_same_root(side: int) -> None:
+    """Hyperliquid docs, Trading > Liquidations
+    (https://hyperliquid.gitbook.io/hyperliquid-docs/trading/liquidations):
+    ``liq_price = price - side * margin_available / position_size / (1 - l * side)`` with
+    ``l`` the maintenance rate and ``margin_available = account_value - maintenance``.
+
+    1 BTC at mark 50,000 (entry 50,000), account value 5,000 USDT, 40x asset (MM 1.25%):
+    margin available 5,000 - 625 = 4,375; long 50,000 - 4,375 / 0.9875 = 45,569.6202...,
+    short 50,000 + 4,375 / 1.0125 = 54,320.9876...
+    """
+    mmr = Fraction(125, 10_000)
+    available = Fraction(5_000) - 50_000 * mmr
+    exact = (50_000 - side * available / (1 - mmr * side)) * P
+    one_tier = TierSchedule((MarginTier(0, 12_500, 25_000),))
+    ours = liquidation_price_cross(side * BTC, 50_000 * P, 5_000 * USDT, 0, one_tier, BTC,
+                                   USDT)
+    assert ours is not None
+    # Rounded against the trader: a long's up, a short's down.
+    rounded = -(-exact.numerator // exact.denominator) if side > 0 \
+        else exact.numerator // exact.denominator
+    assert ours == rounded
+    assert cents(ours) == (4_556_962 if side > 0 else 5_432_099)

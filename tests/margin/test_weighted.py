@@ -1,4 +1,5 @@
-from marginengine.engine import Borrow, Deposit, SetPrice, Withdraw
+from marginengine.config import protocol_from_dict
+from marginengine.engine import Borrow, Deposit, Engine, SetPrice, Withdraw
 from marginengine.margin import NO_DEBT_HEALTH, MarginKind
 from tests.conftest import ETH, USD, USDC, funded_engine
 
@@ -90,3 +91,31 @@ def test_borrow_when_cap_or_liquidity_exceeded_then_rejected():
     )
     outcome = engine.apply(Borrow("alice", "DAI", 2_000_000 * ETH))
     assert not outcome.accepted and "pool holds only" in outcome.reason
+
+
+def _comet_engine() -> Engine:
+    engine = Engine(protocol_from_dict({"preset": "compound-v3",
+                                        "compound": {"base_borrow_min": 0}}))
+    engine.apply(SetPrice("USDC", 99_999_999))
+    engine.apply(SetPrice("WETH", 4_000 * USD))
+    engine.apply(Deposit("lp", "USDC", 1_000 * USDC))
+    return engine
+
+
+def test_comet_liquidity_when_debt_value_not_whole_then_truncated_toward_zero():
+    # Comet.isLiquidatable (compound-finance/comet@d5a30b0a contracts/Comet.sol):
+    # liquidity = signedMulPrice(-debt, basePrice, baseScale), Solidity's signed division
+    # truncating toward zero, plus mulFactor(value, liquidateCollateralFactor) per asset.
+    # 1.000001 USDC at 0.99999999 USD is 100,000,098.999999 (8 decimals) -> 100,000,098;
+    # 0.0005555561 WETH at 2,000 x 0.90 is exactly 100,000,098: liquidity 0, not
+    # liquidatable (rounding the debt up, as before, made it -1 and liquidatable).
+    engine = _comet_engine()
+    engine.apply(Deposit("bob", "WETH", 555_556_100_000_000))
+    assert engine.apply(Borrow("bob", "USDC", 1_000_001)).accepted
+    engine.apply(SetPrice("WETH", 2_000 * USD))
+    data = engine.account_data("bob")
+    assert data.total_debt == 100_000_098
+    assert data.maintenance_value == 100_000_098
+    assert not engine.is_liquidatable("bob")
+    engine.apply(SetPrice("WETH", 2_000 * USD - 1))
+    assert engine.is_liquidatable("bob")

@@ -141,12 +141,16 @@ def test_venue_feedback_when_liquidators_hedge_then_the_mark_falls_below_the_ind
 # bankruptcies and ADL takes the rest at minute 13; "socializer" (adl = false) spreads what
 # its fund (30,000 USDC) cannot pay over the other perp balances. A change of any rule they
 # rest on (fillable price, fees, ADL, socialization, the book's draw) moves them.
+# Re-pinned by the dYdX v4 audit: the fillable price from the exact PMMR (was the PMMF
+# rounded up to whole ppm), rounded as dYdX's subticks (a long's up), dYdX's floored fee
+# capped at the fill less the bankruptcy quote: dydx shortfall 178,506,284,232 ->
+# 178,505,877,236, socializer 104,770,216,972 -> 104,770,195,291 (counts unchanged).
 PINNED_COUNTS = (789, 309)
 PINNED_WATERFALL = {  # quote (USDC) smallest units
-    "dydx": {"shortfall": "178506284232", "insurance_paid": "90238930644",
-             "adl_covered": "88267353588", "socialized": "0", "deficit": "0"},
-    "socializer": {"shortfall": "104770216972", "insurance_paid": "38639408178",
-                   "adl_covered": "0", "socialized": "66130808794", "deficit": "0"},
+    "dydx": {"shortfall": "178505877236", "insurance_paid": "90238770852",
+             "adl_covered": "88267106384", "socialized": "0", "deficit": "0"},
+    "socializer": {"shortfall": "104770195291", "insurance_paid": "38639411990",
+                   "adl_covered": "0", "socialized": "66130783301", "deficit": "0"},
 }
 
 
@@ -166,10 +170,10 @@ def test_example_when_simulated_then_pinned_waterfall_and_columns_with_units(
     for venue, figures in (("dydx", dydx), ("socializer", soc)):
         assert figures["waterfall_quote_units"] == PINNED_WATERFALL[venue], venue
     # Through the insurance fund, ADL and socialized loss; nothing left as deficit.
-    assert s["insurance_fund_drawdown"] == pytest.approx(128_878.338822)
-    assert s["adl_covered"] == pytest.approx(88_267.353588)
-    assert s["socialized_loss"] == pytest.approx(66_130.808794)
-    assert s["bankrupt_shortfall"] == pytest.approx(283_276.501204)
+    assert s["insurance_fund_drawdown"] == pytest.approx(128_878.182842)
+    assert s["adl_covered"] == pytest.approx(88_267.106384)
+    assert s["socialized_loss"] == pytest.approx(66_130.783301)
+    assert s["bankrupt_shortfall"] == pytest.approx(283_276.072527)
     assert s["perp_deficit"] == 0
     import pyarrow.parquet as pq
 

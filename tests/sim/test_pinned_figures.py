@@ -24,6 +24,12 @@ burned. The DAI spike's ``reserves`` DAI 2097946502 -> 2098969976 and ``treasury
 ``liquidator_profit`` 497342.0005649755 -> 497342.00056497555 (a float's last digit);
 the state hashes of the CRV spiral (eff0c346... -> 502aa4e1...), the Mango
 manipulation (ba034f27... -> 5e5da89a...) and the DAI spike (459b4985... -> 60950e3f...).
+
+Black Thursday under Flip's ``state_hash`` was updated when its vaults came to be bitten by
+the Cat of Liquidations 1.2 (``liquidation/cat.py``, dss ``cat.sol``) instead of the Dog:
+the auction state now holds Maker's ``litter`` in place of the Dog's ``Dirt``/``dirt``. With
+the scenario's limits neither rule binds, so every figure is as before; the state keyed
+under the old names hashes to the old value. Was ffe39c81...932a.
 """
 
 import json

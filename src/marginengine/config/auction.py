@@ -23,7 +23,9 @@ class AuctionConfig(StrictModel):
     """Auction parameters; defaults are ETH-A's under Liquidations 2.0 after the September
     2021 changes (buf 1.20, tail 140 min, cusp 0.40, chip 0.1%, tip 300 DAI, stairstep 90 s
     x 0.99, chop 13%, hole 40M, Hole 100M, dust 15,000) and, for ``flip``, the ETH Flipper's
-    of 12 March 2020 (beg 3%, ttl 10 minutes, tau 6 hours). Sources: docs/auctions.md."""
+    of 12 March 2020 (beg 3%, ttl 10 minutes, tau 6 hours). With ``flip`` the vault is
+    bitten by the Cat of Liquidations 1.2 (``box = Hole``, ``dunk``) instead of the Dog.
+    Sources: docs/auctions.md."""
 
     kind: Literal["clip", "flip"] = "clip"
     collateral: str = "WETH"
@@ -32,6 +34,9 @@ class AuctionConfig(StrictModel):
     dust: NonNegative = Decimal(15_000)           # DAI
     Hole: Positive = Decimal(100_000_000)         # DAI in auctions at once, all collateral
     hole: Positive = Decimal(40_000_000)          # DAI in auctions at once, this collateral
+    # flip (Liquidations 1.2, cat.sol): Hole is the Cat's box (DAI out for liquidation at
+    # once) and dunk the most DAI one bite sends to auction (default: hole).
+    dunk: Positive | None = None
     buf: Annotated[Decimal, Field(ge=1, allow_inf_nan=False)] = Decimal("1.2")
     tail: int = Field(default=8_400, gt=0)
     cusp: Fraction = Decimal("0.40")

@@ -231,8 +231,11 @@ class LendingRules:
         Comet's ``baseBorrowMin`` applies.
     health_formula, debt_value_rounding, ltv_rounding
         Account data: how the health factor is divided, how a debt's base-currency value
-        rounds (v3.3 floors it, v3.5+ ``mulDivCeil``), how ``collateral x LTV`` rounds
-        (v3.5+ ``percentMulFloor``).
+        rounds (v3.3 floors it, v3.5+ ``mulDivCeil``, Comet's ``signedMulPrice`` truncates
+        toward zero), how ``collateral x LTV`` rounds (v3.5+ ``percentMulFloor``).
+    debt_balance_rounding
+        How an account's debt is read from its scaled debt and the borrow index (up by
+        default; Comet's ``presentValueBorrow`` floors ``principal x index / 1e15``).
     liquidation_rounding
         The rounding of each step of a close-factor liquidation.
     sentinel
@@ -270,6 +273,7 @@ class LendingRules:
     health_formula: HealthFormula = HealthFormula.PERCENT_MUL_THEN_WAD_DIV
     debt_value_rounding: Rounding = Rounding.UP
     ltv_rounding: Rounding = Rounding.HALF_UP
+    debt_balance_rounding: Rounding = Rounding.UP
     liquidation_rounding: LiquidationRounding = ROUNDING_V3_3
     sentinel: bool = False
     deficit_in_supply_usage: bool = False
@@ -429,6 +433,11 @@ FAMILIES: dict[str, dict[str, object]] = {
         "initial_check": InitialCheck.WEIGHTED_VALUE,
         "withdraw_check": WithdrawCheck.INITIAL_MARGIN,
         "signed_base_balance": True,
+        # compound-finance/comet contracts/Comet.sol isLiquidatable/isBorrowCollateralized:
+        # signedMulPrice(presentValue(principal), price, baseScale) truncates toward zero;
+        # CometCore.sol presentValueBorrow floors principal x baseBorrowIndex / 1e15.
+        "debt_value_rounding": Rounding.DOWN,
+        "debt_balance_rounding": Rounding.DOWN,
         "compounding": Compounding.LINEAR,
         "treasury_takes_reserve_factor": False,
         "liquidation": LiquidationMechanism.ABSORB,

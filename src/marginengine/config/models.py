@@ -239,6 +239,49 @@ class AaveRules(StrictModel):
         return int(self.min_leftover_base * PRICE_UNIT)
 
 
+#: Comet's ``SECONDS_PER_YEAR`` (CometCore.sol): per-year rates become per-second ones by
+#: this floored division, once, in the constructor.
+COMET_SECONDS_PER_YEAR = 31_536_000
+#: Comet's ``FACTOR_SCALE``: rates, kinks and utilization are fractions of 1e18.
+COMET_FACTOR_SCALE = 10**18
+COMET_INTEREST_FIELDS: tuple[str, ...] = (
+    "supply_kink", "supply_base", "supply_slope_low", "supply_slope_high",
+    "borrow_kink", "borrow_base", "borrow_slope_low", "borrow_slope_high")
+
+
+class CometInterestModel(StrictModel):
+    """Comet's own interest curves for the base asset (``[compound.interest]``).
+
+    Two kinked curves of utilization (``totalBorrow / totalSupply``), one for suppliers and
+    one for borrowers, as ``CometConfiguration``'s ``supplyKink``,
+    ``supplyPerYearInterestRateBase``, ``...SlopeLow``, ``...SlopeHigh`` and their borrow
+    twins: below the kink ``base + slope_low x u``; above it ``base + slope_low x kink +
+    slope_high x (u - kink)``. Rates are yearly fractions (18 decimals at most); Comet holds
+    each as ``per_year x 1e18 / 31,536,000`` per second, floored. Without this table the
+    base asset uses its market's ``interest_rate`` (Aave's model, supply rate =
+    borrow rate x utilization x (1 - reserve_factor)). The defaults are those of Comet's
+    own test protocol (``test/helpers.ts`` ``makeProtocol``).
+    """
+
+    supply_kink: Fraction = Decimal("0.8")
+    supply_base: NonNegative = Decimal(0)
+    supply_slope_low: NonNegative = Decimal("0.05")
+    supply_slope_high: NonNegative = Decimal(2)
+    borrow_kink: Fraction = Decimal("0.8")
+    borrow_base: NonNegative = Decimal("0.005")
+    borrow_slope_low: NonNegative = Decimal("0.1")
+    borrow_slope_high: NonNegative = Decimal(3)
+
+    def scaled(self, name: str) -> int:
+        """A field at ``FACTOR_SCALE`` (1e18); the kinks are read this way."""
+        return int(getattr(self, name) * COMET_FACTOR_SCALE)
+
+    def per_second(self, name: str) -> int:
+        """A yearly rate field as Comet's per-second rate: ``per_year / SECONDS_PER_YEAR``,
+        floored (``Comet`` constructor)."""
+        return self.scaled(name) // COMET_SECONDS_PER_YEAR
+
+
 class CompoundRules(StrictModel):
     """Comet-wide parameters of Compound III."""
 
@@ -246,6 +289,7 @@ class CompoundRules(StrictModel):
     store_front_price_factor: Fraction = Decimal("0.5")
     target_reserves: NonNegative = Decimal(0)
     base_borrow_min: NonNegative = Decimal(0)
+    interest: CometInterestModel | None = None
 
     @property
     def store_front_price_factor_bps(self) -> int:
@@ -565,6 +609,10 @@ class ProtocolConfig(StrictModel):
             decimals = self.markets[compound.base_asset].decimals
             checks += [("compound.target_reserves", compound.target_reserves, decimals),
                        ("compound.base_borrow_min", compound.base_borrow_min, decimals)]
+        if compound is not None and compound.interest is not None:
+            for name in COMET_INTEREST_FIELDS:
+                checks.append((f"compound.interest.{name}", getattr(compound.interest, name),
+                               18))  # FACTOR_SCALE
         for symbol, m in self.markets.items():
             for name in ("base", "slope1", "slope2", "optimal_utilization"):
                 checks.append((f"markets.{symbol}.interest_rate.{name}",
@@ -572,6 +620,8 @@ class ProtocolConfig(StrictModel):
         if self.auction is not None:
             for name in ("chop", "dust", "Hole", "hole", "chip", "tip", "beg"):
                 checks.append((f"auction.{name}", getattr(self.auction, name), 18))  # wad
+            if self.auction.dunk is not None:
+                checks.append(("auction.dunk", self.auction.dunk, 18))  # wad
             for name in ("buf", "cusp", "cut"):
                 checks.append((f"auction.{name}", getattr(self.auction, name), 27))  # ray
         for name, morpho in self.morpho.items():
@@ -673,6 +723,15 @@ class ProtocolConfig(StrictModel):
                 if stored != value:
                     out.append(f"markets.{symbol}.{name}: {value} is stored as {stored} "
                                "(Comet keeps 4 decimals, truncated)")
+        compound = self.compound
+        if compound is not None:
+            # Comet keeps storeFrontPriceFactor at 18 decimals; the rules here read it in
+            # basis points (CompoundRules.store_front_price_factor_bps), so say so.
+            value = compound.store_front_price_factor
+            stored = Decimal(compound.store_front_price_factor_bps) / BPS
+            if stored != value:
+                out.append(f"compound.store_front_price_factor: {value} is used as {stored} "
+                           "(4 decimals, truncated; Comet keeps 18)")
         return out
 
     @property

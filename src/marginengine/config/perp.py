@@ -189,7 +189,14 @@ class PerpMarketConfig(StrictModel):
     liquidation_price: Literal["binance", "bybit"] = "binance"
     takeover_discount: Fraction = Decimal("0.01")
     liquidation_fee: Fraction = Decimal("0.015")
-    spread_to_mmr: Fraction = Decimal("0.10")
+    #: dYdX's ``spread_to_maintenance_margin_ratio_ppm``: a uint32 ppm, not bounded by 100%
+    #: (dYdX's sample genesis uses 1,500,000; its ``LiquidationsConfig.Validate`` refuses 0).
+    spread_to_mmr: Annotated[Decimal, Field(ge=0, le=Decimal("4294.967295"),
+                                            allow_inf_nan=False)] = Decimal("0.10")
+    #: dYdX's ``bankruptcy_adjustment_ppm`` (BA of the fillable price): at least 100%
+    #: (``LiquidationsConfig.Validate``), a uint32 ppm.
+    bankruptcy_adjustment: Annotated[Decimal, Field(ge=1, le=Decimal("4294.967295"),
+                                                    allow_inf_nan=False)] = Decimal(1)
     partial_above: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(0)
     partial_fraction: PositiveFraction = Decimal(1)
     adl_policy: Literal["pnl_leverage", "hyperliquid_index", "pro_rata_profit",
@@ -200,6 +207,11 @@ class PerpMarketConfig(StrictModel):
     #: socialized over the other accounts' perp balances (Drift v2's
     #: ``resolve_perp_bankruptcy`` and Mango v4's perp bankruptcy shape).
     adl: bool = True
+    #: Hyperliquid's backstop liquidation (docs, Trading > Liquidations): a ``takeover``
+    #: bucket whose equity is below 2/3 of its maintenance margin has the whole position
+    #: taken over at the fill price and, once it holds no other position, its margin goes to
+    #: the liquidator (the liquidator vault): "the maintenance margin is not returned".
+    backstop: bool = False
     mark_basis_alpha: PositiveFraction = Decimal("0.1")
 
     @field_validator("tiers")
@@ -221,8 +233,12 @@ class PerpMarketConfig(StrictModel):
 
     @model_validator(mode="after")
     def _fractions(self) -> PerpMarketConfig:
+        if self.backstop and self.liquidation != "takeover":
+            raise ValueError("backstop: Hyperliquid's backstop liquidation needs liquidation "
+                             "= 'takeover'")
         for name in ("size_premium_factor", "takeover_discount", "liquidation_fee",
-                     "spread_to_mmr", "partial_fraction", "mark_basis_alpha"):
+                     "spread_to_mmr", "bankruptcy_adjustment", "partial_fraction",
+                     "mark_basis_alpha"):
             to_ppm(getattr(self, name), name)
         whole_units(self.oi_cap, self.base_unit, "oi_cap", f"base smallest units "
                     f"(base_decimals = {self.base_decimals})")
@@ -322,7 +338,8 @@ def perp_symbol_problem(symbol: str) -> str | None:
 #: Hyperliquid: BTC-like tiers (40x: IM 2.5%, MM 1.25%; 20x above 150M), funding
 #: F = P + clamp(0.01% - P, +-0.05%) per 8 hours paid one eighth every hour, capped at
 #: 4%/hour (docs, Trading > Funding), liquidators (HLP) take over positions, positions above
-#: 100k USDC liquidated 20% at a time, shared backstop, ADL by Hyperliquid's index.
+#: 100k USDC liquidated 20% at a time, below 2/3 of the maintenance margin a backstop
+#: takeover that keeps the margin, shared fund, ADL by Hyperliquid's index.
 PERP_PRESETS: dict[str, dict[str, Any]] = {
     "dydx-v4": {
         "margin_model": "dydx-v4",
@@ -351,5 +368,6 @@ PERP_PRESETS: dict[str, dict[str, Any]] = {
         "partial_fraction": "0.2",
         "insurance_fund": "shared",
         "adl_policy": "hyperliquid_index",
+        "backstop": True,
     },
 }

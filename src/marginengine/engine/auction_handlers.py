@@ -48,7 +48,7 @@ def bark(ctx: HandlerContext, e: Bark) -> dict[str, Any]:
     ctx.require_prices(ctx.priced_assets(e.account), for_liquidation=True)
     if not ctx.is_liquidatable(e.account):
         health = ctx.health_factor(e.account)
-        ctx.refuse(Code.DOG_NOT_UNSAFE,
+        ctx.refuse(Code.DOG_NOT_UNSAFE if house.cat is None else Code.CAT_NOT_UNSAFE,
                    f"{e.account} is not unsafe: health factor {health / WAD:.4f}",
                    health_factor=health)
     ledger = ctx.ledger
@@ -59,13 +59,16 @@ def bark(ctx: HandlerContext, e: Bark) -> dict[str, Any]:
                    f"{e.account} has no {cfg.debt} debt against {cfg.collateral}",
                    debt=debt, ink=ink)
     try:
-        dart, dink, tab = house.dog.bark(debt, ink, RAY)
-        price = feed_price_ray(ctx)
         if house.clipper is not None:
-            kick = house.clipper.kick(tab, dink, e.account, e.keeper, price, ledger.time)
+            assert house.dog is not None
+            dart, dink, tab = house.dog.bark(debt, ink, RAY)
+            kick = house.clipper.kick(tab, dink, e.account, e.keeper, feed_price_ray(ctx),
+                                      ledger.time)
             auction, coin = kick.id, kick.coin
         else:
-            assert house.flipper is not None
+            # Liquidations 1.2: Cat.bite, then Flipper.kick with a bid of 0, gal = vow.
+            assert house.cat is not None and house.flipper is not None
+            dart, dink, tab = house.cat.bite(debt, ink, RAY)
             auction = house.flipper.kick(e.account, "vow", tab, dink, 0, ledger.time)
             coin = 0
     except LiquidationRefused as exc:
@@ -88,7 +91,9 @@ def _finish(ctx: HandlerContext, house: AuctionHouse, auction: int,
     if shortfall:
         ctx.ledger.reserves_to_deficit(cfg.debt, shortfall)
     if tab_left:
-        house.dog.digs(tab_left)
+        # Flipper.deal calls cat.claw(tab) (a Clipper's takes already released theirs).
+        assert house.cat is not None
+        house.cat.claw(tab_left)
     outcome = AuctionOutcome(record.id, record.account, record.debt, record.raised,
                              record.lot_sold, record.returned, record.price_at_kick, shortfall,
                              ctx.ledger.time)
@@ -119,6 +124,7 @@ def take(ctx: HandlerContext, e: Take) -> dict[str, Any]:
     ledger.receive_into_reserves(cfg.debt, paid)
     ledger.pay_out_reserves(cfg.collateral, result.slice)
     if result.digs:
+        assert house.dog is not None
         house.dog.digs(result.digs)
     record.raised += paid
     record.lot_sold += result.slice

@@ -79,26 +79,32 @@ def liquidation_inputs(reads: StateReads, account_id: str) -> tuple[str, str,
     collateral, by value) and the close-factor rule's inputs for it; ``None`` without
     debt or collateral. Exact reads (no plan)."""
     config, ledger, prices = reads.config, reads.ledger, reads.prices
-    assets = reads.account_assets(account_id)
-    debts = []
-    colls = []
-    for a in assets:
-        unit = config.markets[a].unit
+    debts: list[tuple[int, str]] = []
+    colls: list[tuple[int, str]] = []
+    balances: dict[str, tuple[int, int]] = {}  # asset: (debt, collateral supply)
+    for a in reads.account_assets(account_id):
         debt = ledger.debt_of(account_id, a)
-        if debt:
-            debts.append((value_of(debt, prices[a], unit, Rounding.UP), a))
         supply = ledger.supply_of(account_id, a)
-        if supply and ledger.uses_as_collateral(account_id, a):
-            colls.append((value_of(supply, prices[a], unit, Rounding.DOWN), a))
+        if not ledger.uses_as_collateral(account_id, a):
+            supply = 0
+        balances[a] = (debt, supply)
+        if debt:
+            debts.append((debt, a))
+        if supply:
+            colls.append((supply, a))
     if not debts or not colls:
         return None
-    debt_asset = max(debts)[1]
-    coll_asset = max(colls)[1]
+    # The largest of each side by value (one candidate needs no valuation).
+    debt_asset = debts[0][1] if len(debts) == 1 else max(
+        (value_of(d, prices[a], config.markets[a].unit, Rounding.UP), a) for d, a in debts)[1]
+    coll_asset = colls[0][1] if len(colls) == 1 else max(
+        (value_of(c, prices[a], config.markets[a].unit, Rounding.DOWN), a)
+        for c, a in colls)[1]
     data = reads.account_data(account_id)
     return debt_asset, coll_asset, close_factor_inputs(
         config, ledger, prices, account_id, reads.liquidation_health(account_id, data),
-        data.total_debt,
-        data.total_collateral, debt_asset, coll_asset)
+        data.total_debt, data.total_collateral, debt_asset, coll_asset,
+        balances=(balances[debt_asset][0], balances[coll_asset][1]))
 
 
 def liquidation_plan(reads: StateReads, account_id: str, debt_asset: str,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from marginengine.config.families import InitialCheck
 from marginengine.decisions import Code
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
@@ -121,26 +122,33 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
     if refusal:
         ctx.refuse_with(refusal)
     ctx.require_prices([asset, *ctx.account_assets(e.account)])
-    refusal = rules_of.validate_borrow_health(e.account, ctx.account_data(e.account),
-                                              ctx.rules)
-    if refusal:
-        ctx.refuse_with(refusal)
+    if ctx.rules.initial_check is not InitialCheck.WEIGHTED_VALUE:
+        # Aave v3.3's validateBorrow checks collateral, LTV and HF first (v3.5+ nothing:
+        # see validate_borrow_health); Comet's withdrawBase has no such step
+        # (isBorrowCollateralized after the borrow refuses, NotCollateralized).
+        refusal = rules_of.validate_borrow_health(e.account, ctx.account_data(e.account),
+                                                  ctx.rules)
+        if refusal:
+            ctx.refuse_with(refusal)
+    debt_before = ledger.debt_of(e.account, asset)
     try:
         ledger.borrow(e.account, asset, amount)
     except LedgerError as exc:
         ctx.refuse(Code.NOT_ENOUGH_LIQUIDITY, f"not enough liquidity: {exc}", amount=amount)
+    compound = ctx.config.compound
+    if ctx.rules.min_borrow and compound is not None:
+        # Comet's withdrawBase: -(presentValue(principal) - amount) < baseBorrowMin reverts
+        # BorrowTooSmall, before isBorrowCollateralized is asked.
+        refusal = rules_of.validate_min_borrow(asset, market, debt_before + amount,
+                                               compound.base_borrow_min_units(market.decimals))
+        if refusal:
+            ctx.refuse_with(refusal)
     after = ctx.account_data(e.account)
     refusal = rules_of.validate_borrow_power(ctx.rules, after,
                                              ctx.initial_account_data(e.account), e.account)
     if refusal:
         ctx.refuse_with(refusal)
     ctx.require_initial_margin(e.account, InitialScope.HOLDS_PERPS)
-    compound = ctx.config.compound
-    if ctx.rules.min_borrow and compound is not None:
-        refusal = rules_of.validate_min_borrow(asset, market, ledger.debt_of(e.account, asset),
-                                               compound.base_borrow_min_units(market.decimals))
-        if refusal:
-            ctx.refuse_with(refusal)
     return {"borrowed": amount, "health_factor": after.health_factor}
 
 
@@ -289,7 +297,7 @@ def buy_collateral(ctx: HandlerContext, e: BuyCollateral) -> dict[str, Any]:
                    field="min_amount", value=e.min_amount)
     ledger = ctx.ledger
     base_market = ctx.config.markets[base]
-    reserves = ledger.reserves[base].reserves
+    reserves = ledger.reserves[base].present_value_reserves()
     target = compound.target_reserves_units(base_market.decimals)
     if reserves >= target:
         ctx.refuse(Code.NOT_FOR_SALE,

@@ -28,6 +28,7 @@ from marginengine.liquidation.adl import AdlCandidate, AdlPolicy, allocate_adl, 
 from marginengine.liquidation.backstop import insurance_cover, socialize_loss
 from marginengine.liquidation.perp_liquidation import PerpLiquidationPlan
 from marginengine.liquidation.perp_liquidation import plan_perp_liquidation as plan_perp
+from marginengine.liquidation.perp_prices import dydx_insurance_fund_delta
 from marginengine.margin import MarginKind
 from marginengine.margin.funding import funding_step
 from marginengine.margin.validation import fmt_usd
@@ -198,7 +199,14 @@ def plan_perp_liquidation(reads: StateReads, account_id: str, market: str,
                           requested: int = 0) -> PerpLiquidationPlan:
     """Plan the liquidation of ``account_id``'s ``market`` position now (see
     :func:`marginengine.liquidation.perp_liquidation.plan_perp_liquidation`)."""
-    return plan_perp(reads.config.perps[market], reads.bucket(account_id), market, requested)
+    marks = reads.valuation().marks
+
+    def maintenance_at(size: int) -> int:
+        return reads.perp_model.position_risk(reads.ledger, account_id, market, marks,
+                                              size=size).maintenance
+
+    return plan_perp(reads.config.perps[market], reads.bucket(account_id), market, requested,
+                     maintenance_at)
 
 
 def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
@@ -236,16 +244,33 @@ def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
     details: dict[str, Any] = {
         "closed": close, "mark": mark, "bankruptcy_price": bankrupt_at, "price": price,
         "insurance_paid": 0, "adl": [], "socialized": 0, "deficit": 0, "fee": 0,
-        "shortfall": 0, "adl_covered": 0,
+        "shortfall": 0, "adl_covered": 0, "backstop_margin": 0,
     }
     notional = abs(quote_value(close, price, perp.base_unit, quote_unit, Rounding.DOWN))
+    # What the liquidated account receives for the fill (negative: pays), rounded as
+    # Ledger.fill rounds it.
+    received = -quote_value(signed_close, price, perp.base_unit, quote_unit,
+                            Rounding.UP if signed_close > 0 else Rounding.DOWN)
+    fee_ppm = perp.ppm("liquidation_fee")
     if underwater:
-        loss = abs(quote_value(close, abs(bankrupt_at - price), perp.base_unit, quote_unit,
-                               Rounding.UP))
+        if quote.bankruptcy_quote is not None:
+            # dYdX v4 GetLiquidationInsuranceFundDelta: the fund pays the fill's shortfall
+            # below the closed size's bankruptcy quote.
+            loss = -dydx_insurance_fund_delta(received, quote.bankruptcy_quote, fee_ppm)
+        else:
+            loss = abs(quote_value(close, abs(bankrupt_at - price), perp.base_unit,
+                                   quote_unit, Rounding.UP))
         if ledger.insurance_of(fund_market) >= loss or not perp.adl:
             _take_over(ctx, e, perp, signed_close, price)
             details["shortfall"] = _negative_equity(ctx, e.account)
-            details["insurance_paid"] = _cover(ctx, e.account, fund_market)
+            if quote.bankruptcy_quote is not None and ctx.bucket(e.account).positions:
+                # A bucket that keeps other positions is paid the delta at once (dYdX),
+                # as far as the fund goes; a flat one is covered below.
+                paid = min(loss, ledger.insurance_of(fund_market))
+                if paid > 0:
+                    ledger.pay_from_insurance(e.account, paid, fund_market)
+                    details["insurance_paid"] += paid
+            details["insurance_paid"] += _cover(ctx, e.account, fund_market)
         else:
             details["adl"] = _deleverage(ctx, e.account, e.market, perp, size, bankrupt_at,
                                          mark)
@@ -259,8 +284,18 @@ def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
             ledger.add_volume(e.market, adl=notional)
     else:
         _take_over(ctx, e, perp, signed_close, price)
-        after = ctx.equity_quote(ctx.bucket(e.account))
-        fee = min(div(notional * perp.ppm("liquidation_fee"), PPM, Rounding.UP), max(after, 0))
+        if quote.backstop:
+            # Hyperliquid's backstop: no fee; the margin of a flat bucket goes to the
+            # liquidator (its perp quote, at most its equity).
+            details["backstop_margin"] = _backstop_margin(ctx, e)
+            fee = 0
+        elif quote.bankruptcy_quote is not None:
+            # dYdX v4: floor(|received| x max fee), at most what the fill leaves above the
+            # closed size's bankruptcy quote.
+            fee = max(dydx_insurance_fund_delta(received, quote.bankruptcy_quote, fee_ppm), 0)
+        else:
+            after = ctx.equity_quote(ctx.bucket(e.account))
+            fee = min(div(notional * fee_ppm, PPM, Rounding.UP), max(after, 0))
         if fee:
             ledger.fee_to_insurance(e.account, fee, fund_market)
         details["fee"] = fee
@@ -283,6 +318,18 @@ def _take_over(ctx: HandlerContext, e: LiquidatePerp, perp: PerpMarketConfig, si
     ledger.fill(e.account, e.market, signed_close, price, perp.base_unit, quote_unit)
     ledger.fill(e.liquidator, e.market, -signed_close, price, perp.base_unit, quote_unit)
     ctx.require_initial_margin(e.liquidator, who="liquidator")
+
+
+def _backstop_margin(ctx: HandlerContext, e: LiquidatePerp) -> int:
+    """Hyperliquid's backstop liquidation: a flat bucket's margin (its perp quote, at most
+    its equity) goes to the liquidator; a bucket that keeps other positions keeps it."""
+    risk = ctx.bucket(e.account)
+    if risk.positions:
+        return 0
+    margin = min(max(risk.equity_quote(), 0), max(risk.perp_quote, 0))
+    if margin:
+        ctx.ledger.move_quote(e.account, e.liquidator, margin)
+    return margin
 
 
 def _negative_equity(ctx: HandlerContext, account_id: str) -> int:

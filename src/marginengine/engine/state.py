@@ -778,7 +778,10 @@ class StateReads:
 
     def is_liquidatable(self, account_id: str) -> bool:
         """Whether the family's rules allow liquidating the account now."""
-        return self.margin_model.is_liquidatable(self.ledger, self.valuation(), account_id)
+        # The lending rule reads the account data the engine caches per state (a keeper's
+        # check and the Liquidate after it share it), computed only if that rule decides.
+        return self.margin_model.is_liquidatable(self.ledger, self.valuation(), account_id,
+                                                 self.account_data)
 
     def has_perps(self, account_id: str) -> bool:
         """Whether the account holds perp positions or a perp balance."""

@@ -94,3 +94,46 @@ def compounded_interest(rate: int, seconds: int, how: Compounding) -> int:
 def grow_index(index: int, factor: int) -> int:
     """Apply a growth factor to an index (Aave's ``rayMul``, half up)."""
     return ray_mul(factor, index, Rounding.HALF_UP)
+
+
+# ---------------------------------------------------------------------- Compound III
+# compound-finance/comet@d5a30b0a contracts/Comet.sol (getUtilization, getSupplyRate,
+# getBorrowRate, accruedInterestIndices) and CometCore.sol (presentValue*): indices are
+# fractions of BASE_INDEX_SCALE = 1e15, rates per second at FACTOR_SCALE = 1e18. The
+# ledger keeps its indices in ray, so a Comet index is the ray index / 1e12 exactly.
+
+#: Comet's ``BASE_INDEX_SCALE``.
+COMET_INDEX_SCALE = 10**15
+#: From a Comet index (1e15) to the ledger's ray index.
+COMET_INDEX_TO_RAY = RAY // COMET_INDEX_SCALE
+_FACTOR_SCALE = 10**18
+
+
+def comet_utilization(total_supply: int, total_borrow: int) -> int:
+    """``getUtilization``: ``totalBorrow x 1e18 / totalSupply`` (present values), floored;
+    0 without supply."""
+    if total_supply == 0:
+        return 0
+    return total_borrow * _FACTOR_SCALE // total_supply
+
+
+def comet_rate(utilization: int, kink: int, base: int, slope_low: int, slope_high: int) -> int:
+    """``getSupplyRate`` / ``getBorrowRate``: the per-second rate (1e18) at ``utilization``.
+
+    ``base + mulFactor(slope_low, u)`` up to the kink (inclusive), then
+    ``base + mulFactor(slope_low, kink) + mulFactor(slope_high, u - kink)``; each
+    ``mulFactor`` floored. ``base`` and the slopes are per second, the kink a fraction.
+    """
+    if utilization <= kink:
+        return base + slope_low * utilization // _FACTOR_SCALE
+    return (base + slope_low * kink // _FACTOR_SCALE
+            + slope_high * (utilization - kink) // _FACTOR_SCALE)
+
+
+def comet_accrue_index(index: int, rate_per_second: int, seconds: int) -> int:
+    """``accruedInterestIndices``: ``index + mulFactor(index, rate x seconds)``, floored.
+
+    ``index`` is a Comet index (1e15 is one); simple interest over the elapsed time, so the
+    index compounds only across accruals.
+    """
+    return index + index * (rate_per_second * seconds) // _FACTOR_SCALE

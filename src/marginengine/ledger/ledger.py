@@ -18,6 +18,11 @@ from marginengine.errors import InvariantViolation
 from marginengine.fixedpoint import RAY, Rounding, bps_mul, div, ray_mul
 from marginengine.ledger.account import Account
 from marginengine.ledger.interest import (
+    COMET_INDEX_TO_RAY,
+    SECONDS_PER_YEAR,
+    comet_accrue_index,
+    comet_rate,
+    comet_utilization,
     compounded_interest,
     grow_index,
     linear_interest,
@@ -30,6 +35,9 @@ from marginengine.ledger.perp import (
     quote_value,
 )
 from marginengine.ledger.reserve import ReserveState
+
+#: A Comet per-second rate (1e18) as the ledger's yearly ray rate, exactly.
+_COMET_RATE_TO_RAY_YEAR = SECONDS_PER_YEAR * RAY // 10**18
 
 
 class LedgerError(Exception):
@@ -60,6 +68,11 @@ class Ledger:
         self.compounding = rules.compounding
         self.deficit_in_supply_usage = rules.deficit_in_supply_usage
         self.treasury_accrual_floor = rules.treasury_accrual_floor
+        self.debt_rounding = rules.debt_balance_rounding
+        # Compound III with [compound.interest]: the base asset accrues as Comet does.
+        compound = config.compound
+        self.comet_interest = compound.interest if compound is not None else None
+        self.comet_base = compound.base_asset if compound is not None else None
         self._saved_accounts: dict[str, Account | None] | None = None
         self._saved_reserves: dict[str, ReserveState] = {}
         self._saved_clearing: PerpClearing | None = None
@@ -176,12 +189,13 @@ class Ledger:
         return pos.scaled_supply if pos else 0
 
     def debt_of(self, account_id: str, asset: str) -> int:
-        """An account's debt in smallest units, rounded up."""
+        """An account's debt in smallest units, rounded as the family reads it (up, or
+        down for Comet's ``presentValueBorrow``)."""
         account = self.accounts.get(account_id)
         pos = account.lending.get(asset) if account else None
         if pos is None or pos.scaled_debt == 0:
             return 0
-        return ray_mul(pos.scaled_debt, self.reserves[asset].borrow_index, Rounding.UP)
+        return ray_mul(pos.scaled_debt, self.reserves[asset].borrow_index, self.debt_rounding)
 
     def uses_as_collateral(self, account_id: str, asset: str) -> bool:
         """Whether the account's supply of ``asset`` counts as collateral."""
@@ -556,6 +570,23 @@ class Ledger:
     def update_rates(self, asset: str) -> None:
         """Recompute an asset's borrow and supply rates from its current utilization."""
         r = self._reserve(asset)
+        model = self.comet_interest
+        if model is not None and asset == self.comet_base:
+            # Comet: utilization of the floored present values, per-second rates; held
+            # as yearly rays (per second x SECONDS_PER_YEAR x 1e9, exact) like the others.
+            usage = comet_utilization(r.scaled_supply * r.liquidity_index // RAY,
+                                      r.scaled_debt * r.borrow_index // RAY)
+            supply = comet_rate(usage, model.scaled("supply_kink"),
+                                model.per_second("supply_base"),
+                                model.per_second("supply_slope_low"),
+                                model.per_second("supply_slope_high"))
+            borrow = comet_rate(usage, model.scaled("borrow_kink"),
+                                model.per_second("borrow_base"),
+                                model.per_second("borrow_slope_low"),
+                                model.per_second("borrow_slope_high"))
+            r.borrow_rate = borrow * _COMET_RATE_TO_RAY_YEAR
+            r.liquidity_rate = supply * _COMET_RATE_TO_RAY_YEAR
+            return
         market = self.config.markets[asset]
         r.borrow_rate, r.liquidity_rate = rates(
             market.interest_rate, r.total_debt(), r.cash, market.reserve_factor_bps,
@@ -575,12 +606,22 @@ class Ledger:
         market = self.config.markets[asset]
         old_li, old_bi = r.liquidity_index, r.borrow_index
         self.index_epoch += 1
-        if r.liquidity_rate:
-            r.liquidity_index = grow_index(old_li, linear_interest(r.liquidity_rate, seconds))
-        if r.scaled_debt and r.borrow_rate:
-            r.borrow_index = grow_index(
-                old_bi, compounded_interest(r.borrow_rate, seconds, self.compounding)
-            )
+        if self.comet_interest is not None and asset == self.comet_base:
+            # Comet's accruedInterestIndices: both indices grow whatever the totals.
+            r.liquidity_index = COMET_INDEX_TO_RAY * comet_accrue_index(
+                old_li // COMET_INDEX_TO_RAY, r.liquidity_rate // _COMET_RATE_TO_RAY_YEAR,
+                seconds)
+            r.borrow_index = COMET_INDEX_TO_RAY * comet_accrue_index(
+                old_bi // COMET_INDEX_TO_RAY, r.borrow_rate // _COMET_RATE_TO_RAY_YEAR,
+                seconds)
+        else:
+            if r.liquidity_rate:
+                r.liquidity_index = grow_index(old_li,
+                                               linear_interest(r.liquidity_rate, seconds))
+            if r.scaled_debt and r.borrow_rate:
+                r.borrow_index = grow_index(
+                    old_bi, compounded_interest(r.borrow_rate, seconds, self.compounding)
+                )
         debt_growth_ray = r.scaled_debt * (r.borrow_index - old_bi)
         supply_growth_ray = r.scaled_supply * (r.liquidity_index - old_li)
         to_treasury = 0

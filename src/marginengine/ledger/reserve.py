@@ -65,6 +65,14 @@ class ReserveState:
         """Protocol surplus in whole smallest units (floored)."""
         return self.reserves_ray // RAY
 
+    def present_value_reserves(self) -> int:
+        """Comet's ``getReserves``: the balance less what suppliers are owed plus what
+        borrowers owe, each a floored present value (``presentValueSupply``,
+        ``presentValueBorrow``; compound-finance/comet ``contracts/Comet.sol``). It can be
+        one unit above :attr:`reserves`, which floors the exact sum once."""
+        return (self.cash - self.treasury - self.scaled_supply * self.liquidity_index // RAY
+                + self.scaled_debt * self.borrow_index // RAY)
+
     def total_supply(self) -> int:
         """What suppliers are owed in total, rounded down."""
         return self.scaled_supply * self.liquidity_index // RAY

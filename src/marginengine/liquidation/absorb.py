@@ -75,12 +75,26 @@ def plan_absorb(
     return AbsorbPlan(tuple(seized), old_balance, new_balance, bad_debt)
 
 
+#: Comet's ``FACTOR_SCALE``: every factor (liquidation, store front) is a fraction of 1e18.
+FACTOR_SCALE = 10**18
+#: A basis point in ``FACTOR_SCALE`` units: Comet stores each asset factor with 4 decimals
+#: (``descale = FACTOR_SCALE / 1e4``), so ``factor = bps * 1e14`` exactly.
+_BPS_TO_FACTOR = FACTOR_SCALE // BPS
+
+
 def store_front_price(asset_price: int, liquidation_factor_bps: int,
                       store_front_price_factor_bps: int) -> int:
-    """The collateral's price lowered by ``storeFrontPriceFactor x (1 - liquidationFactor)``."""
-    discount_bps = bps_mul(store_front_price_factor_bps, BPS - liquidation_factor_bps,
-                           Rounding.DOWN)
-    return bps_mul(asset_price, BPS - discount_bps, Rounding.DOWN)
+    """The collateral's price lowered by ``storeFrontPriceFactor x (1 - liquidationFactor)``.
+
+    As ``Comet.quoteCollateral`` (compound-finance/comet ``contracts/Comet.sol``): both
+    products are ``mulFactor`` at ``FACTOR_SCALE = 1e18``, each floored, so the discount
+    keeps all eight decimals of the product of two four-decimal factors (``0.5555 x
+    (1 - 0.9333) = 0.03705185``; floored to basis points it would be 0.037).
+    """
+    store_front = store_front_price_factor_bps * _BPS_TO_FACTOR
+    discount = (store_front * (FACTOR_SCALE - liquidation_factor_bps * _BPS_TO_FACTOR)
+                // FACTOR_SCALE)
+    return asset_price * (FACTOR_SCALE - discount) // FACTOR_SCALE
 
 
 def quote_collateral(
@@ -95,7 +109,9 @@ def quote_collateral(
     """Collateral units ``base_amount`` buys at the store-front discount (Comet's quote).
 
     ``discount = storeFrontPriceFactor x (1 - liquidationFactor)``; the collateral's price
-    is lowered by that discount.
+    is lowered by that discount (:func:`store_front_price`), then
+    ``basePrice * baseAmount * assetScale / discountedPrice / baseScale``: Comet's two
+    floored divisions equal the one floored division here.
     """
     discounted_price = store_front_price(asset_price, liquidation_factor_bps,
                                          store_front_price_factor_bps)

@@ -19,6 +19,7 @@ from marginengine.liquidation.abaci import (
     LinearDecrease,
     StairstepExponentialDecrease,
 )
+from marginengine.liquidation.cat import Cat, CatParams
 from marginengine.liquidation.dutch_auction import Clipper, ClipperParams, Dog, DogParams
 from marginengine.liquidation.english_auction import Flipper, FlipperParams
 
@@ -73,22 +74,25 @@ class AuctionOutcome:
 
 @dataclass
 class AuctionHouse:
-    """The protocol's auction state: the Dog, one Clipper or Flipper, and the records."""
+    """The protocol's auction state: the Dog and one Clipper (Liquidations 2.0), or the Cat
+    and one Flipper (Liquidations 1.2), and the records."""
 
     config: AuctionConfig
-    dog: Dog
+    dog: Dog | None
     clipper: Clipper | None
     flipper: Flipper | None
     records: dict[int, AuctionRecord] = field(default_factory=dict)
     outcomes: list[AuctionOutcome] = field(default_factory=list)
+    cat: Cat | None = None
 
     @classmethod
     def of(cls, cfg: AuctionConfig) -> AuctionHouse:
         """Build the machines from human-unit parameters."""
-        dog = Dog(DogParams(Hole=_wad(cfg.Hole) * RAY, hole=_wad(cfg.hole) * RAY,
-                            chop=_wad(cfg.chop), dust=_wad(cfg.dust) * RAY))
         clipper = flipper = None
+        dog = cat = None
         if cfg.kind == "clip":
+            dog = Dog(DogParams(Hole=_wad(cfg.Hole) * RAY, hole=_wad(cfg.hole) * RAY,
+                                chop=_wad(cfg.chop), dust=_wad(cfg.dust) * RAY))
             calc: Any
             if cfg.curve == "linear":
                 calc = LinearDecrease(cfg.tau)
@@ -100,18 +104,22 @@ class AuctionHouse:
                 buf=_ray(cfg.buf), tail=cfg.tail, cusp=_ray(cfg.cusp), chip=_wad(cfg.chip),
                 tip=_wad(cfg.tip) * RAY, calc=calc), dog)
         else:
+            dunk = cfg.hole if cfg.dunk is None else cfg.dunk
+            cat = Cat(CatParams(box=_wad(cfg.Hole) * RAY, dunk=_wad(dunk) * RAY,
+                                chop=_wad(cfg.chop), dust=_wad(cfg.dust) * RAY))
             flipper = Flipper(FlipperParams(beg=_wad(cfg.beg), ttl=cfg.ttl, tau=cfg.flip_tau))
-        return cls(cfg, dog, clipper, flipper)
+        return cls(cfg, dog, clipper, flipper, cat=cat)
 
     def copy(self) -> AuctionHouse:
         """An independent copy (the engine mutates a copy and commits it once the event is
         logged): the mutable parts are copied, the frozen ones shared, in O(running
         auctions)."""
         dog = copy.copy(self.dog)
+        cat = copy.copy(self.cat)
         clipper = self.clipper.copy() if self.clipper is not None else None
         flipper = self.flipper.copy() if self.flipper is not None else None
         return AuctionHouse(self.config, dog, clipper, flipper, dict(self.records),
-                            list(self.outcomes))
+                            list(self.outcomes), cat)
 
     def own(self, auction: int) -> None:
         """Copy one auction's mutable entries before changing them (copy on write: the
@@ -125,7 +133,11 @@ class AuctionHouse:
 
     def state_dict(self) -> dict[str, object]:
         """Plain data for the state hash."""
-        machines: dict[str, object] = {"Dirt": self.dog.Dirt, "dirt": self.dog.dirt}
+        machines: dict[str, object] = {}
+        if self.dog is not None:
+            machines.update(Dirt=self.dog.Dirt, dirt=self.dog.dirt)
+        if self.cat is not None:
+            machines["litter"] = self.cat.litter
         if self.clipper is not None:
             machines["sales"] = {i: asdict(s) for i, s in sorted(self.clipper.active.items())}
             machines["kicks"] = self.clipper.kicks

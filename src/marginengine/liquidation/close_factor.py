@@ -233,17 +233,24 @@ def _no_collateral_left(inputs: CloseFactorInputs, rounding: LiquidationRounding
 def close_factor_inputs(config: ProtocolConfig, ledger: Ledger, prices: Mapping[str, int],
                         account_id: str, health_factor: int, total_debt_base: int,
                         total_collateral_base: int, debt_asset: str,
-                        collateral_asset: str) -> CloseFactorInputs:
+                        collateral_asset: str,
+                        balances: tuple[int, int] | None = None) -> CloseFactorInputs:
     """The :class:`CloseFactorInputs` of one account, debt asset and collateral asset, from
-    the ledger, the prices and the account's data (Aave's ``getUserAccountData``)."""
+    the ledger, the prices and the account's data (Aave's ``getUserAccountData``).
+
+    ``balances``: the account's debt in ``debt_asset`` and supply of
+    ``collateral_asset`` as the ledger reads them now, if the caller has just read them
+    (else read here)."""
     debt_market = config.markets[debt_asset]
     coll_market = config.markets[collateral_asset]
+    debt_balance, collateral_balance = balances if balances is not None else (
+        ledger.debt_of(account_id, debt_asset), ledger.supply_of(account_id, collateral_asset))
     return CloseFactorInputs(
         health_factor=health_factor,
         total_debt_base=total_debt_base,
         total_collateral_base=total_collateral_base,
-        debt_balance=ledger.debt_of(account_id, debt_asset),
-        collateral_balance=ledger.supply_of(account_id, collateral_asset),
+        debt_balance=debt_balance,
+        collateral_balance=collateral_balance,
         debt_price=prices[debt_asset],
         debt_unit=debt_market.unit,
         collateral_price=prices[collateral_asset],

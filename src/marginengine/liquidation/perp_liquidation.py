@@ -8,15 +8,20 @@ CLI's health table all call it. The price formulas are those of
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
 from marginengine.config.perp import PPM, PerpMarketConfig
 from marginengine.fixedpoint import PRICE_UNIT, Rounding, div
+from marginengine.ledger.perp import quote_value
 from marginengine.liquidation import bybit
 from marginengine.liquidation.perp_prices import (
     bankruptcy_price,
-    fillable_price,
+    dydx_bankruptcy_quote,
+    dydx_fillable_price_quantums,
+    dydx_liquidatable_size,
+    dydx_position_notional_liquidatable,
     liquidation_price_cross,
 )
 from marginengine.margin.base import MarginKind
@@ -24,13 +29,26 @@ from marginengine.margin.perp import BucketRisk
 from marginengine.margin.tiers import TierSchedule
 
 
-def _close_size(perp: PerpMarketConfig, size: int, notional: int, quote_unit: int,
+def _close_size(perp: PerpMarketConfig, size: int, notional: int, mark: int, quote_unit: int,
                 requested: int) -> int:
-    """How much of ``|size|`` one liquidation closes: a fraction of large positions."""
+    """How much of ``|size|`` one liquidation closes: a fraction of large positions.
+
+    ``fillable`` (dYdX v4): the position block limits of ``GetLiquidatablePositionSizeDelta``
+    with ``partial_above`` as ``min_position_notional_liquidated`` and ``partial_fraction``
+    as ``max_position_portion_liquidated_ppm``: the whole position up to ``max(partial_above,
+    partial_fraction x notional)``, else that notional in whole steps (at least one step).
+    ``takeover`` (Hyperliquid): above ``partial_above``, ``partial_fraction`` of the size in
+    whole steps (Hyperliquid sends 20% of a position above 100k USDC to the book).
+    """
     close = abs(size)
     threshold = perp.quote_amounts(quote_unit)["partial_above"]
-    if threshold and notional > threshold and perp.partial_fraction < 1:
-        step = perp.step_units
+    step = perp.step_units
+    if perp.liquidation == "fillable":
+        dydx_notional = abs(quote_value(size, mark, perp.base_unit, quote_unit, Rounding.DOWN))
+        _, most = dydx_position_notional_liquidatable(dydx_notional, threshold,
+                                                      perp.ppm("partial_fraction"))
+        close = dydx_liquidatable_size(size, mark, most, step, perp.base_unit, quote_unit)
+    elif threshold and notional > threshold and perp.partial_fraction < 1:
         close = max(step, abs(size) * perp.ppm("partial_fraction") // PPM // step * step)
         close = min(close, abs(size))
     if requested:
@@ -52,6 +70,10 @@ class PerpLiquidationPlan:
         Where the bucket's equity is used up.
     underwater
         Whether the fill is beyond the bankruptcy price (the waterfall runs).
+    bankruptcy_quote
+        dYdX's bankruptcy quote of the closed size (``fillable`` only).
+    backstop
+        Hyperliquid's backstop liquidation applies (``takeover`` with ``backstop`` only).
     """
 
     market: str
@@ -61,34 +83,90 @@ class PerpLiquidationPlan:
     price: int
     bankruptcy_price: int
     underwater: bool
+    #: ``fillable`` (dYdX v4): the bankruptcy price of the closed size in signed quote
+    #: units (:func:`~marginengine.liquidation.perp_prices.dydx_bankruptcy_quote`: received
+    #: when closing a long, negative when closing a short); ``None`` for ``takeover``.
+    bankruptcy_quote: int | None = None
+    #: ``takeover`` with ``backstop`` (Hyperliquid): the bucket's equity is below 2/3 of its
+    #: maintenance margin, so the whole position is taken over and, once the bucket is
+    #: flat, its margin goes to the liquidator.
+    backstop: bool = False
 
 
 def plan_perp_liquidation(perp: PerpMarketConfig, risk: BucketRisk, market: str,
-                          requested: int = 0) -> PerpLiquidationPlan:
+                          requested: int = 0,
+                          maintenance_at: Callable[[int], int] | None = None
+                          ) -> PerpLiquidationPlan:
     """Plan the liquidation of the bucket's ``market`` position (funding settled), from the
     bucket's risk at maintenance: the fill price (dYdX's fillable price, or the mark less
     the takeover discount), the bankruptcy price, and how much one liquidation closes.
-    Callable without an engine; the engine's handler and the CLI call this."""
+    Callable without an engine; the engine's handler and the CLI call this.
+
+    ``fillable`` (dYdX v4) takes the bankruptcy price of the closed size from
+    :func:`~marginengine.liquidation.perp_prices.dydx_bankruptcy_quote`: the closed size
+    may lose only its share ``|DMMR| / TMMR`` of the bucket's net collateral (the whole of
+    it for a position closed whole in a bucket with no other requirement).
+    ``maintenance_at(size)`` is the position's maintenance requirement at another size
+    (the engine passes its margin model's); without it, a partial close scales the
+    requirement linearly (rounded up). ``takeover``: where the bucket's equity, everything
+    else held, is zero.
+    """
     quote_unit = risk.quote_unit
     state = risk.margin(MarginKind.MAINTENANCE)
     position = next(p for p in risk.positions if p.market == market)
     size, mark = position.size, position.mark
-    # Equity without this position's value: bankruptcy is where the rest is used up.
-    rest = risk.equity_quote() - position.value
-    bankrupt_at = bankruptcy_price(size, rest, perp.base_unit, quote_unit)
-    if perp.liquidation == "fillable":
-        pmmf = div(position.maintenance * PPM, max(position.notional, 1), Rounding.UP)
-        tmmr = div(max(state.requirement, 1) * quote_unit, risk.quote_price, Rounding.UP)
-        price = fillable_price(mark, size, pmmf, perp.ppm("spread_to_mmr"),
-                               risk.equity_quote(), tmmr)
-    else:
+    tnc = risk.equity_quote()
+    if perp.liquidation == "takeover":
+        # Equity without this position's value: bankruptcy is where the rest is used up.
+        bankrupt_at = bankruptcy_price(size, tnc - position.value, perp.base_unit, quote_unit)
         discount = perp.ppm("takeover_discount")
         price = (mark * (PPM - discount) // PPM if size > 0
                  else div(mark * (PPM + discount), PPM, Rounding.UP))
+        underwater = (price < bankrupt_at) if size > 0 else (price > bankrupt_at)
+        # Hyperliquid: "if the account equity drops below 2/3 of the maintenance margin", the
+        # liquidator vault takes the position (whole) and the margin.
+        backstop = perp.backstop and not underwater and 3 * state.value < 2 * state.requirement
+        close = abs(size) if underwater or backstop else _close_size(
+            perp, size, position.notional, mark, quote_unit, requested)
+        if backstop and requested:
+            close = min(close, requested)
+        return PerpLiquidationPlan(market, size, close, mark, price, bankrupt_at, underwater,
+                                   backstop=backstop)
+    # dYdX v4: TNC and TMMR of the account, PNNV (truncated) and PMMR of the position.
+    tmmr = div(max(state.requirement, 1) * quote_unit, risk.quote_price, Rounding.UP)
+    pnnv = quote_value(size, mark, perp.base_unit, quote_unit, Rounding.DOWN)
+    exact = dydx_fillable_price_quantums(pnnv, position.maintenance, size,
+                                         perp.ppm("spread_to_mmr"), tnc, tmmr,
+                                         perp.ppm("bankruptcy_adjustment"))
+    # Quote units per base unit to PRICE_UNIT, rounded as dYdX's subticks (long up).
+    scaled = exact * perp.base_unit * PRICE_UNIT / quote_unit
+    price = -(-scaled.numerator // scaled.denominator) if size > 0 \
+        else scaled.numerator // scaled.denominator
+
+    def bankrupt(close: int) -> tuple[int, int]:
+        left = abs(size) - close
+        left_signed = left if size > 0 else -left
+        if maintenance_at is not None:
+            left_mmr = maintenance_at(left_signed) if left else 0
+        else:
+            left_mmr = div(position.maintenance * left, abs(size), Rounding.UP)
+        delta_nc = quote_value(left_signed, mark, perp.base_unit, quote_unit,
+                               Rounding.DOWN) - pnnv
+        quote = dydx_bankruptcy_quote(delta_nc, min(left_mmr - position.maintenance, 0), tnc,
+                                      tmmr)
+        # Signed quote for ``close`` base units to a price, toward positive infinity as
+        # dYdX's quote (closing a long: up; closing a short, a payment: down), clamped at 0.
+        scale, per = perp.base_unit * PRICE_UNIT, close * quote_unit
+        return quote, max(-(-quote * scale // per) if size > 0 else -quote * scale // per, 0)
+
+    close = _close_size(perp, size, position.notional, mark, quote_unit, requested)
+    quote, bankrupt_at = bankrupt(close)
     underwater = (price < bankrupt_at) if size > 0 else (price > bankrupt_at)
-    close = abs(size) if underwater else _close_size(perp, size, position.notional,
-                                                     quote_unit, requested)
-    return PerpLiquidationPlan(market, size, close, mark, price, bankrupt_at, underwater)
+    if underwater and close < abs(size):
+        close = abs(size)
+        quote, bankrupt_at = bankrupt(close)
+    return PerpLiquidationPlan(market, size, close, mark, price, bankrupt_at, underwater,
+                               quote)
 
 
 def bucket_liquidation_price(risk: BucketRisk, market: str, cost: int, base_unit: int,

@@ -22,6 +22,8 @@ Sources:
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from marginengine.fixedpoint import PRICE_UNIT
 from marginengine.margin.tiers import PPM, TierSchedule
 
@@ -220,10 +222,186 @@ def liquidation_price_cross(
     )
 
 
+#: dYdX's liquidations-config fields are uint32 ppm (x/clob/types/liquidations_config.pb.go).
+UINT32_MAX = 2**32 - 1
+
+
+def _dydx_abr(tnc: int, tmmr: int, bankruptcy_adjustment_ppm: int) -> Fraction:
+    """dYdX's adjusted bankruptcy rating ``clamp(BA x (1 - TNC / TMMR), 0, 1)``, exact."""
+    unbounded = Fraction(bankruptcy_adjustment_ppm, PPM) * (1 - Fraction(tnc, tmmr))
+    return min(max(unbounded, Fraction(0)), Fraction(1))
+
+
+def _check_fillable_inputs(smmf_ppm: int, tmmr: int, bankruptcy_adjustment_ppm: int) -> None:
+    if not 0 <= smmf_ppm <= UINT32_MAX:
+        raise ValueError(f"smmf_ppm must be within 0..{UINT32_MAX} (dYdX's uint32 "
+                         f"spread_to_maintenance_margin_ratio_ppm; got {smmf_ppm})")
+    if not 0 <= bankruptcy_adjustment_ppm <= UINT32_MAX:
+        raise ValueError(f"bankruptcy_adjustment_ppm must be within 0..{UINT32_MAX} "
+                         f"(got {bankruptcy_adjustment_ppm})")
+    if tmmr <= 0:
+        raise ValueError(f"tmmr must be positive for an account with a position (got {tmmr})")
+
+
+def dydx_fillable_price_quantums(
+    pnnv: int | Fraction,
+    pmmr: int | Fraction,
+    size: int,
+    smmf_ppm: int,
+    tnc: int,
+    tmmr: int,
+    bankruptcy_adjustment_ppm: int = PPM,
+) -> Fraction:
+    """Return dYdX v4's fillable price in quote quantums per base quantum, exact.
+
+    ``GetFillablePrice`` (dydxprotocol/v4-chain@84d4664b, protocol/x/clob/keeper/
+    liquidations.go)::
+
+        ABR = clamp(BA x (1 - TNC / TMMR), 0, 1)
+        FP  = (PNNV - ABR x SMMR x PMMR) / PS
+
+    a ``big.Rat`` there and a :class:`~fractions.Fraction` here. ``PNNV`` is the whole
+    position's net notional (``size x oracle``, truncated toward zero by dYdX's
+    ``BaseToQuoteQuantums``), ``PMMR`` its maintenance requirement, ``PS`` its signed size:
+    the price depends on the whole position, not on the size being liquidated.
+    dYdX's own table (``TestGetFillablePrice``) gives, e.g., 49,999/100 for 0.1 BTC long
+    (1e7 quantums) at 50,000 with TNC 499 and TMMR 500 USDC.
+
+    Raises
+    ------
+    ValueError
+        For size 0, a non-positive ``tmmr``, ppm outside dYdX's uint32, or a negative
+        result (dYdX panics: "Calculated fillable price is negative").
+    """
+    if size == 0:
+        raise ValueError("size must not be 0: there is no position to liquidate")
+    _check_fillable_inputs(smmf_ppm, tmmr, bankruptcy_adjustment_ppm)
+    abr = _dydx_abr(tnc, tmmr, bankruptcy_adjustment_ppm)
+    price = (Fraction(pnnv) - abr * Fraction(pmmr) * Fraction(smmf_ppm, PPM)) / size
+    if price < 0:
+        raise ValueError(f"the fillable price is negative ({price}): SMMR x PMMR exceeds "
+                         "the position's notional")
+    return price
+
+
+def dydx_fillable_price_subticks(price: Fraction, liquidating_long: bool,
+                                 quantum_conversion_exponent: int,
+                                 subticks_per_tick: int) -> int:
+    """Return dYdX's ``ConvertFillablePriceToSubticks``: the liquidation order's subticks.
+
+    ``price`` is in quote quantums per base quantum (:func:`dydx_fillable_price_quantums`);
+    dividing by ``10**quantum_conversion_exponent`` gives subticks, rounded **up** for a
+    sell closing a long and **down** for a buy closing a short (the limit protects the
+    liquidated account), aligned to ``subticks_per_tick`` in the same direction, and
+    clamped to ``[subticks_per_tick, 2**64 - 1 - (2**64 - 1) % subticks_per_tick]``.
+    """
+    if price < 0:
+        raise ValueError(f"price must be non-negative (got {price})")
+    if subticks_per_tick <= 0:
+        raise ValueError(f"subticks_per_tick must be positive (got {subticks_per_tick})")
+    subticks = price / Fraction(10) ** quantum_conversion_exponent
+    rounded = _ceil_div(subticks.numerator, subticks.denominator) if liquidating_long \
+        else _floor_div(subticks.numerator, subticks.denominator)
+    aligned = (_ceil_div(rounded, subticks_per_tick) if liquidating_long
+               else _floor_div(rounded, subticks_per_tick)) * subticks_per_tick
+    top = 2**64 - 1
+    return min(max(aligned, subticks_per_tick), top - top % subticks_per_tick)
+
+
+def dydx_bankruptcy_quote(delta_nc: int, delta_mmr: int, tnc: int, tmmr: int) -> int:
+    """Return dYdX v4's bankruptcy price of a position delta, in signed quote quantums.
+
+    ``GetBankruptcyPriceInQuoteQuantums`` (protocol/x/clob/keeper/liquidations.go)::
+
+        BPQ = -DNNV - floor(TNC x |DMMR| / TMMR)
+
+    ``DNNV`` is the change of the position's net notional and ``DMMR`` (never positive) the
+    change of its maintenance requirement when the delta is applied; ``TNC`` and ``TMMR`` are
+    the account's. The delta is given the share ``|DMMR| / TMMR`` of the account's net
+    collateral, so a position in a multi-position account goes bankrupt before the whole
+    account does. The quote quantums are the amount the account receives (positive, closing a
+    long) or pays (negative, closing a short) at the bankruptcy price, rounded toward
+    positive infinity (Go's Euclidean ``Div``: the floor, subtracted), so that closing at it
+    never needs the insurance fund. dYdX's table (``TestGetBankruptcyPriceInQuoteQuantums``):
+    0.004 BTC and 0.1 ETH long, quote -490 USDC (TNC 10, TMMR 50): closing the ETH
+    (DNNV -300, DMMR -30) gives 294 USDC.
+
+    Raises
+    ------
+    ValueError
+        If ``delta_mmr`` is positive (dYdX panics: "DMMR is positive") or ``tmmr`` is not.
+    """
+    if delta_mmr > 0:
+        raise ValueError(f"delta_mmr must not be positive: a liquidation reduces the "
+                         f"position (got {delta_mmr})")
+    if tmmr <= 0:
+        raise ValueError(f"tmmr must be positive (got {tmmr})")
+    return -delta_nc - _floor_div(tnc * -delta_mmr, tmmr)
+
+
+def dydx_insurance_fund_delta(delta_quote: int, bankruptcy_quote: int,
+                              max_liquidation_fee_ppm: int) -> int:
+    """Return dYdX v4's insurance-fund delta of a liquidation fill, quote quantums.
+
+    ``GetLiquidationInsuranceFundDelta`` (protocol/x/clob/keeper/liquidations.go):
+    ``delta = delta_quote - bankruptcy_quote`` (``delta_quote`` is the signed quote the
+    liquidated account receives for the fill, negative when it buys). Zero or negative: the
+    fund pays ``-delta``. Positive: the account pays the fee ``min(floor(|delta_quote| x
+    max_liquidation_fee_ppm / 1e6), delta)`` (``BigIntMulPpm`` floors), capped at the
+    collateral the fill leaves above bankruptcy. dYdX's table: 0.1 BTC sold for 5,610 USDC
+    with a bankruptcy quote of 5,100 and the default 0.5% fee pays 28.05 USDC.
+    """
+    if not 0 <= max_liquidation_fee_ppm <= PPM:
+        raise ValueError(f"max_liquidation_fee_ppm must be within 0..{PPM} "
+                         f"(got {max_liquidation_fee_ppm})")
+    delta = delta_quote - bankruptcy_quote
+    if delta <= 0:
+        return delta
+    return min(abs(delta_quote) * max_liquidation_fee_ppm // PPM, delta)
+
+
+def dydx_position_notional_liquidatable(abs_notional: int, min_notional: int,
+                                        max_portion_ppm: int) -> tuple[int, int]:
+    """Return dYdX v4's position block limits ``(min, max)`` notional liquidatable.
+
+    ``GetMaxAndMinPositionNotionalLiquidatable`` (protocol/x/clob/keeper/liquidations.go):
+    ``min = min(min_position_notional_liquidated, |PNNV|)`` and ``max = max(min,
+    floor(|PNNV| x max_position_portion_liquidated_ppm / 1e6))``.
+    """
+    if abs_notional < 0 or min_notional < 0:
+        raise ValueError(f"abs_notional and min_notional must be non-negative "
+                         f"(got {abs_notional}, {min_notional})")
+    if not 0 <= max_portion_ppm <= PPM:
+        raise ValueError(f"max_portion_ppm must be within 0..{PPM} (got {max_portion_ppm})")
+    low = min(min_notional, abs_notional)
+    return low, max(low, abs_notional * max_portion_ppm // PPM)
+
+
+def dydx_liquidatable_size(size: int, oracle_price: int, max_notional: int, step: int,
+                           base_unit: int, quote_unit: int) -> int:
+    """Return how many base units dYdX v4 liquidates of ``size`` (unsigned).
+
+    ``GetLiquidatablePositionSizeDelta`` (protocol/x/clob/keeper/liquidations.go): the whole
+    position when its net notional (truncated) is at most ``max_notional`` or it is at most
+    one step; otherwise ``max_notional`` converted to base units (``QuoteToBaseQuantums``,
+    truncated), rounded down to a multiple of ``step`` and clamped to ``[step, |size|]``.
+    """
+    if size == 0:
+        raise ValueError("size must not be 0: there is no position to liquidate")
+    if step <= 0 or oracle_price <= 0:
+        raise ValueError(f"step and oracle_price must be positive (got {step}, {oracle_price})")
+    _check_units(base_unit, quote_unit)
+    notional = abs(size) * oracle_price * quote_unit // (base_unit * PRICE_UNIT)
+    if notional <= max_notional or abs(size) <= step:
+        return abs(size)
+    base: int = max(max_notional, 0) * base_unit * PRICE_UNIT // (oracle_price * quote_unit)
+    return int(min(max(base // step * step, step), abs(size)))
+
+
 def fillable_price(
     oracle_price: int,
     size: int,
-    pmmf_ppm: int,
+    pmmf_ppm: int | Fraction,
     smmf_ppm: int,
     tnc: int,
     tmmr: int,
@@ -231,17 +409,18 @@ def fillable_price(
 ) -> int:
     """Return dYdX v4's fillable price: the worst price a liquidation order may fill at.
 
-    dYdX v4 ``GetFillablePrice``::
+    dYdX v4 ``GetFillablePrice`` (:func:`dydx_fillable_price_quantums`) with the position's
+    net notional ``size x oracle`` and ``PMMR = |PNNV| x PMMF``::
 
         ABR = clamp(BA * (1 - TNC / TMMR), 0, 1)      # adjusted bankruptcy rating
         FP  = (PNNV - ABR * SMMR * PMMR) / PS
             = oracle * (1 - side * ABR * SMMR * PMMF)
 
-    with PNNV the position's net notional (``size * oracle``), PMMR its maintenance
-    requirement (``|PNNV| * PMMF``), PS its size. The spread below (long) or above (short)
-    the oracle grows from 0, for an account just at its maintenance requirement, to
-    ``SMMR * PMMF`` of the oracle price, for an account at zero collateral or below
-    (``BA = 1``). Defaults in dYdX: ``BA = 1_000_000``, ``SMMR = 100_000`` (10%).
+    The spread below (long) or above (short) the oracle grows from 0, for an account just
+    at its maintenance requirement, to ``SMMR * PMMF`` of the oracle price, for an account
+    at zero collateral or below (``BA = 1``). Defaults in dYdX's code: ``BA = 1_000_000``,
+    ``SMMR = 100_000`` (10%); its sample genesis uses ``SMMR = 1_500_000`` (150%): dYdX
+    bounds it only as a uint32.
 
     The fillable price lies between the oracle price and ``oracle * (1 -/+ SMMR * PMMF)``.
     It is on the oracle side of the bankruptcy price while ``ABR * SMMR * PMMR <= TNC``
@@ -256,9 +435,10 @@ def fillable_price(
     size
         The liquidated position's signed size (only its sign is used).
     pmmf_ppm
-        The position's maintenance margin fraction, ``PMMR / |PNNV|``, ppm.
+        The position's maintenance margin fraction, ``PMMR / |PNNV|``, ppm: an int, or an
+        exact :class:`~fractions.Fraction` of ppm (no rounding of the fraction).
     smmf_ppm
-        dYdX's ``spread_to_maintenance_margin_ratio_ppm``.
+        dYdX's ``spread_to_maintenance_margin_ratio_ppm`` (a uint32: may exceed 1e6).
     tnc
         The account's total net collateral, quote smallest units (may be negative).
     tmmr
@@ -269,7 +449,9 @@ def fillable_price(
     Returns
     -------
     int
-        The price, rounded against the trader: down for a long (sold), up for a short.
+        The price, rounded as dYdX's ``ConvertFillablePriceToSubticks`` rounds the order's
+        subticks: **up** for a long (the liquidation sells), **down** for a short, so the
+        limit never asks the liquidated account for more than the exact fillable price.
     """
     if oracle_price < 0:
         raise ValueError(f"oracle_price must be non-negative (got {oracle_price})")
@@ -277,19 +459,10 @@ def fillable_price(
         raise ValueError("size must not be 0: there is no position to liquidate")
     if not 0 <= pmmf_ppm <= PPM:
         raise ValueError(f"pmmf_ppm must be within 0..{PPM} (got {pmmf_ppm})")
-    if not 0 <= smmf_ppm <= PPM:
-        raise ValueError(f"smmf_ppm must be within 0..{PPM} (got {smmf_ppm})")
-    if bankruptcy_adjustment_ppm < 0:
-        raise ValueError(
-            f"bankruptcy_adjustment_ppm must be non-negative (got {bankruptcy_adjustment_ppm})"
-        )
-    if tmmr <= 0:
-        raise ValueError(f"tmmr must be positive for an account with a position (got {tmmr})")
-    # ABR = abr_num / abr_den, clamped to [0, 1].
-    abr_den = PPM * tmmr
-    abr_num = min(max(bankruptcy_adjustment_ppm * (tmmr - tnc), 0), abr_den)
-    spread_den = abr_den * PPM * PPM
-    spread_num = abr_num * smmf_ppm * pmmf_ppm
-    if size > 0:
-        return _floor_div(oracle_price * (spread_den - spread_num), spread_den)
-    return _ceil_div(oracle_price * (spread_den + spread_num), spread_den)
+    side = 1 if size > 0 else -1
+    # In price units: PNNV = side x oracle per unit of size, PMMR = oracle x PMMF.
+    exact = dydx_fillable_price_quantums(side * oracle_price,
+                                         oracle_price * Fraction(pmmf_ppm) / PPM, side,
+                                         smmf_ppm, tnc, tmmr, bankruptcy_adjustment_ppm)
+    num, den = int(exact.numerator), int(exact.denominator)
+    return _ceil_div(num, den) if side > 0 else _floor_div(num, den)

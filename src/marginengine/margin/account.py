@@ -194,14 +194,20 @@ class AccountMarginModel:
             return fam.maintenance.health
         return self.lending.account_data(ledger, valuation.prices, account_id).health_factor
 
-    def is_liquidatable(self, ledger: Ledger, valuation: Valuation, account_id: str) -> bool:
+    def is_liquidatable(self, ledger: Ledger, valuation: Valuation, account_id: str,
+                        lending_data: Callable[[str], AccountData] | None = None) -> bool:
         """Whether maintenance margin is not met: a lending account by its family's rule
         (Aave: HF below 1; Comet: liquidity below 0), a bucket when its maintenance value is
         below its requirement (a portfolio account likewise, on PMRM_2's maintenance); with
         an add-on in ``valuation``, when the value is below the raised requirement
         (:meth:`is_below_with_addon`); a family account by its family's own test (Euler:
         collateral at most the liability; Mango: maint health below 0; Drift: maintenance
-        requirement not met)."""
+        requirement not met).
+
+        ``lending_data``: reads an account's lending :meth:`WeightedMarginModel.
+        account_data <marginengine.margin.weighted.WeightedMarginModel.account_data>` at
+        ``valuation.prices`` (the engine's, read once per state); called only where the
+        rule is the lending one, instead of computing it again."""
         addon = valuation.addons.get(account_id, 0)
         if addon:
             return self.is_below_with_addon(ledger, valuation, account_id, addon)
@@ -212,7 +218,9 @@ class AccountMarginModel:
                 self.portfolio_margin(valuation, account_id) is not None):
             state = self.margin(ledger, valuation, account_id, MarginKind.MAINTENANCE)
             return state.requirement > 0 and state.value < state.requirement
-        return self.lending.is_liquidatable(ledger, valuation.prices, account_id)
+        if lending_data is None:
+            return self.lending.is_liquidatable(ledger, valuation.prices, account_id)
+        return self.lending.liquidatable(lending_data(account_id))
 
     def is_below(self, ledger: Ledger, valuation: Valuation, account_id: str,
                  threshold_wad: int) -> bool:

@@ -145,7 +145,11 @@ class WeightedMarginModel:
 
     def is_liquidatable(self, ledger: Ledger, prices: Mapping[str, int], account_id: str) -> bool:
         """Aave: HF below 1. Compound III: liquidity (weighted collateral minus debt) < 0."""
-        data = self.account_data(ledger, prices, account_id)
+        return self.liquidatable(self.account_data(ledger, prices, account_id))
+
+    def liquidatable(self, data: AccountData) -> bool:
+        """:meth:`is_liquidatable` of an account whose :meth:`account_data` at the
+        valuation's prices is ``data`` (a caller holding that read need not redo it)."""
         if data.total_debt == 0:
             return False
         if self.per_asset_weights:
