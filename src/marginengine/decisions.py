@@ -203,6 +203,11 @@ class Code(StrEnum):
         "BorrowerOps: Amount repaid must not be larger than the Trove's debt")
     LIQUITY_SP_UNDERCOLLATERALIZED = (
         "StabilityPool: Cannot withdraw while there are troves with ICR < MCR")
+    LIQUITY_FEE_EATS_COLLATERAL = "TroveManager: Fee would eat up all returned collateral"
+    LIQUITY_REDEEM_TCR_BELOW_MCR = "TroveManager: Cannot redeem when TCR < MCR"
+    LIQUITY_REDEEM_ZERO_AMOUNT = "TroveManager: Amount must be greater than zero"
+    LIQUITY_UNABLE_TO_REDEEM = "TroveManager: Unable to redeem any amount"
+    LIQUITY_SAFEMATH_SUB = "SafeMath: subtraction overflow"
     # ---- Euler v2 (EVK): custom errors (euler-xyz/euler-vault-kit src/EVault/shared/Errors.sol)
     EULER_ACCOUNT_LIQUIDITY = "E_AccountLiquidity"
     EULER_SELF_LIQUIDATION = "E_SelfLiquidation"

@@ -152,6 +152,8 @@ def test_refusals_carry_the_evk_errors_and_change_nothing():
         (EulerRepay("borrower", 6 * E18), Code.EULER_REPAY_TOO_MUCH),
         (EulerWithdraw("depositor", 96 * E18), Code.EULER_INSUFFICIENT_CASH),
         (EulerWithdraw("borrower", E18), Code.EULER_INSUFFICIENT_BALANCE),
+        # finalizeWithdraw checks the cash before the balance.
+        (EulerWithdraw("borrower", 96 * E18), Code.EULER_INSUFFICIENT_CASH),
         (EulerSetLTV("TST2", 4_000, 3_000), Code.EULER_LTV_BORROW),
         (EulerSetLTV("TST2", 2_000, 4_000, 60), Code.EULER_LTV_LIQUIDATION),
         (EulerDepositCollateral("borrower", "TST", E18), Code.EULER_BAD_COLLATERAL),
@@ -227,3 +229,28 @@ def test_replay_from_the_log_gives_the_same_state_hash(tmp_path: Path):
     assert report.state_hash == expected == replayed.state_hash()
     assert report.events == len(events)
     assert book(replayed).account("k").collateral == {"TST2": 33_611_111_111_111_111_142}
+
+
+def test_liquidation_cool_off_through_the_engine():
+    # test_liquidationWithCoolOff: liquidationCoolOffTime 30 s; the borrow's account status
+    # check at t=1; TST at 2.5 (HS 0.96): E_LiquidationCoolOff until t=31, then the whole
+    # debt. The violator's last check is in the state hash only with a cool-off.
+    engine = Engine(config("0.3", liquidation_cool_off_time=30))
+    applied(engine, AdvanceTime(1), SetPrice("TST", price("2.2")),
+            SetPrice("TST2", price("0.4")), EulerDeposit("depositor", 100 * E18),
+            EulerDepositCollateral("borrower", "TST2", 100 * E18),
+            EulerBorrow("borrower", 5 * E18), SetPrice("TST", price("2.5")),
+            EulerDepositCollateral("liquidator", "TST2", 1_000 * E18))
+    assert book(engine).account("borrower").last_status_check == 1
+    for dt in (0, 15, 14):
+        if dt:
+            applied(engine, AdvanceTime(dt), SetPrice("TST", price("2.5")),
+                    SetPrice("TST2", price("0.4")))
+        out = engine.apply(EulerLiquidate("liquidator", "borrower", "TST2"))
+        assert not out.accepted and out.code == Code.EULER_LIQUIDATION_COOL_OFF
+    applied(engine, AdvanceTime(1), SetPrice("TST", price("2.5")),
+            SetPrice("TST2", price("0.4")))
+    d = applied(engine, EulerLiquidate("liquidator", "borrower", "TST2"))
+    assert d["repay"] == 5 * E18
+    # Without a cool-off nothing is recorded.
+    assert book(borrower_engine("0.3", 5 * E18, "2.2")).account("borrower").last_status_check == 0

@@ -119,6 +119,7 @@ def test_event_when_field_has_wrong_type_then_event_error_names_field(
          r"MorphoWithdrawCollateral, MorphoLiquidate, MorphoAccrueInterest, LiquityOpenTrove, "
          r"LiquityAdjustTrove, LiquityCloseTrove, LiquityProvideToSP, LiquityWithdrawFromSP, "
          r"LiquityLiquidate, LiquityLiquidateTroves, LiquityBatchLiquidate, "
+         r"LiquityRedeemCollateral, "
          r"DepositOptionCash, WithdrawOptionCash, TradeOption, SettleOption, SetVolSurface, "
          r"SetSviSurface, "
          r"EulerDeposit, EulerWithdraw, EulerDepositCollateral, EulerWithdrawCollateral, "

@@ -19,6 +19,7 @@ from marginengine.config import protocol_from_dict, validate_model
 from marginengine.config.protocol_families import resolve_family_preset
 from marginengine.decisions import Code
 from marginengine.engine import (
+    AdvanceTime,
     Deposit,
     Engine,
     LiquityAdjustTrove,
@@ -35,6 +36,7 @@ from marginengine.engine import (
 from marginengine.engine.events import event_from_dict
 from marginengine.errors import ConfigError, EventError
 from marginengine.fixedpoint import PRICE_UNIT
+from marginengine.margin import liquity as lm
 from marginengine.sim.families import run_family_scenario
 from marginengine.sim.families.liquity import LiquityScenario, run_liquity_rules
 
@@ -231,3 +233,47 @@ def test_example_through_the_engine_equals_the_pure_rules(family: str):
     # only the whale is left: the last trove is never liquidated, so none is tried).
     assert summary.pop("engine_events") == 12 and len(summary.pop("state_hash")) == 64
     assert summary == pure["summary"]
+
+
+def test_base_rate_decays_to_each_borrowing_event_time():
+    # base_rate 2% when the engine starts (t=0); 12 hours later (MINUTE_DECAY_FACTOR^720 =
+    # 0.5, TroveManager._calcDecayedBaseRate) a 100,000 LUSD trove pays 0.5% + ~1% = ~1.5%.
+    e = Engine(protocol_from_dict({"preset": "liquity-v1", "liquity": {"base_rate": "0.02"}}))
+    assert e.apply(SetPrice("ETH", 2_000 * PRICE_UNIT)).accepted
+    first = e.apply(LiquityOpenTrove("whale", 100 * E, 100_000 * E))
+    assert first.details["fee"] == 2_500 * E          # no time passed: 2.5%
+    assert e.state.ledger.time == 0
+    assert e.apply(AdvanceTime(720 * 60)).accepted
+    assert e.apply(SetPrice("ETH", 2_000 * PRICE_UNIT)).accepted
+    out = e.apply(LiquityOpenTrove("second", 100 * E, 100_000 * E))
+    decayed = lm.decayed_base_rate(2 * 10**16, 720 * 60, 0)
+    assert out.details["fee"] == lm.borrowing_fee(decayed, 100_000 * E)
+    assert abs(out.details["fee"] - 1_500 * E) <= 10**9
+    system = e.state.liquity
+    assert system is not None and system.base_rate == decayed
+
+
+def test_redemption_through_the_engine_raises_the_base_rate():
+    # TroveManager.redeemCollateral: 20,000 LUSD from the lowest-ICR trove at or above 110%
+    # (t2: 20 ETH for 25,325 LUSD, ICR 157.9% at 2,000, is the lowest): 10 ETH drawn at
+    # face value; baseRate = 10 x 2,000 / system debt / 2; fee = (0.5% + baseRate) x 10 ETH.
+    e = engine()
+    system = e.state.liquity
+    assert system is not None
+    debt_at_start = system.system_debt
+    out = e.apply(event_from_dict({"type": "LiquityRedeemCollateral", "account": "r",
+                                   "lusd_amount": 20_000 * E}))
+    assert out.accepted, out.reason
+    assert [r["trove"] for r in out.details["redeemed"]] == ["t2"]
+    assert out.details["eth_drawn"] == 10 * E
+    base_rate = 10 * E * 2_000 * E // debt_at_start // 2
+    assert out.details["base_rate"] == base_rate
+    assert out.details["eth_fee"] == (lm.REDEMPTION_FEE_FLOOR + base_rate) * 10
+    after = e.state.liquity
+    assert after is not None and after.troves["t2"].debt == system.troves["t2"].debt - 20_000 * E
+    # A following borrow pays the raised rate.
+    opened = e.apply(LiquityOpenTrove("late", 100 * E, 10_000 * E))
+    assert opened.details["fee"] == lm.borrowing_fee(base_rate, 10_000 * E)
+    refused = e.apply(event_from_dict({"type": "LiquityRedeemCollateral", "account": "r",
+                                       "lusd_amount": 0}))
+    assert refused.code == Code.LIQUITY_REDEEM_ZERO_AMOUNT

@@ -5,7 +5,9 @@ Sources (euler-xyz/euler-vault-kit at 5b98b42048ba11ae82fb62dfec06d1010c8e41e6):
 (``test_basicLiquidation_all_collateral``, ``test_basicLiquidation_worthless_collateral``),
 ``test/unit/evault/modules/Liquidation/full.t.sol`` (``test_basicFullLiquidation``,
 ``test_ltvRamping``, ``test_debtSocialization_basic``,
-``test_liquidationWithCustomMaxDiscount``); ``test/unit/evault/EVaultTestBase.t.sol``
+``test_liquidationWithCustomMaxDiscount``, ``test_liquidationWithCoolOff``,
+``test_liquidate_zeroCollateral``, ``test_liquidationWithBidAskPricing``);
+``test/unit/evault/EVaultTestBase.t.sol``
 (``setMaxLiquidationDiscount(0.2e4)``).
 """
 
@@ -20,6 +22,7 @@ from marginengine.liquidation.euler import (
     LiquidationQuote,
     calculate_liquidation,
     discount_factor,
+    in_liquidation_cool_off,
     liquidate,
 )
 from marginengine.margin.euler import CollateralBalance, LTVConfig, set_ltv
@@ -170,3 +173,95 @@ def test_worthless_collateral_is_claimed_without_repay():
     liq = done(liquidate(c, "eTST2", 5 * E18, E18, MAX_DISCOUNT, T0))
     assert (liq.repay, liq.yield_balance, liq.violator_debt) == (0, 10 * E18, 0)
     assert liq.socialized == 5 * E18
+
+
+def test_cool_off_blocks_liquidation_until_it_has_passed():
+    # full.t.sol test_liquidationWithCoolOff: HS 0.96 (100 eTST2 at 0.4, LTV 0.3, 5 TST at
+    # 2.5); the borrow's status check at T0. Cool-off 1 s: E_LiquidationCoolOff in the same
+    # block, liquidatable one second later; 30 s: refused at +15 and +29, allowed at +30.
+    c = [tst2(fixed(3_000))]
+    args = ("eTST2", 5 * E18, 25 * E18 // 10, MAX_DISCOUNT)
+    for cool_off, refused, allowed in ((1, (0,), 1), (30, (0, 15, 29), 30)):
+        for dt in refused:
+            for r in (calculate_liquidation(c, *args, T0 + dt, T0, cool_off),
+                      liquidate(c, *args, T0 + dt, last_status_check=T0,
+                                cool_off_time=cool_off)):
+                assert isinstance(r, Refusal) and r.code is Code.EULER_LIQUIDATION_COOL_OFF
+        q = quoted(calculate_liquidation(c, *args, T0 + allowed, T0, cool_off))
+        liq = done(liquidate(c, *args, T0 + allowed, repay_assets=q.max_repay,
+                             last_status_check=T0, cool_off_time=cool_off))
+        assert liq.repay == q.max_repay == 5 * E18
+    assert not in_liquidation_cool_off(T0, T0, 0)
+    # The cool-off is checked after the collateral is recognized (E_BadCollateral first).
+    r = liquidate(c, "eWETH", 5 * E18, 25 * E18 // 10, MAX_DISCOUNT, T0,
+                  last_status_check=T0, cool_off_time=30)
+    assert isinstance(r, Refusal) and r.code is Code.EULER_BAD_COLLATERAL
+
+
+def test_liquidating_a_zero_balance_collateral_repays_nothing():
+    # full.t.sol test_liquidate_zeroCollateral: eTST3 enabled (LTV 0.95) but not held, HS
+    # 0.96 through eTST2: liquidate(eTST3, 0) and (max) do nothing, (1) is
+    # E_ExcessiveRepayAmount; the debt stays 5e18 (eTST2 is left, so nothing is socialized).
+    c = [tst2(fixed(3_000)), CollateralBalance("eTST3", 0, 22 * E18 // 10, fixed(9_500))]
+    args = ("eTST3", 5 * E18, 25 * E18 // 10, MAX_DISCOUNT, T0)
+    for repay in (0, None):
+        liq = done(liquidate(c, *args, repay_assets=repay))
+        assert (liq.repay, liq.yield_balance, liq.socialized, liq.violator_debt) == (
+            0, 0, 0, 5 * E18)
+    r = liquidate(c, *args, repay_assets=1)
+    assert isinstance(r, Refusal) and r.code is Code.EULER_EXCESSIVE_REPAY_AMOUNT
+
+
+def test_an_account_without_debt_is_a_no_op_whatever_the_repay():
+    # calculateLiquidation: "Violator has no liabilities, liquidation is a no-op" returns
+    # before the desired repay is compared with the maximum; a healthy account with debt
+    # gets maxRepay 0, so any positive repay is E_ExcessiveRepayAmount.
+    c = [tst2(fixed(3_000))]
+    liq = done(liquidate(c, "eTST2", 0, 25 * E18 // 10, MAX_DISCOUNT, T0, repay_assets=E18))
+    assert (liq.repay, liq.yield_balance, liq.violator_debt) == (0, 0, 0)
+    r = liquidate(c, "eTST2", 0, 25 * E18 // 10, MAX_DISCOUNT, T0, min_yield_balance=1)
+    assert isinstance(r, Refusal) and r.code is Code.EULER_MIN_YIELD
+    r = liquidate(c, "eTST2", 4 * E18, 25 * E18 // 10, MAX_DISCOUNT, T0, repay_assets=1)
+    assert isinstance(r, Refusal) and r.code is Code.EULER_EXCESSIVE_REPAY_AMOUNT
+
+
+def test_liquidation_after_bid_ask_uses_mid_prices():
+    # test_liquidationWithBidAskPricing, the end: mids TST 2.39, TST2 0.301 -> HS ~0.755,
+    # the discount capped at 20%: yieldValue ~ repayValue / 0.8 (within 1), all 5e18 repaid.
+    c = [CollateralBalance("eTST2", 100 * E18, 301 * E18 // 1000, fixed(3_000),
+                           bid=3 * E18 // 10)]
+    q = quoted(calculate_liquidation(c, "eTST2", 5 * E18, 239 * E18 // 100, MAX_DISCOUNT, T0))
+    assert (q.max_repay, q.discount_factor) == (5 * E18, 8 * E18 // 10)
+    assert q.max_yield == 49_626_245_847_176_079_734
+    yield_value = q.max_yield * 301 // 1000
+    assert abs(yield_value - 5 * 239 * E18 // 100 * 10 // 8) <= 1
+
+
+def test_repay_that_rounds_to_zero_still_yields_the_collateral():
+    # full.t.sol test_RepayAdjustedRoundsToZero: 45 wei of eTST2 at 0.4 (LTV 0.3: value 18,
+    # adjusted 5), 2 wei of TST borrowed; TST at 20: liability 40, HS 0.125. Repay value
+    # 18 x 0.8 = 14 -> 14 x 2 / 40 = 0 assets; yield all 45. Afterwards nothing is left to
+    # seize, and the 2 wei of debt stay (liability value 40 < 1e6: not socialized).
+    c = [CollateralBalance("eTST2", 45, 4 * E18 // 10, fixed(3_000))]
+    q = quoted(calculate_liquidation(c, "eTST2", 2, 20 * E18, MAX_DISCOUNT, T0))
+    assert (q.max_repay, q.max_yield, q.liability_value) == (0, 45, 40)
+    liq = done(liquidate(c, "eTST2", 2, 20 * E18, MAX_DISCOUNT, T0, repay_assets=0))
+    assert (liq.repay, liq.yield_balance, liq.socialized, liq.violator_debt) == (0, 45, 0, 2)
+    again = quoted(calculate_liquidation(list(liq.collaterals), "eTST2", 2, 20 * E18,
+                                         MAX_DISCOUNT, T0))
+    assert (again.max_repay, again.max_yield) == (0, 0)
+
+
+def test_yield_that_rounds_to_zero_is_a_pure_debt_take_over():
+    # full.t.sol test_zeroYieldValue: 1 wei of eTST2 at 15 (adjusted 4), 3,000 wei of TST at
+    # 0.002 (liability 6, HS 0.66): maxRepay 3000, maxYield 0 (7 x 1 / 15); minYield 1 is
+    # E_MinYield; the liquidator takes the 3,000 over, the violator keeps its 1 wei.
+    c = [CollateralBalance("eTST2", 1, 15 * E18, fixed(3_000))]
+    q = quoted(calculate_liquidation(c, "eTST2", 3_000, 2 * 10**15, MAX_DISCOUNT, T0))
+    assert (q.max_repay, q.max_yield) == (3_000, 0)
+    r = liquidate(c, "eTST2", 3_000, 2 * 10**15, MAX_DISCOUNT, T0, repay_assets=3_000,
+                  min_yield_balance=1)
+    assert isinstance(r, Refusal) and r.code is Code.EULER_MIN_YIELD
+    liq = done(liquidate(c, "eTST2", 3_000, 2 * 10**15, MAX_DISCOUNT, T0, repay_assets=3_000))
+    assert (liq.repay, liq.yield_balance, liq.violator_debt) == (3_000, 0, 0)
+    assert liq.collaterals[0].balance == 1

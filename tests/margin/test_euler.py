@@ -3,7 +3,8 @@
 Sources (euler-xyz/euler-vault-kit at 5b98b42048ba11ae82fb62dfec06d1010c8e41e6):
 ``src/EVault/shared/types/LTVConfig.sol``, ``src/EVault/shared/LiquidityUtils.sol``,
 ``src/EVault/modules/Governance.sol``; ``test/unit/evault/modules/Liquidation/full.t.sol``
-(``test_ltvRamping``, ``test_basicFullLiquidation``).
+(``test_ltvRamping``, ``test_basicFullLiquidation``, ``test_liquidationWithBidAskPricing``);
+``test/mocks/MockPriceOracle.sol`` (``getQuotes``: bid and ask, the mid when unset).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from marginengine.margin.euler import (
     calculate_liquidity,
     check_liquidity,
     collateral_value,
+    family_margin,
+    is_violator,
     set_ltv,
 )
 
@@ -100,3 +103,33 @@ def test_set_ltv_refusals_as_governance():
     assert isinstance(up, LTVConfig) and up.get_ltv(T0, True) == 3_500
     with pytest.raises(ValueError, match="borrow_ltv"):
         LTVConfig(borrow_ltv=10_001)
+
+
+def test_borrow_side_values_at_bid_and_ask_and_liquidation_at_mid():
+    # full.t.sol test_liquidationWithBidAskPricing: 100 eTST2 at LTV 0.3, 5 TST borrowed.
+    ltv = LTVConfig(3_000, 3_000, 0, 1, 0)
+
+    def coll(mid: int, bid: int | None = None) -> list[CollateralBalance]:
+        return [CollateralBalance("eTST2", 100 * E18, mid, ltv, bid)]
+
+    mid_tst, mid_tst2 = 23 * E18 // 10, 4 * E18 // 10
+    # setPrice(TST, 2.3): 12 against 11.5 on both sides (health 1.043).
+    both = calculate_liquidity(coll(mid_tst2), 5 * E18, mid_tst, T0, False)
+    assert (both.collateral_value, both.liability_value) == (12 * E18, 115 * E18 // 10)
+    assert both.health_score == 1_043_478_260_869_565_217
+    # setPrices(TST, 2.2, 2.3): the liability's bid has no effect; (2.2, 2.4): its ask does.
+    assert calculate_liquidity(coll(mid_tst2), 5 * E18, mid_tst, T0, False,
+                               23 * E18 // 10) == both
+    ask = calculate_liquidity(coll(mid_tst2), 5 * E18, mid_tst, T0, False, 24 * E18 // 10)
+    assert ask.liability_value == 12 * E18
+    # setPrices(TST2, 0.3, 0.5): the collateral's bid lowers the borrow-side value to 9.
+    spread = coll(mid_tst2, 3 * E18 // 10)
+    bid = calculate_liquidity(spread, 5 * E18, mid_tst, T0, False, 24 * E18 // 10)
+    assert (bid.collateral_value, bid.liability_value) == (9 * E18, 12 * E18)
+    # ... so borrowing 1 more wei fails, but the account is no violator (mid prices).
+    r = check_liquidity(spread, 5 * E18 + 1, mid_tst, T0, 24 * E18 // 10)
+    assert isinstance(r, Refusal) and r.code is Code.EULER_ACCOUNT_LIQUIDITY
+    assert calculate_liquidity(spread, 5 * E18, mid_tst, T0, True) == both
+    assert not is_violator(spread, 5 * E18, mid_tst, T0)
+    margin = family_margin(spread, 5 * E18, mid_tst, T0, debt_ask_price=24 * E18 // 10)
+    assert margin.initial.health == 75 * E18 // 100 and not margin.liquidatable

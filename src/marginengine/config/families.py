@@ -171,7 +171,7 @@ MORPHO_EVENTS: frozenset[str] = frozenset({
 LIQUITY_EVENTS: frozenset[str] = frozenset({
     "LiquityOpenTrove", "LiquityAdjustTrove", "LiquityCloseTrove", "LiquityProvideToSP",
     "LiquityWithdrawFromSP", "LiquityLiquidate", "LiquityLiquidateTroves",
-    "LiquityBatchLiquidate"})
+    "LiquityBatchLiquidate", "LiquityRedeemCollateral"})
 #: Euler v2's actions on its vault (engine/euler_handlers.py).
 EULER_EVENTS: frozenset[str] = frozenset({
     "EulerDeposit", "EulerWithdraw", "EulerDepositCollateral", "EulerWithdrawCollateral",

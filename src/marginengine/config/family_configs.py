@@ -59,15 +59,17 @@ class EulerCollateralConfig(StrictModel):
 
 class EulerConfig(StrictModel):
     """One Euler Vault Kit vault (``vault``: its asset, a market) lending against the
-    ``collaterals`` (markets) at their LTVs; ``maxLiquidationDiscount`` (below 1, in 1e4)
-    and whether debt left without collateral is socialized (``CFG_DONT_SOCIALIZE_DEBT``
-    unset)."""
+    ``collaterals`` (markets) at their LTVs; ``maxLiquidationDiscount`` (below 1, in 1e4),
+    whether debt left without collateral is socialized (``CFG_DONT_SOCIALIZE_DEBT``
+    unset) and ``liquidationCoolOffTime`` (seconds after an account's last successful
+    status check during which it cannot be liquidated; a ``uint16``, 0: none)."""
 
     vault: str
     collaterals: dict[str, EulerCollateralConfig] = Field(min_length=1)
     max_liquidation_discount: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = (
         Decimal("0.15"))
     socialize_debt: bool = True
+    liquidation_cool_off_time: Annotated[int, Field(ge=0, le=65_535, strict=True)] = 0
 
     @model_validator(mode="after")
     def _discount(self) -> EulerConfig:

@@ -392,7 +392,9 @@ class LiquityConfig(StrictModel):
     with 18 decimals (for their units; no pooled reserve takes them). Liquity's price is the
     engine's USD price of ``collateral`` (8 decimals) x 1e10, as its PriceFeed reports
     ETH/USD with 18 decimals (LUSD taken at 1 USD). ``base_rate`` is TroveManager's
-    ``baseRate`` (held fixed: redemptions, which move it, are not modelled).
+    ``baseRate`` when the engine starts (its ``lastFeeOperationTime`` the ledger's time
+    then); each borrowing operation decays it first (``decayBaseRateFromBorrowing``, half
+    in 12 hours), and a redemption raises it (``_updateBaseRateFromRedemption``).
     """
 
     collateral: str

@@ -54,19 +54,24 @@ def _collateral(ctx: HandlerContext, book: EulerBook, asset: object,
     return asset
 
 
-def _status_check(ctx: HandlerContext, book: EulerBook, account: str) -> None:
-    """``checkLiquidity`` on ``account`` in ``book`` (nothing to check without debt)."""
+def _status_check(ctx: HandlerContext, book: EulerBook, account: str) -> EulerBook:
+    """``checkLiquidity`` on ``account`` in ``book`` (nothing to check without debt); the
+    book with the account's last successful check at the ledger's time when the vault has
+    a liquidation cool-off (the EVC records it for ``isInLiquidationCoolOff``)."""
     held = book.account(account)
-    if not held.debt:
-        return
-    vault = _cfg_vault(ctx)
-    ctx.require_prices([vault, *held.collateral])
-    refusal = rules.check_liquidity(euler_collaterals(ctx.config, book, ctx.prices, account),
-                                    held.debt, euler_price(ctx.config, ctx.prices, vault),
-                                    ctx.time)
-    if refusal is not None:
-        ctx.refuse_with(Refusal(refusal.code, f"{account}: {refusal.message}",
-                                {"account": account, **refusal.data}))
+    if held.debt:
+        vault = _cfg_vault(ctx)
+        ctx.require_prices([vault, *held.collateral])
+        refusal = rules.check_liquidity(
+            euler_collaterals(ctx.config, book, ctx.prices, account), held.debt,
+            euler_price(ctx.config, ctx.prices, vault), ctx.time)
+        if refusal is not None:
+            ctx.refuse_with(Refusal(refusal.code, f"{account}: {refusal.message}",
+                                    {"account": account, **refusal.data}))
+    cfg = ctx.config.euler
+    if cfg is not None and cfg.liquidation_cool_off_time:
+        book = book.with_account(account, replace(held, last_status_check=ctx.time))
+    return book
 
 
 def deposit(ctx: HandlerContext, e: EulerDeposit) -> dict[str, Any]:
@@ -91,13 +96,14 @@ def withdraw(ctx: HandlerContext, e: EulerWithdraw) -> dict[str, Any]:
     v = book.vault
     held = book.account(e.account)
     shares = v.convert_to_shares(e.assets, up=True)
-    if shares > held.shares:
-        ctx.refuse(Code.EULER_INSUFFICIENT_BALANCE, f"{e.account} holds {held.shares} shares, "
-                   f"{shares} needed", shares=shares, balance=held.shares)
+    # finalizeWithdraw: the vault's cash first (E_InsufficientCash), then the balance.
     if e.assets > v.cash:
         ctx.refuse(Code.EULER_INSUFFICIENT_CASH,
                    f"the vault holds {ctx.units(_cfg_vault(ctx), v.cash)} of cash",
                    assets=e.assets, cash=v.cash)
+    if shares > held.shares:
+        ctx.refuse(Code.EULER_INSUFFICIENT_BALANCE, f"{e.account} holds {held.shares} shares, "
+                   f"{shares} needed", shares=shares, balance=held.shares)
     ctx.set_family(book.with_account(
         e.account, replace(held, shares=held.shares - shares),
         replace(v, cash=v.cash - e.assets, total_shares=v.total_shares - shares)))
@@ -129,8 +135,7 @@ def withdraw_collateral(ctx: HandlerContext, e: EulerWithdrawCollateral) -> dict
     balances = dict(held.collateral)
     balances[asset] = balance - e.amount
     after = book.with_account(e.account, replace(held, collateral=balances))
-    _status_check(ctx, after, e.account)
-    ctx.set_family(after)
+    ctx.set_family(_status_check(ctx, after, e.account))
     return {"amount": e.amount}
 
 
@@ -147,8 +152,7 @@ def borrow(ctx: HandlerContext, e: EulerBorrow) -> dict[str, Any]:
     after = book.with_account(e.account, replace(held, debt=held.debt + e.assets),
                               replace(v, cash=v.cash - e.assets,
                                       total_borrows=v.total_borrows + e.assets))
-    _status_check(ctx, after, e.account)
-    ctx.set_family(after)
+    ctx.set_family(_status_check(ctx, after, e.account))
     return {"assets": e.assets, "debt": held.debt + e.assets}
 
 
@@ -198,7 +202,9 @@ def liquidate(ctx: HandlerContext, e: EulerLiquidate) -> dict[str, Any]:
         violator.debt, debt_price, cfg.max_liquidation_discount_scaled, ctx.time,
         repay_assets=None if e.repay_assets == -1 else e.repay_assets,
         min_yield_balance=e.min_yield_balance, socialize_debt=cfg.socialize_debt,
-        self_liquidation=e.liquidator == e.violator)
+        self_liquidation=e.liquidator == e.violator,
+        last_status_check=violator.last_status_check,
+        cool_off_time=cfg.liquidation_cool_off_time)
     if isinstance(res, Refusal):
         ctx.refuse_with(res)
     v = book.vault.socialize(res.socialized)
@@ -217,7 +223,7 @@ def liquidate(ctx: HandlerContext, e: EulerLiquidate) -> dict[str, Any]:
     else:
         book = book.with_account(e.liquidator, replace(taker, collateral=taken,
                                                        debt=taker.debt + res.repay))
-        _status_check(ctx, book, e.liquidator)
+        book = _status_check(ctx, book, e.liquidator)
     ctx.set_family(EulerBook(book.vault, book.ltvs, book.accounts,
                              book.socialized + res.socialized))
     return {"repay": res.repay, "yield": res.yield_balance, "socialized": res.socialized,

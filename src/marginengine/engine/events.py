@@ -774,9 +774,22 @@ class LiquityBatchLiquidate(Event):
     borrowers: str
 
 
+@dataclass(frozen=True)
+class LiquityRedeemCollateral(Event):
+    """``redeemCollateral``: ``lusd_amount`` LUSD for ETH at face value, less the
+    redemption fee, from the troves with the lowest collateral ratio at or above 110%
+    (``max_iterations`` 0: no limit)."""
+
+    account: str
+    lusd_amount: int
+    max_fee: int = 10**18
+    max_iterations: int = 0
+
+
 LIQUITY_EVENT_CLASSES: tuple[type[Event], ...] = (
     LiquityOpenTrove, LiquityAdjustTrove, LiquityCloseTrove, LiquityProvideToSP,
-    LiquityWithdrawFromSP, LiquityLiquidate, LiquityLiquidateTroves, LiquityBatchLiquidate)
+    LiquityWithdrawFromSP, LiquityLiquidate, LiquityLiquidateTroves, LiquityBatchLiquidate,
+    LiquityRedeemCollateral)
 
 # ---- Euler v2 (euler-xyz/euler-vault-kit src/EVault): one vault (``config.euler.vault``)
 # lending against collaterals (``config.euler.collaterals``); amounts in the token's smallest

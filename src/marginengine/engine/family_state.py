@@ -42,11 +42,14 @@ EULER_UNIT_SCALE: int = 10 ** (EULER_UNIT_DECIMALS - PRICE_DECIMALS)
 @dataclass(frozen=True)
 class EulerAccount:
     """One account in the Euler family: vault shares (a lender), debt (assets, no
-    interest accrues: see docs/presets.md) and collateral balances."""
+    interest accrues: see docs/presets.md) and collateral balances; the time of its last
+    successful account status check (recorded only when the vault has a liquidation
+    cool-off, the one rule that reads it)."""
 
     shares: int = 0
     debt: int = 0
     collateral: Mapping[str, int] = field(default_factory=dict)
+    last_status_check: int = 0
 
     def is_empty(self) -> bool:
         """Whether nothing is held or owed."""
@@ -94,7 +97,8 @@ class EulerBook:
                          c.target_timestamp, c.ramp_duration]
                      for n, c in sorted(self.ltvs.items())},
             "accounts": {a: [x.shares, x.debt, {n: b for n, b in sorted(x.collateral.items())
-                                                if b}]
+                                                if b},
+                             *([x.last_status_check] if x.last_status_check else [])]
                          for a, x in sorted(self.accounts.items()) if not x.is_empty()},
         }
 

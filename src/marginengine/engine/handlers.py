@@ -67,6 +67,7 @@ from marginengine.engine.events import (
     LiquityLiquidateTroves,
     LiquityOpenTrove,
     LiquityProvideToSP,
+    LiquityRedeemCollateral,
     LiquityWithdrawFromSP,
     MangoDeposit,
     MangoLiqTokenWithToken,
@@ -152,6 +153,7 @@ HANDLERS: dict[type[Event], Handler] = {
     LiquityLiquidate: liquity_handlers.liquidate,
     LiquityLiquidateTroves: liquity_handlers.liquidate_troves,
     LiquityBatchLiquidate: liquity_handlers.batch_liquidate,
+    LiquityRedeemCollateral: liquity_handlers.redeem_collateral,
     # Euler v2 vault
     EulerDeposit: euler_handlers.deposit,
     EulerWithdraw: euler_handlers.withdraw,

@@ -25,6 +25,7 @@ from marginengine.engine.events import (
     LiquityLiquidateTroves,
     LiquityOpenTrove,
     LiquityProvideToSP,
+    LiquityRedeemCollateral,
     LiquityWithdrawFromSP,
 )
 from marginengine.fixedpoint import PRICE_DECIMALS
@@ -44,12 +45,6 @@ def liquity_price(ctx: HandlerContext, for_liquidation: bool = False) -> int:
     return ctx.price(cfg.collateral) * PRICE_SCALE
 
 
-def _base_rate(ctx: HandlerContext) -> int:
-    cfg = ctx.config.liquity
-    assert cfg is not None
-    return int(cfg.base_rate * rules.DECIMAL_PRECISION)
-
-
 def _ok(ctx: HandlerContext, result: Any) -> Any:
     if isinstance(result, Refusal):
         ctx.refuse_with(result)
@@ -67,7 +62,7 @@ def open_trove(ctx: HandlerContext, e: LiquityOpenTrove) -> dict[str, Any]:
     system = ctx.liquity_system()
     price = liquity_price(ctx)
     ch: ops.TroveChange = _ok(ctx, ops.open_trove(system, e.account, e.coll, e.lusd_amount,
-                                                   price, _base_rate(ctx), e.max_fee))
+                                                   price, e.max_fee, ctx.time))
     ctx.set_liquity(ch.system)
     return _trove(ch, price)
 
@@ -78,7 +73,7 @@ def adjust_trove(ctx: HandlerContext, e: LiquityAdjustTrove) -> dict[str, Any]:
     price = liquity_price(ctx)
     ch: ops.TroveChange = _ok(ctx, ops.adjust_trove(
         system, e.account, price, e.coll_deposit, e.coll_withdrawal, e.lusd_change,
-        e.is_debt_increase, _base_rate(ctx), e.max_fee))
+        e.is_debt_increase, e.max_fee, ctx.time))
     ctx.set_liquity(ch.system)
     return _trove(ch, price)
 
@@ -164,6 +159,20 @@ def batch_liquidate(ctx: HandlerContext, e: LiquityBatchLiquidate) -> dict[str, 
     return _liquidation(ctx, ops.batch_liquidate(system, borrowers, price), price)
 
 
+def redeem_collateral(ctx: HandlerContext, e: LiquityRedeemCollateral) -> dict[str, Any]:
+    ctx.account_id(e.account)
+    system = ctx.liquity_system()
+    price = liquity_price(ctx)
+    r: ops.Redemption = _ok(ctx, ops.redeem_collateral(
+        system, e.lusd_amount, price, ctx.time, e.max_iterations, e.max_fee))
+    ctx.set_liquity(r.system)
+    return {"lusd_redeemed": r.lusd_redeemed, "eth_drawn": r.eth_drawn,
+            "eth_fee": r.eth_fee, "eth_to_redeemer": r.eth_drawn - r.eth_fee,
+            "redeemed": [{"trove": tid, "lusd": lusd, "eth": eth, "closed": closed}
+                         for tid, lusd, eth, closed in r.redeemed],
+            "base_rate": r.system.base_rate, "tcr": r.system.tcr(price)}
+
+
 __all__ = [
     "PRICE_SCALE",
     "adjust_trove",
@@ -174,5 +183,6 @@ __all__ = [
     "liquity_price",
     "open_trove",
     "provide_to_sp",
+    "redeem_collateral",
     "withdraw_from_sp",
 ]

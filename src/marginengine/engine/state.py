@@ -132,8 +132,10 @@ class EngineState:
         self._saved_morpho: dict[str, MorphoBook] = {}
         # Liquity v1's troves and stability pool (presets liquity-v1, liquity-v1-2025).
         pool_rule = self.rules.liquity_pool
+        # Its baseRate is the config's as of the ledger's time (the last fee operation).
         self.liquity: LiquitySystem | None = (
-            LiquitySystem.empty(StabilityPoolRule(pool_rule.value))
+            LiquitySystem.empty(StabilityPoolRule(pool_rule.value),
+                                int(config.liquity.base_rate * 10**18), self.ledger.time)
             if config.liquity is not None and pool_rule is not None else None)
         self._saved_liquity: Any = _UNSET
         # The family book of euler-v2, mango-v4, drift-v2: engine/family_state.py.

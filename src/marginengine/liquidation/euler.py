@@ -12,6 +12,11 @@ collateral (``enforceCollateralTransfer``) worth the repaid value divided by the
   that exceeds the collateral's value the *yield is capped at the collateral's value* and
   the repay reduced to ``collateralValue x discountFactor``;
 - a liquidator may repay less (``repayAssets``): the yield scales pro rata (rounded down);
+- no liquidation within ``liquidationCoolOffTime`` seconds of the violator's last
+  successful account status check (``E_LiquidationCoolOff``: a borrower cannot borrow
+  and liquidate itself through another account in the same block);
+- an account without debt is a no-op (whatever ``repayAssets``), a healthy one with
+  debt allows a repay of zero only (``E_ExcessiveRepayAmount``);
 - with no collateral left on any recognized collateral, the rest of the debt is
   *socialized* (written off, lowering every depositor's share value), unless the vault
   sets ``CFG_DONT_SOCIALIZE_DEBT`` or the liability was worth less than
@@ -75,18 +80,34 @@ class LiquidationQuote:
     discount_factor: int
 
 
+def in_liquidation_cool_off(now: int, last_status_check: int, cool_off_time: int) -> bool:
+    """``isInLiquidationCoolOff``: ``now < lastAccountStatusCheck + liquidationCoolOffTime``."""
+    if cool_off_time < 0:
+        raise ValueError(f"cool_off_time: must be non-negative, got {cool_off_time}")
+    return now < last_status_check + cool_off_time
+
+
 def calculate_liquidation(collaterals: Sequence[CollateralBalance], collateral: str,
                           debt_assets: int, debt_price: int, max_liquidation_discount: int,
-                          now: int) -> LiquidationQuote | Refusal:
-    """``calculateMaxLiquidation`` behind ``calculateLiquidation`` (checks in Euler's order).
+                          now: int, last_status_check: int = 0, cool_off_time: int = 0
+                          ) -> LiquidationQuote | Refusal:
+    """``calculateMaxLiquidation`` behind ``calculateLiquidation`` (checks in Euler's order:
+    a recognized collateral, then the cool-off, then the debt).
 
     Returns a zero quote (not a refusal) for a healthy account or one without debt, as
-    ``checkLiquidation`` does.
+    ``checkLiquidation`` does. ``last_status_check`` is the time of the violator's last
+    successful account status check, ``cool_off_time`` the vault's
+    ``liquidationCoolOffTime`` (0: none).
     """
     target = next((c for c in collaterals if c.asset == collateral), None)
     if target is None or not target.ltv.recognized:
         return Refusal(Code.EULER_BAD_COLLATERAL, f"{collateral} is not a recognized "
                        "collateral of the account", {"collateral": collateral})
+    if in_liquidation_cool_off(now, last_status_check, cool_off_time):
+        return Refusal(Code.EULER_LIQUIDATION_COOL_OFF, "the violator's last account status "
+                       "check is within the liquidation cool-off time",
+                       {"last_status_check": last_status_check,
+                        "cool_off_time": cool_off_time, "now": now})
     if debt_assets == 0:
         return LiquidationQuote(0, 0, 0, 0)
     liq = calculate_liquidity(collaterals, debt_assets, debt_price, now, liquidation=True)
@@ -138,7 +159,8 @@ class EulerLiquidation:
 def liquidate(collaterals: Sequence[CollateralBalance], collateral: str, debt_assets: int,
               debt_price: int, max_liquidation_discount: int, now: int,
               repay_assets: int | None = None, min_yield_balance: int = 0,
-              socialize_debt: bool = True, self_liquidation: bool = False
+              socialize_debt: bool = True, self_liquidation: bool = False,
+              last_status_check: int = 0, cool_off_time: int = 0
               ) -> EulerLiquidation | Refusal:
     """``liquidate(violator, collateral, repayAssets, minYieldBalance)``.
 
@@ -162,6 +184,9 @@ def liquidate(collaterals: Sequence[CollateralBalance], collateral: str, debt_as
         False when the vault sets ``CFG_DONT_SOCIALIZE_DEBT``.
     self_liquidation
         Whether the liquidator is the violator (``E_SelfLiquidation``).
+    last_status_check, cool_off_time
+        The violator's last successful account status check and the vault's
+        ``liquidationCoolOffTime`` (``E_LiquidationCoolOff``).
     """
     if self_liquidation:
         return Refusal(Code.EULER_SELF_LIQUIDATION, "an account cannot liquidate itself", {})
@@ -169,11 +194,12 @@ def liquidate(collaterals: Sequence[CollateralBalance], collateral: str, debt_as
         return Refusal(Code.INVALID_AMOUNT, "repay_assets must be non-negative",
                        {"repay_assets": repay_assets})
     q = calculate_liquidation(collaterals, collateral, debt_assets, debt_price,
-                              max_liquidation_discount, now)
+                              max_liquidation_discount, now, last_status_check, cool_off_time)
     if isinstance(q, Refusal):
         return q
     repay, yield_balance = q.max_repay, q.max_yield
-    if repay_assets is not None:
+    # calculateLiquidation returns before the desired-repay check when there is no debt.
+    if repay_assets is not None and debt_assets > 0:
         if repay_assets > repay:
             return Refusal(Code.EULER_EXCESSIVE_REPAY_AMOUNT, "repay exceeds the maximum",
                            {"repay_assets": repay_assets, "max_repay": repay})
@@ -236,5 +262,6 @@ __all__ = [
     "LiquidationQuote",
     "calculate_liquidation",
     "discount_factor",
+    "in_liquidation_cool_off",
     "liquidate",
 ]

@@ -422,6 +422,14 @@ def max_amount_to_offset(pool: StabilityPool) -> int:
     return usable
 
 
+def offset_underflows(pool: StabilityPool, debt_to_offset: int) -> bool:
+    """Whether the legacy pool's ``offset`` reverts: a partial offset whose
+    ``debt x 1e18`` is below ``lastLUSDLossError_Offset`` (SafeMath's subtraction; a tiny
+    offset after an offset of a much larger pool). The 2025 rule floors it at zero."""
+    return (pool.rule is StabilityPoolRule.LEGACY and 0 < debt_to_offset < pool.total_deposits
+            and debt_to_offset * DECIMAL_PRECISION < pool.last_lusd_loss_error)
+
+
 def offset(pool: StabilityPool, debt_to_offset: int, coll_to_add: int) -> StabilityPool:
     """``StabilityPool.offset``: burn ``debt`` from deposits, share ``coll`` by ``S``.
 
@@ -586,6 +594,7 @@ __all__ = [
     "max_amount_to_offset",
     "offset",
     "offset_and_redistribution_vals",
+    "offset_underflows",
     "provide_to_sp",
     "redistribute",
     "snapshot",

@@ -14,9 +14,11 @@ Source followed: liquity/dev at commit ``39f1f7f881de23200c296a892b891a6e2fc6e98
 ``_applyPendingRewards``, ``_movePendingTroveRewardsToActivePool``, ``_removeStake``,
 ``_updateStakeAndTotalStakes``, ``_updateSystemSnapshots_excludeCollRemainder``) and
 ``StabilityPool.sol`` (``provideToSP``, ``withdrawFromSP``,
-``_requireNoUnderCollateralizedTroves``). Not modelled: redemptions (so ``baseRate`` is
-fixed), LQTY issuance and front ends, the sorted list's hints (troves are ordered by NICR,
-ties by id).
+``_requireNoUnderCollateralizedTroves``); ``decayBaseRateFromBorrowing``,
+``redeemCollateral`` (``_redeemCollateralFromTrove``, ``_redeemCloseTrove``,
+``_updateBaseRateFromRedemption``). Not modelled: LQTY issuance and front ends, the LUSD
+balances, the sorted list's hints (troves are ordered by NICR, ties by id; hints are taken
+as correct).
 """
 
 from __future__ import annotations
@@ -72,6 +74,10 @@ class LiquitySystem:
         CollSurplusPool: ETH each liquidated borrower may claim.
     gas_coll, gas_lusd
         Gas compensation paid to liquidators so far (ETH, LUSD).
+    base_rate, last_fee_operation_time
+        TroveManager's ``baseRate`` (18 decimals) and ``lastFeeOperationTime`` (seconds):
+        a borrowing operation in normal mode first decays the rate to its own time
+        (``decayBaseRateFromBorrowing``) and charges the fee at the decayed rate.
     """
 
     pool: liq.StabilityPool
@@ -88,11 +94,26 @@ class LiquitySystem:
     surplus: Mapping[str, int] = field(default_factory=dict)
     gas_coll: int = 0
     gas_lusd: int = 0
+    base_rate: int = 0
+    last_fee_operation_time: int = 0
 
     @classmethod
-    def empty(cls, rule: liq.StabilityPoolRule) -> LiquitySystem:
-        """A system without troves or deposits, with the stability-pool ``rule``."""
-        return cls(pool=liq.StabilityPool(rule=rule))
+    def empty(cls, rule: liq.StabilityPoolRule, base_rate: int = 0, now: int = 0
+              ) -> LiquitySystem:
+        """A system without troves or deposits, with the stability-pool ``rule`` and
+        ``baseRate`` = ``base_rate`` as of ``now`` (its last fee operation)."""
+        if not 0 <= base_rate <= DECIMAL_PRECISION:
+            raise ValueError(f"base_rate: must be in [0, 1e18], got {base_rate}")
+        return cls(pool=liq.StabilityPool(rule=rule), base_rate=base_rate,
+                   last_fee_operation_time=now)
+
+    def with_decayed_base_rate(self, now: int) -> LiquitySystem:
+        """``decayBaseRateFromBorrowing`` at ``now``: the rate decayed, the last fee
+        operation moved to ``now`` once a minute has passed."""
+        return replace(self, base_rate=lm.decayed_base_rate(
+            self.base_rate, now, self.last_fee_operation_time),
+            last_fee_operation_time=lm.last_fee_operation_time_after(
+                now, self.last_fee_operation_time))
 
     @property
     def system_coll(self) -> int:
@@ -139,6 +160,9 @@ class LiquitySystem:
                          for k, d in sorted(self.deposits.items()) if d.initial},
             "surplus": {k: v for k, v in sorted(self.surplus.items()) if v},
             "gas": [self.gas_coll, self.gas_lusd],
+            # Only when set, so a system that never had a fee operation keeps its hash.
+            **({"fees": [self.base_rate, self.last_fee_operation_time]}
+               if self.base_rate or self.last_fee_operation_time else {}),
         }
 
 
@@ -165,6 +189,11 @@ def _restake(sys: LiquitySystem, borrower: str, coll: int, debt: int) -> Liquity
     return replace(sys, troves=troves, total_stakes=sys.total_stakes - old.stake + stake)
 
 
+def _now(sys: LiquitySystem, now: int | None) -> int:
+    # No clock given: the time of the last fee operation (the rate is not decayed).
+    return sys.last_fee_operation_time if now is None else now
+
+
 @dataclass(frozen=True)
 class TroveChange:
     """A trove operation's result: the new system and its figures.
@@ -186,15 +215,24 @@ class TroveChange:
 
 
 def open_trove(sys: LiquitySystem, borrower: str, coll: int, lusd_amount: int, price: int,
-               base_rate: int = 0, max_fee_percentage: int = DECIMAL_PRECISION
+               max_fee_percentage: int = DECIMAL_PRECISION, now: int | None = None
                ) -> TroveChange | Refusal:
-    """``openTrove``: the checks of :func:`marginengine.margin.liquity.open_trove`, then the
-    trove with its stake and snapshots in the ActivePool."""
+    """``openTrove``: the checks of :func:`marginengine.margin.liquity.open_trove` (the
+    max fee before the trove-is-active check, as Liquity), then the trove with its stake
+    and snapshots in the ActivePool. In normal mode the fee is charged at ``baseRate``
+    decayed to ``now`` (default: the last fee operation's time, i.e. no decay), which
+    becomes the system's rate."""
+    recovery = lm.is_recovery_mode(sys.system_coll, sys.system_debt, price)
+    bad = lm.validate_max_fee(max_fee_percentage, recovery)
+    if bad is not None:
+        return bad
     if borrower in sys.troves:
         return Refusal(Code.LIQUITY_TROVE_ACTIVE, "BorrowerOps: Trove is active",
                        {"borrower": borrower})
+    if not recovery:
+        sys = sys.with_decayed_base_rate(_now(sys, now))
     opened = lm.open_trove(coll, lusd_amount, price, sys.system_coll, sys.system_debt,
-                           base_rate, max_fee_percentage)
+                           sys.base_rate, max_fee_percentage)
     if isinstance(opened, Refusal):
         return opened
     debt = opened.trove.debt
@@ -208,10 +246,12 @@ def open_trove(sys: LiquitySystem, borrower: str, coll: int, lusd_amount: int, p
 
 def adjust_trove(sys: LiquitySystem, borrower: str, price: int, coll_deposit: int = 0,
                  coll_withdrawal: int = 0, lusd_change: int = 0,
-                 is_debt_increase: bool = False, base_rate: int = 0,
-                 max_fee_percentage: int = DECIMAL_PRECISION) -> TroveChange | Refusal:
+                 is_debt_increase: bool = False,
+                 max_fee_percentage: int = DECIMAL_PRECISION, now: int | None = None
+                 ) -> TroveChange | Refusal:
     """``_adjustTrove``: its requires in Liquity's order, pending rewards applied, the fee
-    on a debt increase in normal mode, the mode's adjustment checks, then the new stake."""
+    on a debt increase in normal mode (at ``baseRate`` decayed to ``now``, as
+    :func:`open_trove`), the mode's adjustment checks, then the new stake."""
     if min(coll_deposit, coll_withdrawal, lusd_change) < 0 or price <= 0:
         return Refusal(Code.INVALID_AMOUNT, "amounts must be non-negative, price positive",
                        {"coll_deposit": coll_deposit, "coll_withdrawal": coll_withdrawal,
@@ -242,7 +282,8 @@ def adjust_trove(sys: LiquitySystem, borrower: str, price: int, coll_deposit: in
     fee = 0
     net_change = lusd_change
     if is_debt_increase and not recovery:
-        fee = lm.borrowing_fee(base_rate, lusd_change)
+        sys = sys.with_decayed_base_rate(_now(sys, now))
+        fee = lm.borrowing_fee(sys.base_rate, lusd_change)
         if fee * DECIMAL_PRECISION // lusd_change > max_fee_percentage:
             return Refusal(Code.LIQUITY_FEE_EXCEEDED, "Fee exceeded provided maximum",
                            {"fee": fee, "max_fee_percentage": max_fee_percentage})
@@ -322,17 +363,18 @@ def provide_to_sp(sys: LiquitySystem, depositor: str, amount: int) -> PoolChange
 def withdraw_from_sp(sys: LiquitySystem, depositor: str, amount: int, price: int
                      ) -> PoolChange | Refusal:
     """``withdrawFromSP``: with a non-zero amount, refused while the lowest trove's ICR is
-    below 110% (``_requireNoUnderCollateralizedTroves`` checks ``sortedTroves.getLast()``)."""
-    deposit = sys.deposits.get(depositor, liq.DepositSnapshot(0, 0, 0, 0, 0))
-    if deposit.initial == 0:
-        return Refusal(Code.LIQUITY_SP_NO_DEPOSIT,
-                       "StabilityPool: User must have a non-zero deposit", {})
+    below 110% (``_requireNoUnderCollateralizedTroves`` checks ``sortedTroves.getLast()``),
+    before the depositor's deposit is checked, as Liquity."""
     if amount != 0 and sys.troves:
         lowest_id, lowest = sys.sorted_troves()[0]
         if lowest.icr(price) < lm.MCR:
             return Refusal(Code.LIQUITY_SP_UNDERCOLLATERALIZED, "StabilityPool: Cannot "
                            "withdraw while there are troves with ICR < MCR",
                            {"trove": lowest_id, "icr": lowest.icr(price)})
+    deposit = sys.deposits.get(depositor, liq.DepositSnapshot(0, 0, 0, 0, 0))
+    if deposit.initial == 0:
+        return Refusal(Code.LIQUITY_SP_NO_DEPOSIT,
+                       "StabilityPool: User must have a non-zero deposit", {})
     ch = liq.withdraw_from_sp(sys.pool, deposit, amount)
     if isinstance(ch, Refusal):
         return ch
@@ -390,6 +432,16 @@ def _settle(sys: LiquitySystem, res: liq.LiquidationTotals) -> LiquitySystem:
                    gas_lusd=sys.gas_lusd + res.lusd_gas_compensation)
 
 
+def _offset_reverts(sys: LiquitySystem, res: liq.LiquidationTotals) -> Refusal | None:
+    # The legacy StabilityPool.offset reverts (SafeMath) on a tiny offset after a large
+    # loss error: the whole liquidation is refused, as the transaction reverts.
+    if liq.offset_underflows(sys.pool, res.debt_to_offset):
+        return Refusal(Code.LIQUITY_SAFEMATH_SUB, "SafeMath: subtraction overflow",
+                       {"debt_to_offset": res.debt_to_offset,
+                        "last_lusd_loss_error": sys.pool.last_lusd_loss_error})
+    return None
+
+
 def liquidate_troves(sys: LiquitySystem, n: int, price: int) -> Liquidation | Refusal:
     """``liquidateTroves(n)``: from the lowest NICR up, in the mode of the current TCR."""
     res = liq.liquidate_troves(sys.sorted_troves(), n, price,
@@ -397,7 +449,7 @@ def liquidate_troves(sys: LiquitySystem, n: int, price: int) -> Liquidation | Re
                                sys.system_debt)
     if isinstance(res, Refusal):
         return res
-    return Liquidation(_settle(sys, res), res)
+    return _offset_reverts(sys, res) or Liquidation(_settle(sys, res), res)
 
 
 def batch_totals(sys: LiquitySystem, borrowers: list[str], price: int
@@ -408,9 +460,12 @@ def batch_totals(sys: LiquitySystem, borrowers: list[str], price: int
     # the closed trove's infinite ICR).
     candidates = [(b, sys.entire(b) if b in sys.troves else lm.Trove(0, 0))
                   for b in dict.fromkeys(borrowers)]
-    return liq.batch_liquidate_troves(candidates, len(sys.troves), price,
-                                      liq.max_amount_to_offset(sys.pool), sys.system_coll,
-                                      sys.system_debt)
+    res = liq.batch_liquidate_troves(candidates, len(sys.troves), price,
+                                     liq.max_amount_to_offset(sys.pool), sys.system_coll,
+                                     sys.system_debt)
+    if isinstance(res, Refusal):
+        return res
+    return _offset_reverts(sys, res) or res
 
 
 def batch_liquidate(sys: LiquitySystem, borrowers: list[str], price: int
@@ -432,6 +487,110 @@ def liquidate(sys: LiquitySystem, borrower: str, price: int) -> Liquidation | Re
     return batch_liquidate(sys, [borrower], price)
 
 
+@dataclass(frozen=True)
+class Redemption:
+    """``redeemCollateral``'s result (the fields of Liquity's ``Redemption`` event).
+
+    Attributes
+    ----------
+    system
+        The system after the redemption.
+    lusd_redeemed, eth_drawn, eth_fee
+        ``totalLUSDToRedeem``, ``totalETHDrawn`` and ``ETHFee`` (the redeemer receives
+        ``eth_drawn - eth_fee``).
+    redeemed
+        ``(trove id, LUSD lot, ETH lot, closed)`` for each trove redeemed from, in order.
+    """
+
+    system: LiquitySystem
+    lusd_redeemed: int
+    eth_drawn: int
+    eth_fee: int
+    redeemed: tuple[tuple[str, int, int, bool], ...]
+
+
+def redeem_collateral(sys: LiquitySystem, lusd_amount: int, price: int, now: int | None = None,
+                      max_iterations: int = 0,
+                      max_fee_percentage: int = DECIMAL_PRECISION) -> Redemption | Refusal:
+    """``redeemCollateral``: LUSD for ETH at face value from the troves with the lowest
+    collateral ratio at or above 110%, each down to its 200 LUSD reserve (closing it, its
+    remaining collateral the borrower's surplus) and the last one partially, unless that
+    would leave less than ``MIN_NET_DEBT`` (then it stops there). ``baseRate`` is decayed
+    to ``now`` and raised by half the redeemed fraction of the system debt; the fee is the
+    redemption rate on the ETH drawn. ``max_iterations`` 0 means no limit.
+
+    Hints are taken as correct (the partial-redemption NICR hint always matches), and
+    the redeemer's LUSD balance and the 14-day bootstrap period are the caller's to check.
+    """
+    if not lm.REDEMPTION_FEE_FLOOR <= max_fee_percentage <= DECIMAL_PRECISION:
+        return Refusal(Code.LIQUITY_MAX_FEE, "Max fee percentage must be between 0.5% and "
+                       "100%", {"max_fee_percentage": max_fee_percentage})
+    if price <= 0:
+        return Refusal(Code.INVALID_AMOUNT, "price must be positive", {"price": price})
+    tcr = sys.tcr(price)
+    if tcr < lm.MCR:
+        return Refusal(Code.LIQUITY_REDEEM_TCR_BELOW_MCR,
+                       "TroveManager: Cannot redeem when TCR < MCR", {"tcr": tcr})
+    if lusd_amount <= 0:
+        return Refusal(Code.LIQUITY_REDEEM_ZERO_AMOUNT,
+                       "TroveManager: Amount must be greater than zero",
+                       {"lusd_amount": lusd_amount})
+    if max_iterations < 0:
+        return Refusal(Code.INVALID_ARGUMENT, "max_iterations must be non-negative",
+                       {"max_iterations": max_iterations})
+    supply_at_start = sys.system_debt
+    # From the lowest NICR up, skipping those below 110% (getLast, then getPrev).
+    order = [tid for tid, t in sys.sorted_troves() if t.icr(price) >= lm.MCR]
+    remaining, iterations = lusd_amount, max_iterations or len(order)
+    redeemed: list[tuple[str, int, int, bool]] = []
+    surplus = dict(sys.surplus)
+    for tid in order[:iterations]:
+        if remaining == 0:
+            break
+        sys = _apply_pending(sys, tid)
+        t = sys.troves[tid]
+        lusd_lot = min(remaining, t.debt - lm.LUSD_GAS_COMPENSATION)
+        eth_lot = lusd_lot * DECIMAL_PRECISION // price
+        new_debt, new_coll = t.debt - lusd_lot, t.coll - eth_lot
+        if new_debt == lm.LUSD_GAS_COMPENSATION:
+            if len(sys.troves) <= 1:
+                return Refusal(Code.LIQUITY_ONLY_ONE_TROVE, "TroveManager: Only one trove in "
+                               "the system", {"trove": tid})
+            # _redeemCloseTrove: the reserve is burned, the rest of the coll is surplus.
+            troves = dict(sys.troves)
+            del troves[tid]
+            surplus[tid] = surplus.get(tid, 0) + new_coll
+            sys = replace(sys, troves=troves, total_stakes=sys.total_stakes - t.stake,
+                          active_debt=sys.active_debt - lusd_lot - lm.LUSD_GAS_COMPENSATION,
+                          active_coll=sys.active_coll - eth_lot - new_coll)
+            redeemed.append((tid, lusd_lot, eth_lot, True))
+        else:
+            if lm.net_debt(new_debt) < lm.MIN_NET_DEBT:
+                break          # cancelledPartial: the last trove is left untouched
+            sys = _restake(sys, tid, new_coll, new_debt)
+            sys = replace(sys, active_debt=sys.active_debt - lusd_lot,
+                          active_coll=sys.active_coll - eth_lot)
+            redeemed.append((tid, lusd_lot, eth_lot, False))
+        remaining -= lusd_lot
+    eth_drawn = sum(r[2] for r in redeemed)
+    if eth_drawn == 0:
+        return Refusal(Code.LIQUITY_UNABLE_TO_REDEEM, "TroveManager: Unable to redeem any "
+                       "amount", {"lusd_amount": lusd_amount})
+    at = _now(sys, now)
+    decayed = lm.decayed_base_rate(sys.base_rate, at, sys.last_fee_operation_time)
+    base_rate = lm.base_rate_after_redemption(decayed, eth_drawn, price, supply_at_start)
+    fee = lm.redemption_fee(lm.redemption_rate(base_rate), eth_drawn)
+    if isinstance(fee, Refusal):
+        return fee
+    if fee * DECIMAL_PRECISION // eth_drawn > max_fee_percentage:
+        return Refusal(Code.LIQUITY_FEE_EXCEEDED, "Fee exceeded provided maximum",
+                       {"fee": fee, "max_fee_percentage": max_fee_percentage})
+    sys = replace(sys, surplus=surplus, base_rate=base_rate,
+                  last_fee_operation_time=lm.last_fee_operation_time_after(
+                      at, sys.last_fee_operation_time))
+    return Redemption(sys, sum(r[1] for r in redeemed), eth_drawn, fee, tuple(redeemed))
+
+
 def is_liquidatable(sys: LiquitySystem, borrower: str, price: int) -> bool:
     """Whether ``liquidate(borrower)`` would close the trove now, by the same rule
     (:func:`batch_totals` of one trove) without settling: below 110%, or in recovery mode
@@ -446,6 +605,7 @@ __all__ = [
     "Liquidation",
     "LiquitySystem",
     "PoolChange",
+    "Redemption",
     "TroveChange",
     "TroveRecord",
     "adjust_trove",
@@ -457,5 +617,6 @@ __all__ = [
     "liquidate_troves",
     "open_trove",
     "provide_to_sp",
+    "redeem_collateral",
     "withdraw_from_sp",
 ]

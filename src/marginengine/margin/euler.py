@@ -22,8 +22,11 @@ Source followed: euler-xyz/euler-vault-kit at commit
 
 Prices: Euler asks an oracle (``getQuote``) for the value of an amount; here an amount is
 valued as ``amount x price / 1e18`` rounded down, which is what the EVK's own test oracle
-(``MockPriceOracle``) returns. Bid/ask pricing (``getQuotes``) for the borrow-side check is
-not modelled: both sides use the one price.
+(``MockPriceOracle``) returns. The borrow side (the account status check and
+``accountLiquidity(account, false)``) asks ``getQuotes`` instead and values collateral at
+its *bid* and the liability at its *ask*; the liquidation side uses the mid price. A
+collateral's ``bid`` and the debt's ``debt_ask_price`` default to the mid price (as the
+mock's ``getQuotes`` does when no spread is set).
 """
 
 from __future__ import annotations
@@ -128,15 +131,19 @@ class CollateralBalance:
     balance
         The account's balance (base units).
     price
-        Unit of account per base unit, x 1e18.
+        Unit of account per base unit, x 1e18 (the mid price, ``getQuote``).
     ltv
         The controlling vault's ``LTVConfig`` for this collateral.
+    bid
+        The bid price (``getQuotes``' first value) for the borrow-side valuation; ``None``:
+        the mid price.
     """
 
     asset: str
     balance: int
     price: int
     ltv: LTVConfig
+    bid: int | None = None
 
 
 @dataclass(frozen=True)
@@ -155,34 +162,41 @@ class Liquidity:
 
 
 def collateral_value(c: CollateralBalance, now: int, liquidation: bool) -> int:
-    """``getCollateralValue``: ``quote(balance) x ltv / 1e4``, zero if the LTV is zero."""
+    """``getCollateralValue``: ``quote(balance) x ltv / 1e4``, zero if the LTV is zero;
+    at the mid price for liquidation, else at the bid."""
     ltv = c.ltv.get_ltv(now, liquidation)
     if ltv == 0 or c.balance == 0:
         return 0
-    return quote(c.balance, c.price) * ltv // CONFIG_SCALE
+    price = c.price if liquidation or c.bid is None else c.bid
+    return quote(c.balance, price) * ltv // CONFIG_SCALE
 
 
 def calculate_liquidity(collaterals: Sequence[CollateralBalance], debt_assets: int,
-                        debt_price: int, now: int, liquidation: bool) -> Liquidity:
+                        debt_price: int, now: int, liquidation: bool,
+                        debt_ask_price: int | None = None) -> Liquidity:
     """``calculateLiquidity``: the sum of adjusted collateral values and the debt's value.
 
     ``debt_assets`` is the account's debt in whole assets (Euler rounds the internal
-    owed amount up: ``toAssetsUp``).
+    owed amount up: ``toAssetsUp``). ``getLiabilityValue`` quotes it at the mid price
+    for liquidation, else at the ask (``debt_ask_price``, default the mid).
     """
     value = sum(collateral_value(c, now, liquidation) for c in collaterals)
-    return Liquidity(value, quote(debt_assets, debt_price) if debt_assets else 0)
+    price = debt_price if liquidation or debt_ask_price is None else debt_ask_price
+    return Liquidity(value, quote(debt_assets, price) if debt_assets else 0)
 
 
 def check_liquidity(collaterals: Sequence[CollateralBalance], debt_assets: int,
-                    debt_price: int, now: int) -> Refusal | None:
+                    debt_price: int, now: int, debt_ask_price: int | None = None
+                    ) -> Refusal | None:
     """``checkLiquidity`` (the account status check after a borrow or withdrawal).
 
-    No debt passes; otherwise the borrow-LTV-adjusted collateral must *exceed* the
-    liability (``E_AccountLiquidity``).
+    No debt passes; otherwise the borrow-LTV-adjusted collateral (at bid prices) must
+    *exceed* the liability (at the ask) (``E_AccountLiquidity``).
     """
     if debt_assets == 0:
         return None
-    liq = calculate_liquidity(collaterals, debt_assets, debt_price, now, liquidation=False)
+    liq = calculate_liquidity(collaterals, debt_assets, debt_price, now, liquidation=False,
+                              debt_ask_price=debt_ask_price)
     if liq.collateral_value > liq.liability_value:
         return None
     return Refusal(Code.EULER_ACCOUNT_LIQUIDITY, "collateral (at borrow LTV) does not exceed "
@@ -201,15 +215,19 @@ def is_violator(collaterals: Sequence[CollateralBalance], debt_assets: int, debt
 
 
 def family_margin(collaterals: Sequence[CollateralBalance], debt_assets: int,
-                  debt_price: int, now: int, unit_scale: int = 1) -> FamilyMargin:
+                  debt_price: int, now: int, unit_scale: int = 1,
+                  debt_ask_price: int | None = None) -> FamilyMargin:
     """The account's :class:`~marginengine.margin.base.FamilyMargin` by Euler's rules:
     initial at the borrow LTVs, maintenance at the liquidation LTVs, each health Euler's
     health score (``collateral x 1e18 / liability``, rounded down); liquidatable when
     :func:`is_violator`. ``unit_scale`` divides the unit of account into the margin
-    interface's base-currency units (value rounded down, requirement up)."""
+    interface's base-currency units (value rounded down, requirement up). The initial
+    state values at bid and ask (``accountLiquidity(account, false)``), the maintenance
+    state at mid prices."""
     states = []
     for kind, liquidation in ((MarginKind.INITIAL, False), (MarginKind.MAINTENANCE, True)):
-        liq = calculate_liquidity(collaterals, debt_assets, debt_price, now, liquidation)
+        liq = calculate_liquidity(collaterals, debt_assets, debt_price, now, liquidation,
+                                  debt_ask_price)
         health = liq.health_score
         states.append(MarginState(kind, liq.collateral_value // unit_scale,
                                   -(-liq.liability_value // unit_scale),

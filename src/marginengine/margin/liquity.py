@@ -43,6 +43,16 @@ PERCENT_DIVISOR = 200
 BORROWING_FEE_FLOOR = DECIMAL_PRECISION // 1000 * 5
 #: ``TroveManager.MAX_BORROWING_FEE``: 5%.
 MAX_BORROWING_FEE = DECIMAL_PRECISION // 100 * 5
+#: ``TroveManager.REDEMPTION_FEE_FLOOR``: 0.5%.
+REDEMPTION_FEE_FLOOR = DECIMAL_PRECISION // 1000 * 5
+#: ``TroveManager.MINUTE_DECAY_FACTOR``: ``0.5^(1/720)``, a half-life of 12 hours.
+MINUTE_DECAY_FACTOR = 999_037_758_833_783_000
+#: ``TroveManager.SECONDS_IN_ONE_MINUTE``.
+SECONDS_IN_ONE_MINUTE = 60
+#: ``TroveManager.BETA``: the redeemed fraction of supply is halved into the base rate.
+BETA = 2
+#: ``LiquityMath._decPow``'s cap on the exponent (minutes in 1000 years).
+DEC_POW_MAX_MINUTES = 525_600_000
 #: ``LiquityMath.NICR_PRECISION``.
 NICR_PRECISION = 10**20
 #: ``2**256 - 1``: Liquity's "infinite" collateral ratio of a trove without debt.
@@ -83,6 +93,96 @@ def coll_gas_compensation(entire_coll: int) -> int:
 def is_recovery_mode(system_coll: int, system_debt: int, price: int) -> bool:
     """``_checkRecoveryMode``: ``TCR < CCR``."""
     return compute_cr(system_coll, system_debt, price) < CCR
+
+
+def validate_max_fee(max_fee_percentage: int, recovery: bool) -> Refusal | None:
+    """``_requireValidMaxFeePercentage``: at most 100% in recovery mode, else in [0.5%, 100%]."""
+    if recovery:
+        if max_fee_percentage > DECIMAL_PRECISION:
+            return Refusal(Code.LIQUITY_MAX_FEE, "Max fee percentage must less than or equal "
+                           "to 100%", {"max_fee_percentage": max_fee_percentage})
+    elif not BORROWING_FEE_FLOOR <= max_fee_percentage <= DECIMAL_PRECISION:
+        return Refusal(Code.LIQUITY_MAX_FEE, "Max fee percentage must be between 0.5% "
+                       "and 100%", {"max_fee_percentage": max_fee_percentage})
+    return None
+
+
+# ---- baseRate and its decay (TroveManager's fee functions, LiquityMath._decPow) ----------
+
+def dec_mul(x: int, y: int) -> int:
+    """``LiquityMath.decMul``: ``x x y / 1e18`` rounded half up."""
+    return (x * y + DECIMAL_PRECISION // 2) // DECIMAL_PRECISION
+
+
+def dec_pow(base: int, minutes: int) -> int:
+    """``LiquityMath._decPow``: ``base^minutes`` (18 decimals) by squaring, each product
+    :func:`dec_mul`-rounded; the exponent capped at 525,600,000 minutes (1000 years)."""
+    if base < 0 or minutes < 0:
+        raise ValueError(f"dec_pow: base and minutes must be non-negative, got {base}, "
+                         f"{minutes}")
+    n = min(minutes, DEC_POW_MAX_MINUTES)
+    if n == 0:
+        return DECIMAL_PRECISION
+    y, x = DECIMAL_PRECISION, base
+    while n > 1:
+        if n % 2 == 0:
+            x = dec_mul(x, x)
+            n //= 2
+        else:
+            y = dec_mul(x, y)
+            x = dec_mul(x, x)
+            n = (n - 1) // 2
+    return dec_mul(x, y)
+
+
+def minutes_passed(now: int, last_fee_operation_time: int) -> int:
+    """``_minutesPassedSinceLastFeeOp``: whole minutes since the last fee operation."""
+    if now < last_fee_operation_time:
+        raise ValueError(f"now: {now} is before the last fee operation "
+                         f"{last_fee_operation_time}")
+    return (now - last_fee_operation_time) // SECONDS_IN_ONE_MINUTE
+
+
+def decayed_base_rate(base_rate: int, now: int, last_fee_operation_time: int) -> int:
+    """``_calcDecayedBaseRate``: ``baseRate x MINUTE_DECAY_FACTOR^minutes / 1e18`` (down);
+    the factor halves the rate in 12 hours."""
+    factor = dec_pow(MINUTE_DECAY_FACTOR, minutes_passed(now, last_fee_operation_time))
+    return base_rate * factor // DECIMAL_PRECISION
+
+
+def last_fee_operation_time_after(now: int, last_fee_operation_time: int) -> int:
+    """``_updateLastFeeOpTime``: moved to ``now`` only once a minute has passed (so that
+    frequent operations cannot stop the decay)."""
+    if now - last_fee_operation_time >= SECONDS_IN_ONE_MINUTE:
+        return now
+    return last_fee_operation_time
+
+
+def redemption_rate(base_rate: int) -> int:
+    """``_calcRedemptionRate``: ``min(0.5% + baseRate, 100%)``."""
+    return min(REDEMPTION_FEE_FLOOR + base_rate, DECIMAL_PRECISION)
+
+
+def redemption_fee(rate: int, eth_drawn: int) -> int | Refusal:
+    """``_calcRedemptionFee``: ``rate x ETH drawn / 1e18`` (down), which must stay below
+    the ETH drawn."""
+    fee = rate * eth_drawn // DECIMAL_PRECISION
+    if fee >= eth_drawn:
+        return Refusal(Code.LIQUITY_FEE_EATS_COLLATERAL,
+                       "TroveManager: Fee would eat up all returned collateral",
+                       {"fee": fee, "eth_drawn": eth_drawn})
+    return fee
+
+
+def base_rate_after_redemption(decayed: int, eth_drawn: int, price: int,
+                               total_lusd_supply: int) -> int:
+    """``_updateBaseRateFromRedemption`` from the decayed rate: plus the redeemed fraction
+    of the LUSD supply over ``BETA`` (``ETH x price / supply``, then ``/ 2``, both down),
+    capped at 100%."""
+    if total_lusd_supply <= 0:
+        raise ValueError(f"total_lusd_supply: must be positive, got {total_lusd_supply}")
+    fraction = eth_drawn * price // total_lusd_supply
+    return min(decayed + fraction // BETA, DECIMAL_PRECISION)
 
 
 def borrowing_rate(base_rate: int) -> int:
@@ -141,15 +241,11 @@ def open_trove(coll: int, lusd_amount: int, price: int, system_coll: int, system
         return Refusal(Code.INVALID_AMOUNT, "coll and amount must be >= 0, price > 0",
                        {"coll": coll, "lusd_amount": lusd_amount, "price": price})
     recovery = is_recovery_mode(system_coll, system_debt, price)
+    bad = validate_max_fee(max_fee_percentage, recovery)
+    if bad is not None:
+        return bad
     fee = 0
-    if recovery:
-        if max_fee_percentage > DECIMAL_PRECISION:
-            return Refusal(Code.LIQUITY_MAX_FEE, "Max fee percentage must less than or equal "
-                           "to 100%", {"max_fee_percentage": max_fee_percentage})
-    else:
-        if not BORROWING_FEE_FLOOR <= max_fee_percentage <= DECIMAL_PRECISION:
-            return Refusal(Code.LIQUITY_MAX_FEE, "Max fee percentage must be between 0.5% "
-                           "and 100%", {"max_fee_percentage": max_fee_percentage})
+    if not recovery:
         fee = borrowing_fee(base_rate, lusd_amount)
         if lusd_amount and fee * DECIMAL_PRECISION // lusd_amount > max_fee_percentage:
             return Refusal(Code.LIQUITY_FEE_EXCEEDED, "Fee exceeded provided maximum",
@@ -235,19 +331,25 @@ def pending_reward(stake: int, l_now: int, l_snapshot: int) -> int:
 
 
 __all__ = [
+    "BETA",
     "BORROWING_FEE_FLOOR",
     "CCR",
     "DECIMAL_PRECISION",
+    "DEC_POW_MAX_MINUTES",
     "INFINITE_CR",
     "LUSD_GAS_COMPENSATION",
     "MAX_BORROWING_FEE",
     "MCR",
+    "MINUTE_DECAY_FACTOR",
     "MIN_NET_DEBT",
     "NICR_PRECISION",
     "ONE_HUNDRED_PCT",
     "PERCENT_DIVISOR",
+    "REDEMPTION_FEE_FLOOR",
+    "SECONDS_IN_ONE_MINUTE",
     "OpenTrove",
     "Trove",
+    "base_rate_after_redemption",
     "borrowing_fee",
     "borrowing_rate",
     "coll_gas_compensation",
@@ -255,9 +357,17 @@ __all__ = [
     "compute_cr",
     "compute_new_stake",
     "compute_nominal_cr",
+    "dec_mul",
+    "dec_pow",
+    "decayed_base_rate",
     "is_recovery_mode",
+    "last_fee_operation_time_after",
+    "minutes_passed",
     "net_debt",
     "open_trove",
     "pending_reward",
+    "redemption_fee",
+    "redemption_rate",
     "validate_adjustment",
+    "validate_max_fee",
 ]
