@@ -268,6 +268,17 @@ def test_sweep_report_when_points_with_runs_then_table_and_error_bars(tmp_path: 
                 in text.split("</head>")[1])
 
 
+def test_sweep_report_when_one_run_per_point_then_liquidations_as_a_count(tmp_path: Path):
+    from marginengine.report import write_sweep_report
+
+    point = {"point": 0, "mean_bad_debt": 5.0, "mean_borrower_loss": 1.0,
+             "mean_liquidation_count": 1122.0, "mean_liquidated_value": 1000.0}
+    path = write_sweep_report(tmp_path, "sweep", ["bonus=0.05"], [point], runs=None)
+    block = path.read_text().split('<div id="comparison">')[1].split("</div>")[0]
+    # Before: 1,122.00 (a mean's format for the count of one run).
+    assert '<td class="n">0</td><td class="n">1,122</td><td class="n">1,000.00</td>' in block
+
+
 def test_report_when_several_protocols_then_per_protocol_causes_and_table(tmp_path: Path):
     # examples/shared_collateral.toml: an Aave-like market's sales move the shared WETH
     # pool a second protocol's oracle reads.

@@ -133,7 +133,40 @@ def test_positions_the_protocol_would_refuse_are_reported_by_line(
     refused = open_book(engine_at(proto, PRICES, book).apply, book, proto)
     assert len(refused) == 2
     assert refused[0].startswith(f"{path}:5: account over: debt would rise to ")
-    assert refused[1] == f"{path}:6: account bare: account: unknown account 'bare'"
+    # Before: "account bare: account: unknown account 'bare'" (the engine's word alone).
+    assert refused[1] == (f"{path}:6: account bare: borrows 1 USDC with no collateral "
+                          "(account: unknown account 'bare')")
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("book.csv", "account,asset,supplied,borrowed\n"),
+    ("book.csv", "account,asset,supplied,borrowed\n\n,,,\n"),
+])
+def test_book_file_when_header_but_no_row_then_refused_as_empty(
+        tmp_path: Path, proto: ProtocolConfig, name: str, text: str) -> None:
+    # Before: read as a book of no accounts, and a cascade ran on nobody.
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        read_book(proto, path)
+    assert info.value.problems == [f"{path}: no rows after the header (the book is empty)"]
+
+
+def test_parquet_and_perp_book_when_no_row_then_refused_as_empty(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    proto = protocol_from_dict(PERP_PROTOCOL)
+    lending = tmp_path / "book.parquet"
+    pq.write_table(pa.table({c: pa.array([], pa.string()) for c in
+                             ("account", "asset", "supplied", "borrowed")}), lending)
+    perps = tmp_path / "perps.csv"
+    perps.write_text("account,market,size,entry_price,quote\n")
+    with pytest.raises(ConfigError) as info:
+        read_book(proto, lending, perps)
+    assert info.value.problems == [
+        f"{lending}: no rows after the header (the book is empty)",
+        f"{perps}: no rows after the header (the book is empty)"]
 
 
 def test_perp_book_with_an_isolated_bucket(tmp_path: Path) -> None:

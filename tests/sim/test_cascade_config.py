@@ -73,15 +73,33 @@ def test_scenario_spec_when_only_kind_then_required_fields_named():
                                   "book: required field is missing"]
 
 
+def test_cascade_warnings_when_crash_bridge_end_or_shock_after_the_last_step_then_warned(
+) -> None:
+    # Before: nothing said; the crash and the bridge's end moved to the last step, the
+    # shock was dropped.
+    assert cascade_warnings(scenario_spec(quickstart("steps=20"))[0]) == [
+        "price.crash_at = 36 is after the last step (20): the crash comes at step 20"]
+    assert cascade_warnings(scenario_spec(quickstart("steps=36"))[0]) == []
+    lst = read_toml(EXAMPLES / "lst_crash.toml")
+    lst["steps"] = 15
+    lst["price"]["assets"]["wstETH"]["depeg"]["shock"] = -0.06
+    assert cascade_warnings(scenario_spec(lst)[0]) == [
+        "price.assets.WETH.end_at = 60 is after the last step (15): the bridge reaches 1300 "
+        "at step 15",
+        "price.assets.wstETH.depeg.shock_at = 20 is after the last step (15): the shock of "
+        "-0.06 never happens"]
+
+
 def test_cascade_warnings_when_sigma_80_then_warned_and_run_continues(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
-    spec, _ = scenario_spec(quickstart("price.sigma=80"))
+    spec, _ = scenario_spec(quickstart("price.sigma=80", "price.crash_at=2"))
     assert cascade_warnings(spec) == [
         "price.sigma = 80 is 8,000% a year (above 3); sigma is a fraction: 0.8 means 80% "
         "a year"]
-    assert cascade_warnings(scenario_spec(quickstart("price.sigma=3"))[0]) == []
-    args = [f"--set={o}" for o in SMALL]
+    assert cascade_warnings(scenario_spec(quickstart("price.sigma=3",
+                                                     "price.crash_at=2"))[0]) == []
+    args = [f"--set={o}" for o in [*SMALL, "price.crash_at=2"]]
     code, out, err = run(["simulate", str(QUICKSTART), "--out", str(tmp_path / "o"),
                           "--json", "--quiet", *args, "--set", "price.sigma=80"], capsys)
     assert code == 0 and json.loads(out)["scenario"] == "quickstart"

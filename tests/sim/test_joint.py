@@ -167,6 +167,31 @@ def test_replay_aligns_series_on_the_latest_start(tmp_path: Path) -> None:
     assert p.path("WBTC").tolist() == [7900.0, 7500.0, 7000.0, 7000.0, 7000.0]
 
 
+def test_replay_when_gemini_csv_then_read_as_the_single_model_reads_it(tmp_path: Path) -> None:
+    # Before: a multi-asset replay read every file as JSON ("malformed JSON: Expecting
+    # value") though the single [price] model reads data/eth_hourly/'s CSV.
+    csv = tmp_path / "eth.csv"
+    csv.write_text("Unix Timestamp,Date,Symbol,Open,High,Low,Close,Volume\n"
+                   "1583974800000,2020-03-12 01:00:00,ETHUSD,180,181,170,175,10\n"
+                   "1583971200000,2020-03-12 00:00:00,ETHUSD,190,191,179,180,10\n")
+    s = spec({"assets": {"WETH": {"process": "replay", "file": str(csv)}}})
+    p = joint_paths(s, np.random.default_rng(0), 2, 3600)
+    assert p.start_time == 1_583_971_200
+    assert p.path("WETH").tolist() == [180.0, 175.0, 175.0]
+
+
+def test_replay_when_field_unknown_then_config_error_naming_the_assets_field(
+        tmp_path: Path) -> None:
+    # Before: "price: field: must be one of ..." (a ValueError wrapped as price's).
+    eth = bars(tmp_path / "eth.json", 1_583_971_200, [190.0, 180.0])
+    s = spec({"assets": {"WETH": {"process": "replay", "file": str(eth), "field": "nope"}}})
+    with pytest.raises(ConfigError) as info:
+        joint_paths(s, np.random.default_rng(0), 2, 600)
+    assert info.value.problems == [
+        "price.assets.WETH.field: must be one of price_open, price_high, price_low, "
+        "price_close, volume_traded, trades_count (got 'nope')"]
+
+
 @pytest.mark.parametrize(("data", "message"), [
     ({"assets": {"A": {"process": "gbm"}, "B": {"process": "gbm"}},
       "correlation": {"assets": ["A", "B"], "matrix": [[1, 0.5], [0.4, 1]]}},

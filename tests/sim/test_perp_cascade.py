@@ -212,6 +212,30 @@ def test_monte_carlo_when_perp_cascade_then_runs_and_perp_estimates(tmp_path: Pa
     assert len({r["perp_liquidation_count"] for r in rows}) > 1  # each run its own book
 
 
+def test_sweep_when_perp_cascade_then_rows_and_points_carry_the_waterfall(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Before: a sweep's rows had the lending figures only, so a perp scenario's sweep read
+    # bad debt 0 at every point and its shortfall, ADL and socialized loss were nowhere.
+    import pyarrow.parquet as pq
+
+    scenario = tmp_path / "perp.toml"
+    scenario.write_text(small_toml(13))
+    out = tmp_path / "sweep"
+    code, stdout, _ = run(["sweep", str(scenario), "--grid",
+                           "perps.insurance.ETH-PERP=0,60000", "--out", str(out),
+                           "--json", "--quiet"], capsys)
+    assert code == 0
+    points = json.loads(stdout)["points"]
+    rows = pq.read_table(out / "sweep.parquet").to_pylist()
+    for point, row in zip(points, rows, strict=True):
+        for field in ("bankrupt_shortfall", "adl_covered", "socialized_loss"):
+            assert point[f"mean_{field}"] == row[field]
+    without_fund, with_fund = points
+    assert without_fund["mean_bankrupt_shortfall"] > 0
+    assert without_fund["mean_adl_covered"] > with_fund["mean_adl_covered"]
+    assert "perp shortfall" in (out / "report.html").read_text()
+
+
 def small_toml(steps: int) -> str:
     """The example's text with its first venue only, over ``steps`` steps."""
     text = EXAMPLE.read_text().split("[[protocols]]")[0]

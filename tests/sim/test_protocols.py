@@ -56,6 +56,10 @@ def test_combined_figures_are_the_sums_over_protocols() -> None:
                 "accounts", "events"):
         assert s[key] == pytest.approx(per["aave"][key] + per["lender2"][key]), key
     assert s["accounts"] == 500
+    # Capacity too: before, borrowed_value was aave's 30M alone, beside a combined bad debt.
+    for key in ("borrowing_power", "borrowed_value", "borrow_demand"):
+        assert s[key] == pytest.approx(per["aave"][key] + per["lender2"][key]), key
+    assert s["borrow_demand"] == pytest.approx(35_000_000)
     assert s["state_hash"] == per["aave"]["state_hash"]
     assert per["lender2"]["state_hash"] != per["aave"]["state_hash"]
     assert len(result.series["bad_debt_usd.lender2"]) == 61
@@ -76,6 +80,21 @@ def test_combined_time_to_liquidate_is_the_mean_over_every_protocols_liquidation
     s = combined_summary(["a", "b"], [one(None, 0), one(2.0, 4)])
     assert s["time_to_liquidate_mean_steps"] == 2.0
     assert combined_summary(["a"], [one(None, 0)])["time_to_liquidate_mean_steps"] is None
+
+
+def test_combined_capacity_when_two_books_then_sums_and_ratios_of_the_sums() -> None:
+    from marginengine.sim.protocols import combined_summary
+
+    def one(power: float, borrowed: float, demand: float) -> dict[str, Any]:
+        return {"borrowing_power": power, "borrowed_value": borrowed,
+                "borrow_demand": demand, "borrow_usage": borrowed / power,
+                "demand_served": borrowed / demand}
+
+    s = combined_summary(["a", "b"], [one(400.0, 300.0, 300.0), one(100.0, 50.0, 100.0)])
+    assert (s["borrowing_power"], s["borrowed_value"], s["borrow_demand"]) == (500, 350, 400)
+    assert s["borrow_usage"] == 350 / 500        # was a's 0.75
+    assert s["demand_served"] == 350 / 400       # was a's 1.0
+    assert s["protocols"]["b"]["borrow_usage"] == 0.5
 
 
 def test_a_further_protocol_has_its_own_generator() -> None:

@@ -309,6 +309,34 @@ def test_cli_when_scripted_sweep_and_monte_carlo_then_written(
         "1/0", "1/1", "1/2"]
 
 
+def test_cli_sweep_when_the_grid_gives_the_noise_then_monte_carlo_per_point(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pyarrow.parquet as pq
+
+    from tests.cli.test_cli import run as run_cli
+
+    # Before: refused ("noise: a Monte Carlo (--runs 2) needs something random") from the
+    # scenario without its grid, though every point has its [noise].
+    code, out, _ = run_cli(["sweep", str(WALKTHROUGH), "--grid", "noise.sigma=0.01,0.05",
+                            "--runs", "2", "--workers", "1", "--out", str(tmp_path / "s"),
+                            "--json", "--quiet"], capsys)
+    assert code == 0
+    sweep = json.loads(out)
+    assert [p["params"] for p in sweep["points"]] == [{"noise.sigma": 0.01},
+                                                      {"noise.sigma": 0.05}]
+    rows = pq.read_table(tmp_path / "s" / "sweep.parquet").to_pylist()
+    assert [(r["point"], r["seed"]) for r in rows] == [(0, "1/0"), (0, "1/1"), (1, "1/0"),
+                                                       (1, "1/1")]
+    # Without noise anywhere it is still refused, naming the point, and nothing written.
+    code, _, err = run_cli(["sweep", str(WALKTHROUGH), "--grid",
+                            "protocol.markets.WETH.liquidation_bonus=0.05,0.08", "--runs",
+                            "2", "--out", str(tmp_path / "t"), "--quiet"], capsys)
+    assert code == 2
+    assert err.startswith(f"error: {WALKTHROUGH}: grid point 0: noise: a Monte Carlo "
+                          "(--runs 2) needs something random")
+    assert not (tmp_path / "t").exists()
+
+
 def test_cli_backtest_when_scripted_then_one_line_naming_kind(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as code:

@@ -44,6 +44,9 @@ def test_grid_is_parsed_and_its_points_are_every_combination() -> None:
     (["book.accounts=1,,2"], "--grid book.accounts: an empty value (values are separated "
                              "by commas)"),
     (["a=1", "a=2"], "--grid a: given twice; list all its values in one --grid"),
+    # Before: accepted, the same point run twice (and 5, 5.0 too).
+    (["steps=5,6,5.0"], "--grid steps: the value 5.0 is given twice"),
+    (["a+b=1,2", "b=3,4"], "--grid b: b is already on another axis; one path takes one axis"),
     ([], "--grid: at least one PATH=V1,V2,... is needed"),
 ])
 def test_bad_grid_is_refused_naming_the_item(items: list[str], problem: str) -> None:
@@ -145,6 +148,33 @@ def test_simulate_api_bad_override_names_the_field() -> None:
     # A scripted scenario runs too (the one pipeline); a Monte Carlo of it needs [noise].
     with pytest.raises(ConfigError, match=r"noise: a Monte Carlo \(runs = 3\) needs "):
         marginengine.simulate(EXAMPLES / "lending_walkthrough.toml", runs=3)
+
+
+def test_grid_values_when_equal_only_as_numbers_not_types_then_kept() -> None:
+    assert parse_grid(["x=1,true"])[0].values == (1, True)
+
+
+def test_cli_sweep_when_a_path_is_both_swept_and_set_then_exit_2_nothing_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Before: the grid's values silently replaced --set's.
+    out = tmp_path / "sweep"
+    code, _, err = run(["sweep", str(QUICKSTART), "--grid", "steps=5,6", "--set", "steps=3",
+                        "--out", str(out), "--quiet"], capsys)
+    assert code == 2
+    assert err.strip() == ("error: --grid steps: also given by --set steps=...; the grid's "
+                           "values would replace it: drop one of the two")
+    assert not out.exists()
+
+
+def test_sweep_labels_when_axes_share_a_last_name_then_told_apart() -> None:
+    from marginengine.cli.sweep_cmd import _label
+
+    axes = parse_grid(["protocol.markets.WETH.liquidation_bonus=0.05",
+                       "protocol.markets.USDC.liquidation_bonus=0.04", "steps=5"])
+    point = {"params": grid_points(axes)[0]}
+    # Before: "liquidation_bonus=0.05, liquidation_bonus=0.04, steps=5".
+    assert _label(point, axes) == ("WETH.liquidation_bonus=0.05, "
+                                   "USDC.liquidation_bonus=0.04, steps=5")
 
 
 def test_an_axis_of_joined_paths_sets_them_together() -> None:

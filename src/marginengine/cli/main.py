@@ -214,14 +214,25 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
     from marginengine.cli.rundir import prepare, target_folder
     from marginengine.config import read_toml
     from marginengine.sim import apply_overrides
+    from marginengine.sim.cascade_config import cascade_warnings
     from marginengine.sim.schema import load_spec
-    from marginengine.sim.sweep import grid_points, parse_grid, plan_sweep, run_sweep
+    from marginengine.sim.sweep import (
+        check_fixed,
+        check_runs,
+        grid_points,
+        parse_grid,
+        plan_sweep,
+        run_sweep,
+    )
 
     data = apply_overrides(read_toml(scenario), list(overrides))
     axes = parse_grid(list(grid))
+    check_fixed(axes, overrides)
     spec = load_spec(data, str(scenario))
-    if runs is not None:
-        spec.check_runs(runs)
+    if spec.cascade is not None:
+        # The scenario's own (before the grid), as simulate prints them.
+        for warning in cascade_warnings(spec.cascade):
+            click.echo(f"warning: {scenario}: {warning}", err=True)
     data = spec.data
     target = target_folder(out_dir, f"{spec.name}-sweep")
     total = len(grid_points(axes)) * (runs or 1)
@@ -235,6 +246,8 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
             # Every point is checked before the folder is prepared: a bad point writes
             # nothing.
             plan = plan_sweep(data, axes, str(scenario))
+            # Point by point: the grid may give every point its [noise].
+            check_runs(plan, runs, str(scenario))
             folder = prepare(target, spec.name, force)
             result = run_sweep(plan, runs=runs, workers=workers,
                                progress=lambda n: progress.update(task, completed=n))

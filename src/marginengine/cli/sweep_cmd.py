@@ -9,7 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
-from marginengine.sim.sweep import SWEEP_FIELDS, GridAxis, SweepResult
+from marginengine.sim.sweep import GridAxis, SweepResult, row_fields
 
 
 def write_outputs(result: SweepResult, scenario: str, folder: Path) -> list[str]:
@@ -29,10 +29,11 @@ def write_outputs(result: SweepResult, scenario: str, folder: Path) -> list[str]
         for axis in result.axes:
             for path in axis.paths:
                 columns[path] = []
-        for f in SWEEP_FIELDS:
+        fields = row_fields(result.rows)
+        for f in fields:
             columns[f] = []
         for row in result.rows:
-            for c in ("point", "run", "seed", *SWEEP_FIELDS):
+            for c in ("point", "run", "seed", *fields):
                 columns[c].append(row.get(c))
             for axis in result.axes:
                 # Grid values as written (a column may mix numbers and text).
@@ -67,7 +68,23 @@ def summary(result: SweepResult, scenario: str) -> dict[str, Any]:
 
 
 def _label(point: dict[str, Any], axes: list[GridAxis]) -> str:
-    return ", ".join(f"{a.path.split('.')[-1]}={point['params'][a.paths[0]]}" for a in axes)
+    return ", ".join(f"{name}={point['params'][a.paths[0]]}"
+                     for name, a in zip(_short_names(axes), axes, strict=True))
+
+
+def _short_names(axes: list[GridAxis]) -> list[str]:
+    """Each axis's first path by its shortest dotted tail that no other axis's first path
+    shares (``WETH.liquidation_bonus`` and ``USDC.liquidation_bonus``, not twice
+    ``liquidation_bonus``), so the points of the chart and report stay told apart."""
+    parts = [a.paths[0].split(".") for a in axes]
+    names = []
+    for i, mine in enumerate(parts):
+        n = 1
+        while n < len(mine) and any(other[-n:] == mine[-n:]
+                                    for j, other in enumerate(parts) if j != i):
+            n += 1
+        names.append(".".join(mine[-n:]))
+    return names
 
 
 def comparison_table(result: SweepResult) -> Table:
@@ -85,6 +102,10 @@ def comparison_table(result: SweepResult) -> Table:
                                                             else []),
                 "vs first", "liquidations", "liquidated", "borrower loss"):
         table.add_column(col, justify="right")
+    perps = "mean_bankrupt_shortfall" in result.points[0]
+    if perps:
+        # A perp venue's losses beyond its positions' margin (fund, ADL, socialized).
+        table.add_column("perp shortfall", justify="right")
     first = result.points[0]["mean_bad_debt"] or 0.0
     for point in result.points:
         bad = point["mean_bad_debt"] or 0.0
@@ -98,6 +119,8 @@ def comparison_table(result: SweepResult) -> Table:
                      f"{point['mean_liquidation_count'] or 0:,.0f}")
         cells.append(f"{point['mean_liquidated_value'] or 0:,.0f}")
         cells.append(f"{point['mean_borrower_loss'] or 0:,.0f}")
+        if perps:
+            cells.append(f"{point['mean_bankrupt_shortfall'] or 0:,.0f}")
         table.add_row(*cells)
     return table
 

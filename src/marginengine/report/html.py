@@ -214,17 +214,22 @@ def write_sweep_report(out_dir: Path, title: str, labels: Sequence[str],
     from marginengine.report import interactive
 
     first = points[0].get("mean_bad_debt") or 0.0 if points else 0.0
+    # A perp venue's waterfall (sim/perps.py), where a perp scenario's losses are.
+    perps = bool(points) and "mean_bankrupt_shortfall" in points[0]
     rows = []
     for label, p in zip(labels, points, strict=True):
         bad = p.get("mean_bad_debt") or 0.0
         var = p.get("estimates", {}).get("var95_bad_debt") if runs else None
         rows.append((label, bad, *((var["value"], var["ci_low"], var["ci_high"])
                                    if var else ()),
-                     bad - first, p.get("mean_liquidation_count"),
-                     p.get("mean_liquidated_value"), p.get("mean_borrower_loss")))
+                     bad - first, _count(p.get("mean_liquidation_count"), runs),
+                     p.get("mean_liquidated_value"), p.get("mean_borrower_loss"),
+                     *((p.get("mean_bankrupt_shortfall"), p.get("mean_socialized_loss"),
+                        p.get("mean_adl_covered")) if perps else ())))
     headers = ("point", "bad debt" + (" (mean)" if runs else ""),
                *(("VaR95 bad debt", "95% low", "95% high") if runs else ()),
-               "vs first", "liquidations", "liquidated", "borrower loss")
+               "vs first", "liquidations", "liquidated", "borrower loss",
+               *(("perp shortfall", "socialized loss", "ADL covered") if perps else ()))
     what = (f"{len(points)} points x {runs} runs on common random numbers" if runs
             else f"{len(points)} points, one run each on the scenario's seed")
     body = [f"<h1>{_esc(title)}</h1>", f"<p>{_esc(what)}.</p>",
@@ -255,6 +260,12 @@ def write_sweep_report(out_dir: Path, title: str, labels: Sequence[str],
     path = out_dir / "report.html"
     path.write_text(_page(title, body, script))
     return path
+
+
+def _count(mean: float | None, runs: int | None) -> float | int | None:
+    """A point's liquidation count: the count itself for one run (``1,122``, not
+    ``1,122.00``), the mean over the runs otherwise."""
+    return int(mean) if mean is not None and not runs else mean
 
 
 # ---------------------------------------------------------------------- sections

@@ -108,6 +108,14 @@ def simulate(scenario: str | Path | Mapping[str, Any], *, runs: int | None = Non
     from marginengine.sim.pipeline import run
     from marginengine.sim.schema import load_spec
 
+    # A count of the wrong type would fail deep in the Monte Carlo with a TypeError;
+    # name the argument instead, as a scenario field would be.
+    problems = [f"{name}: must be a whole number of at least 1 (got {value!r})"
+                for name, value in (("runs", runs), ("workers", workers))
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                          or value < 1)]
+    if problems:
+        raise ConfigError(problems)
     pd = _pandas()
     source: str | None = None
     if isinstance(scenario, (str, Path)):
@@ -122,8 +130,6 @@ def simulate(scenario: str | Path | Mapping[str, Any], *, runs: int | None = Non
                          "override")
     spec = load_spec(data, source)
     count = runs if runs is not None else spec.monte_carlo.runs
-    if count < 1:
-        raise ConfigError([f"runs: must be at least 1 (got {count})"])
     spec.check_runs(count, "runs =")
     if count == 1:
         result = run(spec, amplification=False, explain=explain)

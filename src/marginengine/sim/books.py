@@ -32,6 +32,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from marginengine.config import ProtocolConfig
+from marginengine.decisions import Code
 from marginengine.engine import Borrow, Deposit, DepositQuote, Event, Outcome, Trade
 from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT, format_units, parse_units
@@ -227,7 +228,9 @@ def _lending_rows(path: Path, protocol: ProtocolConfig, accounts: dict[str, Book
     markets = protocol.markets
     names = ", ".join(sorted(markets))
     first: dict[tuple[str, str], str] = {}
+    rows = 0
     for where, row in _rows(path, LENDING_COLUMNS, LENDING_COLUMNS):
+        rows += 1
         if "" in row:
             problems.append(f"{where}: {row['']}")
             continue
@@ -255,6 +258,14 @@ def _lending_rows(path: Path, protocol: ProtocolConfig, accounts: dict[str, Book
                 problems.append(f"{where}: borrowed: {asset} is not borrowable")
                 continue
             acct.borrowed[asset] = borrowed
+    _check_rows(path, rows, problems)
+
+
+def _check_rows(path: Path, rows: int, problems: list[str]) -> None:
+    """A book file with a header and no row is refused: a run of nobody's positions is
+    almost surely an export that went wrong, not the book meant."""
+    if rows == 0:
+        problems.append(f"{path}: no rows after the header (the book is empty)")
 
 
 def _perp_rows(path: Path, protocol: ProtocolConfig, accounts: dict[str, BookAccount],
@@ -263,8 +274,10 @@ def _perp_rows(path: Path, protocol: ProtocolConfig, accounts: dict[str, BookAcc
     names = ", ".join(sorted(perps)) or "none"
     first: dict[tuple[str, str], str] = {}
     quote_at: dict[str, str] = {}
+    rows = 0
     for where, row in _rows(path, PERP_COLUMNS, ("account", "market", "size",
                                                  "entry_price")):
+        rows += 1
         if "" in row:
             problems.append(f"{where}: {row['']}")
             continue
@@ -308,6 +321,7 @@ def _perp_rows(path: Path, protocol: ProtocolConfig, accounts: dict[str, BookAcc
             problems.append(f"{where}: entry_price: must be positive")
         elif size is not None and entry is not None:
             acct.positions[market] = (size, entry)
+    _check_rows(path, rows, problems)
 
 
 def read_book(protocol: ProtocolConfig, lending: str | Path | None = None,
@@ -436,7 +450,13 @@ def open_book(apply: Callable[[Event], Outcome], book: Book, protocol: ProtocolC
     def do(acct: BookAccount, key: str, event: Event) -> None:
         outcome = apply(event)
         if not outcome.accepted:
-            refused.append(f"{acct.at(key)}: account {acct.id}: {outcome.reason}")
+            reason = outcome.reason
+            if (isinstance(event, Borrow) and outcome.code == Code.UNKNOWN_ACCOUNT
+                    and not acct.supplied and not acct.quote):
+                # The engine knows no account that never deposited; say why it has none.
+                amount = format_units(event.amount, protocol.markets[key].decimals)
+                reason = f"borrows {amount} {key} with no collateral ({reason})"
+            refused.append(f"{acct.at(key)}: account {acct.id}: {reason}")
 
     for acct in book.accounts:
         for asset, amount in acct.supplied.items():

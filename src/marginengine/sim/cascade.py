@@ -104,12 +104,10 @@ def _price_path(spec: CascadeFile, rng: np.random.Generator,
     n = spec.steps
     dt = spec.step_seconds / SECONDS_PER_YEAR
     if ps.process == "replay":
-        from marginengine.sim.history import load_gemini_hourly, load_price_bars
+        from marginengine.sim.history import load_replay
 
-        path = Path(ps.file)  # made relative to the scenario file by anchor_files
-        # A .csv is the Gemini hourly export (data/eth_hourly/), read by its Close column.
-        series = (load_gemini_hourly(path, field="Close") if path.suffix.lower() == ".csv"
-                  else load_price_bars(path, field=ps.field))
+        # ps.file is made relative to the scenario file by anchor_files.
+        series = load_replay(ps.file, ps.field, "price")
         grid, values = p.resample(np.asarray(series.times), np.asarray(series.values),
                                   spec.step_seconds, "previous")
         first = 0

@@ -683,6 +683,25 @@ def cascade_warnings(spec: CascadeFile) -> list[str]:
         if sigma > SIGMA_WARN:
             out.append(f"{where} = {sigma} is {sigma * 100:,.0f}% a year (above "
                        f"{SIGMA_WARN}); sigma is a fraction: 0.8 means 80% a year")
+    return out + _late_events(spec)
+
+
+def _late_events(spec: CascadeFile) -> list[str]:
+    """A crash, a bridge's end or a depeg shock timed after the last step: the path
+    model moves the first two to the last step (a crash squeezed into a shorter run)
+    and drops the third, so a scenario cut short (``--set steps=...``) answers another
+    question than the one its file asks."""
+    n, price, out = spec.steps, spec.price, []
+    if not price.assets and price.process == "crash" and price.crash_at > n:
+        out.append(f"price.crash_at = {price.crash_at} is after the last step ({n}): the "
+                   f"crash comes at step {n}")
+    for name, a in price.assets.items():
+        if a.process == "bridge" and a.end_at > n:
+            out.append(f"price.assets.{name}.end_at = {a.end_at} is after the last step "
+                       f"({n}): the bridge reaches {a.end} at step {n}")
+        if a.depeg.shock and a.depeg.shock_at > n:
+            out.append(f"price.assets.{name}.depeg.shock_at = {a.depeg.shock_at} is after "
+                       f"the last step ({n}): the shock of {a.depeg.shock} never happens")
     return out
 
 

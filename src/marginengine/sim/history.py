@@ -42,6 +42,7 @@ __all__ = [
     "load_gas",
     "load_gemini_hourly",
     "load_price_bars",
+    "load_replay",
     "parse_utc",
 ]
 
@@ -491,3 +492,25 @@ def _check_monotone(order: list[tuple[float, int]], problems: list[str]) -> None
                             f"{'descending' if falling else 'ascending'} time order, but "
                             f"this bar is {'later' if t1 > t0 else 'earlier'} than the one "
                             f"on line {line0})")
+
+
+def load_replay(path: str | Path, field: str, where: str) -> Series:
+    """The price series a scenario's ``replay`` reads, whichever model asks (the single
+    ``[price]`` or an asset of ``[price.assets]``): a ``.csv`` is the Gemini hourly export
+    (``data/eth_hourly/``) read by its ``Close``, anything else a 10-minute OHLCV JSON read
+    by ``field``.
+
+    Raises
+    ------
+    ConfigError
+        What the loaders raise, and a ``field`` they do not read named ``{where}.field``.
+    """
+    p = Path(path)
+    try:
+        if p.suffix.lower() == ".csv":
+            return load_gemini_hourly(p, field="Close")
+        return load_price_bars(p, field=field)
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError([f"{where}.{exc}"]) from None

@@ -245,12 +245,15 @@ def _aligned_replays(spec: JointPriceSpec, step_seconds: int, length: int,
     each holding its last bar before every grid time; the last value is held past its
     end. Raises :class:`ConfigError` when the series do not overlap."""
     from marginengine.sim import processes
-    from marginengine.sim.history import load_price_bars
+    from marginengine.sim.history import load_replay
 
     replays = {n: a for n, a in spec.assets.items() if a.process == "replay"}
     if not replays:
         return {}, None
-    series = {n: load_price_bars(Path(a.file), field=a.field) for n, a in replays.items()}
+    # The single model's reader (a Gemini CSV or an OHLCV JSON), so a multi-asset replay
+    # reads the same files.
+    series = {n: load_replay(a.file, a.field, f"{where}.assets.{n}")
+              for n, a in replays.items()}
     start = max(float(s.times[0]) for s in series.values())
     out: dict[str, NDArray[np.float64]] = {}
     for name, s in series.items():

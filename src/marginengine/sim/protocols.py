@@ -18,14 +18,14 @@ generator's starting state and its position (:func:`protocol_rng`), so removing 
 protocol changes nothing in how the others are drawn.
 
 Figures: the summary's additive figures (bad debt and its parts, liquidations, liquidated
-value, keeper profit and gas, borrower loss, accounts, events, explicit actions, and the
-perp figures of the protocols with a perp venue, sim/perps.py) are the sums over the
-protocols; ``rejected_actions`` lists every protocol's (a further one's prefixed by its
-name);
-``protocols`` holds every protocol's own summary. The series are the first
-protocol's, plus ``liquidatable_accounts.<name>``, ``liquidations_cum.<name>``,
-``bad_debt_usd.<name>`` and ``oracle_price_usd.<name>`` (the headline asset as that
-protocol's oracle has it) for each further protocol, and its
+value, keeper profit and gas, borrower loss, accounts, events, explicit actions, the perp
+figures of the protocols with a perp venue, sim/perps.py, and the borrowing power,
+borrowed value and demand, whose ratios ``borrow_usage`` and ``demand_served`` are then
+taken of the sums) are the sums over the protocols; ``rejected_actions`` lists every
+protocol's (a further one's prefixed by its name); ``protocols`` holds every protocol's
+own summary. The series are the first protocol's, plus ``liquidatable_accounts.<name>``,
+``liquidations_cum.<name>``, ``bad_debt_usd.<name>`` and ``oracle_price_usd.<name>``
+(the headline asset as that protocol's oracle has it) for each further protocol, and its
 :data:`PERP_PROTOCOL_COLUMNS` when it has a perp venue. A perp venue's liquidators hedge
 on the shared venues too: one venue's liquidations move the mark of the others.
 """
@@ -54,6 +54,9 @@ ADDITIVE = ("bad_debt", "bad_debt_realized", "bad_debt_in_auctions", "bad_debt_u
             "perp_setup_rejected", "open_interest_end",
             # explicit [[actions]], each acting on the protocol it names
             "explicit_actions")
+#: USD capacity figures that add up over protocols; ``borrow_usage`` and
+#: ``demand_served`` are then the ratios of their sums.
+CAPACITY = ("borrowing_power", "borrowed_value", "borrow_demand")
 #: Perp series columns added for each further protocol that has them.
 PERP_PROTOCOL_COLUMNS = ("perp_liquidations_cum", "insurance_fund_usd",
                          "bankrupt_shortfall_usd", "insurance_drawdown_usd",
@@ -148,6 +151,15 @@ def combined_summary(names: Sequence[str], summaries: Sequence[dict[str, Any]]
     if timed:
         out["time_to_liquidate_mean_steps"] = (sum(m * n for m, n in timed)
                                                / sum(n for _, n in timed))
+    # Capital efficiency over every protocol's book: the USD figures add up and the two
+    # ratios are taken of the sums (by the single run's rules, cascade.book_capacity). They
+    # were the first protocol's alone, e.g. shared_collateral's borrowed_value 30M while
+    # the two books lent 35M beside a combined bad debt.
+    if all(isinstance(s.get(k), int | float) for s in summaries for k in CAPACITY):
+        power, borrowed, demand = (float(sum(s[k] for s in summaries)) for k in CAPACITY)
+        out.update(borrowing_power=power, borrowed_value=borrowed, borrow_demand=demand,
+                   borrow_usage=borrowed / power if power > 0 else 0.0,
+                   demand_served=min(1.0, borrowed / demand) if demand > 0 else 1.0)
     out["protocols"] = dict(zip(names, summaries, strict=True))
     return out
 

@@ -94,12 +94,45 @@ def parse_grid(items: Sequence[str]) -> list[GridAxis]:
         if any(a.path == path for a in axes):
             problems.append(f"--grid {path}: given twice; list all its values in one --grid")
             continue
-        axes.append(GridAxis(path, tuple(texts), tuple(parse_value(t) for t in texts)))
+        taken = [p for a in axes for p in a.paths if p in path.split("+")]
+        if taken:
+            problems.append(f"--grid {path}: {taken[0]} is already on another axis; one "
+                            "path takes one axis")
+            continue
+        values = [parse_value(t) for t in texts]
+        twice = [texts[j] for j in range(len(values)) for k in range(j)
+                 if _same(values[j], values[k])]
+        if twice:
+            # Two equal points would run twice and read as a difference of nothing.
+            problems.append(f"--grid {path}: the value {twice[0]} is given twice")
+            continue
+        axes.append(GridAxis(path, tuple(texts), tuple(values)))
     if not items:
         problems.append("--grid: at least one PATH=V1,V2,... is needed")
     if problems:
         raise ConfigError(problems)
     return axes
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal grid values (``5`` and ``5.0`` are; ``1`` and ``true`` are not)."""
+    return isinstance(a, bool) == isinstance(b, bool) and bool(a == b)
+
+
+def check_fixed(axes: Sequence[GridAxis], fixed: Sequence[str]) -> None:
+    """Refuse a path both swept and fixed (``--set``): the grid's values would replace the
+    fixed one silently.
+
+    Raises
+    ------
+    ConfigError
+        Naming each path.
+    """
+    paths = {f.partition("=")[0].strip() for f in fixed}
+    problems = [f"--grid {p}: also given by --set {p}=...; the grid's values would "
+                "replace it: drop one of the two" for a in axes for p in a.paths if p in paths]
+    if problems:
+        raise ConfigError(problems)
 
 
 def grid_points(axes: Sequence[GridAxis]) -> list[dict[str, Any]]:
@@ -119,7 +152,7 @@ class SweepResult:
         The grid.
     rows
         ``point``, ``run``, ``seed``, each axis's value under its path, then
-        :data:`SWEEP_FIELDS`.
+        :data:`SWEEP_FIELDS` (and the perp waterfall's figures: :func:`row_fields`).
     points
         Per point: ``point``, ``params`` (path -> value), the mean of every field and,
         with runs, the Monte Carlo estimates (``var95_bad_debt``, ``es99_bad_debt``, ...)
@@ -136,11 +169,15 @@ class SweepResult:
 def _task(task: tuple[dict[str, Any], int, int | None]) -> dict[str, Any]:
     """One run of one point: ``(scenario data, seed, run index or None)``, any scenario
     (the one pipeline, :func:`marginengine.sim.pipeline.run_draw`)."""
+    from marginengine.sim.montecarlo import PERP_RUN_FIELDS
     from marginengine.sim.pipeline import draw_label, run_draw
 
     data, seed, index = task
     result = run_draw(data, seed, index)
     row = {k: result.summary.get(k) for k in SWEEP_FIELDS}
+    # A perp venue's waterfall, as a Monte Carlo's rows keep it: a perp scenario's losses
+    # are there, not in the lending bad debt.
+    row.update({k: result.summary[k] for k in PERP_RUN_FIELDS if k in result.summary})
     row["seed"] = draw_label(seed, index)
     return row
 
@@ -199,6 +236,31 @@ def plan_sweep(data: dict[str, Any], axes: Sequence[GridAxis],
     return SweepPlan(list(axes), points, datas, seeds, random)
 
 
+def row_fields(rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
+    """The per-run figures of a sweep's rows: :data:`SWEEP_FIELDS`, then the perp
+    waterfall's (``montecarlo.PERP_RUN_FIELDS``) when the scenario has a perp venue."""
+    from marginengine.sim.montecarlo import PERP_RUN_FIELDS
+
+    return (*SWEEP_FIELDS, *(f for f in PERP_RUN_FIELDS if rows and f in rows[0]))
+
+
+def check_runs(plan: SweepPlan, runs: int | None, source: str | None = None) -> None:
+    """Refuse ``runs`` > 1 when a point draws nothing (explicit prices without ``[noise]``),
+    point by point: the grid itself may give every point its noise (``noise.sigma``).
+
+    Raises
+    ------
+    ConfigError
+        Naming the first such point.
+    """
+    if runs is not None and runs > 1 and plan.random is not None and not all(plan.random):
+        k = plan.random.index(False)
+        raise ConfigError([f"grid point {k}: noise: a Monte Carlo (--runs {runs}) needs "
+                           "something random, and this scenario's prices and actions are "
+                           "all explicit: add a [noise] table (e.g. sigma = 0.02), or sweep "
+                           "without --runs"], source=source)
+
+
 def run_sweep(data: dict[str, Any] | SweepPlan, axes: Sequence[GridAxis] = (),
               runs: int | None = None, workers: int = 1, source: str | None = None,
               progress: Callable[[int], None] | None = None) -> SweepResult:
@@ -216,12 +278,7 @@ def run_sweep(data: dict[str, Any] | SweepPlan, axes: Sequence[GridAxis] = (),
 
     plan = data if isinstance(data, SweepPlan) else plan_sweep(data, axes, source)
     points, datas, seeds = plan.points, plan.datas, plan.seeds
-    if runs is not None and runs > 1 and plan.random is not None and not all(plan.random):
-        k = plan.random.index(False)
-        raise ConfigError([f"grid point {k}: noise: a Monte Carlo (--runs {runs}) needs "
-                           "something random, and this scenario's prices and actions are "
-                           "all explicit: add a [noise] table (e.g. sigma = 0.02), or sweep "
-                           "without --runs"], source=source)
+    check_runs(plan, runs, source)
     count = runs or 1
     tasks = [(d, seeds[k], None if runs is None else i)
              for k, d in enumerate(datas) for i in range(count)]
@@ -236,7 +293,7 @@ def run_sweep(data: dict[str, Any] | SweepPlan, axes: Sequence[GridAxis] = (),
     for k, point in enumerate(points):
         mine = [r for r in rows if r["point"] == k]
         entry: dict[str, Any] = {"point": k, "params": point}
-        for f in SWEEP_FIELDS:
+        for f in row_fields(mine):
             values = [float(r[f]) for r in mine if r[f] is not None]
             entry[f"mean_{f}"] = float(np.mean(values)) if values else None
         if runs is not None:

@@ -1,0 +1,30 @@
+"""``marginengine.simulate`` (sim/api.py): bad arguments are named, never a traceback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import marginengine
+from marginengine.errors import ConfigError
+from tests.cli.test_cli import EXAMPLES
+
+QUICKSTART = EXAMPLES / "quickstart.toml"
+
+
+@pytest.mark.parametrize(("kwargs", "problem"), [
+    ({"runs": "3"}, "runs: must be a whole number of at least 1 (got '3')"),
+    ({"runs": 2.5}, "runs: must be a whole number of at least 1 (got 2.5)"),
+    ({"runs": 0}, "runs: must be a whole number of at least 1 (got 0)"),
+    ({"runs": True}, "runs: must be a whole number of at least 1 (got True)"),
+    ({"runs": 2, "workers": "a"}, "workers: must be a whole number of at least 1 (got 'a')"),
+    ({"workers": 0}, "workers: must be a whole number of at least 1 (got 0)"),
+])
+def test_simulate_when_runs_or_workers_not_a_count_then_config_error_naming_it(
+        kwargs: dict[str, Any], problem: str) -> None:
+    # Before: runs="3" raised TypeError ('<' between str and int) from deep in the
+    # Monte Carlo, and workers=0 was taken silently.
+    with pytest.raises(ConfigError) as info:
+        marginengine.simulate(QUICKSTART, **kwargs)
+    assert info.value.problems == [problem]
