@@ -102,6 +102,11 @@ class ScreenBounds:
         averaged threshold; 0 for per-asset factors).
     abs_coll, abs_debt
         Absolute slacks per account, base-currency units.
+    abs_debt_low
+        How far the exact debt may fall below the float sum, base-currency units: 0 where
+        the family rounds every debt figure up (Aave v3.5+), else per position one
+        smallest unit and one unit of value (Aave v3.3 floors the value; Comet floors
+        ``presentValueBorrow`` and truncates the value).
     """
 
     threshold: float
@@ -109,6 +114,7 @@ class ScreenBounds:
     rel: float
     abs_coll: float
     abs_debt: float
+    abs_debt_low: float = 0.0
 
 
 def candidates(cw: FloatArray, dv: FloatArray, b: ScreenBounds) -> IntArray:
@@ -132,9 +138,7 @@ def classify(cw: FloatArray, dv: FloatArray, b: ScreenBounds) -> tuple[BoolArray
     has_debt = dv > 0
     t = b.threshold
     maint_max = cw / (1.0 - b.eps) + 1.0
-    # The exact debt may round down too (Compound III floors presentValueBorrow and
-    # truncates its value): at most ``abs_debt`` below the real one.
-    debt_min = dv / (1.0 + b.eps) - b.abs_debt
+    debt_min = dv / (1.0 + b.eps) - b.abs_debt_low
     surely_below = has_debt & (maint_max < t * (1.0 - TAU) * debt_min)
     maint_min = cw * ((1.0 - b.rel) / (1.0 + b.eps)) - b.abs_coll
     debt_max = dv / (1.0 - b.eps) + b.abs_debt
@@ -166,9 +170,9 @@ def classify_candidates(cw: FloatArray, dv: FloatArray,
     """
     has_debt = dv > 0
     a = b.threshold * (1.0 - TAU) * (1.0 - b.eps) / (1.0 + b.eps)
-    # cw / (1 - eps) + 1 < t (1 - tau) (dv / (1 + eps) - abs_debt): the exact debt may
-    # round down by up to ``abs_debt`` (see :func:`classify`).
-    surely_below = cw < dv * a - (1.0 - b.eps) * (1.0 + b.threshold * (1.0 - TAU) * b.abs_debt)
+    # classify's test, rearranged: cw / (1 - eps) + 1 < t (1 - tau) (dv / (1 + eps) - low).
+    low = (1.0 - b.eps) * (1.0 + b.threshold * (1.0 - TAU) * b.abs_debt_low)
+    surely_below = cw < dv * a - low
     surely_below &= has_debt
     return surely_below, has_debt & ~surely_below
 
@@ -215,41 +219,6 @@ def candidate_coefficients(b: ScreenBounds) -> tuple[float, float]:
     c1 = (1.0 - b.rel) / (1.0 + b.eps)
     t1 = b.threshold * (1.0 + TAU)
     return t1 / ((1.0 - b.eps) * c1), (b.abs_coll + t1 * b.abs_debt) / c1
-
-
-#: How far (relative) every weight may move against an account since the anchor of an
-#: anchored screen before the book re-anchors (:func:`anchor_near`).
-ANCHOR_MOVE = 0.01
-
-
-def anchor_coefficients(a_env: float, c_env: float, e_stored: float, e_fresh: float,
-                        move: float = ANCHOR_MOVE) -> tuple[float, float, float]:
-    """``(k1, k2, k3)`` such that a row with stored sums ``cw``, ``dv`` (each within
-    ``e_stored`` of its exact value at the anchor weights) with ``cw k1 >= dv k2 + k3`` is
-    not a candidate (:func:`candidates`) at any weights where every collateral weight it
-    holds fell by at most a factor ``1 + move`` and every debt weight rose by at most
-    ``1 + move``, for screen coefficients ``a <= a_env``, ``c <= c_env``
-    (:func:`candidate_coefficients`) and fresh sums within ``e_fresh``.
-
-    Proof: the exact sums at the new weights are at least ``S_c / (1 + move)`` and at most
-    ``S_d (1 + move)`` (every term is non-negative), a fresh float sum is within
-    ``e_fresh`` of them, the stored ones within ``e_stored`` of ``S_c``, ``S_d``; the
-    candidate test ``cw < fl(a dv + c)`` rounds its right side up by at most three ulps.
-    The extra ``1e-12`` covers the rounding of this test itself (a few ulps).
-    """
-    k1 = (1.0 - e_fresh) / ((1.0 + e_stored) * (1.0 + move))
-    up = (1.0 + 4.0 * ULP) * (1.0 + 1e-12)
-    k2 = a_env * (1.0 + e_fresh) * (1.0 + move) / (1.0 - e_stored) * up
-    return k1, k2, c_env * up
-
-
-def anchor_near(cw: FloatArray, dv: FloatArray, k: tuple[float, float, float]) -> IntArray:
-    """Rows that :func:`anchor_coefficients` ``k`` cannot prove to stay off the candidate
-    list (the anchored screen recomputes these, and only these, until it re-anchors)."""
-    k1, k2, k3 = k
-    rhs = dv * k2
-    rhs += k3
-    return np.flatnonzero(cw * k1 < rhs)
 
 
 def candidate_rows(cw: FloatArray, dv: FloatArray, lo: int, hi: int,
@@ -308,7 +277,7 @@ def classify_buckets(cw: FloatArray, dv: FloatArray, pe: FloatArray, pm: FloatAr
     at = np.flatnonzero(open_)
     c, d, e, m, r = cw[at], dv[at], pe[at], pm[at], room[at]
     value_max = c / (1.0 - eps) + 1.0 + e + r
-    need_min = np.maximum(d / (1.0 + eps) + m - r, 0.0)
+    need_min = np.maximum(d / (1.0 + eps) - b.abs_debt_low + m - r, 0.0)
     # Surely below needs a surely positive requirement: the engine's rule is "requirement
     # > 0 and value < t x requirement", and a requirement can round to 0 (dYdX truncates a
     # dust notional to zero, so its maintenance is 0) however negative the value.
