@@ -221,6 +221,41 @@ def candidate_coefficients(b: ScreenBounds) -> tuple[float, float]:
     return t1 / ((1.0 - b.eps) * c1), (b.abs_coll + t1 * b.abs_debt) / c1
 
 
+#: How far (relative) every weight may move against an account since the anchor of an
+#: anchored screen before the book re-anchors (:func:`anchor_near`).
+ANCHOR_MOVE = 0.01
+
+
+def anchor_coefficients(a_env: float, c_env: float, e_stored: float, e_fresh: float,
+                        move: float = ANCHOR_MOVE) -> tuple[float, float, float]:
+    """``(k1, k2, k3)`` such that a row with stored sums ``cw``, ``dv`` (each within
+    ``e_stored`` of its exact value at the anchor weights) with ``cw k1 >= dv k2 + k3`` is
+    not a candidate (:func:`candidates`) at any weights where every collateral weight it
+    holds fell by at most a factor ``1 + move`` and every debt weight rose by at most
+    ``1 + move``, for screen coefficients ``a <= a_env``, ``c <= c_env``
+    (:func:`candidate_coefficients`) and fresh sums within ``e_fresh``.
+
+    Proof: the exact sums at the new weights are at least ``S_c / (1 + move)`` and at most
+    ``S_d (1 + move)`` (every term is non-negative), a fresh float sum is within
+    ``e_fresh`` of them, the stored ones within ``e_stored`` of ``S_c``, ``S_d``; the
+    candidate test ``cw < fl(a dv + c)`` rounds its right side up by at most three ulps.
+    The extra ``1e-12`` covers the rounding of this test itself (a few ulps).
+    """
+    k1 = (1.0 - e_fresh) / ((1.0 + e_stored) * (1.0 + move))
+    up = (1.0 + 4.0 * ULP) * (1.0 + 1e-12)
+    k2 = a_env * (1.0 + e_fresh) * (1.0 + move) / (1.0 - e_stored) * up
+    return k1, k2, c_env * up
+
+
+def anchor_near(cw: FloatArray, dv: FloatArray, k: tuple[float, float, float]) -> IntArray:
+    """Rows that :func:`anchor_coefficients` ``k`` cannot prove to stay off the candidate
+    list (the anchored screen recomputes these, and only these, until it re-anchors)."""
+    k1, k2, k3 = k
+    rhs = dv * k2
+    rhs += k3
+    return np.flatnonzero(cw * k1 < rhs)
+
+
 def candidate_rows(cw: FloatArray, dv: FloatArray, lo: int, hi: int,
                    b: ScreenBounds) -> IntArray:
     """:func:`candidates` among rows ``lo .. hi - 1`` (absolute row numbers), in chunks of
