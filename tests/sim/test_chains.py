@@ -28,7 +28,7 @@ def figures(summary: dict[str, Any]) -> dict[str, tuple[int, float]]:
             for name, s in summary["protocols"].items()}
 
 
-def test_run_when_a_protocol_is_on_a_dear_chain_then_fewer_liquidations_than_on_a_cheap_one() -> None:
+def test_run_when_on_a_dear_chain_then_fewer_liquidations_than_on_a_cheap_one() -> None:
     # Arrange: the same protocol and book parameters twice, on one path and one deep pool;
     # "cheap" on the default chain (l2, 0.5 gwei), "dear" on mainnet (gas from 60 gwei,
     # rising with the crash to 477).

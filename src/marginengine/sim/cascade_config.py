@@ -376,8 +376,9 @@ class DriftPerpsSpec(StrictModel):
 
 class ProtocolSpec(StrictModel):
     """A further protocol of the scenario (``[[protocols]]``): its own engine, book,
-    keepers, lenders and oracles. Prices, venues and gas are the scenario's: what one
-    protocol's keepers sell moves the venue every protocol's venue oracle reads."""
+    keepers, lenders and oracles. Prices and venues are the scenario's: what one
+    protocol's keepers sell moves the venue every protocol's venue oracle reads. Its gas
+    is its ``chain``'s (:meth:`GasSpec.chain_spec`)."""
 
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
     protocol: dict[str, Any]
@@ -628,8 +629,8 @@ def quote_amount(raw: object, decimals: int, where: str, problems: list[str]) ->
 
 
 def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
-    """The scenario as a further protocol sees it: the scenario's prices, venues and gas
-    with the protocol's own engine, book, keepers, lenders and oracles."""
+    """The scenario as a further protocol sees it: the scenario's prices and venues, its
+    chain's gas, with the protocol's own engine, book, keepers, lenders and oracles."""
     return spec.model_copy(update={
         "protocol": extra.protocol,
         # The actions on this protocol (resolved by scenario_spec: each names its own).

@@ -1,5 +1,6 @@
 """Several protocols in one cascade: each its own engine, book, keepers and oracles, all
-on the same price paths, gas and venues.
+on the same price paths and venues, and on the same gas unless a protocol is on a chain
+of its own (``[gas.chains.NAME]``, :func:`chain_rng`).
 
 The scenario's ``[protocol]`` is the first protocol; ``[[protocols]]`` adds more
 (:class:`~marginengine.sim.cascade_config.ProtocolSpec`). Every step, in order:
