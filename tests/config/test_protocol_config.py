@@ -85,3 +85,26 @@ def test_load_protocol_when_file_malformed_or_missing_then_clear_error(tmp_path:
     good = tmp_path / "good.toml"
     good.write_text('preset = "compound-v3"\n[markets.USDC]\n[markets.WETH]\n')
     assert set(load_protocol(good).markets) == {"USDC", "WETH"}
+
+
+@pytest.mark.parametrize(("rates", "message"), [
+    ({"slope1": "0.5", "slope2": "0.1"},
+     "markets.WETH.interest_rate.slope1: must not exceed slope2 (Aave's "
+     "Slope2MustBeGteSlope1), got 0.5 > 0.1"),
+    ({"optimal_utilization": "0.995"},
+     "markets.WETH.interest_rate.optimal_utilization: must be within 1% and 99% (Aave's "
+     "MIN_OPTIMAL_POINT, MAX_OPTIMAL_POINT), got 0.995"),
+    ({"base": "0.00005"},
+     "markets.WETH.interest_rate.base: Aave's rate strategy stores whole basis points "
+     "(0.0001), got 0.00005"),
+])
+def test_aave_rate_strategy_when_out_of_its_bounds_then_refused_naming_the_field(
+        rates: dict[str, str], message: str) -> None:
+    # DefaultReserveInterestRateStrategyV2._setInterestRateParams (aave-dao/aave-v3-origin
+    # @4fbd7442): bps params, optimal usage in [1%, 99%], slope1 <= slope2.
+    with pytest.raises(ConfigError) as info:
+        protocol_from_dict({"preset": "aave-v3", "markets": {"WETH": {"interest_rate": rates}}})
+    assert message in str(info.value)
+    # At the bounds it is accepted.
+    protocol_from_dict({"preset": "aave-v3", "markets": {"WETH": {"interest_rate": {
+        "optimal_utilization": "0.99", "slope1": "0.6", "slope2": "0.6"}}}})

@@ -192,9 +192,13 @@ AAVE_REFUSED: list[tuple[str, Event, str]] = [
     ("nothing-supplied", Withdraw("alice", "USDC", USDC), r"^alice has no USDC supplied$"),
     ("repay-no-debt", Repay("alice", "DAI", USDC), r"^alice owes no DAI$"),
     ("repay-no-debt-lp", Repay("lp", "USDC", USDC), r"^lp owes no USDC$"),
-    ("beyond-borrowing-power", Borrow("alice", "USDC", 700 * USDC),
-     r"^debt would rise to 1,700\.00 USD, above the borrowing power of 1,610\.00 USD; "
-     r"health factor would be 0\.9765$"),
+    # Beyond the LTV but not the threshold (HF stays above 1): validateHFAndLtv's last check.
+    ("beyond-borrowing-power", Borrow("alice", "USDC", 650 * USDC),
+     r"^debt would rise to 1,650\.00 USD, above the borrowing power of 1,610\.00 USD; "
+     r"health factor would be 1\.0061$"),
+    # Beyond the threshold too: Aave v3.5+ checks the health factor first.
+    ("beyond-liquidation-threshold", Borrow("alice", "USDC", 700 * USDC),
+     r"^health factor would fall to 0\.9765, below 1; no new borrows$"),
     ("no-liquidity", Borrow("alice", "DAI", 1), r"^not enough liquidity: the pool holds only 0 of"),
     ("zero-price", SetPrice("WETH", 0), r"^price: must be positive \(got 0\)$"),
     ("negative-price", SetPrice("WETH", -USD), r"^price: must be positive \(got -100000000\)$"),
@@ -216,8 +220,9 @@ AAVE_REFUSED: list[tuple[str, Event, str]] = [
      r"^liquidator: account id must be 1-64"),
     ("liquidate-unknown-account", Liquidate("keeper", "bob", "USDC", "WETH", USDC),
      r"^account: unknown account 'bob'$"),
-    ("liquidate-not-collateral", Liquidate("keeper", "alice", "USDC", "DAI", USDC),
-     r"^alice does not use DAI as collateral$"),
+    # validateLiquidationCall asks the health factor before the collateral flag.
+    ("liquidate-healthy-not-collateral", Liquidate("keeper", "alice", "USDC", "DAI", USDC),
+     r"^health factor 1\.6600 is not below 1$"),
     # The whole collateral while in debt: the position disappears with the withdrawal, so
     # the health check must not depend on it still existing.
     ("withdraw-all-collateral-in-debt", Withdraw("alice", "WETH", WETH),
@@ -318,8 +323,10 @@ def test_borrow_when_aave_supply_is_not_collateral_then_rejected_no_collateral()
     engine.apply_all([SetPrice("WETH", 2_000 * USD), SetPrice("USDC", USD),
                       Deposit("lp", "WETH", 10 * WETH), Deposit("alice", "USDC", 10_000 * USDC)])
 
+    # Aave v3.5+ (the preset's v3.7): validateHFAndLtv after the mint, LtvValidationFailed.
     assert_refused_without_change(engine, Borrow("alice", "WETH", WETH),
-                                  r"^alice has no collateral$")
+                                  r"^alice has no collateral: it backs no borrow$")
+    assert engine.apply(Borrow("alice", "WETH", WETH)).code == "LTV_VALIDATION_FAILED"
 
 
 @pytest.mark.parametrize("preset", ["aave-v3", "compound-v3"])

@@ -459,13 +459,18 @@ def test_liquidate_when_whole_collateral_after_interest_then_liquidator_paid_and
     assert weth.treasury - treasury == 4764389918968033
     if receive_supply:
         assert weth.cash == cash
-        assert engine.ledger.supply_of("bob", "WETH") == 995757493064319011 - 1  # mint rounds down
+        # The liquidator gains the scaled amount alice loses (rayDivCeil), as an aToken
+        # transfer moves scaled balance: exactly its share (was one unit less when the
+        # ledger minted it anew, rounded down).
+        assert engine.ledger.supply_of("bob", "WETH") == 995757493064319011
     else:
         assert cash - weth.cash == 995757493064319011
     assert "alice" not in engine.ledger.accounts or not engine.ledger.accounts["alice"].lending
-    # One unit more was repaid (v3.5+ percentDivCeil), so one unit less is deficit.
-    assert outcome.details["deficit"] == {"USDC": 70688553}
-    assert engine.ledger.reserves["USDC"].deficit == 70688553
+    # The deficit is the debt less the repayment, unscaled (_burnDebtTokens'
+    # outstandingDebt): 1,500.005528 - 1,429.316976 USDC. Reading the balance back after
+    # the repayment's scaled burn (rounded down) gave one unit more, 70688553.
+    assert outcome.details["deficit"] == {"USDC": 1500005528 - 1429316976}
+    assert engine.ledger.reserves["USDC"].deficit == 70688552
 
 
 @pytest.mark.parametrize(

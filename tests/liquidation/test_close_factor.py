@@ -121,3 +121,28 @@ def test_liquidate_when_healthy_or_self_then_rejected(engine):
         "health factor 16.5 is not below 1".replace("16.5", "16.5000"))
     assert engine.apply(Liquidate("bob", "bob", "USDC", "WETH", 1)).reason == (
         "an account cannot liquidate itself")
+
+
+def test_plan_when_ceil_scaled_burns_consume_the_balance_then_v3_7_sees_no_collateral_left():
+    # LiquidationLogic.sol at aave-dao/aave-v3-origin@4fbd7442 (docs/3.7/
+    # liquidation-rounding.md): "no collateral left" is judged on the scaled balance the
+    # liquidator's burn and the fee's transfer consume, each rayDivCeil. WBTC-like
+    # collateral (8 decimals, 27,000 USD) at a liquidity index of 1.5: 1,001 scaled is
+    # 1,501 sat. Repaying the whole 0.385830 USDC debt seizes percentMulFloor(1,429, 105%)
+    # = 1,500 sat (fee ceil(72 x 10%) = 8, liquidator 1,492), one sat short of the balance;
+    # but ceil(1,492 / 1.5) + ceil(8 / 1.5) = 995 + 6 = 1,001: the whole scaled balance.
+    from marginengine.config.families import ROUNDING_V3_5, ROUNDING_V3_7
+    from marginengine.fixedpoint import RAY
+
+    case = inputs(health_factor=WAD // 2, total_debt_base=385_830 * USD // USDC,
+                  total_collateral_base=1_501 * 27_000, debt_balance=385_830,
+                  collateral_balance=1_501, collateral_price=27_000 * USD,
+                  collateral_unit=10**8, collateral_scaled=1_001,
+                  collateral_index=3 * RAY // 2)
+    v37 = plan_liquidation(case, 385_830, RULES, ROUNDING_V3_7)
+    assert (v37.debt_repaid, v37.collateral_to_liquidator, v37.protocol_fee) == (
+        385_830, 1_492, 8)
+    assert v37.takes_all_collateral
+    # v3.5 compares the seized amount's value (1,500 sat) with the collateral's (1,501).
+    v35 = plan_liquidation(case, 385_830, RULES, ROUNDING_V3_5)
+    assert not v35.takes_all_collateral

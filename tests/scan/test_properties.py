@@ -284,6 +284,20 @@ def test_mirror_when_random_events_then_scans_exact_and_state_equals_rebuild(
         run_stream(config, opening, stream)
 
 
+def test_mirror_when_comet_debt_floors_then_a_dust_borrower_is_not_surely_below():
+    """The case hypothesis found once Comet's debt is floored (``presentValueBorrow``) and
+    its value truncated: a borrower of a few smallest units whose float debt sum exceeds
+    the engine's by less than a unit. The scan called it surely below (its bound assumed
+    the exact debt at least the float sum, true only where debt rounds up); the engine
+    does not liquidate it. The screen's downward debt slack leaves it to the rule."""
+    opening = [("a", [(0, 1, 7)], 0, 1034)]
+    stream = [("deposit", "f", 0, 10, 7), ("deposit", "f", 3, 17, 7),
+              ("deposit", "b", 3, 17, 7), ("deposit", "a", 0, 1, 0),
+              ("deposit", "a", 0, 1, 0), ("deposit", "a", 0, 1, 0),
+              ("pin", 0, 1, 0), ("time", 1)]
+    run_stream(COMPOUND, opening, stream)
+
+
 def run_stream(config: ProtocolConfig, opening: list[Any], stream: list[Any]) -> None:
     engine = funded(config)
     book = RiskBook.from_engine(engine)

@@ -13,6 +13,18 @@ DAI spike, one wei lower (v3.5+ divides the sum of ``C_i x LT_i`` instead of
 ``percentMul(C, avgLT)``). Were 4c4573ed...7e64, 1276922208391531583 and
 1185714040186785536. Every other figure is as before.
 
+Updated again, deliberately, by the Aave audit against aave-dao/aave-v3-origin@4fbd7442
+(branch wip-aave): v3.4+ ``MathUtils.calculateCompoundedInterest`` (``x = rate x t /
+year``, then ``1 + x + x^2/2 + x^3/6``; the v3.3 per-second form was used for every
+version) grows the borrow index slightly faster, v3.5+ mints the treasury
+``rayMulFloor(scaledDebt, index delta) x reserve factor``, a liquidation's deficit is the
+debt less the repayment unscaled, and a receive-aToken liquidation moves the scaled amount
+burned. The DAI spike's ``reserves`` DAI 2097946502 -> 2098969976 and ``treasury`` DAI
+7822017489513822 -> 7822017489854978 (wei of an 18-decimal token); the CRV spiral's
+``liquidator_profit`` 497342.0005649755 -> 497342.00056497555 (a float's last digit);
+the state hashes of the CRV spiral (eff0c346... -> 502aa4e1...), the Mango
+manipulation (ba034f27... -> 5e5da89a...) and the DAI spike (459b4985... -> 60950e3f...).
+
 Black Thursday under Flip's ``state_hash`` was updated when its vaults came to be bitten by
 the Cat of Liquidations 1.2 (``liquidation/cat.py``, dss ``cat.sol``) instead of the Dog:
 the auction state now holds Maker's ``litter`` in place of the Dog's ``Dirt``/``dirt``. With

@@ -54,8 +54,15 @@ class WithdrawCheck(Enum):
 class Compounding(Enum):
     """How the borrow index grows over one accrual period."""
 
-    #: Aave's ``calculateCompoundedInterest``: 1 + rt + (rt)^2/2 + (rt)^3/6, per second.
+    #: Aave v3.0-v3.3 ``MathUtils.calculateCompoundedInterest``: ``1 + n r + n(n-1) r^2/2
+    #: + n(n-1)(n-2) r^3/6`` with ``r`` the per-second rate and its powers truncated in
+    #: ray (aave-dao/aave-v3-origin@v3.3.0 ``src/contracts/protocol/libraries/math/
+    #: MathUtils.sol``).
     TAYLOR3 = "taylor3"
+    #: Aave v3.4+ ``calculateCompoundedInterest``: ``x = rate x t / year`` (floored), then
+    #: ``1 + x + rayMul(x, x/2 + rayMul(x, x/6))`` (aave-dao/aave-v3-origin@v3.4.0 and
+    #: v3.7.0 4fbd7442, same file).
+    TAYLOR3_RATE_TIME = "taylor3_rate_time"
     #: Compound III: simple interest over the period (compounding only across accruals).
     LINEAR = "linear"
     #: Exact per-second compounding: ``rpow(1 + r/Y, t)``.
@@ -85,6 +92,11 @@ class LiquidationRounding:
     debt_needed: Rounding     # collateral value / liquidationBonus, when collateral is short
     bonus_base: Rounding      # collateralAmount / liquidationBonus (the bonus's base)
     protocol_fee: Rounding    # bonusCollateral x liquidationProtocolFee
+    #: v3.7: "no collateral left" (the deficit rule) compares the base value of the scaled
+    #: balance the burn and the fee transfer consume (each ``rayDivCeil``, capped at the
+    #: balance) with the account's collateral; before, the base value of the collateral
+    #: amount (docs/3.7/liquidation-rounding.md, LiquidationLogic.sol ``hasNoCollateralLeft``).
+    scaled_consumption: bool = False
 
 
 #: v3.3: half up everywhere, debt in base currency floored.
@@ -96,7 +108,7 @@ ROUNDING_V3_5 = LiquidationRounding(Rounding.UP, Rounding.HALF_UP, Rounding.UP,
 #: v3.7 (docs/3.7/liquidation-rounding.md): ``percentMulFloor``, ``percentDivFloor``,
 #: ``percentMulCeil`` for the collateral, the bonus's base and the protocol fee.
 ROUNDING_V3_7 = LiquidationRounding(Rounding.UP, Rounding.DOWN, Rounding.UP, Rounding.DOWN,
-                                    Rounding.UP)
+                                    Rounding.UP, scaled_consumption=True)
 
 
 class LiquidationMechanism(Enum):
@@ -228,6 +240,17 @@ class LendingRules:
         The rounding of each step of a close-factor liquidation.
     sentinel
         Whether the version has Aave's PriceOracleSentinel (removed in v3.7).
+    deficit_in_supply_usage
+        Aave: the reserve's deficit joins the denominator of the supply usage ratio, so
+        suppliers earn nothing on the written-off debt (``ReserveLogic.
+        updateInterestRatesAndVirtualBalance`` passes it as ``unbacked`` since v3.3).
+    treasury_accrual_floor
+        Aave v3.5+: the debt accrued for the reserve factor is ``rayMulFloor(scaledDebt,
+        index delta)`` ("undermint to treasury", aave-dao/aave-v3-origin 98148ea1); before,
+        the difference of two half-up ``rayMul``.
+    borrow_hf_strict
+        Aave v3.3's ``validateBorrow`` wants the health factor *above* 1 before a borrow
+        (``healthFactor > HEALTH_FACTOR_LIQUIDATION_THRESHOLD``); v3.5+ check only after it.
     liquity_pool
         Liquity only: the stability-pool rule (legacy, or the 2025 pool keeping 1 LUSD).
     version
@@ -253,6 +276,9 @@ class LendingRules:
     debt_balance_rounding: Rounding = Rounding.UP
     liquidation_rounding: LiquidationRounding = ROUNDING_V3_3
     sentinel: bool = False
+    deficit_in_supply_usage: bool = False
+    treasury_accrual_floor: bool = False
+    borrow_hf_strict: bool = False
     liquity_pool: StabilityPoolVariant | None = None
     version: str = ""
 
@@ -289,6 +315,7 @@ _AAVE: dict[str, object] = {
     "liquidation": LiquidationMechanism.CLOSE_FACTOR,
     "codes": _AAVE_CODES,
     "min_borrow": False,
+    "deficit_in_supply_usage": True,
 }
 #: Aave v3 versions, each as its code (aave-dao/aave-v3-origin, tags v3.3.0, v3.5.0 and
 #: the v3.7.0 commit 4fbd7442): ``src/contracts/protocol/libraries/logic/GenericLogic.sol``,
@@ -302,6 +329,7 @@ AAVE_V3_3: dict[str, object] = {
     "initial_check": InitialCheck.AAVE_LTV,   # percentDiv, half up
     "liquidation_rounding": ROUNDING_V3_3,
     "sentinel": True,
+    "borrow_hf_strict": True,                 # healthFactor > 1 before the borrow
 }
 AAVE_V3_5: dict[str, object] = {
     **_AAVE, "version": "Aave v3.5.0",
@@ -310,6 +338,8 @@ AAVE_V3_5: dict[str, object] = {
     "ltv_rounding": Rounding.DOWN,            # percentMulFloor
     "initial_check": InitialCheck.AAVE_LTV_CEIL,
     "liquidation_rounding": ROUNDING_V3_5,
+    "compounding": Compounding.TAYLOR3_RATE_TIME,  # MathUtils.sol since v3.4.0
+    "treasury_accrual_floor": True,           # ReserveLogic._accrueToTreasury
     "sentinel": True,
 }
 AAVE_V3_7: dict[str, object] = {

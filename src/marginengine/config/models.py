@@ -203,7 +203,9 @@ class MarketConfig(StrictModel):
 
 
 class AaveRules(StrictModel):
-    """Protocol-wide liquidation constants of Aave v3.3 (``LiquidationLogic``)."""
+    """Protocol-wide liquidation constants of Aave v3.3+ (``LiquidationLogic``:
+    ``DEFAULT_LIQUIDATION_CLOSE_FACTOR``, ``CLOSE_FACTOR_HF_THRESHOLD``,
+    ``MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD``, ``MIN_LEFTOVER_BASE``; unchanged to v3.7)."""
 
     close_factor: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)] = Decimal("0.5")
     close_factor_hf_threshold: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)] = (
@@ -470,6 +472,7 @@ class ProtocolConfig(StrictModel):
                              f"{', '.join(sorted(self.markets))})")
         self._check_factor_precision()
         self._check_representable()
+        self._check_aave_rate_strategy()
         if self.aave.sentinel_grace_period is not None and not self.rules.sentinel:
             raise ValueError(
                 f"aave.sentinel_grace_period: {self.preset} has no PriceOracleSentinel "
@@ -569,6 +572,35 @@ class ProtocolConfig(StrictModel):
                         f"and liquidation_factor {m.liquidation_factor} the store-front "
                         "discount is 100%: seized collateral would be given away (Comet's "
                         "quoteCollateral divides by a zero price)")
+
+    def _check_aave_rate_strategy(self) -> None:
+        """Aave's ``DefaultReserveInterestRateStrategyV2._setInterestRateParams``
+        (aave-dao/aave-v3-origin@4fbd7442, ``src/contracts/misc/``): the four parameters
+        are whole basis points (``_bpsToRay``), the optimal usage is within 1%-99%
+        (``MIN_OPTIMAL_POINT``, ``MAX_OPTIMAL_POINT``) and ``slope1 <= slope2``. Only for
+        the Aave families' pooled reserves."""
+        from marginengine.config.families import InitialCheck, LiquidationMechanism
+
+        rules = self.rules
+        if (rules.initial_check not in (InitialCheck.AAVE_LTV, InitialCheck.AAVE_LTV_CEIL)
+                or rules.liquidation not in (LiquidationMechanism.CLOSE_FACTOR,
+                                             LiquidationMechanism.AUCTION)):
+            return
+        for symbol, market in sorted(self.markets.items()):
+            model = market.interest_rate
+            where = f"markets.{symbol}.interest_rate"
+            for name in ("base", "slope1", "slope2", "optimal_utilization"):
+                value: Decimal = getattr(model, name)
+                if value * BPS != (value * BPS).to_integral_value():
+                    raise ValueError(f"{where}.{name}: Aave's rate strategy stores whole "
+                                     f"basis points (0.0001), got {value}")
+            if not Decimal("0.01") <= model.optimal_utilization <= Decimal("0.99"):
+                raise ValueError(f"{where}.optimal_utilization: must be within 1% and 99% "
+                                 "(Aave's MIN_OPTIMAL_POINT, MAX_OPTIMAL_POINT), got "
+                                 f"{model.optimal_utilization}")
+            if model.slope1 > model.slope2:
+                raise ValueError(f"{where}.slope1: must not exceed slope2 (Aave's "
+                                 f"Slope2MustBeGteSlope1), got {model.slope1} > {model.slope2}")
 
     def _check_representable(self) -> None:
         """Refuse amounts and fractions finer than the integer they become (the rules read

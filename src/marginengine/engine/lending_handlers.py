@@ -35,6 +35,7 @@ from marginengine.liquidation import (
     plan_absorb,
     plan_liquidation,
     quote_collateral,
+    require_liquidatable,
     store_front_price,
 )
 from marginengine.margin import AccountData, InitialScope
@@ -94,6 +95,14 @@ def withdraw(ctx: HandlerContext, e: Withdraw) -> dict[str, Any]:
             ctx.rules, data, ctx.initial_account_data(e.account))
         if refusal:
             ctx.refuse_with(refusal)
+        markets = ctx.config.markets
+        zero_ltv = [a for a in assets if markets[a].ltv_bps == 0
+                    and ledger.uses_as_collateral(e.account, a)
+                    and ledger.scaled_supply_of(e.account, a)]
+        refusal = rules_of.validate_ltv_zero_withdraw(ctx.rules, e.account, asset,
+                                                      markets[asset].ltv_bps, zero_ltv)
+        if refusal:
+            ctx.refuse_with(refusal)
     return {"withdrawn": amount}
 
 
@@ -114,9 +123,11 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
         ctx.refuse_with(refusal)
     ctx.require_prices([asset, *ctx.account_assets(e.account)])
     if ctx.rules.initial_check is not InitialCheck.WEIGHTED_VALUE:
-        # Aave's validateBorrow checks collateral and HF first; Comet's withdrawBase has
-        # no such step (isBorrowCollateralized after the borrow refuses, NotCollateralized).
-        refusal = rules_of.validate_borrow_health(e.account, ctx.account_data(e.account))
+        # Aave v3.3's validateBorrow checks collateral, LTV and HF first (v3.5+ nothing:
+        # see validate_borrow_health); Comet's withdrawBase has no such step
+        # (isBorrowCollateralized after the borrow refuses, NotCollateralized).
+        refusal = rules_of.validate_borrow_health(e.account, ctx.account_data(e.account),
+                                                  ctx.rules)
         if refusal:
             ctx.refuse_with(refusal)
     debt_before = ledger.debt_of(e.account, asset)
@@ -134,7 +145,7 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
             ctx.refuse_with(refusal)
     after = ctx.account_data(e.account)
     refusal = rules_of.validate_borrow_power(ctx.rules, after,
-                                             ctx.initial_account_data(e.account))
+                                             ctx.initial_account_data(e.account), e.account)
     if refusal:
         ctx.refuse_with(refusal)
     ctx.require_initial_margin(e.account, InitialScope.HOLDS_PERPS)
@@ -165,20 +176,27 @@ def liquidate(ctx: HandlerContext, e: Liquidate) -> dict[str, Any]:
     ctx.positive(e.debt_to_cover, "debt_to_cover")
     ctx.require_prices([debt_asset, coll_asset, *ctx.account_assets(e.account)],
                        for_liquidation=True)
-    refusal = rules_of.validate_liquidation_call(
-        e.liquidator, e.account, ctx.ledger.uses_as_collateral(e.account, coll_asset),
-        coll_asset)
-    if refusal:
-        ctx.refuse_with(refusal)
     data = ctx.account_data(e.account)
     refusal = rules_of.validate_sentinel_liquidation(
         ctx.sequencer_status, ctx.time, ctx.config.aave.sentinel_grace_period,
         data.health_factor)
     if refusal:
         ctx.refuse_with(refusal)
-    inputs = close_factor_inputs(ctx.config, ctx.ledger, ctx.prices, e.account,
-                                 ctx.liquidation_health(e.account, data), data.total_debt,
-                                 data.total_collateral, debt_asset, coll_asset)
+    health = ctx.liquidation_health(e.account, data)
+    try:
+        # validateLiquidationCall's order: the health factor, then the collateral flag,
+        # then the debt (in the plan).
+        require_liquidatable(health)
+    except LiquidationRefused as refused:
+        ctx.refuse_with(refused.refusal)
+    refusal = rules_of.validate_liquidation_call(
+        e.liquidator, e.account, ctx.ledger.uses_as_collateral(e.account, coll_asset),
+        coll_asset)
+    if refusal:
+        ctx.refuse_with(refusal)
+    inputs = close_factor_inputs(ctx.config, ctx.ledger, ctx.prices, e.account, health,
+                                 data.total_debt, data.total_collateral, debt_asset,
+                                 coll_asset)
     try:
         plan = plan_liquidation(inputs, e.debt_to_cover, ctx.config.aave,
                                 ctx.rules.liquidation_rounding)
@@ -210,11 +228,13 @@ def _execute_liquidation(ctx: HandlerContext, e: Liquidate, plan: CloseFactorPla
     if plan.protocol_fee:
         ledger.supply_to_treasury(e.account, e.collateral_asset, fee)
     if plan.takes_all_collateral:
-        # Aave v3.3: no collateral left, so every remaining debt becomes deficit.
+        # Aave v3.3+: no collateral left, so every remaining debt becomes deficit; the
+        # liquidated asset's is its debt less the repayment, unscaled (_burnDebtTokens).
         account = ledger.accounts.get(e.account)
         for asset in sorted(account.lending if account else ()):
             if ledger.debt_of(e.account, asset):
-                deficit[asset] = ledger.write_off_debt(e.account, asset)
+                deficit[asset] = ledger.write_off_debt(
+                    e.account, asset, plan.debt_left if asset == e.debt_asset else None)
     after = ctx.account_data(e.account)
     return {
         "debt_repaid": plan.debt_repaid,

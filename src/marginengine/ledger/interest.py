@@ -2,7 +2,8 @@
 
 Rates are yearly, in ray (1e27 = 100% a year). The rate model is Aave's
 ``DefaultReserveInterestRateStrategyV2``; the index growth is Aave's ``MathUtils``
-(linear for supply, a three-term binomial expansion for borrow) or, for Compound III,
+(linear for supply, a three-term binomial expansion for borrow, written per second up to
+v3.3 and over the whole period from v3.4) or, for Compound III,
 simple interest per accrual, or exact per-second compounding with :func:`rpow`.
 """
 
@@ -34,11 +35,16 @@ def utilization(total_debt: int, cash: int) -> int:
 
 
 def rates(
-    model: InterestRateModel, total_debt: int, cash: int, reserve_factor_bps: int
+    model: InterestRateModel, total_debt: int, cash: int, reserve_factor_bps: int,
+    unbacked: int = 0,
 ) -> tuple[int, int]:
     """Return ``(borrow_rate, liquidity_rate)``, yearly, in ray.
 
-    The supply (liquidity) rate is ``borrow_rate x utilization x (1 - reserve_factor)``.
+    The borrow rate follows the borrow usage ``debt / (cash + debt)``; the supply
+    (liquidity) rate is ``borrow_rate x supply_usage x (1 - reserve_factor)`` with the
+    supply usage ``debt / (cash + debt + unbacked)``: Aave passes the reserve's deficit as
+    ``unbacked`` (``DefaultReserveInterestRateStrategyV2.calculateInterestRates``,
+    aave-dao/aave-v3-origin@4fbd7442), so written-off debt earns suppliers nothing.
     """
     base = _ray_fraction(model.base)
     slope1 = _ray_fraction(model.slope1)
@@ -52,7 +58,8 @@ def rates(
         borrow = base + slope1 + ray_mul(slope2, excess)
     else:
         borrow = base + ray_div(ray_mul(slope1, usage), optimal)
-    liquidity = bps_mul(ray_mul(borrow, usage), BPS - reserve_factor_bps)
+    supply_usage = usage if unbacked == 0 else ray_div(total_debt, cash + total_debt + unbacked)
+    liquidity = bps_mul(ray_mul(borrow, supply_usage), BPS - reserve_factor_bps)
     return borrow, liquidity
 
 
@@ -69,6 +76,12 @@ def compounded_interest(rate: int, seconds: int, how: Compounding) -> int:
         return linear_interest(rate, seconds)
     if how is Compounding.EXACT:
         return rpow(RAY + rate // SECONDS_PER_YEAR, seconds)
+    if how is Compounding.TAYLOR3_RATE_TIME:
+        # v3.4+: the whole period's rate x first (floored), its square and cube by rayMul
+        # (half up), nested as Horner's rule; larger than v3.3's n(n-1) form by the
+        # n^2 - n(n-1) = n cross terms it drops.
+        x = rate * seconds // SECONDS_PER_YEAR
+        return RAY + x + ray_mul(x, x // 2 + ray_mul(x, x // 6))
     exp_minus_one = seconds - 1
     exp_minus_two = seconds - 2 if seconds > 2 else 0
     base_power_two = ray_mul(rate, rate) // (SECONDS_PER_YEAR * SECONDS_PER_YEAR)

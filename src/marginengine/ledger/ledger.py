@@ -66,6 +66,8 @@ class Ledger:
         rules = config.rules
         self.treasury_takes_reserve_factor = rules.treasury_takes_reserve_factor
         self.compounding = rules.compounding
+        self.deficit_in_supply_usage = rules.deficit_in_supply_usage
+        self.treasury_accrual_floor = rules.treasury_accrual_floor
         self.debt_rounding = rules.debt_balance_rounding
         # Compound III with [compound.interest]: the base asset accrues as Comet does.
         compound = config.compound
@@ -180,6 +182,12 @@ class Ledger:
             return 0
         return ray_mul(pos.scaled_supply, self.reserves[asset].liquidity_index, Rounding.DOWN)
 
+    def scaled_supply_of(self, account_id: str, asset: str) -> int:
+        """An account's scaled supply of ``asset`` (Aave's ``scaledBalanceOf``)."""
+        account = self.accounts.get(account_id)
+        pos = account.lending.get(asset) if account else None
+        return pos.scaled_supply if pos else 0
+
     def debt_of(self, account_id: str, asset: str) -> int:
         """An account's debt in smallest units, rounded as the family reads it (up, or
         down for Comet's ``presentValueBorrow``)."""
@@ -267,13 +275,13 @@ class Ledger:
         r.reserves_ray += amount * RAY - scaled * r.borrow_index
 
     def transfer_supply(self, source: str, target: str, asset: str, amount: int) -> None:
-        """Move supplied balance between accounts (burn rounded up, mint rounded down)."""
-        r = self._reserve(asset)
+        """Move supplied balance between accounts: the scaled amount the source loses
+        (rounded up, all of it at the full balance) is what the target gains, as an aToken
+        transfer moves scaled balance (``TokenMath.getATokenTransferScaledAmount``,
+        ``rayDivCeil``, aave-dao/aave-v3-origin@4fbd7442; ``transferOnLiquidation``)."""
         burned = self._burn_supply(source, asset, amount)
-        minted = div(amount * RAY, r.liquidity_index, Rounding.DOWN)
-        self._account(target).position(asset).scaled_supply += minted
-        r.scaled_supply += minted
-        r.reserves_ray += (burned - minted) * r.liquidity_index
+        self._account(target).position(asset).scaled_supply += burned
+        self._reserve(asset).scaled_supply += burned
 
     def pay_out_supply(self, account_id: str, asset: str, amount: int) -> None:
         """Burn supplied balance and pay its underlying out of the pool (to a liquidator)."""
@@ -286,12 +294,18 @@ class Ledger:
         r.treasury += amount
         r.reserves_ray += scaled * r.liquidity_index - amount * RAY
 
-    def write_off_debt(self, account_id: str, asset: str) -> int:
-        """Burn all of an account's debt in ``asset`` into the reserve deficit; return it."""
+    def write_off_debt(self, account_id: str, asset: str, amount: int | None = None) -> int:
+        """Burn all of an account's debt in ``asset`` into the reserve deficit; return the
+        deficit booked: the debt's balance, or ``amount`` when given (Aave books the
+        liquidated asset's ``debt - debtRepaid`` unscaled, which can be one unit below the
+        balance read back after the repayment's scaled burn)."""
         r = self._reserve(asset)
         account = self._account(account_id)
         pos = account.position(asset)
-        amount = self.debt_of(account_id, asset)
+        if amount is None:
+            amount = self.debt_of(account_id, asset)
+        if amount < 0:
+            raise LedgerError(f"cannot write off a negative debt {amount} of {asset}")
         scaled = pos.scaled_debt
         pos.scaled_debt = 0
         r.scaled_debt -= scaled
@@ -575,7 +589,8 @@ class Ledger:
             return
         market = self.config.markets[asset]
         r.borrow_rate, r.liquidity_rate = rates(
-            market.interest_rate, r.total_debt(), r.cash, market.reserve_factor_bps
+            market.interest_rate, r.total_debt(), r.cash, market.reserve_factor_bps,
+            r.deficit if self.deficit_in_supply_usage else 0,
         )
 
     def advance(self, seconds: int) -> None:
@@ -611,7 +626,12 @@ class Ledger:
         supply_growth_ray = r.scaled_supply * (r.liquidity_index - old_li)
         to_treasury = 0
         if self.treasury_takes_reserve_factor:
-            accrued = ray_mul(r.scaled_debt, r.borrow_index) - ray_mul(r.scaled_debt, old_bi)
+            if self.treasury_accrual_floor:
+                # v3.5+ ReserveLogic._accrueToTreasury: undermint, rayMulFloor of the delta.
+                accrued = ray_mul(r.scaled_debt, r.borrow_index - old_bi, Rounding.DOWN)
+            else:
+                accrued = (ray_mul(r.scaled_debt, r.borrow_index)
+                           - ray_mul(r.scaled_debt, old_bi))
             to_treasury = bps_mul(accrued, market.reserve_factor_bps)
             r.treasury += to_treasury
         r.reserves_ray += debt_growth_ray - supply_growth_ray - to_treasury * RAY

@@ -17,6 +17,7 @@ from marginengine.liquidation.close_factor import (
     close_factor_inputs,
     max_liquidatable_debt,
     plan_liquidation,
+    require_liquidatable,
 )
 from marginengine.liquidation.ladder import (
     Chunk,
@@ -56,6 +57,7 @@ __all__ = [
     "plan_liquidation",
     "plan_perp_liquidation",
     "quote_collateral",
+    "require_liquidatable",
     "socialize_loss",
     "store_front_price",
 ]

@@ -1,7 +1,10 @@
-"""Fixed-spread liquidation with a close factor: Aave v3.3's ``LiquidationLogic``.
+"""Fixed-spread liquidation with a close factor: Aave v3.3+'s ``LiquidationLogic``.
 
 A liquidator repays part of one debt asset and receives collateral worth that repayment
-plus a bonus; the protocol keeps a fee out of the bonus. The rules, as in Aave v3.3:
+plus a bonus; the protocol keeps a fee out of the bonus. The rules, as in Aave v3.3 to
+v3.7 (aave-dao/aave-v3-origin, tags v3.3.0, v3.5.0 and the v3.7.0 commit 4fbd7442,
+``src/contracts/protocol/libraries/logic/LiquidationLogic.sol``; each version's rounding
+is a :class:`~marginengine.config.families.LiquidationRounding`):
 
 - the close factor is 50% of the account's *total* debt value, raised to 100% when the
   health factor is at or below 0.95 or when the debt or the collateral of the liquidated
@@ -9,7 +12,9 @@ plus a bonus; the protocol keeps a fee out of the bonus. The rules, as in Aave v
 - a partial liquidation must leave at least ``min_leftover_base`` (1,000 USD) of both
   the debt and the collateral, or take all of one of them (the leftover-dust rule);
 - when the liquidation takes the account's last collateral, every remaining debt becomes
-  bad debt, burned into the reserve's deficit.
+  bad debt, burned into the reserve's deficit (the liquidated asset's: its debt less the
+  repayment, :attr:`CloseFactorPlan.debt_left`); v3.7 judges "last collateral" on the
+  scaled balance consumed.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 from marginengine.config import AaveRules, ProtocolConfig
 from marginengine.config.families import ROUNDING_V3_3, LiquidationRounding
 from marginengine.decisions import Code
-from marginengine.fixedpoint import BPS, WAD, Rounding, bps_div, bps_mul, div
+from marginengine.fixedpoint import BPS, RAY, WAD, Rounding, bps_div, bps_mul, div
 from marginengine.ledger import Ledger
 from marginengine.liquidation.base import LiquidationRefused
 
@@ -40,6 +45,10 @@ class CloseFactorInputs:
     collateral_unit: int
     liquidation_bonus_bps: int
     protocol_fee_bps: int
+    #: The collateral's scaled balance and liquidity index (ray), for v3.7's
+    #: scaled-consumption test of "no collateral left"; without them the value test.
+    collateral_scaled: int | None = None
+    collateral_index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -69,11 +78,26 @@ class CloseFactorPlan:
     close_factor_bps: int
     collateral_value_base: int
     takes_all_collateral: bool
+    #: The liquidated asset's debt less the repayment: what becomes its deficit when the
+    #: liquidation takes the last collateral (``_burnDebtTokens``' ``outstandingDebt``).
+    debt_left: int = 0
 
     @property
     def collateral_seized(self) -> int:
         """Collateral leaving the account: the liquidator's part plus the protocol fee."""
         return self.collateral_to_liquidator + self.protocol_fee
+
+
+def require_liquidatable(health_factor: int) -> None:
+    """``validateLiquidationCall``'s health check (HF below 1), or raise
+    :class:`LiquidationRefused` (``HEALTH_FACTOR_NOT_BELOW_THRESHOLD``). Aave checks it
+    before the collateral flag and the debt (aave-dao/aave-v3-origin@4fbd7442
+    ``ValidationLogic.sol``), so a handler asks it first."""
+    if health_factor >= WAD:
+        raise LiquidationRefused(
+            f"health factor {health_factor / WAD:.4f} is not below 1",
+            Code.HEALTH_FACTOR_NOT_BELOW_THRESHOLD, {"health_factor": health_factor},
+        )
 
 
 def max_liquidatable_debt(inputs: CloseFactorInputs, rules: AaveRules,
@@ -113,14 +137,10 @@ def plan_liquidation(
     rules
         The protocol-wide constants (close factor, thresholds).
     """
-    if inputs.health_factor >= WAD:
-        raise LiquidationRefused(
-            f"health factor {inputs.health_factor / WAD:.4f} is not below 1",
-            Code.HEALTH_FACTOR_NOT_BELOW_THRESHOLD, {"health_factor": inputs.health_factor},
-        )
+    require_liquidatable(inputs.health_factor)
     if inputs.debt_balance == 0:
         raise LiquidationRefused("the account has no debt in this asset",
-                                 Code.NO_DEBT_OF_SELECTED_TYPE)
+                                 Code.SPECIFIED_CURRENCY_NOT_BORROWED_BY_USER)
     if inputs.collateral_balance == 0:
         raise LiquidationRefused("the account has no collateral in this asset",
                                  Code.COLLATERAL_CANNOT_BE_LIQUIDATED)
@@ -185,8 +205,29 @@ def plan_liquidation(
         max_liquidatable_debt=max_debt,
         close_factor_bps=close_factor,
         collateral_value_base=collateral_value,
-        takes_all_collateral=inputs.total_collateral_base == collateral_value,
+        takes_all_collateral=_no_collateral_left(inputs, rounding, to_liquidator, fee,
+                                                 collateral_value),
+        debt_left=inputs.debt_balance - debt_needed,
     )
+
+
+def _no_collateral_left(inputs: CloseFactorInputs, rounding: LiquidationRounding,
+                        to_liquidator: int, fee: int, collateral_value: int) -> bool:
+    """Aave's ``hasNoCollateralLeft``: the liquidation consumes all the account's
+    collateral value (so its remaining debt becomes deficit).
+
+    v3.3 and v3.5 compare the base value of the seized amount; v3.7 that of the scaled
+    balance consumed, each part ``rayDivCeil`` and the sum capped at the balance, read
+    back ``rayMulFloor`` (aave-dao/aave-v3-origin@4fbd7442 ``LiquidationLogic.sol``).
+    """
+    if (not rounding.scaled_consumption or inputs.collateral_scaled is None
+            or inputs.collateral_index is None):
+        return inputs.total_collateral_base == collateral_value
+    index = inputs.collateral_index
+    consumed = div(to_liquidator * RAY, index, Rounding.UP) + div(fee * RAY, index, Rounding.UP)
+    consumed = min(consumed, inputs.collateral_scaled)
+    consumed_value = (consumed * index // RAY) * inputs.collateral_price // inputs.collateral_unit
+    return consumed_value == inputs.total_collateral_base
 
 
 def close_factor_inputs(config: ProtocolConfig, ledger: Ledger, prices: Mapping[str, int],
@@ -216,4 +257,6 @@ def close_factor_inputs(config: ProtocolConfig, ledger: Ledger, prices: Mapping[
         collateral_unit=coll_market.unit,
         liquidation_bonus_bps=coll_market.liquidation_bonus_bps,
         protocol_fee_bps=coll_market.liquidation_protocol_fee_bps,
+        collateral_scaled=ledger.scaled_supply_of(account_id, collateral_asset),
+        collateral_index=ledger.reserves[collateral_asset].liquidity_index,
     )

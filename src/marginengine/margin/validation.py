@@ -108,6 +108,26 @@ def validate_health_after_withdraw(rules: LendingRules, after: AccountData,
     return None
 
 
+def validate_ltv_zero_withdraw(rules: LendingRules, account: str, asset: str,
+                               asset_ltv_bps: int,
+                               zero_ltv_collateral: list[str]) -> Refusal | None:
+    """Aave's ``validateHFAndLtvzero`` (v3.5+; ``validateHFAndLtv`` in v3.3): while an
+    indebted account keeps collateral with a loan-to-value of 0, it may withdraw only such
+    collateral (``LTV_VALIDATION_FAILED``), so a multi-collateral position sheds its
+    zero-LTV asset first (aave-dao/aave-v3-origin@4fbd7442 ``ValidationLogic.sol``).
+    ``zero_ltv_collateral`` lists the account's zero-LTV collateral after the withdrawal."""
+    if rules.initial_check not in (InitialCheck.AAVE_LTV, InitialCheck.AAVE_LTV_CEIL):
+        return None
+    if not zero_ltv_collateral or asset_ltv_bps == 0:
+        return None
+    return Refusal(
+        Code.LTV_VALIDATION_FAILED,
+        f"{account} holds collateral with a loan-to-value of 0 "
+        f"({', '.join(zero_ltv_collateral)}): withdraw it before {asset}",
+        {"account": account, "asset": asset, "zero_ltv_collateral": zero_ltv_collateral},
+    )
+
+
 def validate_initial_margin(account: str, state: MarginState,
                             who: str = "") -> Refusal | None:
     """An account's initial margin after an action: its value at least its requirement
@@ -149,23 +169,67 @@ def validate_borrow_asset(account: str, asset: str, market: MarketConfig, suppli
     return None
 
 
-def validate_borrow_health(account: str, before: AccountData) -> Refusal | None:
-    """``validateBorrow`` before the borrow: collateral exists and HF is at least 1."""
+def _zero_ltv(account: str, data: AccountData) -> Refusal:
+    what = ("has no collateral" if data.total_collateral == 0 else
+            "has only collateral with a loan-to-value of 0")
+    return Refusal(Code.LTV_VALIDATION_FAILED, f"{account} {what}: it backs no borrow",
+                   {"account": account, "ltv": 0, "collateral": data.total_collateral})
+
+
+def _health_text(health: int) -> str:
+    # Four decimals, or eight when four would round a refused value to "1".
+    text = fmt_health(health)
+    return f"{health / WAD:.8f}" if text == "1" and health != WAD else text
+
+
+def _health_below_one(health: int, before: bool) -> Refusal:
+    message = (f"health factor {_health_text(health)} is "
+               f"{'not above' if health == WAD else 'below'} 1; no new borrows" if before
+               else f"health factor would fall to {_health_text(health)}, below 1; "
+                    "no new borrows")
+    return Refusal(Code.HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD, message,
+                   {"health_factor": health})
+
+
+def validate_borrow_health(account: str, before: AccountData,
+                           rules: LendingRules | None = None) -> Refusal | None:
+    """``validateBorrow`` before the borrow.
+
+    Aave v3.3 (``rules.borrow_hf_strict``; aave-dao/aave-v3-origin@v3.3.0
+    ``ValidationLogic.validateBorrow``): collateral exists (``COLLATERAL_BALANCE_IS_ZERO``),
+    its average LTV is not 0 (``LTV_VALIDATION_FAILED``) and the health factor is *above*
+    1. Aave v3.5+ checks nothing here: ``BorrowLogic.executeBorrow`` runs
+    ``validateHFAndLtv`` after minting (:func:`validate_borrow_power`). Other families
+    (and ``rules`` not given): collateral exists and the health factor is at least 1.
+    """
+    aave = rules is not None and rules.initial_check in (InitialCheck.AAVE_LTV,
+                                                         InitialCheck.AAVE_LTV_CEIL)
+    if aave and rules is not None and not rules.borrow_hf_strict:
+        return None
     if before.total_collateral == 0:
         return Refusal(Code.COLLATERAL_BALANCE_IS_ZERO, f"{account} has no collateral",
                        {"account": account})
-    if before.total_debt and before.health_factor < WAD:
-        return Refusal(
-            Code.HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD,
-            f"health factor {fmt_health(before.health_factor)} is below 1; no new borrows",
-            {"health_factor": before.health_factor},
-        )
+    if aave and before.avg_ltv_bps == 0:
+        return _zero_ltv(account, before)
+    if before.total_debt and (before.health_factor <= WAD if aave
+                              else before.health_factor < WAD):
+        return _health_below_one(before.health_factor, before=True)
     return None
 
 
 def validate_borrow_power(rules: LendingRules, after: AccountData,
-                          initial_after: AccountData) -> Refusal | None:
-    """``validateBorrow``'s collateral check after the borrow (at initial-margin prices)."""
+                          initial_after: AccountData, account: str = "") -> Refusal | None:
+    """``validateBorrow``'s collateral check after the borrow (at initial-margin prices).
+
+    Aave v3.5+ ``validateHFAndLtv`` (aave-dao/aave-v3-origin@4fbd7442): the average LTV
+    is not 0 (``LTV_VALIDATION_FAILED``), the health factor is at least 1, then
+    ``collateral >= percentDivCeil(debt, avgLtv)`` (``COLLATERAL_CANNOT_COVER_NEW_BORROW``).
+    """
+    if rules.initial_check is InitialCheck.AAVE_LTV_CEIL and after.total_debt:
+        if initial_after.avg_ltv_bps == 0:
+            return _zero_ltv(account, initial_after)
+        if after.health_factor < WAD:
+            return _health_below_one(after.health_factor, before=False)
     if initial_shortfall(rules, initial_after):
         return Refusal(
             rules.codes.borrow_uncovered,
@@ -284,6 +348,7 @@ __all__ = [
     "validate_health_after_withdraw",
     "validate_initial_margin",
     "validate_liquidation_call",
+    "validate_ltv_zero_withdraw",
     "validate_min_borrow",
     "validate_repay",
     "validate_sentinel_borrow",

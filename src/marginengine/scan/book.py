@@ -39,7 +39,7 @@ from numpy.typing import NDArray
 
 from marginengine.config import ProtocolConfig
 from marginengine.engine import Change, Engine
-from marginengine.fixedpoint import PRICE_UNIT, RAY
+from marginengine.fixedpoint import PRICE_UNIT, RAY, Rounding
 from marginengine.ledger.perp import FUNDING_SCALE
 from marginengine.margin.crowding import binned_heatmap_kernel
 from marginengine.scan.accounts import AccountIndex
@@ -210,6 +210,11 @@ class RiskBook:
         self.collateral = SideMatrix(k)
         self.debt = SideMatrix(k)
         self.averaged_threshold = not config.rules.per_asset_factors
+        # Whether the engine's debt figures may fall below the float sums (a balance or a
+        # value rounded down): then "surely below" needs the debt's downward slack too.
+        rules = config.rules
+        self._debt_rounds_down = rules.debt_value_rounding is not Rounding.UP \
+            or rules.debt_balance_rounding is not Rounding.UP
         self.threads = max(1, min(2, threads))
         self._pool: ThreadPoolExecutor | None = None
         self._n = 0
@@ -675,6 +680,8 @@ class RiskBook:
             rel=rel,
             abs_coll=self.collateral.max_row_entries * a_coll + 1.0,
             abs_debt=self.debt.max_row_entries * a_debt,
+            abs_debt_low=self.debt.max_row_entries * a_debt if self._debt_rounds_down
+            else 0.0,
         )
 
     def _sync(self, full_above: float = 1.0) -> None:

@@ -102,6 +102,11 @@ class ScreenBounds:
         averaged threshold; 0 for per-asset factors).
     abs_coll, abs_debt
         Absolute slacks per account, base-currency units.
+    abs_debt_low
+        How far the exact debt may fall below the float sum, base-currency units: 0 where
+        the family rounds every debt figure up (Aave v3.5+), else per position one
+        smallest unit and one unit of value (Aave v3.3 floors the value; Comet floors
+        ``presentValueBorrow`` and truncates the value).
     """
 
     threshold: float
@@ -109,6 +114,7 @@ class ScreenBounds:
     rel: float
     abs_coll: float
     abs_debt: float
+    abs_debt_low: float = 0.0
 
 
 def candidates(cw: FloatArray, dv: FloatArray, b: ScreenBounds) -> IntArray:
@@ -132,7 +138,7 @@ def classify(cw: FloatArray, dv: FloatArray, b: ScreenBounds) -> tuple[BoolArray
     has_debt = dv > 0
     t = b.threshold
     maint_max = cw / (1.0 - b.eps) + 1.0
-    debt_min = dv / (1.0 + b.eps)
+    debt_min = dv / (1.0 + b.eps) - b.abs_debt_low
     surely_below = has_debt & (maint_max < t * (1.0 - TAU) * debt_min)
     maint_min = cw * ((1.0 - b.rel) / (1.0 + b.eps)) - b.abs_coll
     debt_max = dv / (1.0 - b.eps) + b.abs_debt
@@ -164,7 +170,9 @@ def classify_candidates(cw: FloatArray, dv: FloatArray,
     """
     has_debt = dv > 0
     a = b.threshold * (1.0 - TAU) * (1.0 - b.eps) / (1.0 + b.eps)
-    surely_below = cw < dv * a - (1.0 - b.eps)
+    # classify's test, rearranged: cw / (1 - eps) + 1 < t (1 - tau) (dv / (1 + eps) - low).
+    low = (1.0 - b.eps) * (1.0 + b.threshold * (1.0 - TAU) * b.abs_debt_low)
+    surely_below = cw < dv * a - low
     surely_below &= has_debt
     return surely_below, has_debt & ~surely_below
 
@@ -269,7 +277,7 @@ def classify_buckets(cw: FloatArray, dv: FloatArray, pe: FloatArray, pm: FloatAr
     at = np.flatnonzero(open_)
     c, d, e, m, r = cw[at], dv[at], pe[at], pm[at], room[at]
     value_max = c / (1.0 - eps) + 1.0 + e + r
-    need_min = np.maximum(d / (1.0 + eps) + m - r, 0.0)
+    need_min = np.maximum(d / (1.0 + eps) - b.abs_debt_low + m - r, 0.0)
     # Surely below needs a surely positive requirement: the engine's rule is "requirement
     # > 0 and value < t x requirement", and a requirement can round to 0 (dYdX truncates a
     # dust notional to zero, so its maintenance is 0) however negative the value.
