@@ -108,6 +108,9 @@ def cascade_figures(series: dict[str, list[float]], twin: dict[str, list[float]]
 
     fig = go.Figure()
     fig.add_scatter(x=steps, y=series["gas_gwei"], name="gas", line={"color": "teal"})
+    for column in [c for c in series if c.startswith("gas_gwei.")]:
+        # Another chain's gas ([gas.chains.NAME]), paid by the protocols on it.
+        fig.add_scatter(x=steps, y=series[column], name=f"gas, {column.partition('.')[2]}")
     for k in keepers:
         cap = k.get("max_gas_gwei")
         if cap is not None:

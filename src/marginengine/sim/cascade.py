@@ -58,9 +58,11 @@ from marginengine.sim.agents import (
 from marginengine.sim.book import synthetic_book
 from marginengine.sim.cascade_config import (
     CascadeFile,
+    GasSpec,
     OracleSpec,
     anchor_files,
     check_cascade,
+    check_chains,
     joint_spec,
     protocol_scenario,
 )
@@ -213,6 +215,9 @@ class CascadeRunner:
         self.spec = spec
         self.protocol = protocol
         self.rng = rng
+        #: The generator's starting state: a further chain's gas is drawn from a generator
+        #: of its own seeded by it (:meth:`chain_gas`).
+        self._start_state = rng.bit_generator.state
         self.feedback = spec.venue.feedback if feedback is None else feedback
         self.engine = Engine.with_log(protocol, log_path) if log_path else Engine(protocol)
         self.collateral = spec.price.asset
@@ -242,8 +247,10 @@ class CascadeRunner:
         self.prices = self.paths.path(self.collateral)
         #: Unix time (UTC) of step 0 for a replayed price, else ``None``.
         self.start_time: float | None = self.paths.start_time
-        self.gas: np.ndarray = shared.gas if shared is not None else \
+        #: Gas (gwei) per step of the chain the protocol is on (``spec.gas.chain``).
+        self.gas: np.ndarray = shared.chain_gas(spec.gas) if shared is not None else \
             gas_path(spec, rng, self.prices)
+        self._chain_gas: dict[str, np.ndarray] = {spec.gas.chain: self.gas}
         self.keepers = [KeeperState(k, _f(k.capital)) for k in spec.keepers]
         #: The keepers as agents of the protocol's mechanism, in the keepers' order.
         self.agents: list[Agent] = [self._agent_for(k) for k in self.keepers]
@@ -298,6 +305,19 @@ class CascadeRunner:
         self.venue_lows = {a: m.venue_price() for a, m in self.markets.items()}
         #: The perp venue (``[perps]``, sim/perps.py), or ``None``.
         self.perps = _perp_sim(self)
+
+    def chain_gas(self, gas: GasSpec) -> np.ndarray:
+        """The gas (gwei, steps 0..n) of chain ``gas.chain`` on this runner's paths: its own
+        for its own chain, else drawn once per chain from a generator of the chain's own
+        (:func:`~marginengine.sim.protocols.chain_rng`), so a further chain draws nothing
+        from the run's stream and the default chain's gas is what it is alone."""
+        from marginengine.sim.protocols import chain_rng
+
+        if gas.chain not in self._chain_gas:
+            view = self.spec.model_copy(update={"gas": gas})
+            self._chain_gas[gas.chain] = gas_path(
+                view, chain_rng(self._start_state, gas.chain), self.prices)
+        return self._chain_gas[gas.chain]
 
     # ------------------------------------------------------------------ set-up
     def venue_price(self) -> int:
@@ -890,7 +910,7 @@ def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[Casc
     placed, problems = resolve_actions(
         spec.actions, [protocol.name, *(e.name for e in spec.protocols)], holders)
     spec = spec.model_copy(update={"actions": [a for a in placed if a is not None]})
-    problems += checks(spec, protocol)
+    problems += checks(spec, protocol) + check_chains(spec)
     names = [protocol.name]
     configs = {protocol.name: protocol}
     for k, extra in enumerate(spec.protocols):
@@ -902,7 +922,10 @@ def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[Casc
         config = protocol_from_dict(extra.protocol, source=source,
                                     prefix=f"{where}.protocol")
         configs.setdefault(extra.name, config)
-        problems += [f"{where}.{p}" for p in checks(protocol_scenario(spec, extra), config)]
+        # Its gas is one of the scenario's chains, checked above under gas.* (a missing
+        # replay file is named once, where it is written, not again as protocols.K.gas).
+        problems += [f"{where}.{p}" for p in checks(protocol_scenario(spec, extra), config)
+                     if not p.startswith("gas.")]
         if not problems and venue_quote_unit(spec, protocol) != venue_quote_unit(
                 protocol_scenario(spec, extra), config):
             problems.append(f"{where}.book: its venue quote differs from the first "
@@ -1014,14 +1037,24 @@ def _run(runners: list[CascadeRunner], spec: CascadeFile,
          on_step: Callable[[int], None] | None) -> tuple[dict[str, Any],
                                                            dict[str, list[float]]]:
     """Run one protocol alone, or several together; their summary and series."""
-    from marginengine.sim.protocols import combined_series, combined_summary, run_together
+    from marginengine.sim.protocols import (
+        chain_summary,
+        combined_series,
+        combined_summary,
+        run_together,
+    )
 
+    names = [r.protocol.name for r in runners]
+    chains = [r.spec.gas.chain for r in runners]
     if len(runners) == 1:
         runners[0].run(on_step)
-        return runners[0].summary(), runners[0].series
-    run_together(runners, spec.steps, on_step)
-    names = [r.protocol.name for r in runners]
-    summary = combined_summary(names, [r.summary() for r in runners])
-    series = combined_series(runners[0].series,
-                             [(r.protocol.name, r.series) for r in runners[1:]])
+        summary, series = runners[0].summary(), runners[0].series
+    else:
+        run_together(runners, spec.steps, on_step)
+        summary = combined_summary(names, [r.summary() for r in runners])
+        series = combined_series(runners[0].series,
+                                 [(r.protocol.name, r.series) for r in runners[1:]], chains)
+    if spec.gas.chains:
+        # Only a scenario of several chains has the figure: one chain's are as they were.
+        summary["chains"] = chain_summary(chains, names, [list(r.gas) for r in runners])
     return summary, series

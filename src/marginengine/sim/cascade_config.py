@@ -7,6 +7,7 @@ liquidity venue, an oracle, gas, keepers and (optionally) auctions. See
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -108,8 +109,12 @@ class OracleSpec(StrictModel):
     heartbeat: int = Field(default=3600, gt=0)
 
 
-class GasSpec(StrictModel):
-    """Gas price (gwei) per step and gas used per keeper action."""
+#: A chain's name (``[gas] chain``, the keys of ``[gas.chains]``, ``[[protocols]] chain``).
+CHAIN_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,31}$"
+
+
+class GasChainSpec(StrictModel):
+    """One chain's gas: its price (gwei) per step and gas used per keeper action."""
 
     kind: Literal["constant", "replay", "process"] = "constant"
     gwei: Positive = Decimal(20)
@@ -123,6 +128,24 @@ class GasSpec(StrictModel):
         "tend": 150_000, "dent": 150_000, "deal": 100_000, "absorb": 300_000,
         "liquidate_perp": 300_000,
     })
+
+
+class GasSpec(GasChainSpec):
+    """The scenario's gas: the default chain's (``[gas]``, the chain of ``[protocol]``), and
+    further chains (``[gas.chains.NAME]``, the same fields) a ``[[protocols]]`` entry may be
+    on (its ``chain``). Each chain has its own series; a keeper pays its protocol's chain's.
+    """
+
+    chain: str = Field(default="default", pattern=CHAIN_NAME_PATTERN)
+    chains: dict[str, GasChainSpec] = Field(default_factory=dict)
+
+    def chain_spec(self, name: str) -> GasSpec:
+        """Chain ``name``'s gas as a chain of its own (this one for the default chain, and
+        for a name that is no chain: :func:`check_chains` reports that)."""
+        table = self.chains.get(name)
+        if name == self.chain or table is None:
+            return self
+        return GasSpec(**dict(table), chain=name)
 
 
 class KeeperSpec(StrictModel):
@@ -353,8 +376,9 @@ class DriftPerpsSpec(StrictModel):
 
 class ProtocolSpec(StrictModel):
     """A further protocol of the scenario (``[[protocols]]``): its own engine, book,
-    keepers, lenders and oracles. Prices, venues and gas are the scenario's: what one
-    protocol's keepers sell moves the venue every protocol's venue oracle reads."""
+    keepers, lenders and oracles. Prices and venues are the scenario's: what one
+    protocol's keepers sell moves the venue every protocol's venue oracle reads. Its gas
+    is its ``chain``'s (:meth:`GasSpec.chain_spec`)."""
 
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
     protocol: dict[str, Any]
@@ -368,6 +392,9 @@ class ProtocolSpec(StrictModel):
     perps: PerpsSpec | None = None                 # a perp venue (sim/perps.py)
     family_agents: FamilyAgentsSpec = FamilyAgentsSpec()
     drift_perps: DriftPerpsSpec | None = None      # Drift v2 perp positions
+    #: The chain it is on, whose gas its keepers pay (``[gas.chains.NAME]``); default the
+    #: default chain's (``[gas]``).
+    chain: str | None = None
 
 
 class CascadeFile(StrictModel):
@@ -469,7 +496,9 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
     if spec.price.process == "path" and not spec.price.path:
         problems.append("price.path: a path process needs at least one price")
     for where, kind, file in (("price.file", spec.price.process, spec.price.file),
-                              ("gas.file", spec.gas.kind, spec.gas.file)):
+                              ("gas.file", spec.gas.kind, spec.gas.file),
+                              *((f"gas.chains.{name}.file", g.kind, g.file)
+                                for name, g in spec.gas.chains.items())):
         if kind != "replay":
             continue
         if not file:
@@ -600,8 +629,8 @@ def quote_amount(raw: object, decimals: int, where: str, problems: list[str]) ->
 
 
 def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
-    """The scenario as a further protocol sees it: the scenario's prices, venues and gas
-    with the protocol's own engine, book, keepers, lenders and oracles."""
+    """The scenario as a further protocol sees it: the scenario's prices and venues, its
+    chain's gas, with the protocol's own engine, book, keepers, lenders and oracles."""
     return spec.model_copy(update={
         "protocol": extra.protocol,
         # The actions on this protocol (resolved by scenario_spec: each names its own).
@@ -612,7 +641,32 @@ def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
         "book": extra.book, "accounts": extra.accounts, "keepers": extra.keepers,
         "liquidity": extra.liquidity, "protocols": [], "perps": extra.perps,
         "family_agents": extra.family_agents, "drift_perps": extra.drift_perps,
+        # Its chain's gas (the default chain's without a chain).
+        "gas": spec.gas.chain_spec(extra.chain if extra.chain is not None else spec.gas.chain),
     })
+
+
+def check_chains(spec: CascadeFile) -> list[str]:
+    """The chains of ``[gas]`` and the chain of each ``[[protocols]]`` entry: one
+    ``field: reason`` each (a chain's name, a protocol on a chain that is not one)."""
+    problems: list[str] = []
+    chain = spec.gas.chain
+    pattern = re.compile(CHAIN_NAME_PATTERN)
+    for name in spec.gas.chains:
+        if name == chain:
+            problems.append(f"gas.chains.{name}: {name!r} is the default chain's name "
+                            "([gas] chain); the default chain's gas is [gas] itself")
+        elif not pattern.match(name):
+            problems.append(f"gas.chains.{name}: a chain's name is a letter, then up to 31 "
+                            "letters, digits, '_' or '-'")
+    known = ", ".join([chain, *(n for n in spec.gas.chains if n != chain)])
+    for k, extra in enumerate(spec.protocols):
+        if extra.chain is not None and extra.chain != chain \
+                and extra.chain not in spec.gas.chains:
+            problems.append(f"protocols.{k}.chain: unknown chain {extra.chain!r} (chains: "
+                            f"{known}; add it as [gas.chains.{extra.chain}] or name one of "
+                            "these)")
+    return problems
 
 
 def simulated_assets(spec: CascadeFile) -> set[str]:
@@ -730,6 +784,12 @@ def anchor_files(data: dict[str, Any], source: str | Path | None) -> dict[str, A
         section = out.get(table)
         if isinstance(section, dict):
             out[table] = anchored(section, "file")
+    gas = out.get("gas")
+    if isinstance(gas, dict) and isinstance(gas.get("chains"), dict):
+        # A further chain's replayed gas, like [gas]'s own.
+        out["gas"] = {**gas, "chains": {
+            k: anchored(v, "file") if isinstance(v, dict) else v
+            for k, v in gas["chains"].items()}}
     price = out.get("price")
     if isinstance(price, dict) and isinstance(price.get("assets"), dict):
         out["price"] = {**price, "assets": {

@@ -1,5 +1,6 @@
 """Several protocols in one cascade: each its own engine, book, keepers and oracles, all
-on the same price paths, gas and venues.
+on the same price paths and venues, and on the same gas unless a protocol is on a chain
+of its own (``[gas.chains.NAME]``, :func:`chain_rng`).
 
 The scenario's ``[protocol]`` is the first protocol; ``[[protocols]]`` adds more
 (:class:`~marginengine.sim.cascade_config.ProtocolSpec`). Every step, in order:
@@ -98,6 +99,19 @@ def protocol_rng(state: Mapping[str, Any], index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([*words, index]))
 
 
+def chain_rng(state: Mapping[str, Any], chain: str) -> np.random.Generator:
+    """The generator of further chain ``chain``'s gas (``[gas.chains.NAME]``): seeded by
+    the run's generator's starting ``state`` and the chain's name, like
+    :func:`protocol_rng` (the same in a run and its twin, different between Monte Carlo
+    runs, nothing drawn from the run's own stream), so adding a chain or a protocol
+    changes no other chain's gas. The name, not a position: reordering the chains'
+    tables changes nothing either."""
+    seed = json.dumps({"state": state, "chain": chain}, sort_keys=True, default=str)
+    digest = hashlib.sha256(seed.encode()).digest()
+    words = [int.from_bytes(digest[k:k + 4], "little") for k in range(0, 32, 4)]
+    return np.random.default_rng(np.random.SeedSequence(words))
+
+
 def run_together(runners: Sequence[StepRunner], steps: int,
                  on_step: Callable[[int], None] | None = None) -> None:
     """Run the protocols' runners step by step (see the module docstring); the first
@@ -165,9 +179,11 @@ def combined_summary(names: Sequence[str], summaries: Sequence[dict[str, Any]]
 
 
 def combined_series(first: dict[str, list[float]],
-                    others: Sequence[tuple[str, dict[str, list[float]]]]
-                    ) -> dict[str, list[float]]:
-    """The first protocol's series with :data:`PROTOCOL_COLUMNS` of each further one."""
+                    others: Sequence[tuple[str, dict[str, list[float]]]],
+                    chains: Sequence[str] = ()) -> dict[str, list[float]]:
+    """The first protocol's series with :data:`PROTOCOL_COLUMNS` of each further one, then
+    ``gas_gwei.<chain>`` for each chain besides the first protocol's that a protocol is on
+    (``chains``: every protocol's chain, the first's first; none: all on one chain)."""
     out = dict(first)
     for name, series in others:
         for column in PROTOCOL_COLUMNS:
@@ -175,4 +191,24 @@ def combined_series(first: dict[str, list[float]],
         for column in PERP_PROTOCOL_COLUMNS:
             if column in series:
                 out[f"{column}.{name}"] = series[column]
+    for chain, (_, series) in zip(chains[1:], others, strict=False):
+        if chain != chains[0] and f"gas_gwei.{chain}" not in out and "gas_gwei" in series:
+            out[f"gas_gwei.{chain}"] = series["gas_gwei"]
+    return out
+
+
+def chain_summary(chains: Sequence[str], names: Sequence[str],
+                  gas: Sequence[Sequence[float]]) -> dict[str, dict[str, Any]]:
+    """Per chain a protocol is on (``chains``, ``names`` and ``gas``: every protocol's
+    chain, name and gas per step 0..n, the first's first): its ``protocols`` and its gas
+    over steps 1..n (step 0 is the set-up, before any transaction), ``gas_gwei_mean`` and
+    ``gas_gwei_max``."""
+    out: dict[str, dict[str, Any]] = {}
+    for chain, name, values in zip(chains, names, gas, strict=True):
+        entry = out.get(chain)
+        if entry is None:
+            paid = [float(g) for g in values[1:]] or [float(values[0])]
+            entry = out[chain] = {"protocols": [], "gas_gwei_mean": sum(paid) / len(paid),
+                                  "gas_gwei_max": max(paid)}
+        entry["protocols"].append(name)
     return out
