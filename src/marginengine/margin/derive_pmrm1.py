@@ -44,9 +44,8 @@ from marginengine.errors import FieldError, field_path
 from marginengine.margin.portfolio import Portfolio, naked_shorts
 from marginengine.pricing.inputs import FloatArray
 from marginengine.pricing.scenarios import (
-    VOL_DOWN,
+    VOL_DIRECTIONS,
     VOL_NONE,
-    VOL_UP,
     BasisContingencyParams,
     Scenarios,
     StaticDiscountParams,
@@ -58,8 +57,6 @@ from marginengine.pricing.scenarios import (
     static_discounts,
     sum_by_expiry,
 )
-
-_DIRECTIONS = {"up": VOL_UP, "none": VOL_NONE, "down": VOL_DOWN}
 
 
 def _bounded(name: str, value: float, low: float, high: float) -> None:
@@ -117,7 +114,7 @@ class Pmrm1Params:
             raise FieldError("scenarios", "must hold at least one scenario")
         for i, (shock, direction) in enumerate(self.scenarios):
             _bounded(field_path("scenarios", i, "spot_shock"), shock, 1e-18, 100.0)
-            if direction not in _DIRECTIONS:
+            if direction not in VOL_DIRECTIONS:
                 raise FieldError(field_path("scenarios", i, "vol_shock"),
                                  f"must be one of up, none, down (got {direction!r})")
         for name, low, high in (
@@ -177,7 +174,7 @@ def _confidence_contingency(params: Pmrm1Params, confidence: float, units: float
 
 def _grid(params: Pmrm1Params) -> Scenarios:
     return Scenarios.of([s for s, _ in params.scenarios],
-                        [_DIRECTIONS[d] for _, d in params.scenarios])
+                        [VOL_DIRECTIONS[d] for _, d in params.scenarios])
 
 
 def evaluate_pmrm1(portfolio: Portfolio, params: Pmrm1Params) -> Pmrm1Margin:

@@ -48,9 +48,8 @@ from marginengine.pricing.black76 import price, price_and_greeks
 from marginengine.pricing.inputs import FloatArray
 from marginengine.pricing.scenarios import (
     SECONDS_PER_YEAR,
-    VOL_DOWN,
+    VOL_DIRECTIONS,
     VOL_NONE,
-    VOL_UP,
     BasisContingencyParams,
     Scenarios,
     StaticDiscountParams,
@@ -63,8 +62,6 @@ from marginengine.pricing.scenarios import (
     sum_by_expiry,
 )
 from marginengine.pricing.skew import SkewParams, skewed_vols
-
-_DIRECTIONS = {"up": VOL_UP, "none": VOL_NONE, "down": VOL_DOWN}
 
 
 def _finite(name: str, value: float, minimum: float | None = None,
@@ -290,12 +287,12 @@ def skew_params(cfg: PortfolioMarginConfig) -> SkewParams | None:
 
 def grid_scenarios(cfg: PortfolioMarginConfig) -> tuple[Scenarios, np.ndarray]:
     """The regular (up / none / down) scenarios of ``cfg`` and their indices in it."""
-    idx = np.array([i for i, s in enumerate(cfg.scenarios) if s.vol_shock in _DIRECTIONS],
+    idx = np.array([i for i, s in enumerate(cfg.scenarios) if s.vol_shock in VOL_DIRECTIONS],
                    dtype=np.intp)
     if idx.size == 0:
         return Scenarios.of([1.0], [VOL_NONE], [0.0]), idx
     sc = [cfg.scenarios[i] for i in idx]
-    return (Scenarios.of([s.spot_shock for s in sc], [_DIRECTIONS[s.vol_shock] for s in sc],
+    return (Scenarios.of([s.spot_shock for s in sc], [VOL_DIRECTIONS[s.vol_shock] for s in sc],
                          [s.dampening for s in sc]), idx)
 
 

@@ -50,6 +50,8 @@ THIRTY_DAYS = 30 * 86_400
 
 #: Volatility directions of a scenario (Derive's ``VolShockDirection`` Up, None, Down).
 VOL_DOWN, VOL_NONE, VOL_UP = -1, 0, 1
+#: The vol-shock directions as portfolio configs name them (Derive's "up", "none", "down").
+VOL_DIRECTIONS = {"up": VOL_UP, "none": VOL_NONE, "down": VOL_DOWN}
 
 
 def _non_negative(field: str, value: float) -> float:
