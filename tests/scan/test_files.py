@@ -49,6 +49,7 @@ def test_load_engine_when_good_csv_then_balances_and_prices_exact(tmp_path: Path
     ("alice,USDC,0.0000001,", "line 2, column supplied: has more than 6 decimal places"),
     ("alice,USDC,1", "line 2: 3 fields, expected 4"),
     ("bad id!,USDC,1,", "line 2, column account: account id must be"),
+    ("account,asset, supplied ,borrowed", "line 2: the header again (a repeated header row)"),
 ])
 def test_read_book_when_bad_row_then_line_and_column_named(tmp_path: Path, line: str,
                                                            expected: str):

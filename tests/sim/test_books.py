@@ -109,6 +109,18 @@ def test_bad_rows_are_reported_by_line_and_field(tmp_path: Path,
     assert len(problems) == 7
 
 
+def test_a_repeated_header_row_is_reported_as_such(tmp_path: Path,
+                                                   proto: ProtocolConfig) -> None:
+    # Two book files joined with `cat`: the second header is named, not read as an
+    # account called "account" holding an asset called "asset".
+    path = tmp_path / "book.csv"
+    path.write_text("account,asset,supplied,borrowed\nalice,WETH,1,\n"
+                    "account, asset ,supplied,borrowed\nbob,WETH,2,\n")
+    with pytest.raises(ConfigError) as info:
+        read_book(proto, path)
+    assert info.value.problems == [f"{path}:3: the header again (a repeated header row)"]
+
+
 def test_bad_header_names_the_columns(tmp_path: Path, proto: ProtocolConfig) -> None:
     path = tmp_path / "book.csv"
     path.write_text("account,token,supplied,borrowed\nalice,WETH,1,\n")

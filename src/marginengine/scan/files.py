@@ -117,6 +117,9 @@ def _csv_rows(path: Path) -> Iterator[tuple[str, dict[str, object] | str]]:
                 if len(record) != len(names):
                     yield where, f"{len(record)} fields, expected {len(names)}"
                     continue
+                if [c.strip() for c in record] == names:
+                    yield where, "the header again (a repeated header row)"
+                    continue
                 yield where, dict(zip(names, record, strict=True))
         except UnicodeDecodeError:
             raise ConfigError(["not UTF-8 text"], source=str(path)) from None

@@ -158,6 +158,10 @@ def _csv(path: Path, columns: tuple[str, ...],
                 if len(record) != len(names):
                     yield where, {"": f"{len(record)} fields, expected {len(names)}"}
                     continue
+                if [c.strip() for c in record] == names:
+                    # Two files joined with ``cat``: say so, not "unknown asset 'asset'".
+                    yield where, {"": "the header again (a repeated header row)"}
+                    continue
                 yield where, {n: c.strip() for n, c in zip(names, record, strict=True)}
     except UnicodeDecodeError:
         raise ConfigError([f"{path}: not UTF-8 text"]) from None
