@@ -12,6 +12,7 @@ import pytest
 from marginengine.config import read_toml
 from marginengine.errors import ConfigError
 from marginengine.sim.cascade import run_cascade, scenario_spec
+from marginengine.sim.cascade_config import cascade_warnings
 from marginengine.sim.protocols import chain_rng
 from tests.cli.test_cli import EXAMPLES
 
@@ -119,6 +120,17 @@ def test_run_when_every_protocol_is_on_the_default_chain_then_unchanged(change: 
     # The figures main had before chains existed: aave 33 liquidations, lender2 156.
     assert plain.summary["liquidation_count"] == 189
     assert plain.summary["protocols"]["lender2"]["liquidation_count"] == 156
+
+
+def test_warnings_when_a_chain_no_protocol_is_on_then_named() -> None:
+    # Allowed (a spare chain changes nothing), but most likely a misspelt name: the
+    # protocol meant for it pays the default chain's gas.
+    data = read_toml(SHARED)
+    data.setdefault("gas", {}).update(chains={"spare": {"gwei": 900}})
+    assert cascade_warnings(scenario_spec(data)[0]) == [
+        "gas.chains.spare: no protocol is on this chain (set chain = 'spare' in a "
+        "[[protocols]] entry, or remove the table)"]
+    assert cascade_warnings(scenario_spec(read_toml(CHAINS), str(CHAINS))[0]) == []
 
 
 def problems(change: Any) -> list[str]:

@@ -737,7 +737,16 @@ def cascade_warnings(spec: CascadeFile) -> list[str]:
         if sigma > SIGMA_WARN:
             out.append(f"{where} = {sigma} is {sigma * 100:,.0f}% a year (above "
                        f"{SIGMA_WARN}); sigma is a fraction: 0.8 means 80% a year")
-    return out + _late_events(spec)
+    return out + _late_events(spec) + _unused_chains(spec)
+
+
+def _unused_chains(spec: CascadeFile) -> list[str]:
+    """A ``[gas.chains.NAME]`` no ``[[protocols]]`` entry is on: its gas is drawn and paid
+    by no one, most likely a misspelt name (the protocol then pays the default chain's)."""
+    used = {p.chain for p in spec.protocols if p.chain is not None}
+    return [f"gas.chains.{name}: no protocol is on this chain (set chain = {name!r} in a "
+            "[[protocols]] entry, or remove the table)"
+            for name in spec.gas.chains if name not in used]
 
 
 def _late_events(spec: CascadeFile) -> list[str]:
