@@ -12,13 +12,15 @@ asset in a single-asset cascade; USD at 8 decimals in a multi-asset one).
 
 from __future__ import annotations
 
+import functools
 import math
+from fractions import Fraction
 
 from marginengine.fixedpoint import PRICE_UNIT
 from marginengine.oracle import DelayedFeed, DelayedFeedParams, PushFeed, PushFeedParams
 from marginengine.sim.cascade_config import OracleSpec, VenueSpec
 from marginengine.venue import ConstantProductPool, DepthCurve, DepthVenue, Twap
-from marginengine.venue.arbitrage import arbitrage, arbitrage_depth
+from marginengine.venue.arbitrage import arbitrage, arbitrage_depth, require_speed
 
 
 class AssetMarket:
@@ -66,6 +68,13 @@ class AssetMarket:
         #: same asset): its owner arbitrages it; this one only reads and trades on it.
         self.shared = False
 
+    @functools.cached_property
+    def _speed(self) -> Fraction:
+        # The venue's speed as its arbitrage reads it, converted once (the spec does not
+        # change during a run), at the first move as before.
+        assert self.venue is not None
+        return require_speed(float(self.venue.arbitrage_speed))
+
     def share_venue(self, owner: AssetMarket) -> None:
         """Trade on ``owner``'s venue (the same pool or book, moved by ``owner`` only)."""
         self.venue, self.pool, self.depth = owner.venue, owner.pool, owner.depth
@@ -91,7 +100,7 @@ class AssetMarket:
         self.external = external
         if self.venue is None or self.shared:
             return
-        speed = float(self.venue.arbitrage_speed)
+        speed = self._speed
         if self.pool is not None:
             arbitrage(self.pool, external, speed)
         elif self.depth is not None:

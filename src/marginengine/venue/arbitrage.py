@@ -26,7 +26,6 @@ does not make it at a loss (a trade of a few smallest units can lose one unit to
 
 from __future__ import annotations
 
-import functools
 import math
 from fractions import Fraction
 
@@ -43,18 +42,16 @@ from marginengine.venue.amm import (
 from marginengine.venue.depth import DepthVenue
 
 
-def _require_speed(speed: Real) -> Fraction:
-    try:
-        return _speed_fraction(speed)
-    except TypeError:  # not hashable: not a number either; require_fraction says so
-        return require_fraction(speed, "speed", Fraction(0), Fraction(1), low_open=True)
+def require_speed(speed: Real) -> Fraction:
+    """``speed`` as the exact fraction the arbitrage moves by (a float read as the decimal
+    its author typed), if it lies in ``(0, 1]``; a caller passing the same speed every
+    step converts it once and passes the fraction (cheap to check again).
 
-
-@functools.lru_cache(maxsize=64, typed=True)
-def _speed_fraction(speed: Real) -> Fraction:
-    # Cached by value and type (a simulator passes the same speed every step; ``typed``
-    # keeps ``True`` apart from ``1``, so a bool is still refused): a refusal raises and
-    # is not cached.
+    Raises
+    ------
+    VenueError
+        Naming ``speed``, if it is not a number in ``(0, 1]``.
+    """
     return require_fraction(speed, "speed", Fraction(0), Fraction(1), low_open=True)
 
 
@@ -119,7 +116,7 @@ def arbitrage_trade(pool: ConstantProductPool, external_price: int,
         If ``external_price`` is not a positive int or ``speed`` is not in ``(0, 1]``.
     """
     external_price = require_int(external_price, "external_price", 1)
-    fraction = _require_speed(speed)
+    fraction = require_speed(speed)
     if not isinstance(pool, ConstantProductPool):
         raise VenueError("pool", f"must be a ConstantProductPool, not {type(pool).__name__}")
     mid = pool.mid()
@@ -184,7 +181,7 @@ def arbitrage_depth(venue: DepthVenue, external_price: int, speed: Real) -> None
         venue is unchanged.
     """
     external_price = require_int(external_price, "external_price", 1)
-    fraction = _require_speed(speed)
+    fraction = require_speed(speed)
     if not isinstance(venue, DepthVenue):
         raise VenueError("venue", f"must be a DepthVenue, not {type(venue).__name__}")
     mid = venue.mid
