@@ -9,6 +9,7 @@ from marginengine.fixedpoint import (
     bps_div,
     bps_mul,
     div,
+    div_toward_zero,
     format_units,
     fraction_to_bps,
     parse_units,
@@ -86,3 +87,12 @@ def test_fraction_to_bps_and_format_units():
     assert fraction_to_bps("0.825") == 8_250
     assert format_units(1_500_000, 6) == "1.5"
     assert format_units(123_456_789, 8, 2) == "1.23"
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    (7, 2, 3), (-7, 2, -3), (7, -2, -3), (-7, -2, 3), (0, -5, 0), (6, 3, 2), (-6, 3, -2),
+])
+def test_div_toward_zero_when_signs_vary_then_truncated_as_solidity(a: int, b: int,
+                                                                   expected: int):
+    # Solidity's and Rust's signed division: -7 / 2 is -3 (Python's -7 // 2 is -4).
+    assert div_toward_zero(a, b) == expected

@@ -53,6 +53,13 @@ def div(numerator: int, denominator: int, rounding: Rounding) -> int:
     return (2 * numerator + denominator) // (2 * denominator)
 
 
+def div_toward_zero(numerator: int, denominator: int) -> int:
+    """Signed division rounded toward zero, as Solidity's ``/`` on signed ints and Rust's
+    integer division do (Python's ``//`` floors); ``denominator`` must not be 0."""
+    q = abs(numerator) // abs(denominator)
+    return q if (numerator >= 0) == (denominator > 0) else -q
+
+
 def mul_div(a: int, b: int, denominator: int, rounding: Rounding) -> int:
     """Return ``a * b / denominator`` rounded as asked, with no intermediate rounding."""
     return div(a * b, denominator, rounding)

@@ -54,7 +54,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from marginengine.errors import FieldError, field_path
-from marginengine.fixedpoint import WAD, Rounding
+from marginengine.fixedpoint import WAD, Rounding, div_toward_zero
 from marginengine.pricing.black76 import price
 from marginengine.pricing.fixing import premium_to_units
 from marginengine.pricing.scenarios import SECONDS_PER_YEAR
@@ -63,14 +63,12 @@ from marginengine.pricing.scenarios import SECONDS_PER_YEAR
 def mul_trunc(a: int, b: int) -> int:
     """``a x b / WAD`` rounded toward zero (Derive's ``multiplyDecimal``; for operands >= 0
     it is the floor, as ``DecimalMath`` rounds)."""
-    q = abs(a * b) // WAD
-    return q if a * b >= 0 else -q
+    return div_toward_zero(a * b, WAD)
 
 
 def div_trunc(a: int, b: int) -> int:
     """``a x WAD / b`` rounded toward zero (Derive's ``divideDecimal``); ``b`` != 0."""
-    q = abs(a * WAD) // abs(b)
-    return q if (a >= 0) == (b > 0) or a == 0 else -q
+    return div_toward_zero(a * WAD, b)
 
 
 def _int(name: str, value: object, minimum: int | None = None,

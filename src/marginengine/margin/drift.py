@@ -34,7 +34,7 @@ import math
 from dataclasses import dataclass
 from enum import Enum
 
-from marginengine.fixedpoint import Rounding
+from marginengine.fixedpoint import Rounding, div_toward_zero
 from marginengine.margin.base import FamilyMargin, MarginKind, MarginState, health_of
 from marginengine.margin.tiers import drift_size_premium_liability_weight
 
@@ -237,9 +237,9 @@ class PerpPnlWeights:
         weight = self.asset_weight(unrealized_pnl, kind, net_user_pnl)
         pnl = unrealized_pnl
         if weight != SPOT_WEIGHT_PRECISION:
-            pnl = _div_trunc(pnl * weight, SPOT_WEIGHT_PRECISION)
+            pnl = div_toward_zero(pnl * weight, SPOT_WEIGHT_PRECISION)
         if quote_price != PRICE_PRECISION:
-            pnl = _div_trunc(pnl * quote_price, PRICE_PRECISION)
+            pnl = div_toward_zero(pnl * quote_price, PRICE_PRECISION)
         if kind is MarginRequirementType.INITIAL:
             pnl = min(pnl, MAX_POSITIVE_UPNL_FOR_INITIAL_MARGIN)
         return pnl
@@ -364,7 +364,7 @@ def weighted_spot_value(balance: SpotBalance, kind: MarginRequirementType) -> in
         w = m.liability_weight(abs(balance.token_amount), kind)
     else:
         return 0
-    return _div_trunc(value * w, SPOT_WEIGHT_PRECISION)
+    return div_toward_zero(value * w, SPOT_WEIGHT_PRECISION)
 
 
 def perp_margin(position: PerpBalance, kind: MarginRequirementType
@@ -376,7 +376,7 @@ def perp_margin(position: PerpBalance, kind: MarginRequirementType
     liability = abs(base) * price // (PRICE_PRECISION * AMM_TO_QUOTE_PRECISION_RATIO)
     ratio = position.market.margin_ratio(base, kind)
     requirement = liability * ratio // MARGIN_PRECISION
-    pnl = _div_trunc(base * price, AMM_RESERVE_PRECISION) + position.quote_asset_amount
+    pnl = div_toward_zero(base * price, AMM_RESERVE_PRECISION) + position.quote_asset_amount
     return requirement, position.market.pnl.weighted_pnl(pnl, kind)
 
 
@@ -407,7 +407,7 @@ def margin_calculation(spots: list[SpotBalance], perps: list[PerpBalance],
                      // (PRICE_PRECISION * AMM_TO_QUOTE_PRECISION_RATIO))
         plus_buffer += req + liability * margin_buffer // MARGIN_PRECISION
         if pnl < 0:
-            collateral_buffer += _div_trunc(pnl * margin_buffer, MARGIN_PRECISION)
+            collateral_buffer += div_toward_zero(pnl * margin_buffer, MARGIN_PRECISION)
     if margin_buffer == 0:
         plus_buffer = collateral_buffer = 0
     return MarginCalculation(collateral, requirement, plus_buffer, collateral_buffer)
@@ -431,12 +431,6 @@ def family_margin(spots: list[SpotBalance], perps: list[PerpBalance],
         states.append(MarginState(mkind, calc.total_collateral * base_scale,
                                   calc.margin_requirement * base_scale, health))
     return FamilyMargin(states[0], states[1], not calcs[1].meets)
-
-
-def _div_trunc(a: int, b: int) -> int:
-    # Rust's i128 division (SafeMath safe_div) truncates toward zero.
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
 
 
 __all__ = [

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from marginengine.fixedpoint import prbmath
+from marginengine.fixedpoint import div_toward_zero, prbmath
 from marginengine.venue.amm import VenueError
 
 #: GMX's ``FLOAT_PRECISION``: USD amounts and factors have 30 decimals.
@@ -226,12 +226,6 @@ def swap_impact(pool_a_usd: int, pool_b_usd: int, delta_a_usd: int, delta_b_usd:
                             pool_b_usd + delta_b_usd, params)
 
 
-def _tdiv(a: int, b: int) -> int:
-    # Solidity's signed division truncates toward zero.
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
-
-
 def cap_positive_impact(impact_usd: int, size_delta_usd: int,
                         max_positive_factor: int | None) -> int:
     """``capPositiveImpactUsdByMaxPositionImpact``: a positive impact at most
@@ -287,7 +281,7 @@ def increase_fill(size_delta_usd: int, price_min: int, price_max: int, is_long: 
         amount = impact_usd // price_max
     else:
         # Calc.roundUpMagnitudeDivision
-        amount = _tdiv(impact_usd - price_min + 1, price_min) if impact_usd < 0 else 0
+        amount = div_toward_zero(impact_usd - price_min + 1, price_min) if impact_usd < 0 else 0
     tokens = base + amount if is_long else base - amount
     if tokens <= 0:
         raise VenueError("size_delta_usd", f"PriceImpactLargerThanOrderSize (impact "
@@ -321,7 +315,7 @@ def decrease_execution_price(price_min: int, price_max: int, position_size_usd: 
         raise VenueError("size_delta_usd", f"PriceImpactLargerThanOrderSize (impact "
                                            f"{impact_usd} on {size_delta_usd})")
     scaled = position_size_usd * abs(adjusted) // position_size_tokens
-    adjustment = _tdiv(scaled if adjusted > 0 else -scaled, size_delta_usd)
+    adjustment = div_toward_zero(scaled if adjusted > 0 else -scaled, size_delta_usd)
     if price + adjustment < 0:
         raise VenueError("impact_usd", f"NegativeExecutionPrice ({price} + {adjustment})")
     return price + adjustment

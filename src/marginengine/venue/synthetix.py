@@ -21,25 +21,21 @@ Source followed: Synthetixio/synthetix-v3 at commit
 
 from __future__ import annotations
 
+from marginengine.fixedpoint import div_toward_zero
+
 UNIT = 10**18
-
-
-def _tdiv(a: int, b: int) -> int:
-    # Solidity's signed division truncates toward zero.
-    q = abs(a) // abs(b)
-    return q if (a >= 0) == (b > 0) else -q
 
 
 def mul_decimal(x: int, y: int) -> int:
     """``DecimalMath.mulDecimal(int256, int256)``: ``x * y / 1e18`` toward zero."""
-    return _tdiv(x * y, UNIT)
+    return div_toward_zero(x * y, UNIT)
 
 
 def div_decimal(x: int, y: int) -> int:
     """``DecimalMath.divDecimal(int256, int256)``: ``x * 1e18 / y`` toward zero."""
     if y == 0:
         raise ZeroDivisionError("divDecimal by zero")
-    return _tdiv(x * UNIT, y)
+    return div_toward_zero(x * UNIT, y)
 
 
 def fill_price(skew: int, skew_scale: int, size: int, price: int) -> int:
