@@ -677,10 +677,32 @@ class RiskBook:
     def _kernel(self, w: Weights, b: ScreenBounds) -> IntArray:
         """Recompute every running sum; return the candidate rows (the full scan's work).
 
-        Each thread streams whole ranges of one matrix at a time (SciPy's compiled CSR
-        kernel releases the GIL), then the candidate pass runs on both threads.
+        The base rows' sums (:meth:`_base_sums`, on both threads where the book is large),
+        then the candidate pass over them (on both threads likewise), then the other rows
+        and overflow entries (:meth:`_rest_sums`), judged apart.
         """
-        n = self._n
+        n_base = self.collateral.n_base
+        z = self._debt_from
+        cw, dv = self._cw, self._dv
+        if self._base_sums(w):
+            assert self._pool is not None
+            mid = (z + n_base) // 2
+            rest = self._pool.submit(candidate_rows, cw, dv, mid, n_base, b)
+            found = [candidate_rows(cw, dv, z, mid, b), rest.result()]
+        else:
+            found = [candidate_rows(cw, dv, z, n_base, b)]
+        fix = self._rest_sums(w)
+        if len(fix):
+            a, c = candidate_coefficients(b)
+            found.append(fix[cw[fix] < a * dv[fix] + c])
+        return union_rows(found) if len(fix) else np.concatenate(found)
+
+    def _base_sums(self, w: Weights) -> bool:
+        """Every base row's running sums at ``w`` (the matrices' base parts); return
+        whether it ran on both threads (the book's pool is then up).
+
+        Each thread streams whole ranges of one matrix at a time (SciPy's compiled CSR
+        kernel releases the GIL)."""
         n_base = self.collateral.n_base
         z = self._debt_from
         cw, dv = self._cw, self._dv
@@ -703,21 +725,20 @@ class RiskBook:
             future = self._pool.submit(debt_then_coll, p)
             coll_sums(0, p)
             future.result()
-            mid = (z + n_base) // 2
-            rest = self._pool.submit(candidate_rows, cw, dv, mid, n_base, b)
-            found = [candidate_rows(cw, dv, z, mid, b), rest.result()]
-        else:
-            debt_then_coll(0)
-            found = [candidate_rows(cw, dv, z, n_base, b)]
-        cw[n_base:n] = 0.0
-        dv[n_base:n] = 0.0
-        fix = union_rows([np.arange(n_base, n, dtype=np.int64),
-                          self.collateral.add_overflow(cw, w.collateral),
-                          self.debt.add_overflow(dv, w.debt)])
-        if len(fix):
-            a, c = candidate_coefficients(b)
-            found.append(fix[cw[fix] < a * dv[fix] + c])
-        return union_rows(found) if len(fix) else np.concatenate(found)
+            return True
+        debt_then_coll(0)
+        return False
+
+    def _rest_sums(self, w: Weights) -> IntArray:
+        """The running sums of the rows beyond the base, and the overflow entries added to
+        every row that has some, at ``w`` (after :meth:`_base_sums`); return those rows
+        (their sums are not the base kernel's alone)."""
+        n, n_base = self._n, self.collateral.n_base
+        self._cw[n_base:n] = 0.0
+        self._dv[n_base:n] = 0.0
+        return union_rows([np.arange(n_base, n, dtype=np.int64),
+                           self.collateral.add_overflow(self._cw, w.collateral),
+                           self.debt.add_overflow(self._dv, w.debt)])
 
     def _recompute(self, w: Weights) -> None:
         """Fresh running sums at weights ``w``, and the candidates at the last threshold."""
@@ -951,16 +972,8 @@ class RiskBook:
             return
         w = self._synced
         assert w is not None
-        n, n_base, z = self._n, self.collateral.n_base, self._debt_from
-        cw, dv = self._cw, self._dv
-        coll, debt = self.collateral.arrays(), self.debt.arrays()
-        matvec_into(coll.indptr, coll.indices, coll.data, w.collateral, cw[:n_base])
-        dv[:z] = 0.0
-        matvec_into(debt.indptr[z:n_base + 1], debt.indices, debt.data, w.debt, dv[z:n_base])
-        cw[n_base:n] = 0.0
-        dv[n_base:n] = 0.0
-        self.collateral.add_overflow(cw, w.collateral)
-        self.debt.add_overflow(dv, w.debt)
+        self._base_sums(w)
+        self._rest_sums(w)
         self._lazy = False
 
     # ------------------------------------------------------------------ scans
