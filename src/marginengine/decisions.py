@@ -88,6 +88,8 @@ class Code(StrEnum):
     SHARED_INSURANCE_FUND = "SHARED_INSURANCE_FUND"
     # ---- portfolio margin: Derive PMRM_2 (derivexyz/v2-core src/interfaces/IPMRM_2.sol)
     PORTFOLIO_INSUFFICIENT_MARGIN = "PMRM_2_InsufficientMargin"
+    PMRM1_INSUFFICIENT_MARGIN = "PMRM_InsufficientMargin"
+    SRM_PORTFOLIO_BELOW_MARGIN = "SRM_PortfolioBelowMargin"
     # ---- portfolio auction: Derive's errors (derivexyz/v2-core src/interfaces/:
     # IDutchAuction.sol, IBaseManager.sol, ICashAsset.sol)
     DA_ABOVE_MAINTENANCE_MARGIN = "DA_AccountIsAboveMaintenanceMargin"

@@ -13,6 +13,7 @@ from marginengine.fixedpoint import Rounding, format_units, parse_units
 from marginengine.ledger.options import OptionSeries
 from marginengine.margin import NO_DEBT_HEALTH, MarginKind
 from marginengine.margin.portfolio import PortfolioMargin
+from marginengine.margin.portfolio_rules import rule_of, scenario_rows
 from marginengine.sim import PerpLiquidationRecord, ScenarioResult
 
 
@@ -112,8 +113,8 @@ def accounts_table(engine: Engine, title: str = "Final health") -> Table:
 
 def health_tables(engine: Engine) -> list[Table]:
     """The ``health`` command's tables: lending accounts and, when there are any, accounts
-    with perp positions (each with its own columns) and portfolio accounts (PMRM_2, with
-    the P&L per scenario)."""
+    with perp positions (each with its own columns) and portfolio accounts (by the
+    protocol's portfolio rule, with the P&L per scenario where the rule has scenarios)."""
     ids = sorted(engine.ledger.accounts)
     perp_ids = [a for a in ids if engine.has_perps(a)]
     lending_ids = [a for a in ids if a not in perp_ids]
@@ -126,7 +127,8 @@ def health_tables(engine: Engine) -> list[Table]:
     pm_ids = portfolio_ids(engine)
     if pm_ids:
         tables.append(portfolio_table(engine, pm_ids))
-        tables.append(scenario_pnl_table(engine, pm_ids))
+        if _scenarios(engine):
+            tables.append(scenario_pnl_table(engine, pm_ids))
     return tables
 
 
@@ -349,12 +351,16 @@ def portfolio_ids(engine: Engine) -> list[str]:
                   if engine.is_portfolio_account(a))
 
 
-def _scenario_rows(engine: Engine, pm: PortfolioMargin) -> list[dict[str, Any]]:
+def _scenarios(engine: Engine) -> list[tuple[float, str, float]]:
     cfg = engine.state.portfolio_config
     assert cfg is not None
-    return [{"index": i, "spot_shock": s.spot_shock, "vol_shock": s.vol_shock,
-             "dampening": s.dampening, "pnl": float(pm.scenario_pnl[i])}
-            for i, s in enumerate(cfg.scenarios)]
+    return scenario_rows(cfg)
+
+
+def _scenario_rows(engine: Engine, pm: PortfolioMargin) -> list[dict[str, Any]]:
+    return [{"index": i, "spot_shock": shock, "vol_shock": vol, "dampening": damp,
+             "pnl": float(pm.scenario_pnl[i])}
+            for i, (shock, vol, damp) in enumerate(_scenarios(engine))]
 
 
 def _worst(engine: Engine, pm: PortfolioMargin) -> dict[str, Any]:
@@ -364,14 +370,15 @@ def _worst(engine: Engine, pm: PortfolioMargin) -> dict[str, Any]:
 
 
 def portfolio_row(engine: Engine, account_id: str) -> dict[str, Any]:
-    """One portfolio account's PMRM_2 figures (quote currency; floats: the screen) and
-    its health through the one margin interface, with the P&L of every scenario."""
+    """One portfolio account's figures by the protocol's portfolio rule (``rule``:
+    ``PMRM_2``, ``PMRM`` or ``SRM``; quote currency, floats: the screen) and its health
+    through the one margin interface, with the P&L of every scenario (none for the SRM)."""
     pm = engine.portfolio_margin(account_id)
     assert pm is not None
     clearing = engine.state.options
     assert clearing is not None
     health = engine.health_factor(account_id)
-    return {"account": account_id, "mode": "portfolio",
+    return {"account": account_id, "mode": "portfolio", "rule": pm.rule,
             "underlying": engine.option_underlying(account_id),
             "cash": clearing.cash.get(account_id, 0) / clearing.quote_unit,
             "mtm": pm.mtm, "initial_margin": pm.initial, "maintenance_margin": pm.maintenance,
@@ -386,7 +393,9 @@ def portfolio_row(engine: Engine, account_id: str) -> dict[str, Any]:
 def portfolio_table(engine: Engine, account_ids: list[str]) -> Table:
     """Portfolio accounts: MtM, initial and maintenance margin (>= 0: met), the worst
     scenario and health."""
-    table = Table(title="Portfolio margin (PMRM_2)", title_justify="left")
+    cfg = engine.state.portfolio_config
+    assert cfg is not None
+    table = Table(title=f"Portfolio margin ({rule_of(cfg)})", title_justify="left")
     for col in ("account", "cash", "MtM", "initial margin", "maint. margin", "worst",
                 "worst P&L", "health factor", "liquidatable"):
         table.add_column(col, justify="left" if col in ("account", "worst") else "right")
@@ -410,15 +419,13 @@ def scenario_pnl_table(engine: Engine, account_ids: list[str]) -> Table:
     for col in ("#", "spot", "vol", "weight", *account_ids):
         table.add_column(col, justify="right")
     margins = {a: engine.portfolio_margin(a) for a in account_ids}
-    cfg = engine.state.portfolio_config
-    assert cfg is not None
-    for i, s in enumerate(cfg.scenarios):
+    for i, (shock, vol, damp) in enumerate(_scenarios(engine)):
         cells = []
         for a in account_ids:
             pm = margins[a]
             assert pm is not None
             cells.append(f"{float(pm.scenario_pnl[i]):,.2f}")
-        table.add_row(str(i), f"x{s.spot_shock:g}", s.vol_shock, f"{s.dampening:g}", *cells)
+        table.add_row(str(i), f"x{shock:g}", vol, f"{damp:g}", *cells)
     return table
 
 

@@ -36,4 +36,5 @@ class StrictModel(BaseModel):
 
 #: The portfolio-margin presets (config/portfolio.py); here so that the protocol model
 #: can check ``[options].portfolio_preset`` without importing the portfolio module.
-PORTFOLIO_PRESET_NAMES: tuple[str, ...] = ("derive-pm2", "paradex", "deribit-like", "span-like")
+PORTFOLIO_PRESET_NAMES: tuple[str, ...] = ("derive-pm2", "paradex", "deribit-like", "span-like",
+                                           "derive-pm1", "derive-srm")

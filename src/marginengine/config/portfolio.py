@@ -1,4 +1,5 @@
-"""Portfolio-margin (scenario grid) parameters, validated, with four presets.
+"""Portfolio-margin parameters, validated, with six presets: four of the scenario-grid
+model (PMRM_2's), and Derive's two other managers, PMRM v1 and the Standard Risk Manager.
 
 The model follows Derive's (Lyra v2) PMRM_2 (``derivexyz/v2-core``,
 ``src/risk-managers/PMRMLib_2.sol``); every one of its parameters has a field here, named
@@ -30,11 +31,18 @@ Presets (sources and deviations in ``docs/presets.md``):
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import copy
+from typing import Annotated, Any, Literal, overload
 
 from pydantic import Field, model_validator
 
 from marginengine.config.base import PORTFOLIO_PRESET_NAMES, StrictModel
+from marginengine.config.derive_managers import (
+    PMRM1_PRESET,
+    SRM_PRESET,
+    Pmrm1MarginConfig,
+    SrmMarginConfig,
+)
 
 NonNeg = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
@@ -262,42 +270,94 @@ PORTFOLIO_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+PORTFOLIO_PRESETS["derive-pm1"] = PMRM1_PRESET
+PORTFOLIO_PRESETS["derive-srm"] = SRM_PRESET
+
+#: Any portfolio-margin configuration: the scenario-grid model's (PMRM_2 and the presets
+#: on it), PMRM v1's or the SRM's; :mod:`marginengine.margin.portfolio_rules` evaluates
+#: each by its own rule.
+PortfolioRules = PortfolioMarginConfig | Pmrm1MarginConfig | SrmMarginConfig
+
+GridPreset = Literal["derive-pm2", "paradex", "deribit-like", "span-like"]
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+@overload
+def portfolio_config(data: dict[str, Any] | None = None, *, preset: GridPreset,
+                     source: str | None = None) -> PortfolioMarginConfig: ...
+@overload
+def portfolio_config(data: dict[str, Any] | None = None, *, preset: Literal["derive-pm1"],
+                     source: str | None = None) -> Pmrm1MarginConfig: ...
+@overload
+def portfolio_config(data: dict[str, Any] | None = None, *, preset: Literal["derive-srm"],
+                     source: str | None = None) -> SrmMarginConfig: ...
+@overload
 def portfolio_config(data: dict[str, Any] | None = None, preset: str | None = None,
-                     source: str | None = None) -> PortfolioMarginConfig:
-    """A validated :class:`PortfolioMarginConfig` from a preset and/or a table.
+                     source: str | None = None) -> PortfolioRules: ...
+def portfolio_config(data: dict[str, Any] | None = None, preset: str | None = None,
+                     source: str | None = None) -> PortfolioRules:
+    """A validated portfolio-margin configuration from a preset and/or a table.
 
     Parameters
     ----------
     data
         Fields (a TOML ``[portfolio_margin]`` table); with ``preset`` (or a ``preset`` key
-        in ``data``) they override the preset's tables key by key.
+        in ``data``) they override the preset's tables key by key (the scenario-grid
+        presets: one table level deep, as before; ``derive-srm``, whose tables nest per
+        market: at every level, so ``{"markets": {"ETH": {"perp": {"mm_req": 0.05}}}}``
+        changes that one field).
     preset
-        One of :data:`PORTFOLIO_PRESET_NAMES`.
+        One of :data:`PORTFOLIO_PRESET_NAMES`. It chooses the model:
+        :class:`PortfolioMarginConfig` (``derive-pm2``, ``paradex``, ``deribit-like``,
+        ``span-like``, and a table without a preset),
+        :class:`~marginengine.config.derive_managers.Pmrm1MarginConfig` (``derive-pm1``) or
+        :class:`~marginengine.config.derive_managers.SrmMarginConfig` (``derive-srm``).
     source
         Named in the error.
 
     Raises
     ------
     marginengine.errors.ConfigError
-        An unknown preset, or a field out of range, each problem naming its path
-        (``portfolio_margin.vol_shock.vol_range_up: ...``).
+        An unknown preset, a field missing or out of range, each problem naming its path
+        (``portfolio_margin.vol_shock.vol_range_up: ...``,
+        ``portfolio_margin.markets.ETH.perp.im_req: ...``).
     """
     from marginengine.config.loading import validate_model
     from marginengine.errors import ConfigError
 
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError([f"portfolio_margin: must be a table (got {type(data).__name__})"],
+                          source=source)
     raw = dict(data or {})
     name = preset if preset is not None else raw.get("preset")
     merged: dict[str, Any] = {}
     if name is not None:
-        if name not in PORTFOLIO_PRESETS:
+        if not isinstance(name, str) or name not in PORTFOLIO_PRESETS:
             raise ConfigError([f"portfolio_margin.preset: unknown preset {name!r} (choose "
                                f"one of {', '.join(PORTFOLIO_PRESET_NAMES)})"], source=source)
+        if preset is not None and raw.get("preset", preset) != preset:
+            raise ConfigError([f"portfolio_margin.preset: {raw['preset']!r} in the table "
+                               f"differs from the preset argument {preset!r}"], source=source)
         merged = {k: (dict(v) if isinstance(v, dict) else v)
                   for k, v in PORTFOLIO_PRESETS[name].items()}
-    for key, value in raw.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    return validate_model(PortfolioMarginConfig, merged, source=source,
-                          prefix="portfolio_margin")
+    model: type[PortfolioMarginConfig | Pmrm1MarginConfig | SrmMarginConfig] = (
+        Pmrm1MarginConfig if name == "derive-pm1"
+        else SrmMarginConfig if name == "derive-srm" else PortfolioMarginConfig)
+    if model is SrmMarginConfig:
+        merged = _deep_merge(merged, raw)
+    else:
+        for key, value in raw.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = {**merged[key], **value}
+            else:
+                merged[key] = value
+    return validate_model(model, merged, source=source, prefix="portfolio_margin")

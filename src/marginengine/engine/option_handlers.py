@@ -78,8 +78,9 @@ def _check(ctx: HandlerContext, account: str, before: PortfolioMargin) -> Portfo
     return after
 
 
-def margin_units(ctx: HandlerContext, margin: float) -> int:
-    """A (signed, float) margin in quote smallest units, floored: never overstated."""
+def margin_units(ctx: HandlerContext, margin: Fraction) -> int:
+    """A (signed) margin in quote smallest units, floored: never overstated (exact from
+    :meth:`~marginengine.margin.portfolio.PortfolioMargin.fraction`)."""
     unit = ctx.config.markets[_quote(ctx)].unit
     return math.floor(Fraction(margin) * unit)
 
@@ -131,7 +132,8 @@ def withdraw_option_cash(ctx: HandlerContext, e: WithdrawOptionCash) -> dict[str
                    amount=e.amount)
     after = _check(ctx, e.account, before)
     clearing.check()
-    return {"cash": clearing.cash[e.account], "initial_margin": margin_units(ctx, after.initial)}
+    return {"cash": clearing.cash[e.account],
+            "initial_margin": margin_units(ctx, after.fraction("initial"))}
 
 
 def trade_option(ctx: HandlerContext, e: TradeOption) -> dict[str, Any]:
@@ -158,8 +160,8 @@ def trade_option(ctx: HandlerContext, e: TradeOption) -> dict[str, Any]:
     after = {a: _check(ctx, a, before[a]) for a in (e.buyer, e.seller)}
     clearing.check()
     return {"series": series.symbol, "premium": e.premium,
-            "buyer_initial_margin": margin_units(ctx, after[e.buyer].initial),
-            "seller_initial_margin": margin_units(ctx, after[e.seller].initial),
+            "buyer_initial_margin": margin_units(ctx, after[e.buyer].fraction("initial")),
+            "seller_initial_margin": margin_units(ctx, after[e.seller].fraction("initial")),
             "open_interest": clearing.open_interest.get(series, 0)}
 
 

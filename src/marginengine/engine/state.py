@@ -14,12 +14,11 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from fractions import Fraction
 from typing import Any
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.families import LendingRules
-from marginengine.config.portfolio import PortfolioMarginConfig, portfolio_config
+from marginengine.config.portfolio import PortfolioRules, portfolio_config
 from marginengine.engine.events import MIN_VOL_PPM
 from marginengine.engine.family_state import FamilyBook, family_margin_of, new_family_book
 from marginengine.errors import FieldError, InvariantViolation
@@ -58,10 +57,9 @@ from marginengine.margin.portfolio import (
     PortfolioMargin,
     ProposedTrade,
     WhatIf,
-    evaluate,
     portfolio_of,
-    what_if,
 )
+from marginengine.margin.portfolio_rules import evaluate_portfolio, what_if_portfolio
 from marginengine.margin.weighted import WeightedMarginModel
 from marginengine.oracle import MarketOracle, PriceTable
 from marginengine.oracle.conditions import MarketConditions
@@ -148,7 +146,9 @@ class EngineState:
             OptionClearing(config.markets[opts.quote].unit, 10**opts.size_decimals)
             if opts is not None else None)
         self.vols: dict[tuple[str, int], tuple[int, int]] = {}
-        self.portfolio_config: PortfolioMarginConfig | None = (
+        #: The portfolio-margin rule of options accounts (``[options].portfolio_preset``:
+        #: PMRM_2's grid, PMRM v1 or the SRM; margin/portfolio_rules.py evaluates it).
+        self.portfolio_config: PortfolioRules | None = (
             portfolio_config(preset=opts.portfolio_preset) if opts is not None else None)
         self._saved_options: Any = _UNSET
         self._saved_vols: Any = _UNSET
@@ -652,7 +652,7 @@ class StateReads:
             options=(OptionPosition(index, series.strike / PRICE_UNIT, series.is_call,
                                     size / clearing.size_unit, vol),),
             cash=(-premium if size > 0 else premium) / clearing.quote_unit, new_expiries=new)
-        return what_if(before, trade, cfg)
+        return what_if_portfolio(before, trade, cfg, series.underlying)
 
     def portfolio_margin_units(self, account_id: str) -> tuple[int, int] | None:
         """The account's PMRM_2 ``(maintenance margin, mark-to-market)`` in options quote
@@ -663,8 +663,8 @@ class StateReads:
         if margin is None or opts is None:
             return None
         unit = self.config.markets[opts.quote].unit
-        return (math.floor(Fraction(margin.maintenance) * unit),
-                math.floor(Fraction(margin.mtm) * unit))
+        return (math.floor(margin.fraction("maintenance") * unit),
+                math.floor(margin.fraction("mtm") * unit))
 
     def portfolio_auction(self, account_id: str) -> PortfolioAuction | None:
         """The account's running portfolio auction (``None``: none)."""
@@ -698,13 +698,14 @@ class StateReads:
         return {a: o.stable.price for a, o in self.oracles.items() if o.stable is not None}
 
     def portfolio_margin(self, account_id: str) -> PortfolioMargin | None:
-        """The PMRM_2 margin of the account's options portfolio (``None`` without an
-        options clearing)."""
+        """The margin of the account's options portfolio by the protocol's portfolio
+        rule (``[options].portfolio_preset``: PMRM_2's grid, PMRM v1 or the SRM, whose
+        market is the account's underlying); ``None`` without an options clearing."""
         portfolio = self.option_portfolio(account_id)
         cfg = self.state.portfolio_config
         if portfolio is None or cfg is None:
             return None
-        return evaluate(portfolio, cfg)
+        return evaluate_portfolio(portfolio, cfg, self.option_underlying(account_id))
 
     # ------------------------------------------------------------------ valuation
     def mark(self, market: str) -> int:

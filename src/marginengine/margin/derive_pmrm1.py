@@ -9,7 +9,10 @@ Reference (read, not copied): ``derivexyz/v2-core`` at commit
 ``src/risk-managers/PMRM.sol`` (``_arrangePortfolio``: confidences, rates floored at 0).
 Checked against every case of
 ``test/risk-managers/unit-tests/PMRM/test-cases-portfolio-pm.json``
-(``tests/margin/test_derive_pmrm1.py``).
+(``tests/margin/test_derive_pmrm1.py``). The parameters (:class:`Pmrm1Params`, Derive's
+structures with its setters' bounds) are :mod:`marginengine.config.derive_managers`; the
+preset ``derive-pm1`` runs this rule through the portfolio faces
+(:mod:`marginengine.margin.portfolio_rules`).
 
 What v1 does differently from PMRM_2 (:mod:`marginengine.margin.portfolio`):
 
@@ -36,11 +39,11 @@ so 0 when nothing loses). Floats screen, as in PMRM_2; a requirement becomes mon
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from marginengine.errors import FieldError, field_path
+from marginengine.config.derive_managers import Pmrm1Params
 from marginengine.margin.portfolio import Portfolio, naked_shorts
 from marginengine.pricing.inputs import FloatArray
 from marginengine.pricing.scenarios import (
@@ -57,81 +60,6 @@ from marginengine.pricing.scenarios import (
     static_discounts,
     sum_by_expiry,
 )
-
-
-def _bounded(name: str, value: float, low: float, high: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) \
-            or not low <= float(value) <= high:
-        raise FieldError(name, f"must be a number in [{low:g}, {high:g}] (got {value!r})")
-
-
-@dataclass(frozen=True)
-class Pmrm1Params:
-    """Every parameter of Derive's ``PMRMLib`` (fractions as floats), with the bounds of
-    its setters (``setVolShockParams``, ``setMarginParams``, ``setOtherContingencyParams``,
-    ``setBasisContingencyParams``).
-
-    Attributes
-    ----------
-    scenarios
-        ``(spot_shock, vol_direction)`` pairs, the direction ``"up"``, ``"none"`` or
-        ``"down"`` (Derive's ``getDefaultScenarios``: 21 of them).
-    vol_range_up, vol_range_down, short_term_power, long_term_power, dte_floor_days
-        ``VolShockParameters``.
-    im_factor, base_static_discount, rate_mult_scale, rate_add_scale
-        ``MarginParameters``.
-    peg_loss_threshold, peg_loss_factor, conf_threshold, conf_margin, base_percent,
-    perp_percent, option_percent
-        ``OtherContingencyParameters``.
-    basis_spot_up, basis_spot_down, basis_add_factor, basis_mult_factor
-        ``BasisContingencyParameters``.
-    """
-
-    scenarios: tuple[tuple[float, str], ...]
-    vol_range_up: float
-    vol_range_down: float
-    short_term_power: float
-    long_term_power: float
-    dte_floor_days: float
-    im_factor: float
-    base_static_discount: float
-    rate_mult_scale: float
-    rate_add_scale: float
-    peg_loss_threshold: float
-    peg_loss_factor: float
-    conf_threshold: float
-    conf_margin: float
-    base_percent: float
-    perp_percent: float
-    option_percent: float
-    basis_spot_up: float
-    basis_spot_down: float
-    basis_add_factor: float
-    basis_mult_factor: float
-
-    def __post_init__(self) -> None:
-        if not self.scenarios:
-            raise FieldError("scenarios", "must hold at least one scenario")
-        for i, (shock, direction) in enumerate(self.scenarios):
-            _bounded(field_path("scenarios", i, "spot_shock"), shock, 1e-18, 100.0)
-            if direction not in VOL_DIRECTIONS:
-                raise FieldError(field_path("scenarios", i, "vol_shock"),
-                                 f"must be one of up, none, down (got {direction!r})")
-        for name, low, high in (
-                ("vol_range_up", 0, 2), ("vol_range_down", 0, 2), ("short_term_power", 0, 0.5),
-                ("long_term_power", 0, 0.5), ("dte_floor_days", 0.01, 100),
-                ("im_factor", 1, 4), ("base_static_discount", 0, 1), ("rate_mult_scale", 0, 5),
-                ("rate_add_scale", 0, 5), ("peg_loss_threshold", 0, 1),
-                ("peg_loss_factor", 0, 20), ("conf_threshold", 0, 1), ("conf_margin", 0, 1.5),
-                ("base_percent", 0, 1), ("perp_percent", 0, 1), ("option_percent", 0, 1),
-                ("basis_add_factor", 0, 5), ("basis_mult_factor", 0, 5)):
-            _bounded(name, getattr(self, name), low, high)
-        _bounded("basis_spot_up", self.basis_spot_up, 1, 3)
-        if self.basis_spot_up == 1:
-            raise FieldError("basis_spot_up", "must be > 1 (got 1)")
-        _bounded("basis_spot_down", self.basis_spot_down, 0, 1)
-        if self.basis_spot_down == 1:
-            raise FieldError("basis_spot_down", "must be < 1 (got 1)")
 
 
 @dataclass(frozen=True)
@@ -151,6 +79,8 @@ class Pmrm1Margin:
         Subtracted before the IM factor, and after it (IM only).
     im_factor
         The IM factor with the depeg add-on.
+    expiry_mtm
+        Options at mark (undiscounted), per expiry.
     """
 
     initial: float
@@ -163,6 +93,7 @@ class Pmrm1Margin:
     static_contingency: float
     confidence_contingency: float
     im_factor: float
+    expiry_mtm: FloatArray = field(repr=False, default_factory=lambda: np.zeros(0))
 
 
 def _confidence_contingency(params: Pmrm1Params, confidence: float, units: float,
@@ -217,6 +148,7 @@ def evaluate_pmrm1(portfolio: Portfolio, params: Pmrm1Params) -> Pmrm1Margin:
     conf = _confidence_contingency(params, min_conf, abs(p.perp_position) + base_units,
                                    p.spot)
     basis = 0.0
+    expiry_mtm = np.zeros(len(p.expiries))
     if p.options:
         e, o = p.expiries, p.options
         tte = np.array([x.sec_to_expiry for x in e])
@@ -236,6 +168,7 @@ def evaluate_pmrm1(portfolio: Portfolio, params: Pmrm1Params) -> Pmrm1Margin:
             return sum_by_expiry(v, amounts, idx, len(e))
 
         base = values(Scenarios.of([1.0], [VOL_NONE]))[:, 0]
+        expiry_mtm = base
         mtm += float(base.sum())
         bp = BasisContingencyParams(params.basis_spot_up, params.basis_spot_down,
                                     params.basis_add_factor, params.basis_mult_factor)
@@ -261,7 +194,7 @@ def evaluate_pmrm1(portfolio: Portfolio, params: Pmrm1Params) -> Pmrm1Margin:
     maintenance = worst - static + mtm
     initial = (worst - static) * factor - conf + mtm
     return Pmrm1Margin(initial, maintenance, mtm, pnl, basis, worst, worst_idx, static, conf,
-                       factor)
+                       factor, expiry_mtm)
 
 
 def derive_test_scenarios() -> tuple[tuple[float, str], ...]:

@@ -11,7 +11,10 @@ the setters' bounds) and ``src/risk-managers/SRMPortfolioViewer.sol``
 position of each market). Checked against every case of
 ``test/risk-managers/unit-tests/StandardManager/test-cases-portfolio.json`` and the
 isolated-margin tests of ``TestStandardManager_Option.t.sol``
-(``tests/margin/test_derive_srm.py``).
+(``tests/margin/test_derive_srm.py``). The parameter structures (Derive's, with its
+setters' bounds) are :mod:`marginengine.config.derive_managers`, re-exported here; the
+preset ``derive-srm`` runs this rule through the portfolio faces
+(:mod:`marginengine.margin.portfolio_rules`).
 
 Every amount is an int in wad (18 decimals: 1.5 ETH is ``1_500_000_000_000_000_000``, a
 price of 2,000 USD is ``2_000 * WAD``); margins use Derive's sign (a margin >= 0 is met,
@@ -50,9 +53,19 @@ The portfolio's margin is the sum over markets plus cash; so is its mark-to-mark
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from marginengine.config.derive_managers import (
+    BaseMarginParams,
+    DepegParams,
+    MarketParams,
+    OptionMarginParams,
+    OracleContingencyParams,
+    PerpMarginParams,
+    SrmParams,
+    wad_int,
+)
 from marginengine.errors import FieldError, field_path
 from marginengine.fixedpoint import WAD, Rounding, div_toward_zero
 from marginengine.pricing.black76 import price
@@ -71,133 +84,8 @@ def div_trunc(a: int, b: int) -> int:
     return div_toward_zero(a * WAD, b)
 
 
-def _int(name: str, value: object, minimum: int | None = None,
-         maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise FieldError(name, f"must be an int in wad (got {value!r})")
-    if minimum is not None and value < minimum:
-        raise FieldError(name, f"must be >= {minimum} (got {value})")
-    if maximum is not None and value > maximum:
-        raise FieldError(name, f"must be <= {maximum} (got {value})")
-    return value
-
-
 def _confidence(name: str, value: object) -> int:
-    return _int(name, value, 0, WAD)
-
-
-# --------------------------------------------------------------------------- parameters
-
-
-@dataclass(frozen=True)
-class OptionMarginParams:
-    """Derive's ``OptionMarginParams`` (wad), bounds its ``setOptionMarginParams`` checks.
-
-    Attributes
-    ----------
-    max_spot_req, min_spot_req
-        The IM add-on of a short option is ``max(max_spot_req - otm, min_spot_req)`` of spot
-        per unit (each in [0, 1.2]).
-    mm_call_spot_req, mm_put_spot_req
-        The MM add-on of a short call / put, a fraction of spot per unit ([0, 1]).
-    mm_put_mtm_req
-        A short put's MM is at least this fraction of its mark on top of the mark ([0, 1]).
-    unpaired_im_scale, unpaired_mm_scale
-        Forwards charged per net short call on top of the max loss ([1, 3]).
-    mm_offset_scale
-        A short put's IM is at least its MM times this ([1, 3]).
-    """
-
-    max_spot_req: int
-    min_spot_req: int
-    mm_call_spot_req: int
-    mm_put_spot_req: int
-    mm_put_mtm_req: int
-    unpaired_im_scale: int
-    unpaired_mm_scale: int
-    mm_offset_scale: int
-
-    def __post_init__(self) -> None:
-        for name in ("max_spot_req", "min_spot_req"):
-            _int(f"option.{name}", getattr(self, name), 0, 12 * WAD // 10)
-        for name in ("mm_call_spot_req", "mm_put_spot_req", "mm_put_mtm_req"):
-            _int(f"option.{name}", getattr(self, name), 0, WAD)
-        for name in ("unpaired_im_scale", "unpaired_mm_scale", "mm_offset_scale"):
-            _int(f"option.{name}", getattr(self, name), WAD, 3 * WAD)
-
-
-@dataclass(frozen=True)
-class PerpMarginParams:
-    """Derive's ``PerpMarginRequirements``: fractions of the perp's notional (wad),
-    ``0 < mm_req <= im_req < 1`` as ``setPerpMarginRequirements`` checks."""
-
-    mm_req: int
-    im_req: int
-
-    def __post_init__(self) -> None:
-        _int("perp.mm_req", self.mm_req, 1, WAD - 1)
-        _int("perp.im_req", self.im_req, self.mm_req, WAD - 1)
-
-
-@dataclass(frozen=True)
-class BaseMarginParams:
-    """Derive's ``BaseMarginParams``: the fraction of a base asset's value that counts as
-    margin, and the extra scale for IM (each in [0, 1]; 0 counts nothing)."""
-
-    margin_factor: int = 0
-    im_scale: int = 0
-
-    def __post_init__(self) -> None:
-        _int("base.margin_factor", self.margin_factor, 0, WAD)
-        _int("base.im_scale", self.im_scale, 0, WAD)
-
-
-@dataclass(frozen=True)
-class OracleContingencyParams:
-    """Derive's ``OracleContingencyParams``: thresholds of confidence below which IM adds
-    ``(1 - confidence) x oc_factor`` per unit of exposure (each in [0, 1]; a threshold of
-    0 turns that contingency off)."""
-
-    perp_threshold: int = 0
-    option_threshold: int = 0
-    base_threshold: int = 0
-    oc_factor: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("perp_threshold", "option_threshold", "base_threshold", "oc_factor"):
-            _int(f"oracle.{name}", getattr(self, name), 0, WAD)
-
-
-@dataclass(frozen=True)
-class DepegParams:
-    """Derive's ``DepegParams``: below ``threshold`` (<= 1) of the stablecoin's price,
-    IM adds ``(threshold - price) x depeg_factor`` (<= 3) of spot per perp and short
-    option."""
-
-    threshold: int = 0
-    depeg_factor: int = 0
-
-    def __post_init__(self) -> None:
-        _int("depeg.threshold", self.threshold, 0, WAD)
-        _int("depeg.depeg_factor", self.depeg_factor, 0, 3 * WAD)
-
-
-@dataclass(frozen=True)
-class MarketParams:
-    """Everything the SRM sets per market (underlying)."""
-
-    option: OptionMarginParams
-    perp: PerpMarginParams
-    base: BaseMarginParams = BaseMarginParams()
-    oracle: OracleContingencyParams = OracleContingencyParams()
-
-
-@dataclass(frozen=True)
-class SrmParams:
-    """The SRM's parameters: per market, and the manager's one depeg rule."""
-
-    markets: Mapping[str, MarketParams]
-    depeg: DepegParams = DepegParams()
+    return wad_int(name, value, 0, WAD)
 
 
 # --------------------------------------------------------------------------- portfolio
@@ -261,8 +149,8 @@ class SrmPortfolio:
 
 
 def _validate(p: SrmPortfolio, params: SrmParams) -> None:
-    _int("cash", p.cash)
-    _int("stable_price", p.stable_price, 1)
+    wad_int("cash", p.cash)
+    wad_int("stable_price", p.stable_price, 1)
     seen: set[str] = set()
     for i, m in enumerate(p.markets):
         if m.market in seen:
@@ -271,26 +159,26 @@ def _validate(p: SrmPortfolio, params: SrmParams) -> None:
         if m.market not in params.markets:
             raise FieldError(field_path("markets", i, "market"),
                              f"{m.market!r} has no parameters in SrmParams.markets")
-        _int(field_path("markets", i, "spot"), m.spot, 1)
+        wad_int(field_path("markets", i, "spot"), m.spot, 1)
         _confidence(field_path("markets", i, "spot_confidence"), m.spot_confidence)
         # Derive's viewer casts the base balance to uint: a negative one reverts.
-        _int(field_path("markets", i, "base_position"), m.base_position, 0)
+        wad_int(field_path("markets", i, "base_position"), m.base_position, 0)
         if m.perp is not None:
-            _int(field_path("markets", i, "perp", "position"), m.perp.position)
-            _int(field_path("markets", i, "perp", "price"), m.perp.price, 0)
+            wad_int(field_path("markets", i, "perp", "position"), m.perp.position)
+            wad_int(field_path("markets", i, "perp", "price"), m.perp.price, 0)
             _confidence(field_path("markets", i, "perp", "confidence"), m.perp.confidence)
-            _int(field_path("markets", i, "perp", "unrealized_pnl"), m.perp.unrealized_pnl)
+            wad_int(field_path("markets", i, "perp", "unrealized_pnl"), m.perp.unrealized_pnl)
         for j, e in enumerate(m.expiries):
             where = ("markets", i, "expiries", j)
-            _int(field_path(*where, "sec_to_expiry"), e.sec_to_expiry, 0)
-            _int(field_path(*where, "forward"), e.forward, 1)
+            wad_int(field_path(*where, "sec_to_expiry"), e.sec_to_expiry, 0)
+            wad_int(field_path(*where, "forward"), e.forward, 1)
             _confidence(field_path(*where, "forward_confidence"), e.forward_confidence)
             _confidence(field_path(*where, "vol_confidence"), e.vol_confidence)
             held: set[tuple[int, bool]] = set()
             for k, o in enumerate(e.options):
-                _int(field_path(*where, "options", k, "strike"), o.strike, 0)
-                _int(field_path(*where, "options", k, "balance"), o.balance)
-                _int(field_path(*where, "options", k, "vol"), o.vol, 0)
+                wad_int(field_path(*where, "options", k, "strike"), o.strike, 0)
+                wad_int(field_path(*where, "options", k, "balance"), o.balance)
+                wad_int(field_path(*where, "options", k, "vol"), o.vol, 0)
                 if not isinstance(o.is_call, bool):
                     raise FieldError(field_path(*where, "options", k, "is_call"),
                                      f"must be true or false (got {o.is_call!r})")
@@ -541,3 +429,12 @@ def srm_margin(portfolio: SrmPortfolio, params: SrmParams, initial: bool) -> Srm
                                 initial) for m in portfolio.markets)
     return SrmMargin(sum(x.margin for x in parts) + portfolio.cash,
                      sum(x.mtm for x in parts) + portfolio.cash, initial, parts)
+
+
+__all__ = ["BaseMarginParams", "DepegParams", "MarketMargin", "MarketParams",
+           "OptionMarginParams", "OracleContingencyParams", "PerpMarginParams", "SrmExpiry",
+           "SrmMargin", "SrmMarket", "SrmOption", "SrmParams", "SrmPerp", "SrmPortfolio",
+           "base_margin", "depeg_multiplier", "div_trunc", "expiry_margin",
+           "isolated_call_margin", "isolated_margin", "isolated_put_margin", "market_margin",
+           "max_loss", "mul_trunc", "option_margin", "option_mark", "perp_margin",
+           "settlement_value", "srm_margin"]

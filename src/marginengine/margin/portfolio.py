@@ -41,7 +41,7 @@ import numpy as np
 from marginengine.config.portfolio import PortfolioMarginConfig
 from marginengine.decisions import Code, Refusal
 from marginengine.errors import FieldError, field_path
-from marginengine.fixedpoint import PRICE_UNIT, Rounding
+from marginengine.fixedpoint import PRICE_UNIT, WAD, Rounding
 from marginengine.ledger.options import OptionClearing, OptionSeries
 from marginengine.margin.base import MarginKind, MarginState, health_of
 from marginengine.pricing.black76 import price, price_and_greeks
@@ -205,6 +205,8 @@ class Portfolio:
 
 
 Source = Literal["scenario", "basis", "min_delta", "none"]
+#: The manager whose rule a :class:`PortfolioMargin` is (Derive's names).
+RuleName = Literal["PMRM_2", "PMRM", "SRM"]
 
 
 @dataclass(frozen=True)
@@ -231,6 +233,14 @@ class PortfolioMargin:
         The IM factor after the depeg add-on.
     expiry_mtm
         Options at mark, per expiry.
+    rule
+        Which of Derive's managers computed it: ``PMRM_2`` (the scenario-grid model and
+        its presets), ``PMRM`` (v1) or ``SRM`` (the Standard Risk Manager; no scenarios:
+        ``scenario_pnl`` is empty, ``worst`` 0 and the contingencies 0, the requirement
+        is ``mtm - margin``). :mod:`marginengine.margin.portfolio_rules`.
+    wad
+        ``(mtm, initial, maintenance)`` as exact ints in wad where the rule is exact (the
+        SRM), else ``None``; :meth:`fraction` reads them.
     """
 
     mtm: float
@@ -246,6 +256,30 @@ class PortfolioMargin:
     im_contingency: float
     im_factor: float
     expiry_mtm: FloatArray = field(repr=False)
+    rule: RuleName = "PMRM_2"
+    wad: tuple[int, int, int] | None = None
+
+    def fraction(self, name: Literal["mtm", "initial", "maintenance"]) -> Fraction:
+        """``mtm``, ``initial`` or ``maintenance`` as an exact rational: the rule's exact
+        wad figure where it has one (:attr:`wad`), else the float's exact binary value.
+
+        Raises
+        ------
+        FieldError
+            A float figure that is not finite.
+        """
+        if self.wad is not None:
+            return Fraction(self.wad[("mtm", "initial", "maintenance").index(name)], WAD)
+        return Fraction(_finite(name, getattr(self, name)))
+
+    def requirement_fraction(self, kind: MarginKind) -> Fraction:
+        """``mtm - margin`` of ``kind`` as an exact rational: from the wad figures where
+        the rule has them, else the float difference's exact value."""
+        if self.wad is not None:
+            which: Literal["initial", "maintenance"] = (
+                "initial" if kind is MarginKind.INITIAL else "maintenance")
+            return self.fraction("mtm") - self.fraction(which)
+        return Fraction(_finite("margin", self.mtm - self.margin(kind)))
 
     @property
     def initial_requirement(self) -> float:
@@ -539,8 +573,8 @@ def portfolio_state(margin: PortfolioMargin, kind: MarginKind, quote_price: int)
     """
     if isinstance(quote_price, bool) or not isinstance(quote_price, int) or quote_price <= 0:
         raise FieldError("quote_price", f"must be a positive int (got {quote_price!r})")
-    mtm = Fraction(_finite("mtm", margin.mtm)) * quote_price
-    requirement = Fraction(_finite("margin", margin.mtm - margin.margin(kind))) * quote_price
+    mtm = margin.fraction("mtm") * quote_price
+    requirement = margin.requirement_fraction(kind) * quote_price
     value = max(math.floor(mtm), 0)
     need = max(-((-requirement.numerator) // requirement.denominator), 0)
     return MarginState(kind, value, need, health_of(value, need, Rounding.DOWN))
@@ -624,17 +658,26 @@ def what_if(portfolio: Portfolio, trade: ProposedTrade, cfg: PortfolioMarginConf
     return WhatIf(evaluate(portfolio, cfg), evaluate(apply_trade(portfolio, trade), cfg))
 
 
+#: The refusal of a trade by each manager: Derive's error names (``PMRM_2.sol``,
+#: ``PMRM.sol``, ``StandardManager.sol`` ``_assessRisk``).
+REFUSAL_CODES: dict[str, Code] = {"PMRM_2": Code.PORTFOLIO_INSUFFICIENT_MARGIN,
+                                  "PMRM": Code.PMRM1_INSUFFICIENT_MARGIN,
+                                  "SRM": Code.SRM_PORTFOLIO_BELOW_MARGIN}
+
+
 def validate_trade(account: str, result: WhatIf, quote_unit: int) -> Refusal | None:
     """The pre-trade check of a portfolio-margined account (Derive's
     ``PMRM_2._assessRisk``: a trade must leave initial margin >= 0, unless it does not
     lower it): ``None`` or a refusal coded ``PMRM_2_InsufficientMargin`` with the initial
-    margins before and after, in quote units rounded against the account (down)."""
+    margins before and after, in quote units rounded against the account (down). The same
+    check for the other managers' margins, coded by :data:`REFUSAL_CODES`
+    (``PMRM_InsufficientMargin``, ``SRM_PortfolioBelowMargin``)."""
     if result.accepted:
         return None
     # Margins (signed) floored to whole quote units: never overstated.
-    before = math.floor(Fraction(_finite("initial", result.before.initial)) * quote_unit)
-    after = math.floor(Fraction(_finite("initial", result.after.initial)) * quote_unit)
-    return Refusal(Code.PORTFOLIO_INSUFFICIENT_MARGIN,
+    before = math.floor(result.before.fraction("initial") * quote_unit)
+    after = math.floor(result.after.fraction("initial") * quote_unit)
+    return Refusal(REFUSAL_CODES[result.after.rule],
                    f"{account}: initial margin after the trade would be {after / quote_unit:,.2f}"
                    f" (before {before / quote_unit:,.2f}); the trade adds risk",
                    {"account": account, "initial_before": before, "initial_after": after})
