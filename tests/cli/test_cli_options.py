@@ -102,3 +102,29 @@ def test_snapshot_option_errors_name_the_field(tmp_path: Path) -> None:
     plain = {**base, "protocol": {"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}}}}
     with pytest.raises(ConfigError, match=r"accounts\.0\.options: the protocol has no"):
         engine_from_snapshot({**plain, "accounts": [{"id": "a", "option_cash": 5}]})
+
+
+@pytest.mark.parametrize(("preset", "rule", "scenarios"), [("derive-srm", "SRM", 0),
+                                                             ("derive-pm1", "PMRM", 23)])
+def test_options_book_when_other_derive_manager_then_health_reports_its_rule(
+        preset: str, rule: str, scenarios: int, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    book = tmp_path / "book.toml"
+    book.write_text(BOOK.read_text().replace('portfolio_preset = "derive-pm2"',
+                                             f'portfolio_preset = "{preset}"'))
+    code, out, _ = run(["health", str(book), "--json"], capsys)
+    assert code == 0
+    rows = {r["account"]: r for r in json.loads(out)["portfolio_accounts"]}
+    engine = load_snapshot(book)
+    for account, row in rows.items():
+        pm = engine.portfolio_margin(account)
+        assert pm is not None and pm.rule == rule == row["rule"]
+        assert row["maintenance_margin"] == pm.maintenance and row["mtm"] == pm.mtm
+        assert len(row["scenarios"]) == scenarios
+        assert row["liquidatable"] is (row["maintenance_margin"] < 0)
+    # The thin short put (50 USDC against two 2,000 puts) is below maintenance under
+    # every one of Derive's managers; the call spread is not.
+    assert rows["thin"]["liquidatable"] and not rows["spread"]["liquidatable"]
+    code, out, _ = run(["health", str(book)], capsys)
+    assert code == 0 and f"Portfolio margin ({rule})" in out
+    assert ("P&L per scenario" in out) is (scenarios > 0)

@@ -280,8 +280,10 @@ def health(snapshot: Path, as_json: bool, order: str | None) -> None:
     health factor, whether it is liquidatable, and the largest liquidation allowed;
     accounts with perps: quote cash, equity, maintenance and initial margin, margin ratio,
     and each position's entry, mark, PnL and liquidation price; portfolio accounts
-    (options): PMRM_2's MtM, initial and maintenance margin, the worst scenario and the
-    P&L per scenario."""
+    (options), by the rule of [protocol.options] portfolio_preset (derive-pm2 and the
+    other grid presets: PMRM_2; derive-pm1: Derive's PMRM v1; derive-srm: Derive's
+    Standard Risk Manager): MtM, initial and maintenance margin, and where the rule has
+    scenarios the worst one and the P&L per scenario."""
     from marginengine.cli.output import (
         health_row,
         health_tables,

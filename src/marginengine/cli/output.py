@@ -405,9 +405,12 @@ def portfolio_table(engine: Engine, account_ids: list[str]) -> Table:
         scen = worst["scenario"]
         where = (f"#{scen['index']} spot x{scen['spot_shock']:g} vol {scen['vol_shock']}"
                  if scen is not None else worst["source"])
+        # The SRM has no scenarios (its margin is per option and per expiry): no worst.
+        no_worst = row["rule"] == "SRM"
         table.add_row(account_id, f"{row['cash']:,.2f}", f"{row['mtm']:,.2f}",
                       f"{row['initial_margin']:,.2f}", f"{row['maintenance_margin']:,.2f}",
-                      where, f"{worst['value']:,.2f}",
+                      "-" if no_worst else where,
+                      "-" if no_worst else f"{worst['value']:,.2f}",
                       fmt_health(engine.health_factor(account_id)),
                       "[red]yes[/red]" if row["liquidatable"] else "no")
     return table
