@@ -109,3 +109,37 @@ def test_bad_options_sections_name_the_field(changes: dict[str, Any], message: s
     with pytest.raises(ConfigError) as err:
         scenario_from_dict(_crash(**changes))
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(("preset", "pinned"), [
+    # Derive's SRM at mainnet: a short 1800 put (10% out of the money) needs
+    # max(15% - 10%, 13%) x 2,000 = 260 per unit on top of its mark for IM, so s3, s4 and
+    # s5 cannot sell their 10 puts (the pre-trade check refuses); s2 goes insolvent in
+    # the crash (step 6).
+    ("derive-srm", ((2, 1, 2, 1), 1_396.341829, 1_044.046314, 464.795515,
+                    [(6, "s2", True)])),
+    # PMRM v1 at mainnet (IM factor 1.25, 2% of spot per naked short): only s1 sells;
+    # it is bid once, solvent, at step 5; no bad debt.
+    ("derive-pm1", ((1, 0, 1, 1), 1_055.931271, 0.0, 0.0, [(5, "s1", False)])),
+])
+def test_options_crash_when_other_derive_manager_then_pinned(
+        preset: str, pinned: tuple[Any, ...], tmp_path: Path) -> None:
+    counts, liquidated, fund_used, bad_debt, bids = pinned
+    scenario = scenario_from_dict(_crash(**{"protocol.options.portfolio_preset": preset}))
+    result = run_scenario(scenario, tmp_path / "events.sqlite")
+    o = result.summary()["options"]
+    assert (o["auctions_started"], o["auctions_started_insolvent"],
+            o["auctions_finished"], o["bids"]) == counts
+    assert o["value_liquidated"] == pytest.approx(liquidated, abs=1e-6)
+    assert o["insurance_fund_used"] == pytest.approx(fund_used, abs=1e-6)
+    assert o["bad_debt"] == pytest.approx(bad_debt, abs=1e-6)
+    assert [(r["step"], r["account"], r["insolvent"]) for r in o["auction_log"]
+            if r["event"] == "BidPortfolioAuction"] == bids
+    # The sellers whose trade the manager refused hold no options.
+    clearing = result.engine.state.options
+    assert clearing is not None
+    traded = {"s1"} if preset == "derive-pm1" else {"s1", "s2"}
+    assert {a for a in ("s1", "s2", "s3", "s4", "s5") if clearing.positions.get(a)} <= traded
+    assert result.engine.portfolio_margin("s1") is not None
+    assert result.engine.portfolio_margin("s1").rule == ("SRM" if preset == "derive-srm"
+                                                         else "PMRM")
