@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from marginengine.config.portfolio import portfolio_config
 from marginengine.errors import FieldError
 from marginengine.margin.portfolio import Expiry, OptionPosition, Portfolio, evaluate
+from marginengine.margin.portfolio_rules import evaluate_portfolio
 from marginengine.scan.portfolio import Instruments, PortfolioRiskBook, UnderlyingMarket
 from marginengine.scan.portfolio_kernel import AVAILABLE
 
@@ -198,3 +199,75 @@ def test_book_when_kernel_unknown_then_refused():
     with pytest.raises(FieldError, match="^kernel"):
         PortfolioRiskBook(inst, pos, [0.0], portfolio_config(preset="derive-pm2"),
                           kernel="fortran")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("preset", "rule"), [("derive-pm1", "PMRM"), ("derive-srm", "SRM"),
+                                              ("derive-pm2", "PMRM_2")])
+def test_exact_kernel_when_random_book_then_each_account_is_its_rule(preset, rule):
+    # PMRM v1 and the SRM have no vectorized twin: the book values each account by the
+    # rule itself (kernel "exact", chosen by "auto" for them); for PMRM_2 the same path
+    # is a third route to evaluate.
+    cfg = portfolio_config(preset=preset)
+    rng = np.random.default_rng(11)
+    inst, markets = universe()
+    pos = random_positions(rng, inst, 30)
+    cash = rng.uniform(0, 50_000, 30)
+    kernel = "auto" if preset != "derive-pm2" else "exact"
+    book = PortfolioRiskBook(inst, pos, cash, cfg, kernel=kernel,
+                             underlying_names=["ETH", "BTC"])
+    assert book.kernel == "exact"
+    for u, m in enumerate(markets):
+        book.set_market(u, m)
+    book.scan()
+    res = book.result()
+    dense = pos.toarray()
+    for a in range(30):
+        portfolio = twin(inst, markets, dense[a], float(cash[a]))
+        exact = evaluate_portfolio(portfolio, cfg, ["ETH", "BTC"][a % 2])
+        assert exact.rule == rule
+        assert (res.initial[a], res.maintenance[a], res.mtm[a]) == (
+            exact.initial, exact.maintenance, exact.mtm)
+        assert res.worst_scenario[a] == (-1 if exact.worst_scenario is None
+                                         else exact.worst_scenario)
+    if preset == "derive-pm2":
+        fast = PortfolioRiskBook(inst, pos, cash, cfg, kernel="numpy")
+        for u, m in enumerate(markets):
+            fast.set_market(u, m)
+        fast.scan()
+        assert np.allclose(fast.result().initial, res.initial, rtol=1e-9, atol=1e-6)
+
+
+def test_exact_kernel_when_srm_btc_then_market_parameters_apply():
+    # The SRM reads each underlying's market by name: a short BTC perp is charged BTC's
+    # mainnet requirement, MM 6.5% of its notional at the perp's price 60,030; without
+    # names (and no default market) the book refuses, naming the field.
+    inst, markets = universe()
+    pos = sp.csr_matrix(([-1.0], ([0], [int(np.flatnonzero(inst.expiry < 0)[1])])),
+                        shape=(1, inst.underlying.size))
+    cfg = portfolio_config({"preset": "derive-srm", "default": None})
+    book = PortfolioRiskBook(inst, pos, [10_000.0], cfg, underlying_names=["ETH", "BTC"])
+    for u, m in enumerate(markets):
+        book.set_market(u, m)
+    book.scan()
+    # MM: -|size| x perp price x 6.5%, the perp at 60,030.
+    assert book.result().maintenance[0] == pytest.approx(10_000.0 - 60_030.0 * 0.065,
+                                                         abs=1e-9)
+    unnamed = PortfolioRiskBook(inst, pos, [10_000.0], cfg)
+    for u, m in enumerate(markets):
+        unnamed.set_market(u, m)
+    with pytest.raises(FieldError, match=r"^underlying: None has no parameters"):
+        unnamed.scan()
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"kernel": "numpy"}, "kernel: the numpy kernel is the scenario-grid model's (PMRM_2); "
+                          "a SRM book scans with kernel='exact'"),
+    ({"underlying_names": ["ETH"]}, "underlying_names: must be 2 symbols"),
+    ({"kernel": "gpu"}, "kernel: must be auto, numba, numpy or exact"),
+])
+def test_book_when_bad_rule_arguments_then_error_names_field(kwargs, message):
+    inst, _ = universe()
+    pos = sp.csr_matrix((1, inst.underlying.size))
+    with pytest.raises(FieldError) as err:
+        PortfolioRiskBook(inst, pos, [0.0], portfolio_config(preset="derive-srm"), **kwargs)
+    assert message in str(err.value)

@@ -28,6 +28,7 @@ risk-cancelling collateral and per-expiry oracle confidences are the exact model
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -35,9 +36,18 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
-from marginengine.config.portfolio import PortfolioMarginConfig
+from marginengine.config.portfolio import PortfolioMarginConfig, PortfolioRules
 from marginengine.errors import FieldError
-from marginengine.margin.portfolio import discount_params, grid_scenarios, skew_params, vol_params
+from marginengine.margin.portfolio import (
+    Expiry,
+    OptionPosition,
+    Portfolio,
+    discount_params,
+    grid_scenarios,
+    skew_params,
+    vol_params,
+)
+from marginengine.margin.portfolio_rules import evaluate_portfolio, rule_of
 from marginengine.pricing.black76 import price, price_and_greeks
 from marginengine.pricing.inputs import FloatArray, float_array
 from marginengine.pricing.scenarios import (
@@ -229,33 +239,54 @@ class PortfolioRiskBook:
     cash
         ``(accounts,)`` cash and other value that no scenario moves (quote currency).
     config
-        The portfolio-margin parameters (scenarios, shocks, discount, contingencies).
+        The portfolio-margin rule, any model of
+        :func:`~marginengine.config.portfolio.portfolio_config`: the scenario-grid model
+        (scenarios, shocks, discount, contingencies) or Derive's PMRM v1 or SRM.
     stable_price
         The quote stablecoin's price (the depeg add-on of the IM factor).
     kernel
         ``numba``: the fused compiled kernel (:mod:`marginengine.scan.portfolio_kernel`);
-        ``numpy``: sparse products and array passes; ``auto``: numba where installed.
+        ``numpy``: sparse products and array passes; ``exact``: each account by its rule,
+        one at a time (:func:`marginengine.margin.portfolio_rules.evaluate_portfolio`);
+        ``auto``: numba where installed, for PMRM v1 and the SRM ``exact`` (the only
+        path of rules without a vectorized twin).
+    underlying_names
+        One symbol per underlying: the SRM's market of each (its parameters); ``None``:
+        the SRM configuration's ``default`` parameters for all. Not read by other rules.
 
     Raises
     ------
     FieldError
         Positions of the wrong shape, an account holding two underlyings
-        (``positions``), or bad instrument arrays.
+        (``positions``), bad instrument arrays, or a vectorized ``kernel`` asked for a
+        rule that has none.
     """
 
+    _cfg: PortfolioMarginConfig
+
     def __init__(self, instruments: Instruments, positions: sp.spmatrix | ArrayLike,
-                 cash: ArrayLike, config: PortfolioMarginConfig,
+                 cash: ArrayLike, config: PortfolioRules,
                  stable_price: float = 1.0,
-                 kernel: Literal["auto", "numba", "numpy"] = "auto") -> None:
-        if kernel not in ("auto", "numba", "numpy"):
-            raise FieldError("kernel", f"must be auto, numba or numpy (got {kernel!r})")
+                 kernel: Literal["auto", "numba", "numpy", "exact"] = "auto",
+                 underlying_names: Sequence[str] | None = None) -> None:
+        if kernel not in ("auto", "numba", "numpy", "exact"):
+            raise FieldError("kernel", f"must be auto, numba, numpy or exact (got {kernel!r})")
+        is_grid = isinstance(config, PortfolioMarginConfig)
+        if not is_grid and kernel in ("numba", "numpy"):
+            raise FieldError("kernel", f"the {kernel} kernel is the scenario-grid model's "
+                                       f"(PMRM_2); a {rule_of(config)} book scans with "
+                                       f"kernel='exact' (or 'auto')")
         if kernel == "numba" and not AVAILABLE:
             raise FieldError("kernel", "numba is not installed (pip install "
                                        "'marginengine[fast]')")
-        #: Which path scans: the fused compiled kernel, or sparse products and arrays.
-        self.kernel = "numba" if kernel == "auto" and AVAILABLE else (
-            "numpy" if kernel == "auto" else kernel)
+        #: Which path scans: the fused compiled kernel, sparse products and arrays, or
+        #: each account by its rule (margin/portfolio_rules.py: the only path of PMRM v1
+        #: and the SRM, whose rules have no vectorized twin).
+        self.kernel = "exact" if kernel == "auto" and not is_grid else (
+            "numba" if kernel == "auto" and AVAILABLE else (
+                "numpy" if kernel == "auto" else kernel))
         self.instruments = instruments
+        #: The portfolio rule (any of portfolio_config's models).
         self.config = config
         self.stable_price = float(float_array("stable_price", stable_price, minimum=0.0,
                                               strict=True))
@@ -283,6 +314,31 @@ class PortfolioRiskBook:
                                           "(a portfolio is margined per underlying)")
         self.account_underlying = np.where(hi >= 0, hi, -1)
         self.n_underlyings = int(instruments.underlying.max()) + 1
+        if underlying_names is not None and (
+                isinstance(underlying_names, str) or len(underlying_names) != self.n_underlyings
+                or not all(isinstance(n, str) for n in underlying_names)):
+            raise FieldError("underlying_names", f"must be {self.n_underlyings} symbols, one "
+                                                 f"per underlying (got {underlying_names!r})")
+        #: The underlyings' symbols (the SRM's markets); ``None``: unnamed (the SRM's
+        #: ``default`` parameters).
+        self.underlying_names = None if underlying_names is None else list(underlying_names)
+        self._markets: list[UnderlyingMarket | None] = [None] * self.n_underlyings
+        self._values: list[dict[str, FloatArray] | None] = [None] * self.n_underlyings
+        self._out: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray, IntArray]
+                        | None] = [None] * self.n_underlyings
+        self._inst_of: list[IntArray] = [
+            np.flatnonzero(instruments.underlying == u).astype(np.int64)
+            for u in range(self.n_underlyings)]
+        self._exp_of: list[IntArray] = [
+            np.flatnonzero(instruments.expiry_underlying == u).astype(np.int64)
+            for u in range(self.n_underlyings)]
+        if self.kernel == "exact":
+            self._rows_of = [np.flatnonzero(self.account_underlying == u).astype(np.int64)
+                             for u in range(self.n_underlyings)]
+            self._blocks: list[_Block | None] = [None] * self.n_underlyings
+            return
+        assert isinstance(config, PortfolioMarginConfig)
+        self._cfg = config
         grid, grid_idx = grid_scenarios(config)
         skew_idx = np.array([i for i, s in enumerate(config.scenarios)
                              if s.vol_shock in ("linear", "abs")], dtype=np.int64)
@@ -294,16 +350,9 @@ class PortfolioRiskBook:
         self._damp = np.array([s_all[i].dampening for i in self._col_scenario])
         self._spot = np.array([s_all[i].spot_shock for i in self._col_scenario])
         self._skew_linear = [s_all[i].vol_shock == "linear" for i in skew_idx]
-        self._blocks: list[_Block | None] = []
-        self._values: list[dict[str, FloatArray] | None] = [None] * self.n_underlyings
-        self._markets: list[UnderlyingMarket | None] = [None] * self.n_underlyings
-        self._inst_of: list[IntArray] = []
-        self._exp_of: list[IntArray] = []
+        self._blocks = []
         for u in range(self.n_underlyings):
-            inst = np.flatnonzero(instruments.underlying == u).astype(np.int64)
-            exps = np.flatnonzero(instruments.expiry_underlying == u).astype(np.int64)
-            self._inst_of.append(inst)
-            self._exp_of.append(exps)
+            inst, exps = self._inst_of[u], self._exp_of[u]
             rows = np.flatnonzero(self.account_underlying == u).astype(np.int64)
             if rows.size == 0:
                 self._blocks.append(None)
@@ -323,10 +372,8 @@ class PortfolioRiskBook:
                 block.im_units = block.naked * c.im_option + block.perp_units * c.im_perp
                 block.conf_units = block.perp_units + block.option_units
                 block.cash = self.cash[block.rows]
-        #: Per underlying, its accounts' latest (initial, maintenance, mtm, worst,
-        #: scenario index or -1), block-local and contiguous; fresh arrays at each scan.
-        self._out: list[tuple[FloatArray, FloatArray, FloatArray, FloatArray, IntArray]
-                        | None] = [None] * self.n_underlyings
+        # self._out: per underlying, its accounts' latest (initial, maintenance, mtm,
+        # worst, scenario index or -1), block-local and contiguous; fresh arrays per scan.
 
     # ------------------------------------------------------------------ revaluation
 
@@ -349,7 +396,7 @@ class PortfolioRiskBook:
         if not tte.size == fwd.size == rate.size == exps.size:
             raise FieldError("sec_to_expiry", f"sec_to_expiry, forward and rate need one value "
                                               f"per expiry of the underlying ({exps.size})")
-        if cfg.floor_rate_at_zero:
+        if isinstance(cfg, PortfolioMarginConfig) and cfg.floor_rate_at_zero:
             rate = np.maximum(rate, 0.0)
         spot = float(float_array("spot", market.spot, minimum=0.0, strict=True))
         perp_price = spot if market.perp_price is None else float(
@@ -361,6 +408,13 @@ class PortfolioRiskBook:
         if vol.size != int(opt.sum()):
             raise FieldError("vol", f"needs one value per option of the underlying "
                                     f"({vol.size} != {int(opt.sum())})")
+        if self.kernel == "exact":
+            # Each account is valued by its rule at scan time (_scan_block_exact).
+            self._markets[underlying] = UnderlyingMarket(spot, tte, fwd, rate, vol, perp_price,
+                                                         market.confidence)
+            self._values[underlying] = {}
+            return int(inst.size)
+        assert isinstance(cfg, PortfolioMarginConfig)
         local = np.full(ins.expiry_underlying.size, -1)
         local[exps] = np.arange(exps.size)
         el = local[e[opt]]
@@ -418,6 +472,9 @@ class PortfolioRiskBook:
         the instruments x scenarios values: the benchmark's reference (what the scan
         costs beyond it is the discount rule, the skew and basis terms, the minimum and
         the contingencies)."""
+        if self.kernel == "exact":
+            raise FieldError("kernel", "product_only is the vectorized kernels' reference "
+                                       "(this book scans with kernel='exact')")
         values = np.zeros((self.instruments.underlying.size, self._col_scenario.size))
         for u in range(self.n_underlyings):
             if self._blocks[u] is not None:
@@ -431,8 +488,7 @@ class PortfolioRiskBook:
         (:meth:`result` gives account order). Accounts without positions are left out."""
         for u in range(self.n_underlyings):
             self._scan_block(u)
-        parts = [(b.rows, o) for b, o in zip(self._blocks, self._out, strict=True)
-                 if b is not None and o is not None]
+        parts = [(self._rows(u), o) for u, o in enumerate(self._out) if o is not None]
         if not parts:
             empty = np.zeros(0)
             none = np.zeros(0, dtype=np.int64)
@@ -448,8 +504,7 @@ class PortfolioRiskBook:
         if not 0 <= underlying < self.n_underlyings:
             raise FieldError("underlying", f"must be in [0, {self.n_underlyings})")
         self._scan_block(underlying)
-        block = self._blocks[underlying]
-        rows = block.rows if block is not None else np.zeros(0, dtype=np.int64)
+        rows = self._rows(underlying)
         out = self._out[underlying]
         if out is None:
             empty = np.zeros(0)
@@ -463,12 +518,19 @@ class PortfolioRiskBook:
         initial, maintenance, mtm = self.cash.copy(), self.cash.copy(), self.cash.copy()
         worst = np.zeros(self.n_accounts)
         scenario = np.full(self.n_accounts, -1, dtype=np.int64)
-        for block, out in zip(self._blocks, self._out, strict=True):
-            if block is not None and out is not None:
-                rows = block.rows
+        for u, out in enumerate(self._out):
+            if out is not None:
+                rows = self._rows(u)
                 initial[rows], maintenance[rows], mtm[rows], worst[rows], scenario[rows] = out
         return PortfolioScan(initial, maintenance, mtm, worst, scenario,
                              np.arange(self.n_accounts, dtype=np.int64))
+
+    def _rows(self, u: int) -> IntArray:
+        """The accounts (rows) of underlying ``u``, in the order of its scan's arrays."""
+        if self.kernel == "exact":
+            return self._rows_of[u]
+        block = self._blocks[u]
+        return block.rows if block is not None else np.zeros(0, dtype=np.int64)
 
     def _vals(self, u: int) -> dict[str, FloatArray]:
         vals = self._values[u]
@@ -502,7 +564,7 @@ class PortfolioRiskBook:
         worst = (np.take_along_axis(pnl, idx[:, None], axis=1)[:, 0] if pnl.shape[1]
                  else np.zeros(idx.size))
         scenario = self._col_scenario[idx] if pnl.shape[1] else np.full(idx.size, -1)
-        if self.config.basis is not None and g.shape[0]:
+        if self._cfg.basis is not None and g.shape[0]:
             bc = (np.minimum(np.minimum(g[:, 1] - g[:, 0], g[:, 2] - g[:, 0]), 0.0)
                   * vals["basis_factor"][block.g_exp])
             basis = np.asarray(block.r_all @ bc).ravel()
@@ -521,24 +583,27 @@ class PortfolioRiskBook:
               block.g_exp, block.g_kind, vals["weights"], vals["values"], vals["extra"],
               vals["pos"], vals["neg"], self._damp, vals["basis_factor"], self._n_grid,
               block.cash, block.mm_units, block.im_units, block.conf_units,
-              float(market.spot), self.config.mm_factor, self._im_factor(),
+              float(market.spot), self._cfg.mm_factor, self._im_factor(),
               self._conf_add(market), block.local, self._col_scenario, *out, col)
         self._out[u] = (out[0], out[1], out[2], out[3], col)
 
     def _conf_add(self, market: UnderlyingMarket) -> float:
-        c = self.config.contingencies
+        c = self._cfg.contingencies
         if market.confidence < c.conf_threshold:
             return (1.0 - market.confidence) * c.conf_margin
         return 0.0
 
     def _im_factor(self) -> float:
-        c = self.config.contingencies
-        im_factor = self.config.im_factor
+        c = self._cfg.contingencies
+        im_factor = self._cfg.im_factor
         if self.stable_price < c.peg_loss_threshold:
             im_factor += (c.peg_loss_threshold - self.stable_price) * c.peg_loss_factor
         return im_factor
 
     def _scan_block(self, u: int) -> None:
+        if self.kernel == "exact":
+            self._scan_block_exact(u)
+            return
         block = self._blocks[u]
         if block is None:
             return
@@ -549,14 +614,63 @@ class PortfolioRiskBook:
             self._scan_block_fused(u, block, vals, market)
         else:
             self._scan_block_numpy(u, block, vals, market)
-        if self.config.min_delta is not None:
+        if self._cfg.min_delta is not None:
             self._apply_min_delta(u, block, vals, market)
+
+    def _account_portfolio(self, u: int, row: int, market: UnderlyingMarket) -> Portfolio:
+        """One account of underlying ``u`` as the rules' :class:`Portfolio`: every expiry
+        of the underlying, its options and perp, its cash, the underlying's confidence
+        for all of it (the book's simplifications)."""
+        ins = self.instruments
+        exps = self._exp_of[u]
+        local = {int(g): j for j, g in enumerate(exps)}
+        inst = self._inst_of[u]
+        opt_inst = inst[ins.expiry[inst] >= 0]
+        vol_of = {int(i): float(v) for i, v in zip(opt_inst, market.vol, strict=True)}
+        start, end = self._positions.indptr[row], self._positions.indptr[row + 1]
+        options: list[OptionPosition] = []
+        perp = 0.0
+        for c, amount in zip(self._positions.indices[start:end],
+                             self._positions.data[start:end], strict=True):
+            if ins.expiry[c] < 0:
+                perp += float(amount)
+            else:
+                options.append(OptionPosition(local[int(ins.expiry[c])], float(ins.strike[c]),
+                                              bool(ins.is_call[c]), float(amount),
+                                              vol_of[int(c)]))
+        conf = market.confidence
+        expiries = tuple(Expiry(float(t), float(f), 0.0, float(r), conf) for t, f, r in zip(
+            market.sec_to_expiry, market.forward, market.rate, strict=True))
+        return Portfolio(spot=float(market.spot), expiries=expiries, options=tuple(options),
+                         perp_position=perp, perp_price=market.perp_price,
+                         cash=float(self.cash[row]), spot_confidence=conf,
+                         perp_confidence=conf, stable_price=self.stable_price)
+
+    def _scan_block_exact(self, u: int) -> None:
+        """Each account of ``u`` by its rule, one at a time (no vectorized twin)."""
+        rows = self._rows_of[u]
+        if rows.size == 0:
+            return
+        market = self._markets[u]
+        if market is None:
+            raise FieldError("market", f"underlying {u} has no market (call set_market)")
+        name = None if self.underlying_names is None else self.underlying_names[u]
+        out = [np.empty(rows.size) for _ in range(4)]
+        col = np.full(rows.size, -1, dtype=np.int64)
+        for i, row in enumerate(rows):
+            m = evaluate_portfolio(self._account_portfolio(u, int(row), market), self.config,
+                                   name)
+            out[0][i], out[1][i], out[2][i], out[3][i] = (m.initial, m.maintenance, m.mtm,
+                                                           m.worst)
+            if m.worst_scenario is not None:
+                col[i] = m.worst_scenario
+        self._out[u] = (out[0], out[1], out[2], out[3], col)
 
     def _apply_min_delta(self, u: int, block: _Block, vals: dict[str, FloatArray],
                          market: UnderlyingMarket) -> None:
         """Paradex's minimum-delta requirement: the worst is at most ``-risk``. Net delta
         is linear in positions, gross delta linear in their absolute values."""
-        cfg = self.config
+        cfg = self._cfg
         md = cfg.min_delta
         assert md is not None
         out = self._out[u]
@@ -574,7 +688,7 @@ class PortfolioRiskBook:
 
     def _scan_block_numpy(self, u: int, block: _Block, vals: dict[str, FloatArray],
                           market: UnderlyingMarket) -> None:
-        cfg = self.config
+        cfg = self._cfg
         worst, scenario, basis, mtm_opt = self._block_terms_numpy(block, vals)
         zero_or_basis = np.minimum(basis, 0.0)
         lower = zero_or_basis <= worst
