@@ -31,13 +31,16 @@ from marginengine.margin.portfolio import (
     Expiry,
     OptionPosition,
     Portfolio,
+    ProposedTrade,
     evaluate,
+    validate_trade,
 )
 from marginengine.margin.portfolio_rules import (
     evaluate_portfolio,
     rule_of,
     scenario_rows,
     srm_portfolio,
+    what_if_portfolio,
 )
 from tests.margin.test_derive_pmrm1 import CASES as PM1_CASES
 from tests.margin.test_derive_pmrm1 import PARAMS as PM1_PARAMS
@@ -370,3 +373,27 @@ def test_evaluate_portfolio_when_srm_wrong_asset_kinds_then_error_names_field() 
 def test_evaluate_portfolio_when_not_a_config_then_error_names_it() -> None:
     with pytest.raises(FieldError, match=r"^cfg: must be a portfolio-margin configuration"):
         evaluate_portfolio(Portfolio(spot=1.0), {"preset": "derive-srm"})  # type: ignore
+
+
+def test_what_if_when_srm_buy_back_leaves_im_negative_then_refused_unlike_pmrm2() -> None:
+    # A short ATM call (30 days, vol 60%, mark m = 137.08) with 100 of cash: SRM IM =
+    # 100 - m - 15% x 2,000 = -337.08. Buying it back at its mark raises IM to 100 - m =
+    # -37.08: PMRM_2's check lets a trade that does not lower IM through; Derive's SRM
+    # (and PMRM v1) require IM >= 0 after any change with a negative delta.
+    short = Portfolio(spot=2_000.0, expiries=(Expiry(30 * 86_400.0, 2_000.0),),
+                      options=(OptionPosition(0, 2_000.0, True, -1.0, 0.6),), cash=100.0)
+    srm = portfolio_config(preset="derive-srm")
+    mark = -evaluate_portfolio(short, srm, "WETH").expiry_mtm[0]
+    assert mark == pytest.approx(137.08, abs=0.01)
+    buy_back = ProposedTrade(options=(OptionPosition(0, 2_000.0, True, 1.0, 0.6),),
+                             cash=-float(mark))
+    w = what_if_portfolio(short, buy_back, srm, "WETH")
+    assert w.before.initial == pytest.approx(100.0 - mark - 300.0, abs=1e-9)
+    assert w.after.initial == pytest.approx(100.0 - mark, abs=1e-9)
+    assert not w.accepted
+    refusal = validate_trade("bob", w, 10**6)
+    assert refusal is not None and refusal.code.value == "SRM_PortfolioBelowMargin"
+    assert refusal.data["initial_after"] == math.floor((100 - mark) * 10**6)
+    # The same trade under PMRM_2's rule raises IM and passes.
+    pm2 = what_if_portfolio(short, buy_back, portfolio_config(preset="derive-pm2"))
+    assert pm2.after.initial > pm2.before.initial and pm2.accepted

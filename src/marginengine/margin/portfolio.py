@@ -649,7 +649,15 @@ class WhatIf:
     @property
     def accepted(self) -> bool:
         """Whether the trade passes the pre-trade check: initial margin >= 0 after it,
-        or the trade does not lower it (a risk-reducing trade is always allowed)."""
+        or (PMRM_2) the trade does not lower it (a risk-reducing trade is always allowed).
+
+        Derive's SRM and PMRM (v1) make no such exception: every change with a negative
+        delta (an option sold or bought for cash, cash withdrawn; every trade and
+        withdrawal the engine checks) must leave IM >= 0 (``StandardManager.sol`` and
+        ``PMRM.sol`` ``handleAdjustment`` then ``_assessRisk``); the SRM's sign is read
+        from its exact wad figure."""
+        if self.after.rule != "PMRM_2":
+            return self.after.fraction("initial") >= 0
         return self.after.initial >= 0 or self.after.initial >= self.before.initial
 
 
