@@ -405,8 +405,10 @@ class LiquityConfig(StrictModel):
 class OptionsConfig(StrictModel):
     """European options cleared by the engine (``[options]``): premiums and settlements
     in ``quote`` (a lending market's asset, for its decimals), sizes to ``size_decimals``,
-    every account holding options margined by the PMRM_2 model under the portfolio preset
-    ``portfolio_preset`` (``config/portfolio.py``)."""
+    every account holding options margined by the portfolio preset ``portfolio_preset``
+    (``config/portfolio.py``): the PMRM_2 model (``derive-pm2``, ``paradex``,
+    ``deribit-like``, ``span-like``), Derive's PMRM v1 (``derive-pm1``) or its Standard
+    Risk Manager (``derive-srm``, the account's underlying its market)."""
 
     quote: str
     size_decimals: Annotated[int, Field(ge=0, le=18)] = 18

@@ -3,10 +3,11 @@
 The clearing (:class:`~marginengine.ledger.options.OptionClearing`) lives in the engine
 state, journalled like Morpho's markets: a refused event leaves no trace. A trade is
 bilateral (two accounts at a premium; no protocol market maker) and each side is checked
-pre-trade by the PMRM_2 rule (:func:`~marginengine.margin.portfolio.validate_trade`:
-initial margin >= 0 after it, or not lowered by it) under the protocol's portfolio preset
-(``[options].portfolio_preset``). As in Derive's PMRM_2, where one portfolio manager
-margins one currency, a portfolio account holds options on one underlying. Settlement
+pre-trade (:func:`~marginengine.margin.portfolio.validate_trade`: initial margin >= 0
+after it, or for PMRM_2 not lowered by it) by the protocol's portfolio rule
+(``[options].portfolio_preset``: PMRM_2, PMRM v1 or the SRM). As in Derive's PMRM_2,
+where one portfolio manager margins one currency, a portfolio account holds options on
+one underlying. Settlement
 pays intrinsic value at the underlying's oracle price; conservation of the clearing
 (``cash_in == balances + settlement dust``, sizes net to zero) is checked after every
 options event.
@@ -54,8 +55,8 @@ def _underlying(ctx: HandlerContext, underlying: str) -> str:
 
 
 def _margin(ctx: HandlerContext, account: str) -> PortfolioMargin:
-    """The account's PMRM_2 margin now, refusing when a price or surface it needs is
-    missing or unusable."""
+    """The account's portfolio margin now (by the protocol's rule), refusing when a price
+    or surface it needs is missing or unusable."""
     underlying = ctx.option_underlying(account)
     if underlying is not None:
         ctx.require_prices([underlying])
