@@ -143,3 +143,17 @@ def test_options_crash_when_other_derive_manager_then_pinned(
     assert result.engine.portfolio_margin("s1") is not None
     assert result.engine.portfolio_margin("s1").rule == ("SRM" if preset == "derive-srm"
                                                          else "PMRM")
+
+
+def test_sweep_when_grid_over_derive_managers_then_each_point_is_its_rule(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The portfolio preset is a scenario field like any other: one sweep compares the
+    # managers on the same crash (the pins above: 832.40 / 464.80 USD of bad debt).
+    out = tmp_path / "sweep"
+    code, _, err = run(["sweep", str(CRASH), "--grid",
+                        "protocol.options.portfolio_preset=derive-pm2,derive-srm",
+                        "--out", str(out), "--quiet"], capsys)
+    assert code == 0, err
+    points = json.loads((out / "sweep.json").read_text())["points"]
+    assert [(p["params"]["protocol.options.portfolio_preset"], round(p["mean_bad_debt"], 6))
+            for p in points] == [("derive-pm2", 832.400661), ("derive-srm", 464.795515)]
