@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import typing
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
@@ -38,3 +40,15 @@ class StrictModel(BaseModel):
 #: can check ``[options].portfolio_preset`` without importing the portfolio module.
 PORTFOLIO_PRESET_NAMES: tuple[str, ...] = ("derive-pm2", "paradex", "deribit-like", "span-like",
                                            "derive-pm1", "derive-srm")
+
+
+def merge_tables(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` laid over a deep copy of ``base``, table by table at every level (a
+    value that is not a table replaces the base's)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_tables(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out

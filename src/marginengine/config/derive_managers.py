@@ -345,8 +345,10 @@ class SrmMarginConfig(StrictModel):
             _ = self.market_params
             _ = self.depeg_params
         except FieldError as exc:
-            # Reported at its own path (config.loading.format_validation_error).
-            raise ValueError(f"portfolio_margin.{exc.field}: {exc.reason}") from None
+            # Reported at its own path (config.loading.format_validation_error); the
+            # rule's bounds are in wad, the table's figures decimal fractions.
+            unit = " (in wad: 10**18 is 1)" if exc.reason.startswith("must be") else ""
+            raise ValueError(f"portfolio_margin.{exc.field}: {exc.reason}{unit}") from None
         return self
 
     @cached_property

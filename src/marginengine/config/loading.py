@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from marginengine.config.base import merge_tables
 from marginengine.config.models import PRESET_NAMES, ProtocolConfig
 from marginengine.config.perp import PERP_PRESETS
 from marginengine.config.presets import PRESETS
@@ -114,16 +115,6 @@ def validate_model(
         raise ConfigError(format_validation_error(exc, prefix), source=source) from None
 
 
-def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def protocol_from_dict(
     data: dict[str, Any], source: str | None = None, prefix: str = ""
 ) -> ProtocolConfig:
@@ -147,11 +138,11 @@ def protocol_from_dict(
     merged: dict[str, Any] = {k: v for k, v in data.items() if k != "markets"}
     for table in ("aave", "compound"):
         if table in base and isinstance(data.get(table, {}), dict):
-            merged[table] = _merge(base[table], data.get(table, {}))
+            merged[table] = merge_tables(base[table], data.get(table, {}))
     if "morpho" in base and "morpho" not in data:
         merged["morpho"] = copy.deepcopy(base["morpho"])
     if "liquity" in base and isinstance(data.get("liquity", {}), dict):
-        merged["liquity"] = _merge(base["liquity"], data.get("liquity", {}))
+        merged["liquity"] = merge_tables(base["liquity"], data.get("liquity", {}))
     for table in ("euler", "mango", "drift"):
         # A family's table is the preset's unless given whole (its collaterals name assets).
         if table in base and table not in data:
@@ -161,7 +152,7 @@ def protocol_from_dict(
         merged["markets"] = copy.deepcopy(base["markets"])
     elif isinstance(given, dict):
         merged["markets"] = {
-            sym: _merge(base["markets"].get(sym, {}), fields)
+            sym: merge_tables(base["markets"].get(sym, {}), fields)
             if isinstance(fields, dict)
             else fields
             for sym, fields in given.items()
@@ -175,7 +166,7 @@ def protocol_from_dict(
             base_fields: dict[str, Any] = {}
             if isinstance(fields, dict) and fields.get("preset") in PERP_PRESETS:
                 base_fields = PERP_PRESETS[fields["preset"]]
-            merged["perps"][sym] = (_merge(base_fields, fields) if isinstance(fields, dict)
+            merged["perps"][sym] = (merge_tables(base_fields, fields) if isinstance(fields, dict)
                                     else fields)
     return validate_model(ProtocolConfig, merged, source=source, prefix=prefix)
 

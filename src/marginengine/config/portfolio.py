@@ -31,12 +31,11 @@ Presets (sources and deviations in ``docs/presets.md``):
 
 from __future__ import annotations
 
-import copy
 from typing import Annotated, Any, Literal, overload
 
 from pydantic import Field, model_validator
 
-from marginengine.config.base import PORTFOLIO_PRESET_NAMES, StrictModel
+from marginengine.config.base import PORTFOLIO_PRESET_NAMES, StrictModel, merge_tables
 from marginengine.config.derive_managers import (
     PMRM1_PRESET,
     SRM_PRESET,
@@ -281,16 +280,6 @@ PortfolioRules = PortfolioMarginConfig | Pmrm1MarginConfig | SrmMarginConfig
 GridPreset = Literal["derive-pm2", "paradex", "deribit-like", "span-like"]
 
 
-def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 @overload
 def portfolio_config(data: dict[str, Any] | None = None, *, preset: GridPreset,
                      source: str | None = None) -> PortfolioMarginConfig: ...
@@ -353,7 +342,7 @@ def portfolio_config(data: dict[str, Any] | None = None, preset: str | None = No
         Pmrm1MarginConfig if name == "derive-pm1"
         else SrmMarginConfig if name == "derive-srm" else PortfolioMarginConfig)
     if model is SrmMarginConfig:
-        merged = _deep_merge(merged, raw)
+        merged = merge_tables(merged, raw)
     else:
         for key, value in raw.items():
             if isinstance(value, dict) and isinstance(merged.get(key), dict):
