@@ -339,10 +339,23 @@ def test_portfolio_config_when_unknown_preset_then_lists_all_six() -> None:
      "portfolio_margin.scenarios.0.dampening: unknown field"),
     ({"preset": "derive-pm1", "min_vol_up": 0.4},
      "portfolio_margin.min_vol_up: unknown field"),
+    ({"preset": "derive-pm1", "im_factor": True},
+     "portfolio_margin.im_factor: must be a number in [1, 4] (got True)"),
+    ({"preset": "derive-pm1", "conf_margin": "1.0"},
+     "portfolio_margin.conf_margin: must be a number in [0, 1.5] (got '1.0')"),
 ])
 def test_portfolio_config_when_bad_srm_or_pm1_table_then_error_names_field(
         data: dict[str, Any], expected: str) -> None:
     assert expected in _config_error(data)
+
+
+def test_pm1_config_when_field_missing_then_error_names_it() -> None:
+    from marginengine.config.derive_managers import PMRM1_PRESET, Pmrm1MarginConfig
+    from marginengine.config.loading import validate_model
+    table = {k: v for k, v in PMRM1_PRESET.items() if k != "rate_add_scale"}
+    with pytest.raises(ConfigError) as err:
+        validate_model(Pmrm1MarginConfig, table, prefix="portfolio_margin")
+    assert "portfolio_margin.rate_add_scale: required field is missing" in str(err.value)
 
 
 def test_portfolio_config_when_srm_override_then_one_field_changes() -> None:

@@ -23,12 +23,12 @@ is checked once, by the same constructors the rules take, when it is loaded.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from marginengine.config.base import StrictModel
 from marginengine.errors import FieldError, field_path
@@ -392,36 +392,36 @@ class Pmrm1ScenarioConfig(StrictModel):
     vol_shock: Literal["up", "none", "down"]
 
 
+#: The flat fields of a ``derive-pm1`` table: every field of :class:`Pmrm1Params` but
+#: ``scenarios`` (the rule's structure is the one list of them).
+PMRM1_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Pmrm1Params)
+                                      if f.name != "scenarios")
+
+
 class Pmrm1MarginConfig(StrictModel):
     """Every parameter of Derive's first portfolio margin, PMRM v1 (preset ``derive-pm1``):
-    the fields of :class:`Pmrm1Params` (Derive's ``PMRMLib`` structures, flat), checked by
-    it (Derive's setter bounds), each error naming its field."""
+    ``scenarios``, and flat beside it the other fields of :class:`Pmrm1Params`
+    (:data:`PMRM1_FIELDS`, Derive's ``PMRMLib`` structures), checked by that structure
+    itself (types and Derive's setter bounds), each error naming its field; read them as
+    :attr:`params`."""
+
+    # The PMRMLib fields are not declared again here: they arrive as extra fields and are
+    # checked, named, by _fields against Pmrm1Params.
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     preset: Literal["derive-pm1"] | None = None
     scenarios: Annotated[list[Pmrm1ScenarioConfig], Field(min_length=1, max_length=256)]
-    vol_range_up: float
-    vol_range_down: float
-    short_term_power: float
-    long_term_power: float
-    dte_floor_days: float
-    im_factor: float
-    base_static_discount: float
-    rate_mult_scale: float
-    rate_add_scale: float
-    peg_loss_threshold: float
-    peg_loss_factor: float
-    conf_threshold: float
-    conf_margin: float
-    base_percent: float
-    perp_percent: float
-    option_percent: float
-    basis_spot_up: float
-    basis_spot_down: float
-    basis_add_factor: float
-    basis_mult_factor: float
 
     @model_validator(mode="after")
-    def _bounds(self) -> Pmrm1MarginConfig:
+    def _fields(self) -> Pmrm1MarginConfig:
+        given = dict(self.model_extra or {})
+        for name in given:
+            if name not in PMRM1_FIELDS:
+                raise ValueError(f"portfolio_margin.{name}: unknown field (check the "
+                                 f"spelling)")
+        for name in PMRM1_FIELDS:
+            if name not in given:
+                raise ValueError(f"portfolio_margin.{name}: required field is missing")
         try:
             _ = self.params
         except FieldError as exc:
@@ -431,9 +431,9 @@ class Pmrm1MarginConfig(StrictModel):
     @cached_property
     def params(self) -> Pmrm1Params:
         """The rule's :class:`Pmrm1Params`."""
-        fields = self.model_dump(exclude={"preset", "scenarios"})
+        given = dict(self.model_extra or {})
         return Pmrm1Params(scenarios=tuple((s.spot_shock, s.vol_shock) for s in self.scenarios),
-                           **fields)
+                           **{name: given[name] for name in PMRM1_FIELDS})
 
 
 # ============================================================================ presets
