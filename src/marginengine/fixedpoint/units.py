@@ -8,6 +8,9 @@ from decimal import Decimal, InvalidOperation
 #: oracles report them.
 PRICE_DECIMALS = 8
 PRICE_UNIT = 10**PRICE_DECIMALS
+#: The most digits an amount in smallest units may have before :func:`parse_units` refuses
+#: it (far above any limit a caller sets, 2**256 has 78): "1e999999" is refused, not built.
+MAX_DIGITS = 1000
 
 
 def _to_decimal(value: object) -> Decimal:
@@ -39,10 +42,23 @@ def parse_units(value: object, decimals: int) -> int:
         If the value is not a finite number or has more fractional digits than ``decimals``.
     """
     amount = _to_decimal(value)
-    scaled = amount.scaleb(decimals)
-    if scaled != scaled.to_integral_value():
+    # In integers, not Decimal arithmetic: Decimal's context keeps 28 significant digits,
+    # so scaleb rounded a longer amount silently ("12345678901.123456789012345678" lost
+    # its last digits) and overflowed on a large exponent.
+    sign, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # finite: _to_decimal refused the rest
+    text = "".join(map(str, digits)).lstrip("0")
+    if not text:
+        return 0
+    shift = exponent + decimals
+    significant = text.rstrip("0")
+    if shift + len(text) - len(significant) < 0:
         raise ValueError(f"has more than {decimals} decimal places ({value!r})")
-    return int(scaled)
+    if len(text) + shift > MAX_DIGITS:
+        raise ValueError(f"too large ({value!r} has more than {MAX_DIGITS} digits in "
+                         "smallest units)")
+    units = int(text) * 10**shift if shift >= 0 else int(text) // 10**-shift
+    return -units if sign else units
 
 
 def format_units(amount: int, decimals: int, places: int | None = None) -> str:

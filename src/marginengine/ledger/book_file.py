@@ -25,6 +25,7 @@ may import it.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -167,26 +168,30 @@ def _records(path: Path, fmt: _Format, problems: list[str]) -> list[_Record] | N
     if not path.exists():
         problems.append(f"{path}: file not found")
         return None
+    if suffix != ".csv":
+        return _parquet_records(path, fmt, problems)
     try:
         data = path.read_bytes()
     except OSError as exc:
         problems.append(f"{path}: cannot be read ({exc.strerror or exc})")
         return None
-    if suffix == ".csv":
-        return _csv_records(path, data, fmt, problems)
-    return _parquet_records(path, fmt, problems)
+    return _csv_records(path, data, fmt, problems)
 
 
 def _csv_records(path: Path, data: bytes, fmt: _Format,
                  problems: list[str]) -> list[_Record] | None:
+    if data.startswith(codecs.BOM_UTF8):  # as spreadsheets write it
+        data = data[len(codecs.BOM_UTF8):]
     try:
-        text = data.decode("utf-8-sig")  # a BOM (as spreadsheets write) is allowed
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         problems.append(f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x})")
         return None
     # newline="": the csv module sees \r\n and \r as written and counts physical lines.
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # skipinitialspace: `alice, "USDC"` is the quoted USDC, not the text '"USDC"' (cells
+    # are stripped anyway, so no other cell changes).
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
     records: list[_Record] = []
     try:
         header = next(reader, None)
@@ -200,13 +205,16 @@ def _csv_records(path: Path, data: bytes, fmt: _Format,
         end = reader.line_num
         for record in reader:
             # A quoted cell may hold a newline: a record is named by the line it starts on.
-            where, end = f"{path}:{end + 1}", reader.line_num
+            start, end = end + 1, reader.line_num
+            where = f"{path}:{start}"
             cells = [c.strip() for c in record]
             if not any(cells):
                 continue  # a blank line, or one of empty cells only
             if len(cells) != len(names):
-                hint = " (a trailing comma?)" if len(cells) > len(names) and not any(
-                    cells[len(names):]) else ""
+                hint = (f" (the row runs on to line {end}: a quote left open?)"
+                        if end > start else
+                        " (a trailing comma?)" if len(cells) > len(names) and not any(
+                            cells[len(names):]) else "")
                 records.append((where, f"{len(cells)} fields, expected {len(names)}{hint}"))
             elif cells == names:
                 # Two files joined with ``cat``: say so, not "unknown asset 'asset'".
@@ -237,9 +245,11 @@ def _header_ok(names: Sequence[str], fmt: _Format, where: str, problems: list[st
     if twice:
         problems.append(f"{where}: column(s) {', '.join(twice)} given twice")
     if unnamed:
-        trailing = unnamed[-1] == len(names)
-        problems.append(f"{where}: column(s) {', '.join(map(str, unnamed))} have no name"
-                        + (" (a trailing comma?)" if trailing else ""))
+        which = (f"column {unnamed[0]} has" if len(unnamed) == 1 else
+                 f"columns {', '.join(map(str, unnamed))} have")
+        hint = (" (a trailing comma?)" if unnamed[-1] == len(names) else
+                " (an index written by pandas?)" if unnamed == [1] else "")
+        problems.append(f"{where}: {which} no name{hint}")
     return len(problems) == before
 
 
@@ -251,9 +261,11 @@ def _parquet_records(path: Path, fmt: _Format, problems: list[str]) -> list[_Rec
         problems.append(f"{path}: not a readable Parquet file ({exc})")
         return None
     where = f"{path}:schema"
-    # pandas writes a filtered frame's index as a column of its own; it is not the book's.
+    # pandas writes an unnamed index that is not a range (a sorted or filtered frame's) as
+    # a column "__index_level_0__"; it is not the book's. A named index ("account", from
+    # set_index) is a column of the book like any other.
     index = {c for c in (table.schema.pandas_metadata or {}).get("index_columns", [])
-             if isinstance(c, str)}
+             if isinstance(c, str) and c.startswith("__index_level_")}
     names = [c for c in table.column_names if c not in index]
     if not _header_ok(names, fmt, where, problems):
         return None
@@ -281,8 +293,9 @@ def _column_type_problem(pa: Any, kind: Any, text: bool) -> str:
         return ""
     if not text and (types.is_decimal(kind) or types.is_floating(kind)):
         return ""
-    wanted = "strings" if text else "strings (exact), integers or decimals"
-    return f"a column of {kind} cannot hold it (use {wanted})"
+    if text:
+        return f"type {kind} cannot hold an identifier (use strings)"
+    return f"type {kind} cannot hold an amount (use strings (exact), integers or decimals)"
 
 
 # ---------------------------------------------------------------------- reading rows
@@ -360,6 +373,8 @@ def _amount(row: _Row, column: str, decimals: int, problems: list[str], *,
     cell = row.cells.get(column)
     if isinstance(cell, str):
         cell = cell.strip()
+    elif isinstance(cell, Decimal):
+        cell = format(cell, "f")  # a Parquet decimal as written (1E-7 is 0.0000001)
     if cell is None or cell == "":
         return 0
     return parse_amount(cell, decimals, f"{row.where}: {column}", problems, signed=signed)
