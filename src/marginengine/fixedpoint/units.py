@@ -57,7 +57,8 @@ def parse_units(value: object, decimals: int) -> int:
     if len(text) + shift > MAX_DIGITS:
         raise ValueError(f"too large ({value!r} has more than {MAX_DIGITS} digits in "
                          "smallest units)")
-    units = int(text) * 10**shift if shift >= 0 else int(text) // 10**-shift
+    scale: int = 10 ** abs(shift)
+    units = int(text) * scale if shift >= 0 else int(text) // scale
     return -units if sign else units
 
 
