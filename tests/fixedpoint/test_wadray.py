@@ -96,6 +96,8 @@ def test_parse_units_when_more_than_28_digits_then_still_exact():
     assert parse_units("0E-1000000", 6) == 0 and parse_units("1e977", 0) == 10**977
     with pytest.raises(ValueError, match="more than 18 decimal places"):
         parse_units("1e-999999", 18)
+    with pytest.raises(ValueError, match=r"^too large \(a 1001-character number has more "):
+        parse_units("9" * 1001, 0)
 
 
 def test_fraction_to_bps_and_format_units():

@@ -299,7 +299,7 @@ def _column_type_problem(pa: Any, kind: Any, text: bool) -> str:
 
 
 # ---------------------------------------------------------------------- reading rows
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Row:
     """A data row whose account and key (asset or market) are known and first seen."""
 
@@ -318,7 +318,7 @@ def _rows(path: Path, fmt: _Format, keys: Iterable[str], kind: str, listing: str
     """The rows of ``path`` with a good account and a known key (a ``kind``, one of the
     ``listing``), one per account and key; every other problem of the file appended, in
     the file's order (a generator, so the caller's problems with a row come in turn)."""
-    known = sorted(keys)
+    known = set(keys)
     records = _records(path, fmt, problems)
     if records is None:
         return
@@ -339,7 +339,7 @@ def _rows(path: Path, fmt: _Format, keys: Iterable[str], kind: str, listing: str
             continue
         if key not in known:
             problems.append(f"{where}: {fmt.key}: unknown {kind} {key!r} ({listing}: "
-                            f"{', '.join(known) or 'none'})")
+                            f"{', '.join(sorted(known)) or 'none'})")
             continue
         if account is None:
             continue
