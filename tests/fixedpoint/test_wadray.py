@@ -1,6 +1,8 @@
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from marginengine.fixedpoint import (
     RAY,
@@ -98,6 +100,19 @@ def test_parse_units_when_more_than_28_digits_then_still_exact():
         parse_units("1e-999999", 18)
     with pytest.raises(ValueError, match=r"^too large \(a 1001-character number has more "):
         parse_units("9" * 1001, 0)
+
+
+@given(st.integers(-10**80, 10**80), st.integers(-60, 60), st.integers(0, 36))
+def test_parse_units_when_any_decimal_then_the_exact_fraction(coefficient: int, exponent: int,
+                                                             decimals: int):
+    # The oracle: the value in Fraction arithmetic, whole in smallest units or refused.
+    exact = Fraction(coefficient) * Fraction(10) ** (exponent + decimals)
+    text = f"{coefficient}e{exponent}"
+    if exact.denominator != 1:
+        with pytest.raises(ValueError, match="decimal places"):
+            parse_units(text, decimals)
+    else:
+        assert parse_units(text, decimals) == exact.numerator
 
 
 def test_fraction_to_bps_and_format_units():
