@@ -187,8 +187,9 @@ def plan_perp_liquidation(perp: PerpMarketConfig, risk: BucketRisk, market: str,
 def bucket_liquidation_price(risk: BucketRisk, market: str, cost: int, base_unit: int,
                              schedule: TierSchedule, formula: str = "binance",
                              isolated: bool = False) -> int | None:
-    """The mark price of ``market`` at which the bucket would reach maintenance, everything
-    else held at current prices (``None``: never).
+    """The margin price of ``market`` (its mark, or its oracle price for ``margin_price =
+    "oracle"``) at which the bucket would reach maintenance, everything else held at
+    current prices (``None``: never).
 
     ``cost`` is the position's signed cost in quote smallest units (the ledger's
     ``PerpPosition.cost``), which gives its entry price (``PRICE_UNIT``, rounded down). The
