@@ -45,7 +45,7 @@ def _close_size(perp: PerpMarketConfig, size: int, notional: int, mark: int, quo
     threshold = perp.quote_amounts(quote_unit)["partial_above"]
     step = perp.step_units
     if whole:
-        pass
+        close = abs(size)  # the cooldown's whole position: no block limits, no fraction
     elif perp.liquidation == "fillable":
         dydx_notional = abs(quote_value(size, mark, perp.base_unit, quote_unit, Rounding.DOWN))
         _, most = dydx_position_notional_liquidatable(dydx_notional, threshold,
