@@ -105,3 +105,45 @@ def test_liquidate_when_partial_limits_then_dydx_block_limits():
     assert outcome.accepted, outcome.reason
     assert engine.ledger.perp_size("sub", "BTC-PERP") == 9 * BTC // 10
     engine.ledger.check_conservation()
+
+
+def _print_above_the_oracle(engine: Engine) -> None:
+    """A print of 0.01 ETH at 3,100 while the oracle is 3,000: the basis EMA takes 10% of
+    the 33,333 ppm basis (3,333 ppm), so the mark is median(3,000, 3,100, 3,000 x
+    1.003333) = 3,009.999 USD while the oracle stays 3,000."""
+    outcome = engine.apply(Trade("keeper", "short", "ETH-PERP", ETH // 100, 3_100 * USD))
+    assert outcome.accepted, outcome.reason
+    assert engine.mark("ETH-PERP") == 300_999_900_000
+    assert engine.prices["ETH-PERP"] == 3_000 * USD
+
+
+def test_margin_when_mark_above_oracle_then_dydx_margins_at_the_oracle():
+    # dYdX values net collateral and requirements at x/prices' oracle price
+    # (x/subaccounts/lib/updates.go GetRiskForSubaccount -> x/perpetuals/lib/lib.go
+    # GetNetCollateralAndMarginRequirements with perpInfo.Price): the table's figures hold
+    # whatever the mark.
+    engine = two_longs()
+    _print_above_the_oracle(engine)
+    assert engine.margin_prices()["ETH-PERP"] == 3_000 * USD
+    risk = engine.bucket("sub")
+    assert engine.equity_quote(risk) == 10 * USDC  # TNC at the oracle
+    assert risk.perp_maintenance == 50 * USDC
+    plan = plan_perp_liquidation(engine, "sub", "ETH-PERP")
+    assert plan.mark == 3_000 * USD
+    assert plan.price == 2_976 * USD and plan.bankruptcy_quote == 294 * USDC
+    outcome = engine.apply(LiquidatePerp("keeper", "sub", "ETH-PERP"))
+    assert outcome.accepted, outcome.reason
+    assert outcome.details["mark"] == 3_000 * USD and outcome.details["fee"] == 3_600_000
+
+
+def test_margin_when_margin_price_mark_then_the_mark_moves_the_figures():
+    # The same subaccount margined at the mark (the rule before, still a choice): the ETH's
+    # notional trunc(0.1 x 3,009.999) = 300.9999 USDC, IMR ceil(20%) = 60.19998, MMR
+    # ceil(50%) = 30.09999 USDC; TNC 10 + 0.9999.
+    engine = two_longs(margin_price="mark")
+    _print_above_the_oracle(engine)
+    risk = engine.bucket("sub")
+    eth = next(p for p in risk.positions if p.market == "ETH-PERP")
+    assert (eth.mark, eth.maintenance) == (300_999_900_000, 30_099_990)
+    assert engine.equity_quote(risk) == 10_999_900
+    assert plan_perp_liquidation(engine, "sub", "ETH-PERP").price != 2_976 * USD

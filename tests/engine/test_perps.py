@@ -348,3 +348,71 @@ def test_initial_scope_when_account_has_no_perps_then_only_always_binds():
     model, ledger = engine.margin_model, engine.ledger
     assert [model.initial_binds(ledger, "bob", s) for s in InitialScope] == [True, False, False]
     assert [model.initial_binds(ledger, "carol", s) for s in InitialScope] == [True, True, False]
+
+
+def _partially_liquidated() -> Engine:
+    """The 100 ETH long on 10,000 USDC at 1,920 under the hyperliquid preset: 20 ETH taken
+    over at time t0 (equity 2,000 < MM 2,400, above 2/3 of it), 80 ETH left."""
+    engine = opened(perp_engine(preset="hyperliquid"), long_quote=10_000)
+    engine.apply(SetPrice("ETH-PERP", 1_920 * USD))
+    outcome = engine.apply(LiquidatePerp("keeper", "long", "ETH-PERP"))
+    assert outcome.details["closed"] == 20 * ETH and "cooldown_until" not in outcome.details
+    assert engine.ledger.partial_liquidation_time("long") == engine.ledger.time
+    return engine
+
+
+@pytest.mark.parametrize(("wait", "closed"), [(0, 80), (10, 80), (29, 80), (30, 16)])
+def test_liquidation_when_within_30s_of_a_partial_one_then_whole_position(wait: int,
+                                                                         closed: int):
+    # Hyperliquid docs, Trading > Liquidations: "After a block where any position of a user
+    # is partially liquidated, there is a cooldown period of 30 seconds. During this
+    # cooldown period, all market liquidation orders for that user will be for the entire
+    # position." At 1,915 the 80 ETH left hold 2,000 - 80 x 5 = 1,600 < MM 1,915 (above
+    # 2/3 of it: no backstop); 153,200 USDC of notional, so 20% (16 ETH) once it is over.
+    engine = _partially_liquidated()
+    t0 = engine.ledger.time
+    if wait:
+        assert engine.apply(AdvanceTime(wait)).accepted
+    engine.apply(SetPrice("ETH-PERP", 1_915 * USD))
+    assert engine.is_liquidatable("long")
+    outcome = engine.apply(LiquidatePerp("keeper", "long", "ETH-PERP"))
+    assert outcome.accepted, outcome.reason
+    assert outcome.details["closed"] == closed * ETH
+    assert outcome.details["backstop_margin"] == 0
+    if closed == 80:
+        assert outcome.details["cooldown_until"] == t0 + 30
+    else:
+        # A new partial liquidation: a new cooldown from now.
+        assert "cooldown_until" not in outcome.details
+        assert engine.ledger.partial_liquidation_time("long") == t0 + 30
+    engine.ledger.check_conservation()
+
+
+def test_cooldown_when_owner_partially_liquidated_then_its_sub_accounts_too_and_no_other():
+    from marginengine.engine.perp_handlers import in_partial_cooldown
+
+    engine = _partially_liquidated()
+    perp = engine.config.perps["ETH-PERP"]
+    # Hyperliquid's "user" is the address: the owner and its isolated sub-accounts.
+    assert in_partial_cooldown(engine, "long", perp)
+    assert in_partial_cooldown(engine, "long/eth", perp)
+    assert not in_partial_cooldown(engine, "short", perp)
+    # dydx-v4 has no cooldown: nothing is recorded, and state hashes are as before.
+    dydx = opened(perp_engine(partial_above="1000", partial_fraction="0.1"))
+    dydx.apply(SetPrice("ETH-PERP", 1_840 * USD))
+    outcome = dydx.apply(LiquidatePerp("keeper", "long", "ETH-PERP"))
+    assert outcome.accepted and outcome.details["closed"] < 100 * ETH
+    assert dydx.ledger.clearing.partial_liquidations == {}
+    assert "partial_liquidations" not in dydx.ledger.clearing.as_dict()
+
+
+def test_cooldown_when_refused_liquidation_then_nothing_recorded():
+    engine = opened(perp_engine(preset="hyperliquid"), long_quote=10_000)
+    outcome = engine.apply(LiquidatePerp("keeper", "long", "ETH-PERP"))  # healthy
+    assert not outcome.accepted
+    assert engine.ledger.partial_liquidation_time("long") is None
+
+
+def test_partial_cooldown_when_negative_then_refused_naming_field():
+    with pytest.raises(Exception, match="partial_cooldown"):
+        perp_engine(preset="hyperliquid", partial_cooldown=-1)

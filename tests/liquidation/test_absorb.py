@@ -155,3 +155,62 @@ def test_plan_absorb_when_collateral_short_then_balance_zero_and_rest_is_bad_deb
     assert plan.new_balance == 0
     assert plan.new_balance - plan.old_balance == 10**12
     assert plan.bad_debt == 10**12 - 4_750 * USDC
+
+
+# --- Liquidator points: compound-finance/comet@d5a30b0a contracts/Comet.sol absorb ------
+# (numAbsorbs++, numAbsorbed += accounts.length, approxSpend += gasUsed * block.basefee;
+# contracts/CometStorage.sol LiquidatorPoints) and test/absorb-test.ts "absorbs 1 account
+# and pays out the absorber": the absorber's points 1 / 1 / some spend, the absorbed
+# account's 0 / 0 / 0.
+def test_absorb_when_accepted_then_absorber_credited_liquidator_points():
+    from marginengine.liquidation import LiquidatorPoints
+
+    engine = comet()
+    engine.apply(SetPrice("WETH", 1_700 * USD))
+    # 250,000 gas at a 30 gwei base fee: 7.5e15 wei.
+    outcome = engine.apply(Absorb("keeper", "whale", gas_used=250_000, base_fee=30 * 10**9))
+    assert outcome.accepted, outcome.reason
+    assert engine.liquidator_points("keeper") == LiquidatorPoints(1, 1, 7_500_000_000_000_000)
+    assert engine.liquidator_points("whale") == LiquidatorPoints()  # as Comet's mapping
+    assert outcome.details["liquidator_points"] == {
+        "num_absorbs": 1, "num_absorbed": 1, "approx_spend": 7_500_000_000_000_000}
+    # A second absorb by the same absorber adds to them.
+    engine.apply(Deposit("shrimp", "WETH", ETH))
+    assert engine.apply(Borrow("shrimp", "USDC", 1_400 * USDC)).accepted  # 1,700 x 83%
+    engine.apply(SetPrice("WETH", 1_500 * USD))
+    assert engine.apply(Absorb("keeper", "shrimp", gas_used=100_000, base_fee=1)).accepted
+    assert engine.liquidator_points("keeper") == LiquidatorPoints(2, 2,
+                                                                  7_500_000_000_100_000)
+
+
+def test_absorb_when_points_credited_then_in_state_hash_and_replayed_without_gas_zero():
+    # Points are state (Comet's storage): they enter the hash once an absorb credits any,
+    # so a run without an absorb hashes as before; the gas fields default to 0.
+    engine = comet()
+    before = engine.state_hash()
+    assert "liquidator_points" not in engine.state.hash_parts()
+    engine.apply(SetPrice("WETH", 1_700 * USD))
+    with_gas = comet()
+    with_gas.apply(SetPrice("WETH", 1_700 * USD))
+    engine.apply(Absorb("keeper", "whale"))
+    with_gas.apply(Absorb("keeper", "whale", gas_used=1, base_fee=1))
+    assert engine.liquidator_points("keeper").approx_spend == 0
+    assert engine.state_hash() != with_gas.state_hash() != before
+    assert engine.state.hash_parts()["liquidator_points"] == {
+        "keeper": {"num_absorbs": 1, "num_absorbed": 1, "approx_spend": 0}}
+
+
+@pytest.mark.parametrize(("field", "event"), [
+    ("gas_used", Absorb("keeper", "whale", gas_used=-1)),
+    ("base_fee", Absorb("keeper", "whale", base_fee=-1)),
+    ("approx_spend", Absorb("keeper", "whale", gas_used=2**64, base_fee=2**64)),
+])
+def test_absorb_when_bad_gas_then_refused_naming_field_and_nothing_changed(field, event):
+    engine = comet()
+    engine.apply(SetPrice("WETH", 1_700 * USD))
+    before = engine.state.hash_parts()
+    outcome = engine.apply(event)
+    assert not outcome.accepted and field in outcome.reason
+    assert engine.state.hash_parts() == before  # no points (and the hash: seq only)
+    assert engine.ledger.debt_of("whale", "USDC") == 160_000 * USDC
+    assert engine.ledger.supply_of("whale", "WETH") == 100 * ETH

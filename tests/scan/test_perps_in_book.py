@@ -85,3 +85,22 @@ def test_whatif_when_accounts_hold_perps_then_shocked_engine_answer():
             expected.append(account)
     assert sorted(book.accounts.ids(outcome.rows)) == expected
     assert "alice" in expected  # 10 x 1,800 x 83% < 15,000 x 1.02
+
+
+def test_scans_when_dydx_mark_above_oracle_then_book_margins_at_the_oracle_as_the_engine():
+    # dydx-v4 margins at the oracle price (margin_price = "oracle"): a print at 2,400 puts
+    # the mark at median(1,850, 2,400, 1,850 x 1.02) = 1,887 after the oracle falls to
+    # 1,850, where the long's equity 5,000 is below its requirement 3% x 185,000 = 5,550
+    # (at the mark: 8,700 against 5,661, safe). The book screens at the same price.
+    engine = opened(perp_engine())
+    assert engine.apply(DepositQuote("mm", 10_000 * USDC)).accepted
+    assert engine.apply(Trade("mm", "short", "ETH-PERP", ETH, 2_400 * USD)).accepted
+    book = RiskBook.from_engine(engine)
+    book.full_scan()
+    engine.apply(SetPrice("ETH-PERP", 1_850 * USD))
+    assert engine.mark("ETH-PERP") == 1_887 * USD
+    book.incremental_scan()
+    assert "long" in exact(engine)
+    assert book.below_accounts() == exact(engine)
+    k = book.perps.column["ETH-PERP"]
+    assert book.perps.mark_int[k] == 1_850 * USD

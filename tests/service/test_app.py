@@ -305,3 +305,34 @@ def test_unexpected_failure_when_applying_then_503_and_writes_refused(client: An
     assert client.post("/ticks", json={"prices": {"WETH": "1980"}},
                        headers=AUTH).status_code == 503
     assert client.get("/healthz").json()["ok"] is False
+
+
+def test_liquidator_points_when_comet_absorbs_then_served_as_comets_mapping() -> None:
+    # compound-finance/comet@d5a30b0a Comet.sol absorb: numAbsorbs, numAbsorbed and
+    # approxSpend = gasUsed x block.basefee, read through liquidatorPoints(address).
+    from fastapi.testclient import TestClient
+
+    from marginengine.config import protocol_from_dict
+    from marginengine.engine import Absorb, Borrow, Deposit, SetPrice
+    from marginengine.service.app import create_app
+    from tests.conftest import USD
+    from tests.service.conftest import TOKEN
+
+    engine = Engine(protocol_from_dict({"preset": "compound-v3", "markets": {
+        "USDC": {}, "WETH": {}}}))
+    for event in (SetPrice("USDC", USD), SetPrice("WETH", 2_000 * USD),
+                  Deposit("lp", "USDC", 1_000_000 * USDC), Deposit("whale", "WETH", 100 * ETH),
+                  Borrow("whale", "USDC", 160_000 * USDC), SetPrice("WETH", 1_700 * USD),
+                  Absorb("keeper", "whale", gas_used=250_000, base_fee=30 * 10**9)):
+        assert engine.apply(event).accepted
+    with TestClient(create_app(Service(engine), TOKEN, max_body=4096, rate=0)) as c:
+        assert c.get("/liquidator-points/keeper").json() == {
+            "absorber": "keeper", "num_absorbs": 1, "num_absorbed": 1,
+            "approx_spend": 7_500_000_000_000_000}
+        assert c.get("/liquidator-points/whale").json()["num_absorbs"] == 0
+
+
+def test_liquidator_points_when_protocol_has_no_absorb_then_404_naming_field(client: Any) -> None:
+    r = client.get("/liquidator-points/keeper")
+    assert r.status_code == 404
+    assert "absorber" in r.text and "no Absorb" in r.text

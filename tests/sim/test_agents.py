@@ -88,6 +88,11 @@ def test_absorber_when_comet_cascade_then_accounts_absorbed_and_collateral_bough
     for account in ledger.accounts:
         if account.startswith("acct"):
             assert result.engine.is_liquidatable(account) is False
+    # Comet's liquidator points: one per absorb, and gasUsed x basefee at the run's gas
+    # (the absorb's 300,000 gas at a constant 10 gwei: 3e15 wei each).
+    points = result.engine.liquidator_points("keeper")
+    assert points.num_absorbs == points.num_absorbed == summary["liquidation_count"]
+    assert points.approx_spend == points.num_absorbs * 300_000 * 10 * 10**9
 
 
 class _World:

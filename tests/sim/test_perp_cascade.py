@@ -119,20 +119,23 @@ def test_zero_insurance_fund_when_crash_then_adl_happens() -> None:
     assert totals["insurance_paid"] < with_fund["insurance_paid"]
 
 
-def test_venue_feedback_when_liquidators_hedge_then_the_mark_falls_below_the_index() -> None:
+def test_venue_feedback_when_liquidators_hedge_then_the_mark_falls_to_the_index() -> None:
     data = alone(read_toml(EXAMPLE))
     data["venue"]["depth_at_1pct"] = 100  # a thinner book than the example's
     s = runner_of(data).series
-    # The liquidator sells what it takes on the thin book: after the 196 liquidations of
-    # minute 13 its mid is 1,646.1 against an index of 1,713, and the mark the prints carry
-    # follows below the index (minute 16: 1,690.8 against 1,692).
-    assert max(s["perp_liquidations"]) == s["perp_liquidations"][13] == 196
-    assert s["venue_price_usd"][13] < s["external_price_usd"][13] - 60
-    assert s["perp_mark_usd.ETH-PERP"][16] < s["perp_index_usd.ETH-PERP"][16]
+    # The liquidator sells what it takes on the thin book: after the 214 liquidations of
+    # minute 13 its mid is 1,678.6 against an index of 1,713, and the prints below the
+    # index pull the mark (the median of index, print and basis) down to the index
+    # (minute 16: 1,692 = the index).
+    assert max(s["perp_liquidations"]) == s["perp_liquidations"][13] == 214
+    assert s["venue_price_usd"][13] < s["external_price_usd"][13] - 30
+    assert s["perp_mark_usd.ETH-PERP"][16] == s["perp_index_usd.ETH-PERP"][16] == 1692
     data["venue"]["feedback"] = False
     quiet = runner_of(data).series
-    # Without feedback the book's low is the arbitrage lag behind the index only.
-    assert min(quiet["venue_price_usd"]) > min(s["venue_price_usd"]) + 60
+    # Without feedback the book's low is the arbitrage lag behind the index only, and the
+    # mark stays above the index (minute 16: 1,711.2).
+    assert min(quiet["venue_price_usd"]) > min(s["venue_price_usd"]) + 30
+    assert quiet["perp_mark_usd.ETH-PERP"][16] > quiet["perp_index_usd.ETH-PERP"][16] + 15
 
 
 # How these arose: examples/perp_cascade.toml run once (seed 5) when the perp cascade was
@@ -145,12 +148,20 @@ def test_venue_feedback_when_liquidators_hedge_then_the_mark_falls_below_the_ind
 # rounded up to whole ppm), rounded as dYdX's subticks (a long's up), dYdX's floored fee
 # capped at the fill less the bankruptcy quote: dydx shortfall 178,506,284,232 ->
 # 178,505,877,236, socializer 104,770,216,972 -> 104,770,195,291 (counts unchanged).
+# Re-pinned when dydx-v4 came to margin and liquidate at the oracle price (margin_price =
+# "oracle", as dYdX's GetNetCollateralAndMarginRequirements and GetFillablePrice do) instead
+# of the mark: the book lags the falling index, so the mark stood above the oracle (minute
+# 13: 1,752.8 against 1,713) and fillable prices from it were higher; from the oracle the
+# bankrupt longs fill lower. dydx shortfall 178,505,877,236 -> 306,930,141,113 (fund
+# 90,238,770,852 -> 89,326,723,957, ADL 88,267,106,384 -> 217,603,417,156), socializer
+# 104,770,195,291 -> 109,017,260,314 (fund 38,639,411,990 -> 39,349,484,305, socialized
+# 66,130,783,301 -> 69,667,776,009); counts unchanged.
 PINNED_COUNTS = (789, 309)
 PINNED_WATERFALL = {  # quote (USDC) smallest units
-    "dydx": {"shortfall": "178505877236", "insurance_paid": "90238770852",
-             "adl_covered": "88267106384", "socialized": "0", "deficit": "0"},
-    "socializer": {"shortfall": "104770195291", "insurance_paid": "38639411990",
-                   "adl_covered": "0", "socialized": "66130783301", "deficit": "0"},
+    "dydx": {"shortfall": "306930141113", "insurance_paid": "89326723957",
+             "adl_covered": "217603417156", "socialized": "0", "deficit": "0"},
+    "socializer": {"shortfall": "109017260314", "insurance_paid": "39349484305",
+                   "adl_covered": "0", "socialized": "69667776009", "deficit": "0"},
 }
 
 
@@ -170,10 +181,10 @@ def test_example_when_simulated_then_pinned_waterfall_and_columns_with_units(
     for venue, figures in (("dydx", dydx), ("socializer", soc)):
         assert figures["waterfall_quote_units"] == PINNED_WATERFALL[venue], venue
     # Through the insurance fund, ADL and socialized loss; nothing left as deficit.
-    assert s["insurance_fund_drawdown"] == pytest.approx(128_878.182842)
-    assert s["adl_covered"] == pytest.approx(88_267.106384)
-    assert s["socialized_loss"] == pytest.approx(66_130.783301)
-    assert s["bankrupt_shortfall"] == pytest.approx(283_276.072527)
+    assert s["insurance_fund_drawdown"] == pytest.approx(128_676.208262)
+    assert s["adl_covered"] == pytest.approx(217_603.417156)
+    assert s["socialized_loss"] == pytest.approx(69_667.776009)
+    assert s["bankrupt_shortfall"] == pytest.approx(415_947.401427)
     assert s["perp_deficit"] == 0
     import pyarrow.parquet as pq
 

@@ -199,6 +199,14 @@ class PerpMarketConfig(StrictModel):
                                                     allow_inf_nan=False)] = Decimal(1)
     partial_above: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(0)
     partial_fraction: PositiveFraction = Decimal(1)
+    #: Hyperliquid's cooldown after a partial liquidation, in engine seconds (docs, Trading >
+    #: Liquidations: "After a block where any position of a user is partially liquidated,
+    #: there is a cooldown period of 30 seconds. During this cooldown period, all market
+    #: liquidation orders for that user will be for the entire position."): for this long
+    #: after a partial liquidation of any position of an owner (the account and its
+    #: ``owner/label`` sub-accounts), a liquidation of this market closes the whole
+    #: position. 0: none.
+    partial_cooldown: Annotated[int, Field(ge=0)] = 0
     adl_policy: Literal["pnl_leverage", "hyperliquid_index", "pro_rata_profit",
                         "risk_aware"] = "pnl_leverage"
     insurance_fund: Literal["shared", "market"] = "shared"
@@ -213,6 +221,17 @@ class PerpMarketConfig(StrictModel):
     #: the liquidator (the liquidator vault): "the maintenance margin is not returned".
     backstop: bool = False
     mark_basis_alpha: PositiveFraction = Decimal("0.1")
+    #: The price positions are valued, margined and liquidated at: ``"mark"`` (the engine's
+    #: mark, :func:`~marginengine.margin.perp.mark_price`; Hyperliquid margins at its mark,
+    #: docs, Trading > Margining) or ``"oracle"`` (the market's oracle price, the index a
+    #: ``SetPrice`` of the perp's symbol sets: dYdX v4 values net collateral and the margin
+    #: requirements at ``x/prices``' market price, dydxprotocol/v4-chain@84d4664b
+    #: ``protocol/x/subaccounts/lib/updates.go`` ``GetRiskForSubaccount`` through
+    #: ``x/perpetuals/lib/lib.go`` ``GetNetCollateralAndMarginRequirements``, and its
+    #: fillable and bankruptcy prices at the same price, ``x/clob/keeper/liquidations.go``
+    #: ``GetFillablePrice``, ``GetBankruptcyPriceInQuoteQuantums``). Funding's premium is the
+    #: mark over the index either way.
+    margin_price: Literal["mark", "oracle"] = "mark"
 
     @field_validator("tiers")
     @classmethod
@@ -334,12 +353,14 @@ def perp_symbol_problem(symbol: str) -> str | None:
 #: default funding, clamped to 600% x (IMF - MMF) (x/perpetuals/types/genesis.go
 #: DefaultFundingRateClampFactorPpm = 6e6, DefaultPremiumVoteClampFactorPpm = 6e7, 1-minute
 #: samples); liquidation at the fillable price with a 1.5% maximum fee and a 10%
-#: spread-to-maintenance-ratio, per-market insurance fund.
+#: spread-to-maintenance-ratio, per-market insurance fund; margin and liquidation at the
+#: oracle price.
 #: Hyperliquid: BTC-like tiers (40x: IM 2.5%, MM 1.25%; 20x above 150M), funding
 #: F = P + clamp(0.01% - P, +-0.05%) per 8 hours paid one eighth every hour, capped at
 #: 4%/hour (docs, Trading > Funding), liquidators (HLP) take over positions, positions above
-#: 100k USDC liquidated 20% at a time, below 2/3 of the maintenance margin a backstop
-#: takeover that keeps the margin, shared fund, ADL by Hyperliquid's index.
+#: 100k USDC liquidated 20% at a time (whole for 30 s after a partial one), below 2/3 of
+#: the maintenance margin a backstop takeover that keeps the margin, shared fund, ADL by
+#: Hyperliquid's index.
 PERP_PRESETS: dict[str, dict[str, Any]] = {
     "dydx-v4": {
         "margin_model": "dydx-v4",
@@ -353,6 +374,7 @@ PERP_PRESETS: dict[str, dict[str, Any]] = {
         "spread_to_mmr": "0.10",
         "insurance_fund": "market",
         "adl_policy": "pnl_leverage",
+        "margin_price": "oracle",
     },
     "hyperliquid": {
         "tiers": [
@@ -366,6 +388,7 @@ PERP_PRESETS: dict[str, dict[str, Any]] = {
         "liquidation_fee": "0",
         "partial_above": "100000",
         "partial_fraction": "0.2",
+        "partial_cooldown": 30,
         "insurance_fund": "shared",
         "adl_policy": "hyperliquid_index",
         "backstop": True,

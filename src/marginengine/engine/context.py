@@ -18,6 +18,7 @@ from marginengine.engine.rejected import Rejected
 from marginengine.engine.state import EngineState, MorphoBook, SequencerStatus, StateReads
 from marginengine.fixedpoint import format_units
 from marginengine.ledger import check_account_id
+from marginengine.liquidation.absorb import LiquidatorPoints
 from marginengine.liquidation.auction_house import AuctionHouse
 from marginengine.liquidation.liquity_system import LiquitySystem
 from marginengine.margin import InitialScope
@@ -207,6 +208,10 @@ class HandlerContext(StateReads):
     def set_crowding(self, asset: str, addons: Mapping[str, int]) -> None:
         """Replace collateral ``asset``'s crowding add-ons (journalled)."""
         self.state.set_crowding(asset, addons)
+
+    def set_liquidator_points(self, absorber: str, points: LiquidatorPoints) -> None:
+        """Replace an absorber's Comet liquidator points (journalled)."""
+        self.state.set_liquidator_points(absorber, points)
 
     def set_conditions(self, asset: str, conditions: MarketConditions) -> None:
         """Replace an asset's market conditions."""

@@ -281,10 +281,18 @@ class Liquidate(Event):
 
 @dataclass(frozen=True)
 class Absorb(Event):
-    """``absorber`` has the protocol absorb an underwater ``account`` (Compound III)."""
+    """``absorber`` has the protocol absorb an underwater ``account`` (Compound III).
+
+    ``gas_used`` (gas) and ``base_fee`` (wei per gas) are what the transaction used and the
+    block's base fee: Comet adds their product to the absorber's ``approxSpend``
+    (``liquidatorPoints``); both 0 (the default) add nothing to it. The engine cannot
+    measure gas, so the caller says it.
+    """
 
     absorber: str
     account: str
+    gas_used: int = 0
+    base_fee: int = 0
 
 
 @dataclass(frozen=True)

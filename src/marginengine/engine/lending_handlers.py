@@ -253,6 +253,11 @@ def absorb(ctx: HandlerContext, e: Absorb) -> dict[str, Any]:
     assert compound is not None  # the absorb family always has its [compound] table
     ctx.account_id(e.absorber, "absorber")
     ctx.existing(e.account)
+    for name in ("gas_used", "base_fee"):
+        if getattr(e, name) < 0:
+            ctx.refuse(Code.INVALID_AMOUNT,
+                       f"{name}: must not be negative (got {getattr(e, name)})",
+                       field=name, value=getattr(e, name))
     base = compound.base_asset
     ctx.require_prices([base, *ctx.account_assets(e.account)], for_liquidation=True)
     base_price = ctx.price(base)
@@ -272,12 +277,21 @@ def absorb(ctx: HandlerContext, e: Absorb) -> dict[str, Any]:
         ledger.credit_supply(e.account, base, plan.new_balance)
     if plan.bad_debt:
         ledger.record_bad_debt(base, plan.bad_debt)
+    # Comet's absorb credits the absorber's points after absorbing (contracts/Comet.sol
+    # absorb, compound-finance/comet@d5a30b0a): one call, its accounts (one per event
+    # here), and gasUsed x block.basefee.
+    try:
+        points = ctx.liquidator_points(e.absorber).credited(1, e.gas_used, e.base_fee)
+    except ValueError as exc:
+        ctx.refuse(Code.INVALID_AMOUNT, f"liquidator points: {exc}", absorber=e.absorber)
+    ctx.set_liquidator_points(e.absorber, points)
     return {
         "debt_absorbed": debt,
         "seized": {s.asset: s.amount for s in plan.seized},
         "credit": plan.new_balance - plan.old_balance,
         "new_balance": plan.new_balance,
         "bad_debt": plan.bad_debt,
+        "liquidator_points": points.as_dict(),
     }
 
 

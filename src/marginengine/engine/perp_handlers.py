@@ -198,15 +198,30 @@ def trade(ctx: HandlerContext, e: Trade) -> dict[str, Any]:
 def plan_perp_liquidation(reads: StateReads, account_id: str, market: str,
                           requested: int = 0) -> PerpLiquidationPlan:
     """Plan the liquidation of ``account_id``'s ``market`` position now (see
-    :func:`marginengine.liquidation.perp_liquidation.plan_perp_liquidation`)."""
+    :func:`marginengine.liquidation.perp_liquidation.plan_perp_liquidation`), whole while
+    its owner is in the market's ``partial_cooldown`` (:func:`in_partial_cooldown`)."""
     marks = reads.valuation().marks
 
     def maintenance_at(size: int) -> int:
         return reads.perp_model.position_risk(reads.ledger, account_id, market, marks,
                                               size=size).maintenance
 
-    return plan_perp(reads.config.perps[market], reads.bucket(account_id), market, requested,
-                     maintenance_at)
+    perp = reads.config.perps[market]
+    return plan_perp(perp, reads.bucket(account_id), market, requested, maintenance_at,
+                     whole=in_partial_cooldown(reads, account_id, perp))
+
+
+def in_partial_cooldown(reads: StateReads, account_id: str, perp: PerpMarketConfig) -> bool:
+    """Whether ``account_id``'s owner was partially liquidated less than
+    ``perp.partial_cooldown`` seconds ago (Hyperliquid docs, Trading > Liquidations: "After
+    a block where any position of a user is partially liquidated, there is a cooldown period
+    of 30 seconds. During this cooldown period, all market liquidation orders for that user
+    will be for the entire position."). A liquidation at the same engine time as the partial
+    one comes after it in the log, so it is inside the cooldown; at ``t + 30`` it is over."""
+    if not perp.partial_cooldown:
+        return False
+    since = reads.ledger.partial_liquidation_time(account_id)
+    return since is not None and reads.ledger.time - since < perp.partial_cooldown
 
 
 def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
@@ -246,6 +261,15 @@ def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
         "insurance_paid": 0, "adl": [], "socialized": 0, "deficit": 0, "fee": 0,
         "shortfall": 0, "adl_covered": 0, "backstop_margin": 0,
     }
+    if in_partial_cooldown(ctx, e.account, perp):
+        # Only inside a cooldown, so outcomes of runs without one are unchanged: when it
+        # ends (engine seconds), the reason the whole position was closed.
+        since = ctx.ledger.partial_liquidation_time(e.account)
+        assert since is not None
+        details["cooldown_until"] = since + perp.partial_cooldown
+    if quote.partial and perp.partial_cooldown:
+        # Hyperliquid: a partial liquidation starts the owner's cooldown.
+        ctx.ledger.record_partial_liquidation(e.account)
     notional = abs(quote_value(close, price, perp.base_unit, quote_unit, Rounding.DOWN))
     # What the liquidated account receives for the fill (negative: pays), rounded as
     # Ledger.fill rounds it.

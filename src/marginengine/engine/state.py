@@ -25,6 +25,7 @@ from marginengine.errors import FieldError, InvariantViolation
 from marginengine.fixedpoint import PRICE_UNIT, Rounding
 from marginengine.ledger import Ledger
 from marginengine.ledger.options import OptionClearing, OptionSeries
+from marginengine.liquidation.absorb import LiquidatorPoints
 from marginengine.liquidation.auction_house import AuctionHouse
 from marginengine.liquidation.liquity import StabilityPoolRule
 from marginengine.liquidation.liquity_system import LiquitySystem
@@ -49,7 +50,7 @@ from marginengine.margin.adaptive_model import (
 )
 from marginengine.margin.morpho import Market as MorphoMarket
 from marginengine.margin.morpho import Position as MorphoPosition
-from marginengine.margin.perp import BucketRisk, PerpMarginModel, mark_price
+from marginengine.margin.perp import BucketRisk, PerpMarginModel, margin_price, mark_price
 from marginengine.margin.portfolio import (
     Expiry,
     OptionPosition,
@@ -175,6 +176,10 @@ class EngineState:
         self.addons: dict[str, int] = {}
         self._saved_crowding: Any = _UNSET
         self._changed_addons: set[str] = set()
+        #: Comet's ``liquidatorPoints`` per absorber (compound-v3's ``Absorb``); an
+        #: absorber absent has none.
+        self.liquidator_points: dict[str, LiquidatorPoints] = {}
+        self._saved_points: Any = _UNSET
         self._open = False
         self._saved_prices: dict[str, int | None] = {}
         self._saved_oracles: dict[str, MarketOracle] = {}
@@ -234,6 +239,7 @@ class EngineState:
         if self._saved_crowding is not _UNSET:
             self._saved_crowding = _UNSET
             self._changed_addons = set()
+        self._saved_points = _UNSET
 
     def _rollback(self) -> None:
         for asset, price in self._saved_prices.items():
@@ -266,6 +272,8 @@ class EngineState:
             self.ledger.config = self.config
         if self._saved_crowding is not _UNSET:
             self.crowding, self.addons = self._saved_crowding
+        if self._saved_points is not _UNSET:
+            self.liquidator_points = self._saved_points
 
     def _require_open(self) -> None:
         if not self._open:
@@ -285,6 +293,14 @@ class EngineState:
             self._saved_oracles[asset] = self.oracles[asset]
             self.oracles[asset] = self.oracles[asset].copy()
         return self.oracles[asset]
+
+    def set_liquidator_points(self, absorber: str, points: LiquidatorPoints) -> None:
+        """Replace an absorber's Comet liquidator points (journalled)."""
+        self._require_open()
+        if self._saved_points is _UNSET:
+            self._saved_points = self.liquidator_points
+            self.liquidator_points = dict(self.liquidator_points)
+        self.liquidator_points[absorber] = points
 
     def auctions_for_update(self, auction: int | None = None) -> AuctionHouse | None:
         """The auction house, to change in place (journalled: copied on first write, with
@@ -489,6 +505,10 @@ class EngineState:
         if self.crowding:
             parts["crowding"] = {a: dict(sorted(c.items()))
                                  for a, c in sorted(self.crowding.items())}
+        if self.liquidator_points:
+            # Only once an absorb credited some, so hashes of logs without one are unchanged.
+            parts["liquidator_points"] = {a: p.as_dict() for a, p in
+                                          sorted(self.liquidator_points.items())}
         return parts
 
 
@@ -707,6 +727,11 @@ class StateReads:
             return None
         return evaluate_portfolio(portfolio, cfg, self.option_underlying(account_id))
 
+    def liquidator_points(self, absorber: str) -> LiquidatorPoints:
+        """Comet's ``liquidatorPoints(absorber)``: what its ``Absorb`` events credited
+        (zeros for an address that never absorbed, as Comet's mapping reads)."""
+        return self.state.liquidator_points.get(absorber, LiquidatorPoints())
+
     # ------------------------------------------------------------------ valuation
     def mark(self, market: str) -> int:
         """A perp market's mark price (see :func:`~marginengine.margin.perp.mark_price`)."""
@@ -717,12 +742,22 @@ class StateReads:
         """Mark prices of every perp market with an index price."""
         return {m: self.mark(m) for m in self.config.perps if m in self.prices}
 
+    def margin_prices(self) -> dict[str, int]:
+        """The price each perp market with an index price is margined at: its mark, or its
+        oracle price where ``margin_price = "oracle"`` (dYdX v4; see
+        :func:`~marginengine.margin.perp.margin_price`)."""
+        clearing = self.ledger.clearing.markets
+        return {m: margin_price(p, self.prices[m], clearing[m].last_trade_price,
+                                clearing[m].basis_ema_ppm)
+                for m, p in self.config.perps.items() if m in self.prices}
+
     def valuation(self, prices: Mapping[str, int] | None = None,
                   marks: Mapping[str, int] | None = None) -> Valuation:
         """The valuation the margin models read: prices (the oracle's, or ``prices``),
-        marks (the engine's, or ``marks``) and market conditions."""
+        the perp markets' margin prices (the engine's :meth:`margin_prices`, or ``marks``)
+        and market conditions."""
         return Valuation(self.prices if prices is None else prices,
-                         self.marks() if marks is None else marks,
+                         self.margin_prices() if marks is None else marks,
                          conditions=self.state.conditions, portfolio=self._portfolio_hook(),
                          addons=self.state.addons,
                          family=self._family_hook(self.prices if prices is None else prices))
@@ -738,7 +773,7 @@ class StateReads:
     def initial_valuation(self) -> Valuation:
         """The valuation of initial margin (see :meth:`initial_prices`)."""
         collateral, debt = self.initial_prices()
-        return Valuation(collateral, self.marks(), debt, self.state.conditions,
+        return Valuation(collateral, self.margin_prices(), debt, self.state.conditions,
                          self._portfolio_hook(), self.state.addons,
                          self._family_hook(self.prices))
 

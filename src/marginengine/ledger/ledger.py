@@ -32,6 +32,7 @@ from marginengine.ledger.perp import (
     PerpClearing,
     PerpMarketState,
     funding_payment,
+    owner_of,
     quote_value,
 )
 from marginengine.ledger.reserve import ReserveState
@@ -522,6 +523,15 @@ class Ledger:
         state = self._clearing().markets[market]
         state.last_trade_price = price
         state.basis_ema_ppm = basis_ema_ppm
+
+    def record_partial_liquidation(self, account_id: str) -> None:
+        """Remember now as the last partial liquidation of ``account_id``'s owner (the
+        start of Hyperliquid's cooldown, :attr:`PerpClearing.partial_liquidations`)."""
+        self._clearing().partial_liquidations[owner_of(account_id)] = self.time
+
+    def partial_liquidation_time(self, account_id: str) -> int | None:
+        """When ``account_id``'s owner was last partially liquidated (``None``: never)."""
+        return self.clearing.partial_liquidations.get(owner_of(account_id))
 
     def add_volume(self, market: str, liquidated: int = 0, adl: int = 0) -> None:
         """Count liquidated and auto-deleveraged notional (reporting)."""

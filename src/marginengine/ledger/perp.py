@@ -103,6 +103,9 @@ class PerpClearing:
         Losses neither the insurance funds, auto-deleveraging nor socialization covered.
     socialized_loss, insurance_drawdown
         Cumulative figures for reporting.
+    partial_liquidations
+        Per owner (an account id before any ``/label``), the time of its last partial
+        liquidation in a market with a ``partial_cooldown`` (Hyperliquid's cooldown).
     """
 
     cash: int = 0
@@ -112,19 +115,31 @@ class PerpClearing:
     socialized_loss: int = 0
     insurance_drawdown: int = 0
     markets: dict[str, PerpMarketState] = field(default_factory=dict)
+    partial_liquidations: dict[str, int] = field(default_factory=dict)
 
     def copy(self) -> PerpClearing:
         """A deep copy."""
-        return replace(self, markets={s: m.copy() for s, m in self.markets.items()})
+        return replace(self, markets={s: m.copy() for s, m in self.markets.items()},
+                       partial_liquidations=dict(self.partial_liquidations))
 
     def as_dict(self) -> dict[str, object]:
         """All fields, sorted, for hashing."""
-        return {
+        out: dict[str, object] = {
             "cash": self.cash, "insurance": self.insurance, "fee_pool": self.fee_pool,
             "deficit": self.deficit, "socialized_loss": self.socialized_loss,
             "insurance_drawdown": self.insurance_drawdown,
             "markets": {s: vars(m) for s, m in sorted(self.markets.items())},
         }
+        if self.partial_liquidations:
+            # Only once recorded, so hashes of runs without a cooldown are unchanged.
+            out["partial_liquidations"] = dict(sorted(self.partial_liquidations.items()))
+        return out
+
+
+def owner_of(account_id: str) -> str:
+    """The owner of an account: the id before ``/label`` (an isolated sub-account), or the
+    id itself."""
+    return account_id.split("/", 1)[0]
 
 
 def quote_value(size: int, price: int, base_unit: int, quote_unit: int,

@@ -2,6 +2,7 @@
 
 from marginengine.liquidation.absorb import (
     AbsorbPlan,
+    LiquidatorPoints,
     absorb_collateral,
     base_for_collateral,
     plan_absorb,
@@ -41,6 +42,7 @@ __all__ = [
     "CloseFactorInputs",
     "CloseFactorPlan",
     "LiquidationRefused",
+    "LiquidatorPoints",
     "PerpLiquidationPlan",
     "PlanBounds",
     "Socialization",

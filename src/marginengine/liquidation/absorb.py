@@ -150,3 +150,42 @@ def absorb_collateral(config: ProtocolConfig, ledger: Ledger, prices: Mapping[st
             out.append((asset, amount, prices[asset], market.unit,
                         market.liquidation_factor_bps))
     return out
+
+
+#: Comet's ``LiquidatorPoints`` field widths (``CometStorage.sol``: uint32 numAbsorbs,
+#: uint64 numAbsorbed, uint128 approxSpend); Comet reverts past them.
+POINTS_LIMITS = {"num_absorbs": 2**32 - 1, "num_absorbed": 2**64 - 1,
+                 "approx_spend": 2**128 - 1}
+
+
+@dataclass(frozen=True)
+class LiquidatorPoints:
+    """Comet's ``LiquidatorPoints`` of one absorber (compound-finance/comet@d5a30b0a
+    ``contracts/CometStorage.sol``; credited by ``contracts/Comet.sol`` ``absorb``): how
+    many ``absorb`` calls it made, how many accounts they absorbed, and the approximate
+    spend, the gas of those calls times the block's base fee (wei). Comet's note: "an
+    imperfect tool for governance"; nothing is paid from them."""
+
+    num_absorbs: int = 0
+    num_absorbed: int = 0
+    approx_spend: int = 0
+
+    def credited(self, absorbed: int, gas_used: int, base_fee: int) -> LiquidatorPoints:
+        """The points after one ``absorb`` of ``absorbed`` accounts that used ``gas_used``
+        gas at ``base_fee`` wei per gas, as Comet adds them (``numAbsorbs++``,
+        ``numAbsorbed += accounts.length``, ``approxSpend += gasUsed * block.basefee``).
+
+        Raises ``ValueError`` naming the field that would pass Comet's width (Comet
+        reverts: checked ``++``, ``safe64``, ``safe128``)."""
+        points = LiquidatorPoints(self.num_absorbs + 1, self.num_absorbed + absorbed,
+                                  self.approx_spend + gas_used * base_fee)
+        for name, limit in POINTS_LIMITS.items():
+            if getattr(points, name) > limit:
+                raise ValueError(f"{name}: {getattr(points, name)} would exceed Comet's "
+                                 f"limit {limit}")
+        return points
+
+    def as_dict(self) -> dict[str, int]:
+        """The three fields (Comet's names in snake case)."""
+        return {"num_absorbs": self.num_absorbs, "num_absorbed": self.num_absorbed,
+                "approx_spend": self.approx_spend}

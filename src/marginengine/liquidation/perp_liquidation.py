@@ -30,8 +30,9 @@ from marginengine.margin.tiers import TierSchedule
 
 
 def _close_size(perp: PerpMarketConfig, size: int, notional: int, mark: int, quote_unit: int,
-                requested: int) -> int:
-    """How much of ``|size|`` one liquidation closes: a fraction of large positions.
+                requested: int, whole: bool = False) -> int:
+    """How much of ``|size|`` one liquidation closes: a fraction of large positions, all of
+    it when ``whole`` (the owner is in its ``partial_cooldown``); at most ``requested``.
 
     ``fillable`` (dYdX v4): the position block limits of ``GetLiquidatablePositionSizeDelta``
     with ``partial_above`` as ``min_position_notional_liquidated`` and ``partial_fraction``
@@ -43,7 +44,9 @@ def _close_size(perp: PerpMarketConfig, size: int, notional: int, mark: int, quo
     close = abs(size)
     threshold = perp.quote_amounts(quote_unit)["partial_above"]
     step = perp.step_units
-    if perp.liquidation == "fillable":
+    if whole:
+        close = abs(size)  # the cooldown's whole position: no block limits, no fraction
+    elif perp.liquidation == "fillable":
         dydx_notional = abs(quote_value(size, mark, perp.base_unit, quote_unit, Rounding.DOWN))
         _, most = dydx_position_notional_liquidatable(dydx_notional, threshold,
                                                       perp.ppm("partial_fraction"))
@@ -74,6 +77,9 @@ class PerpLiquidationPlan:
         dYdX's bankruptcy quote of the closed size (``fillable`` only).
     backstop
         Hyperliquid's backstop liquidation applies (``takeover`` with ``backstop`` only).
+    partial
+        The liquidation closes less than the whole position (it starts the owner's
+        ``partial_cooldown``, where the market has one).
     """
 
     market: str
@@ -92,11 +98,16 @@ class PerpLiquidationPlan:
     #: flat, its margin goes to the liquidator.
     backstop: bool = False
 
+    @property
+    def partial(self) -> bool:
+        """Whether less than the whole position is closed."""
+        return self.close < abs(self.size)
+
 
 def plan_perp_liquidation(perp: PerpMarketConfig, risk: BucketRisk, market: str,
                           requested: int = 0,
-                          maintenance_at: Callable[[int], int] | None = None
-                          ) -> PerpLiquidationPlan:
+                          maintenance_at: Callable[[int], int] | None = None,
+                          whole: bool = False) -> PerpLiquidationPlan:
     """Plan the liquidation of the bucket's ``market`` position (funding settled), from the
     bucket's risk at maintenance: the fill price (dYdX's fillable price, or the mark less
     the takeover discount), the bankruptcy price, and how much one liquidation closes.
@@ -110,6 +121,10 @@ def plan_perp_liquidation(perp: PerpMarketConfig, risk: BucketRisk, market: str,
     (the engine passes its margin model's); without it, a partial close scales the
     requirement linearly (rounded up). ``takeover``: where the bucket's equity, everything
     else held, is zero.
+
+    ``whole``: close the whole position (at most ``requested``), whatever its size: the
+    owner was partially liquidated less than the market's ``partial_cooldown`` ago
+    (Hyperliquid's 30 seconds; the engine decides it from its clearing).
     """
     quote_unit = risk.quote_unit
     state = risk.margin(MarginKind.MAINTENANCE)
@@ -127,7 +142,7 @@ def plan_perp_liquidation(perp: PerpMarketConfig, risk: BucketRisk, market: str,
         # liquidator vault takes the position (whole) and the margin.
         backstop = perp.backstop and not underwater and 3 * state.value < 2 * state.requirement
         close = abs(size) if underwater or backstop else _close_size(
-            perp, size, position.notional, mark, quote_unit, requested)
+            perp, size, position.notional, mark, quote_unit, requested, whole)
         if backstop and requested:
             close = min(close, requested)
         return PerpLiquidationPlan(market, size, close, mark, price, bankrupt_at, underwater,
@@ -159,7 +174,7 @@ def plan_perp_liquidation(perp: PerpMarketConfig, risk: BucketRisk, market: str,
         scale, per = perp.base_unit * PRICE_UNIT, close * quote_unit
         return quote, max(-(-quote * scale // per) if size > 0 else -quote * scale // per, 0)
 
-    close = _close_size(perp, size, position.notional, mark, quote_unit, requested)
+    close = _close_size(perp, size, position.notional, mark, quote_unit, requested, whole)
     quote, bankrupt_at = bankrupt(close)
     underwater = (price < bankrupt_at) if size > 0 else (price > bankrupt_at)
     if underwater and close < abs(size):
@@ -172,8 +187,9 @@ def plan_perp_liquidation(perp: PerpMarketConfig, risk: BucketRisk, market: str,
 def bucket_liquidation_price(risk: BucketRisk, market: str, cost: int, base_unit: int,
                              schedule: TierSchedule, formula: str = "binance",
                              isolated: bool = False) -> int | None:
-    """The mark price of ``market`` at which the bucket would reach maintenance, everything
-    else held at current prices (``None``: never).
+    """The margin price of ``market`` (its mark, or its oracle price for ``margin_price =
+    "oracle"``) at which the bucket would reach maintenance, everything else held at
+    current prices (``None``: never).
 
     ``cost`` is the position's signed cost in quote smallest units (the ledger's
     ``PerpPosition.cost``), which gives its entry price (``PRICE_UNIT``, rounded down). The

@@ -39,7 +39,8 @@ class Valuation:
     prices
         Oracle prices, base currency with 8 decimals (collateral side for initial margin).
     marks
-        Perp mark prices.
+        The price each perp market is margined at (its mark, or its oracle price for
+        ``margin_price = "oracle"``: :func:`~marginengine.margin.perp.margin_price`).
     debt_prices
         Debt-side prices when they differ (initial margin with a stable price).
     conditions

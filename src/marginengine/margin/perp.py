@@ -11,7 +11,8 @@ Choices where the issue leaves room:
   cannot be levered up on paper gains; it counts fully toward maintenance;
 - unsettled funding counts in equity at once;
 - the mark price is the median of the index, the last trade and the index moved by an
-  average of the trade basis (Binance's and dYdX's shape).
+  average of the trade basis (Binance's shape); a market values its positions at the mark
+  or, with ``margin_price = "oracle"`` (dYdX v4), at the oracle price (:func:`margin_price`).
 """
 
 from __future__ import annotations
@@ -56,9 +57,20 @@ def mark_price(index: int, last_trade: int, basis_ema_ppm: int) -> int:
     return sorted((index, trade, max(basis, 1)))[1]
 
 
+def margin_price(perp: PerpMarketConfig, index: int, last_trade: int,
+                 basis_ema_ppm: int) -> int:
+    """The price a market's positions are valued and margined at: its oracle price
+    (``index``) where ``perp.margin_price`` is ``"oracle"`` (dYdX v4), else the mark
+    (:func:`mark_price`). The engine, the risk book and the what-if all take it from here."""
+    if perp.margin_price == "oracle":
+        return index
+    return mark_price(index, last_trade, basis_ema_ppm)
+
+
 @dataclass(frozen=True)
 class PositionRisk:
-    """One position's figures at mark, quote smallest units."""
+    """One position's figures at its margin price (``mark``: the mark, or the oracle price
+    for a market with ``margin_price = "oracle"``), quote smallest units."""
 
     market: str
     size: int
@@ -151,7 +163,8 @@ class PerpMarginModel:
 
     def position_risk(self, ledger: Ledger, account_id: str, market: str,
                       marks: Mapping[str, int], size: int | None = None) -> PositionRisk:
-        """One position's figures at ``marks`` (``size`` overrides the ledger's)."""
+        """One position's figures at ``marks``, each perp market's margin price
+        (:func:`margin_price`; ``size`` overrides the ledger's)."""
         perp = self.config.perps[market]
         quote_unit = self.config.markets[perp.quote].unit
         account = ledger.accounts.get(account_id)
@@ -196,7 +209,8 @@ class PerpMarginModel:
 
     def bucket(self, ledger: Ledger, prices: Mapping[str, int], marks: Mapping[str, int],
                account_id: str, debt_prices: Mapping[str, int] | None = None) -> BucketRisk:
-        """The whole bucket at ``prices`` (lending) and ``marks`` (perps)."""
+        """The whole bucket at ``prices`` (lending) and ``marks`` (perps: each market's
+        margin price, :func:`margin_price`)."""
         lending = self.lending.account_data(ledger, prices, account_id, debt_prices)
         account = ledger.accounts.get(account_id)
         positions = tuple(

@@ -14,7 +14,9 @@ perps (positions or a perp quote balance, the engine's ``has_perps``) has a *slo
                   snapshot float64  funding index at the last settlement, quote tokens
                                     per whole base token
     per market    mark, funding     float64 beside the exact ints (index, last trade,
-                                    basis EMA, funding index, mark)
+                                    basis EMA, funding index, mark); ``mark`` is the
+                                    market's margin price (the mark, or the oracle
+                                    price for ``margin_price = "oracle"``)
 
 The float equity and maintenance of every slot come from the vectorized kernel
 (:func:`~marginengine.margin.perp_kernel.funded_bucket_sums`), with a bound on their
@@ -35,7 +37,7 @@ from numpy.typing import NDArray
 from marginengine.config import ProtocolConfig
 from marginengine.fixedpoint import PRICE_UNIT
 from marginengine.ledger.perp import FUNDING_SCALE
-from marginengine.margin.perp import mark_price, schedule_of
+from marginengine.margin.perp import margin_price, schedule_of
 from marginengine.margin.perp_kernel import (
     TierArrays,
     TierTable,
@@ -115,6 +117,8 @@ class PerpBlock:
         """(Re)build the tier table from ``config``'s perp markets (the same markets: an
         adaptive fraction update, ``SetRiskParams`` or a direct-mode ``SetConditions``)."""
         perps = [config.perps[s] for s in self.symbols]
+        #: Each market's configuration (its margin price: :meth:`set_market`).
+        self.configs = perps
         self.table = TierTable.of([
             TierArrays.of(schedule_of(p, qu), qu)
             for p, qu in zip(perps, self.market_quote_unit, strict=True)
@@ -127,9 +131,10 @@ class PerpBlock:
     def set_market(self, k: int, index: int, last_trade: int = 0, basis_ppm: int = 0,
                    funding_index: int = 0) -> bool:
         """Set market ``k``'s exact index, mark inputs and funding index; return whether
-        its mark or funding changed. The mark is the engine's rule
-        (:func:`~marginengine.margin.perp.mark_price`); 0 while the index is unset."""
-        mark = mark_price(index, last_trade, basis_ppm) if index else 0
+        its margin price or funding changed. The margin price is the engine's rule
+        (:func:`~marginengine.margin.perp.margin_price`: the mark, or the oracle price);
+        0 while the index is unset."""
+        mark = margin_price(self.configs[k], index, last_trade, basis_ppm) if index else 0
         self.index_int[k], self.last_trade[k], self.basis_ppm[k] = index, last_trade, basis_ppm
         changed = (mark, funding_index) != (self.mark_int[k], self.funding_int[k])
         if changed:
@@ -140,10 +145,10 @@ class PerpBlock:
         return changed
 
     def shocked_marks(self, indices: dict[int, int]) -> dict[int, int]:
-        """Exact marks of markets whose index is replaced by ``indices`` (``{k: index}``),
-        the last trade and basis staying as they are (what the engine's mark would be
-        after a ``SetPrice`` of that index)."""
-        return {k: mark_price(i, self.last_trade[k], self.basis_ppm[k])
+        """Exact margin prices of markets whose index is replaced by ``indices``
+        (``{k: index}``), the last trade and basis staying as they are (what the engine's
+        margin price would be after a ``SetPrice`` of that index)."""
+        return {k: margin_price(self.configs[k], i, self.last_trade[k], self.basis_ppm[k])
                 for k, i in indices.items()}
 
     def positions_per_market(self) -> NDArray[np.int64]:

@@ -74,7 +74,8 @@ class ScenarioOutcome:
     prices
         Exact shocked prices of the shocked assets and perp indices (8 decimals).
     marks
-        Exact marks of the shocked perp markets.
+        Exact margin prices (marks, or oracle prices for ``margin_price = "oracle"``) of
+        the shocked perp markets.
     accounts
         Accounts below the threshold (exact when the book has an engine).
     debt, collateral, weighted_collateral
@@ -214,7 +215,7 @@ def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
                 ids = book.accounts.ids(rows[band_at])
                 marks = None
                 if new_marks:
-                    marks = book.engine.marks()
+                    marks = book.engine.margin_prices()
                     marks.update({perps.symbols[k]: m for k, m in new_marks.items()})
                 table = {**book.engine.prices, **assets.prices(overrides)}
                 flags = confirm_below(book.engine, ids, t_wad, table, marks)

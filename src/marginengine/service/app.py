@@ -535,6 +535,18 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         async with lock:
             return service.summary()
 
+    @app.get("/liquidator-points/{absorber}", tags=["query"])
+    async def liquidator_points(absorber: str) -> dict[str, Any]:
+        """Comet's ``liquidatorPoints(absorber)`` (compound-v3): its absorbs, the accounts
+        they absorbed and its approximate spend in wei (gas used x base fee), zeros for an
+        address that never absorbed, as Comet's mapping reads."""
+        if not service.engine.rules.accepts("Absorb"):
+            raise RequestError("absorber", f"{service.engine.rules.family} keeps no "
+                               "liquidator points (it has no Absorb)", 404)
+        async with lock:
+            points = service.engine.liquidator_points(absorber)
+        return {"absorber": absorber, **points.as_dict()}
+
     @app.get("/state", tags=["query"])
     async def state() -> dict[str, Any]:
         """The engine's state hash and event count (equal to a replay of the log)."""

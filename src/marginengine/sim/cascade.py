@@ -539,6 +539,12 @@ class CascadeRunner:
         used = self.spec.gas.gas_used.get(action, 200_000)
         return float(used * self.gas[i] * 1e-9 * self.prices[i])
 
+    def gas_wei(self, action: str, i: int) -> tuple[int, int]:
+        """The gas one ``action`` uses and the step's gas price in wei per gas (the
+        gwei series, rounded to whole wei): what Comet's ``approxSpend`` multiplies."""
+        return (self.spec.gas.gas_used.get(action, 200_000),
+                round(float(self.gas[i]) * 10**9))
+
     def trades_on_venue(self, market: AssetMarket) -> bool:
         """Whether sales of the asset trade on its venue (feedback on, and a venue)."""
         return self.feedback and market.has_venue and (

@@ -1,5 +1,6 @@
 """The absorber (Compound III): ``Absorb`` of every liquidatable account (the protocol takes
-its collateral and its debt, crediting what the collateral covers beyond it), then
+its collateral and its debt, crediting what the collateral covers beyond it; the absorber
+earns Comet's liquidator points, its gas at the step's gas price), then
 ``BuyCollateral`` of the seized collateral at the store-front discount when selling it on
 its venue pays for the base asset and the gas."""
 
@@ -39,7 +40,10 @@ class Absorber:
                     not engine.is_liquidatable(account):
                 continue
             gas = world.gas_usd("absorb", step)
-            outcome = world.apply(Absorb(keeper.spec.id, account))
+            # Comet credits the absorber gasUsed x basefee (its liquidator points); the
+            # run's gas price stands for the base fee (no priority fee is simulated).
+            gas_used, base_fee = world.gas_wei("absorb", step)
+            outcome = world.apply(Absorb(keeper.spec.id, account, gas_used, base_fee))
             if not outcome.accepted:
                 continue
             debt = outcome.details["debt_absorbed"]

@@ -62,6 +62,9 @@ class World(Protocol):
     def gas_usd(self, action: str, step: int) -> float:
         """USD of gas one ``action`` costs at ``step``."""
 
+    def gas_wei(self, action: str, step: int) -> tuple[int, int]:
+        """The gas one ``action`` uses and the gas price at ``step`` in wei per gas."""
+
     def trades_on_venue(self, market: AssetMarket) -> bool:
         """Whether sales of the asset trade on its venue."""
 

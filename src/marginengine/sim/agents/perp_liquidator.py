@@ -62,8 +62,9 @@ class PerpLiquidator:
                 continue
             if not keeper.ready(("perp", account), step):
                 continue
-            # Largest position first (by size times mark): it frees the most margin.
-            marks = engine.marks()
+            # Largest position first (by size times its margin price): it frees the most
+            # margin.
+            marks = engine.margin_prices()
             order = sorted(held.perps, key=lambda m: (
                 -abs(held.perps[m].size) * marks.get(m, 0), m))
             for market in order:
