@@ -65,6 +65,33 @@ def test_combined_figures_are_the_sums_over_protocols() -> None:
     assert len(result.series["bad_debt_usd.lender2"]) == 61
 
 
+def test_series_when_several_protocols_then_additive_columns_are_the_sums() -> None:
+    # bad_debt_usd was aave's alone while the summary's bad_debt was the sum; now the
+    # column without a suffix is the sum, and each protocol, the first too, has its own.
+    result = run_cascade(read_toml(SHARED), amplification=False)
+    s, per, series = result.summary, result.summary["protocols"], result.series
+    # The column read 0 at the end (aave's) beside a summary of 605,952.61 (lender2's).
+    assert per["aave"]["bad_debt"] == 0
+    assert round(per["lender2"]["bad_debt"], 2) == round(s["bad_debt"], 2) == 605_952.61
+    assert series["bad_debt_usd"][-1] == s["bad_debt"]
+    assert series["bad_debt_usd.aave"][-1] == per["aave"]["bad_debt"]
+    assert series["bad_debt_usd.lender2"][-1] == per["lender2"]["bad_debt"]
+    assert series["liquidations_cum"][-1] == s["liquidation_count"] == \
+        series["liquidations_cum.aave"][-1] + series["liquidations_cum.lender2"][-1]
+    assert series["liquidated_value_usd_cum"][-1] == pytest.approx(s["liquidated_value"])
+    assert series["borrower_loss_usd_cum"][-1] == pytest.approx(s["borrower_loss"])
+    for i in range(61):
+        assert series["bad_debt_usd"][i] == pytest.approx(
+            series["bad_debt_usd.aave"][i] + series["bad_debt_usd.lender2"][i])
+        assert series["bad_debt_usd"][i] == pytest.approx(
+            series["bad_debt_realized_usd_cum"][i] + series["bad_debt_in_auctions_usd"][i]
+            + series["underwater_usd"][i])
+        assert series["liquidatable_accounts"][i] == (
+            series["liquidatable_accounts.aave"][i] + series["liquidatable_accounts.lender2"][i])
+    # The first protocol's own columns are its series as it recorded them.
+    assert series["oracle_price_usd.aave"] == series["oracle_price_usd"]
+
+
 def test_combined_time_to_liquidate_is_the_mean_over_every_protocols_liquidations() -> None:
     # It was the first protocol's alone (0 steps for families_cascade, whose Aave protocol
     # liquidates at once, while Liquity's and Morpho's took 1.37 and 2.27 steps).

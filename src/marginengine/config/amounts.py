@@ -64,9 +64,19 @@ def parse_positive(raw: object, decimals: int, where: str, problems: list[str]) 
     if value <= 0:
         problems.append(f"{where}: must be positive (got {raw!r})")
         return None
-    if value > MAX_UNITS:
-        shown = repr(raw) if len(repr(raw)) <= 40 else f"a {len(str(raw))}-digit number"
-        problems.append(f"{where}: too large ({shown} is more than 2**256 - 1 smallest "
-                        f"units, the largest on-chain balance)")
+    large = too_large(raw, value)
+    if large is not None:
+        problems.append(f"{where}: {large}")
         return None
     return value
+
+
+def too_large(raw: object, value: int) -> str | None:
+    """Why ``value`` (``raw`` in smallest units, either sign) is beyond an on-chain
+    balance (:data:`MAX_UNITS`), or ``None`` when it is not: the one bound of every
+    amount read from a file (scenarios, snapshots, book files)."""
+    if abs(value) <= MAX_UNITS:
+        return None
+    shown = repr(raw) if len(repr(raw)) <= 40 else f"a {len(str(raw))}-digit number"
+    return f"too large ({shown} is more than 2**256 - 1 smallest units, the largest " \
+        "on-chain balance)"

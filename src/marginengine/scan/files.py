@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from marginengine.config import ProtocolConfig, protocol_from_dict, read_toml
-from marginengine.config.amounts import parse_asset_amounts
+from marginengine.config.amounts import parse_asset_amounts, too_large
 from marginengine.config.families import LiquidationMechanism
 from marginengine.engine import Engine
 from marginengine.engine.snapshot import engine_from_snapshot
@@ -212,8 +212,11 @@ def read_book(path: str | Path, config: ProtocolConfig) -> BookFile:
             except ValueError as exc:
                 problems.append(f"{where}, column {column}: {exc}")
                 continue
+            large = too_large(text, value)
             if value < 0:
                 problems.append(f"{where}, column {column}: must not be negative (got {text})")
+            elif large is not None:
+                problems.append(f"{where}, column {column}: {large}")
             elif value > 0:
                 amounts[column] = text
         if "borrowed" in amounts and not config.markets[asset].borrowable:

@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from marginengine.config import ProtocolConfig
+from marginengine.config.amounts import too_large
+from marginengine.config.base import StrictModel
 from marginengine.decisions import Code
 from marginengine.engine import Borrow, Deposit, DepositQuote, Event, Outcome, Trade
 from marginengine.errors import ConfigError, field_path
@@ -207,6 +209,11 @@ def _amount(text: str, decimals: int, where: str, problems: list[str], *,
         return None
     if value < 0 and not signed:
         problems.append(f"{where}: must not be negative (got {text})")
+        return None
+    large = too_large(text, value)
+    if large is not None:
+        # It would open, then overflow the risk book's float values into inf and nan.
+        problems.append(f"{where}: {large}")
         return None
     return value
 
@@ -480,8 +487,9 @@ def open_book(apply: Callable[[Event], Outcome], book: Book, protocol: ProtocolC
 
 
 # ---------------------------------------------------------------------- synthetic books
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Spec(StrictModel):
+    """Frozen, unknown fields, booleans and text for plain numbers refused (as every
+    configuration table)."""
 
 
 _Weight = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]

@@ -1052,8 +1052,7 @@ def _run(runners: list[CascadeRunner], spec: CascadeFile,
     else:
         run_together(runners, spec.steps, on_step)
         summary = combined_summary(names, [r.summary() for r in runners])
-        series = combined_series(runners[0].series,
-                                 [(r.protocol.name, r.series) for r in runners[1:]], chains)
+        series = combined_series([(r.protocol.name, r.series) for r in runners], chains)
     if spec.gas.chains:
         # Only a scenario of several chains has the figure: one chain's are as they were.
         summary["chains"] = chain_summary(chains, names, [list(r.gas) for r in runners])
