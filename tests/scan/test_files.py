@@ -50,6 +50,8 @@ def test_load_engine_when_good_csv_then_balances_and_prices_exact(tmp_path: Path
     ("alice,USDC,1", "line 2: 3 fields, expected 4"),
     ("bad id!,USDC,1,", "line 2, column account: account id must be"),
     ("account,asset, supplied ,borrowed", "line 2: the header again (a repeated header row)"),
+    ("alice,WETH,1e60,", "line 2, column supplied: too large ('1e60' is more than 2**256 - 1 "
+                         "smallest units, the largest on-chain balance)"),
 ])
 def test_read_book_when_bad_row_then_line_and_column_named(tmp_path: Path, line: str,
                                                            expected: str):

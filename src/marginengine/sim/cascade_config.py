@@ -22,6 +22,7 @@ from marginengine.fixedpoint import parse_units
 from marginengine.ledger import check_account_id
 from marginengine.sim.actions import CascadeActionSpec
 from marginengine.sim.books import COUNTERPARTY, ProfileSpec, check_profiles
+from marginengine.sim.feeds import Deviation
 from marginengine.sim.joint import AssetPriceSpec, CorrelationSpec, JointPriceSpec, check_joint
 from marginengine.sim.scenario import RUN_NAME_PATTERN, check_run_name
 
@@ -105,12 +106,18 @@ class OracleSpec(StrictModel):
     kind: Literal["direct", "osm", "venue", "push"] = "direct"
     hop: int = Field(default=3600, gt=0)           # osm
     twap_window: int = Field(default=0, ge=0)      # venue: 0 = spot
-    deviation: Fraction = Decimal("0.005")         # push
+    deviation: Deviation = Decimal("0.005")        # push: whole bps
     heartbeat: int = Field(default=3600, gt=0)
 
 
 #: A chain's name (``[gas] chain``, the keys of ``[gas.chains]``, ``[[protocols]] chain``).
 CHAIN_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,31}$"
+
+
+#: The keeper actions whose gas ``gas_used`` sets (the names the agents charge gas for;
+#: an action left out costs 200,000 gas).
+GAS_ACTIONS = ("absorb", "bark", "buy_collateral", "deal", "dent", "liquidate",
+               "liquidate_perp", "redo", "resolve_bankruptcy", "take", "tend")
 
 
 class GasChainSpec(StrictModel):
@@ -128,6 +135,19 @@ class GasChainSpec(StrictModel):
         "tend": 150_000, "dent": 150_000, "deal": 100_000, "absorb": 300_000,
         "liquidate_perp": 300_000,
     })
+
+    @field_validator("gas_used")
+    @classmethod
+    def _known_actions(cls, value: dict[str, int]) -> dict[str, int]:
+        # A misspelt action cost the default 200,000 gas without a word, and a negative
+        # amount paid the keepers for their transactions (negative keeper_gas_spent).
+        problems = [f"{name}: unknown action (actions: {', '.join(GAS_ACTIONS)})"
+                    for name in value if name not in GAS_ACTIONS]
+        problems += [f"{name}: must be at least 0 gas (got {used})"
+                     for name, used in value.items() if name in GAS_ACTIONS and used < 0]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
 
 class GasSpec(GasChainSpec):
