@@ -12,6 +12,7 @@ import pytest
 
 from marginengine.config import read_toml
 from marginengine.errors import ConfigError
+from marginengine.sim import apply_overrides
 from marginengine.sim.cascade import run_cascade, scenario_spec
 from marginengine.sim.protocols import protocol_rng
 from tests.cli.test_cli import EXAMPLES, run
@@ -297,3 +298,41 @@ def test_actions_when_protocol_unknown_ambiguous_or_asset_not_its_market_then_na
         "actions.1.protocol: ambiguous: account 'dave' is an explicit account of aave and "
         "lender2; name the protocol (protocols: aave, lender2)",
         "actions.2.asset: unknown asset 'DAI' (markets of lender2: USDC, WETH)"]
+
+
+def test_entry_when_its_protocol_table_names_none_then_the_entry_name_keys_it() -> None:
+    # The table's name defaulted to "protocol", the first protocol's: the summary's
+    # protocols held one entry and the further protocol's columns overwrote the first's.
+    data = read_toml(SHARED)
+    data["steps"] = 5
+    data["protocol"].pop("name")
+    data["protocols"][0]["protocol"].pop("name")
+    result = run_cascade(data, amplification=False)
+    assert list(result.summary["protocols"]) == ["protocol", "lender2"]
+    assert "bad_debt_usd.lender2" in result.series and "bad_debt_usd.protocol" in result.series
+
+
+def test_entry_when_its_protocol_table_names_another_then_refused() -> None:
+    data = read_toml(SHARED)
+    data["protocols"][0]["name"] = "other"
+    with pytest.raises(ConfigError) as err:
+        scenario_spec(data)
+    assert err.value.problems == [
+        "protocols.0.protocol.name: 'lender2' differs from the entry's name 'other' (the "
+        "name its figures and log are kept under); remove it or give the same"]
+
+
+def test_entry_when_scenario_oracles_are_per_asset_then_inherited_without_conflict() -> None:
+    # lst_crash reads WETH through [oracles.WETH]; a further protocol giving no oracle of
+    # its own was refused with "protocols.0.oracles.WETH: WETH's oracle is also given in
+    # [oracle]; keep one", an [oracle] it never gave.
+    data = apply_overrides(read_toml(EXAMPLES / "lst_crash.toml"), [
+        "steps=3", "book.accounts=30",
+        'protocols=[{name="p2", protocol={preset="aave-v3", markets={WETH={}, USDC={}, '
+        'wstETH={ltv=0.7, liquidation_threshold=0.75, liquidation_bonus=0.05}}}, '
+        'book={accounts=10, total_debt=100000, profiles=[{name="a", share=1, '
+        'collateral={WETH=1}, debt={USDC=1}}]}}]'])
+    result = run_cascade(data, amplification=False)
+    assert list(result.summary["protocols"]) == ["protocol", "p2"]
+    # p2 reads WETH through the scenario's push oracle, as the first protocol does.
+    assert result.series["oracle_price_usd.p2"] == result.series["oracle_price_usd"]

@@ -416,6 +416,13 @@ class ProtocolSpec(StrictModel):
     #: default chain's (``[gas]``).
     chain: str | None = None
 
+    def protocol_table(self) -> dict[str, Any]:
+        """Its ``protocol`` table named by the entry's ``name`` when the table names none:
+        the engine's name is the one its summary, series columns and log are keyed by
+        (an unnamed table was ``"protocol"``, the first protocol's default, so two
+        protocols shared one entry of ``protocols`` in the summary)."""
+        return {"name": self.name, **self.protocol}
+
 
 class CascadeFile(StrictModel):
     """A cascade scenario file.
@@ -651,12 +658,16 @@ def quote_amount(raw: object, decimals: int, where: str, problems: list[str]) ->
 def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
     """The scenario as a further protocol sees it: the scenario's prices and venues, its
     chain's gas, with the protocol's own engine, book, keepers, lenders and oracles."""
+    # Its own [oracle] only when it gives one: a copy's update marks the field as given,
+    # and a scenario whose headline oracle is in [oracles.X] then read as giving both
+    # ("protocols.0.oracles.WETH: WETH's oracle is also given in [oracle]").
+    own = {"oracle": extra.oracle} if extra.oracle is not None else {}
     return spec.model_copy(update={
-        "protocol": extra.protocol,
+        "protocol": extra.protocol_table(),
         # The actions on this protocol (resolved by scenario_spec: each names its own).
         "actions": [a for a in spec.actions if a.protocol == extra.name],
         "prices": {**spec.prices, **extra.prices},
-        "oracle": extra.oracle if extra.oracle is not None else spec.oracle,
+        **own,
         "oracles": {**spec.oracles, **extra.oracles},
         "book": extra.book, "accounts": extra.accounts, "keepers": extra.keepers,
         "liquidity": extra.liquidity, "protocols": [], "perps": extra.perps,
