@@ -47,8 +47,7 @@ ACTION = 'step = 1\ntype = "repay"\naccount = "a"\nasset = "USDC"\n'
      "actions.0.amount: required field is missing; actions.0.amout: unknown field (check "
      "the spelling)"),
     (ACTION.replace("step = 1", 'step = "one"') + "amount = 5\n",
-     "actions.0.step: Input should be a valid integer, unable to parse string as an "
-     "integer (got 'one')"),
+     "actions.0.step: must be a number, not text (got 'one'; write it without quotes)"),
     (ACTION + 'amount = "abc"\n', "actions.0.amount: must be a number ('abc' is not)"),
     (ACTION + "amount = 5\nprotocol = 3\n",
      "actions.0.protocol: Input should be a valid string (got 3)"),

@@ -306,3 +306,16 @@ def test_synthetic_book_when_collateralization_basis_then_same_borrowers_whateve
     rng.choice(1, size=40, p=[1.0])
     expected = np.maximum(rng.lognormal(np.log(1.45), 0.2, size=40), 1.1)
     assert ratios == pytest.approx(expected.tolist(), rel=1e-6)
+
+
+def test_amount_beyond_uint256_is_refused_by_line(tmp_path: Path,
+                                                  proto: ProtocolConfig) -> None:
+    # 1e60 WETH is 1e78 wei, beyond any on-chain balance: it opened, and the book's
+    # borrowing power read 1.6e63 USD.
+    path = tmp_path / "book.csv"
+    path.write_text("account,asset,supplied,borrowed\nalice,WETH,1e60,\nalice,USDC,,15000\n")
+    with pytest.raises(ConfigError) as info:
+        read_book(proto, path)
+    assert info.value.problems == [
+        f"{path}:2: supplied: too large ('1e60' is more than 2**256 - 1 smallest units, the "
+        "largest on-chain balance)"]

@@ -54,6 +54,16 @@ def problems(*overrides: str) -> list[str]:
     ("step_seconds=1000000000000", "step_seconds: Input should be less than or equal to "
                                    "31536000"),
     ("price.process=path", "price.path: a path process needs at least one price"),
+    # The feed compares in whole bps: 0 was refused at run time as 'deviation_bps' (no
+    # field path, no file), 0.00015 read as 1 bps.
+    ("oracle.deviation=0", "oracle.deviation: Input should be greater than or equal to "
+                           "0.0001 (got 0)"),
+    ("oracle.deviation=0.00015", "oracle.deviation: Input should be a multiple of 0.0001"),
+    # A negative amount paid the keepers for their gas; a misspelt action cost 200,000.
+    ("gas.gas_used.liquidate=-300000",
+     "gas.gas_used: liquidate: must be at least 0 gas (got -300000)"),
+    ("gas.gas_used.liquidat=1", "gas.gas_used: liquidat: unknown action (actions: absorb, "
+                                "bark, buy_collateral, deal, dent, liquidate, "),
 ])
 def test_scenario_spec_when_input_not_meant_then_refused_naming_field(override: str,
                                                                        expected: str):

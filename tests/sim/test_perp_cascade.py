@@ -196,12 +196,14 @@ def test_example_when_simulated_then_pinned_waterfall_and_columns_with_units(
         assert column in table.column_names and column in units
     assert kinds["insurance_fund_usd"] == "state"
     assert kinds["socialized_loss_usd"] == "per_step"
-    # The per-step columns add up to each venue's totals.
+    # The per-step columns add up to each venue's totals, and without a suffix to both
+    # venues' (the summary's figures; they were the first venue's alone).
     series = table.to_pydict()
     for column, key in (("insurance_drawdown_usd", "insurance_fund_drawdown"),
                         ("adl_covered_usd", "adl_covered"),
                         ("socialized_loss_usd", "socialized_loss")):
-        assert sum(series[column]) == pytest.approx(dydx[key], abs=1e-6)
+        assert sum(series[column]) == pytest.approx(s[key], abs=1e-6)
+        assert sum(series[f"{column}.dydx"]) == pytest.approx(dydx[key], abs=1e-6)
         assert sum(series[f"{column}.socializer"]) == pytest.approx(soc[key], abs=1e-6)
     assert (out / "perp_waterfall.png").is_file()
     assert "perp_waterfall" in (out / "report.html").read_text()

@@ -12,6 +12,7 @@ import pytest
 
 from marginengine.config import read_toml
 from marginengine.errors import ConfigError
+from marginengine.sim import apply_overrides
 from marginengine.sim.cascade import run_cascade, scenario_spec
 from marginengine.sim.protocols import protocol_rng
 from tests.cli.test_cli import EXAMPLES, run
@@ -63,6 +64,33 @@ def test_combined_figures_are_the_sums_over_protocols() -> None:
     assert s["state_hash"] == per["aave"]["state_hash"]
     assert per["lender2"]["state_hash"] != per["aave"]["state_hash"]
     assert len(result.series["bad_debt_usd.lender2"]) == 61
+
+
+def test_series_when_several_protocols_then_additive_columns_are_the_sums() -> None:
+    # bad_debt_usd was aave's alone while the summary's bad_debt was the sum; now the
+    # column without a suffix is the sum, and each protocol, the first too, has its own.
+    result = run_cascade(read_toml(SHARED), amplification=False)
+    s, per, series = result.summary, result.summary["protocols"], result.series
+    # The column read 0 at the end (aave's) beside a summary of 605,952.61 (lender2's).
+    assert per["aave"]["bad_debt"] == 0
+    assert round(per["lender2"]["bad_debt"], 2) == round(s["bad_debt"], 2) == 605_952.61
+    assert series["bad_debt_usd"][-1] == s["bad_debt"]
+    assert series["bad_debt_usd.aave"][-1] == per["aave"]["bad_debt"]
+    assert series["bad_debt_usd.lender2"][-1] == per["lender2"]["bad_debt"]
+    assert series["liquidations_cum"][-1] == s["liquidation_count"] == \
+        series["liquidations_cum.aave"][-1] + series["liquidations_cum.lender2"][-1]
+    assert series["liquidated_value_usd_cum"][-1] == pytest.approx(s["liquidated_value"])
+    assert series["borrower_loss_usd_cum"][-1] == pytest.approx(s["borrower_loss"])
+    for i in range(61):
+        assert series["bad_debt_usd"][i] == pytest.approx(
+            series["bad_debt_usd.aave"][i] + series["bad_debt_usd.lender2"][i])
+        assert series["bad_debt_usd"][i] == pytest.approx(
+            series["bad_debt_realized_usd_cum"][i] + series["bad_debt_in_auctions_usd"][i]
+            + series["underwater_usd"][i])
+        assert series["liquidatable_accounts"][i] == (
+            series["liquidatable_accounts.aave"][i] + series["liquidatable_accounts.lender2"][i])
+    # The first protocol's own columns are its series as it recorded them.
+    assert series["oracle_price_usd.aave"] == series["oracle_price_usd"]
 
 
 def test_combined_time_to_liquidate_is_the_mean_over_every_protocols_liquidations() -> None:
@@ -270,3 +298,41 @@ def test_actions_when_protocol_unknown_ambiguous_or_asset_not_its_market_then_na
         "actions.1.protocol: ambiguous: account 'dave' is an explicit account of aave and "
         "lender2; name the protocol (protocols: aave, lender2)",
         "actions.2.asset: unknown asset 'DAI' (markets of lender2: USDC, WETH)"]
+
+
+def test_entry_when_its_protocol_table_names_none_then_the_entry_name_keys_it() -> None:
+    # The table's name defaulted to "protocol", the first protocol's: the summary's
+    # protocols held one entry and the further protocol's columns overwrote the first's.
+    data = read_toml(SHARED)
+    data["steps"] = 5
+    data["protocol"].pop("name")
+    data["protocols"][0]["protocol"].pop("name")
+    result = run_cascade(data, amplification=False)
+    assert list(result.summary["protocols"]) == ["protocol", "lender2"]
+    assert "bad_debt_usd.lender2" in result.series and "bad_debt_usd.protocol" in result.series
+
+
+def test_entry_when_its_protocol_table_names_another_then_refused() -> None:
+    data = read_toml(SHARED)
+    data["protocols"][0]["name"] = "other"
+    with pytest.raises(ConfigError) as err:
+        scenario_spec(data)
+    assert err.value.problems == [
+        "protocols.0.protocol.name: 'lender2' differs from the entry's name 'other' (the "
+        "name its figures and log are kept under); remove it or give the same"]
+
+
+def test_entry_when_scenario_oracles_are_per_asset_then_inherited_without_conflict() -> None:
+    # lst_crash reads WETH through [oracles.WETH]; a further protocol giving no oracle of
+    # its own was refused with "protocols.0.oracles.WETH: WETH's oracle is also given in
+    # [oracle]; keep one", an [oracle] it never gave.
+    data = apply_overrides(read_toml(EXAMPLES / "lst_crash.toml"), [
+        "steps=3", "book.accounts=30",
+        'protocols=[{name="p2", protocol={preset="aave-v3", markets={WETH={}, USDC={}, '
+        'wstETH={ltv=0.7, liquidation_threshold=0.75, liquidation_bonus=0.05}}}, '
+        'book={accounts=10, total_debt=100000, profiles=[{name="a", share=1, '
+        'collateral={WETH=1}, debt={USDC=1}}]}}]'])
+    result = run_cascade(data, amplification=False)
+    assert list(result.summary["protocols"]) == ["protocol", "p2"]
+    # p2 reads WETH through the scenario's push oracle, as the first protocol does.
+    assert result.series["oracle_price_usd.p2"] == result.series["oracle_price_usd"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import types
 import typing
 from typing import Any
 
@@ -20,19 +21,62 @@ def _admits_bool(annotation: object) -> bool:
     return any(_admits_bool(arg) for arg in typing.get_args(annotation))
 
 
+def _numbers_only(annotation: object) -> bool:
+    """Whether a field's type is a plain number (``int``, ``float``, optionally ``None``,
+    possibly constrained): pydantic would otherwise read the text ``"5"`` as 5. Exact
+    decimals (``Decimal``) and human amounts take decimal text on purpose and are not
+    plain numbers."""
+    if annotation is int or annotation is float:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _numbers_only(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return bool(members) and all(_numbers_only(a) for a in members)
+    return False
+
+
+def _text_for_number(value: object, annotation: object) -> str | None:
+    """The text given where ``annotation`` wants plain numbers (the value itself, or an
+    item of a list or the value of a table of numbers), else ``None``."""
+    if isinstance(value, str):
+        return value if _numbers_only(annotation) else None
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _text_for_number(value, args[0])
+    if origin in (list, tuple) and isinstance(value, list | tuple) and args:
+        found = (_text_for_number(v, args[0]) for v in value)
+    elif origin is dict and isinstance(value, dict) and len(args) == 2:
+        found = (_text_for_number(v, args[1]) for v in value.values())
+    else:
+        return None
+    return next((t for t in found if t is not None), None)
+
+
 class StrictModel(BaseModel):
-    """A frozen model that refuses unknown fields and booleans given for numbers (every
-    configuration table is one)."""
+    """A frozen model that refuses unknown fields, booleans given for numbers and text
+    given for plain numbers (every configuration table is one)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     @field_validator("*", mode="before")
     @classmethod
     def _no_bool_for_numbers(cls, value: object, info: ValidationInfo) -> object:
-        if isinstance(value, bool) and info.field_name is not None:
-            field = cls.model_fields[info.field_name]
-            if not _admits_bool(field.annotation):
-                raise ValueError(f"must not be true or false (got {str(value).lower()})")
+        if info.field_name is None:
+            return value
+        annotation = cls.model_fields[info.field_name].annotation
+        if isinstance(value, bool) and not _admits_bool(annotation):
+            raise ValueError(f"must not be true or false (got {str(value).lower()})")
+        # TOML's "5" is text: a number field given text is most likely a quoting slip
+        # (or a value meant for another field), so it is named rather than read as 5.
+        # Values from the command line (--set, --grid) are read as TOML first, so 5
+        # there is a number.
+        text = _text_for_number(value, annotation)
+        if text is not None:
+            raise ValueError(f"must be a number, not text (got {text!r}; write it "
+                             "without quotes)")
         return value
 
 

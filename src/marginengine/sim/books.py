@@ -28,10 +28,11 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.amounts import parse_amount
+from marginengine.config.base import StrictModel
 from marginengine.decisions import Code
 from marginengine.engine import Borrow, Deposit, DepositQuote, Event, Outcome, Trade
 from marginengine.errors import field_path
@@ -144,8 +145,9 @@ def open_book(apply: Callable[[Event], Outcome], book: Book, protocol: ProtocolC
 
 
 # ---------------------------------------------------------------------- synthetic books
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Spec(StrictModel):
+    """Frozen, unknown fields, booleans and text for plain numbers refused (as every
+    configuration table)."""
 
 
 _Weight = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]

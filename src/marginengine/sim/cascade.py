@@ -925,8 +925,12 @@ def scenario_spec(data: dict[str, Any], source: str | None = None) -> tuple[Casc
             problems.append(f"{where}.name: {extra.name!r} is taken (protocol names: "
                             f"{', '.join(names)}; the scenario's own is [protocol] name)")
         names.append(extra.name)
-        config = protocol_from_dict(extra.protocol, source=source,
+        config = protocol_from_dict(extra.protocol_table(), source=source,
                                     prefix=f"{where}.protocol")
+        if config.name != extra.name:
+            problems.append(f"{where}.protocol.name: {config.name!r} differs from the "
+                            f"entry's name {extra.name!r} (the name its figures and log "
+                            "are kept under); remove it or give the same")
         configs.setdefault(extra.name, config)
         # Its gas is one of the scenario's chains, checked above under gas.* (a missing
         # replay file is named once, where it is written, not again as protocols.K.gas).
@@ -956,7 +960,8 @@ def protocol_configs(spec: CascadeFile) -> list[tuple[str, CascadeFile, Protocol
     """Every further protocol of a validated scenario: its name, its view of the scenario
     (:func:`~marginengine.sim.cascade_config.protocol_scenario`) and its configuration."""
     return [(extra.name, protocol_scenario(spec, extra),
-             protocol_from_dict(extra.protocol, prefix=field_path("protocols", k, "protocol")))
+             protocol_from_dict(extra.protocol_table(),
+                                prefix=field_path("protocols", k, "protocol")))
             for k, extra in enumerate(spec.protocols)]
 
 
@@ -1058,8 +1063,7 @@ def _run(runners: list[CascadeRunner], spec: CascadeFile,
     else:
         run_together(runners, spec.steps, on_step)
         summary = combined_summary(names, [r.summary() for r in runners])
-        series = combined_series(runners[0].series,
-                                 [(r.protocol.name, r.series) for r in runners[1:]], chains)
+        series = combined_series([(r.protocol.name, r.series) for r in runners], chains)
     if spec.gas.chains:
         # Only a scenario of several chains has the figure: one chain's are as they were.
         summary["chains"] = chain_summary(chains, names, [list(r.gas) for r in runners])

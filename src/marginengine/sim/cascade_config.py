@@ -22,6 +22,7 @@ from marginengine.fixedpoint import parse_units
 from marginengine.ledger import check_account_id
 from marginengine.sim.actions import CascadeActionSpec
 from marginengine.sim.books import COUNTERPARTY, ProfileSpec, check_profiles
+from marginengine.sim.feeds import Deviation
 from marginengine.sim.joint import AssetPriceSpec, CorrelationSpec, JointPriceSpec, check_joint
 from marginengine.sim.scenario import RUN_NAME_PATTERN, check_run_name
 
@@ -105,12 +106,18 @@ class OracleSpec(StrictModel):
     kind: Literal["direct", "osm", "venue", "push"] = "direct"
     hop: int = Field(default=3600, gt=0)           # osm
     twap_window: int = Field(default=0, ge=0)      # venue: 0 = spot
-    deviation: Fraction = Decimal("0.005")         # push
+    deviation: Deviation = Decimal("0.005")        # push: whole bps
     heartbeat: int = Field(default=3600, gt=0)
 
 
 #: A chain's name (``[gas] chain``, the keys of ``[gas.chains]``, ``[[protocols]] chain``).
 CHAIN_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,31}$"
+
+
+#: The keeper actions whose gas ``gas_used`` sets (the names the agents charge gas for;
+#: an action left out costs 200,000 gas).
+GAS_ACTIONS = ("absorb", "bark", "buy_collateral", "deal", "dent", "liquidate",
+               "liquidate_perp", "redo", "resolve_bankruptcy", "take", "tend")
 
 
 class GasChainSpec(StrictModel):
@@ -128,6 +135,19 @@ class GasChainSpec(StrictModel):
         "tend": 150_000, "dent": 150_000, "deal": 100_000, "absorb": 300_000,
         "liquidate_perp": 300_000,
     })
+
+    @field_validator("gas_used")
+    @classmethod
+    def _known_actions(cls, value: dict[str, int]) -> dict[str, int]:
+        # A misspelt action cost the default 200,000 gas without a word, and a negative
+        # amount paid the keepers for their transactions (negative keeper_gas_spent).
+        problems = [f"{name}: unknown action (actions: {', '.join(GAS_ACTIONS)})"
+                    for name in value if name not in GAS_ACTIONS]
+        problems += [f"{name}: must be at least 0 gas (got {used})"
+                     for name, used in value.items() if name in GAS_ACTIONS and used < 0]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
 
 class GasSpec(GasChainSpec):
@@ -396,6 +416,13 @@ class ProtocolSpec(StrictModel):
     #: default chain's (``[gas]``).
     chain: str | None = None
 
+    def protocol_table(self) -> dict[str, Any]:
+        """Its ``protocol`` table named by the entry's ``name`` when the table names none:
+        the engine's name is the one its summary, series columns and log are keyed by
+        (an unnamed table was ``"protocol"``, the first protocol's default, so two
+        protocols shared one entry of ``protocols`` in the summary)."""
+        return {"name": self.name, **self.protocol}
+
 
 class CascadeFile(StrictModel):
     """A cascade scenario file.
@@ -631,12 +658,16 @@ def quote_amount(raw: object, decimals: int, where: str, problems: list[str]) ->
 def protocol_scenario(spec: CascadeFile, extra: ProtocolSpec) -> CascadeFile:
     """The scenario as a further protocol sees it: the scenario's prices and venues, its
     chain's gas, with the protocol's own engine, book, keepers, lenders and oracles."""
+    # Its own [oracle] only when it gives one: a copy's update marks the field as given,
+    # and a scenario whose headline oracle is in [oracles.X] then read as giving both
+    # ("protocols.0.oracles.WETH: WETH's oracle is also given in [oracle]").
+    own = {"oracle": extra.oracle} if extra.oracle is not None else {}
     return spec.model_copy(update={
-        "protocol": extra.protocol,
+        "protocol": extra.protocol_table(),
         # The actions on this protocol (resolved by scenario_spec: each names its own).
         "actions": [a for a in spec.actions if a.protocol == extra.name],
         "prices": {**spec.prices, **extra.prices},
-        "oracle": extra.oracle if extra.oracle is not None else spec.oracle,
+        **own,
         "oracles": {**spec.oracles, **extra.oracles},
         "book": extra.book, "accounts": extra.accounts, "keepers": extra.keepers,
         "liquidity": extra.liquidity, "protocols": [], "perps": extra.perps,

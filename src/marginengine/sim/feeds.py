@@ -19,7 +19,7 @@ price) and turns it into ``SetPrice`` events with the oracle layer's status:
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -39,11 +39,18 @@ from marginengine.oracle import (
 FeedKind = Literal["direct", "push", "delayed", "anchored"]
 
 
+#: A push feed's deviation threshold, a fraction in whole basis points (0.0001 to 1): the
+#: feed compares in bps (``oracle.PushFeedParams.deviation_bps``), so 0.00005 was cut to
+#: 0 and refused by the feed under its own name, and 0.00015 silently read as 1 bps.
+Deviation = Annotated[Decimal, Field(ge=Decimal("0.0001"), le=1, multiple_of=Decimal("0.0001"),
+                                     allow_inf_nan=False)]
+
+
 class FeedSpec(StrictModel):
     """One asset's feed in a scenario (``[feeds.ASSET]``)."""
 
     kind: FeedKind = "direct"
-    deviation: Decimal = Field(default=Decimal("0.005"), gt=0, le=1, allow_inf_nan=False)
+    deviation: Deviation = Decimal("0.005")
     heartbeat: int = Field(default=3600, gt=0)
     min_answer: Decimal = Field(default=Decimal("0.00000001"), gt=0, allow_inf_nan=False)
     max_answer: Decimal | None = Field(default=None, gt=0, allow_inf_nan=False)

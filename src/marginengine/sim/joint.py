@@ -46,8 +46,9 @@ from typing import Annotated, Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from marginengine.config.base import StrictModel
 from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_UNIT, Rounding, div
 
@@ -67,10 +68,9 @@ _Price = Annotated[Decimal, Field(ge=Decimal("1e-8"), le=Decimal("1e15"),
                                   allow_inf_nan=False)]
 
 
-class _Spec(BaseModel):
-    """Frozen, and unknown fields refused (as every configuration table)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Spec(StrictModel):
+    """Frozen, unknown fields, booleans and text for plain numbers refused (as every
+    configuration table)."""
 
 
 class DepegSpec(_Spec):

@@ -24,9 +24,13 @@ figures of the protocols with a perp venue, sim/perps.py, and the borrowing powe
 borrowed value and demand, whose ratios ``borrow_usage`` and ``demand_served`` are then
 taken of the sums) are the sums over the protocols; ``rejected_actions`` lists every
 protocol's (a further one's prefixed by its name); ``protocols`` holds every protocol's
-own summary. The series are the first protocol's, plus ``liquidatable_accounts.<name>``,
+own summary. The series' additive columns (:data:`ADDITIVE_COLUMNS`: counts, liquidated
+value, bad debt and its parts, borrower loss, keeper profit, the perp waterfall) are the
+sums over the protocols that have them, so the last ``bad_debt_usd`` is the summary's
+``bad_debt``; the others (prices, gas, health quantiles, time) are the first protocol's.
+Each protocol, the first included, adds ``liquidatable_accounts.<name>``,
 ``liquidations_cum.<name>``, ``bad_debt_usd.<name>`` and ``oracle_price_usd.<name>``
-(the headline asset as that protocol's oracle has it) for each further protocol, and its
+(the headline asset as that protocol's oracle has it), and its
 :data:`PERP_PROTOCOL_COLUMNS` when it has a perp venue. A perp venue's liquidators hedge
 on the shared venues too: one venue's liquidations move the mark of the others.
 """
@@ -62,9 +66,23 @@ CAPACITY = ("borrowing_power", "borrowed_value", "borrow_demand")
 PERP_PROTOCOL_COLUMNS = ("perp_liquidations_cum", "insurance_fund_usd",
                          "bankrupt_shortfall_usd", "insurance_drawdown_usd",
                          "adl_covered_usd", "socialized_loss_usd", "perp_deficit_usd")
-#: Series columns added for each further protocol (as ``<column>.<name>``).
+#: Series columns added for each protocol, the first included (as ``<column>.<name>``).
 PROTOCOL_COLUMNS = ("liquidatable_accounts", "liquidations_cum", "bad_debt_usd",
                     "oracle_price_usd")
+#: Series columns that add up over protocols: with several, the column without a suffix
+#: is the sum over the protocols that have it (as the summary's additive figures are).
+#: ``insurance_fund_usd`` and ``open_interest_usd`` are states, but of separate funds and
+#: books, so they add up too; prices, gas and health quantiles do not.
+ADDITIVE_COLUMNS = ("liquidatable_accounts", "liquidations_step", "liquidations_cum",
+                    "liquidated_value_usd_step", "liquidated_value_usd_cum", "bad_debt_usd",
+                    "bad_debt_realized_usd_cum", "bad_debt_in_auctions_usd",
+                    "underwater_usd", "borrower_loss_usd_cum", "auctions_running",
+                    "keeper_profit_usd_cum",
+                    "perp_liquidatable_accounts", "perp_liquidations",
+                    "perp_liquidations_cum", "perp_liquidated_value_usd_step",
+                    "insurance_fund_usd", "bankrupt_shortfall_usd", "insurance_drawdown_usd",
+                    "adl_covered_usd", "adl_volume_usd", "socialized_loss_usd",
+                    "perp_deficit_usd", "open_interest_usd", "perp_keeper_profit_usd_cum")
 
 
 class StepRunner(Protocol):
@@ -178,19 +196,30 @@ def combined_summary(names: Sequence[str], summaries: Sequence[dict[str, Any]]
     return out
 
 
-def combined_series(first: dict[str, list[float]],
-                    others: Sequence[tuple[str, dict[str, list[float]]]],
+def combined_series(named: Sequence[tuple[str, dict[str, list[float]]]],
                     chains: Sequence[str] = ()) -> dict[str, list[float]]:
-    """The first protocol's series with :data:`PROTOCOL_COLUMNS` of each further one, then
-    ``gas_gwei.<chain>`` for each chain besides the first protocol's that a protocol is on
-    (``chains``: every protocol's chain, the first's first; none: all on one chain)."""
+    """The series of several protocols (``named``: each protocol's name and series, the
+    first's first): the first's columns with each of :data:`ADDITIVE_COLUMNS` summed over
+    the protocols that have it (one a further protocol alone has, such as a perp venue's,
+    follows the first's columns), then :data:`PROTOCOL_COLUMNS` (and
+    :data:`PERP_PROTOCOL_COLUMNS` where present) of each protocol, the first included,
+    then ``gas_gwei.<chain>`` for each chain besides the first protocol's that a protocol
+    is on (``chains``: every protocol's chain, the first's first; none: all on one
+    chain)."""
+    first = named[0][1]
     out = dict(first)
-    for name, series in others:
+    for column in ADDITIVE_COLUMNS:
+        parts = [series[column] for _, series in named if column in series]
+        if parts:
+            # Every protocol records the same steps; a float sum of floats (USD display).
+            out[column] = [sum(values) for values in zip(*parts, strict=True)]
+    for name, series in named:
         for column in PROTOCOL_COLUMNS:
             out[f"{column}.{name}"] = series[column]
         for column in PERP_PROTOCOL_COLUMNS:
             if column in series:
                 out[f"{column}.{name}"] = series[column]
+    others = named[1:]
     for chain, (_, series) in zip(chains[1:], others, strict=False):
         if chain != chains[0] and f"gas_gwei.{chain}" not in out and "gas_gwei" in series:
             out[f"gas_gwei.{chain}"] = series["gas_gwei"]
