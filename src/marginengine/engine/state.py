@@ -344,6 +344,9 @@ class EngineState:
 
     def changed_perp_params(self) -> dict[str, PerpParams]:
         """Perp markets whose fractions changed in the open transaction, with the new ones."""
+        # Asked after every event, and nearly always empty: no sort, no comprehension then.
+        if not self._changed_perps:
+            return {}
         return {m: perp_params(self.config, m) for m in sorted(self._changed_perps)}
 
     def set_crowding(self, asset: str, addons: Mapping[str, int]) -> None:
@@ -366,10 +369,14 @@ class EngineState:
 
     def changed_addons(self) -> dict[str, int]:
         """Accounts whose crowding add-on changed in the open transaction, with the new sum."""
+        if not self._changed_addons:
+            return {}
         return {a: self.addons.get(a, 0) for a in sorted(self._changed_addons)}
 
     def changed_params(self) -> dict[str, MarketParams]:
         """Markets whose risk parameters changed in the open transaction, with the new ones."""
+        if not self._changed_params:
+            return {}
         return {a: market_params(self.config, a) for a in sorted(self._changed_params)}
 
     def set_sequencer(self, status: SequencerStatus) -> None:
@@ -381,6 +388,8 @@ class EngineState:
 
     def changed_prices(self) -> dict[str, int]:
         """Prices changed in the open transaction, with their new values."""
+        if not self._saved_prices:
+            return {}
         return {a: self.prices[a] for a in sorted(self._saved_prices)}
 
     def set_morpho(self, market: str, book: MorphoBook) -> None:

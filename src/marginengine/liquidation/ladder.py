@@ -194,7 +194,6 @@ def best_chunk(inputs: CloseFactorInputs, offer: int, bounds: PlanBounds,
     the gas and the minimum profit, no rung is planned or quoted.
     """
     planned = 0
-    rate, slack = _linear_bound(inputs, price_cap) if price_cap is not None else (0.0, 0.0)
 
     def at_mid(amount: int) -> float:
         return float(amount / inputs.collateral_unit * mid_price / PRICE_UNIT)
@@ -213,6 +212,9 @@ def best_chunk(inputs: CloseFactorInputs, offer: int, bounds: PlanBounds,
             tol = REL * (abs(most) + abs(gas) + abs(min_profit)) + 1e-9
             if most + slack_usd - gas < min_profit - tol:
                 return None, planned
+    # Only the rungs read the cap's linear bound: half the accounts of a cascade stop at
+    # the no-slippage check above.
+    rate, slack = _linear_bound(inputs, price_cap) if price_cap is not None else (0.0, 0.0)
     max_debt, _ = max_liquidatable_debt(inputs, rules, rounding)
     for k in range(rungs):
         o = offer >> k

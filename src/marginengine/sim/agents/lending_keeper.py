@@ -81,18 +81,12 @@ class LendingKeeper:
         min_profit = float(spec.min_profit)
         need = gas + min_profit
         config, rules = engine.config, engine.rules
-        # Accounts whose bound proves no liquidation pays ``need`` (while they stay
-        # untouched and the step's bounds hold): screen.may_pay, for all at once.
-        unpayable = screen.unpayable(need)
-        bounded = screen.bounded
-        latency = spec.latency
-        for account in unsafe:
-            # ready() first, for every account: it records when the keeper first saw it
-            # (with no latency it is always ready, and what it records is never read).
-            if latency and not keeper.ready(account, step):
-                continue
-            if account in unpayable and bounded(account):
-                continue
+        # ready() first, for every account: it records when the keeper first saw it
+        # (with no latency it is always ready, and what it records is never read).
+        ready = (a for a in unsafe if keeper.ready(a, step)) if spec.latency else unsafe
+        # Less the accounts whose bound proves no liquidation pays ``need`` (while they
+        # stay untouched and the step's bounds hold): screen.may_pay, for all at once.
+        for account in screen.worth_reading(ready, need):
             pair = screen.inputs(account)
             if pair is None:
                 continue
