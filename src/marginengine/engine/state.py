@@ -761,13 +761,17 @@ class StateReads:
         the reads after it share one computation."""
         state = self.state
         ledger, prices, margin = state.ledger, state.prices, state.margin
-        key = (ledger.account_version(account_id), ledger.index_epoch, prices.version,
-               margin)
+        version, epoch, prices_version = (ledger.account_version(account_id),
+                                          ledger.index_epoch, prices.version)
         cached = state.account_reads.get(account_id)
-        if cached is not None and cached[0][:3] == key[:3] and cached[0][3] is margin:
-            return cached[1]
+        if cached is not None:
+            # Field by field (no slices of the key): a keeper's every read comes here.
+            key = cached[0]
+            if key[0] == version and key[1] == epoch and key[2] == prices_version \
+                    and key[3] is margin:
+                return cached[1]
         data = margin.lending.account_data(ledger, prices, account_id)
-        state.account_reads[account_id] = (key, data)
+        state.account_reads[account_id] = ((version, epoch, prices_version, margin), data)
         return data
 
     def initial_account_data(self, account_id: str) -> AccountData:

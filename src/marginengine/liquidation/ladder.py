@@ -29,6 +29,7 @@ from marginengine.liquidation.close_factor import (
     CloseFactorPlan,
     max_liquidatable_debt,
     plan_liquidation,
+    rule_integers,
 )
 
 #: Relative error allowed for each float figure of :func:`plan_bounds` (a few hundred
@@ -102,7 +103,7 @@ def plan_bounds(inputs: CloseFactorInputs, debt_to_cover: int, rules: AaveRules,
     if partial is None:
         return PlanBounds(None)
     if partial:
-        floor = rules.min_leftover_base_units
+        floor = rule_integers(rules).min_leftover_base
         debt_left = (inputs.debt_balance - d_hi) * inputs.debt_price / inputs.debt_unit
         debt_left_hi = (inputs.debt_balance - d_lo) * inputs.debt_price / inputs.debt_unit
         coll_left = (coll_balance - c_hi) * inputs.collateral_price / inputs.collateral_unit

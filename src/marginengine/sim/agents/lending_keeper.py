@@ -98,7 +98,9 @@ class LendingKeeper:
             # venue's mid for the protocol: if that does not pay, no chunk will.
             mid = engine.prices[coll_asset]
             market = world.markets.get(coll_asset)
-            if market is not None and world.trades_on_venue(market):
+            on_venue = market is not None and world.trades_on_venue(market)
+            if on_venue:
+                assert market is not None
                 mid = min(mid, market.venue_price())
 
             def sale(amount: int, asset: str = coll_asset) -> float:
@@ -106,8 +108,7 @@ class LendingKeeper:
 
             # A closed-form bound of what any sale on the asset's pool can earn over its
             # cost lets the ladder skip an account no chunk of which pays (slippage).
-            surplus = market.sale_surplus_bound if market is not None \
-                and world.trades_on_venue(market) else None
+            surplus = market.sale_surplus_bound if on_venue and market is not None else None
             chunk, planned = best_chunk(
                 inputs, offer, bounds, plan0, config.aave, rules.liquidation_rounding,
                 sale, mid, gas, min_profit, None if spec.flash_loan else keeper.capital,

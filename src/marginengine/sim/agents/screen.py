@@ -13,7 +13,13 @@ from numpy.typing import NDArray
 from marginengine.config.families import LiquidationMechanism
 from marginengine.engine import Change, Engine, Liquidate
 from marginengine.fixedpoint import BPS, PRICE_UNIT, WAD
-from marginengine.liquidation import CloseFactorInputs, CloseFactorPlan, PlanBounds, first_offer
+from marginengine.liquidation import (
+    CloseFactorInputs,
+    CloseFactorPlan,
+    PlanBounds,
+    first_offer,
+    rule_integers,
+)
 from marginengine.scan import RiskBook
 from marginengine.scan.kernels import ScreenBounds, classify
 
@@ -271,8 +277,9 @@ class LendingScreen:
         if cached is not None:
             return cached
         engine = self.engine
+        aave = engine.config.aave
         offer, bounds, plan, planned = first_offer(
-            inputs, engine.config.aave.min_leftover_base_units, engine.config.aave,
+            inputs, rule_integers(aave).min_leftover_base, aave,
             engine.rules.liquidation_rounding)
         self.exact_plans += planned
         result = (offer, bounds, plan)
