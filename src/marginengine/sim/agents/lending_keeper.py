@@ -99,6 +99,12 @@ class LendingKeeper:
             mid = engine.prices[coll_asset]
             market = world.markets.get(coll_asset)
             on_venue = market is not None and world.trades_on_venue(market)
+            capital = None if spec.flash_loan else keeper.capital
+            # The venue's state, where a refusal's reuse is proven (a constant-product pool).
+            state = market.sale_state() if on_venue and market is not None else None
+            if state is not None and market is not None and screen.refusal_holds(
+                    account, gas, min_profit, capital, market):
+                continue  # another keeper's ladder paid nothing: this one would not either
             if on_venue:
                 assert market is not None
                 mid = min(mid, market.venue_price())
@@ -111,10 +117,12 @@ class LendingKeeper:
             surplus = market.sale_surplus_bound if on_venue and market is not None else None
             chunk, planned = best_chunk(
                 inputs, offer, bounds, plan0, config.aave, rules.liquidation_rounding,
-                sale, mid, gas, min_profit, None if spec.flash_loan else keeper.capital,
+                sale, mid, gas, min_profit, capital,
                 world.sale_price_cap(coll_asset, step), surplus=surplus)
             screen.exact_plans += planned
             if chunk is None:
+                if state is not None:
+                    screen.note_refusal(account, gas, min_profit, capital, state)
                 continue
             # Debt over collateral before, as world.ltv reads it: the inputs were read from
             # this very state (the screen drops them when the account or a price moves).

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from itertools import compress
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,6 +23,9 @@ from marginengine.liquidation import (
 )
 from marginengine.scan import RiskBook
 from marginengine.scan.kernels import ScreenBounds, classify
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from marginengine.sim.markets import AssetMarket, SaleState
 
 #: Relative widening of the screen's bound beyond the book's own error bound (the bound's
 #: own few float operations).
@@ -62,6 +66,10 @@ class LendingScreen:
         self._offers: dict[str, _Offer] = {}
         self._indices: dict[str, tuple[int, int]] = {}
         self._mids: dict[str, int] = {}
+        #: This step's ladders that paid nothing, per account: the gas, minimum profit and
+        #: capital they were asked with and the venue's state then (see
+        #: :meth:`refusal_holds`).
+        self._refusals: dict[str, tuple[float, float, float | None, SaleState]] = {}
         #: Whether the book's below set is the engine's rule at this step's state (set by
         #: :meth:`begin`): then an account in it, untouched since, needs no exact check.
         self._below_exact = False
@@ -80,6 +88,9 @@ class LendingScreen:
             self._touched.add(account)
             self._inputs.pop(account, None)
             self._offers.pop(account, None)
+            self._refusals.pop(account, None)
+        if change.params:
+            self._refusals.clear()  # the rule's parameters moved: decide afresh
         moved = bool(change.prices) or any(
             self._indices.get(a) != (r.liquidity_index, r.borrow_index)
             for a, r in change.assets.items())
@@ -88,6 +99,7 @@ class LendingScreen:
             self._stale = True
             self._inputs.clear()
             self._offers.clear()
+            self._refusals.clear()
 
     def _shares(self, mids: Mapping[str, int]) -> tuple[float, float]:
         """The largest share of a liquidation a liquidator keeps with its collateral valued
@@ -131,6 +143,7 @@ class LendingScreen:
         self._touched.clear()
         self._inputs.clear()
         self._offers.clear()
+        self._refusals.clear()
         self._indices = {a: (r.liquidity_index, r.borrow_index)
                          for a, r in self.engine.ledger.reserves.items()}
         self._unpayable = {}
@@ -269,6 +282,39 @@ class LendingScreen:
                 else None
         self._inputs[account] = pair
         return pair
+
+    def note_refusal(self, account: str, gas: float, min_profit: float,
+                     capital: float | None, state: SaleState) -> None:
+        """Record that no chunk of ``account``'s ladder paid ``gas`` and ``min_profit``
+        with ``capital`` (``None``: a flash loan) when its collateral's venue was in
+        ``state`` (:meth:`~marginengine.sim.markets.AssetMarket.sale_state`)."""
+        self._refusals[account] = (gas, min_profit, capital, state)
+
+    def refusal_holds(self, account: str, gas: float, min_profit: float,
+                      capital: float | None, market: AssetMarket) -> bool:
+        """Whether this step's recorded refusal of ``account`` (:meth:`note_refusal`)
+        decides a ladder asked now with ``gas``, ``min_profit`` and ``capital`` (``None``:
+        a flash loan) on ``market``'s venue: no chunk would pay either.
+
+        The ladder (:func:`~marginengine.liquidation.best_chunk`) refuses when no rung's
+        sale pays its debt, gas and minimum profit (or its debt exceeds the capital). Its
+        inputs, first offer and bounds are the same while the account is untouched and no
+        price or index has moved (the record is dropped otherwise); every sale value, the
+        mid, the price cap and the surplus bound are no higher when the venue has only been
+        sold into since (:meth:`~marginengine.sim.markets.AssetMarket.sells_no_higher`).
+        Then a rung that did not pay still does not with at least the gas and the minimum
+        profit, and at most the capital (any capital, if the refusal had a flash loan).
+        The second keeper of a step asks again of every account the first refused: this
+        answers those without a ladder."""
+        refused = self._refusals.get(account)
+        if refused is None or self._stale or account in self._touched:
+            return False
+        gas0, min_profit0, capital0, state = refused
+        if gas < gas0 or min_profit < min_profit0:
+            return False
+        if capital0 is not None and (capital is None or capital > capital0):
+            return False
+        return market.sells_no_higher(state)
 
     def offer(self, account: str, inputs: CloseFactorInputs) -> _Offer:
         """The quote's first offer for ``account`` with its bounds (and exact plan when one
