@@ -1,6 +1,8 @@
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from marginengine.fixedpoint import (
     RAY,
@@ -81,6 +83,36 @@ def test_parse_units_when_human_decimal_then_exact_smallest_units():
         parse_units("nan", 6)
     with pytest.raises(ValueError, match="boolean"):
         parse_units(True, 6)
+
+
+def test_parse_units_when_more_than_28_digits_then_still_exact():
+    # Decimal's context keeps 28 significant digits: scaleb rounded these (the first to
+    # ...680, the second to ...900 followed by zeros) and overflowed on the third.
+    assert parse_units("12345678901.123456789012345678", 18) == \
+        12_345_678_901_123_456_789_012_345_678
+    assert parse_units("123456789012345678901234567890", 18) == \
+        123456789012345678901234567890 * 10**18
+    with pytest.raises(ValueError, match=r"too large \('1e999999' has more than 1000 "):
+        parse_units("1e999999", 18)
+    assert parse_units("1.50", 1) == 15 and parse_units("-2.5e-5", 6) == -25
+    assert parse_units("0E-1000000", 6) == 0 and parse_units("1e977", 0) == 10**977
+    with pytest.raises(ValueError, match="more than 18 decimal places"):
+        parse_units("1e-999999", 18)
+    with pytest.raises(ValueError, match=r"^too large \(a 1001-character number has more "):
+        parse_units("9" * 1001, 0)
+
+
+@given(st.integers(-10**80, 10**80), st.integers(-60, 60), st.integers(0, 36))
+def test_parse_units_when_any_decimal_then_the_exact_fraction(coefficient: int, exponent: int,
+                                                             decimals: int):
+    # The oracle: the value in Fraction arithmetic, whole in smallest units or refused.
+    exact = Fraction(coefficient) * Fraction(10) ** (exponent + decimals)
+    text = f"{coefficient}e{exponent}"
+    if exact.denominator != 1:
+        with pytest.raises(ValueError, match="decimal places"):
+            parse_units(text, decimals)
+    else:
+        assert parse_units(text, decimals) == exact.numerator
 
 
 def test_fraction_to_bps_and_format_units():

@@ -139,11 +139,11 @@ def test_scan_when_bad_option_then_one_line_exit_2(files: list[str], extra: list
 @pytest.mark.parametrize(("book", "expected"), [
     (None, "file not found"),
     ("account,asset,supplied,borrowed\nalice,WETH,1x,\n",
-     "line 2, column supplied: must be a number ('1x' is not)"),
+     "bad.csv:2: supplied: must be a number ('1x' is not)"),
     ("account,asset,supplied,borrowed\nalice,FOO,1,\n",
-     "line 2, column asset: unknown asset 'FOO'"),
+     "bad.csv:2: asset: unknown asset 'FOO'"),
     ("account,asset,supplied,borrowed\nalice,WETH,-1,\n",
-     "line 2, column supplied: must not be negative (got -1)"),
+     "bad.csv:2: supplied: must not be negative (got -1)"),
 ])
 def test_scan_when_bad_book_then_one_line_exit_2(files: list[str], tmp_path: Path,
                                                  book: str | None, expected: str,
@@ -167,14 +167,20 @@ def test_scan_help():
     assert result.exit_code == 0 and "--shock ASSET:FRACTION" in result.output
 
 
-def test_scan_when_book_empty_then_zero_accounts_and_no_curve(
+def test_scan_when_book_has_a_header_and_no_row_then_refused_as_empty(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
-    (tmp_path / "book.csv").write_text("\ufeffaccount,asset,supplied,borrowed\n")  # with a BOM
+    # Was: zero accounts and no curve (exit 0). The book format has one reader for every
+    # face, and the simulator refuses such a file: a scan of nobody reports nothing
+    # liquidatable, which is what an export that went wrong looks like.
+    book = tmp_path / "book.csv"
+    book.write_text("\ufeffaccount,asset,supplied,borrowed\n")  # with a BOM
     (tmp_path / "prices.toml").write_text("[prices]\nWETH = 2000\n")
-    code, out, _ = run(["scan", str(tmp_path / "book.csv"), "--prices",
-                        str(tmp_path / "prices.toml"), "--json"], capsys)
-    assert code == 0
-    report = json.loads(out)
-    assert report["book_accounts"] == 0 and report["accounts"] == []
-    assert report["curve"] == {"asset": None, "points": []}
+    code, out, err = run(["scan", str(book), "--prices", str(tmp_path / "prices.toml"),
+                          "--json"], capsys)
+    assert code == 2 and out == ""
+    assert err == f"error: {book}: no rows after the header (the book is empty)\n"
+    book.write_text("\ufeffaccount,asset,supplied,borrowed\r\nalice,WETH,1,\r\n")
+    code, out, _ = run(["scan", str(book), "--prices", str(tmp_path / "prices.toml"),
+                        "--json"], capsys)
+    assert code == 0 and json.loads(out)["book_accounts"] == 1

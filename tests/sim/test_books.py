@@ -268,8 +268,10 @@ def test_profiles_are_checked_against_the_protocol(proto: ProtocolConfig) -> Non
 def test_counterparty_id_is_refused(tmp_path: Path, proto: ProtocolConfig) -> None:
     path = tmp_path / "book.csv"
     path.write_text("account,asset,supplied,borrowed\n_book,WETH,1,\n")
-    with pytest.raises(ConfigError, match=":2: account: '_book' is the loader's own"):
+    with pytest.raises(ConfigError) as info:
         read_book(proto, path)
+    assert info.value.problems == [f"{path}:2: account: '_book' is reserved (it takes the "
+                                   "other side of loaded perp positions)"]
     assert BookAccount("x").quote == 0
 
 

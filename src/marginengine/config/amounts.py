@@ -64,9 +64,37 @@ def parse_positive(raw: object, decimals: int, where: str, problems: list[str]) 
     if value <= 0:
         problems.append(f"{where}: must be positive (got {raw!r})")
         return None
-    if value > MAX_UNITS:
-        shown = repr(raw) if len(repr(raw)) <= 40 else f"a {len(str(raw))}-digit number"
-        problems.append(f"{where}: too large ({shown} is more than 2**256 - 1 smallest "
-                        f"units, the largest on-chain balance)")
+    return value if within_limit(value, raw, where, problems) else None
+
+
+def parse_amount(raw: object, decimals: int, where: str, problems: list[str], *,
+                 signed: bool = False) -> int | None:
+    """One human amount that may be zero (and negative when ``signed``: a short position)
+    in smallest units, or ``None`` with a problem appended. Book files' amounts.
+
+    Parameters
+    ----------
+    raw
+        Text (stripped), an int, a :class:`~decimal.Decimal` or a float (read as the
+        shortest decimal that gives it back, as TOML numbers are).
+    """
+    try:
+        value = parse_units(raw, decimals)
+    except ValueError as exc:
+        problems.append(f"{where}: {exc}")
         return None
-    return value
+    if value < 0 and not signed:
+        problems.append(f"{where}: must not be negative (got {raw})")
+        return None
+    return value if within_limit(value, raw, where, problems) else None
+
+
+def within_limit(value: int, raw: object, where: str, problems: list[str]) -> bool:
+    """Whether ``|value|`` (smallest units) is at most :data:`MAX_UNITS`; if not, a problem
+    naming ``raw`` (shortened when long) is appended."""
+    if abs(value) <= MAX_UNITS:
+        return True
+    shown = repr(raw) if len(repr(raw)) <= 40 else f"a {len(str(raw))}-digit number"
+    problems.append(f"{where}: too large ({shown} is more than 2**256 - 1 smallest "
+                    f"units, the largest on-chain balance)")
+    return False

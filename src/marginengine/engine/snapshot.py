@@ -45,13 +45,19 @@ from pydantic import Field
 from pydantic import Field as PydField
 
 from marginengine.config import ProtocolConfig, protocol_from_dict, read_toml, validate_model
-from marginengine.config.amounts import HumanNumber, parse_asset_amounts, parse_positive
+from marginengine.config.amounts import (
+    HumanNumber,
+    parse_amount,
+    parse_asset_amounts,
+    parse_positive,
+)
 from marginengine.config.base import StrictModel
 from marginengine.engine.engine import Engine
 from marginengine.engine.events import SetPrice, SetVolSurface
 from marginengine.errors import ConfigError, field_path
-from marginengine.fixedpoint import PRICE_DECIMALS, parse_units
+from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
+from marginengine.ledger.book_file import COUNTERPARTY
 from marginengine.ledger.options import OptionSeries
 
 
@@ -149,7 +155,8 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
             if perp is None:
                 problems.append(f"{at}: unknown perp market")
                 continue
-            size = _signed_units(pos.size, perp.base_decimals, f"{at}.size", problems)
+            size = parse_amount(pos.size, perp.base_decimals, f"{at}.size", problems,
+                                signed=True)
             entry = parse_positive(pos.entry, PRICE_DECIMALS, f"{at}.entry", problems)
             if size == 0:
                 problems.append(f"{at}.size: must not be zero")
@@ -235,7 +242,8 @@ def _options(snap: SnapshotFile, config: ProtocolConfig, problems: list[str]
                 problems.append(f"{at}.expiry: no [[vols]] entry for {o.underlying} "
                                 f"expiry {o.expiry}")
             strike = parse_positive(o.strike, PRICE_DECIMALS, f"{at}.strike", problems)
-            size = _signed_units(o.size, opts.size_decimals, f"{at}.size", problems)
+            size = parse_amount(o.size, opts.size_decimals, f"{at}.size", problems,
+                                signed=True)
             if size == 0:
                 problems.append(f"{at}.size: must not be zero")
             elif size is not None and strike is not None:
@@ -244,17 +252,9 @@ def _options(snap: SnapshotFile, config: ProtocolConfig, problems: list[str]
     return cash, fills
 
 
-#: The account that holds the other side of a snapshot's perp positions, so that sizes
-#: sum to zero as on any exchange.
-BOOK = "_book"
-
-
-def _signed_units(raw: object, decimals: int, where: str, problems: list[str]) -> int | None:
-    try:
-        return parse_units(raw, decimals)
-    except ValueError as exc:
-        problems.append(f"{where}: {exc}")
-        return None
+#: The account that holds the other side of a snapshot's perp and option positions, so
+#: that sizes sum to zero as on any exchange (the one the simulator's book loader uses).
+BOOK = COUNTERPARTY
 
 
 def load_snapshot(path: str | Path) -> Engine:

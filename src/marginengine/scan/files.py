@@ -6,11 +6,11 @@ BOOK (CSV or Parquet), one row per account and asset::
     alice,WETH,10,
     alice,USDC,,15000
 
-Amounts are whole tokens written as decimals (at most the asset's decimals; empty or 0
-means none), as everywhere in marginengine's files. A Parquet book has the same four
-columns (strings, or integer / decimal numbers). PRICES is a TOML file with a
-``[prices]`` table (USD per whole token); a protocol is a TOML file with the protocol's
-keys at the top level or under ``[protocol]`` (so a scenario or snapshot file serves).
+The lending book every face reads, by the one reader
+(:func:`marginengine.ledger.book_file.read_book`; docs/formats.md "Books"). PRICES is a
+TOML file with a ``[prices]`` table (USD per whole token); a protocol is a TOML file with
+the protocol's keys at the top level or under ``[protocol]`` (so a scenario or snapshot
+file serves).
 
 The engine is built by the snapshot builder
 (:func:`marginengine.engine.snapshot.engine_from_snapshot`): balances at index 1, the
@@ -20,11 +20,7 @@ once, each naming the line (or row) and the column.
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from marginengine.config import ProtocolConfig, protocol_from_dict, read_toml
 from marginengine.config.amounts import parse_asset_amounts
@@ -32,39 +28,9 @@ from marginengine.config.families import LiquidationMechanism
 from marginengine.engine import Engine
 from marginengine.engine.snapshot import engine_from_snapshot
 from marginengine.errors import ConfigError
-from marginengine.fixedpoint import parse_units
-from marginengine.ledger import check_account_id
-
-COLUMNS = ("account", "asset", "supplied", "borrowed")
-#: Problems listed before the rest are summarised as "... and N more".
-MAX_PROBLEMS = 20
-
-
-@dataclass
-class BookFile:
-    """A validated book: per account, supplied and borrowed whole-token amounts (text).
-
-    ``accounts`` keeps the file's order; zero amounts are left out.
-    """
-
-    source: str
-    accounts: dict[str, tuple[dict[str, str], dict[str, str]]] = field(default_factory=dict)
-    rows: int = 0
-
-    def assets(self) -> set[str]:
-        """Every asset held."""
-        return {a for s, b in self.accounts.values() for a in (*s, *b)}
-
-
-def load_pyarrow() -> tuple[Any, Any]:
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise ConfigError([
-            "reading or writing Parquet needs pyarrow: pip install 'marginengine[parquet]'"
-        ]) from None
-    return pa, pq
+from marginengine.fixedpoint import PRICE_DECIMALS, format_units
+from marginengine.ledger import book_file
+from marginengine.ledger.book_file import Book
 
 
 def read_protocol(path: str | Path | None, preset: str | None = None) -> ProtocolConfig:
@@ -94,146 +60,19 @@ def read_prices(path: str | Path, config: ProtocolConfig) -> dict[str, int]:
     return prices
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[str, dict[str, object] | str]]:
-    try:
-        f = open(path, newline="", encoding="utf-8-sig")  # noqa: SIM115  (BOM allowed)
-    except FileNotFoundError:
-        raise ConfigError([f"file not found: {path}"]) from None
-    except IsADirectoryError:
-        raise ConfigError([f"is a directory, not a book: {path}"]) from None
-    with f:
-        reader = csv.reader(f)
-        try:
-            header = next(reader, None)
-            if header is None:
-                raise ConfigError(["line 1: empty file (expected the header "
-                                   f"{','.join(COLUMNS)})"], source=str(path))
-            names = [h.strip() for h in header]
-            _check_header(names, "line 1", str(path))
-            for record in reader:
-                where = f"line {reader.line_num}"
-                if not record or all(not c.strip() for c in record):
-                    continue
-                if len(record) != len(names):
-                    yield where, f"{len(record)} fields, expected {len(names)}"
-                    continue
-                if [c.strip() for c in record] == names:
-                    yield where, "the header again (a repeated header row)"
-                    continue
-                yield where, dict(zip(names, record, strict=True))
-        except UnicodeDecodeError:
-            raise ConfigError(["not UTF-8 text"], source=str(path)) from None
-        except csv.Error as exc:
-            raise ConfigError([f"line {reader.line_num}: malformed CSV ({exc})"],
-                              source=str(path)) from None
-
-
-def _check_header(names: list[str], where: str, source: str) -> None:
-    missing = [c for c in COLUMNS if c not in names]
-    unknown = [c for c in names if c not in COLUMNS]
-    problems = []
-    if missing:
-        problems.append(f"{where}: missing column(s) {', '.join(missing)} (expected "
-                        f"{','.join(COLUMNS)})")
-    if unknown:
-        problems.append(f"{where}: unknown column(s) {', '.join(unknown)}")
-    if len(set(names)) != len(names):
-        problems.append(f"{where}: a column appears twice")
-    if problems:
-        raise ConfigError(problems, source=source)
-
-
-def _parquet_rows(path: Path) -> Iterator[tuple[str, dict[str, object] | str]]:
-    _, pq = load_pyarrow()
-    if not path.exists():
-        raise ConfigError([f"file not found: {path}"])
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for unreadable files
-        raise ConfigError([f"not a readable Parquet file ({exc})"], source=str(path)) from None
-    _check_header(list(table.column_names), "schema", str(path))
-    columns = {c: table.column(c).to_pylist() for c in COLUMNS}
-    for i in range(table.num_rows):
-        yield f"row {i + 1}", {c: columns[c][i] for c in COLUMNS}
-
-
-def read_book(path: str | Path, config: ProtocolConfig) -> BookFile:
-    """Read and validate a CSV (``.csv``) or Parquet (``.parquet``, ``.pq``) book.
+def read_book(path: str | Path, config: ProtocolConfig) -> Book:
+    """Read and validate a lending book (CSV ``.csv`` or Parquet ``.parquet``, ``.pq``).
 
     Raises
     ------
     ConfigError
-        Every problem, each naming the line (CSV) or row (Parquet) and the column.
+        Every problem, each ``FILE:LINE: field: reason`` (Parquet ``FILE:row N: ...``).
     """
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix == ".csv":
-        records = _csv_rows(p)
-    elif suffix in (".parquet", ".pq"):
-        records = _parquet_rows(p)
-    else:
-        raise ConfigError([f"{p}: unknown book format {suffix or '(no suffix)'!r} "
-                           "(use .csv or .parquet)"])
-    book = BookFile(str(p))
-    problems: list[str] = []
-    first_seen: dict[tuple[str, str], str] = {}
-    markets = ", ".join(sorted(config.markets))
-    for where, record in records:
-        book.rows += 1
-        if isinstance(record, str):
-            problems.append(f"{where}: {record}")
-            continue
-        account = str(record["account"] or "").strip()
-        asset = str(record["asset"] or "").strip()
-        try:
-            check_account_id(account, f"{where}, column account")
-        except ValueError as exc:
-            problems.append(str(exc))
-            continue
-        if asset not in config.markets:
-            problems.append(f"{where}, column asset: unknown asset {asset!r} "
-                            f"(markets: {markets})")
-            continue
-        key = (account, asset)
-        if key in first_seen:
-            problems.append(f"{where}: duplicate row for account {account!r} and asset "
-                            f"{asset} (first at {first_seen[key]})")
-            continue
-        first_seen[key] = where
-        decimals = config.markets[asset].decimals
-        amounts: dict[str, str] = {}
-        for column in ("supplied", "borrowed"):
-            raw = record[column]
-            text = "" if raw is None else str(raw).strip()
-            if not text:
-                continue
-            try:
-                value = parse_units(text, decimals)
-            except ValueError as exc:
-                problems.append(f"{where}, column {column}: {exc}")
-                continue
-            if value < 0:
-                problems.append(f"{where}, column {column}: must not be negative (got {text})")
-            elif value > 0:
-                amounts[column] = text
-        if "borrowed" in amounts and not config.markets[asset].borrowable:
-            problems.append(f"{where}, column borrowed: {asset} is not borrowable")
-            continue
-        supplied, borrowed = book.accounts.setdefault(account, ({}, {}))
-        if "supplied" in amounts:
-            supplied[asset] = amounts["supplied"]
-        if "borrowed" in amounts:
-            borrowed[asset] = amounts["borrowed"]
-    if problems:
-        shown = problems[:MAX_PROBLEMS]
-        if len(problems) > MAX_PROBLEMS:
-            shown.append(f"... and {len(problems) - MAX_PROBLEMS} more")
-        raise ConfigError(shown, source=str(p))
-    return book
+    return book_file.read_book(config, lending=path)
 
 
-def engine_from_book(config: ProtocolConfig, prices: dict[str, int], book: BookFile,
-                     prices_source: str | None = None) -> Engine:
+def engine_from_book(config: ProtocolConfig, prices: dict[str, int], book: Book,
+                     prices_source: str | None = None, source: str | None = None) -> Engine:
     """An engine holding the book's balances at ``prices``, built by the snapshot builder.
 
     Raises
@@ -245,20 +84,19 @@ def engine_from_book(config: ProtocolConfig, prices: dict[str, int], book: BookF
     if missing:
         raise ConfigError([f"prices.{a}: missing (the book holds {a})" for a in missing],
                           source=prices_source)
+    markets = config.markets
+
+    def whole(amounts: dict[str, int]) -> dict[str, str]:
+        # The snapshot builder takes whole tokens; exact decimals give back the same units.
+        return {a: format_units(v, markets[a].decimals) for a, v in amounts.items()}
+
     snapshot = {
         "protocol": config.model_dump(mode="json"),
-        "prices": {a: _price_text(p) for a, p in prices.items()},
-        "accounts": [
-            {"id": account, "supplied": supplied, "borrowed": borrowed}
-            for account, (supplied, borrowed) in book.accounts.items()
-        ],
+        "prices": {a: format_units(p, PRICE_DECIMALS) for a, p in prices.items()},
+        "accounts": [{"id": a.id, "supplied": whole(a.supplied), "borrowed": whole(a.borrowed)}
+                     for a in book.accounts],
     }
-    return engine_from_snapshot(snapshot, source=book.source)
-
-
-def _price_text(price: int) -> str:
-    whole, frac = divmod(price, 10**8)
-    return f"{whole}.{frac:08d}"
+    return engine_from_snapshot(snapshot, source=source)
 
 
 def load_engine(book_path: str | Path, prices_path: str | Path,
@@ -289,4 +127,5 @@ def load_engine(book_path: str | Path, prices_path: str | Path,
                           source=str(protocol_path) if protocol_path else None)
     prices = read_prices(prices_path, config)
     book = read_book(book_path, config)
-    return engine_from_book(config, prices, book, prices_source=str(prices_path))
+    return engine_from_book(config, prices, book, prices_source=str(prices_path),
+                            source=str(book_path))

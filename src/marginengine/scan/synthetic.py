@@ -171,7 +171,7 @@ class SyntheticBook:
 
     def write_parquet(self, path: str | Path) -> None:
         """Write the book as Parquet with the CSV's columns (strings); needs pyarrow."""
-        from marginengine.scan.files import load_pyarrow
+        from marginengine.ledger.book_file import load_pyarrow
 
         pa, pq = load_pyarrow()
         symbols = self.symbols

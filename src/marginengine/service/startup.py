@@ -32,9 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from marginengine.config import ProtocolConfig, read_toml, validate_model
 from marginengine.engine import Borrow, Deposit, Engine, Event, SetPrice, event_from_dict
 from marginengine.errors import ConfigError, LogError
-from marginengine.fixedpoint import parse_units
+from marginengine.ledger.book_file import Book
 from marginengine.persistence import EventLog, PostgresStore, is_postgres_url
-from marginengine.scan.files import BookFile, read_book, read_prices, read_protocol
+from marginengine.scan.files import read_book, read_prices, read_protocol
 from marginengine.service.core import DEFAULT_THRESHOLDS, Settings
 
 #: The account that supplies what a book's borrowers owe beyond its suppliers' supply.
@@ -96,7 +96,7 @@ def read_config(path: str | Path) -> ServeConfig:
 
 
 def genesis_events(config: ProtocolConfig, prices: dict[str, int],
-                   book: BookFile | None) -> list[Event]:
+                   book: Book | None) -> list[Event]:
     """The events that bring a fresh engine to the book (see the module docstring)."""
     events: list[Event] = [SetPrice(a, p) for a, p in sorted(prices.items())]
     if book is None:
@@ -105,15 +105,13 @@ def genesis_events(config: ProtocolConfig, prices: dict[str, int],
     borrowed: dict[str, int] = {}
     deposits: list[Event] = []
     borrows: list[Event] = []
-    for account, (supply, debt) in book.accounts.items():
-        for asset, text in supply.items():
-            amount = parse_units(text, config.markets[asset].decimals)
+    for acct in book.accounts:
+        for asset, amount in acct.supplied.items():
             supplied[asset] = supplied.get(asset, 0) + amount
-            deposits.append(Deposit(account, asset, amount))
-        for asset, text in debt.items():
-            amount = parse_units(text, config.markets[asset].decimals)
+            deposits.append(Deposit(acct.id, asset, amount))
+        for asset, amount in acct.borrowed.items():
             borrowed[asset] = borrowed.get(asset, 0) + amount
-            borrows.append(Borrow(account, asset, amount))
+            borrows.append(Borrow(acct.id, asset, amount))
     liquidity = [Deposit(LIQUIDITY_ACCOUNT, a, borrowed[a] - supplied.get(a, 0))
                  for a in sorted(borrowed) if borrowed[a] > supplied.get(a, 0)]
     return [*events, *deposits, *liquidity, *borrows]

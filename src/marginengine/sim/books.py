@@ -4,10 +4,12 @@ A :class:`Book` is a list of accounts in smallest units, each remembering where 
 from (``book.csv:3``), so a problem found later (the protocol refusing the position) is
 reported by line. Books come from:
 
-- files (:func:`read_book`): the scan's lending book ``account,asset,supplied,borrowed``
-  and a perp book ``account,market,size,entry_price,quote``, as CSV or Parquet. An
-  account id ``owner/label`` is an isolated bucket (a sub-account with its own margin);
-  ``quote`` is the bucket's perp quote balance, given on one of its rows;
+- files (:func:`read_book`, written by :func:`write_book`): a lending book
+  ``account,asset,supplied,borrowed`` and a perp book ``account,market,size,entry_price,
+  quote``, as CSV or Parquet, read by the one reader every face uses
+  (:mod:`marginengine.ledger.book_file`, re-exported here). An account id ``owner/label``
+  is an isolated bucket (a sub-account with its own margin); ``quote`` is the bucket's
+  perp quote balance, given on one of its rows;
 - snapshots (:func:`book_from_snapshot`): the ``[[accounts]]`` of a snapshot TOML file;
 - a seeded synthetic draw (:func:`synthetic_multi_book`): profiles of collateral and debt
   mixes (WETH / USDC, wstETH / WETH loops, USDC / WETH shorts), lognormal sizes with
@@ -20,333 +22,35 @@ would have refused: for a file, every refusal is reported by line and nothing ru
 
 from __future__ import annotations
 
-import csv
 import math
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from marginengine.config import ProtocolConfig
+from marginengine.config.amounts import parse_amount
 from marginengine.decisions import Code
 from marginengine.engine import Borrow, Deposit, DepositQuote, Event, Outcome, Trade
-from marginengine.errors import ConfigError, field_path
-from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT, format_units, parse_units
+from marginengine.errors import field_path
+from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT, format_units
 from marginengine.ledger import check_account_id
-
-#: Columns of a lending book (the scan's format) and of a perp book.
-LENDING_COLUMNS = ("account", "asset", "supplied", "borrowed")
-PERP_COLUMNS = ("account", "market", "size", "entry_price", "quote")
-#: Problems listed before the rest are summarised as "... and N more".
-MAX_PROBLEMS = 20
-#: The account that takes the other side of loaded perp positions (sizes sum to zero).
-COUNTERPARTY = "_book"
-
-
-@dataclass
-class BookAccount:
-    """One account (or isolated bucket ``owner/label``) in smallest units.
-
-    Attributes
-    ----------
-    supplied, borrowed
-        Asset -> amount in the asset's smallest units.
-    quote
-        Perp quote balance, smallest units of the perp quote asset.
-    positions
-        Perp market -> ``(size, entry_price)``: signed base smallest units, 8-decimal price.
-    where
-        Where it was read (``book.csv:3``, the account's first line), or its profile.
-    lines
-        Asset or perp market -> the line of its row, where the account has one.
-    """
-
-    id: str
-    supplied: dict[str, int] = field(default_factory=dict)
-    borrowed: dict[str, int] = field(default_factory=dict)
-    quote: int = 0
-    positions: dict[str, tuple[int, int]] = field(default_factory=dict)
-    where: str = ""
-    lines: dict[str, str] = field(default_factory=dict)
-
-    def at(self, key: str) -> str:
-        """The line of the account's row for ``key`` (an asset or market), else its first."""
-        return self.lines.get(key, self.where)
+from marginengine.ledger.book_file import (
+    COUNTERPARTY,
+    LENDING_COLUMNS,
+    MAX_PROBLEMS,
+    PERP_COLUMNS,
+    Book,
+    BookAccount,
+    raise_problems,
+    read_book,
+    write_book,
+)
 
 
-@dataclass
-class Book:
-    """Accounts in the order read (or drawn)."""
-
-    accounts: list[BookAccount] = field(default_factory=list)
-
-    def assets(self) -> set[str]:
-        """Every lending asset held or owed."""
-        return {a for acct in self.accounts for a in (*acct.supplied, *acct.borrowed)}
-
-    def borrowed_total(self) -> dict[str, int]:
-        """Total owed per asset (smallest units)."""
-        out: dict[str, int] = {}
-        for acct in self.accounts:
-            for asset, amount in acct.borrowed.items():
-                out[asset] = out.get(asset, 0) + amount
-        return out
-
-    def debt_value(self, prices: dict[str, int], protocol: ProtocolConfig) -> float:
-        """Total debt in USD at ``prices`` (8 decimals), a float for screens."""
-        return float(sum(amount / protocol.markets[a].unit * prices[a] / PRICE_UNIT
-                   for a, amount in self.borrowed_total().items()))
-
-
-# ---------------------------------------------------------------------- reading files
-def _raise(problems: list[str]) -> None:
-    if problems:
-        shown = problems[:MAX_PROBLEMS]
-        if len(problems) > MAX_PROBLEMS:
-            shown.append(f"... and {len(problems) - MAX_PROBLEMS} more")
-        raise ConfigError(shown)
-
-
-def _rows(path: Path, columns: tuple[str, ...],
-          required: tuple[str, ...]) -> Iterator[tuple[str, dict[str, str]]]:
-    """``(where, row)`` for every data row: ``where`` is ``file:line`` (CSV) or
-    ``file:row N`` (Parquet); values are stripped text (``""`` for empty)."""
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet", ".pq"):
-        raise ConfigError([f"{path}: unknown book format {suffix or '(no suffix)'!r} "
-                           "(use .csv or .parquet)"])
-    if not path.is_file():
-        raise ConfigError([f"{path}: no such file"])
-    if suffix == ".csv":
-        yield from _csv(path, columns, required)
-        return
-    pq = _parquet_module()
-    try:
-        table = pq.read_table(path)
-    except Exception as exc:  # pyarrow raises several types for unreadable files
-        raise ConfigError([f"{path}: not a readable Parquet file ({exc})"]) from None
-    names = list(table.column_names)
-    _check_header(names, columns, required, f"{path}:schema")
-    data = {c: table.column(c).to_pylist() for c in names}
-    for i in range(table.num_rows):
-        yield f"{path}:row {i + 1}", {c: _text(data[c][i]) for c in names}
-
-
-def _text(value: object) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _csv(path: Path, columns: tuple[str, ...],
-         required: tuple[str, ...]) -> Iterator[tuple[str, dict[str, str]]]:
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:  # a BOM is allowed
-            reader = csv.reader(f)
-            header = next(reader, None)
-            if header is None:
-                raise ConfigError([f"{path}:1: empty file (expected the header "
-                                   f"{','.join(columns)})"])
-            names = [h.strip() for h in header]
-            _check_header(names, columns, required, f"{path}:1")
-            for record in reader:
-                where = f"{path}:{reader.line_num}"
-                if not record or all(not c.strip() for c in record):
-                    continue
-                if len(record) != len(names):
-                    yield where, {"": f"{len(record)} fields, expected {len(names)}"}
-                    continue
-                if [c.strip() for c in record] == names:
-                    # Two files joined with ``cat``: say so, not "unknown asset 'asset'".
-                    yield where, {"": "the header again (a repeated header row)"}
-                    continue
-                yield where, {n: c.strip() for n, c in zip(names, record, strict=True)}
-    except UnicodeDecodeError:
-        raise ConfigError([f"{path}: not UTF-8 text"]) from None
-    except csv.Error as exc:
-        raise ConfigError([f"{path}: malformed CSV ({exc})"]) from None
-
-
-def _check_header(names: list[str], columns: tuple[str, ...], required: tuple[str, ...],
-                  where: str) -> None:
-    problems = []
-    missing = [c for c in required if c not in names]
-    unknown = [c for c in names if c not in columns]
-    if missing:
-        problems.append(f"{where}: missing column(s) {', '.join(missing)} (expected "
-                        f"{','.join(columns)})")
-    if unknown:
-        problems.append(f"{where}: unknown column(s) {', '.join(unknown)} (expected "
-                        f"{','.join(columns)})")
-    if len(set(names)) != len(names):
-        problems.append(f"{where}: a column appears twice")
-    _raise(problems)
-
-
-def _parquet_module() -> Any:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise ConfigError(["reading or writing Parquet needs pyarrow: pip install "
-                           "'marginengine[sim]'"]) from None
-    return pq
-
-
-def _amount(text: str, decimals: int, where: str, problems: list[str], *,
-            signed: bool = False) -> int | None:
-    """``text`` (whole tokens, exact decimals) in smallest units; ``None`` when empty or
-    bad (a problem appended)."""
-    if not text:
-        return None
-    try:
-        value = parse_units(text, decimals)
-    except ValueError as exc:
-        problems.append(f"{where}: {exc}")
-        return None
-    if value < 0 and not signed:
-        problems.append(f"{where}: must not be negative (got {text})")
-        return None
-    return value
-
-
-def _account(accounts: dict[str, BookAccount], where: str, raw: str,
-             problems: list[str]) -> BookAccount | None:
-    try:
-        account_id = check_account_id(raw, f"{where}: account")
-    except ValueError as exc:
-        problems.append(str(exc))
-        return None
-    if account_id == COUNTERPARTY:
-        problems.append(f"{where}: account: {COUNTERPARTY!r} is the loader's own account "
-                        "(it takes the other side of the perp positions)")
-        return None
-    if account_id not in accounts:
-        accounts[account_id] = BookAccount(account_id, where=where)
-    return accounts[account_id]
-
-
-def _lending_rows(path: Path, protocol: ProtocolConfig, accounts: dict[str, BookAccount],
-                  problems: list[str]) -> None:
-    markets = protocol.markets
-    names = ", ".join(sorted(markets))
-    first: dict[tuple[str, str], str] = {}
-    rows = 0
-    for where, row in _rows(path, LENDING_COLUMNS, LENDING_COLUMNS):
-        rows += 1
-        if "" in row:
-            problems.append(f"{where}: {row['']}")
-            continue
-        acct = _account(accounts, where, row["account"], problems)
-        asset = row["asset"]
-        if asset not in markets:
-            problems.append(f"{where}: asset: unknown asset {asset!r} (markets: {names})")
-            continue
-        if acct is None:
-            continue
-        key = (acct.id, asset)
-        if key in first:
-            problems.append(f"{where}: asset: a second row for account {acct.id!r} and "
-                            f"{asset} (first at {first[key]})")
-            continue
-        first[key] = where
-        acct.lines[asset] = where
-        market = markets[asset]
-        supplied = _amount(row["supplied"], market.decimals, f"{where}: supplied", problems)
-        borrowed = _amount(row["borrowed"], market.decimals, f"{where}: borrowed", problems)
-        if supplied:
-            acct.supplied[asset] = supplied
-        if borrowed:
-            if not market.borrowable:
-                problems.append(f"{where}: borrowed: {asset} is not borrowable")
-                continue
-            acct.borrowed[asset] = borrowed
-    _check_rows(path, rows, problems)
-
-
-def _check_rows(path: Path, rows: int, problems: list[str]) -> None:
-    """A book file with a header and no row is refused: a run of nobody's positions is
-    almost surely an export that went wrong, not the book meant."""
-    if rows == 0:
-        problems.append(f"{path}: no rows after the header (the book is empty)")
-
-
-def _perp_rows(path: Path, protocol: ProtocolConfig, accounts: dict[str, BookAccount],
-               problems: list[str]) -> None:
-    perps = protocol.perps
-    names = ", ".join(sorted(perps)) or "none"
-    first: dict[tuple[str, str], str] = {}
-    quote_at: dict[str, str] = {}
-    rows = 0
-    for where, row in _rows(path, PERP_COLUMNS, ("account", "market", "size",
-                                                 "entry_price")):
-        rows += 1
-        if "" in row:
-            problems.append(f"{where}: {row['']}")
-            continue
-        acct = _account(accounts, where, row["account"], problems)
-        market = row["market"]
-        perp = perps.get(market)
-        if perp is None:
-            problems.append(f"{where}: market: unknown perp market {market!r} (perp "
-                            f"markets: {names})")
-            continue
-        if acct is None:
-            continue
-        key = (acct.id, market)
-        if key in first:
-            problems.append(f"{where}: market: a second row for account {acct.id!r} and "
-                            f"{market} (first at {first[key]})")
-            continue
-        first[key] = where
-        acct.lines[market] = where
-        size = _amount(row["size"], perp.base_decimals, f"{where}: size", problems,
-                       signed=True)
-        entry = _amount(row["entry_price"], PRICE_DECIMALS, f"{where}: entry_price",
-                        problems)
-        quote_text = row.get("quote", "")
-        if quote_text:
-            quote = _amount(quote_text, protocol.markets[perp.quote].decimals,
-                            f"{where}: quote", problems)
-            if acct.id in quote_at:
-                problems.append(f"{where}: quote: given twice for {acct.id!r} (first at "
-                                f"{quote_at[acct.id]}); a bucket has one quote balance")
-            elif quote is not None:
-                quote_at[acct.id] = where
-                acct.quote = quote
-        if size == 0 and row["size"]:
-            problems.append(f"{where}: size: must not be zero")
-        elif not row["size"]:
-            problems.append(f"{where}: size: required")
-        elif not row["entry_price"]:
-            problems.append(f"{where}: entry_price: required")
-        elif entry == 0:
-            problems.append(f"{where}: entry_price: must be positive")
-        elif size is not None and entry is not None:
-            acct.positions[market] = (size, entry)
-    _check_rows(path, rows, problems)
-
-
-def read_book(protocol: ProtocolConfig, lending: str | Path | None = None,
-              perps: str | Path | None = None) -> Book:
-    """Read and validate a lending book and/or a perp book (CSV or Parquet).
-
-    Raises
-    ------
-    ConfigError
-        Every problem (up to :data:`MAX_PROBLEMS`), each ``file:line: field: reason``.
-    """
-    accounts: dict[str, BookAccount] = {}
-    problems: list[str] = []
-    if lending is not None:
-        _lending_rows(Path(lending), protocol, accounts, problems)
-    if perps is not None:
-        _perp_rows(Path(perps), protocol, accounts, problems)
-    _raise(problems)
-    return Book(list(accounts.values()))
-
-
+# ---------------------------------------------------------------------- snapshots
 def book_from_snapshot(data: dict[str, Any], protocol: ProtocolConfig,
                        source: str = "snapshot") -> Book:
     """The ``[[accounts]]`` of a snapshot (see :mod:`marginengine.engine.snapshot`) as a
@@ -381,59 +85,19 @@ def book_from_snapshot(data: dict[str, Any], protocol: ProtocolConfig,
             if perp is None:
                 problems.append(f"{where}.positions.{market}: unknown perp market")
                 continue
-            size = _amount(str(pos.size), perp.base_decimals,
-                           f"{where}.positions.{market}.size", problems, signed=True)
-            entry = _amount(str(pos.entry), PRICE_DECIMALS,
-                            f"{where}.positions.{market}.entry", problems)
+            size = parse_amount(pos.size, perp.base_decimals,
+                                f"{where}.positions.{market}.size", problems, signed=True)
+            entry = parse_amount(pos.entry, PRICE_DECIMALS,
+                                 f"{where}.positions.{market}.entry", problems)
             if size and entry:
                 acct.positions[market] = (size, entry)
         if raw.quote is not None and protocol.perps:
             quote_asset = next(iter(protocol.perps.values())).quote
-            acct.quote = _amount(str(raw.quote), protocol.markets[quote_asset].decimals,
-                                 f"{where}.quote", problems) or 0
+            acct.quote = parse_amount(raw.quote, protocol.markets[quote_asset].decimals,
+                                      f"{where}.quote", problems) or 0
         book.accounts.append(acct)
-    _raise(problems)
+    raise_problems(problems)
     return book
-
-
-# ---------------------------------------------------------------------- writing files
-def write_book(book: Book, protocol: ProtocolConfig, lending: str | Path,
-               perps: str | Path | None = None) -> None:
-    """Write ``book`` as a lending book (and a perp book when ``perps`` is given) in the
-    formats :func:`read_book` reads (CSV or Parquet by suffix; amounts as exact decimals).
-    """
-    rows = [(a.id, asset, _fmt(a.supplied.get(asset, 0), protocol.markets[asset].decimals),
-             _fmt(a.borrowed.get(asset, 0), protocol.markets[asset].decimals))
-            for a in book.accounts for asset in sorted({*a.supplied, *a.borrowed})]
-    _write(Path(lending), LENDING_COLUMNS, rows)
-    if perps is None:
-        return
-    prow: list[tuple[str, ...]] = []
-    for a in book.accounts:
-        for j, (market, (size, entry)) in enumerate(sorted(a.positions.items())):
-            perp = protocol.perps[market]
-            quote = _fmt(a.quote, protocol.markets[perp.quote].decimals) if j == 0 else ""
-            sign = "-" if size < 0 else ""
-            prow.append((a.id, market, sign + format_units(abs(size), perp.base_decimals),
-                         format_units(entry, PRICE_DECIMALS), quote))
-    _write(Path(perps), PERP_COLUMNS, prow)
-
-
-def _fmt(amount: int, decimals: int) -> str:
-    return format_units(amount, decimals) if amount else ""
-
-
-def _write(path: Path, columns: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
-    if path.suffix.lower() in (".parquet", ".pq"):
-        import pyarrow as pa
-
-        table = pa.table({c: [r[i] for r in rows] for i, c in enumerate(columns)})
-        _parquet_module().write_table(table, path)
-        return
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        writer.writerows(rows)
 
 
 # ---------------------------------------------------------------------- opening a book
@@ -614,3 +278,9 @@ def _units(usd: float, price: int, unit: int) -> int:
     from the float's binary value)."""
     num, den = usd.as_integer_ratio()
     return int(num * PRICE_UNIT * unit // (den * price))
+
+
+__all__ = ["COUNTERPARTY", "LENDING_COLUMNS", "MAX_PROBLEMS", "PERP_COLUMNS", "Book",
+           "BookAccount", "ProfileSpec", "book_from_snapshot", "check_profiles",
+           "initial_health_floor", "open_book", "read_book", "synthetic_multi_book",
+           "write_book"]
