@@ -183,8 +183,11 @@ class Engine(StateReads):
         change: Change | None = None
         ledger = state.ledger
         try:
-            # One transaction over all the state: the ledger's journal and the rest's.
-            with ledger.transaction():
+            # One transaction over all the state: the ledger's journal and the rest's
+            # (begin, rollback and end called here: ``ledger.transaction()`` would cost a
+            # generator and a context manager per event).
+            ledger.begin()
+            try:
                 state.begin()
                 try:
                     ctx = HandlerContext(state)
@@ -196,17 +199,21 @@ class Engine(StateReads):
                     details = handler(ctx, event)
                     if ctx.details:
                         details = {**ctx.details, **details}
-                    for asset in ledger.touched_assets():
+                    touched = ledger.touched_assets()
+                    for asset in touched:
                         ledger.update_rates(asset)
                     if self.check_invariants:
                         ledger.check_transaction()
                     outcome = Outcome(seq, event, True, None, details)
                     self._write(outcome)
                     if self._listeners or self._apply_listeners:
+                        reserves = ledger.reserves
                         change = Change(
                             outcome,
                             {a: ledger.accounts.get(a) for a in ledger.touched_accounts()},
-                            {a: ledger.reserves[a] for a in ledger.touched_assets()},
+                            # update_rates journals only assets already touched: the same
+                            # list as before it.
+                            {a: reserves[a] for a in touched},
                             state.changed_prices(),
                             state.changed_params(),
                             state.changed_perp_params(),
@@ -217,6 +224,11 @@ class Engine(StateReads):
                     raise
                 finally:
                     state.end()
+            except BaseException:
+                ledger.rollback()
+                raise
+            finally:
+                ledger.end()
         except Rejected as rejection:
             outcome = Outcome.refused(seq, event, rejection.refusal)
             self._write(outcome)

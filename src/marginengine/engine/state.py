@@ -360,6 +360,9 @@ class EngineState:
 
     def changed_perp_params(self) -> dict[str, PerpParams]:
         """Perp markets whose fractions changed in the open transaction, with the new ones."""
+        # Asked after every event, and nearly always empty: no sort, no comprehension then.
+        if not self._changed_perps:
+            return {}
         return {m: perp_params(self.config, m) for m in sorted(self._changed_perps)}
 
     def set_crowding(self, asset: str, addons: Mapping[str, int]) -> None:
@@ -382,10 +385,14 @@ class EngineState:
 
     def changed_addons(self) -> dict[str, int]:
         """Accounts whose crowding add-on changed in the open transaction, with the new sum."""
+        if not self._changed_addons:
+            return {}
         return {a: self.addons.get(a, 0) for a in sorted(self._changed_addons)}
 
     def changed_params(self) -> dict[str, MarketParams]:
         """Markets whose risk parameters changed in the open transaction, with the new ones."""
+        if not self._changed_params:
+            return {}
         return {a: market_params(self.config, a) for a in sorted(self._changed_params)}
 
     def set_sequencer(self, status: SequencerStatus) -> None:
@@ -397,6 +404,8 @@ class EngineState:
 
     def changed_prices(self) -> dict[str, int]:
         """Prices changed in the open transaction, with their new values."""
+        if not self._saved_prices:
+            return {}
         return {a: self.prices[a] for a in sorted(self._saved_prices)}
 
     def set_morpho(self, market: str, book: MorphoBook) -> None:
@@ -788,13 +797,17 @@ class StateReads:
         the reads after it share one computation."""
         state = self.state
         ledger, prices, margin = state.ledger, state.prices, state.margin
-        key = (ledger.account_version(account_id), ledger.index_epoch, prices.version,
-               margin)
+        version, epoch, prices_version = (ledger.account_version(account_id),
+                                          ledger.index_epoch, prices.version)
         cached = state.account_reads.get(account_id)
-        if cached is not None and cached[0][:3] == key[:3] and cached[0][3] is margin:
-            return cached[1]
+        if cached is not None:
+            # Field by field (no slices of the key): a keeper's every read comes here.
+            key = cached[0]
+            if key[0] == version and key[1] == epoch and key[2] == prices_version \
+                    and key[3] is margin:
+                return cached[1]
         data = margin.lending.account_data(ledger, prices, account_id)
-        state.account_reads[account_id] = (key, data)
+        state.account_reads[account_id] = ((version, epoch, prices_version, margin), data)
         return data
 
     def initial_account_data(self, account_id: str) -> AccountData:

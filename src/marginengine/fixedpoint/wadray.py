@@ -27,6 +27,13 @@ class Rounding(Enum):
     HALF_UP = "half_up"
 
 
+#: The members, bound once: ``Rounding.DOWN`` is an attribute lookup through the enum's
+#: metaclass (about 0.14 us, several times a plain name's), and :func:`div` runs a few
+#: hundred thousand times in a cascade.
+_DOWN = Rounding.DOWN
+_UP = Rounding.UP
+
+
 def div(numerator: int, denominator: int, rounding: Rounding) -> int:
     """Divide two non-negative ints with an explicit rounding.
 
@@ -46,9 +53,9 @@ def div(numerator: int, denominator: int, rounding: Rounding) -> int:
         raise ZeroDivisionError("fixed-point division by a non-positive denominator")
     if numerator < 0:
         raise ValueError("fixed-point division of a negative numerator")
-    if rounding is Rounding.DOWN:
+    if rounding is _DOWN:
         return numerator // denominator
-    if rounding is Rounding.UP:
+    if rounding is _UP:
         return -(-numerator // denominator)
     return (2 * numerator + denominator) // (2 * denominator)
 

@@ -71,8 +71,9 @@ class Account:
         """Drop empty positions so equal states hash equally."""
         for asset in [a for a, p in self.lending.items() if p.is_empty()]:
             del self.lending[asset]
-        for market in [m for m, p in self.perps.items() if p.size == 0]:
-            del self.perps[market]
+        if self.perps:  # most accounts hold none: no list to build after every write
+            for market in [m for m, p in self.perps.items() if p.size == 0]:
+                del self.perps[market]
 
     def copy(self) -> Account:
         """A deep copy (positions are small)."""

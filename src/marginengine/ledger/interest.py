@@ -27,6 +27,25 @@ def _ray_fraction(value: Decimal) -> int:
     return int(value * RAY)
 
 
+#: Per rate model object (by identity, held so its id cannot be reused): its four rays.
+_model_rays: dict[int, tuple[InterestRateModel, tuple[int, int, int, int]]] = {}
+
+
+def _rays(model: InterestRateModel) -> tuple[int, int, int, int]:
+    """``(base, slope1, slope2, optimal)`` of ``model`` in ray, once per (frozen) model
+    object: one lookup where four Decimal-keyed ones ran for every rate update (two per
+    liquidation)."""
+    cached = _model_rays.get(id(model))
+    if cached is not None and cached[0] is model:
+        return cached[1]
+    if len(_model_rays) >= 1024:  # many configurations (a sweep): start afresh
+        _model_rays.clear()
+    rays = (_ray_fraction(model.base), _ray_fraction(model.slope1),
+            _ray_fraction(model.slope2), _ray_fraction(model.optimal_utilization))
+    _model_rays[id(model)] = (model, rays)
+    return rays
+
+
 def utilization(total_debt: int, cash: int) -> int:
     """Borrow usage ratio ``debt / (cash + debt)`` in ray (Aave rounds half up)."""
     if total_debt == 0:
@@ -46,10 +65,7 @@ def rates(
     ``unbacked`` (``DefaultReserveInterestRateStrategyV2.calculateInterestRates``,
     aave-dao/aave-v3-origin@4fbd7442), so written-off debt earns suppliers nothing.
     """
-    base = _ray_fraction(model.base)
-    slope1 = _ray_fraction(model.slope1)
-    slope2 = _ray_fraction(model.slope2)
-    optimal = _ray_fraction(model.optimal_utilization)
+    base, slope1, slope2, optimal = _rays(model)
     if total_debt == 0:
         return base, 0
     usage = utilization(total_debt, cash)

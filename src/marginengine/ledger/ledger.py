@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from marginengine.config import ProtocolConfig
 from marginengine.errors import InvariantViolation
 from marginengine.fixedpoint import RAY, Rounding, bps_mul, div, ray_mul
-from marginengine.ledger.account import Account
+from marginengine.ledger.account import Account, LendingPosition
 from marginengine.ledger.interest import (
     COMET_INDEX_TO_RAY,
     SECONDS_PER_YEAR,
@@ -36,6 +36,11 @@ from marginengine.ledger.perp import (
     quote_value,
 )
 from marginengine.ledger.reserve import ReserveState
+
+#: The roundings, bound once (an enum member read through its class costs several
+#: times a plain name on this Python, and the balance reads run for every account read).
+_DOWN = Rounding.DOWN
+_UP = Rounding.UP
 
 #: A Comet per-second rate (1e18) as the ledger's yearly ray rate, exactly.
 _COMET_RATE_TO_RAY_YEAR = SECONDS_PER_YEAR * RAY // 10**18
@@ -92,21 +97,35 @@ class Ledger:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Journal every change made inside; roll all of them back if an exception escapes."""
+        self.begin()
+        try:
+            yield
+        except BaseException:
+            self.rollback()
+            raise
+        finally:
+            self.end()
+
+    def begin(self) -> None:
+        """Open a transaction: journal every change until :meth:`end` (:meth:`rollback`
+        undoes them). :meth:`transaction` in three calls, for the engine's ``apply``, which
+        opens one per event and saves a generator each time (as ``EngineState.begin``)."""
         if self._saved_accounts is not None:
             raise RuntimeError("ledger transactions do not nest")
         self._saved_accounts = {}
         self._saved_reserves = {}
         self._saved_clearing = None
         self._saved_time = self.time
-        try:
-            yield
-        except BaseException:
-            self._rollback()
-            raise
-        finally:
-            self._saved_accounts = None
-            self._saved_reserves = {}
-            self._saved_clearing = None
+
+    def rollback(self) -> None:
+        """Undo every change of the open transaction (which stays open until :meth:`end`)."""
+        self._rollback()
+
+    def end(self) -> None:
+        """Close the open transaction, keeping its changes (after a :meth:`rollback`: none)."""
+        self._saved_accounts = None
+        self._saved_reserves = {}
+        self._saved_clearing = None
 
     def account_version(self, account_id: str) -> int:
         """A number that changes whenever the account's positions may have changed (any
@@ -181,7 +200,7 @@ class Ledger:
         pos = account.lending.get(asset) if account else None
         if pos is None or pos.scaled_supply == 0:
             return 0
-        return ray_mul(pos.scaled_supply, self.reserves[asset].liquidity_index, Rounding.DOWN)
+        return ray_mul(pos.scaled_supply, self.reserves[asset].liquidity_index, _DOWN)
 
     def scaled_supply_of(self, account_id: str, asset: str) -> int:
         """An account's scaled supply of ``asset`` (Aave's ``scaledBalanceOf``)."""
@@ -224,7 +243,7 @@ class Ledger:
         if amount == self.supply_of(account_id, asset):
             scaled = pos.scaled_supply
         else:
-            scaled = div(amount * RAY, r.liquidity_index, Rounding.UP)
+            scaled = div(amount * RAY, r.liquidity_index, _UP)
         if scaled > pos.scaled_supply:
             raise LedgerError(f"{account_id} has less than {amount} of {asset} supplied")
         pos.scaled_supply -= scaled
@@ -260,7 +279,7 @@ class Ledger:
         if amount == self.debt_of(account_id, asset):
             scaled = pos.scaled_debt
         else:
-            scaled = div(amount * RAY, r.borrow_index, Rounding.DOWN)
+            scaled = div(amount * RAY, r.borrow_index, _DOWN)
         if scaled > pos.scaled_debt:
             raise LedgerError(f"{account_id} owes less than {amount} of {asset}")
         pos.scaled_debt -= scaled
@@ -704,11 +723,15 @@ class Ledger:
             raise RuntimeError("check_transaction needs an open transaction")
         problems = []
         deltas: dict[str, list[int]] = {a: [0, 0] for a in self._saved_reserves}
+        no_positions: dict[str, LendingPosition] = {}
         for account_id, saved in self._saved_accounts.items():
             now = self.accounts.get(account_id)
-            for asset in set(now.lending if now else ()) | set(saved.lending if saved else ()):
-                new = now.lending.get(asset) if now else None
-                old = saved.lending.get(asset) if saved else None
+            now_lending = now.lending if now else no_positions
+            old_lending = saved.lending if saved else no_positions
+            # One set of the assets either side holds (this runs after every event).
+            for asset in now_lending.keys() | old_lending.keys():
+                new = now_lending.get(asset)
+                old = old_lending.get(asset)
                 d_supply = (new.scaled_supply if new else 0) - (old.scaled_supply if old else 0)
                 d_debt = (new.scaled_debt if new else 0) - (old.scaled_debt if old else 0)
                 if new is not None and (new.scaled_supply < 0 or new.scaled_debt < 0):
@@ -769,21 +792,32 @@ class Ledger:
         return problems
 
     def _clearing_sign_problems(self) -> list[str]:
+        # Plain comparisons (no getattr by name, no sort of an empty market table): this
+        # runs after every event.
         c = self.clearing
-        problems = [f"perp clearing: negative {name}" for name in ("cash", "insurance")
-                    if getattr(c, name) < 0]
-        problems.extend(f"{m}: negative insurance fund" for m, st in sorted(c.markets.items())
-                        if st.insurance < 0)
+        problems = []
+        if c.cash < 0:
+            problems.append("perp clearing: negative cash")
+        if c.insurance < 0:
+            problems.append("perp clearing: negative insurance")
+        if c.markets:
+            problems.extend(f"{m}: negative insurance fund"
+                            for m, st in sorted(c.markets.items()) if st.insurance < 0)
         return problems
 
     @staticmethod
     def _reserve_problems(r: ReserveState) -> list[str]:
         problems = []
-        if r.imbalance_ray() != 0:
-            problems.append(f"{r.asset}: books out of balance by {r.imbalance_ray()} ray")
-        for name in ("cash", "treasury", "deficit"):
-            if getattr(r, name) < 0:
-                problems.append(f"{r.asset}: negative {name} {getattr(r, name)}")
+        imbalance = r.imbalance_ray()
+        if imbalance != 0:
+            problems.append(f"{r.asset}: books out of balance by {imbalance} ray")
+        # cash, treasury and deficit, in that order, read as attributes (not by name).
+        if r.cash < 0:
+            problems.append(f"{r.asset}: negative cash {r.cash}")
+        if r.treasury < 0:
+            problems.append(f"{r.asset}: negative treasury {r.treasury}")
+        if r.deficit < 0:
+            problems.append(f"{r.asset}: negative deficit {r.deficit}")
         return problems
 
     def state_dict(self) -> dict[str, object]:

@@ -15,10 +15,12 @@ from marginengine.liquidation.base import LiquidationRefused
 from marginengine.liquidation.close_factor import (
     CloseFactorInputs,
     CloseFactorPlan,
+    RuleIntegers,
     close_factor_inputs,
     max_liquidatable_debt,
     plan_liquidation,
     require_liquidatable,
+    rule_integers,
 )
 from marginengine.liquidation.ladder import (
     Chunk,
@@ -45,6 +47,7 @@ __all__ = [
     "LiquidatorPoints",
     "PerpLiquidationPlan",
     "PlanBounds",
+    "RuleIntegers",
     "Socialization",
     "absorb_collateral",
     "base_for_collateral",
@@ -60,6 +63,7 @@ __all__ = [
     "plan_perp_liquidation",
     "quote_collateral",
     "require_liquidatable",
+    "rule_integers",
     "socialize_loss",
     "store_front_price",
 ]

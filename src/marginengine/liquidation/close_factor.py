@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from marginengine.config import AaveRules, ProtocolConfig
+from marginengine.config import AaveRules, MarketConfig, ProtocolConfig
 from marginengine.config.families import ROUNDING_V3_3, LiquidationRounding
 from marginengine.decisions import Code
 from marginengine.fixedpoint import BPS, RAY, WAD, Rounding, bps_div, bps_mul, div
@@ -88,6 +89,42 @@ class CloseFactorPlan:
         return self.collateral_to_liquidator + self.protocol_fee
 
 
+class RuleIntegers(NamedTuple):
+    """The integer constants of one :class:`~marginengine.config.AaveRules`, as its
+    properties give them (see :func:`rule_integers`)."""
+
+    #: ``min_base_max_close_factor_threshold_base`` (base units).
+    small_position_base: int
+    #: ``close_factor_hf_threshold_wad``.
+    close_factor_hf_wad: int
+    #: ``close_factor_bps``.
+    close_factor_bps: int
+    #: ``min_leftover_base_units`` (base units).
+    min_leftover_base: int
+
+
+#: The last rules read and their integers: a run reads one rules object throughout.
+_last_rules: tuple[AaveRules, RuleIntegers] | None = None
+
+
+def rule_integers(rules: AaveRules) -> RuleIntegers:
+    """``rules``' integer constants, read from its properties once per rules object.
+
+    Each property multiplies a Decimal (and the close factor parses it) at every read, and
+    the rule reads three of them per plan and per float bound (tens of thousands of times
+    in a cascade). ``AaveRules`` is frozen, so the same object always gives the same
+    integers; any other object (a copy with an update included) is read afresh."""
+    global _last_rules
+    last = _last_rules
+    if last is not None and last[0] is rules:
+        return last[1]
+    ints = RuleIntegers(rules.min_base_max_close_factor_threshold_base,
+                        rules.close_factor_hf_threshold_wad, rules.close_factor_bps,
+                        rules.min_leftover_base_units)
+    _last_rules = (rules, ints)
+    return ints
+
+
 def require_liquidatable(health_factor: int) -> None:
     """``validateLiquidationCall``'s health check (HF below 1), or raise
     :class:`LiquidationRefused` (``HEALTH_FACTOR_NOT_BELOW_THRESHOLD``). Aave checks it
@@ -106,15 +143,16 @@ def max_liquidatable_debt(inputs: CloseFactorInputs, rules: AaveRules,
     debt_base = div(inputs.debt_balance * inputs.debt_price, inputs.debt_unit,
                     rounding.debt_base)
     collateral_base = inputs.collateral_balance * inputs.collateral_price // inputs.collateral_unit
-    threshold = rules.min_base_max_close_factor_threshold_base
+    ints = rule_integers(rules)
+    threshold = ints.small_position_base
     if (
         collateral_base >= threshold
         and debt_base >= threshold
-        and inputs.health_factor > rules.close_factor_hf_threshold_wad
+        and inputs.health_factor > ints.close_factor_hf_wad
     ):
-        cap_base = bps_mul(inputs.total_debt_base, rules.close_factor_bps)
+        cap_base = bps_mul(inputs.total_debt_base, ints.close_factor_bps)
         if debt_base > cap_base:
-            return cap_base * inputs.debt_unit // inputs.debt_price, rules.close_factor_bps
+            return cap_base * inputs.debt_unit // inputs.debt_price, ints.close_factor_bps
     return inputs.debt_balance, BPS
 
 
@@ -188,7 +226,7 @@ def plan_liquidation(
             * inputs.collateral_price
             // inputs.collateral_unit
         )
-        floor = rules.min_leftover_base_units
+        floor = rule_integers(rules).min_leftover_base
         if debt_left < floor or coll_left < floor:
             raise LiquidationRefused(
                 f"would leave dust: {debt_left / 1e8:,.2f} USD of debt and "
@@ -230,6 +268,25 @@ def _no_collateral_left(inputs: CloseFactorInputs, rounding: LiquidationRounding
     return consumed_value == inputs.total_collateral_base
 
 
+#: Per market configuration object (by identity, the object held so its id cannot be
+#: reused): ``(unit, liquidation_bonus_bps, liquidation_protocol_fee_bps)``.
+_market_integers: dict[int, tuple[MarketConfig, tuple[int, int, int]]] = {}
+
+
+def _market_ints(market: MarketConfig) -> tuple[int, int, int]:
+    """``market``'s unit, bonus and fee in basis points, read from its properties once per
+    (frozen) configuration object: each property computes a power or parses a Decimal,
+    and every read of a keeper's inputs and every ``Liquidate`` asks for them."""
+    cached = _market_integers.get(id(market))
+    if cached is not None and cached[0] is market:
+        return cached[1]
+    if len(_market_integers) >= 1024:  # many configurations (a sweep): start afresh
+        _market_integers.clear()
+    ints = (market.unit, market.liquidation_bonus_bps, market.liquidation_protocol_fee_bps)
+    _market_integers[id(market)] = (market, ints)
+    return ints
+
+
 def close_factor_inputs(config: ProtocolConfig, ledger: Ledger, prices: Mapping[str, int],
                         account_id: str, health_factor: int, total_debt_base: int,
                         total_collateral_base: int, debt_asset: str,
@@ -241,8 +298,9 @@ def close_factor_inputs(config: ProtocolConfig, ledger: Ledger, prices: Mapping[
     ``balances``: the account's debt in ``debt_asset`` and supply of
     ``collateral_asset`` as the ledger reads them now, if the caller has just read them
     (else read here)."""
-    debt_market = config.markets[debt_asset]
-    coll_market = config.markets[collateral_asset]
+    markets = config.markets
+    debt_unit = _market_ints(markets[debt_asset])[0]
+    collateral_unit, bonus_bps, fee_bps = _market_ints(markets[collateral_asset])
     debt_balance, collateral_balance = balances if balances is not None else (
         ledger.debt_of(account_id, debt_asset), ledger.supply_of(account_id, collateral_asset))
     return CloseFactorInputs(
@@ -252,11 +310,11 @@ def close_factor_inputs(config: ProtocolConfig, ledger: Ledger, prices: Mapping[
         debt_balance=debt_balance,
         collateral_balance=collateral_balance,
         debt_price=prices[debt_asset],
-        debt_unit=debt_market.unit,
+        debt_unit=debt_unit,
         collateral_price=prices[collateral_asset],
-        collateral_unit=coll_market.unit,
-        liquidation_bonus_bps=coll_market.liquidation_bonus_bps,
-        protocol_fee_bps=coll_market.liquidation_protocol_fee_bps,
+        collateral_unit=collateral_unit,
+        liquidation_bonus_bps=bonus_bps,
+        protocol_fee_bps=fee_bps,
         collateral_scaled=ledger.scaled_supply_of(account_id, collateral_asset),
         collateral_index=ledger.reserves[collateral_asset].liquidity_index,
     )

@@ -29,6 +29,7 @@ from marginengine.liquidation.close_factor import (
     CloseFactorPlan,
     max_liquidatable_debt,
     plan_liquidation,
+    rule_integers,
 )
 
 #: Relative error allowed for each float figure of :func:`plan_bounds` (a few hundred
@@ -102,7 +103,7 @@ def plan_bounds(inputs: CloseFactorInputs, debt_to_cover: int, rules: AaveRules,
     if partial is None:
         return PlanBounds(None)
     if partial:
-        floor = rules.min_leftover_base_units
+        floor = rule_integers(rules).min_leftover_base
         debt_left = (inputs.debt_balance - d_hi) * inputs.debt_price / inputs.debt_unit
         debt_left_hi = (inputs.debt_balance - d_lo) * inputs.debt_price / inputs.debt_unit
         coll_left = (coll_balance - c_hi) * inputs.collateral_price / inputs.collateral_unit
@@ -194,7 +195,6 @@ def best_chunk(inputs: CloseFactorInputs, offer: int, bounds: PlanBounds,
     the gas and the minimum profit, no rung is planned or quoted.
     """
     planned = 0
-    rate, slack = _linear_bound(inputs, price_cap) if price_cap is not None else (0.0, 0.0)
 
     def at_mid(amount: int) -> float:
         return float(amount / inputs.collateral_unit * mid_price / PRICE_UNIT)
@@ -213,6 +213,9 @@ def best_chunk(inputs: CloseFactorInputs, offer: int, bounds: PlanBounds,
             tol = REL * (abs(most) + abs(gas) + abs(min_profit)) + 1e-9
             if most + slack_usd - gas < min_profit - tol:
                 return None, planned
+    # Only the rungs read the cap's linear bound: half the accounts of a cascade stop at
+    # the no-slippage check above.
+    rate, slack = _linear_bound(inputs, price_cap) if price_cap is not None else (0.0, 0.0)
     max_debt, _ = max_liquidatable_debt(inputs, rules, rounding)
     for k in range(rungs):
         o = offer >> k

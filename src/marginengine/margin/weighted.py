@@ -78,6 +78,10 @@ class WeightedMarginModel:
         self.health_formula = rules.health_formula
         self.debt_rounding = rules.debt_value_rounding
         self.ltv_rounding = rules.ltv_rounding
+        # The family's choices as booleans, decided once (account data is the hottest path
+        # there is, and an enum member read through its class is slow on this Python).
+        self._debt_up = self.debt_rounding is Rounding.UP
+        self._sum_then_bps = self.health_formula is HealthFormula.WAD_DIV_SUM_THEN_BPS
         # (unit, ltv bps, liquidation threshold bps, collateral) per asset, computed once:
         # the properties parse Decimals, and account data is the hottest path there is.
         self._params = {
@@ -95,7 +99,7 @@ class WeightedMarginModel:
         margin with a stable price values the two sides at different prices).
         """
         debt_prices = prices if debt_prices is None else debt_prices
-        debt_up = self.debt_rounding is Rounding.UP
+        debt_up = self._debt_up
         account = ledger.accounts.get(account_id)
         total_collateral = total_debt = ltv_sum = lt_sum = 0
         init_sum = maint_sum = 0
@@ -124,7 +128,7 @@ class WeightedMarginModel:
         else:
             initial_value = bps_mul(total_collateral, avg_ltv, self.ltv_rounding)
             maintenance_value = bps_mul(total_collateral, avg_lt)
-            if self.health_formula is HealthFormula.WAD_DIV_SUM_THEN_BPS:
+            if self._sum_then_bps:
                 # v3.5+: wadDiv(sum(C_i x LT_i), debt) / 1e4 (GenericLogic.sol).
                 hf = (health_of(lt_sum, total_debt) // BPS if total_debt
                       else health_of(0, 0))

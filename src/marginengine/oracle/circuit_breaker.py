@@ -59,8 +59,10 @@ class BreakerState(Enum):
 
     @property
     def allows_liquidation(self) -> bool:
-        """Whether liquidations may run."""
-        return self.severity <= BreakerState.BORROWING_PAUSED.severity
+        """Whether liquidations may run: severity at most ``BORROWING_PAUSED``'s."""
+        # Its severity against the limit's, computed once (every Liquidate asks this of
+        # each price it uses; the enum members are slow to read through their class).
+        return _ORDER.index(self) <= _LIQUIDATION_SEVERITY
 
 
 _ORDER: tuple[BreakerState, ...] = (
@@ -69,6 +71,8 @@ _ORDER: tuple[BreakerState, ...] = (
     BreakerState.LIQUIDATIONS_PAUSED,
     BreakerState.HALTED,
 )
+#: ``BreakerState.BORROWING_PAUSED.severity``: the most severe state liquidations run in.
+_LIQUIDATION_SEVERITY = BreakerState.BORROWING_PAUSED.severity
 
 #: Aggregate statuses that mean "no trustworthy price": the breaker halts on them.
 _NO_PRICE = frozenset(

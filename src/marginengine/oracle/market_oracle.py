@@ -31,6 +31,9 @@ from marginengine.oracle.status import PriceStatus
 
 #: Statuses whose price may be used to value accounts.
 USABLE = frozenset({PriceStatus.FRESH, PriceStatus.DIVERGENT})
+#: Bound once: an enum member read through its class is slow on this Python, and every
+#: price check of every action reads the state of a market without a breaker.
+_NORMAL = BreakerState.NORMAL
 
 
 def _bps(value: object) -> int:
@@ -140,7 +143,7 @@ class MarketOracle:
     @property
     def breaker_state(self) -> BreakerState:
         """The breaker's state (``NORMAL`` without a breaker)."""
-        return self.breaker.state if self.breaker else BreakerState.NORMAL
+        return self.breaker.state if self.breaker else _NORMAL
 
     def _price_problem(self, time: int) -> Refusal | None:
         if self.updated_at is None:

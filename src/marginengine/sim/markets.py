@@ -22,6 +22,10 @@ from marginengine.sim.cascade_config import OracleSpec, VenueSpec
 from marginengine.venue import ConstantProductPool, DepthCurve, DepthVenue, Twap
 from marginengine.venue.arbitrage import arbitrage, arbitrage_depth, require_speed
 
+#: A constant-product pool's state (the pool, its fee, its base and quote reserves), as
+#: :meth:`AssetMarket.sale_state` takes it.
+SaleState = tuple[ConstantProductPool, int, int, int]
+
 
 class AssetMarket:
     """An asset's venue and oracle (see the module docstring).
@@ -139,6 +143,28 @@ class AssetMarket:
         if self.depth is not None:
             return self.depth.sell_base(amount)
         return int(amount * self.external * self.quote_unit // (self.base_unit * PRICE_UNIT))
+
+    def sale_state(self) -> SaleState | None:
+        """The venue's state now, for :meth:`sells_no_higher` later; ``None`` where no such
+        comparison is proven (a depth venue, no venue)."""
+        pool = self.pool
+        if pool is None:
+            return None
+        return pool, pool.fee_bps, pool.base_reserve, pool.quote_reserve
+
+    def sells_no_higher(self, state: SaleState) -> bool:
+        """Whether no sale now fetches more than the same sale did at ``state`` (from
+        :meth:`sale_state`), and the mid and :meth:`sale_surplus_bound` are no higher.
+
+        Proven for the same constant-product pool with the same fee whose base reserve has
+        not shrunk and whose quote reserve has not grown (it has only been sold into):
+        ``getAmountOut`` (``Y g x / (X + g x)``, floored) grows with ``Y`` and falls with
+        ``X`` for every amount ``x``; so do the mid ``Y / X`` (floored) and the surplus
+        bound ``(sqrt(Y) - sqrt(c X / g))^2``."""
+        pool, fee_bps, base_reserve, quote_reserve = state
+        now = self.pool
+        return now is pool and now.fee_bps == fee_bps \
+            and now.base_reserve >= base_reserve and now.quote_reserve <= quote_reserve
 
     def sale_surplus_bound(self, cost: float) -> float | None:
         """An upper bound, in whole quote tokens, of ``quote_out(x) / quote_unit - cost * x``

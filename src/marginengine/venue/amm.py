@@ -42,6 +42,10 @@ Side = Literal["sell_base", "buy_base", "none"]
 #: A real parameter (speed, resilience, exponent): read exactly, never through binary floats.
 Real = float | Decimal | Fraction
 
+#: Bound once: an enum member read through its class costs several times a plain name on
+#: this Python, and a cascade quotes and prices the pool tens of thousands of times.
+_DOWN = Rounding.DOWN
+
 
 class VenueError(FieldError, ValueError):
     """An amount, price or parameter given to a venue is invalid; nothing was changed.
@@ -202,7 +206,7 @@ class ConstantProductPool:
     def price(self) -> int:
         """The mid: quote per whole base token, 8 decimals, rounded down."""
         return mul_div(self.quote_reserve, self.base_unit * PRICE_UNIT,
-                       self.base_reserve * self.quote_unit, Rounding.DOWN)
+                       self.base_reserve * self.quote_unit, _DOWN)
 
     def price_float(self) -> float:
         """The exact mid as a float in whole quote per whole base (for plots only)."""
@@ -217,7 +221,7 @@ class ConstantProductPool:
     def _amount_out(self, amount_in: int, reserve_in: int, reserve_out: int) -> int:
         # Uniswap v2 getAmountOut, fee in bps: in*(1-f)*Rout / (Rin + in*(1-f)), rounded down.
         with_fee = amount_in * (BPS - self.fee_bps)
-        return div(with_fee * reserve_out, reserve_in * BPS + with_fee, Rounding.DOWN)
+        return div(with_fee * reserve_out, reserve_in * BPS + with_fee, _DOWN)
 
     def _amount_in(self, amount_out: int, reserve_in: int, reserve_out: int,
                    field: str) -> int:

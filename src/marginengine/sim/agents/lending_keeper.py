@@ -81,18 +81,12 @@ class LendingKeeper:
         min_profit = float(spec.min_profit)
         need = gas + min_profit
         config, rules = engine.config, engine.rules
-        # Accounts whose bound proves no liquidation pays ``need`` (while they stay
-        # untouched and the step's bounds hold): screen.may_pay, for all at once.
-        unpayable = screen.unpayable(need)
-        bounded = screen.bounded
-        latency = spec.latency
-        for account in unsafe:
-            # ready() first, for every account: it records when the keeper first saw it
-            # (with no latency it is always ready, and what it records is never read).
-            if latency and not keeper.ready(account, step):
-                continue
-            if account in unpayable and bounded(account):
-                continue
+        # ready() first, for every account: it records when the keeper first saw it
+        # (with no latency it is always ready, and what it records is never read).
+        ready = (a for a in unsafe if keeper.ready(a, step)) if spec.latency else unsafe
+        # Less the accounts whose bound proves no liquidation pays ``need`` (while they
+        # stay untouched and the step's bounds hold): screen.may_pay, for all at once.
+        for account in screen.worth_reading(ready, need):
             pair = screen.inputs(account)
             if pair is None:
                 continue
@@ -104,7 +98,15 @@ class LendingKeeper:
             # venue's mid for the protocol: if that does not pay, no chunk will.
             mid = engine.prices[coll_asset]
             market = world.markets.get(coll_asset)
-            if market is not None and world.trades_on_venue(market):
+            on_venue = market is not None and world.trades_on_venue(market)
+            capital = None if spec.flash_loan else keeper.capital
+            # The venue's state, where a refusal's reuse is proven (a constant-product pool).
+            state = market.sale_state() if on_venue and market is not None else None
+            if state is not None and market is not None and screen.refusal_holds(
+                    account, gas, min_profit, capital, market):
+                continue  # another keeper's ladder paid nothing: this one would not either
+            if on_venue:
+                assert market is not None
                 mid = min(mid, market.venue_price())
 
             def sale(amount: int, asset: str = coll_asset) -> float:
@@ -112,14 +114,15 @@ class LendingKeeper:
 
             # A closed-form bound of what any sale on the asset's pool can earn over its
             # cost lets the ladder skip an account no chunk of which pays (slippage).
-            surplus = market.sale_surplus_bound if market is not None \
-                and world.trades_on_venue(market) else None
+            surplus = market.sale_surplus_bound if on_venue and market is not None else None
             chunk, planned = best_chunk(
                 inputs, offer, bounds, plan0, config.aave, rules.liquidation_rounding,
-                sale, mid, gas, min_profit, None if spec.flash_loan else keeper.capital,
+                sale, mid, gas, min_profit, capital,
                 world.sale_price_cap(coll_asset, step), surplus=surplus)
             screen.exact_plans += planned
             if chunk is None:
+                if state is not None:
+                    screen.note_refusal(account, gas, min_profit, capital, state)
                 continue
             # Debt over collateral before, as world.ltv reads it: the inputs were read from
             # this very state (the screen drops them when the account or a price moves).

@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from itertools import compress
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,9 +14,18 @@ from numpy.typing import NDArray
 from marginengine.config.families import LiquidationMechanism
 from marginengine.engine import Change, Engine, Liquidate
 from marginengine.fixedpoint import BPS, PRICE_UNIT, WAD
-from marginengine.liquidation import CloseFactorInputs, CloseFactorPlan, PlanBounds, first_offer
+from marginengine.liquidation import (
+    CloseFactorInputs,
+    CloseFactorPlan,
+    PlanBounds,
+    first_offer,
+    rule_integers,
+)
 from marginengine.scan import RiskBook
 from marginengine.scan.kernels import ScreenBounds, classify
+
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from marginengine.sim.markets import AssetMarket, SaleState
 
 #: Relative widening of the screen's bound beyond the book's own error bound (the bound's
 #: own few float operations).
@@ -56,6 +66,10 @@ class LendingScreen:
         self._offers: dict[str, _Offer] = {}
         self._indices: dict[str, tuple[int, int]] = {}
         self._mids: dict[str, int] = {}
+        #: This step's ladders that paid nothing, per account: the gas, minimum profit and
+        #: capital they were asked with and the venue's state then (see
+        #: :meth:`refusal_holds`).
+        self._refusals: dict[str, tuple[float, float, float | None, SaleState]] = {}
         #: Whether the book's below set is the engine's rule at this step's state (set by
         #: :meth:`begin`): then an account in it, untouched since, needs no exact check.
         self._below_exact = False
@@ -74,6 +88,9 @@ class LendingScreen:
             self._touched.add(account)
             self._inputs.pop(account, None)
             self._offers.pop(account, None)
+            self._refusals.pop(account, None)
+        if change.params:
+            self._refusals.clear()  # the rule's parameters moved: decide afresh
         moved = bool(change.prices) or any(
             self._indices.get(a) != (r.liquidity_index, r.borrow_index)
             for a, r in change.assets.items())
@@ -82,6 +99,7 @@ class LendingScreen:
             self._stale = True
             self._inputs.clear()
             self._offers.clear()
+            self._refusals.clear()
 
     def _shares(self, mids: Mapping[str, int]) -> tuple[float, float]:
         """The largest share of a liquidation a liquidator keeps with its collateral valued
@@ -125,6 +143,7 @@ class LendingScreen:
         self._touched.clear()
         self._inputs.clear()
         self._offers.clear()
+        self._refusals.clear()
         self._indices = {a: (r.liquidity_index, r.borrow_index)
                          for a, r in self.engine.ledger.reserves.items()}
         self._unpayable = {}
@@ -210,6 +229,29 @@ class LendingScreen:
             self._unpayable[need] = cached
         return cached
 
+    def worth_reading(self, accounts: Iterable[str], need: float) -> Iterator[str]:
+        """``accounts`` in order, less those :meth:`unpayable` proves cannot earn ``need``
+        while :meth:`bounded`: the keeper's loop, which skips most of the step's list.
+
+        The set is taken now; whether an account is still bounded is asked as each is
+        reached (the events sent for the accounts before it may touch it or move a price).
+        One generator instead of two calls per account: the list is the step's every
+        account below the threshold (about 50 a keeper a step here), most of them too
+        small ever to pay the gas."""
+        unpayable = self.unpayable(need)
+        if not unpayable:
+            return iter(accounts)
+        touched = self._touched
+
+        def unskipped() -> Iterator[str]:
+            for account in accounts:
+                # bounded(account), inline: not stale and untouched.
+                if account in unpayable and not self._stale and account not in touched:
+                    continue
+                yield account
+
+        return unskipped()
+
     def bounded(self, account: str) -> bool:
         """Whether this step's bound of ``account`` still holds (no event has touched it,
         no price, index or mid has moved since :meth:`begin`)."""
@@ -241,6 +283,39 @@ class LendingScreen:
         self._inputs[account] = pair
         return pair
 
+    def note_refusal(self, account: str, gas: float, min_profit: float,
+                     capital: float | None, state: SaleState) -> None:
+        """Record that no chunk of ``account``'s ladder paid ``gas`` and ``min_profit``
+        with ``capital`` (``None``: a flash loan) when its collateral's venue was in
+        ``state`` (:meth:`~marginengine.sim.markets.AssetMarket.sale_state`)."""
+        self._refusals[account] = (gas, min_profit, capital, state)
+
+    def refusal_holds(self, account: str, gas: float, min_profit: float,
+                      capital: float | None, market: AssetMarket) -> bool:
+        """Whether this step's recorded refusal of ``account`` (:meth:`note_refusal`)
+        decides a ladder asked now with ``gas``, ``min_profit`` and ``capital`` (``None``:
+        a flash loan) on ``market``'s venue: no chunk would pay either.
+
+        The ladder (:func:`~marginengine.liquidation.best_chunk`) refuses when no rung's
+        sale pays its debt, gas and minimum profit (or its debt exceeds the capital). Its
+        inputs, first offer and bounds are the same while the account is untouched and no
+        price or index has moved (the record is dropped otherwise); every sale value, the
+        mid, the price cap and the surplus bound are no higher when the venue has only been
+        sold into since (:meth:`~marginengine.sim.markets.AssetMarket.sells_no_higher`).
+        Then a rung that did not pay still does not with at least the gas and the minimum
+        profit, and at most the capital (any capital, if the refusal had a flash loan).
+        The second keeper of a step asks again of every account the first refused: this
+        answers those without a ladder."""
+        refused = self._refusals.get(account)
+        if refused is None or self._stale or account in self._touched:
+            return False
+        gas0, min_profit0, capital0, state = refused
+        if gas < gas0 or min_profit < min_profit0:
+            return False
+        if capital0 is not None and (capital is None or capital > capital0):
+            return False
+        return market.sells_no_higher(state)
+
     def offer(self, account: str, inputs: CloseFactorInputs) -> _Offer:
         """The quote's first offer for ``account`` with its bounds (and exact plan when one
         was needed), computed once until the account changes."""
@@ -248,8 +323,9 @@ class LendingScreen:
         if cached is not None:
             return cached
         engine = self.engine
+        aave = engine.config.aave
         offer, bounds, plan, planned = first_offer(
-            inputs, engine.config.aave.min_leftover_base_units, engine.config.aave,
+            inputs, rule_integers(aave).min_leftover_base, aave,
             engine.rules.liquidation_rounding)
         self.exact_plans += planned
         result = (offer, bounds, plan)
