@@ -28,6 +28,7 @@ from marginengine.decisions import Code
 from marginengine.fixedpoint import BPS, RAY, WAD, Rounding, bps_div, bps_mul, div
 from marginengine.ledger import Ledger
 from marginengine.liquidation.base import LiquidationRefused
+from marginengine.margin.emode import liquidation_bonus_bps
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,9 @@ def close_factor_inputs(config: ProtocolConfig, ledger: Ledger, prices: Mapping[
         debt_unit=debt_market.unit,
         collateral_price=prices[collateral_asset],
         collateral_unit=coll_market.unit,
-        liquidation_bonus_bps=coll_market.liquidation_bonus_bps,
+        # executeLiquidationCall: the e-mode category's bonus for a category collateral.
+        liquidation_bonus_bps=liquidation_bonus_bps(
+            coll_market, collateral_asset, config.emode_category(ledger.emode_of(account_id))),
         protocol_fee_bps=coll_market.liquidation_protocol_fee_bps,
         collateral_scaled=ledger.scaled_supply_of(account_id, collateral_asset),
         collateral_index=ledger.reserves[collateral_asset].liquidity_index,
