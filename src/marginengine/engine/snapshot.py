@@ -15,6 +15,7 @@ Format (TOML)::
     id = "alice"
     supplied = { WETH = "10" }        # whole tokens, exact decimals
     borrowed = { USDC = "15000" }
+    emode = 1                         # Aave e-mode category ([protocol.emode]; 0: none)
     quote = 5000                      # perp quote balance (whole quote tokens)
     positions = { ETH-PERP = { size = -2, entry = 2100 } }
 
@@ -38,6 +39,7 @@ supplied, the difference is booked as protocol-owned liquidity so the books bala
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -53,6 +55,7 @@ from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS, parse_units
 from marginengine.ledger import check_account_id
 from marginengine.ledger.options import OptionSeries
+from marginengine.margin.emode import borrowing_enabled_applies, validate_borrow_in_emode
 
 
 class SnapshotPosition(StrictModel):
@@ -92,6 +95,7 @@ class SnapshotAccount(StrictModel):
     positions: dict[str, SnapshotPosition] = Field(default_factory=dict)
     option_cash: HumanNumber | None = None
     options: list[SnapshotOption] = Field(default_factory=list)
+    emode: Annotated[int, PydField(ge=0, le=255)] = 0
 
 
 class SnapshotFile(StrictModel):
@@ -101,6 +105,35 @@ class SnapshotFile(StrictModel):
     prices: dict[str, HumanNumber]
     accounts: list[SnapshotAccount] = Field(default_factory=list)
     vols: list[SnapshotVol] = Field(default_factory=list)
+
+
+def emode_problems(config: ProtocolConfig, category_id: int, borrowed: Iterable[str],
+                   where: str, column: str = ".borrowed.") -> list[str]:
+    """What is wrong with an account of a book in e-mode category ``category_id``
+    borrowing ``borrowed``: the category must be configured, and every borrowed asset
+    borrowable there as ``validateBorrow`` has it (``margin/emode.py``): the category's
+    borrowable list, and before v3.6 the market's ``borrowable`` too. ``where`` (and
+    ``column``, between it and the asset) name the field."""
+    version = config.rules.emode
+    problems: list[str] = []
+    if category_id:
+        if version is None:
+            return [f"{where}.emode: {config.preset} has no efficiency mode"]
+        if config.emode_category(category_id) is None:
+            known = ", ".join(str(c) for c in sorted(config.emode.categories)) \
+                if config.emode and config.emode.categories else "none"
+            return [f"{where}.emode: unknown e-mode category {category_id} "
+                    f"(categories: {known})"]
+    category = config.emode_category(category_id)
+    for asset in borrowed:
+        market = config.markets[asset]
+        if borrowing_enabled_applies(version, category_id) and not market.borrowable:
+            problems.append(f"{where}{column}{asset}: {asset} is not borrowable")
+            continue
+        refusal = validate_borrow_in_emode(version, asset, market, category_id, category)
+        if refusal is not None:
+            problems.append(f"{where}{column}{asset}: {refusal.message}")
+    return problems
 
 
 def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Engine:
@@ -118,6 +151,7 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
     balances = []
     quotes: list[tuple[str, int]] = []
     fills: list[tuple[str, str, int, int]] = []
+    emodes: list[tuple[str, int]] = []
     seen: set[str] = set()
     for i, acct in enumerate(snap.accounts):
         where = field_path("accounts", i)
@@ -130,10 +164,10 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
         seen.add(acct.id)
         supplied = parse_asset_amounts(acct.supplied, config, f"{where}.supplied", problems)
         borrowed = parse_asset_amounts(acct.borrowed, config, f"{where}.borrowed", problems)
-        for asset in borrowed:
-            if not config.markets[asset].borrowable:
-                problems.append(f"{where}.borrowed.{asset}: {asset} is not borrowable")
+        problems.extend(emode_problems(config, acct.emode, borrowed, where))
         balances.append((acct.id, supplied, borrowed))
+        if acct.emode:
+            emodes.append((acct.id, acct.emode))
         quote_asset = next(iter({p.quote for p in config.perps.values()}), "")
         if acct.quote is not None:
             if not quote_asset:
@@ -165,6 +199,8 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
     for asset, price in sorted(prices.items()):
         engine.apply(SetPrice(asset, price))
     ledger = engine.ledger
+    for account_id, category_id in emodes:
+        ledger.set_emode(account_id, category_id)
     for account_id, supplied, _ in balances:
         for asset, amount in supplied.items():
             ledger.deposit(account_id, asset, amount)

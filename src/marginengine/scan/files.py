@@ -8,9 +8,12 @@ BOOK (CSV or Parquet), one row per account and asset::
 
 Amounts are whole tokens written as decimals (at most the asset's decimals; empty or 0
 means none), as everywhere in marginengine's files. A Parquet book has the same four
-columns (strings, or integer / decimal numbers). PRICES is a TOML file with a
-``[prices]`` table (USD per whole token); a protocol is a TOML file with the protocol's
-keys at the top level or under ``[protocol]`` (so a scenario or snapshot file serves).
+columns (strings, or integer / decimal numbers). An optional fifth column ``emode`` puts
+the account in an Aave e-mode category of the protocol (``[emode.categories.N]``; empty
+or 0: none), given on any of its rows (rows of one account that give it must agree).
+PRICES is a TOML file with a ``[prices]`` table (USD per whole token); a protocol is a
+TOML file with the protocol's keys at the top level or under ``[protocol]`` (so a
+scenario or snapshot file serves).
 
 The engine is built by the snapshot builder
 (:func:`marginengine.engine.snapshot.engine_from_snapshot`): balances at index 1, the
@@ -30,12 +33,14 @@ from marginengine.config import ProtocolConfig, protocol_from_dict, read_toml
 from marginengine.config.amounts import parse_asset_amounts
 from marginengine.config.families import LiquidationMechanism
 from marginengine.engine import Engine
-from marginengine.engine.snapshot import engine_from_snapshot
+from marginengine.engine.snapshot import emode_problems, engine_from_snapshot
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import parse_units
 from marginengine.ledger import check_account_id
 
 COLUMNS = ("account", "asset", "supplied", "borrowed")
+#: Columns a book may add: the account's Aave e-mode category.
+OPTIONAL_COLUMNS = ("emode",)
 #: Problems listed before the rest are summarised as "... and N more".
 MAX_PROBLEMS = 20
 
@@ -50,6 +55,8 @@ class BookFile:
     source: str
     accounts: dict[str, tuple[dict[str, str], dict[str, str]]] = field(default_factory=dict)
     rows: int = 0
+    #: Accounts in an e-mode category: ``{account: category}``.
+    emode: dict[str, int] = field(default_factory=dict)
 
     def assets(self) -> set[str]:
         """Every asset held."""
@@ -130,7 +137,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[str, dict[str, object] | str]]:
 
 def _check_header(names: list[str], where: str, source: str) -> None:
     missing = [c for c in COLUMNS if c not in names]
-    unknown = [c for c in names if c not in COLUMNS]
+    unknown = [c for c in names if c not in COLUMNS + OPTIONAL_COLUMNS]
     problems = []
     if missing:
         problems.append(f"{where}: missing column(s) {', '.join(missing)} (expected "
@@ -152,9 +159,10 @@ def _parquet_rows(path: Path) -> Iterator[tuple[str, dict[str, object] | str]]:
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise ConfigError([f"not a readable Parquet file ({exc})"], source=str(path)) from None
     _check_header(list(table.column_names), "schema", str(path))
-    columns = {c: table.column(c).to_pylist() for c in COLUMNS}
+    names = [c for c in COLUMNS + OPTIONAL_COLUMNS if c in table.column_names]
+    columns = {c: table.column(c).to_pylist() for c in names}
     for i in range(table.num_rows):
-        yield f"row {i + 1}", {c: columns[c][i] for c in COLUMNS}
+        yield f"row {i + 1}", {c: columns[c][i] for c in names}
 
 
 def read_book(path: str | Path, config: ProtocolConfig) -> BookFile:
@@ -177,6 +185,8 @@ def read_book(path: str | Path, config: ProtocolConfig) -> BookFile:
     book = BookFile(str(p))
     problems: list[str] = []
     first_seen: dict[tuple[str, str], str] = {}
+    emode_at: dict[str, str] = {}
+    borrowed_at: dict[tuple[str, str], str] = {}
     markets = ", ".join(sorted(config.markets))
     for where, record in records:
         book.rows += 1
@@ -194,6 +204,15 @@ def read_book(path: str | Path, config: ProtocolConfig) -> BookFile:
             problems.append(f"{where}, column asset: unknown asset {asset!r} "
                             f"(markets: {markets})")
             continue
+        category = _emode_cell(record.get("emode"), f"{where}, column emode", problems)
+        if category:
+            if account in book.emode and book.emode[account] != category:
+                problems.append(f"{where}, column emode: {category} differs from "
+                                f"{book.emode[account]} given for {account!r} at "
+                                f"{emode_at[account]}")
+            elif account not in book.emode:
+                book.emode[account] = category
+                emode_at[account] = where
         key = (account, asset)
         if key in first_seen:
             problems.append(f"{where}: duplicate row for account {account!r} and asset "
@@ -216,20 +235,41 @@ def read_book(path: str | Path, config: ProtocolConfig) -> BookFile:
                 problems.append(f"{where}, column {column}: must not be negative (got {text})")
             elif value > 0:
                 amounts[column] = text
-        if "borrowed" in amounts and not config.markets[asset].borrowable:
-            problems.append(f"{where}, column borrowed: {asset} is not borrowable")
-            continue
+        if "borrowed" in amounts:
+            borrowed_at[key] = where  # checked at the end, against the account's category
         supplied, borrowed = book.accounts.setdefault(account, ({}, {}))
         if "supplied" in amounts:
             supplied[asset] = amounts["supplied"]
         if "borrowed" in amounts:
             borrowed[asset] = amounts["borrowed"]
+    for account, category in book.emode.items():
+        for problem in emode_problems(config, category, (), account):
+            problems.append(f"{emode_at[account]}, column emode: "
+                            f"{problem.split(': ', 1)[1]}")
+    for (account, asset), where in borrowed_at.items():
+        category = book.emode.get(account, 0)
+        if category and config.emode_category(category) is None:
+            continue  # reported above
+        for problem in emode_problems(config, category, (asset,), "", ""):
+            problems.append(f"{where}, column borrowed: {problem.split(': ', 1)[1]}")
     if problems:
         shown = problems[:MAX_PROBLEMS]
         if len(problems) > MAX_PROBLEMS:
             shown.append(f"... and {len(problems) - MAX_PROBLEMS} more")
         raise ConfigError(shown, source=str(p))
     return book
+
+
+def _emode_cell(raw: object, where: str, problems: list[str]) -> int:
+    """An ``emode`` cell as a category id (0 when empty), else a problem naming it."""
+    text = "" if raw is None else str(raw).strip()
+    if not text:
+        return 0
+    if not text.isdigit() or int(text) > 255:
+        problems.append(f"{where}: must be an e-mode category id within 0 and 255 "
+                        f"(got {text!r})")
+        return 0
+    return int(text)
 
 
 def engine_from_book(config: ProtocolConfig, prices: dict[str, int], book: BookFile,
@@ -249,7 +289,8 @@ def engine_from_book(config: ProtocolConfig, prices: dict[str, int], book: BookF
         "protocol": config.model_dump(mode="json"),
         "prices": {a: _price_text(p) for a, p in prices.items()},
         "accounts": [
-            {"id": account, "supplied": supplied, "borrowed": borrowed}
+            {"id": account, "supplied": supplied, "borrowed": borrowed,
+             **({"emode": book.emode[account]} if account in book.emode else {})}
             for account, (supplied, borrowed) in book.accounts.items()
         ],
     }

@@ -5,17 +5,18 @@ from (``book.csv:3``), so a problem found later (the protocol refusing the posit
 reported by line. Books come from:
 
 - files (:func:`read_book`): the scan's lending book ``account,asset,supplied,borrowed``
-  and a perp book ``account,market,size,entry_price,quote``, as CSV or Parquet. An
-  account id ``owner/label`` is an isolated bucket (a sub-account with its own margin);
-  ``quote`` is the bucket's perp quote balance, given on one of its rows;
+  (optionally ``emode``: the account's Aave e-mode category, on any of its rows) and a
+  perp book ``account,market,size,entry_price,quote``, as CSV or Parquet. An account id
+  ``owner/label`` is an isolated bucket (a sub-account with its own margin); ``quote`` is
+  the bucket's perp quote balance, given on one of its rows;
 - snapshots (:func:`book_from_snapshot`): the ``[[accounts]]`` of a snapshot TOML file;
 - a seeded synthetic draw (:func:`synthetic_multi_book`): profiles of collateral and debt
   mixes (WETH / USDC, wstETH / WETH loops, USDC / WETH shorts), lognormal sizes with
   whales, and a lognormal spread of health above what initial margin allows.
 
 A book is opened in an engine by :func:`open_book` through the engine's own events
-(``Deposit``, ``DepositQuote``, ``Borrow``, ``Trade``), so the protocol decides what it
-would have refused: for a file, every refusal is reported by line and nothing runs.
+(``SetUserEMode``, ``Deposit``, ``DepositQuote``, ``Borrow``, ``Trade``), so the protocol
+decides what it would have refused: for a file, every refusal is reported by line and nothing runs.
 """
 
 from __future__ import annotations
@@ -33,13 +34,25 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from marginengine.config import ProtocolConfig
 from marginengine.decisions import Code
-from marginengine.engine import Borrow, Deposit, DepositQuote, Event, Outcome, Trade
+from marginengine.engine import (
+    Borrow,
+    Deposit,
+    DepositQuote,
+    Event,
+    Outcome,
+    SetUserEMode,
+    Trade,
+)
+from marginengine.engine.snapshot import emode_problems
 from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT, format_units, parse_units
 from marginengine.ledger import check_account_id
+from marginengine.margin.emode import reserve_liquidation_threshold_bps, reserve_ltv_bps
 
 #: Columns of a lending book (the scan's format) and of a perp book.
 LENDING_COLUMNS = ("account", "asset", "supplied", "borrowed")
+#: The lending book's optional column: the account's Aave e-mode category (0 or empty: none).
+LENDING_OPTIONAL = ("emode",)
 PERP_COLUMNS = ("account", "market", "size", "entry_price", "quote")
 #: Problems listed before the rest are summarised as "... and N more".
 MAX_PROBLEMS = 20
@@ -62,7 +75,10 @@ class BookAccount:
     where
         Where it was read (``book.csv:3``, the account's first line), or its profile.
     lines
-        Asset or perp market -> the line of its row, where the account has one.
+        Asset or perp market -> the line of its row, where the account has one
+        (``"emode"``: the row that gave its category).
+    emode
+        The account's Aave e-mode category (0: none).
     """
 
     id: str
@@ -72,6 +88,7 @@ class BookAccount:
     positions: dict[str, tuple[int, int]] = field(default_factory=dict)
     where: str = ""
     lines: dict[str, str] = field(default_factory=dict)
+    emode: int = 0
 
     def at(self, key: str) -> str:
         """The line of the account's row for ``key`` (an asset or market), else its first."""
@@ -111,10 +128,11 @@ def _raise(problems: list[str]) -> None:
         raise ConfigError(shown)
 
 
-def _rows(path: Path, columns: tuple[str, ...],
-          required: tuple[str, ...]) -> Iterator[tuple[str, dict[str, str]]]:
+def _rows(path: Path, columns: tuple[str, ...], required: tuple[str, ...],
+          extra: tuple[str, ...] = ()) -> Iterator[tuple[str, dict[str, str]]]:
     """``(where, row)`` for every data row: ``where`` is ``file:line`` (CSV) or
-    ``file:row N`` (Parquet); values are stripped text (``""`` for empty)."""
+    ``file:row N`` (Parquet); values are stripped text (``""`` for empty). ``extra``
+    columns are allowed besides ``columns`` (optional, not named in messages)."""
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise ConfigError([f"{path}: unknown book format {suffix or '(no suffix)'!r} "
@@ -122,7 +140,7 @@ def _rows(path: Path, columns: tuple[str, ...],
     if not path.is_file():
         raise ConfigError([f"{path}: no such file"])
     if suffix == ".csv":
-        yield from _csv(path, columns, required)
+        yield from _csv(path, columns, required, extra)
         return
     pq = _parquet_module()
     try:
@@ -130,7 +148,7 @@ def _rows(path: Path, columns: tuple[str, ...],
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise ConfigError([f"{path}: not a readable Parquet file ({exc})"]) from None
     names = list(table.column_names)
-    _check_header(names, columns, required, f"{path}:schema")
+    _check_header(names, columns, required, f"{path}:schema", extra)
     data = {c: table.column(c).to_pylist() for c in names}
     for i in range(table.num_rows):
         yield f"{path}:row {i + 1}", {c: _text(data[c][i]) for c in names}
@@ -140,8 +158,8 @@ def _text(value: object) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _csv(path: Path, columns: tuple[str, ...],
-         required: tuple[str, ...]) -> Iterator[tuple[str, dict[str, str]]]:
+def _csv(path: Path, columns: tuple[str, ...], required: tuple[str, ...],
+         extra: tuple[str, ...] = ()) -> Iterator[tuple[str, dict[str, str]]]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:  # a BOM is allowed
             reader = csv.reader(f)
@@ -150,7 +168,7 @@ def _csv(path: Path, columns: tuple[str, ...],
                 raise ConfigError([f"{path}:1: empty file (expected the header "
                                    f"{','.join(columns)})"])
             names = [h.strip() for h in header]
-            _check_header(names, columns, required, f"{path}:1")
+            _check_header(names, columns, required, f"{path}:1", extra)
             for record in reader:
                 where = f"{path}:{reader.line_num}"
                 if not record or all(not c.strip() for c in record):
@@ -170,10 +188,10 @@ def _csv(path: Path, columns: tuple[str, ...],
 
 
 def _check_header(names: list[str], columns: tuple[str, ...], required: tuple[str, ...],
-                  where: str) -> None:
+                  where: str, extra: tuple[str, ...] = ()) -> None:
     problems = []
     missing = [c for c in required if c not in names]
-    unknown = [c for c in names if c not in columns]
+    unknown = [c for c in names if c not in columns and c not in extra]
     if missing:
         problems.append(f"{where}: missing column(s) {', '.join(missing)} (expected "
                         f"{','.join(columns)})")
@@ -233,7 +251,7 @@ def _lending_rows(path: Path, protocol: ProtocolConfig, accounts: dict[str, Book
     names = ", ".join(sorted(markets))
     first: dict[tuple[str, str], str] = {}
     rows = 0
-    for where, row in _rows(path, LENDING_COLUMNS, LENDING_COLUMNS):
+    for where, row in _rows(path, LENDING_COLUMNS, LENDING_COLUMNS, LENDING_OPTIONAL):
         rows += 1
         if "" in row:
             problems.append(f"{where}: {row['']}")
@@ -245,6 +263,7 @@ def _lending_rows(path: Path, protocol: ProtocolConfig, accounts: dict[str, Book
             continue
         if acct is None:
             continue
+        _emode_of_row(acct, row.get("emode", ""), where, problems)
         key = (acct.id, asset)
         if key in first:
             problems.append(f"{where}: asset: a second row for account {acct.id!r} and "
@@ -258,11 +277,40 @@ def _lending_rows(path: Path, protocol: ProtocolConfig, accounts: dict[str, Book
         if supplied:
             acct.supplied[asset] = supplied
         if borrowed:
-            if not market.borrowable:
-                problems.append(f"{where}: borrowed: {asset} is not borrowable")
-                continue
             acct.borrowed[asset] = borrowed
+    for acct in accounts.values():
+        # Borrowable where the account is (its category, given on any of its rows).
+        problems.extend(_emode_problems(protocol, acct))
     _check_rows(path, rows, problems)
+
+
+def _emode_of_row(acct: BookAccount, text: str, where: str, problems: list[str]) -> None:
+    """Record the ``emode`` cell of one of the account's rows (empty: nothing said)."""
+    if not text:
+        return
+    if not text.isdigit() or int(text) > 255:
+        problems.append(f"{where}: emode: must be an e-mode category id within 0 and 255 "
+                        f"(got {text!r})")
+        return
+    category = int(text)
+    if "emode" in acct.lines and acct.emode != category:
+        problems.append(f"{where}: emode: {category} differs from {acct.emode} given for "
+                        f"account {acct.id!r} at {acct.lines['emode']}")
+        return
+    acct.emode = category
+    acct.lines["emode"] = where
+
+
+def _emode_problems(protocol: ProtocolConfig, acct: BookAccount) -> list[str]:
+    """The account's category configured and its borrowed assets borrowable there
+    (``engine.snapshot.emode_problems``), each named by the line that gave it."""
+    out = [f"{acct.at('emode')}: emode: {p.split(': ', 1)[1]}"
+           for p in emode_problems(protocol, acct.emode, (), "x")]
+    if out:
+        return out
+    return [f"{acct.at(asset)}: borrowed: {p.split(': ', 1)[1]}"
+            for asset in acct.borrowed
+            for p in emode_problems(protocol, acct.emode, (asset,), "", "")]
 
 
 def _check_rows(path: Path, rows: int, problems: list[str]) -> None:
@@ -376,6 +424,8 @@ def book_from_snapshot(data: dict[str, Any], protocol: ProtocolConfig,
                                             problems)
         acct.borrowed = parse_asset_amounts(raw.borrowed, protocol, f"{where}.borrowed",
                                             problems)
+        acct.emode = raw.emode
+        problems.extend(emode_problems(protocol, raw.emode, acct.borrowed, where))
         for market, pos in raw.positions.items():
             perp = protocol.perps.get(market)
             if perp is None:
@@ -402,10 +452,17 @@ def write_book(book: Book, protocol: ProtocolConfig, lending: str | Path,
     """Write ``book`` as a lending book (and a perp book when ``perps`` is given) in the
     formats :func:`read_book` reads (CSV or Parquet by suffix; amounts as exact decimals).
     """
-    rows = [(a.id, asset, _fmt(a.supplied.get(asset, 0), protocol.markets[asset].decimals),
-             _fmt(a.borrowed.get(asset, 0), protocol.markets[asset].decimals))
-            for a in book.accounts for asset in sorted({*a.supplied, *a.borrowed})]
-    _write(Path(lending), LENDING_COLUMNS, rows)
+    rows: list[tuple[str, ...]] = [
+        (a.id, asset, _fmt(a.supplied.get(asset, 0), protocol.markets[asset].decimals),
+         _fmt(a.borrowed.get(asset, 0), protocol.markets[asset].decimals))
+        for a in book.accounts for asset in sorted({*a.supplied, *a.borrowed})]
+    columns: tuple[str, ...] = LENDING_COLUMNS
+    if any(a.emode for a in book.accounts):
+        # The e-mode column only when used, so books without e-mode are written as before.
+        emode = {a.id: str(a.emode) if a.emode else "" for a in book.accounts}
+        rows = [(*r, emode[r[0]]) for r in rows]
+        columns = (*LENDING_COLUMNS, *LENDING_OPTIONAL)
+    _write(Path(lending), columns, rows)
     if perps is None:
         return
     prow: list[tuple[str, ...]] = []
@@ -439,9 +496,10 @@ def _write(path: Path, columns: tuple[str, ...], rows: Sequence[tuple[str, ...]]
 # ---------------------------------------------------------------------- opening a book
 def open_book(apply: Callable[[Event], Outcome], book: Book, protocol: ProtocolConfig,
               counterparty_quote: int = 0) -> list[str]:
-    """Open every account of ``book`` through the engine's events: deposits, then perp
-    quote and positions (against :data:`COUNTERPARTY`, funded with ``counterparty_quote``),
-    then borrows. Lenders' liquidity must be in place already.
+    """Open every account of ``book`` through the engine's events: the e-mode category
+    (``SetUserEMode``, before any position, as a user entering e-mode first), deposits,
+    then perp quote and positions (against :data:`COUNTERPARTY`, funded with
+    ``counterparty_quote``), then borrows. Lenders' liquidity must be in place already.
 
     Returns
     -------
@@ -462,6 +520,9 @@ def open_book(apply: Callable[[Event], Outcome], book: Book, protocol: ProtocolC
                 reason = f"borrows {amount} {key} with no collateral ({reason})"
             refused.append(f"{acct.at(key)}: account {acct.id}: {reason}")
 
+    for acct in book.accounts:
+        if acct.emode:
+            do(acct, "emode", SetUserEMode(acct.id, acct.emode))
     for acct in book.accounts:
         for asset, amount in acct.supplied.items():
             do(acct, asset, Deposit(acct.id, asset, amount))
@@ -495,6 +556,8 @@ class ProfileSpec(_Spec):
     share: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)]
     collateral: dict[str, _Weight]
     debt: dict[str, _Weight]
+    #: The borrowers' Aave e-mode category (``[protocol.emode.categories.N]``; 0: none).
+    emode: Annotated[int, Field(ge=0, le=255)] = 0
 
     @model_validator(mode="after")
     def _mixes(self) -> ProfileSpec:
@@ -514,17 +577,25 @@ def check_profiles(profiles: list[ProfileSpec], protocol: ProtocolConfig,
     names = ", ".join(sorted(markets))
     for i, p in enumerate(profiles):
         at = field_path(where, i)
+        category_problems = emode_problems(protocol, p.emode, (), at)
+        problems.extend(category_problems)
+        category = protocol.emode_category(p.emode)
         for asset in p.collateral:
             if asset not in markets:
                 problems.append(f"{at}.collateral.{asset}: unknown asset (markets: {names})")
-            elif not markets[asset].collateral or markets[asset].ltv_bps == 0:
-                problems.append(f"{at}.collateral.{asset}: not collateral in this protocol "
+            elif not markets[asset].collateral or (
+                    not category_problems and reserve_ltv_bps(
+                        protocol.rules.emode, markets[asset], asset, category) == 0):
+                where_ltv = f"in e-mode category {p.emode}" if p.emode else "in this protocol"
+                problems.append(f"{at}.collateral.{asset}: not collateral {where_ltv} "
                                 "(ltv 0)")
         for asset in p.debt:
             if asset not in markets:
                 problems.append(f"{at}.debt.{asset}: unknown asset (markets: {names})")
-            elif not markets[asset].borrowable:
-                problems.append(f"{at}.debt.{asset}: not borrowable")
+            elif not category_problems:
+                problems.extend(f"{at}.debt.{asset}: not borrowable"
+                                + (f" in e-mode category {p.emode}" if p.emode else "")
+                                for _ in emode_problems(protocol, p.emode, (asset,), ""))
     total = sum(p.share for p in profiles)
     if profiles and total != 1:
         problems.append(f"{where}: shares must sum to 1 (got {total})")
@@ -535,11 +606,19 @@ def initial_health_floor(profile: ProfileSpec, protocol: ProtocolConfig) -> floa
     """The lowest health factor initial margin allows for the profile's collateral mix:
     debt may reach sum(value * ltv), so health (sum(value * threshold) / debt) is at least
     the value-weighted threshold over the value-weighted ltv."""
-    markets = protocol.markets
     weights = {a: float(w) for a, w in profile.collateral.items()}
-    lt = sum(w * markets[a].liquidation_threshold_bps for a, w in weights.items())
-    ltv = sum(w * markets[a].ltv_bps for a, w in weights.items())
+    lt = sum(w * _params(protocol, profile, a)[1] for a, w in weights.items())
+    ltv = sum(w * _params(protocol, profile, a)[0] for a, w in weights.items())
     return lt / ltv
+
+
+def _params(protocol: ProtocolConfig, profile: ProfileSpec, asset: str) -> tuple[int, int]:
+    """``(ltv, liquidation threshold)`` bps of ``asset`` for the profile's borrowers (in
+    its e-mode category: ``margin/emode.py``)."""
+    market = protocol.markets[asset]
+    category = protocol.emode_category(profile.emode)
+    return (reserve_ltv_bps(protocol.rules.emode, market, asset, category),
+            reserve_liquidation_threshold_bps(market, asset, category))
 
 
 def synthetic_multi_book(rng: np.random.Generator, protocol: ProtocolConfig,
@@ -589,11 +668,11 @@ def synthetic_multi_book(rng: np.random.Generator, protocol: ProtocolConfig,
         p = profiles[int(kinds[i])]
         h = max(float(health[i]), floors[int(kinds[i])])
         cw = {a: float(w) for a, w in p.collateral.items()}
-        lt = sum(w * markets[a].liquidation_threshold_bps / 10_000 for a, w in cw.items()) \
+        lt = sum(w * _params(protocol, p, a)[1] / 10_000 for a, w in cw.items()) \
             / sum(cw.values())
         collateral_usd = debt_usd * h if by_value else debt_usd * h / lt
         prefix = "whale" if i < whales else "acct"
-        acct = BookAccount(f"{prefix}{i:05d}", where=f"book profile {p.name}")
+        acct = BookAccount(f"{prefix}{i:05d}", where=f"book profile {p.name}", emode=p.emode)
         total_c = sum(cw.values())
         for asset, w in cw.items():
             acct.supplied[asset] = _units(collateral_usd * w / total_c, prices[asset],
