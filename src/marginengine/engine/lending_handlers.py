@@ -122,8 +122,7 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
     if not enabled:
         # v3.6+ validateBorrow: in e-mode the category's borrowable bit replaces the
         # reserve's borrowingEnabled, before the cap.
-        refusal = emode_rules.validate_borrow_in_emode(version, asset, market, category_id,
-                                                       category)
+        refusal = emode_rules.validate_borrow_in_emode(version, asset, category_id, category)
         if refusal:
             ctx.refuse_with(refusal)
     refusal = rules_of.validate_borrow_asset(
@@ -138,8 +137,7 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
     if enabled:
         # v3.3/v3.5 validateBorrow: the e-mode check after the flags, the sentinel and
         # the cap, before the account data.
-        refusal = emode_rules.validate_borrow_in_emode(version, asset, market, category_id,
-                                                       category)
+        refusal = emode_rules.validate_borrow_in_emode(version, asset, category_id, category)
         if refusal:
             ctx.refuse_with(refusal)
     ctx.require_prices([asset, *ctx.account_assets(e.account)])

@@ -107,33 +107,41 @@ class SnapshotFile(StrictModel):
     vols: list[SnapshotVol] = Field(default_factory=list)
 
 
-def emode_problems(config: ProtocolConfig, category_id: int, borrowed: Iterable[str],
-                   where: str, column: str = ".borrowed.") -> list[str]:
+def emode_problems(config: ProtocolConfig, category_id: int,
+                   borrowed: Iterable[str]) -> list[tuple[str, str]]:
     """What is wrong with an account of a book in e-mode category ``category_id``
-    borrowing ``borrowed``: the category must be configured, and every borrowed asset
-    borrowable there as ``validateBorrow`` has it (``margin/emode.py``): the category's
-    borrowable list, and before v3.6 the market's ``borrowable`` too. ``where`` (and
-    ``column``, between it and the asset) name the field."""
+    borrowing ``borrowed``, as ``(what, reason)``: ``what`` is ``"emode"`` (the category
+    is not configured, or the protocol has no e-mode) or a borrowed asset not borrowable
+    there as ``validateBorrow`` has it (``margin/emode.py``: the category's borrowable
+    list, and before v3.6 the market's ``borrowable`` too). Each caller names the field
+    or line."""
     version = config.rules.emode
-    problems: list[str] = []
     if category_id:
         if version is None:
-            return [f"{where}.emode: {config.preset} has no efficiency mode"]
+            return [("emode", f"{config.preset} has no efficiency mode")]
         if config.emode_category(category_id) is None:
             known = ", ".join(str(c) for c in sorted(config.emode.categories)) \
                 if config.emode and config.emode.categories else "none"
-            return [f"{where}.emode: unknown e-mode category {category_id} "
-                    f"(categories: {known})"]
+            return [("emode", f"unknown e-mode category {category_id} (categories: {known})")]
     category = config.emode_category(category_id)
+    problems: list[tuple[str, str]] = []
     for asset in borrowed:
         market = config.markets[asset]
         if borrowing_enabled_applies(version, category_id) and not market.borrowable:
-            problems.append(f"{where}{column}{asset}: {asset} is not borrowable")
+            problems.append((asset, f"{asset} is not borrowable"))
             continue
-        refusal = validate_borrow_in_emode(version, asset, market, category_id, category)
+        refusal = validate_borrow_in_emode(version, asset, category_id, category)
         if refusal is not None:
-            problems.append(f"{where}{column}{asset}: {refusal.message}")
+            problems.append((asset, refusal.message))
     return problems
+
+
+def emode_fields(config: ProtocolConfig, category_id: int, borrowed: Iterable[str],
+                 where: str) -> list[str]:
+    """:func:`emode_problems` as ``{where}.emode: ...`` / ``{where}.borrowed.X: ...``."""
+    return [f"{where}.emode: {reason}" if what == "emode" else
+            f"{where}.borrowed.{what}: {reason}"
+            for what, reason in emode_problems(config, category_id, borrowed)]
 
 
 def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Engine:
@@ -164,7 +172,7 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
         seen.add(acct.id)
         supplied = parse_asset_amounts(acct.supplied, config, f"{where}.supplied", problems)
         borrowed = parse_asset_amounts(acct.borrowed, config, f"{where}.borrowed", problems)
-        problems.extend(emode_problems(config, acct.emode, borrowed, where))
+        problems.extend(emode_fields(config, acct.emode, borrowed, where))
         balances.append((acct.id, supplied, borrowed))
         if acct.emode:
             emodes.append((acct.id, acct.emode))

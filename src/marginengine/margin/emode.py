@@ -66,8 +66,7 @@ def liquidation_bonus_bps(market: MarketConfig, asset: str,
     return market.liquidation_bonus_bps
 
 
-def validate_borrow_in_emode(version: EModeRules | None, asset: str, market: MarketConfig,
-                             category_id: int,
+def validate_borrow_in_emode(version: EModeRules | None, asset: str, category_id: int,
                              category: EModeCategory | None) -> Refusal | None:
     """``validateBorrow``'s e-mode check: in a category, the asset must be borrowable in it
     (``NOT_BORROWABLE_IN_EMODE``). v3.3/v3.5 ask it after ``borrowingEnabled``, the caps and

@@ -243,15 +243,14 @@ def read_book(path: str | Path, config: ProtocolConfig) -> BookFile:
         if "borrowed" in amounts:
             borrowed[asset] = amounts["borrowed"]
     for account, category in book.emode.items():
-        for problem in emode_problems(config, category, (), account):
-            problems.append(f"{emode_at[account]}, column emode: "
-                            f"{problem.split(': ', 1)[1]}")
+        problems.extend(f"{emode_at[account]}, column emode: {reason}"
+                        for _, reason in emode_problems(config, category, ()))
     for (account, asset), where in borrowed_at.items():
         category = book.emode.get(account, 0)
         if category and config.emode_category(category) is None:
             continue  # reported above
-        for problem in emode_problems(config, category, (asset,), "", ""):
-            problems.append(f"{where}, column borrowed: {problem.split(': ', 1)[1]}")
+        problems.extend(f"{where}, column borrowed: {reason}"
+                        for _, reason in emode_problems(config, category, (asset,)))
     if problems:
         shown = problems[:MAX_PROBLEMS]
         if len(problems) > MAX_PROBLEMS:

@@ -43,7 +43,7 @@ from marginengine.engine import (
     SetUserEMode,
     Trade,
 )
-from marginengine.engine.snapshot import emode_problems
+from marginengine.engine.snapshot import emode_fields, emode_problems
 from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT, format_units, parse_units
 from marginengine.ledger import check_account_id
@@ -304,13 +304,9 @@ def _emode_of_row(acct: BookAccount, text: str, where: str, problems: list[str])
 def _emode_problems(protocol: ProtocolConfig, acct: BookAccount) -> list[str]:
     """The account's category configured and its borrowed assets borrowable there
     (``engine.snapshot.emode_problems``), each named by the line that gave it."""
-    out = [f"{acct.at('emode')}: emode: {p.split(': ', 1)[1]}"
-           for p in emode_problems(protocol, acct.emode, (), "x")]
-    if out:
-        return out
-    return [f"{acct.at(asset)}: borrowed: {p.split(': ', 1)[1]}"
-            for asset in acct.borrowed
-            for p in emode_problems(protocol, acct.emode, (asset,), "", "")]
+    return [f"{acct.at('emode')}: emode: {reason}" if what == "emode" else
+            f"{acct.at(what)}: borrowed: {reason}"
+            for what, reason in emode_problems(protocol, acct.emode, acct.borrowed)]
 
 
 def _check_rows(path: Path, rows: int, problems: list[str]) -> None:
@@ -425,7 +421,7 @@ def book_from_snapshot(data: dict[str, Any], protocol: ProtocolConfig,
         acct.borrowed = parse_asset_amounts(raw.borrowed, protocol, f"{where}.borrowed",
                                             problems)
         acct.emode = raw.emode
-        problems.extend(emode_problems(protocol, raw.emode, acct.borrowed, where))
+        problems.extend(emode_fields(protocol, raw.emode, acct.borrowed, where))
         for market, pos in raw.positions.items():
             perp = protocol.perps.get(market)
             if perp is None:
@@ -577,7 +573,8 @@ def check_profiles(profiles: list[ProfileSpec], protocol: ProtocolConfig,
     names = ", ".join(sorted(markets))
     for i, p in enumerate(profiles):
         at = field_path(where, i)
-        category_problems = emode_problems(protocol, p.emode, (), at)
+        category_problems = [f"{at}.emode: {reason}"
+                             for _, reason in emode_problems(protocol, p.emode, ())]
         problems.extend(category_problems)
         category = protocol.emode_category(p.emode)
         for asset in p.collateral:
@@ -595,7 +592,7 @@ def check_profiles(profiles: list[ProfileSpec], protocol: ProtocolConfig,
             elif not category_problems:
                 problems.extend(f"{at}.debt.{asset}: not borrowable"
                                 + (f" in e-mode category {p.emode}" if p.emode else "")
-                                for _ in emode_problems(protocol, p.emode, (asset,), ""))
+                                for _ in emode_problems(protocol, p.emode, (asset,)))
     total = sum(p.share for p in profiles)
     if profiles and total != 1:
         problems.append(f"{where}: shares must sum to 1 (got {total})")
