@@ -67,6 +67,13 @@ class Code(StrEnum):
     MUST_NOT_LEAVE_DUST = "MUST_NOT_LEAVE_DUST"
     PRICE_ORACLE_SENTINEL_CHECK_FAILED = "PRICE_ORACLE_SENTINEL_CHECK_FAILED"
     NOT_ENOUGH_LIQUIDITY = "NOT_ENOUGH_LIQUIDITY"  # Aave: the aToken's underlying balance
+    # e-mode (Errors.sol: v3.3 NOT_BORROWABLE_IN_EMODE, INCONSISTENT_EMODE_CATEGORY; v3.5+
+    # NotBorrowableInEMode, InconsistentEModeCategory; v3.6+ InvalidDebtInEmode,
+    # InvalidCollateralInEmode)
+    NOT_BORROWABLE_IN_EMODE = "NOT_BORROWABLE_IN_EMODE"
+    INCONSISTENT_EMODE_CATEGORY = "INCONSISTENT_EMODE_CATEGORY"
+    INVALID_DEBT_IN_EMODE = "INVALID_DEBT_IN_EMODE"
+    INVALID_COLLATERAL_IN_EMODE = "INVALID_COLLATERAL_IN_EMODE"
     # ---- lending: Compound III (Comet) custom errors
     NOT_COLLATERALIZED = "NotCollateralized"
     NOT_LIQUIDATABLE = "NotLiquidatable"

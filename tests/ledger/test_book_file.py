@@ -188,7 +188,8 @@ def test_parquet_edge_cases_are_refused_by_row_or_schema(tmp_path: Path,
     assert refused(pa.table({**good, "account": pa.array([b"a"], pa.binary())})) == [
         ":schema: account: type binary cannot hold an identifier (use strings)"]
     assert refused(pa.table({**good, "notes": ["x"]})) == [
-        ":schema: unknown column(s) notes (expected account,asset,supplied,borrowed)"]
+        ":schema: unknown column(s) notes (expected account,asset,supplied,borrowed; "
+        "optional emode)"]
     assert refused(pa.table({**good, "account": [None]})) == [":row 1: account: required"]
     assert refused(pa.table({**good, "supplied": [float("nan")]})) == [
         ":row 1: supplied: must be a finite number (nan is not)"]

@@ -159,7 +159,7 @@ def test_parquet_when_bad_row_then_row_and_column_named(tmp_path: Path):
         read_book(tmp_path / "x.parquet", read_protocol(None))
     assert info.value.problems == [f"{tmp_path / 'x.parquet'}:schema: missing column(s) "
                                    "supplied, borrowed (expected account,asset,supplied,"
-                                   "borrowed)"]
+                                   "borrowed; optional emode)"]
     (tmp_path / "junk.parquet").write_bytes(b"not parquet")
     with pytest.raises(ConfigError, match="not a readable Parquet file"):
         read_book(tmp_path / "junk.parquet", read_protocol(None))

@@ -210,6 +210,9 @@ def health_row(engine: Engine, account_id: str) -> dict[str, Any]:
         "health_factor_display": fmt_health(data.health_factor),
         "liquidatable": liquidatable,
     }
+    category = engine.ledger.emode_of(account_id)
+    if category:
+        row["emode"] = category  # Aave e-mode: the figures are at its parameters
     if liquidatable:
         quote = engine.liquidation_quote(account_id)
         markets = engine.config.markets

@@ -255,8 +255,9 @@ def _largest_collateral(risk: Any) -> str | None:
     w = risk.assets.weights()
     best, best_value = None, 0.0
     for k, symbol in enumerate(risk.assets.symbols):
-        _, vals = risk.collateral.exposure(k)
-        value = float(np.sum(vals)) * float(w.raw_collateral[k])
+        # the market's own collateral column and its e-mode columns
+        value = sum(float(np.sum(risk.collateral.exposure(j)[1])) * float(w.raw_collateral[j])
+                    for j in risk.assets.coll_columns[k])
         if value > best_value:
             best, best_value = symbol, value
     return best

@@ -111,6 +111,27 @@ ROUNDING_V3_7 = LiquidationRounding(Rounding.UP, Rounding.DOWN, Rounding.UP, Rou
                                     Rounding.UP, scaled_consumption=True)
 
 
+class EModeRules(Enum):
+    """Which Aave efficiency mode a version has (aave-dao/aave-v3-origin; docs/3.2,
+    docs/3.6, docs/3.7)."""
+
+    #: v3.2-v3.5 liquid e-modes: a category's ``collateralBitmap`` and ``borrowableBitmap``.
+    #: The reserve configuration still governs: a collateral whose reserve LTV is 0 keeps
+    #: LTV 0 in e-mode, and a borrow needs ``borrowingEnabled`` and the category's bit
+    #: (``GenericLogic.calculateUserAccountData``, ``ValidationLogic.validateBorrow``);
+    #: ``validateSetUserEMode`` checks only the borrowed assets of a category other than 0.
+    LIQUID = "liquid"
+    #: v3.6+ (docs/3.6 "eMode Improvements"): e-mode decoupled from the reserve
+    #: configuration. ``getUserReserveLtv`` gives a category collateral the category's LTV
+    #: (0 if in its ``ltvzeroBitmap``); in e-mode the borrowable bit replaces
+    #: ``borrowingEnabled``; ``validateSetUserEMode`` checks every borrowed asset and every
+    #: collateral against the target (``InvalidDebtInEmode``, ``InvalidCollateralInEmode``).
+    DECOUPLED = "decoupled"
+    #: v3.7 (docs/3.7/isolated-emode.md): as v3.6, plus a category may be ``isolated``:
+    #: collateral outside it has LTV 0 inside it.
+    ISOLATED = "isolated"
+
+
 class LiquidationMechanism(Enum):
     """How an unhealthy lending account is liquidated."""
 
@@ -253,6 +274,8 @@ class LendingRules:
         (``healthFactor > HEALTH_FACTOR_LIQUIDATION_THRESHOLD``); v3.5+ check only after it.
     liquity_pool
         Liquity only: the stability-pool rule (legacy, or the 2025 pool keeping 1 LUSD).
+    emode
+        The version's efficiency mode (``None``: the family has none).
     version
         The protocol code the family follows (for docs and messages).
     """
@@ -280,6 +303,7 @@ class LendingRules:
     treasury_accrual_floor: bool = False
     borrow_hf_strict: bool = False
     liquity_pool: StabilityPoolVariant | None = None
+    emode: EModeRules | None = None
     version: str = ""
 
     @property
@@ -330,6 +354,7 @@ AAVE_V3_3: dict[str, object] = {
     "liquidation_rounding": ROUNDING_V3_3,
     "sentinel": True,
     "borrow_hf_strict": True,                 # healthFactor > 1 before the borrow
+    "emode": EModeRules.LIQUID,               # v3.2 liquid e-modes
 }
 AAVE_V3_5: dict[str, object] = {
     **_AAVE, "version": "Aave v3.5.0",
@@ -341,11 +366,13 @@ AAVE_V3_5: dict[str, object] = {
     "compounding": Compounding.TAYLOR3_RATE_TIME,  # MathUtils.sol since v3.4.0
     "treasury_accrual_floor": True,           # ReserveLogic._accrueToTreasury
     "sentinel": True,
+    "emode": EModeRules.LIQUID,
 }
 AAVE_V3_7: dict[str, object] = {
     **AAVE_V3_5, "version": "Aave v3.7.0",
     "liquidation_rounding": ROUNDING_V3_7,
     "sentinel": False,                        # docs/3.7/sentinel-removal.md
+    "emode": EModeRules.ISOLATED,             # v3.6 decoupling + v3.7 isolated e-mode
 }
 
 #: The lending families by preset name, before the liquidation mechanism is chosen.
@@ -468,6 +495,8 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
     mechanism = LiquidationMechanism.AUCTION if auction else spec["liquidation"]
     assert isinstance(mechanism, LiquidationMechanism)
     spec["liquidation"] = mechanism
+    if mechanism not in (LiquidationMechanism.CLOSE_FACTOR, LiquidationMechanism.AUCTION):
+        spec["emode"] = None  # e-mode is Aave's pooled lending
     if mechanism in ISOLATED_EVENTS:
         # State of its own only: the pooled-lending and perp events do not apply, nor
         # another isolated family's.
@@ -476,12 +505,16 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
         others = frozenset().union(*(e for m, (e, _) in ISOLATED_EVENTS.items()
                                      if m is not mechanism))
         unsupported = {name: f"{family} has {what}"
-                       for name in ((COMMON_EVENTS - MARKET_EVENTS) | others
+                       for name in ((COMMON_EVENTS - MARKET_EVENTS) | others | {"SetUserEMode"}
                                     | frozenset().union(*MECHANISM_EVENTS.values())) - events}
         return LendingRules(family=family, events=events, unsupported=unsupported,
                             **spec)  # type: ignore[arg-type]
     events = COMMON_EVENTS | MECHANISM_EVENTS[mechanism]
+    if spec.get("emode") is not None:
+        events |= {"SetUserEMode"}
     unsupported = {k: v for k, v in _unsupported(family, mechanism).items() if k not in events}
+    if "SetUserEMode" not in events:
+        unsupported["SetUserEMode"] = f"{family} has no efficiency mode (Aave v3's e-mode)"
     unsupported.update({name: f"{family} has no Morpho markets" for name in MORPHO_EVENTS})
     unsupported.update({name: f"{family} has no troves" for name in LIQUITY_EVENTS})
     unsupported.update({name: f"{family} has no Euler vault" for name in EULER_EVENTS})
@@ -506,6 +539,7 @@ __all__ = [
     "ROUNDING_V3_7",
     "CollateralModel",
     "Compounding",
+    "EModeRules",
     "HealthFormula",
     "InitialCheck",
     "LendingRules",

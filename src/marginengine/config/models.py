@@ -16,6 +16,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from marginengine.config.adaptive import AdaptiveConfig
 from marginengine.config.auction import AuctionConfig
 from marginengine.config.base import PORTFOLIO_PRESET_NAMES, SYMBOL_PATTERN, StrictModel
+from marginengine.config.emode import EModeCategory, EModeConfig
 from marginengine.config.families import LendingRules, lending_rules
 from marginengine.config.family_configs import (
     DriftConfig,
@@ -448,6 +449,8 @@ class ProtocolConfig(StrictModel):
     adaptive: AdaptiveConfig | None = None
     stewards: StewardBounds | None = None
     options: OptionsConfig | None = None
+    #: Aave v3's efficiency-mode categories (``[emode.categories.N]``; Aave presets only).
+    emode: EModeConfig | None = None
 
     @field_validator("markets")
     @classmethod
@@ -475,6 +478,7 @@ class ProtocolConfig(StrictModel):
         self._check_factor_precision()
         self._check_representable()
         self._check_aave_rate_strategy()
+        self._check_emode()
         if self.aave.sentinel_grace_period is not None and not self.rules.sentinel:
             raise ValueError(
                 f"aave.sentinel_grace_period: {self.preset} has no PriceOracleSentinel "
@@ -574,6 +578,51 @@ class ProtocolConfig(StrictModel):
                         f"and liquidation_factor {m.liquidation_factor} the store-front "
                         "discount is 100%: seized collateral would be given away (Comet's "
                         "quoteCollateral divides by a zero price)")
+
+    def _check_emode(self) -> None:
+        """E-mode categories name listed markets, in the version that has them: the
+        ``ltvzero`` list (``ltvzeroBitmap``) is v3.6+ and must hold category collateral
+        (``setAssetLtvzeroInEMode``: ``MustBeEmodeCollateral``); ``isolated`` is v3.7.
+        A category collateral must be a collateral market: an asset that is collateral
+        only inside an e-mode (possible since v3.6) is not modelled."""
+        from marginengine.config.families import EModeRules
+
+        if self.emode is None:
+            return
+        version = self.rules.emode
+        if version is None:
+            raise ValueError(f"emode: {self.preset} has no efficiency mode (Aave v3's "
+                             "e-mode; use an aave-v3 preset)")
+        names = ", ".join(sorted(self.markets))
+        for category_id, category in sorted(self.emode.categories.items()):
+            where = field_path("emode.categories", category_id)
+            for side in ("collateral", "borrowable", "ltvzero"):
+                for i, symbol in enumerate(getattr(category, side)):
+                    if symbol not in self.markets:
+                        raise ValueError(f"{where}.{side}.{i}: unknown asset {symbol!r} "
+                                         f"(markets: {names})")
+            for i, symbol in enumerate(category.collateral):
+                if not self.markets[symbol].collateral:
+                    raise ValueError(
+                        f"{where}.collateral.{i}: {symbol} is not a collateral market "
+                        "(collateral only inside an e-mode is not modelled)")
+            if category.ltvzero and version is EModeRules.LIQUID:
+                raise ValueError(f"{where}.ltvzero: {self.preset} has no e-mode ltvzero "
+                                 "bitmap (Aave v3.6+; use aave-v3.7)")
+            for i, symbol in enumerate(category.ltvzero):
+                if symbol not in category.collateral:
+                    raise ValueError(f"{where}.ltvzero.{i}: {symbol} is not a collateral of "
+                                     "the category (Aave's MustBeEmodeCollateral)")
+            if category.isolated and version is not EModeRules.ISOLATED:
+                raise ValueError(f"{where}.isolated: {self.preset} has no isolated e-mode "
+                                 "(Aave v3.7, docs/3.7/isolated-emode.md)")
+
+    def emode_category(self, category_id: int) -> EModeCategory | None:
+        """The e-mode category ``category_id`` (``None`` for 0, or an id not configured:
+        Aave reads an unset category as all zeros)."""
+        if category_id == 0 or self.emode is None:
+            return None
+        return self.emode.categories.get(category_id)
 
     def _check_aave_rate_strategy(self) -> None:
         """Aave's ``DefaultReserveInterestRateStrategyV2._setInterestRateParams``

@@ -136,6 +136,22 @@ class Repay(Event):
 
 
 @dataclass(frozen=True)
+class SetUserEMode(Event):
+    """Put ``account`` in e-mode category ``category`` (0: leave e-mode), as Aave's
+    ``setUserEMode``: refused unless every borrowed asset stays borrowable and the health
+    factor stays at least 1 (Aave presets with ``[emode]``)."""
+
+    account: str
+    category: int
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 <= self.category <= 255:
+            raise EventError(f"SetUserEMode.category: must be an e-mode category id within "
+                             f"0 and 255 (Aave's uint8; got {self.category})")
+
+
+@dataclass(frozen=True)
 class SetPrice(Event):
     """Set ``asset``'s price (base currency, 8 decimals), as the oracle layer reports it.
 
@@ -1106,7 +1122,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (Deposit, Withdraw, Borrow, Repay, SetPrice, AdvanceTime, Liquidate, Absorb,
                 BuyCollateral, DepositQuote, WithdrawQuote, TransferQuote, Trade,
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
-                SetConditions, SetSequencer, SetRiskParams, SetCrowding, *MORPHO_EVENT_CLASSES,
+                SetConditions, SetSequencer, SetRiskParams, SetCrowding, SetUserEMode,
+                *MORPHO_EVENT_CLASSES,
                 *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES, *EULER_EVENT_CLASSES,
                 *MANGO_EVENT_CLASSES, *DRIFT_EVENT_CLASSES, *PORTFOLIO_AUCTION_EVENT_CLASSES)
 }

@@ -1,5 +1,5 @@
-"""The lending handlers: supply, withdraw, borrow, repay, and the liquidations of the
-lending families (Aave's close-factor ``Liquidate``, Comet's ``Absorb`` and
+"""The lending handlers: supply, withdraw, borrow, repay, Aave's e-mode switch, and the
+liquidations of the lending families (Aave's close-factor ``Liquidate``, Comet's ``Absorb`` and
 ``BuyCollateral``).
 
 Each handler takes the :class:`~marginengine.engine.context.HandlerContext` and its event;
@@ -23,9 +23,10 @@ from marginengine.engine.events import (
     Deposit,
     Liquidate,
     Repay,
+    SetUserEMode,
     Withdraw,
 )
-from marginengine.fixedpoint import RAY
+from marginengine.fixedpoint import RAY, WAD
 from marginengine.ledger import LedgerError
 from marginengine.liquidation import (
     CloseFactorPlan,
@@ -39,6 +40,7 @@ from marginengine.liquidation import (
     store_front_price,
 )
 from marginengine.margin import AccountData, InitialScope
+from marginengine.margin import emode as emode_rules
 from marginengine.margin import validation as rules_of
 
 
@@ -95,12 +97,14 @@ def withdraw(ctx: HandlerContext, e: Withdraw) -> dict[str, Any]:
             ctx.rules, data, ctx.initial_account_data(e.account))
         if refusal:
             ctx.refuse_with(refusal)
-        markets = ctx.config.markets
-        zero_ltv = [a for a in assets if markets[a].ltv_bps == 0
+        # getUserReserveLtv: each asset's LTV in the account's e-mode category.
+        ltv_of = {a: ctx.model.asset_ltv_bps(e.account, ledger, a) for a in assets}
+        zero_ltv = [a for a in assets if ltv_of[a] == 0
                     and ledger.uses_as_collateral(e.account, a)
                     and ledger.scaled_supply_of(e.account, a)]
-        refusal = rules_of.validate_ltv_zero_withdraw(ctx.rules, e.account, asset,
-                                                      markets[asset].ltv_bps, zero_ltv)
+        refusal = rules_of.validate_ltv_zero_withdraw(
+            ctx.rules, e.account, asset, ctx.model.asset_ltv_bps(e.account, ledger, asset),
+            zero_ltv)
         if refusal:
             ctx.refuse_with(refusal)
     return {"withdrawn": amount}
@@ -112,15 +116,30 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
     amount = ctx.positive(e.amount)
     market = ctx.config.markets[asset]
     ledger = ctx.ledger
+    version, category_id = ctx.rules.emode, ledger.emode_of(e.account)
+    category = ctx.config.emode_category(category_id)
+    enabled = emode_rules.borrowing_enabled_applies(version, category_id)
+    if not enabled:
+        # v3.6+ validateBorrow: in e-mode the category's borrowable bit replaces the
+        # reserve's borrowingEnabled, before the cap.
+        refusal = emode_rules.validate_borrow_in_emode(version, asset, category_id, category)
+        if refusal:
+            ctx.refuse_with(refusal)
     refusal = rules_of.validate_borrow_asset(
         e.account, asset, market, ledger.supply_of(e.account, asset),
-        ledger.reserves[asset].total_debt(), amount, ctx.rules)
+        ledger.reserves[asset].total_debt(), amount, ctx.rules, borrowing_enabled=enabled)
     if refusal:
         ctx.refuse_with(refusal)
     refusal = rules_of.validate_sentinel_borrow(ctx.sequencer_status, ctx.time,
                                                 ctx.config.aave.sentinel_grace_period)
     if refusal:
         ctx.refuse_with(refusal)
+    if enabled:
+        # v3.3/v3.5 validateBorrow: the e-mode check after the flags, the sentinel and
+        # the cap, before the account data.
+        refusal = emode_rules.validate_borrow_in_emode(version, asset, category_id, category)
+        if refusal:
+            ctx.refuse_with(refusal)
     ctx.require_prices([asset, *ctx.account_assets(e.account)])
     if ctx.rules.initial_check is not InitialCheck.WEIGHTED_VALUE:
         # Aave v3.3's validateBorrow checks collateral, LTV and HF first (v3.5+ nothing:
@@ -163,6 +182,41 @@ def repay(ctx: HandlerContext, e: Repay) -> dict[str, Any]:
     paid = min(amount, debt)
     ctx.ledger.repay(e.account, asset, paid)
     return {"repaid": paid}
+
+
+# ---------------------------------------------------------------------- Aave setUserEMode
+def set_user_emode(ctx: HandlerContext, e: SetUserEMode) -> dict[str, Any]:
+    """Aave's ``setUserEMode`` (``EModeLogic.executeSetUserEMode`` in v3.3/v3.5,
+    ``SupplyLogic.executeSetUserEMode`` in v3.7): nothing to do if the account is already
+    in the category; else ``validateSetUserEMode``, the switch, then
+    ``validateHealthFactor`` (HF at least 1 in the new category)."""
+    ctx.account_id(e.account)
+    ledger = ctx.ledger
+    version = ctx.rules.emode
+    assert version is not None  # the family accepts SetUserEMode only with an e-mode
+    previous = ledger.emode_of(e.account)
+    if previous == e.category:
+        return {"category": e.category, "previous": previous, "changed": False}
+    category = ctx.config.emode_category(e.category)
+    assets = ctx.account_assets(e.account)
+    borrowed = [a for a in assets if ledger.debt_of(e.account, a)]
+    collateral = [a for a in assets if ledger.scaled_supply_of(e.account, a)
+                  and ledger.uses_as_collateral(e.account, a)]
+    refusal = emode_rules.validate_set_user_emode(
+        version, e.account, e.category, category, borrowed, collateral, ctx.config.markets)
+    if refusal:
+        ctx.refuse_with(refusal)
+    if borrowed:
+        ctx.require_prices(assets)
+    ledger.set_emode(e.account, e.category)
+    data = ctx.account_data(e.account)
+    if data.total_debt and data.health_factor < WAD:
+        ctx.refuse(Code.HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD,
+                   f"health factor would fall to {rules_of.fmt_health(data.health_factor)} "
+                   f"in e-mode category {e.category}, below 1",
+                   health_factor=data.health_factor, category=e.category)
+    return {"category": e.category, "previous": previous, "changed": True,
+            "health_factor": data.health_factor}
 
 
 # ---------------------------------------------------------------------- Aave liquidationCall

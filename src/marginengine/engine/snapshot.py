@@ -15,6 +15,7 @@ Format (TOML)::
     id = "alice"
     supplied = { WETH = "10" }        # whole tokens, exact decimals
     borrowed = { USDC = "15000" }
+    emode = 1                         # Aave e-mode category ([protocol.emode]; 0: none)
     quote = 5000                      # perp quote balance (whole quote tokens)
     positions = { ETH-PERP = { size = -2, entry = 2100 } }
 
@@ -38,6 +39,7 @@ supplied, the difference is booked as protocol-owned liquidity so the books bala
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -59,6 +61,7 @@ from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
 from marginengine.ledger.book_file import COUNTERPARTY
 from marginengine.ledger.options import OptionSeries
+from marginengine.margin.emode import emode_problems
 
 
 class SnapshotPosition(StrictModel):
@@ -98,6 +101,7 @@ class SnapshotAccount(StrictModel):
     positions: dict[str, SnapshotPosition] = Field(default_factory=dict)
     option_cash: HumanNumber | None = None
     options: list[SnapshotOption] = Field(default_factory=list)
+    emode: Annotated[int, PydField(ge=0, le=255)] = 0
 
 
 class SnapshotFile(StrictModel):
@@ -107,6 +111,14 @@ class SnapshotFile(StrictModel):
     prices: dict[str, HumanNumber]
     accounts: list[SnapshotAccount] = Field(default_factory=list)
     vols: list[SnapshotVol] = Field(default_factory=list)
+
+
+def emode_fields(config: ProtocolConfig, category_id: int, borrowed: Iterable[str],
+                 where: str) -> list[str]:
+    """:func:`emode_problems` as ``{where}.emode: ...`` / ``{where}.borrowed.X: ...``."""
+    return [f"{where}.emode: {reason}" if what == "emode" else
+            f"{where}.borrowed.{what}: {reason}"
+            for what, reason in emode_problems(config, category_id, borrowed)]
 
 
 def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Engine:
@@ -124,6 +136,7 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
     balances = []
     quotes: list[tuple[str, int]] = []
     fills: list[tuple[str, str, int, int]] = []
+    emodes: list[tuple[str, int]] = []
     seen: set[str] = set()
     for i, acct in enumerate(snap.accounts):
         where = field_path("accounts", i)
@@ -136,10 +149,10 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
         seen.add(acct.id)
         supplied = parse_asset_amounts(acct.supplied, config, f"{where}.supplied", problems)
         borrowed = parse_asset_amounts(acct.borrowed, config, f"{where}.borrowed", problems)
-        for asset in borrowed:
-            if not config.markets[asset].borrowable:
-                problems.append(f"{where}.borrowed.{asset}: {asset} is not borrowable")
+        problems.extend(emode_fields(config, acct.emode, borrowed, where))
         balances.append((acct.id, supplied, borrowed))
+        if acct.emode:
+            emodes.append((acct.id, acct.emode))
         quote_asset = next(iter({p.quote for p in config.perps.values()}), "")
         if acct.quote is not None:
             if not quote_asset:
@@ -172,6 +185,8 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
     for asset, price in sorted(prices.items()):
         engine.apply(SetPrice(asset, price))
     ledger = engine.ledger
+    for account_id, category_id in emodes:
+        ledger.set_emode(account_id, category_id)
     for account_id, supplied, _ in balances:
         for asset, amount in supplied.items():
             ledger.deposit(account_id, asset, amount)

@@ -52,6 +52,8 @@ class Account:
     lending: dict[str, LendingPosition] = field(default_factory=dict)
     perp_quote: int = 0
     perps: dict[str, PerpPosition] = field(default_factory=dict)
+    #: Aave's e-mode category of the account (``usersEModeCategory``; 0: none).
+    emode: int = 0
 
     def perp(self, market: str) -> PerpPosition:
         """The perp position in ``market``, created empty when absent."""
@@ -85,11 +87,13 @@ class Account:
             },
             self.perp_quote,
             {m: p.copy() for m, p in self.perps.items()},
+            self.emode,
         )
 
     def as_dict(self) -> dict[str, object]:
-        """All fields, sorted, for hashing and snapshots."""
-        return {
+        """All fields, sorted, for hashing and snapshots (the e-mode category only when
+        set, so states without e-mode hash as before)."""
+        out: dict[str, object] = {
             "id": self.id,
             "lending": {
                 a: [p.scaled_supply, p.scaled_debt, p.use_as_collateral]
@@ -101,3 +105,6 @@ class Account:
                 for m, p in sorted(self.perps.items())
             },
         }
+        if self.emode:
+            out["emode"] = self.emode
+        return out

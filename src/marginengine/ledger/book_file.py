@@ -5,7 +5,9 @@ service through :mod:`marginengine.scan.files`, a cascade's ``book.file`` and
 ``[perps.book] file`` through :mod:`marginengine.sim.books`), so a file one accepts the
 others accept, and a mistake is named the same way everywhere. Two formats:
 
-- a **lending book**, ``account,asset,supplied,borrowed``: one row per account and asset;
+- a **lending book**, ``account,asset,supplied,borrowed``: one row per account and asset
+  (an optional column ``emode``: the account's Aave e-mode category, on any of its rows;
+  rows that give it must agree);
 - a **perp book**, ``account,market,size,entry_price,quote``: one row per account and perp
   market (``quote``, the account's perp quote balance, optional, on one of its rows).
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -42,6 +44,8 @@ from marginengine.ledger.account import check_account_id
 
 #: Columns of a lending book and of a perp book, in the order written.
 LENDING_COLUMNS = ("account", "asset", "supplied", "borrowed")
+#: The lending book's optional column: the account's Aave e-mode category (0 or empty: none).
+LENDING_OPTIONAL = ("emode",)
 PERP_COLUMNS = ("account", "market", "size", "entry_price", "quote")
 #: Problems listed before the rest are summarised as "... and N more".
 MAX_PROBLEMS = 20
@@ -54,6 +58,11 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 
 #: A cell as read: CSV gives text; Parquet gives text, ints, decimals, floats or null.
 Cell = str | int | float | Decimal | None
+#: What is wrong with an account in an e-mode category (0: none) borrowing these assets, as
+#: ``(what, reason)`` with ``what`` ``"emode"`` or a borrowed asset: the protocol's rule
+#: (:func:`marginengine.margin.emode.emode_problems`), passed in by the faces because the
+#: rule lives above this layer.
+BorrowCheck = Callable[[int, Iterable[str]], list[tuple[str, str]]]
 
 
 @dataclass
@@ -71,7 +80,10 @@ class BookAccount:
     where
         Where it was read (``book.csv:3``, the account's first line), or its profile.
     lines
-        Asset or perp market -> the line of its row, where the account has one.
+        Asset or perp market -> the line of its row, where the account has one
+        (``"emode"``: the row that gave its category).
+    emode
+        The account's Aave e-mode category (0: none).
     """
 
     id: str
@@ -81,6 +93,7 @@ class BookAccount:
     positions: dict[str, tuple[int, int]] = field(default_factory=dict)
     where: str = ""
     lines: dict[str, str] = field(default_factory=dict)
+    emode: int = 0
 
     def at(self, key: str) -> str:
         """The line of the account's row for ``key`` (an asset or market), else its first."""
@@ -124,7 +137,8 @@ class _Format:
     text: tuple[str, ...]
 
 
-LENDING = _Format(LENDING_COLUMNS, LENDING_COLUMNS, "asset", ("account", "asset"))
+LENDING = _Format((*LENDING_COLUMNS, *LENDING_OPTIONAL), LENDING_COLUMNS, "asset",
+                  ("account", "asset", "emode"))
 PERPS = _Format(PERP_COLUMNS, PERP_COLUMNS[:4], "market", ("account", "market"))
 
 
@@ -197,7 +211,7 @@ def _csv_records(path: Path, data: bytes, fmt: _Format,
         header = next(reader, None)
         if header is None:
             problems.append(f"{path}:1: empty file (expected the header "
-                            f"{','.join(fmt.columns)})")
+                            f"{','.join(fmt.required)})")
             return None
         names = [h.strip() for h in header]
         if not _header_ok(names, fmt, f"{path}:1", problems):
@@ -231,7 +245,9 @@ def _header_ok(names: Sequence[str], fmt: _Format, where: str, problems: list[st
     """Check a header (CSV) or schema (Parquet): every required column, no other, none
     twice, none unnamed. Columns may come in any order."""
     before = len(problems)
-    expected = ",".join(fmt.columns)
+    optional = [c for c in fmt.columns if c not in fmt.required]
+    expected = ",".join(fmt.required) + (f"; optional {','.join(optional)}" if optional
+                                         else "")
     missing = [c for c in fmt.required if c not in names]
     unknown = [c for c in names if c and c not in fmt.columns]
     twice = sorted({c for c in names if c and names.count(c) > 1})
@@ -388,21 +404,53 @@ def _account_of(accounts: dict[str, BookAccount], row: _Row) -> BookAccount:
     return acct
 
 
+def _plain_borrowing(protocol: ProtocolConfig) -> BorrowCheck:
+    """The check without e-mode rules: a borrowed asset must be borrowable, and no
+    category may be given (nothing here could say what it allows)."""
+    def check(category: int, borrowed: Iterable[str]) -> list[tuple[str, str]]:
+        if category:
+            return [("emode", "e-mode categories need the protocol's e-mode rules (read "
+                              "the book through marginengine.scan.files or sim.books)")]
+        return [(a, f"{a} is not borrowable") for a in borrowed
+                if not protocol.markets[a].borrowable]
+    return check
+
+
 def _lending(path: Path, protocol: ProtocolConfig, accounts: dict[str, BookAccount],
-             problems: list[str]) -> None:
+             problems: list[str], borrowing: BorrowCheck) -> None:
     markets = protocol.markets
     for row in _rows(path, LENDING, markets, "asset", "markets", problems):
         market = markets[row.key]
         supplied = _amount(row, "supplied", market.decimals, problems)
         borrowed = _amount(row, "borrowed", market.decimals, problems)
-        if borrowed and not market.borrowable:
-            problems.append(f"{row.where}: borrowed: {row.key} is not borrowable")
-            continue
         acct = _account_of(accounts, row)
+        _emode_cell(acct, _text(row.cells.get("emode")), row.where, problems)
         if supplied:
             acct.supplied[row.key] = supplied
         if borrowed:
             acct.borrowed[row.key] = borrowed
+    for acct in accounts.values():  # the lending book is read first: all its accounts
+        # Borrowable where the account is: its category may be given on a later row.
+        problems.extend(f"{acct.at('emode')}: emode: {reason}" if what == "emode" else
+                        f"{acct.at(what)}: borrowed: {reason}"
+                        for what, reason in borrowing(acct.emode, acct.borrowed))
+
+
+def _emode_cell(acct: BookAccount, text: str, where: str, problems: list[str]) -> None:
+    """Record the ``emode`` cell of one of the account's rows (empty: nothing said)."""
+    if not text:
+        return
+    if not text.isdigit() or int(text) > 255:  # Aave's category id is a uint8
+        problems.append(f"{where}: emode: must be an e-mode category id within 0 and 255 "
+                        f"(got {text!r})")
+        return
+    category = int(text)
+    if "emode" in acct.lines and acct.emode != category:
+        problems.append(f"{where}: emode: {category} differs from {acct.emode} given for "
+                        f"account {acct.id!r} at {acct.lines['emode']}")
+        return
+    acct.emode = category
+    acct.lines["emode"] = where
 
 
 def _perps(path: Path, protocol: ProtocolConfig, accounts: dict[str, BookAccount],
@@ -433,7 +481,8 @@ def _perps(path: Path, protocol: ProtocolConfig, accounts: dict[str, BookAccount
 
 
 def read_book(protocol: ProtocolConfig, lending: str | Path | None = None,
-              perps: str | Path | None = None) -> Book:
+              perps: str | Path | None = None, *,
+              borrowing: BorrowCheck | None = None) -> Book:
     """Read and validate a lending book and/or a perp book (CSV or Parquet by suffix).
 
     Parameters
@@ -443,6 +492,10 @@ def read_book(protocol: ProtocolConfig, lending: str | Path | None = None,
     lending, perps
         A lending book (``account,asset,supplied,borrowed``) and a perp book
         (``account,market,size,entry_price,quote``); an account in both is one account.
+    borrowing
+        The protocol's check of each account's category and borrowed assets (the faces
+        pass :func:`marginengine.margin.emode.emode_problems`); without it, borrowed
+        assets must be borrowable and no e-mode category may be given.
 
     Returns
     -------
@@ -459,7 +512,8 @@ def read_book(protocol: ProtocolConfig, lending: str | Path | None = None,
     accounts: dict[str, BookAccount] = {}
     problems: list[str] = []
     if lending is not None:
-        _lending(Path(lending), protocol, accounts, problems)
+        _lending(Path(lending), protocol, accounts, problems,
+                 borrowing or _plain_borrowing(protocol))
     if perps is not None:
         _perps(Path(perps), protocol, accounts, problems)
     raise_problems(problems)
@@ -472,10 +526,17 @@ def write_book(book: Book, protocol: ProtocolConfig, lending: str | Path,
     """Write ``book`` as a lending book (and a perp book when ``perps`` is given) in the
     formats :func:`read_book` reads (CSV or Parquet by suffix; amounts as exact decimal
     strings, so reading what was written gives the same amounts)."""
-    rows = [(a.id, asset, _fmt(a.supplied.get(asset, 0), protocol.markets[asset].decimals),
-             _fmt(a.borrowed.get(asset, 0), protocol.markets[asset].decimals))
-            for a in book.accounts for asset in sorted({*a.supplied, *a.borrowed})]
-    _write(Path(lending), LENDING_COLUMNS, rows)
+    rows: list[tuple[str, ...]] = [
+        (a.id, asset, _fmt(a.supplied.get(asset, 0), protocol.markets[asset].decimals),
+         _fmt(a.borrowed.get(asset, 0), protocol.markets[asset].decimals))
+        for a in book.accounts for asset in sorted({*a.supplied, *a.borrowed})]
+    columns: tuple[str, ...] = LENDING_COLUMNS
+    if any(a.emode for a in book.accounts):
+        # The e-mode column only when used, so books without e-mode are written as before.
+        emode = {a.id: str(a.emode) if a.emode else "" for a in book.accounts}
+        rows = [(*r, emode[r[0]]) for r in rows]
+        columns = (*LENDING_COLUMNS, *LENDING_OPTIONAL)
+    _write(Path(lending), columns, rows)
     if perps is None:
         return
     prow: list[tuple[str, ...]] = []
@@ -507,6 +568,19 @@ def _write(path: Path, columns: tuple[str, ...], rows: Sequence[tuple[str, ...]]
         writer.writerows(rows)
 
 
-__all__ = ["COUNTERPARTY", "LENDING_COLUMNS", "MAX_PROBLEMS", "PARQUET_SUFFIXES",
-           "PERP_COLUMNS", "Book", "BookAccount", "Cell", "load_pyarrow",
-           "raise_problems", "read_book", "write_book"]
+__all__ = [
+    "COUNTERPARTY",
+    "LENDING_COLUMNS",
+    "LENDING_OPTIONAL",
+    "MAX_PROBLEMS",
+    "PARQUET_SUFFIXES",
+    "PERP_COLUMNS",
+    "Book",
+    "BookAccount",
+    "BorrowCheck",
+    "Cell",
+    "load_pyarrow",
+    "raise_problems",
+    "read_book",
+    "write_book",
+]

@@ -223,7 +223,17 @@ class Ledger:
         pos = account.lending.get(asset) if account else None
         return bool(pos and pos.use_as_collateral and self.config.markets[asset].collateral)
 
+    def emode_of(self, account_id: str) -> int:
+        """The account's e-mode category (Aave's ``getUserEMode``; 0: none)."""
+        account = self.accounts.get(account_id)
+        return account.emode if account else 0
+
     # ------------------------------------------------------------------ primitives
+    def set_emode(self, account_id: str, category_id: int) -> None:
+        """Set the account's e-mode category (journalled; the account is created if new,
+        as Aave keeps ``usersEModeCategory`` for any address)."""
+        self._account(account_id).emode = category_id
+
     def deposit(self, account_id: str, asset: str, amount: int) -> int:
         """Tokens come in and the account is credited; returns the scaled amount minted."""
         r = self._reserve(asset)

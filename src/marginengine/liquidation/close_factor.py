@@ -29,6 +29,7 @@ from marginengine.decisions import Code
 from marginengine.fixedpoint import BPS, RAY, WAD, Rounding, bps_div, bps_mul, div
 from marginengine.ledger import Ledger
 from marginengine.liquidation.base import LiquidationRefused
+from marginengine.margin.emode import liquidation_bonus_bps
 
 
 @dataclass(frozen=True)
@@ -303,6 +304,11 @@ def close_factor_inputs(config: ProtocolConfig, ledger: Ledger, prices: Mapping[
     collateral_unit, bonus_bps, fee_bps = _market_ints(markets[collateral_asset])
     debt_balance, collateral_balance = balances if balances is not None else (
         ledger.debt_of(account_id, debt_asset), ledger.supply_of(account_id, collateral_asset))
+    category_id = ledger.emode_of(account_id)
+    if category_id:
+        # executeLiquidationCall: the e-mode category's bonus for a category collateral.
+        bonus_bps = liquidation_bonus_bps(markets[collateral_asset], collateral_asset,
+                                          config.emode_category(category_id))
     return CloseFactorInputs(
         health_factor=health_factor,
         total_debt_base=total_debt_base,

@@ -145,10 +145,13 @@ def validate_initial_margin(account: str, state: MarginState,
 
 
 def validate_borrow_asset(account: str, asset: str, market: MarketConfig, supplied: int,
-                          total_debt: int, amount: int, rules: LendingRules) -> Refusal | None:
-    """``validateBorrow``, the parts that need no prices: borrowing enabled, Comet's signed
-    base balance, the borrow cap."""
-    if not market.borrowable:
+                          total_debt: int, amount: int, rules: LendingRules,
+                          borrowing_enabled: bool = True) -> Refusal | None:
+    """``validateBorrow``, the parts that need no prices: borrowing enabled (unless
+    ``borrowing_enabled`` is false: Aave v3.6+ in e-mode asks the category instead, see
+    :func:`marginengine.margin.emode.borrowing_enabled_applies`), Comet's signed base
+    balance, the borrow cap."""
+    if borrowing_enabled and not market.borrowable:
         return Refusal(Code.BORROWING_NOT_ENABLED, f"{asset} is not borrowable",
                        {"asset": asset})
     if rules.signed_base_balance and supplied:

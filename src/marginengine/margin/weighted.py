@@ -15,6 +15,7 @@ from marginengine.config.families import HealthFormula
 from marginengine.fixedpoint import BPS, Rounding, bps_mul, mul_div
 from marginengine.ledger import Ledger
 from marginengine.margin.base import MarginKind, MarginState, health_of
+from marginengine.margin.emode import reserve_liquidation_threshold_bps, reserve_ltv_bps
 
 
 def value_of(amount: int, price: int, unit: int, rounding: Rounding) -> int:
@@ -84,10 +85,35 @@ class WeightedMarginModel:
         self._sum_then_bps = self.health_formula is HealthFormula.WAD_DIV_SUM_THEN_BPS
         # (unit, ltv bps, liquidation threshold bps, collateral) per asset, computed once:
         # the properties parse Decimals, and account data is the hottest path there is.
-        self._params = {
-            a: (m.unit, m.ltv_bps, m.liquidation_threshold_bps, m.collateral)
+        self._params = self.params_in(0)
+        #: The same per e-mode category (Aave presets with ``[emode]``), by id.
+        self._emode_params = {c: self.params_in(c)
+                              for c in (config.emode.categories if config.emode else ())}
+
+    def params_in(self, category_id: int) -> dict[str, tuple[int, int, int, bool]]:
+        """``(unit, ltv bps, liquidation threshold bps, collateral)`` per asset for an
+        account in e-mode category ``category_id`` (0: none)."""
+        config = self.config
+        category = config.emode_category(category_id)
+        version = config.rules.emode
+        return {
+            a: (m.unit, reserve_ltv_bps(version, m, a, category),
+                reserve_liquidation_threshold_bps(m, a, category), m.collateral)
             for a, m in config.markets.items()
         }
+
+    def asset_ltv_bps(self, account_id: str, ledger: Ledger, asset: str) -> int:
+        """The LTV at which ``asset`` counts for ``account_id`` in its e-mode category
+        (Aave's ``getUserReserveLtv``)."""
+        return self._params_of(ledger.emode_of(account_id))[asset][1]
+
+    def _params_of(self, category_id: int) -> dict[str, tuple[int, int, int, bool]]:
+        if category_id:
+            params = self._emode_params.get(category_id)
+            if params is None:  # not configured: Aave reads all zeros; never entered
+                params = self._emode_params[category_id] = self.params_in(category_id)
+            return params
+        return self._params
 
     def account_data(
         self, ledger: Ledger, prices: Mapping[str, int], account_id: str,
@@ -104,8 +130,9 @@ class WeightedMarginModel:
         total_collateral = total_debt = ltv_sum = lt_sum = 0
         init_sum = maint_sum = 0
         if account is not None:
+            params = self._params_of(account.emode) if account.emode else self._params
             for asset in sorted(account.lending):
-                unit, ltv, lt, collateral = self._params[asset]
+                unit, ltv, lt, collateral = params[asset]
                 pos = account.lending[asset]
                 if pos.scaled_supply and collateral and pos.use_as_collateral:
                     amount = ledger.supply_of(account_id, asset)

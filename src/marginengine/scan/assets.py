@@ -4,6 +4,13 @@ Every market of the protocol has a column ``k`` (markets sorted by symbol). The 
 values (ray indices, 8-decimal prices) are kept as Python ints beside their float64
 copies, so a shocked price is computed exactly once and both the float screen and the
 exact confirm see the same integer.
+
+The collateral side has more columns than the debt side where the protocol has Aave
+e-mode categories: after the ``K`` markets, one *collateral column* per (category, asset
+in the category's collateral list), with the asset's price and index and the category's
+liquidation threshold. An account in a category holds its supply of those assets there,
+so one matrix-vector product weighs every account at its own thresholds (all weights stay
+positive, so the screen's error bounds hold as for the markets' columns).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from numpy.typing import NDArray
 
 from marginengine.config import ProtocolConfig
 from marginengine.fixedpoint import BPS, RAY
+from marginengine.margin.emode import reserve_liquidation_threshold_bps
 from marginengine.scan.errors import ScanError
 
 FloatArray = NDArray[np.float64]
@@ -41,11 +49,13 @@ class Weights:
     ----------
     collateral
         ``liquidity_index / RAY x price / unit x liquidation_threshold``: what one scaled
-        unit of supply adds to the weighted collateral.
+        unit of supply adds to the weighted collateral, per collateral column (the
+        markets, then the e-mode columns: :attr:`AssetVectors.coll_asset`).
     debt
         ``borrow_index / RAY x price / unit``: what one scaled unit of debt adds to the debt.
     raw_collateral
-        ``liquidity_index / RAY x price / unit``: unweighted collateral value.
+        ``liquidity_index / RAY x price / unit``: unweighted collateral value, per
+        collateral column.
     """
 
     collateral: FloatArray
@@ -78,7 +88,30 @@ class AssetVectors:
         self.liquidity_index = np.ones(k, dtype=np.float64)
         self.borrow_index = np.ones(k, dtype=np.float64)
         self.price = np.zeros(k, dtype=np.float64)
-        positive = self.lt_bps[self.lt_bps > 0]
+        # Collateral columns: the markets, then (category, asset) for every e-mode category
+        # collateral, with the category's threshold (margin.emode, as the engine reads it).
+        coll_asset = list(range(k))
+        coll_lt = [int(x) for x in self.lt_bps]
+        self.emode_column: dict[tuple[int, int], int] = {}
+        self.coll_label: list[str] = list(self.symbols)
+        for category_id, category in sorted((config.emode.categories if config.emode
+                                             else {}).items()):
+            for symbol in sorted(category.collateral):
+                asset = self.column[symbol]
+                self.emode_column[(category_id, asset)] = len(coll_asset)
+                coll_asset.append(asset)
+                coll_lt.append(reserve_liquidation_threshold_bps(config.markets[symbol],
+                                                                 symbol, category))
+                self.coll_label.append(f"{symbol}@{category_id}")
+        #: The market of each collateral column.
+        self.coll_asset = np.array(coll_asset, dtype=np.intp)
+        #: The liquidation threshold (bps) of each collateral column.
+        self.coll_lt_bps = np.array(coll_lt, dtype=np.int64)
+        #: Each market's collateral columns (its own first).
+        self.coll_columns: list[list[int]] = [[] for _ in range(k)]
+        for j, asset in enumerate(coll_asset):
+            self.coll_columns[asset].append(j)
+        positive = self.coll_lt_bps[self.coll_lt_bps > 0]
         #: Smallest positive liquidation threshold (bps): bounds Aave's averaged-threshold
         #: rounding (at most one bps of the collateral, so at most 1/lt_min of the weighted
         #: collateral).
@@ -92,6 +125,19 @@ class AssetVectors:
 
     def __len__(self) -> int:
         return len(self.symbols)
+
+    @property
+    def n_coll(self) -> int:
+        """Collateral columns: the markets, then the e-mode columns."""
+        return len(self.coll_asset)
+
+    def coll_column(self, k: int, category_id: int) -> int:
+        """The collateral column of market ``k`` for an account in e-mode category
+        ``category_id`` (its own column outside e-mode or for an asset outside the
+        category)."""
+        if category_id:
+            return self.emode_column.get((category_id, k), k)
+        return k
 
     # ------------------------------------------------------------------ updates
     def set_price(self, k: int, price: int) -> bool:
@@ -126,7 +172,8 @@ class AssetVectors:
             return False
         self.ltv_bps[k] = ltv_bps
         self.lt_bps[k] = liquidation_threshold_bps
-        positive = self.lt_bps[self.lt_bps > 0]
+        self.coll_lt_bps[k] = liquidation_threshold_bps  # e-mode columns keep the category's
+        positive = self.coll_lt_bps[self.coll_lt_bps > 0]
         self.lt_min_bps = int(positive.min()) if len(positive) else BPS
         self.version += 1
         return True
@@ -163,8 +210,10 @@ class AssetVectors:
     def _weights_at(self, p: FloatArray) -> Weights:
         per_unit = p / self.unit
         raw = self.liquidity_index * per_unit
+        if len(self.coll_asset) > len(raw):
+            raw = raw[self.coll_asset]  # e-mode columns: their market's value
         return Weights(
-            collateral=raw * (self.lt_bps / BPS),
+            collateral=raw * (self.coll_lt_bps / BPS),
             debt=self.borrow_index * per_unit,
             raw_collateral=raw,
         )
@@ -188,10 +237,12 @@ class AssetVectors:
         # Plain floats over the few assets (the same IEEE operations as NumPy's, without a
         # dozen array calls on K-vectors every step).
         coll = debt = -math.inf
-        for price, unit, lt in zip(p.tolist(), self.unit.tolist(), self.lt_bps.tolist(),
-                                   strict=True):
+        prices, units = p.tolist(), self.unit.tolist()
+        for asset, lt in zip(self.coll_asset.tolist(), self.coll_lt_bps.tolist(),
+                             strict=True):
+            price = prices[asset]
             if price > 0:
-                per_unit = price / unit + 1.0
+                per_unit = price / units[asset] + 1.0
                 coll = max(coll, per_unit * (lt / BPS))
                 debt = max(debt, per_unit)
         if debt == -math.inf:
@@ -201,5 +252,5 @@ class AssetVectors:
     def nbytes(self) -> int:
         """Bytes held by the float vectors (the exact ints are K Python ints each)."""
         arrays = (self.unit, self.lt_bps, self.ltv_bps, self.collateral, self.liquidity_index,
-                  self.borrow_index, self.price)
+                  self.borrow_index, self.price, self.coll_asset, self.coll_lt_bps)
         return sum(a.nbytes for a in arrays) + 3 * 40 * len(self)

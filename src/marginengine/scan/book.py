@@ -3,8 +3,11 @@
 Layout (see ``docs/scan.md``)::
 
     accounts   AccountIndex            sorted S<width> ids + two int32 row maps
-    assets     AssetVectors            K-vectors: indices, prices, units, LT, LTV, flags
-    lending    collateral: SideMatrix  N x K CSR, float64 scaled supply counted as collateral
+    assets     AssetVectors            K-vectors: indices, prices, units, LT, LTV, flags;
+                                       K + E collateral columns (E: e-mode category assets)
+    lending    collateral: SideMatrix  N x (K + E) CSR, float64 scaled supply counted as
+                                       collateral (an e-mode account's category assets in
+                                       their category's columns)
                debt:       SideMatrix  N x K CSR, float64 scaled debt
     per row    cw, dv  float64         running sums: weighted collateral, debt (base units)
                below   bool            the last scan's (exact) answer
@@ -264,7 +267,7 @@ class RiskBook:
         self.assets = AssetVectors(config)
         self.accounts = AccountIndex()
         k = len(self.assets)
-        self.collateral = SideMatrix(k)
+        self.collateral = SideMatrix(self.assets.n_coll)
         self.debt = SideMatrix(k)
         self.averaged_threshold = not config.rules.per_asset_factors
         # Whether the engine's debt figures may fall below the float sums (a balance or a
@@ -328,12 +331,14 @@ class RiskBook:
         book.assets.set_prices(engine.prices)
         ids = sorted(ledger.accounts)
         c_rows, c_cols, c_vals, d_rows, d_cols, d_vals = [], [], [], [], [], []
+        coll_column = book.assets.coll_column
         for row, account_id in enumerate(ids):
-            for asset, pos in ledger.accounts[account_id].lending.items():
+            account = ledger.accounts[account_id]
+            for asset, pos in account.lending.items():
                 k = column[asset]
                 if pos.scaled_supply and ledger.uses_as_collateral(account_id, asset):
                     c_rows.append(row)
-                    c_cols.append(k)
+                    c_cols.append(coll_column(k, account.emode))
                     c_vals.append(float(pos.scaled_supply))
                 if pos.scaled_debt:
                     d_rows.append(row)
@@ -387,6 +392,7 @@ class RiskBook:
         borrow_index: Mapping[str, int] | None = None,
         threads: int = 2,
         perps: PerpArrays | None = None,
+        emode: NDArray[np.integer] | None = None,
     ) -> RiskBook:
         """A book from position arrays (no engine: band accounts stay unconfirmed).
 
@@ -396,6 +402,8 @@ class RiskBook:
         of every health computation. Each ``(row, asset)`` pair appears at most once.
         ``perps`` adds perp positions and quote balances (:class:`PerpArrays`); the perp
         markets' index prices come from ``prices`` (no trade yet: the mark is the index).
+        ``emode`` gives each account's Aave e-mode category (one per ``account_ids``
+        entry; 0: none), each a category of the protocol.
         """
         book = cls(config, engine=None, threads=threads)
         for symbol, k in book.perps.column.items():
@@ -411,9 +419,26 @@ class RiskBook:
         debt = np.asarray(scaled_debt, dtype=np.float64)
         in_coll = (supply != 0) & book.assets.collateral[assets]
         in_debt = debt != 0
+        coll_cols = np.asarray(assets)[in_coll]
+        if emode is not None and len(book.assets.emode_column):
+            cats = np.asarray(emode, dtype=np.int64)
+            if cats.shape != (len(account_ids),):
+                raise ScanError(f"emode: must be {len(account_ids)} category ids, one per "
+                                "account")
+            known = {0, *(c for c, _ in book.assets.emode_column)}
+            bad = sorted(set(np.unique(cats).tolist()) - known)
+            if bad:
+                raise ScanError(f"emode: unknown e-mode category {bad[0]}")
+            held_cats = cats[np.asarray(rows)[in_coll]]
+            coll_cols = np.fromiter(
+                (book.assets.coll_column(int(k), int(c))
+                 for k, c in zip(coll_cols.tolist(), held_cats.tolist(), strict=True)),
+                dtype=np.int64, count=len(coll_cols))
+        elif emode is not None and np.any(np.asarray(emode) != 0):
+            raise ScanError("emode: the protocol has no e-mode categories")
         book._build(
             account_ids,
-            (rows[in_coll], assets[in_coll], supply[in_coll]),
+            (rows[in_coll], coll_cols, supply[in_coll]),
             (rows[in_debt], assets[in_debt], debt[in_debt]),
         )
         return book
@@ -449,7 +474,8 @@ class RiskBook:
         new_row_of_old[order] = np.arange(n, dtype=dtype)
         del order
         k = len(self.assets)
-        self.collateral = SideMatrix.from_coo(new_row_of_old[c_rows], c_cols, c_vals, n, k)
+        self.collateral = SideMatrix.from_coo(new_row_of_old[c_rows], c_cols, c_vals, n,
+                                              self.assets.n_coll)
         self.debt = SideMatrix.from_coo(new_row_of_old[d_rows], d_cols, d_vals, n, k)
         self.accounts.relayout(new_row_of_old)
         self._split = None
@@ -560,9 +586,10 @@ class RiskBook:
         coll: dict[int, float] = {}
         debt: dict[int, float] = {}
         account = ledger.accounts.get(account_id)
+        category = account.emode if account else 0
         for asset, pos in (account.lending.items() if account else ()):
             if pos.scaled_supply and ledger.uses_as_collateral(account_id, asset):
-                coll[column[asset]] = float(pos.scaled_supply)
+                coll[self.assets.coll_column(column[asset], category)] = float(pos.scaled_supply)
             if pos.scaled_debt:
                 debt[column[asset]] = float(pos.scaled_debt)
         row = self.accounts.row(account_id)
@@ -644,7 +671,8 @@ class RiskBook:
         c_rows, c_cols, _ = self.collateral.to_coo()
         d_rows, d_cols, _ = self.debt.to_coo()
         k = len(self.assets)
-        keys = np.concatenate([c_rows * k + c_cols, d_rows * k + d_cols])
+        c_assets = self.assets.coll_asset[c_cols]  # an e-mode column is its market's
+        keys = np.concatenate([c_rows * k + c_assets, d_rows * k + d_cols])
         return len(np.unique(keys))
 
     def memory_bytes(self) -> dict[str, int]:
@@ -761,10 +789,9 @@ class RiskBook:
         for k, price in enumerate(self.assets.price_int):
             if price:
                 continue
-            holders = 0
-            for side in (self.collateral, self.debt):
-                _, vals = side.exposure(k)
-                holders += int(np.count_nonzero(vals))
+            holders = int(np.count_nonzero(self.debt.exposure(k)[1]))
+            for j in self.assets.coll_columns[k]:
+                holders += int(np.count_nonzero(self.collateral.exposure(j)[1]))
             if holders:
                 raise ScanError(
                     f"prices.{self.assets.symbols[k]}: no price set, and {holders} "
@@ -818,30 +845,33 @@ class RiskBook:
         if self._lazy and not self._dirty:
             return  # the anchored rows are current; the others wait for a read
         dirty = sorted(self._dirty)
-        work = sum(self.collateral.exposure_count(k) + self.debt.exposure_count(k)
-                   for k in dirty)
+        # (side, column) pairs a changed market moves: its debt column and every collateral
+        # column of it (its own and its e-mode columns).
+        columns = [(self.collateral, j) for k in dirty for j in self.assets.coll_columns[k]]
+        columns += [(self.debt, k) for k in dirty]
+        work = sum(side.exposure_count(j) for side, j in columns)
         if self._lazy or work > max(FULL_SCAN_MIN_WORK, int(full_above * self._n)):
             if not self._anchored_sync(w):
                 self._recompute(w)
             return
         synced = self._synced
         err_c, err_d = self.sum_error()
-        for k in dirty:
-            for side, sums, new, old in (
-                (self.collateral, self._cw, w.collateral, synced.collateral),
-                (self.debt, self._dv, w.debt, synced.debt),
-            ):
-                rows, vals = side.exposure(k)
-                if not len(rows):
-                    continue
-                if new[k] != old[k]:
-                    sums[rows] += vals * (new[k] - old[k])
-                    ratio = update_ratio(old[k], new[k])
-                    if side is self.collateral:
-                        err_c = error_after_update(err_c, ratio)
-                    else:
-                        err_d = error_after_update(err_d, ratio)
-                self._pending.append(rows)
+        for side, k in columns:
+            if side is self.collateral:
+                sums, new, old = self._cw, w.collateral, synced.collateral
+            else:
+                sums, new, old = self._dv, w.debt, synced.debt
+            rows, vals = side.exposure(k)
+            if not len(rows):
+                continue
+            if new[k] != old[k]:
+                sums[rows] += vals * (new[k] - old[k])
+                ratio = update_ratio(old[k], new[k])
+                if side is self.collateral:
+                    err_c = error_after_update(err_c, ratio)
+                else:
+                    err_d = error_after_update(err_d, ratio)
+            self._pending.append(rows)
         self._err_c, self._err_d = err_c, err_d
         self._dirty.clear()
         self._synced = w
@@ -1102,17 +1132,21 @@ class RiskBook:
             raise ScanError(f"unknown asset {asset!r}")
         self._materialize()
         n = self._n
-        rows, vals = self.collateral.exposure(k)
+        # Every collateral column of the asset (e-mode accounts at their category's LT).
+        parts = [(*self.collateral.exposure(j), float(self.assets.coll_lt_bps[j]))
+                 for j in self.assets.coll_columns[k]]
+        rows = np.concatenate([p[0] for p in parts]).astype(np.int64)
+        vals = np.concatenate([p[1] for p in parts])
+        lts = np.concatenate([np.full(len(p[0]), p[2]) for p in parts])
         out = np.zeros(n, dtype=np.int64)
         if not len(rows):
             return out
         price = self.assets.price[k]
         amount = vals * self.assets.liquidity_index[k]
-        lt = float(self.assets.lt_bps[k])
-        weighted = amount * (price / self.assets.unit[k]) * (lt / BPS_F)
+        weighted = amount * (price / self.assets.unit[k]) * (lts / BPS_F)
         uncovered = self._dv[rows] - (self._cw[rows] - weighted)
         heat = binned_heatmap_kernel(
-            amount, uncovered, np.full(len(rows), lt), base_unit=float(self.assets.unit[k]),
+            amount, uncovered, lts, base_unit=float(self.assets.unit[k]),
             base_reserve=base_reserve, price=price, bonus_bps=bonus_bps, fee_bps=fee_bps,
             bin_bps=bin_bps)
         out[rows] = np.ceil(heat.addon_ppm).astype(np.int64)
@@ -1362,11 +1396,13 @@ class RiskBook:
 
     def mirror_state(self) -> dict[str, tuple[dict[str, float], dict[str, float]]]:
         """Every account's nonzero scaled balances, ``{id: (collateral, debt)}`` by symbol
-        (for comparing a mirror with a rebuild)."""
+        (``SYMBOL@N`` for collateral held in e-mode category ``N``), for comparing a mirror
+        with a rebuild."""
         out: dict[str, tuple[dict[str, float], dict[str, float]]] = {}
-        symbols = self.assets.symbols
+        symbols, labels = self.assets.symbols, self.assets.coll_label
         for row in range(self._n):
-            coll = {symbols[k]: v for k, v in self.collateral.row_items(row)}
+            # an e-mode column is labelled SYMBOL@category
+            coll = {labels[k]: v for k, v in self.collateral.row_items(row)}
             debt = {symbols[k]: v for k, v in self.debt.row_items(row)}
             out[self.accounts.id(row)] = (coll, debt)
         return out

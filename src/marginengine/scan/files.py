@@ -6,6 +6,8 @@ BOOK (CSV or Parquet), one row per account and asset::
     alice,WETH,10,
     alice,USDC,,15000
 
+(an optional column ``emode``: the account's Aave e-mode category).
+
 The lending book every face reads, by the one reader
 (:func:`marginengine.ledger.book_file.read_book`; docs/formats.md "Books"). PRICES is a
 TOML file with a ``[prices]`` table (USD per whole token); a protocol is a TOML file with
@@ -20,6 +22,7 @@ once, each naming the line (or row) and the column.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from marginengine.config import ProtocolConfig, protocol_from_dict, read_toml
@@ -31,6 +34,7 @@ from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_DECIMALS, format_units
 from marginengine.ledger import book_file
 from marginengine.ledger.book_file import Book
+from marginengine.margin.emode import emode_problems
 
 
 def read_protocol(path: str | Path | None, preset: str | None = None) -> ProtocolConfig:
@@ -68,7 +72,8 @@ def read_book(path: str | Path, config: ProtocolConfig) -> Book:
     ConfigError
         Every problem, each ``FILE:LINE: field: reason`` (Parquet ``FILE:row N: ...``).
     """
-    return book_file.read_book(config, lending=path)
+    return book_file.read_book(config, lending=path,
+                               borrowing=functools.partial(emode_problems, config))
 
 
 def engine_from_book(config: ProtocolConfig, prices: dict[str, int], book: Book,
@@ -93,7 +98,8 @@ def engine_from_book(config: ProtocolConfig, prices: dict[str, int], book: Book,
     snapshot = {
         "protocol": config.model_dump(mode="json"),
         "prices": {a: format_units(p, PRICE_DECIMALS) for a, p in prices.items()},
-        "accounts": [{"id": a.id, "supplied": whole(a.supplied), "borrowed": whole(a.borrowed)}
+        "accounts": [{"id": a.id, "supplied": whole(a.supplied), "borrowed": whole(a.borrowed),
+                      **({"emode": a.emode} if a.emode else {})}
                      for a in book.accounts],
     }
     return engine_from_snapshot(snapshot, source=source)

@@ -149,17 +149,22 @@ def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
     perp = book.perps.rows()[0] if book.perps.buckets else np.zeros(0, dtype=np.int64)
     quote = perps.quote_asset
     cache: dict[tuple[int, ...], tuple[IntArray, FloatArray, FloatArray, FloatArray]] = {}
-    exposures: dict[int, tuple[IntArray, FloatArray, IntArray, FloatArray]] = {}
+    # Per market: its collateral columns' (column, rows, values) (its own and its e-mode
+    # columns), then its debt rows and values.
+    exposures: dict[int, tuple[list[tuple[int, IntArray, FloatArray]], IntArray,
+                               FloatArray]] = {}
     out = []
     for shocks in parsed:
         cols = tuple(sorted(assets.column[s] for s in shocks if s in assets.column))
         perp_hit = any(s in perps.column or s == quote for s in shocks)
         for k in cols:
             if k not in exposures:
-                exposures[k] = (*book.collateral.exposure(k), *book.debt.exposure(k))
+                exposures[k] = ([(j, *book.collateral.exposure(j))
+                                 for j in assets.coll_columns[k]], *book.debt.exposure(k))
         key = (*cols, -1) if perp_hit else cols
         if key not in cache:
-            parts = [np.concatenate([exposures[k][0], exposures[k][2]]) for k in cols]
+            parts = [np.concatenate([*(c[1] for c in exposures[k][0]), exposures[k][1]])
+                     for k in cols]
             rows = union_rows([*parts, perp if perp_hit else perp[:0]])
             cw0, dv0 = book.sums(rows)
             cache[key] = (rows, cw0, dv0,
@@ -177,14 +182,16 @@ def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
         cw, dv, raw = cw0.copy(), dv0.copy(), raw0.copy()
         amplify = 1.0
         for k in cols:
-            c_rows, c_vals, d_rows, d_vals = exposures[k]
-            at = np.searchsorted(rows, c_rows)
-            cw[at] += c_vals * (w2.collateral[k] - w.collateral[k])
-            raw[at] += c_vals * (w2.raw_collateral[k] - w.raw_collateral[k])
+            coll_parts, d_rows, d_vals = exposures[k]
+            ratio = update_ratio(w.debt[k], w2.debt[k])
+            for j, c_rows, c_vals in coll_parts:
+                at = np.searchsorted(rows, c_rows)
+                cw[at] += c_vals * (w2.collateral[j] - w.collateral[j])
+                raw[at] += c_vals * (w2.raw_collateral[j] - w.raw_collateral[j])
+                ratio = max(ratio, update_ratio(w.collateral[j], w2.collateral[j]))
             at = np.searchsorted(rows, d_rows)
             dv[at] += d_vals * (w2.debt[k] - w.debt[k])
-            amplify *= max(update_ratio(w.collateral[k], w2.collateral[k]),
-                           update_ratio(w.debt[k], w2.debt[k]))
+            amplify *= ratio
         b = book.bounds(float(t), price, amplify, 4.0 * ULP * len(cols) * amplify)
         sure, band = classify(cw, dv, b)
         if len(perp):

@@ -5,7 +5,8 @@ from (``book.csv:3``), so a problem found later (the protocol refusing the posit
 reported by line. Books come from:
 
 - files (:func:`read_book`, written by :func:`write_book`): a lending book
-  ``account,asset,supplied,borrowed`` and a perp book ``account,market,size,entry_price,
+  ``account,asset,supplied,borrowed`` (optionally ``emode``: the account's Aave e-mode
+  category, on any of its rows) and a perp book ``account,market,size,entry_price,
   quote``, as CSV or Parquet, read by the one reader every face uses
   (:mod:`marginengine.ledger.book_file`, re-exported here). An account id ``owner/label``
   is an isolated bucket (a sub-account with its own margin); ``quote`` is the bucket's
@@ -16,15 +17,17 @@ reported by line. Books come from:
   whales, and a lognormal spread of health above what initial margin allows.
 
 A book is opened in an engine by :func:`open_book` through the engine's own events
-(``Deposit``, ``DepositQuote``, ``Borrow``, ``Trade``), so the protocol decides what it
-would have refused: for a file, every refusal is reported by line and nothing runs.
+(``SetUserEMode``, ``Deposit``, ``DepositQuote``, ``Borrow``, ``Trade``), so the protocol
+decides what it would have refused: for a file, every refusal is reported by line and nothing runs.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
@@ -34,21 +37,51 @@ from marginengine.config import ProtocolConfig
 from marginengine.config.amounts import parse_amount
 from marginengine.config.base import StrictModel
 from marginengine.decisions import Code
-from marginengine.engine import Borrow, Deposit, DepositQuote, Event, Outcome, Trade
+from marginengine.engine import (
+    Borrow,
+    Deposit,
+    DepositQuote,
+    Event,
+    Outcome,
+    SetUserEMode,
+    Trade,
+)
+from marginengine.engine.snapshot import emode_fields
 from marginengine.errors import field_path
 from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT, format_units
-from marginengine.ledger import check_account_id
+from marginengine.ledger import book_file, check_account_id
 from marginengine.ledger.book_file import (
     COUNTERPARTY,
     LENDING_COLUMNS,
+    LENDING_OPTIONAL,
     MAX_PROBLEMS,
     PERP_COLUMNS,
     Book,
     BookAccount,
     raise_problems,
-    read_book,
     write_book,
 )
+from marginengine.margin.emode import (
+    emode_problems,
+    reserve_liquidation_threshold_bps,
+    reserve_ltv_bps,
+)
+
+
+def read_book(protocol: ProtocolConfig, lending: str | Path | None = None,
+              perps: str | Path | None = None) -> Book:
+    """Read and validate a lending book and/or a perp book
+    (:func:`marginengine.ledger.book_file.read_book`), each account's e-mode category and
+    borrowed assets checked by the protocol's rule
+    (:func:`marginengine.margin.emode.emode_problems`).
+
+    Raises
+    ------
+    ConfigError
+        Every problem of both files, each ``FILE:LINE: field: reason``.
+    """
+    return book_file.read_book(protocol, lending, perps,
+                               borrowing=functools.partial(emode_problems, protocol))
 
 
 # ---------------------------------------------------------------------- snapshots
@@ -81,6 +114,8 @@ def book_from_snapshot(data: dict[str, Any], protocol: ProtocolConfig,
                                             problems)
         acct.borrowed = parse_asset_amounts(raw.borrowed, protocol, f"{where}.borrowed",
                                             problems)
+        acct.emode = raw.emode
+        problems.extend(emode_fields(protocol, raw.emode, acct.borrowed, where))
         for market, pos in raw.positions.items():
             perp = protocol.perps.get(market)
             if perp is None:
@@ -104,9 +139,10 @@ def book_from_snapshot(data: dict[str, Any], protocol: ProtocolConfig,
 # ---------------------------------------------------------------------- opening a book
 def open_book(apply: Callable[[Event], Outcome], book: Book, protocol: ProtocolConfig,
               counterparty_quote: int = 0) -> list[str]:
-    """Open every account of ``book`` through the engine's events: deposits, then perp
-    quote and positions (against :data:`COUNTERPARTY`, funded with ``counterparty_quote``),
-    then borrows. Lenders' liquidity must be in place already.
+    """Open every account of ``book`` through the engine's events: the e-mode category
+    (``SetUserEMode``, before any position, as a user entering e-mode first), deposits,
+    then perp quote and positions (against :data:`COUNTERPARTY`, funded with
+    ``counterparty_quote``), then borrows. Lenders' liquidity must be in place already.
 
     Returns
     -------
@@ -127,6 +163,9 @@ def open_book(apply: Callable[[Event], Outcome], book: Book, protocol: ProtocolC
                 reason = f"borrows {amount} {key} with no collateral ({reason})"
             refused.append(f"{acct.at(key)}: account {acct.id}: {reason}")
 
+    for acct in book.accounts:
+        if acct.emode:
+            do(acct, "emode", SetUserEMode(acct.id, acct.emode))
     for acct in book.accounts:
         for asset, amount in acct.supplied.items():
             do(acct, asset, Deposit(acct.id, asset, amount))
@@ -161,6 +200,8 @@ class ProfileSpec(_Spec):
     share: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)]
     collateral: dict[str, _Weight]
     debt: dict[str, _Weight]
+    #: The borrowers' Aave e-mode category (``[protocol.emode.categories.N]``; 0: none).
+    emode: Annotated[int, Field(ge=0, le=255)] = 0
 
     @model_validator(mode="after")
     def _mixes(self) -> ProfileSpec:
@@ -180,17 +221,26 @@ def check_profiles(profiles: list[ProfileSpec], protocol: ProtocolConfig,
     names = ", ".join(sorted(markets))
     for i, p in enumerate(profiles):
         at = field_path(where, i)
+        category_problems = [f"{at}.emode: {reason}"
+                             for _, reason in emode_problems(protocol, p.emode, ())]
+        problems.extend(category_problems)
+        category = protocol.emode_category(p.emode)
         for asset in p.collateral:
             if asset not in markets:
                 problems.append(f"{at}.collateral.{asset}: unknown asset (markets: {names})")
-            elif not markets[asset].collateral or markets[asset].ltv_bps == 0:
-                problems.append(f"{at}.collateral.{asset}: not collateral in this protocol "
+            elif not markets[asset].collateral or (
+                    not category_problems and reserve_ltv_bps(
+                        protocol.rules.emode, markets[asset], asset, category) == 0):
+                where_ltv = f"in e-mode category {p.emode}" if p.emode else "in this protocol"
+                problems.append(f"{at}.collateral.{asset}: not collateral {where_ltv} "
                                 "(ltv 0)")
         for asset in p.debt:
             if asset not in markets:
                 problems.append(f"{at}.debt.{asset}: unknown asset (markets: {names})")
-            elif not markets[asset].borrowable:
-                problems.append(f"{at}.debt.{asset}: not borrowable")
+            elif not category_problems:
+                problems.extend(f"{at}.debt.{asset}: not borrowable"
+                                + (f" in e-mode category {p.emode}" if p.emode else "")
+                                for _ in emode_problems(protocol, p.emode, (asset,)))
     total = sum(p.share for p in profiles)
     if profiles and total != 1:
         problems.append(f"{where}: shares must sum to 1 (got {total})")
@@ -201,11 +251,19 @@ def initial_health_floor(profile: ProfileSpec, protocol: ProtocolConfig) -> floa
     """The lowest health factor initial margin allows for the profile's collateral mix:
     debt may reach sum(value * ltv), so health (sum(value * threshold) / debt) is at least
     the value-weighted threshold over the value-weighted ltv."""
-    markets = protocol.markets
     weights = {a: float(w) for a, w in profile.collateral.items()}
-    lt = sum(w * markets[a].liquidation_threshold_bps for a, w in weights.items())
-    ltv = sum(w * markets[a].ltv_bps for a, w in weights.items())
+    lt = sum(w * _params(protocol, profile, a)[1] for a, w in weights.items())
+    ltv = sum(w * _params(protocol, profile, a)[0] for a, w in weights.items())
     return lt / ltv
+
+
+def _params(protocol: ProtocolConfig, profile: ProfileSpec, asset: str) -> tuple[int, int]:
+    """``(ltv, liquidation threshold)`` bps of ``asset`` for the profile's borrowers (in
+    its e-mode category: ``margin/emode.py``)."""
+    market = protocol.markets[asset]
+    category = protocol.emode_category(profile.emode)
+    return (reserve_ltv_bps(protocol.rules.emode, market, asset, category),
+            reserve_liquidation_threshold_bps(market, asset, category))
 
 
 def synthetic_multi_book(rng: np.random.Generator, protocol: ProtocolConfig,
@@ -255,11 +313,11 @@ def synthetic_multi_book(rng: np.random.Generator, protocol: ProtocolConfig,
         p = profiles[int(kinds[i])]
         h = max(float(health[i]), floors[int(kinds[i])])
         cw = {a: float(w) for a, w in p.collateral.items()}
-        lt = sum(w * markets[a].liquidation_threshold_bps / 10_000 for a, w in cw.items()) \
+        lt = sum(w * _params(protocol, p, a)[1] / 10_000 for a, w in cw.items()) \
             / sum(cw.values())
         collateral_usd = debt_usd * h if by_value else debt_usd * h / lt
         prefix = "whale" if i < whales else "acct"
-        acct = BookAccount(f"{prefix}{i:05d}", where=f"book profile {p.name}")
+        acct = BookAccount(f"{prefix}{i:05d}", where=f"book profile {p.name}", emode=p.emode)
         total_c = sum(cw.values())
         for asset, w in cw.items():
             acct.supplied[asset] = _units(collateral_usd * w / total_c, prices[asset],
@@ -282,7 +340,7 @@ def _units(usd: float, price: int, unit: int) -> int:
     return int(num * PRICE_UNIT * unit // (den * price))
 
 
-__all__ = ["COUNTERPARTY", "LENDING_COLUMNS", "MAX_PROBLEMS", "PERP_COLUMNS", "Book",
-           "BookAccount", "ProfileSpec", "book_from_snapshot", "check_profiles",
-           "initial_health_floor", "open_book", "read_book", "synthetic_multi_book",
-           "write_book"]
+__all__ = ["COUNTERPARTY", "LENDING_COLUMNS", "LENDING_OPTIONAL", "MAX_PROBLEMS",
+           "PERP_COLUMNS", "Book", "BookAccount", "ProfileSpec", "book_from_snapshot",
+           "check_profiles", "initial_health_floor", "open_book", "read_book",
+           "synthetic_multi_book", "write_book"]

@@ -21,6 +21,7 @@ from marginengine.liquidation import (
     first_offer,
     rule_integers,
 )
+from marginengine.margin.emode import liquidation_bonus_bps
 from marginengine.scan import RiskBook
 from marginengine.scan.kernels import ScreenBounds, classify
 
@@ -109,8 +110,16 @@ class LendingScreen:
         it bounds any pair."""
         engine = self.engine
         per_debt, per_coll = 0.0, 0.0
-        for asset, market in engine.config.markets.items():
-            bonus = market.liquidation_bonus_bps / BPS
+        config = engine.config
+        # Each market's bonus, and an e-mode category's for its collateral (the bonus an
+        # account in the category gives: margin.emode.liquidation_bonus_bps).
+        bonuses = [(a, m, m.liquidation_bonus_bps) for a, m in config.markets.items()]
+        for category in (config.emode.categories.values() if config.emode else ()):
+            bonuses += [(a, config.markets[a], liquidation_bonus_bps(config.markets[a], a,
+                                                                     category))
+                        for a in category.collateral]
+        for asset, market, bonus_bps in bonuses:
+            bonus = bonus_bps / BPS
             if bonus <= 0:
                 continue
             keep = bonus * (1 - market.liquidation_protocol_fee_bps / BPS * (1 - 1 / bonus))
