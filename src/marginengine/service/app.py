@@ -309,8 +309,8 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         events += advance_event(tick.advance_seconds, f"{where}advance_seconds")
         events += price_events(service.config, tick.prices, f"{where}prices")
         events += condition_events(service.config, tick.conditions, f"{where}conditions")
-        events += account_events(service.config, service.engine.ledger.accounts,
-                                 tick.events, f"{where}events")
+        events += account_events(service.config, service.known, tick.events,
+                                 f"{where}events")
         return events
 
     def check_size(events: list[Event]) -> None:
@@ -359,7 +359,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         as one batch; each outcome is reported (an engine refusal is logged and changes
         nothing)."""
         received = time.perf_counter()
-        events = account_events(service.config, service.engine.ledger.accounts, body.events)
+        events = account_events(service.config, service.known, body.events)
         return await run(events, 0, received)
 
     @app.post("/replay", dependencies=auth, tags=["ingest"])
@@ -487,6 +487,12 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
             if isinstance(value, float) and value != value:
                 raise RequestError(f"shocks.{asset}", "must be a finite fraction (got nan)")
             shocks[asset] = service.shock_fraction(value, f"shocks.{asset}")
+        if body.account is not None and body.account in service.portfolios.figures:
+            raise RequestError("account", f"{body.account!r} is a portfolio (options) "
+                               "account: /whatif shocks the lending and perp book only; "
+                               "its margin under its portfolio rule's own spot and vol "
+                               "scenarios is GET /accounts/{id} (worst), its margin after "
+                               "a tick is the tick's alert")
         if body.account is not None and body.account not in service.engine.ledger.accounts:
             raise RequestError("account", f"unknown account {body.account!r}", 404)
         async with lock:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,27 @@ from marginengine.oracle.conditions import CONDITION_FIELDS
 
 #: Fields that name an account in some event.
 ACCOUNT_FIELDS = ("account", "liquidator", "absorber", "buyer", "seller", "keeper",
-                  "source", "target")
+                  "bidder", "source", "target")
 #: Fields that name a lending market.
 ASSET_FIELDS = ("asset", "debt_asset", "collateral_asset")
-#: Events that may name an account the ledger does not hold yet (they create it).
-CREATING = {"Deposit", "DepositQuote", "Trade", "TransferQuote"}
-#: Integer fields that may be zero (everything else must be positive).
-MAY_BE_ZERO = {("LiquidatePerp", "size"), ("BuyCollateral", "min_amount")}
+#: Events that may name an account the ledger (or the options clearing) does not hold yet
+#: (they create it: options cash deposited, or a first option trade on either side).
+CREATING = {"Deposit", "DepositQuote", "Trade", "TransferQuote", "DepositOptionCash",
+            "TradeOption"}
+#: Integer fields that may be zero (everything else must be positive): an option series
+#: expiring at time 0 (the events' own bound: unix seconds >= 0), a premium of 0, a flat
+#: smile, a bid without a price limit.
+MAY_BE_ZERO = {("LiquidatePerp", "size"), ("BuyCollateral", "min_amount"),
+               ("TradeOption", "expiry"), ("TradeOption", "premium"),
+               ("SettleOption", "expiry"), ("SetVolSurface", "expiry"),
+               ("SetVolSurface", "skew_ppm"), ("SetSviSurface", "expiry"),
+               ("BidPortfolioAuction", "price_limit")}
+#: Integer fields that are signed (their event checks their range): a smile's skew, the
+#: SVI slice's level, correlation and shift, a bid's price limit (negative: minus the
+#: least an insolvent auction's bidder receives).
+SIGNED = {("SetVolSurface", "skew_ppm"), ("SetSviSurface", "a_ppm"),
+          ("SetSviSurface", "rho_ppm"), ("SetSviSurface", "m_ppm"),
+          ("BidPortfolioAuction", "price_limit")}
 #: Events whose integer fields the event itself checks (market conditions: zero allowed).
 SELF_CHECKED = {"SetConditions"}
 
@@ -110,7 +124,7 @@ def advance_event(seconds: int | None, where: str = "advance_seconds") -> list[E
     return [AdvanceTime(seconds)]
 
 
-def account_event(config: ProtocolConfig, known: Mapping[str, object] | _Known,
+def account_event(config: ProtocolConfig, known: Container[object],
                   data: object, where: str) -> Event:
     """One event from its JSON (``{"type": "Deposit", "account": ..., ...}``, amounts in
     smallest units as integers), checked field by field."""
@@ -142,8 +156,20 @@ def account_event(config: ProtocolConfig, known: Mapping[str, object] | _Known,
         elif f.name == "market" and not (kind == "FundInsurance" and value == ""):
             if value not in config.perps:
                 raise RequestError(at, f"unknown perp market {value!r}")
+        elif f.name == "underlying":
+            # An option's underlying: a priced market (as the options handlers check it).
+            if config.options is None:
+                raise RequestError(at, "the protocol has no options (add "
+                                       "[protocol.options] to the configuration)")
+            if not config.priced(value):
+                names = ", ".join(sorted({*config.markets, *config.perps}))
+                raise RequestError(at, f"unknown asset {value!r} (markets: {names})")
         elif isinstance(value, int) and not isinstance(value, bool) \
                 and kind not in SELF_CHECKED:
+            if (kind, f.name) in SIGNED:
+                if abs(value) > MAX_UNITS:
+                    raise RequestError(at, "too large (beyond +-(2**256 - 1))")
+                continue
             if value < 0 or (value == 0 and (kind, f.name) not in MAY_BE_ZERO):
                 raise RequestError(at, f"must be positive (got {value})")
             if value > MAX_UNITS:
@@ -151,7 +177,7 @@ def account_event(config: ProtocolConfig, known: Mapping[str, object] | _Known,
     return event
 
 
-def account_events(config: ProtocolConfig, known: Mapping[str, object],
+def account_events(config: ProtocolConfig, known: Container[object],
                    items: Sequence[object], where: str = "events") -> list[Event]:
     """Every event of a request, or a :class:`RequestError` for the first bad one. An
     account created earlier in the same request (a ``Deposit`` by a new id) is known to
@@ -167,9 +193,10 @@ def account_events(config: ProtocolConfig, known: Mapping[str, object],
 
 
 class _Known:
-    """The ledger's accounts plus those a request creates before using them."""
+    """The accounts the service knows (the ledger's and the options clearing's) plus those
+    a request creates before using them."""
 
-    def __init__(self, ledger: Mapping[str, object], created: set[str]) -> None:
+    def __init__(self, ledger: Container[object], created: set[str]) -> None:
         self.ledger = ledger
         self.created = created
 
