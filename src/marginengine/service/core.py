@@ -597,11 +597,13 @@ class Service:
         ``StartPortfolioAuction`` (solvent while the mark-to-market is positive), with
         the engine's exact figures (options quote smallest units, rounded down)."""
         units = self.engine.portfolio_margin_units(account_id)
+        running = self.engine.portfolio_auction(account_id)
+        # Under auction already: what remains is to bid (or terminate once restored).
         out: dict[str, Any] = {"account": account_id, "mechanism": "portfolio_auction",
-                               "event": "StartPortfolioAuction"}
+                               "event": "StartPortfolioAuction" if running is None
+                               else "BidPortfolioAuction"}
         if units is not None:
             out.update(maintenance_margin=units[0], mtm=units[1])
-        running = self.engine.portfolio_auction(account_id)
         out["auction"] = None if running is None else {
             "id": running.id, "insolvent": running.insolvent, "start_time": running.start_time}
         return out
@@ -864,7 +866,7 @@ class Service:
             auctions = engine.state.portfolio_auctions
             out["options"] = {
                 "rule": None if cfg is None else rule_of(cfg),
-                "quote": self.config.options.quote if self.config.options else None,
+                "quote_asset": self.config.options.quote if self.config.options else None,
                 "accounts": len(portfolio),
                 "liquidatable": len(self.portfolios.liquidatable),
                 "unpriced": sorted(a for a, f in portfolio.items() if f.unpriced),

@@ -22,6 +22,7 @@ from typing import Any
 from marginengine.config import ProtocolConfig
 from marginengine.config.amounts import MAX_UNITS, parse_positive
 from marginengine.engine import AdvanceTime, Event, SetConditions, SetPrice, event_from_dict
+from marginengine.engine.events import OPTION_EVENT_CLASSES, PORTFOLIO_AUCTION_EVENT_CLASSES
 from marginengine.errors import ConfigError, EventError, MarginEngineError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
@@ -50,6 +51,8 @@ MAY_BE_ZERO = {("LiquidatePerp", "size"), ("BuyCollateral", "min_amount"),
 SIGNED = {("SetVolSurface", "skew_ppm"), ("SetSviSurface", "a_ppm"),
           ("SetSviSurface", "rho_ppm"), ("SetSviSurface", "m_ppm"),
           ("BidPortfolioAuction", "price_limit")}
+#: Events only a protocol with ``[protocol.options]`` takes.
+OPTIONS_ONLY = (*OPTION_EVENT_CLASSES, *PORTFOLIO_AUCTION_EVENT_CLASSES)
 #: Events whose integer fields the event itself checks (market conditions: zero allowed).
 SELF_CHECKED = {"SetConditions"}
 
@@ -138,6 +141,9 @@ def account_event(config: ProtocolConfig, known: Container[object],
         raise RequestError(f"{where}.{field}" if sep else where,
                            reason if sep else str(exc)) from None
     kind = event.name
+    if config.options is None and isinstance(event, OPTIONS_ONLY):
+        raise RequestError(f"{where}.type", f"{kind}: the protocol has no options (add "
+                                            f"[protocol.options] to the configuration)")
     for f in dataclasses.fields(event):
         value = getattr(event, f.name)
         at = f"{where}.{f.name}"
@@ -158,9 +164,6 @@ def account_event(config: ProtocolConfig, known: Container[object],
                 raise RequestError(at, f"unknown perp market {value!r}")
         elif f.name == "underlying":
             # An option's underlying: a priced market (as the options handlers check it).
-            if config.options is None:
-                raise RequestError(at, "the protocol has no options (add "
-                                       "[protocol.options] to the configuration)")
             if not config.priced(value):
                 names = ", ".join(sorted({*config.markets, *config.perps}))
                 raise RequestError(at, f"unknown asset {value!r} (markets: {names})")
