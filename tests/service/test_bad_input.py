@@ -17,7 +17,7 @@ WRITES: list[tuple[str, dict[str, Any] | bytes, int, str]] = [
     ("/ticks", b"[1, 2]", 422, "body: Input should be a valid dictionary or object to "
                                "extract fields from"),
     ("/ticks", {}, 422,
-     "body: an empty tick (give prices, conditions, events or advance_seconds)"),
+     "body: an empty tick (give prices, conditions, vols, events or advance_seconds)"),
     ("/ticks", {"conditions": {"WETH": {"volatility_ppm": -1}}}, 422,
      "conditions.WETH.volatility_ppm: must not be negative (got -1)"),
     ("/ticks", {"conditions": {"WETH": {"depth": 1.5}}}, 422,

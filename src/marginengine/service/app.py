@@ -38,6 +38,7 @@ from marginengine.service.requests import (
     advance_event,
     condition_events,
     price_events,
+    vol_events,
 )
 
 Scope = MutableMapping[str, Any]
@@ -57,11 +58,13 @@ class _Strict(BaseModel):
 class TickIn(_Strict):
     """One tick: prices (USD per whole token, decimal strings or numbers), market conditions
     (``{"WETH": {"volatility_ppm": 800000, "depth": ..., "open_interest": ...}}``, integers
-    in the units of :mod:`marginengine.oracle.conditions`), optionally time advanced first
-    (seconds), and account events applied after the prices and conditions."""
+    in the units of :mod:`marginengine.oracle.conditions`), options' ATM vols (``{"WETH":
+    0.8}``: every expiry of WETH with a surface, skews kept), optionally time advanced first
+    (seconds), and account events applied after the prices, conditions and vols."""
 
     prices: dict[str, HumanNumber] = Field(default_factory=dict)
     conditions: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    vols: dict[str, HumanNumber] = Field(default_factory=dict)
     advance_seconds: int | None = None
     events: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -309,6 +312,9 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         events += advance_event(tick.advance_seconds, f"{where}advance_seconds")
         events += price_events(service.config, tick.prices, f"{where}prices")
         events += condition_events(service.config, tick.conditions, f"{where}conditions")
+        state = service.engine.state
+        events += vol_events(service.config, state.vols, state.svi, tick.vols,
+                             f"{where}vols")
         events += account_events(service.config, service.known, tick.events,
                                  f"{where}events")
         return events
@@ -337,10 +343,10 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     async def post_tick(tick: TickIn) -> Response:
         """Apply one tick (prices, then events) as one batch; answer with its alert."""
         received = time.perf_counter()
-        if not (tick.prices or tick.conditions or tick.events) \
+        if not (tick.prices or tick.conditions or tick.vols or tick.events) \
                 and tick.advance_seconds is None:
-            raise RequestError("body", "an empty tick (give prices, conditions, events or "
-                                       "advance_seconds)")
+            raise RequestError("body", "an empty tick (give prices, conditions, vols, events "
+                                       "or advance_seconds)")
         return await run(tick_events(tick, ""), 1, received)
 
     @app.post("/ticks/batch", dependencies=auth, tags=["ingest"])

@@ -15,18 +15,23 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.amounts import MAX_UNITS, parse_positive
 from marginengine.engine import AdvanceTime, Event, SetConditions, SetPrice, event_from_dict
-from marginengine.engine.events import OPTION_EVENT_CLASSES, PORTFOLIO_AUCTION_EVENT_CLASSES
+from marginengine.engine.events import (
+    OPTION_EVENT_CLASSES,
+    PORTFOLIO_AUCTION_EVENT_CLASSES,
+    SetVolSurface,
+)
 from marginengine.errors import ConfigError, EventError, MarginEngineError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
 from marginengine.oracle.conditions import CONDITION_FIELDS
+from marginengine.sim.options_scenario import vol_ppm
 
 #: Fields that name an account in some event.
 ACCOUNT_FIELDS = ("account", "liquidator", "absorber", "buyer", "seller", "keeper",
@@ -113,6 +118,43 @@ def condition_events(config: ProtocolConfig, conditions: Mapping[str, Mapping[st
         except EventError as exc:
             field, _, reason = str(exc).partition(": ")
             raise RequestError(f"{at}.{field.partition('.')[2]}", reason) from None
+    return events
+
+
+def vol_events(config: ProtocolConfig, surfaces: Mapping[tuple[str, int], tuple[int, int]],
+               svi: Iterable[tuple[str, int]], vols: Mapping[str, object],
+               where: str = "vols") -> list[Event]:
+    """A vol tick, ``{underlying: ATM vol}`` (a fraction: ``0.8`` is 80%), as one
+    ``SetVolSurface`` per expiry of the underlying with a surface now, each keeping its
+    skew (as a simulator step's ``vols``); raises :class:`RequestError` at the first bad
+    one. An expiry given as an SVI slice has no ATM vol to replace: send
+    ``SetSviSurface`` events instead."""
+    events: list[Event] = []
+    for underlying in sorted(vols):
+        at = f"{where}.{underlying}"
+        if config.options is None:
+            raise RequestError(at, "the protocol has no options (add [protocol.options] "
+                                   "to the configuration)")
+        if not config.priced(underlying):
+            names = ", ".join(sorted({*config.markets, *config.perps}))
+            raise RequestError(at, f"unknown asset (markets: {names})")
+        raw = vols[underlying]
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise RequestError(at, f"must be a number or a decimal string (got "
+                                   f"{type(raw).__name__})")
+        problems: list[str] = []
+        atm = vol_ppm(raw, at, problems)
+        if atm is None:
+            raise RequestError(at, problems[0].partition(": ")[2])
+        expiries = sorted(t for (u, t) in surfaces if u == underlying)
+        if any(u == underlying for (u, _) in svi):
+            raise RequestError(at, f"{underlying} has SVI slices (send SetSviSurface "
+                                   f"events for them)")
+        if not expiries:
+            raise RequestError(at, f"no vol surface on {underlying} yet (send "
+                                   f"SetVolSurface events first)")
+        events += [SetVolSurface(underlying, t, atm, surfaces[(underlying, t)][1])
+                   for t in expiries]
     return events
 
 
