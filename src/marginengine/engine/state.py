@@ -618,12 +618,14 @@ class StateReads:
         return sorted(s for s in book if (s.underlying, s.expiry) not in self.state.vols
                       and (s.underlying, s.expiry) not in self.state.svi)
 
-    def option_portfolio(self, account_id: str) -> Portfolio | None:
+    def option_portfolio(self, account_id: str, prices: Mapping[str, int] | None = None
+                         ) -> Portfolio | None:
         """The account's :class:`~marginengine.margin.portfolio.Portfolio` at the engine's
-        prices and surfaces: its options on its one underlying and its options cash
-        (``None`` without an options clearing). The forward of every expiry is the spot
-        (no rates: the carry of a stablecoin-quoted crypto option is left out). Callers
-        check first that the underlying's price and every surface are set."""
+        prices (or ``prices``: a what-if) and surfaces: its options on its one underlying
+        and its options cash (``None`` without an options clearing). The forward of every
+        expiry is the spot (no rates: the carry of a stablecoin-quoted crypto option is
+        left out); each series' vol is its surface's at that forward. Callers check first
+        that the underlying's price and every surface are set."""
         clearing = self.state.options
         if clearing is None:
             return None
@@ -631,7 +633,7 @@ class StateReads:
         if underlying is None:
             return Portfolio(spot=1.0, cash=clearing.cash.get(account_id, 0)
                              / clearing.quote_unit)
-        spot = self.prices[underlying] / PRICE_UNIT
+        spot = (self.prices if prices is None else prices)[underlying] / PRICE_UNIT
         expiries = {s.expiry for s in clearing.positions[account_id]}
 
         def vol(series: OptionSeries) -> float:
@@ -706,11 +708,14 @@ class StateReads:
         return clearing is not None and (account_id in clearing.cash
                                          or bool(clearing.positions.get(account_id)))
 
-    def _portfolio_hook(self) -> Callable[[str], PortfolioMargin | None] | None:
-        """What the one margin interface asks for a portfolio account's margin."""
+    def _portfolio_hook(self, prices: Mapping[str, int] | None = None
+                        ) -> Callable[[str], PortfolioMargin | None] | None:
+        """What the one margin interface asks for a portfolio account's margin (at
+        ``prices``, default the engine's)."""
         if self.state.options is None:
             return None
-        return lambda a: self.portfolio_margin(a) if self.is_portfolio_account(a) else None
+        return lambda a: (self.portfolio_margin(a, prices) if self.is_portfolio_account(a)
+                          else None)
 
     def _family_hook(self, prices: Mapping[str, int]
                      ) -> Callable[[str], FamilyMargin | None] | None:
@@ -726,11 +731,13 @@ class StateReads:
         """The oracle layer's stable prices (where enabled and started), by asset."""
         return {a: o.stable.price for a, o in self.oracles.items() if o.stable is not None}
 
-    def portfolio_margin(self, account_id: str) -> PortfolioMargin | None:
+    def portfolio_margin(self, account_id: str, prices: Mapping[str, int] | None = None
+                         ) -> PortfolioMargin | None:
         """The margin of the account's options portfolio by the protocol's portfolio
         rule (``[options].portfolio_preset``: PMRM_2's grid, PMRM v1 or the SRM, whose
-        market is the account's underlying); ``None`` without an options clearing."""
-        portfolio = self.option_portfolio(account_id)
+        market is the account's underlying), at the engine's prices or ``prices`` (a
+        what-if); ``None`` without an options clearing."""
+        portfolio = self.option_portfolio(account_id, prices)
         cfg = self.state.portfolio_config
         if portfolio is None or cfg is None:
             return None
@@ -764,10 +771,12 @@ class StateReads:
                   marks: Mapping[str, int] | None = None) -> Valuation:
         """The valuation the margin models read: prices (the oracle's, or ``prices``),
         the perp markets' margin prices (the engine's :meth:`margin_prices`, or ``marks``)
-        and market conditions."""
+        and market conditions; a portfolio account's options are valued at the same
+        prices."""
         return Valuation(self.prices if prices is None else prices,
                          self.margin_prices() if marks is None else marks,
-                         conditions=self.state.conditions, portfolio=self._portfolio_hook(),
+                         conditions=self.state.conditions,
+                         portfolio=self._portfolio_hook(prices),
                          addons=self.state.addons,
                          family=self._family_hook(self.prices if prices is None else prices))
 

@@ -493,13 +493,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
             if isinstance(value, float) and value != value:
                 raise RequestError(f"shocks.{asset}", "must be a finite fraction (got nan)")
             shocks[asset] = service.shock_fraction(value, f"shocks.{asset}")
-        if body.account is not None and body.account in service.portfolios.figures:
-            raise RequestError("account", f"{body.account!r} is a portfolio (options) "
-                               "account: /whatif shocks the lending and perp book only; "
-                               "its margin under its portfolio rule's own spot and vol "
-                               "scenarios is GET /accounts/{id} (worst), its margin after "
-                               "a tick is the tick's alert")
-        if body.account is not None and body.account not in service.engine.ledger.accounts:
+        if body.account is not None and body.account not in service.known:
             raise RequestError("account", f"unknown account {body.account!r}", 404)
         async with lock:
             return service.whatif(shocks, body.account)

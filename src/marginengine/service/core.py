@@ -746,26 +746,48 @@ class Service:
     def whatif(self, shocks: Mapping[str, object],
                account_id: str | None = None) -> dict[str, Any]:
         """The book under price shocks (``{"WETH": -0.3}``): accounts liquidatable, debt at
-        risk; with ``account_id``, whether that account would be (exactly)."""
-        outcome = evaluate(self.book, [dict(shocks)], keep_rows=account_id is not None)[0]
+        risk; with ``account_id``, whether that account would be (exactly).
+
+        Portfolio accounts are confirmed one by one at the shocked prices by the engine's
+        rule (``scan.confirm_below``: their options revalued at the shocked spot, each
+        series at its surface's vol there); they are counted in ``liquidatable`` and
+        listed in ``portfolio``. ``debt``, ``collateral`` and ``shortfall`` are the
+        lending and perp book's."""
+        portfolio = self.portfolios.figures
+        keep = account_id is not None or bool(portfolio)
+        outcome = evaluate(self.book, [dict(shocks)], keep_rows=keep)[0]
+        count = outcome.accounts
+        below_ids: set[str] = set()
+        if portfolio:
+            mixed = self._portfolio_rows()
+            count -= int(np.count_nonzero(np.isin(outcome.rows, mixed)))
+            priced = sorted(a for a, f in portfolio.items() if f.unpriced is None)
+            table = {**self.engine.prices, **outcome.prices}
+            marks = ({**self.engine.margin_prices(), **outcome.marks} if outcome.marks
+                     else None)
+            flags = confirm_below(self.engine, priced, WAD, table, marks)
+            below_ids = {a for a, flag in zip(priced, flags, strict=True) if flag}
+            count += len(below_ids)
         out: dict[str, Any] = {
             "shocks": {a: str(f) for a, f in outcome.shocks.items()},
             "prices": {a: p / PRICE_UNIT for a, p in outcome.prices.items()},
-            "liquidatable": outcome.accounts,
+            "liquidatable": count,
             "debt": outcome.debt,
             "collateral": outcome.collateral,
             "shortfall": outcome.shortfall,
         }
+        if portfolio:
+            now = self.portfolios.liquidatable
+            out["portfolio"] = {"accounts": len(portfolio), "liquidatable": len(below_ids),
+                                "new": sorted(below_ids - now),
+                                "recovered": sorted(now - below_ids)}
         if account_id is not None:
-            row = self.book.accounts.row(account_id)
-            out["account"] = {"account": account_id,
-                              "liquidatable": row is not None and bool(
-                                  np.isin(row, outcome.rows))}
-        if self.portfolios.figures:
-            # The book's what-if shocks the ledger's accounts; a portfolio account's
-            # margin is its rule's own scenario grid (GET /accounts/{id}: worst).
-            out["portfolio_accounts"] = {"count": len(self.portfolios.figures),
-                                         "shocked": False}
+            if account_id in portfolio:
+                liquidatable = account_id in below_ids
+            else:
+                row = self.book.accounts.row(account_id)
+                liquidatable = row is not None and bool(np.isin(row, outcome.rows))
+            out["account"] = {"account": account_id, "liquidatable": liquidatable}
         return out
 
     def at_risk(self, limit: int = 20) -> list[dict[str, Any]]:
