@@ -23,10 +23,10 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from fractions import Fraction
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
