@@ -134,6 +134,10 @@ def test_summary_when_options_then_open_interest_and_security_module(pm2: Any) -
         "unpriced": [], "cash": (500_000 + 6_000 + 4_500 + 3_700) * USDC6,
         "security_module": 1_000 * USDC6,
         "open_interest": {"WETH-2592000-1800-P": 30 * SIZE}, "auctions": []}
+    # The health histogram counts the portfolio accounts by their exact health:
+    # s2 (2.56) and s3 (2.11) in [2, 3), s1 (3.40) in [3, 5), mm in [5, inf).
+    dist = body["health_distribution"]
+    assert dist["counts"][-3:] == [2, 1, 1] and sum(dist["counts"]) == 4
 
 
 # ---------------------------------------------------------------------- ticks and alerts

@@ -867,6 +867,16 @@ class Service:
                 insurance[market] = ledger.insurance_of(market)
         dist = self.book.health_distribution()
         portfolio = self.portfolios.figures
+        counts, no_debt = list(dist.counts), dist.no_debt
+        if portfolio:
+            # Portfolio accounts in the same bins ([edges[i], edges[i+1])), by their exact
+            # health; without requirement (or price) they count as no debt.
+            healths = np.array([f.health_float for f in portfolio.values()])
+            finite = healths[np.isfinite(healths)]
+            no_debt += len(healths) - len(finite)
+            at = np.searchsorted(np.asarray(dist.edges), finite, side="right") - 1
+            for i in at[(at >= 0) & (at < len(counts))].tolist():
+                counts[i] += 1
         out = {
             "seq": engine.seq,
             "ticks": self.counters.ticks,
@@ -879,7 +889,7 @@ class Service:
             "insurance": insurance,
             "health_distribution": {"edges": [e if np.isfinite(e) else None
                                               for e in dist.edges],
-                                    "counts": list(dist.counts), "no_debt": dist.no_debt},
+                                    "counts": counts, "no_debt": no_debt},
             "thresholds": [str(t) for t in self.thresholds],
         }
         clearing = engine.state.options
