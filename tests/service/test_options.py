@@ -220,6 +220,28 @@ def test_events_when_option_trade_posted_then_new_accounts_margined(pm2: Any) ->
     assert r.json()["outcomes"][0]["outcome"] == "WithdrawOptionCashAccepted"
     assert pm2.get("/accounts/carol").json()["cash"] == 4_999 * USDC6
 
+def test_events_when_signed_fields_negative_then_the_engine_decides(pm2: Any) -> None:
+    # Negative SVI correlation and shift, a negative bid limit: well formed, not refused
+    # at the request; the engine accepts the slice and refuses the bid (no auction).
+    events = [
+        {"type": "SetSviSurface", "underlying": "WETH", "expiry": 4 * EXPIRY,
+         "a_ppm": 20_000, "b_ppm": 100_000, "rho_ppm": -300_000, "m_ppm": -50_000,
+         "sigma_ppm": 200_000},
+        {"type": "BidPortfolioAuction", "bidder": "mm", "account": "s3",
+         "fraction": WAD // 10, "price_limit": -5},
+    ]
+    r = pm2.post("/events", json={"events": events}, headers=AUTH)
+    assert r.status_code == 200
+    outcomes = r.json()["outcomes"]
+    assert outcomes[0]["outcome"] == "SetSviSurfaceAccepted"
+    assert outcomes[1]["outcome"] == "BidPortfolioAuctionRejected"
+    assert outcomes[1]["code"] == "DA_NotOngoingAuction"
+    # A vol tick cannot replace an SVI slice's ATM vol: named, nothing applied.
+    r = pm2.post("/ticks", json={"vols": {"WETH": 0.9}}, headers=AUTH)
+    assert r.status_code == 422
+    assert r.json()["error"] == ("vols.WETH: WETH has SVI slices (send SetSviSurface "
+                                 "events for them)")
+
 
 def test_account_when_portfolio_also_lends_then_one_margin_through_the_interface(
         pm2: Any) -> None:

@@ -43,16 +43,14 @@ ASSET_FIELDS = ("asset", "debt_asset", "collateral_asset")
 CREATING = {"Deposit", "DepositQuote", "Trade", "TransferQuote", "DepositOptionCash",
             "TradeOption"}
 #: Integer fields that may be zero (everything else must be positive): an option series
-#: expiring at time 0 (the events' own bound: unix seconds >= 0), a premium of 0, a flat
-#: smile, a bid without a price limit.
+#: expiring at time 0 (the events' own bound: unix seconds >= 0), a premium of 0.
 MAY_BE_ZERO = {("LiquidatePerp", "size"), ("BuyCollateral", "min_amount"),
                ("TradeOption", "expiry"), ("TradeOption", "premium"),
                ("SettleOption", "expiry"), ("SetVolSurface", "expiry"),
-               ("SetVolSurface", "skew_ppm"), ("SetSviSurface", "expiry"),
-               ("BidPortfolioAuction", "price_limit")}
-#: Integer fields that are signed (their event checks their range): a smile's skew, the
-#: SVI slice's level, correlation and shift, a bid's price limit (negative: minus the
-#: least an insolvent auction's bidder receives).
+               ("SetSviSurface", "expiry")}
+#: Integer fields that are signed (their event checks their range): a smile's skew (0:
+#: flat), the SVI slice's level, correlation and shift, a bid's price limit (0: none;
+#: negative: minus the least an insolvent auction's bidder receives).
 SIGNED = {("SetVolSurface", "skew_ppm"), ("SetSviSurface", "a_ppm"),
           ("SetSviSurface", "rho_ppm"), ("SetSviSurface", "m_ppm"),
           ("BidPortfolioAuction", "price_limit")}
