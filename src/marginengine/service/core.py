@@ -549,11 +549,17 @@ class Service:
         crossed = self._levels()
         ids = self.book.accounts
         portfolio = self.portfolios.figures
-        newly = [a for a in ids.ids(scan.newly_below) if a not in portfolio]
-        recovered = [a for a in ids.ids(scan.recovered) if a not in portfolio]
-        count = scan.below_count - sum(a in portfolio for a in self.book.below_accounts())
+        newly_rows, count = scan.newly_below, scan.below_count
+        recovered = ids.ids(scan.recovered)
+        if portfolio:
+            # Accounts holding options and lending are the portfolio watch's (below).
+            mixed = self._portfolio_rows()
+            newly_rows = newly_rows[~np.isin(newly_rows, mixed)]
+            recovered = [a for a in recovered if a not in portfolio]
+            count -= int(np.count_nonzero(np.isin(self.book.below_rows(), mixed)))
+        newly = ids.ids(newly_rows)
         self.tick_no += 1
-        quotes = self._quotes(np.asarray(ids.rows(newly), dtype=np.int64))
+        quotes = self._quotes(newly_rows)
         listed = list(crossed.listed)
         crossed_count = crossed.count
         if not self.resync:
