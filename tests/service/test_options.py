@@ -259,6 +259,34 @@ def test_account_when_portfolio_also_lends_then_one_margin_through_the_interface
     assert rows.count("s3") == 1
 
 
+def test_watch_when_requests_touch_some_accounts_then_equal_to_a_fresh_read(
+        preset_client: Any) -> None:
+    # The watch re-reads only the accounts an account-event request names; after any
+    # mix of requests its figures must equal reading every account afresh.
+    from marginengine.service.core import PortfolioWatch
+
+    service = preset_client.service
+    requests: list[tuple[str, dict[str, Any]]] = [
+        ("/ticks", {"prices": {"WETH": 1700}}),
+        ("/events", {"events": [{"type": "DepositOptionCash", "account": "s3",
+                                 "amount": 500 * USDC6}]}),
+        ("/ticks", {"vols": {"WETH": 0.9}, "advance_seconds": 86_400}),
+        ("/events", {"events": [{"type": "WithdrawOptionCash", "account": "s1",
+                                 "amount": 100 * USDC6},
+                                {"type": "TradeOption", "buyer": "s2", "seller": "mm",
+                                 "underlying": "WETH", "expiry": EXPIRY,
+                                 "strike": 1_800 * PRICE_UNIT, "is_call": False,
+                                 "size": SIZE, "premium": 40 * USDC6}]}),
+        ("/ticks", {"prices": {"WETH": 1550}}),
+    ]
+    for path, body in requests:
+        assert preset_client.post(path, json=body, headers=AUTH).status_code == 200
+        fresh = PortfolioWatch(service.engine, service.portfolios.thresholds_wad).figures
+        assert service.portfolios.figures == fresh
+        assert sorted(preset_client.get("/liquidatable").json()["accounts"]) == sorted(
+            a for a, f in fresh.items() if f.liquidatable)
+
+
 # ---------------------------------------------------------------------- what-if
 def test_whatif_when_price_shocked_then_portfolios_revalued_as_a_tick_would(
         preset_client: Any) -> None:
