@@ -16,8 +16,10 @@ alternately in the same process (the machine's load falls on both; median of
 - new: ``scan.files.read_book``, then ``scan.files.engine_from_book``, which hands the
   book's integers to the builder both paths share.
 
-Each figure is split into the read (the same on both sides) and the build. The two
-engines' state hashes must be equal: the run fails if they differ.
+Each figure is split into the read (the same on both sides) and the build, in CPU
+seconds of this process (``time.process_time``: other processes on a shared machine
+take cores, not this figure) and in wall seconds. The two engines' state hashes must be
+equal: the run fails if they differ.
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ def main() -> None:
     synthetic = generate_book(args.accounts, args.assets, args.positions_per_account,
                               seed=args.seed)
     timings: dict[str, dict[str, list[float]]] = {
-        side: {"read": [], "build": []} for side in ("old", "new")}
+        side: {"read": [], "build": [], "read_wall": [], "build_wall": []}
+        for side in ("old", "new")}
     hashes: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         book_path, prices_path = Path(tmp) / "book.csv", Path(tmp) / "prices.toml"
@@ -90,15 +93,17 @@ def main() -> None:
         }
 
         def run(side: str, record: bool) -> None:
-            start = time.perf_counter()
+            start, start_wall = time.process_time(), time.perf_counter()
             book = read_book(book_path, config)
-            read = time.perf_counter()
+            read, read_wall = time.process_time(), time.perf_counter()
             engine = builds[side](book)
-            built = time.perf_counter()
+            built, built_wall = time.process_time(), time.perf_counter()
             hashes[side] = engine.state_hash()
             if record:
                 timings[side]["read"].append(read - start)
                 timings[side]["build"].append(built - read)
+                timings[side]["read_wall"].append(read_wall - start_wall)
+                timings[side]["build_wall"].append(built_wall - read_wall)
 
         rows = sum(1 for _ in book_path.open()) - 1
         for side in ("old", "new"):
@@ -119,20 +124,26 @@ def main() -> None:
         "python": platform.python_version(), "cpus": os.cpu_count(),
         "load_average_end": os.getloadavg(),
     }
-    for side in ("old", "new"):
-        figures[f"{side}_read_s"] = median(side, "read")
-        figures[f"{side}_build_s"] = median(side, "build")
-        figures[f"{side}_total_s"] = statistics.median(
-            r + b for r, b in zip(timings[side]["read"], timings[side]["build"], strict=True))
-    figures["build_new_over_old"] = figures["new_build_s"] / figures["old_build_s"]
-    figures["total_new_over_old"] = figures["new_total_s"] / figures["old_total_s"]
+    for clock in ("", "_wall"):
+        for side in ("old", "new"):
+            figures[f"{side}_read{clock}_s"] = median(side, f"read{clock}")
+            figures[f"{side}_build{clock}_s"] = median(side, f"build{clock}")
+            figures[f"{side}_total{clock}_s"] = statistics.median(
+                r + b for r, b in zip(timings[side][f"read{clock}"],
+                                      timings[side][f"build{clock}"], strict=True))
+        for part in ("build", "total"):
+            figures[f"{part}{clock}_new_over_old"] = (figures[f"new_{part}{clock}_s"]
+                                                      / figures[f"old_{part}{clock}_s"])
     print(f"book of {rows:,} rows ({args.accounts:,} accounts, {args.assets} assets), "
           f"median of {args.repeats} paired runs")
-    for side in ("old", "new"):
-        print(f"  {side}: read {figures[f'{side}_read_s']:.3f} s + build "
-              f"{figures[f'{side}_build_s']:.3f} s = {figures[f'{side}_total_s']:.3f} s")
-    print(f"  new / old: build {figures['build_new_over_old']:.3f}, total "
-          f"{figures['total_new_over_old']:.3f} (same state hash {hashes['new'][:8]}...)")
+    for clock, name in (("", "CPU"), ("_wall", "wall")):
+        for side in ("old", "new"):
+            print(f"  {side} ({name}): read {figures[f'{side}_read{clock}_s']:.3f} s + build "
+                  f"{figures[f'{side}_build{clock}_s']:.3f} s = "
+                  f"{figures[f'{side}_total{clock}_s']:.3f} s")
+        print(f"  new / old ({name}): build {figures[f'build{clock}_new_over_old']:.3f}, "
+              f"total {figures[f'total{clock}_new_over_old']:.3f}")
+    print(f"  same state hash {hashes['new'][:16]}...")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
