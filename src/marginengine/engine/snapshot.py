@@ -35,6 +35,11 @@ so sizes sum to zero. Option expiries are unix seconds from the snapshot's time 
 Balances are taken at index 1 (no interest history). The pool is assumed to hold what
 the listed suppliers left; where the listed borrowers owe more than the listed suppliers
 supplied, the difference is booked as protocol-owned liquidity so the books balance.
+
+:func:`engine_from_snapshot` parses and checks the file, naming each field; the engine is
+then built from the integers by :func:`engine_from_accounts`, which the scan's books
+(:func:`marginengine.scan.files.engine_from_book`) call directly with what the book reader
+has checked, so both go through the same rules and a book is not formatted back to text.
 """
 
 from __future__ import annotations
