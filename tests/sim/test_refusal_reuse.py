@@ -25,7 +25,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -43,7 +42,6 @@ from marginengine.sim.agents import LendingScreen
 from marginengine.sim.cascade import CascadeResult, run_cascade
 from marginengine.sim.cascade_config import OracleSpec, VenueSpec
 from marginengine.sim.markets import AssetMarket, SaleState
-from marginengine.venue import ConstantProductPool
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -245,3 +243,153 @@ def test_refusal_holds_when_it_holds_then_the_fresh_ladder_refuses_too(
     for a in liquidatable:
         if screen.refusal_holds(a, gas, min_profit, capital, market):
             assert _decide(engine, screen, a, market, gas, min_profit, capital) is None, a
+
+
+# ------------------------------------------------------------------- 3. whole cascades
+class Shadow:
+    """Every time ``refusal_holds`` would hold, the keeper walks its ladder anyway (the
+    reuse off), and the ladder must refuse: the claim checked on the keeper's own call."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.held = 0
+        self.checked = 0
+        self._pending = False
+        holds, ladder = LendingScreen.refusal_holds, best_chunk  # the keeper's
+
+        def shadow_holds(screen: LendingScreen, *args: Any) -> bool:
+            self._pending = holds(screen, *args)
+            self.held += self._pending
+            return False
+
+        def checked_ladder(*args: Any, **kwargs: Any) -> tuple[Chunk | None, int]:
+            pending, self._pending = self._pending, False
+            chunk, planned = ladder(*args, **kwargs)
+            if pending:
+                self.checked += 1
+                assert chunk is None, "a reused refusal where the fresh ladder pays"
+            return chunk, planned
+
+        monkeypatch.setattr(LendingScreen, "refusal_holds", shadow_holds)
+        monkeypatch.setattr(lending_keeper, "best_chunk", checked_ladder)
+
+
+def _figures(result: CascadeResult) -> dict[str, Any]:
+    """What a run decided: its summary (the final state hash in it), series and
+    liquidations, as plain data."""
+    figures: dict[str, Any] = json.loads(json.dumps(
+        {"summary": result.summary, "series": result.series, "liquidations": result.ltv_log},
+        sort_keys=True, default=str))
+    return figures
+
+
+def _reuses(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The run's figures with the reuse on, and how often it held."""
+    held = 0
+    holds = LendingScreen.refusal_holds
+
+    def counted(screen: LendingScreen, *args: Any) -> bool:
+        nonlocal held
+        answer = holds(screen, *args)
+        held += answer
+        return answer
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(LendingScreen, "refusal_holds", counted)
+        result = run_cascade(copy.deepcopy(data), amplification=False)
+    return _figures(result), held
+
+
+SMALL_QUICKSTART = ["book.accounts=300", "book.total_debt=9000000", "book.whales=1",
+                    "steps=40", "price.crash_at=10",
+                    # a thin pool: slippage refuses many ladders (what the reuse answers)
+                    "venue.base_reserve=2000"]
+#: Liquidations halted for a while after the crash (a 30% move within the hour).
+BREAKER = ["protocol.oracle.breaker.enabled=true", "protocol.oracle.breaker.window=3600",
+           "protocol.oracle.breaker.pause_borrowing_move=0.05",
+           "protocol.oracle.breaker.halt_move=0.3", "protocol.oracle.breaker.cool_off=3600"]
+SMALL_LST = ["book.accounts=400", "book.total_debt=24000000", "book.whales=2", "steps=40",
+             "price.assets.WETH.end_at=20", "venues.WETH.base_reserve=4000",
+             "venues.wstETH.base_reserve=800"]
+
+
+def _bench(accounts: int, steps: int) -> dict[str, Any]:
+    """benchmarks/simulate.py's scenario (a jump diffusion, an AMM, a keeper with capital
+    and a flash-loan keeper, whose refusals the other takes)."""
+    return {
+        "kind": "cascade", "name": "bench", "seed": 5, "steps": steps, "step_seconds": 60,
+        "protocol": {"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}}},
+        "prices": {"USDC": 1},
+        "price": {"asset": "WETH", "process": "jump", "s0": 2000, "sigma": 1.0,
+                  "jump_intensity": 3000, "jump_mean": -0.03, "jump_std": 0.03},
+        "venue": {"kind": "amm", "base_reserve": 50_000, "arbitrage_speed": 0.3},
+        "gas": {"kind": "process", "gwei": 20, "vol_sensitivity": 0.5, "noise": 0.2},
+        "book": {"accounts": accounts, "total_debt": accounts * 5_000, "whales": 5,
+                 "whale_share": 0.2, "collateralization_median": 1.5,
+                 "collateralization_sigma": 0.2, "min_collateralization": 1.26,
+                 "debt_asset": "USDC", "collateral_asset": "WETH"},
+        "keepers": [{"id": "keeper", "capital": 1e12}, {"id": "flash", "flash_loan": True}],
+    }
+
+
+@pytest.mark.parametrize("name", ["quickstart", "quickstart_breaker", "lst_crash", "bench"])
+def test_cascade_when_refusal_reuse_off_then_same_run(name: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    if name == "bench":
+        data = _bench(1_000, 200)
+    else:
+        example = "lst_crash" if name == "lst_crash" else "quickstart"
+        overrides = SMALL_LST if name == "lst_crash" else SMALL_QUICKSTART
+        overrides = overrides + (BREAKER if name == "quickstart_breaker" else [])
+        data = apply_overrides(read_toml(EXAMPLES / f"{example}.toml"), overrides)
+    on, held = _reuses(data)
+    assert held > 0  # the reuse answered some ladders: the comparison can fail
+    shadow = Shadow(monkeypatch)
+    off = run_cascade(copy.deepcopy(data), amplification=False)
+    assert shadow.held == shadow.checked == held  # each reuse was a fresh refusal
+    assert _figures(off) == on
+    assert on["summary"]["liquidation_count"] > 0
+    if name == "quickstart_breaker":
+        # The breaker halted the market (no liquidation then) and came back.
+        history = off.engine.state.oracles["WETH"].breaker.history  # type: ignore[union-attr]
+        assert [t.to_state for t in history] == [BreakerState.HALTED, BreakerState.NORMAL]
+
+
+#: A cascade's keepers: capital (None: a flash loan) and minimum profit, all without
+#: latency, so each asks of the accounts the others refused.
+keeper = st.tuples(st.one_of(st.none(), st.sampled_from([2e4, 1e5, 1e6, 1e12])),
+                   st.sampled_from([0, 5, 50, 500]))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(keeper, min_size=2, max_size=4), st.integers(0, 2**16),
+       st.sampled_from([300, 1_000, 5_000]), st.sampled_from([5, 30, 100]))
+def test_cascade_when_random_keepers_then_every_reused_refusal_is_a_fresh_refusal(
+        keepers: list[tuple[float | None, int]], seed: int, base_reserve: int,
+        fee_bps: int) -> None:
+    data = apply_overrides(read_toml(EXAMPLES / "quickstart.toml"), [
+        "book.accounts=150", "book.total_debt=4500000", "book.whales=1", "steps=25",
+        "price.crash_at=8", f"seed={seed}", f"venue.base_reserve={base_reserve}",
+        f"venue.fee_bps={fee_bps}"])
+    data["keepers"] = [
+        {"id": f"k{i}", "min_profit": profit,
+         **({"flash_loan": True} if capital is None else {"capital": capital})}
+        for i, (capital, profit) in enumerate(keepers)]
+    with pytest.MonkeyPatch.context() as patch:
+        shadow = Shadow(patch)
+        run_cascade(data, amplification=False)
+    assert shadow.checked == shadow.held
+
+
+# ------------------------------------------------------------- 4. bound enum members
+@pytest.mark.parametrize(("state", "allows"), [
+    (BreakerState.NORMAL, True), (BreakerState.BORROWING_PAUSED, True),
+    (BreakerState.LIQUIDATIONS_PAUSED, False), (BreakerState.HALTED, False)])
+def test_breaker_state_when_asked_then_liquidation_allowed_up_to_borrowing_paused(
+        state: BreakerState, allows: bool) -> None:
+    assert state.allows_liquidation is allows
+    assert allows is (state.severity <= BreakerState.BORROWING_PAUSED.severity)
+
+
+def test_market_oracle_when_no_breaker_then_normal() -> None:
+    oracle = MarketOracle("WETH", PROTOCOL.oracle)
+    assert oracle.breaker is None and oracle.breaker_state is BreakerState.NORMAL
