@@ -179,7 +179,7 @@ QUERIES: list[tuple[str, str, dict[str, Any] | None, int, str]] = [
      "shocks.WETH: must be a finite fraction greater than -1 (got 'nan')"),
     ("post", "/whatif", {"shocks": {"DOGE": -0.1}}, 422, "shocks.DOGE: unknown asset"),
     ("post", "/whatif", {"shocks": {}}, 422,
-     "shocks: Dictionary should have at least 1 item after validation, not 0"),
+     "shocks: give at least one price shock (or vols)"),
     ("post", "/whatif", {"shocks": {"WETH": -0.1}, "account": "ghost"}, 404,
      "account: unknown account 'ghost'"),
 ]

@@ -302,6 +302,22 @@ def test_whatif_when_price_shocked_then_portfolios_revalued_as_a_tick_would(
     assert calm["portfolio"]["recovered"] == portfolio["new"]
 
 
+def test_whatif_when_vol_shocked_then_as_the_vol_tick(pm2: Any) -> None:
+    # Without posting it: 150% ATM on every WETH expiry, skews kept, as the tick reads it.
+    shocked = pm2.post("/whatif", json={"vols": {"WETH": 1.5}, "account": "s3"}).json()
+    assert shocked["vols"] == {"WETH-2592000": {"vol_ppm": 1_500_000, "skew_ppm": -100_000}}
+    assert shocked["account"] == {"account": "s3", "liquidatable": True}
+    assert shocked["portfolio"]["new"] == ["s3"] and shocked["liquidatable"] == 1
+    assert _engine(pm2).state.vols[("WETH", EXPIRY)] == (600_000, -100_000)  # unchanged
+    r = pm2.post("/ticks", json={"vols": {"WETH": 1.5}}, headers=AUTH)
+    assert r.json()["alert"]["liquidatable"]["new"] == shocked["portfolio"]["new"]
+    # Price and vol together: s2 too (its health at 1,700 and 150%).
+    both = pm2.post("/whatif", json={"shocks": {"WETH": -0.15}, "vols": {"WETH": 1.5}}).json()
+    assert both["portfolio"]["new"] == ["s2"] and both["portfolio"]["liquidatable"] == 2
+    r = pm2.post("/whatif", json={"vols": {"WETH": 0}})
+    assert r.status_code == 422 and r.json()["error"] == "vols.WETH: must be in 0.01..10 (got 0)"
+
+
 # ---------------------------------------------------------------------- bad input
 BAD: list[tuple[str, dict[str, Any], str]] = [
     ("/events", {"events": [{"type": "TradeOption", "buyer": "mm", "seller": "s1",

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect
 
 from marginengine.config.amounts import HumanNumber
-from marginengine.engine import Event
+from marginengine.engine import Event, SetVolSurface
 from marginengine.errors import LogError, MarginEngineError, field_path
 from marginengine.service.core import Service
 from marginengine.service.metrics import Metrics
@@ -82,9 +82,11 @@ class EventsIn(_Strict):
 
 
 class WhatIfIn(_Strict):
-    """Price shocks as fractions (``{"WETH": -0.3}``: a 30% drop)."""
+    """Price shocks as fractions (``{"WETH": -0.3}``: a 30% drop) and, for options, ATM
+    vols per underlying (``{"WETH": 1.5}``: every expiry with a surface, skews kept)."""
 
-    shocks: dict[str, HumanNumber] = Field(min_length=1)
+    shocks: dict[str, HumanNumber] = Field(default_factory=dict)
+    vols: dict[str, HumanNumber] = Field(default_factory=dict)
     account: str | None = None
 
 
@@ -485,7 +487,10 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     @app.post("/whatif", tags=["query"])
     async def post_whatif(body: WhatIfIn) -> dict[str, Any]:
         """The book under price shocks (exactly confirmed): liquidatable accounts, debt at
-        risk; with ``account``, whether that account would be liquidatable."""
+        risk; portfolio accounts also under ``vols``; with ``account``, whether that
+        account would be liquidatable."""
+        if not body.shocks and not body.vols:
+            raise RequestError("shocks", "give at least one price shock (or vols)")
         shocks: dict[str, Decimal] = {}
         for asset, value in body.shocks.items():
             if asset not in service.config.markets:
@@ -496,7 +501,13 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         if body.account is not None and body.account not in service.known:
             raise RequestError("account", f"unknown account {body.account!r}", 404)
         async with lock:
-            return service.whatif(shocks, body.account)
+            state = service.engine.state
+            # The tick's own reading of vols: one surface per expiry, its skew kept.
+            surfaces = {(e.underlying, e.expiry): (e.vol_ppm, e.skew_ppm)
+                        for e in vol_events(service.config, state.vols, state.svi,
+                                            body.vols)
+                        if isinstance(e, SetVolSurface)}
+            return service.whatif(shocks, body.account, surfaces or None)
 
     @app.get("/at-risk", tags=["query"])
     async def at_risk(limit: Annotated[int, Query(ge=1, le=1000)] = 20

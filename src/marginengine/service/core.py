@@ -749,14 +749,16 @@ class Service:
             out["quote"] = self._portfolio_quote(account_id)
         return out
 
-    def whatif(self, shocks: Mapping[str, object],
-               account_id: str | None = None) -> dict[str, Any]:
+    def whatif(self, shocks: Mapping[str, object], account_id: str | None = None,
+               surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None
+               ) -> dict[str, Any]:
         """The book under price shocks (``{"WETH": -0.3}``): accounts liquidatable, debt at
         risk; with ``account_id``, whether that account would be (exactly).
 
         Portfolio accounts are confirmed one by one at the shocked prices by the engine's
         rule (``scan.confirm_below``: their options revalued at the shocked spot, each
-        series at its surface's vol there); they are counted in ``liquidatable`` and
+        series at its surface's vol there, or on ``surfaces``, ``(underlying, expiry) ->
+        (vol_ppm, skew_ppm)``, where given); they are counted in ``liquidatable`` and
         listed in ``portfolio``. ``debt``, ``collateral`` and ``shortfall`` are the
         lending and perp book's."""
         portfolio = self.portfolios.figures
@@ -771,12 +773,15 @@ class Service:
             table = {**self.engine.prices, **outcome.prices}
             marks = ({**self.engine.margin_prices(), **outcome.marks} if outcome.marks
                      else None)
-            flags = confirm_below(self.engine, priced, WAD, table, marks)
+            flags = confirm_below(self.engine, priced, WAD, table, marks, surfaces)
             below_ids = {a for a, flag in zip(priced, flags, strict=True) if flag}
             count += len(below_ids)
         out: dict[str, Any] = {
             "shocks": {a: str(f) for a, f in outcome.shocks.items()},
             "prices": {a: p / PRICE_UNIT for a, p in outcome.prices.items()},
+            **({"vols": {f"{u}-{t}": {"vol_ppm": v, "skew_ppm": k}
+                         for (u, t), (v, k) in sorted(surfaces.items())}}
+               if surfaces else {}),
             "liquidatable": count,
             "debt": outcome.debt,
             "collateral": outcome.collateral,
