@@ -21,6 +21,7 @@ import pytest
 from marginengine.engine import Engine
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT, WAD
+from marginengine.margin.base import MarginKind
 from marginengine.service import Service
 from marginengine.service.startup import read_config, start_engine
 from tests.service.conftest import AUTH, TOKEN
@@ -257,6 +258,54 @@ def test_account_when_portfolio_also_lends_then_one_margin_through_the_interface
     assert body["total_value"] > (engine.portfolio_margin_units("s3") or (0, 0))[1] * 100
     rows = [r["account"] for r in pm2.get("/at-risk?limit=10").json()]
     assert rows.count("s3") == 1
+
+
+def _lend_and_borrow(client: Any) -> None:
+    """``mm`` supplies 100,000 USDC to lending; ``s3`` (a put seller) supplies 1 WETH
+    and borrows 1,500 USDC: an account holding options and lending."""
+    events = [{"type": "Deposit", "account": "mm", "asset": "USDC", "amount": 100_000 * USDC6},
+              {"type": "Deposit", "account": "s3", "asset": "WETH", "amount": 10**18},
+              {"type": "Borrow", "account": "s3", "asset": "USDC", "amount": 1_500 * USDC6}]
+    outcomes = client.post("/events", json={"events": events}, headers=AUTH).json()["outcomes"]
+    assert [o["accepted"] for o in outcomes] == [True, True, True]
+
+
+def test_summary_when_portfolio_account_also_lends_then_counted_once(pm2: Any) -> None:
+    _lend_and_borrow(pm2)
+    body = pm2.get("/summary").json()
+    dist = body["health_distribution"]
+    # 4 accounts, 4 counted: before, s3 was binned also by its lending-only float health
+    # (1.10, in [1.1, 1.25)) and mm by its lending supply as "no debt".
+    assert body["accounts"] == 4
+    assert sum(dist["counts"]) + dist["no_debt"] == 4 and dist["no_debt"] == 0
+    # s3 by its whole margin in [1.5, 2); s2 [2, 3), s1 [3, 5), mm [5, inf).
+    assert 1.5 <= pm2.get("/accounts/s3").json()["health"] < 2
+    assert dist["counts"] == [0] * 9 + [1, 1, 1, 1]
+
+
+def test_whatif_when_portfolio_account_also_lends_then_totals_count_it_once(
+        pm2: Any) -> None:
+    _lend_and_borrow(pm2)
+    engine = _engine(pm2)
+    # At 1,700 s3's lending alone is below 1 (1 WETH x 0.825 x 1,700 = 1,402.5 < 1,500)
+    # but its whole margin is met: no account is liquidatable, and no debt is at risk
+    # (before: 1,500 USD of debt with 0 accounts).
+    calm = pm2.post("/whatif", json={"shocks": {"WETH": -0.15}}).json()
+    assert calm["liquidatable"] == 0
+    assert (calm["debt"], calm["collateral"], calm["shortfall"]) == (0, 0, 0)
+    # At 1,500 s2 and s3 are liquidatable by their whole margin: the totals are their
+    # maintenance requirement and value there, the margin interface's, once each.
+    shocked = pm2.post("/whatif", json={"shocks": {"WETH": -0.25}}).json()
+    assert shocked["portfolio"]["new"] == ["s2", "s3"] and shocked["liquidatable"] == 2
+    valuation = engine.valuation({**engine.prices, "WETH": 1_500 * PRICE_UNIT})
+    states = [engine.margin_model.margin(engine.ledger, valuation, a, MarginKind.MAINTENANCE)
+              for a in ("s2", "s3")]
+    requirement = sum(st.requirement for st in states) / PRICE_UNIT
+    value = sum(st.value for st in states) / PRICE_UNIT
+    assert shocked["debt"] == shocked["portfolio"]["requirement"] == requirement
+    assert shocked["collateral"] == shocked["portfolio"]["value"] == value
+    assert shocked["shortfall"] == pytest.approx(requirement - value, abs=1e-8)
+    assert round(requirement, 2) == 5_423.26 and round(value, 2) == 4_264.62
 
 
 def test_watch_when_requests_touch_some_accounts_then_equal_to_a_fresh_read(

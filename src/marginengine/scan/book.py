@@ -1357,9 +1357,14 @@ class RiskBook:
                 out[mine] = bucket_health(cw[mine], dv[mine], pe[s], pm[s])
         return out
 
-    def health_distribution(self, edges: Sequence[float] = HEALTH_EDGES) -> HealthDistribution:
-        """Histogram and quantiles of the float health of the accounts with debt."""
+    def health_distribution(self, edges: Sequence[float] = HEALTH_EDGES,
+                            exclude: IntArray | None = None) -> HealthDistribution:
+        """Histogram and quantiles of the float health of the accounts with debt; rows in
+        ``exclude`` are left out entirely (neither binned nor counted as without debt:
+        a caller that counts those accounts by another figure adds them itself)."""
         h = self.health()
+        if exclude is not None and len(exclude):
+            h = np.delete(h, exclude)
         finite = h[np.isfinite(h)]
         bins = np.asarray(edges, dtype=np.float64)
         at = np.searchsorted(bins, finite, side="right") - 1

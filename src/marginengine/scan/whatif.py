@@ -116,11 +116,14 @@ def scenarios_from_matrix(symbols: Sequence[str],
 
 
 def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
-             keep_rows: bool = False) -> list[ScenarioOutcome]:
+             keep_rows: bool = False, exclude: IntArray | None = None
+             ) -> list[ScenarioOutcome]:
     """Screen and confirm every account under each scenario (see the module docstring).
 
     The book is first brought up to date (an incremental scan, or a full scan at
-    threshold 1 if it has never been scanned); its threshold is used throughout.
+    threshold 1 if it has never been scanned); its threshold is used throughout. Rows in
+    ``exclude`` (sorted) are neither counted nor totalled nor returned: accounts another
+    rule decides (the service's portfolio accounts that also lend, margined as one).
     """
     perps = book.perps
     parsed = []
@@ -228,6 +231,9 @@ def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
                 flags = confirm_below(book.engine, ids, t_wad, table, marks)
                 below[band_at] = np.asarray(flags, dtype=bool)
         keep = ~np.isin(below_all, rows)
+        if exclude is not None and len(exclude):
+            below &= ~np.isin(rows, exclude)
+            keep &= ~np.isin(below_all, exclude)
         totals = np.array([
             dv[below].sum() + dv_below[keep].sum(),
             raw[below].sum() + raw_below[keep].sum(),

@@ -763,12 +763,16 @@ class Service:
         lending and perp book's."""
         portfolio = self.portfolios.figures
         keep = account_id is not None or bool(portfolio)
-        outcome = evaluate(self.book, [dict(shocks)], keep_rows=keep)[0]
+        # Accounts holding options and lending are margined as one (the portfolio
+        # watch's); the book's lending-only screen of them is left out of its count
+        # and totals, so each account counts once.
+        mixed = self._portfolio_rows() if portfolio else None
+        outcome = evaluate(self.book, [dict(shocks)], keep_rows=keep, exclude=mixed)[0]
         count = outcome.accounts
+        debt, collateral, shortfall = outcome.debt, outcome.collateral, outcome.shortfall
         below_ids: set[str] = set()
+        pf_debt = pf_value = 0
         if portfolio:
-            mixed = self._portfolio_rows()
-            count -= int(np.count_nonzero(np.isin(outcome.rows, mixed)))
             priced = sorted(a for a, f in portfolio.items() if f.unpriced is None)
             table = {**self.engine.prices, **outcome.prices}
             marks = ({**self.engine.margin_prices(), **outcome.marks} if outcome.marks
@@ -776,6 +780,18 @@ class Service:
             flags = confirm_below(self.engine, priced, WAD, table, marks, surfaces)
             below_ids = {a for a, flag in zip(priced, flags, strict=True) if flag}
             count += len(below_ids)
+            # A portfolio account in the totals by its whole maintenance state at the
+            # shocked prices (the margin interface's value and requirement, base
+            # currency), as /at-risk shows it: requirement as debt, value as collateral.
+            valuation = self.engine.valuation(table, marks, surfaces)
+            for a in sorted(below_ids):
+                state = self.engine.margin_model.margin(self.engine.ledger, valuation, a,
+                                                        MarginKind.MAINTENANCE)
+                pf_debt += state.requirement
+                pf_value += state.value
+            debt += pf_debt / PRICE_UNIT
+            collateral += pf_value / PRICE_UNIT
+            shortfall += (pf_debt - pf_value) / PRICE_UNIT
         out: dict[str, Any] = {
             "shocks": {a: str(f) for a, f in outcome.shocks.items()},
             "prices": {a: p / PRICE_UNIT for a, p in outcome.prices.items()},
@@ -783,13 +799,15 @@ class Service:
                          for (u, t), (v, k) in sorted(surfaces.items())}}
                if surfaces else {}),
             "liquidatable": count,
-            "debt": outcome.debt,
-            "collateral": outcome.collateral,
-            "shortfall": outcome.shortfall,
+            "debt": debt,
+            "collateral": collateral,
+            "shortfall": shortfall,
         }
         if portfolio:
             now = self.portfolios.liquidatable
             out["portfolio"] = {"accounts": len(portfolio), "liquidatable": len(below_ids),
+                                "requirement": pf_debt / PRICE_UNIT,
+                                "value": pf_value / PRICE_UNIT,
                                 "new": sorted(below_ids - now),
                                 "recovered": sorted(now - below_ids)}
         if account_id is not None:
@@ -876,8 +894,11 @@ class Service:
             insurance["shared"] = ledger.insurance_of(None)
             for market in sorted(self.config.perps):
                 insurance[market] = ledger.insurance_of(market)
-        dist = self.book.health_distribution()
         portfolio = self.portfolios.figures
+        # An account holding options and lending counts once: by the watch's exact
+        # health of its whole margin, not also by the book's lending-only float health.
+        dist = self.book.health_distribution(
+            exclude=self._portfolio_rows() if portfolio else None)
         counts, no_debt = list(dist.counts), dist.no_debt
         if portfolio:
             # Portfolio accounts in the same bins ([edges[i], edges[i+1])), by their exact
