@@ -310,8 +310,10 @@ def test_whatif_when_portfolio_account_also_lends_then_totals_count_it_once(
 
 def test_watch_when_requests_touch_some_accounts_then_equal_to_a_fresh_read(
         preset_client: Any) -> None:
-    # The watch re-reads only the accounts an account-event request names; after any
-    # mix of requests its figures must equal reading every account afresh.
+    # The watch re-reads only the accounts an account-event request names, and screens
+    # the rest in float (PMRM_2) reading exactly only those near a line; after any mix of
+    # requests its decisions must equal reading every account afresh and exactly, and
+    # its figures, made exact on demand, the exact read's.
     from marginengine.service.core import PortfolioWatch
 
     service = preset_client.service
@@ -328,12 +330,21 @@ def test_watch_when_requests_touch_some_accounts_then_equal_to_a_fresh_read(
                                  "size": SIZE, "premium": 40 * USDC6}]}),
         ("/ticks", {"prices": {"WETH": 1550}}),
     ]
+    screened = False
     for path, body in requests:
         assert preset_client.post(path, json=body, headers=AUTH).status_code == 200
-        fresh = PortfolioWatch(service.engine, service.portfolios.thresholds_wad).figures
-        assert service.portfolios.figures == fresh
+        watch = service.portfolios
+        screened |= any(not f.exact for f in watch.figures.values())
+        fresh = PortfolioWatch(service.engine, watch.thresholds_wad, screen=False).figures
+        assert all(f.exact for f in fresh.values())
+        assert {a: f.decisions() for a, f in watch.figures.items()} == {
+            a: f.decisions() for a, f in fresh.items()}
+        assert {a: watch.exact(a) for a in watch.figures} == fresh
         assert sorted(preset_client.get("/liquidatable").json()["accounts"]) == sorted(
             a for a, f in fresh.items() if f.liquidatable)
+    # The grid rule (PMRM_2) is screened; PMRM v1 and the SRM are read exactly.
+    options = service.engine.config.options
+    assert screened == watch.screening == (options.portfolio_preset == "derive-pm2")
 
 
 # ---------------------------------------------------------------------- what-if

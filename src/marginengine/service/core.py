@@ -52,6 +52,8 @@ from marginengine.engine import (
     Repay,
     SetConditions,
     SetPrice,
+    SetSviSurface,
+    SetVolSurface,
     StartPortfolioAuction,
     TerminatePortfolioAuction,
     Trade,
@@ -61,11 +63,13 @@ from marginengine.engine import (
     WithdrawOptionCash,
     WithdrawQuote,
 )
-from marginengine.errors import LogError
+from marginengine.errors import InvariantViolation, LogError
 from marginengine.fixedpoint import PRICE_UNIT, WAD
+from marginengine.margin.account import Valuation
 from marginengine.margin.base import NO_DEBT_HEALTH, MarginKind
 from marginengine.margin.portfolio_rules import rule_of, scenario_rows
 from marginengine.scan import RiskBook, confirm_below, threshold_wad
+from marginengine.scan.portfolio_screen import EnginePortfolioScreen, screenable
 from marginengine.scan.sidematrix import MIN_LAYOUT_SLOTS
 from marginengine.scan.whatif import evaluate, parse_fraction, shock_curve
 
@@ -206,6 +210,13 @@ class PortfolioFigures:
     :class:`~marginengine.margin.AccountMarginModel`). ``unpriced`` names what the
     margin cannot be computed without (a missing price or vol surface); then nothing
     else is set.
+
+    ``exact``: whether ``health``, ``value`` and ``requirement`` are the margin
+    interface's exact figures; ``False`` when the account was decided by the float
+    screen (``scan.portfolio_screen``), far enough from every threshold that ``level``
+    and ``liquidatable`` are the exact rule's, its figures the screen's floats (within
+    the screen's error bound of the exact ones; :meth:`PortfolioWatch.exact` computes
+    the exact figures on demand).
     """
 
     health: int = NO_DEBT_HEALTH
@@ -214,6 +225,7 @@ class PortfolioFigures:
     level: int = 0
     liquidatable: bool = False
     unpriced: str | None = None
+    exact: bool = True
 
     @property
     def health_float(self) -> float:
@@ -222,30 +234,57 @@ class PortfolioFigures:
             return math.inf
         return self.health / WAD
 
+    def decisions(self) -> tuple[int, bool, str | None]:
+        """What the alerts decide on: ``(level, liquidatable, unpriced)``."""
+        return self.level, self.liquidatable, self.unpriced
+
+
+#: Events after which the portfolio screen's positions still hold (markets and time:
+#: every portfolio's margin may move, no position does).
+MARKET_EVENTS = (SetPrice, SetConditions, AdvanceTime, SetVolSurface, SetSviSurface)
+
 
 class PortfolioWatch:
     """The alert state of the portfolio (options) accounts, decided exactly.
 
     The risk book mirrors the ledger (lending and perps); options live in the engine's
     options clearing and are margined by the protocol's portfolio rule (``derive-pm2``,
-    ``derive-pm1``, ``derive-srm``). After each write the watch re-reads, through the
-    engine's margin interface, every portfolio account the write could have changed:
-    those named by its events when all of them are account events, else all (a price, a
-    vol surface, time or a settlement moves every portfolio). Each account's portfolio
-    margin is computed once per pass (the engine's hook, memoized) and read by the
-    model's own health, threshold and liquidation rules. An account that also holds
-    lending or perps is margined by the same interface (the sum of both margins) and is
-    left out of the book's float screen.
+    ``derive-pm1``, ``derive-srm``). After each write the watch re-reads every portfolio
+    account the write could have changed: those named by its events when all of them
+    are account events, else all (a price, a vol surface, time or a settlement moves
+    every portfolio). An exact re-read goes through the engine's margin interface, each
+    account's portfolio margin computed once per pass (the engine's hook, memoized) and
+    read by the model's own health, threshold and liquidation rules. An account that
+    also holds lending or perps is margined by the same interface (the sum of both
+    margins) and is left out of the book's float screen.
 
-    Cost: one portfolio evaluation per account re-read (about 1-2 ms for a PMRM_2 grid of
-    33 scenarios on a small book), so a price tick over N portfolio accounts costs
-    N evaluations; no vectorized screen yet (``scan.portfolio.PortfolioRiskBook`` is one).
+    Screen. Under the scenario-grid rule (PMRM_2, ``derive-pm2``) a re-read of all
+    accounts first screens them in one vectorized pass (:class:`~marginengine.scan.
+    portfolio_screen.EnginePortfolioScreen`, the portfolio risk book in float) and reads
+    exactly only the accounts whose decision the screen cannot settle: within its error
+    bound of a threshold, of the liquidation line or of a zero requirement; holding
+    lending or perps beside, or an add-on; without options; unpriced. The others keep
+    the screen's level and liquidatability, which are then the exact rule's, and the
+    screen's float figures (``PortfolioFigures.exact`` false; :meth:`exact` computes the
+    exact ones on demand, as ``GET /accounts/{id}`` does). PMRM v1 and the SRM have no
+    vectorized twin (the book's ``exact`` kernel would cost the engine's own read), so
+    they are read exactly, every account, as with ``screen=False``.
+
+    Cost: an exact read is one portfolio evaluation (about 1-2 ms for a PMRM_2 grid of
+    33 scenarios on a small book); a screened tick over N accounts costs one vectorized
+    revaluation plus the exact reads near a line (benchmarks/service_options.py).
     """
 
-    def __init__(self, engine: Engine, thresholds_wad: Sequence[int]) -> None:
+    def __init__(self, engine: Engine, thresholds_wad: Sequence[int],
+                 screen: bool = True) -> None:
         self.engine = engine
         self.thresholds_wad = list(thresholds_wad)
         self.figures: dict[str, PortfolioFigures] = {}
+        #: Whether all-account re-reads are screened (the grid rule only).
+        self.screening = screen and screenable(engine)
+        self._screen: EnginePortfolioScreen | None = None
+        #: Accounts read exactly in the last all-account pass (for the benchmark's count).
+        self.last_exact = 0
         self.update(None)
 
     @staticmethod
@@ -261,36 +300,148 @@ class PortfolioWatch:
     def update(self, events: Sequence[Event] | None
                ) -> list[tuple[str, PortfolioFigures | None, PortfolioFigures]]:
         """Re-read the accounts ``events`` touched (``None``: every one); return the
-        ``(account, before, after)`` of each re-read (``before`` ``None``: new)."""
+        ``(account, before, after)`` of each re-read whose decisions (level,
+        liquidatable, unpriced) changed or that is new (``before`` ``None``)."""
         engine = self.engine
         now = portfolio_accounts(engine)
         for gone in set(self.figures) - now:
             del self.figures[gone]
+        if events is None or not all(isinstance(e, MARKET_EVENTS) for e in events):
+            self._screen = None  # positions may have moved: rebuilt at the next screen
         touched = None if events is None else self.touched(events)
+        if touched is None and self.screening:
+            return self._screen_all(now)
         todo = sorted(now if touched is None else
                       (now & touched) | (now - set(self.figures)))
+        return self._exact_pass(todo)
+
+    def _exact_pass(self, todo: Sequence[str]
+                    ) -> list[tuple[str, PortfolioFigures | None, PortfolioFigures]]:
+        out: list[tuple[str, PortfolioFigures | None, PortfolioFigures]] = []
         if not todo:
-            return []
-        valuation = engine.valuation()
+            return out
+        valuation = self._valuation()
+        for a in todo:
+            before = self.figures.get(a)
+            after = self._read(valuation, a)
+            self.figures[a] = after
+            if before is None or before.decisions() != after.decisions():
+                out.append((a, before, after))
+        return out
+
+    def _valuation(self) -> Valuation:
+        valuation = self.engine.valuation()
         if valuation.portfolio is not None:
             # One portfolio evaluation per account per pass, read by every rule below.
             valuation = replace(valuation,
                                 portfolio=functools.lru_cache(maxsize=None)(valuation.portfolio))
-        model, ledger = engine.margin_model, engine.ledger
-        out = []
-        for a in todo:
-            missing = self._unpriced(a)
-            if missing is not None:
-                after = PortfolioFigures(unpriced=missing)
+        return valuation
+
+    def _read(self, valuation: Valuation, a: str) -> PortfolioFigures:
+        """One account exactly, through the engine's margin interface."""
+        missing = self._unpriced(a)
+        if missing is not None:
+            return PortfolioFigures(unpriced=missing)
+        model, ledger = self.engine.margin_model, self.engine.ledger
+        state = model.margin(ledger, valuation, a, MarginKind.MAINTENANCE)
+        level = sum(model.is_below(ledger, valuation, a, t) for t in self.thresholds_wad)
+        return PortfolioFigures(model.health(ledger, valuation, a), state.value,
+                                state.requirement, level,
+                                model.is_liquidatable(ledger, valuation, a))
+
+    def exact(self, account_id: str) -> PortfolioFigures:
+        """The account's exact figures now (computed and kept if the screen decided it).
+
+        Raises
+        ------
+        KeyError
+            Not a watched portfolio account.
+        """
+        figures = self.figures[account_id]
+        if figures.exact:
+            return figures
+        exact = self._read(self._valuation(), account_id)
+        if exact.decisions() != figures.decisions():
+            raise InvariantViolation(f"{account_id}: the screen decided {figures.decisions()}"
+                                     f", the exact rule {exact.decisions()}")
+        self.figures[account_id] = exact
+        return exact
+
+    def _screenable_accounts(self, now: set[str]) -> set[str]:
+        """Accounts the screen can decide: options on one priced underlying with every
+        held expiry's surface, no ledger account (lending or perps beside), no add-on."""
+        engine = self.engine
+        clearing = engine.state.options
+        opts = engine.config.options
+        if clearing is None or opts is None or opts.quote not in engine.prices:
+            return set()
+        state = engine.state
+        ledger, addons = engine.ledger.accounts, state.addons
+        ok_expiry: dict[tuple[str, int], bool] = {}
+        out = set()
+        for a in now:
+            book = clearing.positions.get(a)
+            if not book or a in ledger or addons.get(a):
+                continue
+            fine = True
+            for s in book:
+                key = (s.underlying, s.expiry)
+                good = ok_expiry.get(key)
+                if good is None:
+                    good = ok_expiry[key] = (s.underlying in engine.prices
+                                             and (key in state.vols or key in state.svi))
+                fine = fine and good
+            if fine and any(book.values()):
+                out.add(a)
+        return out
+
+    def _screen_all(self, now: set[str]
+                    ) -> list[tuple[str, PortfolioFigures | None, PortfolioFigures]]:
+        """Every account: screened in one pass, read exactly where the screen cannot
+        decide (see the class docstring)."""
+        candidates = self._screenable_accounts(now)
+        screen = self._screen
+        if screen is None or not candidates.issubset(screen.accounts):
+            screen = self._screen = EnginePortfolioScreen(self.engine, candidates)
+        result = screen.screen()
+        value, req, err = result.value, result.requirement, result.error
+        # A requirement surely zero or surely positive; else the exact rule decides.
+        no_req = req < -err
+        has_req = req > err
+        sure = no_req | has_req
+        level = np.zeros(len(value), dtype=np.int64)
+        for t_wad in self.thresholds_wad:
+            t = t_wad / WAD
+            gap = value - t * req
+            # Exactly: below iff value < t x requirement (health_of rounds down).
+            sure &= no_req | (np.abs(gap) > err * (1.0 + t))
+            level += has_req & (gap < 0)
+        gap = value - req
+        sure &= no_req | (np.abs(gap) > 2.0 * err)
+        liquidatable = has_req & (gap < 0)
+        screened = np.flatnonzero(sure)
+        accounts = result.accounts
+        decided = {accounts[i] for i in screened.tolist()}
+        exact_todo = sorted(now - decided)
+        self.last_exact = len(exact_todo)
+        out = self._exact_pass(exact_todo)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            health = np.where(has_req, value / np.where(has_req, req, 1.0), 0.0)
+        figures = self.figures
+        for i, a, lv, liq in zip(screened.tolist(), [accounts[i] for i in screened.tolist()],
+                                 level[screened].tolist(), liquidatable[screened].tolist(),
+                                 strict=True):
+            if a not in now:
+                continue
+            before = figures.get(a)
+            if no_req[i]:
+                after = PortfolioFigures(value=int(value[i]), exact=False)
             else:
-                state = model.margin(ledger, valuation, a, MarginKind.MAINTENANCE)
-                level = sum(model.is_below(ledger, valuation, a, t)
-                            for t in self.thresholds_wad)
-                after = PortfolioFigures(model.health(ledger, valuation, a), state.value,
-                                         state.requirement, level,
-                                         model.is_liquidatable(ledger, valuation, a))
-            out.append((a, self.figures.get(a), after))
-            self.figures[a] = after
+                after = PortfolioFigures(int(health[i] * WAD), int(value[i]),
+                                         math.ceil(req[i]), lv, liq, exact=False)
+            figures[a] = after
+            if before is None or before.decisions() != after.decisions():
+                out.append((a, before, after))
         return out
 
     def _unpriced(self, account_id: str) -> str | None:
@@ -315,7 +466,6 @@ class PortfolioWatch:
     def liquidatable(self) -> set[str]:
         """Portfolio accounts the engine's rule finds liquidatable now."""
         return {a for a, f in self.figures.items() if f.liquidatable}
-
 
 @dataclass
 class Counters:
@@ -687,7 +837,8 @@ class Service:
         clearing = engine.state.options
         opts = engine.config.options
         assert clearing is not None and opts is not None
-        figures = self.portfolios.figures[account_id]
+        # Exact on read: a screened account's figures are computed now (same state).
+        figures = self.portfolios.exact(account_id)
         ledger_account = engine.ledger.accounts.get(account_id)
         out: dict[str, Any] = {
             "account": account_id,
