@@ -117,12 +117,16 @@ class Settings:
         Events in one request, at most.
     max_crossed
         Accounts listed per tick among those whose level changed (all are counted).
+    screen_portfolios
+        Screen portfolio accounts in float under the grid rule and read exactly only
+        those near a line (:class:`PortfolioWatch`); ``False``: read every one exactly.
     """
 
     thresholds: tuple[Decimal, ...] = DEFAULT_THRESHOLDS
     max_quotes: int = 100
     max_events: int = 10_000
     max_crossed: int = 1_000
+    screen_portfolios: bool = True
 
     def __post_init__(self) -> None:
         ordered = tuple(sorted({Decimal(str(t)) for t in self.thresholds}, reverse=True))
@@ -500,7 +504,7 @@ class Service:
         self.book = RiskBook.from_engine(engine, subscribe=True)
         self.book.full_scan(1)
         self.known = KnownAccounts(engine)
-        self.portfolios = PortfolioWatch(engine, self._t_wad)
+        self.portfolios = PortfolioWatch(engine, self._t_wad, self.settings.screen_portfolios)
         self.counters = Counters()
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.last_alert: dict[str, Any] = {}
