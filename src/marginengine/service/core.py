@@ -405,7 +405,8 @@ class PortfolioWatch:
         decide (see the class docstring)."""
         candidates = self._screenable_accounts(now)
         screen = self._screen
-        if screen is None or not candidates.issubset(screen.accounts):
+        # Rebuilt when the accounts it may decide changed (one gained an add-on, say).
+        if screen is None or set(screen.accounts) != candidates:
             screen = self._screen = EnginePortfolioScreen(self.engine, candidates)
         result = screen.screen()
         value, req, err = result.value, result.requirement, result.error
