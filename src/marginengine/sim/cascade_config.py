@@ -23,6 +23,7 @@ from marginengine.ledger import check_account_id
 from marginengine.sim.actions import CascadeActionSpec
 from marginengine.sim.books import COUNTERPARTY, ProfileSpec, check_profiles
 from marginengine.sim.feeds import Deviation
+from marginengine.sim.gas import MAX_GAS_GWEI
 from marginengine.sim.joint import AssetPriceSpec, CorrelationSpec, JointPriceSpec, check_joint
 from marginengine.sim.scenario import RUN_NAME_PATTERN, check_run_name
 
@@ -96,7 +97,9 @@ class VenueSpec(StrictModel):
     depth_at_1pct: Positive = Decimal(2_000)      # whole tokens sellable within 1% (depth)
     exponent: Annotated[Decimal, Field(gt=0, le=4, multiple_of=Decimal("0.05"))] = Decimal(1)
     resilience: Fraction = Decimal("0.3")
-    arbitrage_speed: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.5")
+    #: Fraction of the gap to the external price closed per step; 0 is a venue nobody
+    #: arbitrages (its price moves only with the keepers' sales).
+    arbitrage_speed: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.5")
     feedback: bool = True                          # liquidation sales trade on the venue
 
 
@@ -124,7 +127,8 @@ class GasChainSpec(StrictModel):
     """One chain's gas: its price (gwei) per step and gas used per keeper action."""
 
     kind: Literal["constant", "replay", "process"] = "constant"
-    gwei: Positive = Decimal(20)
+    #: 0 is a chain with no fee (a test chain): keepers pay no gas, whatever the kind.
+    gwei: NonNegative = Decimal(20)
     file: str = ""
     field: str = "90.0 Perc"
     vol_sensitivity: NonNegative = Decimal(1)
@@ -135,6 +139,16 @@ class GasChainSpec(StrictModel):
         "tend": 150_000, "dent": 150_000, "deal": 100_000, "absorb": 300_000,
         "liquidate_perp": 300_000,
     })
+
+    @field_validator("gwei")
+    @classmethod
+    def _modelled_price(cls, value: Decimal) -> Decimal:
+        # Above the ceiling of the gas process (sim/gas.py MAX_GAS_GWEI) no keeper could
+        # pay, and the process could not start from it.
+        if value > Decimal(str(MAX_GAS_GWEI)):
+            raise ValueError(f"must be at most {MAX_GAS_GWEI:g} gwei, the highest gas price "
+                             f"modelled (1,000 ETH per unit of gas; got {value})")
+        return value
 
     @field_validator("gas_used")
     @classmethod
