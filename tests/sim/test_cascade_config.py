@@ -51,6 +51,9 @@ def problems(*overrides: str) -> list[str]:
     ("book.total_debt=1e300", "book.total_debt: Input should be less than or equal to 1E+15"),
     ("book.collateralization_median=1e300",
      "book.collateralization_median: Input should be less than or equal to 1000"),
+    ("book.collateralization_sigma=1e12",
+     "book.collateralization_sigma: Input should be less than or equal to 10"),
+    ("book.health_sigma=11", "book.health_sigma: Input should be less than or equal to 10"),
     ("step_seconds=1000000000000", "step_seconds: Input should be less than or equal to "
                                    "31536000"),
     ("price.process=path", "price.path: a path process needs at least one price"),
@@ -62,6 +65,15 @@ def problems(*overrides: str) -> list[str]:
     # A negative amount paid the keepers for their gas; a misspelt action cost 200,000.
     ("gas.gas_used.liquidate=-300000",
      "gas.gas_used: liquidate: must be at least 0 gas (got -300000)"),
+    # Above the gas process's ceiling (sim/gas.py MAX_GAS_GWEI) no keeper could pay; 0 is
+    # allowed (a chain with no fee), below it is not.
+    ("gas.gwei=2e12", "gas.gwei: must be at most 1e+12 gwei, the highest gas price modelled "
+                      "(1,000 ETH per unit of gas; got 2000000000000.0)"),
+    ("gas.gwei=-1", "gas.gwei: Input should be greater than or equal to 0 (got -1)"),
+    ("venue.arbitrage_speed=-0.1",
+     "venue.arbitrage_speed: Input should be greater than or equal to 0 (got -0.1)"),
+    ("venue.arbitrage_speed=1.5",
+     "venue.arbitrage_speed: Input should be less than or equal to 1 (got 1.5)"),
     ("gas.gas_used.liquidat=1", "gas.gas_used: liquidat: unknown action (actions: absorb, "
                                 "bark, buy_collateral, deal, dent, liquidate, "),
 ])

@@ -85,17 +85,22 @@ def price_path(spec: CascadeFile, rng: np.random.Generator,
     """The external price at steps 0..n (floats, USD); for a replay, ``start["time"]``
     is set to the Unix time (UTC) of step 0 when ``start`` is given.
 
+    A path that falls below one price unit (1e-8 USD, e.g. a crash to dust, or ``exp``
+    underflowing to 0) is floored there, the price the engine sees (:func:`to_price`):
+    what the keepers, the venue and the gas (its log returns) read agrees with it.
+
     Raises
     ------
     ConfigError
         When the process refuses its parameters (a path that leaves the float range).
     """
     try:
-        return _price_path(spec, rng, start)
+        path = _price_path(spec, rng, start)
     except (ValueError, OverflowError, FloatingPointError) as exc:
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError([f"price: {exc}"]) from None
+    return np.maximum(path, 1 / PRICE_UNIT)
 
 
 def _price_path(spec: CascadeFile, rng: np.random.Generator,

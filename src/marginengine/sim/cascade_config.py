@@ -46,6 +46,9 @@ UsdPrice = Annotated[Decimal, Field(ge=Decimal("1e-8"), le=Decimal("1e15"),
 UsdTotal = Annotated[Decimal, Field(gt=0, le=Decimal("1e15"), allow_inf_nan=False)]
 #: Collateral value over debt: above 0, at most 1,000.
 Ratio = Annotated[Decimal, Field(gt=0, le=1000, allow_inf_nan=False)]
+#: The log-sigma of a lognormal spread in a synthetic book: at most 10 (one account in a
+#: million is then e^50 times the median; beyond that the book's float values overflow).
+LogSigma = Annotated[Decimal, Field(ge=0, le=10, allow_inf_nan=False)]
 
 
 class PriceSpec(StrictModel):
@@ -212,14 +215,14 @@ class BookSpec(StrictModel):
     whales: int = Field(default=3, ge=0)
     whale_share: Fraction = Decimal("0.3")         # of total debt held by the whales
     collateralization_median: Ratio = Decimal("2.2")   # collateral value / debt
-    collateralization_sigma: NonNegative = Decimal("0.35")
+    collateralization_sigma: LogSigma = Decimal("0.35")
     min_collateralization: Ratio = Decimal("1.55")
     debt_asset: str = "DAI"
     collateral_asset: str | None = None            # the price path's asset (price.asset)
     # A book of several assets: synthetic profiles, or a file (CSV/Parquet), or a snapshot.
     profiles: list[ProfileSpec] = Field(default_factory=list)
     health_median: Ratio = Decimal("1.6")          # health factor (under thresholds)
-    health_sigma: NonNegative = Decimal("0.3")
+    health_sigma: LogSigma = Decimal("0.3")
     min_health: Ratio | None = None                # default: what initial margin allows
     #: How a profiles book sizes collateral: "health" (a health factor under today's
     #: thresholds, floored at what initial margin allows) or "collateralization"
