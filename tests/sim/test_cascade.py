@@ -232,3 +232,15 @@ def test_joint_paths_when_an_asset_falls_below_one_price_unit_then_floored_there
                  "price.assets.WETH.mu=-1e300")
     assert result.series["external_price_usd"] == [2_000.0, 1e-8, 1e-8, 1e-8]
     assert result.series["external_price_usd.wstETH"] == [2_340.0, 1e-8, 1e-8, 1e-8]
+
+
+def test_replay_when_hourly_years_on_one_second_steps_then_only_the_window_resampled():
+    # Four years of hourly Gemini bars on 1-second steps (126 million grid points) timed
+    # out building the whole grid. The window (drawn on the whole grid, as before) starts
+    # at 12:10:56 and holds the 12:00 bar, the hourly replay's step 1 on the same seed.
+    second = run("backtest_eth_hourly", "steps=3", "step_seconds=1")
+    assert second.summary["start_time_utc"] == "2017-03-09T12:10:56Z"
+    assert second.series["external_price_usd"] == [17.39] * 4
+    hourly = run("backtest_eth_hourly", "steps=3")
+    assert hourly.summary["start_time_utc"] == "2017-03-09T11:00:00Z"
+    assert hourly.series["external_price_usd"] == [17.12, 17.39, 17.14, 17.28]

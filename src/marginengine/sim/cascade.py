@@ -115,14 +115,18 @@ def _price_path(spec: CascadeFile, rng: np.random.Generator,
 
         # ps.file is made relative to the scenario file by anchor_files.
         series = load_replay(ps.file, ps.field, "price")
-        grid, values = p.resample(np.asarray(series.times), np.asarray(series.values),
-                                  spec.step_seconds, "previous")
+        times = np.asarray(series.times)
+        # Only the run's n + 1 grid points are resampled (the whole grid of a long series
+        # on short steps does not fit in memory); the window is drawn on the whole grid.
+        size = p.grid_size(float(times[-1] - times[0]), spec.step_seconds)
         first = 0
-        if ps.random_window and grid.size > n + 1:
-            first = int(rng.integers(0, grid.size - n))
+        if ps.random_window and size > n + 1:
+            first = int(rng.integers(0, size - n))
+        grid, values = p.resample(times, np.asarray(series.values), spec.step_seconds,
+                                  "previous", first=first, length=n + 1)
         if start is not None:
-            start["time"] = float(grid[first])
-        out = np.asarray(values[first:], dtype=float)
+            start["time"] = float(grid[0])
+        out = np.asarray(values, dtype=float)
         if out.size < n + 1:
             out = np.concatenate([out, np.full(n + 1 - out.size, out[-1])])
         path_values = out[: n + 1]

@@ -266,8 +266,9 @@ def _aligned_replays(spec: JointPriceSpec, step_seconds: int, length: int,
         k = int(np.searchsorted(times, start, side="right")) - 1
         times = np.concatenate([[start], times[k + 1:]])
         values = np.concatenate([[values[k]], values[k + 1:]])
-        _, grid_values = processes.resample(times, values, step_seconds, "previous")
-        v = np.asarray(grid_values, dtype=float)[:length]
+        _, grid_values = processes.resample(times, values, step_seconds, "previous",
+                                            length=length)
+        v = np.asarray(grid_values, dtype=float)
         if v.size < length:
             v = np.concatenate([v, np.full(length - v.size, v[-1])])
         out[name] = v
