@@ -100,7 +100,8 @@ def price_path(spec: CascadeFile, rng: np.random.Generator,
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError([f"price: {exc}"]) from None
-    return np.maximum(path, 1 / PRICE_UNIT)
+    floored: np.ndarray = np.maximum(path, 1 / PRICE_UNIT)
+    return floored
 
 
 def _price_path(spec: CascadeFile, rng: np.random.Generator,

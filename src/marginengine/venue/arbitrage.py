@@ -11,8 +11,8 @@ pays and none is made.
 block space, capital): the pool's mid is moved the fraction ``speed`` of the way, **in
 price** (not log-price), from where it is to the near edge of the fee band. With ``speed =
 0`` nobody arbitrages the venue (a stress: its price moves only with the trades made on
-it) and no trade is made. With ``speed = 1`` the pool ends on the edge, where its fee-adjusted price equals the external price
-(exactly ``E`` when the fee is zero). A single swap that maximised the arbitrageur's profit
+it) and no trade is made. With ``speed = 1`` the pool ends on the edge, where its
+fee-adjusted price equals the external price (exactly ``E`` when the fee is zero). A single swap that maximised the arbitrageur's profit
 would go slightly further, since within one swap the marginal price is
 ``(1 - fee) * k / (R + (1 - fee) x) ** 2`` rather than ``(1 - fee)`` times the post-trade mid:
 the difference is second order in the fee, and stopping on the band edge keeps the model's
@@ -45,8 +45,8 @@ from marginengine.venue.depth import DepthVenue
 
 def require_speed(speed: Real) -> Fraction:
     """``speed`` as the exact fraction the arbitrage moves by (a float read as the decimal
-    its author typed), if it lies in ``[0, 1]`` (0: no arbitrage); a caller passing the same speed every
-    step converts it once and passes the fraction (cheap to check again).
+    its author typed), if it lies in ``[0, 1]`` (0: no arbitrage); a caller passing the
+    same speed every step converts it once and passes the fraction (cheap to check again).
 
     Raises
     ------
