@@ -12,8 +12,9 @@ block space, capital): the pool's mid is moved the fraction ``speed`` of the way
 price** (not log-price), from where it is to the near edge of the fee band. With ``speed =
 0`` nobody arbitrages the venue (a stress: its price moves only with the trades made on
 it) and no trade is made. With ``speed = 1`` the pool ends on the edge, where its
-fee-adjusted price equals the external price (exactly ``E`` when the fee is zero). A single swap that maximised the arbitrageur's profit
-would go slightly further, since within one swap the marginal price is
+fee-adjusted price equals the external price (exactly ``E`` when the fee is zero). A
+single swap that maximised the arbitrageur's profit would go slightly further, since
+within one swap the marginal price is
 ``(1 - fee) * k / (R + (1 - fee) x) ** 2`` rather than ``(1 - fee)`` times the post-trade mid:
 the difference is second order in the fee, and stopping on the band edge keeps the model's
 end point simple to state and to test.
