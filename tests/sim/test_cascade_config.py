@@ -42,6 +42,11 @@ def problems(*overrides: str) -> list[str]:
      "is the asset whose price path is simulated, so set price.asset instead"),
     ("book.whales=50", "book.whales: must be fewer than accounts (50 whales, 20 accounts)"),
     ("book.whales=20", "book.whales: must be fewer than accounts (20 whales, 20 accounts)"),
+    # Whales (or the others) of no debt: the Liquity and family books divided by it.
+    ("book.whale_share=0", "book.whale_share: 0 leaves the whales (1 of 20 accounts) without "
+                           "debt; for a book without whales set whales = 0"),
+    ("book.whale_share=1", "book.whale_share: 1 leaves the 19 accounts that are not whales "
+                           "without debt; give them a share below 1"),
     ('accounts=[{id="alice\\n"}]', "accounts.0.id: account id must be 1-64 letters"),
     ('accounts=[{id="lender"}]', "accounts.0.id: 'lender' is the runner's own account"),
     ("steps=true", "steps: must not be true or false (got true)"),
@@ -80,6 +85,13 @@ def problems(*overrides: str) -> list[str]:
 def test_scenario_spec_when_input_not_meant_then_refused_naming_field(override: str,
                                                                        expected: str):
     assert any(p.startswith(expected) for p in problems(override)), problems(override)
+
+
+def test_scenario_spec_when_no_whales_then_any_whale_share_accepted():
+    # The share is of the whales' debt: with none (or a book of one account) it is unused.
+    scenario_spec(quickstart("book.whales=0", "book.whale_share=0"))
+    scenario_spec(quickstart("book.whales=0", "book.whale_share=1"))
+    scenario_spec(quickstart("book.accounts=1", "book.whales=0", "book.whale_share=1"))
 
 
 def test_scenario_spec_when_collateral_asset_given_as_price_asset_then_accepted():

@@ -248,6 +248,22 @@ class BookSpec(StrictModel):
                              "accounts): the rest of the debt needs ordinary accounts")
         return value
 
+    @field_validator("whale_share")
+    @classmethod
+    def _whale_share(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        # A share of 0 gave every whale, and 1 every other account, a debt of 0: accounts
+        # that borrow nothing (the Liquity and family runners divided by it). The whales
+        # as the book draws them: at most accounts - 1 (sim/book.py synthetic_book).
+        accounts, whales = info.data.get("accounts") or 0, info.data.get("whales") or 0
+        whales = min(whales, accounts - 1) if accounts > 1 else 0
+        if whales and value == 0:
+            raise ValueError(f"0 leaves the whales ({whales} of {accounts} accounts) without "
+                             "debt; for a book without whales set whales = 0")
+        if whales and value == 1:
+            raise ValueError(f"1 leaves the {accounts - whales} accounts that are not whales "
+                             "without debt; give them a share below 1")
+        return value
+
 
 class CascadeAccountSpec(StrictModel):
     """An explicit account besides the synthetic book: deposits, then borrows (whole
