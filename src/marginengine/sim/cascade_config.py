@@ -664,12 +664,19 @@ def check_perps(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
         problems.append("perps.book: no traders (give accounts or file)")
     if book.file and not Path(book.file).is_file():
         problems.append(f"perps.book.file: no such file {book.file!r}")
+    # Quote the runner deposits in smallest units (sim/perps.py setup): more decimals than
+    # the quote asset has were refused there, by parse_units, without the field's name.
+    decimals = protocol.markets[quote].decimals
+    if book.counterparty_quote is not None:
+        quote_amount(book.counterparty_quote, decimals, "perps.book.counterparty_quote",
+                     problems)
     lending_keepers = {k.id for k in spec.keepers}
     for i, keeper in enumerate(perps.keepers):
         if keeper.id in PERP_RESERVED:
             problems.append(f"perps.keepers.{i}.id: {keeper.id!r} is the runner's own account")
         elif keeper.id in lending_keepers:
             problems.append(f"perps.keepers.{i}.id: {keeper.id!r} is also a lending keeper")
+        quote_amount(keeper.capital, decimals, f"perps.keepers.{i}.capital", problems)
     return problems
 
 
