@@ -10,8 +10,9 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def test_readme_python_quickstart_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    assert blocks, "README has no Python quickstart"
+    blocks = [b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+              if re.search(r"^# BorrowRejected\(", b, re.M)]
+    assert len(blocks) == 1, "README has no Python quickstart (the block ending in its output)"
     monkeypatch.chdir(tmp_path)
     exec(compile(blocks[0], "README.md", "exec"), {})
     out = capsys.readouterr().out

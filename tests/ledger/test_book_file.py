@@ -268,3 +268,17 @@ def test_lending_and_perp_problems_come_together_and_nothing_is_returned(
         f"{perps}:3: market: unknown perp market 'BTC-PERP' (perp markets: ETH-PERP)",
         f"{perps}:4: account: '_book' is reserved (it takes the other side of loaded perp "
         "positions)"]
+
+
+def test_reserved_accounts_when_named_by_a_row_then_refused_by_line_by_both_faces(
+        tmp_path: Path, proto: ProtocolConfig) -> None:
+    # _liquidity is the service's: its genesis deposits what the borrowers owe beyond the
+    # suppliers' supply by it, so a book's _liquidity would be credited with that too.
+    path = tmp_path / "book.csv"
+    path.write_text(f"{HEADER}\nalice,WETH,1,\n_liquidity,USDC,100,\n_book,WETH,1,\n"
+                    "_liquidity/x,WETH,1,\n")
+    assert problems_of(proto, path) == [
+        f"{path}:3: account: '_liquidity' is reserved (the service's account that supplies "
+        "what a book's borrowers owe beyond its suppliers' supply)",
+        f"{path}:4: account: '_book' is reserved (it takes the other side of loaded perp "
+        "positions)"]

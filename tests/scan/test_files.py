@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from marginengine.engine.snapshot import engine_from_snapshot
 from marginengine.errors import ConfigError
-from marginengine.scan.files import load_engine, read_book, read_prices, read_protocol
+from marginengine.scan.files import (
+    engine_from_book,
+    load_engine,
+    read_book,
+    read_prices,
+    read_protocol,
+)
 
 PRICES = '[prices]\nWETH = 2000\nUSDC = 1\nDAI = "1"\nWBTC = 60000\n'
 GOOD = (
@@ -171,3 +178,49 @@ def test_parquet_when_pyarrow_missing_then_error_names_extra(tmp_path: Path,
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     with pytest.raises(ConfigError, match=r"pip install 'marginengine\[parquet\]'"):
         read_book(write(tmp_path, "book.parquet", "x"), read_protocol(None))
+
+
+def test_engine_from_book_when_good_then_same_state_as_the_snapshot_of_its_text(
+        tmp_path: Path):
+    # The book's integers go straight into the builder; the snapshot of the same rows in
+    # whole tokens (what engine_from_book built before) gives the same engine.
+    config = read_protocol(None)
+    prices = read_prices(write(tmp_path, "p.toml", PRICES), config)
+    book = read_book(write(tmp_path, "book.csv", GOOD), config)
+    engine = engine_from_book(config, prices, book)
+    snapshot = engine_from_snapshot({
+        "protocol": {"preset": "aave-v3"},
+        "prices": {"WETH": "2000", "USDC": "1", "DAI": "1", "WBTC": "60000"},
+        "accounts": [
+            {"id": "alice", "supplied": {"WETH": "10"}, "borrowed": {"USDC": "15000"}},
+            {"id": "bob", "supplied": {"WBTC": "0.5"}},
+            {"id": "carol/isolated", "supplied": {"WETH": "1.000000000000000001"},
+             "borrowed": {"WETH": "1"}},
+        ]})
+    assert engine.state_hash() == snapshot.state_hash()
+    # USDC: alice owes 15,000 and nobody supplied any: the protocol funds all of it.
+    assert engine.ledger.reserves["USDC"].cash == 0
+    assert engine.ledger.reserves["USDC"].reserves_ray == 15_000 * 10**6 * 10**27
+
+
+def test_engine_from_book_when_perp_book_then_positions_opened_and_priced(tmp_path: Path):
+    from marginengine.config import protocol_from_dict
+    from marginengine.ledger import book_file
+
+    config = protocol_from_dict({"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}},
+                                 "perps": {"ETH-PERP": {"preset": "dydx-v4",
+                                                        "base_decimals": 18}}})
+    lending = write(tmp_path, "book.csv", "account,asset,supplied,borrowed\nalice,WETH,1,\n")
+    perps = write(tmp_path, "perps.csv", "account,market,size,entry_price,quote\n"
+                                         "alice,ETH-PERP,-2,2100,5000\n")
+    book = book_file.read_book(config, lending, perps)
+    prices = {"WETH": 2_000 * 10**8, "USDC": 10**8}
+    with pytest.raises(ConfigError) as info:
+        engine_from_book(config, prices, book, prices_source="p.toml")
+    assert info.value.problems == ["prices.ETH-PERP: missing (the book holds ETH-PERP)"]
+    engine = engine_from_book(config, {**prices, "ETH-PERP": 2_000 * 10**8}, book)
+    alice = engine.ledger.accounts["alice"]
+    # The short of 2 at 2,100 adds 4,200 USDC to the 5,000 of quote; _book holds the long.
+    assert alice.perps["ETH-PERP"].size == -2 * 10**18
+    assert alice.perp_quote == 9_200 * 10**6
+    assert engine.ledger.accounts["_book"].perps["ETH-PERP"].size == 2 * 10**18

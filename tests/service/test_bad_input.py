@@ -64,6 +64,16 @@ WRITES: list[tuple[str, dict[str, Any] | bytes, int, str]] = [
                              "amount": 1}]}, 422,
      "events.0.account: account id must be 1-64 letters, digits or . _ : @ -, optionally "
      "/label for an isolated sub-account (got 'a b')"),
+    ("/events", {"events": [{"type": "Deposit", "account": "_liquidity", "asset": "USDC",
+                             "amount": 1}]}, 422,
+     "events.0.account: '_liquidity' is reserved (the service's account that supplies what "
+     "a book's borrowers owe beyond its suppliers' supply)"),
+    ("/ticks", {"events": [{"type": "Deposit", "account": "a", "asset": "WETH", "amount": 1},
+                           {"type": "Liquidate", "account": "alice", "liquidator": "_book",
+                            "debt_asset": "USDC", "collateral_asset": "WETH",
+                            "debt_to_cover": 1}]}, 422,
+     "events.1.liquidator: '_book' is reserved (it takes the other side of loaded perp "
+     "positions)"),
     ("/events", {"events": [{"type": "Deposit", "account": "a", "asset": "DOGE",
                              "amount": 1}]}, 422,
      "events.0.asset: unknown asset 'DOGE' (markets: DAI, USDC, WETH)"),

@@ -112,6 +112,43 @@ def test_book_when_engine_refuses_a_borrow_then_nothing_written(tmp_path: Path) 
     assert not log.exists()
 
 
+def test_book_when_it_names_liquidity_account_then_refused_by_line_and_nothing_written(
+        tmp_path: Path) -> None:
+    # Its supply would be merged with the liquidity the genesis deposits by _liquidity.
+    path = _config(tmp_path, "account,asset,supplied,borrowed\n"
+                             "alice,WETH,10,\nalice,USDC,,15000\n_liquidity,USDC,5000,\n")
+    cfg = read_config(path)
+    log = tmp_path / "events.sqlite"
+    with pytest.raises(ConfigError) as caught:
+        start_engine(cfg.protocol, cfg.prices, cfg.book, f"sqlite:{log}")
+    assert caught.value.problems == [
+        f"{tmp_path / 'book.csv'}:4: account: '_liquidity' is reserved (the service's account "
+        "that supplies what a book's borrowers owe beyond its suppliers' supply)"]
+    assert not log.exists()
+
+
+def test_request_when_it_acts_as_liquidity_account_then_422_and_liquidity_kept(
+        tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from marginengine.service import Service
+    from marginengine.service.app import create_app
+    from tests.service.conftest import AUTH, TOKEN
+
+    path = _config(tmp_path, "account,asset,supplied,borrowed\n"
+                             "alice,WETH,10,\nalice,USDC,,15000\nbob,USDC,5000,\n")
+    cfg = read_config(path)
+    engine = start_engine(cfg.protocol, cfg.prices, cfg.book, None).engine
+    assert engine.ledger.supply_of(LIQUIDITY_ACCOUNT, "USDC") == 10_000 * USDC
+    with TestClient(create_app(Service(engine), TOKEN, rate=0)) as client:
+        r = client.post("/events", headers=AUTH, json={"events": [
+            {"type": "Withdraw", "account": LIQUIDITY_ACCOUNT, "asset": "USDC",
+             "amount": 10_000 * USDC}]})
+    assert r.status_code == 422
+    assert r.json()["error"].startswith("events.0.account: '_liquidity' is reserved (")
+    assert engine.ledger.supply_of(LIQUIDITY_ACCOUNT, "USDC") == 10_000 * USDC
+
+
 def test_price_file_when_read_then_ticks_of_set_price(tmp_path: Path) -> None:
     config = read_config(CONFIG).protocol
     path = tmp_path / "prices.csv"

@@ -318,16 +318,21 @@ def health(snapshot: Path, as_json: bool, order: str | None) -> None:
 @cli.command()
 @click.argument("log", metavar="LOG")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print {events, state_hash, truncated, note, format_version} as JSON.")
+              help="Print {events, state_hash, truncated, note, format_version, "
+                   "writer_state_hash, writer_note} as JSON.")
 def replay(log: str, as_json: bool) -> None:
     """Rebuild the state from the event LOG, verifying it; print its state hash and event count.
 
     LOG is a SQLite file or a PostgreSQL URL (postgresql://user@host:port/database).
 
     A log whose writer stopped without closing it (a torn tail) replays every acknowledged
-    event, exit 0, and says so ("truncated"). Damage anywhere else (an edited, missing or
-    unreadable event, a lost -wal file, a missing meta) is one line naming the first bad
-    event, exit 2. The log is read only; nothing is written beside it.
+    event, exit 0, and says so ("truncated"). A log written before a part of the state
+    existed (an Absorb without gas_used and base_fee, before Comet's liquidator points)
+    replays with the new fields at their defaults; its state hash then includes that
+    part, and the hash its writer computed (without it) is printed beside it. Damage
+    anywhere else (an edited, missing or unreadable event, a lost -wal file, a missing
+    meta) is one line naming the first bad event, exit 2. The log is read only; nothing
+    is written beside it.
     """
     from marginengine.engine import Engine
     from marginengine.persistence import is_postgres_url
@@ -338,9 +343,12 @@ def replay(log: str, as_json: bool) -> None:
             "events": report.events, "state_hash": report.state_hash,
             "truncated": report.truncated, "note": report.note,
             "format_version": report.format_version,
+            "writer_state_hash": report.writer_state_hash, "writer_note": report.writer_note,
         }))
         return
     click.echo(f"state hash: {report.state_hash}")
+    if report.writer_state_hash is not None:
+        click.echo(f"writer's:   {report.writer_state_hash} ({report.writer_note})")
     click.echo(f"events:     {report.events}")
     if report.format_version == "1":
         click.echo("format:     1 (records not chained, no acknowledged count: a lost tail "

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +110,10 @@ class ReplayReport:
     was replayed, and ``note`` says where it ends and whether a torn last write was ignored.
     ``format_version``: the log's format (``"1"`` logs have no chain and no acknowledged
     count, so a lost tail cannot be detected in them).
+    ``writer_state_hash``: for a log written before a part of the state existed
+    (:data:`LOG_ADDITIONS`), the hash of the same state without that part, as the engine
+    that wrote the log computed it (what its run recorded); ``writer_note`` says which
+    part and why ``state_hash`` differs. ``None`` and ``""`` when the two are the same.
     """
 
     events: int
@@ -117,6 +121,46 @@ class ReplayReport:
     truncated: bool
     note: str
     format_version: str = "2"
+    writer_state_hash: str | None = None
+    writer_note: str = ""
+
+
+@dataclass(frozen=True)
+class LogAddition:
+    """What an event type gained after logs were written without it, so that such a log
+    still replays and verifies (see :meth:`Engine.replay`).
+
+    Attributes
+    ----------
+    fields
+        The event's fields added, each with a default that gives the rule of the log's
+        writer: a logged event without them replays at those defaults.
+    details
+        The outcome's details added: not in such a log's records, so not compared.
+    hash_part
+        The part of :meth:`~marginengine.engine.state.EngineState.hash_parts` they brought
+        (absent from the hash the writer computed).
+    what, defaults
+        The addition and what its defaults do, in words, for the replay's note.
+    """
+
+    fields: frozenset[str]
+    details: frozenset[str]
+    hash_part: str
+    what: str
+    defaults: str
+
+
+#: Per event type, what it gained since logs were first written (one entry per change of
+#: an event's shape; a log lacking the fields was written before it).
+LOG_ADDITIONS: dict[str, LogAddition] = {
+    # Comet's liquidator points (compound-finance/comet@d5a30b0a contracts/Comet.sol
+    # absorb; marginengine commit 84a9c60): gas_used and base_fee at 0 add no
+    # approxSpend; numAbsorbs and numAbsorbed are credited all the same, and hashed.
+    "Absorb": LogAddition(
+        frozenset({"gas_used", "base_fee"}), frozenset({"liquidator_points"}),
+        "liquidator_points", "Comet's liquidator points", "0: no approxSpend"),
+}
 
 
 class Engine(StateReads):
@@ -327,10 +371,16 @@ class Engine(StateReads):
             self._deliver()
 
     # ------------------------------------------------------------------ reads
-    def state_hash(self) -> str:
+    def state_hash(self, omit: Collection[str] = ()) -> str:
         """SHA-256 over the ledger, the prices, the oracles, the auctions, the market
-        conditions and the event count."""
-        return self.ledger.state_hash({"seq": self.seq, **self.state.hash_parts()})
+        conditions and the event count.
+
+        ``omit``: parts of :meth:`~marginengine.engine.state.EngineState.hash_parts` left
+        out (the hash an engine older than them computed; see :data:`LOG_ADDITIONS`)."""
+        parts = self.state.hash_parts()
+        if omit:
+            parts = {k: v for k, v in parts.items() if k not in omit}
+        return self.ledger.state_hash({"seq": self.seq, **parts})
 
     def borrowing_power(self, account_id: str, asset: str) -> int:
         """Units of ``asset`` the account could borrow at most now (initial margin)."""
@@ -374,14 +424,22 @@ class Engine(StateReads):
                 raise LogError(f"{path}: the log has no readable protocol ({exc})") from None
             engine = cls(config)
             legacy = store.format_version == "1"
+            # The additions this log predates, and how many of its events showed it.
+            older: dict[str, int] = {}
             for row in store.read():
                 try:
-                    event = event_from_dict(row.record["event"])
+                    logged = row.record["event"]
+                    event = event_from_dict(logged)
                 except (MarginEngineError, KeyError, TypeError) as exc:
                     raise LogError(f"{path}: event {row.seq} is malformed: {exc}") from None
+                addition = LOG_ADDITIONS.get(event.name)
+                if addition is not None and not addition.fields <= logged.keys():
+                    older[event.name] = older.get(event.name, 0) + 1
+                else:
+                    addition = None
                 outcome = engine.apply(event)
                 if verify:
-                    differ = _replay_differences(outcome, row, legacy)
+                    differ = _replay_differences(outcome, row, legacy, addition)
                     if differ:
                         raise LogError(
                             f"{path}: replay diverged at event {row.seq}: logged {row.outcome}, "
@@ -390,19 +448,44 @@ class Engine(StateReads):
             status = store.status()
         finally:
             store.close()
-        return engine, ReplayReport(status.events, engine.state_hash(), status.truncated,
-                                    status.note, status.format_version)
+        state_hash = engine.state_hash()
+        writer_hash, writer_note = None, ""
+        if older:
+            omitted = [LOG_ADDITIONS[name] for name in sorted(older)]
+            writer_hash = engine.state_hash(omit={a.hash_part for a in omitted})
+            if writer_hash == state_hash:
+                writer_hash = None  # nothing of the addition is in the state
+            else:
+                writer_note = "; ".join(
+                    f"the log predates {a.what}: {older[name]} {name} event"
+                    f"{'s' if older[name] != 1 else ''} without {' or '.join(sorted(a.fields))}"
+                    f" (replayed at {a.defaults}); the state hash includes {a.hash_part}, "
+                    f"the writer's did not"
+                    for name, a in zip(sorted(older), omitted, strict=True))
+        return engine, ReplayReport(status.events, state_hash, status.truncated,
+                                    status.note, status.format_version, writer_hash,
+                                    writer_note)
 
 
-def _replay_differences(outcome: Outcome, row: LogRecord, legacy: bool) -> list[str]:
+def _replay_differences(outcome: Outcome, row: LogRecord, legacy: bool,
+                        addition: LogAddition | None = None) -> list[str]:
     """The fields in which a replayed outcome differs from the logged one.
 
     The fields the log holds are compared (a newer engine may record more), refusal codes
     and data included. Refusal prose is a message for people, not a contract: it is
     compared only in a format-2 log without refusal codes, never in format 1.
+
+    ``addition``: what the logged event's type gained since this log was written (its
+    record lacks the fields): the event is compared without those fields (the replay
+    took their defaults) and the details without those added.
     """
     replayed = json.loads(outcome.to_json())
     logged = row.record
+    if addition is not None:
+        replayed["event"] = {k: v for k, v in replayed["event"].items()
+                             if k not in addition.fields or k in logged["event"]}
+        replayed["details"] = {k: v for k, v in replayed["details"].items()
+                               if k not in addition.details}
     keys = {"seq", "outcome", "event", "accepted", "details"} | set(logged)
     if legacy or "code" in logged:
         keys.discard("reason")
@@ -410,9 +493,11 @@ def _replay_differences(outcome: Outcome, row: LogRecord, legacy: bool) -> list[
 
 
 __all__ = [
+    "LOG_ADDITIONS",
     "Change",
     "Engine",
     "LiquidationQuote",
+    "LogAddition",
     "Rejected",
     "ReplayReport",
     "fmt_health",

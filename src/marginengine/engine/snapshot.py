@@ -35,11 +35,16 @@ so sizes sum to zero. Option expiries are unix seconds from the snapshot's time 
 Balances are taken at index 1 (no interest history). The pool is assumed to hold what
 the listed suppliers left; where the listed borrowers owe more than the listed suppliers
 supplied, the difference is booked as protocol-owned liquidity so the books balance.
+
+:func:`engine_from_snapshot` parses and checks the file, naming each field; the engine is
+then built from the integers by :func:`engine_from_accounts`, which the scan's books
+(:func:`marginengine.scan.files.engine_from_book`) call directly with what the book reader
+has checked, so both go through the same rules and a book is not formatted back to text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -59,7 +64,7 @@ from marginengine.engine.events import SetPrice, SetVolSurface
 from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
-from marginengine.ledger.book_file import COUNTERPARTY
+from marginengine.ledger.book_file import COUNTERPARTY, BookAccount
 from marginengine.ledger.options import OptionSeries
 from marginengine.margin.emode import emode_problems
 
@@ -121,6 +126,77 @@ def emode_fields(config: ProtocolConfig, category_id: int, borrowed: Iterable[st
             for what, reason in emode_problems(config, category_id, borrowed)]
 
 
+def engine_from_accounts(config: ProtocolConfig, prices: Mapping[str, int],
+                         accounts: Sequence[BookAccount], source: str | None = None) -> Engine:
+    """Build an engine holding validated accounts at validated prices: the snapshot
+    builder's rules, which every snapshot and every scanned book goes through.
+
+    The prices are set (``SetPrice``, by asset), then every account's e-mode category,
+    every supply (at index 1), the protocol's funding of whatever the accounts owe beyond
+    what they supplied, every borrow, every perp quote balance, and every perp position
+    against :data:`BOOK`; then each market's rates are updated and conservation is
+    checked.
+
+    Parameters
+    ----------
+    config
+        The protocol.
+    prices
+        Asset or perp market -> price, 8 decimals, positive.
+    accounts
+        In the order built; balances in smallest units, positive (zero amounts left out),
+        of the protocol's markets, every one priced; ids well formed and distinct, none
+        :data:`BOOK`; e-mode categories the protocol's, allowing what is borrowed; perp
+        sizes nonzero. The callers check all this and name the field or line of each
+        problem (:func:`engine_from_snapshot` ``accounts.N.field``, the book reader
+        :func:`marginengine.ledger.book_file.read_book` ``FILE:LINE: field``), so it is
+        not checked again here.
+    source
+        Named in the error raised when the engine refuses a price.
+
+    Raises
+    ------
+    ConfigError
+        If the engine refuses a price (``prices.ASSET: reason``; a checked price never is).
+    """
+    engine = Engine(config)
+    for asset, price in sorted(prices.items()):
+        out = engine.apply(SetPrice(asset, price))
+        if not out.accepted:
+            raise ConfigError([f"prices.{asset}: {out.reason}"], source=source)
+    ledger = engine.ledger
+    for acct in accounts:
+        if acct.emode:
+            ledger.set_emode(acct.id, acct.emode)
+    owed: dict[str, int] = {}
+    for acct in accounts:
+        for asset, amount in acct.supplied.items():
+            ledger.deposit(acct.id, asset, amount)
+        for asset, amount in acct.borrowed.items():
+            owed[asset] = owed.get(asset, 0) + amount
+    for asset in config.markets:
+        # The pool holds what the listed suppliers left; the protocol provides the rest.
+        gap = owed.get(asset, 0) - ledger.reserves[asset].cash
+        if gap > 0:
+            ledger.fund_from_protocol(asset, gap)
+    for acct in accounts:
+        for asset, amount in acct.borrowed.items():
+            ledger.borrow(acct.id, asset, amount)
+    for acct in accounts:
+        if acct.quote:
+            ledger.deposit_quote(acct.id, acct.quote)
+    for acct in accounts:
+        for market, (size, entry) in acct.positions.items():
+            perp = config.perps[market]
+            unit = config.markets[perp.quote].unit
+            ledger.fill(acct.id, market, size, entry, perp.base_unit, unit)
+            ledger.fill(BOOK, market, -size, entry, perp.base_unit, unit)
+    for asset in config.markets:
+        ledger.update_rates(asset)
+    ledger.check_conservation()
+    return engine
+
+
 def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Engine:
     """Build an engine holding the snapshot's prices and balances.
 
@@ -133,10 +209,7 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
     config = protocol_from_dict(snap.protocol, source=source, prefix="protocol")
     problems: list[str] = []
     prices = parse_asset_amounts(snap.prices, config, "prices", problems, prices=True)
-    balances = []
-    quotes: list[tuple[str, int]] = []
-    fills: list[tuple[str, str, int, int]] = []
-    emodes: list[tuple[str, int]] = []
+    accounts: list[BookAccount] = []
     seen: set[str] = set()
     for i, acct in enumerate(snap.accounts):
         where = field_path("accounts", i)
@@ -150,9 +223,8 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
         supplied = parse_asset_amounts(acct.supplied, config, f"{where}.supplied", problems)
         borrowed = parse_asset_amounts(acct.borrowed, config, f"{where}.borrowed", problems)
         problems.extend(emode_fields(config, acct.emode, borrowed, where))
-        balances.append((acct.id, supplied, borrowed))
-        if acct.emode:
-            emodes.append((acct.id, acct.emode))
+        account = BookAccount(acct.id, supplied, borrowed, emode=acct.emode)
+        accounts.append(account)
         quote_asset = next(iter({p.quote for p in config.perps.values()}), "")
         if acct.quote is not None:
             if not quote_asset:
@@ -161,7 +233,7 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
                 amount = parse_positive(acct.quote, config.markets[quote_asset].decimals,
                                         f"{where}.quote", problems)
                 if amount is not None:
-                    quotes.append((acct.id, amount))
+                    account.quote = amount
         for market, pos in acct.positions.items():
             at = f"{where}.positions.{market}"
             perp = config.perps.get(market)
@@ -174,40 +246,14 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
             if size == 0:
                 problems.append(f"{at}.size: must not be zero")
             elif size is not None and entry is not None:
-                fills.append((acct.id, market, size, entry))
+                account.positions[market] = (size, entry)
     opt_cash, opt_fills = _options(snap, config, problems)
-    used = {a for _, s, b in balances for a in (*s, *b)} | {m for _, m, _, _ in fills}
+    used = {a for x in accounts for a in (*x.supplied, *x.borrowed, *x.positions)}
     for asset in sorted(used - set(snap.prices)):  # a bad price is reported once, above
         problems.append(f"prices.{asset}: missing (an account holds {asset})")
     if problems:
         raise ConfigError(problems, source=source)
-    engine = Engine(config)
-    for asset, price in sorted(prices.items()):
-        engine.apply(SetPrice(asset, price))
-    ledger = engine.ledger
-    for account_id, category_id in emodes:
-        ledger.set_emode(account_id, category_id)
-    for account_id, supplied, _ in balances:
-        for asset, amount in supplied.items():
-            ledger.deposit(account_id, asset, amount)
-    for asset in config.markets:
-        owed = sum(b.get(asset, 0) for _, _, b in balances)
-        gap = owed - ledger.reserves[asset].cash
-        if gap > 0:
-            ledger.fund_from_protocol(asset, gap)
-    for account_id, _, borrowed in balances:
-        for asset, amount in borrowed.items():
-            ledger.borrow(account_id, asset, amount)
-    for account_id, amount in quotes:
-        ledger.deposit_quote(account_id, amount)
-    for account_id, market, size, entry in fills:
-        perp = config.perps[market]
-        unit = config.markets[perp.quote].unit
-        ledger.fill(account_id, market, size, entry, perp.base_unit, unit)
-        ledger.fill(BOOK, market, -size, entry, perp.base_unit, unit)
-    for asset in config.markets:
-        ledger.update_rates(asset)
-    ledger.check_conservation()
+    engine = engine_from_accounts(config, prices, accounts, source=source)
     for v in snap.vols:
         out = engine.apply(SetVolSurface(v.underlying, v.expiry, round(v.vol * 1e6),
                                          round(v.skew * 1e6)))

@@ -12,9 +12,10 @@ others accept, and a mistake is named the same way everywhere. Two formats:
   market (``quote``, the account's perp quote balance, optional, on one of its rows).
 
 An account id ``owner/label`` is an isolated bucket (a sub-account with its own margin;
-:func:`marginengine.ledger.check_account_id`). Amounts are whole tokens as exact decimals,
-converted to smallest units (:func:`marginengine.config.amounts.parse_amount`); an empty
-cell (a Parquet null) is none.
+:func:`marginengine.ledger.check_account_id`); the ids the tool uses itself
+(:data:`RESERVED_ACCOUNTS`: ``_book``, ``_liquidity``) are refused. Amounts are whole
+tokens as exact decimals, converted to smallest units
+(:func:`marginengine.config.amounts.parse_amount`); an empty cell (a Parquet null) is none.
 
 Problems are collected over every file read and raised together as one
 :class:`~marginengine.errors.ConfigError`, each ``FILE:LINE: field: reason`` (Parquet:
@@ -53,6 +54,17 @@ MAX_PROBLEMS = 20
 #: as on any exchange): the simulator's loader and the snapshot builder both use it, so a
 #: book may not name it.
 COUNTERPARTY = "_book"
+#: The account by which the service deposits what a book's borrowers owe beyond what its
+#: suppliers supplied (the log's first batch; marginengine.service.startup), so neither a
+#: book nor a service request may name it.
+LIQUIDITY_ACCOUNT = "_liquidity"
+#: Account ids the tool itself uses, each with what it is for: a book row naming one is
+#: refused (``FILE:LINE: account: '_book' is reserved (...)``), and so is a service request.
+RESERVED_ACCOUNTS = {
+    COUNTERPARTY: "it takes the other side of loaded perp positions",
+    LIQUIDITY_ACCOUNT: "the service's account that supplies what a book's borrowers owe "
+                       "beyond its suppliers' supply",
+}
 #: Suffixes read as Parquet; ``.csv`` is read as CSV; anything else is refused.
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -376,9 +388,9 @@ def _account(raw: str, where: str, problems: list[str]) -> str | None:
     except ValueError as exc:
         problems.append(str(exc))
         return None
-    if account == COUNTERPARTY:
-        problems.append(f"{where}: account: {COUNTERPARTY!r} is reserved (it takes the other "
-                        "side of loaded perp positions)")
+    if account in RESERVED_ACCOUNTS:
+        problems.append(f"{where}: account: {account!r} is reserved "
+                        f"({RESERVED_ACCOUNTS[account]})")
         return None
     return account
 
@@ -572,9 +584,11 @@ __all__ = [
     "COUNTERPARTY",
     "LENDING_COLUMNS",
     "LENDING_OPTIONAL",
+    "LIQUIDITY_ACCOUNT",
     "MAX_PROBLEMS",
     "PARQUET_SUFFIXES",
     "PERP_COLUMNS",
+    "RESERVED_ACCOUNTS",
     "Book",
     "BookAccount",
     "BorrowCheck",

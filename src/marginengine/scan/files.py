@@ -14,10 +14,11 @@ TOML file with a ``[prices]`` table (USD per whole token); a protocol is a TOML 
 the protocol's keys at the top level or under ``[protocol]`` (so a scenario or snapshot
 file serves).
 
-The engine is built by the snapshot builder
-(:func:`marginengine.engine.snapshot.engine_from_snapshot`): balances at index 1, the
-protocol funding whatever the listed suppliers did not. Problems are reported all at
-once, each naming the line (or row) and the column.
+The engine is built by the snapshot builder's rules, from the book's integers
+(:func:`marginengine.engine.snapshot.engine_from_accounts`, what
+:func:`~marginengine.engine.snapshot.engine_from_snapshot` calls once it has parsed a
+snapshot): balances at index 1, the protocol funding whatever the listed suppliers did
+not. Problems are reported all at once, each naming the line (or row) and the column.
 """
 
 from __future__ import annotations
@@ -29,9 +30,8 @@ from marginengine.config import ProtocolConfig, protocol_from_dict, read_toml
 from marginengine.config.amounts import parse_asset_amounts
 from marginengine.config.families import LiquidationMechanism
 from marginengine.engine import Engine
-from marginengine.engine.snapshot import engine_from_snapshot
+from marginengine.engine.snapshot import engine_from_accounts
 from marginengine.errors import ConfigError
-from marginengine.fixedpoint import PRICE_DECIMALS, format_units
 from marginengine.ledger import book_file
 from marginengine.ledger.book_file import Book
 from marginengine.margin.emode import emode_problems
@@ -78,31 +78,27 @@ def read_book(path: str | Path, config: ProtocolConfig) -> Book:
 
 def engine_from_book(config: ProtocolConfig, prices: dict[str, int], book: Book,
                      prices_source: str | None = None, source: str | None = None) -> Engine:
-    """An engine holding the book's balances at ``prices``, built by the snapshot builder.
+    """An engine holding the book's balances (and perp positions, where a book read with
+    a perp book holds any) at ``prices``, built by the snapshot builder's rules
+    (:func:`marginengine.engine.snapshot.engine_from_accounts`).
+
+    The book's integers go straight in: the book reader has checked every row (ids,
+    amounts, e-mode categories; :func:`read_book`) and ``prices`` are checked
+    (:func:`read_prices`), so nothing is formatted back to text and parsed again.
+    ``prices_source`` is named in an error about the prices; ``source``, the book's path,
+    names nothing here now that its rows are checked when read (kept for callers).
 
     Raises
     ------
     ConfigError
-        If an asset the book holds has no price.
+        If an asset (or perp market) the book holds has no price.
     """
-    missing = sorted(book.assets() - set(prices))
+    held = book.assets() | {m for acct in book.accounts for m in acct.positions}
+    missing = sorted(held - set(prices))
     if missing:
         raise ConfigError([f"prices.{a}: missing (the book holds {a})" for a in missing],
                           source=prices_source)
-    markets = config.markets
-
-    def whole(amounts: dict[str, int]) -> dict[str, str]:
-        # The snapshot builder takes whole tokens; exact decimals give back the same units.
-        return {a: format_units(v, markets[a].decimals) for a, v in amounts.items()}
-
-    snapshot = {
-        "protocol": config.model_dump(mode="json"),
-        "prices": {a: format_units(p, PRICE_DECIMALS) for a, p in prices.items()},
-        "accounts": [{"id": a.id, "supplied": whole(a.supplied), "borrowed": whole(a.borrowed),
-                      **({"emode": a.emode} if a.emode else {})}
-                     for a in book.accounts],
-    }
-    return engine_from_snapshot(snapshot, source=source)
+    return engine_from_accounts(config, prices, book.accounts, source=prices_source)
 
 
 def load_engine(book_path: str | Path, prices_path: str | Path,

@@ -4,9 +4,11 @@ A request is turned into engine events here, whole, or refused with a
 :class:`RequestError` naming the field (``prices.WETH``, ``events.3.amount``) and the
 reason; nothing of a refused request reaches the engine, the log or the book. The checks
 are the ones the library applies to its own files: account ids by
-:func:`marginengine.ledger.check_account_id`, assets against the protocol's markets, prices
-and amounts by :func:`marginengine.config.amounts.parse_positive` (exact decimals, at most
-the asset's places, positive, at most 2**256 - 1 smallest units). What only the engine can
+:func:`marginengine.ledger.check_account_id`, none of them one the tool uses itself
+(:data:`marginengine.ledger.book_file.RESERVED_ACCOUNTS`: ``_liquidity``, ``_book``),
+assets against the protocol's markets, prices and amounts by
+:func:`marginengine.config.amounts.parse_positive` (exact decimals, at most the asset's
+places, positive, at most 2**256 - 1 smallest units). What only the engine can
 decide with the state (a borrow beyond the borrowing power) is its refusal: logged, and
 reported as the event's outcome.
 """
@@ -25,6 +27,7 @@ from marginengine.engine import AdvanceTime, Event, SetConditions, SetPrice, eve
 from marginengine.errors import ConfigError, EventError, MarginEngineError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
+from marginengine.ledger.book_file import RESERVED_ACCOUNTS
 from marginengine.oracle.conditions import CONDITION_FIELDS
 
 #: Fields that name an account in some event.
@@ -132,6 +135,10 @@ def account_event(config: ProtocolConfig, known: Mapping[str, object] | _Known,
                 check_account_id(value, at)
             except ValueError as exc:
                 raise RequestError(at, str(exc).partition(": ")[2]) from None
+            if value in RESERVED_ACCOUNTS:
+                # The service's own accounts: a request acting as _liquidity could
+                # withdraw the liquidity the book's genesis deposited.
+                raise RequestError(at, f"{value!r} is reserved ({RESERVED_ACCOUNTS[value]})")
             if kind not in CREATING and value not in known and f.name in ("account",
                                                                           "source"):
                 raise RequestError(at, f"unknown account {value!r}")

@@ -3,9 +3,10 @@
 The state of the service is always the replay of its log, so a book enters through
 ordinary events, in the log's first batch: the prices (``SetPrice``), every supply
 (``Deposit``), the liquidity the listed suppliers did not provide (a ``Deposit`` by the
-account ``_liquidity``), then every borrow (``Borrow``). The engine's own rules decide each
-one; a book the engine would refuse (an account borrowing beyond its borrowing power at the
-configured prices) is refused before the log is created, naming the accounts.
+account ``_liquidity``, :data:`~marginengine.ledger.book_file.LIQUIDITY_ACCOUNT`, which a
+book or a request may not name), then every borrow (``Borrow``). The engine's own rules
+decide each one; a book the engine would refuse (an account borrowing beyond its borrowing
+power at the configured prices) is refused before the log is created, naming the accounts.
 
 Logs (``--log``):
 
@@ -32,13 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from marginengine.config import ProtocolConfig, read_toml, validate_model
 from marginengine.engine import Borrow, Deposit, Engine, Event, SetPrice, event_from_dict
 from marginengine.errors import ConfigError, LogError
-from marginengine.ledger.book_file import Book
+from marginengine.ledger.book_file import LIQUIDITY_ACCOUNT, Book
 from marginengine.persistence import EventLog, PostgresStore, is_postgres_url
 from marginengine.scan.files import read_book, read_prices, read_protocol
 from marginengine.service.core import DEFAULT_THRESHOLDS, Settings
-
-#: The account that supplies what a book's borrowers owe beyond its suppliers' supply.
-LIQUIDITY_ACCOUNT = "_liquidity"
 
 
 class ServiceSection(BaseModel):
@@ -231,3 +229,7 @@ def replay_state(target: str) -> dict[str, Any]:
     return {"events": report.events, "state_hash": report.state_hash,
             "truncated": report.truncated, "note": report.note,
             "accounts": len(engine.ledger.accounts)}
+
+
+__all__ = ["LIQUIDITY_ACCOUNT", "ServeConfig", "ServiceSection", "Started", "check_genesis",
+           "genesis_events", "read_config", "replay_state", "start_engine"]
