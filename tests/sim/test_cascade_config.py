@@ -56,6 +56,10 @@ def problems(*overrides: str) -> list[str]:
     ("book.total_debt=1e300", "book.total_debt: Input should be less than or equal to 1E+15"),
     ("book.collateralization_median=1e300",
      "book.collateralization_median: Input should be less than or equal to 1000"),
+    ("venue.base_reserve=1e300", "venue.base_reserve: Input should be less than or equal "
+                                 "to 1E+15"),
+    ("venue.depth_at_1pct=1e16", "venue.depth_at_1pct: Input should be less than or equal "
+                                 "to 1E+15"),
     ("book.collateralization_sigma=1e12",
      "book.collateralization_sigma: Input should be less than or equal to 10"),
     ("book.health_sigma=11", "book.health_sigma: Input should be less than or equal to 10"),

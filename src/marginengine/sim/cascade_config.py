@@ -46,6 +46,10 @@ UsdPrice = Annotated[Decimal, Field(ge=Decimal("1e-8"), le=Decimal("1e15"),
 UsdTotal = Annotated[Decimal, Field(gt=0, le=Decimal("1e15"), allow_inf_nan=False)]
 #: Collateral value over debt: above 0, at most 1,000.
 Ratio = Annotated[Decimal, Field(gt=0, le=1000, allow_inf_nan=False)]
+#: Whole tokens in a venue (an AMM's base reserve, a book's depth within 1%): up to 1e15, a
+#: quadrillion tokens, beyond any pool; 1e300 overflowed the keepers' float bound on a
+#: sale (sim/markets.py sale_surplus_bound).
+VenueTokens = Annotated[Decimal, Field(gt=0, le=Decimal("1e15"), allow_inf_nan=False)]
 #: The log-sigma of a lognormal spread in a synthetic book: at most 10 (one account in a
 #: million is then e^50 times the median; beyond that the book's float values overflow).
 LogSigma = Annotated[Decimal, Field(ge=0, le=10, allow_inf_nan=False)]
@@ -95,9 +99,9 @@ class VenueSpec(StrictModel):
     """Where liquidated collateral is sold; arbitrage pulls it toward the external price."""
 
     kind: Literal["amm", "depth"] = "amm"
-    base_reserve: Positive = Decimal(50_000)      # whole collateral tokens (amm)
+    base_reserve: VenueTokens = Decimal(50_000)   # whole collateral tokens (amm)
     fee_bps: int = Field(default=30, ge=0, le=1000)
-    depth_at_1pct: Positive = Decimal(2_000)      # whole tokens sellable within 1% (depth)
+    depth_at_1pct: VenueTokens = Decimal(2_000)   # whole tokens sellable within 1% (depth)
     exponent: Annotated[Decimal, Field(gt=0, le=4, multiple_of=Decimal("0.05"))] = Decimal(1)
     resilience: Fraction = Decimal("0.3")
     #: Fraction of the gap to the external price closed per step; 0 is a venue nobody
