@@ -13,7 +13,8 @@ from marginengine.sim.schema import load_spec
 from tests.cli.test_cli import EXAMPLES, run
 
 #: Examples that are not scenarios of simulate: the command that reads each.
-OTHER_COMMANDS = {"serve.toml": "serve", "snapshot.toml": "health",
+OTHER_COMMANDS = {"serve.toml": "serve", "serve_options.toml": "serve",
+                  "snapshot.toml": "health",
                   "snapshot_perps.toml": "health", "options_book.toml": "health"}
 SCENARIOS = sorted(p.name for p in EXAMPLES.glob("*.toml") if p.name not in OTHER_COMMANDS)
 

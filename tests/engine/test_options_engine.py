@@ -33,6 +33,7 @@ from marginengine.engine import (
 )
 from marginengine.engine.events import event_from_dict
 from marginengine.errors import ConfigError, EventError
+from marginengine.margin.base import MarginKind
 from marginengine.margin.portfolio import Expiry, OptionPosition, Portfolio, evaluate
 from tests.conftest import SIMPLE_MARKETS
 
@@ -241,3 +242,21 @@ def test_a_portfolio_account_is_margined_by_pmrm_through_the_one_margin_interfac
     assert e.is_liquidatable("bob") and e.health_factor("bob") < WAD
     # A lending-only account keeps Aave's health factor (no options entry).
     assert e.state.margin.portfolio_margin(e.valuation(), "carol") is None
+
+
+def test_valuation_at_other_prices_values_portfolios_at_those_prices():
+    # A what-if reads the engine at shocked prices (scan.confirm_below): the portfolio's
+    # options must be revalued there too, exactly as after the same SetPrice.
+    e = engine()
+    assert e.apply(TradeOption("alice", "bob", size=SIZE, premium=150 * USDC, **CALL)).accepted
+    shocked = {**e.prices, "WETH": 2_400 * P}
+    at_shock = e.portfolio_margin("bob", shocked)
+    state = e.margin_model.margin(e.ledger, e.valuation(shocked), "bob",
+                                  MarginKind.MAINTENANCE)
+    now = e.portfolio_margin("bob")
+    assert at_shock is not None and now is not None
+    assert at_shock.maintenance < now.maintenance   # a short call loses as WETH rises
+    assert e.apply(SetPrice("WETH", 2_400 * P)).accepted
+    after = e.portfolio_margin("bob")
+    assert after is not None and after.maintenance == at_shock.maintenance
+    assert e.margin_state("bob", MarginKind.MAINTENANCE) == state

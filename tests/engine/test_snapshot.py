@@ -79,3 +79,14 @@ def test_engine_from_accounts_when_price_refused_then_field_named():
         engine_from_accounts(config, {"WETH": 0}, [], source="p.toml")
     assert info.value.problems == ["prices.WETH: price: must be positive (got 0)"]
     assert info.value.source == "p.toml"
+
+
+def test_engine_from_snapshot_when_account_reserved_then_refused_by_field():
+    # The builder's own counterparty of perp positions: a snapshot naming it would trade
+    # against itself (bob's short above is opened against it).
+    data = {**SNAPSHOT, "accounts": [*SNAPSHOT["accounts"],
+                                     {"id": BOOK, "supplied": {"USDC": "1"}}]}
+    with pytest.raises(ConfigError) as info:
+        engine_from_snapshot(data)
+    assert info.value.problems == ["accounts.3.id: '_book' is reserved (it takes the other "
+                                   "side of loaded perp positions)"]

@@ -17,7 +17,7 @@ WRITES: list[tuple[str, dict[str, Any] | bytes, int, str]] = [
     ("/ticks", b"[1, 2]", 422, "body: Input should be a valid dictionary or object to "
                                "extract fields from"),
     ("/ticks", {}, 422,
-     "body: an empty tick (give prices, conditions, events or advance_seconds)"),
+     "body: an empty tick (give prices, conditions, vols, events or advance_seconds)"),
     ("/ticks", {"conditions": {"WETH": {"volatility_ppm": -1}}}, 422,
      "conditions.WETH.volatility_ppm: must not be negative (got -1)"),
     ("/ticks", {"conditions": {"WETH": {"depth": 1.5}}}, 422,
@@ -179,7 +179,7 @@ QUERIES: list[tuple[str, str, dict[str, Any] | None, int, str]] = [
      "shocks.WETH: must be a finite fraction greater than -1 (got 'nan')"),
     ("post", "/whatif", {"shocks": {"DOGE": -0.1}}, 422, "shocks.DOGE: unknown asset"),
     ("post", "/whatif", {"shocks": {}}, 422,
-     "shocks: Dictionary should have at least 1 item after validation, not 0"),
+     "shocks: give at least one price shock (or vols)"),
     ("post", "/whatif", {"shocks": {"WETH": -0.1}, "account": "ghost"}, 404,
      "account: unknown account 'ghost'"),
 ]

@@ -320,3 +320,16 @@ def test_amount_beyond_uint256_is_refused_by_line(tmp_path: Path,
     assert info.value.problems == [
         f"{path}:2: supplied: too large ('1e60' is more than 2**256 - 1 smallest units, the "
         "largest on-chain balance)"]
+
+
+def test_snapshot_when_account_reserved_then_refused_by_field(proto: ProtocolConfig) -> None:
+    data = {"prices": {"WETH": 2000}, "accounts": [
+        {"id": "_liquidity", "supplied": {"WETH": "1"}},
+        {"id": "_book", "supplied": {"WETH": "1"}}]}
+    with pytest.raises(ConfigError) as info:
+        book_from_snapshot(data, proto, source="snap.toml")
+    assert info.value.problems == [
+        "snap.toml: accounts.0.id: '_liquidity' is reserved (the service's account that "
+        "supplies what a book's borrowers owe beyond its suppliers' supply)",
+        "snap.toml: accounts.1.id: '_book' is reserved (it takes the other side of loaded "
+        "perp positions)"]

@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 #: Files in examples/ that are not scenarios: snapshots (``marginengine health``) and the
 #: service's configuration (``marginengine serve``).
-NOT_SCENARIOS = {"snapshot.toml", "snapshot_perps.toml", "options_book.toml", "serve.toml"}
+NOT_SCENARIOS = {"snapshot.toml", "snapshot_perps.toml", "options_book.toml", "serve.toml",
+                 "serve_options.toml"}
 SCRIPTED = {"compound_v3", "dai_oracle_spike", "lending_walkthrough", "mango_manipulation",
             "options_crash", "perp_crash"}
 WALKTHROUGH = EXAMPLES / "lending_walkthrough.toml"

@@ -3,6 +3,7 @@ curve. A face only: the rules are the engine's, the screen is the risk book's.""
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from decimal import Decimal
@@ -119,8 +120,16 @@ def scan(book: Path | None, prices_path: Path | None, log: str | None,
         raise click.UsageError("BOOK: missing (or --log LOG for a family preset)")
     if prices_path is None:
         raise click.UsageError("--prices: required with BOOK")
-    engine = load_engine(book, prices_path, protocol_path, preset)
-    risk = RiskBook.from_engine(engine, subscribe=False)
+    # The book's accounts, positions and the risk book live until the command ends and hold
+    # no reference cycles to collect: the collector's passes over them (more than half of
+    # building a 200,000-row book, benchmarks/README.md "book_read.py") buy nothing in this
+    # one-shot, single-threaded process, so it is paused while they are built.
+    gc.disable()
+    try:
+        engine = load_engine(book, prices_path, protocol_path, preset)
+        risk = RiskBook.from_engine(engine, subscribe=False)
+    finally:
+        gc.enable()
     for asset in shocks:
         if asset not in engine.config.markets:
             raise ScanError(f"--shock: unknown asset {asset!r} (markets: "

@@ -44,8 +44,10 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
     """Serve the engine of CONFIG live: ingest ticks and events over HTTP and WebSocket,
     push alerts (WebSocket /ws, SSE /stream), answer queries, show the dashboard at /.
 
-    CONFIG is a TOML file with [protocol], [prices] (the starting prices) and an optional
-    [service] table (thresholds, max_quotes, max_events, max_body, rate, burst, book).
+    CONFIG is a TOML file with [protocol], [prices] (the starting prices), an optional
+    [service] table (thresholds, max_quotes, max_events, max_body, rate, burst, book) and,
+    with [protocol.options], an optional [options] table (the simulator's: security_module,
+    cash, [[options.expiries]], [[options.trades]]) opening an options book.
     API documentation: /docs. Metrics: /metrics.
     """
     try:
@@ -65,13 +67,14 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
     generated = token is None
     if token is None:
         token = secrets.token_urlsafe(24)
-    started = start_engine(cfg.protocol, cfg.prices, book or cfg.book, log, cfg.source)
+    started = start_engine(cfg.protocol, cfg.prices, book or cfg.book, log, cfg.source,
+                           cfg.options)
     service = Service(started.engine, cfg.settings())
     app = create_app(service, token, max_body=cfg.section.max_body, rate=cfg.section.rate,
                      burst=cfg.section.burst, on_close=started.engine.close,
                      replay=ticks, replay_rate=replay_rate)
     err = sys.stderr
-    print(f"marginengine serve: {len(started.engine.ledger.accounts)} accounts, "
+    print(f"marginengine serve: {service.account_count()} accounts, "
           f"{started.engine.seq} events, log {started.log}"
           + (f" (resumed {started.resumed} events)" if started.resumed else ""), file=err)
     if not _loopback(host):

@@ -64,7 +64,7 @@ from marginengine.engine.events import SetPrice, SetVolSurface
 from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
-from marginengine.ledger.book_file import COUNTERPARTY, BookAccount
+from marginengine.ledger.book_file import COUNTERPARTY, RESERVED_ACCOUNTS, BookAccount
 from marginengine.ledger.options import OptionSeries
 from marginengine.margin.emode import emode_problems
 
@@ -217,6 +217,9 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
             check_account_id(acct.id, f"{where}.id")
         except ValueError as exc:
             problems.append(str(exc))
+        if acct.id in RESERVED_ACCOUNTS:  # the builder's own counterparty, the service's
+            problems.append(f"{where}.id: {acct.id!r} is reserved "
+                            f"({RESERVED_ACCOUNTS[acct.id]})")
         if acct.id in seen:
             problems.append(f"{where}.id: duplicate account id {acct.id!r}")
         seen.add(acct.id)

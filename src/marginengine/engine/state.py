@@ -591,11 +591,16 @@ class StateReads:
         book = clearing.positions.get(account_id, {}) if clearing is not None else {}
         return min((s.underlying for s in book), default=None)
 
-    def option_vol(self, series: OptionSeries, forward: float) -> float | None:
+    def option_vol(self, series: OptionSeries, forward: float,
+                   surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None
+                   ) -> float | None:
         """The series' implied vol from its expiry's surface (``None``: no surface):
-        ``atm + skew x ln(K / F)``, floored at the surface's minimum."""
+        ``atm + skew x ln(K / F)``, floored at the surface's minimum. ``surfaces`` (a
+        what-if): ``(underlying, expiry) -> (vol_ppm, skew_ppm)`` replacing the engine's
+        surface of those expiries (as a ``SetVolSurface`` would)."""
         key = (series.underlying, series.expiry)
-        svi = self.state.svi.get(key)
+        override = surfaces.get(key) if surfaces is not None else None
+        svi = self.state.svi.get(key) if override is None else None
         if svi is not None:
             # sqrt(w(k) / T), T in 365-day years (at least a second: the vol of an expired
             # series is never used to value it).
@@ -603,7 +608,7 @@ class StateReads:
                 math.log(series.strike / PRICE_UNIT / forward))
             tau = max(series.expiry - self.ledger.time, 1) / SECONDS_PER_YEAR
             return max(math.sqrt(max(w, 0.0) / tau), MIN_VOL_PPM / 1e6)
-        surface = self.state.vols.get(key)
+        surface = self.state.vols.get(key) if override is None else override
         if surface is None:
             return None
         atm, skew = surface
@@ -618,12 +623,16 @@ class StateReads:
         return sorted(s for s in book if (s.underlying, s.expiry) not in self.state.vols
                       and (s.underlying, s.expiry) not in self.state.svi)
 
-    def option_portfolio(self, account_id: str) -> Portfolio | None:
+    def option_portfolio(self, account_id: str, prices: Mapping[str, int] | None = None,
+                         surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None
+                         ) -> Portfolio | None:
         """The account's :class:`~marginengine.margin.portfolio.Portfolio` at the engine's
-        prices and surfaces: its options on its one underlying and its options cash
-        (``None`` without an options clearing). The forward of every expiry is the spot
-        (no rates: the carry of a stablecoin-quoted crypto option is left out). Callers
-        check first that the underlying's price and every surface are set."""
+        prices and surfaces (or ``prices`` and ``surfaces``, as :meth:`option_vol` reads
+        them: a what-if): its options on its one underlying and its options cash
+        (``None`` without an options clearing). The forward of every
+        expiry is the spot (no rates: the carry of a stablecoin-quoted crypto option is
+        left out); each series' vol is its surface's at that forward. Callers check first
+        that the underlying's price and every surface are set."""
         clearing = self.state.options
         if clearing is None:
             return None
@@ -631,11 +640,11 @@ class StateReads:
         if underlying is None:
             return Portfolio(spot=1.0, cash=clearing.cash.get(account_id, 0)
                              / clearing.quote_unit)
-        spot = self.prices[underlying] / PRICE_UNIT
+        spot = (self.prices if prices is None else prices)[underlying] / PRICE_UNIT
         expiries = {s.expiry for s in clearing.positions[account_id]}
 
         def vol(series: OptionSeries) -> float:
-            v = self.option_vol(series, spot)
+            v = self.option_vol(series, spot, surfaces)
             if v is None:
                 raise InvariantViolation(f"no vol surface for {series.symbol}")
             return v
@@ -706,11 +715,15 @@ class StateReads:
         return clearing is not None and (account_id in clearing.cash
                                          or bool(clearing.positions.get(account_id)))
 
-    def _portfolio_hook(self) -> Callable[[str], PortfolioMargin | None] | None:
-        """What the one margin interface asks for a portfolio account's margin."""
+    def _portfolio_hook(self, prices: Mapping[str, int] | None = None,
+                        surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None
+                        ) -> Callable[[str], PortfolioMargin | None] | None:
+        """What the one margin interface asks for a portfolio account's margin (at
+        ``prices`` and ``surfaces``, default the engine's)."""
         if self.state.options is None:
             return None
-        return lambda a: self.portfolio_margin(a) if self.is_portfolio_account(a) else None
+        return lambda a: (self.portfolio_margin(a, prices, surfaces)
+                          if self.is_portfolio_account(a) else None)
 
     def _family_hook(self, prices: Mapping[str, int]
                      ) -> Callable[[str], FamilyMargin | None] | None:
@@ -726,11 +739,15 @@ class StateReads:
         """The oracle layer's stable prices (where enabled and started), by asset."""
         return {a: o.stable.price for a, o in self.oracles.items() if o.stable is not None}
 
-    def portfolio_margin(self, account_id: str) -> PortfolioMargin | None:
+    def portfolio_margin(self, account_id: str, prices: Mapping[str, int] | None = None,
+                         surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None
+                         ) -> PortfolioMargin | None:
         """The margin of the account's options portfolio by the protocol's portfolio
         rule (``[options].portfolio_preset``: PMRM_2's grid, PMRM v1 or the SRM, whose
-        market is the account's underlying); ``None`` without an options clearing."""
-        portfolio = self.option_portfolio(account_id)
+        market is the account's underlying), at the engine's prices and surfaces or at
+        ``prices`` and ``surfaces`` (a what-if: :meth:`option_vol`); ``None`` without an
+        options clearing."""
+        portfolio = self.option_portfolio(account_id, prices, surfaces)
         cfg = self.state.portfolio_config
         if portfolio is None or cfg is None:
             return None
@@ -761,13 +778,18 @@ class StateReads:
                 for m, p in self.config.perps.items() if m in self.prices}
 
     def valuation(self, prices: Mapping[str, int] | None = None,
-                  marks: Mapping[str, int] | None = None) -> Valuation:
+                  marks: Mapping[str, int] | None = None,
+                  surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None
+                  ) -> Valuation:
         """The valuation the margin models read: prices (the oracle's, or ``prices``),
         the perp markets' margin prices (the engine's :meth:`margin_prices`, or ``marks``)
-        and market conditions."""
+        and market conditions; a portfolio account's options are valued at the same
+        prices, on the engine's vol surfaces or ``surfaces`` where given
+        (:meth:`option_vol`)."""
         return Valuation(self.prices if prices is None else prices,
                          self.margin_prices() if marks is None else marks,
-                         conditions=self.state.conditions, portfolio=self._portfolio_hook(),
+                         conditions=self.state.conditions,
+                         portfolio=self._portfolio_hook(prices, surfaces),
                          addons=self.state.addons,
                          family=self._family_hook(self.prices if prices is None else prices))
 

@@ -40,16 +40,19 @@ def threshold_wad(threshold: object) -> int:
 
 def confirm_below(engine: Engine, account_ids: Iterable[str], t_wad: int,
                   prices: Mapping[str, int] | None = None,
-                  marks: Mapping[str, int] | None = None) -> list[bool]:
+                  marks: Mapping[str, int] | None = None,
+                  surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None
+                  ) -> list[bool]:
     """For each account, whether the engine's exact health is below ``t_wad``.
 
     At ``t_wad == WAD`` this is the family's liquidation rule itself; otherwise an account
     is below when it has a requirement and its maintenance health is below the threshold.
     Both through :meth:`AccountMarginModel.is_below`, the rule the engine uses. Shocked
     ``prices`` (lending assets and the quote asset) and ``marks`` (perp markets; default:
-    the engine's) let what-if confirm exactly too.
+    the engine's) let what-if confirm exactly too, and ``surfaces`` (``(underlying,
+    expiry) -> (vol_ppm, skew_ppm)``) the vol surfaces of portfolio accounts' options.
     """
     # One rule decides: the engine's margin interface (margin.AccountMarginModel).
-    valuation = engine.valuation(prices, marks)
+    valuation = engine.valuation(prices, marks, surfaces)
     model, ledger = engine.margin_model, engine.ledger
     return [model.is_below(ledger, valuation, a, t_wad) for a in account_ids]

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect
 
 from marginengine.config.amounts import HumanNumber
-from marginengine.engine import Event
+from marginengine.engine import Event, SetVolSurface
 from marginengine.errors import LogError, MarginEngineError, field_path
 from marginengine.service.core import Service
 from marginengine.service.metrics import Metrics
@@ -38,6 +38,7 @@ from marginengine.service.requests import (
     advance_event,
     condition_events,
     price_events,
+    vol_events,
 )
 
 Scope = MutableMapping[str, Any]
@@ -57,11 +58,13 @@ class _Strict(BaseModel):
 class TickIn(_Strict):
     """One tick: prices (USD per whole token, decimal strings or numbers), market conditions
     (``{"WETH": {"volatility_ppm": 800000, "depth": ..., "open_interest": ...}}``, integers
-    in the units of :mod:`marginengine.oracle.conditions`), optionally time advanced first
-    (seconds), and account events applied after the prices and conditions."""
+    in the units of :mod:`marginengine.oracle.conditions`), options' ATM vols (``{"WETH":
+    0.8}``: every expiry of WETH with a surface, skews kept), optionally time advanced first
+    (seconds), and account events applied after the prices, conditions and vols."""
 
     prices: dict[str, HumanNumber] = Field(default_factory=dict)
     conditions: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    vols: dict[str, HumanNumber] = Field(default_factory=dict)
     advance_seconds: int | None = None
     events: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -79,9 +82,11 @@ class EventsIn(_Strict):
 
 
 class WhatIfIn(_Strict):
-    """Price shocks as fractions (``{"WETH": -0.3}``: a 30% drop)."""
+    """Price shocks as fractions (``{"WETH": -0.3}``: a 30% drop) and, for options, ATM
+    vols per underlying (``{"WETH": 1.5}``: every expiry with a surface, skews kept)."""
 
-    shocks: dict[str, HumanNumber] = Field(min_length=1)
+    shocks: dict[str, HumanNumber] = Field(default_factory=dict)
+    vols: dict[str, HumanNumber] = Field(default_factory=dict)
     account: str | None = None
 
 
@@ -309,8 +314,11 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         events += advance_event(tick.advance_seconds, f"{where}advance_seconds")
         events += price_events(service.config, tick.prices, f"{where}prices")
         events += condition_events(service.config, tick.conditions, f"{where}conditions")
-        events += account_events(service.config, service.engine.ledger.accounts,
-                                 tick.events, f"{where}events")
+        state = service.engine.state
+        events += vol_events(service.config, state.vols, state.svi, tick.vols,
+                             f"{where}vols")
+        events += account_events(service.config, service.known, tick.events,
+                                 f"{where}events")
         return events
 
     def check_size(events: list[Event]) -> None:
@@ -337,10 +345,10 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     async def post_tick(tick: TickIn) -> Response:
         """Apply one tick (prices, then events) as one batch; answer with its alert."""
         received = time.perf_counter()
-        if not (tick.prices or tick.conditions or tick.events) \
+        if not (tick.prices or tick.conditions or tick.vols or tick.events) \
                 and tick.advance_seconds is None:
-            raise RequestError("body", "an empty tick (give prices, conditions, events or "
-                                       "advance_seconds)")
+            raise RequestError("body", "an empty tick (give prices, conditions, vols, events "
+                                       "or advance_seconds)")
         return await run(tick_events(tick, ""), 1, received)
 
     @app.post("/ticks/batch", dependencies=auth, tags=["ingest"])
@@ -359,7 +367,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         as one batch; each outcome is reported (an engine refusal is logged and changes
         nothing)."""
         received = time.perf_counter()
-        events = account_events(service.config, service.engine.ledger.accounts, body.events)
+        events = account_events(service.config, service.known, body.events)
         return await run(events, 0, received)
 
     @app.post("/replay", dependencies=auth, tags=["ingest"])
@@ -479,7 +487,10 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     @app.post("/whatif", tags=["query"])
     async def post_whatif(body: WhatIfIn) -> dict[str, Any]:
         """The book under price shocks (exactly confirmed): liquidatable accounts, debt at
-        risk; with ``account``, whether that account would be liquidatable."""
+        risk; portfolio accounts also under ``vols``; with ``account``, whether that
+        account would be liquidatable."""
+        if not body.shocks and not body.vols:
+            raise RequestError("shocks", "give at least one price shock (or vols)")
         shocks: dict[str, Decimal] = {}
         for asset, value in body.shocks.items():
             if asset not in service.config.markets:
@@ -487,10 +498,16 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
             if isinstance(value, float) and value != value:
                 raise RequestError(f"shocks.{asset}", "must be a finite fraction (got nan)")
             shocks[asset] = service.shock_fraction(value, f"shocks.{asset}")
-        if body.account is not None and body.account not in service.engine.ledger.accounts:
+        if body.account is not None and body.account not in service.known:
             raise RequestError("account", f"unknown account {body.account!r}", 404)
         async with lock:
-            return service.whatif(shocks, body.account)
+            state = service.engine.state
+            # The tick's own reading of vols: one surface per expiry, its skew kept.
+            surfaces = {(e.underlying, e.expiry): (e.vol_ppm, e.skew_ppm)
+                        for e in vol_events(service.config, state.vols, state.svi,
+                                            body.vols)
+                        if isinstance(e, SetVolSurface)}
+            return service.whatif(shocks, body.account, surfaces or None)
 
     @app.get("/at-risk", tags=["query"])
     async def at_risk(limit: Annotated[int, Query(ge=1, le=1000)] = 20

@@ -20,10 +20,13 @@ No rules live here: health, liquidatability and quotes are the engine's and the 
 
 from __future__ import annotations
 
+import functools
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -32,26 +35,36 @@ from numpy.typing import NDArray
 from marginengine.engine import (
     Absorb,
     AdvanceTime,
+    BidPortfolioAuction,
     Borrow,
     BuyCollateral,
+    ConvertToInsolventAuction,
     Deposit,
+    DepositOptionCash,
     DepositQuote,
     Engine,
     Event,
     FundInsurance,
+    FundSecurityModule,
     Liquidate,
     LiquidationQuote,
     Outcome,
     Repay,
     SetConditions,
     SetPrice,
+    StartPortfolioAuction,
+    TerminatePortfolioAuction,
     Trade,
+    TradeOption,
     TransferQuote,
     Withdraw,
+    WithdrawOptionCash,
     WithdrawQuote,
 )
 from marginengine.errors import LogError
 from marginengine.fixedpoint import PRICE_UNIT, WAD
+from marginengine.margin.base import NO_DEBT_HEALTH, MarginKind
+from marginengine.margin.portfolio_rules import rule_of, scenario_rows
 from marginengine.scan import RiskBook, confirm_below, threshold_wad
 from marginengine.scan.sidematrix import MIN_LAYOUT_SLOTS
 from marginengine.scan.whatif import evaluate, parse_fraction, shock_curve
@@ -68,6 +81,14 @@ QUIET = (SetPrice, SetConditions, AdvanceTime)
 #: Events that change at most two accounts.
 FEW_ACCOUNTS = (Deposit, Withdraw, Borrow, Repay, Liquidate, Absorb, BuyCollateral,
                 DepositQuote, WithdrawQuote, TransferQuote, Trade, FundInsurance)
+#: Events that change the portfolio margin of the accounts they name only (every other
+#: event, a price, a vol surface, time, a settlement, may change any portfolio's margin).
+PORTFOLIO_LOCAL = (*FEW_ACCOUNTS, DepositOptionCash, WithdrawOptionCash, TradeOption,
+                   StartPortfolioAuction, BidPortfolioAuction, TerminatePortfolioAuction,
+                   ConvertToInsolventAuction, FundSecurityModule)
+#: Fields of those events that name an account.
+NAMING_FIELDS = ("account", "liquidator", "absorber", "buyer", "seller", "keeper", "bidder",
+                 "source", "target")
 
 
 @dataclass(frozen=True)
@@ -152,6 +173,150 @@ def _health(value: float) -> float | None:
     return None if not np.isfinite(value) else round(float(value), 6)
 
 
+class KnownAccounts:
+    """The accounts a request may name as existing: the ledger's and the options
+    clearing's (a portfolio account holding only options and options cash is not in the
+    ledger)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __contains__(self, account_id: object) -> bool:
+        if account_id in self.engine.ledger.accounts:
+            return True
+        return isinstance(account_id, str) and self.engine.is_portfolio_account(account_id)
+
+
+def portfolio_accounts(engine: Engine) -> set[str]:
+    """Every account in portfolio mode (options or options cash; ``StateReads.
+    is_portfolio_account``); empty without ``[protocol.options]``."""
+    clearing = engine.state.options
+    if clearing is None:
+        return set()
+    return {a for a in (*clearing.cash, *clearing.positions) if engine.is_portfolio_account(a)}
+
+
+@dataclass(frozen=True)
+class PortfolioFigures:
+    """One portfolio account as the engine's one margin interface decides it now.
+
+    ``health`` is the maintenance health (wad); ``value`` and ``requirement`` the
+    maintenance state in base-currency units (8 decimals); ``level`` the thresholds the
+    health is below and ``liquidatable`` the engine's rule (each through
+    :class:`~marginengine.margin.AccountMarginModel`). ``unpriced`` names what the
+    margin cannot be computed without (a missing price or vol surface); then nothing
+    else is set.
+    """
+
+    health: int = NO_DEBT_HEALTH
+    value: int = 0
+    requirement: int = 0
+    level: int = 0
+    liquidatable: bool = False
+    unpriced: str | None = None
+
+    @property
+    def health_float(self) -> float:
+        """The health as a float (``inf`` without requirement or price): for sorting."""
+        if self.unpriced is not None or self.health == NO_DEBT_HEALTH:
+            return math.inf
+        return self.health / WAD
+
+
+class PortfolioWatch:
+    """The alert state of the portfolio (options) accounts, decided exactly.
+
+    The risk book mirrors the ledger (lending and perps); options live in the engine's
+    options clearing and are margined by the protocol's portfolio rule (``derive-pm2``,
+    ``derive-pm1``, ``derive-srm``). After each write the watch re-reads, through the
+    engine's margin interface, every portfolio account the write could have changed:
+    those named by its events when all of them are account events, else all (a price, a
+    vol surface, time or a settlement moves every portfolio). Each account's portfolio
+    margin is computed once per pass (the engine's hook, memoized) and read by the
+    model's own health, threshold and liquidation rules. An account that also holds
+    lending or perps is margined by the same interface (the sum of both margins) and is
+    left out of the book's float screen.
+
+    Cost: one portfolio evaluation per account re-read (about 1-2 ms for a PMRM_2 grid of
+    33 scenarios on a small book), so a price tick over N portfolio accounts costs
+    N evaluations; no vectorized screen yet (``scan.portfolio.PortfolioRiskBook`` is one).
+    """
+
+    def __init__(self, engine: Engine, thresholds_wad: Sequence[int]) -> None:
+        self.engine = engine
+        self.thresholds_wad = list(thresholds_wad)
+        self.figures: dict[str, PortfolioFigures] = {}
+        self.update(None)
+
+    @staticmethod
+    def touched(events: Sequence[Event]) -> set[str] | None:
+        """The accounts ``events`` can change the portfolio margin of (``None``: any)."""
+        named: set[str] = set()
+        for event in events:
+            if not isinstance(event, PORTFOLIO_LOCAL):
+                return None
+            named.update(getattr(event, f) for f in NAMING_FIELDS if hasattr(event, f))
+        return named
+
+    def update(self, events: Sequence[Event] | None
+               ) -> list[tuple[str, PortfolioFigures | None, PortfolioFigures]]:
+        """Re-read the accounts ``events`` touched (``None``: every one); return the
+        ``(account, before, after)`` of each re-read (``before`` ``None``: new)."""
+        engine = self.engine
+        now = portfolio_accounts(engine)
+        for gone in set(self.figures) - now:
+            del self.figures[gone]
+        touched = None if events is None else self.touched(events)
+        todo = sorted(now if touched is None else
+                      (now & touched) | (now - set(self.figures)))
+        if not todo:
+            return []
+        valuation = engine.valuation()
+        if valuation.portfolio is not None:
+            # One portfolio evaluation per account per pass, read by every rule below.
+            valuation = replace(valuation,
+                                portfolio=functools.lru_cache(maxsize=None)(valuation.portfolio))
+        model, ledger = engine.margin_model, engine.ledger
+        out = []
+        for a in todo:
+            missing = self._unpriced(a)
+            if missing is not None:
+                after = PortfolioFigures(unpriced=missing)
+            else:
+                state = model.margin(ledger, valuation, a, MarginKind.MAINTENANCE)
+                level = sum(model.is_below(ledger, valuation, a, t)
+                            for t in self.thresholds_wad)
+                after = PortfolioFigures(model.health(ledger, valuation, a), state.value,
+                                         state.requirement, level,
+                                         model.is_liquidatable(ledger, valuation, a))
+            out.append((a, self.figures.get(a), after))
+            self.figures[a] = after
+        return out
+
+    def _unpriced(self, account_id: str) -> str | None:
+        """What the account's margin lacks (a price, a vol surface), else ``None``."""
+        engine = self.engine
+        needed = set(engine.priced_assets(account_id))
+        underlying = engine.option_underlying(account_id)
+        opts = engine.config.options
+        if underlying is not None:
+            needed.add(underlying)
+        if opts is not None:
+            needed.add(opts.quote)
+        missing = sorted(a for a in needed if a not in engine.prices)
+        if missing:
+            return f"no price for {missing[0]}"
+        vols = engine.missing_vols(account_id)
+        if vols:
+            return f"no vol surface for {vols[0].symbol}"
+        return None
+
+    @property
+    def liquidatable(self) -> set[str]:
+        """Portfolio accounts the engine's rule finds liquidatable now."""
+        return {a for a, f in self.figures.items() if f.liquidatable}
+
+
 @dataclass
 class Counters:
     """Running totals for /metrics."""
@@ -184,6 +349,8 @@ class Service:
         self._t_float = np.array([float(t) for t in self.thresholds])
         self.book = RiskBook.from_engine(engine, subscribe=True)
         self.book.full_scan(1)
+        self.known = KnownAccounts(engine)
+        self.portfolios = PortfolioWatch(engine, self._t_wad)
         self.counters = Counters()
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.last_alert: dict[str, Any] = {}
@@ -225,7 +392,7 @@ class Service:
                 self.counters.events_accepted += 1
             else:
                 self.counters.events_refused += 1
-        alert = self._alert_pass()
+        alert = self._alert_pass(events)
         report = TickReport(self.engine.seq, outcomes, alert, start, applied)
         self.last_alert = alert
         # Tick-to-alert: from the write's arrival to its alert, ready to push.
@@ -239,20 +406,35 @@ class Service:
     # ------------------------------------------------------------------ alerts
     @property
     def level(self) -> dict[str, int]:
-        """Every account below at least one threshold, with its level (built on demand)."""
+        """Every account below at least one threshold, with its level (built on demand):
+        the book's accounts and the portfolio accounts."""
         arr = self._row_level[: self.book.n_accounts]
         rows = np.flatnonzero(arr > 0)
-        return dict(zip(self.book.accounts.ids(rows), arr[rows].tolist(), strict=True))
+        out = dict(zip(self.book.accounts.ids(rows), arr[rows].tolist(), strict=True))
+        out.update((a, f.level) for a, f in self.portfolios.figures.items() if f.level)
+        return out
 
     def level_of(self, account_id: str) -> int:
         """One account's level (0: above every threshold)."""
+        figures = self.portfolios.figures.get(account_id)
+        if figures is not None:
+            return figures.level
         row = self.book.accounts.row(account_id)
         return 0 if row is None or row >= len(self._row_level) else int(self._row_level[row])
 
     def counts_below(self) -> list[int]:
         """Accounts below each threshold, highest threshold first."""
         arr = self._row_level[: self.book.n_accounts]
-        return [int(np.count_nonzero(arr > i)) for i in range(len(self.thresholds))]
+        levels = [f.level for f in self.portfolios.figures.values()]
+        return [int(np.count_nonzero(arr > i)) + sum(lv > i for lv in levels)
+                for i in range(len(self.thresholds))]
+
+    def _portfolio_rows(self) -> IntArray:
+        """Book rows of portfolio accounts that also hold lending or perps (decided by the
+        portfolio watch, whose margin adds both; the book's screen sees only the ledger)."""
+        book = self.book.accounts
+        rows = [book.row(a) for a in self.portfolios.figures]
+        return np.array(sorted(r for r in rows if r is not None), dtype=np.int64)
 
     def _snapshot_if_relayout(self, events: Sequence[Event]
                               ) -> tuple[list[str], NDArray[np.int64]] | None:
@@ -324,6 +506,10 @@ class Service:
         perp = np.array(sorted(book.perp_rows()), dtype=np.int64)
         if len(perp):
             mask[perp] = True
+        mixed = self._portfolio_rows()
+        if len(mixed):
+            mask[mixed] = False
+            before[mixed] = 0  # their level is the portfolio watch's
         rows = np.flatnonzero(mask)
         hr = h[rows]
         lvl = np.zeros(len(rows), dtype=np.int64)
@@ -357,34 +543,76 @@ class Service:
         ]
         return _Crossed(len(moved), listed)
 
-    def _alert_pass(self) -> dict[str, Any]:
+    def _alert_pass(self, events: Sequence[Event] = ()) -> dict[str, Any]:
         scan = self.book.incremental_scan(1)
+        changes = self.portfolios.update(events)
         crossed = self._levels()
         ids = self.book.accounts
-        newly = ids.ids(scan.newly_below)
+        portfolio = self.portfolios.figures
+        newly_rows, count = scan.newly_below, scan.below_count
         recovered = ids.ids(scan.recovered)
+        if portfolio:
+            # Accounts holding options and lending are the portfolio watch's (below).
+            mixed = self._portfolio_rows()
+            newly_rows = newly_rows[~np.isin(newly_rows, mixed)]
+            recovered = [a for a in recovered if a not in portfolio]
+            count -= int(np.count_nonzero(np.isin(self.book.below_rows(), mixed)))
+        newly = ids.ids(newly_rows)
         self.tick_no += 1
-        quotes = self._quotes(scan.newly_below)
+        quotes = self._quotes(newly_rows)
+        listed = list(crossed.listed)
+        crossed_count = crossed.count
+        if not self.resync:
+            for a, before, after in changes:
+                was = before.level if before is not None else 0
+                if after.level != was:
+                    crossed_count += 1
+                    listed.append((a, was, after.level, after.health_float))
+                was_liq = before is not None and before.liquidatable
+                if after.liquidatable and not was_liq:
+                    newly.append(a)
+                    quotes.append(self._portfolio_quote(a))
+                elif was_liq and not after.liquidatable:
+                    recovered.append(a)
+            listed.sort(key=lambda x: (-x[2], x[3]))
+            del listed[self.settings.max_crossed:]
+        count += len(self.portfolios.liquidatable)
         names = [str(t) for t in self.thresholds]
         alert = {
             "type": "tick",
             "tick": self.tick_no,
             "seq": self.engine.seq,
             "prices": {a: p / PRICE_UNIT for a, p in sorted(self.engine.prices.items())},
-            "crossed_count": crossed.count,
+            "crossed_count": crossed_count,
             "crossed": [
                 {"account": a, "health": _health(h), "from_level": b, "to_level": lv,
                  "below": names[:lv], "direction": "down" if lv > b else "up"}
-                for a, b, lv, h in crossed.listed
+                for a, b, lv, h in listed
             ],
-            "liquidatable": {"count": scan.below_count, "new": sorted(newly),
+            "liquidatable": {"count": count, "new": sorted(newly),
                              "recovered": sorted(recovered), "quotes": quotes},
         }
         if self.resync:
             alert["resync"] = True  # levels restarted: clients resync with GET /levels
-        if crossed.count or newly:
+        if crossed_count or newly:
             self.counters.alerts += 1
         return alert
+
+    def _portfolio_quote(self, account_id: str) -> dict[str, Any]:
+        """What liquidates a portfolio account: Derive's portfolio auction, started by a
+        ``StartPortfolioAuction`` (solvent while the mark-to-market is positive), with
+        the engine's exact figures (options quote smallest units, rounded down)."""
+        units = self.engine.portfolio_margin_units(account_id)
+        running = self.engine.portfolio_auction(account_id)
+        # Under auction already: what remains is to bid (or terminate once restored).
+        out: dict[str, Any] = {"account": account_id, "mechanism": "portfolio_auction",
+                               "event": "StartPortfolioAuction" if running is None
+                               else "BidPortfolioAuction"}
+        if units is not None:
+            out.update(maintenance_margin=units[0], mtm=units[1])
+        out["auction"] = None if running is None else {
+            "id": running.id, "insolvent": running.insolvent, "start_time": running.start_time}
+        return out
 
     def _quotes(self, rows: IntArray) -> list[dict[str, Any]]:
         if not len(rows) or not self.settings.max_quotes:
@@ -396,12 +624,31 @@ class Service:
 
     # ------------------------------------------------------------------ reads
     def liquidatable(self) -> list[str]:
-        """Every liquidatable account (the book's last exact scan), sorted."""
-        return self.book.below_accounts()
+        """Every liquidatable account (the book's last exact scan and the portfolio
+        watch's exact pass), sorted."""
+        portfolio = self.portfolios.figures
+        if not portfolio:
+            return self.book.below_accounts()
+        return sorted({a for a in self.book.below_accounts() if a not in portfolio}
+                      | self.portfolios.liquidatable)
+
+    def liquidatable_count(self) -> int:
+        """How many accounts :meth:`liquidatable` lists (without listing them when no
+        portfolio account is watched)."""
+        if self.portfolios.figures:
+            return len(self.liquidatable())
+        return int(self.book.below_rows().size)
+
+    def account_count(self) -> int:
+        """Accounts: the ledger's and the portfolio accounts outside it."""
+        ledger = self.engine.ledger.accounts
+        return len(ledger) + sum(a not in ledger for a in self.portfolios.figures)
 
     def account(self, account_id: str) -> dict[str, Any] | None:
         """One account's exact figures, its level and, if liquidatable, its best quote."""
         ledger = self.engine.ledger
+        if account_id in self.portfolios.figures:
+            return self.portfolio_account(account_id)
         account = ledger.accounts.get(account_id)
         if account is None:
             return None
@@ -429,44 +676,168 @@ class Service:
             out["quote"] = quote_dict(self.engine.liquidation_quote(account_id))
         return out
 
-    def whatif(self, shocks: Mapping[str, object],
-               account_id: str | None = None) -> dict[str, Any]:
+    def portfolio_account(self, account_id: str) -> dict[str, Any]:
+        """A portfolio account: its options (series, size in size units), options cash
+        (quote smallest units), the protocol's portfolio rule's mark-to-market, initial
+        and maintenance margin (Derive's sign: >= 0 met; quote smallest units, rounded
+        down, as the engine decides auctions on them), the worst scenario, and its
+        maintenance health, level and liquidatability through the one margin interface;
+        a lending or perp part beside (``positions``) adds to the same margin."""
+        engine = self.engine
+        clearing = engine.state.options
+        opts = engine.config.options
+        assert clearing is not None and opts is not None
+        figures = self.portfolios.figures[account_id]
+        ledger_account = engine.ledger.accounts.get(account_id)
+        out: dict[str, Any] = {
+            "account": account_id,
+            "mode": "portfolio",
+            "rule": None,
+            "underlying": engine.option_underlying(account_id),
+            "quote_asset": opts.quote,
+            "cash": clearing.cash.get(account_id, 0),
+            "options": [
+                {"series": series.symbol, "underlying": series.underlying,
+                 "expiry": series.expiry, "strike": series.strike,
+                 "is_call": series.is_call, "size": size}
+                for series, size in sorted(clearing.positions.get(account_id, {}).items())
+                if size
+            ],
+        }
+        if ledger_account is not None:
+            out["positions"] = {
+                asset: {"supplied": engine.ledger.supply_of(account_id, asset),
+                        "borrowed": engine.ledger.debt_of(account_id, asset)}
+                for asset in sorted(ledger_account.lending)}
+        if figures.unpriced is not None:
+            out.update(unpriced=figures.unpriced, health=None, health_factor_wad=None,
+                       level=0, liquidatable=False)
+            return out
+        pm = engine.portfolio_margin(account_id)
+        assert pm is not None
+        unit = engine.config.markets[opts.quote].unit
+
+        def units(x: Fraction) -> int:
+            # Rounded down, never overstated (as StateReads.portfolio_margin_units).
+            return math.floor(x * unit)
+
+        worst = None
+        if pm.worst_scenario is not None:
+            cfg = engine.state.portfolio_config
+            assert cfg is not None
+            shock, vol, damp = scenario_rows(cfg)[pm.worst_scenario]
+            worst = {"index": pm.worst_scenario, "spot_shock": shock, "vol_shock": vol,
+                     "dampening": damp, "pnl": float(pm.scenario_pnl[pm.worst_scenario])}
+        has_requirement = figures.health != NO_DEBT_HEALTH
+        out.update(
+            rule=pm.rule,
+            mtm=units(pm.fraction("mtm")),
+            initial_margin=units(pm.fraction("initial")),
+            maintenance_margin=units(pm.fraction("maintenance")),
+            worst={"source": pm.worst_source, "value": pm.worst, "scenario": worst},
+            total_value=figures.value,
+            maintenance_requirement=figures.requirement,
+            health_factor_wad=figures.health if has_requirement else None,
+            health=figures.health / WAD if has_requirement else None,
+            level=figures.level,
+            liquidatable=figures.liquidatable,
+        )
+        running = engine.portfolio_auction(account_id)
+        out["auction"] = None if running is None else {
+            "id": running.id, "insolvent": running.insolvent, "start_time": running.start_time}
+        if figures.liquidatable:
+            out["quote"] = self._portfolio_quote(account_id)
+        return out
+
+    def whatif(self, shocks: Mapping[str, object], account_id: str | None = None,
+               surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None
+               ) -> dict[str, Any]:
         """The book under price shocks (``{"WETH": -0.3}``): accounts liquidatable, debt at
-        risk; with ``account_id``, whether that account would be (exactly)."""
-        outcome = evaluate(self.book, [dict(shocks)], keep_rows=account_id is not None)[0]
+        risk; with ``account_id``, whether that account would be (exactly).
+
+        Portfolio accounts are confirmed one by one at the shocked prices by the engine's
+        rule (``scan.confirm_below``: their options revalued at the shocked spot, each
+        series at its surface's vol there, or on ``surfaces``, ``(underlying, expiry) ->
+        (vol_ppm, skew_ppm)``, where given); they are counted in ``liquidatable`` and
+        listed in ``portfolio``. ``debt``, ``collateral`` and ``shortfall`` are the
+        lending and perp book's."""
+        portfolio = self.portfolios.figures
+        keep = account_id is not None or bool(portfolio)
+        outcome = evaluate(self.book, [dict(shocks)], keep_rows=keep)[0]
+        count = outcome.accounts
+        below_ids: set[str] = set()
+        if portfolio:
+            mixed = self._portfolio_rows()
+            count -= int(np.count_nonzero(np.isin(outcome.rows, mixed)))
+            priced = sorted(a for a, f in portfolio.items() if f.unpriced is None)
+            table = {**self.engine.prices, **outcome.prices}
+            marks = ({**self.engine.margin_prices(), **outcome.marks} if outcome.marks
+                     else None)
+            flags = confirm_below(self.engine, priced, WAD, table, marks, surfaces)
+            below_ids = {a for a, flag in zip(priced, flags, strict=True) if flag}
+            count += len(below_ids)
         out: dict[str, Any] = {
             "shocks": {a: str(f) for a, f in outcome.shocks.items()},
             "prices": {a: p / PRICE_UNIT for a, p in outcome.prices.items()},
-            "liquidatable": outcome.accounts,
+            **({"vols": {f"{u}-{t}": {"vol_ppm": v, "skew_ppm": k}
+                         for (u, t), (v, k) in sorted(surfaces.items())}}
+               if surfaces else {}),
+            "liquidatable": count,
             "debt": outcome.debt,
             "collateral": outcome.collateral,
             "shortfall": outcome.shortfall,
         }
+        if portfolio:
+            now = self.portfolios.liquidatable
+            out["portfolio"] = {"accounts": len(portfolio), "liquidatable": len(below_ids),
+                                "new": sorted(below_ids - now),
+                                "recovered": sorted(now - below_ids)}
         if account_id is not None:
-            row = self.book.accounts.row(account_id)
-            out["account"] = {"account": account_id,
-                              "liquidatable": row is not None and bool(
-                                  np.isin(row, outcome.rows))}
+            if account_id in portfolio:
+                liquidatable = account_id in below_ids
+            else:
+                row = self.book.accounts.row(account_id)
+                liquidatable = row is not None and bool(np.isin(row, outcome.rows))
+            out["account"] = {"account": account_id, "liquidatable": liquidatable}
         return out
 
     def at_risk(self, limit: int = 20) -> list[dict[str, Any]]:
         """The ``limit`` accounts with the lowest health (float screen), lowest first."""
         h = self.book.health()
+        portfolio = self.portfolios.figures
+        mixed = self._portfolio_rows()
+        if len(mixed):
+            h = h.copy()
+            h[mixed] = np.inf  # listed below, by the portfolio watch
         finite = np.flatnonzero(np.isfinite(h))
-        if not len(finite):
-            return []
-        k = min(limit, len(finite))
-        part = finite[np.argpartition(h[finite], k - 1)[:k]]
-        rows = part[np.argsort(h[part], kind="stable")]
-        values = self.book.account_values(rows)
-        liquidatable = set(self.book.below_accounts()) if len(rows) else set()
-        return [
-            {"account": a, "health": _health(values["health"][i]),
-             "collateral": round(float(values["collateral"][i]), 2),
-             "debt": round(float(values["debt"][i]), 2),
-             "level": self.level_of(a), "liquidatable": a in liquidatable}
-            for i, a in enumerate(self.book.accounts.ids(rows))
-        ]
+        out: list[dict[str, Any]] = []
+        if len(finite):
+            k = min(limit, len(finite))
+            part = finite[np.argpartition(h[finite], k - 1)[:k]]
+            rows = part[np.argsort(h[part], kind="stable")]
+            values = self.book.account_values(rows)
+            liquidatable = set(self.book.below_accounts()) if len(rows) else set()
+            out = [
+                {"account": a, "health": _health(values["health"][i]),
+                 "collateral": round(float(values["collateral"][i]), 2),
+                 "debt": round(float(values["debt"][i]), 2),
+                 "level": self.level_of(a), "liquidatable": a in liquidatable}
+                for i, a in enumerate(self.book.accounts.ids(rows))
+            ]
+        if not portfolio:
+            return out
+        # Portfolio accounts: the exact health of the watch; collateral and debt are the
+        # maintenance value and requirement (base currency), as the margin interface has
+        # them.
+        for a, f in portfolio.items():
+            if math.isfinite(f.health_float):
+                out.append({"account": a, "health": _health(f.health_float),
+                            "collateral": round(f.value / PRICE_UNIT, 2),
+                            "debt": round(f.requirement / PRICE_UNIT, 2),
+                            "level": f.level, "liquidatable": f.liquidatable,
+                            "mode": "portfolio"})
+        out.sort(key=lambda r: (r["health"], r["account"]))
+        return out[:limit]
 
     def heatmap(self, asset: str, steps: int = 10, max_drop: Decimal = Decimal("0.5")
                 ) -> dict[str, Any]:
@@ -506,11 +877,22 @@ class Service:
             for market in sorted(self.config.perps):
                 insurance[market] = ledger.insurance_of(market)
         dist = self.book.health_distribution()
-        return {
+        portfolio = self.portfolios.figures
+        counts, no_debt = list(dist.counts), dist.no_debt
+        if portfolio:
+            # Portfolio accounts in the same bins ([edges[i], edges[i+1])), by their exact
+            # health; without requirement (or price) they count as no debt.
+            healths = np.array([f.health_float for f in portfolio.values()])
+            finite = healths[np.isfinite(healths)]
+            no_debt += len(healths) - len(finite)
+            at = np.searchsorted(np.asarray(dist.edges), finite, side="right") - 1
+            for i in at[(at >= 0) & (at < len(counts))].tolist():
+                counts[i] += 1
+        out = {
             "seq": engine.seq,
             "ticks": self.counters.ticks,
-            "accounts": len(ledger.accounts),
-            "liquidatable": int(self.book.below_rows().size),
+            "accounts": self.account_count(),
+            "liquidatable": self.liquidatable_count(),
             "at_levels": dict(zip((str(t) for t in self.thresholds), self.counts_below(),
                                   strict=True)),
             "assets": assets,
@@ -518,9 +900,28 @@ class Service:
             "insurance": insurance,
             "health_distribution": {"edges": [e if np.isfinite(e) else None
                                               for e in dist.edges],
-                                    "counts": list(dist.counts), "no_debt": dist.no_debt},
+                                    "counts": counts, "no_debt": no_debt},
             "thresholds": [str(t) for t in self.thresholds],
         }
+        clearing = engine.state.options
+        if clearing is not None:
+            cfg = engine.state.portfolio_config
+            auctions = engine.state.portfolio_auctions
+            out["options"] = {
+                "rule": None if cfg is None else rule_of(cfg),
+                "quote_asset": self.config.options.quote if self.config.options else None,
+                "accounts": len(portfolio),
+                "liquidatable": len(self.portfolios.liquidatable),
+                "unpriced": sorted(a for a, f in portfolio.items() if f.unpriced),
+                "cash": sum(clearing.cash.values()),
+                "security_module": clearing.security_module,
+                "open_interest": {s.symbol: n for s, n in
+                                  sorted(clearing.open_interest.items()) if n},
+                "auctions": [] if auctions is None else [
+                    {"account": a, "id": r.id, "insolvent": r.insolvent}
+                    for a, r in sorted(auctions.running.items())],
+            }
+        return out
 
     def shock_fraction(self, value: object, where: str) -> Decimal:
         """A shock fraction checked by the book's own rule."""

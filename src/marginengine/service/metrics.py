@@ -79,8 +79,8 @@ class Metrics:
     def render(self) -> tuple[bytes, str]:
         """The text exposition of every metric."""
         service = self.service
-        self.accounts.set(len(service.engine.ledger.accounts))
-        self.candidates.set(int(service.book.below_rows().size))
+        self.accounts.set(service.account_count())
+        self.candidates.set(service.liquidatable_count())
         for t, count in zip(service.thresholds, service.counts_below(), strict=True):
             self.at_level.labels(str(t)).set(count)
         self.seq.set(service.engine.seq)

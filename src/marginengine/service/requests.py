@@ -17,28 +17,48 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.amounts import MAX_UNITS, parse_positive
 from marginengine.engine import AdvanceTime, Event, SetConditions, SetPrice, event_from_dict
+from marginengine.engine.events import (
+    OPTION_EVENT_CLASSES,
+    PORTFOLIO_AUCTION_EVENT_CLASSES,
+    SetVolSurface,
+)
 from marginengine.errors import ConfigError, EventError, MarginEngineError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
 from marginengine.ledger.book_file import RESERVED_ACCOUNTS
 from marginengine.oracle.conditions import CONDITION_FIELDS
+from marginengine.sim.options_scenario import vol_ppm
 
 #: Fields that name an account in some event.
 ACCOUNT_FIELDS = ("account", "liquidator", "absorber", "buyer", "seller", "keeper",
-                  "source", "target")
+                  "bidder", "source", "target")
 #: Fields that name a lending market.
 ASSET_FIELDS = ("asset", "debt_asset", "collateral_asset")
-#: Events that may name an account the ledger does not hold yet (they create it).
-CREATING = {"Deposit", "DepositQuote", "Trade", "TransferQuote"}
-#: Integer fields that may be zero (everything else must be positive).
-MAY_BE_ZERO = {("LiquidatePerp", "size"), ("BuyCollateral", "min_amount")}
+#: Events that may name an account the ledger (or the options clearing) does not hold yet
+#: (they create it: options cash deposited, or a first option trade on either side).
+CREATING = {"Deposit", "DepositQuote", "Trade", "TransferQuote", "DepositOptionCash",
+            "TradeOption"}
+#: Integer fields that may be zero (everything else must be positive): an option series
+#: expiring at time 0 (the events' own bound: unix seconds >= 0), a premium of 0.
+MAY_BE_ZERO = {("LiquidatePerp", "size"), ("BuyCollateral", "min_amount"),
+               ("TradeOption", "expiry"), ("TradeOption", "premium"),
+               ("SettleOption", "expiry"), ("SetVolSurface", "expiry"),
+               ("SetSviSurface", "expiry")}
+#: Integer fields that are signed (their event checks their range): a smile's skew (0:
+#: flat), the SVI slice's level, correlation and shift, a bid's price limit (0: none;
+#: negative: minus the least an insolvent auction's bidder receives).
+SIGNED = {("SetVolSurface", "skew_ppm"), ("SetSviSurface", "a_ppm"),
+          ("SetSviSurface", "rho_ppm"), ("SetSviSurface", "m_ppm"),
+          ("BidPortfolioAuction", "price_limit")}
+#: Events only a protocol with ``[protocol.options]`` takes.
+OPTIONS_ONLY = (*OPTION_EVENT_CLASSES, *PORTFOLIO_AUCTION_EVENT_CLASSES)
 #: Events whose integer fields the event itself checks (market conditions: zero allowed).
 SELF_CHECKED = {"SetConditions"}
 
@@ -102,6 +122,43 @@ def condition_events(config: ProtocolConfig, conditions: Mapping[str, Mapping[st
     return events
 
 
+def vol_events(config: ProtocolConfig, surfaces: Mapping[tuple[str, int], tuple[int, int]],
+               svi: Iterable[tuple[str, int]], vols: Mapping[str, object],
+               where: str = "vols") -> list[Event]:
+    """A vol tick, ``{underlying: ATM vol}`` (a fraction: ``0.8`` is 80%), as one
+    ``SetVolSurface`` per expiry of the underlying with a surface now, each keeping its
+    skew (as a simulator step's ``vols``); raises :class:`RequestError` at the first bad
+    one. An expiry given as an SVI slice has no ATM vol to replace: send
+    ``SetSviSurface`` events instead."""
+    events: list[Event] = []
+    for underlying in sorted(vols):
+        at = f"{where}.{underlying}"
+        if config.options is None:
+            raise RequestError(at, "the protocol has no options (add [protocol.options] "
+                                   "to the configuration)")
+        if not config.priced(underlying):
+            names = ", ".join(sorted({*config.markets, *config.perps}))
+            raise RequestError(at, f"unknown asset (markets: {names})")
+        raw = vols[underlying]
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise RequestError(at, f"must be a number or a decimal string (got "
+                                   f"{type(raw).__name__})")
+        problems: list[str] = []
+        atm = vol_ppm(raw, at, problems)
+        if atm is None:
+            raise RequestError(at, problems[0].partition(": ")[2])
+        expiries = sorted(t for (u, t) in surfaces if u == underlying)
+        if any(u == underlying for (u, _) in svi):
+            raise RequestError(at, f"{underlying} has SVI slices (send SetSviSurface "
+                                   f"events for them)")
+        if not expiries:
+            raise RequestError(at, f"no vol surface on {underlying} yet (send "
+                                   f"SetVolSurface events first)")
+        events += [SetVolSurface(underlying, t, atm, surfaces[(underlying, t)][1])
+                   for t in expiries]
+    return events
+
+
 def advance_event(seconds: int | None, where: str = "advance_seconds") -> list[Event]:
     """An ``AdvanceTime`` event, or none."""
     if seconds is None:
@@ -113,7 +170,7 @@ def advance_event(seconds: int | None, where: str = "advance_seconds") -> list[E
     return [AdvanceTime(seconds)]
 
 
-def account_event(config: ProtocolConfig, known: Mapping[str, object] | _Known,
+def account_event(config: ProtocolConfig, known: Container[object],
                   data: object, where: str) -> Event:
     """One event from its JSON (``{"type": "Deposit", "account": ..., ...}``, amounts in
     smallest units as integers), checked field by field."""
@@ -127,6 +184,9 @@ def account_event(config: ProtocolConfig, known: Mapping[str, object] | _Known,
         raise RequestError(f"{where}.{field}" if sep else where,
                            reason if sep else str(exc)) from None
     kind = event.name
+    if config.options is None and isinstance(event, OPTIONS_ONLY):
+        raise RequestError(f"{where}.type", f"{kind}: the protocol has no options (add "
+                                            f"[protocol.options] to the configuration)")
     for f in dataclasses.fields(event):
         value = getattr(event, f.name)
         at = f"{where}.{f.name}"
@@ -149,8 +209,17 @@ def account_event(config: ProtocolConfig, known: Mapping[str, object] | _Known,
         elif f.name == "market" and not (kind == "FundInsurance" and value == ""):
             if value not in config.perps:
                 raise RequestError(at, f"unknown perp market {value!r}")
+        elif f.name == "underlying":
+            # An option's underlying: a priced market (as the options handlers check it).
+            if not config.priced(value):
+                names = ", ".join(sorted({*config.markets, *config.perps}))
+                raise RequestError(at, f"unknown asset {value!r} (markets: {names})")
         elif isinstance(value, int) and not isinstance(value, bool) \
                 and kind not in SELF_CHECKED:
+            if (kind, f.name) in SIGNED:
+                if abs(value) > MAX_UNITS:
+                    raise RequestError(at, "too large (beyond +-(2**256 - 1))")
+                continue
             if value < 0 or (value == 0 and (kind, f.name) not in MAY_BE_ZERO):
                 raise RequestError(at, f"must be positive (got {value})")
             if value > MAX_UNITS:
@@ -158,7 +227,7 @@ def account_event(config: ProtocolConfig, known: Mapping[str, object] | _Known,
     return event
 
 
-def account_events(config: ProtocolConfig, known: Mapping[str, object],
+def account_events(config: ProtocolConfig, known: Container[object],
                    items: Sequence[object], where: str = "events") -> list[Event]:
     """Every event of a request, or a :class:`RequestError` for the first bad one. An
     account created earlier in the same request (a ``Deposit`` by a new id) is known to
@@ -174,9 +243,10 @@ def account_events(config: ProtocolConfig, known: Mapping[str, object],
 
 
 class _Known:
-    """The ledger's accounts plus those a request creates before using them."""
+    """The accounts the service knows (the ledger's and the options clearing's) plus those
+    a request creates before using them."""
 
-    def __init__(self, ledger: Mapping[str, object], created: set[str]) -> None:
+    def __init__(self, ledger: Container[object], created: set[str]) -> None:
         self.ledger = ledger
         self.created = created
 

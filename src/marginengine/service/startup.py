@@ -8,6 +8,13 @@ book or a request may not name), then every borrow (``Borrow``). The engine's ow
 decide each one; a book the engine would refuse (an account borrowing beyond its borrowing
 power at the configured prices) is refused before the log is created, naming the accounts.
 
+An options book (``[protocol.options]``) enters the same way, from an ``[options]`` table
+in the simulator's format (:mod:`marginengine.sim.options_scenario`: ``security_module``,
+``cash``, ``[[options.expiries]]``, ``[[options.trades]]``), after the lending book:
+``SetVolSurface`` per expiry, ``FundSecurityModule``, ``DepositOptionCash`` per account,
+then ``TradeOption`` per trade, each decided by the portfolio rule's pre-trade check (a
+trade beyond the seller's initial margin refuses the book).
+
 Logs (``--log``):
 
 ``sqlite:PATH``
@@ -37,6 +44,7 @@ from marginengine.ledger.book_file import LIQUIDITY_ACCOUNT, Book
 from marginengine.persistence import EventLog, PostgresStore, is_postgres_url
 from marginengine.scan.files import read_book, read_prices, read_protocol
 from marginengine.service.core import DEFAULT_THRESHOLDS, Settings
+from marginengine.sim.options_scenario import OptionsSpec, options_setup
 
 
 class ServiceSection(BaseModel):
@@ -63,6 +71,7 @@ class ServeConfig:
     section: ServiceSection
     book: Path | None
     source: str
+    options: tuple[Event, ...] = ()
 
     def settings(self) -> Settings:
         """The alert settings."""
@@ -77,10 +86,10 @@ def read_config(path: str | Path) -> ServeConfig:
     if "protocol" not in data:
         raise ConfigError(["protocol: required table is missing (write [protocol] with "
                            "the preset and markets)"], source=str(p))
-    unknown = sorted(set(data) - {"protocol", "prices", "service"})
+    unknown = sorted(set(data) - {"protocol", "prices", "service", "options"})
     if unknown:
         raise ConfigError([f"{unknown[0]}: unknown table (expected protocol, prices, "
-                           f"service)"], source=str(p))
+                           f"service, options)"], source=str(p))
     protocol = read_protocol(p)
     prices = read_prices(p, protocol)
     section = validate_model(ServiceSection, data.get("service", {}), source=str(p),
@@ -90,15 +99,33 @@ def read_config(path: str | Path) -> ServeConfig:
     except ValueError as exc:
         raise ConfigError([f"service.thresholds: {exc}"], source=str(p)) from None
     book = (p.parent / section.book) if section.book else None
-    return ServeConfig(protocol, prices, section, book, str(p))
+    options = options_events(protocol, data.get("options"), str(p))
+    return ServeConfig(protocol, prices, section, book, str(p), options)
+
+
+def options_events(config: ProtocolConfig, table: object, source: str) -> tuple[Event, ...]:
+    """The ``[options]`` table as the genesis' options events (none without the table);
+    every problem names its field."""
+    if table is None:
+        return ()
+    if isinstance(table, dict) and "bidder" in table:
+        raise ConfigError(["options.bidder: the service runs no agents (a bidder posts "
+                           "BidPortfolioAuction events to POST /events)"], source=source)
+    spec = validate_model(OptionsSpec, table, source=source, prefix="options")
+    problems: list[str] = []
+    setup = options_setup(spec, config, problems)
+    if problems or setup is None:
+        raise ConfigError(problems or ["options: not usable"], source=source)
+    return setup.events
 
 
 def genesis_events(config: ProtocolConfig, prices: dict[str, int],
-                   book: Book | None) -> list[Event]:
-    """The events that bring a fresh engine to the book (see the module docstring)."""
+                   book: Book | None, options: tuple[Event, ...] = ()) -> list[Event]:
+    """The events that bring a fresh engine to the book and the options book (see the
+    module docstring)."""
     events: list[Event] = [SetPrice(a, p) for a, p in sorted(prices.items())]
     if book is None:
-        return events
+        return [*events, *options]
     supplied: dict[str, int] = {}
     borrowed: dict[str, int] = {}
     deposits: list[Event] = []
@@ -112,7 +139,7 @@ def genesis_events(config: ProtocolConfig, prices: dict[str, int],
             borrows.append(Borrow(acct.id, asset, amount))
     liquidity = [Deposit(LIQUIDITY_ACCOUNT, a, borrowed[a] - supplied.get(a, 0))
                  for a in sorted(borrowed) if borrowed[a] > supplied.get(a, 0)]
-    return [*events, *deposits, *liquidity, *borrows]
+    return [*events, *deposits, *liquidity, *borrows, *options]
 
 
 def check_genesis(config: ProtocolConfig, events: list[Event], source: str) -> None:
@@ -147,9 +174,10 @@ class Started:
 
 
 def start_engine(config: ProtocolConfig, prices: dict[str, int], book_path: Path | None,
-                 log: str | None, source: str = "config") -> Started:
-    """The engine of ``marginengine serve``: its log created (the book's genesis as its
-    first batch) or resumed (PostgreSQL)."""
+                 log: str | None, source: str = "config",
+                 options: tuple[Event, ...] = ()) -> Started:
+    """The engine of ``marginengine serve``: its log created (the book's genesis, then
+    the ``options`` events, as its first batch) or resumed (PostgreSQL)."""
     if log is not None and is_postgres_url(log):
         probe = _resume_or_none(config, log)
         if probe is not None:
@@ -164,14 +192,14 @@ def start_engine(config: ProtocolConfig, prices: dict[str, int], book_path: Path
             raise LogError(f"{path}: already exists; the SQLite store never reopens a log "
                            f"for writing (replay it with marginengine replay, start on a new "
                            f"path, or use a PostgreSQL log, which the service resumes)")
-        events = _checked_genesis(config, prices, book_path, source)
+        events = _checked_genesis(config, prices, book_path, source, options)
         engine = Engine.with_log(config, path, durability="batch")
         _apply_genesis(engine, events)
         return Started(engine, 0, f"sqlite:{path}")
     else:
         engine = Engine(config)
         where = "none (state is not durable)"
-    events = _checked_genesis(config, prices, book_path, source)
+    events = _checked_genesis(config, prices, book_path, source, options)
     _apply_genesis(engine, events)
     return Started(engine, 0, _redact(where))
 
@@ -183,9 +211,9 @@ def _redact(where: str) -> str:
 
 
 def _checked_genesis(config: ProtocolConfig, prices: dict[str, int], book_path: Path | None,
-                     source: str) -> list[Event]:
+                     source: str, options: tuple[Event, ...] = ()) -> list[Event]:
     book = read_book(book_path, config) if book_path is not None else None
-    events = genesis_events(config, prices, book)
+    events = genesis_events(config, prices, book, options)
     check_genesis(config, events, str(book_path or source))
     return events
 

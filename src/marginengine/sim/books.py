@@ -56,6 +56,7 @@ from marginengine.ledger.book_file import (
     LENDING_OPTIONAL,
     MAX_PROBLEMS,
     PERP_COLUMNS,
+    RESERVED_ACCOUNTS,
     Book,
     BookAccount,
     raise_problems,
@@ -105,6 +106,9 @@ def book_from_snapshot(data: dict[str, Any], protocol: ProtocolConfig,
             check_account_id(raw.id, f"{where}.id")
         except ValueError as exc:
             problems.append(str(exc))
+            continue
+        if raw.id in RESERVED_ACCOUNTS:
+            problems.append(f"{where}.id: {raw.id!r} is reserved ({RESERVED_ACCOUNTS[raw.id]})")
             continue
         if raw.id in seen:
             problems.append(f"{where}.id: duplicate account id {raw.id!r}")
