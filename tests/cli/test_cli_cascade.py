@@ -69,3 +69,19 @@ def test_simulate_cascade_when_bad_input_then_one_line(tmp_path: Path,
     assert code == 2 and err.count("\n") == 1
     assert "noise: a Monte Carlo (--runs 3) needs something random" in err
     assert not (tmp_path / "y").exists()
+
+
+def test_simulate_when_backtest_crash_on_one_second_steps_then_runs_instead_of_overflow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # The reported command ended in "internal error: ValueError: vol_sensitivity: gas
+    # overflowed float64": its crash within one 1-second step is gas at the ceiling now.
+    out = tmp_path / "crash1s"
+    code, stdout, err = run(["simulate", str(EXAMPLES / "backtest_crash.toml"), "--set",
+                             "steps=3", "--set", "step_seconds=1", "--runs", "2",
+                             "--workers", "1", "--out", str(out), "--json", "--quiet"],
+                            capsys)
+    assert code == 0, err
+    assert "internal error" not in err
+    summary = json.loads(stdout)
+    assert summary["runs"] == 2

@@ -33,3 +33,17 @@ def test_number_field_when_true_then_refused_not_read_as_one():
         protocol_from_dict(markets(decimals=True))
     assert err.value.problems == ["markets.USDC.decimals: must not be true or false (got true)"]
     assert protocol_from_dict(markets(borrowable=False)).markets["USDC"].borrowable is False
+
+
+def test_auction_tip_when_beyond_makers_uint192_then_refused_naming_why():
+    # dss clip.sol keeps tip as a uint192 of rad: at most 6.28e12 DAI. 1e300 reached the
+    # Clipper's own check when the engine was built (an unnamed AuctionError).
+    table = {"preset": "aave-v3", "markets": {"WETH": {}, "DAI": {}},
+             "auction": {"kind": "clip", "tip": "1e300"}}
+    with pytest.raises(ConfigError) as err:
+        protocol_from_dict(table)
+    assert err.value.problems == [
+        "auction.tip: must be at most 6,000,000,000,000 DAI: Maker's Clipper keeps it as a "
+        "uint192 of rad (clip.sol; got 1E+300)"]
+    table["auction"]["tip"] = "6e12"
+    assert protocol_from_dict(table).auction.tip == 6 * 10**12

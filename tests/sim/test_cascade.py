@@ -153,3 +153,94 @@ def test_cascade_when_bad_scenario_then_fields_named():
     data["book"]["debt_asset"] = "DAI"
     with pytest.raises(ConfigError, match="book.debt_asset"):
         run_cascade(data, amplification=False)
+
+
+# ------------------------------------------------------- gas and venue at the edges
+# backtest_crash.toml at step_seconds = 1 ended in "gas overflowed float64": its 8-sigma
+# (daily) crash within one 1-second step is z ~ 1,300 calm per-step deviations. The gas
+# process now stops at MAX_GAS_GWEI (sim/gas.py), a price no keeper pays.
+ONE_SECOND_CRASH = ["steps=12", "step_seconds=1", "price.crash_at=3", "book.accounts=40"]
+
+
+def test_cascade_when_crash_within_one_second_step_then_gas_at_ceiling_and_no_keeper_acts():
+    from marginengine.sim.gas import MAX_GAS_GWEI
+
+    result = run("backtest_crash", *ONE_SECOND_CRASH)
+    gas = result.series["gas_gwei"]
+    # The trailing window (10 steps) holds the crash from step 3 to the end.
+    assert gas[3:] == [MAX_GAS_GWEI] * 10
+    assert max(gas[:3]) < 1_000
+    assert result.summary["liquidation_count"] == 0
+    assert result.summary["keeper_gas_spent"] == 0.0
+
+
+def test_cascade_when_crash_within_one_second_and_cap_gwei_then_keepers_bid_at_the_cap():
+    result = run("backtest_crash", *ONE_SECOND_CRASH, "gas.cap_gwei=200")
+    assert result.series["gas_gwei"][3:] == [200.0] * 10
+    assert result.summary["liquidation_count"] == 30
+
+
+QUICK_SMALL = ["book.accounts=20", "book.whales=1", "book.total_debt=600000", "steps=40"]
+
+
+@pytest.mark.parametrize(("overrides", "liquidations"), [
+    (["gas.gwei=0"], 15),                                 # the process: 0 times any factor
+    (["gas.kind=constant", "gas.gwei=0"], 12),
+])
+def test_cascade_when_chain_has_no_fee_then_zero_gas_and_keepers_pay_nothing(
+    overrides: list[str], liquidations: int,
+):
+    result = run("quickstart", *QUICK_SMALL, *overrides)
+    assert result.series["gas_gwei"] == [0.0] * 41
+    assert result.summary["keeper_gas_spent"] == 0.0
+    assert result.summary["liquidation_count"] == liquidations
+
+
+def test_cascade_when_arbitrage_speed_zero_then_venue_moves_only_with_the_keepers_sales():
+    # The push-oracle quickstart: the external price falls from 2,010 to 1,328 at step 36,
+    # where 12 liquidations sell their collateral on the AMM. Nobody pulls the AMM back:
+    # it starts at 2,000, moves only with those sales, and holds there.
+    result = run("quickstart", *QUICK_SMALL, "venue.arbitrage_speed=0")
+    venue = result.series["venue_price_usd"]
+    sales = result.series["liquidations_step"]
+    first = next(i for i, n in enumerate(sales) if n)
+    assert first == 36 and sales[first] == 12
+    assert venue[:first] == [2_000.0] * first
+    assert 1_900 < venue[first] < 2_000
+    assert venue[first:] == [venue[first]] * (41 - first)
+    assert result.series["external_price_usd"][first] < 1_330
+    # With arbitrage, the same sales end near the external price instead.
+    pulled = run("quickstart", *QUICK_SMALL).series["venue_price_usd"]
+    assert pulled[40] < 1_500
+
+
+def test_cascade_when_path_falls_below_one_price_unit_then_floored_there_and_run_goes_on():
+    # mu = -1e300 a year underflows exp to 0 after one step (its log return was -inf, and
+    # the gas process refused it). The path is floored at 1e-8 USD, the engine's price.
+    result = run("quickstart", "book.accounts=20", "book.whales=1", "book.total_debt=600000",
+                 "steps=3", "price.mu=-1e300")
+    assert result.series["external_price_usd"] == [2_000.0, 1e-8, 1e-8, 1e-8]
+    assert result.series["oracle_price_usd"] == [2_000.0, 1e-8, 1e-8, 1e-8]
+    # The fall is an infinite z for the gas process: capped at the scenario's 500 gwei.
+    assert result.series["gas_gwei"] == [500.0] * 4
+
+
+def test_joint_paths_when_an_asset_falls_below_one_price_unit_then_floored_there():
+    # The joint model (lst_crash.toml): WETH as a GBM with mu = -1e300 drags wstETH (a
+    # spread over WETH) down with it; both are floored at 1e-8 USD.
+    result = run("lst_crash", "steps=3", "price.assets.WETH.process=gbm",
+                 "price.assets.WETH.mu=-1e300")
+    assert result.series["external_price_usd"] == [2_000.0, 1e-8, 1e-8, 1e-8]
+    assert result.series["external_price_usd.wstETH"] == [2_340.0, 1e-8, 1e-8, 1e-8]
+
+
+def test_replay_when_hourly_years_on_one_second_steps_then_only_the_window_resampled():
+    # Four years of hourly Gemini bars on 1-second steps (126 million grid points) timed
+    # out building the whole grid. The window (drawn on the whole grid, as before) starts
+    # at 12:10:56 and holds the 12:00 bar, the hourly replay's step 1 on the same seed.
+    second = run("backtest_eth_hourly", "steps=3", "step_seconds=1")
+    assert second.summary["start_time_utc"] == "2017-03-09T12:10:56Z"
+    assert second.series["external_price_usd"] == [17.39] * 4
+    hourly = run("backtest_eth_hourly", "steps=3")
+    assert hourly.summary["start_time_utc"] == "2017-03-09T11:00:00Z"
+    assert hourly.series["external_price_usd"] == [17.12, 17.39, 17.14, 17.28]

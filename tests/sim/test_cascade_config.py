@@ -42,6 +42,11 @@ def problems(*overrides: str) -> list[str]:
      "is the asset whose price path is simulated, so set price.asset instead"),
     ("book.whales=50", "book.whales: must be fewer than accounts (50 whales, 20 accounts)"),
     ("book.whales=20", "book.whales: must be fewer than accounts (20 whales, 20 accounts)"),
+    # Whales (or the others) of no debt: the Liquity and family books divided by it.
+    ("book.whale_share=0", "book.whale_share: 0 leaves the whales (1 of 20 accounts) without "
+                           "debt; for a book without whales set whales = 0"),
+    ("book.whale_share=1", "book.whale_share: 1 leaves the 19 accounts that are not whales "
+                           "without debt; give them a share below 1"),
     ('accounts=[{id="alice\\n"}]', "accounts.0.id: account id must be 1-64 letters"),
     ('accounts=[{id="lender"}]', "accounts.0.id: 'lender' is the runner's own account"),
     ("steps=true", "steps: must not be true or false (got true)"),
@@ -51,6 +56,13 @@ def problems(*overrides: str) -> list[str]:
     ("book.total_debt=1e300", "book.total_debt: Input should be less than or equal to 1E+15"),
     ("book.collateralization_median=1e300",
      "book.collateralization_median: Input should be less than or equal to 1000"),
+    ("venue.base_reserve=1e300", "venue.base_reserve: Input should be less than or equal "
+                                 "to 1E+15"),
+    ("venue.depth_at_1pct=1e16", "venue.depth_at_1pct: Input should be less than or equal "
+                                 "to 1E+15"),
+    ("book.collateralization_sigma=1e12",
+     "book.collateralization_sigma: Input should be less than or equal to 10"),
+    ("book.health_sigma=11", "book.health_sigma: Input should be less than or equal to 10"),
     ("step_seconds=1000000000000", "step_seconds: Input should be less than or equal to "
                                    "31536000"),
     ("price.process=path", "price.path: a path process needs at least one price"),
@@ -62,12 +74,28 @@ def problems(*overrides: str) -> list[str]:
     # A negative amount paid the keepers for their gas; a misspelt action cost 200,000.
     ("gas.gas_used.liquidate=-300000",
      "gas.gas_used: liquidate: must be at least 0 gas (got -300000)"),
+    # Above the gas process's ceiling (sim/gas.py MAX_GAS_GWEI) no keeper could pay; 0 is
+    # allowed (a chain with no fee), below it is not.
+    ("gas.gwei=2e12", "gas.gwei: must be at most 1e+12 gwei, the highest gas price modelled "
+                      "(1,000 ETH per unit of gas; got 2000000000000.0)"),
+    ("gas.gwei=-1", "gas.gwei: Input should be greater than or equal to 0 (got -1)"),
+    ("venue.arbitrage_speed=-0.1",
+     "venue.arbitrage_speed: Input should be greater than or equal to 0 (got -0.1)"),
+    ("venue.arbitrage_speed=1.5",
+     "venue.arbitrage_speed: Input should be less than or equal to 1 (got 1.5)"),
     ("gas.gas_used.liquidat=1", "gas.gas_used: liquidat: unknown action (actions: absorb, "
                                 "bark, buy_collateral, deal, dent, liquidate, "),
 ])
 def test_scenario_spec_when_input_not_meant_then_refused_naming_field(override: str,
                                                                        expected: str):
     assert any(p.startswith(expected) for p in problems(override)), problems(override)
+
+
+def test_scenario_spec_when_no_whales_then_any_whale_share_accepted():
+    # The share is of the whales' debt: with none (or a book of one account) it is unused.
+    scenario_spec(quickstart("book.whales=0", "book.whale_share=0"))
+    scenario_spec(quickstart("book.whales=0", "book.whale_share=1"))
+    scenario_spec(quickstart("book.accounts=1", "book.whales=0", "book.whale_share=1"))
 
 
 def test_scenario_spec_when_collateral_asset_given_as_price_asset_then_accepted():

@@ -151,7 +151,7 @@ def test_scenario_when_a_protocol_names_an_unknown_chain_then_the_field_and_the_
     (lambda d: d["gas"]["chains"]["mainnet"].update(gwie=3),
      "gas.chains.mainnet.gwie: unknown field (check the spelling)"),
     (lambda d: d["gas"]["chains"]["mainnet"].update(gwei=-3),
-     "gas.chains.mainnet.gwei: Input should be greater than 0 (got -3)"),
+     "gas.chains.mainnet.gwei: Input should be greater than or equal to 0 (got -3)"),
     (lambda d: d["gas"]["chains"]["mainnet"].update(chains={}),
      "gas.chains.mainnet.chains: unknown field (check the spelling)"),
     (lambda d: d["gas"]["chains"].update(spare=3),

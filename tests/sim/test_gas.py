@@ -5,7 +5,13 @@ import math
 import numpy as np
 import pytest
 
-from marginengine.sim.gas import gas_process, gas_replay, keeper_cost_usd, rolling_abs_return
+from marginengine.sim.gas import (
+    MAX_GAS_GWEI,
+    gas_process,
+    gas_replay,
+    keeper_cost_usd,
+    rolling_abs_return,
+)
 from marginengine.sim.history import (
     BLACK_THURSDAY_GAS,
     BLACK_THURSDAY_PRICES,
@@ -15,6 +21,7 @@ from marginengine.sim.history import (
 )
 
 TEN_MINUTES = 600 / 31_536_000
+ONE_SECOND = 1 / 31_536_000
 
 
 def small_series() -> Series:
@@ -150,19 +157,66 @@ def test_gas_process_explains_black_thursday_gas():
     assert modelled.max() > 90.0                     # the afternoon crash
 
 
+def test_gas_process_when_a_crash_within_one_second_then_gas_at_the_ceiling():
+    # The defect of backtest_crash.toml at step_seconds = 1: a 25% fall in one 1-second
+    # step is z = (0.25 / 3 - s * sqrt(2/pi)) / (s * sqrt(1 - 2/pi)) = 1,293 calm standard
+    # deviations of a 60%-volatility market (s = 0.6 * sqrt(1 s / year)), and
+    # exp(0.6 * 1293) overflowed float64. It is now the ceiling, a price no keeper pays.
+    s = 0.6 * math.sqrt(ONE_SECOND)
+    returns = np.array([0.0, 0.0, -0.25])
+    kwargs = {"base_gwei": 25.0, "vol_sensitivity": 0.6, "returns": returns, "noise": 0.0,
+              "n": 3, "reference_sigma": s}
+    gas = gas_process(np.random.default_rng(0), **kwargs)
+    z_crash = (0.25 / 3 - s * math.sqrt(2 / math.pi)) / (s * math.sqrt(1 - 2 / math.pi))
+    assert z_crash == pytest.approx(1292.545, abs=1e-3)
+    assert gas[2] == MAX_GAS_GWEI == 1e12
+    # Before the crash, |r| = 0 is z = -sqrt(2/pi) / sqrt(1 - 2/pi) = -1.3236: 11.30 gwei.
+    calm = 25.0 * math.exp(0.6 * -math.sqrt(2 / math.pi) / math.sqrt(1 - 2 / math.pi))
+    assert calm == pytest.approx(11.2990, abs=1e-4)
+    np.testing.assert_allclose(gas[:2], [calm, calm], rtol=1e-12)
+    # A keeper's bid limit still binds below the ceiling.
+    capped = gas_process(np.random.default_rng(0), cap_gwei=500.0, **kwargs)
+    assert capped.tolist() == [gas[0], gas[1], 500.0]
+
+
+def test_gas_process_when_reference_is_subnormal_then_finite_and_no_nan():
+    # A reference sigma of 5e-324 makes step 1's z = 0.5 / 5e-324 = inf: the gas is the
+    # ceiling with a sensitivity, and only the noise (no 0 * inf = nan) without one.
+    returns = np.array([0.0, 0.5])
+    eps = np.random.default_rng(4).standard_normal(2)
+    hot = gas_process(np.random.default_rng(4), 10.0, 0.5, returns, 0.1, 2,
+                      reference_sigma=5e-324)
+    assert hot[1] == MAX_GAS_GWEI and 0 < hot[0] < 10.0   # step 0: |r| = 0, below calm
+    flat = gas_process(np.random.default_rng(4), 10.0, 0.0, returns, 0.1, 2,
+                       reference_sigma=5e-324)
+    np.testing.assert_allclose(flat, 10.0 * np.exp(0.1 * eps), rtol=1e-15)
+
+
+def test_gas_process_when_base_is_zero_then_zero_gas_and_the_same_draws():
+    # A chain with no fee: 0 gwei at every step, even in a crash; the generator has drawn
+    # its n normals as for any other base, so what follows in the run is unchanged.
+    returns = np.array([0.0, -0.3, 0.2, 0.0])
+    rng = np.random.default_rng(9)
+    gas = gas_process(rng, 0.0, 2.0, returns, 0.5, 4, reference_sigma=0.001)
+    assert gas.tolist() == [0.0, 0.0, 0.0, 0.0]
+    twin = np.random.default_rng(9)
+    twin.standard_normal(4)
+    assert rng.standard_normal() == twin.standard_normal()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
         ({"n": 4}, r"returns: must be 1-D with one return per step \(n = 4\), got shape \(3,\)"),
         ({"returns": np.array([0.0, np.nan, 0.0])}, r"returns: must be finite \(returns\.1"),
-        ({"base_gwei": 0.0}, "base_gwei: must be > 0"),
+        ({"base_gwei": -1.0}, r"base_gwei: must be >= 0 \(got -1.0\)"),
+        ({"base_gwei": 2e12}, r"base_gwei: must be at most 1e\+12 gwei, the highest gas price "
+                              r"modelled \(got 2e\+12\)"),
         ({"noise": -0.1}, "noise: must be >= 0"),
         ({"cap_gwei": 0.0}, "cap_gwei: must be > 0"),
         ({"window": 0}, "window: must be >= 1"),
         ({"reference_sigma": -1.0}, "reference_sigma: must be > 0"),
         ({"vol_sensitivity": float("inf")}, "vol_sensitivity: must be finite"),
-        ({"vol_sensitivity": 1e3, "returns": np.array([0.0, 0.0, 1.0])},
-         "gas overflowed float64"),
     ],
 )
 def test_gas_process_when_arguments_invalid_then_value_error(kwargs, message):

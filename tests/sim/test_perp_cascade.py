@@ -328,6 +328,11 @@ def test_csv_book_when_bad_row_then_error_names_line_and_field(
      "perps.book.leverage_median"),
     (lambda d: d["perps"]["book"].update(long_share=2),
      "perps.book.long_share"),
+    # Deposited in USDC's smallest units: 1e-9 failed at run time in parse_units, unnamed.
+    (lambda d: d["perps"].update(keepers=[{"id": "pk", "capital": 1e-9}]),
+     "perps.keepers.0.capital: has more than 6 decimal places ('1E-9')"),
+    (lambda d: d["perps"]["book"].update(counterparty_quote=0.0000001),
+     "perps.book.counterparty_quote: has more than 6 decimal places"),
     (lambda d: d["perps"].update(keepers=[{"id": "_mark"}]),
      "perps.keepers.0.id: '_mark' is the runner's own account"),
     (lambda d: d["prices"].update({"ETH-PERP": 2000}),
@@ -342,6 +347,19 @@ def test_perp_config_when_bad_then_one_line_error_naming_the_field(
     with pytest.raises(ConfigError) as info:
         scenario_spec(data)
     assert message in str(info.value)
+
+
+def test_synthetic_perp_book_when_no_whales_then_every_trader_ordinary() -> None:
+    # whales = 0 divided the whales' share by 0 (ZeroDivisionError at run time).
+    data = alone(read_toml(EXAMPLE))
+    data["perps"]["book"].update(whales=0, accounts=40)
+    data["steps"] = 2
+    runner = runner_of(data)
+    perps = runner.perps
+    assert perps is not None
+    traders = [a for a in perps.accounts if a.startswith("trader")]
+    assert len(traders) == 40
+    check_waterfall(runner)
 
 
 def test_perp_config_when_bad_at_the_cli_then_exit_2_and_no_traceback(

@@ -16,6 +16,7 @@ from marginengine.sim.processes import (
     flash_crash,
     flash_crash_multiplier,
     gbm,
+    grid_size,
     jump_diffusion,
     jump_diffusion_increments,
     ornstein_uhlenbeck,
@@ -410,6 +411,32 @@ def test_resample_ten_minute_bars_to_one_minute_keeps_every_bar():
     new_t, new_v = resample(times, values, 60.0, "previous")
     assert len(new_t) == 1_431
     assert np.array_equal(new_v[::10], values)
+
+
+def test_resample_window_when_first_and_length_then_the_slice_of_the_whole_grid():
+    times = np.array([0.0, 600.0, 1200.0])
+    values = np.array([100.0, 106.0, 94.0])
+    assert grid_size(1200.0, 300.0) == 5 and grid_size(1200.0, 450.0) == 3
+    new_t, new_v = resample(times, values, 300.0, "previous", first=1, length=3)
+    assert new_t.tolist() == [300.0, 600.0, 900.0]
+    assert new_v.tolist() == [100.0, 106.0, 106.0]
+    # Past the grid's end: what there is (the 5th point), then nothing.
+    assert resample(times, values, 300.0, "previous", first=4, length=3)[1].tolist() == [94.0]
+    assert resample(times, values, 300.0, "linear", first=9, length=2)[0].tolist() == []
+    whole_t, whole_v = resample(times, values, 240.0, "linear")
+    part_t, part_v = resample(times, values, 240.0, "linear", first=2)
+    assert np.array_equal(part_t, whole_t[2:]) and np.array_equal(part_v, whole_v[2:])
+
+
+def test_resample_window_when_hourly_years_on_one_second_steps_then_only_the_window():
+    # Four years of hourly bars on 1-second steps: a grid of 126,226,801 points, of which
+    # the window's 4 are built (the whole grid took gigabytes and minutes: a timeout).
+    times = 1.46e9 + 3600.0 * np.arange(35_064)
+    values = np.arange(35_064, dtype=float)
+    assert grid_size(float(times[-1] - times[0]), 1.0) == 126_226_801
+    new_t, new_v = resample(times, values, 1.0, "previous", first=3599, length=4)
+    assert (new_t - times[0]).tolist() == [3599.0, 3600.0, 3601.0, 3602.0]
+    assert new_v.tolist() == [0.0, 1.0, 1.0, 1.0]
 
 
 @pytest.mark.parametrize(

@@ -161,7 +161,20 @@ def test_arbitrage_at_speed_1_leaves_nothing_for_a_second_arbitrageur(pool_args,
     assert arbitrage(pool, external, 1) <= 1  # one quote unit of rounding at most
 
 
-@pytest.mark.parametrize("speed", [0, -0.1, 1.5, float("nan"), float("inf"), "1", True])
+@pytest.mark.parametrize("speed", [0, 0.0, Fraction(0)])
+def test_arbitrage_when_speed_zero_then_no_trade_and_venues_unchanged(speed):
+    # A venue nobody arbitrages: 10% above the external price (2,000 against 1,800), it
+    # stays there; the depth venue's mid too (its refill is recover's, not arbitrage's).
+    pool = eth_pool(0)
+    assert arbitrage_trade(pool, 1_800 * USD, speed) == ("none", 0)
+    assert arbitrage(pool, 1_800 * USD, speed) == 0
+    assert pool == eth_pool(0) and pool.price() == 2_000 * USD
+    book = DepthVenue(2_000 * USD, DepthCurve(100 * ETH, 1), 0.5, ETH, USDC)
+    arbitrage_depth(book, 1_800 * USD, speed)
+    assert book.mid == 2_000 * USD
+
+
+@pytest.mark.parametrize("speed", [-0.1, -1e-18, 1.5, float("nan"), float("inf"), "1", True])
 def test_arbitrage_when_speed_outside_0_1_then_error_names_speed_and_pool_unchanged(speed):
     pool = eth_pool()
     with pytest.raises(ValueError, match="^speed: "):

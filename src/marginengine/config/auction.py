@@ -10,13 +10,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from marginengine.config.base import StrictModel
 
 Positive = Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 Fraction = Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)]
+
+#: The largest ``tip`` (DAI) this configuration takes: Maker's Clipper holds it as a uint192
+#: of rad (45 decimals; dss clip.sol ``tip``), which ends at (2**192 - 1) / 1e45 =
+#: 6,277,101,735,386.68 DAI; 6e12 is a round bound inside it.
+TIP_MAX_DAI = Decimal("6e12")
 
 
 class AuctionConfig(StrictModel):
@@ -49,3 +54,12 @@ class AuctionConfig(StrictModel):
     beg: Annotated[Decimal, Field(gt=1, allow_inf_nan=False)] = Decimal("1.03")
     ttl: int = Field(default=600, gt=0)
     flip_tau: int = Field(default=21_600, gt=0)
+
+    @field_validator("tip")
+    @classmethod
+    def _tip_fits(cls, value: Decimal) -> Decimal:
+        # Refused by the Clipper when the engine was built, as an unnamed AuctionError.
+        if value > TIP_MAX_DAI:
+            raise ValueError(f"must be at most {TIP_MAX_DAI:,f} DAI: Maker's Clipper keeps "
+                             f"it as a uint192 of rad (clip.sol; got {value})")
+        return value

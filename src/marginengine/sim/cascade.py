@@ -85,17 +85,23 @@ def price_path(spec: CascadeFile, rng: np.random.Generator,
     """The external price at steps 0..n (floats, USD); for a replay, ``start["time"]``
     is set to the Unix time (UTC) of step 0 when ``start`` is given.
 
+    A path that falls below one price unit (1e-8 USD, e.g. a crash to dust, or ``exp``
+    underflowing to 0) is floored there, the price the engine sees (:func:`to_price`):
+    what the keepers, the venue and the gas (its log returns) read agrees with it.
+
     Raises
     ------
     ConfigError
         When the process refuses its parameters (a path that leaves the float range).
     """
     try:
-        return _price_path(spec, rng, start)
+        path = _price_path(spec, rng, start)
     except (ValueError, OverflowError, FloatingPointError) as exc:
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError([f"price: {exc}"]) from None
+    floored: np.ndarray = np.maximum(path, 1 / PRICE_UNIT)
+    return floored
 
 
 def _price_path(spec: CascadeFile, rng: np.random.Generator,
@@ -110,14 +116,18 @@ def _price_path(spec: CascadeFile, rng: np.random.Generator,
 
         # ps.file is made relative to the scenario file by anchor_files.
         series = load_replay(ps.file, ps.field, "price")
-        grid, values = p.resample(np.asarray(series.times), np.asarray(series.values),
-                                  spec.step_seconds, "previous")
+        times = np.asarray(series.times)
+        # Only the run's n + 1 grid points are resampled (the whole grid of a long series
+        # on short steps does not fit in memory); the window is drawn on the whole grid.
+        size = p.grid_size(float(times[-1] - times[0]), spec.step_seconds)
         first = 0
-        if ps.random_window and grid.size > n + 1:
-            first = int(rng.integers(0, grid.size - n))
+        if ps.random_window and size > n + 1:
+            first = int(rng.integers(0, size - n))
+        grid, values = p.resample(times, np.asarray(series.values), spec.step_seconds,
+                                  "previous", first=first, length=n + 1)
         if start is not None:
-            start["time"] = float(grid[first])
-        out = np.asarray(values[first:], dtype=float)
+            start["time"] = float(grid[0])
+        out = np.asarray(values, dtype=float)
         if out.size < n + 1:
             out = np.concatenate([out, np.full(n + 1 - out.size, out[-1])])
         path_values = out[: n + 1]

@@ -23,6 +23,7 @@ from marginengine.ledger import check_account_id
 from marginengine.sim.actions import CascadeActionSpec
 from marginengine.sim.books import COUNTERPARTY, ProfileSpec, check_profiles
 from marginengine.sim.feeds import Deviation
+from marginengine.sim.gas import MAX_GAS_GWEI
 from marginengine.sim.joint import AssetPriceSpec, CorrelationSpec, JointPriceSpec, check_joint
 from marginengine.sim.scenario import RUN_NAME_PATTERN, check_run_name
 
@@ -45,6 +46,13 @@ UsdPrice = Annotated[Decimal, Field(ge=Decimal("1e-8"), le=Decimal("1e15"),
 UsdTotal = Annotated[Decimal, Field(gt=0, le=Decimal("1e15"), allow_inf_nan=False)]
 #: Collateral value over debt: above 0, at most 1,000.
 Ratio = Annotated[Decimal, Field(gt=0, le=1000, allow_inf_nan=False)]
+#: Whole tokens in a venue (an AMM's base reserve, a book's depth within 1%): up to 1e15, a
+#: quadrillion tokens, beyond any pool; 1e300 overflowed the keepers' float bound on a
+#: sale (sim/markets.py sale_surplus_bound).
+VenueTokens = Annotated[Decimal, Field(gt=0, le=Decimal("1e15"), allow_inf_nan=False)]
+#: The log-sigma of a lognormal spread in a synthetic book: at most 10 (one account in a
+#: million is then e^50 times the median; beyond that the book's float values overflow).
+LogSigma = Annotated[Decimal, Field(ge=0, le=10, allow_inf_nan=False)]
 
 
 class PriceSpec(StrictModel):
@@ -91,12 +99,14 @@ class VenueSpec(StrictModel):
     """Where liquidated collateral is sold; arbitrage pulls it toward the external price."""
 
     kind: Literal["amm", "depth"] = "amm"
-    base_reserve: Positive = Decimal(50_000)      # whole collateral tokens (amm)
+    base_reserve: VenueTokens = Decimal(50_000)   # whole collateral tokens (amm)
     fee_bps: int = Field(default=30, ge=0, le=1000)
-    depth_at_1pct: Positive = Decimal(2_000)      # whole tokens sellable within 1% (depth)
+    depth_at_1pct: VenueTokens = Decimal(2_000)   # whole tokens sellable within 1% (depth)
     exponent: Annotated[Decimal, Field(gt=0, le=4, multiple_of=Decimal("0.05"))] = Decimal(1)
     resilience: Fraction = Decimal("0.3")
-    arbitrage_speed: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.5")
+    #: Fraction of the gap to the external price closed per step; 0 is a venue nobody
+    #: arbitrages (its price moves only with the keepers' sales).
+    arbitrage_speed: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.5")
     feedback: bool = True                          # liquidation sales trade on the venue
 
 
@@ -124,7 +134,8 @@ class GasChainSpec(StrictModel):
     """One chain's gas: its price (gwei) per step and gas used per keeper action."""
 
     kind: Literal["constant", "replay", "process"] = "constant"
-    gwei: Positive = Decimal(20)
+    #: 0 is a chain with no fee (a test chain): keepers pay no gas, whatever the kind.
+    gwei: NonNegative = Decimal(20)
     file: str = ""
     field: str = "90.0 Perc"
     vol_sensitivity: NonNegative = Decimal(1)
@@ -135,6 +146,16 @@ class GasChainSpec(StrictModel):
         "tend": 150_000, "dent": 150_000, "deal": 100_000, "absorb": 300_000,
         "liquidate_perp": 300_000,
     })
+
+    @field_validator("gwei")
+    @classmethod
+    def _modelled_price(cls, value: Decimal) -> Decimal:
+        # Above the ceiling of the gas process (sim/gas.py MAX_GAS_GWEI) no keeper could
+        # pay, and the process could not start from it.
+        if value > Decimal(str(MAX_GAS_GWEI)):
+            raise ValueError(f"must be at most {MAX_GAS_GWEI:g} gwei, the highest gas price "
+                             f"modelled (1,000 ETH per unit of gas; got {value})")
+        return value
 
     @field_validator("gas_used")
     @classmethod
@@ -198,14 +219,14 @@ class BookSpec(StrictModel):
     whales: int = Field(default=3, ge=0)
     whale_share: Fraction = Decimal("0.3")         # of total debt held by the whales
     collateralization_median: Ratio = Decimal("2.2")   # collateral value / debt
-    collateralization_sigma: NonNegative = Decimal("0.35")
+    collateralization_sigma: LogSigma = Decimal("0.35")
     min_collateralization: Ratio = Decimal("1.55")
     debt_asset: str = "DAI"
     collateral_asset: str | None = None            # the price path's asset (price.asset)
     # A book of several assets: synthetic profiles, or a file (CSV/Parquet), or a snapshot.
     profiles: list[ProfileSpec] = Field(default_factory=list)
     health_median: Ratio = Decimal("1.6")          # health factor (under thresholds)
-    health_sigma: NonNegative = Decimal("0.3")
+    health_sigma: LogSigma = Decimal("0.3")
     min_health: Ratio | None = None                # default: what initial margin allows
     #: How a profiles book sizes collateral: "health" (a health factor under today's
     #: thresholds, floored at what initial margin allows) or "collateralization"
@@ -229,6 +250,22 @@ class BookSpec(StrictModel):
         if accounts and value and value >= accounts:
             raise ValueError(f"must be fewer than accounts ({value} whales, {accounts} "
                              "accounts): the rest of the debt needs ordinary accounts")
+        return value
+
+    @field_validator("whale_share")
+    @classmethod
+    def _whale_share(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        # A share of 0 gave every whale, and 1 every other account, a debt of 0: accounts
+        # that borrow nothing (the Liquity and family runners divided by it). The whales
+        # as the book draws them: at most accounts - 1 (sim/book.py synthetic_book).
+        accounts, whales = info.data.get("accounts") or 0, info.data.get("whales") or 0
+        whales = min(whales, accounts - 1) if accounts > 1 else 0
+        if whales and value == 0:
+            raise ValueError(f"0 leaves the whales ({whales} of {accounts} accounts) without "
+                             "debt; for a book without whales set whales = 0")
+        if whales and value == 1:
+            raise ValueError(f"1 leaves the {accounts - whales} accounts that are not whales "
+                             "without debt; give them a share below 1")
         return value
 
 
@@ -631,12 +668,19 @@ def check_perps(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
         problems.append("perps.book: no traders (give accounts or file)")
     if book.file and not Path(book.file).is_file():
         problems.append(f"perps.book.file: no such file {book.file!r}")
+    # Quote the runner deposits in smallest units (sim/perps.py setup): more decimals than
+    # the quote asset has were refused there, by parse_units, without the field's name.
+    decimals = protocol.markets[quote].decimals
+    if book.counterparty_quote is not None:
+        quote_amount(book.counterparty_quote, decimals, "perps.book.counterparty_quote",
+                     problems)
     lending_keepers = {k.id for k in spec.keepers}
     for i, keeper in enumerate(perps.keepers):
         if keeper.id in PERP_RESERVED:
             problems.append(f"perps.keepers.{i}.id: {keeper.id!r} is the runner's own account")
         elif keeper.id in lending_keepers:
             problems.append(f"perps.keepers.{i}.id: {keeper.id!r} is also a lending keeper")
+        quote_amount(keeper.capital, decimals, f"perps.keepers.{i}.capital", problems)
     return problems
 
 

@@ -24,11 +24,20 @@ from marginengine.sim.processes import (
     check_rng,
 )
 
-__all__ = ["gas_process", "gas_replay", "keeper_cost_usd", "rolling_abs_return"]
+__all__ = ["MAX_GAS_GWEI", "gas_process", "gas_replay", "keeper_cost_usd",
+           "rolling_abs_return"]
 
 #: ``E|Z|`` and ``sd|Z|`` of a standard normal: the calm level of ``|return| / sigma``.
 _ABS_MEAN = math.sqrt(2.0 / math.pi)
 _ABS_SD = math.sqrt(1.0 - 2.0 / math.pi)
+
+#: The highest gas price (gwei) :func:`gas_process` returns, and the highest ``[gas] gwei``
+#: a scenario may set: 1e12 gwei is 1,000 ETH per unit of gas, at which the cheapest
+#: transaction (a 21,000-gas transfer) would cost 21 million ETH. No keeper pays that, so
+#: every keeper's decision is the same at this price as at any higher one; the ceiling only
+#: keeps the log-linear model's extrapolation (``exp`` of a z-score in the hundreds, e.g. a
+#: daily-sized crash within one 1-second step) a finite number, instead of overflowing.
+MAX_GAS_GWEI = 1e12
 
 
 def gas_replay(series: Series, step_seconds: float, n: int,
@@ -98,7 +107,7 @@ def gas_process(rng: np.random.Generator, base_gwei: float, vol_sensitivity: flo
     The model, per step ``i`` (``returns[i]`` the log return of that step)::
 
         log gas[i] = log base_gwei + vol_sensitivity * z[i] + noise * eps[i]
-        gas[i]     = min(exp(log gas[i]), cap_gwei)
+        gas[i]     = min(exp(log gas[i]), cap_gwei, MAX_GAS_GWEI)
 
     ``eps[i]`` independent standard normals, and ``z[i]`` a z-score of the trailing mean
     absolute return ``a[i]`` over ``window`` steps (:func:`rolling_abs_return`):
@@ -114,6 +123,12 @@ def gas_process(rng: np.random.Generator, base_gwei: float, vol_sensitivity: flo
       ``base_gwei``; a crash drives it up in proportion. This is the mode to compare paths
       of different severity.
 
+    The ceiling :data:`MAX_GAS_GWEI` (1e12 gwei) is applied in log space, before ``exp``:
+    ``z`` is measured in calm *per-step* standard deviations, so the same drop is more of
+    them the shorter the step (``1 / sqrt(step)``): a 25% fall within one 1-second step is
+    a z of about 1,300, and ``exp(0.6 * 1300)`` is beyond float64. Such a step's gas is the
+    ceiling, a price no keeper pays (see :data:`MAX_GAS_GWEI`), instead of an overflow.
+
     Calibration hint: on Black Thursday the mean gas price went from about 10 to 225 gwei
     (``log`` ratio 3.1) while 10-minute moves were several times their calm size.
 
@@ -122,7 +137,8 @@ def gas_process(rng: np.random.Generator, base_gwei: float, vol_sensitivity: flo
     rng
         Draws ``rng.standard_normal(n)`` (the ``eps``; drawn even when ``noise = 0``).
     base_gwei
-        Gas price at ``z = 0`` with no noise, > 0.
+        Gas price at ``z = 0`` with no noise, in ``[0, MAX_GAS_GWEI]``; 0 (a chain with no
+        fee, e.g. a test chain) gives 0 at every step, whatever the volatility.
     vol_sensitivity
         Rise of ``log gas`` per unit of ``z``, finite (0 makes gas independent of price).
     returns
@@ -141,10 +157,14 @@ def gas_process(rng: np.random.Generator, base_gwei: float, vol_sensitivity: flo
     Returns
     -------
     numpy.ndarray
-        Gas prices in gwei, shape ``(n,)``, all > 0.
+        Gas prices in gwei, shape ``(n,)``, each in ``[0, MAX_GAS_GWEI]`` (> 0 when
+        ``base_gwei > 0``, unless ``exp`` underflows).
     """
     gen = check_rng(rng)
-    base = check_positive("base_gwei", base_gwei)
+    base = check_non_negative("base_gwei", base_gwei)
+    if base > MAX_GAS_GWEI:
+        raise ValueError(f"base_gwei: must be at most {MAX_GAS_GWEI:g} gwei, the highest gas "
+                         f"price modelled (got {base:g})")
     sens = check_real("vol_sensitivity", vol_sensitivity)
     noise_ = check_non_negative("noise", noise)
     n_ = check_count("n", n)
@@ -163,17 +183,25 @@ def gas_process(rng: np.random.Generator, base_gwei: float, vol_sensitivity: flo
         raise ValueError(f"returns: must be finite ({field_path('returns', i)} is {r[i]})")
     eps = gen.standard_normal(n_)
     a, _ = rolling_abs_return(r, w)
-    if ref is not None:
-        z = (a - ref * _ABS_MEAN) / (ref * _ABS_SD)
-    else:
-        sd = float(a.std()) if n_ else 0.0
-        z = (a - a.mean()) / sd if sd > 0 else np.zeros(n_)
-    with np.errstate(over="ignore"):
-        gas = base * np.exp(sens * z + noise_ * eps)  # exactly base_gwei where z = eps = 0
+    with np.errstate(over="ignore"):  # a z beyond float64 (a tiny reference) is inf
+        if ref is not None:
+            z = (a - ref * _ABS_MEAN) / (ref * _ABS_SD)
+        else:
+            sd = float(a.std()) if n_ else 0.0
+            z = (a - a.mean()) / sd if sd > 0 else np.zeros(n_)
+        # 0 * inf would be nan: with no sensitivity, z plays no part at all.
+        x = (sens * z if sens != 0 else 0.0) + noise_ * eps
+    if base == 0:
+        # No fee on this chain: 0 times any factor (after the draws, so the generator
+        # moves on as for any other base).
+        return np.zeros(n_)
+    # The exponent is clamped where base * exp(x) reaches the ceiling, so exp never
+    # overflows; below it the product is as before, bit for bit (exactly base_gwei where
+    # z = eps = 0).
+    x = np.minimum(x, math.log(MAX_GAS_GWEI / base))
+    gas = np.minimum(base * np.exp(x), MAX_GAS_GWEI)  # exp(log(c)) may round above c
     if cap is not None:
         np.minimum(gas, cap, out=gas)
-    if not np.isfinite(gas).all():
-        raise ValueError("vol_sensitivity: gas overflowed float64; lower it or pass cap_gwei")
     out: NDArray[np.float64] = gas
     return out
 

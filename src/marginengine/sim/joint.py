@@ -266,8 +266,9 @@ def _aligned_replays(spec: JointPriceSpec, step_seconds: int, length: int,
         k = int(np.searchsorted(times, start, side="right")) - 1
         times = np.concatenate([[start], times[k + 1:]])
         values = np.concatenate([[values[k]], values[k + 1:]])
-        _, grid_values = processes.resample(times, values, step_seconds, "previous")
-        v = np.asarray(grid_values, dtype=float)[:length]
+        _, grid_values = processes.resample(times, values, step_seconds, "previous",
+                                            length=length)
+        v = np.asarray(grid_values, dtype=float)
         if v.size < length:
             v = np.concatenate([v, np.full(length - v.size, v[-1])])
         out[name] = v
@@ -283,15 +284,20 @@ def joint_paths(spec: JointPriceSpec, rng: np.random.Generator, steps: int,
     ------
     ConfigError
         The spec is inconsistent (:func:`check_joint`) or a process refuses its values
-        (a path that overflows), each problem naming the field.
+        (a path that overflows), each problem naming the field. A path below one price
+        unit is floored there.
     """
     problems = check_joint(spec, where)
     if problems:
         raise ConfigError(problems)
     try:
-        return _draw(spec, rng, steps, step_seconds, where)
+        paths = _draw(spec, rng, steps, step_seconds, where)
     except (ValueError, OverflowError, FloatingPointError) as exc:
         raise ConfigError([f"{where}: {exc}"]) from None
+    # Below one price unit (1e-8 USD: a crash to dust, or exp underflowing to 0) a path is
+    # floored where the engine's price is (fix_price), so its floats and log returns agree.
+    np.maximum(paths.values, 1 / PRICE_UNIT, out=paths.values)
+    return paths
 
 
 def _draw(spec: JointPriceSpec, rng: np.random.Generator, n: int, step_seconds: int,
@@ -321,7 +327,8 @@ def _draw(spec: JointPriceSpec, rng: np.random.Generator, n: int, step_seconds: 
         unit = processes.correlated_gbm(
             rng, [1.0] * len(drivers), mus, [float(assets[a].sigma) for a in drivers],
             corr.tolist(), dt, n)
-        log_paths = np.log(unit)
+        with np.errstate(divide="ignore"):  # a path underflowed to 0: -inf, then floored
+            log_paths = np.log(unit)
         for j, name in enumerate(drivers):
             a = assets[name]
             if a.process == "bridge":

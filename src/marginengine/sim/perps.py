@@ -522,7 +522,8 @@ def synthetic_perp_book(rng: np.random.Generator, protocol: ProtocolConfig,
     share = float(spec.whale_share) if whales else 0.0
     sizes = rng.lognormal(0.0, 1.2, size=small)
     sizes *= total * (1 - share) / sizes.sum()
-    notionals = [*([total * share / whales] * whales), *sizes.tolist()]
+    # No whales: every trader ordinary (dividing the whales' share by 0 raised).
+    notionals = [*([total * share / whales] * whales if whales else []), *sizes.tolist()]
     leverage = rng.lognormal(float(np.log(float(spec.leverage_median))),
                              float(spec.leverage_sigma), size=n)
     longs = rng.random(n) < float(spec.long_share)

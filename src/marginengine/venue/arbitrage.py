@@ -7,12 +7,14 @@ price ``E``; buying is worth it while its marginal ask, ``mid / (1 - fee)``, is 
 Between the two lies the *fee band*, ``E * (1 - fee) <= mid <= E / (1 - fee)``, where no trade
 pays and none is made.
 
-``speed`` in ``(0, 1]`` models how much of the gap is closed in one step (competition,
+``speed`` in ``[0, 1]`` models how much of the gap is closed in one step (competition,
 block space, capital): the pool's mid is moved the fraction ``speed`` of the way, **in
 price** (not log-price), from where it is to the near edge of the fee band. With ``speed =
-1`` the pool ends on the edge, where its fee-adjusted price equals the external price
-(exactly ``E`` when the fee is zero). A single swap that maximised the arbitrageur's profit
-would go slightly further, since within one swap the marginal price is
+0`` nobody arbitrages the venue (a stress: its price moves only with the trades made on
+it) and no trade is made. With ``speed = 1`` the pool ends on the edge, where its
+fee-adjusted price equals the external price (exactly ``E`` when the fee is zero). A
+single swap that maximised the arbitrageur's profit would go slightly further, since
+within one swap the marginal price is
 ``(1 - fee) * k / (R + (1 - fee) x) ** 2`` rather than ``(1 - fee)`` times the post-trade mid:
 the difference is second order in the fee, and stopping on the band edge keeps the model's
 end point simple to state and to test.
@@ -44,15 +46,15 @@ from marginengine.venue.depth import DepthVenue
 
 def require_speed(speed: Real) -> Fraction:
     """``speed`` as the exact fraction the arbitrage moves by (a float read as the decimal
-    its author typed), if it lies in ``(0, 1]``; a caller passing the same speed every
-    step converts it once and passes the fraction (cheap to check again).
+    its author typed), if it lies in ``[0, 1]`` (0: no arbitrage); a caller passing the
+    same speed every step converts it once and passes the fraction (cheap to check again).
 
     Raises
     ------
     VenueError
-        Naming ``speed``, if it is not a number in ``(0, 1]``.
+        Naming ``speed``, if it is not a number in ``[0, 1]``.
     """
-    return require_fraction(speed, "speed", Fraction(0), Fraction(1), low_open=True)
+    return require_fraction(speed, "speed", Fraction(0), Fraction(1), low_open=False)
 
 
 def fee_band(pool: ConstantProductPool, external_price: int) -> tuple[Fraction, Fraction]:
@@ -99,8 +101,8 @@ def arbitrage_trade(pool: ConstantProductPool, external_price: int,
         The external price, a positive int (8 decimals).
     speed
         Fraction of the way, in price, from the pool's mid to the edge of the fee band
-        around ``external_price``, in ``(0, 1]``. A float is read as the decimal it prints
-        as (``0.1`` is one tenth).
+        around ``external_price``, in ``[0, 1]`` (0: no trade). A float is read as the
+        decimal it prints as (``0.1`` is one tenth).
 
     Returns
     -------
@@ -108,17 +110,20 @@ def arbitrage_trade(pool: ConstantProductPool, external_price: int,
         ``("sell_base", base_in)`` when the pool is above the band, ``("buy_base",
         quote_in)`` when below (amounts in smallest units, ready for
         :meth:`~ConstantProductPool.sell_base` or :meth:`~ConstantProductPool.buy_base`),
-        ``("none", 0)`` inside the band or when the trade would not pay after rounding.
+        ``("none", 0)`` inside the band, with ``speed = 0``, or when the trade would not pay
+        after rounding.
 
     Raises
     ------
     VenueError
-        If ``external_price`` is not a positive int or ``speed`` is not in ``(0, 1]``.
+        If ``external_price`` is not a positive int or ``speed`` is not in ``[0, 1]``.
     """
     external_price = require_int(external_price, "external_price", 1)
     fraction = require_speed(speed)
     if not isinstance(pool, ConstantProductPool):
         raise VenueError("pool", f"must be a ConstantProductPool, not {type(pool).__name__}")
+    if fraction == 0:
+        return "none", 0
     mid = pool.mid()
     lower, upper = fee_band(pool, external_price)
     k = pool.invariant()
@@ -164,7 +169,7 @@ def arbitrage(pool: ConstantProductPool, external_price: int, speed: Real) -> in
 
 def arbitrage_depth(venue: DepthVenue, external_price: int, speed: Real) -> None:
     """Trade against a depth venue until its mid has moved ``speed`` of the way to the
-    external price, in price.
+    external price, in price (``speed = 0``: no trade).
 
     The depth venue charges no fee (its curve's slippage is its whole cost), so there is no
     band: the target is ``mid + speed * (external_price - mid)``, rounded toward the mid so
@@ -177,7 +182,7 @@ def arbitrage_depth(venue: DepthVenue, external_price: int, speed: Real) -> None
     Raises
     ------
     VenueError
-        If ``external_price`` is not a positive int or ``speed`` is not in ``(0, 1]``; the
+        If ``external_price`` is not a positive int or ``speed`` is not in ``[0, 1]``; the
         venue is unchanged.
     """
     external_price = require_int(external_price, "external_price", 1)
