@@ -11,28 +11,11 @@ from marginengine.liquidation import close_factor
 from marginengine.sim.agents import Arbitrageur, KeeperState, PerpLiquidator
 from marginengine.sim.cascade import CascadeRunner, run_cascade, scenario_spec
 from marginengine.sim.cascade_config import KeeperSpec
+from tests.sim.bench_scenario import bench
 
 USD = 10**8
 ETH = 10**18
 USDC = 10**6
-
-
-def bench(accounts: int, steps: int) -> dict[str, Any]:
-    """benchmarks/simulate.py's scenario (a jump diffusion, an AMM, two keepers)."""
-    return {
-        "kind": "cascade", "name": "bench", "seed": 5, "steps": steps, "step_seconds": 60,
-        "protocol": {"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}}},
-        "prices": {"USDC": 1},
-        "price": {"asset": "WETH", "process": "jump", "s0": 2000, "sigma": 1.0,
-                  "jump_intensity": 3000, "jump_mean": -0.03, "jump_std": 0.03},
-        "venue": {"kind": "amm", "base_reserve": 50_000, "arbitrage_speed": 0.3},
-        "gas": {"kind": "process", "gwei": 20, "vol_sensitivity": 0.5, "noise": 0.2},
-        "book": {"accounts": accounts, "total_debt": accounts * 5_000, "whales": 5,
-                 "whale_share": 0.2, "collateralization_median": 1.5,
-                 "collateralization_sigma": 0.2, "min_collateralization": 1.26,
-                 "debt_asset": "USDC", "collateral_asset": "WETH"},
-        "keepers": [{"id": "keeper", "capital": 1e12}, {"id": "flash", "flash_loan": True}],
-    }
 
 
 def test_lending_keeper_when_cascade_then_at_most_three_exact_plans_per_liquidation(

@@ -42,6 +42,7 @@ from marginengine.sim.agents import LendingScreen
 from marginengine.sim.cascade import CascadeResult, run_cascade
 from marginengine.sim.cascade_config import OracleSpec, VenueSpec
 from marginengine.sim.markets import AssetMarket, SaleState
+from tests.sim.bench_scenario import bench
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -312,30 +313,11 @@ SMALL_LST = ["book.accounts=400", "book.total_debt=24000000", "book.whales=2", "
              "venues.wstETH.base_reserve=800"]
 
 
-def _bench(accounts: int, steps: int) -> dict[str, Any]:
-    """benchmarks/simulate.py's scenario (a jump diffusion, an AMM, a keeper with capital
-    and a flash-loan keeper, whose refusals the other takes)."""
-    return {
-        "kind": "cascade", "name": "bench", "seed": 5, "steps": steps, "step_seconds": 60,
-        "protocol": {"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}}},
-        "prices": {"USDC": 1},
-        "price": {"asset": "WETH", "process": "jump", "s0": 2000, "sigma": 1.0,
-                  "jump_intensity": 3000, "jump_mean": -0.03, "jump_std": 0.03},
-        "venue": {"kind": "amm", "base_reserve": 50_000, "arbitrage_speed": 0.3},
-        "gas": {"kind": "process", "gwei": 20, "vol_sensitivity": 0.5, "noise": 0.2},
-        "book": {"accounts": accounts, "total_debt": accounts * 5_000, "whales": 5,
-                 "whale_share": 0.2, "collateralization_median": 1.5,
-                 "collateralization_sigma": 0.2, "min_collateralization": 1.26,
-                 "debt_asset": "USDC", "collateral_asset": "WETH"},
-        "keepers": [{"id": "keeper", "capital": 1e12}, {"id": "flash", "flash_loan": True}],
-    }
-
-
 @pytest.mark.parametrize("name", ["quickstart", "quickstart_breaker", "lst_crash", "bench"])
 def test_cascade_when_refusal_reuse_off_then_same_run(name: str,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     if name == "bench":
-        data = _bench(1_000, 200)
+        data = bench(1_000, 200)
     else:
         example = "lst_crash" if name == "lst_crash" else "quickstart"
         overrides = SMALL_LST if name == "lst_crash" else SMALL_QUICKSTART

@@ -29,6 +29,7 @@ from marginengine.sim.agents import LendingScreen
 from marginengine.sim.cascade import CascadeRunner, scenario_spec
 from marginengine.sim.cascade_config import OracleSpec, VenueSpec
 from marginengine.sim.markets import AssetMarket
+from tests.sim.bench_scenario import bench
 
 ETH = 10**18
 USDC = 10**6
@@ -133,24 +134,6 @@ def test_screen_bound_when_largest_liquidation_pays_then_never_skipped(
                 assert screen.may_pay(a, profit * (1 - below_by)), (a, profit)
 
 
-def _bench(accounts: int, steps: int) -> dict[str, Any]:
-    """benchmarks/simulate.py's scenario (a jump diffusion, an AMM, two keepers)."""
-    return {
-        "kind": "cascade", "name": "bench", "seed": 5, "steps": steps, "step_seconds": 60,
-        "protocol": {"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}}},
-        "prices": {"USDC": 1},
-        "price": {"asset": "WETH", "process": "jump", "s0": 2000, "sigma": 1.0,
-                  "jump_intensity": 3000, "jump_mean": -0.03, "jump_std": 0.03},
-        "venue": {"kind": "amm", "base_reserve": 50_000, "arbitrage_speed": 0.3},
-        "gas": {"kind": "process", "gwei": 20, "vol_sensitivity": 0.5, "noise": 0.2},
-        "book": {"accounts": accounts, "total_debt": accounts * 5_000, "whales": 5,
-                 "whale_share": 0.2, "collateralization_median": 1.5,
-                 "collateralization_sigma": 0.2, "min_collateralization": 1.26,
-                 "debt_asset": "USDC", "collateral_asset": "WETH"},
-        "keepers": [{"id": "keeper", "capital": 1e12}, {"id": "flash", "flash_loan": True}],
-    }
-
-
 def _run(data: dict[str, Any]) -> tuple[CascadeRunner, dict[str, Any]]:
     spec, protocol = scenario_spec(data)
     runner = CascadeRunner(spec, protocol, np.random.default_rng(spec.seed))
@@ -161,7 +144,7 @@ def _run(data: dict[str, Any]) -> tuple[CascadeRunner, dict[str, Any]]:
 
 
 def test_cascade_when_shortcuts_off_then_same_run(monkeypatch: Any) -> None:
-    data = _bench(800, 200)
+    data = bench(800, 200)
     fast, fast_summary = _run(data)
     assert fast.liquidation_count > 50
     screen = fast.lending_screen()
