@@ -281,3 +281,30 @@ def test_health_when_snapshot_has_perps_then_bucket_figures_and_liquidation_pric
     assert rows["cross"]["liquidatable"] is False and rows["cross"]["collateral"] == 8_500
     code, out, _ = run(["health", str(EXAMPLES / "snapshot_perps.toml")], capsys)
     assert code == 0 and "close 100 ETH-PERP" in out
+
+
+def test_replay_when_expect_then_exit_0_on_match_3_on_mismatch_2_on_bad_hash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    from marginengine.config import protocol_from_dict
+    from marginengine.engine import Deposit, Engine, SetPrice
+
+    config = protocol_from_dict({"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}}})
+    path = tmp_path / "events.sqlite"
+    engine = Engine.with_log(config, path)
+    engine.apply_all([SetPrice("WETH", 2_000 * 10**8), Deposit("alice", "WETH", 10**18)])
+    recorded = engine.state_hash()
+    engine.close()
+
+    code, out, err = run(["replay", str(path), "--expect", recorded.upper()], capsys)
+    assert code == 0 and err == "" and f"state hash: {recorded}" in out
+    other = "0" * 64
+    code, out, err = run(["replay", str(path), "--expect", other], capsys)
+    assert code == 3 and f"state hash: {recorded}" in out
+    assert err == f"error: the log replays to {recorded}, not the expected {other}\n"
+    code, out, _ = run(["replay", str(path), "--expect", other, "--json"], capsys)
+    report = json.loads(out)
+    assert code == 3 and (report["expected"], report["matches"]) == (other, False)
+    assert report["state_hash"] == recorded
+    code, _, err = run(["replay", str(path), "--expect", "abc"], capsys)
+    assert code == 2 and "--expect" in err and "64 hexadecimal digits" in err

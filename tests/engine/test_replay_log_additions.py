@@ -119,3 +119,7 @@ def test_replay_cli_when_old_log_then_exit_0_and_prints_writers_hash(tmp_path: P
     report = json.loads(result.output)
     assert (report["state_hash"], report["writer_state_hash"]) == (now.state_hash(),
                                                                    OLD_STATE_HASH)
+    # The hash the old writer recorded is what a keeper holds: --expect accepts it.
+    result = CliRunner().invoke(cli, ["replay", str(tmp_path / "old.sqlite"), "--expect",
+                                      OLD_STATE_HASH])
+    assert result.exit_code == 0, result.output

@@ -2,7 +2,7 @@
 
 Every error is one line on stderr and exit code 2; no traceback. An unexpected exception
 (a bug) is one "internal error" line and exit code 1 (``MARGINENGINE_DEBUG=1`` shows the
-traceback).
+traceback). ``replay --expect`` exits 3 when the log replays to another state hash.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -19,8 +19,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from marginengine.errors import MarginEngineError
 
+if TYPE_CHECKING:  # pragma: no cover - types only (the engine is imported when used)
+    from marginengine.engine import ReplayReport
+
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
+#: ``replay --expect``: the log replayed cleanly, to another state than the one expected.
+EXIT_MISMATCH = 3
 
 
 def _fail(message: str) -> None:
@@ -319,8 +324,13 @@ def health(snapshot: Path, as_json: bool, order: str | None) -> None:
 @click.argument("log", metavar="LOG")
 @click.option("--json", "as_json", is_flag=True,
               help="Print {events, state_hash, truncated, note, format_version, "
-                   "writer_state_hash, writer_note} as JSON.")
-def replay(log: str, as_json: bool) -> None:
+                   "writer_state_hash, writer_note} as JSON (with --expect also "
+                   "expected and matches).")
+@click.option("--expect", "expected", metavar="HASH", default=None,
+              help="The state hash the log must replay to (a run's summary.json "
+                   "state_hash, or what a keeper recorded): exit 0 when it does (or when "
+                   "it is the hash the log's writer computed), else exit 3 naming both.")
+def replay(log: str, as_json: bool, expected: str | None) -> None:
     """Rebuild the state from the event LOG, verifying it; print its state hash and event count.
 
     LOG is a SQLite file or a PostgreSQL URL (postgresql://user@host:port/database).
@@ -333,19 +343,41 @@ def replay(log: str, as_json: bool) -> None:
     anywhere else (an edited, missing or unreadable event, a lost -wal file, a missing
     meta) is one line naming the first bad event, exit 2. The log is read only; nothing
     is written beside it.
+
+    With --expect HASH the replay must end at HASH: a mismatch is exit 3, after the
+    report, with both hashes named (a log that replays cleanly to another state was
+    written by other rules, or is not the run it is said to be).
     """
     from marginengine.engine import Engine
     from marginengine.persistence import is_postgres_url
 
+    if expected is not None:
+        expected = expected.strip().lower()
+        if len(expected) != 64 or any(c not in "0123456789abcdef" for c in expected):
+            raise click.BadParameter("a state hash is 64 hexadecimal digits (SHA-256)",
+                                     param_hint="--expect")
     _, report = Engine.replay(log if is_postgres_url(log) else Path(log))
+    matches = expected is None or expected in (report.state_hash, report.writer_state_hash)
     if as_json:
-        click.echo(json.dumps({
+        out: dict[str, Any] = {
             "events": report.events, "state_hash": report.state_hash,
             "truncated": report.truncated, "note": report.note,
             "format_version": report.format_version,
             "writer_state_hash": report.writer_state_hash, "writer_note": report.writer_note,
-        }))
-        return
+        }
+        if expected is not None:
+            out |= {"expected": expected, "matches": matches}
+        click.echo(json.dumps(out))
+    else:
+        _print_replay(report)
+    if not matches:
+        click.echo(f"error: the log replays to {report.state_hash}, not the expected "
+                   f"{expected}", err=True)
+        sys.exit(EXIT_MISMATCH)
+
+
+def _print_replay(report: ReplayReport) -> None:
+    """``marginengine replay``'s report as lines."""
     click.echo(f"state hash: {report.state_hash}")
     if report.writer_state_hash is not None:
         click.echo(f"writer's:   {report.writer_state_hash} ({report.writer_note})")
