@@ -187,3 +187,14 @@ def test_replay_cli_when_postgres_url_then_state_hash(
     report = json.loads(out)
     assert report["state_hash"] == expected and report["events"] == events == 806
     assert report["truncated"] is False
+
+
+def test_service_table_when_screen_portfolios_then_in_settings_and_text_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    book = "account,asset,supplied,borrowed\nalice,WETH,10,\n"
+    assert read_config(_config(tmp_path, book)).settings().screen_portfolios is True
+    off = read_config(_config(tmp_path, book, "screen_portfolios = false\n"))
+    assert off.settings().screen_portfolios is False
+    code, _, err = run(["serve", str(_config(tmp_path, book, 'screen_portfolios = "no"\n'))],
+                       capsys)
+    assert code == 2 and "service.screen_portfolios" in err

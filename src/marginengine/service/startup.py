@@ -35,7 +35,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from marginengine.config import ProtocolConfig, read_toml, validate_model
 from marginengine.engine import Borrow, Deposit, Engine, Event, SetPrice, event_from_dict
@@ -60,6 +60,9 @@ class ServiceSection(BaseModel):
     rate: float = Field(default=200.0, ge=0)
     burst: int = Field(default=400, ge=1)
     book: str | None = None
+    #: Screen portfolio accounts in one vector pass per tick (PMRM_2; see
+    #: ``Settings.screen_portfolios``); false reads every one exactly.
+    screen_portfolios: StrictBool = True
 
 
 @dataclass
@@ -76,7 +79,8 @@ class ServeConfig:
     def settings(self) -> Settings:
         """The alert settings."""
         s = self.section
-        return Settings(tuple(s.thresholds), s.max_quotes, s.max_events)
+        return Settings(tuple(s.thresholds), s.max_quotes, s.max_events,
+                        screen_portfolios=s.screen_portfolios)
 
 
 def read_config(path: str | Path) -> ServeConfig:
