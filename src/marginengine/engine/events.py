@@ -697,6 +697,12 @@ class SetSviSurface(Event):
         if self.expiry < 0:
             raise EventError(f"SetSviSurface.expiry: must be unix seconds >= 0 "
                              f"(got {self.expiry})")
+        for name in ("a_ppm", "b_ppm", "rho_ppm", "m_ppm", "sigma_ppm"):
+            value = getattr(self, name)
+            # The slice is read as floats: an integer beyond a float's range has no reading.
+            if abs(value) > SVI_MAX_PPM:
+                raise EventError(f"SetSviSurface.{name}: too large (beyond +-(2**256 - 1) "
+                                 f"ppm)")
         try:
             params = self.params
             params.check_butterfly([i / 20 for i in range(-40, 41)])
@@ -711,6 +717,10 @@ class SetSviSurface(Event):
         return SVIParams(self.a_ppm / 1e6, self.b_ppm / 1e6, self.rho_ppm / 1e6,
                          self.m_ppm / 1e6, self.sigma_ppm / 1e6)
 
+
+#: Largest magnitude of an SVI parameter (ppm): the service's bound on signed integers
+#: (uint256), well inside a float's range.
+SVI_MAX_PPM = 2**256 - 1
 
 #: Bounds of a surface's vol (ppm): 1% .. 1000%.
 MIN_VOL_PPM = 10_000

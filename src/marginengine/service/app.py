@@ -25,6 +25,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.websockets import WebSocketDisconnect
 
 from marginengine.config.amounts import HumanNumber
@@ -303,11 +304,20 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
             metrics.rate_limited.inc()
             raise HTTPException(429, "rate: ingest rate limit exceeded; retry later")
 
-    @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    # Starlette's class, so its own refusals (no such route: 404; wrong method: 405; a body
+    # FastAPI cannot parse, e.g. nested too deep for the JSON decoder: 400) answer
+    # ``{"error": ...}`` too, not ``{"detail": ...}``.
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         text = str(exc.detail)
         field, sep, reason = text.partition(": ")
-        return _error(field if sep else "request", reason if sep else text, exc.status_code)
+        if not sep:
+            field, reason = _STARLETTE_FIELDS.get(exc.status_code, "request"), text
+            if exc.status_code == 400:
+                reason = "cannot be parsed (malformed or nested too deep)"
+            elif exc.status_code in (404, 405):
+                reason = f"{text.lower()} ({request.method} {request.url.path})"
+        return _error(field, reason, exc.status_code)
 
     def tick_events(tick: TickIn, where: str) -> list[Event]:
         events: list[Event] = []
@@ -600,6 +610,11 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
             raise HTTPException(404, f"static: no such file {name!r}") from None
 
     return BodyLimit(app, max_body)
+
+
+#: The field a Starlette refusal without one names: the body it could not parse, the path
+#: it has no route for, the method the route does not take.
+_STARLETTE_FIELDS = {400: "body", 404: "path", 405: "method"}
 
 
 async def _drain(ws: WebSocket) -> None:

@@ -137,14 +137,17 @@ class OptionsSetup:
 
 def vol_ppm(raw: object, where: str, problems: list[str], signed: bool = False) -> int | None:
     """A vol written as a fraction (``0.6``) in ppm, within the surface's bounds."""
+    low = -MAX_VOL_PPM if signed else MIN_VOL_PPM
     try:
         value = Decimal(str(raw))
     except ArithmeticError:
         problems.append(f"{where}: must be a number (got {raw!r})")
         return None
-    ppm = int(value * 1_000_000)
-    low = -MAX_VOL_PPM if signed else MIN_VOL_PPM
-    if not value.is_finite() or not low <= ppm <= MAX_VOL_PPM:
+    # Bounded before int(): NaN and infinity have no integer, and an exponent like 1e999999
+    # would overflow the decimal context (or build a million-digit integer).
+    # (The bounds themselves are on the truncated ppm, as before.)
+    ppm = int(value * 1_000_000) if value.is_finite() and value.copy_abs() <= 10**9 else None
+    if ppm is None or not low <= ppm <= MAX_VOL_PPM:
         problems.append(f"{where}: must be in {low / 1e6:g}..{MAX_VOL_PPM / 1e6:g} "
                         f"(got {raw})")
         return None
