@@ -260,3 +260,13 @@ def test_valuation_at_other_prices_values_portfolios_at_those_prices():
     after = e.portfolio_margin("bob")
     assert after is not None and after.maintenance == at_shock.maintenance
     assert e.margin_state("bob", MarginKind.MAINTENANCE) == state
+
+
+@pytest.mark.parametrize("name", ["a_ppm", "b_ppm", "rho_ppm", "m_ppm", "sigma_ppm"])
+def test_svi_parameter_beyond_uint256_is_refused_naming_it(name: str):
+    # Read as floats: 10**400 ppm has none (an OverflowError before the bound).
+    data = {"type": "SetSviSurface", "underlying": "WETH", "expiry": T, "a_ppm": 40_000,
+            "b_ppm": 100_000, "rho_ppm": -300_000, "m_ppm": 0, "sigma_ppm": 100_000,
+            name: 10**400}
+    with pytest.raises(EventError, match=rf"^SetSviSurface\.{name}: too large"):
+        event_from_dict(data)

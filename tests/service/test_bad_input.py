@@ -198,3 +198,53 @@ def test_query_when_bad_then_4xx_names_field(client: Any, method: str, path: str
 def test_static_when_path_escapes_then_404(client: Any) -> None:
     assert client.get("/static/..%2Fapp.py").status_code == 404
     assert client.get("/static/nothing.js").status_code == 404
+
+
+def test_svi_parameter_when_beyond_a_float_then_422_names_it(client: Any) -> None:
+    # The slice is read as floats; 10**400 ppm has no float (was a 500: OverflowError).
+    before = client.get("/state").json()
+    svi = {"type": "SetSviSurface", "underlying": "WETH", "expiry": 1, "a_ppm": 1,
+           "b_ppm": 1, "rho_ppm": 1, "m_ppm": 1, "sigma_ppm": 1}
+    for path in ("/events", "/ticks"):
+        for name in ("a_ppm", "b_ppm", "rho_ppm", "m_ppm", "sigma_ppm"):
+            r = client.post(path, json={"events": [{**svi, name: -(10**400)}]},
+                            headers=AUTH)
+            assert r.status_code == 422, r.text
+            assert r.json()["error"] == (f"events.0.{name}: too large (beyond "
+                                         f"+-(2**256 - 1) ppm)")
+    assert client.get("/state").json() == before
+
+
+@pytest.mark.parametrize("vol", ["NaN", "inf", "-Infinity", "1e999999999", "-1e999999999"])
+def test_vol_when_not_finite_or_huge_then_422_names_it(tmp_path: Any, vol: str) -> None:
+    # vol_ppm converted to an integer before bounding it (was a 500: ValueError on NaN,
+    # decimal.Overflow on 1e999999999), at /ticks and /whatif alike.
+    from tests.service.test_options import _client, _config
+
+    with _client(_config(tmp_path, "derive-pm2")) as c:
+        before = c.get("/state").json()
+        error = f"vols.WETH: must be in 0.01..10 (got {vol})"
+        r = c.post("/ticks", json={"vols": {"WETH": vol}}, headers=AUTH)
+        assert (r.status_code, r.json()["error"]) == (422, error)
+        r = c.post("/whatif", json={"shocks": {"WETH": -0.1}, "vols": {"WETH": vol}})
+        assert (r.status_code, r.json()["error"]) == (422, error)
+        assert c.get("/state").json() == before
+
+
+def test_body_when_nested_too_deep_to_parse_then_400_names_body(client: Any) -> None:
+    # The JSON decoder's recursion limit: FastAPI's own 400, answered as every refusal is.
+    r = client.post("/ticks", content=b"[" * 4000, headers=JSON)  # within the 4 KiB limit
+    assert r.status_code == 400
+    assert r.json() == {"error": "body: cannot be parsed (malformed or nested too deep)",
+                        "detail": [{"field": "body", "reason": "cannot be parsed "
+                                                               "(malformed or nested too deep)"}]}
+
+
+def test_route_when_unknown_or_wrong_method_then_4xx_names_it(client: Any) -> None:
+    r = client.get("/nope")
+    assert (r.status_code, r.json()["error"]) == (404, "path: not found (GET /nope)")
+    r = client.get("/accounts/")
+    assert (r.status_code, r.json()["error"]) == (404, "path: not found (GET /accounts/)")
+    r = client.delete("/ticks", headers=AUTH)
+    assert (r.status_code, r.json()["error"]) == (405, "method: method not allowed "
+                                                       "(DELETE /ticks)")
