@@ -248,3 +248,16 @@ def test_route_when_unknown_or_wrong_method_then_4xx_names_it(client: Any) -> No
     r = client.delete("/ticks", headers=AUTH)
     assert (r.status_code, r.json()["error"]) == (405, "method: method not allowed "
                                                        "(DELETE /ticks)")
+
+
+def test_ws_ingest_when_nested_too_deep_then_error_and_socket_stays_open(client: Any) -> None:
+    # json.loads raised RecursionError (not a ValueError): the socket closed with a
+    # traceback. Now the same answer as the HTTP 400, and the next tick goes through.
+    before = client.get("/state").json()
+    with client.websocket_connect("/ws/ingest?token=test-token") as ws:
+        ws.send_text("[" * 4000)
+        assert ws.receive_json() == {"error": "body: cannot be parsed (malformed or "
+                                              "nested too deep)"}
+        assert client.get("/state").json() == before
+        ws.send_text('{"prices": {"WETH": "1990"}}')
+        assert ws.receive_json()["outcomes"][0]["outcome"] == "SetPriceAccepted"

@@ -421,7 +421,14 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
                     await ws.send_json({"error": "rate: ingest rate limit exceeded"})
                     continue
                 try:
-                    data = json.loads(text)
+                    try:
+                        data = json.loads(text)
+                    except RecursionError:
+                        # Nested beyond the decoder's depth: as the HTTP routes' 400, and
+                        # the socket stays open (it was closed with the traceback).
+                        await ws.send_json({"error": "body: cannot be parsed (malformed "
+                                                     "or nested too deep)"})
+                        continue
                     if isinstance(data, dict) and "ticks" in data:
                         batch = BatchIn.model_validate(data)
                         events: list[Event] = []
