@@ -46,7 +46,7 @@ def _previous_caches(target: Path) -> list[Path]:
 @click.option("--budget", type=int, default=40, show_default=True,
               help="Candidate evaluations in all.")
 @click.option("--seed", type=int, default=None,
-              help="Master seed of the runs (default: the scenario's seed).")
+              help="Master seed of the runs, 0 to 2**32 - 1 (default: the scenario's seed).")
 @click.option("--backend", type=click.Choice(["process", "dask"]), default="process",
               show_default=True, help="A local process pool or Dask.")
 @click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True,
