@@ -66,6 +66,9 @@ def test_optimize_when_run_then_outputs_marker_and_resume_from_cache(
     (["--constraint", "es99_bad_debt<=x"], "--constraint 'es99_bad_debt<=x': 'x' is not a "
      "number"),
     (["--budget", "2"], "--budget: must be an integer >= 4 (got 2)"),
+    # A billion runs per candidate used to be accepted (and never finished).
+    (["--runs", str(10**9)], "--runs: must be at most 100,000 (as simulate --runs and "
+     "monte_carlo.runs), got 1,000,000,000"),
     # Optuna's samplers take a 32-bit seed: a larger one was "internal error: ValueError".
     (["--seed", str(2**32)], "--seed: must be at most 4,294,967,295 (the samplers take a "
      "32-bit seed; without --seed it is the scenario's seed), got 4,294,967,296"),

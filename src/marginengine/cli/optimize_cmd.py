@@ -42,7 +42,8 @@ def _previous_caches(target: Path) -> list[Path]:
 @click.option("--constraint", "constraints", multiple=True, metavar="METRIC<=VALUE",
               help="The risk budget, e.g. es99_bad_debt<=250000 (repeatable; >= also).")
 @click.option("--runs", type=int, default=64, show_default=True,
-              help="Monte Carlo runs per candidate, on the same seeds for every candidate.")
+              help="Monte Carlo runs per candidate (2 to 100,000), on the same seeds for every "
+                   "candidate.")
 @click.option("--budget", type=int, default=40, show_default=True,
               help="Candidate evaluations in all.")
 @click.option("--seed", type=int, default=None,
