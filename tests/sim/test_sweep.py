@@ -112,11 +112,18 @@ def test_cli_sweep_writes_parquet_json_and_chart(tmp_path: Path,
 def test_cli_sweep_bad_point_exits_2_and_writes_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sweep"
-    code, _, err = run(["sweep", str(QUICKSTART), "--out", str(out),
-                        "--grid", "book.accounts=80,0"], capsys)
+    code, stdout, err = run(["sweep", str(QUICKSTART), "--out", str(out),
+                             "--grid", "book.accounts=80,0"], capsys)
     assert code == 2
     assert "grid point 1 (book.accounts=0): book.accounts:" in err
     assert not out.exists()
+    # Checked before the progress bar starts: it used to leave a blank line on stdout
+    # (on stderr with --json, before the error).
+    assert stdout == ""
+    code, stdout, err = run(["sweep", str(QUICKSTART), "--out", str(out), "--json",
+                             "--grid", "book.accounts=80,0"], capsys)
+    assert code == 2 and stdout == "" and err.splitlines()[-1].startswith("error: ")
+    assert "" not in err.splitlines()
 
 
 def test_simulate_api_returns_summary_steps_dataframe_and_runs() -> None:
