@@ -141,3 +141,18 @@ def test_health_when_price_negative_then_reported_once_not_also_missing(
                     '[[accounts]]\nid = "a"\nsupplied = { WETH = 1 }\n')
     code, _, err = run(["health", str(snap)], capsys)
     assert one_line_error(code, err) == f"error: {snap}: prices.WETH: must be positive (got -5)\n"
+
+
+@pytest.mark.parametrize("value", ["[]", "{}"])
+def test_health_when_perp_preset_not_a_string_then_named(
+    tmp_path: Path, value: str, capsys: pytest.CaptureFixture[str]
+):
+    # A list or table as the perp preset used to be looked up in the presets
+    # (TypeError: unhashable type, "internal error").
+    text = (EXAMPLES / "snapshot_perps.toml").read_text()
+    assert text.count('preset = "dydx-v4"') == 1
+    snapshot = tmp_path / "snap.toml"
+    snapshot.write_text(text.replace('preset = "dydx-v4"', f"preset = {value}"))
+    code, out, err = run(["health", str(snapshot)], capsys)
+    assert "protocol.perps.ETH-PERP.preset: Input should be 'dydx-v4' or 'hyperliquid'" in \
+        one_line_error(code, err) and out == ""

@@ -80,3 +80,50 @@ def test_scan_with_a_family_book_preset_says_why_not(tmp_path: Path, preset: str
                         str(tmp_path / "prices.toml"), "--preset", preset], capsys)
     assert code == 2 and err.count("\n") == 1
     assert f"preset: {preset} keeps its accounts in a family book" in err
+
+
+MANGO = FAMILIES / "mango_health.toml"
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    # Mango holds the scale start as an f64 of native quote units: 1e999 USDC overflowed
+    # float() (OverflowError, "internal error").
+    ("borrow_weight_scale_start_quote = 25_000_000 ",
+     'borrow_weight_scale_start_quote = "1e999" ',
+     "mango.tokens.USDC.borrow_weight_scale_start_quote: too large (Mango holds it as an "
+     "f64 of native quote units, at most 1.798e+308; got 1e+999 with 6 decimals)"),
+    # token_withdraw takes a u64: a 1e300 USDC borrow overflowed the health's float display.
+    ("USDC = -6_000 }", "USDC = -1e300 }",
+     "accounts.0.tokens.USDC: refused by the protocol's rules: amount: must fit Mango's u64 "
+     "(at most 18,446,744,073,709,551,615 in absolute value, got a 307-digit number)"),
+    # A perp fill is i64 base lots and i64 quote.
+    ("quote = 2_000 }", "quote = -1e300 }",
+     "accounts.0.perps.SOL-PERP: refused by the protocol's rules: quote: must fit Mango's i64"),
+    ("base_lots = -2_000,", "base_lots = -10_000_000_000_000_000_000,",
+     "accounts.0.perps.SOL-PERP: refused by the protocol's rules: base_lots: must fit "
+     "Mango's i64 (at most 9,223,372,036,854,775,807 in absolute value, got "
+     "-10,000,000,000,000,000,000)"),
+])
+def test_family_mango_when_amount_beyond_mango_types_then_one_line(
+    tmp_path: Path, old: str, new: str, expected: str, capsys: pytest.CaptureFixture[str]
+):
+    text = MANGO.read_text()
+    assert text.count(old) == 1
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace(old, new))
+    code, out, err = run(["family", str(path)], capsys)
+    assert code == 2 and out == "", err
+    assert err.startswith("error: ") and err.count("\n") == 1 and expected in err
+
+
+def test_family_mango_when_amounts_at_mango_bounds_then_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # The largest f64 scale start is still a limit (never reached: no scaling).
+    path = tmp_path / "big.toml"
+    path.write_text(MANGO.read_text().replace(
+        "borrow_weight_scale_start_quote = 25_000_000 ",
+        "borrow_weight_scale_start_quote = 1e300 "))
+    code, out, err = run(["family", str(path), "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["name"] == "mango_health"

@@ -66,6 +66,12 @@ def test_optimize_when_run_then_outputs_marker_and_resume_from_cache(
     (["--constraint", "es99_bad_debt<=x"], "--constraint 'es99_bad_debt<=x': 'x' is not a "
      "number"),
     (["--budget", "2"], "--budget: must be an integer >= 4 (got 2)"),
+    # A billion runs per candidate used to be accepted (and never finished).
+    (["--runs", str(10**9)], "--runs: must be at most 100,000 (as simulate --runs and "
+     "monte_carlo.runs), got 1,000,000,000"),
+    # Optuna's samplers take a 32-bit seed: a larger one was "internal error: ValueError".
+    (["--seed", str(2**32)], "--seed: must be at most 4,294,967,295 (the samplers take a "
+     "32-bit seed; without --seed it is the scenario's seed), got 4,294,967,296"),
 ])
 def test_optimize_when_bad_flag_then_one_line_exit_2_nothing_written(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str):
@@ -134,3 +140,14 @@ def test_optimize_help_when_asked_then_names_every_metric(capsys: pytest.Capture
     flat = " ".join(out.split())
     for name in METRICS:
         assert name in flat.replace("- ", "-")
+
+
+@pytest.mark.parametrize("objective", [["--objective", "borrowing_power"], []])
+def test_optimize_when_seed_is_the_largest_32_bit_then_both_samplers_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], objective: list[str]):
+    # CMA-ES (one objective) and NSGA-II (the default two) both take 2**32 - 1.
+    code, _, err = run(["optimize", str(SHOCK), "--param", f"{LTV}=0.70:0.80:0.0025",
+                        *objective, "--runs", "2", "--budget", "4", "--workers", "1",
+                        "--seed", str(2**32 - 1), "--quiet", "--json",
+                        "--out", str(tmp_path / "opt")], capsys)
+    assert code == 0, err

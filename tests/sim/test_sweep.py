@@ -112,11 +112,18 @@ def test_cli_sweep_writes_parquet_json_and_chart(tmp_path: Path,
 def test_cli_sweep_bad_point_exits_2_and_writes_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sweep"
-    code, _, err = run(["sweep", str(QUICKSTART), "--out", str(out),
-                        "--grid", "book.accounts=80,0"], capsys)
+    code, stdout, err = run(["sweep", str(QUICKSTART), "--out", str(out),
+                             "--grid", "book.accounts=80,0"], capsys)
     assert code == 2
     assert "grid point 1 (book.accounts=0): book.accounts:" in err
     assert not out.exists()
+    # Checked before the progress bar starts: it used to leave a blank line on stdout
+    # (on stderr with --json, before the error).
+    assert stdout == ""
+    code, stdout, err = run(["sweep", str(QUICKSTART), "--out", str(out), "--json",
+                             "--grid", "book.accounts=80,0"], capsys)
+    assert code == 2 and stdout == "" and err.splitlines()[-1].startswith("error: ")
+    assert "" not in err.splitlines()
 
 
 def test_simulate_api_returns_summary_steps_dataframe_and_runs() -> None:
@@ -183,3 +190,19 @@ def test_an_axis_of_joined_paths_sets_them_together() -> None:
     assert axes[0].paths == ("protocol.markets.WETH.liquidation_bonus", "keepers.0.latency")
     assert grid_points(axes)[2] == {"protocol.markets.WETH.liquidation_bonus": 1,
                                     "keepers.0.latency": 1, "steps": 5}
+
+
+def test_cli_sweep_when_grid_on_seed_then_run_seed_and_grid_value_both_kept(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The grid's "seed" column used to share the run seed's list: ints and labels mixed,
+    # "internal error: ArrowInvalid" after every run had finished.
+    out = tmp_path / "sweep"
+    code, _, err = run(["sweep", str(EXAMPLES / "optimize_lending.toml"), "--out", str(out),
+                        "--quiet", "--set", "steps=2", "--grid", "seed=1,2", "--runs", "2"],
+                       capsys)
+    assert code == 0, err
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(out / "sweep.parquet").to_pylist()
+    assert [(r["point"], r["run"], r["seed"], r["seed (grid)"]) for r in rows] == [
+        (0, 0, "1/0", "1"), (0, 1, "1/1", "1"), (1, 0, "2/0", "2"), (1, 1, "2/1", "2")]

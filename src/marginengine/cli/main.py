@@ -242,17 +242,17 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
     target = target_folder(out_dir, f"{spec.name}-sweep")
     total = len(grid_points(axes)) * (runs or 1)
     console = Console(stderr=as_json, quiet=quiet, width=_width())
+    # Every point is checked before the folder is prepared and before the progress bar
+    # starts: a bad point writes nothing, not even the bar's blank line.
+    plan = plan_sweep(data, axes, str(scenario))
+    # Point by point: the grid may give every point its [noise].
+    check_runs(plan, runs, str(scenario))
     folder = None
     try:
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                       transient=True, disable=quiet) as progress:
             task = progress.add_task(f"{spec.name}: sweep", total=total)
-            # Every point is checked before the folder is prepared: a bad point writes
-            # nothing.
-            plan = plan_sweep(data, axes, str(scenario))
-            # Point by point: the grid may give every point its [noise].
-            check_runs(plan, runs, str(scenario))
             folder = prepare(target, spec.name, force)
             result = run_sweep(plan, runs=runs, workers=workers,
                                progress=lambda n: progress.update(task, completed=n))

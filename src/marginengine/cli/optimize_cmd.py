@@ -42,11 +42,12 @@ def _previous_caches(target: Path) -> list[Path]:
 @click.option("--constraint", "constraints", multiple=True, metavar="METRIC<=VALUE",
               help="The risk budget, e.g. es99_bad_debt<=250000 (repeatable; >= also).")
 @click.option("--runs", type=int, default=64, show_default=True,
-              help="Monte Carlo runs per candidate, on the same seeds for every candidate.")
+              help="Monte Carlo runs per candidate (2 to 100,000), on the same seeds for every "
+                   "candidate.")
 @click.option("--budget", type=int, default=40, show_default=True,
               help="Candidate evaluations in all.")
 @click.option("--seed", type=int, default=None,
-              help="Master seed of the runs (default: the scenario's seed).")
+              help="Master seed of the runs, 0 to 2**32 - 1 (default: the scenario's seed).")
 @click.option("--backend", type=click.Choice(["process", "dask"]), default="process",
               show_default=True, help="A local process pool or Dask.")
 @click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True,

@@ -25,21 +25,26 @@ def write_outputs(result: SweepResult, scenario: str, folder: Path) -> list[str]
     except ImportError:
         notes.append("install marginengine[sim] (pyarrow) for sweep.parquet")
     else:
-        columns: dict[str, list[Any]] = {c: [] for c in ("point", "run", "seed")}
-        for axis in result.axes:
-            for path in axis.paths:
-                columns[path] = []
+        own = ("point", "run", "seed")
         fields = row_fields(result.rows)
+        # A grid path that is also a column of the runs (the scenario's ``seed``) is
+        # written as "PATH (grid)" beside the run's seed.
+        names = {path: f"{path} (grid)" if path in (*own, *fields) else path
+                 for axis in result.axes for path in axis.paths}
+        columns: dict[str, list[Any]] = {c: [] for c in own}
+        for name in names.values():
+            columns[name] = []
         for f in fields:
             columns[f] = []
         for row in result.rows:
-            for c in ("point", "run", "seed", *fields):
+            for c in (*own, *fields):
                 columns[c].append(row.get(c))
+            point = result.points[row["point"]]["params"]
             for axis in result.axes:
                 # Grid values as written (a column may mix numbers and text).
                 for path in axis.paths:
-                    columns[path].append(axis.texts[axis.values.index(
-                        row[path])])
+                    columns[names[path]].append(axis.texts[axis.values.index(
+                        point[path])])
         pq.write_table(pa.table(columns), folder / "sweep.parquet")
     try:
         chart(result, folder / "sweep.png")

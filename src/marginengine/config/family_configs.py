@@ -9,6 +9,7 @@ engine's, its rules the pure functions of ``margin/euler.py`` and ``liquidation/
 
 from __future__ import annotations
 
+import sys
 from decimal import Decimal
 from typing import Annotated
 
@@ -144,6 +145,8 @@ class MangoConfig(StrictModel):
     insurance_fund: Amount = Decimal(0)
 
 
+#: ``f64::MAX``: the largest limit Mango's f64 fields hold.
+_F64_MAX = Decimal(sys.float_info.max)
 #: Mango's native amounts: tokens of at most 30 decimals (the scenario format's bound).
 MANGO_MAX_DECIMALS = 30
 
@@ -174,6 +177,14 @@ def mango_problem(mango: MangoConfig, decimals: dict[str, int]) -> str | None:
             if value != value.to_integral_value():
                 return (f"mango.tokens.{name}.{field}: more decimals than the token's "
                         f"{decimals[name]}")
+        for field in ("deposit_weight_scale_start_quote", "borrow_weight_scale_start_quote"):
+            start = getattr(t, field)
+            # Mango holds the limit as an f64 of native quote units (Bank's
+            # deposit/borrow_weight_scale_start_quote); beyond f64::MAX it cannot be held.
+            if start is not None and start * 10 ** decimals[mango.quote] > _F64_MAX:
+                return (f"mango.tokens.{name}.{field}: too large (Mango holds it as an f64 "
+                        f"of native quote units, at most {_F64_MAX:.4g}; got {start:.4g} "
+                        f"with {decimals[mango.quote]} decimals)")
     return None
 
 

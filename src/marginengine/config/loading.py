@@ -164,8 +164,11 @@ def protocol_from_dict(
         merged["perps"] = {}
         for sym, fields in perps.items():
             base_fields: dict[str, Any] = {}
-            if isinstance(fields, dict) and fields.get("preset") in PERP_PRESETS:
-                base_fields = PERP_PRESETS[fields["preset"]]
+            name = fields.get("preset") if isinstance(fields, dict) else None
+            # Only a string can name a preset (a list or table is not hashable); anything
+            # else is left for the model to refuse, naming perps.SYM.preset.
+            if isinstance(name, str) and name in PERP_PRESETS:
+                base_fields = PERP_PRESETS[name]
             merged["perps"][sym] = (merge_tables(base_fields, fields) if isinstance(fields, dict)
                                     else fields)
     return validate_model(ProtocolConfig, merged, source=source, prefix=prefix)

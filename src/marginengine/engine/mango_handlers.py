@@ -49,6 +49,23 @@ from marginengine.engine.family_state import (
 from marginengine.liquidation import mango as liq
 from marginengine.margin import mango as rules
 
+#: Mango's instruction amounts: ``token_deposit`` / ``token_withdraw`` take a ``u64``
+#: amount, a perp fill an ``i64`` of base lots and of quote native units
+#: (programs/mango-v4/src/instructions/token_deposit.rs, token_withdraw.rs).
+U64_MAX = 2**64 - 1
+I64_MAX = 2**63 - 1
+
+
+def _bounded(ctx: HandlerContext, value: int, field: str, low: int, high: int,
+             kind: str) -> None:
+    """Refuse ``value`` outside Mango's integer type (``kind``) naming ``field``; beyond it
+    the program cannot take the instruction (and the health overflows I80F48)."""
+    if not low <= value <= high:
+        digits = len(str(abs(value)))
+        got = f"{value:,}" if digits <= 30 else f"a {digits}-digit number"
+        ctx.refuse(Code.INVALID_AMOUNT, f"{field}: must fit Mango's {kind} (at most "
+                   f"{high:,} in absolute value, got {got})", field=field, value=value)
+
 
 def _init_health(ctx: HandlerContext, book: MangoBook, account: str) -> int:
     return mango_health(ctx.config, book, ctx.prices, ctx.stable_prices(), account,
@@ -89,6 +106,7 @@ def deposit(ctx: HandlerContext, e: MangoDeposit) -> dict[str, Any]:
     book = ctx.mango_book()
     token = _token(ctx, e.token)
     ctx.positive(e.amount)
+    _bounded(ctx, e.amount, "amount", 0, U64_MAX, "u64")
     held = book.account(e.account)
     tokens = dict(held.tokens)
     tokens[token] = tokens.get(token, 0) + e.amount
@@ -101,6 +119,7 @@ def withdraw(ctx: HandlerContext, e: MangoWithdraw) -> dict[str, Any]:
     book = ctx.mango_book()
     token = _token(ctx, e.token)
     ctx.positive(e.amount)
+    _bounded(ctx, e.amount, "amount", 0, U64_MAX, "u64")
     held = book.account(e.account)
     position = held.tokens.get(token, 0)
     if not e.allow_borrow and e.amount > position:
@@ -145,6 +164,8 @@ def perp_trade(ctx: HandlerContext, e: MangoPerpTrade) -> dict[str, Any]:
     if e.base_lots == 0 and e.quote == 0:
         ctx.refuse(Code.INVALID_AMOUNT, "base_lots and quote: a fill moves one of them",
                    field="base_lots")
+    _bounded(ctx, e.base_lots, "base_lots", -I64_MAX, I64_MAX, "i64")
+    _bounded(ctx, e.quote, "quote", -I64_MAX, I64_MAX, "i64")
     held = book.account(e.account)
     pos = held.perps.get(e.market, MangoPerpPosition())
     perps = dict(held.perps)

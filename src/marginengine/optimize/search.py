@@ -45,6 +45,12 @@ NEAR_FEASIBLE = 0.25
 CONTINUOUS_DELTA = 0.05
 
 
+#: The largest seed Optuna's samplers take (``numpy.random.RandomState``: 32 bits).
+SAMPLER_SEED_MAX = 2**32 - 1
+#: Runs per candidate at most: the Monte Carlo bound of ``simulate --runs``.
+MAX_RUNS = 100_000
+
+
 @dataclass
 class Settings:
     """How hard to search.
@@ -78,6 +84,14 @@ class Settings:
                                  ("--seed", self.seed, 0), ("--resamples", self.resamples, 10)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise OptimizeInputError(f"{flag}: must be an integer >= {low} (got {value!r})")
+        if self.runs > MAX_RUNS:
+            raise OptimizeInputError(f"--runs: must be at most {MAX_RUNS:,} (as simulate "
+                                     f"--runs and monte_carlo.runs), got {self.runs:,}")
+        if self.seed > SAMPLER_SEED_MAX:
+            # Optuna's samplers seed a numpy RandomState, which takes 32 bits only.
+            raise OptimizeInputError(f"--seed: must be at most {SAMPLER_SEED_MAX:,} (the "
+                                     "samplers take a 32-bit seed; without --seed it is the "
+                                     f"scenario's seed), got {self.seed:,}")
         if self.population is not None and self.population < 2:
             raise OptimizeInputError("--population: must be at least 2")
 

@@ -286,7 +286,9 @@ def run_sweep(data: dict[str, Any] | SweepPlan, axes: Sequence[GridAxis] = (),
     rows: list[dict[str, Any]] = []
     for n, row in enumerate(_iterate(tasks, workers, labels)):
         k, i = divmod(n, count)
-        rows.append({"point": k, "run": i, "seed": row.pop("seed"), **points[k], **row})
+        # The run's own seed label last: a grid on the scenario's ``seed`` must not
+        # replace it (the point's value is in ``points``).
+        rows.append({"point": k, "run": i, **points[k], **row})
         if progress is not None:
             progress(n + 1)
     summaries = []
