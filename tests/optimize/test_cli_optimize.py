@@ -72,6 +72,8 @@ def test_optimize_when_run_then_outputs_marker_and_resume_from_cache(
     # Optuna's samplers take a 32-bit seed: a larger one was "internal error: ValueError".
     (["--seed", str(2**32)], "--seed: must be at most 4,294,967,295 (the samplers take a "
      "32-bit seed; without --seed it is the scenario's seed), got 4,294,967,296"),
+    (["--set", f"{LTV}=0.75"], f"--param {LTV}: also given by --set {LTV}=...; the "
+     "search's values would replace it: drop one of the two"),
 ])
 def test_optimize_when_bad_flag_then_one_line_exit_2_nothing_written(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str):

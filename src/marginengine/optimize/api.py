@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from marginengine.errors import ConfigError
 from marginengine.optimize.cache import EvaluationCache
 from marginengine.optimize.evaluate import Evaluator, SimulatorEvaluator
 from marginengine.optimize.problem import METRICS, Problem, build_problem
@@ -206,6 +207,13 @@ def load_problem(scenario: str | Path | dict[str, Any], params: Sequence[str],
     from marginengine.sim.cascade_config import anchor_files
 
     source = None if isinstance(scenario, dict) else str(scenario)
+    # A path both searched and fixed: every candidate would overwrite the fixed value
+    # silently (as sweep's check_fixed refuses for a grid).
+    fixed = {o.partition("=")[0].strip() for o in overrides}
+    both = [p for p in dict.fromkeys(q.partition("=")[0].strip() for q in params) if p in fixed]
+    if both:
+        raise ConfigError([f"--param {p}: also given by --set {p}=...; the search's values "
+                           "would replace it: drop one of the two" for p in both])
     data = scenario if isinstance(scenario, dict) else read_toml(scenario)
     data = anchor_files(apply_overrides(data, list(overrides)), source)
     return build_problem(data, params, objectives, constraints, source)
