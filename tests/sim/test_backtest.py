@@ -103,6 +103,11 @@ def test_parse_policy_and_bad_names() -> None:
         parse_policy("adaptive:foo")
     with pytest.raises(ConfigError, match="--margin: 'dynamic' is not a policy"):
         parse_policy("dynamic")
+    for text in ("static:", "adaptive:", "adaptive::governed", "adaptive:ewma:"):
+        with pytest.raises(ConfigError) as info:
+            parse_policy(text)
+        assert info.value.problems == [f"--margin: {text!r} has an empty part (static or "
+                                       "adaptive[:MODEL[:MODE]], e.g. adaptive:ewma:governed)"]
 
 
 def _small_crash() -> dict[str, object]:

@@ -61,6 +61,10 @@ def parse_policy(text: str) -> tuple[str, str | None, str | None]:
     ConfigError
         Naming ``--margin`` and the choices, on anything else.
     """
+    if ":" in text and "" in text.split(":"):
+        # "static:" or "adaptive::governed" would read as a default silently: say so.
+        raise ConfigError([f"--margin: {text!r} has an empty part (static or "
+                           "adaptive[:MODEL[:MODE]], e.g. adaptive:ewma:governed)"])
     kind, _, rest = text.partition(":")
     model, _, mode = rest.partition(":")
     if kind == "static" and not rest:
