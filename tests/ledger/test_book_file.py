@@ -262,7 +262,7 @@ def test_lending_and_perp_problems_come_together_and_nothing_is_returned(
     perps.write_text("account,market,size,entry_price,quote\nalice,ETH-PERP,1,2000,5\n"
                      "alice,BTC-PERP,1,2000,\n_book,ETH-PERP,1,2000,\n")
     with pytest.raises(ConfigError) as info:
-        read_book(proto, lending, perps)
+        sim_books.read_book(proto, lending, perps)
     assert info.value.problems == [
         f"{lending}:3: supplied: must be a number ('x' is not)",
         f"{perps}:3: market: unknown perp market 'BTC-PERP' (perp markets: ETH-PERP)",

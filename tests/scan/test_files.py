@@ -205,7 +205,7 @@ def test_engine_from_book_when_good_then_same_state_as_the_snapshot_of_its_text(
 
 def test_engine_from_book_when_perp_book_then_positions_opened_and_priced(tmp_path: Path):
     from marginengine.config import protocol_from_dict
-    from marginengine.ledger import book_file
+    from marginengine.sim.books import read_book as read_both
 
     config = protocol_from_dict({"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}},
                                  "perps": {"ETH-PERP": {"preset": "dydx-v4",
@@ -213,7 +213,7 @@ def test_engine_from_book_when_perp_book_then_positions_opened_and_priced(tmp_pa
     lending = write(tmp_path, "book.csv", "account,asset,supplied,borrowed\nalice,WETH,1,\n")
     perps = write(tmp_path, "perps.csv", "account,market,size,entry_price,quote\n"
                                          "alice,ETH-PERP,-2,2100,5000\n")
-    book = book_file.read_book(config, lending, perps)
+    book = read_both(config, lending, perps)
     prices = {"WETH": 2_000 * 10**8, "USDC": 10**8}
     with pytest.raises(ConfigError) as info:
         engine_from_book(config, prices, book, prices_source="p.toml")

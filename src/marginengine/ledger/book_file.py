@@ -416,18 +416,6 @@ def _account_of(accounts: dict[str, BookAccount], row: _Row) -> BookAccount:
     return acct
 
 
-def _plain_borrowing(protocol: ProtocolConfig) -> BorrowCheck:
-    """The check without e-mode rules: a borrowed asset must be borrowable, and no
-    category may be given (nothing here could say what it allows)."""
-    def check(category: int, borrowed: Iterable[str]) -> list[tuple[str, str]]:
-        if category:
-            return [("emode", "e-mode categories need the protocol's e-mode rules (read "
-                              "the book through marginengine.scan.files or sim.books)")]
-        return [(a, f"{a} is not borrowable") for a in borrowed
-                if not protocol.markets[a].borrowable]
-    return check
-
-
 def _lending(path: Path, protocol: ProtocolConfig, accounts: dict[str, BookAccount],
              problems: list[str], borrowing: BorrowCheck) -> None:
     markets = protocol.markets
@@ -505,9 +493,11 @@ def read_book(protocol: ProtocolConfig, lending: str | Path | None = None,
         A lending book (``account,asset,supplied,borrowed``) and a perp book
         (``account,market,size,entry_price,quote``); an account in both is one account.
     borrowing
-        The protocol's check of each account's category and borrowed assets (the faces
-        pass :func:`marginengine.margin.emode.emode_problems`); without it, borrowed
-        assets must be borrowable and no e-mode category may be given.
+        The protocol's check of each account's category and borrowed assets, required
+        with a lending book: the rule lives above this layer, so the faces pass
+        ``functools.partial(marginengine.margin.emode.emode_problems, protocol)``
+        (:func:`marginengine.sim.books.read_book` and
+        :func:`marginengine.scan.files.read_book` do).
 
     Returns
     -------
@@ -524,8 +514,10 @@ def read_book(protocol: ProtocolConfig, lending: str | Path | None = None,
     accounts: dict[str, BookAccount] = {}
     problems: list[str] = []
     if lending is not None:
-        _lending(Path(lending), protocol, accounts, problems,
-                 borrowing or _plain_borrowing(protocol))
+        if borrowing is None:  # a caller's mistake, not the file's
+            raise TypeError("read_book: a lending book needs borrowing= (the protocol's "
+                            "check: margin.emode.emode_problems)")
+        _lending(Path(lending), protocol, accounts, problems, borrowing)
     if perps is not None:
         _perps(Path(perps), protocol, accounts, problems)
     raise_problems(problems)
