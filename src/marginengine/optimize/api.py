@@ -14,7 +14,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from marginengine.errors import ConfigError
 from marginengine.optimize.cache import EvaluationCache
 from marginengine.optimize.evaluate import Evaluator, SimulatorEvaluator
 from marginengine.optimize.problem import METRICS, Problem, build_problem
@@ -205,15 +204,11 @@ def load_problem(scenario: str | Path | dict[str, Any], params: Sequence[str],
     from marginengine.config import read_toml
     from marginengine.sim import apply_overrides
     from marginengine.sim.cascade_config import anchor_files
+    from marginengine.sim.overrides import refuse_fixed
 
     source = None if isinstance(scenario, dict) else str(scenario)
-    # A path both searched and fixed: every candidate would overwrite the fixed value
-    # silently (as sweep's check_fixed refuses for a grid).
-    fixed = {o.partition("=")[0].strip() for o in overrides}
-    both = [p for p in dict.fromkeys(q.partition("=")[0].strip() for q in params) if p in fixed]
-    if both:
-        raise ConfigError([f"--param {p}: also given by --set {p}=...; the search's values "
-                           "would replace it: drop one of the two" for p in both])
+    refuse_fixed("--param", (q.partition("=")[0].strip() for q in params), overrides,
+                 "the search's values")
     data = scenario if isinstance(scenario, dict) else read_toml(scenario)
     data = anchor_files(apply_overrides(data, list(overrides)), source)
     return build_problem(data, params, objectives, constraints, source)

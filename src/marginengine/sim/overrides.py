@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from marginengine.config.loading import MAX_DEPTH, nesting_problem
@@ -65,6 +66,24 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     if problems:
         raise ConfigError(problems)
     return out
+
+
+def refuse_fixed(flag: str, varied: Iterable[str], fixed: Sequence[str],
+                 varies: str) -> None:
+    """Refuse a path both varied (a sweep's ``--grid``, the optimizer's ``--param``) and
+    fixed by ``--set``: the varied values would replace the fixed one silently.
+
+    Raises
+    ------
+    ConfigError
+        ``{flag} PATH: also given by --set PATH=...; {varies} would replace it: drop one
+        of the two``, one per path.
+    """
+    paths = {f.partition("=")[0].strip() for f in fixed}
+    problems = [f"{flag} {p}: also given by --set {p}=...; {varies} would replace it: "
+                "drop one of the two" for p in dict.fromkeys(varied) if p in paths]
+    if problems:
+        raise ConfigError(problems)
 
 
 def assign_values(data: dict[str, Any], values: dict[str, Any],

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from marginengine.errors import ConfigError
-from marginengine.sim.overrides import assign_values, parse_value
+from marginengine.sim.overrides import assign_values, parse_value, refuse_fixed
 
 #: Per-run fields of a sweep's rows (besides ``point``, ``run``, ``seed`` and the axes).
 SWEEP_FIELDS = ("bad_debt", "bad_debt_realized", "bad_debt_underwater", "liquidated_value",
@@ -128,11 +128,7 @@ def check_fixed(axes: Sequence[GridAxis], fixed: Sequence[str]) -> None:
     ConfigError
         Naming each path.
     """
-    paths = {f.partition("=")[0].strip() for f in fixed}
-    problems = [f"--grid {p}: also given by --set {p}=...; the grid's values would "
-                "replace it: drop one of the two" for a in axes for p in a.paths if p in paths]
-    if problems:
-        raise ConfigError(problems)
+    refuse_fixed("--grid", (p for a in axes for p in a.paths), fixed, "the grid's values")
 
 
 def grid_points(axes: Sequence[GridAxis]) -> list[dict[str, Any]]:
