@@ -36,7 +36,9 @@ def _loopback(host: str) -> bool:
                    "printed at startup).")
 @click.option("--replay", "replay_file", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Price file to play once started (CSV: a header of asset "
-                                 "symbols, one tick per line).")
+                                 "symbols, one tick per line; with [protocol.options], "
+                                 "vol.ASSET columns tick ASSET's ATM vol, e.g. vol.WETH "
+                                 "= 0.8, on every expiry with a surface at startup).")
 @click.option("--replay-rate", default=2.0, show_default=True,
               type=click.FloatRange(min=0.01, max=1000), help="Ticks per second of --replay.")
 def serve(config: Path, book: Path | None, log: str | None, host: str, port: int,
@@ -57,18 +59,28 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
     except ImportError as exc:
         raise click.UsageError(f"serve needs the serve extra ({exc.name} is missing): "
                                "pip install 'marginengine[serve]'") from None
+    from marginengine.engine import Engine, Event
     from marginengine.service import Service
-    from marginengine.service.requests import read_price_file
+    from marginengine.service.requests import read_replay_file
     from marginengine.service.startup import read_config, start_engine
 
     cfg = read_config(config)
-    ticks = read_price_file(replay_file, cfg.protocol) if replay_file else None
+    replay = read_replay_file(replay_file, cfg.protocol) if replay_file else None
+
+    def replay_ticks(engine: Engine) -> list[list[Event]] | None:
+        # The vol columns tick the surfaces the service starts with: checked on that
+        # state before a log is written, built again on the started engine.
+        if replay is None:
+            return None
+        return replay.ticks(engine.state.vols, engine.state.svi)
+
     token = token or os.environ.get("MARGINENGINE_TOKEN") or None
     generated = token is None
     if token is None:
         token = secrets.token_urlsafe(24)
     started = start_engine(cfg.protocol, cfg.prices, book or cfg.book, log, cfg.source,
-                           cfg.options)
+                           cfg.options, check=replay_ticks)
+    ticks = replay_ticks(started.engine)
     service = Service(started.engine, cfg.settings())
     app = create_app(service, token, max_body=cfg.section.max_body, rate=cfg.section.rate,
                      burst=cfg.section.burst, on_close=started.engine.close,

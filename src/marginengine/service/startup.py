@@ -30,6 +30,7 @@ Logs (``--log``):
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -146,9 +147,9 @@ def genesis_events(config: ProtocolConfig, prices: dict[str, int],
     return [*events, *deposits, *liquidity, *borrows, *options]
 
 
-def check_genesis(config: ProtocolConfig, events: list[Event], source: str) -> None:
+def check_genesis(config: ProtocolConfig, events: list[Event], source: str) -> Engine:
     """Apply the genesis on a scratch engine (no log); refuse the book, naming the events
-    the engine refuses, before anything is written."""
+    the engine refuses, before anything is written; return the scratch engine."""
     scratch = Engine(config)
     problems = []
     for i, event in enumerate(events):
@@ -161,6 +162,7 @@ def check_genesis(config: ProtocolConfig, events: list[Event], source: str) -> N
         raise ConfigError(["the engine refuses this book at the configured prices (a book "
                            "enters the service through its events):", *problems[:10],
                            *extra], source=source)
+    return scratch
 
 
 def _meta(config: ProtocolConfig) -> dict[str, str]:
@@ -179,15 +181,28 @@ class Started:
 
 def start_engine(config: ProtocolConfig, prices: dict[str, int], book_path: Path | None,
                  log: str | None, source: str = "config",
-                 options: tuple[Event, ...] = ()) -> Started:
+                 options: tuple[Event, ...] = (),
+                 check: Callable[[Engine], object] | None = None) -> Started:
     """The engine of ``marginengine serve``: its log created (the book's genesis, then
-    the ``options`` events, as its first batch) or resumed (PostgreSQL)."""
+    the ``options`` events, as its first batch) or resumed (PostgreSQL).
+
+    ``check`` is called with the state the service will start from before anything is
+    written (a scratch engine holding the genesis, or the resumed engine), so what needs
+    that state (the ``--replay`` file's vol columns) is refused before a log exists."""
     if log is not None and is_postgres_url(log):
         probe = _resume_or_none(config, log)
         if probe is not None:
+            if check is not None:
+                try:
+                    check(probe.engine)
+                except BaseException:
+                    probe.engine.close()
+                    raise
             return probe
+        events = _checked_genesis(config, prices, book_path, source, options, check)
         engine = Engine(config, EventLog(PostgresStore.create(log, _meta(config)), "batch"))
-        where = log
+        _apply_genesis(engine, events)
+        return Started(engine, 0, _redact(log))
     elif log is not None:
         if not log.startswith("sqlite:"):
             raise LogError(f"--log: expected sqlite:PATH or postgresql://... (got {log!r})")
@@ -196,16 +211,14 @@ def start_engine(config: ProtocolConfig, prices: dict[str, int], book_path: Path
             raise LogError(f"{path}: already exists; the SQLite store never reopens a log "
                            f"for writing (replay it with marginengine replay, start on a new "
                            f"path, or use a PostgreSQL log, which the service resumes)")
-        events = _checked_genesis(config, prices, book_path, source, options)
+        events = _checked_genesis(config, prices, book_path, source, options, check)
         engine = Engine.with_log(config, path, durability="batch")
         _apply_genesis(engine, events)
         return Started(engine, 0, f"sqlite:{path}")
-    else:
-        engine = Engine(config)
-        where = "none (state is not durable)"
-    events = _checked_genesis(config, prices, book_path, source, options)
+    events = _checked_genesis(config, prices, book_path, source, options, check)
+    engine = Engine(config)
     _apply_genesis(engine, events)
-    return Started(engine, 0, _redact(where))
+    return Started(engine, 0, "none (state is not durable)")
 
 
 def _redact(where: str) -> str:
@@ -215,10 +228,13 @@ def _redact(where: str) -> str:
 
 
 def _checked_genesis(config: ProtocolConfig, prices: dict[str, int], book_path: Path | None,
-                     source: str, options: tuple[Event, ...] = ()) -> list[Event]:
+                     source: str, options: tuple[Event, ...] = (),
+                     check: Callable[[Engine], object] | None = None) -> list[Event]:
     book = read_book(book_path, config) if book_path is not None else None
     events = genesis_events(config, prices, book, options)
-    check_genesis(config, events, str(book_path or source))
+    scratch = check_genesis(config, events, str(book_path or source))
+    if check is not None:
+        check(scratch)
     return events
 
 
