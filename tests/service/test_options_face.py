@@ -17,6 +17,7 @@ from marginengine.fixedpoint import WAD
 from marginengine.service import Service
 from marginengine.service.requests import read_replay_file
 from marginengine.service.startup import read_config, start_engine
+from tests.service.conftest import AUTH, TOKEN
 from tests.service.test_cli_serve import run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,3 +103,89 @@ def test_replay_file_when_no_vol_column_then_as_before(tmp_path: Path) -> None:
     path.write_text("advance_seconds,WETH\n60,2900\n")
     ticks = read_replay_file(path, read_config(LENDING).protocol).ticks({})
     assert [e.name for e in ticks[0]] == ["AdvanceTime", "SetPrice"]
+
+
+# ---------------------------------------------------------------------- heatmap
+def _options_config(tmp_path: Path, preset: str) -> Path:
+    path = tmp_path / "serve_options.toml"
+    path.write_text(OPTIONS.read_text().replace('portfolio_preset = "derive-pm2"',
+                                                f'portfolio_preset = "{preset}"'))
+    return path
+
+
+def _app(service: Service) -> Any:
+    from fastapi.testclient import TestClient
+
+    from marginengine.service.app import create_app
+
+    return TestClient(create_app(service, TOKEN, rate=0))
+
+
+def test_heatmap_when_srm_then_portfolio_accounts_at_derives_put_requirement(
+        tmp_path: Path) -> None:
+    # Before: the heatmap left portfolio accounts out (0 accounts at every level). The
+    # SRM's maintenance requirement of a short put is 0.09 x spot x size when that term
+    # binds (StandardManager._getIsolatedMarginForPut; test_options.py), so a level's
+    # debt is 0.09 x price x 10 per seller liquidatable there: s3 at 1,500 (1,350 USD),
+    # s2 and s3 at 1,400 (2 x 1,260), all three at 1,200 (3 x 1,080) and at 1,000.
+    with _app(_service(_options_config(tmp_path, "derive-srm"))) as client:
+        body = client.get("/heatmap?asset=WETH&steps=10&max_drop=0.5").json()
+    levels = {level["price"]: level for level in body["levels"]}
+    assert [level["price"] for level in body["levels"]] == [
+        2000.0 - 100 * i for i in range(11)]
+    assert [levels[p]["accounts"] for p in (2000.0, 1600.0, 1500.0, 1400.0, 1200.0, 1000.0)
+            ] == [0, 0, 1, 2, 3, 3]
+    assert levels[1500.0]["debt"] == 1_350.0
+    assert levels[1400.0]["debt"] == 2_520.0
+    assert levels[1200.0]["debt"] == 3_240.0
+    assert levels[1000.0]["debt"] == 2_700.0
+    # The portfolio part is the whole level here (no lending borrower in the book).
+    for level in body["levels"]:
+        part = level["portfolio"]
+        assert (part["accounts"], part["requirement"], part["value"]) == (
+            level["accounts"], level["debt"], level["collateral"])
+        assert level["shortfall"] == pytest.approx(level["debt"] - level["collateral"],
+                                                   abs=0.011)
+
+
+@pytest.mark.parametrize("preset", ["derive-pm2", "derive-pm1", "derive-srm"])
+def test_heatmap_when_options_then_each_level_is_the_whatif_at_that_drop(
+        tmp_path: Path, preset: str) -> None:
+    # One rule: a level of the heatmap is POST /whatif at that shock, and the accounts
+    # it counts are those a price tick to that level makes liquidatable.
+    service = _service(_options_config(tmp_path, preset))
+    with _app(service) as client:
+        # mm supplies 100,000 USDC; s3 (a put seller) supplies 1 WETH and borrows
+        # 1,500 USDC: a portfolio account holding lending too, counted once.
+        events = [{"type": "Deposit", "account": "mm", "asset": "USDC",
+                   "amount": 100_000 * 10**6},
+                  {"type": "Deposit", "account": "s3", "asset": "WETH", "amount": 10**18},
+                  {"type": "Borrow", "account": "s3", "asset": "USDC",
+                   "amount": 1_500 * 10**6}]
+        r = client.post("/events", json={"events": events}, headers=AUTH)
+        assert all(o["accepted"] for o in r.json()["outcomes"])
+        body = client.get("/heatmap?asset=WETH&steps=5&max_drop=0.5").json()
+        assert len(body["levels"]) == 6
+        for level in body["levels"]:
+            if level["drop"] == 0:
+                assert level["accounts"] == 0
+                continue
+            whatif = client.post("/whatif", json={"shocks": {"WETH": -level["drop"]}}).json()
+            assert level["accounts"] == whatif["liquidatable"]
+            assert level["debt"] == round(whatif["debt"], 2)
+            assert level["collateral"] == round(whatif["collateral"], 2)
+            assert level["portfolio"]["accounts"] == whatif["portfolio"]["liquidatable"]
+        # At 1,200 USD every seller is liquidatable by its whole margin, s3 once.
+        at_1200 = next(lv for lv in body["levels"] if lv["price"] == 1200.0)
+        assert at_1200["portfolio"]["accounts"] == 3 and at_1200["accounts"] == 3
+        r = client.post("/ticks", json={"prices": {"WETH": 1200}}, headers=AUTH)
+        assert sorted(r.json()["alert"]["liquidatable"]["new"]) == ["s1", "s2", "s3"]
+
+
+def test_heatmap_when_lending_only_then_unchanged(tmp_path: Path) -> None:
+    # No portfolio account: no "portfolio" part, the book's curve as before.
+    with _app(_service(LENDING)) as client:
+        body = client.get("/heatmap?asset=WETH&steps=2&max_drop=0.5").json()
+    assert [set(level) for level in body["levels"]] == [
+        {"drop", "price", "accounts", "debt", "collateral", "shortfall"}] * 3
+    assert body["levels"][0]["price"] == 3000.0 and body["levels"][2]["price"] == 1500.0
