@@ -9,6 +9,8 @@ expiry at 60% ATM vol, skew -0.1; ``mm`` buys 10 puts of strike 1,800 from each 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
 import pytest
 
 from marginengine.engine import SetPrice, SetVolSurface
@@ -189,3 +191,157 @@ def test_heatmap_when_lending_only_then_unchanged(tmp_path: Path) -> None:
     assert [set(level) for level in body["levels"]] == [
         {"drop", "price", "accounts", "debt", "collateral", "shortfall"}] * 3
     assert body["levels"][0]["price"] == 3000.0 and body["levels"][2]["price"] == 1500.0
+
+
+# ---------------------------------------------------------------------- snapshot books
+SNAPSHOT = ROOT / "examples" / "serve_snapshot.toml"
+SNAPSHOT_BOOK = ROOT / "examples" / "serve_snapshot_book.toml"
+
+
+def _snapshot_config(tmp_path: Path, preset: str = "derive-pm2", cash: str = "1_000",
+                     book: str | None = None) -> Path:
+    """examples/serve_snapshot.toml under ``preset``, with ``counterparty_cash = cash``
+    and, if given, ``book`` as its snapshot book."""
+    text = SNAPSHOT.read_text().replace('portfolio_preset = "derive-pm2"',
+                                        f'portfolio_preset = "{preset}"')
+    text = text.replace("counterparty_cash = 1_000", f"counterparty_cash = {cash}")
+    (tmp_path / "book.toml").write_text(book if book is not None else
+                                        SNAPSHOT_BOOK.read_text())
+    text = text.replace('book = "serve_snapshot_book.toml"', 'book = "book.toml"')
+    path = tmp_path / "serve.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("preset", ["derive-pm2", "derive-pm1", "derive-srm"])
+def test_snapshot_book_when_options_then_entered_as_events_with_the_snapshots_figures(
+        tmp_path: Path, preset: str) -> None:
+    from marginengine.config import read_toml
+    from marginengine.engine import Engine
+    from marginengine.engine.snapshot import engine_from_snapshot
+
+    path = _snapshot_config(tmp_path, preset)
+    cfg = read_config(path)
+    assert cfg.counterparty_cash == 1_000 * 10**6
+    log = tmp_path / "events.sqlite"
+    started = start_engine(cfg.protocol, cfg.prices, cfg.book, f"sqlite:{log}", cfg.source,
+                           cfg.options, counterparty_cash=cfg.counterparty_cash)
+    engine = started.engine
+    service = Service(engine, cfg.settings())
+    # The snapshot as `marginengine health` builds it (no events, no margin checks).
+    data = read_toml(tmp_path / "book.toml")
+    data["protocol"]["options"]["portfolio_preset"] = preset
+    snap = engine_from_snapshot(data)
+    for account in ("writer", "spread", "seller", "borrower"):
+        assert engine.health_factor(account) == snap.health_factor(account)
+        assert service.account(account)["health_factor_wad"] == snap.health_factor(account)
+    assert engine.portfolio_margin_units("seller") == snap.portfolio_margin_units("seller")
+    # Aave's health of the lending borrower: 3 WETH x 2,000 x 0.83 / 4,000 USDC.
+    assert engine.health_factor("borrower") == 1_245 * 10**15
+    seller = service.account("seller")
+    assert seller["cash"] == 1_200 * 10**6 and seller["options"][0]["size"] == -2 * 10**18
+    assert service.summary()["options"]["open_interest"] == {
+        "WETH-2592000-2000-C": 10**18, "WETH-2592000-2000-P": 2 * 10**18,
+        "WETH-2592000-2200-C": 2 * 10**18}
+    # _book holds the other side: 1,000 USDC of options cash, sizes net to zero.
+    book = service.account("_book")
+    assert book["cash"] == 1_000 * 10**6
+    assert sorted((o["series"], o["size"]) for o in book["options"]) == [
+        ("WETH-2592000-2000-C", -10**18), ("WETH-2592000-2000-P", 2 * 10**18),
+        ("WETH-2592000-2200-C", 2 * 10**18)]
+    # The log's first batch: 2 prices, 2 deposits, 1 borrow, 1 vol surface, 4 options
+    # cash deposits (3 accounts and _book), 4 trades; it replays to the same state.
+    expected = engine.state_hash()
+    engine.close()
+    _, report = Engine.replay(log)
+    assert report.events == 14 and report.state_hash == expected
+
+
+def test_snapshot_book_when_counterparty_cannot_sell_then_refused_naming_the_field(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Without options cash _book cannot sell spread its long 2,000 call (PMRM_2 initial
+    # margin -149.64 USDC after it); spread's short leg is then refused too (naked).
+    path = _snapshot_config(tmp_path, cash="0")
+    cfg = read_config(path)
+    with pytest.raises(ConfigError) as caught:
+        start_engine(cfg.protocol, cfg.prices, cfg.book, None, cfg.source, cfg.options,
+                     counterparty_cash=cfg.counterparty_cash)
+    text = str(caught.value)
+    assert text.startswith(f"{tmp_path / 'book.toml'}: the engine refuses this book")
+    assert ("; accounts.1.options.1: TradeOption {\"type\": \"TradeOption\", \"buyer\": "
+            "\"spread\", \"seller\": \"_book\"") in text
+    assert ("_book: initial margin after the trade would be -149.64 (before 1.88); the "
+            "trade adds risk (_book takes the other side of the book's option positions; "
+            "give it options cash with [service] counterparty_cash)") in text
+    assert "accounts.1.options.0: TradeOption" in text and "spread: initial margin" in text
+    # At the CLI: one line, exit 2, no log.
+    log = tmp_path / "events.sqlite"
+    code, _, err = run(["serve", str(path), "--log", f"sqlite:{log}"], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "accounts.1.options.1" in err
+    assert not log.exists()
+
+
+THIN = """
+[[vols]]
+underlying = "WETH"
+expiry = 2592000
+vol = 0.6
+[[accounts]]
+id = "thin"
+option_cash = 50
+options = [{ underlying = "WETH", expiry = 2592000, strike = 2000, type = "put", size = -2 }]
+"""
+
+
+@pytest.mark.parametrize(("book", "cash", "problem"), [
+    # An account short two puts with 50 USDC: the pre-trade check refuses its position.
+    (THIN, "1_000", "accounts.0.options.0: TradeOption"),
+    (THIN, "1_000", "thin: initial margin after the trade would be -776.65 (before 50.00)"),
+    (THIN.replace("expiry = 2592000\nvol", "expiry = 86400\nvol"), "0",
+     "accounts.0.options.0.expiry: no [[vols]] entry for WETH expiry 2592000"),
+    (THIN.replace('underlying = "WETH", expiry', 'underlying = "DOGE", expiry'), "0",
+     "accounts.0.options.0.underlying: no price for 'DOGE'"),
+    ('[[accounts]]\nid = "p"\npositions = { ETH-PERP = { size = 1, entry = 1 } }\n',
+     "0", "accounts.0.positions.ETH-PERP: unknown perp market"),
+    (THIN, "-5", "service.counterparty_cash"),
+])
+def test_snapshot_book_when_bad_then_refused_naming_the_field(
+        tmp_path: Path, book: str, cash: str, problem: str) -> None:
+    path = _snapshot_config(tmp_path, cash=cash, book=book)
+    with pytest.raises(ConfigError) as caught:
+        cfg = read_config(path)
+        start_engine(cfg.protocol, cfg.prices, cfg.book, None, cfg.source, cfg.options,
+                     counterparty_cash=cfg.counterparty_cash)
+    assert problem in str(caught.value)
+
+
+def test_snapshot_book_when_protocol_has_no_options_then_options_refused(
+        tmp_path: Path) -> None:
+    config = tmp_path / "serve.toml"
+    config.write_text(LENDING.read_text().replace('book = "serve_book.csv"',
+                                                  'book = "book.toml"'))
+    (tmp_path / "book.toml").write_text(THIN)
+    cfg = read_config(config)
+    with pytest.raises(ConfigError, match=r"accounts\.0\.options: the protocol has no "
+                                          r"\[protocol\.options\]"):
+        start_engine(cfg.protocol, cfg.prices, cfg.book, None, cfg.source, cfg.options)
+    (tmp_path / "serve.toml").write_text(config.read_text().replace(
+        "[service]", "[service]\ncounterparty_cash = 5"))
+    with pytest.raises(ConfigError, match="service.counterparty_cash: the protocol has no "
+                                          "options"):
+        read_config(config)
+
+
+def test_snapshot_book_when_perp_positions_then_refused_naming_the_field(
+        tmp_path: Path) -> None:
+    from marginengine.scan.files import read_protocol
+    from marginengine.service.startup import read_service_book
+
+    protocol = read_protocol(ROOT / "examples" / "snapshot_perps.toml")
+    book = tmp_path / "book.toml"
+    book.write_text('[[accounts]]\nid = "p"\nquote = 100\n'
+                    'positions = { ETH-PERP = { size = 1, entry = 2000 } }\n')
+    with pytest.raises(ConfigError) as caught:
+        read_service_book(book, protocol)
+    assert str(caught.value) == (f"{book}: accounts.0.positions: the service opens no perp "
+                                 f"positions from a book (post Trade events to POST /events)")
