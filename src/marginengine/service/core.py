@@ -75,6 +75,8 @@ from marginengine.scan.whatif import ScenarioOutcome, evaluate, parse_fraction, 
 
 #: Default alert thresholds (health), highest first.
 DEFAULT_THRESHOLDS = (Decimal("1.10"), Decimal("1.05"), Decimal("1"))
+#: Portfolio accounts listed (lowest health first) in ``/summary``'s options block.
+SUMMARY_LOWEST = 20
 #: Relative distance to a threshold under which the float health is not trusted.
 EXACT_BAND = 1e-9
 
@@ -1129,10 +1131,29 @@ class Service:
                 "open_interest": {s.symbol: n for s, n in
                                   sorted(clearing.open_interest.items()) if n},
                 "auctions": [] if auctions is None else [
-                    {"account": a, "id": r.id, "insolvent": r.insolvent}
+                    {"account": a, "id": r.id, "insolvent": r.insolvent,
+                     "start_time": r.start_time}
                     for a, r in sorted(auctions.running.items())],
+                # Each expiry's surface now: ATM vol and skew (ppm), or an SVI slice.
+                "vols": {f"{u}-{t}": {"underlying": u, "expiry": t, "vol_ppm": v,
+                                      "skew_ppm": k}
+                         for (u, t), (v, k) in sorted(engine.state.vols.items())},
+                "svi": sorted(f"{u}-{t}" for u, t in engine.state.svi),
+                "lowest": self._lowest_portfolios(SUMMARY_LOWEST),
             }
         return out
+
+    def _lowest_portfolios(self, limit: int) -> list[dict[str, Any]]:
+        """The ``limit`` portfolio accounts with the lowest health (the watch's; without
+        requirement or price last), lowest first, with level and liquidatability."""
+        figures = self.portfolios.figures
+        order = sorted(figures, key=lambda a: (figures[a].health_float, a))[:limit]
+        auctions = self.engine.state.portfolio_auctions
+        running = {} if auctions is None else auctions.running
+        return [{"account": a, "health": _health(figures[a].health_float),
+                 "level": figures[a].level, "liquidatable": figures[a].liquidatable,
+                 "unpriced": figures[a].unpriced, "auction": a in running}
+                for a in order]
 
     def shock_fraction(self, value: object, where: str) -> Decimal:
         """A shock fraction checked by the book's own rule."""
