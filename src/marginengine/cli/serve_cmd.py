@@ -23,8 +23,10 @@ def _loopback(host: str) -> bool:
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--book", "book", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Book file (CSV or Parquet: account,asset,supplied,borrowed); default: "
-                   "[service] book in CONFIG. Entered through events as the log's first batch.")
+              help="Book file (CSV or Parquet: account,asset,supplied,borrowed; or a snapshot "
+                   ".toml with options cash, option positions against _book and [[vols]]); "
+                   "default: [service] book in CONFIG. Entered through events as the log's "
+                   "first batch, each option trade checked pre-trade.")
 @click.option("--log", "log", default=None, metavar="sqlite:PATH | postgresql://...",
               help="Event log: a new SQLite file, or a PostgreSQL database (created, or "
                    "resumed after a restart). Default: no log (not durable).")
@@ -47,7 +49,8 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
     push alerts (WebSocket /ws, SSE /stream), answer queries, show the dashboard at /.
 
     CONFIG is a TOML file with [protocol], [prices] (the starting prices), an optional
-    [service] table (thresholds, max_quotes, max_events, max_body, rate, burst, book) and,
+    [service] table (thresholds, max_quotes, max_events, max_body, rate, burst, book,
+    counterparty_cash: _book's options cash for a snapshot book's option positions) and,
     with [protocol.options], an optional [options] table (the simulator's: security_module,
     cash, [[options.expiries]], [[options.trades]]) opening an options book.
     API documentation: /docs. Metrics: /metrics.

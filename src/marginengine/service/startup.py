@@ -15,6 +15,13 @@ in the simulator's format (:mod:`marginengine.sim.options_scenario`: ``security_
 then ``TradeOption`` per trade, each decided by the portfolio rule's pre-trade check (a
 trade beyond the seller's initial margin refuses the book).
 
+A snapshot book (a ``.toml`` book: :mod:`marginengine.engine.snapshot`'s format) enters
+the same way (:func:`read_service_book`): its lending balances as a lending book's, then
+``SetVolSurface`` per ``[[vols]]``, ``DepositOptionCash`` per ``option_cash``, ``_book``'s
+``[service] counterparty_cash`` and a ``TradeOption`` at premium 0 against ``_book`` per
+option position, each decided by both sides' pre-trade check; a refusal names the
+snapshot's field (``accounts.2.options.0``).
+
 Logs (``--log``):
 
 ``sqlite:PATH``
