@@ -190,7 +190,7 @@ def test_backtest_when_book_of_several_assets_then_every_market_measured() -> No
                  * engine.prices["WETH"] // 10**18 * protocol.markets["WETH"].ltv_bps
                  // 10_000) / USD
     assert runner.power[-1] > weth_only * 1.5  # wstETH and USDC collateral count too
-    rows, result = backtest(data, ["static"], runs=1)
+    rows, _ = backtest(data, ["static"], runs=1)
     assert rows[0]["avg_borrowing_power"] > 0 and 0 < rows[0]["borrow_usage"] < 1
 
 
