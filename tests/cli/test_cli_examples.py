@@ -31,6 +31,20 @@ def test_every_example_scenario_when_loaded_from_another_cwd_then_valid(
     assert spec.name
 
 
+def test_example_scenarios_when_named_then_each_its_own_name() -> None:
+    # A scenario's name is its default output folder (runs/<name>/, runs/<name>-sweep/,
+    # runs/<name>-optimize/) and the report's title. optimize_weth.toml kept the name of
+    # the file it was split from, optimize_lending: its runs were refused as "a previous
+    # run" of the other example, or with --force replaced them.
+    names: dict[str, str] = {}
+    for path in sorted(EXAMPLES.glob("*.toml")):
+        name = read_toml(path).get("name")
+        if isinstance(name, str):
+            assert name not in names, f"{path.name} and {names[name]} are both {name!r}"
+            names[name] = path.name
+    assert names["optimize_weth"] == "optimize_weth.toml"
+
+
 @pytest.mark.parametrize(("name", "command"), sorted(OTHER_COMMANDS.items()))
 def test_examples_of_other_commands_when_simulated_then_one_line_names_the_command(
         name: str, command: str) -> None:

@@ -119,3 +119,30 @@ def test_comet_liquidity_when_debt_value_not_whole_then_truncated_toward_zero():
     assert not engine.is_liquidatable("bob")
     engine.apply(SetPrice("WETH", 2_000 * USD - 1))
     assert engine.is_liquidatable("bob")
+
+
+def test_maintenance_value_when_v3_7_and_two_collaterals_then_the_sum_the_hf_is_of(engine):
+    # aave-v3 (v3.7, as v3.5): HF = wadDiv(sum C_i x LT_i, D) / 1e4 (GenericLogic.sol,
+    # docs/presets.md). 1 WETH at 1,818.19 (LT 82.5%) and 1,000 USDC (LT 80%) against
+    # 2,300 DAI: sum C_i x LT_i = 1,500.00675 + 800 = 2,300.00675 USD, HF 1.0000029: not
+    # liquidatable. The collateral after thresholds was C x the floored average, 2,818.19 x
+    # 81.61% = 2,299.92 USD, below the debt of an account at HF >= 1 (the scan's shortfall
+    # 0.08 USD for it; the average 81.6132% lost 0.0032 points); now it is the same sum.
+    engine.apply(Deposit("bob", "WETH", 1 * ETH))
+    engine.apply(Deposit("bob", "USDC", 1_000 * USDC))
+    assert engine.apply(Borrow("bob", "DAI", 2_300 * ETH)).accepted
+    engine.apply(SetPrice("WETH", 181_819_000_000))
+    data = engine.account_data("bob")
+    assert data.total_collateral == 281_819_000_000
+    assert data.total_debt == 230_000_000_000
+    assert data.avg_liquidation_threshold_bps == 8_161
+    assert data.maintenance_value == 230_000_675_000           # 2,300.00675 USD, floored
+    assert data.health_factor == 1_000_002_934_782_608_695
+    assert not engine.is_liquidatable("bob")
+    maintenance = data.margin(MarginKind.MAINTENANCE)
+    assert maintenance.is_met and maintenance.excess == 675_000  # 0.00675 USD
+    # At 1,818.18 the sum is 2,299.998 USD: below the debt, HF below 1, liquidatable.
+    engine.apply(SetPrice("WETH", 181_818_000_000))
+    data = engine.account_data("bob")
+    assert data.maintenance_value == 229_999_850_000 < data.total_debt
+    assert data.health_factor < 10**18 and engine.is_liquidatable("bob")

@@ -184,3 +184,37 @@ def test_scan_when_book_has_a_header_and_no_row_then_refused_as_empty(
     code, out, _ = run(["scan", str(book), "--prices", str(tmp_path / "prices.toml"),
                         "--json"], capsys)
     assert code == 0 and json.loads(out)["book_accounts"] == 1
+
+
+def test_scan_when_two_collaterals_then_shortfall_of_the_sum_the_health_is_of(
+    files: list[str], capsys: pytest.CaptureFixture[str]
+):
+    # bob at WETH -20%: 1 WETH at 1,440 (LT 82.5%) and 2,000 USDC (LT 80%) against 3,000
+    # DAI. aave-v3's health is sum C_i x LT_i / D = (1,188 + 1,600) / 3,000 = 0.929333;
+    # his shortfall is 3,000 - 2,788 = 212 USD. It was 212.2240: 3,440 x the floored
+    # average 81.04% (the exact one is 81.0465%) = 2,787.776.
+    code, out, _ = run(["scan", *files, "--shock", "WETH:-0.2", "--json"], capsys)
+    assert code == 0
+    bob = next(a for a in json.loads(out)["accounts"] if a["account"] == "bob")
+    assert bob["health_factor_wad"] == str(929_333_333_333_333_333)
+    assert bob["collateral_base"] == 3_440 * 10**8
+    assert bob["shortfall_base"] == 212 * 10**8
+
+
+def test_scan_when_fine_drops_and_limit_0_then_exact_percentages_and_prices_no_table(
+    files: list[str], capsys: pytest.CaptureFixture[str]
+):
+    # The curve's drops were rounded to whole percent (0.025 showed as 2%, 0.125 as 12%,
+    # 0.005 as 0%) and its prices to the cent (USDC at 0.975 as 0.97); --limit 0 printed
+    # an empty accounts table.
+    code, out, _ = run(["scan", *files, "--shock", "WETH:-0.125", "--limit", "0",
+                        "--curve-asset", "USDC", "--curve-drops", "0.025,0.125,0.005,0.1"],
+                       capsys)
+    assert code == 0
+    assert "Accounts below health" not in out and "account " not in out
+    assert "3 of 3 accounts" in out
+    rows = [line.split("│")[1:3] for line in out.splitlines() if line.count("│") == 7]
+    assert [(d.strip(), p.strip()) for d, p in rows] == [
+        ("2.5%", "0.975"), ("12.5%", "0.875"), ("0.5%", "0.995"), ("10%", "0.90")]
+    code, out, _ = run(["scan", *files, "--shock", "WETH:-0.125", "--limit", "1"], capsys)
+    assert "Accounts below health 1 (WETH -12.5%)" in out

@@ -336,3 +336,34 @@ def test_entry_when_scenario_oracles_are_per_asset_then_inherited_without_confli
     assert list(result.summary["protocols"]) == ["protocol", "p2"]
     # p2 reads WETH through the scenario's push oracle, as the first protocol does.
     assert result.series["oracle_price_usd.p2"] == result.series["oracle_price_usd"]
+
+
+def test_venue_figures_when_several_protocols_then_the_shared_pool_after_every_sale() -> None:
+    # Each protocol records the shared pool after its own keepers' sales. The combined
+    # figures were aave's (the first): the pool before lender2's sales of the same step,
+    # min_venue_price 1,117.86 while lender2 sold it down to 1,075.43, and the series'
+    # venue_price_usd ("the venue's mid price after the step") missed lender2's sales.
+    result = run_cascade(read_toml(SHARED), amplification=False)
+    s, per, series = result.summary, result.summary["protocols"], result.series
+    assert round(per["aave"]["min_venue_price"], 2) == 1_117.86
+    assert round(per["lender2"]["min_venue_price"], 2) == 1_075.43
+    assert s["min_venue_price"] == per["lender2"]["min_venue_price"]
+    assert s["asset_prices"]["WETH"]["min_venue_price"] == per["lender2"]["min_venue_price"]
+    # The series and the summary agree: the lowest end-of-step price is the summary's.
+    assert min(series["venue_price_usd"]) == s["min_venue_price"]
+    assert series["venue_price_usd"][-1] == pytest.approx(1_075.43, abs=0.005)
+
+
+def test_combined_venue_low_when_protocols_read_the_pool_apart_then_the_lowest() -> None:
+    from marginengine.sim.protocols import combined_summary
+
+    def one(low: float) -> dict[str, Any]:
+        return {"min_venue_price": low, "min_price": 1_640.0,
+                "asset_prices": {"WETH": {"min_price": 1_640.0, "final_price": 1_640.0,
+                                          "min_venue_price": low}}}
+
+    s = combined_summary(["a", "b", "c"], [one(1_117.86), one(1_075.43), one(1_090.0)])
+    assert s["min_venue_price"] == 1_075.43
+    assert s["asset_prices"]["WETH"] == {"min_price": 1_640.0, "final_price": 1_640.0,
+                                         "min_venue_price": 1_075.43}
+    assert s["protocols"]["a"]["min_venue_price"] == 1_117.86  # each its own, unchanged

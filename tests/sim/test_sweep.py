@@ -206,3 +206,41 @@ def test_cli_sweep_when_grid_on_seed_then_run_seed_and_grid_value_both_kept(
     rows = pq.read_table(out / "sweep.parquet").to_pylist()
     assert [(r["point"], r["run"], r["seed"], r["seed (grid)"]) for r in rows] == [
         (0, 0, "1/0", "1"), (0, 1, "1/1", "1"), (1, 0, "2/0", "2"), (1, 1, "2/1", "2")]
+
+
+@pytest.mark.parametrize("flag", ["--quiet", "--json"])
+def test_cli_sweep_when_runs_leave_thin_tails_then_warned_once_on_stderr_and_in_report(
+        flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 3 runs a point: VaR95 and LaR95 rest on ceil(3 x 5%) = 1 run, ES99 on 1. simulate
+    # --runs 3 warns on stderr and in its report; a sweep said so only in sweep.json.
+    out = tmp_path / "sweep"
+    code, stdout, err = run(["sweep", str(EXAMPLES / "optimize_weth.toml"), "--out",
+                             str(out), flag, "--set", "steps=10", "--set", "book.accounts=20",
+                             "--grid", "protocol.markets.WETH.liquidation_bonus=0.05,0.08",
+                             "--runs", "3"], capsys)
+    assert code == 0, err
+    expected = [
+        "warning: var95_bad_debt rests on 1 run(s) beyond the 95th percentile (fewer than "
+        "10): unreliable, use at least 200 runs",
+        "warning: es99_bad_debt rests on 1 run(s) beyond the 99th percentile (fewer than "
+        "10): unreliable, use at least 1000 runs",
+        "warning: lar95 rests on 1 run(s) beyond the 95th percentile (fewer than 10): "
+        "unreliable, use at least 200 runs"]
+    assert err.strip().splitlines() == expected  # once, not once per point
+    points = json.loads((out / "sweep.json").read_text())["points"]
+    assert [f"warning: {w}" for w in points[0]["warnings"]] == expected
+    if flag == "--json":
+        assert json.loads(stdout)["points"] == points
+    report = (out / "report.html").read_text()
+    assert all(f'<p class="note">{w}</p>' in report for w in expected)
+
+
+def test_cli_sweep_when_one_run_per_point_then_no_warning(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sweep"
+    code, _, err = run(["sweep", str(EXAMPLES / "optimize_weth.toml"), "--out", str(out),
+                        "--quiet", "--set", "steps=10", "--set", "book.accounts=20",
+                        "--grid", "protocol.markets.WETH.liquidation_bonus=0.05,0.08"],
+                       capsys)
+    assert code == 0 and err == ""
+    assert "<p class=\"note\">warning:" not in (out / "report.html").read_text()

@@ -262,6 +262,10 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
         if folder is not None:
             folder.abandon()
         raise
+    # On stderr even with --json or --quiet, as simulate --runs: a VaR over a few runs
+    # can move by orders of magnitude (they were only in sweep.json).
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         click.echo(json.dumps(sweep_cmd.summary(result, spec.name), indent=2, default=str))
         return

@@ -79,8 +79,8 @@ def _usd(base_units: int) -> float:
 @click.option("--threshold", default="1", show_default=True,
               help="Health below which an account is listed (1: liquidatable).")
 @click.option("--curve-asset", default=None,
-              help="Asset of the sensitivity curve (default: the shocked asset, else the "
-                   "largest collateral).")
+              help="Asset of the sensitivity curve (default: the shocked asset when one is "
+                   "shocked, else the largest collateral).")
 @click.option("--curve-drops", default=None, callback=_parse_drops,
               help="Comma-separated price drops of the curve (default 0.05,0.10,...,0.50).")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0),
@@ -272,9 +272,23 @@ def _largest_collateral(risk: Any) -> str | None:
     return best
 
 
+def _percent(fraction: str, sign: bool = False) -> str:
+    """A fraction as the exact percentage it is (0.025: 2.5%, not a rounded 2%)."""
+    value = Decimal(fraction) * 100
+    text = f"{value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize():f}"
+    return f"{'+' if sign and value > 0 else ''}{text}%"
+
+
+def _price(base_units: str) -> str:
+    """A price of 8 decimals as it is, at least to the cent (0.975, not a rounded 0.97)."""
+    value = Decimal(int(base_units)) / 10**8
+    return f"{value:,.2f}" if value == value.quantize(Decimal("0.01")) else \
+        f"{value.normalize():,f}"
+
+
 def _print_report(report: dict[str, Any], limit: int) -> None:
     console = Console(width=None if sys.stdout.isatty() else 160)
-    shocks = ", ".join(f"{a} {Decimal(f):+.2%}" for a, f in report["shocks"].items())
+    shocks = ", ".join(f"{a} {_percent(f, sign=True)}" for a, f in report["shocks"].items())
     title = f"Accounts below health {report['threshold']}" + (f" ({shocks})" if shocks else "")
     table = Table(title=title, title_justify="left")
     for col in ("account", "health factor", "collateral", "debt", "shortfall"):
@@ -282,7 +296,8 @@ def _print_report(report: dict[str, Any], limit: int) -> None:
     for row in report["accounts"][:limit]:
         table.add_row(row["account"], row["health_factor"], f"{row['collateral_usd']:,.2f}",
                       f"{row['debt_usd']:,.2f}", f"{row['shortfall_usd']:,.2f}")
-    console.print(table)
+    if report["accounts"] and limit:  # --limit 0: the totals only, no empty table
+        console.print(table)
     hidden = len(report["accounts"]) - limit
     if hidden > 0:
         console.print(f"... and {hidden} more (--limit, or --json for all)")
@@ -299,7 +314,7 @@ def _print_report(report: dict[str, Any], limit: int) -> None:
                     "shortfall (USD)"):
             table.add_column(col, justify="right")
         for p in curve["points"]:
-            table.add_row(f"{Decimal(p['drop']):.0%}", f"{int(p['price']) / 10**8:,.2f}",
+            table.add_row(_percent(p["drop"]), _price(p["price"]),
                           str(p["accounts"]), f"{p['debt_usd']:,.2f}",
                           f"{p['collateral_usd']:,.2f}", f"{p['shortfall_usd']:,.2f}")
         console.print(table)

@@ -54,7 +54,7 @@ def write_outputs(result: SweepResult, scenario: str, folder: Path) -> list[str]
 
     write_sweep_report(folder, f"marginengine sweep: {scenario}",
                        [_label(p, result.axes) for p in result.points], result.points,
-                       result.runs, folder / "sweep.png")
+                       result.runs, folder / "sweep.png", warnings=result.warnings)
     return notes
 
 

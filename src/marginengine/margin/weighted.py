@@ -38,9 +38,12 @@ class AccountData:
     available_borrows
         ``total_collateral x avg_ltv - total_debt``, floored at zero.
     health_factor
-        ``total_collateral x avg_liquidation_threshold / total_debt`` (wad).
+        ``total_collateral x avg_liquidation_threshold / total_debt`` (wad; from v3.5
+        ``sum(collateral_i x threshold_i) / total_debt``).
     initial_value, maintenance_value
-        Collateral after LTV and after liquidation-threshold weights.
+        Collateral after LTV and after liquidation-threshold weights (the maintenance
+        value is the collateral the health factor is of: from v3.5 the sum over assets,
+        floored, so it covers the debt exactly when the health factor is at least 1).
     """
 
     total_collateral: int
@@ -154,12 +157,17 @@ class WeightedMarginModel:
             hf = health_of(maintenance_value, total_debt, Rounding.DOWN)
         else:
             initial_value = bps_mul(total_collateral, avg_ltv, self.ltv_rounding)
-            maintenance_value = bps_mul(total_collateral, avg_lt)
             if self._sum_then_bps:
-                # v3.5+: wadDiv(sum(C_i x LT_i), debt) / 1e4 (GenericLogic.sol).
+                # v3.5+: wadDiv(sum(C_i x LT_i), debt) / 1e4 (GenericLogic.sol). The
+                # collateral after thresholds is that same sum (floored: never more than
+                # the protocol counts), not C x the floored average: with several
+                # collateral assets the average loses up to 1 bps of C, so the figure could
+                # fall below the debt of an account whose HF is at least 1.
+                maintenance_value = lt_sum // BPS
                 hf = (health_of(lt_sum, total_debt) // BPS if total_debt
                       else health_of(0, 0))
             else:
+                maintenance_value = bps_mul(total_collateral, avg_lt)
                 # v3.3: percentMul(collateral, avgLT).wadDiv(debt), both half up.
                 hf = health_of(maintenance_value, total_debt)
         available = max(0, initial_value - total_debt)

@@ -195,7 +195,7 @@ def write_monte_carlo_report(out_dir: Path, title: str, summary: dict[str, Any],
 
 def write_sweep_report(out_dir: Path, title: str, labels: Sequence[str],
                        points: Sequence[dict[str, Any]], runs: int | None,
-                       png: Path | None = None) -> Path:
+                       png: Path | None = None, warnings: Sequence[str] = ()) -> Path:
     """Write a sweep's ``report.html`` into ``out_dir``: the comparison table (a row per
     point: mean bad debt, VaR95 with its interval when the points are Monte Carlos, the
     change against the first point, liquidations, liquidated value, borrower loss) and the
@@ -210,6 +210,8 @@ def write_sweep_report(out_dir: Path, title: str, labels: Sequence[str],
         The sweep's per-point summaries (sweep.json's ``points``).
     runs
         Runs per point (``None``: one run on the scenario's seed).
+    warnings
+        The points' thin-tail warnings (``SweepResult.warnings``), shown above the table.
     """
     from marginengine.report import interactive
 
@@ -233,6 +235,7 @@ def write_sweep_report(out_dir: Path, title: str, labels: Sequence[str],
     what = (f"{len(points)} points x {runs} runs on common random numbers" if runs
             else f"{len(points)} points, one run each on the scenario's seed")
     body = [f"<h1>{_esc(title)}</h1>", f"<p>{_esc(what)}.</p>",
+            *(f'<p class="note">warning: {_esc(w)}</p>' for w in warnings),
             '<h2>Comparison</h2><div id="comparison">' + _table(headers, rows) + "</div>"]
     script = ""
     if interactive.available():

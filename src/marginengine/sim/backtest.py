@@ -18,9 +18,11 @@ Policies:
   in ``governed`` mode the proposer's steward-bounded ``SetRiskParams`` follows it.
 
 Per run and policy: bad debt, liquidations, liquidated value, and capital efficiency:
-**average borrowing power** (the mean over steps of the collateral's value at the LTV in
-force, base currency) and **borrow usage** (the mean over steps of the book's debt over
-that borrowing power). Each is reported with a percentile-bootstrap CI over the runs
+**average borrowing power** (the mean over steps of the value of the collateral the book
+supplies in every market, the lender's liquidity left out, at each market's LTV in force,
+base currency) and **borrow usage** (the mean over steps of the book's debt in every
+market over that borrowing power). A scenario of one protocol: ``[[protocols]]`` is
+refused. Each is reported with a percentile-bootstrap CI over the runs
 (:func:`marginengine.sim.montecarlo.statistics`'s resampler), and each adaptive policy's
 paired difference from ``static`` with its CI.
 """
@@ -154,13 +156,26 @@ class BacktestRunner(CascadeRunner):
         lt = market.liquidation_threshold_bps
         self.threshold_range = [min(self.threshold_range[0], lt),
                                 max(self.threshold_range[1], lt)]
-        reserve = engine.ledger.reserves[self.collateral]
-        supplied = reserve.scaled_supply * reserve.liquidity_index // RAY
-        power = (supplied * engine.prices[self.collateral] // market.unit
-                 * market.ltv_bps // BPS) / PRICE_UNIT
-        debt_reserve = engine.ledger.reserves[self.debt]
-        debt = (debt_reserve.scaled_debt * debt_reserve.borrow_index // RAY
-                / self.debt_unit * engine.prices[self.debt] / PRICE_UNIT)
+        # Every market, so a book of several assets is measured whole (it was the headline
+        # collateral against book.debt_asset alone: a KeyError for lst_crash, whose
+        # default debt asset DAI is no market of it). The lender's supply is liquidity,
+        # not the book's collateral. With one collateral and one debt asset these are the
+        # same integers and floats as before (the other markets add 0).
+        ledger = engine.ledger
+        lender = ledger.accounts.get("lender")
+        power_base, debt = 0, 0.0
+        for asset, m in sorted(engine.config.markets.items()):
+            reserve = ledger.reserves[asset]
+            scaled = reserve.scaled_supply
+            if lender is not None and asset in lender.lending:
+                scaled -= lender.lending[asset].scaled_supply
+            if m.collateral and scaled > 0:
+                supplied = scaled * reserve.liquidity_index // RAY
+                power_base += supplied * engine.prices[asset] // m.unit * m.ltv_bps // BPS
+            if reserve.scaled_debt:
+                debt += (reserve.scaled_debt * reserve.borrow_index // RAY
+                         / m.unit * engine.prices[asset] / PRICE_UNIT)
+        power = power_base / PRICE_UNIT
         self.power.append(power)
         self.usage.append(debt / power if power > 0 else 0.0)
 
@@ -259,7 +274,14 @@ def backtest(data: dict[str, Any], policies: list[str], runs: int, seed: int | N
     if len(set(policies)) != len(policies):
         raise ConfigError(["--margin: a policy is given twice"])
     for p in policies:  # validate every variant before running any
-        _, protocol = scenario_spec(policy_data(data, p), source)
+        spec, protocol = scenario_spec(policy_data(data, p), source)
+        if spec.protocols:
+            # The backtest runs one engine: the further protocols were dropped silently
+            # (shared_collateral's static bad debt 0, lender2's 0.6M not in it).
+            raise ConfigError([f"protocols: backtest compares margin policies of one "
+                               f"protocol ([protocol]); this scenario has "
+                               f"{len(spec.protocols) + 1} (run them with simulate, or "
+                               "remove [[protocols]])"], source=source)
         if family_kind(protocol) is not None:
             raise ConfigError([f"protocol.preset: {protocol.preset} keeps troves or "
                                "markets of its own; backtest compares margin policies "

@@ -27,7 +27,10 @@ protocol's (a further one's prefixed by its name); ``protocols`` holds every pro
 own summary. The series' additive columns (:data:`ADDITIVE_COLUMNS`: counts, liquidated
 value, bad debt and its parts, borrower loss, keeper profit, the perp waterfall) are the
 sums over the protocols that have them, so the last ``bad_debt_usd`` is the summary's
-``bad_debt``; the others (prices, gas, health quantiles, time) are the first protocol's.
+``bad_debt``; the venue prices (``venue_price_usd`` and ``venue_price_usd.X``) are the last
+protocol's, the shared venues after every protocol's sales of the step, and the summary's
+``min_venue_price`` (also per asset) the lowest any protocol read; the others (prices,
+gas, health quantiles, time) are the first protocol's.
 Each protocol, the first included, adds ``liquidatable_accounts.<name>``,
 ``liquidations_cum.<name>``, ``bad_debt_usd.<name>`` and ``oracle_price_usd.<name>``
 (the headline asset as that protocol's oracle has it), and its
@@ -192,6 +195,19 @@ def combined_summary(names: Sequence[str], summaries: Sequence[dict[str, Any]]
         out.update(borrowing_power=power, borrowed_value=borrowed, borrow_demand=demand,
                    borrow_usage=borrowed / power if power > 0 else 0.0,
                    demand_served=min(1.0, borrowed / demand) if demand > 0 else 1.0)
+    # The venues are shared, and each protocol reads them after its own keepers' sales:
+    # the first protocol's low is the pool before the later protocols sold in the step.
+    # The pool's low is the lowest any protocol read (shared_collateral: 1,075.43 after
+    # lender2's sales, where aave's reading, the figure before, held 1,117.86).
+    lows = [s["min_venue_price"] for s in summaries
+            if isinstance(s.get("min_venue_price"), int | float)]
+    if lows:
+        out["min_venue_price"] = min(lows)
+    if isinstance(out.get("asset_prices"), dict):
+        out["asset_prices"] = {asset: {**figures, "min_venue_price": min(
+            s["asset_prices"][asset]["min_venue_price"] for s in summaries
+            if asset in s.get("asset_prices", {}))}
+            for asset, figures in out["asset_prices"].items()}
     out["protocols"] = dict(zip(names, summaries, strict=True))
     return out
 
@@ -219,6 +235,12 @@ def combined_series(named: Sequence[tuple[str, dict[str, list[float]]]],
         for column in PERP_PROTOCOL_COLUMNS:
             if column in series:
                 out[f"{column}.{name}"] = series[column]
+    # A venue's mid price after the step is the last protocol's reading: each protocol
+    # records after its keepers' sales on the shared venues, the last after everyone's.
+    last = named[-1][1]
+    for column in first:
+        if column == "venue_price_usd" or column.startswith("venue_price_usd."):
+            out[column] = last.get(column, first[column])
     others = named[1:]
     for chain, (_, series) in zip(chains[1:], others, strict=False):
         if chain != chains[0] and f"gas_gwei.{chain}" not in out and "gas_gwei" in series:

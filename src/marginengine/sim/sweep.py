@@ -161,6 +161,12 @@ class SweepResult:
     seed: int
     runs: int | None
 
+    @property
+    def warnings(self) -> list[str]:
+        """The points' thin-tail warnings, each once (every point runs the same number of
+        runs, so their tails are alike), in the order first met."""
+        return list(dict.fromkeys(w for p in self.points for w in p.get("warnings", [])))
+
 
 def _task(task: tuple[dict[str, Any], int, int | None]) -> dict[str, Any]:
     """One run of one point: ``(scenario data, seed, run index or None)``, any scenario
