@@ -74,6 +74,12 @@ class HandlerContext(StateReads):
         if amount <= 0:
             self.refuse(Code.INVALID_AMOUNT, f"{field}: must be positive (got {amount})",
                         field=field, value=amount)
+        return self.within_uint256(amount, field)
+
+    def within_uint256(self, amount: int, field: str = "amount") -> int:
+        """``amount`` if at most ``2**256 - 1`` (no token amount passes a uint256), else
+        refuse naming ``field`` (INVALID_AMOUNT). For fields that may be 0 or whose rule
+        checks the sign itself (Liquity's)."""
         if amount > MAX_UNITS:
             self.refuse(Code.INVALID_AMOUNT,
                         f"{field}: too large (more than 2**256 - 1 smallest units)",
