@@ -48,6 +48,24 @@ def test_bonus_when_threshold_times_bonus_exceeds_one_then_rejected():
                                                  "ltv": "0.9", "liquidation_bonus": "0.05"}}})
 
 
+def test_bonus_when_within_aaves_half_up_percent_mul_then_accepted_as_on_chain():
+    # PoolConfigurator.configureReserveAsCollateral: percentMul(9524, 10500) =
+    # (100,002,000 + 5,000) // 10,000 = 10,000 <= 10,000: Aave lists it (0.9524 x 1.05 is
+    # 1.00002 exactly, which was refused here); 9525 gives 10,001: refused, as on chain.
+    config = protocol_from_dict({"markets": {"WETH": {
+        "liquidation_threshold": "0.9524", "ltv": "0.9", "liquidation_bonus": "0.05"}}})
+    assert config.markets["WETH"].liquidation_threshold_bps == 9_524
+    with pytest.raises(ConfigError, match=r"markets.WETH.liquidation_bonus: .*\(0\.9525 x "
+                                          r"1\.05 = 1\.000125; Aave's percentMul, rounded "
+                                          r"half up: 1\.0001\)"):
+        protocol_from_dict({"markets": {"WETH": {
+            "liquidation_threshold": "0.9525", "ltv": "0.9", "liquidation_bonus": "0.05"}}})
+    # The same rule for an e-mode category (threshold_times_bonus_bps, one place).
+    from marginengine.config.base import threshold_times_bonus_bps
+    assert (threshold_times_bonus_bps(9_524, 10_500),
+            threshold_times_bonus_bps(9_525, 10_500)) == (10_000, 10_001)
+
+
 def test_fraction_when_not_whole_basis_points_then_rejected():
     with pytest.raises(ConfigError, match="whole number of basis points"):
         protocol_from_dict({"markets": {"WETH": {"ltv": "0.80005"}}})

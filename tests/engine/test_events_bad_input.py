@@ -202,6 +202,11 @@ AAVE_REFUSED: list[tuple[str, Event, str]] = [
     ("no-liquidity", Borrow("alice", "DAI", 1), r"^not enough liquidity: the pool holds only 0 of"),
     ("zero-price", SetPrice("WETH", 0), r"^price: must be positive \(got 0\)$"),
     ("negative-price", SetPrice("WETH", -USD), r"^price: must be positive \(got -100000000\)$"),
+    # A token amount is a uint256: 2**256 was supplied (and hashed, and valued) before.
+    ("deposit-beyond-uint256", Deposit("alice", "WETH", 2**256),
+     r"^amount: too large \(more than 2\*\*256 - 1 smallest units\)$"),
+    ("price-beyond-uint256", SetPrice("WETH", 2**300),
+     r"^price: too large \(more than 2\*\*256 - 1 smallest units\)$"),
     ("zero-seconds", AdvanceTime(0), r"^seconds: must be positive \(got 0\)$"),
     ("negative-seconds", AdvanceTime(-60), r"^seconds: must be positive \(got -60\)$"),
     ("absorb-in-aave", Absorb("keeper", "alice"), r"^aave-v3 liquidates by Liquidate, not Absorb$"),

@@ -80,6 +80,25 @@ def test_open_trove_charges_the_fee_and_the_reserve():
     assert out.code == Code.LIQUITY_MIN_NET_DEBT
 
 
+@pytest.mark.parametrize(("event", "field"), [
+    (LiquityOpenTrove("big", 2**300, 2_000 * E), "coll"),
+    (LiquityAdjustTrove("t1", coll_deposit=2**256), "coll_deposit"),
+    (LiquityProvideToSP("sp3", 2**256), "amount"),
+    (LiquityWithdrawFromSP("sp1", 2**256), "amount"),
+])
+def test_amounts_beyond_uint256_are_refused_naming_the_field(event: Any, field: str):
+    # Liquity takes ETH (msg.value) and LUSD as uint256: a trove of 2**300 wei and a
+    # stability deposit of 2**256 LUSD were accepted.
+    e = engine()
+    before = e.state.hash_parts()
+    out = e.apply(event)
+    assert out.code == Code.INVALID_AMOUNT
+    assert out.reason == f"{field}: too large (more than 2**256 - 1 smallest units)"
+    assert e.state.hash_parts() == before
+    # withdrawFromSP of uint256's largest is "everything", as in Liquity.
+    assert e.apply(LiquityWithdrawFromSP("sp2", 2**256 - 1)).details["withdrawn"] == 10_000 * E
+
+
 def test_adjust_trove_in_normal_mode():
     e = Engine(protocol_from_dict({"preset": "liquity-v1"}))
     e.apply(SetPrice("ETH", 2_000 * PRICE_UNIT))

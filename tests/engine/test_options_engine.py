@@ -107,6 +107,33 @@ def test_a_trade_the_seller_cannot_margin_is_refused_and_changes_nothing():
     assert e.state.options is not None and e.state.options.cash["bob"] == 100 * USDC
 
 
+@pytest.mark.parametrize("field", ["size", "premium"])
+def test_a_trade_beyond_uint256_is_refused_naming_the_field_and_changes_nothing(field: str):
+    # Was decimal.InvalidOperation out of apply (the cash fixed to wad for the SRM) or a
+    # margin on a cash no token can hold.
+    e = Engine(options_protocol(portfolio_preset="derive-srm"))
+    for ev in setup():
+        assert e.apply(ev).accepted, ev
+    before = e.state.hash_parts()
+    trade = {"size": SIZE, "premium": 150 * USDC, field: 2**256}
+    out = e.apply(TradeOption("alice", "bob", **trade, **CALL))
+    assert out.code == Code.INVALID_AMOUNT.value
+    assert out.reason == f"{field}: too large (more than 2**256 - 1 smallest units)"
+    assert e.state.hash_parts() == before
+
+
+def test_an_srm_account_with_billions_of_cash_trades_with_exact_margins():
+    # 20 billion USDC of cash: was decimal.InvalidOperation (the SRM's cash to wad).
+    e = Engine(options_protocol(portfolio_preset="derive-srm"))
+    for ev in (*setup(), DepositOptionCash("whale", 20_000_000_000 * USDC)):
+        assert e.apply(ev).accepted, ev
+    out = e.apply(TradeOption("whale", "bob", size=SIZE, premium=150 * USDC, **CALL))
+    assert out.accepted, out.reason
+    margin = e.portfolio_margin("whale")
+    assert margin is not None and margin.wad is not None
+    assert margin.wad[1] == (20_000_000_000 - 150) * 10**18      # a long: IM = its cash
+
+
 def test_withdrawal_that_would_leave_the_short_under_initial_margin_is_refused():
     e = engine()
     assert e.apply(TradeOption("alice", "bob", size=SIZE, premium=150 * USDC, **CALL)).accepted

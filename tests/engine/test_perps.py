@@ -19,6 +19,7 @@ from marginengine.engine import (
     TransferQuote,
     Withdraw,
 )
+from marginengine.errors import FieldError
 from marginengine.margin import InitialScope, MarginKind
 
 USD = 10**8
@@ -416,3 +417,13 @@ def test_cooldown_when_refused_liquidation_then_nothing_recorded():
 def test_partial_cooldown_when_negative_then_refused_naming_field():
     with pytest.raises(Exception, match="partial_cooldown"):
         perp_engine(preset="hyperliquid", partial_cooldown=-1)
+
+
+def test_mark_when_market_unknown_or_unpriced_then_field_error_naming_market():
+    engine = perp_engine()
+    assert engine.mark("ETH-PERP") == 2_000 * USD       # no trade, no basis: the index
+    # Was: KeyError 'BTC-PERP' (and 'ETH-PERP' before its first price).
+    with pytest.raises(FieldError, match=r"^market: unknown perp market 'BTC-PERP'$"):
+        engine.mark("BTC-PERP")
+    with pytest.raises(FieldError, match=r"^market: no price has been set for ETH-PERP$"):
+        Engine(engine.config).mark("ETH-PERP")

@@ -7,6 +7,7 @@ from marginengine.liquidation import (
     CloseFactorInputs,
     LiquidationRefused,
     plan_liquidation,
+    quote_offers,
 )
 from tests.conftest import ETH, USD, USDC
 
@@ -146,3 +147,32 @@ def test_plan_when_ceil_scaled_burns_consume_the_balance_then_v3_7_sees_no_colla
     # v3.5 compares the seized amount's value (1,500 sat) with the collateral's (1,501).
     v35 = plan_liquidation(case, 385_830, RULES, ROUNDING_V3_5)
     assert not v35.takes_all_collateral
+
+
+def test_quote_offers_when_cap_leaves_collateral_dust_then_largest_leaving_the_minimum():
+    # 3 WETH at 1,000 USD (3,000) and 2,900 USD of other collateral against 5,000 USDC:
+    # health 5,900 x 82.5% / 5,000 = 0.9735 > 0.95, so the cap is 50% of the total debt,
+    # 2,500 USDC, for 2,625 USD of WETH: 375 USD left, under the 1,000 USD floor
+    # (v3.3 LiquidationLogic: MustNotLeaveDust). Leaving 1,000 USD of WETH is allowed:
+    # 2 WETH with the 5% bonus is 2 / 1.05 x 1,000 = 1,904.761904 USDC.
+    i = inputs(health_factor=973_500_000_000_000_000, total_debt_base=5_000 * USD,
+               total_collateral_base=5_900 * USD, debt_balance=5_000 * USDC,
+               collateral_balance=3 * ETH)
+    offers = quote_offers(i, RULES.min_leftover_base_units)
+    assert offers == (5_000 * USDC, 4_000 * USDC, 1_904_761_904)
+    for refused in offers[:2]:
+        with pytest.raises(LiquidationRefused, match="dust"):
+            plan_liquidation(i, refused, RULES)
+    plan = plan_liquidation(i, offers[2], RULES)
+    assert plan.debt_repaid == 1_904_761_904
+    assert plan.collateral_seized == 1_999_999_999_200_000_000   # 1,904.761904 x 1.05
+    left = (3 * ETH - plan.collateral_seized) * 1_000 * USD // ETH
+    assert left == 1_000 * USD + 80            # 1,000.0000008 USD: just above the floor
+    with pytest.raises(LiquidationRefused, match="dust"):   # one unit more: dust
+        plan_liquidation(i, offers[2] + 1, RULES)
+
+
+def test_quote_offers_when_floor_exceeds_the_collateral_then_no_collateral_offer():
+    # 0.9 WETH (900 USD) cannot leave 1,000 USD: only the debt's two offers remain.
+    i = inputs(collateral_balance=9 * ETH // 10)
+    assert quote_offers(i, RULES.min_leftover_base_units) == (10_000 * USDC, 9_000 * USDC)

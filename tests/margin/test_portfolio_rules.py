@@ -287,6 +287,17 @@ def test_srm_preset_when_mainnet_eth_base_then_im_scale_applies() -> None:
     assert got.wad == (2000 * WAD, 1500 * WAD, 1600 * WAD)
 
 
+def test_evaluate_portfolio_when_srm_cash_of_billions_then_exact_wad() -> None:
+    # 20 billion USD of cash and 1 ETH at 2,000: MtM 20,000,002,000, both margins the cash
+    # plus 80% of the base (IM x 0.9375). Was decimal.InvalidOperation from fixing the
+    # cash to wad (quantize beyond 28 digits, from 1e10 up), out of engine.apply too.
+    portfolio = Portfolio(spot=2000.0, cash=2e10,
+                          collaterals=(CollateralPosition("ETH", 1.0, 2000.0),))
+    got = evaluate_portfolio(portfolio, portfolio_config(preset="derive-srm"), "ETH")
+    cash = 20_000_000_000 * WAD
+    assert got.wad == (cash + 2000 * WAD, cash + 1500 * WAD, cash + 1600 * WAD)
+
+
 # ------------------------------------------------------------- the grid model unchanged
 
 

@@ -82,6 +82,13 @@ def test_clamp_when_ltv_would_pass_threshold_then_rejected() -> None:
     decisions, _, _ = clamp_updates(
         current, [ProposedUpdate("X", "liquidation_threshold", 9_095, 0)], StewardBounds())
     assert decisions[0].code == "threshold_times_bonus_above_one"
+    # 90.91% x 1.10 = 100.001% exactly, but the configurator the steward's update goes
+    # through checks percentMul(9091, 11000) = (100,001,000 + 5,000) // 10,000 = 10,000
+    # (half up): allowed on chain, so allowed here (was refused).
+    decisions, after, _ = clamp_updates(
+        current, [ProposedUpdate("X", "liquidation_threshold", 9_091, 0)], StewardBounds())
+    assert decisions[0].status == "accepted"
+    assert after[("X", "liquidation_threshold")] == 9_091
 
 
 @pytest.mark.parametrize(

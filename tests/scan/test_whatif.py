@@ -94,6 +94,19 @@ def test_evaluate_when_unknown_or_unpriced_asset_then_error():
         evaluate(book, [{"XYZ": -0.1}])
 
 
+def test_evaluate_when_scenarios_not_a_list_of_mappings_then_error_naming_them():
+    book = RiskBook.from_engine(three_accounts())
+    # One scenario passed bare: was AttributeError 'str' object has no attribute 'items'.
+    with pytest.raises(ScanError, match=r"^scenarios: must be a list of scenarios, each a "
+                                        r"mapping .*wrap it in a list\)$"):
+        evaluate(book, {"WETH": "-0.1"})
+    with pytest.raises(ScanError, match=r"^scenario 1: must be a mapping of asset to "
+                                        r"fraction such as \{'WETH': '-0.3'\} \(got 'WETH'\)$"):
+        evaluate(book, [{"WETH": "-0.1"}, "WETH"])
+    with pytest.raises(ScanError, match=r"^scenarios: must be a list of scenarios"):
+        evaluate(book, "WETH")
+
+
 def test_evaluate_when_no_engine_then_band_unconfirmed():
     from marginengine.scan.synthetic import generate_book
 

@@ -20,6 +20,9 @@ QUICKSTART = EXAMPLES / "quickstart.toml"
     ({"runs": True}, "runs: must be a whole number of at least 1 (got True)"),
     ({"runs": 2, "workers": "a"}, "workers: must be a whole number of at least 1 (got 'a')"),
     ({"workers": 0}, "workers: must be a whole number of at least 1 (got 0)"),
+    # Was taken as truthy: explain="no" explained the run.
+    ({"explain": "no"}, "explain: must be True or False (got 'no')"),
+    ({"explain": 0}, "explain: must be True or False (got 0)"),
 ])
 def test_simulate_when_runs_or_workers_not_a_count_then_config_error_naming_it(
         kwargs: dict[str, Any], problem: str) -> None:

@@ -86,6 +86,16 @@ PORTFOLIO_PRESET_NAMES: tuple[str, ...] = ("derive-pm2", "paradex", "deribit-lik
                                            "derive-pm1", "derive-srm")
 
 
+def threshold_times_bonus_bps(threshold_bps: int, bonus_bps: int) -> int:
+    """Aave's ``PoolConfigurator`` check of a liquidation threshold and bonus (both in
+    basis points, the bonus as Aave encodes it: 10500 for 5%):
+    ``liquidationThreshold.percentMul(liquidationBonus)``, rounded half up as
+    ``PercentageMath.percentMul``; ``configureReserveAsCollateral`` and
+    ``setEModeCategory`` refuse it above 10000 (aave-dao/aave-v3-origin@4fbd7442
+    ``PoolConfigurator.sol``). One rule for a market and an e-mode category."""
+    return (threshold_bps * bonus_bps + 5_000) // 10_000
+
+
 def merge_tables(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """``override`` laid over a deep copy of ``base``, table by table at every level (a
     value that is not a table replaces the base's)."""

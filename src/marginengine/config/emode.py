@@ -23,7 +23,7 @@ from typing import Annotated
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from marginengine.config.base import StrictModel
+from marginengine.config.base import StrictModel, threshold_times_bonus_bps
 from marginengine.fixedpoint import BPS
 
 #: Aave's category ids are ``uint8``; 0 is "no e-mode" (``EModeCategoryReserved``).
@@ -79,9 +79,7 @@ class EModeCategory(StrictModel):
         threshold = info.data.get("liquidation_threshold")
         if threshold is not None:
             lt = int(threshold * BPS)
-            # percentMul(liquidationThreshold, liquidationBonus) <= PERCENTAGE_FACTOR, with
-            # percentMul rounding half up (PercentageMath.sol).
-            product = (lt * bonus + BPS // 2) // BPS
+            product = threshold_times_bonus_bps(lt, bonus)
             if product > BPS:
                 raise ValueError(
                     f"liquidation_threshold x (1 + liquidation_bonus) must not exceed 1 "

@@ -15,7 +15,12 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from marginengine.config.adaptive import AdaptiveConfig
 from marginengine.config.auction import AuctionConfig
-from marginengine.config.base import PORTFOLIO_PRESET_NAMES, SYMBOL_PATTERN, StrictModel
+from marginengine.config.base import (
+    PORTFOLIO_PRESET_NAMES,
+    SYMBOL_PATTERN,
+    StrictModel,
+    threshold_times_bonus_bps,
+)
 from marginengine.config.emode import EModeCategory, EModeConfig
 from marginengine.config.families import LendingRules, lending_rules
 from marginengine.config.family_configs import (
@@ -130,11 +135,22 @@ class MarketConfig(StrictModel):
     @classmethod
     def _bonus_leaves_room(cls, value: Decimal, info: ValidationInfo) -> Decimal:
         threshold = info.data.get("liquidation_threshold")
-        if threshold is not None and threshold * (1 + value) > 1:
+        if threshold is None:
+            return value
+        lt, bonus = threshold * BPS, value * BPS
+        shown = f"{threshold} x {1 + value} = {threshold * (1 + value)}"
+        if lt == lt.to_integral_value() and bonus == bonus.to_integral_value():
+            # Whole basis points, as Aave configures them: Aave's own check, rounded half
+            # up (0.9524 x 1.05 = 1.00002 passes it, as on chain; it was refused here).
+            product = threshold_times_bonus_bps(int(lt), BPS + int(bonus))
+            over = product > BPS
+            shown += f"; Aave's percentMul, rounded half up: {Decimal(product) / BPS}"
+        else:
+            over = threshold * (1 + value) > 1     # finer factors (Comet's): exactly
+        if over:
             raise ValueError(
-                "liquidation_threshold x (1 + liquidation_bonus) must not exceed 1 "
-                f"({_pct(threshold)} x {1 + value} = {threshold * (1 + value)}), or a "
-                "liquidation could seize more collateral than exists"
+                f"liquidation_threshold x (1 + liquidation_bonus) must not exceed 1 "
+                f"({shown}), or a liquidation could seize more collateral than exists"
             )
         return value
 

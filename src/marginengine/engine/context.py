@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
+from marginengine.config.amounts import MAX_UNITS
 from marginengine.decisions import Code, Refusal
 from marginengine.engine.family_state import DriftBook, EulerBook, FamilyBook, MangoBook
 from marginengine.engine.rejected import Rejected
@@ -67,9 +68,21 @@ class HandlerContext(StateReads):
         return asset
 
     def positive(self, amount: int, field: str = "amount") -> int:
-        """``amount`` if positive, else refuse naming ``field`` (Aave's INVALID_AMOUNT)."""
+        """``amount`` if positive and at most ``2**256 - 1`` (a token amount is a uint256
+        on every chain the families run on: the protocol cannot be sent more), else refuse
+        naming ``field`` (Aave's INVALID_AMOUNT)."""
         if amount <= 0:
             self.refuse(Code.INVALID_AMOUNT, f"{field}: must be positive (got {amount})",
+                        field=field, value=amount)
+        return self.within_uint256(amount, field)
+
+    def within_uint256(self, amount: int, field: str = "amount") -> int:
+        """``amount`` if at most ``2**256 - 1`` (no token amount passes a uint256), else
+        refuse naming ``field`` (INVALID_AMOUNT). For fields that may be 0 or whose rule
+        checks the sign itself (Liquity's)."""
+        if amount > MAX_UNITS:
+            self.refuse(Code.INVALID_AMOUNT,
+                        f"{field}: too large (more than 2**256 - 1 smallest units)",
                         field=field, value=amount)
         return amount
 

@@ -399,7 +399,8 @@ class Engine(StateReads):
 
     def liquidation_plan(self, account_id: str, debt_asset: str, collateral_asset: str,
                          debt_to_cover: int) -> CloseFactorPlan | None:
-        """What ``Liquidate(..., debt_to_cover)`` would do now (``None``: refused)."""
+        """What ``Liquidate(..., debt_to_cover)`` would do now (``None``: refused; an
+        unknown asset raises ``FieldError`` naming it, see :func:`keeper.liquidation_plan`)."""
         return liquidation_plan(self, account_id, debt_asset, collateral_asset,
                                 debt_to_cover)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from marginengine.config.families import LiquidationMechanism
 from marginengine.engine.state import StateReads
+from marginengine.errors import FieldError
 from marginengine.fixedpoint import Rounding
 from marginengine.liquidation import (
     AbsorbPlan,
@@ -18,6 +19,7 @@ from marginengine.liquidation import (
     close_factor_inputs,
     plan_absorb,
     plan_liquidation,
+    quote_offers,
 )
 from marginengine.margin import value_of
 
@@ -55,14 +57,11 @@ def liquidation_quote(reads: StateReads, account_id: str) -> LiquidationQuote:
     if pair is None:
         return LiquidationQuote(account_id, "", "", None, None, "no debt or no collateral")
     debt_asset, coll_asset, inputs = pair
-    # Offer the whole debt; if the close factor's cap would leave dust, offer instead
-    # what leaves exactly the minimum leftover (v3.3 refuses the former, allows this).
-    floor_units = -(-config.aave.min_leftover_base_units * inputs.debt_unit
-                    // inputs.debt_price)
+    # The offers of the largest liquidation, largest first (the whole debt, then what
+    # leaves exactly the minimum leftover of the debt or of the collateral: v3.3's dust
+    # rule refuses a cap that leaves less, allows these).
     refusal = ""
-    for offer in (inputs.debt_balance, inputs.debt_balance - floor_units):
-        if offer <= 0:
-            break
+    for offer in quote_offers(inputs, config.aave.min_leftover_base_units):
         try:
             plan = plan_liquidation(inputs, offer, config.aave,
                                     reads.rules.liquidation_rounding)
@@ -110,8 +109,19 @@ def liquidation_inputs(reads: StateReads, account_id: str) -> tuple[str, str,
 def liquidation_plan(reads: StateReads, account_id: str, debt_asset: str,
                      collateral_asset: str, debt_to_cover: int) -> CloseFactorPlan | None:
     """What ``Liquidate(..., debt_to_cover)`` would do now (``None``: refused, or the
-    family does not liquidate by close factor)."""
-    if reads.rules.liquidation is not LiquidationMechanism.CLOSE_FACTOR:
+    family does not liquidate by close factor, or an asset has no price yet).
+
+    Raises
+    ------
+    FieldError
+        ``debt_asset`` or ``collateral_asset`` is not a market of the protocol (the
+        ``Liquidate`` would be refused naming the same field).
+    """
+    for field, asset in (("debt_asset", debt_asset), ("collateral_asset", collateral_asset)):
+        if asset not in reads.config.markets:
+            raise FieldError(field, f"unknown asset {asset!r}")
+    if reads.rules.liquidation is not LiquidationMechanism.CLOSE_FACTOR or not (
+            debt_asset in reads.prices and collateral_asset in reads.prices):
         return None
     data = reads.account_data(account_id)
     inputs = close_factor_inputs(reads.config, reads.ledger, reads.prices, account_id,

@@ -73,10 +73,13 @@ def deposit(ctx: HandlerContext, e: Deposit) -> dict[str, Any]:
 def withdraw(ctx: HandlerContext, e: Withdraw) -> dict[str, Any]:
     ctx.existing(e.account)
     asset = ctx.market(e.asset)
-    amount = ctx.positive(e.amount)
     ledger = ctx.ledger
+    balance = ledger.supply_of(e.account, asset)
+    # type(uint256).max withdraws the whole balance (Aave, Comet's base).
+    amount = rules_of.withdraw_amount(ctx.rules, asset, ctx.config.base_asset,
+                                      ctx.positive(e.amount), balance)
     refusal = rules_of.validate_withdraw_amount(e.account, asset, ctx.config.markets[asset],
-                                                ledger.supply_of(e.account, asset), amount)
+                                                balance, amount)
     if refusal:
         ctx.refuse_with(refusal)
     # Asked before withdrawing: withdrawing the whole balance removes the position.

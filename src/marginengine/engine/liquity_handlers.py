@@ -45,6 +45,13 @@ def liquity_price(ctx: HandlerContext, for_liquidation: bool = False) -> int:
     return ctx.price(cfg.collateral) * PRICE_SCALE
 
 
+def _within_uint256(ctx: HandlerContext, event: object, fields: tuple[str, ...]) -> None:
+    """Liquity's amounts are uint256 (ETH, LUSD, fees): a larger one cannot be sent (was
+    accepted: a trove of 2**300 wei). The sign is the rules' (their own refusals)."""
+    for name in fields:
+        ctx.within_uint256(getattr(event, name), name)
+
+
 def _ok(ctx: HandlerContext, result: Any) -> Any:
     if isinstance(result, Refusal):
         ctx.refuse_with(result)
@@ -59,6 +66,7 @@ def _trove(ch: ops.TroveChange, price: int) -> dict[str, Any]:
 
 def open_trove(ctx: HandlerContext, e: LiquityOpenTrove) -> dict[str, Any]:
     ctx.account_id(e.account)
+    _within_uint256(ctx, e, ("coll", "lusd_amount", "max_fee"))
     system = ctx.liquity_system()
     price = liquity_price(ctx)
     ch: ops.TroveChange = _ok(ctx, ops.open_trove(system, e.account, e.coll, e.lusd_amount,
@@ -69,6 +77,7 @@ def open_trove(ctx: HandlerContext, e: LiquityOpenTrove) -> dict[str, Any]:
 
 def adjust_trove(ctx: HandlerContext, e: LiquityAdjustTrove) -> dict[str, Any]:
     ctx.account_id(e.account)
+    _within_uint256(ctx, e, ("coll_deposit", "coll_withdrawal", "lusd_change", "max_fee"))
     system = ctx.liquity_system()
     price = liquity_price(ctx)
     ch: ops.TroveChange = _ok(ctx, ops.adjust_trove(
@@ -94,6 +103,7 @@ def close_trove(ctx: HandlerContext, e: LiquityCloseTrove) -> dict[str, Any]:
 
 def provide_to_sp(ctx: HandlerContext, e: LiquityProvideToSP) -> dict[str, Any]:
     ctx.account_id(e.account)
+    _within_uint256(ctx, e, ("amount",))
     ch: ops.PoolChange = _ok(ctx, ops.provide_to_sp(ctx.liquity_system(), e.account,
                                                     e.amount))
     ctx.set_liquity(ch.system)
@@ -103,6 +113,7 @@ def provide_to_sp(ctx: HandlerContext, e: LiquityProvideToSP) -> dict[str, Any]:
 
 def withdraw_from_sp(ctx: HandlerContext, e: LiquityWithdrawFromSP) -> dict[str, Any]:
     ctx.account_id(e.account)
+    _within_uint256(ctx, e, ("amount",))
     system = ctx.liquity_system()
     price = liquity_price(ctx)
     ch: ops.PoolChange = _ok(ctx, ops.withdraw_from_sp(system, e.account, e.amount, price))
@@ -161,6 +172,7 @@ def batch_liquidate(ctx: HandlerContext, e: LiquityBatchLiquidate) -> dict[str, 
 
 def redeem_collateral(ctx: HandlerContext, e: LiquityRedeemCollateral) -> dict[str, Any]:
     ctx.account_id(e.account)
+    _within_uint256(ctx, e, ("lusd_amount", "max_fee", "max_iterations"))
     system = ctx.liquity_system()
     price = liquity_price(ctx)
     r: ops.Redemption = _ok(ctx, ops.redeem_collateral(

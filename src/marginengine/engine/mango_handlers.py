@@ -105,8 +105,9 @@ def deposit(ctx: HandlerContext, e: MangoDeposit) -> dict[str, Any]:
     ctx.account_id(e.account)
     book = ctx.mango_book()
     token = _token(ctx, e.token)
+    if e.amount > 0:    # Mango's u64 first: it says more than the generic uint256 bound
+        _bounded(ctx, e.amount, "amount", 0, U64_MAX, "u64")
     ctx.positive(e.amount)
-    _bounded(ctx, e.amount, "amount", 0, U64_MAX, "u64")
     held = book.account(e.account)
     tokens = dict(held.tokens)
     tokens[token] = tokens.get(token, 0) + e.amount
@@ -118,8 +119,9 @@ def withdraw(ctx: HandlerContext, e: MangoWithdraw) -> dict[str, Any]:
     ctx.account_id(e.account)
     book = ctx.mango_book()
     token = _token(ctx, e.token)
+    if e.amount > 0:    # Mango's u64 first: it says more than the generic uint256 bound
+        _bounded(ctx, e.amount, "amount", 0, U64_MAX, "u64")
     ctx.positive(e.amount)
-    _bounded(ctx, e.amount, "amount", 0, U64_MAX, "u64")
     held = book.account(e.account)
     position = held.tokens.get(token, 0)
     if not e.allow_borrow and e.amount > position:

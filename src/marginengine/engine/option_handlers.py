@@ -144,6 +144,9 @@ def trade_option(ctx: HandlerContext, e: TradeOption) -> dict[str, Any]:
     _underlying(ctx, e.underlying)
     if e.buyer == e.seller:
         ctx.refuse(Code.SELF_TRADE, "seller: must differ from the buyer", field="seller")
+    ctx.positive(e.size, "size")       # the event refuses <= 0; this, beyond a uint256
+    if e.premium:
+        ctx.positive(e.premium, "premium")
     series = OptionSeries(e.underlying, e.expiry, e.strike, e.is_call)
     if series in clearing.settled or ctx.time >= series.expiry:
         ctx.refuse(Code.OPTION_EXPIRED, f"{series.symbol} has expired (expiry {e.expiry}, "

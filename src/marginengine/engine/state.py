@@ -760,7 +760,17 @@ class StateReads:
 
     # ------------------------------------------------------------------ valuation
     def mark(self, market: str) -> int:
-        """A perp market's mark price (see :func:`~marginengine.margin.perp.mark_price`)."""
+        """A perp market's mark price (see :func:`~marginengine.margin.perp.mark_price`).
+
+        Raises
+        ------
+        FieldError
+            ``market`` is not a perp market of the protocol, or has no index price yet.
+        """
+        if market not in self.config.perps:
+            raise FieldError("market", f"unknown perp market {market!r}")
+        if market not in self.prices:
+            raise FieldError("market", f"no price has been set for {market}")
         state = self.ledger.clearing.markets[market]
         return mark_price(self.prices[market], state.last_trade_price, state.basis_ema_ppm)
 

@@ -19,6 +19,7 @@ from marginengine.liquidation.close_factor import (
     close_factor_inputs,
     max_liquidatable_debt,
     plan_liquidation,
+    quote_offers,
     require_liquidatable,
     rule_integers,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "plan_liquidation",
     "plan_perp_liquidation",
     "quote_collateral",
+    "quote_offers",
     "require_liquidatable",
     "rule_integers",
     "socialize_loss",

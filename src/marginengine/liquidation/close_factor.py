@@ -250,6 +250,38 @@ def plan_liquidation(
     )
 
 
+def quote_offers(inputs: CloseFactorInputs, min_leftover_base: int) -> tuple[int, ...]:
+    """The offers a keeper's quote tries, largest first: the first that
+    :func:`plan_liquidation` allows is the largest liquidation allowed now.
+
+    - the whole debt (the close factor may lower it);
+    - what leaves exactly ``min_leftover_base`` of this debt, when the close factor's
+      cap would leave less (v3.3's leftover-dust rule refuses the cap, allows this);
+    - what leaves at least ``min_leftover_base`` of this collateral, when the cap would
+      seize all but dust of it yet cannot take all of it: the largest ``d`` whose
+      collateral with the bonus, ``percentMul(d x debt price / collateral price, bonus)``,
+      is at most the balance less ``ceil(min_leftover_base x unit / price)``. Without it
+      an account whose largest collateral the close factor leaves as dust (for instance
+      3,000 USD of WETH against 2,500 USDC allowed: 375 USD left) was quoted as refused
+      although every smaller liquidation leaving 1,000 USD is allowed.
+
+    Offers of zero or less are left out.
+    """
+    debt_floor = -(-min_leftover_base * inputs.debt_unit // inputs.debt_price)
+    offers = [inputs.debt_balance, inputs.debt_balance - debt_floor]
+    coll_floor = -(-min_leftover_base * inputs.collateral_unit // inputs.collateral_price)
+    most_collateral = inputs.collateral_balance - coll_floor
+    if most_collateral > 0 and inputs.liquidation_bonus_bps > 0:
+        # The largest base collateral whose bonus-scaled amount stays within the most
+        # collateral (percentMul of at most that value rounds to at most it), then the
+        # largest debt whose base collateral (rounded down) is at most that.
+        base = most_collateral * BPS // inputs.liquidation_bonus_bps
+        debt = base * inputs.collateral_price * inputs.debt_unit // (
+            inputs.debt_price * inputs.collateral_unit)
+        offers.append(min(debt, offers[1]))
+    return tuple(o for o in offers if o > 0)
+
+
 def _no_collateral_left(inputs: CloseFactorInputs, rounding: LiquidationRounding,
                         to_liquidator: int, fee: int, collateral_value: int) -> bool:
     """Aave's ``hasNoCollateralLeft``: the liquidation consumes all the account's

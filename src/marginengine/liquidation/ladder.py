@@ -29,6 +29,7 @@ from marginengine.liquidation.close_factor import (
     CloseFactorPlan,
     max_liquidatable_debt,
     plan_liquidation,
+    quote_offers,
     rule_integers,
 )
 
@@ -119,17 +120,16 @@ def first_offer(inputs: CloseFactorInputs, min_leftover_base_units: int, rules: 
                 rounding: LiquidationRounding = ROUNDING_V3_3) -> tuple[int, PlanBounds,
                                                                         CloseFactorPlan | None,
                                                                         int]:
-    """The quote's offer: the whole debt, or, if that would leave dust, what leaves exactly
-    the minimum leftover (as :func:`marginengine.engine.keeper.liquidation_quote`).
+    """The quote's offer: the first of
+    :func:`~marginengine.liquidation.close_factor.quote_offers` (the whole debt, or what
+    leaves exactly the minimum leftover of the debt or of the collateral) that is allowed,
+    as :func:`marginengine.engine.keeper.liquidation_quote`.
 
     Returns ``(offer, bounds, exact plan or None, exact plans computed)``; ``offer`` is 0
-    when both are refused.
+    when every one is refused.
     """
-    floor_units = -(-min_leftover_base_units * inputs.debt_unit // inputs.debt_price)
     planned = 0
-    for offer in (inputs.debt_balance, inputs.debt_balance - floor_units):
-        if offer <= 0:
-            break
+    for offer in quote_offers(inputs, min_leftover_base_units):
         bounds = plan_bounds(inputs, offer, rules, rounding)
         if bounds.refused is False:
             return offer, bounds, None, planned

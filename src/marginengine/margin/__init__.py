@@ -32,6 +32,7 @@ from marginengine.margin.validation import (
     validate_sentinel_liquidation,
     validate_supply,
     validate_withdraw_amount,
+    withdraw_amount,
 )
 from marginengine.margin.weighted import AccountData, WeightedMarginModel, value_of
 
@@ -65,4 +66,5 @@ __all__ = [
     "validate_supply",
     "validate_withdraw_amount",
     "value_of",
+    "withdraw_amount",
 ]

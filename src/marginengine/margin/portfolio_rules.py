@@ -142,13 +142,20 @@ def pmrm1_margin(r: Pmrm1Margin) -> PortfolioMargin:
                            expiry_mtm=r.expiry_mtm, rule="PMRM")
 
 
+#: WAD's power of ten (10**18), the exponent :func:`_wad` shifts by.
+_WAD_EXPONENT = len(str(WAD)) - 1
+
+
 def _wad(name: str, value: float) -> int:
     """A float at its shortest decimal, fixed to wad (half to even)."""
     if isinstance(value, bool) or not isinstance(value, int | float) \
             or not math.isfinite(float(value)):
         raise FieldError(name, f"must be a finite number (got {value!r})")
-    scaled = Decimal(repr(float(value))) * WAD
-    return int(scaled.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    # scaleb shifts the exponent exactly and to_integral_value is exempt from the
+    # context's 28 digits: quantize raised InvalidOperation from 1e10 (a 20 billion USD
+    # cash account), as the wad of any value of 1e10 or more has more than 28 digits.
+    scaled = Decimal(repr(float(value))).scaleb(_WAD_EXPONENT)
+    return int(scaled.to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 def srm_portfolio(portfolio: Portfolio, underlying: str | None) -> SrmPortfolio:

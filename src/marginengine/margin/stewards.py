@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from marginengine.config.base import threshold_times_bonus_bps
 from marginengine.config.stewards import PARAM_NAMES, ParamName, StewardBounds
 from marginengine.errors import FieldError, field_path
 from marginengine.fixedpoint import BPS, Rounding, div
@@ -111,9 +112,12 @@ def _consistent(values: Mapping[Key, int], asset: str) -> tuple[str, str] | None
     bonus = values.get((asset, "liquidation_bonus"))
     if ltv is not None and lt is not None and ltv > lt:
         return "ltv_above_threshold", f"ltv {ltv} would exceed the threshold {lt}"
-    if lt is not None and bonus is not None and lt * (BPS + bonus) > BPS * BPS:
+    # The configurator's check the steward's update goes through (percentMul, half up).
+    if lt is not None and bonus is not None and \
+            threshold_times_bonus_bps(lt, BPS + bonus) > BPS:
         return ("threshold_times_bonus_above_one",
-                f"threshold {lt} x (1 + bonus {bonus}) would exceed 100%")
+                f"threshold {lt} x (1 + bonus {bonus}) would exceed 100% (Aave's "
+                f"percentMul: {threshold_times_bonus_bps(lt, BPS + bonus)} bps)")
     mmf = values.get((asset, "maintenance_fraction"))
     imf = values.get((asset, "initial_fraction"))
     if mmf is not None and imf is not None and mmf > imf:

@@ -15,6 +15,7 @@ Sources: aave-dao/aave-v3-origin ``src/contracts/protocol/libraries/logic/Valida
 from __future__ import annotations
 
 from marginengine.config import MarketConfig
+from marginengine.config.amounts import MAX_UNITS
 from marginengine.config.families import InitialCheck, LendingRules, WithdrawCheck
 from marginengine.decisions import Code, Refusal
 from marginengine.fixedpoint import WAD, Rounding, bps_div, format_units
@@ -66,6 +67,22 @@ def validate_supply(asset: str, market: MarketConfig, total_supplied: int, amoun
             {"cap": cap, "total": total_supplied + amount},
         )
     return None
+
+
+def withdraw_amount(rules: LendingRules, asset: str, base_asset: str | None, amount: int,
+                    balance: int) -> int:
+    """The amount a ``Withdraw`` of ``amount`` asks for: ``type(uint256).max`` (``2**256 -
+    1``) is the whole supplied ``balance`` where the protocol reads it so, else ``amount``.
+
+    Aave v3 ``SupplyLogic.executeWithdraw``: ``if (params.amount == type(uint256).max)
+    amountToWithdraw = userBalance`` (aave-dao/aave-v3-origin@4fbd7442). Comet's
+    ``withdrawBase`` reads it as the whole base balance (``balanceOf``); its collateral
+    withdrawal does not (``safe128`` reverts), so a collateral ``Withdraw`` of it stays
+    beyond the balance there.
+    """
+    if amount == MAX_UNITS and (not rules.signed_base_balance or asset == base_asset):
+        return balance
+    return amount
 
 
 def validate_withdraw_amount(account: str, asset: str, market: MarketConfig, balance: int,
@@ -358,4 +375,5 @@ __all__ = [
     "validate_sentinel_liquidation",
     "validate_supply",
     "validate_withdraw_amount",
+    "withdraw_amount",
 ]

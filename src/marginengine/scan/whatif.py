@@ -127,7 +127,16 @@ def evaluate(book: RiskBook, scenarios: Sequence[Mapping[str, object]],
     """
     perps = book.perps
     parsed = []
+    if isinstance(scenarios, Mapping | str | bytes):
+        # One scenario passed bare would iterate its keys (an AttributeError on the first).
+        raise ScanError("scenarios: must be a list of scenarios, each a mapping of asset "
+                        "to fraction (got one mapping: wrap it in a list)"
+                        if isinstance(scenarios, Mapping) else
+                        f"scenarios: must be a list of scenarios (got {scenarios!r})")
     for s, scenario in enumerate(scenarios):
+        if not isinstance(scenario, Mapping):
+            raise ScanError(f"scenario {s}: must be a mapping of asset to fraction such as "
+                            f"{{'WETH': '-0.3'}} (got {scenario!r})")
         shocks: dict[str, Decimal] = {}
         for symbol, fraction in scenario.items():
             if symbol in perps.column:

@@ -114,6 +114,9 @@ def simulate(scenario: str | Path | Mapping[str, Any], *, runs: int | None = Non
                 for name, value in (("runs", runs), ("workers", workers))
                 if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                           or value < 1)]
+    if not isinstance(explain, bool):
+        # A truthy string ("no") would explain silently.
+        problems.append(f"explain: must be True or False (got {explain!r})")
     if problems:
         raise ConfigError(problems)
     pd = _pandas()
