@@ -101,6 +101,17 @@ def format_validation_error(exc: ValidationError, prefix: str = "") -> list[str]
             # A protocol-wide check that names its own field: report it at that field.
             problems.append(f"{head}: {msg[len(head):].lstrip(': ')}")
             continue
+        parts = msg.split("; ")
+        if loc and err["type"] == "value_error" and all(
+                p.split(" ", 1)[0].startswith(f"{loc[-1]}.") and ": " in p for p in parts):
+            # A table's check that names fields inside it (options.portfolio_margin's
+            # "portfolio_margin.im_factor: ...; portfolio_margin.mm_factor: ..."): each
+            # problem reported at its field.
+            outer = [*([prefix] if prefix else []), *loc[:-1]]
+            for part in parts:
+                field, _, reason = part.partition(": ")
+                problems.append(f"{'.'.join([*outer, field])}: {reason}")
+            continue
         problems.append(f"{path}: {msg}")
     return problems
 
