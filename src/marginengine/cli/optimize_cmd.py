@@ -89,7 +89,7 @@ def optimize(scenario: Path, params: tuple[str, ...], objectives: tuple[str, ...
     from marginengine.optimize.search import Search, Settings
     from marginengine.report.frontier import recommendation_rows, write_optimize_report
 
-    problem = load_problem(scenario, params, objectives, constraints, overrides)
+    problem = load_problem(scenario, params, objectives, constraints, overrides, runs)
     settings = Settings(runs=runs, budget=budget,
                         seed=problem.seed if seed is None else seed, population=population)
     settings.check()
