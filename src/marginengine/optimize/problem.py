@@ -4,22 +4,23 @@ The scenario is a cascade scenario (a price model), or a scripted one (explicit 
 an options book with ``[options]``) whose ``[noise]`` makes its runs random: both run
 through the one pipeline (:func:`marginengine.sim.montecarlo.run_one`).
 
-A decision variable is any numeric field of the scenario, named by its dotted path
-as ``--set`` names it (``protocol.markets.WETH.ltv``, ``price.sigma``,
-``keepers.0.latency``; for an options book ``protocol.options.portfolio_margin.mm_factor``
-and the other parameters of the portfolio preset, ``protocol.options.auction.*``,
-``options.security_module``, ``noise.sigma``, ``steps.4.prices.WETH``), with a range: ``PATH=LOW:HIGH`` (continuous) or
-``PATH=LOW:HIGH:STEP`` (the grid ``LOW, LOW + STEP, ...`` up to ``HIGH``, in exact decimal
-arithmetic, so basis points stay basis points). A candidate is the scenario with every
-variable overridden (:func:`marginengine.sim.apply_overrides`); it is *infeasible* when the
-scenario's own validation refuses it (LTV at or above the threshold, threshold x (1 +
-bonus) above 1, a fraction that is not whole basis points, ...): the protocol's
-constraints are the config validator's, never restated here.
+A decision variable is any numeric field of the scenario, named by its dotted path as
+``--set`` names it (``protocol.markets.WETH.ltv``, ``price.sigma``, ``keepers.0.latency``;
+for an options book ``protocol.options.portfolio_margin.mm_factor`` and the other
+parameters of the portfolio preset, ``protocol.options.auction.*``,
+``options.security_module``, ``noise.sigma``, ``steps.4.prices.WETH``), with a range:
+``PATH=LOW:HIGH`` (continuous) or ``PATH=LOW:HIGH:STEP`` (the grid ``LOW, LOW + STEP,
+...`` up to ``HIGH``, in exact decimal arithmetic, so basis points stay basis points).
+A candidate is the scenario with every variable overridden
+(:func:`marginengine.sim.apply_overrides`); it is *infeasible* when the scenario's own
+validation refuses it (LTV at or above the threshold, threshold x (1 + bonus) above 1, a
+fraction that is not whole basis points, an IM factor below PMRM_2's 0.5, ...): the
+protocol's constraints are the config validator's, never restated here.
 
 Metrics are estimates over the Monte Carlo runs of a candidate
 (:func:`marginengine.sim.montecarlo.estimators`), each maximized or minimized; the
-``options_*`` metrics read the options book's run fields (:mod:`marginengine.sim.
-options_metrics`) and apply to scenarios with one.
+metrics of an options book (``needs = "options"``) read its run fields
+(:mod:`marginengine.sim.options_metrics`) and apply to scenarios with one.
 """
 
 from __future__ import annotations
