@@ -80,3 +80,15 @@ def test_engine_when_factor_overridden_then_margins_with_it():
     assert one.worst == two.worst < 0 and one.mtm == two.mtm
     assert one.initial - two.initial == pytest.approx(-one.worst, rel=1e-12)
     assert one.maintenance == two.maintenance  # mm_factor unchanged
+
+
+def test_dump_when_no_overrides_then_as_before_and_overrides_round_trip():
+    # The event log's metadata is the protocol's dump: without overrides it has no
+    # portfolio_margin key (a log written before the table resumes under the same config).
+    plain = protocol({}).model_dump(mode="json")["options"]
+    assert "portfolio_margin" not in plain
+    given = protocol({"portfolio_margin": {"mm_factor": 0.9}})
+    dumped = given.model_dump(mode="json")
+    assert dumped["options"]["portfolio_margin"] == {"mm_factor": 0.9}
+    again = type(given).model_validate(dumped)
+    assert again.options is not None and again.options.rules.mm_factor == 0.9

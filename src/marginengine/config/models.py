@@ -11,7 +11,14 @@ import functools
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from marginengine.config.adaptive import AdaptiveConfig
 from marginengine.config.auction import AuctionConfig
@@ -453,6 +460,15 @@ class OptionsConfig(StrictModel):
             # loader reports it at that field under this table.
             raise ValueError("; ".join(exc.problems)) from None
         return value
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Without overrides the table is left out: a protocol's dump (the event log's
+        # metadata, which a resumed service compares) is what it was before the table.
+        out: dict[str, Any] = handler(self)
+        if not self.portfolio_margin:
+            out.pop("portfolio_margin", None)
+        return out
 
     @functools.cached_property
     def rules(self) -> PortfolioRules:
