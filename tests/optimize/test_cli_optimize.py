@@ -153,3 +153,24 @@ def test_optimize_when_seed_is_the_largest_32_bit_then_both_samplers_run(
                         "--seed", str(2**32 - 1), "--quiet", "--json",
                         "--out", str(tmp_path / "opt")], capsys)
     assert code == 0, err
+
+
+def test_optimize_when_options_book_then_runs_and_refusals_are_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    book = str(Path(__file__).with_name("options_factor.toml"))
+    im = "protocol.options.portfolio_margin.im_factor"
+    code, out, err = run(["optimize", book, "--param", f"{im}=1.00:1.20:0.01",
+                          "--objective", "options_leverage", "--constraint", "p_bad_debt<=0",
+                          "--runs", "2", "--budget", "6", "--workers", "1", "--quiet",
+                          "--json", "--out", str(tmp_path / "opt")], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["frontier_axes"] == {"efficiency": "options_leverage", "tail": "p_bad_debt"}
+    assert "options_bad_debt" in data["metrics"] and "security_module_used" in data["metrics"]
+    code, _, err = run(["optimize", str(SHOCK), "--param", f"{LTV}=0.70:0.80:0.0025",
+                        "--objective", "options_auctions", "--quiet"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert "--objective options_auctions: a metric of an options book" in err
+    code, _, err = run(["optimize", book, "--param", f"{im}=1.00:1.20:0.01", "--set",
+                        f"{im}=1.1", "--quiet"], capsys)
+    assert code == 2 and f"--param {im}: also given by --set" in err

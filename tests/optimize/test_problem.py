@@ -81,10 +81,18 @@ def test_candidate_when_protocol_constraints_broken_then_refused_by_validator(sh
     assert why is not None and "must not exceed 1" in why
 
 
-def test_build_when_scripted_scenario_then_refused():
+def test_build_when_scripted_scenario_then_needs_noise():
     from marginengine.config import read_toml
     from marginengine.errors import ConfigError
 
+    # A scripted scenario's runs are all the same run without [noise]: refused naming it,
+    # with simulate --runs's message; with it, its fields are variables like a cascade's.
     data = read_toml("examples/lending_walkthrough.toml")
-    with pytest.raises(ConfigError, match="optimize runs cascade scenarios"):
+    data.pop("noise", None)
+    with pytest.raises(ConfigError, match=r"^noise: a Monte Carlo \(--runs 2\) needs "):
         build_problem(data, [f"{LTV}=0.7:0.8:0.01"], [], [])
+    data["noise"] = {"sigma": 0.02}
+    problem = build_problem(data, [f"{LTV}=0.7:0.8:0.01"], [], [])
+    assert problem.kind == "scripted" and not problem.options
+    assert problem.current == {LTV: Decimal("0.805")}  # aave-v3's WETH LTV
+    assert [m.name for m in problem.objectives] == ["borrowing_power", "es99_bad_debt"]

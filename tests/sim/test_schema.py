@@ -31,7 +31,7 @@ EXAMPLES = ROOT / "examples"
 NOT_SCENARIOS = {"snapshot.toml", "snapshot_perps.toml", "options_book.toml", "serve.toml",
                  "serve_options.toml", "serve_snapshot.toml", "serve_snapshot_book.toml"}
 SCRIPTED = {"compound_v3", "dai_oracle_spike", "lending_walkthrough", "mango_manipulation",
-            "options_crash", "perp_crash"}
+            "optimize_options", "options_crash", "perp_crash"}
 WALKTHROUGH = EXAMPLES / "lending_walkthrough.toml"
 
 #: One borrower, one step: 10 WETH against 15,000 USDC under aave-v3 (WETH: threshold

@@ -31,14 +31,20 @@ def _previous_caches(target: Path) -> list[Path]:
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--param", "params", multiple=True, metavar="PATH=LOW:HIGH[:STEP]",
               help="A decision variable: any numeric scenario path, continuous or on a grid "
-                   "(repeatable), e.g. protocol.markets.WETH.ltv=0.70:0.82:0.0025.")
+                   "(repeatable), e.g. protocol.markets.WETH.ltv=0.70:0.82:0.0025; for an "
+                   "options book a portfolio-margin parameter, e.g. "
+                   "protocol.options.portfolio_margin.im_factor=1.0:2.0:0.01.")
 @click.option("--objective", "objectives", multiple=True, metavar="METRIC",
               help="A metric to maximize or minimize (its sense is the metric's own); one: "
-                   "CMA-ES, several: NSGA-II (default: borrowing_power and es99_bad_debt). "
+                   "CMA-ES, several: NSGA-II (default: borrowing_power, for an options "
+                   "book options_leverage, and es99_bad_debt). "
                    "Metrics: borrowing_power, borrow_usage, demand_served (maximized); "
                    "var95_bad_debt, "
                    "es99_bad_debt, lar95, liquidated_value, borrower_loss, mean_bad_debt, "
-                   "p_bad_debt (minimized).")
+                   "p_bad_debt (minimized). Of an options book: options_leverage, "
+                   "options_trades_accepted (maximized); options_initial_margin, "
+                   "options_bad_debt, security_module_used, options_auctions, "
+                   "options_insolvent_auctions, options_liquidations (minimized).")
 @click.option("--constraint", "constraints", multiple=True, metavar="METRIC<=VALUE",
               help="The risk budget, e.g. es99_bad_debt<=250000 (repeatable; >= also).")
 @click.option("--runs", type=int, default=64, show_default=True,
@@ -73,7 +79,9 @@ def optimize(scenario: Path, params: tuple[str, ...], objectives: tuple[str, ...
              workers: int, scheduler: str | None, population: int | None,
              overrides: tuple[str, ...], out_dir: str | None, force: bool, resume: bool,
              as_json: bool, quiet: bool) -> None:
-    """Search the parameters of SCENARIO (a cascade scenario) under a risk budget.
+    """Search the parameters of SCENARIO under a risk budget: a cascade scenario, or a
+    scripted one whose [noise] makes its runs random (an options book: examples/
+    optimize_options.toml).
 
     Every candidate runs on the same seeds (common random numbers); points near the
     frontier run again on more seeds; every reported figure has a 95% bootstrap interval.
@@ -89,7 +97,7 @@ def optimize(scenario: Path, params: tuple[str, ...], objectives: tuple[str, ...
     from marginengine.optimize.search import Search, Settings
     from marginengine.report.frontier import recommendation_rows, write_optimize_report
 
-    problem = load_problem(scenario, params, objectives, constraints, overrides)
+    problem = load_problem(scenario, params, objectives, constraints, overrides, runs)
     settings = Settings(runs=runs, budget=budget,
                         seed=problem.seed if seed is None else seed, population=population)
     settings.check()

@@ -5,18 +5,19 @@ from __future__ import annotations
 import copy
 import tomllib
 from pathlib import Path
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import Any
 
 from marginengine.config.base import merge_tables
 from marginengine.config.models import PRESET_NAMES, ProtocolConfig
 from marginengine.config.perp import PERP_PRESETS
 from marginengine.config.presets import PRESETS
 from marginengine.config.stewards import StewardBounds
-from marginengine.errors import ConfigError
 
-M = TypeVar("M", bound=BaseModel)
+# The error format and validate_model live in config/validation.py (no import of the
+# protocol model there, so the portfolio model's loader can use them); re-exported here.
+from marginengine.config.validation import format_validation_error as format_validation_error
+from marginengine.config.validation import validate_model as validate_model
+from marginengine.errors import ConfigError
 
 
 def read_text(path: str | Path, kind: str) -> str:
@@ -76,43 +77,6 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     :data:`MAX_DEPTH`, into :class:`ConfigError`."""
     p = Path(path)
     return loads_toml(read_text(p, "TOML"), source=str(p))
-
-
-def format_validation_error(exc: ValidationError, prefix: str = "") -> list[str]:
-    """Turn a pydantic error into one ``path.to.field: reason`` message per problem."""
-    problems = []
-    for err in exc.errors():
-        loc = [str(part) for part in err["loc"]]
-        path = ".".join(([prefix] if prefix else []) + loc) or "(top level)"
-        msg = str(err["msg"])
-        for noise in ("Value error, ", "Assertion failed, "):
-            msg = msg.removeprefix(noise)
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling)"
-        elif err["type"] == "missing":
-            msg = "required field is missing"
-        else:
-            value = err.get("input")
-            if isinstance(value, str | int | float | bool) and err["type"] != "value_error":
-                msg = f"{msg} (got {value!r})"
-        head = msg.split(" ", 1)[0]
-        if not loc and head.endswith(":") and "." in head:
-            head = head[:-1]
-            # A protocol-wide check that names its own field: report it at that field.
-            problems.append(f"{head}: {msg[len(head):].lstrip(': ')}")
-            continue
-        problems.append(f"{path}: {msg}")
-    return problems
-
-
-def validate_model(
-    model: type[M], data: Any, source: str | None = None, prefix: str = ""
-) -> M:
-    """Validate ``data`` as ``model`` or raise :class:`ConfigError` listing every problem."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, prefix), source=source) from None
 
 
 def protocol_from_dict(

@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import functools
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from marginengine.config.adaptive import AdaptiveConfig
 from marginengine.config.auction import AuctionConfig
@@ -36,6 +43,9 @@ from marginengine.config.portfolio_auction import PortfolioAuctionConfig
 from marginengine.config.stewards import StewardBounds
 from marginengine.errors import field_path
 from marginengine.fixedpoint import BPS, PRICE_UNIT, parse_units
+
+if TYPE_CHECKING:
+    from marginengine.config.portfolio import PortfolioRules
 
 PresetName = Literal["aave-v3", "aave-v3.3", "aave-v3.5", "aave-v3.7", "compound-v3",
                      "morpho-blue", "liquity-v1", "liquity-v1-2025", "euler-v2",
@@ -425,11 +435,20 @@ class OptionsConfig(StrictModel):
     every account holding options margined by the portfolio preset ``portfolio_preset``
     (``config/portfolio.py``): the PMRM_2 model (``derive-pm2``, ``paradex``,
     ``deribit-like``, ``span-like``), Derive's PMRM v1 (``derive-pm1``) or its Standard
-    Risk Manager (``derive-srm``, the account's underlying its market)."""
+    Risk Manager (``derive-srm``, the account's underlying its market).
+
+    ``portfolio_margin`` (``[options.portfolio_margin]``) overrides the preset's parameters
+    as :func:`~marginengine.config.portfolio.portfolio_config` merges them (``im_factor``,
+    ``mm_factor``, ``vol_shock.vol_range_up``, ``scenarios``, ...; for ``derive-srm``
+    ``markets.ETH.option.mm_put_spot_req``, ...), each checked by that model's bounds;
+    :attr:`rules` is the result. Absent, the preset's parameters as published.
+    """
 
     quote: str
     size_decimals: Annotated[int, Field(ge=0, le=18)] = 18
     portfolio_preset: str = "derive-pm2"
+    #: Overrides of the preset's parameters, as written (``rules`` resolves them).
+    portfolio_margin: dict[str, Any] = Field(default_factory=dict)
     #: Derive's portfolio auction (``[options.auction]``; defaults: Derive mainnet's).
     auction: PortfolioAuctionConfig = PortfolioAuctionConfig()
 
@@ -440,6 +459,40 @@ class OptionsConfig(StrictModel):
             raise ValueError(f"unknown portfolio preset {value!r} (choose one of "
                              f"{', '.join(PORTFOLIO_PRESET_NAMES)})")
         return value
+
+    @field_validator("portfolio_margin")
+    @classmethod
+    def _overrides(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        preset = info.data.get("portfolio_preset")
+        if not value or preset is None:  # an unknown preset is refused on its own
+            return value
+        from marginengine.config.portfolio import portfolio_config
+        from marginengine.errors import ConfigError
+
+        try:
+            portfolio_config(value, preset=preset)
+        except ConfigError as exc:
+            # Each problem already names its path (portfolio_margin.im_factor: ...): the
+            # loader reports it at that field under this table.
+            raise ValueError("; ".join(exc.problems)) from None
+        return value
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Without overrides the table is left out: a protocol's dump (the event log's
+        # metadata, which a resumed service compares) is what it was before the table.
+        out: dict[str, Any] = handler(self)
+        if not self.portfolio_margin:
+            out.pop("portfolio_margin", None)
+        return out
+
+    @functools.cached_property
+    def rules(self) -> PortfolioRules:
+        """The portfolio-margin rule's parameters: the preset with ``portfolio_margin``
+        laid over it (validated when the table was)."""
+        from marginengine.config.portfolio import portfolio_config
+
+        return portfolio_config(self.portfolio_margin or None, preset=self.portfolio_preset)
 
 
 class ProtocolConfig(StrictModel):

@@ -320,7 +320,7 @@ def portfolio_config(data: dict[str, Any] | None = None, preset: str | None = No
         (``portfolio_margin.vol_shock.vol_range_up: ...``,
         ``portfolio_margin.markets.ETH.perp.im_req: ...``).
     """
-    from marginengine.config.loading import validate_model
+    from marginengine.config.validation import validate_model
     from marginengine.errors import ConfigError
 
     if data is not None and not isinstance(data, dict):

@@ -18,7 +18,7 @@ from typing import Any
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.families import LendingRules
-from marginengine.config.portfolio import PortfolioRules, portfolio_config
+from marginengine.config.portfolio import PortfolioRules
 from marginengine.engine.events import MIN_VOL_PPM
 from marginengine.engine.family_state import FamilyBook, family_margin_of, new_family_book
 from marginengine.errors import FieldError, InvariantViolation
@@ -150,7 +150,7 @@ class EngineState:
         #: The portfolio-margin rule of options accounts (``[options].portfolio_preset``:
         #: PMRM_2's grid, PMRM v1 or the SRM; margin/portfolio_rules.py evaluates it).
         self.portfolio_config: PortfolioRules | None = (
-            portfolio_config(preset=opts.portfolio_preset) if opts is not None else None)
+            opts.rules if opts is not None else None)
         self._saved_options: Any = _UNSET
         self._saved_vols: Any = _UNSET
         #: SVI slices (SetSviSurface): (underlying, expiry) -> (a, b, rho, m, sigma) ppm.

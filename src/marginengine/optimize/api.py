@@ -16,7 +16,7 @@ from typing import Any
 
 from marginengine.optimize.cache import EvaluationCache
 from marginengine.optimize.evaluate import Evaluator, SimulatorEvaluator
-from marginengine.optimize.problem import METRICS, Problem, build_problem
+from marginengine.optimize.problem import Problem, build_problem
 from marginengine.optimize.search import (
     Evaluation,
     ProgressFn,
@@ -65,7 +65,7 @@ def frame(result: Result, points: Sequence[Evaluation],
     for e in points:
         row: dict[str, Any] = {p.path: _plain(v) for p, v in
                                zip(result.problem.params, e.values, strict=True)}
-        for m in METRICS.values():
+        for m in result.problem.metrics:
             row[m.name] = e.estimates.get(m.name) if e.valid else None
             est = e.intervals.get(m.name, {})
             row[f"{m.name}_ci_low"] = est.get("ci_low")
@@ -76,8 +76,8 @@ def frame(result: Result, points: Sequence[Evaluation],
                     "key": e.key})
         rows.append(row)
     columns = [p.path for p in result.problem.params]
-    for name in METRICS:
-        columns += [name, f"{name}_ci_low", f"{name}_ci_high"]
+    for m in result.problem.metrics:
+        columns += [m.name, f"{m.name}_ci_low", f"{m.name}_ci_high"]
     columns += ["runs", "stage", "valid", "refused", "feasible", "on_frontier", "tier", "key"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -90,7 +90,9 @@ def recommend(result: Result, book_paths: bool = True) -> list[dict[str, Any]]:
     by_key = {e.key: e for e in result.evaluations}
     context: dict[Any, int] = {}
     book = None
-    if book_paths and any(steward_key(p.path) for p in problem.params):
+    # The steward's paths read a model's book at its start (a scripted book has none).
+    if book_paths and problem.kind == "cascade" and any(steward_key(p.path)
+                                                         for p in problem.params):
         book = book_at_start(problem.data, result.settings.seed)
         from marginengine.sim.cascade import scenario_spec
 
@@ -115,7 +117,7 @@ def recommend(result: Result, book_paths: bool = True) -> list[dict[str, Any]]:
             entry["runs"] = e.runs
             entry["metrics"] = {m: {k: e.intervals.get(m, {}).get(k) for k in
                                     ("value", "ci_low", "ci_high", "tail_observations")}
-                                for m in METRICS}
+                                for m in (q.name for q in problem.metrics)}
             entry["warnings"] = e.warnings
             if all(v is not None for v in problem.current.values()):
                 entry["path"] = steward_path(
@@ -134,7 +136,7 @@ def summary(report: Report) -> dict[str, Any]:
     if r.current is not None:
         current = {"values": {k: _plain(v) for k, v in p.current.items()},
                    "runs": r.current.runs, "refused": r.current.reason,
-                   "metrics": {m: r.current.intervals.get(m) for m in METRICS}}
+                   "metrics": {m.name: r.current.intervals.get(m.name) for m in p.metrics}}
     return {
         "scenario": p.name, "state": r.state, "scenario_digest": p.digest(),
         "params": [{"path": q.path, "low": float(q.low), "high": float(q.high),
@@ -158,7 +160,7 @@ def summary(report: Report) -> dict[str, Any]:
         "recommendations": report.recommendations,
         "sensitivity": r.sensitivity,
         "metrics": {m.name: {"sense": m.sense, "unit": m.unit, "meaning": m.meaning}
-                    for m in METRICS.values()},
+                    for m in p.metrics},
     }
 
 
@@ -181,7 +183,7 @@ def run(scenario: str | Path | dict[str, Any], params: Sequence[str],
         cache: EvaluationCache | None = None, evaluator: Evaluator | None = None,
         progress: ProgressFn | None = None, steward_paths: bool = True) -> Report:
     """Run an optimization and derive its recommendations (see :func:`optimize`)."""
-    problem = load_problem(scenario, params, objectives, constraints, overrides)
+    problem = load_problem(scenario, params, objectives, constraints, overrides, runs)
     settings = Settings(runs=runs, budget=budget,
                         seed=problem.seed if seed is None else seed, population=population,
                         reeval_runs=reeval_runs, resamples=resamples)
@@ -198,9 +200,10 @@ def run(scenario: str | Path | dict[str, Any], params: Sequence[str],
 
 def load_problem(scenario: str | Path | dict[str, Any], params: Sequence[str],
                  objectives: Sequence[str], constraints: Sequence[str],
-                 overrides: Sequence[str] = ()) -> Problem:
+                 overrides: Sequence[str] = (), runs: int = 2) -> Problem:
     """Read the scenario (a path or plain data), apply ``--set`` overrides, anchor its
-    files and check the flags against it."""
+    files and check the flags (and ``runs``, :func:`~marginengine.optimize.problem.
+    build_problem`) against it."""
     from marginengine.config import read_toml
     from marginengine.sim import apply_overrides
     from marginengine.sim.cascade_config import anchor_files
@@ -211,7 +214,7 @@ def load_problem(scenario: str | Path | dict[str, Any], params: Sequence[str],
                  "the search's values")
     data = scenario if isinstance(scenario, dict) else read_toml(scenario)
     data = anchor_files(apply_overrides(data, list(overrides)), source)
-    return build_problem(data, params, objectives, constraints, source)
+    return build_problem(data, params, objectives, constraints, source, runs)
 
 
 def optimize(scenario: str | Path | dict[str, Any], params: Sequence[str],
@@ -221,17 +224,18 @@ def optimize(scenario: str | Path | dict[str, Any], params: Sequence[str],
              overrides: Sequence[str] = (), cache: str | Path | None = None, progress: bool = False,
              evaluator: Evaluator | None = None,
              on_progress: Callable[[int, int, Evaluation | None], None] | None = None) -> Any:
-    """Search the parameters of a cascade scenario under a risk budget.
+    """Search the parameters of a scenario under a risk budget.
 
     Parameters
     ----------
     scenario
-        A cascade scenario: a TOML path or its plain data.
+        A cascade scenario, or a scripted one with ``[noise]`` (an options book among
+        them): a TOML path or its plain data.
     params
         Decision variables, ``"PATH=LOW:HIGH"`` or ``"PATH=LOW:HIGH:STEP"``.
     objectives
-        Metric names (one: CMA-ES; several: NSGA-II); default ``borrowing_power`` and
-        ``es99_bad_debt``.
+        Metric names (one: CMA-ES; several: NSGA-II); default ``borrowing_power`` (for an
+        options book ``options_leverage``) and ``es99_bad_debt``.
     constraints
         ``"METRIC<=VALUE"`` or ``"METRIC>=VALUE"``.
     runs, budget, seed

@@ -1,21 +1,31 @@
 """The optimization problem: decision variables, metrics, objectives and constraints.
 
-A decision variable is any numeric field of a cascade scenario, named by its dotted path
-as ``--set`` names it (``protocol.markets.WETH.ltv``, ``price.sigma``,
-``keepers.0.latency``), with a range: ``PATH=LOW:HIGH`` (continuous) or
-``PATH=LOW:HIGH:STEP`` (the grid ``LOW, LOW + STEP, ...`` up to ``HIGH``, in exact decimal
-arithmetic, so basis points stay basis points). A candidate is the scenario with every
-variable overridden (:func:`marginengine.sim.apply_overrides`); it is *infeasible* when the
-scenario's own validation refuses it (LTV at or above the threshold, threshold x (1 +
-bonus) above 1, a fraction that is not whole basis points, ...): the protocol's
-constraints are the config validator's, never restated here.
+The scenario is a cascade scenario (a price model), or a scripted one (explicit prices,
+an options book with ``[options]``) whose ``[noise]`` makes its runs random: both run
+through the one pipeline (:func:`marginengine.sim.montecarlo.run_one`).
+
+A decision variable is any numeric field of the scenario, named by its dotted path as
+``--set`` names it (``protocol.markets.WETH.ltv``, ``price.sigma``, ``keepers.0.latency``;
+for an options book ``protocol.options.portfolio_margin.mm_factor`` and the other
+parameters of the portfolio preset, ``protocol.options.auction.*``,
+``options.security_module``, ``noise.sigma``, ``steps.4.prices.WETH``), with a range:
+``PATH=LOW:HIGH`` (continuous) or ``PATH=LOW:HIGH:STEP`` (the grid ``LOW, LOW + STEP,
+...`` up to ``HIGH``, in exact decimal arithmetic, so basis points stay basis points).
+A candidate is the scenario with every variable overridden
+(:func:`marginengine.sim.apply_overrides`); it is *infeasible* when the scenario's own
+validation refuses it (LTV at or above the threshold, threshold x (1 + bonus) above 1, a
+fraction that is not whole basis points, an IM factor below PMRM_2's 0.5, ...): the
+protocol's constraints are the config validator's, never restated here.
 
 Metrics are estimates over the Monte Carlo runs of a candidate
-(:func:`marginengine.sim.montecarlo.estimators`), each maximized or minimized.
+(:func:`marginengine.sim.montecarlo.estimators`), each maximized or minimized; the
+metrics of an options book (``needs = "options"``) read its run fields
+(:mod:`marginengine.sim.options_metrics`) and apply to scenarios with one.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -45,6 +55,9 @@ class Metric:
     sense: Literal["max", "min"]
     unit: str
     meaning: str
+    #: What the scenario must have for the metric to mean anything (``"options"``: an
+    #: options book), or ``None``: every scenario.
+    needs: Literal["options"] | None = None
 
 
 #: Every metric the optimizer knows, by name.
@@ -66,11 +79,38 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            "mean loss of liquidated borrowers per run (bonus and auction discount)"),
     Metric("mean_bad_debt", "mean_bad_debt", "min", "USD", "mean bad debt per run"),
     Metric("p_bad_debt", "p_bad_debt", "min", "fraction", "share of runs with bad debt"),
+    # An options book (sim/options_metrics.py); the bad-debt metrics above include its
+    # socialized loss (summary bad_debt).
+    Metric("options_leverage", "mean_options_leverage", "max", "x",
+           "capital efficiency of the options book after set-up: the notional of the "
+           "positions held (|size| x spot, both sides) per USD of initial margin the "
+           "portfolio rule requires of them (options_initial_margin); 0 without margin",
+           "options"),
+    Metric("options_initial_margin", "mean_options_initial_margin", "min", "USD",
+           "initial margin the portfolio rule requires of the options book after set-up: "
+           "MtM - IM summed over the accounts holding options (a trade the rule refuses "
+           "lowers it too: read it with options_trades_accepted)", "options"),
+    Metric("options_trades_accepted", "mean_options_trades_accepted", "max", "fraction",
+           "share of the opening option trades the portfolio rule admits", "options"),
+    Metric("options_bad_debt", "mean_options_bad_debt", "min", "USD",
+           "mean socialized loss of the options clearing per run (what the security "
+           "module could not pay the bidders of insolvent auctions)", "options"),
+    Metric("security_module_used", "mean_options_security_module_used", "min", "USD",
+           "mean security module (insurance fund) drawn per run", "options"),
+    Metric("options_auctions", "mean_options_auctions_started", "min", "count",
+           "mean portfolio auctions started per run", "options"),
+    Metric("options_insolvent_auctions", "mean_options_auctions_insolvent", "min", "count",
+           "mean portfolio auctions started insolvent per run", "options"),
+    Metric("options_liquidations", "mean_options_bids", "min", "count",
+           "mean portfolio-auction bids (partial liquidations of portfolios) per run",
+           "options"),
 )}
 
 #: The frontier's axes when the objectives do not name them.
 DEFAULT_EFFICIENCY = "borrowing_power"
 DEFAULT_TAIL = "es99_bad_debt"
+#: The efficiency axis of a scenario with an options book.
+DEFAULT_OPTIONS_EFFICIENCY = "options_leverage"
 
 
 def metric(name: str, flag: str) -> Metric:
@@ -225,6 +265,8 @@ def parse_param(item: str) -> Param:
 def resolve_path(spec: BaseModel, protocol: BaseModel, path: str) -> Any:
     """The value a scenario path holds once validated (a protocol field as the preset
     resolves it); :class:`OptimizeInputError` naming the path if there is none."""
+    from marginengine.config.models import OptionsConfig
+
     parts = path.split(".")
     node: Any = spec
     where: list[str] = []
@@ -232,7 +274,11 @@ def resolve_path(spec: BaseModel, protocol: BaseModel, path: str) -> Any:
         node, parts, where = protocol, parts[1:], ["protocol"]
     for part in parts:
         here = ".".join(where) or "the scenario"
-        if isinstance(node, BaseModel):
+        if isinstance(node, OptionsConfig) and part == "portfolio_margin":
+            # The overrides as written hold only what they change: a path inside reads
+            # the preset's parameters with them (what a candidate's override replaces).
+            node = node.rules
+        elif isinstance(node, BaseModel):
             fields = type(node).model_fields
             if part not in fields:
                 raise OptimizeInputError(f"--param {path}: unknown path: {part!r} is not a "
@@ -278,6 +324,10 @@ class Problem:
         Each variable's value in the scenario as given (``None`` when unset).
     seed
         The scenario's ``seed`` (the master seed when none is given).
+    kind
+        ``cascade`` (a price model) or ``scripted`` (explicit prices with ``[noise]``).
+    options
+        Whether the scenario has an options book (the ``options_*`` metrics apply).
     """
 
     data: dict[str, Any]
@@ -287,13 +337,21 @@ class Problem:
     name: str
     current: dict[str, Any]
     seed: int = 0
+    kind: str = "cascade"
+    options: bool = False
+
+    @property
+    def metrics(self) -> list[Metric]:
+        """The metrics that apply to the scenario (reported for every candidate)."""
+        return [m for m in METRICS.values() if m.needs is None
+                or (m.needs == "options" and self.options)]
 
     @property
     def efficiency(self) -> Metric:
         """The frontier's efficiency axis: the first maximized objective, else
-        ``borrowing_power``."""
-        return next((m for m in self.objectives if m.sense == "max"),
-                    METRICS[DEFAULT_EFFICIENCY])
+        ``options_leverage`` for an options book, else ``borrowing_power``."""
+        default = DEFAULT_OPTIONS_EFFICIENCY if self.options else DEFAULT_EFFICIENCY
+        return next((m for m in self.objectives if m.sense == "max"), METRICS[default])
 
     @property
     def tail(self) -> Metric:
@@ -325,53 +383,113 @@ class Problem:
         """The scenario of a candidate, or ``None`` and why the validator refuses it."""
         from marginengine.sim import apply_overrides
         from marginengine.sim.cascade import scenario_spec
+        from marginengine.sim.schema import load_spec
 
         try:
             data = apply_overrides(self.data, self.overrides(values))
-            scenario_spec(data)
+            if self.kind == "cascade":
+                scenario_spec(data)
+            else:
+                load_spec(data)
         except ConfigError as exc:
             return None, "; ".join(exc.problems)
         return data, None
 
 
+def _materialize(data: dict[str, Any], path: str, protocol: Any) -> None:
+    """Write the portfolio preset's list a path indexes into the scenario's overrides.
+
+    ``protocol.options.portfolio_margin.scenarios.3.spot_shock`` indexes the preset's
+    scenario list, which the scenario does not write out (an override can only replace an
+    item of a list that is there): the list, as the preset has it, is copied into
+    ``[protocol.options.portfolio_margin]``, which changes no parameter (the preset's own
+    values laid over it).
+    """
+    parts = path.split(".")
+    if parts[:3] != ["protocol", "options", "portfolio_margin"] or len(parts) < 5:
+        return
+    opts = protocol.options
+    if opts is None:
+        return
+    key = parts[3]
+    value = getattr(opts.rules, key, None)
+    table = data.setdefault("protocol", {}).setdefault("options", {})
+    overrides = table.setdefault("portfolio_margin", {})
+    if isinstance(overrides, dict) and key not in overrides and isinstance(value, list):
+        overrides[key] = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v
+                          for v in value]
+
+
 def build_problem(data: dict[str, Any], params: Sequence[str], objectives: Sequence[str],
-                  constraints: Sequence[str], source: str | None = None) -> Problem:
+                  constraints: Sequence[str], source: str | None = None,
+                  runs: int = 2) -> Problem:
     """Parse and check the flags against the scenario.
+
+    Parameters
+    ----------
+    data, source
+        The scenario (a cascade scenario, or a scripted one with ``[noise]``) and its file.
+    params, objectives, constraints
+        The flags' values.
+    runs
+        Runs per candidate (a scripted scenario without ``[noise]`` is refused for any
+        number above 1, as ``simulate --runs`` refuses it).
 
     Raises
     ------
     OptimizeInputError
         Naming the flag and the reason: ``--param`` syntax, an unknown path, ``LOW`` above
-        ``HIGH``, a path given twice, an unknown metric, a bad constraint, a continuous
-        range over a field that takes whole basis points.
+        ``HIGH``, a path given twice, an unknown metric, a metric of an options book on a
+        scenario without one, a bad constraint, a continuous range over a field that takes
+        whole basis points.
     ConfigError
-        When the scenario itself is invalid or is not a cascade scenario.
+        When the scenario itself is invalid, or is scripted and has no ``[noise]`` (its
+        runs would all be the same run).
     """
     from marginengine.sim.cascade import scenario_spec
     from marginengine.sim.scenario import scenario_kind
+    from marginengine.sim.schema import load_spec
 
-    if scenario_kind(data, source) != "cascade":
-        raise ConfigError(["kind: optimize runs cascade scenarios (kind = \"cascade\"): a "
-                           "scripted scenario has no random runs to estimate risk from"],
-                          source=source)
-    spec, protocol = scenario_spec(data, source)
+    kind = scenario_kind(data, source)
+    model: BaseModel
+    if kind == "cascade":
+        spec, protocol = scenario_spec(data, source)
+        model, name, seed = spec, spec.name, spec.seed
+        has_options = False
+    else:
+        loaded = load_spec(data, source)
+        # The one rule of when runs differ (ScenarioSpec.random), with its message.
+        loaded.check_runs(runs)
+        assert loaded.scripted is not None
+        model, protocol = loaded.scripted.spec, loaded.protocol
+        name, seed = loaded.name, loaded.seed
+        has_options = loaded.scripted.options is not None
     if not params:
         raise OptimizeInputError("--param: give at least one decision variable, e.g. "
                                  "--param protocol.markets.WETH.ltv=0.70:0.80:0.0025")
     parsed = [parse_param(p) for p in params]
     seen: set[str] = set()
     current: dict[str, Any] = {}
+    data = copy.deepcopy(data)
     for p in parsed:
         if p.path in seen:
             raise OptimizeInputError(f"--param {p.path}: given twice")
         seen.add(p.path)
-        current[p.path] = resolve_path(spec, protocol, p.path)
+        current[p.path] = resolve_path(model, protocol, p.path)
+        _materialize(data, p.path, protocol)
+    default = DEFAULT_OPTIONS_EFFICIENCY if has_options else DEFAULT_EFFICIENCY
     goals = [metric(o, "--objective") for o in objectives] or [
-        METRICS[DEFAULT_EFFICIENCY], METRICS[DEFAULT_TAIL]]
+        METRICS[default], METRICS[DEFAULT_TAIL]]
     if len({g.name for g in goals}) != len(goals):
         raise OptimizeInputError("--objective: a metric is given twice")
     limits = [parse_constraint(c) for c in constraints]
-    problem = Problem(data, parsed, goals, limits, spec.name, current, spec.seed)
+    for flag, m in [*(("--objective", g) for g in goals),
+                    *(("--constraint", c.metric) for c in limits)]:
+        if m.needs == "options" and not has_options:
+            raise OptimizeInputError(
+                f"{flag} {m.name}: a metric of an options book, and {name} has none (it "
+                "needs [protocol.options] and an [options] section with trades)")
+    problem = Problem(data, parsed, goals, limits, name, current, seed, kind, has_options)
     for i, p in enumerate(parsed):
         if p.step is not None:
             continue

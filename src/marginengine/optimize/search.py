@@ -35,7 +35,7 @@ import numpy as np
 
 from marginengine.optimize.cache import EvaluationCache
 from marginengine.optimize.evaluate import Evaluator
-from marginengine.optimize.problem import METRICS, Metric, OptimizeInputError, Problem
+from marginengine.optimize.problem import Metric, OptimizeInputError, Problem
 from marginengine.optimize.stats import interval_estimates, paired_difference, point_estimates
 
 Value = Decimal | float | int
@@ -212,7 +212,7 @@ class Search:
                 known = self.evals.get(key)
                 e = known or Evaluation(tuple(batch[j]), key, stage, len(self.order))
                 e.rows, e.runs = rows_ok, runs
-                e.estimates = point_estimates(rows_ok)
+                e.estimates = point_estimates(rows_ok, problem.metrics)
                 e.intervals, e.warnings = {}, []
                 out[j] = e
         self.cache.flush()
@@ -255,7 +255,8 @@ class Search:
             self.evaluate([current.values], s.runs + (s.reeval_runs or s.runs), "current")
         for e in [*final, *([current] if current else [])]:
             if e.valid and not e.intervals:
-                e.intervals, e.warnings = interval_estimates(e.rows, s.seed, s.resamples)
+                e.intervals, e.warnings = interval_estimates(e.rows, s.seed, s.resamples,
+                                                             problem.metrics)
         elapsed = time.perf_counter() - self.started
         counts = {"evaluations": self.used, "candidates": len(self.evals),
                   "invalid": sum(1 for e in self.evals.values() if not e.valid),
@@ -394,7 +395,8 @@ class Search:
             self.used += len(chosen)
             self._tick()
         for e in chosen:
-            e.intervals, e.warnings = interval_estimates(e.rows, s.seed, s.resamples)
+            e.intervals, e.warnings = interval_estimates(e.rows, s.seed, s.resamples,
+                                                         self.problem.metrics)
         return sorted(chosen, key=lambda e: e.order)
 
     def _axes(self, e: Evaluation) -> tuple[float, float]:
@@ -509,7 +511,7 @@ class Search:
             width = float(high.values[i]) - float(low.values[i])
             if width == 0:
                 continue
-            for m in METRICS.values():
+            for m in problem.metrics:
                 d, lo, hi = paired_difference(low.rows, high.rows, m, s.seed,
                                               min(s.resamples, 500))
                 out.append({"param": p.path, "metric": m.name, "at": float(base.values[i]),

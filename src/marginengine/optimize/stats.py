@@ -17,7 +17,13 @@ from typing import Any
 import numpy as np
 
 from marginengine.optimize.problem import METRICS, Metric
-from marginengine.sim.montecarlo import BOOTSTRAP_STREAM, CONFIDENCE_LEVEL, estimators, statistics
+from marginengine.sim.montecarlo import (
+    BOOTSTRAP_STREAM,
+    CONFIDENCE_LEVEL,
+    EXTRA_RUN_FIELDS,
+    estimators,
+    statistics,
+)
 
 
 def column(rows: Sequence[dict[str, Any]], field: str) -> np.ndarray:
@@ -25,22 +31,26 @@ def column(rows: Sequence[dict[str, Any]], field: str) -> np.ndarray:
     return np.array([float(r.get(field) or 0.0) for r in rows], dtype=float)
 
 
-def point_estimates(rows: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """Every metric's point estimate over ``rows``."""
-    table = estimators()
+def point_estimates(rows: Sequence[dict[str, Any]],
+                    metrics: Sequence[Metric] | None = None) -> dict[str, float]:
+    """Each metric's point estimate over ``rows`` (default: those every scenario has)."""
+    table = estimators(EXTRA_RUN_FIELDS)
     out = {}
-    for m in METRICS.values():
+    for m in ([m for m in METRICS.values() if m.needs is None] if metrics is None
+              else metrics):
         field, fn, _ = table[m.estimate]
         out[m.name] = float(fn(column(rows, field)))
     return out
 
 
-def interval_estimates(rows: list[dict[str, Any]], seed: int, resamples: int
+def interval_estimates(rows: list[dict[str, Any]], seed: int, resamples: int,
+                       metrics: Sequence[Metric] | None = None
                        ) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """Every metric as ``{value, ci_low, ci_high, observations, tail_observations}`` and the
-    simulator's warnings about thin tails."""
+    """Each metric (default: those every scenario has) as ``{value, ci_low, ci_high,
+    observations, tail_observations}`` and the simulator's warnings about thin tails."""
     stats = statistics(rows, seed, resamples=resamples)
-    out = {m.name: dict(stats["estimates"][m.estimate]) for m in METRICS.values()}
+    chosen = [m for m in METRICS.values() if m.needs is None] if metrics is None else metrics
+    out = {m.name: dict(stats["estimates"][m.estimate]) for m in chosen}
     return out, list(stats["warnings"])
 
 
@@ -55,7 +65,7 @@ def paired_difference(a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], 
     """
     if [r.get("seed") for r in a] != [r.get("seed") for r in b]:
         raise ValueError("paired_difference: the two candidates must share their runs")
-    field, fn, _ = estimators()[metric.estimate]
+    field, fn, _ = estimators(EXTRA_RUN_FIELDS)[metric.estimate]
     xa, xb = column(a, field), column(b, field)
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed,
                                                                       BOOTSTRAP_STREAM])))

@@ -95,10 +95,20 @@ def _shown_metrics(summary: dict[str, Any]) -> list[str]:
         name = c.split("<=")[0].split(">=")[0]
         if name not in out:
             out.append(name)
-    for m in ("demand_served", "borrow_usage", "var95_bad_debt", "lar95", "borrower_loss"):
+    # The book's own measures: an options book's (its metrics are in the summary only
+    # when the scenario has one), else a lending book's.
+    options = "options_leverage" in summary.get("metrics", {})
+    for m in (OPTIONS_SHOWN if options else LENDING_SHOWN):
         if m not in out:
             out.append(m)
     return out
+
+
+#: The further metrics the recommendation table shows, for a lending book and for an
+#: options book.
+LENDING_SHOWN = ("demand_served", "borrow_usage", "var95_bad_debt", "lar95", "borrower_loss")
+OPTIONS_SHOWN = ("options_initial_margin", "options_trades_accepted", "var95_bad_debt",
+                 "options_bad_debt", "security_module_used", "options_auctions")
 
 
 def _ci(est: dict[str, Any] | None) -> str:

@@ -54,6 +54,16 @@ MEAN_FIELDS = ("bad_debt", "liquidated_value", "liquidation_count", "liquidator_
 PERP_RUN_FIELDS = ("perp_liquidation_count", "perp_liquidated_value", "bankrupt_shortfall",
                    "adl_covered", "socialized_loss", "perp_deficit")
 
+#: Per-run fields of a scenario with ``[options]`` (sim/options_metrics.py): streamed and
+#: averaged (``mean_<field>``) when the runs have them.
+OPTION_RUN_FIELDS = ("options_initial_margin", "options_notional", "options_leverage",
+                     "options_trades_accepted", "options_bad_debt",
+                     "options_security_module_used", "options_auctions_started",
+                     "options_auctions_insolvent", "options_bids", "options_value_liquidated")
+
+#: Fields streamed and averaged when the runs have them (perps', options').
+EXTRA_RUN_FIELDS = (*PERP_RUN_FIELDS, *OPTION_RUN_FIELDS)
+
 #: Fewer runs than this in an estimate's tail: the estimate is flagged as unreliable.
 MIN_TAIL = 10
 #: Bootstrap resamples and the two-sided level of the confidence intervals.
@@ -86,7 +96,7 @@ def run_one(task: tuple[dict[str, Any], int, int]) -> dict[str, Any]:
 
     data, seed, index = task
     result = run_draw(data, seed, index)
-    row = {k: result.summary.get(k) for k in (*RUN_FIELDS, *PERP_RUN_FIELDS)
+    row = {k: result.summary.get(k) for k in (*RUN_FIELDS, *EXTRA_RUN_FIELDS)
            if k in result.summary}
     row["run"] = index
     row["seed"] = f"{seed}/{index}"
@@ -523,7 +533,8 @@ def estimators(extra: tuple[str, ...] = ()) -> dict[str, tuple[
         str, Callable[[np.ndarray], np.ndarray], int | None]]:
     """The estimates over the runs: name -> (per-run field, statistic over the last axis
     of an array of runs, tail percentile or ``None``); :func:`statistics` reports each.
-    ``extra``: further fields whose mean is reported (the perp fields a run has)."""
+    ``extra``: further fields whose mean is reported (the perp and options fields a run
+    has, :data:`EXTRA_RUN_FIELDS`)."""
     out: dict[str, tuple[str, Callable[[np.ndarray], np.ndarray], int | None]] = {
         "var95_bad_debt": ("bad_debt", lambda x: np.quantile(x, 0.95, axis=-1), 95),
         "es99_bad_debt": ("bad_debt", lambda x: expected_shortfall(x, 99), 99),
@@ -578,7 +589,7 @@ def statistics(rows: list[dict[str, Any]], seed: int = 0,
     n = len(rows)
     if n == 0:
         raise ValueError("rows: statistics need at least one run")
-    extra = tuple(f for f in PERP_RUN_FIELDS if f in rows[0])
+    extra = tuple(f for f in EXTRA_RUN_FIELDS if f in rows[0])
     table = estimators(extra)
     data = {key: np.array([float(r.get(key) or 0.0) for r in rows], dtype=float)
             for key in {f for f, _, _ in table.values()}}
@@ -702,7 +713,7 @@ class _ParquetStream:
 
         if not self.rows:
             return
-        fields = (*RUN_FIELDS, *(f for f in PERP_RUN_FIELDS if f in self.rows[0]))
+        fields = (*RUN_FIELDS, *(f for f in EXTRA_RUN_FIELDS if f in self.rows[0]))
         table = pa.Table.from_pylist([{k: r.get(k) for k in fields} for r in self.rows])
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.path, table.schema)

@@ -166,6 +166,7 @@ def _run_explicit(spec: ScenarioSpec, rng: np.random.Generator | None, traces: b
                   explain: bool = False) -> RunResult:
     from marginengine.sim.explain import RunObserver
     from marginengine.sim.explain import explain as explain_run
+    from marginengine.sim.options_metrics import options_capacity, options_outcome
     from marginengine.sim.scripted import ScenarioRunner
     from marginengine.sim.scripted_explain import ScriptedWorld
 
@@ -191,6 +192,9 @@ def _run_explicit(spec: ScenarioSpec, rng: np.random.Generator | None, traces: b
         runner.setup()
         setup_rejected = len(runner.result.rejected)
         capacity = recorder.capacity()
+        if scenario.options is not None:
+            capacity.update(options_capacity(runner.engine, scenario.options.events,
+                                             runner.result.rejected))
         recorder.record(0, scanned(0))
         for i in range(len(scenario.steps)):
             runner.begin_step(i)
@@ -225,6 +229,8 @@ def _run_explicit(spec: ScenarioSpec, rng: np.random.Generator | None, traces: b
         "min_venue_price": min(external),
         "setup_rejected": setup_rejected,
         **capacity,
+        # The options block's figures at the top level, as Monte Carlo rows read them.
+        **options_outcome(summary.get("options")),
     })
     explanation = None
     if world is not None and observer is not None:
