@@ -5,9 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from marginengine.config import ProtocolConfig, protocol_from_dict
 from marginengine.engine import Deposit, Engine, SetPrice
+
+# No per-example time limit: hypothesis's default deadline (200 ms) is a timed assertion,
+# and on a loaded 2-core machine a pricing example took 372 ms and failed a run whose
+# results were right. Speed is the benchmarks' business (benchmarks/), not the tests'.
+settings.register_profile("marginengine", deadline=None)
+settings.load_profile("marginengine")
 
 USD = 10**8
 ETH = 10**18
