@@ -3,7 +3,11 @@ exact read of every account (the old path) against the float screen that reads e
 only the accounts near a line (the new one), paired in one process.
 
     python benchmarks/service_options.py [--accounts 500 5000] [--ticks 6] [--seed 7]
-                                         [--preset derive-pm2] [--json PATH]
+                                         [--preset derive-pm2 derive-pm1 derive-srm]
+                                         [--json PATH]
+
+Presets: each manager's rule in turn (default all three), its own screen in the new path
+(``scan.portfolio_screens``: PMRM_2's risk book, PMRM v1's and the SRM's float screens).
 
 Book: ``examples/serve_options.toml`` (WETH at 2,000 USD, 30-day expiry at 60% ATM vol)
 plus ``N`` seeded random accounts, each with options cash and one to three WETH options
@@ -16,10 +20,10 @@ directly.
 
 Each tick, both watches re-read every account on the same state
 (``PortfolioWatch(screen=False)``: the engine's margin interface per account;
-``PortfolioWatch(screen=True)``: one vectorized pass of ``scan.portfolio_screen`` and the
+``PortfolioWatch(screen=True)``: one vectorized pass of the preset's screen and the
 exact read of the undecided), in alternating order; timed with ``perf_counter``; their
 decisions (level, liquidatable, unpriced per account) must be equal, every tick, or the
-run fails. Reported per size: median and max ms per tick of each, the ratio of the
+run fails. Reported per preset and size: median and max ms per tick of each, the ratio of the
 medians, how many accounts the new path read exactly (median), and the cost of the first
 screen after the book changed (its rebuild; once after account events).
 """
@@ -140,14 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, nargs="+", default=[500, 5_000])
     parser.add_argument("--ticks", type=int, default=6)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--preset", default="derive-pm2",
+    parser.add_argument("--preset", nargs="+",
+                        default=["derive-pm2", "derive-pm1", "derive-srm"],
                         choices=["derive-pm2", "derive-pm1", "derive-srm"])
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT / "src"))
     results = []
-    for n in args.accounts:
-        r = run(n, args.ticks, args.seed, args.preset)
+    for preset, n in ((p, n) for p in args.preset for n in args.accounts):
+        r = run(n, args.ticks, args.seed, preset)
         results.append(r)
         print(f"{r['accounts']:>6} accounts ({r['preset']}): old "
               f"{r['old_ms_median']:>9.2f} ms/tick (max {r['old_ms_max']:.2f}), new "

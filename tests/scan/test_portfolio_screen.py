@@ -50,7 +50,9 @@ def test_screen_when_engine_book_then_within_bound_of_exact(tmp_path: Path,
     assert np.all(result.error > 5_000) and np.all(result.error < 100_000)
 
 
-def test_screenable_when_rule_has_no_vector_twin_then_false(tmp_path: Path) -> None:
+def test_screenable_when_rule_not_the_grid_then_false(tmp_path: Path) -> None:
+    # PMRM v1 and the SRM are not the book's to screen (scan.portfolio_screens picks
+    # their own screens: tests/scan/test_portfolio_screens.py).
     assert screenable(_engine(tmp_path))
     for preset in ("derive-pm1", "derive-srm"):
         assert not screenable(_engine(tmp_path, preset))

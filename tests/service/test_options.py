@@ -354,9 +354,8 @@ def test_watch_when_requests_touch_some_accounts_then_equal_to_a_fresh_read(
         assert {a: watch.exact(a) for a in watch.figures} == fresh
         assert sorted(preset_client.get("/liquidatable").json()["accounts"]) == sorted(
             a for a, f in fresh.items() if f.liquidatable)
-    # The grid rule (PMRM_2) is screened; PMRM v1 and the SRM are read exactly.
-    options = service.engine.config.options
-    assert screened == watch.screening == (options.portfolio_preset == "derive-pm2")
+    # Every manager's rule is screened (PMRM_2's grid, PMRM v1, the SRM).
+    assert screened and watch.screening
 
 
 # ---------------------------------------------------------------------- what-if

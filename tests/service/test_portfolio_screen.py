@@ -1,5 +1,7 @@
 """The portfolio watch's float screen decides as the exact rule does, on random books and
-random ticks (PMRM_2, ``derive-pm2``).
+random ticks, under every manager: PMRM_2 (``derive-pm2``, ``scan.portfolio_screen``),
+PMRM v1 (``derive-pm1``, ``scan.pmrm1_screen``) and the SRM (``derive-srm``,
+``scan.srm_screen``).
 
 Books: the example (``examples/serve_options.toml``: ``mm`` long 30 WETH puts from three
 sellers) plus random accounts, each with random options cash, trading random WETH calls
@@ -30,7 +32,7 @@ from marginengine.engine import (
     TradeOption,
 )
 from marginengine.fixedpoint import PRICE_UNIT
-from marginengine.scan import portfolio_screen
+from marginengine.scan import pmrm1_screen, portfolio_screen, srm_screen
 from marginengine.service import Service
 from marginengine.service.core import PortfolioWatch
 from marginengine.service.startup import read_config, start_engine
@@ -56,8 +58,20 @@ tick = st.one_of(
 )
 
 
-def _service() -> Service:
-    cfg = read_config(EXAMPLE)
+PRESETS = ["derive-pm2", "derive-pm1", "derive-srm"]
+#: The module whose REL_ERROR bounds each preset's screen.
+SCREEN_MODULE = {"derive-pm2": portfolio_screen, "derive-pm1": pmrm1_screen,
+                 "derive-srm": srm_screen}
+
+
+def _service(tmp_path: Path | None = None, preset: str = "derive-pm2") -> Service:
+    path = EXAMPLE
+    if preset != "derive-pm2":
+        assert tmp_path is not None
+        path = tmp_path / f"options-{preset}.toml"
+        path.write_text(EXAMPLE.read_text().replace('portfolio_preset = "derive-pm2"',
+                                                    f'portfolio_preset = "{preset}"'))
+    cfg = read_config(path)
     started = start_engine(cfg.protocol, cfg.prices, cfg.book, None, cfg.source, cfg.options)
     return Service(started.engine, cfg.settings())
 
@@ -87,17 +101,20 @@ def _check(service: Service) -> None:
     assert {a: watch.exact(a) for a in sorted(watch.figures)} == fresh
 
 
-@pytest.mark.parametrize("rel_error", [portfolio_screen.REL_ERROR, 0.05])
+@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("widened", [False, True])
 @settings(max_examples=20, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(accounts=st.lists(account, min_size=1, max_size=8),
        ticks=st.lists(tick, min_size=1, max_size=5))
 def test_screen_when_random_books_and_ticks_then_decisions_equal_exact(
-        monkeypatch: pytest.MonkeyPatch, rel_error: float,
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, preset: str, widened: bool,
         accounts: list[tuple[int, list[tuple[int, int, bool, int]]]],
         ticks: list[tuple[str, Any]]) -> None:
-    monkeypatch.setattr(portfolio_screen, "REL_ERROR", rel_error)
-    service = _service()
+    module = SCREEN_MODULE[preset]
+    rel_error = 0.05 if widened else module.REL_ERROR
+    monkeypatch.setattr(module, "REL_ERROR", rel_error)
+    service = _service(tmp_path, preset)
     assert service.portfolios.screening
     events: list[Event] = [SetVolSurface("WETH", EXPIRIES[1], 650_000, -100_000)]
     for i, (cash, trades) in enumerate(accounts):
@@ -117,9 +134,11 @@ def test_screen_when_random_books_and_ticks_then_decisions_equal_exact(
             assert service.portfolios.last_exact >= 1
 
 
-def test_screen_when_tick_then_screened_accounts_not_read_exactly() -> None:
+@pytest.mark.parametrize("preset", PRESETS)
+def test_screen_when_tick_then_screened_accounts_not_read_exactly(tmp_path: Path,
+                                                                 preset: str) -> None:
     # A calm tick: every account far from every line is decided by the screen alone.
-    service = _service()
+    service = _service(tmp_path, preset)
     service.apply([SetPrice("WETH", 2_050 * PRICE_UNIT)])
     watch = service.portfolios
     assert watch.last_exact == 0
@@ -128,10 +147,12 @@ def test_screen_when_tick_then_screened_accounts_not_read_exactly() -> None:
     _check(service)
 
 
-def test_screen_when_account_on_a_threshold_then_the_exact_rule_decides() -> None:
+@pytest.mark.parametrize("preset", PRESETS)
+def test_screen_when_account_on_a_threshold_then_the_exact_rule_decides(tmp_path: Path,
+                                                                       preset: str) -> None:
     # Bisect WETH's price (exact ints) to where s3's exact health crosses 1.25 (the
     # example's highest threshold): the screen cannot tell there, the exact read does.
-    service = _service()
+    service = _service(tmp_path, preset)
     engine = service.engine
     t_wad = service.portfolios.thresholds_wad[0]
 

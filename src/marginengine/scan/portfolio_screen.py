@@ -17,10 +17,11 @@ threshold with the screen only where the bound leaves no doubt, and asks the eng
 exact rule everywhere else (the service's :class:`~marginengine.service.core.
 PortfolioWatch`).
 
-Only the scenario-grid model (PMRM_2) has a vectorized twin; for PMRM v1 and the SRM the
-book's only path is ``kernel="exact"`` (each account by its rule), which would cost what
-the engine's own read costs, so :func:`screenable` says no and callers read those
-exactly.
+This screen is the scenario-grid model's (PMRM_2): for PMRM v1 and the SRM the book's
+only path is ``kernel="exact"`` (each account by its rule), which would cost what the
+engine's own read costs, so :func:`screenable` says no; those rules have float screens
+of their own (:mod:`marginengine.scan.pmrm1_screen`, :mod:`marginengine.scan.srm_screen`),
+and :func:`marginengine.scan.portfolio_screens.portfolio_screen` picks the engine's.
 """
 
 from __future__ import annotations

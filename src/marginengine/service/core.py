@@ -69,7 +69,7 @@ from marginengine.margin.account import Valuation
 from marginengine.margin.base import NO_DEBT_HEALTH, MarginKind
 from marginengine.margin.portfolio_rules import rule_of, scenario_rows
 from marginengine.scan import RiskBook, confirm_below, threshold_wad
-from marginengine.scan.portfolio_screen import EnginePortfolioScreen, screenable
+from marginengine.scan.portfolio_screens import PortfolioScreen, has_screen, portfolio_screen
 from marginengine.scan.sidematrix import MIN_LAYOUT_SLOTS
 from marginengine.scan.whatif import ScenarioOutcome, evaluate, parse_fraction, shock_curve
 
@@ -219,7 +219,7 @@ class PortfolioFigures:
 
     ``exact``: whether ``health``, ``value`` and ``requirement`` are the margin
     interface's exact figures; ``False`` when the account was decided by the float
-    screen (``scan.portfolio_screen``), far enough from every threshold that ``level``
+    screen (``scan.portfolio_screens``), far enough from every threshold that ``level``
     and ``liquidatable`` are the exact rule's, its figures the screen's floats (within
     the screen's error bound of the exact ones; :meth:`PortfolioWatch.exact` computes
     the exact figures on demand).
@@ -264,21 +264,21 @@ class PortfolioWatch:
     also holds lending or perps is margined by the same interface (the sum of both
     margins) and is left out of the book's float screen.
 
-    Screen. Under the scenario-grid rule (PMRM_2, ``derive-pm2``) a re-read of all
-    accounts first screens them in one vectorized pass (:class:`~marginengine.scan.
-    portfolio_screen.EnginePortfolioScreen`, the portfolio risk book in float) and reads
-    exactly only the accounts whose decision the screen cannot settle: within its error
-    bound of a threshold, of the liquidation line or of a zero requirement; holding
-    lending or perps beside, or an add-on; without options; unpriced. The others keep
-    the screen's level and liquidatability, which are then the exact rule's, and the
-    screen's float figures (``PortfolioFigures.exact`` false; :meth:`exact` computes the
-    exact ones on demand, as ``GET /accounts/{id}`` does). PMRM v1 and the SRM have no
-    vectorized twin (the book's ``exact`` kernel would cost the engine's own read), so
-    they are read exactly, every account, as with ``screen=False``.
+    Screen. A re-read of all accounts first screens them in one vectorized pass, by the
+    float screen of the protocol's portfolio rule (:func:`~marginengine.scan.
+    portfolio_screens.portfolio_screen`: PMRM_2's portfolio risk book, PMRM v1's or the
+    SRM's maintenance in float, each with a conservative error bound) and reads exactly
+    only the accounts whose decision the screen cannot settle: within its error bound of
+    a threshold, of the liquidation line or of a zero requirement; holding lending or
+    perps beside, or an add-on; without options; unpriced. The others keep the screen's
+    level and liquidatability, which are then the exact rule's, and the screen's float
+    figures (``PortfolioFigures.exact`` false; :meth:`exact` computes the exact ones on
+    demand, as ``GET /accounts/{id}`` does).
 
     Cost: an exact read is one portfolio evaluation (about 1-2 ms for a PMRM_2 grid of
-    33 scenarios on a small book); a screened tick over N accounts costs one vectorized
-    revaluation plus the exact reads near a line (benchmarks/service_options.py).
+    33 scenarios on a small book, about 1 ms under PMRM v1 or the SRM); a screened tick
+    over N accounts costs one vectorized revaluation plus the exact reads near a line
+    (benchmarks/service_options.py).
     """
 
     def __init__(self, engine: Engine, thresholds_wad: Sequence[int],
@@ -286,9 +286,9 @@ class PortfolioWatch:
         self.engine = engine
         self.thresholds_wad = list(thresholds_wad)
         self.figures: dict[str, PortfolioFigures] = {}
-        #: Whether all-account re-reads are screened (the grid rule only).
-        self.screening = screen and screenable(engine)
-        self._screen: EnginePortfolioScreen | None = None
+        #: Whether all-account re-reads are screened (every portfolio rule has a screen).
+        self.screening = screen and has_screen(engine)
+        self._screen: PortfolioScreen | None = None
         #: Accounts read exactly in the last all-account pass (for the benchmark's count).
         self.last_exact = 0
         self.update(None)
@@ -409,7 +409,7 @@ class PortfolioWatch:
         screen = self._screen
         # Rebuilt when the accounts it may decide changed (one gained an add-on, say).
         if screen is None or set(screen.accounts) != candidates:
-            screen = self._screen = EnginePortfolioScreen(self.engine, candidates)
+            screen = self._screen = portfolio_screen(self.engine, candidates)
         result = screen.screen()
         value, req, err = result.value, result.requirement, result.error
         # A requirement surely zero or surely positive; else the exact rule decides.
