@@ -1,4 +1,5 @@
-"""TOML loading and the one-message-per-problem error format."""
+"""TOML loading and validation into :class:`ConfigError` (one message per problem, worded
+by :mod:`marginengine.config.problems`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from marginengine.config.base import merge_tables
 from marginengine.config.models import PRESET_NAMES, ProtocolConfig
 from marginengine.config.perp import PERP_PRESETS
 from marginengine.config.presets import PRESETS
+from marginengine.config.problems import format_validation_error
 from marginengine.config.stewards import StewardBounds
 from marginengine.errors import ConfigError
 
@@ -76,33 +78,6 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     :data:`MAX_DEPTH`, into :class:`ConfigError`."""
     p = Path(path)
     return loads_toml(read_text(p, "TOML"), source=str(p))
-
-
-def format_validation_error(exc: ValidationError, prefix: str = "") -> list[str]:
-    """Turn a pydantic error into one ``path.to.field: reason`` message per problem."""
-    problems = []
-    for err in exc.errors():
-        loc = [str(part) for part in err["loc"]]
-        path = ".".join(([prefix] if prefix else []) + loc) or "(top level)"
-        msg = str(err["msg"])
-        for noise in ("Value error, ", "Assertion failed, "):
-            msg = msg.removeprefix(noise)
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field (check the spelling)"
-        elif err["type"] == "missing":
-            msg = "required field is missing"
-        else:
-            value = err.get("input")
-            if isinstance(value, str | int | float | bool) and err["type"] != "value_error":
-                msg = f"{msg} (got {value!r})"
-        head = msg.split(" ", 1)[0]
-        if not loc and head.endswith(":") and "." in head:
-            head = head[:-1]
-            # A protocol-wide check that names its own field: report it at that field.
-            problems.append(f"{head}: {msg[len(head):].lstrip(': ')}")
-            continue
-        problems.append(f"{path}: {msg}")
-    return problems
 
 
 def validate_model(

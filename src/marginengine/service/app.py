@@ -24,11 +24,12 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.websockets import WebSocketDisconnect
 
 from marginengine.config.amounts import HumanNumber
+from marginengine.config.problems import validation_problems
 from marginengine.engine import Event, SetVolSurface
 from marginengine.errors import LogError, MarginEngineError, field_path
 from marginengine.service.core import Service
@@ -96,12 +97,6 @@ class ReplayIn(_Strict):
 
     ticks: list[TickIn] = Field(min_length=1)
     rate: float = Field(default=2.0, gt=0, le=1000)
-
-
-def _field(loc: Any) -> str:
-    # The one dotted notation (errors.field_path) so a 422 names ``ticks.1.prices.WETH``
-    # exactly as a config file's or a scenario's error would.
-    return field_path(*(str(p) for p in loc if p != "body")) or "body"
 
 
 def _error(field: str, reason: str, status: int = 422) -> JSONResponse:
@@ -266,14 +261,11 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
-        field = _field(first.get("loc", ()))
-        reason = _msg(first.get("msg", "invalid"))
-        if first.get("type") == "json_invalid":
+        if any(e.get("type") == "json_invalid" for e in errors):
             return _error("body", "malformed JSON")
-        return JSONResponse({"error": f"{field}: {reason}",
-                             "detail": [{"field": _field(e.get("loc", ())),
-                                         "reason": _msg(e.get("msg"))} for e in errors]},
+        problems = _problems(errors) or [("body", "invalid request")]
+        return JSONResponse({"error": "; ".join(f"{f}: {r}" for f, r in problems),
+                             "detail": [{"field": f, "reason": r} for f, r in problems]},
                             status_code=422)
 
     @app.exception_handler(RequestError)
@@ -397,6 +389,43 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
 
     app.state.play = play
 
+    async def ws_answer(text: str, received: float) -> str:
+        """The answer to one ingest message: its report, or ``{"error": "<field>:
+        <reason>"}`` with nothing applied. Every failure is answered here, so one bad
+        message never closes the socket (or leaves a traceback)."""
+        try:
+            data = json.loads(text)
+        except RecursionError:
+            # Nested beyond the decoder's depth: as the HTTP routes' 400.
+            return _ws_refusal("body", "cannot be parsed (malformed or nested too deep)")
+        except ValueError as exc:  # JSONDecodeError, or an integer beyond 4300 digits
+            return _ws_refusal("body", "malformed JSON" if isinstance(
+                exc, json.JSONDecodeError) else "a number has too many digits")
+        try:
+            if isinstance(data, dict) and "ticks" in data:
+                batch = BatchIn.model_validate(data)
+                events: list[Event] = []
+                for i, tick in enumerate(batch.ticks):
+                    events += tick_events(tick, f"{field_path('ticks', i)}.")
+                count = len(batch.ticks)
+            else:
+                events = tick_events(TickIn.model_validate(data), "")
+                count = 1
+            response = await run(events, count, received)
+        except ValidationError as exc:
+            problems = _problems(exc.errors())
+            return json.dumps({"error": "; ".join(f"{f}: {r}" for f, r in problems)})
+        except RequestError as exc:
+            return _ws_refusal(exc.field, exc.reason)
+        except MarginEngineError as exc:
+            return json.dumps({"error": str(exc)})
+        except Exception as exc:
+            # A value no check above foresaw (the engine's own faults arrive as
+            # LogError): answered, and the socket kept, where it closed with a traceback.
+            return _ws_refusal("body", f"cannot be applied ({type(exc).__name__}: "
+                                       f"{str(exc)[:200]})")
+        return bytes(response.body).decode()
+
     @app.websocket("/ws/ingest")
     async def ws_ingest(ws: WebSocket, token_q: Annotated[str | None, Query(alias="token")]
                         = None) -> None:
@@ -420,30 +449,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
                     metrics.rate_limited.inc()
                     await ws.send_json({"error": "rate: ingest rate limit exceeded"})
                     continue
-                try:
-                    try:
-                        data = json.loads(text)
-                    except RecursionError:
-                        # Nested beyond the decoder's depth: as the HTTP routes' 400, and
-                        # the socket stays open (it was closed with the traceback).
-                        await ws.send_json({"error": "body: cannot be parsed (malformed "
-                                                     "or nested too deep)"})
-                        continue
-                    if isinstance(data, dict) and "ticks" in data:
-                        batch = BatchIn.model_validate(data)
-                        events: list[Event] = []
-                        for i, tick in enumerate(batch.ticks):
-                            events += tick_events(tick, f"{field_path('ticks', i)}.")
-                        count = len(batch.ticks)
-                    else:
-                        events = tick_events(TickIn.model_validate(data), "")
-                        count = 1
-                    response = await run(events, count, received)
-                    await ws.send_text(bytes(response.body).decode())
-                except ValueError as exc:
-                    await ws.send_json({"error": _ws_error(exc)})
-                except MarginEngineError as exc:
-                    await ws.send_json({"error": str(exc)})
+                await ws.send_text(await ws_answer(text, received))
         except WebSocketDisconnect:
             return
 
@@ -633,18 +639,14 @@ async def _drain(ws: WebSocket) -> None:
                 return
 
 
-def _msg(text: object) -> str:
-    """pydantic's message without its "Value error, " prefix (our validators' own text)."""
-    return str(text).removeprefix("Value error, ")
+def _ws_refusal(field: str, reason: str) -> str:
+    return json.dumps({"error": f"{field}: {reason}"})
 
 
-def _ws_error(exc: ValueError) -> str:
-    from pydantic import ValidationError
-
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        return f"{_field(first.get('loc', ()))}: {_msg(first.get('msg'))}"
-    return "body: malformed JSON"
+def _problems(errors: Any) -> list[tuple[str, str]]:
+    # The one wording of pydantic's errors (config.problems), paths without FastAPI's
+    # "body" part, so a 422 names ``ticks.1.prices.WETH`` as a config file's error would.
+    return validation_problems(errors, skip=("body",), top="body")
 
 
 def _asset(name: str) -> str:
