@@ -26,7 +26,7 @@ def one_line_error(code: int, err: str) -> str:
     ("liquidity.FOO=5", "liquidity.FOO: unknown asset (markets: USDC, WETH)"),
     ('accounts=[{id="a",deposit={WETH="x"}}]',
      "accounts.0.deposit.WETH: must be a number ('x' is not)"),
-    ("price.sigma=1e308", "price.sigma: Input should be less than or equal to 100"),
+    ("price.sigma=1e308", "price.sigma: must be at most 100"),
     # Aave's MAX_BORROW_RATE (1,000% a year) bounds the rate model; this one overflowed
     # the risk book's float indices (OverflowError in scan/assets.py).
     ("protocol.markets.USDC.interest_rate.slope1=100000000000",
@@ -154,5 +154,5 @@ def test_health_when_perp_preset_not_a_string_then_named(
     snapshot = tmp_path / "snap.toml"
     snapshot.write_text(text.replace('preset = "dydx-v4"', f"preset = {value}"))
     code, out, err = run(["health", str(snapshot)], capsys)
-    assert "protocol.perps.ETH-PERP.preset: Input should be 'dydx-v4' or 'hyperliquid'" in \
+    assert "protocol.perps.ETH-PERP.preset: must be 'dydx-v4' or 'hyperliquid'" in \
         one_line_error(code, err) and out == ""

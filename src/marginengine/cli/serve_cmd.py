@@ -58,11 +58,11 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
         raise click.UsageError(f"serve needs the serve extra ({exc.name} is missing): "
                                "pip install 'marginengine[serve]'") from None
     from marginengine.service import Service
-    from marginengine.service.requests import read_price_file
+    from marginengine.service.requests import read_price_lines
     from marginengine.service.startup import read_config, start_engine
 
     cfg = read_config(config)
-    ticks = read_price_file(replay_file, cfg.protocol) if replay_file else None
+    lines = read_price_lines(replay_file, cfg.protocol) if replay_file else []
     token = token or os.environ.get("MARGINENGINE_TOKEN") or None
     generated = token is None
     if token is None:
@@ -72,7 +72,8 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
     service = Service(started.engine, cfg.settings())
     app = create_app(service, token, max_body=cfg.section.max_body, rate=cfg.section.rate,
                      burst=cfg.section.burst, on_close=started.engine.close,
-                     replay=ticks, replay_rate=replay_rate)
+                     replay=[tick for _, tick in lines] or None, replay_rate=replay_rate,
+                     replay_lines=[n for n, _ in lines] or None)
     err = sys.stderr
     print(f"marginengine serve: {service.account_count()} accounts, "
           f"{started.engine.seq} events, log {started.log}"

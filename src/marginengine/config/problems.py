@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 #: What a value of the wrong type should have been, by pydantic's error type.
@@ -50,13 +51,26 @@ _UNION_TAG = re.compile(r"^(str|int|float|bool|bytes|decimal|none|list|dict|tupl
 def shown(value: object) -> str:
     """``value`` as a message quotes it back: ``repr`` for a scalar (cut beyond
     :data:`_MAX_SHOWN` characters), the TOML/JSON kind for anything else."""
-    if isinstance(value, str | int | float | bool) and not isinstance(value, type):
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 190:
+        # Counted, not printed: repr refuses an integer beyond 4300 digits.
+        sign = "a negative" if value < 0 else "an"
+        return f"{sign} integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    if isinstance(value, str | int | float | bool):
         text = repr(value)
-        if isinstance(value, int) and not isinstance(value, bool) and len(text) > _MAX_SHOWN:
-            return f"an integer of {len(text.lstrip('-'))} digits"
         return text if len(text) <= _MAX_SHOWN else text[:_MAX_SHOWN - 4] + "...'"
     name = type(value).__name__
     return _KINDS.get(name, f"a {name}")
+
+
+def _bound(value: object) -> str:
+    """A bound as written in a file: ``1`` for 1.0, ``0.00000001`` for ``Decimal('1E-8')``
+    (scientific, ``1E+15``, where the plain form would be long)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e16:
+        return str(int(value))
+    if isinstance(value, Decimal) and value.is_finite():
+        plain = format(value.normalize(), "f")
+        return plain if len(plain) <= 12 else str(value)
+    return str(value)
 
 
 def error_reason(err: Mapping[str, Any]) -> str:
@@ -96,13 +110,13 @@ def error_reason(err: Mapping[str, Any]) -> str:
               "multiple_of": ("a multiple of", "multiple_of")}
     if kind in bounds and bounds[kind][1] in ctx:
         words, key = bounds[kind]
-        return f"must be {words} {ctx[key]}{got}"
+        return f"must be {words} {_bound(ctx[key])}{got}"
     if kind == "finite_number":
         return f"must be a finite number{got}"
     if kind == "int_parsing_size":
         return "must be an integer of at most 4300 digits"
     if kind == "literal_error" and "expected" in ctx:
-        return f"must be one of {ctx['expected']}{got}"
+        return f"must be {ctx['expected']}{got}"
     if kind in ("too_short", "too_long") and "actual_length" in ctx:
         n = ctx.get("min_length" if kind == "too_short" else "max_length")
         words = "at least" if kind == "too_short" else "at most"

@@ -263,6 +263,13 @@ def read_price_file(path: str | Path, config: ProtocolConfig) -> list[list[Event
     """A replay source: a CSV whose header names assets (and optionally ``advance_seconds``
     first), one tick per line, prices in USD per whole token. Every problem names the line
     and column; raises :class:`ConfigError`."""
+    return [tick for _, tick in read_price_lines(path, config)]
+
+
+def read_price_lines(path: str | Path, config: ProtocolConfig
+                     ) -> list[tuple[int, list[Event]]]:
+    """As :func:`read_price_file`, each tick with the line it was read from (1-based; the
+    header is line 1)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8-sig")
@@ -280,7 +287,7 @@ def read_price_file(path: str | Path, config: ProtocolConfig) -> list[list[Event
     for name in header:
         if name != "advance_seconds" and not config.priced(name):
             problems.append(f"line 1: unknown asset {name!r}")
-    ticks: list[list[Event]] = []
+    ticks: list[tuple[int, list[Event]]] = []
     for n, row in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in row):
             continue
@@ -305,7 +312,7 @@ def read_price_file(path: str | Path, config: ProtocolConfig) -> list[list[Event
                                       joiner=" "))
         except RequestError as exc:
             problems.append(str(exc))
-        ticks.append(tick)
+        ticks.append((n, tick))
     if problems:
         raise ConfigError(problems[:20], source=str(p))
     return ticks
