@@ -64,8 +64,9 @@ def too_many_digits(text: str) -> str:
     than Python converts (``sys.get_int_max_str_digits()``); a TOML or JSON parser refuses
     it without saying where."""
     limit = sys.get_int_max_str_digits() or 4300
-    found = re.search(r"\d{%d,}" % (limit + 1), text.replace("_", ""))
-    line = text.replace("_", "")[:found.start()].count("\n") + 1 if found else None
+    plain = text.replace("_", "")  # TOML's 1_000 is one integer
+    found = re.search(rf"\d{{{limit + 1},}}", plain)
+    line = plain[:found.start()].count("\n") + 1 if found else None
     where = f"line {line}: " if line is not None else ""
     return f"{where}a number has more than {limit} digits"
 
