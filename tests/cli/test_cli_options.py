@@ -79,6 +79,16 @@ def test_bad_order_is_one_line_exit_2(order: str, message: str,
     assert code == 2 and message in err and "Traceback" not in err
 
 
+def test_order_when_account_unknown_then_refused_naming_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # It margined an empty portfolio for the mistyped id and answered as if it were right.
+    code, out, err = run(["health", str(BOOK), "--json", "--order",
+                          "wrtier:WETH-2592000-2200-C:1"], capsys)
+    assert (code, out) == (2, "")
+    assert err.strip() == ("error: order: unknown account 'wrtier' (the snapshot's "
+                           "accounts: lp, spread, thin, writer)")
+
+
 def test_table_output_shows_portfolio_and_scenario_tables(capsys: pytest.CaptureFixture[str]):
     code, out, _ = run(["health", str(BOOK)], capsys)
     assert code == 0

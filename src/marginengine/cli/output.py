@@ -10,6 +10,7 @@ from rich.table import Table
 from marginengine.engine import Engine, fmt_health, fmt_usd
 from marginengine.errors import FieldError
 from marginengine.fixedpoint import Rounding, format_units, parse_units
+from marginengine.ledger.book_file import RESERVED_ACCOUNTS
 from marginengine.ledger.options import OptionSeries
 from marginengine.margin import NO_DEBT_HEALTH, MarginKind
 from marginengine.margin.portfolio import PortfolioMargin
@@ -453,6 +454,14 @@ def option_what_if(engine: Engine, order: str) -> dict[str, Any]:
     clearing = engine.state.options
     if clearing is None:
         raise FieldError("order", "the protocol has no [protocol.options]")
+    known = {*engine.ledger.accounts, *clearing.cash, *clearing.positions}
+    if account not in known:
+        # A what-if on an account the snapshot does not hold would margin an empty
+        # portfolio: a mistyped id answered as if it were right.
+        shown = sorted(a for a in known if a not in RESERVED_ACCOUNTS)
+        more = f", ... ({len(shown)} in all)" if len(shown) > 10 else ""
+        raise FieldError("order", f"unknown account {account!r} (the snapshot's accounts: "
+                                  f"{', '.join(shown[:10]) or 'none'}{more})")
     bits = symbol.rsplit("-", 3)
     if len(bits) != 4 or bits[3] not in ("C", "P") or not bits[1].isdigit():
         raise FieldError("order", f"series must be UNDERLYING-EXPIRY-STRIKE-C|P "
