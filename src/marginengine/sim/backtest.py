@@ -39,7 +39,7 @@ from marginengine.config.adaptive import MODEL_NAMES, AdaptiveConfig
 from marginengine.engine import Event, Outcome, SetPrice
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import BPS, PRICE_UNIT, RAY
-from marginengine.sim.adaptive_agent import conditions_event, propose_risk_params
+from marginengine.sim.adaptive_agent import conditions_event, min_prices, propose_risk_params
 from marginengine.sim.cascade import CascadeRunner, scenario_spec
 from marginengine.sim.cascade_config import CascadeFile
 from marginengine.sim.family_cascade_config import family_kind
@@ -122,7 +122,9 @@ class BacktestRunner(CascadeRunner):
         if (self.adaptive is not None and isinstance(event, SetPrice)
                 and event.asset == self.collateral and outcome.accepted):
             self.history.append(event.price)
-            if len(self.history) >= 3:
+            # From the first price the model can estimate from (GARCH waits for 31):
+            # until then the static parameters stand, as before any adaptive update.
+            if len(self.history) >= min_prices(self.adaptive):
                 self._publish()
         return outcome
 
@@ -165,12 +167,23 @@ class BacktestRunner(CascadeRunner):
         self.usage.append(debt / power if power > 0 else 0.0)
 
 
+def _too_short(adaptive: AdaptiveConfig) -> str:
+    need = min_prices(adaptive)
+    return f"the {adaptive.model} model needs at least {need} prices ({need - 1} returns)"
+
+
 def run_policy(data: dict[str, Any], policy: str, seed: int, index: int,
                source: str | None = None) -> dict[str, Any]:
     """Run ``index`` of ``policy`` (child seed ``index`` of ``seed``): its figures."""
     spec, protocol = scenario_spec(policy_data(data, policy), source)
     runner = BacktestRunner(spec, protocol, np.random.default_rng(child_seed(seed, index)))
     runner.run()
+    if protocol.adaptive is not None and len(runner.history) < min_prices(protocol.adaptive):
+        # The oracle published too few prices for the model to estimate even once: the
+        # "adaptive" figures would be the static policy's under another name.
+        raise ConfigError([f"--margin {policy}: {_too_short(protocol.adaptive)}; the oracle "
+                           f"published {len(runner.history)} prices of "
+                           f"{runner.collateral} in run {index}"], source=source)
     summary = runner.summary()
     lt = runner.engine.config.markets[runner.collateral].liquidation_threshold_bps
     return {"policy": policy, "run": index, "seed": f"{seed}/{index}",
@@ -265,6 +278,18 @@ def backtest(data: dict[str, Any], policies: list[str], runs: int, seed: int | N
                                "markets of its own; backtest compares margin policies "
                                "of a lending protocol (run it with simulate)"],
                               source=source)
+        adaptive = protocol.adaptive
+        if adaptive is not None:
+            need = min_prices(adaptive)
+            spec, _ = scenario_spec(policy_data(data, p), source)
+            if adaptive.history < need:
+                raise ConfigError([f"--margin {p}: {_too_short(adaptive)}; "
+                                   f"protocol.adaptive.history keeps {adaptive.history}"],
+                                  source=source)
+            if spec.steps + 1 < need:
+                raise ConfigError([f"--margin {p}: {_too_short(adaptive)}; the scenario's "
+                                   f"path has {spec.steps + 1} prices (steps = {spec.steps}): give "
+                                   f"steps >= {need - 1} or another model"], source=source)
     master = int(data.get("seed", 0)) if seed is None else seed
     rows = [run_policy(data, p, master, i, source) for i in range(runs) for p in policies]
     result = compare(rows, policies, master)
