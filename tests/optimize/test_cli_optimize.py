@@ -66,6 +66,11 @@ def test_optimize_when_run_then_outputs_marker_and_resume_from_cache(
     (["--constraint", "es99_bad_debt<=x"], "--constraint 'es99_bad_debt<=x': 'x' is not a "
      "number"),
     (["--budget", "2"], "--budget: must be an integer >= 4 (got 2)"),
+    # Unbounded before: a million evaluations were accepted (64 million cascade runs, and a
+    # re-evaluation stage cubic in the candidates).
+    (["--budget", str(10**6)], "--budget: must be at most 1,000 candidate evaluations (each "
+     "is --runs cascade runs, and the re-evaluation's frontier layering grows with the cube "
+     "of the candidates), got 1,000,000"),
     # A billion runs per candidate used to be accepted (and never finished).
     (["--runs", str(10**9)], "--runs: must be at most 100,000 (as simulate --runs and "
      "monte_carlo.runs), got 1,000,000,000"),
