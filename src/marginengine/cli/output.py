@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from marginengine.config.amounts import MAX_UNITS
 from marginengine.engine import Engine, fmt_health, fmt_usd
 from marginengine.errors import FieldError
 from marginengine.fixedpoint import Rounding, format_units, parse_units
@@ -466,6 +467,9 @@ def option_what_if(engine: Engine, order: str) -> dict[str, Any]:
     if len(bits) != 4 or bits[3] not in ("C", "P") or not bits[1].isdigit():
         raise FieldError("order", f"series must be UNDERLYING-EXPIRY-STRIKE-C|P "
                                   f"(got {symbol!r})")
+    if len(bits[1]) > 20:  # int() refuses beyond 4300 digits; 20 is 3e12 years
+        raise FieldError("order", f"expiry must be unix seconds (got a {len(bits[1])}-digit "
+                                  "number)")
     opts = engine.config.options
     assert opts is not None
     try:
@@ -477,6 +481,12 @@ def option_what_if(engine: Engine, order: str) -> dict[str, Any]:
         raise FieldError("order", str(exc)) from None
     if strike <= 0 or size == 0 or premium < 0:
         raise FieldError("order", "strike must be > 0, size non-zero, premium >= 0")
+    for name, units in (("strike", strike), ("size", size), ("premium", premium)):
+        # As the service bounds an event's integers: beyond, the float screen of the
+        # portfolio overflowed and the refusal named "shocked_mtm", not the order.
+        if abs(units) > MAX_UNITS:
+            raise FieldError("order", f"{name} too large (more than 2**256 - 1 smallest "
+                                      "units)")
     underlying = bits[0]
     if underlying not in engine.prices:
         raise FieldError("order", f"no price for {underlying!r}")
