@@ -381,3 +381,14 @@ def test_replay_status_when_unknown_id_then_404_naming_it(client: Any) -> None:
     r = client.get("/replay/x")
     assert (r.status_code, r.json()["error"]) == (422, "path.replay_id: must be an integer "
                                                        "(got 'x')")
+
+
+def test_write_when_key_is_a_lone_surrogate_then_422_quoting_it_escaped(client: Any) -> None:
+    # Fuzzed: "\ud800" is valid JSON; quoting it back as UTF-8 raised UnicodeEncodeError,
+    # a 500. The refusal is ASCII-escaped JSON now.
+    for path, body in (("/ticks", b'{"prices": {"\\ud800": 1}}'),
+                       ("/whatif", b'{"shocks": {"\\ud800": -0.1}}')):
+        r = client.post(path, content=body, headers=JSON)
+        assert r.status_code == 422
+        assert b"\\ud800" in r.content
+    assert r.json()["error"] == "shocks.\ud800: unknown asset"

@@ -101,8 +101,16 @@ class ReplayIn(_Strict):
     rate: float = Field(default=2.0, gt=0, le=1000)
 
 
+class _ErrorResponse(JSONResponse):
+    """A refusal's JSON, ASCII-escaped: it quotes the request back, and a lone surrogate
+    (``"\\ud800"``, valid JSON) cannot be encoded as UTF-8 (the answer was a 500)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
 def _error(field: str, reason: str, status: int = 422) -> JSONResponse:
-    return JSONResponse({"error": f"{field}: {reason}",
+    return _ErrorResponse({"error": f"{field}: {reason}",
                          "detail": [{"field": field, "reason": reason}]}, status_code=status)
 
 
@@ -273,7 +281,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         if any(e.get("type") == "json_invalid" for e in errors):
             return _error("body", "malformed JSON")
         problems = _problems(errors) or [("body", "invalid request")]
-        return JSONResponse({"error": "; ".join(f"{f}: {r}" for f, r in problems),
+        return _ErrorResponse({"error": "; ".join(f"{f}: {r}" for f, r in problems),
                              "detail": [{"field": f, "reason": r} for f, r in problems]},
                             status_code=422)
 
