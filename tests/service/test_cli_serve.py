@@ -188,6 +188,16 @@ def test_price_file_lines_when_blank_lines_then_each_tick_keeps_its_line(
         "failed", 0, "line 2: log: writes are refused since the log failed: disk full")
 
 
+def test_serve_when_replay_rate_nan_then_refused_naming_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # Fuzzed: click's FloatRange takes nan (no comparison with it is true).
+    with pytest.raises(SystemExit) as info:
+        main(["serve", str(CONFIG), "--replay-rate", "nan"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == ("error: Invalid value for '--replay-rate': must be a "
+                                       "number from 0.01 to 1000 (got nan)\n")
+
+
 def test_price_file_when_bad_then_every_problem_named(tmp_path: Path) -> None:
     config = read_config(CONFIG).protocol
     path = tmp_path / "prices.csv"

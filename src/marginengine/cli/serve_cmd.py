@@ -20,6 +20,14 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _finite(_: click.Context, __: click.Parameter, value: float) -> float:
+    # click's FloatRange lets nan through (every comparison with it is false); the replay
+    # would then sleep 1 / nan seconds between ticks.
+    if value != value:
+        raise click.BadParameter("must be a number from 0.01 to 1000 (got nan)")
+    return value
+
+
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--book", "book", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -38,7 +46,8 @@ def _loopback(host: str) -> bool:
               default=None, help="Price file to play once started (CSV: a header of asset "
                                  "symbols, one tick per line).")
 @click.option("--replay-rate", default=2.0, show_default=True,
-              type=click.FloatRange(min=0.01, max=1000), help="Ticks per second of --replay.")
+              type=click.FloatRange(min=0.01, max=1000), callback=_finite,
+              help="Ticks per second of --replay.")
 def serve(config: Path, book: Path | None, log: str | None, host: str, port: int,
           token: str | None, replay_file: Path | None, replay_rate: float) -> None:
     """Serve the engine of CONFIG live: ingest ticks and events over HTTP and WebSocket,
