@@ -156,3 +156,19 @@ def test_health_when_perp_preset_not_a_string_then_named(
     code, out, err = run(["health", str(snapshot)], capsys)
     assert "protocol.perps.ETH-PERP.preset: must be 'dydx-v4' or 'hyperliquid'" in \
         one_line_error(code, err) and out == ""
+
+
+def test_set_or_grid_when_integer_beyond_4300_digits_then_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # Fuzzed: tomllib's ValueError (int() refuses beyond 4300 digits) was an internal error.
+    huge = "9" * 5000
+    code, _, err = run(["simulate", str(QUICKSTART), "--out", str(tmp_path / "o"),
+                        "--set", f"steps={huge}"], capsys)
+    assert one_line_error(code, err) == "error: --set steps: a number has more than 4300 " \
+                                        "digits\n"
+    code, _, err = run(["sweep", str(QUICKSTART), "--out", str(tmp_path / "s"),
+                        "--grid", f"steps=3,{huge}"], capsys)
+    assert one_line_error(code, err) == "error: --grid steps: a number has more than 4300 " \
+                                        "digits\n"
+    assert list(tmp_path.iterdir()) == []
