@@ -14,6 +14,7 @@ from tests.cli.test_cli import EXAMPLES, run
 
 #: Examples that are not scenarios of simulate: the command that reads each.
 OTHER_COMMANDS = {"serve.toml": "serve", "serve_options.toml": "serve",
+                  "serve_snapshot.toml": "serve", "serve_snapshot_book.toml": "health",
                   "snapshot.toml": "health",
                   "snapshot_perps.toml": "health", "options_book.toml": "health"}
 SCENARIOS = sorted(p.name for p in EXAMPLES.glob("*.toml") if p.name not in OTHER_COMMANDS)

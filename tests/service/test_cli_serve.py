@@ -11,7 +11,7 @@ import pytest
 from marginengine.cli.main import main
 from marginengine.engine import Engine, SetPrice
 from marginengine.errors import ConfigError
-from marginengine.service.requests import read_price_file, read_price_lines
+from marginengine.service.requests import read_price_file, read_replay_file
 from marginengine.service.startup import LIQUIDITY_ACCOUNT, read_config, start_engine
 from tests.conftest import ETH, USDC
 
@@ -172,13 +172,13 @@ def test_price_file_lines_when_blank_lines_then_each_tick_keeps_its_line(
     cfg = read_config(CONFIG)
     path = tmp_path / "prices.csv"
     path.write_text("WETH\n2900\n\n2800\n")
-    lines = read_price_lines(path, cfg.protocol)
-    assert [n for n, _ in lines] == [2, 4]
+    rows = read_replay_file(path, cfg.protocol).rows
+    assert [n for n, _, _ in rows] == [2, 4]
     started = start_engine(cfg.protocol, cfg.prices, cfg.book, None, cfg.source, cfg.options)
     service = Service(started.engine, cfg.settings())
     service.log_failure = "disk full"
-    app = create_app(service, "t", rate=0, replay=[t for _, t in lines], replay_rate=100,
-                     replay_lines=[n for n, _ in lines])
+    app = create_app(service, "t", rate=0, replay=[list(t) for _, t, _ in rows],
+                     replay_rate=100, replay_lines=[n for n, _, _ in rows])
     with TestClient(app) as client:
         deadline = time.time() + 5
         while client.get("/replay/0").json()["state"] == "running" and time.time() < deadline:

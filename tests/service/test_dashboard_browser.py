@@ -1,6 +1,8 @@
 """The dashboard in a real browser: headless Chromium (Debian's chromium + chromium-driver,
 driven by Selenium) opens the page of a running server, sees a tick arrive and the at-risk
-table change; the screenshot is saved (``$MARGINENGINE_ARTIFACTS`` or the test's folder).
+table change, and on an options book the options panel (portfolio accounts by health with
+their worst scenario, running auctions, each expiry's vol) follow vol ticks and an auction;
+the screenshots are saved (``$MARGINENGINE_ARTIFACTS`` or the test's folder).
 
 Skips, saying why, where there is no Chromium or no Selenium; ``MARGINENGINE_REQUIRE_BROWSER=1``
 (set by ``.ci/run``) turns the skip into a failure.
@@ -89,11 +91,91 @@ def test_dashboard_when_tick_arrives_then_table_changes(tmp_path: Path) -> None:
         alerts = driver.find_elements(By.CSS_SELECTOR, "#alerts li")
         assert alerts and "#1" in alerts[0].text
         assert after[0].split()[0] == server.get("/at-risk?limit=1")[0]["account"]
+        # A lending book: no options panel.
+        assert not driver.find_element(By.ID, "options").is_displayed()
         out = Path(os.environ.get("MARGINENGINE_ARTIFACTS", tmp_path))
         out.mkdir(parents=True, exist_ok=True)
         shot = out / "dashboard.png"
         assert driver.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.stop()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _table(driver: Any, table: str) -> list[list[str]]:
+    # Read in one script: the page redraws its tables on every refresh.
+    rows: list[list[str]] = driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map("
+        "(r) => [...r.cells].map((c) => c.textContent));", f"#{table} tbody tr")
+    return rows
+
+
+def _shown(x: float, digits: int) -> str:
+    """``x`` as the page prints it (en-US, at most ``digits`` decimals)."""
+    text = f"{round(x, digits):,.{digits}f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def test_dashboard_when_options_book_then_panel_follows_vols_and_auctions(
+        tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-"))
+    # examples/serve_options.toml: three put sellers (s1, s2, s3) and a buyer (mm) under
+    # PMRM_2; WETH at 2,000 USD, one 30-day expiry at 60% ATM vol, skew -10%.
+    server = Server(["examples/serve_options.toml"])
+    driver = None
+    try:
+        driver = _driver(profile)
+        driver.get(f"{server.url}/")
+        status = driver.find_element(By.ID, "status")
+        _wait(lambda: status.text == "live")
+        panel = driver.find_element(By.ID, "options")
+        _wait(lambda: panel.is_displayed() and _table(driver, "opt-table"))
+        assert driver.find_element(By.ID, "opt-rule").text == "(PMRM_2)"
+        assert driver.find_element(By.ID, "opt-accounts").text == "4"
+        assert _table(driver, "opt-vols") == [["WETH", "30d", "60%", "-10%"]]
+        # Lowest health first, each with the engine's exact health and worst scenario.
+        rows = _table(driver, "opt-table")
+        assert [r[0] for r in rows] == ["s3", "s2", "s1", "mm"]
+        s3 = server.get("/accounts/s3")
+        scenario = s3["worst"]["scenario"]
+        assert rows[0][1] == _shown(s3["health"], 4)
+        assert rows[0][2] == "0"
+        assert rows[0][3].startswith(f"#{scenario['index']} spot ×")
+        assert rows[0][3].endswith(f"vol {scenario['vol_shock']}")
+        assert rows[0][4] == _shown(scenario["pnl"], 2)
+        assert _table(driver, "opt-auctions") == []
+        # A vol tick to 150%: s3 liquidatable (level 3), s2 below 1.25 (level 1).
+        r = server.post("/ticks", {"vols": {"WETH": 1.5}})
+        assert r.json()["alert"]["liquidatable"]["new"] == ["s3"]
+        _wait(lambda: _table(driver, "opt-vols") == [["WETH", "30d", "150%", "-10%"]])
+        _wait(lambda: (rows := _table(driver, "opt-table"))[0][:3] == [
+            "s3", _shown(server.get("/accounts/s3")["health"], 4), "3"]
+            and rows[1][2] == "1")
+        liq = driver.execute_script("return [...document.querySelectorAll("
+                                    "'#opt-table tbody tr.liq')].map((r) => r.dataset.account);")
+        assert liq == ["s3"]
+        assert driver.find_element(By.ID, "opt-liq").text == "1"
+        alerts = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#alerts li")]
+        assert "#1 s3 liquidatable: portfolio auction (StartPortfolioAuction)" in alerts
+        # A keeper starts s3's auction: the panel lists it.
+        start = {"type": "StartPortfolioAuction", "keeper": "keeper", "account": "s3"}
+        r = server.post("/events", {"events": [start]})
+        assert r.json()["outcomes"][0]["accepted"]
+        server.post("/ticks", {"advance_seconds": 60})  # a tick: the page refreshes
+        _wait(lambda: _table(driver, "opt-auctions") == [["#1", "s3", "solvent", "t=0"]])
+        _wait(lambda: _table(driver, "opt-table")[0][5] == "running")
+        assert driver.find_element(By.ID, "opt-auction-count").text == "1"
+        # The heatmap offers the options' underlying and counts the sellers there.
+        assert driver.find_element(By.ID, "heat-asset").get_attribute("value") == "WETH"
+        out = Path(os.environ.get("MARGINENGINE_ARTIFACTS", tmp_path))
+        out.mkdir(parents=True, exist_ok=True)
+        shot = out / "dashboard_options.png"
+        assert driver.save_screenshot(str(shot))
     finally:
         if driver is not None:
             driver.quit()

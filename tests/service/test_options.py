@@ -128,13 +128,21 @@ def test_account_when_srm_then_maintenance_is_derives_isolated_put_margin(srm: A
 
 
 def test_summary_when_options_then_open_interest_and_security_module(pm2: Any) -> None:
+    engine = _engine(pm2)
     body = pm2.get("/summary").json()
     assert body["accounts"] == 4
     assert body["options"] == {
         "rule": "PMRM_2", "quote_asset": "USDC", "accounts": 4, "liquidatable": 0,
         "unpriced": [], "cash": (500_000 + 6_000 + 4_500 + 3_700) * USDC6,
         "security_module": 1_000 * USDC6,
-        "open_interest": {"WETH-2592000-1800-P": 30 * SIZE}, "auctions": []}
+        "open_interest": {"WETH-2592000-1800-P": 30 * SIZE}, "auctions": [],
+        "vols": {"WETH-2592000": {"underlying": "WETH", "expiry": EXPIRY,
+                                  "vol_ppm": 600_000, "skew_ppm": -100_000}},
+        "svi": [],
+        # The dashboard's options panel: portfolio accounts by the watch's health.
+        "lowest": [{"account": a, "health": round(engine.health_factor(a) / WAD, 6),
+                    "level": 0, "liquidatable": False, "unpriced": None, "auction": False}
+                   for a in ("s3", "s2", "s1", "mm")]}
     # The health histogram counts the portfolio accounts by their exact health:
     # s2 (2.56) and s3 (2.11) in [2, 3), s1 (3.40) in [3, 5), mm in [5, inf).
     dist = body["health_distribution"]
@@ -194,8 +202,12 @@ def test_vol_tick_when_vol_jumps_then_seller_liquidatable_and_auction_started(
     body = pm2.get("/accounts/s3").json()
     assert body["auction"] == {"id": 1, "insolvent": False, "start_time": 0}
     assert body["quote"]["event"] == "BidPortfolioAuction"
-    assert pm2.get("/summary").json()["options"]["auctions"] == [
-        {"account": "s3", "id": 1, "insolvent": False}]
+    options = pm2.get("/summary").json()["options"]
+    assert options["auctions"] == [{"account": "s3", "id": 1, "insolvent": False,
+                                    "start_time": 0}]
+    assert options["vols"]["WETH-2592000"]["vol_ppm"] == 1_500_000
+    assert [(r["account"], r["level"], r["liquidatable"], r["auction"])
+            for r in options["lowest"][:2]] == [("s3", 3, True, True), ("s2", 1, False, False)]
 
 
 def test_events_when_option_trade_posted_then_new_accounts_margined(pm2: Any) -> None:

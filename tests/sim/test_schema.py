@@ -29,7 +29,7 @@ EXAMPLES = ROOT / "examples"
 #: Files in examples/ that are not scenarios: snapshots (``marginengine health``) and the
 #: service's configuration (``marginengine serve``).
 NOT_SCENARIOS = {"snapshot.toml", "snapshot_perps.toml", "options_book.toml", "serve.toml",
-                 "serve_options.toml"}
+                 "serve_options.toml", "serve_snapshot.toml", "serve_snapshot_book.toml"}
 SCRIPTED = {"compound_v3", "dai_oracle_spike", "lending_walkthrough", "mango_manipulation",
             "options_crash", "perp_crash"}
 WALKTHROUGH = EXAMPLES / "lending_walkthrough.toml"

@@ -31,8 +31,10 @@ def _finite(_: click.Context, __: click.Parameter, value: float) -> float:
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--book", "book", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Book file (CSV or Parquet: account,asset,supplied,borrowed); default: "
-                   "[service] book in CONFIG. Entered through events as the log's first batch.")
+              help="Book file (CSV or Parquet: account,asset,supplied,borrowed; or a snapshot "
+                   ".toml with options cash, option positions against _book and [[vols]]); "
+                   "default: [service] book in CONFIG. Entered through events as the log's "
+                   "first batch, each option trade checked pre-trade.")
 @click.option("--log", "log", default=None, metavar="sqlite:PATH | postgresql://...",
               help="Event log: a new SQLite file, or a PostgreSQL database (created, or "
                    "resumed after a restart). Default: no log (not durable).")
@@ -44,7 +46,9 @@ def _finite(_: click.Context, __: click.Parameter, value: float) -> float:
                    "printed at startup).")
 @click.option("--replay", "replay_file", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="Price file to play once started (CSV: a header of asset "
-                                 "symbols, one tick per line).")
+                                 "symbols, one tick per line; with [protocol.options], "
+                                 "vol.ASSET columns tick ASSET's ATM vol, e.g. vol.WETH "
+                                 "= 0.8, on every expiry with a surface at startup).")
 @click.option("--replay-rate", default=2.0, show_default=True,
               type=click.FloatRange(min=0.01, max=1000), callback=_finite,
               help="Ticks per second of --replay.")
@@ -54,7 +58,8 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
     push alerts (WebSocket /ws, SSE /stream), answer queries, show the dashboard at /.
 
     CONFIG is a TOML file with [protocol], [prices] (the starting prices), an optional
-    [service] table (thresholds, max_quotes, max_events, max_body, rate, burst, book) and,
+    [service] table (thresholds, max_quotes, max_events, max_body, rate, burst, book,
+    counterparty_cash: _book's options cash for a snapshot book's option positions) and,
     with [protocol.options], an optional [options] table (the simulator's: security_module,
     cash, [[options.expiries]], [[options.trades]]) opening an options book.
     API documentation: /docs. Metrics: /metrics.
@@ -66,23 +71,34 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
     except ImportError as exc:
         raise click.UsageError(f"serve needs the serve extra ({exc.name} is missing): "
                                "pip install 'marginengine[serve]'") from None
+    from marginengine.engine import Engine, Event
     from marginengine.service import Service
-    from marginengine.service.requests import read_price_lines
+    from marginengine.service.requests import read_replay_file
     from marginengine.service.startup import read_config, start_engine
 
     cfg = read_config(config)
-    lines = read_price_lines(replay_file, cfg.protocol) if replay_file else []
+    replay = read_replay_file(replay_file, cfg.protocol) if replay_file else None
+
+    def replay_ticks(engine: Engine) -> list[list[Event]] | None:
+        # The vol columns tick the surfaces the service starts with: checked on that
+        # state before a log is written, built again on the started engine.
+        if replay is None:
+            return None
+        return replay.ticks(engine.state.vols, engine.state.svi)
+
     token = token or os.environ.get("MARGINENGINE_TOKEN") or None
     generated = token is None
     if token is None:
         token = secrets.token_urlsafe(24)
     started = start_engine(cfg.protocol, cfg.prices, book or cfg.book, log, cfg.source,
-                           cfg.options)
+                           cfg.options, check=replay_ticks,
+                           counterparty_cash=cfg.counterparty_cash)
+    ticks = replay_ticks(started.engine)
     service = Service(started.engine, cfg.settings())
     app = create_app(service, token, max_body=cfg.section.max_body, rate=cfg.section.rate,
                      burst=cfg.section.burst, on_close=started.engine.close,
-                     replay=[tick for _, tick in lines] or None, replay_rate=replay_rate,
-                     replay_lines=[n for n, _ in lines] or None)
+                     replay=ticks, replay_rate=replay_rate,
+                     replay_lines=[n for n, _, _ in replay.rows] if replay else None)
     err = sys.stderr
     print(f"marginengine serve: {service.account_count()} accounts, "
           f"{started.engine.seq} events, log {started.log}"

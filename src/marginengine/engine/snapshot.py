@@ -44,7 +44,7 @@ has checked, so both go through the same rules and a book is not formatted back 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -60,7 +60,13 @@ from marginengine.config.amounts import (
 )
 from marginengine.config.base import StrictModel
 from marginengine.engine.engine import Engine
-from marginengine.engine.events import SetPrice, SetVolSurface
+from marginengine.engine.events import (
+    DepositOptionCash,
+    Event,
+    SetPrice,
+    SetVolSurface,
+    TradeOption,
+)
 from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
@@ -257,27 +263,76 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
     if problems:
         raise ConfigError(problems, source=source)
     engine = engine_from_accounts(config, prices, accounts, source=source)
-    for v in snap.vols:
-        out = engine.apply(SetVolSurface(v.underlying, v.expiry, round(v.vol * 1e6),
-                                         round(v.skew * 1e6)))
+    for event in snapshot_vol_events(snap):
+        out = engine.apply(event)
         if not out.accepted:
             raise ConfigError([f"vols: {out.reason}"], source=source)
     clearing = engine.state.options     # after the events: the clearing is copy-on-write
     if clearing is not None:
         for account_id, amount in opt_cash:
             clearing.deposit(account_id, amount)
-        for account_id, series, size in opt_fills:
+        for _, account_id, series, size in opt_fills:
             buyer, seller = (account_id, BOOK) if size > 0 else (BOOK, account_id)
             clearing.trade(buyer, seller, series, abs(size), 0, engine.ledger.time)
         clearing.check()
     return engine
 
 
-def _options(snap: SnapshotFile, config: ProtocolConfig, problems: list[str]
-             ) -> tuple[list[tuple[str, int]], list[tuple[str, OptionSeries, int]]]:
-    """The accounts' options cash and positions, checked (problems appended)."""
+def snapshot_vol_events(snap: SnapshotFile) -> list[SetVolSurface]:
+    """The snapshot's ``[[vols]]`` as ``SetVolSurface`` events (ppm, rounded), in order."""
+    return [SetVolSurface(v.underlying, v.expiry, round(v.vol * 1e6), round(v.skew * 1e6))
+            for v in snap.vols]
+
+
+def snapshot_option_events(data: Mapping[str, Any], config: ProtocolConfig,
+                           source: str | None = None) -> list[tuple[str, Event]]:
+    """The options part of a snapshot as the events that open it on an engine of
+    ``config``, each with the field it comes from: ``SetVolSurface`` per ``[[vols]]``
+    entry (``vols.N``), ``DepositOptionCash`` per ``option_cash``
+    (``accounts.N.option_cash``), then a ``TradeOption`` at premium 0 against
+    :data:`BOOK` per option position (``accounts.N.options.M``), account by account, each
+    account's longs before its shorts (a spread's long leg is held when the short leg's
+    pre-trade check runs). These are the positions :func:`engine_from_snapshot` books
+    without events; here each trade is decided by the engine (both sides' pre-trade
+    margin check), so :data:`BOOK` must hold the options cash its sales need.
+
+    Only ``[[accounts]]`` (``option_cash``, ``options``) and ``[[vols]]`` are read, checked
+    as :func:`engine_from_snapshot` checks them against ``config`` (the snapshot's own
+    ``[protocol]`` and ``[prices]`` are not used); an underlying must be priced by
+    ``config``.
+
+    Raises
+    ------
+    ConfigError
+        One message per problem, each naming its field.
+    """
+    snap = validate_model(SnapshotFile, {**data, "prices": data.get("prices", {})},
+                          source=source)
+    problems: list[str] = []
+    cash, fills = _options(snap, config, problems, priced=config.priced)
+    if problems:
+        raise ConfigError(problems, source=source)
+    out: list[tuple[str, Event]] = [(field_path("vols", i), e)
+                                    for i, e in enumerate(snapshot_vol_events(snap))]
+    index = {acct.id: i for i, acct in enumerate(snap.accounts)}
+    out += [(field_path("accounts", index[a], "option_cash"), DepositOptionCash(a, amount))
+            for a, amount in cash]
+    # Longs first within each account (a stable sort keeps the file's order otherwise).
+    ordered = sorted(fills, key=lambda f: (index[f[1]], f[3] < 0))
+    for where, account_id, series, size in ordered:
+        buyer, seller = (account_id, BOOK) if size > 0 else (BOOK, account_id)
+        out.append((where, TradeOption(buyer, seller, series.underlying, series.expiry,
+                                       series.strike, series.is_call, abs(size), 0)))
+    return out
+
+
+def _options(snap: SnapshotFile, config: ProtocolConfig, problems: list[str],
+             priced: Callable[[str], bool] | None = None
+             ) -> tuple[list[tuple[str, int]], list[tuple[str, str, OptionSeries, int]]]:
+    """The accounts' options cash and positions (each with its field), checked (problems
+    appended); an underlying must be in the snapshot's prices, or ``priced``."""
     cash: list[tuple[str, int]] = []
-    fills: list[tuple[str, OptionSeries, int]] = []
+    fills: list[tuple[str, str, OptionSeries, int]] = []
     opts = config.options
     surfaces = {(v.underlying, v.expiry) for v in snap.vols}
     if snap.vols and opts is None:
@@ -299,7 +354,8 @@ def _options(snap: SnapshotFile, config: ProtocolConfig, problems: list[str]
                             f"(got {', '.join(sorted(underlyings))})")
         for j, o in enumerate(acct.options):
             at = field_path(where, "options", j)
-            if o.underlying not in snap.prices:
+            if not (priced(o.underlying) if priced is not None
+                    else o.underlying in snap.prices):
                 problems.append(f"{at}.underlying: no price for {o.underlying!r}")
                 continue
             if (o.underlying, o.expiry) not in surfaces:
@@ -311,8 +367,8 @@ def _options(snap: SnapshotFile, config: ProtocolConfig, problems: list[str]
             if size == 0:
                 problems.append(f"{at}.size: must not be zero")
             elif size is not None and strike is not None:
-                fills.append((acct.id, OptionSeries(o.underlying, o.expiry, strike,
-                                                    o.type == "call"), size))
+                fills.append((at, acct.id, OptionSeries(o.underlying, o.expiry, strike,
+                                                        o.type == "call"), size))
     return cash, fills
 
 

@@ -724,8 +724,9 @@ def _not_empty(tick: TickIn) -> TickIn:
 
 
 def _csv_field(line: int, event: Event) -> str:
-    # The price file's columns: an asset's price, or advance_seconds.
-    column = getattr(event, "asset", None) or "advance_seconds"
+    # The price file's columns: an asset's price, a vol column, or advance_seconds.
+    column = f"vol.{event.underlying}" if isinstance(event, SetVolSurface) else (
+        getattr(event, "asset", None) or "advance_seconds")
     return f"line {line}, column {column}"
 
 

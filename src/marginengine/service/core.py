@@ -71,10 +71,12 @@ from marginengine.margin.portfolio_rules import rule_of, scenario_rows
 from marginengine.scan import RiskBook, confirm_below, threshold_wad
 from marginengine.scan.portfolio_screen import EnginePortfolioScreen, screenable
 from marginengine.scan.sidematrix import MIN_LAYOUT_SLOTS
-from marginengine.scan.whatif import evaluate, parse_fraction, shock_curve
+from marginengine.scan.whatif import ScenarioOutcome, evaluate, parse_fraction, shock_curve
 
 #: Default alert thresholds (health), highest first.
 DEFAULT_THRESHOLDS = (Decimal("1.10"), Decimal("1.05"), Decimal("1"))
+#: Portfolio accounts listed (lowest health first) in ``/summary``'s options block.
+SUMMARY_LOWEST = 20
 #: Relative distance to a threshold under which the float health is not trusted.
 EXACT_BAND = 1e-9
 
@@ -929,22 +931,8 @@ class Service:
         below_ids: set[str] = set()
         pf_debt = pf_value = 0
         if portfolio:
-            priced = sorted(a for a, f in portfolio.items() if f.unpriced is None)
-            table = {**self.engine.prices, **outcome.prices}
-            marks = ({**self.engine.margin_prices(), **outcome.marks} if outcome.marks
-                     else None)
-            flags = confirm_below(self.engine, priced, WAD, table, marks, surfaces)
-            below_ids = {a for a, flag in zip(priced, flags, strict=True) if flag}
+            below_ids, pf_debt, pf_value = self._portfolio_below(outcome, surfaces)
             count += len(below_ids)
-            # A portfolio account in the totals by its whole maintenance state at the
-            # shocked prices (the margin interface's value and requirement, base
-            # currency), as /at-risk shows it: requirement as debt, value as collateral.
-            valuation = self.engine.valuation(table, marks, surfaces)
-            for a in sorted(below_ids):
-                state = self.engine.margin_model.margin(self.engine.ledger, valuation, a,
-                                                        MarginKind.MAINTENANCE)
-                pf_debt += state.requirement
-                pf_value += state.value
             debt += pf_debt / PRICE_UNIT
             collateral += pf_value / PRICE_UNIT
             shortfall += (pf_debt - pf_value) / PRICE_UNIT
@@ -974,6 +962,31 @@ class Service:
                 liquidatable = row is not None and bool(np.isin(row, outcome.rows))
             out["account"] = {"account": account_id, "liquidatable": liquidatable}
         return out
+
+    def _portfolio_below(self, outcome: ScenarioOutcome,
+                         surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None
+                         ) -> tuple[set[str], int, int]:
+        """The portfolio accounts liquidatable under ``outcome``'s shocked prices (and
+        ``surfaces``), confirmed one by one by the engine's rule (``scan.confirm_below``:
+        options revalued at the shocked spot of their underlying), with their
+        maintenance requirement and value there (base currency, 8 decimals, summed)."""
+        priced = sorted(a for a, f in self.portfolios.figures.items() if f.unpriced is None)
+        table = {**self.engine.prices, **outcome.prices}
+        marks = ({**self.engine.margin_prices(), **outcome.marks} if outcome.marks
+                 else None)
+        flags = confirm_below(self.engine, priced, WAD, table, marks, surfaces)
+        below = {a for a, flag in zip(priced, flags, strict=True) if flag}
+        # A portfolio account in the totals by its whole maintenance state at the shocked
+        # prices (the margin interface's value and requirement, base currency), as
+        # /at-risk shows it: requirement as debt, value as collateral.
+        valuation = self.engine.valuation(table, marks, surfaces)
+        requirement = value = 0
+        for a in sorted(below):
+            state = self.engine.margin_model.margin(self.engine.ledger, valuation, a,
+                                                    MarginKind.MAINTENANCE)
+            requirement += state.requirement
+            value += state.value
+        return below, requirement, value
 
     def at_risk(self, limit: int = 20) -> list[dict[str, Any]]:
         """The ``limit`` accounts with the lowest health (float screen), lowest first."""
@@ -1016,22 +1029,45 @@ class Service:
     def heatmap(self, asset: str, steps: int = 10, max_drop: Decimal = Decimal("0.5")
                 ) -> dict[str, Any]:
         """Liquidations by price level of ``asset``: for each drop from 0 to ``max_drop``,
-        the accounts and debt liquidatable there (the book's exact what-if)."""
+        the accounts and debt liquidatable there (the book's exact what-if).
+
+        Portfolio accounts (options, alone or beside lending or perps) are in every level
+        as :meth:`whatif` has them at that shock: liquidatable by the engine's one margin
+        interface at the shocked price (their options revalued at the shocked spot of
+        their underlying, each series at its surface's vol there), counted in
+        ``accounts``, their maintenance requirement in ``debt``, their maintenance value
+        in ``collateral`` and the difference in ``shortfall``; ``portfolio`` gives their
+        part alone. An account holding options and lending is counted once, by its whole
+        margin (the book's lending-only screen of it is left out)."""
         drops = [max_drop * i / steps for i in range(steps + 1)]
         drops = [min(d, Decimal("0.999")) for d in drops]
-        curve = shock_curve(self.book, asset, drops)
+        portfolio = bool(self.portfolios.figures)
+        if portfolio:
+            curve = evaluate(self.book, [{asset: -d} for d in drops],
+                             exclude=self._portfolio_rows())
+        else:
+            curve = shock_curve(self.book, asset, drops)
         price = self.engine.prices.get(asset, 0)
-        return {
-            "asset": asset,
-            "price": price / PRICE_UNIT,
-            "levels": [
-                {"drop": float(d), "price": (next(iter(o.prices.values()), price)
-                                             / PRICE_UNIT),
-                 "accounts": o.accounts, "debt": round(o.debt, 2),
-                 "collateral": round(o.collateral, 2), "shortfall": round(o.shortfall, 2)}
-                for d, o in zip(drops, curve, strict=True)
-            ],
-        }
+        levels = []
+        for d, o in zip(drops, curve, strict=True):
+            accounts, debt, collateral, shortfall = o.accounts, o.debt, o.collateral, \
+                o.shortfall
+            part: dict[str, Any] = {}
+            if portfolio:
+                below, requirement, value = self._portfolio_below(o)
+                accounts += len(below)
+                debt += requirement / PRICE_UNIT
+                collateral += value / PRICE_UNIT
+                shortfall += (requirement - value) / PRICE_UNIT
+                part = {"portfolio": {"accounts": len(below),
+                                      "requirement": round(requirement / PRICE_UNIT, 2),
+                                      "value": round(value / PRICE_UNIT, 2)}}
+            levels.append({"drop": float(d),
+                           "price": next(iter(o.prices.values()), price) / PRICE_UNIT,
+                           "accounts": accounts, "debt": round(debt, 2),
+                           "collateral": round(collateral, 2),
+                           "shortfall": round(shortfall, 2), **part})
+        return {"asset": asset, "price": price / PRICE_UNIT, "levels": levels}
 
     def summary(self) -> dict[str, Any]:
         """Protocol totals: per asset supplied and borrowed (smallest units), bad debt and
@@ -1095,10 +1131,29 @@ class Service:
                 "open_interest": {s.symbol: n for s, n in
                                   sorted(clearing.open_interest.items()) if n},
                 "auctions": [] if auctions is None else [
-                    {"account": a, "id": r.id, "insolvent": r.insolvent}
+                    {"account": a, "id": r.id, "insolvent": r.insolvent,
+                     "start_time": r.start_time}
                     for a, r in sorted(auctions.running.items())],
+                # Each expiry's surface now: ATM vol and skew (ppm), or an SVI slice.
+                "vols": {f"{u}-{t}": {"underlying": u, "expiry": t, "vol_ppm": v,
+                                      "skew_ppm": k}
+                         for (u, t), (v, k) in sorted(engine.state.vols.items())},
+                "svi": sorted(f"{u}-{t}" for u, t in engine.state.svi),
+                "lowest": self._lowest_portfolios(SUMMARY_LOWEST),
             }
         return out
+
+    def _lowest_portfolios(self, limit: int) -> list[dict[str, Any]]:
+        """The ``limit`` portfolio accounts with the lowest health (the watch's; without
+        requirement or price last), lowest first, with level and liquidatability."""
+        figures = self.portfolios.figures
+        order = sorted(figures, key=lambda a: (figures[a].health_float, a))[:limit]
+        auctions = self.engine.state.portfolio_auctions
+        running = {} if auctions is None else auctions.running
+        return [{"account": a, "health": _health(figures[a].health_float),
+                 "level": figures[a].level, "liquidatable": figures[a].liquidatable,
+                 "unpriced": figures[a].unpriced, "auction": a in running}
+                for a in order]
 
     def shock_fraction(self, value: object, where: str) -> Decimal:
         """A shock fraction checked by the book's own rule."""

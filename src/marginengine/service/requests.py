@@ -259,17 +259,70 @@ class _Known:
         return account_id in self.created or account_id in self.ledger
 
 
-def read_price_file(path: str | Path, config: ProtocolConfig) -> list[list[Event]]:
-    """A replay source: a CSV whose header names assets (and optionally ``advance_seconds``
-    first), one tick per line, prices in USD per whole token. Every problem names the line
+#: Prefix of a replay file's vol column: ``vol.WETH`` is WETH's ATM vol (a fraction).
+VOL_COLUMN = "vol."
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplayFile:
+    """A replay source as read (:func:`read_replay_file`): per tick its line, its time
+    advance and price events, and its vol cells (``underlying -> ATM vol, ppm``, checked
+    against the surfaces' bounds); the vol ticks become events only against an engine's
+    surfaces (:meth:`ticks`)."""
+
+    source: str
+    rows: tuple[tuple[int, tuple[Event, ...], tuple[tuple[str, int], ...]], ...]
+    vol_columns: tuple[str, ...] = ()
+
+    def ticks(self, surfaces: Mapping[tuple[str, int], tuple[int, int]],
+              svi: Iterable[tuple[str, int]] = ()) -> list[list[Event]]:
+        """One list of events per tick: time, prices, then each vol cell as a vol tick
+        (one ``SetVolSurface`` per expiry of the underlying with a surface in
+        ``surfaces``, its skew kept: :func:`vol_events`, as ``POST /ticks`` reads
+        ``vols``).
+
+        Raises
+        ------
+        ConfigError
+            A vol column whose underlying has no surface there, or SVI slices, named
+            ``line 1, column vol.X``.
+        """
+        svi = set(svi)
+        problems = []
+        for underlying in self.vol_columns:
+            if any(u == underlying for (u, _) in svi):
+                problems.append(f"line 1, column {VOL_COLUMN}{underlying}: {underlying} has "
+                                f"SVI slices (a vol tick replaces an ATM vol)")
+            elif not any(u == underlying for (u, _) in surfaces):
+                problems.append(f"line 1, column {VOL_COLUMN}{underlying}: no vol surface on "
+                                f"{underlying} when the service starts (open one in the "
+                                f"configuration's [options] or the book's [[vols]])")
+        if problems:
+            raise ConfigError(problems, source=self.source)
+        out: list[list[Event]] = []
+        for _, events, vols in self.rows:
+            tick = list(events)
+            for underlying, ppm in vols:
+                tick += [SetVolSurface(underlying, t, ppm, skew)
+                         for (u, t), (_, skew) in sorted(surfaces.items()) if u == underlying]
+            out.append(tick)
+        return out
+
+
+def read_price_file(path: str | Path, config: ProtocolConfig,
+                    surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None,
+                    svi: Iterable[tuple[str, int]] = ()) -> list[list[Event]]:
+    """A replay source's ticks (:func:`read_replay_file`, then :meth:`ReplayFile.ticks`
+    against ``surfaces``: needed only with vol columns); raises :class:`ConfigError`."""
+    return read_replay_file(path, config).ticks(surfaces or {}, svi)
+
+
+def read_replay_file(path: str | Path, config: ProtocolConfig) -> ReplayFile:
+    """A replay source: a CSV whose header names assets (and optionally
+    ``advance_seconds``, and with ``[protocol.options]`` vol columns ``vol.WETH``: the
+    ATM vol of every WETH expiry, a fraction), one tick per line, prices in USD per whole
+    token; an empty cell leaves that asset (or vol) unticked. Every problem names the line
     and column; raises :class:`ConfigError`."""
-    return [tick for _, tick in read_price_lines(path, config)]
-
-
-def read_price_lines(path: str | Path, config: ProtocolConfig
-                     ) -> list[tuple[int, list[Event]]]:
-    """As :func:`read_price_file`, each tick with the line it was read from (1-based; the
-    header is line 1)."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8-sig")
@@ -284,10 +337,22 @@ def read_price_lines(path: str | Path, config: ProtocolConfig
                           source=str(p))
     header = [h.strip() for h in rows[0]]
     problems: list[str] = []
+    vol_columns: list[str] = []
     for name in header:
-        if name != "advance_seconds" and not config.priced(name):
+        if name.startswith(VOL_COLUMN):
+            underlying = name[len(VOL_COLUMN):]
+            if config.options is None:
+                problems.append(f"line 1, column {name}: the protocol has no options (add "
+                                f"[protocol.options] to the configuration)")
+            elif not config.priced(underlying):
+                problems.append(f"line 1, column {name}: unknown asset {underlying!r}")
+            elif underlying in vol_columns:
+                problems.append(f"line 1, column {name}: given twice")
+            else:
+                vol_columns.append(underlying)
+        elif name != "advance_seconds" and not config.priced(name):
             problems.append(f"line 1: unknown asset {name!r}")
-    ticks: list[tuple[int, list[Event]]] = []
+    ticks: list[tuple[int, tuple[Event, ...], tuple[tuple[str, int], ...]]] = []
     for n, row in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in row):
             continue
@@ -296,15 +361,23 @@ def read_price_lines(path: str | Path, config: ProtocolConfig
             continue
         tick: list[Event] = []
         prices: dict[str, Any] = {}
+        vols: list[tuple[str, int]] = []
         for name, cell in zip(header, row, strict=True):
             cell = cell.strip()
             if not cell:
                 continue
             if name == "advance_seconds":
+                at = f"line {n}, column {name}"
                 try:
-                    tick.extend(advance_event(int(cell), f"line {n}, column {name}"))
-                except (ValueError, RequestError) as exc:
-                    problems.append(f"line {n}, column {name}: {exc}")
+                    tick.extend(advance_event(int(cell), at))
+                except RequestError as exc:
+                    problems.append(str(exc))  # names ``at`` already
+                except ValueError:
+                    problems.append(f"{at}: must be a positive integer (got {cell!r})")
+            elif name.startswith(VOL_COLUMN):
+                ppm = vol_ppm(cell, f"line {n}, column {name}", problems)
+                if ppm is not None:
+                    vols.append((name[len(VOL_COLUMN):], ppm))
             else:
                 prices[name] = cell
         try:
@@ -312,7 +385,7 @@ def read_price_lines(path: str | Path, config: ProtocolConfig
                                       joiner=" "))
         except RequestError as exc:
             problems.append(str(exc))
-        ticks.append((n, tick))
+        ticks.append((n, tuple(tick), tuple(sorted(vols))))
     if problems:
         raise ConfigError(problems[:20], source=str(p))
-    return ticks
+    return ReplayFile(str(p), tuple(ticks), tuple(sorted(vol_columns)))

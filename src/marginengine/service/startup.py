@@ -15,6 +15,13 @@ in the simulator's format (:mod:`marginengine.sim.options_scenario`: ``security_
 then ``TradeOption`` per trade, each decided by the portfolio rule's pre-trade check (a
 trade beyond the seller's initial margin refuses the book).
 
+A snapshot book (a ``.toml`` book: :mod:`marginengine.engine.snapshot`'s format) enters
+the same way (:func:`read_service_book`): its lending balances as a lending book's, then
+``SetVolSurface`` per ``[[vols]]``, ``DepositOptionCash`` per ``option_cash``, ``_book``'s
+``[service] counterparty_cash`` and a ``TradeOption`` at premium 0 against ``_book`` per
+option position, each decided by both sides' pre-trade check; a refusal names the
+snapshot's field (``accounts.2.options.0``).
+
 Logs (``--log``):
 
 ``sqlite:PATH``
@@ -30,20 +37,33 @@ Logs (``--log``):
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from marginengine.config import ProtocolConfig, read_toml, validate_model
-from marginengine.engine import Borrow, Deposit, Engine, Event, SetPrice, event_from_dict
+from marginengine.config.amounts import parse_positive
+from marginengine.engine import (
+    Borrow,
+    Deposit,
+    DepositOptionCash,
+    Engine,
+    Event,
+    SetPrice,
+    TradeOption,
+    event_from_dict,
+)
+from marginengine.engine.snapshot import snapshot_option_events
 from marginengine.errors import ConfigError, LogError
-from marginengine.ledger.book_file import LIQUIDITY_ACCOUNT, Book
+from marginengine.ledger.book_file import COUNTERPARTY, LIQUIDITY_ACCOUNT, Book
 from marginengine.persistence import EventLog, PostgresStore, is_postgres_url
 from marginengine.scan.files import read_book, read_prices, read_protocol
 from marginengine.service.core import DEFAULT_THRESHOLDS, Settings
+from marginengine.sim.books import book_from_snapshot
 from marginengine.sim.options_scenario import OptionsSpec, options_setup
 
 
@@ -60,6 +80,10 @@ class ServiceSection(BaseModel):
     rate: float = Field(default=200.0, ge=0)
     burst: int = Field(default=400, ge=1)
     book: str | None = None
+    #: Options cash (whole ``[protocol.options].quote`` tokens) of ``_book``, the account
+    #: that takes the other side of a snapshot book's option positions: what its pre-trade
+    #: margin checks need where it sells (the book's long positions).
+    counterparty_cash: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(0)
     #: Screen portfolio accounts in one vector pass per tick (PMRM_2; see
     #: ``Settings.screen_portfolios``); false reads every one exactly.
     screen_portfolios: StrictBool = True
@@ -75,6 +99,8 @@ class ServeConfig:
     book: Path | None
     source: str
     options: tuple[Event, ...] = ()
+    #: ``[service] counterparty_cash`` in options quote smallest units.
+    counterparty_cash: int = 0
 
     def settings(self) -> Settings:
         """The alert settings."""
@@ -104,7 +130,24 @@ def read_config(path: str | Path) -> ServeConfig:
         raise ConfigError([f"service.thresholds: {exc}"], source=str(p)) from None
     book = (p.parent / section.book) if section.book else None
     options = options_events(protocol, data.get("options"), str(p))
-    return ServeConfig(protocol, prices, section, book, str(p), options)
+    return ServeConfig(protocol, prices, section, book, str(p), options,
+                       _counterparty_cash(protocol, section, str(p)))
+
+
+def _counterparty_cash(config: ProtocolConfig, section: ServiceSection, source: str) -> int:
+    """``[service] counterparty_cash`` in options quote smallest units."""
+    if not section.counterparty_cash:
+        return 0
+    if config.options is None:
+        raise ConfigError(["service.counterparty_cash: the protocol has no options (add "
+                           "[protocol.options] to the configuration)"], source=source)
+    problems: list[str] = []
+    amount = parse_positive(section.counterparty_cash,
+                            config.markets[config.options.quote].decimals,
+                            "service.counterparty_cash", problems)
+    if amount is None:
+        raise ConfigError(problems, source=source)
+    return amount
 
 
 def options_events(config: ProtocolConfig, table: object, source: str) -> tuple[Event, ...]:
@@ -146,21 +189,31 @@ def genesis_events(config: ProtocolConfig, prices: dict[str, int],
     return [*events, *deposits, *liquidity, *borrows, *options]
 
 
-def check_genesis(config: ProtocolConfig, events: list[Event], source: str) -> None:
+def check_genesis(config: ProtocolConfig, events: list[Event], source: str,
+                  fields: Mapping[int, str] | None = None) -> Engine:
     """Apply the genesis on a scratch engine (no log); refuse the book, naming the events
-    the engine refuses, before anything is written."""
+    the engine refuses (and the book's field each came from, ``fields``: event index ->
+    field), before anything is written; return the scratch engine."""
     scratch = Engine(config)
     problems = []
+    fields = fields or {}
     for i, event in enumerate(events):
         outcome = scratch.apply(event)
         if not outcome.accepted:
-            problems.append(f"{event.name} {json.dumps(event.to_dict())} (event {i + 1}): "
-                            f"{outcome.reason}")
+            where = f"{fields[i]}: " if i in fields else ""
+            hint = ""
+            if (outcome.reason or "").startswith(f"{COUNTERPARTY}:"):
+                hint = (f" ({COUNTERPARTY} takes the other side of the book's option "
+                        f"positions; give it options cash with [service] "
+                        f"counterparty_cash)")
+            problems.append(f"{where}{event.name} {json.dumps(event.to_dict())} (event "
+                            f"{i + 1}): {outcome.reason}{hint}")
     if problems:
         extra = [f"... and {len(problems) - 10} more"] if len(problems) > 10 else []
         raise ConfigError(["the engine refuses this book at the configured prices (a book "
                            "enters the service through its events):", *problems[:10],
                            *extra], source=source)
+    return scratch
 
 
 def _meta(config: ProtocolConfig) -> dict[str, str]:
@@ -179,15 +232,32 @@ class Started:
 
 def start_engine(config: ProtocolConfig, prices: dict[str, int], book_path: Path | None,
                  log: str | None, source: str = "config",
-                 options: tuple[Event, ...] = ()) -> Started:
+                 options: tuple[Event, ...] = (),
+                 check: Callable[[Engine], object] | None = None,
+                 counterparty_cash: int = 0) -> Started:
     """The engine of ``marginengine serve``: its log created (the book's genesis, then
-    the ``options`` events, as its first batch) or resumed (PostgreSQL)."""
+    the ``options`` events, as its first batch) or resumed (PostgreSQL).
+
+    ``check`` is called with the state the service will start from before anything is
+    written (a scratch engine holding the genesis, or the resumed engine), so what needs
+    that state (the ``--replay`` file's vol columns) is refused before a log exists;
+    ``counterparty_cash`` is ``_book``'s options cash for a snapshot book's option
+    positions (quote smallest units; :func:`read_service_book`)."""
     if log is not None and is_postgres_url(log):
         probe = _resume_or_none(config, log)
         if probe is not None:
+            if check is not None:
+                try:
+                    check(probe.engine)
+                except BaseException:
+                    probe.engine.close()
+                    raise
             return probe
+        events = _checked_genesis(config, prices, book_path, source, options, check,
+                                  counterparty_cash)
         engine = Engine(config, EventLog(PostgresStore.create(log, _meta(config)), "batch"))
-        where = log
+        _apply_genesis(engine, events)
+        return Started(engine, 0, _redact(log))
     elif log is not None:
         if not log.startswith("sqlite:"):
             raise LogError(f"--log: expected sqlite:PATH or postgresql://... (got {log!r})")
@@ -196,16 +266,16 @@ def start_engine(config: ProtocolConfig, prices: dict[str, int], book_path: Path
             raise LogError(f"{path}: already exists; the SQLite store never reopens a log "
                            f"for writing (replay it with marginengine replay, start on a new "
                            f"path, or use a PostgreSQL log, which the service resumes)")
-        events = _checked_genesis(config, prices, book_path, source, options)
+        events = _checked_genesis(config, prices, book_path, source, options, check,
+                                  counterparty_cash)
         engine = Engine.with_log(config, path, durability="batch")
         _apply_genesis(engine, events)
         return Started(engine, 0, f"sqlite:{path}")
-    else:
-        engine = Engine(config)
-        where = "none (state is not durable)"
-    events = _checked_genesis(config, prices, book_path, source, options)
+    events = _checked_genesis(config, prices, book_path, source, options, check,
+                                  counterparty_cash)
+    engine = Engine(config)
     _apply_genesis(engine, events)
-    return Started(engine, 0, _redact(where))
+    return Started(engine, 0, "none (state is not durable)")
 
 
 def _redact(where: str) -> str:
@@ -214,11 +284,51 @@ def _redact(where: str) -> str:
     return redact(where)
 
 
+def read_service_book(path: Path, config: ProtocolConfig, counterparty_cash: int = 0
+                      ) -> tuple[Book, list[tuple[str, Event]]]:
+    """A book for the service: a lending book (CSV or Parquet; no options), or a snapshot
+    (``.toml``: its ``[[accounts]]`` lending balances, and with ``[protocol.options]`` its
+    options cash, option positions and ``[[vols]]``), with the options events that open
+    it, each with its field (:func:`marginengine.engine.snapshot.snapshot_option_events`),
+    ``_book``'s ``counterparty_cash`` (options quote smallest units) deposited before the
+    trades when it is positive and the book holds option positions.
+
+    Raises
+    ------
+    ConfigError
+        Every problem, naming the file and field; a snapshot's perp positions or quote
+        balance (``accounts.N.positions``: the service opens none from a book).
+    """
+    if path.suffix.lower() != ".toml":
+        return read_book(path, config), []
+    data = read_toml(path)
+    book = book_from_snapshot(data, config, source=str(path))
+    held = [a for a in book.accounts if a.positions or a.quote]
+    if held:
+        raise ConfigError([f"{held[0].where}.positions: the service opens no perp positions "
+                           f"from a book (post Trade events to POST /events)"])
+    events = snapshot_option_events(data, config, source=str(path))
+    opts = config.options
+    if counterparty_cash > 0 and opts is not None and any(
+            isinstance(e, TradeOption) for _, e in events):
+        at = next(i for i, (_, e) in enumerate(events) if isinstance(e, TradeOption))
+        events.insert(at, ("service.counterparty_cash",
+                           DepositOptionCash(COUNTERPARTY, counterparty_cash)))
+    return book, events
+
+
 def _checked_genesis(config: ProtocolConfig, prices: dict[str, int], book_path: Path | None,
-                     source: str, options: tuple[Event, ...] = ()) -> list[Event]:
-    book = read_book(book_path, config) if book_path is not None else None
-    events = genesis_events(config, prices, book, options)
-    check_genesis(config, events, str(book_path or source))
+                     source: str, options: tuple[Event, ...] = (),
+                     check: Callable[[Engine], object] | None = None,
+                     counterparty_cash: int = 0) -> list[Event]:
+    book, book_options = (read_service_book(book_path, config, counterparty_cash)
+                          if book_path is not None else (None, []))
+    events = genesis_events(config, prices, book, (*options, *(e for _, e in book_options)))
+    first = len(events) - len(book_options)
+    fields = {first + i: where for i, (where, _) in enumerate(book_options)}
+    scratch = check_genesis(config, events, str(book_path or source), fields)
+    if check is not None:
+        check(scratch)
     return events
 
 

@@ -77,31 +77,78 @@ async function refresh() {
     }
     const prot = document.querySelector("#protocol tbody"); prot.textContent = "";
     const select = document.getElementById("heat-asset");
+    // Options' underlyings too: the heatmap counts portfolio accounts at each price.
+    const underlyings = new Set(Object.values((summary.options || {}).vols || {}).map((v) => v.underlying));
     for (const [asset, r] of Object.entries(summary.assets)) {
       const tr = document.createElement("tr"), unit = Math.pow(10, r.decimals);
       for (const v of [asset, fmt(r.price), fmt(r.supplied / unit), fmt(r.borrowed / unit)]) {
         const td = document.createElement("td"); td.textContent = v; tr.appendChild(td);
       }
       prot.appendChild(tr);
-      if (![...select.options].some((o) => o.value === asset) && r.price > 0 && r.supplied > 0) select.add(new Option(asset, asset));
+      if (![...select.options].some((o) => o.value === asset) && r.price > 0 && (r.supplied > 0 || underlyings.has(asset))) select.add(new Option(asset, asset));
       if (!history[asset] && r.price > 0) history[asset] = [r.price];
     }
     if (!select.dataset.chosen) {
       // Default: the asset with the most value supplied net of its borrows (the
       // collateral a crash hits, not the stablecoin lent out).
       const value = ([a, r]) => ((r.supplied - r.borrowed) / Math.pow(10, r.decimals)) * r.price;
-      const top = Object.entries(summary.assets).filter(([a, r]) => r.price > 0).sort((x, y) => value(y) - value(x))[0];
-      if (top) { select.value = top[0]; select.dataset.chosen = "1"; }
+      const top = Object.entries(summary.assets).filter(([a, r]) => r.price > 0 && r.supplied > 0).sort((x, y) => value(y) - value(x))[0];
+      const pick = top ? top[0] : [...underlyings].sort()[0];
+      if (pick) { select.value = pick; select.dataset.chosen = "1"; }
     }
     if (select.value) {
       const heat = await get(`/heatmap?asset=${encodeURIComponent(select.value)}&steps=10&max_drop=0.5`);
       bars(document.getElementById("heatmap"), heat.levels.map((l) => fmt(l.price, 0)),
            heat.levels.map((l) => l.debt), "#ff7f0e");
     }
+    await drawOptions(summary.options);
     document.body.dataset.refreshed = String(ticks);
   } catch (e) { console.warn(e); }
   refreshing = false;
   if (pending) { pending = false; refresh(); }
+}
+
+function row(body, values, cls) {
+  const tr = document.createElement("tr"); if (cls) tr.className = cls;
+  for (const v of values) { const td = document.createElement("td"); td.textContent = v; tr.appendChild(td); }
+  body.appendChild(tr); return tr;
+}
+function days(seconds) { return `${fmt(seconds / 86400, 1)}d`; }
+function pct(ppm) { return `${fmt(ppm / 1e4, 1)}%`; }
+
+// The options panel: /summary's options block (portfolio accounts by health, running
+// auctions, each expiry's surface) and, per listed account, /accounts/{id}'s worst
+// scenario (the engine's exact portfolio margin).
+async function drawOptions(opt) {
+  const panel = document.getElementById("options");
+  if (!opt) { panel.hidden = true; return; }
+  panel.hidden = false;
+  document.getElementById("opt-rule").textContent = opt.rule ? `(${opt.rule})` : "";
+  document.getElementById("opt-accounts").textContent = fmt(opt.accounts, 0);
+  document.getElementById("opt-liq").textContent = fmt(opt.liquidatable, 0);
+  document.getElementById("opt-auction-count").textContent = fmt(opt.auctions.length, 0);
+  const listed = opt.lowest.slice(0, 10);
+  const details = await Promise.all(listed.map((a) => get(`/accounts/${encodeURIComponent(a.account)}`).catch(() => null)));
+  const body = document.querySelector("#opt-table tbody"); body.textContent = "";
+  listed.forEach((a, i) => {
+    const d = details[i], w = d && d.worst;
+    let worst = a.unpriced || "–", pnl = "–";
+    if (w && w.scenario) {
+      worst = `#${w.scenario.index} spot ×${fmt(w.scenario.spot_shock, 3)} vol ${w.scenario.vol_shock}`;
+      pnl = fmt(w.scenario.pnl);
+    } else if (w) { worst = w.source; pnl = fmt(w.value); }
+    const tr = row(body, [a.account, a.health === null ? "–" : fmt(a.health, 4), a.level, worst, pnl,
+                          a.auction ? "running" : ""], a.liquidatable ? "liq" : "");
+    tr.dataset.account = a.account;
+  });
+  const auctions = document.querySelector("#opt-auctions tbody"); auctions.textContent = "";
+  for (const r of opt.auctions) row(auctions, [`#${r.id}`, r.account, r.insolvent ? "insolvent" : "solvent", `t=${r.start_time}`]);
+  const vols = document.querySelector("#opt-vols tbody"); vols.textContent = "";
+  for (const v of Object.values(opt.vols)) row(vols, [v.underlying, days(v.expiry), pct(v.vol_ppm), pct(v.skew_ppm)]);
+  for (const key of opt.svi) {
+    const cut = key.lastIndexOf("-");
+    row(vols, [key.slice(0, cut), days(Number(key.slice(cut + 1))), "SVI", ""]);
+  }
 }
 
 function onTick(msg) {
@@ -120,7 +167,10 @@ function onTick(msg) {
   }
   for (const q of msg.liquidatable.quotes.slice(0, 10)) {
     const li = document.createElement("li"); li.className = "down";
-    li.textContent = `#${msg.tick} ${q.account} liquidatable: repay ${q.debt_asset} for ${q.collateral_asset}`;
+    // A portfolio account's quote is the auction that liquidates it (no repay pair).
+    li.textContent = q.mechanism === "portfolio_auction"
+      ? `#${msg.tick} ${q.account} liquidatable: portfolio auction (${q.event})`
+      : `#${msg.tick} ${q.account} liquidatable: repay ${q.debt_asset} for ${q.collateral_asset}`;
     list.insertBefore(li, list.firstChild);
   }
   while (list.children.length > 200) list.removeChild(list.lastChild);
