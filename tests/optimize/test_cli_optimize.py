@@ -60,6 +60,10 @@ def test_optimize_when_run_then_outputs_marker_and_resume_from_cache(
     (["--param", "protocol.markets.WETH.nope=0.7:0.8:0.01"], "--param protocol.markets.WETH"
      ".nope: unknown path: 'nope' is not a field of protocol.markets.WETH"),
     (["--param", "book.accounts=9:3"], "--param 'book.accounts=9:3': LOW 9 is above HIGH 3"),
+    # Fuzzed: numpy's uniform refused a range beyond float64 ("internal error:
+    # OverflowError: Range exceeds valid bounds").
+    (["--param", f"{LTV}=-1e308:1e308"], f"--param '{LTV}=-1e308:1e308': the range is "
+     "beyond a float (HIGH - LOW must be below 1.8e308: the samplers draw in float64)"),
     (["--objective", "sharpe"], "--objective 'sharpe': unknown metric"),
     (["--constraint", "es99_bad_debt=5"], "--constraint 'es99_bad_debt=5': must be "
      "METRIC<=VALUE or METRIC>=VALUE"),
