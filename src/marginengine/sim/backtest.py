@@ -178,12 +178,6 @@ def run_policy(data: dict[str, Any], policy: str, seed: int, index: int,
     spec, protocol = scenario_spec(policy_data(data, policy), source)
     runner = BacktestRunner(spec, protocol, np.random.default_rng(child_seed(seed, index)))
     runner.run()
-    if protocol.adaptive is not None and len(runner.history) < min_prices(protocol.adaptive):
-        # The oracle published too few prices for the model to estimate even once: the
-        # "adaptive" figures would be the static policy's under another name.
-        raise ConfigError([f"--margin {policy}: {_too_short(protocol.adaptive)}; the oracle "
-                           f"published {len(runner.history)} prices of "
-                           f"{runner.collateral} in run {index}"], source=source)
     summary = runner.summary()
     lt = runner.engine.config.markets[runner.collateral].liquidation_threshold_bps
     return {"policy": policy, "run": index, "seed": f"{seed}/{index}",
