@@ -11,6 +11,7 @@ a scripted scenario, a cascade and a config file spell the same mistake the same
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -62,7 +63,23 @@ class ConfigError(MarginEngineError):
 
 
 class EventError(MarginEngineError):
-    """An event's arguments are malformed (wrong type, unknown field)."""
+    """An event's arguments are malformed (wrong type, unknown field).
+
+    Parameters
+    ----------
+    message
+        Every problem, ``"Deposit.acount: unknown field ...; Deposit.account: ..."``.
+    problems
+        The same problems as ``(field, reason)`` pairs, in the message's order (empty for
+        an error that names one field in its message alone).
+    """
+
+    def __init__(self, message: str, problems: Sequence[tuple[str, str]] = ()) -> None:
+        self.problems = list(problems)
+        super().__init__(message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (str(self), self.problems), self.__dict__
 
 
 class LogError(MarginEngineError):

@@ -260,7 +260,8 @@ def test_simulate_when_set_overrides_then_applied_and_bad_override_named(
     assert code == 0 and json.loads(out)["liquidation_count"] == 2
     code, _, err = run([*args, "--out", str(tmp_path / "c"), "--set", "feeds.DAI.kind=magic"],
                        capsys)
-    assert code == 2 and "feeds.DAI.kind: Input should be" in err
+    assert code == 2 and "feeds.DAI.kind: must be 'direct', 'push', 'delayed' or 'anchored' " \
+                         "(got 'magic')" in err
     code, _, err = run([*args, "--out", str(tmp_path / "d"), "--set", "oops"], capsys)
     assert code == 2 and err.strip() == "error: --set 'oops': must be PATH=VALUE with a " \
                                         "dotted PATH"

@@ -26,7 +26,7 @@ def one_line_error(code: int, err: str) -> str:
     ("liquidity.FOO=5", "liquidity.FOO: unknown asset (markets: USDC, WETH)"),
     ('accounts=[{id="a",deposit={WETH="x"}}]',
      "accounts.0.deposit.WETH: must be a number ('x' is not)"),
-    ("price.sigma=1e308", "price.sigma: Input should be less than or equal to 100"),
+    ("price.sigma=1e308", "price.sigma: must be at most 100"),
     # Aave's MAX_BORROW_RATE (1,000% a year) bounds the rate model; this one overflowed
     # the risk book's float indices (OverflowError in scan/assets.py).
     ("protocol.markets.USDC.interest_rate.slope1=100000000000",
@@ -154,5 +154,21 @@ def test_health_when_perp_preset_not_a_string_then_named(
     snapshot = tmp_path / "snap.toml"
     snapshot.write_text(text.replace('preset = "dydx-v4"', f"preset = {value}"))
     code, out, err = run(["health", str(snapshot)], capsys)
-    assert "protocol.perps.ETH-PERP.preset: Input should be 'dydx-v4' or 'hyperliquid'" in \
+    assert "protocol.perps.ETH-PERP.preset: must be 'dydx-v4' or 'hyperliquid'" in \
         one_line_error(code, err) and out == ""
+
+
+def test_set_or_grid_when_integer_beyond_4300_digits_then_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # Fuzzed: tomllib's ValueError (int() refuses beyond 4300 digits) was an internal error.
+    huge = "9" * 5000
+    code, _, err = run(["simulate", str(QUICKSTART), "--out", str(tmp_path / "o"),
+                        "--set", f"steps={huge}"], capsys)
+    assert one_line_error(code, err) == "error: --set steps: a number has more than 4300 " \
+                                        "digits\n"
+    code, _, err = run(["sweep", str(QUICKSTART), "--out", str(tmp_path / "s"),
+                        "--grid", f"steps=3,{huge}"], capsys)
+    assert one_line_error(code, err) == "error: --grid steps: a number has more than 4300 " \
+                                        "digits\n"
+    assert list(tmp_path.iterdir()) == []

@@ -98,6 +98,6 @@ def test_health_when_liquidation_price_is_unknown_then_one_line_error_naming_the
     code, out, err = run(["health", str(path), "--json"], capsys)
     assert code == 2 and out == ""
     assert err.strip().count("\n") == 0
-    assert "protocol.perps.BTC-PERP.liquidation_price: Input should be 'binance' or " \
+    assert "protocol.perps.BTC-PERP.liquidation_price: must be 'binance' or " \
            "'bybit'" in err
     assert "Traceback" not in err

@@ -66,7 +66,7 @@ ACTION = 'step = 1\ntype = "repay"\naccount = "a"\nasset = "USDC"\n'
      "actions.0.step: must be a number, not text (got 'one'; write it without quotes)"),
     (ACTION + 'amount = "abc"\n', "actions.0.amount: must be a number ('abc' is not)"),
     (ACTION + "amount = 5\nprotocol = 3\n",
-     "actions.0.protocol: Input should be a valid string (got 3)"),
+     "actions.0.protocol: must be a string (got 3)"),
     (ACTION + 'amount = 5\nprotocol = "lendr2"\n',
      "actions.0.protocol: unknown protocol 'lendr2' (protocols: aave, lender2)"),
 ])

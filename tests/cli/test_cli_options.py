@@ -72,11 +72,29 @@ def test_what_if_order_reports_margin_before_and_after(capsys: pytest.CaptureFix
     ("writer:WETH-2592000-2200-C", "ACCOUNT:SERIES:SIZE"),
     ("writer:WETH-2592000-2200-C:0", "size non-zero"),
     ("writer:WETH-999-2200-C:1", "no vol surface"),
+    # Fuzzed: a 5,000-digit expiry was "internal error: ValueError" (int() refuses it); a
+    # size of 1e308 overflowed the float screen, refused as "shocked_mtm: must be finite".
+    ("writer:WETH-" + "9" * 5000 + "-2200-C:1",
+     "order: expiry must be unix seconds (got a 5000-digit number)"),
+    ("writer:WETH-2592000-2200-C:1e308",
+     "order: size too large (more than 2**256 - 1 smallest units)"),
+    ("writer:WETH-2592000-1e300-C:1",
+     "order: strike too large (more than 2**256 - 1 smallest units)"),
 ])
 def test_bad_order_is_one_line_exit_2(order: str, message: str,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["health", str(BOOK), "--json", "--order", order], capsys)
-    assert code == 2 and message in err and "Traceback" not in err
+    assert code == 2 and message in err and err.count("\n") == 1  # one line, no warning
+
+
+def test_order_when_account_unknown_then_refused_naming_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # It margined an empty portfolio for the mistyped id and answered as if it were right.
+    code, out, err = run(["health", str(BOOK), "--json", "--order",
+                          "wrtier:WETH-2592000-2200-C:1"], capsys)
+    assert (code, out) == (2, "")
+    assert err.strip() == ("error: order: unknown account 'wrtier' (the snapshot's "
+                           "accounts: lp, spread, thin, writer)")
 
 
 def test_table_output_shows_portfolio_and_scenario_tables(capsys: pytest.CaptureFixture[str]):

@@ -45,10 +45,8 @@ def test_overrides_when_given_then_laid_over_the_preset_table_by_table():
 
 @pytest.mark.parametrize(("options", "problems"), [
     ({"portfolio_margin": {"im_factor": 0.2, "mm_factor": 0.01}},
-     ["protocol.options.portfolio_margin.im_factor: Input should be greater than or equal "
-      "to 0.5 (got 0.2)",
-      "protocol.options.portfolio_margin.mm_factor: Input should be greater than or equal "
-      "to 0.1 (got 0.01)"]),
+     ["protocol.options.portfolio_margin.im_factor: must be at least 0.5 (got 0.2)",
+      "protocol.options.portfolio_margin.mm_factor: must be at least 0.1 (got 0.01)"]),
     ({"portfolio_margin": {"nope": 1}},
      ["protocol.options.portfolio_margin.nope: unknown field (check the spelling)"]),
     ({"portfolio_preset": "derive-srm",

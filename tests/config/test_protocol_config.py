@@ -37,7 +37,7 @@ def test_invalid_market_when_loaded_then_one_message_per_problem_with_path():
         }})
     assert err.value.problems == [
         "markets.WETH.liquidation_threshold: must be greater than ltv (0.78 <= 0.80)",
-        "markets.USDC.decimals: Input should be greater than or equal to 0 (got -1)",
+        "markets.USDC.decimals: must be at least 0 (got -1)",
         "markets.USDC.reserve_factr: unknown field (check the spelling)",
     ]
 
@@ -72,7 +72,7 @@ def test_fraction_when_not_whole_basis_points_then_rejected():
 
 
 def test_fraction_when_above_one_or_nan_then_rejected():
-    with pytest.raises(ConfigError, match=r"markets.WETH.ltv: .*less than or equal to 1"):
+    with pytest.raises(ConfigError, match=r"markets.WETH.ltv: must be at most 1 \(got 1.5\)"):
         protocol_from_dict({"markets": {"WETH": {"ltv": 1.5}}})
     with pytest.raises(ConfigError, match="markets.WETH.reserve_factor"):
         protocol_from_dict({"markets": {"WETH": {"reserve_factor": float("nan")}}})

@@ -216,7 +216,8 @@ def test_refusals_change_nothing():
      r"^DriftLiquidatePerpPnlForDeposit\.max_pnl_transfer: must be an integer"),
     ({"type": "DriftLiquidatePerpPnlForDeposit", "liquidator": "k", "account": "u",
       "perp_market": "SOL-PERP", "asset_market": "SOL", "market": "SOL"},
-     r"^DriftLiquidatePerpPnlForDeposit\.market: unknown field$"),
+     r"^DriftLiquidatePerpPnlForDeposit\.market: unknown field \(did you mean perp_market\? "
+     r"fields: liquidator, account, perp_market, asset_market, max_pnl_transfer\)$"),
 ], ids=["missing-asset-market", "max-not-an-integer", "unknown-field"])
 def test_malformed_event_names_the_field(data: dict[str, Any], message: str):
     with pytest.raises(EventError, match=message):

@@ -296,7 +296,8 @@ def test_spot_insurance_fund_config_is_checked():
      r"^DriftResolveSpotBankruptcy\.market: must be a string \(got 5\)$"),
     ({"type": "DriftResolveSpotBankruptcy", "liquidator": "k", "account": "u",
       "market": "USDC", "amount": 3},
-     r"^DriftResolveSpotBankruptcy\.amount: unknown field$"),
+     r"^DriftResolveSpotBankruptcy\.amount: unknown field \(did you mean account\? fields: "
+     r"liquidator, account, market\)$"),
 ], ids=["missing-market", "market-not-a-string", "unknown-field"])
 def test_malformed_event_names_the_field(data: dict[str, Any], message: str):
     with pytest.raises(EventError, match=message):

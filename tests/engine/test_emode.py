@@ -320,13 +320,13 @@ def _config_error(preset: str = "aave-v3", **category: Any) -> str:
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("ltv", "0", "protocol.emode.categories.1.ltv: Input should be greater than 0"),
+    ("ltv", "0", "protocol.emode.categories.1.ltv: must be greater than 0"),
     ("ltv", "0.97", "protocol.emode.categories.1.liquidation_threshold: must be at least "
                     "ltv (0.96 < 0.97)"),
     ("ltv", "0.95001", "protocol.emode.categories.1.ltv: must be a whole number of "
                        "basis points"),
-    ("liquidation_bonus", "0", "protocol.emode.categories.1.liquidation_bonus: Input should "
-                               "be greater than 0"),
+    ("liquidation_bonus", "0", "protocol.emode.categories.1.liquidation_bonus: must be "
+                               "greater than 0"),
     ("liquidation_bonus", "0.05", "protocol.emode.categories.1.liquidation_bonus: "
                                   "liquidation_threshold x (1 + liquidation_bonus) "
                                   "must not exceed 1"),

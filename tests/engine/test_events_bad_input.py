@@ -106,9 +106,11 @@ def test_event_when_field_has_wrong_type_then_event_error_names_field(
           "collateral_asset": "WETH"},
          r"^Liquidate\.debt_to_cover: required field is missing$"),
         ({"type": "Deposit", "account": "alice", "asset": "WETH", "amount": 1, "amout": 1},
-         r"^Deposit\.amout: unknown field$"),
+         r"^Deposit\.amout: unknown field \(did you mean amount\? fields: account, asset, "
+         r"amount\)$"),
         ({"type": "Deposit", "account": "alice", "asset": "WETH", "amount": 1, 1: 2, "x": 3},
-         r"^Deposit\.1: unknown field$"),
+         r"^Deposit\.1: unknown field \(fields: account, asset, amount\); Deposit\.x: "
+         r"unknown field \(fields: account, asset, amount\)$"),
         ({"type": "Teleport", "account": "alice"},
          r"^type: unknown event type 'Teleport' \(one of Deposit, Withdraw, Borrow, Repay, "
          r"SetPrice, AdvanceTime, Liquidate, Absorb, BuyCollateral, DepositQuote, "

@@ -120,15 +120,15 @@ def test_config_when_mm_factor_above_im_factor_then_accepted_as_derive_does():
 @pytest.mark.parametrize(("data", "message"), [
     ({"preset": "nope"}, "portfolio_margin.preset: unknown preset 'nope'"),
     ({"preset": "derive-pm2", "vol_shock": {"vol_range_up": -1}},
-     "portfolio_margin.vol_shock.vol_range_up: Input should be greater than or equal to 0"),
+     "portfolio_margin.vol_shock.vol_range_up: must be at least 0"),
     ({"preset": "derive-pm2", "collateral": {"WETH": {"mm_haircut": 0.7, "im_haircut": 0.5}}},
      "portfolio_margin.collateral.WETH: mm_haircut + im_haircut must be at most 1"),
     ({"preset": "paradex", "scenarios": [{"spot_shock": 1.0, "vol_shock": "linear"}]},
      "a linear or abs (skew) scenario needs a [skew] table"),
     ({"preset": "derive-pm2", "im_factor": True}, "portfolio_margin.im_factor: must not be"),
-    ({"preset": "derive-pm2", "mm_factor": 11}, "portfolio_margin.mm_factor: Input should be "
-                                                "less than or equal to 10"),
-    ({"preset": "derive-pm2", "scenarios": []}, "portfolio_margin.scenarios: List should"),
+    ({"preset": "derive-pm2", "mm_factor": 11}, "portfolio_margin.mm_factor: must be at most 10 "
+                                                "(got 11)"),
+    ({"preset": "derive-pm2", "scenarios": []}, "portfolio_margin.scenarios: must have at least"),
     ({"preset": "derive-pm2", "typo": 1}, "portfolio_margin.typo: unknown field"),
 ])
 def test_config_when_bad_field_then_error_names_it(data, message):

@@ -344,7 +344,7 @@ def test_portfolio_config_when_unknown_preset_then_lists_all_six() -> None:
     ({"preset": "derive-pm1", "basis_spot_up": 1.0},
      "portfolio_margin.basis_spot_up: must be > 1 (got 1)"),
     ({"preset": "derive-pm1", "scenarios": [{"spot_shock": 1.0, "vol_shock": "linear"}]},
-     "portfolio_margin.scenarios.0.vol_shock: Input should be 'up', 'none' or 'down'"),
+     "portfolio_margin.scenarios.0.vol_shock: must be 'up', 'none' or 'down'"),
     ({"preset": "derive-pm1", "scenarios": [{"spot_shock": 1.0, "vol_shock": "up",
                                              "dampening": 0.5}]},
      "portfolio_margin.scenarios.0.dampening: unknown field"),

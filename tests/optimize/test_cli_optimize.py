@@ -60,12 +60,21 @@ def test_optimize_when_run_then_outputs_marker_and_resume_from_cache(
     (["--param", "protocol.markets.WETH.nope=0.7:0.8:0.01"], "--param protocol.markets.WETH"
      ".nope: unknown path: 'nope' is not a field of protocol.markets.WETH"),
     (["--param", "book.accounts=9:3"], "--param 'book.accounts=9:3': LOW 9 is above HIGH 3"),
+    # Fuzzed: numpy's uniform refused a range beyond float64 ("internal error:
+    # OverflowError: Range exceeds valid bounds").
+    (["--param", f"{LTV}=-1e308:1e308"], f"--param '{LTV}=-1e308:1e308': the range is "
+     "beyond a float (HIGH - LOW must be below 1.8e308: the samplers draw in float64)"),
     (["--objective", "sharpe"], "--objective 'sharpe': unknown metric"),
     (["--constraint", "es99_bad_debt=5"], "--constraint 'es99_bad_debt=5': must be "
      "METRIC<=VALUE or METRIC>=VALUE"),
     (["--constraint", "es99_bad_debt<=x"], "--constraint 'es99_bad_debt<=x': 'x' is not a "
      "number"),
     (["--budget", "2"], "--budget: must be an integer >= 4 (got 2)"),
+    # Unbounded before: a million evaluations were accepted (64 million cascade runs, and a
+    # re-evaluation stage cubic in the candidates).
+    (["--budget", str(10**6)], "--budget: must be at most 1,000 candidate evaluations (each "
+     "is --runs cascade runs, and the re-evaluation's frontier layering grows with the cube "
+     "of the candidates), got 1,000,000"),
     # A billion runs per candidate used to be accepted (and never finished).
     (["--runs", str(10**9)], "--runs: must be at most 100,000 (as simulate --runs and "
      "monte_carlo.runs), got 1,000,000,000"),

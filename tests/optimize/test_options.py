@@ -103,8 +103,7 @@ def test_candidates_when_validator_refuses_then_infeasible_naming_the_field(book
     problem = build_problem(book, [f"{IM}=0.30:1.00:0.10"], ["options_leverage"], [])
     assert problem.current == {IM: 1.0}
     data, why = problem.candidate([problem.params[0].cast(problem.params[0].grid_value(1))])
-    assert data is None and why == (f"{IM}: Input should be greater than or equal to 0.5 "
-                                    "(got 0.4)")
+    assert data is None and why == f"{IM}: must be at least 0.5 (got 0.4)"
     data, why = problem.candidate([problem.params[0].grid_value(3)])
     assert why is None and data is not None
     assert load_spec(data).protocol.options.rules.im_factor == 0.6  # type: ignore[union-attr]

@@ -130,6 +130,16 @@ def test_follower_when_batch_committed_then_notified_and_reads_it(pg_url: str) -
     engine.close()
 
 
+@pytest.mark.parametrize("host", ["a" * 70, "a..b"])
+def test_connect_when_host_not_a_dns_name_then_log_error(host: str) -> None:
+    # Fuzzed: the resolver's UnicodeError (idna: "label too long") was an internal error.
+    with pytest.raises(LogError) as info:
+        PostgresStore.open(f"postgresql://u:secret@{host}/db")
+    assert str(info.value) == (f"postgresql://u:***@{host}/db: cannot connect to PostgreSQL "
+                               "(the host name is not a valid DNS name: a label longer than "
+                               "63 characters, or empty)")
+
+
 def test_connect_when_no_server_then_one_line_error() -> None:
     with pytest.raises(LogError, match="cannot connect to PostgreSQL"):
         PostgresStore.open("postgresql://nobody:secret@127.0.0.1:1/none")

@@ -220,7 +220,7 @@ def test_replay_source_when_posted_then_ticks_played(client: Any) -> None:
 
     ticks = [{"prices": {"WETH": p}} for p in ("1990", "1980", "1970")]
     r = client.post("/replay", json={"ticks": ticks, "rate": 100}, headers=AUTH)
-    assert r.json() == {"scheduled": 3, "rate": 100.0}
+    assert r.json() == {"scheduled": 3, "rate": 100.0, "id": 0, "status": "/replay/0"}
     deadline = time.time() + 5
     while client.service.counters.ticks < 3 and time.time() < deadline:
         time.sleep(0.02)

@@ -14,8 +14,7 @@ JSON = {**AUTH, "content-type": "application/json"}
 #: (method, path, body, status, error) for the write endpoints.
 WRITES: list[tuple[str, dict[str, Any] | bytes, int, str]] = [
     ("/ticks", b"{not json", 422, "body: malformed JSON"),
-    ("/ticks", b"[1, 2]", 422, "body: Input should be a valid dictionary or object to "
-                               "extract fields from"),
+    ("/ticks", b"[1, 2]", 422, "body: must be a table (a JSON object) (got an array)"),
     ("/ticks", {}, 422,
      "body: an empty tick (give prices, conditions, vols, events or advance_seconds)"),
     ("/ticks", {"conditions": {"WETH": {"volatility_ppm": -1}}}, 422,
@@ -36,14 +35,13 @@ WRITES: list[tuple[str, dict[str, Any] | bytes, int, str]] = [
      "prices.WETH: must be a number or a decimal string, not an array"),
     ("/ticks", {"prices": {"DOGE": "1"}}, 422,
      "prices.DOGE: unknown asset (markets: DAI, USDC, WETH)"),
-    ("/ticks", {"prices": {"WETH": "1800"}, "extra": 1}, 422, "extra: Extra inputs are not "
-                                                              "permitted"),
+    ("/ticks", {"prices": {"WETH": "1800"}, "extra": 1}, 422, "extra: unknown field (check "
+                                                              "the spelling)"),
     ("/ticks", {"advance_seconds": -5}, 422, "advance_seconds: must be a positive integer "
                                              "(got -5)"),
     ("/ticks", {"advance_seconds": "soon"}, 422,
-     "advance_seconds: Input should be a valid integer, unable to parse string as an integer"),
-    ("/ticks/batch", {"ticks": []}, 422, "ticks: List should have at least 1 item after "
-                                         "validation, not 0"),
+     "advance_seconds: must be an integer (got 'soon')"),
+    ("/ticks/batch", {"ticks": []}, 422, "ticks: must have at least 1 item (got 0)"),
     ("/ticks/batch", {"ticks": [{"prices": {"WETH": "1"}}, {"prices": {"WETH": "x"}}]}, 422,
      "ticks.1.prices.WETH: must be a number ('x' is not)"),
     ("/events", {"events": [{"type": "Steal", "account": "a"}]}, 422,
@@ -83,10 +81,10 @@ WRITES: list[tuple[str, dict[str, Any] | bytes, int, str]] = [
      "events.0.amount: required field is missing"),
     ("/events", {"events": [{"type": "Deposit", "account": "a", "asset": "WETH",
                              "amount": 1, "memo": "x"}]}, 422,
-     "events.0.memo: unknown field"),
-    ("/events", {"events": "Deposit"}, 422, "events: Input should be a valid list"),
+     "events.0.memo: unknown field (fields: account, asset, amount)"),
+    ("/events", {"events": "Deposit"}, 422, "events: must be an array (got 'Deposit')"),
     ("/replay", {"ticks": [{"prices": {"WETH": "1"}}], "rate": 0}, 422,
-     "rate: Input should be greater than 0"),
+     "rate: must be greater than 0 (got 0)"),
     ("/replay", {"ticks": [{"prices": {"WETH": "-1"}}]}, 422,
      "ticks.0.prices.WETH: must be positive (got '-1')"),
 ]
@@ -161,18 +159,17 @@ def test_too_many_events_when_one_request_then_413(client: Any) -> None:
 
 QUERIES: list[tuple[str, str, dict[str, Any] | None, int, str]] = [
     ("get", "/accounts/ghost", None, 404, "account: unknown account 'ghost'"),
-    ("get", "/at-risk?limit=0", None, 422,
-     "query.limit: Input should be greater than or equal to 1"),
+    ("get", "/at-risk?limit=0", None, 422, "query.limit: must be at least 1 (got '0')"),
     ("get", "/at-risk?limit=abc", None, 422,
-     "query.limit: Input should be a valid integer, unable to parse string as an integer"),
-    ("get", "/heatmap", None, 422, "query.asset: Field required"),
+     "query.limit: must be an integer (got 'abc')"),
+    ("get", "/heatmap", None, 422, "query.asset: required field is missing"),
     ("get", "/heatmap?asset=DOGE", None, 422, "asset: unknown asset 'DOGE'"),
     ("get", "/heatmap?asset=WETH&max_drop=1.5", None, 422,
-     "query.max_drop: Input should be less than 1"),
+     "query.max_drop: must be less than 1 (got '1.5')"),
     ("get", "/heatmap?asset=WETH&max_drop=nan", None, 422,
-     "query.max_drop: Input should be less than 1"),
+     "query.max_drop: must be less than 1 (got 'nan')"),
     ("get", "/liquidatable?limit=-1", None, 422,
-     "query.limit: Input should be greater than or equal to 1"),
+     "query.limit: must be at least 1 (got '-1')"),
     ("post", "/whatif", {"shocks": {"WETH": -1.5}}, 422,
      "shocks.WETH: must be a finite fraction greater than -1 (got -1.5)"),
     ("post", "/whatif", {"shocks": {"WETH": "nan"}}, 422,
@@ -261,3 +258,137 @@ def test_ws_ingest_when_nested_too_deep_then_error_and_socket_stays_open(client:
         assert client.get("/state").json() == before
         ws.send_text('{"prices": {"WETH": "1990"}}')
         assert ws.receive_json()["outcomes"][0]["outcome"] == "SetPriceAccepted"
+
+
+#: (message, answer) over the ingest WebSocket: each answered, the socket kept.
+WS_BAD: list[tuple[str, str]] = [
+    ("5", "body: must be a table (a JSON object) (got 5)"),
+    ("null", "body: must be a table (a JSON object) (got null)"),
+    ("[1, 2]", "body: must be a table (a JSON object) (got an array)"),
+    ('{"ticks": 5}', "ticks: must be an array (got 5)"),
+    ('{"ticks": [5]}', "ticks.0: must be a table (a JSON object) (got 5)"),
+    ('{"prices": 5}', "prices: must be a table (a JSON object) (got 5)"),
+    ('{"prices": {"WETH": 1e400}}', "prices.WETH: must be a finite number (inf is not)"),
+    ('{"prices": {"WETH": ' + "9" * 5000 + "}}",
+     "body: line 1: a number has more than 4300 digits"),
+    ('{"advance_seconds": true}', "advance_seconds: must be an integer (got True)"),
+    ('{"advance_seconds": 1e400}', "advance_seconds: must be an integer (got inf)"),
+    ('{"events": [5]}', "events.0: must be a table (a JSON object) (got 5)"),
+    ('{"events": [{"type": "Deposit", "account": 5, "asset": "WETH", "amount": 1}]}',
+     "events.0.account: must be a string (got 5)"),
+    ('{"conditions": {"WETH": {"depth": "x"}}}',
+     "conditions.WETH.depth: must be an integer (got 'x')"),
+    ('{"x": 1}', "x: unknown field (check the spelling)"),
+    ("{}", "body: an empty tick (give prices, conditions, vols, events or advance_seconds)"),
+    ("{oops", "body: malformed JSON"),
+]
+
+
+def test_ws_ingest_when_malformed_then_each_answered_and_socket_kept() -> None:
+    # Only ValueError and engine errors were caught: a non-object message or a huge
+    # integer closed the socket with a traceback; true was taken as one second.
+    from fastapi.testclient import TestClient
+
+    from marginengine.service import Service
+    from marginengine.service.app import create_app
+    from tests.service.conftest import TOKEN, alice_engine
+
+    app = create_app(Service(alice_engine()), TOKEN, max_body=1 << 16, rate=0)
+    with TestClient(app) as client:
+        before = client.get("/state").json()
+        with client.websocket_connect(f"/ws/ingest?token={TOKEN}") as ws:
+            for text, answer in WS_BAD:
+                ws.send_text(text)
+                assert ws.receive_json() == {"error": answer}, text[:60]
+            assert client.get("/state").json() == before
+            ws.send_text('{"prices": {"WETH": "1990"}}')
+            assert ws.receive_json()["outcomes"][0]["outcome"] == "SetPriceAccepted"
+
+
+def test_event_when_field_mistyped_then_unknown_first_and_every_problem(client: Any) -> None:
+    # It named the missing "account" or the unknown "acount" alone, one per request.
+    r = client.post("/events", json={"events": [{"type": "Deposit", "acount": "a",
+                                                 "asset": "WETH", "amont": 1}]}, headers=AUTH)
+    assert r.status_code == 422
+    assert r.json()["error"] == (
+        "events.0.acount: unknown field (did you mean account? fields: account, asset, "
+        "amount); events.0.amont: unknown field (did you mean amount? fields: account, "
+        "asset, amount); events.0.account: required field is missing; events.0.amount: "
+        "required field is missing")
+
+
+def _replay_status(client: Any, replay_id: int) -> dict[str, Any]:
+    import time
+
+    deadline = time.time() + 5
+    while True:
+        status: dict[str, Any] = client.get(f"/replay/{replay_id}").json()
+        if status["state"] != "running" or time.time() > deadline:
+            return status
+        time.sleep(0.02)
+
+
+def test_replay_when_an_event_is_refused_then_status_names_its_tick_and_field(
+        client: Any) -> None:
+    # A scheduled replay's refusals and failures went to the server's log only.
+    ticks = [{"prices": {"WETH": "1990"}},
+             {"events": [{"type": "Borrow", "account": "alice", "asset": "USDC",
+                          "amount": 10**12}]},
+             {"prices": {"WETH": "1980"}}]
+    r = client.post("/replay", json={"ticks": ticks, "rate": 100}, headers=AUTH)
+    assert r.json() == {"scheduled": 3, "rate": 100.0, "id": 0, "status": "/replay/0"}
+    assert _replay_status(client, 0) == {
+        "id": 0, "ticks": 3, "rate": 100.0, "played": 3, "state": "done",
+        "refused_count": 1, "error": None,
+        "refused": [{"field": "ticks.1.events.0", "code": "NOT_ENOUGH_LIQUIDITY",
+                     "reason": "not enough liquidity: the pool holds only 975000000000 "
+                               "of USDC"}]}
+
+
+def test_replay_when_the_log_fails_while_playing_then_status_names_the_tick(
+        client: Any) -> None:
+    import asyncio
+
+    from marginengine.engine import SetPrice
+
+    service = client.service
+    ticks = [("ticks.0", [("ticks.0.prices.WETH", SetPrice("WETH", 1990 * 10**8))]),
+             ("ticks.1", [("ticks.1.prices.WETH", SetPrice("WETH", 1980 * 10**8))])]
+    status = {"id": 0, "ticks": 2, "rate": 1000.0, "played": 0, "state": "running",
+              "refused_count": 0, "refused": [], "error": None}
+
+    async def fail_after_first() -> None:
+        play = client.app.app.state.play
+        real = service.apply
+
+        def once(*args: Any, **kwargs: Any) -> Any:
+            report = real(*args, **kwargs)
+            service.log_failure = "disk full"
+            return report
+
+        service.apply = once
+        await play(ticks, 1000.0, status)
+
+    asyncio.run(fail_after_first())
+    assert (status["state"], status["played"], status["error"]) == (
+        "failed", 1, "ticks.1: log: writes are refused since the log failed: disk full")
+
+
+def test_replay_status_when_unknown_id_then_404_naming_it(client: Any) -> None:
+    r = client.get("/replay/3")
+    assert (r.status_code, r.json()["error"]) == (404, "replay_id: no replay 3 (none "
+                                                       "scheduled)")
+    r = client.get("/replay/x")
+    assert (r.status_code, r.json()["error"]) == (422, "path.replay_id: must be an integer "
+                                                       "(got 'x')")
+
+
+def test_write_when_key_is_a_lone_surrogate_then_422_quoting_it_escaped(client: Any) -> None:
+    # Fuzzed: "\ud800" is valid JSON; quoting it back as UTF-8 raised UnicodeEncodeError,
+    # a 500. The refusal is ASCII-escaped JSON now.
+    for path, body in (("/ticks", b'{"prices": {"\\ud800": 1}}'),
+                       ("/whatif", b'{"shocks": {"\\ud800": -0.1}}')):
+        r = client.post(path, content=body, headers=JSON)
+        assert r.status_code == 422
+        assert b"\\ud800" in r.content
+    assert r.json()["error"] == "shocks.\ud800: unknown asset"

@@ -11,7 +11,7 @@ import pytest
 from marginengine.cli.main import main
 from marginengine.engine import Engine, SetPrice
 from marginengine.errors import ConfigError
-from marginengine.service.requests import read_price_file
+from marginengine.service.requests import read_price_file, read_replay_file
 from marginengine.service.startup import LIQUIDITY_ACCOUNT, read_config, start_engine
 from tests.conftest import ETH, USDC
 
@@ -157,6 +157,45 @@ def test_price_file_when_read_then_ticks_of_set_price(tmp_path: Path) -> None:
     assert len(ticks) == 2
     assert ticks[1] == [SetPrice("WETH", 280_050_000_000)]
     assert [e.name for e in ticks[0]] == ["AdvanceTime", "SetPrice", "SetPrice"]
+
+
+def test_price_file_lines_when_blank_lines_then_each_tick_keeps_its_line(
+        tmp_path: Path) -> None:
+    # The replay's status (GET /replay/0) names the line, as the file's own errors do.
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from marginengine.service import Service
+    from marginengine.service.app import create_app
+
+    cfg = read_config(CONFIG)
+    path = tmp_path / "prices.csv"
+    path.write_text("WETH\n2900\n\n2800\n")
+    rows = read_replay_file(path, cfg.protocol).rows
+    assert [n for n, _, _ in rows] == [2, 4]
+    started = start_engine(cfg.protocol, cfg.prices, cfg.book, None, cfg.source, cfg.options)
+    service = Service(started.engine, cfg.settings())
+    service.log_failure = "disk full"
+    app = create_app(service, "t", rate=0, replay=[list(t) for _, t, _ in rows],
+                     replay_rate=100, replay_lines=[n for n, _, _ in rows])
+    with TestClient(app) as client:
+        deadline = time.time() + 5
+        while client.get("/replay/0").json()["state"] == "running" and time.time() < deadline:
+            time.sleep(0.02)
+        status = client.get("/replay/0").json()
+    assert (status["state"], status["played"], status["error"]) == (
+        "failed", 0, "line 2: log: writes are refused since the log failed: disk full")
+
+
+def test_serve_when_replay_rate_nan_then_refused_naming_it(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # Fuzzed: click's FloatRange takes nan (no comparison with it is true).
+    with pytest.raises(SystemExit) as info:
+        main(["serve", str(CONFIG), "--replay-rate", "nan"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err == ("error: Invalid value for '--replay-rate': must be a "
+                                       "number from 0.01 to 1000 (got nan)\n")
 
 
 def test_price_file_when_bad_then_every_problem_named(tmp_path: Path) -> None:

@@ -135,6 +135,37 @@ def test_backtest_runs_every_policy_on_the_same_paths() -> None:
     assert [r["state_hash"] for r in again] == [r["state_hash"] for r in rows]
 
 
+def test_backtest_garch_when_path_too_short_then_refused_naming_margin() -> None:
+    # GARCH(1,1) fits 30 returns at least: a 12-step path gives 13 prices. The message
+    # named only "returns" (and came from the first step of every path, however long).
+    with pytest.raises(ConfigError) as info:
+        backtest(_small_crash(), ["static", "adaptive:garch"], runs=1)
+    assert info.value.problems == [
+        "--margin adaptive:garch: the garch model needs at least 31 prices (30 returns); "
+        "the scenario's path has 13 prices (steps = 12): give steps >= 30 or another model"]
+    data = _small_crash()
+    data["steps"] = 40
+    data["protocol"] = {**data["protocol"], "adaptive": {"history": 20}}  # type: ignore[dict-item]
+    with pytest.raises(ConfigError) as info:
+        backtest(data, ["adaptive:garch"], runs=1)
+    assert info.value.problems == [
+        "--margin adaptive:garch: the garch model needs at least 31 prices (30 returns); "
+        "protocol.adaptive.history keeps 20"]
+
+
+def test_backtest_garch_when_path_long_enough_then_it_estimates_after_31_prices() -> None:
+    # Before: every GARCH backtest stopped at the third price ("needs at least 30
+    # returns (got 2)"). Now the static parameters stand until 31 prices, then it publishes.
+    data = _small_crash()
+    data["steps"] = 40
+    data["price"]["crash_at"] = 35  # type: ignore[index]
+    rows, _ = backtest(data, ["static", "adaptive:garch"], runs=1)
+    assert rows[0]["final_threshold_bps"] == 8_300
+    # aave-v3's 83% until the fit, then the crash's volatility: the 50% floor.
+    assert (rows[1]["max_threshold_bps"], rows[1]["min_threshold_bps"],
+            rows[1]["final_threshold_bps"]) == (8_300, 5_000, 5_000)
+
+
 def test_cli_backtest_writes_its_files(tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     text = (EXAMPLES / "backtest_crash.toml").read_text()

@@ -143,8 +143,8 @@ def test_cascade_when_bad_scenario_then_fields_named():
     data["venue"]["exponent"] = 1.37
     with pytest.raises(ConfigError) as err:
         scenario_spec(data)
-    assert err.value.problems[0].startswith("price.process: Input should be 'replay'")
-    assert err.value.problems[1].startswith("venue.exponent: Input should be a multiple")
+    assert err.value.problems[0].startswith("price.process: must be 'replay'")
+    assert err.value.problems[1].startswith("venue.exponent: must be a multiple")
     data = read_toml(EXAMPLES / "quickstart.toml")
     data["keepers"].append({"id": "fast"})
     with pytest.raises(ConfigError, match="keepers: ids must be unique"):

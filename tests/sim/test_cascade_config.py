@@ -52,25 +52,23 @@ def problems(*overrides: str) -> list[str]:
     ("steps=true", "steps: must not be true or false (got true)"),
     ("seed=false", "seed: must not be true or false (got false)"),
     # Bounds that keep the float book inside float64 (these ended in OverflowError).
-    ("price.s0=1e-300", "price.s0: Input should be greater than or equal to 1E-8"),
-    ("book.total_debt=1e300", "book.total_debt: Input should be less than or equal to 1E+15"),
+    ("price.s0=1e-300", "price.s0: must be at least 0.00000001"),
+    ("book.total_debt=1e300", "book.total_debt: must be at most 1E+15"),
     ("book.collateralization_median=1e300",
-     "book.collateralization_median: Input should be less than or equal to 1000"),
-    ("venue.base_reserve=1e300", "venue.base_reserve: Input should be less than or equal "
-                                 "to 1E+15"),
-    ("venue.depth_at_1pct=1e16", "venue.depth_at_1pct: Input should be less than or equal "
-                                 "to 1E+15"),
+     "book.collateralization_median: must be at most 1000"),
+    ("venue.base_reserve=1e300", "venue.base_reserve: must be at most 1E+15"),
+    ("venue.depth_at_1pct=1e16", "venue.depth_at_1pct: must be at most 1E+15"),
     ("book.collateralization_sigma=1e12",
-     "book.collateralization_sigma: Input should be less than or equal to 10"),
-    ("book.health_sigma=11", "book.health_sigma: Input should be less than or equal to 10"),
-    ("step_seconds=1000000000000", "step_seconds: Input should be less than or equal to "
+     "book.collateralization_sigma: must be at most 10"),
+    ("book.health_sigma=11", "book.health_sigma: must be at most 10"),
+    ("step_seconds=1000000000000", "step_seconds: must be at most "
                                    "31536000"),
     ("price.process=path", "price.path: a path process needs at least one price"),
     # The feed compares in whole bps: 0 was refused at run time as 'deviation_bps' (no
     # field path, no file), 0.00015 read as 1 bps.
-    ("oracle.deviation=0", "oracle.deviation: Input should be greater than or equal to "
+    ("oracle.deviation=0", "oracle.deviation: must be at least "
                            "0.0001 (got 0)"),
-    ("oracle.deviation=0.00015", "oracle.deviation: Input should be a multiple of 0.0001"),
+    ("oracle.deviation=0.00015", "oracle.deviation: must be a multiple of 0.0001"),
     # A negative amount paid the keepers for their gas; a misspelt action cost 200,000.
     ("gas.gas_used.liquidate=-300000",
      "gas.gas_used: liquidate: must be at least 0 gas (got -300000)"),
@@ -78,11 +76,11 @@ def problems(*overrides: str) -> list[str]:
     # allowed (a chain with no fee), below it is not.
     ("gas.gwei=2e12", "gas.gwei: must be at most 1e+12 gwei, the highest gas price modelled "
                       "(1,000 ETH per unit of gas; got 2000000000000.0)"),
-    ("gas.gwei=-1", "gas.gwei: Input should be greater than or equal to 0 (got -1)"),
+    ("gas.gwei=-1", "gas.gwei: must be at least 0 (got -1)"),
     ("venue.arbitrage_speed=-0.1",
-     "venue.arbitrage_speed: Input should be greater than or equal to 0 (got -0.1)"),
+     "venue.arbitrage_speed: must be at least 0 (got -0.1)"),
     ("venue.arbitrage_speed=1.5",
-     "venue.arbitrage_speed: Input should be less than or equal to 1 (got 1.5)"),
+     "venue.arbitrage_speed: must be at most 1 (got 1.5)"),
     ("gas.gas_used.liquidat=1", "gas.gas_used: liquidat: unknown action (actions: absorb, "
                                 "bark, buy_collateral, deal, dent, liquidate, "),
 ])

@@ -151,11 +151,11 @@ def test_scenario_when_a_protocol_names_an_unknown_chain_then_the_field_and_the_
     (lambda d: d["gas"]["chains"]["mainnet"].update(gwie=3),
      "gas.chains.mainnet.gwie: unknown field (check the spelling)"),
     (lambda d: d["gas"]["chains"]["mainnet"].update(gwei=-3),
-     "gas.chains.mainnet.gwei: Input should be greater than or equal to 0 (got -3)"),
+     "gas.chains.mainnet.gwei: must be at least 0 (got -3)"),
     (lambda d: d["gas"]["chains"]["mainnet"].update(chains={}),
      "gas.chains.mainnet.chains: unknown field (check the spelling)"),
     (lambda d: d["gas"]["chains"].update(spare=3),
-     "gas.chains.spare: Input should be a valid dictionary or instance of GasChainSpec "
+     "gas.chains.spare: must be a table (a JSON object) "
      "(got 3)"),
     (lambda d: d["gas"]["chains"].update(l2={"gwei": 1}),
      "gas.chains.l2: 'l2' is the default chain's name ([gas] chain); the default chain's "
@@ -163,7 +163,7 @@ def test_scenario_when_a_protocol_names_an_unknown_chain_then_the_field_and_the_
     (lambda d: d["gas"]["chains"].update({"9x": {"gwei": 1}}),
      "gas.chains.9x: a chain's name is a letter, then up to 31 letters, digits, '_' or '-'"),
     (lambda d: d["protocols"][0].update(chain=5),
-     "protocols.0.chain: Input should be a valid string (got 5)"),
+     "protocols.0.chain: must be a string (got 5)"),
 ], ids=["unknown-field", "negative-gwei", "nested-chains", "not-a-table", "default-name",
         "bad-name", "chain-not-a-string"])
 def test_scenario_when_a_chain_table_is_bad_then_its_path_and_reason(

@@ -264,11 +264,11 @@ BAD = [
      r"size 0\.01"),
     ({"positions": [{"account": "t", "base": 0}]},
      r"drift_perps\.positions\.0\.base: .*a position has base"),
-    ({"share": 2}, r"drift_perps\.share: .*less than or equal to 1"),
+    ({"share": 2}, r"drift_perps\.share: must be at most 1 \(got 2\)$"),
     ({"notional": 0}, r"drift_perps\.notional: .*greater than 0"),
     ({"sideways": 1}, r"drift_perps\.sideways: .*"),
     ({"pnl_for_deposit": "maybe"},
-     r"drift_perps\.pnl_for_deposit: Input should be a valid boolean"),
+     r"drift_perps\.pnl_for_deposit: must be true or false"),
 ]
 
 

@@ -138,6 +138,14 @@ def test_euler_ramp_then_socialization():
      "borrowers.1.collateral.WBTC: unknown collateral (collaterals: WETH)"),
     ("euler_ramp_liquidation", ("steps", 0, "set_ltv", "WETH", "ramp"), "soon",
      "steps.0.set_ltv.WETH.ramp: must be seconds or a duration"),
+    # Fuzzed: beyond Mango's I80F48 the health's float conversion overflowed (internal
+    # error: OverflowError). 2**79 native units is 6.04e17 USDC of 6 decimals.
+    ("mango_health", ("tokens", "USDC", "borrows"), 1e308,
+     "tokens.USDC.borrows: too large (Mango holds a bank's total as an I80F48 of native "
+     "units, at most 2**79 - 1 = 6.045e+23; got 1.000e+314)"),
+    ("mango_health", ("tokens", "USDC", "deposits"), "604462909807314587.353088",
+     "tokens.USDC.deposits: too large (Mango holds a bank's total as an I80F48 of native "
+     "units, at most 2**79 - 1 = 6.045e+23; got 6.045e+23)"),
 ])
 def test_bad_field_is_one_error_naming_it(name: str, path: tuple[Any, ...], value: object,
                                           message: str):

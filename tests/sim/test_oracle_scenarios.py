@@ -68,7 +68,7 @@ def test_feeds_when_unknown_asset_or_kind_then_named():
     data = read_toml(EXAMPLES / "dai_oracle_spike.toml")
     data["feeds"]["GOLD"] = {"kind": "direct"}
     data["feeds"]["DAI"]["kind"] = "telepathy"
-    with pytest.raises(ConfigError, match=r"feeds\.DAI\.kind: Input should be 'direct'"):
+    with pytest.raises(ConfigError, match=r"feeds\.DAI\.kind: must be 'direct'"):
         scenario_from_dict(data)
     data["feeds"]["DAI"]["kind"] = "direct"
     with pytest.raises(ConfigError, match=r"feeds\.GOLD: unknown asset"):

@@ -176,10 +176,10 @@ def test_sweep_of_scripted_when_runs_then_points_times_runs_with_common_seeds() 
     ({"kind": "casade"},
      ["kind: unknown kind 'casade' (kinds: scripted, cascade; or omit it: [price] makes a "
       "cascade, explicit [[steps]] a scripted scenario)"]),
-    ({"noise": {"sigma": 0}}, ["noise.sigma: Input should be greater than 0 (got 0)"]),
+    ({"noise": {"sigma": 0}}, ["noise.sigma: must be greater than 0 (got 0)"]),
     ({"monte_carlo": {"runs": 0}, "headline": "BTC"},
      ["headline: unknown asset 'BTC' (markets: USDC, WETH)",
-      "monte_carlo.runs: Input should be greater than or equal to 1 (got 0)"]),
+      "monte_carlo.runs: must be at least 1 (got 0)"]),
     ({"noise": {"sigma": 0.1, "assets": ["USDC"]}},
      ["noise.assets.0: 'USDC' has no explicit step price to perturb (priced in steps: "
       "WETH)"]),

@@ -84,8 +84,7 @@ def test_a_bad_point_is_refused_before_anything_runs() -> None:
     with pytest.raises(ConfigError) as info:
         run_sweep(small(), axes)
     assert info.value.problems[0].startswith(
-        "grid point 1 (book.accounts=0): book.accounts: Input should be greater than or "
-        "equal to 1")
+        "grid point 1 (book.accounts=0): book.accounts: must be at least 1")
 
 
 def test_cli_sweep_writes_parquet_json_and_chart(tmp_path: Path,
@@ -149,8 +148,7 @@ def test_simulate_api_monte_carlo_runs_dataframe() -> None:
 
 
 def test_simulate_api_bad_override_names_the_field() -> None:
-    with pytest.raises(ConfigError, match=r"book.accounts: Input should be greater than or "
-                                          r"equal to 1"):
+    with pytest.raises(ConfigError, match=r"book.accounts: must be at least 1 \(0, no "):
         marginengine.simulate(QUICKSTART, book__accounts=0)
     # A scripted scenario runs too (the one pipeline); a Monte Carlo of it needs [noise].
     with pytest.raises(ConfigError, match=r"noise: a Monte Carlo \(runs = 3\) needs "):

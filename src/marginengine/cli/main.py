@@ -283,7 +283,7 @@ def sweep(scenario: Path, grid: tuple[str, ...], runs: int | None, workers: int,
 @click.option("--order", default=None, metavar="ACCOUNT:SERIES:SIZE[:PREMIUM]",
               help="With --json: the portfolio margin after a proposed option order "
                    "(series WETH-2592000-2200-C, size in options, negative to sell, "
-                   "premium in quote tokens).")
+                   "premium in quote tokens; ACCOUNT must be in the snapshot).")
 def health(snapshot: Path, as_json: bool, order: str | None) -> None:
     """Evaluate SNAPSHOT (prices and balances, TOML): each account's collateral, debt,
     health factor, whether it is liquidatable, and the largest liquidation allowed;

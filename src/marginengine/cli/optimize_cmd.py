@@ -51,7 +51,7 @@ def _previous_caches(target: Path) -> list[Path]:
               help="Monte Carlo runs per candidate (2 to 100,000), on the same seeds for every "
                    "candidate.")
 @click.option("--budget", type=int, default=40, show_default=True,
-              help="Candidate evaluations in all.")
+              help="Candidate evaluations in all (4 to 1,000).")
 @click.option("--seed", type=int, default=None,
               help="Master seed of the runs, 0 to 2**32 - 1 (default: the scenario's seed).")
 @click.option("--backend", type=click.Choice(["process", "dask"]), default="process",

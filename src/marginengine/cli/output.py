@@ -7,9 +7,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from marginengine.config.amounts import MAX_UNITS
 from marginengine.engine import Engine, fmt_health, fmt_usd
 from marginengine.errors import FieldError
 from marginengine.fixedpoint import Rounding, format_units, parse_units
+from marginengine.ledger.book_file import RESERVED_ACCOUNTS
 from marginengine.ledger.options import OptionSeries
 from marginengine.margin import NO_DEBT_HEALTH, MarginKind
 from marginengine.margin.portfolio import PortfolioMargin
@@ -453,10 +455,21 @@ def option_what_if(engine: Engine, order: str) -> dict[str, Any]:
     clearing = engine.state.options
     if clearing is None:
         raise FieldError("order", "the protocol has no [protocol.options]")
+    known = {*engine.ledger.accounts, *clearing.cash, *clearing.positions}
+    if account not in known:
+        # A what-if on an account the snapshot does not hold would margin an empty
+        # portfolio: a mistyped id answered as if it were right.
+        shown = sorted(a for a in known if a not in RESERVED_ACCOUNTS)
+        more = f", ... ({len(shown)} in all)" if len(shown) > 10 else ""
+        raise FieldError("order", f"unknown account {account!r} (the snapshot's accounts: "
+                                  f"{', '.join(shown[:10]) or 'none'}{more})")
     bits = symbol.rsplit("-", 3)
     if len(bits) != 4 or bits[3] not in ("C", "P") or not bits[1].isdigit():
         raise FieldError("order", f"series must be UNDERLYING-EXPIRY-STRIKE-C|P "
                                   f"(got {symbol!r})")
+    if len(bits[1]) > 20:  # int() refuses beyond 4300 digits; 20 is 3e12 years
+        raise FieldError("order", f"expiry must be unix seconds (got a {len(bits[1])}-digit "
+                                  "number)")
     opts = engine.config.options
     assert opts is not None
     try:
@@ -468,6 +481,12 @@ def option_what_if(engine: Engine, order: str) -> dict[str, Any]:
         raise FieldError("order", str(exc)) from None
     if strike <= 0 or size == 0 or premium < 0:
         raise FieldError("order", "strike must be > 0, size non-zero, premium >= 0")
+    for name, units in (("strike", strike), ("size", size), ("premium", premium)):
+        # As the service bounds an event's integers: beyond, the float screen of the
+        # portfolio overflowed and the refusal named "shocked_mtm", not the order.
+        if abs(units) > MAX_UNITS:
+            raise FieldError("order", f"{name} too large (more than 2**256 - 1 smallest "
+                                      "units)")
     underlying = bits[0]
     if underlying not in engine.prices:
         raise FieldError("order", f"no price for {underlying!r}")

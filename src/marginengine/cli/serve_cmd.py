@@ -20,6 +20,14 @@ def _loopback(host: str) -> bool:
         return False
 
 
+def _finite(_: click.Context, __: click.Parameter, value: float) -> float:
+    # click's FloatRange lets nan through (every comparison with it is false); the replay
+    # would then sleep 1 / nan seconds between ticks.
+    if value != value:
+        raise click.BadParameter("must be a number from 0.01 to 1000 (got nan)")
+    return value
+
+
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--book", "book", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -42,7 +50,8 @@ def _loopback(host: str) -> bool:
                                  "vol.ASSET columns tick ASSET's ATM vol, e.g. vol.WETH "
                                  "= 0.8, on every expiry with a surface at startup).")
 @click.option("--replay-rate", default=2.0, show_default=True,
-              type=click.FloatRange(min=0.01, max=1000), help="Ticks per second of --replay.")
+              type=click.FloatRange(min=0.01, max=1000), callback=_finite,
+              help="Ticks per second of --replay.")
 def serve(config: Path, book: Path | None, log: str | None, host: str, port: int,
           token: str | None, replay_file: Path | None, replay_rate: float) -> None:
     """Serve the engine of CONFIG live: ingest ticks and events over HTTP and WebSocket,
@@ -88,7 +97,8 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
     service = Service(started.engine, cfg.settings())
     app = create_app(service, token, max_body=cfg.section.max_body, rate=cfg.section.rate,
                      burst=cfg.section.burst, on_close=started.engine.close,
-                     replay=ticks, replay_rate=replay_rate)
+                     replay=ticks, replay_rate=replay_rate,
+                     replay_lines=[n for n, _, _ in replay.rows] if replay else None)
     err = sys.stderr
     print(f"marginengine serve: {service.account_count()} accounts, "
           f"{started.engine.seq} events, log {started.log}"

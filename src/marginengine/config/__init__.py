@@ -12,7 +12,6 @@ from marginengine.config.families import (
     lending_rules,
 )
 from marginengine.config.loading import (
-    format_validation_error,
     load_protocol,
     protocol_from_dict,
     read_toml,
@@ -31,6 +30,7 @@ from marginengine.config.models import (
     StablePriceConfig,
 )
 from marginengine.config.presets import PRESETS
+from marginengine.config.problems import format_validation_error, validation_problems
 
 __all__ = [
     "PRESETS",
@@ -58,4 +58,5 @@ __all__ = [
     "protocol_from_dict",
     "read_toml",
     "validate_model",
+    "validation_problems",
 ]

@@ -345,7 +345,7 @@ class SrmMarginConfig(StrictModel):
             _ = self.market_params
             _ = self.depeg_params
         except FieldError as exc:
-            # Reported at its own path (config.loading.format_validation_error); the
+            # Reported at its own path (config.problems.validation_problems); the
             # rule's bounds are in wad, the table's figures decimal fractions.
             unit = " (in wad: 10**18 is 1)" if exc.reason.startswith("must be") else ""
             raise ValueError(f"portfolio_margin.{exc.field}: {exc.reason}{unit}") from None

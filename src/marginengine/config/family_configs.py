@@ -147,6 +147,18 @@ class MangoConfig(StrictModel):
 
 #: ``f64::MAX``: the largest limit Mango's f64 fields hold.
 _F64_MAX = Decimal(sys.float_info.max)
+#: The largest bank total Mango holds: ``indexed_deposits`` / ``indexed_borrows`` are
+#: I80F48 of native units, 79 integer bits and a sign.
+MANGO_BANK_MAX = 2**79 - 1
+
+
+def mango_bank_total_problem(native: int | Decimal) -> str | None:
+    """Why a Mango bank's deposits or borrows of ``native`` units cannot be held, or
+    ``None``."""
+    if native > MANGO_BANK_MAX:
+        return (f"too large (Mango holds a bank's total as an I80F48 of native units, at "
+                f"most 2**79 - 1 = {MANGO_BANK_MAX:.4g}; got {Decimal(native):.4g})")
+    return None
 #: Mango's native amounts: tokens of at most 30 decimals (the scenario format's bound).
 MANGO_MAX_DECIMALS = 30
 
@@ -177,6 +189,10 @@ def mango_problem(mango: MangoConfig, decimals: dict[str, int]) -> str | None:
             if value != value.to_integral_value():
                 return (f"mango.tokens.{name}.{field}: more decimals than the token's "
                         f"{decimals[name]}")
+            problem = mango_bank_total_problem(value)
+            if problem is not None:
+                # Beyond it the health's float conversion overflowed (an internal error).
+                return f"mango.tokens.{name}.{field}: {problem}"
         for field in ("deposit_weight_scale_start_quote", "borrow_weight_scale_start_quote"):
             start = getattr(t, field)
             # Mango holds the limit as an f64 of native quote units (Bank's

@@ -1,8 +1,11 @@
-"""TOML loading and the one-message-per-problem error format."""
+"""TOML loading and validation into :class:`ConfigError` (one message per problem, worded
+by :mod:`marginengine.config.problems`)."""
 
 from __future__ import annotations
 
 import copy
+import re
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -13,9 +16,8 @@ from marginengine.config.perp import PERP_PRESETS
 from marginengine.config.presets import PRESETS
 from marginengine.config.stewards import StewardBounds
 
-# The error format and validate_model live in config/validation.py (no import of the
-# protocol model there, so the portfolio model's loader can use them); re-exported here.
-from marginengine.config.validation import format_validation_error as format_validation_error
+# validate_model lives in config/validation.py (no import of the protocol model there, so
+# the portfolio model's loader can use it); re-exported here.
 from marginengine.config.validation import validate_model as validate_model
 from marginengine.errors import ConfigError
 
@@ -56,6 +58,18 @@ def nesting_problem(data: object, max_depth: int = MAX_DEPTH) -> str | None:
     return None
 
 
+def too_many_digits(text: str) -> str:
+    """``line N: a number has more than D digits`` for the first integer in ``text`` longer
+    than Python converts (``sys.get_int_max_str_digits()``); a TOML or JSON parser refuses
+    it without saying where."""
+    limit = sys.get_int_max_str_digits() or 4300
+    plain = text.replace("_", "")  # TOML's 1_000 is one integer
+    found = re.search(rf"\d{{{limit + 1},}}", plain)
+    line = plain[:found.start()].count("\n") + 1 if found else None
+    where = f"line {line}: " if line is not None else ""
+    return f"{where}a number has more than {limit} digits"
+
+
 def loads_toml(text: str, source: str | None = None) -> dict[str, Any]:
     """Parse TOML text with a nesting limit (:data:`MAX_DEPTH`), turning syntax errors and
     values nested too deep for the parser into :class:`ConfigError`."""
@@ -66,6 +80,8 @@ def loads_toml(text: str, source: str | None = None) -> dict[str, Any]:
     except RecursionError:  # tomllib parses nested values recursively
         raise ConfigError([f"a value is nested more than {MAX_DEPTH} levels deep"],
                           source=source) from None
+    except ValueError:  # int() refuses an integer beyond sys.get_int_max_str_digits()
+        raise ConfigError([too_many_digits(text)], source=source) from None
     problem = nesting_problem(data)
     if problem is not None:
         raise ConfigError([problem], source=source)

@@ -10,6 +10,7 @@ engine records an outcome ``<Type>Rejected`` with the reason and changes nothing
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -1149,17 +1150,25 @@ def event_from_dict(data: Any) -> Event:
         raise EventError(
             f"type: unknown event type {kind!r} (one of {', '.join(EVENT_TYPES)})"
         )
-    names = {f.name for f in dataclasses.fields(cls)}
-    extra = sorted(str(k) for k in set(data) - names - {"type"})
-    if extra:
-        raise EventError(f"{kind}.{extra[0]}: unknown field")
-    required = [
-        f.name for f in dataclasses.fields(cls)
-        if f.default is dataclasses.MISSING and f.name not in data
-    ]
-    if required:
-        raise EventError(f"{kind}.{required[0]}: required field is missing")
+    names = [f.name for f in dataclasses.fields(cls)]
+    # Every problem at once, the unknown (most often mistyped) fields first: a field
+    # misspelt is also a required one missing, and the misspelling is the one to fix.
+    problems = [(f"{kind}.{k}", _unknown_field(str(k), names))
+                for k in data if k != "type" and k not in names]
+    problems += [(f"{kind}.{f.name}", "required field is missing")
+                 for f in dataclasses.fields(cls)
+                 if f.default is dataclasses.MISSING
+                 and f.default_factory is dataclasses.MISSING and f.name not in data]
+    if problems:
+        raise EventError("; ".join(f"{f}: {r}" for f, r in problems), problems)
     return cls(**{k: v for k, v in data.items() if k != "type"})
+
+
+def _unknown_field(name: str, names: list[str]) -> str:
+    """Why ``name`` is refused: unknown, with the closest field the event takes."""
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return f"unknown field ({hint}fields: {', '.join(names)})"
 
 
 @dataclass(frozen=True)

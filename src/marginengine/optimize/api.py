@@ -239,8 +239,8 @@ def optimize(scenario: str | Path | dict[str, Any], params: Sequence[str],
     constraints
         ``"METRIC<=VALUE"`` or ``"METRIC>=VALUE"``.
     runs, budget, seed
-        Runs per candidate, candidate evaluations, master seed (default: the scenario's
-        ``seed``).
+        Runs per candidate (2 to 100,000), candidate evaluations (4 to 1,000), master seed
+        (default: the scenario's ``seed``).
     backend, workers, scheduler
         ``process`` or ``dask``, their workers, a Dask scheduler address.
     overrides

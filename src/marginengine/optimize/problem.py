@@ -250,6 +250,11 @@ def parse_param(item: str) -> Param:
     high = _decimal(parts[1], "HIGH", item)
     if low > high:
         raise OptimizeInputError(f"--param {item!r}: LOW {low} is above HIGH {high}")
+    if not math.isfinite(float(high) - float(low)):
+        # The samplers draw in float64: numpy's uniform refused the range with an
+        # OverflowError (an internal error).
+        raise OptimizeInputError(f"--param {item!r}: the range is beyond a float (HIGH - "
+                                 "LOW must be below 1.8e308: the samplers draw in float64)")
     step = None
     if len(parts) == 3:
         step = _decimal(parts[2], "STEP", item)

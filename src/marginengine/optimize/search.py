@@ -49,6 +49,12 @@ CONTINUOUS_DELTA = 0.05
 SAMPLER_SEED_MAX = 2**32 - 1
 #: Runs per candidate at most: the Monte Carlo bound of ``simulate --runs``.
 MAX_RUNS = 100_000
+#: Candidate evaluations at most. Each costs ``runs`` cascade runs (64 by default: 64,000
+#: for the whole search at this bound), and the re-evaluation stage peels non-dominated
+#: layers off every near-feasible candidate, pairwise: cubic in the candidates when each
+#: layer holds one point (a chain, where the objective and the tail agree), so ten times
+#: this bound would cost a thousand times its bookkeeping before a single extra run.
+MAX_BUDGET = 1_000
 
 
 @dataclass
@@ -84,6 +90,11 @@ class Settings:
                                  ("--seed", self.seed, 0), ("--resamples", self.resamples, 10)):
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise OptimizeInputError(f"{flag}: must be an integer >= {low} (got {value!r})")
+        if self.budget > MAX_BUDGET:
+            raise OptimizeInputError(f"--budget: must be at most {MAX_BUDGET:,} candidate "
+                                     f"evaluations (each is --runs cascade runs, and the "
+                                     f"re-evaluation's frontier layering grows with the cube "
+                                     f"of the candidates), got {self.budget:,}")
         if self.runs > MAX_RUNS:
             raise OptimizeInputError(f"--runs: must be at most {MAX_RUNS:,} (as simulate "
                                      f"--runs and monte_carlo.runs), got {self.runs:,}")

@@ -151,6 +151,11 @@ def realized_variance(returns: Sequence[float] | NDArray[np.float64], window: in
     return float(np.sum(arr[-w:] ** 2) / w)
 
 
+#: The fewest returns a GARCH(1,1) fit is asked to explain (three parameters; fewer
+#: returns leave the fit meaningless or failing to converge).
+GARCH_MIN_RETURNS = 30
+
+
 def garch_variance(
     returns: Sequence[float] | NDArray[np.float64],
 ) -> tuple[float, dict[str, float]]:
@@ -172,8 +177,9 @@ def garch_variance(
         If ``arch`` is not installed, or fewer than 30 returns are given.
     """
     arr = _require_returns(returns)
-    if arr.size < 30:
-        raise OracleError("returns", f"GARCH(1,1) needs at least 30 returns (got {arr.size})")
+    if arr.size < GARCH_MIN_RETURNS:
+        raise OracleError("returns", f"GARCH(1,1) needs at least {GARCH_MIN_RETURNS} returns "
+                                     f"(got {arr.size})")
     try:
         from arch import arch_model  # lazily: an optional extra
     except ImportError:  # pragma: no cover - exercised only without the extra

@@ -134,6 +134,11 @@ class PostgresStore:
         except psycopg.Error as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise LogError(f"{redact(url)}: cannot connect to PostgreSQL ({first})") from None
+        except UnicodeError:
+            # Raised by the resolver (the idna codec), not psycopg: an "internal error".
+            raise LogError(f"{redact(url)}: cannot connect to PostgreSQL (the host name is "
+                           "not a valid DNS name: a label longer than 63 characters, or "
+                           "empty)") from None
 
     @classmethod
     def _lock(cls, url: str, conn: Any) -> None:

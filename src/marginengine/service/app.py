@@ -24,14 +24,16 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.websockets import WebSocketDisconnect
 
 from marginengine.config.amounts import HumanNumber
+from marginengine.config.loading import too_many_digits
+from marginengine.config.problems import validation_problems
 from marginengine.engine import Event, SetVolSurface
 from marginengine.errors import LogError, MarginEngineError, field_path
-from marginengine.service.core import Service
+from marginengine.service.core import Service, TickReport
 from marginengine.service.metrics import Metrics
 from marginengine.service.requests import (
     RequestError,
@@ -66,7 +68,8 @@ class TickIn(_Strict):
     prices: dict[str, HumanNumber] = Field(default_factory=dict)
     conditions: dict[str, dict[str, Any]] = Field(default_factory=dict)
     vols: dict[str, HumanNumber] = Field(default_factory=dict)
-    advance_seconds: int | None = None
+    # Strict: true is not one second, nor "5" five (as a config file's numbers).
+    advance_seconds: StrictInt | None = None
     events: list[dict[str, Any]] = Field(default_factory=list)
 
 
@@ -98,14 +101,16 @@ class ReplayIn(_Strict):
     rate: float = Field(default=2.0, gt=0, le=1000)
 
 
-def _field(loc: Any) -> str:
-    # The one dotted notation (errors.field_path) so a 422 names ``ticks.1.prices.WETH``
-    # exactly as a config file's or a scenario's error would.
-    return field_path(*(str(p) for p in loc if p != "body")) or "body"
+class _ErrorResponse(JSONResponse):
+    """A refusal's JSON, ASCII-escaped: it quotes the request back, and a lone surrogate
+    (``"\\ud800"``, valid JSON) cannot be encoded as UTF-8 (the answer was a 500)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
 
 
 def _error(field: str, reason: str, status: int = 422) -> JSONResponse:
-    return JSONResponse({"error": f"{field}: {reason}",
+    return _ErrorResponse({"error": f"{field}: {reason}",
                          "detail": [{"field": field, "reason": reason}]}, status_code=status)
 
 
@@ -208,7 +213,8 @@ class Hub:
 
 def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY,
                rate: float = 200.0, burst: int = 400, on_close: Callable[[], None] | None = None,
-               replay: list[list[Event]] | None = None, replay_rate: float = 2.0) -> Any:
+               replay: list[list[Event]] | None = None, replay_rate: float = 2.0,
+               replay_lines: list[int] | None = None) -> Any:
     """The ASGI application around ``service``.
 
     Parameters
@@ -224,7 +230,12 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     on_close
         Called at shutdown (closes the log).
     replay, replay_rate
-        Ticks to play once started (the ``--replay`` source), ticks per second.
+        Ticks to play once started (the ``--replay`` source, ``GET /replay/0``), ticks
+        per second.
+    replay_lines
+        The line of the price file each of ``replay``'s ticks was read from (its refusals
+        and errors name it, ``line 3, column WETH``); by default the header's line plus
+        the tick's number.
     """
     if not token:
         raise ValueError("token: an API token is required for writes")
@@ -233,6 +244,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     limiter = RateLimit(rate, burst)
     lock = asyncio.Lock()
     background: set[asyncio.Task[None]] = set()
+    replays: list[dict[str, Any]] = []
 
     def push(alert: dict[str, Any]) -> None:
         if hub.queues:
@@ -243,9 +255,9 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if replay:
-            task = asyncio.create_task(play(replay, replay_rate))
-            background.add(task)
-            task.add_done_callback(background.discard)
+            lines = replay_lines or [n + 2 for n in range(len(replay))]
+            schedule([(f"line {n}", [(_csv_field(n, e), e) for e in tick])
+                      for n, tick in zip(lines, replay, strict=True)], replay_rate)
         yield
         for task in background:
             task.cancel()
@@ -266,14 +278,11 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
-        first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
-        field = _field(first.get("loc", ()))
-        reason = _msg(first.get("msg", "invalid"))
-        if first.get("type") == "json_invalid":
+        if any(e.get("type") == "json_invalid" for e in errors):
             return _error("body", "malformed JSON")
-        return JSONResponse({"error": f"{field}: {reason}",
-                             "detail": [{"field": _field(e.get("loc", ())),
-                                         "reason": _msg(e.get("msg"))} for e in errors]},
+        problems = _problems(errors) or [("body", "invalid request")]
+        return _ErrorResponse({"error": "; ".join(f"{f}: {r}" for f, r in problems),
+                             "detail": [{"field": f, "reason": r} for f, r in problems]},
                             status_code=422)
 
     @app.exception_handler(RequestError)
@@ -319,30 +328,42 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
                 reason = f"{text.lower()} ({request.method} {request.url.path})"
         return _error(field, reason, exc.status_code)
 
-    def tick_events(tick: TickIn, where: str) -> list[Event]:
-        events: list[Event] = []
-        events += advance_event(tick.advance_seconds, f"{where}advance_seconds")
-        events += price_events(service.config, tick.prices, f"{where}prices")
-        events += condition_events(service.config, tick.conditions, f"{where}conditions")
+    def named_tick_events(tick: TickIn, where: str) -> list[tuple[str, Event]]:
+        # Each event with the field of the request it came from (a refusal names it).
+        named: list[tuple[str, Event]] = []
+        named += [(f"{where}advance_seconds", e) for e in
+                  advance_event(tick.advance_seconds, f"{where}advance_seconds")]
+        named += [(f"{where}prices.{getattr(e, 'asset', '')}", e) for e in
+                  price_events(service.config, tick.prices, f"{where}prices")]
+        named += [(f"{where}conditions.{getattr(e, 'asset', '')}", e) for e in
+                  condition_events(service.config, tick.conditions, f"{where}conditions")]
         state = service.engine.state
-        events += vol_events(service.config, state.vols, state.svi, tick.vols,
-                             f"{where}vols")
-        events += account_events(service.config, service.known, tick.events,
-                                 f"{where}events")
-        return events
+        named += [(f"{where}vols.{getattr(e, 'underlying', '')}", e) for e in
+                  vol_events(service.config, state.vols, state.svi, tick.vols,
+                             f"{where}vols")]
+        named += [(field_path(f"{where}events", i), e) for i, e in enumerate(
+            account_events(service.config, service.known, tick.events, f"{where}events"))]
+        return named
 
-    def check_size(events: list[Event]) -> None:
+    def tick_events(tick: TickIn, where: str) -> list[Event]:
+        return [e for _, e in named_tick_events(tick, where)]
+
+    def check_size(events: list[Event], where: str = "events") -> None:
         if len(events) > service.settings.max_events:
-            raise RequestError("events", f"too many events in one request ({len(events)}; "
-                                         f"at most {service.settings.max_events})", 413)
+            raise RequestError(where, f"too many events in one request ({len(events)}; "
+                                      f"at most {service.settings.max_events})", 413)
 
-    async def run(events: list[Event], ticks: int, received: float) -> Response:
+    async def apply(events: list[Event], ticks: int, received: float) -> TickReport:
         check_size(events)
         if service.log_failure is not None:
             raise LogError(f"writes are refused since the log failed: {service.log_failure}")
         async with lock:
             report = service.apply(events, received, ticks)
         metrics.observe(report)
+        return report
+
+    async def run(events: list[Event], ticks: int, received: float) -> Response:
+        report = await apply(events, ticks, received)
         # Encoded once here (plain ints, strings and floats): FastAPI's generic encoder
         # costs more than the alert pass on a large book's crash tick.
         return Response(json.dumps(report.to_dict(), separators=(",", ":")),
@@ -355,11 +376,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     async def post_tick(tick: TickIn) -> Response:
         """Apply one tick (prices, then events) as one batch; answer with its alert."""
         received = time.perf_counter()
-        if not (tick.prices or tick.conditions or tick.vols or tick.events) \
-                and tick.advance_seconds is None:
-            raise RequestError("body", "an empty tick (give prices, conditions, vols, events "
-                                       "or advance_seconds)")
-        return await run(tick_events(tick, ""), 1, received)
+        return await run(tick_events(_not_empty(tick), ""), 1, received)
 
     @app.post("/ticks/batch", dependencies=auth, tags=["ingest"])
     async def post_ticks(batch: BatchIn) -> Response:
@@ -383,19 +400,102 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     @app.post("/replay", dependencies=auth, tags=["ingest"])
     async def post_replay(body: ReplayIn) -> dict[str, Any]:
         """Play ticks in the background at ``rate`` ticks per second (a demonstration
-        source); every tick is checked first."""
-        ticks = [tick_events(t, f"{field_path('ticks', i)}.") for i, t in enumerate(body.ticks)]
-        task = asyncio.create_task(play(ticks, body.rate))
+        source); every tick is checked first. Its progress, every event refused and the
+        error that stopped it, if any, are at ``GET /replay/{id}``."""
+        named = [(field_path("ticks", i), named_tick_events(t, f"{field_path('ticks', i)}."))
+                 for i, t in enumerate(body.ticks)]
+        for where, tick in named:
+            check_size([e for _, e in tick], field_path(where, "events"))
+        if service.log_failure is not None:
+            raise LogError(f"writes are refused since the log failed: {service.log_failure}")
+        status = schedule(named, body.rate)
+        return {"scheduled": len(named), "rate": body.rate, "id": status["id"],
+                "status": f"/replay/{status['id']}"}
+
+    @app.get("/replay/{replay_id}", tags=["ingest"])
+    async def get_replay(replay_id: int) -> dict[str, Any]:
+        """A replay's progress: ``state`` (running, done or failed), ticks played, the
+        events refused (each with the field of the tick it came from and the engine's
+        reason) and the error that stopped it (naming the tick)."""
+        if not 0 <= replay_id < len(replays):
+            raise HTTPException(404, f"replay_id: no replay {replay_id} (ids 0 to "
+                                     f"{len(replays) - 1})" if replays else
+                                f"replay_id: no replay {replay_id} (none scheduled)")
+        return replays[replay_id]
+
+    def schedule(ticks: list[tuple[str, list[tuple[str, Event]]]], rate: float
+                 ) -> dict[str, Any]:
+        status: dict[str, Any] = {"id": len(replays), "ticks": len(ticks), "rate": rate,
+                                  "played": 0, "state": "running", "refused_count": 0,
+                                  "refused": [], "error": None}
+        replays.append(status)
+        task = asyncio.create_task(play(ticks, rate, status))
         background.add(task)
         task.add_done_callback(background.discard)
-        return {"scheduled": len(ticks), "rate": body.rate}
+        return status
 
-    async def play(ticks: list[list[Event]], rate: float) -> None:
-        for events in ticks:
-            await run(events, 1, time.perf_counter())
+    async def play(ticks: list[tuple[str, list[tuple[str, Event]]]], rate: float,
+                   status: dict[str, Any]) -> None:
+        for n, (where, tick) in enumerate(ticks):
+            try:
+                report = await apply([e for _, e in tick], 1, time.perf_counter())
+            except Exception as exc:
+                # Stopped (the log failed, say): told to the client at GET /replay/{id},
+                # not only to the server's log as an unretrieved task's exception.
+                status["state"] = "failed"
+                status["error"] = f"{where}: log: {exc}" if isinstance(exc, LogError) \
+                    else f"{where}: {exc}" if isinstance(exc, MarginEngineError) \
+                    else f"{where}: {type(exc).__name__}: {exc}"
+                return
+            status["played"] = n + 1
+            for (field, _), outcome in zip(tick, report.outcomes, strict=False):
+                if not outcome.accepted:
+                    status["refused_count"] += 1
+                    if len(status["refused"]) < _MAX_REFUSALS_SHOWN:
+                        status["refused"].append({"field": field, "reason": outcome.reason,
+                                                  "code": outcome.code})
             await asyncio.sleep(1.0 / rate)
+        status["state"] = "done"
 
     app.state.play = play
+    app.state.replays = replays
+
+    async def ws_answer(text: str, received: float) -> str:
+        """The answer to one ingest message: its report, or ``{"error": "<field>:
+        <reason>"}`` with nothing applied. Every failure is answered here, so one bad
+        message never closes the socket (or leaves a traceback)."""
+        try:
+            data = json.loads(text)
+        except RecursionError:
+            # Nested beyond the decoder's depth: as the HTTP routes' 400.
+            return _ws_refusal("body", "cannot be parsed (malformed or nested too deep)")
+        except ValueError as exc:  # JSONDecodeError, or an integer beyond 4300 digits
+            return _ws_refusal("body", "malformed JSON" if isinstance(
+                exc, json.JSONDecodeError) else too_many_digits(text))
+        try:
+            if isinstance(data, dict) and "ticks" in data:
+                batch = BatchIn.model_validate(data)
+                events: list[Event] = []
+                for i, tick in enumerate(batch.ticks):
+                    events += tick_events(tick, f"{field_path('ticks', i)}.")
+                count = len(batch.ticks)
+            else:
+                events = tick_events(_not_empty(TickIn.model_validate(data)), "")
+                count = 1
+            response = await run(events, count, received)
+        except ValidationError as exc:
+            problems = _problems(exc.errors())
+            return json.dumps({"error": "; ".join(f"{f}: {r}" for f, r in problems)})
+        except RequestError as exc:
+            return _ws_refusal(exc.field, exc.reason)
+        except MarginEngineError as exc:
+            return json.dumps({"error": str(exc)})
+        except Exception as exc:
+            # A value no check above foresaw (the engine's own faults arrive as
+            # LogError): answered, and the socket kept, where it closed with a traceback.
+            return _ws_refusal("body", f"cannot be applied ({type(exc).__name__}: "
+                                       f"{str(exc)[:200]})")
+        return bytes(response.body).decode()
 
     @app.websocket("/ws/ingest")
     async def ws_ingest(ws: WebSocket, token_q: Annotated[str | None, Query(alias="token")]
@@ -420,30 +520,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
                     metrics.rate_limited.inc()
                     await ws.send_json({"error": "rate: ingest rate limit exceeded"})
                     continue
-                try:
-                    try:
-                        data = json.loads(text)
-                    except RecursionError:
-                        # Nested beyond the decoder's depth: as the HTTP routes' 400, and
-                        # the socket stays open (it was closed with the traceback).
-                        await ws.send_json({"error": "body: cannot be parsed (malformed "
-                                                     "or nested too deep)"})
-                        continue
-                    if isinstance(data, dict) and "ticks" in data:
-                        batch = BatchIn.model_validate(data)
-                        events: list[Event] = []
-                        for i, tick in enumerate(batch.ticks):
-                            events += tick_events(tick, f"{field_path('ticks', i)}.")
-                        count = len(batch.ticks)
-                    else:
-                        events = tick_events(TickIn.model_validate(data), "")
-                        count = 1
-                    response = await run(events, count, received)
-                    await ws.send_text(bytes(response.body).decode())
-                except ValueError as exc:
-                    await ws.send_json({"error": _ws_error(exc)})
-                except MarginEngineError as exc:
-                    await ws.send_json({"error": str(exc)})
+                await ws.send_text(await ws_answer(text, received))
         except WebSocketDisconnect:
             return
 
@@ -619,6 +696,9 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     return BodyLimit(app, max_body)
 
 
+#: The most refusals a replay's status lists (it counts all of them).
+_MAX_REFUSALS_SHOWN = 100
+
 #: The field a Starlette refusal without one names: the body it could not parse, the path
 #: it has no route for, the method the route does not take.
 _STARLETTE_FIELDS = {400: "body", 404: "path", 405: "method"}
@@ -633,18 +713,31 @@ async def _drain(ws: WebSocket) -> None:
                 return
 
 
-def _msg(text: object) -> str:
-    """pydantic's message without its "Value error, " prefix (our validators' own text)."""
-    return str(text).removeprefix("Value error, ")
+def _not_empty(tick: TickIn) -> TickIn:
+    # One tick by itself (POST /ticks, a WebSocket message) must carry something; an
+    # empty tick in a batch is a pause.
+    if not (tick.prices or tick.conditions or tick.vols or tick.events) \
+            and tick.advance_seconds is None:
+        raise RequestError("body", "an empty tick (give prices, conditions, vols, events "
+                                   "or advance_seconds)")
+    return tick
 
 
-def _ws_error(exc: ValueError) -> str:
-    from pydantic import ValidationError
+def _csv_field(line: int, event: Event) -> str:
+    # The price file's columns: an asset's price, a vol column, or advance_seconds.
+    column = f"vol.{event.underlying}" if isinstance(event, SetVolSurface) else (
+        getattr(event, "asset", None) or "advance_seconds")
+    return f"line {line}, column {column}"
 
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        return f"{_field(first.get('loc', ()))}: {_msg(first.get('msg'))}"
-    return "body: malformed JSON"
+
+def _ws_refusal(field: str, reason: str) -> str:
+    return json.dumps({"error": f"{field}: {reason}"})
+
+
+def _problems(errors: Any) -> list[tuple[str, str]]:
+    # The one wording of pydantic's errors (config.problems), paths without FastAPI's
+    # "body" part, so a 422 names ``ticks.1.prices.WETH`` as a config file's error would.
+    return validation_problems(errors, skip=("body",), top="body")
 
 
 def _asset(name: str) -> str:

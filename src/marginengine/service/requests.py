@@ -177,6 +177,11 @@ def account_event(config: ProtocolConfig, known: Container[object],
     try:
         event = event_from_dict(data)
     except EventError as exc:
+        if exc.problems:
+            # Every problem of the event, each at its path in the request.
+            named = [(field_path(where, f.partition(".")[2]), r) for f, r in exc.problems]
+            rest = "".join(f"; {f}: {r}" for f, r in named[1:])
+            raise RequestError(named[0][0], named[0][1] + rest) from None
         field, sep, reason = str(exc).partition(": ")
         _, _, attr = field.partition(".")
         if sep and attr:

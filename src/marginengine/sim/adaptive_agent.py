@@ -49,6 +49,7 @@ from marginengine.margin.adaptive_model import (
 )
 from marginengine.margin.stewards import ProposedUpdate, StewardDecision, clamp_updates
 from marginengine.oracle.volatility import (
+    GARCH_MIN_RETURNS,
     annualized_vol_ppm,
     estimate_volatility,
     log_returns,
@@ -65,6 +66,12 @@ def _tail_factor(adaptive: AdaptiveConfig) -> float:
     a = adaptive.confidence_bps / BPS
     z = NormalDist().inv_cdf(a)
     return z if adaptive.measure == "var" else NormalDist().pdf(z) / (1.0 - a)
+
+
+def min_prices(adaptive: AdaptiveConfig) -> int:
+    """The fewest prices the configured model estimates from: 3 (two returns), or one more
+    than :data:`~marginengine.oracle.volatility.GARCH_MIN_RETURNS` for ``garch``."""
+    return GARCH_MIN_RETURNS + 1 if adaptive.model == "garch" else 3
 
 
 def volatility_ppm(prices: Sequence[int], adaptive: AdaptiveConfig) -> int:
@@ -200,4 +207,5 @@ def propose_risk_params(engine: Engine, asset: str) -> Proposal | None:
     return Proposal(target, tuple(decisions), event, tuple(made))
 
 
-__all__ = ["Proposal", "conditions_event", "propose_risk_params", "volatility_ppm"]
+__all__ = ["Proposal", "conditions_event", "min_prices", "propose_risk_params",
+           "volatility_ppm"]

@@ -41,7 +41,7 @@ from marginengine.config.adaptive import MODEL_NAMES, AdaptiveConfig
 from marginengine.engine import Event, Outcome, SetPrice
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import BPS, PRICE_UNIT, RAY
-from marginengine.sim.adaptive_agent import conditions_event, propose_risk_params
+from marginengine.sim.adaptive_agent import conditions_event, min_prices, propose_risk_params
 from marginengine.sim.cascade import CascadeRunner, scenario_spec
 from marginengine.sim.cascade_config import CascadeFile
 from marginengine.sim.family_cascade_config import family_kind
@@ -124,7 +124,9 @@ class BacktestRunner(CascadeRunner):
         if (self.adaptive is not None and isinstance(event, SetPrice)
                 and event.asset == self.collateral and outcome.accepted):
             self.history.append(event.price)
-            if len(self.history) >= 3:
+            # From the first price the model can estimate from (GARCH waits for 31):
+            # until then the static parameters stand, as before any adaptive update.
+            if len(self.history) >= min_prices(self.adaptive):
                 self._publish()
         return outcome
 
@@ -178,6 +180,11 @@ class BacktestRunner(CascadeRunner):
         power = power_base / PRICE_UNIT
         self.power.append(power)
         self.usage.append(debt / power if power > 0 else 0.0)
+
+
+def _too_short(adaptive: AdaptiveConfig) -> str:
+    need = min_prices(adaptive)
+    return f"the {adaptive.model} model needs at least {need} prices ({need - 1} returns)"
 
 
 def run_policy(data: dict[str, Any], policy: str, seed: int, index: int,
@@ -287,6 +294,18 @@ def backtest(data: dict[str, Any], policies: list[str], runs: int, seed: int | N
                                "markets of its own; backtest compares margin policies "
                                "of a lending protocol (run it with simulate)"],
                               source=source)
+        adaptive = protocol.adaptive
+        if adaptive is not None:
+            need = min_prices(adaptive)
+            spec, _ = scenario_spec(policy_data(data, p), source)
+            if adaptive.history < need:
+                raise ConfigError([f"--margin {p}: {_too_short(adaptive)}; "
+                                   f"protocol.adaptive.history keeps {adaptive.history}"],
+                                  source=source)
+            if spec.steps + 1 < need:
+                raise ConfigError([f"--margin {p}: {_too_short(adaptive)}; the scenario's "
+                                   f"path has {spec.steps + 1} prices (steps = {spec.steps}): give "
+                                   f"steps >= {need - 1} or another model"], source=source)
     master = int(data.get("seed", 0)) if seed is None else seed
     rows = [run_policy(data, p, master, i, source) for i in range(runs) for p in policies]
     result = compare(rows, policies, master)

@@ -571,7 +571,7 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
             problems.append(f"{where}: no such file {file!r}")
     b = spec.book
     if b.accounts == 0 and not (b.file or b.snapshot) and (spec.perps is None or b.profiles):
-        problems.append("book.accounts: Input should be greater than or equal to 1 (0, no "
+        problems.append("book.accounts: must be at least 1 (0, no "
                         "lending borrowers, only in a scenario with [perps] and no "
                         "book.profiles)")
     if spec.perps is not None:

@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from marginengine.config.loading import MAX_DEPTH, nesting_problem
+from marginengine.config.loading import MAX_DEPTH, nesting_problem, too_many_digits
 from marginengine.errors import ConfigError
 
 
@@ -23,7 +23,8 @@ def parse_value(text: str) -> Any:
     Raises
     ------
     ConfigError
-        When the value nests tables or arrays more than ``MAX_DEPTH`` levels deep.
+        When the value nests tables or arrays more than ``MAX_DEPTH`` levels deep, or
+        holds an integer longer than Python converts (4300 digits).
     """
     try:
         value = tomllib.loads(f"v = {text}")["v"]
@@ -31,6 +32,8 @@ def parse_value(text: str) -> Any:
         return text
     except RecursionError:
         raise ConfigError([f"value nested more than {MAX_DEPTH} levels deep"]) from None
+    except ValueError:  # an integer beyond int()'s 4300 digits (an internal error)
+        raise ConfigError([too_many_digits(text).partition(": ")[2]]) from None
     problem = nesting_problem(value)
     if problem is not None:
         raise ConfigError([f"value {problem.split(': ', 1)[1]}"])

@@ -99,7 +99,11 @@ def parse_grid(items: Sequence[str]) -> list[GridAxis]:
             problems.append(f"--grid {path}: {taken[0]} is already on another axis; one "
                             "path takes one axis")
             continue
-        values = [parse_value(t) for t in texts]
+        try:
+            values = [parse_value(t) for t in texts]
+        except ConfigError as exc:
+            problems.append(f"--grid {path}: {'; '.join(exc.problems)}")
+            continue
         twice = [texts[j] for j in range(len(values)) for k in range(j)
                  if _same(values[j], values[k])]
         if twice:

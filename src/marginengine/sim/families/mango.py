@@ -11,6 +11,7 @@ from pydantic import Field
 
 from marginengine.config import protocol_from_dict
 from marginengine.config.amounts import HumanNumber
+from marginengine.config.family_configs import mango_bank_total_problem
 from marginengine.config.protocol_families import FamilyRules
 from marginengine.engine import (
     Engine,
@@ -209,6 +210,10 @@ def run_mango(sc: MangoScenario, rules: FamilyRules, source: str | None) -> Fami
                 total = parse_units(getattr(t, side), t.decimals)
             except ValueError as exc:
                 problems.append(f"tokens.{name}.{side}: {exc}")
+                continue
+            problem = mango_bank_total_problem(total)
+            if problem is not None:
+                problems.append(f"tokens.{name}.{side}: {problem}")
                 continue
             own = sum(max(sign * toks.get(name, 0), 0) for _, toks, _ in accounts)
             bank[side] = format_units(max(total - own, 0), t.decimals)
