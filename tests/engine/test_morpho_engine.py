@@ -99,6 +99,7 @@ def test_withdrawals_and_collateral_follow_the_rules():
     e = engine()
     out = e.apply(MorphoWithdrawCollateral("carol", M, WETH))
     assert out.code == Code.MORPHO_INSUFFICIENT_COLLATERAL
+    assert out.reason == "assets: the position would be unhealthy after the withdrawal"
     assert e.apply(MorphoRepay("carol", M, shares=17_000 * USDC * 10**6)).accepted
     assert e.apply(MorphoWithdrawCollateral("carol", M, 10 * WETH)).accepted
     out = e.apply(MorphoWithdraw("bob", M, assets=400_001 * USDC))
@@ -114,6 +115,8 @@ def test_pooled_lending_events_and_unknown_markets_are_refused():
     assert "WETH/USDC" in str(out.reason)
     out = e.apply(MorphoSupply("x", M, assets=1, shares=1))
     assert out.code == Code.MORPHO_INCONSISTENT_INPUT
+    assert out.reason == ("assets and shares: give exactly one of them, the other zero (got "
+                          "assets 1, shares 1)")
     # Other presets have no Morpho markets.
     aave = Engine(protocol_from_dict({"preset": "aave-v3"}))
     out = aave.apply(MorphoSupply("x", M, assets=1))

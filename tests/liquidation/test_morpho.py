@@ -155,5 +155,25 @@ def test_liquidate_refuses_a_healthy_position_and_bad_inputs():
     assert code(seized_assets=1_001) is Code.ASSETS_EXCEED_BALANCE
     assert code(repaid_shares=801 * VIRTUAL_SHARES) is Code.SHARES_EXCEED_BALANCE
     assert code(price=0, seized_assets=1) is Code.INVALID_ARGUMENT
+
+    def message(**kw: int) -> str:
+        price = kw.pop("price", ORACLE_PRICE_SCALE // 2)
+        r = liquidate(b.market, b.position, price, params, **kw)
+        assert isinstance(r, Refusal), r
+        return r.message
+
+    # Each refusal names the field (as the other families' refusals do).
+    assert message(price=ORACLE_PRICE_SCALE, seized_assets=1) == \
+        "borrower: the position is healthy"
+    assert message(seized_assets=1, repaid_shares=1) == (
+        "seized_assets and repaid_shares: give exactly one of them, the other zero (got "
+        "seized_assets 1, repaid_shares 1)")
+    assert message(seized_assets=-1) == "seized_assets: must be non-negative (got -1)"
+    assert message(repaid_shares=-2) == "repaid_shares: must be non-negative (got -2)"
+    assert message(seized_assets=1_001) == "seized_assets: seizing 1001 collateral of 1000 held"
+    # 801 of the 800 borrow shares (x 1e6 virtual shares) the borrower owes.
+    assert message(repaid_shares=801 * VIRTUAL_SHARES) == (
+        "repaid_shares: repaying 801000000 borrow shares of 800000000 owed")
+    assert message(price=0, seized_assets=1) == "price: must be positive (got 0)"
     with pytest.raises(ValueError, match="lltv"):
         liquidation_incentive_factor(E18)

@@ -203,3 +203,50 @@ def test_bad_inputs_name_the_field():
     assert refused(supply(Market(), Position(), assets=2**128)).code is \
         Code.MORPHO_MAX_UINT128_EXCEEDED
     assert supplied_assets(Position(), Market()) == 0
+
+
+def test_refusals_name_the_field_and_keep_their_codes():
+    # A supplier of 1,000 and a borrower of 600 against 10,000 collateral (LLTV 0.8).
+    sup = moved(supply(Market(), Position(), assets=1_000))
+    b = moved(borrow(sup.market, Position(collateral=10_000), PRICE, PARAMS, assets=600))
+    cases = [
+        (supply(Market(), Position(), assets=-1), Code.INVALID_AMOUNT,
+         "assets: must be non-negative (got -1)"),
+        (repay(b.market, b.position, shares=-5), Code.INVALID_AMOUNT,
+         "shares: must be non-negative (got -5)"),
+        (supply(Market(), Position(), assets=1, shares=1), Code.MORPHO_INCONSISTENT_INPUT,
+         "assets and shares: give exactly one of them, the other zero (got assets 1, "
+         "shares 1)"),
+        # The market's totals are uint128: 2^128 assets overflow the first checked.
+        (supply(Market(), Position(), assets=2**128), Code.MORPHO_MAX_UINT128_EXCEEDED,
+         "market: total_supply_assets would exceed 2^128 - 1"),
+        # 1,001 assets are 1,001,000,000 shares (rounded up) of the 1,000,000,000 held.
+        (withdraw(sup.market, sup.position, assets=1_001), Code.SHARES_EXCEED_BALANCE,
+         "assets: withdrawing 1001000000 supply shares of 1000000000 held"),
+        (withdraw(b.market, sup.position, shares=401 * 10**6),
+         Code.MORPHO_INSUFFICIENT_LIQUIDITY,
+         "shares: the withdrawal would leave the market's borrows above its supply"),
+        # 10,000 x 0.8 = 8,000 covers 600 + 7,400 = 8,000, not 7,401 more.
+        (borrow(b.market, b.position, PRICE, PARAMS, assets=7_401),
+         Code.MORPHO_INSUFFICIENT_COLLATERAL,
+         "assets: the position would be unhealthy after the borrow"),
+        (borrow(b.market, Position(collateral=10**6), PRICE, PARAMS, assets=401),
+         Code.MORPHO_INSUFFICIENT_LIQUIDITY, "assets: the market has not enough supply"),
+        (repay(b.market, b.position, shares=b.position.borrow_shares + 1),
+         Code.SHARES_EXCEED_BALANCE, "shares: repaying 600000001 borrow shares of 600000000 "
+         "owed"),
+        (supply_collateral(Position(), 0), Code.MORPHO_ZERO_ASSETS,
+         "assets: collateral amount must be positive (got 0)"),
+        (supply_collateral(Position(collateral=2**128 - 1), 1),
+         Code.MORPHO_MAX_UINT128_EXCEEDED,
+         "assets: the position's collateral would exceed 2^128 - 1"),
+        (withdraw_collateral(b.market, b.position, PRICE, PARAMS, 10_001),
+         Code.ASSETS_EXCEED_BALANCE, "assets: withdrawing 10001 collateral of 10000 held"),
+        # 9,251 out leaves 749 x 0.8 = 599.2, rounded down 599 < the 600 owed.
+        (withdraw_collateral(b.market, b.position, PRICE, PARAMS, 9_251),
+         Code.MORPHO_INSUFFICIENT_COLLATERAL,
+         "assets: the position would be unhealthy after the withdrawal"),
+    ]
+    for result, code, message in cases:
+        r = refused(result)
+        assert (r.code, r.message) == (code, message)

@@ -46,6 +46,24 @@ def test_health_when_three_accounts_then_hand_computed_values():
     assert book.below_accounts() == []
 
 
+@pytest.mark.parametrize(("rows", "message"), [
+    ([4], "rows.0: 4 is not a row of this book (it holds rows 0 to 3)"),
+    # numpy would wrap -1 to the last row and answer another account's health
+    ([0, -1], "rows.1: -1 is not a row of this book (it holds rows 0 to 3)"),
+    ([1, 2, 100], "rows.2: 100 is not a row of this book (it holds rows 0 to 3)"),
+    ([0.5], "rows: must be a one-dimensional array of integer row indices (got shape (1,), "
+            "dtype float64)"),
+])
+def test_health_when_rows_not_in_book_then_scan_error_naming_rows(rows, message):
+    book = RiskBook.from_engine(three_accounts())
+    with pytest.raises(ScanError) as caught:
+        book.health(np.array(rows))
+    assert str(caught.value) == message
+    # The rows that exist still answer: alice's 1.1.
+    row = book.accounts.row("alice")
+    assert book.health(np.array([row], dtype=np.int64))[0] == pytest.approx(1.1, rel=1e-12)
+
+
 def test_scan_when_weth_falls_10_percent_then_alice_and_carol_liquidatable():
     engine = three_accounts()
     book = RiskBook.from_engine(engine)

@@ -4,6 +4,7 @@ exit 2, nothing written; the book enters through events; a price file is a repla
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -237,3 +238,74 @@ def test_service_table_when_screen_portfolios_then_in_settings_and_text_refused(
     code, _, err = run(["serve", str(_config(tmp_path, book, 'screen_portfolios = "no"\n'))],
                        capsys)
     assert code == 2 and "service.screen_portfolios" in err
+
+
+EMODE_CONFIG = """
+[protocol]
+preset = "aave-v3"
+[protocol.markets.WETH]
+[protocol.markets.USDC]
+[protocol.emode.categories.1]
+ltv = 0.93
+liquidation_threshold = 0.95
+liquidation_bonus = 0.01
+collateral = ["WETH"]
+borrowable = ["WETH"]
+[prices]
+WETH = 2000
+USDC = 1
+[service]
+book = "{book}"
+"""
+# alice: 10 WETH supplied, 9 WETH borrowed, in e-mode category 1. Inside it her health is
+# 20,000 x 0.95 / 18,000 = 1.0555...; outside (Aave v3's WETH threshold 0.83) 0.922, so
+# she would be liquidatable (and her borrow beyond LTV 0.80 refused).
+EMODE_HF = 1_055_555_555_555_555_555
+
+
+def _emode_config(tmp_path: Path, name: str, text: str) -> Path:
+    (tmp_path / name).write_text(text)
+    path = tmp_path / "serve.toml"
+    path.write_text(EMODE_CONFIG.replace("{book}", name))
+    return path
+
+
+@pytest.mark.parametrize(("name", "text"), [
+    ("book.csv", "account,asset,supplied,borrowed,emode\nalice,WETH,10,9,1\n"),
+    ("book.toml", '[[accounts]]\nid = "alice"\nsupplied = { WETH = "10" }\n'
+                  'borrowed = { WETH = "9" }\nemode = 1\n'),
+])
+def test_book_when_emode_account_then_service_health_equals_scan_and_replays(
+        tmp_path: Path, name: str, text: str) -> None:
+    from marginengine.engine import SetUserEMode
+    from marginengine.engine.snapshot import engine_from_snapshot
+    from marginengine.scan.files import engine_from_book, read_book
+    from marginengine.service import Service
+    from marginengine.service.startup import genesis_events, read_service_book
+
+    cfg = read_config(_emode_config(tmp_path, name, text))
+    assert cfg.book is not None
+    book, _ = read_service_book(cfg.book, cfg.protocol)
+    # The category is entered right after the prices, before alice's deposit and borrow.
+    assert genesis_events(cfg.protocol, cfg.prices, book)[2] == SetUserEMode("alice", 1)
+    log = tmp_path / "events.sqlite"
+    engine = start_engine(cfg.protocol, cfg.prices, cfg.book, f"sqlite:{log}").engine
+    service = Service(engine)
+    served = service.account("alice")
+    assert served is not None
+    assert served["health_factor_wad"] == EMODE_HF and not served["liquidatable"]
+    assert engine.ledger.emode_of("alice") == 1
+    # The scan's engine (marginengine scan / health) on the same book agrees exactly.
+    if name.endswith(".csv"):
+        scanned = engine_from_book(cfg.protocol, cfg.prices, read_book(cfg.book, cfg.protocol))
+    else:
+        scanned = engine_from_snapshot({**tomllib.loads(text),
+                                        "protocol": cfg.protocol.model_dump(mode="json"),
+                                        "prices": {"WETH": "2000", "USDC": "1"}})
+    assert scanned.health_factor("alice") == EMODE_HF
+    expected = engine.state_hash()
+    engine.close()
+    replayed, report = Engine.replay(log)
+    # 2 prices, SetUserEMode, 1 deposit, 1 borrow (alice supplies what she borrows).
+    assert report.events == 5 and report.state_hash == expected
+    assert replayed.ledger.emode_of("alice") == 1

@@ -125,7 +125,7 @@ def test_euler_ramp_then_socialization():
      "market.price: has more than 8 decimal places"),
     ("morpho_bad_debt", ("borrowers", 0, "borrow"), "abc", "borrowers.0.borrow: must be a"),
     ("morpho_bad_debt", ("borrowers", 0, "borrow"), 200_000,
-     "borrowers.0.borrow: refused by the protocol's rules: the position would be "
+     "borrowers.0.borrow: refused by the protocol's rules: assets: the position would be "
      "unhealthy after the borrow (insufficient collateral)"),
     ("liquity_recovery_crash", ("troves", 1, "debt"), 1_000,
      "troves.1: refused by the protocol's rules: BorrowerOps: Trove's net debt must be "

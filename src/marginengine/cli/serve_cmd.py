@@ -31,10 +31,11 @@ def _finite(_: click.Context, __: click.Parameter, value: float) -> float:
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--book", "book", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Book file (CSV or Parquet: account,asset,supplied,borrowed; or a snapshot "
-                   ".toml with options cash, option positions against _book and [[vols]]); "
-                   "default: [service] book in CONFIG. Entered through events as the log's "
-                   "first batch, each option trade checked pre-trade.")
+              help="Book file (CSV or Parquet: account,asset,supplied,borrowed and an "
+                   "optional emode; or a snapshot .toml with options cash, option positions "
+                   "against _book and [[vols]]); default: [service] book in CONFIG. Entered "
+                   "through events as the log's first batch (an e-mode account's "
+                   "SetUserEMode before its positions), each option trade checked pre-trade.")
 @click.option("--log", "log", default=None, metavar="sqlite:PATH | postgresql://...",
               help="Event log: a new SQLite file, or a PostgreSQL database (created, or "
                    "resumed after a restart). Default: no log (not durable).")

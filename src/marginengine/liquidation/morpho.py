@@ -121,16 +121,23 @@ def liquidate(market: Market, position: Position, price: int, params: MarketPara
         liquidator asks for more collateral or shares than the borrower has.
     """
     if price <= 0:
-        return Refusal(Code.INVALID_ARGUMENT, "price must be positive", {"price": price})
+        return Refusal(Code.INVALID_ARGUMENT, f"price: must be positive (got {price})",
+                       {"price": price})
     if seized_assets < 0 or repaid_shares < 0:
-        return Refusal(Code.INVALID_AMOUNT, "seized assets and repaid shares must be >= 0",
+        field, value = (("seized_assets", seized_assets) if seized_assets < 0
+                        else ("repaid_shares", repaid_shares))
+        return Refusal(Code.INVALID_AMOUNT, f"{field}: must be non-negative (got {value})",
                        {"seized_assets": seized_assets, "repaid_shares": repaid_shares})
     if (seized_assets == 0) == (repaid_shares == 0):
         return Refusal(Code.MORPHO_INCONSISTENT_INPUT,
-                       "give exactly one of seized assets and repaid shares",
+                       f"seized_assets and repaid_shares: give exactly one of them, the other "
+                       f"zero (got seized_assets {seized_assets}, repaid_shares "
+                       f"{repaid_shares})",
                        {"seized_assets": seized_assets, "repaid_shares": repaid_shares})
+    # A refusal of the amount names the field the liquidator gave.
+    field = "seized_assets" if seized_assets > 0 else "repaid_shares"
     if is_healthy(position, market, price, params):
-        return Refusal(Code.MORPHO_HEALTHY_POSITION, "the position is healthy",
+        return Refusal(Code.MORPHO_HEALTHY_POSITION, "borrower: the position is healthy",
                        {"borrowed": borrowed_assets(position, market),
                         "max_borrow": max_borrow(position, price, params)})
     lif = liquidation_incentive_factor(params.lltv)
@@ -144,11 +151,13 @@ def liquidate(market: Market, position: Position, price: int, params: MarketPara
     repaid_assets = to_assets_up(repaid_shares, tba, tbs)
     if repaid_shares > position.borrow_shares:
         return Refusal(Code.SHARES_EXCEED_BALANCE,
-                       f"repaying {repaid_shares} borrow shares of {position.borrow_shares} owed",
+                       f"{field}: repaying {repaid_shares} borrow shares of "
+                       f"{position.borrow_shares} owed",
                        {"repaid_shares": repaid_shares, "owed": position.borrow_shares})
     if seized_assets > position.collateral:
         return Refusal(Code.ASSETS_EXCEED_BALANCE,
-                       f"seizing {seized_assets} collateral of {position.collateral} held",
+                       f"{field}: seizing {seized_assets} collateral of "
+                       f"{position.collateral} held",
                        {"seized_assets": seized_assets, "held": position.collateral})
     # zeroFloorSub: repaidAssets may exceed totalBorrowAssets by one unit.
     after = replace(market, total_borrow_shares=tbs - repaid_shares,

@@ -204,13 +204,21 @@ class Moved:
 def _exactly_one_zero(assets: int, shares: int) -> Refusal | None:
     # UtilsLib.exactlyOneZero: give assets or shares, never both, never neither.
     if assets < 0 or shares < 0:
-        return Refusal(Code.INVALID_AMOUNT, "assets and shares must be non-negative",
+        field, value = ("assets", assets) if assets < 0 else ("shares", shares)
+        return Refusal(Code.INVALID_AMOUNT, f"{field}: must be non-negative (got {value})",
                        {"assets": assets, "shares": shares})
     if (assets == 0) == (shares == 0):
         return Refusal(Code.MORPHO_INCONSISTENT_INPUT,
-                       "give exactly one of assets and shares (the other zero)",
+                       f"assets and shares: give exactly one of them, the other zero (got "
+                       f"assets {assets}, shares {shares})",
                        {"assets": assets, "shares": shares})
     return None
+
+
+def _given(assets: int, shares: int) -> str:
+    """The field the caller gave (after :func:`_exactly_one_zero`): a refusal of the amount
+    names it, whichever of assets and shares the rule converted it to."""
+    return "assets" if assets > 0 else "shares"
 
 
 def _uint128(market: Market) -> Refusal | None:
@@ -220,7 +228,7 @@ def _uint128(market: Market) -> Refusal | None:
         value = getattr(market, name)
         if value > MAX_UINT128:
             return Refusal(Code.MORPHO_MAX_UINT128_EXCEEDED,
-                           f"{name} would exceed 2^128 - 1", {name: value})
+                           f"market: {name} would exceed 2^128 - 1", {name: value})
     return None
 
 
@@ -347,19 +355,22 @@ def withdraw(market: Market, position: Position, assets: int = 0,
     bad = _exactly_one_zero(assets, shares)
     if bad:
         return bad
+    field = _given(assets, shares)
     if assets > 0:
         shares = to_shares_up(assets, market.total_supply_assets, market.total_supply_shares)
     else:
         assets = to_assets_down(shares, market.total_supply_assets, market.total_supply_shares)
     if shares > position.supply_shares:
         return Refusal(Code.SHARES_EXCEED_BALANCE,
-                       f"withdrawing {shares} supply shares of {position.supply_shares} held",
+                       f"{field}: withdrawing {shares} supply shares of "
+                       f"{position.supply_shares} held",
                        {"shares": shares, "held": position.supply_shares})
     after = replace(market, total_supply_shares=market.total_supply_shares - shares,
                     total_supply_assets=market.total_supply_assets - assets)
     if after.total_borrow_assets > after.total_supply_assets:
         return Refusal(Code.MORPHO_INSUFFICIENT_LIQUIDITY,
-                       "withdrawal would leave borrows above supply",
+                       f"{field}: the withdrawal would leave the market's borrows above its "
+                       f"supply",
                        {"total_borrow_assets": after.total_borrow_assets,
                         "total_supply_assets": after.total_supply_assets})
     return Moved(after, replace(position, supply_shares=position.supply_shares - shares),
@@ -376,6 +387,7 @@ def borrow(market: Market, position: Position, price: int, params: MarketParams,
     bad = _exactly_one_zero(assets, shares)
     if bad:
         return bad
+    field = _given(assets, shares)
     if assets > 0:
         shares = to_shares_up(assets, market.total_borrow_assets, market.total_borrow_shares)
     else:
@@ -388,11 +400,12 @@ def borrow(market: Market, position: Position, price: int, params: MarketParams,
         return bad
     if not is_healthy(moved, after, price, params):
         return Refusal(Code.MORPHO_INSUFFICIENT_COLLATERAL,
-                       "the position would be unhealthy after the borrow",
+                       f"{field}: the position would be unhealthy after the borrow",
                        {"borrowed": borrowed_assets(moved, after),
                         "max_borrow": max_borrow(moved, price, params)})
     if after.total_borrow_assets > after.total_supply_assets:
-        return Refusal(Code.MORPHO_INSUFFICIENT_LIQUIDITY, "the market has not enough supply",
+        return Refusal(Code.MORPHO_INSUFFICIENT_LIQUIDITY,
+                       f"{field}: the market has not enough supply",
                        {"total_borrow_assets": after.total_borrow_assets,
                         "total_supply_assets": after.total_supply_assets})
     return Moved(after, moved, assets, shares)
@@ -408,13 +421,15 @@ def repay(market: Market, position: Position, assets: int = 0,
     bad = _exactly_one_zero(assets, shares)
     if bad:
         return bad
+    field = _given(assets, shares)
     if assets > 0:
         shares = to_shares_down(assets, market.total_borrow_assets, market.total_borrow_shares)
     else:
         assets = to_assets_up(shares, market.total_borrow_assets, market.total_borrow_shares)
     if shares > position.borrow_shares:
         return Refusal(Code.SHARES_EXCEED_BALANCE,
-                       f"repaying {shares} borrow shares of {position.borrow_shares} owed",
+                       f"{field}: repaying {shares} borrow shares of "
+                       f"{position.borrow_shares} owed",
                        {"shares": shares, "owed": position.borrow_shares})
     after = replace(market, total_borrow_shares=market.total_borrow_shares - shares,
                     total_borrow_assets=max(0, market.total_borrow_assets - assets))
@@ -425,10 +440,12 @@ def repay(market: Market, position: Position, assets: int = 0,
 def supply_collateral(position: Position, assets: int) -> Position | Refusal:
     """``supplyCollateral`` (no accrual needed: collateral earns nothing)."""
     if assets <= 0:
-        return Refusal(Code.MORPHO_ZERO_ASSETS, "collateral amount must be positive",
+        return Refusal(Code.MORPHO_ZERO_ASSETS,
+                       f"assets: collateral amount must be positive (got {assets})",
                        {"assets": assets})
     if position.collateral + assets > MAX_UINT128:
-        return Refusal(Code.MORPHO_MAX_UINT128_EXCEEDED, "collateral would exceed 2^128 - 1",
+        return Refusal(Code.MORPHO_MAX_UINT128_EXCEEDED,
+                       "assets: the position's collateral would exceed 2^128 - 1",
                        {"collateral": position.collateral + assets})
     return replace(position, collateral=position.collateral + assets)
 
@@ -437,16 +454,18 @@ def withdraw_collateral(market: Market, position: Position, price: int, params: 
                         assets: int) -> Position | Refusal:
     """``withdrawCollateral``: the position must stay healthy."""
     if assets <= 0:
-        return Refusal(Code.MORPHO_ZERO_ASSETS, "collateral amount must be positive",
+        return Refusal(Code.MORPHO_ZERO_ASSETS,
+                       f"assets: collateral amount must be positive (got {assets})",
                        {"assets": assets})
     if assets > position.collateral:
         return Refusal(Code.ASSETS_EXCEED_BALANCE,
-                       f"withdrawing {assets} collateral of {position.collateral} held",
+                       f"assets: withdrawing {assets} collateral of {position.collateral} "
+                       f"held",
                        {"assets": assets, "held": position.collateral})
     after = replace(position, collateral=position.collateral - assets)
     if not is_healthy(after, market, price, params):
         return Refusal(Code.MORPHO_INSUFFICIENT_COLLATERAL,
-                       "the position would be unhealthy after the withdrawal",
+                       "assets: the position would be unhealthy after the withdrawal",
                        {"borrowed": borrowed_assets(after, market),
                         "max_borrow": max_borrow(after, price, params)})
     return after

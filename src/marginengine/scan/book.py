@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 
 from marginengine.config import ProtocolConfig
 from marginengine.engine import Change, Engine
+from marginengine.errors import field_path
 from marginengine.fixedpoint import PRICE_UNIT, RAY, Rounding
 from marginengine.ledger.perp import FUNDING_SCALE
 from marginengine.margin.crowding import binned_heatmap_kernel
@@ -1344,7 +1345,17 @@ class RiskBook:
 
     def health(self, rows: IntArray | None = None) -> FloatArray:
         """Float health of every account (or of ``rows``); ``inf`` without debt. A bucket
-        holding perps: (lending value + perp equity) / (debt + perp maintenance)."""
+        holding perps: (lending value + perp equity) / (debt + perp maintenance).
+
+        Raises
+        ------
+        ScanError
+            ``rows: ...`` if ``rows`` is not a one-dimensional array of integer row
+            indices; ``rows.N: ...`` naming its entry ``N`` if that is not a row the book
+            holds (numpy would wrap a negative one to another account).
+        """
+        if rows is not None:
+            rows = self._checked_rows(rows)
         cw, dv = self.sums(rows)
         out = health(cw, dv)
         if self.perps.buckets:
@@ -1355,6 +1366,20 @@ class RiskBook:
                 pe, pm, _ = self.perp_figures()
                 s = slots[mine]
                 out[mine] = bucket_health(cw[mine], dv[mine], pe[s], pm[s])
+        return out
+
+    def _checked_rows(self, rows: AnyIntArray) -> IntArray:
+        """``rows`` as int64 row indices, each one of the book's rows."""
+        at = np.asarray(rows)
+        if at.ndim != 1 or (at.size and at.dtype.kind not in "iu"):
+            raise ScanError(f"rows: must be a one-dimensional array of integer row indices "
+                            f"(got shape {at.shape}, dtype {at.dtype})")
+        out = at.astype(np.int64)
+        bad = np.flatnonzero((out < 0) | (out >= self._n))
+        if len(bad):
+            held = f"rows 0 to {self._n - 1}" if self._n else "no rows"
+            raise ScanError(f"{field_path('rows', int(bad[0]))}: {int(out[bad[0]])} is not a "
+                            f"row of this book (it holds {held})")
         return out
 
     def health_distribution(self, edges: Sequence[float] = HEALTH_EDGES,

@@ -1,10 +1,13 @@
 """Starting the service: its configuration file, its log (new or resumed), its book.
 
 The state of the service is always the replay of its log, so a book enters through
-ordinary events, in the log's first batch: the prices (``SetPrice``), every supply
-(``Deposit``), the liquidity the listed suppliers did not provide (a ``Deposit`` by the
-account ``_liquidity``, :data:`~marginengine.ledger.book_file.LIQUIDITY_ACCOUNT`, which a
-book or a request may not name), then every borrow (``Borrow``). The engine's own rules
+ordinary events, in the log's first batch: the prices (``SetPrice``), each e-mode
+account's category (``SetUserEMode``, before any position, as the simulator opens a book:
+:func:`marginengine.sim.books.emode_events`; a book's optional ``emode`` column, a
+snapshot account's ``emode``), every supply (``Deposit``), the liquidity the listed
+suppliers did not provide (a ``Deposit`` by the account ``_liquidity``,
+:data:`~marginengine.ledger.book_file.LIQUIDITY_ACCOUNT`, which a book or a request may
+not name), then every borrow (``Borrow``). The engine's own rules
 decide each one; a book the engine would refuse (an account borrowing beyond its borrowing
 power at the configured prices) is refused before the log is created, naming the accounts.
 
@@ -63,7 +66,7 @@ from marginengine.ledger.book_file import COUNTERPARTY, LIQUIDITY_ACCOUNT, Book
 from marginengine.persistence import EventLog, PostgresStore, is_postgres_url
 from marginengine.scan.files import read_book, read_prices, read_protocol
 from marginengine.service.core import DEFAULT_THRESHOLDS, Settings
-from marginengine.sim.books import book_from_snapshot
+from marginengine.sim.books import book_from_snapshot, emode_events
 from marginengine.sim.options_scenario import OptionsSpec, options_setup
 
 
@@ -173,6 +176,9 @@ def genesis_events(config: ProtocolConfig, prices: dict[str, int],
     events: list[Event] = [SetPrice(a, p) for a, p in sorted(prices.items())]
     if book is None:
         return [*events, *options]
+    # The category first, so the engine decides each deposit and borrow in it (as the
+    # simulator's open_book and the scan's snapshot builder do).
+    events.extend(entry for _, entry in emode_events(book))
     supplied: dict[str, int] = {}
     borrowed: dict[str, int] = {}
     deposits: list[Event] = []
@@ -326,6 +332,11 @@ def _checked_genesis(config: ProtocolConfig, prices: dict[str, int], book_path: 
     events = genesis_events(config, prices, book, (*options, *(e for _, e in book_options)))
     first = len(events) - len(book_options)
     fields = {first + i: where for i, (where, _) in enumerate(book_options)}
+    if book is not None:
+        # The e-mode entries follow the prices (genesis_events); name the row of each.
+        entries = emode_events(book)
+        fields.update({len(prices) + i: f"{acct.at('emode')}: emode"
+                       for i, (acct, _) in enumerate(entries)})
     scratch = check_genesis(config, events, str(book_path or source), fields)
     if check is not None:
         check(scratch)

@@ -141,6 +141,15 @@ def book_from_snapshot(data: dict[str, Any], protocol: ProtocolConfig,
 
 
 # ---------------------------------------------------------------------- opening a book
+def emode_events(book: Book) -> list[tuple[BookAccount, SetUserEMode]]:
+    """The ``SetUserEMode`` that enters each account of ``book`` with an e-mode category
+    into it, in book order, with its account: what opens the book before any position
+    (:func:`open_book`; the service's genesis,
+    :func:`marginengine.service.startup.genesis_events`), as a user entering e-mode first,
+    so the engine decides every later deposit and borrow at the category's parameters."""
+    return [(acct, SetUserEMode(acct.id, acct.emode)) for acct in book.accounts if acct.emode]
+
+
 def open_book(apply: Callable[[Event], Outcome], book: Book, protocol: ProtocolConfig,
               counterparty_quote: int = 0) -> list[str]:
     """Open every account of ``book`` through the engine's events: the e-mode category
@@ -167,9 +176,8 @@ def open_book(apply: Callable[[Event], Outcome], book: Book, protocol: ProtocolC
                 reason = f"borrows {amount} {key} with no collateral ({reason})"
             refused.append(f"{acct.at(key)}: account {acct.id}: {reason}")
 
-    for acct in book.accounts:
-        if acct.emode:
-            do(acct, "emode", SetUserEMode(acct.id, acct.emode))
+    for acct, switch in emode_events(book):
+        do(acct, "emode", switch)
     for acct in book.accounts:
         for asset, amount in acct.supplied.items():
             do(acct, asset, Deposit(acct.id, asset, amount))
@@ -346,5 +354,5 @@ def _units(usd: float, price: int, unit: int) -> int:
 
 __all__ = ["COUNTERPARTY", "LENDING_COLUMNS", "LENDING_OPTIONAL", "MAX_PROBLEMS",
            "PERP_COLUMNS", "Book", "BookAccount", "ProfileSpec", "book_from_snapshot",
-           "check_profiles", "initial_health_floor", "open_book", "read_book",
-           "synthetic_multi_book", "write_book"]
+           "check_profiles", "emode_events", "initial_health_floor", "open_book",
+           "read_book", "synthetic_multi_book", "write_book"]
