@@ -157,3 +157,14 @@ def test_sweep_when_grid_over_derive_managers_then_each_point_is_its_rule(
     points = json.loads((out / "sweep.json").read_text())["points"]
     assert [(p["params"]["protocol.options.portfolio_preset"], round(p["mean_bad_debt"], 6))
             for p in points] == [("derive-pm2", 832.400661), ("derive-srm", 464.795515)]
+
+
+def test_a_step_past_the_expiry_moves_no_expired_surface() -> None:
+    # The engine refuses a surface for an expiry the clock has reached (its series
+    # settle); a step's vols past the 30-day expiry therefore send none for it.
+    data = _crash()
+    data["steps"].append({"label": "past expiry", "advance": "30d", "vols": {"WETH": 1.2}})
+    result = run_scenario(scenario_from_dict(data), None)
+    assert result.summary()["rejected_actions"] == []
+    state = result.engine.state
+    assert state.vols == {("WETH", 30 * 86_400): (1_500_000, 0)}   # the last open one

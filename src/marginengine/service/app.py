@@ -325,8 +325,9 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         events += price_events(service.config, tick.prices, f"{where}prices")
         events += condition_events(service.config, tick.conditions, f"{where}conditions")
         state = service.engine.state
+        now = service.engine.ledger.time + (tick.advance_seconds or 0)
         events += vol_events(service.config, state.vols, state.svi, tick.vols,
-                             f"{where}vols")
+                             f"{where}vols", now)
         events += account_events(service.config, service.known, tick.events,
                                  f"{where}events")
         return events

@@ -352,7 +352,10 @@ class ScenarioRunner:
             self._apply(AdvanceTime(seconds))
         self._publish(prices, self.scenario.reporter[index])
         for vol in self.scenario.step_vols[index]:
-            self._apply(vol)
+            # A step's vols move every listed expiry still open: the engine refuses a
+            # surface for an expiry the clock has reached (its series settle instead).
+            if vol.expiry > self.engine.ledger.time:
+                self._apply(vol)
         for kind, account_id, asset, amount in actions:
             if kind == "borrow_max":
                 self._borrow_max(account_id, asset)
