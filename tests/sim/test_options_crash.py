@@ -47,6 +47,11 @@ def test_options_crash_summary_is_pinned_and_replays(tmp_path: Path) -> None:
     assert o["insurance_fund"] == 0
     assert o["bad_debt"] == pytest.approx(832.400661, abs=1e-6)
     assert summary["bad_debt_realized"] == pytest.approx(832.400661, abs=1e-6)
+    # The book's liquidations are its seven bids (no lending or perp liquidation ran),
+    # their value the mark-to-market sold: 3,366.197588 USD (8-decimal base units).
+    assert summary["liquidation_count"] == o["bids"] == 7
+    assert o["value_liquidated_base_units"] == 336_619_758_800
+    assert summary["liquidated_value"] == o["value_liquidated"]
     bids = [r for r in o["auction_log"] if r["event"] == "BidPortfolioAuction"]
     assert [(r["step"], r["account"], r["insolvent"]) for r in bids] == [
         (2, "s3", False), (2, "s4", False), (2, "s5", False), (6, "s2", True),
