@@ -162,6 +162,19 @@ def test_sweep_when_grid_over_derive_managers_then_each_point_is_its_rule(
     points = json.loads((out / "sweep.json").read_text())["points"]
     assert [(p["params"]["protocol.options.portfolio_preset"], round(p["mean_bad_debt"], 6))
             for p in points] == [("derive-pm2", 832.400661), ("derive-srm", 464.795515)]
+    # The rows carry the options run fields (sim/options_metrics.py) as summary.json and
+    # a Monte Carlo's rows do: the pins above, per manager; the points average them.
+    import pyarrow.parquet as pq
+    rows = pq.read_table(out / "sweep.parquet").to_pylist()
+    assert [(r["options_bids"], r["options_auctions_started"],
+             r["options_auctions_insolvent"], round(r["options_bad_debt"], 6),
+             round(r["options_security_module_used"], 6),
+             round(r["options_value_liquidated"], 6), r["liquidation_count"])
+            for r in rows] == [
+        (7, 17, 7, 832.400661, 1_326.568806, 3_366.197588, 7),
+        (1, 2, 1, 464.795515, 1_044.046314, 1_396.341829, 1)]
+    assert [r["options_trades_accepted"] for r in rows] == [1.0, 0.4]
+    assert [p["mean_options_bids"] for p in points] == [7, 1]
 
 
 def test_a_step_past_the_expiry_moves_no_expired_surface() -> None:
