@@ -121,6 +121,7 @@ class Code(StrEnum):
     OPTION_NOT_EXPIRED = "OPTION_NOT_EXPIRED"
     OPTION_ALREADY_SETTLED = "OPTION_ALREADY_SETTLED"
     OPTION_ONE_UNDERLYING = "OPTION_ONE_UNDERLYING"
+    OPTION_ON_QUOTE = "OPTION_ON_QUOTE"
     # ---- auctions: Maker's revert strings (dss dog.sol, clip.sol, flip.sol, cat.sol);
     # Dog/no-vault is the engine's (a vault without debt or collateral: Maker's
     # Dog/not-unsafe covers it)

@@ -297,3 +297,45 @@ def test_svi_parameter_beyond_uint256_is_refused_naming_it(name: str):
             name: 10**400}
     with pytest.raises(EventError, match=rf"^SetSviSurface\.{name}: too large"):
         event_from_dict(data)
+
+
+@pytest.mark.parametrize("preset", ["derive-srm", "derive-pm1", "derive-pm2", "paradex",
+                                    "deribit-like", "span-like"])
+def test_an_option_on_the_quote_asset_is_refused_naming_underlying(preset: str):
+    # Derive holds its cash asset (USDC) only as cash: the SRM refuses every asset not
+    # whitelisted to a market (SRM_UnsupportedAsset) and each PMRM margins one currency
+    # against that cash. A USDC put quoted in USDC has no model here, under any preset.
+    e = Engine(options_protocol(portfolio_preset=preset))
+    for ev in setup():
+        assert e.apply(ev).accepted, ev
+    before = e.state.hash_parts()      # the hash itself moves with the log's seq
+    vol = e.apply(SetVolSurface("USDC", T, 600_000))
+    assert vol.code == Code.OPTION_ON_QUOTE.value and vol.data["field"] == "underlying"
+    put = e.apply(TradeOption("alice", "bob", underlying="USDC", expiry=T, strike=P,
+                              is_call=False, size=SIZE, premium=USDC // 100))
+    assert put.code == Code.OPTION_ON_QUOTE.value and put.data["field"] == "underlying"
+    assert "USDC is the options quote asset" in (put.reason or "")
+    assert e.state.hash_parts() == before
+
+
+@pytest.mark.parametrize("event", [
+    SetVolSurface("WETH", T, 900_000),
+    SetVolSurface("WETH", T - 1, 900_000),
+])
+def test_a_surface_for_an_expired_expiry_is_refused_naming_expiry(event: SetVolSurface):
+    e = engine()
+    assert e.apply(TradeOption("alice", "bob", size=SIZE, premium=150 * USDC,
+                               **CALL)).accepted
+    assert e.apply(AdvanceTime(T)).accepted          # now == expiry: the series settles
+    before, vols = e.state.hash_parts(), dict(e.state.vols)
+    out = e.apply(event)
+    assert out.code == Code.OPTION_EXPIRED.value and out.data["field"] == "expiry"
+    assert out.data == {"field": "expiry", "expiry": event.expiry, "now": T}
+    assert e.state.hash_parts() == before and e.state.vols == vols == {("WETH", T): (600_000, 0)}
+    # The next expiry is still open; an SVI slice for the expired one is refused the same.
+    assert e.apply(SetVolSurface("WETH", T + 1, 900_000)).accepted
+    from marginengine.engine import SetSviSurface
+    svi = e.apply(SetSviSurface("WETH", T, 10_000, 100_000, 0, 0, 100_000))
+    assert svi.code == Code.OPTION_EXPIRED.value and svi.data["field"] == "expiry"
+    # Settlement needs no surface: the expired series settles at the oracle price.
+    assert e.apply(SettleOption(**CALL)).accepted     # type: ignore[arg-type]

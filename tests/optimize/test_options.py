@@ -164,3 +164,26 @@ def test_defaults_when_options_book_then_leverage_and_es99(book):
     assert "options_bad_debt" in names and "es99_bad_debt" in names
     shock = build_problem(tomllib.loads(SHOCK.read_text()), [f"{LTV}=0.7:0.8:0.01"], [], [])
     assert not any(m.needs for m in shock.metrics)
+
+
+def test_progress_bar_when_options_book_then_shows_its_objectives(monkeypatch):
+    # optimize(progress=True) with the default objectives of an options book: the bar's
+    # best feasible point is named by options_leverage and es99_bad_debt, the problem's
+    # own objectives (it showed borrowing_power, a lending metric the book has not).
+    import rich.progress
+
+    import marginengine.optimize
+
+    shown: list[str] = []
+
+    class Recording(rich.progress.Progress):
+        def update(self, task: Any, **fields: Any) -> None:  # type: ignore[override]
+            if fields.get("best"):
+                shown.append(fields["best"])
+            super().update(task, **fields)
+
+    monkeypatch.setattr(rich.progress, "Progress", Recording)
+    marginengine.optimize(BOOK, [f"{IM}=1.00:1.50:0.01"], runs=2, budget=4, seed=3,
+                          workers=1, progress=True)
+    assert shown and all(t.startswith("best feasible: options_leverage=") for t in shown)
+    assert all(", es99_bad_debt=" in t and "borrowing_power" not in t for t in shown)

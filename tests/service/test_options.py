@@ -479,3 +479,21 @@ def test_config_when_options_table_bad_then_error_names_field(
         tmp_path: Path, old: str, new: str, error: str) -> None:
     with pytest.raises(ConfigError, match=error.replace("[", r"\[")):
         read_config(_config(tmp_path, "derive-pm2", (old, new)))
+
+
+def test_vol_tick_when_it_reaches_the_expiry_then_no_expired_surface_is_sent(
+        pm2: Any) -> None:
+    # The engine refuses a surface for an expiry the clock has reached (its series
+    # settle): a tick that advances to the 30-day expiry moves no vol for it.
+    engine = _engine(pm2)
+    r = pm2.post("/ticks", json={"advance_seconds": EXPIRY, "vols": {"WETH": "1.5"}},
+                 headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert [o["outcome"] for o in r.json()["outcomes"]] == ["AdvanceTimeAccepted"]
+    assert engine.state.vols[("WETH", EXPIRY)] == (600_000, -100_000)
+    # A surface posted as an event for the expired expiry is refused naming it.
+    event = {"type": "SetVolSurface", "underlying": "WETH", "expiry": EXPIRY,
+             "vol_ppm": 900_000}
+    out = pm2.post("/events", json={"events": [event]}, headers=AUTH).json()["outcomes"][0]
+    assert out["outcome"] == "SetVolSurfaceRejected" and out["code"] == "OPTION_EXPIRED"
+    assert out["reason"].startswith("expiry: ")

@@ -47,6 +47,11 @@ def test_options_crash_summary_is_pinned_and_replays(tmp_path: Path) -> None:
     assert o["insurance_fund"] == 0
     assert o["bad_debt"] == pytest.approx(832.400661, abs=1e-6)
     assert summary["bad_debt_realized"] == pytest.approx(832.400661, abs=1e-6)
+    # The book's liquidations are its seven bids (no lending or perp liquidation ran),
+    # their value the mark-to-market sold: 3,366.197588 USD (8-decimal base units).
+    assert summary["liquidation_count"] == o["bids"] == 7
+    assert o["value_liquidated_base_units"] == 336_619_758_800
+    assert summary["liquidated_value"] == o["value_liquidated"]
     bids = [r for r in o["auction_log"] if r["event"] == "BidPortfolioAuction"]
     assert [(r["step"], r["account"], r["insolvent"]) for r in bids] == [
         (2, "s3", False), (2, "s4", False), (2, "s5", False), (6, "s2", True),
@@ -157,3 +162,27 @@ def test_sweep_when_grid_over_derive_managers_then_each_point_is_its_rule(
     points = json.loads((out / "sweep.json").read_text())["points"]
     assert [(p["params"]["protocol.options.portfolio_preset"], round(p["mean_bad_debt"], 6))
             for p in points] == [("derive-pm2", 832.400661), ("derive-srm", 464.795515)]
+    # The rows carry the options run fields (sim/options_metrics.py) as summary.json and
+    # a Monte Carlo's rows do: the pins above, per manager; the points average them.
+    import pyarrow.parquet as pq
+    rows = pq.read_table(out / "sweep.parquet").to_pylist()
+    assert [(r["options_bids"], r["options_auctions_started"],
+             r["options_auctions_insolvent"], round(r["options_bad_debt"], 6),
+             round(r["options_security_module_used"], 6),
+             round(r["options_value_liquidated"], 6), r["liquidation_count"])
+            for r in rows] == [
+        (7, 17, 7, 832.400661, 1_326.568806, 3_366.197588, 7),
+        (1, 2, 1, 464.795515, 1_044.046314, 1_396.341829, 1)]
+    assert [r["options_trades_accepted"] for r in rows] == [1.0, 0.4]
+    assert [p["mean_options_bids"] for p in points] == [7, 1]
+
+
+def test_a_step_past_the_expiry_moves_no_expired_surface() -> None:
+    # The engine refuses a surface for an expiry the clock has reached (its series
+    # settle); a step's vols past the 30-day expiry therefore send none for it.
+    data = _crash()
+    data["steps"].append({"label": "past expiry", "advance": "30d", "vols": {"WETH": 1.2}})
+    result = run_scenario(scenario_from_dict(data), None)
+    assert result.summary()["rejected_actions"] == []
+    state = result.engine.state
+    assert state.vols == {("WETH", 30 * 86_400): (1_500_000, 0)}   # the last open one

@@ -51,7 +51,29 @@ def _underlying(ctx: HandlerContext, underlying: str) -> str:
     if underlying not in ctx.config.markets and underlying not in ctx.config.perps:
         ctx.refuse(Code.UNKNOWN_ASSET, f"underlying: unknown asset {underlying!r}",
                    field="underlying", asset=underlying)
+    if underlying == _quote(ctx):
+        # Derive holds the quote only as cash: the SRM's handleAdjustment lets the cash
+        # asset through and refuses any other asset not whitelisted to a market
+        # (SRM_UnsupportedAsset), and each PMRM margins one currency against that cash. An
+        # option on the quote, quoted in the quote, has a spot fixed at 1: no model here
+        # has a risk to measure in it, under any preset.
+        ctx.refuse(Code.OPTION_ON_QUOTE,
+                   f"underlying: {underlying} is the options quote asset (options settle "
+                   f"in it; an option on it cannot be margined)", field="underlying",
+                   asset=underlying)
     return underlying
+
+
+def _live_expiry(ctx: HandlerContext, underlying: str, expiry: int) -> None:
+    """Refuse a surface for an expiry at or before the engine's time: from then the
+    series settle at the oracle price (SettleOption; Derive's OptionAsset.calcSettlementValue
+    once ``block.timestamp >= expiry``) and no vol enters their value. The surface an
+    expired, unsettled position was margined with stays as it was."""
+    if expiry <= ctx.time:
+        ctx.refuse(Code.OPTION_EXPIRED,
+                   f"expiry: {underlying} expiry {expiry} is not after the engine's time "
+                   f"{ctx.time} (expired series settle: SettleOption)", field="expiry",
+                   expiry=expiry, now=ctx.time)
 
 
 def _margin(ctx: HandlerContext, account: str) -> PortfolioMargin:
@@ -191,6 +213,7 @@ def settle_option(ctx: HandlerContext, e: SettleOption) -> dict[str, Any]:
 def set_vol_surface(ctx: HandlerContext, e: SetVolSurface) -> dict[str, Any]:
     _require_options(ctx)
     _underlying(ctx, e.underlying)
+    _live_expiry(ctx, e.underlying, e.expiry)
     ctx.state.set_vol(e.underlying, e.expiry, e.vol_ppm, e.skew_ppm)
     return {}
 
@@ -198,6 +221,7 @@ def set_vol_surface(ctx: HandlerContext, e: SetVolSurface) -> dict[str, Any]:
 def set_svi_surface(ctx: HandlerContext, e: SetSviSurface) -> dict[str, Any]:
     _require_options(ctx)
     _underlying(ctx, e.underlying)
+    _live_expiry(ctx, e.underlying, e.expiry)
     ctx.state.set_svi(e.underlying, e.expiry,
                       (e.a_ppm, e.b_ppm, e.rho_ppm, e.m_ppm, e.sigma_ppm))
     return {}

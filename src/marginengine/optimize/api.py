@@ -184,6 +184,20 @@ def run(scenario: str | Path | dict[str, Any], params: Sequence[str],
         progress: ProgressFn | None = None, steward_paths: bool = True) -> Report:
     """Run an optimization and derive its recommendations (see :func:`optimize`)."""
     problem = load_problem(scenario, params, objectives, constraints, overrides, runs)
+    return run_problem(problem, runs=runs, budget=budget, seed=seed, backend=backend,
+                       workers=workers, scheduler=scheduler, population=population,
+                       reeval_runs=reeval_runs, resamples=resamples, cache=cache,
+                       evaluator=evaluator, progress=progress, steward_paths=steward_paths)
+
+
+def run_problem(problem: Problem, *, runs: int = 64, budget: int = 40,
+                seed: int | None = None, backend: str = "process", workers: int = 2,
+                scheduler: str | None = None, population: int | None = None,
+                reeval_runs: int | None = None, resamples: int = 1_000,
+                cache: EvaluationCache | None = None, evaluator: Evaluator | None = None,
+                progress: ProgressFn | None = None, steward_paths: bool = True) -> Report:
+    """Run an optimization of a loaded problem (:func:`load_problem`) and derive its
+    recommendations; the arguments as :func:`run`'s."""
     settings = Settings(runs=runs, budget=budget,
                         seed=problem.seed if seed is None else seed, population=population,
                         reeval_runs=reeval_runs, resamples=resamples)
@@ -261,6 +275,9 @@ def optimize(scenario: str | Path | dict[str, Any], params: Sequence[str],
         The frontier: one row per point, the variables, every metric with ``_ci_low`` and
         ``_ci_high``, ``runs``, ``tier`` (conservative, moderate, aggressive or empty).
     """
+    # Loaded once: the bar shows the problem's own objectives (an options book's default
+    # is options_leverage, not borrowing_power) and the search runs that same problem.
+    problem = load_problem(scenario, params, objectives, constraints, overrides, runs)
     store = EvaluationCache(Path(cache) if cache is not None else None)
     if cache is not None and Path(cache).exists():
         store.load(Path(cache))
@@ -273,7 +290,7 @@ def optimize(scenario: str | Path | dict[str, Any], params: Sequence[str],
         bar = Progress(TextColumn("[bold]optimize"), BarColumn(), MofNCompleteColumn(),
                        TextColumn("{task.fields[best]}"), transient=True)
         task = bar.add_task("optimize", total=budget, best="")
-        problem_goal: list[str] = list(objectives) or ["borrowing_power"]
+        problem_goal = [m.name for m in problem.objectives]
 
         def callback(done: int, total: int, best: Evaluation | None) -> None:
             text = "" if best is None else "best feasible: " + describe(best, problem_goal)
@@ -283,10 +300,9 @@ def optimize(scenario: str | Path | dict[str, Any], params: Sequence[str],
 
         bar.start()
     try:
-        report = run(scenario, params, objectives, constraints, runs=runs, budget=budget,
-                     seed=seed, backend=backend, workers=workers, scheduler=scheduler,
-                     overrides=overrides, cache=store, evaluator=evaluator,
-                     progress=callback)
+        report = run_problem(problem, runs=runs, budget=budget, seed=seed,
+                             backend=backend, workers=workers, scheduler=scheduler,
+                             cache=store, evaluator=evaluator, progress=callback)
     finally:
         store.close()
         if bar is not None:

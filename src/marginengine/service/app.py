@@ -338,9 +338,10 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         named += [(f"{where}conditions.{getattr(e, 'asset', '')}", e) for e in
                   condition_events(service.config, tick.conditions, f"{where}conditions")]
         state = service.engine.state
+        now = service.engine.ledger.time + (tick.advance_seconds or 0)
         named += [(f"{where}vols.{getattr(e, 'underlying', '')}", e) for e in
                   vol_events(service.config, state.vols, state.svi, tick.vols,
-                             f"{where}vols")]
+                             f"{where}vols", now)]
         named += [(field_path(f"{where}events", i), e) for i, e in enumerate(
             account_events(service.config, service.known, tick.events, f"{where}events"))]
         return named

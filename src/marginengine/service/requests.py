@@ -124,12 +124,14 @@ def condition_events(config: ProtocolConfig, conditions: Mapping[str, Mapping[st
 
 def vol_events(config: ProtocolConfig, surfaces: Mapping[tuple[str, int], tuple[int, int]],
                svi: Iterable[tuple[str, int]], vols: Mapping[str, object],
-               where: str = "vols") -> list[Event]:
+               where: str = "vols", now: int | None = None) -> list[Event]:
     """A vol tick, ``{underlying: ATM vol}`` (a fraction: ``0.8`` is 80%), as one
     ``SetVolSurface`` per expiry of the underlying with a surface now, each keeping its
     skew (as a simulator step's ``vols``); raises :class:`RequestError` at the first bad
     one. An expiry given as an SVI slice has no ATM vol to replace: send
-    ``SetSviSurface`` events instead."""
+    ``SetSviSurface`` events instead. With ``now`` (the engine's time when the events
+    apply), expiries at or before it are left out: the engine refuses their surfaces
+    (their series settle)."""
     events: list[Event] = []
     for underlying in sorted(vols):
         at = f"{where}.{underlying}"
@@ -155,7 +157,7 @@ def vol_events(config: ProtocolConfig, surfaces: Mapping[tuple[str, int], tuple[
             raise RequestError(at, f"no vol surface on {underlying} yet (send "
                                    f"SetVolSurface events first)")
         events += [SetVolSurface(underlying, t, atm, surfaces[(underlying, t)][1])
-                   for t in expiries]
+                   for t in expiries if now is None or t > now]
     return events
 
 

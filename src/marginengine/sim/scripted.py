@@ -149,10 +149,18 @@ class ScenarioResult:
             "state_hash": engine.state_hash(),
             "events": engine.seq,
             "steps": len(self.scenario.steps),
-            "liquidation_count": len(self.liquidations) + len(self.perp_liquidations),
+            # Every liquidation of the run, whatever the book: lending liquidations, perp
+            # liquidations and bids in Derive's portfolio auctions (each bid liquidates a
+            # fraction of a portfolio, as a Liquidate does of a position); their value is
+            # the debt repaid, the notional closed and the mark-to-market sold. bad_debt
+            # holds the options' socialized loss too.
+            "liquidation_count": (len(self.liquidations) + len(self.perp_liquidations)
+                                  + (options["bids"] if options else 0)),
             "liquidated_value": usd(sum(r.debt_value for r in self.liquidations)
                                     + sum(self.perp_notional_base(r)
-                                          for r in self.perp_liquidations)),
+                                          for r in self.perp_liquidations)
+                                    + (options["value_liquidated_base_units"]
+                                       if options else 0)),
             "collateral_seized_value": usd(sum(r.collateral_value for r in self.liquidations)),
             "liquidator_profit": usd(
                 sum(r.liquidator_value - r.debt_value for r in self.liquidations
@@ -216,6 +224,7 @@ class ScenarioResult:
             if units is not None and units[1] < 0:
                 underwater -= units[1]
         bad = base(clearing.socialized_loss, Rounding.UP)
+        liquidated = sum(base(abs(r["mtm_taken"])) for r in bids)
         return {
             "auctions_started": len(starts),
             "auctions_started_insolvent": sum(1 for r in starts if r["insolvent"]),
@@ -224,7 +233,8 @@ class ScenarioResult:
             "auctions_finished": len(ended),
             "auctions_running": sorted(running.running) if running else [],
             "bids": len(bids),
-            "value_liquidated": usd(sum(base(abs(r["mtm_taken"])) for r in bids)),
+            "value_liquidated": usd(liquidated),
+            "value_liquidated_base_units": liquidated,
             "liquidation_fees": usd(sum(base(r["fee"]) for r in starts)),
             "paid_by_bidders": usd(sum(base(r["cash_from_bidder"]) for r in bids)),
             "insurance_fund_used": usd(base(clearing.security_module_paid)),
@@ -352,7 +362,10 @@ class ScenarioRunner:
             self._apply(AdvanceTime(seconds))
         self._publish(prices, self.scenario.reporter[index])
         for vol in self.scenario.step_vols[index]:
-            self._apply(vol)
+            # A step's vols move every listed expiry still open: the engine refuses a
+            # surface for an expiry the clock has reached (its series settle instead).
+            if vol.expiry > self.engine.ledger.time:
+                self._apply(vol)
         for kind, account_id, asset, amount in actions:
             if kind == "borrow_max":
                 self._borrow_max(account_id, asset)

@@ -152,7 +152,8 @@ class SweepResult:
         The grid.
     rows
         ``point``, ``run``, ``seed``, each axis's value under its path, then
-        :data:`SWEEP_FIELDS` (and the perp waterfall's figures: :func:`row_fields`).
+        :data:`SWEEP_FIELDS` (and the perp waterfall's and the options book's figures:
+        :func:`row_fields`).
     points
         Per point: ``point``, ``params`` (path -> value), the mean of every field and,
         with runs, the Monte Carlo estimates (``var95_bad_debt``, ``es99_bad_debt``, ...)
@@ -175,15 +176,15 @@ class SweepResult:
 def _task(task: tuple[dict[str, Any], int, int | None]) -> dict[str, Any]:
     """One run of one point: ``(scenario data, seed, run index or None)``, any scenario
     (the one pipeline, :func:`marginengine.sim.pipeline.run_draw`)."""
-    from marginengine.sim.montecarlo import PERP_RUN_FIELDS
+    from marginengine.sim.montecarlo import EXTRA_RUN_FIELDS
     from marginengine.sim.pipeline import draw_label, run_draw
 
     data, seed, index = task
     result = run_draw(data, seed, index)
     row = {k: result.summary.get(k) for k in SWEEP_FIELDS}
-    # A perp venue's waterfall, as a Monte Carlo's rows keep it: a perp scenario's losses
-    # are there, not in the lending bad debt.
-    row.update({k: result.summary[k] for k in PERP_RUN_FIELDS if k in result.summary})
+    # A perp venue's waterfall and an options book's figures (sim/options_metrics.py), as
+    # a Monte Carlo's rows keep them: those losses are there, not in the lending bad debt.
+    row.update({k: result.summary[k] for k in EXTRA_RUN_FIELDS if k in result.summary})
     row["seed"] = draw_label(seed, index)
     return row
 
@@ -244,10 +245,11 @@ def plan_sweep(data: dict[str, Any], axes: Sequence[GridAxis],
 
 def row_fields(rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
     """The per-run figures of a sweep's rows: :data:`SWEEP_FIELDS`, then the perp
-    waterfall's (``montecarlo.PERP_RUN_FIELDS``) when the scenario has a perp venue."""
-    from marginengine.sim.montecarlo import PERP_RUN_FIELDS
+    waterfall's (``montecarlo.PERP_RUN_FIELDS``) when the scenario has a perp venue and
+    the options book's (``montecarlo.OPTION_RUN_FIELDS``) when it has ``[options]``."""
+    from marginengine.sim.montecarlo import EXTRA_RUN_FIELDS
 
-    return (*SWEEP_FIELDS, *(f for f in PERP_RUN_FIELDS if rows and f in rows[0]))
+    return (*SWEEP_FIELDS, *(f for f in EXTRA_RUN_FIELDS if rows and f in rows[0]))
 
 
 def check_runs(plan: SweepPlan, runs: int | None, source: str | None = None) -> None:
