@@ -137,6 +137,16 @@ class OptionLayout:
         #: Positions per account (the float sums' lengths).
         self.positions = np.bincount(self.position_account, minlength=n_acc).astype(np.int64)
 
+    def unreadable(self, instrument_bad: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        """The accounts a screen cannot revalue, for its caller to read exactly: options on
+        several underlyings (:attr:`mixed`), on none, or on any instrument flagged in
+        ``instrument_bad`` (no price, no vol, no rule parameters)."""
+        held_bad = sums(self.position_account,
+                        instrument_bad[self.position_instrument].astype(np.float64),
+                        len(self.accounts)) > 0
+        out: NDArray[np.bool_] = self.mixed | (self.account_underlying < 0) | held_bad
+        return out
+
     def per_account(self, values: FloatArray) -> FloatArray:
         """``values`` per group summed per account."""
         out: FloatArray = np.asarray(self.group_sum @ values, dtype=np.float64)

@@ -148,10 +148,7 @@ class EnginePmrm1Screen:
         quote_int = engine.prices.get(opts.quote)
         market, spots = layout.market()
         inst_bad = ~(np.isfinite(market.spot) & (market.spot > 0) & np.isfinite(market.vol))
-        bad = layout.mixed | (layout.account_underlying < 0)
-        if layout.amount.size:
-            bad |= sums(layout.position_account,
-                        inst_bad[layout.position_instrument].astype(np.float64), n) > 0
+        bad = layout.unreadable(inst_bad)
         if quote_int is None or not layout.series:
             # Nothing to revalue (no quote price, or no options held): read exactly.
             zero = np.zeros(n)

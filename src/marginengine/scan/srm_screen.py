@@ -172,9 +172,7 @@ class EngineSrmScreen:
         params = self._params[layout.underlying]
         inst_bad = ~(np.isfinite(market.spot) & (market.spot > 0) & np.isfinite(market.vol)
                      & np.isfinite(params[:, 0]))
-        bad = layout.mixed | (layout.account_underlying < 0)
-        bad |= sums(layout.position_account,
-                        inst_bad[layout.position_instrument].astype(np.float64), n) > 0
+        bad = layout.unreadable(inst_bad)
         spot = np.where(inst_bad, 1.0, market.spot)
         vol = np.where(inst_bad, 0.5, market.vol)
         params = np.where(inst_bad[:, None], 0.0, params)
