@@ -1,6 +1,8 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from marginengine.config import PRESETS, load_protocol, protocol_from_dict
 from marginengine.errors import ConfigError
@@ -64,6 +66,27 @@ def test_bonus_when_within_aaves_half_up_percent_mul_then_accepted_as_on_chain()
     from marginengine.config.base import threshold_times_bonus_bps
     assert (threshold_times_bonus_bps(9_524, 10_500),
             threshold_times_bonus_bps(9_525, 10_500)) == (10_000, 10_001)
+
+
+@given(st.integers(min_value=10_001, max_value=30_000))
+def test_max_threshold_for_bonus_when_any_bonus_then_largest_the_check_accepts(bonus: int) -> None:
+    # The adaptive model's ceiling is this bound; it is the check's own boundary, not
+    # floor(10000**2 / bonus), which is one basis point short for 5% (9523 against 9524).
+    from marginengine.config.base import max_threshold_for_bonus_bps, threshold_times_bonus_bps
+    top = max_threshold_for_bonus_bps(bonus)
+    assert threshold_times_bonus_bps(top, bonus) <= 10_000
+    assert threshold_times_bonus_bps(top + 1, bonus) > 10_000
+
+
+def test_max_threshold_for_bonus_when_aave_bonuses_then_worked_values() -> None:
+    from marginengine.config.base import max_threshold_for_bonus_bps
+    # 100,004,999 // 10,500 = 9,524; // 10,750 = 9,302; // 11,000 = 9,091, where
+    # floor(10000**2 / 11000) is 9,090 and percentMul(9091, 11000) = (100,001,000 + 5,000)
+    # // 10,000 = 10,000 passes.
+    tops = [max_threshold_for_bonus_bps(b) for b in (10_500, 10_750, 11_000)]
+    assert tops == [9_524, 9_302, 9_091]
+    with pytest.raises(ValueError, match="bonus_bps must be positive"):
+        max_threshold_for_bonus_bps(0)
 
 
 def test_fraction_when_not_whole_basis_points_then_rejected():

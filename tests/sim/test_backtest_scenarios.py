@@ -77,9 +77,13 @@ def test_tighten_only_caps_the_threshold_at_the_static_one() -> None:
         "WETH": {"ltv": "0.80", "liquidation_threshold": "0.825"}, "USDC": {"decimals": 6}}})
     loose = AdaptiveMarginModel(config, AdaptiveConfig())
     tight = AdaptiveMarginModel(config, AdaptiveConfig(tighten_only=True))
-    # A calm 5% haircut calls for 95%, which Aave's LT x (1 + 5% bonus) <= 100% caps at
-    # 9,523 bps; tighten_only keeps the approved 82.5% (and the LTV its 2.5-point gap).
+    # A calm 5% haircut calls for 95%, under the cap of Aave's LT x (1 + 5% bonus) <= 100%
+    # (percentMul, half up: 9,524 bps is the largest PoolConfigurator accepts); a 3%
+    # haircut calls for 97% and, with the bounds widened to 98%, gets the cap;
+    # tighten_only keeps the approved 82.5% (and the LTV its 2.5-point gap).
     assert loose.params_for("WETH", 50_000).liquidation_threshold_bps == 9_500
+    wide = AdaptiveMarginModel(config, AdaptiveConfig(max_threshold_bps=9_800))
+    assert wide.params_for("WETH", 30_000).liquidation_threshold_bps == 9_524
     assert tight.params_for("WETH", 50_000).as_dict() == {
         "ltv": 8_000, "liquidation_threshold": 8_250, "liquidation_bonus": 500}
     # In volatility both tighten alike: a 30% haircut is a 70% threshold, LTV 67.5%.

@@ -96,6 +96,17 @@ def threshold_times_bonus_bps(threshold_bps: int, bonus_bps: int) -> int:
     return (threshold_bps * bonus_bps + 5_000) // 10_000
 
 
+def max_threshold_for_bonus_bps(bonus_bps: int) -> int:
+    """The largest liquidation threshold (basis points) that
+    :func:`threshold_times_bonus_bps` accepts with ``bonus_bps`` (Aave's encoding, 10500
+    for 5%): ``(t * b + 5000) // 10000 <= 10000`` holds exactly when
+    ``t * b <= 100_004_999``. For a 5% bonus it is 9524 (95.24%, as Aave lists it), one
+    basis point above ``floor(10000**2 / 10500)``."""
+    if bonus_bps <= 0:
+        raise ValueError(f"bonus_bps must be positive (got {bonus_bps})")
+    return (10_000 * 10_000 + 5_000 - 1) // bonus_bps
+
+
 def merge_tables(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """``override`` laid over a deep copy of ``base``, table by table at every level (a
     value that is not a table replaces the base's)."""

@@ -30,6 +30,7 @@ from fractions import Fraction
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.adaptive import AdaptiveConfig
+from marginengine.config.base import max_threshold_for_bonus_bps
 from marginengine.config.perp import to_ppm
 from marginengine.fixedpoint import BPS, Rounding, div, mul_div
 from marginengine.margin.adaptive import (
@@ -302,7 +303,7 @@ class AdaptiveMarginModel:
         a = self.adaptive
         static = market_params(self.config, asset)
         ceiling = min(a.max_threshold_bps,
-                      div(BPS * BPS, BPS + static.liquidation_bonus_bps, Rounding.DOWN))
+                      max_threshold_for_bonus_bps(BPS + static.liquidation_bonus_bps))
         if a.tighten_only:
             # The static threshold is the one governance approved: calm never loosens it.
             ceiling = min(ceiling, static.liquidation_threshold_bps)
