@@ -187,3 +187,30 @@ def test_progress_bar_when_options_book_then_shows_its_objectives(monkeypatch):
                           workers=1, progress=True)
     assert shown and all(t.startswith("best feasible: options_leverage=") for t in shown)
     assert all(", es99_bad_debt=" in t and "borrowing_power" not in t for t in shown)
+
+
+def test_recommendation_when_no_steward_bounded_variable_then_no_steward_path_columns(
+        tmp_path: Path):
+    # The IM factor of a portfolio-margin preset is no variable the Risk Stewards bound
+    # (they bound LTV, threshold, bonus and caps of a lending market), so the change is one
+    # governance step: the recommendation must not print a steward path of "0 (0)" steps
+    # that make "0" accounts liquidatable, and the page must not show an empty step table.
+    from marginengine.optimize.api import summary
+    from marginengine.report.frontier import recommendation_rows, write_optimize_report
+
+    report = run(BOOK, [f"{IM}=1.00:1.50:0.01"], ["options_leverage"], ["p_bad_debt<=0"],
+                 runs=2, budget=6, seed=3, workers=1)
+    data = summary(report)
+    for r in data["recommendations"]:
+        assert r["path"]["bounded"] == [] and r["path"]["steps"] == []
+        assert r["path"]["unbounded"] == {IM: [1.0, r["values"][IM]]}
+    rows = recommendation_rows(data)
+    assert "steward steps (days)" not in rows[0] and "newly liquidatable" not in rows[0]
+    assert all(len(row) == len(rows[0]) for row in rows)
+    assert not any("0 (0)" in row for row in rows)
+    page = write_optimize_report(tmp_path, data, report.frontier(), report.evaluations())
+    if page is not None:  # matplotlib installed
+        text = page.read_text()
+        assert "<th>day</th>" not in text
+        assert f"{IM}: 1.0 -> {data['recommendations'][0]['values'][IM]} in one " \
+               "governance step" in text

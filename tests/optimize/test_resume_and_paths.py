@@ -155,3 +155,32 @@ def test_steward_path_when_book_has_several_assets_then_engine_rule_lists_accoun
     up = steward_path({lt: 0.79}, {lt: 0.81}, {**context, ("wstETH", "liquidation_threshold"):
                                                7_900}, book)
     assert all(s["newly_liquidatable"] == [] for s in up["steps"])
+
+
+def test_recommendation_row_when_bounded_variable_already_at_target_then_none_needed():
+    from marginengine.report.frontier import recommendation_rows
+
+    lt = "protocol.markets.WETH.liquidation_threshold"
+    context = {("WETH", "ltv"): 7_500, ("WETH", "liquidation_threshold"): 8_300,
+               ("WETH", "liquidation_bonus"): 500}
+    same = steward_path({lt: 0.83}, {lt: 0.83}, context, None)
+    assert same["bounded"] == [lt] and same["steps"] == [] and same["arrived"]
+    down = steward_path({lt: 0.83}, {lt: 0.82}, context, None)
+    assert len(down["steps"]) == 2 and down["days"] == 3.0
+    metric = {"value": 1.0, "ci_low": 1.0, "ci_high": 1.0}
+    summary = {"params": [{"path": lt}], "frontier_axes": {"efficiency": "borrowing_power",
+                                                           "tail": "es99_bad_debt"},
+               "constraints": [], "metrics": {}, "current": None,
+               "recommendations": [
+                   {"tier": "conservative", "key": "a", "values": {lt: 0.83},
+                    "metrics": {"borrowing_power": metric}, "path": same},
+                   {"tier": "moderate", "key": "b", "values": {lt: 0.82},
+                    "metrics": {"borrowing_power": metric}, "path": down},
+                   {"tier": "aggressive", "key": None, "why": "no feasible point"}]}
+    rows = recommendation_rows(summary)
+    assert rows[0][-2:] == ["steward steps (days)", "newly liquidatable"]
+    # Already there: said so, not "0 (0)"; two 50 bp steps 3 days apart: "2 (3)".
+    assert rows[1][-2:] == ["none needed", "-"]
+    assert rows[2][-2:] == ["2 (3)", "0"]
+    assert rows[3][-2:] == ["no feasible point", "-"]
+    assert all(len(row) == len(rows[0]) for row in rows)

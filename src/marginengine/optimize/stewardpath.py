@@ -163,8 +163,11 @@ def steward_path(current: Mapping[str, Any], target: Mapping[str, Any],
     -------
     dict
         ``steps``: one dict per step (``day``, ``changes``: path -> ``[from, to]``,
-        ``newly_liquidatable``: ids, ``debt_usd``); ``unbounded``: variables set in one
-        governance step; ``arrived``; ``days``; ``note``.
+        ``newly_liquidatable``: ids, ``debt_usd``); ``bounded``: the variables the
+        stewards bound (sorted paths; empty when none is, e.g. an options book's
+        portfolio-margin factors, and then ``steps`` is empty and says nothing);
+        ``unbounded``: variables set in one governance step; ``arrived``; ``days``;
+        ``note``.
     """
     bounds = bounds or StewardBounds()
     values: dict[Key, int] = dict(context)
@@ -232,7 +235,8 @@ def steward_path(current: Mapping[str, Any], target: Mapping[str, Any],
         values = new_values
         time += delay
     arrived = all(values[k] == goal[k] for k in goal)
-    return {"steps": steps, "unbounded": unbounded, "arrived": arrived,
+    return {"steps": steps, "bounded": sorted(paths.values()), "unbounded": unbounded,
+            "arrived": arrived,
             "days": (len(steps) - 1) * delay / 86_400 if steps else 0.0, "note": note}
 
 

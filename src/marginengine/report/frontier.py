@@ -65,27 +65,53 @@ def frontier_chart(summary: dict[str, Any], frontier: Any, evaluations: Any,
 
 def recommendation_rows(summary: dict[str, Any]) -> list[list[str]]:
     """The recommendation table as text cells: tier, each variable, each metric of
-    interest with its interval."""
+    interest with its interval, and, when a variable is one the Risk Stewards bound, each
+    tier's steward path (steps and days, accounts it makes liquidatable).
+
+    A problem whose variables the stewards bound none of (an options book's portfolio-margin
+    factors, an auction curve) has no steward path: every change is one governance step, so
+    the two path columns are left out rather than printed as ``0 (0)`` and ``0``.
+    """
     names = [p["path"] for p in summary["params"]]
     metrics = _shown_metrics(summary)
-    rows = [["tier", *names, *metrics, "steward steps (days)", "newly liquidatable"]]
+    recs = summary["recommendations"]
+    steward = any((r.get("path") or {}).get("bounded") for r in recs)
+    path_columns = ["steward steps (days)", "newly liquidatable"] if steward else []
+    rows = [["tier", *names, *metrics, *path_columns]]
     cur = summary.get("current")
     if cur:
         rows.append(["current", *[_num(cur["values"].get(n)) for n in names],
-                     *[_ci((cur.get("metrics") or {}).get(m)) for m in metrics], "-", "-"])
-    for r in summary["recommendations"]:
+                     *[_ci((cur.get("metrics") or {}).get(m)) for m in metrics],
+                     *["-"] * len(path_columns)])
+    for r in recs:
         if not r.get("key"):
-            rows.append([r["tier"], *["-"] * (len(names) + len(metrics)), r.get("why", ""),
-                         "-"])
+            # The reason no point qualifies, in the last column but one with a path,
+            # else in the last.
+            empty = ["-"] * (len(names) + len(metrics) + len(path_columns))
+            empty[-2 if steward else -1] = r.get("why", "")
+            rows.append([r["tier"], *empty])
             continue
-        path = r.get("path") or {}
-        steps = path.get("steps", [])
-        accounts = sum(len(s.get("newly_liquidatable", [])) for s in steps)
-        rows.append([r["tier"], *[_num(r["values"][n]) for n in names],
-                     *[_ci(r["metrics"].get(m)) for m in metrics],
-                     f"{len(steps)} ({path.get('days', 0):g})" if path else "-",
-                     str(accounts) if path else "-"])
+        cells = [r["tier"], *[_num(r["values"][n]) for n in names],
+                 *[_ci(r["metrics"].get(m)) for m in metrics]]
+        if steward:
+            cells += _path_cells(r.get("path") or {})
+        rows.append(cells)
     return rows
+
+
+def _path_cells(path: dict[str, Any]) -> list[str]:
+    """The steward-steps and newly-liquidatable cells of one tier."""
+    if not path or not path.get("bounded"):
+        return ["-", "-"]
+    steps = path.get("steps", [])
+    accounts = sum(len(s.get("newly_liquidatable", [])) for s in steps)
+    if not steps:
+        return ["none needed" if path.get("arrived", True) else
+                path.get("note") or "not reached", "-"]
+    text = f"{len(steps)} ({path.get('days', 0):g})"
+    if not path.get("arrived", True):
+        text += f": {path.get('note') or 'not reached'}"
+    return [text, str(accounts)]
 
 
 def _shown_metrics(summary: dict[str, Any]) -> list[str]:
@@ -141,7 +167,7 @@ def write_optimize_report(folder: Path, summary: dict[str, Any], frontier: Any,
         if not path:
             continue
         rows = [["day", "changes", "newly liquidatable accounts", "their debt (USD)"]]
-        for step in path["steps"]:
+        for step in path.get("steps", []):
             changes = ", ".join(f"{html.escape(k)} {a:g} -> {b:g}"
                                 for k, (a, b) in step["changes"].items())
             ids = step.get("newly_liquidatable", [])
@@ -152,7 +178,13 @@ def write_optimize_report(folder: Path, summary: dict[str, Any], frontier: Any,
                         "bounded by the stewards)</p>" for k, (a, b) in
                         path.get("unbounded", {}).items())
         note = f"<p>{html.escape(path['note'])}</p>" if path.get("note") else ""
-        paths.append(f"<h3>{r['tier']}</h3>{_table(rows)}{extra}{note}")
+        # A table of steward steps only where there are some: with no bounded variable
+        # (or none off today's value) an empty table would read as a path of no steps.
+        steps = _table(rows) if len(rows) > 1 else (
+            "<p>no steward step needed: the bounded variables are at today's values</p>"
+            if path.get("bounded") else "")
+        if steps or extra or note:
+            paths.append(f"<h3>{r['tier']}</h3>{steps}{extra}{note}")
     counts = summary["counts"]
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
