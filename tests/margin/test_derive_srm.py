@@ -20,6 +20,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from marginengine.errors import FieldError
 from marginengine.fixedpoint import WAD
@@ -453,3 +455,30 @@ def test_option_mark_when_zero_strike_then_derives_limit() -> None:
     # K = 0; the SRM's mark takes it.
     assert option_mark(1000 * WAD, 0, 365 * DAY, 4 * WAD, True) == 1000 * WAD
     assert option_mark(1000 * WAD, 0, 365 * DAY, 4 * WAD, False) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(100, 5_000), st.integers(1, 400 * DAY), st.integers(1, 50),
+       st.floats(0.5, 1.5), st.floats(0.001, 0.4), st.booleans(), st.booleans(),
+       st.integers(1, 30), st.integers(10**16, 3 * WAD), st.integers(10**16, 3 * WAD))
+def test_srm_margin_when_any_short_spread_then_cash_needed_at_most_the_width(
+        spot: int, tte: int, forward_bp: int, moneyness: float, width: float, is_call: bool,
+        initial: bool, n: int, vol_short: int, vol_long: int) -> None:
+    # StandardManager._calcNetBasicMarginSingleExpiry: an expiry's margin is the better of
+    # its isolated margins and its max loss (the payoff at 0 and at each strike held), and
+    # a spread has no net short call (no unpaired charge). So the cash a short vertical
+    # spread needs (margin with no cash, its marks included) is never above its width x
+    # size, whatever the spot, forward, vols and time (the premium it sold aside).
+    low = int(spot * moneyness) * WAD
+    high = low + max(1, int(spot * width)) * WAD
+    size = n * WAD
+    legs = ((SrmOption(low, True, -size, vol_short), SrmOption(high, True, size, vol_long))
+            if is_call else
+            (SrmOption(high, False, -size, vol_short), SrmOption(low, False, size, vol_long)))
+    forward = spot * WAD * (10_000 + forward_bp - 25) // 10_000
+    book = SrmPortfolio((SrmMarket("ETH", spot * WAD,
+                                   expiries=(SrmExpiry(tte, forward, legs),)),))
+    result = srm_margin(book, _option_test_params(), initial=initial)
+    assert -result.margin <= (high - low) * n
+    # And a short spread always needs some cash: both of the two bounds are negative.
+    assert result.margin < 0
