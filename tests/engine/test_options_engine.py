@@ -32,7 +32,7 @@ from marginengine.engine import (
     WithdrawOptionCash,
 )
 from marginengine.engine.events import event_from_dict
-from marginengine.errors import ConfigError, EventError
+from marginengine.errors import ConfigError, EventError, FieldError
 from marginengine.margin.base import MarginKind
 from marginengine.margin.portfolio import Expiry, OptionPosition, Portfolio, evaluate
 from tests.conftest import SIMPLE_MARKETS
@@ -339,3 +339,55 @@ def test_a_surface_for_an_expired_expiry_is_refused_naming_expiry(event: SetVolS
     assert svi.code == Code.OPTION_EXPIRED.value and svi.data["field"] == "expiry"
     # Settlement needs no surface: the expired series settles at the oracle price.
     assert e.apply(SettleOption(**CALL)).accepted     # type: ignore[arg-type]
+
+
+def test_settlement_when_legs_of_a_spread_settle_apart_then_one_price_per_expiry():
+    # bob sells alice a 2,000/2,100 call spread (short the 2,000 call, long the 2,100 call,
+    # 1 each: at most 100 USDC to pay at expiry; the SRM margins it at that width,
+    # StandardManager._calcMaxLoss). Derive settles every series of an expiry at one
+    # price (LyraForwardFeed.getSettlementPrice(expiry): one TWAP per expiry). The
+    # 2,000 call settles first at 2,300; the oracle then falls to 1,900 before the
+    # 2,100 call settles: it settles at 2,300 too (bob receives 200), so bob pays
+    # 300 - 200 = 100, the width, not 300.
+    e = Engine(options_protocol(portfolio_preset="derive-srm"))
+    for ev in setup():
+        assert e.apply(ev).accepted, ev
+    low = dict(underlying="WETH", expiry=T, strike=2_000 * P, is_call=True)
+    high = dict(underlying="WETH", expiry=T, strike=2_100 * P, is_call=True)
+    put = dict(underlying="WETH", expiry=T, strike=2_200 * P, is_call=False)
+    assert e.apply(TradeOption("alice", "bob", size=SIZE, premium=60 * USDC, **low)).accepted
+    assert e.apply(TradeOption("bob", "alice", size=SIZE, premium=20 * USDC, **high)).accepted
+    assert e.apply(TradeOption("alice", "bob", size=SIZE, premium=10 * USDC, **put)).accepted
+    e.apply(AdvanceTime(T))
+    e.apply(SetPrice("WETH", 2_300 * P))
+    first = e.apply(SettleOption(**low))                   # type: ignore[arg-type]
+    assert first.details["price"] == 2_300 * P
+    assert first.details["changes"] == {"alice": 300 * USDC, "bob": -300 * USDC}
+    e.apply(SetPrice("WETH", 1_900 * P))
+    second = e.apply(SettleOption(**high))                 # type: ignore[arg-type]
+    assert second.accepted, second.reason
+    assert second.details["price"] == 2_300 * P
+    assert second.details["changes"] == {"alice": -200 * USDC, "bob": 200 * USDC}
+    # The 2,200 put of the same expiry is out of the money at 2,300 (it would pay 300 at
+    # the oracle's 1,900).
+    third = e.apply(SettleOption(**put))                   # type: ignore[arg-type]
+    assert third.details["price"] == 2_300 * P and third.details["changes"] == {
+        "alice": 0, "bob": 0}
+    clearing = e.state.options
+    assert clearing is not None
+    # bob: 2,100 + 60 - 20 + 10 premiums, then -300 + 200 at settlement.
+    assert clearing.cash["bob"] == (2_100 + 60 - 20 + 10 - 100) * USDC
+    assert clearing.expiry_price("WETH", T) == 2_300 * P
+    assert clearing.expiry_price("WETH", 2 * T) is None
+
+
+def test_clearing_when_a_series_of_a_settled_expiry_gets_another_price_then_refused():
+    from marginengine.ledger.options import OptionClearing, OptionSeries
+
+    clearing = OptionClearing(USDC, SIZE)
+    clearing.settle(OptionSeries("WETH", T, 2_000 * P, True), 2_300 * P, T)
+    with pytest.raises(FieldError, match=r"^price: WETH expiry 2592000 settled at "
+                                         r"230000000000; every series of it settles there "
+                                         r"\(got 190000000000\)$"):
+        clearing.settle(OptionSeries("WETH", T, 2_100 * P, True), 1_900 * P, T)
+    assert clearing.settle(OptionSeries("WETH", T, 2_100 * P, True), 2_300 * P, T) == {}

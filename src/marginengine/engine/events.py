@@ -575,8 +575,11 @@ class TradeOption(Event):
 
 @dataclass(frozen=True)
 class SettleOption(Event):
-    """Settle every position of one series at or after its expiry, at the underlying's
-    oracle price: longs receive the intrinsic value rounded down, shorts pay it rounded up."""
+    """Settle every position of one series at or after its expiry, at the expiry's
+    settlement price: the underlying's oracle price at the first settlement of any series
+    of that expiry, and that same price for every later one (one price per expiry, as
+    Derive's settlement feed). Longs receive the intrinsic value rounded down, shorts pay
+    it rounded up."""
 
     underlying: str
     expiry: int

@@ -201,8 +201,14 @@ def settle_option(ctx: HandlerContext, e: SettleOption) -> dict[str, Any]:
     if ctx.time < series.expiry:
         ctx.refuse(Code.OPTION_NOT_EXPIRED, f"{series.symbol} expires at {e.expiry}, not "
                    f"yet (now {ctx.time})", series=series.symbol)
-    ctx.require_prices([e.underlying], for_liquidation=True)
-    price = ctx.price(e.underlying)
+    # One settlement price per expiry: the oracle's at the first settlement of any of its
+    # series, then that one for every other (Derive's settlement feed fixes one price per
+    # expiry). Settling the legs of a spread at two prices would let it pay more than its
+    # width, which the margin rules (the SRM's max loss) bound it by.
+    price = clearing.expiry_price(e.underlying, e.expiry)
+    if price is None:
+        ctx.require_prices([e.underlying], for_liquidation=True)
+        price = ctx.price(e.underlying)
     dust = clearing.settlement_dust
     changes = clearing.settle(series, price, ctx.time)
     clearing.check()

@@ -251,6 +251,16 @@ class OptionClearing:
         num = series.intrinsic(price) * self.quote_unit * abs(size)
         return div(num, PRICE_UNIT * self.size_unit, rounding)
 
+    def expiry_price(self, underlying: str, expiry: int) -> int | None:
+        """The price the series of ``underlying``'s ``expiry`` settle at, once one of them
+        has settled (``None`` before). One price per expiry, as Derive's settlement feed
+        gives (``ISettlementFeed.getSettlementPrice(expiry)``, one TWAP per expiry), so
+        the legs of a spread settle at the same price and it pays at most its width."""
+        for s, price in self.settled.items():
+            if s.underlying == underlying and s.expiry == expiry:
+                return price
+        return None
+
     def settle(self, series: OptionSeries, price: int, now: int) -> dict[str, int]:
         """Settle every position of ``series`` at ``price`` (price units); returns each
         account's cash change. Longs receive the payoff rounded down, shorts pay it rounded
@@ -259,7 +269,8 @@ class OptionClearing:
         Raises
         ------
         FieldError
-            Before expiry (``now``), or already settled (``series``).
+            Before expiry (``now``), already settled (``series``), or at a price other
+            than the one another series of the same expiry settled at (``price``).
         """
         _int("price", price, 0)
         _int("now", now, 0)
@@ -268,6 +279,11 @@ class OptionClearing:
         if now < series.expiry:
             raise FieldError("now", f"{series.symbol} expires at {series.expiry}, not yet "
                                     f"(now {now})")
+        fixed = self.expiry_price(series.underlying, series.expiry)
+        if fixed is not None and fixed != price:
+            raise FieldError("price", f"{series.underlying} expiry {series.expiry} settled "
+                                      f"at {fixed}; every series of it settles there "
+                                      f"(got {price})")
         changes: dict[str, int] = {}
         paid = received = 0
         for account, book in self.positions.items():
