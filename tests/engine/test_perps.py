@@ -254,32 +254,47 @@ def test_waterfall_when_bankrupt_then_outcome_reports_shortfall_and_its_payers()
                                                          0, 0)
 
 
-def test_waterfall_when_adl_off_then_fund_then_socialized_over_perp_balances():
+def test_waterfall_when_adl_off_then_fund_then_socialized_over_the_markets_positions():
     engine = _two_bankrupt_longs(adl=False)
+    engine.apply(DepositQuote("bystander", 3_000_000 * USDC))   # no position in ETH-PERP
     engine.apply(LiquidatePerp("keeper", "long", "ETH-PERP"))
-    holders = {a: engine.ledger.perp_quote_of(a) for a in ("short", "keeper")}
+    holders = {a: engine.ledger.perp_quote_of(a) for a in ("short", "keeper", "bystander")}
     second = engine.apply(LiquidatePerp("keeper", "long2", "ETH-PERP"))
     d = second.details
     # No ADL: the keeper takes long2 over at the fill (1,595.20); of its 20,480 USDC loss
-    # the fund pays the 4,520 it holds and 15,960 is taken from the positive perp balances
-    # (the short's and the keeper's, pro rata), nothing left as deficit.
+    # the fund pays the 4,520 it holds and 15,960 is socialized, nothing left as deficit.
     assert d["adl"] == [] and d["price"] == 159_520_000_000
     assert (d["shortfall"], d["insurance_paid"], d["socialized"], d["deficit"]) == (
         20_480 * USDC, 4_520 * USDC, 15_960 * USDC, 0)
     assert engine.ledger.perp_size("keeper", "ETH-PERP") == 200 * ETH
+    assert engine.ledger.perp_size("short", "ETH-PERP") == -200 * ETH
     assert engine.ledger.clearing.markets["ETH-PERP"].insurance == 0
     assert engine.ledger.clearing.socialized_loss == 15_960 * USDC
-    # The keeper paid 159,520 USDC for the takeover, then its share; the short only its
-    # share: 15,960 x 1,400,000 / (1,400,000 + the keeper's 4,680,960), to the unit.
+    # Socialized over the market's open positions, long and short, per unit of size:
+    # Drift v2 (math/liquidation.rs calculate_funding_rate_deltas_to_resolve_bankruptcy,
+    # the loss over |longs| + |shorts|) and Mango v4 (state/perp_market.rs socialize_loss,
+    # the loss over open_interest). 200 ETH long (the keeper) and 200 ETH short: 7,980
+    # USDC each, 39.90 USDC per ETH; the bystander, with 3M of perp balance and no
+    # position, pays nothing (pro rata to positive balances, the rule before, it paid
+    # 5,272.570301 of it, the short 2,460.532807).
     takeover = 159_520 * USDC
     taken = {a: holders[a] - engine.ledger.perp_quote_of(a) for a in holders}
     taken["keeper"] -= takeover
-    assert holders["short"] == 1_400_000 * USDC
-    assert holders["keeper"] - takeover == 4_680_960 * USDC
-    assert sum(taken.values()) == 15_960 * USDC
-    assert abs(taken["short"] - 15_960 * USDC * 1_400_000 // 6_080_960) <= 1
+    assert taken == {"short": 7_980 * USDC, "keeper": 7_980 * USDC, "bystander": 0}
     assert engine.ledger.perp_quote_of("long2") == 0
     engine.ledger.check_conservation()
+
+
+def test_socialization_when_no_open_position_left_then_deficit():
+    from marginengine.liquidation import socialize_over_open_interest
+
+    # Drift refuses a bankruptcy over no open interest (CantResolvePerpBankruptcy) and
+    # Mango socializes nothing (open_interest == 0): the clearing keeps it as deficit.
+    plan = socialize_over_open_interest(500, {"a": 0})
+    assert (plan.shares, plan.taken, plan.deficit) == ({}, 0, 500)
+    # 100 over 30 long and 60 short: 33.33 and 66.67 -> 33 and 67 (largest remainder).
+    plan = socialize_over_open_interest(100, {"b": -60, "a": 30})
+    assert (plan.shares, plan.taken, plan.deficit) == ({"a": 33, "b": 67}, 100, 0)
 
 
 def test_isolated_sub_account_when_bankrupt_then_owner_collateral_untouched():

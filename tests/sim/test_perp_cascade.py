@@ -142,7 +142,7 @@ def test_venue_feedback_when_liquidators_hedge_then_the_mark_falls_to_the_index(
 # written. 1,000 + 400 synthetic traders (80% long, ~10x) through -10% at minute 12 and
 # -8% at minute 30; "dydx"'s fund (60,000 USDC, refilled by the 1.5% fees) pays the first
 # bankruptcies and ADL takes the rest at minute 13; "socializer" (adl = false) spreads what
-# its fund (30,000 USDC) cannot pay over the other perp balances. A change of any rule they
+# its fund (30,000 USDC) cannot pay over the market's open positions. A change of any rule they
 # rest on (fillable price, fees, ADL, socialization, the book's draw) moves them.
 # Re-pinned by the dYdX v4 audit: the fillable price from the exact PMMR (was the PMMF
 # rounded up to whole ppm), rounded as dYdX's subticks (a long's up), dYdX's floored fee
@@ -156,12 +156,20 @@ def test_venue_feedback_when_liquidators_hedge_then_the_mark_falls_to_the_index(
 # 90,238,770,852 -> 89,326,723,957, ADL 88,267,106,384 -> 217,603,417,156), socializer
 # 104,770,195,291 -> 109,017,260,314 (fund 38,639,411,990 -> 39,349,484,305, socialized
 # 66,130,783,301 -> 69,667,776,009); counts unchanged.
+# Re-pinned when the socialized loss went to the liquidated market's open positions, long
+# and short, per unit of size (Drift v2 calculate_funding_rate_deltas_to_resolve_bankruptcy,
+# Mango v4 PerpMarket::socialize_loss) instead of every account's positive perp balance:
+# the charge now falls on the open positions, longs included (the shorts' sale proceeds
+# carried nearly all of it), so the longs liquidated later start from lower balances.
+# socializer shortfall 109,017,260,314 -> 114,574,389,777
+# (fund 39,349,484,305 -> 39,124,570,076, socialized 69,667,776,009 -> 75,449,819,701);
+# dydx and the counts unchanged.
 PINNED_COUNTS = (789, 309)
 PINNED_WATERFALL = {  # quote (USDC) smallest units
     "dydx": {"shortfall": "306930141113", "insurance_paid": "89326723957",
              "adl_covered": "217603417156", "socialized": "0", "deficit": "0"},
-    "socializer": {"shortfall": "109017260314", "insurance_paid": "39349484305",
-                   "adl_covered": "0", "socialized": "69667776009", "deficit": "0"},
+    "socializer": {"shortfall": "114574389777", "insurance_paid": "39124570076",
+                   "adl_covered": "0", "socialized": "75449819701", "deficit": "0"},
 }
 
 
@@ -181,10 +189,10 @@ def test_example_when_simulated_then_pinned_waterfall_and_columns_with_units(
     for venue, figures in (("dydx", dydx), ("socializer", soc)):
         assert figures["waterfall_quote_units"] == PINNED_WATERFALL[venue], venue
     # Through the insurance fund, ADL and socialized loss; nothing left as deficit.
-    assert s["insurance_fund_drawdown"] == pytest.approx(128_676.208262)
+    assert s["insurance_fund_drawdown"] == pytest.approx(128_451.294033)
     assert s["adl_covered"] == pytest.approx(217_603.417156)
-    assert s["socialized_loss"] == pytest.approx(69_667.776009)
-    assert s["bankrupt_shortfall"] == pytest.approx(415_947.401427)
+    assert s["socialized_loss"] == pytest.approx(75_449.819701)
+    assert s["bankrupt_shortfall"] == pytest.approx(421_504.53089)
     assert s["perp_deficit"] == 0
     import pyarrow.parquet as pq
 

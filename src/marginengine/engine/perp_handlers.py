@@ -25,7 +25,7 @@ from marginengine.fixedpoint import Rounding, div, format_units
 from marginengine.ledger import LedgerError
 from marginengine.ledger.perp import quote_value
 from marginengine.liquidation.adl import AdlCandidate, AdlPolicy, allocate_adl, rank_adl
-from marginengine.liquidation.backstop import insurance_cover, socialize_loss
+from marginengine.liquidation.backstop import insurance_cover, socialize_over_open_interest
 from marginengine.liquidation.perp_liquidation import PerpLiquidationPlan
 from marginengine.liquidation.perp_liquidation import plan_perp_liquidation as plan_perp
 from marginengine.liquidation.perp_prices import dydx_insurance_fund_delta
@@ -328,7 +328,7 @@ def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
     # Whatever negative equity is left (rounding, or a bucket whose other collateral is
     # gone) goes down the rest of the waterfall.
     details["insurance_paid"] += _cover(ctx, e.account, fund_market)
-    details["socialized"], details["deficit"] = _socialize(ctx, e.account)
+    details["socialized"], details["deficit"] = _socialize(ctx, e.account, e.market)
     _settle_from_supply(ctx, e.account)
     return details
 
@@ -420,9 +420,11 @@ def _deleverage(ctx: HandlerContext, account_id: str, market: str, perp: PerpMar
     return out
 
 
-def _socialize(ctx: HandlerContext, account_id: str) -> tuple[int, int]:
-    """Spread a bankrupt account's remaining negative perp balance over the positive perp
-    balances of the others, pro rata (largest remainder); record what is left as deficit."""
+def _socialize(ctx: HandlerContext, account_id: str, market: str) -> tuple[int, int]:
+    """Spread a bankrupt account's remaining negative perp balance over the open positions
+    of ``market`` (the liquidated one), long and short, in proportion to their size
+    (Drift v2's and Mango v4's rule: :func:`socialize_over_open_interest`); record what is
+    left (no open position) as deficit."""
     ledger = ctx.ledger
     risk = ctx.bucket(account_id)
     if risk.positions:
@@ -430,9 +432,14 @@ def _socialize(ctx: HandlerContext, account_id: str) -> tuple[int, int]:
     short = min(-risk.equity_quote(), -risk.perp_quote)
     if short <= 0:
         return 0, 0
-    holders = {a: acc.perp_quote for a, acc in sorted(ledger.accounts.items())
-               if a != account_id and acc.perp_quote > 0}
-    plan = socialize_loss(short, holders)
+    sizes: dict[str, int] = {}
+    for a in sorted(ledger.accounts):
+        if a == account_id:
+            continue
+        size = ledger.perp_size(a, market)
+        if size:
+            sizes[a] = size
+    plan = socialize_over_open_interest(short, sizes)
     if plan.taken:
         ledger.socialize(account_id, plan.shares)
     if plan.deficit:

@@ -10,7 +10,12 @@ from marginengine.liquidation.absorb import (
     store_front_price,
 )
 from marginengine.liquidation.auction_house import AuctionHouse, AuctionOutcome, AuctionRecord
-from marginengine.liquidation.backstop import Socialization, insurance_cover, socialize_loss
+from marginengine.liquidation.backstop import (
+    Socialization,
+    insurance_cover,
+    socialize_loss,
+    socialize_over_open_interest,
+)
 from marginengine.liquidation.base import LiquidationRefused
 from marginengine.liquidation.close_factor import (
     CloseFactorInputs,
@@ -67,5 +72,6 @@ __all__ = [
     "require_liquidatable",
     "rule_integers",
     "socialize_loss",
+    "socialize_over_open_interest",
     "store_front_price",
 ]

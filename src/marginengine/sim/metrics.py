@@ -132,7 +132,7 @@ PERP_SERIES_COLUMNS: tuple[SeriesColumn, ...] = (
     SeriesColumn("adl_volume_usd", "USD", "per_step",
                  "notional closed by auto-deleveraging, at bankruptcy prices"),
     SeriesColumn("socialized_loss_usd", "USD", "per_step",
-                 "what was spread over the other accounts' perp balances"),
+                 "what was spread over the liquidated market's open positions"),
     SeriesColumn("perp_deficit_usd", "USD", "per_step",
                  "what nobody covered (the clearing's deficit)"),
     SeriesColumn("open_interest_usd", "USD", "state", "long open interest at the marks"),

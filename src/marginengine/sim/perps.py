@@ -22,10 +22,11 @@ order when there are several) sends ``LiquidatePerp`` for them. The engine fills
 price (dYdX's fillable price, or the mark less the takeover discount) and, for a
 bankrupt bucket, runs its waterfall: the insurance fund when it can pay the loss at the
 fill price, else auto-deleveraging at the bankruptcy price (a market with ``adl =
-false`` socializes instead), then socialization of what is left over the other accounts'
-perp balances, then the clearing's deficit. What a liquidator takes over it lays off on
-the asset's venue at once (``hedge``): selling a long, buying back a short; with the
-venue's ``feedback`` on, those trades move the venue the next prints read.
+false`` socializes instead), then socialization of what is left over the market's open
+positions (per unit of size, both sides), then the clearing's deficit. What a liquidator
+takes over it lays off on the asset's venue at once (``hedge``): selling a long, buying
+back a short; with the venue's ``feedback`` on, those trades move the venue the next
+prints read.
 
 The waterfall per step, exact in quote smallest units (:attr:`PerpSim.waterfall`):
 ``insurance_paid + adl_covered + socialized + deficit == shortfall``, where

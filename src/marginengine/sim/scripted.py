@@ -78,7 +78,8 @@ class PerpLiquidationRecord:
     ``insurance_paid`` what the insurance fund paid toward the account's loss (``fee``:
     what the fund received from it); ``adl_size`` the size closed against opposite
     positions (auto-deleveraging, at the bankruptcy price); ``socialized`` the loss spread
-    over the other accounts' balances; ``deficit`` what was left uncovered.
+    over the market's open positions (per unit of size); ``deficit`` what was left
+    uncovered.
     """
 
     step: int
