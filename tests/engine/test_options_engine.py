@@ -391,3 +391,37 @@ def test_clearing_when_a_series_of_a_settled_expiry_gets_another_price_then_refu
                                          r"\(got 190000000000\)$"):
         clearing.settle(OptionSeries("WETH", T, 2_100 * P, True), 1_900 * P, T)
     assert clearing.settle(OptionSeries("WETH", T, 2_100 * P, True), 2_300 * P, T) == {}
+
+
+def test_margin_when_a_series_of_the_expiry_settled_then_the_rest_valued_at_that_price():
+    # After the 2,000 call settles at 2,300, the unsettled 2,100 call of the same expiry
+    # will settle at 2,300 too, whatever the oracle does: alice, short it, owes 200 USDC on
+    # it with the oracle at 1,900 (valued at the oracle it would be worth nothing), and no
+    # spot scenario moves it (the forward is all fixed, as an expiry past Derive's
+    # settlement window).
+    e = Engine(options_protocol())
+    for ev in setup():
+        assert e.apply(ev).accepted, ev
+    low = dict(underlying="WETH", expiry=T, strike=2_000 * P, is_call=True)
+    high = dict(underlying="WETH", expiry=T, strike=2_100 * P, is_call=True)
+    assert e.apply(TradeOption("alice", "bob", size=SIZE, premium=60 * USDC, **low)).accepted
+    assert e.apply(TradeOption("bob", "alice", size=SIZE, premium=20 * USDC, **high)).accepted
+    e.apply(AdvanceTime(T))
+    e.apply(SetPrice("WETH", 2_300 * P))
+    assert e.apply(SettleOption(**low)).accepted                # type: ignore[arg-type]
+    e.apply(SetPrice("WETH", 1_900 * P))
+    portfolio = e.option_portfolio("alice")
+    assert portfolio is not None
+    assert [(x.sec_to_expiry, x.forward, x.forward_fixed) for x in portfolio.expiries] == [
+        (0.0, 0.0, 2_300.0)]
+    margin = e.portfolio_margin("alice")
+    assert margin is not None
+    cash = (1_000 - 60 + 20 + 300) * USDC / USDC
+    assert margin.mtm == pytest.approx(cash - 200.0, abs=1e-9)   # she is short the 2,100
+    # Every scenario's P&L is only the static discount of the -200 (derive-pm2's
+    # short_base 0.95 at no time to expiry: -190, +10 USDC) times its dampening, and -|.|
+    # in the two skew scenarios (Derive's worst direction of each expiry).
+    scenarios = portfolio_config(preset="derive-pm2").scenarios
+    assert margin.scenario_pnl.tolist() == pytest.approx(
+        [(-10.0 if x.vol_shock in ("linear", "abs") else 10.0) * x.dampening
+         for x in scenarios])

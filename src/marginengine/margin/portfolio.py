@@ -699,7 +699,11 @@ def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: 
     valued at the given market (forwards and rates per expiry timestamp, a vol per series):
     sizes in options (``size / size_unit``), strikes in quote currency, cash in quote
     tokens (floats: this is the screen; settlement and premiums stay exact in the
-    clearing).
+    clearing). An expiry whose settlement price is fixed already (a series of it settled:
+    ``OptionClearing.expiry_price``) has its whole forward fixed at that price
+    (``forward_fixed``, 0 to expiry), so its unsettled series are valued at what they will
+    settle for, whatever the spot and its shocks (Derive's case test_66: an expiry past
+    its settlement window moves with nothing).
 
     Raises
     ------
@@ -713,8 +717,16 @@ def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: 
         if t not in forwards:
             raise FieldError("forwards", f"no forward for expiry {t}")
     rates = rates or {}
-    expiries = tuple(Expiry(float(max(t - now, 0)), float(forwards[t]), 0.0,
-                            float(rates.get(t, 0.0)), confidence) for t in expiry_times)
+    expiries_list = []
+    for t in expiry_times:
+        rate = float(rates.get(t, 0.0))
+        settled = clearing.expiry_price(underlying, t)
+        if settled:
+            expiries_list.append(Expiry(0.0, 0.0, settled / PRICE_UNIT, rate, confidence))
+        else:
+            expiries_list.append(Expiry(float(max(t - now, 0)), float(forwards[t]), 0.0, rate,
+                                        confidence))
+    expiries = tuple(expiries_list)
     options = tuple(OptionPosition(expiry_times.index(s.expiry), s.strike / PRICE_UNIT,
                                    s.is_call, n / clearing.size_unit, float(vol(s)))
                     for s, n in sorted(held.items()))
