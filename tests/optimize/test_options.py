@@ -211,6 +211,7 @@ def test_recommendation_when_no_steward_bounded_variable_then_no_steward_path_co
     page = write_optimize_report(tmp_path, data, report.frontier(), report.evaluations())
     if page is not None:  # matplotlib installed
         text = page.read_text()
-        assert "<th>day</th>" not in text
+        assert "<th>day</th>" not in text and "steward-feasible" not in text
+        assert "<h2>Changes from today's parameters (governance steps)</h2>" in text
         assert f"{IM}: 1.0 -> {data['recommendations'][0]['values'][IM]} in one " \
                "governance step" in text

@@ -186,6 +186,11 @@ def write_optimize_report(folder: Path, summary: dict[str, Any], frontier: Any,
         if steps or extra or note:
             paths.append(f"<h3>{r['tier']}</h3>{steps}{extra}{note}")
     counts = summary["counts"]
+    # Without a steward-bounded variable there is no steward path, only governance steps.
+    paths_title = ("Paths in steward-feasible steps"
+                   if any((r.get("path") or {}).get("bounded")
+                          for r in summary["recommendations"])
+                   else "Changes from today's parameters (governance steps)")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>marginengine optimize: {html.escape(summary['scenario'])}</title>
@@ -206,7 +211,7 @@ State: {html.escape(summary['state'])}.</p>
                                   for r in recommendation_rows(summary)])}
 <h2>Sensitivity (around the moderate recommendation, paired on the same runs)</h2>
 {_table(sens) if len(sens) > 1 else '<p>not computed (budget too small)</p>'}
-<h2>Paths in steward-feasible steps</h2>{''.join(paths) or '<p>none</p>'}
+<h2>{paths_title}</h2>{''.join(paths) or '<p>none</p>'}
 <h2>optimize.json</h2><pre>{html.escape(json.dumps(summary, indent=1, default=str))}</pre>
 </body></html>"""
     out = folder / "report.html"
