@@ -197,3 +197,43 @@ def test_drift_contract_tier_when_other_formula_then_refused_naming_field():
         config(preset="hyperliquid", funding={"contract_tier": "A"})
     with pytest.raises(Exception, match="funding.contract_tier"):
         config(preset="hyperliquid", funding={"formula": "drift-v2", "contract_tier": "D"})
+
+
+# --- Mango v4: a daily rate clamped to [min_funding, max_funding], at most an hour per
+# update (blockworks-foundation/mango-v4@1303a4a1 state/perp_market.rs
+# update_funding_and_stable_price; PerpPosition::settle_funding) --------------------------
+
+
+def mango_funded(trade_price: int, interval: int = 3600, **bounds: str) -> Engine:
+    engine = engine_with(preset="hyperliquid",
+                         funding={"formula": "mango-v4", "interval": interval, **bounds})
+    for account in ("long", "short"):
+        assert engine.apply(DepositQuote(account, 1_000_000 * USDC)).accepted
+    assert engine.apply(Trade("long", "short", "ETH-PERP", 100 * ETH, trade_price * USD)).accepted
+    assert engine.apply(AdvanceTime(interval)).accepted
+    return engine
+
+
+def test_mango_funding_when_premium_then_daily_rate_for_an_hour_longs_pay():
+    # Mark 2,002 over the oracle's 2,000 (see funded): the daily rate 0.1%, inside the
+    # default +-5%; one hour of it: funding_delta = oracle x rate x 3,600 / 86,400 per
+    # base, 2,000 x 0.001 / 24 = 0.083333 USDC per ETH, 8.333333 USDC for 100 ETH. Both
+    # long_funding and short_funding rise by it: the long pays, the short (negative lots)
+    # receives.
+    engine = mango_funded(2_020)
+    assert engine.mark("ETH-PERP") == 2_002 * USD
+    assert owed(engine, "long") == 8_333_334      # the payer's share rounds up
+    assert owed(engine, "short") == -8_333_333
+    # Traded at 3,000: mark 2,100, a 5% premium, clamped to max_funding 1% a day:
+    # 2,000 x 0.01 / 24 x 100 = 83.333333 USDC.
+    assert owed(mango_funded(3_000, max_funding="0.01"), "long") == 83_333_334
+    # An 8-hour interval still pays one hour: Mango's max_funding_timestep is 3,600 s.
+    assert owed(mango_funded(2_020, interval=28_800), "long") == 8_333_334
+
+
+def test_mango_funding_bounds_when_other_formula_or_crossed_then_refused_naming_field():
+    with pytest.raises(Exception, match="funding: min_funding: only formula mango-v4"):
+        config(preset="hyperliquid", funding={"min_funding": "-0.01"})
+    with pytest.raises(Exception, match="min_funding 0.02 is above max_funding 0.01"):
+        config(preset="hyperliquid", funding={"formula": "mango-v4", "min_funding": "0.02",
+                                              "max_funding": "0.01"})

@@ -83,12 +83,18 @@ class FundingConfig(StrictModel):
       precisions; every ``interval`` seconds (Drift's ``funding_period``). ``interest``,
       ``interest_clamp``, ``cap`` and ``period`` are not Drift parameters and are not used
       (a perp preset's values of them may stay: choosing the formula is enough).
+    - ``mango-v4``: Mango's daily rate (``PerpMarket::update_funding_and_stable_price``):
+      the premium of the mark over the oracle, clamped to ``[min_funding, max_funding]``
+      (per day; default +-5%, the magnitude of mango-v4's program tests), paid for
+      ``min(interval, 3600)`` seconds of the day at every ``interval`` (Mango applies at
+      most an hour per update: ``max_funding_timestep``). ``interest``, ``interest_clamp``,
+      ``cap`` and ``period`` are not Mango parameters and are not used.
 
     Rates are exact decimals: nothing is truncated to ppm. ``interest_clamp`` and ``cap``
     default to 0.0005 and 0.04 for ``binance`` and ``hyperliquid``.
     """
 
-    formula: Literal["binance", "hyperliquid", "dydx-v4", "drift-v2"] = "binance"
+    formula: Literal["binance", "hyperliquid", "dydx-v4", "drift-v2", "mango-v4"] = "binance"
     interval: Annotated[int, Field(gt=0)] = 3600
     period: Annotated[int, Field(ge=0)] = 0
     interest: Annotated[Decimal, Field(ge=-1, le=1, allow_inf_nan=False)] = Decimal("0.0000125")
@@ -104,6 +110,10 @@ class FundingConfig(StrictModel):
     #: Drift's ContractTier (drift-v2 only); Drift's default is HighlySpeculative.
     contract_tier: Literal["A", "B", "C", "Speculative", "HighlySpeculative",
                            "Isolated"] = "HighlySpeculative"
+    #: Mango's PerpMarket min_funding and max_funding (mango-v4 only): the daily rate's
+    #: bounds (None: -0.05 and 0.05).
+    min_funding: Annotated[Decimal | None, Field(ge=-1, le=1, allow_inf_nan=False)] = None
+    max_funding: Annotated[Decimal | None, Field(ge=-1, le=1, allow_inf_nan=False)] = None
 
     @model_validator(mode="after")
     def _formula_fields(self) -> FundingConfig:
@@ -111,6 +121,10 @@ class FundingConfig(StrictModel):
         # meta.protocol) writes every field, and must load again.
         if self.contract_tier != "HighlySpeculative" and self.formula != "drift-v2":
             raise ValueError("contract_tier: only formula drift-v2 clamps by contract tier")
+        if self.formula != "mango-v4":
+            for name in ("min_funding", "max_funding"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name}: only formula mango-v4 bounds its daily rate")
         if self.formula == "dydx-v4":
             to_ppm(self.interest, "interest")
             to_ppm(self.clamp_factor, "clamp_factor")
@@ -124,6 +138,10 @@ class FundingConfig(StrictModel):
                                  f"got {self.period}")
         elif self.formula == "drift-v2":
             pass  # interest, interest_clamp, cap and period are not Drift's: unused
+        elif self.formula == "mango-v4":
+            if self.funding_bounds[0] > self.funding_bounds[1]:
+                raise ValueError(f"min_funding {self.funding_bounds[0]} is above "
+                                 f"max_funding {self.funding_bounds[1]}")
         elif self.interval > self.rate_period:
             raise ValueError(f"period {self.period} must be at least the interval "
                              f"{self.interval}")
@@ -132,10 +150,20 @@ class FundingConfig(StrictModel):
     @property
     def rate_period(self) -> int:
         """Seconds the formula's rate refers to: ``period``, else 28,800 (8 hours) for
-        hyperliquid and dydx-v4 and the interval for binance and drift-v2."""
+        hyperliquid and dydx-v4, a day for mango-v4 and the interval for binance and
+        drift-v2."""
         if self.period:
             return self.period
+        if self.formula == "mango-v4":
+            return 86_400
         return self.interval if self.formula in ("binance", "drift-v2") else 28_800
+
+    @property
+    def funding_bounds(self) -> tuple[Decimal, Decimal]:
+        """Mango's ``(min_funding, max_funding)`` per day (default -0.05, 0.05)."""
+        low = Decimal("-0.05") if self.min_funding is None else self.min_funding
+        high = Decimal("0.05") if self.max_funding is None else self.max_funding
+        return low, high
 
     @property
     def clamp(self) -> Decimal:

@@ -1,6 +1,6 @@
 """Funding rates and funding-index moves, as each protocol computes them. Pure functions.
 
-Four formulas, chosen by ``funding.formula`` (:class:`~marginengine.config.perp.FundingConfig`):
+Five formulas, chosen by ``funding.formula`` (:class:`~marginengine.config.perp.FundingConfig`):
 
 - ``binance``: the rate of one interval is ``clamp(P + clamp(I - P, -c, c), -cap, cap)``,
   premium, interest and clamp all per interval (Binance USDⓈ-M's shape over its 8-hour
@@ -25,6 +25,11 @@ Four formulas, chosen by ``funding.formula`` (:class:`~marginengine.config.perp.
   tiers A and B, ``/ 20`` for C, ``/ 10`` below), then ``x 1000 / (24 h / period)``: the
   rate in FUNDING_RATE_PRECISION (1e9), quote per whole base token per period, every
   division truncating toward zero as Rust's. :func:`drift_funding_rate`.
+- ``mango-v4``: blockworks-foundation/mango-v4@1303a4a1 programs/mango-v4/src/state/
+  perp_market.rs ``update_funding_and_stable_price``: the daily rate ``book / oracle - 1``
+  clamped to ``[min_funding, max_funding]``; each update pays ``oracle x rate x dt / day``
+  per base (``long_funding`` and ``short_funding`` both rise: longs pay, shorts receive,
+  ``PerpPosition::settle_funding``), ``dt`` at most an hour. :func:`mango_funding_rate`.
 
 Rates of the first two are exact rationals (:class:`fractions.Fraction`): nothing is
 truncated to ppm. The funding index of :mod:`marginengine.ledger.perp` is in quote smallest
@@ -331,6 +336,29 @@ class FundingStep:
     rate_8h_ppm: int | None = None
 
 
+#: Mango's ``max_funding_timestep``: one update applies at most an hour of funding.
+MANGO_MAX_FUNDING_TIMESTEP: int = 3600
+DAY: int = 86_400
+
+
+def mango_funding_rate(mark: int, index: int, min_funding: Fraction, max_funding: Fraction,
+                       elapsed: int) -> Fraction:
+    """Mango v4's funding of one update, as a fraction of the oracle price per base, exact.
+
+    ``PerpMarket::update_funding_and_stable_price``: the daily rate ``mark / index - 1``
+    (Mango: the mid of the book's impact prices over the oracle) clamped to
+    ``[min_funding, max_funding]``, times ``min(elapsed, 3600) / 86,400`` (at most an hour
+    per update). Positive: longs pay.
+
+    >>> mango_funding_rate(2_002, 2_000, Fraction(-5, 100), Fraction(5, 100), 3_600)
+    Fraction(1, 24000)
+    """
+    if elapsed < 0:
+        raise ValueError(f"elapsed must be non-negative (got {elapsed})")
+    daily = max(min_funding, min(max_funding, premium(mark, index)))
+    return daily * min(elapsed, MANGO_MAX_FUNDING_TIMESTEP) / DAY
+
+
 def funding_step(perp: PerpMarketConfig, mark: int, index: int, quote_unit: int) -> FundingStep:
     """Return the funding of one interval of ``perp`` at ``mark`` over ``index``.
 
@@ -369,6 +397,10 @@ def funding_step(perp: PerpMarketConfig, mark: int, index: int, quote_unit: int)
         return FundingStep(Fraction(rate_1e9 * PRICE_UNIT,
                                     DRIFT_PRICE_PRECISION * DRIFT_FUNDING_RATE_BUFFER * index),
                            rate_1e9 * quote_unit * scale_index)
+    if funding.formula == "mango-v4":
+        low, high = funding.funding_bounds
+        rate = mango_funding_rate(mark, index, Fraction(low), Fraction(high), funding.interval)
+        return FundingStep(rate, index_delta(rate, index, quote_unit))
     rate = interval_rate(premium(mark, index), Fraction(funding.interest),
                          Fraction(funding.clamp), Fraction(funding.interval_cap),
                          funding.interval, funding.rate_period)
