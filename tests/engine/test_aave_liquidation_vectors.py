@@ -4,7 +4,9 @@ test listing (:mod:`tests.aave_listing`).
 Sources (aave-dao/aave-v3-origin@fd1fbd9150426ca8ace9cee45b4acf912ae84f5b; ``src`` and
 ``tests`` identical to the v3.7.0 commit 4fbd7442):
 ``tests/protocol/pool/Pool.Liquidations.CloseFactor.t.sol``
-(``test_liquidationdataprovider_edge_range``, ``_getRequiredBorrowsForHfBelow``),
+(``test_liquidationdataprovider_edge_range``,
+``test_hf_gt_095_borrow_gt_threshold_collateral_lt_threshold_closeFactorShouldBe100``,
+``_getRequiredBorrowsForHfBelow``),
 ``src/contracts/helpers/LiquidationDataProvider.sol`` (``_getMaxDebtToLiquidate``,
 ``_adjustAmountsForGoodLeftovers``), ``tests/protocol/pool/Pool.Liquidations.t.sol``
 (``test_weth_dust_leftover_rounds_to_zero_in_base_currency``) and
@@ -96,4 +98,32 @@ def test_liquidation_when_weth_dust_worth_zero_base_then_all_debt_burned_as_defi
     assert d["deficit"] == {"WETH": 10**12}
     assert engine.ledger.reserves["WETH"].deficit == 10**12
     assert engine.ledger.debt_of("alice", "WETH") == 0
+    engine.ledger.check_conservation()
+
+
+def test_close_factor_when_liquidated_reserve_below_2000_usd_though_total_above_then_100() -> None:
+    # test_hf_gt_095_borrow_gt_threshold_collateral_lt_threshold_closeFactorShouldBe100:
+    # 1,999 USDX and 1,999 USD of WETH ((2,000e8 - 1e8) x 1e18 / 1,800e8 wei) supplied, 3,998
+    # USD in all; USDX borrowed to just below HF 0.97 (percentMul(3,997.99999999, 8,601) x
+    # 1e18 / 0.97e18 = 3,545.03072163 USD). The debt (3,545) and the total collateral are
+    # above MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD and HF > 0.95, but the liquidated reserve's
+    # collateral (borrowerReserveCollateralInBaseCurrency, 1,998.99999999 USD) is not: 100%.
+    engine = pool()
+    assert engine.apply(Deposit("whale", "WETH", 1_000_000 * WETH)).accepted
+    assert engine.apply(Deposit("bob", "USDX", 1_999 * USDX)).accepted
+    assert engine.apply(Deposit("bob", "WETH", 1_110_555_555_555_555_555)).accepted
+    assert engine.apply(SetPrice("USDX", 1)).accepted      # Aave's test mocks it to 0
+    assert engine.apply(Borrow("bob", "USDX", 3_545_030_721)).accepted
+    assert engine.apply(SetPrice("USDX", USD)).accepted
+    data = engine.account_data("bob")
+    assert data.total_collateral == 399_799_999_999
+    assert data.health_factor == 969_887_222_591_265_098
+    assert engine.apply(Deposit("liquidator", "USDX", 1)).accepted
+    outcome = engine.apply(Liquidate("liquidator", "bob", "USDX", "WETH", _MAX, False))
+    d = outcome.details
+    assert d["close_factor_bps"] == 10_000
+    # All the WETH goes; the debt it covers is its value / 1.05, rounded up (v3.5+).
+    assert d["collateral_to_liquidator"] + d["protocol_fee"] == 1_110_555_555_555_555_555
+    assert d["debt_repaid"] == 1_903_809_523
+    assert engine.ledger.supply_of("bob", "WETH") == 0
     engine.ledger.check_conservation()
