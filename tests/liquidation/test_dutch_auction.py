@@ -6,6 +6,7 @@ chop 13%, dust 15,000 DAI, so chost = 15,000 x 1.13 = 16,950 DAI.
 """
 
 import copy
+import dataclasses
 from fractions import Fraction
 from math import floor
 from typing import Any
@@ -659,3 +660,90 @@ def test_dss_partial_liquidation_when_global_hole_binds():
     dog = Dog(DogParams(Hole=75 * RAD, hole=1_000 * RAD, chop=11 * WAD // 10, dust=20 * RAD))
     _, _, tab = dog.bark(100 * WAD, 40 * WAD, RAY, DSS_SPOT)
     assert tab == 75 * RAD - 2 * RAY // 10
+
+
+# --- dss's dog.t.sol (makerdao/dss@fa4f6630afb0624d04a003e920b0d71a00331d98
+# src/test/dog.t.sol): spot 1,000 ray, dust 100 DAI, chop 1.1, Hole = hole = 10,000 DAI;
+# each vault holds ink 1 (WAD) unless said.
+_T = 1_000
+_SPOT = _T * 10**27
+_DOG_T = DogParams(Hole=10 * _T * RAD, hole=10 * _T * RAD, chop=11 * WAD // 10, dust=100 * RAD)
+_RATE_1_5 = 15 * 10**27 // 10
+
+
+def _dog(**changes: int) -> Dog:
+    return Dog(dataclasses.replace(_DOG_T, **changes))
+
+
+def test_dss_dog_bark_basic_and_not_unsafe() -> None:
+    # test_bark_basic: ink 1, art 2,000 at spot 1,000: the whole vault goes.
+    assert _dog().bark(2 * _T * WAD, WAD, 10**27, _SPOT)[:2] == (2 * _T * WAD, WAD)
+    # testFail_bark_not_unsafe: art 500 is safe.
+    with pytest.raises(AuctionError, match="not below the debt"):
+        _dog().bark(500 * WAD, WAD, 10**27, _SPOT)
+
+
+def test_dss_dog_bark_dusty_vault_then_liquidated_anyway() -> None:
+    # test_bark_dusty_vault: dust 200, a vault of 1 wei of ink and 100 DAI of debt.
+    dart, dink, tab = _dog(dust=200 * RAD).bark(100 * WAD, 1, 10**27, _SPOT)
+    assert (dart, dink, tab) == (100 * WAD, 1, 110 * RAD)
+
+
+@pytest.mark.parametrize("limit", ["hole", "Hole"])
+def test_dss_dog_bark_when_remnant_one_wei_under_dust_then_limit_exceeded(limit: str) -> None:
+    # test_bark_partial_liquidation_{dirt,Dirt}_exceeds_{hole,Hole}_to_avoid_dusty_remnant:
+    # limit 5,000, dust 200, artStart = limit x WAD x WAD / chop + dust x WAD - 1: the room
+    # would leave a remnant one unit under dust, so the whole vault goes; dirt and Dirt are
+    # artStart x RAY x chop / WAD, above the limit.
+    dog = _dog(dust=200 * RAD, **{limit: 5 * _T * RAD})
+    art = 5 * _T * WAD * WAD // dog.params.chop + 200 * WAD - 1
+    dart, _, tab = dog.bark(art, WAD, 10**27, _SPOT)
+    assert dart == art
+    assert tab == art * 10**27 * dog.params.chop // WAD > 5 * _T * RAD
+    assert dog.Dirt == dog.dirt == tab
+
+
+@pytest.mark.parametrize("limit", ["hole", "Hole"])
+def test_dss_dog_bark_when_remnant_exactly_dust_then_partial_within_limit(limit: str) -> None:
+    # ..._does_not_exceed_{hole,Hole}_if_remnant_is_nondusty: one more unit of art leaves
+    # exactly dust x WAD; dirt = limit x RAD x WAD / RAY / chop x RAY x chop / WAD.
+    dog = _dog(dust=200 * RAD, **{limit: 5 * _T * RAD})
+    chop = dog.params.chop
+    art = 5 * _T * WAD * WAD // chop + 200 * WAD
+    dart, _, tab = dog.bark(art, WAD, 10**27, _SPOT)
+    assert art - dart == 200 * WAD
+    assert tab == 5 * _T * RAD * WAD // 10**27 // chop * 10**27 * chop // WAD <= 5 * _T * RAD
+    assert dog.Dirt == tab
+
+
+def test_dss_dog_bark_when_dusty_room_but_vault_fits_then_barked() -> None:
+    # test_bark_dusty_vault_dusty_room: rate 1.5, Hole = hole = 33,200; a first vault fills
+    # all but exactly 200 DAI of room. A 30 DAI vault (ink 1e-4) then becomes dusty when
+    # dust rises to 1,500 (the room allows only dusty auctions) but still fits the room.
+    room, hole = 200, 33 * _T + 200
+    dog = _dog(Hole=hole * RAD, hole=hole * RAD)
+    chop = dog.params.chop
+    dog.bark((hole - room) * RAD // _RATE_1_5 * WAD // chop, WAD, _RATE_1_5, _SPOT)
+    assert hole * RAD - dog.Dirt == room * RAD
+    assert hole * RAD - dog.dirt == room * RAD
+    dog.params = dataclasses.replace(dog.params, dust=1_500 * RAD)
+    small = 30 * RAD // _RATE_1_5
+    dart, dink, _ = dog.bark(small, WAD // 10**4, _RATE_1_5, _SPOT)
+    assert (dart, dink) == (small, WAD // 10**4)
+
+
+@pytest.mark.parametrize("limit", ["hole", "Hole"])
+def test_dss_dog_bark_when_only_a_dusty_partial_fits_then_refused(limit: str) -> None:
+    # test_bark_do_not_create_dusty_auction_{hole,Hole}: dust 300, limit 3,000, rate 1.5;
+    # a first vault of (limit - dust / 2) leaves a room whose partial would be dusty, and a
+    # vault too big for the room (limit x WAD x WAD / chop) is refused.
+    dog = _dog(dust=300 * RAD, **{limit: 3 * _T * RAD})
+    chop = dog.params.chop
+    dog.bark((3 * _T - 150) * RAD // _RATE_1_5 * WAD // chop, WAD, _RATE_1_5, _SPOT)
+    room = 3 * _T * RAD - dog.Dirt
+    assert room * WAD // _RATE_1_5 // chop * _RATE_1_5 < 300 * RAD
+    before = (dog.Dirt, dog.dirt)
+    with pytest.raises(AuctionError, match="below the dust") as refused:
+        dog.bark(3 * _T * WAD * WAD // chop, WAD, _RATE_1_5, _SPOT)
+    assert refused.value.code == "Dog/dusty-auction-from-partial-liquidation"
+    assert (dog.Dirt, dog.dirt) == before

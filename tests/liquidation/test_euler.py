@@ -6,7 +6,9 @@ Sources (euler-xyz/euler-vault-kit at 5b98b42048ba11ae82fb62dfec06d1010c8e41e6):
 ``test/unit/evault/modules/Liquidation/full.t.sol`` (``test_basicFullLiquidation``,
 ``test_ltvRamping``, ``test_debtSocialization_basic``,
 ``test_liquidationWithCustomMaxDiscount``, ``test_liquidationWithCoolOff``,
-``test_liquidate_zeroCollateral``, ``test_liquidationWithBidAskPricing``);
+``test_liquidate_zeroCollateral``, ``test_liquidationWithBidAskPricing``,
+``test_partialLiquidation``, ``test_multipleCollaterals``, ``test_extremeCollateralFactors``,
+``test_minCollateralFactor``);
 ``test/unit/evault/EVaultTestBase.t.sol``
 (``setMaxLiquidationDiscount(0.2e4)``).
 """
@@ -25,7 +27,7 @@ from marginengine.liquidation.euler import (
     in_liquidation_cool_off,
     liquidate,
 )
-from marginengine.margin.euler import CollateralBalance, LTVConfig, set_ltv
+from marginengine.margin.euler import CollateralBalance, LTVConfig, calculate_liquidity, set_ltv
 
 E18 = 10**18
 T0 = 1_000
@@ -265,3 +267,67 @@ def test_yield_that_rounds_to_zero_is_a_pure_debt_take_over():
     liq = done(liquidate(c, "eTST2", 3_000, 2 * 10**15, MAX_DISCOUNT, T0, repay_assets=3_000))
     assert (liq.repay, liq.yield_balance, liq.violator_debt) == (3_000, 0, 0)
     assert liq.collaterals[0].balance == 1
+
+
+# --- full.t.sol's setUp: eTST (price 2.2) lends against eTST2 (0.4, LTV 0.3) and eWETH (1,
+# LTV 0.3); the borrower holds 100 eTST2; maxLiquidationDiscount 0.2.
+def test_partial_liquidation_when_quarter_of_max_repay_then_yield_pro_rata():
+    # test_partialLiquidation: 5 TST borrowed, TST at 2.5 (HS 12 / 12.5 = 0.96);
+    # partialRepay = maxRepay / 4, partialYield = partialRepay x maxYield / maxRepay.
+    c = [tst2(fixed(3_000))]
+    args = ("eTST2", 5 * E18, 25 * E18 // 10, MAX_DISCOUNT, T0)
+    q = quoted(calculate_liquidation(c, *args))
+    partial = q.max_repay // 4
+    assert partial == 125 * E18 // 100
+    liq = done(liquidate(c, *args, repay_assets=partial))
+    assert liq.yield_balance == partial * q.max_yield // q.max_repay == 8_138_020_833_333_333_333
+    assert liq.violator_debt == 5 * E18 - partial               # IRMTestZero: no reserves
+    assert liq.collaterals[0].balance == 100 * E18 - liq.yield_balance
+
+
+def test_multiple_collaterals_when_weth_seized_then_repay_limited_to_its_value():
+    # test_multipleCollaterals: 4 TST borrowed against 100 eTST2 and 1 eWETH: HS
+    # 12.3 / 8.8 = 1.397 ("1.39"); TST at 3.15: 12.3 / 12.6 = 0.976. Seizing eWETH (worth 1)
+    # yields all of it for 1 x 0.976190476190476190 of value, 4 x that / 12.6 of TST.
+    c = [tst2(fixed(3_000)), CollateralBalance("eWETH", E18, E18, fixed(3_000))]
+    before = calculate_liquidity(c, 4 * E18, 22 * E18 // 10, T0, liquidation=False)
+    assert before.collateral_value * E18 // before.liability_value == 1_397_727_272_727_272_727
+    q = quoted(calculate_liquidation(c, "eWETH", 4 * E18, 315 * E18 // 100, MAX_DISCOUNT, T0))
+    assert q.discount_factor == 976_190_476_190_476_190
+    assert (q.max_repay, q.max_yield) == (309_901_738_473_167_044, E18)
+    liq = done(liquidate(c, "eWETH", 4 * E18, 315 * E18 // 100, MAX_DISCOUNT, T0,
+                         repay_assets=q.max_repay))
+    # violator: debtOf == 4e18 - maxRepay, eTST2 untouched, eWETH 0; nothing socialized
+    # while eTST2 remains.
+    assert liq.violator_debt == 4 * E18 - q.max_repay
+    assert [b.balance for b in liq.collaterals] == [100 * E18, 0]
+    assert liq.socialized == 0
+
+
+def test_extreme_collateral_factor_when_yield_capped_then_all_collateral_and_pool_loss():
+    # test_extremeCollateralFactors: LTV 0.99, 17 TST borrowed, TST at 2.7: HS 39.6 / 45.9
+    # = 0.862745098039215686 (within the 20% cap); the yield 45.9 / HS > 40 is capped at
+    # all 100 eTST2 ("assertEq(maxYield, 100e18)"), the repay at 40 x HS = 34.50980392...
+    # of value, i.e. 17 x that / 45.9 TST. With socialization off the rest stays owed.
+    c = [tst2(fixed(9_900))]
+    args = ("eTST2", 17 * E18, 27 * E18 // 10, MAX_DISCOUNT, T0)
+    q = quoted(calculate_liquidation(c, *args))
+    assert q.discount_factor == 862_745_098_039_215_686
+    assert (q.max_repay, q.max_yield) == (12_781_408_859_840_232_385, 100 * E18)
+    liq = done(liquidate(c, *args, repay_assets=q.max_repay, socialize_debt=False))
+    assert liq.socialized == 0
+    assert liq.violator_debt == 17 * E18 - q.max_repay
+    assert liq.collaterals[0].balance == 0
+
+
+def test_min_collateral_factor_when_hs_near_zero_then_discount_capped_and_whole_debt():
+    # test_minCollateralFactor: LTV 0.0001 on 40 of eTST2 against 5 TST at 2.2 (11):
+    # HS 0.004 / 11 = 0.000363636... ("0.0003636e18"); the discount is capped at 20%, the
+    # yield 11 / 0.8 = 13.75 of value (34.375 eTST2) is within the collateral, so maxRepay
+    # is the whole debt ("assertEq(eTST.debtOf(borrower), maxRepay)").
+    c = [tst2(fixed(1))]
+    liq = calculate_liquidity(c, 5 * E18, 22 * E18 // 10, T0, liquidation=True)
+    assert liq.collateral_value * E18 // liq.liability_value == 363_636_363_636_363
+    q = quoted(calculate_liquidation(c, "eTST2", 5 * E18, 22 * E18 // 10, MAX_DISCOUNT, T0))
+    assert q.discount_factor == 8 * E18 // 10
+    assert (q.max_repay, q.max_yield) == (5 * E18, 34_375 * E18 // 1_000)

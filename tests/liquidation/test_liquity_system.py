@@ -36,3 +36,46 @@ def test_is_liquidatable_when_icr_below_110_then_true_and_the_system_unchanged()
     done = ops.liquidate(sys, "x", 2_000 * E)
     assert not isinstance(done, Refusal) and done.totals == totals
     assert "x" in sys.troves and "x" not in done.system.troves    # batch_totals settles none
+
+
+def test_redistribution_when_two_liquidations_without_pool_then_rewards_as_liquitys_test() -> None:
+    # liquity/dev@39f1f7f8 packages/contracts/test/TroveManager_LiquidationRewardsTest.js,
+    # "redistribution: A, B Open. B Liquidated. C, D Open. D Liquidated. Distributes correct
+    # rewards": A and C open at ICR 400%, B and D at 210% (price 200; here each borrows
+    # 1,800 LUSD: debt 1,800 + 9 fee + 200 reserve = 2,009, so colls 40.18 and 21.0945 ETH);
+    # at price 100 (TCR 152.5%, then 152.4%: normal mode) B, then D, is liquidated with an
+    # empty Stability Pool, so all of each is redistributed by stake. Liquity's expectation,
+    # within its 1,000 wei: A = A1 + A1 x fee(D) / (A1 + C) with A1 = A + fee(B), and
+    # C = C + C x fee(D) / (A1 + C), fee(x) = x x 0.995 (th.applyLiquidationFee); the
+    # system holds A + C + fee(B + D) exactly, and the gas pool 2 x 200 LUSD.
+    e18 = 10**18
+
+    def opened(system: ops.LiquitySystem, borrower: str, coll: int) -> ops.LiquitySystem:
+        change = ops.open_trove(system, borrower, coll, 1_800 * e18, 200 * e18)
+        assert isinstance(change, ops.TroveChange), change
+        return change.system
+
+    def liquidated(system: ops.LiquitySystem, borrower: str) -> ops.LiquitySystem:
+        done = ops.liquidate(system, borrower, 100 * e18)
+        assert isinstance(done, ops.Liquidation), done
+        return done.system
+
+    def fee(x: int) -> int:
+        return x * 995 // 1_000
+
+    a = c = 4_018 * 10**16
+    b = d = 210_945 * 10**14
+    system = opened(opened(ops.LiquitySystem.empty(StabilityPoolRule.LEGACY), "alice", a),
+                    "bob", b)
+    assert system.troves["alice"].debt == 2_009 * e18
+    assert system.tcr(100 * e18) == 1_525 * 10**15
+    system = liquidated(system, "bob")
+    system = opened(opened(system, "carol", c), "dennis", d)
+    assert system.tcr(100 * e18) == 1_523_687_500_000_000_000
+    system = liquidated(system, "dennis")
+    a1 = a + fee(b)
+    alice, carol = system.entire("alice").coll, system.entire("carol").coll
+    assert abs(alice - (a1 + a1 * fee(d) // (a1 + c))) <= 1_000
+    assert abs(carol - (c + c * fee(d) // (a1 + c))) <= 1_000
+    assert system.system_coll == a + c + fee(b + d)
+    assert system.gas_lusd == 400 * e18

@@ -177,3 +177,28 @@ def test_liquidate_refuses_a_healthy_position_and_bad_inputs():
     assert message(price=0, seized_assets=1) == "price: must be positive (got 0)"
     with pytest.raises(ValueError, match="lltv"):
         liquidation_incentive_factor(E18)
+
+
+def test_docs_example_when_ltv_just_above_80_percent_then_debt_repaid_for_lif_of_collateral():
+    # docs.morpho.org "Liquidation" example: 100 of collateral at LLTV 80%; borrowing
+    # exactly 80 is healthy (_isHealthy: maxBorrow >= borrowed, so no liquidation) and one
+    # unit more is refused; once the LTV is just above 80% (here the collateral price
+    # falls to 0.9999999), the liquidator repays the 80 and receives 80 x LIF (1 / 0.94,
+    # "approximately 1.06") of collateral value: 85.106382978723404240 at par, in
+    # collateral 85.106382978723404240 / 0.9999999, floored.
+    params = MarketParams(lltv=8 * E18 // 10)
+    market = moved(supply(Market(), Position(), assets=1_000 * E18)).market
+    b = moved(borrow(market, Position(collateral=100 * E18), ORACLE_PRICE_SCALE, params,
+                     assets=80 * E18))
+    refused = liquidate(b.market, b.position, ORACLE_PRICE_SCALE, params, repaid_shares=1)
+    assert isinstance(refused, Refusal) and refused.code is Code.MORPHO_HEALTHY_POSITION
+    over = borrow(market, Position(collateral=100 * E18), ORACLE_PRICE_SCALE, params,
+                  assets=80 * E18 + 1)
+    assert isinstance(over, Refusal) and over.code is Code.MORPHO_INSUFFICIENT_COLLATERAL
+    price = ORACLE_PRICE_SCALE * 9_999_999 // 10**7
+    liq = done(liquidate(b.market, b.position, price, params,
+                         repaid_shares=b.position.borrow_shares))
+    assert liq.repaid_assets == 80 * E18
+    assert liq.seized_assets == 85_106_391_489_362_553_176
+    assert liq.position.collateral == 100 * E18 - liq.seized_assets
+    assert liq.bad_debt_assets == 0

@@ -153,3 +153,42 @@ def comet_accrue_index(index: int, rate_per_second: int, seconds: int) -> int:
     index compounds only across accruals.
     """
     return index + index * (rate_per_second * seconds) // _FACTOR_SCALE
+
+
+def comet_principal_after(principal: int, index: int, delta: int, borrow: bool) -> int:
+    """The principal of a Comet base balance after ``delta`` of present value moves in
+    (``delta > 0``) or out (``delta < 0``): ``updateBasePrincipal`` recomputes it from the
+    new present value, never adds a delta of principal.
+
+    ``presentValueSupply`` / ``presentValueBorrow`` floor ``principal x index / 1e15``;
+    ``principalValueSupply`` floors ``present x 1e15 / index`` and
+    ``principalValueBorrow`` rounds it up (compound-finance/comet@d5a30b0a
+    contracts/CometCore.sol). So touching a balance can cost its holder a unit of
+    principal, which adding ``delta / index`` to the old principal would not: at index
+    1.640865532228085, a supply principal of 884,107,995,872 less 820,096,754 of present
+    value is 883,608,200,648 (a delta would leave 883,608,200,649).
+
+    Parameters
+    ----------
+    principal
+        The old principal (a supply's, or a borrow's as a positive number).
+    index
+        The side's index in ray (the ledger's; a Comet index x 1e12, so the division is
+        Comet's exactly).
+    delta
+        Present value added to the balance (a supply or a borrow), or taken from it
+        (negative: a withdrawal or a repayment), in the base's smallest units.
+    borrow
+        Whether the balance is a borrow (its principal rounds up).
+
+    Returns
+    -------
+    int
+        The new principal; 0 when the new present value is 0 or below.
+    """
+    present = principal * index // RAY + delta
+    if present <= 0:
+        return 0
+    if borrow:
+        return -(-present * RAY // index)
+    return present * RAY // index

@@ -21,6 +21,7 @@ from marginengine.ledger.interest import (
     COMET_INDEX_TO_RAY,
     SECONDS_PER_YEAR,
     comet_accrue_index,
+    comet_principal_after,
     comet_rate,
     comet_utilization,
     compounded_interest,
@@ -237,7 +238,12 @@ class Ledger:
     def deposit(self, account_id: str, asset: str, amount: int) -> int:
         """Tokens come in and the account is credited; returns the scaled amount minted."""
         r = self._reserve(asset)
-        scaled = div(amount * RAY, r.liquidity_index, Rounding.DOWN)
+        if asset == self.comet_base:
+            # Comet recomputes the principal from the new present value.
+            old = self.scaled_supply_of(account_id, asset)
+            scaled = comet_principal_after(old, r.liquidity_index, amount, False) - old
+        else:
+            scaled = div(amount * RAY, r.liquidity_index, Rounding.DOWN)
         if scaled == 0:
             raise LedgerError(f"amount {amount} of {asset} is below one scaled unit")
         self._account(account_id).position(asset).scaled_supply += scaled
@@ -252,6 +258,9 @@ class Ledger:
         pos = account.position(asset)
         if amount == self.supply_of(account_id, asset):
             scaled = pos.scaled_supply
+        elif asset == self.comet_base and amount < self.supply_of(account_id, asset):
+            scaled = pos.scaled_supply - comet_principal_after(
+                pos.scaled_supply, r.liquidity_index, -amount, False)
         else:
             scaled = div(amount * RAY, r.liquidity_index, _UP)
         if scaled > pos.scaled_supply:
@@ -275,8 +284,13 @@ class Ledger:
         r = self._reserve(asset)
         if amount > r.cash:
             raise LedgerError(f"the pool holds only {r.cash} of {asset}")
-        scaled = div(amount * RAY, r.borrow_index, Rounding.UP)
-        self._account(account_id).position(asset).scaled_debt += scaled
+        pos = self._account(account_id).position(asset)
+        if asset == self.comet_base:
+            scaled = comet_principal_after(pos.scaled_debt, r.borrow_index, amount,
+                                           True) - pos.scaled_debt
+        else:
+            scaled = div(amount * RAY, r.borrow_index, Rounding.UP)
+        pos.scaled_debt += scaled
         r.scaled_debt += scaled
         r.cash -= amount
         r.reserves_ray += scaled * r.borrow_index - amount * RAY
@@ -288,6 +302,9 @@ class Ledger:
         pos = account.position(asset)
         if amount == self.debt_of(account_id, asset):
             scaled = pos.scaled_debt
+        elif asset == self.comet_base and amount < self.debt_of(account_id, asset):
+            scaled = pos.scaled_debt - comet_principal_after(
+                pos.scaled_debt, r.borrow_index, -amount, True)
         else:
             scaled = div(amount * RAY, r.borrow_index, _DOWN)
         if scaled > pos.scaled_debt:
