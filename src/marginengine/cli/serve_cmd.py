@@ -72,7 +72,7 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
     except ImportError as exc:
         raise click.UsageError(f"serve needs the serve extra ({exc.name} is missing): "
                                "pip install 'marginengine[serve]'") from None
-    from marginengine.engine import Engine, Event
+    from marginengine.engine import Engine
     from marginengine.service import Service
     from marginengine.service.requests import read_replay_file
     from marginengine.service.startup import read_config, start_engine
@@ -80,26 +80,24 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
     cfg = read_config(config)
     replay = read_replay_file(replay_file, cfg.protocol) if replay_file else None
 
-    def replay_ticks(engine: Engine) -> list[list[Event]] | None:
+    def check_replay(engine: Engine) -> None:
         # The vol columns tick the surfaces the service starts with: checked on that
-        # state before a log is written, built again on the started engine.
-        if replay is None:
-            return None
-        return replay.ticks(engine.state.vols, engine.state.svi)
+        # state before a log is written; each tick is read when it plays.
+        if replay is not None:
+            replay.ticks(engine.state.vols, engine.state.svi, engine.ledger.time)
 
     token = token or os.environ.get("MARGINENGINE_TOKEN") or None
     generated = token is None
     if token is None:
         token = secrets.token_urlsafe(24)
     started = start_engine(cfg.protocol, cfg.prices, book or cfg.book, log, cfg.source,
-                           cfg.options, check=replay_ticks,
+                           cfg.options, check=check_replay,
                            counterparty_cash=cfg.counterparty_cash)
-    ticks = replay_ticks(started.engine)
+    check_replay(started.engine)
     service = Service(started.engine, cfg.settings())
     app = create_app(service, token, max_body=cfg.section.max_body, rate=cfg.section.rate,
                      burst=cfg.section.burst, on_close=started.engine.close,
-                     replay=ticks, replay_rate=replay_rate,
-                     replay_lines=[n for n, _, _ in replay.rows] if replay else None)
+                     replay=replay, replay_rate=replay_rate)
     err = sys.stderr
     print(f"marginengine serve: {service.account_count()} accounts, "
           f"{started.engine.seq} events, log {started.log}"

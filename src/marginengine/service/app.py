@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import secrets
 import time
@@ -36,9 +37,11 @@ from marginengine.errors import LogError, MarginEngineError, field_path
 from marginengine.service.core import Service, TickReport
 from marginengine.service.metrics import Metrics
 from marginengine.service.requests import (
+    ReplayFile,
     RequestError,
     account_events,
     advance_event,
+    advanced,
     condition_events,
     price_events,
     vol_events,
@@ -213,8 +216,7 @@ class Hub:
 
 def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY,
                rate: float = 200.0, burst: int = 400, on_close: Callable[[], None] | None = None,
-               replay: list[list[Event]] | None = None, replay_rate: float = 2.0,
-               replay_lines: list[int] | None = None) -> Any:
+               replay: ReplayFile | None = None, replay_rate: float = 2.0) -> Any:
     """The ASGI application around ``service``.
 
     Parameters
@@ -230,12 +232,11 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     on_close
         Called at shutdown (closes the log).
     replay, replay_rate
-        Ticks to play once started (the ``--replay`` source, ``GET /replay/0``), ticks
-        per second.
-    replay_lines
-        The line of the price file each of ``replay``'s ticks was read from (its refusals
-        and errors name it, ``line 3, column WETH``); by default the header's line plus
-        the tick's number.
+        A price file to play once started (the ``--replay`` source, ``GET /replay/0``;
+        checked against the surfaces beforehand, :meth:`ReplayFile.check`), ticks per
+        second. Each tick is read when it plays, at the engine's time then
+        (:meth:`ReplayFile.tick`: its vols skip the expiries passed); its refusals and
+        errors name its line and column (``line 3, column WETH``).
     """
     if not token:
         raise ValueError("token: an API token is required for writes")
@@ -254,10 +255,9 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if replay:
-            lines = replay_lines or [n + 2 for n in range(len(replay))]
-            schedule([(f"line {n}", [(_csv_field(n, e), e) for e in tick])
-                      for n, tick in zip(lines, replay, strict=True)], replay_rate)
+        if replay is not None and replay.rows:
+            schedule([(f"line {line}", functools.partial(file_tick, replay, i, line))
+                      for i, (line, _, _) in enumerate(replay.rows)], replay_rate)
         yield
         for task in background:
             task.cancel()
@@ -328,8 +328,11 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
                 reason = f"{text.lower()} ({request.method} {request.url.path})"
         return _error(field, reason, exc.status_code)
 
-    def named_tick_events(tick: TickIn, where: str) -> list[tuple[str, Event]]:
-        # Each event with the field of the request it came from (a refusal names it).
+    def named_tick_events(tick: TickIn, where: str, start: int | None = None
+                          ) -> list[tuple[str, Event]]:
+        # Each event with the field of the request it came from (a refusal names it);
+        # its vols read at the time it applies: ``start`` (the engine's time now by
+        # default) plus its own advance.
         named: list[tuple[str, Event]] = []
         named += [(f"{where}advance_seconds", e) for e in
                   advance_event(tick.advance_seconds, f"{where}advance_seconds")]
@@ -338,7 +341,8 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         named += [(f"{where}conditions.{getattr(e, 'asset', '')}", e) for e in
                   condition_events(service.config, tick.conditions, f"{where}conditions")]
         state = service.engine.state
-        now = service.engine.ledger.time + (tick.advance_seconds or 0)
+        now = (service.engine.ledger.time if start is None else start) + (
+            tick.advance_seconds or 0)
         named += [(f"{where}vols.{getattr(e, 'underlying', '')}", e) for e in
                   vol_events(service.config, state.vols, state.svi, tick.vols,
                              f"{where}vols", now)]
@@ -348,6 +352,24 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
 
     def tick_events(tick: TickIn, where: str) -> list[Event]:
         return [e for _, e in named_tick_events(tick, where)]
+
+    def batch_events(ticks: list[TickIn]) -> list[tuple[str, list[tuple[str, Event]]]]:
+        # Ticks applied in order, one after the other: each reads its vols at the time
+        # the earlier ticks' advances (and its own) bring, as it would alone then.
+        clock = service.engine.ledger.time
+        out: list[tuple[str, list[tuple[str, Event]]]] = []
+        for i, tick in enumerate(ticks):
+            where = field_path("ticks", i)
+            named = named_tick_events(tick, f"{where}.", clock)
+            clock = advanced(clock, (e for _, e in named))
+            out.append((where, named))
+        return out
+
+    def file_tick(source: ReplayFile, index: int, line: int) -> list[tuple[str, Event]]:
+        # A price file's tick as it plays now (its vols at the engine's time then).
+        engine = service.engine
+        return [(_csv_field(line, e), e)
+                for e in source.tick(index, engine.state.vols, engine.ledger.time)]
 
     def check_size(events: list[Event], where: str = "events") -> None:
         if len(events) > service.settings.max_events:
@@ -384,9 +406,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         """Apply several ticks in order as one batch: every tick is checked before any is
         applied; one log commit; one alert pass."""
         received = time.perf_counter()
-        events: list[Event] = []
-        for i, tick in enumerate(batch.ticks):
-            events += tick_events(tick, f"{field_path('ticks', i)}.")
+        events = [e for _, named in batch_events(batch.ticks) for _, e in named]
         return await run(events, len(batch.ticks), received)
 
     @app.post("/events", dependencies=auth, tags=["ingest"])
@@ -403,14 +423,16 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         """Play ticks in the background at ``rate`` ticks per second (a demonstration
         source); every tick is checked first. Its progress, every event refused and the
         error that stopped it, if any, are at ``GET /replay/{id}``."""
-        named = [(field_path("ticks", i), named_tick_events(t, f"{field_path('ticks', i)}."))
-                 for i, t in enumerate(body.ticks)]
-        for where, tick in named:
+        # Every tick checked now, in order; each is read again when it plays, at the
+        # engine's time then (another write may have moved the clock meanwhile).
+        for where, tick in batch_events(body.ticks):
             check_size([e for _, e in tick], field_path(where, "events"))
         if service.log_failure is not None:
             raise LogError(f"writes are refused since the log failed: {service.log_failure}")
-        status = schedule(named, body.rate)
-        return {"scheduled": len(named), "rate": body.rate, "id": status["id"],
+        status = schedule([(field_path("ticks", i), functools.partial(
+            named_tick_events, t, f"{field_path('ticks', i)}.")) for i, t in
+            enumerate(body.ticks)], body.rate)
+        return {"scheduled": len(body.ticks), "rate": body.rate, "id": status["id"],
                 "status": f"/replay/{status['id']}"}
 
     @app.get("/replay/{replay_id}", tags=["ingest"])
@@ -424,8 +446,8 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
                                 f"replay_id: no replay {replay_id} (none scheduled)")
         return replays[replay_id]
 
-    def schedule(ticks: list[tuple[str, list[tuple[str, Event]]]], rate: float
-                 ) -> dict[str, Any]:
+    def schedule(ticks: list[tuple[str, Callable[[], list[tuple[str, Event]]]]],
+                 rate: float) -> dict[str, Any]:
         status: dict[str, Any] = {"id": len(replays), "ticks": len(ticks), "rate": rate,
                                   "played": 0, "state": "running", "refused_count": 0,
                                   "refused": [], "error": None}
@@ -435,11 +457,14 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         task.add_done_callback(background.discard)
         return status
 
-    async def play(ticks: list[tuple[str, list[tuple[str, Event]]]], rate: float,
-                   status: dict[str, Any]) -> None:
-        for n, (where, tick) in enumerate(ticks):
+    async def play(ticks: list[tuple[str, Callable[[], list[tuple[str, Event]]]]],
+                   rate: float, status: dict[str, Any]) -> None:
+        for n, (where, build) in enumerate(ticks):
             try:
-                report = await apply([e for _, e in tick], 1, time.perf_counter())
+                received = time.perf_counter()
+                # Built and applied with no await between: nothing else writes meanwhile.
+                tick = build()
+                report = await apply([e for _, e in tick], 1, received)
             except Exception as exc:
                 # Stopped (the log failed, say): told to the client at GET /replay/{id},
                 # not only to the server's log as an unretrieved task's exception.
@@ -476,9 +501,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         try:
             if isinstance(data, dict) and "ticks" in data:
                 batch = BatchIn.model_validate(data)
-                events: list[Event] = []
-                for i, tick in enumerate(batch.ticks):
-                    events += tick_events(tick, f"{field_path('ticks', i)}.")
+                events = [e for _, named in batch_events(batch.ticks) for _, e in named]
                 count = len(batch.ticks)
             else:
                 events = tick_events(_not_empty(TickIn.model_validate(data)), "")

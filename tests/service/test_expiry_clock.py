@@ -1,0 +1,185 @@
+"""Vol ticks against the clock: every way a vol tick enters the service (one tick, a batch
+of ticks over HTTP or the ingest WebSocket, a replay posted or read from a price file)
+moves only the expiries still open at the time the tick applies, by the one rule
+(``ledger.options.expired``: from its expiry on a series settles and no vol enters its
+value; the engine refuses such a surface, ``OPTION_EXPIRED``).
+
+The book is ``examples/serve_options.toml`` (one 30-day WETH expiry at 60% ATM vol, skew
+-0.1), with a 60-day expiry opened at 70% (skew 0) by a ``SetVolSurface`` event, so a
+tick past 30 days has one expiry to skip and one to move.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from marginengine.engine import AdvanceTime, SetVolSurface
+from marginengine.ledger.options import expired
+from marginengine.service import Service
+from marginengine.service.requests import read_replay_file
+from marginengine.service.startup import read_config, start_engine
+from tests.service.conftest import AUTH, TOKEN
+
+ROOT = Path(__file__).resolve().parents[2]
+OPTIONS = ROOT / "examples" / "serve_options.toml"
+DAY = 86_400
+NEAR, FAR = 30 * DAY, 60 * DAY
+#: The surfaces before any vol tick: (ATM vol, skew), ppm.
+NEAR_SURFACE, FAR_SURFACE = (600_000, -100_000), (700_000, 0)
+
+
+def _service() -> Service:
+    cfg = read_config(OPTIONS)
+    started = start_engine(cfg.protocol, cfg.prices, cfg.book, None, cfg.source, cfg.options)
+    service = Service(started.engine, cfg.settings())
+    assert service.apply([SetVolSurface("WETH", FAR, *FAR_SURFACE)]).outcomes[0].accepted
+    return service
+
+
+def _app(service: Service, **kwargs: Any) -> Any:
+    from fastapi.testclient import TestClient
+
+    from marginengine.service.app import create_app
+
+    return TestClient(create_app(service, TOKEN, rate=0, **kwargs))
+
+
+@pytest.fixture
+def two_expiries() -> Iterator[Any]:
+    service = _service()
+    with _app(service) as client:
+        client.service = service  # type: ignore[attr-defined]
+        yield client
+
+
+def _vols(service: Service) -> dict[int, tuple[int, int]]:
+    return {t: v for (u, t), v in service.engine.state.vols.items() if u == "WETH"}
+
+
+def test_expired_when_now_reaches_the_expiry_then_true() -> None:
+    # Derive's OptionAsset settles once block.timestamp >= expiry.
+    assert (expired(NEAR, NEAR - 1), expired(NEAR, NEAR), expired(NEAR, NEAR + 1)) == (
+        False, True, True)
+
+
+def test_single_tick_when_its_advance_reaches_the_near_expiry_then_far_only(
+        two_expiries: Any) -> None:
+    r = two_expiries.post("/ticks", json={"advance_seconds": NEAR, "vols": {"WETH": "1.5"}},
+                          headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert [o["outcome"] for o in r.json()["outcomes"]] == [
+        "AdvanceTimeAccepted", "SetVolSurfaceAccepted"]
+    assert _vols(two_expiries.service) == {NEAR: NEAR_SURFACE, FAR: (1_500_000, 0)}
+
+
+BATCH = {"ticks": [{"advance_seconds": NEAR - 60},
+                   {"advance_seconds": 60, "vols": {"WETH": "1.5"}}]}
+
+
+def test_batch_when_earlier_ticks_advance_past_an_expiry_then_its_vol_skipped(
+        two_expiries: Any) -> None:
+    # Tick 2 applies at 30 days (29 days 23:59 from tick 1, then its own 60 s): the near
+    # expiry has passed, so only the 60-day surface moves (its skew kept), as a single
+    # tick advancing 30 days does. Before: tick 2 was read at 60 s and sent a surface
+    # for the near expiry, which the engine refused (OPTION_EXPIRED).
+    r = two_expiries.post("/ticks/batch", json=BATCH, headers=AUTH)
+    assert r.status_code == 200, r.text
+    outcomes = r.json()["outcomes"]
+    assert [o["outcome"] for o in outcomes] == [
+        "AdvanceTimeAccepted", "AdvanceTimeAccepted", "SetVolSurfaceAccepted"]
+    assert two_expiries.service.engine.ledger.time == NEAR
+    assert _vols(two_expiries.service) == {NEAR: NEAR_SURFACE, FAR: (1_500_000, 0)}
+
+
+def test_batch_when_an_account_event_advances_time_then_later_ticks_see_it(
+        two_expiries: Any) -> None:
+    # An AdvanceTime posted among a tick's events moves the clock of the ticks after it.
+    batch = {"ticks": [{"events": [{"type": "AdvanceTime", "seconds": NEAR}]},
+                       {"vols": {"WETH": "0.9"}}]}
+    r = two_expiries.post("/ticks/batch", json=batch, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert [o["accepted"] for o in r.json()["outcomes"]] == [True, True]
+    assert _vols(two_expiries.service) == {NEAR: NEAR_SURFACE, FAR: (900_000, 0)}
+
+
+def test_ws_batch_when_ticks_cross_an_expiry_then_its_vol_skipped(
+        two_expiries: Any) -> None:
+    with two_expiries.websocket_connect(f"/ws/ingest?token={TOKEN}") as ws:
+        ws.send_json(BATCH)
+        answer = ws.receive_json()
+    assert [o["outcome"] for o in answer["outcomes"]] == [
+        "AdvanceTimeAccepted", "AdvanceTimeAccepted", "SetVolSurfaceAccepted"]
+    assert _vols(two_expiries.service) == {NEAR: NEAR_SURFACE, FAR: (1_500_000, 0)}
+
+
+def _wait(client: Any, replay_id: int) -> dict[str, Any]:
+    deadline = time.time() + 20
+    status: dict[str, Any] = client.get(f"/replay/{replay_id}").json()
+    while status["state"] == "running" and time.time() < deadline:
+        time.sleep(0.02)
+        status = client.get(f"/replay/{replay_id}").json()
+    return status
+
+
+def test_posted_replay_when_ticks_cross_an_expiry_then_its_vol_skipped(
+        two_expiries: Any) -> None:
+    r = two_expiries.post("/replay", json={**BATCH, "rate": 100}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    status = _wait(two_expiries, r.json()["id"])
+    assert (status["state"], status["played"], status["refused_count"]) == ("done", 2, 0)
+    assert _vols(two_expiries.service) == {NEAR: NEAR_SURFACE, FAR: (1_500_000, 0)}
+
+
+def test_posted_replay_when_time_passes_an_expiry_before_a_tick_plays_then_skipped(
+        two_expiries: Any) -> None:
+    # A replay tick is read at the time it plays: another write advances the clock past
+    # the near expiry between the replay's two ticks (2 s apart), and the second tick's
+    # vol moves the far expiry only, with nothing refused.
+    ticks = [{"prices": {"WETH": "2000"}}, {"vols": {"WETH": "1.2"}}]
+    r = two_expiries.post("/replay", json={"ticks": ticks, "rate": 0.5}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert two_expiries.post("/ticks", json={"advance_seconds": NEAR},
+                             headers=AUTH).status_code == 200
+    status = _wait(two_expiries, r.json()["id"])
+    assert (status["state"], status["played"], status["refused_count"]) == ("done", 2, 0)
+    assert _vols(two_expiries.service) == {NEAR: NEAR_SURFACE, FAR: (1_200_000, 0)}
+
+
+REPLAY_CSV = "advance_seconds,WETH,vol.WETH\n2591940,1950,\n60,,1.5\n60,,0.8\n"
+
+
+def test_replay_file_when_its_advances_cross_an_expiry_then_its_vol_skipped(
+        tmp_path: Path) -> None:
+    path = tmp_path / "path.csv"
+    path.write_text(REPLAY_CSV)
+    service = _service()
+    state = service.engine.state
+    ticks = read_replay_file(path, service.config).ticks(state.vols, state.svi,
+                                                        service.engine.ledger.time)
+    # Line 3 applies at 30 days: the near expiry has passed; line 4 likewise.
+    assert ticks[1:] == [[AdvanceTime(60), SetVolSurface("WETH", FAR, 1_500_000, 0)],
+                         [AdvanceTime(60), SetVolSurface("WETH", FAR, 800_000, 0)]]
+    # Before the near expiry, a vol cell moves both (each keeping its skew).
+    early = tmp_path / "early.csv"
+    early.write_text("vol.WETH\n1.5\n")
+    assert read_replay_file(early, service.config).ticks(state.vols, state.svi) == [[
+        SetVolSurface("WETH", NEAR, 1_500_000, -100_000),
+        SetVolSurface("WETH", FAR, 1_500_000, 0)]]
+
+
+def test_replay_file_when_played_then_nothing_refused_and_far_vol_moved(
+        tmp_path: Path) -> None:
+    path = tmp_path / "path.csv"
+    path.write_text(REPLAY_CSV)
+    service = _service()
+    with _app(service, replay=read_replay_file(path, service.config),
+              replay_rate=100) as client:
+        status = _wait(client, 0)
+    assert (status["state"], status["played"], status["refused_count"]) == ("done", 3, 0)
+    assert _vols(service) == {NEAR: NEAR_SURFACE, FAR: (800_000, 0)}
+    assert service.engine.ledger.time == NEAR + 60
