@@ -183,3 +183,57 @@ def test_replay_file_when_played_then_nothing_refused_and_far_vol_moved(
     assert (status["state"], status["played"], status["refused_count"]) == ("done", 3, 0)
     assert _vols(service) == {NEAR: NEAR_SURFACE, FAR: (800_000, 0)}
     assert service.engine.ledger.time == NEAR + 60
+
+
+# ---------------------------------------------------------------------- snapshot books
+SNAPSHOT = ROOT / "examples" / "serve_snapshot.toml"
+SNAPSHOT_BOOK = ROOT / "examples" / "serve_snapshot_book.toml"
+PASSED_VOL = '\n[[vols]]\nunderlying = "WETH"\nexpiry = 0\nvol = 0.7\n'
+
+
+def _snapshot(tmp_path: Path, extra: str) -> Path:
+    (tmp_path / "book.toml").write_text(SNAPSHOT_BOOK.read_text() + extra)
+    path = tmp_path / "serve.toml"
+    path.write_text(SNAPSHOT.read_text().replace('book = "serve_snapshot_book.toml"',
+                                                 'book = "book.toml"'))
+    return path
+
+
+def test_snapshot_when_a_vol_is_of_an_expiry_passed_then_skipped_with_a_note(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The book's [[vols]] entry 1 is for expiry 0, passed at the service's time 0 (its
+    # series would settle): skipped as a vol tick skips it, with a note naming the
+    # file and the entry; the 30-day surface enters. Before: the whole book was refused
+    # (the engine's OPTION_EXPIRED on that SetVolSurface).
+    cfg = read_config(_snapshot(tmp_path, PASSED_VOL))
+    started = start_engine(cfg.protocol, cfg.prices, cfg.book, None, cfg.source,
+                           cfg.options, counterparty_cash=cfg.counterparty_cash)
+    note = (f"{tmp_path / 'book.toml'}: vols.1: WETH expiry 0 is not after the service's "
+            f"time 0 (its series settle; a surface for it is refused): skipped")
+    assert started.notes == [note]
+    assert started.engine.state.vols == {("WETH", NEAR): NEAR_SURFACE}
+    # At the CLI: the note on stderr before the service listens.
+    import uvicorn
+
+    from marginengine.cli.main import main
+
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
+    main(["serve", str(tmp_path / "serve.toml"), "--token", TOKEN])
+    assert f"note: {note}\n" in capsys.readouterr().err
+
+
+def test_snapshot_when_a_position_is_of_an_expiry_passed_then_refused_naming_it(
+        tmp_path: Path) -> None:
+    # A position cannot be skipped (its account's margin would change): a snapshot
+    # position's expiry must be at least 1, after the service's time 0, naming the field.
+    from marginengine.errors import ConfigError
+
+    extra = (PASSED_VOL + '\n[[accounts]]\nid = "late"\noption_cash = 100\noptions = '
+             '[{ underlying = "WETH", expiry = 0, strike = 2000, type = "put", size = 1 }]\n')
+    cfg = read_config(_snapshot(tmp_path, extra))
+    with pytest.raises(ConfigError) as caught:
+        start_engine(cfg.protocol, cfg.prices, cfg.book, None, cfg.source, cfg.options,
+                     counterparty_cash=cfg.counterparty_cash)
+    assert str(caught.value) == (f"{tmp_path / 'book.toml'}: accounts.5.options.0.expiry: "
+                                 f"must be at least 1 (got 0)")

@@ -99,6 +99,8 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
                      burst=cfg.section.burst, on_close=started.engine.close,
                      replay=replay, replay_rate=replay_rate)
     err = sys.stderr
+    for note in started.notes:
+        print(f"note: {note}", file=err)
     print(f"marginengine serve: {service.account_count()} accounts, "
           f"{started.engine.seq} events, log {started.log}"
           + (f" (resumed {started.resumed} events)" if started.resumed else ""), file=err)
