@@ -352,8 +352,9 @@ def test_replay_when_the_log_fails_while_playing_then_status_names_the_tick(
     from marginengine.engine import SetPrice
 
     service = client.service
-    ticks = [("ticks.0", [("ticks.0.prices.WETH", SetPrice("WETH", 1990 * 10**8))]),
-             ("ticks.1", [("ticks.1.prices.WETH", SetPrice("WETH", 1980 * 10**8))])]
+    # Each tick as play takes it: built when it plays.
+    ticks = [("ticks.0", lambda: [("ticks.0.prices.WETH", SetPrice("WETH", 1990 * 10**8))]),
+             ("ticks.1", lambda: [("ticks.1.prices.WETH", SetPrice("WETH", 1980 * 10**8))])]
     status = {"id": 0, "ticks": 2, "rate": 1000.0, "played": 0, "state": "running",
               "refused_count": 0, "refused": [], "error": None}
 

@@ -65,6 +65,7 @@ from marginengine.engine import (
 )
 from marginengine.errors import InvariantViolation, LogError
 from marginengine.fixedpoint import PRICE_UNIT, WAD
+from marginengine.ledger.book_file import RESERVED_ACCOUNTS
 from marginengine.margin.account import Valuation
 from marginengine.margin.base import NO_DEBT_HEALTH, MarginKind
 from marginengine.margin.portfolio_rules import rule_of, scenario_rows
@@ -197,13 +198,25 @@ class KnownAccounts:
         return isinstance(account_id, str) and self.engine.is_portfolio_account(account_id)
 
 
+def internal(account_id: str) -> bool:
+    """Whether ``account_id`` is one of the tool's own accounts
+    (:data:`~marginengine.ledger.book_file.RESERVED_ACCOUNTS`: ``_book``, the other side
+    of a snapshot book's option positions; ``_liquidity``, the lending book's supply).
+    They are not the book's: in no count, list, alert or metric of the service (no
+    request may name them, so nobody could act on an alert about them); ``GET
+    /accounts/{id}`` still reads them, marked ``internal``."""
+    return account_id in RESERVED_ACCOUNTS
+
+
 def portfolio_accounts(engine: Engine) -> set[str]:
     """Every account in portfolio mode (options or options cash; ``StateReads.
-    is_portfolio_account``); empty without ``[protocol.options]``."""
+    is_portfolio_account``) but the tool's own (:func:`internal`); empty without
+    ``[protocol.options]``."""
     clearing = engine.state.options
     if clearing is None:
         return set()
-    return {a for a in (*clearing.cash, *clearing.positions) if engine.is_portfolio_account(a)}
+    return {a for a in (*clearing.cash, *clearing.positions)
+            if not internal(a) and engine.is_portfolio_account(a)}
 
 
 @dataclass(frozen=True)
@@ -354,6 +367,13 @@ class PortfolioWatch:
         return PortfolioFigures(model.health(ledger, valuation, a), state.value,
                                 state.requirement, level,
                                 model.is_liquidatable(ledger, valuation, a))
+
+    def read(self, account_id: str) -> PortfolioFigures:
+        """A portfolio account's exact figures now, watched or not (kept only if watched:
+        :meth:`exact`)."""
+        if account_id in self.figures:
+            return self.exact(account_id)
+        return self._read(self._valuation(), account_id)
 
     def exact(self, account_id: str) -> PortfolioFigures:
         """The account's exact figures now (computed and kept if the screen decided it).
@@ -797,14 +817,24 @@ class Service:
         return int(self.book.below_rows().size)
 
     def account_count(self) -> int:
-        """Accounts: the ledger's and the portfolio accounts outside it."""
+        """Accounts: the ledger's and the portfolio accounts outside it, but the tool's
+        own (:func:`internal`)."""
         ledger = self.engine.ledger.accounts
-        return len(ledger) + sum(a not in ledger for a in self.portfolios.figures)
+        return (len(ledger) - sum(a in ledger for a in RESERVED_ACCOUNTS)
+                + sum(a not in ledger for a in self.portfolios.figures))
+
+    def _internal_rows(self) -> IntArray:
+        """Book rows of the tool's own accounts (``_liquidity``: it only supplies, so no
+        health, level or liquidation of the book's ever names it; left out of counts)."""
+        book = self.book.accounts
+        rows = [book.row(a) for a in RESERVED_ACCOUNTS]
+        return np.array(sorted(r for r in rows if r is not None), dtype=np.int64)
 
     def account(self, account_id: str) -> dict[str, Any] | None:
         """One account's exact figures, its level and, if liquidatable, its best quote."""
         ledger = self.engine.ledger
-        if account_id in self.portfolios.figures:
+        if account_id in self.portfolios.figures or (
+                internal(account_id) and self.engine.is_portfolio_account(account_id)):
             return self.portfolio_account(account_id)
         account = ledger.accounts.get(account_id)
         if account is None:
@@ -819,6 +849,7 @@ class Service:
         }
         out: dict[str, Any] = {
             "account": account_id,
+            **self._internal_note(account_id),
             "positions": positions,
             "total_collateral": data.total_collateral,
             "total_debt": data.total_debt,
@@ -833,6 +864,14 @@ class Service:
             out["quote"] = quote_dict(self.engine.liquidation_quote(account_id))
         return out
 
+    @staticmethod
+    def _internal_note(account_id: str) -> dict[str, str]:
+        # What a read of one of the tool's own accounts says it is.
+        if not internal(account_id):
+            return {}
+        return {"internal": f"{RESERVED_ACCOUNTS[account_id]}; not in the service's "
+                            f"counts, lists or alerts"}
+
     def portfolio_account(self, account_id: str) -> dict[str, Any]:
         """A portfolio account: its options (series, size in size units), options cash
         (quote smallest units), the protocol's portfolio rule's mark-to-market, initial
@@ -845,10 +884,11 @@ class Service:
         opts = engine.config.options
         assert clearing is not None and opts is not None
         # Exact on read: a screened account's figures are computed now (same state).
-        figures = self.portfolios.exact(account_id)
+        figures = self.portfolios.read(account_id)
         ledger_account = engine.ledger.accounts.get(account_id)
         out: dict[str, Any] = {
             "account": account_id,
+            **self._internal_note(account_id),
             "mode": "portfolio",
             "rule": None,
             "underlying": engine.option_underlying(account_id),
@@ -996,6 +1036,10 @@ class Service:
         if len(mixed):
             h = h.copy()
             h[mixed] = np.inf  # listed below, by the portfolio watch
+        own = self._internal_rows()
+        if len(own):
+            h = h.copy()
+            h[own] = np.inf  # the tool's own: not the book's
         finite = np.flatnonzero(np.isfinite(h))
         out: list[dict[str, Any]] = []
         if len(finite):
@@ -1088,9 +1132,10 @@ class Service:
                 insurance[market] = ledger.insurance_of(market)
         portfolio = self.portfolios.figures
         # An account holding options and lending counts once: by the watch's exact
-        # health of its whole margin, not also by the book's lending-only float health.
-        dist = self.book.health_distribution(
-            exclude=self._portfolio_rows() if portfolio else None)
+        # health of its whole margin, not also by the book's lending-only float health;
+        # the tool's own accounts not at all.
+        left_out = np.union1d(self._portfolio_rows(), self._internal_rows())
+        dist = self.book.health_distribution(exclude=left_out if len(left_out) else None)
         counts, no_debt = list(dist.counts), dist.no_debt
         if portfolio:
             # Portfolio accounts in the same bins ([edges[i], edges[i+1])), by their exact
