@@ -163,11 +163,21 @@ QUERIES: list[tuple[str, str, dict[str, Any] | None, int, str]] = [
     ("get", "/at-risk?limit=abc", None, 422,
      "query.limit: must be an integer (got 'abc')"),
     ("get", "/heatmap", None, 422, "query.asset: required field is missing"),
-    ("get", "/heatmap?asset=DOGE", None, 422, "asset: unknown asset 'DOGE'"),
+    # The query's fields as query.FIELD, as FastAPI names the others (query.limit).
+    ("get", "/heatmap?asset=DOGE", None, 422,
+     "query.asset: unknown asset 'DOGE' (markets: DAI, USDC, WETH)"),
     ("get", "/heatmap?asset=WETH&max_drop=1.5", None, 422,
-     "query.max_drop: must be less than 1 (got '1.5')"),
+     "query.max_drop: must be a fraction greater than 0 and less than 1 (got '1.5')"),
     ("get", "/heatmap?asset=WETH&max_drop=nan", None, 422,
-     "query.max_drop: must be less than 1 (got 'nan')"),
+     "query.max_drop: must be a fraction greater than 0 and less than 1 (got 'nan')"),
+    ("get", "/heatmap?asset=WETH&max_drop=0", None, 422,
+     "query.max_drop: must be a fraction greater than 0 and less than 1 (got '0')"),
+    ("get", "/heatmap?asset=WETH&max_drop=x", None, 422,
+     "query.max_drop: must be a fraction greater than 0 and less than 1 (got 'x')"),
+    ("get", "/heatmap?asset=WETH&steps=0", None, 422,
+     "query.steps: must be at least 1 (got '0')"),
+    ("get", "/heatmap?asset=WETH&steps=51", None, 422,
+     "query.steps: must be at most 50 (got '51')"),
     ("get", "/liquidatable?limit=-1", None, 422,
      "query.limit: must be at least 1 (got '-1')"),
     ("post", "/whatif", {"shocks": {"WETH": -1.5}}, 422,
@@ -393,3 +403,18 @@ def test_write_when_key_is_a_lone_surrogate_then_422_quoting_it_escaped(client: 
         assert r.status_code == 422
         assert b"\\ud800" in r.content
     assert r.json()["error"] == "shocks.\ud800: unknown asset"
+
+
+def test_heatmap_when_asset_has_no_price_then_422_names_the_query_field() -> None:
+    from fastapi.testclient import TestClient
+
+    from marginengine.engine import Engine, SetPrice
+    from marginengine.service import Service
+    from marginengine.service.app import create_app
+    from tests.conftest import USD, simple_aave
+
+    engine = Engine(simple_aave())
+    assert engine.apply(SetPrice("WETH", 2000 * USD)).accepted
+    with TestClient(create_app(Service(engine), "t", rate=0)) as c:
+        r = c.get("/heatmap?asset=DAI")
+    assert (r.status_code, r.json()["error"]) == (422, "query.asset: DAI has no price yet")

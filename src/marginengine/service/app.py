@@ -655,14 +655,19 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     @app.get("/heatmap", tags=["query"])
     async def heatmap(asset: str,
                       steps: Annotated[int, Query(ge=1, le=50)] = 10,
-                      max_drop: Annotated[float, Query(gt=0, lt=1)] = 0.5) -> dict[str, Any]:
-        """Liquidations by price level of ``asset``, from its price down by ``max_drop``."""
+                      max_drop: Annotated[str, Query(
+                          description="a fraction, 0 < max_drop < 1 (exact decimal)")]
+                      = "0.5") -> dict[str, Any]:
+        """Liquidations by price level of ``asset``, from its price down by ``max_drop``
+        in ``steps`` levels. A bad query is refused naming ``query.FIELD``, as FastAPI
+        names the others (``query.steps``)."""
         if asset not in service.config.markets:
-            raise RequestError("asset", f"unknown asset {asset!r}", 422)
+            raise RequestError("query.asset", f"unknown asset {asset!r} (markets: "
+                                              f"{', '.join(sorted(service.config.markets))})")
         if asset not in service.engine.prices:
-            raise RequestError("asset", f"{asset} has no price yet", 422)
+            raise RequestError("query.asset", f"{asset} has no price yet")
         async with lock:
-            return service.heatmap(asset, steps, Decimal(str(max_drop)))
+            return service.heatmap(asset, steps, _drop(max_drop))
 
     @app.get("/summary", tags=["query"])
     async def summary() -> dict[str, Any]:
@@ -745,6 +750,19 @@ def _not_empty(tick: TickIn) -> TickIn:
         raise RequestError("body", "an empty tick (give prices, conditions, vols, events "
                                    "or advance_seconds)")
     return tick
+
+
+def _drop(text: str) -> Decimal:
+    # Read exactly (as the heatmap's levels are Decimals): 0.1 is 0.1, nan and inf no
+    # fraction, and a number too long to be one refused before Decimal reads it.
+    drop: Decimal | None = None
+    if len(text) <= 40:
+        with contextlib.suppress(ArithmeticError, ValueError):
+            drop = Decimal(text.strip())
+    if drop is None or not drop.is_finite() or not 0 < drop < 1:
+        raise RequestError("query.max_drop", f"must be a fraction greater than 0 and less "
+                                             f"than 1 (got {text!r})")
+    return drop
 
 
 def _csv_field(line: int, event: Event) -> str:
