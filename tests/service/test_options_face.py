@@ -8,6 +8,7 @@ expiry at 60% ATM vol, skew -0.1; ``mm`` buys 10 puts of strike 1,800 from each 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,31 @@ def test_heatmap_when_options_then_each_level_is_the_whatif_at_that_drop(
         assert at_1200["portfolio"]["accounts"] == 3 and at_1200["accounts"] == 3
         r = client.post("/ticks", json={"prices": {"WETH": 1200}}, headers=AUTH)
         assert sorted(r.json()["alert"]["liquidatable"]["new"]) == ["s1", "s2", "s3"]
+
+
+@pytest.mark.parametrize("preset", ["derive-pm2", "derive-pm1", "derive-srm"])
+def test_heatmap_when_options_then_one_portfolio_evaluation_per_account_and_level(
+        tmp_path: Path, preset: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The heatmap's least cost (benchmarks/heatmap.py's bound): each portfolio account's
+    # rule evaluated once per level, its liquidatability and its maintenance figures
+    # read from that one evaluation. Before: twice per account (is_below reads value and
+    # requirement) and once more per account liquidatable there, 1.9 x the bound.
+    service = _service(_options_config(tmp_path, preset))
+    engine = service.engine
+    real = engine.portfolio_margin
+    calls: list[str] = []
+
+    def counted(account_id: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(account_id)
+        return real(account_id, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "portfolio_margin", counted)
+    body = service.heatmap("WETH", 5, Decimal("0.5"))
+    watched = sorted(service.portfolios.figures)
+    assert watched == ["mm", "s1", "s2", "s3"]
+    assert sorted(calls) == sorted(watched * 6)
+    # At 1,200 USD (drop 0.4) the three sellers are liquidatable, as before.
+    assert [lv["portfolio"]["accounts"] for lv in body["levels"]][4] == 3
 
 
 def test_heatmap_when_lending_only_then_unchanged(tmp_path: Path) -> None:

@@ -198,6 +198,16 @@ class KnownAccounts:
         return isinstance(account_id, str) and self.engine.is_portfolio_account(account_id)
 
 
+def memoized(valuation: Valuation) -> Valuation:
+    """``valuation`` with its portfolio evaluation memoized per account: every rule that
+    reads a portfolio account's margin from it (health, is_below, margin, liquidation)
+    shares one evaluation of the protocol's portfolio rule (the valuation is of one state
+    and one set of prices, so the evaluation cannot change while it is read)."""
+    if valuation.portfolio is None:
+        return valuation
+    return replace(valuation, portfolio=functools.lru_cache(maxsize=None)(valuation.portfolio))
+
+
 def internal(account_id: str) -> bool:
     """Whether ``account_id`` is one of the tool's own accounts
     (:data:`~marginengine.ledger.book_file.RESERVED_ACCOUNTS`: ``_book``, the other side
@@ -349,12 +359,8 @@ class PortfolioWatch:
         return out
 
     def _valuation(self) -> Valuation:
-        valuation = self.engine.valuation()
-        if valuation.portfolio is not None:
-            # One portfolio evaluation per account per pass, read by every rule below.
-            valuation = replace(valuation,
-                                portfolio=functools.lru_cache(maxsize=None)(valuation.portfolio))
-        return valuation
+        # One portfolio evaluation per account per pass, read by every rule below.
+        return memoized(self.engine.valuation())
 
     def _read(self, valuation: Valuation, a: str) -> PortfolioFigures:
         """One account exactly, through the engine's margin interface."""
@@ -1014,16 +1020,19 @@ class Service:
         table = {**self.engine.prices, **outcome.prices}
         marks = ({**self.engine.margin_prices(), **outcome.marks} if outcome.marks
                  else None)
-        flags = confirm_below(self.engine, priced, WAD, table, marks, surfaces)
-        below = {a for a, flag in zip(priced, flags, strict=True) if flag}
+        # The engine's rule (scan.confirm_below's: the margin interface's is_below) on one
+        # valuation whose portfolio evaluation is memoized, so each account's grid is
+        # evaluated once here (is_below reads value and requirement; the totals below
+        # read them again): the exact-read bound of benchmarks/heatmap.py.
+        valuation = memoized(self.engine.valuation(table, marks, surfaces))
+        model, ledger = self.engine.margin_model, self.engine.ledger
+        below = {a for a in priced if model.is_below(ledger, valuation, a, WAD)}
         # A portfolio account in the totals by its whole maintenance state at the shocked
         # prices (the margin interface's value and requirement, base currency), as
         # /at-risk shows it: requirement as debt, value as collateral.
-        valuation = self.engine.valuation(table, marks, surfaces)
         requirement = value = 0
         for a in sorted(below):
-            state = self.engine.margin_model.margin(self.engine.ledger, valuation, a,
-                                                    MarginKind.MAINTENANCE)
+            state = model.margin(ledger, valuation, a, MarginKind.MAINTENANCE)
             requirement += state.requirement
             value += state.value
         return below, requirement, value
