@@ -418,3 +418,39 @@ def test_heatmap_when_asset_has_no_price_then_422_names_the_query_field() -> Non
     with TestClient(create_app(Service(engine), "t", rate=0)) as c:
         r = c.get("/heatmap?asset=DAI")
     assert (r.status_code, r.json()["error"]) == (422, "query.asset: DAI has no price yet")
+
+
+@pytest.mark.parametrize(("headers", "got"), [
+    ({"content-type": "application/x-www-form-urlencoded"},
+     "got Content-Type: application/x-www-form-urlencoded"),  # what `curl -d` sends
+    ({"content-type": "text/plain"}, "got Content-Type: text/plain"),
+    ({}, "no Content-Type given"),
+])
+def test_write_when_body_not_sent_as_json_then_415_names_the_header(
+        client: Any, headers: dict[str, str], got: str) -> None:
+    # Before: 422 "body: must be a table (a JSON object) (got a bytes)", for a body that
+    # is a JSON object (the commands in examples/serve_options.toml's header).
+    seq = client.service.engine.seq
+    body = b'{"prices": {"WETH": "1990"}}'
+    for path in ("/ticks", "/whatif"):
+        r = client.post(path, content=body, headers={**AUTH, **headers})
+        assert r.status_code == 415, r.text
+        assert r.json()["error"] == (f"body: send JSON with Content-Type: application/json "
+                                     f"({got})")
+    assert client.service.engine.seq == seq
+    # A JSON type with parameters, or a +json type, is JSON.
+    for kind in ("application/json; charset=utf-8", "application/merge+json"):
+        r = client.post("/ticks", content=body, headers={**AUTH, "content-type": kind})
+        assert r.status_code == 200, r.text
+
+
+def test_event_when_two_fields_missing_then_detail_names_each(client: Any) -> None:
+    # Before: one detail entry whose reason carried the second field's problem.
+    r = client.post("/events", headers=AUTH, json={"events": [
+        {"type": "Deposit", "account": "alice"}]})
+    assert r.status_code == 422
+    assert r.json() == {
+        "error": "events.0.asset: required field is missing; events.0.amount: required "
+                 "field is missing",
+        "detail": [{"field": "events.0.asset", "reason": "required field is missing"},
+                   {"field": "events.0.amount", "reason": "required field is missing"}]}

@@ -237,3 +237,13 @@ def test_snapshot_when_a_position_is_of_an_expiry_passed_then_refused_naming_it(
                      counterparty_cash=cfg.counterparty_cash)
     assert str(caught.value) == (f"{tmp_path / 'book.toml'}: accounts.5.options.0.expiry: "
                                  f"must be at least 1 (got 0)")
+
+
+def test_whatif_when_an_expiry_has_passed_then_its_vol_is_not_used(
+        two_expiries: Any) -> None:
+    # After 30 days the near expiry has passed: a what-if's vols move the far one only,
+    # as a tick would (before: the answer listed the near expiry's surface too).
+    assert two_expiries.post("/ticks", json={"advance_seconds": NEAR},
+                             headers=AUTH).status_code == 200
+    body = two_expiries.post("/whatif", json={"vols": {"WETH": "1.5"}}).json()
+    assert body["vols"] == {f"WETH-{FAR}": {"vol_ppm": 1_500_000, "skew_ppm": 0}}

@@ -276,8 +276,18 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     app.state.metrics = metrics
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
+        kind = request.headers.get("content-type")
+        if (kind is None or not _is_json(kind)) and any(
+                isinstance(e.get("input"), bytes) for e in errors):
+            # FastAPI reads a body as JSON only when its Content-Type says so (`curl -d`
+            # sends a form type) and passes the bytes on unread: they were refused as
+            # "not an object (got a bytes)".
+            got = "no Content-Type given" if kind is None else f"got Content-Type: " \
+                                                                f"{kind[:100]}"
+            return _error("body", f"send JSON with Content-Type: application/json ({got})",
+                          415)
         if any(e.get("type") == "json_invalid" for e in errors):
             return _error("body", "malformed JSON")
         problems = _problems(errors) or [("body", "invalid request")]
@@ -287,7 +297,10 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
 
     @app.exception_handler(RequestError)
     async def refused(_: Request, exc: RequestError) -> JSONResponse:
-        return _error(exc.field, exc.reason, exc.status)
+        # Each problem its own entry of detail (an event missing two fields names both).
+        return _ErrorResponse({"error": f"{exc.field}: {exc.reason}",
+                               "detail": [{"field": f, "reason": r} for f, r in exc.problems]},
+                              status_code=exc.status)
 
     @app.exception_handler(LogError)
     async def log_error(_: Request, exc: LogError) -> JSONResponse:
@@ -621,9 +634,10 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         async with lock:
             state = service.engine.state
             # The tick's own reading of vols: one surface per expiry, its skew kept.
+            # The expiries passed are left out, as a tick now would leave them out.
             surfaces = {(e.underlying, e.expiry): (e.vol_ppm, e.skew_ppm)
                         for e in vol_events(service.config, state.vols, state.svi,
-                                            body.vols)
+                                            body.vols, now=service.engine.ledger.time)
                         if isinstance(e, SetVolSurface)}
             return service.whatif(shocks, body.account, surfaces or None)
 
@@ -750,6 +764,13 @@ def _not_empty(tick: TickIn) -> TickIn:
         raise RequestError("body", "an empty tick (give prices, conditions, vols, events "
                                    "or advance_seconds)")
     return tick
+
+
+def _is_json(content_type: str) -> bool:
+    # As FastAPI decides it: application/json, or a +json subtype (application/merge+json).
+    media = content_type.partition(";")[0].strip().lower()
+    main, _, sub = media.partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
 
 
 def _drop(text: str) -> Decimal:

@@ -65,13 +65,17 @@ SELF_CHECKED = {"SetConditions"}
 
 
 class RequestError(MarginEngineError):
-    """A request refused before anything was applied: ``field`` and ``reason``."""
+    """A request refused before anything was applied: ``field`` and ``reason``; with
+    several problems, ``problems`` holds each ``(field, reason)`` (the first is
+    ``field``, and ``reason`` carries the others after it, ``; field: reason``)."""
 
-    def __init__(self, field: str, reason: str, status: int = 422) -> None:
+    def __init__(self, field: str, reason: str, status: int = 422,
+                 problems: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
         self.status = status
+        self.problems = list(problems) or [(field, reason)]
 
 
 def price_events(config: ProtocolConfig, prices: Mapping[str, object],
@@ -202,7 +206,7 @@ def account_event(config: ProtocolConfig, known: Container[object],
             # Every problem of the event, each at its path in the request.
             named = [(field_path(where, f.partition(".")[2]), r) for f, r in exc.problems]
             rest = "".join(f"; {f}: {r}" for f, r in named[1:])
-            raise RequestError(named[0][0], named[0][1] + rest) from None
+            raise RequestError(named[0][0], named[0][1] + rest, problems=named) from None
         field, sep, reason = str(exc).partition(": ")
         _, _, attr = field.partition(".")
         if sep and attr:
