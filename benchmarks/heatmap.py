@@ -24,9 +24,12 @@ crowding part). The service's liquidation heatmap (``Service.heatmap``, ``GET /h
 over a portfolio-margin book: benchmarks/service_options.py's book (``--options-preset``,
 default derive-pm2: ``examples/serve_options.toml`` plus ``N`` seeded option accounts),
 ``--options-steps`` levels of WETH down to -50% (default 10: 11 levels, the dashboard's),
-each portfolio account confirmed exactly at each level by the engine's margin interface.
-Timed in the same run, alternating, median of ``--options-repeats`` (default 3), against
-two baselines:
+the portfolio accounts screened at each level's shocked prices (the watch's float screen,
+``scan.portfolio_screens``) and read exactly where its bound leaves doubt and for the
+liquidatable ones' totals; also unscreened (``Settings(screen_portfolios=False)``: each
+account read exactly at each level). Their counts must equal the bound's, or the run
+fails. Timed in the same run, alternating, median of ``--options-repeats`` (default 3),
+against two baselines:
 
 - the per-scenario revaluation bound: one exact read of every portfolio account at each
   level's shocked price (``AccountMarginModel.is_below`` on a valuation at that price:
@@ -181,12 +184,13 @@ def options_heatmap(args: argparse.Namespace) -> dict[str, Any]:
     from service_options import build  # this folder's benchmark (the same book)
 
     from marginengine.fixedpoint import WAD
-    from marginengine.service import Service
+    from marginengine.service import Service, Settings
 
     n, steps = args.options_accounts, args.options_steps
     max_drop = Decimal("0.5")
     engine = build(n, args.seed, args.options_preset)
     service = Service(engine)
+    exact = Service(engine, Settings(screen_portfolios=False))
     accounts = sorted(service.portfolios.figures)
     lending = Service(lending_engine(len(accounts), args.seed, engine.config))
     drops = [min(max_drop * i / steps, Decimal("0.999")) for i in range(steps + 1)]
@@ -195,6 +199,10 @@ def options_heatmap(args: argparse.Namespace) -> dict[str, Any]:
 
     def options() -> int:
         levels = service.heatmap("WETH", steps, max_drop)["levels"]
+        return sum(lv["portfolio"]["accounts"] for lv in levels)
+
+    def unscreened() -> int:
+        levels = exact.heatmap("WETH", steps, max_drop)["levels"]
         return sum(lv["portfolio"]["accounts"] for lv in levels)
 
     def bound() -> int:
@@ -214,28 +222,32 @@ def options_heatmap(args: argparse.Namespace) -> dict[str, Any]:
         levels = lending.heatmap("WETH", steps, max_drop)["levels"]
         return sum(lv["accounts"] for lv in levels)
 
-    times: dict[str, list[float]] = {"options": [], "bound": [], "lending": []}
+    names = {options: "options", unscreened: "exact", bound: "bound", lend: "lending"}
+    times: dict[str, list[float]] = {name: [] for name in names.values()}
     counts: dict[str, int] = {}
     for r in range(args.options_repeats):
-        order = [options, bound, lend] if r % 2 == 0 else [lend, bound, options]
+        order = list(names) if r % 2 == 0 else list(reversed(names))
         for fn in order:
-            name = {options: "options", bound: "bound", lend: "lending"}[fn]
+            name = names[fn]
             start = time.perf_counter()
             counts[name] = fn()
             times[name].append(time.perf_counter() - start)
-    if counts["options"] != counts["bound"]:
-        raise SystemExit(f"the heatmap counts {counts['options']} account-levels below, the "
-                         f"bound's exact reads {counts['bound']}")
+    if not counts["options"] == counts["exact"] == counts["bound"]:
+        raise SystemExit(f"the heatmap counts {counts['options']} account-levels below, "
+                         f"unscreened {counts['exact']}, the bound's exact reads "
+                         f"{counts['bound']}")
     med = {k: statistics.median(v) for k, v in times.items()}
     cells = len(accounts) * len(drops)
     out: dict[str, Any] = {
         "preset": args.options_preset, "portfolio_accounts": len(accounts),
         "lending_accounts": lending.account_count(), "levels": len(drops),
         "repeats": args.options_repeats, "load_average": os.getloadavg(),
-        "heatmap_s": med["options"], "bound_s": med["bound"], "lending_s": med["lending"],
+        "heatmap_s": med["options"], "exact_heatmap_s": med["exact"],
+        "bound_s": med["bound"], "lending_s": med["lending"],
         "min_s": {k: min(v) for k, v in times.items()},
         "us_per_account_level": med["options"] / cells * 1e6,
         "ratio_to_bound": med["options"] / med["bound"],
+        "exact_ratio_to_bound": med["exact"] / med["bound"],
         "ratio_per_account": (med["options"] / len(accounts))
         / (med["lending"] / max(1, lending.account_count())),
         "below_account_levels": counts["options"],
@@ -246,8 +258,10 @@ def options_heatmap(args: argparse.Namespace) -> dict[str, Any]:
     print(f"  heatmap           {med['options'] * 1e3:>12.1f} ms   "
           f"({out['us_per_account_level']:.0f} us per account-level; "
           f"{counts['options']} account-levels liquidatable)")
+    print(f"  unscreened        {med['exact'] * 1e3:>12.1f} ms   (screen_portfolios = false)")
     print(f"  exact-read bound  {med['bound'] * 1e3:>12.1f} ms   (heatmap / bound "
-          f"{out['ratio_to_bound']:.2f} x)")
+          f"{out['ratio_to_bound']:.2f} x; unscreened / bound "
+          f"{out['exact_ratio_to_bound']:.2f} x)")
     print(f"  lending heatmap   {med['lending'] * 1e3:>12.1f} ms   ({lending.account_count():,} "
           f"accounts; options / lending per account {out['ratio_per_account']:.0f} x)")
     return out

@@ -70,6 +70,7 @@ from marginengine.margin.account import Valuation
 from marginengine.margin.base import NO_DEBT_HEALTH, MarginKind
 from marginengine.margin.portfolio_rules import rule_of, scenario_rows
 from marginengine.scan import RiskBook, confirm_below, threshold_wad
+from marginengine.scan.portfolio_screen import ScreenResult
 from marginengine.scan.portfolio_screens import PortfolioScreen, has_screen, portfolio_screen
 from marginengine.scan.sidematrix import MIN_LAYOUT_SLOTS
 from marginengine.scan.whatif import ScenarioOutcome, evaluate, parse_fraction, shock_curve
@@ -206,6 +207,31 @@ def memoized(valuation: Valuation) -> Valuation:
     if valuation.portfolio is None:
         return valuation
     return replace(valuation, portfolio=functools.lru_cache(maxsize=None)(valuation.portfolio))
+
+
+def screen_decisions(result: ScreenResult, thresholds_wad: Sequence[int] = ()
+                     ) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_],
+                                IntArray, NDArray[np.bool_]]:
+    """What a portfolio screen's float figures settle, each account: ``(sure, no_req,
+    has_req, level, liquidatable)``. ``sure``: the screen's error bound leaves no doubt
+    about the requirement's sign, the level (thresholds, wad) and liquidatability, which
+    are then the exact rule's; elsewhere the exact rule decides. The exact rule: below a
+    threshold ``t`` iff ``value < t x requirement`` (health rounds down), liquidatable
+    iff ``value < requirement`` with a requirement."""
+    value, req, err = result.value, result.requirement, result.error
+    # A requirement surely zero or surely positive; else the exact rule decides.
+    no_req = req < -err
+    has_req = req > err
+    sure = no_req | has_req
+    level = np.zeros(len(value), dtype=np.int64)
+    for t_wad in thresholds_wad:
+        t = t_wad / WAD
+        gap = value - t * req
+        sure &= no_req | (np.abs(gap) > err * (1.0 + t))
+        level += has_req & (gap < 0)
+    gap = value - req
+    sure &= no_req | (np.abs(gap) > 2.0 * err)
+    return sure, no_req, has_req, level, has_req & (gap < 0)
 
 
 def internal(account_id: str) -> bool:
@@ -399,7 +425,7 @@ class PortfolioWatch:
         self.figures[account_id] = exact
         return exact
 
-    def _screenable_accounts(self, now: set[str]) -> set[str]:
+    def screenable(self, now: set[str]) -> set[str]:
         """Accounts the screen can decide: options on one priced underlying with every
         held expiry's surface, no ledger account (lending or perps beside), no add-on."""
         engine = self.engine
@@ -431,27 +457,15 @@ class PortfolioWatch:
                     ) -> list[tuple[str, PortfolioFigures | None, PortfolioFigures]]:
         """Every account: screened in one pass, read exactly where the screen cannot
         decide (see the class docstring)."""
-        candidates = self._screenable_accounts(now)
+        candidates = self.screenable(now)
         screen = self._screen
         # Rebuilt when the accounts it may decide changed (one gained an add-on, say).
         if screen is None or set(screen.accounts) != candidates:
             screen = self._screen = portfolio_screen(self.engine, candidates)
         result = screen.screen()
-        value, req, err = result.value, result.requirement, result.error
-        # A requirement surely zero or surely positive; else the exact rule decides.
-        no_req = req < -err
-        has_req = req > err
-        sure = no_req | has_req
-        level = np.zeros(len(value), dtype=np.int64)
-        for t_wad in self.thresholds_wad:
-            t = t_wad / WAD
-            gap = value - t * req
-            # Exactly: below iff value < t x requirement (health_of rounds down).
-            sure &= no_req | (np.abs(gap) > err * (1.0 + t))
-            level += has_req & (gap < 0)
-        gap = value - req
-        sure &= no_req | (np.abs(gap) > 2.0 * err)
-        liquidatable = has_req & (gap < 0)
+        value, req = result.value, result.requirement
+        sure, no_req, has_req, level, liquidatable = screen_decisions(result,
+                                                                      self.thresholds_wad)
         screened = np.flatnonzero(sure)
         accounts = result.accounts
         decided = {accounts[i] for i in screened.tolist()}
@@ -977,7 +991,8 @@ class Service:
         below_ids: set[str] = set()
         pf_debt = pf_value = 0
         if portfolio:
-            below_ids, pf_debt, pf_value = self._portfolio_below(outcome, surfaces)
+            below_ids, pf_debt, pf_value = self._portfolio_below(outcome, surfaces,
+                                                                  self._shock_screen())
             count += len(below_ids)
             debt += pf_debt / PRICE_UNIT
             collateral += pf_value / PRICE_UNIT
@@ -1010,23 +1025,36 @@ class Service:
         return out
 
     def _portfolio_below(self, outcome: ScenarioOutcome,
-                         surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None
+                         surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None,
+                         screen: PortfolioScreen | None = None
                          ) -> tuple[set[str], int, int]:
         """The portfolio accounts liquidatable under ``outcome``'s shocked prices (and
-        ``surfaces``), confirmed one by one by the engine's rule (``scan.confirm_below``:
-        options revalued at the shocked spot of their underlying), with their
-        maintenance requirement and value there (base currency, 8 decimals, summed)."""
+        ``surfaces``), with their maintenance requirement and value there (base
+        currency, 8 decimals, summed), by the engine's rule (``scan.confirm_below``'s:
+        the margin interface's ``is_below``, options revalued at the shocked spot of
+        their underlying). With ``screen`` (:meth:`_shock_screen`), the accounts it
+        covers are screened at those prices first, as the watch screens a tick
+        (:func:`screen_decisions`), and read exactly only where its error bound leaves
+        doubt; the totals are the exact figures of the accounts liquidatable."""
         priced = sorted(a for a, f in self.portfolios.figures.items() if f.unpriced is None)
         table = {**self.engine.prices, **outcome.prices}
         marks = ({**self.engine.margin_prices(), **outcome.marks} if outcome.marks
                  else None)
-        # The engine's rule (scan.confirm_below's: the margin interface's is_below) on one
-        # valuation whose portfolio evaluation is memoized, so each account's grid is
+        # One valuation whose portfolio evaluation is memoized, so each account's grid is
         # evaluated once here (is_below reads value and requirement; the totals below
         # read them again): the exact-read bound of benchmarks/heatmap.py.
         valuation = memoized(self.engine.valuation(table, marks, surfaces))
         model, ledger = self.engine.margin_model, self.engine.ledger
-        below = {a for a in priced if model.is_below(ledger, valuation, a, WAD)}
+        below: set[str] = set()
+        todo = priced
+        if screen is not None:
+            result = screen.screen(prices=table, surfaces=surfaces)
+            sure, _, _, _, liquidatable = screen_decisions(result)
+            decided = {a: bool(liq) for a, ok, liq in zip(
+                result.accounts, sure.tolist(), liquidatable.tolist(), strict=True) if ok}
+            below = {a for a, liq in decided.items() if liq}
+            todo = [a for a in priced if a not in decided]
+        below |= {a for a in todo if model.is_below(ledger, valuation, a, WAD)}
         # A portfolio account in the totals by its whole maintenance state at the shocked
         # prices (the margin interface's value and requirement, base currency), as
         # /at-risk shows it: requirement as debt, value as collateral.
@@ -1036,6 +1064,17 @@ class Service:
             requirement += state.requirement
             value += state.value
         return below, requirement, value
+
+    def _shock_screen(self) -> PortfolioScreen | None:
+        """A screen of the portfolio accounts it can decide (the watch's rule for them:
+        options on one priced underlying, every held expiry's surface, nothing beside),
+        built for what-if shocks (its market is moved; the watch's own is not), or
+        ``None`` where the watch does not screen."""
+        watch = self.portfolios
+        if not watch.screening:
+            return None
+        candidates = watch.screenable(set(watch.figures))
+        return portfolio_screen(self.engine, candidates) if candidates else None
 
     def at_risk(self, limit: int = 20) -> list[dict[str, Any]]:
         """The ``limit`` accounts with the lowest health (float screen), lowest first."""
@@ -1101,13 +1140,16 @@ class Service:
         else:
             curve = shock_curve(self.book, asset, drops)
         price = self.engine.prices.get(asset, 0)
+        # One screen for every level: each level screened in one vector pass, the
+        # accounts near the line there read exactly.
+        screen = self._shock_screen() if portfolio else None
         levels = []
         for d, o in zip(drops, curve, strict=True):
             accounts, debt, collateral, shortfall = o.accounts, o.debt, o.collateral, \
                 o.shortfall
             part: dict[str, Any] = {}
             if portfolio:
-                below, requirement, value = self._portfolio_below(o)
+                below, requirement, value = self._portfolio_below(o, screen=screen)
                 accounts += len(below)
                 debt += requirement / PRICE_UNIT
                 collateral += value / PRICE_UNIT
