@@ -49,7 +49,8 @@ def _finite(_: click.Context, __: click.Parameter, value: float) -> float:
               default=None, help="Price file to play once started (CSV: a header of asset "
                                  "symbols, one tick per line; with [protocol.options], "
                                  "vol.ASSET columns tick ASSET's ATM vol, e.g. vol.WETH "
-                                 "= 0.8, on every expiry with a surface at startup).")
+                                 "= 0.8, on every expiry with a surface still open when "
+                                 "the tick plays; expiries passed are skipped).")
 @click.option("--replay-rate", default=2.0, show_default=True,
               type=click.FloatRange(min=0.01, max=1000), callback=_finite,
               help="Ticks per second of --replay.")
@@ -60,7 +61,8 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
 
     CONFIG is a TOML file with [protocol], [prices] (the starting prices), an optional
     [service] table (thresholds, max_quotes, max_events, max_body, rate, burst, book,
-    counterparty_cash: _book's options cash for a snapshot book's option positions) and,
+    counterparty_cash: _book's options cash for a snapshot book's option positions; a
+    snapshot's [[vols]] of an expiry passed at the start are skipped with a note) and,
     with [protocol.options], an optional [options] table (the simulator's: security_module,
     cash, [[options.expiries]], [[options.trades]]) opening an options book.
     API documentation: /docs. Metrics: /metrics.
