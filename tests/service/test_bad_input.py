@@ -163,11 +163,21 @@ QUERIES: list[tuple[str, str, dict[str, Any] | None, int, str]] = [
     ("get", "/at-risk?limit=abc", None, 422,
      "query.limit: must be an integer (got 'abc')"),
     ("get", "/heatmap", None, 422, "query.asset: required field is missing"),
-    ("get", "/heatmap?asset=DOGE", None, 422, "asset: unknown asset 'DOGE'"),
+    # The query's fields as query.FIELD, as FastAPI names the others (query.limit).
+    ("get", "/heatmap?asset=DOGE", None, 422,
+     "query.asset: unknown asset 'DOGE' (markets: DAI, USDC, WETH)"),
     ("get", "/heatmap?asset=WETH&max_drop=1.5", None, 422,
-     "query.max_drop: must be less than 1 (got '1.5')"),
+     "query.max_drop: must be a fraction greater than 0 and less than 1 (got '1.5')"),
     ("get", "/heatmap?asset=WETH&max_drop=nan", None, 422,
-     "query.max_drop: must be less than 1 (got 'nan')"),
+     "query.max_drop: must be a fraction greater than 0 and less than 1 (got 'nan')"),
+    ("get", "/heatmap?asset=WETH&max_drop=0", None, 422,
+     "query.max_drop: must be a fraction greater than 0 and less than 1 (got '0')"),
+    ("get", "/heatmap?asset=WETH&max_drop=x", None, 422,
+     "query.max_drop: must be a fraction greater than 0 and less than 1 (got 'x')"),
+    ("get", "/heatmap?asset=WETH&steps=0", None, 422,
+     "query.steps: must be at least 1 (got '0')"),
+    ("get", "/heatmap?asset=WETH&steps=51", None, 422,
+     "query.steps: must be at most 50 (got '51')"),
     ("get", "/liquidatable?limit=-1", None, 422,
      "query.limit: must be at least 1 (got '-1')"),
     ("post", "/whatif", {"shocks": {"WETH": -1.5}}, 422,
@@ -352,8 +362,9 @@ def test_replay_when_the_log_fails_while_playing_then_status_names_the_tick(
     from marginengine.engine import SetPrice
 
     service = client.service
-    ticks = [("ticks.0", [("ticks.0.prices.WETH", SetPrice("WETH", 1990 * 10**8))]),
-             ("ticks.1", [("ticks.1.prices.WETH", SetPrice("WETH", 1980 * 10**8))])]
+    # Each tick as play takes it: built when it plays.
+    ticks = [("ticks.0", lambda: [("ticks.0.prices.WETH", SetPrice("WETH", 1990 * 10**8))]),
+             ("ticks.1", lambda: [("ticks.1.prices.WETH", SetPrice("WETH", 1980 * 10**8))])]
     status = {"id": 0, "ticks": 2, "rate": 1000.0, "played": 0, "state": "running",
               "refused_count": 0, "refused": [], "error": None}
 
@@ -392,3 +403,54 @@ def test_write_when_key_is_a_lone_surrogate_then_422_quoting_it_escaped(client: 
         assert r.status_code == 422
         assert b"\\ud800" in r.content
     assert r.json()["error"] == "shocks.\ud800: unknown asset"
+
+
+def test_heatmap_when_asset_has_no_price_then_422_names_the_query_field() -> None:
+    from fastapi.testclient import TestClient
+
+    from marginengine.engine import Engine, SetPrice
+    from marginengine.service import Service
+    from marginengine.service.app import create_app
+    from tests.conftest import USD, simple_aave
+
+    engine = Engine(simple_aave())
+    assert engine.apply(SetPrice("WETH", 2000 * USD)).accepted
+    with TestClient(create_app(Service(engine), "t", rate=0)) as c:
+        r = c.get("/heatmap?asset=DAI")
+    assert (r.status_code, r.json()["error"]) == (422, "query.asset: DAI has no price yet")
+
+
+@pytest.mark.parametrize(("headers", "got"), [
+    ({"content-type": "application/x-www-form-urlencoded"},
+     "got Content-Type: application/x-www-form-urlencoded"),  # what `curl -d` sends
+    ({"content-type": "text/plain"}, "got Content-Type: text/plain"),
+    ({}, "no Content-Type given"),
+])
+def test_write_when_body_not_sent_as_json_then_415_names_the_header(
+        client: Any, headers: dict[str, str], got: str) -> None:
+    # Before: 422 "body: must be a table (a JSON object) (got a bytes)", for a body that
+    # is a JSON object (the commands in examples/serve_options.toml's header).
+    seq = client.service.engine.seq
+    body = b'{"prices": {"WETH": "1990"}}'
+    for path in ("/ticks", "/whatif"):
+        r = client.post(path, content=body, headers={**AUTH, **headers})
+        assert r.status_code == 415, r.text
+        assert r.json()["error"] == (f"body: send JSON with Content-Type: application/json "
+                                     f"({got})")
+    assert client.service.engine.seq == seq
+    # A JSON type with parameters, or a +json type, is JSON.
+    for kind in ("application/json; charset=utf-8", "application/merge+json"):
+        r = client.post("/ticks", content=body, headers={**AUTH, "content-type": kind})
+        assert r.status_code == 200, r.text
+
+
+def test_event_when_two_fields_missing_then_detail_names_each(client: Any) -> None:
+    # Before: one detail entry whose reason carried the second field's problem.
+    r = client.post("/events", headers=AUTH, json={"events": [
+        {"type": "Deposit", "account": "alice"}]})
+    assert r.status_code == 422
+    assert r.json() == {
+        "error": "events.0.asset: required field is missing; events.0.amount: required "
+                 "field is missing",
+        "detail": [{"field": "events.0.asset", "reason": "required field is missing"},
+                   {"field": "events.0.amount", "reason": "required field is missing"}]}

@@ -173,13 +173,12 @@ def test_price_file_lines_when_blank_lines_then_each_tick_keeps_its_line(
     cfg = read_config(CONFIG)
     path = tmp_path / "prices.csv"
     path.write_text("WETH\n2900\n\n2800\n")
-    rows = read_replay_file(path, cfg.protocol).rows
-    assert [n for n, _, _ in rows] == [2, 4]
+    replay = read_replay_file(path, cfg.protocol)
+    assert [n for n, _, _ in replay.rows] == [2, 4]
     started = start_engine(cfg.protocol, cfg.prices, cfg.book, None, cfg.source, cfg.options)
     service = Service(started.engine, cfg.settings())
     service.log_failure = "disk full"
-    app = create_app(service, "t", rate=0, replay=[list(t) for _, t, _ in rows],
-                     replay_rate=100, replay_lines=[n for n, _, _ in rows])
+    app = create_app(service, "t", rate=0, replay=replay, replay_rate=100)
     with TestClient(app) as client:
         deadline = time.time() + 5
         while client.get("/replay/0").json()["state"] == "running" and time.time() < deadline:

@@ -181,3 +181,41 @@ def test_dashboard_when_options_book_then_panel_follows_vols_and_auctions(
             driver.quit()
         server.stop()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_dashboard_when_snapshot_book_then_internal_account_not_shown(
+        tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-"))
+    # examples/serve_snapshot.toml: writer, spread and seller hold options against _book
+    # (the tool's own account), lp and borrower lend. Before: the page counted 6 accounts
+    # and listed _book among the portfolio accounts and in the at-risk table.
+    server = Server(["examples/serve_snapshot.toml"])
+    driver = None
+    try:
+        driver = _driver(profile)
+        driver.get(f"{server.url}/")
+        _wait(lambda: driver.find_element(By.ID, "status").text == "live")
+        panel = driver.find_element(By.ID, "options")
+        _wait(lambda: panel.is_displayed() and _table(driver, "opt-table"))
+        assert driver.find_element(By.ID, "k-accounts").text == "5"
+        assert driver.find_element(By.ID, "opt-accounts").text == "3"
+        assert [r[0] for r in _table(driver, "opt-table")] == ["seller", "spread", "writer"]
+        assert [r[0] for r in _table(driver, "at-risk")] == ["borrower", "seller", "spread",
+                                                            "writer"]
+        assert "_book" not in driver.find_element(By.TAG_NAME, "body").text
+        # The heatmap opens on the options' underlying, not the USDC the lp lends (the
+        # most value supplied: its fall moves nothing), its levels 2,000 down to 1,000.
+        assert driver.find_element(By.ID, "heat-asset").get_attribute("value") == "WETH"
+        labels = driver.execute_script("return [...document.querySelectorAll("
+                                       "'#heatmap text')].map((t) => t.textContent);")
+        assert labels[0] == "2,000" and "1,000" in labels
+        out = Path(os.environ.get("MARGINENGINE_ARTIFACTS", tmp_path))
+        out.mkdir(parents=True, exist_ok=True)
+        assert driver.save_screenshot(str(out / "dashboard_snapshot.png"))
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.stop()
+        shutil.rmtree(profile, ignore_errors=True)

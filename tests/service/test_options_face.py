@@ -8,6 +8,7 @@ expiry at 60% ATM vol, skew -0.1; ``mm`` buys 10 puts of strike 1,800 from each 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,52 @@ def test_heatmap_when_options_then_each_level_is_the_whatif_at_that_drop(
         assert at_1200["portfolio"]["accounts"] == 3 and at_1200["accounts"] == 3
         r = client.post("/ticks", json={"prices": {"WETH": 1200}}, headers=AUTH)
         assert sorted(r.json()["alert"]["liquidatable"]["new"]) == ["s1", "s2", "s3"]
+
+
+@pytest.mark.parametrize("preset", ["derive-pm2", "derive-pm1", "derive-srm"])
+def test_heatmap_when_options_then_screened_levels_equal_the_exact_ones(
+        tmp_path: Path, preset: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The heatmap and the what-if screen the portfolio accounts at each level's shocked
+    # prices (the watch's screen, scan.portfolio_screens) and read exactly only those
+    # its error bound leaves in doubt, and the liquidatable ones for the totals: every
+    # figure equal to the exact path's (screen_portfolios = false). The exact path
+    # evaluates each account's rule once per level (benchmarks/heatmap.py's bound;
+    # before: twice, is_below reading value and requirement, and once more per account
+    # liquidatable there: 1.9 x the bound).
+    from marginengine.service import Settings
+
+    config = _options_config(tmp_path, preset)
+    screened = _service(config)
+    cfg = read_config(config)
+    started = start_engine(cfg.protocol, cfg.prices, cfg.book, None, cfg.source, cfg.options)
+    exact = Service(started.engine, Settings(thresholds=cfg.settings().thresholds,
+                                             screen_portfolios=False))
+    calls: dict[str, list[str]] = {"screened": [], "exact": []}
+    for name, service in (("screened", screened), ("exact", exact)):
+        real = service.engine.portfolio_margin
+
+        def counted(account_id: str, *args: Any, _real: Any = real, _name: str = name,
+                    **kwargs: Any) -> Any:
+            calls[_name].append(account_id)
+            return _real(account_id, *args, **kwargs)
+
+        monkeypatch.setattr(service.engine, "portfolio_margin", counted)
+    for vols in (None, {("WETH", 30 * 86_400): (1_500_000, -100_000)}):
+        assert screened.whatif({"WETH": Decimal("-0.2")}, "s3", vols) == exact.whatif(
+            {"WETH": Decimal("-0.2")}, "s3", vols)
+    for name in calls:
+        calls[name].clear()
+    body = screened.heatmap("WETH", 5, Decimal("0.5"))
+    assert body == exact.heatmap("WETH", 5, Decimal("0.5"))
+    watched = sorted(exact.portfolios.figures)
+    assert watched == ["mm", "s1", "s2", "s3"]
+    assert sorted(calls["exact"]) == sorted(watched * 6)
+    # Screened: only the sellers liquidatable at a level are read (for the totals), and
+    # those the bound leaves in doubt.
+    liquidatable = sum(lv["portfolio"]["accounts"] for lv in body["levels"])
+    assert liquidatable <= len(calls["screened"]) < len(calls["exact"])
+    # At 1,200 USD (drop 0.4) the three sellers are liquidatable.
+    assert [lv["portfolio"]["accounts"] for lv in body["levels"]][4] == 3
 
 
 def test_heatmap_when_lending_only_then_unchanged(tmp_path: Path) -> None:

@@ -49,7 +49,8 @@ def _finite(_: click.Context, __: click.Parameter, value: float) -> float:
               default=None, help="Price file to play once started (CSV: a header of asset "
                                  "symbols, one tick per line; with [protocol.options], "
                                  "vol.ASSET columns tick ASSET's ATM vol, e.g. vol.WETH "
-                                 "= 0.8, on every expiry with a surface at startup).")
+                                 "= 0.8, on every expiry with a surface still open when "
+                                 "the tick plays; expiries passed are skipped).")
 @click.option("--replay-rate", default=2.0, show_default=True,
               type=click.FloatRange(min=0.01, max=1000), callback=_finite,
               help="Ticks per second of --replay.")
@@ -60,7 +61,8 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
 
     CONFIG is a TOML file with [protocol], [prices] (the starting prices), an optional
     [service] table (thresholds, max_quotes, max_events, max_body, rate, burst, book,
-    counterparty_cash: _book's options cash for a snapshot book's option positions) and,
+    counterparty_cash: _book's options cash for a snapshot book's option positions; a
+    snapshot's [[vols]] of an expiry passed at the start are skipped with a note) and,
     with [protocol.options], an optional [options] table (the simulator's: security_module,
     cash, [[options.expiries]], [[options.trades]]) opening an options book.
     API documentation: /docs. Metrics: /metrics.
@@ -72,7 +74,7 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
     except ImportError as exc:
         raise click.UsageError(f"serve needs the serve extra ({exc.name} is missing): "
                                "pip install 'marginengine[serve]'") from None
-    from marginengine.engine import Engine, Event
+    from marginengine.engine import Engine
     from marginengine.service import Service
     from marginengine.service.requests import read_replay_file
     from marginengine.service.startup import read_config, start_engine
@@ -80,27 +82,27 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
     cfg = read_config(config)
     replay = read_replay_file(replay_file, cfg.protocol) if replay_file else None
 
-    def replay_ticks(engine: Engine) -> list[list[Event]] | None:
+    def check_replay(engine: Engine) -> None:
         # The vol columns tick the surfaces the service starts with: checked on that
-        # state before a log is written, built again on the started engine.
-        if replay is None:
-            return None
-        return replay.ticks(engine.state.vols, engine.state.svi)
+        # state before a log is written; each tick is read when it plays.
+        if replay is not None:
+            replay.ticks(engine.state.vols, engine.state.svi, engine.ledger.time)
 
     token = token or os.environ.get("MARGINENGINE_TOKEN") or None
     generated = token is None
     if token is None:
         token = secrets.token_urlsafe(24)
     started = start_engine(cfg.protocol, cfg.prices, book or cfg.book, log, cfg.source,
-                           cfg.options, check=replay_ticks,
+                           cfg.options, check=check_replay,
                            counterparty_cash=cfg.counterparty_cash)
-    ticks = replay_ticks(started.engine)
+    check_replay(started.engine)
     service = Service(started.engine, cfg.settings())
     app = create_app(service, token, max_body=cfg.section.max_body, rate=cfg.section.rate,
                      burst=cfg.section.burst, on_close=started.engine.close,
-                     replay=ticks, replay_rate=replay_rate,
-                     replay_lines=[n for n, _, _ in replay.rows] if replay else None)
+                     replay=replay, replay_rate=replay_rate)
     err = sys.stderr
+    for note in started.notes:
+        print(f"note: {note}", file=err)
     print(f"marginengine serve: {service.account_count()} accounts, "
           f"{started.engine.seq} events, log {started.log}"
           + (f" (resumed {started.resumed} events)" if started.resumed else ""), file=err)

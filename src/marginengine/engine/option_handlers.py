@@ -30,7 +30,7 @@ from marginengine.engine.events import (
     WithdrawOptionCash,
 )
 from marginengine.errors import FieldError
-from marginengine.ledger.options import OptionClearing, OptionSeries
+from marginengine.ledger.options import OptionClearing, OptionSeries, expired
 from marginengine.margin.portfolio import PortfolioMargin, WhatIf, validate_trade
 
 
@@ -69,7 +69,7 @@ def _live_expiry(ctx: HandlerContext, underlying: str, expiry: int) -> None:
     series settle at the oracle price (SettleOption; Derive's OptionAsset.calcSettlementValue
     once ``block.timestamp >= expiry``) and no vol enters their value. The surface an
     expired, unsettled position was margined with stays as it was."""
-    if expiry <= ctx.time:
+    if expired(expiry, ctx.time):
         ctx.refuse(Code.OPTION_EXPIRED,
                    f"expiry: {underlying} expiry {expiry} is not after the engine's time "
                    f"{ctx.time} (expired series settle: SettleOption)", field="expiry",
@@ -170,7 +170,7 @@ def trade_option(ctx: HandlerContext, e: TradeOption) -> dict[str, Any]:
     if e.premium:
         ctx.positive(e.premium, "premium")
     series = OptionSeries(e.underlying, e.expiry, e.strike, e.is_call)
-    if series in clearing.settled or ctx.time >= series.expiry:
+    if series in clearing.settled or expired(series.expiry, ctx.time):
         ctx.refuse(Code.OPTION_EXPIRED, f"{series.symbol} has expired (expiry {e.expiry}, "
                    f"now {ctx.time})", series=series.symbol)
     for field, account in (("buyer", e.buyer), ("seller", e.seller)):

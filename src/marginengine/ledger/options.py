@@ -27,6 +27,18 @@ from marginengine.errors import FieldError, InvariantViolation
 from marginengine.fixedpoint import PRICE_UNIT, Rounding, div
 
 
+def expired(expiry: int, now: int) -> bool:
+    """Whether a series of ``expiry`` has expired at ``now`` (unix seconds): from its
+    expiry on it settles at one price and trades no more, and no vol enters its value
+    (Derive's OptionAsset.calcSettlementValue once ``block.timestamp >= expiry``).
+
+    The one rule: the clearing refuses trades on an expired series, the engine refuses
+    surfaces for an expired expiry, and vol ticks (the service's, the simulator's steps)
+    move only the expiries still open at the time they apply.
+    """
+    return now >= expiry
+
+
 def _int(name: str, value: object, minimum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise FieldError(name, f"must be an int (got {value!r})")
@@ -223,7 +235,7 @@ class OptionClearing:
         _int("size", size, 1)
         _int("premium", premium, 0)
         _int("now", now, 0)
-        if series in self.settled or now >= series.expiry:
+        if series in self.settled or expired(series.expiry, now):
             raise FieldError("series", f"{series.symbol} has expired (expiry {series.expiry}, "
                                        f"now {now})")
         before = abs(self.size(buyer, series)) + abs(self.size(seller, series))

@@ -19,7 +19,7 @@ exactly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,18 +152,22 @@ class OptionLayout:
         out: FloatArray = np.asarray(self.group_sum @ values, dtype=np.float64)
         return out
 
-    def market(self) -> tuple[InstrumentMarket, FloatArray]:
+    def market(self, prices: Mapping[str, int] | None = None,
+               surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None
+               ) -> tuple[InstrumentMarket, FloatArray]:
         """Each instrument's market now and each underlying's spot; a missing price is
         a NaN spot and a missing surface a NaN vol (the caller reads those accounts
-        exactly: their exact read is ``unpriced``)."""
+        exactly: their exact read is ``unpriced``). ``prices`` and ``surfaces`` (a
+        what-if) replace the engine's as ``option_portfolio`` takes them."""
         engine = self.engine
+        table = engine.prices if prices is None else prices
         now = engine.ledger.time
-        spots = np.array([engine.prices[u] / PRICE_UNIT if u in engine.prices else np.nan
+        spots = np.array([table[u] / PRICE_UNIT if u in table else np.nan
                           for u in self.underlyings], dtype=np.float64)
         spot = spots[self.underlying] if self.series else np.zeros(0)
         vols = []
         for s, f in zip(self.series, spot.tolist(), strict=True):
-            v = engine.option_vol(s, f) if f == f else None
+            v = engine.option_vol(s, f, surfaces) if f == f else None
             vols.append(np.nan if v is None else v)
         tte = np.array([float(max(t - now, 0)) for t in self.expiry_time.tolist()],
                        dtype=np.float64)

@@ -59,7 +59,7 @@ liquidatable); initial margin is read exactly where it is checked, trade by trad
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -139,14 +139,17 @@ class EnginePmrm1Screen:
         for (a, _, _), k in keys.items():
             self._key_account[k] = a
 
-    def screen(self) -> ScreenResult:
-        """Revalue every account at the engine's market now and screen it."""
+    def screen(self, prices: Mapping[str, int] | None = None,
+               surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None
+               ) -> ScreenResult:
+        """Revalue every account at the engine's market now (or at ``prices`` and
+        ``surfaces``, a what-if: :meth:`OptionLayout.market`) and screen it."""
         engine, layout = self.engine, self.layout
         opts = engine.config.options
         assert opts is not None
         n = len(self.accounts)
-        quote_int = engine.prices.get(opts.quote)
-        market, spots = layout.market()
+        quote_int = (engine.prices if prices is None else prices).get(opts.quote)
+        market, spots = layout.market(prices, surfaces)
         inst_bad = ~(np.isfinite(market.spot) & (market.spot > 0) & np.isfinite(market.vol))
         bad = layout.unreadable(inst_bad)
         if quote_int is None or not layout.series:

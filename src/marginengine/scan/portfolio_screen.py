@@ -26,7 +26,7 @@ and :func:`marginengine.scan.portfolio_screens.portfolio_screen` picks the engin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -139,13 +139,20 @@ class EnginePortfolioScreen:
         self._account_underlying = (self.book.account_underlying if self.book is not None
                                     else np.full(n_acc, -1, dtype=np.int64))
 
-    def screen(self, underlyings: Iterable[str] | None = None) -> ScreenResult:
-        """Revalue (the given underlyings, default all) at the engine's market and screen.
+    def screen(self, underlyings: Iterable[str] | None = None,
+               prices: Mapping[str, int] | None = None,
+               surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None
+               ) -> ScreenResult:
+        """Revalue (the given underlyings, default all) at the engine's market, or at
+        ``prices`` and ``surfaces`` (a what-if, as ``option_portfolio`` takes them), and
+        screen. The book keeps the market of the last revaluation: revalue every
+        underlying (the default) to screen the engine's market again.
 
         The caller checks first that the quote asset, every underlying and every held
         expiry are priced (accounts lacking either are the exact read's ``unpriced``).
         """
         engine = self.engine
+        table = engine.prices if prices is None else prices
         opts = engine.config.options
         assert opts is not None
         book = self.book
@@ -158,10 +165,10 @@ class EnginePortfolioScreen:
         for u, name in enumerate(self.underlyings):
             if name not in wanted:
                 continue
-            spot = engine.prices[name] / PRICE_UNIT
+            spot = table[name] / PRICE_UNIT
             vols = []
             for i in self._inst_of[u]:
-                v = engine.option_vol(self.series[i], spot)
+                v = engine.option_vol(self.series[i], spot, surfaces)
                 if v is None:
                     raise ValueError(f"no vol surface for {self.series[i].symbol}")
                 vols.append(v)
@@ -174,12 +181,12 @@ class EnginePortfolioScreen:
                 vol=np.array(vols, dtype=np.float64)))
             book.rescan(u)
         result = book.result()
-        quote = engine.prices[opts.quote]
+        quote = table[opts.quote]
         mtm, maintenance = result.mtm, result.maintenance
         value = np.maximum(mtm, 0.0) * quote
         requirement = (mtm - maintenance) * quote
         # Notional per account: what the float sums are made of.
-        spot_of = np.array([engine.prices[u] / PRICE_UNIT for u in self.underlyings])
+        spot_of = np.array([table[u] / PRICE_UNIT for u in self.underlyings])
         spot = np.where(self._account_underlying >= 0,
                         spot_of[np.maximum(self._account_underlying, 0)], 0.0)
         notional = (np.abs(self.cash) + np.asarray(self._abs_pos @ self._strike).ravel()

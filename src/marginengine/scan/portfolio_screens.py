@@ -17,7 +17,7 @@ everywhere else.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from marginengine.config.derive_managers import Pmrm1MarginConfig, SrmMarginConfig
@@ -33,8 +33,11 @@ class PortfolioScreen(Protocol):
 
     accounts: list[str]
 
-    def screen(self) -> ScreenResult:
-        """Every account's float maintenance figures now, with their error bound."""
+    def screen(self, *, prices: Mapping[str, int] | None = None,
+               surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None
+               ) -> ScreenResult:
+        """Every account's float maintenance figures now (or at ``prices`` and
+        ``surfaces``, a what-if), with their error bound."""
         ...
 
 

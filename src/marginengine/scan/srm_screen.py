@@ -63,7 +63,7 @@ exactly where it is checked, trade by trade.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -156,19 +156,22 @@ class EngineSrmScreen:
         self._pairs = sums(layout.group_account, sizes.astype(np.float64) ** 2, n_acc)
         self._abs_size = sums(layout.position_account, np.abs(layout.amount), n_acc)
 
-    def screen(self) -> ScreenResult:
-        """Revalue every account at the engine's market now and screen it."""
+    def screen(self, prices: Mapping[str, int] | None = None,
+               surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None
+               ) -> ScreenResult:
+        """Revalue every account at the engine's market now (or at ``prices`` and
+        ``surfaces``, a what-if: :meth:`OptionLayout.market`) and screen it."""
         engine, layout = self.engine, self.layout
         opts = engine.config.options
         assert opts is not None
         n = len(self.accounts)
-        quote_int = engine.prices.get(opts.quote)
+        quote_int = (engine.prices if prices is None else prices).get(opts.quote)
         if quote_int is None or not layout.series:
             # Nothing to revalue (no quote price, or no options held): read exactly.
             zero = np.zeros(n)
             return ScreenResult(self.accounts, zero, zero, np.full(n, np.inf))
         quote = float(quote_int)
-        market, _ = layout.market()
+        market, _ = layout.market(prices, surfaces)
         params = self._params[layout.underlying]
         inst_bad = ~(np.isfinite(market.spot) & (market.spot > 0) & np.isfinite(market.vol)
                      & np.isfinite(params[:, 0]))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import secrets
 import time
@@ -36,9 +37,11 @@ from marginengine.errors import LogError, MarginEngineError, field_path
 from marginengine.service.core import Service, TickReport
 from marginengine.service.metrics import Metrics
 from marginengine.service.requests import (
+    ReplayFile,
     RequestError,
     account_events,
     advance_event,
+    advanced,
     condition_events,
     price_events,
     vol_events,
@@ -213,8 +216,7 @@ class Hub:
 
 def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY,
                rate: float = 200.0, burst: int = 400, on_close: Callable[[], None] | None = None,
-               replay: list[list[Event]] | None = None, replay_rate: float = 2.0,
-               replay_lines: list[int] | None = None) -> Any:
+               replay: ReplayFile | None = None, replay_rate: float = 2.0) -> Any:
     """The ASGI application around ``service``.
 
     Parameters
@@ -230,12 +232,11 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     on_close
         Called at shutdown (closes the log).
     replay, replay_rate
-        Ticks to play once started (the ``--replay`` source, ``GET /replay/0``), ticks
-        per second.
-    replay_lines
-        The line of the price file each of ``replay``'s ticks was read from (its refusals
-        and errors name it, ``line 3, column WETH``); by default the header's line plus
-        the tick's number.
+        A price file to play once started (the ``--replay`` source, ``GET /replay/0``;
+        checked against the surfaces beforehand, :meth:`ReplayFile.check`), ticks per
+        second. Each tick is read when it plays, at the engine's time then
+        (:meth:`ReplayFile.tick`: its vols skip the expiries passed); its refusals and
+        errors name its line and column (``line 3, column WETH``).
     """
     if not token:
         raise ValueError("token: an API token is required for writes")
@@ -254,10 +255,9 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if replay:
-            lines = replay_lines or [n + 2 for n in range(len(replay))]
-            schedule([(f"line {n}", [(_csv_field(n, e), e) for e in tick])
-                      for n, tick in zip(lines, replay, strict=True)], replay_rate)
+        if replay is not None and replay.rows:
+            schedule([(f"line {line}", functools.partial(file_tick, replay, i, line))
+                      for i, (line, _, _) in enumerate(replay.rows)], replay_rate)
         yield
         for task in background:
             task.cancel()
@@ -276,8 +276,18 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     app.state.metrics = metrics
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
+        kind = request.headers.get("content-type")
+        if (kind is None or not _is_json(kind)) and any(
+                isinstance(e.get("input"), bytes) for e in errors):
+            # FastAPI reads a body as JSON only when its Content-Type says so (`curl -d`
+            # sends a form type) and passes the bytes on unread: they were refused as
+            # "not an object (got a bytes)".
+            got = "no Content-Type given" if kind is None else f"got Content-Type: " \
+                                                                f"{kind[:100]}"
+            return _error("body", f"send JSON with Content-Type: application/json ({got})",
+                          415)
         if any(e.get("type") == "json_invalid" for e in errors):
             return _error("body", "malformed JSON")
         problems = _problems(errors) or [("body", "invalid request")]
@@ -287,7 +297,10 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
 
     @app.exception_handler(RequestError)
     async def refused(_: Request, exc: RequestError) -> JSONResponse:
-        return _error(exc.field, exc.reason, exc.status)
+        # Each problem its own entry of detail (an event missing two fields names both).
+        return _ErrorResponse({"error": f"{exc.field}: {exc.reason}",
+                               "detail": [{"field": f, "reason": r} for f, r in exc.problems]},
+                              status_code=exc.status)
 
     @app.exception_handler(LogError)
     async def log_error(_: Request, exc: LogError) -> JSONResponse:
@@ -328,8 +341,11 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
                 reason = f"{text.lower()} ({request.method} {request.url.path})"
         return _error(field, reason, exc.status_code)
 
-    def named_tick_events(tick: TickIn, where: str) -> list[tuple[str, Event]]:
-        # Each event with the field of the request it came from (a refusal names it).
+    def named_tick_events(tick: TickIn, where: str, start: int | None = None
+                          ) -> list[tuple[str, Event]]:
+        # Each event with the field of the request it came from (a refusal names it);
+        # its vols read at the time it applies: ``start`` (the engine's time now by
+        # default) plus its own advance.
         named: list[tuple[str, Event]] = []
         named += [(f"{where}advance_seconds", e) for e in
                   advance_event(tick.advance_seconds, f"{where}advance_seconds")]
@@ -338,7 +354,8 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         named += [(f"{where}conditions.{getattr(e, 'asset', '')}", e) for e in
                   condition_events(service.config, tick.conditions, f"{where}conditions")]
         state = service.engine.state
-        now = service.engine.ledger.time + (tick.advance_seconds or 0)
+        now = (service.engine.ledger.time if start is None else start) + (
+            tick.advance_seconds or 0)
         named += [(f"{where}vols.{getattr(e, 'underlying', '')}", e) for e in
                   vol_events(service.config, state.vols, state.svi, tick.vols,
                              f"{where}vols", now)]
@@ -348,6 +365,24 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
 
     def tick_events(tick: TickIn, where: str) -> list[Event]:
         return [e for _, e in named_tick_events(tick, where)]
+
+    def batch_events(ticks: list[TickIn]) -> list[tuple[str, list[tuple[str, Event]]]]:
+        # Ticks applied in order, one after the other: each reads its vols at the time
+        # the earlier ticks' advances (and its own) bring, as it would alone then.
+        clock = service.engine.ledger.time
+        out: list[tuple[str, list[tuple[str, Event]]]] = []
+        for i, tick in enumerate(ticks):
+            where = field_path("ticks", i)
+            named = named_tick_events(tick, f"{where}.", clock)
+            clock = advanced(clock, (e for _, e in named))
+            out.append((where, named))
+        return out
+
+    def file_tick(source: ReplayFile, index: int, line: int) -> list[tuple[str, Event]]:
+        # A price file's tick as it plays now (its vols at the engine's time then).
+        engine = service.engine
+        return [(_csv_field(line, e), e)
+                for e in source.tick(index, engine.state.vols, engine.ledger.time)]
 
     def check_size(events: list[Event], where: str = "events") -> None:
         if len(events) > service.settings.max_events:
@@ -384,9 +419,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         """Apply several ticks in order as one batch: every tick is checked before any is
         applied; one log commit; one alert pass."""
         received = time.perf_counter()
-        events: list[Event] = []
-        for i, tick in enumerate(batch.ticks):
-            events += tick_events(tick, f"{field_path('ticks', i)}.")
+        events = [e for _, named in batch_events(batch.ticks) for _, e in named]
         return await run(events, len(batch.ticks), received)
 
     @app.post("/events", dependencies=auth, tags=["ingest"])
@@ -403,14 +436,16 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         """Play ticks in the background at ``rate`` ticks per second (a demonstration
         source); every tick is checked first. Its progress, every event refused and the
         error that stopped it, if any, are at ``GET /replay/{id}``."""
-        named = [(field_path("ticks", i), named_tick_events(t, f"{field_path('ticks', i)}."))
-                 for i, t in enumerate(body.ticks)]
-        for where, tick in named:
+        # Every tick checked now, in order; each is read again when it plays, at the
+        # engine's time then (another write may have moved the clock meanwhile).
+        for where, tick in batch_events(body.ticks):
             check_size([e for _, e in tick], field_path(where, "events"))
         if service.log_failure is not None:
             raise LogError(f"writes are refused since the log failed: {service.log_failure}")
-        status = schedule(named, body.rate)
-        return {"scheduled": len(named), "rate": body.rate, "id": status["id"],
+        status = schedule([(field_path("ticks", i), functools.partial(
+            named_tick_events, t, f"{field_path('ticks', i)}.")) for i, t in
+            enumerate(body.ticks)], body.rate)
+        return {"scheduled": len(body.ticks), "rate": body.rate, "id": status["id"],
                 "status": f"/replay/{status['id']}"}
 
     @app.get("/replay/{replay_id}", tags=["ingest"])
@@ -424,8 +459,8 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
                                 f"replay_id: no replay {replay_id} (none scheduled)")
         return replays[replay_id]
 
-    def schedule(ticks: list[tuple[str, list[tuple[str, Event]]]], rate: float
-                 ) -> dict[str, Any]:
+    def schedule(ticks: list[tuple[str, Callable[[], list[tuple[str, Event]]]]],
+                 rate: float) -> dict[str, Any]:
         status: dict[str, Any] = {"id": len(replays), "ticks": len(ticks), "rate": rate,
                                   "played": 0, "state": "running", "refused_count": 0,
                                   "refused": [], "error": None}
@@ -435,11 +470,14 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         task.add_done_callback(background.discard)
         return status
 
-    async def play(ticks: list[tuple[str, list[tuple[str, Event]]]], rate: float,
-                   status: dict[str, Any]) -> None:
-        for n, (where, tick) in enumerate(ticks):
+    async def play(ticks: list[tuple[str, Callable[[], list[tuple[str, Event]]]]],
+                   rate: float, status: dict[str, Any]) -> None:
+        for n, (where, build) in enumerate(ticks):
             try:
-                report = await apply([e for _, e in tick], 1, time.perf_counter())
+                received = time.perf_counter()
+                # Built and applied with no await between: nothing else writes meanwhile.
+                tick = build()
+                report = await apply([e for _, e in tick], 1, received)
             except Exception as exc:
                 # Stopped (the log failed, say): told to the client at GET /replay/{id},
                 # not only to the server's log as an unretrieved task's exception.
@@ -476,9 +514,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         try:
             if isinstance(data, dict) and "ticks" in data:
                 batch = BatchIn.model_validate(data)
-                events: list[Event] = []
-                for i, tick in enumerate(batch.ticks):
-                    events += tick_events(tick, f"{field_path('ticks', i)}.")
+                events = [e for _, named in batch_events(batch.ticks) for _, e in named]
                 count = len(batch.ticks)
             else:
                 events = tick_events(_not_empty(TickIn.model_validate(data)), "")
@@ -598,9 +634,10 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         async with lock:
             state = service.engine.state
             # The tick's own reading of vols: one surface per expiry, its skew kept.
+            # The expiries passed are left out, as a tick now would leave them out.
             surfaces = {(e.underlying, e.expiry): (e.vol_ppm, e.skew_ppm)
                         for e in vol_events(service.config, state.vols, state.svi,
-                                            body.vols)
+                                            body.vols, now=service.engine.ledger.time)
                         if isinstance(e, SetVolSurface)}
             return service.whatif(shocks, body.account, surfaces or None)
 
@@ -632,14 +669,19 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     @app.get("/heatmap", tags=["query"])
     async def heatmap(asset: str,
                       steps: Annotated[int, Query(ge=1, le=50)] = 10,
-                      max_drop: Annotated[float, Query(gt=0, lt=1)] = 0.5) -> dict[str, Any]:
-        """Liquidations by price level of ``asset``, from its price down by ``max_drop``."""
+                      max_drop: Annotated[str, Query(
+                          description="a fraction, 0 < max_drop < 1 (exact decimal)")]
+                      = "0.5") -> dict[str, Any]:
+        """Liquidations by price level of ``asset``, from its price down by ``max_drop``
+        in ``steps`` levels. A bad query is refused naming ``query.FIELD``, as FastAPI
+        names the others (``query.steps``)."""
         if asset not in service.config.markets:
-            raise RequestError("asset", f"unknown asset {asset!r}", 422)
+            raise RequestError("query.asset", f"unknown asset {asset!r} (markets: "
+                                              f"{', '.join(sorted(service.config.markets))})")
         if asset not in service.engine.prices:
-            raise RequestError("asset", f"{asset} has no price yet", 422)
+            raise RequestError("query.asset", f"{asset} has no price yet")
         async with lock:
-            return service.heatmap(asset, steps, Decimal(str(max_drop)))
+            return service.heatmap(asset, steps, _drop(max_drop))
 
     @app.get("/summary", tags=["query"])
     async def summary() -> dict[str, Any]:
@@ -722,6 +764,26 @@ def _not_empty(tick: TickIn) -> TickIn:
         raise RequestError("body", "an empty tick (give prices, conditions, vols, events "
                                    "or advance_seconds)")
     return tick
+
+
+def _is_json(content_type: str) -> bool:
+    # As FastAPI decides it: application/json, or a +json subtype (application/merge+json).
+    media = content_type.partition(";")[0].strip().lower()
+    main, _, sub = media.partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
+def _drop(text: str) -> Decimal:
+    # Read exactly (as the heatmap's levels are Decimals): 0.1 is 0.1, nan and inf no
+    # fraction, and a number too long to be one refused before Decimal reads it.
+    drop: Decimal | None = None
+    if len(text) <= 40:
+        with contextlib.suppress(ArithmeticError, ValueError):
+            drop = Decimal(text.strip())
+    if drop is None or not drop.is_finite() or not 0 < drop < 1:
+        raise RequestError("query.max_drop", f"must be a fraction greater than 0 and less "
+                                             f"than 1 (got {text!r})")
+    return drop
 
 
 def _csv_field(line: int, event: Event) -> str:

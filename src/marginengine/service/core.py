@@ -65,10 +65,12 @@ from marginengine.engine import (
 )
 from marginengine.errors import InvariantViolation, LogError
 from marginengine.fixedpoint import PRICE_UNIT, WAD
+from marginengine.ledger.book_file import RESERVED_ACCOUNTS
 from marginengine.margin.account import Valuation
 from marginengine.margin.base import NO_DEBT_HEALTH, MarginKind
 from marginengine.margin.portfolio_rules import rule_of, scenario_rows
 from marginengine.scan import RiskBook, confirm_below, threshold_wad
+from marginengine.scan.portfolio_screen import ScreenResult
 from marginengine.scan.portfolio_screens import PortfolioScreen, has_screen, portfolio_screen
 from marginengine.scan.sidematrix import MIN_LAYOUT_SLOTS
 from marginengine.scan.whatif import ScenarioOutcome, evaluate, parse_fraction, shock_curve
@@ -197,13 +199,60 @@ class KnownAccounts:
         return isinstance(account_id, str) and self.engine.is_portfolio_account(account_id)
 
 
+def memoized(valuation: Valuation) -> Valuation:
+    """``valuation`` with its portfolio evaluation memoized per account: every rule that
+    reads a portfolio account's margin from it (health, is_below, margin, liquidation)
+    shares one evaluation of the protocol's portfolio rule (the valuation is of one state
+    and one set of prices, so the evaluation cannot change while it is read)."""
+    if valuation.portfolio is None:
+        return valuation
+    return replace(valuation, portfolio=functools.lru_cache(maxsize=None)(valuation.portfolio))
+
+
+def screen_decisions(result: ScreenResult, thresholds_wad: Sequence[int] = ()
+                     ) -> tuple[NDArray[np.bool_], NDArray[np.bool_], NDArray[np.bool_],
+                                IntArray, NDArray[np.bool_]]:
+    """What a portfolio screen's float figures settle, each account: ``(sure, no_req,
+    has_req, level, liquidatable)``. ``sure``: the screen's error bound leaves no doubt
+    about the requirement's sign, the level (thresholds, wad) and liquidatability, which
+    are then the exact rule's; elsewhere the exact rule decides. The exact rule: below a
+    threshold ``t`` iff ``value < t x requirement`` (health rounds down), liquidatable
+    iff ``value < requirement`` with a requirement."""
+    value, req, err = result.value, result.requirement, result.error
+    # A requirement surely zero or surely positive; else the exact rule decides.
+    no_req = req < -err
+    has_req = req > err
+    sure = no_req | has_req
+    level = np.zeros(len(value), dtype=np.int64)
+    for t_wad in thresholds_wad:
+        t = t_wad / WAD
+        gap = value - t * req
+        sure &= no_req | (np.abs(gap) > err * (1.0 + t))
+        level += has_req & (gap < 0)
+    gap = value - req
+    sure &= no_req | (np.abs(gap) > 2.0 * err)
+    return sure, no_req, has_req, level, has_req & (gap < 0)
+
+
+def internal(account_id: str) -> bool:
+    """Whether ``account_id`` is one of the tool's own accounts
+    (:data:`~marginengine.ledger.book_file.RESERVED_ACCOUNTS`: ``_book``, the other side
+    of a snapshot book's option positions; ``_liquidity``, the lending book's supply).
+    They are not the book's: in no count, list, alert or metric of the service (no
+    request may name them, so nobody could act on an alert about them); ``GET
+    /accounts/{id}`` still reads them, marked ``internal``."""
+    return account_id in RESERVED_ACCOUNTS
+
+
 def portfolio_accounts(engine: Engine) -> set[str]:
     """Every account in portfolio mode (options or options cash; ``StateReads.
-    is_portfolio_account``); empty without ``[protocol.options]``."""
+    is_portfolio_account``) but the tool's own (:func:`internal`); empty without
+    ``[protocol.options]``."""
     clearing = engine.state.options
     if clearing is None:
         return set()
-    return {a for a in (*clearing.cash, *clearing.positions) if engine.is_portfolio_account(a)}
+    return {a for a in (*clearing.cash, *clearing.positions)
+            if not internal(a) and engine.is_portfolio_account(a)}
 
 
 @dataclass(frozen=True)
@@ -336,12 +385,8 @@ class PortfolioWatch:
         return out
 
     def _valuation(self) -> Valuation:
-        valuation = self.engine.valuation()
-        if valuation.portfolio is not None:
-            # One portfolio evaluation per account per pass, read by every rule below.
-            valuation = replace(valuation,
-                                portfolio=functools.lru_cache(maxsize=None)(valuation.portfolio))
-        return valuation
+        # One portfolio evaluation per account per pass, read by every rule below.
+        return memoized(self.engine.valuation())
 
     def _read(self, valuation: Valuation, a: str) -> PortfolioFigures:
         """One account exactly, through the engine's margin interface."""
@@ -354,6 +399,13 @@ class PortfolioWatch:
         return PortfolioFigures(model.health(ledger, valuation, a), state.value,
                                 state.requirement, level,
                                 model.is_liquidatable(ledger, valuation, a))
+
+    def read(self, account_id: str) -> PortfolioFigures:
+        """A portfolio account's exact figures now, watched or not (kept only if watched:
+        :meth:`exact`)."""
+        if account_id in self.figures:
+            return self.exact(account_id)
+        return self._read(self._valuation(), account_id)
 
     def exact(self, account_id: str) -> PortfolioFigures:
         """The account's exact figures now (computed and kept if the screen decided it).
@@ -373,7 +425,7 @@ class PortfolioWatch:
         self.figures[account_id] = exact
         return exact
 
-    def _screenable_accounts(self, now: set[str]) -> set[str]:
+    def screenable(self, now: set[str]) -> set[str]:
         """Accounts the screen can decide: options on one priced underlying with every
         held expiry's surface, no ledger account (lending or perps beside), no add-on."""
         engine = self.engine
@@ -405,27 +457,15 @@ class PortfolioWatch:
                     ) -> list[tuple[str, PortfolioFigures | None, PortfolioFigures]]:
         """Every account: screened in one pass, read exactly where the screen cannot
         decide (see the class docstring)."""
-        candidates = self._screenable_accounts(now)
+        candidates = self.screenable(now)
         screen = self._screen
         # Rebuilt when the accounts it may decide changed (one gained an add-on, say).
         if screen is None or set(screen.accounts) != candidates:
             screen = self._screen = portfolio_screen(self.engine, candidates)
         result = screen.screen()
-        value, req, err = result.value, result.requirement, result.error
-        # A requirement surely zero or surely positive; else the exact rule decides.
-        no_req = req < -err
-        has_req = req > err
-        sure = no_req | has_req
-        level = np.zeros(len(value), dtype=np.int64)
-        for t_wad in self.thresholds_wad:
-            t = t_wad / WAD
-            gap = value - t * req
-            # Exactly: below iff value < t x requirement (health_of rounds down).
-            sure &= no_req | (np.abs(gap) > err * (1.0 + t))
-            level += has_req & (gap < 0)
-        gap = value - req
-        sure &= no_req | (np.abs(gap) > 2.0 * err)
-        liquidatable = has_req & (gap < 0)
+        value, req = result.value, result.requirement
+        sure, no_req, has_req, level, liquidatable = screen_decisions(result,
+                                                                      self.thresholds_wad)
         screened = np.flatnonzero(sure)
         accounts = result.accounts
         decided = {accounts[i] for i in screened.tolist()}
@@ -797,14 +837,24 @@ class Service:
         return int(self.book.below_rows().size)
 
     def account_count(self) -> int:
-        """Accounts: the ledger's and the portfolio accounts outside it."""
+        """Accounts: the ledger's and the portfolio accounts outside it, but the tool's
+        own (:func:`internal`)."""
         ledger = self.engine.ledger.accounts
-        return len(ledger) + sum(a not in ledger for a in self.portfolios.figures)
+        return (len(ledger) - sum(a in ledger for a in RESERVED_ACCOUNTS)
+                + sum(a not in ledger for a in self.portfolios.figures))
+
+    def _internal_rows(self) -> IntArray:
+        """Book rows of the tool's own accounts (``_liquidity``: it only supplies, so no
+        health, level or liquidation of the book's ever names it; left out of counts)."""
+        book = self.book.accounts
+        rows = [book.row(a) for a in RESERVED_ACCOUNTS]
+        return np.array(sorted(r for r in rows if r is not None), dtype=np.int64)
 
     def account(self, account_id: str) -> dict[str, Any] | None:
         """One account's exact figures, its level and, if liquidatable, its best quote."""
         ledger = self.engine.ledger
-        if account_id in self.portfolios.figures:
+        if account_id in self.portfolios.figures or (
+                internal(account_id) and self.engine.is_portfolio_account(account_id)):
             return self.portfolio_account(account_id)
         account = ledger.accounts.get(account_id)
         if account is None:
@@ -819,6 +869,7 @@ class Service:
         }
         out: dict[str, Any] = {
             "account": account_id,
+            **self._internal_note(account_id),
             "positions": positions,
             "total_collateral": data.total_collateral,
             "total_debt": data.total_debt,
@@ -833,6 +884,14 @@ class Service:
             out["quote"] = quote_dict(self.engine.liquidation_quote(account_id))
         return out
 
+    @staticmethod
+    def _internal_note(account_id: str) -> dict[str, str]:
+        # What a read of one of the tool's own accounts says it is.
+        if not internal(account_id):
+            return {}
+        return {"internal": f"{RESERVED_ACCOUNTS[account_id]}; not in the service's "
+                            f"counts, lists or alerts"}
+
     def portfolio_account(self, account_id: str) -> dict[str, Any]:
         """A portfolio account: its options (series, size in size units), options cash
         (quote smallest units), the protocol's portfolio rule's mark-to-market, initial
@@ -845,10 +904,11 @@ class Service:
         opts = engine.config.options
         assert clearing is not None and opts is not None
         # Exact on read: a screened account's figures are computed now (same state).
-        figures = self.portfolios.exact(account_id)
+        figures = self.portfolios.read(account_id)
         ledger_account = engine.ledger.accounts.get(account_id)
         out: dict[str, Any] = {
             "account": account_id,
+            **self._internal_note(account_id),
             "mode": "portfolio",
             "rule": None,
             "underlying": engine.option_underlying(account_id),
@@ -931,7 +991,8 @@ class Service:
         below_ids: set[str] = set()
         pf_debt = pf_value = 0
         if portfolio:
-            below_ids, pf_debt, pf_value = self._portfolio_below(outcome, surfaces)
+            below_ids, pf_debt, pf_value = self._portfolio_below(outcome, surfaces,
+                                                                  self._shock_screen())
             count += len(below_ids)
             debt += pf_debt / PRICE_UNIT
             collateral += pf_value / PRICE_UNIT
@@ -964,29 +1025,56 @@ class Service:
         return out
 
     def _portfolio_below(self, outcome: ScenarioOutcome,
-                         surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None
+                         surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None,
+                         screen: PortfolioScreen | None = None
                          ) -> tuple[set[str], int, int]:
         """The portfolio accounts liquidatable under ``outcome``'s shocked prices (and
-        ``surfaces``), confirmed one by one by the engine's rule (``scan.confirm_below``:
-        options revalued at the shocked spot of their underlying), with their
-        maintenance requirement and value there (base currency, 8 decimals, summed)."""
+        ``surfaces``), with their maintenance requirement and value there (base
+        currency, 8 decimals, summed), by the engine's rule (``scan.confirm_below``'s:
+        the margin interface's ``is_below``, options revalued at the shocked spot of
+        their underlying). With ``screen`` (:meth:`_shock_screen`), the accounts it
+        covers are screened at those prices first, as the watch screens a tick
+        (:func:`screen_decisions`), and read exactly only where its error bound leaves
+        doubt; the totals are the exact figures of the accounts liquidatable."""
         priced = sorted(a for a, f in self.portfolios.figures.items() if f.unpriced is None)
         table = {**self.engine.prices, **outcome.prices}
         marks = ({**self.engine.margin_prices(), **outcome.marks} if outcome.marks
                  else None)
-        flags = confirm_below(self.engine, priced, WAD, table, marks, surfaces)
-        below = {a for a, flag in zip(priced, flags, strict=True) if flag}
+        # One valuation whose portfolio evaluation is memoized, so each account's grid is
+        # evaluated once here (is_below reads value and requirement; the totals below
+        # read them again): the exact-read bound of benchmarks/heatmap.py.
+        valuation = memoized(self.engine.valuation(table, marks, surfaces))
+        model, ledger = self.engine.margin_model, self.engine.ledger
+        below: set[str] = set()
+        todo = priced
+        if screen is not None:
+            result = screen.screen(prices=table, surfaces=surfaces)
+            sure, _, _, _, liquidatable = screen_decisions(result)
+            decided = {a: bool(liq) for a, ok, liq in zip(
+                result.accounts, sure.tolist(), liquidatable.tolist(), strict=True) if ok}
+            below = {a for a, liq in decided.items() if liq}
+            todo = [a for a in priced if a not in decided]
+        below |= {a for a in todo if model.is_below(ledger, valuation, a, WAD)}
         # A portfolio account in the totals by its whole maintenance state at the shocked
         # prices (the margin interface's value and requirement, base currency), as
         # /at-risk shows it: requirement as debt, value as collateral.
-        valuation = self.engine.valuation(table, marks, surfaces)
         requirement = value = 0
         for a in sorted(below):
-            state = self.engine.margin_model.margin(self.engine.ledger, valuation, a,
-                                                    MarginKind.MAINTENANCE)
+            state = model.margin(ledger, valuation, a, MarginKind.MAINTENANCE)
             requirement += state.requirement
             value += state.value
         return below, requirement, value
+
+    def _shock_screen(self) -> PortfolioScreen | None:
+        """A screen of the portfolio accounts it can decide (the watch's rule for them:
+        options on one priced underlying, every held expiry's surface, nothing beside),
+        built for what-if shocks (its market is moved; the watch's own is not), or
+        ``None`` where the watch does not screen."""
+        watch = self.portfolios
+        if not watch.screening:
+            return None
+        candidates = watch.screenable(set(watch.figures))
+        return portfolio_screen(self.engine, candidates) if candidates else None
 
     def at_risk(self, limit: int = 20) -> list[dict[str, Any]]:
         """The ``limit`` accounts with the lowest health (float screen), lowest first."""
@@ -996,6 +1084,10 @@ class Service:
         if len(mixed):
             h = h.copy()
             h[mixed] = np.inf  # listed below, by the portfolio watch
+        own = self._internal_rows()
+        if len(own):
+            h = h.copy()
+            h[own] = np.inf  # the tool's own: not the book's
         finite = np.flatnonzero(np.isfinite(h))
         out: list[dict[str, Any]] = []
         if len(finite):
@@ -1048,13 +1140,16 @@ class Service:
         else:
             curve = shock_curve(self.book, asset, drops)
         price = self.engine.prices.get(asset, 0)
+        # One screen for every level: each level screened in one vector pass, the
+        # accounts near the line there read exactly.
+        screen = self._shock_screen() if portfolio else None
         levels = []
         for d, o in zip(drops, curve, strict=True):
             accounts, debt, collateral, shortfall = o.accounts, o.debt, o.collateral, \
                 o.shortfall
             part: dict[str, Any] = {}
             if portfolio:
-                below, requirement, value = self._portfolio_below(o)
+                below, requirement, value = self._portfolio_below(o, screen=screen)
                 accounts += len(below)
                 debt += requirement / PRICE_UNIT
                 collateral += value / PRICE_UNIT
@@ -1088,9 +1183,10 @@ class Service:
                 insurance[market] = ledger.insurance_of(market)
         portfolio = self.portfolios.figures
         # An account holding options and lending counts once: by the watch's exact
-        # health of its whole margin, not also by the book's lending-only float health.
-        dist = self.book.health_distribution(
-            exclude=self._portfolio_rows() if portfolio else None)
+        # health of its whole margin, not also by the book's lending-only float health;
+        # the tool's own accounts not at all.
+        left_out = np.union1d(self._portfolio_rows(), self._internal_rows())
+        dist = self.book.health_distribution(exclude=left_out if len(left_out) else None)
         counts, no_debt = list(dist.counts), dist.no_debt
         if portfolio:
             # Portfolio accounts in the same bins ([edges[i], edges[i+1])), by their exact

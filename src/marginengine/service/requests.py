@@ -33,6 +33,7 @@ from marginengine.errors import ConfigError, EventError, MarginEngineError, fiel
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
 from marginengine.ledger.book_file import RESERVED_ACCOUNTS
+from marginengine.ledger.options import expired
 from marginengine.oracle.conditions import CONDITION_FIELDS
 from marginengine.sim.options_scenario import vol_ppm
 
@@ -64,13 +65,17 @@ SELF_CHECKED = {"SetConditions"}
 
 
 class RequestError(MarginEngineError):
-    """A request refused before anything was applied: ``field`` and ``reason``."""
+    """A request refused before anything was applied: ``field`` and ``reason``; with
+    several problems, ``problems`` holds each ``(field, reason)`` (the first is
+    ``field``, and ``reason`` carries the others after it, ``; field: reason``)."""
 
-    def __init__(self, field: str, reason: str, status: int = 422) -> None:
+    def __init__(self, field: str, reason: str, status: int = 422,
+                 problems: Sequence[tuple[str, str]] = ()) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
         self.status = status
+        self.problems = list(problems) or [(field, reason)]
 
 
 def price_events(config: ProtocolConfig, prices: Mapping[str, object],
@@ -130,8 +135,7 @@ def vol_events(config: ProtocolConfig, surfaces: Mapping[tuple[str, int], tuple[
     skew (as a simulator step's ``vols``); raises :class:`RequestError` at the first bad
     one. An expiry given as an SVI slice has no ATM vol to replace: send
     ``SetSviSurface`` events instead. With ``now`` (the engine's time when the events
-    apply), expiries at or before it are left out: the engine refuses their surfaces
-    (their series settle)."""
+    apply), the expiries passed then are left out (:func:`vol_fanout`)."""
     events: list[Event] = []
     for underlying in sorted(vols):
         at = f"{where}.{underlying}"
@@ -156,9 +160,28 @@ def vol_events(config: ProtocolConfig, surfaces: Mapping[tuple[str, int], tuple[
         if not expiries:
             raise RequestError(at, f"no vol surface on {underlying} yet (send "
                                    f"SetVolSurface events first)")
-        events += [SetVolSurface(underlying, t, atm, surfaces[(underlying, t)][1])
-                   for t in expiries if now is None or t > now]
+        events += vol_fanout(surfaces, underlying, atm, now)
     return events
+
+
+def vol_fanout(surfaces: Mapping[tuple[str, int], tuple[int, int]], underlying: str,
+               atm_ppm: int, now: int | None = None) -> list[Event]:
+    """One vol tick of ``underlying`` (ATM vol, ppm) as one ``SetVolSurface`` per expiry
+    of it in ``surfaces``, by expiry, each keeping its skew; with ``now`` (the engine's
+    time when they apply) only the expiries still open then
+    (:func:`marginengine.ledger.options.expired`: the engine refuses a surface for an
+    expiry passed, its series settle). Every vol tick is read by this: ``POST /ticks``'
+    and a batch's ``vols``, a replay's, a price file's ``vol.X`` cells."""
+    return [SetVolSurface(underlying, t, atm_ppm, skew)
+            for (u, t), (_, skew) in sorted(surfaces.items())
+            if u == underlying and (now is None or not expired(t, now))]
+
+
+def advanced(now: int, events: Iterable[Event]) -> int:
+    """The engine's time after ``events`` applied from ``now``: every ``AdvanceTime``
+    among them counted (a tick's ``advance_seconds``, one posted among its events), so
+    each tick of a batch or a replay reads its vols at the time it applies."""
+    return now + sum(e.seconds for e in events if isinstance(e, AdvanceTime))
 
 
 def advance_event(seconds: int | None, where: str = "advance_seconds") -> list[Event]:
@@ -183,7 +206,7 @@ def account_event(config: ProtocolConfig, known: Container[object],
             # Every problem of the event, each at its path in the request.
             named = [(field_path(where, f.partition(".")[2]), r) for f, r in exc.problems]
             rest = "".join(f"; {f}: {r}" for f, r in named[1:])
-            raise RequestError(named[0][0], named[0][1] + rest) from None
+            raise RequestError(named[0][0], named[0][1] + rest, problems=named) from None
         field, sep, reason = str(exc).partition(": ")
         _, _, attr = field.partition(".")
         if sep and attr:
@@ -276,18 +299,15 @@ class ReplayFile:
     rows: tuple[tuple[int, tuple[Event, ...], tuple[tuple[str, int], ...]], ...]
     vol_columns: tuple[str, ...] = ()
 
-    def ticks(self, surfaces: Mapping[tuple[str, int], tuple[int, int]],
-              svi: Iterable[tuple[str, int]] = ()) -> list[list[Event]]:
-        """One list of events per tick: time, prices, then each vol cell as a vol tick
-        (one ``SetVolSurface`` per expiry of the underlying with a surface in
-        ``surfaces``, its skew kept: :func:`vol_events`, as ``POST /ticks`` reads
-        ``vols``).
+    def check(self, surfaces: Mapping[tuple[str, int], tuple[int, int]],
+              svi: Iterable[tuple[str, int]] = ()) -> None:
+        """Refuse vol columns the surfaces cannot take: an underlying without a surface
+        there, or with SVI slices.
 
         Raises
         ------
         ConfigError
-            A vol column whose underlying has no surface there, or SVI slices, named
-            ``line 1, column vol.X``.
+            Each such column named ``line 1, column vol.X``.
         """
         svi = set(svi)
         problems = []
@@ -301,12 +321,37 @@ class ReplayFile:
                                 f"configuration's [options] or the book's [[vols]])")
         if problems:
             raise ConfigError(problems, source=self.source)
+
+    def tick(self, index: int, surfaces: Mapping[tuple[str, int], tuple[int, int]],
+             now: int) -> list[Event]:
+        """Tick ``index``'s events when it applies from the engine's time ``now``: time,
+        prices, then each vol cell as a vol tick (:func:`vol_fanout`, as ``POST /ticks``
+        reads ``vols``: one ``SetVolSurface`` per expiry of the underlying with a
+        surface in ``surfaces`` and still open after the tick's advance, its skew
+        kept)."""
+        _, events, vols = self.rows[index]
+        at = advanced(now, events)
+        tick = list(events)
+        for underlying, ppm in vols:
+            tick += vol_fanout(surfaces, underlying, ppm, at)
+        return tick
+
+    def ticks(self, surfaces: Mapping[tuple[str, int], tuple[int, int]],
+              svi: Iterable[tuple[str, int]] = (), now: int = 0) -> list[list[Event]]:
+        """Every tick's events (:meth:`tick`), played in order from the engine's time
+        ``now``: each tick's vols read at the time its own and the earlier ticks'
+        advances bring (an expiry passed by then is skipped, not sent to be refused).
+
+        Raises
+        ------
+        ConfigError
+            :meth:`check`'s problems.
+        """
+        self.check(surfaces, svi)
         out: list[list[Event]] = []
-        for _, events, vols in self.rows:
-            tick = list(events)
-            for underlying, ppm in vols:
-                tick += [SetVolSurface(underlying, t, ppm, skew)
-                         for (u, t), (_, skew) in sorted(surfaces.items()) if u == underlying]
+        for index in range(len(self.rows)):
+            tick = self.tick(index, surfaces, now)
+            now = advanced(now, tick)
             out.append(tick)
         return out
 

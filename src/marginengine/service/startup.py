@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -57,12 +57,14 @@ from marginengine.engine import (
     Engine,
     Event,
     SetPrice,
+    SetVolSurface,
     TradeOption,
     event_from_dict,
 )
 from marginengine.engine.snapshot import snapshot_option_events
 from marginengine.errors import ConfigError, LogError
 from marginengine.ledger.book_file import COUNTERPARTY, LIQUIDITY_ACCOUNT, Book
+from marginengine.ledger.options import expired
 from marginengine.persistence import EventLog, PostgresStore, is_postgres_url
 from marginengine.scan.files import read_book, read_prices, read_protocol
 from marginengine.service.core import DEFAULT_THRESHOLDS, Settings
@@ -234,6 +236,9 @@ class Started:
     engine: Engine
     resumed: int
     log: str
+    #: What the genesis left out, each naming its file and field (a snapshot's
+    #: ``[[vols]]`` entry of an expiry passed at the start: :func:`read_service_book`).
+    notes: list[str] = field(default_factory=list)
 
 
 def start_engine(config: ProtocolConfig, prices: dict[str, int], book_path: Path | None,
@@ -259,11 +264,12 @@ def start_engine(config: ProtocolConfig, prices: dict[str, int], book_path: Path
                     probe.engine.close()
                     raise
             return probe
+        notes: list[str] = []
         events = _checked_genesis(config, prices, book_path, source, options, check,
-                                  counterparty_cash)
+                                  counterparty_cash, notes)
         engine = Engine(config, EventLog(PostgresStore.create(log, _meta(config)), "batch"))
         _apply_genesis(engine, events)
-        return Started(engine, 0, _redact(log))
+        return Started(engine, 0, _redact(log), notes)
     elif log is not None:
         if not log.startswith("sqlite:"):
             raise LogError(f"--log: expected sqlite:PATH or postgresql://... (got {log!r})")
@@ -272,16 +278,18 @@ def start_engine(config: ProtocolConfig, prices: dict[str, int], book_path: Path
             raise LogError(f"{path}: already exists; the SQLite store never reopens a log "
                            f"for writing (replay it with marginengine replay, start on a new "
                            f"path, or use a PostgreSQL log, which the service resumes)")
+        notes = []
         events = _checked_genesis(config, prices, book_path, source, options, check,
-                                  counterparty_cash)
+                                  counterparty_cash, notes)
         engine = Engine.with_log(config, path, durability="batch")
         _apply_genesis(engine, events)
-        return Started(engine, 0, f"sqlite:{path}")
+        return Started(engine, 0, f"sqlite:{path}", notes)
+    notes = []
     events = _checked_genesis(config, prices, book_path, source, options, check,
-                                  counterparty_cash)
+                              counterparty_cash, notes)
     engine = Engine(config)
     _apply_genesis(engine, events)
-    return Started(engine, 0, "none (state is not durable)")
+    return Started(engine, 0, "none (state is not durable)", notes)
 
 
 def _redact(where: str) -> str:
@@ -290,7 +298,8 @@ def _redact(where: str) -> str:
     return redact(where)
 
 
-def read_service_book(path: Path, config: ProtocolConfig, counterparty_cash: int = 0
+def read_service_book(path: Path, config: ProtocolConfig, counterparty_cash: int = 0,
+                      notes: list[str] | None = None, now: int = 0
                       ) -> tuple[Book, list[tuple[str, Event]]]:
     """A book for the service: a lending book (CSV or Parquet; no options), or a snapshot
     (``.toml``: its ``[[accounts]]`` lending balances, and with ``[protocol.options]`` its
@@ -298,6 +307,13 @@ def read_service_book(path: Path, config: ProtocolConfig, counterparty_cash: int
     it, each with its field (:func:`marginengine.engine.snapshot.snapshot_option_events`),
     ``_book``'s ``counterparty_cash`` (options quote smallest units) deposited before the
     trades when it is positive and the book holds option positions.
+
+    A ``[[vols]]`` entry of an expiry passed at ``now`` (the service's time when the
+    genesis applies: 0) is left out, as a vol tick leaves it out
+    (:func:`marginengine.ledger.options.expired`: its series would settle, and the engine
+    refuses a surface for it), and a note naming the file and the entry is appended to
+    ``notes`` (``book.toml: vols.1: WETH expiry 0 is not after the service's time 0 ...:
+    skipped``); a position at such an expiry is refused by its field.
 
     Raises
     ------
@@ -313,7 +329,15 @@ def read_service_book(path: Path, config: ProtocolConfig, counterparty_cash: int
     if held:
         raise ConfigError([f"{held[0].where}.positions: the service opens no perp positions "
                            f"from a book (post Trade events to POST /events)"])
-    events = snapshot_option_events(data, config, source=str(path))
+    events = []
+    for where, event in snapshot_option_events(data, config, source=str(path)):
+        if isinstance(event, SetVolSurface) and expired(event.expiry, now):
+            if notes is not None:
+                notes.append(f"{path}: {where}: {event.underlying} expiry {event.expiry} is "
+                             f"not after the service's time {now} (its series settle; a "
+                             f"surface for it is refused): skipped")
+            continue
+        events.append((where, event))
     opts = config.options
     if counterparty_cash > 0 and opts is not None and any(
             isinstance(e, TradeOption) for _, e in events):
@@ -326,8 +350,11 @@ def read_service_book(path: Path, config: ProtocolConfig, counterparty_cash: int
 def _checked_genesis(config: ProtocolConfig, prices: dict[str, int], book_path: Path | None,
                      source: str, options: tuple[Event, ...] = (),
                      check: Callable[[Engine], object] | None = None,
-                     counterparty_cash: int = 0) -> list[Event]:
-    book, book_options = (read_service_book(book_path, config, counterparty_cash)
+                     counterparty_cash: int = 0, notes: list[str] | None = None
+                     ) -> list[Event]:
+    # The genesis applies on a fresh engine, at its time 0, after the [options] table's
+    # events (none of which moves the clock): read_service_book's default ``now``.
+    book, book_options = (read_service_book(book_path, config, counterparty_cash, notes)
                           if book_path is not None else (None, []))
     events = genesis_events(config, prices, book, (*options, *(e for _, e in book_options)))
     first = len(events) - len(book_options)

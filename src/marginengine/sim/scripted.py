@@ -33,6 +33,7 @@ from marginengine.engine import (
     Withdraw,
 )
 from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT, RAY, WAD, Rounding
+from marginengine.ledger.options import expired
 from marginengine.ledger.perp import quote_value
 from marginengine.liquidation import base_for_collateral
 from marginengine.margin import NO_DEBT_HEALTH, MarginKind, underwater_value, value_of
@@ -365,7 +366,7 @@ class ScenarioRunner:
         for vol in self.scenario.step_vols[index]:
             # A step's vols move every listed expiry still open: the engine refuses a
             # surface for an expiry the clock has reached (its series settle instead).
-            if vol.expiry > self.engine.ledger.time:
+            if not expired(vol.expiry, self.engine.ledger.time):
                 self._apply(vol)
         for kind, account_id, asset, amount in actions:
             if kind == "borrow_max":

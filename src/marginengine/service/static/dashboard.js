@@ -89,16 +89,19 @@ async function refresh() {
       if (!history[asset] && r.price > 0) history[asset] = [r.price];
     }
     if (!select.dataset.chosen) {
-      // Default: the asset with the most value supplied net of its borrows (the
-      // collateral a crash hits, not the stablecoin lent out).
+      // Default: the options' underlying where there are options (what their margins
+      // move on), else the asset with the most value supplied net of its borrows (the
+      // collateral a crash hits, not the stablecoin lent out). A book lending much
+      // USDC beside WETH options picked USDC, whose fall moves nothing.
       const value = ([a, r]) => ((r.supplied - r.borrowed) / Math.pow(10, r.decimals)) * r.price;
       const top = Object.entries(summary.assets).filter(([a, r]) => r.price > 0 && r.supplied > 0).sort((x, y) => value(y) - value(x))[0];
-      const pick = top ? top[0] : [...underlyings].sort()[0];
+      const pick = [...underlyings].sort()[0] || (top ? top[0] : undefined);
       if (pick) { select.value = pick; select.dataset.chosen = "1"; }
     }
     if (select.value) {
       const heat = await get(`/heatmap?asset=${encodeURIComponent(select.value)}&steps=10&max_drop=0.5`);
-      bars(document.getElementById("heatmap"), heat.levels.map((l) => fmt(l.price, 0)),
+      // Prices below 10 USD with cents (a stablecoin's levels were all "1").
+      bars(document.getElementById("heatmap"), heat.levels.map((l) => fmt(l.price, l.price < 10 ? 2 : 0)),
            heat.levels.map((l) => l.debt), "#ff7f0e");
     }
     await drawOptions(summary.options);
