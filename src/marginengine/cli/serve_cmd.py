@@ -93,7 +93,8 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
         token = secrets.token_urlsafe(24)
     started = start_engine(cfg.protocol, cfg.prices, book or cfg.book, log, cfg.source,
                            cfg.options, check=replay_ticks,
-                           counterparty_cash=cfg.counterparty_cash)
+                           counterparty_cash=cfg.counterparty_cash,
+                           book_open=cfg.section.book_open)
     ticks = replay_ticks(started.engine)
     service = Service(started.engine, cfg.settings())
     app = create_app(service, token, max_body=cfg.section.max_body, rate=cfg.section.rate,
