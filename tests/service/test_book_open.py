@@ -1,0 +1,116 @@
+"""``[service] book_open``: a snapshot holding accounts under margin is refused through
+borrows ("borrow", the default) and loads as it stands ("import": ``ImportAccount`` per
+account after the ``_liquidity`` deposits the imports need)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from marginengine.engine import Deposit, Engine, ImportAccount
+from marginengine.errors import ConfigError
+from marginengine.ledger.book_file import Book, BookAccount
+from marginengine.service.core import Service
+from marginengine.service.startup import (
+    LIQUIDITY_ACCOUNT,
+    import_genesis,
+    read_config,
+    start_engine,
+)
+from tests.conftest import ETH, USDC
+
+CONFIG = """
+[protocol]
+preset = "aave-v3"
+[protocol.markets.WETH]
+[protocol.markets.USDC]
+[prices]
+WETH = 2000
+USDC = 1
+[service]
+book = "snapshot.toml"
+"""
+# A snapshot taken in a crash (WETH at 2,000; aave-v3: LTV 80.5%, threshold 83%): alice's
+# 4.75 WETH (9,500 USD) against 8,300 USDC, HF 7,885 / 8,300 = 0.95; bob's 10 WETH against
+# 15,000 USDC, HF 16,600 / 15,000 = 1.1067, within his 16,100 of borrowing power; dave
+# supplies 5,000 USDC.
+SNAPSHOT = """
+[[accounts]]
+id = "alice"
+supplied = { WETH = "4.75" }
+borrowed = { USDC = "8300" }
+
+[[accounts]]
+id = "bob"
+supplied = { WETH = "10" }
+borrowed = { USDC = "15000" }
+
+[[accounts]]
+id = "dave"
+supplied = { USDC = "5000" }
+"""
+
+
+def config(tmp_path: Path, extra: str = "") -> Path:
+    (tmp_path / "snapshot.toml").write_text(SNAPSHOT)
+    path = tmp_path / "serve.toml"
+    path.write_text(CONFIG + extra)
+    return path
+
+
+def test_snapshot_under_margin_when_borrow_then_refused_and_nothing_written(
+        tmp_path: Path) -> None:
+    cfg = read_config(config(tmp_path))
+    assert cfg.section.book_open == "borrow"
+    log = tmp_path / "events.sqlite"
+    with pytest.raises(ConfigError, match="the engine refuses this book") as info:
+        start_engine(cfg.protocol, cfg.prices, cfg.book, f"sqlite:{log}")
+    assert 'Borrow {"type": "Borrow", "account": "alice"' in str(info.value)
+    assert not log.exists()
+
+
+def test_snapshot_under_margin_when_import_then_loads_alerts_and_replays(
+        tmp_path: Path) -> None:
+    cfg = read_config(config(tmp_path, 'book_open = "import"\n'))
+    assert cfg.section.book_open == "import"
+    log = tmp_path / "events.sqlite"
+    started = start_engine(cfg.protocol, cfg.prices, cfg.book, f"sqlite:{log}",
+                           book_open=cfg.section.book_open)
+    engine = started.engine
+    assert engine.account_data("alice").health_factor == 950_000_000_000_000_000
+    # Liquidity: alice and bob owe 23,300 USDC before dave's 5,000 are imported, so
+    # _liquidity supplies all 23,300 (the imports' peak shortfall, in book order) and
+    # the protocol funds nothing; "borrow" would deposit 23,300 - 5,000 = 18,300.
+    assert engine.ledger.supply_of(LIQUIDITY_ACCOUNT, "USDC") == 23_300 * USDC
+    assert engine.ledger.reserves["USDC"].reserves_ray == 0
+    service = Service(engine, cfg.settings())
+    assert service.account_count() == 4
+    assert engine.liquidation_quote("alice").debt_to_cover == 8_300 * USDC
+    expected = engine.state_hash()
+    engine.close()
+    replayed, report = Engine.replay(log)
+    # 2 prices, 1 liquidity deposit, 3 imports.
+    assert report.events == 6 and report.state_hash == expected
+    assert replayed.state.imported == 3
+
+
+def test_import_genesis_when_suppliers_first_then_liquidity_as_under_borrow() -> None:
+    # dave's 5,000 USDC first: the peak shortfall is the book's debt less its supply,
+    # 23,300 - 5,000 = 18,300, what "borrow" deposits.
+    book = Book([BookAccount("dave", {"USDC": 5_000 * USDC}),
+                 BookAccount("alice", {"WETH": 475 * ETH // 100}, {"USDC": 8_300 * USDC}),
+                 BookAccount("bob", {"WETH": 10 * ETH}, {"USDC": 15_000 * USDC}),
+                 BookAccount("carol", {"WETH": 10 * ETH}, {"WETH": 9 * ETH}, emode=1)])
+    events = import_genesis(book)
+    assert events[0] == Deposit(LIQUIDITY_ACCOUNT, "USDC", 18_300 * USDC)
+    # carol's WETH debt is covered by the WETH supplied before it (24.75): no deposit.
+    assert len(events) == 5
+    assert events[4] == ImportAccount("carol", (("WETH", 10 * ETH),), (("WETH", 9 * ETH),),
+                                      1)
+
+
+def test_config_when_book_open_unknown_then_field_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        read_config(config(tmp_path, 'book_open = "replay"\n'))
+    assert any(p.startswith("service.book_open:") for p in info.value.problems)
