@@ -60,7 +60,10 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
 
     CONFIG is a TOML file with [protocol], [prices] (the starting prices), an optional
     [service] table (thresholds, max_quotes, max_events, max_body, rate, burst, book,
-    counterparty_cash: _book's options cash for a snapshot book's option positions) and,
+    counterparty_cash: _book's options cash for a snapshot book's option positions,
+    book_open: "borrow" (default; the engine decides every deposit and borrow) or
+    "import" (the book as it stands, ImportAccount per account: a snapshot holding
+    accounts under margin loads)) and,
     with [protocol.options], an optional [options] table (the simulator's: security_module,
     cash, [[options.expiries]], [[options.trades]]) opening an options book.
     API documentation: /docs. Metrics: /metrics.
