@@ -135,7 +135,8 @@ def emode_fields(config: ProtocolConfig, category_id: int, borrowed: Iterable[st
 
 
 def engine_from_accounts(config: ProtocolConfig, prices: Mapping[str, int],
-                         accounts: Sequence[BookAccount], source: str | None = None) -> Engine:
+                         accounts: Sequence[BookAccount], source: str | None = None,
+                         checked: bool = False) -> Engine:
     """Build an engine holding validated accounts at validated prices, as they stand: the
     snapshot builder's rules, which every snapshot and every scanned book goes through.
 
@@ -158,14 +159,19 @@ def engine_from_accounts(config: ProtocolConfig, prices: Mapping[str, int],
         In the order built; balances in smallest units, positive (zero amounts left out),
         of the protocol's markets, every one priced; ids well formed and distinct, none
         :data:`BOOK`; e-mode categories the protocol's, allowing what is borrowed; perp
-        sizes nonzero. The callers check all this and name the field or line of each
+        sizes nonzero. The readers check all this and name the field or line of each
         problem (:func:`engine_from_snapshot` ``accounts.N.field``, the book reader
-        :func:`marginengine.ledger.book_file.read_book` ``FILE:LINE: field``); the lending
-        balances are checked again here by ``ImportAccount``'s structural rule
-        (:func:`marginengine.margin.account_import.import_problems`), so a caller that
-        skipped it is told, not given a ledger no event could build.
+        :func:`marginengine.ledger.book_file.read_book` ``FILE:LINE: field``).
     source
         Named in the errors raised.
+    checked
+        ``False`` (the default, for a caller holding accounts of its own): the lending
+        balances are checked first by ``ImportAccount``'s structural rule
+        (:func:`marginengine.margin.account_import.import_problems`; ids distinct too), so
+        a caller that skipped a reader is told, field by field, not given a ledger no
+        event could build. ``True``: the accounts come from a reader that has checked
+        them by line (the snapshot builder, ``scan.files.engine_from_book``); the check,
+        5 us an account, is not run twice.
 
     Raises
     ------
@@ -175,7 +181,7 @@ def engine_from_accounts(config: ProtocolConfig, prices: Mapping[str, int],
     """
     problems: list[str] = []
     seen: set[str] = set()
-    for i, acct in enumerate(accounts):
+    for i, acct in enumerate(() if checked else accounts):
         where = field_path("accounts", i)
         problems += [f"{where}.{'id' if f == 'account' else f}: {r}" for f, r in
                      import_problems(config, acct.id, acct.supplied.items(),
@@ -268,7 +274,7 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
         problems.append(f"prices.{asset}: missing (an account holds {asset})")
     if problems:
         raise ConfigError(problems, source=source)
-    engine = engine_from_accounts(config, prices, accounts, source=source)
+    engine = engine_from_accounts(config, prices, accounts, source=source, checked=True)
     for event in snapshot_vol_events(snap):
         out = engine.apply(event)
         if not out.accepted:
