@@ -5,6 +5,7 @@ account after the ``_liquidity`` deposits the imports need)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from marginengine.service.startup import (
     start_engine,
 )
 from tests.conftest import ETH, USDC
+from tests.service.conftest import AUTH
 
 CONFIG = """
 [protocol]
@@ -114,3 +116,26 @@ def test_config_when_book_open_unknown_then_field_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         read_config(config(tmp_path, 'book_open = "replay"\n'))
     assert any(p.startswith("service.book_open:") for p in info.value.problems)
+
+
+def test_post_events_when_import_after_genesis_then_engine_refuses(client: Any) -> None:
+    # The conftest's engine has borrowed (genesis closed by alice's Borrow): an
+    # ImportAccount reaches the engine, which refuses it, and nothing changes.
+    state = client.get("/state").json()
+    event = {"type": "ImportAccount", "account": "mallory", "supplied": {"WETH": ETH},
+             "borrowed": {"USDC": 1_000_000 * USDC}}
+    r = client.post("/events", json={"events": [event]}, headers=AUTH)
+    assert r.status_code == 200
+    outcome = r.json()["outcomes"][0]
+    assert outcome["outcome"] == "ImportAccountRejected"
+    assert outcome["code"] == "IMPORT_AFTER_GENESIS"
+    assert outcome["data"] == {"closed_by": "Borrow", "account": "mallory"}
+    after = client.get("/state").json()
+    assert after["seq"] == state["seq"] + 1  # the refusal is in the log, nothing else
+    assert client.get("/accounts/mallory").status_code == 404
+    # A malformed balance is a 422 naming its path in the request.
+    event["supplied"] = {"WETH": 1.5}
+    r = client.post("/events", json={"events": [event]}, headers=AUTH)
+    assert r.status_code == 422
+    assert r.json()["error"] == ("events.0.supplied.WETH: must be an integer in smallest "
+                                 "units (got 1.5)")
