@@ -139,3 +139,27 @@ def test_post_events_when_import_after_genesis_then_engine_refuses(client: Any) 
     assert r.status_code == 422
     assert r.json()["error"] == ("events.0.supplied.WETH: must be an integer in smallest "
                                  "units (got 1.5)")
+
+
+def test_snapshot_when_import_structurally_refused_then_account_and_field_named(
+        tmp_path: Path) -> None:
+    # Comet's base balance is signed (the book reader leaves this to the engine): bob
+    # supplies and owes USDC, which no import can book; nothing is written.
+    (tmp_path / "snap.toml").write_text('[[accounts]]\nid = "bob"\n'
+                                        'supplied = { WETH = "1", USDC = "10" }\n'
+                                        'borrowed = { USDC = "100" }\n')
+    path = tmp_path / "serve.toml"
+    path.write_text('[protocol]\npreset = "compound-v3"\n[protocol.markets.USDC]\n'
+                    '[protocol.markets.WETH]\n[prices]\nWETH = 2000\nUSDC = 1\n'
+                    '[service]\nbook = "snap.toml"\nbook_open = "import"\n')
+    cfg = read_config(path)
+    log = tmp_path / "events.sqlite"
+    with pytest.raises(ConfigError) as info:
+        start_engine(cfg.protocol, cfg.prices, cfg.book, f"sqlite:{log}",
+                     book_open=cfg.section.book_open)
+    assert info.value.problems[1].startswith(
+        f"{tmp_path / 'snap.toml'}: accounts.0: ImportAccount {{")
+    assert info.value.problems[1].endswith(
+        "(event 4): borrowed.USDC: in compound-v3 the base balance is signed: an account "
+        "supplies USDC or borrows it, not both")
+    assert not log.exists()
