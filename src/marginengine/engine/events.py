@@ -1,7 +1,8 @@
 """Events: the commands the engine applies, and the outcomes it records.
 
 Every event is a frozen dataclass of plain fields (ids, asset symbols, ints), so it
-serializes to JSON and back without loss. Malformed arguments (a float amount, a missing
+serializes to JSON and back without loss; ``ImportAccount``'s balances are tuples of
+``(asset, amount)`` pairs, JSON tables in the log. Malformed arguments (a float amount, a missing
 field) raise :class:`~marginengine.errors.EventError`; arguments that are well formed but
 not allowed (a zero amount, an unknown asset, more than the balance) are *refused*: the
 engine records an outcome ``<Type>Rejected`` with the reason and changes nothing.
