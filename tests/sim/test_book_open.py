@@ -133,3 +133,22 @@ def test_import_when_family_keeps_its_own_state_then_book_open_refused() -> None
                             "morpho-blue does not apply") for p in info.value.problems)
     with pytest.raises(ConfigError, match="book.open"):
         scenario_spec(apply_overrides(data, ["book.open=replay"]))
+
+
+def test_emode_book_when_imported_then_same_liquidations_as_borrowed() -> None:
+    # lst_crash_emode cut to 300 accounts and 40 steps: the loops in e-mode category 1.
+    # Every borrow is admitted, so both ways open the same ledger (the category set by
+    # SetUserEMode or by the import) and the crash liquidates the same 186 times; the
+    # import takes 612 events against 1,018 (no SetUserEMode, one event per account).
+    path = EXAMPLES / "lst_crash_emode.toml"
+    cut = ["book.accounts=300", "book.total_debt=20000000", "book.whales=2", "steps=40"]
+    borrow, imported = (
+        run_cascade(apply_overrides(read_toml(path), [*cut, f"book.open={mode}"]),
+                    source=str(path), amplification=False).summary
+        for mode in ("borrow", "import"))
+    for key in ("liquidation_count", "liquidated_value", "bad_debt", "borrowed_value"):
+        assert imported[key] == borrow[key], key
+    assert borrow["liquidation_count"] == 186
+    assert (borrow["events"], imported["events"]) == (1_018, 612)
+    assert (imported["opened_above_borrowing_power"], imported["opened_below_health_1"]) \
+        == (0, 0)
