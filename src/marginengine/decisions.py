@@ -40,6 +40,12 @@ class Code(StrEnum):
     EVENT_NOT_SUPPORTED = "EVENT_NOT_SUPPORTED"
     SELF_LIQUIDATION = "SELF_LIQUIDATION"
     SELF_TRADE = "SELF_TRADE"
+    # ---- ImportAccount (the engine's own): an account booked as it stands, at genesis
+    #: A structural problem of the import (``data["field"]`` names it: ``account``,
+    #: ``supplied.WETH``, ``borrowed.USDC``, ``emode``); no margin is checked.
+    INVALID_IMPORT = "INVALID_IMPORT"
+    #: An import after genesis (``data["closed_by"]``: the event type that closed it).
+    IMPORT_AFTER_GENESIS = "IMPORT_AFTER_GENESIS"
     # ---- prices and oracles (the engine's own)
     PRICE_NOT_SET = "PRICE_NOT_SET"
     PRICE_NOT_USABLE = "PRICE_NOT_USABLE"

@@ -85,3 +85,24 @@ def test_simulate_when_backtest_crash_on_one_second_steps_then_runs_instead_of_o
     assert "internal error" not in err
     summary = json.loads(stdout)
     assert summary["runs"] == 2
+
+
+def test_simulate_when_book_imported_then_log_replays_to_summary_hash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # crv_spiral's 40 accounts imported as they stand (--set book.open=import): one
+    # ImportAccount each instead of a Deposit and a Borrow, 354 - 40 = 314 events, and the
+    # same 127 liquidations; the log replays (each import at genesis again) to the hash.
+    out = tmp_path / "crv"
+    code, stdout, _ = run(["simulate", str(EXAMPLES / "crv_spiral.toml"), "--out", str(out),
+                           "--json", "--quiet", "--set", "book.open=import"], capsys)
+    assert code == 0
+    summary = json.loads(stdout)
+    assert (summary["book_open"], summary["events"], summary["liquidation_count"]) == (
+        "import", 314, 127)
+    code, stdout, _ = run(["replay", str(out / "events.sqlite"), "--json"], capsys)
+    assert code == 0 and json.loads(stdout)["state_hash"] == summary["state_hash"]
+    code, _, err = run(["simulate", str(EXAMPLES / "crv_spiral.toml"), "--out",
+                        str(tmp_path / "bad"), "--quiet", "--set", "book.open=bogus"], capsys)
+    assert code == 2 and "book.open: must be 'borrow' or 'import' (got 'bogus')" in err
+    assert not (tmp_path / "bad").exists()

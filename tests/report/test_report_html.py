@@ -379,3 +379,31 @@ def test_explanation_when_perp_cascade_then_waterfall_sentence_matches_the_summa
                              explanation=result.explanation, scenario=data)
     assert page_path is not None
     assert "perp" in parse(page_path).ids
+
+
+def test_report_when_book_imported_then_opened_under_margin_counts_shown(
+    small_run: tuple[Any, Path, dict[str, Any]], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    # quickstart opens by borrows: the counts (0 by rule) stay out of the headline; the
+    # same page for a book imported as it stands shows them.
+    from marginengine.report import interactive
+
+    monkeypatch.setattr(interactive, "available", lambda: False)
+    result, _, data = small_run
+    assert result.summary["book_open"] == "borrow"
+    (tmp_path / "borrow").mkdir()
+    (tmp_path / "import").mkdir()
+    page = write_report(tmp_path / "borrow", "quickstart", result.summary, result.series,
+                        scenario=data)
+    assert page is not None
+    headline = page.read_text().split("<h2>Summary</h2>")[1].split("<h2>")[0]
+    assert "opened_above_borrowing_power" not in headline
+    imported = {**result.summary, "book_open": "import",
+                "opened_above_borrowing_power": 7, "opened_below_health_1": 4}
+    page = write_report(tmp_path / "import", "quickstart", imported, result.series,
+                        scenario=data)
+    assert page is not None
+    headline = page.read_text().split("<h2>Summary</h2>")[1].split("<h2>")[0]
+    assert re.search(r"<td>opened_above_borrowing_power</td><td[^>]*>7</td>", headline)
+    assert re.search(r"<td>opened_below_health_1</td><td[^>]*>4</td>", headline)

@@ -62,7 +62,10 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
     CONFIG is a TOML file with [protocol], [prices] (the starting prices), an optional
     [service] table (thresholds, max_quotes, max_events, max_body, rate, burst, book,
     counterparty_cash: _book's options cash for a snapshot book's option positions; a
-    snapshot's [[vols]] of an expiry passed at the start are skipped with a note) and,
+    snapshot's [[vols]] of an expiry passed at the start are skipped with a note,
+    book_open: "borrow" (default; the engine decides every deposit and borrow) or
+    "import" (the book as it stands, ImportAccount per account: a snapshot holding
+    accounts under margin loads)) and,
     with [protocol.options], an optional [options] table (the simulator's: security_module,
     cash, [[options.expiries]], [[options.trades]]) opening an options book.
     API documentation: /docs. Metrics: /metrics.
@@ -94,7 +97,8 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
         token = secrets.token_urlsafe(24)
     started = start_engine(cfg.protocol, cfg.prices, book or cfg.book, log, cfg.source,
                            cfg.options, check=check_replay,
-                           counterparty_cash=cfg.counterparty_cash)
+                           counterparty_cash=cfg.counterparty_cash,
+                           book_open=cfg.section.book_open)
     check_replay(started.engine)
     service = Service(started.engine, cfg.settings())
     app = create_app(service, token, max_body=cfg.section.max_body, rate=cfg.section.rate,

@@ -160,6 +160,8 @@ COMMON_EVENTS: frozenset[str] = frozenset({
     "Deposit", "Withdraw", "Borrow", "Repay", "SetPrice", "AdvanceTime", "SetConditions",
     "SetSequencer", "DepositQuote", "WithdrawQuote", "TransferQuote", "Trade",
     "LiquidatePerp", "FundInsurance", "SetRiskParams", "SetCrowding",
+    # an account as it stands, at genesis (engine/lending_handlers.py import_account)
+    "ImportAccount",
     # options (engine/option_handlers.py): refused unless the protocol has [options]
     "DepositOptionCash", "WithdrawOptionCash", "TradeOption", "SettleOption", "SetVolSurface",
     "SetSviSurface",

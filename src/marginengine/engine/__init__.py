@@ -12,6 +12,7 @@ from marginengine.engine.engine import (
 )
 from marginengine.engine.events import (
     EVENT_TYPES,
+    GENESIS_EVENTS,
     Absorb,
     AdvanceTime,
     Bark,
@@ -43,6 +44,7 @@ from marginengine.engine.events import (
     Event,
     FundInsurance,
     FundSecurityModule,
+    ImportAccount,
     Liquidate,
     LiquidatePerp,
     LiquityAdjustTrove,
@@ -99,6 +101,7 @@ from marginengine.engine.events import (
 
 __all__ = [
     "EVENT_TYPES",
+    "GENESIS_EVENTS",
     "Absorb",
     "AdvanceTime",
     "Bark",
@@ -133,6 +136,7 @@ __all__ = [
     "FundInsurance",
     "FundSecurityModule",
     "HandlerContext",
+    "ImportAccount",
     "Liquidate",
     "LiquidatePerp",
     "LiquidationQuote",

@@ -277,6 +277,8 @@ class Engine(StateReads):
             outcome = Outcome.refused(seq, event, rejection.refusal)
             self._write(outcome)
         self.seq = seq
+        if state.genesis_closed_by is None and outcome.accepted:
+            state.note_accepted(event)
         if change is not None:
             self._notify(self._apply_listeners, change)
             if self.log is not None and self.log.pending:

@@ -1,7 +1,8 @@
 """Events: the commands the engine applies, and the outcomes it records.
 
 Every event is a frozen dataclass of plain fields (ids, asset symbols, ints), so it
-serializes to JSON and back without loss. Malformed arguments (a float amount, a missing
+serializes to JSON and back without loss; ``ImportAccount``'s balances are tuples of
+``(asset, amount)`` pairs, JSON tables in the log. Malformed arguments (a float amount, a missing
 field) raise :class:`~marginengine.errors.EventError`; arguments that are well formed but
 not allowed (a zero amount, an unknown asset, more than the balance) are *refused*: the
 engine records an outcome ``<Type>Rejected`` with the reason and changes nothing.
@@ -150,6 +151,87 @@ class SetUserEMode(Event):
         if not 0 <= self.category <= 255:
             raise EventError(f"SetUserEMode.category: must be an e-mode category id within "
                              f"0 and 255 (Aave's uint8; got {self.category})")
+
+
+#: An account's balances in an :class:`ImportAccount`: ``(asset, amount)`` pairs, amounts in
+#: the asset's smallest units, in the order given.
+Balances = tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class ImportAccount(Event):
+    """Book ``account`` as it stands: ``supplied`` and ``borrowed`` (asset -> smallest
+    units) and its e-mode category ``emode`` (0: none), with no margin check, as a
+    protocol's state read at one moment holds it (a snapshot taken in a crash holds
+    accounts above their borrowing power and below health 1).
+
+    Accepted only at genesis: before the first accepted event that is not one of
+    :data:`GENESIS_EVENTS` (prices, market conditions, vol surfaces, the sequencer,
+    deposits and funds, other imports), so no clock has run, no index has moved and no
+    decision on margin has been taken; later it is refused ``IMPORT_AFTER_GENESIS``. The
+    checks are structural only (``INVALID_IMPORT``, naming the field): a well-formed id
+    the ledger does not hold yet, the protocol's markets, positive amounts, an e-mode
+    category that exists and lets the account borrow what it owes, Comet's signed base
+    balance, a price for every asset held. The supplies are booked first; where the pool's
+    cash cannot fund the debt, the protocol funds the difference (protocol-owned
+    liquidity, booked as reserves: the snapshot builder's rule, :mod:`marginengine.ledger.
+    imports`), then the debt is booked. Lending balances only: perp and option positions
+    open through their own events.
+
+    In JSON (the log, ``POST /events``) the balances are tables:
+    ``{"type": "ImportAccount", "account": "alice", "supplied": {"WETH": 10000000000000000000},
+    "borrowed": {"USDC": 19000000000}, "emode": 0}``. A malformed table (not a table, an
+    amount that is not an integer, an asset named twice) raises :class:`EventError`
+    naming ``supplied.ASSET`` or ``borrowed.ASSET``.
+    """
+
+    account: str
+    supplied: Balances = ()
+    borrowed: Balances = ()
+    emode: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "supplied", _balances("supplied", self.supplied))
+        object.__setattr__(self, "borrowed", _balances("borrowed", self.borrowed))
+        if not 0 <= self.emode <= 255:
+            raise EventError(f"ImportAccount.emode: must be an e-mode category id within "
+                             f"0 and 255 (Aave's uint8; got {self.emode})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"type": "ImportAccount", "account", "supplied": {asset: amount},
+        "borrowed": {asset: amount}, "emode"}``."""
+        return {"type": self.name, "account": self.account, "supplied": dict(self.supplied),
+                "borrowed": dict(self.borrowed), "emode": self.emode}
+
+    def to_json(self) -> str:
+        """The JSON of :meth:`to_dict` (the balances as tables)."""
+        return encode(self.to_dict())
+
+
+def _balances(name: str, value: object) -> Balances:
+    """``value`` (a table of asset -> amount, or ``(asset, amount)`` pairs) as
+    :data:`Balances`, or :class:`EventError` naming ``ImportAccount.{name}[.ASSET]``."""
+    where = f"ImportAccount.{name}"
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, tuple | list) and all(
+            isinstance(p, tuple | list) and len(p) == 2 for p in value):
+        items = [(p[0], p[1]) for p in value]
+    else:
+        raise EventError(f"{where}: must be a table of asset -> amount in smallest units "
+                         f"(got {value!r})")
+    seen: set[str] = set()
+    for asset, amount in items:
+        if not isinstance(asset, str):
+            raise EventError(f"{where}: an asset is named by a string (got {asset!r})")
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise EventError(f"{where}.{asset}: must be an integer in smallest units "
+                             f"(got {amount!r})")
+        if asset in seen:
+            raise EventError(f"{where}.{asset}: given twice")
+        seen.add(asset)
+    return tuple(items)
 
 
 @dataclass(frozen=True)
@@ -1137,10 +1219,20 @@ EVENT_TYPES: dict[str, type[Event]] = {
                 BuyCollateral, DepositQuote, WithdrawQuote, TransferQuote, Trade,
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
                 SetConditions, SetSequencer, SetRiskParams, SetCrowding, SetUserEMode,
-                *MORPHO_EVENT_CLASSES,
+                ImportAccount, *MORPHO_EVENT_CLASSES,
                 *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES, *EULER_EVENT_CLASSES,
                 *MANGO_EVENT_CLASSES, *DRIFT_EVENT_CLASSES, *PORTFOLIO_AUCTION_EVENT_CLASSES)
 }
+
+
+#: The events that keep the engine at genesis, where :class:`ImportAccount` is accepted:
+#: market inputs (prices, conditions, vol surfaces, the sequencer), deposits and funds
+#: (lenders' liquidity, quote, insurance, the security module, options cash), and imports.
+#: None decides on margin or moves the clock; the first other event accepted (a borrow, a
+#: trade, a liquidation, ``AdvanceTime``, a parameter change) closes genesis for good.
+GENESIS_EVENTS: frozenset[type[Event]] = frozenset({
+    ImportAccount, SetPrice, SetConditions, SetSequencer, SetVolSurface, SetSviSurface,
+    Deposit, DepositQuote, FundInsurance, FundSecurityModule, DepositOptionCash})
 
 
 def event_from_dict(data: Any) -> Event:

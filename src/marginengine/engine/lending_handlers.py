@@ -21,6 +21,7 @@ from marginengine.engine.events import (
     Borrow,
     BuyCollateral,
     Deposit,
+    ImportAccount,
     Liquidate,
     Repay,
     SetUserEMode,
@@ -28,6 +29,8 @@ from marginengine.engine.events import (
 )
 from marginengine.fixedpoint import RAY, WAD
 from marginengine.ledger import LedgerError
+from marginengine.ledger.book_file import BookAccount
+from marginengine.ledger.imports import book_as_they_stand
 from marginengine.liquidation import (
     CloseFactorPlan,
     LiquidationRefused,
@@ -42,6 +45,7 @@ from marginengine.liquidation import (
 from marginengine.margin import AccountData, InitialScope
 from marginengine.margin import emode as emode_rules
 from marginengine.margin import validation as rules_of
+from marginengine.margin.account_import import validate_import
 
 
 def deposit(ctx: HandlerContext, e: Deposit) -> dict[str, Any]:
@@ -185,6 +189,31 @@ def repay(ctx: HandlerContext, e: Repay) -> dict[str, Any]:
     paid = min(amount, debt)
     ctx.ledger.repay(e.account, asset, paid)
     return {"repaid": paid}
+
+
+# ---------------------------------------------------------------------- an account as it stands
+def import_account(ctx: HandlerContext, e: ImportAccount) -> dict[str, Any]:
+    """Book an account as a protocol's state holds it, at genesis only, with structural
+    checks only (:mod:`marginengine.margin.account_import`) and the snapshot builder's
+    booking (:func:`marginengine.ledger.imports.book_as_they_stand`): no margin is asked,
+    so an account above its borrowing power or below health 1 is booked as it is."""
+    closed = ctx.genesis_closed_by
+    if closed is not None:
+        ctx.refuse(Code.IMPORT_AFTER_GENESIS,
+                   f"an account is imported only at genesis, before any event but prices, "
+                   f"market inputs, deposits and imports ({closed} was applied since)",
+                   closed_by=closed, account=e.account)
+    refusal = validate_import(ctx.config, e.account, e.supplied, e.borrowed, e.emode)
+    if refusal:
+        ctx.refuse_with(refusal)
+    if e.account in ctx.ledger.accounts:
+        reason = (f"{e.account!r} is held already: an account is imported whole, once, "
+                  "before anything else books it")
+        ctx.refuse(Code.INVALID_IMPORT, f"account: {reason}", field="account",
+                   account=e.account, reason=reason)
+    funded = book_as_they_stand(ctx.ledger, [BookAccount(
+        e.account, dict(e.supplied), dict(e.borrowed), emode=e.emode)])
+    return {"funded": funded}
 
 
 # ---------------------------------------------------------------------- Aave setUserEMode

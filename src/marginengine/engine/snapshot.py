@@ -71,7 +71,9 @@ from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
 from marginengine.ledger.book_file import COUNTERPARTY, RESERVED_ACCOUNTS, BookAccount
+from marginengine.ledger.imports import book_as_they_stand
 from marginengine.ledger.options import OptionSeries
+from marginengine.margin.account_import import import_problems
 from marginengine.margin.emode import emode_problems
 
 
@@ -133,15 +135,19 @@ def emode_fields(config: ProtocolConfig, category_id: int, borrowed: Iterable[st
 
 
 def engine_from_accounts(config: ProtocolConfig, prices: Mapping[str, int],
-                         accounts: Sequence[BookAccount], source: str | None = None) -> Engine:
-    """Build an engine holding validated accounts at validated prices: the snapshot
-    builder's rules, which every snapshot and every scanned book goes through.
+                         accounts: Sequence[BookAccount], source: str | None = None,
+                         checked: bool = False) -> Engine:
+    """Build an engine holding validated accounts at validated prices, as they stand: the
+    snapshot builder's rules, which every snapshot and every scanned book goes through.
 
-    The prices are set (``SetPrice``, by asset), then every account's e-mode category,
-    every supply (at index 1), the protocol's funding of whatever the accounts owe beyond
-    what they supplied, every borrow, every perp quote balance, and every perp position
-    against :data:`BOOK`; then each market's rates are updated and conservation is
-    checked.
+    The prices are set (``SetPrice``, by asset), then the accounts' lending balances are
+    booked by the rule of ``ImportAccount`` (:func:`marginengine.ledger.imports.
+    book_as_they_stand`, all accounts at once: every e-mode category, every supply at
+    index 1, the protocol's funding of whatever the accounts owe beyond what they
+    supplied, every borrow), with no margin check, so an account above its borrowing
+    power or below health 1 is held as it is; then every perp quote balance, and every
+    perp position against :data:`BOOK`; then each market's rates are updated and
+    conservation is checked.
 
     Parameters
     ----------
@@ -153,41 +159,47 @@ def engine_from_accounts(config: ProtocolConfig, prices: Mapping[str, int],
         In the order built; balances in smallest units, positive (zero amounts left out),
         of the protocol's markets, every one priced; ids well formed and distinct, none
         :data:`BOOK`; e-mode categories the protocol's, allowing what is borrowed; perp
-        sizes nonzero. The callers check all this and name the field or line of each
+        sizes nonzero. The readers check all this and name the field or line of each
         problem (:func:`engine_from_snapshot` ``accounts.N.field``, the book reader
-        :func:`marginengine.ledger.book_file.read_book` ``FILE:LINE: field``), so it is
-        not checked again here.
+        :func:`marginengine.ledger.book_file.read_book` ``FILE:LINE: field``).
     source
-        Named in the error raised when the engine refuses a price.
+        Named in the errors raised.
+    checked
+        ``False`` (the default, for a caller holding accounts of its own): the lending
+        balances are checked first by ``ImportAccount``'s structural rule
+        (:func:`marginengine.margin.account_import.import_problems`; ids distinct too), so
+        a caller that skipped a reader is told, field by field, not given a ledger no
+        event could build. ``True``: the accounts come from a reader that has checked
+        them by line (the snapshot builder, ``scan.files.engine_from_book``); the check,
+        5 us an account, is not run twice.
 
     Raises
     ------
     ConfigError
-        If the engine refuses a price (``prices.ASSET: reason``; a checked price never is).
+        If the engine refuses a price (``prices.ASSET: reason``; a checked price never is),
+        or an account's lending balances are malformed (``accounts.N.field: reason``).
     """
+    problems: list[str] = []
+    seen: set[str] = set()
+    for i, acct in enumerate(() if checked else accounts):
+        where = field_path("accounts", i)
+        problems += [f"{where}.{'id' if f == 'account' else f}: {r}" for f, r in
+                     import_problems(config, acct.id, acct.supplied.items(),
+                                     acct.borrowed.items(), acct.emode)
+                     # An account of perps or options only holds no lending balance.
+                     if f != "supplied"]
+        if acct.id in seen:
+            problems.append(f"{where}.id: duplicate account id {acct.id!r}")
+        seen.add(acct.id)
+    if problems:
+        raise ConfigError(problems, source=source)
     engine = Engine(config)
     for asset, price in sorted(prices.items()):
         out = engine.apply(SetPrice(asset, price))
         if not out.accepted:
             raise ConfigError([f"prices.{asset}: {out.reason}"], source=source)
     ledger = engine.ledger
-    for acct in accounts:
-        if acct.emode:
-            ledger.set_emode(acct.id, acct.emode)
-    owed: dict[str, int] = {}
-    for acct in accounts:
-        for asset, amount in acct.supplied.items():
-            ledger.deposit(acct.id, asset, amount)
-        for asset, amount in acct.borrowed.items():
-            owed[asset] = owed.get(asset, 0) + amount
-    for asset in config.markets:
-        # The pool holds what the listed suppliers left; the protocol provides the rest.
-        gap = owed.get(asset, 0) - ledger.reserves[asset].cash
-        if gap > 0:
-            ledger.fund_from_protocol(asset, gap)
-    for acct in accounts:
-        for asset, amount in acct.borrowed.items():
-            ledger.borrow(acct.id, asset, amount)
+    book_as_they_stand(ledger, accounts)
     for acct in accounts:
         if acct.quote:
             ledger.deposit_quote(acct.id, acct.quote)
@@ -262,7 +274,7 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
         problems.append(f"prices.{asset}: missing (an account holds {asset})")
     if problems:
         raise ConfigError(problems, source=source)
-    engine = engine_from_accounts(config, prices, accounts, source=source)
+    engine = engine_from_accounts(config, prices, accounts, source=source, checked=True)
     for event in snapshot_vol_events(snap):
         out = engine.apply(event)
         if not out.accepted:

@@ -19,7 +19,7 @@ from typing import Any
 from marginengine.config import ProtocolConfig
 from marginengine.config.families import LendingRules
 from marginengine.config.portfolio import PortfolioRules
-from marginengine.engine.events import MIN_VOL_PPM
+from marginengine.engine.events import GENESIS_EVENTS, MIN_VOL_PPM, Event, ImportAccount
 from marginengine.engine.family_state import FamilyBook, family_margin_of, new_family_book
 from marginengine.errors import FieldError, InvariantViolation
 from marginengine.fixedpoint import PRICE_UNIT, Rounding
@@ -180,12 +180,27 @@ class EngineState:
         #: absorber absent has none.
         self.liquidator_points: dict[str, LiquidatorPoints] = {}
         self._saved_points: Any = _UNSET
+        #: Genesis (``ImportAccount``, engine/events.py ``GENESIS_EVENTS``): the type of
+        #: the first accepted event that closed it (``None``: still open), and how many
+        #: accounts were imported. Both follow from the accepted events alone (the core
+        #: notes each after its commit: :meth:`note_accepted`), so a replay rebuilds them.
+        self.genesis_closed_by: str | None = None
+        self.imported = 0
         self._open = False
         self._saved_prices: dict[str, int | None] = {}
         self._saved_oracles: dict[str, MarketOracle] = {}
         self._saved_auctions: Any = _UNSET
         self._saved_conditions: dict[str, MarketConditions | None] = {}
         self._saved_sequencer: Any = _UNSET
+
+    def note_accepted(self, event: Event) -> None:
+        """Genesis after ``event`` was accepted (called by the core while genesis is
+        open): an import is counted; an event not of ``GENESIS_EVENTS`` closes it."""
+        kind = type(event)
+        if kind is ImportAccount:
+            self.imported += 1
+        elif kind not in GENESIS_EVENTS:
+            self.genesis_closed_by = event.name
 
     # ------------------------------------------------------------------ transactions
     @contextmanager
@@ -514,6 +529,10 @@ class EngineState:
         if self.crowding:
             parts["crowding"] = {a: dict(sorted(c.items()))
                                  for a, c in sorted(self.crowding.items())}
+        if self.imported:
+            # Only once an account was imported, so hashes of logs without one are
+            # unchanged (without imports, genesis decides nothing already in the state).
+            parts["genesis"] = {"imported": self.imported, "closed_by": self.genesis_closed_by}
         if self.liquidator_points:
             # Only once an absorb credited some, so hashes of logs without one are unchanged.
             parts["liquidator_points"] = {a: p.as_dict() for a, p in
@@ -562,6 +581,12 @@ class StateReads:
     def conditions(self) -> Mapping[str, MarketConditions]:
         """Market conditions reported so far, by asset."""
         return self.state.conditions
+
+    @property
+    def genesis_closed_by(self) -> str | None:
+        """The type of the event that closed genesis (``None``: ``ImportAccount`` is still
+        accepted; see ``GENESIS_EVENTS`` in engine/events.py)."""
+        return self.state.genesis_closed_by
 
     @property
     def sequencer_status(self) -> tuple[bool, int] | None:

@@ -34,6 +34,8 @@ HEADLINE = ("bad_debt", "bad_debt_realized", "bad_debt_in_auctions", "bad_debt_u
             "insurance_fund_drawdown", "adl_volume", "amplification",
             "time_to_liquidate_mean_steps", "min_price", "final_price", "min_venue_price",
             "accounts", "events", "seed")
+#: Headline figures of a book imported as it stands, after :data:`HEADLINE`.
+OPENED = ("book_open", "opened_above_borrowing_power", "opened_below_health_1")
 PROTOCOL_FIGURES = (("bad_debt", "bad debt"), ("bad_debt_realized", "realized"),
                     ("liquidation_count", "liquidations"),
                     ("liquidated_value", "liquidated value"),
@@ -90,9 +92,13 @@ def write_report(out_dir: Path, title: str, summary: dict[str, Any],
     if explanation is not None:
         body.append(_explanation_html(explanation))
     body.append(_perp_html(series, summary))
+    # A book imported as it stands (``[book] open = "import"``) says how much of it stood
+    # under margin before the first step; opened by borrows, both counts are 0 by rule.
+    opened = OPENED if summary.get("book_open") == "import" else ()
     body.append("<h2>Summary</h2>" + _table(
         ("figure", "value"),
-        ((k, summary[k]) for k in HEADLINE if k in summary and summary[k] is not None)))
+        ((k, summary[k]) for k in (*HEADLINE, *opened)
+         if k in summary and summary[k] is not None)))
     if e.get("keepers"):
         body.append(_keepers_html(e["keepers"]))
     if summary.get("protocols"):

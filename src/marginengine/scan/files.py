@@ -98,7 +98,9 @@ def engine_from_book(config: ProtocolConfig, prices: dict[str, int], book: Book,
     if missing:
         raise ConfigError([f"prices.{a}: missing (the book holds {a})" for a in missing],
                           source=prices_source)
-    return engine_from_accounts(config, prices, book.accounts, source=prices_source)
+    # read_book checked every account by line: not checked again (engine_from_accounts).
+    return engine_from_accounts(config, prices, book.accounts, source=prices_source,
+                                checked=True)
 
 
 def load_engine(book_path: str | Path, prices_path: str | Path,

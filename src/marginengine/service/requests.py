@@ -45,7 +45,7 @@ ASSET_FIELDS = ("asset", "debt_asset", "collateral_asset")
 #: Events that may name an account the ledger (or the options clearing) does not hold yet
 #: (they create it: options cash deposited, or a first option trade on either side).
 CREATING = {"Deposit", "DepositQuote", "Trade", "TransferQuote", "DepositOptionCash",
-            "TradeOption"}
+            "TradeOption", "ImportAccount"}
 #: Integer fields that may be zero (everything else must be positive): an option series
 #: expiring at time 0 (the events' own bound: unix seconds >= 0), a premium of 0.
 MAY_BE_ZERO = {("LiquidatePerp", "size"), ("BuyCollateral", "min_amount"),
@@ -60,8 +60,9 @@ SIGNED = {("SetVolSurface", "skew_ppm"), ("SetSviSurface", "a_ppm"),
           ("BidPortfolioAuction", "price_limit")}
 #: Events only a protocol with ``[protocol.options]`` takes.
 OPTIONS_ONLY = (*OPTION_EVENT_CLASSES, *PORTFOLIO_AUCTION_EVENT_CLASSES)
-#: Events whose integer fields the event itself checks (market conditions: zero allowed).
-SELF_CHECKED = {"SetConditions"}
+#: Events whose integer fields the event itself checks (market conditions: zero allowed;
+#: an import's e-mode category, 0 for none, and its balances, which the engine checks).
+SELF_CHECKED = {"SetConditions", "ImportAccount"}
 
 
 class RequestError(MarginEngineError):

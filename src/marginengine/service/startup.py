@@ -11,6 +11,15 @@ not name), then every borrow (``Borrow``). The engine's own rules
 decide each one; a book the engine would refuse (an account borrowing beyond its borrowing
 power at the configured prices) is refused before the log is created, naming the accounts.
 
+With ``[service] book_open = "import"`` the book enters as it stands instead
+(:func:`import_genesis`): the prices, the ``_liquidity`` deposits the imports need, then
+one ``ImportAccount`` per account (its e-mode category, supplies and debt, with no margin
+check; structural problems refuse the book, naming the account's row), so a snapshot
+taken in a crash, holding accounts above their borrowing power or below health 1, loads
+and its liquidatable accounts are alerted from the first tick. A flag rather than a rule
+for snapshots: a snapshot may also be a book to check against the protocol, and
+"borrow" stays what every existing configuration means.
+
 An options book (``[protocol.options]``) enters the same way, from an ``[options]`` table
 in the simulator's format (:mod:`marginengine.sim.options_scenario`: ``security_module``,
 ``cash``, ``[[options.expiries]]``, ``[[options.trades]]``), after the lending book:
@@ -44,7 +53,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
@@ -56,6 +65,7 @@ from marginengine.engine import (
     DepositOptionCash,
     Engine,
     Event,
+    ImportAccount,
     SetPrice,
     SetVolSurface,
     TradeOption,
@@ -68,7 +78,7 @@ from marginengine.ledger.options import expired
 from marginengine.persistence import EventLog, PostgresStore, is_postgres_url
 from marginengine.scan.files import read_book, read_prices, read_protocol
 from marginengine.service.core import DEFAULT_THRESHOLDS, Settings
-from marginengine.sim.books import book_from_snapshot, emode_events
+from marginengine.sim.books import BookOpen, book_from_snapshot, emode_events
 from marginengine.sim.options_scenario import OptionsSpec, options_setup
 
 
@@ -92,6 +102,10 @@ class ServiceSection(BaseModel):
     #: Screen portfolio accounts in one vector pass per tick (PMRM_2; see
     #: ``Settings.screen_portfolios``); false reads every one exactly.
     screen_portfolios: StrictBool = True
+    #: How the book enters the log: "borrow" (deposits and borrows, each decided by the
+    #: engine: a book beyond borrowing power is refused) or "import" (``ImportAccount``
+    #: per account, as it stands: a snapshot holding accounts under margin loads).
+    book_open: Literal["borrow", "import"] = "borrow"
 
 
 @dataclass
@@ -172,12 +186,16 @@ def options_events(config: ProtocolConfig, table: object, source: str) -> tuple[
 
 
 def genesis_events(config: ProtocolConfig, prices: dict[str, int],
-                   book: Book | None, options: tuple[Event, ...] = ()) -> list[Event]:
+                   book: Book | None, options: tuple[Event, ...] = (),
+                   how: BookOpen = "borrow") -> list[Event]:
     """The events that bring a fresh engine to the book and the options book (see the
-    module docstring)."""
+    module docstring); ``how="import"``: the book's accounts as they stand
+    (:func:`import_genesis`)."""
     events: list[Event] = [SetPrice(a, p) for a, p in sorted(prices.items())]
     if book is None:
         return [*events, *options]
+    if how == "import":
+        return [*events, *import_genesis(book), *options]
     # The category first, so the engine decides each deposit and borrow in it (as the
     # simulator's open_book and the scan's snapshot builder do).
     events.extend(entry for _, entry in emode_events(book))
@@ -195,6 +213,33 @@ def genesis_events(config: ProtocolConfig, prices: dict[str, int],
     liquidity = [Deposit(LIQUIDITY_ACCOUNT, a, borrowed[a] - supplied.get(a, 0))
                  for a in sorted(borrowed) if borrowed[a] > supplied.get(a, 0)]
     return [*events, *deposits, *liquidity, *borrows, *options]
+
+
+def import_genesis(book: Book) -> list[Event]:
+    """The book as it stands (``[service] book_open = "import"``): the liquidity its
+    accounts need (a ``Deposit`` by ``_liquidity`` per asset, before any import), then an
+    ``ImportAccount`` per account, in book order, with no margin check. Each import books
+    its supplies, then its debt out of the pool's cash, so the liquidity is, per asset,
+    the largest shortfall the imports meet in order (the debt booked so far less the
+    supplies booked so far, at its peak): the book's debt less its supply when every
+    supplier comes first, as under "borrow"; more when a borrower precedes the supplier
+    of what it owes. The protocol then funds nothing."""
+    need: dict[str, int] = {}
+    balance: dict[str, int] = {}   # supplies less debt booked so far, per asset
+    imports: list[Event] = []
+    for acct in book.accounts:
+        if not (acct.supplied or acct.borrowed):
+            continue
+        for asset, amount in acct.supplied.items():
+            balance[asset] = balance.get(asset, 0) + amount
+        for asset, amount in acct.borrowed.items():
+            balance[asset] = balance.get(asset, 0) - amount
+            need[asset] = max(need.get(asset, 0), -balance[asset])
+        imports.append(ImportAccount(acct.id, tuple(acct.supplied.items()),
+                                     tuple(acct.borrowed.items()), acct.emode))
+    liquidity: list[Event] = [Deposit(LIQUIDITY_ACCOUNT, a, need[a])
+                              for a in sorted(need) if need[a] > 0]
+    return [*liquidity, *imports]
 
 
 def check_genesis(config: ProtocolConfig, events: list[Event], source: str,
@@ -245,7 +290,7 @@ def start_engine(config: ProtocolConfig, prices: dict[str, int], book_path: Path
                  log: str | None, source: str = "config",
                  options: tuple[Event, ...] = (),
                  check: Callable[[Engine], object] | None = None,
-                 counterparty_cash: int = 0) -> Started:
+                 counterparty_cash: int = 0, book_open: BookOpen = "borrow") -> Started:
     """The engine of ``marginengine serve``: its log created (the book's genesis, then
     the ``options`` events, as its first batch) or resumed (PostgreSQL).
 
@@ -253,7 +298,9 @@ def start_engine(config: ProtocolConfig, prices: dict[str, int], book_path: Path
     written (a scratch engine holding the genesis, or the resumed engine), so what needs
     that state (the ``--replay`` file's vol columns) is refused before a log exists;
     ``counterparty_cash`` is ``_book``'s options cash for a snapshot book's option
-    positions (quote smallest units; :func:`read_service_book`)."""
+    positions (quote smallest units; :func:`read_service_book`); ``book_open`` how the
+    book enters (``[service] book_open``: "borrow", or "import" as it stands,
+    :func:`import_genesis`)."""
     if log is not None and is_postgres_url(log):
         probe = _resume_or_none(config, log)
         if probe is not None:
@@ -266,7 +313,7 @@ def start_engine(config: ProtocolConfig, prices: dict[str, int], book_path: Path
             return probe
         notes: list[str] = []
         events = _checked_genesis(config, prices, book_path, source, options, check,
-                                  counterparty_cash, notes)
+                                  counterparty_cash, notes, book_open)
         engine = Engine(config, EventLog(PostgresStore.create(log, _meta(config)), "batch"))
         _apply_genesis(engine, events)
         return Started(engine, 0, _redact(log), notes)
@@ -280,13 +327,13 @@ def start_engine(config: ProtocolConfig, prices: dict[str, int], book_path: Path
                            f"path, or use a PostgreSQL log, which the service resumes)")
         notes = []
         events = _checked_genesis(config, prices, book_path, source, options, check,
-                                  counterparty_cash, notes)
+                                  counterparty_cash, notes, book_open)
         engine = Engine.with_log(config, path, durability="batch")
         _apply_genesis(engine, events)
         return Started(engine, 0, f"sqlite:{path}", notes)
     notes = []
     events = _checked_genesis(config, prices, book_path, source, options, check,
-                              counterparty_cash, notes)
+                              counterparty_cash, notes, book_open)
     engine = Engine(config)
     _apply_genesis(engine, events)
     return Started(engine, 0, "none (state is not durable)", notes)
@@ -350,16 +397,22 @@ def read_service_book(path: Path, config: ProtocolConfig, counterparty_cash: int
 def _checked_genesis(config: ProtocolConfig, prices: dict[str, int], book_path: Path | None,
                      source: str, options: tuple[Event, ...] = (),
                      check: Callable[[Engine], object] | None = None,
-                     counterparty_cash: int = 0, notes: list[str] | None = None
-                     ) -> list[Event]:
+                     counterparty_cash: int = 0, notes: list[str] | None = None,
+                     book_open: BookOpen = "borrow") -> list[Event]:
     # The genesis applies on a fresh engine, at its time 0, after the [options] table's
     # events (none of which moves the clock): read_service_book's default ``now``.
     book, book_options = (read_service_book(book_path, config, counterparty_cash, notes)
                           if book_path is not None else (None, []))
-    events = genesis_events(config, prices, book, (*options, *(e for _, e in book_options)))
+    events = genesis_events(config, prices, book, (*options, *(e for _, e in book_options)),
+                            how=book_open)
     first = len(events) - len(book_options)
     fields = {first + i: where for i, (where, _) in enumerate(book_options)}
-    if book is not None:
+    if book is not None and book_open == "import":
+        # Each import names its account's row (a snapshot's accounts.N).
+        where = {acct.id: acct.where for acct in book.accounts}
+        fields.update({i: where[e.account] for i, e in enumerate(events)
+                       if isinstance(e, ImportAccount)})
+    elif book is not None:
         # The e-mode entries follow the prices (genesis_events); name the row of each.
         entries = emode_events(book)
         fields.update({len(prices) + i: f"{acct.at('emode')}: emode"

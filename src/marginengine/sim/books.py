@@ -19,16 +19,19 @@ reported by line. Books come from:
 A book is opened in an engine by :func:`open_book` through the engine's own events
 (``SetUserEMode``, ``Deposit``, ``DepositQuote``, ``Borrow``, ``Trade``), so the protocol
 decides what it would have refused: for a file, every refusal is reported by line and nothing runs.
+Opened ``how="import"``, its lending balances are imported as they stand
+(``ImportAccount``, structural checks only): a book read from a protocol's state, with
+accounts already under margin (:func:`opened_under_margin` counts them).
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -42,13 +45,15 @@ from marginengine.engine import (
     Deposit,
     DepositQuote,
     Event,
+    ImportAccount,
     Outcome,
     SetUserEMode,
     Trade,
 )
 from marginengine.engine.snapshot import emode_fields
+from marginengine.engine.state import StateReads
 from marginengine.errors import field_path
-from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT, format_units
+from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT, WAD, format_units
 from marginengine.ledger import book_file, check_account_id
 from marginengine.ledger.book_file import (
     COUNTERPARTY,
@@ -62,6 +67,7 @@ from marginengine.ledger.book_file import (
     raise_problems,
     write_book,
 )
+from marginengine.margin import initial_shortfall
 from marginengine.margin.emode import (
     emode_problems,
     reserve_liquidation_threshold_bps,
@@ -141,6 +147,11 @@ def book_from_snapshot(data: dict[str, Any], protocol: ProtocolConfig,
 
 
 # ---------------------------------------------------------------------- opening a book
+#: How a book opens (``[book] open``): through borrows the protocol decides, or imported as
+#: it stands.
+BookOpen = Literal["borrow", "import"]
+
+
 def emode_events(book: Book) -> list[tuple[BookAccount, SetUserEMode]]:
     """The ``SetUserEMode`` that enters each account of ``book`` with an e-mode category
     into it, in book order, with its account: what opens the book before any position
@@ -151,17 +162,24 @@ def emode_events(book: Book) -> list[tuple[BookAccount, SetUserEMode]]:
 
 
 def open_book(apply: Callable[[Event], Outcome], book: Book, protocol: ProtocolConfig,
-              counterparty_quote: int = 0) -> list[str]:
-    """Open every account of ``book`` through the engine's events: the e-mode category
-    (``SetUserEMode``, before any position, as a user entering e-mode first), deposits,
-    then perp quote and positions (against :data:`COUNTERPARTY`, funded with
-    ``counterparty_quote``), then borrows. Lenders' liquidity must be in place already.
+              counterparty_quote: int = 0, how: BookOpen = "borrow") -> list[str]:
+    """Open every account of ``book`` through the engine's events.
+
+    ``how="borrow"`` (default): the e-mode category (``SetUserEMode``, before any
+    position, as a user entering e-mode first), deposits, then perp quote and positions
+    (against :data:`COUNTERPARTY`, funded with ``counterparty_quote``), then borrows, each
+    decided by the protocol. ``how="import"``: each account's lending balances and
+    category as they stand (``ImportAccount``: no margin check, at genesis), then the perp
+    quote and positions as above. Lenders' liquidity must be in place already (under
+    "import", what it lacks the protocol funds, as the snapshot builder does).
 
     Returns
     -------
     list of str
         One ``where: account ID: reason`` per refused event (the protocol's own reason):
-        a position the protocol would not have allowed at the engine's prices.
+        under "borrow" a position the protocol would not have allowed at the engine's
+        prices; under "import" a structural problem (``INVALID_IMPORT``), by the line of
+        the field it names.
     """
     refused: list[str] = []
 
@@ -176,11 +194,22 @@ def open_book(apply: Callable[[Event], Outcome], book: Book, protocol: ProtocolC
                 reason = f"borrows {amount} {key} with no collateral ({reason})"
             refused.append(f"{acct.at(key)}: account {acct.id}: {reason}")
 
-    for acct, switch in emode_events(book):
-        do(acct, "emode", switch)
-    for acct in book.accounts:
-        for asset, amount in acct.supplied.items():
-            do(acct, asset, Deposit(acct.id, asset, amount))
+    if how == "import":
+        for acct in book.accounts:
+            if not (acct.supplied or acct.borrowed):
+                continue  # a perp-only account: its quote and positions below
+            outcome = apply(ImportAccount(acct.id, tuple(acct.supplied.items()),
+                                          tuple(acct.borrowed.items()), acct.emode))
+            if not outcome.accepted:
+                field = str(outcome.data.get("field", ""))
+                key = "emode" if field == "emode" else field.partition(".")[2]
+                refused.append(f"{acct.at(key)}: account {acct.id}: {outcome.reason}")
+    else:
+        for acct, switch in emode_events(book):
+            do(acct, "emode", switch)
+        for acct in book.accounts:
+            for asset, amount in acct.supplied.items():
+                do(acct, asset, Deposit(acct.id, asset, amount))
     if any(a.positions for a in book.accounts) and counterparty_quote > 0:
         apply(DepositQuote(COUNTERPARTY, counterparty_quote))
     for acct in book.accounts:
@@ -189,10 +218,33 @@ def open_book(apply: Callable[[Event], Outcome], book: Book, protocol: ProtocolC
         for market, (size, entry) in acct.positions.items():
             buyer, seller = (acct.id, COUNTERPARTY) if size > 0 else (COUNTERPARTY, acct.id)
             do(acct, market, Trade(buyer, seller, market, abs(size), entry))
-    for acct in book.accounts:
-        for asset, amount in acct.borrowed.items():
-            do(acct, asset, Borrow(acct.id, asset, amount))
+    if how == "borrow":
+        for acct in book.accounts:
+            for asset, amount in acct.borrowed.items():
+                do(acct, asset, Borrow(acct.id, asset, amount))
     return refused
+
+
+def opened_under_margin(reads: StateReads, accounts: Iterable[str]) -> tuple[int, int]:
+    """How many of ``accounts`` (those the ledger holds) stand above their borrowing power
+    and how many below health 1 now: the book's figures once opened
+    (``opened_above_borrowing_power``, ``opened_below_health_1`` in the simulator's
+    summary). Above borrowing power: the debt exceeds what initial margin lets the
+    collateral back (:func:`marginengine.margin.initial_shortfall`, the borrow rule, at
+    the initial-margin prices); below health 1: debt with a health factor under 1 (the
+    liquidation rule's). Both are 0 for a book opened by borrows, which initial margin
+    decided one by one; an imported book may hold either."""
+    above = below = 0
+    held = reads.ledger.accounts
+    for account in accounts:
+        if account not in held:
+            continue
+        data = reads.account_data(account)
+        if not data.total_debt:
+            continue
+        above += initial_shortfall(reads.rules, reads.initial_account_data(account))
+        below += data.health_factor < WAD
+    return above, below
 
 
 # ---------------------------------------------------------------------- synthetic books
@@ -353,6 +405,7 @@ def _units(usd: float, price: int, unit: int) -> int:
 
 
 __all__ = ["COUNTERPARTY", "LENDING_COLUMNS", "LENDING_OPTIONAL", "MAX_PROBLEMS",
-           "PERP_COLUMNS", "Book", "BookAccount", "ProfileSpec", "book_from_snapshot",
-           "check_profiles", "emode_events", "initial_health_floor", "open_book",
+           "PERP_COLUMNS", "Book", "BookAccount", "BookOpen", "ProfileSpec",
+           "book_from_snapshot", "check_profiles", "emode_events", "initial_health_floor",
+           "open_book", "opened_under_margin",
            "read_book", "synthetic_multi_book", "write_book"]

@@ -38,6 +38,7 @@ from marginengine.engine import (
     Deposit,
     Engine,
     Event,
+    ImportAccount,
     Outcome,
     SetPrice,
 )
@@ -294,6 +295,10 @@ class CascadeRunner:
         self.actions = action_events(spec.actions, protocol)
         self.steps_advanced = 0
         self.rejected_actions: list[Outcome] = []
+        #: The book's accounts that opened above borrowing power / below health 1, at the
+        #: step-0 prices (0 when opened by borrows; see ``[book] open``).
+        self.opened_above_borrowing_power = 0
+        self.opened_below_health_1 = 0
         #: Every simulated asset's venue and oracle (sim/markets.py); the headline
         #: asset's come from [venue] and [oracle] unless [venues.X] / [oracles.X] say.
         self.markets: dict[str, AssetMarket] = {}
@@ -367,11 +372,33 @@ class CascadeRunner:
         for acct in book:
             coll = int(acct.collateral_usd / s0 * self.coll_unit)
             debt = int(acct.debt_usd * self.debt_unit)
+            if b.open == "import":
+                # As it stands: the same balances, no margin check (only a structural
+                # problem, such as a collateral rounded to 0 with no debt, is refused).
+                imported = ImportAccount(acct.id, ((self.collateral, coll),) if coll else (),
+                                         ((self.debt, debt),) if debt else ())
+                if not self.apply(imported).accepted:
+                    self.rejected_setup += 1
+                continue
             self.apply(Deposit(acct.id, self.collateral, coll))
             if not self.apply(Borrow(acct.id, self.debt, debt)).accepted:
                 self.rejected_setup += 1
+        self._count_opened([acct.id for acct in book])
         self._open_extra_accounts()
         self.start_debt_value = total_debt if b.accounts else 0.0
+
+    def _count_opened(self, accounts: list[str]) -> None:
+        """The book's accounts that opened above borrowing power and below health 1 (at
+        the step-0 prices: :func:`marginengine.sim.books.opened_under_margin`). Only for
+        a book imported as it stands: opened by borrows, initial margin admitted each one
+        at these prices, so both are 0 and reading every account again (a tenth of the
+        set-up's time) would only say so."""
+        if self.spec.book.open != "import":
+            return
+        from marginengine.sim.books import opened_under_margin
+
+        self.opened_above_borrowing_power, self.opened_below_health_1 = \
+            opened_under_margin(self.engine, accounts)
 
     def _open_extra_accounts(self) -> None:
         """The explicit ``[[accounts]]``, then the list of borrowers and the risk book."""
@@ -442,13 +469,16 @@ class CascadeRunner:
         for asset, amount in sorted(liquidity.items()):
             if amount > 0:
                 self.apply(Deposit("lender", asset, amount))
-        refused = open_book(self.apply, book, protocol)
+        refused = open_book(self.apply, book, protocol, how=b.open)
         if refused and (b.file or b.snapshot):
-            raise ConfigError([f"{r} (the protocol would not have allowed this position "
-                               "at the scenario's step-0 prices)" for r in refused[:20]]
+            why = ("the account cannot be imported as it stands" if b.open == "import" else
+                   "the protocol would not have allowed this position at the scenario's "
+                   "step-0 prices")
+            raise ConfigError([f"{r} ({why})" for r in refused[:20]]
                               + ([f"... and {len(refused) - 20} more"]
                                  if len(refused) > 20 else []))
         self.rejected_setup = len(refused)
+        self._count_opened([acct.id for acct in book.accounts])
         self.start_debt_value = book.debt_value(prices, protocol)
 
     # ------------------------------------------------------------------ one step
@@ -869,6 +899,9 @@ class CascadeRunner:
                                  "min_venue_price": self.venue_lows[a] / PRICE_UNIT}
                              for a in self.paths.assets},
             "setup_rejected": self.rejected_setup,
+            "book_open": self.spec.book.open,
+            "opened_above_borrowing_power": self.opened_above_borrowing_power,
+            "opened_below_health_1": self.opened_below_health_1,
             "explicit_actions": sum(len(v) for v in self.actions.values()),
             "rejected_actions": [str(o) for o in self.rejected_actions],
             **getattr(self, "capacity", {}),

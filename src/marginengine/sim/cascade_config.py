@@ -236,6 +236,12 @@ class BookSpec(StrictModel):
     profile_basis: Literal["health", "collateralization"] = "health"
     file: str = ""                                 # account,asset,supplied,borrowed
     snapshot: str = ""                             # a snapshot TOML's [[accounts]]
+    #: How the book's accounts open: "borrow" through the engine's events, each decided
+    #: by the protocol (SetUserEMode, Deposit, Borrow: a position initial margin refuses is
+    #: refused); "import" as they stand (ImportAccount, no margin check: an account above
+    #: its borrowing power or below health 1 opens as it is, counted in the summary's
+    #: opened_above_borrowing_power and opened_below_health_1). docs/simulator.md.
+    open: Literal["borrow", "import"] = "borrow"
 
     def multi(self) -> bool:
         """Whether the book has several assets (profiles, a file or a snapshot)."""
@@ -570,6 +576,10 @@ def check_cascade(spec: CascadeFile, protocol: ProtocolConfig) -> list[str]:
         elif not Path(file).is_file():
             problems.append(f"{where}: no such file {file!r}")
     b = spec.book
+    if b.open == "import" and not protocol.rules.accepts("ImportAccount"):
+        why = protocol.rules.unsupported.get("ImportAccount", "")
+        problems.append(f"book.open: 'import' opens the book by ImportAccount, which "
+                        f"{protocol.rules.family} does not apply ({why}); use 'borrow'")
     if b.accounts == 0 and not (b.file or b.snapshot) and (spec.perps is None or b.profiles):
         problems.append("book.accounts: must be at least 1 (0, no "
                         "lending borrowers, only in a scenario with [perps] and no "

@@ -52,6 +52,7 @@ import numpy as np
 ADDITIVE = ("bad_debt", "bad_debt_realized", "bad_debt_in_auctions", "bad_debt_underwater",
             "liquidated_value", "liquidation_count", "liquidator_profit", "keeper_gas_spent",
             "borrower_loss", "setup_rejected", "toxic_liquidations", "accounts", "events",
+            "opened_above_borrowing_power", "opened_below_health_1",
             "auctions_started", "auctions_settled", "auctions_settled_near_zero",
             "auctions_running",
             # perp venues (sim/perps.py): summed over the protocols that have one
