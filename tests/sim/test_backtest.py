@@ -282,8 +282,8 @@ def test_borrowing_power_when_wsteth_in_emode_then_category_ltv() -> None:
     # The same figure the margin model gives each account (Aave's account data).
     assert engine.account_data("loop").initial_value == 21_762 * USD
     assert engine.account_data("plain").initial_value == 18_369 * USD
-    # 10 WETH borrowed (20,000 USD) against 21,762: the loop levers to 1.088 of the
-    # category's 93%; outside e-mode 18,369 would refuse it.
+    # 10 WETH borrowed (20,000 USD): within the loop's 21,762 (outside e-mode 18,369
+    # would refuse it); health 23,400 x 95% / 20,000 = 1.1115.
     assert engine.account_data("loop").health_factor == 1_111_500_000_000_000_000
 
 
