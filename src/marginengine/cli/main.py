@@ -126,10 +126,14 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
     scripted = kept[0].scripted if kept else None
     if scripted is not None:
         # Explicit actions: every liquidation and refusal, as the scenario listed them.
-        print_tables(console, *liquidation_tables(scripted), accounts_table(scripted.engine))
+        options = summary.get("options")
+        # The accounts table only when the ledger has accounts (an options book's live
+        # in the options ledger: the table was printed empty).
+        print_tables(console, *liquidation_tables(scripted, options),
+                     *([accounts_table(scripted.engine)] if scripted.engine.ledger.accounts
+                       else []))
         for outcome in scripted.rejected:
             console.print(f"[yellow]refused[/yellow] {outcome}")
-        options = summary.get("options")
         if options:
             console.print(
                 f"portfolio auctions: {options['auctions_started']} started, "
