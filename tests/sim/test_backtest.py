@@ -320,3 +320,21 @@ def test_backtest_when_book_in_emode_then_power_is_the_accounts_initial_value() 
     loops = sum(engine.account_data(a).initial_value for a in looping) / USD
     at_reserve_ltv = expected - loops * (1 - 0.785 / 0.93)
     assert (expected - at_reserve_ltv) / expected > 0.01
+
+
+def test_cli_backtest_when_set_then_fields_overridden_and_bad_one_named(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # backtest had no --set (simulate, sweep and optimize have it): a user could not
+    # shrink lst_crash_emode's 5,000-account book without editing the file.
+    out = tmp_path / "bt"
+    code, _, err = run(["backtest", str(EXAMPLES / "lst_crash_emode.toml"), "--margin",
+                        "static", "--runs", "1", "--set", "book.accounts=60", "--set",
+                        "steps=3", "--out", str(out)], capsys)
+    assert code == 0, err
+    rows = json.loads((out / "backtest.json").read_text())
+    assert rows["runs"] == 1
+    code, _, err = run(["backtest", str(EXAMPLES / "lst_crash_emode.toml"), "--set",
+                        "book.acounts=60", "--out", str(tmp_path / "bad")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "book.acounts: unknown field (check the spelling)" in err
+    assert not (tmp_path / "bad").exists()

@@ -162,12 +162,16 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
 @click.option("--runs", type=click.IntRange(1, 100_000), default=None,
               help="Runs per policy (default: monte_carlo.runs); run i of every policy "
                    "uses the same seed.")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override a scenario field by dotted path, as simulate (repeatable), "
+                   "e.g. --set book.accounts=500.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: runs/<scenario name>_backtest/), as simulate.")
 @click.option("--force", is_flag=True, help="Replace a previous run (as simulate).")
 @click.option("--json", "as_json", is_flag=True, help="Print backtest.json to stdout.")
 def backtest_command(scenario: Path, policies: tuple[str, ...], runs: int | None,
-                     out_dir: str | None, force: bool, as_json: bool) -> None:
+                     overrides: tuple[str, ...], out_dir: str | None, force: bool,
+                     as_json: bool) -> None:
     """Run cascade SCENARIO under each margin policy on the same book and price paths
     (common random numbers) and compare bad debt, liquidations, liquidated value, average
     borrowing power and borrow usage, with paired bootstrap confidence intervals.
@@ -177,8 +181,9 @@ def backtest_command(scenario: Path, policies: tuple[str, ...], runs: int | None
     """
     from marginengine.cli import backtest_cmd
     from marginengine.config import read_toml
+    from marginengine.sim import apply_overrides
 
-    data = read_toml(scenario)
+    data = apply_overrides(read_toml(scenario), list(overrides))
     result, target = backtest_cmd.run(data, scenario, list(policies) or ["static", "adaptive"],
                                       runs, out_dir, force)
     if as_json:
