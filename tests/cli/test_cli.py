@@ -309,3 +309,22 @@ def test_replay_when_expect_then_exit_0_on_match_3_on_mismatch_2_on_bad_hash(
     assert report["state_hash"] == recorded
     code, _, err = run(["replay", str(path), "--expect", "abc"], capsys)
     assert code == 2 and "--expect" in err and "64 hexadecimal digits" in err
+
+
+def test_simulate_options_crash_when_run_then_bids_table_and_no_empty_lending_tables(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # An options book alone: the lending "Liquidations" and "Final health" tables were
+    # printed empty while the run counted 7 liquidations (its portfolio-auction bids).
+    code, out, _ = run(["simulate", str(EXAMPLES / "options_crash.toml"), "--out",
+                        str(tmp_path / "oc")], capsys)
+    assert code == 0
+    assert "Final health" not in out and "Liquidations" not in out
+    assert "Portfolio auction bids" in out
+    rows = [line for line in out.splitlines() if "│ bidder/" in line]
+    assert len(rows) == 7  # summary's liquidation_count
+    # s2's insolvent portfolio at step 6: the bidder is paid 1,579.22 USDC, the security
+    # module's 1,326.57 (its 1,000 and 326.57 of liquidation fees) and 252.65 socialized.
+    s2 = next(line for line in rows if "│ s2 " in line)
+    assert "-1,579.22 USDC" in s2 and "1,326.57 USDC" in s2 and "252.65 USDC" in s2
+    assert "liquidations: 7  bad debt: 832.40 USD" in out

@@ -106,3 +106,27 @@ def test_simulate_when_book_imported_then_log_replays_to_summary_hash(
                         str(tmp_path / "bad"), "--quiet", "--set", "book.open=bogus"], capsys)
     assert code == 2 and "book.open: must be 'borrow' or 'import' (got 'bogus')" in err
     assert not (tmp_path / "bad").exists()
+
+
+def test_simulate_when_book_below_initial_margin_then_setup_refusals_warned(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # gas_chains's books are drawn down to collateralization 1.2, under 1 / 80.5% (WETH's
+    # LTV) = 1.242: those borrows are refused at set-up. The printed summary did not say
+    # so (only summary.json's setup_rejected): 23 of 80 accounts here.
+    out = tmp_path / "gc"
+    code, _, err = run(["simulate", str(EXAMPLES / "gas_chains.toml"), "--out", str(out),
+                        "--quiet", "--set", "book.accounts=40", "--set",
+                        "protocols.0.book.accounts=40", "--set", "steps=5"], capsys)
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["setup_rejected"] == 23
+    assert err.splitlines() == [
+        "warning: setup_rejected: the protocol refused 23 of the set-up's events (cheap 13, "
+        "dear 10): the run is of the book it accepted, 61% of the debt asked for "
+        "(demand_served). A synthetic [book] drawn below what initial margin allows "
+        "(book.min_collateralization under 1 / LTV) has those borrows refused; the "
+        "refusals are in summary.json"]
+    # A book that opens whole (quickstart's floor 1.55) gets no such line.
+    code, _, err = run(["simulate", str(EXAMPLES / "quickstart.toml"), "--out",
+                        str(tmp_path / "qs"), "--quiet", "--set", "steps=3"], capsys)
+    assert code == 0 and "setup_rejected" not in err

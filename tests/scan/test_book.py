@@ -64,6 +64,44 @@ def test_health_when_rows_not_in_book_then_scan_error_naming_rows(rows, message)
     assert book.health(np.array([row], dtype=np.int64))[0] == pytest.approx(1.1, rel=1e-12)
 
 
+BAD_ROWS = [
+    (np.array([4]), "rows.0: 4 is not a row of this book (it holds rows 0 to 3)"),
+    (np.array([0, -1]), "rows.1: -1 is not a row of this book (it holds rows 0 to 3)"),
+    (np.array([0.5]), "rows: must be a one-dimensional array of integer row indices "
+                      "(got shape (1,), dtype float64)"),
+    (np.array([[0, 1]]), "rows: must be a one-dimensional array of integer row indices "
+                         "(got shape (1, 2), dtype int64)"),
+    (np.array([True, False]), "rows: must be a one-dimensional array of integer row "
+                              "indices (got shape (2,), dtype bool)"),
+]
+
+
+@pytest.mark.parametrize("method", ["sums", "account_values", "health"])
+@pytest.mark.parametrize(("rows", "message"), BAD_ROWS)
+def test_rows_readers_when_rows_bad_then_same_scan_error_naming_rows(method, rows, message):
+    # sums and account_values answered a negative row with another account's figures
+    # (numpy wraps -1 to the last row) and a row past the end with an IndexError: they
+    # take the one check health uses (RiskBook.checked_rows).
+    book = RiskBook.from_engine(three_accounts())
+    with pytest.raises(ScanError) as caught:
+        getattr(book, method)(rows)
+    assert str(caught.value) == message
+
+
+def test_sums_and_account_values_when_rows_good_then_hand_computed_figures():
+    book = RiskBook.from_engine(three_accounts())
+    alice, carol = book.accounts.row("alice"), book.accounts.row("carol")
+    rows = np.array([carol, alice])
+    cw, dv = book.sums(rows)
+    # carol: 10,000 USD of WETH x 82.5% = 8,250 against 8,000; alice 16,500 against 15,000
+    # (base-currency units: USD with 8 decimals).
+    assert cw / 1e8 == pytest.approx([8_250, 16_500], rel=1e-12)
+    assert dv / 1e8 == pytest.approx([8_000, 15_000], rel=1e-12)
+    values = book.account_values(rows)
+    assert values["collateral"] == pytest.approx([10_000, 20_000], rel=1e-12)
+    assert values["health"] == pytest.approx([1.03125, 1.1], rel=1e-12)
+
+
 def test_scan_when_weth_falls_10_percent_then_alice_and_carol_liquidatable():
     engine = three_accounts()
     book = RiskBook.from_engine(engine)

@@ -13,14 +13,22 @@ import pytest
 
 from marginengine.config import protocol_from_dict, read_toml
 from marginengine.config.adaptive import AdaptiveConfig
-from marginengine.engine import Borrow, Deposit, Engine, SetPrice
+from marginengine.engine import Borrow, Deposit, Engine, SetPrice, SetUserEMode
 from marginengine.errors import ConfigError
 from marginengine.margin.adaptive import fhs_haircut
 from marginengine.margin.adaptive_model import YEAR_SECONDS, AdaptiveMarginModel
 from marginengine.oracle.conditions import MarketConditions
 from marginengine.oracle.volatility import log_returns
 from marginengine.sim.adaptive_agent import conditions_event, propose_risk_params
-from marginengine.sim.backtest import backtest, parse_policy, policy_data
+from marginengine.sim.backtest import (
+    BacktestRunner,
+    backtest,
+    borrowing_power_base,
+    parse_policy,
+    policy_data,
+)
+from marginengine.sim.cascade import scenario_spec
+from marginengine.sim.pipeline import child_seed
 from tests.cli.test_cli import EXAMPLES, run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -236,3 +244,97 @@ def test_cli_backtest_when_several_protocols_then_refused_naming_the_field(
     assert "protocols: backtest compares margin policies of one protocol ([protocol]); " \
            "this scenario has 2" in err
     assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+#: Aave v3's ETH-correlated e-mode (LTV 93%, LT 95%) over WETH and wstETH; wstETH's own
+#: reserve at LTV 78.5%, LT 81% (examples/lst_crash_emode.toml). The category's LTV is
+#: what an e-mode collateral counts at: aave-dao/aave-v3-origin@fd1fbd91
+#: src/contracts/protocol/libraries/logic/ValidationLogic.sol getUserReserveLtv (v3.5.0
+#: GenericLogic.sol calculateUserAccountData: eModeLtv, EModeLogic.sol).
+ETH_EMODE: dict[str, object] = {"categories": {"1": {
+    "label": "ETH correlated", "ltv": "0.93", "liquidation_threshold": "0.95",
+    "liquidation_bonus": "0.01", "collateral": ["WETH", "wstETH"],
+    "borrowable": ["WETH", "wstETH"]}}}
+
+
+def _emode_engine() -> Engine:
+    config = protocol_from_dict({"preset": "aave-v3", "emode": ETH_EMODE, "markets": {
+        "WETH": {}, "USDC": {"decimals": 6},
+        "wstETH": {"decimals": 18, "ltv": "0.785", "liquidation_threshold": "0.81",
+                   "liquidation_bonus": "0.05"}}})
+    engine = Engine(config)
+    for asset, price in (("WETH", 2_000), ("USDC", 1), ("wstETH", 2_340)):
+        engine.apply(SetPrice(asset, price * USD))
+    engine.apply(Deposit("lender", "WETH", 1_000 * 10**18))  # liquidity, left out
+    assert engine.apply(SetUserEMode("loop", 1)).accepted
+    engine.apply(Deposit("loop", "wstETH", 10 * 10**18))
+    engine.apply(Deposit("plain", "wstETH", 10 * 10**18))
+    assert engine.apply(Borrow("loop", "WETH", 10 * 10**18)).accepted
+    return engine
+
+
+def test_borrowing_power_when_wsteth_in_emode_then_category_ltv() -> None:
+    engine = _emode_engine()
+    # 10 wstETH at 2,340 USD = 23,400 USD each. The e-mode loop counts at 93%: 21,762;
+    # the account outside e-mode at the reserve's 78.5%: 18,369. 40,131 USD in all (the
+    # reserve's LTV for both, as before: 36,738). The lender's 1,000 WETH are liquidity.
+    assert borrowing_power_base(engine) == 40_131 * USD
+    # The same figure the margin model gives each account (Aave's account data).
+    assert engine.account_data("loop").initial_value == 21_762 * USD
+    assert engine.account_data("plain").initial_value == 18_369 * USD
+    # 10 WETH borrowed (20,000 USD): within the loop's 21,762 (outside e-mode 18,369
+    # would refuse it); health 23,400 x 95% / 20,000 = 1.1115.
+    assert engine.account_data("loop").health_factor == 1_111_500_000_000_000_000
+
+
+def test_borrowing_power_when_emode_account_supplies_weth_too_then_each_at_its_ltv() -> None:
+    engine = _emode_engine()
+    engine.apply(Deposit("plain", "WETH", 5 * 10**18))  # 10,000 USD at the reserve's 80.5%
+    engine.apply(Deposit("loop", "USDC", 1_000 * 10**6))  # not in the category: 75%
+    # 40,131 + 8,050 + 750
+    assert borrowing_power_base(engine) == 48_931 * USD
+
+
+def test_backtest_when_book_in_emode_then_power_is_the_accounts_initial_value() -> None:
+    # lst_crash_emode's book (its lst_loop profile in category 1) for three steps: the
+    # backtest's borrowing power is what the margin model lets the book's accounts
+    # borrow, each at its own LTV (up to the rounding of per-account sums); it counted
+    # the loops' wstETH at the reserve's 78.5% instead of the category's 93%.
+    data = read_toml(EXAMPLES / "lst_crash_emode.toml")
+    data["steps"] = 3
+    data["book"]["accounts"] = 200
+    spec, protocol = scenario_spec(policy_data(data, "static"), None)
+    runner = BacktestRunner(spec, protocol, np.random.default_rng(child_seed(7, 0)))
+    runner.run()
+    engine = runner.engine
+    looping = [a for a, acct in engine.ledger.accounts.items() if acct.emode == 1]
+    assert looping  # the profile's accounts are in e-mode
+    expected = sum(engine.account_data(a).initial_value
+                   for a in engine.ledger.accounts if a != "lender") / USD
+    # Within 1e-5: Aave's account data weighs an account of several collaterals at its
+    # average LTV floored to whole bps (GenericLogic's avgLtv), the backtest's per-market
+    # sums at each market's LTV exactly (lst_usdc's wstETH + WETH accounts: 0.2 bp).
+    assert runner.power[-1] == pytest.approx(expected, rel=1e-5)
+    # At the reserve's 78.5% (the rule before) the loops' wstETH, 93% of it in e-mode,
+    # counted 0.785 / 0.93 of it: far outside that tolerance.
+    loops = sum(engine.account_data(a).initial_value for a in looping) / USD
+    at_reserve_ltv = expected - loops * (1 - 0.785 / 0.93)
+    assert (expected - at_reserve_ltv) / expected > 0.01
+
+
+def test_cli_backtest_when_set_then_fields_overridden_and_bad_one_named(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # backtest had no --set (simulate, sweep and optimize have it): a user could not
+    # shrink lst_crash_emode's 5,000-account book without editing the file.
+    out = tmp_path / "bt"
+    code, _, err = run(["backtest", str(EXAMPLES / "lst_crash_emode.toml"), "--margin",
+                        "static", "--runs", "1", "--set", "book.accounts=60", "--set",
+                        "steps=3", "--out", str(out)], capsys)
+    assert code == 0, err
+    rows = json.loads((out / "backtest.json").read_text())
+    assert rows["runs"] == 1
+    code, _, err = run(["backtest", str(EXAMPLES / "lst_crash_emode.toml"), "--set",
+                        "book.acounts=60", "--out", str(tmp_path / "bad")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "book.acounts: unknown field (check the spelling)" in err
+    assert not (tmp_path / "bad").exists()

@@ -167,9 +167,13 @@ def test_cascade_when_crash_within_one_second_step_then_gas_at_ceiling_and_no_ke
 
     result = run("backtest_crash", *ONE_SECOND_CRASH)
     gas = result.series["gas_gwei"]
-    # The trailing window (10 steps) holds the crash from step 3 to the end.
+    # The trailing window (10 one-minute returns, 600 one-second steps: sim/gas.py
+    # RETURN_SECONDS) holds the crash from step 3 to the end. Before it, gas is a calm
+    # market's at three times the reference volatility (vol_scale 3): 195 gwei, then
+    # 1,184 at step 2, whose return is now read over the two steps so far (+0.086% over
+    # 2 s, 0.061% a second's worth) instead of its own second (+0.053%: 820 gwei).
     assert gas[3:] == [MAX_GAS_GWEI] * 10
-    assert max(gas[:3]) < 1_000
+    assert max(gas[:3]) < 2_000
     assert result.summary["liquidation_count"] == 0
     assert result.summary["keeper_gas_spent"] == 0.0
 
@@ -244,3 +248,39 @@ def test_replay_when_hourly_years_on_one_second_steps_then_only_the_window_resam
     hourly = run("backtest_eth_hourly", "steps=3")
     assert hourly.summary["start_time_utc"] == "2017-03-09T11:00:00Z"
     assert hourly.series["external_price_usd"] == [17.12, 17.39, 17.14, 17.28]
+
+
+@pytest.mark.parametrize("step_seconds", [1, 12])
+def test_cascade_when_steps_shorter_than_a_minute_then_gas_as_at_one_minute(step_seconds):
+    # gas_chains's hour (WETH 2,000 -> 1,500 by a Brownian bridge, seed 5) with its
+    # mainnet gas on the default chain (60 gwei, sensitivity 0.1, noise 0.1, cap 500),
+    # cut into 60-, 12- and 1-second steps. The gas process read per-step returns over a
+    # 10-step window, so the same hour's mean gas was 361 gwei at 60 s, 125 at 12 s and
+    # 68 at 1 s (the trend is sqrt(step) fewer per-step deviations); on one-minute
+    # returns (sim/gas.py RETURN_SECONDS) it is 355 at 1 s and 353 at 12 s.
+    def mean_gas(dt: int) -> float:
+        data = read_toml(EXAMPLES / "gas_chains.toml")
+        del data["protocols"]
+        data["gas"] = {"kind": "process", "gwei": 60, "vol_sensitivity": 0.1,
+                       "noise": 0.1, "cap_gwei": 500}
+        data["book"]["accounts"] = 5
+        data.update(steps=3_600 // dt, step_seconds=dt)
+        gas = run_cascade(data, amplification=False).series["gas_gwei"][1:]
+        assert len(gas) == 3_600 // dt
+        return sum(gas) / len(gas)
+
+    minute = mean_gas(60)
+    assert minute == pytest.approx(361.0, abs=0.05)  # as before: 60 s is one return
+    assert mean_gas(step_seconds) == pytest.approx(minute, rel=0.05)
+
+
+@pytest.mark.parametrize(("override", "problem"), [
+    ("gas.return_seconds=0", "gas.return_seconds: must be greater than 0 (got 0)"),
+    ("gas.chains.mainnet.return_seconds=-1",
+     "gas.chains.mainnet.return_seconds: must be greater than 0 (got -1)"),
+])
+def test_cascade_when_gas_return_seconds_not_positive_then_named(override, problem):
+    data = apply_overrides(read_toml(EXAMPLES / "gas_chains.toml"), [override])
+    with pytest.raises(ConfigError) as err:
+        scenario_spec(data)
+    assert err.value.problems == [problem]

@@ -9,8 +9,10 @@ from marginengine.sim.gas import (
     MAX_GAS_GWEI,
     gas_process,
     gas_replay,
+    horizon_steps,
     keeper_cost_usd,
     rolling_abs_return,
+    trailing_returns,
 )
 from marginengine.sim.history import (
     BLACK_THURSDAY_GAS,
@@ -179,6 +181,70 @@ def test_gas_process_when_a_crash_within_one_second_then_gas_at_the_ceiling():
     assert capped.tolist() == [gas[0], gas[1], 500.0]
 
 
+YEAR = 31_536_000
+
+
+def gas_on_steps(case: str, seed: int, dt: int, **kwargs) -> np.ndarray:
+    """Two hours of one market (0.8 a year, 1-second log returns from ``seed``) seen at
+    ``dt``-second steps, and its gas: 20 gwei at calm, sensitivity 0.6, noise 0.2, cap
+    500 (lst_crash's [gas]). ``jump``: -10% within the second at 30 minutes; ``trend``:
+    -25% spread over the hour from 30 minutes."""
+    r = np.random.default_rng(seed).standard_normal(7_200) * 0.8 * math.sqrt(1 / YEAR)
+    if case == "jump":
+        r[1_800] += math.log(0.9)
+    else:
+        r[1_800:5_400] += math.log(0.75) / 3_600
+    returns = np.diff(np.concatenate([[0.0], np.cumsum(r)])[::dt])
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(dt,)))
+    return gas_process(rng, 20.0, 0.6, returns, 0.2, returns.size, 500.0,
+                       reference_sigma=0.8 * math.sqrt(dt / YEAR), **kwargs)
+
+
+@pytest.mark.parametrize("case", ["jump", "trend"])
+def test_gas_process_when_steps_1_12_60_seconds_then_same_mean_and_time_at_cap(case):
+    # The same market on the same horizon, cut into 1-, 12- and 60-second steps, three
+    # seeds each: the mean gas within 5% and the time at the cap within 10% of the
+    # 60-second steps' (jump: about 600 s at the cap, the 10-minute window; trend:
+    # about 2,500 s; mean gas about 61 and 237 gwei).
+    figures = {}
+    for dt in (1, 12, 60):
+        runs = [gas_on_steps(case, seed, dt, step_seconds=dt) for seed in (1, 2, 3)]
+        figures[dt] = (np.mean([g.mean() for g in runs]),
+                       np.mean([(g == 500.0).sum() * dt for g in runs]))
+    mean60, cap60 = figures[60]
+    assert cap60 > 500  # the crash does reach the cap
+    for dt in (1, 12):
+        assert figures[dt][0] == pytest.approx(mean60, rel=0.05), (dt, figures)
+        assert figures[dt][1] == pytest.approx(cap60, rel=0.10), (dt, figures)
+
+
+def test_gas_process_without_step_seconds_then_per_step_window_as_before():
+    # The rule before (returns per step, a 10-step window): a jump within one 1-second
+    # step holds gas at the cap for the window's 10 seconds, at 60-second steps for its
+    # 10 minutes; 60-second and longer steps are unchanged by step_seconds, bit for bit.
+    per_step_1s = gas_on_steps("jump", 1, 1)
+    assert (per_step_1s == 500.0).sum() == 10
+    at_60 = gas_on_steps("jump", 1, 60)
+    assert (at_60 == 500.0).sum() * 60 == 600
+    assert np.array_equal(gas_on_steps("jump", 1, 60, step_seconds=60), at_60)
+    assert np.array_equal(gas_on_steps("jump", 1, 600, step_seconds=600),
+                          gas_on_steps("jump", 1, 600))
+
+
+@pytest.mark.parametrize(("step", "k"), [(1, 60), (12, 5), (7, 9), (59, 1), (60, 1),
+                                         (600, 1), (None, 1)])
+def test_horizon_steps_rounds_return_seconds_over_the_step(step, k):
+    assert horizon_steps(step) == k  # 60 / 7 = 8.57 -> 9 steps of 7 s
+
+
+def test_trailing_returns_worked_by_hand():
+    # k = 2: |0.01| / 1, |0.01 - 0.03| / sqrt 2, |-0.03 + 0.02| / sqrt 2, ...
+    out = trailing_returns(np.array([0.01, -0.03, 0.02, -0.04]), 2)
+    np.testing.assert_allclose(out, [0.01, 0.02 / math.sqrt(2), 0.01 / math.sqrt(2),
+                                     0.02 / math.sqrt(2)])
+    np.testing.assert_array_equal(trailing_returns(np.array([0.5, -0.25]), 1), [0.5, 0.25])
+
+
 def test_gas_process_when_reference_is_subnormal_then_finite_and_no_nan():
     # A reference sigma of 5e-324 makes step 1's z = 0.5 / 5e-324 = inf: the gas is the
     # ceiling with a sensitivity, and only the noise (no 0 * inf = nan) without one.
@@ -217,6 +283,8 @@ def test_gas_process_when_base_is_zero_then_zero_gas_and_the_same_draws():
         ({"window": 0}, "window: must be >= 1"),
         ({"reference_sigma": -1.0}, "reference_sigma: must be > 0"),
         ({"vol_sensitivity": float("inf")}, "vol_sensitivity: must be finite"),
+        ({"step_seconds": 0.0}, "step_seconds: must be > 0"),
+        ({"step_seconds": 1.0, "return_seconds": -60.0}, "return_seconds: must be > 0"),
     ],
 )
 def test_gas_process_when_arguments_invalid_then_value_error(kwargs, message):

@@ -80,6 +80,7 @@ def run(data: dict[str, Any], source: str, staging: Path, console: Console, quie
     from marginengine.report import write_monte_carlo_report, write_report
     from marginengine.sim.montecarlo import monte_carlo
     from marginengine.sim.pipeline import run as run_pipeline
+    from marginengine.sim.pipeline import setup_warnings
     from marginengine.sim.schema import load_spec
 
     spec = load_spec(data, source)
@@ -110,6 +111,9 @@ def run(data: dict[str, Any], source: str, staging: Path, console: Console, quie
                               on_step=lambda _: progress.advance(task), explain=True)
     if on_result is not None:
         on_result(result)
+    # On stderr even with --json or --quiet, as the Monte Carlo's warnings.
+    for warning in setup_warnings(result.summary):
+        click.echo(f"warning: {warning}", err=True)
     summary = {"scenario": spec.name, **result.summary}
     meta = series_metadata(spec.name, spec.seed, spec.step_seconds,
                            result.summary.get("start_time_utc"), list(result.series))

@@ -126,10 +126,14 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
     scripted = kept[0].scripted if kept else None
     if scripted is not None:
         # Explicit actions: every liquidation and refusal, as the scenario listed them.
-        print_tables(console, *liquidation_tables(scripted), accounts_table(scripted.engine))
+        options = summary.get("options")
+        # The accounts table only when the ledger has accounts (an options book's live
+        # in the options ledger: the table was printed empty).
+        print_tables(console, *liquidation_tables(scripted, options),
+                     *([accounts_table(scripted.engine)] if scripted.engine.ledger.accounts
+                       else []))
         for outcome in scripted.rejected:
             console.print(f"[yellow]refused[/yellow] {outcome}")
-        options = summary.get("options")
         if options:
             console.print(
                 f"portfolio auctions: {options['auctions_started']} started, "
@@ -158,12 +162,16 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
 @click.option("--runs", type=click.IntRange(1, 100_000), default=None,
               help="Runs per policy (default: monte_carlo.runs); run i of every policy "
                    "uses the same seed.")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Override a scenario field by dotted path, as simulate (repeatable), "
+                   "e.g. --set book.accounts=500.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: runs/<scenario name>_backtest/), as simulate.")
 @click.option("--force", is_flag=True, help="Replace a previous run (as simulate).")
 @click.option("--json", "as_json", is_flag=True, help="Print backtest.json to stdout.")
 def backtest_command(scenario: Path, policies: tuple[str, ...], runs: int | None,
-                     out_dir: str | None, force: bool, as_json: bool) -> None:
+                     overrides: tuple[str, ...], out_dir: str | None, force: bool,
+                     as_json: bool) -> None:
     """Run cascade SCENARIO under each margin policy on the same book and price paths
     (common random numbers) and compare bad debt, liquidations, liquidated value, average
     borrowing power and borrow usage, with paired bootstrap confidence intervals.
@@ -173,8 +181,9 @@ def backtest_command(scenario: Path, policies: tuple[str, ...], runs: int | None
     """
     from marginengine.cli import backtest_cmd
     from marginengine.config import read_toml
+    from marginengine.sim import apply_overrides
 
-    data = read_toml(scenario)
+    data = apply_overrides(read_toml(scenario), list(overrides))
     result, target = backtest_cmd.run(data, scenario, list(policies) or ["static", "adaptive"],
                                       runs, out_dir, force)
     if as_json:

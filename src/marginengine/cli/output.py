@@ -19,15 +19,48 @@ from marginengine.margin.portfolio_rules import rule_of, scenario_rows
 from marginengine.sim import PerpLiquidationRecord, ScenarioResult
 
 
-def liquidation_tables(result: ScenarioResult) -> list[Table]:
+def liquidation_tables(result: ScenarioResult,
+                       options: dict[str, Any] | None = None) -> list[Table]:
     """The liquidation tables of a scripted run: lending (liquidations and absorbs) and,
-    when there were any, perps, each with its own columns."""
+    when there were any, perps and portfolio-auction bids (``options``: the summary's
+    ``options`` block), each with its own columns. The lending table is left out when
+    it would be empty beside another (an options book's run printed an empty one)."""
+    bids = [e for e in (options or {}).get("auction_log", [])
+            if e.get("event") == "BidPortfolioAuction"]
     tables = []
-    if result.liquidations or not result.perp_liquidations:
+    if result.liquidations or not (result.perp_liquidations or bids):
         tables.append(liquidations_table(result))
     if result.perp_liquidations:
         tables.append(perp_liquidations_table(result))
+    if bids:
+        tables.append(portfolio_bids_table(result.engine, bids))
     return tables
+
+
+def portfolio_bids_table(engine: Engine, bids: list[dict[str, Any]]) -> Table:
+    """One row per bid on a portfolio auction (Derive's ``bid``): the fraction taken,
+    the price paid (negative: paid to the bidder of an insolvent portfolio), and what the
+    security module paid and what was socialized for it, in quote tokens."""
+    opts = engine.config.options
+    quote = opts.quote if opts is not None else ""
+    decimals = engine.config.markets[quote].decimals if quote in engine.config.markets else 0
+    table = Table(title="Portfolio auction bids", title_justify="left")
+    for col in ("step", "account", "bidder", "insolvent", "fraction", "price",
+                "security module", "socialized"):
+        table.add_column(col, justify="left" if col in ("account", "bidder") else "right")
+
+    def quote_amount(raw: object) -> str:
+        value = int(str(raw))
+        return f"{format_units(value, decimals, 2)} {quote}" if value else "-"
+
+    for e in bids:
+        table.add_row(str(e["step"]), str(e["account"]), str(e["bidder"]),
+                      "yes" if e.get("insolvent") else "no",
+                      f"{int(str(e['fraction'])) / 10**18:.2%}",
+                      quote_amount(e.get("price", 0)),
+                      quote_amount(e.get("security_module_paid", 0)),
+                      quote_amount(e.get("socialized", 0)))
+    return table
 
 
 def liquidations_table(result: ScenarioResult) -> Table:

@@ -1333,7 +1333,18 @@ class RiskBook:
         return sorted(self.accounts.ids(self.below_rows()))
 
     def sums(self, rows: IntArray | None = None) -> tuple[FloatArray, FloatArray]:
-        """Weighted collateral and debt (base-currency units, float) at current prices."""
+        """Weighted collateral and debt (base-currency units, float) at current prices,
+        of every account (or of ``rows``).
+
+        Raises
+        ------
+        ScanError
+            ``rows`` as :meth:`health` refuses it (one check, :meth:`checked_rows`).
+        """
+        if rows is not None:
+            # Checked before the anchor's membership test, which a row past the end would
+            # fail with an IndexError and a negative row would pass as another account.
+            rows = self.checked_rows(rows)
         if self._synced is None or self._dirty:
             self._sync()
         if self._lazy and (rows is None or self._anchor is None
@@ -1355,7 +1366,7 @@ class RiskBook:
             holds (numpy would wrap a negative one to another account).
         """
         if rows is not None:
-            rows = self._checked_rows(rows)
+            rows = self.checked_rows(rows)
         cw, dv = self.sums(rows)
         out = health(cw, dv)
         if self.perps.buckets:
@@ -1368,8 +1379,17 @@ class RiskBook:
                 out[mine] = bucket_health(cw[mine], dv[mine], pe[s], pm[s])
         return out
 
-    def _checked_rows(self, rows: AnyIntArray) -> IntArray:
-        """``rows`` as int64 row indices, each one of the book's rows."""
+    def checked_rows(self, rows: AnyIntArray) -> IntArray:
+        """``rows`` as int64 row indices, each one of the book's rows: the one check of
+        the ``rows`` that :meth:`sums`, :meth:`health` and :meth:`account_values` take.
+
+        Raises
+        ------
+        ScanError
+            ``rows: ...`` if ``rows`` is not a one-dimensional array of integer row
+            indices; ``rows.N: ...`` naming its entry ``N`` if that is not a row the book
+            holds (numpy would wrap a negative one to another account).
+        """
         at = np.asarray(rows)
         if at.ndim != 1 or (at.size and at.dtype.kind not in "iu"):
             raise ScanError(f"rows: must be a one-dimensional array of integer row indices "
@@ -1413,7 +1433,14 @@ class RiskBook:
         return tuple(float(v) for v in np.quantile(finite, list(qs)))
 
     def account_values(self, rows: IntArray) -> dict[str, FloatArray]:
-        """Float USD figures of ``rows``: collateral, weighted collateral, debt, health."""
+        """Float USD figures of ``rows``: collateral, weighted collateral, debt, health.
+
+        Raises
+        ------
+        ScanError
+            ``rows`` as :meth:`health` refuses it (one check, :meth:`checked_rows`).
+        """
+        rows = self.checked_rows(rows)
         cw, dv = self.sums(rows)
         w = self.assets.weights()
         raw = self.collateral.subset_sums(rows, w.raw_collateral)

@@ -19,7 +19,8 @@ Policies:
 
 Per run and policy: bad debt, liquidations, liquidated value, and capital efficiency:
 **average borrowing power** (the mean over steps of the value of the collateral the book
-supplies in every market, the lender's liquidity left out, at each market's LTV in force,
+supplies in every market, the lender's liquidity left out, at the LTV in force for its
+supplier: the market's, or an e-mode category's for its accounts, :func:`borrowing_power_base`;
 base currency) and **borrow usage** (the mean over steps of the book's debt in every
 market over that borrowing power). A scenario of one protocol: ``[[protocols]]`` is
 refused. Each is reported with a percentile-bootstrap CI over the runs
@@ -38,9 +39,10 @@ import numpy as np
 
 from marginengine.config import ProtocolConfig
 from marginengine.config.adaptive import MODEL_NAMES, AdaptiveConfig
-from marginengine.engine import Event, Outcome, SetPrice
+from marginengine.engine import Engine, Event, Outcome, SetPrice
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import BPS, PRICE_UNIT, RAY
+from marginengine.margin.emode import reserve_ltv_bps
 from marginengine.sim.adaptive_agent import conditions_event, min_prices, propose_risk_params
 from marginengine.sim.cascade import CascadeRunner, scenario_spec
 from marginengine.sim.cascade_config import CascadeFile
@@ -163,23 +165,63 @@ class BacktestRunner(CascadeRunner):
         # default debt asset DAI is no market of it). The lender's supply is liquidity,
         # not the book's collateral. With one collateral and one debt asset these are the
         # same integers and floats as before (the other markets add 0).
-        ledger = engine.ledger
-        lender = ledger.accounts.get("lender")
-        power_base, debt = 0, 0.0
+        power_base = borrowing_power_base(engine)
+        debt = 0.0
         for asset, m in sorted(engine.config.markets.items()):
-            reserve = ledger.reserves[asset]
-            scaled = reserve.scaled_supply
-            if lender is not None and asset in lender.lending:
-                scaled -= lender.lending[asset].scaled_supply
-            if m.collateral and scaled > 0:
-                supplied = scaled * reserve.liquidity_index // RAY
-                power_base += supplied * engine.prices[asset] // m.unit * m.ltv_bps // BPS
+            reserve = engine.ledger.reserves[asset]
             if reserve.scaled_debt:
                 debt += (reserve.scaled_debt * reserve.borrow_index // RAY
                          / m.unit * engine.prices[asset] / PRICE_UNIT)
         power = power_base / PRICE_UNIT
         self.power.append(power)
         self.usage.append(debt / power if power > 0 else 0.0)
+
+
+def borrowing_power_base(engine: Engine, lender: str = "lender") -> int:
+    """The backtest's borrowing power after a step, base currency (8 decimals), rounded
+    down: the collateral supplied in every market, ``lender``'s liquidity left out, at
+    the LTV in force for its supplier.
+
+    Supply is summed per market and e-mode category (scaled, then times the liquidity
+    index), valued at the engine's price and weighted by the LTV a supplier in that
+    category has on that market (:func:`marginengine.margin.emode.reserve_ltv_bps`,
+    Aave's ``getUserReserveLtv`` / ``calculateUserAccountData``: an e-mode collateral at
+    the category's LTV; aave-dao/aave-v3-origin@fd1fbd91 ``ValidationLogic.sol``
+    ``getUserReserveLtv``, v3.5.0 ``GenericLogic.sol``'s ``eModeLtv``). Outside e-mode
+    that is the reserve's LTV, and a book without e-mode accounts has the one sum per
+    market it had before (the same integers). A market that is not collateral adds 0.
+    """
+    ledger, config = engine.ledger, engine.config
+    version = config.rules.emode
+    # Scaled supply held by accounts in a category, per (asset, category): the rest of a
+    # reserve's supply (less the lender's) is at the reserve's own LTV.
+    in_category: dict[tuple[str, int], int] = {}
+    if config.emode is not None:
+        for account_id, account in ledger.accounts.items():
+            if not account.emode or account_id == lender:
+                continue
+            for asset, pos in account.lending.items():
+                if pos.scaled_supply:
+                    key = (asset, account.emode)
+                    in_category[key] = in_category.get(key, 0) + pos.scaled_supply
+    supplier = ledger.accounts.get(lender)
+    power = 0
+    for asset, m in sorted(config.markets.items()):
+        if not m.collateral:
+            continue
+        reserve = ledger.reserves[asset]
+        scaled = reserve.scaled_supply
+        if supplier is not None and asset in supplier.lending:
+            scaled -= supplier.lending[asset].scaled_supply
+        groups = sorted((c, v) for (a, c), v in in_category.items() if a == asset)
+        scaled -= sum(v for _, v in groups)
+        for category_id, held in [(0, scaled), *groups]:
+            if held <= 0:
+                continue
+            ltv = reserve_ltv_bps(version, m, asset, config.emode_category(category_id))
+            supplied = held * reserve.liquidity_index // RAY
+            power += supplied * engine.prices[asset] // m.unit * ltv // BPS
+    return power
 
 
 def _too_short(adaptive: AdaptiveConfig) -> str:
@@ -349,5 +391,5 @@ def report_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["METRICS", "BacktestRunner", "Interval", "backtest", "compare", "parse_policy",
-           "policy_data", "report_markdown", "run_policy"]
+__all__ = ["METRICS", "BacktestRunner", "Interval", "backtest", "borrowing_power_base",
+           "compare", "parse_policy", "policy_data", "report_markdown", "run_policy"]

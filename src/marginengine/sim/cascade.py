@@ -175,7 +175,9 @@ def gas_path(spec: CascadeFile, rng: np.random.Generator, prices: np.ndarray) ->
     values = gas.gas_process(rng, _f(g.gwei), _f(g.vol_sensitivity), returns, _f(g.noise), n,
                              _f(g.cap_gwei) if g.cap_gwei is not None else None,
                              reference_sigma=_f(headline_sigma(spec)) * math.sqrt(
-                                 spec.step_seconds / SECONDS_PER_YEAR) or None)
+                                 spec.step_seconds / SECONDS_PER_YEAR) or None,
+                             step_seconds=spec.step_seconds,
+                             return_seconds=_f(g.return_seconds))
     return np.concatenate([[values[0]], np.asarray(values, dtype=float)])
 
 

@@ -23,7 +23,7 @@ from marginengine.ledger import check_account_id
 from marginengine.sim.actions import CascadeActionSpec
 from marginengine.sim.books import COUNTERPARTY, ProfileSpec, check_profiles
 from marginengine.sim.feeds import Deviation
-from marginengine.sim.gas import MAX_GAS_GWEI
+from marginengine.sim.gas import MAX_GAS_GWEI, RETURN_SECONDS
 from marginengine.sim.joint import AssetPriceSpec, CorrelationSpec, JointPriceSpec, check_joint
 from marginengine.sim.scenario import RUN_NAME_PATTERN, check_run_name
 
@@ -141,6 +141,9 @@ class GasChainSpec(StrictModel):
     vol_sensitivity: NonNegative = Decimal(1)
     noise: NonNegative = Decimal("0.1")
     cap_gwei: Positive | None = None
+    #: process: the shortest return (seconds) the volatility is read from; shorter steps
+    #: are summed to it (sim/gas.py RETURN_SECONDS), so gas does not depend on the step.
+    return_seconds: Positive = Decimal(str(RETURN_SECONDS))
     gas_used: dict[str, int] = Field(default_factory=lambda: {
         "liquidate": 300_000, "bark": 400_000, "take": 250_000, "redo": 150_000,
         "tend": 150_000, "dent": 150_000, "deal": 100_000, "absorb": 300_000,

@@ -24,8 +24,15 @@ from marginengine.sim.processes import (
     check_rng,
 )
 
-__all__ = ["MAX_GAS_GWEI", "gas_process", "gas_replay", "keeper_cost_usd",
-           "rolling_abs_return"]
+__all__ = ["MAX_GAS_GWEI", "RETURN_SECONDS", "gas_process", "gas_replay", "horizon_steps",
+           "keeper_cost_usd", "rolling_abs_return", "trailing_returns"]
+
+#: The shortest return (seconds) the gas process reads the market's volatility from:
+#: steps shorter than this are summed to returns of about this length, so cutting a
+#: minute into finer steps does not change the gas (see :func:`gas_process`). A minute is
+#: five Ethereum blocks: EIP-1559's base fee moves at most 12.5% a block, so congestion
+#: answers a market's moves over several blocks, not within one.
+RETURN_SECONDS = 60.0
 
 #: ``E|Z|`` and ``sd|Z|`` of a standard normal: the calm level of ``|return| / sigma``.
 _ABS_MEAN = math.sqrt(2.0 / math.pi)
@@ -98,10 +105,35 @@ def rolling_abs_return(returns: NDArray[np.float64],
     return means, counts
 
 
+def horizon_steps(step_seconds: float | None, return_seconds: float = RETURN_SECONDS) -> int:
+    """Steps per return the gas process measures: ``round(return_seconds / step_seconds)``
+    for steps shorter than ``return_seconds``, else 1 (a step is the finest return there
+    is); 1 when ``step_seconds`` is ``None`` (returns per step, as given)."""
+    if step_seconds is None:
+        return 1
+    step = check_positive("step_seconds", step_seconds)
+    horizon = check_positive("return_seconds", return_seconds)
+    return max(1, round(horizon / step)) if step < horizon else 1
+
+
+def trailing_returns(returns: NDArray[np.float64], k: int) -> NDArray[np.float64]:
+    """``|sum of returns[j]|`` over the ``k`` steps to ``i`` (fewer at the start), divided
+    by the square root of their count: a return over ``k`` steps, in the standard
+    deviations of one step's (a calm market's per-step ``|r|`` and this have one
+    distribution). ``k = 1`` is ``|returns|``."""
+    r = np.asarray(returns, dtype=np.float64)
+    cum = np.concatenate([[0.0], np.cumsum(r)])
+    i = np.arange(r.size)
+    lo = np.maximum(0, i - k + 1)
+    out: NDArray[np.float64] = np.abs(cum[i + 1] - cum[lo]) / np.sqrt(i - lo + 1.0)
+    return out
+
+
 def gas_process(rng: np.random.Generator, base_gwei: float, vol_sensitivity: float,
                 returns: NDArray[np.float64], noise: float, n: int,
                 cap_gwei: float | None = None, *, window: int = 10,
-                reference_sigma: float | None = None) -> NDArray[np.float64]:
+                reference_sigma: float | None = None, step_seconds: float | None = None,
+                return_seconds: float = RETURN_SECONDS) -> NDArray[np.float64]:
     """Gas prices that rise with volatility: congestion follows the market's moves.
 
     The model, per step ``i`` (``returns[i]`` the log return of that step)::
@@ -123,11 +155,25 @@ def gas_process(rng: np.random.Generator, base_gwei: float, vol_sensitivity: flo
       ``base_gwei``; a crash drives it up in proportion. This is the mode to compare paths
       of different severity.
 
+    **Step length** (``step_seconds``, when given). Steps shorter than ``return_seconds``
+    (default :data:`RETURN_SECONDS`, 60 s) are read as returns over ``k =
+    round(return_seconds / step_seconds)`` steps (:func:`trailing_returns`: the trailing
+    ``k``-step sum at every step, in per-step standard deviations) and the window is
+    ``window x k`` steps, so the statistic covers the same seconds at any step length:
+    a calm path's, a trend's and a jump's ``z`` are those of the 60-second steps, and gas
+    statistics (its mean, the time it spends at ``cap_gwei``) do not depend on how finely
+    the time is cut. Without this, ``z`` was in *per-step* deviations over ``window``
+    steps: a drop within one step is ``1 / sqrt(step)`` more of them the shorter the step
+    (a 25% fall within one 1-second step is a z of about 1,300), and the window
+    ``window`` steps long: a crash at 1-second steps held gas at the cap for the 10
+    seconds of its window, at 60-second steps for 10 minutes. Steps of ``return_seconds``
+    or more (and ``step_seconds = None``) keep per-step returns and a ``window``-step
+    window, exactly as before (``k = 1``): a step is the finest return there is.
+
     The ceiling :data:`MAX_GAS_GWEI` (1e12 gwei) is applied in log space, before ``exp``:
-    ``z`` is measured in calm *per-step* standard deviations, so the same drop is more of
-    them the shorter the step (``1 / sqrt(step)``): a 25% fall within one 1-second step is
-    a z of about 1,300, and ``exp(0.6 * 1300)`` is beyond float64. Such a step's gas is the
-    ceiling, a price no keeper pays (see :data:`MAX_GAS_GWEI`), instead of an overflow.
+    a z in the hundreds (a daily-sized crash within one step of a calm market) makes
+    ``exp(0.6 * z)`` beyond float64. Such a step's gas is the ceiling, a price no keeper
+    pays (see :data:`MAX_GAS_GWEI`), instead of an overflow.
 
     Calibration hint: on Black Thursday the mean gas price went from about 10 to 225 gwei
     (``log`` ratio 3.1) while 10-minute moves were several times their calm size.
@@ -153,6 +199,11 @@ def gas_process(rng: np.random.Generator, base_gwei: float, vol_sensitivity: flo
         Steps in the trailing mean of ``|return|``, >= 1.
     reference_sigma
         If given (> 0), the calm per-step standard deviation (see above).
+    step_seconds
+        If given (> 0), the length of one step: steps shorter than ``return_seconds``
+        are summed to returns of about that length (see above).
+    return_seconds
+        The shortest return measured, seconds (> 0; default 60).
 
     Returns
     -------
@@ -181,8 +232,12 @@ def gas_process(rng: np.random.Generator, base_gwei: float, vol_sensitivity: flo
     if not np.isfinite(r).all():
         i = int(np.argmax(~np.isfinite(r)))
         raise ValueError(f"returns: must be finite ({field_path('returns', i)} is {r[i]})")
+    k = horizon_steps(step_seconds, return_seconds)
     eps = gen.standard_normal(n_)
-    a, _ = rolling_abs_return(r, w)
+    # k = 1: |r| over `window` steps, bit for bit as before; else k-step returns over
+    # `window` of their lengths (the same seconds at any step length).
+    a, _ = rolling_abs_return(r, w) if k == 1 else rolling_abs_return(
+        trailing_returns(r, k), w * k)
     with np.errstate(over="ignore"):  # a z beyond float64 (a tiny reference) is inf
         if ref is not None:
             z = (a - ref * _ABS_MEAN) / (ref * _ABS_SD)

@@ -134,6 +134,33 @@ def run(scenario: dict[str, Any] | ScenarioSpec, rng: np.random.Generator | None
     return _run_explicit(spec, rng, traces, log_path, on_step, explain)
 
 
+def setup_warnings(summary: dict[str, Any]) -> list[str]:
+    """What a run's user should hear about its set-up: the events the protocol refused
+    while the book opened (``setup_rejected``, per protocol with ``[[protocols]]``), so
+    the run is of a smaller book than the one asked for. Empty when none was refused.
+
+    A synthetic ``[book]`` drawn below what initial margin allows (e.g.
+    ``min_collateralization`` under ``1 / LTV``: gas_chains's 1.2 under WETH's 80.5%
+    refuses 117 of its 400 accounts per protocol) loses those borrows; the printed
+    summary did not say so, and only ``summary.json`` counted them.
+    """
+    refused = summary.get("setup_rejected") or 0
+    if not refused:
+        return []
+    protocols = summary.get("protocols") or {}
+    each = ", ".join(f"{name} {figures.get('setup_rejected', 0)}"
+                     for name, figures in protocols.items()
+                     if isinstance(figures, dict) and figures.get("setup_rejected"))
+    served = summary.get("demand_served")
+    share = (f", {served:.0%} of the debt asked for (demand_served)"
+             if isinstance(served, float) and served < 1 else "")
+    return [f"setup_rejected: the protocol refused {refused} of the set-up's events"
+            f"{f' ({each})' if each else ''}: the run is of the book it accepted{share}. "
+            "A synthetic [book] drawn below what initial margin allows (book."
+            "min_collateralization under 1 / LTV) has those borrows refused; the refusals "
+            "are in summary.json"]
+
+
 def run_draw(data: dict[str, Any], seed: int, index: int | None) -> RunResult:
     """One run of a Monte Carlo or a sweep, without traces, log or twin run.
 

@@ -35,6 +35,7 @@ Format (TOML)::
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -44,7 +45,7 @@ from pydantic import Field, field_validator
 from marginengine.config import ProtocolConfig, protocol_from_dict, read_toml, validate_model
 from marginengine.config.amounts import HumanNumber, parse_asset_amounts, parse_positive
 from marginengine.config.base import StrictModel
-from marginengine.engine.events import SetVolSurface, Trade
+from marginengine.engine.events import MAX_VOL_PPM, MIN_VOL_PPM, SetVolSurface, Trade
 from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT
 from marginengine.ledger import check_account_id
@@ -126,6 +127,10 @@ class NoiseSpec(StrictModel):
     ``exp(sigma x z - sigma^2 / 2)`` (``independent``: a fresh normal ``z`` per step) or by
     the product of those factors over the steps so far (``walk``: the deviation persists
     and grows like a random walk); the ``- sigma^2 / 2`` keeps each factor's mean at 1.
+    ``vol_sigma`` does the same to the ATM implied vols the steps of an options scenario
+    give (``[[steps]] vols``), with the same ``kind``, from draws taken after the prices'
+    (:meth:`Scenario.perturbed`); 0 (the default) leaves them, and every figure, as
+    written.
     """
 
     kind: Literal["walk", "independent"] = "walk"
@@ -133,6 +138,8 @@ class NoiseSpec(StrictModel):
     sigma: Annotated[Decimal, Field(gt=0, le=1, allow_inf_nan=False)]
     #: The assets perturbed (default: every asset an explicit step prices).
     assets: list[str] = Field(default_factory=list)
+    #: Log-standard deviation per step of the step vols' factors (0: vols as written).
+    vol_sigma: Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)] = Decimal(0)
 
 
 #: The kinds of scenario file (``kind`` at the top; absent means ``scripted``).
@@ -324,6 +331,9 @@ class Scenario:
             if not stepped:
                 problems.append("noise: no step gives a price, so there is nothing to "
                                 "perturb")
+            if spec.noise.vol_sigma > 0 and not self.vol_underlyings():
+                problems.append("noise.vol_sigma: no step gives vols ([[steps]] vols of "
+                                "an [options] scenario), so there is no vol to perturb")
         if problems:
             raise ConfigError(problems, source=source)
 
@@ -334,6 +344,10 @@ class Scenario:
             for asset in step.prices:
                 seen.setdefault(asset, None)
         return list(seen)
+
+    def vol_underlyings(self) -> list[str]:
+        """The underlyings whose ATM vol some step sets (``[[steps]] vols``), by name."""
+        return sorted({vol.underlying for step in self.step_vols for vol in step})
 
     @property
     def headline(self) -> str:
@@ -355,6 +369,16 @@ class Scenario:
         (:func:`marginengine.sim.joint.fix_price`). Initial ``[prices]`` and ``reporter``
         prints are left as written (the book opens at the prices it was written for).
         Without ``[noise]`` the scenario itself is returned.
+
+        With ``noise.vol_sigma > 0``, then (after the price matrix, so the prices' draws
+        are the same whatever ``vol_sigma``): one ``rng.standard_normal((steps,
+        underlyings))`` matrix, a column per underlying some step sets vols for, sorted by
+        name, drawn at every step; the factors are the prices' (``exp(vol_sigma x z -
+        vol_sigma^2 / 2)``, accumulated for ``walk``), and a step's ATM vol of every
+        expiry of that underlying becomes ``vol_ppm x factor`` rounded to the nearest ppm,
+        within the surface's bounds (1%..1000%, ``MIN_VOL_PPM``, ``MAX_VOL_PPM``); skews
+        and the ``[options]`` surfaces at the start stay as written. With ``vol_sigma =
+        0`` nothing more is drawn.
         """
         noise = self.spec.noise
         if noise is None:
@@ -363,14 +387,25 @@ class Scenario:
 
         from marginengine.sim.joint import fix_price
 
+        def factors_of(sigma: float, columns: int) -> np.ndarray:
+            z = rng.standard_normal((len(self.steps), columns))
+            logs = sigma * z - sigma * sigma / 2
+            if noise.kind == "walk":
+                logs = np.cumsum(logs, axis=0)
+            return np.exp(logs)
+
         assets = sorted(noise.assets or self.stepped_assets())
-        sigma = float(noise.sigma)
-        z = rng.standard_normal((len(self.steps), len(assets)))
-        logs = sigma * z - sigma * sigma / 2
-        if noise.kind == "walk":
-            logs = np.cumsum(logs, axis=0)
-        factors = np.exp(logs)
+        factors = factors_of(float(noise.sigma), len(assets))
         out = copy.copy(self)
+        if noise.vol_sigma > 0:
+            underlyings = self.vol_underlyings()
+            vol_factors = factors_of(float(noise.vol_sigma), len(underlyings))
+            column = {u: k for k, u in enumerate(underlyings)}
+            out.step_vols = [
+                [replace(vol, vol_ppm=perturbed_vol_ppm(
+                    vol.vol_ppm, float(vol_factors[i, column[vol.underlying]])))
+                 for vol in vols]
+                for i, vols in enumerate(self.step_vols)]
         out.steps = []
         for i, (seconds, prices, actions) in enumerate(self.steps):
             moved = dict(prices)
@@ -402,6 +437,12 @@ class Scenario:
             check_account_id(account_id, where)
         except ValueError as exc:
             problems.append(str(exc))
+
+
+def perturbed_vol_ppm(vol_ppm: int, factor: float) -> int:
+    """``vol_ppm x factor`` rounded to the nearest ppm, within the surface's bounds
+    (``MIN_VOL_PPM``..``MAX_VOL_PPM``: 1%..1000%), as ``[noise] vol_sigma`` moves a vol."""
+    return min(MAX_VOL_PPM, max(MIN_VOL_PPM, round(vol_ppm * factor)))
 
 
 def scenario_from_dict(data: dict[str, Any], source: str | None = None) -> Scenario:
