@@ -124,8 +124,8 @@ def test_simulate_when_book_below_initial_margin_then_setup_refusals_warned(
         "warning: setup_rejected: the protocol refused 23 of the set-up's events (cheap 13, "
         "dear 10): the run is of the book it accepted, 61% of the debt asked for "
         "(demand_served). A synthetic [book] drawn below what initial margin allows "
-        "(book.min_collateralization under 1 / LTV) has those borrows refused; the "
-        "refusals are in summary.json"]
+        "(book.min_collateralization under 1 / LTV) has those borrows refused "
+        "(book.open = \"import\" opens it as it stands); the refusals are in summary.json"]
     # A book that opens whole (quickstart's floor 1.55) gets no such line.
     code, _, err = run(["simulate", str(EXAMPLES / "quickstart.toml"), "--out",
                         str(tmp_path / "qs"), "--quiet", "--set", "steps=3"], capsys)

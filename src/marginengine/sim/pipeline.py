@@ -157,8 +157,8 @@ def setup_warnings(summary: dict[str, Any]) -> list[str]:
     return [f"setup_rejected: the protocol refused {refused} of the set-up's events"
             f"{f' ({each})' if each else ''}: the run is of the book it accepted{share}. "
             "A synthetic [book] drawn below what initial margin allows (book."
-            "min_collateralization under 1 / LTV) has those borrows refused; the refusals "
-            "are in summary.json"]
+            "min_collateralization under 1 / LTV) has those borrows refused (book.open = "
+            "\"import\" opens it as it stands); the refusals are in summary.json"]
 
 
 def run_draw(data: dict[str, Any], seed: int, index: int | None) -> RunResult:
