@@ -112,3 +112,22 @@ def test_candidate_rows_when_ranges_split_then_same_as_candidates():
                             candidate_rows(cw, dv, 77_777, 300_000, b)])
     assert np.array_equal(found, candidates(cw, dv, b))
     assert len(found) > 1_000
+
+
+def test_subset_sums_when_one_entry_per_row_then_each_product_bit_for_bit():
+    # A lending book of one collateral each: value x weight itself, not a one-term sum,
+    # and the same floats as the general path (rows mixing lengths) and the full product.
+    rng = np.random.default_rng(6)
+    n, k = 300, 5
+    cols = rng.integers(0, k, n)
+    vals = rng.integers(1, 10**12, n).astype(float) * rng.random(n)
+    side = SideMatrix.from_coo(np.arange(n), cols, vals, n, k)
+    w = rng.random(k) * 3
+    rows = np.sort(rng.choice(n, 40, replace=False))
+    got = side.subset_sums(rows, w)
+    assert got.tolist() == (vals[rows] * w[cols[rows]]).tolist()
+    assert got.tolist() == side.row_sums(w, n)[rows].tolist()
+    side.set(int(rows[0]), (int(cols[rows[0]]) + 1) % k, 2.0)  # one row of two: overflow
+    mixed = side.subset_sums(rows, w)
+    assert mixed[1:].tolist() == got[1:].tolist()
+    assert mixed[0] == got[0] + 2.0 * w[(int(cols[rows[0]]) + 1) % k]

@@ -588,8 +588,10 @@ class RiskBook:
         debt: dict[int, float] = {}
         account = ledger.accounts.get(account_id)
         category = account.emode if account else 0
+        markets = ledger.config.markets
         for asset, pos in (account.lending.items() if account else ()):
-            if pos.scaled_supply and ledger.uses_as_collateral(account_id, asset):
+            # ledger.uses_as_collateral, inline (the position is at hand).
+            if pos.scaled_supply and pos.use_as_collateral and markets[asset].collateral:
                 coll[self.assets.coll_column(column[asset], category)] = float(pos.scaled_supply)
             if pos.scaled_debt:
                 debt[column[asset]] = float(pos.scaled_debt)

@@ -210,7 +210,11 @@ class SideMatrix:
             starts = self.indptr[base_rows].astype(np.int64)
             lens = self.indptr[base_rows + 1].astype(np.int64) - starts
             total = int(lens.sum())
-            if total:
+            if total == len(which) and int(lens.min()) == 1:
+                # One entry per row (a lending book of one collateral or one debt each):
+                # the product itself, bit for bit the one-term sum below (0 + v is v).
+                out[which] += self.data[starts] * weights[self.indices[starts]]
+            elif total:
                 seg = np.repeat(np.arange(len(which)), lens)
                 offsets = np.cumsum(lens) - lens
                 pos = np.arange(total) - np.repeat(offsets - starts, lens)
