@@ -131,3 +131,29 @@ def test_subset_sums_when_one_entry_per_row_then_each_product_bit_for_bit():
     mixed = side.subset_sums(rows, w)
     assert mixed[1:].tolist() == got[1:].tolist()
     assert mixed[0] == got[0] + 2.0 * w[(int(cols[rows[0]]) + 1) % k]
+
+
+def test_set_row_when_any_target_then_same_matrix_as_setting_each_entry():
+    # set_row's one pass (base slots for every wanted column) and its fallback (a new
+    # column, an overflow row, a row beyond the base) against set() entry by entry.
+    rng = np.random.default_rng(7)
+    for _trial in range(60):
+        a, dense = random_side(rng, n=40, k=5)
+        b = SideMatrix.from_coo(*np.nonzero(dense), dense[np.nonzero(dense)], 40, 5)
+        for _ in range(30):
+            row = int(rng.integers(0, 45))
+            present = [int(c) for c in np.flatnonzero(dense[row])] if row < 40 else []
+            pool = present if rng.random() < 0.7 and present else list(range(5))
+            chosen = rng.choice(pool, size=int(rng.integers(0, len(pool) + 1)), replace=False)
+            wanted = {int(c): float(rng.choice([0.5, 7.0, 1e9])) for c in chosen}
+            a.set_row(row, wanted)
+            current = dict(b.row_items(row))
+            for c in current.keys() - wanted.keys():
+                b.set(row, c, 0.0)
+            for c, v in wanted.items():
+                if current.get(c) != v:
+                    b.set(row, c, v)
+            assert dict(a.row_items(row)) == wanted
+            assert (a.zeros, a.overflow) == (b.zeros, b.overflow)
+        w = rng.random(5)
+        assert a.row_sums(w, 45).tolist() == b.row_sums(w, 45).tolist()

@@ -600,13 +600,8 @@ class RiskBook:
             if account is None:
                 return
             row = self._add_row(account_id)
-        for side, wanted in ((self.collateral, coll), (self.debt, debt)):
-            current = dict(side.row_items(row))
-            for k in current.keys() - wanted.keys():
-                side.set(row, k, 0.0)
-            for k, value in wanted.items():
-                if current.get(k) != value:
-                    side.set(row, k, value)
+        self.collateral.set_row(row, coll)
+        self.debt.set_row(row, debt)
         if len(self.perps):
             self.perps.ensure_rows(row + 1)
             was = self.perps.row_slot[row] >= 0
