@@ -629,19 +629,19 @@ class Ledger:
             r.liquidity_rate = supply * _COMET_RATE_TO_RAY_YEAR
             return
         market = self.config.markets[asset]
-        model, debt, cash = market.interest_rate, r.total_debt(), r.cash
+        curve, debt, cash = market.interest_rate, r.total_debt(), r.cash
         factor, unbacked = market.reserve_factor_bps, \
             r.deficit if self.deficit_in_supply_usage else 0
         # ``rates`` is a pure function of these: an event after an accrual (AdvanceTime
         # updates every reserve, then the engine the reserves it touched) or one leaving
         # the totals as they were reads the last answer instead of computing it again.
         last = self._last_rates.get(asset)
-        if last is not None and last[0] is model and last[1] == debt and last[2] == cash \
+        if last is not None and last[0] is curve and last[1] == debt and last[2] == cash \
                 and last[3] == factor and last[4] == unbacked:
             r.borrow_rate, r.liquidity_rate = last[5]
             return
-        answer = rates(model, debt, cash, factor, unbacked)
-        self._last_rates[asset] = (model, debt, cash, factor, unbacked, answer)
+        answer = rates(curve, debt, cash, factor, unbacked)
+        self._last_rates[asset] = (curve, debt, cash, factor, unbacked, answer)
         r.borrow_rate, r.liquidity_rate = answer
 
     def advance(self, seconds: int) -> None:
