@@ -80,8 +80,8 @@ def optimize(scenario: Path, params: tuple[str, ...], objectives: tuple[str, ...
              overrides: tuple[str, ...], out_dir: str | None, force: bool, resume: bool,
              as_json: bool, quiet: bool) -> None:
     """Search the parameters of SCENARIO under a risk budget: a cascade scenario, or a
-    scripted one whose [noise] makes its runs random (an options book: examples/
-    optimize_options.toml).
+    scripted one whose [noise] makes its runs random (an options book:
+    examples/optimize_options.toml).
 
     Every candidate runs on the same seeds (common random numbers); points near the
     frontier run again on more seeds; every reported figure has a 95% bootstrap interval.
