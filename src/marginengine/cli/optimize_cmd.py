@@ -46,7 +46,8 @@ def _previous_caches(target: Path) -> list[Path]:
                    "options_bad_debt, security_module_used, options_auctions, "
                    "options_insolvent_auctions, options_liquidations (minimized).")
 @click.option("--constraint", "constraints", multiple=True, metavar="METRIC<=VALUE",
-              help="The risk budget, e.g. es99_bad_debt<=250000 (repeatable; >= also).")
+              help="The risk budget, e.g. \"es99_bad_debt<=250000\" (quoted: the shell "
+                   "reads an unquoted < as a redirection; repeatable; >= also).")
 @click.option("--runs", type=int, default=64, show_default=True,
               help="Monte Carlo runs per candidate (2 to 100,000), on the same seeds for every "
                    "candidate.")
