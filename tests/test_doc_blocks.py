@@ -15,10 +15,12 @@ import json
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
 
+import marginengine
 from marginengine.cli.main import cli
 from tests.cli.test_cli import run
 
@@ -56,11 +58,39 @@ def test_readme_emode_loops_block_prints_its_comment(
     block = python_block("README.md", 0)
     assert "lst_crash_emode.toml" in block
     monkeypatch.chdir(ROOT)  # the block names examples/ relative to the repository
-    exec(compile(block, "README.md python block 1", "exec"), {})
+    scope: dict[str, Any] = {}
+    exec(compile(block, "README.md python block 1", "exec"), scope)
     comment = re.search(r"# (\d+) loops, (\d+) below 1$", block, re.M)
     assert comment is not None
     assert capsys.readouterr().out == (
         f"{comment.group(1)} loops, {comment.group(2)} below 1 at the end\n")
+    # The same run is the e-mode table's depeg row: its loops below 1, bad debt and
+    # liquidations (the table went stale once, at 633edd6's third keeper offer).
+    summary = scope["result"].summary
+    row = readme_row(r"\| -6% \| e-mode 1 \| \d+ \| (\d+) \| ([\d,]+) \| ([\d,]+) \|")
+    assert row == (comment.group(2), f"{summary['bad_debt']:,.0f}",
+                   f"{summary['liquidation_count']:,}")
+
+
+def readme_row(pattern: str) -> tuple[str, ...]:
+    found = re.findall(pattern, (ROOT / "README.md").read_text(), re.M)
+    assert len(found) == 1, pattern
+    return tuple(found[0])
+
+
+def test_readme_lst_crash_tables_when_simulated_then_first_rows_hold(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The sweep's first point is the scenario as written (no depeg, 5% bonus) and the
+    # e-mode table's first rows are the same run (without a depeg e-mode changes nothing).
+    monkeypatch.chdir(ROOT)
+    summary = marginengine.simulate("examples/lst_crash.toml", explain=False).summary
+    bad, count = f"{summary['bad_debt']:,.0f}", f"{summary['liquidation_count']:,}"
+    first = r"^\| 0 \| 5% \| ([\d,]+) \| \+0 \| ([\d,]+) \| ([\d,]+) \| ([\d,]+) \|$"
+    assert readme_row(first) == (
+        bad, count, f"{summary['liquidated_value']:,.0f}", f"{summary['borrower_loss']:,.0f}")
+    for loops_in in ("reserve parameters", "e-mode 1"):
+        assert readme_row(rf"\| 0 \| {loops_in} \| 0 \| 0 \| ([\d,]+) \| ([\d,]+) \|") == (
+            bad, count)
 
 
 def test_optimize_python_block_when_run_small_then_frontier(
