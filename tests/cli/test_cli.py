@@ -270,6 +270,14 @@ def test_help_when_sweep_then_the_joint_grid_syntax_is_named() -> None:
     assert "[default: 1;" in text  # --workers
 
 
+def test_help_when_family_then_it_says_mango_and_drift_do_not_liquidate() -> None:
+    # docs/formats.md: mango-v4 "health only", drift-v2 "margin only" (their scenarios'
+    # keeper does not liquidate); the help said a keeper liquidates in every family.
+    text = " ".join(CliRunner().invoke(cli, ["family", "--help"]).output.split())
+    assert "a Mango or Drift scenario reports each account's health or margin" in text
+    assert "and liquidates nothing" in text
+
+
 def test_help_when_root_then_it_says_lending_and_derivatives() -> None:
     text = " ".join(CliRunner().invoke(cli, ["--help"]).output.split())
     assert "margin engine for decentralized lending and derivatives" in text
