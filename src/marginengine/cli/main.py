@@ -62,11 +62,13 @@ def cli() -> None:
               help="Monte Carlo runs (default: monte_carlo.runs); a scenario with explicit "
                    "prices needs a [noise] table.")
 @click.option("--backend", type=click.Choice(["process", "dask"]), default=None,
-              help="Monte Carlo backend: a local process pool or Dask.")
+              help="Monte Carlo backend: a local process pool or Dask (default: "
+                   "monte_carlo.backend, process).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler address (default: a LocalCluster).")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
-              help="Workers of the process pool or the LocalCluster.")
+              help="Workers of the process pool or the LocalCluster (default: "
+                   "monte_carlo.workers, 2).")
 def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, quiet: bool,
              overrides: tuple[str, ...], runs: int | None, backend: str | None,
              scheduler: str | None, workers: int | None) -> None:
