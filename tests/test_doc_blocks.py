@@ -11,6 +11,7 @@ as a redirection is left unquoted (``--constraint es99_bad_debt<=500`` unquoted 
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import shlex
@@ -211,3 +212,38 @@ def test_shell_command_when_parsed_then_the_cli_accepts_it(
         sub.make_context(f"marginengine {words[1]}", words[2:])
     except click.UsageError as exc:  # pragma: no cover - the assertion names it
         pytest.fail(f"{where}: {command!r}: {exc.format_message()}")
+
+
+# ---------------------------------------------------------------------- import paths
+
+#: ``marginengine.X`` keys of steps.parquet's metadata (docs/formats.md), not Python.
+PARQUET_KEYS = {"kinds", "scenario", "seed", "start_time_utc", "step_seconds", "units"}
+
+
+def resolves(dotted: str) -> bool:
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj: object = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for name in parts[i:]:
+            if not hasattr(obj, name):
+                return False
+            obj = getattr(obj, name)
+        return True
+    return False
+
+
+def test_import_paths_when_docs_name_one_then_it_exists() -> None:
+    # A reader copies `marginengine.scan.whatif.shock_curve` into an import: every dotted
+    # path the docs name is a module or an attribute of one.
+    missing = []
+    for path in DOCS:
+        for dotted in sorted(set(re.findall(r"`(marginengine(?:\.[A-Za-z_]\w*)+)",
+                                            path.read_text()))):
+            if path.name == "formats.md" and dotted.split(".")[1] in PARQUET_KEYS:
+                continue
+            if not resolves(dotted):
+                missing.append(f"{path.name}: {dotted}")
+    assert missing == []
