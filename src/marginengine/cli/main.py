@@ -176,7 +176,9 @@ def backtest_command(scenario: Path, policies: tuple[str, ...], runs: int | None
                      as_json: bool) -> None:
     """Run cascade SCENARIO under each margin policy on the same book and price paths
     (common random numbers) and compare bad debt, liquidations, liquidated value, average
-    borrowing power and borrow usage, with paired bootstrap confidence intervals.
+    borrowing power and borrow usage, with paired bootstrap confidence intervals. Borrow
+    usage is debt over the borrowing power at the LTVs in force: above 1 after an LTV cut
+    or a price fall, debt already owed over the cut borrowing power (report.md says so).
 
     Writes backtest.json, backtest.parquet and report.md. The adaptive policy takes the
     scenario's [protocol.adaptive] table (defaults where absent; docs/margin.md).
