@@ -91,6 +91,8 @@ class Ledger:
         #: Moves whenever a reserve's liquidity or borrow index may have changed (an
         #: accrual, a rollback of reserves): balances read through the indices then move.
         self.index_epoch = 0
+        #: Per asset, the last inputs of :func:`rates` and its answer (see update_rates).
+        self._last_rates: dict[str, tuple[object, int, int, int, int, tuple[int, int]]] = {}
         for asset in self.reserves:
             self.update_rates(asset)
 
@@ -665,10 +667,20 @@ class Ledger:
             r.liquidity_rate = supply * _COMET_RATE_TO_RAY_YEAR
             return
         market = self.config.markets[asset]
-        r.borrow_rate, r.liquidity_rate = rates(
-            market.interest_rate, r.total_debt(), r.cash, market.reserve_factor_bps,
-            r.deficit if self.deficit_in_supply_usage else 0,
-        )
+        curve, debt, cash = market.interest_rate, r.total_debt(), r.cash
+        factor, unbacked = market.reserve_factor_bps, \
+            r.deficit if self.deficit_in_supply_usage else 0
+        # ``rates`` is a pure function of these: an event after an accrual (AdvanceTime
+        # updates every reserve, then the engine the reserves it touched) or one leaving
+        # the totals as they were reads the last answer instead of computing it again.
+        last = self._last_rates.get(asset)
+        if last is not None and last[0] is curve and last[1] == debt and last[2] == cash \
+                and last[3] == factor and last[4] == unbacked:
+            r.borrow_rate, r.liquidity_rate = last[5]
+            return
+        answer = rates(curve, debt, cash, factor, unbacked)
+        self._last_rates[asset] = (curve, debt, cash, factor, unbacked, answer)
+        r.borrow_rate, r.liquidity_rate = answer
 
     def advance(self, seconds: int) -> None:
         """Accrue interest on every reserve over ``seconds`` and move the clock."""
