@@ -62,7 +62,7 @@ def has_screen(engine: Engine) -> bool:
         cfg, PortfolioMarginConfig | Pmrm1MarginConfig | SrmMarginConfig)
 
 
-def portfolio_screen(engine: Engine, accounts: Iterable[str]) -> PortfolioScreen:
+def portfolio_screen(engine: Engine, accounts: Iterable[str]) -> ExpiredInDoubt:
     """The screen of the engine's portfolio rule over ``accounts``.
 
     Raises
@@ -78,7 +78,7 @@ def portfolio_screen(engine: Engine, accounts: Iterable[str]) -> PortfolioScreen
         inner = EngineSrmScreen(engine, accounts)
     else:
         inner = EnginePortfolioScreen(engine, accounts)
-    return _ExpiredInDoubt(engine, inner)
+    return ExpiredInDoubt(engine, inner)
 
 
 def expired_unsettled(engine: Engine, accounts: Iterable[str]) -> list[bool]:
@@ -99,8 +99,9 @@ def expired_unsettled(engine: Engine, accounts: Iterable[str]) -> list[bool]:
     return out
 
 
-class _ExpiredInDoubt:
-    """A screen whose accounts holding an expired, unsettled series are in doubt."""
+class ExpiredInDoubt:
+    """The rule's screen (``inner``), its accounts holding an expired, unsettled series
+    in doubt (:func:`expired_unsettled`)."""
 
     def __init__(self, engine: Engine, inner: PortfolioScreen) -> None:
         self.engine = engine
@@ -119,4 +120,5 @@ class _ExpiredInDoubt:
         return replace(result, error=np.where(doubt, np.inf, result.error))
 
 
-__all__ = ["PortfolioScreen", "expired_unsettled", "has_screen", "portfolio_screen"]
+__all__ = ["ExpiredInDoubt", "PortfolioScreen", "expired_unsettled", "has_screen",
+           "portfolio_screen"]
