@@ -306,7 +306,8 @@ def health(snapshot: Path, as_json: bool, order: str | None) -> None:
     (options), by the rule of [protocol.options] portfolio_preset (derive-pm2 and the
     other grid presets: PMRM_2; derive-pm1: Derive's PMRM v1; derive-srm: Derive's
     Standard Risk Manager): MtM, initial and maintenance margin, and where the rule has
-    scenarios the worst one and the P&L per scenario."""
+    scenarios the worst one and the P&L per scenario. A [[vols]] entry of an expiry
+    passed at the snapshot's time 0 is skipped with a note on stderr, as serve skips it."""
     from marginengine.cli.output import (
         health_row,
         health_tables,
@@ -319,7 +320,10 @@ def health(snapshot: Path, as_json: bool, order: str | None) -> None:
 
     if order is not None and not as_json:
         raise click.UsageError("--order needs --json")
-    engine = load_snapshot(snapshot)
+    notes: list[str] = []
+    engine = load_snapshot(snapshot, notes)
+    for note in notes:  # what the snapshot's read left out (a passed expiry's [[vols]])
+        click.echo(f"note: {note}", err=True)
     for warning in engine.config.truncations():
         click.echo(f"warning: {warning}", err=True)
     if as_json:
