@@ -37,9 +37,9 @@ from marginengine.engine import (
 )
 from marginengine.fixedpoint import PRICE_UNIT, WAD
 from marginengine.margin.base import MarginKind
+from marginengine.scan.confirm import threshold_wad
 from marginengine.scan.portfolio_screen import ScreenResult
 from marginengine.scan.portfolio_screens import portfolio_screen
-from marginengine.scan.confirm import threshold_wad
 from marginengine.service.core import PortfolioWatch
 from tests.conftest import SIMPLE_MARKETS
 
@@ -210,6 +210,8 @@ def test_screen_when_random_books_with_partly_settled_expiries_then_conservative
         assert engine.apply(SettleOption(s.underlying, s.expiry, s.strike,
                                          s.is_call)).accepted
     engine.apply(SetPrice("WETH", oracle * P))
+    clearing = engine.state.options  # the journal copies the clearing on a write
+    assert clearing is not None
     held = sorted(a for a, b in clearing.positions.items() if b)
     if not held:
         return
