@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -75,8 +77,10 @@ def twin(inst: Instruments, markets: list[UnderlyingMarket], row: np.ndarray, ca
             options.append(OptionPosition(int(np.flatnonzero(exps == inst.expiry[c])[0]),
                                           float(inst.strike[c]), bool(inst.is_call[c]),
                                           float(row[c]), vol_of[int(c)]))
-    expiries = tuple(Expiry(float(t), float(f), 0.0, float(r), m.confidence)
-                     for t, f, r in zip(m.sec_to_expiry, m.forward, m.rate, strict=True))
+    fixed = np.zeros(m.forward.size) if m.forward_fixed is None else m.forward_fixed
+    expiries = tuple(Expiry(float(t), float(f), float(x), float(r), m.confidence)
+                     for t, f, x, r in zip(m.sec_to_expiry, m.forward, fixed, m.rate,
+                                           strict=True))
     return Portfolio(spot=m.spot, expiries=expiries,
                      options=tuple(options), perp_position=perp, perp_price=m.perp_price,
                      cash=cash, spot_confidence=m.confidence, perp_confidence=m.confidence)
@@ -271,3 +275,68 @@ def test_book_when_bad_rule_arguments_then_error_names_field(kwargs, message):
     with pytest.raises(FieldError) as err:
         PortfolioRiskBook(inst, pos, [0.0], portfolio_config(preset="derive-srm"), **kwargs)
     assert message in str(err.value)
+
+
+def settled_first_expiry(markets: list[UnderlyingMarket]) -> list[UnderlyingMarket]:
+    """Each underlying's first expiry settled at 1.1 x spot: no time left, its whole
+    forward fixed (Expiry.forward_fixed, margin.portfolio.expiry_of), the second open."""
+    out = []
+    for m in markets:
+        out.append(UnderlyingMarket(
+            spot=m.spot, sec_to_expiry=np.array([0.0, m.sec_to_expiry[1]]),
+            forward=np.array([0.0, m.forward[1]]), rate=m.rate, vol=m.vol,
+            perp_price=m.perp_price, confidence=m.confidence,
+            forward_fixed=np.array([1.1 * m.spot, 0.0])))
+    return out
+
+
+@pytest.mark.parametrize("kernel", [*KERNELS, "exact"])
+@pytest.mark.parametrize("preset", ["derive-pm2", "span-like", "paradex"])
+def test_scan_when_an_expiry_forward_is_fixed_then_equals_exact_model(preset, kernel):
+    # An expiry whose settlement price is fixed: the book prices its options at the fixed
+    # forward, no spot shock (nor basis shock) moves them, and the minimum-delta
+    # requirement (paradex) counts no delta for them: as evaluate does, account by account.
+    cfg = portfolio_config({"preset": preset,
+                            "contingencies": {"conf_threshold": 0.95, "conf_margin": 1.0}})
+    rng = np.random.default_rng(5)
+    inst, markets = universe()
+    markets = settled_first_expiry(markets)
+    unfixed = [replace(m, forward=np.array([m.spot, m.forward[1]]), forward_fixed=None)
+               for m in markets]
+    pos = random_positions(rng, inst, 80)
+    cash = rng.uniform(0, 50_000, 80)
+    book = PortfolioRiskBook(inst, pos, cash, cfg, kernel=kernel)
+    for u, m in enumerate(markets):
+        book.set_market(u, m)
+    book.scan()
+    res = book.result()
+    dense = pos.toarray()
+    moved = 0
+    for a in range(80):
+        portfolio = twin(inst, markets, dense[a], float(cash[a]))
+        exact = evaluate(portfolio, cfg)
+        assert res.maintenance[a] == pytest.approx(exact.maintenance, rel=1e-9, abs=1e-6)
+        assert res.initial[a] == pytest.approx(exact.initial, rel=1e-9, abs=1e-6)
+        assert res.mtm[a] == pytest.approx(exact.mtm, rel=1e-9, abs=1e-6)
+        # The fixed forward matters: with the spot as that expiry's forward instead,
+        # most accounts holding it are valued otherwise.
+        at_spot = evaluate(twin(inst, unfixed, dense[a], float(cash[a])), cfg)
+        moved += at_spot.mtm != pytest.approx(exact.mtm, rel=1e-9, abs=1e-6)
+    assert moved > 20
+
+
+def test_book_when_forward_and_fixed_forward_both_zero_then_named_error():
+    inst, markets = universe()
+    pos = sp.csr_matrix(([1.0], ([0], [0])), shape=(1, inst.underlying.size))
+    book = PortfolioRiskBook(inst, pos, [0.0], portfolio_config(preset="derive-pm2"))
+    m = markets[0]
+    zero = UnderlyingMarket(spot=m.spot, sec_to_expiry=m.sec_to_expiry,
+                            forward=np.array([0.0, m.forward[1]]), rate=m.rate, vol=m.vol,
+                            forward_fixed=np.zeros(2))
+    with pytest.raises(FieldError, match=r"^forward: forward \+ forward_fixed must be > 0"):
+        book.set_market(0, zero)
+    short = UnderlyingMarket(spot=m.spot, sec_to_expiry=m.sec_to_expiry, forward=m.forward,
+                             rate=m.rate, vol=m.vol, forward_fixed=np.zeros(1))
+    with pytest.raises(FieldError, match="^sec_to_expiry: sec_to_expiry, forward, "
+                                         "forward_fixed and rate need one value"):
+        book.set_market(0, short)

@@ -691,6 +691,48 @@ def validate_trade(account: str, result: WhatIf, quote_unit: int) -> Refusal | N
                    {"account": account, "initial_before": before, "initial_after": after})
 
 
+def expiry_of(clearing: OptionClearing, underlying: str, expiry: int, now: int,
+              forward: float, rate: float = 0.0, confidence: float = 1.0,
+              spot: float | None = None) -> Expiry:
+    """The :class:`Expiry` of ``underlying``'s ``expiry`` at ``now`` as the portfolio rules
+    value it: ``max(expiry - now, 0)`` seconds to go and ``forward`` all variable (moved
+    by the spot shocks) until a series of it settles; from then its whole forward is
+    fixed at the settlement price (``OptionClearing.expiry_price``; ``forward`` 0,
+    ``forward_fixed`` the price, no time left), so its unsettled series are valued at what
+    they will settle for, whatever the spot and its shocks. An expiry passed
+    (``ledger.options.expired``) with nothing of it settled yet is fixed likewise at
+    ``spot`` (default ``forward``), the price ``SettleOption`` would settle it at now.
+    The one reading of the
+    clearing's settlement prices: :func:`portfolio_of` builds every expiry of an account
+    with it, and the float screens (``scan/portfolio_screen.py``,
+    ``scan/option_layout.py``) revalue each expiry from it.
+
+    Examples
+    --------
+    The 30-day WETH expiry (2,592,000 s) after its 2,000 call settled at 2,300: the
+    open 2,100 call of it will settle there too, whatever the oracle (1,900 here) says.
+
+    >>> from marginengine.ledger.options import OptionClearing, OptionSeries
+    >>> c = OptionClearing(quote_unit=10**6, size_unit=10**18)
+    >>> t = 2_592_000
+    >>> expiry_of(c, "WETH", t, 0, 2_000.0)
+    Expiry(sec_to_expiry=2592000.0, forward=2000.0, forward_fixed=0.0, rate=0.0, confidence=1.0)
+    >>> _ = c.settle(OptionSeries("WETH", t, 2_000 * PRICE_UNIT, True), 2_300 * PRICE_UNIT, t)
+    >>> expiry_of(c, "WETH", t, t, 1_900.0)
+    Expiry(sec_to_expiry=0.0, forward=0.0, forward_fixed=2300.0, rate=0.0, confidence=1.0)
+    """
+    settled = clearing.expiry_price(underlying, expiry)
+    if settled:
+        return Expiry(0.0, 0.0, settled / PRICE_UNIT, rate, confidence)
+    if expired(expiry, now):
+        # Expired, no series of it settled yet: SettleOption would settle it at the
+        # oracle's price now (the spot), so its value is intrinsic there, fixed under
+        # every spot and vol shock (Derive's LyraForwardFeed returns the whole
+        # settlement price as forwardFixedPortion, variable 0, once expired).
+        return Expiry(0.0, 0.0, float(forward if spot is None else spot), rate, confidence)
+    return Expiry(float(max(expiry - now, 0)), float(forward), 0.0, rate, confidence)
+
+
 def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: float,
                  now: int, forwards: Mapping[int, float], vol: Callable[[OptionSeries], float],
                  rates: Mapping[int, float] | None = None, perp_position: float = 0.0,
@@ -724,22 +766,9 @@ def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: 
         if t not in forwards:
             raise FieldError("forwards", f"no forward for expiry {t}")
     rates = rates or {}
-    expiries_list = []
-    for t in expiry_times:
-        rate = float(rates.get(t, 0.0))
-        settled = clearing.expiry_price(underlying, t)
-        if settled:
-            expiries_list.append(Expiry(0.0, 0.0, settled / PRICE_UNIT, rate, confidence))
-        elif expired(t, now):
-            # Expired, no series of it settled yet: SettleOption would settle it at the
-            # oracle's price now (the spot), so its value is intrinsic there, fixed under
-            # every spot and vol shock (Derive's LyraForwardFeed returns the whole
-            # settlement price as forwardFixedPortion, variable 0, once expired).
-            expiries_list.append(Expiry(0.0, 0.0, float(spot), rate, confidence))
-        else:
-            expiries_list.append(Expiry(float(max(t - now, 0)), float(forwards[t]), 0.0, rate,
-                                        confidence))
-    expiries = tuple(expiries_list)
+    expiries = tuple(expiry_of(clearing, underlying, t, now, forwards[t],
+                               float(rates.get(t, 0.0)), confidence, spot=float(spot))
+                     for t in expiry_times)
     options = tuple(OptionPosition(expiry_times.index(s.expiry), s.strike / PRICE_UNIT,
                                    s.is_call, n / clearing.size_unit, float(vol(s)))
                     for s, n in sorted(held.items()))

@@ -9,8 +9,10 @@ signed amount ``size / size_unit`` and every account's cash ``cash / quote_unit`
 same float divisions, so the screen starts from the exact rule's very inputs. Positions
 are grouped by *(account, expiry)*, the unit both rules margin an expiry by, as rows of a
 sparse matrix; :meth:`OptionLayout.market` gives each instrument's spot, seconds to
-expiry and vol as ``option_portfolio`` computes them (the underlying's oracle price as
-every forward, ``engine.option_vol`` at that forward).
+expiry, vol and forward as ``option_portfolio`` computes them (the underlying's oracle
+price as every forward, ``engine.option_vol`` at it; an expiry one of whose series has
+settled has its whole forward fixed at the settlement price, read by the same
+:func:`~marginengine.margin.portfolio.expiry_of`).
 
 An account holding options on more than one underlying (the engine margins its least
 underlying's only) is flagged in :attr:`OptionLayout.mixed` for its caller to read
@@ -29,6 +31,7 @@ from numpy.typing import NDArray
 from marginengine.engine import Engine
 from marginengine.fixedpoint import PRICE_UNIT
 from marginengine.ledger.options import OptionSeries
+from marginengine.margin.portfolio import expiry_of
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -47,16 +50,22 @@ class InstrumentMarket:
     Attributes
     ----------
     spot
-        The underlying's price (quote per unit; every forward is the spot).
+        The underlying's price (quote per unit).
     sec_to_expiry
-        ``max(expiry - now, 0)`` seconds.
+        ``max(expiry - now, 0)`` seconds (0 once the expiry's price is fixed).
     vol
         The series' vol from its surface at the spot.
+    forward, forward_fixed
+        The variable and the fixed part of the expiry's forward, as
+        :func:`~marginengine.margin.portfolio.expiry_of` gives them: the spot and 0, or,
+        once a series of the expiry has settled, 0 and its settlement price.
     """
 
     spot: FloatArray
     sec_to_expiry: FloatArray
     vol: FloatArray
+    forward: FloatArray
+    forward_fixed: FloatArray
 
 
 class OptionLayout:
@@ -165,13 +174,22 @@ class OptionLayout:
         spots = np.array([table[u] / PRICE_UNIT if u in table else np.nan
                           for u in self.underlyings], dtype=np.float64)
         spot = spots[self.underlying] if self.series else np.zeros(0)
+        clearing = engine.state.options
+        assert clearing is not None
         vols = []
         for s, f in zip(self.series, spot.tolist(), strict=True):
             v = engine.option_vol(s, f, surfaces) if f == f else None
             vols.append(np.nan if v is None else v)
-        tte = np.array([float(max(t - now, 0)) for t in self.expiry_time.tolist()],
-                       dtype=np.float64)
-        return InstrumentMarket(spot, tte, np.array(vols, dtype=np.float64)), spots
+        # Each expiry as the exact rule reads it (a settled series fixes its forward).
+        expiry = {key: expiry_of(clearing, key[0], key[1], now, f)
+                  for key, f in zip(((s.underlying, s.expiry) for s in self.series),
+                                    spot.tolist(), strict=True)}
+        of = [expiry[(s.underlying, s.expiry)] for s in self.series]
+        return InstrumentMarket(
+            spot, np.array([e.sec_to_expiry for e in of], dtype=np.float64),
+            np.array(vols, dtype=np.float64),
+            np.array([e.forward for e in of], dtype=np.float64),
+            np.array([e.forward_fixed for e in of], dtype=np.float64)), spots
 
 
 __all__ = ["InstrumentMarket", "OptionLayout", "sums"]

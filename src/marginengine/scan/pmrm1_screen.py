@@ -6,8 +6,10 @@ The exact rule is :func:`marginengine.margin.derive_pmrm1.evaluate_pmrm1` on the
 account's :class:`~marginengine.margin.portfolio.Portfolio` (the engine's
 ``portfolio_margin``), read through :func:`~marginengine.margin.portfolio.
 portfolio_state`. On an engine account that portfolio has no perp, no base collateral,
-confidences 1 and a stable price of 1, every forward the spot and every rate 0, so the
-maintenance margin is ``MtM + worst - static`` with
+confidences 1 and a stable price of 1, every rate 0 and every forward the spot (or, once
+a series of its expiry has settled, all fixed at the settlement price:
+``margin.portfolio.expiry_of``, which the layout reads too), so the maintenance margin
+is ``MtM + worst - static`` with
 
 - ``MtM = cash + sum over expiries of base_e``, ``base_e = sum a_i v_i(1, none)``
   (undiscounted Black-76);
@@ -26,8 +28,9 @@ per-expiry sums taken by one sparse product.
 
 **Why the bound is conservative.** Let ``u = 2**-53`` and, per account, ``m`` its
 positions and ``N = |cash| + sum_i |a_i| (K_i + F_max) (2 + 2 c_e)`` with ``F_max =
-spot x max(1, largest scenario or basis shock)`` and ``c_e = add + mult tau_e`` the
-basis factor of the position's expiry. Every quantity either path forms is bounded by
+F x max(1, largest scenario or basis shock) + F_fixed`` (the forward's variable part, the
+spot, and its fixed part, 0 until a series of the expiry settles) and ``c_e = add + mult
+tau_e`` the basis factor of the position's expiry. Every quantity either path forms is bounded by
 ``N``: a call is worth at most its shocked forward and a put its strike (Black-76 clips
 to those bounds), so ``|X_e,s|, |base_e| <= sum_e |a_i| (K_i + F_max)``; ``0 <= pos_e <=
 1`` (``base_static_discount <= 1``, ``exp`` of a non-positive number), so ``x d(x)`` is
@@ -157,10 +160,13 @@ class EnginePmrm1Screen:
             zero = np.zeros(n)
             return ScreenResult(self.accounts, zero, zero, np.full(n, np.inf))
         quote = float(quote_int)
-        spot = np.where(inst_bad, 1.0, market.spot)
         vol = np.where(inst_bad, 0.5, market.vol)
+        # The variable and fixed parts of each forward (a settled series fixes its
+        # expiry's: the shocks then move nothing), as the exact rule's portfolio has them.
+        fwd = np.where(inst_bad, 1.0, market.forward)
+        fixed = np.where(inst_bad, 0.0, market.forward_fixed)
         tte = market.sec_to_expiry
-        values = scenario_values(spot, 0.0, layout.strike, tte, vol, 0.0, layout.is_call,
+        values = scenario_values(fwd, fixed, layout.strike, tte, vol, 0.0, layout.is_call,
                                  self.scenarios, self.vol_params)
         x = np.asarray(layout.groups @ values, dtype=np.float64)  # groups x columns
         base = x[:, 0]
@@ -178,7 +184,7 @@ class EnginePmrm1Screen:
         value = np.maximum(mtm, 0.0) * quote
         requirement = (static - worst) * quote
         # The bound (module docstring): N per account, from each position's weight.
-        f_max = spot * self.max_shock
+        f_max = fwd * self.max_shock + fixed
         c = self.basis.add_factor + self.basis.mult_factor * tte / SECONDS_PER_YEAR
         weight = (layout.strike + f_max) * (2.0 + 2.0 * c)
         notional = np.abs(layout.cash) + sums(

@@ -99,7 +99,13 @@ class UnderlyingMarket:
     """Market data of one underlying: spot, perp mark, oracle confidence, and per expiry
     (in the order of :attr:`Instruments.expiry` restricted to it) seconds to expiry,
     forward and rate, and one mark vol per option instrument of the underlying (in
-    instrument order)."""
+    instrument order).
+
+    ``forward`` is the part of each expiry's forward that the spot shocks move and
+    ``forward_fixed`` (``None``: all 0) the part already fixed, as
+    :class:`~marginengine.margin.portfolio.Expiry` has them: an expiry whose settlement
+    price is fixed (a series of it settled: :func:`~marginengine.margin.portfolio.
+    expiry_of`) has forward 0 and its whole forward fixed, so no scenario moves it."""
 
     spot: float
     sec_to_expiry: FloatArray
@@ -108,6 +114,7 @@ class UnderlyingMarket:
     vol: FloatArray
     perp_price: float | None = None
     confidence: float = 1.0
+    forward_fixed: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -391,11 +398,18 @@ class PortfolioRiskBook:
         inst = self._inst_of[underlying]
         exps = self._exp_of[underlying]
         tte = float_array("sec_to_expiry", market.sec_to_expiry, minimum=0.0).ravel()
-        fwd = float_array("forward", market.forward, minimum=0.0, strict=True).ravel()
+        fwd = float_array("forward", market.forward, minimum=0.0).ravel()
+        fixed = (np.zeros(fwd.size) if market.forward_fixed is None else
+                 float_array("forward_fixed", market.forward_fixed, minimum=0.0).ravel())
         rate = float_array("rate", market.rate).ravel()
-        if not tte.size == fwd.size == rate.size == exps.size:
-            raise FieldError("sec_to_expiry", f"sec_to_expiry, forward and rate need one value "
-                                              f"per expiry of the underlying ({exps.size})")
+        if not tte.size == fwd.size == fixed.size == rate.size == exps.size:
+            raise FieldError("sec_to_expiry", f"sec_to_expiry, forward, forward_fixed and "
+                                              f"rate need one value per expiry of the "
+                                              f"underlying ({exps.size})")
+        if not np.all(fwd + fixed > 0.0):
+            raise FieldError("forward", "forward + forward_fixed must be > 0 for every expiry")
+        # Black-76's forward; the spot shocks move only its variable part.
+        total = fwd + fixed
         if isinstance(cfg, PortfolioMarginConfig) and cfg.floor_rate_at_zero:
             rate = np.maximum(rate, 0.0)
         spot = float(float_array("spot", market.spot, minimum=0.0, strict=True))
@@ -411,7 +425,7 @@ class PortfolioRiskBook:
         if self.kernel == "exact":
             # Each account is valued by its rule at scan time (_scan_block_exact).
             self._markets[underlying] = UnderlyingMarket(spot, tte, fwd, rate, vol, perp_price,
-                                                         market.confidence)
+                                                         market.confidence, fixed)
             self._values[underlying] = {}
             return int(inst.size)
         assert isinstance(cfg, PortfolioMarginConfig)
@@ -424,7 +438,7 @@ class PortfolioRiskBook:
         extra = np.zeros((inst.size, 3 + n_sk))  # base, basis up, basis down, skews
         if opt.any():
             k, call = ins.strike[inst][opt], ins.is_call[inst][opt]
-            args = (fwd[el], 0.0, k, tte[el], vol, rate[el], call)
+            args = (fwd[el], fixed[el], k, tte[el], vol, rate[el], call)
             vp = vol_params(cfg)
             if self._n_grid:
                 values[opt, :self._n_grid] = scenario_values(*args, self._grid, vp)
@@ -436,15 +450,17 @@ class PortfolioRiskBook:
             skew = skew_params(cfg)
             if skew is not None:
                 for j, linear in enumerate(self._skew_linear):
-                    sv = skewed_vols(vol, k, fwd[el], tte[el], linear, skew)
-                    extra[opt, 3 + j] = price(fwd[el], k, tte[el] / SECONDS_PER_YEAR, sv,
+                    sv = skewed_vols(vol, k, total[el], tte[el], linear, skew)
+                    extra[opt, 3 + j] = price(total[el], k, tte[el] / SECONDS_PER_YEAR, sv,
                                               rate[el], call)
         values[~opt, :] = perp_price * (self._spot - 1.0)[None, :]
         # d(value)/d(spot) per unit, for the minimum-delta requirement (perps: 1).
         delta = np.ones(inst.size)
         if opt.any() and cfg.min_delta is not None:
-            _, greeks = price_and_greeks(fwd[el], ins.strike[inst][opt], tte[el] / SECONDS_PER_YEAR,
-                                         vol, rate[el], ins.is_call[inst][opt])
+            _, greeks = price_and_greeks(total[el], ins.strike[inst][opt],
+                                         tte[el] / SECONDS_PER_YEAR, vol, rate[el],
+                                         ins.is_call[inst][opt])
+            # Only the variable part of the forward moves with the spot.
             delta[opt] = np.asarray(greeks.delta) * fwd[el] / spot
         pos_d, neg_d = static_discounts(tte, rate, discount_params(cfg))
         tau = tte / SECONDS_PER_YEAR
@@ -639,8 +655,11 @@ class PortfolioRiskBook:
                                               bool(ins.is_call[c]), float(amount),
                                               vol_of[int(c)]))
         conf = market.confidence
-        expiries = tuple(Expiry(float(t), float(f), 0.0, float(r), conf) for t, f, r in zip(
-            market.sec_to_expiry, market.forward, market.rate, strict=True))
+        fixed = (np.zeros(len(market.forward)) if market.forward_fixed is None
+                 else market.forward_fixed)
+        expiries = tuple(Expiry(float(t), float(f), float(x), float(r), conf)
+                         for t, f, x, r in zip(market.sec_to_expiry, market.forward, fixed,
+                                               market.rate, strict=True))
         return Portfolio(spot=float(market.spot), expiries=expiries, options=tuple(options),
                          perp_position=perp, perp_price=market.perp_price,
                          cash=float(self.cash[row]), spot_confidence=conf,

@@ -8,9 +8,11 @@ The engine margins each portfolio account by its portfolio rule one account at a
 same portfolios into one :class:`~marginengine.scan.portfolio.PortfolioRiskBook` (every
 series held becomes an instrument, sizes ``size / size_unit``, cash ``cash /
 quote_unit``) and revalues it at the engine's market as ``portfolio_of`` builds it:
-spot the underlying's oracle price, every expiry's forward the spot, no rates,
-confidence 1, each series' vol :meth:`~marginengine.engine.state.StateReads.option_vol`
-at that forward. The result is each account's float maintenance value and requirement
+spot the underlying's oracle price, every expiry's forward the spot (an expiry one of
+whose series has settled: its whole forward fixed at the settlement price,
+``forward_fixed``, read by the same :func:`~marginengine.margin.portfolio.expiry_of`),
+no rates, confidence 1, each series' vol :meth:`~marginengine.engine.state.StateReads.option_vol`
+at the spot. The result is each account's float maintenance value and requirement
 in base-currency units, as :func:`~marginengine.margin.portfolio.portfolio_state` forms
 them, and a bound on their float error; it decides nothing. A caller compares a
 threshold with the screen only where the bound leaves no doubt, and asks the engine's
@@ -37,12 +39,14 @@ from marginengine.config.portfolio import PortfolioMarginConfig
 from marginengine.engine import Engine
 from marginengine.fixedpoint import PRICE_UNIT
 from marginengine.ledger.options import OptionSeries
+from marginengine.margin.portfolio import expiry_of
 from marginengine.scan.portfolio import Instruments, PortfolioRiskBook, UnderlyingMarket
 
 FloatArray = NDArray[np.float64]
 
 #: Relative float error allowed per unit of an account's notional (cash plus, per
-#: option, its size times strike plus twice spot), far above the kernels' observed
+#: option, its size times strike plus twice the larger of spot and the expiry's fixed
+#: forward), far above the kernels' observed
 #: agreement with the exact rule (1e-12 relative; tests/scan/test_portfolio.py).
 REL_ERROR = 1e-9
 #: Absolute float error allowed, quote currency (the kernels agree to 1e-7).
@@ -136,8 +140,6 @@ class EnginePortfolioScreen:
         self._inst_of = [[i for i, s in enumerate(series) if s.underlying == u]
                          for u in underlyings]
         self._exp_of = [[t for v, t in expiries if v == u] for u in underlyings]
-        self._account_underlying = (self.book.account_underlying if self.book is not None
-                                    else np.full(n_acc, -1, dtype=np.int64))
 
     def screen(self, underlyings: Iterable[str] | None = None,
                prices: Mapping[str, int] | None = None,
@@ -162,34 +164,43 @@ class EnginePortfolioScreen:
             return ScreenResult(self.accounts, zero, zero, zero)
         wanted = set(self.underlyings if underlyings is None else underlyings)
         now = engine.ledger.time
+        clearing = engine.state.options
+        assert clearing is not None
+        spot_of = {name: table[name] / PRICE_UNIT for name in self.underlyings}
+        # Each expiry as the exact rule's portfolio_of builds it: a settled series fixes
+        # its expiry's whole forward at the settlement price.
+        expiry = {(name, t): expiry_of(clearing, name, t, now, spot_of[name])
+                  for name, t in self.expiries}
         for u, name in enumerate(self.underlyings):
             if name not in wanted:
                 continue
-            spot = table[name] / PRICE_UNIT
+            spot = spot_of[name]
             vols = []
             for i in self._inst_of[u]:
                 v = engine.option_vol(self.series[i], spot, surfaces)
                 if v is None:
                     raise ValueError(f"no vol surface for {self.series[i].symbol}")
                 vols.append(v)
-            times = self._exp_of[u]
+            expiries = [expiry[(name, t)] for t in self._exp_of[u]]
             book.set_market(u, UnderlyingMarket(
                 spot=spot,
-                sec_to_expiry=np.array([float(max(t - now, 0)) for t in times]),
-                forward=np.full(len(times), spot),
-                rate=np.zeros(len(times)),
-                vol=np.array(vols, dtype=np.float64)))
+                sec_to_expiry=np.array([e.sec_to_expiry for e in expiries]),
+                forward=np.array([e.forward for e in expiries]),
+                rate=np.zeros(len(expiries)),
+                vol=np.array(vols, dtype=np.float64),
+                forward_fixed=np.array([e.forward_fixed for e in expiries])))
             book.rescan(u)
         result = book.result()
         quote = table[opts.quote]
         mtm, maintenance = result.mtm, result.maintenance
         value = np.maximum(mtm, 0.0) * quote
         requirement = (mtm - maintenance) * quote
-        # Notional per account: what the float sums are made of.
-        spot_of = np.array([table[u] / PRICE_UNIT for u in self.underlyings])
-        spot = np.where(self._account_underlying >= 0,
-                        spot_of[np.maximum(self._account_underlying, 0)], 0.0)
-        notional = (np.abs(self.cash) + np.asarray(self._abs_pos @ self._strike).ravel()
-                    + 2.0 * spot * np.asarray(self._abs_pos.sum(axis=1)).ravel())
+        # Notional per account, what the float sums are made of: cash plus, per option,
+        # its size times strike plus twice the larger of spot and a fixed forward.
+        spot_i = np.array([spot_of[s.underlying] for s in self.series], dtype=np.float64)
+        fixed_i = np.array([expiry[(s.underlying, s.expiry)].forward_fixed
+                            for s in self.series], dtype=np.float64)
+        reach = self._strike + 2.0 * np.maximum(spot_i, fixed_i)
+        notional = np.abs(self.cash) + np.asarray(self._abs_pos @ reach).ravel()
         error = (REL_ERROR * notional + ABS_ERROR) * quote + 2.0
         return ScreenResult(self.accounts, value, requirement, error)

@@ -8,14 +8,16 @@ account's portfolio, read through :func:`~marginengine.margin.portfolio.portfoli
 An engine account is one SRM market (its underlying) holding options and cash only: no
 perp, no base balance, so of the SRM's per-market terms only the options' remain in
 maintenance (the perp's and the base's margins are 0; the oracle contingencies and the
-depeg add-on are initial-margin terms). Per (account, expiry) group ``g``, with marks
-``m_i`` (undiscounted Black-76 at the spot) and signed amounts ``a_i``:
+depeg add-on are initial-margin terms). Per (account, expiry) group ``g``, with ``F`` the
+expiry's forward (the spot, or the settlement price once a series of the expiry has
+settled: :func:`~marginengine.margin.portfolio.expiry_of`, as the exact rule's portfolio
+has it), marks ``m_i`` (undiscounted Black-76 at ``F``) and signed amounts ``a_i``:
 
 - ``mtm_g = sum a_i m_i``;
 - ``iso_g = sum over shorts`` of ``a m + mm_call_spot_req spot a`` (a call) or
   ``a m + min(mm_put_spot_req spot a, mm_put_mtm_req a m)`` (a put);
 - ``worst_g = min(0, min over P in {0} and the group's strikes of sum a_i payoff_i(P))
-  + unpaired_mm_scale spot min(net calls, 0)``; the max loss does not depend on the
+  + unpaired_mm_scale F min(net calls, 0)``; the max loss does not depend on the
   market and is computed once, when the screen is built;
 - ``margin_g = max(iso_g, worst_g)``;
 
@@ -26,11 +28,11 @@ figure from the same floats as the exact rule's inputs
 
 **Why the bound is conservative.** Let ``u = 2**-53`` and per account ``m`` its
 positions, ``q`` its settlement points paired with positions (``sum`` of the squared
-group sizes) and ``N = |cash| + sum_i |a_i| (2 K_i + 2 K_max + 8 spot)``, ``K_max`` the
-largest strike of the position's group. Every term either path forms is bounded by
+group sizes) and ``N = |cash| + sum_i |a_i| (2 K_i + 2 K_max + 8 max(spot, F))``,
+``K_max`` the largest strike of the position's group. Every term either path forms is bounded by
 ``N``: a mark is at most the forward (call) or the strike (put), a payoff at most
 ``|a| (K_max + K)``, the spot requirements at most ``|a| spot`` (their factors are at
-most 1), the unpaired charge ``3 |a| spot``. Every operation is 1-Lipschitz in the
+most 1), the unpaired charge ``3 |a| F``. Every operation is 1-Lipschitz in the
 marks, balances and payoffs (sums, ``min``, ``max``, the ``< 0`` tests being continuous
 at 0: a sign read differently moves the result by at most the term's own error). The
 paths differ in
@@ -179,8 +181,11 @@ class EngineSrmScreen:
         spot = np.where(inst_bad, 1.0, market.spot)
         vol = np.where(inst_bad, 0.5, market.vol)
         params = np.where(inst_bad[:, None], 0.0, params)
-        mark = price(spot, layout.strike, market.sec_to_expiry / SECONDS_PER_YEAR, vol, 0.0,
-                     layout.is_call)
+        # The expiry's forward as the exact rule's SrmExpiry has it: the spot, or its
+        # settlement price once a series of it has settled (margin.portfolio.expiry_of).
+        forward = np.where(inst_bad, 1.0, market.forward + market.forward_fixed)
+        mark = price(forward, layout.strike, market.sec_to_expiry / SECONDS_PER_YEAR, vol,
+                     0.0, layout.is_call)
         inst, group, a = layout.position_instrument, layout.position_group, layout.amount
         n_groups = layout.group_account.size
         call, s, pr = layout.is_call[inst], spot[inst], params[inst]
@@ -191,7 +196,9 @@ class EngineSrmScreen:
         g_mtm = sums(group, mtm, n_groups)
         g_iso = sums(group, iso, n_groups)
         g_inst = layout.group_instrument
-        worst = self._max_loss + params[g_inst, 3] * spot[g_inst] * np.minimum(
+        # The unpaired charge is on the forward (Derive's _calcNetBasicMarginSingleExpiry),
+        # the isolated call and put requirements on the spot.
+        worst = self._max_loss + params[g_inst, 3] * forward[g_inst] * np.minimum(
             self._net_calls, 0.0)
         margin = np.maximum(g_iso, worst)
         acc_mtm = layout.cash + layout.per_account(g_mtm)
@@ -199,7 +206,7 @@ class EngineSrmScreen:
         requirement = layout.per_account(g_mtm - margin) * quote
         # The bound (module docstring).
         weight = np.abs(a) * (2.0 * layout.strike[inst] + 2.0 * self._group_k_max[group]
-                              + 8.0 * s)
+                              + 8.0 * np.maximum(s, forward[inst]))
         notional = np.abs(layout.cash) + sums(layout.position_account, weight, n)
         rel = REL_ERROR + 8.0 * layout.positions * U
         wei = ABS_PER_TERM * (16.0 * layout.positions + self._pairs) * (1.0 + self._abs_size)
