@@ -152,3 +152,27 @@ def test_emode_book_when_imported_then_same_liquidations_as_borrowed() -> None:
     assert (borrow["events"], imported["events"]) == (1_018, 612)
     assert (imported["opened_above_borrowing_power"], imported["opened_below_health_1"]) \
         == (0, 0)
+
+
+def test_sweep_and_monte_carlo_when_book_import_then_opened_counts_per_run_and_mean() -> None:
+    # The looser crv_spiral book above, swept over book.open: each run's row carries the
+    # two counts (0 and 0 under "borrow", 34 and 30 under "import"), and a Monte Carlo
+    # reports their mean as it does every other count.
+    from marginengine.sim.montecarlo import MEAN_FIELDS, RUN_FIELDS, statistics
+    from marginengine.sim.sweep import SWEEP_FIELDS, parse_grid, run_sweep
+
+    counts = ("opened_above_borrowing_power", "opened_below_health_1")
+    assert set(counts) <= set(SWEEP_FIELDS) & set(RUN_FIELDS) & set(MEAN_FIELDS)
+    path = EXAMPLES / "crv_spiral.toml"
+    data = apply_overrides(read_toml(path), [
+        "book.collateralization_median=1.5", "book.collateralization_sigma=0.2",
+        "book.min_collateralization=1.1"])
+    result = run_sweep(data, parse_grid(['book.open="borrow","import"']), source=str(path))
+    assert [(r["book.open"], r["opened_above_borrowing_power"], r["opened_below_health_1"],
+             r["setup_rejected"]) for r in result.rows] == [("borrow", 0, 0, 34),
+                                                          ("import", 34, 30, 0)]
+    assert [p["mean_opened_below_health_1"] for p in result.points] == [0, 30]
+    stats = statistics([{"opened_above_borrowing_power": 34, "opened_below_health_1": 30},
+                        {"opened_above_borrowing_power": 20, "opened_below_health_1": 11}])
+    assert stats["mean_opened_above_borrowing_power"] == 27
+    assert stats["mean_opened_below_health_1"] == 20.5

@@ -255,6 +255,11 @@ def _run_explicit(spec: ScenarioSpec, rng: np.random.Generator | None, traces: b
         # No venue: sales fill at the explicit price.
         "min_venue_price": min(external),
         "setup_rejected": setup_rejected,
+        # A scripted scenario opens its accounts by Borrow, each decided by initial margin
+        # (no ImportAccount): none opens above its borrowing power, so none below health
+        # 1 either (the counts a Monte Carlo and a sweep read of a cascade's book).
+        "opened_above_borrowing_power": 0,
+        "opened_below_health_1": 0,
         **capacity,
         # The options block's figures at the top level, as Monte Carlo rows read them.
         **options_outcome(summary.get("options")),
