@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -176,3 +177,29 @@ def test_sweep_and_monte_carlo_when_book_import_then_opened_counts_per_run_and_m
                         {"opened_above_borrowing_power": 20, "opened_below_health_1": 11}])
     assert stats["mean_opened_above_borrowing_power"] == 27
     assert stats["mean_opened_below_health_1"] == 20.5
+
+
+def test_further_protocol_when_its_book_open_import_then_only_its_book_imported() -> None:
+    # gas_chains's two books (400 accounts each, drawn down to collateralization 1.2,
+    # under 1 / WETH's LTV 80.5% = 1.242): 117 borrows of each refused under "borrow".
+    # [book]'s book.open and protocols.0.book.open ([[protocols]] dear's) each open their
+    # own book as it stands: the 117 then open above their borrowing power, 69 (cheap)
+    # and 73 (dear: its book is its own draw) below health 1.
+    path = EXAMPLES / "gas_chains.toml"
+
+    def figures(sets: list[str]) -> dict[str, tuple[Any, ...]]:
+        summary = run_cascade(apply_overrides(read_toml(path), sets), source=str(path)).summary
+        return {name: (s["book_open"], s["setup_rejected"], s["opened_above_borrowing_power"],
+                       s["opened_below_health_1"]) for name, s in summary["protocols"].items()}
+
+    assert figures(["protocols.0.book.open=import"]) == {
+        "cheap": ("borrow", 117, 0, 0), "dear": ("import", 0, 117, 73)}
+    assert figures(["book.open=import", "protocols.0.book.open=import"]) == {
+        "cheap": ("import", 0, 117, 69), "dear": ("import", 0, 117, 73)}
+    # As [book] open is checked against its protocol, so is each entry's against its own.
+    data = read_toml(EXAMPLES / "families_cascade.toml")
+    with pytest.raises(ConfigError) as info:
+        scenario_spec(apply_overrides(data, ["protocols.1.book.open=import"]))
+    assert any(p.startswith("protocols.1.book.open: 'import' opens the book by "
+                            "ImportAccount, which morpho-blue does not apply")
+               for p in info.value.problems)
