@@ -19,6 +19,11 @@ def test_readme_python_quickstart_runs(tmp_path: Path, monkeypatch: pytest.Monke
     expected = re.search(r"^# (BorrowRejected\(.*\))$", blocks[0], re.M)
     assert expected is not None
     assert expected.group(1) in out
+    # The health factor's comment: 10 WETH x 1,900 x 0.83 / 16,000 = 0.985625.
+    health = re.search(r"^print\(data.health_factor / 10\*\*18\) +# ([\d.]+)\.\.\.",
+                       blocks[0], re.M)
+    assert health is not None
+    assert out.splitlines()[1].startswith(health.group(1))
     assert (tmp_path / "events.sqlite").exists()
 
 

@@ -122,7 +122,7 @@ def test_when_unexpected_exception_then_internal_error_line_exit_1(
 ):
     import marginengine.engine.snapshot as snapshot
 
-    def broken(path: object) -> None:
+    def broken(path: object, notes: object = None) -> None:
         raise ZeroDivisionError("division by zero")
 
     monkeypatch.setattr(snapshot, "load_snapshot", broken)

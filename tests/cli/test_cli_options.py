@@ -146,3 +146,39 @@ def test_options_book_when_other_derive_manager_then_health_reports_its_rule(
     code, out, _ = run(["health", str(book)], capsys)
     assert code == 0 and f"Portfolio margin ({rule})" in out
     assert ("P&L per scenario" in out) is (scenarios > 0)
+
+
+PASSED_VOL = '\n[[vols]]\nunderlying = "WETH"\nexpiry = 0\nvol = 0.7\n'
+
+
+def test_health_when_a_vol_is_of_an_expiry_passed_then_skipped_with_a_note_on_stderr(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The book's second [[vols]] entry is for expiry 0, passed at the snapshot's time 0:
+    # skipped with a note, as serve skips it (tests/service/test_expiry_clock.py);
+    # before, health refused the whole file (the engine's OPTION_EXPIRED). The margins
+    # are the same book's without it.
+    book = tmp_path / "book.toml"
+    book.write_text(BOOK.read_text() + PASSED_VOL)
+    code, out, err = run(["health", str(book), "--json"], capsys)
+    assert code == 0
+    assert err == (f"note: {book}: vols.1: WETH expiry 0 is not after the snapshot's "
+                   f"time 0 (its series settle; a surface for it is refused): skipped\n")
+    _, plain, _ = run(["health", str(BOOK), "--json"], capsys)
+    assert json.loads(out) == json.loads(plain)
+    notes: list[str] = []
+    engine = load_snapshot(book, notes)
+    assert len(notes) == 1 and sorted(engine.state.vols) == [("WETH", 2_592_000)]
+
+
+def test_health_when_a_position_is_of_an_expiry_passed_then_refused_naming_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A position cannot be skipped (its account's margin would change): refused by its
+    # field, nothing printed on stdout, as the service refuses it.
+    book = tmp_path / "book.toml"
+    book.write_text(BOOK.read_text() + PASSED_VOL + '\n[[accounts]]\nid = "late"\n'
+                    'option_cash = 100\noptions = [{ underlying = "WETH", expiry = 0, '
+                    'strike = 2000, type = "put", size = 1 }]\n')
+    code, out, err = run(["health", str(book)], capsys)
+    assert code == 2 and out == ""
+    assert "options.0.expiry: must be at least 1 (got 0)" in err
+    assert "Traceback" not in err

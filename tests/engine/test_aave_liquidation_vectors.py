@@ -66,13 +66,13 @@ def test_liquidation_when_edge_range_then_max_leaves_dust_and_provider_amount_pa
     engine.ledger.check_conservation()
 
 
-def test_liquidation_when_weth_dust_worth_zero_base_then_all_debt_burned_as_deficit() -> None:
+def _weth_dust(preset: str = "aave-v3") -> tuple[Engine, dict[str, object]]:
     # test_weth_dust_leftover_rounds_to_zero_in_base_currency: 0.525 WETH + 3 wei at LTV
     # 80%, threshold 85%, bonus 5%, fee 10%, against 900 USDX (Aave's test: 360 at a
-    # borrow index set to 2.5) and 1e12 wei of WETH debt.
+    # borrow index set to 2.5) and 1e12 wei of WETH debt; bob liquidates all the USDX.
     markets = {**MARKETS, "WETH": {**MARKETS["WETH"], "ltv": "0.80",
                                    "liquidation_threshold": "0.85"}}
-    engine = Engine(protocol_from_dict({"preset": "aave-v3", "markets": markets}))
+    engine = Engine(protocol_from_dict({"preset": preset, "markets": markets}))
     for asset, price in PRICES.items():
         assert engine.apply(SetPrice(asset, price)).accepted
     assert engine.apply(Deposit("carol", "USDX", 100_000 * USDX)).accepted
@@ -83,9 +83,15 @@ def test_liquidation_when_weth_dust_worth_zero_base_then_all_debt_burned_as_defi
     assert engine.apply(Borrow("alice", "WETH", 10**12)).accepted
     assert engine.apply(SetPrice("WETH", PRICES["WETH"])).accepted
     assert engine.ledger.debt_of("alice", "USDX") == 900 * USDX     # 'pre: USDX debt 900'
+    assert engine.ledger.collateral_flag("alice", "WETH")
     assert engine.apply(Deposit("bob", "USDX", 1)).accepted
     outcome = engine.apply(Liquidate("bob", "alice", "USDX", "WETH", _MAX, False))
-    d = outcome.details
+    assert outcome.accepted
+    return engine, outcome.details
+
+
+def test_liquidation_when_weth_dust_worth_zero_base_then_all_debt_burned_as_deficit() -> None:
+    engine, d = _weth_dust()
     # HF 945 x 85% / 900.0018 = 0.8925: close factor 100%. 900 USDX buys 0.5 WETH, with
     # the bonus percentMulFloor = 0.525 WETH, of which the fee is 10% of 0.025.
     assert d["close_factor_bps"] == 10_000
@@ -98,7 +104,23 @@ def test_liquidation_when_weth_dust_worth_zero_base_then_all_debt_burned_as_defi
     assert d["deficit"] == {"WETH": 10**12}
     assert engine.ledger.reserves["WETH"].deficit == 10**12
     assert engine.ledger.debt_of("alice", "WETH") == 0
+    # v3.7 clears the collateral bit on hasNoCollateralLeft too (the test's assertFalse(
+    # isUsingAsCollateral)): the 3 wei stay, switched off.
+    assert not engine.ledger.collateral_flag("alice", "WETH")
+    assert not engine.ledger.uses_as_collateral("alice", "WETH")
     engine.ledger.check_conservation()
+
+
+def test_liquidation_when_weth_dust_under_v3_5_then_dust_stays_collateral() -> None:
+    # v3.3/v3.5 LiquidationLogic clears the bit only when the seized amount and fee equal
+    # the balance (tags v3.3.0, v3.5.0); the deficit is the same, the 3 wei stay on.
+    for preset in ("aave-v3.5", "aave-v3.3"):
+        engine, d = _weth_dust(preset)
+        assert d["deficit"] == {"WETH": 10**12}
+        assert engine.ledger.supply_of("alice", "WETH") == 3
+        assert engine.ledger.collateral_flag("alice", "WETH")
+        # Either way the dust is worth 0: no figure moves.
+        assert engine.account_data("alice").total_collateral == 0
 
 
 def test_close_factor_when_liquidated_reserve_below_2000_usd_though_total_above_then_100() -> None:

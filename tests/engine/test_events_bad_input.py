@@ -116,7 +116,7 @@ def test_event_when_field_has_wrong_type_then_event_error_names_field(
          r"SetPrice, AdvanceTime, Liquidate, Absorb, BuyCollateral, DepositQuote, "
          r"WithdrawQuote, TransferQuote, Trade, LiquidatePerp, FundInsurance, Bark, Take, "
          r"Redo, Tend, Dent, Deal, Tick, SetConditions, SetSequencer, SetRiskParams, "
-         r"SetCrowding, SetUserEMode, ImportAccount, "
+         r"SetCrowding, SetUserEMode, SetUseAsCollateral, ImportAccount, "
          r"MorphoSupply, MorphoWithdraw, MorphoBorrow, MorphoRepay, MorphoSupplyCollateral, "
          r"MorphoWithdrawCollateral, MorphoLiquidate, MorphoAccrueInterest, LiquityOpenTrove, "
          r"LiquityAdjustTrove, LiquityCloseTrove, LiquityProvideToSP, LiquityWithdrawFromSP, "

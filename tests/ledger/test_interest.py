@@ -149,3 +149,37 @@ def test_comet_accrual_when_engine_advances_1000s_then_indices_as_project_base_i
 def test_comet_accrual_when_no_time_passes_then_indices_unchanged():
     assert comet_accrue_index(2 * 10**15, 14_926_252_082, 0) == 2 * 10**15
     assert comet_utilization(0, 0) == 0
+
+
+def _fresh_rates(engine: Engine, asset: str) -> tuple[int, int]:
+    """The reserve's rates computed now from its totals (no reuse)."""
+    r, market = engine.ledger.reserves[asset], engine.config.markets[asset]
+    unbacked = r.deficit if engine.ledger.deficit_in_supply_usage else 0
+    return rates(market.interest_rate, r.total_debt(), r.cash, market.reserve_factor_bps,
+                 unbacked)
+
+
+def test_update_rates_when_events_refused_accepted_and_time_then_rates_of_the_state():
+    # Ledger.update_rates reuses its last answer when the inputs of ``rates`` are the same
+    # (the model, debt, cash, reserve factor, deficit): after every event, accepted or
+    # refused, and every accrual, the reserve's rates are those of its totals then.
+    from tests.conftest import funded_engine
+
+    engine = funded_engine()
+    assert engine.apply(Deposit("bob", "WETH", 10 * ETH)).accepted
+    assert engine.apply(Borrow("bob", "USDC", 5_000 * USDC)).accepted
+    reserve = engine.ledger.reserves["USDC"]
+    assert (reserve.borrow_rate, reserve.liquidity_rate) == _fresh_rates(engine, "USDC")
+    before = (reserve.borrow_rate, reserve.liquidity_rate)
+    assert not engine.apply(Borrow("bob", "USDC", 900_000 * USDC)).accepted  # too much
+    reserve = engine.ledger.reserves["USDC"]
+    assert (reserve.borrow_rate, reserve.liquidity_rate) == before
+    assert engine.apply(Borrow("bob", "USDC", 2_000 * USDC)).accepted
+    reserve = engine.ledger.reserves["USDC"]
+    assert (reserve.borrow_rate, reserve.liquidity_rate) == _fresh_rates(engine, "USDC")
+    assert reserve.borrow_rate > before[0]  # 7,000 of 1,000,000 borrowed, up from 5,000
+    for _ in range(3):  # AdvanceTime: every reserve after its accrual, then again
+        assert engine.apply(AdvanceTime(3_600)).accepted
+        for asset in ("USDC", "DAI", "WETH"):
+            r = engine.ledger.reserves[asset]
+            assert (r.borrow_rate, r.liquidity_rate) == _fresh_rates(engine, asset)

@@ -1,8 +1,11 @@
 """The ledger's balance reads: Comet's floored ``presentValueBorrow`` against the default."""
 
+import pytest
+
 from marginengine.config import protocol_from_dict
 from marginengine.engine import AdvanceTime, Borrow, Deposit, Engine, Repay, SetPrice
 from marginengine.fixedpoint import RAY
+from marginengine.ledger import LedgerError
 from tests.conftest import ETH, USD, USDC, funded_engine
 
 
@@ -39,3 +42,37 @@ def test_debt_of_when_aave_then_rounded_up():
     index = ledger.reserves["USDC"].borrow_index
     assert scaled * index % RAY != 0
     assert ledger.debt_of("bob", "USDC") == scaled * index // RAY + 1
+
+
+def test_set_use_as_collateral_when_rolled_back_or_no_position_then_unchanged():
+    engine = funded_engine()
+    engine.apply(Deposit("bob", "WETH", 10 * ETH))
+    ledger = engine.ledger
+    before = ledger.state_hash()
+    with pytest.raises(RuntimeError), ledger.transaction():
+        ledger.set_use_as_collateral("bob", "WETH", False)
+        assert not ledger.collateral_flag("bob", "WETH")
+        raise RuntimeError("abort")
+    assert ledger.collateral_flag("bob", "WETH") and ledger.state_hash() == before
+    with pytest.raises(LedgerError, match="bob has no position in USDC"):
+        ledger.set_use_as_collateral("bob", "USDC", True)
+    with pytest.raises(LedgerError, match="unknown asset"):
+        ledger.set_use_as_collateral("bob", "DOGE", True)
+
+
+def test_supply_when_burned_to_zero_then_off_and_first_supply_on():
+    # Aave's executeWithdraw / executeSupply: the switch follows the balance through 0,
+    # kept on the position while it holds debt in the same asset.
+    engine = funded_engine()
+    ledger = engine.ledger
+    ledger.deposit("bob", "USDC", 100 * USDC)
+    ledger.deposit("carol", "WETH", ETH)
+    ledger.borrow("bob", "USDC", 10 * USDC)
+    ledger.withdraw("bob", "USDC", ledger.supply_of("bob", "USDC"))
+    assert ledger.debt_of("bob", "USDC") == 10 * USDC
+    assert not ledger.collateral_flag("bob", "USDC")
+    ledger.transfer_supply("carol", "bob", "WETH", ETH // 2)
+    assert ledger.collateral_flag("bob", "WETH")
+    ledger.deposit("bob", "USDC", 5 * USDC)
+    assert ledger.collateral_flag("bob", "USDC")
+    ledger.check_conservation()

@@ -220,3 +220,29 @@ def test_socialize_loss_when_uneven_then_largest_remainder_and_exact_sum():
     assert short.shares == {"a": 10, "b": 20} and short.deficit == 20
     assert insurance_cover(500, 300, 1_000) == 300
     assert insurance_cover(500, 300, -5) == 0  # nothing owed on the perp balance
+
+
+# ---------------------------------------------------------------------- the collateral switch
+def test_collateral_switch_when_off_on_a_ledger_then_health_and_rules_without_engine():
+    # The Aave docs' example: 10 ETH at 2,000 USD against 10,000 USDC, HF 1.65. The switch
+    # off leaves no collateral, HF 0: validateHFAndLtvzero refuses it.
+    ledger, model = aave_ledger()
+    ledger.set_use_as_collateral("alice", "WETH", False)
+    after = model.lending.account_data(ledger, PRICES, "alice")
+    assert (after.total_collateral, after.health_factor) == (0, 0)
+    refused = v.validate_disable_as_collateral("alice", "WETH", after, 8_000, [])
+    assert refused is not None
+    assert refused.code is Code.HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD
+    # Without debt only the zero-LTV rule applies.
+    assert v.validate_disable_as_collateral("alice", "WETH", None, 8_000, []) is None
+    ltv0 = v.validate_disable_as_collateral("alice", "WETH", None, 8_000, ["DAI"])
+    assert ltv0 is not None and ltv0.code is Code.LTV_VALIDATION_FAILED
+    assert v.validate_disable_as_collateral("alice", "DAI", None, 0, ["DAI"]) is None
+
+
+def test_validate_enable_as_collateral_when_no_balance_or_ltv_zero_then_aave_codes():
+    empty = v.validate_enable_as_collateral("alice", "WETH", 0, 8_000)
+    assert empty is not None and empty.code is Code.UNDERLYING_BALANCE_ZERO
+    zero = v.validate_enable_as_collateral("alice", "WETH", 10, 0)
+    assert zero is not None and zero.code is Code.USER_HAS_ASSET_WITH_ZERO_LTV
+    assert v.validate_enable_as_collateral("alice", "WETH", 10, 8_000) is None

@@ -53,6 +53,25 @@ def test_cache_when_file_not_ours_then_refused(tmp_path: Path):
     assert other.read_text() == '{"hello": 1}\n'
 
 
+def test_cache_when_its_folder_is_missing_then_created_and_resumable(tmp_path: Path):
+    # docs/optimize.md's call names cache="runs/opt-cache.jsonl"; in a fresh checkout
+    # there is no runs/ yet (it raised FileNotFoundError after the first candidate).
+    cache = tmp_path / "runs" / "opt-cache.jsonl"
+    store = EvaluationCache(cache)
+    store.put("k", 7, 0, {"bad_debt": 12.5})
+    store.close()
+    held = EvaluationCache()
+    assert held.load(cache) == 1 and held.get("k", 7, 0) == {"bad_debt": 12.5}
+
+
+def test_cache_when_its_folder_is_a_file_then_one_error_naming_it(tmp_path: Path):
+    (tmp_path / "runs").write_text("mine\n")
+    store = EvaluationCache(tmp_path / "runs" / "opt-cache.jsonl")
+    with pytest.raises(CacheError, match=r"^cache: cannot write .*opt-cache.jsonl: "):
+        store.put("k", 0, 0, {"bad_debt": 0.0})
+    assert (tmp_path / "runs").read_text() == "mine\n"
+
+
 def test_steward_path_when_threshold_lowered_then_steps_and_newly_liquidatable():
     # Three accounts of 1 WETH each at 2,000 USD (price 8 decimals), debts 1,500, 1,580 and
     # 1,700 USD; threshold 83% -> 1,660 USD of liquidation value each. Lowering it to 78%

@@ -39,3 +39,25 @@ def test_empty_index_then_no_rows():
     index = AccountIndex()
     assert len(index) == 0 and index.row("a") is None
     assert index.add("a") == 0 and index.id(0) == "a"
+
+
+def test_ids_when_read_again_and_after_relayout_then_decoded_ids_follow_the_rows():
+    # ids() keeps the ids it decodes by row; a relayout renumbers rows, so what it kept
+    # must go: the same rows then name other accounts.
+    index = AccountIndex(["b", "d", "a", "c"])
+    assert index.ids(np.array([3, 0])) == ["c", "b"]
+    assert index.ids(np.array([0, 3, 1])) == ["b", "c", "d"]  # two kept, one decoded
+    index.relayout(np.array([3, 2, 1, 0]))  # old row -> new row
+    assert index.ids(np.array([3, 0])) == ["b", "c"]
+    assert index.ids(range(4)) == ["c", "a", "d", "b"]
+    assert index.add("e") == 4
+    assert index.ids([4, 0]) == ["e", "c"]  # an added row (not kept: rows may move)
+    assert index.ids(np.zeros(0, dtype=np.int64)) == []
+
+
+def test_ids_when_many_rows_then_vector_decode_gives_the_same_ids():
+    names = [f"acct{i:05d}" for i in range(5_000)]
+    index = AccountIndex(names)
+    rows = np.arange(4_999, -1, -1)  # beyond the row-by-row limit: one vector decode
+    assert index.ids(rows) == names[::-1]
+    assert index.ids(rows[:10]) == names[::-1][:10]

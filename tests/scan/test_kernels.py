@@ -120,3 +120,33 @@ def test_book_health_when_synthetic_then_equals_naive_twin():
     finite = np.isfinite(expected)
     assert np.array_equal(np.isfinite(ours), finite)
     assert np.allclose(ours[finite], expected[finite], rtol=1e-13)
+
+
+def test_above_with_debt_when_random_books_then_classify_neither_below_nor_band():
+    # The screen's close-factor proof asks only "surely above t"; for every account with
+    # debt that is exactly classify's complement of (below | band) at t, near the edges too.
+    from dataclasses import replace
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from marginengine.scan.kernels import above_with_debt, classify
+
+    @settings(max_examples=200, deadline=None)
+    @given(seed=st.integers(0, 2**32 - 1), t=st.sampled_from([0.95, 0.95 * (1 + 1e-9), 1.0]),
+           eps=st.sampled_from([0.0, 1e-15, 1e-12, 1e-6]), rel=st.sampled_from([0.0, 1e-4]),
+           abs_coll=st.sampled_from([0.0, 1.0, 1e4]), abs_debt=st.sampled_from([0.0, 3.0]),
+           low=st.sampled_from([0.0, 2.0]))
+    def check(seed: int, t: float, eps: float, rel: float, abs_coll: float, abs_debt: float,
+              low: float) -> None:
+        rng = np.random.default_rng(seed)
+        dv = rng.integers(1, 10**12, 500).astype(float) * rng.random(500)
+        # Health ratios packed around t, so edge cases fall on both sides.
+        cw = dv * t * (1 + rng.normal(0, 1e-6, 500)) + rng.normal(0, 2.0, 500)
+        b = ScreenBounds(1.0, eps, rel, abs_coll, abs_debt, low)
+        below, band = classify(cw, dv, replace(b, threshold=t))
+        has = dv > 0
+        got = above_with_debt(cw, dv, b, t)
+        assert (got[has] == (~below & ~band)[has]).all()
+
+    check()

@@ -36,7 +36,7 @@ from marginengine.margin.derive_pmrm1 import evaluate_pmrm1
 from marginengine.pricing.black76 import price
 from marginengine.scan.pmrm1_screen import EnginePmrm1Screen
 from marginengine.scan.portfolio_screen import EnginePortfolioScreen, ScreenResult
-from marginengine.scan.portfolio_screens import has_screen, portfolio_screen
+from marginengine.scan.portfolio_screens import expired_unsettled, has_screen, portfolio_screen
 from marginengine.scan.srm_screen import EngineSrmScreen
 from marginengine.service.startup import read_config, start_engine
 
@@ -79,7 +79,10 @@ def _held(engine: Engine) -> list[str]:
 def _assert_conservative(engine: Engine, result: ScreenResult) -> None:
     value, requirement, liquidatable = _exact(engine, result.accounts)
     err = result.error
-    assert np.all(np.isfinite(err))
+    # Bounded but where an expiry passed with nothing of it settled (in doubt: the exact
+    # rule fixes such a series at its settlement value; scan.portfolio_screens).
+    doubt = np.array(expired_unsettled(engine, result.accounts), dtype=bool)
+    assert np.all(np.isfinite(err) | doubt)
     assert np.all(np.abs(result.value - value) <= err)
     assert np.all(np.abs(result.requirement - requirement) <= err)
     # Cleared by the screen -> not below by the exact rule (value >= t x requirement).
@@ -206,7 +209,7 @@ def test_screens_when_any_manager_then_chosen_by_its_rule(tmp_path: Path) -> Non
                          ("derive-pm1", EnginePmrm1Screen), ("derive-srm", EngineSrmScreen)):
         engine = _engine(tmp_path, preset)
         assert has_screen(engine)
-        assert isinstance(portfolio_screen(engine, ["s1"]), kind)
+        assert isinstance(portfolio_screen(engine, ["s1"]).inner, kind)
 
 
 @pytest.mark.parametrize("preset", ["derive-pm1", "derive-srm"])

@@ -112,3 +112,48 @@ def test_candidate_rows_when_ranges_split_then_same_as_candidates():
                             candidate_rows(cw, dv, 77_777, 300_000, b)])
     assert np.array_equal(found, candidates(cw, dv, b))
     assert len(found) > 1_000
+
+
+def test_subset_sums_when_one_entry_per_row_then_each_product_bit_for_bit():
+    # A lending book of one collateral each: value x weight itself, not a one-term sum,
+    # and the same floats as the general path (rows mixing lengths) and the full product.
+    rng = np.random.default_rng(6)
+    n, k = 300, 5
+    cols = rng.integers(0, k, n)
+    vals = rng.integers(1, 10**12, n).astype(float) * rng.random(n)
+    side = SideMatrix.from_coo(np.arange(n), cols, vals, n, k)
+    w = rng.random(k) * 3
+    rows = np.sort(rng.choice(n, 40, replace=False))
+    got = side.subset_sums(rows, w)
+    assert got.tolist() == (vals[rows] * w[cols[rows]]).tolist()
+    assert got.tolist() == side.row_sums(w, n)[rows].tolist()
+    side.set(int(rows[0]), (int(cols[rows[0]]) + 1) % k, 2.0)  # one row of two: overflow
+    mixed = side.subset_sums(rows, w)
+    assert mixed[1:].tolist() == got[1:].tolist()
+    assert mixed[0] == got[0] + 2.0 * w[(int(cols[rows[0]]) + 1) % k]
+
+
+def test_set_row_when_any_target_then_same_matrix_as_setting_each_entry():
+    # set_row's one pass (base slots for every wanted column) and its fallback (a new
+    # column, an overflow row, a row beyond the base) against set() entry by entry.
+    rng = np.random.default_rng(7)
+    for _trial in range(60):
+        a, dense = random_side(rng, n=40, k=5)
+        b = SideMatrix.from_coo(*np.nonzero(dense), dense[np.nonzero(dense)], 40, 5)
+        for _ in range(30):
+            row = int(rng.integers(0, 45))
+            present = [int(c) for c in np.flatnonzero(dense[row])] if row < 40 else []
+            pool = present if rng.random() < 0.7 and present else list(range(5))
+            chosen = rng.choice(pool, size=int(rng.integers(0, len(pool) + 1)), replace=False)
+            wanted = {int(c): float(rng.choice([0.5, 7.0, 1e9])) for c in chosen}
+            a.set_row(row, wanted)
+            current = dict(b.row_items(row))
+            for c in current.keys() - wanted.keys():
+                b.set(row, c, 0.0)
+            for c, v in wanted.items():
+                if current.get(c) != v:
+                    b.set(row, c, v)
+            assert dict(a.row_items(row)) == wanted
+            assert (a.zeros, a.overflow) == (b.zeros, b.overflow)
+        w = rng.random(5)
+        assert a.row_sums(w, 45).tolist() == b.row_sums(w, 45).tolist()

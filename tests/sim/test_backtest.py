@@ -338,3 +338,91 @@ def test_cli_backtest_when_set_then_fields_overridden_and_bad_one_named(
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "book.acounts: unknown field (check the spelling)" in err
     assert not (tmp_path / "bad").exists()
+
+
+def _one_loan_engine() -> Engine:
+    # One borrower: 1 WETH at 2,000 USD (aave-v3 preset: LTV 80.5%, threshold 83%), owing
+    # 1,100 USDC, opened under the static LTV; the lender's USDC is liquidity. Steward
+    # bounds wide open so one SetRiskParams stands for an adaptive policy's cut.
+    wide = {"max_change_bps": 10_000, "min_delay_seconds": 0}
+    config = protocol_from_dict({"preset": "aave-v3", "markets": {
+        "WETH": {}, "USDC": {"decimals": 6}},
+        "stewards": {"ltv": wide, "liquidation_threshold": wide}})
+    engine = Engine(config)
+    for asset, price in (("WETH", 2_000), ("USDC", 1)):
+        engine.apply(SetPrice(asset, price * USD))
+    engine.apply(Deposit("lender", "USDC", 1_000_000 * 10**6))
+    engine.apply(Deposit("alice", "WETH", 10**18))
+    assert engine.apply(Borrow("alice", "USDC", 1_100 * 10**6)).accepted
+    return engine
+
+
+def test_usage_when_ltv_cut_below_the_debt_then_above_one_and_no_more_borrowing() -> None:
+    from marginengine.engine import SetRiskParams
+    from marginengine.sim.backtest import power_and_usage
+
+    engine = _one_loan_engine()
+    # Opened at LTV 80.5%: power 2,000 x 80.5% = 1,610 USD, usage 1,100 / 1,610 = 0.6832.
+    power, usage = power_and_usage(engine)
+    assert power == 1_610 and usage == pytest.approx(1_100 / 1_610, rel=1e-12)
+    # The cut: LTV 52%, threshold 55.5% (the static 2.5-point gap below it, as the
+    # adaptive model keeps it). Power 2,000 x 52% = 1,040 < the 1,100 owed: 1.0577.
+    cut = SetRiskParams("WETH", ltv_bps=5_200, liquidation_threshold_bps=5_550)
+    assert engine.apply(cut).accepted
+    power, usage = power_and_usage(engine)
+    assert power == 1_040 and usage == pytest.approx(1_100 / 1_040, rel=1e-12)
+    # Numerator and denominator are the margin model's own figures for the account at the
+    # LTV in force (not the cut LTV over debt valued some other way): Aave's
+    # totalDebtBase over LTV x totalCollateralBase, availableBorrowsBase 0.
+    data = engine.account_data("alice")
+    assert (data.initial_value, data.total_debt) == (1_040 * USD, 1_100 * USD)
+    assert data.available_borrows == 0
+    # Legitimate, not an overdraft: the account is healthy at the cut threshold
+    # (2,000 x 55.5% / 1,100 = 1.00909...), and may not borrow one USDC more.
+    assert data.health_factor == 2_000 * 5_550 * 10**18 // (1_100 * 10_000)
+    assert not engine.apply(Borrow("alice", "USDC", 10**6)).accepted
+
+
+def test_report_when_usage_above_one_then_says_it_is_debt_over_cut_power() -> None:
+    from marginengine.sim.backtest import USAGE_NOTE, report_markdown
+
+    def figures(usage: float) -> dict[str, dict[str, float]]:
+        return {m: {"value": usage if m == "borrow_usage" else 0.0, "ci_low": 0.0,
+                    "ci_high": 0.0} for m in ("bad_debt", "liquidation_count",
+                                              "liquidated_value", "avg_borrowing_power",
+                                              "borrow_usage")}
+
+    result = {"scenario": "s", "runs": 1, "seed": 7, "baseline": "static",
+              "policies": {"static": figures(0.6832), "adaptive": figures(1_100 / 1_040)},
+              "difference": {}, "verdict": {}}
+    text = report_markdown(result)
+    assert USAGE_NOTE in text
+    assert "Usage above 1 (adaptive: 1.0577) is existing debt over the borrowing power " \
+           "in force, not borrowing past a limit" in text
+    assert "static: 0.6832" not in text
+    result["policies"]["adaptive"] = figures(0.9713)
+    text = report_markdown(result)
+    assert USAGE_NOTE in text and "Usage above 1" not in text
+
+
+def test_backtest_when_adaptive_cuts_ltv_then_usage_is_the_accounts_debt_over_initial() -> None:
+    # The reviewer's 1.03: lst_crash_emode under the adaptive policy. Its first estimate
+    # (step 2) cuts WETH's LTV from 80.5% to 47.5%; the usage recorded is then the margin
+    # model's own debt over initial value of the book's accounts at that cut LTV (not
+    # the cut LTV over debt read at another LTV, nor e-mode's LTV on one side only).
+    data = read_toml(EXAMPLES / "lst_crash_emode.toml")
+    data["steps"] = 3
+    data["book"]["accounts"] = 40
+    spec, protocol = scenario_spec(policy_data(data, "adaptive"), None)
+    runner = BacktestRunner(spec, protocol, np.random.default_rng(child_seed(7, 0)))
+    runner.run()
+    engine = runner.engine
+    assert engine.config.markets["WETH"].ltv_bps == 4_750
+    accounts = [a for a in engine.ledger.accounts if a != "lender"]
+    initial = sum(engine.account_data(a).initial_value for a in accounts)
+    owed = sum(engine.account_data(a).total_debt for a in accounts)
+    # Within 1e-5 (Aave's per-account avgLtv floored to whole bps, see above).
+    assert runner.usage[-1] == pytest.approx(owed / initial, rel=1e-5)
+    # Below 1 at step 1, before the cut (every account opened within its LTV); above 1
+    # after it: debt opened at 80.5% over power at 47.5%.
+    assert runner.usage[0] < 1 < runner.usage[-1]

@@ -20,7 +20,7 @@ from marginengine.venue import (
     fee_band,
     trade_profit,
 )
-from marginengine.venue.amm import largest_input_within
+from marginengine.venue.amm import largest_input_below, largest_input_within
 from tests.conftest import ETH, USD, USDC
 
 
@@ -232,3 +232,47 @@ def test_arbitrage_depth_moves_the_mid_toward_the_external_price_without_passing
     target = 2_000 * USD + math.trunc(Fraction(repr(float(speed))) * (external - 2_000 * USD))
     assert abs(book.mid - target) <= 1
     assert min(2_000 * USD, external) <= book.mid <= max(2_000 * USD, external)
+
+
+def _fraction_trade(pool: ConstantProductPool, external: int, speed: Fraction) -> tuple[str, int]:
+    """The arbitrage's definition in exact Fractions (the mid moved ``speed`` of the way,
+    in price, to the near edge of the fee band): the oracle of the int-ratio path."""
+    if speed == 0:
+        return "none", 0
+    mid, (lower, upper), k = pool.mid(), fee_band(pool, external), pool.invariant()
+    if mid > upper:
+        side = "sell_base"
+        target = mid - speed * (mid - upper)
+        amount = largest_input_within(pool.base_reserve, pool.price_scale() * k / target,
+                                      pool.fee_bps)
+    elif mid < lower:
+        side = "buy_base"
+        target = mid + speed * (lower - mid)
+        amount = largest_input_within(pool.quote_reserve, target * k / pool.price_scale(),
+                                      pool.fee_bps)
+    else:
+        return "none", 0
+    if amount == 0 or trade_profit(pool, side, amount, external) < 0:
+        return "none", 0
+    return side, amount
+
+
+@settings(max_examples=400, deadline=None)
+@given(base=st.integers(1, 10**24), quote=st.integers(1, 10**24),
+       base_decimals=st.sampled_from([0, 6, 8, 18]), quote_decimals=st.sampled_from([0, 6, 18]),
+       fee=st.sampled_from([0, 1, 5, 30, 100, 9_999]), external=st.integers(1, 10**14),
+       speed=st.sampled_from([Fraction(0), Fraction(1, 3), Fraction(3, 10), Fraction(1),
+                              Fraction(77, 100)]))
+def test_arbitrage_trade_when_any_pool_then_same_trade_as_the_fraction_definition(
+        base, quote, base_decimals, quote_decimals, fee, external, speed):
+    pool = ConstantProductPool(base, quote, 10**base_decimals, 10**quote_decimals, fee)
+    assert arbitrage_trade(pool, external, speed) == _fraction_trade(pool, external, speed)
+
+
+def test_largest_input_below_when_ratio_in_other_terms_then_same_answer():
+    # The bound in unreduced terms (a common factor of 7**40) gives the same exact answer.
+    bound = Fraction(3 * 10**50 + 1, 7)
+    expected = largest_input_within(10**24, bound, 30)
+    factor = 7**40
+    assert largest_input_below(10**24, bound.numerator * factor, bound.denominator * factor,
+                               30) == expected > 0

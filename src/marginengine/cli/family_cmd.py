@@ -68,9 +68,11 @@ def family(scenario: Path, as_json: bool) -> None:
     "liquity-v1-2025", "euler-v2", "mango-v4" or "drift-v2"; see examples/families/ and
     docs/formats.md).
 
-    Every step: time passes, prices and parameters change, then a keeper liquidates every
-    account the family's rules allow. The file is checked in full before anything runs;
-    a problem is one line naming the field (exit 2).
+    Every step: time passes, prices and parameters change, then (Morpho, Liquity, Euler) a
+    keeper liquidates every account the family's rules allow; a Mango or Drift scenario
+    reports each account's health or margin and whether it is liquidatable, and
+    liquidates nothing. The file is checked in full before anything runs; a problem is
+    one line naming the field (exit 2).
     """
     from marginengine.sim.families import load_and_run
 

@@ -41,8 +41,8 @@ def _width() -> int | None:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="marginengine")
 def cli() -> None:
-    """An exact, deterministic margin engine for decentralized lending, and a laboratory
-    that stress-tests it."""
+    """An exact, deterministic margin engine for decentralized lending and derivatives,
+    and a laboratory that stress-tests it."""
 
 
 @cli.command()
@@ -62,11 +62,13 @@ def cli() -> None:
               help="Monte Carlo runs (default: monte_carlo.runs); a scenario with explicit "
                    "prices needs a [noise] table.")
 @click.option("--backend", type=click.Choice(["process", "dask"]), default=None,
-              help="Monte Carlo backend: a local process pool or Dask.")
+              help="Monte Carlo backend: a local process pool or Dask (default: "
+                   "monte_carlo.backend, process).")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Dask scheduler address (default: a LocalCluster).")
 @click.option("--workers", type=click.IntRange(1, 256), default=None,
-              help="Workers of the process pool or the LocalCluster.")
+              help="Workers of the process pool or the LocalCluster (default: "
+                   "monte_carlo.workers, 2).")
 def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, quiet: bool,
              overrides: tuple[str, ...], runs: int | None, backend: str | None,
              scheduler: str | None, workers: int | None) -> None:
@@ -174,7 +176,9 @@ def backtest_command(scenario: Path, policies: tuple[str, ...], runs: int | None
                      as_json: bool) -> None:
     """Run cascade SCENARIO under each margin policy on the same book and price paths
     (common random numbers) and compare bad debt, liquidations, liquidated value, average
-    borrowing power and borrow usage, with paired bootstrap confidence intervals.
+    borrowing power and borrow usage, with paired bootstrap confidence intervals. Borrow
+    usage is debt over the borrowing power at the LTVs in force: above 1 after an LTV cut
+    or a price fall, debt already owed over the cut borrowing power (report.md says so).
 
     Writes backtest.json, backtest.parquet and report.md. The adaptive policy takes the
     scenario's [protocol.adaptive] table (defaults where absent; docs/margin.md).
@@ -198,13 +202,14 @@ def backtest_command(scenario: Path, policies: tuple[str, ...], runs: int | None
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--grid", "grid", multiple=True, required=True, metavar="PATH=V1,V2,...",
-              help="A scenario field by dotted path and its values, e.g. --grid "
-                   "protocol.markets.WETH.liquidation_bonus=0.05,0.08 (repeatable: the "
-                   "points are every combination).")
+              help="A scenario field by dotted path and its values, each read as TOML, "
+                   "e.g. --grid protocol.markets.WETH.liquidation_bonus=0.05,0.08 "
+                   "(repeatable: the points are every combination); PATH1+PATH2=V1,V2 "
+                   "sets several fields to each value together.")
 @click.option("--runs", type=click.IntRange(1, 100_000), default=None,
               help="Monte Carlo runs per point, on the same seeds at every point (default: "
                    "one run per point on the scenario's seed).")
-@click.option("--workers", type=click.IntRange(1, 256), default=1,
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Processes running the points and runs.")
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
               help="Override a scenario field for every point (repeatable).")
@@ -301,7 +306,8 @@ def health(snapshot: Path, as_json: bool, order: str | None) -> None:
     (options), by the rule of [protocol.options] portfolio_preset (derive-pm2 and the
     other grid presets: PMRM_2; derive-pm1: Derive's PMRM v1; derive-srm: Derive's
     Standard Risk Manager): MtM, initial and maintenance margin, and where the rule has
-    scenarios the worst one and the P&L per scenario."""
+    scenarios the worst one and the P&L per scenario. A [[vols]] entry of an expiry
+    passed at the snapshot's time 0 is skipped with a note on stderr, as serve skips it."""
     from marginengine.cli.output import (
         health_row,
         health_tables,
@@ -314,7 +320,10 @@ def health(snapshot: Path, as_json: bool, order: str | None) -> None:
 
     if order is not None and not as_json:
         raise click.UsageError("--order needs --json")
-    engine = load_snapshot(snapshot)
+    notes: list[str] = []
+    engine = load_snapshot(snapshot, notes)
+    for note in notes:  # what the snapshot's read left out (a passed expiry's [[vols]])
+        click.echo(f"note: {note}", err=True)
     for warning in engine.config.truncations():
         click.echo(f"warning: {warning}", err=True)
     if as_json:

@@ -46,7 +46,8 @@ def _previous_caches(target: Path) -> list[Path]:
                    "options_bad_debt, security_module_used, options_auctions, "
                    "options_insolvent_auctions, options_liquidations (minimized).")
 @click.option("--constraint", "constraints", multiple=True, metavar="METRIC<=VALUE",
-              help="The risk budget, e.g. es99_bad_debt<=250000 (repeatable; >= also).")
+              help="The risk budget, e.g. \"es99_bad_debt<=250000\" (quoted: the shell "
+                   "reads an unquoted < as a redirection; repeatable; >= also).")
 @click.option("--runs", type=int, default=64, show_default=True,
               help="Monte Carlo runs per candidate (2 to 100,000), on the same seeds for every "
                    "candidate.")
@@ -80,8 +81,8 @@ def optimize(scenario: Path, params: tuple[str, ...], objectives: tuple[str, ...
              overrides: tuple[str, ...], out_dir: str | None, force: bool, resume: bool,
              as_json: bool, quiet: bool) -> None:
     """Search the parameters of SCENARIO under a risk budget: a cascade scenario, or a
-    scripted one whose [noise] makes its runs random (an options book: examples/
-    optimize_options.toml).
+    scripted one whose [noise] makes its runs random (an options book:
+    examples/optimize_options.toml).
 
     Every candidate runs on the same seeds (common random numbers); points near the
     frontier run again on more seeds; every reported figure has a 95% bootstrap interval.

@@ -41,7 +41,8 @@ def _finite(_: click.Context, __: click.Parameter, value: float) -> float:
                    "resumed after a restart). Default: no log (not durable).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (loopback by default; anything else is exposed).")
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on.")
 @click.option("--token", default=None,
               help="API token for writes (default: $MARGINENGINE_TOKEN, else a random one "
                    "printed at startup).")

@@ -278,6 +278,11 @@ class LendingRules:
         Liquity only: the stability-pool rule (legacy, or the 2025 pool keeping 1 LUSD).
     emode
         The version's efficiency mode (``None``: the family has none).
+    collateral_off_when_no_collateral_left
+        Aave v3.7: a liquidation that consumes all the account's collateral value
+        (``hasNoCollateralLeft``) switches the seized reserve off as collateral even when a
+        few wei worth 0 in base currency are left (``LiquidationLogic.sol``,
+        aave-dao/aave-v3-origin@4fbd7442); v3.3 and v3.5 only when the whole balance goes.
     version
         The protocol code the family follows (for docs and messages).
     """
@@ -306,6 +311,7 @@ class LendingRules:
     borrow_hf_strict: bool = False
     liquity_pool: StabilityPoolVariant | None = None
     emode: EModeRules | None = None
+    collateral_off_when_no_collateral_left: bool = False
     version: str = ""
 
     @property
@@ -375,6 +381,7 @@ AAVE_V3_7: dict[str, object] = {
     "liquidation_rounding": ROUNDING_V3_7,
     "sentinel": False,                        # docs/3.7/sentinel-removal.md
     "emode": EModeRules.ISOLATED,             # v3.6 decoupling + v3.7 isolated e-mode
+    "collateral_off_when_no_collateral_left": True,  # v3.7 LiquidationLogic
 }
 
 #: The lending families by preset name, before the liquidation mechanism is chosen.
@@ -507,16 +514,23 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
         others = frozenset().union(*(e for m, (e, _) in ISOLATED_EVENTS.items()
                                      if m is not mechanism))
         unsupported = {name: f"{family} has {what}"
-                       for name in ((COMMON_EVENTS - MARKET_EVENTS) | others | {"SetUserEMode"}
+                       for name in ((COMMON_EVENTS - MARKET_EVENTS) | others
+                                    | {"SetUserEMode", "SetUseAsCollateral"}
                                     | frozenset().union(*MECHANISM_EVENTS.values())) - events}
         return LendingRules(family=family, events=events, unsupported=unsupported,
                             **spec)  # type: ignore[arg-type]
     events = COMMON_EVENTS | MECHANISM_EVENTS[mechanism]
     if spec.get("emode") is not None:
-        events |= {"SetUserEMode"}
+        # Aave's pool: e-mode and the per-account collateral switch (setUserEMode,
+        # setUserUseReserveAsCollateral).
+        events |= {"SetUserEMode", "SetUseAsCollateral"}
     unsupported = {k: v for k, v in _unsupported(family, mechanism).items() if k not in events}
     if "SetUserEMode" not in events:
         unsupported["SetUserEMode"] = f"{family} has no efficiency mode (Aave v3's e-mode)"
+    if "SetUseAsCollateral" not in events:
+        unsupported["SetUseAsCollateral"] = (
+            f"{family} has no per-account collateral switch (Aave v3's "
+            "setUserUseReserveAsCollateral)")
     unsupported.update({name: f"{family} has no Morpho markets" for name in MORPHO_EVENTS})
     unsupported.update({name: f"{family} has no troves" for name in LIQUITY_EVENTS})
     unsupported.update({name: f"{family} has no Euler vault" for name in EULER_EVENTS})

@@ -153,6 +153,21 @@ class SetUserEMode(Event):
                              f"0 and 255 (Aave's uint8; got {self.category})")
 
 
+@dataclass(frozen=True)
+class SetUseAsCollateral(Event):
+    """Switch ``account``'s supply of ``asset`` on or off as collateral, as Aave's
+    ``setUserUseReserveAsCollateral`` (``SupplyLogic.executeUseReserveAsCollateral``):
+    nothing happens if the switch is already so; enabling needs a supplied balance
+    (``UNDERLYING_BALANCE_ZERO``) and a loan-to-value above 0 in the account's e-mode
+    category (``USER_HAS_ASSET_WITH_ZERO_LTV``); disabling is refused if the health factor
+    would fall below 1 (``HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD``) or another
+    zero-LTV collateral is still held (``LTV_VALIDATION_FAILED``). Aave presets only."""
+
+    account: str
+    asset: str
+    enabled: bool
+
+
 #: An account's balances in an :class:`ImportAccount`: ``(asset, amount)`` pairs, amounts in
 #: the asset's smallest units, in the order given.
 Balances = tuple[tuple[str, int], ...]
@@ -1219,6 +1234,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
                 BuyCollateral, DepositQuote, WithdrawQuote, TransferQuote, Trade,
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
                 SetConditions, SetSequencer, SetRiskParams, SetCrowding, SetUserEMode,
+                SetUseAsCollateral,
                 ImportAccount, *MORPHO_EVENT_CLASSES,
                 *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES, *EULER_EVENT_CLASSES,
                 *MANGO_EVENT_CLASSES, *DRIFT_EVENT_CLASSES, *PORTFOLIO_AUCTION_EVENT_CLASSES)

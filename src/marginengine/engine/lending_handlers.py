@@ -24,6 +24,7 @@ from marginengine.engine.events import (
     ImportAccount,
     Liquidate,
     Repay,
+    SetUseAsCollateral,
     SetUserEMode,
     Withdraw,
 )
@@ -251,6 +252,45 @@ def set_user_emode(ctx: HandlerContext, e: SetUserEMode) -> dict[str, Any]:
             "health_factor": data.health_factor}
 
 
+def set_use_as_collateral(ctx: HandlerContext, e: SetUseAsCollateral) -> dict[str, Any]:
+    """Aave's ``setUserUseReserveAsCollateral`` (``SupplyLogic.executeUseReserveAsCollateral``,
+    aave-dao/aave-v3-origin@4fbd7442): nothing to do if the switch is already so; on needs
+    a balance and a loan-to-value above 0; off is checked after the switch by
+    ``validateHFAndLtvzero``. The margin model reads the switch (``ledger.uses_as_collateral``)
+    for health and borrowing power alike."""
+    ctx.account_id(e.account)
+    asset = ctx.market(e.asset)
+    ledger = ctx.ledger
+    previous = ledger.collateral_flag(e.account, asset)
+    if previous == e.enabled:
+        return {"enabled": e.enabled, "changed": False}
+    ltv = ctx.model.asset_ltv_bps(e.account, ledger, asset)
+    if e.enabled:
+        refusal = rules_of.validate_enable_as_collateral(
+            e.account, asset, ledger.scaled_supply_of(e.account, asset), ltv)
+        if refusal:
+            ctx.refuse_with(refusal)
+        ledger.set_use_as_collateral(e.account, asset, True)
+        return {"enabled": True, "changed": True}
+    assets = ctx.account_assets(e.account)
+    indebted = any(ledger.debt_of(e.account, a) for a in assets)
+    if indebted:
+        ctx.require_prices(assets)
+    ledger.set_use_as_collateral(e.account, asset, False)
+    ctx.require_initial_margin(e.account, InitialScope.OPEN_POSITIONS)
+    after = ctx.account_data(e.account) if indebted else None
+    zero_ltv = [a for a in assets if ledger.uses_as_collateral(e.account, a)
+                and ledger.scaled_supply_of(e.account, a)
+                and ctx.model.asset_ltv_bps(e.account, ledger, a) == 0]
+    refusal = rules_of.validate_disable_as_collateral(e.account, asset, after, ltv, zero_ltv)
+    if refusal:
+        ctx.refuse_with(refusal)
+    details: dict[str, Any] = {"enabled": False, "changed": True}
+    if after is not None:
+        details["health_factor"] = after.health_factor
+    return details
+
+
 # ---------------------------------------------------------------------- Aave liquidationCall
 def liquidate(ctx: HandlerContext, e: Liquidate) -> dict[str, Any]:
     ctx.account_id(e.liquidator, "liquidator")
@@ -313,6 +353,12 @@ def _execute_liquidation(ctx: HandlerContext, e: Liquidate, plan: CloseFactorPla
     fee = min(plan.protocol_fee, ledger.supply_of(e.account, e.collateral_asset))
     if plan.protocol_fee:
         ledger.supply_to_treasury(e.account, e.collateral_asset, fee)
+    if (plan.takes_all_collateral and ctx.rules.collateral_off_when_no_collateral_left
+            and ledger.collateral_flag(e.account, e.collateral_asset)):
+        # v3.7: all the collateral value consumed switches the reserve off even with a few
+        # wei worth 0 left (reserveFullyConsumed || hasNoCollateralLeft); a balance burned
+        # to 0 is switched off by the ledger in every version.
+        ledger.set_use_as_collateral(e.account, e.collateral_asset, False)
     if plan.takes_all_collateral:
         # Aave v3.3+: no collateral left, so every remaining debt becomes deficit; the
         # liquidated asset's is its debt less the repayment, unscaled (_burnDebtTokens).

@@ -198,7 +198,7 @@ def settle_option(ctx: HandlerContext, e: SettleOption) -> dict[str, Any]:
     if series in clearing.settled:
         ctx.refuse(Code.OPTION_ALREADY_SETTLED, f"{series.symbol} is already settled",
                    series=series.symbol)
-    if ctx.time < series.expiry:
+    if not expired(series.expiry, ctx.time):
         ctx.refuse(Code.OPTION_NOT_EXPIRED, f"{series.symbol} expires at {e.expiry}, not "
                    f"yet (now {ctx.time})", series=series.symbol)
     # One settlement price per expiry: the oracle's at the first settlement of any of its

@@ -72,7 +72,7 @@ from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
 from marginengine.ledger.book_file import COUNTERPARTY, RESERVED_ACCOUNTS, BookAccount
 from marginengine.ledger.imports import book_as_they_stand
-from marginengine.ledger.options import OptionSeries
+from marginengine.ledger.options import OptionSeries, expired
 from marginengine.margin.account_import import book_problems, import_problems
 
 
@@ -216,8 +216,17 @@ def engine_from_accounts(config: ProtocolConfig, prices: Mapping[str, int],
     return engine
 
 
-def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Engine:
+def engine_from_snapshot(data: dict[str, Any], source: str | None = None,
+                         notes: list[str] | None = None) -> Engine:
     """Build an engine holding the snapshot's prices and balances.
+
+    A ``[[vols]]`` entry of an expiry passed at the snapshot's time (0;
+    :func:`marginengine.ledger.options.expired`: its series would settle, and the engine
+    refuses a surface for it) is left out, as the service leaves it out of a snapshot
+    book, and a note naming the entry is appended to ``notes`` (``book.toml: vols.1:
+    WETH expiry 0 is not after the snapshot's time 0 (its series settle; a surface for
+    it is refused): skipped``). A position at such an expiry is refused by its field
+    (``accounts.N.options.M.expiry: must be at least 1``).
 
     Raises
     ------
@@ -277,7 +286,13 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
     if problems:
         raise ConfigError(problems, source=source)
     engine = engine_from_accounts(config, prices, accounts, source=source, checked=True)
-    for event in snapshot_vol_events(snap):
+    now = engine.ledger.time
+    for i, event in enumerate(snapshot_vol_events(snap)):
+        note = passed_vol_note(event, now, source, field_path("vols", i), "snapshot")
+        if note is not None:
+            if notes is not None:
+                notes.append(note)
+            continue
         out = engine.apply(event)
         if not out.accepted:
             raise ConfigError([f"vols: {out.reason}"], source=source)
@@ -290,6 +305,20 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None) -> Eng
             clearing.trade(buyer, seller, series, abs(size), 0, engine.ledger.time)
         clearing.check()
     return engine
+
+
+def passed_vol_note(event: Event, now: int, source: str | None, where: str,
+                    clock: str) -> str | None:
+    """The note skipping a snapshot's ``[[vols]]`` entry ``event`` (at field ``where``
+    of ``source``) because its expiry has passed at ``now``
+    (:func:`marginengine.ledger.options.expired`), else ``None`` (not a vol event, or
+    its expiry still open). ``clock`` names whose time ``now`` is (``"snapshot"`` for
+    ``marginengine health``, ``"service"`` for ``serve``): the one rule both apply."""
+    if not isinstance(event, SetVolSurface) or not expired(event.expiry, now):
+        return None
+    return (f"{source + ': ' if source else ''}{where}: {event.underlying} expiry "
+            f"{event.expiry} is not after the {clock}'s time {now} (its series settle; a "
+            f"surface for it is refused): skipped")
 
 
 def snapshot_vol_events(snap: SnapshotFile) -> list[SetVolSurface]:
@@ -391,6 +420,7 @@ def _options(snap: SnapshotFile, config: ProtocolConfig, problems: list[str],
 BOOK = COUNTERPARTY
 
 
-def load_snapshot(path: str | Path) -> Engine:
-    """Read a snapshot TOML file into an engine (see :func:`engine_from_snapshot`)."""
-    return engine_from_snapshot(read_toml(path), source=str(path))
+def load_snapshot(path: str | Path, notes: list[str] | None = None) -> Engine:
+    """Read a snapshot TOML file into an engine (see :func:`engine_from_snapshot`; what
+    it left out is appended to ``notes``)."""
+    return engine_from_snapshot(read_toml(path), source=str(path), notes=notes)

@@ -24,7 +24,7 @@ from marginengine.engine.family_state import FamilyBook, family_margin_of, new_f
 from marginengine.errors import FieldError, InvariantViolation
 from marginengine.fixedpoint import PRICE_UNIT, Rounding
 from marginengine.ledger import Ledger
-from marginengine.ledger.options import OptionClearing, OptionSeries
+from marginengine.ledger.options import OptionClearing, OptionSeries, expired
 from marginengine.liquidation.absorb import LiquidatorPoints
 from marginengine.liquidation.auction_house import AuctionHouse
 from marginengine.liquidation.liquity import StabilityPoolRule
@@ -716,6 +716,27 @@ class StateReads:
                                     size / clearing.size_unit, vol),),
             cash=(-premium if size > 0 else premium) / clearing.quote_unit, new_expiries=new)
         return what_if_portfolio(before, trade, cfg, series.underlying)
+
+    def settleable_series(self, account_id: str) -> list[OptionSeries]:
+        """The series ``account_id`` holds that a ``SettleOption`` would settle now, sorted:
+        expired at the engine's time (:func:`~marginengine.ledger.options.expired`), not
+        settled, and with a settlement price at hand (the expiry's, fixed by an earlier
+        settlement, or the underlying's oracle price usable for a liquidation: the
+        handler's own test). Settling them is what resolves a shortfall they cause; the
+        options quote names them before any auction."""
+        clearing = self.state.options
+        if clearing is None:
+            return []
+        now = self.ledger.time
+        out = []
+        for s, n in sorted(clearing.positions.get(account_id, {}).items()):
+            if not n or s in clearing.settled or not expired(s.expiry, now):
+                continue
+            oracle = self.state.oracles.get(s.underlying)
+            if clearing.expiry_price(s.underlying, s.expiry) is not None or (
+                    oracle is not None and oracle.refusal(now, True) is None):
+                out.append(s)
+        return out
 
     def portfolio_margin_units(self, account_id: str) -> tuple[int, int] | None:
         """The account's PMRM_2 ``(maintenance margin, mark-to-market)`` in options quote

@@ -91,6 +91,8 @@ class Ledger:
         #: Moves whenever a reserve's liquidity or borrow index may have changed (an
         #: accrual, a rollback of reserves): balances read through the indices then move.
         self.index_epoch = 0
+        #: Per asset, the last inputs of :func:`rates` and its answer (see update_rates).
+        self._last_rates: dict[str, tuple[object, int, int, int, int, tuple[int, int]]] = {}
         for asset in self.reserves:
             self.update_rates(asset)
 
@@ -224,6 +226,13 @@ class Ledger:
         pos = account.lending.get(asset) if account else None
         return bool(pos and pos.use_as_collateral and self.config.markets[asset].collateral)
 
+    def collateral_flag(self, account_id: str, asset: str) -> bool:
+        """The account's own switch for ``asset`` (Aave's ``isUsingAsCollateral``), whether
+        or not the market is collateral; False without a position."""
+        account = self.accounts.get(account_id)
+        pos = account.lending.get(asset) if account else None
+        return bool(pos and pos.use_as_collateral)
+
     def emode_of(self, account_id: str) -> int:
         """The account's e-mode category (Aave's ``getUserEMode``; 0: none)."""
         account = self.accounts.get(account_id)
@@ -234,6 +243,16 @@ class Ledger:
         """Set the account's e-mode category (journalled; the account is created if new,
         as Aave keeps ``usersEModeCategory`` for any address)."""
         self._account(account_id).emode = category_id
+
+    def set_use_as_collateral(self, account_id: str, asset: str, enabled: bool) -> None:
+        """Switch the account's supply of ``asset`` on or off as collateral (Aave's
+        ``UserConfiguration.setUsingAsCollateral``; journalled). The position must exist:
+        the switch belongs to a balance, and an empty position is pruned."""
+        self._reserve(asset)
+        account = self.accounts.get(account_id)
+        if account is None or asset not in account.lending:
+            raise LedgerError(f"{account_id} has no position in {asset}")
+        self._account(account_id).lending[asset].use_as_collateral = enabled
 
     def deposit(self, account_id: str, asset: str, amount: int) -> int:
         """Tokens come in and the account is credited; returns the scaled amount minted."""
@@ -246,7 +265,7 @@ class Ledger:
             scaled = div(amount * RAY, r.liquidity_index, Rounding.DOWN)
         if scaled == 0:
             raise LedgerError(f"amount {amount} of {asset} is below one scaled unit")
-        self._account(account_id).position(asset).scaled_supply += scaled
+        _credit_supply(self._account(account_id).position(asset), scaled)
         r.scaled_supply += scaled
         r.cash += amount
         r.reserves_ray += amount * RAY - scaled * r.liquidity_index  # rounding dust
@@ -267,6 +286,10 @@ class Ledger:
             raise LedgerError(f"{account_id} has less than {amount} of {asset} supplied")
         pos.scaled_supply -= scaled
         r.scaled_supply -= scaled
+        if pos.scaled_supply == 0:
+            # Aave: a balance burned or transferred to 0 is no longer collateral
+            # (SupplyLogic executeWithdraw, executeFinalizeTransfer; LiquidationLogic).
+            pos.use_as_collateral = False
         account.prune()
         return scaled
 
@@ -327,7 +350,7 @@ class Ledger:
         transfer moves scaled balance (``TokenMath.getATokenTransferScaledAmount``,
         ``rayDivCeil``, aave-dao/aave-v3-origin@4fbd7442; ``transferOnLiquidation``)."""
         burned = self._burn_supply(source, asset, amount)
-        self._account(target).position(asset).scaled_supply += burned
+        _credit_supply(self._account(target).position(asset), burned)
         self._reserve(asset).scaled_supply += burned
 
     def pay_out_supply(self, account_id: str, asset: str, amount: int) -> None:
@@ -386,7 +409,7 @@ class Ledger:
         """Credit supplied balance paid for by the reserves (Compound III absorb surplus)."""
         r = self._reserve(asset)
         scaled = div(amount * RAY, r.liquidity_index, Rounding.DOWN)
-        self._account(account_id).position(asset).scaled_supply += scaled
+        _credit_supply(self._account(account_id).position(asset), scaled)
         r.scaled_supply += scaled
         r.reserves_ray -= scaled * r.liquidity_index
 
@@ -644,10 +667,20 @@ class Ledger:
             r.liquidity_rate = supply * _COMET_RATE_TO_RAY_YEAR
             return
         market = self.config.markets[asset]
-        r.borrow_rate, r.liquidity_rate = rates(
-            market.interest_rate, r.total_debt(), r.cash, market.reserve_factor_bps,
-            r.deficit if self.deficit_in_supply_usage else 0,
-        )
+        curve, debt, cash = market.interest_rate, r.total_debt(), r.cash
+        factor, unbacked = market.reserve_factor_bps, \
+            r.deficit if self.deficit_in_supply_usage else 0
+        # ``rates`` is a pure function of these: an event after an accrual (AdvanceTime
+        # updates every reserve, then the engine the reserves it touched) or one leaving
+        # the totals as they were reads the last answer instead of computing it again.
+        last = self._last_rates.get(asset)
+        if last is not None and last[0] is curve and last[1] == debt and last[2] == cash \
+                and last[3] == factor and last[4] == unbacked:
+            r.borrow_rate, r.liquidity_rate = last[5]
+            return
+        answer = rates(curve, debt, cash, factor, unbacked)
+        self._last_rates[asset] = (curve, debt, cash, factor, unbacked, answer)
+        r.borrow_rate, r.liquidity_rate = answer
 
     def advance(self, seconds: int) -> None:
         """Accrue interest on every reserve over ``seconds`` and move the clock."""
@@ -861,3 +894,12 @@ class Ledger:
         payload = {"ledger": self.state_dict(), **(extra or {})}
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
+
+
+def _credit_supply(pos: LendingPosition, scaled: int) -> None:
+    """Credit scaled supply; a first supply (from a balance of 0) switches the position on
+    as collateral, as Aave's ``executeSupply`` and ``transferOnLiquidation`` to a liquidator
+    do (the margin model still gives a market that is not collateral no value)."""
+    if pos.scaled_supply == 0:
+        pos.use_as_collateral = True
+    pos.scaled_supply += scaled

@@ -42,7 +42,7 @@ from marginengine.config.portfolio import PortfolioMarginConfig
 from marginengine.decisions import Code, Refusal
 from marginengine.errors import FieldError, field_path
 from marginengine.fixedpoint import PRICE_UNIT, WAD, Rounding
-from marginengine.ledger.options import OptionClearing, OptionSeries
+from marginengine.ledger.options import OptionClearing, OptionSeries, expired
 from marginengine.margin.base import MarginKind, MarginState, health_of
 from marginengine.pricing.black76 import price, price_and_greeks
 from marginengine.pricing.inputs import FloatArray
@@ -703,7 +703,14 @@ def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: 
     ``OptionClearing.expiry_price``) has its whole forward fixed at that price
     (``forward_fixed``, 0 to expiry), so its unsettled series are valued at what they will
     settle for, whatever the spot and its shocks (Derive's case test_66: an expiry past
-    its settlement window moves with nothing).
+    its settlement window moves with nothing). An expiry passed at ``now``
+    (:func:`~marginengine.ledger.options.expired`) with none of its series settled yet is
+    fixed the same way at ``spot``, the oracle price ``SettleOption`` would settle it at:
+    each of its series is worth its settlement value (intrinsic at that price), which no
+    scenario's spot or vol shock moves (Derive: OptionAsset.calcSettlementValue once
+    ``block.timestamp >= expiry``; LyraForwardFeed._getSettlementPricePortions gives the
+    whole settlement price as the fixed portion, variable 0, and PMRM_2
+    ._initialiseExpiries sets secToExpiry 0).
 
     Raises
     ------
@@ -723,6 +730,12 @@ def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: 
         settled = clearing.expiry_price(underlying, t)
         if settled:
             expiries_list.append(Expiry(0.0, 0.0, settled / PRICE_UNIT, rate, confidence))
+        elif expired(t, now):
+            # Expired, no series of it settled yet: SettleOption would settle it at the
+            # oracle's price now (the spot), so its value is intrinsic there, fixed under
+            # every spot and vol shock (Derive's LyraForwardFeed returns the whole
+            # settlement price as forwardFixedPortion, variable 0, once expired).
+            expiries_list.append(Expiry(0.0, 0.0, float(spot), rate, confidence))
         else:
             expiries_list.append(Expiry(float(max(t - now, 0)), float(forwards[t]), 0.0, rate,
                                         confidence))

@@ -145,6 +145,50 @@ def validate_ltv_zero_withdraw(rules: LendingRules, account: str, asset: str,
     )
 
 
+def validate_enable_as_collateral(account: str, asset: str, scaled_supply: int,
+                                  asset_ltv_bps: int) -> Refusal | None:
+    """Aave's ``executeUseReserveAsCollateral`` switching ``asset`` on: the account must
+    hold some of it (``UNDERLYING_BALANCE_ZERO``) and ``validateUseAsCollateral`` must pass,
+    a loan-to-value above 0 in the account's e-mode category (``getUserReserveLtv``;
+    ``USER_HAS_ASSET_WITH_ZERO_LTV``) (aave-dao/aave-v3-origin@4fbd7442
+    ``SupplyLogic.sol``, ``ValidationLogic.sol``)."""
+    if scaled_supply == 0:
+        return Refusal(Code.UNDERLYING_BALANCE_ZERO,
+                       f"{account} holds no {asset} to use as collateral",
+                       {"account": account, "asset": asset})
+    if asset_ltv_bps == 0:
+        return Refusal(Code.USER_HAS_ASSET_WITH_ZERO_LTV,
+                       f"{asset} has a loan-to-value of 0 for {account}: it cannot be "
+                       "switched on as collateral",
+                       {"account": account, "asset": asset})
+    return None
+
+
+def validate_disable_as_collateral(account: str, asset: str, after: AccountData | None,
+                                   asset_ltv_bps: int,
+                                   zero_ltv_collateral: list[str]) -> Refusal | None:
+    """Aave's ``executeUseReserveAsCollateral`` switching ``asset`` off:
+    ``validateHFAndLtvzero`` after the switch. An indebted account's health factor
+    (``after``: its account data after the switch; ``None`` without debt) must stay at
+    least 1 (``HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD``); and, debt or not, while
+    the account keeps zero-LTV collateral (``zero_ltv_collateral``, after the switch) only
+    a zero-LTV asset may be switched off (``LTV_VALIDATION_FAILED``)
+    (aave-dao/aave-v3-origin@4fbd7442 ``SupplyLogic.sol``, ``ValidationLogic.sol``)."""
+    if after is not None and after.total_debt and after.health_factor < WAD:
+        return Refusal(
+            Code.HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD,
+            f"health factor would fall to {fmt_health(after.health_factor)} without "
+            f"{asset} as collateral, below 1",
+            {"account": account, "asset": asset, "health_factor": after.health_factor})
+    if zero_ltv_collateral and asset_ltv_bps != 0:
+        return Refusal(
+            Code.LTV_VALIDATION_FAILED,
+            f"{account} holds collateral with a loan-to-value of 0 "
+            f"({', '.join(zero_ltv_collateral)}): switch it off before {asset}",
+            {"account": account, "asset": asset, "zero_ltv_collateral": zero_ltv_collateral})
+    return None
+
+
 def validate_initial_margin(account: str, state: MarginState,
                             who: str = "") -> Refusal | None:
     """An account's initial margin after an action: its value at least its requirement

@@ -72,7 +72,14 @@ class EvaluationCache:
             fresh = not self.path.exists() or self.path.stat().st_size == 0
             if not fresh:
                 self.load(self.path)  # refuses a file that is not ours
-            self._file = self.path.open("a", encoding="utf-8")
+            try:
+                # A cache named in a folder not made yet ("runs/opt-cache.jsonl" in a
+                # fresh checkout, as docs/optimize.md calls it) gets its folder.
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self.path.open("a", encoding="utf-8")
+            except OSError as exc:
+                raise CacheError(f"cache: cannot write {self.path}: "
+                                 f"{exc.strerror or exc}") from None
             if fresh:
                 self._file.write(json.dumps(HEADER) + "\n")
         self._file.write(json.dumps({"key": key, "seed": seed, "index": index,

@@ -114,7 +114,8 @@ class MarketOracle:
         Only the breaker is mutable (its window and history); the stable price and the
         parameters are immutable values, shared: a deep copy of the whole oracle cost
         every ``SetPrice`` tens of microseconds for nothing."""
-        new = copy.copy(self)
+        new = object.__new__(type(self))  # copy.copy's work, without its dispatch
+        new.__dict__.update(self.__dict__)
         if self.breaker is not None:
             new.breaker = copy.deepcopy(self.breaker)
         return new

@@ -16,6 +16,13 @@ from numpy.typing import NDArray
 
 IntArray = NDArray[np.int64]
 
+#: Up to this many rows, :meth:`AccountIndex.ids` decodes row by row through its cache of
+#: decoded ids (bounded by the rows ever read this way); beyond, one vector decode.
+_NAMED_ROWS = 4096
+#: At most this many decoded ids are kept (about 100 bytes each): a million-account book
+#: read a few thousand rows at a time keeps no second copy of its ids.
+_NAMES_HELD = 65_536
+
 
 class AccountIndex:
     """Maps account ids to row numbers and back.
@@ -43,6 +50,11 @@ class AccountIndex:
         #: listener looks up every touched account, and a binary search over bytes costs
         #: microseconds.
         self._found: dict[str, int] = {}
+        #: Ids decoded by :meth:`ids`, by row, until :meth:`relayout` renumbers rows: the
+        #: step's screen and the keepers' list decode the same few hundred rows (the
+        #: accounts below the threshold) step after step, and a gather and a decode of
+        #: NumPy bytes cost several times a dict lookup per row at those sizes.
+        self._names: dict[int, str] = {}
 
     def __len__(self) -> int:
         return self._base_rows + len(self._extra)
@@ -95,19 +107,35 @@ class AccountIndex:
         at = np.asarray(rows if isinstance(rows, np.ndarray) else list(rows), dtype=np.int64)
         if not len(at):
             return []
+        listed = at.tolist()
+        names = self._names
+        if len(listed) <= _NAMED_ROWS:
+            # Rows decoded before (the step's below set is mostly last step's): one dict
+            # lookup each, the rest decoded one by one and kept.
+            out: list[str] = []
+            for r in listed:
+                name = names.get(r)
+                if name is None:
+                    name = self.id(r)
+                    if 0 <= r < self._base_rows and len(names) < _NAMES_HELD:
+                        names[r] = name
+                out.append(name)
+            return out
         if not self._extra_ids and int(at.min()) >= 0 and int(at.max()) < self._base_rows:
             # One gather and one decode for the whole array (ids are ASCII), not one
             # lookup per row: the step's screen and record read a few hundred per step.
             try:
-                out: list[str] = self._sorted_ids[self._row_to_sorted[at]].astype(str).tolist()
-                return out
+                decoded: list[str] = self._sorted_ids[self._row_to_sorted[at]].astype(
+                    str).tolist()
+                return decoded
             except UnicodeDecodeError:  # pragma: no cover - ids are ASCII
                 pass
-        return [self.id(int(r)) for r in at.tolist()]
+        return [self.id(int(r)) for r in listed]
 
     def relayout(self, new_row_of_old: NDArray[np.integer]) -> None:
         """Renumber every row (``new_row_of_old[old] = new``) and merge the added ids."""
         self._found = {}
+        self._names = {}
         if self._extra:
             extra_rows = np.fromiter(self._extra_ids, dtype=np.int64, count=len(self._extra))
             extra_raw = np.asarray([self._extra_ids[int(r)] for r in extra_rows],

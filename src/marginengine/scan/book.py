@@ -588,8 +588,10 @@ class RiskBook:
         debt: dict[int, float] = {}
         account = ledger.accounts.get(account_id)
         category = account.emode if account else 0
+        markets = ledger.config.markets
         for asset, pos in (account.lending.items() if account else ()):
-            if pos.scaled_supply and ledger.uses_as_collateral(account_id, asset):
+            # ledger.uses_as_collateral, inline (the position is at hand).
+            if pos.scaled_supply and pos.use_as_collateral and markets[asset].collateral:
                 coll[self.assets.coll_column(column[asset], category)] = float(pos.scaled_supply)
             if pos.scaled_debt:
                 debt[column[asset]] = float(pos.scaled_debt)
@@ -598,13 +600,8 @@ class RiskBook:
             if account is None:
                 return
             row = self._add_row(account_id)
-        for side, wanted in ((self.collateral, coll), (self.debt, debt)):
-            current = dict(side.row_items(row))
-            for k in current.keys() - wanted.keys():
-                side.set(row, k, 0.0)
-            for k, value in wanted.items():
-                if current.get(k) != value:
-                    side.set(row, k, value)
+        self.collateral.set_row(row, coll)
+        self.debt.set_row(row, debt)
         if len(self.perps):
             self.perps.ensure_rows(row + 1)
             was = self.perps.row_slot[row] >= 0

@@ -140,11 +140,26 @@ def classify(cw: FloatArray, dv: FloatArray, b: ScreenBounds) -> tuple[BoolArray
     maint_max = cw / (1.0 - b.eps) + 1.0
     debt_min = dv / (1.0 + b.eps) - b.abs_debt_low
     surely_below = has_debt & (maint_max < t * (1.0 - TAU) * debt_min)
-    maint_min = cw * ((1.0 - b.rel) / (1.0 + b.eps)) - b.abs_coll
-    debt_max = dv / (1.0 - b.eps) + b.abs_debt
-    surely_above = ~has_debt | (maint_min >= t * (1.0 + TAU) * debt_max)
+    surely_above = ~has_debt | above_with_debt(cw, dv, b, t)
     band = ~surely_below & ~surely_above
     return surely_below, band
+
+
+def above_with_debt(cw: FloatArray, dv: FloatArray, b: ScreenBounds,
+                    threshold: float) -> BoolArray:
+    """Whether each account is surely above ``threshold`` by its debt (the test
+    :func:`classify` applies to accounts with debt, at the threshold given instead of
+    ``b.threshold``: the other figures of the bounds do not depend on it).
+
+    For an account with debt it is exactly "neither surely below nor in the band" of
+    :func:`classify` at that threshold: the two tests cannot both pass (in floats too, the
+    lowest collateral figure is at most the highest and the lowest debt figure at most the
+    highest, every rounding monotone), so a caller needing only this skips the other.
+    """
+    maint_min = cw * ((1.0 - b.rel) / (1.0 + b.eps)) - b.abs_coll
+    debt_max = dv / (1.0 - b.eps) + b.abs_debt
+    result: BoolArray = maint_min >= threshold * (1.0 + TAU) * debt_max
+    return result
 
 
 def union_rows(parts: Sequence[IntArray]) -> IntArray:

@@ -210,7 +210,11 @@ class SideMatrix:
             starts = self.indptr[base_rows].astype(np.int64)
             lens = self.indptr[base_rows + 1].astype(np.int64) - starts
             total = int(lens.sum())
-            if total:
+            if total == len(which) and int(lens.min()) == 1:
+                # One entry per row (a lending book of one collateral or one debt each):
+                # the product itself, bit for bit the one-term sum below (0 + v is v).
+                out[which] += self.data[starts] * weights[self.indices[starts]]
+            elif total:
                 seg = np.repeat(np.arange(len(which)), lens)
                 offsets = np.cumsum(lens) - lens
                 pos = np.arange(total) - np.repeat(offsets - starts, lens)
@@ -279,6 +283,32 @@ class SideMatrix:
         return rows[keep], cols[keep], vals[keep]
 
     # ------------------------------------------------------------------ writes
+    def set_row(self, row: int, wanted: dict[int, float]) -> None:
+        """Make ``row``'s nonzero entries exactly ``wanted`` (column: value; every other
+        entry of the row 0): what :meth:`set` of each changed entry does, in one pass over
+        the row's slots when it has a base slot for every wanted column and none in the
+        overflow (an account's liquidation, repayment or deposit of assets it held at the
+        layout: the engine's listener mirrors one such row per event)."""
+        if row < self.n_base and row not in self._ov_by_row:
+            start, end = int(self.indptr[row]), int(self.indptr[row + 1])
+            cols = self.indices[start:end].tolist()
+            if all(k in cols for k in wanted):
+                data = self.data
+                olds = data[start:end].tolist()
+                for offset, (col, old) in enumerate(zip(cols, olds, strict=True)):
+                    value = wanted.get(col, 0.0)
+                    if old != value:
+                        data[start + offset] = value
+                        self.zeros += int(old != 0 and value == 0) - int(
+                            old == 0 and value != 0)
+                return
+        current = dict(self.row_items(row))
+        for k in current.keys() - wanted.keys():
+            self.set(row, k, 0.0)
+        for k, value in wanted.items():
+            if current.get(k) != value:
+                self.set(row, k, value)
+
     def set(self, row: int, col: int, value: float) -> None:
         """Set entry ``(row, col)``: in place when it has a slot, else in the overflow."""
         if row < self.n_base:

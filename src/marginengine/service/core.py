@@ -798,13 +798,28 @@ class Service:
     def _portfolio_quote(self, account_id: str) -> dict[str, Any]:
         """What liquidates a portfolio account: Derive's portfolio auction, started by a
         ``StartPortfolioAuction`` (solvent while the mark-to-market is positive), with
-        the engine's exact figures (options quote smallest units, rounded down)."""
+        the engine's exact figures (options quote smallest units, rounded down).
+
+        An account holding expired series that can be settled now
+        (:meth:`~marginengine.engine.state.StateReads.settleable_series`) is quoted
+        ``SettleOption`` first (``mechanism: "settlement"``, the series in ``settle``,
+        each as the event's fields): settling books what they owe as cash and ends the
+        option contingencies PMRM_2 still charges an expired short (Derive's
+        _addOptionContingency reads every expiry held), so it may restore the account
+        without an auction; Derive's managers settle through settleOptions
+        (BaseManager._settleAccountOptions), open to anyone. ``then`` names the auction
+        event to read again after, if it is still below."""
         units = self.engine.portfolio_margin_units(account_id)
         running = self.engine.portfolio_auction(account_id)
         # Under auction already: what remains is to bid (or terminate once restored).
+        auction = "StartPortfolioAuction" if running is None else "BidPortfolioAuction"
+        settle = self.engine.settleable_series(account_id)
         out: dict[str, Any] = {"account": account_id, "mechanism": "portfolio_auction",
-                               "event": "StartPortfolioAuction" if running is None
-                               else "BidPortfolioAuction"}
+                               "event": auction}
+        if settle:
+            out.update(mechanism="settlement", event="SettleOption", then=auction,
+                       settle=[{"underlying": s.underlying, "expiry": s.expiry,
+                                "strike": s.strike, "is_call": s.is_call} for s in settle])
         if units is not None:
             out.update(maintenance_margin=units[0], mtm=units[1])
         out["auction"] = None if running is None else {

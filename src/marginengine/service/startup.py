@@ -67,14 +67,12 @@ from marginengine.engine import (
     Event,
     ImportAccount,
     SetPrice,
-    SetVolSurface,
     TradeOption,
     event_from_dict,
 )
-from marginengine.engine.snapshot import snapshot_option_events
+from marginengine.engine.snapshot import passed_vol_note, snapshot_option_events
 from marginengine.errors import ConfigError, LogError
 from marginengine.ledger.book_file import COUNTERPARTY, LIQUIDITY_ACCOUNT, Book
-from marginengine.ledger.options import expired
 from marginengine.persistence import EventLog, PostgresStore, is_postgres_url
 from marginengine.scan.files import read_book, read_prices, read_protocol
 from marginengine.service.core import DEFAULT_THRESHOLDS, Settings
@@ -378,11 +376,10 @@ def read_service_book(path: Path, config: ProtocolConfig, counterparty_cash: int
                            f"from a book (post Trade events to POST /events)"])
     events = []
     for where, event in snapshot_option_events(data, config, source=str(path)):
-        if isinstance(event, SetVolSurface) and expired(event.expiry, now):
+        note = passed_vol_note(event, now, str(path), where, "service")
+        if note is not None:
             if notes is not None:
-                notes.append(f"{path}: {where}: {event.underlying} expiry {event.expiry} is "
-                             f"not after the service's time {now} (its series settle; a "
-                             f"surface for it is refused): skipped")
+                notes.append(note)
             continue
         events.append((where, event))
     opts = config.options

@@ -22,7 +22,9 @@ Per run and policy: bad debt, liquidations, liquidated value, and capital effici
 supplies in every market, the lender's liquidity left out, at the LTV in force for its
 supplier: the market's, or an e-mode category's for its accounts, :func:`borrowing_power_base`;
 base currency) and **borrow usage** (the mean over steps of the book's debt in every
-market over that borrowing power). A scenario of one protocol: ``[[protocols]]`` is
+market over that borrowing power, :func:`power_and_usage`: both at the parameters in
+force, so above 1 means debt opened under higher LTVs or before a fall now exceeds the
+cut borrowing power, and the report says so). A scenario of one protocol: ``[[protocols]]`` is
 refused. Each is reported with a percentile-bootstrap CI over the runs
 (:func:`marginengine.sim.montecarlo.statistics`'s resampler), and each adaptive policy's
 paired difference from ``static`` with its CI.
@@ -53,6 +55,18 @@ from marginengine.sim.pipeline import child_seed
 #: Per-run figures of a backtest, side by side per policy.
 METRICS = ("bad_debt", "liquidation_count", "liquidated_value", "avg_borrowing_power",
            "borrow_usage")
+
+#: What ``borrow_usage`` means, printed under the report's table (:func:`report_markdown`).
+USAGE_NOTE = ("Borrow usage: the book's debt over its borrowing power, both at the LTVs in "
+              "force at each step (mean over steps).")
+
+#: Added when a policy's mean usage is above 1: a reader took 1.03 for borrowing past 100%.
+USAGE_ABOVE_ONE = ("Usage above 1 ({which}) is existing debt over the borrowing power in "
+                   "force, not borrowing past a limit: the debt was opened at the static "
+                   "LTVs (or before the collateral fell) and the policy's cut LTVs (or the "
+                   "lower prices) now allow less than is owed. Those accounts can borrow "
+                   "no more; they are liquidated only below a health factor of 1, at the "
+                   "liquidation threshold.")
 
 
 def parse_policy(text: str) -> tuple[str, str | None, str | None]:
@@ -165,16 +179,34 @@ class BacktestRunner(CascadeRunner):
         # default debt asset DAI is no market of it). The lender's supply is liquidity,
         # not the book's collateral. With one collateral and one debt asset these are the
         # same integers and floats as before (the other markets add 0).
-        power_base = borrowing_power_base(engine)
-        debt = 0.0
-        for asset, m in sorted(engine.config.markets.items()):
-            reserve = engine.ledger.reserves[asset]
-            if reserve.scaled_debt:
-                debt += (reserve.scaled_debt * reserve.borrow_index // RAY
-                         / m.unit * engine.prices[asset] / PRICE_UNIT)
-        power = power_base / PRICE_UNIT
+        power, usage = power_and_usage(engine)
         self.power.append(power)
-        self.usage.append(debt / power if power > 0 else 0.0)
+        self.usage.append(usage)
+
+
+def power_and_usage(engine: Engine, lender: str = "lender") -> tuple[float, float]:
+    """The backtest's two capital-efficiency figures of one state: the borrowing power
+    (:func:`borrowing_power_base`, USD) and the borrow usage, the debt in every market
+    (USD at the engine's prices) over that power (0 without power).
+
+    Both sides are read at the parameters in force *now*, so usage above 1 is a true
+    figure, not an overdraft: the book owes more than its collateral would let it borrow
+    today, because the debt was opened under higher LTVs (an adaptive policy's cut, or a
+    governance update, lowers the LTV of debt already owed) or before the collateral's
+    price fell. Such accounts can borrow nothing more (Aave's ``availableBorrowsBase`` is
+    0) and are liquidated only if their health factor, at the liquidation threshold, is
+    below 1. E.g. 1 WETH at 2,000 USD owing 1,100 USDC: 0.6832 at the 80.5% LTV it was
+    opened at (1,610 USD of power); 1.0577 once the LTV is cut to 52% (1,040), the health
+    factor 2,000 x 55.5% / 1,100 = 1.009 (tests/sim/test_backtest.py).
+    """
+    debt = 0.0
+    for asset, m in sorted(engine.config.markets.items()):
+        reserve = engine.ledger.reserves[asset]
+        if reserve.scaled_debt:
+            debt += (reserve.scaled_debt * reserve.borrow_index // RAY
+                     / m.unit * engine.prices[asset] / PRICE_UNIT)
+    power = borrowing_power_base(engine, lender) / PRICE_UNIT
+    return power, (debt / power if power > 0 else 0.0)
 
 
 def borrowing_power_base(engine: Engine, lender: str = "lender") -> int:
@@ -376,6 +408,11 @@ def report_markdown(result: dict[str, Any]) -> str:
             cells.append(f"{fmt.format(e['value'])} [{fmt.format(e['ci_low'])}, "
                          f"{fmt.format(e['ci_high'])}]")
         lines.append(f"| {labels[m]} | " + " | ".join(cells) + " |")
+    lines += ["", USAGE_NOTE]
+    above = [f"{p}: {result['policies'][p]['borrow_usage']['value']:,.4f}" for p in policies
+             if result["policies"][p]["borrow_usage"]["value"] > 1]
+    if above:
+        lines[-1] += " " + USAGE_ABOVE_ONE.format(which=", ".join(above))
     for p, v in result["verdict"].items():
         d = result["difference"][p]
         lines += ["", f"**{p} vs {result['baseline']}**: bad debt "
@@ -391,5 +428,6 @@ def report_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["METRICS", "BacktestRunner", "Interval", "backtest", "borrowing_power_base",
-           "compare", "parse_policy", "policy_data", "report_markdown", "run_policy"]
+__all__ = ["METRICS", "USAGE_NOTE", "BacktestRunner", "Interval", "backtest",
+           "borrowing_power_base", "compare", "parse_policy", "policy_data",
+           "power_and_usage", "report_markdown", "run_policy"]

@@ -97,6 +97,8 @@ def require_fraction(value: object, field: str, low: Fraction, high: Fraction,
         if not (value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
             raise VenueError(field, f"must be a finite number (got {value})")
         result = _float_fraction(value) if isinstance(value, float) else Fraction(value)
+    elif isinstance(value, Fraction):
+        result = value  # immutable: the caller's own (a speed converted once, checked again)
     else:
         result = Fraction(value)
     below = result <= low if low_open else result < low
@@ -129,8 +131,15 @@ def largest_input_within(reserve_in: int, bound: Fraction, fee_bps: int) -> int:
     int
         The largest such ``x``; ``0`` if even ``x = 0`` exceeds the bound.
     """
+    return largest_input_below(reserve_in, bound.numerator, bound.denominator, fee_bps)
+
+
+def largest_input_below(reserve_in: int, num: int, den: int, fee_bps: int) -> int:
+    """:func:`largest_input_within` of the bound ``num / den`` (positive ints, in any
+    terms: the answer is the exact integer one whatever their common factor), for callers
+    holding the bound as a ratio of ints (the arbitrage: no ``Fraction`` reduced per step).
+    """
     g = BPS - fee_bps
-    num, den = bound.numerator, bound.denominator
     # (D R + G x)(R + x) <= D bound, times den:  a x^2 + b x + c <= 0.
     a = g * den
     b = (BPS + g) * reserve_in * den

@@ -37,11 +37,13 @@ from marginengine.venue.amm import (
     Real,
     Side,
     VenueError,
-    largest_input_within,
+    largest_input_below,
     require_fraction,
     require_int,
 )
 from marginengine.venue.depth import DepthVenue
+
+_ZERO, _ONE = Fraction(0), Fraction(1)
 
 
 def require_speed(speed: Real) -> Fraction:
@@ -54,7 +56,7 @@ def require_speed(speed: Real) -> Fraction:
     VenueError
         Naming ``speed``, if it is not a number in ``[0, 1]``.
     """
-    return require_fraction(speed, "speed", Fraction(0), Fraction(1), low_open=False)
+    return require_fraction(speed, "speed", _ZERO, _ONE, low_open=False)
 
 
 def fee_band(pool: ConstantProductPool, external_price: int) -> tuple[Fraction, Fraction]:
@@ -124,22 +126,31 @@ def arbitrage_trade(pool: ConstantProductPool, external_price: int,
         raise VenueError("pool", f"must be a ConstantProductPool, not {type(pool).__name__}")
     if fraction == 0:
         return "none", 0
-    mid = pool.mid()
-    lower, upper = fee_band(pool, external_price)
-    k = pool.invariant()
+    # The exact fractions of pool.mid(), fee_band and the target as ratios of ints (not
+    # reduced: the comparisons and largest_input_below hold in any terms), a dozen
+    # Fraction operations and their gcds fewer per step. The mid is sn Rq / (sd Rb) (the
+    # price scale sn / sd), the band (E g / BPS, E BPS / g), the speed fn / fd.
+    sn, sd = pool.base_unit * PRICE_UNIT, pool.quote_unit
+    fn, fd = fraction.numerator, fraction.denominator
+    rb, rq = pool.base_reserve, pool.quote_reserve
+    g = BPS - pool.fee_bps
+    mn, md = sn * rq, sd * rb
+    k = rb * rq
     side: Side
-    if mid > upper:
-        # Post-trade mid on the exact curve: scale * k / ((Rb + g x)(Rb + x)) >= target.
-        target = mid - fraction * (mid - upper)
+    if mn * g > external_price * BPS * md:  # mid > upper
+        # Post-trade mid on the exact curve: scale * k / ((Rb + g x)(Rb + x)) >= target,
+        # target = mid - f (mid - upper) = ((fd - fn) mn g + fn E BPS md) / (fd md g).
+        tn = (fd - fn) * mn * g + fn * external_price * BPS * md
+        td = fd * md * g
         side = "sell_base"
-        amount = largest_input_within(pool.base_reserve, pool.price_scale() * k / target,
-                                      pool.fee_bps)
-    elif mid < lower:
-        # Post-trade mid on the exact curve: scale * (Rq + g y)(Rq + y) / k <= target.
-        target = mid + fraction * (lower - mid)
+        amount = largest_input_below(rb, sn * k * td, sd * tn, pool.fee_bps)
+    elif mn * BPS < external_price * g * md:  # mid < lower
+        # Post-trade mid on the exact curve: scale * (Rq + g y)(Rq + y) / k <= target,
+        # target = mid + f (lower - mid) = ((fd - fn) mn BPS + fn E g md) / (fd md BPS).
+        tn = (fd - fn) * mn * BPS + fn * external_price * g * md
+        td = fd * md * BPS
         side = "buy_base"
-        amount = largest_input_within(pool.quote_reserve, target * k / pool.price_scale(),
-                                      pool.fee_bps)
+        amount = largest_input_below(rq, tn * k * sd, td * sn, pool.fee_bps)
     else:
         return "none", 0
     if amount == 0 or trade_profit(pool, side, amount, external_price) < 0:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import replace
 from itertools import compress
 from typing import TYPE_CHECKING
 
@@ -23,7 +22,7 @@ from marginengine.liquidation import (
 )
 from marginengine.margin.emode import liquidation_bonus_bps
 from marginengine.scan import RiskBook
-from marginengine.scan.kernels import ScreenBounds, classify
+from marginengine.scan.kernels import ScreenBounds, above_with_debt
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from marginengine.sim.markets import AssetMarket, SaleState
@@ -202,11 +201,11 @@ class LendingScreen:
             return out
         single = (book.collateral.slot_counts(rows) <= 1) & (book.debt.slot_counts(rows) <= 1)
         t = rules.close_factor_hf_threshold_wad / WAD * (1 + 1e-9)
-        # The book's bounds at threshold t: those at 1 (``at_one``, the same state) with
-        # the threshold changed (no other figure of them depends on it).
-        below, band = classify(cw, debt, replace(at_one, threshold=t))
+        # Surely above t by the book's bounds: those at 1 (``at_one``, the same state) at
+        # threshold t (no other figure of them depends on it); for an account with debt
+        # that is classify's "neither below nor in the band" at t (above_with_debt).
         floor = rules.min_base_max_close_factor_threshold_base
-        proven = single & ~below & ~band & (debt > 0) \
+        proven = single & (debt > 0) & above_with_debt(cw, debt, at_one, t) \
             & (raw * (1 - eps) - slack >= floor) & (debt * (1 - eps) - slack >= floor)
         out[proven] = rules.close_factor_bps / BPS
         return out
