@@ -172,3 +172,36 @@ def test_set_or_grid_when_integer_beyond_4300_digits_then_named(
     assert one_line_error(code, err) == "error: --grid steps: a number has more than 4300 " \
                                         "digits\n"
     assert list(tmp_path.iterdir()) == []
+
+
+SIGNED = ("in compound-v3 the base balance is signed: an account supplies USDC or borrows "
+          "it, not both")
+
+
+def test_scan_when_comet_book_supplies_and_owes_base_then_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # Comet's one signed base principal per account (contracts/CometStorage.sol:
+    # userBasic[account].principal, an int104): line 3 supplies 100 USDC and owes 5,000;
+    # scanned, it was read as collateral 0 and debt 0 ("0 of 1 accounts").
+    book = tmp_path / "book.csv"
+    book.write_text("account,asset,supplied,borrowed\na,WETH,10,\na,USDC,100,5000\n")
+    prices = tmp_path / "p.toml"
+    prices.write_text("[prices]\nUSDC = 1\nWETH = 2000\n")
+    code, out, err = run(["scan", str(book), "--prices", str(prices),
+                          "--preset", "compound-v3"], capsys)
+    assert one_line_error(code, err) == f"error: {book}:3: borrowed: {SIGNED}\n"
+    assert out == ""
+
+
+def test_health_when_comet_snapshot_supplies_and_owes_base_then_one_line_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # Evaluated, it showed collateral 20,000 USD, debt 5,000 USD, health 3.6.
+    snap = tmp_path / "snap.toml"
+    snap.write_text('[protocol]\npreset = "compound-v3"\n[prices]\nUSDC = 1\nWETH = 2000\n'
+                    '[[accounts]]\nid = "a"\nsupplied = { WETH = 10, USDC = 100 }\n'
+                    'borrowed = { USDC = 5000 }\n')
+    code, out, err = run(["health", str(snap)], capsys)
+    assert one_line_error(code, err) == f"error: {snap}: accounts.0.borrowed.USDC: {SIGNED}\n"
+    assert out == ""

@@ -125,7 +125,16 @@ def test_simulate_when_book_below_initial_margin_then_setup_refusals_warned(
         "dear 10): the run is of the book it accepted, 61% of the debt asked for "
         "(demand_served). A synthetic [book] drawn below what initial margin allows "
         "(book.min_collateralization under 1 / LTV) has those borrows refused "
-        "(book.open = \"import\" opens it as it stands); the refusals are in summary.json"]
+        "(\"import\" opens a book as it stands: book.open for cheap, protocols.0.book.open "
+        "for dear); the refusals are in summary.json"]
+    # Each protocol's book opens by its own book.open: [book]'s imported, dear's 10
+    # refusals remain, and the line names only dear's path.
+    code, _, err = run(["simulate", str(EXAMPLES / "gas_chains.toml"), "--out",
+                        str(tmp_path / "gc2"), "--quiet", "--set", "book.accounts=40", "--set",
+                        "protocols.0.book.accounts=40", "--set", "steps=5", "--set",
+                        "book.open=import"], capsys)
+    assert code == 0 and "refused 10 of the set-up's events (dear 10)" in err
+    assert "(\"import\" opens a book as it stands: protocols.0.book.open for dear)" in err
     # A book that opens whole (quickstart's floor 1.55) gets no such line.
     code, _, err = run(["simulate", str(EXAMPLES / "quickstart.toml"), "--out",
                         str(tmp_path / "qs"), "--quiet", "--set", "steps=3"], capsys)

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from marginengine.config import protocol_from_dict
 from marginengine.decisions import Code
-from marginengine.margin.account_import import import_problems, validate_import
+from marginengine.margin.account_import import (
+    book_problems,
+    import_problems,
+    signed_base_problems,
+    validate_import,
+)
 
 AAVE = protocol_from_dict({"preset": "aave-v3", "markets": {"WETH": {}, "USDC": {}}})
 ETH, USDC = 10**18, 10**6
@@ -33,3 +38,24 @@ def test_validate_import_when_problem_then_first_as_typed_refusal():
     assert refusal.data == {"field": "supplied.WETH", "account": "alice",
                             "reason": "must be positive (got 0)"}
     assert validate_import(AAVE, "alice", [("WETH", 1)], [], 0) is None
+
+
+def test_signed_base_problems_when_comet_supplies_and_owes_base_then_named():
+    # Comet holds one signed base principal per account (compound-finance/comet
+    # contracts/CometStorage.sol: userBasic[account].principal, an int104): 100 USDC
+    # supplied and 5,000 owed would be a principal of -4,900, never both balances; Aave
+    # holds each reserve's aToken and debt token apart, so it may.
+    comet = protocol_from_dict({"preset": "compound-v3", "markets": {"USDC": {}, "WETH": {}}})
+    reason = ("in compound-v3 the base balance is signed: an account supplies USDC or "
+              "borrows it, not both")
+    assert signed_base_problems(comet, ["WETH", "USDC"], ["USDC"]) == [("USDC", reason)]
+    assert signed_base_problems(comet, ["WETH"], ["USDC"]) == []
+    assert signed_base_problems(AAVE, ["USDC"], ["USDC"]) == []
+    # The import's rule is this one, named by field.
+    assert import_problems(comet, "bob", [("USDC", 100 * USDC)], [("USDC", 5_000 * USDC)],
+                           0) == [("borrowed.USDC", reason)]
+    # The book readers' rule: the e-mode check and this one, (what, reason) by asset.
+    assert book_problems(comet, 0, ["USDC"], ["USDC"]) == [("USDC", reason)]
+    assert book_problems(comet, 0, ["WETH"], ["WETH"]) == [("WETH", "WETH is not borrowable")]
+    assert book_problems(AAVE, 2, [], []) == [
+        ("emode", "unknown e-mode category 2 (categories: none)")]

@@ -224,3 +224,31 @@ def test_engine_from_book_when_perp_book_then_positions_opened_and_priced(tmp_pa
     assert alice.perps["ETH-PERP"].size == -2 * 10**18
     assert alice.perp_quote == 9_200 * 10**6
     assert engine.ledger.accounts["_book"].perps["ETH-PERP"].size == 2 * 10**18
+
+
+def test_read_book_when_comet_supplies_and_owes_base_then_refused_by_line(tmp_path: Path):
+    # Comet holds one signed base principal per account (contracts/CometStorage.sol:
+    # userBasic[account].principal, an int104): 100 USDC supplied and 5,000 owed on line
+    # 3 cannot be held.
+    path = write(tmp_path, "book.csv", "account,asset,supplied,borrowed\na,WETH,10,\n"
+                                       "a,USDC,100,5000\nb,WETH,1,\nb,USDC,,1000\n")
+    with pytest.raises(ConfigError) as info:
+        read_book(path, read_protocol(None, "compound-v3"))
+    assert info.value.problems == [
+        f"{path}:3: borrowed: in compound-v3 the base balance is signed: an account "
+        f"supplies USDC or borrows it, not both"]
+    # Aave keeps a reserve's supply and debt apart: the same book reads there.
+    assert read_book(path, read_protocol(None)).accounts[0].supplied["USDC"] == 100 * 10**6
+
+
+def test_snapshot_when_comet_supplies_and_owes_base_then_refused_by_field():
+    data = {"protocol": {"preset": "compound-v3", "markets": {"USDC": {}, "WETH": {}}},
+            "prices": {"USDC": 1, "WETH": 2000},
+            "accounts": [{"id": "ok", "supplied": {"WETH": 1}, "borrowed": {"USDC": 100}},
+                         {"id": "a", "supplied": {"WETH": 10, "USDC": 100},
+                          "borrowed": {"USDC": 5000}}]}
+    with pytest.raises(ConfigError) as info:
+        engine_from_snapshot(data)
+    assert info.value.problems == [
+        "accounts.1.borrowed.USDC: in compound-v3 the base balance is signed: an account "
+        "supplies USDC or borrows it, not both"]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from marginengine.config import protocol_from_dict
 from marginengine.engine import Deposit, Engine, ImportAccount
 from marginengine.errors import ConfigError
 from marginengine.ledger.book_file import Book, BookAccount
@@ -17,6 +18,7 @@ from marginengine.service.startup import (
     LIQUIDITY_ACCOUNT,
     import_genesis,
     read_config,
+    read_service_book,
     start_engine,
 )
 from tests.conftest import ETH, USDC
@@ -144,8 +146,9 @@ def test_post_events_when_import_after_genesis_then_engine_refuses(client: Any) 
 
 def test_snapshot_when_import_structurally_refused_then_account_and_field_named(
         tmp_path: Path) -> None:
-    # Comet's base balance is signed (the book reader leaves this to the engine): bob
-    # supplies and owes USDC, which no import can book; nothing is written.
+    # Comet's base balance is signed: bob supplies and owes USDC, which no import can book;
+    # the snapshot reader refuses it by the field (the import's own rule,
+    # margin.account_import.book_problems), before any event; nothing is written.
     (tmp_path / "snap.toml").write_text('[[accounts]]\nid = "bob"\n'
                                         'supplied = { WETH = "1", USDC = "10" }\n'
                                         'borrowed = { USDC = "100" }\n')
@@ -158,9 +161,24 @@ def test_snapshot_when_import_structurally_refused_then_account_and_field_named(
     with pytest.raises(ConfigError) as info:
         start_engine(cfg.protocol, cfg.prices, cfg.book, f"sqlite:{log}",
                      book_open=cfg.section.book_open)
-    assert info.value.problems[1].startswith(
-        f"{tmp_path / 'snap.toml'}: accounts.0: ImportAccount {{")
-    assert info.value.problems[1].endswith(
-        "(event 4): borrowed.USDC: in compound-v3 the base balance is signed: an account "
-        "supplies USDC or borrows it, not both")
+    assert info.value.problems == [
+        f"{tmp_path / 'snap.toml'}: accounts.0.borrowed.USDC: in compound-v3 the base "
+        "balance is signed: an account supplies USDC or borrows it, not both"]
     assert not log.exists()
+    # Opened by borrow, the same book is refused by the same line.
+    with pytest.raises(ConfigError) as borrowed:
+        start_engine(cfg.protocol, cfg.prices, cfg.book, f"sqlite:{log}")
+    assert borrowed.value.problems == info.value.problems and not log.exists()
+
+
+def test_read_service_book_when_comet_csv_supplies_and_owes_base_then_line_named(
+        tmp_path: Path) -> None:
+    config = protocol_from_dict({"preset": "compound-v3",
+                                 "markets": {"USDC": {}, "WETH": {}}})
+    book = tmp_path / "book.csv"
+    book.write_text("account,asset,supplied,borrowed\nbob,WETH,1,\nbob,USDC,10,100\n")
+    with pytest.raises(ConfigError) as info:
+        read_service_book(book, config)
+    assert info.value.problems == [
+        f"{book}:3: borrowed: in compound-v3 the base balance is signed: an account "
+        "supplies USDC or borrows it, not both"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -152,3 +153,53 @@ def test_emode_book_when_imported_then_same_liquidations_as_borrowed() -> None:
     assert (borrow["events"], imported["events"]) == (1_018, 612)
     assert (imported["opened_above_borrowing_power"], imported["opened_below_health_1"]) \
         == (0, 0)
+
+
+def test_sweep_and_monte_carlo_when_book_import_then_opened_counts_per_run_and_mean() -> None:
+    # The looser crv_spiral book above, swept over book.open: each run's row carries the
+    # two counts (0 and 0 under "borrow", 34 and 30 under "import"), and a Monte Carlo
+    # reports their mean as it does every other count.
+    from marginengine.sim.montecarlo import MEAN_FIELDS, RUN_FIELDS, statistics
+    from marginengine.sim.sweep import SWEEP_FIELDS, parse_grid, run_sweep
+
+    counts = ("opened_above_borrowing_power", "opened_below_health_1")
+    assert set(counts) <= set(SWEEP_FIELDS) & set(RUN_FIELDS) & set(MEAN_FIELDS)
+    path = EXAMPLES / "crv_spiral.toml"
+    data = apply_overrides(read_toml(path), [
+        "book.collateralization_median=1.5", "book.collateralization_sigma=0.2",
+        "book.min_collateralization=1.1"])
+    result = run_sweep(data, parse_grid(['book.open="borrow","import"']), source=str(path))
+    assert [(r["book.open"], r["opened_above_borrowing_power"], r["opened_below_health_1"],
+             r["setup_rejected"]) for r in result.rows] == [("borrow", 0, 0, 34),
+                                                          ("import", 34, 30, 0)]
+    assert [p["mean_opened_below_health_1"] for p in result.points] == [0, 30]
+    stats = statistics([{"opened_above_borrowing_power": 34, "opened_below_health_1": 30},
+                        {"opened_above_borrowing_power": 20, "opened_below_health_1": 11}])
+    assert stats["mean_opened_above_borrowing_power"] == 27
+    assert stats["mean_opened_below_health_1"] == 20.5
+
+
+def test_further_protocol_when_its_book_open_import_then_only_its_book_imported() -> None:
+    # gas_chains's two books (400 accounts each, drawn down to collateralization 1.2,
+    # under 1 / WETH's LTV 80.5% = 1.242): 117 borrows of each refused under "borrow".
+    # [book]'s book.open and protocols.0.book.open ([[protocols]] dear's) each open their
+    # own book as it stands: the 117 then open above their borrowing power, 69 (cheap)
+    # and 73 (dear: its book is its own draw) below health 1.
+    path = EXAMPLES / "gas_chains.toml"
+
+    def figures(sets: list[str]) -> dict[str, tuple[Any, ...]]:
+        summary = run_cascade(apply_overrides(read_toml(path), sets), source=str(path)).summary
+        return {name: (s["book_open"], s["setup_rejected"], s["opened_above_borrowing_power"],
+                       s["opened_below_health_1"]) for name, s in summary["protocols"].items()}
+
+    assert figures(["protocols.0.book.open=import"]) == {
+        "cheap": ("borrow", 117, 0, 0), "dear": ("import", 0, 117, 73)}
+    assert figures(["book.open=import", "protocols.0.book.open=import"]) == {
+        "cheap": ("import", 0, 117, 69), "dear": ("import", 0, 117, 73)}
+    # As [book] open is checked against its protocol, so is each entry's against its own.
+    data = read_toml(EXAMPLES / "families_cascade.toml")
+    with pytest.raises(ConfigError) as info:
+        scenario_spec(apply_overrides(data, ["protocols.1.book.open=import"]))
+    assert any(p.startswith("protocols.1.book.open: 'import' opens the book by "
+                            "ImportAccount, which morpho-blue does not apply")
+               for p in info.value.problems)

@@ -73,8 +73,7 @@ from marginengine.ledger import check_account_id
 from marginengine.ledger.book_file import COUNTERPARTY, RESERVED_ACCOUNTS, BookAccount
 from marginengine.ledger.imports import book_as_they_stand
 from marginengine.ledger.options import OptionSeries, expired
-from marginengine.margin.account_import import import_problems
-from marginengine.margin.emode import emode_problems
+from marginengine.margin.account_import import book_problems, import_problems
 
 
 class SnapshotPosition(StrictModel):
@@ -127,11 +126,13 @@ class SnapshotFile(StrictModel):
 
 
 def emode_fields(config: ProtocolConfig, category_id: int, borrowed: Iterable[str],
-                 where: str) -> list[str]:
-    """:func:`emode_problems` as ``{where}.emode: ...`` / ``{where}.borrowed.X: ...``."""
+                 where: str, *, supplied: Iterable[str]) -> list[str]:
+    """:func:`marginengine.margin.account_import.book_problems` (the e-mode category and
+    borrowability, Comet's signed base balance) as ``{where}.emode: ...`` /
+    ``{where}.borrowed.X: ...``."""
     return [f"{where}.emode: {reason}" if what == "emode" else
             f"{where}.borrowed.{what}: {reason}"
-            for what, reason in emode_problems(config, category_id, borrowed)]
+            for what, reason in book_problems(config, category_id, supplied, borrowed)]
 
 
 def engine_from_accounts(config: ProtocolConfig, prices: Mapping[str, int],
@@ -252,7 +253,8 @@ def engine_from_snapshot(data: dict[str, Any], source: str | None = None,
         seen.add(acct.id)
         supplied = parse_asset_amounts(acct.supplied, config, f"{where}.supplied", problems)
         borrowed = parse_asset_amounts(acct.borrowed, config, f"{where}.borrowed", problems)
-        problems.extend(emode_fields(config, acct.emode, borrowed, where))
+        problems.extend(emode_fields(config, acct.emode, borrowed, where,
+                                     supplied=supplied))
         account = BookAccount(acct.id, supplied, borrowed, emode=acct.emode)
         accounts.append(account)
         quote_asset = next(iter({p.quote for p in config.perps.values()}), "")

@@ -70,11 +70,13 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 
 #: A cell as read: CSV gives text; Parquet gives text, ints, decimals, floats or null.
 Cell = str | int | float | Decimal | None
-#: What is wrong with an account in an e-mode category (0: none) borrowing these assets, as
-#: ``(what, reason)`` with ``what`` ``"emode"`` or a borrowed asset: the protocol's rule
-#: (:func:`marginengine.margin.emode.emode_problems`), passed in by the faces because the
-#: rule lives above this layer.
-BorrowCheck = Callable[[int, Iterable[str]], list[tuple[str, str]]]
+#: What is wrong with an account in an e-mode category (0: none) supplying and borrowing
+#: these assets (``check(category, supplied, borrowed)``), as ``(what, reason)`` with
+#: ``what`` ``"emode"`` or a borrowed asset: the protocol's rule
+#: (:func:`marginengine.margin.account_import.book_problems`: the e-mode category and
+#: borrowability, Comet's signed base balance), passed in by the faces because the rule
+#: lives above this layer.
+BorrowCheck = Callable[[int, Iterable[str], Iterable[str]], list[tuple[str, str]]]
 
 
 @dataclass
@@ -430,10 +432,12 @@ def _lending(path: Path, protocol: ProtocolConfig, accounts: dict[str, BookAccou
         if borrowed:
             acct.borrowed[row.key] = borrowed
     for acct in accounts.values():  # the lending book is read first: all its accounts
-        # Borrowable where the account is: its category may be given on a later row.
+        # Borrowable where the account is: its category may be given on a later row; a
+        # problem of a borrowed asset is named at that asset's row.
         problems.extend(f"{acct.at('emode')}: emode: {reason}" if what == "emode" else
                         f"{acct.at(what)}: borrowed: {reason}"
-                        for what, reason in borrowing(acct.emode, acct.borrowed))
+                        for what, reason in borrowing(acct.emode, acct.supplied,
+                                                      acct.borrowed))
 
 
 def _emode_cell(acct: BookAccount, text: str, where: str, problems: list[str]) -> None:
@@ -493,9 +497,11 @@ def read_book(protocol: ProtocolConfig, lending: str | Path | None = None,
         A lending book (``account,asset,supplied,borrowed``) and a perp book
         (``account,market,size,entry_price,quote``); an account in both is one account.
     borrowing
-        The protocol's check of each account's category and borrowed assets, required
-        with a lending book: the rule lives above this layer, so the faces pass
-        ``functools.partial(marginengine.margin.emode.emode_problems, protocol)``
+        The protocol's check of each account's category and balances
+        (``borrowing(category, supplied, borrowed)``: e-mode and borrowability, Comet's
+        signed base balance), required with a lending book: the rule lives above this
+        layer, so the faces pass
+        ``functools.partial(marginengine.margin.account_import.book_problems, protocol)``
         (:func:`marginengine.sim.books.read_book` and
         :func:`marginengine.scan.files.read_book` do).
 
@@ -516,7 +522,7 @@ def read_book(protocol: ProtocolConfig, lending: str | Path | None = None,
     if lending is not None:
         if borrowing is None:  # a caller's mistake, not the file's
             raise TypeError("read_book: a lending book needs borrowing= (the protocol's "
-                            "check: margin.emode.emode_problems)")
+                            "check: margin.account_import.book_problems)")
         _lending(Path(lending), protocol, accounts, problems, borrowing)
     if perps is not None:
         _perps(Path(perps), protocol, accounts, problems)

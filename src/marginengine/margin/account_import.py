@@ -13,7 +13,10 @@ is the engine's state, checked by the handler.
 :func:`import_problems` lists every problem as ``(field, reason)``, for the book readers
 and the snapshot builder, which name the line or field of each;
 :func:`validate_import` is the handler's: the first problem as a typed refusal
-(``INVALID_IMPORT``, ``data["field"]``).
+(``INVALID_IMPORT``, ``data["field"]``). :func:`signed_base_problems` is Comet's rule on
+its own, and :func:`book_problems` the book readers' check of an account's category and
+balances (the e-mode rule and this one), so a book Comet cannot hold is refused by the
+line or field when read, whichever way it is then opened.
 """
 
 from __future__ import annotations
@@ -74,12 +77,61 @@ def import_problems(config: ProtocolConfig, account: object,
                                      "balance"))
     for what, reason in emode_problems(config, emode, held["borrowed"]):
         problems.append(("emode" if what == "emode" else f"borrowed.{what}", reason))
-    if config.rules.signed_base_balance:
-        for asset in sorted(held["supplied"].keys() & held["borrowed"].keys()):
-            problems.append((f"borrowed.{asset}",
-                             f"in {config.rules.family} the base balance is signed: an "
-                             f"account supplies {asset} or borrows it, not both"))
+    problems += [(f"borrowed.{asset}", reason) for asset, reason in
+                 signed_base_problems(config, held["supplied"], held["borrowed"])]
     return problems
+
+
+def signed_base_problems(config: ProtocolConfig, supplied: Iterable[str],
+                         borrowed: Iterable[str]) -> list[tuple[str, str]]:
+    """The base asset where it is both supplied and borrowed and the protocol's base
+    balance is signed, as ``(asset, reason)``.
+
+    Comet holds one signed base principal per account (compound-finance/comet
+    ``contracts/CometStorage.sol``: ``userBasic[account]``, a ``UserBasic`` whose
+    ``principal`` is an ``int104``, positive a supply, negative a debt), so an account supplies
+    the base or owes it, never both; Aave keeps a reserve's aToken and debt token apart, so
+    there (``signed_base_balance`` false) nothing is a problem. Comet lends only its base,
+    so another asset owed is not borrowable
+    (:func:`marginengine.margin.emode.emode_problems` says so) and is not named again here,
+    as ``validateBorrow``'s counterpart refuses it as not borrowable first
+    (:func:`marginengine.margin.validation.validate_borrow_asset`).
+
+    Parameters
+    ----------
+    config
+        The protocol (``config.rules.signed_base_balance``).
+    supplied, borrowed
+        The assets the account supplies and owes.
+
+    Returns
+    -------
+    list of (str, str)
+        Empty when the balances can be held.
+    """
+    base = config.base_asset
+    if not config.rules.signed_base_balance or base not in set(supplied) & set(borrowed):
+        return []
+    return [(base, f"in {config.rules.family} the base balance is signed: an account "
+                   f"supplies {base} or borrows it, not both")]
+
+
+def book_problems(config: ProtocolConfig, category_id: int, supplied: Iterable[str],
+                  borrowed: Iterable[str]) -> list[tuple[str, str]]:
+    """What is wrong with an account of a book or snapshot in e-mode category
+    ``category_id`` supplying ``supplied`` and owing ``borrowed``, as ``(what, reason)``:
+    ``what`` is ``"emode"`` or a borrowed asset.
+
+    The e-mode rule (:func:`marginengine.margin.emode.emode_problems`) then Comet's signed
+    base balance (:func:`signed_base_problems`): the readers' share of
+    :func:`import_problems` (amounts and ids they check by their own cells). Each caller
+    names the line or field: the book readers pass ``functools.partial(book_problems,
+    config)`` to :func:`marginengine.ledger.book_file.read_book`, the snapshot builder
+    calls it through :func:`marginengine.engine.snapshot.emode_fields`.
+    """
+    held = list(borrowed)
+    return [*emode_problems(config, category_id, held),
+            *signed_base_problems(config, supplied, held)]
 
 
 def validate_import(config: ProtocolConfig, account: str,
@@ -95,4 +147,4 @@ def validate_import(config: ProtocolConfig, account: str,
                    {"field": field, "account": str(account), "reason": reason})
 
 
-__all__ = ["import_problems", "validate_import"]
+__all__ = ["book_problems", "import_problems", "signed_base_problems", "validate_import"]

@@ -34,7 +34,7 @@ from marginengine.engine.snapshot import engine_from_accounts
 from marginengine.errors import ConfigError
 from marginengine.ledger import book_file
 from marginengine.ledger.book_file import Book
-from marginengine.margin.emode import emode_problems
+from marginengine.margin.account_import import book_problems
 
 
 def read_protocol(path: str | Path | None, preset: str | None = None) -> ProtocolConfig:
@@ -73,7 +73,7 @@ def read_book(path: str | Path, config: ProtocolConfig) -> Book:
         Every problem, each ``FILE:LINE: field: reason`` (Parquet ``FILE:row N: ...``).
     """
     return book_file.read_book(config, lending=path,
-                               borrowing=functools.partial(emode_problems, config))
+                               borrowing=functools.partial(book_problems, config))
 
 
 def engine_from_book(config: ProtocolConfig, prices: dict[str, int], book: Book,

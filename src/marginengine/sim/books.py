@@ -68,6 +68,7 @@ from marginengine.ledger.book_file import (
     write_book,
 )
 from marginengine.margin import initial_shortfall
+from marginengine.margin.account_import import book_problems
 from marginengine.margin.emode import (
     emode_problems,
     reserve_liquidation_threshold_bps,
@@ -79,8 +80,9 @@ def read_book(protocol: ProtocolConfig, lending: str | Path | None = None,
               perps: str | Path | None = None) -> Book:
     """Read and validate a lending book and/or a perp book
     (:func:`marginengine.ledger.book_file.read_book`), each account's e-mode category and
-    borrowed assets checked by the protocol's rule
-    (:func:`marginengine.margin.emode.emode_problems`).
+    balances checked by the protocol's rule
+    (:func:`marginengine.margin.account_import.book_problems`: e-mode and borrowability,
+    Comet's signed base balance).
 
     Raises
     ------
@@ -88,7 +90,7 @@ def read_book(protocol: ProtocolConfig, lending: str | Path | None = None,
         Every problem of both files, each ``FILE:LINE: field: reason``.
     """
     return book_file.read_book(protocol, lending, perps,
-                               borrowing=functools.partial(emode_problems, protocol))
+                               borrowing=functools.partial(book_problems, protocol))
 
 
 # ---------------------------------------------------------------------- snapshots
@@ -125,7 +127,8 @@ def book_from_snapshot(data: dict[str, Any], protocol: ProtocolConfig,
         acct.borrowed = parse_asset_amounts(raw.borrowed, protocol, f"{where}.borrowed",
                                             problems)
         acct.emode = raw.emode
-        problems.extend(emode_fields(protocol, raw.emode, acct.borrowed, where))
+        problems.extend(emode_fields(protocol, raw.emode, acct.borrowed, where,
+                                     supplied=acct.supplied))
         for market, pos in raw.positions.items():
             perp = protocol.perps.get(market)
             if perp is None:

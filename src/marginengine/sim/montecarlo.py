@@ -41,13 +41,15 @@ RUN_FIELDS = ("run", "seed", "bad_debt", "liquidated_value", "liquidation_count"
               "liquidator_profit", "borrower_loss", "auctions_started",
               "auctions_settled_near_zero", "insurance_fund_drawdown", "adl_volume",
               "min_price", "final_price", "borrowing_power", "borrowed_value",
-              "borrow_usage", "demand_served")
+              "borrow_usage", "demand_served", "opened_above_borrowing_power",
+              "opened_below_health_1")
 
 #: Per-run fields whose mean is reported as ``mean_<field>``.
 MEAN_FIELDS = ("bad_debt", "liquidated_value", "liquidation_count", "liquidator_profit",
                "borrower_loss", "auctions_started", "auctions_settled_near_zero",
                "insurance_fund_drawdown", "adl_volume", "borrowing_power", "borrowed_value",
-               "borrow_usage", "demand_served")
+               "borrow_usage", "demand_served", "opened_above_borrowing_power",
+               "opened_below_health_1")
 
 #: Per-run fields of a scenario with ``[perps]`` (sim/perps.py): streamed and averaged
 #: (``mean_<field>``) when the runs have them.

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from marginengine.errors import field_path
 from marginengine.fixedpoint import PRICE_UNIT, WAD, Rounding
 from marginengine.margin import NO_DEBT_HEALTH, underwater_value, value_of
 from marginengine.sim.metrics import SERIES_COLUMNS
@@ -148,17 +149,24 @@ def setup_warnings(summary: dict[str, Any]) -> list[str]:
     if not refused:
         return []
     protocols = summary.get("protocols") or {}
-    each = ", ".join(f"{name} {figures.get('setup_rejected', 0)}"
-                     for name, figures in protocols.items()
-                     if isinstance(figures, dict) and figures.get("setup_rejected"))
+    # The first protocol's book is [book]; each further one's is its [[protocols]]
+    # entry's (protocols.N, in the summary's order), opened by its own book.open.
+    refusing = [(name, figures["setup_rejected"],
+                 "book.open" if i == 0 else f"{field_path('protocols', i - 1)}.book.open")
+                for i, (name, figures) in enumerate(protocols.items())
+                if isinstance(figures, dict) and figures.get("setup_rejected")]
+    each = ", ".join(f"{name} {count}" for name, count, _ in refusing)
+    how = ("(\"import\" opens a book as it stands: "
+           + ", ".join(f"{path} for {name}" for name, _, path in refusing) + ")"
+           if refusing else "(book.open = \"import\" opens it as it stands)")
     served = summary.get("demand_served")
     share = (f", {served:.0%} of the debt asked for (demand_served)"
              if isinstance(served, float) and served < 1 else "")
     return [f"setup_rejected: the protocol refused {refused} of the set-up's events"
             f"{f' ({each})' if each else ''}: the run is of the book it accepted{share}. "
             "A synthetic [book] drawn below what initial margin allows (book."
-            "min_collateralization under 1 / LTV) has those borrows refused (book.open = "
-            "\"import\" opens it as it stands); the refusals are in summary.json"]
+            f"min_collateralization under 1 / LTV) has those borrows refused {how}; the "
+            "refusals are in summary.json"]
 
 
 def run_draw(data: dict[str, Any], seed: int, index: int | None) -> RunResult:
@@ -255,6 +263,11 @@ def _run_explicit(spec: ScenarioSpec, rng: np.random.Generator | None, traces: b
         # No venue: sales fill at the explicit price.
         "min_venue_price": min(external),
         "setup_rejected": setup_rejected,
+        # A scripted scenario opens its accounts by Borrow, each decided by initial margin
+        # (no ImportAccount): none opens above its borrowing power, so none below health
+        # 1 either (the counts a Monte Carlo and a sweep read of a cascade's book).
+        "opened_above_borrowing_power": 0,
+        "opened_below_health_1": 0,
         **capacity,
         # The options block's figures at the top level, as Monte Carlo rows read them.
         **options_outcome(summary.get("options")),

@@ -28,6 +28,7 @@ from marginengine.sim.overrides import assign_values, parse_value, refuse_fixed
 #: Per-run fields of a sweep's rows (besides ``point``, ``run``, ``seed`` and the axes).
 SWEEP_FIELDS = ("bad_debt", "bad_debt_realized", "bad_debt_underwater", "liquidated_value",
                 "liquidation_count", "liquidator_profit", "borrower_loss", "setup_rejected",
+                "opened_above_borrowing_power", "opened_below_health_1",
                 "min_price", "min_venue_price")
 
 
