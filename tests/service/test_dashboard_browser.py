@@ -52,9 +52,18 @@ def _driver(profile: Path) -> Any:
 
 
 def _rows(driver: Any) -> list[str]:
-    from selenium.webdriver.common.by import By
+    # Read in one script, as _table: the page redraws the table on every refresh, and a
+    # row found by find_elements can be replaced before its .text is read (a stale
+    # element, seen under load).
+    return _texts(driver, "#at-risk tbody tr")
 
-    return [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#at-risk tbody tr")]
+
+def _texts(driver: Any, selector: str) -> list[str]:
+    """The rendered text of every element ``selector`` matches, read in one script."""
+    texts: list[str] = driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map((e) => e.innerText);",
+        selector)
+    return texts
 
 
 def _wait(predicate: Any, timeout: float = 20.0) -> Any:
@@ -88,8 +97,8 @@ def test_dashboard_when_tick_arrives_then_table_changes(tmp_path: Path) -> None:
         after = _wait(lambda: (rows := _rows(driver)) != before and rows)
         liquidatable = r.json()["alert"]["liquidatable"]["count"]
         _wait(lambda: driver.find_element(By.ID, "k-liq").text == f"{liquidatable:,}")
-        alerts = driver.find_elements(By.CSS_SELECTOR, "#alerts li")
-        assert alerts and "#1" in alerts[0].text
+        alerts = _texts(driver, "#alerts li")
+        assert alerts and "#1" in alerts[0]
         assert after[0].split()[0] == server.get("/at-risk?limit=1")[0]["account"]
         # A lending book: no options panel.
         assert not driver.find_element(By.ID, "options").is_displayed()
@@ -160,7 +169,7 @@ def test_dashboard_when_options_book_then_panel_follows_vols_and_auctions(
                                     "'#opt-table tbody tr.liq')].map((r) => r.dataset.account);")
         assert liq == ["s3"]
         assert driver.find_element(By.ID, "opt-liq").text == "1"
-        alerts = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#alerts li")]
+        alerts = _texts(driver, "#alerts li")
         assert "#1 s3 liquidatable: portfolio auction (StartPortfolioAuction)" in alerts
         # A keeper starts s3's auction: the panel lists it.
         start = {"type": "StartPortfolioAuction", "keeper": "keeper", "account": "s3"}
