@@ -15,7 +15,15 @@ from __future__ import annotations
 import pytest
 
 from marginengine.config import protocol_from_dict
-from marginengine.engine import Borrow, Deposit, Engine, Liquidate, SetPrice, Withdraw
+from marginengine.engine import (
+    Borrow,
+    Deposit,
+    Engine,
+    ImportAccount,
+    Liquidate,
+    SetPrice,
+    Withdraw,
+)
 from tests.aave_listing import MARKETS, PRICES, USD, USDX, WBTC, WETH, pool
 
 
@@ -66,8 +74,13 @@ def test_borrow_when_collateral_has_zero_ltv_then_ltv_validation_failed(preset: 
     for asset, price in PRICES.items():
         engine.apply(SetPrice(asset, price))
     engine.apply(Deposit("carol", "USDX", 100_000 * USDX))
-    assert engine.apply(Deposit("alice", "WETH", 10 * WETH)).accepted
+    # alice holds the WETH switched on (supplied before its LTV went to 0): imported; a
+    # supply of a zero-LTV asset is not switched on (validateUseAsCollateral), which
+    # leaves no collateral at all.
+    assert engine.apply(ImportAccount("alice", (("WETH", 10 * WETH),), ())).accepted
     assert engine.apply(Borrow("alice", "USDX", 20 * USDX)).code == code
+    assert engine.apply(Deposit("bob", "WETH", 10 * WETH)).accepted
+    assert not engine.ledger.collateral_flag("bob", "WETH")
 
 
 @pytest.mark.parametrize(("preset", "health", "reason"), [
@@ -96,8 +109,9 @@ def test_withdraw_when_zero_ltv_collateral_held_then_it_goes_first() -> None:
     for asset, price in PRICES.items():
         engine.apply(SetPrice(asset, price))
     engine.apply(Deposit("carol", "USDX", 100_000 * USDX))
-    assert engine.apply(Deposit("alice", "WBTC", WBTC)).accepted
-    assert engine.apply(Deposit("alice", "WETH", WETH)).accepted
+    # The zero-LTV WETH switched on, as supplied before its LTV went to 0 (imported).
+    assert engine.apply(ImportAccount("alice", (("WBTC", WBTC), ("WETH", WETH)),
+                                      ())).accepted
     assert engine.apply(Borrow("alice", "USDX", 10_000 * USDX)).accepted
     # Healthy either way, but WBTC may not leave while the zero-LTV WETH stays.
     refused = engine.apply(Withdraw("alice", "WBTC", WBTC // 10))
