@@ -23,6 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from marginengine.config import protocol_from_dict
 from marginengine.engine import (
@@ -325,3 +327,28 @@ def test_config_when_role_on_v3_7_then_refused() -> None:
                                           "ISOLATED_COLLATERAL_SUPPLIER_ROLE"):
         protocol_from_dict({"preset": "aave-v3", "markets": MARKETS,
                             "aave": {"isolated_collateral_suppliers": ["alice"]}})
+
+
+@settings(max_examples=30, deadline=None)
+@given(steps=st.lists(st.tuples(st.booleans(), st.integers(1, 3_000 * USDX)), min_size=1,
+                      max_size=12))
+def test_isolated_total_when_random_borrows_and_repays_then_within_ceiling_and_the_sum(
+        steps: list[tuple[bool, int]]) -> None:
+    # Each accepted borrow adds its floored cents, each repayment takes its floored cents
+    # off, saturating at 0: the total stays within [0, ceiling] and equals that running
+    # sum; the books balance after every event.
+    engine = _pool(ceiling="10000")
+    _isolated_alice(engine)
+    expected = 0
+    for borrow, amount in steps:
+        if borrow:
+            out = engine.apply(Borrow("alice", "USDX", amount))
+            if out.accepted:
+                expected += amount // 10**4
+        else:
+            out = engine.apply(Repay("alice", "USDX", amount))
+            if out.accepted:
+                expected = max(expected - out.details["repaid"] // 10**4, 0)
+        assert 0 <= _total(engine) <= 1_000_000
+        assert _total(engine) == expected
+    engine.ledger.check_conservation()
