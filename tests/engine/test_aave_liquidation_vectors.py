@@ -200,7 +200,13 @@ def test_liquidation_when_grace_period_active_then_refused_until_after_it(
     assert refused.data == {"asset": in_grace[0], "until": start + 3_600, "time": start}
     assert engine.apply(AdvanceTime(3_600)).accepted
     assert _liquidate(engine) == "LIQUIDATION_GRACE_SENTINEL_CHECK_FAILED"
+    # The keeper's quote and plan read the same check.
+    quote = engine.liquidation_quote("alice")
+    assert quote.plan is None and quote.refusal is not None
+    assert "liquidation grace period" in quote.refusal
+    assert engine.liquidation_plan("alice", "USDX", "WBTC", 5_000 * USDX) is None
     assert engine.apply(AdvanceTime(1)).accepted
+    assert engine.liquidation_quote("alice").plan is not None
     assert _liquidate(engine) is None
 
 
