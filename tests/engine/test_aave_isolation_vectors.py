@@ -116,6 +116,18 @@ def test_borrow_when_debt_ceiling_exceeded_then_refused_and_the_ceiling_itself_f
 
 
 @pytest.mark.parametrize("preset", ISOLATING)
+def test_borrow_when_refused_after_the_ceiling_check_then_total_unchanged(preset: str) -> None:
+    # 11,500 USDX fits a ceiling of 12,000.00 but not the borrowing power of 0.5 WBTC
+    # (13,500 x 82.5% = 11,137.5 USD): COLLATERAL_CANNOT_COVER_NEW_BORROW after v3.5's
+    # increaseIsolatedDebtIfIsolated; the refusal undoes the increase.
+    engine = _pool(preset, ceiling="12000")
+    _isolated_alice(engine)
+    out = engine.apply(Borrow("alice", "USDX", 11_500 * USDX))
+    assert out.code == "COLLATERAL_CANNOT_COVER_NEW_BORROW"
+    assert _total(engine) == 0
+
+
+@pytest.mark.parametrize("preset", ISOLATING)
 def test_repay_when_isolated_then_total_falls_full_and_partial(preset: str) -> None:
     # test_partial_repay_borrow_variable_in_isolation: half of 100 USDX repaid, 100_00 -
     # 50e6 / 10**(6 - 2) = 50_00; test_full_repay_...: type(uint256).max repays to 0.
