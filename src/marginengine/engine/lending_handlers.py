@@ -212,7 +212,9 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
         refusal = emode_rules.validate_borrow_in_emode(version, asset, category_id, category)
         if refusal:
             ctx.refuse_with(refusal)
-    borrowed = [a for a in ctx.account_assets(e.account) if ledger.debt_of(e.account, a)]
+    # The assets owed before the borrow (validateBorrow's isBorrowingAny), for the silo.
+    borrowed = ([a for a in ctx.account_assets(e.account) if ledger.debt_of(e.account, a)]
+                if ctx.rules.isolation_mode else [])
     if ctx.rules.isolation_mode and not strict:
         # v3.5 validateBorrow: siloed borrowing after the e-mode check, before the mint.
         _require_siloed(ctx, e.account, asset, borrowed)
