@@ -131,4 +131,5 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
     print(f"dashboard: http://{shown}:{port}/   API docs: http://{shown}:{port}/docs",
           file=err, flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    server.run(sockets=[sock])
+    with sock:
+        server.run(sockets=[sock])
