@@ -120,7 +120,7 @@ def test_liquidate_perp_when_large_short_then_drifts_portion_of_if_fee():
     # successful_liquidation_portion_of_if_fee: short 299.4 SOL for +6,959.294318 with
     # 113.838792 USDC, oracle 23.244136, buffer 2%, up to 300 SOL:
     # "amm.total_liquidation_fee == 41787043", and the user leaves liquidation.
-    engine, d = liquidated("0.02", 113_838_792, -299_400_000_000, 6_959_294_318, 5,
+    engine, _ = liquidated("0.02", 113_838_792, -299_400_000_000, 6_959_294_318, 5,
                            23_244_136, 300 * BASE)
     assert book(engine).liquidation_fees == {"SOL-PERP": 41_787_043}
     assert not engine.is_liquidatable("u")

@@ -92,3 +92,35 @@ def test_trade_when_dydx_position_in_profit_then_net_collateral_counts_the_profi
         assert engine.apply(Trade("bob", "alice", "BTC-PERP", BTC // 4, 50_000 * USD)).accepted
     refused = engine.apply(Trade("bob", "alice", "BTC-PERP", BTC // 100, 50_000 * USD))
     assert (refused.accepted, refused.code) == (False, Code.UNDERCOLLATERALIZED)
+
+
+
+def _under_initial_long() -> Engine:
+    """10,000 USDC long 1 BTC from 50,000 (IMR 10,000); BTC at 46,000: TNC 6,000 below the
+    IMR of 9,200, above the MMR of 4,600."""
+    engine = engine_of(oi_scaling=None)
+    for account, quote in (("bob", 10_000), ("alice", 10**6), ("carl", 10**6)):
+        assert engine.apply(DepositQuote(account, quote * USDC)).accepted
+    assert engine.apply(Trade("bob", "alice", "BTC-PERP", BTC, 50_000 * USD)).accepted
+    assert engine.apply(SetPrice("BTC-PERP", 46_000 * USD)).accepted
+    risk = engine.bucket("bob")
+    assert (engine.equity_quote(risk), risk.perp_initial, risk.perp_maintenance) == (
+        6_000 * USDC, 9_200 * USDC, 4_600 * USDC)
+    return engine
+
+
+def test_trade_when_dydx_undercollateralized_reduces_at_a_bad_price_then_refused() -> None:
+    # internalCanUpdateSubaccountsWithLeverage -> IsValidStateTransitionForUndercollateralized
+    # Subaccount: selling 0.5 BTC at 38,000 against the oracle's 46,000 costs 4,000: TNC
+    # 2,000 against IMR 4,600 and MMR 2,300, NC / MMR 6,000 / 4,600 -> 2,000 / 2,300
+    # falls: refused, as dYdX refuses it. Our rule before let a side that only reduces
+    # risk trade at any price.
+    engine = _under_initial_long()
+    refused = engine.apply(Trade("carl", "bob", "BTC-PERP", BTC // 2, 38_000 * USD))
+    assert (refused.accepted, refused.code) == (False, Code.UNDERCOLLATERALIZED)
+    assert refused.data["status"] == "StillUndercollateralized"
+    # At 40,000 the ratio is the same, 6,000 x 2,300 = 3,000 x 4,600: Risk.Cmp's tie goes
+    # to the lower maintenance requirement, so the sale is allowed.
+    outcome = engine.apply(Trade("carl", "bob", "BTC-PERP", BTC // 2, 40_000 * USD))
+    assert outcome.accepted, outcome.reason
+    assert engine.equity_quote(engine.bucket("bob")) == 3_000 * USDC

@@ -4,8 +4,8 @@ Source: dydxprotocol/v4-chain@84d4664bae71e3a077adaac67fb77ad19cd28d30:
 
 - protocol/x/perpetuals/types/liquidity_tier_test.go: TestLiquidityTierGetMaxAbsFundingClampPpm,
   TestLiquidityTierGetMaintenanceMarginPpm;
-- protocol/x/perpetuals/keeper/perpetual_test.go: TestMaybeProcessNewFundingTickEpoch_ProcessNewEpoch,
-  TestGetRemoveSampleTailsFunc;
+- protocol/x/perpetuals/keeper/perpetual_test.go:
+  TestMaybeProcessNewFundingTickEpoch_ProcessNewEpoch, TestGetRemoveSampleTailsFunc;
 - protocol/x/perpetuals/lib/lib_test.go: TestGetSettlementPpmWithPerpetual;
 - protocol/x/clob/memclob/memclob_get_premium_price_test.go: TestGetPremiumPrice.
 
