@@ -134,3 +134,23 @@ def test_is_cross_margin_bankrupt_of_drifts_suite(spot: list[int],
     from marginengine.liquidation.drift import is_cross_margin_bankrupt
 
     assert is_cross_margin_bankrupt(spot, perps) is bankrupt
+
+
+@pytest.mark.parametrize(("shortage", "asset_weight", "liability_weight", "amount",
+                          "liability_mult", "expected"), [
+    (5 * QUOTE, 10_000, 11_000, BASE, FEE, 36_363),          # 4% / 1.1
+    (100 * QUOTE, 10_000, 11_000, BASE, FEE, 0),            # large shortage
+    (QUOTE, 10_000, 11_000, BASE, FEE, FEE // 20),           # tiny shortage: the maximum
+    (QUOTE, 20_000, 11_000, BASE, FEE, 0),                  # asset weight above liability
+    (5 * QUOTE, 10_000, 0, BASE, FEE, 0),                   # zero liability weight
+    (5 * QUOTE, 10_000, 11_000, 0, FEE, 0),                 # zero token amount
+    (5 * QUOTE, 10_000, 11_000, BASE, 0, 0),                # zero liability multiplier
+])
+def test_spot_if_fee_of_drifts_suite(shortage: int, asset_weight: int, liability_weight: int,
+                                     amount: int, liability_mult: int, expected: int) -> None:
+    # math/liquidation/tests.rs calculate_spot_if_fee::test: price 100, asset multiplier
+    # 1.01, 9 decimals, max IF fee 5%.
+    from marginengine.liquidation.drift import spot_if_fee
+
+    assert spot_if_fee(shortage, amount, asset_weight, 101 * FEE // 100, liability_weight,
+                       liability_mult, 9, 100 * PRICE, FEE // 20) == expected
