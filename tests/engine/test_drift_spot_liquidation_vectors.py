@@ -4,8 +4,9 @@ tests.
 Source: drift-labs/protocol-v2@0ae3e3b1db782a6765c3525b3dec38ad4d9d3a62,
 ``programs/drift/src/controller/liquidation/tests.rs``, module ``liquidate_spot``:
 ``successful_liquidation_liability_transfer_implied_by_asset_amount``,
-``successful_liquidation_liquidator_max_liability_transfer`` and
-``successful_liquidation_liability_transfer_to_cover_margin_shortage``; the rule is
+``successful_liquidation_liquidator_max_liability_transfer``,
+``successful_liquidation_liability_transfer_to_cover_margin_shortage`` and
+``successful_liquidation_dust_borrow``; the rule is
 ``controller/liquidation.rs`` ``liquidate_spot``. Their markets: USDC (weights 1, no fee)
 and SOL at 100 (asset weights 0.8 / 0.9, liability weights 1.2 / 1.1, liquidator fee
 0.1%). Drift's tests write scaled balances; the book holds token amounts (at a cumulative
@@ -115,3 +116,18 @@ def test_liquidate_spot_when_shortage_with_buffer_and_if_fee_then_drifts_balance
     assert (calc.margin_requirement, calc.total_collateral,
             calc.margin_requirement_plus_buffer) == (44_744_590, 45_558_159, 45_558_128)
     assert not engine.is_liquidatable("u")
+
+
+def test_liquidate_spot_when_the_liability_is_dust_then_whole_as_drift():
+    # successful_liquidation_dust_borrow: 2.14 USDC against 0.02 SOL (6 decimals, $2),
+    # buffer 2%, IF fee 0.1%: the shortage (0.1) alone would move a sliver, but a
+    # liability worth $10 or less goes whole: 0.02 SOL, and the asset for it is within $1
+    # of the deposit, so all 2.14 USDC. Drift: user USDC 0 and SOL scaled 19,999 (the 20
+    # units of the IF fee stay borrowed), liquidator USDC 102.14, SOL scaled 20,000,001.
+    engine = engine_of(6, "0.02", if_fee="0.001")
+    underwater(engine, 2_140_000, 20_000)
+    d = applied(engine, DriftLiquidateSpot("k", "u", "USDC", "SOL", 10**6))
+    assert (d["liability_transfer"], d["asset_transfer"], d["if_fee"]) == (20_000, 2_140_000,
+                                                                           20)
+    assert book(engine).account("u").spot == {"USDC": 0, "SOL": -20}
+    assert book(engine).account("k").spot == {"USDC": 102_140_000, "SOL": -20_000}
