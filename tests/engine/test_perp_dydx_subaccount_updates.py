@@ -86,8 +86,8 @@ def test_trade_when_dydx_position_in_profit_then_net_collateral_counts_the_profi
     outcome = engine.apply(Trade("bob", "alice", "BTC-PERP", BTC // 2, 50_000 * USD))
     assert outcome.accepted, outcome.reason
     assert engine.bucket("bob").perp_initial == 15_000 * USDC
-    # One more 0.25 BTC needs 18,750 + ... = 20% x 87,500 = 17,500 <= 20,000: accepted;
-    # then 0.25 more: 20% x 100,000 = 20,000 <= 20,000: accepted; a step more is refused.
+    # 0.25 BTC more: IMR 20% x 87,500 = 17,500 <= 20,000, accepted; 0.25 more: 20% x
+    # 100,000 = 20,000 <= 20,000, accepted; 0.01 more is refused.
     for _ in range(2):
         assert engine.apply(Trade("bob", "alice", "BTC-PERP", BTC // 4, 50_000 * USD)).accepted
     refused = engine.apply(Trade("bob", "alice", "BTC-PERP", BTC // 100, 50_000 * USD))
