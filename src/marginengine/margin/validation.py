@@ -22,7 +22,7 @@ from marginengine.config.families import InitialCheck, LendingRules, WithdrawChe
 from marginengine.config.models import DEBT_CEILING_DECIMALS
 from marginengine.decisions import Code, Refusal
 from marginengine.fixedpoint import WAD, Rounding, bps_div, format_units
-from marginengine.margin.base import NO_DEBT_HEALTH, MarginState
+from marginengine.margin.base import NO_DEBT_HEALTH, MarginRisk, MarginState
 from marginengine.margin.weighted import AccountData
 
 
@@ -370,6 +370,63 @@ def validate_initial_margin(account: str, state: MarginState,
         f"{fmt_usd(state.value)}",
         {"account": account, "requirement": state.requirement, "value": state.value},
     )
+
+
+def dydx_undercollateralized_transition(account: str, before: MarginRisk,
+                                        after: MarginRisk) -> Refusal | None:
+    """Whether an update that leaves an account below initial margin is still allowed, as
+    dYdX v4 decides it, or the refusal.
+
+    protocol/x/subaccounts/lib/updates.go ``IsValidStateTransitionForUndercollateralizedSubaccount``
+    (dydxprotocol/v4-chain@84d4664b), called by x/subaccounts/keeper/subaccount.go
+    ``internalCanUpdateSubaccountsWithLeverage`` for every subaccount of an update whose net
+    collateral is below its initial margin afterwards. Allowed (``None``) when the
+    maintenance requirement does not rise and the account is no riskier:
+    ``after.nc x before.mmr >= before.nc x after.mmr`` (protocol/lib/margin/risk.go
+    ``Risk.Cmp``, without division; on a tie the higher maintenance requirement is the
+    riskier, and with both requirements 0 the lower net collateral). When either
+    requirement is 0, only a transition between two zero requirements that raises the net
+    collateral is allowed. Otherwise ``UNDERCOLLATERALIZED`` (dYdX's
+    ``NewlyUndercollateralized`` when the account met initial margin before, else
+    ``StillUndercollateralized``).
+
+    Parameters
+    ----------
+    account
+        The account's id, for the message.
+    before, after
+        The account's net collateral and requirements before and after the update (one
+        unit; ``after.imr`` is not read).
+    """
+    if after.mmr <= before.mmr:
+        if after.mmr == 0 or before.mmr == 0:
+            if after.mmr == 0 and before.mmr == 0 and after.nc > before.nc:
+                return None
+        elif _dydx_risk_cmp(after, before) <= 0:
+            return None
+    status = ("NewlyUndercollateralized" if before.imr <= before.nc
+              else "StillUndercollateralized")
+    return Refusal(
+        Code.UNDERCOLLATERALIZED,
+        f"initial margin: {account} would be below its initial margin "
+        f"({fmt_usd(after.nc)} against {fmt_usd(after.imr)}) and the trade would not leave "
+        f"it less risky (maintenance {fmt_usd(before.mmr)} -> {fmt_usd(after.mmr)}, net "
+        f"collateral {fmt_usd(before.nc)} -> {fmt_usd(after.nc)}): dYdX {status}",
+        {"account": account, "status": status, "value": after.nc,
+         "requirement": after.imr, "maintenance_before": before.mmr,
+         "maintenance_after": after.mmr, "value_before": before.nc},
+    )
+
+
+def _dydx_risk_cmp(a: MarginRisk, b: MarginRisk) -> int:
+    """dYdX ``Risk.Cmp``: 1 if ``a`` is riskier than ``b``, -1 if less, 0 if equal."""
+    a_nc_b_mmr, b_nc_a_mmr = a.nc * b.mmr, b.nc * a.mmr
+    result = (b_nc_a_mmr > a_nc_b_mmr) - (b_nc_a_mmr < a_nc_b_mmr)
+    if result == 0:
+        if a.mmr == 0 and b.mmr == 0:
+            return (b.nc > a.nc) - (b.nc < a.nc)
+        return (a.mmr > b.mmr) - (a.mmr < b.mmr)
+    return result
 
 
 def validate_borrow_asset(account: str, asset: str, market: MarketConfig, supplied: int,
