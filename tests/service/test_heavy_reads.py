@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from marginengine.engine import Borrow, Deposit, Repay, SetPrice
 from marginengine.service import Service
 from marginengine.service.startup import read_config, start_engine
 from tests.service.conftest import AUTH, TOKEN
@@ -34,8 +35,8 @@ HEATMAP = "/heatmap?asset=WETH&steps=10&max_drop=0.5"
 WAIT = 20.0
 
 
-def _service() -> Service:
-    cfg = read_config(OPTIONS)
+def _service(config: Path = OPTIONS) -> Service:
+    cfg = read_config(config)
     started = start_engine(cfg.protocol, cfg.prices, cfg.book, None, cfg.source, cfg.options)
     return Service(started.engine, cfg.settings())
 
@@ -154,3 +155,29 @@ def test_heatmap_when_refreshed_while_one_computes_then_both_get_the_one_read(
         answers = [first.result(timeout=WAIT).json(), second.result(timeout=WAIT).json()]
     assert answers == [expected, expected]
     assert reads == [service.engine.seq]
+
+
+@pytest.mark.parametrize("preset", ["derive-pm2", "derive-pm1", "derive-srm"])
+def test_reads_when_state_moves_before_run_then_figures_are_those_of_the_state_read(
+        tmp_path: Path, preset: str) -> None:
+    # s3 also lends and borrows (one margin over both: its ledger account is in the
+    # copy); the read is taken, then a tick and account events move the live state,
+    # then the read runs: the synchronous path's figures at the state read, which the
+    # moved state's differ from.
+    config = tmp_path / "serve_options.toml"
+    config.write_text(OPTIONS.read_text().replace('portfolio_preset = "derive-pm2"',
+                                                  f'portfolio_preset = "{preset}"'))
+    service = _service(config)
+    assert all(o.accepted for o in service.apply([
+        Deposit("mm", "USDC", 100_000 * 10**6), Deposit("s3", "WETH", 10**18),
+        Borrow("s3", "USDC", 1_500 * 10**6)]).outcomes)
+    surfaces = {("WETH", 30 * 86_400): (1_500_000, -100_000)}
+    drop, shocks = Decimal("0.5"), {"WETH": Decimal("-0.25")}
+    heat, whatif = service.heatmap("WETH", 5, drop), service.whatif(shocks, "s3", surfaces)
+    heat_read = service.heatmap_read("WETH", 5, drop)
+    whatif_read = service.whatif_read(shocks, "s3", surfaces)
+    assert heat_read.portfolio is not None and heat_read.portfolio.engine is not service.engine
+    assert all(o.accepted for o in service.apply([
+        SetPrice("WETH", 1_300 * 10**8), Repay("s3", "USDC", 100 * 10**6)]).outcomes)
+    assert heat_read.run() == heat != service.heatmap("WETH", 5, drop)
+    assert whatif_read.run() == whatif != service.whatif(shocks, "s3", surfaces)
