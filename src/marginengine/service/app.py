@@ -625,7 +625,8 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     async def post_whatif(body: WhatIfIn) -> dict[str, Any]:
         """The book under price shocks (exactly confirmed): liquidatable accounts, debt at
         risk; portfolio accounts also under ``vols``; with ``account``, whether that
-        account would be liquidatable."""
+        account would be liquidatable. The portfolio accounts' exact reads run in a
+        worker thread over the state read when the request is taken in."""
         if not body.shocks and not body.vols:
             raise RequestError("shocks", "give at least one price shock (or vols)")
         shocks: dict[str, Decimal] = {}
@@ -682,7 +683,9 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
                       = "0.5") -> dict[str, Any]:
         """Liquidations by price level of ``asset``, from its price down by ``max_drop``
         in ``steps`` levels. A bad query is refused naming ``query.FIELD``, as FastAPI
-        names the others (``query.steps``)."""
+        names the others (``query.steps``). Computed in a worker thread over the state
+        read when the request is taken in (ticks are applied meanwhile); asked again at
+        the same state (``seq``), answered from the one computed."""
         if asset not in service.config.markets:
             raise RequestError("query.asset", f"unknown asset {asset!r} (markets: "
                                               f"{', '.join(sorted(service.config.markets))})")
