@@ -245,8 +245,9 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     metrics = Metrics(service)
     limiter = RateLimit(rate, burst)
     lock = asyncio.Lock()
-    # The heavy reads (heatmap, what-if): one at a time, in a worker thread (see
-    # ``heavy_read``); heatmaps kept by their arguments at the engine's seq.
+    # The heavy reads (heatmap, what-if): read under ``lock`` between writes, computed
+    # one at a time in a worker thread; heatmaps kept by their arguments while the
+    # engine's seq stays where they were read (docs/service.md, heavy reads).
     heavy = asyncio.Lock()
     heatmaps: dict[tuple[str, int, Decimal], dict[str, Any]] = {}
     heatmaps_seq = [-1]
@@ -700,9 +701,9 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
                     heatmaps.clear()
                     heatmaps_seq[0] = service.engine.seq
                 done = heatmaps.get(key)
-                read = None if done is not None else service.heatmap_read(*key)
-            if read is None:
-                assert done is not None
+                if done is None:
+                    read = service.heatmap_read(*key)
+            if done is not None:
                 metrics.heatmaps.labels("reused").inc()
                 return done
             # Kept under the seq it was read at (a tick meanwhile moves the seq on: the
