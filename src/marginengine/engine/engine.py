@@ -340,6 +340,27 @@ class Engine(StateReads):
         if self.log is not None:
             self.log.write_encoder(outcome.seq, outcome.name, outcome.accepted, outcome.to_json)
 
+    def copy(self, accounts: Collection[str] | None = None) -> Engine:
+        """An engine at this engine's state, independent of it, with no log and no
+        listeners (:meth:`EngineState.copy`): the events this engine applies next
+        leave it as it was, so it can be read in another thread while they are applied
+        (the service's heatmap and what-if read their portfolio accounts so).
+
+        Take it between events (not inside ``apply``; inside a ``batch()`` block it
+        holds the events applied so far). Its :attr:`seq` is this engine's.
+
+        Parameters
+        ----------
+        accounts
+            Copy only these ledger accounts (every other one is absent from it: it is
+            then for reads of these accounts); ``None``: the whole state (its
+            :meth:`state_hash` is this engine's).
+        """
+        twin = Engine(self.config, check_invariants=self.check_invariants)
+        twin.state = self.state.copy(accounts)
+        twin.seq = self.seq
+        return twin
+
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Commit the outcomes of the events applied in the block once, at its end.

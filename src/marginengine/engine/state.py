@@ -10,8 +10,9 @@ context share (account data, margin, marks, prices for initial margin).
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -201,6 +202,47 @@ class EngineState:
             self.imported += 1
         elif kind not in GENESIS_EVENTS:
             self.genesis_closed_by = event.name
+
+    def copy(self, accounts: Collection[str] | None = None) -> EngineState:
+        """An independent copy of the state as it stands between events: the engine's
+        later events leave it as it was (a consistent read for a worker thread).
+
+        What the handlers change in place is copied (the ledger, the price table, the
+        dicts of conditions, vols, SVI slices, Morpho books, oracles and parameter
+        times); what they replace on first write is shared (the options clearing, the
+        auctions, the portfolio auctions, the family and Liquity books, each oracle, the
+        crowding add-ons, the config and its margin model: ``*_for_update`` and ``set_*``
+        above), as a replaced object is never changed again. The cache of account reads
+        starts empty.
+
+        Parameters
+        ----------
+        accounts
+            Copy only these ledger accounts (:meth:`Ledger.copy`); ``None``: all.
+
+        Raises
+        ------
+        RuntimeError
+            Inside a transaction.
+        """
+        if self._open:
+            raise RuntimeError("the engine state is copied between events, not inside one")
+        twin = copy.copy(self)
+        twin.ledger = self.ledger.copy(accounts)
+        twin.prices = PriceTable(self.prices)
+        twin.account_reads = {}
+        twin.oracles = dict(self.oracles)
+        twin.conditions = dict(self.conditions)
+        twin.morpho = dict(self.morpho)
+        twin.vols = dict(self.vols)
+        twin.svi = dict(self.svi)
+        twin.param_times = dict(self.param_times)
+        # The journal's own containers, fresh (shared, the live state's next transaction
+        # would write into the copy's).
+        twin._saved_prices, twin._saved_oracles, twin._saved_conditions = {}, {}, {}
+        twin._saved_morpho = {}
+        twin._changed_params, twin._changed_perps, twin._changed_addons = set(), set(), set()
+        return twin
 
     # ------------------------------------------------------------------ transactions
     @contextmanager

@@ -8,9 +8,10 @@ refused event changes nothing.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
 from marginengine.config import ProtocolConfig
@@ -129,6 +130,39 @@ class Ledger:
         self._saved_accounts = None
         self._saved_reserves = {}
         self._saved_clearing = None
+
+    def copy(self, accounts: Collection[str] | None = None) -> Ledger:
+        """An independent copy of the ledger as it stands (between transactions): later
+        writes to either leave the other as it was.
+
+        Parameters
+        ----------
+        accounts
+            Copy only these accounts (those absent from the ledger are skipped); every
+            other account is absent from the copy, which is then for reads of these
+            accounts only (a portfolio what-if, say). ``None``: every account.
+
+        Raises
+        ------
+        RuntimeError
+            A transaction is open (its changes are neither kept nor undone yet).
+        """
+        if self._saved_accounts is not None:
+            raise RuntimeError("a ledger is copied between transactions, not inside one")
+        twin = copy.copy(self)
+        # Accounts, reserves and the perp clearing are changed in place by the
+        # primitives: each copied. The rest are ints, the config (replaced, never
+        # changed in place) and the flags read from it.
+        held = self.accounts if accounts is None else {
+            a: self.accounts[a] for a in accounts if a in self.accounts}
+        twin.accounts = {a: account.copy() for a, account in held.items()}
+        twin.reserves = {a: r.copy() for a, r in self.reserves.items()}
+        twin.clearing = self.clearing.copy()
+        twin._saved_reserves = {}
+        twin._versions = (dict(self._versions) if accounts is None else
+                          {a: self._versions[a] for a in held if a in self._versions})
+        twin._last_rates = dict(self._last_rates)
+        return twin
 
     def account_version(self, account_id: str) -> int:
         """A number that changes whenever the account's positions may have changed (any

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -61,22 +62,17 @@ class SimulatorEvaluator:
         self.scheduler = scheduler
         self._pool: WorkerPool | None = None
         self._client: Any = None
-        self._cluster: Any = None
+        self._dask: ExitStack | None = None
 
     def _start(self) -> None:
         if self.backend == "dask" and self._client is None:
-            try:
-                from dask.distributed import Client, LocalCluster
-            except ImportError:
-                raise ConfigError(["--backend dask needs the dask extra: "
-                                   "pip install 'marginengine[dask]'"]) from None
-            if self.scheduler:
-                self._client = Client(self.scheduler)  # type: ignore[no-untyped-call]
-            else:
-                self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                    n_workers=self.workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None)
-                self._client = Client(self._cluster)  # type: ignore[no-untyped-call]
+            from marginengine.sim.montecarlo import dask_client
+
+            # The Monte Carlo's client and its shutdown (sim.montecarlo.dask_client),
+            # kept for every batch of the optimization and closed by close().
+            self._dask = ExitStack()
+            self._client = self._dask.enter_context(dask_client(self.workers,
+                                                                self.scheduler))
         elif self.backend == "process" and self.workers > 1 and self._pool is None:
             # The Monte Carlo's pool: forked once, here, from a frozen heap, and kept for
             # every batch of the optimization; one run per task to the free worker.
@@ -109,12 +105,10 @@ class SimulatorEvaluator:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
-        if self._client is not None:
-            self._client.close()
+        if self._dask is not None:
             self._client = None
-        if self._cluster is not None:
-            self._cluster.close()
-            self._cluster = None
+            dask, self._dask = self._dask, None
+            dask.close()
 
 
 # ---------------------------------------------------------------------- analytic twin

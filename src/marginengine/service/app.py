@@ -22,6 +22,7 @@ from decimal import Decimal
 from importlib import resources
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
@@ -244,6 +245,12 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     metrics = Metrics(service)
     limiter = RateLimit(rate, burst)
     lock = asyncio.Lock()
+    # The heavy reads (heatmap, what-if): read under ``lock`` between writes, computed
+    # one at a time in a worker thread; heatmaps kept by their arguments while the
+    # engine's seq stays where they were read (docs/service.md, heavy reads).
+    heavy = asyncio.Lock()
+    heatmaps: dict[tuple[str, int, Decimal], dict[str, Any]] = {}
+    heatmaps_seq = [-1]
     background: set[asyncio.Task[None]] = set()
     replays: list[dict[str, Any]] = []
 
@@ -619,7 +626,8 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     async def post_whatif(body: WhatIfIn) -> dict[str, Any]:
         """The book under price shocks (exactly confirmed): liquidatable accounts, debt at
         risk; portfolio accounts also under ``vols``; with ``account``, whether that
-        account would be liquidatable."""
+        account would be liquidatable. The portfolio accounts' exact reads run in a
+        worker thread over the state read when the request is taken in."""
         if not body.shocks and not body.vols:
             raise RequestError("shocks", "give at least one price shock (or vols)")
         shocks: dict[str, Decimal] = {}
@@ -631,15 +639,17 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
             shocks[asset] = service.shock_fraction(value, f"shocks.{asset}")
         if body.account is not None and body.account not in service.known:
             raise RequestError("account", f"unknown account {body.account!r}", 404)
-        async with lock:
-            state = service.engine.state
-            # The tick's own reading of vols: one surface per expiry, its skew kept.
-            # The expiries passed are left out, as a tick now would leave them out.
-            surfaces = {(e.underlying, e.expiry): (e.vol_ppm, e.skew_ppm)
-                        for e in vol_events(service.config, state.vols, state.svi,
-                                            body.vols, now=service.engine.ledger.time)
-                        if isinstance(e, SetVolSurface)}
-            return service.whatif(shocks, body.account, surfaces or None)
+        async with heavy:
+            async with lock:
+                state = service.engine.state
+                # The tick's own reading of vols: one surface per expiry, its skew kept.
+                # The expiries passed are left out, as a tick now would leave them out.
+                surfaces = {(e.underlying, e.expiry): (e.vol_ppm, e.skew_ppm)
+                            for e in vol_events(service.config, state.vols, state.svi,
+                                                body.vols, now=service.engine.ledger.time)
+                            if isinstance(e, SetVolSurface)}
+                read = service.whatif_read(shocks, body.account, surfaces or None)
+            return await anyio.to_thread.run_sync(read.run)
 
     @app.get("/at-risk", tags=["query"])
     async def at_risk(limit: Annotated[int, Query(ge=1, le=1000)] = 20
@@ -674,14 +684,35 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
                       = "0.5") -> dict[str, Any]:
         """Liquidations by price level of ``asset``, from its price down by ``max_drop``
         in ``steps`` levels. A bad query is refused naming ``query.FIELD``, as FastAPI
-        names the others (``query.steps``)."""
+        names the others (``query.steps``). Computed in a worker thread over the state
+        read when the request is taken in (ticks are applied meanwhile); asked again at
+        the same state (``seq``), answered from the one computed."""
         if asset not in service.config.markets:
             raise RequestError("query.asset", f"unknown asset {asset!r} (markets: "
                                               f"{', '.join(sorted(service.config.markets))})")
         if asset not in service.engine.prices:
             raise RequestError("query.asset", f"{asset} has no price yet")
-        async with lock:
-            return service.heatmap(asset, steps, _drop(max_drop))
+        key = (asset, steps, _drop(max_drop))
+        # One heatmap at a time; a refresh at the same state (seq) while one computes
+        # waits for it and is answered from it.
+        async with heavy:
+            async with lock:
+                if heatmaps_seq[0] != service.engine.seq:
+                    heatmaps.clear()
+                    heatmaps_seq[0] = service.engine.seq
+                done = heatmaps.get(key)
+                if done is None:
+                    read = service.heatmap_read(*key)
+            if done is not None:
+                metrics.heatmaps.labels("reused").inc()
+                return done
+            # Kept under the seq it was read at (a tick meanwhile moves the seq on: the
+            # next request starts afresh).
+            result = await anyio.to_thread.run_sync(read.run)
+            metrics.heatmaps.labels("computed").inc()
+            if len(heatmaps) < _MAX_HEATMAPS:
+                heatmaps[key] = result
+            return result
 
     @app.get("/summary", tags=["query"])
     async def summary() -> dict[str, Any]:
@@ -738,6 +769,9 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
 
     return BodyLimit(app, max_body)
 
+
+#: Heatmaps kept at one state (distinct assets, steps and drops asked at one seq).
+_MAX_HEATMAPS = 16
 
 #: The most refusals a replay's status lists (it counts all of them).
 _MAX_REFUSALS_SHOWN = 100

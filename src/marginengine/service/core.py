@@ -514,6 +514,178 @@ class PortfolioWatch:
         """Portfolio accounts the engine's rule finds liquidatable now."""
         return {a for a, f in self.figures.items() if f.liquidatable}
 
+def portfolio_below(engine: Engine, priced: Sequence[str], outcome: ScenarioOutcome,
+                    surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None,
+                    screen: PortfolioScreen | None = None) -> tuple[set[str], int, int]:
+    """The accounts of ``priced`` (portfolio accounts with every price and surface)
+    liquidatable under ``outcome``'s shocked prices (and ``surfaces``), with their
+    maintenance requirement and value there (base currency, 8 decimals, summed), by the
+    engine's rule (``scan.confirm_below``'s: the margin interface's ``is_below``, options
+    revalued at the shocked spot of their underlying). With ``screen``
+    (:meth:`PortfolioRead.screen`), the accounts it covers are screened at those prices
+    first, as the watch screens a tick (:func:`screen_decisions`), and read exactly only
+    where its error bound leaves doubt; the totals are the exact figures of the accounts
+    liquidatable."""
+    table = {**engine.prices, **outcome.prices}
+    marks = {**engine.margin_prices(), **outcome.marks} if outcome.marks else None
+    # One valuation whose portfolio evaluation is memoized, so each account's grid is
+    # evaluated once here (is_below reads value and requirement; the totals below
+    # read them again): the exact-read bound of benchmarks/heatmap.py.
+    valuation = memoized(engine.valuation(table, marks, surfaces))
+    model, ledger = engine.margin_model, engine.ledger
+    below: set[str] = set()
+    todo: Sequence[str] = priced
+    if screen is not None:
+        result = screen.screen(prices=table, surfaces=surfaces)
+        sure, _, _, _, liquidatable = screen_decisions(result)
+        decided = {a: bool(liq) for a, ok, liq in zip(
+            result.accounts, sure.tolist(), liquidatable.tolist(), strict=True) if ok}
+        below = {a for a, liq in decided.items() if liq}
+        todo = [a for a in priced if a not in decided]
+    below |= {a for a in todo if model.is_below(ledger, valuation, a, WAD)}
+    # A portfolio account in the totals by its whole maintenance state at the shocked
+    # prices (the margin interface's value and requirement, base currency), as
+    # /at-risk shows it: requirement as debt, value as collateral.
+    requirement = value = 0
+    for a in sorted(below):
+        state = model.margin(ledger, valuation, a, MarginKind.MAINTENANCE)
+        requirement += state.requirement
+        value += state.value
+    return below, requirement, value
+
+
+@dataclass(frozen=True)
+class PortfolioRead:
+    """The portfolio accounts as a what-if reads them, taken at one state.
+
+    Attributes
+    ----------
+    engine
+        The engine read: the live one, or an :meth:`Engine.copy
+        <marginengine.engine.Engine.copy>` of the portfolio accounts (then reading
+        it is safe in another thread while the live engine applies events).
+    priced
+        The watched portfolio accounts with every price and surface, sorted.
+    screenable
+        Those the float screen may decide (:meth:`PortfolioWatch.screenable`; empty
+        where the watch does not screen).
+    watched
+        How many portfolio accounts are watched.
+    """
+
+    engine: Engine
+    priced: tuple[str, ...]
+    screenable: frozenset[str]
+    watched: int
+
+    def screen(self) -> PortfolioScreen | None:
+        """A screen of :attr:`screenable` for shocked prices (its market is moved; the
+        watch's own is not), or ``None`` (nothing to screen)."""
+        if not self.screenable:
+            return None
+        return portfolio_screen(self.engine, self.screenable)
+
+    def below(self, outcome: ScenarioOutcome,
+              surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None,
+              screen: PortfolioScreen | None = None) -> tuple[set[str], int, int]:
+        """:func:`portfolio_below` of :attr:`priced` on :attr:`engine`."""
+        return portfolio_below(self.engine, self.priced, outcome, surfaces, screen)
+
+
+@dataclass(frozen=True)
+class HeatmapRead:
+    """A heatmap read at one state (:meth:`Service.heatmap_read`): the book's levels,
+    computed; the portfolio accounts' part, computed by :meth:`run`, which reads only
+    these fields (``seq``: the engine's event count at the read)."""
+
+    seq: int
+    asset: str
+    price: int
+    levels: tuple[tuple[Decimal, ScenarioOutcome], ...]
+    portfolio: PortfolioRead | None
+
+    def run(self) -> dict[str, Any]:
+        """The heatmap (:meth:`Service.heatmap`'s answer)."""
+        pr = self.portfolio
+        # One screen for every level: each level screened in one vector pass, the
+        # accounts near the line there read exactly.
+        screen = pr.screen() if pr is not None else None
+        levels = []
+        for d, o in self.levels:
+            accounts, debt, collateral, shortfall = o.accounts, o.debt, o.collateral, \
+                o.shortfall
+            part: dict[str, Any] = {}
+            if pr is not None:
+                below, requirement, value = pr.below(o, screen=screen)
+                accounts += len(below)
+                debt += requirement / PRICE_UNIT
+                collateral += value / PRICE_UNIT
+                shortfall += (requirement - value) / PRICE_UNIT
+                part = {"portfolio": {"accounts": len(below),
+                                      "requirement": round(requirement / PRICE_UNIT, 2),
+                                      "value": round(value / PRICE_UNIT, 2)}}
+            levels.append({"drop": float(d),
+                           "price": next(iter(o.prices.values()), self.price) / PRICE_UNIT,
+                           "accounts": accounts, "debt": round(debt, 2),
+                           "collateral": round(collateral, 2),
+                           "shortfall": round(shortfall, 2), **part})
+        return {"asset": self.asset, "price": self.price / PRICE_UNIT, "levels": levels}
+
+
+@dataclass(frozen=True)
+class WhatIfRead:
+    """A what-if read at one state (:meth:`Service.whatif_read`): the book's outcome,
+    computed; the portfolio accounts', computed by :meth:`run`, which reads only these
+    fields. ``liquidatable_now``: the portfolio accounts liquidatable at the read;
+    ``book_liquidatable``: whether ``account`` (a book account) is liquidatable under
+    the shocks (``None``: no account asked, or a portfolio account)."""
+
+    seq: int
+    outcome: ScenarioOutcome
+    surfaces: dict[tuple[str, int], tuple[int, int]] | None
+    portfolio: PortfolioRead | None
+    liquidatable_now: frozenset[str]
+    account: str | None
+    book_liquidatable: bool | None
+
+    def run(self) -> dict[str, Any]:
+        """The what-if (:meth:`Service.whatif`'s answer)."""
+        outcome, surfaces, pr = self.outcome, self.surfaces, self.portfolio
+        count = outcome.accounts
+        debt, collateral, shortfall = outcome.debt, outcome.collateral, outcome.shortfall
+        below_ids: set[str] = set()
+        pf_debt = pf_value = 0
+        if pr is not None:
+            below_ids, pf_debt, pf_value = pr.below(outcome, surfaces, pr.screen())
+            count += len(below_ids)
+            debt += pf_debt / PRICE_UNIT
+            collateral += pf_value / PRICE_UNIT
+            shortfall += (pf_debt - pf_value) / PRICE_UNIT
+        out: dict[str, Any] = {
+            "shocks": {a: str(f) for a, f in outcome.shocks.items()},
+            "prices": {a: p / PRICE_UNIT for a, p in outcome.prices.items()},
+            **({"vols": {f"{u}-{t}": {"vol_ppm": v, "skew_ppm": k}
+                         for (u, t), (v, k) in sorted(surfaces.items())}}
+               if surfaces else {}),
+            "liquidatable": count,
+            "debt": debt,
+            "collateral": collateral,
+            "shortfall": shortfall,
+        }
+        if pr is not None:
+            now = self.liquidatable_now
+            out["portfolio"] = {"accounts": pr.watched, "liquidatable": len(below_ids),
+                                "requirement": pf_debt / PRICE_UNIT,
+                                "value": pf_value / PRICE_UNIT,
+                                "new": sorted(below_ids - now),
+                                "recovered": sorted(now - below_ids)}
+        if self.account is not None:
+            liquidatable = (self.book_liquidatable if self.book_liquidatable is not None
+                            else self.account in below_ids)
+            out["account"] = {"account": self.account, "liquidatable": liquidatable}
+        return out
+
+
 @dataclass
 class Counters:
     """Running totals for /metrics."""
@@ -993,7 +1165,21 @@ class Service:
         series at its surface's vol there, or on ``surfaces``, ``(underlying, expiry) ->
         (vol_ppm, skew_ppm)``, where given); they are counted in ``liquidatable`` and
         listed in ``portfolio``. ``debt``, ``collateral`` and ``shortfall`` are the
-        lending and perp book's."""
+        lending and perp book's.
+
+        Computed here, on the live state: :meth:`whatif_read` then ``run()`` elsewhere
+        (another thread) gives the same figures."""
+        return self.whatif_read(shocks, account_id, surfaces, copy=False).run()
+
+    def whatif_read(self, shocks: Mapping[str, object], account_id: str | None = None,
+                    surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None,
+                    copy: bool = True) -> WhatIfRead:
+        """:meth:`whatif` in two steps: the read of the state, here (the book's vectorized
+        what-if, its band confirmed exactly; the portfolio accounts' state taken), then
+        ``run()`` (the portfolio accounts' exact reads), which reads nothing of this
+        service and so may run in a worker thread while events are applied
+        (``copy``: the portfolio accounts are read from :meth:`Engine.copy
+        <marginengine.engine.Engine.copy>`, else from the live engine)."""
         portfolio = self.portfolios.figures
         keep = account_id is not None or bool(portfolio)
         # Accounts holding options and lending are margined as one (the portfolio
@@ -1001,95 +1187,26 @@ class Service:
         # and totals, so each account counts once.
         mixed = self._portfolio_rows() if portfolio else None
         outcome = evaluate(self.book, [dict(shocks)], keep_rows=keep, exclude=mixed)[0]
-        count = outcome.accounts
-        debt, collateral, shortfall = outcome.debt, outcome.collateral, outcome.shortfall
-        below_ids: set[str] = set()
-        pf_debt = pf_value = 0
-        if portfolio:
-            below_ids, pf_debt, pf_value = self._portfolio_below(outcome, surfaces,
-                                                                  self._shock_screen())
-            count += len(below_ids)
-            debt += pf_debt / PRICE_UNIT
-            collateral += pf_value / PRICE_UNIT
-            shortfall += (pf_debt - pf_value) / PRICE_UNIT
-        out: dict[str, Any] = {
-            "shocks": {a: str(f) for a, f in outcome.shocks.items()},
-            "prices": {a: p / PRICE_UNIT for a, p in outcome.prices.items()},
-            **({"vols": {f"{u}-{t}": {"vol_ppm": v, "skew_ppm": k}
-                         for (u, t), (v, k) in sorted(surfaces.items())}}
-               if surfaces else {}),
-            "liquidatable": count,
-            "debt": debt,
-            "collateral": collateral,
-            "shortfall": shortfall,
-        }
-        if portfolio:
-            now = self.portfolios.liquidatable
-            out["portfolio"] = {"accounts": len(portfolio), "liquidatable": len(below_ids),
-                                "requirement": pf_debt / PRICE_UNIT,
-                                "value": pf_value / PRICE_UNIT,
-                                "new": sorted(below_ids - now),
-                                "recovered": sorted(now - below_ids)}
-        if account_id is not None:
-            if account_id in portfolio:
-                liquidatable = account_id in below_ids
-            else:
-                row = self.book.accounts.row(account_id)
-                liquidatable = row is not None and bool(np.isin(row, outcome.rows))
-            out["account"] = {"account": account_id, "liquidatable": liquidatable}
-        return out
+        book_liquidatable = None
+        if account_id is not None and account_id not in portfolio:
+            row = self.book.accounts.row(account_id)
+            book_liquidatable = row is not None and bool(np.isin(row, outcome.rows))
+        return WhatIfRead(self.engine.seq, outcome,
+                          dict(surfaces) if surfaces else None,
+                          self._portfolio_read(copy), frozenset(self.portfolios.liquidatable),
+                          account_id, book_liquidatable)
 
-    def _portfolio_below(self, outcome: ScenarioOutcome,
-                         surfaces: Mapping[tuple[str, int], tuple[int, int]] | None = None,
-                         screen: PortfolioScreen | None = None
-                         ) -> tuple[set[str], int, int]:
-        """The portfolio accounts liquidatable under ``outcome``'s shocked prices (and
-        ``surfaces``), with their maintenance requirement and value there (base
-        currency, 8 decimals, summed), by the engine's rule (``scan.confirm_below``'s:
-        the margin interface's ``is_below``, options revalued at the shocked spot of
-        their underlying). With ``screen`` (:meth:`_shock_screen`), the accounts it
-        covers are screened at those prices first, as the watch screens a tick
-        (:func:`screen_decisions`), and read exactly only where its error bound leaves
-        doubt; the totals are the exact figures of the accounts liquidatable."""
-        priced = sorted(a for a, f in self.portfolios.figures.items() if f.unpriced is None)
-        table = {**self.engine.prices, **outcome.prices}
-        marks = ({**self.engine.margin_prices(), **outcome.marks} if outcome.marks
-                 else None)
-        # One valuation whose portfolio evaluation is memoized, so each account's grid is
-        # evaluated once here (is_below reads value and requirement; the totals below
-        # read them again): the exact-read bound of benchmarks/heatmap.py.
-        valuation = memoized(self.engine.valuation(table, marks, surfaces))
-        model, ledger = self.engine.margin_model, self.engine.ledger
-        below: set[str] = set()
-        todo = priced
-        if screen is not None:
-            result = screen.screen(prices=table, surfaces=surfaces)
-            sure, _, _, _, liquidatable = screen_decisions(result)
-            decided = {a: bool(liq) for a, ok, liq in zip(
-                result.accounts, sure.tolist(), liquidatable.tolist(), strict=True) if ok}
-            below = {a for a, liq in decided.items() if liq}
-            todo = [a for a in priced if a not in decided]
-        below |= {a for a in todo if model.is_below(ledger, valuation, a, WAD)}
-        # A portfolio account in the totals by its whole maintenance state at the shocked
-        # prices (the margin interface's value and requirement, base currency), as
-        # /at-risk shows it: requirement as debt, value as collateral.
-        requirement = value = 0
-        for a in sorted(below):
-            state = model.margin(ledger, valuation, a, MarginKind.MAINTENANCE)
-            requirement += state.requirement
-            value += state.value
-        return below, requirement, value
-
-    def _shock_screen(self) -> PortfolioScreen | None:
-        """A screen of the portfolio accounts it can decide (the watch's rule for them:
-        options on one priced underlying, every held expiry's surface, nothing beside),
-        built for what-if shocks (its market is moved; the watch's own is not), or
-        ``None`` where the watch does not screen."""
+    def _portfolio_read(self, copy: bool) -> PortfolioRead | None:
+        """The portfolio accounts' part of a what-if, read now (``None``: none watched)."""
         watch = self.portfolios
-        if not watch.screening:
+        figures = watch.figures
+        if not figures:
             return None
-        candidates = watch.screenable(set(watch.figures))
-        return portfolio_screen(self.engine, candidates) if candidates else None
+        candidates = watch.screenable(set(figures)) if watch.screening else set()
+        engine = self.engine.copy(figures) if copy else self.engine
+        return PortfolioRead(engine, tuple(sorted(a for a, f in figures.items()
+                                                  if f.unpriced is None)),
+                             frozenset(candidates), len(figures))
 
     def at_risk(self, limit: int = 20) -> list[dict[str, Any]]:
         """The ``limit`` accounts with the lowest health (float screen), lowest first."""
@@ -1145,7 +1262,21 @@ class Service:
         ``accounts``, their maintenance requirement in ``debt``, their maintenance value
         in ``collateral`` and the difference in ``shortfall``; ``portfolio`` gives their
         part alone. An account holding options and lending is counted once, by its whole
-        margin (the book's lending-only screen of it is left out)."""
+        margin (the book's lending-only screen of it is left out).
+
+        Computed here, on the live state: :meth:`heatmap_read` then ``run()`` elsewhere
+        (another thread) gives the same figures."""
+        return self.heatmap_read(asset, steps, max_drop, copy=False).run()
+
+    def heatmap_read(self, asset: str, steps: int = 10, max_drop: Decimal = Decimal("0.5"),
+                     copy: bool = True) -> HeatmapRead:
+        """:meth:`heatmap` in two steps: the read of the state, here (the book's what-if
+        at every level, vectorized, its band confirmed exactly; the portfolio accounts'
+        state taken: an :meth:`Engine.copy <marginengine.engine.Engine.copy>` of
+        them with ``copy``, else the live engine), then ``run()``: the portfolio
+        accounts' screen and exact reads at every level, the cost of a heatmap over an
+        options book, over what was read only (so a worker thread may run it while
+        events are applied: ``GET /heatmap``)."""
         drops = [max_drop * i / steps for i in range(steps + 1)]
         drops = [min(d, Decimal("0.999")) for d in drops]
         portfolio = bool(self.portfolios.figures)
@@ -1154,30 +1285,9 @@ class Service:
                              exclude=self._portfolio_rows())
         else:
             curve = shock_curve(self.book, asset, drops)
-        price = self.engine.prices.get(asset, 0)
-        # One screen for every level: each level screened in one vector pass, the
-        # accounts near the line there read exactly.
-        screen = self._shock_screen() if portfolio else None
-        levels = []
-        for d, o in zip(drops, curve, strict=True):
-            accounts, debt, collateral, shortfall = o.accounts, o.debt, o.collateral, \
-                o.shortfall
-            part: dict[str, Any] = {}
-            if portfolio:
-                below, requirement, value = self._portfolio_below(o, screen=screen)
-                accounts += len(below)
-                debt += requirement / PRICE_UNIT
-                collateral += value / PRICE_UNIT
-                shortfall += (requirement - value) / PRICE_UNIT
-                part = {"portfolio": {"accounts": len(below),
-                                      "requirement": round(requirement / PRICE_UNIT, 2),
-                                      "value": round(value / PRICE_UNIT, 2)}}
-            levels.append({"drop": float(d),
-                           "price": next(iter(o.prices.values()), price) / PRICE_UNIT,
-                           "accounts": accounts, "debt": round(debt, 2),
-                           "collateral": round(collateral, 2),
-                           "shortfall": round(shortfall, 2), **part})
-        return {"asset": asset, "price": price / PRICE_UNIT, "levels": levels}
+        return HeatmapRead(self.engine.seq, asset, self.engine.prices.get(asset, 0),
+                           tuple(zip(drops, curve, strict=True)),
+                           self._portfolio_read(copy) if portfolio else None)
 
     def summary(self) -> dict[str, Any]:
         """Protocol totals: per asset supplied and borrowed (smallest units), bad debt and

@@ -54,6 +54,9 @@ class Metrics:
         self.pending = Gauge("marginengine_log_pending_events",
                              "Events applied but not yet committed to the log (log lag)",
                              registry=r)
+        self.heatmaps = Counter("marginengine_heatmaps",
+                                "Heatmaps answered: computed, or reused at the same state",
+                                ["source"], registry=r)
         self.dropped = Gauge("marginengine_push_dropped",
                              "Alerts dropped for slow push clients", registry=r)
 

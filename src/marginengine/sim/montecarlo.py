@@ -14,6 +14,7 @@ on (for a tail estimate, the runs in its tail); an estimate whose tail holds few
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import heapq
 import importlib
@@ -484,31 +485,76 @@ def frozen_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
-def iterate_dask(data: dict[str, Any], seed: int, runs: int, workers: int,
-                 scheduler: str | None) -> Iterator[dict[str, Any]]:
-    """Rows in run order from a Dask cluster (a LocalCluster when no address is given)."""
+#: Seconds a LocalCluster's worker process is given to exit once asked to stop, before its
+#: nanny kills it. distributed gives it 4 (0.8 x ``Nanny.close``'s 5 s default): a worker
+#: process exits in about 1 s on an idle machine (the interpreter's teardown of numpy,
+#: pyarrow and the engine), beyond 4 s on a loaded one (2 cores, load 9), and was then
+#: killed with ``distributed.nanny - WARNING - Worker process still alive after 4.0
+#: seconds, killing`` on stderr after every Monte Carlo.
+DASK_EXIT_TIMEOUT = 60.0
+
+
+@contextmanager
+def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
+    """A ``dask.distributed.Client``: on ``scheduler``, or on a ``LocalCluster`` of
+    ``workers`` processes (one thread each) started here and shut down at the end.
+
+    Shutdown, in the order distributed documents: the client closes; then every worker
+    is asked to stop and given :data:`DASK_EXIT_TIMEOUT` to exit (each nanny closed with
+    that timeout, all at once), so it exits by itself, however loaded the machine,
+    instead of being killed after distributed's 4 s; then the cluster (the scheduler)
+    closes. The scheduler's HTTP server (health and metrics; the dashboard is off)
+    listens on a free loopback port, not on 8787, which another cluster may hold
+    (distributed then warns ``Port 8787 is already in use``).
+
+    Raises
+    ------
+    ConfigError
+        The dask extra is not installed.
+    """
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
         raise ConfigError(["--backend dask needs the dask extra: "
                            "pip install 'marginengine[dask]'"]) from None
-    cluster: Any = None
     if scheduler:
         client: Any = Client(scheduler)  # type: ignore[no-untyped-call]
-    else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1,  # type: ignore[no-untyped-call]
-                               processes=True, dashboard_address=None)
-        client = Client(cluster)  # type: ignore[no-untyped-call]
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    cluster: Any = LocalCluster(  # type: ignore[no-untyped-call]
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
     try:
+        client = Client(cluster)  # type: ignore[no-untyped-call]
+        try:
+            yield client
+        finally:
+            client.close()
+            nannies = list(cluster.workers.values())
+
+            async def stop_workers() -> None:
+                await asyncio.gather(*(n.close(timeout=DASK_EXIT_TIMEOUT,
+                                               reason="marginengine: runs done")
+                                       for n in nannies))
+
+            cluster.sync(stop_workers)
+    finally:
+        cluster.close()
+
+
+def iterate_dask(data: dict[str, Any], seed: int, runs: int, workers: int,
+                 scheduler: str | None) -> Iterator[dict[str, Any]]:
+    """Rows in run order from a Dask cluster (a LocalCluster when no address is given:
+    :func:`dask_client`)."""
+    with dask_client(workers, scheduler) as client:
         batch = max(1, workers * 8)
         tasks = _tasks(data, seed, runs)
         for start in range(0, runs, batch):
             futures = client.map(run_one, tasks[start:start + batch], pure=False)
             yield from client.gather(futures)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def tail_count(n: int, percentile: int) -> int:
