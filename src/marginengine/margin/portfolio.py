@@ -701,7 +701,8 @@ def expiry_of(clearing: OptionClearing, underlying: str, expiry: int, now: int,
     ``forward_fixed`` the price, no time left), so its unsettled series are valued at what
     they will settle for, whatever the spot and its shocks. An expiry passed
     (``ledger.options.expired``) with nothing of it settled yet is fixed likewise at
-    ``spot`` (default ``forward``), the price ``SettleOption`` would settle it at now.
+    ``spot`` (default ``forward``), the price ``SettleOption`` would settle it at now
+    (the oracle's, or under TWAP settlement the expiry's TWAP where it has one).
     The one reading of the
     clearing's settlement prices: :func:`portfolio_of` builds every expiry of an account
     with it, and the float screens (``scan/portfolio_screen.py``,
@@ -722,7 +723,9 @@ def expiry_of(clearing: OptionClearing, underlying: str, expiry: int, now: int,
     Expiry(sec_to_expiry=0.0, forward=0.0, forward_fixed=2300.0, rate=0.0, confidence=1.0)
     """
     settled = clearing.expiry_price(underlying, expiry)
-    if settled:
+    if settled is not None:
+        # A settled price of 0 is a settlement (Derive: getSettlementPrice's ``settled``
+        # is its timestamp test alone; a put pays its strike at 0), not "unsettled".
         return Expiry(0.0, 0.0, settled / PRICE_UNIT, rate, confidence)
     if expired(expiry, now):
         # Expired, no series of it settled yet: SettleOption would settle it at the
@@ -736,7 +739,8 @@ def expiry_of(clearing: OptionClearing, underlying: str, expiry: int, now: int,
 def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: float,
                  now: int, forwards: Mapping[int, float], vol: Callable[[OptionSeries], float],
                  rates: Mapping[int, float] | None = None, perp_position: float = 0.0,
-                 confidence: float = 1.0) -> Portfolio:
+                 confidence: float = 1.0,
+                 fixings: Mapping[int, float] | None = None) -> Portfolio:
     """The :class:`Portfolio` of ``account``'s ``underlying`` options in ``clearing``,
     valued at the given market (forwards and rates per expiry timestamp, a vol per series):
     sizes in options (``size / size_unit``), strikes in quote currency, cash in quote
@@ -752,7 +756,9 @@ def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: 
     scenario's spot or vol shock moves (Derive: OptionAsset.calcSettlementValue once
     ``block.timestamp >= expiry``; LyraForwardFeed._getSettlementPricePortions gives the
     whole settlement price as the fixed portion, variable 0, and PMRM_2
-    ._initialiseExpiries sets secToExpiry 0).
+    ._initialiseExpiries sets secToExpiry 0). ``fixings`` gives, per expiry, the price
+    such an expiry would settle at instead of ``spot`` (under TWAP settlement, its
+    30-minute TWAP: ``StateReads.settlement_price_now``).
 
     Raises
     ------
@@ -766,8 +772,10 @@ def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: 
         if t not in forwards:
             raise FieldError("forwards", f"no forward for expiry {t}")
     rates = rates or {}
+    fixings = fixings or {}
     expiries = tuple(expiry_of(clearing, underlying, t, now, forwards[t],
-                               float(rates.get(t, 0.0)), confidence, spot=float(spot))
+                               float(rates.get(t, 0.0)), confidence,
+                               spot=float(fixings.get(t, spot)))
                      for t in expiry_times)
     options = tuple(OptionPosition(expiry_times.index(s.expiry), s.strike / PRICE_UNIT,
                                    s.is_call, n / clearing.size_unit, float(vol(s)))
