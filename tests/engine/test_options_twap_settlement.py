@@ -45,7 +45,8 @@ def traded(start: int = 0, **options: Any) -> Engine:
     """alice long, bob short one 2,000 call of T, traded at ``start`` (WETH 2,000)."""
     e = Engine(protocol(**options))
     events: list[Event] = [
-        *([AdvanceTime(start)] if start else []), SetPrice("USDC", P), SetPrice("WETH", 2_000 * P), SetVolSurface("WETH", T, 600_000),
+        *([AdvanceTime(start)] if start else []), SetPrice("USDC", P),
+        SetPrice("WETH", 2_000 * P), SetVolSurface("WETH", T, 600_000),
         DepositOptionCash("alice", 1_000 * USDC), DepositOptionCash("bob", 3_000 * USDC),
         TradeOption("alice", "bob", size=SIZE, premium=100 * USDC, **CALL)]  # type: ignore[arg-type]
     for ev in events:
@@ -103,7 +104,7 @@ def test_settle_when_settled_late_then_its_window_is_kept_and_used():
     assert out.accepted and out.details["price"] == 2_200 * P
     # Settled: its window is no longer kept.
     run(e, AdvanceTime(3_600), SetPrice("WETH", 1_500 * P))
-    assert [t for t, _ in e.state.settlement_spots["WETH"]][0] > T
+    assert e.state.settlement_spots["WETH"][0][0] > T
 
 
 def test_margin_when_expired_unsettled_then_valued_at_its_twap():

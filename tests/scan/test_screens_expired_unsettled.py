@@ -15,7 +15,6 @@ import pytest
 
 from marginengine.config import protocol_from_dict
 from marginengine.engine import (
-    AdvanceTime,
     DepositOptionCash,
     Engine,
     Event,
