@@ -1,6 +1,7 @@
-"""Derive's own test vectors for settlement and the Standard Risk Manager, not covered by
-the other Derive test files (tests/margin/test_derive_srm.py, test_derive_pmrm1.py,
-test_portfolio_derive_cases.py): each asserts our exact integer against theirs.
+"""Derive's own test vectors for settlement, PMRM, PMRM_2 and the Standard Risk Manager,
+not covered by the other Derive test files (tests/margin/test_derive_srm.py,
+test_derive_pmrm1.py, test_portfolio_derive_cases.py): each asserts our exact integer
+against theirs (the PMRM models, floats, in Derive's whole dollars).
 
 Source: derivexyz/v2-core at commit 7736900d395703c4f675376caa4c315402943831:
 
@@ -11,6 +12,8 @@ Source: derivexyz/v2-core at commit 7736900d395703c4f675376caa4c315402943831:
 - ``test/assets/optionAsset/unit-tests/Settlements.t.sol`` (``calcSettlementValue``:
   strike 1,000, balance 1e18; :meth:`marginengine.ledger.options.OptionClearing.settle`
   with an 18-decimal quote, prices in our 8 decimals).
+- ``test/risk-managers/unit-tests/PMRM/TestPMRM_PerpFeed.t.sol`` and
+  ``PMRM_2/TestPMRM_2_PerpFeed.t.sol`` (a perp's price move through PMRM v1 and PMRM_2).
 - ``test/risk-managers/unit-tests/StandardManager/test-cases.json`` with
   ``TestStandardManager_Cases.t.sol`` (``testCase2``, ``7``, ``22``, ``23``, ``26``,
   ``27``: the scenarios whose IM and MM Derive's file gives as exact integers; the rest
@@ -29,9 +32,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from marginengine.config.portfolio import PortfolioMarginConfig
 from marginengine.errors import FieldError
 from marginengine.fixedpoint import PRICE_UNIT, WAD
 from marginengine.ledger.options import OptionClearing, OptionSeries
+from marginengine.margin.derive_pmrm1 import Pmrm1Params, derive_test_scenarios, evaluate_pmrm1
 from marginengine.margin.derive_srm import (
     BaseMarginParams,
     DepegParams,
@@ -43,6 +48,7 @@ from marginengine.margin.derive_srm import (
     SrmPortfolio,
     srm_margin,
 )
+from marginengine.margin.portfolio import Portfolio, evaluate
 from marginengine.oracle.settlement_feed import (
     SETTLEMENT_TWAP_DURATION,
     settlement_price,
@@ -195,3 +201,59 @@ def test_srm_test_cases_json_im_and_mm_exact(case: Any) -> None:
     assert srm_margin(book, SRM, initial=True).margin == im
     if mm is not None:
         assert srm_margin(book, SRM, initial=False).margin == mm
+
+
+# --- PMRM and PMRM_2: test_perpFeedAffectsPMRM / test_perpFeedAffectsPMRM_2 -----------
+# test/risk-managers/unit-tests/PMRM/TestPMRM_PerpFeed.t.sol and PMRM_2/
+# TestPMRM_2_PerpFeed.t.sol, scenario ``SinglePerp`` of each folder's testScenarios.json
+# (spot and perp 1,500, stable 0.9): alice short 1 perp with 10,000 of cash; the perp
+# falls to 1,400 and her unrealised P&L is +100. Her MM rises by the 100 and by the spot
+# shock on a perp price 100 lower: 15% x 100 = 15 (v1: mmPre - mmPost == -115e18), times
+# the MM factor 0.8 under PMRM_2 (== -112e18). Parameters: test/config-test.sol
+# getPMRMParams with getDefaultScenarios, getPMRM_2Params with get_2_1DefaultScenarios.
+# Our PMRM models are floats (they screen; requirement_units fixes them): the difference
+# is compared in whole dollars and to 1e-9.
+
+PMRM1_TEST = Pmrm1Params(
+    scenarios=derive_test_scenarios(),
+    vol_range_up=0.45, vol_range_down=0.3, short_term_power=0.3, long_term_power=0.13,
+    dte_floor_days=1.0, im_factor=1.3, base_static_discount=0.95, rate_mult_scale=4.0,
+    rate_add_scale=0.05, peg_loss_threshold=0.98, peg_loss_factor=2.0, conf_threshold=0.6,
+    conf_margin=0.5, base_percent=0.02, perp_percent=0.02, option_percent=0.01,
+    basis_spot_up=1.05, basis_spot_down=0.95, basis_add_factor=0.25, basis_mult_factor=0.01)
+
+PMRM2_TEST = PortfolioMarginConfig.model_validate({
+    "scenarios": [{"spot_shock": s, "vol_shock": v}
+                  for s in (1.15, 1.1, 1.05, 1.0, 0.95, 0.9, 0.85)
+                  for v in ("up", "none", "down")],
+    "vol_shock": {"vol_range_up": 0.45, "vol_range_down": 0.3, "short_term_power": 0.3,
+                  "long_term_power": 0.13, "dte_floor_days": 1.0, "min_vol_up": 0.4},
+    "skew": {"linear_base_cap": 0.15, "abs_base_cap": 0.2, "linear_c_base": 0.1,
+             "abs_c_base": 0.1, "min_k_star": 0.01, "width_scale": 4.0,
+             "vol_param_static": 1.0, "vol_param_scale": -0.2},
+    "static_discount": {"long_base": 0.95, "long_rate_mult": 4.0, "long_rate_add": 0.05,
+                        "short_base": 0.95, "short_rate_mult": 4.0, "short_rate_add": 0.05},
+    "basis": {"spot_up": 1.05, "spot_down": 0.95, "add_factor": 0.25, "mult_factor": 0.01},
+    "contingencies": {"mm_perp": 0.01, "im_perp": 0.01, "mm_option": 0.01, "im_option": 0.01,
+                      "conf_threshold": 0.6, "conf_margin": 0.5, "peg_loss_threshold": 0.98,
+                      "peg_loss_factor": 2.0},
+    "im_factor": 1.0, "mm_factor": 0.8})
+
+
+def short_perp(perp_price: float, pnl: float) -> Portfolio:
+    return Portfolio(spot=1500.0, perp_position=-1.0, perp_price=perp_price, perp_value=pnl,
+                     cash=10_000.0, stable_price=0.9)
+
+
+@pytest.mark.parametrize(("name", "maintenance", "rise"), [
+    ("test_perpFeedAffectsPMRM",
+     lambda p: evaluate_pmrm1(p, PMRM1_TEST).maintenance, 115),
+    ("test_perpFeedAffectsPMRM_2",
+     lambda p: evaluate(p, PMRM2_TEST).maintenance, 112),
+])
+def test_pmrm_perp_feed_mm_rises_by_pnl_and_smaller_shock(name: str, maintenance: Any,
+                                                          rise: int) -> None:
+    before = maintenance(short_perp(1500.0, 0.0))
+    after = maintenance(short_perp(1400.0, 100.0))
+    assert round(after - before) == rise
+    assert after - before == pytest.approx(rise, abs=1e-9)
