@@ -27,8 +27,10 @@ from marginengine.engine import (
 )
 from marginengine.errors import ConfigError
 from marginengine.ledger.options import OptionSeries
+from marginengine.margin.base import MarginKind
 from marginengine.margin.portfolio import expiry_of
 from marginengine.oracle.settlement_feed import SETTLEMENT_TWAP_DURATION as W
+from marginengine.scan.portfolio_screens import portfolio_screen
 from tests.conftest import SIMPLE_MARKETS
 
 P, USDC, SIZE = 10**8, 10**6, 10**18
@@ -160,3 +162,31 @@ def test_expiry_of_when_settled_at_zero_then_fixed_at_zero_not_live():
     put = OptionSeries("WETH", 2 * T, 2_000 * P, False)
     c.trade("alice", "bob", put, SIZE, 0, T)
     assert c.settle(put, 0, 2 * T) == {"alice": 2_000 * USDC, "bob": -2_000 * USDC}
+
+
+def test_margin_when_inside_window_then_forward_split_fixed_and_variable_as_derive():
+    # Derive's getForwardPricePortions 10 minutes before the expiry: 2,000 for the first
+    # 10 minutes of the window, 2,450 since: fixed (2,000 x 600 + 2,450 x 600) / 1,800 =
+    # 1,483.33333333 (rounded down to the price unit), variable 2,450 x 600 / 1,800 =
+    # 816.66666666; the spot shocks move only the variable part.
+    e = traded()
+    run(e, AdvanceTime(T - W + 600), SetPrice("WETH", 2_450 * P), AdvanceTime(600))
+    assert e.forward_portions_now("WETH", T, 2_450 * P) == (148_333_333_333 / P,
+                                                            81_666_666_666 / P)
+    portfolio = e.option_portfolio("bob")
+    assert portfolio is not None
+    (x,) = portfolio.expiries
+    assert (x.sec_to_expiry, x.forward, x.forward_fixed) == (600.0, 816.66666666,
+                                                             1483.33333333)
+    # The screen reads the same split: its figures bound the exact ones.
+    result = portfolio_screen(e, ["alice", "bob"]).screen()
+    valuation = e.valuation()
+    for i, account in enumerate(result.accounts):
+        exact = e.margin_model.margin(e.ledger, valuation, account, MarginKind.MAINTENANCE)
+        assert abs(result.value[i] - exact.value) <= result.error[i]
+        assert abs(result.requirement[i] - exact.requirement) <= result.error[i]
+    # Before the window, or under the spot rule, the forward is all variable.
+    assert traded().forward_portions_now("WETH", T, 2_000 * P) is None
+    spot = traded(settlement="spot")
+    run(spot, AdvanceTime(T - 600))
+    assert spot.forward_portions_now("WETH", T, 2_000 * P) is None

@@ -51,6 +51,7 @@ from marginengine.margin.derive_srm import (
 from marginengine.margin.portfolio import Portfolio, evaluate
 from marginengine.oracle.settlement_feed import (
     SETTLEMENT_TWAP_DURATION,
+    forward_portions,
     settlement_price,
     spot_aggregate,
     twap_settlement_price,
@@ -84,23 +85,27 @@ def test_feed_testCannotSetInvalidSettlementData_refused():
         twap_settlement_price(SPOT_1050 * (EXPIRY - SETTLEMENT_TWAP_DURATION), 0)
 
 
-def test_feed_testSplitForwardFeed_fixed_portion_and_unsettled_before_expiry():
-    # Ten minutes before the expiry: the aggregate difference over the 20 minutes of the
-    # window gone, divided by the whole window as getSettlementPrice divides it, is the
-    # fixed portion 1050e18 x 2 / 3; and the expiry is not settled then.
-    start = SPOT_1050 * (EXPIRY - SETTLEMENT_TWAP_DURATION)
-    now = EXPIRY - 10 * 60
-    assert twap_settlement_price(start, SPOT_1050 * now) == 1050 * WAD * 2 // 3
+def test_feed_testSplitForwardFeed_portions_and_unsettled_before_expiry():
+    # Ten minutes before the expiry, 1,050 over the 20 minutes of the window gone and a
+    # forward of 1,000 (spot 990 + 10): getForwardPricePortions == (1050e18 x 2 / 3,
+    # 1000e18 / 3); getSettlementPrice == (false, _).
     points = ((0, SPOT_1050),)
-    assert (spot_aggregate(points, now) - spot_aggregate(points, EXPIRY - SETTLEMENT_TWAP_DURATION)
-            ) // SETTLEMENT_TWAP_DURATION == 1050 * WAD * 2 // 3
+    now = EXPIRY - 10 * 60
+    assert forward_portions(points, EXPIRY, now, 1000 * WAD) == (
+        1050 * WAD * 2 // 3, 1000 * WAD // 3)
     assert settlement_price(points, EXPIRY, now) is None
+    # Before the window the whole forward is variable (testCanPassInDataAndUpdateFwdFeed:
+    # getForwardPrice == 1000e18).
+    assert forward_portions(points, EXPIRY, EXPIRY - 365 * DAY, 1000 * WAD) == (
+        0, 1000 * WAD)
 
 
 def test_feed_testCanGetFixedSettlementPriceAfterExpiry_50_minutes_later():
-    # 50 minutes after the expiry the whole settlement price is fixed at 1050e18: spots
-    # observed after the expiry do not enter it.
+    # 50 minutes after the expiry the whole settlement price is fixed: (1050e18, 0);
+    # spots observed after the expiry do not enter it.
     points = ((0, SPOT_1050), (EXPIRY + 60, 5 * SPOT_1050))
+    assert forward_portions(points, EXPIRY, EXPIRY + 50 * 60, 1000 * WAD) == (
+        1050 * WAD, 0)
     assert settlement_price(points, EXPIRY, EXPIRY + 50 * 60) == 1050 * WAD
 
 

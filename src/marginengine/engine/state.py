@@ -65,7 +65,9 @@ from marginengine.margin.weighted import WeightedMarginModel
 from marginengine.oracle import MarketOracle, PriceTable
 from marginengine.oracle.conditions import MarketConditions
 from marginengine.oracle.settlement_feed import (
+    SETTLEMENT_TWAP_DURATION,
     SpotPoints,
+    forward_portions,
     observe_spot,
     retained_spots,
     settlement_price,
@@ -720,8 +722,12 @@ class StateReads:
                     price = self.settlement_price_now(underlying, t)
                     if price is not None:
                         fixings[t] = price / PRICE_UNIT
+        spot_int = (self.prices if prices is None else prices)[underlying]
+        portions = {t: p for t in expiries
+                    if (p := self.forward_portions_now(underlying, t, spot_int)) is not None}
         return portfolio_of(clearing, account_id, underlying, spot, self.ledger.time,
-                            dict.fromkeys(expiries, spot), vol, fixings=fixings)
+                            dict.fromkeys(expiries, spot), vol, fixings=fixings,
+                            portions=portions)
 
     def option_what_if(self, account_id: str, series: OptionSeries, size: int,
                        premium: int) -> WhatIf:
@@ -753,7 +759,11 @@ class StateReads:
             index = times.index(series.expiry)
         else:
             index = len(times)
-            new = (Expiry(float(max(series.expiry - self.ledger.time, 0)), spot),)
+            split = self.forward_portions_now(series.underlying, series.expiry,
+                                              self.prices[series.underlying])
+            new = (Expiry(float(max(series.expiry - self.ledger.time, 0)), spot)
+                   if split is None else
+                   Expiry(float(series.expiry - self.ledger.time), split[1], split[0]),)
         vol = self.option_vol(series, spot)
         if vol is None:
             raise FieldError("order", f"no vol surface for {series.symbol}")
@@ -790,6 +800,24 @@ class StateReads:
         if oracle is None or oracle.refusal(now, True) is not None:
             return None
         return self.prices[underlying]
+
+    def forward_portions_now(self, underlying: str, expiry: int,
+                             spot: int) -> tuple[float, float] | None:
+        """A live expiry's forward inside its settlement window under TWAP settlement,
+        ``(fixed, variable)`` in quote currency (Derive's ``getForwardPricePortions``:
+        :func:`~marginengine.oracle.settlement_feed.forward_portions` over the spots
+        observed, the forward the spot ``spot``); ``None`` (the forward all variable)
+        otherwise: another rule, before the window, at or after the expiry, or without a
+        spot at or before the window's start."""
+        now = self.ledger.time
+        if (not self.twap_settlement() or expired(expiry, now)
+                or expiry - now >= SETTLEMENT_TWAP_DURATION):
+            return None
+        split = forward_portions(self.state.settlement_spots.get(underlying, ()), expiry,
+                                 now, spot)
+        if split is None:
+            return None
+        return split[0] / PRICE_UNIT, split[1] / PRICE_UNIT
 
     def settleable_series(self, account_id: str) -> list[OptionSeries]:
         """The series ``account_id`` holds that a ``SettleOption`` would settle now, sorted:

@@ -693,7 +693,8 @@ def validate_trade(account: str, result: WhatIf, quote_unit: int) -> Refusal | N
 
 def expiry_of(clearing: OptionClearing, underlying: str, expiry: int, now: int,
               forward: float, rate: float = 0.0, confidence: float = 1.0,
-              spot: float | None = None) -> Expiry:
+              spot: float | None = None,
+              portions: tuple[float, float] | None = None) -> Expiry:
     """The :class:`Expiry` of ``underlying``'s ``expiry`` at ``now`` as the portfolio rules
     value it: ``max(expiry - now, 0)`` seconds to go and ``forward`` all variable (moved
     by the spot shocks) until a series of it settles; from then its whole forward is
@@ -703,6 +704,10 @@ def expiry_of(clearing: OptionClearing, underlying: str, expiry: int, now: int,
     (``ledger.options.expired``) with nothing of it settled yet is fixed likewise at
     ``spot`` (default ``forward``), the price ``SettleOption`` would settle it at now
     (the oracle's, or under TWAP settlement the expiry's TWAP where it has one).
+    A live expiry inside its settlement window under TWAP settlement takes ``portions``,
+    ``(fixed, variable)`` (Derive's ``LyraForwardFeed.getForwardPricePortions``: the
+    spots' average so far, which no shock moves, and the forward's share of the time
+    left: ``StateReads.forward_portions_now``), instead of ``forward`` all variable.
     The one reading of the
     clearing's settlement prices: :func:`portfolio_of` builds every expiry of an account
     with it, and the float screens (``scan/portfolio_screen.py``,
@@ -733,6 +738,10 @@ def expiry_of(clearing: OptionClearing, underlying: str, expiry: int, now: int,
         # every spot and vol shock (Derive's LyraForwardFeed returns the whole
         # settlement price as forwardFixedPortion, variable 0, once expired).
         return Expiry(0.0, 0.0, float(forward if spot is None else spot), rate, confidence)
+    if portions is not None:
+        fixed, variable = portions
+        return Expiry(float(max(expiry - now, 0)), float(variable), float(fixed), rate,
+                      confidence)
     return Expiry(float(max(expiry - now, 0)), float(forward), 0.0, rate, confidence)
 
 
@@ -740,7 +749,8 @@ def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: 
                  now: int, forwards: Mapping[int, float], vol: Callable[[OptionSeries], float],
                  rates: Mapping[int, float] | None = None, perp_position: float = 0.0,
                  confidence: float = 1.0,
-                 fixings: Mapping[int, float] | None = None) -> Portfolio:
+                 fixings: Mapping[int, float] | None = None,
+                 portions: Mapping[int, tuple[float, float]] | None = None) -> Portfolio:
     """The :class:`Portfolio` of ``account``'s ``underlying`` options in ``clearing``,
     valued at the given market (forwards and rates per expiry timestamp, a vol per series):
     sizes in options (``size / size_unit``), strikes in quote currency, cash in quote
@@ -758,7 +768,9 @@ def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: 
     whole settlement price as the fixed portion, variable 0, and PMRM_2
     ._initialiseExpiries sets secToExpiry 0). ``fixings`` gives, per expiry, the price
     such an expiry would settle at instead of ``spot`` (under TWAP settlement, its
-    30-minute TWAP: ``StateReads.settlement_price_now``).
+    30-minute TWAP: ``StateReads.settlement_price_now``); ``portions`` gives a live
+    expiry inside its settlement window its ``(fixed, variable)`` forward
+    (:func:`expiry_of`).
 
     Raises
     ------
@@ -773,9 +785,10 @@ def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: 
             raise FieldError("forwards", f"no forward for expiry {t}")
     rates = rates or {}
     fixings = fixings or {}
+    portions = portions or {}
     expiries = tuple(expiry_of(clearing, underlying, t, now, forwards[t],
                                float(rates.get(t, 0.0)), confidence,
-                               spot=float(fixings.get(t, spot)))
+                               spot=float(fixings.get(t, spot)), portions=portions.get(t))
                      for t in expiry_times)
     options = tuple(OptionPosition(expiry_times.index(s.expiry), s.strike / PRICE_UNIT,
                                    s.is_call, n / clearing.size_unit, float(vol(s)))

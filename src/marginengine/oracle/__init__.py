@@ -38,6 +38,7 @@ from marginengine.oracle.replay_feed import (
 )
 from marginengine.oracle.settlement_feed import (
     SETTLEMENT_TWAP_DURATION,
+    forward_portions,
     settlement_price,
     twap_settlement_price,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "aggregate",
     "collateral_price",
     "debt_price",
+    "forward_portions",
     "load_price_series",
     "lower_median",
     "parse_price_series_csv",

@@ -168,6 +168,50 @@ def settlement_price(points: Sequence[tuple[int, int]], expiry: int, now: int,
                                  duration)
 
 
+def forward_portions(points: Sequence[tuple[int, int]], expiry: int, now: int, forward: int,
+                     duration: int = SETTLEMENT_TWAP_DURATION) -> tuple[int, int] | None:
+    """Derive's forward of ``expiry`` at ``now`` split as ``(fixed, variable)``
+    (``LyraForwardFeed._getSettlementPricePortions``): before the window
+    (``expiry - now >= duration``) all of ``forward`` is variable; inside it the fixed
+    portion is the spots' aggregate since the window's start over the whole window,
+    ``(A(now) - A(start)) / duration``, and the variable one ``forward x (expiry - now) /
+    duration``, each rounded down (``uint`` divisions); from the expiry on, the settlement
+    price is all fixed. ``None`` inside the window or after it without an observation at
+    or before the window's start (Derive needs the start aggregate: its margin reverts on
+    such data, ``LFF_SettlementDataTooOld`` / ``LFF_MissingExpiryData``).
+
+    Raises
+    ------
+    FieldError
+        ``points`` malformed; spots of 0 since the window's start (Derive's
+        ``acceptData`` refuses that data: :func:`twap_settlement_price`).
+
+    Examples
+    --------
+    v2-core ``LyraForwardFeed.t.sol``, ``testSplitForwardFeed``: 1,050 over the 20
+    minutes gone, forward 1,000, 10 minutes to go: 1,050 x 2/3 fixed, 1,000 / 3 variable.
+
+    >>> forward_portions(((0, 1050 * 10**18),), 10_000, 10_000 - 600, 1000 * 10**18)
+    (700000000000000000000, 333333333333333333333)
+    """
+    check_spots(points)
+    _int("expiry", expiry)
+    _int("now", now)
+    _int("forward", forward)
+    _int("duration", duration, 1)
+    if expiry - now >= duration:
+        return 0, forward
+    if now >= expiry:
+        price = settlement_price(points, expiry, now, duration)
+        return None if price is None else (price, 0)
+    start = expiry - duration
+    if not points or points[0][0] > start:
+        return None
+    fixed = twap_settlement_price(spot_aggregate(points, start), spot_aggregate(points, now),
+                                  duration)
+    return fixed, forward * (expiry - now) // duration
+
+
 def observe_spot(points: SpotPoints, time: int, price: int) -> SpotPoints:
     """``points`` with the spot ``price`` observed at ``time`` (a later observation in the
     same second replaces the earlier, which held for no second).
@@ -218,5 +262,6 @@ def retained_spots(points: SpotPoints, now: int, pending: Iterable[int],
     return tuple(p for p, k in zip(points, keep, strict=True) if k)
 
 
-__all__ = ["SETTLEMENT_TWAP_DURATION", "SpotPoints", "check_spots", "observe_spot",
+__all__ = ["SETTLEMENT_TWAP_DURATION", "SpotPoints", "check_spots", "forward_portions",
+           "observe_spot",
            "retained_spots", "settlement_price", "spot_aggregate", "twap_settlement_price"]
