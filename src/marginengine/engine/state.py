@@ -512,14 +512,18 @@ class EngineState:
         self._require_open()
         now = self.ledger.time
         points = observe_spot(self.settlement_spots.get(asset, ()), now, price)
-        clearing = self.options
-        pending = () if clearing is None else sorted({
-            s.expiry for s in clearing.open_interest
-            if s.underlying == asset and expired(s.expiry, now)
-            and clearing.expiry_price(asset, s.expiry) is None})
+        if len(points) > 1 and points[1][0] <= now - SETTLEMENT_TWAP_DURATION:
+            # Something at the front may be past every window (else nothing is: the
+            # points are in time order and all of the last 30 minutes are kept).
+            clearing = self.options
+            pending = () if clearing is None else sorted({
+                s.expiry for s in clearing.open_interest
+                if s.underlying == asset and expired(s.expiry, now)
+                and clearing.expiry_price(asset, s.expiry) is None})
+            points = retained_spots(points, now, pending)
         if self._saved_settlement_spots is _UNSET:
             self._saved_settlement_spots = dict(self.settlement_spots)
-        self.settlement_spots[asset] = retained_spots(points, now, pending)
+        self.settlement_spots[asset] = points
 
     def hash_parts(self) -> dict[str, object]:
         """The non-ledger state, as plain data for the state hash. Conditions and the

@@ -33,8 +33,9 @@ rebuilds the same observations and the same hash.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 from marginengine.errors import FieldError
 
@@ -247,19 +248,24 @@ def retained_spots(points: SpotPoints, now: int, pending: Iterable[int],
     """
     if not points:
         return points
-    times = [t for t, _ in points]
-    keep = [False] * len(points)
 
-    def cover(start: int, end: int | None) -> None:
-        first = max(bisect_right(times, start) - 1, 0)
-        last = len(points) if end is None else bisect_right(times, end - 1)
-        for i in range(first, max(last, first + 1)):
-            keep[i] = True
+    def holding_at(t: int) -> int:  # the index of the observation holding at t (or 0)
+        return max(bisect_right(points, t, key=itemgetter(0)) - 1, 0)
 
-    cover(now - duration, None)
+    spans = [(holding_at(now - duration), len(points))]
     for expiry in pending:
-        cover(expiry - duration, expiry)
-    return tuple(p for p, k in zip(points, keep, strict=True) if k)
+        first = holding_at(expiry - duration)
+        spans.append((first, max(bisect_left(points, expiry, key=itemgetter(0)), first + 1)))
+    if len(spans) == 1:
+        return points[spans[0][0]:]
+    out: list[tuple[int, int]] = []
+    reached = 0
+    for first, last in sorted(spans):
+        first = max(first, reached)
+        if last > first:
+            out.extend(points[first:last])
+            reached = last
+    return tuple(out)
 
 
 __all__ = ["SETTLEMENT_TWAP_DURATION", "SpotPoints", "check_spots", "forward_portions",
