@@ -70,8 +70,9 @@ def _underlying(ctx: HandlerContext, underlying: str) -> str:
 
 def _live_expiry(ctx: HandlerContext, underlying: str, expiry: int) -> None:
     """Refuse a surface for an expiry at or before the engine's time: from then the
-    series settle at the oracle price (SettleOption; Derive's OptionAsset.calcSettlementValue
-    once ``block.timestamp >= expiry``) and no vol enters their value. The surface an
+    series settle at the expiry's settlement price (SettleOption; Derive's
+    OptionAsset.calcSettlementValue once ``block.timestamp >= expiry``) and no vol enters
+    their value. The surface an
     expired, unsettled position was margined with stays as it was."""
     if expired(expiry, ctx.time):
         ctx.refuse(Code.OPTION_EXPIRED,

@@ -761,7 +761,8 @@ def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: 
     settle for, whatever the spot and its shocks (Derive's case test_66: an expiry past
     its settlement window moves with nothing). An expiry passed at ``now``
     (:func:`~marginengine.ledger.options.expired`) with none of its series settled yet is
-    fixed the same way at ``spot``, the oracle price ``SettleOption`` would settle it at:
+    fixed the same way at ``spot`` (or its ``fixings`` entry), the price ``SettleOption``
+    would settle it at:
     each of its series is worth its settlement value (intrinsic at that price), which no
     scenario's spot or vol shock moves (Derive: OptionAsset.calcSettlementValue once
     ``block.timestamp >= expiry``; LyraForwardFeed._getSettlementPricePortions gives the
