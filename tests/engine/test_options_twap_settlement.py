@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from marginengine.config import protocol_from_dict
+from marginengine.config.portfolio import portfolio_config
 from marginengine.decisions import Code
 from marginengine.engine import (
     AdvanceTime,
@@ -25,10 +26,11 @@ from marginengine.engine import (
     SetVolSurface,
     TradeOption,
 )
-from marginengine.errors import ConfigError
+from marginengine.errors import ConfigError, FieldError
 from marginengine.ledger.options import OptionSeries
 from marginengine.margin.base import MarginKind
-from marginengine.margin.portfolio import expiry_of
+from marginengine.margin.portfolio import expiry_of, portfolio_of
+from marginengine.margin.portfolio_rules import evaluate_portfolio
 from marginengine.oracle.settlement_feed import SETTLEMENT_TWAP_DURATION as W
 from marginengine.scan.portfolio_screens import portfolio_screen
 from tests.conftest import SIMPLE_MARKETS
@@ -161,7 +163,15 @@ def test_expiry_of_when_settled_at_zero_then_fixed_at_zero_not_live():
     assert c.expiry_price("WETH", T) == 0
     put = OptionSeries("WETH", 2 * T, 2_000 * P, False)
     c.trade("alice", "bob", put, SIZE, 0, T)
+    call = OptionSeries("WETH", 2 * T, 2_100 * P, True)
+    c.trade("alice", "bob", call, SIZE, 0, T)
     assert c.settle(put, 0, 2 * T) == {"alice": 2_000 * USDC, "bob": -2_000 * USDC}
+    # An open series of an expiry fixed at 0 has a forward of 0, which the margin model
+    # refuses, naming it, as Derive's Black76.prices reverts on it (strike / fwd).
+    with pytest.raises(FieldError, match="forward \\+ forward_fixed must be > 0"):
+        evaluate_portfolio(portfolio_of(c, "bob", "WETH", 1_900.0, 2 * T,
+                                        {T: 1_900.0, 2 * T: 1_900.0}, lambda s: 0.5),
+                           portfolio_config(preset="derive-pm2"))
 
 
 def test_margin_when_inside_window_then_forward_split_fixed_and_variable_as_derive():
