@@ -8,7 +8,8 @@ import pytest
 from hypothesis import settings
 
 from marginengine.config import ProtocolConfig, protocol_from_dict
-from marginengine.engine import Deposit, Engine, SetPrice
+from marginengine.engine import AdvanceTime, Deposit, Engine, Event, SetPrice
+from marginengine.oracle.settlement_feed import SETTLEMENT_TWAP_DURATION
 
 # No per-example time limit: hypothesis's default deadline (200 ms) is a timed assertion,
 # and on a loaded 2-core machine a pricing example took 372 ms and failed a run whose
@@ -34,6 +35,15 @@ SIMPLE_MARKETS: dict[str, Any] = {
             "liquidation_bonus": "0.05", "liquidation_protocol_fee": "0.10",
             "reserve_factor": "0.10"},
 }
+
+
+def to_expiry_at(asset: str, price: int, advance: int) -> list[Event]:
+    """Advance ``advance`` seconds with ``asset`` at ``price`` over the last 30 minutes:
+    the price is set as the settlement window opens (``advance - 30 min`` in), so a TWAP
+    settlement (Derive's presets: oracle/settlement_feed.py) and a spot one both settle
+    an expiry at the end at ``price``."""
+    return [AdvanceTime(advance - SETTLEMENT_TWAP_DURATION), SetPrice(asset, price),
+            AdvanceTime(SETTLEMENT_TWAP_DURATION)]
 
 
 def simple_aave(**overrides: Any) -> ProtocolConfig:

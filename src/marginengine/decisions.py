@@ -138,6 +138,9 @@ class Code(StrEnum):
     OPTION_ALREADY_SETTLED = "OPTION_ALREADY_SETTLED"
     OPTION_ONE_UNDERLYING = "OPTION_ONE_UNDERLYING"
     OPTION_ON_QUOTE = "OPTION_ON_QUOTE"
+    # Derive's LyraForwardFeed.getSettlementPrice answers (false, 0): no settlement
+    # data covering the window (BaseManager._settleAccountOptions skips the position)
+    OPTION_NOT_SETTLEABLE = "OPTION_NOT_SETTLEABLE"
     # ---- auctions: Maker's revert strings (dss dog.sol, clip.sol, flip.sol, cat.sol);
     # Dog/no-vault is the engine's (a vault without debt or collateral: Maker's
     # Dog/not-unsafe covers it)

@@ -35,7 +35,7 @@ from marginengine.engine.events import event_from_dict
 from marginengine.errors import ConfigError, EventError, FieldError
 from marginengine.margin.base import MarginKind
 from marginengine.margin.portfolio import Expiry, OptionPosition, Portfolio, evaluate
-from tests.conftest import SIMPLE_MARKETS
+from tests.conftest import SIMPLE_MARKETS, to_expiry_at
 
 P, USDC, SIZE = 10**8, 10**6, 10**18
 T = 30 * 86_400     # the series expire 30 days after the engine's time 0
@@ -52,8 +52,8 @@ def setup() -> list[Event]:
             DepositOptionCash("alice", 1_000 * USDC), DepositOptionCash("bob", 2_100 * USDC)]
 
 
-def engine() -> Engine:
-    e = Engine(options_protocol())
+def engine(**options: Any) -> Engine:
+    e = Engine(options_protocol(**options))
     for ev in setup():
         assert e.apply(ev).accepted, ev
     return e
@@ -144,8 +144,9 @@ def test_withdrawal_that_would_leave_the_short_under_initial_margin_is_refused()
     assert not out.accepted and out.code == Code.INSUFFICIENT_QUOTE.value
 
 
-def test_settlement_at_the_oracle_price_pays_intrinsic_and_conserves_cash():
-    e = engine()
+def test_settlement_when_spot_rule_then_at_the_oracle_price_pays_intrinsic_and_conserves():
+    # settlement = "spot": the oracle's price at the first SettleOption of the expiry.
+    e = engine(settlement="spot")
     assert e.apply(TradeOption("alice", "bob", size=SIZE * 3 // 2, premium=225 * USDC,
                                **CALL)).accepted
     early = e.apply(SettleOption(**CALL))                  # type: ignore[arg-type]
@@ -234,7 +235,13 @@ def test_replay_from_the_log_gives_the_same_state_hash(tmp_path: Path):
         *setup(),
         TradeOption("alice", "bob", size=SIZE, premium=150 * USDC, **CALL),  # type: ignore[arg-type]
         WithdrawOptionCash("bob", 2_000 * USDC),                              # refused, logged
-        AdvanceTime(T), SetPrice("WETH", 2_300 * P), SettleOption(**CALL),    # type: ignore[arg-type]
+        # The TWAP settlement's spots are state: 2,200 for the first 20 minutes of the
+        # window, 2,500 for the last 10 (and a stale price that does not enter it):
+        # (2,200 x 1,200 + 2,500 x 600) / 1,800 = 2,300.
+        AdvanceTime(T - 1_800), SetPrice("WETH", 2_200 * P), AdvanceTime(1_200),
+        SetPrice("WETH", 2_500 * P), AdvanceTime(300),
+        SetPrice("WETH", 9_999 * P, status="stale"), AdvanceTime(300),
+        SetPrice("WETH", 9_000 * P), SettleOption(**CALL),                    # type: ignore[arg-type]
     ]
     for ev in events:
         e.apply(ev)
@@ -245,6 +252,8 @@ def test_replay_from_the_log_gives_the_same_state_hash(tmp_path: Path):
     assert report.events == len(events)
     assert replayed.state.options is not None
     assert replayed.state.options.cash == {"alice": 1_150 * USDC, "bob": 1_950 * USDC}
+    assert replayed.state.options.expiry_price("WETH", T) == 2_300 * P
+    assert replayed.state.settlement_spots == e.state.settlement_spots
 
 
 def test_a_portfolio_account_is_margined_by_pmrm_through_the_one_margin_interface():
@@ -358,8 +367,8 @@ def test_settlement_when_legs_of_a_spread_settle_apart_then_one_price_per_expiry
     assert e.apply(TradeOption("alice", "bob", size=SIZE, premium=60 * USDC, **low)).accepted
     assert e.apply(TradeOption("bob", "alice", size=SIZE, premium=20 * USDC, **high)).accepted
     assert e.apply(TradeOption("alice", "bob", size=SIZE, premium=10 * USDC, **put)).accepted
-    e.apply(AdvanceTime(T))
-    e.apply(SetPrice("WETH", 2_300 * P))
+    for ev in to_expiry_at("WETH", 2_300 * P, T):
+        e.apply(ev)
     first = e.apply(SettleOption(**low))                   # type: ignore[arg-type]
     assert first.details["price"] == 2_300 * P
     assert first.details["changes"] == {"alice": 300 * USDC, "bob": -300 * USDC}
@@ -406,8 +415,8 @@ def test_margin_when_a_series_of_the_expiry_settled_then_the_rest_valued_at_that
     high = dict(underlying="WETH", expiry=T, strike=2_100 * P, is_call=True)
     assert e.apply(TradeOption("alice", "bob", size=SIZE, premium=60 * USDC, **low)).accepted
     assert e.apply(TradeOption("bob", "alice", size=SIZE, premium=20 * USDC, **high)).accepted
-    e.apply(AdvanceTime(T))
-    e.apply(SetPrice("WETH", 2_300 * P))
+    for ev in to_expiry_at("WETH", 2_300 * P, T):
+        e.apply(ev)
     assert e.apply(SettleOption(**low)).accepted                # type: ignore[arg-type]
     e.apply(SetPrice("WETH", 1_900 * P))
     portfolio = e.option_portfolio("alice")

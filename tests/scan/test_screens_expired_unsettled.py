@@ -15,7 +15,6 @@ import pytest
 
 from marginengine.config import protocol_from_dict
 from marginengine.engine import (
-    AdvanceTime,
     DepositOptionCash,
     Engine,
     Event,
@@ -28,7 +27,7 @@ from marginengine.fixedpoint import PRICE_UNIT, WAD
 from marginengine.margin.base import MarginKind
 from marginengine.scan.portfolio_screens import expired_unsettled, portfolio_screen
 from marginengine.service.core import screen_decisions
-from tests.conftest import SIMPLE_MARKETS
+from tests.conftest import SIMPLE_MARKETS, to_expiry_at
 
 P, USDC, SIZE = PRICE_UNIT, 10**6, WAD
 T = 30 * 86_400
@@ -48,7 +47,7 @@ def _engine(preset: str, advance: int = T) -> Engine:
         TradeOption("alice", "bob", size=SIZE, premium=60 * USDC, **LOW),  # type: ignore[arg-type]
         SetPrice("WETH", 1_500 * P),
         TradeOption("bob", "carol", size=SIZE, premium=20 * USDC, **HIGH),  # type: ignore[arg-type]
-        AdvanceTime(advance), SetPrice("WETH", 2_300 * P)]
+        *to_expiry_at("WETH", 2_300 * P, advance)]
     for event in events:
         assert engine.apply(event).accepted, event
     return engine

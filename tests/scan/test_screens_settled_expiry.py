@@ -41,7 +41,7 @@ from marginengine.scan.confirm import threshold_wad
 from marginengine.scan.portfolio_screen import ScreenResult
 from marginengine.scan.portfolio_screens import portfolio_screen
 from marginengine.service.core import PortfolioWatch
-from tests.conftest import SIMPLE_MARKETS
+from tests.conftest import SIMPLE_MARKETS, to_expiry_at
 
 P, USDC, SIZE = PRICE_UNIT, 10**6, WAD
 DAY = 86_400
@@ -78,7 +78,7 @@ def _worked_case(preset: str) -> list[Event]:
             TradeOption("bob", "alice", size=SIZE, premium=20 * USDC, **HIGH),  # type: ignore[arg-type]
             SetPrice("WETH", 1_500 * P),
             TradeOption("bob", "carol", size=SIZE, premium=20 * USDC, **HIGH),  # type: ignore[arg-type]
-            AdvanceTime(T), SetPrice("WETH", 2_300 * P),
+            *to_expiry_at("WETH", 2_300 * P, T),
             SettleOption(**LOW),  # type: ignore[arg-type]
             SetPrice("WETH", 1_900 * P)]
 

@@ -18,7 +18,6 @@ import pytest
 
 from marginengine.config import protocol_from_dict
 from marginengine.engine import (
-    AdvanceTime,
     DepositOptionCash,
     Engine,
     Event,
@@ -31,7 +30,7 @@ from marginengine.fixedpoint import PRICE_UNIT, WAD
 from marginengine.ledger.options import OptionSeries
 from marginengine.service import Service
 from marginengine.service.core import Settings
-from tests.conftest import SIMPLE_MARKETS
+from tests.conftest import SIMPLE_MARKETS, to_expiry_at
 
 P, USDC, SIZE = PRICE_UNIT, 10**6, WAD
 T = 30 * 86_400
@@ -46,7 +45,7 @@ def _engine(advance: int = T, price: int = 2_300) -> Engine:
         SetPrice("WETH", 1_500 * P), SetPrice("USDC", P), SetVolSurface("WETH", T, 600_000),
         DepositOptionCash("bob", 100_000 * USDC), DepositOptionCash("carol", 190 * USDC),
         TradeOption("bob", "carol", size=SIZE, premium=20 * USDC, **HIGH),  # type: ignore[arg-type]
-        AdvanceTime(advance), SetPrice("WETH", price * P)]
+        *to_expiry_at("WETH", price * P, advance)]
     for event in events:
         assert engine.apply(event).accepted, event
     return engine

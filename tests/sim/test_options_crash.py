@@ -66,9 +66,10 @@ def test_options_crash_summary_is_pinned_and_replays(tmp_path: Path) -> None:
     assert clearing.socialized_loss == 832_400_661
     assert clearing.cash_in + clearing.socialized_loss == (
         sum(clearing.cash.values()) + clearing.settlement_dust + clearing.security_module)
-    # The vol spike is in the log: one SetVolSurface per step that moves it.
+    # The vol spike is in the log: one SetVolSurface per step that moves it; the state
+    # holds the WETH spots a TWAP settlement may need (derive-pm2: the last 30 minutes).
     assert summary["state_hash"] == (
-        "add6c08716c4e60021badeb89d3cfc41bc0ba81e40ff2ef339fe75114bbbc832")
+        "3882a211c2c4b5fa104ed173d388d3aee0cd5c73278c0fc0df7b18ce5f50377d")
     replayed, report = Engine.replay(log)
     assert report.state_hash == replayed.state_hash() == summary["state_hash"]
 

@@ -85,6 +85,15 @@ class StrictModel(BaseModel):
 PORTFOLIO_PRESET_NAMES: tuple[str, ...] = ("derive-pm2", "paradex", "deribit-like", "span-like",
                                            "derive-pm1", "derive-srm")
 
+#: How each portfolio preset fixes an expiry's settlement price when
+#: ``[options].settlement`` is not given: ``"twap"`` for Derive's three managers (their
+#: options settle through LyraForwardFeed.getSettlementPrice, the 30-minute TWAP of spot
+#: before the expiry: oracle/settlement_feed.py), ``"spot"`` (the oracle's price at the
+#: first ``SettleOption`` of the expiry) for the margin models of other venues.
+PORTFOLIO_PRESET_SETTLEMENT: dict[str, str] = {
+    "derive-pm2": "twap", "derive-pm1": "twap", "derive-srm": "twap",
+    "paradex": "spot", "deribit-like": "spot", "span-like": "spot"}
+
 
 def threshold_times_bonus_bps(threshold_bps: int, bonus_bps: int) -> int:
     """Aave's ``PoolConfigurator`` check of a liquidation threshold and bonus (both in

@@ -24,6 +24,7 @@ from marginengine.config.adaptive import AdaptiveConfig
 from marginengine.config.auction import AuctionConfig
 from marginengine.config.base import (
     PORTFOLIO_PRESET_NAMES,
+    PORTFOLIO_PRESET_SETTLEMENT,
     SYMBOL_PATTERN,
     StrictModel,
     threshold_times_bonus_bps,
@@ -470,6 +471,13 @@ class OptionsConfig(StrictModel):
     ``deribit-like``, ``span-like``), Derive's PMRM v1 (``derive-pm1``) or its Standard
     Risk Manager (``derive-srm``, the account's underlying its market).
 
+    ``settlement`` chooses how an expiry's settlement price is fixed: ``"twap"``, Derive's
+    (``LyraForwardFeed.getSettlementPrice``: the spot's time-weighted average over the 30
+    minutes before the expiry, from the prices ``SetPrice`` reported, rounded down:
+    :mod:`marginengine.oracle.settlement_feed`), or ``"spot"``, the oracle's price at the
+    first ``SettleOption`` of the expiry. Absent, the preset's (:attr:`settlement_rule`:
+    ``twap`` for ``derive-pm2``, ``derive-pm1``, ``derive-srm``; ``spot`` for the others).
+
     ``portfolio_margin`` (``[options.portfolio_margin]``) overrides the preset's parameters
     as :func:`~marginengine.config.portfolio.portfolio_config` merges them (``im_factor``,
     ``mm_factor``, ``vol_shock.vol_range_up``, ``scenarios``, ...; for ``derive-srm``
@@ -480,6 +488,8 @@ class OptionsConfig(StrictModel):
     quote: str
     size_decimals: Annotated[int, Field(ge=0, le=18)] = 18
     portfolio_preset: str = "derive-pm2"
+    #: ``"twap"`` or ``"spot"``; ``None``: the preset's (:attr:`settlement_rule`).
+    settlement: Literal["twap", "spot"] | None = None
     #: Overrides of the preset's parameters, as written (``rules`` resolves them).
     portfolio_margin: dict[str, Any] = Field(default_factory=dict)
     #: Derive's portfolio auction (``[options.auction]``; defaults: Derive mainnet's).
@@ -517,7 +527,17 @@ class OptionsConfig(StrictModel):
         out: dict[str, Any] = handler(self)
         if not self.portfolio_margin:
             out.pop("portfolio_margin", None)
+        if self.settlement is None:
+            out.pop("settlement", None)
         return out
+
+    @property
+    def settlement_rule(self) -> Literal["twap", "spot"]:
+        """How the engine fixes an expiry's settlement price: ``settlement`` if given,
+        else the portfolio preset's (``config.base.PORTFOLIO_PRESET_SETTLEMENT``)."""
+        if self.settlement is not None:
+            return self.settlement
+        return "twap" if PORTFOLIO_PRESET_SETTLEMENT[self.portfolio_preset] == "twap" else "spot"
 
     @functools.cached_property
     def rules(self) -> PortfolioRules:

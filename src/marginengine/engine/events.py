@@ -700,9 +700,12 @@ class TradeOption(Event):
 @dataclass(frozen=True)
 class SettleOption(Event):
     """Settle every position of one series at or after its expiry, at the expiry's
-    settlement price: the underlying's oracle price at the first settlement of any series
-    of that expiry, and that same price for every later one (one price per expiry, as
-    Derive's settlement feed). Longs receive the intrinsic value rounded down, shorts pay
+    settlement price, fixed at the first settlement of any series of that expiry and the
+    same for every later one (one price per expiry, as Derive's settlement feed): under
+    ``[options].settlement_rule == "twap"`` (the Derive presets) the spot's 30-minute TWAP
+    before the expiry (:func:`marginengine.oracle.settlement_price`; refused
+    ``OPTION_NOT_SETTLEABLE`` without a price at or before the window's start), else the
+    underlying's oracle price. Longs receive the intrinsic value rounded down, shorts pay
     it rounded up."""
 
     underlying: str

@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from marginengine.decisions import Code
-from marginengine.engine import governance_handlers, perp_handlers
+from marginengine.engine import governance_handlers, option_handlers, perp_handlers
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import AdvanceTime, SetConditions, SetPrice, SetSequencer
 from marginengine.oracle import PriceStatus
 from marginengine.oracle.conditions import MarketConditions
+from marginengine.oracle.market_oracle import USABLE
 
 
 def set_price(ctx: HandlerContext, e: SetPrice) -> dict[str, Any]:
@@ -33,6 +34,10 @@ def set_price(ctx: HandlerContext, e: SetPrice) -> dict[str, Any]:
     oracle = ctx.oracle_for_update(asset)
     transition = oracle.observe(ctx.time, e.price, status, e.reason)
     ctx.set_price(asset, e.price)
+    if status in USABLE:
+        # The spot a settlement TWAP integrates (Derive's feed aggregates its spot feed,
+        # whose stale data it refuses): an unusable price does not enter it.
+        option_handlers.observe_settlement_spot(ctx, asset, e.price)
     if oracle.stable is not None:
         details["stable_price"] = oracle.stable.price
     if transition is not None:

@@ -8,7 +8,10 @@ after it, or for PMRM_2 not lowered by it) by the protocol's portfolio rule
 (``[options].portfolio_preset``: PMRM_2, PMRM v1 or the SRM). As in Derive's PMRM_2,
 where one portfolio manager margins one currency, a portfolio account holds options on
 one underlying. Settlement
-pays intrinsic value at the underlying's oracle price; conservation of the clearing
+pays intrinsic value at the expiry's settlement price: under ``[options].settlement_rule
+== "twap"`` (Derive's presets) the spot's 30-minute TWAP before the expiry, from the
+prices ``SetPrice`` reported (:func:`observe_settlement_spot`;
+:mod:`marginengine.oracle.settlement_feed`), else the oracle's price; conservation of the clearing
 (``cash_in == balances + settlement dust``, sizes net to zero) is checked after every
 options event.
 """
@@ -32,6 +35,7 @@ from marginengine.engine.events import (
 from marginengine.errors import FieldError
 from marginengine.ledger.options import OptionClearing, OptionSeries, expired
 from marginengine.margin.portfolio import PortfolioMargin, WhatIf, validate_trade
+from marginengine.oracle.settlement_feed import SETTLEMENT_TWAP_DURATION
 
 
 def _require_options(ctx: HandlerContext) -> None:
@@ -66,8 +70,9 @@ def _underlying(ctx: HandlerContext, underlying: str) -> str:
 
 def _live_expiry(ctx: HandlerContext, underlying: str, expiry: int) -> None:
     """Refuse a surface for an expiry at or before the engine's time: from then the
-    series settle at the oracle price (SettleOption; Derive's OptionAsset.calcSettlementValue
-    once ``block.timestamp >= expiry``) and no vol enters their value. The surface an
+    series settle at the expiry's settlement price (SettleOption; Derive's
+    OptionAsset.calcSettlementValue once ``block.timestamp >= expiry``) and no vol enters
+    their value. The surface an
     expired, unsettled position was margined with stays as it was."""
     if expired(expiry, ctx.time):
         ctx.refuse(Code.OPTION_EXPIRED,
@@ -201,11 +206,21 @@ def settle_option(ctx: HandlerContext, e: SettleOption) -> dict[str, Any]:
     if not expired(series.expiry, ctx.time):
         ctx.refuse(Code.OPTION_NOT_EXPIRED, f"{series.symbol} expires at {e.expiry}, not "
                    f"yet (now {ctx.time})", series=series.symbol)
-    # One settlement price per expiry: the oracle's at the first settlement of any of its
-    # series, then that one for every other (Derive's settlement feed fixes one price per
+    # One settlement price per expiry: fixed at the first settlement of any of its series,
+    # then that one for every other (Derive's settlement feed fixes one price per
     # expiry). Settling the legs of a spread at two prices would let it pay more than its
     # width, which the margin rules (the SRM's max loss) bound it by.
     price = clearing.expiry_price(e.underlying, e.expiry)
+    if price is None and ctx.twap_settlement():
+        # Derive's: the spot's 30-minute TWAP before the expiry (LyraForwardFeed).
+        price = ctx.settlement_price_now(e.underlying, e.expiry)
+        if price is None:
+            start = e.expiry - SETTLEMENT_TWAP_DURATION
+            ctx.refuse(Code.OPTION_NOT_SETTLEABLE,
+                       f"{series.symbol}: no {e.underlying} price observed at or before "
+                       f"the settlement window's start ({start}, {SETTLEMENT_TWAP_DURATION} "
+                       f"s before expiry): its TWAP is unknown (Derive's settlement feed "
+                       f"answers unsettled)", series=series.symbol, window_start=start)
     if price is None:
         ctx.require_prices([e.underlying], for_liquidation=True)
         price = ctx.price(e.underlying)
@@ -214,6 +229,14 @@ def settle_option(ctx: HandlerContext, e: SettleOption) -> dict[str, Any]:
     clearing.check()
     return {"series": series.symbol, "price": price, "changes": dict(sorted(changes.items())),
             "dust": clearing.settlement_dust - dust}
+
+
+def observe_settlement_spot(ctx: HandlerContext, asset: str, price: int) -> None:
+    """Record a usable ``SetPrice`` of a possible options underlying (any priced asset
+    but the options quote) for TWAP settlements, when the protocol settles so."""
+    opts = ctx.config.options
+    if opts is not None and asset != opts.quote and ctx.twap_settlement():
+        ctx.state.observe_settlement_spot(asset, price)
 
 
 def set_vol_surface(ctx: HandlerContext, e: SetVolSurface) -> dict[str, Any]:
@@ -233,5 +256,5 @@ def set_svi_surface(ctx: HandlerContext, e: SetSviSurface) -> dict[str, Any]:
     return {}
 
 
-__all__ = ["deposit_option_cash", "set_svi_surface", "set_vol_surface", "settle_option",
-           "trade_option", "withdraw_option_cash"]
+__all__ = ["deposit_option_cash", "observe_settlement_spot", "set_svi_surface",
+           "set_vol_surface", "settle_option", "trade_option", "withdraw_option_cash"]

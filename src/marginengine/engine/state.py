@@ -65,6 +65,14 @@ from marginengine.margin.portfolio_rules import evaluate_portfolio, what_if_port
 from marginengine.margin.weighted import WeightedMarginModel
 from marginengine.oracle import MarketOracle, PriceTable
 from marginengine.oracle.conditions import MarketConditions
+from marginengine.oracle.settlement_feed import (
+    SETTLEMENT_TWAP_DURATION,
+    SpotPoints,
+    forward_portions,
+    observe_spot,
+    retained_spots,
+    settlement_price,
+)
 from marginengine.pricing.scenarios import SECONDS_PER_YEAR
 from marginengine.pricing.svi import SVIParams
 
@@ -154,6 +162,11 @@ class EngineState:
             opts.rules if opts is not None else None)
         self._saved_options: Any = _UNSET
         self._saved_vols: Any = _UNSET
+        #: The spots each options underlying was observed at (``SetPrice``, usable status)
+        #: that a TWAP settlement can still need (``[options].settlement_rule == "twap"``;
+        #: oracle/settlement_feed.py), by asset.
+        self.settlement_spots: dict[str, SpotPoints] = {}
+        self._saved_settlement_spots: Any = _UNSET
         #: SVI slices (SetSviSurface): (underlying, expiry) -> (a, b, rho, m, sigma) ppm.
         self.svi: dict[tuple[str, int], tuple[int, int, int, int, int]] = {}
         self._saved_svi: Any = _UNSET
@@ -287,6 +300,7 @@ class EngineState:
         self._saved_family = _UNSET
         self._saved_options = _UNSET
         self._saved_vols = _UNSET
+        self._saved_settlement_spots = _UNSET
         self._saved_svi = _UNSET
         self._saved_portfolio_auctions = _UNSET
         if self._saved_params is not _UNSET:
@@ -322,6 +336,8 @@ class EngineState:
             self.vols = self._saved_vols
         if self._saved_svi is not _UNSET:
             self.svi = self._saved_svi
+        if self._saved_settlement_spots is not _UNSET:
+            self.settlement_spots = self._saved_settlement_spots
         if self._saved_portfolio_auctions is not _UNSET:
             self.portfolio_auctions = self._saved_portfolio_auctions
         if self._saved_params is not _UNSET:
@@ -529,6 +545,28 @@ class EngineState:
                 self._saved_vols = dict(self.vols)
             del self.vols[(underlying, expiry)]
 
+    def observe_settlement_spot(self, asset: str, price: int) -> None:
+        """Record ``asset``'s spot at the ledger's time for TWAP settlements (journalled),
+        keeping only what a settlement can still need
+        (:func:`~marginengine.oracle.settlement_feed.retained_spots`: the last 30 minutes,
+        and the window of every expiry of ``asset`` passed with open interest and none of
+        its series settled)."""
+        self._require_open()
+        now = self.ledger.time
+        points = observe_spot(self.settlement_spots.get(asset, ()), now, price)
+        if len(points) > 1 and points[1][0] <= now - SETTLEMENT_TWAP_DURATION:
+            # Something at the front may be past every window (else nothing is: the
+            # points are in time order and all of the last 30 minutes are kept).
+            clearing = self.options
+            pending = () if clearing is None else sorted({
+                s.expiry for s in clearing.open_interest
+                if s.underlying == asset and expired(s.expiry, now)
+                and clearing.expiry_price(asset, s.expiry) is None})
+            points = retained_spots(points, now, pending)
+        if self._saved_settlement_spots is _UNSET:
+            self._saved_settlement_spots = dict(self.settlement_spots)
+        self.settlement_spots[asset] = points
+
     def hash_parts(self) -> dict[str, object]:
         """The non-ledger state, as plain data for the state hash. Conditions and the
         sequencer enter only once reported, so hashes of logs without them are unchanged."""
@@ -554,6 +592,10 @@ class EngineState:
             parts["portfolio_auctions"] = self.portfolio_auctions.state_dict()
         if self.vols:
             parts["vols"] = {f"{u}.{t}": list(v) for (u, t), v in sorted(self.vols.items())}
+        if self.settlement_spots:
+            # Only once observed (TWAP settlement), so other hashes are unchanged.
+            parts["settlement_spots"] = {a: [list(p) for p in points] for a, points
+                                         in sorted(self.settlement_spots.items())}
         if self.svi:
             parts["svi"] = {f"{u}.{t}": list(v) for (u, t), v in sorted(self.svi.items())}
         if self.config is not self.configured or self.param_times:
@@ -716,8 +758,22 @@ class StateReads:
                 raise InvariantViolation(f"no vol surface for {series.symbol}")
             return v
 
+        fixings: dict[int, float] = {}
+        if self.twap_settlement():
+            # An expiry passed with nothing of it settled is worth what SettleOption
+            # would settle it at: its TWAP (the spot until the window is covered).
+            for t in expiries:
+                if expired(t, self.ledger.time) and clearing.expiry_price(underlying,
+                                                                          t) is None:
+                    price = self.settlement_price_now(underlying, t)
+                    if price is not None:
+                        fixings[t] = price / PRICE_UNIT
+        spot_int = (self.prices if prices is None else prices)[underlying]
+        portions = {t: p for t in expiries
+                    if (p := self.forward_portions_now(underlying, t, spot_int)) is not None}
         return portfolio_of(clearing, account_id, underlying, spot, self.ledger.time,
-                            dict.fromkeys(expiries, spot), vol)
+                            dict.fromkeys(expiries, spot), vol, fixings=fixings,
+                            portions=portions)
 
     def option_what_if(self, account_id: str, series: OptionSeries, size: int,
                        premium: int) -> WhatIf:
@@ -749,7 +805,11 @@ class StateReads:
             index = times.index(series.expiry)
         else:
             index = len(times)
-            new = (Expiry(float(max(series.expiry - self.ledger.time, 0)), spot),)
+            split = self.forward_portions_now(series.underlying, series.expiry,
+                                              self.prices[series.underlying])
+            new = (Expiry(float(max(series.expiry - self.ledger.time, 0)), spot)
+                   if split is None else
+                   Expiry(float(series.expiry - self.ledger.time), split[1], split[0]),)
         vol = self.option_vol(series, spot)
         if vol is None:
             raise FieldError("order", f"no vol surface for {series.symbol}")
@@ -759,11 +819,56 @@ class StateReads:
             cash=(-premium if size > 0 else premium) / clearing.quote_unit, new_expiries=new)
         return what_if_portfolio(before, trade, cfg, series.underlying)
 
+    def twap_settlement(self) -> bool:
+        """Whether expiries settle at Derive's 30-minute spot TWAP
+        (``[options].settlement_rule == "twap"``) rather than the oracle's spot."""
+        opts = self.config.options
+        return opts is not None and opts.settlement_rule == "twap"
+
+    def settlement_price_now(self, underlying: str, expiry: int) -> int | None:
+        """The price a ``SettleOption`` of ``underlying``'s ``expiry`` would settle at now
+        (``None``: it would be refused): the expiry's, once a series of it settled
+        (``OptionClearing.expiry_price``); else, from the expiry on, its TWAP
+        (:func:`~marginengine.oracle.settlement_feed.settlement_price` over the spots
+        observed, ``None`` without one at or before the window's start) or, under
+        ``settlement = "spot"``, the oracle's price where usable for a liquidation."""
+        clearing = self.state.options
+        if clearing is None:
+            return None
+        fixed = clearing.expiry_price(underlying, expiry)
+        now = self.ledger.time
+        if fixed is not None or not expired(expiry, now):
+            return fixed
+        if self.twap_settlement():
+            return settlement_price(self.state.settlement_spots.get(underlying, ()),
+                                    expiry, now)
+        oracle = self.state.oracles.get(underlying)
+        if oracle is None or oracle.refusal(now, True) is not None:
+            return None
+        return self.prices[underlying]
+
+    def forward_portions_now(self, underlying: str, expiry: int,
+                             spot: int) -> tuple[float, float] | None:
+        """A live expiry's forward inside its settlement window under TWAP settlement,
+        ``(fixed, variable)`` in quote currency (Derive's ``getForwardPricePortions``:
+        :func:`~marginengine.oracle.settlement_feed.forward_portions` over the spots
+        observed, the forward the spot ``spot``); ``None`` (the forward all variable)
+        otherwise: another rule, before the window, at or after the expiry, or without a
+        spot at or before the window's start."""
+        now = self.ledger.time
+        if (not self.twap_settlement() or expired(expiry, now)
+                or expiry - now >= SETTLEMENT_TWAP_DURATION):
+            return None
+        split = forward_portions(self.state.settlement_spots.get(underlying, ()), expiry,
+                                 now, spot)
+        if split is None:
+            return None
+        return split[0] / PRICE_UNIT, split[1] / PRICE_UNIT
+
     def settleable_series(self, account_id: str) -> list[OptionSeries]:
         """The series ``account_id`` holds that a ``SettleOption`` would settle now, sorted:
         expired at the engine's time (:func:`~marginengine.ledger.options.expired`), not
-        settled, and with a settlement price at hand (the expiry's, fixed by an earlier
-        settlement, or the underlying's oracle price usable for a liquidation: the
+        settled, and with a settlement price at hand (:meth:`settlement_price_now`, the
         handler's own test). Settling them is what resolves a shortfall they cause; the
         options quote names them before any auction."""
         clearing = self.state.options
@@ -774,9 +879,7 @@ class StateReads:
         for s, n in sorted(clearing.positions.get(account_id, {}).items()):
             if not n or s in clearing.settled or not expired(s.expiry, now):
                 continue
-            oracle = self.state.oracles.get(s.underlying)
-            if clearing.expiry_price(s.underlying, s.expiry) is not None or (
-                    oracle is not None and oracle.refusal(now, True) is None):
+            if self.settlement_price_now(s.underlying, s.expiry) is not None:
                 out.append(s)
         return out
 

@@ -693,7 +693,8 @@ def validate_trade(account: str, result: WhatIf, quote_unit: int) -> Refusal | N
 
 def expiry_of(clearing: OptionClearing, underlying: str, expiry: int, now: int,
               forward: float, rate: float = 0.0, confidence: float = 1.0,
-              spot: float | None = None) -> Expiry:
+              spot: float | None = None,
+              portions: tuple[float, float] | None = None) -> Expiry:
     """The :class:`Expiry` of ``underlying``'s ``expiry`` at ``now`` as the portfolio rules
     value it: ``max(expiry - now, 0)`` seconds to go and ``forward`` all variable (moved
     by the spot shocks) until a series of it settles; from then its whole forward is
@@ -701,7 +702,12 @@ def expiry_of(clearing: OptionClearing, underlying: str, expiry: int, now: int,
     ``forward_fixed`` the price, no time left), so its unsettled series are valued at what
     they will settle for, whatever the spot and its shocks. An expiry passed
     (``ledger.options.expired``) with nothing of it settled yet is fixed likewise at
-    ``spot`` (default ``forward``), the price ``SettleOption`` would settle it at now.
+    ``spot`` (default ``forward``), the price ``SettleOption`` would settle it at now
+    (the oracle's, or under TWAP settlement the expiry's TWAP where it has one).
+    A live expiry inside its settlement window under TWAP settlement takes ``portions``,
+    ``(fixed, variable)`` (Derive's ``LyraForwardFeed.getForwardPricePortions``: the
+    spots' average so far, which no shock moves, and the forward's share of the time
+    left: ``StateReads.forward_portions_now``), instead of ``forward`` all variable.
     The one reading of the
     clearing's settlement prices: :func:`portfolio_of` builds every expiry of an account
     with it, and the float screens (``scan/portfolio_screen.py``,
@@ -722,7 +728,9 @@ def expiry_of(clearing: OptionClearing, underlying: str, expiry: int, now: int,
     Expiry(sec_to_expiry=0.0, forward=0.0, forward_fixed=2300.0, rate=0.0, confidence=1.0)
     """
     settled = clearing.expiry_price(underlying, expiry)
-    if settled:
+    if settled is not None:
+        # A settled price of 0 is a settlement (Derive: getSettlementPrice's ``settled``
+        # is its timestamp test alone; a put pays its strike at 0), not "unsettled".
         return Expiry(0.0, 0.0, settled / PRICE_UNIT, rate, confidence)
     if expired(expiry, now):
         # Expired, no series of it settled yet: SettleOption would settle it at the
@@ -730,13 +738,19 @@ def expiry_of(clearing: OptionClearing, underlying: str, expiry: int, now: int,
         # every spot and vol shock (Derive's LyraForwardFeed returns the whole
         # settlement price as forwardFixedPortion, variable 0, once expired).
         return Expiry(0.0, 0.0, float(forward if spot is None else spot), rate, confidence)
+    if portions is not None:
+        fixed, variable = portions
+        return Expiry(float(max(expiry - now, 0)), float(variable), float(fixed), rate,
+                      confidence)
     return Expiry(float(max(expiry - now, 0)), float(forward), 0.0, rate, confidence)
 
 
 def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: float,
                  now: int, forwards: Mapping[int, float], vol: Callable[[OptionSeries], float],
                  rates: Mapping[int, float] | None = None, perp_position: float = 0.0,
-                 confidence: float = 1.0) -> Portfolio:
+                 confidence: float = 1.0,
+                 fixings: Mapping[int, float] | None = None,
+                 portions: Mapping[int, tuple[float, float]] | None = None) -> Portfolio:
     """The :class:`Portfolio` of ``account``'s ``underlying`` options in ``clearing``,
     valued at the given market (forwards and rates per expiry timestamp, a vol per series):
     sizes in options (``size / size_unit``), strikes in quote currency, cash in quote
@@ -747,12 +761,17 @@ def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: 
     settle for, whatever the spot and its shocks (Derive's case test_66: an expiry past
     its settlement window moves with nothing). An expiry passed at ``now``
     (:func:`~marginengine.ledger.options.expired`) with none of its series settled yet is
-    fixed the same way at ``spot``, the oracle price ``SettleOption`` would settle it at:
+    fixed the same way at ``spot`` (or its ``fixings`` entry), the price ``SettleOption``
+    would settle it at:
     each of its series is worth its settlement value (intrinsic at that price), which no
     scenario's spot or vol shock moves (Derive: OptionAsset.calcSettlementValue once
     ``block.timestamp >= expiry``; LyraForwardFeed._getSettlementPricePortions gives the
     whole settlement price as the fixed portion, variable 0, and PMRM_2
-    ._initialiseExpiries sets secToExpiry 0).
+    ._initialiseExpiries sets secToExpiry 0). ``fixings`` gives, per expiry, the price
+    such an expiry would settle at instead of ``spot`` (under TWAP settlement, its
+    30-minute TWAP: ``StateReads.settlement_price_now``); ``portions`` gives a live
+    expiry inside its settlement window its ``(fixed, variable)`` forward
+    (:func:`expiry_of`).
 
     Raises
     ------
@@ -766,8 +785,11 @@ def portfolio_of(clearing: OptionClearing, account: str, underlying: str, spot: 
         if t not in forwards:
             raise FieldError("forwards", f"no forward for expiry {t}")
     rates = rates or {}
+    fixings = fixings or {}
+    portions = portions or {}
     expiries = tuple(expiry_of(clearing, underlying, t, now, forwards[t],
-                               float(rates.get(t, 0.0)), confidence, spot=float(spot))
+                               float(rates.get(t, 0.0)), confidence,
+                               spot=float(fixings.get(t, spot)), portions=portions.get(t))
                      for t in expiry_times)
     options = tuple(OptionPosition(expiry_times.index(s.expiry), s.strike / PRICE_UNIT,
                                    s.is_call, n / clearing.size_unit, float(vol(s)))

@@ -4,8 +4,10 @@ Feeds (:class:`PushFeed`, :class:`DelayedFeed`, :class:`VenueFeed`, :class:`Repl
 answer ``latest(time)`` with a :class:`PriceReading`; :func:`aggregate` turns several into one
 :class:`AggregatedPrice` with a :class:`PriceStatus`; :class:`StablePrice` is the slow price
 initial margin uses; :class:`CircuitBreaker` turns statuses and moves into a
-:class:`BreakerState`. Input that cannot be a price or a time raises :class:`OracleError`
-and changes nothing; a price that is merely untrustworthy is a status with a reason.
+:class:`BreakerState`; :func:`settlement_price` is an option expiry's settlement price,
+Derive's 30-minute TWAP of the spot before it. Input that cannot be a price or a time
+raises :class:`OracleError` and changes nothing; a price that is merely untrustworthy is
+a status with a reason.
 """
 
 from marginengine.errors import OracleError
@@ -34,6 +36,12 @@ from marginengine.oracle.replay_feed import (
     parse_price_series_csv,
     parse_price_series_json,
 )
+from marginengine.oracle.settlement_feed import (
+    SETTLEMENT_TWAP_DURATION,
+    forward_portions,
+    settlement_price,
+    twap_settlement_price,
+)
 from marginengine.oracle.stable_price import (
     StablePrice,
     StablePriceParams,
@@ -45,6 +53,7 @@ from marginengine.oracle.twap import time_weighted_average
 from marginengine.oracle.venue_feed import VenueFeed
 
 __all__ = [
+    "SETTLEMENT_TWAP_DURATION",
     "AggregatedPrice",
     "AggregationParams",
     "AnchoredFeed",
@@ -72,10 +81,13 @@ __all__ = [
     "aggregate",
     "collateral_price",
     "debt_price",
+    "forward_portions",
     "load_price_series",
     "lower_median",
     "parse_price_series_csv",
     "parse_price_series_json",
     "read_sources",
+    "settlement_price",
     "time_weighted_average",
+    "twap_settlement_price",
 ]

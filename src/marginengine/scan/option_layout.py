@@ -181,7 +181,10 @@ class OptionLayout:
             v = engine.option_vol(s, f, surfaces) if f == f else None
             vols.append(np.nan if v is None else v)
         # Each expiry as the exact rule reads it (a settled series fixes its forward).
-        expiry = {key: expiry_of(clearing, key[0], key[1], now, f)
+        expiry = {key: expiry_of(clearing, key[0], key[1], now, f,
+                                 portions=engine.forward_portions_now(key[0], key[1],
+                                                                      table[key[0]])
+                                 if f == f else None)
                   for key, f in zip(((s.underlying, s.expiry) for s in self.series),
                                     spot.tolist(), strict=True)}
         of = [expiry[(s.underlying, s.expiry)] for s in self.series]

@@ -169,7 +169,9 @@ class EnginePortfolioScreen:
         spot_of = {name: table[name] / PRICE_UNIT for name in self.underlyings}
         # Each expiry as the exact rule's portfolio_of builds it: a settled series fixes
         # its expiry's whole forward at the settlement price.
-        expiry = {(name, t): expiry_of(clearing, name, t, now, spot_of[name])
+        expiry = {(name, t): expiry_of(clearing, name, t, now, spot_of[name],
+                                       portions=engine.forward_portions_now(name, t,
+                                                                            table[name]))
                   for name, t in self.expiries}
         for u, name in enumerate(self.underlyings):
             if name not in wanted:
