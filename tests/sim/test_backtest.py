@@ -7,6 +7,7 @@ import csv
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -425,8 +426,7 @@ _ACTION = st.one_of(
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(_ACTION, max_size=25))
-def test_book_power_is_the_sum_afresh_after_any_events(actions: list[tuple[object, ...]]
-                                                       ) -> None:
+def test_book_power_is_the_sum_afresh_after_any_events(actions: list[tuple[Any, ...]]) -> None:
     # Whatever the events (supplies, withdrawals, collateral switches, prices, interest,
     # parameter changes; refused ones change nothing), the kept figures sum to the
     # margin model's per account read afresh.
@@ -436,22 +436,22 @@ def test_book_power_is_the_sum_afresh_after_any_events(actions: list[tuple[objec
     prices = {"WETH": 2_000, "USDC": 1, "wstETH": 2_340}
     for action in actions:
         kind = action[0]
-        if kind == "deposit" or kind == "withdraw":
+        if kind in ("deposit", "withdraw"):
             _, account, asset, n = action
             event = Deposit if kind == "deposit" else Withdraw
-            engine.apply(event(str(account), str(asset), int(n) * units[str(asset)]))
+            engine.apply(event(account, asset, n * units[asset]))
         elif kind == "flag":
             _, account, asset, on = action
-            engine.apply(SetUseAsCollateral(str(account), str(asset), bool(on)))
+            engine.apply(SetUseAsCollateral(account, asset, on))
         elif kind == "price":
             _, asset, pct = action
-            engine.apply(SetPrice(str(asset), prices[str(asset)] * USD * int(pct) // 100))
+            engine.apply(SetPrice(asset, prices[asset] * USD * pct // 100))
         elif kind == "time":
-            engine.apply(AdvanceTime(int(action[1])))
+            engine.apply(AdvanceTime(action[1]))
         else:
             _, asset, move = action
-            ltv = engine.config.markets[str(asset)].ltv_bps + int(move)
-            engine.apply(SetRiskParams(str(asset), ltv_bps=ltv))
+            ltv = engine.config.markets[asset].ltv_bps + move
+            engine.apply(SetRiskParams(asset, ltv_bps=ltv))
         assert book(engine) == borrowing_power_base(engine)
 
 

@@ -18,16 +18,16 @@ Policies:
   in ``governed`` mode the proposer's steward-bounded ``SetRiskParams`` follows it.
 
 Per run and policy: bad debt, liquidations, liquidated value, and capital efficiency:
-**average borrowing power** (the mean over steps of the value of the collateral the book
-supplies in every market, the lender's liquidity left out, at the LTV in force for its
-supplier: the market's, or an e-mode category's for its accounts, :func:`borrowing_power_base`;
-base currency) and **borrow usage** (the mean over steps of the book's debt in every
-market over that borrowing power, :func:`power_and_usage`: both at the parameters in
-force, so above 1 means debt opened under higher LTVs or before a fall now exceeds the
-cut borrowing power, and the report says so). A scenario of one protocol: ``[[protocols]]`` is
-refused. Each is reported with a percentile-bootstrap CI over the runs
-(:func:`marginengine.sim.montecarlo.statistics`'s resampler), and each adaptive policy's
-paired difference from ``static`` with its CI.
+**average borrowing power** (the mean over steps of what the margin model lets the book's
+accounts borrow, the lender's liquidity left out: each account's initial value at the
+parameters in force, summed, :func:`borrowing_power_base`, kept per account between steps
+by :class:`BookPower`; base currency) and **borrow usage** (the mean over steps of the
+book's debt in every market over that borrowing power, :func:`power_and_usage`: both at
+the parameters in force, so above 1 means debt opened under higher LTVs or before a fall
+now exceeds the cut borrowing power, and the report says so). A scenario of one
+protocol: ``[[protocols]]`` is refused. Each is reported with a percentile-bootstrap CI
+over the runs (:func:`marginengine.sim.montecarlo.statistics`'s resampler), and each
+adaptive policy's paired difference from ``static`` with its CI.
 """
 
 from __future__ import annotations
