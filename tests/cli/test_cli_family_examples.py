@@ -125,9 +125,11 @@ CASCADES: dict[str, tuple[int, float, float, float]] = {
     "morpho_cascade": (127, 11_846_814.73, 5_850_185.91, 1_307_158.87),
     "families_cascade": (352, 30_820_214.70, 3_195_338.10, 2_910_984.72),
     "euler_cascade": (178, 12_154_464.30, 509_962.49, 285_001.61),
-    # drift: 314.88 of the bad debt is realized since resolve_spot_bankruptcy clears the
-    # 7 accounts left with only a borrow (it was 0, all underwater; the total is the same)
-    "drift_cascade": (459, 2_443_137.70, 144_024.51, 314.88),
+    # drift: 582.50 of the bad debt is realized: resolve_spot_bankruptcy clears the one
+    # account left with only a borrow. Were 459, 2,443,137.70, 144,024.51 and 314.88 (7
+    # accounts) before liquidate_spot sized against the liquidation buffer and took a
+    # liability of $10 or less whole (controller/liquidation.rs).
+    "drift_cascade": (366, 2_458_585.00, 150_866.45, 582.50),
     "mango_cascade": (162, 2_736_729.48, 45_281.77, 0.0),
     # token_liq_bankruptcy: the fund's 25,000 and 154,778.19 socialized are realized
     "mango_bankruptcy_cascade": (101, 2_854_277.01, 402_584.44, 179_778.19),

@@ -11,15 +11,30 @@ Sources (aave-dao/aave-v3-origin@fd1fbd9150426ca8ace9cee45b4acf912ae84f5b; ``src
 ``_adjustAmountsForGoodLeftovers``), ``tests/protocol/pool/Pool.Liquidations.t.sol``
 (``test_weth_dust_leftover_rounds_to_zero_in_base_currency``) and
 ``src/contracts/protocol/libraries/logic/LiquidationLogic.sol`` (``hasNoCollateralLeft``,
-``_burnBadDebt``). Where Aave's test mocks a price to 0 for a borrow or writes an index,
+``_burnBadDebt``); ``Pool.Liquidations.t.sol`` ``test_liquidation_when_grace_period_disabled``
+and ``_testLiquidationGracePeriod`` (``test_liquidation_with_liquidation_grace_period_*``),
+``pool-configurator/PoolConfigurator.reserveRiskConfig.t.sol``
+(``test_setLiquidationGracePeriodAboveCap``) and ``ValidationLogic.validateLiquidationCall``
+(``liquidationGracePeriodUntil < block.timestamp``; the same at v3.3.0 and v3.5.0). Where
+Aave's test mocks a price to 0 for a borrow or writes an index,
 the same state is reached here by borrowing at another price and setting it back.
 """
 
 from __future__ import annotations
 
+import pytest
+
 from marginengine.config import protocol_from_dict
-from marginengine.engine import Borrow, Deposit, Engine, Liquidate, SetPrice
-from tests.aave_listing import MARKETS, PRICES, USD, USDX, WETH, pool
+from marginengine.engine import (
+    AdvanceTime,
+    Borrow,
+    Deposit,
+    Engine,
+    Liquidate,
+    SetLiquidationGracePeriod,
+    SetPrice,
+)
+from tests.aave_listing import MARKETS, PRICES, USD, USDX, WBTC, WETH, pool
 
 _MAX = 2**256 - 1
 
@@ -149,3 +164,70 @@ def test_close_factor_when_liquidated_reserve_below_2000_usd_though_total_above_
     assert d["debt_repaid"] == 1_903_809_523
     assert engine.ledger.supply_of("bob", "WETH") == 0
     engine.ledger.check_conservation()
+
+
+# ---------------------------------------------------------------------------- grace period
+def _grace_pool(preset: str) -> Engine:
+    # _testLiquidationGracePeriod: 1.25 WBTC against 22,500 USDX, WBTC down 25% (20,250
+    # USD: HF 25,312.5 x 86% / 22,500 = 0.9675); bob liquidates 5,000 USDX at a time.
+    engine = pool(preset)
+    assert engine.apply(Deposit("alice", "WBTC", 125 * WBTC // 100)).accepted
+    assert engine.apply(Borrow("alice", "USDX", 22_500 * USDX)).accepted
+    assert engine.apply(SetPrice("WBTC", 20_250 * USD)).accepted
+    assert engine.apply(Deposit("bob", "USDX", 1)).accepted
+    return engine
+
+
+def _liquidate(engine: Engine) -> str | None:
+    return engine.apply(Liquidate("bob", "alice", "USDX", "WBTC", 5_000 * USDX, False)).code
+
+
+@pytest.mark.parametrize("preset", ["aave-v3.3", "aave-v3.5", "aave-v3"])
+@pytest.mark.parametrize("in_grace", [("WBTC",), ("USDX",), ("WBTC", "USDX")],
+                         ids=["collateral", "debt", "both"])
+def test_liquidation_when_grace_period_active_then_refused_until_after_it(
+        preset: str, in_grace: tuple[str, ...]) -> None:
+    # Allowed before; after setReservePause(asset, false, 3,600) refused now and at
+    # now + 3,600 (until < block.timestamp), allowed one second later.
+    engine = _grace_pool(preset)
+    assert _liquidate(engine) is None
+    start = engine.ledger.time
+    for asset in in_grace:
+        out = engine.apply(SetLiquidationGracePeriod(asset, 3_600))
+        assert out.accepted and out.details == {"until": start + 3_600}
+    refused = engine.apply(Liquidate("bob", "alice", "USDX", "WBTC", 5_000 * USDX, False))
+    assert refused.code == "LIQUIDATION_GRACE_SENTINEL_CHECK_FAILED"
+    assert refused.data == {"asset": in_grace[0], "until": start + 3_600, "time": start}
+    assert engine.apply(AdvanceTime(3_600)).accepted
+    assert _liquidate(engine) == "LIQUIDATION_GRACE_SENTINEL_CHECK_FAILED"
+    # The keeper's quote and plan read the same check.
+    quote = engine.liquidation_quote("alice")
+    assert quote.plan is None and quote.refusal is not None
+    assert "liquidation grace period" in quote.refusal
+    assert engine.liquidation_plan("alice", "USDX", "WBTC", 5_000 * USDX) is None
+    assert engine.apply(AdvanceTime(1)).accepted
+    assert engine.liquidation_quote("alice").plan is not None
+    assert _liquidate(engine) is None
+
+
+def test_liquidation_when_grace_period_disabled_then_allowed_at_once() -> None:
+    # test_liquidation_when_grace_period_disabled: USDX in grace, refused;
+    # disableLiquidationGracePeriod (grace_period 0 here), allowed.
+    engine = _grace_pool("aave-v3")
+    assert engine.apply(SetLiquidationGracePeriod("USDX", 4 * 3_600)).accepted
+    assert _liquidate(engine) == "LIQUIDATION_GRACE_SENTINEL_CHECK_FAILED"
+    assert engine.apply(SetLiquidationGracePeriod("USDX", 0)).details == {"until": 0}
+    assert _liquidate(engine) is None
+
+
+def test_grace_period_when_above_max_or_not_aave_then_refused_naming_it() -> None:
+    # test_setLiquidationGracePeriodAboveCap: more than MAX_GRACE_PERIOD (4 hours) reverts
+    # InvalidGracePeriod; nothing changes.
+    engine = _grace_pool("aave-v3")
+    out = engine.apply(SetLiquidationGracePeriod("USDX", 4 * 3_600 + 1))
+    assert out.code == "INVALID_GRACE_PERIOD"
+    assert out.reason.startswith("grace_period: must be within 0 and 14400 s")
+    assert engine.ledger.reserves["USDX"].liquidation_grace_period_until == 0
+    assert engine.apply(SetLiquidationGracePeriod("XYZ", 60)).code is not None
+    comet = Engine(protocol_from_dict({"preset": "compound-v3"}))
+    assert comet.apply(SetLiquidationGracePeriod("USDC", 60)).code == "EVENT_NOT_SUPPORTED"

@@ -6,16 +6,33 @@ Sources (aave-dao/aave-v3-origin at the v3.7.0 commit 4fbd7442):
 ``test_reverts_borrow_collateral_balance_zero``, ``test_reverts_borrow_collateral_can_not_cover``,
 ``test_reverts_borrow_hf_lt_1``), ``src/contracts/protocol/libraries/logic/BorrowLogic.sol``
 (``validateHFAndLtv`` after the mint), ``LiquidationLogic.sol`` and ``ValidationLogic.sol``
-(``validateHFAndLtvzero``). The liquidation figures are LiquidationLogic's formulas worked
+(``validateHFAndLtvzero``); ``tests/protocol/pool/Pool.Repay.t.sol``
+(``test_repayWithATokens_full_variable_borrow``, ``_full_collateral_variable_borrow``,
+``_shouldRevertIfUnhealthyAfterRepayment``, ``_fuzz_collateral_variable_borrow``) and
+``BorrowLogic.executeRepay`` (``useATokens``; v3.3.0 5431379f has no health check after
+it). The liquidation figures are LiquidationLogic's formulas worked
 by hand at each version's rounding (docs/3.7/liquidation-rounding.md for v3.7).
 """
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from marginengine.config import protocol_from_dict
-from marginengine.engine import Borrow, Deposit, Engine, Liquidate, SetPrice, Withdraw
+from marginengine.engine import (
+    AdvanceTime,
+    Borrow,
+    Deposit,
+    Engine,
+    ImportAccount,
+    Liquidate,
+    RepayWithATokens,
+    SetPrice,
+    SetUseAsCollateral,
+    Withdraw,
+)
 from tests.aave_listing import MARKETS, PRICES, USD, USDX, WBTC, WETH, pool
 
 
@@ -66,8 +83,13 @@ def test_borrow_when_collateral_has_zero_ltv_then_ltv_validation_failed(preset: 
     for asset, price in PRICES.items():
         engine.apply(SetPrice(asset, price))
     engine.apply(Deposit("carol", "USDX", 100_000 * USDX))
-    assert engine.apply(Deposit("alice", "WETH", 10 * WETH)).accepted
+    # alice holds the WETH switched on (supplied before its LTV went to 0): imported; a
+    # supply of a zero-LTV asset is not switched on (validateUseAsCollateral), which
+    # leaves no collateral at all.
+    assert engine.apply(ImportAccount("alice", (("WETH", 10 * WETH),), ())).accepted
     assert engine.apply(Borrow("alice", "USDX", 20 * USDX)).code == code
+    assert engine.apply(Deposit("bob", "WETH", 10 * WETH)).accepted
+    assert not engine.ledger.collateral_flag("bob", "WETH")
 
 
 @pytest.mark.parametrize(("preset", "health", "reason"), [
@@ -96,8 +118,9 @@ def test_withdraw_when_zero_ltv_collateral_held_then_it_goes_first() -> None:
     for asset, price in PRICES.items():
         engine.apply(SetPrice(asset, price))
     engine.apply(Deposit("carol", "USDX", 100_000 * USDX))
-    assert engine.apply(Deposit("alice", "WBTC", WBTC)).accepted
-    assert engine.apply(Deposit("alice", "WETH", WETH)).accepted
+    # The zero-LTV WETH switched on, as supplied before its LTV went to 0 (imported).
+    assert engine.apply(ImportAccount("alice", (("WBTC", WBTC), ("WETH", WETH)),
+                                      ())).accepted
     assert engine.apply(Borrow("alice", "USDX", 10_000 * USDX)).accepted
     # Healthy either way, but WBTC may not leave while the zero-LTV WETH stays.
     refused = engine.apply(Withdraw("alice", "WBTC", WBTC // 10))
@@ -106,6 +129,121 @@ def test_withdraw_when_zero_ltv_collateral_held_then_it_goes_first() -> None:
     assert engine.apply(Withdraw("alice", "WETH", WETH // 2)).accepted
     assert engine.apply(Withdraw("alice", "WETH", WETH // 2)).accepted
     assert engine.apply(Withdraw("alice", "WBTC", WBTC // 10)).accepted
+
+
+# ---------------------------------------------------------------------------- repayWithATokens
+_MAX = 2**256 - 1
+_DAYS = 86_400
+
+
+@pytest.mark.parametrize("preset", ["aave-v3.3", "aave-v3.5", "aave-v3"])
+def test_repay_with_atokens_when_max_then_whole_debt_and_balance_stays_on(preset: str) -> None:
+    # test_repayWithATokens_full_variable_borrow: 2,000 USDX supplied, 800 borrowed, 10
+    # days; type(uint256).max pays with the aToken balance, capped at the debt.
+    engine = pool(preset)
+    assert engine.apply(Deposit("alice", "USDX", 2_000 * USDX)).accepted
+    assert engine.apply(Borrow("alice", "USDX", 800 * USDX)).accepted
+    assert engine.apply(AdvanceTime(10 * _DAYS)).accepted
+    ledger = engine.ledger
+    before, debt = ledger.supply_of("alice", "USDX"), ledger.debt_of("alice", "USDX")
+    cash = ledger.reserves["USDX"].cash
+    assert debt > 800 * USDX
+    out = engine.apply(RepayWithATokens("alice", "USDX", _MAX))
+    assert out.accepted and out.details["repaid"] == debt
+    assert ledger.debt_of("alice", "USDX") == 0
+    assert ledger.supply_of("alice", "USDX") <= before - debt
+    assert ledger.collateral_flag("alice", "USDX")
+    assert ledger.reserves["USDX"].cash == cash          # no token moved
+    ledger.check_conservation()
+
+
+@pytest.mark.parametrize("preset", ["aave-v3.3", "aave-v3.5", "aave-v3"])
+def test_repay_with_atokens_when_balance_below_debt_then_all_burned_and_switched_off(
+        preset: str) -> None:
+    # test_repayWithATokens_full_collateral_variable_borrow: WETH and 2,000 USDX supplied,
+    # 2,000 USDX borrowed, 10 days: max pays the whole aToken balance, the debt keeps the
+    # rest (within 1 unit of debt before - balance), USDX is switched off, alice borrows.
+    engine = pool(preset)
+    assert engine.apply(Deposit("alice", "WETH", 100 * WETH)).accepted
+    assert engine.apply(Deposit("alice", "USDX", 2_000 * USDX)).accepted
+    assert engine.apply(Borrow("alice", "USDX", 2_000 * USDX)).accepted
+    assert engine.apply(AdvanceTime(10 * _DAYS)).accepted
+    ledger = engine.ledger
+    balance, debt = ledger.supply_of("alice", "USDX"), ledger.debt_of("alice", "USDX")
+    assert debt > balance > 2_000 * USDX
+    out = engine.apply(RepayWithATokens("alice", "USDX", _MAX))
+    assert out.accepted and out.details["repaid"] == balance
+    assert out.details["collateral"] is False
+    assert abs(ledger.debt_of("alice", "USDX") - (debt - balance)) <= 1
+    assert ledger.supply_of("alice", "USDX") == 0
+    assert not ledger.collateral_flag("alice", "USDX")
+    ledger.check_conservation()
+
+
+@pytest.mark.parametrize(("preset", "code"), [
+    ("aave-v3.3", None),          # v3.3 executeRepay: no health check after the burn
+    ("aave-v3.5", "HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD"),
+    ("aave-v3", "HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD"),
+])
+def test_repay_with_atokens_when_unhealthy_after_then_refused_from_v3_5(
+        preset: str, code: str | None) -> None:
+    # test_repayWithATokens_shouldRevertIfUnhealthyAfterRepayment: 2,000 USDX supplied,
+    # 1,600 borrowed, 100 years later (debt outgrows the supply) 2 units repaid.
+    engine = pool(preset)
+    assert engine.apply(Deposit("alice", "USDX", 2_000 * USDX)).accepted
+    assert engine.apply(Borrow("alice", "USDX", 1_600 * USDX)).accepted
+    assert engine.apply(AdvanceTime(100 * 365 * _DAYS)).accepted
+    assert engine.account_data("alice").health_factor < 10**18
+    out = engine.apply(RepayWithATokens("alice", "USDX", 2))
+    assert out.code == code
+    if code is not None:
+        assert out.data["health_factor"] < 10**18
+
+
+def test_repay_with_atokens_when_not_collateral_then_no_health_check() -> None:
+    # executeRepay asks validateHealthFactor only if the asset was collateral: the same
+    # account with USDX switched off (it has no other collateral, so HF is 0) repays.
+    engine = pool("aave-v3.5")
+    assert engine.apply(Deposit("alice", "WETH", WETH)).accepted
+    assert engine.apply(Deposit("alice", "USDX", 2_000 * USDX)).accepted
+    assert engine.apply(Borrow("alice", "USDX", 1_000 * USDX)).accepted
+    assert engine.apply(SetUseAsCollateral("alice", "USDX", False)).accepted
+    assert engine.apply(SetPrice("WETH", USD)).accepted          # HF far below 1
+    out = engine.apply(RepayWithATokens("alice", "USDX", 2))
+    assert out.accepted and "health_factor" not in out.details
+
+
+def test_repay_with_atokens_when_nothing_owed_or_held_then_refused() -> None:
+    engine = pool()
+    assert engine.apply(Deposit("alice", "USDX", 2_000 * USDX)).accepted
+    assert engine.apply(RepayWithATokens("alice", "USDX", 1)).code == "NO_DEBT_OF_SELECTED_TYPE"
+    assert engine.apply(Deposit("bob", "WETH", WETH)).accepted
+    assert engine.apply(Borrow("bob", "USDX", 100 * USDX)).accepted
+    assert engine.apply(RepayWithATokens("bob", "USDX", _MAX)).code == "UNDERLYING_BALANCE_ZERO"
+    assert engine.apply(Deposit("bob", "USDX", 10 * USDX)).accepted
+    out = engine.apply(RepayWithATokens("bob", "USDX", 11 * USDX))
+    assert out.code == "NOT_ENOUGH_AVAILABLE_USER_BALANCE"
+    assert engine.ledger.debt_of("bob", "USDX") == 100 * USDX    # a refusal changes nothing
+
+
+@settings(max_examples=25, deadline=None)
+@given(repay=st.integers(2, 2_000 * USDX), seconds=st.integers(1, 10 * 365 * _DAYS))
+def test_repay_with_atokens_when_any_amount_then_debt_falls_by_it_within_two_units(
+        repay: int, seconds: int) -> None:
+    # test_repayWithATokens_fuzz_collateral_variable_borrow: debt after within 2 units of
+    # debt before - repayAmount; borrowing and the collateral switch follow the balances.
+    engine = pool("aave-v3")
+    assert engine.apply(Deposit("alice", "WETH", 100 * WETH)).accepted
+    assert engine.apply(Deposit("alice", "USDX", 2_000 * USDX)).accepted
+    assert engine.apply(Borrow("alice", "USDX", 2_000 * USDX)).accepted
+    assert engine.apply(AdvanceTime(seconds)).accepted
+    ledger = engine.ledger
+    debt = ledger.debt_of("alice", "USDX")
+    out = engine.apply(RepayWithATokens("alice", "USDX", repay))
+    assert out.accepted and out.details["repaid"] == repay
+    assert abs(ledger.debt_of("alice", "USDX") - (debt - repay)) <= 2
+    assert ledger.collateral_flag("alice", "USDX") == (ledger.supply_of("alice", "USDX") > 0)
+    ledger.check_conservation()
 
 
 # ---------------------------------------------------------------------------- liquidations

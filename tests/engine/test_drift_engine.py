@@ -108,16 +108,24 @@ def test_perp_requirement_with_imf_premium_and_the_initial_pnl_cap_of_drifts_sui
 
 
 @pytest.mark.parametrize(("fee", "to_cover", "asset_transfer"), [
-    ("0", 250_000_000, 25 * USDC),             # zero_asset_and_liability_fee
-    # ten_percent_asset_and_liability_fee; the asset paid is liability x 100 x 1.1 / 0.9
-    # (calculate_asset_transfer_for_liability_transfer): 0.44998425 SOL -> 54.998075 USDC.
-    ("0.1", 449_984_250, 54_998_075),
+    # The math tests' case (zero_asset_and_liability_fee: 0.25 SOL for a $10 shortage at
+    # weight 1.2) with liquidate_spot's buffer (the preset's 2%): the shortage is 10 + 2% x
+    # 100 = 12 against the weight 1.2 + 0.02: 12 / (100 x (1.22 - 0.8)) = 0.285714285 SOL,
+    # 28.571428 USDC for it. (Before the spot liquidation read the buffer: 0.25 SOL, 25.)
+    ("0", 285_714_285, 28_571_428),
+    # ten_percent_asset_and_liability_fee likewise: 12 / (100 x (1.22 x 0.9 - 0.8 x 1.1))
+    # = 0.495396936 SOL; the asset paid is liability x 100 x 1.1 / 0.9
+    # (calculate_asset_transfer_for_liability_transfer): 60.548514 USDC. (Was 0.44998425
+    # SOL for 54.998075.)
+    ("0.1", 495_396_936, 60_548_514),
 ])
 def test_spot_liquidation_transfers_the_liability_covering_the_shortage(
         fee: str, to_cover: int, asset_transfer: int):
     # Asset weight 0.8 (USDC at 1), liability weight 1.2 (SOL, 9 decimals, at 100): 137.5
     # USDC against 1 SOL borrowed at 90 (initial 110 >= 108); SOL at 100: maintenance
-    # 110 < 120, a $10 shortage -- the liquidation tests' case.
+    # 110 < 120, a $10 shortage, 12 with the buffer on the 100 of liability
+    # (controller/liquidation.rs liquidate_spot: MarginContext::liquidation, the liability
+    # weight plus liquidation_margin_buffer_ratio).
     engine = engine_of({"USDC": spot("0.8", "0.8", liquidator_fee=fee),
                         "SOL": spot("0.8", "0.8", "1.2", "1.2", liquidator_fee=fee)},
                        decimals={"SOL": 9})
@@ -130,15 +138,18 @@ def test_spot_liquidation_transfers_the_liability_covering_the_shortage(
     assert engine.is_liquidatable("a")
     assert calc(engine, "a", MAINT) == (110 * USDC, 120 * USDC)
     d = applied(engine, DriftLiquidateSpot("keeper", "a", "USDC", "SOL"))
-    assert (d["margin_shortage"], d["to_cover"]) == (10 * USDC, to_cover)
+    assert (d["margin_shortage"], d["to_cover"]) == (12 * USDC, to_cover)
     assert (d["liability_transfer"], d["asset_transfer"]) == (to_cover, asset_transfer)
     book = engine.state.family
     assert isinstance(book, DriftBook)
     assert book.account("keeper").spot == {"USDC": 1_000 * USDC + asset_transfer,
                                            "SOL": -to_cover}
-    # Without fees the transfer restores the account exactly: 90 against 90.
+    # Without fees the transfer restores the account to its requirement plus the buffer
+    # (87.142857 against 85.714286 + 2% of 71.43), as Drift's "out of liq territory".
     if fee == "0":
-        assert calc(engine, "a", MAINT) == (90 * USDC, 90 * USDC)
+        assert calc(engine, "a", MAINT) == (87_142_857, 85_714_286)
+        after = drift_margin(engine.config, book, engine.prices, "a", MAINT, 200)
+        assert after.margin_requirement_plus_buffer == after.total_collateral == 87_142_857
         assert not engine.is_liquidatable("a")
 
 

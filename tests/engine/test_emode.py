@@ -20,6 +20,7 @@ from marginengine.engine import (
     Borrow,
     Deposit,
     Engine,
+    ImportAccount,
     Liquidate,
     SetPrice,
     SetUserEMode,
@@ -202,10 +203,15 @@ def test_ltvzero_when_v3_7_then_collateral_has_no_ltv_in_category():
     out = engine.apply(SetUserEMode("alice", 1))
     assert out.code == "INVALID_COLLATERAL_IN_EMODE"
     assert out.data == {"asset": "wstETH", "category": 1}
-    # Enter first (no position), then supply: the ltv-zero rules apply.
-    engine.apply(SetUserEMode("bob", 1))
-    engine.apply(Deposit("bob", "wstETH", ETH))
-    engine.apply(Deposit("bob", "WETH", ETH))
+    # bob holds both switched on in category 1 (imported as he stands: supplied before
+    # the category listed wstETH as ltvzero); the ltv-zero rules apply.
+    assert engine.apply(ImportAccount("bob", (("wstETH", ETH), ("WETH", ETH)), (),
+                                      1)).accepted
+    # A first supply of the ltv-zero asset in the category is not switched on
+    # (validateUseAsCollateral: getUserReserveLtv is 0).
+    assert engine.apply(SetUserEMode("carol", 1)).accepted
+    assert engine.apply(Deposit("carol", "wstETH", ETH)).accepted
+    assert not engine.ledger.collateral_flag("carol", "wstETH")
     data = engine.account_data("bob")
     # (2,400 x 0 + 2,000 x 9,500) / 4,400 = 4,318 bps; LT (2,400 + 2,000) x 9,600 / 4,400.
     assert (data.avg_ltv_bps, data.avg_liquidation_threshold_bps) == (4_318, 9_600)
@@ -222,12 +228,21 @@ def test_isolated_when_v3_7_then_outside_collateral_has_no_ltv():
     engine = engine_for("aave-v3.7", categories=cats)
     engine.apply(Deposit("alice", "USDC", 1_000 * USDC))
     assert engine.apply(SetUserEMode("alice", 1)).code == "INVALID_COLLATERAL_IN_EMODE"
+    # carol, imported inside the category with USDC switched on (enabled before the
+    # category became isolated: test_isolatedEmode_adminToggle_existingUsersGetLtv0).
+    assert engine.apply(ImportAccount("carol", (("WETH", ETH), ("USDC", 2_000 * USDC)), (),
+                                      1)).accepted
+    data = engine.account_data("carol")
+    # LTV (2,000 x 9,500 + 2,000 x 0) / 4,000; LT (2,000 x 9,600 + 2,000 x 8,000) / 4,000.
+    assert (data.avg_ltv_bps, data.avg_liquidation_threshold_bps) == (4_750, 8_800)
+    # test_isolatedEmode_supplyDoesNotAutoEnableNonEmodeCollateral: bob enters, then
+    # supplies; the USDC outside the category (LTV 0 for him) is not switched on.
     engine.apply(SetUserEMode("bob", 1))
     engine.apply(Deposit("bob", "WETH", ETH))
     engine.apply(Deposit("bob", "USDC", 2_000 * USDC))
+    assert not engine.ledger.collateral_flag("bob", "USDC")
     data = engine.account_data("bob")
-    # LTV (2,000 x 9,500 + 2,000 x 0) / 4,000; LT (2,000 x 9,600 + 2,000 x 8,000) / 4,000.
-    assert (data.avg_ltv_bps, data.avg_liquidation_threshold_bps) == (4_750, 8_800)
+    assert (data.avg_ltv_bps, data.avg_liquidation_threshold_bps) == (9_500, 9_600)
 
 
 def test_reserve_ltv_zero_when_v3_5_then_stays_zero_in_emode_and_v3_7_not():
@@ -236,10 +251,14 @@ def test_reserve_ltv_zero_when_v3_5_then_stays_zero_in_emode_and_v3_7_not():
     markets = {**MARKETS, "wstETH": {**MARKETS["wstETH"], "ltv": "0"}}
     for preset, ltv in (("aave-v3.5", 0), ("aave-v3.7", 9_500)):
         engine = engine_for(preset, markets=markets)
-        engine.apply(SetUserEMode("alice", 1))
-        engine.apply(Deposit("alice", "wstETH", ETH))
+        assert engine.apply(ImportAccount("alice", (("wstETH", ETH),), (), 1)).accepted
         data = engine.account_data("alice")
         assert (data.avg_ltv_bps, data.avg_liquidation_threshold_bps) == (ltv, 9_600)
+        # A first supply follows the same LTV: validateUseAsCollateral reads the
+        # reserve's (0) in v3.5, the category's in v3.7.
+        engine.apply(SetUserEMode("bob", 1))
+        engine.apply(Deposit("bob", "wstETH", ETH))
+        assert engine.ledger.collateral_flag("bob", "wstETH") == (ltv != 0)
 
 
 @pytest.mark.parametrize("preset", ALL)

@@ -105,3 +105,52 @@ def test_spot_bankruptcy_rules_reproduce_drifts_numbers():
     assert spot_bankruptcy_if_payment(100, 0) == 0
     assert spot_bankruptcy_if_payment(100, 50) == 49
     assert spot_bankruptcy_if_payment(100, 500) == 100
+
+
+def test_funding_rate_deltas_to_resolve_bankruptcy_of_drifts_suite():
+    from marginengine.liquidation.drift import funding_rate_delta_to_resolve_bankruptcy
+
+    # math/liquidation/tests.rs calculate_funding_rate_deltas_to_resolve_bankruptcy::
+    # total_base_asset_amount_not_zero: a 100 USDC loss over 7 long + 4 short base:
+    # ceil(100e6 x 1e9 / 11e9) = 9,090,910, x FUNDING_RATE_TO_QUOTE_PRECISION_PRECISION_RATIO.
+    assert funding_rate_delta_to_resolve_bankruptcy(-100 * QUOTE, 11 * BASE) == 9_090_910_000
+    # ...::total_base_asset_amount_is_zero: an error (CantResolvePerpBankruptcy).
+    with pytest.raises(ValueError, match="total_base_asset_amount"):
+        funding_rate_delta_to_resolve_bankruptcy(-QUOTE, 0)
+
+
+@pytest.mark.parametrize(("spot", "perps", "bankrupt"), [
+    ([], [(1, 0)], False),           # user_has_position_with_base
+    ([], [(0, 1)], False),           # user_has_position_with_positive_quote
+    ([1], [], False),                # user_with_deposit
+    ([], [(0, -1)], True),           # user_has_position_with_negative_quote
+    ([-1], [], True),                # user_with_borrow
+    ([], [], False),                 # user_with_empty_position_and_balances
+])
+def test_is_cross_margin_bankrupt_of_drifts_suite(spot: list[int],
+                                                 perps: list[tuple[int, int]],
+                                                 bankrupt: bool) -> None:
+    # math/bankruptcy/tests.rs (a scaled balance of 1 is a token amount of at least 1).
+    from marginengine.liquidation.drift import is_cross_margin_bankrupt
+
+    assert is_cross_margin_bankrupt(spot, perps) is bankrupt
+
+
+@pytest.mark.parametrize(("shortage", "asset_weight", "liability_weight", "amount",
+                          "liability_mult", "expected"), [
+    (5 * QUOTE, 10_000, 11_000, BASE, FEE, 36_363),          # 4% / 1.1
+    (100 * QUOTE, 10_000, 11_000, BASE, FEE, 0),            # large shortage
+    (QUOTE, 10_000, 11_000, BASE, FEE, FEE // 20),           # tiny shortage: the maximum
+    (QUOTE, 20_000, 11_000, BASE, FEE, 0),                  # asset weight above liability
+    (5 * QUOTE, 10_000, 0, BASE, FEE, 0),                   # zero liability weight
+    (5 * QUOTE, 10_000, 11_000, 0, FEE, 0),                 # zero token amount
+    (5 * QUOTE, 10_000, 11_000, BASE, 0, 0),                # zero liability multiplier
+])
+def test_spot_if_fee_of_drifts_suite(shortage: int, asset_weight: int, liability_weight: int,
+                                     amount: int, liability_mult: int, expected: int) -> None:
+    # math/liquidation/tests.rs calculate_spot_if_fee::test: price 100, asset multiplier
+    # 1.01, 9 decimals, max IF fee 5%.
+    from marginengine.liquidation.drift import spot_if_fee
+
+    assert spot_if_fee(shortage, amount, asset_weight, 101 * FEE // 100, liability_weight,
+                       liability_mult, 9, 100 * PRICE, FEE // 20) == expected

@@ -212,3 +212,61 @@ def test_dydx_liquidatable_size_when_above_the_limit_then_steps_of_the_notional(
     # An odd limit rounds down to a step, never below one step.
     assert dydx_liquidatable_size(BTC, price, 1_234 * USDC, 100_000, BTC, USDC) == 2_400_000
     assert dydx_liquidatable_size(BTC, price, 1, 100_000, BTC, USDC) == 100_000
+
+
+U64_MAX = 2**64 - 1
+
+
+# (position quanta, min position notional, max portion ppm, subaccount max notional, step,
+# expected |delta| quanta): TestGetPerpetualPositionToLiquidate (BTC at 50,000, resolution
+# -8; ClobPair_Btc steps of 5, ClobPair_Btc3 of 10; LiquidationsConfig_No_Limit: minimum 1,
+# portion 100%, subaccount limit u64 max). GetLiquidatablePositionSizeDelta caps the quote
+# by min(position block limit, subaccount block limit) before converting it to quanta.
+@pytest.mark.parametrize(("size", "minimum", "portion", "subaccount", "step", "expected"), [
+    (10_000_000, 1, 1_000_000, U64_MAX, 5, 10_000_000),              # no limit: whole
+    (10_000_000, 10_000_000_000, 1_000_000, U64_MAX, 5, 10_000_000),  # minimum above it
+    (10_000_000, 1_000, 500_000, U64_MAX, 5, 5_000_000),             # half
+    (5, 1, 100_000, U64_MAX, 10, 5),                                 # below one step
+    (140, 1, 100_000, U64_MAX, 5, 10),                               # 14 -> 10
+    (20, 1, 100_000, U64_MAX, 5, 5),                                 # 2 -> at least a step
+    (10_000_000, 1, 1_000_000, 10_000_000_000, 5, 10_000_000),       # $5,000 < $10,000
+    (10_000_000, 1, 1_000_000, 2_500_000_000, 5, 5_000_000),         # subaccount $2,500
+    (10_000_000, 1_000, 500_000, 2_000_000_000, 5, 4_000_000),       # subaccount $2,000
+    (10_000_000, 1_000, 400_000, 2_500_000_000, 5, 4_000_000),       # position 40%
+    (-100_000_000, 1, 1_000_000, U64_MAX, 5, 100_000_000),           # 1 BTC short
+    (-10_000_000, 10_000_000_000, 1_000_000, U64_MAX, 5, 10_000_000),
+    (-10_000_000, 1_000, 500_000, U64_MAX, 5, 5_000_000),
+    (-10_000_000, 1, 1_000_000, 10_000_000_000, 5, 10_000_000),
+    (-10_000_000, 1, 1_000_000, 2_500_000_000, 5, 5_000_000),
+])
+def test_dydx_liquidatable_size_when_position_to_liquidate_rows_then_same_quanta(
+    size: int, minimum: int, portion: int, subaccount: int, step: int, expected: int
+) -> None:
+    _, most = dydx_position_notional_liquidatable(abs(nc("BTC", size)), minimum, portion)
+    price = PRICES["BTC"][0]
+    assert dydx_liquidatable_size(size, price, min(most, subaccount), step, BTC, USDC) == \
+        expected
+
+
+def test_dydx_liquidatable_size_when_step_3_or_max_uint64_eth_then_dydx_rows() -> None:
+    # "Result is rounded to nearest step size": 21 quanta, 50% -> 10.5 -> 10, down to 9.
+    _, most = dydx_position_notional_liquidatable(abs(nc("BTC", 21)), 1_000, 500_000)
+    assert dydx_liquidatable_size(21, PRICES["BTC"][0], most, 3, BTC, USDC) == 9
+    # PerpetualPosition_MaxUint64EthLong / Short: 6,148,914,691,236,517,000 ETH quanta at
+    # 3,000 (notional 18,446,744,073,709,551,000, just under u64 max): whole, ClobPair_Eth
+    # steps of 1,000.
+    size = 6_148_914_691_236_517_000
+    _, most = dydx_position_notional_liquidatable(abs(nc("ETH", size)), 1, 1_000_000)
+    for signed in (size, -size):
+        assert dydx_liquidatable_size(signed, PRICES["ETH"][0], min(most, U64_MAX), 1_000,
+                                      ETH, USDC) == size
+
+
+def test_dydx_bankruptcy_quote_when_deleveraging_two_shorts_then_50_500() -> None:
+    # protocol/x/clob/keeper/deleveraging_test.go TestProcessDeleveraging, "can deleverage
+    # when there are multiple positions": 80,800 USDC, -1 BTC and -10 ETH (TNC 800, MMR
+    # 5,000 + 3,000). Closing the BTC costs 50,000 + 800 x 5,000 / 8,000 = 50,500 USDC.
+    assert bankruptcy(80_800, {"BTC": -BTC, "ETH": -10 * ETH}, "BTC", BTC) == \
+        -50_500 * USDC
+    # ... and 0.1 of Carl_Num0_1BTC_Short_54999USD (TNC 4,999): 5,499.9 USDC.
+    assert bankruptcy(54_999, {"BTC": -BTC}, "BTC", BTC // 10) == -5_499_900_000

@@ -158,3 +158,25 @@ def test_cross_margin_account_sums_weighted_spot_and_perp():
     assert (calc.total_collateral, calc.margin_requirement) == (4_500 * QUOTE_PRECISION,
                                                                 1_050 * QUOTE_PRECISION)
     assert calc.meets and calc.free_collateral == 3_450 * QUOTE_PRECISION
+
+
+def test_margin_buffer_when_negative_perp_pnl_then_drifts_total_collateral_plus_buffer():
+    # math/margin/tests.rs calculate_margin_requirement_and_total_collateral_and_liability_
+    # info::negative_perp_pnl_liquidation_buffer: 100 USDC deposited, a flat SOL-PERP
+    # position with quote -100 (PnL -100), MarginContext::liquidation(1%): total collateral
+    # 0, get_cross_total_collateral_plus_buffer -1 USDC (1% of the negative PnL).
+    from marginengine.margin.drift import (
+        PerpBalance,
+        PerpMarketMargin,
+        SpotBalance,
+        margin_calculation,
+    )
+
+    usdc = SpotMarket(decimals=6, initial_asset_weight=10_000, maintenance_asset_weight=10_000)
+    sol_perp = PerpMarketMargin(margin_ratio_initial=1_000, margin_ratio_maintenance=500)
+    calc = margin_calculation(
+        [SpotBalance(usdc, 100 * QUOTE_PRECISION, PRICE_PRECISION)],
+        [PerpBalance(sol_perp, 0, -100 * QUOTE_PRECISION, 100 * PRICE_PRECISION)],
+        MAINT, margin_buffer=100)
+    assert calc.total_collateral == 0
+    assert calc.total_collateral + calc.total_collateral_buffer == -QUOTE_PRECISION

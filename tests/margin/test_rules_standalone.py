@@ -5,7 +5,9 @@ threshold 82.5%, 10,000 USD of debt: HF 1.65) and the dYdX-style perp bucket of
 
 from __future__ import annotations
 
-from marginengine.config import protocol_from_dict
+import pytest
+
+from marginengine.config import ProtocolConfig, protocol_from_dict
 from marginengine.decisions import Code
 from marginengine.fixedpoint import WAD
 from marginengine.ledger import Ledger
@@ -246,3 +248,104 @@ def test_validate_enable_as_collateral_when_no_balance_or_ltv_zero_then_aave_cod
     zero = v.validate_enable_as_collateral("alice", "WETH", 10, 0)
     assert zero is not None and zero.code is Code.USER_HAS_ASSET_WITH_ZERO_LTV
     assert v.validate_enable_as_collateral("alice", "WETH", 10, 8_000) is None
+
+
+# ---- isolation mode, siloed borrowing, the automatic switch, grace periods: no engine.
+# aave-dao/aave-v3-origin@v3.5.0 (6138e1fd) IsolationModeLogic.sol, ValidationLogic.sol,
+# UserConfiguration.sol; @4fbd7442 ValidationLogic.validateUseAsCollateral.
+def _isolation_config(preset: str = "aave-v3.5") -> ProtocolConfig:
+    return protocol_from_dict({"preset": preset, "markets": {
+        "WBTC": {"decimals": 8, "ltv": "0.7", "liquidation_threshold": "0.75",
+                 "debt_ceiling": "10000"},
+        "USDC": {"decimals": 6, "ltv": "0.75", "liquidation_threshold": "0.8",
+                 "borrowable_in_isolation": True, "siloed_borrowing": True},
+        "WETH": {"ltv": "0.8", "liquidation_threshold": "0.85"},
+        "OLD": {"ltv": "0", "liquidation_threshold": "0.5"}}})
+
+
+def test_isolated_debt_units_when_decimals_then_floored_cents():
+    # convertToIsolatedDebtUnits: amount / 10**(decimals - 2), Solidity's floor.
+    assert v.isolated_debt_units(100 * 10**6, 6) == 100_00
+    assert v.isolated_debt_units(10_000_009_999, 6) == 1_000_000
+    assert v.isolated_debt_units(9_999, 6) == 0
+    assert v.isolated_debt_units(10**18, 18) == 100            # a whole token: 100 cents
+    assert v.isolated_debt_units(7, 2) == 7
+
+
+def test_isolated_debt_after_repay_when_more_than_recorded_then_zero():
+    # updateIsolatedDebt: total > repaid ? total - repaid : 0.
+    assert v.isolated_debt_after_repay(100_00, 50 * 10**6, 6) == 50_00
+    assert v.isolated_debt_after_repay(100_00, 100_010_000, 6) == 0
+    assert v.isolated_debt_after_repay(0, 10**6, 6) == 0
+
+
+def test_isolated_collateral_when_one_ceiled_collateral_on_then_it():
+    markets = _isolation_config().markets
+    assert v.isolated_collateral(["WBTC"], markets) == "WBTC"
+    assert v.isolated_collateral(["WETH"], markets) is None
+    assert v.isolated_collateral(["WBTC", "WETH"], markets) is None
+    assert v.isolated_collateral([], markets) is None
+
+
+def test_validate_isolated_borrow_when_not_borrowable_or_above_ceiling_then_codes():
+    markets = _isolation_config().markets
+    weth = v.validate_isolated_borrow("alice", "WETH", markets["WETH"], "WBTC",
+                                      markets["WBTC"], 0, 10**18)
+    assert weth is not None and weth.code is Code.ASSET_NOT_BORROWABLE_IN_ISOLATION
+    over = v.validate_isolated_borrow("alice", "USDC", markets["USDC"], "WBTC",
+                                      markets["WBTC"], 999_999, 2 * 10**4)
+    assert over is not None and over.code is Code.DEBT_CEILING_EXCEEDED
+    assert over.data == {"isolated": "WBTC", "total": 1_000_001, "ceiling": 1_000_000}
+    assert v.validate_isolated_borrow("alice", "USDC", markets["USDC"], "WBTC",
+                                      markets["WBTC"], 999_999, 19_999) is None
+
+
+def test_validate_siloed_borrow_when_silo_owed_or_added_then_violation():
+    markets = _isolation_config().markets
+    assert v.validate_siloed_borrow("alice", "USDC", [], markets) is None
+    assert v.validate_siloed_borrow("alice", "USDC", ["USDC"], markets) is None
+    owed = v.validate_siloed_borrow("alice", "WETH", ["USDC"], markets)
+    assert owed is not None and owed.code is Code.SILOED_BORROWING_VIOLATION
+    added = v.validate_siloed_borrow("alice", "USDC", ["WETH"], markets)
+    assert added is not None and added.data["borrowed"] == ["WETH"]
+    assert v.validate_siloed_borrow("alice", "WBTC", ["WETH", "OLD"], markets) is None
+
+
+@pytest.mark.parametrize("preset", ["aave-v3.3", "aave-v3.5"])
+def test_use_as_collateral_allowed_when_v3_5_then_ltv_and_isolation(preset: str):
+    config = _isolation_config(preset)
+    rules, markets = config.rules, config.markets
+    assert v.use_as_collateral_allowed(rules, "WBTC", 7_000, [], markets)
+    assert not v.use_as_collateral_allowed(rules, "WBTC", 7_000, ["WETH"], markets)
+    assert not v.use_as_collateral_allowed(rules, "WETH", 8_000, ["WBTC"], markets)
+    assert v.use_as_collateral_allowed(rules, "WETH", 8_000, ["USDC"], markets)
+    assert not v.use_as_collateral_allowed(rules, "OLD", 0, [], markets)
+    # The automatic switch: the isolated asset only for a role holder.
+    assert not v.automatic_use_as_collateral(rules, "WBTC", 7_000, [], markets)
+    assert v.automatic_use_as_collateral(rules, "WBTC", 7_000, [], markets, True)
+    assert not v.automatic_use_as_collateral(rules, "WBTC", 7_000, ["WETH"], markets, True)
+    assert v.automatic_use_as_collateral(rules, "WETH", 8_000, ["USDC"], markets)
+    refused = v.validate_enable_as_collateral("alice", "WBTC", 10, 7_000, rules, ["WETH"],
+                                              markets)
+    assert refused is not None and refused.code is Code.USER_IN_ISOLATION_MODE_OR_LTV_ZERO
+
+
+def test_use_as_collateral_allowed_when_v3_7_then_ltv_only():
+    config = protocol_from_dict({"preset": "aave-v3", "markets": {
+        "WETH": {"ltv": "0.8", "liquidation_threshold": "0.85"},
+        "OLD": {"ltv": "0", "liquidation_threshold": "0.5"}}})
+    rules, markets = config.rules, config.markets
+    assert v.automatic_use_as_collateral(rules, "WETH", 8_000, ["OLD"], markets)
+    assert not v.automatic_use_as_collateral(rules, "OLD", 0, [], markets)
+
+
+def test_validate_liquidation_grace_when_until_not_passed_then_refused():
+    # validateLiquidationCall: liquidationGracePeriodUntil < block.timestamp, both reserves.
+    assert v.validate_liquidation_grace(100, "WBTC", 99, "USDC", 0) is None
+    at = v.validate_liquidation_grace(100, "WBTC", 0, "USDC", 100)
+    assert at is not None and at.code is Code.LIQUIDATION_GRACE_SENTINEL_CHECK_FAILED
+    assert at.data == {"asset": "USDC", "until": 100, "time": 100}
+    assert v.validate_liquidation_grace(0, "WBTC", 0, "USDC", 0) is None   # 0: none
+    assert v.validate_grace_period(v.MAX_GRACE_PERIOD) is None
+    above = v.validate_grace_period(v.MAX_GRACE_PERIOD + 1)
+    assert above is not None and above.code is Code.INVALID_GRACE_PERIOD

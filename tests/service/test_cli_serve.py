@@ -308,3 +308,53 @@ def test_book_when_emode_account_then_service_health_equals_scan_and_replays(
     # 2 prices, SetUserEMode, 1 deposit, 1 borrow (alice supplies what she borrows).
     assert report.events == 5 and report.state_hash == expected
     assert replayed.ledger.emode_of("alice") == 1
+
+
+def test_serve_when_port_0_then_prints_the_port_it_listens_on(tmp_path: Path) -> None:
+    # --port 0: the system picks a free port; the dashboard line names it (it printed
+    # ":0" while uvicorn bound a port of its own), and the service answers there.
+    import os
+    import re
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    stderr = tmp_path / "serve.err"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "MARGINENGINE_TOKEN": "t"}
+    with open(stderr, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "marginengine.cli.main", "serve",
+                                 str(CONFIG), "--port", "0"], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.monotonic() + 60
+            found = None
+            while found is None and time.monotonic() < deadline and proc.poll() is None:
+                found = re.search(r"dashboard: http://127\.0\.0\.1:(\d+)/", stderr.read_text())
+                time.sleep(0.1)
+            assert found is not None, stderr.read_text()
+            port = int(found.group(1))
+            assert port > 0
+            status = 0
+            while status != 200 and time.monotonic() < deadline:
+                try:
+                    status = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            assert status == 200
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+def test_serve_when_port_taken_then_one_line_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        code, _, err = run(["serve", str(CONFIG), "--port", str(port)], capsys)
+    assert code == 2
+    assert f"--host/--port: cannot listen on 127.0.0.1:{port}" in err
+    assert "Traceback" not in err

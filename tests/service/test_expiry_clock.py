@@ -218,8 +218,9 @@ def test_snapshot_when_a_vol_is_of_an_expiry_passed_then_skipped_with_a_note(
 
     from marginengine.cli.main import main
 
-    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: None)
-    main(["serve", str(tmp_path / "serve.toml"), "--token", TOKEN])
+    # The server is not run (its socket is bound, on a free port, and closed).
+    monkeypatch.setattr(uvicorn.Server, "run", lambda *args, **kwargs: None)
+    main(["serve", str(tmp_path / "serve.toml"), "--token", TOKEN, "--port", "0"])
     assert f"note: {note}\n" in capsys.readouterr().err
 
 

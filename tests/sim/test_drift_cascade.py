@@ -41,45 +41,55 @@ def drift_scenario(path: list[int], accounts: list[dict[str, Any]]) -> dict[str,
 def test_liquidation_covers_the_margin_shortage_at_the_fee():
     # alice: 100 SOL at 100 (10,000), 7,900 USDC borrowed (initial: 10,000 x 0.8 = 8,000
     # covers it). At 85: maintenance collateral 8,500 x 0.9 = 7,650 < 7,900, a shortage of
-    # 250. Each USDC of liability taken over removes 1.01 USD of SOL (0.909 of weighted
-    # collateral) and 1 of requirement: 250 / (1 - 0.909) = 2,747.25 USDC transferred for
-    # 2,747.25 x 1.01 / 85 = 32.64 SOL, leaving her exactly at her maintenance line.
+    # 250, 408 with the preset's 2% liquidation buffer on the 7,900 of liability
+    # (liquidate_spot: MarginContext::liquidation). Each USDC of liability taken over
+    # removes 1.01 USD of SOL (0.909 of weighted collateral) and 1.02 of requirement plus
+    # buffer: 408 / (1.02 - 0.909) = 3,675.68 USDC transferred for 3,675.68 x 1.01 / 85 =
+    # 43.68 SOL, leaving her exactly at her maintenance line plus the buffer. (Before the
+    # spot liquidation read the buffer: 2,747.25 USDC for 32.64 SOL, to the line itself.)
     data = drift_scenario([100, 85], [
         {"id": "alice", "deposit": {"SOL": 100}, "borrow": {"USDC": 7_900}}])
     result = run_cascade(data, amplification=False)
     fam = result.summary["family"]
     assert result.series["liquidations_step"] == [0, 1]
     moved = fam["exact"]["liability_transferred"]
-    assert moved / USDC == pytest.approx(250 / (1 - 0.9 * 1.01), rel=1e-4)
+    assert moved / USDC == pytest.approx(408 / (1.02 - 0.9 * 1.01), rel=1e-4)
     assert fam["exact"]["collateral_transferred"] / SOL == pytest.approx(
         moved / USDC * 1.01 / 85, rel=1e-6)
     book = result.engine.state.family
     alice = book.account("alice").spot
     assert alice["USDC"] == -7_900 * USDC + moved
-    assert moved == 2_747_252_747 and fam["exact"]["collateral_transferred"] == 32_643_826_758
-    # The transfer rounds down (Drift's integer math), so she is left one quote unit
-    # (1e-6 USD) under her line: still below maintenance, not worth a keeper's gas.
+    assert moved == 3_675_675_675 and fam["exact"]["collateral_transferred"] == 43_675_675_667
+    # Her total collateral is then her requirement plus the buffer to the unit, above
+    # maintenance (before: one quote unit under her line, still below maintenance).
     from marginengine.engine.family_state import drift_margin
     from marginengine.margin import drift as drift_rules
 
     m = drift_margin(result.engine.config, book, result.engine.prices, "alice",
-                     drift_rules.MarginRequirementType.MAINTENANCE)
-    assert (m.total_collateral, m.margin_requirement) == (5_152_747_252, 5_152_747_253)
-    assert fam["accounts_below_maintenance"] == 1
+                     drift_rules.MarginRequirementType.MAINTENANCE, 200)
+    assert (m.total_collateral, m.margin_requirement, m.margin_requirement_plus_buffer) == (
+        4_308_810_811, 4_224_324_325, 4_308_810_811)
+    assert fam["accounts_below_maintenance"] == 0
     assert result.summary["bad_debt"] == 0
 
 
 def test_drift_example_pinned_figures_and_conservation():
     # examples/drift_cascade.toml (seed 11): 200 accounts, 8M USDC borrowed against SOL,
     # SOL 150 -> 105 on a pool that lags the oracle. Pinned from the run (Drift's rules on
-    # that book; a change means a rule or the draw changed): 459 liquidations moving
-    # 2,443,137.696501 USDC of liability. Once the pool trades more than the 1% fee under
-    # the oracle, liquidating loses money: 144,024.51 USD of debt ends above its
-    # collateral (without feedback: none). 7 accounts were liquidated down to a borrow and
-    # no SOL: resolve_spot_bankruptcy clears their 314.881843 USDC (no insurance fund: the
-    # keeper's USDC deposit, the only one, pays it through the deposit interest), so 124
-    # accounts stay below maintenance (131 before the spot bankruptcy existed) and the
-    # debt above collateral is 143,709.63 underwater plus 314.88 realized.
+    # that book; a change means a rule or the draw changed): 366 liquidations moving
+    # 2,458,585.004950 USDC of liability. Once the pool trades more than the 1% fee under
+    # the oracle, liquidating loses money: 150,866.45 USD of debt ends above its
+    # collateral (without feedback: none). 1 account was liquidated down to a borrow and
+    # no SOL: resolve_spot_bankruptcy clears its 582.496176 USDC (no insurance fund: the
+    # keeper's USDC deposit, the only one, pays it through the deposit interest), so 115
+    # accounts stay below maintenance and the debt above collateral is 150,283.95
+    # underwater plus 582.50 realized.
+    # Moved when liquidate_spot came to size against the liquidation buffer (the
+    # preset's 2%, on the shortage and the liability weight) and to take a liability of
+    # $10 or less whole (controller/liquidation.rs): each liquidation moves more, so fewer
+    # are needed. Were 459 liquidations, 2,443,137.696501 moved, 124 below maintenance,
+    # bad debt 144,024.5142467 (143,709.6324037 underwater), 7 bankruptcies clearing
+    # 314.881843 (charged 314.882898), deposit interest 9,998,782,220.
     data = tomllib.loads((EXAMPLES / "drift_cascade.toml").read_text())
     spec, protocol = scenario_spec(data)
     assert runner_class(protocol) is DriftCascadeRunner
@@ -87,21 +97,21 @@ def test_drift_example_pinned_figures_and_conservation():
     runner.run()
     s = runner.summary()
     x = s["family"]["exact"]
-    assert s["liquidation_count"] == 459
-    assert x["liability_transferred"] == 2_443_137_696_501
-    assert s["family"]["accounts_below_maintenance"] == 124
-    assert s["bad_debt"] == pytest.approx(144_024.5142467)
-    assert s["bad_debt_underwater"] == pytest.approx(143_709.6324037)
+    assert s["liquidation_count"] == 366
+    assert x["liability_transferred"] == 2_458_585_004_950
+    assert s["family"]["accounts_below_maintenance"] == 115
+    assert s["bad_debt"] == pytest.approx(150_866.44703373)
+    assert s["bad_debt_underwater"] == pytest.approx(150_283.95085773)
     sb = s["family"]["spot_bankruptcies"]
     e = sb["exact"]
-    assert (sb["bankruptcies"], sb["refused"]) == (7, 0)
-    assert e["borrow_cleared"] == 314_881_843 == e["loss_to_socialize"]
+    assert (sb["bankruptcies"], sb["refused"]) == (1, 0)
+    assert e["borrow_cleared"] == 582_496_176 == e["loss_to_socialize"]
     assert e["insurance_paid"] == 0 and s["insurance_fund_drawdown"] == 0
-    assert s["bad_debt_realized"] == pytest.approx(314.881843)
+    assert s["bad_debt_realized"] == pytest.approx(582.496176)
     # the deposits pay the loss and the rounding (the delta up, each deposit down); the
     # keeper's is the only USDC deposit, its profit carries the cut
-    assert e["socialized_charged"] == e["keepers_charged"] == 314_882_898
-    assert sb["cumulative_deposit_interest"] == 9_998_782_220
+    assert e["socialized_charged"] == e["keepers_charged"] == 582_496_384
+    assert sb["cumulative_deposit_interest"] == 9_997_707_984
     # Conservation (native units): no quote enters or leaves but the keepers' deposits,
     # the borrows and the bankruptcies (the borrow cleared less what the deposits lost);
     # the SOL is in the accounts or was withdrawn by the keepers.
@@ -112,8 +122,8 @@ def test_drift_example_pinned_figures_and_conservation():
     # the series: 0 before the first, then the step's; they add up to the totals
     series = runner.series
     assert len(series["spot_bankruptcies"]) == len(series["below_maintenance"])
-    assert sum(series["spot_bankruptcies"]) == 7
-    assert sum(series["spot_socialized_loss"]) == pytest.approx(314.881843)
+    assert sum(series["spot_bankruptcies"]) == 1
+    assert sum(series["spot_socialized_loss"]) == pytest.approx(582.496176)
     assert series["spot_bankruptcies"][0] == 0
 
 

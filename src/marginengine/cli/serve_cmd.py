@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import socket
 import sys
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def _finite(_: click.Context, __: click.Parameter, value: float) -> float:
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on (loopback by default; anything else is exposed).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on.")
+              help="Port to listen on (0: a free one, chosen by the system and printed).")
 @click.option("--token", default=None,
               help="API token for writes (default: $MARGINENGINE_TOKEN, else a random one "
                    "printed at startup).")
@@ -116,6 +117,19 @@ def serve(config: Path, book: Path | None, log: str | None, host: str, port: int
               "other machines", file=err)
     if generated:
         print(f"API token (writes): {token}", file=err)
-    print(f"dashboard: http://{host}:{port}/   API docs: http://{host}:{port}/docs", file=err,
-          flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # Bound here, before the URL is printed: with --port 0 the system picks the port, and
+    # the line must name the one it picked (uvicorn would bind its own, unknown here).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        started.engine.close()
+        raise click.UsageError(f"--host/--port: cannot listen on {host}:{port} ({exc})") \
+            from None
+    port = int(sock.getsockname()[1])
+    shown = f"[{host}]" if family == socket.AF_INET6 else host
+    print(f"dashboard: http://{shown}:{port}/   API docs: http://{shown}:{port}/docs",
+          file=err, flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    with sock:
+        server.run(sockets=[sock])

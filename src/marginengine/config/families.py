@@ -283,6 +283,20 @@ class LendingRules:
         (``hasNoCollateralLeft``) switches the seized reserve off as collateral even when a
         few wei worth 0 in base currency are left (``LiquidationLogic.sol``,
         aave-dao/aave-v3-origin@4fbd7442); v3.3 and v3.5 only when the whole balance goes.
+    isolation_mode
+        Aave v3.3/v3.5: isolation mode (per-reserve debt ceilings, ``borrowable in
+        isolation``), siloed borrowing and ``validateAutomaticUseAsCollateral``'s gate on
+        isolated assets (``IsolationModeLogic.sol``, ``ValidationLogic.sol`` at v3.3.0 and
+        v3.5.0); v3.7 removed them (``docs/3.7/mode-removal.md``) and switches an asset on
+        when its LTV in the account's e-mode is not 0 (``validateUseAsCollateral``).
+    automatic_collateral_on_receipt
+        Aave v3.3/v3.5: aTokens received into an empty balance (a liquidator taking
+        aTokens) are switched on as collateral when ``validateAutomaticUseAsCollateral``
+        allows; v3.6 removed it (``docs/3.6/Aave-v3.6-features.md`` "Automatic Collateral
+        Behavior"): only a first supply is switched on.
+    atoken_repay_health_check
+        Aave v3.5+: a repayment with aTokens that burns collateral of an indebted account
+        asks ``validateHealthFactor`` after it (``BorrowLogic.executeRepay``); v3.3 not.
     version
         The protocol code the family follows (for docs and messages).
     """
@@ -312,6 +326,9 @@ class LendingRules:
     liquity_pool: StabilityPoolVariant | None = None
     emode: EModeRules | None = None
     collateral_off_when_no_collateral_left: bool = False
+    isolation_mode: bool = False
+    automatic_collateral_on_receipt: bool = False
+    atoken_repay_health_check: bool = False
     version: str = ""
 
     @property
@@ -363,6 +380,8 @@ AAVE_V3_3: dict[str, object] = {
     "sentinel": True,
     "borrow_hf_strict": True,                 # healthFactor > 1 before the borrow
     "emode": EModeRules.LIQUID,               # v3.2 liquid e-modes
+    "isolation_mode": True,                   # IsolationModeLogic, siloed borrowing
+    "automatic_collateral_on_receipt": True,  # LiquidationLogic._liquidateATokens
 }
 AAVE_V3_5: dict[str, object] = {
     **_AAVE, "version": "Aave v3.5.0",
@@ -375,6 +394,9 @@ AAVE_V3_5: dict[str, object] = {
     "treasury_accrual_floor": True,           # ReserveLogic._accrueToTreasury
     "sentinel": True,
     "emode": EModeRules.LIQUID,
+    "isolation_mode": True,
+    "automatic_collateral_on_receipt": True,
+    "atoken_repay_health_check": True,        # BorrowLogic.executeRepay
 }
 AAVE_V3_7: dict[str, object] = {
     **AAVE_V3_5, "version": "Aave v3.7.0",
@@ -382,6 +404,8 @@ AAVE_V3_7: dict[str, object] = {
     "sentinel": False,                        # docs/3.7/sentinel-removal.md
     "emode": EModeRules.ISOLATED,             # v3.6 decoupling + v3.7 isolated e-mode
     "collateral_off_when_no_collateral_left": True,  # v3.7 LiquidationLogic
+    "isolation_mode": False,                  # docs/3.7/mode-removal.md
+    "automatic_collateral_on_receipt": False,  # removed in v3.6
 }
 
 #: The lending families by preset name, before the liquidation mechanism is chosen.
@@ -483,6 +507,13 @@ FAMILIES: dict[str, dict[str, object]] = {
 }
 
 
+#: Events of Aave's pool only (the presets with an e-mode): ``setUserEMode``,
+#: ``setUserUseReserveAsCollateral``, ``repayWithATokens``, the configurator's
+#: ``setReservePause`` grace period.
+AAVE_POOL_EVENTS: tuple[str, ...] = ("SetUserEMode", "SetUseAsCollateral", "RepayWithATokens",
+                                     "SetLiquidationGracePeriod")
+
+
 def _unsupported(family: str, mechanism: LiquidationMechanism) -> dict[str, str]:
     messages: dict[str, str] = {}
     if mechanism is LiquidationMechanism.AUCTION:
@@ -515,15 +546,15 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
                                      if m is not mechanism))
         unsupported = {name: f"{family} has {what}"
                        for name in ((COMMON_EVENTS - MARKET_EVENTS) | others
-                                    | {"SetUserEMode", "SetUseAsCollateral"}
+                                    | set(AAVE_POOL_EVENTS)
                                     | frozenset().union(*MECHANISM_EVENTS.values())) - events}
         return LendingRules(family=family, events=events, unsupported=unsupported,
                             **spec)  # type: ignore[arg-type]
     events = COMMON_EVENTS | MECHANISM_EVENTS[mechanism]
     if spec.get("emode") is not None:
-        # Aave's pool: e-mode and the per-account collateral switch (setUserEMode,
-        # setUserUseReserveAsCollateral).
-        events |= {"SetUserEMode", "SetUseAsCollateral"}
+        # Aave's pool: e-mode, the per-account collateral switch, repayWithATokens and
+        # the reserves' liquidation grace periods.
+        events |= set(AAVE_POOL_EVENTS)
     unsupported = {k: v for k, v in _unsupported(family, mechanism).items() if k not in events}
     if "SetUserEMode" not in events:
         unsupported["SetUserEMode"] = f"{family} has no efficiency mode (Aave v3's e-mode)"
@@ -531,6 +562,12 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
         unsupported["SetUseAsCollateral"] = (
             f"{family} has no per-account collateral switch (Aave v3's "
             "setUserUseReserveAsCollateral)")
+    if "RepayWithATokens" not in events:
+        unsupported["RepayWithATokens"] = (
+            f"{family} has no aTokens to repay with (Aave v3's repayWithATokens)")
+    if "SetLiquidationGracePeriod" not in events:
+        unsupported["SetLiquidationGracePeriod"] = (
+            f"{family} has no liquidation grace period (Aave v3.1+'s setReservePause)")
     unsupported.update({name: f"{family} has no Morpho markets" for name in MORPHO_EVENTS})
     unsupported.update({name: f"{family} has no troves" for name in LIQUITY_EVENTS})
     unsupported.update({name: f"{family} has no Euler vault" for name in EULER_EVENTS})

@@ -226,6 +226,10 @@ class DriftSpotConfig(StrictModel):
     maintenance_liability_weight: Weight
     imf_factor: Weight = Decimal(0)
     liquidator_fee: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal(0)
+    #: The insurance fund's maximum fee on a liquidation of this market's borrows
+    #: (``SpotMarket::if_liquidation_fee``, 6 decimals): ``liquidate_spot`` takes
+    #: ``calculate_spot_if_fee`` of the liability transferred into the market's revenue pool.
+    if_liquidation_fee: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal(0)
     scale_initial_asset_weight_start: Amount = Decimal(0)
     deposits: Amount = Decimal(0)
     #: The market's insurance fund vault at the start (whole tokens, at most the token's
@@ -243,14 +247,16 @@ class DriftSpotConfig(StrictModel):
                 raise ValueError(f"{name}: must be at least 1")
         _scaled(self.imf_factor, 6, "imf_factor")
         _scaled(self.liquidator_fee, 6, "liquidator_fee")
+        _scaled(self.if_liquidation_fee, 6, "if_liquidation_fee")
         _scaled(self.scale_initial_asset_weight_start, 6, "scale_initial_asset_weight_start")
         return self
 
     def scaled(self, name: str) -> int:
-        """A field in Drift's integer precision (weights 1e4; IMF factor, fee and the
+        """A field in Drift's integer precision (weights 1e4; IMF factor, fees and the
         scaling start 1e6)."""
         return _scaled(getattr(self, name), 6 if name in (
-            "imf_factor", "liquidator_fee", "scale_initial_asset_weight_start") else 4, name)
+            "imf_factor", "liquidator_fee", "if_liquidation_fee",
+            "scale_initial_asset_weight_start") else 4, name)
 
 
 class DriftPerpConfig(StrictModel):

@@ -110,6 +110,13 @@ class InterestRateModel(StrictModel):
         return self
 
 
+#: Aave's ``ReserveConfiguration.DEBT_CEILING_DECIMALS``: the debt ceiling and each
+#: reserve's ``isolationModeTotalDebt`` are base currency with 2 decimals (v3.3, v3.5).
+DEBT_CEILING_DECIMALS = 2
+#: Aave's ``MAX_VALID_DEBT_CEILING`` (a 40-bit field of the reserve configuration).
+MAX_VALID_DEBT_CEILING = 2**40 - 1
+
+
 class MarketConfig(StrictModel):
     """Lending parameters of one asset.
 
@@ -132,6 +139,17 @@ class MarketConfig(StrictModel):
     borrowable: bool = True
     liquidation_factor: Fraction = Decimal("0.93")
     interest_rate: InterestRateModel = InterestRateModel()
+    #: Aave v3.3/v3.5 isolation mode (``ReserveConfiguration.getDebtCeiling``): the most
+    #: debt, in base currency (USD) with ``DEBT_CEILING_DECIMALS`` = 2, that accounts
+    #: whose only collateral is this asset may owe against it; 0 (the default): not
+    #: isolated. v3.7 removed isolation mode (``docs/3.7/mode-removal.md``).
+    debt_ceiling: NonNegative = Decimal(0)
+    #: Aave v3.3/v3.5: an account in isolation mode may borrow this asset
+    #: (``getBorrowableInIsolation``).
+    borrowable_in_isolation: bool = False
+    #: Aave v3.3/v3.5 siloed borrowing (``getSiloedBorrowing``): an account owing this
+    #: asset may owe nothing else.
+    siloed_borrowing: bool = False
 
     @field_validator("liquidation_threshold")
     @classmethod
@@ -228,6 +246,17 @@ class MarketConfig(StrictModel):
         """Borrow cap in smallest units; 0 means no cap."""
         return parse_units(self.borrow_cap, self.decimals)
 
+    @property
+    def debt_ceiling_units(self) -> int:
+        """The debt ceiling as Aave stores it: base currency with 2 decimals
+        (``DEBT_CEILING_DECIMALS``; 1,000,000.00 USD is ``100_000_000``); 0: not isolated."""
+        return parse_units(self.debt_ceiling, DEBT_CEILING_DECIMALS)
+
+    @property
+    def isolated(self) -> bool:
+        """Whether the asset is an isolation-mode collateral (a debt ceiling is set)."""
+        return self.debt_ceiling != 0
+
 
 class AaveRules(StrictModel):
     """Protocol-wide liquidation constants of Aave v3.3+ (``LiquidationLogic``:
@@ -244,6 +273,10 @@ class AaveRules(StrictModel):
     #: this many seconds after the sequencer comes back up, and while it is down, borrows
     #: are refused and liquidations allowed only below HF 0.95 (v3.3 and v3.5 only).
     sentinel_grace_period: Annotated[int, Field(ge=0)] | None = None
+    #: Aave v3.3/v3.5: accounts holding ``ISOLATED_COLLATERAL_SUPPLIER_ROLE``: only their
+    #: supply (or aTokens they pass on) switches an isolated asset on as collateral
+    #: automatically (``validateAutomaticUseAsCollateral``; v3.6 removed the role).
+    isolated_collateral_suppliers: list[str] = Field(default_factory=list)
 
     @property
     def close_factor_bps(self) -> int:
@@ -548,6 +581,7 @@ class ProtocolConfig(StrictModel):
         self._check_representable()
         self._check_aave_rate_strategy()
         self._check_emode()
+        self._check_isolation()
         if self.aave.sentinel_grace_period is not None and not self.rules.sentinel:
             raise ValueError(
                 f"aave.sentinel_grace_period: {self.preset} has no PriceOracleSentinel "
@@ -685,6 +719,47 @@ class ProtocolConfig(StrictModel):
             if category.isolated and version is not EModeRules.ISOLATED:
                 raise ValueError(f"{where}.isolated: {self.preset} has no isolated e-mode "
                                  "(Aave v3.7, docs/3.7/isolated-emode.md)")
+
+    def _check_isolation(self) -> None:
+        """Isolation mode and siloed borrowing are Aave v3.3/v3.5's
+        (``ReserveConfiguration.setDebtCeiling``, ``setBorrowableInIsolation``,
+        ``setSiloedBorrowing``; removed in v3.7, ``docs/3.7/mode-removal.md``); the
+        ceiling is a 40-bit count of cents (``MAX_VALID_DEBT_CEILING``, 2 decimals); a
+        borrow against isolated collateral is counted in cents of the borrowed asset
+        (``amount / 10**(decimals - 2)``), so that asset needs 2 decimals or more."""
+        if self.aave.isolated_collateral_suppliers and not self.rules.isolation_mode:
+            raise ValueError(
+                f"aave.isolated_collateral_suppliers: {self.preset} has no "
+                "ISOLATED_COLLATERAL_SUPPLIER_ROLE (Aave v3.3/v3.5 only; v3.6 removed it); "
+                "use aave-v3.3 or aave-v3.5")
+        names = ("debt_ceiling", "borrowable_in_isolation", "siloed_borrowing")
+        for symbol, m in sorted(self.markets.items()):
+            where = f"markets.{symbol}"
+            for name in names:
+                if getattr(m, name) and not self.rules.isolation_mode:
+                    raise ValueError(
+                        f"{where}.{name}: {self.preset} has no isolation mode or siloed "
+                        "borrowing (Aave v3.3/v3.5 only; v3.7 removed both, "
+                        "docs/3.7/mode-removal.md; use aave-v3.3 or aave-v3.5)")
+            scaled = m.debt_ceiling * 10**DEBT_CEILING_DECIMALS
+            if scaled != scaled.to_integral_value():
+                raise ValueError(f"{where}.debt_ceiling: Aave stores the debt ceiling with "
+                                 f"{DEBT_CEILING_DECIMALS} decimals (cents), got "
+                                 f"{m.debt_ceiling}")
+            if scaled > MAX_VALID_DEBT_CEILING:
+                raise ValueError(f"{where}.debt_ceiling: at most "
+                                 f"{Decimal(MAX_VALID_DEBT_CEILING) / 100} (Aave's "
+                                 f"MAX_VALID_DEBT_CEILING, 2**40 - 1 cents), got "
+                                 f"{m.debt_ceiling}")
+            if m.debt_ceiling and not m.collateral:
+                raise ValueError(f"{where}.debt_ceiling: {symbol} is not collateral; a debt "
+                                 "ceiling bounds the debt backed by an isolated collateral")
+            if (m.borrowable_in_isolation and m.decimals < DEBT_CEILING_DECIMALS
+                    and any(o.debt_ceiling for o in self.markets.values())):
+                raise ValueError(f"{where}.borrowable_in_isolation: {symbol} has "
+                                 f"{m.decimals} decimals; isolated debt is counted in "
+                                 f"amount / 10**(decimals - {DEBT_CEILING_DECIMALS}), which "
+                                 "needs 2 decimals or more")
 
     def emode_category(self, category_id: int) -> EModeCategory | None:
         """The e-mode category ``category_id`` (``None`` for 0, or an id not configured:

@@ -191,7 +191,9 @@ def liquidate_spot(ctx: HandlerContext, e: DriftLiquidateSpot) -> dict[str, Any]
     asset = _spot(ctx, e.asset_market, "asset_market")
     liab = _spot(ctx, e.liability_market, "liability_market")
     ctx.require_prices([*_assets(ctx, book, e.account), asset, liab], for_liquidation=True)
-    calc = drift_margin(ctx.config, book, ctx.prices, e.account, MAINTENANCE)
+    # MarginContext::liquidation: the requirement is met without the buffer
+    # (meets_cross_margin_requirement), the shortage counts it.
+    calc = drift_margin(ctx.config, book, ctx.prices, e.account, MAINTENANCE, cfg.margin_buffer())
     if calc.meets:
         ctx.refuse(Code.DRIFT_SUFFICIENT_COLLATERAL,
                    f"{e.account} meets its maintenance margin requirement (total collateral "
@@ -209,13 +211,22 @@ def liquidate_spot(ctx: HandlerContext, e: DriftLiquidateSpot) -> dict[str, Any]
            else ctx.positive(e.max_liability_transfer, "max_liability_transfer"))
     plan = drift_spot_liq_plan(ctx.config, book, ctx.prices, e.account, asset, liab, calc, cap)
     transfer, asset_transfer = plan.liability_transfer, plan.asset_transfer
-    after = _moved(_moved(book, e.account, liab, transfer), e.account, asset, -asset_transfer)
+    # The liquidator borrows the whole transfer; the account's borrow falls by the
+    # transfer less the insurance fund's fee, which the liability market's revenue pool
+    # takes as a deposit (controller/liquidation.rs liquidate_spot).
+    after = _moved(_moved(book, e.account, liab, transfer - plan.if_fee), e.account, asset,
+                   -asset_transfer)
     after = _moved(_moved(after, e.liquidator, liab, -transfer), e.liquidator, asset,
                    asset_transfer)
+    if plan.if_fee:
+        revenue = dict(after.spot_revenue)
+        revenue[liab] = revenue.get(liab, 0) + plan.if_fee
+        after = replace(after, spot_revenue=revenue)
     _require_initial(ctx, after, e.liquidator, "liquidator")
     ctx.set_family(after)
     return {"liability_transfer": transfer, "asset_transfer": asset_transfer,
-            "margin_shortage": plan.margin_shortage, "to_cover": plan.to_cover}
+            "margin_shortage": plan.margin_shortage, "to_cover": plan.to_cover,
+            "if_fee": plan.if_fee}
 
 
 def liquidate_perp(ctx: HandlerContext, e: DriftLiquidatePerp) -> dict[str, Any]:

@@ -168,6 +168,33 @@ class SetUseAsCollateral(Event):
     enabled: bool
 
 
+@dataclass(frozen=True)
+class RepayWithATokens(Event):
+    """Repay up to ``amount`` of ``account``'s debt in ``asset`` with its own supplied
+    balance of that asset, as Aave's ``repayWithATokens`` (``BorrowLogic.executeRepay``
+    with ``useATokens``): the aTokens are burned, no token moves; ``type(uint256).max``
+    (``2**256 - 1``) means the whole supplied balance, then at most the debt. A balance
+    burned to 0 is switched off as collateral; in v3.5+ an indebted account burning its
+    collateral must keep a health factor of at least 1. Aave presets only."""
+
+    account: str
+    asset: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class SetLiquidationGracePeriod(Event):
+    """The pool admin unpauses ``asset`` with a liquidation grace period, as Aave's
+    ``PoolConfigurator.setReservePause(asset, false, gracePeriod)`` (v3.1+): no
+    liquidation with the asset as collateral or debt until ``grace_period`` seconds from
+    now have passed (``liquidationGracePeriodUntil = now + gracePeriod``, at most
+    ``MAX_GRACE_PERIOD``, 4 hours); ``0`` ends it, as ``disableLiquidationGracePeriod``.
+    Aave presets only."""
+
+    asset: str
+    grace_period: int
+
+
 #: An account's balances in an :class:`ImportAccount`: ``(asset, amount)`` pairs, amounts in
 #: the asset's smallest units, in the order given.
 Balances = tuple[tuple[str, int], ...]
@@ -1234,7 +1261,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
                 BuyCollateral, DepositQuote, WithdrawQuote, TransferQuote, Trade,
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
                 SetConditions, SetSequencer, SetRiskParams, SetCrowding, SetUserEMode,
-                SetUseAsCollateral,
+                SetUseAsCollateral, RepayWithATokens, SetLiquidationGracePeriod,
                 ImportAccount, *MORPHO_EVENT_CLASSES,
                 *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES, *EULER_EVENT_CLASSES,
                 *MANGO_EVENT_CLASSES, *DRIFT_EVENT_CLASSES, *PORTFOLIO_AUCTION_EVENT_CLASSES)

@@ -220,6 +220,9 @@ class DriftBook:
     deposit_interest: Mapping[str, int] = field(default_factory=dict)
     #: Per spot market, ``total_social_loss`` (token units).
     spot_social_loss: Mapping[str, int] = field(default_factory=dict)
+    #: Per spot market, the revenue pool's deposits from ``liquidate_spot``'s insurance
+    #: fund fees (token units, ``update_revenue_pool_balances``).
+    spot_revenue: Mapping[str, int] = field(default_factory=dict)
 
     def account(self, account_id: str) -> DriftAccount:
         """``account_id``'s account (empty if it has none)."""
@@ -253,7 +256,7 @@ class DriftBook:
         if self.insurance_fund:
             out["insurance_fund"] = self.insurance_fund
         for name in ("fee_pools", "settled_insurance", "social_loss", "spot_insurance",
-                     "deposit_interest", "spot_social_loss"):
+                     "deposit_interest", "spot_social_loss", "spot_revenue"):
             values: Mapping[str, int] = getattr(self, name)
             if any(values.values()):
                 out[name] = dict(sorted(values.items()))
@@ -381,47 +384,73 @@ def drift_family_margin(config: ProtocolConfig, book: DriftBook, prices: Mapping
 @dataclass(frozen=True)
 class DriftSpotLiqPlan:
     """What ``liquidate_spot`` would move now (smallest units): the liability taken over
-    and the asset paid for it, with the margin shortage and the transfer that covers it."""
+    and the asset paid for it, with the margin shortage (with the buffer) and the transfer
+    that covers it; ``if_fee`` (of the liability's token units) is the insurance fund's
+    part of the transfer (the account's borrow falls by ``liability_transfer - if_fee``)
+    and ``if_fee_rate`` its rate (``LIQUIDATION_FEE_PRECISION``)."""
 
     liability_transfer: int
     asset_transfer: int
     margin_shortage: int
     to_cover: int
+    if_fee: int = 0
+    if_fee_rate: int = 0
 
 
 def drift_spot_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
                         account_id: str, asset: str, liab: str,
                         calc: drift_rules.MarginCalculation,
                         max_liability_transfer: int | None = None) -> DriftSpotLiqPlan:
-    """``liquidate_spot``'s transfers for ``account_id`` (below maintenance: ``calc``, with
-    a deposit of ``asset`` and a borrow of ``liab``): enough to cover the margin shortage
-    at the liquidation multipliers, at most the liability, what the asset implies and
-    ``max_liability_transfer``; the asset for it, at most the deposit. The engine's handler
-    and the simulator's keepers both size a liquidation here."""
+    """``liquidate_spot``'s transfers for ``account_id`` (below maintenance: ``calc``, the
+    liquidation context's calculation with the margin buffer; a deposit of ``asset`` and
+    a borrow of ``liab``), as ``controller/liquidation.rs`` sizes them: the margin shortage
+    with the buffer, against the markets' configured maintenance weights (the liability's
+    plus the buffer) at the multipliers ``1 + asset fee`` and ``1 - liability fee``, net of
+    the insurance fund's fee (``calculate_spot_if_fee`` on the liability market's share of
+    the shortage); at least the whole liability when it is worth $10 or less; at most the
+    liability, what the asset implies and ``max_liability_transfer``; the asset for it, at
+    most the deposit. The engine's handler and the simulator's keepers both size a
+    liquidation here."""
     cfg = config.drift
     assert cfg is not None  # a Drift book exists only with [drift]
     held = book.account(account_id)
     asset_amount, liab_amount = held.spot.get(asset, 0), -held.spot.get(liab, 0)
-    a_market, l_market = drift_spot_market(config, asset), drift_spot_market(config, liab)
+    l_market = drift_spot_market(config, liab)
+    a_decimals = config.markets[asset].decimals
     a_price, l_price = drift_price(prices, asset), drift_price(prices, liab)
     one = drift_liq.LIQUIDATION_FEE_PRECISION
     a_mult = one + cfg.spot[asset].scaled("liquidator_fee")
     l_mult = one - cfg.spot[liab].scaled("liquidator_fee")
     maintenance = drift_rules.MarginRequirementType.MAINTENANCE
-    shortage = calc.margin_requirement - calc.total_collateral
+    # liquidate_spot reads the markets' maintenance weights as configured (no size
+    # adjustment) and adds the buffer to the liability's.
+    asset_weight = cfg.spot[asset].scaled("maintenance_asset_weight")
+    liab_weight = cfg.spot[liab].scaled("maintenance_liability_weight") + cfg.margin_buffer()
+    shortage = calc.margin_shortage
+    # tracked_market_margin_shortage: the shortage's share of the liability's requirement
+    tracked = -drift_rules.weighted_spot_value(
+        drift_rules.SpotBalance(l_market, -liab_amount, l_price), maintenance)
+    tracked_shortage = (shortage * tracked // calc.margin_requirement
+                        if calc.margin_requirement else 0)
+    if_rate = drift_liq.spot_if_fee(tracked_shortage, liab_amount, asset_weight, a_mult,
+                                    liab_weight, l_mult, l_market.decimals, l_price,
+                                    cfg.spot[liab].scaled("if_liquidation_fee"))
     to_cover = drift_liq.liability_transfer_to_cover_margin_shortage(
-        shortage, a_market.asset_weight(asset_amount, a_price, maintenance), a_mult,
-        l_market.liability_weight(liab_amount, maintenance), l_mult, l_market.decimals,
-        l_price, 0)
+        shortage, asset_weight, a_mult, liab_weight, l_mult, l_market.decimals, l_price,
+        if_rate)
     implied = drift_liq.liability_transfer_implied_by_asset_amount(
-        asset_amount, a_mult, a_market.decimals, a_price, l_mult, l_market.decimals, l_price)
-    transfer = min(to_cover, liab_amount, implied)
+        asset_amount, a_mult, a_decimals, a_price, l_mult, l_market.decimals, l_price)
+    # no dust: a liability worth $10 or less goes whole
+    liab_value = drift_rules.token_value(liab_amount, l_market.decimals, l_price)
+    minimum = 0 if liab_value > 10 * drift_rules.QUOTE_PRECISION else liab_amount
+    transfer = min(liab_amount, max(to_cover, minimum), implied)
     if max_liability_transfer is not None:
         transfer = min(transfer, max_liability_transfer)
     asset_transfer = min(asset_amount, drift_liq.asset_transfer_for_liability_transfer(
-        asset_amount, a_mult, a_market.decimals, a_price, transfer, l_mult,
+        asset_amount, a_mult, a_decimals, a_price, transfer, l_mult,
         l_market.decimals, l_price))
-    return DriftSpotLiqPlan(transfer, asset_transfer, shortage, to_cover)
+    return DriftSpotLiqPlan(transfer, asset_transfer, shortage, to_cover,
+                            transfer * if_rate // one, if_rate)
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,14 @@ from typing import Any
 from marginengine.config.stewards import ParamName, StewardBounds
 from marginengine.decisions import Code
 from marginengine.engine.context import HandlerContext
-from marginengine.engine.events import PERP_PARAM_FIELDS, SetCrowding, SetRiskParams
+from marginengine.engine.events import (
+    PERP_PARAM_FIELDS,
+    SetCrowding,
+    SetLiquidationGracePeriod,
+    SetRiskParams,
+)
 from marginengine.fixedpoint import BPS, Rounding, div
-from marginengine.margin import MarginKind, value_of
+from marginengine.margin import MarginKind, validation, value_of
 from marginengine.margin.adaptive_model import (
     MarketParams,
     PerpParams,
@@ -245,3 +250,21 @@ def set_crowding(ctx: HandlerContext, e: SetCrowding) -> dict[str, Any]:
 
 
 __all__ = ["adapt_on_conditions", "crowding_book", "set_crowding", "set_risk_params"]
+
+
+def set_liquidation_grace_period(ctx: HandlerContext,
+                                 e: SetLiquidationGracePeriod) -> dict[str, Any]:
+    """The pool admin's ``PoolConfigurator.setReservePause(asset, false, gracePeriod)``
+    (Aave v3.1+; aave-dao/aave-v3-origin@4fbd7442, the same in v3.3.0 and v3.5.0): a
+    grace period of at most ``MAX_GRACE_PERIOD`` (``INVALID_GRACE_PERIOD``) sets the
+    reserve's ``liquidationGracePeriodUntil`` to now plus it; 0 clears it, as
+    ``disableLiquidationGracePeriod`` (the reserve's paused flag is not modelled, so the
+    unpause itself has no other effect). ``validateLiquidationCall`` reads it
+    (:func:`marginengine.margin.validation.validate_liquidation_grace`)."""
+    asset = ctx.market(e.asset)
+    refusal = validation.validate_grace_period(e.grace_period)
+    if refusal:
+        ctx.refuse_with(refusal)
+    until = ctx.time + e.grace_period if e.grace_period else 0
+    ctx.ledger.set_liquidation_grace_period_until(asset, until)
+    return {"until": until}

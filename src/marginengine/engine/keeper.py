@@ -22,6 +22,7 @@ from marginengine.liquidation import (
     quote_offers,
 )
 from marginengine.margin import value_of
+from marginengine.margin.validation import validate_liquidation_grace
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ def liquidation_quote(reads: StateReads, account_id: str) -> LiquidationQuote:
     if pair is None:
         return LiquidationQuote(account_id, "", "", None, None, "no debt or no collateral")
     debt_asset, coll_asset, inputs = pair
+    grace = _grace_refusal(reads, debt_asset, coll_asset)
+    if grace is not None:
+        return LiquidationQuote(account_id, debt_asset, coll_asset, None, None, grace)
     # The offers of the largest liquidation, largest first (the whole debt, then what
     # leaves exactly the minimum leftover of the debt or of the collateral: v3.3's dust
     # rule refuses a cap that leaves less, allows these).
@@ -123,6 +127,8 @@ def liquidation_plan(reads: StateReads, account_id: str, debt_asset: str,
     if reads.rules.liquidation is not LiquidationMechanism.CLOSE_FACTOR or not (
             debt_asset in reads.prices and collateral_asset in reads.prices):
         return None
+    if _grace_refusal(reads, debt_asset, collateral_asset) is not None:
+        return None
     data = reads.account_data(account_id)
     inputs = close_factor_inputs(reads.config, reads.ledger, reads.prices, account_id,
                                  reads.liquidation_health(account_id, data),
@@ -133,6 +139,18 @@ def liquidation_plan(reads: StateReads, account_id: str, debt_asset: str,
                                 reads.rules.liquidation_rounding)
     except LiquidationRefused:
         return None
+
+
+def _grace_refusal(reads: StateReads, debt_asset: str, collateral_asset: str) -> str | None:
+    """Why ``Liquidate`` is refused now by a reserve's liquidation grace period (the
+    handler's own check, :func:`~marginengine.margin.validation.validate_liquidation_grace`),
+    else ``None``."""
+    reserves = reads.ledger.reserves
+    refusal = validate_liquidation_grace(
+        reads.ledger.time, collateral_asset,
+        reserves[collateral_asset].liquidation_grace_period_until, debt_asset,
+        reserves[debt_asset].liquidation_grace_period_until)
+    return None if refusal is None else refusal.message
 
 
 __all__ = ["LiquidationQuote", "liquidation_inputs", "liquidation_plan", "liquidation_quote"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from marginengine.config.amounts import MAX_UNITS
 from marginengine.config.families import InitialCheck
 from marginengine.decisions import Code
 from marginengine.engine.context import HandlerContext
@@ -24,6 +25,7 @@ from marginengine.engine.events import (
     ImportAccount,
     Liquidate,
     Repay,
+    RepayWithATokens,
     SetUseAsCollateral,
     SetUserEMode,
     Withdraw,
@@ -49,6 +51,60 @@ from marginengine.margin import validation as rules_of
 from marginengine.margin.account_import import validate_import
 
 
+def _collateral_on(ctx: HandlerContext, account_id: str, but: str | None = None) -> list[str]:
+    """The assets whose collateral switch is on for the account (Aave's collateral bits of
+    ``UserConfiguration``), sorted, ``but`` left out."""
+    account = ctx.ledger.accounts.get(account_id)
+    markets = ctx.config.markets
+    # Aave sets the bit only on a balance and clears it when the balance goes to 0; here a
+    # position holding only debt, or a market that is not collateral (collateral = false,
+    # never switched on in Aave: its LTV is 0; see _on_first_supply), may read on.
+    return sorted(a for a, pos in (account.lending.items() if account else ())
+                  if pos.use_as_collateral and pos.scaled_supply and markets[a].collateral
+                  and a != but)
+
+
+def _switch_ltv(ctx: HandlerContext, account_id: str, asset: str) -> int:
+    """The LTV ``validateUseAsCollateral`` reads: the reserve's own in v3.3/v3.5
+    (``reserveConfig.getLtv()``), the account's e-mode one in v3.7 (``getUserReserveLtv``)."""
+    if ctx.rules.isolation_mode:
+        return ctx.config.markets[asset].ltv_bps
+    return ctx.model.asset_ltv_bps(account_id, ctx.ledger, asset)
+
+
+def _on_first_supply(ctx: HandlerContext, account_id: str, asset: str, sender: str) -> bool:
+    """Whether a balance of ``asset`` credited to ``account_id`` from 0 is switched on as
+    collateral (:func:`~marginengine.margin.validation.automatic_use_as_collateral`; Aave's
+    pool; the other families switch every first supply on, their models read no switch).
+    ``sender``: who supplies, for v3.3/v3.5's ``ISOLATED_COLLATERAL_SUPPLIER_ROLE``."""
+    if not ctx.rules.accepts("SetUseAsCollateral") or not ctx.config.markets[asset].collateral:
+        # A market that is not collateral keeps the switch a first supply always gave it:
+        # it counts nowhere (the margin model, isolation mode and the validations read
+        # the switch of collateral markets only), and the state of a run supplying it
+        # hashes as before Aave's rule was modelled.
+        return True
+    return rules_of.automatic_use_as_collateral(
+        ctx.rules, asset, _switch_ltv(ctx, account_id, asset),
+        _collateral_on(ctx, account_id, but=asset), ctx.config.markets,
+        sender in ctx.config.aave.isolated_collateral_suppliers)
+
+
+def _isolated(ctx: HandlerContext, account_id: str) -> str | None:
+    """The account's isolated collateral (v3.3/v3.5 isolation mode), else ``None``."""
+    if not ctx.rules.isolation_mode:
+        return None
+    return rules_of.isolated_collateral(_collateral_on(ctx, account_id), ctx.config.markets)
+
+
+def _reduce_isolated_debt(ctx: HandlerContext, isolated: str, debt_asset: str,
+                          amount: int) -> None:
+    """``updateIsolatedDebt``: the isolated collateral's total less ``amount`` of
+    ``debt_asset`` in cents, saturating at 0."""
+    reserve = ctx.ledger.reserves[isolated]
+    ctx.ledger.set_isolation_mode_total_debt(isolated, rules_of.isolated_debt_after_repay(
+        reserve.isolation_mode_total_debt, amount, ctx.config.markets[debt_asset].decimals))
+
+
 def deposit(ctx: HandlerContext, e: Deposit) -> dict[str, Any]:
     ctx.account_id(e.account)
     asset = ctx.market(e.asset)
@@ -68,8 +124,11 @@ def deposit(ctx: HandlerContext, e: Deposit) -> dict[str, Any]:
         details["repaid"] = repaid
         amount -= repaid
     if amount:
+        first = (ctx.ledger.scaled_supply_of(e.account, asset) == 0
+                 and _on_first_supply(ctx, e.account, asset, e.account))
         try:
-            details["scaled"] = ctx.ledger.deposit(e.account, asset, amount)
+            details["scaled"] = ctx.ledger.deposit(e.account, asset, amount,
+                                                   collateral_on_first=first)
         except LedgerError as exc:
             ctx.refuse(Code.INVALID_AMOUNT, str(exc), amount=amount)
     return details
@@ -142,12 +201,23 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
                                                 ctx.config.aave.sentinel_grace_period)
     if refusal:
         ctx.refuse_with(refusal)
+    isolated = _isolated(ctx, e.account)
+    strict = ctx.rules.borrow_hf_strict
+    if isolated is not None and strict:
+        # v3.3 validateBorrow: isolation mode after the cap, before the e-mode check.
+        _require_isolated_borrow(ctx, e.account, asset, isolated, amount)
     if enabled:
         # v3.3/v3.5 validateBorrow: the e-mode check after the flags, the sentinel and
         # the cap, before the account data.
         refusal = emode_rules.validate_borrow_in_emode(version, asset, category_id, category)
         if refusal:
             ctx.refuse_with(refusal)
+    # The assets owed before the borrow (validateBorrow's isBorrowingAny), for the silo.
+    borrowed = ([a for a in ctx.account_assets(e.account) if ledger.debt_of(e.account, a)]
+                if ctx.rules.isolation_mode else [])
+    if ctx.rules.isolation_mode and not strict:
+        # v3.5 validateBorrow: siloed borrowing after the e-mode check, before the mint.
+        _require_siloed(ctx, e.account, asset, borrowed)
     ctx.require_prices([asset, *ctx.account_assets(e.account)])
     if ctx.rules.initial_check is not InitialCheck.WEIGHTED_VALUE:
         # Aave v3.3's validateBorrow checks collateral, LTV and HF first (v3.5+ nothing:
@@ -162,6 +232,10 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
         ledger.borrow(e.account, asset, amount)
     except LedgerError as exc:
         ctx.refuse(Code.NOT_ENOUGH_LIQUIDITY, f"not enough liquidity: {exc}", amount=amount)
+    if isolated is not None and not strict:
+        # v3.5 executeBorrow: increaseIsolatedDebtIfIsolated after the mint, before
+        # validateHFAndLtv.
+        _require_isolated_borrow(ctx, e.account, asset, isolated, amount)
     compound = ctx.config.compound
     if ctx.rules.min_borrow and compound is not None:
         # Comet's withdrawBase: -(presentValue(principal) - amount) < baseBorrowMin reverts
@@ -175,8 +249,34 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
                                              ctx.initial_account_data(e.account), e.account)
     if refusal:
         ctx.refuse_with(refusal)
+    if ctx.rules.isolation_mode and strict:
+        # v3.3 validateBorrow: siloed borrowing last, after COLLATERAL_CANNOT_COVER.
+        _require_siloed(ctx, e.account, asset, borrowed)
     ctx.require_initial_margin(e.account, InitialScope.HOLDS_PERPS)
-    return {"borrowed": amount, "health_factor": after.health_factor}
+    details: dict[str, Any] = {"borrowed": amount, "health_factor": after.health_factor}
+    if isolated is not None:
+        details["isolation_mode_total_debt"] = ledger.reserves[isolated].isolation_mode_total_debt
+    return details
+
+
+def _require_isolated_borrow(ctx: HandlerContext, account: str, asset: str, isolated: str,
+                             amount: int) -> None:
+    """Refuse a borrow in isolation mode beyond the rules, else add it to the isolated
+    collateral's ``isolationModeTotalDebt`` (the refusal of a later check undoes it)."""
+    markets, total = ctx.config.markets, ctx.ledger.reserves[isolated].isolation_mode_total_debt
+    refusal = rules_of.validate_isolated_borrow(account, asset, markets[asset], isolated,
+                                                markets[isolated], total, amount)
+    if refusal:
+        ctx.refuse_with(refusal)
+    ctx.ledger.set_isolation_mode_total_debt(
+        isolated, total + rules_of.isolated_debt_units(amount, markets[asset].decimals))
+
+
+def _require_siloed(ctx: HandlerContext, account: str, asset: str,
+                    borrowed: list[str]) -> None:
+    refusal = rules_of.validate_siloed_borrow(account, asset, borrowed, ctx.config.markets)
+    if refusal:
+        ctx.refuse_with(refusal)
 
 
 def repay(ctx: HandlerContext, e: Repay) -> dict[str, Any]:
@@ -188,8 +288,61 @@ def repay(ctx: HandlerContext, e: Repay) -> dict[str, Any]:
     if refusal:
         ctx.refuse_with(refusal)
     paid = min(amount, debt)
+    isolated = _isolated(ctx, e.account)
     ctx.ledger.repay(e.account, asset, paid)
+    if isolated is not None:
+        # reduceIsolatedDebtIfIsolated (v3.3 updateIsolatedDebtIfIsolated).
+        _reduce_isolated_debt(ctx, isolated, asset, paid)
     return {"repaid": paid}
+
+
+def repay_with_atokens(ctx: HandlerContext, e: RepayWithATokens) -> dict[str, Any]:
+    """Aave's ``repayWithATokens`` (``BorrowLogic.executeRepay`` with ``useATokens``,
+    aave-dao/aave-v3-origin@v3.3.0, @v3.5.0, @4fbd7442): ``validateRepay`` (the account
+    owes the asset); ``type(uint256).max`` repays with the whole supplied balance
+    (``getATokenBalance``, v3.3 ``balanceOf``); the payback is at most the debt; the
+    isolated debt is reduced as a repayment's; the aTokens are burned (scaled rounded
+    up), the debt (scaled rounded down), no token moves. If the asset was collateral, a
+    balance burned to 0 is switched off and, v3.5+, an account still borrowing must keep
+    HF at least 1 (``validateHealthFactor``)."""
+    ctx.existing(e.account)
+    asset = ctx.market(e.asset)
+    amount = ctx.positive(e.amount)
+    ledger = ctx.ledger
+    debt = ledger.debt_of(e.account, asset)
+    refusal = rules_of.validate_repay(e.account, asset, debt)
+    if refusal:
+        ctx.refuse_with(refusal)
+    balance = ledger.supply_of(e.account, asset)
+    paid = min(balance if amount == MAX_UNITS else amount, debt)
+    if balance == 0:
+        ctx.refuse(Code.UNDERLYING_BALANCE_ZERO,
+                   f"{e.account} has no {asset} supplied to repay with",
+                   account=e.account, asset=asset)
+    if paid > balance:
+        # Aave's aToken burn of more than the balance reverts (an underflow, unnamed).
+        ctx.refuse(Code.NOT_ENOUGH_AVAILABLE_USER_BALANCE,
+                   f"{e.account} has {balance} of {asset} supplied, less than the {paid} "
+                   "to repay with", amount=paid, balance=balance)
+    isolated = _isolated(ctx, e.account)
+    was_collateral = ledger.collateral_flag(e.account, asset)
+    ledger.repay_with_supply(e.account, asset, paid)
+    if isolated is not None:
+        _reduce_isolated_debt(ctx, isolated, asset, paid)
+    details: dict[str, Any] = {"repaid": paid,
+                               "collateral": ledger.collateral_flag(e.account, asset)}
+    assets = ctx.account_assets(e.account)
+    if (was_collateral and ctx.rules.atoken_repay_health_check
+            and any(ledger.debt_of(e.account, a) for a in assets)):
+        ctx.require_prices(assets)
+        data = ctx.account_data(e.account)
+        if data.health_factor < WAD:
+            ctx.refuse(Code.HEALTH_FACTOR_LOWER_THAN_LIQUIDATION_THRESHOLD,
+                       f"health factor would fall to {rules_of.fmt_health(data.health_factor)} "
+                       f"after burning {asset} collateral, below 1",
+                       health_factor=data.health_factor)
+        details["health_factor"] = data.health_factor
+    return details
 
 
 # ---------------------------------------------------------------------- an account as it stands
@@ -267,7 +420,9 @@ def set_use_as_collateral(ctx: HandlerContext, e: SetUseAsCollateral) -> dict[st
     ltv = ctx.model.asset_ltv_bps(e.account, ledger, asset)
     if e.enabled:
         refusal = rules_of.validate_enable_as_collateral(
-            e.account, asset, ledger.scaled_supply_of(e.account, asset), ltv)
+            e.account, asset, ledger.scaled_supply_of(e.account, asset),
+            _switch_ltv(ctx, e.account, asset), ctx.rules,
+            _collateral_on(ctx, e.account, but=asset), ctx.config.markets)
         if refusal:
             ctx.refuse_with(refusal)
         ledger.set_use_as_collateral(e.account, asset, True)
@@ -308,6 +463,12 @@ def liquidate(ctx: HandlerContext, e: Liquidate) -> dict[str, Any]:
         data.health_factor)
     if refusal:
         ctx.refuse_with(refusal)
+    reserves = ctx.ledger.reserves
+    refusal = rules_of.validate_liquidation_grace(
+        ctx.time, coll_asset, reserves[coll_asset].liquidation_grace_period_until,
+        debt_asset, reserves[debt_asset].liquidation_grace_period_until)
+    if refusal:
+        ctx.refuse_with(refusal)
     health = ctx.liquidation_health(e.account, data)
     try:
         # validateLiquidationCall's order: the health factor, then the collateral flag,
@@ -336,9 +497,19 @@ def _execute_liquidation(ctx: HandlerContext, e: Liquidate, plan: CloseFactorPla
     ledger = ctx.ledger
     deficit: dict[str, int] = {}
     ledger.repay(e.account, e.debt_asset, plan.debt_repaid)
+    if ctx.rules.isolation_mode and ctx.config.markets[e.collateral_asset].isolated:
+        # v3.3/v3.5 executeLiquidationCall: a ceiled collateral was the account's only one,
+        # so its isolated debt falls by the debt repaid (not the deficit written off).
+        _reduce_isolated_debt(ctx, e.collateral_asset, e.debt_asset, plan.debt_repaid)
     if e.receive_supply:
+        # v3.3/v3.5 _liquidateATokens: validateAutomaticUseAsCollateral for the liquidator's
+        # empty balance; v3.6+ never switches received aTokens on.
+        first = ledger.scaled_supply_of(e.liquidator, e.collateral_asset) == 0 and (
+            not ctx.rules.accepts("SetUseAsCollateral")
+            or (ctx.rules.automatic_collateral_on_receipt
+                and _on_first_supply(ctx, e.liquidator, e.collateral_asset, e.liquidator)))
         ledger.transfer_supply(e.account, e.liquidator, e.collateral_asset,
-                               plan.collateral_to_liquidator)
+                               plan.collateral_to_liquidator, collateral_on_first=first)
     else:
         try:
             ledger.pay_out_supply(e.account, e.collateral_asset, plan.collateral_to_liquidator)

@@ -29,9 +29,9 @@ from marginengine.liquidation.backstop import insurance_cover, socialize_over_op
 from marginengine.liquidation.perp_liquidation import PerpLiquidationPlan
 from marginengine.liquidation.perp_liquidation import plan_perp_liquidation as plan_perp
 from marginengine.liquidation.perp_prices import dydx_insurance_fund_delta
-from marginengine.margin import MarginKind
+from marginengine.margin import InitialScope, MarginKind, MarginRisk
 from marginengine.margin.funding import funding_step
-from marginengine.margin.validation import fmt_usd
+from marginengine.margin.validation import dydx_undercollateralized_transition, fmt_usd
 
 
 def _perp(ctx: HandlerContext, market: str) -> PerpMarketConfig:
@@ -173,6 +173,11 @@ def trade(ctx: HandlerContext, e: Trade) -> dict[str, Any]:
         ctx.require_prices([e.market, *ctx.priced_assets(account_id)])
     for account_id, _ in sides:
         settle_all_funding(ctx, account_id)
+    # dYdX v4 checks every subaccount of a match, not only the ones adding risk: below
+    # initial margin afterwards, the match must leave it no riskier (_require_dydx_update).
+    dydx = perp.margin_model == "dydx-v4"
+    before = {a: _dydx_risk(ctx, a) for a, _ in sides if _prices_usable(ctx, a)} \
+        if dydx else {}
     quote_unit = _quote_unit(ctx, perp)
     for account_id, size in sides:
         ledger.fill(account_id, e.market, size, e.price, perp.base_unit, quote_unit)
@@ -189,9 +194,47 @@ def trade(ctx: HandlerContext, e: Trade) -> dict[str, Any]:
     alpha = perp.ppm("mark_basis_alpha")
     ema = state.basis_ema_ppm + (basis - state.basis_ema_ppm) * alpha // PPM
     ledger.record_trade(e.market, e.price, ema)
-    for account_id, _ in increasing:
-        ctx.require_initial_margin(account_id)
+    if dydx:
+        adding = {a for a, _ in increasing}
+        for account_id, _ in sides:
+            if account_id in before:
+                _require_dydx_update(ctx, account_id, before[account_id],
+                                     account_id in adding)
+    else:
+        for account_id, _ in increasing:
+            ctx.require_initial_margin(account_id)
     return {"notional": quote_value(e.size, e.price, perp.base_unit, quote_unit, Rounding.UP)}
+
+
+def _prices_usable(ctx: HandlerContext, account_id: str) -> bool:
+    """Whether every price the account's margin reads is usable now (a side that only
+    reduces risk may trade on stale prices; its dYdX check then is skipped)."""
+    return all(ctx.oracles[a].refusal(ctx.time) is None for a in ctx.priced_assets(account_id))
+
+
+def _dydx_risk(ctx: HandlerContext, account_id: str) -> MarginRisk:
+    """The account's net collateral (at the margin valuation) and both requirements, the
+    inputs of dYdX's transition rule."""
+    initial = ctx.margin_state(account_id, MarginKind.INITIAL)
+    maintenance = ctx.margin_state(account_id, MarginKind.MAINTENANCE)
+    return MarginRisk(maintenance.value, initial.requirement, maintenance.requirement)
+
+
+def _require_dydx_update(ctx: HandlerContext, account_id: str, before: MarginRisk,
+                         adding: bool) -> None:
+    """dYdX v4 ``internalCanUpdateSubaccountsWithLeverage`` (x/subaccounts/keeper/
+    subaccount.go): a side that meets initial margin after the match passes; one below it
+    passes only if :func:`~marginengine.margin.validation.dydx_undercollateralized_transition`
+    allows the move from ``before``. A side adding risk is refused with the initial-margin
+    refusal every other model gives it; a side reducing risk with the transition's."""
+    refusal = ctx.margin_model.initial_refusal(ctx.ledger, ctx.initial_valuation(),
+                                               account_id, InitialScope.ALWAYS)
+    if refusal is None:
+        return
+    transition = dydx_undercollateralized_transition(account_id, before,
+                                                     _dydx_risk(ctx, account_id))
+    if transition is not None:
+        ctx.refuse_with(refusal if adding else transition)
 
 
 # ---------------------------------------------------------------------- liquidation

@@ -254,8 +254,26 @@ class Ledger:
             raise LedgerError(f"{account_id} has no position in {asset}")
         self._account(account_id).lending[asset].use_as_collateral = enabled
 
-    def deposit(self, account_id: str, asset: str, amount: int) -> int:
-        """Tokens come in and the account is credited; returns the scaled amount minted."""
+    def set_isolation_mode_total_debt(self, asset: str, total: int) -> None:
+        """Set an isolated collateral's ``isolationModeTotalDebt`` (base-currency cents;
+        journalled). The rules of :mod:`marginengine.margin.validation` decide the value."""
+        if total < 0:
+            raise LedgerError(f"isolation-mode total debt of {asset} cannot be negative")
+        self._reserve(asset).isolation_mode_total_debt = total
+
+    def set_liquidation_grace_period_until(self, asset: str, until: int) -> None:
+        """Set the reserve's ``liquidationGracePeriodUntil`` (seconds; 0: none;
+        journalled)."""
+        if until < 0:
+            raise LedgerError(f"grace period of {asset} cannot end before time 0")
+        self._reserve(asset).liquidation_grace_period_until = until
+
+    def deposit(self, account_id: str, asset: str, amount: int,
+                collateral_on_first: bool = True) -> int:
+        """Tokens come in and the account is credited; returns the scaled amount minted.
+        A first supply (from a balance of 0) is switched on as collateral when
+        ``collateral_on_first`` (the rule deciding it is the caller's:
+        :func:`marginengine.margin.validation.automatic_use_as_collateral`)."""
         r = self._reserve(asset)
         if asset == self.comet_base:
             # Comet recomputes the principal from the new present value.
@@ -265,7 +283,7 @@ class Ledger:
             scaled = div(amount * RAY, r.liquidity_index, Rounding.DOWN)
         if scaled == 0:
             raise LedgerError(f"amount {amount} of {asset} is below one scaled unit")
-        _credit_supply(self._account(account_id).position(asset), scaled)
+        _credit_supply(self._account(account_id).position(asset), scaled, collateral_on_first)
         r.scaled_supply += scaled
         r.cash += amount
         r.reserves_ray += amount * RAY - scaled * r.liquidity_index  # rounding dust
@@ -344,13 +362,27 @@ class Ledger:
         r.cash += amount
         r.reserves_ray += amount * RAY - scaled * r.borrow_index
 
-    def transfer_supply(self, source: str, target: str, asset: str, amount: int) -> None:
+    def repay_with_supply(self, account_id: str, asset: str, amount: int) -> None:
+        """Aave's ``repayWithATokens``: burn ``amount`` of the account's supplied balance
+        (scaled rounded up, ``getATokenBurnScaledAmount``) and as much of its debt in the
+        same asset (scaled rounded down, ``getVTokenBurnScaledAmount``); no token moves,
+        so the pool's cash is unchanged (aave-dao/aave-v3-origin@4fbd7442
+        ``BorrowLogic.executeRepay``: ``receiverOfUnderlying`` is the aToken itself)."""
+        r = self._reserve(asset)
+        if amount > self.supply_of(account_id, asset):
+            raise LedgerError(f"{account_id} has less than {amount} of {asset} supplied")
+        debt_scaled = self._burn_debt(account_id, asset, amount)
+        supply_scaled = self._burn_supply(account_id, asset, amount)
+        r.reserves_ray += supply_scaled * r.liquidity_index - debt_scaled * r.borrow_index
+
+    def transfer_supply(self, source: str, target: str, asset: str, amount: int,
+                        collateral_on_first: bool = True) -> None:
         """Move supplied balance between accounts: the scaled amount the source loses
         (rounded up, all of it at the full balance) is what the target gains, as an aToken
         transfer moves scaled balance (``TokenMath.getATokenTransferScaledAmount``,
         ``rayDivCeil``, aave-dao/aave-v3-origin@4fbd7442; ``transferOnLiquidation``)."""
         burned = self._burn_supply(source, asset, amount)
-        _credit_supply(self._account(target).position(asset), burned)
+        _credit_supply(self._account(target).position(asset), burned, collateral_on_first)
         self._reserve(asset).scaled_supply += burned
 
     def pay_out_supply(self, account_id: str, asset: str, amount: int) -> None:
@@ -896,10 +928,11 @@ class Ledger:
         return hashlib.sha256(blob).hexdigest()
 
 
-def _credit_supply(pos: LendingPosition, scaled: int) -> None:
-    """Credit scaled supply; a first supply (from a balance of 0) switches the position on
-    as collateral, as Aave's ``executeSupply`` and ``transferOnLiquidation`` to a liquidator
-    do (the margin model still gives a market that is not collateral no value)."""
+def _credit_supply(pos: LendingPosition, scaled: int, collateral_on_first: bool = True) -> None:
+    """Credit scaled supply; a first supply (from a balance of 0) sets the position's
+    collateral switch to ``collateral_on_first``, as Aave's ``executeSupply`` and
+    ``transferOnLiquidation`` to a liquidator do after ``validateAutomaticUseAsCollateral``
+    (the margin model still gives a market that is not collateral no value)."""
     if pos.scaled_supply == 0:
-        pos.use_as_collateral = True
+        pos.use_as_collateral = collateral_on_first
     pos.scaled_supply += scaled

@@ -37,6 +37,12 @@ class ReserveState:
     bad_debt
         Cumulative bad debt ever recognised in this asset (deficit created, or absorbed by
         Compound III reserves), for reporting.
+    isolation_mode_total_debt
+        Aave v3.3/v3.5's ``isolationModeTotalDebt`` of an isolated collateral: the debt
+        borrowed against it, in base-currency cents (``DEBT_CEILING_DECIMALS`` = 2).
+    liquidation_grace_period_until
+        Aave v3.1+'s ``liquidationGracePeriodUntil`` (seconds; liquidations involving the
+        reserve are refused until a time after it; 0: none).
     """
 
     asset: str
@@ -51,6 +57,8 @@ class ReserveState:
     bad_debt: int = 0
     borrow_rate: int = 0
     liquidity_rate: int = 0
+    isolation_mode_total_debt: int = 0
+    liquidation_grace_period_until: int = 0
 
     def copy(self) -> ReserveState:
         """A copy (every field is an int or the symbol: a shallow copy is a full one),
@@ -93,8 +101,9 @@ class ReserveState:
         )
 
     def as_dict(self) -> dict[str, int | str]:
-        """All fields, for hashing and snapshots."""
-        return {
+        """All fields, for hashing and snapshots (the isolation-mode debt and the grace
+        period only when set, so a state without them hashes as before they existed)."""
+        out: dict[str, int | str] = {
             "asset": self.asset,
             "liquidity_index": self.liquidity_index,
             "borrow_index": self.borrow_index,
@@ -108,3 +117,8 @@ class ReserveState:
             "borrow_rate": self.borrow_rate,
             "liquidity_rate": self.liquidity_rate,
         }
+        if self.isolation_mode_total_debt:
+            out["isolation_mode_total_debt"] = self.isolation_mode_total_debt
+        if self.liquidation_grace_period_until:
+            out["liquidation_grace_period_until"] = self.liquidation_grace_period_until
+        return out

@@ -95,6 +95,34 @@ def perp_if_fee(margin_shortage: int, user_base_asset_amount: int, margin_ratio:
     return min(max_if_liquidation_fee, implied)
 
 
+def spot_if_fee(margin_shortage: int, token_amount: int, asset_weight: int,
+                asset_liquidation_multiplier: int, liability_weight: int,
+                liability_liquidation_multiplier: int, liability_decimals: int,
+                liability_price: int, max_if_fee: int) -> int:
+    """``calculate_spot_if_fee`` (``LIQUIDATION_FEE_PRECISION``): the insurance fund's fee
+    on a spot liquidation.
+
+    What the liability weight (1e4, with the liquidation buffer) leaves above the asset
+    weight at the liquidation multipliers and the shortage per unit of liability value,
+    as a share of the liability weight, capped at the market's ``if_liquidation_fee``;
+    0 when the asset weight is not below the liability weight, or the price, the amount or
+    the liability multiplier is 0. Every division floors and every subtraction saturates
+    at 0, as Drift's ``u128`` arithmetic.
+    """
+    if (asset_weight >= liability_weight or liability_price == 0 or token_amount == 0
+            or liability_liquidation_multiplier == 0):
+        return 0
+    ratio = LIQUIDATION_FEE_PRECISION // SPOT_WEIGHT_PRECISION
+    liability_weight *= ratio
+    asset_weight *= ratio
+    implied = max(liability_weight - asset_weight * asset_liquidation_multiplier
+                  // liability_liquidation_multiplier, 0)
+    per_value = (margin_shortage * LIQUIDATION_FEE_PRECISION * _pow10(liability_decimals)
+                 // token_amount // liability_price)
+    implied = max(implied - per_value, 0) * LIQUIDATION_FEE_PRECISION // liability_weight
+    return min(max_if_fee, min(implied, U32_MAX))   # ``cast::<u32>().unwrap_or(u32::MAX)``
+
+
 def liability_transfer_to_cover_margin_shortage(
         margin_shortage: int, asset_weight: int, asset_liquidation_multiplier: int,
         liability_weight: int, liability_liquidation_multiplier: int,
@@ -269,4 +297,5 @@ __all__ = [
     "perp_bankruptcy_if_payment",
     "perp_if_fee",
     "spot_bankruptcy_if_payment",
+    "spot_if_fee",
 ]

@@ -53,6 +53,25 @@ class MarginState:
 
 
 @dataclass(frozen=True)
+class MarginRisk:
+    """An account's net collateral and both requirements in one unit, as dYdX v4's
+    ``margin.Risk`` (protocol/lib/margin/risk.go) holds them: what
+    :func:`~marginengine.margin.validation.dydx_undercollateralized_transition` compares.
+
+    Attributes
+    ----------
+    nc
+        Net collateral (signed).
+    imr, mmr
+        Initial and maintenance requirements.
+    """
+
+    nc: int
+    imr: int
+    mmr: int
+
+
+@dataclass(frozen=True)
 class FamilyMargin:
     """The margin of an account of a family with rules of its own (Euler, Mango, Drift),
     as its protocol decides it: both requirements and the protocol's liquidation test.
@@ -93,5 +112,5 @@ class MarginModel(Protocol):
         ...
 
 
-__all__ = ["NO_DEBT_HEALTH", "FamilyMargin", "MarginKind", "MarginModel", "MarginState",
-           "health_of"]
+__all__ = ["NO_DEBT_HEALTH", "FamilyMargin", "MarginKind", "MarginModel", "MarginRisk",
+           "MarginState", "health_of"]

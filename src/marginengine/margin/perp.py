@@ -88,7 +88,9 @@ class BucketRisk:
     """A bucket's lending data, perp equity and perp requirements.
 
     ``perp_equity`` is ``perp_quote + sum(size x mark) - unsettled funding``;
-    ``perp_equity_initial`` the same with unrealized profits left out. Quote amounts are in
+    ``perp_equity_initial`` the same with unrealized profits left out (except those of
+    ``margin_model = "dydx-v4"`` positions: dYdX's initial check is on net collateral,
+    profit included). Quote amounts are in
     quote smallest units; :meth:`margin` converts at the quote asset's price.
     """
 
@@ -160,6 +162,13 @@ class PerpMarginModel:
         self.maintenance_fractions = {m: p.maintenance_fraction_ppm
                                       for m, p in self.config.perps.items()
                                       if p.margin_model == "dydx-v4"}
+        # dYdX v4 checks initial margin on net collateral, USDC plus the positions' net
+        # notional, unrealized profit included (x/subaccounts/keeper/subaccount.go
+        # internalCanUpdateSubaccountsWithLeverage: margin.Risk.IsInitialCollateralized on
+        # x/perpetuals/lib/lib.go GetNetCollateralAndMarginRequirements). The other models
+        # leave a position's unrealized profit out of its initial margin.
+        self.profit_excluded = {m for m, p in self.config.perps.items()
+                                if p.margin_model != "dydx-v4"}
 
     def position_risk(self, ledger: Ledger, account_id: str, market: str,
                       marks: Mapping[str, int], size: int | None = None) -> PositionRisk:
@@ -219,7 +228,8 @@ class PerpMarginModel:
         )
         perp_quote = account.perp_quote if account else 0
         equity = perp_quote + sum(p.value - p.funding_owed for p in positions)
-        equity_initial = equity - sum(max(p.unrealized, 0) for p in positions)
+        equity_initial = equity - sum(max(p.unrealized, 0) for p in positions
+                                      if p.market in self.profit_excluded)
         quote_price = (prices.get(self.quote_asset, PRICE_UNIT) if self.quote_asset
                        else PRICE_UNIT)
         quote_unit = self.quote_unit

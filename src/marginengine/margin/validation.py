@@ -14,12 +14,15 @@ Sources: aave-dao/aave-v3-origin ``src/contracts/protocol/libraries/logic/Valida
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from marginengine.config import MarketConfig
 from marginengine.config.amounts import MAX_UNITS
 from marginengine.config.families import InitialCheck, LendingRules, WithdrawCheck
+from marginengine.config.models import DEBT_CEILING_DECIMALS
 from marginengine.decisions import Code, Refusal
 from marginengine.fixedpoint import WAD, Rounding, bps_div, format_units
-from marginengine.margin.base import NO_DEBT_HEALTH, MarginState
+from marginengine.margin.base import NO_DEBT_HEALTH, MarginRisk, MarginState
 from marginengine.margin.weighted import AccountData
 
 
@@ -146,16 +149,34 @@ def validate_ltv_zero_withdraw(rules: LendingRules, account: str, asset: str,
 
 
 def validate_enable_as_collateral(account: str, asset: str, scaled_supply: int,
-                                  asset_ltv_bps: int) -> Refusal | None:
+                                  asset_ltv_bps: int, rules: LendingRules | None = None,
+                                  collateral_on: Sequence[str] = (),
+                                  markets: Mapping[str, MarketConfig] | None = None
+                                  ) -> Refusal | None:
     """Aave's ``executeUseReserveAsCollateral`` switching ``asset`` on: the account must
-    hold some of it (``UNDERLYING_BALANCE_ZERO``) and ``validateUseAsCollateral`` must pass,
-    a loan-to-value above 0 in the account's e-mode category (``getUserReserveLtv``;
-    ``USER_HAS_ASSET_WITH_ZERO_LTV``) (aave-dao/aave-v3-origin@4fbd7442
-    ``SupplyLogic.sol``, ``ValidationLogic.sol``)."""
+    hold some of it (``UNDERLYING_BALANCE_ZERO``) and ``validateUseAsCollateral`` must pass:
+    in v3.7 a loan-to-value above 0 in the account's e-mode category
+    (``getUserReserveLtv``; ``USER_HAS_ASSET_WITH_ZERO_LTV``) (aave-dao/aave-v3-origin@4fbd7442
+    ``SupplyLogic.sol``, ``ValidationLogic.sol``); in v3.3/v3.5 (``rules.isolation_mode``,
+    with ``collateral_on``, the other assets switched on, and the ``markets``) the
+    reserve's LTV above 0 and no isolation conflict (:func:`use_as_collateral_allowed`;
+    ``USER_IN_ISOLATION_MODE_OR_LTV_ZERO``)."""
     if scaled_supply == 0:
         return Refusal(Code.UNDERLYING_BALANCE_ZERO,
                        f"{account} holds no {asset} to use as collateral",
                        {"account": account, "asset": asset})
+    if rules is not None and rules.isolation_mode and markets is not None:
+        if use_as_collateral_allowed(rules, asset, asset_ltv_bps, collateral_on, markets):
+            return None
+        isolated = isolated_collateral(collateral_on, markets)
+        why = ("has a loan-to-value of 0" if asset_ltv_bps == 0 else
+               f"is isolated: it is collateral only alone ({account} uses "
+               f"{', '.join(collateral_on)})" if markets[asset].isolated else
+               f"cannot join {isolated}: {account} is in isolation mode")
+        return Refusal(Code.USER_IN_ISOLATION_MODE_OR_LTV_ZERO,
+                       f"{asset} {why}: it cannot be switched on as collateral",
+                       {"account": account, "asset": asset,
+                        "collateral": list(collateral_on)})
     if asset_ltv_bps == 0:
         return Refusal(Code.USER_HAS_ASSET_WITH_ZERO_LTV,
                        f"{asset} has a loan-to-value of 0 for {account}: it cannot be "
@@ -189,6 +210,152 @@ def validate_disable_as_collateral(account: str, asset: str, after: AccountData 
     return None
 
 
+# ---------------------------------------------------------------------- isolation mode
+# Aave v3.3/v3.5 (aave-dao/aave-v3-origin@v3.3.0 5431379f, @v3.5.0 6138e1fd):
+# UserConfiguration.getIsolationModeState, IsolationModeLogic, ValidationLogic
+# (validateBorrow, validateUseAsCollateral, validateAutomaticUseAsCollateral); removed in
+# v3.7 (docs/3.7/mode-removal.md).
+def isolated_collateral(collateral_on: Sequence[str],
+                        markets: Mapping[str, MarketConfig]) -> str | None:
+    """``getIsolationModeState``: the account is in isolation mode when exactly one of its
+    reserves is switched on as collateral (``isUsingAsCollateralOne``, the flag whatever
+    the balance's value) and that asset has a debt ceiling; returns that asset, else
+    ``None``. ``collateral_on``: the assets whose collateral switch is on."""
+    if len(collateral_on) != 1:
+        return None
+    asset = collateral_on[0]
+    return asset if markets[asset].isolated else None
+
+
+def isolated_debt_units(amount: int, decimals: int) -> int:
+    """``convertToIsolatedDebtUnits``: an amount of the borrowed (or repaid) asset in the
+    debt ceiling's units, ``amount / 10**(decimals - DEBT_CEILING_DECIMALS)``, floored
+    (Solidity's integer division): a borrow of 1,000.009999 USDC (6 decimals) counts
+    100,000 cents, as 1,000.00 USD; a whole token counts 100 cents, whatever its price."""
+    return amount // int(10 ** (decimals - DEBT_CEILING_DECIMALS))
+
+
+def validate_isolated_borrow(account: str, asset: str, market: MarketConfig,
+                             isolated_asset: str, isolated_market: MarketConfig,
+                             total_debt_units: int, amount: int) -> Refusal | None:
+    """Borrowing ``amount`` of ``asset`` in isolation mode against ``isolated_asset``
+    (whose ``isolationModeTotalDebt`` is ``total_debt_units``, in cents): the asset must
+    be borrowable in isolation (``ASSET_NOT_BORROWABLE_IN_ISOLATION``) and the total with
+    this borrow at most the ceiling (``DEBT_CEILING_EXCEEDED``): v3.3's
+    ``validateBorrow``, v3.5's ``increaseIsolatedDebtIfIsolated``."""
+    if not market.borrowable_in_isolation:
+        return Refusal(Code.ASSET_NOT_BORROWABLE_IN_ISOLATION,
+                       f"{account} is in isolation mode (its only collateral is "
+                       f"{isolated_asset}) and {asset} is not borrowable in isolation",
+                       {"account": account, "asset": asset, "isolated": isolated_asset})
+    after = total_debt_units + isolated_debt_units(amount, market.decimals)
+    ceiling = isolated_market.debt_ceiling_units
+    if after > ceiling:
+        return Refusal(
+            Code.DEBT_CEILING_EXCEEDED,
+            f"debt against isolated {isolated_asset} would reach "
+            f"{format_units(after, DEBT_CEILING_DECIMALS, 2)} USD, above its debt ceiling "
+            f"of {format_units(ceiling, DEBT_CEILING_DECIMALS, 2)} USD",
+            {"isolated": isolated_asset, "total": after, "ceiling": ceiling})
+    return None
+
+
+def isolated_debt_after_repay(total_debt_units: int, amount: int, decimals: int) -> int:
+    """``updateIsolatedDebt`` (repay, ``reduceIsolatedDebtIfIsolated``; liquidation of an
+    isolated collateral): the total less the repaid amount in cents, saturating at 0:
+    the ceiling does not count accrued interest, so a repayment can exceed what the
+    total recorded (``isolationModeTotalDebt > repaid ? total - repaid : 0``)."""
+    return max(total_debt_units - isolated_debt_units(amount, decimals), 0)
+
+
+def validate_siloed_borrow(account: str, asset: str, borrowed: Sequence[str],
+                           markets: Mapping[str, MarketConfig]) -> Refusal | None:
+    """``validateBorrow``'s siloed-borrowing check, for an account already borrowing
+    (``borrowed``: the assets it owes): owing one siloed asset it may borrow only that one
+    (``getSiloedBorrowingState``); otherwise it may not add a siloed asset
+    (``SILOED_BORROWING_VIOLATION``)."""
+    if not borrowed:
+        return None
+    if len(borrowed) == 1 and markets[borrowed[0]].siloed_borrowing:
+        if borrowed[0] == asset:
+            return None
+        return Refusal(Code.SILOED_BORROWING_VIOLATION,
+                       f"{account} owes {borrowed[0]}, a siloed asset: it may borrow "
+                       f"nothing else ({asset})",
+                       {"account": account, "asset": asset, "siloed": borrowed[0]})
+    if markets[asset].siloed_borrowing:
+        return Refusal(Code.SILOED_BORROWING_VIOLATION,
+                       f"{asset} is siloed: it may be borrowed only by an account owing "
+                       f"nothing else ({account} owes {', '.join(borrowed)})",
+                       {"account": account, "asset": asset, "borrowed": list(borrowed)})
+    return None
+
+
+def use_as_collateral_allowed(rules: LendingRules, asset: str, asset_ltv_bps: int,
+                              collateral_on: Sequence[str],
+                              markets: Mapping[str, MarketConfig]) -> bool:
+    """``validateUseAsCollateral``: whether ``asset`` may be switched on.
+
+    v3.7 (``rules.isolation_mode`` false; aave-dao/aave-v3-origin@4fbd7442): its LTV in
+    the account's e-mode category is not 0 (``asset_ltv_bps``, ``getUserReserveLtv``).
+    v3.3/v3.5: the reserve's own LTV is not 0 (``asset_ltv_bps`` is then the market's,
+    ``reserveConfig.getLtv()``), and either no reserve is switched on yet
+    (``collateral_on``, the other assets switched on) or the account is not in isolation
+    mode and ``asset`` has no debt ceiling: an isolated asset is collateral alone."""
+    if asset_ltv_bps == 0:
+        return False
+    if not rules.isolation_mode or not collateral_on:
+        return True
+    return (isolated_collateral(collateral_on, markets) is None
+            and not markets[asset].isolated)
+
+
+def automatic_use_as_collateral(rules: LendingRules, asset: str, asset_ltv_bps: int,
+                                collateral_on: Sequence[str],
+                                markets: Mapping[str, MarketConfig],
+                                sender_is_isolated_supplier: bool = False) -> bool:
+    """Whether a first supply of ``asset`` (a balance credited from 0) is switched on as
+    collateral: v3.3/v3.5's ``validateAutomaticUseAsCollateral``, an isolated asset only
+    when the sender holds ``ISOLATED_COLLATERAL_SUPPLIER_ROLE``
+    (``sender_is_isolated_supplier``), then :func:`use_as_collateral_allowed`; v3.7's
+    ``executeSupply`` asks :func:`use_as_collateral_allowed` alone. So an LTV-0 asset is
+    never switched on by a supply, in any version."""
+    if rules.isolation_mode and markets[asset].isolated and not sender_is_isolated_supplier:
+        return False
+    return use_as_collateral_allowed(rules, asset, asset_ltv_bps, collateral_on, markets)
+
+
+# ---------------------------------------------------------------------- grace period
+#: Aave's ``PoolConfigurator.MAX_GRACE_PERIOD`` (4 hours; v3.1+).
+MAX_GRACE_PERIOD = 4 * 3600
+
+
+def validate_liquidation_grace(now: int, collateral_asset: str, collateral_until: int,
+                               debt_asset: str, debt_until: int) -> Refusal | None:
+    """``validateLiquidationCall``'s grace-period check (v3.1+): a liquidation is allowed
+    only once both reserves' ``liquidationGracePeriodUntil`` are strictly before now
+    (``until < block.timestamp``), else ``LIQUIDATION_GRACE_SENTINEL_CHECK_FAILED``."""
+    for asset, until in ((collateral_asset, collateral_until), (debt_asset, debt_until)):
+        if until >= now and until:
+            return Refusal(
+                Code.LIQUIDATION_GRACE_SENTINEL_CHECK_FAILED,
+                f"liquidations involving {asset} are paused until {until} s (its "
+                f"liquidation grace period; now {now} s)",
+                {"asset": asset, "until": until, "time": now})
+    return None
+
+
+def validate_grace_period(grace_period: int) -> Refusal | None:
+    """``setReservePause(asset, false, gracePeriod)``: at most ``MAX_GRACE_PERIOD``
+    (``INVALID_GRACE_PERIOD``)."""
+    if not 0 <= grace_period <= MAX_GRACE_PERIOD:
+        return Refusal(Code.INVALID_GRACE_PERIOD,
+                       f"grace_period: must be within 0 and {MAX_GRACE_PERIOD} s (Aave's "
+                       f"MAX_GRACE_PERIOD, 4 hours), got {grace_period}",
+                       {"field": "grace_period", "grace_period": grace_period})
+    return None
+
+
 def validate_initial_margin(account: str, state: MarginState,
                             who: str = "") -> Refusal | None:
     """An account's initial margin after an action: its value at least its requirement
@@ -203,6 +370,63 @@ def validate_initial_margin(account: str, state: MarginState,
         f"{fmt_usd(state.value)}",
         {"account": account, "requirement": state.requirement, "value": state.value},
     )
+
+
+def dydx_undercollateralized_transition(account: str, before: MarginRisk,
+                                        after: MarginRisk) -> Refusal | None:
+    """Whether an update that leaves an account below initial margin is still allowed, as
+    dYdX v4 decides it, or the refusal.
+
+    protocol/x/subaccounts/lib/updates.go ``IsValidStateTransitionForUndercollateralizedSubaccount``
+    (dydxprotocol/v4-chain@84d4664b), called by x/subaccounts/keeper/subaccount.go
+    ``internalCanUpdateSubaccountsWithLeverage`` for every subaccount of an update whose net
+    collateral is below its initial margin afterwards. Allowed (``None``) when the
+    maintenance requirement does not rise and the account is no riskier:
+    ``after.nc x before.mmr >= before.nc x after.mmr`` (protocol/lib/margin/risk.go
+    ``Risk.Cmp``, without division; on a tie the higher maintenance requirement is the
+    riskier, and with both requirements 0 the lower net collateral). When either
+    requirement is 0, only a transition between two zero requirements that raises the net
+    collateral is allowed. Otherwise ``UNDERCOLLATERALIZED`` (dYdX's
+    ``NewlyUndercollateralized`` when the account met initial margin before, else
+    ``StillUndercollateralized``).
+
+    Parameters
+    ----------
+    account
+        The account's id, for the message.
+    before, after
+        The account's net collateral and requirements before and after the update (one
+        unit; ``after.imr`` is not read).
+    """
+    if after.mmr <= before.mmr:
+        if after.mmr == 0 or before.mmr == 0:
+            if after.mmr == 0 and before.mmr == 0 and after.nc > before.nc:
+                return None
+        elif _dydx_risk_cmp(after, before) <= 0:
+            return None
+    status = ("NewlyUndercollateralized" if before.imr <= before.nc
+              else "StillUndercollateralized")
+    return Refusal(
+        Code.UNDERCOLLATERALIZED,
+        f"initial margin: {account} would be below its initial margin "
+        f"({fmt_usd(after.nc)} against {fmt_usd(after.imr)}) and the trade would not leave "
+        f"it less risky (maintenance {fmt_usd(before.mmr)} -> {fmt_usd(after.mmr)}, net "
+        f"collateral {fmt_usd(before.nc)} -> {fmt_usd(after.nc)}): dYdX {status}",
+        {"account": account, "status": status, "value": after.nc,
+         "requirement": after.imr, "maintenance_before": before.mmr,
+         "maintenance_after": after.mmr, "value_before": before.nc},
+    )
+
+
+def _dydx_risk_cmp(a: MarginRisk, b: MarginRisk) -> int:
+    """dYdX ``Risk.Cmp``: 1 if ``a`` is riskier than ``b``, -1 if less, 0 if equal."""
+    a_nc_b_mmr, b_nc_a_mmr = a.nc * b.mmr, b.nc * a.mmr
+    result = (b_nc_a_mmr > a_nc_b_mmr) - (b_nc_a_mmr < a_nc_b_mmr)
+    if result == 0:
+        if a.mmr == 0 and b.mmr == 0:
+            return (b.nc > a.nc) - (b.nc < a.nc)
+        return (a.mmr > b.mmr) - (a.mmr < b.mmr)
+    return result
 
 
 def validate_borrow_asset(account: str, asset: str, market: MarketConfig, supplied: int,
@@ -400,23 +624,33 @@ def validate_absorb(account: str, liquidatable: bool, data: AccountData,
 
 
 __all__ = [
+    "MAX_GRACE_PERIOD",
     "MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD",
+    "automatic_use_as_collateral",
     "fmt_health",
     "fmt_usd",
     "initial_shortfall",
+    "isolated_collateral",
+    "isolated_debt_after_repay",
+    "isolated_debt_units",
     "sentinel_allows",
+    "use_as_collateral_allowed",
     "validate_absorb",
     "validate_borrow_asset",
     "validate_borrow_health",
     "validate_borrow_power",
+    "validate_grace_period",
     "validate_health_after_withdraw",
     "validate_initial_margin",
+    "validate_isolated_borrow",
     "validate_liquidation_call",
+    "validate_liquidation_grace",
     "validate_ltv_zero_withdraw",
     "validate_min_borrow",
     "validate_repay",
     "validate_sentinel_borrow",
     "validate_sentinel_liquidation",
+    "validate_siloed_borrow",
     "validate_supply",
     "validate_withdraw_amount",
     "withdraw_amount",

@@ -318,7 +318,9 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
     def plan(self, account: str) -> tuple[int, int]:
         """``(liability transfer, asset transfer)`` that ``liquidate_spot`` would make now
         without a maximum (:func:`drift_spot_liq_plan`, as ``engine/drift_handlers.py``)."""
-        calc = self.margin(account)
+        drift = self.protocol.drift
+        assert drift is not None  # a Drift cascade runs only with [drift]
+        calc = self.margin(account, drift.margin_buffer())
         held = self.book_now().account(account).spot
         if calc.meets or held.get(self.collateral, 0) <= 0 or held.get(self.quote, 0) >= 0:
             return 0, 0
