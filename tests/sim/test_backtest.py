@@ -7,13 +7,26 @@ import csv
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from marginengine.config import protocol_from_dict, read_toml
 from marginengine.config.adaptive import AdaptiveConfig
-from marginengine.engine import Borrow, Deposit, Engine, SetPrice, SetUserEMode
+from marginengine.engine import (
+    AdvanceTime,
+    Borrow,
+    Deposit,
+    Engine,
+    SetPrice,
+    SetRiskParams,
+    SetUseAsCollateral,
+    SetUserEMode,
+    Withdraw,
+)
 from marginengine.errors import ConfigError
 from marginengine.margin.adaptive import fhs_haircut
 from marginengine.margin.adaptive_model import YEAR_SECONDS, AdaptiveMarginModel
@@ -22,6 +35,7 @@ from marginengine.oracle.volatility import log_returns
 from marginengine.sim.adaptive_agent import conditions_event, propose_risk_params
 from marginengine.sim.backtest import (
     BacktestRunner,
+    BookPower,
     backtest,
     borrowing_power_base,
     parse_policy,
@@ -222,9 +236,16 @@ def test_backtest_when_book_of_several_assets_then_every_market_measured() -> No
         power += sum(held) * engine.prices[asset] // m.unit * m.ltv_bps // 10_000
         owed = sum(ledger.debt_of(a, asset) for a in ledger.accounts)
         debt += owed * engine.prices[asset] / m.unit
-    # The same figure from the borrowers' own balances (each floored: a few units apart).
-    assert runner.power[-1] == pytest.approx(power / USD, abs=1e-6)
-    assert runner.usage[-1] == pytest.approx(debt / power, rel=1e-9)
+    # The borrowing power is the margin model's per account, summed (the lender left out):
+    # each account at its average LTV floored to whole bps, as Aave's account data. Each
+    # market's supply at its LTV (the backtest's own formula before) is 1,063.55 USD more
+    # on this book (283,616,360.77 against 283,615,297.21), 3.7e-6 of it: the accounts
+    # holding several of WETH, wstETH and USDC.
+    model = sum(engine.account_data(a).initial_value for a in ledger.accounts
+                if a != "lender")
+    assert runner.power[-1] == model / USD
+    assert (power - model) / USD == pytest.approx(1_063.55, abs=0.01)
+    assert runner.usage[-1] == pytest.approx(debt / model, rel=1e-9)
     weth_only = (sum(ledger.supply_of(a, "WETH") for a in runner.borrowers)
                  * engine.prices["WETH"] // 10**18 * protocol.markets["WETH"].ltv_bps
                  // 10_000) / USD
@@ -287,19 +308,159 @@ def test_borrowing_power_when_wsteth_in_emode_then_category_ltv() -> None:
     assert engine.account_data("loop").health_factor == 1_111_500_000_000_000_000
 
 
-def test_borrowing_power_when_emode_account_supplies_weth_too_then_each_at_its_ltv() -> None:
+def test_borrowing_power_when_accounts_hold_several_collaterals_then_each_at_its_avg_ltv(
+) -> None:
     engine = _emode_engine()
     engine.apply(Deposit("plain", "WETH", 5 * 10**18))  # 10,000 USD at the reserve's 80.5%
     engine.apply(Deposit("loop", "USDC", 1_000 * 10**6))  # not in the category: 75%
-    # 40,131 + 8,050 + 750
-    assert borrowing_power_base(engine) == 48_931 * USD
+    # Aave weighs an account of several collaterals at its average LTV, floored to whole
+    # bps, then percentMulFloor (aave-dao/aave-v3-origin@fd1fbd91 GenericLogic.sol,
+    # calculateUserAccountData: avgLtv = sum(value_i x ltv_i) / totalCollateralInBaseCurrency;
+    # calculateAvailableBorrows: totalCollateral.percentMulFloor(avgLtv)).
+    # loop: 23,400 x 9,300 + 1,000 x 7,500 = 225,120,000 over 24,400 = 9,226.2 -> 9,226 bps;
+    #   24,400 x 92.26% = 22,511.44 USD (each asset at its own LTV: 21,762 + 750 = 22,512).
+    # plain: 23,400 x 7,850 + 10,000 x 8,050 = 264,190,000 over 33,400 = 7,909.9 -> 7,909;
+    #   33,400 x 79.09% = 26,416.06 (each at its own: 18,369 + 8,050 = 26,419).
+    assert engine.account_data("loop").initial_value == 22_511_44_000_000
+    assert engine.account_data("plain").initial_value == 26_416_06_000_000
+    # The book: 48,927.50 USD, the margin model's per account. The backtest's own sum per
+    # market and category (the rule before) gave 48,931: 3.50 USD the accounts cannot
+    # borrow.
+    assert borrowing_power_base(engine) == 48_927_50_000_000
+
+
+def test_borrowing_power_when_reserve_switched_off_as_collateral_then_it_adds_nothing(
+) -> None:
+    engine = _emode_engine()
+    engine.apply(Deposit("plain", "WETH", 5 * 10**18))
+    assert engine.apply(SetUseAsCollateral("plain", "WETH", False)).accepted
+    # plain's 5 WETH (10,000 USD, 8,050 at 80.5%) are supplied but not collateral: Aave's
+    # account data skips a reserve not enabled as collateral (GenericLogic.sol
+    # calculateUserAccountData, isEnabledAsCollateral). plain counts its 10 wstETH only,
+    # 18,369; the book 21,762 + 18,369 = 40,131, as before the deposit. The sum per market
+    # (the rule before) counted the WETH too: 48,181.
+    assert engine.account_data("plain").initial_value == 18_369 * USD
+    assert borrowing_power_base(engine) == 40_131 * USD
+    assert engine.apply(SetUseAsCollateral("plain", "WETH", True)).accepted
+    # On again: 33,400 at the average 7,909 bps (above) = 26,416.06; the book 48,178.06.
+    assert borrowing_power_base(engine) == 48_178_06_000_000
+
+
+def test_book_power_when_steps_move_nothing_then_kept_and_equal_to_the_sum() -> None:
+    # BookPower reads an account again only when its positions, the margin model or a
+    # supplied market's price or index moved; every figure equals borrowing_power_base's.
+    engine = _emode_engine()
+    book = BookPower()
+    assert book(engine) == borrowing_power_base(engine) == 40_131 * USD
+    assert book.reads == 2  # loop and plain; the lender is left out
+    assert book(engine) == 40_131 * USD and book.reads == 2  # nothing moved: kept
+    # A write to one account (its collateral flag included) reads that one again.
+    engine.apply(Deposit("plain", "WETH", 5 * 10**18))
+    assert book(engine) == borrowing_power_base(engine) == 48_178_06_000_000
+    assert book.reads == 4  # a new market supplied: every account read again
+    assert engine.apply(SetUseAsCollateral("plain", "WETH", False)).accepted
+    assert book(engine) == borrowing_power_base(engine) == 40_131 * USD
+    assert book.reads == 5  # plain alone
+    # A price the book supplies: every account again. wstETH at 2,000: 20,000 x 93% +
+    # 20,000 x 78.5% = 18,600 + 15,700.
+    engine.apply(SetPrice("wstETH", 2_000 * USD))
+    assert book(engine) == borrowing_power_base(engine) == 34_300 * USD
+    assert book.reads == 7
+    # A price the book does not supply (USDC: the loop borrowed WETH, supplies none) keeps
+    # every figure.
+    engine.apply(SetPrice("USDC", USD + 1))
+    assert book(engine) == 34_300 * USD and book.reads == 7
+    # A parameter change rebuilds the margin model: every account again, at the new LTV.
+    # wstETH's LTV 78% (the steward's 0.5 point): plain 20,000 x 78% = 15,600; the loop
+    # keeps the category's 93%.
+    assert engine.apply(SetRiskParams("wstETH", ltv_bps=7_800)).accepted
+    assert book(engine) == borrowing_power_base(engine) == 34_200 * USD
+    assert book.reads == 9
+
+
+class _CheckedRunner(BacktestRunner):
+    """A backtest run that also sums every account afresh after each step."""
+
+    def step(self, i: int) -> None:
+        before = self.book_power.reads
+        super().step(i)
+        self.afresh.append(borrowing_power_base(self.engine) / USD)
+        self.read_per_step.append(self.book_power.reads - before)
+
+    afresh: list[float]
+    read_per_step: list[int]
+
+
+def test_backtest_power_when_accounts_kept_between_price_moves_then_equal_to_afresh() -> None:
+    # Black Thursday's OSM moves the price once an hour over 10-minute steps (at step 6, 12,
+    # ...): five steps in six read no account again (nothing the figures depend on moved),
+    # the sixth reads all 60; the adaptive policy moves the threshold and liquidates.
+    # Every step's figure is the sum over every account read afresh.
+    data = read_toml(EXAMPLES / "backtest_black_thursday.toml")
+    data["steps"] = 60
+    data["book"]["accounts"] = 60
+    source = str(EXAMPLES / "backtest_black_thursday.toml")
+    spec, protocol = scenario_spec(policy_data(data, "adaptive"), source)
+    runner = _CheckedRunner(spec, protocol, np.random.default_rng(child_seed(12, 0)))
+    runner.afresh, runner.read_per_step = [], []
+    runner.run()
+    assert runner.power == runner.afresh
+    assert runner.read_per_step == [60 if i == 1 or i % 6 == 0 else 0 for i in range(1, 61)]
+    # The run covers accounts written by liquidations and a model rebuilt by the policy.
+    assert runner.summary()["liquidation_count"] > 0
+    assert runner.threshold_range[0] < runner.threshold_range[1] == 6_666
+
+
+_ASSETS = ("WETH", "USDC", "wstETH")
+_ACTION = st.one_of(
+    st.tuples(st.just("deposit"), st.sampled_from(("loop", "plain")), st.sampled_from(_ASSETS),
+              st.integers(1, 10**4)),
+    st.tuples(st.just("withdraw"), st.sampled_from(("loop", "plain")),
+              st.sampled_from(_ASSETS), st.integers(1, 10**4)),
+    st.tuples(st.just("flag"), st.sampled_from(("loop", "plain")), st.sampled_from(_ASSETS),
+              st.booleans()),
+    st.tuples(st.just("price"), st.sampled_from(_ASSETS), st.integers(50, 150)),
+    st.tuples(st.just("time"), st.integers(1, 86_400 * 30)),
+    st.tuples(st.just("ltv"), st.sampled_from(("WETH", "wstETH")), st.integers(-50, 50)),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_ACTION, max_size=25))
+def test_book_power_is_the_sum_afresh_after_any_events(actions: list[tuple[Any, ...]]) -> None:
+    # Whatever the events (supplies, withdrawals, collateral switches, prices, interest,
+    # parameter changes; refused ones change nothing), the kept figures sum to the
+    # margin model's per account read afresh.
+    engine = _emode_engine()
+    book = BookPower()
+    units = {"WETH": 10**16, "USDC": 10**4, "wstETH": 10**16}  # 0.01 ETH, 0.01 USDC
+    prices = {"WETH": 2_000, "USDC": 1, "wstETH": 2_340}
+    for action in actions:
+        kind = action[0]
+        if kind in ("deposit", "withdraw"):
+            _, account, asset, n = action
+            event = Deposit if kind == "deposit" else Withdraw
+            engine.apply(event(account, asset, n * units[asset]))
+        elif kind == "flag":
+            _, account, asset, on = action
+            engine.apply(SetUseAsCollateral(account, asset, on))
+        elif kind == "price":
+            _, asset, pct = action
+            engine.apply(SetPrice(asset, prices[asset] * USD * pct // 100))
+        elif kind == "time":
+            engine.apply(AdvanceTime(action[1]))
+        else:
+            _, asset, move = action
+            ltv = engine.config.markets[asset].ltv_bps + move
+            engine.apply(SetRiskParams(asset, ltv_bps=ltv))
+        assert book(engine) == borrowing_power_base(engine)
 
 
 def test_backtest_when_book_in_emode_then_power_is_the_accounts_initial_value() -> None:
     # lst_crash_emode's book (its lst_loop profile in category 1) for three steps: the
     # backtest's borrowing power is what the margin model lets the book's accounts
-    # borrow, each at its own LTV (up to the rounding of per-account sums); it counted
-    # the loops' wstETH at the reserve's 78.5% instead of the category's 93%.
+    # borrow, each at its own LTV; it counted the loops' wstETH at the reserve's 78.5%
+    # instead of the category's 93%.
     data = read_toml(EXAMPLES / "lst_crash_emode.toml")
     data["steps"] = 3
     data["book"]["accounts"] = 200
@@ -311,10 +472,10 @@ def test_backtest_when_book_in_emode_then_power_is_the_accounts_initial_value() 
     assert looping  # the profile's accounts are in e-mode
     expected = sum(engine.account_data(a).initial_value
                    for a in engine.ledger.accounts if a != "lender") / USD
-    # Within 1e-5: Aave's account data weighs an account of several collaterals at its
-    # average LTV floored to whole bps (GenericLogic's avgLtv), the backtest's per-market
-    # sums at each market's LTV exactly (lst_usdc's wstETH + WETH accounts: 0.2 bp).
-    assert runner.power[-1] == pytest.approx(expected, rel=1e-5)
+    # Exactly: the backtest's power is the margin model's per account, summed (it was a
+    # per-market sum within 1e-5 of this: Aave's account data weighs an account of
+    # several collaterals at its average LTV floored to whole bps, GenericLogic's avgLtv).
+    assert runner.power[-1] == expected
     # At the reserve's 78.5% (the rule before) the loops' wstETH, 93% of it in e-mode,
     # counted 0.785 / 0.93 of it: far outside that tolerance.
     loops = sum(engine.account_data(a).initial_value for a in looping) / USD
@@ -421,8 +582,10 @@ def test_backtest_when_adaptive_cuts_ltv_then_usage_is_the_accounts_debt_over_in
     accounts = [a for a in engine.ledger.accounts if a != "lender"]
     initial = sum(engine.account_data(a).initial_value for a in accounts)
     owed = sum(engine.account_data(a).total_debt for a in accounts)
-    # Within 1e-5 (Aave's per-account avgLtv floored to whole bps, see above).
-    assert runner.usage[-1] == pytest.approx(owed / initial, rel=1e-5)
+    # The power is the model's own (above); the debt is read from the reserves' totals,
+    # the model's per account rounded up: a few units apart.
+    assert runner.power[-1] == initial / USD
+    assert runner.usage[-1] == pytest.approx(owed / initial, rel=1e-9)
     # Below 1 at step 1, before the cut (every account opened within its LTV); above 1
     # after it: debt opened at 80.5% over power at 47.5%.
     assert runner.usage[0] < 1 < runner.usage[-1]

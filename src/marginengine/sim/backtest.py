@@ -18,16 +18,16 @@ Policies:
   in ``governed`` mode the proposer's steward-bounded ``SetRiskParams`` follows it.
 
 Per run and policy: bad debt, liquidations, liquidated value, and capital efficiency:
-**average borrowing power** (the mean over steps of the value of the collateral the book
-supplies in every market, the lender's liquidity left out, at the LTV in force for its
-supplier: the market's, or an e-mode category's for its accounts, :func:`borrowing_power_base`;
-base currency) and **borrow usage** (the mean over steps of the book's debt in every
-market over that borrowing power, :func:`power_and_usage`: both at the parameters in
-force, so above 1 means debt opened under higher LTVs or before a fall now exceeds the
-cut borrowing power, and the report says so). A scenario of one protocol: ``[[protocols]]`` is
-refused. Each is reported with a percentile-bootstrap CI over the runs
-(:func:`marginengine.sim.montecarlo.statistics`'s resampler), and each adaptive policy's
-paired difference from ``static`` with its CI.
+**average borrowing power** (the mean over steps of what the margin model lets the book's
+accounts borrow, the lender's liquidity left out: each account's initial value at the
+parameters in force, summed, :func:`borrowing_power_base`, kept per account between steps
+by :class:`BookPower`; base currency) and **borrow usage** (the mean over steps of the
+book's debt in every market over that borrowing power, :func:`power_and_usage`: both at
+the parameters in force, so above 1 means debt opened under higher LTVs or before a fall
+now exceeds the cut borrowing power, and the report says so). A scenario of one
+protocol: ``[[protocols]]`` is refused. Each is reported with a percentile-bootstrap CI
+over the runs (:func:`marginengine.sim.montecarlo.statistics`'s resampler), and each
+adaptive policy's paired difference from ``static`` with its CI.
 """
 
 from __future__ import annotations
@@ -43,8 +43,7 @@ from marginengine.config import ProtocolConfig
 from marginengine.config.adaptive import MODEL_NAMES, AdaptiveConfig
 from marginengine.engine import Engine, Event, Outcome, SetPrice
 from marginengine.errors import ConfigError
-from marginengine.fixedpoint import BPS, PRICE_UNIT, RAY
-from marginengine.margin.emode import reserve_ltv_bps
+from marginengine.fixedpoint import PRICE_UNIT, RAY
 from marginengine.sim.adaptive_agent import conditions_event, min_prices, propose_risk_params
 from marginengine.sim.cascade import CascadeRunner, scenario_spec
 from marginengine.sim.cascade_config import CascadeFile
@@ -130,6 +129,8 @@ class BacktestRunner(CascadeRunner):
         self.power: list[float] = []
         self.usage: list[float] = []
         self.param_updates = 0
+        #: The book's borrowing power, each account read again only when it may move.
+        self.book_power = BookPower()
         #: The lowest and highest liquidation threshold in force after any step (bps).
         lt = protocol.markets[self.collateral].liquidation_threshold_bps
         self.threshold_range = [lt, lt]
@@ -177,17 +178,19 @@ class BacktestRunner(CascadeRunner):
         # Every market, so a book of several assets is measured whole (it was the headline
         # collateral against book.debt_asset alone: a KeyError for lst_crash, whose
         # default debt asset DAI is no market of it). The lender's supply is liquidity,
-        # not the book's collateral. With one collateral and one debt asset these are the
-        # same integers and floats as before (the other markets add 0).
-        power, usage = power_and_usage(engine)
+        # not the book's collateral. The power is the margin model's per account, summed
+        # (it was a second formula per market, blind to the collateral flag).
+        power, usage = power_and_usage(engine, power_base=self.book_power(engine))
         self.power.append(power)
         self.usage.append(usage)
 
 
-def power_and_usage(engine: Engine, lender: str = "lender") -> tuple[float, float]:
+def power_and_usage(engine: Engine, lender: str = "lender",
+                    power_base: int | None = None) -> tuple[float, float]:
     """The backtest's two capital-efficiency figures of one state: the borrowing power
     (:func:`borrowing_power_base`, USD) and the borrow usage, the debt in every market
-    (USD at the engine's prices) over that power (0 without power).
+    (USD at the engine's prices) over that power (0 without power). ``power_base``: that
+    borrowing power (base currency) when the caller holds it (a :class:`BookPower`'s).
 
     Both sides are read at the parameters in force *now*, so usage above 1 is a true
     figure, not an overdraft: the book owes more than its collateral would let it borrow
@@ -205,55 +208,96 @@ def power_and_usage(engine: Engine, lender: str = "lender") -> tuple[float, floa
         if reserve.scaled_debt:
             debt += (reserve.scaled_debt * reserve.borrow_index // RAY
                      / m.unit * engine.prices[asset] / PRICE_UNIT)
-    power = borrowing_power_base(engine, lender) / PRICE_UNIT
+    if power_base is None:
+        power_base = borrowing_power_base(engine, lender)
+    power = power_base / PRICE_UNIT
     return power, (debt / power if power > 0 else 0.0)
 
 
 def borrowing_power_base(engine: Engine, lender: str = "lender") -> int:
-    """The backtest's borrowing power after a step, base currency (8 decimals), rounded
-    down: the collateral supplied in every market, ``lender``'s liquidity left out, at
-    the LTV in force for its supplier.
+    """The backtest's borrowing power after a step, base currency (8 decimals): the sum
+    over the book's accounts, ``lender``'s liquidity left out, of what the margin model
+    lets each borrow against its collateral at the prices and parameters in force.
 
-    Supply is summed per market and e-mode category (scaled, then times the liquidity
-    index), valued at the engine's price and weighted by the LTV a supplier in that
-    category has on that market (:func:`marginengine.margin.emode.reserve_ltv_bps`,
-    Aave's ``getUserReserveLtv`` / ``calculateUserAccountData``: an e-mode collateral at
-    the category's LTV; aave-dao/aave-v3-origin@fd1fbd91 ``ValidationLogic.sol``
-    ``getUserReserveLtv``, v3.5.0 ``GenericLogic.sol``'s ``eModeLtv``). Outside e-mode
-    that is the reserve's LTV, and a book without e-mode accounts has the one sum per
-    market it had before (the same integers). A market that is not collateral adds 0.
+    Each account's figure is the lending margin model's own initial value
+    (:meth:`marginengine.engine.Engine.account_data`, the
+    :class:`~marginengine.margin.weighted.AccountData` the engine's ``Borrow`` check
+    reads; Aave's ``calculateUserAccountData``: ``totalCollateralBase x avgLtv``), so the
+    backtest has no borrowing-power rule of its own: a reserve the account switched off as
+    collateral (``SetUseAsCollateral``) adds 0, an e-mode account's collateral counts at
+    the category's LTV (``getUserReserveLtv``), and an account of several collaterals at
+    its average LTV floored to whole bps (aave-dao/aave-v3-origin@fd1fbd91
+    ``GenericLogic.sol``: ``avgLtv = sum(value_i x ltv_i) / totalCollateralBase``).
+    :class:`BookPower` gives the same figure step after step, reading an account again
+    only when what its figure depends on moved.
     """
-    ledger, config = engine.ledger, engine.config
-    version = config.rules.emode
-    # Scaled supply held by accounts in a category, per (asset, category): the rest of a
-    # reserve's supply (less the lender's) is at the reserve's own LTV.
-    in_category: dict[tuple[str, int], int] = {}
-    if config.emode is not None:
-        for account_id, account in ledger.accounts.items():
-            if not account.emode or account_id == lender:
+    read = engine.account_data
+    return sum(read(account_id).initial_value for account_id in engine.ledger.accounts
+               if account_id != lender)
+
+
+class BookPower:
+    """:func:`borrowing_power_base` step after step, each account read again only when its
+    figure may have moved.
+
+    An account's initial value depends on its positions (the ledger's
+    :meth:`~marginengine.ledger.Ledger.account_version`, which moves with every write to
+    the account: a supply, a withdrawal, a liquidation, its collateral flag, its e-mode),
+    on the margin model in force (rebuilt on every parameter change), and on the price and
+    liquidity index of what it supplies. The last two are read for every market the book
+    supplies (the lender's supply left out): while none of them moves, only the accounts
+    written since the last call are read again, the others keep their figure; when one
+    moves, every account is read again. The figures are the margin model's own, so the
+    sum equals :func:`borrowing_power_base` at every step (tests/sim/test_backtest.py).
+
+    On the Black Thursday replay (an OSM price that moves once an hour, 10-minute steps)
+    five steps in six read only the accounts a liquidation touched.
+
+    Parameters
+    ----------
+    lender
+        The account whose supply is liquidity, not the book's collateral.
+    """
+
+    def __init__(self, lender: str = "lender") -> None:
+        self.lender = lender
+        #: Per account: its version when read and its initial value (base currency).
+        self._figures: dict[str, tuple[int, int]] = {}
+        self._inputs: tuple[object, ...] | None = None
+        #: Accounts read through the margin model so far (the others were kept).
+        self.reads = 0
+
+    def __call__(self, engine: Engine) -> int:
+        """The book's borrowing power now, base currency (8 decimals)."""
+        ledger, prices, lender = engine.ledger, engine.prices, self.lender
+        supplier = ledger.accounts.get(lender)
+        supplied = []
+        for asset, reserve in sorted(ledger.reserves.items()):
+            scaled = reserve.scaled_supply
+            if supplier is not None and asset in supplier.lending:
+                scaled -= supplier.lending[asset].scaled_supply
+            if scaled > 0:
+                supplied.append((asset, prices.get(asset), reserve.liquidity_index))
+        inputs = (engine.model, tuple(supplied))
+        figures = self._figures
+        if inputs != self._inputs:
+            figures.clear()
+            self._inputs = inputs
+        read, version = engine.account_data, ledger.account_version
+        total = 0
+        kept: dict[str, tuple[int, int]] = {}
+        for account_id in ledger.accounts:
+            if account_id == lender:
                 continue
-            for asset, pos in account.lending.items():
-                if pos.scaled_supply:
-                    key = (asset, account.emode)
-                    in_category[key] = in_category.get(key, 0) + pos.scaled_supply
-    supplier = ledger.accounts.get(lender)
-    power = 0
-    for asset, m in sorted(config.markets.items()):
-        if not m.collateral:
-            continue
-        reserve = ledger.reserves[asset]
-        scaled = reserve.scaled_supply
-        if supplier is not None and asset in supplier.lending:
-            scaled -= supplier.lending[asset].scaled_supply
-        groups = sorted((c, v) for (a, c), v in in_category.items() if a == asset)
-        scaled -= sum(v for _, v in groups)
-        for category_id, held in [(0, scaled), *groups]:
-            if held <= 0:
-                continue
-            ltv = reserve_ltv_bps(version, m, asset, config.emode_category(category_id))
-            supplied = held * reserve.liquidity_index // RAY
-            power += supplied * engine.prices[asset] // m.unit * ltv // BPS
-    return power
+            v = version(account_id)
+            figure = figures.get(account_id)
+            if figure is None or figure[0] != v:
+                figure = (v, read(account_id).initial_value)
+                self.reads += 1
+            kept[account_id] = figure
+            total += figure[1]
+        self._figures = kept
+        return total
 
 
 def _too_short(adaptive: AdaptiveConfig) -> str:
@@ -428,6 +472,6 @@ def report_markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["METRICS", "USAGE_NOTE", "BacktestRunner", "Interval", "backtest",
+__all__ = ["METRICS", "USAGE_NOTE", "BacktestRunner", "BookPower", "Interval", "backtest",
            "borrowing_power_base", "compare", "parse_policy", "policy_data",
            "power_and_usage", "report_markdown", "run_policy"]
