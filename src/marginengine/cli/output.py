@@ -510,13 +510,13 @@ def option_what_if(engine: Engine, order: str) -> dict[str, Any]:
              else "0"}
     decimals = {"strike": 8, "size": opts.size_decimals,
                 "premium": engine.config.markets[opts.quote].decimals}
-    units: dict[str, int] = {}
+    parsed: dict[str, int] = {}
     for name, text in texts.items():
         try:
-            units[name] = parse_units(text, decimals[name])
+            parsed[name] = parse_units(text, decimals[name])
         except ValueError as exc:
             raise FieldError(f"order.{name}", str(exc)) from None
-    strike, size, premium = units["strike"], units["size"], units["premium"]
+    strike, size, premium = parsed["strike"], parsed["size"], parsed["premium"]
     # Each part named with its value, so the one that is wrong is the one the user reads.
     if strike <= 0:
         raise FieldError("order.strike", f"must be positive (got {texts['strike']!r})")
