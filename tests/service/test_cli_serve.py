@@ -209,6 +209,29 @@ def test_price_file_when_bad_then_every_problem_named(tmp_path: Path) -> None:
     assert "line 3: 3 fields, expected 2" in text
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    # A column given twice: the second cell replaced the first (one SetPrice, of 2,100),
+    # as a vol column given twice already was refused.
+    ("WETH,WBTC,WETH\n2000,60000,2100\n", "line 1, column WETH: given twice (columns 1 "
+                                            "and 3)"),
+    # Two advances: both were applied, the clock moving 120 s for a tick saying 60.
+    ("advance_seconds,WETH,advance_seconds\n60,2000,60\n",
+     "line 1, column advance_seconds: given twice (columns 1 and 3)"),
+    # A header and no tick: the service started, played nothing and said nothing (POST
+    # /replay refuses an empty "ticks").
+    ("WETH,WBTC\n", "line 2: no ticks after the header (one tick per line)"),
+    ("WETH,WBTC\n\n,\n", "line 2: no ticks after the header (one tick per line)"),
+])
+def test_price_file_when_column_twice_or_no_tick_then_refused_naming_it(
+        tmp_path: Path, text: str, message: str) -> None:
+    config = read_config(CONFIG).protocol
+    path = tmp_path / "prices.csv"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        read_replay_file(path, config)
+    assert str(caught.value) == f"{path}: {message}"
+
+
 def test_example_price_file_when_read_then_120_ticks() -> None:
     config = read_config(CONFIG).protocol
     assert len(read_price_file(ROOT / "examples" / "serve_prices.csv", config)) == 120
