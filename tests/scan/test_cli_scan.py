@@ -74,6 +74,21 @@ def test_scan_when_json_then_exact_figures_and_curve(files: list[str],
                                       [p["debt_usd"] for p in points[1:]], strict=False))
 
 
+def test_scan_curve_when_a_lender_holds_the_most_collateral_then_it_is_of_what_backs_debt(
+    files: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # A lender supplying 1,000,000 USDC and owing nothing made USDC "the asset with the
+    # most collateral value": the default curve dropped USDC, the borrowers' debt asset,
+    # and counted fewer accounts liquidatable the further it fell. No fall in the price
+    # of a debt-free account's collateral can liquidate it; the borrowers' WETH can.
+    (tmp_path / "book.csv").write_text(BOOK + "lender,USDC,1000000,\n")
+    code, out, _ = run(["scan", *files, "--json"], capsys)
+    assert code == 0
+    curve = json.loads(out)["curve"]
+    assert curve["asset"] == "WETH"
+    assert curve["points"][0]["accounts"] == 2 and curve["points"][-1]["accounts"] == 3
+
+
 def test_scan_when_shock_then_listed_at_shocked_prices_exactly(
     files: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):

@@ -80,7 +80,7 @@ def _usd(base_units: int) -> float:
               help="Health below which an account is listed (1: liquidatable).")
 @click.option("--curve-asset", default=None,
               help="Asset of the sensitivity curve (default: the shocked asset when one is "
-                   "shocked, else the largest collateral).")
+                   "shocked, else the largest collateral of accounts that owe something).")
 @click.option("--curve-drops", default=None, callback=_parse_drops,
               help="Comma-separated price drops of the curve (default 0.05,0.10,...,0.50).")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0),
@@ -259,14 +259,22 @@ def _account_rows(engine: Any, ids: list[str], prices: dict[str, int]) -> list[d
 
 
 def _largest_collateral(risk: Any) -> str | None:
+    """The asset with the most collateral value backing debt: held by accounts that owe
+    something (by every account when none does). A lender's supply is collateral no
+    price fall can liquidate; counted, a pool's largest deposit (often the borrowers'
+    debt asset) would be the curve's asset."""
     import numpy as np
 
     w = risk.assets.weights()
+    owing = np.unique(risk.debt.to_coo()[0])
     best, best_value = None, 0.0
     for k, symbol in enumerate(risk.assets.symbols):
         # the market's own collateral column and its e-mode columns
-        value = sum(float(np.sum(risk.collateral.exposure(j)[1])) * float(w.raw_collateral[j])
-                    for j in risk.assets.coll_columns[k])
+        value = 0.0
+        for j in risk.assets.coll_columns[k]:
+            rows, vals = risk.collateral.exposure(j)
+            held = vals[np.isin(rows, owing)] if owing.size else vals
+            value += float(np.sum(held)) * float(w.raw_collateral[j])
         if value > best_value:
             best, best_value = symbol, value
     return best
