@@ -207,8 +207,8 @@ def backtest_command(scenario: Path, policies: tuple[str, ...], runs: int | None
                    "(repeatable: the points are every combination); PATH1+PATH2=V1,V2 "
                    "sets several fields to each value together.")
 @click.option("--runs", type=click.IntRange(1, 100_000), default=None,
-              help="Monte Carlo runs per point, on the same seeds at every point (default: "
-                   "one run per point on the scenario's seed).")
+              help="Monte Carlo runs per point, on the same seeds at every point (default, "
+                   "and 1: one run per point on the scenario's seed, as simulate).")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Processes running the points and runs.")
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
