@@ -82,6 +82,22 @@ def test_serve_when_config_has_bad_service_table_then_field_named(
     assert code == 2 and "service.thresholds" in err
 
 
+@pytest.mark.parametrize(("thresholds", "message"), [
+    # Out of the risk book's bounds: was "error: threshold: must be between ...", without
+    # the file or which threshold (a ScanError, which read_config did not catch).
+    ('["1.1", "0"]', "service.thresholds.1: must be between 0.001 and 1000 (got 0)"),
+    ('["2000"]', "service.thresholds.0: must be between 0.001 and 1000 (got 2000)"),
+])
+def test_serve_when_threshold_out_of_bounds_then_file_and_index_named(
+        tmp_path: Path, thresholds: str, message: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    path = _config(tmp_path, "account,asset,supplied,borrowed\n",
+                   f"thresholds = {thresholds}\n")
+    code, out, err = run(["serve", str(path)], capsys)
+    assert (code, out) == (2, "")
+    assert err == f"error: {path}: {message}\n"
+
+
 def test_book_when_loaded_then_entered_through_events_and_replays(tmp_path: Path) -> None:
     # alice borrows more USDC than bob supplies: _liquidity supplies the rest.
     path = _config(tmp_path, "account,asset,supplied,borrowed\n"
