@@ -139,7 +139,17 @@ def test_scan_when_generated_parquet_book_then_runs(tmp_path: Path,
     (["--shock", "XYZ:-0.1"], "--shock: unknown asset 'XYZ'"),
     (["--curve-drops", "0.1,x"], "'x' is not a number"),
     (["--curve-drops", "1.5"], "each drop must be in [0, 1)"),
-    (["--threshold", "0"], "threshold: must be between"),
+    # Was "threshold: must be ..." after the whole book was read: now the option's own
+    # error, before anything is read.
+    (["--threshold", "0"],
+     "error: Invalid value for '--threshold': must be between 0.001 and 1000 (got 0)"),
+    # Two shocks of one asset: the second replaced the first, silently (-20% scanned for
+    # a command line saying -10% too); a sweep refuses a value given twice the same way.
+    (["--shock", "WETH:-0.1", "--shock", "WETH:-0.2"],
+     "Invalid value for '--shock': WETH: given twice (-0.1 and -0.2); give one fraction "
+     "per asset"),
+    (["--curve-drops", "0.1,0.2,0.1"],
+     "Invalid value for '--curve-drops': the drop 0.1 is given twice"),
     (["--curve-asset", "XYZ"], "--curve-asset: 'XYZ' is not a priced market"),
 ])
 def test_scan_when_bad_option_then_one_line_exit_2(files: list[str], extra: list[str],
