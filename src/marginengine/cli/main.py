@@ -424,6 +424,11 @@ from marginengine.cli.family_cmd import family  # noqa: E402
 cli.add_command(family)
 
 
+#: click's "no arguments: show the help" (an exception since click 8.2; absent before).
+_NO_ARGS: type[click.ClickException] | None = getattr(click.exceptions, "NoArgsIsHelpError",
+                                                       None)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI, turning every error into one line."""
     try:
@@ -433,6 +438,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         _fail("aborted")
     except click.ClickException as exc:
+        if _NO_ARGS is not None and isinstance(exc, _NO_ARGS):
+            # No command: the help, as click prints it (stderr, exit 2), not an error line.
+            click.echo(exc.format_message(), err=True)
+            sys.exit(2)
         _fail(exc.format_message())
     except MarginEngineError as exc:
         _fail(str(exc))
