@@ -362,3 +362,14 @@ def test_simulate_options_crash_when_run_then_bids_table_and_no_empty_lending_ta
     s2 = next(line for line in rows if "│ s2 " in line)
     assert "-1,579.22 USDC" in s2 and "1,326.57 USDC" in s2 and "252.65 USDC" in s2
     assert "liquidations: 7  bad debt: 832.40 USD" in out
+
+
+def test_main_when_no_command_then_the_help_exit_2_not_an_error_line(
+    capsys: pytest.CaptureFixture[str]
+):
+    # Was "error: Usage: marginengine [OPTIONS] COMMAND ..." (click's no-args help, an
+    # exception since click 8.2, printed as an error line).
+    code, out, err = run([], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("Usage: marginengine [OPTIONS] COMMAND [ARGS]...")
+    assert "error:" not in err and "simulate  Run SCENARIO" in err

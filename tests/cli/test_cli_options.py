@@ -70,7 +70,14 @@ def test_what_if_order_reports_margin_before_and_after(capsys: pytest.CaptureFix
 @pytest.mark.parametrize(("order", "message"), [
     ("writer:BAD:1", "series must be"),
     ("writer:WETH-2592000-2200-C", "ACCOUNT:SERIES:SIZE"),
-    ("writer:WETH-2592000-2200-C:0", "size non-zero"),
+    # Each part named with its value (was one line for all three: "order: strike must be
+    # > 0, size non-zero, premium >= 0", whichever was wrong).
+    ("writer:WETH-2592000-2200-C:0", "error: order.size: must not be zero (got '0')"),
+    ("writer:WETH-2592000-0-C:1", "error: order.strike: must be positive (got '0')"),
+    ("writer:WETH-2592000-2200-C:-2:-5",
+     "error: order.premium: must not be negative (got '-5')"),
+    ("writer:WETH-2592000-2200-C:abc", "error: order.size: must be a number ('abc' is not)"),
+    ("writer:WETH-2592000-2200-C:1:x", "error: order.premium: must be a number ('x' is not)"),
     ("writer:WETH-999-2200-C:1", "no vol surface"),
     # Fuzzed: a 5,000-digit expiry was "internal error: ValueError" (int() refuses it); a
     # size of 1e308 overflowed the float screen, refused as "shocked_mtm: must be finite".

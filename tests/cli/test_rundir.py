@@ -237,3 +237,35 @@ def test_force_when_marker_lists_a_file_behind_a_symlink_then_it_is_not_deleted(
     assert code == 0
     assert (elsewhere / "precious.txt").read_text() == "mine\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "run"]
+
+
+@pytest.mark.parametrize("below", ["sub", "sub/deeper"])
+def test_simulate_when_out_is_below_a_file_then_refused_naming_the_file(
+    tmp_path: Path, below: str, capsys: pytest.CaptureFixture[str]
+):
+    # Was "error: <out>.partial-<pid>: Not a directory": the staging folder's name, not
+    # what the user gave or what stands in the way.
+    (tmp_path / "notes.txt").write_text("mine\n")
+    before = tree(tmp_path)
+    out = tmp_path / "notes.txt" / below
+    code, stdout, err = run(["simulate", str(WALKTHROUGH), "--out", str(out), "--quiet"],
+                            capsys)
+    assert code == 2 and stdout == ""
+    assert err == (f"error: --out: {out} cannot be made: {tmp_path / 'notes.txt'} is a "
+                   f"file, not a folder\n")
+    assert tree(tmp_path) == before
+
+
+def test_prepare_when_the_folder_cannot_be_made_then_output_error_naming_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # A folder the user may not write (run as root the tests could write anywhere, so
+    # the refusal is the operating system's, as a read-only mount would give it).
+    def refuse(self: Path, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(OutputError) as exc:
+        prepare(tmp_path / "run", "walkthrough", force=False)
+    assert str(exc.value) == f"--out: {tmp_path / 'run'} cannot be made: Permission denied"
+    assert list(tmp_path.iterdir()) == []

@@ -640,10 +640,35 @@ def test_replay_when_meta_dropped_then_log_error_not_readable(log: Path) -> None
         Engine.replay(log)
 
 
-@pytest.mark.parametrize("name", ["missing.sqlite", "."], ids=["missing", "directory"])
-def test_replay_when_path_not_a_file_then_log_error_no_such_log(tmp_path: Path, name: str) -> None:
+def test_replay_when_path_missing_then_log_error_no_such_log(tmp_path: Path) -> None:
     with pytest.raises(LogError, match="no such event log"):
-        Engine.replay(tmp_path / name)
+        Engine.replay(tmp_path / "missing.sqlite")
+
+
+def test_replay_when_path_is_a_folder_without_a_log_then_log_error_says_folder(
+        tmp_path: Path) -> None:
+    with pytest.raises(LogError) as exc:
+        Engine.replay(tmp_path)
+    assert str(exc.value) == f"{tmp_path}: a folder, not an event log"
+
+
+def test_replay_when_path_is_a_run_folder_then_error_names_its_log(log: Path) -> None:
+    # `marginengine replay runs/quickstart` (the run, not its log) was "no such event
+    # log", with the log one name away.
+    folder = log.parent
+    with pytest.raises(LogError) as exc:
+        Engine.replay(folder)
+    assert str(exc.value) == (f"{folder}: a folder, not an event log (did you mean "
+                              f"{folder / log.name}?)")
+
+
+def test_replay_when_path_has_serves_sqlite_prefix_then_error_names_the_path(
+        log: Path) -> None:
+    # serve's --log takes sqlite:PATH; the log it writes is read back by its PATH.
+    with pytest.raises(LogError) as exc:
+        Engine.replay(f"sqlite:{log}")
+    assert str(exc.value) == (f"sqlite:{log}: no such event log (a log is read by its "
+                              f"path, without serve's sqlite: prefix: {log})")
 
 
 def test_replay_when_format_version_unknown_then_log_error_naming_it(log: Path) -> None:

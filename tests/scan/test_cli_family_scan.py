@@ -100,7 +100,8 @@ def test_scan_log_of_a_mango_book(tmp_path: Path, capsys: pytest.CaptureFixture[
                              "--prices"),
     (["--shock", "ETH:-0.3"], "without --shock"),
     (["--threshold", "1.1"], "without --threshold"),
-    (["--threshold", "abc"], "without --threshold"),
+    # Not a threshold at all: refused as the option's value, before --log's rule.
+    (["--threshold", "abc"], "Invalid value for '--threshold': must be a number such as 1"),
     (["book.csv"], "without BOOK"),
 ])
 def test_scan_log_with_book_options_is_refused(tmp_path: Path, extra: list[str],

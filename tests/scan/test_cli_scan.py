@@ -74,6 +74,21 @@ def test_scan_when_json_then_exact_figures_and_curve(files: list[str],
                                       [p["debt_usd"] for p in points[1:]], strict=False))
 
 
+def test_scan_curve_when_a_lender_holds_the_most_collateral_then_it_is_of_what_backs_debt(
+    files: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # A lender supplying 1,000,000 USDC and owing nothing made USDC "the asset with the
+    # most collateral value": the default curve dropped USDC, the borrowers' debt asset,
+    # and counted fewer accounts liquidatable the further it fell. No fall in the price
+    # of a debt-free account's collateral can liquidate it; the borrowers' WETH can.
+    (tmp_path / "book.csv").write_text(BOOK + "lender,USDC,1000000,\n")
+    code, out, _ = run(["scan", *files, "--json"], capsys)
+    assert code == 0
+    curve = json.loads(out)["curve"]
+    assert curve["asset"] == "WETH"
+    assert curve["points"][0]["accounts"] == 2 and curve["points"][-1]["accounts"] == 3
+
+
 def test_scan_when_shock_then_listed_at_shocked_prices_exactly(
     files: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
@@ -124,7 +139,17 @@ def test_scan_when_generated_parquet_book_then_runs(tmp_path: Path,
     (["--shock", "XYZ:-0.1"], "--shock: unknown asset 'XYZ'"),
     (["--curve-drops", "0.1,x"], "'x' is not a number"),
     (["--curve-drops", "1.5"], "each drop must be in [0, 1)"),
-    (["--threshold", "0"], "threshold: must be between"),
+    # Was "threshold: must be ..." after the whole book was read: now the option's own
+    # error, before anything is read.
+    (["--threshold", "0"],
+     "error: Invalid value for '--threshold': must be between 0.001 and 1000 (got 0)"),
+    # Two shocks of one asset: the second replaced the first, silently (-20% scanned for
+    # a command line saying -10% too); a sweep refuses a value given twice the same way.
+    (["--shock", "WETH:-0.1", "--shock", "WETH:-0.2"],
+     "Invalid value for '--shock': WETH: given twice (-0.1 and -0.2); give one fraction "
+     "per asset"),
+    (["--curve-drops", "0.1,0.2,0.1"],
+     "Invalid value for '--curve-drops': the drop 0.1 is given twice"),
     (["--curve-asset", "XYZ"], "--curve-asset: 'XYZ' is not a priced market"),
 ])
 def test_scan_when_bad_option_then_one_line_exit_2(files: list[str], extra: list[str],

@@ -82,6 +82,22 @@ def test_serve_when_config_has_bad_service_table_then_field_named(
     assert code == 2 and "service.thresholds" in err
 
 
+@pytest.mark.parametrize(("thresholds", "message"), [
+    # Out of the risk book's bounds: was "error: threshold: must be between ...", without
+    # the file or which threshold (a ScanError, which read_config did not catch).
+    ('["1.1", "0"]', "service.thresholds.1: must be between 0.001 and 1000 (got 0)"),
+    ('["2000"]', "service.thresholds.0: must be between 0.001 and 1000 (got 2000)"),
+])
+def test_serve_when_threshold_out_of_bounds_then_file_and_index_named(
+        tmp_path: Path, thresholds: str, message: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    path = _config(tmp_path, "account,asset,supplied,borrowed\n",
+                   f"thresholds = {thresholds}\n")
+    code, out, err = run(["serve", str(path)], capsys)
+    assert (code, out) == (2, "")
+    assert err == f"error: {path}: {message}\n"
+
+
 def test_book_when_loaded_then_entered_through_events_and_replays(tmp_path: Path) -> None:
     # alice borrows more USDC than bob supplies: _liquidity supplies the rest.
     path = _config(tmp_path, "account,asset,supplied,borrowed\n"
@@ -207,6 +223,29 @@ def test_price_file_when_bad_then_every_problem_named(tmp_path: Path) -> None:
     text = str(caught.value)
     assert "line 1: unknown asset 'DOGE'" in text
     assert "line 3: 3 fields, expected 2" in text
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    # A column given twice: the second cell replaced the first (one SetPrice, of 2,100),
+    # as a vol column given twice already was refused.
+    ("WETH,WBTC,WETH\n2000,60000,2100\n", "line 1, column WETH: given twice (columns 1 "
+                                            "and 3)"),
+    # Two advances: both were applied, the clock moving 120 s for a tick saying 60.
+    ("advance_seconds,WETH,advance_seconds\n60,2000,60\n",
+     "line 1, column advance_seconds: given twice (columns 1 and 3)"),
+    # A header and no tick: the service started, played nothing and said nothing (POST
+    # /replay refuses an empty "ticks").
+    ("WETH,WBTC\n", "line 2: no ticks after the header (one tick per line)"),
+    ("WETH,WBTC\n\n,\n", "line 2: no ticks after the header (one tick per line)"),
+])
+def test_price_file_when_column_twice_or_no_tick_then_refused_naming_it(
+        tmp_path: Path, text: str, message: str) -> None:
+    config = read_config(CONFIG).protocol
+    path = tmp_path / "prices.csv"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        read_replay_file(path, config)
+    assert str(caught.value) == f"{path}: {message}"
 
 
 def test_example_price_file_when_read_then_120_ticks() -> None:

@@ -31,3 +31,13 @@ def test_simulate_when_runs_or_workers_not_a_count_then_config_error_naming_it(
     with pytest.raises(ConfigError) as info:
         marginengine.simulate(QUICKSTART, **kwargs)
     assert info.value.problems == [problem]
+
+
+def test_simulate_when_one_path_overridden_by_two_names_then_refused_naming_both() -> None:
+    # book__accounts=50 and **{"book.accounts": 60} are one path: the run took 60 and
+    # dropped 50 silently (as --set seed=1 --set seed=2 took 2).
+    with pytest.raises(ConfigError) as info:
+        marginengine.simulate(QUICKSTART, book__accounts=50, **{"book.accounts": 60})
+    assert info.value.problems == [
+        "override book.accounts: given twice (book__accounts=50 and book.accounts=60); "
+        "give one value per path"]

@@ -209,3 +209,54 @@ def test_every_family_preset_is_an_engine_preset_too():
     tables = {"euler-v2": "euler", "mango-v4": "mango", "drift-v2": "drift"}
     for name, table in tables.items():
         assert getattr(protocol_from_dict({"preset": name}), table) is not None
+
+
+@pytest.mark.parametrize(("name", "table", "message"), [
+    # A supplier listed twice was read into a dict: the second row replaced the first, and
+    # the market opened with 400,000 USDC instead of 1,000,000.
+    ("morpho_bad_debt", "suppliers",
+     "suppliers.1.id: duplicate account id 'alice' (first at suppliers.0.id)"),
+    ("morpho_bad_debt", "borrowers",
+     "borrowers.1.id: duplicate account id 'carol' (first at borrowers.0.id)"),
+    ("liquity_recovery_crash", "troves",
+     "troves.1.id: duplicate account id 'whale' (first at troves.0.id)"),
+    ("liquity_recovery_crash", "depositors",
+     "depositors.1.id: duplicate account id 'sp1' (first at depositors.0.id)"),
+    # Euler, Mango and Drift booked both rows on one account: its figures were the sum.
+    ("euler_ramp_liquidation", "borrowers",
+     "borrowers.1.id: duplicate account id 'alice' (first at borrowers.0.id)"),
+])
+def test_duplicate_id_when_listed_twice_then_one_error_naming_both(name: str, table: str,
+                                                                   message: str):
+    d = copy.deepcopy(data(name))
+    d[table][1]["id"] = d[table][0]["id"]
+    with pytest.raises(ConfigError) as exc:
+        run_family_scenario(d)
+    assert message in str(exc.value)
+
+
+@pytest.mark.parametrize("name", ["mango_health", "drift_cross_margin"])
+def test_duplicate_account_when_listed_twice_then_refused(name: str):
+    d = copy.deepcopy(data(name))
+    d["accounts"].append(copy.deepcopy(d["accounts"][0]))
+    ident = d["accounts"][0]["id"]
+    with pytest.raises(ConfigError) as exc:
+        run_family_scenario(d)
+    assert f"accounts.1.id: duplicate account id {ident!r} (first at accounts.0.id)" in \
+        str(exc.value)
+
+
+@pytest.mark.parametrize(("ident", "reason"), [
+    # The liquidator: bob named so was "refused by the protocol's rules: an account cannot
+    # liquidate itself (E_SelfLiquidation)" at steps.2.liquidate, a step away from the cause.
+    ("keeper", "the scenario's liquidator"),
+    # The vault's depositors: bob named so was silently merged with the vault's cash.
+    ("depositors", "the vault's depositors (vault.cash)"),
+])
+def test_euler_borrower_named_as_the_scenarios_own_account_then_refused(ident: str,
+                                                                         reason: str):
+    d = copy.deepcopy(data("euler_ramp_liquidation"))
+    d["borrowers"][1]["id"] = ident
+    with pytest.raises(ConfigError) as exc:
+        run_family_scenario(d)
+    assert f"borrowers.1.id: {ident!r} is reserved: {reason}" in str(exc.value)

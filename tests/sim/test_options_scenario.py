@@ -31,3 +31,21 @@ def test_vol_ppm_when_signed_then_bounds_are_symmetric() -> None:
     problems: list[str] = []
     assert vol_ppm("-1e999999999", "skew", problems, signed=True) is None
     assert problems == ["skew: must be in -10..10 (got -1e999999999)"]
+
+
+def test_options_setup_when_an_expiry_is_listed_twice_then_refused_naming_both() -> None:
+    # options_crash.toml with a second WETH 30-day entry ("2592000" s) at 150%: the
+    # second surface replaced the first, the set-up's trades were refused at that vol,
+    # and the run said only "setup_rejected: 4 events".
+    from marginengine.config import protocol_from_dict
+    from marginengine.sim.options_scenario import OptionsSpec, options_setup
+
+    cfg = protocol_from_dict({"markets": {"WETH": {}, "USDC": {"decimals": 6}},
+                              "options": {"quote": "USDC"}})
+    spec = OptionsSpec.model_validate({"expiries": [
+        {"underlying": "WETH", "expiry": "30d", "vol": 0.6},
+        {"underlying": "WETH", "expiry": 2_592_000, "vol": 1.5}]})
+    problems: list[str] = []
+    options_setup(spec, cfg, problems)
+    assert problems == ["options.expiries.1: WETH expiry 2592000 given twice (first at "
+                        "options.expiries.0)"]

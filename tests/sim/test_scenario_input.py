@@ -57,3 +57,24 @@ def test_scenario_kind_when_scripted_cascade_or_absent_then_named_else_refused()
                               " or omit it: [price] makes a cascade, explicit [[steps]] a scripted "
                               "scenario)")
     assert scenario_from_dict({"kind": "scripted", "prices": PRICES}).name == "scenario"
+
+
+def test_scenario_when_liquidator_is_a_borrower_then_refused_naming_it():
+    # The walkthrough with [liquidator] id = "bob": bob's debt could never be liquidated
+    # (Aave v3 refuses a self-liquidation, ValidationLogic.validateLiquidationCall:
+    # SelfLiquidation), and the run ended with 18,281 USD of bad debt instead of 2,947.
+    bob = {"id": "bob", "deposit": {"WETH": 50}, "borrow": {"USDC": 78_000}}
+    lp = {"id": "lp", "deposit": {"USDC": 1_000_000}}
+    assert problems(accounts=[lp, bob], liquidator={"id": "bob"}) == [
+        "liquidator.id: 'bob' borrows (accounts.1.borrow): nobody could liquidate it (an "
+        "account cannot liquidate itself); give the liquidator an id of its own"]
+    alice = {"id": "alice", "deposit": {"WETH": 10}}
+    borrow = {"type": "borrow", "account": "alice", "asset": "USDC", "amount": 1_000}
+    assert problems(accounts=[lp, alice], liquidator={"id": "alice"},
+                    steps=[{"actions": [borrow]}]) == [
+        "liquidator.id: 'alice' borrows (steps.0.actions.0): nobody could liquidate it (an "
+        "account cannot liquidate itself); give the liquidator an id of its own"]
+    # A liquidator that is an account without debt (a lender, or a perp keeper holding
+    # quote to take positions over, as examples/perp_crash.toml's) is the same as before.
+    assert scenario_from_dict({"prices": PRICES, "accounts": [lp],
+                               "liquidator": {"id": "lp"}}).name == "scenario"

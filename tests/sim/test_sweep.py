@@ -242,3 +242,19 @@ def test_cli_sweep_when_one_run_per_point_then_no_warning(
                        capsys)
     assert code == 0 and err == ""
     assert "<p class=\"note\">warning:" not in (out / "report.html").read_text()
+
+
+def test_sweep_when_runs_is_1_then_each_point_is_simulates_one_run_on_the_scenario_seed(
+) -> None:
+    # simulate --runs 1 is the run without --runs (seed 42); a sweep's --runs 1 was a
+    # Monte Carlo of one run on child seed 42/0: other figures than the same sweep
+    # without --runs, and VaR/ES "estimates" of one run, with warnings about them.
+    axes = parse_grid(["protocol.markets.WETH.liquidation_bonus=0.05,0.08"])
+    once = run_sweep(small(), axes)
+    one = run_sweep(small(), axes, runs=1)
+    assert one.runs is None
+    assert [r["seed"] for r in one.rows] == [r["seed"] for r in once.rows] == ["42", "42"]
+    assert one.points == once.points and one.warnings == []
+    alone = marginengine.simulate(small(), runs=1,
+                                  **{"protocol.markets.WETH.liquidation_bonus": 0.05})
+    assert one.points[0]["mean_bad_debt"] == alone.summary["bad_debt"]

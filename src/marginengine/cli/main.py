@@ -207,8 +207,8 @@ def backtest_command(scenario: Path, policies: tuple[str, ...], runs: int | None
                    "(repeatable: the points are every combination); PATH1+PATH2=V1,V2 "
                    "sets several fields to each value together.")
 @click.option("--runs", type=click.IntRange(1, 100_000), default=None,
-              help="Monte Carlo runs per point, on the same seeds at every point (default: "
-                   "one run per point on the scenario's seed).")
+              help="Monte Carlo runs per point, on the same seeds at every point (default, "
+                   "and 1: one run per point on the scenario's seed, as simulate).")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Processes running the points and runs.")
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
@@ -424,6 +424,11 @@ from marginengine.cli.family_cmd import family  # noqa: E402
 cli.add_command(family)
 
 
+#: click's "no arguments: show the help" (an exception since click 8.2; absent before).
+_NO_ARGS: type[click.ClickException] | None = getattr(click.exceptions, "NoArgsIsHelpError",
+                                                       None)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: run the CLI, turning every error into one line."""
     try:
@@ -433,6 +438,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         _fail("aborted")
     except click.ClickException as exc:
+        if _NO_ARGS is not None and isinstance(exc, _NO_ARGS):
+            # No command: the help, as click prints it (stderr, exit 2), not an error line.
+            click.echo(exc.format_message(), err=True)
+            sys.exit(2)
         _fail(exc.format_message())
     except MarginEngineError as exc:
         _fail(str(exc))

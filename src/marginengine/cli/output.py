@@ -479,7 +479,8 @@ def option_what_if(engine: Engine, order: str) -> dict[str, Any]:
     Raises
     ------
     FieldError
-        A malformed order (``order``).
+        A malformed order (``order``, or the part that is wrong: ``order.strike``,
+        ``order.size``, ``order.premium``).
     """
     parts = order.split(":")
     if len(parts) not in (3, 4):
@@ -505,15 +506,24 @@ def option_what_if(engine: Engine, order: str) -> dict[str, Any]:
                                   "number)")
     opts = engine.config.options
     assert opts is not None
-    try:
-        strike = parse_units(bits[2], 8)
-        size = parse_units(size_text, opts.size_decimals)
-        premium = parse_units(parts[3], engine.config.markets[opts.quote].decimals) \
-            if len(parts) == 4 else 0
-    except ValueError as exc:
-        raise FieldError("order", str(exc)) from None
-    if strike <= 0 or size == 0 or premium < 0:
-        raise FieldError("order", "strike must be > 0, size non-zero, premium >= 0")
+    texts = {"strike": bits[2], "size": size_text, "premium": parts[3] if len(parts) == 4
+             else "0"}
+    decimals = {"strike": 8, "size": opts.size_decimals,
+                "premium": engine.config.markets[opts.quote].decimals}
+    parsed: dict[str, int] = {}
+    for name, text in texts.items():
+        try:
+            parsed[name] = parse_units(text, decimals[name])
+        except ValueError as exc:
+            raise FieldError(f"order.{name}", str(exc)) from None
+    strike, size, premium = parsed["strike"], parsed["size"], parsed["premium"]
+    # Each part named with its value, so the one that is wrong is the one the user reads.
+    if strike <= 0:
+        raise FieldError("order.strike", f"must be positive (got {texts['strike']!r})")
+    if size == 0:
+        raise FieldError("order.size", f"must not be zero (got {size_text!r})")
+    if premium < 0:
+        raise FieldError("order.premium", f"must not be negative (got {texts['premium']!r})")
     for name, units in (("strike", strike), ("size", size), ("premium", premium)):
         # As the service bounds an event's integers: beyond, the float screen of the
         # portfolio overflowed and the refusal named "shocked_mtm", not the order.

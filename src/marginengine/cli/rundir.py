@@ -257,7 +257,8 @@ def prepare(target: Path, scenario: str, force: bool) -> RunFolder:
     OutputError
         If ``target`` is a file or a symbolic link, is not empty and not a previous run of
         the tool, is a previous run and ``force`` is not given, or holds files the tool did
-        not write.
+        not write; or if it cannot be made (a file stands where a parent folder would, or
+        the system refuses the folder), naming ``--out`` and why.
     """
     replace = None
     if target.is_symlink():
@@ -282,16 +283,30 @@ def prepare(target: Path, scenario: str, force: bool) -> RunFolder:
                     f"--out: {target} holds files marginengine did not write ({shown}); "
                     "move them away or name a new folder")
             replace = marker
-    created = []
+    created: list[Path] = []
     parent = target.parent
     missing = [p for p in (parent, *parent.parents) if not p.exists()]
-    for folder in reversed(missing):
-        folder.mkdir()
-        created.append(folder)
-    clean_leftovers(parent)
-    staging = parent / f"{target.name}.partial-{os.getpid()}"
-    if staging.exists():
-        raise OutputError(f"--out: {staging} already exists (another run of this process?)")
-    staging.mkdir()
+    # The folder that would hold the run (or its first missing parent) must be a folder:
+    # under a file, mkdir would fail naming the staging folder, which the user never gave.
+    holder = next((p for p in (parent, *parent.parents) if p.exists()), None)
+    if holder is not None and not holder.is_dir():
+        raise OutputError(f"--out: {target} cannot be made: {holder} is a file, not a "
+                          "folder")
+    try:
+        for folder in reversed(missing):
+            folder.mkdir()
+            created.append(folder)
+        clean_leftovers(parent)
+        staging = parent / f"{target.name}.partial-{os.getpid()}"
+        if staging.exists():
+            raise OutputError(f"--out: {staging} already exists (another run of this "
+                              "process?)")
+        staging.mkdir()
+    except OSError as exc:
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise OutputError(f"--out: {target} cannot be made: "
+                          f"{exc.strerror or exc}") from None
     _write_marker(staging, "staging", [], scenario)
     return RunFolder(target, staging, scenario, replace, created)

@@ -31,11 +31,28 @@ def _parse_shock(ctx: click.Context, param: click.Parameter,
         if not sep or not asset.strip():
             raise click.BadParameter(
                 f"expected ASSET:FRACTION such as WETH:-0.3, got {value!r}", ctx, param)
+        name = asset.strip()
         try:
-            shocks[asset.strip()] = parse_fraction(fraction, asset.strip())
+            shock = parse_fraction(fraction, name)
         except ScanError as exc:
             raise click.BadParameter(str(exc), ctx, param) from None
+        if name in shocks:
+            # The second would replace the first: not the scan the command line reads as.
+            raise click.BadParameter(f"{name}: given twice ({shocks[name]} and {shock}); "
+                                     "give one fraction per asset", ctx, param)
+        shocks[name] = shock
     return shocks
+
+
+def _check_threshold(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from marginengine.scan.confirm import threshold_wad
+    from marginengine.scan.errors import ScanError
+
+    try:
+        threshold_wad(value)  # the risk book's rule, before the book is read
+    except ScanError as exc:
+        raise click.BadParameter(str(exc).removeprefix("threshold: "), ctx, param) from None
+    return value
 
 
 def _parse_drops(ctx: click.Context, param: click.Parameter,
@@ -51,6 +68,8 @@ def _parse_drops(ctx: click.Context, param: click.Parameter,
         if not drop.is_finite() or not 0 <= drop < 1:
             raise click.BadParameter(f"each drop must be in [0, 1), got {part.strip()!r}",
                                      ctx, param)
+        if drop in drops:
+            raise click.BadParameter(f"the drop {part.strip()} is given twice", ctx, param)
         drops.append(drop)
     return drops
 
@@ -76,11 +95,11 @@ def _usd(base_units: int) -> float:
               help="Preset with all its markets when no --protocol is given (aave-v3).")
 @click.option("--shock", "shocks", multiple=True, callback=_parse_shock,
               metavar="ASSET:FRACTION", help=_SHOCK_HELP)
-@click.option("--threshold", default="1", show_default=True,
+@click.option("--threshold", default="1", show_default=True, callback=_check_threshold,
               help="Health below which an account is listed (1: liquidatable).")
 @click.option("--curve-asset", default=None,
               help="Asset of the sensitivity curve (default: the shocked asset when one is "
-                   "shocked, else the largest collateral).")
+                   "shocked, else the largest collateral of accounts that owe something).")
 @click.option("--curve-drops", default=None, callback=_parse_drops,
               help="Comma-separated price drops of the curve (default 0.05,0.10,...,0.50).")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0),
@@ -259,14 +278,22 @@ def _account_rows(engine: Any, ids: list[str], prices: dict[str, int]) -> list[d
 
 
 def _largest_collateral(risk: Any) -> str | None:
+    """The asset with the most collateral value backing debt: held by accounts that owe
+    something (by every account when none does). A lender's supply is collateral no
+    price fall can liquidate; counted, a pool's largest deposit (often the borrowers'
+    debt asset) would be the curve's asset."""
     import numpy as np
 
     w = risk.assets.weights()
+    owing = np.unique(risk.debt.to_coo()[0])
     best, best_value = None, 0.0
     for k, symbol in enumerate(risk.assets.symbols):
         # the market's own collateral column and its e-mode columns
-        value = sum(float(np.sum(risk.collateral.exposure(j)[1])) * float(w.raw_collateral[j])
-                    for j in risk.assets.coll_columns[k])
+        value = 0.0
+        for j in risk.assets.coll_columns[k]:
+            rows, vals = risk.collateral.exposure(j)
+            held = vals[np.isin(rows, owing)] if owing.size else vals
+            value += float(np.sum(held)) * float(w.raw_collateral[j])
         if value > best_value:
             best, best_value = symbol, value
     return best

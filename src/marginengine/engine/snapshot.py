@@ -380,6 +380,15 @@ def _options(snap: SnapshotFile, config: ProtocolConfig, problems: list[str],
     surfaces = {(v.underlying, v.expiry) for v in snap.vols}
     if snap.vols and opts is None:
         problems.append("vols: the protocol has no [protocol.options]")
+    first: dict[tuple[str, int], int] = {}
+    for i, v in enumerate(snap.vols):
+        # A second surface of one expiry would replace the first: one surface per expiry.
+        key = (v.underlying, v.expiry)
+        if key in first:
+            problems.append(f"{field_path('vols', i)}: {v.underlying} expiry {v.expiry} "
+                            f"given twice (first at {field_path('vols', first[key])})")
+        else:
+            first[key] = i
     for i, acct in enumerate(snap.accounts):
         where = field_path("accounts", i)
         if opts is None:

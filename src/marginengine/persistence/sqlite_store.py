@@ -338,8 +338,20 @@ class SQLiteStore:
     @classmethod
     def open(cls, path: str | Path) -> SQLiteStore:
         """Open an existing log for reading (formats 1 and 2), changing nothing."""
+        text = str(path)
         path = Path(path)
+        if path.is_dir():
+            # A run's folder given for its log (``replay runs/quickstart``): name the log.
+            logs = sorted(path.glob("*.sqlite"))
+            named = [p for p in logs if p.name == "events.sqlite"] or logs
+            hint = f" (did you mean {named[0]}?)" if len(named) == 1 else ""
+            raise LogError(f"{path}: a folder, not an event log{hint}")
         if not path.is_file():
+            bare = Path(text[len("sqlite:"):]) if text.startswith("sqlite:") else None
+            if bare is not None and bare.is_file():
+                # serve's --log spelling; a log is read back by its path alone.
+                raise LogError(f"{text}: no such event log (a log is read by its path, "
+                               f"without serve's sqlite: prefix: {bare})")
             raise LogError(f"{path}: no such event log")
         has_wal = wal_path(path).exists()
         ack_bytes = ack_path(path)

@@ -386,7 +386,15 @@ def read_replay_file(path: str | Path, config: ProtocolConfig) -> ReplayFile:
     header = [h.strip() for h in rows[0]]
     problems: list[str] = []
     vol_columns: list[str] = []
-    for name in header:
+    seen: dict[str, int] = {}
+    for column, name in enumerate(header, start=1):
+        if name in seen:
+            # A second cell of the same column would replace the first (a price) or add
+            # to it (an advance): either way not the tick the line reads as.
+            problems.append(f"line 1, column {name}: given twice (columns {seen[name]} "
+                            f"and {column})")
+            continue
+        seen[name] = column
         if name.startswith(VOL_COLUMN):
             underlying = name[len(VOL_COLUMN):]
             if config.options is None:
@@ -394,8 +402,6 @@ def read_replay_file(path: str | Path, config: ProtocolConfig) -> ReplayFile:
                                 f"[protocol.options] to the configuration)")
             elif not config.priced(underlying):
                 problems.append(f"line 1, column {name}: unknown asset {underlying!r}")
-            elif underlying in vol_columns:
-                problems.append(f"line 1, column {name}: given twice")
             else:
                 vol_columns.append(underlying)
         elif name != "advance_seconds" and not config.priced(name):
@@ -434,6 +440,9 @@ def read_replay_file(path: str | Path, config: ProtocolConfig) -> ReplayFile:
         except RequestError as exc:
             problems.append(str(exc))
         ticks.append((n, tuple(tick), tuple(sorted(vols))))
+    if not ticks and not problems:
+        # As POST /replay refuses an empty "ticks": a file that plays nothing is a mistake.
+        problems.append("line 2: no ticks after the header (one tick per line)")
     if problems:
         raise ConfigError(problems[:20], source=str(p))
     return ReplayFile(str(p), tuple(ticks), tuple(sorted(vol_columns)))

@@ -71,9 +71,11 @@ from marginengine.engine import (
     event_from_dict,
 )
 from marginengine.engine.snapshot import passed_vol_note, snapshot_option_events
-from marginengine.errors import ConfigError, LogError
+from marginengine.errors import ConfigError, LogError, field_path
 from marginengine.ledger.book_file import COUNTERPARTY, LIQUIDITY_ACCOUNT, Book
 from marginengine.persistence import EventLog, PostgresStore, is_postgres_url
+from marginengine.scan.confirm import threshold_wad
+from marginengine.scan.errors import ScanError
 from marginengine.scan.files import read_book, read_prices, read_protocol
 from marginengine.service.core import DEFAULT_THRESHOLDS, Settings
 from marginengine.sim.books import BookOpen, book_from_snapshot, emode_events
@@ -141,6 +143,15 @@ def read_config(path: str | Path) -> ServeConfig:
     prices = read_prices(p, protocol)
     section = validate_model(ServiceSection, data.get("service", {}), source=str(p),
                              prefix="service")
+    bounds = []
+    for i, value in enumerate(section.thresholds):
+        try:
+            threshold_wad(value)  # the risk book's bounds, named by index
+        except ScanError as exc:
+            reason = str(exc).removeprefix("threshold: ")
+            bounds.append(f"{field_path('service.thresholds', i)}: {reason}")
+    if bounds:
+        raise ConfigError(bounds, source=str(p))
     try:
         Settings(tuple(section.thresholds), section.max_quotes, section.max_events)
     except ValueError as exc:

@@ -129,8 +129,16 @@ def simulate(scenario: str | Path | Mapping[str, Any], *, runs: int | None = Non
     else:
         raise ConfigError([f"scenario: must be a path or a mapping (got "
                            f"{type(scenario).__name__})"])
-    data = assign_values(data, {k.replace("__", "."): v for k, v in overrides.items()},
-                         "override")
+    paths: dict[str, Any] = {}
+    named: dict[str, str] = {}
+    for name, value in overrides.items():
+        path = name.replace("__", ".")
+        if path in paths:
+            # book__accounts and "book.accounts" are one path: one would drop the other.
+            raise ConfigError([f"override {path}: given twice ({named[path]}={paths[path]!r}"
+                               f" and {name}={value!r}); give one value per path"])
+        paths[path], named[path] = value, name
+    data = assign_values(data, paths, "override")
     spec = load_spec(data, source)
     count = runs if runs is not None else spec.monte_carlo.runs
     spec.check_runs(count, "runs =")

@@ -165,12 +165,20 @@ def options_setup(spec: OptionsSpec, cfg: ProtocolConfig,
     events: list[SetVolSurface | FundSecurityModule | DepositOptionCash | TradeOption] = []
     surfaces: dict[tuple[str, int], int] = {}
     underlyings = {*cfg.markets, *cfg.perps}
+    listed: dict[tuple[str, int], int] = {}
     for i, x in enumerate(spec.expiries):
         where = field_path("options.expiries", i)
         assert isinstance(x.expiry, int)
         if x.underlying not in underlyings:
             problems.append(f"{where}.underlying: unknown asset {x.underlying!r}")
             continue
+        if (x.underlying, x.expiry) in listed:
+            # A second surface of one expiry would replace the first ("30d" and 2592000
+            # are one expiry): one entry per expiry.
+            problems.append(f"{where}: {x.underlying} expiry {x.expiry} given twice (first "
+                            f"at {field_path('options.expiries', listed[x.underlying, x.expiry])})")
+            continue
+        listed[(x.underlying, x.expiry)] = i
         atm = vol_ppm(x.vol, f"{where}.vol", problems)
         skew = vol_ppm(x.skew, f"{where}.skew", problems, signed=True)
         if atm is None or skew is None:

@@ -46,17 +46,26 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     Raises
     ------
     ConfigError
-        Naming the override and why it cannot apply (no ``=``, empty path, an index past
-        the end of a list, a path through a value that is not a table or list).
+        Naming the override and why it cannot apply (no ``=``, empty path, a path given
+        twice, an index past the end of a list, a path through a value that is not a
+        table or list).
     """
     out = copy.deepcopy(data)
     problems = []
+    given: dict[str, str] = {}
     for item in overrides:
         path, sep, raw = item.partition("=")
         path = path.strip()
         if not sep or not path or any(not p for p in path.split(".")):
             problems.append(f"--set {item!r}: must be PATH=VALUE with a dotted PATH")
             continue
+        if path in given:
+            # The second would replace the first silently. (A table, then a field inside
+            # it, are two paths, applied in order.)
+            problems.append(f"--set {path}: given twice ({given[path]} and {raw.strip()}); "
+                            "give one value per path")
+            continue
+        given[path] = raw.strip()
         try:
             _assign(out, path.split("."), parse_value(raw.strip()))
         except (KeyError, IndexError, TypeError) as exc:

@@ -42,7 +42,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from marginengine.config import ProtocolConfig, protocol_from_dict, read_toml, validate_model
+from marginengine.config import (
+    LiquidationMechanism,
+    ProtocolConfig,
+    protocol_from_dict,
+    read_toml,
+    validate_model,
+)
 from marginengine.config.amounts import HumanNumber, parse_asset_amounts, parse_positive
 from marginengine.config.base import StrictModel
 from marginengine.engine.events import MAX_VOL_PPM, MIN_VOL_PPM, SetVolSurface, Trade
@@ -317,6 +323,8 @@ class Scenario:
             self.step_trades.append(self._trades(step.trades, f"{where}.trades", problems))
             self.step_vols.append(step_vols(step.vols, self.options, f"{where}.vols",
                                             problems))
+        if cfg.rules.liquidation is LiquidationMechanism.CLOSE_FACTOR:
+            self._liquidator_debt(spec, problems)
         known = {*cfg.markets, *cfg.perps}
         if spec.headline and spec.headline not in known:
             problems.append(f"headline: unknown asset {spec.headline!r} (markets: "
@@ -430,6 +438,27 @@ class Scenario:
             if size is not None and price is not None:
                 out.append(Trade(t.buyer, t.seller, t.market, size, price))
         return out
+
+    @staticmethod
+    def _liquidator_debt(spec: ScenarioFile, problems: list[str]) -> None:
+        """Under Aave's liquidationCall the liquidator may hold an account (a lender, a
+        perp keeper's quote), but not owe: no account can liquidate itself (Aave v3's
+        ``ValidationLogic.validateLiquidationCall``: ``SelfLiquidation``), and the scenario
+        has no other liquidator, so its debt would never be liquidated, whatever its
+        health. (Comet's absorb takes any absorber.)"""
+        ident = spec.liquidator.id
+        where = next((field_path("accounts", i, "borrow") for i, a in enumerate(spec.accounts)
+                      if a.id == ident and a.borrow), None)
+        if where is None:
+            where = next((field_path("steps", i, "actions", j)
+                          for i, step in enumerate(spec.steps)
+                          for j, act in enumerate(step.actions)
+                          if act.account == ident and act.type in ("borrow", "borrow_max")),
+                         None)
+        if where is not None:
+            problems.append(f"liquidator.id: {ident!r} borrows ({where}): nobody could "
+                            "liquidate it (an account cannot liquidate itself); give the "
+                            "liquidator an id of its own")
 
     @staticmethod
     def _check_id(account_id: str, where: str, problems: list[str]) -> None:

@@ -8,8 +8,9 @@ e.g. the liquidation bonus of two markets); the points are their Cartesian produ
 order (the last axis varies fastest). Every point is checked before anything runs.
 
 Run ``i`` of every point draws from the same generator (``SeedSequence(seed).spawn``'s
-child ``i``, as a Monte Carlo's run ``i``; a sweep without ``runs`` runs each point once
-on the scenario's ``seed``, as ``simulate`` does), so differences between points come
+child ``i``, as a Monte Carlo's run ``i``; a sweep without ``runs``, or with ``runs`` 1,
+runs each point once on the scenario's ``seed``, as ``simulate`` does), so differences
+between points come
 from the parameters, not from the paths.
 """
 
@@ -287,6 +288,10 @@ def run_sweep(data: dict[str, Any] | SweepPlan, axes: Sequence[GridAxis] = (),
 
     plan = data if isinstance(data, SweepPlan) else plan_sweep(data, axes, source)
     points, datas, seeds = plan.points, plan.datas, plan.seeds
+    if runs == 1:
+        # As simulate --runs 1: one run on the scenario's seed, not a Monte Carlo of one
+        # run (on child seed 0, with "estimates" of one run).
+        runs = None
     check_runs(plan, runs, source)
     count = runs or 1
     tasks = [(d, seeds[k], None if runs is None else i)

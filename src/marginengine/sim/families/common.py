@@ -6,13 +6,14 @@ is checked in full and every problem reported at once (:func:`raise_problems`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from marginengine.config.amounts import parse_positive
 from marginengine.config.base import StrictModel
 from marginengine.decisions import Refusal
-from marginengine.errors import ConfigError
+from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import format_units, parse_units
 from marginengine.sim.scenario import parse_duration
 
@@ -61,6 +62,27 @@ def parse_duration_field(raw: str | int, where: str, problems: list[str]) -> int
     except ValueError as exc:
         problems.append(f"{where}: {exc}")
         return 0
+
+
+def id_problems(table: str, ids: Sequence[str], problems: list[str],
+                reserved: Mapping[str, str] | None = None) -> None:
+    """Note every id of ``table`` listed twice, or taken by the scenario's own accounts.
+
+    Each row of a table is one account: a second row with the same id would be booked
+    on the first's account (or, read into a mapping, replace it), and the report, keyed
+    by id, would show one account for two rows. ``reserved`` maps the ids the scenario
+    runs itself (its liquidator, the vault's depositors) to what they are.
+    """
+    first: dict[str, int] = {}
+    for i, ident in enumerate(ids):
+        where = field_path(table, i, "id")
+        if reserved and ident in reserved:
+            problems.append(f"{where}: {ident!r} is reserved: {reserved[ident]}")
+        elif ident in first:
+            problems.append(f"{where}: duplicate account id {ident!r} "
+                            f"(first at {field_path(table, first[ident], 'id')})")
+        else:
+            first[ident] = i
 
 
 def raise_problems(problems: list[str], source: str | None) -> None:

@@ -33,6 +33,7 @@ from marginengine.sim.families.common import (
     FamilyReport,
     FamilyStep,
     fmt_units,
+    id_problems,
     parse_amount,
     parse_fraction,
     parse_signed,
@@ -145,6 +146,7 @@ def run_drift(sc: DriftScenario, rules: FamilyRules, source: str | None) -> Fami
             parse_fraction(pm.imf_factor, 6, f"perps.{name}.imf_factor", problems, below_one=False,
                       allow_zero=True), weights)
         prices[name] = parse_amount(pm.price, price_dec, f"perps.{name}.price", problems)
+    id_problems("accounts", [acct.id for acct in sc.accounts], problems)
     accounts = []
     for i, acct in enumerate(sc.accounts):
         bal = {}

@@ -43,6 +43,7 @@ from marginengine.sim.families.common import (
     FamilyStep,
     fmt_ratio,
     fmt_units,
+    id_problems,
     parse_amount,
     parse_duration_field,
     parse_fraction,
@@ -172,6 +173,9 @@ def run_euler(sc: EulerScenario, rules: FamilyRules, source: str | None) -> Fami
                 problems.append(f"collaterals.{name}: {cfg.message} ({cfg.code.value})")
             else:
                 ltvs[name] = (b, liq)
+    id_problems("borrowers", [bw.id for bw in sc.borrowers], problems,
+                {KEEPER: "the scenario's liquidator",
+                 DEPOSITORS: "the vault's depositors (vault.cash)"})
     borrowers = []
     for i, bw in enumerate(sc.borrowers):
         balances = {}

@@ -42,6 +42,7 @@ from marginengine.sim.families.common import (
     FamilyStep,
     fmt_ratio,
     fmt_units,
+    id_problems,
     parse_amount,
     parse_fraction,
     raise_problems,
@@ -143,9 +144,8 @@ def run_liquity(sc: LiquityScenario, rules: FamilyRules, source: str | None) -> 
     steps = [(st, None if st.price is None else parse_amount(st.price, PRICE_DECIMALS,
                                                         field_path("steps", i, "price"), problems))
              for i, st in enumerate(sc.steps)]
-    ids = [t[0] for t in troves_in]
-    if len(set(ids)) != len(ids):
-        problems.append("troves: ids must be unique")
+    id_problems("troves", [t.id for t in sc.troves], problems)
+    id_problems("depositors", [d.id for d in sc.depositors], problems)
     raise_problems(problems, source)
 
     engine = Engine(_engine_config(sc, rules, source))
@@ -218,9 +218,8 @@ def run_liquity_rules(sc: LiquityScenario, rules: FamilyRules, source: str | Non
                                                              field_path("steps", i, "price"),
                                                         problems))
              for i, st in enumerate(sc.steps)]
-    ids = [t[0] for t in troves_in]
-    if len(set(ids)) != len(ids):
-        problems.append("troves: ids must be unique")
+    id_problems("troves", [t.id for t in sc.troves], problems)
+    id_problems("depositors", [d.id for d in sc.depositors], problems)
     raise_problems(problems, source)
 
     rule = (liquity_liq.StabilityPoolRule.KEEP_ONE_LUSD

@@ -32,6 +32,7 @@ from marginengine.sim.families.common import (
     FamilyModel,
     FamilyReport,
     FamilyStep,
+    id_problems,
     parse_amount,
     parse_signed,
     raise_problems,
@@ -169,6 +170,7 @@ def run_mango(sc: MangoScenario, rules: FamilyRules, source: str | None) -> Fami
                                      "init_overall_asset_weight",
                                      "maint_overall_asset_weight")}
                     for name, pm in sc.perps.items()}
+    id_problems("accounts", [acct.id for acct in sc.accounts], problems)
     accounts = []
     for i, acct in enumerate(sc.accounts):
         toks = {}

@@ -40,6 +40,7 @@ from marginengine.sim.families.common import (
     FamilyStep,
     fmt_ratio,
     fmt_units,
+    id_problems,
     parse_amount,
     parse_duration_field,
     parse_fraction,
@@ -144,6 +145,8 @@ def run_morpho(sc: MorphoScenario, rules: FamilyRules, source: str | None) -> Fa
     parse_fraction(sc.market.borrow_rate, 18, "market.borrow_rate", problems,
                    below_one=False, allow_zero=True)
     price = parse_amount(sc.market.price, PRICE_DECIMALS, "market.price", problems)
+    id_problems("suppliers", [s.id for s in sc.suppliers], problems)
+    id_problems("borrowers", [b.id for b in sc.borrowers], problems)
     suppliers = {s.id: parse_amount(s.assets, loan.decimals, field_path("suppliers", i, "assets"),
                                     problems)
                  for i, s in enumerate(sc.suppliers)}
