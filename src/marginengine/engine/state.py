@@ -221,8 +221,8 @@ class EngineState:
         later events leave it as it was (a consistent read for a worker thread).
 
         What the handlers change in place is copied (the ledger, the price table, the
-        dicts of conditions, vols, SVI slices, Morpho books, oracles and parameter
-        times); what they replace on first write is shared (the options clearing, the
+        dicts of conditions, vols, SVI slices, Morpho books, oracles, parameter times and
+        settlement spots); what they replace on first write is shared (the options clearing, the
         auctions, the portfolio auctions, the family and Liquity books, each oracle, the
         crowding add-ons, the config and its margin model: ``*_for_update`` and ``set_*``
         above), as a replaced object is never changed again. The cache of account reads
@@ -250,6 +250,7 @@ class EngineState:
         twin.vols = dict(self.vols)
         twin.svi = dict(self.svi)
         twin.param_times = dict(self.param_times)
+        twin.settlement_spots = dict(self.settlement_spots)
         # The journal's own containers, fresh (shared, the live state's next transaction
         # would write into the copy's).
         twin._saved_prices, twin._saved_oracles, twin._saved_conditions = {}, {}, {}
