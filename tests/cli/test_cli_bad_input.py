@@ -81,9 +81,9 @@ def test_scan_when_threshold_not_a_number_then_named(scan_files: list[str],
                                                     capsys: pytest.CaptureFixture[str]):
     code, _, err = run(["scan", *scan_files, "--threshold", "abc"], capsys)
     assert one_line_error(code, err) == \
-        "error: threshold: must be a number such as 1 or 1.05 (got 'abc')\n"
+        "error: Invalid value for '--threshold': must be a number such as 1 or 1.05 (got 'abc')\n"
     code, _, err = run(["scan", *scan_files, "--threshold", "nan"], capsys)
-    assert "threshold: must be a finite number (got 'nan')" in one_line_error(code, err)
+    assert "'--threshold': must be a finite number (got 'nan')" in one_line_error(code, err)
 
 
 DEEP = "x = " + "[" * 500 + "]" * 500 + "\n"
