@@ -79,7 +79,7 @@ def init_health(engine: Engine, account: str = "a") -> int:
     book = engine.state.family
     assert isinstance(book, MangoBook)
     return mango_health(engine.config, book, engine.prices, engine.stable_prices(), account,
-                        INIT)
+                        INIT, now=engine.ledger.time)
 
 
 def health_eq(raw: int, expected: float) -> bool:
@@ -239,7 +239,7 @@ def test_health_stable_price_token_of_mangos_suite_through_the_engine():
     assert isinstance(book, MangoBook)
     assert health_eq(init_health(engine), 0.8 * 0.5 * 100.0)
     assert health_eq(mango_health(engine.config, book, engine.prices, engine.stable_prices(),
-                                  "a", MAINT), 0.9 * 1.0 * 100.0)
+                                  "a", MAINT, now=engine.ledger.time), 0.9 * 1.0 * 100.0)
     out = engine.apply(MangoWithdraw("b", "T1", 100))
     assert out.code == Code.MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE
     assert health_eq(out.data["post_init_health"], -1.2 * 1.0 * 100.0)

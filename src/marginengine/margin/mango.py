@@ -28,7 +28,13 @@ Source followed: blockworks-foundation/mango-v4 at commit
 ``PerpInfo::unweighted_health_unsettled_pnl``, ``weigh_uhupnl_overall``,
 ``effective_token_balances``, ``health_sum``, ``health``),
 ``programs/mango-v4/src/state/bank.rs`` (``scaled_init_asset_weight``,
-``scaled_init_liab_weight``).
+``scaled_init_liab_weight``, ``maint_weights``) and
+``programs/mango-v4/src/instructions/token_edit.rs`` (``maint_weight_shift_duration_inv``).
+
+The maint weights may *shift*: between ``maint_weight_shift_start`` and
+``maint_weight_shift_end`` (seconds) they move linearly from the bank's maint weights to
+the targets, which hold from the end on (:func:`maint_weights`; the health cache reads
+them at the clock's ``now_ts``).
 """
 
 from __future__ import annotations
@@ -68,6 +74,15 @@ def fx_from_f64(value: float) -> int:
 def fx_mul(a: int, b: int) -> int:
     """I80F48 product: ``(a x b) >> 48`` (floor)."""
     return (a * b) >> FRAC_BITS
+
+
+def fx_div(a: int, b: int) -> int:
+    """I80F48 quotient ``(a << 48) / b``, truncated toward zero (``fixed``'s ``Div``)."""
+    if b == 0:
+        raise ZeroDivisionError("fx_div: division by zero")
+    num = a << FRAC_BITS
+    q = abs(num) // abs(b)
+    return q if (num >= 0) == (b > 0) else -q
 
 
 def fx_to_f64(raw: int) -> float:
@@ -125,6 +140,59 @@ def scaled_init_liab_weight(init_liab_weight: int, scale_start_quote: float,
     return fx_mul(init_liab_weight, fx_from_f64(borrows_quote / scale_start_quote))
 
 
+def maint_weight_shift_duration_inv(start: int, end: int) -> int:
+    """``Bank::maint_weight_shift_duration_inv`` as ``token_edit`` caches it: ``1 / (end -
+    start)`` in I80F48 (truncated), zero (no shift) when ``end <= start``.
+
+    Parameters
+    ----------
+    start, end
+        ``maint_weight_shift_start`` and ``maint_weight_shift_end`` (seconds, ``u64``).
+    """
+    if start < 0 or end < 0:
+        raise ValueError("maint_weight_shift_start/end: Mango holds them as u64 "
+                         f"(non-negative); got {start}, {end}")
+    return 0 if end <= start else fx_div(ONE, fx(end - start))
+
+
+def maint_weights(maint_asset_weight: int, maint_liab_weight: int, shift_start: int,
+                  shift_end: int, asset_target: int, liab_target: int,
+                  now: int) -> tuple[int, int]:
+    """``Bank::maint_weights(now_ts)``: the maint asset and liability weights at ``now``.
+
+    No shift (a zero ``maint_weight_shift_duration_inv``, i.e. ``end <= start``) or
+    ``now <= start``: the bank's weights; ``now >= end``: the targets; in between
+    ``weight + scale x (target - weight)`` with ``scale = (now - start) x duration_inv``,
+    every product an I80F48 product (:func:`fx_mul`, floor).
+
+    Parameters
+    ----------
+    maint_asset_weight, maint_liab_weight
+        The bank's maint weights (raw I80F48).
+    shift_start, shift_end
+        ``maint_weight_shift_start`` / ``_end`` (seconds; ``0, 0``: no shift).
+    asset_target, liab_target
+        ``maint_weight_shift_asset_target`` / ``_liab_target`` (raw I80F48).
+    now
+        The clock (``now_ts``, seconds, non-negative).
+
+    Returns
+    -------
+    tuple[int, int]
+        ``(asset weight, liability weight)``, raw I80F48.
+    """
+    if now < 0:
+        raise ValueError(f"now: Mango's now_ts is a u64 (non-negative); got {now}")
+    duration_inv = maint_weight_shift_duration_inv(shift_start, shift_end)
+    if duration_inv == 0 or now <= shift_start:
+        return maint_asset_weight, maint_liab_weight
+    if now >= shift_end:
+        return asset_target, liab_target
+    scale = fx_mul(fx(now - shift_start), duration_inv)
+    return (maint_asset_weight + fx_mul(scale, asset_target - maint_asset_weight),
+            maint_liab_weight + fx_mul(scale, liab_target - maint_liab_weight))
+
+
 @dataclass(frozen=True)
 class TokenInfo:
     """One token of the account (``TokenInfo``), all I80F48 raw.
@@ -136,9 +204,10 @@ class TokenInfo:
     prices
         Oracle and stable price.
     maint_asset_weight, init_asset_weight, init_scaled_asset_weight
-        Asset weights (the scaled one from :func:`scaled_init_asset_weight`).
+        Asset weights (the scaled one from :func:`scaled_init_asset_weight`; the maint one
+        at the clock, from :func:`maint_weights`).
     maint_liab_weight, init_liab_weight, init_scaled_liab_weight
-        Liability weights.
+        Liability weights (the maint one from :func:`maint_weights`).
     balance_spot
         Native token balance (negative for a borrow).
     """
@@ -322,10 +391,13 @@ __all__ = [
     "effective_token_balances",
     "family_margin",
     "fx",
+    "fx_div",
     "fx_from_f64",
     "fx_mul",
     "fx_to_f64",
     "health",
+    "maint_weight_shift_duration_inv",
+    "maint_weights",
     "scaled_init_asset_weight",
     "scaled_init_liab_weight",
 ]
