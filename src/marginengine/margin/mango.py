@@ -25,11 +25,13 @@ Numbers are Mango's ``I80F48`` (signed, 48 fractional bits), held as the raw int
 Source followed: blockworks-foundation/mango-v4 at commit
 ``1303a4a16228eb1e8e8d4f0eef724eaf63310c86`` (2024-09-04),
 ``programs/mango-v4/src/health/cache.rs`` (``Prices``, ``HealthType``, ``TokenInfo``,
-``PerpInfo::unweighted_health_unsettled_pnl``, ``weigh_uhupnl_overall``,
+``PerpInfo::new``, ``PerpInfo::unweighted_health_unsettled_pnl``, ``weigh_uhupnl_overall``,
 ``effective_token_balances``, ``health_sum``, ``health``),
 ``programs/mango-v4/src/state/bank.rs`` (``scaled_init_asset_weight``,
-``scaled_init_liab_weight``, ``maint_weights``) and
-``programs/mango-v4/src/instructions/token_edit.rs`` (``maint_weight_shift_duration_inv``).
+``scaled_init_liab_weight``, ``maint_weights``),
+``programs/mango-v4/src/instructions/token_edit.rs`` (``maint_weight_shift_duration_inv``) and
+``programs/mango-v4/src/state/mango_account_components.rs``
+(``PerpPosition::unsettled_funding``).
 
 The maint weights may *shift*: between ``maint_weight_shift_start`` and
 ``maint_weight_shift_end`` (seconds) they move linearly from the bank's maint weights to
@@ -263,7 +265,8 @@ class PerpInfo:
     base_lot_size, base_lots, bids_base_lots, asks_base_lots
         Position and open orders in lots (``base_lots`` includes taker lots).
     quote
-        The position's quote in settle-token native units, unsettled funding removed.
+        The position's quote in settle-token native units, unsettled funding removed
+        (:func:`perp_health_quote`, :func:`unsettled_funding`).
     base_prices
         The perp market's oracle and stable price.
     """
@@ -308,6 +311,36 @@ class PerpInfo:
                       else self.init_overall_asset_weight)
             return fx_mul(weight, value)
         return value
+
+
+def unsettled_funding(base_lots: int, long_funding: int, short_funding: int,
+                      long_settled_funding: int, short_settled_funding: int) -> int:
+    """``PerpPosition::unsettled_funding``: the funding the position still owes (native
+    quote, raw I80F48): ``(market funding - settled funding) x base lots`` on its side (an
+    I80F48 product, :func:`fx_mul`), zero when flat.
+
+    Parameters
+    ----------
+    base_lots
+        ``base_position_lots`` (signed; without taker lots).
+    long_funding, short_funding
+        The market's cumulative funding per base lot (``PerpMarket``, raw I80F48).
+    long_settled_funding, short_settled_funding
+        The position's funding settled so far (raw I80F48).
+    """
+    if base_lots > 0:
+        return fx_mul(long_funding - long_settled_funding, fx(base_lots))
+    if base_lots < 0:
+        return fx_mul(short_funding - short_settled_funding, fx(base_lots))
+    return 0
+
+
+def perp_health_quote(quote_position_native: int, funding: int,
+                      taker_quote_native: int = 0) -> int:
+    """``PerpInfo::new``'s quote: ``quote_position_native - unsettled_funding + taker
+    quote`` (raw I80F48; ``taker_quote_native`` in whole native units:
+    ``taker_quote_lots x quote_lot_size``). :attr:`PerpInfo.quote` takes this."""
+    return quote_position_native - funding + fx(taker_quote_native)
 
 
 def effective_token_balances(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo],
@@ -398,6 +431,8 @@ __all__ = [
     "health",
     "maint_weight_shift_duration_inv",
     "maint_weights",
+    "perp_health_quote",
     "scaled_init_asset_weight",
     "scaled_init_liab_weight",
+    "unsettled_funding",
 ]
