@@ -105,7 +105,7 @@ def test_the_insurance_fund_case_of_mangos_test_bankrupt_tokens() -> None:
     assert (a["C1"], a["C2"], a["USDC"]) == (1, 1, -50 * M + 17)
     assert book(engine).account("a").being_liquidated
     assert mango_is_bankrupt(engine.config, book(engine), engine.prices,
-                             engine.stable_prices(), "a")
+                             engine.stable_prices(), "a", now=engine.ledger.time)
     applied(engine, SetPrice("USDC", 2 * PRICE_UNIT))
     # USDC liability: the fund repays it, the liqor is not involved (lines 501-529)
     liqor = tokens(engine, "vault")

@@ -14,14 +14,17 @@ below 0.001, as Mango's does.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from marginengine.config import protocol_from_dict
+from marginengine.config.presets import PRESETS
 from marginengine.decisions import Code
 from marginengine.engine import (
+    AdvanceTime,
     Deposit,
     Engine,
     Event,
@@ -35,7 +38,13 @@ from marginengine.engine import (
 from marginengine.engine.family_state import MangoBook, mango_health
 from marginengine.fixedpoint import PRICE_UNIT, WAD
 from marginengine.margin import MarginKind
-from marginengine.margin.mango import HealthType, fx_from_f64
+from marginengine.margin.mango import (
+    ONE,
+    HealthType,
+    fx_from_f64,
+    fx_to_f64,
+    maint_weight_shift_duration_inv,
+)
 
 INIT, MAINT = HealthType.INIT, HealthType.MAINT
 BASE_LOTS_TO_QUOTE = 10.0 * 5.0
@@ -79,7 +88,7 @@ def init_health(engine: Engine, account: str = "a") -> int:
     book = engine.state.family
     assert isinstance(book, MangoBook)
     return mango_health(engine.config, book, engine.prices, engine.stable_prices(), account,
-                        INIT)
+                        INIT, now=engine.ledger.time)
 
 
 def health_eq(raw: int, expected: float) -> bool:
@@ -239,10 +248,106 @@ def test_health_stable_price_token_of_mangos_suite_through_the_engine():
     assert isinstance(book, MangoBook)
     assert health_eq(init_health(engine), 0.8 * 0.5 * 100.0)
     assert health_eq(mango_health(engine.config, book, engine.prices, engine.stable_prices(),
-                                  "a", MAINT), 0.9 * 1.0 * 100.0)
+                                  "a", MAINT, now=engine.ledger.time), 0.9 * 1.0 * 100.0)
     out = engine.apply(MangoWithdraw("b", "T1", 100))
     assert out.code == Code.MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE
     assert health_eq(out.data["post_init_health"], -1.2 * 1.0 * 100.0)
     out = engine.apply(MangoPerpTrade("c", "PERP", 10, -100))
     assert out.code == Code.MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE
     assert health_eq(out.data["post_init_health"], 1.2 * (0.8 * 0.5 * 10.0 * 10.0 - 100.0))
+
+
+def shifted_preset(token: str, start: int, end: int, asset_target: object,
+                   liab_target: object) -> dict[str, Any]:
+    # The mango-v4 preset with a maint weight shift on ``token`` (Bank::maint_weight_shift_*).
+    raw = copy.deepcopy(PRESETS["mango-v4"])
+    raw["mango"]["tokens"][token].update({
+        "maint_weight_shift_start": start, "maint_weight_shift_end": end,
+        "maint_weight_shift_asset_target": asset_target,
+        "maint_weight_shift_liab_target": liab_target})
+    return raw
+
+
+def preset_engine(raw: dict[str, Any]) -> Engine:
+    engine = Engine(protocol_from_dict(raw))
+    for name, price in (("USDC", 1), ("SOL", 100), ("SOL-PERP", 100)):
+        applied(engine, SetPrice(name, price * PRICE_UNIT))
+    return engine
+
+
+def maint_health(engine: Engine, account: str) -> int:
+    book = engine.state.family
+    assert isinstance(book, MangoBook)
+    return mango_health(engine.config, book, engine.prices, engine.stable_prices(), account,
+                        MAINT, now=engine.ledger.time)
+
+
+def test_maint_weight_shift_when_the_clock_moves_then_mangos_test_basic_figures():
+    # blockworks-foundation/mango-v4@1303a4a16228eb1e8e8d4f0eef724eaf63310c86
+    # programs/mango-v4/tests/cases/test_basic.rs test_bank_maint_weight_shift: 1000 native
+    # of the quote bank (weights 1, price 1), maint weights shifting to 0.5 / 1.5 over
+    # start + 1000 .. start + 2000: maint health 1000, then 750 at +1500, 500 at +3000
+    # (assert_eq_f64 within 1e-2). Exactly: at +1500 the asset weight is
+    # ONE + floor(500 inv x (0.5 - 1)) = ONE - 250 inv, inv = floor(2^48 / 1000).
+    engine = preset_engine(shifted_preset("USDC", 1000, 2000, "0.5", "1.5"))
+    applied(engine, MangoDeposit("a", "USDC", 1000))
+    assert maint_health(engine, "a") == 1000 * ONE
+    applied(engine, AdvanceTime(1500))
+    inv = maint_weight_shift_duration_inv(1000, 2000)
+    assert maint_health(engine, "a") == 1000 * (ONE - 250 * inv)
+    assert abs(fx_to_f64(maint_health(engine, "a")) - 750.0) < 1e-2
+    applied(engine, AdvanceTime(1500))
+    assert maint_health(engine, "a") == 500 * ONE
+
+
+def test_maint_weight_shift_when_asset_weight_falls_then_liquidatable_from_its_second():
+    # 100 SOL at 100 against 7,000 USDC borrowed (maint 9,000 - 7,175 at weight 0.9). SOL's
+    # maint asset weight shifts 0.9 -> 0.5 over 1000 .. 2000 s: health is zero at weight
+    # 0.7175, i.e. (0.9 - 0.7175) / 0.4 = 0.45625 of the window, second 1456.25. The
+    # engine reads the weights at its clock: healthy at 1456 (+1 USDC), liquidatable at
+    # 1457 (-3 USDC: 4 USDC a second).
+    engine = preset_engine(shifted_preset("SOL", 1000, 2000, "0.5", "1.5"))
+    applied(engine, MangoDeposit("alice", "SOL", 100 * 10**9),
+            MangoWithdraw("alice", "USDC", 7_000 * 10**6))
+    applied(engine, AdvanceTime(1456))
+    assert not engine.is_liquidatable("alice")
+    assert abs(fx_to_f64(maint_health(engine, "alice")) - 1e6) < 1e-2
+    applied(engine, AdvanceTime(1))
+    assert engine.is_liquidatable("alice")
+    assert abs(fx_to_f64(maint_health(engine, "alice")) + 3e6) < 1e-2
+
+
+def test_maint_weight_shift_when_not_configured_then_weights_never_move():
+    engine = preset_engine(copy.deepcopy(PRESETS["mango-v4"]))
+    applied(engine, MangoDeposit("alice", "SOL", 100 * 10**9),
+            MangoWithdraw("alice", "USDC", 7_000 * 10**6))
+    before = maint_health(engine, "alice")
+    applied(engine, AdvanceTime(10**9))
+    assert maint_health(engine, "alice") == before
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"maint_weight_shift_start": 2000, "maint_weight_shift_end": 1000,
+      "maint_weight_shift_asset_target": "0.5", "maint_weight_shift_liab_target": "1.5"},
+     r"mango\.tokens\.SOL\.maint_weight_shift_end: 1000 is before "
+     r"maint_weight_shift_start 2000"),
+    ({"maint_weight_shift_start": 0, "maint_weight_shift_end": 1000,
+      "maint_weight_shift_asset_target": "0.5"},
+     r"mango\.tokens\.SOL\.maint_weight_shift_liab_target: required when a maint weight "
+     r"shift is configured"),
+    ({"maint_weight_shift_asset_target": "0.5"},
+     r"mango\.tokens\.SOL\.maint_weight_shift_asset_target: set but no maint weight shift"),
+    ({"maint_weight_shift_start": 0, "maint_weight_shift_end": 1000,
+      "maint_weight_shift_asset_target": "-0.5", "maint_weight_shift_liab_target": "1.5"},
+     r"mango\.tokens\.SOL\.maint_weight_shift_asset_target: "),
+    ({"maint_weight_shift_start": -1},
+     r"mango\.tokens\.SOL\.maint_weight_shift_start: "),
+])
+def test_maint_weight_shift_when_misconfigured_then_the_field_is_named(
+        fields: dict[str, Any], message: str):
+    from marginengine.errors import ConfigError
+
+    raw = copy.deepcopy(PRESETS["mango-v4"])
+    raw["mango"]["tokens"]["SOL"].update(fields)
+    with pytest.raises(ConfigError, match=message):
+        protocol_from_dict(raw)

@@ -10,6 +10,8 @@ which accepts a difference below 0.001), ``programs/mango-v4/src/health/test.rs`
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from marginengine.margin.mango import (
@@ -24,8 +26,10 @@ from marginengine.margin.mango import (
     fx_mul,
     fx_to_f64,
     health,
+    perp_health_quote,
     scaled_init_asset_weight,
     scaled_init_liab_weight,
+    unsettled_funding,
 )
 
 INIT, MAINT, LIQ_END = HealthType.INIT, HealthType.MAINT, HealthType.LIQUIDATION_END
@@ -172,3 +176,37 @@ def test_health_stable_price_token_of_mangos_suite():
     account3 = [token(0)]
     assert health_eq(health(account3, [perp3], INIT), 1.2 * (0.8 * 0.5 * 10.0 * 10.0 - 100.0))
     assert health_eq(health(account3, [perp3], MAINT), 1.1 * (0.9 * 1.0 * 10.0 * 10.0 - 100.0))
+
+
+def test_health_perp_funding_of_mangos_suite():
+    # programs/mango-v4/src/health/client.rs test_health_perp_funding (same commit): bank 0
+    # (oracle 1.0, weights 0.2 / 0.1) holding 100; perp market 9 (oracle 1.0, base weights
+    # (0.2, 0.1), lot 10) long 10 lots bought for -110 quote, the market's long_funding
+    # from_num(10.1) against the position's settled from_num(10.0): unsettled funding
+    # 10 x (10.1 - 10.0) = 1. Init health 0.8 x (100 + 0.8 x 100 - 110 - 1).
+    funding = unsettled_funding(10, fx_from_f64(10.1), 0, fx_from_f64(10.0), 0)
+    assert funding == fx_mul(fx_from_f64(10.1) - fx_from_f64(10.0), fx(10))
+    assert abs(fx_to_f64(funding) - 1.0) < 1e-9
+    p = fx_from_f64(1.0)
+    position = PerpInfo(
+        settle_token_index=0,
+        init_base_asset_weight=fx_from_f64(0.8), init_base_liab_weight=fx_from_f64(1.2),
+        maint_base_asset_weight=fx_from_f64(0.9), maint_base_liab_weight=fx_from_f64(1.1),
+        init_overall_asset_weight=fx_from_f64(0.95), maint_overall_asset_weight=fx_from_f64(0.98),
+        base_lot_size=10, base_lots=10, bids_base_lots=0, asks_base_lots=0,
+        quote=perp_health_quote(fx(-110), funding), base_prices=Prices(p, p))
+    token = TokenInfo(0, Prices(p, p), fx_from_f64(0.9), fx_from_f64(0.8), fx_from_f64(0.8),
+                      fx_from_f64(1.1), fx_from_f64(1.2), fx_from_f64(1.2), fx(100))
+    assert health_eq(health([token], [position], INIT),
+                     0.8 * (100.0 + 0.8 * 100.0 - 110.0 - 1.0))
+    # Without the funding the figure is Mango's plus 0.8 x 1: the funding is what moves it.
+    settled = replace(position, quote=perp_health_quote(fx(-110), 0))
+    assert health_eq(health([token], [settled], INIT), 0.8 * (100.0 + 0.8 * 100.0 - 110.0))
+
+
+def test_unsettled_funding_when_short_or_flat_then_its_side_or_zero():
+    # A short owes short_funding - settled per lot times its (negative) lots; flat: none.
+    assert unsettled_funding(-4, 0, fx(3), 0, fx(1)) == -fx(8)
+    assert unsettled_funding(0, fx(5), fx(5), 0, 0) == 0
+    # Taker quote (lots x quote lot size) enters the health quote in native units.
+    assert perp_health_quote(fx(-110), fx(1), 10 * 100) == fx(-110 - 1 + 1000)

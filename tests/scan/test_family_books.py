@@ -4,9 +4,12 @@ liquidatable accounts are the engine's, for a small book of each family."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from marginengine.config import protocol_from_dict
+from marginengine.config.presets import PRESETS
 from marginengine.engine import (
     AdvanceTime,
     DriftDeposit,
@@ -79,6 +82,29 @@ def test_mango_book_scan_agrees_with_the_engine():
     assert result.liquidatable == engine_truth(engine, accounts) == ["m2", "m3", "m4", "m5"]
     assert result.liquidatable and set(result.liquidatable) != set(accounts)
     assert "m0" in result.candidates          # a perp holder is always confirmed exactly
+
+
+def test_mango_book_scan_when_maint_weights_shift_then_agrees_with_the_engine():
+    # SOL's maint asset weight shifts 0.9 -> 0.5 over 1000 .. 2000 s (Bank::maint_weights);
+    # the screen takes the worse of the two weights, so it never misses an account the
+    # shift makes liquidatable; the engine confirms at its clock.
+    raw = copy.deepcopy(PRESETS["mango-v4"])
+    raw["mango"]["tokens"]["SOL"].update({
+        "maint_weight_shift_start": 1000, "maint_weight_shift_end": 2000,
+        "maint_weight_shift_asset_target": "0.5", "maint_weight_shift_liab_target": "1.5"})
+    engine = Engine(protocol_from_dict(raw))
+    applied(engine, SetPrice("USDC", PRICE_UNIT), SetPrice("SOL", 100 * PRICE_UNIT),
+            SetPrice("SOL-PERP", 100 * PRICE_UNIT))
+    accounts = [f"m{i}" for i in range(6)]
+    for i, name in enumerate(accounts):
+        applied(engine, MangoDeposit(name, "SOL", 10 * SOL),
+                MangoWithdraw(name, "USDC", (600 + 20 * i) * USDC))
+    book = FamilyRiskBook(engine)
+    assert book.scan().liquidatable == engine_truth(engine, accounts) == []
+    # At 1600 s the weight is 0.66: 660 against (600 + 20 i) x 1.025, short from i = 3.
+    applied(engine, AdvanceTime(1600))
+    result = book.scan()
+    assert result.liquidatable == engine_truth(engine, accounts) == ["m3", "m4", "m5"]
 
 
 def test_drift_book_scan_agrees_with_the_engine():

@@ -86,6 +86,8 @@ class EulerConfig(StrictModel):
 Weight = Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)]
 Quote = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
 Amount = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+#: A Mango ``u64`` timestamp (seconds).
+Seconds = Annotated[int, Field(ge=0, le=2**64 - 1)]
 
 
 class MangoTokenConfig(StrictModel):
@@ -109,6 +111,37 @@ class MangoTokenConfig(StrictModel):
     #: ``MintInfo::group_insurance_fund``: whether token_liq_bankruptcy of this bank's
     #: liabilities may draw on the group's insurance fund (else the loss is socialized).
     group_insurance_fund: bool = True
+    #: ``Bank::maint_weight_shift_start`` / ``_end`` (engine clock, seconds) and the maint
+    #: weights reached at the end (``_asset_target`` / ``_liab_target``): in between the
+    #: maint weights move linearly (``Bank::maint_weights``). ``0, 0``: no shift (Mango's
+    #: default); a window ``end > start`` needs both targets.
+    maint_weight_shift_start: Seconds = 0
+    maint_weight_shift_end: Seconds = 0
+    maint_weight_shift_asset_target: Weight | None = None
+    maint_weight_shift_liab_target: Weight | None = None
+
+    @property
+    def maint_weight_shift(self) -> bool:
+        """A maint weight shift is configured (``end > start``; Mango's non-zero
+        ``maint_weight_shift_duration_inv``)."""
+        return self.maint_weight_shift_end > self.maint_weight_shift_start
+
+
+def mango_weight_shift_problem(token: MangoTokenConfig) -> str | None:
+    """Why a bank's maint weight shift cannot be configured (the field and the reason,
+    relative to the token's table), or ``None``."""
+    if token.maint_weight_shift_end < token.maint_weight_shift_start:
+        return (f"maint_weight_shift_end: {token.maint_weight_shift_end} is before "
+                f"maint_weight_shift_start {token.maint_weight_shift_start}")
+    for field in ("maint_weight_shift_asset_target", "maint_weight_shift_liab_target"):
+        given = getattr(token, field) is not None
+        if token.maint_weight_shift and not given:
+            return (f"{field}: required when a maint weight shift is configured "
+                    "(maint_weight_shift_end after maint_weight_shift_start)")
+        if given and not token.maint_weight_shift:
+            return (f"{field}: set but no maint weight shift is configured "
+                    "(maint_weight_shift_end must be after maint_weight_shift_start)")
+    return None
 
 
 class MangoPerpConfig(StrictModel):
@@ -184,6 +217,9 @@ def mango_problem(mango: MangoConfig, decimals: dict[str, int]) -> str | None:
         return (f"mango.insurance_fund: more decimals than the quote's "
                 f"{decimals[mango.quote]}")
     for name, t in mango.tokens.items():
+        shift = mango_weight_shift_problem(t)
+        if shift is not None:
+            return f"mango.tokens.{name}.{shift}"
         for field in ("deposits", "borrows"):
             value = getattr(t, field) * 10 ** decimals[name]
             if value != value.to_integral_value():
@@ -395,4 +431,5 @@ __all__ = [
     "drift_problem",
     "euler_problem",
     "mango_problem",
+    "mango_weight_shift_problem",
 ]

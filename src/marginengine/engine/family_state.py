@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from marginengine.config import ProtocolConfig
-from marginengine.config.family_configs import EulerConfig
+from marginengine.config.family_configs import EulerConfig, MangoTokenConfig
 from marginengine.decisions import Code, Refusal
 from marginengine.errors import FieldError
 from marginengine.fixedpoint import PRICE_DECIMALS
@@ -292,7 +292,7 @@ def family_margin_of(config: ProtocolConfig, book: FamilyBook, prices: Mapping[s
     """The account's margin by its family's rules (``None``: not an account of the book).
     ``stable``: the oracle layer's stable prices (Mango's init side)."""
     if isinstance(book, MangoBook):
-        return mango_family_margin(config, book, prices, stable or {}, account_id)
+        return mango_family_margin(config, book, prices, stable or {}, account_id, now=now)
     if isinstance(book, DriftBook):
         return drift_family_margin(config, book, prices, account_id)
     return euler_family_margin(config, book, prices, now, account_id)
@@ -742,6 +742,22 @@ def mango_weight(value: object) -> int:
     return mango_rules.fx_from_f64(float(str(value)))
 
 
+def mango_maint_weights(token: MangoTokenConfig, now: int) -> tuple[int, int]:
+    """The bank's maint asset and liability weights at the clock ``now`` (seconds), raw
+    I80F48: ``Bank::maint_weights(now_ts)`` over the configured shift
+    (:func:`~marginengine.margin.mango.maint_weights`; the targets held as the weights
+    are, :func:`mango_weight`)."""
+    asset, liab = mango_weight(token.maint_asset_weight), mango_weight(token.maint_liab_weight)
+    if not token.maint_weight_shift:
+        return asset, liab
+    assert token.maint_weight_shift_asset_target is not None
+    assert token.maint_weight_shift_liab_target is not None
+    return mango_rules.maint_weights(
+        asset, liab, token.maint_weight_shift_start, token.maint_weight_shift_end,
+        mango_weight(token.maint_weight_shift_asset_target),
+        mango_weight(token.maint_weight_shift_liab_target), now)
+
+
 def _scale_start(config: ProtocolConfig, value: object | None) -> float:
     # Mango holds the limits as f64 in native quote units.
     if value is None:
@@ -785,10 +801,11 @@ def mango_prices(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, i
 
 
 def mango_infos(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
-                stable: Mapping[str, int], account_id: str
+                stable: Mapping[str, int], account_id: str, *, now: int
                 ) -> tuple[list[mango_rules.TokenInfo], list[mango_rules.PerpInfo]]:
     """The account's ``TokenInfo`` (its tokens and the settle tokens of its perps) and
-    ``PerpInfo``, as Mango's health cache builds them."""
+    ``PerpInfo``, as Mango's health cache builds them at the clock ``now`` (seconds: the
+    maint weights of a bank with a maint weight shift, ``Bank::maint_weights(now_ts)``)."""
     cfg = config.mango
     assert cfg is not None
     account = book.account(account_id)
@@ -802,16 +819,17 @@ def mango_infos(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, in
         p = mango_prices(config, book, prices, stable, name)
         deposits, borrows = mango_bank_totals(config, book, name)
         index[name] = i
+        maint_asset, maint_liab = mango_maint_weights(t, now)
         tokens.append(mango_rules.TokenInfo(
             token_index=i, prices=p,
-            maint_asset_weight=mango_weight(t.maint_asset_weight),
+            maint_asset_weight=maint_asset,
             init_asset_weight=mango_weight(t.init_asset_weight),
             # Bank::scaled_init_*_weight at the init-side prices (health/cache.rs).
             init_scaled_asset_weight=mango_rules.scaled_init_asset_weight(
                 mango_weight(t.init_asset_weight),
                 _scale_start(config, t.deposit_weight_scale_start_quote),
                 mango_rules.fx(deposits), 0, p.asset(mango_rules.HealthType.INIT)),
-            maint_liab_weight=mango_weight(t.maint_liab_weight),
+            maint_liab_weight=maint_liab,
             init_liab_weight=mango_weight(t.init_liab_weight),
             init_scaled_liab_weight=mango_rules.scaled_init_liab_weight(
                 mango_weight(t.init_liab_weight),
@@ -837,9 +855,9 @@ def mango_infos(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, in
 
 def mango_health(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
                  stable: Mapping[str, int], account_id: str,
-                 kind: mango_rules.HealthType) -> int:
+                 kind: mango_rules.HealthType, *, now: int) -> int:
     """The account's Mango health of ``kind`` (raw I80F48, native quote)."""
-    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    tokens, perps = mango_infos(config, book, prices, stable, account_id, now=now)
     return mango_rules.health(tokens, perps, kind)
 
 
@@ -880,15 +898,16 @@ def mango_bank_liq(config: ProtocolConfig, prices: Mapping[str, int],
 
 def mango_liq_plan(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
                    stable: Mapping[str, int], account_id: str, asset: str, liab: str,
-                   max_liab_transfer: int | None = None) -> MangoLiqPlan | Refusal:
+                   max_liab_transfer: int | None = None, *, now: int
+                   ) -> MangoLiqPlan | Refusal:
     """``liquidation_action`` of ``token_liq_with_token`` on ``account_id`` (assumed
     liquidatable) at these prices: the plan, or the rule's ``RequireGtViolated``."""
     cfg = config.mango
     assert cfg is not None
     account = book.account(account_id)
     liq_end = mango_health(config, book, prices, stable, account_id,
-                           mango_rules.HealthType.LIQUIDATION_END)
-    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+                           mango_rules.HealthType.LIQUIDATION_END, now=now)
+    tokens, perps = mango_infos(config, book, prices, stable, account_id, now=now)
     balances = mango_rules.effective_token_balances(tokens, perps,
                                                     mango_rules.HealthType.LIQUIDATION_END)
     by_index = {t.token_index: b for t, b in zip(tokens, balances, strict=True)}
@@ -956,20 +975,22 @@ def mango_insurance_vault(config: ProtocolConfig, book: MangoBook) -> int:
 
 
 def _can_take_an_asset(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
-                       stable: Mapping[str, int], account_id: str) -> bool:
+                       stable: Mapping[str, int], account_id: str, *, now: int) -> bool:
     # Whether some token_liq_with_token would pay in at least one whole native unit of a
     # borrow for an asset (liab_possible, what the asset buys: not the health bound).
     held = book.account(account_id).tokens
     for asset in sorted(t for t, b in held.items() if b > 0):
         for liab in sorted(t for t, b in held.items() if b < 0):
-            plan = mango_liq_plan(config, book, prices, stable, account_id, asset, liab)
+            plan = mango_liq_plan(config, book, prices, stable, account_id, asset, liab,
+                                  now=now)
             if not isinstance(plan, Refusal) and plan.rule.liab_possible >= mango_rules.ONE:
                 return True
     return False
 
 
 def mango_phase2_refusal(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
-                         stable: Mapping[str, int], account_id: str) -> Refusal | None:
+                         stable: Mapping[str, int], account_id: str, *, now: int
+                         ) -> Refusal | None:
     """``require_after_phase2_liquidation`` on ``account_id``
     (:func:`~marginengine.liquidation.mango.after_phase2_refusal`), except that an asset
     counts as liquidatable only if it buys at least one whole native unit of a borrow:
@@ -977,27 +998,27 @@ def mango_phase2_refusal(config: ProtocolConfig, book: MangoBook, prices: Mappin
     zero; the engine's whole units leave the liqee a remainder worth less than one native
     unit of the liability, which Mango's one-native test would keep liquidatable forever
     (a deviation, docs/presets.md)."""
-    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    tokens, perps = mango_infos(config, book, prices, stable, account_id, now=now)
     refusal = mango_liq.after_phase2_refusal(tokens, perps)
     if (refusal is not None and refusal.code is Code.MANGO_HAS_LIQUIDATABLE_TOKEN_POSITION
-            and not _can_take_an_asset(config, book, prices, stable, account_id)):
+            and not _can_take_an_asset(config, book, prices, stable, account_id, now=now)):
         return mango_liq.after_phase2_refusal(tokens, perps, assets_liquidatable=False)
     return refusal
 
 
 def mango_is_bankrupt(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
-                      stable: Mapping[str, int], account_id: str) -> bool:
+                      stable: Mapping[str, int], account_id: str, *, now: int) -> bool:
     """``account_id`` is past phase 2 of Mango's liquidation (:func:`mango_phase2_refusal`)
     with a token borrow left (``has_liq_spot_borrows``)."""
-    if mango_phase2_refusal(config, book, prices, stable, account_id) is not None:
+    if mango_phase2_refusal(config, book, prices, stable, account_id, now=now) is not None:
         return False
-    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    tokens, perps = mango_infos(config, book, prices, stable, account_id, now=now)
     return mango_liq.has_liq_spot_borrows(tokens, perps)
 
 
 def mango_bankruptcy_plan(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
                           stable: Mapping[str, int], liquidator: str, account_id: str,
-                          liab: str, max_liab_transfer: int | None = None
+                          liab: str, max_liab_transfer: int | None = None, *, now: int
                           ) -> MangoBankruptcyPlan | Refusal:
     """``token_liq_bankruptcy`` of ``account_id``'s ``liab`` borrow (past phase 2: the
     caller checks :func:`~marginengine.liquidation.mango.after_phase2_refusal`): the plan,
@@ -1005,7 +1026,7 @@ def mango_bankruptcy_plan(config: ProtocolConfig, book: MangoBook, prices: Mappi
     cfg = config.mango
     assert cfg is not None
     account = book.account(account_id)
-    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    tokens, perps = mango_infos(config, book, prices, stable, account_id, now=now)
     balances = mango_rules.effective_token_balances(tokens, perps,
                                                     mango_rules.HealthType.LIQUIDATION_END)
     index = list(cfg.tokens).index(liab)
@@ -1082,14 +1103,14 @@ class MangoPerpLiqPlan:
 
 def mango_perp_liq_plan(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
                         stable: Mapping[str, int], account_id: str, market: str,
-                        max_base_transfer: int, max_pnl_transfer: int
+                        max_base_transfer: int, max_pnl_transfer: int, *, now: int
                         ) -> MangoPerpLiqPlan | Refusal:
     """``liquidation_action`` of ``perp_liq_base_or_positive_pnl`` on ``account_id``
     (assumed liquidatable, holding a position on ``market``) at these prices."""
     cfg = config.mango
     assert cfg is not None
     m = cfg.perps[market]
-    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    tokens, perps = mango_infos(config, book, prices, stable, account_id, now=now)
     liq_end = mango_rules.HealthType.LIQUIDATION_END
     balances = mango_rules.effective_token_balances(tokens, perps, liq_end)
     settle_index = list(cfg.tokens).index(m.settle)
@@ -1144,15 +1165,15 @@ class MangoPerpBankruptcyPlan:
 
 def mango_perp_bankruptcy_plan(config: ProtocolConfig, book: MangoBook,
                                prices: Mapping[str, int], stable: Mapping[str, int],
-                               account_id: str, market: str, max_liab_transfer: int
-                               ) -> MangoPerpBankruptcyPlan | Refusal:
+                               account_id: str, market: str, max_liab_transfer: int,
+                               *, now: int) -> MangoPerpBankruptcyPlan | Refusal:
     """``liquidation_action`` of ``perp_liq_negative_pnl_or_bankruptcy`` on
     ``account_id`` (assumed liquidatable and past phase 2, holding a position on
     ``market``): settle limits are not modelled (unlimited)."""
     cfg = config.mango
     assert cfg is not None
     m = cfg.perps[market]
-    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    tokens, perps = mango_infos(config, book, prices, stable, account_id, now=now)
     at = sorted(book.account(account_id).perps).index(market)
     vault = mango_insurance_vault(config, book) if m.group_insurance_fund else 0
     rule = mango_liq.perp_liq_negative_pnl_or_bankruptcy(
@@ -1178,13 +1199,14 @@ def mango_perp_bankruptcy_plan(config: ProtocolConfig, book: MangoBook,
 
 
 def mango_family_margin(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
-                        stable: Mapping[str, int], account_id: str) -> FamilyMargin | None:
+                        stable: Mapping[str, int], account_id: str, *, now: int
+                        ) -> FamilyMargin | None:
     """The account's margin by Mango's health (``None`` if it has no Mango account)."""
     if account_id not in book.accounts:
         return None
     cfg = config.mango
     assert cfg is not None
-    tokens, perps = mango_infos(config, book, prices, stable, account_id)
+    tokens, perps = mango_infos(config, book, prices, stable, account_id, now=now)
     return mango_rules.family_margin(tokens, perps, config.markets[cfg.quote].decimals,
                                      PRICE_DECIMALS)
 
@@ -1268,6 +1290,7 @@ __all__ = [
     "mango_infos",
     "mango_insurance_vault",
     "mango_is_bankrupt",
+    "mango_maint_weights",
     "mango_outside_deposits",
     "mango_perp_bankruptcy_plan",
     "mango_perp_liq_plan",

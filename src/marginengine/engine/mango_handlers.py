@@ -69,7 +69,7 @@ def _bounded(ctx: HandlerContext, value: int, field: str, low: int, high: int,
 
 def _init_health(ctx: HandlerContext, book: MangoBook, account: str) -> int:
     return mango_health(ctx.config, book, ctx.prices, ctx.stable_prices(), account,
-                        rules.HealthType.INIT)
+                        rules.HealthType.INIT, now=ctx.time)
 
 
 def _assets_of(ctx: HandlerContext, book: MangoBook, account: str) -> list[str]:
@@ -213,7 +213,8 @@ def _liqor_liqee(ctx: HandlerContext, book: MangoBook, liquidator: str,
 
 def _health(ctx: HandlerContext, book: MangoBook, account: str,
             kind: rules.HealthType) -> int:
-    return mango_health(ctx.config, book, ctx.prices, ctx.stable_prices(), account, kind)
+    return mango_health(ctx.config, book, ctx.prices, ctx.stable_prices(), account, kind,
+                        now=ctx.time)
 
 
 def liq_token_with_token(ctx: HandlerContext, e: MangoLiqTokenWithToken) -> dict[str, Any]:
@@ -247,7 +248,8 @@ def liq_token_with_token(ctx: HandlerContext, e: MangoLiqTokenWithToken) -> dict
                 "maint_health": maint, "liq_end_health": liq_end}
     plan = mango_liq_plan(ctx.config, book, ctx.prices, ctx.stable_prices(), e.account,
                           asset, liab,
-                          None if e.max_liab_transfer == -1 else e.max_liab_transfer)
+                          None if e.max_liab_transfer == -1 else e.max_liab_transfer,
+                          now=ctx.time)
     if isinstance(plan, Refusal):
         ctx.refuse_with(plan)
     liab_paid, from_liqee, to_liqor = (plan.liab_transfer, plan.asset_from_liqee,
@@ -303,12 +305,13 @@ def token_liq_bankruptcy(ctx: HandlerContext, e: MangoTokenLiqBankruptcy) -> dic
     ctx.require_prices([*_assets_of(ctx, book, e.account), *_assets_of(ctx, book, e.liquidator),
                         liab, cfg.quote], for_liquidation=True)
     refusal = mango_phase2_refusal(ctx.config, book, ctx.prices, ctx.stable_prices(),
-                                   e.account)
+                                   e.account, now=ctx.time)
     if refusal is not None:
         ctx.refuse_with(refusal)
     plan = mango_bankruptcy_plan(ctx.config, book, ctx.prices, ctx.stable_prices(),
                                  e.liquidator, e.account, liab,
-                                 None if e.max_liab_transfer == -1 else e.max_liab_transfer)
+                                 None if e.max_liab_transfer == -1 else e.max_liab_transfer,
+                                 now=ctx.time)
     if isinstance(plan, Refusal):
         ctx.refuse_with(plan)
     after = book
@@ -398,7 +401,8 @@ def perp_liq_base_or_positive_pnl(ctx: HandlerContext,
         ctx.refuse(Code.MANGO_PERP_POSITION_DOES_NOT_EXIST,
                    f"{e.account} has no position on {market}", market=market)
     plan = mango_perp_liq_plan(ctx.config, book, ctx.prices, ctx.stable_prices(), e.account,
-                               market, e.max_base_transfer, e.max_pnl_transfer)
+                               market, e.max_base_transfer, e.max_pnl_transfer,
+                               now=ctx.time)
     if isinstance(plan, Refusal):
         ctx.refuse_with(plan)
     liqee = replace(liqee, being_liquidated=True)
@@ -466,7 +470,7 @@ def perp_liq_negative_pnl_or_bankruptcy(ctx: HandlerContext,
                         market, settle, cfg.quote], for_liquidation=True)
     liq_end = _health(ctx, book, e.account, rules.HealthType.LIQUIDATION_END)
     refusal = mango_phase2_refusal(ctx.config, book, ctx.prices, ctx.stable_prices(),
-                                   e.account)
+                                   e.account, now=ctx.time)
     if refusal is not None:
         ctx.refuse_with(refusal)
     maint = _health(ctx, book, e.account, rules.HealthType.MAINT)
@@ -479,7 +483,8 @@ def perp_liq_negative_pnl_or_bankruptcy(ctx: HandlerContext,
         ctx.refuse(Code.MANGO_PERP_POSITION_DOES_NOT_EXIST,
                    f"{e.account} has no position on {market}", market=market)
     plan = mango_perp_bankruptcy_plan(ctx.config, book, ctx.prices, ctx.stable_prices(),
-                                      e.account, market, e.max_liab_transfer)
+                                      e.account, market, e.max_liab_transfer,
+                                      now=ctx.time)
     if isinstance(plan, Refusal):
         ctx.refuse_with(plan)
     taken = plan.settlement + plan.insurance_liab_transfer

@@ -65,20 +65,12 @@ from marginengine.margin.mango import (
     PerpInfo,
     TokenInfo,
     effective_token_balances,
+    fx_div,
     fx_mul,
     fx_to_f64,
 )
 
 FRAC_BITS = 48
-
-
-def fx_div(a: int, b: int) -> int:
-    """I80F48 quotient ``(a << 48) / b``, truncated toward zero (``fixed``'s ``Div``)."""
-    if b == 0:
-        raise ZeroDivisionError("fx_div: division by zero")
-    num = a << FRAC_BITS
-    q = abs(num) // abs(b)
-    return q if (num >= 0) == (b > 0) else -q
 
 
 class CheckLiquidatable(Enum):

@@ -25,10 +25,18 @@ Numbers are Mango's ``I80F48`` (signed, 48 fractional bits), held as the raw int
 Source followed: blockworks-foundation/mango-v4 at commit
 ``1303a4a16228eb1e8e8d4f0eef724eaf63310c86`` (2024-09-04),
 ``programs/mango-v4/src/health/cache.rs`` (``Prices``, ``HealthType``, ``TokenInfo``,
-``PerpInfo::unweighted_health_unsettled_pnl``, ``weigh_uhupnl_overall``,
+``PerpInfo::new``, ``PerpInfo::unweighted_health_unsettled_pnl``, ``weigh_uhupnl_overall``,
 ``effective_token_balances``, ``health_sum``, ``health``),
 ``programs/mango-v4/src/state/bank.rs`` (``scaled_init_asset_weight``,
-``scaled_init_liab_weight``).
+``scaled_init_liab_weight``, ``maint_weights``),
+``programs/mango-v4/src/instructions/token_edit.rs`` (``maint_weight_shift_duration_inv``) and
+``programs/mango-v4/src/state/mango_account_components.rs``
+(``PerpPosition::unsettled_funding``).
+
+The maint weights may *shift*: between ``maint_weight_shift_start`` and
+``maint_weight_shift_end`` (seconds) they move linearly from the bank's maint weights to
+the targets, which hold from the end on (:func:`maint_weights`; the health cache reads
+them at the clock's ``now_ts``).
 """
 
 from __future__ import annotations
@@ -68,6 +76,15 @@ def fx_from_f64(value: float) -> int:
 def fx_mul(a: int, b: int) -> int:
     """I80F48 product: ``(a x b) >> 48`` (floor)."""
     return (a * b) >> FRAC_BITS
+
+
+def fx_div(a: int, b: int) -> int:
+    """I80F48 quotient ``(a << 48) / b``, truncated toward zero (``fixed``'s ``Div``)."""
+    if b == 0:
+        raise ZeroDivisionError("fx_div: division by zero")
+    num = a << FRAC_BITS
+    q = abs(num) // abs(b)
+    return q if (num >= 0) == (b > 0) else -q
 
 
 def fx_to_f64(raw: int) -> float:
@@ -125,6 +142,59 @@ def scaled_init_liab_weight(init_liab_weight: int, scale_start_quote: float,
     return fx_mul(init_liab_weight, fx_from_f64(borrows_quote / scale_start_quote))
 
 
+def maint_weight_shift_duration_inv(start: int, end: int) -> int:
+    """``Bank::maint_weight_shift_duration_inv`` as ``token_edit`` caches it: ``1 / (end -
+    start)`` in I80F48 (truncated), zero (no shift) when ``end <= start``.
+
+    Parameters
+    ----------
+    start, end
+        ``maint_weight_shift_start`` and ``maint_weight_shift_end`` (seconds, ``u64``).
+    """
+    if start < 0 or end < 0:
+        raise ValueError("maint_weight_shift_start/end: Mango holds them as u64 "
+                         f"(non-negative); got {start}, {end}")
+    return 0 if end <= start else fx_div(ONE, fx(end - start))
+
+
+def maint_weights(maint_asset_weight: int, maint_liab_weight: int, shift_start: int,
+                  shift_end: int, asset_target: int, liab_target: int,
+                  now: int) -> tuple[int, int]:
+    """``Bank::maint_weights(now_ts)``: the maint asset and liability weights at ``now``.
+
+    No shift (a zero ``maint_weight_shift_duration_inv``, i.e. ``end <= start``) or
+    ``now <= start``: the bank's weights; ``now >= end``: the targets; in between
+    ``weight + scale x (target - weight)`` with ``scale = (now - start) x duration_inv``,
+    every product an I80F48 product (:func:`fx_mul`, floor).
+
+    Parameters
+    ----------
+    maint_asset_weight, maint_liab_weight
+        The bank's maint weights (raw I80F48).
+    shift_start, shift_end
+        ``maint_weight_shift_start`` / ``_end`` (seconds; ``0, 0``: no shift).
+    asset_target, liab_target
+        ``maint_weight_shift_asset_target`` / ``_liab_target`` (raw I80F48).
+    now
+        The clock (``now_ts``, seconds, non-negative).
+
+    Returns
+    -------
+    tuple[int, int]
+        ``(asset weight, liability weight)``, raw I80F48.
+    """
+    if now < 0:
+        raise ValueError(f"now: Mango's now_ts is a u64 (non-negative); got {now}")
+    duration_inv = maint_weight_shift_duration_inv(shift_start, shift_end)
+    if duration_inv == 0 or now <= shift_start:
+        return maint_asset_weight, maint_liab_weight
+    if now >= shift_end:
+        return asset_target, liab_target
+    scale = fx_mul(fx(now - shift_start), duration_inv)
+    return (maint_asset_weight + fx_mul(scale, asset_target - maint_asset_weight),
+            maint_liab_weight + fx_mul(scale, liab_target - maint_liab_weight))
+
+
 @dataclass(frozen=True)
 class TokenInfo:
     """One token of the account (``TokenInfo``), all I80F48 raw.
@@ -136,9 +206,10 @@ class TokenInfo:
     prices
         Oracle and stable price.
     maint_asset_weight, init_asset_weight, init_scaled_asset_weight
-        Asset weights (the scaled one from :func:`scaled_init_asset_weight`).
+        Asset weights (the scaled one from :func:`scaled_init_asset_weight`; the maint one
+        at the clock, from :func:`maint_weights`).
     maint_liab_weight, init_liab_weight, init_scaled_liab_weight
-        Liability weights.
+        Liability weights (the maint one from :func:`maint_weights`).
     balance_spot
         Native token balance (negative for a borrow).
     """
@@ -194,7 +265,8 @@ class PerpInfo:
     base_lot_size, base_lots, bids_base_lots, asks_base_lots
         Position and open orders in lots (``base_lots`` includes taker lots).
     quote
-        The position's quote in settle-token native units, unsettled funding removed.
+        The position's quote in settle-token native units, unsettled funding removed
+        (:func:`perp_health_quote`, :func:`unsettled_funding`).
     base_prices
         The perp market's oracle and stable price.
     """
@@ -239,6 +311,36 @@ class PerpInfo:
                       else self.init_overall_asset_weight)
             return fx_mul(weight, value)
         return value
+
+
+def unsettled_funding(base_lots: int, long_funding: int, short_funding: int,
+                      long_settled_funding: int, short_settled_funding: int) -> int:
+    """``PerpPosition::unsettled_funding``: the funding the position still owes (native
+    quote, raw I80F48): ``(market funding - settled funding) x base lots`` on its side (an
+    I80F48 product, :func:`fx_mul`), zero when flat.
+
+    Parameters
+    ----------
+    base_lots
+        ``base_position_lots`` (signed; without taker lots).
+    long_funding, short_funding
+        The market's cumulative funding per base lot (``PerpMarket``, raw I80F48).
+    long_settled_funding, short_settled_funding
+        The position's funding settled so far (raw I80F48).
+    """
+    if base_lots > 0:
+        return fx_mul(long_funding - long_settled_funding, fx(base_lots))
+    if base_lots < 0:
+        return fx_mul(short_funding - short_settled_funding, fx(base_lots))
+    return 0
+
+
+def perp_health_quote(quote_position_native: int, funding: int,
+                      taker_quote_native: int = 0) -> int:
+    """``PerpInfo::new``'s quote: ``quote_position_native - unsettled_funding + taker
+    quote`` (raw I80F48; ``taker_quote_native`` in whole native units:
+    ``taker_quote_lots x quote_lot_size``). :attr:`PerpInfo.quote` takes this."""
+    return quote_position_native - funding + fx(taker_quote_native)
 
 
 def effective_token_balances(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo],
@@ -322,10 +424,15 @@ __all__ = [
     "effective_token_balances",
     "family_margin",
     "fx",
+    "fx_div",
     "fx_from_f64",
     "fx_mul",
     "fx_to_f64",
     "health",
+    "maint_weight_shift_duration_inv",
+    "maint_weights",
+    "perp_health_quote",
     "scaled_init_asset_weight",
     "scaled_init_liab_weight",
+    "unsettled_funding",
 ]

@@ -104,10 +104,18 @@ class FamilyRiskBook:
             mango = config.mango
             assert mango is not None
             self.assets = list(mango.tokens)
-            self.asset_weight = np.array([float(mango.tokens[a].maint_asset_weight)
-                                          for a in self.assets])
-            self.liab_weight = np.array([float(mango.tokens[a].maint_liab_weight)
-                                         for a in self.assets])
+            # A maint weight shift moves each weight linearly between the bank's and the
+            # target (Bank::maint_weights): the worse of the two screens at every time.
+            self.asset_weight = np.array([min(
+                (t := mango.tokens[a]).maint_asset_weight,
+                t.maint_weight_shift_asset_target if t.maint_weight_shift
+                and t.maint_weight_shift_asset_target is not None else t.maint_asset_weight)
+                for a in self.assets], dtype=float)
+            self.liab_weight = np.array([max(
+                (t := mango.tokens[a]).maint_liab_weight,
+                t.maint_weight_shift_liab_target if t.maint_weight_shift
+                and t.maint_weight_shift_liab_target is not None else t.maint_liab_weight)
+                for a in self.assets], dtype=float)
             for aid, m_acct in sorted(book.accounts.items()):
                 self.ids.append(aid)
                 rows.append(dict(m_acct.tokens))

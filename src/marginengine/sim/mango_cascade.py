@@ -119,7 +119,8 @@ class MangoCascadeRunner(QuoteBorrowerRunner):
     def health(self, account: str, kind: mango_rules.HealthType) -> int:
         """``account``'s Mango health of ``kind`` (raw I80F48, native quote)."""
         return mango_health(self.protocol, self.book_now(), self.engine.prices,
-                            self.engine.stable_prices(), account, kind)
+                            self.engine.stable_prices(), account, kind,
+                            now=self.engine.ledger.time)
 
     def debtors(self) -> list[str]:
         """Accounts that owe the quote, by id."""
@@ -187,7 +188,8 @@ class MangoCascadeRunner(QuoteBorrowerRunner):
         out = []
         for a in self.borrowers_any():
             tokens, perps = mango_infos(self.protocol, self.book_now(), self.engine.prices,
-                                        self.engine.stable_prices(), a)
+                                        self.engine.stable_prices(), a,
+                                        now=self.engine.ledger.time)
             assets, liabs = mango_rules.contributions(tokens, perps, MAINT)
             if liabs > 0:
                 out.append(assets / liabs)
@@ -206,7 +208,8 @@ class MangoCascadeRunner(QuoteBorrowerRunner):
     def bankrupt(self, account: str) -> bool:
         """Past Mango's phase 2 with a token borrow left (``mango_is_bankrupt``)."""
         return mango_is_bankrupt(self.protocol, self.book_now(), self.engine.prices,
-                                 self.engine.stable_prices(), account)
+                                 self.engine.stable_prices(), account,
+                                 now=self.engine.ledger.time)
 
     def settle_bankruptcy(self, keeper: KeeperState, account: str, i: int) -> None:
         """``token_liq_bankruptcy`` of ``account``'s quote borrow by ``keeper`` (its gas)."""
@@ -242,7 +245,7 @@ class MangoCascadeRunner(QuoteBorrowerRunner):
                 continue
             plan = mango_liq_plan(self.protocol, self.book_now(), self.engine.prices,
                                   self.engine.stable_prices(), account, self.collateral,
-                                  self.quote)
+                                  self.quote, now=self.engine.ledger.time)
             if isinstance(plan, Refusal) or plan.liab_transfer <= 0 or plan.asset_to_liqor <= 0:
                 continue
             cost = plan.liab_transfer / self.quote_unit * quote_price

@@ -275,7 +275,8 @@ def run_mango(sc: MangoScenario, rules: FamilyRules, source: str | None) -> Fami
         rows = {}
         for aid, _, _ in accounts:
             figures = {kind.value: mango_health(config, book, engine.prices,
-                                                engine.stable_prices(), aid, kind)
+                                                engine.stable_prices(), aid, kind,
+                                                now=engine.ledger.time)
                        for kind in mango_margin.HealthType}
             # health in USD, floored to the micro-dollar for display
             rows[aid] = {**{k: format_units(v * 10**6 // (mango_margin.ONE * 10**qdec), 6)
