@@ -1,0 +1,149 @@
+"""Drift v2's gradual liquidation through the engine: ``liquidate_spot`` over slots, on the
+account of Drift's own controller test.
+
+Source: drift-labs/protocol-v2@0ae3e3b1db782a6765c3525b3dec38ad4d9d3a62,
+``programs/drift/src/controller/liquidation/tests.rs``, module ``liquidate_spot``, test
+``liquidate_over_multiple_slots``; the rules are ``controller/liquidation.rs``
+``liquidate_spot`` and ``math/liquidation.rs`` ``calculate_max_pct_to_liquidate``. Its
+state: ``initial_pct_to_liquidate`` 10%, ``liquidation_duration`` 150 slots, buffer 2%; its
+markets: USDC (weights 1) and SOL at 100 (6 decimals, asset weights 0.8 / 0.9, liability
+weights 1.2 / 1.1, liquidator and insurance fees 0.1%); the user: 1,050 USDC against 10
+SOL; each call takes at most 10 SOL, at slots 1, 51 and 136. Here a slot is a second
+(``slot_ms = 1000``) so the engine's clock gives those slots. Drift's tests write scaled
+balances (1e9, so a 6-decimal token's is its amount x 1000; a borrow's rounds up): the
+figures below are their token amounts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marginengine.config import protocol_from_dict
+from marginengine.decisions import Code
+from marginengine.engine import (
+    AdvanceTime,
+    DriftDeposit,
+    DriftLiquidateSpot,
+    DriftWithdraw,
+    Engine,
+    Event,
+    SetPrice,
+)
+from marginengine.engine.family_state import DriftBook, DriftLiquidation, drift_margin
+from marginengine.fixedpoint import PRICE_UNIT
+from marginengine.margin.drift import MarginRequirementType
+
+USDC = SOL = 10**6
+
+
+def engine_of(initial_pct: str = "0.1", duration: int = 150) -> Engine:
+    one = {"initial_asset_weight": "1", "maintenance_asset_weight": "1",
+           "initial_liability_weight": "1", "maintenance_liability_weight": "1"}
+    sol = {"initial_asset_weight": "0.8", "maintenance_asset_weight": "0.9",
+           "initial_liability_weight": "1.2", "maintenance_liability_weight": "1.1",
+           "liquidator_fee": "0.001", "if_liquidation_fee": "0.001"}
+    return Engine(protocol_from_dict({"preset": "drift-v2", "markets": {
+        "USDC": {"decimals": 6, "collateral": False, "borrowable": False},
+        "SOL": {"decimals": 6, "collateral": False, "borrowable": False}},
+        "drift": {"quote": "USDC", "spot": {"USDC": one, "SOL": sol},
+                  "liquidation_margin_buffer_ratio": "0.02",
+                  "initial_pct_to_liquidate": initial_pct,
+                  "liquidation_duration": duration, "slot_ms": 1000}}))
+
+
+def applied(engine: Engine, *events: Event) -> dict[str, Any]:
+    details: dict[str, Any] = {}
+    for event in events:
+        out = engine.apply(event)
+        assert out.accepted, (event, out.code, out.reason)
+        details = dict(out.details)
+    return details
+
+
+def book(engine: Engine) -> DriftBook:
+    family = engine.state.family
+    assert isinstance(family, DriftBook)
+    return family
+
+
+def underwater(engine: Engine) -> None:
+    """1,050 USDC against 10 SOL borrowed at 50 (initial margin holds), then SOL at 100;
+    the liquidator holds 1,000 USDC; the clock at slot 1."""
+    applied(engine, SetPrice("USDC", PRICE_UNIT), SetPrice("SOL", 50 * PRICE_UNIT),
+            DriftDeposit("u", "USDC", 1050 * USDC), DriftWithdraw("u", "SOL", 10 * SOL),
+            DriftDeposit("k", "USDC", 1000 * USDC), SetPrice("SOL", 100 * PRICE_UNIT),
+            AdvanceTime(1))
+
+
+def pct_freed(engine: Engine) -> int:
+    """The test's ``pct_margin_freed``: freed / (shortage now + freed), 1e6."""
+    calc = drift_margin(engine.config, book(engine), engine.prices, "u",
+                        MarginRequirementType.MAINTENANCE, 200)
+    freed = book(engine).liquidations["u"].margin_freed
+    return freed * 10**6 // (calc.margin_shortage + freed)
+
+
+def test_liquidate_spot_when_over_multiple_slots_then_drifts_balances_and_freed_margin():
+    engine = engine_of()
+    underwater(engine)
+    # slot 1: the liquidation starts; 10% of the 70 USDC shortage may be freed at once
+    d = applied(engine, DriftLiquidateSpot("k", "u", "USDC", "SOL", 10 * SOL))
+    assert (d["slot"], d["max_pct"], d["margin_shortage"]) == (1, 1_000, 70 * USDC)
+    assert book(engine).liquidations["u"] == DriftLiquidation(1, 7_000_031)
+    assert book(engine).account("u").spot == {"USDC": 990_558_159, "SOL": -9_406_769}
+    assert pct_freed(engine) == 100_000                                    # ~10%
+    # slot 51: 10% + 50 / 150 of the shortage at the start
+    applied(engine, AdvanceTime(50))
+    d = applied(engine, DriftLiquidateSpot("k", "u", "USDC", "SOL", 10 * SOL))
+    assert d["slot"] == 51 and not d["exited_liquidation"]
+    assert book(engine).liquidations["u"] == DriftLiquidation(1, 30_328_714)
+    assert book(engine).account("u").spot == {"USDC": 792_456_458, "SOL": -7_429_712}
+    assert pct_freed(engine) == 433_267                                    # ~43.3%
+    # slot 136: 10% + 135 / 150 is all of it: the transfer covers the shortage, the
+    # liquidation ends (Drift: status 0, margin freed 0)
+    applied(engine, AdvanceTime(85))
+    d = applied(engine, DriftLiquidateSpot("k", "u", "USDC", "SOL", 10 * SOL))
+    assert d["slot"] == 136 and d["exited_liquidation"]
+    assert "u" not in book(engine).liquidations
+    assert book(engine).account("u").spot == {"USDC": 455_580_082, "SOL": -4_067_682}
+
+
+def test_liquidate_spot_when_drifts_initialize_state_then_all_at_once():
+    # Drift's initialize (instructions/admin.rs): initial_pct_to_liquidate 0,
+    # liquidation_duration 0; the division by 0 lets all of it go at the first slot,
+    # which is the slot-136 transfer of the test above made in one call.
+    engine = engine_of("0", 0)
+    underwater(engine)
+    d = applied(engine, DriftLiquidateSpot("k", "u", "USDC", "SOL", 10 * SOL))
+    assert d["max_pct"] == 10_000 and d["exited_liquidation"]
+    assert book(engine).liquidations == {}
+    assert d["liability_transfer"] >= d["to_cover"]
+
+
+def test_liquidation_status_when_replayed_then_same_state_hash_and_hashed_only_when_set():
+    engine = engine_of()
+    underwater(engine)
+    before = engine.state_hash()
+    replay = engine_of()
+    underwater(replay)
+    assert replay.state_hash() == before          # no status yet: the hash as before
+    assert "liquidations" not in book(engine).state_dict()
+    event = DriftLiquidateSpot("k", "u", "USDC", "SOL", 10 * SOL)
+    applied(engine, event)
+    assert book(engine).state_dict()["liquidations"] == {"u": [1, 7_000_031]}
+    applied(replay, event)
+    assert replay.state_hash() == engine.state_hash() != before
+
+
+def test_liquidate_spot_when_in_liquidation_and_above_buffer_then_it_exits():
+    # can_exit_cross_margin_liquidation: a deposit lifts the account over the requirement
+    # plus buffer; the next call ends the liquidation and moves nothing.
+    engine = engine_of()
+    underwater(engine)
+    applied(engine, DriftLiquidateSpot("k", "u", "USDC", "SOL", 10 * SOL))
+    applied(engine, DriftDeposit("u", "USDC", 100 * USDC))
+    d = applied(engine, DriftLiquidateSpot("k", "u", "USDC", "SOL", 10 * SOL))
+    assert d["exited_liquidation"] and d["liability_transfer"] == 0
+    assert "u" not in book(engine).liquidations
+    out = engine.apply(DriftLiquidateSpot("k", "u", "USDC", "SOL", 10 * SOL))
+    assert out.code == Code.DRIFT_SUFFICIENT_COLLATERAL
