@@ -23,13 +23,19 @@ from marginengine.decisions import Code
 from marginengine.engine import (
     AdvanceTime,
     DriftDeposit,
+    DriftLiquidatePerpPnlForDeposit,
     DriftLiquidateSpot,
     DriftWithdraw,
     Engine,
     Event,
     SetPrice,
 )
-from marginengine.engine.family_state import DriftBook, DriftLiquidation, drift_margin
+from marginengine.engine.family_state import (
+    DriftAccount,
+    DriftBook,
+    DriftLiquidation,
+    drift_margin,
+)
 from marginengine.fixedpoint import PRICE_UNIT
 from marginengine.margin.drift import MarginRequirementType
 
@@ -147,3 +153,46 @@ def test_liquidate_spot_when_in_liquidation_and_above_buffer_then_it_exits():
     assert "u" not in book(engine).liquidations
     out = engine.apply(DriftLiquidateSpot("k", "u", "USDC", "SOL", 10 * SOL))
     assert out.code == Code.DRIFT_SUFFICIENT_COLLATERAL
+
+
+def test_liquidate_perp_pnl_for_deposit_when_over_multiple_slots_then_drifts_figures():
+    # liquidate_perp_pnl_for_deposit::successful_liquidation_over_multiple_slots (same
+    # file and commit): 10 SOL deposited against a -950 perp quote (no base; SOL-PERP
+    # liquidator fee 1%), the liquidator with 1,000 USDC, at most 200 quote a call, the
+    # same state (10%, 150 slots, buffer 2%). Drift: margin freed 6,900,038 then
+    # 28,900,058 (~10%, then ~43%), then the liquidation ends (freed 0).
+    one = {"initial_asset_weight": "1", "maintenance_asset_weight": "1",
+           "initial_liability_weight": "1", "maintenance_liability_weight": "1"}
+    sol = {"initial_asset_weight": "0.8", "maintenance_asset_weight": "0.9",
+           "initial_liability_weight": "1.2", "maintenance_liability_weight": "1.1",
+           "liquidator_fee": "0.001"}
+    perp = {"margin_ratio_initial": "0.1", "margin_ratio_maintenance": "0.05",
+            "unrealized_pnl_initial_asset_weight": "0.9", "liquidator_fee": "0.01",
+            "if_liquidation_fee": "0.01", "order_step_size": 10_000_000}
+    engine = Engine(protocol_from_dict({"preset": "drift-v2", "markets": {
+        "USDC": {"decimals": 6, "collateral": False, "borrowable": False},
+        "SOL": {"decimals": 6, "collateral": False, "borrowable": False},
+        "SOL-PERP": {"decimals": 9, "collateral": False, "borrowable": False}},
+        "drift": {"quote": "USDC", "spot": {"USDC": one, "SOL": sol},
+                  "perps": {"SOL-PERP": perp}, "initial_pct_to_liquidate": "0.1",
+                  "liquidation_duration": 150, "slot_ms": 1000}}))
+    for asset, price in (("USDC", 1), ("SOL", 100), ("SOL-PERP", 100)):
+        applied(engine, SetPrice(asset, price * PRICE_UNIT))
+    engine.state.family = DriftBook({
+        "u": DriftAccount(spot={"SOL": 10 * SOL}, perps={"SOL-PERP": (0, -950 * USDC)}),
+        "k": DriftAccount(spot={"USDC": 1000 * USDC})})
+    applied(engine, AdvanceTime(1))
+    event = DriftLiquidatePerpPnlForDeposit("k", "u", "SOL-PERP", "SOL", 200 * USDC)
+    applied(engine, event)
+    assert book(engine).liquidations["u"] == DriftLiquidation(1, 6_900_038)
+    assert book(engine).account("u").spot["SOL"] == 9_365_758
+    assert book(engine).account("u").perps["SOL-PERP"] == (0, -887_272_728)
+    assert pct_freed(engine) == 100_000
+    applied(engine, AdvanceTime(50), event)
+    assert book(engine).liquidations["u"] == DriftLiquidation(1, 28_900_058)
+    assert book(engine).account("u").spot["SOL"] == 7_343_536
+    assert book(engine).account("u").perps["SOL-PERP"] == (0, -687_272_728)
+    assert pct_freed(engine) == 418_841
+    d = applied(engine, AdvanceTime(85),
+                DriftLiquidatePerpPnlForDeposit("k", "u", "SOL-PERP", "SOL", 2000 * USDC))
+    assert d["exited_liquidation"] and "u" not in book(engine).liquidations
