@@ -23,8 +23,10 @@ from marginengine.decisions import Code
 from marginengine.engine import (
     AdvanceTime,
     DriftDeposit,
+    DriftLiquidatePerp,
     DriftLiquidatePerpPnlForDeposit,
     DriftLiquidateSpot,
+    DriftPerpTrade,
     DriftWithdraw,
     Engine,
     Event,
@@ -196,3 +198,32 @@ def test_liquidate_perp_pnl_for_deposit_when_over_multiple_slots_then_drifts_fig
     d = applied(engine, AdvanceTime(85),
                 DriftLiquidatePerpPnlForDeposit("k", "u", "SOL-PERP", "SOL", 2000 * USDC))
     assert d["exited_liquidation"] and "u" not in book(engine).liquidations
+
+
+def test_liquidate_perp_when_shortage_under_50_then_all_at_once_and_still_in_liquidation():
+    # liquidate_perp::partial_liquidation_oracle_down_20_pct (same file and commit): 10
+    # USDC and long 1 SOL-PERP for 100, oracle 80, the state 10% / 150 slots, buffer 2%,
+    # up to 10 SOL. The 15.6 shortage is under $50: calculate_max_pct_to_liquidate lets
+    # all of it go at once; the whole position cannot cover it, so the account stays in
+    # liquidation. Drift: base 0, last_active_slot 1, liquidation_margin_freed 4,784,000.
+    perp = {"margin_ratio_initial": "0.1", "margin_ratio_maintenance": "0.05",
+            "liquidator_fee": "0.01", "if_liquidation_fee": "0.01",
+            "order_step_size": 10_000_000, "unrealized_pnl_initial_asset_weight": "1"}
+    one = {"initial_asset_weight": "1", "maintenance_asset_weight": "1",
+           "initial_liability_weight": "1", "maintenance_liability_weight": "1"}
+    engine = Engine(protocol_from_dict({"preset": "drift-v2", "markets": {
+        "USDC": {"decimals": 6, "collateral": False, "borrowable": False},
+        "SOL-PERP": {"decimals": 9, "collateral": False, "borrowable": False}},
+        "drift": {"quote": "USDC", "spot": {"USDC": one}, "perps": {"SOL-PERP": perp},
+                  "liquidation_margin_buffer_ratio": "0.02", "initial_pct_to_liquidate": "0.1",
+                  "liquidation_duration": 150, "slot_ms": 1000}}))
+    applied(engine, SetPrice("USDC", PRICE_UNIT), SetPrice("SOL-PERP", 100 * PRICE_UNIT),
+            DriftDeposit("u", "USDC", 10 * USDC),
+            DriftPerpTrade("u", "SOL-PERP", 10**9, -100 * USDC),
+            DriftDeposit("k", "USDC", 50 * USDC), SetPrice("SOL-PERP", 80 * PRICE_UNIT),
+            AdvanceTime(1))
+    d = applied(engine, DriftLiquidatePerp("k", "u", "SOL-PERP", 10 * 10**9))
+    assert d["max_pct"] == 10_000 and d["base_transfer"] == 10**9
+    assert d["liquidator_fee_rate"] == 10_000          # the base fee: within the grace
+    assert book(engine).account("u").perps["SOL-PERP"][0] == 0
+    assert book(engine).liquidations["u"] == DriftLiquidation(1, 4_784_000)
