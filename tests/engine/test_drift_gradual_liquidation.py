@@ -227,3 +227,32 @@ def test_liquidate_perp_when_shortage_under_50_then_all_at_once_and_still_in_liq
     assert d["liquidator_fee_rate"] == 10_000          # the base fee: within the grace
     assert book(engine).account("u").perps["SOL-PERP"][0] == 0
     assert book(engine).liquidations["u"] == DriftLiquidation(1, 4_784_000)
+
+
+def test_liquidate_perp_when_long_in_liquidation_then_the_fee_rises_by_slot():
+    # get_liquidation_fee on the engine's clock (slot_ms 400, the default): a liquidation
+    # capped at 0.1 SOL starts at t = 0 (slot 0) and leaves the account in liquidation;
+    # at t = 400 s (slot 1,000, within the 1,500-slot grace) the fee is the base 1%; at
+    # t = 4,000 s (slot 10,000) it is 1% + 10,000 x 0.01 bps = 2% (its maximum is
+    # min(3 x 1%, the 5% maintenance ratio) = 3%): 2% of the 0.1 SOL's 8 USDC = 0.16.
+    perp = {"margin_ratio_initial": "0.1", "margin_ratio_maintenance": "0.05",
+            "liquidator_fee": "0.01", "order_step_size": 10_000_000,
+            "unrealized_pnl_initial_asset_weight": "1"}
+    one = {"initial_asset_weight": "1", "maintenance_asset_weight": "1",
+           "initial_liability_weight": "1", "maintenance_liability_weight": "1"}
+    engine = Engine(protocol_from_dict({"preset": "drift-v2", "markets": {
+        "USDC": {"decimals": 6, "collateral": False, "borrowable": False},
+        "SOL-PERP": {"decimals": 9, "collateral": False, "borrowable": False}},
+        "drift": {"quote": "USDC", "spot": {"USDC": one}, "perps": {"SOL-PERP": perp}}}))
+    applied(engine, SetPrice("USDC", PRICE_UNIT), SetPrice("SOL-PERP", 100 * PRICE_UNIT),
+            DriftDeposit("u", "USDC", 10 * USDC),
+            DriftPerpTrade("u", "SOL-PERP", 10**9, -100 * USDC),
+            DriftDeposit("k", "USDC", 50 * USDC), SetPrice("SOL-PERP", 80 * PRICE_UNIT))
+    fees = []
+    for wait in (0, 400, 3_600):
+        if wait:
+            applied(engine, AdvanceTime(wait))
+        d = applied(engine, DriftLiquidatePerp("k", "u", "SOL-PERP", 10**8))
+        fees.append((d["slot"], d["liquidator_fee_rate"], d["liquidator_fee"]))
+    assert fees == [(0, 10_000, 80_000), (1_000, 10_000, 80_000), (10_000, 20_000, 160_000)]
+    assert book(engine).liquidations["u"].start_slot == 0
