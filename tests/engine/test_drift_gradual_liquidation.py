@@ -16,7 +16,10 @@ figures below are their token amounts.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from marginengine.config import protocol_from_dict
 from marginengine.decisions import Code
@@ -38,6 +41,7 @@ from marginengine.engine.family_state import (
     DriftLiquidation,
     drift_margin,
 )
+from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_UNIT
 from marginengine.margin.drift import MarginRequirementType
 
@@ -256,3 +260,27 @@ def test_liquidate_perp_when_long_in_liquidation_then_the_fee_rises_by_slot():
         fees.append((d["slot"], d["liquidator_fee_rate"], d["liquidator_fee"]))
     assert fees == [(0, 10_000, 80_000), (1_000, 10_000, 80_000), (10_000, 20_000, 160_000)]
     assert book(engine).liquidations["u"].start_slot == 0
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("initial_pct_to_liquidate", "1.5"), ("initial_pct_to_liquidate", "0.12345"),
+    ("liquidation_duration", 256), ("slot_ms", 0)])
+def test_config_when_gradual_field_is_bad_then_error_names_it(field: str, value: object):
+    one = {"initial_asset_weight": "1", "maintenance_asset_weight": "1",
+           "initial_liability_weight": "1", "maintenance_liability_weight": "1"}
+    with pytest.raises(ConfigError, match=field):
+        protocol_from_dict({"preset": "drift-v2", "drift": {
+            "quote": "USDC", "spot": {"USDC": one}, field: value}})
+
+
+def test_liquidation_status_when_replayed_from_the_log_then_same_book(tmp_path: Path):
+    path = tmp_path / "events.sqlite"
+    engine = Engine.with_log(engine_of().config, path)
+    underwater(engine)
+    applied(engine, DriftLiquidateSpot("k", "u", "USDC", "SOL", 10 * SOL), AdvanceTime(50),
+            DriftLiquidateSpot("k", "u", "USDC", "SOL", 10 * SOL))
+    replayed, _ = Engine.replay(path)
+    family = replayed.state.family
+    assert isinstance(family, DriftBook)
+    assert family.liquidations == {"u": DriftLiquidation(1, 30_328_714)}
+    assert replayed.state_hash() == engine.state_hash()
