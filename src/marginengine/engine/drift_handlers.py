@@ -58,6 +58,19 @@ negative (``InvalidPerpPositionToLiquidate``), while the maintenance requirement
 (``SufficientCollateral``, the liquidation context's calculation), when nothing would move
 (``InvalidLiquidation``) or when the liquidator then fails its initial requirement
 (``InsufficientCollateral``); the sizing is ``drift_perp_pnl_liq_plan``.
+
+The three liquidations are gradual, as Drift's (``math/liquidation.rs``
+``calculate_max_pct_to_liquidate``, ``state/user.rs`` ``enter_cross_margin_liquidation``,
+same commit): the first one that goes on starts the account's liquidation at the event's
+slot (the engine's clock at ``drift.slot_ms``) in the book's ``liquidations``; each moves
+at most the share of what covers the shortage that the slots since the start allow, adds
+the shortage it freed to the status, and ends the liquidation when it covers the
+shortage. An account being liquidated is liquidated until it meets its requirement plus
+the buffer: then the next liquidation ends it and moves nothing
+(``can_exit_cross_margin_liquidation``); only an account not being liquidated that meets
+its maintenance requirement is ``SufficientCollateral``. A bankruptcy resolution that
+leaves the account no longer bankrupt ends it too. The perp liquidator's fee is
+``get_liquidation_fee`` of the slots since the start.
 """
 
 from __future__ import annotations
