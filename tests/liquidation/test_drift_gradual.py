@@ -96,3 +96,10 @@ def test_liquidation_fee_when_any_slots_then_between_base_and_max_and_grows(
     lo, hi = sorted((a, b))
     early, late = liquidation_fee(base, top, 0, lo), liquidation_fee(base, top, 0, hi)
     assert base <= early <= late <= top
+
+
+@given(shortages, slots, st.integers(0, 10_000))
+def test_max_pct_when_duration_0_and_nothing_freed_then_all(shortage: int, elapsed: int,
+                                                             initial: int) -> None:
+    # Drift's initialize state (duration 0): the engine's default sizes as before
+    assert max_pct_to_liquidate(shortage, elapsed, 0, initial, 0) == LIQUIDATION_PCT_PRECISION
