@@ -353,12 +353,31 @@ class DriftConfig(StrictModel):
     #: The quote spot market's insurance fund vault at the start (whole quote, 6
     #: decimals): ``resolve_perp_bankruptcy`` pays from it first, always leaving 1 unit.
     insurance_fund: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] = Decimal(0)
+    #: ``State.initial_pct_to_liquidate`` (4 decimals, ``LIQUIDATION_PCT_PRECISION`` 1e4):
+    #: the share of the margin shortage at a liquidation's start that may be freed at once
+    #: (``calculate_max_pct_to_liquidate``). With ``liquidation_duration``, the default 0
+    #: is Drift's ``initialize`` state (``instructions/admin.rs``): a duration of 0 lets
+    #: all of it go at once.
+    initial_pct_to_liquidate: Annotated[Decimal, Field(ge=0, le=1, allow_inf_nan=False)] = \
+        Decimal(0)
+    #: ``State.liquidation_duration`` (slots, a ``u8``): the share that may be freed grows
+    #: by ``slots since the start / liquidation_duration`` (0: all at once).
+    liquidation_duration: Annotated[int, Field(ge=0, le=255)] = 0
+    #: Milliseconds a slot: the engine's clock (seconds) in Drift's slots (floored), for
+    #: the gradual liquidation and the perp liquidator's fee, which grows after 1,500 slots
+    #: in liquidation (``get_liquidation_fee``). 400 is Solana's target slot time.
+    slot_ms: Annotated[int, Field(ge=1)] = 400
 
     @model_validator(mode="after")
     def _buffer_precision(self) -> DriftConfig:
         _scaled(self.liquidation_margin_buffer_ratio, 4, "liquidation_margin_buffer_ratio")
         _scaled(self.insurance_fund, 6, "insurance_fund")
+        _scaled(self.initial_pct_to_liquidate, 4, "initial_pct_to_liquidate")
         return self
+
+    def initial_pct(self) -> int:
+        """``initial_pct_to_liquidate`` in ``LIQUIDATION_PCT_PRECISION`` (1e4)."""
+        return _scaled(self.initial_pct_to_liquidate, 4, "initial_pct_to_liquidate")
 
     def margin_buffer(self) -> int:
         """``liquidation_margin_buffer_ratio`` in ``MARGIN_PRECISION`` (1e4)."""

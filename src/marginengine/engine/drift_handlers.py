@@ -58,6 +58,19 @@ negative (``InvalidPerpPositionToLiquidate``), while the maintenance requirement
 (``SufficientCollateral``, the liquidation context's calculation), when nothing would move
 (``InvalidLiquidation``) or when the liquidator then fails its initial requirement
 (``InsufficientCollateral``); the sizing is ``drift_perp_pnl_liq_plan``.
+
+The three liquidations are gradual, as Drift's (``math/liquidation.rs``
+``calculate_max_pct_to_liquidate``, ``state/user.rs`` ``enter_cross_margin_liquidation``,
+same commit): the first one that goes on starts the account's liquidation at the event's
+slot (the engine's clock at ``drift.slot_ms``) in the book's ``liquidations``; each moves
+at most the share of what covers the shortage that the slots since the start allow, adds
+the shortage it freed to the status, and ends the liquidation when it covers the
+shortage. An account being liquidated is liquidated until it meets its requirement plus
+the buffer: then the next liquidation ends it and moves nothing
+(``can_exit_cross_margin_liquidation``); only an account not being liquidated that meets
+its maintenance requirement is ``SufficientCollateral``. A bankruptcy resolution that
+leaves the account no longer bankrupt ends it too. The perp liquidator's fee is
+``get_liquidation_fee`` of the slots since the start.
 """
 
 from __future__ import annotations
@@ -79,11 +92,13 @@ from marginengine.engine.events import (
 )
 from marginengine.engine.family_state import (
     DriftBook,
+    drift_after_liquidation,
     drift_is_bankrupt,
     drift_margin,
     drift_perp_bankruptcy_plan,
     drift_perp_liq_plan,
     drift_perp_pnl_liq_plan,
+    drift_slot,
     drift_spot_bankruptcy_plan,
     drift_spot_liq_plan,
     drift_step_floor,
@@ -184,6 +199,36 @@ def _liquidation_book(ctx: HandlerContext, liquidator: str, account: str) -> Dri
     return ctx.drift_book()
 
 
+def _liquidation_gate(ctx: HandlerContext, book: DriftBook, account: str,
+                      calc: rules.MarginCalculation) -> bool:
+    """The start of every Drift liquidation (``controller/liquidation.rs``): an account
+    not being liquidated that meets its maintenance requirement is refused
+    (``SufficientCollateral``); one being liquidated that meets it with the buffer
+    (``can_exit_cross_margin_liquidation``) leaves liquidation and nothing moves (``True``:
+    the caller returns); else the liquidation goes on (``False``)."""
+    if account not in book.liquidations:
+        if calc.meets:
+            ctx.refuse(Code.DRIFT_SUFFICIENT_COLLATERAL,
+                       f"{account} meets its maintenance margin requirement (total "
+                       f"collateral {calc.total_collateral} >= {calc.margin_requirement})",
+                       total_collateral=calc.total_collateral,
+                       margin_requirement=calc.margin_requirement)
+        return False
+    if calc.meets_with_buffer:
+        ctx.set_family(book.with_liquidation(account, None))
+        return True
+    return False
+
+
+def _freed(ctx: HandlerContext, after: DriftBook, account: str, shortage: int) -> int:
+    """``calculate_margin_freed``: the margin shortage (with the buffer) before less after,
+    at least 0."""
+    cfg = ctx.config.drift
+    assert cfg is not None
+    now = drift_margin(ctx.config, after, ctx.prices, account, MAINTENANCE, cfg.margin_buffer())
+    return max(shortage - now.margin_shortage, 0)
+
+
 def liquidate_spot(ctx: HandlerContext, e: DriftLiquidateSpot) -> dict[str, Any]:
     book = _liquidation_book(ctx, e.liquidator, e.account)
     cfg = ctx.config.drift
@@ -194,12 +239,11 @@ def liquidate_spot(ctx: HandlerContext, e: DriftLiquidateSpot) -> dict[str, Any]
     # MarginContext::liquidation: the requirement is met without the buffer
     # (meets_cross_margin_requirement), the shortage counts it.
     calc = drift_margin(ctx.config, book, ctx.prices, e.account, MAINTENANCE, cfg.margin_buffer())
-    if calc.meets:
-        ctx.refuse(Code.DRIFT_SUFFICIENT_COLLATERAL,
-                   f"{e.account} meets its maintenance margin requirement (total collateral "
-                   f"{calc.total_collateral} >= {calc.margin_requirement})",
-                   total_collateral=calc.total_collateral,
-                   margin_requirement=calc.margin_requirement)
+    slot = drift_slot(ctx.config, ctx.time)
+    if _liquidation_gate(ctx, book, e.account, calc):
+        return {"liability_transfer": 0, "asset_transfer": 0,
+                "margin_shortage": calc.margin_shortage, "to_cover": 0, "if_fee": 0,
+                "max_pct": 0, "slot": slot, "exited_liquidation": True}
     held = book.account(e.account)
     asset_amount, liab_amount = held.spot.get(asset, 0), -held.spot.get(liab, 0)
     if asset_amount <= 0 or liab_amount <= 0:
@@ -209,7 +253,8 @@ def liquidate_spot(ctx: HandlerContext, e: DriftLiquidateSpot) -> dict[str, Any]
                    asset_amount=held.spot.get(asset, 0), liability_amount=-liab_amount)
     cap = (None if e.max_liability_transfer == -1
            else ctx.positive(e.max_liability_transfer, "max_liability_transfer"))
-    plan = drift_spot_liq_plan(ctx.config, book, ctx.prices, e.account, asset, liab, calc, cap)
+    plan = drift_spot_liq_plan(ctx.config, book, ctx.prices, e.account, asset, liab, calc, cap,
+                               slot=slot)
     transfer, asset_transfer = plan.liability_transfer, plan.asset_transfer
     # The liquidator borrows the whole transfer; the account's borrow falls by the
     # transfer less the insurance fund's fee, which the liability market's revenue pool
@@ -223,10 +268,16 @@ def liquidate_spot(ctx: HandlerContext, e: DriftLiquidateSpot) -> dict[str, Any]
         revenue[liab] = revenue.get(liab, 0) + plan.if_fee
         after = replace(after, spot_revenue=revenue)
     _require_initial(ctx, after, e.liquidator, "liquidator")
+    # increment_margin_freed; exit_cross_margin_liquidation once the shortage is covered
+    covered = transfer > 0 and transfer >= plan.to_cover
+    after = drift_after_liquidation(after, e.account, slot,
+                                    _freed(ctx, after, e.account, plan.margin_shortage),
+                                    covered)
     ctx.set_family(after)
     return {"liability_transfer": transfer, "asset_transfer": asset_transfer,
             "margin_shortage": plan.margin_shortage, "to_cover": plan.to_cover,
-            "if_fee": plan.if_fee}
+            "if_fee": plan.if_fee, "max_pct": plan.max_pct, "slot": slot,
+            "exited_liquidation": covered}
 
 
 def liquidate_perp(ctx: HandlerContext, e: DriftLiquidatePerp) -> dict[str, Any]:
@@ -246,12 +297,11 @@ def liquidate_perp(ctx: HandlerContext, e: DriftLiquidatePerp) -> dict[str, Any]
     # MarginContext::liquidation: the requirement is met without the buffer
     # (meets_cross_margin_requirement), the shortage counts it.
     calc = drift_margin(ctx.config, book, ctx.prices, e.account, MAINTENANCE, buffer)
-    if calc.meets:
-        ctx.refuse(Code.DRIFT_SUFFICIENT_COLLATERAL,
-                   f"{e.account} meets its maintenance margin requirement (total collateral "
-                   f"{calc.total_collateral} >= {calc.margin_requirement})",
-                   total_collateral=calc.total_collateral,
-                   margin_requirement=calc.margin_requirement)
+    slot = drift_slot(ctx.config, ctx.time)
+    if _liquidation_gate(ctx, book, e.account, calc):
+        return {"base_transfer": 0, "quote_transfer": 0, "liquidator_fee": 0, "if_fee": 0,
+                "margin_shortage": calc.margin_shortage, "to_cover": 0, "max_pct": 0,
+                "liquidator_fee_rate": 0, "slot": slot, "exited_liquidation": True}
     held = book.account(e.account)
     if e.market not in held.perps or not any(held.perps[e.market]):
         ctx.refuse(Code.DRIFT_USER_HAS_NO_POSITION_IN_MARKET,
@@ -269,7 +319,7 @@ def liquidate_perp(ctx: HandlerContext, e: DriftLiquidatePerp) -> dict[str, Any]
                    f"max_base: {e.max_base} is below the step size {step}",
                    field="max_base", step=step)
     plan = drift_perp_liq_plan(ctx.config, book, ctx.prices, e.account, e.market, calc,
-                               None if e.max_base == -1 else liquidator_max)
+                               None if e.max_base == -1 else liquidator_max, slot=slot)
     amount, value = plan.base_transfer, plan.quote_transfer
     fee_quote, if_quote = plan.liquidator_fee, plan.if_fee
     shortage, to_cover = plan.margin_shortage, plan.to_cover
@@ -291,9 +341,15 @@ def liquidate_perp(ctx: HandlerContext, e: DriftLiquidatePerp) -> dict[str, Any]
                                                                       e.market: liq_after}))
     after = after.with_liquidation_fee(e.market, if_quote)
     _require_initial(ctx, after, e.liquidator, "liquidator")
+    # increment_free_margin; exit_liquidation once the base covers the shortage
+    covered = amount > 0 and amount >= to_cover
+    after = drift_after_liquidation(after, e.account, slot,
+                                    _freed(ctx, after, e.account, shortage), covered)
     ctx.set_family(after)
     return {"base_transfer": amount, "quote_transfer": value, "liquidator_fee": fee_quote,
-            "if_fee": if_quote, "margin_shortage": shortage, "to_cover": to_cover}
+            "if_fee": if_quote, "margin_shortage": shortage, "to_cover": to_cover,
+            "max_pct": plan.max_pct, "liquidator_fee_rate": plan.liquidator_fee_rate,
+            "slot": slot, "exited_liquidation": covered}
 
 
 def resolve_perp_bankruptcy(ctx: HandlerContext, e: DriftResolvePerpBankruptcy
@@ -342,6 +398,8 @@ def resolve_perp_bankruptcy(ctx: HandlerContext, e: DriftResolvePerpBankruptcy
                            m: after.settled_insurance.get(m, 0) + plan.if_payment},
         social_loss={**after.social_loss,
                      m: after.social_loss.get(m, 0) + plan.loss_to_socialize})
+    if not drift_is_bankrupt(after, e.account):   # exit_bankruptcy: out of liquidation
+        after = after.with_liquidation(e.account, None)
     ctx.set_family(after)
     return {"loss": plan.loss, "if_payment": plan.if_payment,
             "fee_pool_payment": plan.fee_pool_payment,
@@ -394,6 +452,8 @@ def resolve_spot_bankruptcy(ctx: HandlerContext, e: DriftResolveSpotBankruptcy
         deposit_interest={**after.deposit_interest, market: plan.interest_after},
         spot_social_loss={**after.spot_social_loss,
                           market: after.spot_social_loss.get(market, 0) + plan.borrow})
+    if not drift_is_bankrupt(after, e.account):   # exit_cross_margin_bankruptcy
+        after = after.with_liquidation(e.account, None)
     ctx.set_family(after)
     return {"borrow_amount": plan.borrow, "if_payment": plan.if_payment,
             "loss_to_socialize": plan.loss_to_socialize,
@@ -449,14 +509,22 @@ def liquidate_perp_pnl_for_deposit(ctx: HandlerContext, e: DriftLiquidatePerpPnl
     # MarginContext::liquidation: met without the buffer, the shortage counts it
     calc = drift_margin(ctx.config, book, ctx.prices, e.account, MAINTENANCE,
                         cfg.margin_buffer())
-    if calc.meets:
-        ctx.refuse(Code.DRIFT_SUFFICIENT_COLLATERAL,
-                   f"{e.account} meets its maintenance margin requirement (total collateral "
-                   f"{calc.total_collateral} >= {calc.margin_requirement})",
-                   total_collateral=calc.total_collateral,
-                   margin_requirement=calc.margin_requirement)
+    slot = drift_slot(ctx.config, ctx.time)
+    if _liquidation_gate(ctx, book, e.account, calc):
+        return {"pnl_transfer": 0, "asset_transfer": 0,
+                "margin_shortage": calc.margin_shortage, "to_cover": 0,
+                "bankrupt": drift_is_bankrupt(book, e.account), "max_pct": 0, "slot": slot,
+                "exited_liquidation": True}
     plan = drift_perp_pnl_liq_plan(ctx.config, book, ctx.prices, e.account, market, asset,
-                                   calc, cap)
+                                   calc, cap, slot=slot)
+    if plan.max_pct * plan.to_cover < liquidation.LIQUIDATION_PCT_PRECISION:
+        # "max_pnl_allowed_to_be_transferred == 0": Drift enters the liquidation, moves
+        # nothing and succeeds
+        ctx.set_family(drift_after_liquidation(book, e.account, slot, 0, False))
+        return {"pnl_transfer": 0, "asset_transfer": 0,
+                "margin_shortage": plan.margin_shortage, "to_cover": plan.to_cover,
+                "bankrupt": drift_is_bankrupt(book, e.account), "max_pct": plan.max_pct,
+                "slot": slot, "exited_liquidation": False}
     if plan.pnl_transfer == 0 or plan.asset_transfer == 0:
         ctx.refuse(Code.DRIFT_INVALID_LIQUIDATION,
                    f"nothing to move: {e.account}'s {asset} deposit "
@@ -473,10 +541,15 @@ def liquidate_perp_pnl_for_deposit(ctx: HandlerContext, e: DriftLiquidatePerpPnl
     after = after.with_account(e.liquidator, replace(x, perps={
         **x.perps, market: (l_base, l_quote - pnl)}))
     _require_initial(ctx, after, e.liquidator, "liquidator")
+    covered = pnl >= plan.to_cover
+    after = drift_after_liquidation(after, e.account, slot,
+                                    _freed(ctx, after, e.account, plan.margin_shortage),
+                                    covered)
     ctx.set_family(after)
     return {"pnl_transfer": pnl, "asset_transfer": paid,
             "margin_shortage": plan.margin_shortage, "to_cover": plan.to_cover,
-            "bankrupt": drift_is_bankrupt(after, e.account)}
+            "bankrupt": drift_is_bankrupt(after, e.account), "max_pct": plan.max_pct,
+            "slot": slot, "exited_liquidation": covered}
 
 
 __all__ = ["deposit", "liquidate_perp", "liquidate_perp_pnl_for_deposit", "liquidate_spot",

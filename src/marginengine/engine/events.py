@@ -1193,7 +1193,9 @@ class DriftPerpTrade(Event):
 class DriftLiquidateSpot(Event):
     """``liquidate_spot(asset_market, liability_market, liquidator_max_liability_transfer)``:
     ``liquidator`` takes over the liability that covers ``account``'s margin shortage for
-    its asset at the liquidation multipliers (-1: no maximum)."""
+    its asset at the liquidation multipliers (-1: no maximum), at most the share of it that
+    the gradual liquidation allows at the event's slot (``calculate_max_pct_to_liquidate``).
+    """
 
     liquidator: str
     account: str
@@ -1207,7 +1209,8 @@ class DriftLiquidatePerp(Event):
     """``liquidate_perp(market_index, liquidator_max_base_asset_amount)``: ``liquidator``
     takes over the part of ``account``'s perp position in ``market`` that covers its margin
     shortage, at the oracle price less the liquidator's fee (the insurance fund's fee on
-    top); ``max_base`` (1e9, -1: no maximum) bounds it."""
+    top, the liquidator's fee rising with the slots in liquidation: ``get_liquidation_fee``);
+    ``max_base`` (1e9, -1: no maximum) and the gradual liquidation's share bound it."""
 
     liquidator: str
     account: str
@@ -1245,7 +1248,8 @@ class DriftLiquidatePerpPnlForDeposit(Event):
     liquidator_max_pnl_transfer)``: ``liquidator`` takes over ``account``'s negative quote
     in ``perp_market`` (no base left) that covers its margin shortage, for its deposit of
     ``asset_market`` at the oracle prices and the liquidation multipliers;
-    ``max_pnl_transfer`` (quote 1e6, -1: no maximum) bounds it."""
+    ``max_pnl_transfer`` (quote 1e6, -1: no maximum) and the gradual liquidation's share
+    bound it."""
 
     liquidator: str
     account: str

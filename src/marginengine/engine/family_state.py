@@ -195,6 +195,17 @@ class DriftAccount:
 
 
 @dataclass(frozen=True)
+class DriftLiquidation:
+    """An account's liquidation in progress (Drift's ``UserStatus::BeingLiquidated``):
+    ``start_slot`` is ``user.last_active_slot``, set when the liquidation starts
+    (``enter_cross_margin_liquidation``), ``margin_freed`` is
+    ``user.liquidation_margin_freed`` (quote 1e6), the margin shortage freed since."""
+
+    start_slot: int
+    margin_freed: int = 0
+
+
+@dataclass(frozen=True)
 class DriftBook:
     """The exchange's accounts, and per perp market what ``resolve_perp_bankruptcy``
     reads and writes (quote 1e6)."""
@@ -223,6 +234,9 @@ class DriftBook:
     #: Per spot market, the revenue pool's deposits from ``liquidate_spot``'s insurance
     #: fund fees (token units, ``update_revenue_pool_balances``).
     spot_revenue: Mapping[str, int] = field(default_factory=dict)
+    #: The accounts being liquidated (``enter_cross_margin_liquidation`` until
+    #: ``exit_cross_margin_liquidation``): when each started and what it freed.
+    liquidations: Mapping[str, DriftLiquidation] = field(default_factory=dict)
 
     def account(self, account_id: str) -> DriftAccount:
         """``account_id``'s account (empty if it has none)."""
@@ -233,6 +247,17 @@ class DriftBook:
         accounts = dict(self.accounts)
         accounts[account_id] = account
         return replace(self, accounts=accounts)
+
+    def with_liquidation(self, account_id: str,
+                         status: DriftLiquidation | None) -> DriftBook:
+        """This book with ``account_id``'s liquidation status replaced (``None``: not being
+        liquidated)."""
+        liquidations = dict(self.liquidations)
+        if status is None:
+            liquidations.pop(account_id, None)
+        else:
+            liquidations[account_id] = status
+        return replace(self, liquidations=liquidations)
 
     def with_liquidation_fee(self, market: str, fee: int) -> DriftBook:
         """This book with ``fee`` added to ``market``'s insurance-fund liquidation fees and
@@ -260,6 +285,9 @@ class DriftBook:
             values: Mapping[str, int] = getattr(self, name)
             if any(values.values()):
                 out[name] = dict(sorted(values.items()))
+        if self.liquidations:
+            out["liquidations"] = {a: [x.start_slot, x.margin_freed]
+                                   for a, x in sorted(self.liquidations.items())}
         return out
 
 
@@ -381,13 +409,53 @@ def drift_family_margin(config: ProtocolConfig, book: DriftBook, prices: Mapping
 
 
 
+def drift_slot(config: ProtocolConfig, now: int) -> int:
+    """Drift's slot at the engine's clock ``now`` (seconds), at ``drift.slot_ms`` a slot."""
+    cfg = config.drift
+    assert cfg is not None  # a Drift book exists only with [drift]
+    return drift_liq.slot_at(now, cfg.slot_ms)
+
+
+def drift_liquidation_of(book: DriftBook, account_id: str, slot: int) -> DriftLiquidation:
+    """``account_id``'s liquidation once a liquidation of it goes on at ``slot``: the one in
+    progress, else one starting now with nothing freed (``enter_cross_margin_liquidation``:
+    ``last_active_slot = slot``, ``liquidation_margin_freed = 0``)."""
+    return book.liquidations.get(account_id) or DriftLiquidation(slot)
+
+
+def drift_max_pct(config: ProtocolConfig, book: DriftBook, account_id: str, slot: int,
+                  margin_shortage: int) -> int:
+    """``calculate_max_pct_to_liquidate`` for ``account_id`` at ``slot``
+    (``LIQUIDATION_PCT_PRECISION``) with the exchange's ``initial_pct_to_liquidate`` and
+    ``liquidation_duration``."""
+    cfg = config.drift
+    assert cfg is not None  # a Drift book exists only with [drift]
+    status = drift_liquidation_of(book, account_id, slot)
+    return drift_liq.max_pct_to_liquidate(margin_shortage, slot - status.start_slot,
+                                          status.margin_freed, cfg.initial_pct(),
+                                          cfg.liquidation_duration)
+
+
+def drift_after_liquidation(book: DriftBook, account_id: str, slot: int, freed: int,
+                            covered: bool) -> DriftBook:
+    """``book`` with ``account_id``'s liquidation status after a liquidation at ``slot``
+    that freed ``freed`` of its margin shortage (``increment_margin_freed``): ended when the
+    transfer covered the shortage (``exit_cross_margin_liquidation``), else carried on."""
+    if covered:
+        return book.with_liquidation(account_id, None)
+    status = drift_liquidation_of(book, account_id, slot)
+    return book.with_liquidation(account_id, replace(
+        status, margin_freed=status.margin_freed + max(freed, 0)))
+
+
 @dataclass(frozen=True)
 class DriftSpotLiqPlan:
     """What ``liquidate_spot`` would move now (smallest units): the liability taken over
     and the asset paid for it, with the margin shortage (with the buffer) and the transfer
     that covers it; ``if_fee`` (of the liability's token units) is the insurance fund's
     part of the transfer (the account's borrow falls by ``liability_transfer - if_fee``)
-    and ``if_fee_rate`` its rate (``LIQUIDATION_FEE_PRECISION``)."""
+    and ``if_fee_rate`` its rate (``LIQUIDATION_FEE_PRECISION``); ``max_pct`` the share
+    of ``to_cover`` this liquidation may move (``LIQUIDATION_PCT_PRECISION``)."""
 
     liability_transfer: int
     asset_transfer: int
@@ -395,19 +463,23 @@ class DriftSpotLiqPlan:
     to_cover: int
     if_fee: int = 0
     if_fee_rate: int = 0
+    max_pct: int = drift_liq.LIQUIDATION_PCT_PRECISION
 
 
 def drift_spot_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
                         account_id: str, asset: str, liab: str,
                         calc: drift_rules.MarginCalculation,
-                        max_liability_transfer: int | None = None) -> DriftSpotLiqPlan:
+                        max_liability_transfer: int | None = None, *,
+                        slot: int) -> DriftSpotLiqPlan:
     """``liquidate_spot``'s transfers for ``account_id`` (below maintenance: ``calc``, the
     liquidation context's calculation with the margin buffer; a deposit of ``asset`` and
     a borrow of ``liab``), as ``controller/liquidation.rs`` sizes them: the margin shortage
     with the buffer, against the markets' configured maintenance weights (the liability's
     plus the buffer) at the multipliers ``1 + asset fee`` and ``1 - liability fee``, net of
     the insurance fund's fee (``calculate_spot_if_fee`` on the liability market's share of
-    the shortage); at least the whole liability when it is worth $10 or less; at most the
+    the shortage); of that, the share ``calculate_max_pct_to_liquidate`` allows at ``slot``
+    (nothing moves when it rounds to 0); at least the whole liability when it is worth $10
+    or less; at most the
     liability, what the asset implies and ``max_liability_transfer``; the asset for it, at
     most the deposit. The engine's handler and the simulator's keepers both size a
     liquidation here."""
@@ -440,17 +512,22 @@ def drift_spot_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping
         if_rate)
     implied = drift_liq.liability_transfer_implied_by_asset_amount(
         asset_amount, a_mult, a_decimals, a_price, l_mult, l_market.decimals, l_price)
+    pct = drift_max_pct(config, book, account_id, slot, shortage)
+    # u128 saturating_mul, then the floored division
+    allowed = min(to_cover * pct, drift_liq.U128_MAX) // drift_liq.LIQUIDATION_PCT_PRECISION
+    if allowed == 0:   # "max_liability_allowed_to_be_transferred == 0": nothing moves
+        return DriftSpotLiqPlan(0, 0, shortage, to_cover, 0, if_rate, pct)
     # no dust: a liability worth $10 or less goes whole
     liab_value = drift_rules.token_value(liab_amount, l_market.decimals, l_price)
     minimum = 0 if liab_value > 10 * drift_rules.QUOTE_PRECISION else liab_amount
-    transfer = min(liab_amount, max(to_cover, minimum), implied)
+    transfer = min(liab_amount, max(allowed, minimum), implied)
     if max_liability_transfer is not None:
         transfer = min(transfer, max_liability_transfer)
     asset_transfer = min(asset_amount, drift_liq.asset_transfer_for_liability_transfer(
         asset_amount, a_mult, a_decimals, a_price, transfer, l_mult,
         l_market.decimals, l_price))
     return DriftSpotLiqPlan(transfer, asset_transfer, shortage, to_cover,
-                            transfer * if_rate // one, if_rate)
+                            transfer * if_rate // one, if_rate, pct)
 
 
 @dataclass(frozen=True)
@@ -458,7 +535,9 @@ class DriftPerpLiqPlan:
     """What ``liquidate_perp`` would move now: the base taken over (1e9, unsigned), its
     value at the oracle price, the liquidator's and the insurance fund's fees (quote 1e6),
     the margin shortage and the base that covers it (``U64_MAX``: closing cannot), and the
-    insurance fund's fee rate (``LIQUIDATION_FEE_PRECISION``)."""
+    insurance fund's fee rate (``LIQUIDATION_FEE_PRECISION``); the liquidator's fee rate
+    at the slot (``get_liquidation_fee``) and the share of ``to_cover`` this liquidation may
+    move (``max_pct``, ``LIQUIDATION_PCT_PRECISION``)."""
 
     base_transfer: int
     quote_transfer: int
@@ -467,6 +546,8 @@ class DriftPerpLiqPlan:
     margin_shortage: int
     to_cover: int
     if_fee_rate: int
+    liquidator_fee_rate: int = 0
+    max_pct: int = drift_liq.LIQUIDATION_PCT_PRECISION
 
 
 def drift_step_floor(amount: int, step: int) -> int:
@@ -481,15 +562,19 @@ def drift_step_ceil(amount: int, step: int) -> int:
 
 def drift_perp_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
                         account_id: str, market: str, calc: drift_rules.MarginCalculation,
-                        max_base: int | None = None) -> DriftPerpLiqPlan:
+                        max_base: int | None = None, *, slot: int) -> DriftPerpLiqPlan:
     """``liquidate_perp``'s transfer for ``account_id`` (below maintenance: ``calc``, the
     liquidation context's calculation with the margin buffer; holding base in ``market``):
     the base covering the margin shortage against the maintenance ratio plus the buffer,
-    net of the liquidator's and the insurance fund's fees, rounded up to the step size
-    (the whole position when it is worth $50 or less), at most the position and
+    net of the liquidator's and the insurance fund's fees, rounded up to the step size; of
+    that, the share ``calculate_max_pct_to_liquidate`` allows at ``slot`` (nothing moves
+    when it rounds to 0; the whole position when it is worth $50 or less), at most the
+    position and
     ``max_base`` (floored to the step size by the caller), and its value and fees at the
-    oracle price. The engine's handler and the simulator's keepers both size a perp
-    liquidation here (``controller/liquidation.rs`` ``liquidate_perp``)."""
+    oracle price. The liquidator's fee is ``get_liquidation_fee`` at ``slot``: the
+    market's ``liquidator_fee``, rising after 1,500 slots in liquidation toward
+    ``get_max_liquidation_fee``. The engine's handler and the simulator's keepers both size
+    a perp liquidation here (``controller/liquidation.rs`` ``liquidate_perp``)."""
     cfg = config.drift
     assert cfg is not None  # a Drift book exists only with [drift]
     perp_cfg = cfg.perps[market]
@@ -502,7 +587,11 @@ def drift_perp_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping
     ratio_with_buffer = margin.margin_ratio(user_base, drift_rules.MarginRequirementType.
                                             MAINTENANCE) + cfg.margin_buffer()
     shortage = calc.margin_shortage
-    liquidator_fee = perp_cfg.scaled("liquidator_fee")
+    status = drift_liquidation_of(book, account_id, slot)
+    liquidator_fee = drift_liq.liquidation_fee(
+        perp_cfg.scaled("liquidator_fee"), drift_liq.max_perp_liquidation_fee(
+            perp_cfg.scaled("liquidator_fee"), perp_cfg.scaled("margin_ratio_maintenance")),
+        status.start_slot, slot)
     # tracked_market_margin_shortage: the shortage's share of this market's requirement
     tracked = drift_rules.perp_margin(
         drift_rules.PerpBalance(margin, base, quote, price),
@@ -516,15 +605,19 @@ def drift_perp_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping
         shortage, ratio_with_buffer, liquidator_fee, if_rate, price, quote_price)
     if to_cover != drift_liq.U64_MAX:
         to_cover = drift_step_ceil(to_cover, step)
+    pct = drift_max_pct(config, book, account_id, slot, shortage)
+    allowed = to_cover * pct // drift_liq.LIQUIDATION_PCT_PRECISION  # fits u128: no saturation
+    if allowed == 0:   # "max_base_asset_amount_allowed_to_be_transferred == 0"
+        return DriftPerpLiqPlan(0, 0, 0, 0, shortage, to_cover, if_rate, liquidator_fee, pct)
     # the whole position when it is worth $50 or less
     position_value = user_base * price // drift_rules.AMM_RESERVE_PRECISION
     floor = 0 if position_value > 50 * drift_rules.QUOTE_PRECISION else user_base
     cap = drift_liq.U64_MAX if max_base is None else max_base
-    amount = drift_step_ceil(min(user_base, cap, max(to_cover, floor)), step)
+    amount = drift_step_ceil(min(user_base, cap, max(allowed, floor)), step)
     value = amount * price // drift_rules.AMM_RESERVE_PRECISION
     one = drift_liq.LIQUIDATION_FEE_PRECISION
     return DriftPerpLiqPlan(amount, value, value * liquidator_fee // one, value * if_rate // one,
-                            shortage, to_cover, if_rate)
+                            shortage, to_cover, if_rate, liquidator_fee, pct)
 
 
 @dataclass(frozen=True)
@@ -537,17 +630,22 @@ class DriftPerpPnlLiqPlan:
     asset_transfer: int
     margin_shortage: int
     to_cover: int
+    #: The share of ``to_cover`` this liquidation may move (``LIQUIDATION_PCT_PRECISION``).
+    max_pct: int = drift_liq.LIQUIDATION_PCT_PRECISION
 
 
 def drift_perp_pnl_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
                             account_id: str, market: str, asset: str,
                             calc: drift_rules.MarginCalculation,
-                            max_pnl_transfer: int | None = None) -> DriftPerpPnlLiqPlan:
+                            max_pnl_transfer: int | None = None, *,
+                            slot: int) -> DriftPerpPnlLiqPlan:
     """``liquidate_perp_pnl_for_deposit``'s transfers for ``account_id`` (below
     maintenance: ``calc``, the liquidation context's calculation with the buffer; no base
     and a negative quote in ``market``; a deposit of ``asset``): the quote covering the
     margin shortage as a liability of weight 1 plus the buffer against the asset's
-    maintenance weight at the multipliers ``1 + asset fee`` and ``1 - perp fee``, at least
+    maintenance weight at the multipliers ``1 + asset fee`` and ``1 - perp fee``, of that
+    the share ``calculate_max_pct_to_liquidate`` allows at ``slot`` (nothing moves when it
+    rounds to 0), at least
     the whole quote when it is $10 or less, at most the quote, what the deposit implies and
     ``max_pnl_transfer``; the deposit for it (``controller/liquidation.rs``)."""
     cfg = config.drift
@@ -570,14 +668,19 @@ def drift_perp_pnl_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Map
     implied = drift_liq.liability_transfer_implied_by_asset_amount(
         asset_amount, a_mult, a_market.decimals, a_price, pnl_mult, quote_decimals,
         quote_price)
+    pct = drift_max_pct(config, book, account_id, slot, shortage)
+    # u128 saturating_mul, then the floored division
+    allowed = min(to_cover * pct, drift_liq.U128_MAX) // drift_liq.LIQUIDATION_PCT_PRECISION
+    if allowed == 0:   # "max_pnl_allowed_to_be_transferred == 0": nothing moves
+        return DriftPerpPnlLiqPlan(0, 0, shortage, to_cover, pct)
     # no dust: a quote of $10 or less goes whole
     minimum = 0 if unsettled > 10 * drift_rules.QUOTE_PRECISION else unsettled
     cap = drift_liq.U128_MAX if max_pnl_transfer is None else max_pnl_transfer
-    transfer = min(cap, unsettled, max(to_cover, minimum), implied)
+    transfer = min(cap, unsettled, max(allowed, minimum), implied)
     asset_transfer = min(asset_amount, drift_liq.asset_transfer_for_liability_transfer(
         asset_amount, a_mult, a_market.decimals, a_price, transfer, pnl_mult,
         quote_decimals, quote_price)) if transfer > 0 else 0
-    return DriftPerpPnlLiqPlan(transfer, asset_transfer, shortage, to_cover)
+    return DriftPerpPnlLiqPlan(transfer, asset_transfer, shortage, to_cover, pct)
 
 
 def drift_is_bankrupt(book: DriftBook, account_id: str) -> bool:
@@ -1249,6 +1352,7 @@ __all__ = [
     "MANGO_OUTSIDE",
     "DriftAccount",
     "DriftBook",
+    "DriftLiquidation",
     "DriftPerpBankruptcyPlan",
     "DriftPerpLiqPlan",
     "DriftPerpPnlLiqPlan",
@@ -1263,15 +1367,19 @@ __all__ = [
     "MangoPerpBankruptcyPlan",
     "MangoPerpLiqPlan",
     "MangoPerpPosition",
+    "drift_after_liquidation",
     "drift_balances",
     "drift_family_margin",
     "drift_is_bankrupt",
+    "drift_liquidation_of",
     "drift_margin",
+    "drift_max_pct",
     "drift_perp_bankruptcy_plan",
     "drift_perp_liq_plan",
     "drift_perp_market",
     "drift_perp_pnl_liq_plan",
     "drift_price",
+    "drift_slot",
     "drift_spot_bankruptcy_plan",
     "drift_spot_insurance",
     "drift_spot_liq_plan",

@@ -18,7 +18,12 @@ Source followed: drift-labs/protocol-v2 at commit ``0ae3e3b1db782a6765c3525b3dec
 (``resolve_perp_bankruptcy``: the insurance fund's payment), ``math/bankruptcy.rs``
 (``is_cross_margin_bankrupt``), ``math/constants.rs``; the spot bankruptcy:
 ``controller/liquidation.rs`` (``resolve_spot_bankruptcy``) and ``math/liquidation.rs``
-(``calculate_cumulative_deposit_interest_delta_to_resolve_bankruptcy``). Units: quote and
+(``calculate_cumulative_deposit_interest_delta_to_resolve_bankruptcy``); gradual
+liquidation and the fee by slot: ``math/liquidation.rs`` (``calculate_max_pct_to_liquidate``,
+``get_liquidation_fee``, ``LIQUIDATION_FEE_ADJUST_GRACE_PERIOD_SLOTS``),
+``state/perp_market.rs`` (``get_max_liquidation_fee``), ``math/constants.rs``
+(``LIQUIDATION_PCT_PRECISION``, ``LIQUIDATION_FEE_INCREASE_PER_SLOT``,
+``MAX_LIQUIDATION_MULTIPLIER``). Units: quote and
 price 1e6, base 1e9, weights 1e4, fees and multipliers ``LIQUIDATION_FEE_PRECISION`` (1e6),
 margin ratios 1e4.
 """
@@ -47,6 +52,15 @@ FUNDING_RATE_TO_QUOTE_PRECISION_PRECISION_RATIO = 1_000
 SPOT_CUMULATIVE_INTEREST_PRECISION = 10**10
 #: ``AMM_TO_QUOTE_PRECISION_RATIO`` (1e9 / 1e6).
 AMM_TO_QUOTE_PRECISION_RATIO = 1_000
+#: ``LIQUIDATION_PCT_PRECISION``: 100% of what covers the margin shortage.
+LIQUIDATION_PCT_PRECISION = 10_000
+#: ``LIQUIDATION_FEE_INCREASE_PER_SLOT``: 0.01 bps of ``LIQUIDATION_FEE_PRECISION`` a slot.
+LIQUIDATION_FEE_INCREASE_PER_SLOT = LIQUIDATION_FEE_PRECISION // 1_000_000
+#: ``LIQUIDATION_FEE_ADJUST_GRACE_PERIOD_SLOTS``: the fee stays at its base this long
+#: ("~10 minutes").
+LIQUIDATION_FEE_ADJUST_GRACE_PERIOD_SLOTS = 1_500
+#: ``MAX_LIQUIDATION_MULTIPLIER``: a perp's liquidation fee grows to at most 3x its base.
+MAX_LIQUIDATION_MULTIPLIER = 3
 
 
 def _ceil(a: int, b: int) -> int:
@@ -280,8 +294,88 @@ def deposit_after_interest_delta(amount: int, cumulative_deposit_interest: int,
     return amount * (cumulative_deposit_interest - delta) // cumulative_deposit_interest
 
 
+def max_pct_to_liquidate(margin_shortage: int, slots_elapsed: int,
+                         liquidation_margin_freed: int, initial_pct_to_liquidate: int,
+                         liquidation_duration: int) -> int:
+    """``calculate_max_pct_to_liquidate`` (``LIQUIDATION_PCT_PRECISION``, 1e4): the share
+    of what covers the margin shortage (quote 1e6) that one liquidation may move.
+
+    All of it when the shortage is under $50 ("if margin shortage is tiny, accelerate
+    liquidation"). Else the share of the shortage at the liquidation's start that may be
+    freed by now, ``initial_pct_to_liquidate + slots_elapsed x 1e4 /
+    liquidation_duration`` (floored; all of it when the duration is 0: Drift's division by
+    zero ``unwrap_or(LIQUIDATION_PCT_PRECISION)``), at most 100%, of the shortage now plus
+    ``liquidation_margin_freed`` (the margin freed since the start), floored, less what was
+    freed (saturating at 0), as a share of the shortage now (floored).
+    ``slots_elapsed``: ``slot - user.last_active_slot``, the slots since the liquidation
+    started.
+
+    Raises
+    ------
+    ValueError
+        ``slots_elapsed`` is negative (Drift's ``safe_sub`` fails) or ``margin_shortage``
+        is 0 (Drift's division by zero).
+    """
+    if margin_shortage < 50 * QUOTE_PRECISION:
+        return LIQUIDATION_PCT_PRECISION
+    if slots_elapsed < 0:
+        raise ValueError(f"slots_elapsed: {slots_elapsed} is negative (the slot is before "
+                         "the liquidation's start)")
+    if liquidation_duration == 0:
+        pct_freeable = LIQUIDATION_PCT_PRECISION
+    else:
+        pct_freeable = slots_elapsed * LIQUIDATION_PCT_PRECISION // liquidation_duration
+    pct_freeable = min(pct_freeable + initial_pct_to_liquidate, LIQUIDATION_PCT_PRECISION)
+    total_margin_shortage = margin_shortage + liquidation_margin_freed
+    max_margin_freed = total_margin_shortage * pct_freeable // LIQUIDATION_PCT_PRECISION
+    margin_freeable = max(max_margin_freed - liquidation_margin_freed, 0)
+    return margin_freeable * LIQUIDATION_PCT_PRECISION // margin_shortage
+
+
+def liquidation_fee(base_liquidation_fee: int, max_liquidation_fee: int,
+                    last_active_user_slot: int, current_slot: int) -> int:
+    """``get_liquidation_fee`` (``LIQUIDATION_FEE_PRECISION``): a perp liquidator's fee.
+
+    The base fee within ``LIQUIDATION_FEE_ADJUST_GRACE_PERIOD_SLOTS`` (1,500) of the
+    liquidation's start (``last_active_user_slot``); after it, the base plus 0.01 bps for
+    every slot since the start (the grace period's slots count too), at most
+    ``max_liquidation_fee``.
+
+    Raises
+    ------
+    ValueError
+        ``current_slot`` is before ``last_active_user_slot`` (Drift's ``safe_sub`` fails).
+    """
+    slots_elapsed = current_slot - last_active_user_slot
+    if slots_elapsed < 0:
+        raise ValueError(f"current_slot: {current_slot} is before the liquidation's start "
+                         f"{last_active_user_slot}")
+    if slots_elapsed < LIQUIDATION_FEE_ADJUST_GRACE_PERIOD_SLOTS:
+        return base_liquidation_fee
+    increase = min(slots_elapsed * LIQUIDATION_FEE_INCREASE_PER_SLOT, U32_MAX)  # unwrap_or
+    fee = min(base_liquidation_fee + increase, U32_MAX)                          # saturating
+    return min(fee, max_liquidation_fee)
+
+
+def max_perp_liquidation_fee(liquidator_fee: int, margin_ratio_maintenance: int) -> int:
+    """``PerpMarket::get_max_liquidation_fee`` (``LIQUIDATION_FEE_PRECISION``): three times
+    the base liquidator fee, at most the maintenance margin ratio (1e4, times 100)."""
+    return min(liquidator_fee * MAX_LIQUIDATION_MULTIPLIER,
+               margin_ratio_maintenance * LIQUIDATION_FEE_TO_MARGIN_PRECISION_RATIO)
+
+
+def slot_at(seconds: int, slot_ms: int) -> int:
+    """The slot of the engine's clock ``seconds`` at ``slot_ms`` milliseconds a slot
+    (floored): the engine counts seconds, Drift counts Solana slots (about 400 ms)."""
+    return seconds * 1000 // slot_ms
+
+
 __all__ = [
+    "LIQUIDATION_FEE_ADJUST_GRACE_PERIOD_SLOTS",
+    "LIQUIDATION_FEE_INCREASE_PER_SLOT",
     "LIQUIDATION_FEE_PRECISION",
+    "LIQUIDATION_PCT_PRECISION",
+    "MAX_LIQUIDATION_MULTIPLIER",
     "SPOT_CUMULATIVE_INTEREST_PRECISION",
     "U64_MAX",
     "U128_MAX",
@@ -294,8 +388,12 @@ __all__ = [
     "is_cross_margin_bankrupt",
     "liability_transfer_implied_by_asset_amount",
     "liability_transfer_to_cover_margin_shortage",
+    "liquidation_fee",
+    "max_pct_to_liquidate",
+    "max_perp_liquidation_fee",
     "perp_bankruptcy_if_payment",
     "perp_if_fee",
+    "slot_at",
     "spot_bankruptcy_if_payment",
     "spot_if_fee",
 ]

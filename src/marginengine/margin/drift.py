@@ -349,6 +349,16 @@ class MarginCalculation:
         """``meets_margin_requirement``: ``total_collateral >= margin_requirement``."""
         return self.total_collateral >= self.margin_requirement
 
+    @property
+    def meets_with_buffer(self) -> bool:
+        """``meets_cross_margin_requirement_with_buffer`` (``can_exit_cross_margin_
+        liquidation``): total collateral plus its buffer at least the requirement plus
+        its buffer (without a buffer: :attr:`meets`)."""
+        if self.margin_requirement_plus_buffer == 0 and self.total_collateral_buffer == 0:
+            return self.meets
+        return (self.total_collateral + self.total_collateral_buffer
+                >= self.margin_requirement_plus_buffer)
+
 
 def weighted_spot_value(balance: SpotBalance, kind: MarginRequirementType) -> int:
     """``simulate_fills_both_sides`` without orders: token value x its weight / 1e4.

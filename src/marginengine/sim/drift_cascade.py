@@ -101,6 +101,7 @@ from marginengine.engine.family_state import (
     drift_perp_liq_plan,
     drift_perp_pnl_liq_plan,
     drift_price,
+    drift_slot,
     drift_spot_liq_plan,
     drift_step_floor,
 )
@@ -168,6 +169,11 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
     def borrow_event(self, account: str, asset: str, amount: int) -> DriftWithdraw:
         """``DriftWithdraw`` beyond the deposit."""
         return DriftWithdraw(account, asset, amount)
+
+    def slot(self) -> int:
+        """Drift's slot now (the engine's clock at ``drift.slot_ms``), as the handlers
+        read it."""
+        return drift_slot(self.protocol, self.engine.state.ledger.time)
 
     def book_now(self) -> DriftBook:
         """The engine's Drift book."""
@@ -325,7 +331,8 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         if calc.meets or held.get(self.collateral, 0) <= 0 or held.get(self.quote, 0) >= 0:
             return 0, 0
         plan = drift_spot_liq_plan(self.protocol, self.book_now(), self.engine.prices,
-                                   account, self.collateral, self.quote, calc)
+                                   account, self.collateral, self.quote, calc,
+                                   slot=self.slot())
         return plan.liability_transfer, plan.asset_transfer
 
     def underlying_units(self, base: int) -> int:
@@ -378,7 +385,7 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         if base == 0 or calc.meets:
             return
         plan = drift_perp_liq_plan(self.protocol, self.book_now(), self.engine.prices,
-                                   account, market, calc)
+                                   account, market, calc, slot=self.slot())
         if plan.base_transfer <= 0:
             return
         quote_price = self.engine.prices[self.quote] / PRICE_UNIT
@@ -486,7 +493,8 @@ class DriftCascadeRunner(QuoteBorrowerRunner):
         if calc.meets:
             return
         plan = drift_perp_pnl_liq_plan(self.protocol, self.book_now(), self.engine.prices,
-                                       account, self.perp, self.collateral, calc)
+                                       account, self.perp, self.collateral, calc,
+                                       slot=self.slot())
         if plan.pnl_transfer <= 0 or plan.asset_transfer <= 0:
             return
         quote_price = self.engine.prices[self.quote] / PRICE_UNIT
