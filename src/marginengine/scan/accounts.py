@@ -119,6 +119,9 @@ class AccountIndex:
                     name = self.id(r)
                     if 0 <= r < self._base_rows and len(names) < _NAMES_HELD:
                         names[r] = name
+                        # And the way back, for row(): the accounts read here (the step's
+                        # below set) are those the engine's listener then looks up.
+                        self._found[name] = r
                 out.append(name)
             return out
         if not self._extra_ids and int(at.min()) >= 0 and int(at.max()) < self._base_rows:
