@@ -28,8 +28,8 @@ from marginengine.liquidation.close_factor import (
     CloseFactorInputs,
     CloseFactorPlan,
     max_liquidatable_debt,
+    offers_largest_first,
     plan_liquidation,
-    quote_offers,
     rule_integers,
 )
 
@@ -129,7 +129,8 @@ def first_offer(inputs: CloseFactorInputs, min_leftover_base_units: int, rules: 
     when every one is refused.
     """
     planned = 0
-    for offer in quote_offers(inputs, min_leftover_base_units):
+    # One at a time: the first is allowed for most accounts, the others not computed.
+    for offer in offers_largest_first(inputs, min_leftover_base_units):
         bounds = plan_bounds(inputs, offer, rules, rounding)
         if bounds.refused is False:
             return offer, bounds, None, planned
