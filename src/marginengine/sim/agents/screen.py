@@ -96,9 +96,14 @@ class LendingScreen:
             self._refusals.pop(account, None)
         if change.params:
             self._refusals.clear()  # the rule's parameters moved: decide afresh
-        moved = bool(change.prices) or any(
-            self._indices.get(a) != (r.liquidity_index, r.borrow_index)
-            for a, r in change.assets.items())
+        moved = bool(change.prices)
+        if not moved:
+            # A plain loop (no generator): this runs after every event.
+            indices = self._indices
+            for a, r in change.assets.items():
+                if indices.get(a) != (r.liquidity_index, r.borrow_index):
+                    moved = True
+                    break
         if moved and self.step >= 0:
             # A price or an index moved within the step: every cached read is stale.
             self._stale = True
