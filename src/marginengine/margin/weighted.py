@@ -137,9 +137,10 @@ class WeightedMarginModel:
         init_sum = maint_sum = 0
         if account is not None:
             params = self._params_of(account.emode) if account.emode else self._params
-            for asset in sorted(account.lending):
+            # Every figure is a sum of exact integers: the order of the assets is immaterial
+            # (no sort of the positions at every read).
+            for asset, pos in account.lending.items():
                 unit, ltv, lt, collateral = params[asset]
-                pos = account.lending[asset]
                 if pos.scaled_supply and collateral and pos.use_as_collateral:
                     amount = ledger.supply_of(account_id, asset)
                     val = amount * prices[asset] // unit
