@@ -296,7 +296,7 @@ class SideMatrix:
         if row < self.n_base and row not in self._ov_by_row:
             start, end = int(self.indptr[row]), int(self.indptr[row + 1])
             cols = self.indices[start:end].tolist()
-            if all(k in cols for k in wanted):
+            if wanted.keys() <= set(cols):  # a base slot for every wanted column
                 data = self.data
                 olds = data[start:end].tolist()
                 for offset, (col, old) in enumerate(zip(cols, olds, strict=True)):
