@@ -5,7 +5,9 @@ The engine keeps each account's data keyed by what it depends on: the ledger's
 ``index_epoch`` (any accrual), the price table's ``version`` and the margin model in
 force. These tests drive an engine through every kind of change, refused events
 included, and after each event compare every account's cached read with a fresh
-computation by the margin model: a stale entry anywhere fails them.
+computation by the margin model: a stale entry anywhere fails them. The close-factor
+inputs (``StateReads.close_factor_inputs``, which a keeper's read and the ``Liquidate`` it
+sends share) are compared with a fresh ``close_factor_inputs`` alike.
 """
 
 import random
@@ -24,6 +26,7 @@ from marginengine.engine import (
 )
 from marginengine.fixedpoint import PRICE_UNIT
 from marginengine.ledger import Ledger
+from marginengine.liquidation import close_factor_inputs
 
 ETH = 10**18
 USDC = 10**6
@@ -36,7 +39,14 @@ def _fresh(engine: Engine, account: str) -> object:
 
 def _check_all(engine: Engine, accounts: list[str]) -> None:
     for account in accounts:
-        assert engine.account_data(account) == _fresh(engine, account), account
+        data = _fresh(engine, account)
+        assert engine.account_data(account) == data, account
+        pair = engine.liquidation_inputs(account)  # through StateReads.close_factor_inputs
+        if pair is not None:
+            debt_asset, coll_asset, inputs = pair
+            assert inputs == close_factor_inputs(
+                engine.config, engine.ledger, engine.prices, account, data.health_factor,
+                data.total_debt, data.total_collateral, debt_asset, coll_asset), account
 
 
 def test_account_version_moves_with_every_write_and_rollback() -> None:

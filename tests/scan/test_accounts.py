@@ -55,6 +55,18 @@ def test_ids_when_read_again_and_after_relayout_then_decoded_ids_follow_the_rows
     assert index.ids(np.zeros(0, dtype=np.int64)) == []
 
 
+def test_ids_when_same_rows_asked_twice_then_a_copy_and_rows_found_by_id():
+    index = AccountIndex(["b", "d", "a", "c"])
+    first = index.ids(np.array([3, 0]))
+    first.append("mutated by the caller")  # the keepers' list is extended in place
+    assert index.ids(np.array([3, 0])) == ["c", "b"]  # the rows asked last: unchanged
+    # Every id decoded by row is found by row() without a search, the same row.
+    assert (index.row("c"), index.row("b")) == (3, 0)
+    index.relayout(np.array([1, 0, 3, 2]))  # the same rows name other accounts now
+    assert index.ids(np.array([3, 0])) == ["a", "d"]
+    assert (index.row("c"), index.row("b")) == (2, 1)
+
+
 def test_ids_when_many_rows_then_vector_decode_gives_the_same_ids():
     names = [f"acct{i:05d}" for i in range(5_000)]
     index = AccountIndex(names)

@@ -104,9 +104,8 @@ def liquidation_inputs(reads: StateReads, account_id: str) -> tuple[str, str,
         (value_of(c, prices[a], config.markets[a].unit, Rounding.DOWN), a)
         for c, a in colls)[1]
     data = reads.account_data(account_id)
-    return debt_asset, coll_asset, close_factor_inputs(
-        config, ledger, prices, account_id, reads.liquidation_health(account_id, data),
-        data.total_debt, data.total_collateral, debt_asset, coll_asset,
+    return debt_asset, coll_asset, reads.close_factor_inputs(
+        account_id, reads.liquidation_health(account_id, data), data, debt_asset, coll_asset,
         balances=(balances[debt_asset][0], balances[coll_asset][1]))
 
 

@@ -38,7 +38,6 @@ from marginengine.liquidation import (
     CloseFactorPlan,
     LiquidationRefused,
     absorb_collateral,
-    close_factor_inputs,
     plan_absorb,
     plan_liquidation,
     quote_collateral,
@@ -481,9 +480,8 @@ def liquidate(ctx: HandlerContext, e: Liquidate) -> dict[str, Any]:
         coll_asset)
     if refusal:
         ctx.refuse_with(refusal)
-    inputs = close_factor_inputs(ctx.config, ctx.ledger, ctx.prices, e.account, health,
-                                 data.total_debt, data.total_collateral, debt_asset,
-                                 coll_asset)
+    # The keeper's read of this very state, if it made one (StateReads: once per state).
+    inputs = ctx.close_factor_inputs(e.account, health, data, debt_asset, coll_asset)
     try:
         plan = plan_liquidation(inputs, e.debt_to_cover, ctx.config.aave,
                                 ctx.rules.liquidation_rounding)

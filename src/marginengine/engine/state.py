@@ -28,6 +28,7 @@ from marginengine.ledger import Ledger
 from marginengine.ledger.options import OptionClearing, OptionSeries, expired
 from marginengine.liquidation.absorb import LiquidatorPoints
 from marginengine.liquidation.auction_house import AuctionHouse
+from marginengine.liquidation.close_factor import CloseFactorInputs, close_factor_inputs
 from marginengine.liquidation.liquity import StabilityPoolRule
 from marginengine.liquidation.liquity_system import LiquitySystem
 from marginengine.liquidation.portfolio_auction import PortfolioAuction, PortfolioAuctions
@@ -126,6 +127,9 @@ class EngineState:
         #: :meth:`StateReads.account_data` (the account's version, the index epoch, the
         #: price version, the margin model in force).
         self.account_reads: dict[str, tuple[tuple[int, int, int, object], AccountData]] = {}
+        #: Close-factor inputs read at a state, by account: ``(key, inputs)`` with the key
+        #: of :meth:`StateReads.close_factor_inputs` (the last pair read of each account).
+        self.close_factor_reads: dict[str, tuple[tuple[object, ...], CloseFactorInputs]] = {}
         self.oracles = {asset: MarketOracle(asset, config.oracle)
                         for asset in (*config.markets, *config.perps)}
         self.auctions = AuctionHouse.of(config.auction) if config.auction is not None else None
@@ -1033,6 +1037,37 @@ class StateReads:
         data = margin.lending.account_data(ledger, prices, account_id)
         state.account_reads[account_id] = ((version, epoch, prices_version, margin), data)
         return data
+
+    def close_factor_inputs(self, account_id: str, health_factor: int, data: AccountData,
+                            debt_asset: str, collateral_asset: str,
+                            balances: tuple[int, int] | None = None) -> CloseFactorInputs:
+        """The close-factor rule's inputs of ``account_id`` for one pair
+        (:func:`~marginengine.liquidation.close_factor.close_factor_inputs` at the engine's
+        state), with ``health_factor`` the health the liquidation reads
+        (:meth:`liquidation_health`) and ``data`` the account's :meth:`account_data`.
+
+        Read once per state of what they depend on, the inputs of that function: the
+        account's positions and e-mode (the ledger's
+        :meth:`~marginengine.ledger.Ledger.account_version`), the indices (its
+        ``index_epoch``), the prices (their ``version``), the configuration object in
+        force, the pair, and the health and totals given. A keeper's read and the
+        ``Liquidate`` it sends (which reads the same state before any write) share one
+        computation. ``balances``: as :func:`close_factor_inputs` takes them (the
+        caller's reads of this state), used only when the inputs are computed."""
+        state = self.state
+        ledger = state.ledger
+        key = (ledger.account_version(account_id), ledger.index_epoch, state.prices.version,
+               state.config, debt_asset, collateral_asset, health_factor, data.total_debt,
+               data.total_collateral)
+        cached = state.close_factor_reads.get(account_id)
+        # (A tuple compares each item by identity first: the configuration costs nothing.)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        inputs = close_factor_inputs(state.config, ledger, state.prices, account_id,
+                                     health_factor, data.total_debt, data.total_collateral,
+                                     debt_asset, collateral_asset, balances=balances)
+        state.close_factor_reads[account_id] = (key, inputs)
+        return inputs
 
     def initial_account_data(self, account_id: str) -> AccountData:
         """Account data at the initial-margin prices (see :meth:`initial_prices`)."""

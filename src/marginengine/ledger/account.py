@@ -71,10 +71,15 @@ class Account:
 
     def prune(self) -> None:
         """Drop empty positions so equal states hash equally."""
-        # The test of is_empty inline: this runs after every burn of supply or debt.
-        for asset in [a for a, p in self.lending.items()
-                      if not p.scaled_supply and not p.scaled_debt]:
-            del self.lending[asset]
+        # The test of is_empty inline, and no list built unless a position is empty: this
+        # runs after every burn of supply or debt, and most burns leave none.
+        lending = self.lending
+        for pos in lending.values():
+            if not pos.scaled_supply and not pos.scaled_debt:
+                for asset in [a for a, p in lending.items()
+                              if not p.scaled_supply and not p.scaled_debt]:
+                    del lending[asset]
+                break
         if self.perps:  # most accounts hold none: no list to build after every write
             for market in [m for m, p in self.perps.items() if p.size == 0]:
                 del self.perps[market]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from marginengine.config import AaveRules
 from marginengine.config.families import ROUNDING_V3_3, LiquidationRounding
@@ -28,8 +29,8 @@ from marginengine.liquidation.close_factor import (
     CloseFactorInputs,
     CloseFactorPlan,
     max_liquidatable_debt,
+    offers_largest_first,
     plan_liquidation,
-    quote_offers,
     rule_integers,
 )
 
@@ -43,12 +44,14 @@ ABS_UNITS = 4.0
 RUNGS = 8
 
 
-@dataclass(frozen=True)
-class PlanBounds:
+class PlanBounds(NamedTuple):
     """Float bounds of one plan's amounts, or whether it is surely refused.
 
     ``refused`` is ``True`` (surely refused), ``False`` (surely allowed) or ``None`` (on
     the edge: only the exact plan can tell).
+
+    An immutable named tuple (one per rung a keeper screens: a frozen dataclass's
+    ``__init__`` costs about twice as much).
     """
 
     refused: bool | None
@@ -129,7 +132,8 @@ def first_offer(inputs: CloseFactorInputs, min_leftover_base_units: int, rules: 
     when every one is refused.
     """
     planned = 0
-    for offer in quote_offers(inputs, min_leftover_base_units):
+    # One at a time: the first is allowed for most accounts, the others not computed.
+    for offer in offers_largest_first(inputs, min_leftover_base_units):
         bounds = plan_bounds(inputs, offer, rules, rounding)
         if bounds.refused is False:
             return offer, bounds, None, planned

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import TypeVar, overload
 
 from marginengine.fixedpoint import PRICE_DECIMALS
+
+_T = TypeVar("_T")
 
 
 class PriceTable(Mapping[str, int]):
@@ -45,6 +48,20 @@ class PriceTable(Mapping[str, int]):
             return self._prices[asset]
         except KeyError:
             raise KeyError(f"no price set for {asset}") from None
+
+    @overload
+    def get(self, asset: str, /) -> int | None: ...
+
+    @overload
+    def get(self, asset: str, /, default: int | _T) -> int | _T: ...
+
+    def get(self, asset: str, /, default: object = None) -> object:
+        """The asset's price, or ``default`` without one (``Mapping.get``, read from the
+        table directly: the mixin's goes through ``__getitem__`` and its ``KeyError``)."""
+        return self._prices.get(asset, default)
+
+    def __contains__(self, asset: object) -> bool:
+        return asset in self._prices
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._prices)

@@ -55,6 +55,10 @@ class AccountIndex:
         #: accounts below the threshold) step after step, and a gather and a decode of
         #: NumPy bytes cost several times a dict lookup per row at those sizes.
         self._names: dict[int, str] = {}
+        #: The last rows :meth:`ids` was asked (as bytes) and their ids, until
+        #: :meth:`relayout`: a step asks the same rows twice (the keepers' list and the
+        #: screen's bounds), and quiet steps the rows of the step before.
+        self._last: tuple[bytes, list[str]] | None = None
 
     def __len__(self) -> int:
         return self._base_rows + len(self._extra)
@@ -107,6 +111,16 @@ class AccountIndex:
         at = np.asarray(rows if isinstance(rows, np.ndarray) else list(rows), dtype=np.int64)
         if not len(at):
             return []
+        key = at.tobytes()
+        last = self._last
+        if last is not None and last[0] == key:
+            return list(last[1])  # a copy: callers may extend it
+        out = self._decode(at)
+        self._last = (key, out)
+        return list(out)
+
+    def _decode(self, at: IntArray) -> list[str]:
+        """:meth:`ids` of the rows ``at``, decoded."""
         listed = at.tolist()
         names = self._names
         if len(listed) <= _NAMED_ROWS:
@@ -119,6 +133,9 @@ class AccountIndex:
                     name = self.id(r)
                     if 0 <= r < self._base_rows and len(names) < _NAMES_HELD:
                         names[r] = name
+                        # And the way back, for row(): the accounts read here (the step's
+                        # below set) are those the engine's listener then looks up.
+                        self._found[name] = r
                 out.append(name)
             return out
         if not self._extra_ids and int(at.min()) >= 0 and int(at.max()) < self._base_rows:
@@ -136,6 +153,7 @@ class AccountIndex:
         """Renumber every row (``new_row_of_old[old] = new``) and merge the added ids."""
         self._found = {}
         self._names = {}
+        self._last = None
         if self._extra:
             extra_rows = np.fromiter(self._extra_ids, dtype=np.int64, count=len(self._extra))
             extra_raw = np.asarray([self._extra_ids[int(r)] for r in extra_rows],

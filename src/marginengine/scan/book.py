@@ -529,11 +529,12 @@ class RiskBook:
             row = self.accounts.row(account_id)
             if row is not None:
                 self._touched.add(row)  # its requirement moved: rescreen it
+        reserves = engine.ledger.reserves
         for asset in change.assets:
             k = column.get(asset)
             if k is None:
                 continue
-            reserve = engine.ledger.reserves[asset]
+            reserve = reserves[asset]
             if self.assets.set_indices(k, reserve.liquidity_index, reserve.borrow_index):
                 self._dirty.add(k)
         for account_id in change.accounts:

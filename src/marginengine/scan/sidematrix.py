@@ -61,6 +61,9 @@ class SideMatrix:
         self._csr = sp.csr_matrix((0, n_assets), dtype=np.float64)
         self.zeros = 0
         self.max_row_entries = 0
+        #: :meth:`needs_layout`'s limit, fixed by the base (set with it): the engine's
+        #: listener asks after every event.
+        self._layout_limit = MIN_LAYOUT_SLOTS
         self._ov_n = 0
         self._ov_rows: IntArray = np.zeros(16, dtype=np.int64)
         self._ov_cols: IntArray = np.zeros(16, dtype=np.int64)
@@ -98,6 +101,7 @@ class SideMatrix:
         self.indices = csr.indices.astype(np.int32, copy=False)
         self.data = csr.data
         self.n_base = int(csr.shape[0])
+        self._layout_limit = max(MIN_LAYOUT_SLOTS, nnz // 8)
         self._csr = sp.csr_matrix((self.data, self.indices, self.indptr),
                                   shape=(self.n_base, self.n_assets), copy=False)
         longest = np.diff(self.indptr).max(initial=0)
@@ -125,7 +129,7 @@ class SideMatrix:
 
     def needs_layout(self) -> bool:
         """Whether overflow and explicit zeros have grown past an eighth of the base."""
-        return self._ov_n + self.zeros > max(MIN_LAYOUT_SLOTS, int(self.indptr[-1]) // 8)
+        return self._ov_n + self.zeros > self._layout_limit
 
     def nbytes(self) -> int:
         """Bytes held: arrays exactly, overflow bookkeeping estimated per slot."""
@@ -292,7 +296,7 @@ class SideMatrix:
         if row < self.n_base and row not in self._ov_by_row:
             start, end = int(self.indptr[row]), int(self.indptr[row + 1])
             cols = self.indices[start:end].tolist()
-            if all(k in cols for k in wanted):
+            if wanted.keys() <= set(cols):  # a base slot for every wanted column
                 data = self.data
                 olds = data[start:end].tolist()
                 for offset, (col, old) in enumerate(zip(cols, olds, strict=True)):

@@ -81,6 +81,7 @@ class LendingKeeper:
         min_profit = float(spec.min_profit)
         need = gas + min_profit
         config, rules = engine.config, engine.rules
+        prices = engine.prices  # the engine's one price table (changed in place)
         # ready() first, for every account: it records when the keeper first saw it
         # (with no latency it is always ready, and what it records is never read).
         ready = (a for a in unsafe if keeper.ready(a, step)) if spec.latency else unsafe
@@ -96,7 +97,7 @@ class LendingKeeper:
                 continue
             # The no-slippage check values collateral at the better of the oracle and the
             # venue's mid for the protocol: if that does not pay, no chunk will.
-            mid = engine.prices[coll_asset]
+            mid = prices[coll_asset]
             market = world.markets.get(coll_asset)
             on_venue = market is not None and world.trades_on_venue(market)
             capital = None if spec.flash_loan else keeper.capital
@@ -139,13 +140,13 @@ class LendingKeeper:
             proceeds = world.sell(got, step, coll_asset) if coll_asset in world.markets \
                 else world.seized_value(got, coll_asset, step)
             debt_unit = inputs.debt_unit
-            paid = d["debt_repaid"] / debt_unit * engine.prices[debt_asset] / PRICE_UNIT
+            paid = d["debt_repaid"] / debt_unit * prices[debt_asset] / PRICE_UNIT
             # Borrower loss: collateral taken (liquidator's share and protocol fee) less the
             # debt retired (repaid, and any remainder written off), at the oracle prices.
             loss = borrower_loss(
-                got + d["protocol_fee"], engine.prices[coll_asset], inputs.collateral_unit,
+                got + d["protocol_fee"], prices[coll_asset], inputs.collateral_unit,
                 d["debt_repaid"] + d["deficit"].get(debt_asset, 0),
-                engine.prices[debt_asset], debt_unit)
+                prices[debt_asset], debt_unit)
             world.count_liquidation(account, step, paid, loss)
             keeper.capital += proceeds - paid
             keeper.profit += proceeds - paid - gas

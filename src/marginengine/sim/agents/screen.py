@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from marginengine.config import ProtocolConfig
 from marginengine.config.families import LiquidationMechanism
 from marginengine.engine import Change, Engine, Liquidate
 from marginengine.fixedpoint import BPS, PRICE_UNIT, WAD
@@ -51,6 +52,10 @@ class LendingScreen:
     def __init__(self, engine: Engine, book: RiskBook) -> None:
         self.engine = engine
         self.book = book
+        #: :meth:`_market_factors` and :meth:`_unit_slack`'s units, with the configuration
+        #: object they were read from.
+        self._factors: tuple[ProtocolConfig, list[tuple[str, float, float]]] | None = None
+        self._units: tuple[ProtocolConfig, list[tuple[str, int]]] | None = None
         self._per_debt, self._per_coll = self._shares({})
         self.step = -1
         #: Exact liquidation plans computed by keepers (first offers and ladders); the
@@ -91,9 +96,14 @@ class LendingScreen:
             self._refusals.pop(account, None)
         if change.params:
             self._refusals.clear()  # the rule's parameters moved: decide afresh
-        moved = bool(change.prices) or any(
-            self._indices.get(a) != (r.liquidity_index, r.borrow_index)
-            for a, r in change.assets.items())
+        moved = bool(change.prices)
+        if not moved:
+            # A plain loop (no generator): this runs after every event.
+            indices = self._indices
+            for a, r in change.assets.items():
+                if indices.get(a) != (r.liquidity_index, r.borrow_index):
+                    moved = True
+                    break
         if moved and self.step >= 0:
             # A price or an index moved within the step: every cached read is stale.
             self._stale = True
@@ -101,28 +111,45 @@ class LendingScreen:
             self._offers.clear()
             self._refusals.clear()
 
+    def _market_factors(self) -> list[tuple[str, float, float]]:
+        """Per collateral bonus (each market's, and an e-mode category's for its
+        collateral: the bonus an account in the category gives,
+        :func:`~marginengine.margin.emode.liquidation_bonus_bps`): ``(asset, bonus,
+        keep)``, the bonus as a factor and what a liquidator keeps of it after the
+        protocol's fee, ``bonus x (1 - fee share x (1 - 1 / bonus))``.
+
+        Read once per configuration object: they depend on nothing else, the engine
+        replaces its (frozen) configuration whenever a parameter moves, and the
+        properties parse Decimals (two per market, every step, before)."""
+        config = self.engine.config
+        cached = self._factors
+        if cached is not None and cached[0] is config:
+            return cached[1]
+        bonuses = [(a, m, m.liquidation_bonus_bps) for a, m in config.markets.items()]
+        for category in (config.emode.categories.values() if config.emode else ()):
+            bonuses += [(a, config.markets[a], liquidation_bonus_bps(config.markets[a], a,
+                                                                     category))
+                        for a in category.collateral]
+        factors = []
+        for asset, market, bonus_bps in bonuses:
+            bonus = bonus_bps / BPS
+            if bonus <= 0:
+                continue
+            keep = bonus * (1 - market.liquidation_protocol_fee_bps / BPS * (1 - 1 / bonus))
+            factors.append((asset, bonus, keep))
+        self._factors = (config, factors)
+        return factors
+
     def _shares(self, mids: Mapping[str, int]) -> tuple[float, float]:
         """The largest share of a liquidation a liquidator keeps with its collateral valued
         at the keepers' price (the oracle's, or a venue's mid if lower: ``mids``): per
         unit of debt repaid, ``(bonus x (1 - fee share) x price / oracle) - 1``, and per
         unit of collateral taken, that over the bonus; over every collateral market, so
         it bounds any pair."""
-        engine = self.engine
+        prices = self.engine.prices
         per_debt, per_coll = 0.0, 0.0
-        config = engine.config
-        # Each market's bonus, and an e-mode category's for its collateral (the bonus an
-        # account in the category gives: margin.emode.liquidation_bonus_bps).
-        bonuses = [(a, m, m.liquidation_bonus_bps) for a, m in config.markets.items()]
-        for category in (config.emode.categories.values() if config.emode else ()):
-            bonuses += [(a, config.markets[a], liquidation_bonus_bps(config.markets[a], a,
-                                                                     category))
-                        for a in category.collateral]
-        for asset, market, bonus_bps in bonuses:
-            bonus = bonus_bps / BPS
-            if bonus <= 0:
-                continue
-            keep = bonus * (1 - market.liquidation_protocol_fee_bps / BPS * (1 - 1 / bonus))
-            oracle = engine.prices.get(asset, 0)
+        for asset, bonus, keep in self._market_factors():
+            oracle = prices.get(asset, 0)
             ratio = min(1.0, mids[asset] / oracle) if asset in mids and oracle > 0 else 1.0
             share = max(0.0, keep * ratio * (1 + SCREEN_REL) - 1)
             per_debt = max(per_debt, share)
@@ -200,20 +227,26 @@ class LendingScreen:
                 or book.perps.buckets or not len(rows):
             return out
         single = (book.collateral.slot_counts(rows) <= 1) & (book.debt.slot_counts(rows) <= 1)
-        t = rules.close_factor_hf_threshold_wad / WAD * (1 + 1e-9)
+        ints = rule_integers(rules)  # the rule's own integers, read once per rules object
+        t = ints.close_factor_hf_wad / WAD * (1 + 1e-9)
         # Surely above t by the book's bounds: those at 1 (``at_one``, the same state) at
         # threshold t (no other figure of them depends on it); for an account with debt
         # that is classify's "neither below nor in the band" at t (above_with_debt).
-        floor = rules.min_base_max_close_factor_threshold_base
+        floor = ints.small_position_base
         proven = single & (debt > 0) & above_with_debt(cw, debt, at_one, t) \
             & (raw * (1 - eps) - slack >= floor) & (debt * (1 - eps) - slack >= floor)
-        out[proven] = rules.close_factor_bps / BPS
+        out[proven] = ints.close_factor_bps / BPS
         return out
 
     def _unit_slack(self) -> float:
         """USD of eight smallest units of the dearest asset (the plan's roundings)."""
         engine = self.engine
-        worth = [engine.prices.get(a, 0) / m.unit for a, m in engine.config.markets.items()]
+        config = engine.config
+        if self._units is None or self._units[0] is not config:
+            # Each market's unit, once per configuration object (a property: a power).
+            self._units = (config, [(a, m.unit) for a, m in config.markets.items()])
+        prices = engine.prices
+        worth = [prices.get(a, 0) / unit for a, unit in self._units[1]]
         return float(8 * max(worth, default=0.0) / PRICE_UNIT + 1e-9)
 
     def check_mids(self, mids: Mapping[str, int]) -> None:
