@@ -257,6 +257,8 @@ class Code(StrEnum):
     EULER_INSUFFICIENT_BALANCE = "E_InsufficientBalance"
     EULER_REPAY_TOO_MUCH = "E_RepayTooMuch"
     EULER_ZERO_SHARES = "E_ZeroShares"
+    EULER_AMOUNT_TOO_LARGE = "E_AmountTooLargeToEncode"
+    EULER_DEBT_AMOUNT_TOO_LARGE = "E_DebtAmountTooLargeToEncode"
     # ---- Mango v4: MangoError (blockworks-foundation/mango-v4 programs/mango-v4/src/error.rs)
     MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE = "HealthMustBePositiveOrIncrease"
     MANGO_HEALTH_MUST_BE_NEGATIVE = "HealthMustBeNegative"
