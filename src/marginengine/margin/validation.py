@@ -81,11 +81,13 @@ def validate_index_widths(widths: StorageWidths | None, asset: str, base: bool,
     Aave's ``ReserveLogic._updateIndexes`` stores each new index with
     ``SafeCast.toUint128`` (a ray index above ``2**128 - 1`` reverts); Comet's
     ``accruedInterestIndices`` keeps its 1e15 indices in ``uint64`` (``safe64`` and a
-    checked add), so only its base asset's count (``base``). ``MathUtils``' interest cannot
-    overflow before this: v3.3's checked products and v3.4+'s ``rayMul`` exceed
-    ``2**256`` only when the growth factor, which the index is at least, is far beyond
-    ``2**128`` (v3.4+'s ``rate x exp`` is unchecked, and cannot wrap with the ``uint128``
-    rates and ``uint40`` timestamps of the chain). One comparison per index.
+    checked add), so only its base asset's count (``base``). ``MathUtils``' interest
+    overflows ``2**256`` before this only where no chain gets: v3.3's checked products and
+    v3.4+'s ``rayMul`` exceed it with a rate only when the growth factor, which the index
+    is at least, is far beyond ``2**128``; v3.3's ``exp x (exp - 1) x (exp - 2)`` alone
+    needs more than ``2**85`` seconds, v3.4+'s unchecked ``rate x exp`` more than
+    ``2**128`` (timestamps are ``uint40``). Those are not modelled. One comparison per
+    index.
 
     Parameters
     ----------
