@@ -40,6 +40,11 @@ class Code(StrEnum):
     EVENT_NOT_SUPPORTED = "EVENT_NOT_SUPPORTED"
     SELF_LIQUIDATION = "SELF_LIQUIDATION"
     SELF_TRADE = "SELF_TRADE"
+    #: A result the protocol cannot store: an index or a balance beyond the width its
+    #: storage has (Aave's ``SafeCast.toUint128``, Comet's ``safe64``/``safe104``); the
+    #: protocol's transaction reverts. ``data``: ``asset``, ``name``, ``bits``, ``value``,
+    #: ``limit`` and ``revert`` (the protocol's error).
+    SAFECAST_OVERFLOW = "SAFECAST_OVERFLOW"
     # ---- ImportAccount (the engine's own): an account booked as it stands, at genesis
     #: A structural problem of the import (``data["field"]`` names it: ``account``,
     #: ``supplied.WETH``, ``borrowed.USDC``, ``emode``); no margin is checked.
@@ -252,6 +257,8 @@ class Code(StrEnum):
     EULER_INSUFFICIENT_BALANCE = "E_InsufficientBalance"
     EULER_REPAY_TOO_MUCH = "E_RepayTooMuch"
     EULER_ZERO_SHARES = "E_ZeroShares"
+    EULER_AMOUNT_TOO_LARGE = "E_AmountTooLargeToEncode"
+    EULER_DEBT_AMOUNT_TOO_LARGE = "E_DebtAmountTooLargeToEncode"
     # ---- Mango v4: MangoError (blockworks-foundation/mango-v4 programs/mango-v4/src/error.rs)
     MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE = "HealthMustBePositiveOrIncrease"
     MANGO_HEALTH_MUST_BE_NEGATIVE = "HealthMustBeNegative"

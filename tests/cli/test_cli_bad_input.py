@@ -205,3 +205,24 @@ def test_health_when_comet_snapshot_supplies_and_owes_base_then_one_line_naming_
     code, out, err = run(["health", str(snap)], capsys)
     assert one_line_error(code, err) == f"error: {snap}: accounts.0.borrowed.USDC: {SIGNED}\n"
     assert out == ""
+
+
+def test_scan_when_book_rows_are_all_zero_then_refused_as_health_refuses_a_zero_snapshot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # Scanned, it printed "0 of 0 accounts"; the same zero in a snapshot is refused.
+    book = tmp_path / "book.csv"
+    book.write_text("account,asset,supplied,borrowed\na,WETH,0,0\n")
+    prices = tmp_path / "p.toml"
+    prices.write_text("[prices]\nUSDC = 1\nWETH = 2000\n")
+    code, out, err = run(["scan", str(book), "--prices", str(prices)], capsys)
+    assert one_line_error(code, err) == (
+        f"error: {book}:2: supplied: must be positive (got '0'): a row holds a supplied or "
+        "a borrowed balance (both are 0 or empty; leave the row out)\n")
+    assert out == ""
+    snap = tmp_path / "snap.toml"
+    snap.write_text('[protocol]\npreset = "aave-v3"\n[prices]\nUSDC = 1\nWETH = 2000\n'
+                    '[[accounts]]\nid = "a"\nsupplied = { WETH = 0 }\n')
+    code, out, err = run(["health", str(snap)], capsys)
+    assert one_line_error(code, err) == (
+        f"error: {snap}: accounts.0.supplied.WETH: must be positive (got 0)\n")

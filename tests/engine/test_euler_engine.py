@@ -38,6 +38,7 @@ from marginengine.engine.events import event_from_dict
 from marginengine.engine.family_state import EulerBook
 from marginengine.errors import ConfigError
 from marginengine.margin import NO_DEBT_HEALTH, MarginKind
+from marginengine.margin import euler as rules_euler
 
 E18 = 10**18
 T0 = 1_000
@@ -180,6 +181,33 @@ def test_refusals_carry_the_evk_errors_and_change_nothing():
     d = applied(engine, EulerLiquidate("liquidator", "borrower", "TST2", repay=True))
     assert d["repay"] == 5 * E18
     assert book(engine).vault.total_borrows == 0 and book(engine).vault.cash == 100 * E18
+
+
+def test_amounts_beyond_uint112_when_deposited_or_borrowed_then_refused_as_the_evk():
+    # TypesLib.toAssets/toShares: E_AmountTooLargeToEncode above MAX_SANE_AMOUNT
+    # (type(uint112).max, src/EVault/shared/Constants.sol); accepted before, held beyond
+    # what the vault can store.
+    limit = 2**112 - 1
+    engine = borrower_engine("0.3", 5 * E18, "2.2")
+    before = book(engine)
+    out = engine.apply(EulerDeposit("whale", limit + 1))
+    assert (out.code, out.reason) == (Code.EULER_AMOUNT_TOO_LARGE, (
+        f"assets: {limit + 1} is beyond the vault's uint112 (MAX_SANE_AMOUNT, 2**112 - 1)"))
+    # The totals it would bring the vault to: cash 95 TST (100 less 5 borrowed), 100 TST
+    # of shares (one a unit: no interest has accrued), each plus the deposit.
+    out = engine.apply(EulerDeposit("whale", limit - 90 * E18))
+    assert out.code == Code.EULER_AMOUNT_TOO_LARGE and out.reason is not None
+    assert out.reason.startswith(f"cash: {limit + 5 * E18} is beyond")
+    out = engine.apply(EulerDeposit("whale", limit - 99 * E18))
+    assert out.reason is not None and out.reason.startswith(
+        f"total_shares: {limit + E18} is beyond")
+    assert book(engine) == before
+    fits = applied(engine, EulerDeposit("whale", limit - 100 * E18))
+    assert book(engine).vault.total_shares == limit and fits["shares"] == limit - 100 * E18
+    # A borrow's debt: Owed (toOwed, E_DebtAmountTooLargeToEncode) holds as many assets.
+    assert rules_euler.amount_refusal({}, {"debt": limit}) is None
+    debt = rules_euler.amount_refusal({}, {"debt": limit + 1})
+    assert debt is not None and debt.code is Code.EULER_DEBT_AMOUNT_TOO_LARGE
 
 
 def test_repay_all_and_withdraw_round_shares_as_the_evk():

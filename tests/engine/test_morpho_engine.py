@@ -95,6 +95,23 @@ def test_interest_accrues_to_the_ledger_clock_with_fee_shares():
         out.details["fee_shares"]
 
 
+def test_accrual_beyond_uint128_when_asked_by_an_action_then_refused_and_nothing_moves():
+    # _accrueInterest (morpho-org/morpho-blue@3085651a src/Morpho.sol): totalBorrowAssets
+    # += interest.toUint128(); an accrual past 2^128 - 1 reverts the action asking for it
+    # (it was booked: the totals beyond any uint128).
+    cfg = protocol_from_dict({"preset": "morpho-blue", "morpho": {M: {
+        "loan": "USDC", "collateral": "WETH", "lltv": "0.86", "borrow_rate": "0.0365"}}})
+    e = Engine(cfg)
+    for ev in setup_events():
+        assert e.apply(ev).accepted    # type: ignore[arg-type]
+    assert e.apply(AdvanceTime(10**40)).accepted   # Morpho accrues lazily, per market
+    before = e.state.morpho[M]
+    out = e.apply(MorphoRepay("carol", M, assets=USDC))
+    assert out.code == Code.MORPHO_MAX_UINT128_EXCEEDED
+    assert out.reason == "market: the accrued interest would exceed 2^128 - 1"
+    assert out.details == {} and e.state.morpho[M] == before
+
+
 def test_withdrawals_and_collateral_follow_the_rules():
     e = engine()
     out = e.apply(MorphoWithdrawCollateral("carol", M, WETH))

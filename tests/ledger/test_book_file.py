@@ -124,6 +124,40 @@ def test_csv_edge_cases_are_refused_by_line_field_and_reason(
                                         for e in expected]
 
 
+ZERO_ROW = ("a row holds a supplied or a borrowed balance (both are 0 or empty; leave the "
+            "row out)")
+
+
+def test_csv_row_of_zero_supplied_and_zero_borrowed_is_refused_as_a_snapshot_zero(
+        tmp_path: Path, proto: ProtocolConfig) -> None:
+    # Was read as accounts holding nothing ("0 of 0 accounts" in a scan), where a
+    # snapshot refuses a zero amount ("accounts.0.supplied.WETH: must be positive (got
+    # 0)"): one rule, config.amounts.positive_problem, names the column the row wrote.
+    path = tmp_path / "book.csv"
+    path.write_text(f"{HEADER}\nalice,WETH,0,0\nbob,USDC,,\ncarol,USDC,,0.000\n"
+                    "dave,WETH,1,0\n")
+    assert problems_of(proto, path) == [
+        f"{path}:2: supplied: must be positive (got '0'): {ZERO_ROW}",
+        f"{path}:3: supplied: must be positive (got 0): {ZERO_ROW}",
+        f"{path}:4: borrowed: must be positive (got '0.000'): {ZERO_ROW}"]
+    # One side 0 is the other side's row: read, the zero left out.
+    path.write_text(f"{HEADER}\ndave,WETH,1,0\nerin,USDC,0,2\n")
+    assert balances(read_both(proto, path)) == [
+        ("dave", f"{path}:2", {"WETH": WEI}, {}), ("erin", f"{path}:3", {}, {"USDC": 2 * USDC})]
+
+
+def test_parquet_row_of_zeros_is_refused_as_the_csv_row(tmp_path: Path,
+                                                         proto: ProtocolConfig) -> None:
+    path = tmp_path / "book.parquet"
+    # Row 2 (an empty string and a null) was read as an account holding nothing.
+    pq.write_table(pa.table({"account": ["alice", "bob"], "asset": ["WETH", "USDC"],
+                             "supplied": ["0", ""],
+                             "borrowed": pa.array([None, None], pa.int64())}), path)
+    assert problems_of(proto, path) == [
+        f"{path}:row 1: supplied: must be positive (got '0'): {ZERO_ROW}",
+        f"{path}:row 2: supplied: must be positive (got 0): {ZERO_ROW}"]
+
+
 def test_csv_not_utf8_is_named_by_line_and_byte(tmp_path: Path,
                                                 proto: ProtocolConfig) -> None:
     path = tmp_path / "book.csv"
@@ -149,17 +183,16 @@ def test_parquet_nulls_integers_decimals_and_big_integers_as_strings_are_exact(
         tmp_path: Path, proto: ProtocolConfig) -> None:
     path = tmp_path / "book.parquet"
     pq.write_table(pa.table({
-        "account": pa.array(["a", "b", "c", "d"]).dictionary_encode(),  # a categorical
-        "asset": ["WETH", "USDC", "WETH", "USDC"],
+        "account": pa.array(["a", "b", "c"]).dictionary_encode(),  # a categorical
+        "asset": ["WETH", "USDC", "WETH"],
         # Beyond int64 (2**63 - 1 whole tokens): written as a string, read exactly.
-        "supplied": ["123456789012345678901234567890", None, "0.000000000000000001", ""],
-        "borrowed": pa.array([None, 2**63 - 1, None, None], pa.int64()),
+        "supplied": ["123456789012345678901234567890", None, "0.000000000000000001"],
+        "borrowed": pa.array([None, 2**63 - 1, None], pa.int64()),
     }), path)
     assert balances(read_both(proto, path)) == [
         ("a", f"{path}:row 1", {"WETH": 123456789012345678901234567890 * WEI}, {}),
         ("b", f"{path}:row 2", {}, {"USDC": (2**63 - 1) * USDC}),
-        ("c", f"{path}:row 3", {"WETH": 1}, {}),
-        ("d", f"{path}:row 4", {}, {})]
+        ("c", f"{path}:row 3", {"WETH": 1}, {})]
     pq.write_table(pa.table({
         "account": ["a", "b"], "asset": ["WETH", "USDC"],
         # A decimal column's zero reads as 0E-10 and its 1e-7 as 1E-7: both as written.

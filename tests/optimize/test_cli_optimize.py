@@ -54,12 +54,37 @@ def test_optimize_when_run_then_outputs_marker_and_resume_from_cache(
     assert pd.read_parquet(out / "frontier.parquet").equals(before)
 
 
+def test_optimize_when_resume_without_earlier_run_then_note_on_stderr_and_fresh_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    # Was silent: --resume on an empty folder started from scratch without saying so.
+    out = tmp_path / "opt"
+    small = [*ARGS[:ARGS.index("--runs")], "--runs", "2", "--budget", "4", "--seed", "4",
+             "--workers", "1", "--quiet"]
+    code, _, err = run([*small, "--out", str(out), "--resume"], capsys)
+    assert code == 0, err
+    assert f"note: --resume: no earlier run to resume in {out}; starting from scratch" in err
+    data = json.loads((out / "optimize.json").read_text())
+    assert data["counts"]["runs_executed"] > 0  # a fresh run (its repeats hit its own cache)
+    # With the earlier run there, no note: its evaluations are resumed.
+    code, _, err = run([*small, "--out", str(out), "--resume"], capsys)
+    assert code == 0 and "note: --resume" not in err
+    assert json.loads((out / "optimize.json").read_text())["counts"]["runs_from_cache"] >= \
+        data["counts"]["runs_executed"]
+
+
 @pytest.mark.parametrize(("extra", "message"), [
     (["--param", "protocol.markets.WETH.ltv=0.7"], "--param 'protocol.markets.WETH.ltv=0.7': "
      "must be PATH=LOW:HIGH or PATH=LOW:HIGH:STEP"),
     (["--param", "protocol.markets.WETH.nope=0.7:0.8:0.01"], "--param protocol.markets.WETH"
      ".nope: unknown path: 'nope' is not a field of protocol.markets.WETH"),
     (["--param", "book.accounts=9:3"], "--param 'book.accounts=9:3': LOW 9 is above HIGH 3"),
+    # A degenerate range was searched as a variable that cannot move; the seed "optimized"
+    # luck (common random numbers: every candidate runs on the same seeds).
+    (["--param", "book.accounts=5:5"], "--param 'book.accounts=5:5': LOW equals HIGH (5): a "
+     "range of one value is a fixed value, not a variable; use --set book.accounts=5"),
+    (["--param", "seed=1:100"], "--param 'seed=1:100': the seed is not a parameter to "
+     "optimize (every candidate runs on the same seeds: common random numbers); give the "
+     "master seed with --seed"),
     # Fuzzed: numpy's uniform refused a range beyond float64 ("internal error:
     # OverflowError: Range exceeds valid bounds").
     (["--param", f"{LTV}=-1e308:1e308"], f"--param '{LTV}=-1e308:1e308': the range is "

@@ -40,6 +40,9 @@ def test_constraint_when_parsed_then_violation_relative_to_limit():
     (["protocol.markets.WETH.ltv"], [], [], "--param 'protocol.markets.WETH.ltv': must be "
      "PATH=LOW:HIGH"),
     ([f"{LTV}=0.8:0.7"], [], [], "LOW 0.8 is above HIGH 0.7"),
+    ([f"{LTV}=0.75:0.750"], [], [], f"LOW equals HIGH (0.75): a range of one value is a "
+     f"fixed value, not a variable; use --set {LTV}=0.75"),
+    (["seed=1:9"], [], [], "--param 'seed=1:9': the seed is not a parameter to optimize"),
     ([f"{LTV}=a:0.7"], [], [], "LOW 'a' is not a number"),
     ([f"{LTV}=0.7:0.8:0"], [], [], "STEP must be positive"),
     (["protocol.markets.WETH.ltvv=0.7:0.8:0.01"], [], [], "unknown path: 'ltvv' is not a "

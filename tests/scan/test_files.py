@@ -23,7 +23,6 @@ GOOD = (
     "alice,WETH,10,\n"
     "alice,USDC,,15000\n"
     "bob,WBTC,0.5,0\n"
-    "bob,DAI,,\n"
     "\n"
     "carol/isolated,WETH,1.000000000000000001,1\n"
 )
@@ -52,6 +51,9 @@ def test_load_engine_when_good_csv_then_balances_and_prices_exact(tmp_path: Path
     ("alice,WETH,abc,", "supplied: must be a number ('abc' is not)"),
     ("alice,XYZ,1,", "asset: unknown asset 'XYZ' (markets: DAI, USDC, WBTC, WETH)"),
     ("alice,USDC,,-5", "borrowed: must not be negative (got -5)"),
+    # A row of nothing: refused as a snapshot's zero amount is (it was read as none).
+    ("bob,DAI,,", "supplied: must be positive (got 0): a row holds a supplied or a borrowed "
+     "balance (both are 0 or empty; leave the row out)"),
     ("alice,USDC,0.0000001,", "supplied: has more than 6 decimal places"),
     ("alice,USDC,1", "3 fields, expected 4"),
     ("bad id!,USDC,1,", "account: account id must be"),

@@ -31,7 +31,8 @@ def _previous_caches(target: Path) -> list[Path]:
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--param", "params", multiple=True, metavar="PATH=LOW:HIGH[:STEP]",
               help="A decision variable: any numeric scenario path, continuous or on a grid "
-                   "(repeatable), e.g. protocol.markets.WETH.ltv=0.70:0.82:0.0025; for an "
+                   "(repeatable), LOW below HIGH (a fixed value is --set; a seed is "
+                   "--seed), e.g. protocol.markets.WETH.ltv=0.70:0.82:0.0025; for an "
                    "options book a portfolio-margin parameter, e.g. "
                    "protocol.options.portfolio_margin.im_factor=1.0:2.0:0.01.")
 @click.option("--objective", "objectives", multiple=True, metavar="METRIC",
@@ -71,7 +72,8 @@ def _previous_caches(target: Path) -> list[Path]:
               help="Replace a previous run in the output folder (only what it wrote).")
 @click.option("--resume", is_flag=True,
               help="Resume a stopped run in the output folder: its cached evaluations are "
-                   "not run again; the finished run replaces it.")
+                   "not run again; the finished run replaces it. Without an earlier run it "
+                   "starts from scratch, saying so on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print optimize.json to stdout.")
 @click.option("--quiet", is_flag=True, help="No progress bar and no tables.")
 def optimize(scenario: Path, params: tuple[str, ...], objectives: tuple[str, ...],
@@ -108,6 +110,11 @@ def optimize(scenario: Path, params: tuple[str, ...], objectives: tuple[str, ...
         if target.exists() and any(target.iterdir()) and read_marker(target) is None:
             raise OutputError(f"--resume: {target} is not a marginengine run")
         previous = _previous_caches(target)
+        if not previous:
+            # A note, not a refusal: "run with --resume until it finishes" then works on
+            # the first call too, and nothing is lost by starting afresh.
+            click.echo(f"note: --resume: no earlier run to resume in {target}; starting "
+                       "from scratch", err=True)
     folder = prepare(target, problem.name, force or resume)
     staging = folder.staging
     console = Console(stderr=as_json, quiet=quiet, width=None if sys.stdout.isatty() else 160)

@@ -61,10 +61,19 @@ def parse_positive(raw: object, decimals: int, where: str, problems: list[str]) 
     except ValueError as exc:
         problems.append(f"{where}: {exc}")
         return None
-    if value <= 0:
-        problems.append(f"{where}: must be positive (got {raw!r})")
+    reason = positive_problem(value, raw)
+    if reason is not None:
+        problems.append(f"{where}: {reason}")
         return None
     return value if within_limit(value, raw, where, problems) else None
+
+
+def positive_problem(value: int, raw: object) -> str | None:
+    """Why a balance given as ``raw`` (``value`` smallest units) is refused, or ``None``:
+    a balance written must be positive. One rule for a snapshot's amount
+    (:func:`parse_positive`) and a book's row, whose balance is its supplied or borrowed
+    cell (:func:`marginengine.ledger.book_file.read_book`: a row of 0 and 0 holds none)."""
+    return None if value > 0 else f"must be positive (got {raw!r})"
 
 
 def parse_amount(raw: object, decimals: int, where: str, problems: list[str], *,

@@ -146,6 +146,75 @@ class LiquidationMechanism(Enum):
 
 
 @dataclass(frozen=True)
+class StorageWidths:
+    """The widths a lending protocol stores its indices and balances in, as the reverts
+    of its casts: a result beyond one is refused (``SAFECAST_OVERFLOW``), as the
+    protocol's transaction would revert, instead of being held beyond what it can store.
+
+    Attributes
+    ----------
+    index_bits, index_unit, index_revert
+        The liquidity and borrow indices: ``index // index_unit`` (the ledger keeps rays;
+        Comet's indices are at 1e15, a ray / 1e12) must fit ``index_bits`` unsigned bits,
+        else ``index_revert`` (the protocol's error).
+    balance_bits, balance_revert
+        An account's scaled balance (supply or debt), in magnitude.
+    total_bits, total_revert
+        The reserve's scaled totals; ``None``: a uint256 (no bound beyond the amounts').
+    base_only
+        Comet: the widths are the base asset's (collateral earns no interest; its
+        balances are uint128, see ``collateral_bits``).
+    collateral_bits
+        Comet: a collateral balance and total (``safe128``, ``uint128`` storage).
+    """
+
+    index_bits: int
+    index_unit: int
+    index_revert: str
+    balance_bits: int
+    balance_revert: str
+    total_bits: int | None = None
+    total_revert: str = ""
+    base_only: bool = False
+    collateral_bits: int | None = None
+
+    @property
+    def index_limit(self) -> int:
+        """The largest ledger (ray) index whose stored value fits: one comparison a check."""
+        return ((1 << self.index_bits) - 1) * self.index_unit + self.index_unit - 1
+
+
+#: Aave v3.3 (aave-dao/aave-v3-origin@v3.3.0): ``ReserveLogic._updateIndexes`` stores both
+#: indices with ``SafeCast.toUint128`` ("SafeCast: value doesn't fit in 128 bits",
+#: ``src/contracts/dependencies/openzeppelin/contracts/SafeCast.sol``);
+#: ``ScaledBalanceTokenBase._mintScaled`` casts the scaled amount ``toUint128`` into
+#: ``IncentivizedERC20.UserState.balance`` (``uint128``), a checked add; ``_totalSupply``
+#: is a ``uint256``.
+AAVE_V3_3_WIDTHS = StorageWidths(
+    index_bits=128, index_unit=1,
+    index_revert="SafeCast: value doesn't fit in 128 bits",
+    balance_bits=128, balance_revert="SafeCast: value doesn't fit in 128 bits")
+#: Aave v3.4+ (v3.5.0, v3.7.0 4fbd7442): the indices as in v3.3, with OpenZeppelin 5's
+#: ``SafeCastOverflowedUintDowncast(128, value)``; ``UserState.balance`` is a ``uint120``
+#: (``amountScaled.toUint120()``).
+AAVE_V3_5_WIDTHS = StorageWidths(
+    index_bits=128, index_unit=1, index_revert="SafeCastOverflowedUintDowncast",
+    balance_bits=120, balance_revert="SafeCastOverflowedUintDowncast")
+#: Compound III (compound-finance/comet@d5a30b0a): ``baseSupplyIndex``/``baseBorrowIndex``
+#: are ``uint64`` (``CometStorage.sol``), ``accruedInterestIndices`` adds
+#: ``safe64(mulFactor(...))`` with a checked ``uint64`` add (``InvalidUInt64`` or panic
+#: 0x11); a principal is an ``int104`` (``principalValue``: ``signed104(safe104(...))``,
+#: ``InvalidInt104``); ``totalSupplyBase``/``totalBorrowBase`` are ``uint104`` with checked
+#: adds (``supplyBase``, ``withdrawBase``); collateral is ``uint128`` (``safe128``,
+#: ``totalsCollateral``, ``userCollateral``; ``Comet.sol``, ``CometMath.sol``).
+COMET_WIDTHS = StorageWidths(
+    index_bits=64, index_unit=10**12, index_revert="InvalidUInt64",
+    balance_bits=103, balance_revert="InvalidInt104",
+    total_bits=104, total_revert="panic 0x11 (uint104 totalSupplyBase/totalBorrowBase)",
+    base_only=True, collateral_bits=128)
+
+
+@dataclass(frozen=True)
 class RefusalCodes:
     """The family's own names for its refusals."""
 
@@ -297,6 +366,9 @@ class LendingRules:
     atoken_repay_health_check
         Aave v3.5+: a repayment with aTokens that burns collateral of an indebted account
         asks ``validateHealthFactor`` after it (``BorrowLogic.executeRepay``); v3.3 not.
+    widths
+        The protocol's storage widths (:class:`StorageWidths`), whose casts revert
+        beyond them; ``None``: not modelled (the family keeps state of its own).
     version
         The protocol code the family follows (for docs and messages).
     """
@@ -329,6 +401,7 @@ class LendingRules:
     isolation_mode: bool = False
     automatic_collateral_on_receipt: bool = False
     atoken_repay_health_check: bool = False
+    widths: StorageWidths | None = None
     version: str = ""
 
     @property
@@ -382,6 +455,7 @@ AAVE_V3_3: dict[str, object] = {
     "emode": EModeRules.LIQUID,               # v3.2 liquid e-modes
     "isolation_mode": True,                   # IsolationModeLogic, siloed borrowing
     "automatic_collateral_on_receipt": True,  # LiquidationLogic._liquidateATokens
+    "widths": AAVE_V3_3_WIDTHS,
 }
 AAVE_V3_5: dict[str, object] = {
     **_AAVE, "version": "Aave v3.5.0",
@@ -397,6 +471,7 @@ AAVE_V3_5: dict[str, object] = {
     "isolation_mode": True,
     "automatic_collateral_on_receipt": True,
     "atoken_repay_health_check": True,        # BorrowLogic.executeRepay
+    "widths": AAVE_V3_5_WIDTHS,
 }
 AAVE_V3_7: dict[str, object] = {
     **AAVE_V3_5, "version": "Aave v3.7.0",
@@ -419,7 +494,7 @@ FAMILIES: dict[str, dict[str, object]] = {
     # pooled-lending fields below are unused (no pooled reserves take Deposit or Borrow),
     # the rules are margin/morpho.py and liquidation/morpho.py.
     "morpho-blue": {
-        **AAVE_V3_7,
+        **AAVE_V3_7, "widths": None,
         "version": "Morpho Blue",
         "liquidation": LiquidationMechanism.MORPHO,
         "codes": RefusalCodes(
@@ -433,7 +508,7 @@ FAMILIES: dict[str, dict[str, object]] = {
     # as for Morpho the pooled-lending fields are unused; the rules are margin/liquity.py
     # and liquidation/liquity.py.
     **{name: {
-        **AAVE_V3_7,
+        **AAVE_V3_7, "widths": None,
         "version": "Liquity v1",
         "liquidation": LiquidationMechanism.LIQUITY,
         "liquity_pool": pool,
@@ -449,7 +524,7 @@ FAMILIES: dict[str, dict[str, object]] = {
     # against its collaterals; as for Morpho the pooled-lending fields are unused; the
     # rules are margin/euler.py and liquidation/euler.py (EVK's custom error names).
     "euler-v2": {
-        **AAVE_V3_7,
+        **AAVE_V3_7, "widths": None,
         "version": "Euler v2 (EVK)",
         "liquidation": LiquidationMechanism.EULER,
         "codes": RefusalCodes(
@@ -462,7 +537,7 @@ FAMILIES: dict[str, dict[str, object]] = {
     # Mango v4 (blockworks-foundation/mango-v4@1303a4a1): a group of config.mango (banks,
     # perp markets); the rules are margin/mango.py (health), Mango's error names.
     "mango-v4": {
-        **AAVE_V3_7,
+        **AAVE_V3_7, "widths": None,
         "version": "Mango v4",
         "liquidation": LiquidationMechanism.MANGO,
         "codes": RefusalCodes(
@@ -475,7 +550,7 @@ FAMILIES: dict[str, dict[str, object]] = {
     # Drift v2 (drift-labs/protocol-v2@0ae3e3b1): spot and perp markets of config.drift;
     # the rules are margin/drift.py and liquidation/drift.py, Drift's ErrorCode names.
     "drift-v2": {
-        **AAVE_V3_7,
+        **AAVE_V3_7, "widths": None,
         "version": "Drift v2",
         "liquidation": LiquidationMechanism.DRIFT,
         "codes": RefusalCodes(
@@ -503,6 +578,7 @@ FAMILIES: dict[str, dict[str, object]] = {
         "liquidation": LiquidationMechanism.ABSORB,
         "codes": _COMET_CODES,
         "min_borrow": True,
+        "widths": COMET_WIDTHS,
     },
 }
 
@@ -578,6 +654,9 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
 
 
 __all__ = [
+    "AAVE_V3_3_WIDTHS",
+    "AAVE_V3_5_WIDTHS",
+    "COMET_WIDTHS",
     "COMMON_EVENTS",
     "DRIFT_EVENTS",
     "EULER_EVENTS",
@@ -599,6 +678,7 @@ __all__ = [
     "LiquidationMechanism",
     "LiquidationRounding",
     "RefusalCodes",
+    "StorageWidths",
     "WithdrawCheck",
     "lending_rules",
 ]

@@ -83,6 +83,11 @@ def deposit(ctx: HandlerContext, e: EulerDeposit) -> dict[str, Any]:
     if shares == 0:
         ctx.refuse(Code.EULER_ZERO_SHARES, f"{e.assets} assets buy no shares", assets=e.assets)
     held = book.account(e.account)
+    refusal = rules.amount_refusal({"assets": e.assets, "cash": v.cash + e.assets,
+                                    "shares": held.shares + shares,
+                                    "total_shares": v.total_shares + shares})
+    if refusal:
+        ctx.refuse_with(refusal)
     ctx.set_family(book.with_account(
         e.account, replace(held, shares=held.shares + shares),
         replace(v, cash=v.cash + e.assets, total_shares=v.total_shares + shares)))
@@ -149,6 +154,10 @@ def borrow(ctx: HandlerContext, e: EulerBorrow) -> dict[str, Any]:
                    f"the vault holds {ctx.units(_cfg_vault(ctx), v.cash)} of cash",
                    assets=e.assets, cash=v.cash)
     held = book.account(e.account)
+    refusal = rules.amount_refusal({"assets": e.assets}, {
+        "debt": held.debt + e.assets, "total_borrows": v.total_borrows + e.assets})
+    if refusal:
+        ctx.refuse_with(refusal)
     after = book.with_account(e.account, replace(held, debt=held.debt + e.assets),
                               replace(v, cash=v.cash - e.assets,
                                       total_borrows=v.total_borrows + e.assets))
@@ -165,6 +174,9 @@ def repay(ctx: HandlerContext, e: EulerRepay) -> dict[str, Any]:
         ctx.refuse(Code.EULER_REPAY_TOO_MUCH, f"{e.account} owes {held.debt}",
                    assets=assets, debt=held.debt)
     v = book.vault
+    refusal = rules.amount_refusal({"cash": v.cash + assets})
+    if refusal:
+        ctx.refuse_with(refusal)
     ctx.set_family(book.with_account(
         e.account, replace(held, debt=held.debt - assets),
         replace(v, cash=v.cash + assets, total_borrows=v.total_borrows - assets)))

@@ -130,7 +130,26 @@ def deposit(ctx: HandlerContext, e: Deposit) -> dict[str, Any]:
                                                    collateral_on_first=first)
         except LedgerError as exc:
             ctx.refuse(Code.INVALID_AMOUNT, str(exc), amount=amount)
+        _require_widths(ctx, e.account, asset, debt=False)
     return details
+
+
+def _require_widths(ctx: HandlerContext, account: str, asset: str, debt: bool) -> None:
+    """Refuse a mint whose scaled balance or total the protocol cannot store
+    (:func:`~marginengine.margin.validation.validate_balance_widths`)."""
+    widths = ctx.rules.widths
+    if widths is None:
+        return
+    compound = ctx.config.compound
+    base = compound is not None and asset == compound.base_asset
+    ledger, r = ctx.ledger, ctx.ledger.reserves[asset]
+    if debt:
+        balance, total = ledger.scaled_debt_of(account, asset), r.scaled_debt
+    else:
+        balance, total = ledger.scaled_supply_of(account, asset), r.scaled_supply
+    refusal = rules_of.validate_balance_widths(widths, asset, base, balance, total, debt)
+    if refusal:
+        ctx.refuse_with(refusal)
 
 
 def withdraw(ctx: HandlerContext, e: Withdraw) -> dict[str, Any]:
@@ -231,6 +250,7 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
         ledger.borrow(e.account, asset, amount)
     except LedgerError as exc:
         ctx.refuse(Code.NOT_ENOUGH_LIQUIDITY, f"not enough liquidity: {exc}", amount=amount)
+    _require_widths(ctx, e.account, asset, debt=True)
     if isolated is not None and not strict:
         # v3.5 executeBorrow: increaseIsolatedDebtIfIsolated after the mint, before
         # validateHFAndLtv.

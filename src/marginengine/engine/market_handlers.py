@@ -15,6 +15,7 @@ from marginengine.decisions import Code
 from marginengine.engine import governance_handlers, option_handlers, perp_handlers
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import AdvanceTime, SetConditions, SetPrice, SetSequencer
+from marginengine.margin.validation import validate_index_widths
 from marginengine.oracle import PriceStatus
 from marginengine.oracle.conditions import MarketConditions
 from marginengine.oracle.market_oracle import USABLE
@@ -66,6 +67,17 @@ def advance_time(ctx: HandlerContext, e: AdvanceTime) -> dict[str, Any]:
     ctx.positive(e.seconds, "seconds")
     previous = ctx.time
     ctx.ledger.advance(e.seconds)
+    widths = ctx.rules.widths
+    if widths is not None:
+        # The protocol stores each new index in a fixed width; beyond it, its accrual
+        # reverts, so the whole AdvanceTime is refused (the transaction rolls back).
+        compound = ctx.config.compound
+        base = compound.base_asset if compound is not None else None
+        for asset, r in sorted(ctx.ledger.reserves.items()):
+            refusal = validate_index_widths(widths, asset, asset == base,
+                                            r.liquidity_index, r.borrow_index)
+            if refusal:
+                ctx.refuse_with(refusal)
     details: dict[str, Any] = {"time": ctx.time}
     funding = perp_handlers.accrue_funding(ctx, previous)
     if funding:

@@ -60,6 +60,9 @@ def accrued_book(config: ProtocolConfig, name: str, book: MorphoBook, now: int
 
 def _accrued(ctx: HandlerContext, name: str) -> tuple[MorphoBook, rules.MarketParams]:
     book, params, acc = accrued_book(ctx.config, name, ctx.morpho_book(name), ctx.time)
+    refusal = rules.accrual_refusal(acc)
+    if refusal:
+        ctx.refuse_with(refusal)
     if acc.interest:
         ctx.record(interest=acc.interest, fee_shares=acc.fee_shares)
     return book, params

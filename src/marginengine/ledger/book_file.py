@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from marginengine.config import ProtocolConfig
-from marginengine.config.amounts import parse_amount
+from marginengine.config.amounts import parse_amount, positive_problem
 from marginengine.errors import ConfigError
 from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT, format_units
 from marginengine.ledger.account import check_account_id
@@ -425,6 +425,16 @@ def _lending(path: Path, protocol: ProtocolConfig, accounts: dict[str, BookAccou
         market = markets[row.key]
         supplied = _amount(row, "supplied", market.decimals, problems)
         borrowed = _amount(row, "borrowed", market.decimals, problems)
+        if supplied == 0 and borrowed == 0:
+            # The row's balance is its supplied or borrowed cell: 0 and 0 (or empty) is a
+            # balance of 0, which a snapshot refuses as well (positive_problem); the book
+            # would be scanned as accounts holding nothing.
+            column = ("borrowed" if not _text(row.cells.get("supplied"))
+                      and _text(row.cells.get("borrowed")) else "supplied")
+            reason = positive_problem(0, _text(row.cells.get(column)) or 0)
+            problems.append(f"{row.where}: {column}: {reason}: a row holds a supplied or a "
+                            "borrowed balance (both are 0 or empty; leave the row out)")
+            continue
         acct = _account_of(accounts, row)
         _emode_cell(acct, _text(row.cells.get("emode")), row.where, problems)
         if supplied:

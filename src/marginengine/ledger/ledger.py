@@ -245,6 +245,13 @@ class Ledger:
         pos = account.lending.get(asset) if account else None
         return pos.scaled_supply if pos else 0
 
+    def scaled_debt_of(self, account_id: str, asset: str) -> int:
+        """An account's scaled debt of ``asset`` (the debt token's ``scaledBalanceOf``;
+        Comet's borrow principal, positive)."""
+        account = self.accounts.get(account_id)
+        pos = account.lending.get(asset) if account else None
+        return pos.scaled_debt if pos else 0
+
     def debt_of(self, account_id: str, asset: str) -> int:
         """An account's debt in smallest units, rounded as the family reads it (up, or
         down for Comet's ``presentValueBorrow``)."""

@@ -41,6 +41,28 @@ from marginengine.margin.base import NO_DEBT_HEALTH, FamilyMargin, MarginKind, M
 CONFIG_SCALE = 10_000
 #: Price scale of the quotes (``MockPriceOracle``: value = amount x price / 1e18).
 PRICE_SCALE = 10**18
+#: ``Constants.MAX_SANE_AMOUNT``: ``type(uint112).max``, the width of ``Assets`` (cash, an
+#: amount) and ``Shares`` (a balance, ``totalShares``); ``Owed`` (a debt, ``totalBorrows``)
+#: holds as many assets at ``INTERNAL_DEBT_PRECISION_SHIFT`` more bits.
+MAX_SANE_AMOUNT = 2**112 - 1
+
+
+def amount_refusal(amounts: dict[str, int], debts: dict[str, int] | None = None
+                   ) -> Refusal | None:
+    """The first amount the vault cannot encode, or ``None``: ``TypesLib.toAssets`` and
+    ``toShares`` revert ``E_AmountTooLargeToEncode`` above ``MAX_SANE_AMOUNT`` (the
+    ``Assets``/``Shares`` sums of ``pullAssets``, ``increaseBalance`` cast back through
+    them), ``toOwed`` ``E_DebtAmountTooLargeToEncode`` above ``MAX_SANE_DEBT_AMOUNT``
+    (``src/EVault/shared/types/Types.sol``, ``Constants.sol``). ``amounts`` and ``debts``
+    (in assets) name each value by its field, checked in order."""
+    for code, values in ((Code.EULER_AMOUNT_TOO_LARGE, amounts),
+                         (Code.EULER_DEBT_AMOUNT_TOO_LARGE, debts or {})):
+        for name, value in values.items():
+            if value > MAX_SANE_AMOUNT:
+                return Refusal(code, f"{name}: {value} is beyond the vault's uint112 "
+                                     f"(MAX_SANE_AMOUNT, 2**112 - 1)",
+                               {"field": name, "value": value, "limit": MAX_SANE_AMOUNT})
+    return None
 
 
 def quote(amount: int, price: int) -> int:
@@ -238,10 +260,12 @@ def family_margin(collaterals: Sequence[CollateralBalance], debt_assets: int,
 
 __all__ = [
     "CONFIG_SCALE",
+    "MAX_SANE_AMOUNT",
     "PRICE_SCALE",
     "CollateralBalance",
     "LTVConfig",
     "Liquidity",
+    "amount_refusal",
     "calculate_liquidity",
     "check_liquidity",
     "collateral_value",

@@ -324,6 +324,18 @@ def accrue_interest(market: Market, borrow_rate: int, now: int) -> Accrual:
     return Accrual(after, interest, fee_shares)
 
 
+def accrual_refusal(accrual: Accrual) -> Refusal | None:
+    """Whether ``_accrueInterest`` would revert: ``interest.toUint128()`` ("max uint128
+    exceeded"), then the ``uint128`` totals it adds to (checked adds; the engine names
+    them with the same code), or ``None``. Morpho accrues first in every entry point, so
+    an accrual beyond the widths refuses the action that asks for it."""
+    if accrual.interest > MAX_UINT128:
+        return Refusal(Code.MORPHO_MAX_UINT128_EXCEEDED,
+                       "market: the accrued interest would exceed 2^128 - 1",
+                       {"interest": accrual.interest})
+    return _uint128(accrual.market)
+
+
 # ---- actions (interest is accrued by the caller first, as every Morpho entry point does) --
 
 def supply(market: Market, position: Position, assets: int = 0,
@@ -482,6 +494,7 @@ __all__ = [
     "MarketParams",
     "Moved",
     "Position",
+    "accrual_refusal",
     "accrue_interest",
     "borrow",
     "borrowed_assets",

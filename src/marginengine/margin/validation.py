@@ -18,7 +18,12 @@ from collections.abc import Mapping, Sequence
 
 from marginengine.config import MarketConfig
 from marginengine.config.amounts import MAX_UNITS
-from marginengine.config.families import InitialCheck, LendingRules, WithdrawCheck
+from marginengine.config.families import (
+    InitialCheck,
+    LendingRules,
+    StorageWidths,
+    WithdrawCheck,
+)
 from marginengine.config.models import DEBT_CEILING_DECIMALS
 from marginengine.decisions import Code, Refusal
 from marginengine.fixedpoint import WAD, Rounding, bps_div, format_units
@@ -56,6 +61,99 @@ def initial_shortfall(rules: LendingRules, data: AccountData) -> bool:
                     else Rounding.HALF_UP)
         return bps_div(data.total_debt, data.avg_ltv_bps, rounding) > data.total_collateral
     return data.initial_value < data.total_debt
+
+
+def _width_refusal(asset: str, name: str, bits: int, value: int, revert: str,
+                   signed: bool = False) -> Refusal:
+    kind = f"int{bits + 1}" if signed else f"uint{bits}"
+    return Refusal(
+        Code.SAFECAST_OVERFLOW,
+        f"{asset} {name} would be {value}, beyond {kind} (at most 2**{bits} - 1): the "
+        f"protocol's cast reverts ({revert})",
+        {"asset": asset, "name": name, "bits": bits, "value": value,
+         "limit": 2**bits - 1, "revert": revert})
+
+
+def validate_index_widths(widths: StorageWidths | None, asset: str, base: bool,
+                          liquidity_index: int, borrow_index: int) -> Refusal | None:
+    """Whether a reserve's indices after an accrual fit the protocol's storage.
+
+    Aave's ``ReserveLogic._updateIndexes`` stores each new index with
+    ``SafeCast.toUint128`` (a ray index above ``2**128 - 1`` reverts); Comet's
+    ``accruedInterestIndices`` keeps its 1e15 indices in ``uint64`` (``safe64`` and a
+    checked add), so only its base asset's count (``base``). ``MathUtils``' interest
+    overflows ``2**256`` before this only where no chain gets: v3.3's checked products and
+    v3.4+'s ``rayMul`` exceed it with a rate only when the growth factor, which the index
+    is at least, is far beyond ``2**128``; v3.3's ``exp x (exp - 1) x (exp - 2)`` alone
+    needs more than ``2**85`` seconds, v3.4+'s unchecked ``rate x exp`` more than
+    ``2**128`` (timestamps are ``uint40``). Those are not modelled. One comparison per
+    index.
+
+    Parameters
+    ----------
+    widths
+        The family's widths (``rules.widths``); ``None``: not modelled.
+    asset
+        The reserve, for the message.
+    base
+        Whether the reserve is Compound III's base asset.
+    liquidity_index, borrow_index
+        The new indices, in the ledger's ray.
+    """
+    if widths is None or (widths.base_only and not base):
+        return None
+    limit = widths.index_limit
+    for name, index in (("liquidity_index", liquidity_index), ("borrow_index", borrow_index)):
+        if index > limit:
+            return _width_refusal(asset, name, widths.index_bits, index // widths.index_unit,
+                                  widths.index_revert)
+    return None
+
+
+def validate_balance_widths(widths: StorageWidths | None, asset: str, base: bool,
+                            scaled_balance: int, scaled_total: int,
+                            debt: bool = False) -> Refusal | None:
+    """Whether an account's scaled balance and the reserve's scaled total, after a mint,
+    fit the protocol's storage.
+
+    Aave: ``UserState.balance`` is ``uint128`` (v3.3, ``toUint128``) or ``uint120``
+    (v3.4+, ``toUint120``); the total is a ``uint256``. Comet's base: the principal is an
+    ``int104`` (``signed104``), ``totalSupplyBase``/``totalBorrowBase`` ``uint104``;
+    a collateral balance and total ``uint128`` (``safe128``).
+
+    Parameters
+    ----------
+    widths
+        The family's widths (``rules.widths``); ``None``: not modelled.
+    asset
+        The reserve, for the message.
+    base
+        Whether the reserve is Compound III's base asset.
+    scaled_balance, scaled_total
+        The account's scaled balance and the side's scaled total after the action.
+    debt
+        Whether the balance is a debt (for the message).
+    """
+    if widths is None:
+        return None
+    side = "debt" if debt else "supply"
+    if widths.base_only and not base:
+        if widths.collateral_bits is None:
+            return None
+        for name, value in ((f"scaled {side} balance", scaled_balance),
+                            (f"total scaled {side}", scaled_total)):
+            if value >= 1 << widths.collateral_bits:
+                return _width_refusal(asset, name, widths.collateral_bits, value,
+                                      "InvalidUInt128")
+        return None
+    if scaled_balance >= 1 << widths.balance_bits:
+        return _width_refusal(asset, f"scaled {side} balance", widths.balance_bits,
+                              scaled_balance, widths.balance_revert,
+                              signed=widths.base_only)
+    if widths.total_bits is not None and scaled_total >= 1 << widths.total_bits:
+        return _width_refusal(asset, f"total scaled {side}", widths.total_bits, scaled_total,
+                              widths.total_revert)
+    return None
 
 
 def validate_supply(asset: str, market: MarketConfig, total_supplied: int, amount: int,
@@ -636,11 +734,13 @@ __all__ = [
     "sentinel_allows",
     "use_as_collateral_allowed",
     "validate_absorb",
+    "validate_balance_widths",
     "validate_borrow_asset",
     "validate_borrow_health",
     "validate_borrow_power",
     "validate_grace_period",
     "validate_health_after_withdraw",
+    "validate_index_widths",
     "validate_initial_margin",
     "validate_isolated_borrow",
     "validate_liquidation_call",

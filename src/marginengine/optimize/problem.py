@@ -246,10 +246,20 @@ def parse_param(item: str) -> Param:
         raise OptimizeInputError(f"--param {item!r}: must be PATH=LOW:HIGH or "
                                  "PATH=LOW:HIGH:STEP (e.g. protocol.markets.WETH.ltv="
                                  "0.70:0.80:0.0025)")
+    if path.rsplit(".", 1)[-1] == "seed":
+        # Every candidate runs on the same seeds (common random numbers): a seed that
+        # moved with the candidate would compare luck, not parameters.
+        raise OptimizeInputError(f"--param {item!r}: the seed is not a parameter to "
+                                 "optimize (every candidate runs on the same seeds: common "
+                                 "random numbers); give the master seed with --seed")
     low = _decimal(parts[0], "LOW", item)
     high = _decimal(parts[1], "HIGH", item)
     if low > high:
         raise OptimizeInputError(f"--param {item!r}: LOW {low} is above HIGH {high}")
+    if low == high:
+        raise OptimizeInputError(f"--param {item!r}: LOW equals HIGH ({low}): a range of "
+                                 f"one value is a fixed value, not a variable; use --set "
+                                 f"{path}={parts[0].strip()}")
     if not math.isfinite(float(high) - float(low)):
         # The samplers draw in float64: numpy's uniform refused the range with an
         # OverflowError (an internal error).
@@ -444,7 +454,8 @@ def build_problem(data: dict[str, Any], params: Sequence[str], objectives: Seque
     ------
     OptimizeInputError
         Naming the flag and the reason: ``--param`` syntax, an unknown path, ``LOW`` above
-        ``HIGH``, a path given twice, an unknown metric, a metric of an options book on a
+        or equal to ``HIGH`` (a fixed value: ``--set``), a seed (common random numbers:
+        ``--seed``), a path given twice, an unknown metric, a metric of an options book on a
         scenario without one, a bad constraint, a continuous range over a field that takes
         whole basis points.
     ConfigError
