@@ -84,3 +84,33 @@ def test_sentinel_when_configured_on_v3_7_then_refused_naming_the_field():
                                           r"PriceOracleSentinel"):
         protocol_from_dict({"markets": SIMPLE_MARKETS,
                             "aave": {"sentinel_grace_period": GRACE}})
+
+
+@pytest.mark.parametrize(("weth_price", "health_factor", "allowed"), [
+    (1_760 * USD, 968_000_000_000_000_000, False),  # 1,760 x 82.5% / 1,500 = 0.968
+    (1_720 * USD, 946_000_000_000_000_000, True),   # 1,720 x 82.5% / 1,500 = 0.946
+])
+def test_keeper_quote_when_in_sentinel_grace_then_agrees_with_the_handler(
+        weth_price, health_factor, allowed):
+    engine = l2()
+    assert engine.apply(Borrow("alice", "USDC", 1_500 * USDC)).accepted
+    engine.apply(SetSequencer(False))
+    engine.apply(SetSequencer(True))  # up since t = 0, within the grace period until 3,600
+    engine.apply(SetPrice("WETH", weth_price))  # no time passes: no interest
+    assert engine.account_data("alice").health_factor == health_factor
+    quote = engine.liquidation_quote("alice")
+    plan = engine.liquidation_plan("alice", "USDC", "WETH", 1_500 * USDC)
+    done = engine.apply(Liquidate("keeper", "alice", "USDC", "WETH", quote.debt_to_cover
+                                  or 1_500 * USDC))
+    if allowed:
+        # Below 0.95 the close factor is 100%: the whole debt, 1,500 USDC.
+        assert quote.plan is not None and quote.refusal is None
+        assert quote.debt_to_cover == quote.plan.debt_repaid == 1_500 * USDC
+        assert plan == quote.plan
+        assert done.accepted and done.details["debt_repaid"] == 1_500 * USDC
+    else:
+        assert quote.plan is None and plan is None
+        assert quote.refusal == ("liquidation paused above HF 0.95: the sequencer came up "
+                                 "0 s ago, within the grace period of 3600 s")
+        assert done.code == "PRICE_ORACLE_SENTINEL_CHECK_FAILED"
+        assert done.reason == quote.refusal

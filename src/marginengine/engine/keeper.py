@@ -22,7 +22,10 @@ from marginengine.liquidation import (
     quote_offers,
 )
 from marginengine.margin import value_of
-from marginengine.margin.validation import validate_liquidation_grace
+from marginengine.margin.validation import (
+    validate_liquidation_grace,
+    validate_sentinel_liquidation,
+)
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,9 @@ def liquidation_quote(reads: StateReads, account_id: str) -> LiquidationQuote:
     if pair is None:
         return LiquidationQuote(account_id, "", "", None, None, "no debt or no collateral")
     debt_asset, coll_asset, inputs = pair
-    grace = _grace_refusal(reads, debt_asset, coll_asset)
-    if grace is not None:
-        return LiquidationQuote(account_id, debt_asset, coll_asset, None, None, grace)
+    paused = _pause_refusal(reads, account_id, debt_asset, coll_asset)
+    if paused is not None:
+        return LiquidationQuote(account_id, debt_asset, coll_asset, None, None, paused)
     # The offers of the largest liquidation, largest first (the whole debt, then what
     # leaves exactly the minimum leftover of the debt or of the collateral: v3.3's dust
     # rule refuses a cap that leaves less, allows these).
@@ -126,7 +129,7 @@ def liquidation_plan(reads: StateReads, account_id: str, debt_asset: str,
     if reads.rules.liquidation is not LiquidationMechanism.CLOSE_FACTOR or not (
             debt_asset in reads.prices and collateral_asset in reads.prices):
         return None
-    if _grace_refusal(reads, debt_asset, collateral_asset) is not None:
+    if _pause_refusal(reads, account_id, debt_asset, collateral_asset) is not None:
         return None
     data = reads.account_data(account_id)
     inputs = close_factor_inputs(reads.config, reads.ledger, reads.prices, account_id,
@@ -140,10 +143,20 @@ def liquidation_plan(reads: StateReads, account_id: str, debt_asset: str,
         return None
 
 
-def _grace_refusal(reads: StateReads, debt_asset: str, collateral_asset: str) -> str | None:
-    """Why ``Liquidate`` is refused now by a reserve's liquidation grace period (the
-    handler's own check, :func:`~marginengine.margin.validation.validate_liquidation_grace`),
-    else ``None``."""
+def _pause_refusal(reads: StateReads, account_id: str, debt_asset: str,
+                   collateral_asset: str) -> str | None:
+    """Why ``Liquidate`` is refused now whatever the amount, by the handler's own checks
+    in its order: the PriceOracleSentinel (sequencer down or within its grace period, HF
+    0.95 or more: :func:`~marginengine.margin.validation.validate_sentinel_liquidation`),
+    then a reserve's liquidation grace period
+    (:func:`~marginengine.margin.validation.validate_liquidation_grace`); else ``None``."""
+    grace_period = reads.config.aave.sentinel_grace_period
+    if grace_period is not None:
+        refusal = validate_sentinel_liquidation(
+            reads.sequencer_status, reads.ledger.time, grace_period,
+            reads.account_data(account_id).health_factor)
+        if refusal is not None:
+            return refusal.message
     reserves = reads.ledger.reserves
     refusal = validate_liquidation_grace(
         reads.ledger.time, collateral_asset,
