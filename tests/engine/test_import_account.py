@@ -29,6 +29,7 @@ from marginengine.engine import (
     ImportAccount,
     Liquidate,
     MorphoSupply,
+    Repay,
     SetPrice,
     event_from_dict,
 )
@@ -37,6 +38,8 @@ from marginengine.errors import ConfigError, EventError
 from marginengine.ledger.book_file import BookAccount
 from marginengine.margin.validation import initial_shortfall
 from marginengine.persistence import open_log
+from tests.aave_listing import MARKETS as LISTING
+from tests.aave_listing import PRICES, USDX, WBTC, WETH
 from tests.conftest import ETH, USD, USDC
 
 WAD = 10**18
@@ -287,3 +290,50 @@ def test_engine_from_accounts_when_malformed_then_field_named():
         "accounts.0.supplied.WETH: must be positive (got 0)",
         "accounts.1.borrowed.USDC: USDC is not borrowable in e-mode category 1",
         "accounts.2.id: duplicate account id 'carol'"]
+
+
+def _isolating(preset: str, log: Path | None = None) -> Engine:
+    # aave_listing's market with WBTC isolated (setDebtCeiling(wbtc, 10_000_00) cents) and
+    # USDX borrowable in isolation, as test_aave_isolation_vectors' pool.
+    markets = {**LISTING, "WBTC": {**LISTING["WBTC"], "debt_ceiling": "10000"},
+               "USDX": {**LISTING["USDX"], "borrowable_in_isolation": True}}
+    config = protocol_from_dict({"preset": preset, "markets": markets})
+    engine = Engine.with_log(config, log) if log else Engine(config)
+    for asset, price in PRICES.items():
+        assert engine.apply(SetPrice(asset, price)).accepted
+    assert engine.apply(Deposit("carol", "USDX", 100_000 * USDX)).accepted
+    return engine
+
+
+@pytest.mark.parametrize("preset", ["aave-v3.3", "aave-v3.5"])
+def test_import_when_isolated_collateral_and_debt_then_counts_against_ceiling(
+        preset: str, tmp_path: Path):
+    log = tmp_path / "events.sqlite"
+    engine = _isolating(preset, log)
+    # 10,000.009999 USDX in cents, floored: 10,000,009,999 // 10**(6 - 2) = 1,000,000,
+    # the whole ceiling (IsolationModeLogic's convertToIsolatedDebtUnits).
+    out = engine.apply(ImportAccount("bob", {"WBTC": WBTC}, {"USDX": 10_000_009_999}))
+    assert out.accepted and out.details["isolation_mode_total_debt"] == 1_000_000
+    assert engine.ledger.reserves["WBTC"].isolation_mode_total_debt == 1_000_000
+    # 0.009999 USDX floors to 0 cents; an account with two collateral is not isolated.
+    assert engine.apply(ImportAccount("dan", {"WBTC": WBTC}, {"USDX": 9_999})).accepted
+    assert engine.apply(ImportAccount("eve", {"WBTC": WBTC, "WETH": WETH},
+                                      {"USDX": 1_000 * USDX})).accepted
+    assert engine.ledger.reserves["WBTC"].isolation_mode_total_debt == 1_000_000
+    # The ceiling holds the import as it holds a borrow: 1 USDX more (100 cents) is above.
+    refused = engine.apply(Borrow("bob", "USDX", USDX))
+    assert refused.code == Code.DEBT_CEILING_EXCEEDED
+    assert refused.data == {"isolated": "WBTC", "total": 1_000_100, "ceiling": 1_000_000}
+    # Repaying 5,000 USDX takes 500,000 cents off, as after a borrow.
+    assert engine.apply(Repay("bob", "USDX", 5_000 * USDX)).accepted
+    assert engine.ledger.reserves["WBTC"].isolation_mode_total_debt == 500_000
+    expected = engine.state_hash()
+    engine.close()
+    replayed, report = Engine.replay(log)
+    assert report.state_hash == expected
+    assert replayed.ledger.reserves["WBTC"].isolation_mode_total_debt == 500_000
+    # The snapshot builder books by the same rule.
+    built = engine_from_accounts(replayed.config, PRICES, [
+        BookAccount("bob", {"WBTC": WBTC}, {"USDX": 10_000_009_999})])
+    assert built.ledger.reserves["WBTC"].isolation_mode_total_debt == 1_000_000
+

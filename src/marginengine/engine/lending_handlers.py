@@ -11,8 +11,10 @@ preset name.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from marginengine.config import MarketConfig, ProtocolConfig
 from marginengine.config.amounts import MAX_UNITS
 from marginengine.config.families import InitialCheck
 from marginengine.decisions import Code
@@ -31,7 +33,7 @@ from marginengine.engine.events import (
     Withdraw,
 )
 from marginengine.fixedpoint import RAY, WAD
-from marginengine.ledger import LedgerError
+from marginengine.ledger import Ledger, LedgerError
 from marginengine.ledger.book_file import BookAccount
 from marginengine.ledger.imports import book_as_they_stand
 from marginengine.liquidation import (
@@ -50,17 +52,21 @@ from marginengine.margin import validation as rules_of
 from marginengine.margin.account_import import validate_import
 
 
-def _collateral_on(ctx: HandlerContext, account_id: str, but: str | None = None) -> list[str]:
+def collateral_on(ledger: Ledger, markets: Mapping[str, MarketConfig], account_id: str,
+                  but: str | None = None) -> list[str]:
     """The assets whose collateral switch is on for the account (Aave's collateral bits of
     ``UserConfiguration``), sorted, ``but`` left out."""
-    account = ctx.ledger.accounts.get(account_id)
-    markets = ctx.config.markets
+    account = ledger.accounts.get(account_id)
     # Aave sets the bit only on a balance and clears it when the balance goes to 0; here a
     # position holding only debt, or a market that is not collateral (collateral = false,
     # never switched on in Aave: its LTV is 0; see _on_first_supply), may read on.
     return sorted(a for a, pos in (account.lending.items() if account else ())
                   if pos.use_as_collateral and pos.scaled_supply and markets[a].collateral
                   and a != but)
+
+
+def _collateral_on(ctx: HandlerContext, account_id: str, but: str | None = None) -> list[str]:
+    return collateral_on(ctx.ledger, ctx.config.markets, account_id, but)
 
 
 def _switch_ltv(ctx: HandlerContext, account_id: str, asset: str) -> int:
@@ -369,7 +375,10 @@ def import_account(ctx: HandlerContext, e: ImportAccount) -> dict[str, Any]:
     """Book an account as a protocol's state holds it, at genesis only, with structural
     checks only (:mod:`marginengine.margin.account_import`) and the snapshot builder's
     booking (:func:`marginengine.ledger.imports.book_as_they_stand`): no margin is asked,
-    so an account above its borrowing power or below health 1 is booked as it is."""
+    so an account above its borrowing power or below health 1 is booked as it is. An
+    account in isolation mode (v3.3/v3.5: its only collateral switched on has a debt
+    ceiling) adds its debt to that reserve's ``isolation_mode_total_debt`` as its borrows
+    did (:func:`~marginengine.margin.validation.isolated_debt_units`, per asset)."""
     closed = ctx.genesis_closed_by
     if closed is not None:
         ctx.refuse(Code.IMPORT_AFTER_GENESIS,
@@ -386,7 +395,39 @@ def import_account(ctx: HandlerContext, e: ImportAccount) -> dict[str, Any]:
                    account=e.account, reason=reason)
     funded = book_as_they_stand(ctx.ledger, [BookAccount(
         e.account, dict(e.supplied), dict(e.borrowed), emode=e.emode)])
-    return {"funded": funded}
+    details: dict[str, Any] = {"funded": funded}
+    total = book_imported_isolated_debt(ctx.ledger, ctx.config, e.account, e.borrowed)
+    if total is not None:
+        details["isolation_mode_total_debt"] = total
+    return details
+
+
+def book_imported_isolated_debt(ledger: Ledger, config: ProtocolConfig, account_id: str,
+                                borrowed: Iterable[tuple[str, int]]) -> int | None:
+    """Add an imported account's debt to its isolated collateral's
+    ``isolation_mode_total_debt`` (v3.3/v3.5 isolation mode: its only collateral switched
+    on has a debt ceiling) as its borrows did (``increaseIsolatedDebtIfIsolated``): each
+    borrowed asset in cents, floored
+    (:func:`~marginengine.margin.validation.isolated_debt_units`). Booked as it stands: a
+    total above the ceiling (lowered since the borrows) is booked, not refused.
+
+    Returns
+    -------
+    int or None
+        The reserve's new total, in cents; ``None``: not in isolation mode, or no debt.
+    """
+    if not config.rules.isolation_mode:
+        return None
+    markets = config.markets
+    isolated = rules_of.isolated_collateral(collateral_on(ledger, markets, account_id),
+                                            markets)
+    held = [(asset, amount) for asset, amount in borrowed if amount]
+    if isolated is None or not held:
+        return None
+    total = ledger.reserves[isolated].isolation_mode_total_debt + sum(
+        rules_of.isolated_debt_units(amount, markets[asset].decimals) for asset, amount in held)
+    ledger.set_isolation_mode_total_debt(isolated, total)
+    return total
 
 
 # ---------------------------------------------------------------------- Aave setUserEMode

@@ -67,6 +67,7 @@ from marginengine.engine.events import (
     SetVolSurface,
     TradeOption,
 )
+from marginengine.engine.lending_handlers import book_imported_isolated_debt
 from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS
 from marginengine.ledger import check_account_id
@@ -146,7 +147,9 @@ def engine_from_accounts(config: ProtocolConfig, prices: Mapping[str, int],
     book_as_they_stand`, all accounts at once: every e-mode category, every supply at
     index 1, the protocol's funding of whatever the accounts owe beyond what they
     supplied, every borrow), with no margin check, so an account above its borrowing
-    power or below health 1 is held as it is; then every perp quote balance, and every
+    power or below health 1 is held as it is, and an account in isolation mode adds its
+    debt to its collateral's ceiling (:func:`marginengine.engine.lending_handlers.
+    book_imported_isolated_debt`); then every perp quote balance, and every
     perp position against :data:`BOOK`; then each market's rates are updated and
     conservation is checked.
 
@@ -201,6 +204,8 @@ def engine_from_accounts(config: ProtocolConfig, prices: Mapping[str, int],
             raise ConfigError([f"prices.{asset}: {out.reason}"], source=source)
     ledger = engine.ledger
     book_as_they_stand(ledger, accounts)
+    for acct in accounts:
+        book_imported_isolated_debt(ledger, config, acct.id, acct.borrowed.items())
     for acct in accounts:
         if acct.quote:
             ledger.deposit_quote(acct.id, acct.quote)
