@@ -5,8 +5,19 @@ result (Aave's ``SafeCast.toUint128`` of the indices, Comet's ``uint64`` indices
 from marginengine.config import protocol_from_dict
 from marginengine.config.families import COMET_WIDTHS
 from marginengine.decisions import Code
-from marginengine.engine import AdvanceTime, Borrow, Deposit, Engine, SetPrice
+from marginengine.engine import (
+    Absorb,
+    AdvanceTime,
+    Borrow,
+    Deposit,
+    Engine,
+    ImportAccount,
+    Liquidate,
+    SetPrice,
+)
 from marginengine.ledger.interest import SECONDS_PER_YEAR, compounded_interest, grow_index
+from tests.aave_listing import MARKETS as LISTING
+from tests.aave_listing import PRICES, USDX, WETH
 from tests.conftest import USD, USDC
 
 
@@ -84,3 +95,92 @@ def test_deposit_when_comet_principal_beyond_int104_then_refused():
     refused = engine.apply(Deposit("whale", "USDC", 2**110))
     assert refused.code == Code.SAFECAST_OVERFLOW.value
     assert refused.reason is not None and "InvalidInt104" in refused.reason
+
+
+def _liquidatable(preset: str, liquidator_weth: int) -> Engine:
+    # aave_listing: WETH LTV 82.5%, threshold 86%, bonus 5%, protocol fee 10%. Alice's
+    # 1 WETH against 1,400 USDX at WETH 1,500: HF 1,500 x 0.86 / 1,400 = 0.9214.
+    engine = Engine(protocol_from_dict({"preset": preset, "markets": LISTING}))
+    for event in (*(SetPrice(a, p) for a, p in PRICES.items()),
+                  Deposit("carol", "USDX", 100_000 * USDX), Deposit("alice", "WETH", WETH),
+                  Borrow("alice", "USDX", 1_400 * USDX),
+                  Deposit("keeper", "WETH", liquidator_weth), SetPrice("WETH", 1_500 * USD)):
+        assert engine.apply(event).accepted
+    return engine
+
+
+def test_liquidate_receive_supply_when_liquidator_balance_beyond_uint120_then_refused():
+    # Was accepted: the liquidator's aTokens grew past what v3.4+'s uint120 holds.
+    probe = _liquidatable("aave-v3", WETH)
+    plan = probe.liquidation_plan("alice", "USDX", "WETH", 1_400 * USDX)
+    assert plan is not None
+    # The whole debt (HF below 0.95): 1,400 x 1.05 / 1,500 = 0.98 WETH, less the protocol's
+    # 10% of the bonus (0.98 - 0.98 / 1.05 = 0.046666..., rounded): 0.975333333333333332.
+    moved = plan.collateral_to_liquidator  # the index is 1: scaled = amount
+    assert moved == 975_333_333_333_333_332
+    event = Liquidate("keeper", "alice", "USDX", "WETH", 1_400 * USDX, receive_supply=True)
+    at_limit = _liquidatable("aave-v3", 2**120 - 1 - moved)
+    assert at_limit.apply(event).accepted
+    assert at_limit.ledger.scaled_supply_of("keeper", "WETH") == 2**120 - 1
+    beyond = _liquidatable("aave-v3", 2**120 - moved)
+    before = beyond.ledger.state_hash()
+    refused = beyond.apply(event)
+    assert refused.code == Code.SAFECAST_OVERFLOW.value
+    assert refused.data["name"] == "scaled supply balance" and refused.data["value"] == 2**120
+    assert refused.reason is not None and "beyond uint120" in refused.reason
+    assert "panic 0x11" in refused.reason
+    assert beyond.ledger.state_hash() == before
+    # v3.3's uint128 holds it; paid out instead of received, nothing is minted.
+    assert _liquidatable("aave-v3.3", 2**120 - moved).apply(event).accepted
+    assert beyond.apply(Liquidate("keeper", "alice", "USDX", "WETH", 1_400 * USDX)).accepted
+
+
+def test_absorb_when_credit_takes_total_supply_base_beyond_uint104_then_refused():
+    # Comet absorbInternal: totalSupplyBase += supplyAmount, a checked uint104 add.
+    probe = engine_with_debt("compound-v3")
+    assert probe.apply(SetPrice("WETH", 1_100 * USD)).accepted
+    credit = probe.copy().apply(Absorb("absorber", "alice")).details["new_balance"]
+    assert credit > 0
+    lent = probe.ledger.reserves["USDC"].scaled_supply  # the lp's 10,000 USDC
+    assert lent == 10_000 * USDC
+
+    def whales(room: int) -> Engine:
+        engine = probe.copy()
+        # Two principals within int104, leaving ``room`` below 2**104 - 1 in the total.
+        second = 2**104 - 1 - room - lent - (2**103 - 1)
+        for whale, amount in (("w1", 2**103 - 1), ("w2", second)):
+            assert engine.apply(Deposit(whale, "USDC", amount)).accepted
+        return engine
+
+    at_limit = whales(credit)
+    assert at_limit.apply(Absorb("absorber", "alice")).accepted
+    assert at_limit.ledger.reserves["USDC"].scaled_supply == 2**104 - 1
+    beyond = whales(credit - 1)
+    before = beyond.ledger.state_hash()
+    refused = beyond.apply(Absorb("absorber", "alice"))
+    assert refused.code == Code.SAFECAST_OVERFLOW.value
+    assert refused.data["name"] == "total scaled supply" and refused.data["value"] == 2**104
+    assert refused.data["revert"] == COMET_WIDTHS.total_revert
+    assert beyond.ledger.state_hash() == before
+
+
+def test_import_when_balance_beyond_uint120_then_invalid_import_naming_the_field():
+    config = protocol_from_dict({"preset": "aave-v3", "markets": LISTING})
+    engine = Engine(config)
+    before = engine.ledger.state_hash()
+    refused = engine.apply(ImportAccount("whale", {"WETH": 2**120}))
+    assert refused.code == Code.INVALID_IMPORT.value
+    assert refused.data["field"] == "supplied.WETH" and refused.data["bits"] == 120
+    assert refused.reason is not None and refused.reason.startswith(
+        "supplied.WETH: WETH scaled supply balance would be 1329227995784915872903807060280"
+        "344576, beyond uint120")
+    assert engine.ledger.state_hash() == before and "whale" not in engine.ledger.accounts
+    debt = engine.apply(ImportAccount("whale", {"WETH": WETH}, {"USDX": 2**120}))
+    assert debt.code == Code.INVALID_IMPORT.value and debt.data["field"] == "borrowed.USDX"
+    assert engine.ledger.state_hash() == before
+    assert engine.apply(ImportAccount("whale", {"WETH": 2**120 - 1},
+                                      {"USDX": 2**120 - 1})).accepted
+    assert engine.ledger.scaled_supply_of("whale", "WETH") == 2**120 - 1
+    # v3.3's uint128 holds 2**120.
+    assert Engine(protocol_from_dict({"preset": "aave-v3.3", "markets": LISTING})).apply(
+        ImportAccount("whale", {"WETH": 2**120})).accepted

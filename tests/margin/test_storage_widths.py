@@ -79,3 +79,18 @@ def test_widths_when_family_keeps_state_of_its_own_then_not_modelled_here():
 def test_index_check_when_any_indices_then_refused_iff_one_exceeds_uint128(li, bi):
     refused = validate_index_widths(AAVE_V3_5_WIDTHS, "X", False, li, bi)
     assert (refused is not None) == (max(li, bi) > 2**128 - 1)
+
+
+def test_balance_when_revert_given_then_named_for_the_account_balance_only():
+    # A liquidator receiving aTokens (receive_supply): IncentivizedERC20._transfer adds to
+    # UserState.balance with a checked uint120 add (v3.5.0), not a SafeCast.
+    panic = "panic 0x11"
+    assert validate_balance_widths(AAVE_V3_5_WIDTHS, "WETH", False, 2**120 - 1, 2**200,
+                                   revert=panic) is None
+    moved = validate_balance_widths(AAVE_V3_5_WIDTHS, "WETH", False, 2**120, 2**120,
+                                    revert=panic)
+    assert moved is not None and moved.data["revert"] == panic
+    assert moved.data["value"] == 2**120 and moved.data["limit"] == 2**120 - 1
+    # Comet's base total keeps its own error (totalSupplyBase's checked uint104 add).
+    total = validate_balance_widths(COMET_WIDTHS, "USDC", True, 1, 2**104, revert=panic)
+    assert total is not None and total.data["revert"] == COMET_WIDTHS.total_revert

@@ -17,7 +17,7 @@ from typing import Any
 from marginengine.config import MarketConfig, ProtocolConfig
 from marginengine.config.amounts import MAX_UNITS
 from marginengine.config.families import InitialCheck
-from marginengine.decisions import Code
+from marginengine.decisions import Code, Refusal
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
     Absorb,
@@ -140,12 +140,28 @@ def deposit(ctx: HandlerContext, e: Deposit) -> dict[str, Any]:
     return details
 
 
-def _require_widths(ctx: HandlerContext, account: str, asset: str, debt: bool) -> None:
+#: An aToken transfer's overflow of the recipient's ``UserState.balance``: a checked add
+#: (``uint128`` in v3.3, ``uint120`` in v3.4+), not a SafeCast (aave-dao/aave-v3-origin
+#: @v3.3.0 and @v3.5.0 ``IncentivizedERC20._transfer``).
+_TRANSFER_OVERFLOW = "panic 0x11 (IncentivizedERC20._transfer's checked add)"
+
+
+def _require_widths(ctx: HandlerContext, account: str, asset: str, debt: bool,
+                    revert: str | None = None) -> None:
     """Refuse a mint whose scaled balance or total the protocol cannot store
     (:func:`~marginengine.margin.validation.validate_balance_widths`)."""
+    refusal = _widths_refusal(ctx, account, asset, debt, revert)
+    if refusal:
+        ctx.refuse_with(refusal)
+
+
+def _widths_refusal(ctx: HandlerContext, account: str, asset: str, debt: bool,
+                    revert: str | None = None) -> Refusal | None:
+    """:func:`~marginengine.margin.validation.validate_balance_widths` of the account's
+    scaled balance and the reserve's total of ``asset`` as they stand."""
     widths = ctx.rules.widths
     if widths is None:
-        return
+        return None
     compound = ctx.config.compound
     base = compound is not None and asset == compound.base_asset
     ledger, r = ctx.ledger, ctx.ledger.reserves[asset]
@@ -153,9 +169,8 @@ def _require_widths(ctx: HandlerContext, account: str, asset: str, debt: bool) -
         balance, total = ledger.scaled_debt_of(account, asset), r.scaled_debt
     else:
         balance, total = ledger.scaled_supply_of(account, asset), r.scaled_supply
-    refusal = rules_of.validate_balance_widths(widths, asset, base, balance, total, debt)
-    if refusal:
-        ctx.refuse_with(refusal)
+    return rules_of.validate_balance_widths(widths, asset, base, balance, total, debt,
+                                            revert)
 
 
 def withdraw(ctx: HandlerContext, e: Withdraw) -> dict[str, Any]:
@@ -395,6 +410,16 @@ def import_account(ctx: HandlerContext, e: ImportAccount) -> dict[str, Any]:
                    account=e.account, reason=reason)
     funded = book_as_they_stand(ctx.ledger, [BookAccount(
         e.account, dict(e.supplied), dict(e.borrowed), emode=e.emode)])
+    for side, balances in (("supplied", e.supplied), ("borrowed", e.borrowed)):
+        for asset, _ in balances:
+            # A balance the protocol's storage cannot hold is no state of the protocol:
+            # the import is malformed, named by its field as every import problem.
+            width = _widths_refusal(ctx, e.account, asset, debt=side == "borrowed")
+            if width is not None:
+                field = f"{side}.{asset}"
+                ctx.refuse(Code.INVALID_IMPORT, f"{field}: {width.message}", field=field,
+                           account=e.account, reason=width.message,
+                           **{k: v for k, v in width.data.items() if k != "asset"})
     details: dict[str, Any] = {"funded": funded}
     total = book_imported_isolated_debt(ctx.ledger, ctx.config, e.account, e.borrowed)
     if total is not None:
@@ -569,6 +594,10 @@ def _execute_liquidation(ctx: HandlerContext, e: Liquidate, plan: CloseFactorPla
                 and _on_first_supply(ctx, e.liquidator, e.collateral_asset, e.liquidator)))
         ledger.transfer_supply(e.account, e.liquidator, e.collateral_asset,
                                plan.collateral_to_liquidator, collateral_on_first=first)
+        # The liquidator's balance grows by the scaled amount moved (the total does not):
+        # IncentivizedERC20._transfer's checked add on UserState.balance.
+        _require_widths(ctx, e.liquidator, e.collateral_asset, debt=False,
+                        revert=_TRANSFER_OVERFLOW)
     else:
         try:
             ledger.pay_out_supply(e.account, e.collateral_asset, plan.collateral_to_liquidator)
@@ -637,6 +666,10 @@ def absorb(ctx: HandlerContext, e: Absorb) -> dict[str, Any]:
     ledger.absorb_debt(e.account, base)
     if plan.new_balance:
         ledger.credit_supply(e.account, base, plan.new_balance)
+        # absorbInternal: principalValue(newBalance) is an int104 (signed104), and
+        # totalSupplyBase += supplyAmount a checked uint104 add (compound-finance/
+        # comet@d5a30b0a Comet.sol).
+        _require_widths(ctx, e.account, base, debt=False)
     if plan.bad_debt:
         ledger.record_bad_debt(base, plan.bad_debt)
     # Comet's absorb credits the absorber's points after absorbing (contracts/Comet.sol

@@ -112,7 +112,7 @@ def validate_index_widths(widths: StorageWidths | None, asset: str, base: bool,
 
 def validate_balance_widths(widths: StorageWidths | None, asset: str, base: bool,
                             scaled_balance: int, scaled_total: int,
-                            debt: bool = False) -> Refusal | None:
+                            debt: bool = False, revert: str | None = None) -> Refusal | None:
     """Whether an account's scaled balance and the reserve's scaled total, after a mint,
     fit the protocol's storage.
 
@@ -133,6 +133,11 @@ def validate_balance_widths(widths: StorageWidths | None, asset: str, base: bool
         The account's scaled balance and the side's scaled total after the action.
     debt
         Whether the balance is a debt (for the message).
+    revert
+        The protocol's error for the account's balance where it is not the mint's cast:
+        an aToken transfer (a liquidator receiving ``receive_supply``) adds to
+        ``UserState.balance`` unchecked by SafeCast, a checked ``uint128``/``uint120``
+        add (``IncentivizedERC20._transfer``: panic 0x11); ``None``: the family's.
     """
     if widths is None:
         return None
@@ -148,7 +153,7 @@ def validate_balance_widths(widths: StorageWidths | None, asset: str, base: bool
         return None
     if scaled_balance >= 1 << widths.balance_bits:
         return _width_refusal(asset, f"scaled {side} balance", widths.balance_bits,
-                              scaled_balance, widths.balance_revert,
+                              scaled_balance, revert or widths.balance_revert,
                               signed=widths.base_only)
     if widths.total_bits is not None and scaled_total >= 1 << widths.total_bits:
         return _width_refusal(asset, f"total scaled {side}", widths.total_bits, scaled_total,
