@@ -38,3 +38,22 @@ def test_user_emode_when_category_zero_then_the_account_leaves_e_mode(client: An
     r = post(client, {"type": "SetUserEMode", "account": "alice", "category": 0})
     assert r.status_code == 200, r.text
     assert r.json()["outcomes"][0]["accepted"]
+
+
+def test_openapi_when_fetched_then_the_events_body_names_every_event_type(client: Any) -> None:
+    # POST /events takes any engine event by "type"; /docs described the body only as a
+    # list of objects, so a user could not learn there that RepayWithATokens or
+    # SetLiquidationGracePeriod exist, nor their fields.
+    import dataclasses
+
+    from marginengine.engine import EVENT_TYPES
+
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["EventsIn"]
+    events = schema["properties"]["events"]
+    types = events["items"]["properties"]["type"]
+    assert types["enum"] == list(EVENT_TYPES)
+    fields = events["x-event-fields"]
+    assert fields["SetLiquidationGracePeriod"] == ["asset", "grace_period"]
+    assert fields["RepayWithATokens"] == ["account", "asset", "amount"]
+    assert fields == {name: [f.name for f in dataclasses.fields(cls)]
+                      for name, cls in EVENT_TYPES.items()}
