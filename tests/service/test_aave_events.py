@@ -48,8 +48,10 @@ def test_openapi_when_fetched_then_the_events_body_names_every_event_type(client
 
     from marginengine.engine import EVENT_TYPES
 
-    schema = client.get("/openapi.json").json()["components"]["schemas"]["EventsIn"]
-    events = schema["properties"]["events"]
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["TickIn"]["properties"]["events"]["x-event-fields"] \
+        == schemas["EventsIn"]["properties"]["events"]["x-event-fields"]
+    events = schemas["EventsIn"]["properties"]["events"]
     types = events["items"]["properties"]["type"]
     assert types["enum"] == list(EVENT_TYPES)
     fields = events["x-event-fields"]

@@ -63,6 +63,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
 
 
+#: What /docs shows of an event (validation is the engine's ``event_from_dict``): its
+#: ``type``, one of the engine's event names, and each type's fields, from the events
+#: themselves, so an event the engine gains is described the same day.
+_EVENT_SCHEMA: dict[str, Any] = {
+    "items": {"type": "object", "required": ["type"], "additionalProperties": True,
+              "properties": {"type": {"type": "string", "enum": list(EVENT_TYPES)}}},
+    "x-event-fields": {name: [f.name for f in dataclasses.fields(cls)]
+                       for name, cls in EVENT_TYPES.items()},
+}
+
+
 class TickIn(_Strict):
     """One tick: prices (USD per whole token, decimal strings or numbers), market conditions
     (``{"WETH": {"volatility_ppm": 800000, "depth": ..., "open_interest": ...}}``, integers
@@ -75,24 +86,14 @@ class TickIn(_Strict):
     vols: dict[str, HumanNumber] = Field(default_factory=dict)
     # Strict: true is not one second, nor "5" five (as a config file's numbers).
     advance_seconds: StrictInt | None = None
-    events: list[dict[str, Any]] = Field(default_factory=list)
+    events: list[dict[str, Any]] = Field(default_factory=list,
+                                         json_schema_extra=_EVENT_SCHEMA)
 
 
 class BatchIn(_Strict):
     """Several ticks, applied in order as one batch (one log commit, all or nothing)."""
 
     ticks: list[TickIn] = Field(min_length=1)
-
-
-#: What /docs shows of an event (validation is the engine's ``event_from_dict``): its
-#: ``type``, one of the engine's event names, and each type's fields, from the events
-#: themselves, so an event the engine gains is described the same day.
-_EVENT_SCHEMA: dict[str, Any] = {
-    "items": {"type": "object", "required": ["type"], "additionalProperties": True,
-              "properties": {"type": {"type": "string", "enum": list(EVENT_TYPES)}}},
-    "x-event-fields": {name: [f.name for f in dataclasses.fields(cls)]
-                       for name, cls in EVENT_TYPES.items()},
-}
 
 
 class EventsIn(_Strict):
