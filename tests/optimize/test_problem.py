@@ -53,6 +53,10 @@ def test_constraint_when_parsed_then_violation_relative_to_limit():
      "field of protocol.markets.WETH"),
     (["protocol.markets.WBTC.ltv=0.7:0.8:0.01"], [], [], "protocol.markets has no 'WBTC'"),
     (["price.asset=1:2"], [], [], "--param price.asset: not a number"),
+    # A table the scenario leaves out (no [protocol.drift] on an Aave book) is not set,
+    # not "a value, not a table".
+    (["protocol.drift.slot_ms=100:400:100"], [], [], "--param protocol.drift.slot_ms: "
+     "unknown path: protocol.drift is not set in this scenario (nothing to vary)"),
     ([f"{LTV}=0.7:0.8"], [], [], "--param protocol.markets.WETH.ltv: the field takes whole "
      "basis points; give a STEP"),
     ([f"{LTV}=0.7:0.8:0.01", f"{LTV}=0.7:0.8:0.01"], [], [], "given twice"),

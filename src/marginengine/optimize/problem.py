@@ -316,6 +316,11 @@ def resolve_path(spec: BaseModel, protocol: BaseModel, path: str) -> Any:
                 raise OptimizeInputError(f"--param {path}: unknown path: {part!r} is not an "
                                          f"index of {here} ({len(node)} items)")
             node = node[int(part)]
+        elif node is None:
+            # An optional table the scenario does not give (no [protocol.drift] on an
+            # Aave book): nothing inside it to vary.
+            raise OptimizeInputError(f"--param {path}: unknown path: {here} is not set in "
+                                     "this scenario (nothing to vary)")
         else:
             raise OptimizeInputError(f"--param {path}: unknown path: {here} is a value, "
                                      "not a table")
