@@ -20,6 +20,7 @@ features (@4fbd7442 ``docs/3.7/mode-removal.md``); its first supply is switched 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -339,6 +340,22 @@ def test_config_when_role_on_v3_7_then_refused() -> None:
                                           "ISOLATED_COLLATERAL_SUPPLIER_ROLE"):
         protocol_from_dict({"preset": "aave-v3", "markets": MARKETS,
                             "aave": {"isolated_collateral_suppliers": ["alice"]}})
+
+
+@pytest.mark.parametrize(("suppliers", "message"), [
+    (["alice", "bad id!"], "aave.isolated_collateral_suppliers.1: account id must be 1-64 "
+                           "letters, digits or . _ : @ -"),
+    ([""], "aave.isolated_collateral_suppliers.0: account id must be"),
+    (["alice", "alice"], "aave.isolated_collateral_suppliers.1: 'alice' is given twice "
+                         "(entries 0 and 1)"),
+])
+def test_config_when_role_holder_malformed_then_refused_naming_the_entry(
+        suppliers: list[str], message: str) -> None:
+    # An id no account can have (or one listed twice) was accepted: the role then never
+    # applied to the account meant, silently.
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        protocol_from_dict({"preset": "aave-v3.5", "markets": MARKETS,
+                            "aave": {"isolated_collateral_suppliers": suppliers}})
 
 
 @settings(max_examples=30, deadline=None)

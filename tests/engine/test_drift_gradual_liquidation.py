@@ -264,11 +264,14 @@ def test_liquidate_perp_when_long_in_liquidation_then_the_fee_rises_by_slot():
 
 @pytest.mark.parametrize(("field", "value"), [
     ("initial_pct_to_liquidate", "1.5"), ("initial_pct_to_liquidate", "0.12345"),
-    ("liquidation_duration", 256), ("slot_ms", 0)])
+    ("liquidation_duration", 256), ("slot_ms", 0),
+    ("liquidation_margin_buffer_ratio", "0.00001"), ("insurance_fund", "0.0000001")])
 def test_config_when_gradual_field_is_bad_then_error_names_it(field: str, value: object):
     one = {"initial_asset_weight": "1", "maintenance_asset_weight": "1",
            "initial_liability_weight": "1", "maintenance_liability_weight": "1"}
-    with pytest.raises(ConfigError, match=field):
+    # The path ends at the field itself (drift.FIELD: reason), whichever check refuses it:
+    # a precision check was "drift: initial_pct_to_liquidate: ..." at the table's path.
+    with pytest.raises(ConfigError, match=rf"(^|\s)drift\.{field}: "):
         protocol_from_dict({"preset": "drift-v2", "drift": {
             "quote": "USDC", "spot": {"USDC": one}, field: value}})
 

@@ -351,3 +351,18 @@ def test_maint_weight_shift_when_misconfigured_then_the_field_is_named(
     raw["mango"]["tokens"]["SOL"].update(fields)
     with pytest.raises(ConfigError, match=message):
         protocol_from_dict(raw)
+
+
+def test_maint_weight_shift_when_misconfigured_in_a_scenario_then_the_path_is_the_set_path():
+    # In a scenario the protocol sits at "protocol": a protocol-wide check naming its
+    # field must say protocol.mango.tokens.SOL..., the path `simulate --set` takes (it
+    # said mango.tokens.SOL..., which --set would refuse as unknown).
+    from marginengine.errors import ConfigError
+
+    raw = copy.deepcopy(PRESETS["mango-v4"])
+    raw["mango"]["tokens"]["SOL"].update({"maint_weight_shift_start": 100})
+    with pytest.raises(ConfigError) as info:
+        protocol_from_dict(raw, prefix="protocol")
+    assert str(info.value).endswith(
+        "protocol.mango.tokens.SOL.maint_weight_shift_end: 0 is before "
+        "maint_weight_shift_start 100")

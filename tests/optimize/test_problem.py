@@ -45,10 +45,18 @@ def test_constraint_when_parsed_then_violation_relative_to_limit():
     (["seed=1:9"], [], [], "--param 'seed=1:9': the seed is not a parameter to optimize"),
     ([f"{LTV}=a:0.7"], [], [], "LOW 'a' is not a number"),
     ([f"{LTV}=0.7:0.8:0"], [], [], "STEP must be positive"),
+    # A STEP beyond the range leaves the grid LOW alone: a fixed value, as LOW == HIGH.
+    ([f"{LTV}=0.7:0.8:0.5"], [], [], f"--param '{LTV}=0.7:0.8:0.5': STEP 0.5 is larger "
+     f"than HIGH - LOW (0.1): the grid holds LOW alone, a fixed value, not a variable; "
+     f"use --set {LTV}=0.7 or a smaller STEP"),
     (["protocol.markets.WETH.ltvv=0.7:0.8:0.01"], [], [], "unknown path: 'ltvv' is not a "
      "field of protocol.markets.WETH"),
     (["protocol.markets.WBTC.ltv=0.7:0.8:0.01"], [], [], "protocol.markets has no 'WBTC'"),
     (["price.asset=1:2"], [], [], "--param price.asset: not a number"),
+    # A table the scenario leaves out (no [protocol.drift] on an Aave book) is not set,
+    # not "a value, not a table".
+    (["protocol.drift.slot_ms=100:400:100"], [], [], "--param protocol.drift.slot_ms: "
+     "unknown path: protocol.drift is not set in this scenario (nothing to vary)"),
     ([f"{LTV}=0.7:0.8"], [], [], "--param protocol.markets.WETH.ltv: the field takes whole "
      "basis points; give a STEP"),
     ([f"{LTV}=0.7:0.8:0.01", f"{LTV}=0.7:0.8:0.01"], [], [], "given twice"),

@@ -78,3 +78,24 @@ def test_dask_monte_carlo_when_workers_exit_slowly_then_stderr_has_nothing_from_
              if any(w in line.lower() for w in ("nanny", "traceback", "warning",
                                                 "distributed", "port 8787"))]
     assert noise == [], done.stderr
+
+
+def test_scheduler_when_unreachable_then_error_names_the_flag_and_address(
+        tmp_path: Path) -> None:
+    # It said "error: : Timed out trying to connect to tcp://127.0.0.1:1 after 30 s": no
+    # flag, and an empty name before the colon (an OSError without a file name).
+    pytest.importorskip("dask.distributed")
+    with socket.socket() as s:          # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"),
+           "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "1s"}
+    out = subprocess.run(
+        [sys.executable, "-c", "from marginengine.cli.main import main; main()", "simulate",
+         str(ROOT / "examples" / "quickstart.toml"), "--runs", "2", "--backend", "dask",
+         "--scheduler", f"tcp://127.0.0.1:{port}", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert out.returncode == 2, out.stderr
+    line = out.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"error: --scheduler tcp://127.0.0.1:{port}: cannot connect "), line
+    assert not (tmp_path / "run").exists()

@@ -446,7 +446,9 @@ def main(argv: list[str] | None = None) -> None:
     except MarginEngineError as exc:
         _fail(str(exc))
     except OSError as exc:
-        _fail(f"{exc.filename or ''}: {exc.strerror or exc}")
+        # A file's error names the file; a network one (no file) is its message alone.
+        _fail(f"{exc.filename}: {exc.strerror or exc}" if exc.filename else
+              str(exc.strerror or exc))
     except KeyboardInterrupt:
         _fail("interrupted")
     except RecursionError:

@@ -31,9 +31,10 @@ def _previous_caches(target: Path) -> list[Path]:
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--param", "params", multiple=True, metavar="PATH=LOW:HIGH[:STEP]",
               help="A decision variable: any numeric scenario path, continuous or on a grid "
-                   "(repeatable), LOW below HIGH (a fixed value is --set; a seed is "
-                   "--seed), e.g. protocol.markets.WETH.ltv=0.70:0.82:0.0025; for an "
-                   "options book a portfolio-margin parameter, e.g. "
+                   "(repeatable), LOW below HIGH and STEP at most HIGH - LOW (a fixed value "
+                   "is --set; a seed is --seed), e.g. "
+                   "protocol.markets.WETH.ltv=0.70:0.82:0.0025; for an options book a "
+                   "portfolio-margin parameter, e.g. "
                    "protocol.options.portfolio_margin.im_factor=1.0:2.0:0.01.")
 @click.option("--objective", "objectives", multiple=True, metavar="METRIC",
               help="A metric to maximize or minimize (its sense is the metric's own); one: "

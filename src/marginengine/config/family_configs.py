@@ -13,7 +13,7 @@ import sys
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from marginengine.config.base import StrictModel
 
@@ -368,12 +368,17 @@ class DriftConfig(StrictModel):
     #: in liquidation (``get_liquidation_fee``). 400 is Solana's target slot time.
     slot_ms: Annotated[int, Field(ge=1)] = 400
 
-    @model_validator(mode="after")
-    def _buffer_precision(self) -> DriftConfig:
-        _scaled(self.liquidation_margin_buffer_ratio, 4, "liquidation_margin_buffer_ratio")
-        _scaled(self.insurance_fund, 6, "insurance_fund")
-        _scaled(self.initial_pct_to_liquidate, 4, "initial_pct_to_liquidate")
-        return self
+    @field_validator("liquidation_margin_buffer_ratio", "insurance_fund",
+                     "initial_pct_to_liquidate")
+    @classmethod
+    def _precision(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        # A field check, so the error's path ends at the field (drift.FIELD: ...); the
+        # ratios are Drift's 1e4 precisions, the fund whole quote with 6 decimals.
+        decimals = 6 if info.field_name == "insurance_fund" else 4
+        scaled = value * 10**decimals
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{value} has more than {decimals} decimals (Drift's precision)")
+        return value
 
     def initial_pct(self) -> int:
         """``initial_pct_to_liquidate`` in ``LIQUIDATION_PCT_PRECISION`` (1e4)."""

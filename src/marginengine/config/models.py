@@ -39,6 +39,7 @@ from marginengine.config.family_configs import (
     euler_problem,
     mango_problem,
 )
+from marginengine.config.ids import check_account_id
 from marginengine.config.perp import PerpMarketConfig, perp_symbol_problem
 from marginengine.config.portfolio_auction import PortfolioAuctionConfig
 from marginengine.config.stewards import StewardBounds
@@ -278,6 +279,20 @@ class AaveRules(StrictModel):
     #: supply (or aTokens they pass on) switches an isolated asset on as collateral
     #: automatically (``validateAutomaticUseAsCollateral``; v3.6 removed the role).
     isolated_collateral_suppliers: list[str] = Field(default_factory=list)
+
+    @field_validator("isolated_collateral_suppliers")
+    @classmethod
+    def _suppliers(cls, value: list[str]) -> list[str]:
+        # An id no account can have, or one listed twice, is a typo: the role would never
+        # reach the account meant.
+        first: dict[str, int] = {}
+        for i, account in enumerate(value):
+            check_account_id(account, f"isolated_collateral_suppliers.{i}")
+            if account in first:
+                raise ValueError(f"isolated_collateral_suppliers.{i}: {account!r} is given "
+                                 f"twice (entries {first[account]} and {i})")
+            first[account] = i
+        return value
 
     @property
     def close_factor_bps(self) -> int:

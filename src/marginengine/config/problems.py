@@ -178,7 +178,15 @@ def validation_problems(errors: Iterable[Mapping[str, Any]], prefix: str = "",
         reason = error_reason(err)
         head = reason.split(" ", 1)[0]
         if not loc and head.endswith(":") and "." in head:
-            out.append((head[:-1], reason[len(head):].lstrip(": ")))
+            # At the model's own path too: in a scenario "protocol.markets.WETH.ltv", the
+            # path --set takes. A check naming the model itself first (a portfolio
+            # margin's "portfolio_margin.markets...", at "...options.portfolio_margin")
+            # is not named twice.
+            field = head[:-1]
+            outer = prefix.split(".") if prefix else []
+            if outer and field.split(".", 1)[0] == outer[-1]:
+                outer.pop()
+            out.append((".".join([*outer, field]), reason[len(head):].lstrip(": ")))
             continue
         kind = str(err.get("type", ""))
         parts = reason.split("; ")

@@ -7,23 +7,11 @@ positions (perps, options) and isolated sub-accounts get their own position maps
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
+# One account id rule for every input (config's role holders too): defined in config.
+from marginengine.config.ids import check_account_id as check_account_id
 from marginengine.ledger.perp import PerpPosition
-
-ACCOUNT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:@-]{1,64}(/[A-Za-z0-9_.:@-]{1,64})?$")
-
-
-def check_account_id(account_id: object, field_name: str = "account") -> str:
-    """Return ``account_id`` if well formed, else raise ``ValueError`` naming the field."""
-    # fullmatch: the pattern's $ alone would accept a trailing newline ("alice\n").
-    if not isinstance(account_id, str) or not ACCOUNT_ID_PATTERN.fullmatch(account_id):
-        raise ValueError(
-            f"{field_name}: account id must be 1-64 letters, digits or . _ : @ -, "
-            f"optionally /label for an isolated sub-account (got {account_id!r})"
-        )
-    return account_id
 
 
 @dataclass

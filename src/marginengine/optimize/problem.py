@@ -270,6 +270,13 @@ def parse_param(item: str) -> Param:
         step = _decimal(parts[2], "STEP", item)
         if step <= 0:
             raise OptimizeInputError(f"--param {item!r}: STEP must be positive (got {step})")
+        if step > high - low:
+            # The grid LOW, LOW + STEP, ... up to HIGH is LOW alone: every candidate the
+            # same value, a "variable" that cannot move (as LOW == HIGH).
+            raise OptimizeInputError(f"--param {item!r}: STEP {step} is larger than HIGH - "
+                                     f"LOW ({high - low}): the grid holds LOW alone, a "
+                                     f"fixed value, not a variable; use --set "
+                                     f"{path}={parts[0].strip()} or a smaller STEP")
         if (high - low) / step > MAX_GRID:
             raise OptimizeInputError(f"--param {item!r}: more than {MAX_GRID:,} grid "
                                      "points; give a larger STEP or none")
@@ -309,6 +316,11 @@ def resolve_path(spec: BaseModel, protocol: BaseModel, path: str) -> Any:
                 raise OptimizeInputError(f"--param {path}: unknown path: {part!r} is not an "
                                          f"index of {here} ({len(node)} items)")
             node = node[int(part)]
+        elif node is None:
+            # An optional table the scenario does not give (no [protocol.drift] on an
+            # Aave book): nothing inside it to vary.
+            raise OptimizeInputError(f"--param {path}: unknown path: {here} is not set in "
+                                     "this scenario (nothing to vary)")
         else:
             raise OptimizeInputError(f"--param {path}: unknown path: {here} is a value, "
                                      "not a table")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import secrets
@@ -33,7 +34,7 @@ from starlette.websockets import WebSocketDisconnect
 from marginengine.config.amounts import HumanNumber
 from marginengine.config.loading import too_many_digits
 from marginengine.config.problems import validation_problems
-from marginengine.engine import Event, SetVolSurface
+from marginengine.engine import EVENT_TYPES, Event, SetVolSurface
 from marginengine.errors import LogError, MarginEngineError, field_path
 from marginengine.service.core import Service, TickReport
 from marginengine.service.metrics import Metrics
@@ -62,6 +63,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False)
 
 
+#: What /docs shows of an event (validation is the engine's ``event_from_dict``): its
+#: ``type``, one of the engine's event names, and each type's fields, from the events
+#: themselves, so an event the engine gains is described the same day.
+_EVENT_SCHEMA: dict[str, Any] = {
+    "items": {"type": "object", "required": ["type"], "additionalProperties": True,
+              "properties": {"type": {"type": "string", "enum": list(EVENT_TYPES)}}},
+    "x-event-fields": {name: [f.name for f in dataclasses.fields(cls)]
+                       for name, cls in EVENT_TYPES.items()},
+}
+
+
 class TickIn(_Strict):
     """One tick: prices (USD per whole token, decimal strings or numbers), market conditions
     (``{"WETH": {"volatility_ppm": 800000, "depth": ..., "open_interest": ...}}``, integers
@@ -74,7 +86,8 @@ class TickIn(_Strict):
     vols: dict[str, HumanNumber] = Field(default_factory=dict)
     # Strict: true is not one second, nor "5" five (as a config file's numbers).
     advance_seconds: StrictInt | None = None
-    events: list[dict[str, Any]] = Field(default_factory=list)
+    events: list[dict[str, Any]] = Field(default_factory=list,
+                                         json_schema_extra=_EVENT_SCHEMA)
 
 
 class BatchIn(_Strict):
@@ -86,7 +99,10 @@ class BatchIn(_Strict):
 class EventsIn(_Strict):
     """Account events, as the engine logs them (amounts in smallest units, integers)."""
 
-    events: list[dict[str, Any]] = Field(min_length=1)
+    events: list[dict[str, Any]] = Field(
+        min_length=1, json_schema_extra=_EVENT_SCHEMA,
+        description="Engine events: {\"type\": NAME, **fields}; the fields of each NAME "
+                    "are in x-event-fields (docs/api.md describes each event).")
 
 
 class WhatIfIn(_Strict):

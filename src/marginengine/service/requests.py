@@ -47,8 +47,12 @@ ASSET_FIELDS = ("asset", "debt_asset", "collateral_asset")
 CREATING = {"Deposit", "DepositQuote", "Trade", "TransferQuote", "DepositOptionCash",
             "TradeOption", "ImportAccount"}
 #: Integer fields that may be zero (everything else must be positive): an option series
-#: expiring at time 0 (the events' own bound: unix seconds >= 0), a premium of 0.
+#: expiring at time 0 (the events' own bound: unix seconds >= 0), a premium of 0, an Aave
+#: liquidation grace period of 0 (ends it, as ``disableLiquidationGracePeriod``), e-mode
+#: category 0 (none: ``setUserEMode(0)`` leaves e-mode).
 MAY_BE_ZERO = {("LiquidatePerp", "size"), ("BuyCollateral", "min_amount"),
+               ("SetUserEMode", "category"),
+               ("SetLiquidationGracePeriod", "grace_period"),
                ("TradeOption", "expiry"), ("TradeOption", "premium"),
                ("SettleOption", "expiry"), ("SetVolSurface", "expiry"),
                ("SetSviSurface", "expiry")}
@@ -251,8 +255,10 @@ def account_event(config: ProtocolConfig, known: Container[object],
                 if abs(value) > MAX_UNITS:
                     raise RequestError(at, "too large (beyond +-(2**256 - 1))")
                 continue
-            if value < 0 or (value == 0 and (kind, f.name) not in MAY_BE_ZERO):
-                raise RequestError(at, f"must be positive (got {value})")
+            zero = (kind, f.name) in MAY_BE_ZERO
+            if value < 0 or (value == 0 and not zero):
+                raise RequestError(at, f"must be {'at least 0' if zero else 'positive'} "
+                                       f"(got {value})")
             if value > MAX_UNITS:
                 raise RequestError(at, "too large (more than 2**256 - 1 smallest units)")
     return event

@@ -57,7 +57,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from marginengine.config import ProtocolConfig, read_toml, validate_model
+from marginengine.config import LiquidationMechanism, ProtocolConfig, read_toml, validate_model
 from marginengine.config.amounts import parse_positive
 from marginengine.engine import (
     Borrow,
@@ -128,6 +128,13 @@ class ServeConfig:
                         screen_portfolios=s.screen_portfolios)
 
 
+#: The liquidation families whose accounts the service cannot read (not in the ledger or
+#: the options clearing): ``serve`` refuses them at start.
+UNSERVED = frozenset({LiquidationMechanism.MORPHO, LiquidationMechanism.LIQUITY,
+                      LiquidationMechanism.EULER, LiquidationMechanism.MANGO,
+                      LiquidationMechanism.DRIFT})
+
+
 def read_config(path: str | Path) -> ServeConfig:
     """Read CONFIG: ``[protocol]``, ``[prices]`` and an optional ``[service]`` table."""
     p = Path(path)
@@ -140,6 +147,14 @@ def read_config(path: str | Path) -> ServeConfig:
         raise ConfigError([f"{unknown[0]}: unknown table (expected protocol, prices, "
                            f"service, options)"], source=str(p))
     protocol = read_protocol(p)
+    if protocol.rules.liquidation in UNSERVED:
+        # The service reads accounts from the ledger and the options clearing; these
+        # families keep theirs in their own books, so it would start with nobody, refuse
+        # every account event as naming an unknown account and never alert.
+        raise ConfigError([f"protocol.preset: the service does not serve {protocol.preset} "
+                           "(its accounts live in the family's own book, which the "
+                           "service does not read); use marginengine simulate, scan or "
+                           "the Python API for it"], source=str(p))
     prices = read_prices(p, protocol)
     section = validate_model(ServiceSection, data.get("service", {}), source=str(p),
                              prefix="service")

@@ -510,7 +510,7 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
     Raises
     ------
     ConfigError
-        The dask extra is not installed.
+        The dask extra is not installed, or ``scheduler`` cannot be reached.
     """
     try:
         from dask.distributed import Client, LocalCluster
@@ -518,7 +518,12 @@ def dask_client(workers: int, scheduler: str | None = None) -> Iterator[Any]:
         raise ConfigError(["--backend dask needs the dask extra: "
                            "pip install 'marginengine[dask]'"]) from None
     if scheduler:
-        client: Any = Client(scheduler)  # type: ignore[no-untyped-call]
+        try:
+            client: Any = Client(scheduler)  # type: ignore[no-untyped-call]
+        except (OSError, ValueError, TypeError) as exc:
+            # Unreachable (distributed's connect timeout) or not an address: the flag
+            # and what was given, before anything is written.
+            raise ConfigError([f"--scheduler {scheduler}: cannot connect ({exc})"]) from None
         try:
             yield client
         finally:
