@@ -28,7 +28,10 @@ from marginengine.engine import (
     Event,
     Liquidate,
     Repay,
+    SetLiquidationGracePeriod,
     SetPrice,
+    SetUserEMode,
+    SetVolSurface,
     Withdraw,
     event_from_dict,
 )
@@ -76,8 +79,16 @@ def hash_without_seq(engine: Engine) -> str:
          r"^Withdraw\.amount: must be an integer in smallest units \(got '100'\)$"),
         (lambda: SetPrice("WETH", 2_000.0),
          r"^SetPrice\.price: must be an integer in smallest units \(got 2000\.0\)$"),
+        # Not amounts: named by what they count (they were called "smallest units").
         (lambda: AdvanceTime(None),
-         r"^AdvanceTime\.seconds: must be an integer in smallest units \(got None\)$"),
+         r"^AdvanceTime\.seconds: must be an integer number of seconds \(got None\)$"),
+        (lambda: SetLiquidationGracePeriod("USDC", 1.5),
+         r"^SetLiquidationGracePeriod\.grace_period: must be an integer number of "
+         r"seconds \(got 1\.5\)$"),
+        (lambda: SetUserEMode("alice", "1"),
+         r"^SetUserEMode\.category: must be an integer \(got '1'\)$"),
+        (lambda: SetVolSurface("WETH", 86_400, 0.6),
+         r"^SetVolSurface\.vol_ppm: must be an integer in parts per million \(got 0\.6\)$"),
         (lambda: Borrow(None, "USDC", 1),
          r"^Borrow\.account: must be a string \(got None\)$"),
         (lambda: Repay("alice", 7, 1),
@@ -88,7 +99,8 @@ def hash_without_seq(engine: Engine) -> str:
          r"^BuyCollateral\.min_amount: must be an integer in smallest units \(got 0\.5\)$"),
     ],
     ids=["float-amount", "bool-amount", "str-amount", "float-price", "none-seconds",
-         "none-account", "int-asset", "str-bool", "float-min-amount"],
+         "float-grace-period", "str-category", "float-vol", "none-account", "int-asset",
+         "str-bool", "float-min-amount"],
 )
 def test_event_when_field_has_wrong_type_then_event_error_names_field(
     build: Any, message: str,

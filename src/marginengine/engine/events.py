@@ -56,6 +56,29 @@ def _field_kinds(cls: type[Any]) -> tuple[tuple[str, str], ...]:
     return kinds
 
 
+#: Integer fields that are not amounts, and what they count (the rest are amounts in
+#: the asset's smallest units): so a bad ``grace_period`` is not called an amount.
+_SECONDS = frozenset({"seconds", "grace_period", "ramp_duration"})
+_COUNTS = frozenset({"category", "emode", "n", "max_iterations", "auction"})
+
+
+def _int_unit(name: str) -> str:
+    """How an integer field is counted, for its error message (with a trailing space)."""
+    if name in _SECONDS:
+        return "number of seconds "
+    if name == "expiry":
+        return "(unix seconds) "
+    if name.endswith("_ppm"):
+        return "in parts per million "
+    if name.endswith("_bps"):
+        return "in basis points "
+    if name == "gas_used":
+        return "in units of gas "
+    if name in _COUNTS:
+        return ""
+    return "in smallest units "
+
+
 @dataclass(frozen=True)
 class Event:
     """Base class of every event."""
@@ -68,8 +91,8 @@ class Event:
             if kind == "int":
                 if isinstance(value, bool) or not isinstance(value, int):
                     raise EventError(
-                        f"{type(self).__name__}.{name}: must be an integer in smallest "
-                        f"units (got {value!r})"
+                        f"{type(self).__name__}.{name}: must be an integer "
+                        f"{_int_unit(name)}(got {value!r})"
                     )
             elif kind == "str":
                 if not isinstance(value, str):
