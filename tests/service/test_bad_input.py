@@ -180,6 +180,11 @@ QUERIES: list[tuple[str, str, dict[str, Any] | None, int, str]] = [
      "query.steps: must be at most 50 (got '51')"),
     ("get", "/liquidatable?limit=-1", None, 422,
      "query.limit: must be at least 1 (got '-1')"),
+    # A parameter twice: the last was taken silently (every level at 0.6, not 0.5).
+    ("get", "/heatmap?asset=WETH&max_drop=0.5&max_drop=0.6", None, 422,
+     "query.max_drop: given twice ('0.5' and '0.6'); give it once"),
+    ("get", "/at-risk?limit=5&limit=5", None, 422,
+     "query.limit: given twice ('5' and '5'); give it once"),
     ("post", "/whatif", {"shocks": {"WETH": -1.5}}, 422,
      "shocks.WETH: must be a finite fraction greater than -1 (got -1.5)"),
     ("post", "/whatif", {"shocks": {"WETH": "nan"}}, 422,

@@ -29,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocketDisconnect
 
 from marginengine.config.amounts import HumanNumber
@@ -293,6 +294,7 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
         description="Price ticks and account events in; alerts, account health, what-if, "
                     "heatmaps and protocol totals out. Writes need the API token.",
         lifespan=lifespan,
+        dependencies=[Depends(_query_once)],
     )
     app.state.service = service
     app.state.hub = hub
@@ -821,6 +823,19 @@ def _is_json(content_type: str) -> bool:
     media = content_type.partition(";")[0].strip().lower()
     main, _, sub = media.partition("/")
     return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
+def _query_once(connection: HTTPConnection) -> None:
+    """Refuse a query parameter given twice: the last would be taken silently (no query
+    of the service takes a list)."""
+    if connection.scope["type"] != "http":
+        return
+    seen: dict[str, str] = {}
+    for name, value in connection.query_params.multi_items():
+        if name in seen:
+            raise RequestError(f"query.{name[:40]}", f"given twice ({seen[name][:40]!r} and "
+                                                     f"{value[:40]!r}); give it once")
+        seen[name] = value
 
 
 def _drop(text: str) -> Decimal:
