@@ -94,11 +94,18 @@ def _on_first_supply(ctx: HandlerContext, account_id: str, asset: str, sender: s
         sender in ctx.config.aave.isolated_collateral_suppliers)
 
 
-def _isolated(ctx: HandlerContext, account_id: str) -> str | None:
-    """The account's isolated collateral (v3.3/v3.5 isolation mode), else ``None``."""
-    if not ctx.rules.isolation_mode:
+def isolated_collateral_of(ledger: Ledger, config: ProtocolConfig,
+                           account_id: str) -> str | None:
+    """The account's isolated collateral (v3.3/v3.5 isolation mode: its only collateral
+    switched on has a debt ceiling), else ``None``."""
+    if not config.rules.isolation_mode:
         return None
-    return rules_of.isolated_collateral(_collateral_on(ctx, account_id), ctx.config.markets)
+    return rules_of.isolated_collateral(collateral_on(ledger, config.markets, account_id),
+                                        config.markets)
+
+
+def _isolated(ctx: HandlerContext, account_id: str) -> str | None:
+    return isolated_collateral_of(ctx.ledger, ctx.config, account_id)
 
 
 def _reduce_isolated_debt(ctx: HandlerContext, isolated: str, debt_asset: str,
@@ -441,11 +448,8 @@ def book_imported_isolated_debt(ledger: Ledger, config: ProtocolConfig, account_
     int or None
         The reserve's new total, in cents; ``None``: not in isolation mode, or no debt.
     """
-    if not config.rules.isolation_mode:
-        return None
     markets = config.markets
-    isolated = rules_of.isolated_collateral(collateral_on(ledger, markets, account_id),
-                                            markets)
+    isolated = isolated_collateral_of(ledger, config, account_id)
     held = [(asset, amount) for asset, amount in borrowed if amount]
     if isolated is None or not held:
         return None
