@@ -226,3 +226,18 @@ def test_dss_tend_dent_same_bidder_then_pays_only_the_raise():
     assert engine.apply(Dent("ali", 1, 80 * E, 200 * E * RAY)).accepted
     assert dai_cash(engine) - start == 200 * E
     engine.ledger.check_conservation()
+
+
+def test_bark_top_is_getfeedprice_of_the_oracle_over_par_times_buf():
+    # clip.sol getFeedPrice: rdiv(val * BLN, par), then top = rmul(feed, buf). With WETH at
+    # 150 USD and DAI (par) at 1.01 USD: feed = 150 / 1.01 = 148.514851485148514851485148514
+    # (floored), top = feed x 1.2 = 178.217821782178217821782178216 (floored).
+    engine = maker("clip", buf="1.2", curve="linear", tau=3600)
+    engine.apply(SetPrice("DAI", 101 * USD // 100))
+    engine.apply(SetPrice("WETH", 150 * USD))
+    assert engine.apply(Bark("keeper", "vault")).accepted
+    house = engine.state.auctions
+    assert house is not None and house.clipper is not None
+    feed = 150 * RAY * 100 // 101
+    assert feed == 148_514_851_485_148_514_851_485_148_514
+    assert house.clipper.active[1].top == feed * 12 // 10 == 178_217_821_782_178_217_821_782_178_216
