@@ -958,11 +958,13 @@ def mango_infos(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, in
             token_index=i, prices=p,
             maint_asset_weight=maint_asset,
             init_asset_weight=mango_weight(t.init_asset_weight),
-            # Bank::scaled_init_*_weight at the init-side prices (health/cache.rs).
+            # Bank::scaled_init_*_weight both at the init *liability* price, max(oracle,
+            # stable): "pessimistic, the most unfavorable scaling" (new_health_cache in
+            # health/cache.rs; the asset weight was scaled at the asset price here).
             init_scaled_asset_weight=mango_rules.scaled_init_asset_weight(
                 mango_weight(t.init_asset_weight),
                 _scale_start(config, t.deposit_weight_scale_start_quote),
-                mango_rules.fx(deposits), 0, p.asset(mango_rules.HealthType.INIT)),
+                mango_rules.fx(deposits), 0, p.liab(mango_rules.HealthType.INIT)),
             maint_liab_weight=maint_liab,
             init_liab_weight=mango_weight(t.init_liab_weight),
             init_scaled_liab_weight=mango_rules.scaled_init_liab_weight(
