@@ -1357,13 +1357,32 @@ class MangoPerpBankruptcyPlan:
     rule: mango_liq.PerpNegativePnlLiq
 
 
+def mango_liqee_settle_limit(config: ProtocolConfig, book: MangoBook,
+                             prices: Mapping[str, int], stable: Mapping[str, int],
+                             account_id: str, market: str, *, now: int) -> int | None:
+    """How much negative pnl ``account_id`` may still settle on ``market`` this window
+    (native units, ``-min`` of ``available_settle_limit`` after ``update_settle_limit``
+    and with its funding settled), or ``None`` when the market has no settle limit."""
+    cfg = config.mango
+    assert cfg is not None
+    if cfg.perps[market].settle_pnl_limit_factor < 0:
+        return None
+    pos = book.account(account_id).perps[market]
+    params = mango_settle_params(config, book, prices, stable, market)
+    limit = mango_perp.update_settle_limit(pos.limit, params.window_size, now)
+    quote = mango_rules.fx(pos.quote) - mango_unsettled_funding(book, market, pos)
+    low, _ = mango_perp.available_settle_limit(limit, params, quote, pos.base_lots)
+    return -low
+
+
 def mango_perp_bankruptcy_plan(config: ProtocolConfig, book: MangoBook,
                                prices: Mapping[str, int], stable: Mapping[str, int],
                                account_id: str, market: str, max_liab_transfer: int,
                                *, now: int) -> MangoPerpBankruptcyPlan | Refusal:
     """``liquidation_action`` of ``perp_liq_negative_pnl_or_bankruptcy`` on
     ``account_id`` (assumed liquidatable and past phase 2, holding a position on
-    ``market``): settle limits are not modelled (unlimited)."""
+    ``market``): the settlement is bounded by the liqee's available settle limit in the
+    current window (:func:`mango_liqee_settle_limit`)."""
     cfg = config.mango
     assert cfg is not None
     m = cfg.perps[market]
@@ -1373,7 +1392,8 @@ def mango_perp_bankruptcy_plan(config: ProtocolConfig, book: MangoBook,
     rule = mango_liq.perp_liq_negative_pnl_or_bankruptcy(
         tokens, perps, at, mango_bank_liq(config, prices, m.settle).oracle_price,
         mango_bank_liq(config, prices, cfg.quote).oracle_price,
-        mango_weight(m.base_liquidation_fee), max_liab_transfer, vault)
+        mango_weight(m.base_liquidation_fee), max_liab_transfer, vault,
+        mango_liqee_settle_limit(config, book, prices, stable, account_id, market, now=now))
     if isinstance(rule, Refusal):
         return rule
     frac = mango_rules.FRAC_BITS

@@ -576,11 +576,34 @@ def perp_liq_base_or_positive_pnl(ctx: HandlerContext,
     liqee = replace(liqee, being_liquidated=True)
     pos = liqee.perps[market]
     theirs = liqor.perps.get(market, MangoPerpPosition())
+    liqee_limit, liqor_limit = pos.limit, theirs.limit
+    if cfg.perps[market].settle_pnl_limit_factor >= 0:
+        # The base reduction is a forced trade (record_trade on both sides: the liqee's
+        # recurring allowance gains the reduced lots' share); the pnl taken over is settled
+        # away from the liqee (record_settle). Not modelled: the liqor's share of the
+        # liqee's allowances (record_liquidation_pnl_takeover).
+        params = mango_settle_params(ctx.config, book, ctx.prices, ctx.stable_prices(),
+                                     market)
+        if plan.base_transfer:
+            liqee_limit = mango_perp.record_trade(
+                liqee_limit, params, rules.fx(pos.quote), pos.base_lots, plan.base_transfer,
+                rules.fx(plan.quote_liqee))
+            liqor_limit = mango_perp.record_trade(
+                liqor_limit, params, rules.fx(theirs.quote), theirs.base_lots,
+                -plan.base_transfer, rules.fx(plan.quote_liqor))
+        if plan.pnl_transfer:
+            liqee_limit = mango_perp.update_settle_limit(liqee_limit, params.window_size,
+                                                         ctx.time)
+            liqee_limit = mango_perp.record_settle(
+                liqee_limit, params, rules.fx(pos.quote + plan.quote_liqee),
+                pos.base_lots + plan.base_transfer, rules.fx(plan.pnl_transfer))
     liqee_perps, liqor_perps = dict(liqee.perps), dict(liqor.perps)
     liqee_perps[market] = replace(pos, base_lots=pos.base_lots + plan.base_transfer,
-                                  quote=pos.quote + plan.quote_liqee - plan.pnl_transfer)
+                                  quote=pos.quote + plan.quote_liqee - plan.pnl_transfer,
+                                  limit=liqee_limit)
     liqor_perps[market] = replace(theirs, base_lots=theirs.base_lots - plan.base_transfer,
-                                  quote=theirs.quote + plan.quote_liqor + plan.pnl_transfer)
+                                  quote=theirs.quote + plan.quote_liqor + plan.pnl_transfer,
+                                  limit=liqor_limit)
     liqee_tokens, liqor_tokens = dict(liqee.tokens), dict(liqor.tokens)
     if plan.token_transfer:
         liqee_tokens[settle] = liqee_tokens.get(settle, 0) + plan.token_transfer
@@ -660,9 +683,26 @@ def perp_liq_negative_pnl_or_bankruptcy(ctx: HandlerContext,
     taken = plan.settlement + plan.insurance_liab_transfer
     pos = liqee.perps[market]
     theirs = liqor.perps.get(market, MangoPerpPosition())
+    liqee_limit, liqor_limit = pos.limit, theirs.limit
+    if cfg.perps[market].settle_pnl_limit_factor >= 0:
+        # The liqee's settlements count against its window (record_settle of each part);
+        # the liqor's takeover is immediately settleable (record_liquidation_quote_change).
+        params = mango_settle_params(ctx.config, book, ctx.prices, ctx.stable_prices(),
+                                     market)
+        liqee_limit = mango_perp.update_settle_limit(liqee_limit, params.window_size,
+                                                     ctx.time)
+        quote = pos.quote
+        for part in (plan.settlement, plan.insurance_liab_transfer, plan.socialized):
+            if part:
+                liqee_limit = mango_perp.record_settle(liqee_limit, params, rules.fx(quote),
+                                                       pos.base_lots, -rules.fx(part))
+                quote += part
+        if taken:
+            liqor_limit = mango_perp.record_oneshot(liqor_limit, -rules.fx(taken))
     liqee_perps, liqor_perps = dict(liqee.perps), dict(liqor.perps)
-    liqee_perps[market] = replace(pos, quote=pos.quote + taken + plan.socialized)
-    liqor_perps[market] = replace(theirs, quote=theirs.quote - taken)
+    liqee_perps[market] = replace(pos, quote=pos.quote + taken + plan.socialized,
+                                  limit=liqee_limit)
+    liqor_perps[market] = replace(theirs, quote=theirs.quote - taken, limit=liqor_limit)
     liqee_tokens, liqor_tokens = dict(liqee.tokens), dict(liqor.tokens)
     if plan.settlement:
         liqee_tokens[settle] = liqee_tokens.get(settle, 0) - plan.settlement
