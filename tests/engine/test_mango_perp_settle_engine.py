@@ -158,3 +158,31 @@ def test_update_funding_when_bids_above_oracle_then_the_long_pays_at_its_next_fi
     # JSON round trip of the book levels
     event = MangoPerpUpdateFunding("P", ((10_100, 1),), ((10_300, 2),))
     assert event_from_dict(event.to_dict()) == event
+
+
+def test_update_funding_when_levels_malformed_then_event_error_names_the_field() -> None:
+    import pytest
+
+    from marginengine.errors import EventError
+
+    with pytest.raises(EventError, match=r"MangoPerpUpdateFunding\.bids: must be a list"):
+        event_from_dict({"type": "MangoPerpUpdateFunding", "market": "P", "bids": 5})
+    with pytest.raises(EventError, match=r"asks\[1\]: the quantity lots must be positive"):
+        MangoPerpUpdateFunding("P", (), ((10, 1), (11, 0)))
+    with pytest.raises(EventError, match=r"bids\[0\]: the price lots must be an integer"):
+        event_from_dict({"type": "MangoPerpUpdateFunding", "market": "P",
+                         "bids": [[1.5, 1]]})
+    engine = opened("-1", 10_000, 10_000)
+    refused = engine.apply(MangoPerpUpdateFunding("Q"))
+    assert refused.code == Code.UNKNOWN_MARKET.value and "market" in (refused.reason or "")
+
+
+def test_perp_config_when_window_zero_or_funding_bound_wrong_side_then_field_named() -> None:
+    import pytest
+
+    from marginengine.errors import ConfigError
+
+    for field, value in (("settle_pnl_limit_window_size_ts", 0), ("min_funding", "0.1"),
+                         ("max_funding", "-0.1"), ("quote_lot_size", 0)):
+        with pytest.raises(ConfigError, match=field):
+            protocol_from_dict(config("0.2", **{field: value}))
