@@ -271,6 +271,8 @@ class Code(StrEnum):
     MANGO_HAS_LIQUIDATABLE_POSITIVE_PERP_PNL = "HasLiquidatablePositivePerpPnl"
     MANGO_PERP_POSITION_DOES_NOT_EXIST = "PerpPositionDoesNotExist"
     MANGO_PROFITABILITY_MISMATCH = "ProfitabilityMismatch"
+    MANGO_CANNOT_SETTLE_WITH_SELF = "CannotSettleWithSelf"
+    MANGO_SETTLEMENT_AMOUNT_MUST_BE_POSITIVE = "SettlementAmountMustBePositive"
     # Anchor's require_gt! / require_keys_neq! (anchor-lang ErrorCode).
     MANGO_REQUIRE_GT_VIOLATED = "RequireGtViolated"
     MANGO_REQUIRE_GTE_VIOLATED = "RequireGteViolated"

@@ -272,7 +272,8 @@ EULER_EVENTS: frozenset[str] = frozenset({
 MANGO_EVENTS: frozenset[str] = frozenset({
     "MangoDeposit", "MangoWithdraw", "MangoPerpTrade", "MangoPerpOrders",
     "MangoSetStablePrice", "MangoLiqTokenWithToken", "MangoTokenLiqBankruptcy",
-    "MangoPerpLiqBaseOrPositivePnl", "MangoPerpLiqNegativePnlOrBankruptcy"})
+    "MangoPerpLiqBaseOrPositivePnl", "MangoPerpLiqNegativePnlOrBankruptcy",
+    "MangoPerpSettlePnl", "MangoPerpUpdateFunding"})
 #: Drift v2's actions on its cross-margin accounts (engine/drift_handlers.py).
 DRIFT_EVENTS: frozenset[str] = frozenset({
     "DriftDeposit", "DriftWithdraw", "DriftPerpTrade", "DriftLiquidateSpot",
