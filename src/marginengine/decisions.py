@@ -91,6 +91,15 @@ class Code(StrEnum):
     # InvalidGracePeriod)
     LIQUIDATION_GRACE_SENTINEL_CHECK_FAILED = "LIQUIDATION_GRACE_SENTINEL_CHECK_FAILED"
     INVALID_GRACE_PERIOD = "INVALID_GRACE_PERIOD"
+    # reserve flags and their setters (v3.3 Errors.sol names; v3.4+ custom errors
+    # ReserveInactive, ReservePaused, ReserveFrozen, ReserveLiquidityNotZero,
+    # InvalidFreezeState, InvalidDebtCeiling: ``data["error"]`` has the version's name)
+    RESERVE_INACTIVE = "RESERVE_INACTIVE"
+    RESERVE_PAUSED = "RESERVE_PAUSED"
+    RESERVE_FROZEN = "RESERVE_FROZEN"
+    RESERVE_LIQUIDITY_NOT_ZERO = "RESERVE_LIQUIDITY_NOT_ZERO"
+    INVALID_FREEZE_STATE = "INVALID_FREEZE_STATE"
+    INVALID_DEBT_CEILING = "INVALID_DEBT_CEILING"
     NOT_ENOUGH_LIQUIDITY = "NOT_ENOUGH_LIQUIDITY"  # Aave: the aToken's underlying balance
     # e-mode (Errors.sol: v3.3 NOT_BORROWABLE_IN_EMODE, INCONSISTENT_EMODE_CATEGORY; v3.5+
     # NotBorrowableInEMode, InconsistentEModeCategory; v3.6+ InvalidDebtInEmode,

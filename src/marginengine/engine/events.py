@@ -74,6 +74,8 @@ def _int_unit(name: str) -> str:
         return "in basis points "
     if name == "gas_used":
         return "in units of gas "
+    if name == "debt_ceiling":
+        return "in cents (USD, 2 decimals) "
     if name in _COUNTS:
         return ""
     return "in smallest units "
@@ -216,6 +218,74 @@ class SetLiquidationGracePeriod(Event):
 
     asset: str
     grace_period: int
+
+
+@dataclass(frozen=True)
+class SetReservePause(Event):
+    """The emergency or pool admin pauses (``paused``) or unpauses ``asset``, as Aave's
+    ``PoolConfigurator.setReservePause(asset, paused, gracePeriod)``: a paused reserve
+    refuses supply, withdraw, borrow, repay, the collateral switch and liquidations
+    involving it (``RESERVE_PAUSED``). Unpausing with a ``grace_period`` (seconds, at most
+    ``MAX_GRACE_PERIOD``, 4 hours) starts a liquidation grace period as
+    :class:`SetLiquidationGracePeriod` does; 0 leaves the one in force as it is. Aave
+    presets only."""
+
+    asset: str
+    paused: bool
+    grace_period: int = 0
+
+
+@dataclass(frozen=True)
+class SetPoolPause(Event):
+    """``PoolConfigurator.setPoolPause(paused, gracePeriod)``: :class:`SetReservePause`
+    on every reserve of the pool, in the order of its markets. Aave presets only."""
+
+    paused: bool
+    grace_period: int = 0
+
+
+@dataclass(frozen=True)
+class SetReserveFreeze(Event):
+    """The risk, pool or emergency admin freezes (``frozen``) or unfreezes ``asset``, as
+    ``PoolConfigurator.setReserveFreeze``: a frozen reserve refuses new supplies and
+    borrows (``RESERVE_FROZEN``) and its LTV is set to 0, kept as the pending LTV; v3.3
+    and v3.5 restore it on unfreezing, v3.6+ also zero it in every e-mode category holding
+    the asset as collateral and restore neither (``setReserveLtvzero``). The flag must
+    change (``INVALID_FREEZE_STATE``). Aave presets only."""
+
+    asset: str
+    frozen: bool
+
+
+@dataclass(frozen=True)
+class SetReserveActive(Event):
+    """The pool admin activates or deactivates ``asset``, as
+    ``PoolConfigurator.setReserveActive``: deactivating needs no suppliers
+    (``RESERVE_LIQUIDITY_NOT_ZERO``); an inactive reserve refuses every action on it
+    (``RESERVE_INACTIVE``). Aave presets only."""
+
+    asset: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class SetDebtCeiling(Event):
+    """The risk or pool admin sets ``asset``'s debt ceiling, as
+    ``PoolConfigurator.setDebtCeiling`` (Aave v3.3/v3.5 isolation mode): ``debt_ceiling``
+    in cents (USD with 2 decimals, ``DEBT_CEILING_DECIMALS``; at most ``2**40 - 1``);
+    setting one on a collateral reserve that had none needs no suppliers
+    (``RESERVE_LIQUIDITY_NOT_ZERO``); setting 0 ends the isolation and resets the
+    reserve's ``isolationModeTotalDebt`` to 0 (``Pool.resetIsolationModeTotalDebt``)."""
+
+    asset: str
+    debt_ceiling: int
+
+
+#: The pool configurator's reserve events (the flags, the debt ceiling, the grace period):
+#: none touches an account, each changes what actions a reserve allows.
+RESERVE_CONFIG_EVENT_CLASSES: tuple[type[Event], ...] = (
+    SetLiquidationGracePeriod, SetReservePause, SetPoolPause, SetReserveFreeze,
+    SetReserveActive, SetDebtCeiling)
 
 
 #: An account's balances in an :class:`ImportAccount`: ``(asset, amount)`` pairs, amounts in
@@ -1367,7 +1437,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
                 LiquidatePerp, FundInsurance, Bark, Take, Redo, Tend, Dent, Deal, Tick,
                 SetConditions, SetSequencer, SetRiskParams, SetCrowding, SetUserEMode,
                 SetUseAsCollateral, RepayWithATokens, SetLiquidationGracePeriod,
-                ImportAccount, *MORPHO_EVENT_CLASSES,
+                SetReservePause, SetPoolPause, SetReserveFreeze, SetReserveActive,
+                SetDebtCeiling, ImportAccount, *MORPHO_EVENT_CLASSES,
                 *LIQUITY_EVENT_CLASSES, *OPTION_EVENT_CLASSES, *EULER_EVENT_CLASSES,
                 *MANGO_EVENT_CLASSES, *DRIFT_EVENT_CLASSES, *PORTFOLIO_AUCTION_EVENT_CLASSES)
 }

@@ -316,6 +316,23 @@ class Ledger:
             raise LedgerError(f"grace period of {asset} cannot end before time 0")
         self._reserve(asset).liquidation_grace_period_until = until
 
+    def set_reserve_flags(self, asset: str, *, active: bool | None = None,
+                          frozen: bool | None = None, paused: bool | None = None,
+                          pending_ltv_bps: int | None = None) -> None:
+        """Set the reserve's flags and pending LTV given (``None``: left as they are;
+        journalled). The rules of :mod:`marginengine.margin.reserve_flags` decide them."""
+        if pending_ltv_bps is not None and pending_ltv_bps < 0:
+            raise LedgerError(f"pending LTV of {asset} cannot be negative")
+        r = self._reserve(asset)
+        if active is not None:
+            r.active = active
+        if frozen is not None:
+            r.frozen = frozen
+        if paused is not None:
+            r.paused = paused
+        if pending_ltv_bps is not None:
+            r.pending_ltv_bps = pending_ltv_bps
+
     def deposit(self, account_id: str, asset: str, amount: int,
                 collateral_on_first: bool = True) -> int:
         """Tokens come in and the account is credited; returns the scaled amount minted.
