@@ -250,14 +250,13 @@ def stored_width_problems(engine: Engine, accounts: Sequence[BookAccount]) -> li
             for asset in held:
                 scaled = (ledger.scaled_debt_of(acct.id, asset) if debt
                           else ledger.scaled_supply_of(acct.id, asset))
-                key = (asset, debt)
+                key, base = (asset, debt), asset == base_asset
                 totals[key] = totals.get(key, 0) + scaled
-                alone = validate_balance_widths(widths, asset, asset == base_asset, scaled,
-                                                0, debt)
-                refusal = alone
+                # The balance alone; then, until it is first named, the total with it.
+                refusal = validate_balance_widths(widths, asset, base, scaled, 0, debt)
                 if refusal is None and key not in over:
-                    refusal = validate_balance_widths(widths, asset, asset == base_asset,
-                                                      scaled, totals[key], debt)
+                    refusal = validate_balance_widths(widths, asset, base, scaled,
+                                                      totals[key], debt)
                     if refusal is not None:
                         over.add(key)
                 if refusal is None:

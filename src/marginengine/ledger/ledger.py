@@ -979,10 +979,14 @@ class Ledger:
 
     def state_dict(self) -> dict[str, object]:
         """The full state as plain data (sorted), for hashing and snapshots."""
+        return self._state_dict([self.accounts[a].as_dict() for a in sorted(self.accounts)])
+
+    def _state_dict(self, accounts: list[object]) -> dict[str, object]:
+        """:meth:`state_dict` with ``accounts`` as its accounts (the one layout of it)."""
         return {
             "time": self.time,
             "reserves": {a: r.as_dict() for a, r in sorted(self.reserves.items())},
-            "accounts": [self.accounts[a].as_dict() for a in sorted(self.accounts)],
+            "accounts": accounts,
             "clearing": self.clearing.as_dict(),
         }
 
@@ -1039,11 +1043,12 @@ class Ledger:
             # Accounts no longer held (pruned, rolled back) leave their pieces.
             for gone in [a for a in kept if a not in accounts]:
                 del kept[gone]
-        reserves = {a: r.as_dict() for a, r in sorted(self.reserves.items())}
-        # state_dict's keys in sorted order: accounts, clearing, reserves, time.
-        return (f'{{"accounts":[{",".join(texts)}],'
-                f'"clearing":{_canonical_json(self.clearing.as_dict())},'
-                f'"reserves":{_canonical_json(reserves)},"time":{_canonical_json(self.time)}}}')
+        # The rest of state_dict written with no accounts, which sort first among its
+        # keys: the accounts' pieces go in the empty list that opens it.
+        rest = _canonical_json(self._state_dict([]))
+        opening = '{"accounts":[]'
+        assert rest.startswith(opening), rest[:40]
+        return f'{{"accounts":[{",".join(texts)}]{rest[len(opening):]}'
 
 
 def _canonical_json(value: object) -> str:
