@@ -13,7 +13,7 @@ import marginengine
 from marginengine.config import read_toml
 from marginengine.errors import ConfigError
 from marginengine.sim.metrics import SERIES_COLUMNS
-from marginengine.sim.montecarlo import RUN_FIELDS
+from marginengine.sim.run_fields import RUN_FIELDS, SWEEP_ONLY_FIELDS
 from marginengine.sim.sweep import grid_points, parse_grid, run_sweep
 from tests.cli.test_cli import EXAMPLES, run
 
@@ -77,6 +77,18 @@ def test_sweep_has_points_times_runs_rows_on_the_same_seeds() -> None:
     assert point["params"] == {"protocol.markets.WETH.liquidation_bonus": 0.05,
                                "description": "b"}
     assert "var95_bad_debt" in point["estimates"]
+
+
+def test_sweep_row_when_run_then_carries_a_monte_carlo_row_in_its_order() -> None:
+    # Every field a Monte Carlo's row has (and its estimates read) is in a sweep's row, in
+    # runs.parquet's order, then the sweep's own: a field left out was estimated as 0.
+    axes = parse_grid(["protocol.markets.WETH.liquidation_bonus=0.05"])
+    row = run_sweep(small(), axes, runs=1).rows[0]
+    figures = [f for f in RUN_FIELDS if f not in ("run", "seed")]
+    assert [k for k in row if k in figures] == figures
+    assert {"point", "run", "seed", "protocol.markets.WETH.liquidation_bonus"} <= set(row)
+    assert [k for k in row if k in SWEEP_ONLY_FIELDS] == list(SWEEP_ONLY_FIELDS)
+    assert row["borrowing_power"] > 0 and row["liquidation_count"] >= 0
 
 
 def test_a_bad_point_is_refused_before_anything_runs() -> None:
