@@ -31,7 +31,7 @@ from marginengine.margin.tiers import TierSchedule
 
 def _close_size(perp: PerpMarketConfig, size: int, notional: int, mark: int, quote_unit: int,
                 requested: int, whole: bool = False,
-                subaccount_notional: int | None = None) -> int:
+                subaccount_notional: int | None = None) -> tuple[int, str]:
     """How much of ``|size|`` one liquidation closes: a fraction of large positions, all of
     it when ``whole`` (the owner is in its ``partial_cooldown``); at most ``requested``.
 
@@ -43,8 +43,11 @@ def _close_size(perp: PerpMarketConfig, size: int, notional: int, mark: int, quo
     ``max_notional_liquidated`` in the block (``GetSubaccountMaxNotionalLiquidatable``).
     ``takeover`` (Hyperliquid): above ``partial_above``, ``partial_fraction`` of the size in
     whole steps (Hyperliquid sends 20% of a position above 100k USDC to the book).
+
+    Returns the size and the bound that cut it (:attr:`PerpLiquidationPlan.limited_by`).
     """
     close = abs(size)
+    bound = ""
     threshold = perp.quote_amounts(quote_unit)["partial_above"]
     step = perp.step_units
     if whole:
@@ -53,15 +56,19 @@ def _close_size(perp: PerpMarketConfig, size: int, notional: int, mark: int, quo
         dydx_notional = abs(quote_value(size, mark, perp.base_unit, quote_unit, Rounding.DOWN))
         _, most = dydx_position_notional_liquidatable(dydx_notional, threshold,
                                                       perp.ppm("partial_fraction"))
-        if subaccount_notional is not None:
-            most = min(most, subaccount_notional)
+        bound = "partial_fraction"
+        if subaccount_notional is not None and subaccount_notional < most:
+            # GetLiquidatablePositionSizeDelta: the smaller of the two limits (a tie is
+            # named by the position's limit).
+            most, bound = subaccount_notional, "max_notional_liquidated"
         close = dydx_liquidatable_size(size, mark, most, step, perp.base_unit, quote_unit)
     elif threshold and notional > threshold and perp.partial_fraction < 1:
         close = max(step, abs(size) * perp.ppm("partial_fraction") // PPM // step * step)
         close = min(close, abs(size))
-    if requested:
-        close = min(close, requested)
-    return close
+        bound = "partial_fraction"
+    if requested and requested < close:
+        close, bound = requested, "size"
+    return close, bound if close < abs(size) else ""
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,11 @@ class PerpLiquidationPlan:
     #: maintenance margin, so the whole position is taken over and, once the bucket is
     #: flat, its margin goes to the liquidator.
     backstop: bool = False
+    #: What cut ``close`` below the whole position: ``"partial_fraction"`` (the position's
+    #: own limit: dYdX's ``PositionBlockLimits``, Hyperliquid's 20%),
+    #: ``"max_notional_liquidated"`` (what is left of the account's dYdX subaccount block
+    #: limit), ``"size"`` (the liquidator asked for less); ``""``: the whole position.
+    limited_by: str = ""
 
     @property
     def partial(self) -> bool:
@@ -198,12 +210,12 @@ def plan_perp_liquidation(perp: PerpMarketConfig, risk: BucketRisk, market: str,
         # Hyperliquid: "if the account equity drops below 2/3 of the maintenance margin", the
         # liquidator vault takes the position (whole) and the margin.
         backstop = perp.backstop and not underwater and 3 * state.value < 2 * state.requirement
-        close = abs(size) if underwater or backstop else _close_size(
+        close, bound = (abs(size), "") if underwater or backstop else _close_size(
             perp, size, position.notional, mark, quote_unit, requested, whole)
-        if backstop and requested:
-            close = min(close, requested)
+        if backstop and requested and requested < close:
+            close, bound = requested, "size"
         return PerpLiquidationPlan(market, size, close, mark, price, bankrupt_at, underwater,
-                                   backstop=backstop)
+                                   backstop=backstop, limited_by=bound)
     # dYdX v4: TNC and TMMR of the account, PNNV (truncated) and PMMR of the position.
     tmmr = _dydx_tmmr(risk)
     pnnv = quote_value(size, mark, perp.base_unit, quote_unit, Rounding.DOWN)
@@ -215,15 +227,15 @@ def plan_perp_liquidation(perp: PerpMarketConfig, risk: BucketRisk, market: str,
     price = -(-scaled.numerator // scaled.denominator) if size > 0 \
         else scaled.numerator // scaled.denominator
 
-    close = _close_size(perp, size, position.notional, mark, quote_unit, requested, whole,
-                        max_notional)
+    close, bound = _close_size(perp, size, position.notional, mark, quote_unit, requested,
+                               whole, max_notional)
     # The closed size does not depend on the fill being beyond bankruptcy: dYdX sizes the
     # liquidation order by the block limits alone (GetLiquidationOrderForPerpetual), and the
     # fund pays the closed size's loss (or the whole position is deleveraged).
     quote, bankrupt_at = dydx_close_bankruptcy(perp, risk, market, close, maintenance_at)
     underwater = (price < bankrupt_at) if size > 0 else (price > bankrupt_at)
     return PerpLiquidationPlan(market, size, close, mark, price, bankrupt_at, underwater,
-                               quote)
+                               quote, limited_by=bound)
 
 
 def bucket_liquidation_price(risk: BucketRisk, market: str, cost: int, base_unit: int,
