@@ -168,6 +168,32 @@ def dydx_offset_order(accounts: Sequence[str], offset: int,
     return [accounts[(i + offset) % count] for i in range(min(count, max_iterate))]
 
 
+def dydx_can_deleverage(net_collateral: int, final_settlement: bool = False
+                        ) -> tuple[bool, bool]:
+    """Return dYdX v4's ``CanDeleverageSubaccount``: ``(at_bankruptcy, at_oracle)``.
+
+    ``protocol/x/clob/keeper/deleveraging.go``: a subaccount of negative net collateral is
+    deleveraged at its bankruptcy price; one of non-negative net collateral only when the
+    market is in final settlement, at the oracle price (its TNC stays, its TMMR falls);
+    otherwise not at all. dYdX's table (``TestCanDeleverageSubaccount``): TNC 4,999 or 0 ->
+    neither; -1 -> at bankruptcy (also in final settlement); 4,999 in final settlement ->
+    at the oracle price. The engine has no final settlement: it deleverages at bankruptcy.
+    """
+    if net_collateral < 0:
+        return True, False
+    return False, final_settlement
+
+
+def dydx_valid_insurance_fund_delta(balance: int, delta: int) -> bool:
+    """Return dYdX v4's ``IsValidInsuranceFundDelta``: a delta of 0 or more always, a
+    payment (``delta < 0``) only if the fund's ``balance`` covers it. dYdX's table
+    (``TestIsValidInsuranceFundDelta``): 10,000 USDC paying 10,000 is valid, paying
+    10,000.000001 is not; an empty fund may receive but not pay 1 quantum."""
+    if balance < 0:
+        raise ValueError(f"balance must not be negative (got {balance})")
+    return delta >= 0 or balance + delta >= 0
+
+
 @dataclass(frozen=True)
 class AdlRank:
     """One candidate's place in an ADL ranking, with the components of its score.
