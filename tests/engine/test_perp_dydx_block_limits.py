@@ -16,7 +16,15 @@ import pytest
 
 from marginengine.config import protocol_from_dict
 from marginengine.decisions import Code
-from marginengine.engine import AdvanceTime, DepositQuote, Engine, LiquidatePerp, SetPrice, Trade
+from marginengine.engine import (
+    AdvanceTime,
+    DepositQuote,
+    Engine,
+    FundInsurance,
+    LiquidatePerp,
+    SetPrice,
+    Trade,
+)
 from marginengine.engine.perp_handlers import plan_perp_liquidation
 
 USD = 10**8
@@ -112,11 +120,11 @@ def test_liquidate_when_notional_limit_used_by_another_market_then_refused_namin
     assert outcome.refusal.data["allowed"] == 0
 
 
-def test_deleverage_when_dydx_offset_then_each_fill_at_its_bankruptcy_quote() -> None:
-    # TestOffsetSubaccountPerpetualPosition "Can get multiple offsetting subaccounts": Carl
-    # 1 BTC short with 54,999 USDC, Dave_Num0 and Dave_Num1 0.5 BTC long each; each Dave
-    # receives 27,499.5 USDC (the bankruptcy quote of 0.5 BTC, fill by fill).
-    engine = engine_of(tiers=[{"mmf": "0.03", "imf": "0.05"}], adl_policy="dydx_offset")
+def carl_and_daves(**perp: Any) -> Engine:
+    """Carl 1 BTC short with 54,999 USDC (Carl_Num0_1BTC_Short_54999USD), Dave_Num0 and
+    Dave_Num1 0.5 BTC long each with 50,000 USDC, all opened at 50,000."""
+    engine = engine_of(tiers=[{"mmf": "0.03", "imf": "0.05"}], adl_policy="dydx_offset",
+                       **perp)
     price(engine, "USDC", 1)
     price(engine, "BTC-PERP", 50_000)
     price(engine, "ETH-PERP", 3_000)
@@ -127,6 +135,13 @@ def test_deleverage_when_dydx_offset_then_each_fill_at_its_bankruptcy_quote() ->
         outcome = engine.apply(Trade(dave, "carl", "BTC-PERP", BTC // 2, 50_000 * USD))
         assert outcome.accepted, outcome.reason
     assert engine.ledger.perp_quote_of("carl") == 54_999 * USDC
+    return engine
+
+
+def test_deleverage_when_dydx_offset_then_each_fill_at_its_bankruptcy_quote() -> None:
+    # TestOffsetSubaccountPerpetualPosition "Can get multiple offsetting subaccounts": each
+    # Dave receives 27,499.5 USDC (the bankruptcy quote of 0.5 BTC, fill by fill).
+    engine = carl_and_daves()
     price(engine, "BTC-PERP", 55_500)  # TNC 54,999 - 55,500 = -501: deleveraged
     outcome = engine.apply(LiquidatePerp("keeper", "carl", "BTC-PERP"))
     assert outcome.accepted, outcome.reason
@@ -137,4 +152,41 @@ def test_deleverage_when_dydx_offset_then_each_fill_at_its_bankruptcy_quote() ->
         assert engine.ledger.perp_size(dave, "BTC-PERP") == 0
     assert engine.ledger.perp_quote_of("carl") == 0
     assert engine.ledger.perp_size("carl", "BTC-PERP") == 0
+    engine.ledger.check_conservation()
+
+
+def test_liquidate_when_fund_payment_above_insurance_limit_then_deleveraged_not_paid() -> None:
+    # validateLiquidationAgainstSubaccountBlockLimits: the fund would pay 667.5 USDC of
+    # the fill's loss, above the 0.5 USDC max_insurance_lost ("... stops before exceeding
+    # max insurance lost per block"); Carl's TNC is negative, so it is deleveraged instead
+    # and the fund keeps its 10,000 USDC.
+    engine = carl_and_daves(max_insurance_lost="0.5")
+    assert engine.apply(FundInsurance(10_000 * USDC, "BTC-PERP")).accepted
+    price(engine, "BTC-PERP", 55_500)
+    outcome = engine.apply(LiquidatePerp("keeper", "carl", "BTC-PERP"))
+    assert outcome.accepted, outcome.reason
+    assert outcome.details["block_limit"] == "max_insurance_lost"
+    assert [f["quote"] for f in outcome.details["adl"]] == [-27_499_500_000] * 2
+    assert engine.ledger.insurance_of("BTC-PERP") == 10_000 * USDC
+    # Deleveraging is no liquidation: the block's totals are untouched (ProcessDeleveraging).
+    assert engine.ledger.block_liquidation_of("carl").notional == 0
+    engine.ledger.check_conservation()
+
+
+def test_liquidate_when_fund_payment_within_insurance_limit_then_paid_and_recorded() -> None:
+    engine = carl_and_daves(max_insurance_lost="1000")
+    assert engine.apply(FundInsurance(10_000 * USDC, "BTC-PERP")).accepted
+    price(engine, "BTC-PERP", 55_500)
+    outcome = engine.apply(LiquidatePerp("keeper", "carl", "BTC-PERP"))
+    assert outcome.accepted, outcome.reason
+    assert outcome.details["adl"] == []
+    # Filled at the fillable price 55,666.5 against the bankruptcy quote 54,999: the fund
+    # pays 667.5 USDC (GetLiquidationInsuranceFundDelta), within the 1,000 left.
+    assert (outcome.details["price"], outcome.details["bankruptcy_price"]) == (
+        55_666_500 * 10**5, 54_999 * USD)
+    paid = outcome.details["insurance_paid"]
+    assert paid == 667_500_000
+    info = engine.ledger.block_liquidation_of("carl")
+    assert info.markets == ("BTC-PERP",) and info.notional == 55_500 * USDC
+    assert info.insurance_lost == paid
     engine.ledger.check_conservation()
