@@ -125,6 +125,17 @@ class Code(StrEnum):
     POSITION_NOT_LIQUIDATABLE = "POSITION_NOT_LIQUIDATABLE"
     NOT_A_SUBACCOUNT = "NOT_A_SUBACCOUNT"
     ADL_NOT_ENOUGH_OPPOSITE = "ADL_NOT_ENOUGH_OPPOSITE"
+    #: dYdX v4 x/clob/types/errors.go (1008, 1011, 1012): the subaccount block limits
+    #: (liquidation/dydx_block_limits.py). ``data``: ``limit`` (the field), ``allowed`` and
+    #: ``requested`` (quote smallest units), ``market``.
+    SUBACCOUNT_HAS_LIQUIDATED_PERPETUAL = "SubaccountHasLiquidatedPerpetual"
+    LIQUIDATION_EXCEEDS_MAX_NOTIONAL_LIQUIDATED = (
+        "LiquidationExceedsSubaccountMaxNotionalLiquidated")
+    LIQUIDATION_EXCEEDS_MAX_INSURANCE_LOST = "LiquidationExceedsSubaccountMaxInsuranceLost"
+    #: dYdX v4's order status when a liquidation needs the insurance fund beyond what it
+    #: holds (or its block limit) and the account cannot be deleveraged: its net collateral
+    #: is not negative (x/clob/keeper/deleveraging.go ``CanDeleverageSubaccount``).
+    LIQUIDATION_REQUIRES_DELEVERAGING = "LiquidationRequiresDeleveraging"
     INSUFFICIENT_QUOTE = "INSUFFICIENT_QUOTE"
     SHARED_INSURANCE_FUND = "SHARED_INSURANCE_FUND"
     # ---- portfolio margin: Derive PMRM_2 (derivexyz/v2-core src/interfaces/IPMRM_2.sol)

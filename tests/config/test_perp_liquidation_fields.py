@@ -38,3 +38,32 @@ def test_liquidation_fields_when_out_of_dydx_range_then_refused_naming_field(
 ):
     with pytest.raises(Exception, match=message):
         perp(**fields)
+
+
+def test_block_limits_when_absent_then_off_and_when_set_then_quote_units():
+    # The preset keeps them off (so its pinned figures stand); set, in USDC smallest units.
+    assert (perp().max_notional_liquidated, perp().max_insurance_lost) == (None, None)
+    market = perp(max_notional_liquidated="2500", max_insurance_lost="0.5")
+    amounts = market.quote_amounts(10**6)
+    assert (amounts["max_notional_liquidated"], amounts["max_insurance_lost"]) == (
+        2_500_000_000, 500_000)
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"max_notional_liquidated": "0"}, "max_notional_liquidated"),
+    ({"max_insurance_lost": "-1"}, "max_insurance_lost"),
+    ({"liquidation": "takeover", "max_insurance_lost": "50"},
+     "max_insurance_lost: dYdX's subaccount block limits need liquidation = 'fillable'"),
+    ({"liquidation": "takeover", "adl_policy": "dydx_offset"},
+     "adl_policy: 'dydx_offset'"),
+])
+def test_block_limits_when_invalid_then_refused_naming_field(fields: dict[str, Any],
+                                                             message: str):
+    with pytest.raises(Exception, match=message):
+        perp(**fields)
+
+
+def test_block_limits_when_finer_than_a_quote_unit_then_refused_naming_field():
+    with pytest.raises(Exception, match=r"perps.ETH-PERP.max_notional_liquidated must be a "
+                       r"whole number of quote smallest units \(1/1000000\), got 0.0000001"):
+        perp(max_notional_liquidated="0.0000001")

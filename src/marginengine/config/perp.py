@@ -235,8 +235,23 @@ class PerpMarketConfig(StrictModel):
     #: ``owner/label`` sub-accounts), a liquidation of this market closes the whole
     #: position. 0: none.
     partial_cooldown: Annotated[int, Field(ge=0)] = 0
+    #: dYdX v4's subaccount block limits (``LiquidationsConfig.SubaccountBlockLimits``,
+    #: dydxprotocol/v4-chain@84d4664b protocol/x/clob/keeper/liquidations.go
+    #: ``GetSubaccountMaxNotionalLiquidatable``, ``GetSubaccountMaxInsuranceLost``,
+    #: ``validateLiquidationAgainstSubaccountBlockLimits``), ``fillable`` only, whole quote
+    #: tokens, ``None``: no limit. ``max_notional_liquidated``: the notional one account may
+    #: have liquidated in one block (the engine's block: one engine time), over every
+    #: ``fillable`` market; a liquidation is cut to what is left of it, refused if even one
+    #: step exceeds it. ``max_insurance_lost``: what the insurance fund may pay for one
+    #: account's liquidations in one block; a fill whose loss exceeds what is left is not
+    #: made (the account is deleveraged if its net collateral is negative, else refused).
+    #: dYdX holds one ``LiquidationsConfig`` for every perpetual; here each market holds
+    #: it and the limit of the market being liquidated is checked against the account's
+    #: totals over all markets. dYdX refuses 0 for both.
+    max_notional_liquidated: Annotated[Decimal | None, Field(gt=0, allow_inf_nan=False)] = None
+    max_insurance_lost: Annotated[Decimal | None, Field(gt=0, allow_inf_nan=False)] = None
     adl_policy: Literal["pnl_leverage", "hyperliquid_index", "pro_rata_profit",
-                        "risk_aware"] = "pnl_leverage"
+                        "risk_aware", "dydx_offset"] = "pnl_leverage"
     insurance_fund: Literal["shared", "market"] = "shared"
     #: ``False``: no auto-deleveraging; a bankrupt position the fund cannot pay for is
     #: taken over at its fill price, the fund pays what it holds and the rest is
@@ -283,6 +298,14 @@ class PerpMarketConfig(StrictModel):
         if self.backstop and self.liquidation != "takeover":
             raise ValueError("backstop: Hyperliquid's backstop liquidation needs liquidation "
                              "= 'takeover'")
+        if self.liquidation != "fillable":
+            for name in ("max_notional_liquidated", "max_insurance_lost"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{name}: dYdX's subaccount block limits need "
+                                     "liquidation = 'fillable'")
+            if self.adl_policy == "dydx_offset":
+                raise ValueError("adl_policy: 'dydx_offset' (dYdX's deleveraging at the "
+                                 "bankruptcy quote) needs liquidation = 'fillable'")
         for name in ("size_premium_factor", "takeover_discount", "liquidation_fee",
                      "spread_to_mmr", "bankruptcy_adjustment", "partial_fraction",
                      "mark_basis_alpha"):
@@ -345,7 +368,8 @@ class PerpMarketConfig(StrictModel):
         """Every amount field given in whole quote tokens, in quote smallest units, exact.
 
         Keys are the fields' paths (``tiers.1.notional_floor``, ``oi_scaling.lower_cap``,
-        ``partial_above``). ``ValueError`` names the first one finer than one smallest unit.
+        ``partial_above``, and ``max_notional_liquidated`` / ``max_insurance_lost`` when
+        set). ``ValueError`` names the first one finer than one smallest unit.
         """
         what = f"quote smallest units (1/{quote_unit})"
         out = {field_path("tiers", i, "notional_floor"):
@@ -358,6 +382,10 @@ class PerpMarketConfig(StrictModel):
                                                        quote_unit, f"oi_scaling.{cap}", what)
         out["partial_above"] = whole_units(self.partial_above, quote_unit, "partial_above",
                                            what)
+        for name in ("max_notional_liquidated", "max_insurance_lost"):
+            limit = getattr(self, name)
+            if limit is not None:
+                out[name] = whole_units(limit, quote_unit, name, what)
         return out
 
     def check_quote_amounts(self, quote_unit: int) -> None:
@@ -382,7 +410,9 @@ def perp_symbol_problem(symbol: str) -> str | None:
 #: DefaultFundingRateClampFactorPpm = 6e6, DefaultPremiumVoteClampFactorPpm = 6e7, 1-minute
 #: samples); liquidation at the fillable price with a 1.5% maximum fee and a 10%
 #: spread-to-maintenance-ratio, per-market insurance fund; margin and liquidation at the
-#: oracle price.
+#: oracle price. The subaccount block limits (``max_notional_liquidated``,
+#: ``max_insurance_lost``) and ``adl_policy = "dydx_offset"`` are off in the preset so that
+#: its figures stay those pinned before they existed; set them to model them.
 #: Hyperliquid: BTC-like tiers (40x: IM 2.5%, MM 1.25%; 20x above 150M), funding
 #: F = P + clamp(0.01% - P, +-0.05%) per 8 hours paid one eighth every hour, capped at
 #: 4%/hour (docs, Trading > Funding), liquidators (HLP) take over positions, positions above

@@ -7,6 +7,7 @@ engine wires them like its lending handlers, inside the same transaction, log an
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from marginengine.config.perp import PPM, PerpMarketConfig
@@ -24,9 +25,22 @@ from marginengine.engine.state import StateReads
 from marginengine.fixedpoint import Rounding, div, format_units
 from marginengine.ledger import LedgerError
 from marginengine.ledger.perp import quote_value
-from marginengine.liquidation.adl import AdlCandidate, AdlPolicy, allocate_adl, rank_adl
+from marginengine.liquidation.adl import (
+    AdlCandidate,
+    AdlPolicy,
+    allocate_adl,
+    dydx_start_offset,
+    rank_adl,
+)
 from marginengine.liquidation.backstop import insurance_cover, socialize_over_open_interest
-from marginengine.liquidation.perp_liquidation import PerpLiquidationPlan
+from marginengine.liquidation.dydx_block_limits import (
+    BlockLimitRefusal,
+    after_liquidation,
+    already_liquidated,
+    block_limit_refusal,
+    max_notional_liquidatable,
+)
+from marginengine.liquidation.perp_liquidation import PerpLiquidationPlan, dydx_close_bankruptcy
 from marginengine.liquidation.perp_liquidation import plan_perp_liquidation as plan_perp
 from marginengine.liquidation.perp_prices import dydx_insurance_fund_delta
 from marginengine.margin import InitialScope, MarginKind, MarginRisk
@@ -238,20 +252,56 @@ def _require_dydx_update(ctx: HandlerContext, account_id: str, before: MarginRis
 
 
 # ---------------------------------------------------------------------- liquidation
-def plan_perp_liquidation(reads: StateReads, account_id: str, market: str,
-                          requested: int = 0) -> PerpLiquidationPlan:
-    """Plan the liquidation of ``account_id``'s ``market`` position now (see
-    :func:`marginengine.liquidation.perp_liquidation.plan_perp_liquidation`), whole while
-    its owner is in the market's ``partial_cooldown`` (:func:`in_partial_cooldown`)."""
+def _maintenance_at(reads: StateReads, account_id: str, market: str) -> Callable[[int], int]:
+    """The position's maintenance requirement at another size (the engine's margin model)."""
     marks = reads.valuation().marks
 
     def maintenance_at(size: int) -> int:
         return reads.perp_model.position_risk(reads.ledger, account_id, market, marks,
                                               size=size).maintenance
 
+    return maintenance_at
+
+
+def block_limits(reads: StateReads, perp: PerpMarketConfig) -> tuple[int | None, int | None] | None:
+    """The market's dYdX v4 subaccount block limits ``(max_notional_liquidated,
+    max_insurance_lost)`` in quote smallest units (``None`` in a pair: that one is off), or
+    ``None`` when neither is set (no block accounting at all, as before they existed)."""
+    if perp.max_notional_liquidated is None and perp.max_insurance_lost is None:
+        return None
+    amounts = perp.quote_amounts(_quote_unit(reads, perp))
+    return amounts.get("max_notional_liquidated"), amounts.get("max_insurance_lost")
+
+
+def plan_perp_liquidation(reads: StateReads, account_id: str, market: str,
+                          requested: int = 0) -> PerpLiquidationPlan:
+    """Plan the liquidation of ``account_id``'s ``market`` position now (see
+    :func:`marginengine.liquidation.perp_liquidation.plan_perp_liquidation`), whole while
+    its owner is in the market's ``partial_cooldown`` (:func:`in_partial_cooldown`), cut to
+    what is left of the account's ``max_notional_liquidated`` in the block (dYdX v4)."""
     perp = reads.config.perps[market]
-    return plan_perp(perp, reads.bucket(account_id), market, requested, maintenance_at,
-                     whole=in_partial_cooldown(reads, account_id, perp))
+    limits = block_limits(reads, perp)
+    left = None
+    if limits is not None and market not in reads.ledger.block_liquidation_of(account_id).markets:
+        left = max_notional_liquidatable(reads.ledger.block_liquidation_of(account_id),
+                                         limits[0])
+    return plan_perp(perp, reads.bucket(account_id), market, requested,
+                     _maintenance_at(reads, account_id, market),
+                     whole=in_partial_cooldown(reads, account_id, perp), max_notional=left)
+
+
+def _refuse_block_limit(ctx: HandlerContext, refusal: BlockLimitRefusal, account_id: str,
+                        market: str) -> None:
+    """Refuse a liquidation dYdX's subaccount block limits do not allow (its error names)."""
+    if not refusal.limit:
+        ctx.refuse(refusal.code, f"{account_id} has already been liquidated in {market} in "
+                   "this block (dYdX v4: one liquidation per subaccount and perpetual per "
+                   "block)", market=market, limit="", allowed=0, requested=0)
+    ctx.refuse(refusal.code,
+               f"liquidating {account_id} in {market} needs {refusal.requested} quote units "
+               f"of {refusal.limit}, only {refusal.allowed} are left in this block",
+               market=market, limit=refusal.limit, allowed=refusal.allowed,
+               requested=refusal.requested)
 
 
 def in_partial_cooldown(reads: StateReads, account_id: str, perp: PerpMarketConfig) -> bool:
@@ -289,6 +339,12 @@ def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
                    f"{e.account} is not liquidatable: margin {fmt_usd(state.value)} covers "
                    f"the maintenance requirement {fmt_usd(state.requirement)}",
                    value=state.value, requirement=state.requirement)
+    limits = block_limits(ctx, perp)
+    info = ledger.block_liquidation_of(e.account)
+    if limits is not None:
+        done = already_liquidated(info, e.market)
+        if done is not None:
+            _refuse_block_limit(ctx, done, e.account, e.market)
     quote = plan_perp_liquidation(ctx, e.account, e.market, e.size)
     quote_unit = _quote_unit(ctx, perp)
     mark, bankrupt_at, price = quote.mark, quote.bankruptcy_price, quote.price
@@ -319,6 +375,26 @@ def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
     received = -quote_value(signed_close, price, perp.base_unit, quote_unit,
                             Rounding.UP if signed_close > 0 else Rounding.DOWN)
     fee_ppm = perp.ppm("liquidation_fee")
+    # dYdX v4's subaccount block limits (only when configured, so runs without them are
+    # unchanged): the fill's net notional at the margin price (GetNetNotional) and its
+    # insurance fund delta must fit what is left of the block's limits.
+    block_notional = delta = 0
+    deleverage_now = False
+    if limits is not None:
+        assert quote.bankruptcy_quote is not None  # the limits need ``fillable``
+        details["limited_by"] = quote.limited_by
+        block_notional = abs(quote_value(close, mark, perp.base_unit, quote_unit,
+                                         Rounding.DOWN))
+        delta = dydx_insurance_fund_delta(received, quote.bankruptcy_quote, fee_ppm)
+        refusal = block_limit_refusal(info, e.market, block_notional, delta, *limits)
+        if refusal is not None:
+            # A fill the insurance limit refuses is not made; a subaccount of negative net
+            # collateral is deleveraged instead (dYdX's MaybeDeleverageSubaccount).
+            deleverage_now = (refusal.code is Code.LIQUIDATION_EXCEEDS_MAX_INSURANCE_LOST
+                              and perp.adl and ctx.equity_quote(ctx.bucket(e.account)) < 0)
+            if not deleverage_now:
+                _refuse_block_limit(ctx, refusal, e.account, e.market)
+            details["block_limit"] = refusal.limit
     if underwater:
         if quote.bankruptcy_quote is not None:
             # dYdX v4 GetLiquidationInsuranceFundDelta: the fund pays the fill's shortfall
@@ -327,8 +403,11 @@ def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
         else:
             loss = abs(quote_value(close, abs(bankrupt_at - price), perp.base_unit,
                                    quote_unit, Rounding.UP))
-        if ledger.insurance_of(fund_market) >= loss or not perp.adl:
+        if (ledger.insurance_of(fund_market) >= loss or not perp.adl) and not deleverage_now:
             _take_over(ctx, e, perp, signed_close, price)
+            if limits is not None:
+                ledger.record_block_liquidation(
+                    e.account, after_liquidation(info, e.market, block_notional, delta))
             details["shortfall"] = _negative_equity(ctx, e.account)
             if quote.bankruptcy_quote is not None and ctx.bucket(e.account).positions:
                 # A bucket that keeps other positions is paid the delta at once (dYdX),
@@ -338,6 +417,26 @@ def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
                     ledger.pay_from_insurance(e.account, paid, fund_market)
                     details["insurance_paid"] += paid
             details["insurance_paid"] += _cover(ctx, e.account, fund_market)
+        elif perp.adl_policy == AdlPolicy.DYDX_OFFSET.value:
+            # dYdX v4: the whole position is deleveraged, fill by fill at the bankruptcy
+            # quote, only for a subaccount of negative net collateral (CanDeleverageSubaccount).
+            tnc = ctx.equity_quote(ctx.bucket(e.account))
+            if tnc >= 0:
+                ctx.refuse(Code.LIQUIDATION_REQUIRES_DELEVERAGING,
+                           f"liquidating {e.account} in {e.market} needs {loss} quote units "
+                           "from the insurance fund, beyond what it holds or may pay in this "
+                           f"block, and its net collateral {tnc} is not negative, so it "
+                           "cannot be deleveraged", market=e.market, loss=loss,
+                           net_collateral=tnc)
+            before = ctx.equity_quote(ctx.bucket(e.account))
+            details["adl"] = _deleverage_dydx(ctx, e.account, e.market, perp, size)
+            details["closed"] = abs(size) - abs(ledger.perp_size(e.account, e.market))
+            details["price"] = bankrupt_at
+            details["adl_covered"] = max(-before, 0)
+            details["shortfall"] = details["adl_covered"] + _negative_equity(ctx, e.account)
+            notional = abs(quote_value(details["closed"], mark, perp.base_unit, quote_unit,
+                                       Rounding.DOWN))
+            ledger.add_volume(e.market, adl=notional)
         else:
             details["adl"] = _deleverage(ctx, e.account, e.market, perp, size, bankrupt_at,
                                          mark)
@@ -351,6 +450,9 @@ def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
             ledger.add_volume(e.market, adl=notional)
     else:
         _take_over(ctx, e, perp, signed_close, price)
+        if limits is not None:
+            ledger.record_block_liquidation(
+                e.account, after_liquidation(info, e.market, block_notional, delta))
         if quote.backstop:
             # Hyperliquid's backstop: no fee; the margin of a flat bucket goes to the
             # liquidator (its perp quote, at most its equity).
@@ -460,6 +562,48 @@ def _deleverage(ctx: HandlerContext, account_id: str, market: str, perp: PerpMar
         out.append({"account": f.account, "size": f.size, "haircut": f.haircut,
                     "policy": policy.value, "score": str(rank.score),
                     "pnl_pct": str(rank.pnl_pct), "leverage": str(rank.leverage)})
+    return out
+
+
+def _deleverage_dydx(ctx: HandlerContext, account_id: str, market: str,
+                     perp: PerpMarketConfig, size: int) -> list[dict[str, Any]]:
+    """dYdX v4's ``OffsetSubaccountPerpetualPosition``: offset the whole ``size`` against
+    the opposite positions, visited by account id from :func:`dydx_start_offset` of the
+    block (at most 500), each closing what is left or its whole position, at the
+    bankruptcy quote of that fill (``GetBankruptcyPriceInQuoteQuantums`` on the account as
+    the previous fills left it). What no position offsets stays open (dYdX persists the
+    fills it made)."""
+    ledger = ctx.ledger
+    quote_unit = _quote_unit(ctx, perp)
+    candidates = []
+    for other in sorted(ledger.accounts):
+        other_size = ledger.perp_size(other, market)
+        if other == account_id or other_size == 0 or (other_size > 0) == (size > 0):
+            continue
+        settle_all_funding(ctx, other)
+        risk = ctx.bucket(other)
+        pos = ledger.accounts[other].perps[market]
+        candidates.append(AdlCandidate(
+            other, other_size, pos.cost, risk.equity_quote(),
+            sum(p.maintenance for p in risk.positions)))
+    if not candidates:
+        ctx.refuse(Code.ADL_NOT_ENOUGH_OPPOSITE,
+                   f"deleveraging needs opposite positions in {market}, none exist",
+                   needed=abs(size), available=0)
+    offset = dydx_start_offset(ledger.time, len(candidates))
+    mark = next(p.mark for p in ctx.bucket(account_id).positions if p.market == market)
+    fills = allocate_adl(size, mark, mark, candidates, AdlPolicy.DYDX_OFFSET, perp.base_unit,
+                         quote_unit, step=perp.step_units, offset=offset)
+    out = []
+    for f in fills:
+        # f.size: what the deleveraged account trades (opposite to its position).
+        bankruptcy, _ = dydx_close_bankruptcy(perp, ctx.bucket(account_id), market,
+                                              abs(f.size),
+                                              _maintenance_at(ctx, account_id, market))
+        ledger.fill_quote(account_id, market, f.size, bankruptcy)
+        ledger.fill_quote(f.account, market, -f.size, -bankruptcy)
+        out.append({"account": f.account, "size": f.size, "quote": bankruptcy,
+                    "policy": AdlPolicy.DYDX_OFFSET.value, "offset": offset})
     return out
 
 

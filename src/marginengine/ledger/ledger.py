@@ -31,6 +31,7 @@ from marginengine.ledger.interest import (
     rates,
 )
 from marginengine.ledger.perp import (
+    BlockLiquidation,
     PerpClearing,
     PerpMarketState,
     funding_payment,
@@ -699,6 +700,16 @@ class Ledger:
         """When ``account_id``'s owner was last partially liquidated (``None``: never)."""
         return self.clearing.partial_liquidations.get(owner_of(account_id))
 
+    def block_liquidation_of(self, account_id: str) -> BlockLiquidation:
+        """What ``account_id`` was liquidated for in the current block (dYdX v4's
+        ``GetSubaccountLiquidationInfo``: empty if nothing)."""
+        return self.clearing.block_liquidations.get(account_id, BlockLiquidation())
+
+    def record_block_liquidation(self, account_id: str, info: BlockLiquidation) -> None:
+        """Store what ``account_id`` has been liquidated for in the current block
+        (journalled; forgotten when the clock moves)."""
+        self._clearing().block_liquidations[account_id] = info
+
     def add_volume(self, market: str, liquidated: int = 0, adl: int = 0) -> None:
         """Count liquidated and auto-deleveraged notional (reporting)."""
         state = self._clearing().markets[market]
@@ -713,11 +724,22 @@ class Ledger:
         down); the clearing's pool is the counterparty of each side, so a whole trade
         leaves the pool the rounding and never creates quote. Settle funding first.
         """
+        flow = -quote_value(size, price, base_unit, quote_unit,
+                            Rounding.UP if size > 0 else Rounding.DOWN)
+        return self.fill_quote(account_id, market, size, flow)
+
+    def fill_quote(self, account_id: str, market: str, size: int, flow: int) -> int:
+        """One side of a trade of ``size`` (signed) for an exact quote ``flow`` (what the
+        account receives; negative: pays); return ``flow``.
+
+        For fills whose quote a protocol gives in quote smallest units rather than as a
+        price (dYdX v4's deleveraging at ``GetBankruptcyPriceInQuoteQuantums``). The pool is
+        the counterparty as in :meth:`fill`: two sides of opposite flows leave it
+        unchanged. Settle funding first.
+        """
         account = self._account(account_id)
         clearing = self._clearing()
         state = clearing.markets[market]
-        flow = -quote_value(size, price, base_unit, quote_unit,
-                            Rounding.UP if size > 0 else Rounding.DOWN)
         account.perp_quote += flow
         clearing.fee_pool -= flow
         pos = account.perp(market)
@@ -784,6 +806,9 @@ class Ledger:
         for asset in sorted(self.reserves):
             self._accrue(asset, seconds)
         self.time += seconds
+        if seconds and self.clearing.block_liquidations:
+            # A new block: dYdX's transient store of subaccount liquidation info is reset.
+            self._clearing().block_liquidations.clear()
         for asset in sorted(self.reserves):
             self.update_rates(asset)
 

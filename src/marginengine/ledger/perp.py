@@ -86,6 +86,32 @@ class PerpMarketState:
         return replace(self)
 
 
+@dataclass(frozen=True)
+class BlockLiquidation:
+    """What one account has been liquidated for in the current block (dYdX v4's
+    ``SubaccountLiquidationInfo``, held in its transient store and reset every block:
+    dydxprotocol/v4-chain@84d4664b protocol/x/clob/keeper/liquidations_state.go).
+
+    The engine's block is its clock: every event at one engine time is in one block, and an
+    ``AdvanceTime`` of any length starts the next (the ledger then forgets these).
+
+    Attributes
+    ----------
+    markets
+        The perp markets liquidated in this block (``PerpetualsLiquidated``), in order.
+    notional
+        The notional liquidated in this block, quote smallest units (``NotionalLiquidated``:
+        the net notional of each fill at the margin price, truncated, summed).
+    insurance_lost
+        What the insurance fund paid for this account's liquidations in this block, quote
+        smallest units (``QuantumsInsuranceLost``).
+    """
+
+    markets: tuple[str, ...] = ()
+    notional: int = 0
+    insurance_lost: int = 0
+
+
 @dataclass
 class PerpClearing:
     """The clearing of all perp markets (one quote asset).
@@ -106,6 +132,9 @@ class PerpClearing:
     partial_liquidations
         Per owner (an account id before any ``/label``), the time of its last partial
         liquidation in a market with a ``partial_cooldown`` (Hyperliquid's cooldown).
+    block_liquidations
+        Per account, what it was liquidated for in the current block (dYdX v4's subaccount
+        block limits, :class:`BlockLiquidation`); emptied when the clock moves.
     """
 
     cash: int = 0
@@ -116,11 +145,13 @@ class PerpClearing:
     insurance_drawdown: int = 0
     markets: dict[str, PerpMarketState] = field(default_factory=dict)
     partial_liquidations: dict[str, int] = field(default_factory=dict)
+    block_liquidations: dict[str, BlockLiquidation] = field(default_factory=dict)
 
     def copy(self) -> PerpClearing:
-        """A deep copy."""
+        """A deep copy (a :class:`BlockLiquidation` is immutable)."""
         return replace(self, markets={s: m.copy() for s, m in self.markets.items()},
-                       partial_liquidations=dict(self.partial_liquidations))
+                       partial_liquidations=dict(self.partial_liquidations),
+                       block_liquidations=dict(self.block_liquidations))
 
     def as_dict(self) -> dict[str, object]:
         """All fields, sorted, for hashing."""
@@ -133,6 +164,12 @@ class PerpClearing:
         if self.partial_liquidations:
             # Only once recorded, so hashes of runs without a cooldown are unchanged.
             out["partial_liquidations"] = dict(sorted(self.partial_liquidations.items()))
+        if self.block_liquidations:
+            # Only within a block that liquidated, so hashes between blocks are unchanged.
+            out["block_liquidations"] = {
+                a: {"markets": list(b.markets), "notional": b.notional,
+                    "insurance_lost": b.insurance_lost}
+                for a, b in sorted(self.block_liquidations.items())}
         return out
 
 

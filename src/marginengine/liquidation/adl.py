@@ -5,7 +5,7 @@ positions on the other side at its bankruptcy price. This module decides the spl
 pure rule: the engine passes the candidates (every position on the opposite side, with its
 account's equity and maintenance requirement) and applies the fills.
 
-Four policies (:class:`AdlPolicy`), each naming its source (:attr:`AdlPolicy.source`):
+Five policies (:class:`AdlPolicy`), each naming its source (:attr:`AdlPolicy.source`):
 
 - ``PNL_LEVERAGE``: BitMEX's and Binance's queue. Rank by PnL% x effective leverage
   (:func:`adl_score`), fill the first candidate fully, then the next. Deterministic, and
@@ -26,6 +26,16 @@ Four policies (:class:`AdlPolicy`), each naming its source (:attr:`AdlPolicy.sou
   cost instead of wiping out the head of a queue, yet still removes most exposure from the
   thinnest buffers. It is the pro-rata counterpart of the ``PNL_LEVERAGE`` ranking signal.
 
+- ``DYDX_OFFSET``: dYdX v4's deleveraging (dydxprotocol/v4-chain@84d4664b,
+  ``protocol/x/clob/keeper/deleveraging.go`` ``OffsetSubaccountPerpetualPosition``): no
+  ranking. The subaccounts with an opposite position are taken in their stored order (here
+  by account id, dYdX's daemon lists them in state-key order) starting from a pseudo-random
+  index and wrapping around, at most ``MaxDeleveragingSubaccountsToIterate`` (500) of them;
+  each closes as much of its position as is left to close (:func:`dydx_offset_order`). The
+  start is a deterministic function of the block (:func:`dydx_start_offset`). Every fill is
+  at the bankruptcy price of the closed size (the engine computes dYdX's quote fill by
+  fill and skips a subaccount the fill would leave failing its collateral check).
+
 Splits are exact: shares are computed over exact rationals, floored, and the few leftover
 units go to the largest remainders (ties by account id), so the sizes closed add up to
 ``|size_to_close|`` exactly.
@@ -37,6 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
+from hashlib import sha256
 from math import lcm
 
 from marginengine.errors import field_path
@@ -77,6 +88,7 @@ class AdlPolicy(Enum):
     HYPERLIQUID_INDEX = "hyperliquid_index"
     PRO_RATA_PROFIT = "pro_rata_profit"
     RISK_AWARE = "risk_aware"
+    DYDX_OFFSET = "dydx_offset"
 
     @property
     def source(self) -> str:
@@ -86,7 +98,8 @@ class AdlPolicy(Enum):
     @property
     def queued(self) -> bool:
         """Whether the policy fills a queue in rank order (else it splits pro rata)."""
-        return self in (AdlPolicy.PNL_LEVERAGE, AdlPolicy.HYPERLIQUID_INDEX)
+        return self in (AdlPolicy.PNL_LEVERAGE, AdlPolicy.HYPERLIQUID_INDEX,
+                        AdlPolicy.DYDX_OFFSET)
 
 
 #: The source of each policy's ranking or split.
@@ -101,7 +114,84 @@ ADL_POLICY_SOURCES: dict[AdlPolicy, str] = {
     AdlPolicy.PRO_RATA_PROFIT: "marginengine: pro rata to unrealized profit (our rule)",
     AdlPolicy.RISK_AWARE: (
         "marginengine: pro rata to unrealized profit x effective leverage (our rule)"),
+    AdlPolicy.DYDX_OFFSET: (
+        "dYdX v4 OffsetSubaccountPerpetualPosition: offsetting subaccounts in stored order "
+        "from a pseudo-random start, dydxprotocol/v4-chain@84d4664b "
+        "protocol/x/clob/keeper/deleveraging.go"),
 }
+
+#: dYdX's ``DefaultMaxDeleveragingSubaccountsToIterate`` (protocol/x/clob/flags/flags.go).
+DYDX_MAX_SUBACCOUNTS_TO_ITERATE = 500
+
+
+def dydx_start_offset(block_time: int, count: int) -> int:
+    """Return the index dYdX's deleveraging starts from among ``count`` subaccounts.
+
+    dYdX seeds Go's ``math/rand`` with the previous block's Unix timestamp
+    (``protocol/x/clob/keeper/random.go`` ``GetPseudoRand``) and takes ``Intn(count)``: a
+    pseudo-random start that every validator computes alike. Here the start is the same kind
+    of thing, a deterministic function of the engine's block (its clock, ``block_time``
+    seconds): the first 8 bytes of SHA-256 of the time as a signed 8-byte big-endian
+    integer, modulo ``count``. A function of the block, not a generator passed in, because a
+    handler's outcome must follow from the state and the event alone (a replay of the log
+    gives the same state hash, with nothing else to log); SHA-256, not Python's ``random``,
+    because its value is fixed across Python versions. Go's sequence itself is not
+    reproduced (it needs the Go runtime's seed table), so for one timestamp the start is not
+    dYdX's; as in dYdX every start is (almost exactly) equally likely.
+
+    Raises
+    ------
+    ValueError
+        If ``count`` is not positive.
+    """
+    if count <= 0:
+        raise ValueError(f"count must be positive (got {count})")
+    digest = sha256(block_time.to_bytes(8, "big", signed=True)).digest()
+    return int.from_bytes(digest[:8], "big") % count
+
+
+def dydx_offset_order(accounts: Sequence[str], offset: int,
+                      max_iterate: int = DYDX_MAX_SUBACCOUNTS_TO_ITERATE) -> list[str]:
+    """Return the order dYdX's ``OffsetSubaccountPerpetualPosition`` visits ``accounts`` in.
+
+    ``accounts`` are the subaccounts with a position opposite to the deleveraged one, in
+    their stored order; the visit starts at ``accounts[offset]``, wraps around, and stops
+    after ``min(len(accounts), max_iterate)`` of them (``index = (i + indexOffset) %
+    numSubaccounts``). dYdX's table (``TestOffsetSubaccountPerpetualPosition``, "Can get
+    multiple offsetting subaccounts") visits Dave_Num0 then Dave_Num1 from offset 0.
+    """
+    if max_iterate <= 0:
+        raise ValueError(f"max_iterate must be positive (got {max_iterate})")
+    count = len(accounts)
+    if count and not 0 <= offset < count:
+        raise ValueError(f"offset must be within 0..{count - 1} (got {offset})")
+    return [accounts[(i + offset) % count] for i in range(min(count, max_iterate))]
+
+
+def dydx_can_deleverage(net_collateral: int, final_settlement: bool = False
+                        ) -> tuple[bool, bool]:
+    """Return dYdX v4's ``CanDeleverageSubaccount``: ``(at_bankruptcy, at_oracle)``.
+
+    ``protocol/x/clob/keeper/deleveraging.go``: a subaccount of negative net collateral is
+    deleveraged at its bankruptcy price; one of non-negative net collateral only when the
+    market is in final settlement, at the oracle price (its TNC stays, its TMMR falls);
+    otherwise not at all. dYdX's table (``TestCanDeleverageSubaccount``): TNC 4,999 or 0 ->
+    neither; -1 -> at bankruptcy (also in final settlement); 4,999 in final settlement ->
+    at the oracle price. The engine has no final settlement: it deleverages at bankruptcy.
+    """
+    if net_collateral < 0:
+        return True, False
+    return False, final_settlement
+
+
+def dydx_valid_insurance_fund_delta(balance: int, delta: int) -> bool:
+    """Return dYdX v4's ``IsValidInsuranceFundDelta``: a delta of 0 or more always, a
+    payment (``delta < 0``) only if the fund's ``balance`` covers it. dYdX's table
+    (``TestIsValidInsuranceFundDelta``): 10,000 USDC paying 10,000 is valid, paying
+    10,000.000001 is not; an empty fund may receive but not pay 1 quantum."""
+    if balance < 0:
+        raise ValueError(f"balance must not be negative (got {balance})")
+    return delta >= 0 or balance + delta >= 0
 
 
 @dataclass(frozen=True)
@@ -257,16 +347,30 @@ def rank_adl(
     policy: AdlPolicy,
     base_unit: int,
     quote_unit: int,
+    *,
+    offset: int = 0,
 ) -> list[AdlRank]:
     """Return the candidates' ranking under ``policy``, first to be deleveraged first.
 
     Queue policies: ``PNL_LEVERAGE`` by :func:`adl_score`; ``HYPERLIQUID_INDEX`` candidates
-    in profit first, then the others, each by :func:`hyperliquid_adl_index`. Pro-rata
-    policies: the score is the candidate's weight (0 for one not in profit, which shares
-    only what profitable exposure cannot cover). Ties by account id.
+    in profit first, then the others, each by :func:`hyperliquid_adl_index`;
+    ``DYDX_OFFSET`` in :func:`dydx_offset_order` from ``offset`` over the candidates by
+    account id (the score is the number of candidates after it in the visit: no profit or
+    leverage enters; a candidate beyond dYdX's 500 is left out). Pro-rata policies: the
+    score is the candidate's weight (0 for one not in profit, which shares only what
+    profitable exposure cannot cover). Ties by account id.
     """
     _check_units(base_unit, quote_unit)
     out = []
+    if policy is AdlPolicy.DYDX_OFFSET:
+        by_account = {c.account: c for c in candidates}
+        visit = dydx_offset_order(sorted(by_account), offset)
+        for i, account in enumerate(visit):
+            pnl_pct, leverage, ratio, in_profit = _components(
+                by_account[account], mark_price, base_unit, quote_unit)
+            out.append(AdlRank(account, pnl_pct, leverage, ratio,
+                               Fraction(len(visit) - 1 - i), in_profit))
+        return out
     for c in candidates:
         pnl_pct, leverage, ratio, in_profit = _components(c, mark_price, base_unit, quote_unit)
         if policy is AdlPolicy.PNL_LEVERAGE:
@@ -345,6 +449,7 @@ def allocate_adl(
     quote_unit: int,
     *,
     step: int = 1,
+    offset: int = 0,
 ) -> list[AdlFill]:
     """Split the closing of a bankrupt position among opposite positions.
 
@@ -367,11 +472,15 @@ def allocate_adl(
     step
         The market's size increment: ``size_to_close`` and every candidate size must be
         multiples of it; splits are made in whole steps.
+    offset
+        ``DYDX_OFFSET`` only: where the visit starts among the candidates by account id
+        (:func:`dydx_start_offset` of the block in the engine).
 
     Returns
     -------
     list[AdlFill]
-        Non-zero fills; the sum of their ``|size|`` is ``|size_to_close|`` exactly. In queue
+        Non-zero fills; the sum of their ``|size|`` is ``|size_to_close|`` exactly (for
+        ``DYDX_OFFSET``, which visits at most 500 candidates, it may be less). In queue
         order for the queue policies, by account id for the pro-rata policies.
 
     Raises
@@ -415,7 +524,7 @@ def allocate_adl(
         )
 
     if policy.queued:
-        closed = _queue(need, mark_price, candidates, policy, base_unit, quote_unit)
+        closed = _queue(need, mark_price, candidates, policy, base_unit, quote_unit, offset)
     else:
         closed = _pro_rata(need, step, mark_price, candidates, policy, base_unit, quote_unit)
     return [
@@ -432,11 +541,13 @@ def _queue(
     policy: AdlPolicy,
     base_unit: int,
     quote_unit: int,
+    offset: int,
 ) -> list[tuple[AdlCandidate, int]]:
     """Fill candidates fully in the order of :func:`rank_adl`."""
     by_account = {c.account: c for c in candidates}
     out: list[tuple[AdlCandidate, int]] = []
-    for rank in rank_adl(candidates, mark_price, policy, base_unit, quote_unit):
+    for rank in rank_adl(candidates, mark_price, policy, base_unit, quote_unit,
+                         offset=offset):
         c = by_account[rank.account]
         if need == 0:
             break

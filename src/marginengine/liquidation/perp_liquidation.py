@@ -30,18 +30,24 @@ from marginengine.margin.tiers import TierSchedule
 
 
 def _close_size(perp: PerpMarketConfig, size: int, notional: int, mark: int, quote_unit: int,
-                requested: int, whole: bool = False) -> int:
+                requested: int, whole: bool = False,
+                subaccount_notional: int | None = None) -> tuple[int, str]:
     """How much of ``|size|`` one liquidation closes: a fraction of large positions, all of
     it when ``whole`` (the owner is in its ``partial_cooldown``); at most ``requested``.
 
     ``fillable`` (dYdX v4): the position block limits of ``GetLiquidatablePositionSizeDelta``
     with ``partial_above`` as ``min_position_notional_liquidated`` and ``partial_fraction``
     as ``max_position_portion_liquidated_ppm``: the whole position up to ``max(partial_above,
-    partial_fraction x notional)``, else that notional in whole steps (at least one step).
+    partial_fraction x notional)``, else that notional in whole steps (at least one step);
+    that notional is at most ``subaccount_notional``, what is left of the account's
+    ``max_notional_liquidated`` in the block (``GetSubaccountMaxNotionalLiquidatable``).
     ``takeover`` (Hyperliquid): above ``partial_above``, ``partial_fraction`` of the size in
     whole steps (Hyperliquid sends 20% of a position above 100k USDC to the book).
+
+    Returns the size and the bound that cut it (:attr:`PerpLiquidationPlan.limited_by`).
     """
     close = abs(size)
+    bound = ""
     threshold = perp.quote_amounts(quote_unit)["partial_above"]
     step = perp.step_units
     if whole:
@@ -50,13 +56,19 @@ def _close_size(perp: PerpMarketConfig, size: int, notional: int, mark: int, quo
         dydx_notional = abs(quote_value(size, mark, perp.base_unit, quote_unit, Rounding.DOWN))
         _, most = dydx_position_notional_liquidatable(dydx_notional, threshold,
                                                       perp.ppm("partial_fraction"))
+        bound = "partial_fraction"
+        if subaccount_notional is not None and subaccount_notional < most:
+            # GetLiquidatablePositionSizeDelta: the smaller of the two limits (a tie is
+            # named by the position's limit).
+            most, bound = subaccount_notional, "max_notional_liquidated"
         close = dydx_liquidatable_size(size, mark, most, step, perp.base_unit, quote_unit)
     elif threshold and notional > threshold and perp.partial_fraction < 1:
         close = max(step, abs(size) * perp.ppm("partial_fraction") // PPM // step * step)
         close = min(close, abs(size))
-    if requested:
-        close = min(close, requested)
-    return close
+        bound = "partial_fraction"
+    if requested and requested < close:
+        close, bound = requested, "size"
+    return close, bound if close < abs(size) else ""
 
 
 @dataclass(frozen=True)
@@ -66,7 +78,9 @@ class PerpLiquidationPlan:
     Attributes
     ----------
     close
-        Base smallest units to close (a fraction of large positions; all when underwater).
+        Base smallest units to close (a fraction of large positions; ``takeover``: all when
+        underwater; ``fillable``: dYdX's size whatever the fill, since an underwater fill is
+        paid by the fund or the whole position is deleveraged).
     price
         The fill price: dYdX's fillable price, or the mark less the takeover discount.
     bankruptcy_price
@@ -97,6 +111,11 @@ class PerpLiquidationPlan:
     #: maintenance margin, so the whole position is taken over and, once the bucket is
     #: flat, its margin goes to the liquidator.
     backstop: bool = False
+    #: What cut ``close`` below the whole position: ``"partial_fraction"`` (the position's
+    #: own limit: dYdX's ``PositionBlockLimits``, Hyperliquid's 20%),
+    #: ``"max_notional_liquidated"`` (what is left of the account's dYdX subaccount block
+    #: limit), ``"size"`` (the liquidator asked for less); ``""``: the whole position.
+    limited_by: str = ""
 
     @property
     def partial(self) -> bool:
@@ -104,10 +123,55 @@ class PerpLiquidationPlan:
         return self.close < abs(self.size)
 
 
+def _dydx_tmmr(risk: BucketRisk) -> int:
+    """dYdX's TMMR of the bucket in quote smallest units (rounded up, at least 1 unit of
+    the margin's value so that an account with a position has a positive one)."""
+    state = risk.margin(MarginKind.MAINTENANCE)
+    return div(max(state.requirement, 1) * risk.quote_unit, risk.quote_price, Rounding.UP)
+
+
+def dydx_close_bankruptcy(perp: PerpMarketConfig, risk: BucketRisk, market: str, close: int,
+                          maintenance_at: Callable[[int], int] | None = None
+                          ) -> tuple[int, int]:
+    """Return dYdX v4's bankruptcy quote and price of closing ``close`` base units (unsigned)
+    of the bucket's ``market`` position now: ``(quote, price)``.
+
+    ``GetBankruptcyPriceInQuoteQuantums`` (dydxprotocol/v4-chain@84d4664b,
+    protocol/x/clob/keeper/liquidations.go) from the bucket's TNC and TMMR and the position's
+    net notional and maintenance requirement before and after the close
+    (:func:`~marginengine.liquidation.perp_prices.dydx_bankruptcy_quote`); the liquidation
+    plan and dYdX's deleveraging (one call per fill, on the bucket as the previous fills
+    left it) both take it from here. ``quote`` is signed as dYdX's (received when closing a
+    long, negative when closing a short); ``price`` is it per base unit in ``PRICE_UNIT``,
+    toward positive infinity, clamped at 0. ``maintenance_at(size)`` is the position's
+    maintenance requirement at another size (without it, scaled linearly, rounded up).
+    """
+    quote_unit = risk.quote_unit
+    position = next(p for p in risk.positions if p.market == market)
+    size, mark = position.size, position.mark
+    if not 0 < close <= abs(size):
+        raise ValueError(f"close must be within 1..{abs(size)} (got {close})")
+    pnnv = quote_value(size, mark, perp.base_unit, quote_unit, Rounding.DOWN)
+    left = abs(size) - close
+    left_signed = left if size > 0 else -left
+    if maintenance_at is not None:
+        left_mmr = maintenance_at(left_signed) if left else 0
+    else:
+        left_mmr = div(position.maintenance * left, abs(size), Rounding.UP)
+    delta_nc = quote_value(left_signed, mark, perp.base_unit, quote_unit, Rounding.DOWN) - pnnv
+    quote = dydx_bankruptcy_quote(delta_nc, min(left_mmr - position.maintenance, 0),
+                                  risk.equity_quote(), _dydx_tmmr(risk))
+    # Signed quote for ``close`` base units to a price, toward positive infinity as dYdX's
+    # quote (closing a long: up; closing a short, a payment: down), clamped at 0.
+    scale, per = perp.base_unit * PRICE_UNIT, close * quote_unit
+    return quote, max(-(-quote * scale // per) if size > 0 else -quote * scale // per, 0)
+
+
 def plan_perp_liquidation(perp: PerpMarketConfig, risk: BucketRisk, market: str,
                           requested: int = 0,
                           maintenance_at: Callable[[int], int] | None = None,
-                          whole: bool = False) -> PerpLiquidationPlan:
+                          whole: bool = False,
+                          max_notional: int | None = None) -> PerpLiquidationPlan:
     """Plan the liquidation of the bucket's ``market`` position (funding settled), from the
     bucket's risk at maintenance: the fill price (dYdX's fillable price, or the mark less
     the takeover discount), the bankruptcy price, and how much one liquidation closes.
@@ -125,6 +189,11 @@ def plan_perp_liquidation(perp: PerpMarketConfig, risk: BucketRisk, market: str,
     ``whole``: close the whole position (at most ``requested``), whatever its size: the
     owner was partially liquidated less than the market's ``partial_cooldown`` ago
     (Hyperliquid's 30 seconds; the engine decides it from its clearing).
+
+    ``max_notional`` (``fillable``): what is left of the account's ``max_notional_liquidated``
+    in the block (:func:`~marginengine.liquidation.dydx_block_limits.max_notional_liquidatable`;
+    ``None``: no limit); ``GetLiquidatablePositionSizeDelta`` closes at most that notional
+    (at least one step: the engine refuses a step beyond it).
     """
     quote_unit = risk.quote_unit
     state = risk.margin(MarginKind.MAINTENANCE)
@@ -141,14 +210,14 @@ def plan_perp_liquidation(perp: PerpMarketConfig, risk: BucketRisk, market: str,
         # Hyperliquid: "if the account equity drops below 2/3 of the maintenance margin", the
         # liquidator vault takes the position (whole) and the margin.
         backstop = perp.backstop and not underwater and 3 * state.value < 2 * state.requirement
-        close = abs(size) if underwater or backstop else _close_size(
+        close, bound = (abs(size), "") if underwater or backstop else _close_size(
             perp, size, position.notional, mark, quote_unit, requested, whole)
-        if backstop and requested:
-            close = min(close, requested)
+        if backstop and requested and requested < close:
+            close, bound = requested, "size"
         return PerpLiquidationPlan(market, size, close, mark, price, bankrupt_at, underwater,
-                                   backstop=backstop)
+                                   backstop=backstop, limited_by=bound)
     # dYdX v4: TNC and TMMR of the account, PNNV (truncated) and PMMR of the position.
-    tmmr = div(max(state.requirement, 1) * quote_unit, risk.quote_price, Rounding.UP)
+    tmmr = _dydx_tmmr(risk)
     pnnv = quote_value(size, mark, perp.base_unit, quote_unit, Rounding.DOWN)
     exact = dydx_fillable_price_quantums(pnnv, position.maintenance, size,
                                          perp.ppm("spread_to_mmr"), tnc, tmmr,
@@ -158,30 +227,15 @@ def plan_perp_liquidation(perp: PerpMarketConfig, risk: BucketRisk, market: str,
     price = -(-scaled.numerator // scaled.denominator) if size > 0 \
         else scaled.numerator // scaled.denominator
 
-    def bankrupt(close: int) -> tuple[int, int]:
-        left = abs(size) - close
-        left_signed = left if size > 0 else -left
-        if maintenance_at is not None:
-            left_mmr = maintenance_at(left_signed) if left else 0
-        else:
-            left_mmr = div(position.maintenance * left, abs(size), Rounding.UP)
-        delta_nc = quote_value(left_signed, mark, perp.base_unit, quote_unit,
-                               Rounding.DOWN) - pnnv
-        quote = dydx_bankruptcy_quote(delta_nc, min(left_mmr - position.maintenance, 0), tnc,
-                                      tmmr)
-        # Signed quote for ``close`` base units to a price, toward positive infinity as
-        # dYdX's quote (closing a long: up; closing a short, a payment: down), clamped at 0.
-        scale, per = perp.base_unit * PRICE_UNIT, close * quote_unit
-        return quote, max(-(-quote * scale // per) if size > 0 else -quote * scale // per, 0)
-
-    close = _close_size(perp, size, position.notional, mark, quote_unit, requested, whole)
-    quote, bankrupt_at = bankrupt(close)
+    close, bound = _close_size(perp, size, position.notional, mark, quote_unit, requested,
+                               whole, max_notional)
+    # The closed size does not depend on the fill being beyond bankruptcy: dYdX sizes the
+    # liquidation order by the block limits alone (GetLiquidationOrderForPerpetual), and the
+    # fund pays the closed size's loss (or the whole position is deleveraged).
+    quote, bankrupt_at = dydx_close_bankruptcy(perp, risk, market, close, maintenance_at)
     underwater = (price < bankrupt_at) if size > 0 else (price > bankrupt_at)
-    if underwater and close < abs(size):
-        close = abs(size)
-        quote, bankrupt_at = bankrupt(close)
     return PerpLiquidationPlan(market, size, close, mark, price, bankrupt_at, underwater,
-                               quote)
+                               quote, limited_by=bound)
 
 
 def bucket_liquidation_price(risk: BucketRisk, market: str, cost: int, base_unit: int,
@@ -243,4 +297,5 @@ def _bybit_price(size: int, entry: int, margin: int, schedule: TierSchedule, bas
     return max(price, 0)
 
 
-__all__ = ["PerpLiquidationPlan", "bucket_liquidation_price", "plan_perp_liquidation"]
+__all__ = ["PerpLiquidationPlan", "bucket_liquidation_price", "dydx_close_bankruptcy",
+           "plan_perp_liquidation"]
