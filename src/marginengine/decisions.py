@@ -308,6 +308,16 @@ class Code(StrEnum):
     DRIFT_USER_CANT_LIQUIDATE_THEMSELF = "UserCantLiquidateThemself"
     DRIFT_USER_HAS_NO_POSITION_IN_MARKET = "UserHasNoPositionInMarket"
     DRIFT_POSITION_DOESNT_HAVE_OPEN_POSITION_OR_ORDERS = "PositionDoesntHaveOpenPositionOrOrders"
+    # ---- Maker's Vat: frob's revert strings, in frob's order (dss vat.sol frob,
+    # makerdao/dss@fa4f6630)
+    VAT_NOT_LIVE = "Vat/not-live"
+    VAT_ILK_NOT_INIT = "Vat/ilk-not-init"
+    VAT_CEILING_EXCEEDED = "Vat/ceiling-exceeded"
+    VAT_NOT_SAFE = "Vat/not-safe"
+    VAT_NOT_ALLOWED_U = "Vat/not-allowed-u"
+    VAT_NOT_ALLOWED_V = "Vat/not-allowed-v"
+    VAT_NOT_ALLOWED_W = "Vat/not-allowed-w"
+    VAT_DUST = "Vat/dust"
     DRIFT_INVALID_BASE_ASSET_AMOUNT_FOR_LIQUIDATE_PERP = "InvalidBaseAssetAmountForLiquidatePerp"
     DRIFT_INVALID_PERP_POSITION = "InvalidPerpPosition"
     DRIFT_USER_NOT_BANKRUPT = "UserNotBankrupt"

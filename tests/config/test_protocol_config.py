@@ -149,3 +149,15 @@ def test_aave_rate_strategy_when_out_of_its_bounds_then_refused_naming_the_field
     # At the bounds it is accepted.
     protocol_from_dict({"preset": "aave-v3", "markets": {"WETH": {"interest_rate": {
         "optimal_utilization": "0.99", "slope1": "0.6", "slope2": "0.6"}}}})
+
+
+def test_auction_ceilings_when_bad_then_refused_naming_the_field_and_default_none():
+    base = {"markets": {"WETH": {"ltv": "0.49", "liquidation_threshold": "0.5"},
+                        "DAI": {"collateral": False}}}
+    assert protocol_from_dict({**base, "auction": {}}).auction.line is None
+    cfg = protocol_from_dict({**base, "auction": {"line": "1000000", "Line": "0"}}).auction
+    assert (cfg.line, cfg.Line) == (1_000_000, 0)
+    with pytest.raises(ConfigError, match=r"auction\.line: must be at least 0"):
+        protocol_from_dict({**base, "auction": {"line": "-1"}})
+    with pytest.raises(ConfigError, match=r"auction\.Line: 1E-19 has more than 18 decimals"):
+        protocol_from_dict({**base, "auction": {"Line": "1e-19"}})

@@ -30,13 +30,20 @@ class AuctionConfig(StrictModel):
     x 0.99, chop 13%, hole 40M, Hole 100M, dust 15,000) and, for ``flip``, the ETH Flipper's
     of 12 March 2020 (beg 3%, ttl 10 minutes, tau 6 hours). With ``flip`` the vault is
     bitten by the Cat of Liquidations 1.2 (``box = Hole``, ``dunk``) instead of the Dog.
-    Sources: docs/auctions.md."""
+    ``dust`` is the ilk's debt floor, read by the Dog and Clipper and by the Vat's frob
+    checks on Borrow, Repay, Withdraw and Deposit (``Vat/dust``); ``line`` and ``Line`` are
+    the Vat's debt ceilings (default: none). Sources: docs/auctions.md."""
 
     kind: Literal["clip", "flip"] = "clip"
     collateral: str = "WETH"
     debt: str = "DAI"
     chop: Annotated[Decimal, Field(ge=1, allow_inf_nan=False)] = Decimal("1.13")
     dust: NonNegative = Decimal(15_000)           # DAI
+    # The Vat's debt ceilings (dss vat.sol ilk.line, Line; DAI, checked by frob on a
+    # Borrow: Vat/ceiling-exceeded). None: no ceiling, the default, so runs configured
+    # before the Vat's checks were modelled draw as they did.
+    line: NonNegative | None = None               # DAI, this collateral's vaults
+    Line: NonNegative | None = None               # DAI, the Vat's total debt
     Hole: Positive = Decimal(100_000_000)         # DAI in auctions at once, all collateral
     hole: Positive = Decimal(40_000_000)          # DAI in auctions at once, this collateral
     # flip (Liquidations 1.2, cat.sol): Hole is the Cat's box (DAI out for liquidation at

@@ -861,8 +861,9 @@ class ProtocolConfig(StrictModel):
         if self.auction is not None:
             for name in ("chop", "dust", "Hole", "hole", "chip", "tip", "beg"):
                 checks.append((f"auction.{name}", getattr(self.auction, name), 18))  # wad
-            if self.auction.dunk is not None:
-                checks.append(("auction.dunk", self.auction.dunk, 18))  # wad
+            for name in ("dunk", "line", "Line"):
+                if getattr(self.auction, name) is not None:
+                    checks.append((f"auction.{name}", getattr(self.auction, name), 18))
             for name in ("buf", "cusp", "cut"):
                 checks.append((f"auction.{name}", getattr(self.auction, name), 27))  # ray
         for name, morpho in self.morpho.items():

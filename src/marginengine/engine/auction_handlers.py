@@ -12,6 +12,7 @@ pure ones of :mod:`marginengine.liquidation.dutch_auction` and
 
 from __future__ import annotations
 
+from decimal import Decimal, localcontext
 from typing import Any, NoReturn
 
 from marginengine.decisions import Code
@@ -22,6 +23,7 @@ from marginengine.liquidation.auction_house import AuctionHouse, AuctionOutcome,
 from marginengine.liquidation.base import LiquidationRefused
 from marginengine.liquidation.dutch_auction import feed_price, units_to_ray
 from marginengine.liquidation.english_auction import Flipper
+from marginengine.margin.vat import validate_frob, vat_spot
 
 
 def _house(ctx: HandlerContext, auction: int | None = None) -> AuctionHouse:
@@ -242,3 +244,57 @@ def tick(ctx: HandlerContext, e: Tick) -> dict[str, Any]:
     except LiquidationRefused as exc:
         _refused(ctx, exc)
     return {"end": flipper.bids[e.auction].end}
+
+
+def _rad(dai: Decimal) -> int:
+    """DAI (a config amount, at most 18 decimals: ProtocolConfig's precision check) as a
+    rad, exactly (a local context wide enough for any such amount)."""
+    with localcontext() as context:
+        context.prec = 100
+        return int(dai * WAD) * RAY
+
+
+def require_vat_frob(ctx: HandlerContext, account: str, asset: str, *, dink: int = 0,
+                     dart: int = 0) -> None:
+    """Refuse a Borrow, Repay, Withdraw or Deposit of a Maker vault that the Vat's ``frob``
+    refuses (:func:`marginengine.margin.vat.validate_frob`, dss vat.sol): the vault is the
+    account's ``debt`` asset owed against its ``collateral`` supplied; ``dink``/``dart``
+    are the change in smallest units (wad: both assets have 18 decimals), ``asset`` the one
+    moved (``dart`` of the debt asset, ``dink`` of the collateral). Nothing to ask outside
+    the auction family or for another asset.
+
+    The ilk as the engine holds it: ``rate = RAY`` (the debt is already in DAI),
+    ``Art`` the debt asset's total debt, ``spot`` the Clipper's feed price times the
+    collateral's liquidation threshold (:func:`~marginengine.margin.vat.vat_spot`; read
+    only when the change is riskier), ``dust``/``line``/``Line`` from ``[auction]``. The
+    Vat's total ``debt`` is ``Art`` plus the system debt not yet covered: the deficit
+    recognised in the debt asset and the debt of running auctions not raised yet (Maker's
+    ``vice``, taken as healed as DAI comes in; incentives paid from reserves, the Vow's
+    surplus, count as healed).
+    """
+    cfg = ctx.config.auction
+    if cfg is None or asset != (cfg.debt if dart else cfg.collateral):
+        return  # not a frob: no vault, or another asset than the vault's
+    ledger = ctx.ledger
+    ink = ledger.supply_of(account, cfg.collateral)
+    art = ledger.debt_of(account, cfg.debt)
+    if art == 0 and dart <= 0:
+        return  # no debt before or after: every check passes (dss: tab 0)
+    reserve = ledger.reserves[cfg.debt]
+    Art = reserve.total_debt()
+    house = ctx.state.auctions
+    unraised = sum(max(0, r.debt - r.raised) for r in house.records.values()) \
+        if house is not None else 0
+    debt = (Art + reserve.deficit + unraised) * RAY
+    spot = 0
+    if dart > 0 or dink < 0:
+        ctx.require_prices([cfg.collateral, cfg.debt])
+        spot = vat_spot(feed_price_ray(ctx),
+                        ctx.config.markets[cfg.collateral].liquidation_threshold_bps)
+    refusal = validate_frob(
+        ink=ink, art=art, dink=dink, dart=dart, Art=Art, rate=RAY, spot=spot,
+        dust=_rad(cfg.dust), debt=debt,
+        line=None if cfg.line is None else _rad(cfg.line),
+        Line=None if cfg.Line is None else _rad(cfg.Line))
+    if refusal is not None:
+        ctx.refuse_with(refusal)

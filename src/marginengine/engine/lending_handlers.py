@@ -18,6 +18,7 @@ from marginengine.config import MarketConfig, ProtocolConfig
 from marginengine.config.amounts import MAX_UNITS
 from marginengine.config.families import InitialCheck
 from marginengine.decisions import Code, Refusal
+from marginengine.engine.auction_handlers import require_vat_frob
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
     Absorb,
@@ -142,6 +143,8 @@ def deposit(ctx: HandlerContext, e: Deposit) -> dict[str, Any]:
                                        ctx.rules)
     if refusal:
         ctx.refuse_with(refusal)
+    # A Maker vault's lock: a frob, refused only on a dusty vault (Vat/dust).
+    require_vat_frob(ctx, e.account, asset, dink=amount)
     details: dict[str, Any] = {}
     debt = ctx.ledger.debt_of(e.account, asset)
     if ctx.rules.signed_base_balance and debt:
@@ -214,6 +217,7 @@ def withdraw(ctx: HandlerContext, e: Withdraw) -> dict[str, Any]:
     assets = ctx.account_assets(e.account)
     if was_collateral and any(ledger.debt_of(e.account, a) for a in assets):
         ctx.require_prices(assets)
+    require_vat_frob(ctx, e.account, asset, dink=-amount)  # a Maker vault's free
     try:
         ledger.withdraw(e.account, asset, amount)
     except LedgerError as exc:
@@ -284,6 +288,9 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
         # v3.5 validateBorrow: siloed borrowing after the e-mode check, before the mint.
         _require_siloed(ctx, e.account, asset, borrowed)
     ctx.require_prices([asset, *ctx.account_assets(e.account)])
+    # A Maker vault's draw is a frob (ceilings, safety at spot, dust), asked before the
+    # lending family's own collateral checks.
+    require_vat_frob(ctx, e.account, asset, dart=amount)
     if ctx.rules.initial_check is not InitialCheck.WEIGHTED_VALUE:
         # Aave v3.3's validateBorrow checks collateral, LTV and HF first (v3.5+ nothing:
         # see validate_borrow_health); Comet's withdrawBase has no such step
@@ -356,6 +363,7 @@ def repay(ctx: HandlerContext, e: Repay) -> dict[str, Any]:
     if refusal:
         ctx.refuse_with(refusal)
     paid = min(amount, debt)
+    require_vat_frob(ctx, e.account, asset, dart=-paid)  # a Maker vault's wipe: Vat/dust
     isolated = _isolated(ctx, e.account)
     ctx.ledger.repay(e.account, asset, paid)
     if isolated is not None:

@@ -36,6 +36,7 @@ from marginengine.margin.validation import (
     validate_withdraw_amount,
     withdraw_amount,
 )
+from marginengine.margin.vat import validate_frob, vat_frob_problem, vat_spot
 from marginengine.margin.weighted import AccountData, WeightedMarginModel, value_of
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "validate_borrow_asset",
     "validate_borrow_health",
     "validate_borrow_power",
+    "validate_frob",
     "validate_health_after_withdraw",
     "validate_initial_margin",
     "validate_liquidation_call",
@@ -70,5 +72,7 @@ __all__ = [
     "validate_supply",
     "validate_withdraw_amount",
     "value_of",
+    "vat_frob_problem",
+    "vat_spot",
     "withdraw_amount",
 ]
