@@ -34,7 +34,9 @@ Five policies (:class:`AdlPolicy`), each naming its source (:attr:`AdlPolicy.sou
   each closes as much of its position as is left to close (:func:`dydx_offset_order`). The
   start is a deterministic function of the block (:func:`dydx_start_offset`). Every fill is
   at the bankruptcy price of the closed size (the engine computes dYdX's quote fill by
-  fill and skips a subaccount the fill would leave failing its collateral check).
+  fill). dYdX also skips a subaccount whose fill would leave it failing its collateral
+  check; the engine's event is one transaction with no per-fill rollback, so that skip
+  is not modelled (docs/perps.md).
 
 Splits are exact: shares are computed over exact rationals, floored, and the few leftover
 units go to the largest remainders (ties by account id), so the sizes closed add up to
