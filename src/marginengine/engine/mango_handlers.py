@@ -303,9 +303,9 @@ def perp_settle_pnl(ctx: HandlerContext, e: MangoPerpSettlePnl) -> dict[str, Any
                                        -rules.fx(settlement))
     a_position_value = rules.fx_mul(rules.fx(abs(pa.base_lots * m.base_lot_size)), oracle)
     fee_raw = mango_perp.compute_settle_fee(
-        mango_perp.SettleFeeParams(mango_perp.f32(float(m.settle_fee_flat)),
-                                   mango_perp.f32(float(m.settle_fee_amount_threshold)),
-                                   mango_perp.f32(float(m.settle_fee_fraction_low_health))),
+        mango_perp.SettleFeeParams(mango_perp.f32(m.settle_fee_flat),
+                                   mango_perp.f32(m.settle_fee_amount_threshold),
+                                   mango_perp.f32(m.settle_fee_fraction_low_health)),
         rules.fx(settlement), rules.fx_mul(a_pnl, settle_oracle), a_position_value,
         a_liq_end, a_maint)
     if isinstance(fee_raw, Refusal):

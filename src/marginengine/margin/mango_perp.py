@@ -51,7 +51,6 @@ Source followed: blockworks-foundation/mango-v4 at commit
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -60,6 +59,7 @@ from marginengine.decisions import Code, Refusal
 from marginengine.margin.mango import (
     FRAC_BITS,
     ONE,
+    f32_nearest,
     fx,
     fx_div,
     fx_from_f64,
@@ -75,10 +75,9 @@ MAX_FUNDING_TIMESTEP = 3600
 DAY_SECONDS = 86_400
 
 
-def f32(value: float) -> float:
-    """``value`` rounded to the nearest ``f32`` (Mango's ``f32`` fields), as a float."""
-    rounded: float = struct.unpack("f", struct.pack("f", value))[0]
-    return rounded
+#: ``value`` rounded once to the nearest ``f32`` (Mango's ``f32`` fields), as a float:
+#: :func:`marginengine.margin.mango.f32_nearest`.
+f32 = f32_nearest
 
 
 def floor_int(raw: int) -> int:
