@@ -288,6 +288,42 @@ def record_settle(state: SettleLimitState, params: SettleLimitParams, quote: int
     return SettleLimitState(state.window, state.settled_in_window + used, recurring, oneshot)
 
 
+def pnl_takeover_limits(liqee_positive_limit: int, liqee_oneshot: int, liqee_pnl: int,
+                        pnl_transfer: int) -> tuple[int, int]:
+    """The settle allowances a liquidator inherits with positive pnl it takes over in
+    ``perp_liq_base_or_positive_pnl``: ``(recurring, oneshot)`` native quote (``i64``).
+
+    The liqee's positive limit (``settle_limit(..).1`` at the instruction's start, native;
+    ``I64_MAX`` when disabled) splits into its positive oneshot part (``ceil(oneshot)``,
+    at least 0) and the recurring rest; each passes on in the share ``floor(pnl_transfer) /
+    max(ceil(liqee_pnl), floor(pnl_transfer))`` (integer division), the recurring part at
+    least 1 and at most ``ceil(pnl_transfer)``, the two together at most
+    ``ceil(pnl_transfer)``. ``liqee_oneshot``, ``liqee_pnl`` (the liqee's unsettled pnl at
+    the oracle price before the takeover, at least 1) and ``pnl_transfer`` (positive) raw.
+    """
+    if pnl_transfer <= 0:
+        raise ValueError(f"pnl_transfer: must be positive; got {pnl_transfer}")
+    oneshot_positive = max(ceil_int(liqee_oneshot), 0)
+    recurring = max(liqee_positive_limit - oneshot_positive, 0)
+    pnl = max(ceil_int(liqee_pnl), 1)
+    settle = floor_int(pnl_transfer)
+    total = max(pnl, settle)
+    max_transfer = ceil_int(pnl_transfer)
+    limit_recurring = max(min(recurring * settle // total, max_transfer), 1)
+    limit_oneshot = max(min(oneshot_positive * settle // total,
+                            max_transfer - limit_recurring), 0)
+    return limit_recurring, limit_oneshot
+
+
+def record_pnl_takeover(state: SettleLimitState, recurring: int,
+                        oneshot: int) -> SettleLimitState:
+    """``record_liquidation_pnl_takeover``'s allowances: the liqor's recurring allowance
+    gains ``recurring`` and its oneshot allowance ``oneshot`` (native, as I80F48), with no
+    recurring constraint applied (the quote change itself is the caller's)."""
+    return replace(state, recurring=state.recurring + recurring,
+                   oneshot=state.oneshot + fx(oneshot))
+
+
 # ---------------------------------------------------------------------- settle fee
 @dataclass(frozen=True)
 class SettleFeeParams:
@@ -561,7 +597,9 @@ __all__ = [
     "lot_to_native_price",
     "native_price_to_lot",
     "perp_settle_pnl",
+    "pnl_takeover_limits",
     "record_oneshot",
+    "record_pnl_takeover",
     "record_settle",
     "record_trade",
     "recurring_constraint",
