@@ -89,10 +89,11 @@ def test_mango_health_example(capsys: pytest.CaptureFixture[str]):
     r = family("mango_health", capsys)
     assert r["family"] == "mango-v4"
     alice = [s["accounts"]["alice"] for s in r["steps"]]
-    assert [a["init"] for a in alice] == ["187.999999", "-873.400001", "-1947.400001",
-                                          "-2678.100001"]
-    assert [a["maint"] for a in alice] == ["2747.499999", "1676.299999", "584.599999",
-                                           "-143.200001"]
+    # the weights as Mango's f32 (were 187.999999, ..., -143.200001 from f64)
+    assert [a["init"] for a in alice] == ["188.000413", "-873.399608", "-1947.399601",
+                                          "-2678.099615"]
+    assert [a["maint"] for a in alice] == ["2747.500004", "1676.300005", "584.600027",
+                                           "-143.199959"]
     # init <= liquidation end <= maint at every step; liquidatable once maint < 0.
     assert all(float(a["init"]) <= float(a["liquidation_end"]) <= float(a["maint"])
                for a in alice)
@@ -130,9 +131,11 @@ CASCADES: dict[str, tuple[int, float, float, float]] = {
     # accounts) before liquidate_spot sized against the liquidation buffer and took a
     # liability of $10 or less whole (controller/liquidation.rs).
     "drift_cascade": (366, 2_458_585.00, 150_866.45, 582.50),
-    "mango_cascade": (162, 2_736_729.48, 45_281.77, 0.0),
-    # token_liq_bankruptcy: the fund's 25,000 and 154,778.19 socialized are realized
-    "mango_bankruptcy_cascade": (101, 2_854_277.01, 402_584.44, 179_778.19),
+    # mango: the weights and fees as Mango's f32 (I80F48::from_num(f32)); were 2,736,729.48
+    # and, for the bankruptcy cascade, 2,854,277.01, 402,584.44 and 179,778.19 from f64.
+    "mango_cascade": (162, 2_736_729.19, 45_281.77, 0.0),
+    # token_liq_bankruptcy: the fund's 25,000 and 153,541.38 socialized are realized
+    "mango_bankruptcy_cascade": (101, 2_854_276.99, 402_584.44, 178_541.38),
 }
 
 

@@ -15,6 +15,7 @@ below 0.001, as Mango's does.
 from __future__ import annotations
 
 import copy
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from marginengine.margin import MarginKind
 from marginengine.margin.mango import (
     ONE,
     HealthType,
+    f32_nearest,
     fx_from_f64,
     fx_to_f64,
     maint_weight_shift_duration_inv,
@@ -175,14 +177,17 @@ def test_stable_price_on_the_init_side_and_liquidatable_through_the_margin_inter
     out = engine.apply(MangoWithdraw("a", "T1", 1))
     assert out.code == Code.MANGO_HEALTH_MUST_BE_POSITIVE_OR_INCREASE
     # T2 at 3: maint 210 - 220 < 0; the health is assets over liabilities (the weights
-    # 0.7 and 1.1 are I80F48 from f64, so a few units of 1e-18 off the decimal ratio).
+    # 0.7 and 1.1 are Mango's f32, 0.699999988 and 1.100000024, so the ratio is
+    # 300 x f32(0.7) / (200 x f32(1.1)) = 0.9545454176, not 210 / 220 = 0.9545454545).
     applied(engine, SetPrice("T2", 3 * PRICE_UNIT))
     assert engine.is_liquidatable("a")
-    assert engine.health_factor("a") == pytest.approx(210 * WAD // 220, rel=1e-14)
-    # In base currency (8 decimals) the value rounds down and the requirement up: one unit
-    # each side of 210 and 220 USD, the I80F48 weights' error.
+    ratio = Fraction(300 * f32_nearest("0.7")) / Fraction(200 * f32_nearest("1.1"))
+    assert engine.health_factor("a") == pytest.approx(float(ratio * WAD), rel=1e-14)
+    assert engine.health_factor("a") == 954_545_417_600_427_592
+    # In base currency (8 decimals) the value rounds down and the requirement up:
+    # 300 x f32(0.7) = 209.99999642 and 200 x f32(1.1) = 220.00000477 USD.
     state = engine.margin_state("a", MarginKind.MAINTENANCE)
-    assert (state.value, state.requirement) == (210 * PRICE_UNIT - 1, 220 * PRICE_UNIT + 1)
+    assert (state.value, state.requirement) == (20_999_999_642, 22_000_000_477)
 
 
 def test_refusals_name_the_field_or_carry_mangos_error():
@@ -311,10 +316,21 @@ def test_maint_weight_shift_when_asset_weight_falls_then_liquidatable_from_its_s
             MangoWithdraw("alice", "USDC", 7_000 * 10**6))
     applied(engine, AdvanceTime(1456))
     assert not engine.is_liquidatable("alice")
-    assert abs(fx_to_f64(maint_health(engine, "alice")) - 1e6) < 1e-2
+    # +1 USDC with decimal weights; with Mango's f32 weights +37.197 native more: the
+    # SOL weight 0.544 x f32(0.9) + 0.456 x 0.5 is 1.3e-8 lower (-129.7 native on 10,000
+    # USDC) and f32(1.025) 2.4e-8 lower (+166.9 native on the 7,000 borrowed).
+    w09, w1025 = Fraction(f32_nearest("0.9")), Fraction(f32_nearest("1.025"))
+
+    def expected(elapsed: int) -> float:   # native USDC at ``elapsed`` s into the window
+        weight = w09 + Fraction(elapsed, 1000) * (Fraction(1, 2) - w09)
+        return float(10**10 * weight - 7 * 10**9 * w1025)
+
+    assert abs(fx_to_f64(maint_health(engine, "alice")) - expected(456)) < 1e-2
+    assert expected(456) == pytest.approx(1_000_037.193, abs=1e-3)
     applied(engine, AdvanceTime(1))
     assert engine.is_liquidatable("alice")
-    assert abs(fx_to_f64(maint_health(engine, "alice")) + 3e6) < 1e-2
+    assert abs(fx_to_f64(maint_health(engine, "alice")) - expected(457)) < 1e-2
+    assert expected(457) == pytest.approx(-2_999_962.56, abs=1e-2)
 
 
 def test_maint_weight_shift_when_not_configured_then_weights_never_move():

@@ -85,10 +85,12 @@ def test_no_perps2_ends_at_mangos_3_and_minus_2() -> None:
     a = tokens(engine, "a")
     assert a["A"] == pytest.approx(3 * M, abs=10_000)
     assert a["L"] == pytest.approx(-2 * M, abs=10_000)
-    # pinned: Mango's x = 2.8 / 0.4 = 7 in I80F48 (0.8 and 1.2 from f64), floored to units
-    assert (d["liab_transfer"], d["asset_transfer"]) == (6_999_999, 6_999_999)
-    assert a == {"A": 3_000_001, "L": -2_000_001}
-    assert tokens(engine, "k") == {"L": 993_000_001, "A": 6_999_999}
+    # pinned: Mango's x = 2.8 / 0.4 = 7 in I80F48 with 0.8 and 1.2 as its f32 (0.80000001
+    # and 1.20000005): 2.80000031 / 0.40000004 = 7.00000015 tokens, floored to units
+    # (6_999_999 with the weights from f64, a little under 7)
+    assert (d["liab_transfer"], d["asset_transfer"]) == (7_000_000, 7_000_000)
+    assert a == {"A": 3_000_000, "L": -2_000_000}
+    assert tokens(engine, "k") == {"L": 993_000_000, "A": 7_000_000}
     assert d["liquidatable"] == "Liquidatable" and d["being_liquidated"] is False
     assert book(engine).account("a").being_liquidated is False
 

@@ -35,6 +35,7 @@ from marginengine.engine import (
 )
 from marginengine.engine.family_state import MangoBook
 from marginengine.fixedpoint import PRICE_UNIT
+from marginengine.margin.mango_perp import pnl_takeover_limits
 
 M = 10**6  # one USDC: a Mango test native quote unit
 
@@ -135,10 +136,12 @@ def test_fees_go_to_the_liquidator_and_the_market_and_everything_is_conserved() 
     (d,) = applied(engine, MangoPerpLiqBaseOrPositivePnl("k", "a", "P", 100))
     lots = -d["base_transfer"]
     assert lots > 10   # the fee makes each lot worth less to the liqee's health
-    # each side's quote rounded down to a native unit (0.97 and 0.98 as I80F48 from f64)
-    assert d["quote_transfer_liqee"] == lots * 97 * M // 100 - 1
+    # each side's quote rounded down to a native unit: the fees are Mango's f32, a little
+    # under 0.02 and 0.01, so 1 - fees is a little over 0.97 (floored to 0.97 exactly) and
+    # the liqor's -(1 - 0.02) a little over -0.98 in size (floored one unit down)
+    assert d["quote_transfer_liqee"] == lots * 97 * M // 100
     assert d["quote_transfer_liqor"] == -lots * 98 * M // 100 - 1
-    assert d["platform_fee"] == book(engine).perp_fees["P"] == lots * M // 100 + 2
+    assert d["platform_fee"] == book(engine).perp_fees["P"] == lots * M // 100 + 1
     assert totals() == before
     assert d["liq_end_health"] > -(1 << 48) and not d["being_liquidated"]
 
@@ -286,3 +289,21 @@ def test_negative_pnl_settlement_when_the_settle_limit_binds_then_only_the_windo
     usdc, base, quote = position(engine, "a")
     assert (usdc, base, quote) == (10 * M - M - 1, 0, -15 * M + M + 1 + 3 * M + 2 * M)
     assert book(engine).account("a").perps["P"].limit.settled_in_window < 0
+
+
+def test_pnl_takeover_when_settle_limits_are_on_then_the_liqor_inherits_its_share() -> None:
+    # perp_liq_base_or_positive_pnl.rs @ 1303a4a1 (lines 578-627, record_liquidation_pnl_
+    # takeover): Mango's "base+settle until pnl limit" case with settle_pnl_limit_factor
+    # 0.2 (PerpMarket::default_for_tests). The liqee's positive limit at the start is
+    # 0.2 x 20 lots x 1 = 4 USDC (f32 0.2 is 0.2000000030: 4,000,000.06, clamped down),
+    # all recurring (no oneshot). After 10 lots move its pnl at the oracle is 20 + 10 = 30
+    # USDC; the liqor takes 21 of it, so 4,000,000 x 21 / 30 = 2,800,000 passes on.
+    engine = Engine(protocol_from_dict(config(settle_pnl_limit_factor="0.2")))
+    applied(engine, SetPrice("USDC", PRICE_UNIT), SetPrice("P", 4 * PRICE_UNIT),
+            MangoDeposit("k", "USDC", 1000 * M), MangoPerpTrade("a", "P", 20, 10 * M),
+            MangoWithdraw("a", "USDC", 23 * M), SetPrice("P", PRICE_UNIT))
+    (d,) = applied(engine, MangoPerpLiqBaseOrPositivePnl("k", "a", "P", 100, 21 * M))
+    assert (d["base_transfer"], d["pnl_transfer"]) == (-10, 21 * M)
+    liqor = book(engine).account("k").perps["P"].limit
+    assert (liqor.recurring, liqor.oneshot) == (2_800_000, 0)
+    assert pnl_takeover_limits(4 * M, 0, (30 * M) << 48, (21 * M) << 48) == (2_800_000, 0)

@@ -11,17 +11,23 @@ which accepts a difference below 0.001), ``programs/mango-v4/src/health/test.rs`
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
+from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from marginengine.margin.mango import (
+    F32_MAX,
     NO_SCALING,
     ONE,
     HealthType,
     PerpInfo,
     Prices,
     TokenInfo,
+    f32_nearest,
     fx,
+    fx_from_f32,
     fx_from_f64,
     fx_mul,
     fx_to_f64,
@@ -133,6 +139,50 @@ def test_stable_price_is_used_on_the_init_side_only():
     assert health_eq(health([b], [], INIT), -100 * 12 * 1.2)     # liab at max(10, 12)
     # ordering documented by Mango: init <= liquidation end <= maint
     assert health([t], [], INIT) <= health([t], [], LIQ_END) <= health([t], [], MAINT)
+
+
+def test_weight_0_9_when_taken_as_mangos_f32_then_its_exact_i80f48_bits():
+    # TokenRegister / PerpCreateMarket take the weights as f32 and store
+    # I80F48::from_num(f32) (mango-v4@1303a4a programs/mango-v4/src/instructions/
+    # token_register.rs, perp_create_market.rs). 0.9 as an f32 is 0x3F666666: sign 0,
+    # exponent 126 (2^-1), significand 0x666666 | 2^23 = 15,099,494, i.e. exactly
+    # 15,099,494 / 2^24 = 0.89999997615814208984375; in I80F48 (48 fractional bits) that
+    # is the raw 15,099,494 x 2^24, no rounding needed.
+    bits = int(np.float32(0.9).view(np.uint32))
+    assert bits == 0x3F666666
+    significand, exponent = (bits & 0x7FFFFF) | 1 << 23, (bits >> 23 & 0xFF) - 127 - 23
+    assert (significand, exponent) == (15_099_494, -24)
+    assert fx_from_f32(Decimal("0.9")) == significand << (48 + exponent) \
+        == 253_327_472_328_704
+    assert Fraction(f32_nearest("0.9")) == Fraction(15_099_494, 2**24)
+    # what the f64 path held: 2^48 x 0.9 (as f64), rounded: 6,710,886 raw (2.4e-8) higher
+    assert fx_from_f64(0.9) - fx_from_f32("0.9") == 6_710_886
+
+
+def test_f32_nearest_rounds_the_decimal_once_ties_to_even():
+    # 1 + 2^-24 is halfway between the f32s 1 and 1 + 2^-23. A hair above it the nearest
+    # f32 is 1 + 2^-23; through an f64 first it would become the tie and then 1.0.
+    above = 1 + Fraction(1, 2**24) + Fraction(1, 2**60)
+    assert float(above) == 1 + 2.0**-24                      # the f64 lands on the tie
+    assert f32_nearest(above) == 1 + 2.0**-23                # the f32 of the exact value
+    assert f32_nearest(1 + Fraction(1, 2**24)) == 1.0        # a true tie: even
+    assert f32_nearest(1 + Fraction(3, 2**24)) == 1 + 2.0**-22
+    assert f32_nearest(-0.1) == -float(np.float32(0.1))
+    assert f32_nearest(2.0**-149) == 2.0**-149               # the least subnormal
+    assert f32_nearest(2.0**-150) == 0.0                     # half of it: a tie, to 0
+    assert f32_nearest(F32_MAX) == F32_MAX == float(np.finfo(np.float32).max)
+    for bad in (F32_MAX * 1.0000001, float("nan"), Decimal("Infinity")):
+        with pytest.raises(ValueError):
+            f32_nearest(bad)
+
+
+def test_fx_from_f32_rounds_bits_below_2_to_the_minus_48_to_nearest_even():
+    # fixed's from_num(f32): "rounds to the nearest, with ties rounding to even"
+    # (the fixed crate's macros_from_to.rs documentation of from_num).
+    assert fx_from_f32(2.0**-48) == 1
+    assert fx_from_f32(3 * 2.0**-49) == 2                    # 1.5 raw: the tie to even
+    assert fx_from_f32(5 * 2.0**-50) == 1                    # 1.25 raw: down
+    assert fx_from_f32(2.0**-49) == 0                        # 0.5 raw: to even 0
 
 
 def test_i80f48_representation():

@@ -33,7 +33,9 @@ from marginengine.margin.mango_perp import (
     impact_price,
     native_price_to_lot,
     perp_settle_pnl,
+    pnl_takeover_limits,
     record_oneshot,
+    record_pnl_takeover,
     record_settle,
     record_trade,
     settle_limit,
@@ -286,3 +288,29 @@ def test_update_funding_when_book_above_oracle_then_longs_pay_per_lot() -> None:
     # within the bounds: the mid's premium, 0.2% (mid 10,020 lots = 1,002)
     inside = update_funding(FundingState(), params, oracle, [(10_000, 1)], [(10_040, 1)], 60)
     assert inside is not None and abs(inside.rate / ONE - 0.002) < 1e-12
+
+
+# perp_liq_base_or_positive_pnl.rs (mango-v4@1303a4a, lines 578-627): the liqor takes over
+# the liqee's settle allowances in the share of the positive pnl it takes.
+@pytest.mark.parametrize(("limit", "oneshot", "pnl", "transfer", "expected"), [
+    # limit 30 = oneshot 10 + recurring 20; half the pnl (20 of 40) -> half of each
+    (30, fx(10), fx(40), fx(20), (10, 5)),
+    # more than the liqee's pnl (25.5 of 15): all of each, capped at ceil(25.5) = 26 in sum
+    (30, fx(10), fx(15), fx(25) + ONE // 2, (20, 6)),
+    # nothing to inherit: still 1 recurring, for the floors (Mango's "at least 1")
+    (0, 0, fx(100), fx(5), (1, 0)),
+    # no settle limit (i64::MAX): capped at ceil(pnl_transfer)
+    (I64_MAX, 0, fx(100), fx(50), (50, 0)),
+    # a negative oneshot allowance passes nothing on and leaves the limit recurring
+    (30, -fx(10), fx(60), fx(30), (15, 0)),
+])
+def test_pnl_takeover_limits_when_the_liqor_takes_pnl_then_its_share_of_the_allowances(
+        limit: int, oneshot: int, pnl: int, transfer: int, expected: tuple[int, int]) -> None:
+    assert pnl_takeover_limits(limit, oneshot, pnl, transfer) == expected
+
+
+def test_record_pnl_takeover_adds_to_the_liqors_allowances_and_refuses_no_transfer() -> None:
+    state = SettleLimitState(window=3, settled_in_window=7, recurring=4, oneshot=fx(2))
+    assert record_pnl_takeover(state, 10, 5) == SettleLimitState(3, 7, 14, fx(7))
+    with pytest.raises(ValueError, match="pnl_transfer"):
+        pnl_takeover_limits(30, 0, fx(1), 0)

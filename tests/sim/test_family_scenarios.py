@@ -164,14 +164,16 @@ def test_mango_health_init_goes_negative_before_maint():
     rows = [step["accounts"]["alice"] for step in r["steps"]]
     # SOL 100: maint = 100 x 100 x 0.9 - (6,000 + 100) x 1.025 (the perp's -20 x 1.05 x 100
     # + 2,000 quote, settled in USDC) = 2,747.5; init uses USDC's init liability weight
-    # scaled by 30M / 25M borrowed: 8,000 - 6,200 x 1.26 = 188. (I80F48 weights from f64
-    # put the figures a micro-dollar under.)
-    assert (rows[0]["maint"], rows[0]["init"]) == ("2747.499999", "187.999999")
+    # scaled by 30M / 25M borrowed: 8,000 - 6,200 x 1.26 = 188. The weights are Mango's
+    # f32 (I80F48::from_num(f32)): 10,000 x f32(0.9) - (6,000 + 2,000 x f32(1.05) - 2,000)
+    # x f32(1.025) = 8,999.9997616 - 6,099.9999046 x 1.0249999762 = 2,747.5000048 (with
+    # the weights from f64 the figures were a micro-dollar under: 2,747.499999, 187.999999).
+    assert (rows[0]["maint"], rows[0]["init"]) == ("2747.500004", "188.000413")
     # SOL 85 with the stable price at 95: init takes SOL at 85 and the short at 95.
-    assert rows[1]["init"] == "-873.400001" and not rows[1]["can_open_positions"]
-    assert rows[1]["maint"] == "1676.299999"
+    assert rows[1]["init"] == "-873.399608" and not rows[1]["can_open_positions"]
+    assert rows[1]["maint"] == "1676.300005"
     # SOL 60: maint below zero -> liquidatable.
-    assert rows[3]["maint"] == "-143.200001" and rows[3]["liquidatable"]
+    assert rows[3]["maint"] == "-143.199959" and rows[3]["liquidatable"]
     assert r["summary"]["liquidatable_at_end"] == ["alice"]
     # ... through the engine: 2 tokens and the perp priced with their stable prices, a
     # deposit, the perp fill and the USDC borrow (each passing check_health_post), then

@@ -7,7 +7,9 @@ conservation, bad input."""
 
 from __future__ import annotations
 
+import math
 import tomllib
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +68,9 @@ def test_liquidation_brings_liquidation_end_health_to_zero_at_the_fee():
         x / USDC * 1.02 / 85, rel=1e-6)
     alice = result.engine.state.family.account("alice")
     assert alice.tokens["USDC"] == -7_600 * USDC + x
-    assert (x, fam["exact"]["collateral_transferred"]) == (5_042_735_042, 60_512_820_503)
+    # pinned: the weights and fee are Mango's f32 (0.8 and 0.02 a little above and below,
+    # 1.05 a little above), so x is 0.7 native below the decimal 5,042.735042.
+    assert (x, fam["exact"]["collateral_transferred"]) == (5_042_734_342, 60_512_812_077)
     # back above -1 native USDC of liquidation-end health: no longer being liquidated
     assert alice.being_liquidated is False and fam["accounts_liquidatable"] == 0
     assert result.summary["bad_debt"] == 0
@@ -76,8 +80,9 @@ def test_mango_example_pinned_figures_and_conservation():
     # examples/mango_cascade.toml (seed 11): 200 accounts, 8M USDC borrowed against SOL,
     # SOL 150 -> 105 on a pool that lags the oracle. Pinned from the run (Mango's rules on
     # that book; a change means a rule or the draw changed): 162 liquidations paying in
-    # 2,736,729.482505 USDC; once the pool trades more than the 2% fee under the oracle,
-    # liquidating loses money: 83 accounts stay liquidatable and 45,281.77 USD of debt
+    # 2,736,729.190962 USDC (2,736,729.482505 with the weights from f64 before Mango's
+    # f32); once the pool trades more than the 2% fee under the oracle, liquidating loses
+    # money: 83 accounts stay liquidatable and 45,281.77 USD of debt
     # ends above its collateral.
     data = tomllib.loads((EXAMPLES / "mango_cascade.toml").read_text())
     spec, protocol = scenario_spec(data)
@@ -87,7 +92,7 @@ def test_mango_example_pinned_figures_and_conservation():
     s = runner.summary()
     x = s["family"]["exact"]
     assert s["liquidation_count"] == 162
-    assert x["liability_transferred"] == 2_736_729_482_505
+    assert x["liability_transferred"] == 2_736_729_190_962
     assert s["family"]["accounts_liquidatable"] == 83
     assert s["bad_debt_underwater"] == pytest.approx(45_281.77053745)
     # Conservation (native units): no quote enters or leaves but the keepers' deposits
@@ -146,7 +151,10 @@ def test_an_account_left_bankrupt_is_settled_by_the_insurance_fund_then_socializ
     x = fam["exact"]
     assert fam["bankruptcies"] == 1 and x["insurance_paid"] == 500 * USDC
     paid = x["liability_transferred"]
-    assert paid == 7_000 * USDC * 100 // 102   # 6,862.745098 USDC, rounded down
+    # 7,000 / (1 + f32(0.02)), rounded down: 6,862.745101 USDC (f32(0.02) is a little
+    # below 0.02, so a little more than 7,000 / 1.02 = 6,862.745098)
+    fee = Fraction(mango_rules.f32_nearest("0.02"))
+    assert paid == math.floor(7_000 * USDC / (1 + fee)) == 6_862_745_101
     assert x["socialized_loss"] == 7_600 * USDC - paid - 500 * USDC
     keeper_deposit = 1_000_000 * USDC - paid
     outside = x["socialized_loss"] * 3_000_000 * USDC / (3_000_000 * USDC + keeper_deposit)
@@ -163,20 +171,21 @@ def test_an_account_left_bankrupt_is_settled_by_the_insurance_fund_then_socializ
 def test_mango_bankruptcy_example_pinned_figures_and_conservation():
     # examples/mango_bankruptcy_cascade.toml (seed 11): the book of mango_cascade.toml,
     # SOL gapping 150 -> 100. Pinned from the run (Mango's rules on that book; a change
-    # means a rule or the draw changed): 101 liquidations, 82 of them leave the account
-    # bankrupt; the 25,000 USDC fund is exhausted and 154,778.187592 USDC is socialized,
-    # 133,709.581352 of it on the 20M of outside deposits (the rest on the keeper's).
+    # means a rule or the draw changed): 101 liquidations, 80 of them leave the account
+    # bankrupt; the 25,000 USDC fund is exhausted and 153,541.384990 USDC is socialized,
+    # 132,625.234146 of it on the 20M of outside deposits (the rest on the keeper's).
+    # With the weights from f64 (before Mango's f32): 82, 154,778.187592, 133,709.581352.
     data = tomllib.loads((EXAMPLES / "mango_bankruptcy_cascade.toml").read_text())
     spec, protocol = scenario_spec(data)
     runner = MangoCascadeRunner(spec, protocol, np.random.default_rng(spec.seed))
     runner.run()
     s = runner.summary()
     fam, x = s["family"], s["family"]["exact"]
-    assert s["liquidation_count"] == 101 and fam["bankruptcies"] == 82
+    assert s["liquidation_count"] == 101 and fam["bankruptcies"] == 80
     assert x["insurance_paid"] == 25_000 * USDC == s["insurance_fund_drawdown"] * USDC
-    assert x["socialized_loss"] == 154_778_187_592
-    assert x["socialized_outside"] == 133_709_581_352
-    assert s["bad_debt_realized"] == pytest.approx(179_778.187592)
+    assert x["socialized_loss"] == 153_541_384_990
+    assert x["socialized_outside"] == 132_625_234_146
+    assert s["bad_debt_realized"] == pytest.approx(178_541.384990)
     assert x["quote_balances"] == (x["keeper_deposits"] - x["borrowed"] + x["insurance_paid"]
                                    + x["socialized_outside"])
     assert x["collateral_in"] == (x["collateral_balances"] + x["collateral_fees"]
@@ -227,10 +236,14 @@ def test_an_account_negative_only_through_a_non_quote_borrow_is_listed_liquidata
     observer.attach(runner)
     runner.run()
     maint = runner.health("carol", MAINT)
-    assert maint / mango_rules.ONE / USDC == pytest.approx(-510, rel=1e-9)
+    # 7,500 x 0.9 - 6,600 x 1.1 = -510 with the weights as Mango's f32 (-510.000336)
+    w09, w11 = (float(mango_rules.f32_nearest(w)) for w in ("0.9", "1.1"))
+    deficit = -(7_500 * w09 - 6_600 * w11)
+    assert deficit == pytest.approx(510.000336, abs=1e-6)
+    assert maint / mango_rules.ONE / USDC == pytest.approx(-deficit, rel=1e-9)
     assert runner.scan() == ["carol"]
     assert runner.series["liquidatable_accounts"] == [0, 1]
-    assert runner.series["maint_health_deficit"][1] == pytest.approx(510, rel=1e-9)
+    assert runner.series["maint_health_deficit"][1] == pytest.approx(deficit, rel=1e-9)
     assert runner.liquidation_count == 0
     assert runner.end_reasons(1) == {"carol": "no_quote_debt"}
     s = runner.summary()

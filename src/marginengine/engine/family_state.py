@@ -871,9 +871,11 @@ def mango_fx_price(config: ProtocolConfig, asset: str, price: int) -> int:
     return (2 * num + den) // (2 * den)
 
 
-def mango_weight(value: object) -> int:
-    """A configured weight as Mango holds it: I80F48 from the float (``from_num``)."""
-    return mango_rules.fx_from_f64(float(str(value)))
+def mango_weight(value: Decimal) -> int:
+    """A configured weight, fee or target as Mango holds it: the instruction's ``f32``
+    (the decimal rounded once to the nearest) as an I80F48 (``I80F48::from_num``,
+    :func:`~marginengine.margin.mango.fx_from_f32`)."""
+    return mango_rules.fx_from_f32(value)
 
 
 def mango_maint_weights(token: MangoTokenConfig, now: int) -> tuple[int, int]:
@@ -1032,7 +1034,7 @@ def mango_settle_params(config: ProtocolConfig, book: MangoBook, prices: Mapping
     assert cfg is not None
     m = cfg.perps[market]
     return mango_perp.SettleLimitParams(
-        mango_perp.f32(float(m.settle_pnl_limit_factor)), m.settle_pnl_limit_window_size_ts,
+        mango_perp.f32(m.settle_pnl_limit_factor), m.settle_pnl_limit_window_size_ts,
         mango_prices(config, book, prices, stable, market).stable, m.base_lot_size)
 
 
@@ -1042,8 +1044,8 @@ def mango_funding_params(config: ProtocolConfig, market: str) -> mango_perp.Fund
     assert cfg is not None
     m = cfg.perps[market]
     return mango_perp.FundingParams(
-        mango_rules.fx_from_f64(mango_perp.f32(float(m.min_funding))),
-        mango_rules.fx_from_f64(mango_perp.f32(float(m.max_funding))),
+        mango_rules.fx_from_f32(m.min_funding),
+        mango_rules.fx_from_f32(m.max_funding),
         m.impact_quantity, m.base_lot_size, m.quote_lot_size)
 
 

@@ -50,6 +50,7 @@ from marginengine.engine.family_state import (
     mango_perp_bankruptcy_plan,
     mango_perp_liq_plan,
     mango_phase2_refusal,
+    mango_prices,
     mango_settle_funding,
     mango_settle_params,
     mango_with_funding_dust,
@@ -303,9 +304,9 @@ def perp_settle_pnl(ctx: HandlerContext, e: MangoPerpSettlePnl) -> dict[str, Any
                                        -rules.fx(settlement))
     a_position_value = rules.fx_mul(rules.fx(abs(pa.base_lots * m.base_lot_size)), oracle)
     fee_raw = mango_perp.compute_settle_fee(
-        mango_perp.SettleFeeParams(mango_perp.f32(float(m.settle_fee_flat)),
-                                   mango_perp.f32(float(m.settle_fee_amount_threshold)),
-                                   mango_perp.f32(float(m.settle_fee_fraction_low_health))),
+        mango_perp.SettleFeeParams(mango_perp.f32(m.settle_fee_flat),
+                                   mango_perp.f32(m.settle_fee_amount_threshold),
+                                   mango_perp.f32(m.settle_fee_fraction_low_health)),
         rules.fx(settlement), rules.fx_mul(a_pnl, settle_oracle), a_position_value,
         a_liq_end, a_maint)
     if isinstance(fee_raw, Refusal):
@@ -580,10 +581,13 @@ def perp_liq_base_or_positive_pnl(ctx: HandlerContext,
     if cfg.perps[market].settle_pnl_limit_factor >= 0:
         # The base reduction is a forced trade (record_trade on both sides: the liqee's
         # recurring allowance gains the reduced lots' share); the pnl taken over is settled
-        # away from the liqee (record_settle). Not modelled: the liqor's share of the
-        # liqee's allowances (record_liquidation_pnl_takeover).
+        # away from the liqee (record_settle), and the liqor inherits the liqee's
+        # allowances in the share of the pnl it takes (record_liquidation_pnl_takeover).
         params = mango_settle_params(ctx.config, book, ctx.prices, ctx.stable_prices(),
                                      market)
+        # the liqee's positive limit at the instruction's start (liqee_positive_settle_limit)
+        positive_limit = mango_perp.settle_limit(liqee_limit, params, rules.fx(pos.quote),
+                                                 pos.base_lots)[1]
         if plan.base_transfer:
             liqee_limit = mango_perp.record_trade(
                 liqee_limit, params, rules.fx(pos.quote), pos.base_lots, plan.base_transfer,
@@ -592,6 +596,14 @@ def perp_liq_base_or_positive_pnl(ctx: HandlerContext,
                 liqor_limit, params, rules.fx(theirs.quote), theirs.base_lots,
                 -plan.base_transfer, rules.fx(plan.quote_liqor))
         if plan.pnl_transfer:
+            oracle = mango_prices(ctx.config, book, ctx.prices, ctx.stable_prices(),
+                                  market).oracle
+            liqee_pnl = mango_perp.unsettled_pnl(rules.fx(pos.quote + plan.quote_liqee),
+                                                 pos.base_lots + plan.base_transfer,
+                                                 params.base_lot_size, oracle)
+            recurring, oneshot = mango_perp.pnl_takeover_limits(
+                positive_limit, liqee_limit.oneshot, liqee_pnl, rules.fx(plan.pnl_transfer))
+            liqor_limit = mango_perp.record_pnl_takeover(liqor_limit, recurring, oneshot)
             liqee_limit = mango_perp.update_settle_limit(liqee_limit, params.window_size,
                                                          ctx.time)
             liqee_limit = mango_perp.record_settle(

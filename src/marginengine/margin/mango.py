@@ -41,8 +41,10 @@ them at the clock's ``now_ts``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum
 from fractions import Fraction
 
@@ -71,6 +73,51 @@ def fx_from_f64(value: float) -> int:
     if rest > Fraction(1, 2) or (rest == Fraction(1, 2) and floor % 2 == 1):
         return floor + 1
     return floor
+
+
+#: The largest finite ``f32``: ``(2^24 - 1) x 2^104``.
+F32_MAX = float((2**24 - 1) * 2**104)
+
+
+def f32_nearest(value: Decimal | Fraction | int | float | str) -> float:
+    """The ``f32`` nearest to ``value``'s exact value, ties to even, as a (exact) float.
+
+    Mango's instructions take weights, fees and factors as ``f32`` (``TokenRegister``,
+    ``TokenEdit``, ``PerpCreateMarket``, ``PerpEditMarket``); a decimal such as ``0.9``
+    is rounded once, from its exact value (as Rust parses an ``f32`` literal), not through
+    an ``f64`` first (a second rounding that can land on the other neighbour).
+
+    Raises
+    ------
+    ValueError
+        ``value`` is not finite or its ``f32`` would overflow (Mango's ``from_num``
+        panics on a non-finite float).
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"not a finite number: {value!r}")
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    exact = Fraction(value)
+    if exact == 0:
+        return 0.0
+    size = abs(exact)
+    # The binary exponent e with 2^e <= size < 2^(e+1).
+    e = size.numerator.bit_length() - size.denominator.bit_length()
+    if Fraction(2) ** e > size:
+        e -= 1
+    # 24 significant bits; below 2^-126 the spacing stays 2^-149 (subnormals).
+    ulp = Fraction(2) ** (max(e, -126) - 23)
+    rounded = round(size / ulp) * ulp        # Fraction.__round__: ties to even
+    if rounded > F32_MAX:
+        raise ValueError(f"{value!r} is beyond f32's range (at most {F32_MAX:.6g})")
+    return float(rounded) if exact > 0 else -float(rounded)
+
+
+def fx_from_f32(value: Decimal | Fraction | int | float | str) -> int:
+    """``I80F48::from_num(f32)``: ``value`` rounded to the nearest ``f32``
+    (:func:`f32_nearest`), then to the nearest raw I80F48, ties to even (the ``fixed``
+    crate's float conversion; exact for an ``f32`` at least ``2^-25``)."""
+    return fx_from_f64(f32_nearest(value))
 
 
 def fx_mul(a: int, b: int) -> int:
@@ -411,6 +458,7 @@ def family_margin(tokens: Sequence[TokenInfo], perps: Sequence[PerpInfo],
 
 
 __all__ = [
+    "F32_MAX",
     "FRAC_BITS",
     "I80F48_MAX",
     "NO_SCALING",
@@ -422,9 +470,11 @@ __all__ = [
     "check_health_post",
     "contributions",
     "effective_token_balances",
+    "f32_nearest",
     "family_margin",
     "fx",
     "fx_div",
+    "fx_from_f32",
     "fx_from_f64",
     "fx_mul",
     "fx_to_f64",

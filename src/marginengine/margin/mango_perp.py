@@ -51,7 +51,6 @@ Source followed: blockworks-foundation/mango-v4 at commit
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -60,6 +59,7 @@ from marginengine.decisions import Code, Refusal
 from marginengine.margin.mango import (
     FRAC_BITS,
     ONE,
+    f32_nearest,
     fx,
     fx_div,
     fx_from_f64,
@@ -75,10 +75,9 @@ MAX_FUNDING_TIMESTEP = 3600
 DAY_SECONDS = 86_400
 
 
-def f32(value: float) -> float:
-    """``value`` rounded to the nearest ``f32`` (Mango's ``f32`` fields), as a float."""
-    rounded: float = struct.unpack("f", struct.pack("f", value))[0]
-    return rounded
+#: ``value`` rounded once to the nearest ``f32`` (Mango's ``f32`` fields), as a float:
+#: :func:`marginengine.margin.mango.f32_nearest`.
+f32 = f32_nearest
 
 
 def floor_int(raw: int) -> int:
@@ -287,6 +286,42 @@ def record_settle(state: SettleLimitState, params: SettleLimitParams, quote: int
     if change < 0:
         used = max(used + change, 0) if used > 0 else min(used - change, 0)
     return SettleLimitState(state.window, state.settled_in_window + used, recurring, oneshot)
+
+
+def pnl_takeover_limits(liqee_positive_limit: int, liqee_oneshot: int, liqee_pnl: int,
+                        pnl_transfer: int) -> tuple[int, int]:
+    """The settle allowances a liquidator inherits with positive pnl it takes over in
+    ``perp_liq_base_or_positive_pnl``: ``(recurring, oneshot)`` native quote (``i64``).
+
+    The liqee's positive limit (``settle_limit(..).1`` at the instruction's start, native;
+    ``I64_MAX`` when disabled) splits into its positive oneshot part (``ceil(oneshot)``,
+    at least 0) and the recurring rest; each passes on in the share ``floor(pnl_transfer) /
+    max(ceil(liqee_pnl), floor(pnl_transfer))`` (integer division), the recurring part at
+    least 1 and at most ``ceil(pnl_transfer)``, the two together at most
+    ``ceil(pnl_transfer)``. ``liqee_oneshot``, ``liqee_pnl`` (the liqee's unsettled pnl at
+    the oracle price before the takeover, at least 1) and ``pnl_transfer`` (positive) raw.
+    """
+    if pnl_transfer <= 0:
+        raise ValueError(f"pnl_transfer: must be positive; got {pnl_transfer}")
+    oneshot_positive = max(ceil_int(liqee_oneshot), 0)
+    recurring = max(liqee_positive_limit - oneshot_positive, 0)
+    pnl = max(ceil_int(liqee_pnl), 1)
+    settle = floor_int(pnl_transfer)
+    total = max(pnl, settle)
+    max_transfer = ceil_int(pnl_transfer)
+    limit_recurring = max(min(recurring * settle // total, max_transfer), 1)
+    limit_oneshot = max(min(oneshot_positive * settle // total,
+                            max_transfer - limit_recurring), 0)
+    return limit_recurring, limit_oneshot
+
+
+def record_pnl_takeover(state: SettleLimitState, recurring: int,
+                        oneshot: int) -> SettleLimitState:
+    """``record_liquidation_pnl_takeover``'s allowances: the liqor's recurring allowance
+    gains ``recurring`` and its oneshot allowance ``oneshot`` (native, as I80F48), with no
+    recurring constraint applied (the quote change itself is the caller's)."""
+    return replace(state, recurring=state.recurring + recurring,
+                   oneshot=state.oneshot + fx(oneshot))
 
 
 # ---------------------------------------------------------------------- settle fee
@@ -562,7 +597,9 @@ __all__ = [
     "lot_to_native_price",
     "native_price_to_lot",
     "perp_settle_pnl",
+    "pnl_takeover_limits",
     "record_oneshot",
+    "record_pnl_takeover",
     "record_settle",
     "record_trade",
     "recurring_constraint",
