@@ -21,7 +21,8 @@ Source followed: drift-labs/protocol-v2 at commit ``0ae3e3b1db782a6765c3525b3dec
 (``calculate_cumulative_deposit_interest_delta_to_resolve_bankruptcy``); gradual
 liquidation and the fee by slot: ``math/liquidation.rs`` (``calculate_max_pct_to_liquidate``,
 ``get_liquidation_fee``, ``LIQUIDATION_FEE_ADJUST_GRACE_PERIOD_SLOTS``),
-``state/perp_market.rs`` (``get_max_liquidation_fee``), ``math/constants.rs``
+``state/perp_market.rs`` (``get_max_liquidation_fee``; ``get_base_liquidator_fee``: the
+high-leverage cap), ``math/constants.rs``
 (``LIQUIDATION_PCT_PRECISION``, ``LIQUIDATION_FEE_INCREASE_PER_SLOT``,
 ``MAX_LIQUIDATION_MULTIPLIER``). Units: quote and
 price 1e6, base 1e9, weights 1e4, fees and multipliers ``LIQUIDATION_FEE_PRECISION`` (1e6),
@@ -364,6 +365,19 @@ def max_perp_liquidation_fee(liquidator_fee: int, margin_ratio_maintenance: int)
                margin_ratio_maintenance * LIQUIDATION_FEE_TO_MARGIN_PRECISION_RATIO)
 
 
+def base_perp_liquidator_fee(liquidator_fee: int, high_leverage_margin_ratio_maintenance: int,
+                             high_leverage: bool) -> int:
+    """``PerpMarket::get_base_liquidator_fee`` (``LIQUIDATION_FEE_PRECISION``): the market's
+    ``liquidator_fee``; when ``high_leverage`` (the user is in high-leverage mode for the
+    maintenance requirement and the market enables the mode), at most 80% of the
+    high-leverage maintenance ratio (1e4, times 100)."""
+    if not high_leverage:
+        return liquidator_fee
+    ratio = min(high_leverage_margin_ratio_maintenance * LIQUIDATION_FEE_TO_MARGIN_PRECISION_RATIO,
+                U32_MAX)                                           # saturating_mul
+    return min(liquidator_fee, ratio - ratio // 5)
+
+
 def slot_at(seconds: int, slot_ms: int) -> int:
     """The slot of the engine's clock ``seconds`` at ``slot_ms`` milliseconds a slot
     (floored): the engine counts seconds, Drift counts Solana slots (about 400 ms)."""
@@ -381,6 +395,7 @@ __all__ = [
     "U128_MAX",
     "asset_transfer_for_liability_transfer",
     "base_asset_amount_to_cover_margin_shortage",
+    "base_perp_liquidator_fee",
     "cumulative_deposit_interest_delta_to_resolve_bankruptcy",
     "deposit_after_interest_delta",
     "funding_payment",
