@@ -205,6 +205,23 @@ def test_cli_backtest_writes_its_files(tmp_path: Path,
     assert set(result["policies"]) == {"static", "adaptive:ewma"}
 
 
+def test_cli_backtest_default_folder_is_named_as_sweep_and_optimize_name_theirs(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # runs/<name>-backtest/, as runs/<name>-sweep/ and runs/<name>-optimize/ (it was
+    # runs/<name>_backtest/).
+    text = (EXAMPLES / "backtest_crash.toml").read_text()
+    text = text.replace("steps = 144", "steps = 4").replace("accounts = 300", "accounts = 5")
+    (tmp_path / "small.toml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["backtest", "small.toml", "--margin", "static", "--runs", "1"],
+                       capsys)
+    assert code == 0, err
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert folder.name.endswith("-backtest")
+    assert (folder / "report.md").is_file()
+
+
 def test_cli_backtest_bad_policy_is_one_line_and_writes_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bt"
@@ -589,3 +606,21 @@ def test_backtest_when_adaptive_cuts_ltv_then_usage_is_the_accounts_debt_over_in
     # Below 1 at step 1, before the cut (every account opened within its LTV); above 1
     # after it: debt opened at 80.5% over power at 47.5%.
     assert runner.usage[0] < 1 < runner.usage[-1]
+
+
+def test_report_when_mean_liquidations_over_runs_then_the_fraction_is_kept() -> None:
+    from marginengine.sim.backtest import report_markdown
+
+    def figures(count: float) -> dict[str, dict[str, float]]:
+        return {m: {"value": count if m == "liquidation_count" else 0.0, "ci_low": 2.0,
+                    "ci_high": 3.0} for m in ("bad_debt", "liquidation_count",
+                                              "liquidated_value", "avg_borrowing_power",
+                                              "borrow_usage")}
+
+    result = {"scenario": "s", "runs": 5, "seed": 7, "baseline": "static",
+              "policies": {"static": figures(2.4)}, "difference": {}, "verdict": {}}
+    # The mean of 5 runs' counts (2, 2, 3, 2, 3) is 2.4: written 2.40, not rounded to 2.
+    assert "| liquidations | 2.40 [2.00, 3.00] |" in report_markdown(result)
+    result["runs"] = 1
+    result["policies"]["static"] = figures(2.0)
+    assert "| liquidations | 2 [2, 3] |" in report_markdown(result)

@@ -159,7 +159,8 @@ def test_sweep_and_monte_carlo_when_book_import_then_opened_counts_per_run_and_m
     # The looser crv_spiral book above, swept over book.open: each run's row carries the
     # two counts (0 and 0 under "borrow", 34 and 30 under "import"), and a Monte Carlo
     # reports their mean as it does every other count.
-    from marginengine.sim.montecarlo import MEAN_FIELDS, RUN_FIELDS, statistics
+    from marginengine.sim.montecarlo import statistics
+    from marginengine.sim.run_fields import MEAN_FIELDS, RUN_FIELDS
     from marginengine.sim.sweep import SWEEP_FIELDS, parse_grid, run_sweep
 
     counts = ("opened_above_borrowing_power", "opened_below_health_1")

@@ -19,8 +19,9 @@ from marginengine.errors import ConfigError
 from marginengine.sim import run_scenario, scenario_from_dict
 from marginengine.sim.joint import fix_price
 from marginengine.sim.metrics import SERIES_COLUMNS
-from marginengine.sim.montecarlo import RUN_FIELDS, iterate_process
+from marginengine.sim.montecarlo import iterate_process
 from marginengine.sim.pipeline import RunResult, run
+from marginengine.sim.run_fields import RUN_FIELDS
 from marginengine.sim.schema import load_spec
 from marginengine.sim.sweep import SWEEP_FIELDS, parse_grid, run_sweep
 

@@ -13,7 +13,7 @@ import marginengine
 from marginengine.config import read_toml
 from marginengine.errors import ConfigError
 from marginengine.sim.metrics import SERIES_COLUMNS
-from marginengine.sim.montecarlo import RUN_FIELDS
+from marginengine.sim.run_fields import RUN_FIELDS, SWEEP_ONLY_FIELDS
 from marginengine.sim.sweep import grid_points, parse_grid, run_sweep
 from tests.cli.test_cli import EXAMPLES, run
 
@@ -77,6 +77,18 @@ def test_sweep_has_points_times_runs_rows_on_the_same_seeds() -> None:
     assert point["params"] == {"protocol.markets.WETH.liquidation_bonus": 0.05,
                                "description": "b"}
     assert "var95_bad_debt" in point["estimates"]
+
+
+def test_sweep_row_when_run_then_carries_a_monte_carlo_row_in_its_order() -> None:
+    # Every field a Monte Carlo's row has (and its estimates read) is in a sweep's row, in
+    # runs.parquet's order, then the sweep's own: a field left out was estimated as 0.
+    axes = parse_grid(["protocol.markets.WETH.liquidation_bonus=0.05"])
+    row = run_sweep(small(), axes, runs=1).rows[0]
+    figures = [f for f in RUN_FIELDS if f not in ("run", "seed")]
+    assert [k for k in row if k in figures] == figures
+    assert {"point", "run", "seed", "protocol.markets.WETH.liquidation_bonus"} <= set(row)
+    assert [k for k in row if k in SWEEP_ONLY_FIELDS] == list(SWEEP_ONLY_FIELDS)
+    assert row["borrowing_power"] > 0 and row["liquidation_count"] >= 0
 
 
 def test_a_bad_point_is_refused_before_anything_runs() -> None:
@@ -258,3 +270,27 @@ def test_sweep_when_runs_is_1_then_each_point_is_simulates_one_run_on_the_scenar
     alone = marginengine.simulate(small(), runs=1,
                                   **{"protocol.markets.WETH.liquidation_bonus": 0.05})
     assert one.points[0]["mean_bad_debt"] == alone.summary["bad_debt"]
+
+
+def test_sweep_point_when_runs_then_its_estimates_are_the_monte_carlo_of_that_point(
+) -> None:
+    # A sweep's rows lacked borrowing_power, borrowed_value, borrow_usage, demand_served,
+    # auctions_started, auctions_settled_near_zero, insurance_fund_drawdown, adl_volume
+    # and final_price: the point's estimates of them read every run as 0 (sweep.json said
+    # mean_borrowing_power 0.0 where simulate --runs says 88,865,674 USD).
+    data = small()
+    data["steps"] = 10
+    data["book"].update({"accounts": 30})
+    axes = parse_grid(["protocol.markets.WETH.liquidation_bonus=0.05"])
+    point = run_sweep(data, axes, runs=3).points[0]
+    mc = marginengine.simulate(data, runs=3,
+                               **{"protocol.markets.WETH.liquidation_bonus": 0.05})
+    assert mc.summary["mean_borrowing_power"] > 10**6
+    assert {k: v["value"] for k, v in point["estimates"].items()} == \
+        {k: v["value"] for k, v in mc.summary["estimates"].items()}
+    assert point["mean_borrowing_power"] == mc.summary["mean_borrowing_power"]
+    assert point["mean_borrow_usage"] == mc.summary["mean_borrow_usage"]
+    runs = mc.runs
+    rows = run_sweep(data, axes, runs=3).rows
+    assert [r["borrowing_power"] for r in rows] == runs["borrowing_power"].tolist()
+    assert set(RUN_FIELDS) - {"run", "seed"} <= set(rows[0])

@@ -37,7 +37,7 @@ def run(data: dict[str, Any], scenario: Path, policies: list[str], runs: int | N
     for p in policies:  # every variant is valid before any folder is touched
         scenario_spec(policy_data(data, p), str(scenario))
     n = runs if runs is not None else spec.monte_carlo.runs
-    target = target_folder(out_dir, f"{spec.name}_backtest")
+    target = target_folder(out_dir, f"{spec.name}-backtest")
     folder = prepare(target, spec.name, force)
     staging = folder.staging
     try:

@@ -168,7 +168,7 @@ def simulate(scenario: Path, out_dir: str | None, force: bool, as_json: bool, qu
               help="Override a scenario field by dotted path, as simulate (repeatable), "
                    "e.g. --set book.accounts=500.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Output folder (default: runs/<scenario name>_backtest/), as simulate.")
+              help="Output folder (default: runs/<scenario name>-backtest/), as simulate.")
 @click.option("--force", is_flag=True, help="Replace a previous run (as simulate).")
 @click.option("--json", "as_json", is_flag=True, help="Print backtest.json to stdout.")
 def backtest_command(scenario: Path, policies: tuple[str, ...], runs: int | None,

@@ -166,6 +166,11 @@ class StorageWidths:
         balances are uint128, see ``collateral_bits``).
     collateral_bits
         Comet: a collateral balance and total (``safe128``, ``uint128`` storage).
+    clock_bits, clock_revert
+        The protocol's clock: a time (seconds) must be below ``2**clock_bits``, else every
+        call reverts ``clock_revert``; ``None``: not bounded. Comet's ``getNowInternal``
+        reverts ``TimestampTooLarge`` at ``block.timestamp >= 2**40`` (it returns a
+        ``uint40``).
     """
 
     index_bits: int
@@ -177,6 +182,8 @@ class StorageWidths:
     total_revert: str = ""
     base_only: bool = False
     collateral_bits: int | None = None
+    clock_bits: int | None = None
+    clock_revert: str = ""
 
     @property
     def index_limit(self) -> int:
@@ -206,12 +213,15 @@ AAVE_V3_5_WIDTHS = StorageWidths(
 #: 0x11); a principal is an ``int104`` (``principalValue``: ``signed104(safe104(...))``,
 #: ``InvalidInt104``); ``totalSupplyBase``/``totalBorrowBase`` are ``uint104`` with checked
 #: adds (``supplyBase``, ``withdrawBase``); collateral is ``uint128`` (``safe128``,
-#: ``totalsCollateral``, ``userCollateral``; ``Comet.sol``, ``CometMath.sol``).
+#: ``totalsCollateral``, ``userCollateral``; ``Comet.sol``, ``CometMath.sol``); the clock
+#: is a ``uint40``: ``getNowInternal`` reverts ``TimestampTooLarge`` from ``2**40`` on
+#: (``Comet.sol``; ``test/accrue-test.ts`` "supports up to the maximum timestamp then
+#: breaks").
 COMET_WIDTHS = StorageWidths(
     index_bits=64, index_unit=10**12, index_revert="InvalidUInt64",
     balance_bits=103, balance_revert="InvalidInt104",
     total_bits=104, total_revert="panic 0x11 (uint104 totalSupplyBase/totalBorrowBase)",
-    base_only=True, collateral_bits=128)
+    base_only=True, collateral_bits=128, clock_bits=40, clock_revert="TimestampTooLarge")
 
 
 @dataclass(frozen=True)
@@ -272,7 +282,8 @@ EULER_EVENTS: frozenset[str] = frozenset({
 MANGO_EVENTS: frozenset[str] = frozenset({
     "MangoDeposit", "MangoWithdraw", "MangoPerpTrade", "MangoPerpOrders",
     "MangoSetStablePrice", "MangoLiqTokenWithToken", "MangoTokenLiqBankruptcy",
-    "MangoPerpLiqBaseOrPositivePnl", "MangoPerpLiqNegativePnlOrBankruptcy"})
+    "MangoPerpLiqBaseOrPositivePnl", "MangoPerpLiqNegativePnlOrBankruptcy",
+    "MangoPerpSettlePnl", "MangoPerpUpdateFunding"})
 #: Drift v2's actions on its cross-margin accounts (engine/drift_handlers.py).
 DRIFT_EVENTS: frozenset[str] = frozenset({
     "DriftDeposit", "DriftWithdraw", "DriftPerpTrade", "DriftLiquidateSpot",
@@ -370,6 +381,16 @@ class LendingRules:
     widths
         The protocol's storage widths (:class:`StorageWidths`), whose casts revert
         beyond them; ``None``: not modelled (the family keeps state of its own).
+    custom_errors
+        Aave v3.4+: ``Errors.sol`` declares custom errors (``ReservePaused()``); v3.3 has
+        string codes (``RESERVE_PAUSED``). Refusals keep one stable code either way and
+        name the version's error in ``data["error"]`` where they add it.
+    freeze_ltvzero
+        Aave v3.6+: ``setReserveFreeze(asset, true)`` zeroes the LTV by
+        ``_setReserveLtvzero`` (nothing put aside when it is 0 already) and sets the
+        asset's bit in the ``ltvzeroBitmap`` of every e-mode category holding it as
+        collateral; unfreezing restores neither. v3.3/v3.5: the freeze puts the LTV aside
+        as pending and the unfreeze sets it back (``PoolConfigurator.sol``).
     version
         The protocol code the family follows (for docs and messages).
     """
@@ -403,6 +424,8 @@ class LendingRules:
     automatic_collateral_on_receipt: bool = False
     atoken_repay_health_check: bool = False
     widths: StorageWidths | None = None
+    custom_errors: bool = False
+    freeze_ltvzero: bool = False
     version: str = ""
 
     @property
@@ -473,6 +496,7 @@ AAVE_V3_5: dict[str, object] = {
     "automatic_collateral_on_receipt": True,
     "atoken_repay_health_check": True,        # BorrowLogic.executeRepay
     "widths": AAVE_V3_5_WIDTHS,
+    "custom_errors": True,                    # Errors.sol custom errors since v3.4.0
 }
 AAVE_V3_7: dict[str, object] = {
     **AAVE_V3_5, "version": "Aave v3.7.0",
@@ -482,6 +506,7 @@ AAVE_V3_7: dict[str, object] = {
     "collateral_off_when_no_collateral_left": True,  # v3.7 LiquidationLogic
     "isolation_mode": False,                  # docs/3.7/mode-removal.md
     "automatic_collateral_on_receipt": False,  # removed in v3.6
+    "freeze_ltvzero": True,                   # v3.6 PoolConfigurator.setReserveFreeze
 }
 
 #: The lending families by preset name, before the liquidation mechanism is chosen.
@@ -586,9 +611,13 @@ FAMILIES: dict[str, dict[str, object]] = {
 
 #: Events of Aave's pool only (the presets with an e-mode): ``setUserEMode``,
 #: ``setUserUseReserveAsCollateral``, ``repayWithATokens``, the configurator's
-#: ``setReservePause`` grace period.
+#: ``setReservePause`` (and its grace period), ``setPoolPause``, ``setReserveFreeze``
+#: and ``setReserveActive``.
 AAVE_POOL_EVENTS: tuple[str, ...] = ("SetUserEMode", "SetUseAsCollateral", "RepayWithATokens",
-                                     "SetLiquidationGracePeriod")
+                                     "SetLiquidationGracePeriod", "SetReservePause",
+                                     "SetPoolPause", "SetReserveFreeze", "SetReserveActive")
+#: The configurator's ``setDebtCeiling`` (isolation mode: Aave v3.3/v3.5 only).
+AAVE_ISOLATION_EVENTS: tuple[str, ...] = ("SetDebtCeiling",)
 
 
 def _unsupported(family: str, mechanism: LiquidationMechanism) -> dict[str, str]:
@@ -623,15 +652,17 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
                                      if m is not mechanism))
         unsupported = {name: f"{family} has {what}"
                        for name in ((COMMON_EVENTS - MARKET_EVENTS) | others
-                                    | set(AAVE_POOL_EVENTS)
+                                    | set(AAVE_POOL_EVENTS) | set(AAVE_ISOLATION_EVENTS)
                                     | frozenset().union(*MECHANISM_EVENTS.values())) - events}
         return LendingRules(family=family, events=events, unsupported=unsupported,
                             **spec)  # type: ignore[arg-type]
     events = COMMON_EVENTS | MECHANISM_EVENTS[mechanism]
     if spec.get("emode") is not None:
         # Aave's pool: e-mode, the per-account collateral switch, repayWithATokens and
-        # the reserves' liquidation grace periods.
+        # the reserves' flags and liquidation grace periods.
         events |= set(AAVE_POOL_EVENTS)
+    if spec.get("isolation_mode"):
+        events |= set(AAVE_ISOLATION_EVENTS)
     unsupported = {k: v for k, v in _unsupported(family, mechanism).items() if k not in events}
     if "SetUserEMode" not in events:
         unsupported["SetUserEMode"] = f"{family} has no efficiency mode (Aave v3's e-mode)"
@@ -645,6 +676,16 @@ def lending_rules(family: str, auction: bool) -> LendingRules:
     if "SetLiquidationGracePeriod" not in events:
         unsupported["SetLiquidationGracePeriod"] = (
             f"{family} has no liquidation grace period (Aave v3.1+'s setReservePause)")
+    for name, what in (("SetReservePause", "setReservePause"),
+                       ("SetPoolPause", "setPoolPause"),
+                       ("SetReserveFreeze", "setReserveFreeze"),
+                       ("SetReserveActive", "setReserveActive")):
+        if name not in events:
+            unsupported[name] = f"{family} has no reserve flags (Aave v3's {what})"
+    if "SetDebtCeiling" not in events:
+        unsupported["SetDebtCeiling"] = (
+            f"{family} has no isolation mode (Aave v3.3/v3.5's setDebtCeiling; v3.7 "
+            "removed it, docs/3.7/mode-removal.md)")
     unsupported.update({name: f"{family} has no Morpho markets" for name in MORPHO_EVENTS})
     unsupported.update({name: f"{family} has no troves" for name in LIQUITY_EVENTS})
     unsupported.update({name: f"{family} has no Euler vault" for name in EULER_EVENTS})

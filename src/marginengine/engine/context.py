@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn
 
+from marginengine.config import ProtocolConfig
 from marginengine.config.amounts import MAX_UNITS
 from marginengine.decisions import Code, Refusal
 from marginengine.engine.family_state import DriftBook, EulerBook, FamilyBook, MangoBook
@@ -211,6 +212,11 @@ class HandlerContext(StateReads):
         """Put a market's risk parameters in force (see
         :meth:`EngineState.set_market_params`); ``updated`` parameters are stamped now."""
         self.state.set_market_params(asset, params, self.time, updated)
+
+    def set_reserve_config(self, config: ProtocolConfig, asset: str) -> None:
+        """Put a configuration in force that changes ``asset``'s debt ceiling or e-mode
+        ``ltvzero`` bits (see :meth:`EngineState.set_reserve_config`)."""
+        self.state.set_reserve_config(config, asset)
 
     def set_perp_params(self, market: str, params: PerpParams,
                         updated: Iterable[str] = ()) -> None:

@@ -36,13 +36,14 @@ from pathlib import Path
 from typing import Literal
 
 from marginengine.config import ProtocolConfig, validate_model
-from marginengine.decisions import Code
+from marginengine.decisions import Code, Refusal
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import Event, Outcome, event_from_dict
 from marginengine.engine.handlers import HANDLERS
 from marginengine.engine.keeper import (
     LiquidationQuote,
     liquidation_inputs,
+    liquidation_pause,
     liquidation_plan,
     liquidation_quote,
 )
@@ -419,6 +420,13 @@ class Engine(StateReads):
         """The pair a keeper liquidates and the close-factor inputs for it (see
         :func:`keeper.liquidation_inputs`)."""
         return liquidation_inputs(self, account_id)
+
+    def liquidation_pause(self, account_id: str, debt_asset: str,
+                          collateral_asset: str) -> Refusal | None:
+        """Why a ``Liquidate`` of this pair is refused now whatever its amount (a
+        reserve inactive or paused, the sentinel, a grace period), else ``None`` (see
+        :func:`keeper.liquidation_pause`)."""
+        return liquidation_pause(self, account_id, debt_asset, collateral_asset)
 
     def liquidation_plan(self, account_id: str, debt_asset: str, collateral_asset: str,
                          debt_to_cover: int) -> CloseFactorPlan | None:

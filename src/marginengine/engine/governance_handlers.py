@@ -27,19 +27,26 @@ it from the valuation), so the log decides the add-on and a replay reproduces it
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
+from marginengine.config.models import DEBT_CEILING_DECIMALS
 from marginengine.config.stewards import ParamName, StewardBounds
 from marginengine.decisions import Code
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
     PERP_PARAM_FIELDS,
     SetCrowding,
+    SetDebtCeiling,
     SetLiquidationGracePeriod,
+    SetPoolPause,
+    SetReserveActive,
+    SetReserveFreeze,
+    SetReservePause,
     SetRiskParams,
 )
 from marginengine.fixedpoint import BPS, Rounding, div
-from marginengine.margin import MarginKind, validation, value_of
+from marginengine.margin import MarginKind, reserve_flags, validation, value_of
 from marginengine.margin.adaptive_model import (
     MarketParams,
     PerpParams,
@@ -97,6 +104,14 @@ def set_risk_params(ctx: HandlerContext, e: SetRiskParams) -> dict[str, Any]:
     if not ctx.config.markets[asset].collateral:
         ctx.refuse(Code.INVALID_ARGUMENT, f"asset: {asset} is not collateral; its risk "
                    "parameters do not apply", field="asset", asset=asset)
+    if e.ltv_bps is not None and ctx.ledger.reserves[asset].frozen:
+        # configureReserveAsCollateral on a frozen reserve keeps the new LTV as the
+        # pending one (the LTV stays 0); the stewards' bounds against it are not modelled.
+        ctx.refuse(Code.RESERVE_FROZEN, f"ltv_bps: {asset} is frozen (its LTV is 0 until "
+                   "it is unfrozen); set the LTV after SetReserveFreeze(frozen=false)",
+                   field="ltv_bps", asset=asset,
+                   error=reserve_flags.error_name(Code.RESERVE_FROZEN,
+                                                  ctx.rules.custom_errors))
     current = market_params(ctx.config, asset)
     fields = [f for f in ("liquidation_threshold_bps", "ltv_bps", "liquidation_bonus_bps")
               if getattr(e, f) is not None]
@@ -190,8 +205,17 @@ def adapt_on_conditions(ctx: HandlerContext, asset: str) -> dict[str, Any]:
     if haircut is None:
         return {}
     details: dict[str, Any] = {"adaptive": haircut.as_dict()}
-    if haircut.params != market_params(ctx.config, asset):
-        ctx.set_market_params(asset, haircut.params)
+    params = haircut.params
+    reserve = ctx.ledger.reserves[asset]
+    if reserve.frozen:
+        # configureReserveAsCollateral on a frozen reserve: the LTV waits as the pending
+        # one and stays 0 (PoolConfigurator.sol, every version).
+        if reserve.pending_ltv_bps != params.ltv_bps:
+            ctx.ledger.set_reserve_flags(asset, pending_ltv_bps=params.ltv_bps)
+        params = MarketParams(0, params.liquidation_threshold_bps,
+                              params.liquidation_bonus_bps)
+    if params != market_params(ctx.config, asset):
+        ctx.set_market_params(asset, params)
     return details
 
 
@@ -249,7 +273,9 @@ def set_crowding(ctx: HandlerContext, e: SetCrowding) -> dict[str, Any]:
                         for a in heat.attacks]}
 
 
-__all__ = ["adapt_on_conditions", "crowding_book", "set_crowding", "set_risk_params"]
+__all__ = ["adapt_on_conditions", "crowding_book", "set_crowding", "set_debt_ceiling",
+           "set_liquidation_grace_period", "set_pool_pause", "set_reserve_active",
+           "set_reserve_freeze", "set_reserve_pause", "set_risk_params"]
 
 
 def set_liquidation_grace_period(ctx: HandlerContext,
@@ -258,8 +284,8 @@ def set_liquidation_grace_period(ctx: HandlerContext,
     (Aave v3.1+; aave-dao/aave-v3-origin@4fbd7442, the same in v3.3.0 and v3.5.0): a
     grace period of at most ``MAX_GRACE_PERIOD`` (``INVALID_GRACE_PERIOD``) sets the
     reserve's ``liquidationGracePeriodUntil`` to now plus it; 0 clears it, as
-    ``disableLiquidationGracePeriod`` (the reserve's paused flag is not modelled, so the
-    unpause itself has no other effect). ``validateLiquidationCall`` reads it
+    ``disableLiquidationGracePeriod``. The paused flag is left as it is (an unpause is
+    :class:`SetReservePause`). ``validateLiquidationCall`` reads it
     (:func:`marginengine.margin.validation.validate_liquidation_grace`)."""
     asset = ctx.market(e.asset)
     refusal = validation.validate_grace_period(e.grace_period)
@@ -268,3 +294,132 @@ def set_liquidation_grace_period(ctx: HandlerContext,
     until = ctx.time + e.grace_period if e.grace_period else 0
     ctx.ledger.set_liquidation_grace_period_until(asset, until)
     return {"until": until}
+
+
+# ---------------------------------------------------------------------- reserve flags
+# aave-dao/aave-v3-origin PoolConfigurator.sol (@v3.3.0, @v3.5.0, @4fbd7442):
+# setReservePause, setPoolPause, setReserveFreeze, setReserveActive, setDebtCeiling; the
+# rules are marginengine.margin.reserve_flags'.
+def _pause(ctx: HandlerContext, asset: str, paused: bool, grace_period: int) -> int | None:
+    """``setReservePause(asset, paused, gracePeriod)``: unpausing with a grace period
+    starts it (at most ``MAX_GRACE_PERIOD``); returns its end, or ``None``."""
+    until = None
+    if grace_period < 0 or (not paused and grace_period):
+        # A negative period is no uint40; above the maximum only an unpause refuses it.
+        refusal = validation.validate_grace_period(grace_period)
+        if refusal:
+            ctx.refuse_with(refusal)
+    if not paused and grace_period:
+        until = ctx.time + grace_period
+        ctx.ledger.set_liquidation_grace_period_until(asset, until)
+    ctx.ledger.set_reserve_flags(asset, paused=paused)
+    return until
+
+
+def set_reserve_pause(ctx: HandlerContext, e: SetReservePause) -> dict[str, Any]:
+    """The emergency or pool admin's ``setReservePause(asset, paused, gracePeriod)``: the
+    paused flag, and on an unpause with a grace period its end (``until``)."""
+    asset = ctx.market(e.asset)
+    until = _pause(ctx, asset, e.paused, e.grace_period)
+    return {"paused": e.paused} if until is None else {"paused": e.paused, "until": until}
+
+
+def set_pool_pause(ctx: HandlerContext, e: SetPoolPause) -> dict[str, Any]:
+    """``setPoolPause(paused, gracePeriod)``: ``setReservePause`` on every reserve, in the
+    order of the markets (``getReservesList``); one refusal refuses all (one call)."""
+    until = None
+    for asset in ctx.config.markets:
+        until = _pause(ctx, asset, e.paused, e.grace_period)
+    out: dict[str, Any] = {"paused": e.paused, "reserves": list(ctx.config.markets)}
+    if until is not None:
+        out["until"] = until
+    return out
+
+
+def set_reserve_freeze(ctx: HandlerContext, e: SetReserveFreeze) -> dict[str, Any]:
+    """``setReserveFreeze(asset, freeze)``: the flag must change; the LTV is zeroed and
+    kept as pending (v3.3/v3.5 set it back on an unfreeze; v3.6+ zero it also in every
+    e-mode category holding the asset as collateral, ``ltvzero``, and restore neither:
+    :func:`~marginengine.margin.reserve_flags.ltv_after_freeze`)."""
+    asset = ctx.market(e.asset)
+    reserve = ctx.ledger.reserves[asset]
+    custom = ctx.rules.custom_errors
+    refusal = reserve_flags.validate_set_reserve_freeze(asset, reserve.frozen, e.frozen,
+                                                        custom)
+    if refusal:
+        ctx.refuse_with(refusal)
+    current = market_params(ctx.config, asset)
+    ltv, pending = reserve_flags.ltv_after_freeze(e.frozen, current.ltv_bps,
+                                                  reserve.pending_ltv_bps,
+                                                  not ctx.rules.freeze_ltvzero)
+    if ltv != current.ltv_bps:
+        # A configurator write, not a steward update: no parameter time is stamped.
+        ctx.set_market_params(asset, MarketParams(ltv, current.liquidation_threshold_bps,
+                                                  current.liquidation_bonus_bps))
+    ctx.ledger.set_reserve_flags(asset, frozen=e.frozen, pending_ltv_bps=pending)
+    details: dict[str, Any] = {"frozen": e.frozen, "ltv_bps": ltv, "pending_ltv_bps": pending}
+    emode = ctx.config.emode
+    if e.frozen and ctx.rules.freeze_ltvzero and emode is not None:
+        zeroed = [i for i, c in emode.categories.items()
+                  if asset in c.collateral and asset not in c.ltvzero]
+        if zeroed:
+            categories = {i: (c.model_copy(update={"ltvzero": [*c.ltvzero, asset]})
+                              if i in zeroed else c) for i, c in emode.categories.items()}
+            ctx.set_reserve_config(ctx.config.model_copy(update={
+                "emode": emode.model_copy(update={"categories": categories})}), asset)
+        details["emode_ltvzero"] = zeroed
+    return details
+
+
+def set_reserve_active(ctx: HandlerContext, e: SetReserveActive) -> dict[str, Any]:
+    """The pool admin's ``setReserveActive(asset, active)``: deactivating needs no
+    suppliers (``_checkNoSuppliers``)."""
+    asset = ctx.market(e.asset)
+    reserve = ctx.ledger.reserves[asset]
+    refusal = reserve_flags.validate_set_reserve_active(
+        asset, e.active, reserve.scaled_supply, reserve.treasury, ctx.rules.custom_errors)
+    if refusal:
+        ctx.refuse_with(refusal)
+    ctx.ledger.set_reserve_flags(asset, active=e.active)
+    return {"active": e.active}
+
+
+def set_debt_ceiling(ctx: HandlerContext, e: SetDebtCeiling) -> dict[str, Any]:
+    """``setDebtCeiling(asset, newDebtCeiling)`` (v3.3/v3.5; cents): within
+    ``MAX_VALID_DEBT_CEILING``; from none on a collateral reserve, no suppliers; the
+    ceiling is put in force (a configurator write of the reserve configuration), and a
+    ceiling of 0 resets the reserve's ``isolationModeTotalDebt``
+    (``Pool.resetIsolationModeTotalDebt``, ``PoolLogic.executeResetIsolationModeTotalDebt``)
+    and ends the isolation of the accounts holding it alone."""
+    asset = ctx.market(e.asset)
+    market = ctx.config.markets[asset]
+    if e.debt_ceiling and not market.collateral:
+        # As the configuration refuses markets.X.debt_ceiling on such a market.
+        ctx.refuse(Code.INVALID_ARGUMENT, f"asset: {asset} is not collateral; a debt "
+                   "ceiling bounds the debt backed by an isolated collateral", field="asset",
+                   asset=asset)
+    reserve = ctx.ledger.reserves[asset]
+    old = market.debt_ceiling_units
+    refusal = reserve_flags.validate_set_debt_ceiling(
+        asset, old, e.debt_ceiling, market.liquidation_threshold_bps, reserve.scaled_supply,
+        reserve.treasury, ctx.rules.custom_errors)
+    if refusal:
+        ctx.refuse_with(refusal)
+    if e.debt_ceiling:
+        narrow = [a for a, m in ctx.config.markets.items()
+                  if m.borrowable_in_isolation and m.decimals < DEBT_CEILING_DECIMALS]
+        if narrow:
+            ctx.refuse(Code.INVALID_ARGUMENT, f"debt_ceiling: {narrow[0]} is borrowable in "
+                       f"isolation with {ctx.config.markets[narrow[0]].decimals} decimals; "
+                       "isolated debt is counted in cents, which needs 2 decimals or more",
+                       field="debt_ceiling", asset=narrow[0])
+    if e.debt_ceiling != old:
+        ceiling = Decimal(e.debt_ceiling).scaleb(-DEBT_CEILING_DECIMALS)
+        ctx.set_reserve_config(ctx.config.model_copy(update={"markets": {
+            **ctx.config.markets,
+            asset: market.model_copy(update={"debt_ceiling": ceiling})}}), asset)
+    details: dict[str, Any] = {"previous": old, "debt_ceiling": e.debt_ceiling}
+    if e.debt_ceiling == 0:
+        details["isolation_mode_total_debt_reset"] = reserve.isolation_mode_total_debt
+        ctx.ledger.set_isolation_mode_total_debt(asset, 0)
+    return details

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from marginengine.config.families import LiquidationMechanism
+from marginengine.decisions import Refusal
 from marginengine.engine.state import StateReads
 from marginengine.errors import FieldError
 from marginengine.fixedpoint import Rounding
@@ -22,6 +23,7 @@ from marginengine.liquidation import (
     quote_offers,
 )
 from marginengine.margin import value_of
+from marginengine.margin.reserve_flags import validate_liquidation_flags
 from marginengine.margin.validation import (
     validate_liquidation_grace,
     validate_sentinel_liquidation,
@@ -143,26 +145,49 @@ def liquidation_plan(reads: StateReads, account_id: str, debt_asset: str,
         return None
 
 
-def _pause_refusal(reads: StateReads, account_id: str, debt_asset: str,
-                   collateral_asset: str) -> str | None:
-    """Why ``Liquidate`` is refused now whatever the amount, by the handler's own checks
-    in its order: the PriceOracleSentinel (sequencer down or within its grace period, HF
-    0.95 or more: :func:`~marginengine.margin.validation.validate_sentinel_liquidation`),
-    then a reserve's liquidation grace period
-    (:func:`~marginengine.margin.validation.validate_liquidation_grace`); else ``None``."""
+def liquidation_pause(reads: StateReads, account_id: str, debt_asset: str,
+                      collateral_asset: str,
+                      health_factor: int | None = None) -> Refusal | None:
+    """Why ``Liquidate`` of ``account_id``'s ``debt_asset`` against its
+    ``collateral_asset`` is refused now whatever the amount, by ``validateLiquidationCall``'s
+    checks before the health factor's, in its order; else ``None``. The one rule the
+    handler, the keeper's quote and the simulator's lending screen ask:
+
+    1. the reserves' flags: both active, neither paused
+       (:func:`~marginengine.margin.reserve_flags.validate_liquidation_flags`);
+    2. the PriceOracleSentinel: sequencer down or within its grace period, HF 0.95 or more
+       (:func:`~marginengine.margin.validation.validate_sentinel_liquidation`; read only
+       with a sentinel configured; ``health_factor``: the account's, when the caller has
+       it already);
+    3. a reserve's liquidation grace period
+       (:func:`~marginengine.margin.validation.validate_liquidation_grace`).
+    """
+    reserves = reads.ledger.reserves
+    coll, debt = reserves[collateral_asset], reserves[debt_asset]
+    refusal = validate_liquidation_flags(collateral_asset, coll.active, coll.paused,
+                                         debt_asset, debt.active, debt.paused,
+                                         reads.rules.custom_errors)
+    if refusal is not None:
+        return refusal
     grace_period = reads.config.aave.sentinel_grace_period
     if grace_period is not None:
-        refusal = validate_sentinel_liquidation(
-            reads.sequencer_status, reads.ledger.time, grace_period,
-            reads.account_data(account_id).health_factor)
+        if health_factor is None:
+            health_factor = reads.account_data(account_id).health_factor
+        refusal = validate_sentinel_liquidation(reads.sequencer_status, reads.ledger.time,
+                                                grace_period, health_factor)
         if refusal is not None:
-            return refusal.message
-    reserves = reads.ledger.reserves
-    refusal = validate_liquidation_grace(
-        reads.ledger.time, collateral_asset,
-        reserves[collateral_asset].liquidation_grace_period_until, debt_asset,
-        reserves[debt_asset].liquidation_grace_period_until)
+            return refusal
+    return validate_liquidation_grace(
+        reads.ledger.time, collateral_asset, coll.liquidation_grace_period_until,
+        debt_asset, debt.liquidation_grace_period_until)
+
+
+def _pause_refusal(reads: StateReads, account_id: str, debt_asset: str,
+                   collateral_asset: str) -> str | None:
+    """:func:`liquidation_pause`'s message, for a quote."""
+    refusal = liquidation_pause(reads, account_id, debt_asset, collateral_asset)
     return None if refusal is None else refusal.message
 
 
-__all__ = ["LiquidationQuote", "liquidation_inputs", "liquidation_plan", "liquidation_quote"]
+__all__ = ["LiquidationQuote", "liquidation_inputs", "liquidation_pause", "liquidation_plan",
+           "liquidation_quote"]

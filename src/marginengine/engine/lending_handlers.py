@@ -32,6 +32,7 @@ from marginengine.engine.events import (
     SetUserEMode,
     Withdraw,
 )
+from marginengine.engine.keeper import liquidation_pause
 from marginengine.fixedpoint import RAY, WAD
 from marginengine.ledger import Ledger, LedgerError
 from marginengine.ledger.book_file import BookAccount
@@ -50,6 +51,7 @@ from marginengine.margin import AccountData, InitialScope
 from marginengine.margin import emode as emode_rules
 from marginengine.margin import validation as rules_of
 from marginengine.margin.account_import import validate_import
+from marginengine.margin.reserve_flags import ReserveAction, validate_reserve_flags
 
 
 def collateral_on(ledger: Ledger, markets: Mapping[str, MarketConfig], account_id: str,
@@ -117,10 +119,23 @@ def _reduce_isolated_debt(ctx: HandlerContext, isolated: str, debt_asset: str,
         reserve.isolation_mode_total_debt, amount, ctx.config.markets[debt_asset].decimals))
 
 
+def _require_flags(ctx: HandlerContext, action: ReserveAction, asset: str) -> None:
+    """Refuse ``action`` on a reserve its flags forbid (Aave's ``getFlags`` checks:
+    :func:`~marginengine.margin.reserve_flags.validate_reserve_flags`); every reserve
+    of a family without them is active, unpaused and unfrozen."""
+    r = ctx.ledger.reserves[asset]
+    refusal = validate_reserve_flags(action, asset, r.active, r.paused, r.frozen,
+                                     ctx.rules.custom_errors)
+    if refusal:
+        ctx.refuse_with(refusal)
+
+
 def deposit(ctx: HandlerContext, e: Deposit) -> dict[str, Any]:
     ctx.account_id(e.account)
     asset = ctx.market(e.asset)
     amount = ctx.positive(e.amount)
+    # validateSupply: the flags after the amount, before the cap.
+    _require_flags(ctx, ReserveAction.SUPPLY, asset)
     market = ctx.config.markets[asset]
     r = ctx.ledger.reserves[asset]
     refusal = rules_of.validate_supply(asset, market, r.total_supply() + r.treasury, amount,
@@ -192,6 +207,8 @@ def withdraw(ctx: HandlerContext, e: Withdraw) -> dict[str, Any]:
                                                 balance, amount)
     if refusal:
         ctx.refuse_with(refusal)
+    # validateWithdraw: the flags after the balance (a frozen reserve is withdrawn from).
+    _require_flags(ctx, ReserveAction.WITHDRAW, asset)
     # Asked before withdrawing: withdrawing the whole balance removes the position.
     was_collateral = ledger.uses_as_collateral(e.account, asset)
     assets = ctx.account_assets(e.account)
@@ -227,6 +244,8 @@ def borrow(ctx: HandlerContext, e: Borrow) -> dict[str, Any]:
     ctx.existing(e.account)
     asset = ctx.market(e.asset)
     amount = ctx.positive(e.amount)
+    # validateBorrow: the flags first, before borrowingEnabled and the e-mode.
+    _require_flags(ctx, ReserveAction.BORROW, asset)
     market = ctx.config.markets[asset]
     ledger = ctx.ledger
     version, category_id = ctx.rules.emode, ledger.emode_of(e.account)
@@ -330,6 +349,8 @@ def repay(ctx: HandlerContext, e: Repay) -> dict[str, Any]:
     ctx.existing(e.account)
     asset = ctx.market(e.asset)
     amount = ctx.positive(e.amount)
+    # validateRepay: the flags before the debt (a frozen reserve is repaid).
+    _require_flags(ctx, ReserveAction.REPAY, asset)
     debt = ctx.ledger.debt_of(e.account, asset)
     refusal = rules_of.validate_repay(e.account, asset, debt)
     if refusal:
@@ -355,6 +376,7 @@ def repay_with_atokens(ctx: HandlerContext, e: RepayWithATokens) -> dict[str, An
     ctx.existing(e.account)
     asset = ctx.market(e.asset)
     amount = ctx.positive(e.amount)
+    _require_flags(ctx, ReserveAction.REPAY, asset)  # validateRepay, as a repayment's
     ledger = ctx.ledger
     debt = ledger.debt_of(e.account, asset)
     refusal = rules_of.validate_repay(e.account, asset, debt)
@@ -502,6 +524,8 @@ def set_use_as_collateral(ctx: HandlerContext, e: SetUseAsCollateral) -> dict[st
     for health and borrowing power alike."""
     ctx.account_id(e.account)
     asset = ctx.market(e.asset)
+    # validateSetUseReserveAsCollateral: the flags before the no-change return.
+    _require_flags(ctx, ReserveAction.COLLATERAL_SWITCH, asset)
     ledger = ctx.ledger
     previous = ledger.collateral_flag(e.account, asset)
     if previous == e.enabled:
@@ -547,15 +571,9 @@ def liquidate(ctx: HandlerContext, e: Liquidate) -> dict[str, Any]:
     ctx.require_prices([debt_asset, coll_asset, *ctx.account_assets(e.account)],
                        for_liquidation=True)
     data = ctx.account_data(e.account)
-    refusal = rules_of.validate_sentinel_liquidation(
-        ctx.sequencer_status, ctx.time, ctx.config.aave.sentinel_grace_period,
-        data.health_factor)
-    if refusal:
-        ctx.refuse_with(refusal)
-    reserves = ctx.ledger.reserves
-    refusal = rules_of.validate_liquidation_grace(
-        ctx.time, coll_asset, reserves[coll_asset].liquidation_grace_period_until,
-        debt_asset, reserves[debt_asset].liquidation_grace_period_until)
+    # validateLiquidationCall: the reserves' flags, the sentinel, the grace periods (the
+    # keeper's quote and the simulator's screen ask the same rule).
+    refusal = liquidation_pause(ctx, e.account, debt_asset, coll_asset, data.health_factor)
     if refusal:
         ctx.refuse_with(refusal)
     health = ctx.liquidation_health(e.account, data)
@@ -719,7 +737,7 @@ def buy_collateral(ctx: HandlerContext, e: BuyCollateral) -> dict[str, Any]:
                    reserves=reserves, target=target)
     market = ctx.config.markets[asset]
     if store_front_price(ctx.price(asset), market.liquidation_factor_bps,
-                         compound.store_front_price_factor_bps) == 0:
+                         compound.store_front_price_factor_scaled) == 0:
         # Comet would divide by zero here (quoteCollateral); refuse instead (issue 9, 3).
         ctx.refuse(Code.BAD_ASSET,
                    f"the store-front price of {asset} rounds to 0 at its price "
@@ -727,7 +745,7 @@ def buy_collateral(ctx: HandlerContext, e: BuyCollateral) -> dict[str, Any]:
                    asset=asset, price=ctx.price(asset))
     quantity = quote_collateral(
         e.base_amount, ctx.price(base), base_market.unit, ctx.price(asset), market.unit,
-        market.liquidation_factor_bps, compound.store_front_price_factor_bps,
+        market.liquidation_factor_bps, compound.store_front_price_factor_scaled,
     )
     if quantity < e.min_amount:
         ctx.refuse(Code.TOO_MUCH_SLIPPAGE,

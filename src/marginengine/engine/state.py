@@ -420,6 +420,20 @@ class EngineState:
             self.param_times[(asset, name)] = time
         self._changed_params.add(asset)
 
+    def set_reserve_config(self, config: ProtocolConfig, asset: str) -> None:
+        """Put ``config`` in force: the configuration in force with ``asset``'s reserve
+        configuration changed beyond its risk parameters (its debt ceiling, its bit in an
+        e-mode category's ``ltvzero``) by the pool configurator (journalled, as
+        :meth:`set_market_params`; the margin model is rebuilt over it and the asset is
+        reported among the changed parameters). The caller has checked it."""
+        self._require_open()
+        if self._saved_params is _UNSET:
+            self._saved_params = (self.config, self.margin, dict(self.param_times))
+        self.config = config
+        self.ledger.config = self.config
+        self.margin = AccountMarginModel(self.config)
+        self._changed_params.add(asset)
+
     def set_perp_params(self, market: str, params: PerpParams, time: int,
                         updated: Iterable[str] = ()) -> None:
         """Put ``params`` in force as perp ``market``'s first-tier fractions (journalled;
@@ -572,6 +586,23 @@ class EngineState:
             self._saved_settlement_spots = dict(self.settlement_spots)
         self.settlement_spots[asset] = points
 
+    def _reserve_config_changes(self) -> dict[str, object]:
+        """The debt ceilings (cents) and e-mode ``ltvzero`` lists that differ from the
+        configured ones, for the hash."""
+        out: dict[str, object] = {}
+        configured = self.configured.markets
+        ceilings = {a: m.debt_ceiling_units for a, m in sorted(self.config.markets.items())
+                    if m.debt_ceiling_units != configured[a].debt_ceiling_units}
+        if ceilings:
+            out["debt_ceilings"] = ceilings
+        now, then = self.config.emode, self.configured.emode
+        if now is not None and then is not None:
+            ltvzero = {str(i): sorted(c.ltvzero) for i, c in sorted(now.categories.items())
+                       if sorted(c.ltvzero) != sorted(then.categories[i].ltvzero)}
+            if ltvzero:
+                out["emode_ltvzero"] = ltvzero
+        return out
+
     def hash_parts(self) -> dict[str, object]:
         """The non-ledger state, as plain data for the state hash. Conditions and the
         sequencer enter only once reported, so hashes of logs without them are unchanged."""
@@ -615,6 +646,9 @@ class EngineState:
                      if perp_params(self.config, m) != perp_params(self.configured, m)}
             if perps:  # only once moved, so lending-only hashes are unchanged
                 parts["perp_params"] = perps
+            reserve_config = self._reserve_config_changes()
+            if reserve_config:  # only once moved (SetDebtCeiling, SetReserveFreeze)
+                parts["reserve_config"] = reserve_config
         if self.crowding:
             parts["crowding"] = {a: dict(sorted(c.items()))
                                  for a, c in sorted(self.crowding.items())}

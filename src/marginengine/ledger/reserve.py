@@ -43,6 +43,14 @@ class ReserveState:
     liquidation_grace_period_until
         Aave v3.1+'s ``liquidationGracePeriodUntil`` (seconds; liquidations involving the
         reserve are refused until a time after it; 0: none).
+    active, frozen, paused
+        Aave's reserve flags (``ReserveConfiguration.getFlags``), set by the pool
+        configurator's ``setReserveActive``, ``setReserveFreeze`` and
+        ``setReservePause``/``setPoolPause``; the validations of each action read them
+        (:mod:`marginengine.margin.reserve_flags`). Active, not frozen, not paused by
+        default.
+    pending_ltv_bps
+        The configurator's ``_pendingLtv``: the LTV a freeze put aside (bps; 0: none).
     """
 
     asset: str
@@ -59,6 +67,10 @@ class ReserveState:
     liquidity_rate: int = 0
     isolation_mode_total_debt: int = 0
     liquidation_grace_period_until: int = 0
+    active: bool = True
+    frozen: bool = False
+    paused: bool = False
+    pending_ltv_bps: int = 0
 
     def copy(self) -> ReserveState:
         """A copy (every field is an int or the symbol: a shallow copy is a full one),
@@ -101,8 +113,9 @@ class ReserveState:
         )
 
     def as_dict(self) -> dict[str, int | str]:
-        """All fields, for hashing and snapshots (the isolation-mode debt and the grace
-        period only when set, so a state without them hashes as before they existed)."""
+        """All fields, for hashing and snapshots (the isolation-mode debt, the grace
+        period, the flags and the pending LTV only when not at their defaults, so a state
+        without them hashes as before they existed)."""
         out: dict[str, int | str] = {
             "asset": self.asset,
             "liquidity_index": self.liquidity_index,
@@ -121,4 +134,12 @@ class ReserveState:
             out["isolation_mode_total_debt"] = self.isolation_mode_total_debt
         if self.liquidation_grace_period_until:
             out["liquidation_grace_period_until"] = self.liquidation_grace_period_until
+        if not self.active:
+            out["active"] = 0
+        if self.frozen:
+            out["frozen"] = 1
+        if self.paused:
+            out["paused"] = 1
+        if self.pending_ltv_bps:
+            out["pending_ltv_bps"] = self.pending_ltv_bps
         return out

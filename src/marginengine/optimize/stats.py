@@ -20,10 +20,10 @@ from marginengine.optimize.problem import METRICS, Metric
 from marginengine.sim.montecarlo import (
     BOOTSTRAP_STREAM,
     CONFIDENCE_LEVEL,
-    EXTRA_RUN_FIELDS,
     estimators,
     statistics,
 )
+from marginengine.sim.run_fields import EXTRA_RUN_FIELDS
 
 
 def column(rows: Sequence[dict[str, Any]], field: str) -> np.ndarray:

@@ -48,11 +48,14 @@ CREATING = {"Deposit", "DepositQuote", "Trade", "TransferQuote", "DepositOptionC
             "TradeOption", "ImportAccount"}
 #: Integer fields that may be zero (everything else must be positive): an option series
 #: expiring at time 0 (the events' own bound: unix seconds >= 0), a premium of 0, an Aave
-#: liquidation grace period of 0 (ends it, as ``disableLiquidationGracePeriod``), e-mode
+#: liquidation grace period of 0 (ends it, as ``disableLiquidationGracePeriod``; on a pause:
+#: none), a debt ceiling of 0 (ends the isolation), e-mode
 #: category 0 (none: ``setUserEMode(0)`` leaves e-mode).
 MAY_BE_ZERO = {("LiquidatePerp", "size"), ("BuyCollateral", "min_amount"),
                ("SetUserEMode", "category"),
                ("SetLiquidationGracePeriod", "grace_period"),
+               ("SetReservePause", "grace_period"), ("SetPoolPause", "grace_period"),
+               ("SetDebtCeiling", "debt_ceiling"),
                ("TradeOption", "expiry"), ("TradeOption", "premium"),
                ("SettleOption", "expiry"), ("SetVolSurface", "expiry"),
                ("SetSviSurface", "expiry")}

@@ -103,9 +103,10 @@ def simulate(scenario: str | Path | Mapping[str, Any], *, runs: int | None = Non
         or ``runs`` > 1 of a scenario in which nothing is random.
     """
     from marginengine.config import read_toml
-    from marginengine.sim.montecarlo import RUN_FIELDS, iterate_process, statistics
+    from marginengine.sim.montecarlo import iterate_process, statistics
     from marginengine.sim.overrides import assign_values
     from marginengine.sim.pipeline import run
+    from marginengine.sim.run_fields import RUN_FIELDS
     from marginengine.sim.schema import load_spec
 
     # A count of the wrong type would fail deep in the Monte Carlo with a TypeError;

@@ -448,7 +448,9 @@ def report_markdown(result: dict[str, Any]) -> str:
         cells = []
         for p in policies:
             e = result["policies"][p][m]
-            fmt = "{:,.4f}" if m == "borrow_usage" else "{:,.0f}"
+            # A mean count over several runs keeps its fraction (2.4 liquidations, not 2).
+            fmt = ("{:,.4f}" if m == "borrow_usage" else
+                   "{:,.2f}" if m == "liquidation_count" and result["runs"] > 1 else "{:,.0f}")
             cells.append(f"{fmt.format(e['value'])} [{fmt.format(e['ci_low'])}, "
                          f"{fmt.format(e['ci_high'])}]")
         lines.append(f"| {labels[m]} | " + " | ".join(cells) + " |")

@@ -25,12 +25,13 @@ import numpy as np
 
 from marginengine.errors import ConfigError
 from marginengine.sim.overrides import assign_values, parse_value, refuse_fixed
+from marginengine.sim.run_fields import EXTRA_RUN_FIELDS, RUN_FIELDS, SWEEP_ONLY_FIELDS
 
-#: Per-run fields of a sweep's rows (besides ``point``, ``run``, ``seed`` and the axes).
-SWEEP_FIELDS = ("bad_debt", "bad_debt_realized", "bad_debt_underwater", "liquidated_value",
-                "liquidation_count", "liquidator_profit", "borrower_loss", "setup_rejected",
-                "opened_above_borrowing_power", "opened_below_health_1",
-                "min_price", "min_venue_price")
+#: Per-run fields of a sweep's rows (besides ``point``, ``run``, ``seed`` and the axes):
+#: every field of a Monte Carlo's rows (``RUN_FIELDS``, which its estimates read, so no
+#: field is estimated as 0 at every point for want of being copied), then the split of the
+#: bad debt, the setup's refusals and the venue's low.
+SWEEP_FIELDS = (*(f for f in RUN_FIELDS if f not in ("run", "seed")), *SWEEP_ONLY_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,6 @@ class SweepResult:
 def _task(task: tuple[dict[str, Any], int, int | None]) -> dict[str, Any]:
     """One run of one point: ``(scenario data, seed, run index or None)``, any scenario
     (the one pipeline, :func:`marginengine.sim.pipeline.run_draw`)."""
-    from marginengine.sim.montecarlo import EXTRA_RUN_FIELDS
     from marginengine.sim.pipeline import draw_label, run_draw
 
     data, seed, index = task
@@ -247,9 +247,8 @@ def plan_sweep(data: dict[str, Any], axes: Sequence[GridAxis],
 
 def row_fields(rows: Sequence[dict[str, Any]]) -> tuple[str, ...]:
     """The per-run figures of a sweep's rows: :data:`SWEEP_FIELDS`, then the perp
-    waterfall's (``montecarlo.PERP_RUN_FIELDS``) when the scenario has a perp venue and
-    the options book's (``montecarlo.OPTION_RUN_FIELDS``) when it has ``[options]``."""
-    from marginengine.sim.montecarlo import EXTRA_RUN_FIELDS
+    waterfall's (``run_fields.PERP_RUN_FIELDS``) when the scenario has a perp venue and
+    the options book's (``run_fields.OPTION_RUN_FIELDS``) when it has ``[options]``."""
 
     return (*SWEEP_FIELDS, *(f for f in EXTRA_RUN_FIELDS if rows and f in rows[0]))
 

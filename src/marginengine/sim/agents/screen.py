@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 from marginengine.config import ProtocolConfig
 from marginengine.config.families import LiquidationMechanism
 from marginengine.engine import Change, Engine, Liquidate
+from marginengine.engine.events import RESERVE_CONFIG_EVENT_CLASSES
 from marginengine.fixedpoint import BPS, PRICE_UNIT, WAD
 from marginengine.liquidation import (
     CloseFactorInputs,
@@ -80,6 +81,9 @@ class LendingScreen:
         self._below_exact = False
         #: Exact liquidatability checks skipped that way (for the benchmark's counts).
         self.checks_skipped = 0
+        #: Liquidatable accounts left alone because their liquidation is refused now
+        #: whatever the amount (:meth:`inputs`).
+        self.paused_skips = 0
         # At apply, not at commit: within a step (one batch of a per-batch log) the cached
         # reads must follow the engine's current state, as the risk book does.
         engine.subscribe(self._on_change, when="apply")
@@ -96,6 +100,12 @@ class LendingScreen:
             self._refusals.pop(account, None)
         if change.params:
             self._refusals.clear()  # the rule's parameters moved: decide afresh
+        if isinstance(change.outcome.event, RESERVE_CONFIG_EVENT_CLASSES):
+            # A reserve paused, frozen, deactivated or put in a grace period: every
+            # account's liquidation may be allowed or refused afresh.
+            self._inputs.clear()
+            self._offers.clear()
+            self._refusals.clear()
         moved = bool(change.prices)
         if not moved:
             # A plain loop (no generator): this runs after every event.
@@ -309,7 +319,10 @@ class LendingScreen:
 
     def inputs(self, account: str) -> _Inputs | None:
         """The pair and exact inputs of a liquidatable ``account`` (``None``: not
-        liquidatable, or no debt or no collateral), read once until it changes."""
+        liquidatable, no debt or no collateral, or its liquidation refused whatever the
+        amount: a reserve inactive or paused, the sentinel, a liquidation grace period, by
+        the engine's own rule, :meth:`~marginengine.engine.Engine.liquidation_pause`),
+        read once until it changes."""
         if account in self._inputs:
             return self._inputs[account]
         engine = self.engine
@@ -321,6 +334,12 @@ class LendingScreen:
         else:
             pair = engine.liquidation_inputs(account) if engine.is_liquidatable(account) \
                 else None
+        if pair is not None and engine.liquidation_pause(account, pair[0], pair[1]) \
+                is not None:
+            # The handler would refuse any Liquidate of the pair: plan nothing, send
+            # nothing (the keeper's quote reads the same rule).
+            self.paused_skips += 1
+            pair = None
         self._inputs[account] = pair
         return pair
 
