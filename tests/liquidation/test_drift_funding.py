@@ -36,7 +36,8 @@ def test_funding_when_amm_pays_beyond_a_third_of_fees_then_shorts_capped():
 
 
 def test_funding_when_amm_receives_then_balanced_and_fees_grow():
-    # more longs than shorts: the users are net long against the AMM and pay it 0.512295; Drift: both rates balanced, total_fee_minus_distributions 1,012,295
+    # more longs than shorts: the users are net long against the AMM and pay it 0.512295;
+    # Drift: both rates balanced, total_fee_minus_distributions 1,012,295
     rates = funding_rate_long_short(RATE, BASE, 2 * BASE, -BASE, perp_fee_pool(TOTAL_FEE,
                                                                                  TOTAL_FEE))
     assert (rates.long, rates.short) == (RATE, RATE)
