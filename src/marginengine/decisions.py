@@ -329,6 +329,9 @@ class Code(StrEnum):
     DRIFT_MATH_ERROR = "MathError"
     DRIFT_WRONG_SPOT_BALANCE_TYPE = "WrongSpotBalanceType"
     DRIFT_INVALID_LIQUIDATION = "InvalidLiquidation"
+    DRIFT_USER_IS_BEING_LIQUIDATED = "UserIsBeingLiquidated"
+    DRIFT_DEFAULT_ERROR = "DefaultError"
+    DRIFT_INVALID_HIGH_LEVERAGE_MODE_CONFIG = "InvalidHighLeverageModeConfig"
 
 
 @dataclass(frozen=True)

@@ -148,12 +148,14 @@ def test_liquidation_status_when_replayed_then_same_state_hash_and_hashed_only_w
 
 
 def test_liquidate_spot_when_in_liquidation_and_above_buffer_then_it_exits():
-    # can_exit_cross_margin_liquidation: a deposit lifts the account over the requirement
-    # plus buffer; the next call ends the liquidation and moves nothing.
+    # can_exit_cross_margin_liquidation: SOL falling to 90 lifts the account over the
+    # requirement plus buffer (990.56 USDC against 9.41 SOL x 90 x (1.1 + 0.02) = 948.2);
+    # the next call ends the liquidation and moves nothing. (A deposit would end it
+    # itself: handle_deposit, tests/engine/test_drift_user_status.py.)
     engine = engine_of()
     underwater(engine)
     applied(engine, DriftLiquidateSpot("k", "u", "USDC", "SOL", 10 * SOL))
-    applied(engine, DriftDeposit("u", "USDC", 100 * USDC))
+    applied(engine, SetPrice("SOL", 90 * PRICE_UNIT))
     d = applied(engine, DriftLiquidateSpot("k", "u", "USDC", "SOL", 10 * SOL))
     assert d["exited_liquidation"] and d["liability_transfer"] == 0
     assert "u" not in book(engine).liquidations

@@ -15,6 +15,7 @@ are in tests/liquidation/test_drift_liquidation.py).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from marginengine.engine import (
 from marginengine.engine.family_state import (
     DriftAccount,
     DriftBook,
+    DriftLiquidation,
     drift_is_bankrupt,
     drift_spot_bankruptcy_plan,
 )
@@ -271,11 +273,16 @@ def test_spot_bankruptcy_refusals_change_nothing():
         out = engine.apply(event)
         assert (out.accepted, out.code) == (False, code), (event, out.reason)
     assert engine.state.family is book
-    # a bankrupt liquidator is refused
-    engine.state.family = DriftBook({**book_of(engine).accounts,
-                                     "b": DriftAccount(spot={"USDC": -1})})
-    out = engine.apply(DriftResolveSpotBankruptcy("b", "u", "USDC"))
-    assert (out.accepted, out.code) == (False, Code.DRIFT_USER_BANKRUPT)
+    # a liquidator with the Bankrupt status is refused (UserBankrupt), one being liquidated
+    # too (UserIsBeingLiquidated): resolve_spot_bankruptcy reads the status, not balances
+    held = book_of(engine)
+    for status, code in ((DriftLiquidation(0, bankrupt=True), Code.DRIFT_USER_BANKRUPT),
+                         (DriftLiquidation(0), Code.DRIFT_USER_IS_BEING_LIQUIDATED)):
+        engine.state.family = replace(
+            held, accounts={**held.accounts, "b": DriftAccount(spot={"USDC": -1})},
+            liquidations={**held.liquidations, "b": status})
+        out = engine.apply(DriftResolveSpotBankruptcy("b", "u", "USDC"))
+        assert (out.accepted, out.code) == (False, code), out.reason
 
 
 def test_spot_insurance_fund_config_is_checked():

@@ -146,7 +146,8 @@ def test_event_when_field_has_wrong_type_then_event_error_names_field(
          r"DriftDeposit, DriftWithdraw, "
          r"DriftPerpTrade, DriftLiquidateSpot, DriftLiquidatePerp, "
          r"DriftResolvePerpBankruptcy, DriftResolveSpotBankruptcy, "
-         r"DriftLiquidatePerpPnlForDeposit, "
+         r"DriftLiquidatePerpPnlForDeposit, DriftSetUserStatusToBeingLiquidated, "
+         r"DriftEnableHighLeverageMode, DriftDisableHighLeverageMode, "
          r"FundSecurityModule, StartPortfolioAuction, "
          r"BidPortfolioAuction, TerminatePortfolioAuction, ConvertToInsolventAuction\)$"),
         ({"account": "alice", "asset": "WETH", "amount": 1},

@@ -288,7 +288,8 @@ MANGO_EVENTS: frozenset[str] = frozenset({
 DRIFT_EVENTS: frozenset[str] = frozenset({
     "DriftDeposit", "DriftWithdraw", "DriftPerpTrade", "DriftLiquidateSpot",
     "DriftLiquidatePerp", "DriftResolvePerpBankruptcy", "DriftResolveSpotBankruptcy",
-    "DriftLiquidatePerpPnlForDeposit"})
+    "DriftLiquidatePerpPnlForDeposit", "DriftSetUserStatusToBeingLiquidated",
+    "DriftEnableHighLeverageMode", "DriftDisableHighLeverageMode"})
 #: The families with state of their own, each with its events and what it is called.
 ISOLATED_EVENTS: dict[LiquidationMechanism, tuple[frozenset[str], str]] = {
     LiquidationMechanism.MORPHO: (MORPHO_EVENTS, "isolated markets: use the Morpho* events "

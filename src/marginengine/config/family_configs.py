@@ -337,6 +337,13 @@ class DriftPerpConfig(StrictModel):
     #: ``insurance_claim.quote_max_insurance`` (whole quote, 6 decimals): what the
     #: insurance fund pays this market's bankruptcies in all; unset, no cap but the fund.
     quote_max_insurance: Annotated[Decimal, Field(ge=0, allow_inf_nan=False)] | None = None
+    #: ``high_leverage_margin_ratio_initial`` / ``_maintenance`` (4 decimals, Drift's
+    #: ``u16`` of 1e4: at most 6.5535): the ratios of a user in high-leverage mode; the
+    #: market enables the mode only when both are above 0 (the default 0 does not).
+    high_leverage_margin_ratio_initial: Annotated[
+        Decimal, Field(ge=0, le=Decimal("6.5535"), allow_inf_nan=False)] = Decimal(0)
+    high_leverage_margin_ratio_maintenance: Annotated[
+        Decimal, Field(ge=0, le=Decimal("6.5535"), allow_inf_nan=False)] = Decimal(0)
 
     @model_validator(mode="after")
     def _precision(self) -> DriftPerpConfig:
@@ -387,6 +394,10 @@ class DriftConfig(StrictModel):
     #: the gradual liquidation and the perp liquidator's fee, which grows after 1,500 slots
     #: in liquidation (``get_liquidation_fee``). 400 is Solana's target slot time.
     slot_ms: Annotated[int, Field(ge=1)] = 400
+    #: ``HighLeverageModeConfig.max_users``: how many accounts may be in high-leverage mode
+    #: at once (``DriftEnableHighLeverageMode`` beyond it is refused,
+    #: ``InvalidHighLeverageModeConfig``). The default 0 admits none.
+    high_leverage_max_users: Annotated[int, Field(ge=0, le=2**32 - 1)] = 0
 
     @field_validator("liquidation_margin_buffer_ratio", "insurance_fund",
                      "initial_pct_to_liquidate")

@@ -82,25 +82,33 @@ from marginengine.decisions import Code
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import (
     DriftDeposit,
+    DriftDisableHighLeverageMode,
+    DriftEnableHighLeverageMode,
     DriftLiquidatePerp,
     DriftLiquidatePerpPnlForDeposit,
     DriftLiquidateSpot,
     DriftPerpTrade,
     DriftResolvePerpBankruptcy,
     DriftResolveSpotBankruptcy,
+    DriftSetUserStatusToBeingLiquidated,
     DriftWithdraw,
 )
 from marginengine.engine.family_state import (
     DriftBook,
+    DriftLiquidation,
     drift_after_liquidation,
+    drift_can_exit_liquidation,
+    drift_enter_liquidation,
     drift_is_bankrupt,
     drift_margin,
     drift_perp_bankruptcy_plan,
     drift_perp_liq_plan,
+    drift_perp_market,
     drift_perp_pnl_liq_plan,
     drift_slot,
     drift_spot_bankruptcy_plan,
     drift_spot_liq_plan,
+    drift_status_bankrupt,
     drift_step_floor,
 )
 from marginengine.liquidation import drift as liquidation
@@ -108,6 +116,9 @@ from marginengine.margin import drift as rules
 
 INITIAL = rules.MarginRequirementType.INITIAL
 MAINTENANCE = rules.MarginRequirementType.MAINTENANCE
+MarginMode = rules.MarginMode
+#: ``get_margin_calculation_for_disable_high_leverage_mode``: ``MARGIN_PRECISION / 100``.
+DISABLE_HIGH_LEVERAGE_BUFFER = rules.MARGIN_PRECISION // 100
 
 
 def _assets(ctx: HandlerContext, book: DriftBook, account: str) -> list[str]:
@@ -146,14 +157,40 @@ def _moved(book: DriftBook, account: str, market: str, change: int) -> DriftBook
     return book.with_account(account, replace(held, spot=spot))
 
 
+def _refuse_bankrupt(ctx: HandlerContext, book: DriftBook, account: str, who: str = "") -> None:
+    """``validate!(!user.is_bankrupt(), ErrorCode::UserBankrupt)``: the status, set by a
+    liquidation that left the account bankrupt, not its balances."""
+    if drift_status_bankrupt(book, account):
+        name = f"{who} {account}" if who else account
+        ctx.refuse(Code.DRIFT_USER_BANKRUPT,
+                   f"{name} is bankrupt (status set by its liquidation; a bankruptcy "
+                   "resolution clears it)", account=account)
+
+
+def _exit_if_can(ctx: HandlerContext, book: DriftBook, account: str) -> DriftBook:
+    """``book`` with ``account``'s liquidation ended if it is being liquidated and meets its
+    maintenance requirement with the buffer (``is_cross_margin_being_liquidated`` false:
+    ``exit_cross_margin_liquidation``)."""
+    if account in book.liquidations:
+        ctx.require_prices(_assets(ctx, book, account))
+        if drift_can_exit_liquidation(ctx.config, book, ctx.prices, account):
+            return book.with_liquidation(account, None)
+    return book
+
+
 def deposit(ctx: HandlerContext, e: DriftDeposit) -> dict[str, Any]:
     ctx.account_id(e.account)
     book = ctx.drift_book()
     market = _spot(ctx, e.market)
     ctx.positive(e.amount)
-    after = _moved(book, e.account, market, e.amount)
+    _refuse_bankrupt(ctx, book, e.account)
+    # handle_deposit: "try to update liquidation status if user is was already being liq'd"
+    after = _exit_if_can(ctx, _moved(book, e.account, market, e.amount), e.account)
     ctx.set_family(after)
-    return {"balance": after.account(e.account).spot[market]}
+    out: dict[str, Any] = {"balance": after.account(e.account).spot[market]}
+    if e.account in book.liquidations:
+        out["exited_liquidation"] = e.account not in after.liquidations
+    return out
 
 
 def withdraw(ctx: HandlerContext, e: DriftWithdraw) -> dict[str, Any]:
@@ -161,10 +198,45 @@ def withdraw(ctx: HandlerContext, e: DriftWithdraw) -> dict[str, Any]:
     book = ctx.drift_book()
     market = _spot(ctx, e.market)
     ctx.positive(e.amount)
+    _refuse_bankrupt(ctx, book, e.account)
     after = _moved(book, e.account, market, -e.amount)
     _require_initial(ctx, after, e.account)
+    # handle_withdraw: an account that meets its initial requirement after the withdrawal
+    # is out of liquidation (exit_cross_margin_liquidation)
+    out: dict[str, Any] = {"balance": after.account(e.account).spot[market]}
+    if e.account in after.liquidations:
+        after = after.with_liquidation(e.account, None)
+        out["exited_liquidation"] = True
     ctx.set_family(after)
-    return {"balance": after.account(e.account).spot[market]}
+    return out
+
+
+def _validate_not_being_liquidated(ctx: HandlerContext, book: DriftBook,
+                                   account: str) -> DriftBook:
+    """``validate_user_not_being_liquidated`` (``math/liquidation.rs``), which placing an
+    order starts with: an account being liquidated (or bankrupt) that meets its maintenance
+    requirement with the buffer leaves liquidation; one that does not is refused
+    (``UserIsBeingLiquidated``)."""
+    if account not in book.liquidations:
+        return book
+    after = _exit_if_can(ctx, book, account)
+    if account in after.liquidations:
+        calc = drift_margin(ctx.config, book, ctx.prices, account, MAINTENANCE,
+                            _cfg(ctx).margin_buffer())
+        ctx.refuse(Code.DRIFT_USER_IS_BEING_LIQUIDATED,
+                   f"{account} is being liquidated: total collateral "
+                   f"{calc.total_collateral + calc.total_collateral_buffer} is below its "
+                   f"maintenance requirement plus the buffer "
+                   f"{calc.margin_requirement_plus_buffer} (quote, 1e6)", account=account,
+                   total_collateral=calc.total_collateral,
+                   margin_requirement_plus_buffer=calc.margin_requirement_plus_buffer)
+    return after
+
+
+def _cfg(ctx: HandlerContext) -> Any:
+    cfg = ctx.config.drift
+    assert cfg is not None  # the Drift handlers run only with [drift]
+    return cfg
 
 
 def perp_trade(ctx: HandlerContext, e: DriftPerpTrade) -> dict[str, Any]:
@@ -179,6 +251,9 @@ def perp_trade(ctx: HandlerContext, e: DriftPerpTrade) -> dict[str, Any]:
     if e.base == 0 and e.quote == 0:
         ctx.refuse(Code.INVALID_AMOUNT, "base and quote: a fill moves one of them",
                    field="base")
+    # place_perp_order: validate_user_not_being_liquidated, then UserBankrupt
+    book = _validate_not_being_liquidated(ctx, book, e.account)
+    _refuse_bankrupt(ctx, book, e.account)
     held = book.account(e.account)
     base, quote = held.perps.get(e.market, (0, 0))
     perps = dict(held.perps)
@@ -197,6 +272,38 @@ def _liquidation_book(ctx: HandlerContext, liquidator: str, account: str) -> Dri
     if liquidator == account:
         ctx.refuse(Code.DRIFT_USER_CANT_LIQUIDATE_THEMSELF, "an account cannot liquidate itself")
     return ctx.drift_book()
+
+
+def _refuse_bankrupt_parties(ctx: HandlerContext, book: DriftBook, account: str,
+                             liquidator: str) -> None:
+    """The checks ``liquidate_spot``, ``liquidate_perp`` and
+    ``liquidate_perp_pnl_for_deposit`` start with: neither the account ("user bankrupt")
+    nor the liquidator ("liquidator bankrupt") has the ``Bankrupt`` status
+    (``UserBankrupt``)."""
+    _refuse_bankrupt(ctx, book, account)
+    _refuse_bankrupt(ctx, book, liquidator, "liquidator")
+
+
+def _bankruptcy_gate(ctx: HandlerContext, book: DriftBook, account: str,
+                     liquidator: str) -> DriftBook:
+    """The start of ``resolve_perp_bankruptcy`` and ``resolve_spot_bankruptcy``: an account
+    left with a liability and nothing else enters bankruptcy
+    (``enter_cross_margin_bankruptcy``) if its status is not yet ``Bankrupt``; it must then
+    be (``UserNotBankrupt``); the liquidator must be neither bankrupt (``UserBankrupt``)
+    nor being liquidated (``UserIsBeingLiquidated``)."""
+    if not drift_status_bankrupt(book, account) and drift_is_bankrupt(book, account):
+        status = book.liquidations.get(account) or DriftLiquidation(
+            drift_slot(ctx.config, ctx.time))
+        book = book.with_liquidation(account, replace(status, bankrupt=True))
+    if not drift_status_bankrupt(book, account):
+        ctx.refuse(Code.DRIFT_USER_NOT_BANKRUPT,
+                   f"{account} is not bankrupt (it holds a deposit, perp base or a positive "
+                   "perp quote, or owes nothing)")
+    _refuse_bankrupt(ctx, book, liquidator, "liquidator")
+    if liquidator in book.liquidations:
+        ctx.refuse(Code.DRIFT_USER_IS_BEING_LIQUIDATED,
+                   f"liquidator {liquidator} is being liquidated", account=liquidator)
+    return book
 
 
 def _liquidation_gate(ctx: HandlerContext, book: DriftBook, account: str,
@@ -231,6 +338,7 @@ def _freed(ctx: HandlerContext, after: DriftBook, account: str, shortage: int) -
 
 def liquidate_spot(ctx: HandlerContext, e: DriftLiquidateSpot) -> dict[str, Any]:
     book = _liquidation_book(ctx, e.liquidator, e.account)
+    _refuse_bankrupt_parties(ctx, book, e.account, e.liquidator)
     cfg = ctx.config.drift
     assert cfg is not None
     asset = _spot(ctx, e.asset_market, "asset_market")
@@ -282,6 +390,7 @@ def liquidate_spot(ctx: HandlerContext, e: DriftLiquidateSpot) -> dict[str, Any]
 
 def liquidate_perp(ctx: HandlerContext, e: DriftLiquidatePerp) -> dict[str, Any]:
     book = _liquidation_book(ctx, e.liquidator, e.account)
+    _refuse_bankrupt_parties(ctx, book, e.account, e.liquidator)
     cfg = ctx.config.drift
     assert cfg is not None
     if not isinstance(e.market, str) or e.market not in cfg.perps:
@@ -361,12 +470,7 @@ def resolve_perp_bankruptcy(ctx: HandlerContext, e: DriftResolvePerpBankruptcy
         ctx.refuse(Code.UNKNOWN_MARKET, f"market: {e.market!r} is not a perp market "
                    f"(perps: {', '.join(sorted(cfg.perps)) or 'none'})",
                    field="market", market=str(e.market))
-    if not drift_is_bankrupt(book, e.account):
-        ctx.refuse(Code.DRIFT_USER_NOT_BANKRUPT,
-                   f"{e.account} is not bankrupt (it holds a deposit, perp base or a positive "
-                   "perp quote, or owes nothing)")
-    if drift_is_bankrupt(book, e.liquidator):
-        ctx.refuse(Code.DRIFT_USER_BANKRUPT, f"liquidator {e.liquidator} is bankrupt")
+    book = _bankruptcy_gate(ctx, book, e.account, e.liquidator)
     held = book.account(e.account)
     if e.market not in held.perps:
         ctx.refuse(Code.DRIFT_USER_HAS_NO_POSITION_IN_MARKET,
@@ -413,12 +517,7 @@ def resolve_spot_bankruptcy(ctx: HandlerContext, e: DriftResolveSpotBankruptcy
                             ) -> dict[str, Any]:
     book = _liquidation_book(ctx, e.liquidator, e.account)   # handle_resolve_spot_bankruptcy
     market = _spot(ctx, e.market)
-    if not drift_is_bankrupt(book, e.account):
-        ctx.refuse(Code.DRIFT_USER_NOT_BANKRUPT,
-                   f"{e.account} is not bankrupt (it holds a deposit, perp base or a positive "
-                   "perp quote, or owes nothing)")
-    if drift_is_bankrupt(book, e.liquidator):
-        ctx.refuse(Code.DRIFT_USER_BANKRUPT, f"liquidator {e.liquidator} is bankrupt")
+    book = _bankruptcy_gate(ctx, book, e.account, e.liquidator)
     held = book.account(e.account)
     if market not in held.spot:   # get_spot_position: the account never held the market
         ctx.refuse(Code.DRIFT_COULD_NOT_FIND_SPOT_POSITION,
@@ -484,6 +583,7 @@ def liquidate_perp_pnl_for_deposit(ctx: HandlerContext, e: DriftLiquidatePerpPnl
         ctx.refuse(Code.DRIFT_USER_BANKRUPT, f"{e.account} is bankrupt")
     if drift_is_bankrupt(book, e.liquidator):
         ctx.refuse(Code.DRIFT_USER_BANKRUPT, f"liquidator {e.liquidator} is bankrupt")
+    _refuse_bankrupt_parties(ctx, book, e.account, e.liquidator)
     held = book.account(e.account)
     if market not in held.perps:
         ctx.refuse(Code.DRIFT_USER_HAS_NO_POSITION_IN_MARKET,
@@ -555,3 +655,127 @@ def liquidate_perp_pnl_for_deposit(ctx: HandlerContext, e: DriftLiquidatePerpPnl
 __all__ = ["deposit", "liquidate_perp", "liquidate_perp_pnl_for_deposit", "liquidate_spot",
            "perp_trade",
            "resolve_perp_bankruptcy", "resolve_spot_bankruptcy", "withdraw"]
+
+
+def set_user_status_to_being_liquidated(ctx: HandlerContext,
+                                        e: DriftSetUserStatusToBeingLiquidated
+                                        ) -> dict[str, Any]:
+    """``controller/liquidation.rs`` ``set_user_status_to_being_liquidated``: a keeper puts
+    an account below its maintenance requirement into liquidation without moving
+    anything, so that it can no longer trade or withdraw out of it."""
+    ctx.account_id(e.account)
+    book = ctx.drift_book()
+    _refuse_bankrupt(ctx, book, e.account)
+    if e.account in book.liquidations:
+        ctx.refuse(Code.DRIFT_USER_IS_BEING_LIQUIDATED,
+                   f"{e.account} is already being liquidated (since slot "
+                   f"{book.liquidations[e.account].start_slot})", account=e.account)
+    ctx.require_prices(_assets(ctx, book, e.account), for_liquidation=True)
+    # MarginContext::liquidation: meets_cross_margin_requirement, without the buffer
+    calc = drift_margin(ctx.config, book, ctx.prices, e.account, MAINTENANCE,
+                        _cfg(ctx).margin_buffer())
+    if calc.meets:
+        ctx.refuse(Code.DRIFT_SUFFICIENT_COLLATERAL,
+                   f"{e.account} meets its maintenance margin requirement (total "
+                   f"collateral {calc.total_collateral} >= {calc.margin_requirement})",
+                   total_collateral=calc.total_collateral,
+                   margin_requirement=calc.margin_requirement)
+    slot = drift_slot(ctx.config, ctx.time)
+    ctx.set_family(drift_enter_liquidation(book, e.account, slot))
+    return {"slot": slot, "total_collateral": calc.total_collateral,
+            "margin_requirement": calc.margin_requirement,
+            "margin_shortage": calc.margin_shortage}
+
+
+def _high_leverage_users(book: DriftBook) -> int:
+    """``HighLeverageModeConfig.current_users``: the accounts in ``HighLeverage`` mode (not
+    those in ``HighLeverageMaintenance``, which Drift counts apart)."""
+    return sum(1 for held in book.accounts.values()
+               if held.margin_mode is MarginMode.HIGH_LEVERAGE)
+
+
+def enable_high_leverage_mode(ctx: HandlerContext, e: DriftEnableHighLeverageMode
+                              ) -> dict[str, Any]:
+    """``handle_enable_user_high_leverage_mode``: ``validate_user_can_enable_high_leverage_
+    mode`` (not in the mode already, ``DefaultError``; the maintenance requirement met,
+    ``InsufficientCollateral``), then ``HighLeverageModeConfig::enable_high_leverage``
+    (``current_users + 1 <= max_users``, ``InvalidHighLeverageModeConfig``)."""
+    ctx.account_id(e.account)
+    book = ctx.drift_book()
+    held = book.account(e.account)
+    if held.margin_mode is MarginMode.HIGH_LEVERAGE:
+        ctx.refuse(Code.DRIFT_DEFAULT_ERROR, f"{e.account} is already in high leverage mode",
+                   account=e.account)
+    ctx.require_prices(_assets(ctx, book, e.account))
+    calc = drift_margin(ctx.config, book, ctx.prices, e.account, MAINTENANCE)
+    if not calc.meets:
+        ctx.refuse(Code.DRIFT_INSUFFICIENT_COLLATERAL,
+                   f"{e.account} does not meet its maintenance margin requirement (total "
+                   f"collateral {calc.total_collateral} < {calc.margin_requirement})",
+                   total_collateral=calc.total_collateral,
+                   margin_requirement=calc.margin_requirement)
+    users, limit = _high_leverage_users(book) + 1, _cfg(ctx).high_leverage_max_users
+    if users > limit:
+        ctx.refuse(Code.DRIFT_INVALID_HIGH_LEVERAGE_MODE_CONFIG,
+                   f"high leverage mode is full: {users} users would exceed "
+                   f"drift.high_leverage_max_users = {limit}", current_users=users - 1,
+                   max_users=limit)
+    ctx.set_family(book.with_account(e.account, replace(
+        held, margin_mode=MarginMode.HIGH_LEVERAGE)))
+    return {"margin_mode": MarginMode.HIGH_LEVERAGE.value, "current_users": users,
+            "max_users": limit}
+
+
+def disable_high_leverage_mode(ctx: HandlerContext, e: DriftDisableHighLeverageMode
+                               ) -> dict[str, Any]:
+    """``handle_disable_user_high_leverage_mode`` (``instructions/keeper.rs``), signed by
+    the account's authority (so without the 2,250-slot inactivity rule a keeper meets).
+
+    The new mode is ``Default`` (``disable_maintenance``: only from
+    ``HighLeverageMaintenance``; else when the account holds no position in a market with
+    the mode) or ``HighLeverageMaintenance`` (only from ``HighLeverage``); an account with
+    perp base and a position in a market with the mode must then meet its initial
+    requirement with a 1% buffer (``get_margin_calculation_for_disable_high_leverage_
+    mode``). Every refusal is Drift's ``DefaultError``."""
+    ctx.account_id(e.account)
+    book = ctx.drift_book()
+    held = book.account(e.account)
+    old = held.margin_mode
+    if not old.is_high_leverage(MAINTENANCE):
+        ctx.refuse(Code.DRIFT_DEFAULT_ERROR, f"{e.account} is not in high leverage mode",
+                   account=e.account)
+    enabled = [m for m, p in held.perps.items() if any(p)
+               and drift_perp_market(ctx.config, m).high_leverage_enabled]
+    if e.disable_maintenance:
+        if old is not MarginMode.HIGH_LEVERAGE_MAINTENANCE:
+            ctx.refuse(Code.DRIFT_DEFAULT_ERROR,
+                       f"disable_maintenance: {e.account} must be in high leverage "
+                       f"maintenance mode (is {old.value})", field="disable_maintenance")
+        new = MarginMode.DEFAULT
+    elif not enabled:
+        new = MarginMode.DEFAULT
+    else:
+        if old is not MarginMode.HIGH_LEVERAGE:
+            ctx.refuse(Code.DRIFT_DEFAULT_ERROR,
+                       f"{e.account} must be in high leverage mode to move to high leverage "
+                       f"maintenance mode (is {old.value}; positions in {', '.join(enabled)})",
+                       account=e.account)
+        new = MarginMode.HIGH_LEVERAGE_MAINTENANCE
+    after = book.with_account(e.account, replace(held, margin_mode=new))
+    out: dict[str, Any] = {"margin_mode": new.value}
+    liabilities = any(p[0] for p in held.perps.values())
+    if liabilities and enabled:
+        ctx.require_prices(_assets(ctx, after, e.account))
+        calc = drift_margin(ctx.config, after, ctx.prices, e.account, INITIAL,
+                            DISABLE_HIGH_LEVERAGE_BUFFER)
+        if not calc.meets_with_buffer:
+            ctx.refuse(Code.DRIFT_DEFAULT_ERROR,
+                       f"{e.account} does not meet its initial margin requirement with the "
+                       f"1% buffer: total collateral "
+                       f"{calc.total_collateral + calc.total_collateral_buffer} < "
+                       f"{calc.margin_requirement_plus_buffer} (quote, 1e6)",
+                       account=e.account, total_collateral=calc.total_collateral,
+                       margin_requirement_plus_buffer=calc.margin_requirement_plus_buffer)
+        out["margin_requirement_plus_buffer"] = calc.margin_requirement_plus_buffer
+    ctx.set_family(after)
+    return out

@@ -1426,9 +1426,45 @@ class DriftLiquidatePerpPnlForDeposit(Event):
     max_pnl_transfer: int = -1
 
 
+@dataclass(frozen=True)
+class DriftSetUserStatusToBeingLiquidated(Event):
+    """``set_user_status_to_being_liquidated`` (a keeper's call): ``account``, below its
+    maintenance requirement, enters liquidation at the event's slot without anything
+    moving; refused when it is bankrupt (``UserBankrupt``), already being liquidated
+    (``UserIsBeingLiquidated``) or meets the requirement (``SufficientCollateral``)."""
+
+    account: str
+
+
+@dataclass(frozen=True)
+class DriftEnableHighLeverageMode(Event):
+    """``enable_user_high_leverage_mode``: ``account`` enters high-leverage mode (the perp
+    markets' ``high_leverage_margin_ratio_*``); it must meet its maintenance requirement
+    (``InsufficientCollateral``), not be in the mode already (``DefaultError``), and the
+    exchange must have room (``drift.high_leverage_max_users``,
+    ``InvalidHighLeverageModeConfig``)."""
+
+    account: str
+
+
+@dataclass(frozen=True)
+class DriftDisableHighLeverageMode(Event):
+    """``disable_user_high_leverage_mode(disable_maintenance)``, called by the account's
+    authority: out of high-leverage mode, to the default mode when it holds no position
+    in a market with the mode, else to ``HighLeverageMaintenance`` (high-leverage ratios
+    for the maintenance requirement only); ``disable_maintenance`` leaves that to the
+    default. With a perp position in such a market, the initial requirement with a 1%
+    buffer must then be met (``DefaultError``)."""
+
+    account: str
+    disable_maintenance: bool = False
+
+
 DRIFT_EVENT_CLASSES: tuple[type[Event], ...] = (
     DriftDeposit, DriftWithdraw, DriftPerpTrade, DriftLiquidateSpot, DriftLiquidatePerp,
-    DriftResolvePerpBankruptcy, DriftResolveSpotBankruptcy, DriftLiquidatePerpPnlForDeposit)
+    DriftResolvePerpBankruptcy, DriftResolveSpotBankruptcy, DriftLiquidatePerpPnlForDeposit,
+    DriftSetUserStatusToBeingLiquidated, DriftEnableHighLeverageMode,
+    DriftDisableHighLeverageMode)
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls

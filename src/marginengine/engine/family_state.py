@@ -219,21 +219,28 @@ class MangoBook:
 @dataclass(frozen=True)
 class DriftAccount:
     """A Drift cross-margin account: signed spot token amounts (native units) and perp
-    positions ``(base 1e9, quote 1e6)``, signed."""
+    positions ``(base 1e9, quote 1e6)``, signed, and its ``MarginMode`` (high-leverage
+    mode: ``DriftEnableHighLeverageMode``)."""
 
     spot: Mapping[str, int] = field(default_factory=dict)
     perps: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    margin_mode: drift_rules.MarginMode = drift_rules.MarginMode.DEFAULT
 
 
 @dataclass(frozen=True)
 class DriftLiquidation:
-    """An account's liquidation in progress (Drift's ``UserStatus::BeingLiquidated``):
-    ``start_slot`` is ``user.last_active_slot``, set when the liquidation starts
-    (``enter_cross_margin_liquidation``), ``margin_freed`` is
-    ``user.liquidation_margin_freed`` (quote 1e6), the margin shortage freed since."""
+    """An account's liquidation in progress (Drift's ``UserStatus::BeingLiquidated``, or
+    ``Bankrupt`` when ``bankrupt``): ``start_slot`` is ``user.last_active_slot``, set when
+    the liquidation starts (``enter_cross_margin_liquidation``), ``margin_freed`` is
+    ``user.liquidation_margin_freed`` (quote 1e6), the margin shortage freed since.
+    ``bankrupt``: a liquidation left the account with a liability and nothing else
+    (``enter_cross_margin_bankruptcy``); the status holds until a bankruptcy resolution
+    leaves it solvent (``exit_cross_margin_bankruptcy``), and meanwhile the account cannot
+    deposit, withdraw or trade (``UserBankrupt``)."""
 
     start_slot: int
     margin_freed: int = 0
+    bankrupt: bool = False
 
 
 @dataclass(frozen=True)
@@ -305,7 +312,10 @@ class DriftBook:
         so books without perp liquidations hash as before)."""
         out: dict[str, object] = {
             "accounts": {a: [{m: b for m, b in sorted(x.spot.items()) if b},
-                             {m: list(p) for m, p in sorted(x.perps.items()) if any(p)}]
+                             {m: list(p) for m, p in sorted(x.perps.items()) if any(p)},
+                             *([x.margin_mode.value]
+                               if x.margin_mode is not drift_rules.MarginMode.DEFAULT
+                               else [])]
                          for a, x in sorted(self.accounts.items())}}
         if any(self.liquidation_fees.values()):
             out["liquidation_fees"] = dict(sorted(self.liquidation_fees.items()))
@@ -317,7 +327,8 @@ class DriftBook:
             if any(values.values()):
                 out[name] = dict(sorted(values.items()))
         if self.liquidations:
-            out["liquidations"] = {a: [x.start_slot, x.margin_freed]
+            out["liquidations"] = {a: [x.start_slot, x.margin_freed,
+                                       *(["bankrupt"] if x.bankrupt else [])]
                                    for a, x in sorted(self.liquidations.items())}
         return out
 
@@ -404,7 +415,9 @@ def drift_perp_market(config: ProtocolConfig, name: str) -> drift_rules.PerpMark
         m.scaled("imf_factor"), drift_rules.PerpPnlWeights(
             m.scaled("unrealized_pnl_initial_asset_weight"),
             m.scaled("unrealized_pnl_maintenance_asset_weight"),
-            m.scaled("unrealized_pnl_imf_factor")))
+            m.scaled("unrealized_pnl_imf_factor")),
+        m.scaled("high_leverage_margin_ratio_initial"),
+        m.scaled("high_leverage_margin_ratio_maintenance"))
 
 
 def drift_balances(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
@@ -427,7 +440,8 @@ def drift_margin(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, i
     """The account's Drift margin calculation of ``kind`` (``margin_buffer`` 1e4: the
     liquidation context's buffer)."""
     spots, perps = drift_balances(config, book, prices, account_id)
-    return drift_rules.margin_calculation(spots, perps, kind, margin_buffer)
+    return drift_rules.margin_calculation(spots, perps, kind, margin_buffer,
+                                          book.account(account_id).margin_mode)
 
 
 def drift_family_margin(config: ProtocolConfig, book: DriftBook, prices: Mapping[str, int],
@@ -436,7 +450,8 @@ def drift_family_margin(config: ProtocolConfig, book: DriftBook, prices: Mapping
     if account_id not in book.accounts:
         return None
     spots, perps = drift_balances(config, book, prices, account_id)
-    return drift_rules.family_margin(spots, perps, DRIFT_PRICE_SCALE)
+    return drift_rules.family_margin(spots, perps, DRIFT_PRICE_SCALE,
+                                     book.account(account_id).margin_mode)
 
 
 
@@ -467,16 +482,43 @@ def drift_max_pct(config: ProtocolConfig, book: DriftBook, account_id: str, slot
                                           cfg.liquidation_duration)
 
 
+def drift_enter_liquidation(book: DriftBook, account_id: str, slot: int) -> DriftBook:
+    """``book`` with ``account_id`` being liquidated (``enter_cross_margin_liquidation`` at
+    ``slot``; the liquidation in progress, if any, carries on)."""
+    return book.with_liquidation(account_id, drift_liquidation_of(book, account_id, slot))
+
+
 def drift_after_liquidation(book: DriftBook, account_id: str, slot: int, freed: int,
                             covered: bool) -> DriftBook:
     """``book`` with ``account_id``'s liquidation status after a liquidation at ``slot``
     that freed ``freed`` of its margin shortage (``increment_margin_freed``): ended when the
-    transfer covered the shortage (``exit_cross_margin_liquidation``), else carried on."""
+    transfer covered the shortage (``exit_cross_margin_liquidation``), else carried on,
+    bankrupt when the account is left with a liability and nothing else
+    (``enter_cross_margin_bankruptcy``)."""
     if covered:
         return book.with_liquidation(account_id, None)
     status = drift_liquidation_of(book, account_id, slot)
     return book.with_liquidation(account_id, replace(
-        status, margin_freed=status.margin_freed + max(freed, 0)))
+        status, margin_freed=status.margin_freed + max(freed, 0),
+        bankrupt=status.bankrupt or drift_is_bankrupt(book, account_id)))
+
+
+def drift_status_bankrupt(book: DriftBook, account_id: str) -> bool:
+    """``User::is_cross_margin_bankrupt``: the account's status is ``Bankrupt`` (set by a
+    liquidation or a bankruptcy resolution, not by its balances alone)."""
+    status = book.liquidations.get(account_id)
+    return status is not None and status.bankrupt
+
+
+def drift_can_exit_liquidation(config: ProtocolConfig, book: DriftBook,
+                               prices: Mapping[str, int], account_id: str) -> bool:
+    """``can_exit_cross_margin_liquidation`` of the liquidation context
+    (``MarginContext::liquidation``): the maintenance requirement met with the buffer."""
+    cfg = config.drift
+    assert cfg is not None  # a Drift book exists only with [drift]
+    return drift_margin(config, book, prices, account_id,
+                        drift_rules.MarginRequirementType.MAINTENANCE,
+                        cfg.margin_buffer()).meets_with_buffer
 
 
 @dataclass(frozen=True)
@@ -615,18 +657,23 @@ def drift_perp_liq_plan(config: ProtocolConfig, book: DriftBook, prices: Mapping
     quote_price = drift_rules.PRICE_PRECISION  # perp PnL counts in the quote at 1 (config)
     user_base = abs(base)
     margin = drift_perp_market(config, market)
-    ratio_with_buffer = margin.margin_ratio(user_base, drift_rules.MarginRequirementType.
-                                            MAINTENANCE) + cfg.margin_buffer()
+    maintenance = drift_rules.MarginRequirementType.MAINTENANCE
+    mode = book.account(account_id).margin_mode
+    high_leverage = mode.is_high_leverage(maintenance)
+    ratio_with_buffer = margin.margin_ratio(user_base, maintenance, high_leverage) \
+        + cfg.margin_buffer()
     shortage = calc.margin_shortage
     status = drift_liquidation_of(book, account_id, slot)
+    base_fee = drift_liq.base_perp_liquidator_fee(
+        perp_cfg.scaled("liquidator_fee"), margin.high_leverage_margin_ratio_maintenance,
+        high_leverage and margin.high_leverage_enabled)
     liquidator_fee = drift_liq.liquidation_fee(
-        perp_cfg.scaled("liquidator_fee"), drift_liq.max_perp_liquidation_fee(
+        base_fee, drift_liq.max_perp_liquidation_fee(
             perp_cfg.scaled("liquidator_fee"), perp_cfg.scaled("margin_ratio_maintenance")),
         status.start_slot, slot)
     # tracked_market_margin_shortage: the shortage's share of this market's requirement
     tracked = drift_rules.perp_margin(
-        drift_rules.PerpBalance(margin, base, quote, price),
-        drift_rules.MarginRequirementType.MAINTENANCE)[0]
+        drift_rules.PerpBalance(margin, base, quote, price), maintenance, mode)[0]
     tracked_shortage = (shortage * tracked // calc.margin_requirement
                         if calc.margin_requirement else 0)
     if_rate = drift_liq.perp_if_fee(tracked_shortage, user_base, ratio_with_buffer,
@@ -1482,6 +1529,8 @@ __all__ = [
     "MangoPerpPosition",
     "drift_after_liquidation",
     "drift_balances",
+    "drift_can_exit_liquidation",
+    "drift_enter_liquidation",
     "drift_family_margin",
     "drift_is_bankrupt",
     "drift_liquidation_of",
@@ -1497,6 +1546,7 @@ __all__ = [
     "drift_spot_insurance",
     "drift_spot_liq_plan",
     "drift_spot_market",
+    "drift_status_bankrupt",
     "drift_step_ceil",
     "drift_step_floor",
     "euler_collaterals",

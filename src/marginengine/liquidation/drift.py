@@ -21,7 +21,8 @@ Source followed: drift-labs/protocol-v2 at commit ``0ae3e3b1db782a6765c3525b3dec
 (``calculate_cumulative_deposit_interest_delta_to_resolve_bankruptcy``); gradual
 liquidation and the fee by slot: ``math/liquidation.rs`` (``calculate_max_pct_to_liquidate``,
 ``get_liquidation_fee``, ``LIQUIDATION_FEE_ADJUST_GRACE_PERIOD_SLOTS``),
-``state/perp_market.rs`` (``get_max_liquidation_fee``), ``math/constants.rs``
+``state/perp_market.rs`` (``get_max_liquidation_fee``; ``get_base_liquidator_fee``: the
+high-leverage cap), ``math/constants.rs``
 (``LIQUIDATION_PCT_PRECISION``, ``LIQUIDATION_FEE_INCREASE_PER_SLOT``,
 ``MAX_LIQUIDATION_MULTIPLIER``). Units: quote and
 price 1e6, base 1e9, weights 1e4, fees and multipliers ``LIQUIDATION_FEE_PRECISION`` (1e6),
@@ -29,6 +30,8 @@ margin ratios 1e4.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 #: ``LIQUIDATION_FEE_PRECISION``.
 LIQUIDATION_FEE_PRECISION = 1_000_000
@@ -257,6 +260,90 @@ def funding_payment(funding_rate_delta: int, base_asset_amount: int) -> int:
     return sign * payment
 
 
+#: ``SHARE_OF_FEES_ALLOCATED_TO_DRIFT_NUMERATOR / _DENOMINATOR``: the half of a perp
+#: market's exchange fees the funding imbalance may not spend (``get_total_fee_lower_bound``).
+SHARE_OF_FEES_ALLOCATED_TO_DRIFT = (1, 2)
+#: ``QUOTE_TO_BASE_AMT_FUNDING_PRECISION``: ``AMM_RESERVE_PRECISION x FUNDING_RATE_PRECISION
+#: / QUOTE_PRECISION`` (1e12).
+QUOTE_TO_BASE_AMT_FUNDING_PRECISION = BASE_PRECISION * PRICE_PRECISION * FUNDING_RATE_BUFFER \
+    // QUOTE_PRECISION
+
+
+def _trunc_div(a: int, b: int) -> int:
+    """Rust's signed division: the quotient truncated toward zero."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def perp_fee_pool(total_fee_minus_distributions: int, total_exchange_fee: int,
+                  total_liquidation_fee: int = 0, total_fee_withdrawn: int = 0) -> int:
+    """``math/repeg.rs`` ``calculate_fee_pool`` (quote 1e6): what the AMM's fees hold above
+    the lower bound ``total_exchange_fee x 1/2 + total_liquidation_fee -
+    total_fee_withdrawn`` (floored), 0 when they hold less."""
+    num, den = SHARE_OF_FEES_ALLOCATED_TO_DRIFT
+    bound = total_exchange_fee * num // den + total_liquidation_fee - total_fee_withdrawn
+    return max(total_fee_minus_distributions - bound, 0)
+
+
+def funding_rate_from_pnl_limit(pnl_limit: int, base_asset_amount: int) -> int:
+    """``calculate_funding_rate_from_pnl_limit`` (``FUNDING_RATE_PRECISION``, 1e9): the rate
+    at which ``base_asset_amount`` (1e9) receives ``pnl_limit`` (quote 1e6; a negative limit
+    biased by 1 toward zero), truncated toward zero; 0 without base."""
+    if base_asset_amount == 0:
+        return 0
+    biased = pnl_limit + 1 if pnl_limit < 0 else pnl_limit
+    return _trunc_div(biased * QUOTE_TO_BASE_AMT_FUNDING_PRECISION, base_asset_amount)
+
+
+@dataclass(frozen=True)
+class FundingRates:
+    """``calculate_funding_rate_long_short``'s result: the rates the longs and the shorts
+    pay (``FUNDING_RATE_PRECISION``), the AMM's uncapped funding PnL (quote 1e6, positive:
+    the protocol receives) and what its fees actually take (``capped_pnl``, added to
+    ``total_fee_minus_distributions``; at least ``-fee_pool / 3``)."""
+
+    long: int
+    short: int
+    uncapped_pnl: int
+    capped_pnl: int
+
+
+def funding_rate_long_short(funding_rate: int, base_asset_amount_with_amm: int,
+                            base_asset_amount_long: int, base_asset_amount_short: int,
+                            fee_pool: int) -> FundingRates:
+    """``math/funding.rs`` ``calculate_funding_rate_long_short`` (rates 1e9, base 1e9,
+    quote 1e6).
+
+    The AMM's net position (``base_asset_amount_with_amm``) pays or receives the balanced
+    ``funding_rate``: when it receives, or pays at most a third of the fee pool
+    (:func:`perp_fee_pool`; ``calculate_capped_funding_rate``), both sides pay the
+    balanced rate. Otherwise the receiving side's rate is capped to what the paying side
+    pays plus that third (:func:`funding_rate_from_pnl_limit`) and the fees pay the third.
+
+    Raises
+    ------
+    ValueError
+        ``fee_pool`` negative.
+    """
+    if fee_pool < 0:
+        raise ValueError(f"fee_pool: must be at least 0 (got {fee_pool})")
+    uncapped = -funding_payment(funding_rate, base_asset_amount_with_amm)
+    if uncapped >= 0:
+        return FundingRates(funding_rate, funding_rate, uncapped, uncapped)
+    limit = -(fee_pool // 3)                     # "limit to 1/3 of current fee pool"
+    capped_pnl = max(uncapped, limit)
+    capped_rate = funding_rate
+    if uncapped < limit:
+        paying = base_asset_amount_long if funding_rate > 0 else base_asset_amount_short
+        from_users = funding_payment(funding_rate, paying)
+        limit -= abs(from_users)
+        receiving = base_asset_amount_long if funding_rate < 0 else base_asset_amount_short
+        capped_rate = funding_rate_from_pnl_limit(limit, receiving)
+    return FundingRates(capped_rate if funding_rate < 0 else funding_rate,
+                        capped_rate if funding_rate > 0 else funding_rate,
+                        uncapped, capped_pnl)
+
+
 def spot_bankruptcy_if_payment(borrow_amount: int, insurance_fund_vault_balance: int) -> int:
     """``resolve_spot_bankruptcy``'s insurance payment (the borrow's token units): the
     borrow, at most the market's insurance vault less 1 (``saturating_sub(1)``: "so
@@ -364,6 +451,19 @@ def max_perp_liquidation_fee(liquidator_fee: int, margin_ratio_maintenance: int)
                margin_ratio_maintenance * LIQUIDATION_FEE_TO_MARGIN_PRECISION_RATIO)
 
 
+def base_perp_liquidator_fee(liquidator_fee: int, high_leverage_margin_ratio_maintenance: int,
+                             high_leverage: bool) -> int:
+    """``PerpMarket::get_base_liquidator_fee`` (``LIQUIDATION_FEE_PRECISION``): the market's
+    ``liquidator_fee``; when ``high_leverage`` (the user is in high-leverage mode for the
+    maintenance requirement and the market enables the mode), at most 80% of the
+    high-leverage maintenance ratio (1e4, times 100)."""
+    if not high_leverage:
+        return liquidator_fee
+    ratio = min(high_leverage_margin_ratio_maintenance * LIQUIDATION_FEE_TO_MARGIN_PRECISION_RATIO,
+                U32_MAX)                                           # saturating_mul
+    return min(liquidator_fee, ratio - ratio // 5)
+
+
 def slot_at(seconds: int, slot_ms: int) -> int:
     """The slot of the engine's clock ``seconds`` at ``slot_ms`` milliseconds a slot
     (floored): the engine counts seconds, Drift counts Solana slots (about 400 ms)."""
@@ -376,15 +476,21 @@ __all__ = [
     "LIQUIDATION_FEE_PRECISION",
     "LIQUIDATION_PCT_PRECISION",
     "MAX_LIQUIDATION_MULTIPLIER",
+    "QUOTE_TO_BASE_AMT_FUNDING_PRECISION",
+    "SHARE_OF_FEES_ALLOCATED_TO_DRIFT",
     "SPOT_CUMULATIVE_INTEREST_PRECISION",
     "U64_MAX",
     "U128_MAX",
+    "FundingRates",
     "asset_transfer_for_liability_transfer",
     "base_asset_amount_to_cover_margin_shortage",
+    "base_perp_liquidator_fee",
     "cumulative_deposit_interest_delta_to_resolve_bankruptcy",
     "deposit_after_interest_delta",
     "funding_payment",
     "funding_rate_delta_to_resolve_bankruptcy",
+    "funding_rate_from_pnl_limit",
+    "funding_rate_long_short",
     "is_cross_margin_bankrupt",
     "liability_transfer_implied_by_asset_amount",
     "liability_transfer_to_cover_margin_shortage",
@@ -392,6 +498,7 @@ __all__ = [
     "max_pct_to_liquidate",
     "max_perp_liquidation_fee",
     "perp_bankruptcy_if_payment",
+    "perp_fee_pool",
     "perp_if_fee",
     "slot_at",
     "spot_bankruptcy_if_payment",

@@ -20,10 +20,17 @@ the *initial* requirement the weighted PnL is capped at ``MAX_POSITIVE_UPNL_FOR_
 = 100 USDC`` (``calculate_perp_position_value_and_pnl``). Every division floors (Rust's
 unsigned division) except a borrow's token amount, rounded up.
 
+A user in *high-leverage mode* (:class:`MarginMode`, ``User::is_high_leverage_mode``) counts
+a perp market's ``high_leverage_margin_ratio_initial`` / ``_maintenance`` where the market
+sets both (``PerpMarket::get_margin_ratio``; the initial ratio's size adjustment:
+:func:`high_leverage_initial_margin_ratio_from_size`).
+
 Source followed: drift-labs/protocol-v2 at commit ``0ae3e3b1db782a6765c3525b3dec38ad4d9d3a62``
 (2026-04-01), ``programs/drift/src/math/margin.rs``, ``programs/drift/src/state/spot_market.rs``
 (``get_asset_weight``, ``get_scaled_initial_asset_weight``, ``get_liability_weight``),
-``programs/drift/src/state/perp_market.rs`` (``get_unrealized_asset_weight``),
+``programs/drift/src/state/perp_market.rs`` (``get_unrealized_asset_weight``,
+``get_margin_ratio``, ``is_high_leverage_mode_enabled``), ``state/user.rs``
+(``MarginMode``, ``is_high_leverage_mode``),
 ``programs/drift/src/math/spot_balance.rs`` (``get_token_amount``, ``get_token_value``),
 ``programs/drift/src/math/constants.rs``.
 """
@@ -61,6 +68,60 @@ class MarginRequirementType(Enum):
     INITIAL = "initial"
     FILL = "fill"
     MAINTENANCE = "maintenance"
+
+
+class MarginMode(Enum):
+    """A user's ``MarginMode`` (``state/user.rs``): high-leverage mode counts a perp market's
+    ``high_leverage_margin_ratio_initial`` / ``_maintenance`` where the market has both;
+    ``HIGH_LEVERAGE_MAINTENANCE`` (a user leaving the mode with positions still open) only
+    for the maintenance requirement."""
+
+    DEFAULT = "default"
+    HIGH_LEVERAGE = "high_leverage"
+    HIGH_LEVERAGE_MAINTENANCE = "high_leverage_maintenance"
+
+    def is_high_leverage(self, kind: MarginRequirementType) -> bool:
+        """``User::is_high_leverage_mode(margin_type)``."""
+        return self is MarginMode.HIGH_LEVERAGE or (
+            kind is MarginRequirementType.MAINTENANCE
+            and self is MarginMode.HIGH_LEVERAGE_MAINTENANCE)
+
+
+#: ``PERCENTAGE_PRECISION``.
+PERCENTAGE_PRECISION = 1_000_000
+
+
+def high_leverage_initial_margin_ratio_from_size(pre_size_adj_margin_ratio: int,
+                                                 size_adj_margin_ratio: int,
+                                                 default_margin_ratio: int) -> int:
+    """``calc_high_leverage_mode_initial_margin_ratio_from_size`` (ratios 1e4).
+
+    A high-leverage user's initial (or fill) ratio: the market's ordinary ratio
+    (``pre_size_adj_margin_ratio``) and its unbounded size premium
+    (``size_adj_margin_ratio``, below the ratio for small sizes) give a discount
+    ``1 - (pre - adj) / (pre / 5)`` (``PERCENTAGE_PRECISION``, saturating at 0), and the
+    ratio is ``max(pre - hlm, 1) x discount + hlm`` (``hlm``: the high-leverage ratio,
+    ``default_margin_ratio``); the high-leverage ratio itself when the premium equals the
+    ordinary ratio, the premium when above it. Divisions floor (``get_proportion_u128``).
+
+    Raises
+    ------
+    ValueError
+        ``pre_size_adj_margin_ratio`` below 5 with a smaller premium (Drift divides by
+        ``pre / 5``: a division by zero).
+    """
+    if size_adj_margin_ratio < pre_size_adj_margin_ratio:
+        fifth = pre_size_adj_margin_ratio // 5
+        if fifth == 0:
+            raise ValueError(f"pre_size_adj_margin_ratio: {pre_size_adj_margin_ratio} / 5 "
+                             "is 0 (Drift's division by zero)")
+        discount = max(PERCENTAGE_PRECISION - (pre_size_adj_margin_ratio - size_adj_margin_ratio)
+                       * PERCENTAGE_PRECISION // fifth, 0)
+        delta = max(pre_size_adj_margin_ratio - default_margin_ratio, 1)
+        return delta * discount // PERCENTAGE_PRECISION + default_margin_ratio
+    if size_adj_margin_ratio == pre_size_adj_margin_ratio:
+        return default_margin_ratio
+    return size_adj_margin_ratio
 
 
 def size_discount_asset_weight(size: int, imf_factor: int, asset_weight: int) -> int:
@@ -267,16 +328,50 @@ class PerpMarketMargin:
     margin_ratio_maintenance: int
     imf_factor: int = 0
     pnl: PerpPnlWeights = PerpPnlWeights()
+    #: ``high_leverage_margin_ratio_initial`` / ``_maintenance`` (1e4); high-leverage mode
+    #: is enabled in the market only when both are above 0
+    #: (``is_high_leverage_mode_enabled``).
+    high_leverage_margin_ratio_initial: int = 0
+    high_leverage_margin_ratio_maintenance: int = 0
 
-    def margin_ratio(self, size: int, kind: MarginRequirementType) -> int:
-        """``PerpMarket::get_margin_ratio`` (not high-leverage mode): the default ratio
-        for ``kind`` (fill: the mean), raised by the bounded size premium."""
+    @property
+    def high_leverage_enabled(self) -> bool:
+        """``PerpMarket::is_high_leverage_mode_enabled``."""
+        return (self.high_leverage_margin_ratio_initial > 0
+                and self.high_leverage_margin_ratio_maintenance > 0)
+
+    @staticmethod
+    def _default(initial: int, maintenance: int, kind: MarginRequirementType) -> int:
         if kind is MarginRequirementType.INITIAL:
-            default = self.margin_ratio_initial
-        elif kind is MarginRequirementType.FILL:
-            default = (self.margin_ratio_initial + self.margin_ratio_maintenance) // 2
+            return initial
+        if kind is MarginRequirementType.FILL:
+            return (initial + maintenance) // 2
+        return maintenance
+
+    def margin_ratio(self, size: int, kind: MarginRequirementType,
+                     high_leverage: bool = False) -> int:
+        """``PerpMarket::get_margin_ratio``: the default ratio for ``kind`` (fill: the
+        mean), raised by the bounded size premium.
+
+        For a user in high-leverage mode (``high_leverage``, ``User::is_high_leverage_mode``
+        of ``kind``) in a market that enables it, the defaults are the high-leverage
+        ratios; the maintenance ratio is raised by the bounded size premium as usual, the
+        initial and fill ratios by :func:`high_leverage_initial_margin_ratio_from_size` of
+        the *ordinary* ratio's unbounded premium ("use HLM maintenance margin but ordinary
+        mode initial/fill margin for size adj calculation").
+        """
+        hlm = high_leverage and self.high_leverage_enabled
+        if hlm:
+            default = self._default(self.high_leverage_margin_ratio_initial,
+                                    self.high_leverage_margin_ratio_maintenance, kind)
         else:
-            default = self.margin_ratio_maintenance
+            default = self._default(self.margin_ratio_initial, self.margin_ratio_maintenance,
+                                    kind)
+        if hlm and kind is not MarginRequirementType.MAINTENANCE:
+            pre = self._default(self.margin_ratio_initial, self.margin_ratio_maintenance, kind)
+            adjusted = drift_size_premium_liability_weight(abs(size), self.imf_factor, pre,
+                                                           MARGIN_PRECISION, bounded=False)
+            return high_leverage_initial_margin_ratio_from_size(pre, adjusted, default)
         sized = drift_size_premium_liability_weight(abs(size), self.imf_factor, default,
                                                     MARGIN_PRECISION)
         return max(default, sized)
@@ -377,27 +472,29 @@ def weighted_spot_value(balance: SpotBalance, kind: MarginRequirementType) -> in
     return div_toward_zero(value * w, SPOT_WEIGHT_PRECISION)
 
 
-def perp_margin(position: PerpBalance, kind: MarginRequirementType
-                ) -> tuple[int, int]:
+def perp_margin(position: PerpBalance, kind: MarginRequirementType,
+                margin_mode: MarginMode = MarginMode.DEFAULT) -> tuple[int, int]:
     """``calculate_perp_position_value_and_pnl`` (no orders, quote price 1): the margin
-    requirement ``liability value x margin ratio / 1e4`` and the weighted unrealized PnL."""
+    requirement ``liability value x margin ratio / 1e4`` and the weighted unrealized PnL;
+    the ratio is the high-leverage one when ``margin_mode`` is high-leverage for ``kind``."""
     base = position.base_asset_amount
     price = max(position.oracle_price, 0)
     liability = abs(base) * price // (PRICE_PRECISION * AMM_TO_QUOTE_PRECISION_RATIO)
-    ratio = position.market.margin_ratio(base, kind)
+    ratio = position.market.margin_ratio(base, kind, margin_mode.is_high_leverage(kind))
     requirement = liability * ratio // MARGIN_PRECISION
     pnl = div_toward_zero(base * price, AMM_RESERVE_PRECISION) + position.quote_asset_amount
     return requirement, position.market.pnl.weighted_pnl(pnl, kind)
 
 
 def margin_calculation(spots: list[SpotBalance], perps: list[PerpBalance],
-                       kind: MarginRequirementType, margin_buffer: int = 0
-                       ) -> MarginCalculation:
+                       kind: MarginRequirementType, margin_buffer: int = 0,
+                       margin_mode: MarginMode = MarginMode.DEFAULT) -> MarginCalculation:
     """``calculate_margin_requirement_and_total_collateral`` for spot balances and perp
     positions without open orders (strict prices equal to the oracle's).
 
     ``margin_buffer`` (1e4, ``MarginContext::liquidation``'s ``liquidation_margin_buffer_
     ratio``) fills the buffered figures of :class:`MarginCalculation`; 0 leaves them 0.
+    ``margin_mode``: the user's (high-leverage ratios where it applies to ``kind``).
     """
     collateral = requirement = plus_buffer = collateral_buffer = 0
     for spot in spots:
@@ -410,7 +507,7 @@ def margin_calculation(spots: list[SpotBalance], perps: list[PerpBalance],
                                     spot.oracle_price))
             plus_buffer += -weighted + value * margin_buffer // MARGIN_PRECISION
     for perp in perps:
-        req, pnl = perp_margin(perp, kind)
+        req, pnl = perp_margin(perp, kind, margin_mode)
         requirement += req
         collateral += pnl
         liability = (abs(perp.base_asset_amount) * max(perp.oracle_price, 0)
@@ -424,7 +521,8 @@ def margin_calculation(spots: list[SpotBalance], perps: list[PerpBalance],
 
 
 def family_margin(spots: list[SpotBalance], perps: list[PerpBalance],
-                  base_scale: int = 100) -> FamilyMargin:
+                  base_scale: int = 100,
+                  margin_mode: MarginMode = MarginMode.DEFAULT) -> FamilyMargin:
     """The account's :class:`~marginengine.margin.base.FamilyMargin` by Drift's margin
     calculation: initial and maintenance total collateral against the margin requirement
     (quote 1e6 times ``base_scale``: the margin interface's base-currency units), health
@@ -434,7 +532,7 @@ def family_margin(spots: list[SpotBalance], perps: list[PerpBalance],
     calcs = []
     for kind, mkind in ((MarginRequirementType.INITIAL, MarginKind.INITIAL),
                         (MarginRequirementType.MAINTENANCE, MarginKind.MAINTENANCE)):
-        calc = margin_calculation(spots, perps, kind)
+        calc = margin_calculation(spots, perps, kind, margin_mode=margin_mode)
         calcs.append(calc)
         health = (health_of(calc.total_collateral, calc.margin_requirement, Rounding.DOWN)
                   if calc.total_collateral > 0 or calc.margin_requirement == 0 else 0)
@@ -447,6 +545,7 @@ __all__ = [
     "AMM_RESERVE_PRECISION",
     "MARGIN_PRECISION",
     "MAX_POSITIVE_UPNL_FOR_INITIAL_MARGIN",
+    "PERCENTAGE_PRECISION",
     "PRICE_PRECISION",
     "QUOTE_PRECISION",
     "SPOT_BALANCE_PRECISION",
@@ -454,6 +553,7 @@ __all__ = [
     "SPOT_IMF_PRECISION",
     "SPOT_WEIGHT_PRECISION",
     "MarginCalculation",
+    "MarginMode",
     "MarginRequirementType",
     "PerpBalance",
     "PerpMarketMargin",
@@ -461,6 +561,7 @@ __all__ = [
     "SpotBalance",
     "SpotMarket",
     "family_margin",
+    "high_leverage_initial_margin_ratio_from_size",
     "margin_calculation",
     "perp_margin",
     "size_discount_asset_weight",

@@ -332,15 +332,16 @@ DRIFT_IMF_PRECISION: int = 1_000_000
 
 
 def drift_size_premium_liability_weight(
-    size: int, imf_factor: int, liability_weight: int, precision: int = DRIFT_MARGIN_PRECISION
+    size: int, imf_factor: int, liability_weight: int, precision: int = DRIFT_MARGIN_PRECISION,
+    bounded: bool = True,
 ) -> int:
-    """Drift v2 ``calculate_size_premium_liability_weight`` (``is_bounded = true``).
+    """Drift v2 ``calculate_size_premium_liability_weight``.
 
     programs/drift/src/math/margin.rs, in Drift's own integers::
 
         size_sqrt = isqrt(size * 10 + 1)            # size in 1e9 -> root in 1e5
         weight    = lw - lw // 5 + size_sqrt * imf_factor // (100_000 * 1e6 // precision)
-        result    = max(lw, weight)
+        result    = max(lw, weight)                 # is_bounded; else weight itself
 
     ``precision`` is the weight's precision: ``MARGIN_PRECISION`` (1e4) for perp margin
     ratios, as ``PerpMarket::get_margin_ratio`` calls it. Every division floors, as Rust's
@@ -356,6 +357,10 @@ def drift_size_premium_liability_weight(
         The margin ratio (or liability weight) without premium, in ``precision``.
     precision
         The weight's precision; ``100_000 * 1e6`` must be a multiple of it.
+    bounded
+        Drift's ``is_bounded``: at least ``liability_weight`` (``False``: the premium
+        weight itself, which is below it for small sizes, as ``get_margin_ratio`` asks for
+        a high-leverage user's initial ratio).
     """
     if size < 0 or imf_factor < 0 or liability_weight < 0:
         raise ValueError(f"size, imf_factor and liability_weight must be non-negative "
@@ -367,7 +372,7 @@ def drift_size_premium_liability_weight(
     size_sqrt = math.isqrt(size * 10 + 1)
     numerator = liability_weight - liability_weight // 5
     premium = numerator + size_sqrt * imf_factor // (100_000 * DRIFT_IMF_PRECISION // precision)
-    return max(liability_weight, premium)
+    return max(liability_weight, premium) if bounded else premium
 
 
 def size_premium_imf(base_imf_ppm: int, size: int, base_unit: int, imf_factor_ppm: int) -> int:
