@@ -45,6 +45,10 @@ class Code(StrEnum):
     #: protocol's transaction reverts. ``data``: ``asset``, ``name``, ``bits``, ``value``,
     #: ``limit`` and ``revert`` (the protocol's error).
     SAFECAST_OVERFLOW = "SAFECAST_OVERFLOW"
+    #: The protocol's clock cannot hold the time: Comet's ``getNowInternal`` reverts
+    #: ``TimestampTooLarge`` from ``2**40`` seconds on (a ``uint40``). ``data``: ``time``,
+    #: ``limit`` (the last time it holds), ``bits``.
+    TIMESTAMP_TOO_LARGE = "TimestampTooLarge"
     # ---- ImportAccount (the engine's own): an account booked as it stands, at genesis
     #: A structural problem of the import (``data["field"]`` names it: ``account``,
     #: ``supplied.WETH``, ``borrowed.USDC``, ``emode``); no margin is checked.
@@ -280,6 +284,8 @@ class Code(StrEnum):
     MANGO_HAS_LIQUIDATABLE_POSITIVE_PERP_PNL = "HasLiquidatablePositivePerpPnl"
     MANGO_PERP_POSITION_DOES_NOT_EXIST = "PerpPositionDoesNotExist"
     MANGO_PROFITABILITY_MISMATCH = "ProfitabilityMismatch"
+    MANGO_CANNOT_SETTLE_WITH_SELF = "CannotSettleWithSelf"
+    MANGO_SETTLEMENT_AMOUNT_MUST_BE_POSITIVE = "SettlementAmountMustBePositive"
     # Anchor's require_gt! / require_keys_neq! (anchor-lang ErrorCode).
     MANGO_REQUIRE_GT_VIOLATED = "RequireGtViolated"
     MANGO_REQUIRE_GTE_VIOLATED = "RequireGteViolated"

@@ -92,16 +92,21 @@ def test_amount_when_finer_than_its_unit_then_refused_not_truncated(data, field)
         protocol_from_dict(data)
 
 
-def test_comet_store_front_factor_when_finer_than_bps_then_reported_as_truncated():
-    # Comet keeps storeFrontPriceFactor at 18 decimals (Comet.sol constructor); the rules
-    # here read it in basis points, which the warning says.
+def test_comet_store_front_factor_when_finer_than_bps_then_kept_at_18_decimals():
+    # Comet keeps storeFrontPriceFactor at 18 decimals (compound-finance/comet@d5a30b0a
+    # contracts/Comet.sol constructor: copied whole, no descale): nothing is truncated.
     config = protocol_from_dict({"preset": "compound-v3",
                                  "compound": {"store_front_price_factor": "0.55555"}})
     assert config.compound is not None
-    assert config.compound.store_front_price_factor_bps == 5555
-    assert config.truncations() == [
-        "compound.store_front_price_factor: 0.55555 is used as 0.5555 (4 decimals, "
-        "truncated; Comet keeps 18)"]
+    assert config.compound.store_front_price_factor_scaled == 555_550_000_000_000_000
+    assert config.truncations() == []
+
+
+def test_comet_store_front_factor_when_finer_than_factor_scale_then_refused():
+    with pytest.raises(ConfigError, match=r"^compound[.]store_front_price_factor: .* cannot "
+                                          r"be held exactly$"):
+        protocol_from_dict({"preset": "compound-v3", "compound": {
+            "store_front_price_factor": "0." + "0" * 18 + "1"}})
 
 
 def test_comet_interest_when_rate_finer_than_factor_scale_then_refused_naming_the_field():

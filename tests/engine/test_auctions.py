@@ -151,3 +151,93 @@ def test_flip_bark_when_dunk_binds_then_cat_bites_part_and_deal_claws_it_back():
     assert engine.state.auctions is not None and engine.state.auctions.cat is not None
     assert engine.state.auctions.cat.litter == 5_650 * E * RAY  # the second auction's
     engine.ledger.check_conservation()
+
+
+# --- flip.t.sol's money (makerdao/dss@fa4f6630afb0624d04a003e920b0d71a00331d98
+# src/test/flip.t.sol): a lot of 100 gems for a tab of 50 DAI. Here a vault of 100 WETH owing
+# 50 DAI, barked at 0.70 (70 x 0.6666 < 50) with chop 1, so the Cat's tab is 50 DAI. The
+# bidders are outside the ledger: what they pay lands in the DAI reserves (Maker's gal, the
+# vow) and what they are refunded leaves it.
+
+
+def flip_fifty(tab_dai: int = 50) -> Engine:
+    config = protocol_from_dict({
+        "markets": {"WETH": {"ltv": "0.66", "liquidation_threshold": "0.6666",
+                             "liquidation_bonus": "0", "borrowable": False},
+                    "DAI": {"collateral": False}},
+        "auction": {"kind": "flip", "dust": 0, "chop": 1},
+    })
+    engine = Engine(config)
+    engine.apply(SetPrice("WETH", 4 * USD))
+    engine.apply(SetPrice("DAI", USD))
+    engine.apply(Deposit("lp", "DAI", 10_000 * E))
+    engine.apply(Deposit("vault", "WETH", 100 * E))
+    assert engine.apply(Borrow("vault", "DAI", tab_dai * E)).accepted
+    engine.apply(SetPrice("WETH", 70 * USD // 100 * tab_dai // 50))
+    bark = engine.apply(Bark("keeper", "vault"))
+    assert (bark.details["tab"], bark.details["lot"]) == (tab_dai * E * RAY, 100 * E)
+    return engine
+
+
+def dai_cash(engine: Engine) -> int:
+    return engine.ledger.reserves["DAI"].cash
+
+
+def test_dss_tend_when_outbid_then_previous_bidder_refunded_and_gal_gets_the_excess():
+    # test_tend: ali bids 1 (ali 199, gal 1); bob bids 2 (bob 198, ali refunded to 200,
+    # gal 2); 5 hours later bob deals and gets the 100 gems.
+    engine = flip_fifty()
+    start = dai_cash(engine)
+    ali = engine.apply(Tend("ali", 1, 100 * E, E * RAY))
+    assert (ali.details["paid"], ali.details["refund"]) == (E, 0)
+    assert dai_cash(engine) - start == E
+    bob = engine.apply(Tend("bob", 1, 100 * E, 2 * E * RAY))
+    assert (bob.details["paid"], bob.details["refund"]) == (2 * E, E)
+    assert dai_cash(engine) - start == 2 * E
+    engine.apply(AdvanceTime(5 * 3600))
+    deal = engine.apply(Deal(1))
+    assert (deal.details["winner"], deal.details["lot"]) == ("bob", 100 * E)
+    engine.ledger.check_conservation()
+
+
+def test_dss_dent_when_tab_reached_then_bidder_refunded_and_gems_to_the_vault():
+    # test_dent: ali 1, bob 50 (= tab), ali dents to 95 gems for 50: bob is refunded
+    # (back to 200), ali has paid 50 (150 left), 5 gems go back to the vault.
+    engine = flip_fifty()
+    start = dai_cash(engine)
+    engine.apply(Tend("ali", 1, 100 * E, E * RAY))
+    engine.apply(Tend("bob", 1, 100 * E, 50 * E * RAY))
+    dent = engine.apply(Dent("ali", 1, 95 * E, 50 * E * RAY))
+    assert dent.details["returned"] == 5 * E
+    assert engine.ledger.supply_of("vault", "WETH") == 5 * E
+    assert dai_cash(engine) - start == 50 * E  # ali's 50; ali's 1 and bob's 50 refunded
+    engine.ledger.check_conservation()
+
+
+def test_dss_tend_dent_same_bidder_then_pays_only_the_raise():
+    # test_tend_dent_same_bidder: tab 200; ali bids 190 (200 -> 10), then 200 (10 -> 0):
+    # in all 200 into the reserves, and a dent by the same bidder moves no DAI.
+    engine = flip_fifty(tab_dai=200)
+    start = dai_cash(engine)
+    engine.apply(Tend("ali", 1, 100 * E, 190 * E * RAY))
+    assert dai_cash(engine) - start == 190 * E
+    engine.apply(Tend("ali", 1, 100 * E, 200 * E * RAY))
+    assert dai_cash(engine) - start == 200 * E
+    assert engine.apply(Dent("ali", 1, 80 * E, 200 * E * RAY)).accepted
+    assert dai_cash(engine) - start == 200 * E
+    engine.ledger.check_conservation()
+
+
+def test_bark_top_is_getfeedprice_of_the_oracle_over_par_times_buf():
+    # clip.sol getFeedPrice: rdiv(val * BLN, par), then top = rmul(feed, buf). With WETH at
+    # 150 USD and DAI (par) at 1.01 USD: feed = 150 / 1.01 = 148.514851485148514851485148514
+    # (floored), top = feed x 1.2 = 178.217821782178217821782178216 (floored).
+    engine = maker("clip", buf="1.2", curve="linear", tau=3600)
+    engine.apply(SetPrice("DAI", 101 * USD // 100))
+    engine.apply(SetPrice("WETH", 150 * USD))
+    assert engine.apply(Bark("keeper", "vault")).accepted
+    house = engine.state.auctions
+    assert house is not None and house.clipper is not None
+    feed = 150 * RAY * 100 // 101
+    assert feed == 148_514_851_485_148_514_851_485_148_514
+    assert house.clipper.active[1].top == feed * 12 // 10 == 178_217_821_782_178_217_821_782_178_216

@@ -142,7 +142,7 @@ def test_event_when_field_has_wrong_type_then_event_error_names_field(
          r"EulerBorrow, EulerRepay, EulerSetLTV, EulerLiquidate, MangoDeposit, MangoWithdraw, "
          r"MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice, MangoLiqTokenWithToken, "
          r"MangoTokenLiqBankruptcy, MangoPerpLiqBaseOrPositivePnl, "
-         r"MangoPerpLiqNegativePnlOrBankruptcy, "
+         r"MangoPerpLiqNegativePnlOrBankruptcy, MangoPerpSettlePnl, MangoPerpUpdateFunding, "
          r"DriftDeposit, DriftWithdraw, "
          r"DriftPerpTrade, DriftLiquidateSpot, DriftLiquidatePerp, "
          r"DriftResolvePerpBankruptcy, DriftResolveSpotBankruptcy, "

@@ -366,3 +366,14 @@ def test_maint_weight_shift_when_misconfigured_in_a_scenario_then_the_path_is_th
     assert str(info.value).endswith(
         "protocol.mango.tokens.SOL.maint_weight_shift_end: 0 is before "
         "maint_weight_shift_start 100")
+
+
+def test_deposit_limit_scaling_when_stable_above_oracle_then_at_the_liab_price():
+    # new_health_cache (health/cache.rs @ 1303a4a1): both init weights scale at
+    # prices.liab(Init) = max(oracle 5, stable 6). The bank holds 1,500 (1,400 outside),
+    # limit 5,000 of quote: scale 5,000 / (1,500 x 6), not 5,000 / (1,500 x 5); the asset
+    # is still valued at min(oracle, stable) = 5.
+    engine = engine_of(t2={"deposits": 1400, "deposit_weight_scale_start_quote": 5000})
+    applied(engine, MangoDeposit("a", "T2", 100), MangoSetStablePrice("T2", 6 * PRICE_UNIT))
+    assert health_eq(init_health(engine), 0.5 * 100.0 * 5.0 * (5000.0 / (1500.0 * 6.0)))
+    assert not health_eq(init_health(engine), 0.5 * 100.0 * 5.0 * (5000.0 / (1500.0 * 5.0)))

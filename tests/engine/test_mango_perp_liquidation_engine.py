@@ -262,3 +262,27 @@ def test_perp_bankruptcy_refusals() -> None:
                        r"max_liab_transfer: required"):
         event_from_dict({"type": "MangoPerpLiqNegativePnlOrBankruptcy", "liquidator": "k",
                          "account": "a", "market": "P"})
+
+
+def test_negative_pnl_settlement_when_the_settle_limit_binds_then_only_the_window() -> None:
+    # perp_liq_negative_pnl_or_bankruptcy.rs @ 1303a4a1: the settlement is
+    # min(perp_max_settle, -settleable pnl), the pnl cut to the liqee's available settle
+    # limit. With settle_pnl_limit_factor 0.1 the base liquidation of 20 lots at 0.5
+    # (stable = oracle) gives a recurring allowance of 20 x 0.5 x 0.1 = 1 USDC (+1 native:
+    # the f32 0.1 is 0.100000001...), so of the 10 USDC a's health would back, the keeper
+    # settles 1,000,001 native; the part to health zero (5) goes to the fund (3) and is
+    # socialized (2); a keeps 10 USDC and -9 of pnl for the next window.
+    cfg = config(settle_pnl_limit_factor="0.1")
+    cfg["mango"]["insurance_fund"] = "3"
+    engine = Engine(protocol_from_dict(cfg))
+    applied(engine, SetPrice("USDC", PRICE_UNIT), SetPrice("P", 2 * PRICE_UNIT),
+            MangoDeposit("k", "USDC", 1000 * M), MangoDeposit("a", "USDC", 10 * M),
+            MangoPerpTrade("a", "P", 20, -25 * M), SetPrice("P", PRICE_UNIT // 2))
+    applied(engine, MangoPerpLiqBaseOrPositivePnl("k", "a", "P", 100))
+    assert book(engine).account("a").perps["P"].limit.recurring == M + 1
+    (d,) = applied(engine, MangoPerpLiqNegativePnlOrBankruptcy("k", "a", "P", 100 * M))
+    assert d["settlement"] == M + 1
+    assert (d["insurance_transfer"], d["socialized_loss"]) == (3 * M, 2 * M)
+    usdc, base, quote = position(engine, "a")
+    assert (usdc, base, quote) == (10 * M - M - 1, 0, -15 * M + M + 1 + 3 * M + 2 * M)
+    assert book(engine).account("a").perps["P"].limit.settled_in_window < 0

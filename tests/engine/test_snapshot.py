@@ -110,3 +110,43 @@ def test_snapshot_when_a_vol_surface_is_given_twice_then_refused_naming_both():
     with pytest.raises(ConfigError) as info:
         snapshot_option_events(data, protocol_from_dict(protocol))
     assert info.value.problems == message
+
+
+def test_snapshot_when_a_balance_exceeds_the_protocols_storage_then_refused_by_field():
+    # Aave v3.4+ keeps a scaled balance in a uint120 (UserState.balance, toUint120;
+    # aave-dao/aave-v3-origin@v3.5.0): at index 1 the scaled balance is the amount, so
+    # 2**120 - 1 wei of WETH can be held and 2**120 cannot, as a supply of it reverts.
+    most = 2**120 - 1
+    fits = engine_from_accounts(protocol_from_dict(PROTOCOL), prices(),
+                                [BookAccount("whale", {"WETH": most})])
+    assert fits.ledger.scaled_supply_of("whale", "WETH") == most
+    data = {**SNAPSHOT, "accounts": [
+        *SNAPSHOT["accounts"],
+        {"id": "whale", "supplied": {"WETH": "1329227995784915872.903807060280344576"}}]}
+    assert most + 1 == 1329227995784915872903807060280344576  # the WETH above, in wei
+    with pytest.raises(ConfigError) as info:
+        engine_from_snapshot(data)
+    assert info.value.problems == [
+        f"accounts.3.supplied.WETH: WETH scaled supply balance would be {most + 1}, beyond "
+        "uint120 (at most 2**120 - 1): the protocol's cast reverts "
+        "(SafeCastOverflowedUintDowncast)"]
+
+
+def test_engine_from_accounts_when_comets_total_exceeds_uint104_then_the_account_named():
+    # Comet (compound-finance/comet@d5a30b0a): a principal is an int104, totalSupplyBase a
+    # uint104 (checked adds). Two suppliers of 2**103 - 1 each fit both (2**104 - 2); a
+    # third takes the total past 2**104 - 1: it is named, once, and nothing is built.
+    config = protocol_from_dict({"preset": "compound-v3",
+                                 "markets": {"USDC": {"decimals": 6}, "WETH": {}}})
+    most = 2**103 - 1
+    cheap = {"USDC": USD, "WETH": 2_000 * USD}
+    two = [BookAccount(f"s{i}", {"USDC": most}) for i in range(2)]
+    assert engine_from_accounts(config, cheap, two).ledger.reserves["USDC"].scaled_supply \
+        == 2 * most
+    with pytest.raises(ConfigError) as info:
+        engine_from_accounts(config, cheap, [*two, BookAccount("s2", {"USDC": most}),
+                                             BookAccount("s3", {"USDC": most})])
+    assert info.value.problems == [
+        f"accounts.2.supplied.USDC: USDC total scaled supply would be {3 * most}, beyond "
+        "uint104 (at most 2**104 - 1): the protocol's cast reverts (panic 0x11 (uint104 "
+        "totalSupplyBase/totalBorrowBase))"]

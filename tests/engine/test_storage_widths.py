@@ -36,14 +36,18 @@ def engine_with_debt(preset: str) -> Engine:
 def test_advance_time_when_10_to_40_seconds_then_refused_and_state_unchanged():
     # Was accepted: the debt grew to 326 bits, which no uint256 (let alone Aave's uint128
     # index) holds; Aave's updateState reverts in SafeCast.toUint128.
-    for preset, revert in (("aave-v3", "SafeCastOverflowedUintDowncast"),
-                           ("aave-v3.3", "SafeCast: value doesn't fit in 128 bits"),
-                           ("compound-v3", "InvalidUInt64")):
+    # Comet's accrueInternal asks getNowInternal first: past its uint40 clock the call
+    # reverts TimestampTooLarge before any index is computed (compound-finance/
+    # comet@d5a30b0a contracts/Comet.sol).
+    for preset, code, revert in (
+            ("aave-v3", Code.SAFECAST_OVERFLOW, "SafeCastOverflowedUintDowncast"),
+            ("aave-v3.3", Code.SAFECAST_OVERFLOW, "SafeCast: value doesn't fit in 128 bits"),
+            ("compound-v3", Code.TIMESTAMP_TOO_LARGE, "TimestampTooLarge")):
         engine = engine_with_debt(preset)
         before, time, debt = (engine.ledger.state_hash(), engine.ledger.time,
                               engine.ledger.debt_of("alice", "USDC"))
         outcome = engine.apply(AdvanceTime(10**40))
-        assert not outcome.accepted and outcome.code == Code.SAFECAST_OVERFLOW.value
+        assert not outcome.accepted and outcome.code == code.value
         assert outcome.reason is not None and revert in outcome.reason
         assert engine.ledger.state_hash() == before
         assert (engine.ledger.time, engine.ledger.debt_of("alice", "USDC")) == (time, debt)
@@ -56,7 +60,12 @@ def test_advance_time_when_comet_borrow_index_reaches_uint64_max_then_next_secon
     # The ledger's borrow index (a ray; Comet's 1e15 index x 1e12) grows by the family's
     # compounding; Comet stores index // 1e12 in a uint64. The last t keeping it within
     # 2**64 - 1 is accepted, the next refused with the value safe64 would see.
+    # All of the pool borrowed (3.05 a year): the index passes uint64 after about 6,000
+    # years, within Comet's uint40 clock (34,800 years), which would refuse first at the
+    # 10% utilization of engine_with_debt.
     engine = engine_with_debt("compound-v3")
+    assert engine.apply(Deposit("alice", "WETH", 100 * 10**18)).accepted
+    assert engine.apply(Borrow("alice", "USDC", 9_000 * USDC)).accepted
     r = engine.ledger.reserves["USDC"]
     rules, index, rate = engine.config.rules, r.borrow_index, r.borrow_rate
     assert rules.widths is COMET_WIDTHS and rate > 0
@@ -70,6 +79,7 @@ def test_advance_time_when_comet_borrow_index_reaches_uint64_max_then_next_secon
     while high - low > 1:
         mid = (low + high) // 2
         low, high = (mid, high) if index_after(mid) <= limit else (low, mid)
+    assert high < 2**40  # within the clock
     refused = engine.copy().apply(AdvanceTime(high))
     assert refused.code == Code.SAFECAST_OVERFLOW.value
     assert refused.reason is not None and "borrow_index" in refused.reason

@@ -59,7 +59,8 @@ def test_buy_collateral_when_below_target_then_store_front_discount():
     engine.apply(SetPrice("WETH", 1_700 * USD))
     engine.apply(Absorb("keeper", "whale"))
     # Discount = 0.6 x (1 - 0.95) = 3%: 1,649 USDC per ETH.
-    assert quote_collateral(1_649 * USDC, USD, USDC, 1_700 * USD, ETH, 9_500, 6_000) == ETH
+    assert quote_collateral(1_649 * USDC, USD, USDC, 1_700 * USD, ETH, 9_500,
+                            6 * 10**17) == ETH
     outcome = engine.apply(BuyCollateral("buyer", "WETH", 164_900 * USDC, 100 * ETH))
     assert outcome.details["collateral_bought"] == 100 * ETH
     assert engine.ledger.reserves["USDC"].reserves == 3_400 * USDC  # -161,500 + 164,900
@@ -100,32 +101,45 @@ COMP_SCALE = 10**18
 WBTC_SCALE = 10**8
 
 
-@pytest.mark.parametrize(("base_amount", "asset_price", "lf_bps", "sf_bps", "expected"), [
+#: storeFrontPriceFactor at FACTOR_SCALE (1e18), as Comet keeps it.
+SF = 10**18
+
+
+@pytest.mark.parametrize(("base_amount", "asset_price", "lf_bps", "sf", "expected"), [
     # 0.5 x (1 - 0.6) = 20% off 200: 200 USDC buy 1.25 COMP.
-    (200 * USDC, 200 * USD, 6_000, 5_000, 125 * COMP_SCALE // 100),
-    (0, 200 * USD, 6_000, 5_000, 0),
+    (200 * USDC, 200 * USD, 6_000, SF // 2, 125 * COMP_SCALE // 100),
+    (0, 200 * USD, 6_000, SF // 2, 0),
     # storeFrontPriceFactor 0: the market price.
     (200 * USDC, 200 * USD, 6_000, 0, COMP_SCALE),
     # "without truncating integer during intermediate calculations" (PR 303): 810 / 8.1.
-    (810 * USDC, 9 * USD, 8_000, 5_000, 100 * COMP_SCALE),
+    (810 * USDC, 9 * USD, 8_000, SF // 2, 100 * COMP_SCALE),
     # "does not overflow for large amounts": 1e15 USDC / (0.8 x 200) = 6.25e12 COMP.
-    (10**15 * USDC, 200 * USD, 7_500, 8_000, 625 * 10**10 * COMP_SCALE),
+    (10**15 * USDC, 200 * USD, 7_500, 8 * SF // 10, 625 * 10**10 * COMP_SCALE),
     # buy-collateral-test: 50 USDC at 0.9 (COMP at 1, 0.5 x (1 - 0.8) off).
-    (50 * USDC, 1 * USD, 8_000, 5_000, 55_555_555_555_555_555_555),
+    (50 * USDC, 1 * USD, 8_000, SF // 2, 55_555_555_555_555_555_555),
 ])
 def test_quote_collateral_when_comet_test_vectors_then_same_quote(
-        base_amount: int, asset_price: int, lf_bps: int, sf_bps: int, expected: int) -> None:
+        base_amount: int, asset_price: int, lf_bps: int, sf: int, expected: int) -> None:
     assert quote_collateral(base_amount, USD, USDC, asset_price, COMP_SCALE, lf_bps,
-                            sf_bps) == expected
+                            sf) == expected
 
 
 def test_store_front_price_when_factors_have_four_decimals_then_discount_keeps_eight():
     # Comet: discount = mulFactor(0.5555e18, 1e18 - 0.9333e18) = 0.03705185e18, then
     # 2000e8 x (1 - 0.03705185) = 1,925.8963 USD. Flooring the discount to basis points
     # (0.0370) gave 1,926.00 before.
-    assert store_front_price(2_000 * USD, 9_333, 5_555) == 192_589_630_000
+    assert store_front_price(2_000 * USD, 9_333, 5_555 * 10**14) == 192_589_630_000
     assert quote_collateral(1_925_896_300, USD, USDC, 2_000 * USD, ETH, 9_333,
-                            5_555) == ETH
+                            5_555 * 10**14) == ETH
+
+
+def test_store_front_price_when_factor_has_18_decimals_then_kept_whole():
+    # Comet's constructor copies storeFrontPriceFactor whole (FACTOR_SCALE, no descale):
+    # 0.555555555555555555 x (1 - 0.9) = 0.0555555555555555555 floored at 1e18, so
+    # 2000e8 x (1 - 0.055555555555555555) = 188,888,888,888.88 -> 188,888,888,888. Read
+    # with 4 decimals (0.5555, as before) it was 188,890,000,000.
+    assert store_front_price(2_000 * USD, 9_000, 555_555_555_555_555_555) == 188_888_888_888
+    assert store_front_price(2_000 * USD, 9_000, 5_555 * 10**14) == 188_890_000_000
 
 
 def test_plan_absorb_when_collateral_beyond_debt_then_one_unit_left_as_supply():

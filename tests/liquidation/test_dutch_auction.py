@@ -747,3 +747,137 @@ def test_dss_dog_bark_when_only_a_dusty_partial_fits_then_refused(limit: str) ->
         dog.bark(3 * _T * WAD * WAD // chop, WAD, _RATE_1_5, _SPOT)
     assert refused.value.code == "Dog/dusty-auction-from-partial-liquidation"
     assert (dog.Dirt, dog.dirt) == before
+
+
+# --- more of clip.t.sol (makerdao/dss@fa4f6630afb0624d04a003e920b0d71a00331d98
+# src/test/clip.t.sol): kick incentives, zero prices, resets twice, the breaker, the
+# incentive limits, yank and the active list.
+
+
+def test_dss_kick_when_tip_then_coin_tip_and_then_tip_plus_chip_of_tab():
+    # test_kick: the Clipper's own buf (RAY) starts at the feed price, 4; a tip of 100 and
+    # no chip pay the barker 100 DAI. The vault drawn again and barked with buf 1.25, tip
+    # 100, chip 2%: the second auction (pos 1) starts at 5 and pays 100 + 110 x 0.02.
+    dog = Dog(DSS_DOG)
+    clip = Clipper.from_dog(ClipperParams(**{**DSS_CLIP.__dict__, "buf": RAY,
+                                             "tip": 100 * RAD, "chip": 0}), dog)
+    _, dink, tab = dog.bark(100 * WAD, 40 * WAD, RAY, DSS_SPOT)
+    first = clip.kick(tab, dink, "me", "ali", 4 * RAY, T0)
+    assert (first.id, first.tab, first.lot, first.top, first.coin) == (
+        1, 110 * RAD, 40 * WAD, 4 * RAY, 100 * RAD)
+    assert clip.active[1].pos == 0 and clip.active[1].tic == T0
+    clip.params = ClipperParams(**{**clip.params.__dict__, "buf": 125 * RAY // 100,
+                                   "chip": 2 * WAD // 100})
+    _, dink, tab = dog.bark(100 * WAD, 40 * WAD, RAY, DSS_SPOT)
+    second = clip.kick(tab, dink, "me", "bob", 4 * RAY, T0 + 100)
+    assert (second.id, second.top) == (2, 5 * RAY)
+    assert clip.active[2].pos == 1
+    assert second.coin == 100 * RAD + tab * 2 * WAD // 100 // WAD == 1022 * RAD // 10
+
+
+def test_dss_kick_and_redo_when_feed_price_zero_then_zero_top_price():
+    # testFail_kick_zero_price and testFail_redo_zero_price (1 h linear curve, cusp 0.5:
+    # the reset is due at 1,801 s, but the feed reads 0).
+    dog = Dog(DSS_DOG)
+    clip = Clipper.from_dog(DSS_CLIP, dog)
+    refused(clip, "Clipper/zero-top-price",
+            lambda: clip.kick(110 * RAD, 40 * WAD, "me", "k", 0, T0))
+    _, clip = dss_take_setup(calc=LinearDecrease(3_600), cusp=RAY // 2)
+    assert clip.status(1, T0 + 1_801)[0]
+    refused(clip, "Clipper/zero-top-price", lambda: clip.redo(1, "k", 0, T0 + 1_801))
+
+
+@pytest.mark.parametrize(("tau", "due"), [(36_000, 3_601), (3_600, 1_801)])
+def test_dss_redo_twice_when_just_reset_then_cannot_reset(tau: int, due: int) -> None:
+    # test_auction_reset_tail_twice and test_auction_reset_cusp_twice.
+    _, clip = dss_take_setup(calc=LinearDecrease(tau), cusp=RAY // 2)
+    clip.redo(1, "k", 4 * RAY, T0 + due)
+    refused(clip, "Clipper/cannot-reset", lambda: clip.redo(1, "k", 4 * RAY, T0 + due))
+
+
+def test_dss_breaker_levels_for_kick_take_and_redo():
+    # test_stopped_kick: any level stops kick; test_stopped_{1,2}_take: levels 1 and 2 let
+    # a take of 25 (slice 22 for the 110 tab) through; testFail_stopped_3_take: 3 stops it.
+    dog = Dog(DSS_DOG)
+    clip = Clipper.from_dog(DSS_CLIP, dog)
+    for level in (1, 2, 3):
+        clip.stopped = level
+        refused(clip, "Clipper/stopped-incorrect",
+                lambda: clip.kick(110 * RAD, 40 * WAD, "me", "k", 4 * RAY, T0))
+    clip.stopped = 0
+    assert clip.kick(110 * RAD, 40 * WAD, "me", "k", 4 * RAY, T0).id == 1
+    for level in (1, 2):
+        _, clip = dss_take_setup()
+        clip.stopped = level
+        taken = clip.take(1, 25 * WAD, 5 * RAY, "ali", T0)
+        assert (taken.slice, taken.owe, taken.done) == (22 * WAD, 110 * RAD, True)
+    _, clip = dss_take_setup()
+    clip.stopped = 3
+    refused(clip, "Clipper/stopped-incorrect",
+            lambda: clip.take(1, 25 * WAD, 5 * RAY, "ali", T0))
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_dss_breaker_levels_for_redo_after_tail(level: int) -> None:
+    # test_stopped_{1,2,3}_auction_reset_tail (10 h linear, tail 1 h, the feed now 3): at
+    # level 1 the reset goes through (top 3.75); at 2 and 3 it is due but refused.
+    _, clip = dss_take_setup(calc=LinearDecrease(36_000), cusp=RAY // 2)
+    clip.stopped = level
+    refused(clip, "Clipper/stopped-incorrect" if level > 1 else "Clipper/cannot-reset",
+            lambda: clip.redo(1, "k", 3 * RAY, T0 + 3_600))
+    assert clip.status(1, T0 + 3_601)[0]
+    if level == 1:
+        assert clip.redo(1, "k", 3 * RAY, T0 + 3_601).top == 375 * RAY // 100
+        assert clip.active[1].tic == T0 + 3_601
+    else:
+        refused(clip, "Clipper/stopped-incorrect",
+                lambda: clip.redo(1, "k", 3 * RAY, T0 + 3_601))
+
+
+def test_dss_incentive_max_values_then_accepted_and_one_more_refused():
+    # test_incentive_max_values: chip 2^64 - 1 (18.446744073709551615) and tip 2^192 - 1
+    # (6,277,101,735,386.68... DAI) are the largest the Clipper stores. Maker's file
+    # truncates 2^64 and 2^192 to 0 (uint64/uint192 casts); marginengine refuses them.
+    chip, tip = 2**64 - 1, 2**192 - 1
+    assert chip == 18_446_744_073_709_551_615
+    assert tip // RAD == 6_277_101_735_386
+    clip = clipper(chip=chip, tip=tip)
+    coin = clip.kick(TAB, ETH, "vault", "keeper", 2_000 * RAY, T0).coin
+    assert coin == tip + TAB * chip // WAD
+    for name, value, width in (("chip", 2**64, "uint64"), ("tip", 2**192, "uint192")):
+        with pytest.raises(AuctionError, match=width):
+            clipper(**{name: value})
+
+
+def test_dss_yank_then_sale_deleted_dirt_cleared_and_lot_to_caller():
+    # test_Clipper_yank: the caller digs the sale's tab from the Dog (Dirt and dirt back to
+    # 0) and receives its 40 gold.
+    dog, clip = dss_take_setup()
+    sale = clip.yank(1)
+    assert (sale.tab, sale.lot) == (110 * RAD, 40 * WAD)
+    dog.digs(sale.tab)
+    assert dog.Dirt == dog.dirt == 0
+    assert clip.count() == 0 and 1 not in clip.active
+    refused(clip, "Clipper/not-running-auction", lambda: clip.yank(1))
+
+
+def test_dss_remove_id_swaps_the_last_into_the_hole():
+    # test_remove_id: [1, 2, 3, 4, 5], remove 3 -> [1, 2, 5, 4] (5 moves to slot 2), then
+    # remove 4 -> [1, 2, 5] with positions 0, 1, 2.
+    clip = clipper()
+    for _ in range(5):
+        clip.kick(TAB, ETH, "vault", "keeper", 2_000 * RAY, T0)
+    assert clip.ids() == [1, 2, 3, 4, 5]
+    clip.yank(3)
+    assert clip.ids() == [1, 2, 5, 4] and clip.active[5].pos == 2
+    clip.yank(4)
+    assert clip.ids() == [1, 2, 5]
+    assert [clip.active[i].pos for i in (1, 2, 5)] == [0, 1, 2]
+
+
+def test_dss_take_when_max_below_price_or_no_auction_then_refused():
+    # testFail_take_bid_too_low (max 4 below the price 5) and test_take_zero_usr (id 2).
+    _, clip = dss_take_setup()
+    refused(clip, "Clipper/too-expensive", lambda: clip.take(1, 22 * WAD, 4 * RAY, "ali", T0))
+    refused(clip, "Clipper/not-running-auction",
+            lambda: clip.take(2, 25 * WAD, 5 * RAY, "ali", T0))

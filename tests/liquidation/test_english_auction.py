@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from marginengine.liquidation.cat import Cat, CatParams
 from marginengine.liquidation.dutch_auction import RAD, AuctionError
 from marginengine.liquidation.english_auction import (
     BLACK_THURSDAY_ETH_A,
@@ -229,3 +230,35 @@ def test_dss_tick_restarts_an_ended_auction_without_bids():
     flip.tick(1, later)
     refused(flip, "Flipper/not-finished", lambda: flip.deal(1, later))
     flip.tend(1, 100 * WAD, WAD, "ali", later)
+
+
+def test_dss_tend_on_no_auction_and_later_tend_then_as_dss():
+    # testFail_tend_empty (id 42 does not exist) and test_tend_later (a first bid 5 hours
+    # in, well inside the 2-day tau, lives ttl = 3 h).
+    flip = dss_flip()
+    refused(flip, "Flipper/guy-not-set", lambda: flip.tend(42, 0, 0, "ali", DSS_START))
+    flip.tend(1, 100 * WAD, WAD, "ali", DSS_START + 5 * 3600)
+    assert (flip.bids[1].guy, flip.bids[1].bid) == ("ali", WAD)
+    assert flip.bids[1].tic == DSS_START + 5 * 3600 + 3 * 3600
+
+
+def test_dss_yank_in_tend_phase_returns_bid_and_tab_but_not_in_dent_phase():
+    # test_yank_tend: tab rad(50), ali's bid of 1: yank hands back the auction so the
+    # caller refunds ali's 1, takes the 100 gems and claws the 50 DAI tab from the Cat's
+    # litter (5,000,000 -> 4,999,950). test_yank_dent: after a dent it is refused.
+    cat = Cat(CatParams(box=10_000_000 * RAD, dunk=10_000_000 * RAD, chop=WAD, dust=0))
+    cat.litter = 5_000_000 * RAD
+    flip = Flipper(FLIP_CONTRACT_DEFAULTS)
+    flip.kick("usr", "gal", 50 * RAD, 100 * WAD, 0, DSS_START)
+    flip.tend(1, 100 * WAD, WAD, "ali", DSS_START)
+    yanked = flip.yank(1)
+    assert (yanked.guy, yanked.bid, yanked.lot, yanked.tab) == ("ali", WAD, 100 * WAD,
+                                                                50 * RAD)
+    cat.claw(yanked.tab)
+    assert cat.litter == 5_000_000 * RAD - 50 * RAD
+    assert 1 not in flip.bids
+    flip = dss_flip()
+    flip.tend(1, 100 * WAD, WAD, "ali", DSS_START)
+    flip.tend(1, 100 * WAD, 50 * WAD, "bob", DSS_START)
+    flip.dent(1, 95 * WAD, 50 * WAD, "ali", DSS_START)
+    refused(flip, "Flipper/already-dent-phase", lambda: flip.yank(1))

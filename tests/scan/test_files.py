@@ -254,3 +254,16 @@ def test_snapshot_when_comet_supplies_and_owes_base_then_refused_by_field():
     assert info.value.problems == [
         "accounts.1.borrowed.USDC: in compound-v3 the base balance is signed: an account "
         "supplies USDC or borrows it, not both"]
+
+
+def test_load_engine_when_a_balance_exceeds_the_protocols_storage_then_its_line_named(
+        tmp_path: Path):
+    # aave-v3's scaled balance is a uint120 (aave-dao/aave-v3-origin@v3.5.0,
+    # UserState.balance): 2**120 USDC units cannot be supplied, whatever the book says.
+    too_much = f"{2**120 // 10**6}.{2**120 % 10**6:06d}"
+    book = write(tmp_path, "book.csv", GOOD + f"dave,USDC,{too_much},\n")
+    with pytest.raises(ConfigError) as info:
+        load_engine(book, write(tmp_path, "p.toml", PRICES))
+    assert info.value.problems == [
+        f"{book}:7: supplied: USDC scaled supply balance would be {2**120}, beyond uint120 "
+        "(at most 2**120 - 1): the protocol's cast reverts (SafeCastOverflowedUintDowncast)"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -336,3 +337,24 @@ def test_liquidator_points_when_protocol_has_no_absorb_then_404_naming_field(cli
     r = client.get("/liquidator-points/keeper")
     assert r.status_code == 404
     assert "absorber" in r.text and "no Absorb" in r.text
+
+
+def test_state_when_ticks_move_prices_then_the_hash_is_the_whole_state_hashed(
+        client: Any) -> None:
+    # The service keeps each account's JSON between hashes (Ledger.reuse_hash_pieces):
+    # after every tick, the answer equals the hash of the whole state written out again.
+    engine = client.service.engine
+    assert engine.ledger.hash_pieces_held is not None
+    seen = []
+    for price in ("1900", "1800", "1900"):
+        client.post("/ticks", json={"prices": {"WETH": price}}, headers=AUTH)
+        state = client.get("/state").json()
+        twin = engine.copy()  # a copy keeps no pieces of the original's
+        payload = {"ledger": twin.ledger.state_dict(), "seq": twin.seq,
+                   **twin.state.hash_parts()}
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        assert state == {"seq": engine.seq, "state_hash": hashlib.sha256(blob).hexdigest()}
+        assert client.get("/state").json() == state  # the same seq: the same answer
+        seen.append(state["state_hash"])
+    # WETH at 1,900 twice, but the seq differs: three hashes.
+    assert len(set(seen)) == 3

@@ -185,6 +185,17 @@ QUERIES: list[tuple[str, str, dict[str, Any] | None, int, str]] = [
      "query.max_drop: given twice ('0.5' and '0.6'); give it once"),
     ("get", "/at-risk?limit=5&limit=5", None, 422,
      "query.limit: given twice ('5' and '5'); give it once"),
+    # A parameter the route does not take: it was ignored, so a misspelt max_drop gave
+    # the default 0.5 and a misspelt limit the default 20, answered 200 as if read.
+    ("get", "/heatmap?asset=WETH&maxdrop=0.2", None, 422,
+     "query.maxdrop: unknown parameter (did you mean max_drop? parameters: asset, steps, "
+     "max_drop)"),
+    ("get", "/at-risk?lmit=2", None, 422,
+     "query.lmit: unknown parameter (did you mean limit? parameters: limit)"),
+    ("get", "/summary?asset=WETH", None, 422,
+     "query.asset: unknown parameter (GET /summary takes none)"),
+    ("get", "/accounts/alice?verbose=1", None, 422,
+     "query.verbose: unknown parameter (GET /accounts/{account_id} takes none)"),
     ("post", "/whatif", {"shocks": {"WETH": -1.5}}, 422,
      "shocks.WETH: must be a finite fraction greater than -1 (got -1.5)"),
     ("post", "/whatif", {"shocks": {"WETH": "nan"}}, 422,
@@ -205,6 +216,12 @@ def test_query_when_bad_then_4xx_names_field(client: Any, method: str, path: str
     r = client.get(path) if method == "get" else client.post(path, json=body)
     assert r.status_code == status, r.text
     assert r.json()["error"] == error
+
+
+def test_query_when_only_known_parameters_then_read(client: Any) -> None:
+    assert len(client.get("/at-risk?limit=2").json()) == 2
+    # The dashboard page takes whatever a browser adds (a cache-buster).
+    assert client.get("/?v=2").status_code == 200
 
 
 def test_static_when_path_escapes_then_404(client: Any) -> None:

@@ -278,6 +278,21 @@ def test_service_table_when_screen_portfolios_then_in_settings_and_text_refused(
     assert code == 2 and "service.screen_portfolios" in err
 
 
+@pytest.mark.parametrize(("line", "problem"), [
+    # ServiceSection was a lax pydantic model: true was 1 quote, "5" five writes a second.
+    ("max_quotes = true\n", "service.max_quotes: must not be true or false (got true)"),
+    ('rate = "5"\n', "service.rate: must be a number, not text (got '5'"),
+    ('burst = "7"\n', "service.burst: must be a number, not text (got '7'"),
+    ("screen_portfolios = 1\n", "service.screen_portfolios: must be true or false (got 1)"),
+])
+def test_service_table_when_bool_for_number_or_text_for_number_then_refused_naming_it(
+        line: str, problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    book = "account,asset,supplied,borrowed\nalice,WETH,10,\n"
+    code, out, err = run(["serve", str(_config(tmp_path, book, line))], capsys)
+    assert code == 2 and out == "" and "Traceback" not in err
+    assert problem in err, err
+
+
 EMODE_CONFIG = """
 [protocol]
 preset = "aave-v3"

@@ -258,3 +258,27 @@ def test_sweep_when_runs_is_1_then_each_point_is_simulates_one_run_on_the_scenar
     alone = marginengine.simulate(small(), runs=1,
                                   **{"protocol.markets.WETH.liquidation_bonus": 0.05})
     assert one.points[0]["mean_bad_debt"] == alone.summary["bad_debt"]
+
+
+def test_sweep_point_when_runs_then_its_estimates_are_the_monte_carlo_of_that_point(
+) -> None:
+    # A sweep's rows lacked borrowing_power, borrowed_value, borrow_usage, demand_served,
+    # auctions_started, auctions_settled_near_zero, insurance_fund_drawdown, adl_volume
+    # and final_price: the point's estimates of them read every run as 0 (sweep.json said
+    # mean_borrowing_power 0.0 where simulate --runs says 88,865,674 USD).
+    data = small()
+    data["steps"] = 10
+    data["book"].update({"accounts": 30})
+    axes = parse_grid(["protocol.markets.WETH.liquidation_bonus=0.05"])
+    point = run_sweep(data, axes, runs=3).points[0]
+    mc = marginengine.simulate(data, runs=3,
+                               **{"protocol.markets.WETH.liquidation_bonus": 0.05})
+    assert mc.summary["mean_borrowing_power"] > 10**6
+    assert {k: v["value"] for k, v in point["estimates"].items()} == \
+        {k: v["value"] for k, v in mc.summary["estimates"].items()}
+    assert point["mean_borrowing_power"] == mc.summary["mean_borrowing_power"]
+    assert point["mean_borrow_usage"] == mc.summary["mean_borrow_usage"]
+    runs = mc.runs
+    rows = run_sweep(data, axes, runs=3).rows
+    assert [r["borrowing_power"] for r in rows] == runs["borrowing_power"].tolist()
+    assert set(RUN_FIELDS) - {"run", "seed"} <= set(rows[0])

@@ -21,6 +21,20 @@ def _admits_bool(annotation: object) -> bool:
     return any(_admits_bool(arg) for arg in typing.get_args(annotation))
 
 
+def _bool_only(annotation: object) -> bool:
+    """Whether a field's type is ``bool`` (optionally ``None``): pydantic would otherwise
+    read ``"yes"``, ``"on"``, ``1`` or ``"false"`` as a boolean."""
+    if annotation is bool:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _bool_only(typing.get_args(annotation)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return bool(members) and all(_bool_only(a) for a in members)
+    return False
+
+
 def _numbers_only(annotation: object) -> bool:
     """Whether a field's type is a plain number (``int``, ``float``, optionally ``None``,
     possibly constrained): pydantic would otherwise read the text ``"5"`` as 5. Exact
@@ -56,8 +70,9 @@ def _text_for_number(value: object, annotation: object) -> str | None:
 
 
 class StrictModel(BaseModel):
-    """A frozen model that refuses unknown fields, booleans given for numbers and text
-    given for plain numbers (every configuration table is one)."""
+    """A frozen model that refuses unknown fields, booleans given for numbers, text given
+    for plain numbers, and anything but ``true`` or ``false`` for a boolean (every
+    configuration table is one)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -69,6 +84,10 @@ class StrictModel(BaseModel):
         annotation = cls.model_fields[info.field_name].annotation
         if isinstance(value, bool) and not _admits_bool(annotation):
             raise ValueError(f"must not be true or false (got {str(value).lower()})")
+        # Lax pydantic reads "yes", "on", 1 and even "false" as booleans: a switch is
+        # written true or false, anything else is most likely a slip.
+        if not isinstance(value, bool) and value is not None and _bool_only(annotation):
+            raise ValueError(f"must be true or false (got {value!r})")
         # TOML's "5" is text: a number field given text is most likely a quoting slip
         # (or a value meant for another field), so it is named rather than read as 5.
         # Values from the command line (--set, --grid) are read as TOML first, so 5

@@ -166,6 +166,11 @@ class StorageWidths:
         balances are uint128, see ``collateral_bits``).
     collateral_bits
         Comet: a collateral balance and total (``safe128``, ``uint128`` storage).
+    clock_bits, clock_revert
+        The protocol's clock: a time (seconds) must be below ``2**clock_bits``, else every
+        call reverts ``clock_revert``; ``None``: not bounded. Comet's ``getNowInternal``
+        reverts ``TimestampTooLarge`` at ``block.timestamp >= 2**40`` (it returns a
+        ``uint40``).
     """
 
     index_bits: int
@@ -177,6 +182,8 @@ class StorageWidths:
     total_revert: str = ""
     base_only: bool = False
     collateral_bits: int | None = None
+    clock_bits: int | None = None
+    clock_revert: str = ""
 
     @property
     def index_limit(self) -> int:
@@ -206,12 +213,15 @@ AAVE_V3_5_WIDTHS = StorageWidths(
 #: 0x11); a principal is an ``int104`` (``principalValue``: ``signed104(safe104(...))``,
 #: ``InvalidInt104``); ``totalSupplyBase``/``totalBorrowBase`` are ``uint104`` with checked
 #: adds (``supplyBase``, ``withdrawBase``); collateral is ``uint128`` (``safe128``,
-#: ``totalsCollateral``, ``userCollateral``; ``Comet.sol``, ``CometMath.sol``).
+#: ``totalsCollateral``, ``userCollateral``; ``Comet.sol``, ``CometMath.sol``); the clock
+#: is a ``uint40``: ``getNowInternal`` reverts ``TimestampTooLarge`` from ``2**40`` on
+#: (``Comet.sol``; ``test/accrue-test.ts`` "supports up to the maximum timestamp then
+#: breaks").
 COMET_WIDTHS = StorageWidths(
     index_bits=64, index_unit=10**12, index_revert="InvalidUInt64",
     balance_bits=103, balance_revert="InvalidInt104",
     total_bits=104, total_revert="panic 0x11 (uint104 totalSupplyBase/totalBorrowBase)",
-    base_only=True, collateral_bits=128)
+    base_only=True, collateral_bits=128, clock_bits=40, clock_revert="TimestampTooLarge")
 
 
 @dataclass(frozen=True)
@@ -272,7 +282,8 @@ EULER_EVENTS: frozenset[str] = frozenset({
 MANGO_EVENTS: frozenset[str] = frozenset({
     "MangoDeposit", "MangoWithdraw", "MangoPerpTrade", "MangoPerpOrders",
     "MangoSetStablePrice", "MangoLiqTokenWithToken", "MangoTokenLiqBankruptcy",
-    "MangoPerpLiqBaseOrPositivePnl", "MangoPerpLiqNegativePnlOrBankruptcy"})
+    "MangoPerpLiqBaseOrPositivePnl", "MangoPerpLiqNegativePnlOrBankruptcy",
+    "MangoPerpSettlePnl", "MangoPerpUpdateFunding"})
 #: Drift v2's actions on its cross-margin accounts (engine/drift_handlers.py).
 DRIFT_EVENTS: frozenset[str] = frozenset({
     "DriftDeposit", "DriftWithdraw", "DriftPerpTrade", "DriftLiquidateSpot",

@@ -164,6 +164,26 @@ class MangoPerpConfig(StrictModel):
     #: ``PerpMarket::group_insurance_fund``: whether perp bankruptcy may draw on the
     #: group's insurance fund (else the loss is socialized over the open interest).
     group_insurance_fund: bool = True
+    #: ``PerpMarket::quote_lot_size``: native quote units per quote lot (book prices are
+    #: in quote lots per base lot).
+    quote_lot_size: Annotated[int, Field(gt=0, le=2**63 - 1)] = 1
+    #: ``settle_pnl_limit_factor`` (Mango's ``f32``): the share of the position's stable
+    #: value settleable per window; negative (the default here): no settle limit.
+    settle_pnl_limit_factor: Annotated[Decimal, Field(ge=-1, le=1000, allow_inf_nan=False)] \
+        = Decimal(-1)
+    #: ``settle_pnl_limit_window_size_ts`` (seconds, positive): the settle limit's window.
+    settle_pnl_limit_window_size_ts: Annotated[int, Field(gt=0, le=2**64 - 1)] = 86_400
+    #: ``min_funding`` / ``max_funding`` (``f32``, per day; min <= 0 <= max) and
+    #: ``impact_quantity`` (base lots into the book for the impact prices).
+    min_funding: Annotated[Decimal, Field(le=0, ge=-100, allow_inf_nan=False)] = Decimal(0)
+    max_funding: Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)] = Decimal(0)
+    impact_quantity: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+    #: ``settle_fee_flat``, ``settle_fee_amount_threshold`` (native settle units) and
+    #: ``settle_fee_fraction_low_health`` (``f32``): perp_settle_pnl's fee to the settler.
+    settle_fee_flat: Annotated[Decimal, Field(ge=0, le=10**30, allow_inf_nan=False)] = Decimal(0)
+    settle_fee_amount_threshold: Annotated[Decimal, Field(ge=0, le=10**30,
+                                                          allow_inf_nan=False)] = Decimal(0)
+    settle_fee_fraction_low_health: Weight = Decimal(0)
 
 
 class MangoConfig(StrictModel):

@@ -368,9 +368,12 @@ class CompoundRules(StrictModel):
     interest: CometInterestModel | None = None
 
     @property
-    def store_front_price_factor_bps(self) -> int:
-        """The store-front price factor in basis points (truncated, as the asset factors)."""
-        return int(self.store_front_price_factor * BPS)
+    def store_front_price_factor_scaled(self) -> int:
+        """``storeFrontPriceFactor`` at ``FACTOR_SCALE`` (1e18), as Comet holds it: the
+        constructor copies it whole (no 4-decimal ``descale``, unlike the asset factors;
+        compound-finance/comet@d5a30b0a ``contracts/Comet.sol``). At most 18 decimals
+        (:meth:`ProtocolConfig._check_representable`), so exact."""
+        return int(self.store_front_price_factor * COMET_FACTOR_SCALE)
 
     def target_reserves_units(self, decimals: int) -> int:
         """``targetReserves`` in base smallest units (whole units, truncated)."""
@@ -707,9 +710,12 @@ class ProtocolConfig(StrictModel):
             for symbol, m in self.markets.items():
                 if not m.collateral or symbol == compound.base_asset:
                     continue
-                discount = (compound.store_front_price_factor_bps
-                            * (BPS - m.liquidation_factor_bps) // BPS)
-                if discount >= BPS:
+                # quoteCollateral's discount: mulFactor(storeFrontPriceFactor,
+                # FACTOR_SCALE - liquidationFactor), the factor at 4 decimals.
+                discount = (compound.store_front_price_factor_scaled
+                            * (COMET_FACTOR_SCALE - m.liquidation_factor_bps
+                               * (COMET_FACTOR_SCALE // BPS)) // COMET_FACTOR_SCALE)
+                if discount >= COMET_FACTOR_SCALE:
                     raise ValueError(
                         f"markets.{symbol}.liquidation_factor: with "
                         f"compound.store_front_price_factor {compound.store_front_price_factor} "
@@ -841,6 +847,9 @@ class ProtocolConfig(StrictModel):
             decimals = self.markets[compound.base_asset].decimals
             checks += [("compound.target_reserves", compound.target_reserves, decimals),
                        ("compound.base_borrow_min", compound.base_borrow_min, decimals)]
+        if compound is not None:
+            checks.append(("compound.store_front_price_factor",
+                           compound.store_front_price_factor, 18))  # FACTOR_SCALE
         if compound is not None and compound.interest is not None:
             for name in COMET_INTEREST_FIELDS:
                 checks.append((f"compound.interest.{name}", getattr(compound.interest, name),
@@ -955,15 +964,8 @@ class ProtocolConfig(StrictModel):
                 if stored != value:
                     out.append(f"markets.{symbol}.{name}: {value} is stored as {stored} "
                                "(Comet keeps 4 decimals, truncated)")
-        compound = self.compound
-        if compound is not None:
-            # Comet keeps storeFrontPriceFactor at 18 decimals; the rules here read it in
-            # basis points (CompoundRules.store_front_price_factor_bps), so say so.
-            value = compound.store_front_price_factor
-            stored = Decimal(compound.store_front_price_factor_bps) / BPS
-            if stored != value:
-                out.append(f"compound.store_front_price_factor: {value} is used as {stored} "
-                           "(4 decimals, truncated; Comet keeps 18)")
+        # storeFrontPriceFactor is kept whole at 18 decimals, as Comet keeps it: nothing to
+        # report (CompoundRules.store_front_price_factor_scaled).
         return out
 
     @property

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from marginengine.config.base import StrictModel
 
 #: Parameters an automated update may move.
 ParamName = Literal["ltv", "liquidation_threshold", "liquidation_bonus", "supply_cap",
@@ -35,7 +37,7 @@ PARAM_NAMES: tuple[ParamName, ...] = (
 THREE_DAYS: int = 3 * 86_400
 
 
-class ParamBound(BaseModel):
+class ParamBound(StrictModel):
     """The bound on one parameter's updates.
 
     Attributes
@@ -47,8 +49,6 @@ class ParamBound(BaseModel):
     min_delay_seconds
         Least time between two updates of this parameter of one asset.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_change_bps: Annotated[int, Field(ge=0, strict=True)]
     relative: bool = False
@@ -63,10 +63,8 @@ def _relative() -> ParamBound:
     return ParamBound(max_change_bps=3_000, relative=True)
 
 
-class StewardBounds(BaseModel):
+class StewardBounds(StrictModel):
     """The bounds of every parameter an automated update may move (all configurable)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     ltv: ParamBound = Field(default_factory=_absolute)
     liquidation_threshold: ParamBound = Field(default_factory=_absolute)

@@ -17,9 +17,10 @@ from typing import Any, NoReturn
 from marginengine.decisions import Code
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import Bark, Deal, Dent, Redo, Take, Tend, Tick
-from marginengine.fixedpoint import RAY, WAD, Rounding, div
+from marginengine.fixedpoint import PRICE_DECIMALS, RAY, WAD, Rounding, div
 from marginengine.liquidation.auction_house import AuctionHouse, AuctionOutcome, AuctionRecord
 from marginengine.liquidation.base import LiquidationRefused
+from marginengine.liquidation.dutch_auction import feed_price, units_to_ray
 from marginengine.liquidation.english_auction import Flipper
 
 
@@ -30,10 +31,14 @@ def _house(ctx: HandlerContext, auction: int | None = None) -> AuctionHouse:
 
 
 def feed_price_ray(ctx: HandlerContext) -> int:
-    """The collateral's oracle price in DAI per collateral, ray."""
+    """The Clipper's feed price, DAI per collateral (ray): dss clip.sol ``getFeedPrice``,
+    ``rdiv(val * BLN, par)`` (:func:`feed_price`), with ``val`` the collateral's oracle price
+    (USD, as a wad) and ``par`` the debt asset's (USD per DAI, as a ray; 1 when DAI is priced
+    at 1, as in every example)."""
     cfg = ctx.config.auction
     assert cfg is not None
-    return ctx.price(cfg.collateral) * RAY // ctx.price(cfg.debt)
+    val = ctx.price(cfg.collateral) * 10 ** (18 - PRICE_DECIMALS)
+    return feed_price(val, units_to_ray(ctx.price(cfg.debt)))
 
 
 def _refused(ctx: HandlerContext, exc: LiquidationRefused) -> NoReturn:

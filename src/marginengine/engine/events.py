@@ -1158,12 +1158,16 @@ class MangoWithdraw(Event):
 @dataclass(frozen=True)
 class MangoPerpTrade(Event):
     """A perp fill for ``account``: ``base_lots`` (signed: bought) and ``quote`` (settle
-    token native units, signed: received), then ``check_health_post``."""
+    token native units, signed: received) and the trading ``fee`` paid (native, signed: a
+    maker rebate is negative), then ``check_health_post``. Funding is settled first, the
+    fee is immediately settleable (the oneshot allowance) and the fill moves the recurring
+    settle allowance (``record_trading_fee``, ``record_trade``)."""
 
     account: str
     market: str
     base_lots: int
     quote: int
+    fee: int = 0
 
 
 @dataclass(frozen=True)
@@ -1244,10 +1248,81 @@ class MangoPerpLiqNegativePnlOrBankruptcy(Event):
     max_liab_transfer: int
 
 
+@dataclass(frozen=True)
+class MangoPerpSettlePnl(Event):
+    """``perp_settle_pnl``: ``account_a``'s positive pnl on ``market`` is settled against
+    ``account_b``'s negative pnl into their settle tokens, each side cut to its available
+    settle limit this window and B's to what its health backs (``perp_max_settle``); A
+    pays ``settler`` the settle fee (whole native units, rounded down)."""
+
+    settler: str
+    account_a: str
+    account_b: str
+    market: str
+
+
+#: A side of a Mango perp book in a :class:`MangoPerpUpdateFunding`: ``(price lots,
+#: quantity lots)`` of each valid order, in any order.
+BookLevels = tuple[tuple[int, int], ...]
+
+
+def _levels(name: str, value: object) -> BookLevels:
+    """``value`` as :data:`BookLevels`, or :class:`EventError` naming
+    ``MangoPerpUpdateFunding.{name}``."""
+    where = f"MangoPerpUpdateFunding.{name}"
+    if not isinstance(value, tuple | list) or not all(
+            isinstance(p, tuple | list) and len(p) == 2 for p in value):
+        raise EventError(f"{where}: must be a list of [price lots, quantity lots] pairs "
+                         f"(got {value!r})")
+    out = []
+    for i, (price, quantity) in enumerate(value):
+        for what, number in (("price lots", price), ("quantity lots", quantity)):
+            if isinstance(number, bool) or not isinstance(number, int):
+                raise EventError(f"{where}[{i}]: the {what} must be an integer "
+                                 f"(got {number!r})")
+            if not 0 < number <= 2**63 - 1:
+                raise EventError(f"{where}[{i}]: the {what} must be positive and fit an "
+                                 f"i64 (got {number})")
+        out.append((price, quantity))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class MangoPerpUpdateFunding(Event):
+    """``perp_update_funding``: the keeper's crank of ``market``'s funding
+    (``PerpMarket::update_funding_and_stable_price``) from the book's valid orders,
+    ``bids`` and ``asks`` as ``(price lots, quantity lots)`` pairs: the impact prices
+    ``impact_quantity`` lots deep against the oracle give the day's rate, clamped to
+    ``[min_funding, max_funding]``, applied for the time since the last update (at most an
+    hour). The stable price is the engine's (``MangoSetStablePrice`` or the oracle's
+    stable price), not updated here.
+
+    In JSON the sides are lists of pairs: ``{"type": "MangoPerpUpdateFunding", "market":
+    "SOL-PERP", "bids": [[9990, 5]], "asks": [[10010, 5]]}``."""
+
+    market: str
+    bids: BookLevels = ()
+    asks: BookLevels = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "bids", _levels("bids", self.bids))
+        object.__setattr__(self, "asks", _levels("asks", self.asks))
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"type", "market", "bids": [[price, quantity], ...], "asks": [...]}``."""
+        return {"type": self.name, "market": self.market,
+                "bids": [list(p) for p in self.bids], "asks": [list(p) for p in self.asks]}
+
+    def to_json(self) -> str:
+        """The JSON of :meth:`to_dict`."""
+        return encode(self.to_dict())
+
+
 MANGO_EVENT_CLASSES: tuple[type[Event], ...] = (
     MangoDeposit, MangoWithdraw, MangoPerpTrade, MangoPerpOrders, MangoSetStablePrice,
     MangoLiqTokenWithToken, MangoTokenLiqBankruptcy, MangoPerpLiqBaseOrPositivePnl,
-    MangoPerpLiqNegativePnlOrBankruptcy)
+    MangoPerpLiqNegativePnlOrBankruptcy, MangoPerpSettlePnl, MangoPerpUpdateFunding)
 
 # ---- Drift v2 (drift-labs/protocol-v2 programs/drift/src/instructions): ``config.drift``;
 # spot amounts in the token's native units, perp base 1e9 and quote 1e6.

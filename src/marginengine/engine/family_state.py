@@ -32,6 +32,7 @@ from marginengine.liquidation.euler import EulerVault
 from marginengine.margin import drift as drift_rules
 from marginengine.margin import euler as euler_rules
 from marginengine.margin import mango as mango_rules
+from marginengine.margin import mango_perp
 from marginengine.margin.base import FamilyMargin
 
 #: The unit of account's decimals (USD x 1e18) and its ratio to the engine's base currency.
@@ -106,12 +107,30 @@ class EulerBook:
 @dataclass(frozen=True)
 class MangoPerpPosition:
     """A Mango perp position: base lots (signed), quote (settle-token native units,
-    signed), open bids and asks in base lots."""
+    signed), open bids and asks in base lots; the market funding it has settled
+    (``long_settled_funding`` / ``short_settled_funding``, raw I80F48) and its settle-limit
+    fields (:class:`~marginengine.margin.mango_perp.SettleLimitState`)."""
 
     base_lots: int = 0
     quote: int = 0
     bids: int = 0
     asks: int = 0
+    long_settled_funding: int = 0
+    short_settled_funding: int = 0
+    limit: mango_perp.SettleLimitState = field(default_factory=mango_perp.SettleLimitState)
+
+    def state_list(self) -> list[object]:
+        """Plain data for the state hash (funding and settle limits only once set, so
+        positions without them hash as before)."""
+        out: list[object] = [self.base_lots, self.quote, self.bids, self.asks]
+        if self.long_settled_funding or self.short_settled_funding:
+            out.append({"settled_funding": [self.long_settled_funding,
+                                            self.short_settled_funding]})
+        if not self.limit.is_default():
+            lim = self.limit
+            out.append({"settle_limit": [lim.window, lim.settled_in_window, lim.recurring,
+                                         lim.oneshot]})
+        return out
 
 
 @dataclass(frozen=True)
@@ -147,6 +166,16 @@ class MangoBook:
     #: no open interest bore (Mango's loss on an open interest of zero; settle native).
     perp_socialized: Mapping[str, int] = field(default_factory=dict)
     perp_unallocated: Mapping[str, int] = field(default_factory=dict)
+    #: Per perp market, its funding (``long_funding``, ``short_funding``,
+    #: ``funding_last_updated``); a market not listed has none yet, last updated at 0.
+    funding: Mapping[str, mango_perp.FundingState] = field(default_factory=dict)
+    #: Per perp market, the funding the engine's whole-unit quotes could not hold when it
+    #: was settled (the floor's remainders, raw I80F48: kept by the market).
+    funding_dust: Mapping[str, int] = field(default_factory=dict)
+
+    def funding_of(self, market: str) -> mango_perp.FundingState:
+        """``market``'s funding state."""
+        return self.funding.get(market, mango_perp.FundingState())
 
     def account(self, account_id: str) -> MangoAccount:
         """``account_id``'s account (empty if it has none)."""
@@ -168,8 +197,7 @@ class MangoBook:
         out: dict[str, object] = {
             "stable": dict(sorted(self.stable.items())),
             "accounts": {a: [{t: b for t, b in sorted(x.tokens.items()) if b},
-                             {m: [p.base_lots, p.quote, p.bids, p.asks]
-                              for m, p in sorted(x.perps.items())},
+                             {m: p.state_list() for m, p in sorted(x.perps.items())},
                              *(["being_liquidated"] if x.being_liquidated else [])]
                          for a, x in sorted(self.accounts.items())},
         }
@@ -178,10 +206,13 @@ class MangoBook:
         if self.insurance_paid:
             out["insurance_paid"] = self.insurance_paid
         for name in ("deposit_index", "socialized", "outside_loss", "perp_fees",
-                     "perp_socialized", "perp_unallocated"):
+                     "perp_socialized", "perp_unallocated", "funding_dust"):
             values = getattr(self, name)
             if values:
                 out[name] = dict(sorted(values.items()))
+        if self.funding:
+            out["funding"] = {m: [f.long_funding, f.short_funding, f.last_updated]
+                              for m, f in sorted(self.funding.items())}
         return out
 
 
@@ -927,11 +958,13 @@ def mango_infos(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, in
             token_index=i, prices=p,
             maint_asset_weight=maint_asset,
             init_asset_weight=mango_weight(t.init_asset_weight),
-            # Bank::scaled_init_*_weight at the init-side prices (health/cache.rs).
+            # Bank::scaled_init_*_weight both at the init *liability* price, max(oracle,
+            # stable): "pessimistic, the most unfavorable scaling" (new_health_cache in
+            # health/cache.rs; the asset weight was scaled at the asset price here).
             init_scaled_asset_weight=mango_rules.scaled_init_asset_weight(
                 mango_weight(t.init_asset_weight),
                 _scale_start(config, t.deposit_weight_scale_start_quote),
-                mango_rules.fx(deposits), 0, p.asset(mango_rules.HealthType.INIT)),
+                mango_rules.fx(deposits), 0, p.liab(mango_rules.HealthType.INIT)),
             maint_liab_weight=maint_liab,
             init_liab_weight=mango_weight(t.init_liab_weight),
             init_scaled_liab_weight=mango_rules.scaled_init_liab_weight(
@@ -951,9 +984,67 @@ def mango_infos(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, in
             init_overall_asset_weight=mango_weight(m.init_overall_asset_weight),
             maint_overall_asset_weight=mango_weight(m.maint_overall_asset_weight),
             base_lot_size=m.base_lot_size, base_lots=pos.base_lots, bids_base_lots=pos.bids,
-            asks_base_lots=pos.asks, quote=mango_rules.fx(pos.quote),
+            asks_base_lots=pos.asks,
+            quote=mango_rules.perp_health_quote(mango_rules.fx(pos.quote),
+                                                mango_unsettled_funding(book, name, pos)),
             base_prices=mango_prices(config, book, prices, stable, name)))
     return tokens, perps
+
+
+def mango_unsettled_funding(book: MangoBook, market: str, pos: MangoPerpPosition) -> int:
+    """``PerpPosition::unsettled_funding`` of ``pos`` on ``market`` (raw I80F48)."""
+    f = book.funding_of(market)
+    return mango_rules.unsettled_funding(pos.base_lots, f.long_funding, f.short_funding,
+                                         pos.long_settled_funding, pos.short_settled_funding)
+
+
+def mango_settle_funding(book: MangoBook, market: str,
+                         pos: MangoPerpPosition) -> tuple[MangoPerpPosition, int]:
+    """``PerpPosition::settle_funding``: the unsettled funding moved into the quote, and
+    the market's funding recorded as settled. The engine's quote is whole native units:
+    it becomes the floor of ``quote - funding`` (a position is never credited a fraction
+    it is not owed); the oneshot allowance moves by the whole units moved (Mango's moves
+    by the exact funding). Returns the position and the remainder the floor left (raw,
+    non-negative: the market's :attr:`MangoBook.funding_dust`)."""
+    f = book.funding_of(market)
+    exact = mango_rules.fx(pos.quote) - mango_unsettled_funding(book, market, pos)
+    quote = exact >> mango_rules.FRAC_BITS
+    moved = quote - pos.quote
+    limit = mango_perp.record_oneshot(pos.limit, mango_rules.fx(moved)) if moved else pos.limit
+    return replace(pos, quote=quote, long_settled_funding=f.long_funding,
+                   short_settled_funding=f.short_funding, limit=limit), \
+        exact - mango_rules.fx(quote)
+
+
+def mango_with_funding_dust(book: MangoBook, market: str, dust: int) -> MangoBook:
+    """``book`` with ``dust`` (raw) added to ``market``'s funding remainders."""
+    if not dust:
+        return book
+    return replace(book, funding_dust={**book.funding_dust,
+                                       market: book.funding_dust.get(market, 0) + dust})
+
+
+def mango_settle_params(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
+                        stable: Mapping[str, int], market: str
+                        ) -> mango_perp.SettleLimitParams:
+    """``market``'s settle-limit parameters at its stable price now."""
+    cfg = config.mango
+    assert cfg is not None
+    m = cfg.perps[market]
+    return mango_perp.SettleLimitParams(
+        mango_perp.f32(float(m.settle_pnl_limit_factor)), m.settle_pnl_limit_window_size_ts,
+        mango_prices(config, book, prices, stable, market).stable, m.base_lot_size)
+
+
+def mango_funding_params(config: ProtocolConfig, market: str) -> mango_perp.FundingParams:
+    """``market``'s funding parameters (the ``f32`` bounds as Mango holds them)."""
+    cfg = config.mango
+    assert cfg is not None
+    m = cfg.perps[market]
+    return mango_perp.FundingParams(
+        mango_rules.fx_from_f64(mango_perp.f32(float(m.min_funding))),
+        mango_rules.fx_from_f64(mango_perp.f32(float(m.max_funding))),
+        m.impact_quantity, m.base_lot_size, m.quote_lot_size)
 
 
 def mango_health(config: ProtocolConfig, book: MangoBook, prices: Mapping[str, int],
@@ -1266,13 +1357,32 @@ class MangoPerpBankruptcyPlan:
     rule: mango_liq.PerpNegativePnlLiq
 
 
+def mango_liqee_settle_limit(config: ProtocolConfig, book: MangoBook,
+                             prices: Mapping[str, int], stable: Mapping[str, int],
+                             account_id: str, market: str, *, now: int) -> int | None:
+    """How much negative pnl ``account_id`` may still settle on ``market`` this window
+    (native units, ``-min`` of ``available_settle_limit`` after ``update_settle_limit``
+    and with its funding settled), or ``None`` when the market has no settle limit."""
+    cfg = config.mango
+    assert cfg is not None
+    if cfg.perps[market].settle_pnl_limit_factor < 0:
+        return None
+    pos = book.account(account_id).perps[market]
+    params = mango_settle_params(config, book, prices, stable, market)
+    limit = mango_perp.update_settle_limit(pos.limit, params.window_size, now)
+    quote = mango_rules.fx(pos.quote) - mango_unsettled_funding(book, market, pos)
+    low, _ = mango_perp.available_settle_limit(limit, params, quote, pos.base_lots)
+    return -low
+
+
 def mango_perp_bankruptcy_plan(config: ProtocolConfig, book: MangoBook,
                                prices: Mapping[str, int], stable: Mapping[str, int],
                                account_id: str, market: str, max_liab_transfer: int,
                                *, now: int) -> MangoPerpBankruptcyPlan | Refusal:
     """``liquidation_action`` of ``perp_liq_negative_pnl_or_bankruptcy`` on
     ``account_id`` (assumed liquidatable and past phase 2, holding a position on
-    ``market``): settle limits are not modelled (unlimited)."""
+    ``market``): the settlement is bounded by the liqee's available settle limit in the
+    current window (:func:`mango_liqee_settle_limit`)."""
     cfg = config.mango
     assert cfg is not None
     m = cfg.perps[market]
@@ -1282,7 +1392,8 @@ def mango_perp_bankruptcy_plan(config: ProtocolConfig, book: MangoBook,
     rule = mango_liq.perp_liq_negative_pnl_or_bankruptcy(
         tokens, perps, at, mango_bank_liq(config, prices, m.settle).oracle_price,
         mango_bank_liq(config, prices, cfg.quote).oracle_price,
-        mango_weight(m.base_liquidation_fee), max_liab_transfer, vault)
+        mango_weight(m.base_liquidation_fee), max_liab_transfer, vault,
+        mango_liqee_settle_limit(config, book, prices, stable, account_id, market, now=now))
     if isinstance(rule, Refusal):
         return rule
     frac = mango_rules.FRAC_BITS

@@ -75,7 +75,9 @@ from marginengine.engine.events import (
     MangoPerpLiqBaseOrPositivePnl,
     MangoPerpLiqNegativePnlOrBankruptcy,
     MangoPerpOrders,
+    MangoPerpSettlePnl,
     MangoPerpTrade,
+    MangoPerpUpdateFunding,
     MangoSetStablePrice,
     MangoTokenLiqBankruptcy,
     MangoWithdraw,
@@ -193,6 +195,8 @@ HANDLERS: dict[type[Event], Handler] = {
     MangoTokenLiqBankruptcy: mango_handlers.token_liq_bankruptcy,
     MangoPerpLiqBaseOrPositivePnl: mango_handlers.perp_liq_base_or_positive_pnl,
     MangoPerpLiqNegativePnlOrBankruptcy: mango_handlers.perp_liq_negative_pnl_or_bankruptcy,
+    MangoPerpSettlePnl: mango_handlers.perp_settle_pnl,
+    MangoPerpUpdateFunding: mango_handlers.perp_update_funding,
     # Drift v2 cross-margin accounts
     DriftDeposit: drift_handlers.deposit,
     DriftWithdraw: drift_handlers.withdraw,

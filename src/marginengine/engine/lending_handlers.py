@@ -737,7 +737,7 @@ def buy_collateral(ctx: HandlerContext, e: BuyCollateral) -> dict[str, Any]:
                    reserves=reserves, target=target)
     market = ctx.config.markets[asset]
     if store_front_price(ctx.price(asset), market.liquidation_factor_bps,
-                         compound.store_front_price_factor_bps) == 0:
+                         compound.store_front_price_factor_scaled) == 0:
         # Comet would divide by zero here (quoteCollateral); refuse instead (issue 9, 3).
         ctx.refuse(Code.BAD_ASSET,
                    f"the store-front price of {asset} rounds to 0 at its price "
@@ -745,7 +745,7 @@ def buy_collateral(ctx: HandlerContext, e: BuyCollateral) -> dict[str, Any]:
                    asset=asset, price=ctx.price(asset))
     quantity = quote_collateral(
         e.base_amount, ctx.price(base), base_market.unit, ctx.price(asset), market.unit,
-        market.liquidation_factor_bps, compound.store_front_price_factor_bps,
+        market.liquidation_factor_bps, compound.store_front_price_factor_scaled,
     )
     if quantity < e.min_amount:
         ctx.refuse(Code.TOO_MUCH_SLIPPAGE,

@@ -29,7 +29,9 @@ from marginengine.engine.events import (
     MangoPerpLiqBaseOrPositivePnl,
     MangoPerpLiqNegativePnlOrBankruptcy,
     MangoPerpOrders,
+    MangoPerpSettlePnl,
     MangoPerpTrade,
+    MangoPerpUpdateFunding,
     MangoSetStablePrice,
     MangoTokenLiqBankruptcy,
     MangoWithdraw,
@@ -40,14 +42,21 @@ from marginengine.engine.family_state import (
     MangoBook,
     MangoPerpPosition,
     mango_bankruptcy_plan,
+    mango_funding_params,
+    mango_fx_price,
     mango_health,
+    mango_infos,
     mango_liq_plan,
     mango_perp_bankruptcy_plan,
     mango_perp_liq_plan,
     mango_phase2_refusal,
+    mango_settle_funding,
+    mango_settle_params,
+    mango_with_funding_dust,
 )
 from marginengine.liquidation import mango as liq
 from marginengine.margin import mango as rules
+from marginengine.margin import mango_perp
 
 #: Mango's instruction amounts: ``token_deposit`` / ``token_withdraw`` take a ``u64``
 #: amount, a perp fill an ``i64`` of base lots and of quote native units
@@ -168,15 +177,170 @@ def perp_trade(ctx: HandlerContext, e: MangoPerpTrade) -> dict[str, Any]:
                    field="base_lots")
     _bounded(ctx, e.base_lots, "base_lots", -I64_MAX, I64_MAX, "i64")
     _bounded(ctx, e.quote, "quote", -I64_MAX, I64_MAX, "i64")
+    _bounded(ctx, e.fee, "fee", -I64_MAX, I64_MAX, "i64")
     held = book.account(e.account)
-    pos = held.perps.get(e.market, MangoPerpPosition())
+    # The fill (MangoAccount::execute_perp_maker/taker): settle_funding, then
+    # record_trading_fee (immediately settleable), then record_trade.
+    pos, dust = mango_settle_funding(book, e.market, held.perps.get(e.market,
+                                                                    MangoPerpPosition()))
+    if e.fee:
+        pos = replace(pos, quote=pos.quote - e.fee,
+                      limit=mango_perp.record_oneshot(pos.limit, -rules.fx(e.fee)))
+    limit = pos.limit
+    cfg = ctx.config.mango
+    assert cfg is not None
+    if cfg.perps[e.market].settle_pnl_limit_factor >= 0:
+        # The recurring allowance moves at the market's stable price (unused, and left
+        # unrecorded, when the market has no settle limit).
+        ctx.require_prices([e.market])
+        params = mango_settle_params(ctx.config, book, ctx.prices, ctx.stable_prices(),
+                                     e.market)
+        limit = mango_perp.record_trade(limit, params, rules.fx(pos.quote), pos.base_lots,
+                                        e.base_lots, rules.fx(e.quote))
     perps = dict(held.perps)
     perps[e.market] = replace(pos, base_lots=pos.base_lots + e.base_lots,
-                              quote=pos.quote + e.quote)
-    details = _checked(ctx, book, book.with_account(e.account, replace(held, perps=perps)),
-                       e.account)
+                              quote=pos.quote + e.quote, limit=limit)
+    after = mango_with_funding_dust(book.with_account(e.account, replace(held, perps=perps)),
+                                    e.market, dust)
+    details = _checked(ctx, book, after, e.account)
     return {"base_lots": perps[e.market].base_lots, "quote": perps[e.market].quote,
             **details}
+
+
+def _settle_funding_of(book: MangoBook, market: str, *accounts: str) -> MangoBook:
+    """``settle_funding`` on ``market`` for each of ``accounts`` that holds a position
+    there (the liquidations and perp_settle_pnl do it before moving pnl or base)."""
+    for account in accounts:
+        held = book.account(account)
+        if market not in held.perps:
+            continue
+        pos, dust = mango_settle_funding(book, market, held.perps[market])
+        book = mango_with_funding_dust(
+            book.with_account(account, replace(held, perps={**held.perps, market: pos})),
+            market, dust)
+    return book
+
+
+def perp_update_funding(ctx: HandlerContext, e: MangoPerpUpdateFunding) -> dict[str, Any]:
+    """``perp_update_funding`` (``PerpMarket::update_funding_and_stable_price``'s funding,
+    :func:`~marginengine.margin.mango_perp.update_funding`): nothing when the clock has
+    not moved since the last update; the oracle must be usable (Mango checks its
+    staleness here)."""
+    book = ctx.mango_book()
+    market = _perp(ctx, e.market)
+    ctx.require_prices([market])
+    oracle = mango_fx_price(ctx.config, market, ctx.prices[market])
+    before = book.funding_of(market)
+    update = mango_perp.update_funding(before, mango_funding_params(ctx.config, market),
+                                       oracle, e.bids, e.asks, ctx.time)
+    if update is None:
+        return {"updated": False, "long_funding": before.long_funding,
+                "short_funding": before.short_funding,
+                "funding_last_updated": before.last_updated}
+    ctx.set_family(replace(book, funding={**book.funding, market: update.state}))
+    return {"updated": True, "funding_rate": update.rate, "funding_delta": update.delta,
+            "impact_bid": update.bid, "impact_ask": update.ask, "seconds": update.seconds,
+            "long_funding": update.state.long_funding,
+            "short_funding": update.state.short_funding,
+            "funding_last_updated": update.state.last_updated}
+
+
+def perp_settle_pnl(ctx: HandlerContext, e: MangoPerpSettlePnl) -> dict[str, Any]:
+    """``perp_settle_pnl``: refusals in the source's order (``CannotSettleWithSelf``,
+    ``PerpPositionDoesNotExist``), B's ``perp_max_settle`` and A's healths from the caches
+    before, both positions' funding settled, then the rule
+    (:func:`~marginengine.margin.mango_perp.perp_settle_pnl`: ``ProfitabilityMismatch``
+    on the pnl at the oracle or on what the settle limits leave, ``HealthMustBePositive``
+    when B's health backs nothing). The engine's balances are whole native units: the
+    settlement is rounded down, and so is the fee A pays the settler."""
+    ctx.account_id(e.settler, "settler")
+    ctx.account_id(e.account_a, "account_a")
+    ctx.account_id(e.account_b, "account_b")
+    book = ctx.mango_book()
+    cfg = ctx.config.mango
+    assert cfg is not None
+    market = _perp(ctx, e.market)
+    if e.account_a == e.account_b:
+        ctx.refuse(Code.MANGO_CANNOT_SETTLE_WITH_SELF, "account_a and account_b must differ: "
+                   "an account cannot settle with itself", field="account_b")
+    for field, account in (("account_a", e.account_a), ("account_b", e.account_b)):
+        if market not in book.account(account).perps:
+            ctx.refuse(Code.MANGO_PERP_POSITION_DOES_NOT_EXIST,
+                       f"{field}: {account} has no position on {market}", field=field,
+                       market=market)
+    m = cfg.perps[market]
+    ctx.require_prices([*_assets_of(ctx, book, e.account_a),
+                        *_assets_of(ctx, book, e.account_b), market, m.settle])
+    now = ctx.time
+    stable = ctx.stable_prices()
+    tokens_b, perps_b = mango_infos(ctx.config, book, ctx.prices, stable, e.account_b,
+                                    now=now)
+    settle_index = list(cfg.tokens).index(m.settle)
+    b_max_settle = liq.perp_max_settle(tokens_b, perps_b, settle_index)
+    a_liq_end = _health(ctx, book, e.account_a, rules.HealthType.LIQUIDATION_END)
+    a_maint = _health(ctx, book, e.account_a, rules.HealthType.MAINT)
+    book = _settle_funding_of(book, market, e.account_a, e.account_b)
+    oracle = mango_fx_price(ctx.config, market, ctx.prices[market])
+    settle_oracle = mango_fx_price(ctx.config, m.settle, ctx.prices[m.settle])
+    params = mango_settle_params(ctx.config, book, ctx.prices, stable, market)
+    pa = book.account(e.account_a).perps[market]
+    pb = book.account(e.account_b).perps[market]
+    limit_a = mango_perp.update_settle_limit(pa.limit, params.window_size, now)
+    limit_b = mango_perp.update_settle_limit(pb.limit, params.window_size, now)
+    qa, qb = rules.fx(pa.quote), rules.fx(pb.quote)
+    a_pnl = mango_perp.unsettled_pnl(qa, pa.base_lots, m.base_lot_size, oracle)
+    b_pnl = mango_perp.unsettled_pnl(qb, pb.base_lots, m.base_lot_size, oracle)
+    decision = mango_perp.perp_settle_pnl(
+        a_pnl, mango_perp.apply_pnl_settle_limit(limit_a, params, qa, pa.base_lots, a_pnl),
+        b_pnl, mango_perp.apply_pnl_settle_limit(limit_b, params, qb, pb.base_lots, b_pnl),
+        b_max_settle)
+    if isinstance(decision, Refusal):
+        ctx.refuse_with(decision)
+    settlement = decision.settlement >> rules.FRAC_BITS
+    limit_a = mango_perp.record_settle(limit_a, params, qa, pa.base_lots,
+                                       rules.fx(settlement))
+    limit_b = mango_perp.record_settle(limit_b, params, qb, pb.base_lots,
+                                       -rules.fx(settlement))
+    a_position_value = rules.fx_mul(rules.fx(abs(pa.base_lots * m.base_lot_size)), oracle)
+    fee_raw = mango_perp.compute_settle_fee(
+        mango_perp.SettleFeeParams(mango_perp.f32(float(m.settle_fee_flat)),
+                                   mango_perp.f32(float(m.settle_fee_amount_threshold)),
+                                   mango_perp.f32(float(m.settle_fee_fraction_low_health))),
+        rules.fx(settlement), rules.fx_mul(a_pnl, settle_oracle), a_position_value,
+        a_liq_end, a_maint)
+    if isinstance(fee_raw, Refusal):
+        ctx.refuse_with(fee_raw)
+    fee = fee_raw >> rules.FRAC_BITS
+
+    def moved(account: str, pos: MangoPerpPosition, token_change: int) -> None:
+        nonlocal book
+        held = book.account(account)
+        tokens = dict(held.tokens)
+        tokens[m.settle] = tokens.get(m.settle, 0) + token_change
+        book = book.with_account(account, replace(held, tokens=tokens,
+                                                  perps={**held.perps, market: pos}))
+
+    moved(e.account_a, replace(pa, quote=pa.quote - settlement, limit=limit_a),
+          settlement - fee)
+    moved(e.account_b, replace(pb, quote=pb.quote + settlement, limit=limit_b), -settlement)
+    if fee:
+        # The settler may be A or B: its deposit comes after theirs, as in the source.
+        book = _credit(book, e.settler, m.settle, fee)
+    ctx.set_family(book)
+    after_a = book.account(e.account_a).perps[market]
+    after_b = book.account(e.account_b).perps[market]
+    return {"settlement": settlement, "fee": fee, "bound": decision.bound,
+            "a_pnl": a_pnl, "b_pnl": b_pnl, "b_max_settle": b_max_settle,
+            "a_available_settle_limit": list(mango_perp.available_settle_limit(
+                after_a.limit, params, rules.fx(after_a.quote), after_a.base_lots)),
+            "b_available_settle_limit": list(mango_perp.available_settle_limit(
+                after_b.limit, params, rules.fx(after_b.quote), after_b.base_lots))}
+
+
+def _credit(book: MangoBook, account: str, token: str, amount: int) -> MangoBook:
+    held = book.account(account)
+    return book.with_account(account, replace(held, tokens={
+        **held.tokens, token: held.tokens.get(token, 0) + amount}))
 
 
 def set_stable_price(ctx: HandlerContext, e: MangoSetStablePrice) -> dict[str, Any]:
@@ -405,14 +569,41 @@ def perp_liq_base_or_positive_pnl(ctx: HandlerContext,
                                now=ctx.time)
     if isinstance(plan, Refusal):
         ctx.refuse_with(plan)
+    # settle_funding on both positions before the base moves (the plan's health already
+    # counted the unsettled funding).
+    book = _settle_funding_of(book, market, e.account, e.liquidator)
+    liqor, liqee = book.account(e.liquidator), book.account(e.account)
     liqee = replace(liqee, being_liquidated=True)
     pos = liqee.perps[market]
     theirs = liqor.perps.get(market, MangoPerpPosition())
+    liqee_limit, liqor_limit = pos.limit, theirs.limit
+    if cfg.perps[market].settle_pnl_limit_factor >= 0:
+        # The base reduction is a forced trade (record_trade on both sides: the liqee's
+        # recurring allowance gains the reduced lots' share); the pnl taken over is settled
+        # away from the liqee (record_settle). Not modelled: the liqor's share of the
+        # liqee's allowances (record_liquidation_pnl_takeover).
+        params = mango_settle_params(ctx.config, book, ctx.prices, ctx.stable_prices(),
+                                     market)
+        if plan.base_transfer:
+            liqee_limit = mango_perp.record_trade(
+                liqee_limit, params, rules.fx(pos.quote), pos.base_lots, plan.base_transfer,
+                rules.fx(plan.quote_liqee))
+            liqor_limit = mango_perp.record_trade(
+                liqor_limit, params, rules.fx(theirs.quote), theirs.base_lots,
+                -plan.base_transfer, rules.fx(plan.quote_liqor))
+        if plan.pnl_transfer:
+            liqee_limit = mango_perp.update_settle_limit(liqee_limit, params.window_size,
+                                                         ctx.time)
+            liqee_limit = mango_perp.record_settle(
+                liqee_limit, params, rules.fx(pos.quote + plan.quote_liqee),
+                pos.base_lots + plan.base_transfer, rules.fx(plan.pnl_transfer))
     liqee_perps, liqor_perps = dict(liqee.perps), dict(liqor.perps)
     liqee_perps[market] = replace(pos, base_lots=pos.base_lots + plan.base_transfer,
-                                  quote=pos.quote + plan.quote_liqee - plan.pnl_transfer)
+                                  quote=pos.quote + plan.quote_liqee - plan.pnl_transfer,
+                                  limit=liqee_limit)
     liqor_perps[market] = replace(theirs, base_lots=theirs.base_lots - plan.base_transfer,
-                                  quote=theirs.quote + plan.quote_liqor + plan.pnl_transfer)
+                                  quote=theirs.quote + plan.quote_liqor + plan.pnl_transfer,
+                                  limit=liqor_limit)
     liqee_tokens, liqor_tokens = dict(liqee.tokens), dict(liqor.tokens)
     if plan.token_transfer:
         liqee_tokens[settle] = liqee_tokens.get(settle, 0) + plan.token_transfer
@@ -487,12 +678,31 @@ def perp_liq_negative_pnl_or_bankruptcy(ctx: HandlerContext,
                                       now=ctx.time)
     if isinstance(plan, Refusal):
         ctx.refuse_with(plan)
+    book = _settle_funding_of(book, market, e.account, e.liquidator)
+    liqor, liqee = book.account(e.liquidator), book.account(e.account)
     taken = plan.settlement + plan.insurance_liab_transfer
     pos = liqee.perps[market]
     theirs = liqor.perps.get(market, MangoPerpPosition())
+    liqee_limit, liqor_limit = pos.limit, theirs.limit
+    if cfg.perps[market].settle_pnl_limit_factor >= 0:
+        # The liqee's settlements count against its window (record_settle of each part);
+        # the liqor's takeover is immediately settleable (record_liquidation_quote_change).
+        params = mango_settle_params(ctx.config, book, ctx.prices, ctx.stable_prices(),
+                                     market)
+        liqee_limit = mango_perp.update_settle_limit(liqee_limit, params.window_size,
+                                                     ctx.time)
+        quote = pos.quote
+        for part in (plan.settlement, plan.insurance_liab_transfer, plan.socialized):
+            if part:
+                liqee_limit = mango_perp.record_settle(liqee_limit, params, rules.fx(quote),
+                                                       pos.base_lots, -rules.fx(part))
+                quote += part
+        if taken:
+            liqor_limit = mango_perp.record_oneshot(liqor_limit, -rules.fx(taken))
     liqee_perps, liqor_perps = dict(liqee.perps), dict(liqor.perps)
-    liqee_perps[market] = replace(pos, quote=pos.quote + taken + plan.socialized)
-    liqor_perps[market] = replace(theirs, quote=theirs.quote - taken)
+    liqee_perps[market] = replace(pos, quote=pos.quote + taken + plan.socialized,
+                                  limit=liqee_limit)
+    liqor_perps[market] = replace(theirs, quote=theirs.quote - taken, limit=liqor_limit)
     liqee_tokens, liqor_tokens = dict(liqee.tokens), dict(liqor.tokens)
     if plan.settlement:
         liqee_tokens[settle] = liqee_tokens.get(settle, 0) - plan.settlement
@@ -536,5 +746,6 @@ def perp_liq_negative_pnl_or_bankruptcy(ctx: HandlerContext,
 
 
 __all__ = ["deposit", "liq_token_with_token", "perp_liq_base_or_positive_pnl",
-           "perp_liq_negative_pnl_or_bankruptcy", "perp_orders", "perp_trade",
+           "perp_liq_negative_pnl_or_bankruptcy", "perp_orders", "perp_settle_pnl",
+           "perp_trade", "perp_update_funding",
            "set_stable_price", "token_liq_bankruptcy", "withdraw"]

@@ -15,7 +15,7 @@ from marginengine.decisions import Code
 from marginengine.engine import governance_handlers, option_handlers, perp_handlers
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import AdvanceTime, SetConditions, SetPrice, SetSequencer
-from marginengine.margin.validation import validate_index_widths
+from marginengine.margin.validation import validate_clock, validate_index_widths
 from marginengine.oracle import PriceStatus
 from marginengine.oracle.conditions import MarketConditions
 from marginengine.oracle.market_oracle import USABLE
@@ -66,8 +66,13 @@ def set_sequencer(ctx: HandlerContext, e: SetSequencer) -> dict[str, Any]:
 def advance_time(ctx: HandlerContext, e: AdvanceTime) -> dict[str, Any]:
     ctx.positive(e.seconds, "seconds")
     previous = ctx.time
-    ctx.ledger.advance(e.seconds)
     widths = ctx.rules.widths
+    # Comet's uint40 clock: past it every call reverts (TimestampTooLarge), so the time
+    # never gets there; asked before any accrual.
+    refusal = validate_clock(widths, previous + e.seconds)
+    if refusal:
+        ctx.refuse_with(refusal)
+    ctx.ledger.advance(e.seconds)
     if widths is not None:
         # The protocol stores each new index in a fixed width; beyond it, its accrual
         # reverts, so the whole AdvanceTime is refused (the transaction rolls back).

@@ -75,6 +75,7 @@ from marginengine.ledger.book_file import COUNTERPARTY, RESERVED_ACCOUNTS, BookA
 from marginengine.ledger.imports import book_as_they_stand
 from marginengine.ledger.options import OptionSeries, expired
 from marginengine.margin.account_import import book_problems, import_problems
+from marginengine.margin.validation import validate_balance_widths
 
 
 class SnapshotPosition(StrictModel):
@@ -204,6 +205,10 @@ def engine_from_accounts(config: ProtocolConfig, prices: Mapping[str, int],
             raise ConfigError([f"prices.{asset}: {out.reason}"], source=source)
     ledger = engine.ledger
     book_as_they_stand(ledger, accounts)
+    problems = stored_width_problems(engine, accounts)
+    if problems:
+        # The engine is dropped: nothing of it was written anywhere.
+        raise ConfigError(problems, source=source)
     for acct in accounts:
         book_imported_isolated_debt(ledger, config, acct.id, acct.borrowed.items())
     for acct in accounts:
@@ -219,6 +224,47 @@ def engine_from_accounts(config: ProtocolConfig, prices: Mapping[str, int],
         ledger.update_rates(asset)
     ledger.check_conservation()
     return engine
+
+
+def stored_width_problems(engine: Engine, accounts: Sequence[BookAccount]) -> list[str]:
+    """The balances of ``accounts``, as booked on ``engine``'s ledger, that the protocol's
+    storage cannot hold (:func:`~marginengine.margin.validation.validate_balance_widths`,
+    the rule every mint of a running engine is refused by: ``SAFECAST_OVERFLOW``), one
+    problem per account balance, and per asset side the account whose balance first took
+    the reserve's total beyond its width.
+
+    Each names the account's line where it was read from a book (``book.csv:3: supplied:
+    reason``), else its field (``accounts.N.supplied.WETH: reason``).
+    """
+    config, ledger = engine.config, engine.ledger
+    widths = config.rules.widths
+    if widths is None:
+        return []
+    base_asset = config.compound.base_asset if config.compound is not None else None
+    problems: list[str] = []
+    totals: dict[tuple[str, bool], int] = {}
+    over: set[tuple[str, bool]] = set()
+    for i, acct in enumerate(accounts):
+        for debt, held in ((False, acct.supplied), (True, acct.borrowed)):
+            side = "borrowed" if debt else "supplied"
+            for asset in held:
+                scaled = (ledger.scaled_debt_of(acct.id, asset) if debt
+                          else ledger.scaled_supply_of(acct.id, asset))
+                key, base = (asset, debt), asset == base_asset
+                totals[key] = totals.get(key, 0) + scaled
+                # The balance alone; then, until it is first named, the total with it.
+                refusal = validate_balance_widths(widths, asset, base, scaled, 0, debt)
+                if refusal is None and key not in over:
+                    refusal = validate_balance_widths(widths, asset, base, scaled,
+                                                      totals[key], debt)
+                    if refusal is not None:
+                        over.add(key)
+                if refusal is None:
+                    continue
+                at = (f"{acct.at(asset)}: {side}" if acct.where
+                      else f"{field_path('accounts', i)}.{side}.{asset}")
+                problems.append(f"{at}: {refusal.message}")
+    return problems
 
 
 def engine_from_snapshot(data: dict[str, Any], source: str | None = None,

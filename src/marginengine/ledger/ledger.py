@@ -89,6 +89,9 @@ class Ledger:
         #: :meth:`account_version`); :attr:`index_epoch` moves with any index.
         self._versions: dict[str, int] = {}
         self._writes = 0
+        #: Per account, (the account object, its version, its canonical JSON) at the last
+        #: :meth:`state_hash`, once :meth:`reuse_hash_pieces` asked for it (else None).
+        self._hash_pieces: dict[str, tuple[Account, int, str]] | None = None
         #: Moves whenever a reserve's liquidity or borrow index may have changed (an
         #: accrual, a rollback of reserves): balances read through the indices then move.
         self.index_epoch = 0
@@ -162,6 +165,10 @@ class Ledger:
         twin._versions = (dict(self._versions) if accounts is None else
                           {a: self._versions[a] for a in held if a in self._versions})
         twin._last_rates = dict(self._last_rates)
+        # Its own pieces: the copy's accounts are other objects (a piece is reused only
+        # for the very object it was written from), and a copy read in another thread
+        # must not write into the original's.
+        twin._hash_pieces = None if self._hash_pieces is None else {}
         return twin
 
     def account_version(self, account_id: str) -> int:
@@ -972,18 +979,81 @@ class Ledger:
 
     def state_dict(self) -> dict[str, object]:
         """The full state as plain data (sorted), for hashing and snapshots."""
+        return self._state_dict([self.accounts[a].as_dict() for a in sorted(self.accounts)])
+
+    def _state_dict(self, accounts: list[object]) -> dict[str, object]:
+        """:meth:`state_dict` with ``accounts`` as its accounts (the one layout of it)."""
         return {
             "time": self.time,
             "reserves": {a: r.as_dict() for a, r in sorted(self.reserves.items())},
-            "accounts": [self.accounts[a].as_dict() for a in sorted(self.accounts)],
+            "accounts": accounts,
             "clearing": self.clearing.as_dict(),
         }
 
     def state_hash(self, extra: dict[str, object] | None = None) -> str:
-        """SHA-256 over the canonical JSON of the full state (and ``extra``)."""
-        payload = {"ledger": self.state_dict(), **(extra or {})}
-        blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-        return hashlib.sha256(blob).hexdigest()
+        """SHA-256 over the canonical JSON of the full state (and ``extra``).
+
+        After :meth:`reuse_hash_pieces`, the same bytes are hashed, with the JSON of each
+        account written since the last hash made again and the others reused.
+        """
+        extra = extra or {}
+        if "ledger" in extra:
+            raise ValueError("state_hash: 'ledger' is the ledger's own part of the hash")
+        if self._hash_pieces is None:
+            payload = {"ledger": self.state_dict(), **extra}
+            return hashlib.sha256(_canonical_json(payload).encode()).hexdigest()
+        parts = {k: _canonical_json(v) for k, v in extra.items()}
+        parts["ledger"] = self._ledger_json()
+        blob = "{" + ",".join(f"{_canonical_json(k)}:{parts[k]}" for k in sorted(parts)) + "}"
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def reuse_hash_pieces(self) -> None:
+        """Keep each account's canonical JSON between :meth:`state_hash` calls, and write
+        it again only for an account whose version moved (or that was replaced): the
+        same hash, for a fraction of the work when few accounts change between hashes (a
+        live service asked for its hash after each tick). The pieces cost memory of the
+        order of the JSON of the whole ledger, so a run that hashes once does not ask."""
+        if self._hash_pieces is None:
+            self._hash_pieces = {}
+
+    @property
+    def hash_pieces_held(self) -> int | None:
+        """How many accounts' JSON :meth:`reuse_hash_pieces` keeps now (``None``: not
+        asked)."""
+        return None if self._hash_pieces is None else len(self._hash_pieces)
+
+    def _ledger_json(self) -> str:
+        """The canonical JSON of :meth:`state_dict`, built from the kept pieces."""
+        kept = self._hash_pieces
+        assert kept is not None
+        versions, accounts = self._versions, self.accounts
+        texts: list[str] = []
+        for account_id in sorted(accounts):
+            account = accounts[account_id]
+            version = versions.get(account_id, 0)
+            piece = kept.get(account_id)
+            # Every write reaches an account through _account, which bumps its version
+            # first; a rollback puts back another object (and bumps too): a piece of the
+            # same object at the same version is the account as it is now.
+            if piece is None or piece[0] is not account or piece[1] != version:
+                piece = kept[account_id] = (account, version,
+                                            _canonical_json(account.as_dict()))
+            texts.append(piece[2])
+        if len(kept) != len(accounts):
+            # Accounts no longer held (pruned, rolled back) leave their pieces.
+            for gone in [a for a in kept if a not in accounts]:
+                del kept[gone]
+        # The rest of state_dict written with no accounts, which sort first among its
+        # keys: the accounts' pieces go in the empty list that opens it.
+        rest = _canonical_json(self._state_dict([]))
+        opening = '{"accounts":[]'
+        assert rest.startswith(opening), rest[:40]
+        return f'{{"accounts":[{",".join(texts)}]{rest[len(opening):]}'
+
+
+def _canonical_json(value: object) -> str:
+    """The state hash's JSON: keys sorted, no spaces (ASCII, as json.dumps writes)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _credit_supply(pos: LendingPosition, scaled: int, collateral_on_first: bool = True) -> None:

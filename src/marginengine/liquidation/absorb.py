@@ -83,17 +83,27 @@ _BPS_TO_FACTOR = FACTOR_SCALE // BPS
 
 
 def store_front_price(asset_price: int, liquidation_factor_bps: int,
-                      store_front_price_factor_bps: int) -> int:
+                      store_front_price_factor: int) -> int:
     """The collateral's price lowered by ``storeFrontPriceFactor x (1 - liquidationFactor)``.
 
-    As ``Comet.quoteCollateral`` (compound-finance/comet ``contracts/Comet.sol``): both
-    products are ``mulFactor`` at ``FACTOR_SCALE = 1e18``, each floored, so the discount
-    keeps all eight decimals of the product of two four-decimal factors (``0.5555 x
-    (1 - 0.9333) = 0.03705185``; floored to basis points it would be 0.037).
+    As ``Comet.quoteCollateral`` (compound-finance/comet@d5a30b0a ``contracts/Comet.sol``):
+    both products are ``mulFactor`` at ``FACTOR_SCALE = 1e18``, each floored, so the
+    discount keeps all the decimals of the product (``0.5555 x (1 - 0.9333) = 0.03705185``;
+    floored to basis points it would be 0.037).
+
+    Parameters
+    ----------
+    asset_price
+        The collateral's price (8 decimals).
+    liquidation_factor_bps
+        Its liquidation factor in basis points (Comet stores asset factors with 4
+        decimals: ``liquidationFactor = bps x 1e14`` exactly).
+    store_front_price_factor
+        ``storeFrontPriceFactor`` at ``FACTOR_SCALE`` (1e18: ``6 * 10**17`` is 60%), which
+        Comet keeps whole (``CompoundRules.store_front_price_factor_scaled``).
     """
-    store_front = store_front_price_factor_bps * _BPS_TO_FACTOR
-    discount = (store_front * (FACTOR_SCALE - liquidation_factor_bps * _BPS_TO_FACTOR)
-                // FACTOR_SCALE)
+    discount = (store_front_price_factor
+                * (FACTOR_SCALE - liquidation_factor_bps * _BPS_TO_FACTOR) // FACTOR_SCALE)
     return asset_price * (FACTOR_SCALE - discount) // FACTOR_SCALE
 
 
@@ -104,17 +114,19 @@ def quote_collateral(
     asset_price: int,
     asset_unit: int,
     liquidation_factor_bps: int,
-    store_front_price_factor_bps: int,
+    store_front_price_factor: int,
 ) -> int:
     """Collateral units ``base_amount`` buys at the store-front discount (Comet's quote).
 
     ``discount = storeFrontPriceFactor x (1 - liquidationFactor)``; the collateral's price
     is lowered by that discount (:func:`store_front_price`), then
     ``basePrice * baseAmount * assetScale / discountedPrice / baseScale``: Comet's two
-    floored divisions equal the one floored division here.
+    floored divisions equal the one floored division here. ``store_front_price_factor`` is
+    at ``FACTOR_SCALE`` (1e18), the liquidation factor in basis points, as
+    :func:`store_front_price` takes them.
     """
     discounted_price = store_front_price(asset_price, liquidation_factor_bps,
-                                         store_front_price_factor_bps)
+                                         store_front_price_factor)
     return div(base_price * base_amount * asset_unit, discounted_price * base_unit,
                Rounding.DOWN)
 
@@ -126,11 +138,12 @@ def base_for_collateral(
     asset_price: int,
     asset_unit: int,
     liquidation_factor_bps: int,
-    store_front_price_factor_bps: int,
+    store_front_price_factor: int,
 ) -> int:
-    """Base-asset units that buy at most ``collateral_amount`` (the inverse of the quote)."""
+    """Base-asset units that buy at most ``collateral_amount`` (the inverse of the quote;
+    the factors as :func:`quote_collateral` takes them)."""
     discounted_price = store_front_price(asset_price, liquidation_factor_bps,
-                                         store_front_price_factor_bps)
+                                         store_front_price_factor)
     return div(collateral_amount * discounted_price * base_unit, base_price * asset_unit,
                Rounding.DOWN)
 

@@ -110,6 +110,37 @@ def validate_index_widths(widths: StorageWidths | None, asset: str, base: bool,
     return None
 
 
+def validate_clock(widths: StorageWidths | None, time: int) -> Refusal | None:
+    """Whether the protocol's clock holds ``time`` (seconds).
+
+    Comet's ``getNowInternal`` returns ``uint40(block.timestamp)`` and reverts
+    ``TimestampTooLarge`` once ``block.timestamp >= 2**40`` (compound-finance/comet@d5a30b0a
+    ``contracts/Comet.sol``): every call that accrues reverts from then on, so the engine
+    refuses the ``AdvanceTime`` that would take its clock there
+    (``test/accrue-test.ts`` "supports up to the maximum timestamp then breaks"). The
+    engine's clock counts from 0, so it holds every time up to ``2**40 - 1`` seconds.
+
+    Parameters
+    ----------
+    widths
+        The family's widths (``rules.widths``); ``None`` or no ``clock_bits``: unbounded.
+    time
+        The clock after the event, seconds.
+    """
+    if widths is None or widths.clock_bits is None:
+        return None
+    limit = (1 << widths.clock_bits) - 1
+    if time <= limit:
+        return None
+    return Refusal(
+        Code.TIMESTAMP_TOO_LARGE,
+        f"time would be {time} s, beyond the protocol's uint{widths.clock_bits} clock (at "
+        f"most 2**{widths.clock_bits} - 1 = {limit} s): every call reverts "
+        f"({widths.clock_revert})",
+        {"time": time, "limit": limit, "bits": widths.clock_bits,
+         "revert": widths.clock_revert})
+
+
 def validate_balance_widths(widths: StorageWidths | None, asset: str, base: bool,
                             scaled_balance: int, scaled_total: int,
                             debt: bool = False, revert: str | None = None) -> Refusal | None:
@@ -743,6 +774,7 @@ __all__ = [
     "validate_borrow_asset",
     "validate_borrow_health",
     "validate_borrow_power",
+    "validate_clock",
     "validate_grace_period",
     "validate_health_after_withdraw",
     "validate_index_widths",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import difflib
 import functools
 import json
 import secrets
@@ -27,6 +28,7 @@ import anyio
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
@@ -268,6 +270,8 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
     heavy = asyncio.Lock()
     heatmaps: dict[tuple[str, int, Decimal], dict[str, Any]] = {}
     heatmaps_seq = [-1]
+    # GET /state's last answer: [seq, state hash].
+    state_seen: list[Any] = [-1, ""]
     background: set[asyncio.Task[None]] = set()
     replays: list[dict[str, Any]] = []
 
@@ -752,9 +756,15 @@ def create_app(service: Service, token: str, *, max_body: int = DEFAULT_MAX_BODY
 
     @app.get("/state", tags=["query"])
     async def state() -> dict[str, Any]:
-        """The engine's state hash and event count (equal to a replay of the log)."""
+        """The engine's state hash and event count (equal to a replay of the log). The
+        ledger's part is built from each account's JSON kept since the last hash, made
+        again only for the accounts written since (see ``Ledger.reuse_hash_pieces``); asked
+        again at the same ``seq``, answered from the last one."""
         async with lock:
-            return {"seq": service.engine.seq, "state_hash": service.engine.state_hash()}
+            seq = service.engine.seq
+            if state_seen[0] != seq:
+                state_seen[:] = [seq, service.engine.state_hash()]
+            return {"seq": seq, "state_hash": state_seen[1]}
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, Any]:
@@ -825,9 +835,19 @@ def _is_json(content_type: str) -> bool:
     return main == "application" and (sub == "json" or sub.endswith("+json"))
 
 
+def _query_names(dependant: Any) -> list[str]:
+    """The query parameters a route reads: its own and its dependencies' (FastAPI's
+    ``Dependant`` tree, read through its public fields)."""
+    names = [p.alias for p in dependant.query_params]
+    for sub in dependant.dependencies:
+        names += [n for n in _query_names(sub) if n not in names]
+    return names
+
+
 def _query_once(connection: HTTPConnection) -> None:
-    """Refuse a query parameter given twice: the last would be taken silently (no query
-    of the service takes a list)."""
+    """Refuse a query parameter given twice (the last would be taken silently: no query
+    of the service takes a list) or one the route does not take (it would be ignored: a
+    misspelt ``max_drop`` answered at the default 0.5 as if read)."""
     if connection.scope["type"] != "http":
         return
     seen: dict[str, str] = {}
@@ -836,6 +856,22 @@ def _query_once(connection: HTTPConnection) -> None:
             raise RequestError(f"query.{name[:40]}", f"given twice ({seen[name][:40]!r} and "
                                                      f"{value[:40]!r}); give it once")
         seen[name] = value
+    route = connection.scope.get("route")
+    # The API's own routes only: the dashboard page takes what a browser adds to it.
+    if not seen or not isinstance(route, APIRoute) or not route.include_in_schema:
+        return
+    taken = _query_names(route.dependant)
+    for name in seen:
+        if name in taken:
+            continue
+        if not taken:
+            method = connection.scope.get("method", "GET")
+            raise RequestError(f"query.{name[:40]}",
+                               f"unknown parameter ({method} {route.path} takes none)")
+        close = difflib.get_close_matches(name, taken, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise RequestError(f"query.{name[:40]}", f"unknown parameter ({hint}parameters: "
+                                                 f"{', '.join(taken)})")
 
 
 def _drop(text: str) -> Decimal:

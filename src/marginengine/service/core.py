@@ -711,6 +711,8 @@ class Service:
 
     def __init__(self, engine: Engine, settings: Settings | None = None) -> None:
         self.engine = engine
+        # GET /state hashes after ticks that move few accounts: reuse the others' JSON.
+        engine.ledger.reuse_hash_pieces()
         self.config = engine.config
         self.settings = settings or Settings()
         self.thresholds = self.settings.thresholds

@@ -55,10 +55,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import Field, StrictBool
 
 from marginengine.config import LiquidationMechanism, ProtocolConfig, read_toml, validate_model
 from marginengine.config.amounts import parse_positive
+from marginengine.config.base import StrictModel
 from marginengine.engine import (
     Borrow,
     Deposit,
@@ -82,10 +83,10 @@ from marginengine.sim.books import BookOpen, book_from_snapshot, emode_events
 from marginengine.sim.options_scenario import OptionsSpec, options_setup
 
 
-class ServiceSection(BaseModel):
-    """The ``[service]`` table of the configuration file."""
-
-    model_config = ConfigDict(extra="forbid")
+class ServiceSection(StrictModel):
+    """The ``[service]`` table of the configuration file (strict as every configuration
+    table: ``max_quotes = true`` is not 1, ``rate = "5"`` not 5, ``screen_portfolios =
+    "yes"`` not true)."""
 
     thresholds: list[Decimal] = Field(default_factory=lambda: list(DEFAULT_THRESHOLDS),
                                       min_length=1, max_length=10)

@@ -517,8 +517,7 @@ class ScenarioRunner:
                 continue
             amount = base_for_collateral(
                 held, engine.prices[base], base_market.unit, engine.prices[asset], market.unit,
-                int(market.liquidation_factor * 10_000),
-                int(rules.store_front_price_factor * 10_000),
+                market.liquidation_factor_bps, rules.store_front_price_factor_scaled,
             )
             if amount > 0:
                 self._apply(BuyCollateral(self.keeper.id, asset, amount))

@@ -26,11 +26,16 @@ import numpy as np
 from marginengine.errors import ConfigError
 from marginengine.sim.overrides import assign_values, parse_value, refuse_fixed
 
-#: Per-run fields of a sweep's rows (besides ``point``, ``run``, ``seed`` and the axes).
+#: Per-run fields of a sweep's rows (besides ``point``, ``run``, ``seed`` and the axes):
+#: every field of a Monte Carlo's rows (``montecarlo.RUN_FIELDS``, which its estimates
+#: read: a field missing here was estimated as 0 at every point), and the split of the
+#: bad debt, the setup's refusals and the venue's low.
 SWEEP_FIELDS = ("bad_debt", "bad_debt_realized", "bad_debt_underwater", "liquidated_value",
                 "liquidation_count", "liquidator_profit", "borrower_loss", "setup_rejected",
                 "opened_above_borrowing_power", "opened_below_health_1",
-                "min_price", "min_venue_price")
+                "min_price", "min_venue_price", "final_price", "auctions_started",
+                "auctions_settled_near_zero", "insurance_fund_drawdown", "adl_volume",
+                "borrowing_power", "borrowed_value", "borrow_usage", "demand_served")
 
 
 @dataclass(frozen=True)

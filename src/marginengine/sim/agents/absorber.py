@@ -71,7 +71,7 @@ class Absorber:
             if available <= 0 or price <= 0:
                 continue
             args = (base_price, base_market.unit, price, market.unit,
-                    market.liquidation_factor_bps, compound.store_front_price_factor_bps)
+                    market.liquidation_factor_bps, compound.store_front_price_factor_scaled)
             pay = base_for_collateral(available, *args)
             if pay <= 0:
                 continue
