@@ -56,7 +56,14 @@ from marginengine.engine.events import MAX_VOL_PPM, MIN_VOL_PPM, SetVolSurface, 
 from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT
 from marginengine.ledger import check_account_id
-from marginengine.sim.actions import ActionFields, ActionType, check_action
+from marginengine.sim.actions import (
+    ACTION_TYPES,
+    ActionFields,
+    ActionType,
+    action_type,
+    check_action,
+    check_action_fields,
+)
 from marginengine.sim.durations import parse_duration as parse_duration  # re-exported
 from marginengine.sim.feeds import FeedSpec
 from marginengine.sim.options_scenario import OptionsSetup, OptionsSpec, options_setup, step_vols
@@ -79,6 +86,11 @@ class ActionSpec(ActionFields):
     """
 
     type: Literal[ActionType, "borrow_max"]
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type(cls, value: object) -> object:
+        return action_type(value, (*ACTION_TYPES, "borrow_max"))
 
 
 class AccountSpec(StrictModel):
@@ -307,14 +319,8 @@ class Scenario:
             for j, act in enumerate(step.actions):
                 at = field_path(where, "actions", j)
                 if act.type == "borrow_max":
-                    if act.amount is not None:
-                        problems.append(f"{at}.amount: borrow_max takes no amount")
-                        continue
-                    # borrow_max takes what a borrow takes, but its amount.
-                    probe = act.model_copy(update={"amount": 1})
-                    if check_action(probe, "borrow", at, cfg, problems) is not None:
-                        assert act.account is not None and act.asset is not None
-                        actions.append(("borrow_max", act.account, act.asset, 0))
+                    if check_action_fields(act, act.type, at, cfg, problems):
+                        actions.append(("borrow_max", str(act.account), str(act.asset), 0))
                     continue
                 event = check_action(act, act.type, at, cfg, problems)
                 if event is not None:
