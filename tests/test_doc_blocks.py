@@ -15,6 +15,7 @@ import importlib
 import json
 import re
 import shlex
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ import pytest
 
 import marginengine
 from marginengine.cli.main import cli
+from marginengine.engine import RepayWithATokens, SetReserveFreeze, SetReservePause
+from marginengine.sim import run_scenario, scenario_from_dict
 from tests.cli.test_cli import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -139,6 +142,32 @@ def test_simulator_joint_block_runs_as_written() -> None:
     # Exact 8-decimal ints; wstETH is WETH x 1.17 at step 0 (WETH's s0 2,000).
     assert isinstance(first, int) and first == 2_340 * 10**8
     assert isinstance(second, int) and second != first
+
+
+def test_formats_actions_toml_block_when_loaded_into_its_scenario_then_runs() -> None:
+    # docs/formats.md "Actions": its TOML block is two steps of the scenario above it
+    # (aave-v3, alice 10 WETH and 1,000 USDC against 12,000 USDC).
+    text = (ROOT / "docs" / "formats.md").read_text()
+    section = text[text.index("### Actions (a step"):text.index("## Snapshot")]
+    [block] = re.findall(r"```toml\n(.*?)```", section, re.S)
+    steps = tomllib.loads(block)["steps"]
+    scenario = scenario_from_dict({
+        "name": "actions", "protocol": {"preset": "aave-v3",
+                                        "markets": {"WETH": {}, "USDC": {}}},
+        "prices": {"WETH": 2000, "USDC": 1},
+        "accounts": [{"id": "lp", "deposit": {"USDC": 100_000}},
+                     {"id": "alice", "deposit": {"WETH": 10, "USDC": 1000},
+                      "borrow": {"USDC": 12000}}],
+        "steps": steps})
+    assert [actions for _, _, actions in scenario.steps] == [
+        [SetReservePause("WETH", True)],
+        [SetReservePause("WETH", False, 3600), RepayWithATokens("alice", "USDC", 500 * 10**6),
+         SetReserveFreeze("USDC", True)]]
+    result = run_scenario(scenario)
+    assert result.summary()["rejected_actions"] == []
+    position = result.engine.ledger.accounts["alice"].lending["USDC"]
+    # 500 of her 1,000 aUSDC burned against her debt (scaled by the indices of 10 minutes).
+    assert 499 * 10**6 < position.scaled_supply < 501 * 10**6
 
 
 # ---------------------------------------------------------------------------- shell

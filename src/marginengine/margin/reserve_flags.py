@@ -158,6 +158,20 @@ def ltv_after_freeze(freeze: bool, ltv_bps: int, pending_ltv_bps: int,
     return ltv_bps, pending_ltv_bps
 
 
+def validate_debt_ceiling_value(new_units: int,
+                                custom_errors: bool = False) -> Refusal | None:
+    """A debt ceiling (cents) fits its 40-bit field: at most ``MAX_VALID_DEBT_CEILING``
+    (``ReserveConfiguration.setDebtCeiling``, ``INVALID_DEBT_CEILING``). The check of
+    :func:`validate_set_debt_ceiling` that needs no state (a scenario's action asks it
+    at load)."""
+    if not 0 <= new_units <= MAX_VALID_DEBT_CEILING:
+        return _refusal(Code.INVALID_DEBT_CEILING,
+                        f"debt_ceiling: must be within 0 and {MAX_VALID_DEBT_CEILING} cents "
+                        f"(Aave's MAX_VALID_DEBT_CEILING, 2**40 - 1), got {new_units}",
+                        custom_errors, field="debt_ceiling", debt_ceiling=new_units)
+    return None
+
+
 def validate_set_debt_ceiling(asset: str, old_units: int, new_units: int,
                               liquidation_threshold_bps: int, scaled_supply: int,
                               treasury: int, custom_errors: bool = False) -> Refusal | None:
@@ -167,11 +181,9 @@ def validate_set_debt_ceiling(asset: str, old_units: int, new_units: int,
     yet (``old_units`` 0), no suppliers (``_checkNoSuppliers``,
     ``RESERVE_LIQUIDITY_NOT_ZERO``): its suppliers' collateral would become isolated under
     them. A ceiling to another ceiling, or to 0, passes."""
-    if not 0 <= new_units <= MAX_VALID_DEBT_CEILING:
-        return _refusal(Code.INVALID_DEBT_CEILING,
-                        f"debt_ceiling: must be within 0 and {MAX_VALID_DEBT_CEILING} cents "
-                        f"(Aave's MAX_VALID_DEBT_CEILING, 2**40 - 1), got {new_units}",
-                        custom_errors, field="debt_ceiling", debt_ceiling=new_units)
+    refusal = validate_debt_ceiling_value(new_units, custom_errors)
+    if refusal is not None:
+        return refusal
     if liquidation_threshold_bps != 0 and old_units == 0:
         ceiling = format_units(new_units, DEBT_CEILING_DECIMALS, 2)
         return _no_suppliers(asset, scaled_supply, treasury,
@@ -185,6 +197,7 @@ __all__ = [
     "ReserveAction",
     "error_name",
     "ltv_after_freeze",
+    "validate_debt_ceiling_value",
     "validate_liquidation_flags",
     "validate_reserve_flags",
     "validate_set_debt_ceiling",

@@ -51,10 +51,19 @@ from marginengine.config import (
 )
 from marginengine.config.amounts import HumanNumber, parse_asset_amounts, parse_positive
 from marginengine.config.base import StrictModel
+from marginengine.engine import Event
 from marginengine.engine.events import MAX_VOL_PPM, MIN_VOL_PPM, SetVolSurface, Trade
 from marginengine.errors import ConfigError, field_path
 from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT
 from marginengine.ledger import check_account_id
+from marginengine.sim.actions import (
+    ACTION_TYPES,
+    ActionFields,
+    ActionType,
+    action_type,
+    check_action,
+    check_action_fields,
+)
 from marginengine.sim.durations import parse_duration as parse_duration  # re-exported
 from marginengine.sim.feeds import FeedSpec
 from marginengine.sim.options_scenario import OptionsSetup, OptionsSpec, options_setup, step_vols
@@ -62,18 +71,26 @@ from marginengine.sim.options_scenario import OptionsSetup, OptionsSpec, options
 if TYPE_CHECKING:
     import numpy as np
 
+#: A scripted action as it runs: an engine event, or ``("borrow_max", account, asset, 0)``
+#: (the amount is read from the engine at that moment).
+ScriptedAction = Event | tuple[str, str, str, int]
 
-class ActionSpec(StrictModel):
-    """One scripted action of a step.
+
+class ActionSpec(ActionFields):
+    """One scripted action of a step: an account's (``deposit``, ``withdraw``,
+    ``borrow``, ``repay``, ``repay_with_atokens``: ``account``, ``asset``, ``amount``) or
+    the pool configurator's (:data:`~marginengine.sim.actions.GOVERNANCE_ACTIONS`).
 
     ``borrow_max`` borrows as much of ``asset`` as initial margin allows at that moment
     (no ``amount``); its value counts in ``summary.json``'s ``borrowable_value``.
     """
 
-    type: Literal["deposit", "withdraw", "borrow", "repay", "borrow_max"]
-    account: str
-    asset: str
-    amount: HumanNumber | None = None
+    type: Literal[ActionType, "borrow_max"]
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type(cls, value: object) -> object:
+        return action_type(value, (*ACTION_TYPES, "borrow_max"))
 
 
 class AccountSpec(StrictModel):
@@ -231,7 +248,8 @@ class Scenario:
     accounts
         ``(id, deposits, borrows)`` in smallest units.
     steps
-        ``(seconds, prices, actions)`` with actions as ``(type, account, asset, amount)``.
+        ``(seconds, prices, actions)`` with each action an engine event, or
+        ``("borrow_max", account, asset, 0)``.
     """
 
     def __init__(self, spec: ScenarioFile, source: str | None = None) -> None:
@@ -290,34 +308,23 @@ class Scenario:
         self.step_vols: list[list[SetVolSurface]] = []
         self.reporter: list[dict[str, int]] = []
         self.step_trades: list[list[Trade]] = []
-        self.steps: list[tuple[int, dict[str, int], list[tuple[str, str, str, int]]]] = []
+        self.steps: list[tuple[int, dict[str, int], list[ScriptedAction]]] = []
         for i, step in enumerate(spec.steps):
             where = field_path("steps", i)
             prices = parse_asset_amounts(step.prices, cfg, f"{where}.prices", problems,
                                          prices=True)
             self.reporter.append(parse_asset_amounts(step.reporter, cfg, f"{where}.reporter",
                                                      problems, prices=True))
-            actions: list[tuple[str, str, str, int]] = []
+            actions: list[ScriptedAction] = []
             for j, act in enumerate(step.actions):
                 at = field_path(where, "actions", j)
-                self._check_id(act.account, f"{at}.account", problems)
-                if act.asset not in cfg.markets:
-                    problems.append(f"{at}.asset: unknown asset {act.asset!r}")
-                    continue
                 if act.type == "borrow_max":
-                    if act.amount is not None:
-                        problems.append(f"{at}.amount: borrow_max takes no amount")
-                        continue
-                    actions.append((act.type, act.account, act.asset, 0))
+                    if check_action_fields(act, act.type, at, cfg, problems):
+                        actions.append(("borrow_max", str(act.account), str(act.asset), 0))
                     continue
-                if act.amount is None:
-                    problems.append(f"{at}.amount: required field is missing")
-                    continue
-                amount = parse_positive(act.amount, cfg.markets[act.asset].decimals,
-                                        f"{at}.amount", problems)
-                if amount is None:
-                    continue
-                actions.append((act.type, act.account, act.asset, amount))
+                event = check_action(act, act.type, at, cfg, problems)
+                if event is not None:
+                    actions.append(event)
             assert isinstance(step.advance, int)
             self.steps.append((step.advance, prices, actions))
             self.step_trades.append(self._trades(step.trades, f"{where}.trades", problems))

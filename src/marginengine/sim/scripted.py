@@ -29,8 +29,6 @@ from marginengine.engine import (
     Liquidate,
     LiquidatePerp,
     Outcome,
-    Repay,
-    Withdraw,
 )
 from marginengine.fixedpoint import PRICE_DECIMALS, PRICE_UNIT, RAY, WAD, Rounding
 from marginengine.ledger.options import expired
@@ -40,10 +38,6 @@ from marginengine.margin import NO_DEBT_HEALTH, MarginKind, underwater_value, va
 from marginengine.sim.agents.portfolio_bidder import PortfolioBidder
 from marginengine.sim.feeds import FeedSpec, ScenarioFeed
 from marginengine.sim.scenario import Scenario
-
-_ACTIONS: dict[str, type[Deposit | Withdraw | Borrow | Repay]] = {
-    "deposit": Deposit, "withdraw": Withdraw, "borrow": Borrow, "repay": Repay,
-}
 
 
 def usd(value_base: int) -> float:
@@ -368,11 +362,12 @@ class ScenarioRunner:
             # surface for an expiry the clock has reached (its series settle instead).
             if not expired(vol.expiry, self.engine.ledger.time):
                 self._apply(vol)
-        for kind, account_id, asset, amount in actions:
-            if kind == "borrow_max":
-                self._borrow_max(account_id, asset)
+        for action in actions:
+            if isinstance(action, Event):
+                self._apply(action)
             else:
-                self._apply(_ACTIONS[kind](account_id, asset, amount))
+                _, account_id, asset, _ = action  # borrow_max
+                self._borrow_max(account_id, asset)
         for trade in self.scenario.step_trades[index]:
             self._apply(trade)
 
