@@ -35,6 +35,7 @@ from marginengine.engine import (
     SetPrice,
     Withdraw,
 )
+from marginengine.errors import ConfigError
 from marginengine.ledger.interest import SECONDS_PER_YEAR
 from tests.conftest import USD, USDC
 
@@ -334,3 +335,73 @@ def test_supply_collateral_when_beyond_supply_cap_then_supply_cap_exceeded() -> 
     assert engine.apply(Deposit("bob", "COMP", 100 * TOKEN)).accepted
     outcome = engine.apply(Deposit("alice", "COMP", 1))
     assert outcome.code == Code.SUPPLY_CAP_EXCEEDED.value
+
+
+def test_supply_collateral_when_cap_zero_then_every_supply_refused() -> None:
+    # supply-test.ts "reverts if supplying collateral exceeds the supply cap": COMP with
+    # supplyCap 0, 8e8 units supplied: SupplyCapExceeded (0 + 8e8 > 0). Comet's 0 is a
+    # cap of 0, not Aave's "no cap"; nothing moves.
+    engine = make_protocol(COMP={"supply_cap": "0"})
+    before = engine.ledger.state_hash()
+    outcome = engine.apply(Deposit("alice", "COMP", 8 * 10**8))
+    assert outcome.code == Code.SUPPLY_CAP_EXCEEDED.value
+    assert outcome.data == {"cap": 0, "total": 8 * 10**8}
+    assert engine.ledger.state_hash() == before
+
+
+def test_supply_cap_when_omitted_then_comets_largest_and_base_uncapped() -> None:
+    # No cap set: Comet's largest, 2**64 - 1 whole tokens (getPackedAssetInternal's uint64).
+    # The base asset has none at all (supplyBase checks no cap).
+    engine = make_protocol(WBTC={"supply_cap": None})
+    wbtc = engine.config.markets["WBTC"]
+    assert wbtc.supply_cap is None
+    assert wbtc.comet_supply_cap_units == (2**64 - 1) * WBTC_UNIT
+    cap_config = protocol_from_dict({"preset": "compound-v3",
+                                     "markets": {"USDC": {"decimals": 6, "collateral": False},
+                                                 "WETH": {"ltv": "0.8",
+                                                          "liquidation_threshold": "0.85",
+                                                          "borrowable": False}},
+                                     "compound": {"base_asset": "USDC"}})
+    assert cap_config.markets["WETH"].supply_cap is None
+    assert cap_config.markets["USDC"].supply_cap is None
+    assert engine.apply(Deposit("lp", "USDC", 10**12 * USDC)).accepted
+
+
+def test_supply_cap_when_fractional_then_kept_in_whole_tokens() -> None:
+    # getPackedAssetInternal: uint64(supplyCap / 10**decimals), so 100.9 COMP is a cap of
+    # 100 COMP: 100 fit, one wei more is refused, and the truncation is reported.
+    engine = make_protocol(COMP={"supply_cap": "100.9"})
+    assert engine.config.markets["COMP"].comet_supply_cap_units == 100 * TOKEN
+    assert ("markets.COMP.supply_cap: 100.9 is stored as 100 (Comet keeps whole tokens, "
+            "truncated)") in engine.config.truncations()
+    assert engine.apply(Deposit("bob", "COMP", 100 * TOKEN)).accepted
+    outcome = engine.apply(Deposit("alice", "COMP", 1))
+    assert outcome.code == Code.SUPPLY_CAP_EXCEEDED.value
+    assert outcome.data == {"cap": 100 * TOKEN, "total": 100 * TOKEN + 1}
+
+
+@pytest.mark.parametrize(("market", "spec", "message"), [
+    ("USDC", {"decimals": 6, "collateral": False, "supply_cap": "0"},
+     "markets.USDC.supply_cap: Comet has no supply cap on its base asset (supplyBase checks "
+     "none); remove it"),
+    ("COMP", _asset(18, supply_cap=str(2**64)),
+     f"markets.COMP.supply_cap: at most {2**64 - 1} whole tokens (Comet packs the cap in a "
+     f"uint64), got {2**64}"),
+])
+def test_supply_cap_when_not_comets_then_config_refused(
+        market: str, spec: dict[str, Any], message: str) -> None:
+    markets: dict[str, Any] = {"USDC": {"decimals": 6, "collateral": False},
+                               "COMP": _asset(18)}
+    markets[market] = spec
+    with pytest.raises(ConfigError) as info:
+        protocol_from_dict({"preset": "compound-v3", "markets": markets,
+                            "compound": {"base_asset": "USDC"}})
+    assert message in str(info.value)
+
+
+def test_supply_cap_when_aave_zero_then_still_no_cap() -> None:
+    # Aave's validateSupply: supplyCap == 0 is no cap; only Comet reads 0 as 0.
+    config = protocol_from_dict({"preset": "aave-v3",
+                                 "markets": {"WETH": {"supply_cap": "0"}, "USDC": {}}})
+    engine = Engine(config)
+    assert engine.apply(Deposit("alice", "WETH", 10**6 * TOKEN)).accepted

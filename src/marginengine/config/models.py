@@ -67,6 +67,9 @@ def _truncated_bps(value: Decimal) -> int:
 #: Comet's FACTOR_SCALE: factors are configured with 18 decimals (CometConfiguration.sol).
 COMET_FACTOR_DECIMALS = 18
 COMET_FACTORS: tuple[str, ...] = ("ltv", "liquidation_threshold", "liquidation_factor")
+#: Comet's largest supply cap: ``getPackedAssetInternal`` packs whole tokens in a
+#: ``uint64`` (compound-finance/comet@d5a30b0a ``contracts/Comet.sol``).
+COMET_MAX_SUPPLY_CAP = 2**64 - 1
 #: Highest yearly borrow rate of an interest model (a fraction: 10 is 1,000%).
 MAX_BORROW_RATE = Decimal(10)
 
@@ -135,7 +138,10 @@ class MarketConfig(StrictModel):
     )
     liquidation_protocol_fee: Fraction = Decimal("0.10")
     reserve_factor: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal("0.10")
-    supply_cap: NonNegative = Decimal(0)
+    #: Whole tokens. 0 is no cap (Aave's meaning), except in ``compound-v3``, where it is
+    #: Comet's cap of 0 (every supply refused); there an omitted cap is ``None``: no cap
+    #: (Comet's largest, ``COMET_MAX_SUPPLY_CAP`` whole tokens).
+    supply_cap: NonNegative | None = Decimal(0)
     borrow_cap: NonNegative = Decimal(0)
     collateral: bool = True
     borrowable: bool = True
@@ -240,8 +246,18 @@ class MarketConfig(StrictModel):
 
     @property
     def supply_cap_units(self) -> int:
-        """Supply cap in smallest units; 0 means no cap."""
-        return parse_units(self.supply_cap, self.decimals)
+        """Supply cap in smallest units; 0 means no cap (``None`` too)."""
+        return 0 if self.supply_cap is None else parse_units(self.supply_cap, self.decimals)
+
+    @property
+    def comet_supply_cap_units(self) -> int:
+        """The supply cap as Comet enforces it, in smallest units: whole tokens
+        (``getPackedAssetInternal`` keeps ``uint64(supplyCap / 10**decimals)``, truncated;
+        ``getAssetInfo`` multiplies it back), so 0 refuses every supply; ``None``: Comet's
+        largest, ``COMET_MAX_SUPPLY_CAP`` whole tokens (compound-finance/comet@d5a30b0a
+        ``contracts/Comet.sol``)."""
+        whole = COMET_MAX_SUPPLY_CAP if self.supply_cap is None else int(self.supply_cap)
+        return whole * self.unit
 
     @property
     def borrow_cap_units(self) -> int:
@@ -592,6 +608,25 @@ class ProtocolConfig(StrictModel):
     #: Aave v3's efficiency-mode categories (``[emode.categories.N]``; Aave presets only).
     emode: EModeConfig | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _comet_uncapped(cls, data: Any) -> Any:
+        # Comet reads a supply cap of 0 as 0 (supplyCollateral refuses every supply), so
+        # a compound-v3 market that sets none is uncapped (None), not 0 (Aave's "none").
+        if not isinstance(data, dict) or data.get("preset") != "compound-v3":
+            return data
+        markets = data.get("markets")
+        if not isinstance(markets, dict):
+            return data
+        uncapped: dict[str, Any] = {}
+        for symbol, spec in markets.items():
+            if isinstance(spec, dict) and "supply_cap" not in spec:
+                spec = {**spec, "supply_cap": None}
+            elif isinstance(spec, MarketConfig) and "supply_cap" not in spec.model_fields_set:
+                spec = spec.model_copy(update={"supply_cap": None})
+            uncapped[symbol] = spec
+        return {**data, "markets": uncapped}
+
     @field_validator("markets")
     @classmethod
     def _market_symbols(cls, value: dict[str, MarketConfig]) -> dict[str, MarketConfig]:
@@ -641,6 +676,7 @@ class ProtocolConfig(StrictModel):
                 raise ValueError(
                     f"compound-v3's base asset {base} cannot be collateral; set collateral = false"
                 )
+            self._check_comet_supply_caps(base)
         if self.auction is not None:
             for role in ("collateral", "debt"):
                 asset = getattr(self.auction, role)
@@ -669,6 +705,20 @@ class ProtocolConfig(StrictModel):
                 raise ValueError(f"perps.{symbol}.{exc}") from None
         self._check_adaptive_perps()
         return self
+
+    def _check_comet_supply_caps(self, base: str) -> None:
+        """Comet's supply caps: none on the base asset (``supplyBase`` checks none), and a
+        collateral's whole tokens fit the ``uint64`` ``getPackedAssetInternal`` packs them
+        in (an unchecked cast there: a larger cap would wrap, compound-finance/comet
+        @d5a30b0a ``contracts/Comet.sol``)."""
+        if self.markets[base].supply_cap is not None:
+            raise ValueError(f"markets.{base}.supply_cap: Comet has no supply cap on its base "
+                             f"asset (supplyBase checks none); remove it")
+        for symbol, m in sorted(self.markets.items()):
+            if m.supply_cap is not None and int(m.supply_cap) > COMET_MAX_SUPPLY_CAP:
+                raise ValueError(f"markets.{symbol}.supply_cap: at most {COMET_MAX_SUPPLY_CAP} "
+                                 f"whole tokens (Comet packs the cap in a uint64), got "
+                                 f"{m.supply_cap}")
 
     def _check_adaptive_perps(self) -> None:
         """``adaptive.perp_markets`` names perp markets on tier schedules (a dYdX v4
@@ -953,7 +1003,8 @@ class ProtocolConfig(StrictModel):
     def truncations(self) -> list[str]:
         """Warnings for every factor stored with less precision than configured (Comet
         keeps 4 decimals of each asset factor, truncated: ``descale = FACTOR_SCALE / 1e4``
-        in ``CometConfiguration``/``Comet.getPackedAssetInternal``)."""
+        in ``CometConfiguration``/``Comet.getPackedAssetInternal``, and whole tokens of
+        each supply cap, ``uint64(supplyCap / 10**decimals)``)."""
         if not self.rules.per_asset_factors:
             return []
         out = []
@@ -964,6 +1015,10 @@ class ProtocolConfig(StrictModel):
                 if stored != value:
                     out.append(f"markets.{symbol}.{name}: {value} is stored as {stored} "
                                "(Comet keeps 4 decimals, truncated)")
+            cap = m.supply_cap
+            if cap is not None and cap != int(cap):
+                out.append(f"markets.{symbol}.supply_cap: {cap} is stored as {int(cap)} "
+                           "(Comet keeps whole tokens, truncated)")
         # storeFrontPriceFactor is kept whole at 18 decimals, as Comet keeps it: nothing to
         # report (CompoundRules.store_front_price_factor_scaled).
         return out

@@ -138,10 +138,12 @@ def deposit(ctx: HandlerContext, e: Deposit) -> dict[str, Any]:
     _require_flags(ctx, ReserveAction.SUPPLY, asset)
     market = ctx.config.markets[asset]
     r = ctx.ledger.reserves[asset]
-    refusal = rules_of.validate_supply(asset, market, r.total_supply() + r.treasury, amount,
-                                       ctx.rules)
-    if refusal:
-        ctx.refuse_with(refusal)
+    # Comet's supplyBase has no cap (only supplyCollateral checks one).
+    if not (ctx.rules.comet_supply_caps and asset == ctx.config.base_asset):
+        refusal = rules_of.validate_supply(asset, market, r.total_supply() + r.treasury,
+                                           amount, ctx.rules)
+        if refusal:
+            ctx.refuse_with(refusal)
     details: dict[str, Any] = {}
     debt = ctx.ledger.debt_of(e.account, asset)
     if ctx.rules.signed_base_balance and debt:
