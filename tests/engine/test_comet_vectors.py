@@ -405,3 +405,48 @@ def test_supply_cap_when_aave_zero_then_still_no_cap() -> None:
                                  "markets": {"WETH": {"supply_cap": "0"}, "USDC": {}}})
     engine = Engine(config)
     assert engine.apply(Deposit("alice", "WETH", 10**6 * TOKEN)).accepted
+
+
+# ------------------------------------------------------------ base supply, any amount
+def _set_supply_index(engine: Engine, index: int) -> Any:
+    """The harness's ``setTotalsBasic(baseSupplyIndex)`` on the engine's ledger (ray): what
+    suppliers gain is taken from the reserves, so the books still balance."""
+    usdc = engine.ledger.reserves["USDC"]
+    usdc.reserves_ray -= usdc.scaled_supply * (index - usdc.liquidity_index)
+    usdc.liquidity_index = index
+    return usdc
+
+
+def test_supply_base_when_user_supply_same_as_total_then_principal_floored() -> None:
+    # supply-test.ts "user supply is same as total supply": baseSupplyIndex 1.085e15
+    # (set by the harness's setTotalsBasic; here on the engine's ledger, in ray: the
+    # Comet index x 1e12), bob supplies 10 units: principal floor(10 x 1e15 / 1.085e15)
+    # = 9, present value floor(9 x 1.085) = 9, totalSupplyBase 100 + 9 = 109.
+    engine = make_protocol()
+    assert engine.apply(Deposit("carol", "USDC", 100)).accepted   # totalSupplyBase 100
+    usdc = _set_supply_index(engine, 1_085 * 10**24)
+    assert engine.apply(Deposit("bob", "USDC", 10)).accepted
+    assert engine.ledger.scaled_supply_of("bob", "USDC") == 9
+    assert engine.ledger.supply_of("bob", "USDC") == 9
+    assert usdc.scaled_supply == 109
+
+
+def test_supply_base_when_below_one_unit_of_principal_then_accepted_and_kept() -> None:
+    # supplyBase has no minimum (baseBorrowMin binds borrows only, withdrawBase): 1 unit
+    # at baseSupplyIndex 1.085e15 is principal floor(1e15 / 1.085e15) = 0. Comet takes
+    # the token and moves no principal, so it joins the reserves (getReserves: balance -
+    # supply + borrow). The engine refused it as "below one scaled unit" (Aave's
+    # INVALID_MINT_AMOUNT), which Comet's base does not have.
+    engine = make_protocol()
+    assert engine.apply(Deposit("carol", "USDC", 100)).accepted
+    usdc = _set_supply_index(engine, 1_085 * 10**24)
+    reserves, cash = usdc.present_value_reserves(), usdc.cash
+    outcome = engine.apply(Deposit("bob", "USDC", 1))
+    assert outcome.accepted, outcome.reason
+    assert engine.ledger.scaled_supply_of("bob", "USDC") == 0
+    assert usdc.scaled_supply == 100
+    assert usdc.cash == cash + 1
+    assert usdc.present_value_reserves() == reserves + 1
+    # A collateral is not indexed: any amount is that many units.
+    assert engine.apply(Deposit("bob", "WETH", 1)).accepted
+    assert engine.ledger.supply_of("bob", "WETH") == 1
