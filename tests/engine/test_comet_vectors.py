@@ -450,3 +450,73 @@ def test_supply_base_when_below_one_unit_of_principal_then_accepted_and_kept() -
     # A collateral is not indexed: any amount is that many units.
     assert engine.apply(Deposit("bob", "WETH", 1)).accepted
     assert engine.ledger.supply_of("bob", "WETH") == 1
+
+
+# ----------------------------------------------------------- the constructor's limits
+def _config(markets: dict[str, Any] | None = None, **compound: Any) -> dict[str, Any]:
+    return {"preset": "compound-v3",
+            "markets": markets or {"USDC": {"decimals": 6, "collateral": False},
+                                   "COMP": _asset(18)},
+            "compound": {"base_asset": "USDC", **compound}}
+
+
+def _many(count: int) -> dict[str, Any]:
+    markets: dict[str, Any] = {"USDC": {"decimals": 6, "collateral": False}}
+    markets.update({f"ASSET{i}": _asset(18) for i in range(1, count + 1)})
+    return markets
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    # constructor-test.ts "reverts if base token has more than 18 decimals" / "fewer than
+    # 6 decimals": BadDecimals (MAX_BASE_DECIMALS; baseScale < BASE_ACCRUAL_SCALE).
+    (_config({"USDC": {"decimals": 19, "collateral": False}, "COMP": _asset(18)}),
+     "markets.USDC.decimals: Comet's base asset has at most 18 decimals "
+     "(MAX_BASE_DECIMALS; BadDecimals), got 19"),
+    (_config({"USDC": {"decimals": 5, "collateral": False}, "COMP": _asset(18)}),
+     "markets.USDC.decimals: Comet's base asset has at least 6 decimals (baseScale >= "
+     "BASE_ACCRUAL_SCALE = 1e6; BadDecimals), got 5"),
+    # asset-info-test.ts "reverts if too many assets are passed": 16 assets, TooManyAssets.
+    (_config(_many(16)), "markets: Comet lists at most 15 assets besides its base "
+     "(MAX_ASSETS; TooManyAssets), got 16"),
+    (_config(_many(13)), "markets: Comet.sol holds 12 assets besides its base (asset00 to "
+     "asset11; getAssetInfo reverts Absurd beyond, though MAX_ASSETS is 15), got 13"),
+    (_config({"USDC": {"decimals": 6, "collateral": False}, "EVIL": _asset(20)}),
+     "markets.EVIL.decimals: at most 19 (getAssetInfo's scale is a uint64, 10**decimals), "
+     "got 20"),
+    # constructor-test.ts "is not possible to create a perSecondInterestRateSlopeLow above
+    # FACTOR_SCALE": uint64Max + 1 is out of bounds (a uint64 field).
+    (_config(interest={"supply_slope_low": str(Decimal(2**64) / 10**18)}),
+     "compound.interest.supply_slope_low: at most 18.446744073709551615 (a uint64 at "
+     "FACTOR_SCALE = 1e18 in CometConfiguration), got 18.446744073709551616"),
+    (_config(base_borrow_min=str(2**104)),
+     "compound.base_borrow_min: at most 2**104 - 1 smallest units of USDC (a uint104 in "
+     "CometConfiguration)"),
+    # asset-info-test.ts "reverts if collateral factors are out of range": borrowCF 0.9 and
+    # liquidateCF 0.9 + 1e-18 (equal once descaled): BorrowCFTooLarge; liquidateCF 1.1:
+    # LiquidateCFTooLarge (the field's own bound, at most 1).
+    (_config({"USDC": {"decimals": 6, "collateral": False},
+              "COMP": _asset(18, ltv="0.9", liquidation_threshold="0.900000000000000001")}),
+     "(Comet's BorrowCFTooLarge)"),
+    (_config({"USDC": {"decimals": 6, "collateral": False},
+              "COMP": _asset(18, ltv="0.99", liquidation_threshold="1.1")}),
+     "markets.COMP.liquidation_threshold"),
+])
+def test_config_when_comets_constructor_refuses_then_refused_naming_the_field(
+        config: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        protocol_from_dict(config)
+    assert message in str(info.value)
+
+
+def test_config_when_at_comets_limits_then_accepted() -> None:
+    # The limits themselves pass: 18 and 6 base decimals, 12 assets, a slope of exactly
+    # uint64Max / 1e18 (constructor-test.ts: per second it stays below FACTOR_SCALE).
+    for decimals in (6, 18):
+        protocol_from_dict(_config({"USDC": {"decimals": decimals, "collateral": False},
+                                    "COMP": _asset(19)}))
+    protocol_from_dict(_config(_many(12)))
+    config = protocol_from_dict(_config(
+        interest={"supply_slope_low": str(Decimal(2**64 - 1) / 10**18)}))
+    assert config.compound is not None and config.compound.interest is not None
+    assert config.compound.interest.per_second("supply_slope_low") == \
+        (2**64 - 1) // 31_536_000 < 10**18

@@ -70,6 +70,14 @@ COMET_FACTORS: tuple[str, ...] = ("ltv", "liquidation_threshold", "liquidation_f
 #: Comet's largest supply cap: ``getPackedAssetInternal`` packs whole tokens in a
 #: ``uint64`` (compound-finance/comet@d5a30b0a ``contracts/Comet.sol``).
 COMET_MAX_SUPPLY_CAP = 2**64 - 1
+#: Comet's constructor limits (``CometCore.sol``): ``MAX_BASE_DECIMALS``, the base scale's
+#: floor ``BASE_ACCRUAL_SCALE`` and ``MAX_ASSETS``; ``Comet.sol`` packs 12 assets
+#: (``asset00_a`` to ``asset11_b``) and ``getAssetInfo`` casts ``10**decimals`` to a uint64.
+COMET_MAX_BASE_DECIMALS = 18
+COMET_BASE_ACCRUAL_SCALE = 10**6
+COMET_MAX_ASSETS = 15
+COMET_PACKED_ASSETS = 12
+COMET_MAX_ASSET_DECIMALS = 19
 #: Highest yearly borrow rate of an interest model (a fraction: 10 is 1,000%).
 MAX_BORROW_RATE = Decimal(10)
 
@@ -677,6 +685,7 @@ class ProtocolConfig(StrictModel):
                     f"compound-v3's base asset {base} cannot be collateral; set collateral = false"
                 )
             self._check_comet_supply_caps(base)
+            self._check_comet_constructor(base)
         if self.auction is not None:
             for role in ("collateral", "debt"):
                 asset = getattr(self.auction, role)
@@ -719,6 +728,55 @@ class ProtocolConfig(StrictModel):
                 raise ValueError(f"markets.{symbol}.supply_cap: at most {COMET_MAX_SUPPLY_CAP} "
                                  f"whole tokens (Comet packs the cap in a uint64), got "
                                  f"{m.supply_cap}")
+
+    def _check_comet_constructor(self, base: str) -> None:
+        """The configurations Comet's constructor refuses, or cannot hold
+        (compound-finance/comet@d5a30b0a ``contracts/Comet.sol``, ``CometCore.sol``,
+        ``CometConfiguration.sol``; ``test/constructor-test.ts``, ``asset-info-test.ts``).
+        The price-feed decimals (``PRICE_FEED_DECIMALS`` = 8: prices here are 8-decimal
+        USD) and ``baseMinForRewards`` (``BadMinimum``; rewards are not modelled) have no
+        field; the factor bounds (``BorrowCFTooLarge``, ``LiquidateCFTooLarge``: at most 1)
+        and ``storeFrontPriceFactor <= FACTOR_SCALE`` (``BadDiscount``) are the fields' own."""
+        decimals = self.markets[base].decimals
+        if decimals > COMET_MAX_BASE_DECIMALS:
+            raise ValueError(f"markets.{base}.decimals: Comet's base asset has at most "
+                             f"{COMET_MAX_BASE_DECIMALS} decimals (MAX_BASE_DECIMALS; "
+                             f"BadDecimals), got {decimals}")
+        if 10**decimals < COMET_BASE_ACCRUAL_SCALE:
+            raise ValueError(f"markets.{base}.decimals: Comet's base asset has at least 6 "
+                             f"decimals (baseScale >= BASE_ACCRUAL_SCALE = 1e6; BadDecimals), "
+                             f"got {decimals}")
+        assets = sorted(s for s in self.markets if s != base)
+        if len(assets) > COMET_MAX_ASSETS:
+            raise ValueError(f"markets: Comet lists at most {COMET_MAX_ASSETS} assets besides "
+                             f"its base (MAX_ASSETS; TooManyAssets), got {len(assets)}")
+        if len(assets) > COMET_PACKED_ASSETS:
+            raise ValueError(f"markets: Comet.sol holds {COMET_PACKED_ASSETS} assets besides "
+                             f"its base (asset00 to asset11; getAssetInfo reverts Absurd "
+                             f"beyond, though MAX_ASSETS is {COMET_MAX_ASSETS}), got "
+                             f"{len(assets)}")
+        for symbol in assets:
+            m = self.markets[symbol]
+            if m.decimals > COMET_MAX_ASSET_DECIMALS:
+                raise ValueError(f"markets.{symbol}.decimals: at most "
+                                 f"{COMET_MAX_ASSET_DECIMALS} (getAssetInfo's scale is a "
+                                 f"uint64, 10**decimals), got {m.decimals}")
+        compound = self.compound
+        assert compound is not None
+        if compound.interest is not None:
+            for name in COMET_INTEREST_FIELDS:
+                scaled = compound.interest.scaled(name)
+                if scaled > 2**64 - 1:
+                    raise ValueError(f"compound.interest.{name}: at most "
+                                     f"{Decimal(2**64 - 1) / COMET_FACTOR_SCALE} (a uint64 at "
+                                     f"FACTOR_SCALE = 1e18 in CometConfiguration), got "
+                                     f"{getattr(compound.interest, name)}")
+        for name in ("base_borrow_min", "target_reserves"):
+            units = int(getattr(compound, name) * 10**decimals)
+            if units > 2**104 - 1:
+                raise ValueError(f"compound.{name}: at most 2**104 - 1 smallest units of "
+                                 f"{base} (a uint104 in CometConfiguration), got "
+                                 f"{getattr(compound, name)}")
 
     def _check_adaptive_perps(self) -> None:
         """``adaptive.perp_markets`` names perp markets on tier schedules (a dYdX v4
