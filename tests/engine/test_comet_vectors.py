@@ -35,6 +35,7 @@ from marginengine.engine import (
     SetPrice,
     Withdraw,
 )
+from marginengine.errors import ConfigError
 from marginengine.ledger.interest import SECONDS_PER_YEAR
 from tests.conftest import USD, USDC
 
@@ -334,3 +335,188 @@ def test_supply_collateral_when_beyond_supply_cap_then_supply_cap_exceeded() -> 
     assert engine.apply(Deposit("bob", "COMP", 100 * TOKEN)).accepted
     outcome = engine.apply(Deposit("alice", "COMP", 1))
     assert outcome.code == Code.SUPPLY_CAP_EXCEEDED.value
+
+
+def test_supply_collateral_when_cap_zero_then_every_supply_refused() -> None:
+    # supply-test.ts "reverts if supplying collateral exceeds the supply cap": COMP with
+    # supplyCap 0, 8e8 units supplied: SupplyCapExceeded (0 + 8e8 > 0). Comet's 0 is a
+    # cap of 0, not Aave's "no cap"; nothing moves.
+    engine = make_protocol(COMP={"supply_cap": "0"})
+    before = engine.ledger.state_hash()
+    outcome = engine.apply(Deposit("alice", "COMP", 8 * 10**8))
+    assert outcome.code == Code.SUPPLY_CAP_EXCEEDED.value
+    assert outcome.data == {"cap": 0, "total": 8 * 10**8}
+    assert engine.ledger.state_hash() == before
+
+
+def test_supply_cap_when_omitted_then_comets_largest_and_base_uncapped() -> None:
+    # No cap set: Comet's largest, 2**64 - 1 whole tokens (getPackedAssetInternal's uint64).
+    # The base asset has none at all (supplyBase checks no cap).
+    engine = make_protocol(WBTC={"supply_cap": None})
+    wbtc = engine.config.markets["WBTC"]
+    assert wbtc.supply_cap is None
+    assert wbtc.comet_supply_cap_units == (2**64 - 1) * WBTC_UNIT
+    cap_config = protocol_from_dict({"preset": "compound-v3",
+                                     "markets": {"USDC": {"decimals": 6, "collateral": False},
+                                                 "WETH": {"ltv": "0.8",
+                                                          "liquidation_threshold": "0.85",
+                                                          "borrowable": False}},
+                                     "compound": {"base_asset": "USDC"}})
+    assert cap_config.markets["WETH"].supply_cap is None
+    assert cap_config.markets["USDC"].supply_cap is None
+    assert engine.apply(Deposit("lp", "USDC", 10**12 * USDC)).accepted
+
+
+def test_supply_cap_when_fractional_then_kept_in_whole_tokens() -> None:
+    # getPackedAssetInternal: uint64(supplyCap / 10**decimals), so 100.9 COMP is a cap of
+    # 100 COMP: 100 fit, one wei more is refused, and the truncation is reported.
+    engine = make_protocol(COMP={"supply_cap": "100.9"})
+    assert engine.config.markets["COMP"].comet_supply_cap_units == 100 * TOKEN
+    assert ("markets.COMP.supply_cap: 100.9 is stored as 100 (Comet keeps whole tokens, "
+            "truncated)") in engine.config.truncations()
+    assert engine.apply(Deposit("bob", "COMP", 100 * TOKEN)).accepted
+    outcome = engine.apply(Deposit("alice", "COMP", 1))
+    assert outcome.code == Code.SUPPLY_CAP_EXCEEDED.value
+    assert outcome.data == {"cap": 100 * TOKEN, "total": 100 * TOKEN + 1}
+
+
+@pytest.mark.parametrize(("market", "spec", "message"), [
+    ("USDC", {"decimals": 6, "collateral": False, "supply_cap": "0"},
+     "markets.USDC.supply_cap: Comet has no supply cap on its base asset (supplyBase checks "
+     "none); remove it"),
+    ("COMP", _asset(18, supply_cap=str(2**64)),
+     f"markets.COMP.supply_cap: at most {2**64 - 1} whole tokens (Comet packs the cap in a "
+     f"uint64), got {2**64}"),
+])
+def test_supply_cap_when_not_comets_then_config_refused(
+        market: str, spec: dict[str, Any], message: str) -> None:
+    markets: dict[str, Any] = {"USDC": {"decimals": 6, "collateral": False},
+                               "COMP": _asset(18)}
+    markets[market] = spec
+    with pytest.raises(ConfigError) as info:
+        protocol_from_dict({"preset": "compound-v3", "markets": markets,
+                            "compound": {"base_asset": "USDC"}})
+    assert message in str(info.value)
+
+
+def test_supply_cap_when_aave_zero_then_still_no_cap() -> None:
+    # Aave's validateSupply: supplyCap == 0 is no cap; only Comet reads 0 as 0.
+    config = protocol_from_dict({"preset": "aave-v3",
+                                 "markets": {"WETH": {"supply_cap": "0"}, "USDC": {}}})
+    engine = Engine(config)
+    assert engine.apply(Deposit("alice", "WETH", 10**6 * TOKEN)).accepted
+
+
+# ------------------------------------------------------------ base supply, any amount
+def _set_supply_index(engine: Engine, index: int) -> Any:
+    """The harness's ``setTotalsBasic(baseSupplyIndex)`` on the engine's ledger (ray): what
+    suppliers gain is taken from the reserves, so the books still balance."""
+    usdc = engine.ledger.reserves["USDC"]
+    usdc.reserves_ray -= usdc.scaled_supply * (index - usdc.liquidity_index)
+    usdc.liquidity_index = index
+    return usdc
+
+
+def test_supply_base_when_user_supply_same_as_total_then_principal_floored() -> None:
+    # supply-test.ts "user supply is same as total supply": baseSupplyIndex 1.085e15
+    # (set by the harness's setTotalsBasic; here on the engine's ledger, in ray: the
+    # Comet index x 1e12), bob supplies 10 units: principal floor(10 x 1e15 / 1.085e15)
+    # = 9, present value floor(9 x 1.085) = 9, totalSupplyBase 100 + 9 = 109.
+    engine = make_protocol()
+    assert engine.apply(Deposit("carol", "USDC", 100)).accepted   # totalSupplyBase 100
+    usdc = _set_supply_index(engine, 1_085 * 10**24)
+    assert engine.apply(Deposit("bob", "USDC", 10)).accepted
+    assert engine.ledger.scaled_supply_of("bob", "USDC") == 9
+    assert engine.ledger.supply_of("bob", "USDC") == 9
+    assert usdc.scaled_supply == 109
+
+
+def test_supply_base_when_below_one_unit_of_principal_then_accepted_and_kept() -> None:
+    # supplyBase has no minimum (baseBorrowMin binds borrows only, withdrawBase): 1 unit
+    # at baseSupplyIndex 1.085e15 is principal floor(1e15 / 1.085e15) = 0. Comet takes
+    # the token and moves no principal, so it joins the reserves (getReserves: balance -
+    # supply + borrow). The engine refused it as "below one scaled unit" (Aave's
+    # INVALID_MINT_AMOUNT), which Comet's base does not have.
+    engine = make_protocol()
+    assert engine.apply(Deposit("carol", "USDC", 100)).accepted
+    usdc = _set_supply_index(engine, 1_085 * 10**24)
+    reserves, cash = usdc.present_value_reserves(), usdc.cash
+    outcome = engine.apply(Deposit("bob", "USDC", 1))
+    assert outcome.accepted, outcome.reason
+    assert engine.ledger.scaled_supply_of("bob", "USDC") == 0
+    assert usdc.scaled_supply == 100
+    assert usdc.cash == cash + 1
+    assert usdc.present_value_reserves() == reserves + 1
+    # A collateral is not indexed: any amount is that many units.
+    assert engine.apply(Deposit("bob", "WETH", 1)).accepted
+    assert engine.ledger.supply_of("bob", "WETH") == 1
+
+
+# ----------------------------------------------------------- the constructor's limits
+def _config(markets: dict[str, Any] | None = None, **compound: Any) -> dict[str, Any]:
+    return {"preset": "compound-v3",
+            "markets": markets or {"USDC": {"decimals": 6, "collateral": False},
+                                   "COMP": _asset(18)},
+            "compound": {"base_asset": "USDC", **compound}}
+
+
+def _many(count: int) -> dict[str, Any]:
+    markets: dict[str, Any] = {"USDC": {"decimals": 6, "collateral": False}}
+    markets.update({f"ASSET{i}": _asset(18) for i in range(1, count + 1)})
+    return markets
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    # constructor-test.ts "reverts if base token has more than 18 decimals" / "fewer than
+    # 6 decimals": BadDecimals (MAX_BASE_DECIMALS; baseScale < BASE_ACCRUAL_SCALE).
+    (_config({"USDC": {"decimals": 19, "collateral": False}, "COMP": _asset(18)}),
+     "markets.USDC.decimals: Comet's base asset has at most 18 decimals "
+     "(MAX_BASE_DECIMALS; BadDecimals), got 19"),
+    (_config({"USDC": {"decimals": 5, "collateral": False}, "COMP": _asset(18)}),
+     "markets.USDC.decimals: Comet's base asset has at least 6 decimals (baseScale >= "
+     "BASE_ACCRUAL_SCALE = 1e6; BadDecimals), got 5"),
+    # asset-info-test.ts "reverts if too many assets are passed": 16 assets, TooManyAssets.
+    (_config(_many(16)), "markets: Comet lists at most 15 assets besides its base "
+     "(MAX_ASSETS; TooManyAssets), got 16"),
+    (_config(_many(13)), "markets: Comet.sol holds 12 assets besides its base (asset00 to "
+     "asset11; getAssetInfo reverts Absurd beyond, though MAX_ASSETS is 15), got 13"),
+    (_config({"USDC": {"decimals": 6, "collateral": False}, "EVIL": _asset(20)}),
+     "markets.EVIL.decimals: at most 19 (getAssetInfo's scale is a uint64, 10**decimals), "
+     "got 20"),
+    # constructor-test.ts "is not possible to create a perSecondInterestRateSlopeLow above
+    # FACTOR_SCALE": uint64Max + 1 is out of bounds (a uint64 field).
+    (_config(interest={"supply_slope_low": str(Decimal(2**64) / 10**18)}),
+     "compound.interest.supply_slope_low: at most 18.446744073709551615 (a uint64 at "
+     "FACTOR_SCALE = 1e18 in CometConfiguration), got 18.446744073709551616"),
+    (_config(base_borrow_min=str(2**104)),
+     "compound.base_borrow_min: at most 2**104 - 1 smallest units of USDC (a uint104 in "
+     "CometConfiguration)"),
+    # asset-info-test.ts "reverts if collateral factors are out of range": borrowCF 0.9 and
+    # liquidateCF 0.9 + 1e-18 (equal once descaled): BorrowCFTooLarge; liquidateCF 1.1:
+    # LiquidateCFTooLarge (the field's own bound, at most 1).
+    (_config({"USDC": {"decimals": 6, "collateral": False},
+              "COMP": _asset(18, ltv="0.9", liquidation_threshold="0.900000000000000001")}),
+     "(Comet's BorrowCFTooLarge)"),
+    (_config({"USDC": {"decimals": 6, "collateral": False},
+              "COMP": _asset(18, ltv="0.99", liquidation_threshold="1.1")}),
+     "markets.COMP.liquidation_threshold"),
+])
+def test_config_when_comets_constructor_refuses_then_refused_naming_the_field(
+        config: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        protocol_from_dict(config)
+    assert message in str(info.value)
+
+
+def test_config_when_at_comets_limits_then_accepted() -> None:
+    # The limits themselves pass: 18 and 6 base decimals, 12 assets, a slope of exactly
+    # uint64Max / 1e18 (constructor-test.ts: per second it stays below FACTOR_SCALE).
+    for decimals in (6, 18):
+        protocol_from_dict(_config({"USDC": {"decimals": decimals, "collateral": False},
+                                    "COMP": _asset(19)}))
+    protocol_from_dict(_config(_many(12)))
+    config = protocol_from_dict(_config(
+        interest={"supply_slope_low": str(Decimal(2**64 - 1) / 10**18)}))
+    assert config.compound is not None and config.compound.interest is not None
+    assert config.compound.interest.per_second("supply_slope_low") == \
+        (2**64 - 1) // 31_536_000 < 10**18

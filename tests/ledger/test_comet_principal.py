@@ -105,8 +105,10 @@ def test_repay_when_borrow_index_above_one_then_principal_of_the_new_present_val
 def test_deposit_when_supply_index_above_one_then_floor_of_the_new_present_value() -> None:
     engine = _accrued()
     # 14,000.131912 + 0.000001 = 14,000.131913: principal 14,000e6 still (the unit is
-    # absorbed by the floor), so the ledger refuses it as below one unit; 2 units is +1.
-    assert not engine.apply(Deposit("lp", "USDC", 1)).accepted
+    # absorbed by the floor). Comet's supplyBase takes it all the same (no minimum): the
+    # token goes in, the principal stays, the unit joins the reserves. 2 units is +1.
+    assert engine.apply(Deposit("lp", "USDC", 1)).accepted
+    assert engine.ledger.scaled_supply_of("lp", "USDC") == 14_000 * USDC
     assert engine.apply(Deposit("lp", "USDC", 2)).accepted
     assert engine.ledger.scaled_supply_of("lp", "USDC") == 14_000 * USDC + 1
     engine.ledger.check_conservation()

@@ -391,6 +391,13 @@ class LendingRules:
         asset's bit in the ``ltvzeroBitmap`` of every e-mode category holding it as
         collateral; unfreezing restores neither. v3.3/v3.5: the freeze puts the LTV aside
         as pending and the unfreeze sets it back (``PoolConfigurator.sol``).
+    comet_supply_caps
+        Compound III: a collateral's supply cap is Comet's (``supplyCollateral``:
+        ``totalSupplyAsset + amount > supplyCap`` reverts ``SupplyCapExceeded``), kept in
+        whole tokens (``getPackedAssetInternal``: ``uint64(supplyCap / 10**decimals)``), so
+        a cap of 0 refuses every supply (:attr:`~marginengine.config.MarketConfig.
+        comet_supply_cap_units`); the base asset has none (``supplyBase``). Elsewhere 0 is
+        no cap (Aave's ``validateSupply``).
     version
         The protocol code the family follows (for docs and messages).
     """
@@ -426,6 +433,7 @@ class LendingRules:
     widths: StorageWidths | None = None
     custom_errors: bool = False
     freeze_ltvzero: bool = False
+    comet_supply_caps: bool = False
     version: str = ""
 
     @property
@@ -605,6 +613,7 @@ FAMILIES: dict[str, dict[str, object]] = {
         "codes": _COMET_CODES,
         "min_borrow": True,
         "widths": COMET_WIDTHS,
+        "comet_supply_caps": True,
     },
 }
 

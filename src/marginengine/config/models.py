@@ -67,6 +67,17 @@ def _truncated_bps(value: Decimal) -> int:
 #: Comet's FACTOR_SCALE: factors are configured with 18 decimals (CometConfiguration.sol).
 COMET_FACTOR_DECIMALS = 18
 COMET_FACTORS: tuple[str, ...] = ("ltv", "liquidation_threshold", "liquidation_factor")
+#: Comet's largest supply cap: ``getPackedAssetInternal`` packs whole tokens in a
+#: ``uint64`` (compound-finance/comet@d5a30b0a ``contracts/Comet.sol``).
+COMET_MAX_SUPPLY_CAP = 2**64 - 1
+#: Comet's constructor limits (``CometCore.sol``): ``MAX_BASE_DECIMALS``, the base scale's
+#: floor ``BASE_ACCRUAL_SCALE`` and ``MAX_ASSETS``; ``Comet.sol`` packs 12 assets
+#: (``asset00_a`` to ``asset11_b``) and ``getAssetInfo`` casts ``10**decimals`` to a uint64.
+COMET_MAX_BASE_DECIMALS = 18
+COMET_BASE_ACCRUAL_SCALE = 10**6
+COMET_MAX_ASSETS = 15
+COMET_PACKED_ASSETS = 12
+COMET_MAX_ASSET_DECIMALS = 19
 #: Highest yearly borrow rate of an interest model (a fraction: 10 is 1,000%).
 MAX_BORROW_RATE = Decimal(10)
 
@@ -135,7 +146,10 @@ class MarketConfig(StrictModel):
     )
     liquidation_protocol_fee: Fraction = Decimal("0.10")
     reserve_factor: Annotated[Decimal, Field(ge=0, lt=1, allow_inf_nan=False)] = Decimal("0.10")
-    supply_cap: NonNegative = Decimal(0)
+    #: Whole tokens. 0 is no cap (Aave's meaning), except in ``compound-v3``, where it is
+    #: Comet's cap of 0 (every supply refused); there an omitted cap is ``None``: no cap
+    #: (Comet's largest, ``COMET_MAX_SUPPLY_CAP`` whole tokens).
+    supply_cap: NonNegative | None = Decimal(0)
     borrow_cap: NonNegative = Decimal(0)
     collateral: bool = True
     borrowable: bool = True
@@ -240,8 +254,18 @@ class MarketConfig(StrictModel):
 
     @property
     def supply_cap_units(self) -> int:
-        """Supply cap in smallest units; 0 means no cap."""
-        return parse_units(self.supply_cap, self.decimals)
+        """Supply cap in smallest units; 0 means no cap (``None`` too)."""
+        return 0 if self.supply_cap is None else parse_units(self.supply_cap, self.decimals)
+
+    @property
+    def comet_supply_cap_units(self) -> int:
+        """The supply cap as Comet enforces it, in smallest units: whole tokens
+        (``getPackedAssetInternal`` keeps ``uint64(supplyCap / 10**decimals)``, truncated;
+        ``getAssetInfo`` multiplies it back), so 0 refuses every supply; ``None``: Comet's
+        largest, ``COMET_MAX_SUPPLY_CAP`` whole tokens (compound-finance/comet@d5a30b0a
+        ``contracts/Comet.sol``)."""
+        whole = COMET_MAX_SUPPLY_CAP if self.supply_cap is None else int(self.supply_cap)
+        return whole * self.unit
 
     @property
     def borrow_cap_units(self) -> int:
@@ -592,6 +616,25 @@ class ProtocolConfig(StrictModel):
     #: Aave v3's efficiency-mode categories (``[emode.categories.N]``; Aave presets only).
     emode: EModeConfig | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _comet_uncapped(cls, data: Any) -> Any:
+        # Comet reads a supply cap of 0 as 0 (supplyCollateral refuses every supply), so
+        # a compound-v3 market that sets none is uncapped (None), not 0 (Aave's "none").
+        if not isinstance(data, dict) or data.get("preset") != "compound-v3":
+            return data
+        markets = data.get("markets")
+        if not isinstance(markets, dict):
+            return data
+        uncapped: dict[str, Any] = {}
+        for symbol, spec in markets.items():
+            if isinstance(spec, dict) and "supply_cap" not in spec:
+                spec = {**spec, "supply_cap": None}
+            elif isinstance(spec, MarketConfig) and "supply_cap" not in spec.model_fields_set:
+                spec = spec.model_copy(update={"supply_cap": None})
+            uncapped[symbol] = spec
+        return {**data, "markets": uncapped}
+
     @field_validator("markets")
     @classmethod
     def _market_symbols(cls, value: dict[str, MarketConfig]) -> dict[str, MarketConfig]:
@@ -641,6 +684,8 @@ class ProtocolConfig(StrictModel):
                 raise ValueError(
                     f"compound-v3's base asset {base} cannot be collateral; set collateral = false"
                 )
+            self._check_comet_supply_caps(base)
+            self._check_comet_constructor(base)
         if self.auction is not None:
             for role in ("collateral", "debt"):
                 asset = getattr(self.auction, role)
@@ -669,6 +714,69 @@ class ProtocolConfig(StrictModel):
                 raise ValueError(f"perps.{symbol}.{exc}") from None
         self._check_adaptive_perps()
         return self
+
+    def _check_comet_supply_caps(self, base: str) -> None:
+        """Comet's supply caps: none on the base asset (``supplyBase`` checks none), and a
+        collateral's whole tokens fit the ``uint64`` ``getPackedAssetInternal`` packs them
+        in (an unchecked cast there: a larger cap would wrap, compound-finance/comet
+        @d5a30b0a ``contracts/Comet.sol``)."""
+        if self.markets[base].supply_cap is not None:
+            raise ValueError(f"markets.{base}.supply_cap: Comet has no supply cap on its base "
+                             f"asset (supplyBase checks none); remove it")
+        for symbol, m in sorted(self.markets.items()):
+            if m.supply_cap is not None and int(m.supply_cap) > COMET_MAX_SUPPLY_CAP:
+                raise ValueError(f"markets.{symbol}.supply_cap: at most {COMET_MAX_SUPPLY_CAP} "
+                                 f"whole tokens (Comet packs the cap in a uint64), got "
+                                 f"{m.supply_cap}")
+
+    def _check_comet_constructor(self, base: str) -> None:
+        """The configurations Comet's constructor refuses, or cannot hold
+        (compound-finance/comet@d5a30b0a ``contracts/Comet.sol``, ``CometCore.sol``,
+        ``CometConfiguration.sol``; ``test/constructor-test.ts``, ``asset-info-test.ts``).
+        The price-feed decimals (``PRICE_FEED_DECIMALS`` = 8: prices here are 8-decimal
+        USD) and ``baseMinForRewards`` (``BadMinimum``; rewards are not modelled) have no
+        field; the factor bounds (``BorrowCFTooLarge``, ``LiquidateCFTooLarge``: at most 1)
+        and ``storeFrontPriceFactor <= FACTOR_SCALE`` (``BadDiscount``) are the fields' own."""
+        decimals = self.markets[base].decimals
+        if decimals > COMET_MAX_BASE_DECIMALS:
+            raise ValueError(f"markets.{base}.decimals: Comet's base asset has at most "
+                             f"{COMET_MAX_BASE_DECIMALS} decimals (MAX_BASE_DECIMALS; "
+                             f"BadDecimals), got {decimals}")
+        if 10**decimals < COMET_BASE_ACCRUAL_SCALE:
+            raise ValueError(f"markets.{base}.decimals: Comet's base asset has at least 6 "
+                             f"decimals (baseScale >= BASE_ACCRUAL_SCALE = 1e6; BadDecimals), "
+                             f"got {decimals}")
+        assets = sorted(s for s in self.markets if s != base)
+        if len(assets) > COMET_MAX_ASSETS:
+            raise ValueError(f"markets: Comet lists at most {COMET_MAX_ASSETS} assets besides "
+                             f"its base (MAX_ASSETS; TooManyAssets), got {len(assets)}")
+        if len(assets) > COMET_PACKED_ASSETS:
+            raise ValueError(f"markets: Comet.sol holds {COMET_PACKED_ASSETS} assets besides "
+                             f"its base (asset00 to asset11; getAssetInfo reverts Absurd "
+                             f"beyond, though MAX_ASSETS is {COMET_MAX_ASSETS}), got "
+                             f"{len(assets)}")
+        for symbol in assets:
+            m = self.markets[symbol]
+            if m.decimals > COMET_MAX_ASSET_DECIMALS:
+                raise ValueError(f"markets.{symbol}.decimals: at most "
+                                 f"{COMET_MAX_ASSET_DECIMALS} (getAssetInfo's scale is a "
+                                 f"uint64, 10**decimals), got {m.decimals}")
+        compound = self.compound
+        assert compound is not None
+        if compound.interest is not None:
+            for name in COMET_INTEREST_FIELDS:
+                scaled = compound.interest.scaled(name)
+                if scaled > 2**64 - 1:
+                    raise ValueError(f"compound.interest.{name}: at most "
+                                     f"{Decimal(2**64 - 1) / COMET_FACTOR_SCALE} (a uint64 at "
+                                     f"FACTOR_SCALE = 1e18 in CometConfiguration), got "
+                                     f"{getattr(compound.interest, name)}")
+        for name in ("base_borrow_min", "target_reserves"):
+            units = int(getattr(compound, name) * 10**decimals)
+            if units > 2**104 - 1:
+                raise ValueError(f"compound.{name}: at most 2**104 - 1 smallest units of "
+                                 f"{base} (a uint104 in CometConfiguration), got "
+                                 f"{getattr(compound, name)}")
 
     def _check_adaptive_perps(self) -> None:
         """``adaptive.perp_markets`` names perp markets on tier schedules (a dYdX v4
@@ -954,7 +1062,8 @@ class ProtocolConfig(StrictModel):
     def truncations(self) -> list[str]:
         """Warnings for every factor stored with less precision than configured (Comet
         keeps 4 decimals of each asset factor, truncated: ``descale = FACTOR_SCALE / 1e4``
-        in ``CometConfiguration``/``Comet.getPackedAssetInternal``)."""
+        in ``CometConfiguration``/``Comet.getPackedAssetInternal``, and whole tokens of
+        each supply cap, ``uint64(supplyCap / 10**decimals)``)."""
         if not self.rules.per_asset_factors:
             return []
         out = []
@@ -965,6 +1074,10 @@ class ProtocolConfig(StrictModel):
                 if stored != value:
                     out.append(f"markets.{symbol}.{name}: {value} is stored as {stored} "
                                "(Comet keeps 4 decimals, truncated)")
+            cap = m.supply_cap
+            if cap is not None and cap != int(cap):
+                out.append(f"markets.{symbol}.supply_cap: {cap} is stored as {int(cap)} "
+                           "(Comet keeps whole tokens, truncated)")
         # storeFrontPriceFactor is kept whole at 18 decimals, as Comet keeps it: nothing to
         # report (CompoundRules.store_front_price_factor_scaled).
         return out

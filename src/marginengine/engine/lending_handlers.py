@@ -139,10 +139,12 @@ def deposit(ctx: HandlerContext, e: Deposit) -> dict[str, Any]:
     _require_flags(ctx, ReserveAction.SUPPLY, asset)
     market = ctx.config.markets[asset]
     r = ctx.ledger.reserves[asset]
-    refusal = rules_of.validate_supply(asset, market, r.total_supply() + r.treasury, amount,
-                                       ctx.rules)
-    if refusal:
-        ctx.refuse_with(refusal)
+    # Comet's supplyBase has no cap (only supplyCollateral checks one).
+    if not (ctx.rules.comet_supply_caps and asset == ctx.config.base_asset):
+        refusal = rules_of.validate_supply(asset, market, r.total_supply() + r.treasury,
+                                           amount, ctx.rules)
+        if refusal:
+            ctx.refuse_with(refusal)
     # A Maker vault's lock: a frob, refused only on a dusty vault (Vat/dust).
     require_vat_frob(ctx, e.account, asset, dink=amount)
     details: dict[str, Any] = {}

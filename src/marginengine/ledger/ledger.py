@@ -347,9 +347,14 @@ class Ledger:
             scaled = comet_principal_after(old, r.liquidity_index, amount, False) - old
         else:
             scaled = div(amount * RAY, r.liquidity_index, Rounding.DOWN)
-        if scaled == 0:
+        if scaled == 0 and asset != self.comet_base:
+            # Aave's _mintScaled: INVALID_MINT_AMOUNT.
             raise LedgerError(f"amount {amount} of {asset} is below one scaled unit")
-        _credit_supply(self._account(account_id).position(asset), scaled, collateral_on_first)
+        if scaled:
+            # Comet's supplyBase takes any amount: one too small to move the principal
+            # is kept by the protocol (its reserves), compound-finance/comet@d5a30b0a.
+            _credit_supply(self._account(account_id).position(asset), scaled,
+                           collateral_on_first)
         r.scaled_supply += scaled
         r.cash += amount
         r.reserves_ray += amount * RAY - scaled * r.liquidity_index  # rounding dust

@@ -194,9 +194,17 @@ def validate_balance_widths(widths: StorageWidths | None, asset: str, base: bool
 
 def validate_supply(asset: str, market: MarketConfig, total_supplied: int, amount: int,
                     rules: LendingRules) -> Refusal | None:
-    """``validateSupply``: the supply cap (``total_supplied`` includes the treasury)."""
-    cap = market.supply_cap_units
-    if cap and total_supplied + amount > cap:
+    """``validateSupply``: the supply cap (``total_supplied`` includes the treasury); 0 is
+    no cap. Compound III (``rules.comet_supply_caps``): ``supplyCollateral``'s
+    ``totalSupplyAsset + amount > supplyCap`` at the cap in whole tokens, where 0 refuses
+    every supply (:attr:`~marginengine.config.MarketConfig.comet_supply_cap_units`)."""
+    if rules.comet_supply_caps:
+        cap = market.comet_supply_cap_units
+        over = total_supplied + amount > cap
+    else:
+        cap = market.supply_cap_units
+        over = bool(cap) and total_supplied + amount > cap
+    if over:
         return Refusal(
             rules.codes.supply_cap,
             f"supply cap of {_units(cap, asset, market)} would be exceeded "
