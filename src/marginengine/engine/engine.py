@@ -47,6 +47,7 @@ from marginengine.engine.keeper import (
     liquidation_plan,
     liquidation_quote,
 )
+from marginengine.engine.log_meta import log_meta, logged_protocol
 from marginengine.engine.rejected import Rejected, fmt_health, fmt_usd
 from marginengine.engine.state import EngineState, StateReads
 from marginengine.errors import ConfigError, EventError, LogError, MarginEngineError
@@ -212,8 +213,7 @@ class Engine(StateReads):
             Checkpoint the WAL into the main file, with the acknowledged count, every this
             many events (default: whenever the WAL reaches 1,000 pages, and at close).
         """
-        meta = {"protocol": json.dumps(config.model_dump(mode="json"), sort_keys=True)}
-        return cls(config, EventLog.sqlite(path, meta, synchronous=synchronous,
+        return cls(config, EventLog.sqlite(path, log_meta(config), synchronous=synchronous,
                                            durability=durability,
                                            checkpoint_every=checkpoint_every))
 
@@ -450,7 +450,7 @@ class Engine(StateReads):
         store = open_log(path)
         try:
             try:
-                raw = json.loads(store.meta["protocol"])
+                raw = logged_protocol(store.meta)
                 config = validate_model(ProtocolConfig, raw, source=f"{path} (meta.protocol)")
             except (KeyError, ValueError, ConfigError) as exc:
                 raise LogError(f"{path}: the log has no readable protocol ({exc})") from None

@@ -71,6 +71,7 @@ from marginengine.engine import (
     TradeOption,
     event_from_dict,
 )
+from marginengine.engine.log_meta import log_meta, logged_protocol
 from marginengine.engine.snapshot import passed_vol_note, snapshot_option_events
 from marginengine.errors import ConfigError, LogError, field_path
 from marginengine.ledger.book_file import COUNTERPARTY, LIQUIDITY_ACCOUNT, Book
@@ -294,11 +295,6 @@ def check_genesis(config: ProtocolConfig, events: list[Event], source: str,
     return scratch
 
 
-def _meta(config: ProtocolConfig) -> dict[str, str]:
-    # As Engine.with_log: the protocol, so the log replays on its own.
-    return {"protocol": json.dumps(config.model_dump(mode="json"), sort_keys=True)}
-
-
 @dataclass
 class Started:
     """An engine ready to serve, and how it was started (for the startup line)."""
@@ -339,7 +335,7 @@ def start_engine(config: ProtocolConfig, prices: dict[str, int], book_path: Path
         notes: list[str] = []
         events = _checked_genesis(config, prices, book_path, source, options, check,
                                   counterparty_cash, notes, book_open)
-        engine = Engine(config, EventLog(PostgresStore.create(log, _meta(config)), "batch"))
+        engine = Engine(config, EventLog(PostgresStore.create(log, log_meta(config)), "batch"))
         _apply_genesis(engine, events)
         return Started(engine, 0, _redact(log), notes)
     elif log is not None:
@@ -462,8 +458,8 @@ def _resume_or_none(config: ProtocolConfig, url: str) -> Started | None:
             return None
         raise
     try:
-        logged = json.loads(store.meta["protocol"])
-        if logged != json.loads(_meta(config)["protocol"]):
+        logged = logged_protocol(store.meta)
+        if logged != json.loads(log_meta(config)["protocol"]):
             raise LogError(f"{store.where}: the log was written for another protocol than "
                            f"the configuration's (start with the same CONFIG, or another "
                            f"database)")
