@@ -12,14 +12,19 @@ pure ones of :mod:`marginengine.liquidation.dutch_auction` and
 
 from __future__ import annotations
 
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from typing import Any, NoReturn
 
 from marginengine.decisions import Code
 from marginengine.engine.context import HandlerContext
 from marginengine.engine.events import Bark, Deal, Dent, Redo, Take, Tend, Tick
 from marginengine.fixedpoint import PRICE_DECIMALS, RAY, WAD, Rounding, div
-from marginengine.liquidation.auction_house import AuctionHouse, AuctionOutcome, AuctionRecord
+from marginengine.liquidation.auction_house import (
+    AuctionHouse,
+    AuctionOutcome,
+    AuctionRecord,
+    wad_of,
+)
 from marginengine.liquidation.base import LiquidationRefused
 from marginengine.liquidation.dutch_auction import feed_price, units_to_ray
 from marginengine.liquidation.english_auction import Flipper
@@ -248,10 +253,8 @@ def tick(ctx: HandlerContext, e: Tick) -> dict[str, Any]:
 
 def _rad(dai: Decimal) -> int:
     """DAI (a config amount, at most 18 decimals: ProtocolConfig's precision check) as a
-    rad, exactly (a local context wide enough for any such amount)."""
-    with localcontext() as context:
-        context.prec = 100
-        return int(dai * WAD) * RAY
+    rad, exactly (the auction house's own conversion)."""
+    return wad_of(dai) * RAY
 
 
 def require_vat_frob(ctx: HandlerContext, account: str, asset: str, *, dink: int = 0,

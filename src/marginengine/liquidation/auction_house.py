@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import asdict, dataclass, field, replace
+from decimal import Decimal, localcontext
 from typing import Any
 
 from marginengine.config.auction import AuctionConfig
@@ -24,12 +25,25 @@ from marginengine.liquidation.dutch_auction import Clipper, ClipperParams, Dog, 
 from marginengine.liquidation.english_auction import Flipper, FlipperParams
 
 
-def _wad(value: Any) -> int:
-    return int(value * WAD)
+def _scaled(value: Any, unit: int) -> int:
+    # In a local context wide enough for any config amount: the thread's 28 significant
+    # digits rounded a product of more (a Hole of 10^11 DAI with 18 decimals is 30
+    # digits), where dss stores the amount whole. Truncated toward zero, as dss's casts.
+    with localcontext() as context:
+        context.prec = 100
+        return int(Decimal(value) * unit)
 
 
-def _ray(value: Any) -> int:
-    return int(value * RAY)
+def wad_of(value: Any) -> int:
+    """A config amount (DAI, a fraction, a factor) as a wad (10**18), exactly, truncated
+    toward zero past 18 decimals."""
+    return _scaled(value, WAD)
+
+
+def ray_of(value: Any) -> int:
+    """A config amount as a ray (10**27), exactly, truncated toward zero past 27
+    decimals."""
+    return _scaled(value, RAY)
 
 
 @dataclass
@@ -91,23 +105,23 @@ class AuctionHouse:
         clipper = flipper = None
         dog = cat = None
         if cfg.kind == "clip":
-            dog = Dog(DogParams(Hole=_wad(cfg.Hole) * RAY, hole=_wad(cfg.hole) * RAY,
-                                chop=_wad(cfg.chop), dust=_wad(cfg.dust) * RAY))
+            dog = Dog(DogParams(Hole=wad_of(cfg.Hole) * RAY, hole=wad_of(cfg.hole) * RAY,
+                                chop=wad_of(cfg.chop), dust=wad_of(cfg.dust) * RAY))
             calc: Any
             if cfg.curve == "linear":
                 calc = LinearDecrease(cfg.tau)
             elif cfg.curve == "exponential":
-                calc = ExponentialDecrease(_ray(cfg.cut))
+                calc = ExponentialDecrease(ray_of(cfg.cut))
             else:
-                calc = StairstepExponentialDecrease(cfg.step, _ray(cfg.cut))
+                calc = StairstepExponentialDecrease(cfg.step, ray_of(cfg.cut))
             clipper = Clipper.from_dog(ClipperParams(
-                buf=_ray(cfg.buf), tail=cfg.tail, cusp=_ray(cfg.cusp), chip=_wad(cfg.chip),
-                tip=_wad(cfg.tip) * RAY, calc=calc), dog)
+                buf=ray_of(cfg.buf), tail=cfg.tail, cusp=ray_of(cfg.cusp), chip=wad_of(cfg.chip),
+                tip=wad_of(cfg.tip) * RAY, calc=calc), dog)
         else:
             dunk = cfg.hole if cfg.dunk is None else cfg.dunk
-            cat = Cat(CatParams(box=_wad(cfg.Hole) * RAY, dunk=_wad(dunk) * RAY,
-                                chop=_wad(cfg.chop), dust=_wad(cfg.dust) * RAY))
-            flipper = Flipper(FlipperParams(beg=_wad(cfg.beg), ttl=cfg.ttl, tau=cfg.flip_tau))
+            cat = Cat(CatParams(box=wad_of(cfg.Hole) * RAY, dunk=wad_of(dunk) * RAY,
+                                chop=wad_of(cfg.chop), dust=wad_of(cfg.dust) * RAY))
+            flipper = Flipper(FlipperParams(beg=wad_of(cfg.beg), ttl=cfg.ttl, tau=cfg.flip_tau))
         return cls(cfg, dog, clipper, flipper, cat=cat)
 
     def copy(self) -> AuctionHouse:
@@ -159,4 +173,4 @@ class AuctionHouse:
         return sorted(self.flipper.bids)
 
 
-__all__ = ["AuctionHouse", "AuctionOutcome", "AuctionRecord"]
+__all__ = ["AuctionHouse", "AuctionOutcome", "AuctionRecord", "ray_of", "wad_of"]
