@@ -524,11 +524,11 @@ def _cover(ctx: HandlerContext, account_id: str, fund_market: str | None) -> int
     return paid
 
 
-def _deleverage(ctx: HandlerContext, account_id: str, market: str, perp: PerpMarketConfig,
-                size: int, price: int, mark: int) -> list[dict[str, Any]]:
-    """Close the bankrupt position at its bankruptcy price against opposite positions."""
+def _adl_candidates(ctx: HandlerContext, account_id: str, market: str,
+                    size: int) -> list[AdlCandidate]:
+    """The positions opposite ``size`` in ``market`` (by account id, funding settled
+    first), with the equity and maintenance deleveraging ranks or visits them by."""
     ledger = ctx.ledger
-    quote_unit = _quote_unit(ctx, perp)
     candidates = []
     for other in sorted(ledger.accounts):
         other_size = ledger.perp_size(other, market)
@@ -540,6 +540,15 @@ def _deleverage(ctx: HandlerContext, account_id: str, market: str, perp: PerpMar
         candidates.append(AdlCandidate(
             other, other_size, pos.cost, risk.equity_quote(),
             sum(p.maintenance for p in risk.positions)))
+    return candidates
+
+
+def _deleverage(ctx: HandlerContext, account_id: str, market: str, perp: PerpMarketConfig,
+                size: int, price: int, mark: int) -> list[dict[str, Any]]:
+    """Close the bankrupt position at its bankruptcy price against opposite positions."""
+    ledger = ctx.ledger
+    quote_unit = _quote_unit(ctx, perp)
+    candidates = _adl_candidates(ctx, account_id, market, size)
     exposure = sum(abs(c.size) for c in candidates)
     if exposure < abs(size):
         ctx.refuse(
@@ -575,17 +584,7 @@ def _deleverage_dydx(ctx: HandlerContext, account_id: str, market: str,
     fills it made)."""
     ledger = ctx.ledger
     quote_unit = _quote_unit(ctx, perp)
-    candidates = []
-    for other in sorted(ledger.accounts):
-        other_size = ledger.perp_size(other, market)
-        if other == account_id or other_size == 0 or (other_size > 0) == (size > 0):
-            continue
-        settle_all_funding(ctx, other)
-        risk = ctx.bucket(other)
-        pos = ledger.accounts[other].perps[market]
-        candidates.append(AdlCandidate(
-            other, other_size, pos.cost, risk.equity_quote(),
-            sum(p.maintenance for p in risk.positions)))
+    candidates = _adl_candidates(ctx, account_id, market, size)
     if not candidates:
         ctx.refuse(Code.ADL_NOT_ENOUGH_OPPOSITE,
                    f"deleveraging needs opposite positions in {market}, none exist",
