@@ -29,6 +29,7 @@ from marginengine.liquidation.adl import (
     AdlCandidate,
     AdlPolicy,
     allocate_adl,
+    dydx_can_deleverage,
     dydx_start_offset,
     rank_adl,
 )
@@ -282,9 +283,10 @@ def plan_perp_liquidation(reads: StateReads, account_id: str, market: str,
     perp = reads.config.perps[market]
     limits = block_limits(reads, perp)
     left = None
-    if limits is not None and market not in reads.ledger.block_liquidation_of(account_id).markets:
-        left = max_notional_liquidatable(reads.ledger.block_liquidation_of(account_id),
-                                         limits[0])
+    if limits is not None:
+        info = reads.ledger.block_liquidation_of(account_id)
+        if market not in info.markets:
+            left = max_notional_liquidatable(info, limits[0])
     return plan_perp(perp, reads.bucket(account_id), market, requested,
                      _maintenance_at(reads, account_id, market),
                      whole=in_partial_cooldown(reads, account_id, perp), max_notional=left)
@@ -391,7 +393,8 @@ def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
             # A fill the insurance limit refuses is not made; a subaccount of negative net
             # collateral is deleveraged instead (dYdX's MaybeDeleverageSubaccount).
             deleverage_now = (refusal.code is Code.LIQUIDATION_EXCEEDS_MAX_INSURANCE_LOST
-                              and perp.adl and ctx.equity_quote(ctx.bucket(e.account)) < 0)
+                              and perp.adl
+                              and dydx_can_deleverage(ctx.equity_quote(ctx.bucket(e.account)))[0])
             if not deleverage_now:
                 _refuse_block_limit(ctx, refusal, e.account, e.market)
             details["block_limit"] = refusal.limit
@@ -421,18 +424,17 @@ def liquidate_perp(ctx: HandlerContext, e: LiquidatePerp) -> dict[str, Any]:
             # dYdX v4: the whole position is deleveraged, fill by fill at the bankruptcy
             # quote, only for a subaccount of negative net collateral (CanDeleverageSubaccount).
             tnc = ctx.equity_quote(ctx.bucket(e.account))
-            if tnc >= 0:
+            if not dydx_can_deleverage(tnc)[0]:
                 ctx.refuse(Code.LIQUIDATION_REQUIRES_DELEVERAGING,
                            f"liquidating {e.account} in {e.market} needs {loss} quote units "
                            "from the insurance fund, beyond what it holds or may pay in this "
                            f"block, and its net collateral {tnc} is not negative, so it "
                            "cannot be deleveraged", market=e.market, loss=loss,
                            net_collateral=tnc)
-            before = ctx.equity_quote(ctx.bucket(e.account))
             details["adl"] = _deleverage_dydx(ctx, e.account, e.market, perp, size)
             details["closed"] = abs(size) - abs(ledger.perp_size(e.account, e.market))
             details["price"] = bankrupt_at
-            details["adl_covered"] = max(-before, 0)
+            details["adl_covered"] = -tnc  # the net collateral before the fills, negative
             details["shortfall"] = details["adl_covered"] + _negative_equity(ctx, e.account)
             notional = abs(quote_value(details["closed"], mark, perp.base_unit, quote_unit,
                                        Rounding.DOWN))
