@@ -306,6 +306,17 @@ def _bankruptcy_gate(ctx: HandlerContext, book: DriftBook, account: str,
     return book
 
 
+def _refuse_sufficient_collateral(ctx: HandlerContext, account: str,
+                                  calc: rules.MarginCalculation) -> None:
+    """Refuse a liquidation of an account that meets its maintenance requirement (Drift's
+    ``SufficientCollateral``), with its figures."""
+    ctx.refuse(Code.DRIFT_SUFFICIENT_COLLATERAL,
+               f"{account} meets its maintenance margin requirement (total "
+               f"collateral {calc.total_collateral} >= {calc.margin_requirement})",
+               total_collateral=calc.total_collateral,
+               margin_requirement=calc.margin_requirement)
+
+
 def _liquidation_gate(ctx: HandlerContext, book: DriftBook, account: str,
                       calc: rules.MarginCalculation) -> bool:
     """The start of every Drift liquidation (``controller/liquidation.rs``): an account
@@ -315,11 +326,7 @@ def _liquidation_gate(ctx: HandlerContext, book: DriftBook, account: str,
     the caller returns); else the liquidation goes on (``False``)."""
     if account not in book.liquidations:
         if calc.meets:
-            ctx.refuse(Code.DRIFT_SUFFICIENT_COLLATERAL,
-                       f"{account} meets its maintenance margin requirement (total "
-                       f"collateral {calc.total_collateral} >= {calc.margin_requirement})",
-                       total_collateral=calc.total_collateral,
-                       margin_requirement=calc.margin_requirement)
+            _refuse_sufficient_collateral(ctx, account, calc)
         return False
     if calc.meets_with_buffer:
         ctx.set_family(book.with_liquidation(account, None))
@@ -675,11 +682,7 @@ def set_user_status_to_being_liquidated(ctx: HandlerContext,
     calc = drift_margin(ctx.config, book, ctx.prices, e.account, MAINTENANCE,
                         _cfg(ctx).margin_buffer())
     if calc.meets:
-        ctx.refuse(Code.DRIFT_SUFFICIENT_COLLATERAL,
-                   f"{e.account} meets its maintenance margin requirement (total "
-                   f"collateral {calc.total_collateral} >= {calc.margin_requirement})",
-                   total_collateral=calc.total_collateral,
-                   margin_requirement=calc.margin_requirement)
+        _refuse_sufficient_collateral(ctx, e.account, calc)
     slot = drift_slot(ctx.config, ctx.time)
     ctx.set_family(drift_enter_liquidation(book, e.account, slot))
     return {"slot": slot, "total_collateral": calc.total_collateral,
